@@ -1,0 +1,27 @@
+"""The sensor's unit of data, the same for every source (Kinect, .xef replay, clip replay, simulator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Body:
+    """One tracked person in one frame (Kinect v2: 25 joints)."""
+
+    tracking_id: int
+    joints: np.ndarray  # float32 (J, 3) camera space, metres
+    states: np.ndarray  # int8 (J,) 0 NotTracked, 1 Inferred, 2 Tracked
+    joints_color: np.ndarray  # float32 (J, 2) colour-image pixels, NaN where unmappable
+
+
+@dataclass
+class Frame:
+    """What the sensor delivered at one instant."""
+
+    timestamp: float  # seconds, monotonic within one stream
+    color: np.ndarray | None  # uint8 (H, W, 3) BGR, None when this instant has no colour image
+    bodies: list[Body] = field(default_factory=list)
+    index: int = 0  # position in the stream (frame number)

@@ -1,0 +1,216 @@
+"""Skeleton geometry: joint layouts as data, and the view-invariant normalisation of a window.
+
+Joint arrays are camera-space metres, float32, shaped (..., J, 3). Tracking states are int8 with the
+Kinect meaning: 0 NotTracked, 1 Inferred, 2 Tracked.
+
+Normalisation (as in the NTU RGB+D paper)::
+
+    joints (T, M, J, 3) --> one rigid transform per window, from body 0's tracked frames:
+        origin  = spine joint (SpineMid / Spine), averaged over the window
+        x axis  = right shoulder -> left shoulder, made orthogonal to y
+        y axis  = origin -> spine top (SpineShoulder / ShoulderCenter)
+        z axis  = x cross y
+        scale   = 1 / mean spine length
+    --> (T, M, J, 3), absent bodies and all-zero frames stay exactly zero
+
+One transform for the whole window (not per frame) keeps the body's own motion — a fall, a turn —
+visible to the LSTM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NOT_TRACKED, INFERRED, TRACKED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class SkeletonLayout:
+    """A sensor's joint set: names, the parent of each joint, and the joints each body part uses.
+
+    `left_hand` / `right_hand` list joints in order of preference for locating the hand: the hand
+    itself first, then the wrist, then the elbow, so a crop still lands near the hand when the
+    sensor loses it.
+    """
+
+    name: str
+    joint_names: tuple[str, ...]
+    parents: tuple[int, ...]
+    origin: int  # spine joint at the centre of the body
+    spine_top: int  # joint at the top of the spine, between the shoulders
+    shoulder_left: int
+    shoulder_right: int
+    head: int
+    left_hand: tuple[int, ...]
+    right_hand: tuple[int, ...]
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def full_body(self) -> tuple[int, ...]:
+        return tuple(range(self.num_joints))
+
+    @property
+    def bones(self) -> tuple[tuple[int, int], ...]:
+        """(parent, child) pairs, for drawing."""
+        return tuple((p, j) for j, p in enumerate(self.parents) if p >= 0)
+
+    def index(self, joint_name: str) -> int:
+        return self.joint_names.index(joint_name)
+
+
+KINECT_V2 = SkeletonLayout(
+    name="kinect_v2",
+    joint_names=(
+        "SpineBase", "SpineMid", "Neck", "Head",
+        "ShoulderLeft", "ElbowLeft", "WristLeft", "HandLeft",
+        "ShoulderRight", "ElbowRight", "WristRight", "HandRight",
+        "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
+        "HipRight", "KneeRight", "AnkleRight", "FootRight",
+        "SpineShoulder", "HandTipLeft", "ThumbLeft", "HandTipRight", "ThumbRight",
+    ),
+    parents=(-1, 0, 20, 2, 20, 4, 5, 6, 20, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18, 1, 7, 6, 11, 10),
+    origin=1,
+    spine_top=20,
+    shoulder_left=4,
+    shoulder_right=8,
+    head=3,
+    left_hand=(7, 6, 5),
+    right_hand=(11, 10, 9),
+)
+
+KINECT_V1 = SkeletonLayout(
+    name="kinect_v1",
+    joint_names=(
+        "HipCenter", "Spine", "ShoulderCenter", "Head",
+        "ShoulderLeft", "ElbowLeft", "WristLeft", "HandLeft",
+        "ShoulderRight", "ElbowRight", "WristRight", "HandRight",
+        "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
+        "HipRight", "KneeRight", "AnkleRight", "FootRight",
+    ),
+    parents=(-1, 0, 1, 2, 2, 4, 5, 6, 2, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18),
+    origin=1,
+    spine_top=2,
+    shoulder_left=4,
+    shoulder_right=8,
+    head=3,
+    left_hand=(7, 6, 5),
+    right_hand=(11, 10, 9),
+)
+
+LAYOUTS = (KINECT_V2, KINECT_V1)
+
+
+def layout_by_name(name: str) -> SkeletonLayout:
+    """The layout a checkpoint or config names ("kinect_v2" / "kinect_v1")."""
+    for layout in LAYOUTS:
+        if layout.name == name:
+            return layout
+    raise ValueError(f"unknown skeleton layout {name!r}; expected one of {[lay.name for lay in LAYOUTS]}")
+
+
+@dataclass(frozen=True)
+class ViewTransform:
+    """The rigid transform + scale that `normalize_window` applied: p' = scale * R @ (p - origin)."""
+
+    origin: np.ndarray  # (3,)
+    rotation: np.ndarray  # (3, 3), rows are the new x, y, z axes in camera coordinates
+    scale: float
+
+    def apply(self, joints: np.ndarray) -> np.ndarray:
+        return (self.scale * (joints - self.origin) @ self.rotation.T).astype(np.float32)
+
+
+def _present(joints: np.ndarray, states: np.ndarray | None) -> np.ndarray:
+    """Mask (...,J) of joints that carry a position: finite, not all zero, and not NotTracked."""
+    mask = np.isfinite(joints).all(-1) & (np.abs(joints).sum(-1) > 0)
+    if states is not None:
+        mask &= states > NOT_TRACKED
+    return mask
+
+
+def _mean_position(joints: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    total = weights.sum()
+    if total <= 0:
+        return None
+    return (np.nan_to_num(joints) * weights[:, None]).sum(0) / total
+
+
+def view_transform(
+    joints: np.ndarray, states: np.ndarray | None, layout: SkeletonLayout
+) -> ViewTransform | None:
+    """Transform for one body's window (T, J, 3). None when the body is absent from the whole window.
+
+    Tracked joints count fully and inferred ones at a quarter: the Kinect's guesses for hidden joints
+    are often several centimetres off, which would tilt the axes.
+    """
+    present = _present(joints, states)
+    weight = present.astype(np.float64)
+    if states is not None:
+        weight *= np.where(states >= TRACKED, 1.0, 0.25)
+
+    def mean_of(j: int) -> np.ndarray | None:
+        return _mean_position(joints[:, j], weight[:, j])
+
+    origin = mean_of(layout.origin)
+    top = mean_of(layout.spine_top)
+    left = mean_of(layout.shoulder_left)
+    right = mean_of(layout.shoulder_right)
+    if origin is None:
+        # A body with no spine joint at all: centre on whatever joints it has, keep the camera axes.
+        centre = _mean_position(joints.reshape(-1, 3), weight.reshape(-1))
+        if centre is None:
+            return None
+        return ViewTransform(centre, np.eye(3), 1.0)
+
+    y = top - origin if top is not None else np.array([0.0, 1.0, 0.0])
+    spine_length = float(np.linalg.norm(y))
+    if spine_length < 1e-6:
+        y, spine_length = np.array([0.0, 1.0, 0.0]), 0.0
+    y = y / np.linalg.norm(y)
+    x = left - right if left is not None and right is not None else np.array([1.0, 0.0, 0.0])
+    x = x - (x @ y) * y
+    if np.linalg.norm(x) < 1e-6:
+        # Shoulders along the spine (degenerate data): pick any axis orthogonal to y.
+        x = np.cross(y, [0.0, 0.0, 1.0])
+        if np.linalg.norm(x) < 1e-6:
+            x = np.cross(y, [1.0, 0.0, 0.0])
+    x = x / np.linalg.norm(x)
+    z = np.cross(x, y)
+    scale = 1.0 / spine_length if spine_length > 0.05 else 1.0
+    return ViewTransform(origin, np.stack([x, y, z]), scale)
+
+
+def normalize_window(
+    joints: np.ndarray, states: np.ndarray | None, layout: SkeletonLayout
+) -> np.ndarray:
+    """View-invariant normalisation of a window of skeletons.
+
+    joints: (T, M, J, 3) camera metres (zeros where a body or frame is absent);
+    states: (T, M, J) tracking states or None (then every non-zero joint counts as tracked).
+    Returns float32 (T, M, J, 3). The transform comes from body 0 (the subject) and is applied to every
+    body, so the relative position of a second person is kept. Joints that are absent stay zero.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 4 or joints.shape[-1] != 3 or joints.shape[2] != layout.num_joints:
+        raise ValueError(
+            f"expected joints shaped (T, M, {layout.num_joints}, 3) for layout {layout.name}, "
+            f"got {joints.shape}"
+        )
+    if states is not None and states.shape != joints.shape[:3]:
+        raise ValueError(f"states shape {states.shape} does not match joints {joints.shape[:3]}")
+    out = np.zeros(joints.shape, dtype=np.float32)
+    transform = None
+    for m in range(joints.shape[1]):  # first body with any data defines the view
+        transform = view_transform(joints[:, m], None if states is None else states[:, m], layout)
+        if transform is not None:
+            break
+    if transform is None:
+        return out
+    present = _present(joints, states)
+    out[present] = transform.apply(joints[present])
+    return out

@@ -1,0 +1,1 @@
+"""The app: sensor sources, capture thread, recognition worker and the Qt overlay."""
