@@ -1,0 +1,592 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recordings import ntu
+from recordings.ntu import (
+    NTU60_CLASSES,
+    NTU60_TRAINING_CAMERAS,
+    NTU60_TRAINING_SUBJECTS,
+    NTU120_CLASSES,
+    NTU120_TRAINING_SETUPS,
+    NTU120_TRAINING_SUBJECTS,
+    AlignedFrame,
+    FrameCountMismatchError,
+    NtuBody,
+    Protocol,
+    RgbVideo,
+    SampleName,
+    SkeletonFile,
+    SkeletonFormatError,
+    aligned_frames,
+    format_skeleton,
+    in_protocol,
+    is_training_sample,
+    parse_skeleton,
+    read_class_names,
+    read_missing_samples,
+    read_skeleton,
+    split_samples,
+    write_skeleton,
+)
+
+A001 = "S001C001P001R001A001"
+
+# The table in ../shared/data/README.md: file stem -> (frames, bodies a frame may hold, most bodies).
+README_TABLE = {
+    "S001C001P001R001A001": (103, {1}, 1),
+    "S001C001P001R001A011": (82, {1}, 1),
+    "S002C001P003R001A003": (100, {1}, 1),
+    "S003C001P015R001A034": (71, {1}, 1),
+    "S001C001P001R001A050": (74, {1, 2}, 2),  # "up to 2"
+    "S001C003P008R002A058": (70, {2}, 2),
+}
+README_S017 = ("S017C003P020R002A054", "S017C003P020R002A055", "S017C003P020R002A057", "S017C003P020R002A058")
+
+
+@pytest.fixture(scope="module")
+def ntu_dir(shared_data: Path) -> Path:
+    folder = shared_data / "ntu"
+    if not (folder / "skeletons").is_dir():
+        pytest.skip(f"NTU RGB+D samples not found at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def skeleton_paths(ntu_dir: Path) -> list[Path]:
+    paths = sorted((ntu_dir / "skeletons").iterdir())
+    assert len(paths) == 11, [p.name for p in paths]
+    return paths
+
+
+def naive_read(path: Path) -> list[list[tuple[list[str], np.ndarray]]]:
+    """An independent, obvious reader: body-line tokens as text, joints as float64 (25, 12)."""
+    lines = iter(path.read_text().splitlines())
+    frames = []
+    for _ in range(int(next(lines))):
+        frame = []
+        for _ in range(int(next(lines))):
+            body = next(lines).split()
+            assert next(lines).strip() == "25"
+            joints = np.array([[float(x) for x in next(lines).split()] for _ in range(25)])
+            frame.append((body, joints))
+        frames.append(frame)
+    assert all(not line.strip() for line in lines)
+    return frames
+
+
+# ------------------------------------------------------------------------------------ real .skeleton files
+
+
+def test_every_real_file_reads_to_the_values_in_its_text(skeleton_paths):
+    for path in skeleton_paths:
+        skeleton = read_skeleton(path)
+        expected = naive_read(path)
+        assert skeleton.num_frames == len(expected)
+        for bodies, expected_bodies in zip(skeleton.frames, expected, strict=True):
+            assert len(bodies) == len(expected_bodies)
+            for body, (fields, joints) in zip(bodies, expected_bodies, strict=True):
+                assert str(body.body_id) == fields[0] and body.body_id > 2**53  # exact beyond float64
+                assert body.body_fields()[1:] == tuple(float(x) for x in fields[1:])
+                assert body.joints.dtype == np.float64 and body.joints.shape == (25, 12)
+                assert np.array_equal(body.joints, joints)
+
+
+def test_every_real_file_round_trips_exactly(skeleton_paths, tmp_path):
+    for path in skeleton_paths:
+        original = path.read_bytes()
+        skeleton = read_skeleton(path)
+        # Written again, the file comes out byte for byte as published (line ending included).
+        assert format_skeleton(skeleton) == original, path.name
+        copy = tmp_path / path.name
+        write_skeleton(copy, skeleton)
+        again = read_skeleton(copy)
+        assert again.frames == skeleton.frames and again.line_ending == skeleton.line_ending
+
+
+def test_fast_and_line_parsers_agree_on_real_files(skeleton_paths):
+    for path in skeleton_paths:
+        data = path.read_bytes()
+        assert ntu._parse_regular(data) == ntu._parse_lines(data, path)
+
+
+def test_frame_and_body_counts_match_the_readme(ntu_dir):
+    for stem, (frames, allowed, most) in README_TABLE.items():
+        skeleton = read_skeleton(ntu_dir / "skeletons" / f"{stem}.skeleton")
+        counts = [len(bodies) for bodies in skeleton.frames]
+        assert skeleton.num_frames == frames and set(counts) <= allowed and max(counts) == most, stem
+        assert skeleton.sample_name == SampleName.parse(stem)
+    s017 = [read_skeleton(ntu_dir / "skeletons" / f"{stem}.skeleton") for stem in README_S017]
+    assert all(len(bodies) == 2 for skeleton in s017 for bodies in skeleton.frames)
+    assert min(s.num_frames for s in s017) == 42 and max(s.num_frames for s in s017) == 76
+
+
+def test_lf_and_crlf_versions_parse_to_identical_values(ntu_dir):
+    crlf_path = ntu_dir / "skeletons" / f"{A001}.skeleton"
+    lf_path = ntu_dir / "skeletons" / f"{A001}_LF.skeleton.txt"
+    crlf, lf = read_skeleton(crlf_path), read_skeleton(lf_path)
+    assert crlf.line_ending == "\r\n" and lf.line_ending == "\n"
+    assert crlf.frames == lf.frames and crlf.num_frames == 103
+    assert format_skeleton(lf, line_ending="\r\n") == crlf_path.read_bytes()
+    assert format_skeleton(crlf, line_ending="\n") == lf_path.read_bytes()
+
+
+def test_arrays_of_a_one_body_clip(ntu_dir):
+    skeleton = read_skeleton(ntu_dir / "skeletons" / f"{A001}.skeleton")
+    arrays = skeleton.arrays()
+    assert arrays.xyz.shape == (103, 2, 25, 3) and arrays.xyz.dtype == np.float32
+    assert arrays.color.shape == (103, 2, 25, 2) and arrays.color.dtype == np.float32
+    assert arrays.states.shape == (103, 2, 25) and arrays.states.dtype == np.int8
+    assert arrays.body_ids.tolist() == [72057594037931101, 0]
+    assert arrays.present[:, 0].all() and not arrays.present[:, 1].any()
+    assert not arrays.xyz[:, 1].any() and not arrays.color[:, 1].any() and not arrays.states[:, 1].any()
+    body = skeleton.frames[10][0]
+    np.testing.assert_array_equal(arrays.xyz[10, 0], body.joints[:, :3].astype(np.float32))
+    np.testing.assert_array_equal(arrays.color[10, 0], body.joints[:, 5:7].astype(np.float32))
+    np.testing.assert_array_equal(arrays.states[10, 0], body.states)
+    assert set(np.unique(arrays.states[:, 0])) <= {0, 1, 2}
+
+
+def test_arrays_of_two_body_clips_put_the_most_active_body_first(skeleton_paths):
+    for path in skeleton_paths:
+        skeleton = read_skeleton(path)
+        arrays = skeleton.arrays(max_bodies=2)
+        if arrays.body_ids[1] == 0:
+            continue
+        energies = []
+        for slot, body_id in enumerate(arrays.body_ids.tolist()):
+            xyz = np.stack(
+                [b.joints[:, :3] for bodies in skeleton.frames for b in bodies if b.body_id == body_id]
+            )
+            assert len(xyz) == arrays.present[:, slot].sum()
+            energies.append(np.var(xyz, axis=0).sum())
+        assert energies[0] >= energies[1], path.name
+
+
+# --------------------------------------------------------------------------------- synthetic skeletons
+
+
+def make_body(body_id: int, offset: float = 0.0, state: int = 2) -> NtuBody:
+    joints = np.zeros((25, 12))
+    joints[:, 0] = np.linspace(-0.5, 0.5, 25) + offset
+    joints[:, 1] = np.linspace(-0.9, 0.8, 25)
+    joints[:, 2] = 3.0 + offset / 10
+    joints[:, 3:5] = [250.5, 190.25]
+    joints[:, 5:7] = [1000.125, 500.0625]
+    joints[:, 7] = 1.0
+    joints[:, 11] = state
+    return NtuBody(body_id, 0, 1, 1, 1, 1, 0, 0.02764709, -1.5e-05, 2, joints)
+
+
+def test_arrays_match_bodies_by_id_and_drop_the_least_active():
+    still, busy, medium = 72057594037931101, 72057594037931102, 2**64 - 1
+    frames = []
+    for t in range(6):
+        bodies = [make_body(busy, offset=0.3 * t), make_body(still), make_body(medium, offset=0.05 * t)]
+        if t % 2:
+            bodies.reverse()  # order inside a frame must not matter
+        if t == 4:
+            bodies = [b for b in bodies if b.body_id != medium]  # absent for one frame
+        frames.append(bodies)
+    frames.append([])  # a frame without bodies
+    arrays = SkeletonFile(None, frames).arrays(max_bodies=2)
+    assert arrays.body_ids.tolist() == [busy, medium]
+    assert arrays.present.tolist() == [[True, True]] * 4 + [[True, False], [True, True], [False, False]]
+    np.testing.assert_allclose(arrays.xyz[5, 0, :, 0], np.linspace(-0.5, 0.5, 25) + 1.5, rtol=1e-6)
+    np.testing.assert_allclose(arrays.xyz[3, 1, :, 0], np.linspace(-0.5, 0.5, 25) + 0.15, rtol=1e-6)
+    assert not arrays.xyz[4, 1].any() and not arrays.xyz[6].any() and not arrays.states[6].any()
+    assert (arrays.states[:4] == 2).all()
+
+    wide = SkeletonFile(None, frames).arrays(max_bodies=4)
+    assert wide.body_ids.tolist() == [busy, medium, still, 0]
+    assert not wide.present[:, 3].any()
+
+
+def test_arrays_edge_cases():
+    empty = SkeletonFile(None, []).arrays()
+    assert empty.xyz.shape == (0, 2, 25, 3) and empty.body_ids.tolist() == [0, 0]
+    with pytest.raises(ValueError, match="max_bodies"):
+        SkeletonFile(None, [[make_body(1)]]).arrays(max_bodies=0)
+    with pytest.raises(ValueError, match="frame 2 holds the same body id twice"):
+        SkeletonFile(Path("x.skeleton"), [[make_body(1)], [make_body(1), make_body(1)]]).arrays()
+
+
+def test_frames_without_bodies_and_with_six_bodies_round_trip(tmp_path):
+    frames = [[], [make_body(i, offset=i) for i in range(1, 7)], [], [make_body(7)]]
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    write_skeleton(path, SkeletonFile(path, frames))
+    back = read_skeleton(path)
+    assert back.frames == frames and back.line_ending == "\r\n"
+    assert [len(b) for b in back.frames] == [0, 6, 0, 1]
+    text = path.read_bytes()
+    assert text.startswith(b"4\r\n0\r\n6\r\n1 0 1 1 1 1 0 0.02764709 -1.5E-05 2\r\n25\r\n")
+    with pytest.raises(ValueError, match="7 bodies"):
+        format_skeleton(SkeletonFile(path, [[make_body(i) for i in range(7)]]))
+
+
+finite_or_not = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    values=st.lists(finite_or_not, min_size=25 * 11, max_size=25 * 11),
+    lean=st.tuples(finite_or_not, finite_or_not),
+    body_id=st.integers(0, 2**64 - 1),
+    states=st.lists(st.sampled_from([0, 1, 2]), min_size=25, max_size=25),
+    crlf=st.booleans(),
+)
+def test_write_then_read_gives_identical_values(values, lean, body_id, states, crlf):
+    joints = np.column_stack([np.array(values).reshape(25, 11), states]).astype(np.float64)
+    body = NtuBody(body_id, 1, 0, 2, 1, 3, 1, lean[0], lean[1], 2, joints)
+    skeleton = SkeletonFile(None, [[body], [], [body, make_body(5)]], "\r\n" if crlf else "\n")
+    back = parse_skeleton(format_skeleton(skeleton))
+    assert back.frames == skeleton.frames
+    # Bit-exact, not just equal: -0.0 stays -0.0 (NaN payloads are not kept: "nan" is one value).
+    numbers = ~np.isnan(joints)
+    assert np.array_equal(back.frames[0][0].joints.view(np.int64)[numbers], joints.view(np.int64)[numbers])
+
+
+def test_irregular_whitespace_is_still_read(tmp_path):
+    skeleton = SkeletonFile(None, [[make_body(3)], [make_body(4, offset=1)]], "\n")
+    lines = format_skeleton(skeleton).decode().split("\n")
+    lines[5] = "  " + lines[5].replace(" ", "\t ") + "  "
+    lines[0] = lines[0] + " "
+    data = ("\r\n".join(lines) + "\n\n  \n").encode()
+    assert parse_skeleton(data).frames == skeleton.frames
+    assert parse_skeleton(format_skeleton(skeleton).rstrip()).frames == skeleton.frames  # no final newline
+
+
+# ------------------------------------------------------------------------------------ malformed files
+
+
+def valid_lines() -> list[str]:
+    """3 frames of 1 body, 85 lines: frame f's body count is line 2 + 28 (f - 1), see `joint_line`."""
+    skeleton = SkeletonFile(None, [[make_body(72057594037931101, offset=f)] for f in range(3)], "\n")
+    return format_skeleton(skeleton).decode().split("\n")[:-1]
+
+
+def joint_line(frame: int, joint: int) -> int:
+    return 4 + joint + 28 * (frame - 1)
+
+
+def _replace(line: int, text: str):
+    def mutate(lines: list[str]) -> list[str]:
+        lines[line - 1] = text
+        return lines
+
+    return mutate
+
+
+def _drop_last_token(lines):
+    line = joint_line(3, 7) - 1
+    lines[line] = lines[line].rsplit(" ", 1)[0]
+    return lines
+
+
+def _move_token_to_next_line(lines):
+    line = joint_line(3, 7) - 1
+    lines[line], moved = lines[line].rsplit(" ", 1)
+    lines[line + 1] = moved + " " + lines[line + 1]
+    return lines
+
+
+def _set_field(line: int, index: int, value: str):
+    def mutate(lines):
+        fields = lines[line - 1].split(" ")
+        fields[index] = value
+        lines[line - 1] = " ".join(fields)
+        return lines
+
+    return mutate
+
+
+def _drop_token_keep_whitespace(lines):
+    # 11 numbers, still 11 spaces: the whitespace alone looks right, the token count does not.
+    first, rest = lines[-1].split(" ", 1)
+    lines[-1] = first + "  " + rest.split(" ", 1)[1]
+    return lines
+
+
+MALFORMED = {
+    "eleven numbers, double space": (
+        _drop_token_keep_whitespace,
+        85,
+        "expected 12 numbers for joint 25 of body 1 in frame 3, got 11",
+    ),
+    "empty": (lambda lines: [], 1, "expected 1 number for the frame count, got end of file"),
+    "eleven numbers": (_drop_last_token, 67, "expected 12 numbers for joint 7 of body 1 in frame 3, got 11"),
+    "token moved across lines": (
+        _move_token_to_next_line,
+        67,
+        "expected 12 numbers for joint 7 of body 1 in frame 3, got 11",
+    ),
+    "not a number": (
+        _set_field(joint_line(2, 3), 5, "abc"),
+        35,
+        "expected a number for colorX of joint 3 of body 1 in frame 2, got 'abc'",
+    ),
+    "underscore number": (_set_field(joint_line(1, 1), 0, "1_0"), 5, "expected a number for x of joint 1"),
+    "joint count 24": (
+        lambda lines: lines[:3] + ["24"] + lines[4:28] + lines[29:],
+        4,
+        "expected 25 joints for body 1 in frame 1, got 24",
+    ),
+    "seven bodies": (_replace(2, "7"), 2, "expected a body count of 0..6 for frame 1, got 7"),
+    "truncated in a body": (
+        lambda lines: lines[:-1],
+        85,
+        "for joint 25 of body 1 in frame 3, got end of file",
+    ),
+    "truncated between frames": (
+        _replace(1, "4"),
+        86,
+        "expected 1 number for the body count of frame 4, got end of file",
+    ),
+    "too many frames": (_replace(1, "2"), 58, "expected end of file after 2 frames, got '1'"),
+    "frame count not an integer": (
+        _replace(1, "3.0"),
+        1,
+        "expected an integer for the frame count, got '3.0'",
+    ),
+    "negative frame count": (_replace(1, "-1"), 1, "expected a frame count of at least 0, got -1"),
+    "body field not an integer": (
+        _set_field(31, 3, "1.5"),
+        31,
+        "expected an integer for handLeftState of body 1 in frame 2, got '1.5'",
+    ),
+    "nine body fields": (
+        lambda lines: lines[:2] + [lines[2].rsplit(" ", 1)[0]] + lines[3:],
+        3,
+        "expected 10 numbers for the body fields of body 1 in frame 1, got 9",
+    ),
+    "body id beyond 64 bits": (
+        _set_field(3, 0, str(2**64)),
+        3,
+        "expected a bodyID in 0..2**64-1 for body 1 in frame 1",
+    ),
+    "tracking state 3": (
+        _set_field(joint_line(1, 25), 11, "3"),
+        29,
+        "expected a trackingState of 0, 1 or 2 for joint 25 of body 1 in frame 1, got '3'",
+    ),
+    "blank line": (
+        lambda lines: lines[:29] + [""] + lines[29:],
+        30,
+        "expected 1 number for the body count of frame 2, got 0",
+    ),
+    "non-ASCII": (_set_field(joint_line(1, 2), 0, "0.5\u00b0"), 6, "expected ASCII text, got byte 0xc2"),
+}
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["LF", "CRLF"])
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_files_name_file_line_and_expectation(case, crlf, tmp_path):
+    mutate, line, message = MALFORMED[case]
+    lines = valid_lines()
+    assert len(lines) == 85 and lines[joint_line(3, 7) - 1].count(" ") == 11
+    ending = "\r\n" if crlf else "\n"
+    path = tmp_path / "broken.skeleton"
+    text = ending.join(mutate(lines))
+    path.write_bytes((text + ending if text else "").encode())
+    with pytest.raises(SkeletonFormatError) as raised:
+        read_skeleton(path)
+    error = raised.value
+    assert isinstance(error, ValueError)
+    assert error.line == line and error.path == str(path)
+    assert str(error).startswith(f"{path}, line {line}: ")
+    assert message in str(error)
+
+
+def test_whitespace_only_file_is_reported_as_empty():
+    with pytest.raises(SkeletonFormatError, match=r"<bytes>, line 1: expected 1 number for the frame count"):
+        parse_skeleton(b"\r\n \n")
+
+
+def test_the_unmutated_valid_file_reads():
+    lines = valid_lines()
+    assert parse_skeleton(("\n".join(lines) + "\n").encode()).num_frames == 3
+
+
+# -------------------------------------------------------------------------------------------- names
+
+
+def test_sample_name_parse_and_str():
+    name = SampleName.parse("S017C003P020R002A058")
+    assert (name.setup, name.camera, name.performer, name.replication, name.action) == (17, 3, 20, 2, 58)
+    assert str(name) == "S017C003P020R002A058" and name.label == 57
+    assert name.skeleton_filename == "S017C003P020R002A058.skeleton"
+    assert name.rgb_filename == "S017C003P020R002A058_rgb.avi"
+    for text in (
+        "/data/nturgb+d_rgb/S017C003P020R002A058_rgb.avi",
+        "S017C003P020R002A058.skeleton",
+        Path("x") / "S017C003P020R002A058.skeleton",
+        r"C:\ntu\S017C003P020R002A058_rgb.avi",
+    ):
+        assert SampleName.parse(text) == name
+    assert SampleName.parse("S032C003P106R002A120") == SampleName(32, 3, 106, 2, 120)
+    for bad in ("S01C003P020R002A058", "xS017C003P020R002A058", "S017C003P020R002A0581", "", "S017/C003"):
+        with pytest.raises(ValueError, match="expected an NTU sample name"):
+            SampleName.parse(bad)
+    names = ["S002C001P001R001A001", "S001C003P001R001A002", "S001C001P001R002A001"]
+    assert [str(n) for n in sorted(map(SampleName.parse, names))] == sorted(names)
+
+
+def test_class_names_files_and_constants(ntu_dir, tmp_path):
+    ntu60 = read_class_names(ntu_dir / "ntu60_class_names.txt")
+    ntu120 = read_class_names(ntu_dir / "ntu120_class_names.txt")
+    assert ntu120 == list(NTU120_CLASSES) and len(NTU120_CLASSES) == 120
+    assert ntu60 == list(NTU60_CLASSES) == ntu120[:60]
+    assert NTU120_CLASSES[0] == "drink water" and NTU120_CLASSES[57] == "handshaking"
+    bad = tmp_path / "classes.txt"
+    bad.write_text("# header\nA001\tdrink water\nA003\treading\n")
+    with pytest.raises(ValueError, match=r"classes.txt, line 3: expected 'A002<TAB>class name'"):
+        read_class_names(bad)
+
+
+# ----------------------------------------------------------------------------------------- protocols
+
+
+def _numbers(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\d+", text)}
+
+
+def test_protocol_constants_match_the_splits_file(ntu_dir):
+    text = (ntu_dir / "ntu_splits.txt").read_text()
+    sections = dict(re.findall(r"\[([^\]]+)\]\n(.*?)(?=\n\[|\Z)", text, re.S))
+    assert len(sections) == 5
+
+    def value(section: str, key: str) -> str:
+        return re.search(rf"^{key}\s*=\s*([^(#\n]*)", sections[section], re.M).group(1)
+
+    assert _numbers(value("NTU60 cross-subject (X-Sub / CS)", "train_subjects")) == NTU60_TRAINING_SUBJECTS
+    test_subjects = _numbers(value("NTU60 cross-subject (X-Sub / CS)", "test_subjects"))
+    assert (
+        test_subjects | NTU60_TRAINING_SUBJECTS == set(range(1, 41))
+        and not test_subjects & NTU60_TRAINING_SUBJECTS
+    )
+    assert _numbers(value("NTU60 cross-view (X-View / CV)", "train_cameras")) == NTU60_TRAINING_CAMERAS
+    assert _numbers(value("NTU60 cross-view (X-View / CV)", "test_cameras")) == {1}
+    assert _numbers(value("NTU120 cross-subject (X-Sub)", "train_subjects")) == NTU120_TRAINING_SUBJECTS
+    assert _numbers(value("NTU120 cross-setup (X-Set)", "train_setups")) == NTU120_TRAINING_SETUPS
+    assert NTU120_TRAINING_SETUPS == {s for s in range(1, 33) if s % 2 == 0}
+
+
+def test_protocol_sample_counts_agree_with_the_splits_file(ntu_dir):
+    """The file's counts after removing the 302 missing samples follow from the full-set sizes.
+
+    NTU RGB+D 60 has 56,880 samples; cross-subject splits them 40,320 / 16,560 (Shahroudy et al. 2016)
+    and cross-view 2/3 : 1/3, since all three cameras record every performance.
+    """
+    text = (ntu_dir / "ntu_splits.txt").read_text()
+    stated = [
+        tuple(int(n.replace(",", "")) for n in match)
+        for match in re.findall(r"([\d,]+) train / ([\d,]+) test", text)
+    ]
+    missing = [
+        SampleName.parse(n)
+        for n in read_missing_samples(ntu_dir / "NTU_RGBD_samples_with_missing_skeletons.txt")
+    ]
+    full_sizes = {Protocol.cross_subject_60: (40_320, 16_560), Protocol.cross_view_60: (37_920, 18_960)}
+    for (protocol, (train_size, test_size)), (train_stated, test_stated) in zip(
+        full_sizes.items(), stated, strict=True
+    ):
+        train, test = split_samples(missing, protocol)
+        assert (train_size - len(train), test_size - len(test)) == (train_stated, test_stated), protocol
+    assert sum(stated[0]) == 56_880 - 302
+
+
+def test_is_training_sample():
+    first = SampleName.parse("S001C001P001R001A001")
+    assert is_training_sample(first, Protocol.cross_subject_60)
+    assert not is_training_sample(first, Protocol.cross_view_60)
+    assert is_training_sample(first, Protocol.cross_subject_120)
+    assert not is_training_sample(first, Protocol.cross_setup_120)
+    other = SampleName.parse("S002C002P003R002A013")
+    assert [is_training_sample(other, p) for p in Protocol] == [False, True, False, True]
+    late = SampleName.parse("S018C001P045R001A061")
+    assert not in_protocol(late, Protocol.cross_view_60) and in_protocol(late, Protocol.cross_setup_120)
+    with pytest.raises(ValueError, match="S018C001P045R001A061 is not a sample of the cross_subject_60"):
+        is_training_sample(late, Protocol.cross_subject_60)
+    assert is_training_sample(late, Protocol.cross_subject_120)
+    assert Protocol("cross_view_60") is Protocol.cross_view_60
+    assert [p.num_classes for p in Protocol] == [60, 60, 120, 120]
+    train, test = split_samples([first, other, late], Protocol.cross_view_60, excluded={str(other)})
+    assert (train, test) == ([], [first])
+
+
+def test_missing_sample_lists(ntu_dir, tmp_path):
+    ntu60 = read_missing_samples(ntu_dir / "NTU_RGBD_samples_with_missing_skeletons.txt")
+    ntu120 = read_missing_samples(ntu_dir / "NTU_RGBD120_samples_with_missing_skeletons.txt")
+    assert len(ntu60) == 302 and len(ntu120) == 535 and ntu60 <= ntu120
+    for name in ntu120:
+        parsed = SampleName.parse(name)
+        assert str(parsed) == name and in_protocol(parsed, Protocol.cross_setup_120)
+    assert all(in_protocol(SampleName.parse(n), Protocol.cross_subject_60) for n in ntu60)
+
+    headerless = tmp_path / "noheader.txt"
+    headerless.write_text("S001C002P005R002A008\nS001C002P006R001A008\n")
+    assert read_missing_samples(headerless) == {"S001C002P005R002A008", "S001C002P006R001A008"}
+    wrong_count = tmp_path / "count.txt"
+    wrong_count.write_text("3 of the captured samples are bad.\nignore them\n\nS001C002P005R002A008\n")
+    with pytest.raises(ValueError, match="header says 3 samples, the list holds 1"):
+        read_missing_samples(wrong_count)
+    bad_name = tmp_path / "bad.txt"
+    bad_name.write_text("1 of the captured samples\n\n\nS001C002P005R002A08\n")
+    with pytest.raises(ValueError, match=r"bad.txt, line 4: expected a sample name"):
+        read_missing_samples(bad_name)
+
+
+# --------------------------------------------------------------------------------------------- video
+
+
+def test_rgb_video_is_aligned_with_its_skeleton(ntu_dir):
+    skeleton = read_skeleton(ntu_dir / "skeletons" / f"{A001}.skeleton")
+    with RgbVideo(ntu_dir / "rgb" / f"{A001}_rgb.avi") as video:
+        assert len(video) == 103 == video.frame_count == skeleton.num_frames
+        assert video.fps == pytest.approx(30.0) and (video.width, video.height) == (1920, 1080)
+        kept = {}
+        count = 0
+        for pair in aligned_frames(skeleton, video):
+            assert isinstance(pair, AlignedFrame) and pair.index == count
+            assert pair.bodies is skeleton.frames[count]
+            assert pair.image.dtype == np.uint8 and pair.image.shape == (1080, 1920, 3)
+            # Every joint of the drinking person projects into the image.
+            color = pair.bodies[0].color
+            assert ((color >= 0) & (color < (1920, 1080))).all()
+            if count in (0, 102):
+                kept[count] = pair.image
+            count += 1
+        assert count == 103
+        again = video.read_frames([102, 0, 0])  # a second pass decodes from the start again
+        np.testing.assert_array_equal(again[0], kept[102])
+        np.testing.assert_array_equal(again[1], kept[0])
+        assert not np.array_equal(kept[0], kept[102])
+        with pytest.raises(IndexError, match="103"):
+            video.read_frames([103])
+    with pytest.raises(ValueError, match="closed"):
+        next(iter(video))
+
+
+def test_rgb_video_frame_count_mismatch_is_reported(ntu_dir):
+    skeleton = read_skeleton(ntu_dir / "skeletons" / f"{A001}.skeleton")
+    short = SkeletonFile(skeleton.path, skeleton.frames[:5])
+    with RgbVideo(ntu_dir / "rgb" / f"{A001}_rgb.avi") as video:
+        with pytest.raises(FrameCountMismatchError, match=r"has 5 skeleton frames but .*_rgb.avi has 103"):
+            aligned_frames(short, video)
+        assert [pair.index for pair in aligned_frames(short, video, allow_mismatch=True)] == [0, 1, 2, 3, 4]
+
+
+def test_rgb_video_missing_or_unreadable(tmp_path):
+    missing = tmp_path / f"{A001}_rgb.avi"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
+        RgbVideo(missing)
+    garbage = tmp_path / "garbage_rgb.avi"
+    garbage.write_bytes(b"not a video" * 100)
+    with pytest.raises(ValueError, match="garbage_rgb.avi: OpenCV cannot open"):
+        RgbVideo(garbage)
