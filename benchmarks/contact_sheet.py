@@ -38,8 +38,8 @@ def main() -> None:
     parser.add_argument("--clip", default="S001C001P001R001A001")
     parser.add_argument("--columns", type=int, default=10)
     parser.add_argument("--crop-size", type=int, default=112)
-    parser.add_argument("--smoothing", type=float, default=GlimpseConfig.smoothing_frames,
-                        help="Gaussian sigma in frames (of the 30 fps clip)")
+    parser.add_argument("--smoothing", type=float, default=GlimpseConfig.smoothing_s,
+                        help="Gaussian sigma of box smoothing, seconds")
     parser.add_argument("--project", action="store_true", help="project joints with DEFAULT_CAMERA instead "
                         "of using the colour pixels stored in the file")
     args = parser.parse_args()
@@ -48,7 +48,7 @@ def main() -> None:
 
     arrays = read_skeleton(args.data / "skeletons" / f"{args.clip}.skeleton").arrays(max_bodies=1)
     joints, states, color = arrays.xyz[:, 0], arrays.states[:, 0], arrays.color[:, 0]
-    config = GlimpseConfig(crop_size=args.crop_size, smoothing_frames=args.smoothing)
+    config = GlimpseConfig(crop_size=args.crop_size, smoothing_s=args.smoothing)
     boxes = part_boxes(joints, states, DEFAULT_CAMERA, KINECT_V2, config,
                        joints_color=None if args.project else color)
     chosen = np.linspace(0, len(joints) - 1, args.columns).round().astype(int)

@@ -37,13 +37,15 @@ class GlimpseConfig:
     hand_size_m: float = 0.30  # side of a hand box, metres at the hand's depth
     body_margin: float = 0.12  # added on each side of the body's joint extent, as a fraction of it
     body_min_size_m: float = 1.0  # floor on the body box side, for bodies with few joints visible
-    smoothing_frames: float = 1.0  # Gaussian sigma over the window's frames; 0 turns smoothing off
+    # Gaussian sigma in seconds, not frames: training smooths boxes over whole 30 fps clips while live
+    # smooths a window resampled to ~10 fps, and both must see the same steadiness. 0 turns it off.
+    smoothing_s: float = 0.05
 
     def __post_init__(self) -> None:
         if self.crop_size < 1 or self.hand_size_m <= 0 or self.body_margin < 0 or self.body_min_size_m < 0:
             raise ValueError(f"invalid glimpse config {self}")
-        if self.smoothing_frames < 0:
-            raise ValueError(f"smoothing_frames must be >= 0, got {self.smoothing_frames}")
+        if self.smoothing_s < 0:
+            raise ValueError(f"smoothing_s must be >= 0, got {self.smoothing_s}")
 
 
 def _joint_pixels(
@@ -78,13 +80,13 @@ def _fill_gaps(values: np.ndarray, found: np.ndarray) -> np.ndarray:
     return values[index]
 
 
-def _smooth(boxes: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing along axis 1 (frames) of (P, T, 4), renormalised at the window's ends."""
+def _smooth(boxes: np.ndarray, timestamps: np.ndarray, sigma_s: float) -> np.ndarray:
+    """Gaussian smoothing in time along axis 1 (frames) of (P, T, 4), renormalised at the window's ends."""
     frames = boxes.shape[1]
-    if sigma <= 0 or frames < 2:
+    if sigma_s <= 0 or frames < 2:
         return boxes
-    offset = np.arange(frames)[:, None] - np.arange(frames)[None, :]
-    weights = np.exp(-0.5 * (offset / sigma) ** 2)
+    offset = (timestamps[:, None] - timestamps[None, :]) / sigma_s
+    weights = np.exp(-0.5 * offset**2)
     weights /= weights.sum(1, keepdims=True)
     return np.einsum("ts,psk->ptk", weights, boxes)
 
@@ -96,11 +98,13 @@ def part_boxes(
     layout: SkeletonLayout,
     config: GlimpseConfig,
     joints_color: np.ndarray | None = None,
+    timestamps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Square boxes of PARTS for one body over a window: float32 (P, T, 4) as (cx, cy, w, h) pixels.
 
     joints: (T, J, 3) camera metres (zeros where absent); states: (T, J) tracking states or None;
     joints_color: optional (T, J, 2) colour pixels from the sensor itself, preferred over projecting.
+    timestamps: (T,) seconds of the frames, for smoothing in time; None means consecutive 30 fps frames.
     Hands centre on the first usable (tracked or inferred) joint of layout.left_hand / right_hand
     (hand, wrist, elbow), side = hand_size_m at that joint's depth. The body box spans the usable
     joints plus body_margin, at least body_min_size_m at their mean depth. Frames where a part has no
@@ -156,7 +160,12 @@ def part_boxes(
             hand = np.stack([body[:, 0], body[:, 1], side, side], axis=1)
         boxes[part] = hand
 
-    return _smooth(boxes, config.smoothing_frames).astype(np.float32)
+    if timestamps is None:
+        timestamps = np.arange(frames) / 30.0
+    timestamps = np.asarray(timestamps, dtype=np.float64)
+    if timestamps.shape != (frames,):
+        raise ValueError(f"timestamps shape {timestamps.shape} does not match {frames} frames")
+    return _smooth(boxes, timestamps, config.smoothing_s).astype(np.float32)
 
 
 def _crop_into(out: np.ndarray, frame: np.ndarray, box: np.ndarray) -> None:

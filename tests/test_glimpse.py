@@ -8,7 +8,7 @@ from core.glimpse import PARTS, GlimpseConfig, crop_frame, crop_window, part_box
 from core.skeleton import INFERRED, KINECT_V2, NOT_TRACKED, TRACKED
 
 CAMERA = DEFAULT_CAMERA
-STILL = GlimpseConfig(smoothing_frames=0.0)
+STILL = GlimpseConfig(smoothing_s=0.0)
 LEFT_HAND, LEFT_WRIST, LEFT_ELBOW = KINECT_V2.left_hand
 
 # A person standing upright, metres from the spine base (x to the camera's left, y up).
@@ -124,9 +124,23 @@ def test_smoothing_damps_jitter_and_keeps_steady_boxes() -> None:
     joints, states = standing(20, 3.0)
     joints[1::2, LEFT_HAND, 0] += 0.05  # 5 cm frame-to-frame jitter
     raw = part_boxes(joints, states, CAMERA, KINECT_V2, STILL)
-    smooth = part_boxes(joints, states, CAMERA, KINECT_V2, GlimpseConfig(smoothing_frames=1.0))
+    smooth = part_boxes(joints, states, CAMERA, KINECT_V2, GlimpseConfig(smoothing_s=1/30))
     assert np.abs(np.diff(smooth[0, :, 0])).max() < 0.2 * np.abs(np.diff(raw[0, :, 0])).max()
     assert np.allclose(smooth[1], raw[1], atol=1e-2)  # the steady right hand does not move
+
+
+def test_smoothing_is_in_seconds_so_a_resampled_window_sees_the_same_boxes() -> None:
+    joints, states = standing(60, 3.0)
+    wave = 0.2 * np.sin(np.arange(60) / 30 * 2 * np.pi)  # a 1 Hz hand wave
+    joints[:, LEFT_HAND, 0] += wave
+    config = GlimpseConfig(smoothing_s=0.1)
+    full = part_boxes(joints, states, CAMERA, KINECT_V2, config, timestamps=np.arange(60) / 30)
+    every_third = np.arange(0, 60, 3)
+    window = part_boxes(joints[every_third], states[every_third], CAMERA, KINECT_V2, config,
+                        timestamps=every_third / 30)
+    inner = slice(3, -3)  # away from the window's ends, where the Gaussian is cut
+    hand_px = full[0, every_third, 2].mean()
+    assert np.abs(window[0, inner, 0] - full[0, every_third][inner, 0]).max() < 0.1 * hand_px
 
 
 def test_part_boxes_rejects_wrong_shapes() -> None:
