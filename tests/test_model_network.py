@@ -1,0 +1,316 @@
+"""The network: shapes for every profile and aggregation, attention, training stages, loss, golden output."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from core.model import (
+    FULL_IMAGE,
+    NTU_LOSS,
+    NUCLA_LOSS,
+    PROFILES,
+    Aggregation,
+    LossWeights,
+    NetworkConfig,
+    PartAttentionNetwork,
+    PartLogits,
+    PoseLogits,
+    PoseLSTM,
+    Stage,
+    p_i3d_loss,
+    paper,
+    pose_only,
+    single_part,
+    tiny,
+    with_aggregation,
+)
+from core.model.profiles import network_cost
+
+torch.set_num_threads(1)
+
+
+def inputs(config: NetworkConfig, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    size, frames = config.crop_size, config.num_frames
+    crops = torch.rand(batch, len(config.parts), frames, size, size, 3, generator=g) * 255
+    skeleton = torch.randn(batch, frames, config.num_bodies, config.num_joints, 3, generator=g)
+    return crops, skeleton
+
+
+def variant(aggregation: Aggregation, base: NetworkConfig | None = None) -> NetworkConfig:
+    base = base or tiny(5)
+    if aggregation is Aggregation.SINGLE:
+        return single_part(base, "left_hand")
+    if aggregation is Aggregation.POSE:
+        return pose_only(base)
+    return with_aggregation(base, aggregation)
+
+
+@pytest.mark.parametrize("aggregation", list(Aggregation), ids=lambda a: a.value)
+def test_every_aggregation_gives_logits_and_attention(aggregation: Aggregation) -> None:
+    config = variant(aggregation)
+    network = PartAttentionNetwork(config).eval()
+    crops, skeleton = inputs(config, batch=3)
+    with torch.no_grad():
+        logits, attention = network(crops, skeleton)
+    assert logits.shape == (3, 5) and torch.isfinite(logits).all()
+    assert attention.shape == (3, len(config.parts))
+    if config.parts:
+        torch.testing.assert_close(attention.sum(dim=1), torch.ones(3))
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_every_profile_has_the_right_shapes(name: str) -> None:
+    # Built on the meta device: shapes without the memory or time of the full networks.
+    config = PROFILES[name](7)
+    with torch.device("meta"):
+        network = PartAttentionNetwork(config).eval()
+        crops, skeleton = (torch.empty(t.shape) for t in inputs(config, batch=2))
+        logits, attention = network(crops, skeleton)
+        part_logits = network.part_logits(crops)
+    assert logits.shape == (2, 7) and attention.shape == (2, 3) and part_logits.shape == (2, 3, 7)
+    feature_size = network.parts[0].out_channels
+    assert network.classifier.in_features == feature_size == (1024 if config.width == 1 else feature_size)
+
+
+def test_smaller_crops_and_variants_change_only_size() -> None:
+    for crop, frames in ((64, 8), (48, 5)):
+        config = dataclasses.replace(tiny(4), crop_size=crop, num_frames=frames)
+        network = PartAttentionNetwork(config).eval()
+        with torch.no_grad():
+            assert network(*inputs(config))[0].shape == (2, 4)
+    full_image = single_part(tiny(4), FULL_IMAGE)
+    assert full_image.parts == ("full_image",)
+
+
+def test_sum_r_shares_the_last_blocks() -> None:
+    sum1 = PartAttentionNetwork(variant(Aggregation.SUM1))
+    assert sum1.parts[0].endpoints[-1] == "Mixed_5b" and sum1.shared.endpoints == ("Mixed_5c",)
+    sum2 = PartAttentionNetwork(variant(Aggregation.SUM2))
+    assert sum2.parts[0].endpoints[-1] == "Mixed_4f"
+    assert sum2.shared.endpoints == ("MaxPool3d_5a_2x2", "Mixed_5b", "Mixed_5c")
+    assert not hasattr(sum2.parts[0], "logits") and sum2.pose is None
+    with pytest.raises(ValueError, match="have no logits"):
+        sum2.part_logits(inputs(sum2.config)[0])
+
+
+def test_attention_starts_uniform_sums_to_one_and_can_move() -> None:
+    config = tiny(5)
+    network = PartAttentionNetwork(config).eval()
+    crops, skeleton = inputs(config, batch=4)
+    with torch.no_grad():
+        _, attention = network(crops, skeleton)
+    torch.testing.assert_close(attention, torch.full((4, 3), 1 / 3))
+    assert network.attention.score.weight.requires_grad  # trainable, unlike the authors' code
+    torch.nn.init.normal_(network.attention.score.weight)
+    with torch.no_grad():
+        _, attention = network(crops, skeleton)
+    torch.testing.assert_close(attention.sum(dim=1), torch.ones(4))
+    assert attention.std(dim=1).min() > 1e-3
+
+
+def train_step(network: PartAttentionNetwork, optimizer: torch.optim.Optimizer, seed: int) -> None:
+    crops, skeleton = inputs(network.config, batch=2, seed=seed)
+    optimizer.zero_grad()
+    logits, attention = network(crops, skeleton)
+    loss = p_i3d_loss(logits, torch.tensor([0, 3]), attention, network.regularised_weights(), NTU_LOSS)
+    loss.total.backward()
+    optimizer.step()
+
+
+def test_joint_training_reaches_every_part_and_the_lstm() -> None:
+    torch.manual_seed(0)
+    network = PartAttentionNetwork(tiny(5))
+    network.set_stage(Stage.JOINT)
+    network.train()
+    assert all(p.requires_grad for p in network.pose.lstm.parameters())
+    optimizer = torch.optim.Adam([p for p in network.parameters() if p.requires_grad], lr=1e-2)
+    train_step(network, optimizer, seed=1)
+    # W_s starts at zero (equal weights), so the LSTM sees gradient only once W_s has moved.
+    train_step(network, optimizer, seed=2)
+    for k, part in enumerate(network.parts):
+        assert part.Conv3d_1a_7x7.conv3d.weight.grad.abs().sum() > 0, f"part {k}"
+        assert part.Mixed_5c.b0.conv3d.weight.grad.abs().sum() > 0, f"part {k}"
+    for name, parameter in network.pose.lstm.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    assert network.attention.project.weight.grad.abs().sum() > 0
+
+
+def test_finetune_stage_freezes_the_lstm() -> None:
+    torch.manual_seed(0)
+    network = PartAttentionNetwork(tiny(5))
+    network.freeze_pose()
+    network.train()
+    assert network.stage is Stage.FINETUNE
+    assert not any(p.requires_grad for p in network.pose.parameters())
+    assert not network.pose.lstm.training and network.parts[0].training and network.attention.training
+    lstm_before = {k: v.clone() for k, v in network.pose.lstm.state_dict().items()}
+    part_before = network.parts[1].Mixed_4b.b1b.conv3d.weight.detach().clone()
+    optimizer = torch.optim.Adam([p for p in network.parameters() if p.requires_grad], lr=1e-2)
+    for seed in range(2):
+        train_step(network, optimizer, seed)
+    for key, value in network.pose.lstm.state_dict().items():
+        assert torch.equal(value, lstm_before[key]), key
+    assert not torch.equal(network.parts[1].Mixed_4b.b1b.conv3d.weight, part_before)
+    assert network.attention.score.weight.abs().sum() > 0
+
+
+def test_parts_and_pose_stages_train_only_their_module() -> None:
+    network = PartAttentionNetwork(tiny(5))
+    network.set_stage(Stage.PARTS)
+    trainable = {n.split(".")[0] for n, p in network.named_parameters() if p.requires_grad}
+    assert trainable == {"parts"}
+    crops, skeleton = inputs(network.config)
+    assert network.part_logits(crops).shape == (2, 3, 5)
+    network.set_stage(Stage.POSE)
+    trainable = {n.split(".")[0] for n, p in network.named_parameters() if p.requires_grad}
+    assert trainable == {"pose"}
+    network.train()
+    assert network.pose.training and not network.parts[0].training and not network.attention.training
+    assert network.pose(skeleton)[0].shape == (2, 5)
+    network.set_stage(Stage.ALL)
+    network.train()
+    assert all(p.requires_grad for p in network.parameters()) and all(m.training for m in network.modules())
+    with pytest.raises(ValueError, match="stage 'pose' needs the pose LSTM"):
+        PartAttentionNetwork(variant(Aggregation.SUM0)).set_stage(Stage.POSE)
+
+
+@pytest.mark.parametrize("aggregation", [Aggregation.ATTENTION, Aggregation.SUM2, Aggregation.SINGLE])
+def test_each_stage_trains_exactly_what_its_loss_reaches(aggregation: Aggregation) -> None:
+    """What DistributedDataParallel needs without find_unused_parameters: no trainable parameter
+    outside the graph of the stage's output."""
+    network = PartAttentionNetwork(variant(aggregation))
+    crops, skeleton = inputs(network.config)
+    outputs = {
+        Stage.PARTS: lambda: PartLogits(network)(crops),
+        Stage.POSE: lambda: PoseLogits(network)(skeleton),
+        Stage.JOINT: lambda: network(crops, skeleton)[0],
+        Stage.FINETUNE: lambda: network(crops, skeleton)[0],
+    }
+    for stage, output in outputs.items():
+        try:
+            network.set_stage(stage)
+        except ValueError:
+            assert aggregation is not Aggregation.ATTENTION  # ablations lack the pose stages
+            continue
+        network.zero_grad(set_to_none=True)
+        output().sum().backward()
+        trainable = {n for n, p in network.named_parameters() if p.requires_grad}
+        reached = {n for n, p in network.named_parameters() if p.grad is not None}
+        assert trainable and trainable == reached, stage
+    if aggregation is Aggregation.ATTENTION:
+        network.set_stage(Stage.JOINT)
+        assert not network.parts[0].logits.conv3d.weight.requires_grad
+        assert not network.pose.classifier.weight.requires_grad
+
+
+def test_pose_lstm_takes_any_layout_and_rejects_others() -> None:
+    kinect_v1 = PoseLSTM(num_joints=20, num_bodies=1, num_classes=10, hidden_size=8)
+    assert kinect_v1.lstm.num_layers == 3 and kinect_v1.lstm.dropout == 0.5
+    logits, hidden = kinect_v1(torch.randn(2, 5, 1, 20, 3))
+    assert logits.shape == (2, 10) and hidden.shape == (2, 5, 8)
+    with pytest.raises(ValueError, match=r"skeleton must be \(B, T, 1, 20, 3\)"):
+        kinect_v1(torch.randn(2, 5, 2, 25, 3))
+    network = PartAttentionNetwork(tiny(5))
+    crops, skeleton = inputs(network.config)
+    with pytest.raises(ValueError, match=r"crops must be \(B, 3, 8, 32, 32, 3\)"):
+        network(crops[:, :2], skeleton)
+    with pytest.raises(ValueError, match="needs the skeleton"):
+        network(crops, None)
+
+
+def test_pose_only_network_needs_no_crops() -> None:
+    network = PartAttentionNetwork(pose_only(tiny(5))).eval()
+    assert len(network.parts) == 0 and network.attention is None
+    logits, attention = network(None, inputs(network.config)[1])
+    assert logits.shape == (2, 5) and attention.shape == (2, 0)
+
+
+def test_loss_is_eq5_with_the_proper_sign() -> None:
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    targets = torch.tensor([0, 2])
+    attention = torch.tensor([[1 / 3, 1 / 3, 1 / 3], [1.0, 0.0, 0.0]])
+    weight = torch.tensor([[1.0, 2.0], [0.0, -1.0]])
+    terms = p_i3d_loss(logits, targets, attention, [weight], LossWeights(attention=0.5, weight=0.1))
+    expected_ce = -(torch.log_softmax(logits, 1)[0, 0] + torch.log_softmax(logits, 1)[1, 2]) / 2
+    assert terms.cross_entropy > 0
+    torch.testing.assert_close(terms.cross_entropy, expected_ce)
+    # sum_k (1 - alpha_k)^2: 3 * (2/3)^2 for uniform, 0 + 1 + 1 for one-hot; averaged over the batch.
+    torch.testing.assert_close(terms.attention_penalty, torch.tensor((4 / 3 + 2) / 2))
+    torch.testing.assert_close(terms.weight_penalty, torch.tensor(6.0))
+    torch.testing.assert_close(terms.total, expected_ce + 0.5 * (4 / 3 + 2) / 2 + 0.1 * 6.0)
+    assert (NTU_LOSS.attention, NTU_LOSS.weight) == (1e-5, 1e-3)
+    assert (NUCLA_LOSS.attention, NUCLA_LOSS.weight) == (1e-4, 1e-3)
+
+
+def test_config_round_trip_and_validation() -> None:
+    for config in (paper(60), variant(Aggregation.SUM2), pose_only(tiny(5))):
+        assert NetworkConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="needs exactly one part"):
+        NetworkConfig(num_classes=3, aggregation=Aggregation.SINGLE)
+    with pytest.raises(ValueError, match=r"model\.pt: unknown network config fields \['depth'\]"):
+        NetworkConfig.from_dict({**tiny(5).to_dict(), "depth": 3}, source="model.pt")
+    with pytest.raises(ValueError, match="'mean' is not a valid Aggregation"):
+        NetworkConfig.from_dict({**tiny(5).to_dict(), "aggregation": "mean"})
+
+
+def test_paper_profile_cost() -> None:
+    cost = network_cost(paper(60))
+    assert cost.i3d_parameters == pytest.approx(12.35e6, rel=0.01)  # 12.29 M + a 60-class head
+    assert cost.i3d_gmacs == pytest.approx(34.9, rel=0.02)  # 20 frames at 224 px
+    assert cost.gmacs == pytest.approx(3 * cost.i3d_gmacs, rel=0.01)
+
+
+def test_onnx_export_matches_pytorch() -> None:
+    onnxruntime = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    network = PartAttentionNetwork(tiny(5)).eval()
+    torch.nn.init.normal_(network.attention.score.weight)
+    crops, skeleton = inputs(network.config, batch=1)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            network,
+            (crops, skeleton),
+            buffer,
+            opset_version=17,
+            dynamo=False,
+            input_names=["crops", "skeleton"],
+            output_names=["logits", "attention"],
+        )
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    logits, attention = session.run(None, {"crops": crops.numpy(), "skeleton": skeleton.numpy()})
+    with torch.no_grad():
+        expected_logits, expected_attention = network(crops, skeleton)
+    np.testing.assert_allclose(logits, expected_logits.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(attention, expected_attention.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_golden_output() -> None:
+    """Fixed seed, tiny profile: catches unintended changes to structure, initialisation or forward."""
+    torch.manual_seed(0)
+    network = PartAttentionNetwork(tiny(5)).eval()
+    torch.nn.init.normal_(network.attention.score.weight, std=1.0)
+    g = torch.Generator().manual_seed(1)
+    crops = torch.rand(2, 3, 8, 32, 32, 3, generator=g) * 255
+    crops[1] = torch.linspace(0, 255, 32)[None, None, :, None, None].expand(3, 8, 32, 32, 3)
+    skeleton = torch.randn(2, 8, 2, 25, 3, generator=g)
+    with torch.no_grad():
+        logits, attention = network(crops, skeleton)
+    expected_logits = torch.tensor(
+        [
+            [-0.147821, 0.096472, 0.060521, 0.127179, -0.034449],
+            [-0.059411, 0.033709, -0.003050, 0.083964, -0.069791],
+        ]
+    )
+    expected_attention = torch.tensor([[0.341041, 0.353521, 0.305438], [0.345310, 0.345638, 0.309052]])
+    torch.testing.assert_close(logits, expected_logits, rtol=0, atol=2e-5)
+    torch.testing.assert_close(attention, expected_attention, rtol=0, atol=2e-6)
+    assert sum(p.numel() for p in network.parameters()) == 749_652
