@@ -1,0 +1,27 @@
+"""A simulated Kinect v2: people performing known actions, their skeletons as the sensor reports them,
+and colour frames drawn through the same camera model as `core.camera`.
+
+    motion.py    articulated 25-joint body, keyframed controls, forward / inverse kinematics
+    actions.py   the action classes (CLASSES, each with the body part that tells it apart) and scripts
+    tracker.py   the body tracker's noise, inferred / untracked joints and dropouts
+    render.py    the room, people, held objects and sensor noise, drawn with OpenCV
+    clip.py      generate_clip: one person, one action -> SimClip (skeleton + lazy frames)
+    scene.py     SimulatedScene: an endless stream of Frames with people coming and going
+"""
+
+from core.simulation.actions import CLASS_NAMES, CLASSES, PARTS, ActionClass, ObjectKind, class_index
+from core.simulation.clip import RENDER_CAMERA, ClipFrames, SimClip, SimulationConfig, generate_clip
+
+__all__ = [
+    "CLASSES",
+    "CLASS_NAMES",
+    "PARTS",
+    "RENDER_CAMERA",
+    "ActionClass",
+    "ClipFrames",
+    "ObjectKind",
+    "SimClip",
+    "SimulationConfig",
+    "class_index",
+    "generate_clip",
+]

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.frame import Frame
+from core.simulation import CLASS_NAMES
+from core.simulation.clip import DEPTH_HALF_FOV
+from core.simulation.scene import SimulatedScene
+
+
+def run(scene: SimulatedScene, seconds: float) -> list[tuple[Frame, list]]:
+    out = []
+    for _ in range(int(round(seconds * scene.fps))):
+        frame = scene.next_frame()
+        out.append((frame, scene.truth()))
+    return out
+
+
+@pytest.mark.parametrize("low_light, fps", [(False, 30.0), (True, 15.0)])
+def test_timestamps_are_exactly_one_frame_period_apart(low_light: bool, fps: float) -> None:
+    scene = SimulatedScene(seed=2, low_light=low_light, color=False)
+    assert scene.fps == fps
+    frames = [scene.next_frame() for _ in range(40)]
+    assert [f.index for f in frames] == list(range(40))
+    assert [f.timestamp for f in frames] == [i / fps for i in range(40)]
+    assert all(f.color is None for f in frames)
+
+
+def test_people_come_and_go_with_stable_tracking_ids() -> None:
+    scene = SimulatedScene(seed=4, max_people=3, color=False)
+    history = run(scene, 150.0)
+    counts = np.array([len(frame.bodies) for frame, _ in history])
+    assert counts.max() <= 3 and (counts >= 2).any() and (counts == 0).any()
+    ids = [{b.tracking_id for b in frame.bodies} for frame, _ in history]
+    assert len(set().union(*ids)) >= 4  # several visits
+    everyone = {t.person for _, truth in history for t in truth}
+    assert len(everyone) >= 4
+    # A person keeps their tracking id while in view; ids are never reused by someone else.
+    owner: dict[int, int] = {}
+    for _, truth in history:
+        for person in truth:
+            if person.tracking_id is not None:
+                assert owner.setdefault(person.tracking_id, person.person) == person.person
+    # Ground truth names real classes, and people also walk and stand idle.
+    actions = {t.action for _, truth in history for t in truth if t.action is not None}
+    assert actions <= set(CLASS_NAMES) and len(actions) >= 3
+    assert {t.activity for _, truth in history for t in truth} >= {"walking", "idle", "action"}
+
+
+def test_reported_bodies_are_inside_the_depth_camera_view_and_shaped_like_sensor_bodies() -> None:
+    scene = SimulatedScene(seed=7, color=False)
+    seen = 0
+    for frame, _ in run(scene, 40.0):
+        for body in frame.bodies:
+            seen += 1
+            assert body.joints.shape == (25, 3) and body.joints.dtype == np.float32
+            assert body.states.shape == (25,) and body.states.dtype == np.int8
+            assert body.joints_color.shape == (25, 2) and body.joints_color.dtype == np.float32
+            spine = body.joints[1]
+            assert 0.5 < spine[2] < 4.5 and abs(math.atan2(spine[0], spine[2])) < DEPTH_HALF_FOV
+            assert isinstance(body.tracking_id, int) and body.tracking_id > 2**56
+    assert seen > 100
+
+
+def test_the_scene_is_determined_by_its_seed_and_draws_its_people() -> None:
+    a, b = SimulatedScene(seed=9), SimulatedScene(seed=9)
+    for _ in range(60):
+        fa, fb = a.next_frame(), b.next_frame()
+    assert fa.color is not None and fa.color.shape == (360, 640, 3) and fa.color.dtype == np.uint8
+    np.testing.assert_array_equal(fa.color, fb.color)
+    assert [x.tracking_id for x in fa.bodies] == [x.tracking_id for x in fb.bodies]
+    for x, y in zip(fa.bodies, fb.bodies, strict=True):
+        np.testing.assert_array_equal(x.joints, y.joints)
+    # Where a body is reported, the image differs from the empty room around its joints.
+    assert fa.bodies, "someone should be in view two seconds in"
+    uv = fa.bodies[0].joints_color[fa.bodies[0].states == 2]
+    uv = uv[np.isfinite(uv).all(1)].astype(int)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < 640) & (uv[:, 1] >= 0) & (uv[:, 1] < 360)
+    u, v = uv[inside, 0], uv[inside, 1]
+    changed = np.abs(fa.color[v, u].astype(int) - a.background[v, u].astype(int)).sum(-1) > 40
+    assert changed.mean() > 0.7
+
+
+def test_bad_scene_arguments() -> None:
+    with pytest.raises(ValueError, match="max_people"):
+        SimulatedScene(max_people=0)
+    with pytest.raises(ValueError, match="fps"):
+        SimulatedScene(fps=0)
