@@ -1,0 +1,495 @@
+"""python -m recordings: inspect, convert, list, view and recover recordings.
+
+    info PATH              streams, duration, frames, bodies (.xef, .skeleton, a clip's files or folder)
+    convert FILE.xef OUT   a Kinect Studio file -> a clip in the NTU layout (.skeleton + _rgb.avi + .json)
+    list DIR               the clips under DIR with labels and durations, and counts per class
+    view PATH              play a recording with the skeleton drawn (--out: render to a video or PNGs;
+                           --3d: a 3D skeleton view through open3d, the viz3d extra)
+    recover DIR            finalise recordings a crash left unfinished (*.partial folders)
+
+The .xef reader follows the public reverse-engineered layout (../shared/notes/kinect.md) and has not
+yet met a real Kinect Studio file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.camera import DEFAULT_CAMERA
+from core.frame import Frame
+from core.skeleton import KINECT_V2
+from recordings import xef
+from recordings.clip import ClipError, ClipRecording, XefRecording, find_clips, open_recording, read_sidecar
+from recordings.labels import LABEL_MAP_FILENAME, LabelMap, LabelMapError, ntu_label_map, read_label_map
+from recordings.ntu import NTU120_CLASSES, SampleName, SkeletonFormatError
+from recordings.recorder import (
+    ClipNaming,
+    Recorder,
+    RecorderConfig,
+    RecorderError,
+    recover_partial_recordings,
+)
+
+BODY_COLOURS = ((0, 200, 255), (80, 220, 80), (255, 160, 40), (200, 80, 255), (40, 40, 255), (255, 255, 0))
+
+
+# ---- info -------------------------------------------------------------------------------------------
+
+
+def _describe_xef(path: Path) -> list[str]:
+    with XefRecording(path) as recording:
+        reader = recording.reader
+        lines = [
+            f"{path}: Kinect Studio recording ({'archived' if reader.archived else 'plain'}), "
+            f"{reader.size / 1e6:.1f} MB, {reader.event_count} events, {reader.opaque_count} opaque records",
+            "streams:",
+        ]
+        for stream in reader.streams.values():
+            lines.append(
+                f"  {stream.index:>2}  {stream.kind:<22} {stream.event_count:>7} events  "
+                f"tag {stream.tag_size} B{'  compressed' if stream.compressed else ''}  {stream.name!r}"
+            )
+        info = recording.info
+        most, ids = recording.body_summary()
+        lines.append(
+            f"duration {info.duration_s:.2f} s, {info.frame_count} frames "
+            f"({'colour' if info.color_size else 'body'} stream, {info.fps:.1f} fps), "
+            f"bodies: up to {most} at once, {ids} tracking ids"
+        )
+        if reader.damage is not None:
+            lines.append(f"DAMAGED: {reader.damage} (everything before it is readable)")
+    return lines
+
+
+def _describe_clip(recording: ClipRecording) -> list[str]:
+    info, paths = recording.info, recording.paths
+    label = info.label or (
+        NTU120_CLASSES[info.action_id - 1] if info.action_id and info.action_id <= 120 else None
+    )
+    most, ids = recording.body_summary()
+    video = "no video"
+    if recording.video is not None:
+        size = f"{recording.video.width}x{recording.video.height}"
+        video = f"video {paths.video.name} {size}, {len(recording.video)} frames"
+    lines = [
+        f"{paths.skeleton}: clip {paths.name}"
+        + (f", A{info.action_id:03d}" if info.action_id else "")
+        + (f" {label!r}" if label else ""),
+        f"duration {info.duration_s:.2f} s, {info.frame_count} frames, {info.fps:.1f} fps "
+        f"({'sidecar timestamps' if recording.sidecar else 'no sidecar: 30 fps assumed'}), {video}",
+        f"bodies: up to {most} at once, {ids} body ids",
+    ]
+    if recording.sidecar is not None:
+        sidecar = recording.sidecar
+        lines.append(
+            f"recorded from {sidecar.source!r} with where-to-focus {sidecar.software_version}, "
+            f"stopped: {sidecar.raw.get('stopped', '?')}"
+        )
+    return lines
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if path.suffix.lower() == ".xef":
+        print("\n".join(_describe_xef(path)))
+        return 0
+    if path.is_dir() and len(list(path.glob("*.skeleton"))) != 1:
+        clips = find_clips(path)
+        if not clips:
+            print(f"{path}: no clips (*.skeleton) in this folder", file=sys.stderr)
+            return 1
+        for clip in clips:
+            with ClipRecording(clip.skeleton, color=True) as recording:
+                print("\n".join(_describe_clip(recording)) + "\n")
+        return 0
+    with ClipRecording(path, video=args.video) as recording:
+        print("\n".join(_describe_clip(recording)))
+    return 0
+
+
+# ---- convert ----------------------------------------------------------------------------------------
+
+
+def _label_map(path: str | None, directory: Path) -> LabelMap | None:
+    candidate = Path(path) if path else directory / LABEL_MAP_FILENAME
+    if path or candidate.is_file():
+        return read_label_map(candidate)
+    return None
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    source = Path(args.file)
+    out_dir = Path(args.out_dir)
+    label_map = _label_map(args.labels, out_dir)
+    sample_name = args.name
+    if args.label is None and sample_name is None:
+        sample_name = source.stem
+    config = RecorderConfig(
+        record_video=not args.no_video,
+        min_free_bytes=int(args.min_free_gb * 1e9),
+        naming=ClipNaming(args.setup, args.camera, args.performer),
+    )
+    started = time.perf_counter()
+    with XefRecording(source, color=not args.no_video) as recording:
+        if recording.info.frame_count == 0:
+            print(f"{source}: no colour or body frames to convert", file=sys.stderr)
+            return 1
+        recorder = Recorder(
+            out_dir,
+            label=args.label,
+            label_map=label_map,
+            sample_name=sample_name,
+            camera=DEFAULT_CAMERA,
+            source=f"xef:{source.name}",
+            config=config,
+        )
+        error: xef.XefFormatError | None = None
+        with recorder:
+            try:
+                for frame in recording.frames():
+                    if not recorder.write(frame):
+                        break
+            except xef.XefFormatError as damage:
+                error = damage
+    files = recorder.files
+    assert files is not None
+    elapsed = time.perf_counter() - started
+    print(
+        f"wrote {files.skeleton}"
+        + (f", {files.video.name}" if files.video else "")
+        + f", {files.sidecar.name}: "
+        f"{files.frame_count} frames in {elapsed:.1f} s"
+    )
+    if recorder.stopped_reason:
+        print(f"stopped early: {recorder.stopped_reason}", file=sys.stderr)
+        return 1
+    if error is not None:
+        print(f"the source is damaged; converted the frames before it: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---- list -------------------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    directory = Path(args.dir)
+    site = _label_map(args.labels, directory)
+    names = ntu_label_map(list(NTU120_CLASSES))
+    if site is not None:
+        names = names.merged(site)
+    clips = find_clips(directory)
+    if not clips:
+        print(f"{directory}: no clips (*.skeleton) found")
+        return 0
+    counts: Counter[str] = Counter()
+    total = 0.0
+    rows = []
+    for clip in clips:
+        label, duration, frames = None, None, None
+        if clip.sidecar is not None:
+            sidecar = read_sidecar(clip.sidecar)
+            label, frames = sidecar.label, len(sidecar.timestamps)
+            duration = float(sidecar.timestamps[-1] - sidecar.timestamps[0]) if frames else 0.0
+            action = sidecar.action_id
+        else:
+            try:
+                action = SampleName.parse(clip.name).action
+            except ValueError:
+                action = None
+            frames = _skeleton_frame_count(clip.skeleton)
+            duration = max(frames - 1, 0) / 30.0
+        if label is None and action is not None and action in names:
+            label = names.name(action)
+        key = f"A{action:03d} {label}" if action is not None else (label or "(unlabelled)")
+        counts[key] += 1
+        total += duration
+        rows.append(
+            (
+                str(clip.skeleton.relative_to(directory).with_suffix("")),
+                key,
+                frames,
+                duration,
+                "yes" if clip.video else "no",
+            )
+        )
+    width = max(len(r[0]) for r in rows)
+    print(f"{'clip':<{width}}  {'frames':>6}  {'seconds':>7}  video  label")
+    for name, key, frames, duration, video in rows:
+        print(f"{name:<{width}}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}")
+    print(f"\n{len(rows)} clips, {total / 60:.1f} minutes. Clips per class:")
+    for key, count in sorted(counts.items()):
+        print(f"  {count:>4}  {key}")
+    return 0
+
+
+def _skeleton_frame_count(path: Path) -> int:
+    with open(path, "rb") as f:
+        first = f.readline().strip()
+    try:
+        return int(first)
+    except ValueError:
+        raise SkeletonFormatError(path, 1, f"expected the frame count, got {first[:20]!r}") from None
+
+
+# ---- view -------------------------------------------------------------------------------------------
+
+
+def draw_skeleton(frame: Frame, size: tuple[int, int] = (1920, 1080)) -> np.ndarray:
+    """The frame's colour image (or a dark canvas) with every body's bones and joints drawn, BGR."""
+    if frame.color is not None:
+        image = frame.color.copy()
+    else:
+        image = np.full((size[1], size[0], 3), 32, np.uint8)
+    scale = max(1, image.shape[0] // 360)
+    for n, body in enumerate(frame.bodies):
+        colour = BODY_COLOURS[n % len(BODY_COLOURS)]
+        uv = body.joints_color
+        ok = np.isfinite(uv).all(axis=1) & (body.states > 0)
+        points = np.nan_to_num(uv).round().astype(np.int32)
+        for parent, child in KINECT_V2.bones:
+            if ok[parent] and ok[child]:
+                cv2.line(image, tuple(points[parent]), tuple(points[child]), colour, scale, cv2.LINE_AA)
+        for j in np.flatnonzero(ok):
+            radius = 2 * scale if body.states[j] == 2 else scale
+            cv2.circle(image, tuple(points[j]), radius, colour, -1, cv2.LINE_AA)
+    cv2.putText(
+        image,
+        f"{frame.index}  {frame.timestamp:7.2f} s",
+        (10 * scale, 20 * scale),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5 * scale,
+        (255, 255, 255),
+        scale,
+        cv2.LINE_AA,
+    )
+    return image
+
+
+def _frames_until(frames: Iterator[Frame], limit: int | None) -> Iterator[Frame]:
+    for n, frame in enumerate(frames):
+        if limit is not None and n >= limit:
+            return
+        yield frame
+
+
+def render_to(frames: Iterator[Frame], out: Path, fps: float, width: int | None) -> int:
+    """Write drawn frames to a video (.avi / .mp4) or, for a folder, to numbered PNGs."""
+    writer = None
+    count = 0
+    to_folder = out.suffix == ""
+    if to_folder:
+        out.mkdir(parents=True, exist_ok=True)
+    try:
+        for frame in frames:
+            image = draw_skeleton(frame)
+            if width is not None and image.shape[1] != width:
+                image = cv2.resize(
+                    image,
+                    (width, round(image.shape[0] * width / image.shape[1])),
+                    interpolation=cv2.INTER_AREA,
+                )
+            if to_folder:
+                cv2.imwrite(str(out / f"frame_{frame.index:06d}.png"), image)
+            else:
+                if writer is None:
+                    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
+                    writer = cv2.VideoWriter(str(out), fourcc, fps, (image.shape[1], image.shape[0]))
+                    if not writer.isOpened():
+                        raise OSError(f"{out}: OpenCV cannot write this video")
+                writer.write(image)
+            count += 1
+    finally:
+        if writer is not None:
+            writer.release()
+    return count
+
+
+def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: bool = False) -> int:
+    """Play in a pyqtgraph window at `fps`; the last frame stays up until the window is closed (or the
+    window closes itself with close_at_end). Returns the number of frames shown."""
+    import pyqtgraph as pg
+    from pyqtgraph.Qt import QtCore
+
+    app = pg.mkQApp(title)
+    window = pg.GraphicsLayoutWidget(title=title)
+    view = window.addViewBox(lockAspect=True, invertY=True)
+    item = pg.ImageItem(axisOrder="row-major")
+    view.addItem(item)
+    window.resize(1280, 760)
+    window.show()
+    shown = 0
+
+    def advance() -> None:
+        nonlocal shown
+        frame = next(frames, None)
+        if frame is None:
+            timer.stop()
+            if close_at_end:
+                window.close()
+                app.quit()
+            return
+        image = draw_skeleton(frame)
+        if image.shape[1] > 1280:
+            image = cv2.resize(
+                image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA
+            )
+        item.setImage(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), autoLevels=False, levels=(0, 255))
+        shown += 1
+
+    timer = QtCore.QTimer()
+    timer.timeout.connect(advance)
+    timer.start(max(1, round(1000 / fps)) if fps > 0 else 33)
+    app.exec()
+    return shown
+
+
+def _view_3d(frames: Iterator[Frame], fps: float) -> int:
+    try:
+        import open3d as o3d
+    except ImportError:
+        raise SystemExit("the 3D view needs open3d: pip install -e '.[viz3d]'") from None
+    visualizer = o3d.visualization.Visualizer()
+    visualizer.create_window("skeleton 3D")
+    bones = np.array(KINECT_V2.bones, dtype=np.int32)
+    lines = o3d.geometry.LineSet()
+    shown = 0
+    for frame in frames:
+        points, edges, colours = [], [], []
+        for n, body in enumerate(frame.bodies):
+            base = len(points) * len(body.joints)
+            points.append(body.joints * np.array([-1.0, 1.0, -1.0]))  # look from behind the sensor
+            edges.append(bones + base)
+            colours += [np.array(BODY_COLOURS[n % len(BODY_COLOURS)][::-1]) / 255.0] * len(bones)
+        if points:
+            lines.points = o3d.utility.Vector3dVector(np.concatenate(points).astype(np.float64))
+            lines.lines = o3d.utility.Vector2iVector(np.concatenate(edges))
+            lines.colors = o3d.utility.Vector3dVector(np.array(colours))
+        if shown == 0:
+            visualizer.add_geometry(lines)
+        else:
+            visualizer.update_geometry(lines)
+        if not visualizer.poll_events():
+            break
+        visualizer.update_renderer()
+        time.sleep(1.0 / fps if fps > 0 else 1 / 30)
+        shown += 1
+    visualizer.destroy_window()
+    return shown
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    with open_recording(args.path, color=not args.no_color, video=args.video) as recording:
+        fps = args.fps or recording.info.fps or 30.0
+        frames = _frames_until(recording.frames(), args.max_frames)
+        if args.out:
+            count = render_to(frames, Path(args.out), fps, args.width)
+            print(f"wrote {count} frames to {args.out}")
+        elif args.three_d:
+            _view_3d(frames, fps)
+        else:
+            _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
+    return 0
+
+
+# ---- recover ----------------------------------------------------------------------------------------
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    recovered = recover_partial_recordings(args.dir)
+    if not recovered:
+        print(f"{args.dir}: no interrupted recordings (*.partial folders)")
+    for files in recovered:
+        print(
+            f"recovered {files.skeleton.name}: {files.frame_count} frames"
+            + (f", video {files.video.name}" if files.video else "")
+        )
+    return 0
+
+
+# ---- entry ------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m recordings", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    info = commands.add_parser("info", help="streams, duration, frames and bodies of a recording")
+    info.add_argument("path", help=".xef file, .skeleton / _rgb.avi / .json of a clip, or a folder of clips")
+    info.add_argument("--video", help="the clip's _rgb.avi when it is not next to the .skeleton")
+    info.set_defaults(run=cmd_info)
+
+    convert = commands.add_parser("convert", help="a .xef file -> a clip in the NTU layout")
+    convert.add_argument("file", help="Kinect Studio .xef file")
+    convert.add_argument("out_dir", help="folder for the clip (created if needed)")
+    convert.add_argument(
+        "--label", help="class name or A-number from the site's label map: names the clip S..C..P..R..A.."
+    )
+    convert.add_argument("--labels", help=f"site label map (default: OUT_DIR/{LABEL_MAP_FILENAME})")
+    convert.add_argument(
+        "--name", help="sample name for the clip (default: from --label, else the file's name)"
+    )
+    convert.add_argument("--setup", type=int, default=1, help="S number of generated names (default 1)")
+    convert.add_argument("--camera", type=int, default=1, help="C number of generated names (default 1)")
+    convert.add_argument("--performer", type=int, default=1, help="P number of generated names (default 1)")
+    convert.add_argument("--no-video", action="store_true", help="skeleton and sidecar only")
+    convert.add_argument(
+        "--min-free-gb", type=float, default=2.0, help="stop when free space drops below this"
+    )
+    convert.set_defaults(run=cmd_convert)
+
+    listing = commands.add_parser(
+        "list", help="clips under a folder, with labels, durations, counts per class"
+    )
+    listing.add_argument("dir")
+    listing.add_argument("--labels", help=f"site label map (default: DIR/{LABEL_MAP_FILENAME} when present)")
+    listing.set_defaults(run=cmd_list)
+
+    view = commands.add_parser("view", help="play a recording with the skeleton drawn")
+    view.add_argument("path", help=".xef file or a clip")
+    view.add_argument("--video", help="the clip's _rgb.avi when it is not next to the .skeleton")
+    view.add_argument("--out", help="render to a video (.avi, .mp4) or a folder of PNGs instead of a window")
+    view.add_argument("--width", type=int, help="with --out: scale frames to this width")
+    view.add_argument("--3d", dest="three_d", action="store_true", help="3D skeleton view (needs open3d)")
+    view.add_argument("--no-color", action="store_true", help="skeleton only, on a dark canvas")
+    view.add_argument("--fps", type=float, help="playback rate (default: the recording's)")
+    view.add_argument("--max-frames", type=int, help="stop after this many frames")
+    view.set_defaults(run=cmd_view)
+
+    recover = commands.add_parser("recover", help="finalise recordings a crash left unfinished")
+    recover.add_argument("dir")
+    recover.set_defaults(run=cmd_recover)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (
+        xef.XefFormatError,
+        ClipError,
+        LabelMapError,
+        SkeletonFormatError,
+        RecorderError,
+        KeyError,
+        FileNotFoundError,
+        ValueError,
+    ) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""Clips in the NTU layout (ours and NTU's) and .xef files, replayed as streams of core Frames.
+
+A clip is `<name>.skeleton`, optionally `<name>_rgb.avi` (frame i = skeleton frame i) and optionally
+`<name>.json`, the sidecar the recorder writes (label, per-frame timestamps, calibration, source,
+software version). Without a sidecar -- NTU's own clips -- frames are 1/30 s apart.
+
+`open_recording(path)` is the one entry point for replay: a .xef file, a .skeleton, a sidecar, a
+video or a folder holding one clip all give a `Recording` with `.info` (frame count, duration, fps)
+and `.frames()`. Pacing (real time, as fast as possible, looping) is the live source's business.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.frame import Body, Frame
+from recordings import xef
+from recordings.ntu import NtuBody, RgbVideo, SampleName, read_skeleton
+from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION
+
+log = logging.getLogger(__name__)
+
+NTU_FPS = 30.0
+
+
+class ClipError(ValueError):
+    """A clip whose files are missing or disagree; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ClipPaths:
+    skeleton: Path
+    video: Path | None
+    sidecar: Path | None
+
+    @property
+    def name(self) -> str:
+        return self.skeleton.name[: -len(".skeleton")]
+
+
+def _paths_for(skeleton: Path) -> ClipPaths:
+    name = skeleton.name[: -len(".skeleton")]
+    video = skeleton.with_name(f"{name}_rgb.avi")
+    sidecar = skeleton.with_name(f"{name}.json")
+    return ClipPaths(skeleton, video if video.is_file() else None, sidecar if sidecar.is_file() else None)
+
+
+def find_clips(directory: Path | str) -> list[ClipPaths]:
+    """Every clip under a directory (recursively), sorted by path."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: not a directory")
+    return [_paths_for(p) for p in sorted(directory.rglob("*.skeleton")) if p.is_file()]
+
+
+def clip_paths(path: Path | str) -> ClipPaths:
+    """The clip a path names: its .skeleton, _rgb.avi or .json, or a folder holding exactly one clip."""
+    path = Path(path)
+    if path.is_dir():
+        clips = [_paths_for(p) for p in sorted(path.glob("*.skeleton"))]
+        if len(clips) != 1:
+            raise ClipError(f"{path}: expected a folder with one clip (*.skeleton), found {len(clips)}")
+        return clips[0]
+    name = path.name
+    for suffix in (".skeleton", "_rgb.avi", ".json"):
+        if name.endswith(suffix):
+            skeleton = path.with_name(name[: -len(suffix)] + ".skeleton")
+            if not skeleton.is_file():
+                raise ClipError(f"{path}: no skeleton file {skeleton.name} next to it")
+            return _paths_for(skeleton)
+    raise ClipError(f"{path}: expected a .skeleton, _rgb.avi or .json file of a clip, or a clip folder")
+
+
+@dataclass
+class Sidecar:
+    """The recorder's JSON sidecar, checked."""
+
+    path: Path
+    sample_name: str
+    label: str | None
+    action_id: int | None
+    timestamps: np.ndarray  # float64 (T,) seconds from the first frame
+    camera: ColorCamera | None
+    source: str
+    software_version: str
+    missing_color_frames: list[int]
+    raw: dict = field(repr=False)
+
+
+def read_sidecar(path: Path | str) -> Sidecar:
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ClipError(f"{path}: line {error.lineno}: not valid JSON: {error.msg}") from None
+    if not isinstance(raw, dict) or raw.get("format") != SIDECAR_FORMAT:
+        raise ClipError(f'{path}: expected a clip sidecar with "format": "{SIDECAR_FORMAT}"')
+    version = raw.get("format_version", SIDECAR_VERSION)
+    if not isinstance(version, int) or version > SIDECAR_VERSION:
+        raise ClipError(
+            f"{path}: sidecar format_version {version!r}; this reader knows versions up to {SIDECAR_VERSION}"
+        )
+    try:
+        timestamps = np.asarray(raw["timestamps"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        raise ClipError(f'{path}: expected "timestamps": a list of seconds, one per frame') from None
+    if timestamps.ndim != 1 or not np.isfinite(timestamps).all() or np.any(np.diff(timestamps) < 0):
+        raise ClipError(f'{path}: "timestamps" must be a flat list of finite, non-decreasing seconds')
+    if raw.get("frame_count", len(timestamps)) != len(timestamps):
+        raise ClipError(
+            f'{path}: "frame_count" is {raw["frame_count"]} but there are {len(timestamps)} timestamps'
+        )
+    camera_dict = raw.get("calibration", {}).get("color_camera")
+    camera = ColorCamera.from_dict(camera_dict, str(path)) if camera_dict is not None else None
+    return Sidecar(
+        path=path,
+        sample_name=str(raw.get("sample_name", path.stem)),
+        label=raw.get("label"),
+        action_id=raw.get("action_id"),
+        timestamps=timestamps,
+        camera=camera,
+        source=str(raw.get("source", "unknown")),
+        software_version=str(raw.get("software", {}).get("version", "unknown")),
+        missing_color_frames=list(raw.get("missing_color_frames", [])),
+        raw=raw,
+    )
+
+
+def frame_body(body: NtuBody) -> Body:
+    """An NTU body as a core Body; colour pixels stored as 0 0 (unmappable) become NaN."""
+    color = body.color.astype(np.float32)
+    color[(color == 0).all(axis=1)] = np.nan
+    return Body(int(body.body_id), body.xyz.astype(np.float32), body.states, color)
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    path: Path
+    kind: str  # "clip" or "xef"
+    frame_count: int
+    duration_s: float
+    fps: float  # mean rate over the recording
+    color_size: tuple[int, int] | None  # (width, height) of the colour frames, None without colour
+    label: str | None = None
+    action_id: int | None = None
+
+
+def _mean_fps(timestamps: np.ndarray) -> float:
+    if len(timestamps) < 2 or timestamps[-1] <= timestamps[0]:
+        return 0.0
+    return (len(timestamps) - 1) / float(timestamps[-1] - timestamps[0])
+
+
+class Recording(Protocol):
+    info: RecordingInfo
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def body_summary(self) -> tuple[int, int]: ...
+
+    def close(self) -> None: ...
+
+
+class ClipRecording:
+    """An NTU-layout clip as Frames: skeleton frame i, video frame i, sidecar timestamp i."""
+
+    def __init__(self, path: Path | str, *, color: bool = True, video: Path | str | None = None) -> None:
+        self.paths = clip_paths(path)
+        if video is not None:  # NTU's release keeps the videos in another folder
+            self.paths = ClipPaths(self.paths.skeleton, Path(video), self.paths.sidecar)
+        self.skeleton = read_skeleton(self.paths.skeleton)
+        self.sidecar = read_sidecar(self.paths.sidecar) if self.paths.sidecar is not None else None
+        count = self.skeleton.num_frames
+        if self.sidecar is not None:
+            if len(self.sidecar.timestamps) != count:
+                raise ClipError(
+                    f"{self.paths.sidecar}: {len(self.sidecar.timestamps)} timestamps for the "
+                    f"{count} frames of {self.paths.skeleton.name}"
+                )
+            self.timestamps = self.sidecar.timestamps
+        else:
+            self.timestamps = np.arange(count, dtype=np.float64) / NTU_FPS
+        self.video = RgbVideo(self.paths.video) if color and self.paths.video is not None else None
+        if self.video is not None and len(self.video) != count:
+            log.warning(
+                "%s has %d frames, %s has %d: frames past the shorter one have %s",
+                self.paths.video,
+                len(self.video),
+                self.paths.skeleton.name,
+                count,
+                "no colour" if len(self.video) < count else "no video frame",
+            )
+        label, action_id = None, None
+        if self.sidecar is not None:
+            label, action_id = self.sidecar.label, self.sidecar.action_id
+        else:
+            try:
+                action_id = SampleName.parse(self.paths.name).action
+            except ValueError:
+                pass
+        duration = float(self.timestamps[-1] - self.timestamps[0]) if count else 0.0
+        self.info = RecordingInfo(
+            path=self.paths.skeleton,
+            kind="clip",
+            frame_count=count,
+            duration_s=duration,
+            fps=_mean_fps(self.timestamps),
+            color_size=None if self.video is None else (self.video.width, self.video.height),
+            label=label,
+            action_id=action_id,
+        )
+
+    def frames(self) -> Iterator[Frame]:
+        images: Iterator[np.ndarray] | None = iter(self.video) if self.video is not None else None
+        for i, (bodies, timestamp) in enumerate(zip(self.skeleton.frames, self.timestamps, strict=True)):
+            image = None
+            if images is not None:
+                try:
+                    image = next(images)
+                except (StopIteration, ValueError):
+                    images = None  # the video ended early: the remaining frames have no colour
+            yield Frame(
+                timestamp=float(timestamp), color=image, bodies=[frame_body(b) for b in bodies], index=i
+            )
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def body_summary(self) -> tuple[int, int]:
+        """(most bodies in one frame, distinct body ids)."""
+        most = max((len(bodies) for bodies in self.skeleton.frames), default=0)
+        ids = {b.body_id for bodies in self.skeleton.frames for b in bodies}
+        return most, len(ids)
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.close()
+
+    def __enter__(self) -> ClipRecording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class XefRecording:
+    """A Kinect Studio .xef file as Frames (colour + nearest body frame; see XefReader.frames)."""
+
+    def __init__(self, path: Path | str, *, color: bool = True, camera: ColorCamera = DEFAULT_CAMERA) -> None:
+        self.reader = xef.XefReader(path)
+        self.camera = camera
+        self.color = color and self.reader.stream(xef.COLOR) is not None
+        driver = self.reader.stream(xef.COLOR) if self.color else self.reader.stream(xef.BODY)
+        times = self.reader.times_s(driver.index) if driver is not None else np.zeros(0)
+        self.timestamps = times
+        self.info = RecordingInfo(
+            path=self.reader.path,
+            kind="xef",
+            frame_count=len(times),
+            duration_s=float(times[-1] - times[0]) if len(times) else 0.0,
+            fps=_mean_fps(times),
+            color_size=(xef.COLOR_WIDTH, xef.COLOR_HEIGHT) if self.color else None,
+        )
+
+    def frames(self) -> Iterator[Frame]:
+        return self.reader.frames(self.camera, color=self.color)
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def body_summary(self) -> tuple[int, int]:
+        """(most bodies in one frame, distinct tracking ids), over every body frame before any damage."""
+        body = self.reader.stream(xef.BODY)
+        most, ids = 0, set()
+        if body is not None:
+            events = self.reader.events(body.index)
+            while True:
+                try:
+                    event = next(events)
+                except (StopIteration, xef.XefFormatError):
+                    break
+                bodies = self.reader.body_frame(event).bodies
+                most = max(most, len(bodies))
+                ids.update(b.tracking_id for b in bodies)
+        return most, len(ids)
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __enter__(self) -> XefRecording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_recording(
+    path: Path | str,
+    *,
+    color: bool = True,
+    camera: ColorCamera = DEFAULT_CAMERA,
+    video: Path | str | None = None,
+) -> ClipRecording | XefRecording:
+    """A .xef file, or an NTU-layout clip (its .skeleton, _rgb.avi, .json or folder), ready to replay.
+
+    `color=False` skips decoding colour (skeleton-only replay). `camera` projects .xef joints to
+    colour pixels (clips store their own pixel coordinates). `video` gives a clip's _rgb.avi when it
+    is not next to the .skeleton (NTU's release keeps them in separate folders).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".xef":
+        if video is not None:
+            raise ValueError(f"{path}: a .xef file carries its own colour stream; drop the video argument")
+        return XefRecording(path, color=color, camera=camera)
+    return ClipRecording(path, color=color, video=video)

@@ -1,0 +1,162 @@
+"""Label maps: a site's own action classes next to NTU RGB+D's 120.
+
+A site keeps its classes in a text file in the same format as NTU's class-name lists
+(../shared/data/ntu/ntu120_class_names.txt), one class per line::
+
+    # St Mary's ward 3 (comments and blank lines are ignored)
+    A121<TAB>patient fell
+    A122<TAB>patient leaves bed
+
+Site action ids start after NTU's (A121 and up), so a site clip's NTU-style sample name
+(S...C...P...R...A121) never collides with an NTU class and one classifier can be fine-tuned on both.
+The recorder names clips from this map and writes the label into each clip's sidecar; the training
+datasets read it with `read_label_map` and merge it with NTU's names (`combined_label_map`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+NTU_CLASS_COUNT = 120
+FIRST_SITE_ACTION = NTU_CLASS_COUNT + 1
+LABEL_MAP_FILENAME = "labels.txt"
+
+_LINE = re.compile(r"^A(\d{3,})\t\s*(\S.*)$")
+
+
+class LabelMapError(ValueError):
+    """A label map file that does not follow the format; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """Action ids (NTU's A-numbers) -> class names, in ascending id order."""
+
+    names: dict[int, str]
+
+    def __post_init__(self) -> None:
+        seen: dict[str, int] = {}
+        for action_id, name in self.names.items():
+            if action_id < 1:
+                raise ValueError(f"action ids start at 1, got {action_id}")
+            if not name.strip():
+                raise ValueError(f"action A{action_id:03d} has an empty name")
+            if name in seen:
+                raise ValueError(
+                    f"class name {name!r} is used by both A{seen[name]:03d} and A{action_id:03d}"
+                )
+            seen[name] = action_id
+        object.__setattr__(self, "names", dict(sorted(self.names.items())))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __contains__(self, action_id: object) -> bool:
+        return action_id in self.names
+
+    @property
+    def action_ids(self) -> list[int]:
+        return list(self.names)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names in id order: the classifier's output order when training on this map."""
+        return list(self.names.values())
+
+    def name(self, action_id: int) -> str:
+        try:
+            return self.names[action_id]
+        except KeyError:
+            raise KeyError(f"no class A{action_id:03d} in the label map") from None
+
+    def action_id(self, label: str | int) -> int:
+        """The id of a class given by name ("patient fell"), A-number ("A121") or number (121)."""
+        if isinstance(label, int):
+            if label in self.names:
+                return label
+        else:
+            match = re.fullmatch(r"A?(\d{1,})", label.strip())
+            if match and int(match.group(1)) in self.names:
+                return int(match.group(1))
+            for action_id, name in self.names.items():
+                if name == label:
+                    return action_id
+        known = ", ".join(f"A{i:03d} {n!r}" for i, n in list(self.names.items())[:8])
+        more = " ..." if len(self.names) > 8 else ""
+        raise KeyError(f"unknown label {label!r}; the label map has {known}{more}")
+
+    def class_index(self, action_id: int) -> int:
+        """Position of an action among the map's classes (the training target)."""
+        try:
+            return self.action_ids.index(action_id)
+        except ValueError:
+            raise KeyError(f"no class A{action_id:03d} in the label map") from None
+
+    def merged(self, other: LabelMap) -> LabelMap:
+        """Both maps' classes; an action id in both must carry the same name."""
+        names = dict(self.names)
+        for action_id, name in other.names.items():
+            if action_id in names and names[action_id] != name:
+                raise ValueError(
+                    f"A{action_id:03d} is {names[action_id]!r} in one label map and {name!r} in the other"
+                )
+            names[action_id] = name
+        return LabelMap(names)
+
+    def site_only(self) -> LabelMap:
+        return LabelMap({i: n for i, n in self.names.items() if i >= FIRST_SITE_ACTION})
+
+
+def parse_label_map(text: str, source: str = "<label map>", *, site: bool = True) -> LabelMap:
+    """Parse the `A121<TAB>name` format. With site=True ids must be >= A121 (NTU owns 1..120)."""
+    names: dict[int, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            raise LabelMapError(
+                f"{source}: line {number}: expected 'A<number><TAB><class name>', got {line!r}"
+            )
+        action_id, name = int(match.group(1)), match.group(2).strip()
+        if site and action_id < FIRST_SITE_ACTION:
+            raise LabelMapError(
+                f"{source}: line {number}: site classes start at A{FIRST_SITE_ACTION} (NTU RGB+D "
+                f"owns A001-A{NTU_CLASS_COUNT:03d}), got A{action_id:03d}"
+            )
+        if action_id in names:
+            raise LabelMapError(f"{source}: line {number}: A{action_id:03d} is listed twice")
+        if name in names.values():
+            raise LabelMapError(f"{source}: line {number}: class name {name!r} is listed twice")
+        names[action_id] = name
+    return LabelMap(names)
+
+
+def read_label_map(path: Path | str, *, site: bool = True) -> LabelMap:
+    """Read a site label map (site=True) or an NTU class-name list (site=False)."""
+    path = Path(path)
+    return parse_label_map(path.read_text(encoding="utf-8"), str(path), site=site)
+
+
+def write_label_map(path: Path | str, label_map: LabelMap, header: str = "") -> None:
+    lines = [f"# {line}" for line in header.splitlines()]
+    lines += [f"A{action_id:03d}\t{name}" for action_id, name in label_map.names.items()]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def ntu_label_map(class_names: list[str]) -> LabelMap:
+    """NTU's names as a list (index 0 = A001, as `recordings.ntu.read_class_names` returns them)."""
+    return LabelMap({i + 1: name for i, name in enumerate(class_names)})
+
+
+def combined_label_map(ntu_class_names: Path | str | None, site_label_map: Path | str | None) -> LabelMap:
+    """The classes a fine-tuned model predicts: NTU's (from its class-name file) plus the site's."""
+    combined = LabelMap({})
+    if ntu_class_names is not None:
+        combined = combined.merged(read_label_map(ntu_class_names, site=False))
+    if site_label_map is not None:
+        combined = combined.merged(read_label_map(site_label_map, site=True))
+    return combined

@@ -1,0 +1,613 @@
+"""Record any live source into a clip in the NTU RGB+D layout, crash-safe.
+
+A finished clip is three files in the output folder, named by an NTU-style sample name
+(SsssCcccPpppRrrrAaaa, the action id from the site's label map):
+
+    S001C001P001R001A121.skeleton     NTU text format: frame count, then per frame the bodies
+    S001C001P001R001A121_rgb.avi      MJPG video, frame i = skeleton frame i (absent for skeleton-only
+                                      sources)
+    S001C001P001R001A121.json         sidecar: label, per-frame timestamps, calibration, source,
+                                      software version (see `SIDECAR_FORMAT`)
+
+While recording, everything goes to S..A121.partial/ next to them, written incrementally:
+`skeleton.txt` (the .skeleton body without its frame-count header, which is not known yet),
+`rgb.avi` (MJPG chunks appended as they come; its index is added at the end) and `frames.jsonl`
+(a header line, then one line per frame). All three are flushed and fsync'd at least every
+`sync_interval_s` (1 s), so a crash or power cut loses at most the last second. `close()` turns the
+partial folder into the final files (each written to a temporary name, then `os.replace`d, the sidecar
+last) and removes it. After a crash, `recover_partial(folder)` -- `python -m recordings recover DIR` --
+does the same with whatever reached the disk, keeping the frames present in all three files.
+
+The recorder checks free disk space before it starts (`LowDiskSpaceError`) and at every sync; when the
+space falls below `min_free_bytes` it finalises the clip so far and stops: `write` then returns False
+and `stopped_reason` says why.
+
+NTU fields the core Frame does not carry are written as: body id = tracking id; orientations,
+clipped edges, hand states, lean and restricted flags 0; body tracking state 2; depthX/depthY
+projected with `DEPTH_CAMERA` (a pinhole fitted to NTU's own depth coordinates); colour pixels the
+Frame's `joints_color`, written 0 0 where unmappable (NaN) since NTU readers expect numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import re
+import shutil
+import struct
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.frame import Body, Frame
+from recordings.labels import LabelMap
+from recordings.ntu import NtuBody, SampleName, SkeletonFile, format_skeleton
+
+log = logging.getLogger(__name__)
+
+SIDECAR_FORMAT = "where-to-focus clip"
+SIDECAR_VERSION = 1
+PARTIAL_SUFFIX = ".partial"
+
+# Fitted with core.camera.fit_camera to depthX/depthY of every tracked joint in the ten NTU RGB+D
+# .skeleton files in ../shared/data/ntu (23,619 joints): median error 0.18 px, p95 6.6 px.
+DEPTH_CAMERA = ColorCamera(fx=368.2, fy=367.4, cx=256.3, cy=208.2, width=512, height=424)
+
+# AVI 1.0 stores sizes and index offsets as u32: stop (cleanly) before the file reaches 4 GiB.
+MAX_AVI_BYTES = 2**32 - 2**26
+
+_SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class RecorderError(RuntimeError):
+    pass
+
+
+class LowDiskSpaceError(RecorderError):
+    pass
+
+
+@dataclass(frozen=True)
+class ClipNaming:
+    """The S, C and P parts of generated sample names; R counts up past the clips already there."""
+
+    setup: int = 1
+    camera: int = 1
+    performer: int = 1
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    fps: float = 30.0  # nominal AVI rate for players; the true time of each frame is in the sidecar
+    jpeg_quality: int = 90
+    record_video: bool = True  # False: skeleton + sidecar only, even when frames carry colour
+    min_free_bytes: int = 2 * 1024**3
+    sync_interval_s: float = 1.0
+    naming: ClipNaming = field(default_factory=ClipNaming)
+
+
+@dataclass(frozen=True)
+class ClipFiles:
+    """The files of one finished clip (video None for skeleton-only clips)."""
+
+    skeleton: Path
+    sidecar: Path
+    video: Path | None
+    frame_count: int
+
+
+def software_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("where-to-focus")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def next_sample_name(out_dir: Path, action_id: int, naming: ClipNaming = ClipNaming()) -> str:
+    """S..C..P..R..A.. with the first replication number not yet used in out_dir (finished or partial)."""
+
+    def name(replication: int) -> str:
+        return str(SampleName(naming.setup, naming.camera, naming.performer, replication, action_id))
+
+    for replication in range(1, 1000):
+        candidate = name(replication)
+        if not any(
+            (out_dir / (candidate + suffix)).exists() for suffix in (".skeleton", ".json", PARTIAL_SUFFIX)
+        ):
+            return candidate
+    raise RecorderError(
+        f"{out_dir}: replications R001-R999 of {name(0)[:12]}...A{action_id:03d} are all taken"
+    )
+
+
+# ---- NTU text blocks --------------------------------------------------------------------------------
+
+
+def _significant(values: np.ndarray) -> list[list[float]]:
+    # Sensor values are float32: 7 significant digits keep them exactly enough and the text as short
+    # as NTU's own files (repr of a float32 widened to float64 would take ~18 digits).
+    return [[float(f"{v:.7g}") for v in row] for row in values.tolist()]
+
+
+def ntu_body(body: Body, depth_camera: ColorCamera = DEPTH_CAMERA) -> NtuBody:
+    """A core Body in the NTU record: fields the Frame does not carry are 0, body tracking state 2."""
+    joints = np.nan_to_num(np.asarray(body.joints, dtype=np.float64))
+    depth_uv, _ = depth_camera.project(joints)
+    color_uv = np.asarray(body.joints_color, dtype=np.float64)
+    table = np.zeros((len(joints), 12))
+    table[:, 0:3] = joints
+    table[:, 3:5] = np.where(np.isfinite(depth_uv), depth_uv, 0.0)
+    table[:, 5:7] = np.where(np.isfinite(color_uv), color_uv, 0.0)
+    table[:, 11] = np.asarray(body.states).clip(0, 2)
+    return NtuBody(int(body.tracking_id), 0, 0, 0, 0, 0, 0, 0.0, 0.0, 2, np.array(_significant(table)))
+
+
+def format_frame(bodies: Iterable[Body], depth_camera: ColorCamera = DEPTH_CAMERA) -> bytes:
+    """One frame of a .skeleton file (LF line endings): body count, then each body's lines."""
+    text = format_skeleton(SkeletonFile(None, [[ntu_body(b, depth_camera) for b in bodies]]), "\n")
+    return text[text.index(b"\n") + 1 :]  # drop the file's frame count: the partial file has none
+
+
+def complete_frame_blocks(data: bytes, source: str = "skeleton.txt") -> list[int]:
+    """Byte offsets just after each complete frame block in a partial skeleton body (stops at the first
+    incomplete or malformed block: the tail a crash cut short)."""
+    ends: list[int] = []
+    pos = 0
+
+    def line() -> str | None:
+        nonlocal pos
+        end = data.find(b"\n", pos)
+        if end < 0:
+            return None
+        text = data[pos:end].decode("ascii", errors="replace").strip()
+        pos = end + 1
+        return text
+
+    try:
+        while pos < len(data):
+            count = line()
+            if count is None:
+                break
+            for _ in range(int(count)):
+                info = line()
+                joints = line()
+                if info is None or joints is None or len(info.split()) != 10:
+                    raise ValueError
+                for _ in range(int(joints)):
+                    joint = line()
+                    if joint is None or len(joint.split()) != 12:
+                        raise ValueError
+            ends.append(pos)
+    except ValueError:
+        log.warning(
+            "%s: malformed frame block at byte %d; keeping the %d frames before it",
+            source,
+            ends[-1] if ends else 0,
+            len(ends),
+        )
+    return ends
+
+
+# ---- MJPG AVI ---------------------------------------------------------------------------------------
+
+_MOVI_FOURCC = 220  # offset of the 'movi' list type in the fixed header this writer lays out
+_FIRST_CHUNK = 224
+
+
+def _avi_header(width: int, height: int, fps: float) -> bytes:
+    scale, rate = 1000, max(1, round(fps * 1000))
+    avih = struct.pack("<14I", round(1e6 / fps), 0, 0, 0x10, 0, 0, 1, 0, width, height, 0, 0, 0, 0)
+    strh = struct.pack(
+        "<4s4sIHHIIIIIIII4h",
+        b"vids",
+        b"MJPG",
+        0,
+        0,
+        0,
+        0,
+        scale,
+        rate,
+        0,
+        0,
+        0,
+        0xFFFFFFFF,
+        0,
+        0,
+        0,
+        width,
+        height,
+    )
+    strf = struct.pack("<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0)
+    strl = b"strh" + struct.pack("<I", 56) + strh + b"strf" + struct.pack("<I", 40) + strf
+    hdrl = (
+        b"avih" + struct.pack("<I", 56) + avih + b"LIST" + struct.pack("<I", 4 + len(strl)) + b"strl" + strl
+    )
+    header = (
+        b"RIFF"
+        + struct.pack("<I", 0)
+        + b"AVI "
+        + b"LIST"
+        + struct.pack("<I", 4 + len(hdrl))
+        + b"hdrl"
+        + hdrl
+        + b"LIST"
+        + struct.pack("<I", 4)
+        + b"movi"
+    )
+    assert len(header) == _FIRST_CHUNK
+    return header
+
+
+class MjpegAviWriter:
+    """Appends JPEG frames to an AVI as they come; `finalize_avi` adds the index and sizes.
+
+    OpenCV's VideoWriter keeps its output in user-space buffers and writes the index only on release,
+    so a crash loses the whole file; this writer's file is always a valid prefix plus a header whose
+    counts `finalize_avi` repairs.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, quality: int = 90) -> None:
+        self.path = path
+        self.width, self.height = width, height
+        self.quality = quality
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._file.write(_avi_header(width, height, fps))
+        self.bytes_written = _FIRST_CHUNK
+        self.frame_count = 0
+        self._last: bytes | None = None
+
+    def encode(self, image: np.ndarray) -> bytes:
+        if image.shape[:2] != (self.height, self.width):
+            raise ValueError(
+                f"{self.path}: frame {self.frame_count} is {image.shape[1]}x{image.shape[0]}, the "
+                f"video is {self.width}x{self.height}"
+            )
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            raise RecorderError(f"{self.path}: JPEG encoding failed for frame {self.frame_count}")
+        return data.tobytes()
+
+    def write(self, image: np.ndarray | None) -> None:
+        """Append a frame; None repeats the previous one (keeps video frame i = skeleton frame i)."""
+        data = self._last if image is None else self.encode(image)
+        if data is None:
+            raise ValueError(f"{self.path}: no previous frame to repeat")
+        chunk = b"00dc" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+        self._file.write(chunk)
+        self.bytes_written += len(chunk)
+        self.frame_count += 1
+        self._last = data
+
+    def sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self.sync()
+            self._file.close()
+
+
+def finalize_avi(path: Path, max_frames: int | None = None) -> int:
+    """Index an AVI written by MjpegAviWriter (complete or cut short by a crash): keep the whole chunks
+    (at most max_frames), append idx1, fix the header's sizes and counts. Returns the frame count."""
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(0)
+        header = f.read(_FIRST_CHUNK)
+        if (
+            len(header) < _FIRST_CHUNK
+            or header[:4] != b"RIFF"
+            or header[_MOVI_FOURCC:_FIRST_CHUNK] != b"movi"
+        ):
+            raise RecorderError(f"{path}: at byte offset 0: not an AVI written by the recorder")
+        chunks: list[tuple[int, int]] = []
+        pos = _FIRST_CHUNK
+        while pos + 8 <= size and (max_frames is None or len(chunks) < max_frames):
+            f.seek(pos)
+            fourcc, length = struct.unpack("<4sI", f.read(8))
+            if fourcc != b"00dc" or pos + 8 + length > size:
+                break  # the index of an earlier finalisation, or a chunk the crash cut short
+            chunks.append((pos, length))
+            pos += 8 + length + (length & 1)
+        f.truncate(pos)
+        f.seek(pos)
+        index = b"".join(
+            struct.pack("<4sIII", b"00dc", 0x10, start - _MOVI_FOURCC, length) for start, length in chunks
+        )
+        f.write(b"idx1" + struct.pack("<I", len(index)) + index)
+        end = f.tell()
+        largest = max((length for _, length in chunks), default=0)
+        for offset, value in (
+            (4, end - 8),
+            (_MOVI_FOURCC - 4, pos - _MOVI_FOURCC),
+            (48, len(chunks)),
+            (60, largest),
+            (140, len(chunks)),
+            (144, largest),
+        ):
+            f.seek(offset)
+            f.write(struct.pack("<I", value))
+        f.flush()
+        os.fsync(f.fileno())
+    return len(chunks)
+
+
+# ---- the recorder -----------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _sync_directory(path: Path) -> None:
+    # The renames themselves reach the disk only when the directory is synced (POSIX; no-op on Windows).
+    if os.name == "posix":
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class Recorder:
+    """Record Frames into a clip; see the module docstring for the files and guarantees.
+
+    >>> with Recorder("site_clips", label="patient fell", label_map=site_labels, source="kinect") as rec:
+    ...     for frame in source:
+    ...         if not rec.write(frame):
+    ...             break                      # stopped: rec.stopped_reason says why (low disk space)
+    """
+
+    def __init__(
+        self,
+        out_dir: Path | str,
+        *,
+        label: str | int | None = None,
+        label_map: LabelMap | None = None,
+        sample_name: str | None = None,
+        camera: ColorCamera = DEFAULT_CAMERA,
+        source: str = "unknown",
+        config: RecorderConfig = RecorderConfig(),
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.config = config
+        self.camera = camera
+        self.label: str | None = None
+        self.action_id: int | None = None
+        if label is not None:
+            if label_map is None:
+                raise ValueError("a label needs the site's label map (recordings.labels.read_label_map)")
+            self.action_id = label_map.action_id(label)
+            self.label = label_map.name(self.action_id)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if sample_name is None:
+            if self.action_id is None:
+                raise ValueError("give a label (to name the clip S..C..P..R..A..) or a sample_name")
+            sample_name = next_sample_name(self.out_dir, self.action_id, config.naming)
+        if not _SAMPLE_NAME.match(sample_name):
+            raise ValueError(f"sample name {sample_name!r} must be letters, digits, '_', '-' or '.'")
+        self.sample_name = sample_name
+        self.partial_dir = self.out_dir / (sample_name + PARTIAL_SUFFIX)
+        taken = [p for p in (self.partial_dir, self.out_dir / f"{sample_name}.skeleton") if p.exists()]
+        if taken:
+            raise RecorderError(
+                f"{taken[0]} already exists; choose another sample name or run "
+                f"'python -m recordings recover {self.out_dir}' for an interrupted recording"
+            )
+        self._check_disk_space(starting=True)
+
+        self.partial_dir.mkdir()
+        self._skeleton = open(self.partial_dir / "skeleton.txt", "wb")  # noqa: SIM115 - closed in close()
+        self._frames = open(self.partial_dir / "frames.jsonl", "wb")  # noqa: SIM115
+        header = {
+            "format": SIDECAR_FORMAT,
+            "format_version": SIDECAR_VERSION,
+            "sample_name": sample_name,
+            "label": self.label,
+            "action_id": self.action_id,
+            "source": source,
+            "software": {"name": "where-to-focus", "version": software_version()},
+            "calibration": {"color_camera": camera.to_dict(), "depth_camera": DEPTH_CAMERA.to_dict()},
+            "started_at": _now(),
+            "config": {"fps": config.fps, "jpeg_quality": config.jpeg_quality},
+        }
+        self._frames.write(json.dumps(header).encode() + b"\n")
+        self._video: MjpegAviWriter | None = None
+        self._first_timestamp: float | None = None
+        self._last_timestamp: float | None = None
+        self._last_sync = time.monotonic()
+        self.frame_count = 0
+        self.stopped_reason: str | None = None
+        self.files: ClipFiles | None = None
+        self._sync()
+
+    def _check_disk_space(self, starting: bool = False) -> str | None:
+        free = shutil.disk_usage(self.out_dir).free
+        if free >= self.config.min_free_bytes:
+            return None
+        message = (
+            f"low disk space in {self.out_dir}: {free / 1e9:.2f} GB free, the recorder keeps at least "
+            f"{self.config.min_free_bytes / 1e9:.2f} GB"
+        )
+        if starting:
+            raise LowDiskSpaceError(f"cannot start recording: {message}")
+        return message
+
+    @property
+    def recording(self) -> bool:
+        return self.files is None
+
+    def write(self, frame: Frame) -> bool:
+        """Append one frame. Returns False once the recorder has stopped (closed, low disk space, AVI
+        size limit): later frames are dropped and `stopped_reason` says why."""
+        if not self.recording:
+            return False
+        if self._last_timestamp is not None and frame.timestamp < self._last_timestamp:
+            raise ValueError(
+                f"{self.sample_name}: frame {self.frame_count} has timestamp {frame.timestamp} "
+                f"before the previous frame's {self._last_timestamp}"
+            )
+        if self.frame_count == 0:
+            self._first_timestamp = frame.timestamp
+            if self.config.record_video and frame.color is not None:
+                height, width = frame.color.shape[:2]
+                self._video = MjpegAviWriter(
+                    self.partial_dir / "rgb.avi", width, height, self.config.fps, self.config.jpeg_quality
+                )
+        if self._video is not None:
+            if self._video.bytes_written + 4 * 1024**2 > MAX_AVI_BYTES:
+                self._stop("the video reached the AVI size limit (4 GiB)")
+                return False
+            self._video.write(frame.color)
+        self._skeleton.write(format_frame(frame.bodies))
+        record = {"t": round(frame.timestamp - self._first_timestamp, 6)}
+        if self._video is not None and frame.color is None:
+            record["color"] = False  # the video repeats the previous image here
+        self._frames.write(json.dumps(record).encode() + b"\n")
+        self._last_timestamp = frame.timestamp
+        self.frame_count += 1
+        if time.monotonic() - self._last_sync >= self.config.sync_interval_s:
+            self._sync()
+            reason = self._check_disk_space()
+            if reason is not None:
+                self._stop(reason)
+                return False
+        return True
+
+    def _sync(self) -> None:
+        for f in (self._skeleton, self._frames):
+            f.flush()
+            os.fsync(f.fileno())
+        if self._video is not None:
+            self._video.sync()
+        self._last_sync = time.monotonic()
+
+    def _stop(self, reason: str) -> None:
+        log.warning("%s: recording stopped after %d frames: %s", self.sample_name, self.frame_count, reason)
+        self.stopped_reason = reason
+        self._finish(reason)
+
+    def _finish(self, reason: str) -> ClipFiles:
+        self._sync()
+        for f in (self._skeleton, self._frames):
+            f.close()
+        if self._video is not None:
+            self._video.close()
+        self.files = finalize_partial(self.partial_dir, stopped=reason)
+        return self.files
+
+    def close(self) -> ClipFiles:
+        """Finalise the clip (idempotent) and return its files."""
+        if self.files is None:
+            self._finish("closed")
+        assert self.files is not None
+        return self.files
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Keep what was recorded even when the caller failed: the frames so far are a valid clip.
+        self.close()
+
+
+def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an interruption") -> ClipFiles:
+    """Turn a recorder's partial folder into the final clip files, keeping the frames present in all of
+    its files, then remove the folder. Used by Recorder.close and by recovery after a crash."""
+    partial_dir = Path(partial_dir)
+    if not partial_dir.name.endswith(PARTIAL_SUFFIX):
+        raise ValueError(f"{partial_dir}: not a recorder's partial folder (*{PARTIAL_SUFFIX})")
+    name = partial_dir.name[: -len(PARTIAL_SUFFIX)]
+    out_dir = partial_dir.parent
+    frames_path = partial_dir / "frames.jsonl"
+    lines = frames_path.read_bytes().split(b"\n") if frames_path.exists() else []
+    # Only newline-terminated lines are complete; split leaves the (possibly cut) tail last.
+    complete = lines[:-1]
+    if not complete:
+        raise RecorderError(f"{frames_path}: no header line; the recording never started writing")
+    try:
+        header = json.loads(complete[0])
+    except json.JSONDecodeError as error:
+        raise RecorderError(f"{frames_path}: line 1: header is not JSON: {error}") from None
+    records = []
+    for number, line in enumerate(complete[1:], start=2):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning(
+                "%s: line %d is damaged; keeping the %d frames before it", frames_path, number, len(records)
+            )
+            break
+    skeleton_part = partial_dir / "skeleton.txt"
+    body = skeleton_part.read_bytes() if skeleton_part.exists() else b""
+    block_ends = complete_frame_blocks(body, str(skeleton_part))
+    count = min(len(records), len(block_ends))
+
+    video_part = partial_dir / "rgb.avi"
+    video_path: Path | None = None
+    width = height = None
+    if video_part.exists():
+        count = finalize_avi(video_part, max_frames=count)
+        with open(video_part, "rb") as f:
+            f.seek(64)
+            width, height = struct.unpack("<II", f.read(8))
+        video_path = out_dir / f"{name}_rgb.avi"
+
+    skeleton_path = out_dir / f"{name}.skeleton"
+    data = f"{count}\n".encode() + body[: block_ends[count - 1] if count else 0]
+    _replace_atomically(skeleton_path, data)
+    if video_path is not None:
+        os.replace(video_part, video_path)
+
+    timestamps = [r["t"] for r in records[:count]]
+    sidecar = dict(header)
+    sidecar.pop("config", None)
+    sidecar.update(
+        frame_count=count,
+        duration_s=round(timestamps[-1] - timestamps[0], 6) if count else 0.0,
+        timestamps=timestamps,
+        missing_color_frames=[i for i, r in enumerate(records[:count]) if r.get("color") is False],
+        skeleton=skeleton_path.name,
+        video=None
+        if video_path is None
+        else {
+            "file": video_path.name,
+            "codec": "MJPG",
+            "fps": header.get("config", {}).get("fps", 30.0),
+            "width": width,
+            "height": height,
+        },
+        finished_at=_now(),
+        stopped=stopped,
+    )
+    sidecar_path = out_dir / f"{name}.json"
+    _replace_atomically(sidecar_path, json.dumps(sidecar, indent=1).encode() + b"\n")
+    for leftover in partial_dir.iterdir():
+        leftover.unlink()
+    partial_dir.rmdir()
+    _sync_directory(out_dir)
+    return ClipFiles(skeleton=skeleton_path, sidecar=sidecar_path, video=video_path, frame_count=count)
+
+
+def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:
+    """Finalise every interrupted recording (*.partial folder) in a directory."""
+    return [finalize_partial(p) for p in sorted(Path(directory).glob(f"*{PARTIAL_SUFFIX}")) if p.is_dir()]

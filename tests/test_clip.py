@@ -1,0 +1,115 @@
+"""Replay of NTU-layout clips and .xef files as core Frames."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_recorder import make_body
+from xef_writer import sample_recording
+
+from core.frame import Frame
+from recordings.clip import ClipError, ClipRecording, XefRecording, clip_paths, open_recording, read_sidecar
+from recordings.ntu import read_skeleton
+from recordings.recorder import Recorder, RecorderConfig
+
+
+def test_ntu_clip_replays_skeleton_and_video(shared_data: Path) -> None:
+    skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton"
+    video = shared_data / "ntu" / "rgb" / "S001C001P001R001A001_rgb.avi"
+    reference = read_skeleton(skeleton)
+    with open_recording(skeleton, video=video) as recording:
+        assert isinstance(recording, ClipRecording)
+        info = recording.info
+        assert (info.kind, info.frame_count, info.color_size, info.action_id) == (
+            "clip",
+            103,
+            (1920, 1080),
+            1,
+        )
+        assert info.fps == pytest.approx(30.0) and info.duration_s == pytest.approx(102 / 30)
+        frames = list(recording.frames())
+    assert [f.index for f in frames] == list(range(103))
+    assert frames[10].timestamp == pytest.approx(10 / 30)
+    assert all(f.color is not None and f.color.shape == (1080, 1920, 3) for f in frames)
+    body, ntu_body = frames[50].bodies[0], reference.frames[50][0]
+    assert body.tracking_id == ntu_body.body_id == 72057594037931101
+    np.testing.assert_array_equal(body.joints, ntu_body.xyz.astype(np.float32))
+    np.testing.assert_array_equal(body.joints_color, ntu_body.color.astype(np.float32))
+    assert body.states.tolist() == ntu_body.states.tolist()
+
+
+def test_skeleton_only_replay_without_sidecar(shared_data: Path) -> None:
+    skeleton = shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton"
+    with open_recording(skeleton) as recording:
+        assert recording.info.color_size is None and recording.body_summary() == (2, 2)
+        frames = list(recording)
+    assert len(frames) == 70 and all(f.color is None for f in frames)
+    assert max(len(f.bodies) for f in frames) == 2
+
+
+def _recorded_clip(directory: Path) -> Path:
+    with Recorder(
+        directory, sample_name="S001C001P001R001A121", config=RecorderConfig(min_free_bytes=1)
+    ) as rec:
+        for i, t in enumerate((0.0, 0.05, 0.15)):
+            image = np.full((48, 64, 3), 60 * i, np.uint8)
+            rec.write(Frame(t, image, [make_body(9, 0.1 * i)], i))
+    return rec.files.sidecar
+
+
+def test_recorded_clip_replays_with_its_timestamps(tmp_path: Path) -> None:
+    sidecar = _recorded_clip(tmp_path)
+    for path in (
+        sidecar,
+        sidecar.with_suffix(".skeleton"),
+        tmp_path / "S001C001P001R001A121_rgb.avi",
+        tmp_path,
+    ):
+        with open_recording(path) as recording:
+            assert recording.info.frame_count == 3
+    with open_recording(sidecar) as recording:
+        frames = list(recording.frames())
+    assert [f.timestamp for f in frames] == pytest.approx([0.0, 0.05, 0.15])
+    assert [f.color.shape for f in frames] == [(48, 64, 3)] * 3
+    uv = frames[1].bodies[0].joints_color
+    assert np.isnan(uv[24]).all() and np.isfinite(uv[:24]).all()  # written as 0 0, read back as NaN
+
+
+def test_clip_errors_name_the_file(tmp_path: Path) -> None:
+    sidecar = _recorded_clip(tmp_path)
+    data = json.loads(sidecar.read_text())
+    data["timestamps"] = data["timestamps"][:2]
+    data["frame_count"] = 2
+    sidecar.write_text(json.dumps(data))
+    with pytest.raises(ClipError, match=r"A121.json: 2 timestamps for the 3 frames"):
+        ClipRecording(sidecar)
+    sidecar.write_text(json.dumps({**data, "format_version": 2}))
+    with pytest.raises(ClipError, match="format_version 2; this reader knows versions up to 1"):
+        read_sidecar(sidecar)
+    sidecar.write_text('{"format": "where-to-focus clip",\n "timestamps": [0, }')
+    with pytest.raises(ClipError, match=r"A121.json: line 2: not valid JSON"):
+        read_sidecar(sidecar)
+    shutil.copy(tmp_path / "S001C001P001R001A121.skeleton", tmp_path / "other.skeleton")
+    with pytest.raises(ClipError, match="expected a folder with one clip .* found 2"):
+        clip_paths(tmp_path)
+    with pytest.raises(ClipError, match="expected a .skeleton, _rgb.avi or .json"):
+        clip_paths(tmp_path / "notes.txt")
+    with pytest.raises(FileNotFoundError):
+        open_recording(tmp_path / "missing.xef")
+
+
+def test_xef_recording_info(tmp_path: Path) -> None:
+    path = tmp_path / "s.xef"
+    sample_recording(path, frames=3)
+    with open_recording(path) as recording:
+        assert isinstance(recording, XefRecording)
+        assert (recording.info.frame_count, recording.info.color_size) == (3, (1920, 1080))
+        assert recording.info.fps == pytest.approx(30.0, rel=1e-4)
+        assert recording.body_summary() == (2, 2)
+    with open_recording(path, color=False) as recording:
+        assert recording.info.color_size is None
+        assert [f.color for f in recording.frames()] == [None] * 3

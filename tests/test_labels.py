@@ -1,0 +1,63 @@
+"""Site label maps next to NTU's classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recordings.labels import (
+    LabelMap,
+    LabelMapError,
+    combined_label_map,
+    ntu_label_map,
+    parse_label_map,
+    read_label_map,
+    write_label_map,
+)
+from recordings.ntu import NTU120_CLASSES, read_class_names
+
+SITE = "# ward 3\n\nA121\tpatient fell\r\nA123\tpatient leaves bed\n"
+
+
+def test_site_label_map_parses_and_looks_up() -> None:
+    labels = parse_label_map(SITE, "labels.txt")
+    assert labels.names == {121: "patient fell", 123: "patient leaves bed"}
+    assert labels.action_id("patient leaves bed") == 123
+    assert labels.action_id("A121") == labels.action_id("121") == labels.action_id(121) == 121
+    assert labels.name(123) == "patient leaves bed" and labels.class_index(123) == 1
+    with pytest.raises(KeyError, match="unknown label 'dance'; the label map has A121 'patient fell'"):
+        labels.action_id("dance")
+    with pytest.raises(KeyError, match="A124"):
+        labels.name(124)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("A121 patient fell\n", r"labels.txt: line 1: expected 'A<number><TAB><class name>'"),
+        ("# x\nA043\tfalling\n", r"labels.txt: line 2: site classes start at A121 .* got A043"),
+        ("A121\ta\nA121\tb\n", r"line 2: A121 is listed twice"),
+        ("A121\ta\nA122\ta\n", r"line 2: class name 'a' is listed twice"),
+        ("A121\t \n", r"line 1: expected"),
+    ],
+)
+def test_malformed_label_maps_name_the_line(text: str, message: str) -> None:
+    with pytest.raises(LabelMapError, match=message):
+        parse_label_map(text, "labels.txt")
+
+
+def test_round_trip_and_merge_with_ntu(tmp_path: Path, shared_data: Path) -> None:
+    site = parse_label_map(SITE)
+    path = tmp_path / "labels.txt"
+    write_label_map(path, site, header="ward 3")
+    assert read_label_map(path) == site
+    ntu_file = shared_data / "ntu" / "ntu120_class_names.txt"
+    combined = combined_label_map(ntu_file, path)
+    assert len(combined) == 122 and combined.name(43) == "falling" and combined.name(121) == "patient fell"
+    assert combined.class_index(121) == 120 and combined.class_names[-1] == "patient leaves bed"
+    assert combined == ntu_label_map(read_class_names(ntu_file)).merged(site)
+    assert combined.site_only() == site
+    assert ntu_label_map(list(NTU120_CLASSES)).name(120).startswith("finger-guessing")
+    with pytest.raises(ValueError, match="A121 is 'patient fell' in one label map and 'other'"):
+        combined.merged(LabelMap({121: "other"}))

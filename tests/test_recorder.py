@@ -1,0 +1,283 @@
+"""The clip recorder: NTU-layout output, sidecar, crash safety, disk space."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.frame import Body, Frame
+from recordings import recorder as recorder_module
+from recordings.labels import LabelMap
+from recordings.ntu import RgbVideo, read_skeleton
+from recordings.recorder import (
+    DEPTH_CAMERA,
+    LowDiskSpaceError,
+    Recorder,
+    RecorderConfig,
+    RecorderError,
+    complete_frame_blocks,
+    finalize_avi,
+    finalize_partial,
+    recover_partial_recordings,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+LABELS = LabelMap({121: "patient fell", 122: "patient leaves bed"})
+CONFIG = RecorderConfig(min_free_bytes=1)
+
+
+def make_body(tracking_id: int, x: float, z: float = 2.5) -> Body:
+    joints = np.zeros((25, 3), np.float32)
+    joints[:, 0] = x + np.linspace(-0.3, 0.3, 25)
+    joints[:, 1] = np.linspace(-0.9, 0.6, 25)
+    joints[:, 2] = z
+    states = np.full(25, 2, np.int8)
+    states[3] = 1
+    states[24] = 0
+    uv, _ = DEFAULT_CAMERA.project(joints)
+    uv[24] = np.nan  # unmappable
+    return Body(tracking_id, joints, states, uv)
+
+
+def make_frame(i: int, timestamp: float, colour: bool = True, bodies: int = 1) -> Frame:
+    image = None
+    if colour:
+        image = np.zeros((48, 64, 3), np.uint8)
+        image[:, :32] = (0, 0, 200)
+        image[:, 32:] = (10 * i, 200, 0)
+    people = [make_body(72057594037931101, 0.1 * i), make_body(5, -0.8, 3.0)][:bodies]
+    return Frame(timestamp=timestamp, color=image, bodies=people, index=i)
+
+
+def test_recording_writes_an_ntu_clip_with_sidecar(tmp_path: Path) -> None:
+    # 30 fps, then the colour camera drops to 15 fps (low light): timestamps keep the truth.
+    times = [100.0 + t for t in (0.0, 0.033, 0.067, 0.1, 0.167, 0.233)]
+    camera = ColorCamera(fx=1050.0, fy=1049.0, cx=960.0, cy=560.0, tx=0.05)
+    with Recorder(
+        tmp_path, label="patient fell", label_map=LABELS, camera=camera, source="sim", config=CONFIG
+    ) as rec:
+        for i, t in enumerate(times):
+            assert rec.write(make_frame(i, t, bodies=1 + (i >= 2)))
+    files = rec.files
+    assert files.skeleton == tmp_path / "S001C001P001R001A121.skeleton"
+    assert files.video == tmp_path / "S001C001P001R001A121_rgb.avi"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["S001C001P001R001A121.skeleton", "S001C001P001R001A121_rgb.avi", "S001C001P001R001A121.json"]
+    )
+
+    skeleton = read_skeleton(files.skeleton)
+    assert skeleton.num_frames == 6
+    assert [[b.body_id for b in f] for f in skeleton.frames][1:3] == [
+        [72057594037931101],
+        [72057594037931101, 5],
+    ]
+    body = skeleton.frames[4][0]
+    expected = make_body(72057594037931101, 0.4)
+    np.testing.assert_allclose(body.xyz, expected.joints, rtol=1e-6, atol=1e-7)
+    assert body.states.tolist() == expected.states.tolist()
+    np.testing.assert_allclose(body.color[:24], expected.joints_color[:24], rtol=1e-6)
+    assert body.color[24].tolist() == [0.0, 0.0]  # unmappable -> 0 0, as NTU readers expect numbers
+    depth_uv, _ = DEPTH_CAMERA.project(expected.joints)
+    np.testing.assert_allclose(body.joints[:, 3:5], depth_uv, rtol=1e-5)
+    assert body.tracking_state == 2 and body.joints[:, 7:11].tolist() == [[0.0] * 4] * 25
+
+    video = RgbVideo(files.video)
+    assert (len(video), video.width, video.height, video.fps) == (6, 64, 48, 30.0)
+    images = list(video)
+    np.testing.assert_allclose(images[5][24, 10], (0, 0, 200), atol=12)
+    np.testing.assert_allclose(images[5][24, 50], (50, 200, 0), atol=12)
+
+    sidecar = json.loads(files.sidecar.read_text())
+    assert sidecar["label"] == "patient fell" and sidecar["action_id"] == 121
+    assert sidecar["sample_name"] == "S001C001P001R001A121"
+    assert sidecar["timestamps"] == pytest.approx([t - 100.0 for t in times])
+    assert sidecar["frame_count"] == 6 and sidecar["duration_s"] == pytest.approx(0.233)
+    assert ColorCamera.from_dict(sidecar["calibration"]["color_camera"]) == camera
+    assert sidecar["source"] == "sim" and sidecar["software"]["version"]
+    assert sidecar["video"]["file"] == files.video.name and sidecar["stopped"] == "closed"
+
+    # The next clip of the same class takes the next replication number.
+    with Recorder(tmp_path, label="A121", label_map=LABELS, config=CONFIG) as second:
+        second.write(make_frame(0, 0.0))
+    assert second.files.skeleton.name == "S001C001P001R002A121.skeleton"
+
+
+def test_missing_colour_repeats_the_previous_image_and_is_listed(tmp_path: Path) -> None:
+    with Recorder(tmp_path, sample_name="gap", config=CONFIG) as rec:
+        for i in range(4):
+            rec.write(make_frame(i, i / 30, colour=i != 2))
+    sidecar = json.loads(rec.files.sidecar.read_text())
+    assert sidecar["missing_color_frames"] == [2] and sidecar["label"] is None
+    images = list(RgbVideo(rec.files.video))
+    assert len(images) == 4
+    np.testing.assert_array_equal(images[2], images[1])
+
+
+def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:
+    with Recorder(tmp_path / "a", sample_name="bodies", config=CONFIG) as rec:
+        for i in range(3):
+            rec.write(make_frame(i, i / 30, colour=False))
+    assert rec.files.video is None and read_skeleton(rec.files.skeleton).num_frames == 3
+    assert json.loads(rec.files.sidecar.read_text())["video"] is None
+    config = RecorderConfig(min_free_bytes=1, record_video=False)
+    with Recorder(tmp_path / "b", sample_name="no_video", config=config) as rec:
+        rec.write(make_frame(0, 0.0))
+    assert rec.files.video is None
+
+
+def test_bad_arguments_and_timestamps(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="label map"):
+        Recorder(tmp_path, label="patient fell", config=CONFIG)
+    with pytest.raises(KeyError, match="unknown label 'dance'.*A121 'patient fell'"):
+        Recorder(tmp_path, label="dance", label_map=LABELS, config=CONFIG)
+    with pytest.raises(ValueError, match="label .* or a sample_name"):
+        Recorder(tmp_path, config=CONFIG)
+    with pytest.raises(ValueError, match="sample name"):
+        Recorder(tmp_path, sample_name="../escape", config=CONFIG)
+    rec = Recorder(tmp_path, sample_name="clip", config=CONFIG)
+    rec.write(make_frame(0, 1.0))
+    with pytest.raises(ValueError, match="frame 1 has timestamp 0.5 before the previous frame's 1.0"):
+        rec.write(make_frame(1, 0.5))
+    assert rec.write(make_frame(1, 1.1))
+    rec.close()
+    assert read_skeleton(rec.files.skeleton).num_frames == 2
+    assert not rec.write(make_frame(2, 1.2))  # closed
+    with pytest.raises(RecorderError, match="already exists"):
+        Recorder(tmp_path, sample_name="clip", config=CONFIG)
+
+
+def _complete_frames(partial: Path) -> int:
+    blocks = len(complete_frame_blocks((partial / "skeleton.txt").read_bytes()))
+    lines = (partial / "frames.jsonl").read_bytes().count(b"\n") - 1
+    return min(blocks, lines)
+
+
+def test_partial_files_reach_the_disk_every_second(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(recorder_module.time, "monotonic", lambda: clock[0])
+    rec = Recorder(tmp_path, sample_name="synced", config=RecorderConfig(min_free_bytes=1))
+    partial = tmp_path / "synced.partial"
+    for i in range(25):
+        clock[0] = 0.1 * i
+        rec.write(make_frame(i, i / 30))
+        if i == 9:  # 0.9 s: nothing has to be on disk yet
+            assert _complete_frames(partial) < 10
+    # The sync at 1.0 s (frame 10) and 2.0 s (frame 20) put everything up to them on disk.
+    assert _complete_frames(partial) >= 21
+    rec.close()
+    assert not partial.exists()
+
+
+CRASHING_RECORDER = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    from test_recorder import make_frame
+    from recordings.recorder import Recorder, RecorderConfig
+    rec = Recorder({out!r}, sample_name="crash", source="sim", config=RecorderConfig(min_free_bytes=1,
+                   sync_interval_s=0.0))
+    for i in range(12):
+        rec.write(make_frame(i, i / 30))
+    os._exit(3)  # power cut: no close(), no flush of Python's buffers
+    """
+)
+
+
+def test_crash_loses_nothing_that_was_synced_and_recovers(tmp_path: Path) -> None:
+    script = CRASHING_RECORDER.format(tests=str(REPO / "tests"), out=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, timeout=120)
+    assert done.returncode == 3, done.stderr.decode()
+    partial = tmp_path / "crash.partial"
+    assert partial.is_dir() and not (tmp_path / "crash.skeleton").exists()
+    # Tear the tails as a power cut in the middle of writing frame 12 would.
+    with open(partial / "skeleton.txt", "ab") as f:
+        f.write(b"1\n5 0 0 0 0 0 0 0 0 2\n25\n0.1 0.2")
+    with open(partial / "frames.jsonl", "ab") as f:
+        f.write(b'{"t": 0.4')
+    with open(partial / "rgb.avi", "ab") as f:
+        f.write(b"00dc" + struct.pack("<I", 5000) + b"\xff\xd8" * 100)
+
+    (files,) = recover_partial_recordings(tmp_path)
+    assert files.frame_count == 12 and not partial.exists()
+    assert read_skeleton(files.skeleton).num_frames == 12
+    sidecar = json.loads(files.sidecar.read_text())
+    assert sidecar["stopped"] == "recovered after an interruption" and len(sidecar["timestamps"]) == 12
+    capture = cv2.VideoCapture(str(files.video))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    decoded = 0
+    while capture.read()[0]:
+        decoded += 1
+    assert decoded == 12
+    assert recover_partial_recordings(tmp_path) == []
+
+
+def test_recovery_keeps_the_frames_present_in_every_file(tmp_path: Path) -> None:
+    rec = Recorder(
+        tmp_path, sample_name="uneven", config=RecorderConfig(min_free_bytes=1, sync_interval_s=0.0)
+    )
+    for i in range(5):
+        rec.write(make_frame(i, i / 30))
+    partial = rec.partial_dir
+    lines = (partial / "frames.jsonl").read_bytes().split(b"\n")
+    (partial / "frames.jsonl").write_bytes(b"\n".join(lines[:4]) + b"\n")  # header + 3 frames
+    files = finalize_partial(partial)
+    assert files.frame_count == 3
+    assert read_skeleton(files.skeleton).num_frames == 3 and len(RgbVideo(files.video)) == 3
+    with pytest.raises(ValueError, match="not a recorder's partial folder"):
+        finalize_partial(tmp_path)
+
+
+def test_finalize_avi_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "v.avi"
+    writer = recorder_module.MjpegAviWriter(path, 64, 48, 15.0)
+    for i in range(4):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.close()
+    assert finalize_avi(path) == 4
+    size = path.stat().st_size
+    assert finalize_avi(path) == 4 and path.stat().st_size == size
+    assert finalize_avi(path, max_frames=2) == 2
+    video = RgbVideo(path)
+    assert (len(video), video.fps) == (2, 15.0)
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"RIFX" + bytes(300))
+    with pytest.raises(RecorderError, match="bad.avi: at byte offset 0"):
+        finalize_avi(bad)
+
+
+def test_disk_space_is_checked_before_and_while_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free = [10 * 1024**3]
+
+    def usage(path: object) -> object:
+        return type("Usage", (), {"total": 100 * 1024**3, "used": 0, "free": free[0]})()
+
+    monkeypatch.setattr(recorder_module.shutil, "disk_usage", usage)
+    config = RecorderConfig(min_free_bytes=2 * 1024**3, sync_interval_s=0.0)
+    free[0] = 1024**3
+    with pytest.raises(LowDiskSpaceError, match=r"cannot start recording: low disk space .* 1.07 GB free"):
+        Recorder(tmp_path, sample_name="full", config=config)
+    assert list(tmp_path.iterdir()) == []
+
+    free[0] = 10 * 1024**3
+    rec = Recorder(tmp_path, sample_name="filling", config=config)
+    assert rec.write(make_frame(0, 0.0)) and rec.write(make_frame(1, 0.033))
+    free[0] = 1024**3
+    assert not rec.write(make_frame(2, 0.067))  # stops cleanly, keeping what it has
+    assert "low disk space" in rec.stopped_reason and not rec.recording
+    assert not rec.write(make_frame(3, 0.1))
+    assert read_skeleton(tmp_path / "filling.skeleton").num_frames == 3
+    sidecar = json.loads((tmp_path / "filling.json").read_text())
+    assert sidecar["stopped"].startswith("low disk space")
+    assert rec.close().frame_count == 3

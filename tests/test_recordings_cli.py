@@ -1,0 +1,150 @@
+"""python -m recordings: info, convert, list, view, recover."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from test_recorder import make_frame
+from xef_writer import sample_recording
+
+from recordings.__main__ import _view_window, main
+from recordings.clip import open_recording
+from recordings.ntu import read_skeleton
+from recordings.recorder import Recorder, RecorderConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def xef_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "ward3_fall.xef"
+    sample_recording(path, frames=4)
+    return path
+
+
+def test_info_on_an_xef_file(xef_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(xef_file)]) == 0
+    out = capsys.readouterr().out
+    assert "Kinect Studio recording (plain)" in out
+    assert "color" in out and "'Nui Body Frame'" in out
+    assert "4 frames (colour stream, 30.0 fps)" in out and "up to 2 at once, 2 tracking ids" in out
+
+
+def test_info_on_a_damaged_xef_file(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = tmp_path / "cut.xef"
+    damaged.write_bytes(xef_file.read_bytes()[:-5000])
+    assert main(["info", str(damaged)]) == 0
+    out = capsys.readouterr().out
+    assert "DAMAGED:" in out and "at byte offset" in out
+
+
+def test_convert_then_list_and_info(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "clips"
+    out_dir.mkdir()
+    (out_dir / "labels.txt").write_text("A121\tpatient fell\nA122\tpatient leaves bed\n")
+    assert (
+        main(["convert", str(xef_file), str(out_dir), "--label", "patient fell", "--min-free-gb", "0"]) == 0
+    )
+    assert (
+        main(["convert", str(xef_file), str(out_dir), "--label", "A121", "--no-video", "--min-free-gb", "0"])
+        == 0
+    )
+    assert main(["convert", str(xef_file), str(out_dir), "--min-free-gb", "0"]) == 0  # named after the file
+    out = capsys.readouterr().out
+    assert "wrote " + str(out_dir / "S001C001P001R001A121.skeleton") in out and "4 frames" in out
+    skeleton = read_skeleton(out_dir / "S001C001P001R002A121.skeleton")
+    assert skeleton.num_frames == 4 and [b.body_id for b in skeleton.frames[1]] == [72057594037931101, 5]
+    assert not (out_dir / "S001C001P001R002A121_rgb.avi").exists()
+    with open_recording(out_dir / "S001C001P001R001A121.json") as clip:
+        frames = list(clip.frames())
+    np.testing.assert_allclose(frames[0].color[540, 100], (0, 0, 255), atol=6)  # red half through MJPG
+
+    assert main(["list", str(out_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "S001C001P001R001A121       4     0.10  yes    A121 patient fell" in out
+    assert "3 clips" in out and "   2  A121 patient fell" in out and "   1  (unlabelled)" in out
+
+    assert main(["info", str(out_dir / "ward3_fall.json")]) == 0
+    out = capsys.readouterr().out
+    assert "clip ward3_fall" in out and "4 frames" in out and "recorded from 'xef:ward3_fall.xef'" in out
+
+
+def test_info_and_list_on_ntu_data(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    skeletons = shared_data / "ntu" / "skeletons"
+    assert main(["info", str(skeletons / "S001C001P001R001A050.skeleton")]) == 0
+    out = capsys.readouterr().out
+    assert "A050 'punching/slapping other person'" in out and "no sidecar: 30 fps assumed" in out
+    assert main(["list", str(skeletons)]) == 0
+    out = capsys.readouterr().out
+    assert "10 clips" in out and "   2  A058 handshaking" in out
+
+
+def test_recover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rec = Recorder(tmp_path, sample_name="cut", config=RecorderConfig(min_free_bytes=1, sync_interval_s=0.0))
+    for i in range(3):
+        rec.write(make_frame(i, i / 30))
+    # Abandoned without close(), as after a crash.
+    assert main(["recover", str(tmp_path)]) == 0
+    assert "recovered cut.skeleton: 3 frames, video cut_rgb.avi" in capsys.readouterr().out
+    assert main(["recover", str(tmp_path)]) == 0
+    assert "no interrupted recordings" in capsys.readouterr().out
+
+
+def test_view_renders_to_pngs_and_video(xef_file: Path, tmp_path: Path) -> None:
+    assert main(["view", str(xef_file), "--out", str(tmp_path / "png"), "--width", "480"]) == 0
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert len(pngs) == 4
+    image = cv2.imread(str(pngs[1]))
+    assert image.shape == (270, 480, 3)
+    # The skeleton is drawn: body colours appear over the red / blue halves.
+    assert ((image[:, :, 1] > 150) & (image[:, :, 2] > 150)).sum() > 50
+    assert (
+        main(["view", str(xef_file), "--out", str(tmp_path / "v.avi"), "--max-frames", "2", "--no-color"])
+        == 0
+    )
+    capture = cv2.VideoCapture(str(tmp_path / "v.avi"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
+
+
+def test_view_window_offscreen(xef_file: Path, qtbot: object) -> None:
+    with open_recording(xef_file, color=False) as recording:
+        assert _view_window(recording.frames(), 200.0, "test", close_at_end=True) == 4
+
+
+@pytest.mark.skipif(importlib.util.find_spec("open3d") is not None, reason="open3d is installed")
+def test_3d_view_without_open3d_says_how_to_install(xef_file: Path) -> None:
+    with pytest.raises(SystemExit, match=r"needs open3d: pip install -e '.\[viz3d\]'"):
+        main(["view", str(xef_file), "--3d"])
+
+
+def test_errors_exit_2_with_the_offset(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xef"
+    bad.write_bytes(b"EVENTS2\0" + bytes(30))
+    done = subprocess.run(
+        [sys.executable, "-m", "recordings", "info", str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"error: {bad}: at byte offset 0: expected the signature b'EVENTS1\\x00', found "
+        "b'EVENTS2\\x00'"
+    )
+    missing = json.dumps({"format": "nope"})
+    (tmp_path / "x.skeleton").write_text("1\n0\n")
+    (tmp_path / "x.json").write_text(missing)
+    assert main(["info", str(tmp_path / "x.skeleton")]) == 2
