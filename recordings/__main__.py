@@ -469,10 +469,22 @@ def build_parser() -> argparse.ArgumentParser:
     recover = commands.add_parser("recover", help="finalise recordings a crash left unfinished")
     recover.add_argument("dir")
     recover.set_defaults(run=cmd_recover)
+
+    synth = commands.add_parser(
+        "synth",
+        help="generate simulated Kinect clips in the NTU layout (options: python -m recordings synth --help)",
+        add_help=False,
+    )
+    synth.set_defaults(run=None)  # handed whole to recordings.synthetic.main, see main()
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["synth"]:
+        from recordings import synthetic  # the simulator is only needed here
+
+        return synthetic.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

@@ -250,7 +250,7 @@ def write_synthetic_dataset(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m recordings.synthetic", description=__doc__.split("\n\n")[0]
+        prog="python -m recordings synth", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--clips-per-class", type=int, default=100)
