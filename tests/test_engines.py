@@ -1,0 +1,400 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from core import engines
+from core.engines import (
+    AUTO_ORDER,
+    Backend,
+    BackendUnavailable,
+    EngineError,
+    EngineInputError,
+    EngineMetadata,
+    GraphEngine,
+    OnnxMetadataError,
+    OnnxRuntimeGraph,
+    SplitEngine,
+    TensorRtBuildError,
+    TorchEngine,
+    cached_engine,
+    example_inputs,
+    export_onnx,
+    file_sha256,
+    open_engine,
+    read_onnx_metadata,
+    split_onnx,
+    unavailable_reason,
+)
+from core.model import (
+    Aggregation,
+    PartAttentionNetwork,
+    Preprocessing,
+    load_checkpoint,
+    save_checkpoint,
+    tiny,
+    with_aggregation,
+)
+
+CLASSES = 5
+
+
+def _load_benchmark():  # benchmarks/ is a folder of commands at the repo root, not an installed package
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "engines.py"
+    spec = importlib.util.spec_from_file_location("benchmarks.engines", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_benchmark()
+
+
+def make_checkpoint(path: Path, seed: int = 0, aggregation: Aggregation = Aggregation.ATTENTION) -> Path:
+    config = with_aggregation(tiny(CLASSES), aggregation)
+    torch.manual_seed(seed)
+    network = PartAttentionNetwork(config).eval()
+    if network.attention is not None:
+        with torch.no_grad():  # a trained head: attention that depends on the pose, not 1/3 each
+            network.attention.score.weight.normal_(0, 1.0)
+            network.attention.score.bias.normal_(0, 0.3)
+    save_checkpoint(
+        path,
+        network,
+        class_names=[f"action {i}" for i in range(CLASSES)],
+        preprocessing=Preprocessing.matching(config),
+        extra={"profile": "tiny"},
+    )
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # On a machine shared by many jobs, PyTorch's thread pool is far slower than one thread (export
+    # traces a forward pass); the engines under test do not depend on it.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("engines")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(workdir: Path) -> Path:
+    return make_checkpoint(workdir / "tiny.pt")
+
+
+@pytest.fixture(scope="module")
+def onnx_path(checkpoint: Path, workdir: Path) -> Path:
+    loaded = load_checkpoint(checkpoint)
+    metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
+    return export_onnx(loaded.model, metadata, workdir / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def reference(checkpoint: Path, workdir: Path) -> TorchEngine:
+    engine = open_engine(checkpoint, Backend.PYTORCH_CPU, cache_dir=workdir / "cache")
+    assert isinstance(engine, TorchEngine)
+    return engine
+
+
+def test_metadata_travels_inside_the_onnx_file(checkpoint: Path, onnx_path: Path) -> None:
+    metadata = read_onnx_metadata(onnx_path)
+    expected = EngineMetadata.from_checkpoint(load_checkpoint(checkpoint), file_sha256(checkpoint))
+    assert metadata == expected
+    assert metadata.class_names == tuple(f"action {i}" for i in range(CLASSES))
+    assert metadata.profile == "tiny"
+    assert (metadata.crop_size, metadata.window_frames, metadata.window_seconds) == (32, 8, 2.0)
+    props = {p.key: json.loads(p.value) for p in onnx.load(str(onnx_path)).metadata_props}
+    # Plain keys, readable without this code.
+    assert props["window_frames"] == 8 and props["crop_size"] == 32 and props["window_seconds"] == 2.0
+    assert (
+        props["normalisation"]["scale"] == pytest.approx(1 / 127.5) and props["normalisation"]["offset"] == -1
+    )
+    assert props["checkpoint_sha256"] == file_sha256(checkpoint)
+    assert props["parts"] == ["left_hand", "right_hand", "full_body"]
+
+
+def test_onnx_graph_has_a_dynamic_batch_and_fixed_window(onnx_path: Path) -> None:
+    graph = onnx.load(str(onnx_path)).graph
+
+    def dims(values: list[onnx.ValueInfoProto]) -> dict[str, list[str | int]]:
+        return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in values}
+
+    assert dims(graph.input) == {"crops": ["people", 3, 8, 32, 32, 3], "skeleton": ["people", 8, 2, 25, 3]}
+    outputs = dims(graph.output)
+    assert outputs["logits"] == ["people", CLASSES] and outputs["attention"] == ["people", 3]
+    assert "part_features" in outputs
+    # No packed sequences; the LSTM gets an explicit initial state (TensorRT's parser wants both).
+    lstms = [n for n in graph.node if n.op_type == "LSTM"]
+    assert lstms and all(len(n.input) >= 6 and n.input[5] for n in lstms)
+    # "Same" padding baked for the fixed shape: every Pad takes constant pads, nothing computes them.
+    initializers = {i.name for i in graph.initializer}
+    pads = [n for n in graph.node if n.op_type == "Pad"]
+    assert pads and all(n.input[1] in initializers for n in pads)
+    assert not any(n.op_type == "Constant" for n in graph.node)
+
+
+def test_read_onnx_metadata_rejects_foreign_files(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.onnx"
+    x, y = (onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1]) for n in "xy")
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "plain", [x], [y])
+    onnx.save(onnx.helper.make_model(graph), str(plain))
+    with pytest.raises(OnnxMetadataError, match="plain.onnx.*no where-to-focus metadata"):
+        read_onnx_metadata(plain)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x00not protobuf at all\xff" * 10)
+    with pytest.raises(OnnxMetadataError, match="garbage.onnx"):
+        read_onnx_metadata(garbage)
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        read_onnx_metadata(tmp_path / "missing.onnx")
+
+
+@pytest.mark.parametrize("people", [1, 2, 3])
+def test_onnxruntime_matches_pytorch_for_any_number_of_people(
+    onnx_path: Path, reference: TorchEngine, people: int
+) -> None:
+    engine = open_engine(onnx_path, Backend.ONNXRUNTIME_CPU, threads=1)
+    crops, skeleton = example_inputs(engine.metadata, people, seed=people)
+    logits, attention = engine.run(crops, skeleton)
+    want_logits, want_attention = reference.run(crops, skeleton)
+    assert logits.shape == (people, CLASSES) and attention.shape == (people, 3)
+    assert logits.dtype == np.float32 and attention.dtype == np.float32
+    np.testing.assert_allclose(attention.sum(1), 1.0, atol=1e-6)
+    assert np.ptp(attention) > 1e-3  # the check is not on uniform 1/3 attention
+    np.testing.assert_allclose(logits, want_logits, atol=1e-3, rtol=0)
+    np.testing.assert_allclose(attention, want_attention, atol=1e-4, rtol=0)
+
+
+def test_uint8_crops_are_accepted_as_cut(onnx_path: Path) -> None:
+    engine = open_engine(onnx_path, Backend.ONNXRUNTIME_CPU, threads=1)
+    crops, skeleton = example_inputs(engine.metadata, 1)
+    as_cut = crops.round().astype(np.uint8)
+    np.testing.assert_array_equal(
+        engine.run(as_cut, skeleton)[0], engine.run(as_cut.astype(np.float32), skeleton)[0]
+    )
+
+
+def test_wrong_shapes_name_what_was_expected(reference: TorchEngine) -> None:
+    crops, skeleton = example_inputs(reference.metadata, 2)
+    with pytest.raises(
+        EngineInputError, match=r"crops \(B, 3, 8, 32, 32, 3\).*got crops \(2, 3, 8, 32, 31, 3\)"
+    ):
+        reference.run(crops[..., :31, :], skeleton)
+    with pytest.raises(EngineInputError, match="same B"):
+        reference.run(crops, skeleton[:1])
+
+
+def test_auto_picks_the_fastest_present_backend_and_says_why(checkpoint: Path, workdir: Path) -> None:
+    engine = open_engine(checkpoint, Backend.AUTO, cache_dir=workdir / "cache")
+    present = [b for b in AUTO_ORDER if unavailable_reason(b) is None]
+    picked = present[0]
+    assert engine.reason.startswith(f"auto picked {picked.value}")
+    assert engine.name.startswith(picked.value.split("-")[0])
+    for skipped in AUTO_ORDER[: AUTO_ORDER.index(picked)]:
+        assert f"{skipped.value}: {unavailable_reason(skipped)}" in engine.reason
+    crops, skeleton = example_inputs(engine.metadata, 1)
+    assert engine.run(crops, skeleton)[0].shape == (1, CLASSES)
+
+
+def test_auto_on_an_onnx_file_never_needs_pytorch(onnx_path: Path) -> None:
+    engine = open_engine(onnx_path)
+    assert "pytorch" not in engine.name
+    with pytest.raises(BackendUnavailable, match="need the checkpoint"):
+        open_engine(onnx_path, Backend.PYTORCH_CPU)
+
+
+def test_checkpoint_export_is_cached_per_checkpoint_content(tmp_path: Path) -> None:
+    checkpoint = make_checkpoint(tmp_path / "model.pt", seed=1)
+    cache = tmp_path / "cache"
+    first = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    (exported,) = cache.glob("*.onnx")
+    stamp = exported.stat().st_mtime_ns
+    open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    assert exported.stat().st_mtime_ns == stamp  # reused, not exported again
+
+    make_checkpoint(checkpoint, seed=2)  # retrained in place: new weights, new hash, new export
+    second = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    assert len(list(cache.glob("*.onnx"))) == 2
+    crops, skeleton = example_inputs(first.metadata, 1)
+    assert not np.allclose(first.run(crops, skeleton)[0], second.run(crops, skeleton)[0])
+    assert second.metadata.checkpoint_sha256 == file_sha256(checkpoint)
+
+
+def test_split_graphs_compute_what_the_whole_graph_does(onnx_path: Path, tmp_path: Path) -> None:
+    parts_path, head_path = split_onnx(onnx_path, tmp_path)
+    parts, head = onnx.load(str(parts_path)).graph, onnx.load(str(head_path)).graph
+    assert [i.name for i in parts.input] == ["crops"] and [o.name for o in parts.output] == ["part_features"]
+    assert {i.name for i in head.input} == {"part_features", "skeleton"}
+    assert not any(n.op_type == "LSTM" for n in parts.node) and any(n.op_type == "LSTM" for n in head.node)
+    assert read_onnx_metadata(head_path) == read_onnx_metadata(onnx_path)
+
+    metadata = read_onnx_metadata(onnx_path)
+    whole = GraphEngine(OnnxRuntimeGraph(onnx_path, threads=1), metadata)
+    split = SplitEngine(
+        OnnxRuntimeGraph(parts_path, threads=1), OnnxRuntimeGraph(head_path, threads=1), metadata
+    )
+    crops, skeleton = example_inputs(metadata, 2, seed=7)
+    for got, want in zip(split.run(crops, skeleton), whole.run(crops, skeleton), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+    assert split_onnx(onnx_path, tmp_path) == (parts_path, head_path)  # reused
+
+
+def test_ablations_export_and_run_but_do_not_split(tmp_path: Path) -> None:
+    checkpoint = make_checkpoint(tmp_path / "sum0.pt", aggregation=Aggregation.SUM0)
+    engine = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=tmp_path, threads=1)
+    crops, skeleton = example_inputs(engine.metadata, 2)
+    logits, attention = engine.run(crops, skeleton)
+    want = TorchEngine(load_checkpoint(checkpoint).model, engine.metadata).run(crops, skeleton)
+    np.testing.assert_allclose(logits, want[0], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(attention, 1 / 3, atol=1e-6)
+    (exported,) = tmp_path.glob("*.onnx")
+    with pytest.raises(EngineError, match="no 'part_features' output"):
+        split_onnx(exported, tmp_path / "pieces")
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nothing.pt"):
+        open_engine(tmp_path / "nothing.pt")
+
+
+def test_tensorrt_engine_cache_rebuilds_only_when_stale(tmp_path: Path) -> None:
+    builds: list[int] = []
+
+    def build() -> bytes:
+        builds.append(1)
+        return b"plan %d" % len(builds)
+
+    key = {"onnx_sha256": "ab" * 32, "gpu": "NVIDIA H100", "compute_capability": "9.0", "tensorrt": "10.3.0"}
+    assert cached_engine(tmp_path, "net.fp16", key, build) == (b"plan 1", True)
+    assert cached_engine(tmp_path, "net.fp16", dict(key), build) == (b"plan 1", False)
+    for change in (
+        {"gpu": "NVIDIA L4", "compute_capability": "8.9"},
+        {"tensorrt": "10.4.0"},
+        {"onnx_sha256": "cd"},
+    ):
+        plan, rebuilt = cached_engine(tmp_path, "net.fp16", {**key, **change}, build)
+        assert rebuilt and plan == b"plan %d" % len(builds)
+    (tmp_path / "net.fp16.plan.json").write_text("{broken", encoding="utf-8")
+    assert cached_engine(tmp_path, "net.fp16", key, build)[1]
+    assert len(builds) == 5 and (tmp_path / "net.fp16.plan").read_bytes() == b"plan 5"
+
+
+class _TensorRtWithoutLstm:
+    """Stands in for TensorRtGraph where TensorRT is absent: rejects graphs with an LSTM, as a TensorRT
+    whose parser cannot take it would, and runs the rest on ONNX Runtime."""
+
+    def __init__(self, onnx_path: Path, cache_dir: Path, **_: object) -> None:
+        if any(n.op_type == "LSTM" for n in onnx.load(str(onnx_path)).graph.node):
+            raise TensorRtBuildError(
+                f"{onnx_path}: TensorRT's ONNX parser failed: node 7 (UNSUPPORTED_NODE): LSTM"
+            )
+        self.graph = OnnxRuntimeGraph(onnx_path, threads=1)
+        self.input_names = self.graph.input_names
+        self.name = "tensorrt-fp16"
+
+    def run(self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
+        return self.graph.run(feeds, outputs)
+
+
+def test_tensorrt_without_lstm_runs_the_i3ds_alone_and_says_so(
+    onnx_path: Path, reference: TorchEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_reason = engines.unavailable_reason
+    monkeypatch.setattr(engines, "TensorRtGraph", _TensorRtWithoutLstm)
+    monkeypatch.setattr(
+        engines, "unavailable_reason", lambda b: None if b is Backend.TENSORRT else real_reason(b)
+    )
+    engine = open_engine(onnx_path, Backend.TENSORRT, cache_dir=tmp_path)
+    assert isinstance(engine, SplitEngine)
+    assert engine.parts.name == "tensorrt-fp16" and engine.head.name.startswith("onnxruntime")
+    assert "I3Ds run on TensorRT and the pose LSTM + attention on onnxruntime" in engine.reason
+    assert "UNSUPPORTED_NODE" in engine.reason
+    crops, skeleton = example_inputs(engine.metadata, 2)
+    for got, want in zip(engine.run(crops, skeleton), reference.run(crops, skeleton), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+def _skip_unless(backend: Backend) -> None:
+    why_not = unavailable_reason(backend)
+    if why_not:
+        pytest.skip(f"{backend.value} not available here: {why_not}")
+
+
+def test_unavailable_backends_say_why() -> None:
+    for backend in AUTO_ORDER:
+        why_not = unavailable_reason(backend)
+        assert why_not is None or len(why_not) > 10
+    assert (
+        unavailable_reason(Backend.PYTORCH_CPU) is None
+        and unavailable_reason(Backend.ONNXRUNTIME_CPU) is None
+    )
+
+
+def test_tensorrt_fp16_engine_is_built_cached_and_close(
+    onnx_path: Path, reference: TorchEngine, tmp_path: Path
+) -> None:
+    _skip_unless(Backend.TENSORRT)
+    engine = open_engine(onnx_path, Backend.TENSORRT, cache_dir=tmp_path)
+    assert engine.name.startswith("tensorrt")
+    assert list(tmp_path.glob("*.plan")) and list(tmp_path.glob("*.plan.json"))
+    for people in (1, 4, 7):  # 7 > MAX_PEOPLE runs in chunks
+        crops, skeleton = example_inputs(engine.metadata, people, seed=people)
+        for got, want in zip(engine.run(crops, skeleton), reference.run(crops, skeleton), strict=True):
+            np.testing.assert_allclose(got, want, atol=5e-2, rtol=0)
+    again = open_engine(onnx_path, Backend.TENSORRT, cache_dir=tmp_path)
+    tensorrt_graph = again.graph if isinstance(again, GraphEngine) else again.parts
+    assert tensorrt_graph.rebuilt is False  # loaded from the cache
+
+
+def test_onnxruntime_cuda_matches_pytorch(onnx_path: Path, reference: TorchEngine) -> None:
+    _skip_unless(Backend.ONNXRUNTIME_CUDA)
+    engine = open_engine(onnx_path, Backend.ONNXRUNTIME_CUDA)
+    crops, skeleton = example_inputs(engine.metadata, 2)
+    # cuDNN may use TF32 on recent GPUs: a sanity bound; exact parity is checked on the CPU.
+    for got, want in zip(engine.run(crops, skeleton), reference.run(crops, skeleton), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-2, rtol=0)
+
+
+def test_pytorch_cuda_matches_cpu(checkpoint: Path, reference: TorchEngine) -> None:
+    _skip_unless(Backend.PYTORCH_CUDA)
+    engine = open_engine(checkpoint, Backend.PYTORCH_CUDA)
+    crops, skeleton = example_inputs(engine.metadata, 2)
+    for got, want in zip(engine.run(crops, skeleton), reference.run(crops, skeleton), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-2, rtol=0)  # TF32 convolutions: a sanity bound
+
+
+def test_benchmark_reports_percentiles_and_targets(
+    checkpoint: Path, workdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench.json"
+    result = bench.main(
+        [
+            "--checkpoint", str(checkpoint), "--backends", "onnxruntime-cpu", "pytorch-cpu",
+            "--people", "1", "2", "--threads", "1", "--warmup", "1", "--seconds", "0", "--min-runs", "3",
+            "--in-process", "--cache-dir", str(workdir / "cache"), "--json", str(out),
+        ]
+    )  # fmt: skip
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["measurements"] == json.loads(json.dumps(result["measurements"]))
+    cases = {(m["backend"], m["people"]) for m in written["measurements"]}
+    assert cases == {(b, p) for b in ("onnxruntime-cpu", "pytorch-cpu") for p in (1, 2)}
+    for m in written["measurements"]:
+        assert m["runs"] == 3 and 0 < m["p50_ms"] <= m["p95_ms"] and m["windows_per_s"] > 0
+        assert m["peak_rss_mb"] > 0 and m["profile"] == "tiny"
+    targets = {t["target"]: t for t in written["targets"]}
+    assert any("17 ms" in name for name in targets)
+    table = capsys.readouterr().out
+    assert "p50 ms" in table and "onnxruntime-cpu" in table and "target" in table

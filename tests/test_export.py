@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from core.engines import (
+    ATTENTION_TOLERANCE,
+    LOGITS_TOLERANCE,
+    EngineMetadata,
+    GraphEngine,
+    OnnxRuntimeGraph,
+    TorchEngine,
+    example_inputs,
+    read_onnx_metadata,
+)
+from core.model import PROFILES, PartAttentionNetwork, Preprocessing, load_checkpoint, save_checkpoint
+from training.export import (
+    ExportMismatchError,
+    ExportReport,
+    check_parity,
+    export_checkpoint,
+    main,
+    ntu_windows,
+)
+
+CLASSES = 60
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # Tracing runs a forward pass; on a shared machine one PyTorch thread is much faster than a pool.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def trained_looking_checkpoint(path: Path, profile: str) -> Path:
+    """Random weights, but attention that varies with the pose (a fresh head gives exactly 1/3)."""
+    config = PROFILES[profile](CLASSES)
+    torch.manual_seed(0)
+    network = PartAttentionNetwork(config).eval()
+    with torch.no_grad():
+        network.attention.score.weight.normal_(0, 1.0)
+        network.attention.score.bias.normal_(0, 0.3)
+    save_checkpoint(
+        path,
+        network,
+        class_names=[f"A{i + 1:03d}" for i in range(CLASSES)],
+        preprocessing=Preprocessing.matching(config),
+        extra={"profile": profile},
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_looking_checkpoint(tmp_path_factory.mktemp("export") / "tiny.pt", "tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tiny_checkpoint: Path) -> ExportReport:
+    """Exported and checked on generated inputs (no data needed)."""
+    return export_checkpoint(tiny_checkpoint, tiny_checkpoint.with_name("generated.onnx"), people=3)
+
+
+def _check_file(path: Path) -> None:
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def test_onnx_runtime_matches_pytorch_on_real_crops(
+    tiny_checkpoint: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    report = export_checkpoint(
+        tiny_checkpoint, tmp_path / "tiny.onnx", data_dir=shared_data, people=2, split=True
+    )
+    assert report.inputs.startswith("real NTU windows")
+    assert report.logits_error <= LOGITS_TOLERANCE and report.attention_error <= ATTENTION_TOLERANCE
+    for path in (report.onnx_path, *report.split_paths):
+        _check_file(path)
+    # The check ran on what the glimpse sensor cut (not black frames) and on attention that is not uniform.
+    metadata = read_onnx_metadata(report.onnx_path)
+    crops, skeleton = ntu_windows(shared_data, metadata, count=2)
+    assert crops.shape == (2, 3, 8, 32, 32, 3) and 40 < crops.mean() < 220 and crops.std() > 20
+    assert np.abs(skeleton).max() > 0.1
+    _, attention = GraphEngine(OnnxRuntimeGraph(report.onnx_path, threads=1), metadata).run(crops, skeleton)
+    assert np.ptp(attention) > 1e-3
+
+
+@pytest.mark.slow
+def test_lite_profile_matches_on_real_crops(shared_data: Path, tmp_path: Path) -> None:
+    checkpoint = trained_looking_checkpoint(tmp_path / "lite.pt", "lite")
+    report = export_checkpoint(checkpoint, data_dir=shared_data, people=1)
+    assert report.onnx_path == tmp_path / "lite.onnx"
+    assert report.logits_error <= LOGITS_TOLERANCE and report.attention_error <= ATTENTION_TOLERANCE
+    assert report.metadata.profile == "lite"
+
+
+def test_export_without_data_checks_on_generated_inputs(tiny_report: ExportReport) -> None:
+    report = tiny_report
+    assert report.inputs == "random crops and skeletons" and report.people == 3
+    assert report.logits_error <= LOGITS_TOLERANCE and report.attention_error <= ATTENTION_TOLERANCE
+    _check_file(report.onnx_path)
+    summary = report.summary()
+    assert "ONNX checker passed" in summary and report.metadata.checkpoint_sha256 in summary
+
+
+def test_metadata_carries_everything_a_live_system_needs(
+    tiny_checkpoint: Path, tiny_report: ExportReport
+) -> None:
+    report = tiny_report
+    props = {p.key: json.loads(p.value) for p in onnx.load(str(report.onnx_path)).metadata_props}
+    for key in (
+        "class_names",
+        "profile",
+        "window_seconds",
+        "window_frames",
+        "crop_size",
+        "normalisation",
+        "checkpoint_sha256",
+    ):
+        assert key in props, key
+    assert props["class_names"][:2] == ["A001", "A002"] and len(props["class_names"]) == CLASSES
+    assert props["profile"] == "tiny" and props["skeleton"]["layout"] == "kinect_v2"
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    assert read_onnx_metadata(report.onnx_path).preprocessing == checkpoint.preprocessing
+
+
+def test_a_graph_that_computes_something_else_is_caught(
+    tiny_checkpoint: Path, tiny_report: ExportReport
+) -> None:
+    report = tiny_report
+    other = load_checkpoint(tiny_checkpoint).model
+    with torch.no_grad():
+        other.classifier.bias.add_(1e-2)  # a small change, ten times the logits tolerance
+    metadata: EngineMetadata = report.metadata
+    crops, skeleton = example_inputs(metadata, 2)
+    graph = GraphEngine(OnnxRuntimeGraph(report.onnx_path, threads=1), metadata)
+    with pytest.raises(ExportMismatchError, match=r"logits \(allowed 0.001\)"):
+        check_parity(TorchEngine(other, metadata), graph, crops, skeleton, "good.onnx")
+
+
+def test_export_command(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli.onnx"
+    assert main([str(tiny_checkpoint), "-o", str(out), "--people", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "tiny profile, 60 classes" in printed
+    assert read_onnx_metadata(out).profile == "tiny"
+
+
+def test_export_command_names_a_missing_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(tmp_path / "absent.pt")]) == 2
+    assert "absent.pt" in capsys.readouterr().err

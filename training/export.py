@@ -1,0 +1,268 @@
+"""Export a checkpoint to ONNX and prove the file computes what the checkpoint does.
+
+    python -m training export runs/ntu/best.pt [-o best.onnx] [--data ../shared/data] [--split] [--tensorrt]
+    (or python -m training.export ...)
+
+    checkpoint.pt --core.engines.export_onnx--> best.onnx   (metadata inside: classes, profile,
+        |                                                     window, crops, normalisation, sha256)
+        +--> ONNX checker
+        +--> ONNX Runtime vs PyTorch on the same windows: real NTU crops (glimpse sensor on
+             S001C001P001R001A001) when --data has them, random crops otherwise;
+             logits within 1e-3, attention within 1e-4, else ExportMismatchError
+        +--> --split: also the two pieces TensorRT uses when it cannot take the LSTM, checked the same way
+        +--> --tensorrt: build the FP16 engine now (cached), and report how far it is from PyTorch
+
+The export itself lives in core.engines (engines export checkpoints on the fly); this module is the
+command around it, and the one place that cuts real windows from NTU for checking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.camera import DEFAULT_CAMERA
+from core.engines import (
+    ATTENTION_TOLERANCE,
+    LOGITS_TOLERANCE,
+    EngineError,
+    EngineMetadata,
+    GraphEngine,
+    OnnxRuntimeGraph,
+    SplitEngine,
+    TensorRtGraph,
+    TorchEngine,
+    default_cache_dir,
+    example_inputs,
+    export_onnx,
+    file_sha256,
+    split_onnx,
+)
+from core.glimpse import PARTS, crop_window, part_boxes
+from core.model import load_checkpoint
+from core.skeleton import layout_by_name, normalize_window
+from core.window import evaluation_window_ends, window_indices
+from recordings.ntu import RgbVideo, read_skeleton
+
+NTU_CHECK_SAMPLE = "S001C001P001R001A001"  # the one NTU clip in shared/data with its RGB video
+NTU_FPS = 30.0
+TENSORRT_FP16_TOLERANCE = 5e-2  # FP16 engine vs FP32 PyTorch: a sanity bound, not a parity claim
+
+
+class ExportMismatchError(EngineError):
+    """The exported graph does not compute what the checkpoint computes."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    onnx_path: Path
+    metadata: EngineMetadata
+    inputs: str  # what the check ran on
+    people: int
+    logits_error: float  # max |ONNX Runtime - PyTorch|
+    attention_error: float
+    split_paths: tuple[Path, Path] | None
+    tensorrt_error: float | None  # max |TensorRT - PyTorch| over logits and attention, when built
+    seconds: float
+
+    def summary(self) -> str:
+        m = self.metadata
+        lines = [
+            f"wrote {self.onnx_path} ({self.onnx_path.stat().st_size / 1e6:.1f} MB, {self.seconds:.1f} s)",
+            f"  {m.profile} profile, {len(m.class_names)} classes, crops {m.crop_size} px, "
+            f"{m.window_frames} frames / {m.window_seconds:g} s, parts {', '.join(m.parts)}",
+            f"  checkpoint sha256 {m.checkpoint_sha256}",
+            f"  ONNX checker passed; ONNX Runtime vs PyTorch on {self.inputs} (batch {self.people}): "
+            f"logits {self.logits_error:.2e} (<= {LOGITS_TOLERANCE:g}), "
+            f"attention {self.attention_error:.2e} (<= {ATTENTION_TOLERANCE:g})",
+        ]
+        if self.split_paths:
+            lines.append(f"  split for TensorRT: {self.split_paths[0].name}, {self.split_paths[1].name}")
+        if self.tensorrt_error is not None:
+            lines.append(f"  TensorRT FP16 vs PyTorch: max difference {self.tensorrt_error:.2e}")
+        return "\n".join(lines)
+
+
+def ntu_windows(
+    data_dir: str | Path, metadata: EngineMetadata, count: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` real windows of NTU S001C001P001R001A001, as an engine takes them: crops float32
+    (count, P, T, S, S, 3) cut by the glimpse sensor from the RGB video, skeletons float32
+    (count, T, M, J, 3) normalised. Windows end at evenly spread times of the clip."""
+    data_dir = Path(data_dir)
+    skeleton_path = data_dir / "ntu" / "skeletons" / f"{NTU_CHECK_SAMPLE}.skeleton"
+    video_path = data_dir / "ntu" / "rgb" / f"{NTU_CHECK_SAMPLE}_rgb.avi"
+    for path in (skeleton_path, video_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the NTU check clip is not there (see shared/data/README.md)")
+    prep = metadata.preprocessing
+    layout = layout_by_name(prep.layout)
+    if layout.num_joints != 25:
+        raise ValueError(f"the NTU clip is Kinect v2 (25 joints); this network takes layout {prep.layout}")
+    if tuple(metadata.parts) != PARTS:
+        raise ValueError(
+            f"real crops are cut for the body parts {PARTS}; this network takes {metadata.parts}"
+        )
+    arrays = read_skeleton(skeleton_path).arrays(max_bodies=prep.num_bodies)
+    timestamps = np.arange(len(arrays.xyz)) / NTU_FPS
+    ends = evaluation_window_ends(timestamps, prep.window, count=count)
+    all_indices = [window_indices(timestamps, end, prep.window) for end in ends]
+    with RgbVideo(video_path) as video:
+        wanted = sorted({int(i) for indices in all_indices for i in indices})
+        frames = dict(zip(wanted, video.read_frames(wanted), strict=True))
+    crops, skeletons = [], []
+    for indices in all_indices:
+        joints, states = arrays.xyz[indices], arrays.states[indices]
+        boxes = part_boxes(
+            joints[:, 0],
+            states[:, 0],
+            DEFAULT_CAMERA,
+            layout,
+            prep.glimpse,
+            joints_color=arrays.color[indices, 0],
+        )
+        crops.append(crop_window([frames[int(i)] for i in indices], boxes, prep.glimpse))
+        skeletons.append(normalize_window(joints, states, layout))
+    return np.stack(crops).astype(np.float32), np.stack(skeletons)
+
+
+def _max_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max()) if a.size else 0.0
+
+
+def check_parity(
+    reference: TorchEngine,
+    engine: GraphEngine | SplitEngine,
+    crops: np.ndarray,
+    skeleton: np.ndarray,
+    what: str,
+) -> tuple[float, float]:
+    """(logits error, attention error) of `engine` against PyTorch; ExportMismatchError past tolerance."""
+    want_logits, want_attention = reference.run(crops, skeleton)
+    logits, attention = engine.run(crops, skeleton)
+    logits_error = _max_error(logits, want_logits)
+    attention_error = _max_error(attention, want_attention)
+    if logits_error > LOGITS_TOLERANCE or attention_error > ATTENTION_TOLERANCE:
+        raise ExportMismatchError(
+            f"{what}: {engine.name} differs from PyTorch by {logits_error:.2e} in the logits (allowed "
+            f"{LOGITS_TOLERANCE:g}) and {attention_error:.2e} in the attention "
+            f"(allowed {ATTENTION_TOLERANCE:g})"
+        )
+    return logits_error, attention_error
+
+
+def export_checkpoint(
+    checkpoint_path: str | Path,
+    onnx_path: str | Path | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    people: int = 2,
+    split: bool = False,
+    tensorrt: bool = False,
+    cache_dir: str | Path | None = None,
+) -> ExportReport:
+    """Export `checkpoint_path` to `onnx_path` (default: beside it, .onnx) and check it (module docstring)."""
+    started = time.perf_counter()
+    checkpoint_path = Path(checkpoint_path)
+    onnx_path = Path(onnx_path) if onnx_path is not None else checkpoint_path.with_suffix(".onnx")
+    checkpoint = load_checkpoint(checkpoint_path)
+    metadata = EngineMetadata.from_checkpoint(checkpoint, file_sha256(checkpoint_path))
+    export_onnx(checkpoint.model, metadata, onnx_path)
+
+    if data_dir is not None:
+        crops, skeleton = ntu_windows(data_dir, metadata, count=people)
+        inputs = f"real NTU windows of {NTU_CHECK_SAMPLE}"
+    else:
+        crops, skeleton = example_inputs(metadata, people)
+        inputs = "random crops and skeletons"
+    reference = TorchEngine(checkpoint.model, metadata)
+    graph = GraphEngine(OnnxRuntimeGraph(onnx_path), metadata)
+    logits_error, attention_error = check_parity(reference, graph, crops, skeleton, str(onnx_path))
+
+    split_paths = None
+    if split:
+        split_paths = split_onnx(onnx_path, onnx_path.parent)
+        pieces = SplitEngine(OnnxRuntimeGraph(split_paths[0]), OnnxRuntimeGraph(split_paths[1]), metadata)
+        check_parity(reference, pieces, crops, skeleton, f"{split_paths[0]} + {split_paths[1]}")
+
+    tensorrt_error = None
+    if tensorrt:
+        engine = GraphEngine(TensorRtGraph(onnx_path, cache_dir or default_cache_dir()), metadata)
+        want = reference.run(crops, skeleton)
+        got = engine.run(crops, skeleton)
+        tensorrt_error = max(_max_error(a, b) for a, b in zip(got, want, strict=True))
+        if tensorrt_error > TENSORRT_FP16_TOLERANCE:
+            raise ExportMismatchError(
+                f"{onnx_path}: the TensorRT FP16 engine differs from PyTorch by {tensorrt_error:.2e} "
+                f"(sanity bound {TENSORRT_FP16_TOLERANCE:g})"
+            )
+    return ExportReport(
+        onnx_path=onnx_path,
+        metadata=metadata,
+        inputs=inputs,
+        people=people,
+        logits_error=logits_error,
+        attention_error=attention_error,
+        split_paths=split_paths,
+        tensorrt_error=tensorrt_error,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `export` command's arguments (training/__main__.py adds them to its subcommand)."""
+    parser.add_argument("checkpoint", type=Path, help="network checkpoint (.pt) to export")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="ONNX file to write (default: checkpoint with .onnx)"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="shared data folder (../shared/data): check on real NTU crops instead of random ones",
+    )
+    parser.add_argument("--people", type=int, default=2, help="batch size (windows) of the check")
+    parser.add_argument(
+        "--split", action="store_true", help="also write the I3D / pose-head pieces for TensorRT"
+    )
+    parser.add_argument(
+        "--tensorrt", action="store_true", help="also build (and cache) the TensorRT FP16 engine"
+    )
+    parser.add_argument("--cache-dir", type=Path, help="TensorRT engine cache (default: ~/.cache/...)")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Run the command for parsed `args`; exit status 0 on success, 1 on a failed check, 2 when the
+    checkpoint, data or TensorRT is not usable."""
+    try:
+        report = export_checkpoint(
+            args.checkpoint,
+            args.output,
+            data_dir=args.data,
+            people=args.people,
+            split=args.split,
+            tensorrt=args.tensorrt,
+            cache_dir=args.cache_dir,
+        )
+    except ExportMismatchError as error:
+        print(f"export check failed: {error}", file=sys.stderr)
+        return 1
+    except (EngineError, FileNotFoundError, ValueError) as error:  # unreadable checkpoint, no TensorRT, ...
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training export", description=__doc__.splitlines()[0])
+    add_export_arguments(parser)
+    return run_export(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
