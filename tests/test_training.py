@@ -1,0 +1,411 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.model.checkpoint import load_checkpoint
+from core.skeleton import KINECT_V1, KINECT_V2
+from core.window import WindowSpec
+from training.__main__ import main
+from training.config import ConfigError, TrainConfig, load_config
+from training.data import (
+    Augmentation,
+    Clip,
+    ClipSource,
+    DatasetError,
+    WindowDataset,
+    mirror_permutation,
+    stratified_split,
+)
+from training.nucla import NUCLA_CLASS_NAMES, nucla_sources, read_nucla_sequence
+from training.stages import StageError, stages_for, train_stage
+
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 0.01\nwindow:\n  duration_s: 3\ndata:\n  nucla_train_views: [1]\n")
+    config = load_config(path, ["optim.lr=2e-3", "augment.mirror=0.5", "model.overrides={lstm_hidden: 8}"])
+    assert config.optim.lr == pytest.approx(2e-3)
+    assert config.window.duration_s == 3.0 and isinstance(config.window.duration_s, float)
+    assert config.data.nucla_train_views == [1]
+    assert config.augment.mirror == 0.5
+    assert config.model.overrides == {"lstm_hidden": 8}
+    assert config.optim.batch_size == TrainConfig().optim.batch_size  # untouched default
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("optim:\n  lrr: 1\n", "unknown key 'lrr'"),
+        ("optim:\n  batch_size: big\n", "expected an integer"),
+        ("epochs: 3\n", "expected a mapping"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as error:
+        load_config(path)
+    assert "bad.yaml" in str(error.value)
+
+
+def test_bad_override_is_named() -> None:
+    with pytest.raises(ConfigError, match="--set optim.learning_rate=1"):
+        load_config(None, ["optim.learning_rate=1"])
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def test_stratified_split_is_per_class_and_reproducible() -> None:
+    labels = [0] * 50 + [1] * 30 + [2] * 2
+    kept, held = stratified_split(labels, 0.1, seed=3)
+    again = stratified_split(labels, 0.1, seed=3)
+    assert np.array_equal(held, again[1])
+    assert sorted(np.concatenate([kept, held]).tolist()) == list(range(82))
+    counts = np.bincount(np.asarray(labels)[held], minlength=3)
+    assert counts.tolist() == [5, 3, 1]
+
+
+def _clip(name: str, label: int, frames: int = 40, fps: float = 15.0, bodies: int = 1) -> Clip:
+    rng = np.random.default_rng(label * 100 + frames)
+    base = rng.normal(0, 0.3, (1, bodies, 20, 3)).astype(np.float32) + np.array([0, 0, 3], np.float32)
+    motion = np.sin(np.linspace(0, 3, frames))[:, None, None, None].astype(np.float32) * 0.1 * (label + 1)
+    return Clip(name, label, np.arange(frames) / fps, base + motion)
+
+
+def test_window_dataset_train_and_eval_items() -> None:
+    sources = [ClipSource(f"c{i}", i % 2, lambda w, i=i: _clip(f"c{i}", i % 2)) for i in range(4)]
+    spec = WindowSpec(2.0, 8)
+    train = WindowDataset(
+        sources,
+        spec,
+        KINECT_V1,
+        num_bodies=2,
+        train=True,
+        jitter=0.3,
+        augmentation=Augmentation(rotate_deg=20, scale=0.1, mirror=0.5),
+    )
+    item = train[1]
+    assert item["skeleton"].shape == (8, 2, 20, 3) and item["label"].item() == 1
+    assert torch.all(item["skeleton"][:, 1] == 0)  # the absent second body stays zero
+    assert torch.equal(train[1]["skeleton"], item["skeleton"])  # same epoch, same window
+    train.set_epoch(1)
+    assert not torch.equal(train[1]["skeleton"], item["skeleton"])
+    evaluation = WindowDataset(sources, spec, KINECT_V1, num_bodies=2, train=False, eval_windows=5)
+    assert evaluation[0]["skeleton"].shape == (5, 8, 2, 20, 3)
+
+
+def test_mirror_swaps_sides_and_negates_x() -> None:
+    order = mirror_permutation(KINECT_V2)
+    names = KINECT_V2.joint_names
+    assert names[order[names.index("HandLeft")]] == "HandRight"
+    assert names[order[names.index("ThumbRight")]] == "ThumbLeft"
+    assert order[names.index("SpineMid")] == names.index("SpineMid")
+    skeleton = np.random.default_rng(0).normal(size=(4, 1, 25, 3)).astype(np.float32)
+    mirrored = Augmentation(mirror=1.0).apply(skeleton, np.random.default_rng(0), order)
+    np.testing.assert_allclose(
+        mirrored[:, :, names.index("HandLeft"), 0], -skeleton[:, :, names.index("HandRight"), 0]
+    )
+
+
+# ---------------------------------------------------------------------------------------------- N-UCLA
+
+
+def _write_nucla(folder: Path, per_class: int = 6, classes: int = 10) -> None:
+    """Fake N-UCLA JSON files: class k moves the right hand at a class-specific speed."""
+    folder.mkdir(parents=True)
+    codes = ["a01", "a02", "a03", "a04", "a05", "a06", "a08", "a09", "a11", "a12"]
+    rng = np.random.default_rng(0)
+    for k in range(classes):
+        for i in range(per_class):
+            frames = int(rng.integers(20, 40))
+            joints = np.zeros((frames, 20, 3))
+            joints[:, :, 2] = 3.0
+            joints[:, :4, 1] = [0.0, 0.2, 0.5, 0.7]  # spine upwards
+            joints[:, 4, 0], joints[:, 8, 0] = 0.2, -0.2  # shoulders
+            joints[:, 4:8, 1] = joints[:, 8:12, 1] = 0.5
+            joints[:, 11, 1] += np.sin(np.linspace(0, (k + 1) * 2, frames)) * 0.3
+            joints += rng.normal(0, 0.005, joints.shape)
+            name = f"{codes[k]}_s{i % 5 + 1:02d}_e{i:02d}_v0{i % 2 + 1}"
+            (folder / f"{name}.json").write_text(
+                json.dumps({"file_name": name, "skeletons": joints.tolist(), "label": k + 1})
+            )
+
+
+def test_nucla_reads_the_shared_sequences(shared_data: Path) -> None:
+    name, joints = read_nucla_sequence(shared_data / "nucla" / "all_sqe" / "a01_s01_e00_v01.json")
+    assert (name.action, name.subject, name.view, name.label) == (1, 1, 1, 0)
+    assert joints.shape[1:] == (20, 3) and joints.dtype == np.float32
+    sources = nucla_sources(shared_data / "nucla", views=[2])
+    assert len(sources) == 504 and {s.group["view"] for s in sources} == {2}
+
+
+def test_nucla_bad_input_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "a01_s01_e00_v01.json"
+    bad.write_text(json.dumps({"file_name": "a01_s01_e00_v01", "skeletons": [[[0, 0, 1]] * 20], "label": 4}))
+    with pytest.raises(DatasetError, match="a01_s01_e00_v01.json: label 4 disagrees"):
+        read_nucla_sequence(bad)
+    bad.write_text("{not json")
+    with pytest.raises(DatasetError, match="cannot read N-UCLA JSON"):
+        read_nucla_sequence(bad)
+    with pytest.raises(DatasetError, match="does not exist"):
+        nucla_sources(tmp_path / "absent")
+
+
+def _pose_config(tmp_path: Path, data: Path, **extra: str) -> TrainConfig:
+    overrides = [
+        "data.dataset=nucla",
+        f"data.root={data}",
+        "data.max_bodies=1",
+        "data.validation_fraction=0.2",
+        "model.profile=tiny",
+        "model.ablation=pose",
+        "window.duration_s=2.0",
+        "window.num_frames=8",
+        "optim.batch_size=8",
+        "epochs.pose=2",
+        "workers=0",
+        "device=cpu",
+        "progress=false",
+        f"out={tmp_path / 'run'}",
+        *[f"{k}={v}" for k, v in extra.items()],
+    ]
+    return load_config(None, overrides)
+
+
+def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "nucla"
+    _write_nucla(data)
+    config = _pose_config(tmp_path, data)
+    result = train_stage(config, "pose")
+    run = tmp_path / "run" / "pose"
+    assert result.best_checkpoint == run / "best.pt" and result.epochs_run == 2
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2] and all(0 <= r["val_top1"] <= 1 for r in lines)
+    assert "duration_s: 2.0" in (run / "config.yaml").read_text()
+    loaded = load_checkpoint(run / "best.pt")
+    assert loaded.class_names == list(NUCLA_CLASS_NAMES) and loaded.config.num_joints == 20
+    assert loaded.preprocessing.layout == "kinect_v1" and loaded.preprocessing.window.duration_s == 2.0
+    assert len(loaded.extra["validation_clips"]) == 10  # 20% of 6 per class
+
+    # Finished: running again does nothing; with more epochs it continues after epoch 2.
+    assert train_stage(config, "pose").epochs_run == 2
+    longer = _pose_config(tmp_path, data, **{"epochs.pose": "3"})
+    state = torch.load(run / "state.pt", weights_only=False)
+    state["finished"] = False
+    torch.save(state, run / "state.pt")
+    assert train_stage(longer, "pose").epochs_run == 3
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+
+    code = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(run / "best.pt"),
+            "--data",
+            str(data),
+            "--subset",
+            "validation",
+            "--out",
+            str(tmp_path / "eval"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "top-1" in out and "pick up with one hand" in out
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["clips"] == 10 and len(results["per_class"]) == 10
+    assert (tmp_path / "eval" / "confusion.png").stat().st_size > 1000
+    assert np.asarray(results["confusion"]).sum() == 10
+
+    # No view 3 here: the protocol's test subset is empty, and the error says what to do.
+    code = main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data)])
+    assert code == 2 and "--subset validation" in capsys.readouterr().err
+
+
+def test_stage_errors_are_clear(tmp_path: Path) -> None:
+    data = tmp_path / "nucla"
+    _write_nucla(data, per_class=2)
+    config = _pose_config(tmp_path, data)
+    with pytest.raises(StageError, match="no 'attention' stage"):
+        train_stage(config, "attention")
+    full = _pose_config(tmp_path, data, **{"model.ablation": "none"})
+    assert stages_for(__import__("training.ablations").ablations.network_config(full, 10, KINECT_V1)) == [
+        "parts",
+        "pose",
+        "attention",
+        "finetune",
+    ]
+    with pytest.raises(DatasetError, match="needs part crops"):
+        train_stage(full, "parts")
+    # A checkpoint of another profile cannot seed this run.
+    train_stage(config, "pose")
+    other = _pose_config(tmp_path, data, **{"model.profile": "paper_nucla", "out": str(tmp_path / "other")})
+    with pytest.raises(StageError, match="different network.*lstm_hidden"):
+        train_stage(other, "pose", init=tmp_path / "run" / "pose" / "best.pt")
+
+
+def test_cli_reports_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(
+        [
+            "pose",
+            "--set",
+            "data.dataset=nucla",
+            "--data",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ]
+    )
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_committed_nucla_checkpoint_reproduces_its_figure(shared_data: Path, tmp_path: Path) -> None:
+    """The committed skeleton-only N-UCLA checkpoint: small, self-describing, and its recorded
+    validation accuracy comes out again when evaluated on the clips it held out."""
+    from training.evaluate import evaluate
+
+    path = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "nucla_pose.pt"
+    if not path.is_file():
+        pytest.skip("training/checkpoints/nucla_pose.pt not present")
+    assert path.stat().st_size < 5 * 2**20
+    loaded = load_checkpoint(path)
+    assert loaded.config.aggregation.value == "pose" and loaded.preprocessing.layout == "kinect_v1"
+    assert len(loaded.extra["validation_clips"]) == 102
+    report = evaluate(path, data=shared_data / "nucla", subset="validation", out=tmp_path, progress=False)
+    assert report.top1 == pytest.approx(loaded.extra["validation"]["top1"], abs=1e-6)
+    assert report.top1 > 0.85
+
+
+# ------------------------------------------------------------------------------------------ NTU, cache
+
+
+def _ntu_folder(tmp_path: Path, shared_data: Path) -> Path:
+    """An NTU-layout folder of links to the shared samples, plus one unreadable skeleton file."""
+    root = tmp_path / "ntu"
+    (root / "nturgb+d_skeletons").mkdir(parents=True)
+    (root / "nturgb+d_rgb").mkdir()
+    for path in sorted((shared_data / "ntu" / "skeletons").glob("S*.skeleton")):
+        (root / "nturgb+d_skeletons" / path.name).symlink_to(path)
+    video = shared_data / "ntu" / "rgb" / "S001C001P001R001A001_rgb.avi"
+    (root / "nturgb+d_rgb" / video.name).symlink_to(video)
+    (root / "nturgb+d_skeletons" / "S001C002P001R001A001.skeleton").write_text("3\n1\nnot a body line\n")
+    missing = shared_data / "ntu" / "NTU_RGBD_samples_with_missing_skeletons.txt"
+    (root / missing.name).symlink_to(missing)
+    return root
+
+
+def test_ntu_protocols_from_skeleton_files(tmp_path: Path, shared_data: Path) -> None:
+    from training.ntu_data import ntu_splits
+
+    root = _ntu_folder(tmp_path, shared_data)
+    config = load_config(
+        None, [f"data.root={root}", "data.dataset=ntu60", "data.protocol=xview", "data.validation_fraction=0"]
+    )
+    splits = ntu_splits(config.data)
+    # Cross-view: camera 1 tests, cameras 2-3 train.
+    assert {s.name for s in splits.test} >= {"S001C001P001R001A001", "S002C001P003R001A003"}
+    assert {s.name for s in splits.train} == {
+        "S001C003P008R002A058",
+        "S001C002P001R001A001",
+        "S017C003P020R002A054",
+        "S017C003P020R002A055",
+        "S017C003P020R002A057",
+        "S017C003P020R002A058",
+    }
+    clip = splits.test[0].load(False)
+    assert clip.joints.shape[1:] == (2, 25, 3) and clip.timestamps[1] == pytest.approx(1 / 30)
+    xsub = ntu_splits(
+        load_config(None, [f"data.root={root}", "data.dataset=ntu120", "data.protocol=xset"]).data
+    )
+    assert len(xsub.class_names) == 120 and len(xsub.subset("all")) == 11
+    with pytest.raises(DatasetError, match="protocols"):
+        ntu_splits(load_config(None, [f"data.root={root}", "data.dataset=ntu60", "data.protocol=xset"]).data)
+
+
+def test_prepare_crops_skips_bad_clips_and_resumes(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root = _ntu_folder(tmp_path, shared_data)
+    cache = tmp_path / "cache"
+    args = [
+        "prepare",
+        "--dataset",
+        "ntu60",
+        "--root",
+        str(root),
+        "--out",
+        str(cache),
+        "--workers",
+        "1",
+        "--crop-size",
+        "32",
+        "--crop-fps",
+        "10",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    # Only one sample has its video: every other one is reported, none stops the run.
+    assert "prepared 1 clips" in out and "failed" in out
+    failed = dict(line.split("\t", 1) for line in (cache / "failed.txt").read_text().splitlines())
+    assert "line 3" in failed["S001C002P001R001A001"]  # the unreadable skeleton names its line
+    assert "no RGB video" in failed["S002C001P003R001A003"]
+    from training.cache import load_clip, read_index
+
+    (entry,) = read_index(cache)
+    assert entry["name"] == "S001C001P001R001A001" and entry["frames"] == 103 and entry["crop_frames"] == 35
+    clip = load_clip(cache, entry["name"], with_crops=True)
+    assert isinstance(clip.crops, np.memmap) and clip.crops.shape == (3, 35, 32, 32, 3)
+    assert clip.crops[2].mean() > 10  # the full-body crop shows the person, not black padding
+    # Resumed: the prepared clip is not decoded again; settings must match.
+    assert main(args) == 0
+    assert "1 already there" in capsys.readouterr().out
+    assert main([*args[:-3], "--crop-size", "48", "--no-progress"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_own_clips_use_the_label_map(tmp_path: Path, shared_data: Path) -> None:
+    from training.own_clips import clip_splits
+
+    root = tmp_path / "site"
+    root.mkdir()
+    for name in ("S001C001P001R001A001", "S001C001P001R001A011", "S002C001P003R001A003"):
+        (root / f"{name}.skeleton").symlink_to(shared_data / "ntu" / "skeletons" / f"{name}.skeleton")
+    (root / "labels.txt").write_text("A001\tdrink water\nA003\tbrushing teeth\nA011\treading\n")
+    config = load_config(None, ["data.dataset=clips", f"data.root={root}", "data.protocol=all"])
+    splits = clip_splits(config.data)
+    assert splits.class_names == ["drink water", "brushing teeth", "reading"]
+    labels = {s.name: s.label for s in splits.subset("all")}
+    assert labels == {"S001C001P001R001A001": 0, "S002C001P003R001A003": 1, "S001C001P001R001A011": 2}
+    (root / "labels.txt").write_text("A001\tdrink water\nA003\tbrushing teeth\n")
+    with pytest.raises(
+        DatasetError, match=r"S001C001P001R001A011.skeleton: action A011 is not in the label map"
+    ):
+        clip_splits(config.data)
+
+
+def test_new_classes_keep_everything_but_the_classifier() -> None:
+    from core.model.network import PartAttentionNetwork
+    from core.model.profiles import pose_only, tiny
+    from training.stages import load_matching
+
+    ntu = PartAttentionNetwork(pose_only(tiny(60)))
+    site = PartAttentionNetwork(pose_only(tiny(3)))
+    before = {k: v.clone() for k, v in site.state_dict().items()}
+    fresh = load_matching(site, ntu.state_dict())
+    assert sorted(fresh) == ["pose.classifier.bias", "pose.classifier.weight"]
+    assert torch.equal(
+        site.state_dict()["pose.lstm.weight_ih_l0"], ntu.state_dict()["pose.lstm.weight_ih_l0"]
+    )
+    assert torch.equal(site.state_dict()["pose.classifier.weight"], before["pose.classifier.weight"])

@@ -1,0 +1,178 @@
+"""python -m training — prepare, train (stages of Algorithm 1), evaluate, demo.
+
+    python -m training prepare  --dataset ntu60 --root /data/ntu --out /data/ntu_cache [--workers 16]
+    python -m training pose     --config training/configs/nucla_pose.yaml [--set optim.lr=1e-3 ...]
+    python -m training all      --config training/configs/ntu60_xsub.yaml --cache /data/ntu_cache
+    torchrun --nproc_per_node=4 -m training all --config ...          (DDP: NCCL on GPUs, gloo on CPUs)
+    python -m training evaluate --checkpoint runs/x/finetune/best.pt --data /data/ntu [--subset test]
+    python -m training demo     --out runs/demo
+
+Stage commands: parts, pose, attention, finetune, all. Explicit flags (--out, --data, ...) are
+shorthands for `--set` keys and win over the config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from training.ablations import ABLATIONS
+from training.config import ConfigError, TrainConfig, load_config
+from training.data import DatasetError
+
+STAGE_COMMANDS = ("parts", "pose", "attention", "finetune", "all")
+
+
+def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
+    p = sub.add_parser(name, help=f"train stage {name!r}" if name != "all" else "train every stage in order")
+    p.add_argument("--config", help="YAML file (training/configs/*.yaml)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. optim.lr=1e-3 (repeatable)",
+    )
+    p.add_argument("--out", help="run folder (out)")
+    p.add_argument("--data", help="dataset folder (data.root)")
+    p.add_argument("--cache", help="prepared cache folder (data.cache)")
+    p.add_argument("--profile", help="model profile (model.profile): paper, paper_nucla, lite, tiny")
+    p.add_argument("--ablation", choices=sorted(ABLATIONS), help="a row of Tables 1-2 (model.ablation)")
+    p.add_argument("--seed", type=int, help="seed")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--epochs", type=int, help="epochs of this stage (all: of every stage)")
+    p.add_argument("--workers", type=int, help="DataLoader workers per process")
+    p.add_argument("--init", help="checkpoint to start from instead of the previous stage's best.pt")
+    p.add_argument("--restart", action="store_true", help="ignore an unfinished run state and start over")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    _threads_argument(p)
+
+
+def _threads_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads per process (e.g. 1 on a shared machine, "
+        "where OpenMP threads competing for busy cores slow training several-fold)",
+    )
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    overrides = list(args.overrides)
+    flags = {
+        "out": args.out,
+        "data.root": args.data,
+        "data.cache": args.cache,
+        "model.profile": args.profile,
+        "model.ablation": args.ablation,
+        "seed": args.seed,
+        "device": args.device,
+        "workers": args.workers,
+    }
+    for key, value in flags.items():
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.epochs is not None:
+        stages = ("parts", "pose", "attention", "finetune") if args.command == "all" else (args.command,)
+        overrides += [f"epochs.{s}={args.epochs}" for s in stages]
+    if args.no_progress:
+        overrides.append("progress=false")
+    return load_config(args.config, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in STAGE_COMMANDS:
+        _stage_parser(sub, name)
+
+    ev = sub.add_parser("evaluate", help="top-1/top-5, per-class accuracy, confusion and attention PNGs")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--data", help="dataset folder (default: the one the checkpoint was trained on)")
+    ev.add_argument(
+        "--subset",
+        default="test",
+        choices=("test", "validation", "train", "all"),
+        help="test: the protocol's test clips; validation: the clips the checkpoint held out",
+    )
+    ev.add_argument(
+        "--dataset",
+        choices=("nucla", "ntu60", "ntu120", "clips"),
+        help="dataset kind, if the checkpoint does not record it",
+    )
+    ev.add_argument("--cache", help="prepared crops for RGB networks")
+    ev.add_argument("--out", help="folder for results.json, confusion.png, attention.png")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--windows", type=int, default=5, help="windows per clip, logits averaged (paper: 5)")
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--workers", type=int, default=0)
+    _threads_argument(ev)
+
+    pr = sub.add_parser("prepare", help="decode every clip once into a memory-mappable crop + skeleton cache")
+    from training.prepare import add_prepare_arguments
+
+    add_prepare_arguments(pr)
+
+    de = sub.add_parser("demo", help="simulated clips -> prepare -> all stages -> evaluation, on a CPU")
+    from training.demo import add_demo_arguments
+
+    add_demo_arguments(de)
+    _threads_argument(de)
+
+    args = parser.parse_args(argv)
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        if args.command in STAGE_COMMANDS:
+            from training.stages import train_all, train_stage
+
+            config = _config_from_args(args)
+            if args.command == "all":
+                results = train_all(config, restart=args.restart, init=args.init)
+            else:
+                results = [train_stage(config, args.command, restart=args.restart, init=args.init)]
+            for result in results:
+                print(
+                    f"best checkpoint {result.best_checkpoint} (validation top-1 "
+                    f"{100 * result.best_validation_top1:.2f}%, {result.epochs_run} epochs)"
+                )
+        elif args.command == "evaluate":
+            from training.evaluate import evaluate
+
+            evaluate(
+                args.checkpoint,
+                data=args.data,
+                subset=args.subset,
+                out=args.out,
+                dataset=args.dataset,
+                cache=args.cache,
+                device=args.device,
+                batch_size=args.batch_size,
+                workers=args.workers,
+                eval_windows=args.windows,
+            )
+        elif args.command == "prepare":
+            from training.prepare import run_prepare
+
+            return run_prepare(args)
+        elif args.command == "demo":
+            from training.demo import run_demo
+
+            return run_demo(args)
+    except (ConfigError, DatasetError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        from training.distributed import stop
+
+        stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

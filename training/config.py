@@ -1,0 +1,234 @@
+"""The one place where a YAML file plus command-line overrides become a `TrainConfig`.
+
+    defaults (dataclasses below) <- YAML file (--config) <- --set section.key=value ... <- explicit flags
+    --> TrainConfig, written resolved as config.yaml into the run folder
+
+Unknown keys and values of the wrong type are errors that name the file (or the flag) and the key:
+a misspelt option must not silently train with the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit TrainConfig."""
+
+
+@dataclass
+class DataConfig:
+    """Which clips, and how they are split.
+
+    dataset: "nucla" | "ntu60" | "ntu120" | "clips" (our own recordings, NTU layout + label map).
+    protocol: ntu60 "xsub" | "xview"; ntu120 "xsub" | "xset"; nucla "xview"; clips "all".
+    """
+
+    dataset: str = "nucla"
+    root: str = "../shared/data/nucla"
+    protocol: str = "xview"
+    cache: str = ""  # folder written by `prepare` (crops + skeletons); needed by the RGB stages
+    label_map: str = ""  # clips: the site's label map file
+    validation_fraction: float = 0.1  # of the training clips, per class, for early stopping
+    split_seed: int = 0  # draws the validation clips; independent of the training seed
+    nucla_fps: float = 15.0  # see training/nucla.py for why 15
+    nucla_train_views: list[int] = field(default_factory=lambda: [1, 2])
+    nucla_test_views: list[int] = field(default_factory=lambda: [3])
+    max_bodies: int = 2  # bodies kept per clip, most active first
+    missing_list: str = ""  # NTU: official missing-skeleton list, when not in the dataset folder
+
+
+@dataclass
+class WindowConfig:
+    """What one training example is: the same window live inference classifies."""
+
+    duration_s: float = 2.0
+    num_frames: int = 0  # 0: the model profile's number of frames
+    jitter: float = 0.3  # fraction of the sample spacing, training only
+    eval_windows: int = 5  # windows per clip at test time, logits averaged (the paper: 5)
+
+
+@dataclass
+class AugmentConfig:
+    rotate_deg: float = 0.0
+    tilt_deg: float = 0.0
+    scale: float = 0.0
+    noise: float = 0.0
+    mirror: float = 0.0  # probability of a left-right mirror; only for datasets whose classes allow it
+    speed: float = 0.0  # clips play at a random speed factor in [1 - speed, 1 + speed]
+
+
+@dataclass
+class ModelConfig:
+    """Which network: a preset of core.model.profiles plus field overrides (e.g. pose_hidden: 128)."""
+
+    profile: str = "lite"  # paper | lite | tiny
+    overrides: dict[str, Any] = field(default_factory=dict)
+    ablation: str = "none"  # a row of Tables 1-2, see training/ablations.py
+    i3d_weights: str = ""  # ImageNet/Kinetics I3D state dict for Algorithm 1 step 1 (parts stage)
+    # --init from a network with other classes (NTU -> a site's classes): load every weight but the
+    # class-sized ones, which start fresh. Off by default: a class mismatch is otherwise an error.
+    init_new_classes: bool = False
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 5e-4
+    batch_size: int = 16
+    weight_decay: float = 1e-3  # lambda2 of Eq. 5 (an L2 penalty on the weights)
+    attention_weight: float = 1e-5  # lambda1 of Eq. 5 (1e-4 for N-UCLA)
+    plateau_factor: float = 0.5
+    plateau_patience: int = 3  # epochs without validation improvement before the lr drops
+    early_stop_patience: int = 10  # epochs without improvement before the stage stops
+    grad_clip: float = 5.0
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+
+
+@dataclass
+class StageEpochs:
+    parts: int = 20
+    pose: int = 100
+    attention: int = 30  # N1
+    finetune: int = 10  # N2
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    epochs: StageEpochs = field(default_factory=StageEpochs)
+    out: str = "runs/default"
+    seed: int = 0
+    workers: int = 2  # DataLoader worker processes per training process
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    max_steps_per_epoch: int = 0  # 0 = whole epoch; small values for smoke tests
+    progress: bool = True
+
+
+def _check_type(value: Any, annotation: Any, where: str) -> Any:
+    """Coerce a YAML/CLI value to the annotated type, or raise naming `where`."""
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_check_type(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            try:
+                return _check_type(value, option, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: {value!r} does not fit {annotation}")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "5e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if annotation is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{where}: expected null, got {value!r}")
+    raise ConfigError(f"{where}: unsupported type {annotation}")
+
+
+def _merge(instance: Any, values: dict[str, Any], where: str) -> Any:
+    """A copy of the dataclass `instance` with `values` (a nested mapping) applied."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(type(instance))
+    changes = {}
+    names = {f.name for f in dataclasses.fields(instance)}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"{where}: unknown key {key!r}; expected one of {sorted(names)}")
+        current = getattr(instance, key)
+        if dataclasses.is_dataclass(current):
+            changes[key] = _merge(current, value, f"{where}.{key}" if where else key)
+        else:
+            changes[key] = _check_type(value, hints[key], f"{where}.{key}" if where else key)
+    return dataclasses.replace(instance, **changes)
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """'optim.lr=1e-3' -> {"optim": {"lr": 0.001}}; the value is read as YAML (numbers, lists, true)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from exc
+    nested: dict[str, Any] = {}
+    node = nested
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return nested
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, base: TrainConfig | None = None
+) -> TrainConfig:
+    """Defaults (or `base`) <- YAML file <- `--set` overrides, checked key by key."""
+    config = base if base is not None else TrainConfig()
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        config = _merge(config, values, str(path))
+    for text in overrides or []:
+        try:
+            config = _merge(config, parse_override(text), "")
+        except ConfigError as exc:
+            raise ConfigError(f"--set {text}: {exc}") from exc
+    return config
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    return _merge(TrainConfig(), values, "config")
+
+
+def write_config(config: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))

@@ -1,0 +1,85 @@
+"""One process per GPU (or CPU process) under `torchrun`; a plain single process otherwise.
+
+torchrun --nproc_per_node=4 -m training all --config ...   -> NCCL on GPUs, gloo on CPUs
+python -m training all --config ...                        -> world size 1, no process group
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Process:
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def pick_device(preference: str, local_rank: int = 0) -> torch.device:
+    """'auto' -> this process's GPU when there is one, else the CPU; 'cuda' -> cuda:local_rank."""
+    if preference == "auto":
+        preference = "cuda" if torch.cuda.is_available() else "cpu"
+    if preference == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' requested but torch sees no CUDA GPU")
+        return torch.device("cuda", local_rank)
+    device = torch.device(preference)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {preference!r} requested but torch sees no CUDA GPU")
+    return device
+
+
+def start(preference: str = "auto") -> Process:
+    """Join the process group torchrun describes in the environment (RANK, WORLD_SIZE, LOCAL_RANK)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(preference, local_rank)
+    if world_size > 1 and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend)
+    return Process(rank, world_size, local_rank, device)
+
+
+def stop() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(process: Process) -> None:
+    if process.distributed:
+        dist.barrier()
+
+
+def gather_objects(process: Process, value: object) -> list[object]:
+    """Every rank's `value`, in rank order (on every rank)."""
+    if not process.distributed:
+        return [value]
+    values: list[object] = [None] * process.world_size
+    dist.all_gather_object(values, value)
+    return values
+
+
+def broadcast_object(process: Process, value: object) -> object:
+    """Rank 0's `value` on every rank."""
+    if not process.distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

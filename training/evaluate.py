@@ -1,0 +1,134 @@
+"""`python -m training evaluate`: a checkpoint on a dataset folder, with the clip-level protocol.
+
+The dataset kind, protocol and validation clips come from the checkpoint (recorded by the trainer);
+`--data` points at the folder to read, so a checkpoint trained on one copy of N-UCLA evaluates on any
+other (for example a folder holding the view-3 test sequences).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from core.model.checkpoint import load_checkpoint
+from core.skeleton import layout_by_name
+from training import distributed
+from training.config import DataConfig, config_from_dict
+from training.data import DatasetError, WindowDataset
+from training.evaluation import Report, format_report, make_report, predict, save_results, write_figures
+from training.splits import build_splits
+
+
+def evaluate(
+    checkpoint: str | Path,
+    *,
+    data: str | Path | None = None,
+    subset: str = "test",
+    out: str | Path | None = None,
+    dataset: str | None = None,
+    cache: str | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    workers: int = 0,
+    eval_windows: int = 5,
+    progress: bool = True,
+) -> Report:
+    checkpoint = Path(checkpoint)
+    loaded = load_checkpoint(checkpoint)
+    extra = loaded.extra
+    trained = config_from_dict(extra["train_config"]) if "train_config" in extra else None
+    data_config = trained.data if trained is not None else DataConfig()
+    changes = {}
+    if data is not None:
+        changes["root"] = str(data)
+    if dataset is not None:
+        changes["dataset"] = dataset
+    if cache is not None:
+        changes["cache"] = cache
+    data_config = dataclasses.replace(data_config, **changes)
+    if trained is None and dataset is None:
+        raise DatasetError(f"{checkpoint} does not record its dataset: pass --dataset")
+    layout = layout_by_name(loaded.preprocessing.layout)
+    splits = build_splits(data_config)
+    if splits.layout.name != layout.name:
+        raise DatasetError(
+            f"{checkpoint} takes {layout.name} skeletons, "
+            f"dataset {data_config.dataset!r} gives {splits.layout.name}"
+        )
+    if list(splits.class_names) != list(loaded.class_names):
+        raise DatasetError(
+            f"{checkpoint} has {len(loaded.class_names)} classes ({loaded.class_names[:3]}...), "
+            "the dataset at "
+            f"{data_config.root} has {len(splits.class_names)} ({splits.class_names[:3]}...)"
+        )
+    if subset == "validation" and "validation_clips" in extra:
+        # The clips this checkpoint held out, by name (the split is not re-drawn).
+        wanted = set(extra["validation_clips"])
+        sources = [s for s in splits.subset("all") if s.name in wanted]
+        missing = wanted - {s.name for s in sources}
+        if missing:
+            raise DatasetError(
+                f"{data_config.root}: {len(missing)} of the checkpoint's validation clips are absent "
+                f"(e.g. {sorted(missing)[:3]})"
+            )
+    else:
+        sources = splits.subset(subset)
+    if not sources:
+        hint = ""
+        if data_config.dataset == "nucla" and subset == "test":
+            hint = (
+                f" (N-UCLA's test set is view(s) {data_config.nucla_test_views}; this folder has none — "
+                "use --subset validation for the held-out part of views 1-2, or --subset all)"
+            )
+        raise DatasetError(f"{data_config.root}: no clips in subset {subset!r}{hint}")
+    with_crops = bool(loaded.config.parts)
+    if with_crops and not splits.has_rgb:
+        raise DatasetError(
+            f"{checkpoint} needs part crops; {data_config.root} has no prepared cache (data.cache)"
+        )
+    process = distributed.start(device)
+    network = loaded.model.to(process.device).eval()
+    window = loaded.preprocessing.window
+    part_index = splits.part_index(loaded.config.parts, loaded.config.crop_size) if with_crops else None
+    dataset_windows = WindowDataset(
+        sources,
+        window,
+        layout,
+        loaded.preprocessing.num_bodies,
+        train=False,
+        with_crops=with_crops,
+        eval_windows=eval_windows,
+        part_index=part_index,
+    )
+    predictions = predict(
+        network,
+        network,
+        dataset_windows,
+        None,
+        process,
+        stage="test",
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress,
+    )
+    report = make_report(predictions, loaded.class_names, list(loaded.config.parts))
+    title = f"{checkpoint.name} on {data_config.dataset} {subset} ({Path(data_config.root).name})"
+    if process.is_main:
+        print(format_report(report, title))
+        out_dir = Path(out) if out else checkpoint.parent / f"eval_{data_config.dataset}_{subset}"
+        written = write_figures(report, loaded.class_names, out_dir, f"{data_config.dataset} {subset}")
+        save_results(
+            report,
+            out_dir / "results.json",
+            {
+                "checkpoint": str(checkpoint),
+                "data": str(data_config.root),
+                "dataset": data_config.dataset,
+                "subset": subset,
+                "clips": len(sources),
+                "eval_windows": eval_windows,
+                "window": dataclasses.asdict(window),
+            },
+        )
+        print("wrote " + ", ".join(str(p) for p in [*written, out_dir / "results.json"]))
+    return report

@@ -1,0 +1,284 @@
+"""Clip-level evaluation: 5 windows per clip, logits averaged (as the paper tests), and its reports.
+
+python -m training evaluate --checkpoint CKPT --data DIR [--subset test|validation|train|all]
+    prints top-1 / top-5 and per-class accuracy; writes confusion.png, attention.png (mean attention
+    per class and part, the paper's Fig. 4) and results.json next to the checkpoint or into --out
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from training import distributed
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
+    from training.data import WindowDataset
+
+
+@dataclass
+class Predictions:
+    """Per clip: averaged logits (N, C) — or (N, P, C) for the parts stage —, labels (N,), mean
+    attention over the clip's windows (N, P), clip indices into the dataset (N,)."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    attention: np.ndarray
+    clips: np.ndarray
+
+
+def topk_accuracy(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int) -> float:
+    logits = torch.as_tensor(logits)
+    labels = torch.as_tensor(labels)
+    if len(labels) == 0:
+        return float("nan")
+    k = min(k, logits.shape[-1])
+    top = logits.topk(k, dim=-1).indices
+    return float((top == labels[:, None]).any(-1).float().mean())
+
+
+@torch.no_grad()
+def predict(
+    objective: nn.Module,
+    network: nn.Module,
+    dataset: WindowDataset,
+    config: TrainConfig | None,
+    process: distributed.Process,
+    *,
+    stage: str = "",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Predictions:
+    """Run every clip's evaluation windows through `objective` and average the logits per clip.
+
+    Each process takes every world_size-th clip; the results are gathered on all processes, so every
+    rank reaches the same validation numbers (and the same scheduler / early-stopping decisions).
+    """
+    objective.eval()
+    network.eval()
+    batch_size = batch_size or (config.optim.batch_size if config else 16)
+    workers = workers if workers is not None else (config.workers if config else 0)
+    indices = list(range(process.rank, len(dataset), process.world_size))
+    subset = torch.utils.data.Subset(dataset, indices)
+    # Evaluation items hold W windows each: keep the batch of windows about the training batch size.
+    clips_per_batch = max(1, batch_size // max(1, dataset.eval_windows))
+    loader = DataLoader(
+        subset,
+        batch_size=clips_per_batch,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=process.device.type == "cuda",
+    )
+    use_amp = bool(config and config.optim.amp) and process.device.type == "cuda"
+    logits_all, labels_all, attention_all, clips_all = [], [], [], []
+    bar = tqdm(
+        loader,
+        desc=f"evaluate {stage}".strip(),
+        leave=False,
+        disable=not (progress and (config is None or config.progress) and process.is_main),
+    )
+    for batch in bar:
+        skeleton = batch["skeleton"].to(process.device)  # (B, W, T, M, J, 3)
+        b, w = skeleton.shape[:2]
+        crops = batch.get("crops")
+        if crops is not None:
+            crops = crops.to(process.device).float().flatten(0, 1)
+        with torch.autocast(device_type=process.device.type, dtype=torch.float16, enabled=use_amp):
+            logits, attention = objective(crops, skeleton.flatten(0, 1))
+        logits_all.append(logits.float().reshape(b, w, *logits.shape[1:]).mean(1).cpu())
+        attention_all.append(attention.float().reshape(b, w, -1).mean(1).cpu())
+        labels_all.append(batch["label"])
+        clips_all.append(batch["clip"])
+    bar.close()
+    local = (
+        torch.cat(logits_all).numpy() if logits_all else np.zeros((0, 0), np.float32),
+        torch.cat(labels_all).numpy() if labels_all else np.zeros(0, np.int64),
+        torch.cat(attention_all).numpy() if attention_all else np.zeros((0, 0), np.float32),
+        torch.cat(clips_all).numpy() if clips_all else np.zeros(0, np.int64),
+    )
+    parts = [p for p in distributed.gather_objects(process, local) if len(p[3])]
+    logits, labels, attention, clips = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    order = np.argsort(clips, kind="stable")
+    return Predictions(logits[order], labels[order], attention[order], clips[order])
+
+
+@dataclass
+class Report:
+    top1: float
+    top5: float
+    per_class: list[tuple[str, int, float]]  # (name, clips, top-1)
+    confusion: np.ndarray  # (C, C) counts, rows = true class
+    attention_per_class: np.ndarray | None  # (C, P) mean attention, NaN for classes without clips
+    parts: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "top1": self.top1,
+            "top5": self.top5,
+            "per_class": [{"class": n, "clips": c, "top1": a} for n, c, a in self.per_class],
+            "confusion": self.confusion.tolist(),
+            "parts": self.parts,
+            "attention_per_class": None
+            if self.attention_per_class is None
+            else np.where(np.isnan(self.attention_per_class), None, self.attention_per_class).tolist(),
+        }
+
+
+def make_report(predictions: Predictions, class_names: list[str], parts: list[str]) -> Report:
+    c = len(class_names)
+    labels, guesses = predictions.labels, predictions.logits.argmax(-1)
+    confusion = np.zeros((c, c), dtype=np.int64)
+    np.add.at(confusion, (labels, guesses), 1)
+    per_class = []
+    for k, name in enumerate(class_names):
+        count = int(confusion[k].sum())
+        per_class.append((name, count, float(confusion[k, k] / count) if count else float("nan")))
+    attention = None
+    if predictions.attention.shape[1] > 1:
+        attention = np.full((c, predictions.attention.shape[1]), np.nan)
+        for k in range(c):
+            if (labels == k).any():
+                attention[k] = predictions.attention[labels == k].mean(0)
+    return Report(
+        topk_accuracy(predictions.logits, labels, 1),
+        topk_accuracy(predictions.logits, labels, 5),
+        per_class,
+        confusion,
+        attention,
+        parts,
+    )
+
+
+def format_report(report: Report, title: str) -> str:
+    width = max(len(n) for n, _, _ in report.per_class) + 2
+    lines = [
+        title,
+        f"top-1 {100 * report.top1:.2f}%   top-5 {100 * report.top5:.2f}%   "
+        f"({int(report.confusion.sum())} clips)",
+        "",
+    ]
+    header = f"{'class':<{width}}{'clips':>6}{'top-1':>9}"
+    if report.attention_per_class is not None:
+        header += "".join(f"{p:>12}" for p in report.parts)
+    lines += [header, "-" * len(header)]
+    for k, (name, count, accuracy) in enumerate(report.per_class):
+        row = f"{name:<{width}}{count:>6}{'' if np.isnan(accuracy) else f'{100 * accuracy:.1f}%':>9}"
+        if report.attention_per_class is not None:
+            row += "".join(
+                f"{v:>12.3f}" if not np.isnan(v) else f"{'':>12}" for v in report.attention_per_class[k]
+            )
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def _heatmap_png(
+    path: Path,
+    values: np.ndarray,
+    rows: list[str],
+    columns: list[str],
+    title: str,
+    value_format: str,
+    vmax: float | None = None,
+) -> None:
+    """A labelled heat map as PNG, drawn with OpenCV (no plotting library needed at runtime)."""
+    cell = 44 if len(columns) <= 12 else max(14, 600 // len(columns))
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
+    left = 12 + max(cv2.getTextSize(r, font, scale, 1)[0][0] for r in rows)
+    top = 40 + max(cv2.getTextSize(c, font, scale, 1)[0][0] for c in columns)
+    height, width = top + cell * len(rows) + 10, left + cell * len(columns) + 10
+    title_width = cv2.getTextSize(title, font, 0.5, 1)[0][0] + 16
+    image = np.full((height, max(width, title_width), 3), 255, np.uint8)
+    finite = values[np.isfinite(values)]
+    vmax = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0) or 1.0
+    shade = np.nan_to_num(np.clip(values / vmax, 0, 1))
+    colours = cv2.applyColorMap((255 * shade).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            x0, y0 = left + j * cell, top + i * cell
+            colour = (
+                (230, 230, 230) if not np.isfinite(values[i, j]) else tuple(int(v) for v in colours[i, j])
+            )
+            cv2.rectangle(image, (x0, y0), (x0 + cell - 1, y0 + cell - 1), colour, -1)
+            if cell >= 30 and np.isfinite(values[i, j]):
+                text = format(values[i, j], value_format)
+                ink = (0, 0, 0) if shade[i, j] > 0.6 else (255, 255, 255)
+                size = cv2.getTextSize(text, font, 0.35, 1)[0]
+                cv2.putText(
+                    image,
+                    text,
+                    (x0 + (cell - size[0]) // 2, y0 + (cell + size[1]) // 2),
+                    font,
+                    0.35,
+                    ink,
+                    1,
+                    cv2.LINE_AA,
+                )
+    for i, name in enumerate(rows):
+        size = cv2.getTextSize(name, font, scale, 1)[0]
+        cv2.putText(
+            image,
+            name,
+            (left - 6 - size[0], top + i * cell + (cell + size[1]) // 2),
+            font,
+            scale,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+    # Column names written vertically: draw on a strip, rotate it.
+    strip = np.full((cell * len(columns), top - 30, 3), 255, np.uint8)
+    for j, name in enumerate(columns):
+        cv2.putText(strip, name, (2, j * cell + (cell + 8) // 2), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    rotated = cv2.rotate(strip, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    image[30:top, left : left + rotated.shape[1]] = rotated[:, : min(rotated.shape[1], image.shape[1] - left)]
+    cv2.putText(image, title, (8, 20), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"cannot write {path}")
+
+
+def write_figures(report: Report, class_names: list[str], out: Path, title: str) -> list[Path]:
+    """confusion.png (row-normalised) and, for networks with attention, attention.png (Fig. 4)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    rows = report.confusion.sum(1, keepdims=True)
+    normalised = np.where(rows > 0, report.confusion / np.maximum(rows, 1), np.nan)
+    short = [f"{k + 1} {n[:28]}" for k, n in enumerate(class_names)]
+    path = out / "confusion.png"
+    _heatmap_png(
+        path,
+        normalised,
+        short,
+        [str(k + 1) for k in range(len(class_names))],
+        f"{title}: confusion (rows: true class, fraction of its clips)",
+        ".2f",
+        vmax=1.0,
+    )
+    written.append(path)
+    if report.attention_per_class is not None:
+        path = out / "attention.png"
+        _heatmap_png(
+            path,
+            report.attention_per_class,
+            short,
+            report.parts,
+            f"{title}: mean attention per class and part",
+            ".2f",
+            vmax=1.0,
+        )
+        written.append(path)
+    return written
+
+
+def save_results(report: Report, path: Path, meta: dict[str, Any]) -> None:
+    path.write_text(json.dumps({**meta, **report.to_dict()}, indent=1))

@@ -1,0 +1,313 @@
+"""`python -m training prepare`: decode every clip once into the cache (training/cache.py).
+
+    python -m training prepare --dataset ntu60 --root /data/nturgbd --out /data/cache/ntu60_112 \
+        --workers 16 [--crop-size 112] [--crop-fps 10] [--full-image] [--skeleton-only] [--limit N]
+
+Per clip: read the .skeleton (bodies matched by id, the most active kept), take timestamps from the
+sidecar (our clips) or 1/30 s apart (NTU), fit the colour camera to the clip's own joint pixels, size
+and smooth part boxes over the clip (core.glimpse), decode the video once and keep the crops of the
+frames nearest to `crop_fps` instants. Parallel worker processes, a progress bar, already prepared
+clips skipped (resumable), unreadable clips listed in failed.txt with the reason and never fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from core.camera import DEFAULT_CAMERA, ColorCamera, fit_camera
+from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
+from core.skeleton import KINECT_V2
+from recordings.clip import read_sidecar
+from recordings.ntu import RgbVideo, read_skeleton
+from training.cache import FULL_IMAGE_PART, CacheSettings, clip_paths, read_settings, write_clip
+from training.data import DatasetError
+
+# Clips whose video and skeleton frame counts differ by more than this are refused: frame i of one
+# would no longer show frame i of the other. NTU has a few off-by-one videos, which are kept.
+MAX_FRAME_MISMATCH = 3
+NTU_FPS = 30.0
+
+
+@dataclass(frozen=True)
+class ClipTask:
+    """One recorded clip to prepare (NTU or ours). Any object with `name` and
+    `prepare(settings, cache) -> index entry` can be a task (the demo's simulated clips are)."""
+
+    name: str
+    label: int  # 0-based class index, or -1 when the split assigns it later
+    skeleton: Path
+    video: Path | None
+    sidecar: Path | None
+    group: dict
+
+    def prepare(self, settings: CacheSettings, cache: Path) -> dict:
+        return prepare_clip(self, settings, cache)
+
+
+def crop_frame_indices(timestamps: np.ndarray, crop_fps: float) -> np.ndarray:
+    """Frames nearest to instants 1/crop_fps apart over the clip (no repeats)."""
+    times = np.arange(timestamps[0], timestamps[-1] + 1e-9, 1.0 / crop_fps)
+    right = np.searchsorted(timestamps, times).clip(1, max(len(timestamps) - 1, 1))
+    left = right - 1
+    if len(timestamps) == 1:
+        return np.zeros(1, dtype=np.int64)
+    nearer_left = (times - timestamps[left]) <= (timestamps[right] - times)
+    return np.unique(np.where(nearer_left, left, right)).astype(np.int64)
+
+
+def clip_camera(xyz: np.ndarray, color: np.ndarray, states: np.ndarray) -> ColorCamera:
+    """The colour camera fitted to the clip's tracked joints (NTU stores both 3D and pixel positions);
+    the Kinect's typical calibration when too few joints are usable."""
+    usable = (
+        (states >= 2) & (np.abs(xyz).sum(-1) > 0) & np.isfinite(color).all(-1) & (np.abs(color).sum(-1) > 0)
+    )
+    if usable.sum() < 20:
+        return DEFAULT_CAMERA
+    try:
+        return fit_camera(xyz[usable], color[usable])
+    except (ValueError, np.linalg.LinAlgError):
+        return DEFAULT_CAMERA
+
+
+def full_image_crop(frame: np.ndarray, size: int) -> np.ndarray:
+    """The whole frame letterboxed into size x size, RGB (the "full image" ablation's input)."""
+    h, w = frame.shape[:2]
+    scale = size / max(h, w)
+    resized = cv2.resize(
+        frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    out = np.zeros((size, size, 3), np.uint8)
+    y, x = (size - resized.shape[0]) // 2, (size - resized.shape[1]) // 2
+    out[y : y + resized.shape[0], x : x + resized.shape[1]] = resized[..., ::-1]
+    return out
+
+
+def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
+    """Read, crop and store one clip. Raises on anything unreadable (the caller records it)."""
+    skeleton = read_skeleton(task.skeleton)
+    arrays = skeleton.arrays(settings.max_bodies)
+    if not arrays.present.any():
+        raise DatasetError(f"{task.skeleton}: no body in any of its {skeleton.num_frames} frames")
+    count = skeleton.num_frames
+    camera = None
+    if task.sidecar is not None:
+        sidecar = read_sidecar(task.sidecar)
+        if len(sidecar.timestamps) != count:
+            raise DatasetError(
+                f"{task.sidecar}: {len(sidecar.timestamps)} timestamps for {count} skeleton frames"
+            )
+        timestamps = sidecar.timestamps - sidecar.timestamps[0]
+        camera = sidecar.camera
+    else:
+        timestamps = np.arange(count, dtype=np.float64) / NTU_FPS
+    color = arrays.color.copy()
+    color[(color == 0).all(-1)] = np.nan  # NTU writes 0 0 for joints it could not map
+    crops = None
+    chosen = crop_frame_indices(timestamps, settings.crop_fps)
+    if not settings.skeleton_only:
+        if task.video is None:
+            raise DatasetError(f"{task.skeleton}: no RGB video found for this clip")
+        camera = camera or clip_camera(arrays.xyz[:, 0], color[:, 0], arrays.states[:, 0])
+        boxes = part_boxes(
+            arrays.xyz[:, 0],
+            arrays.states[:, 0],
+            camera,
+            KINECT_V2,
+            settings.glimpse,
+            joints_color=color[:, 0],
+        )
+        size = settings.glimpse.crop_size
+        with RgbVideo(task.video) as video:
+            if abs(len(video) - count) > MAX_FRAME_MISMATCH:
+                raise DatasetError(f"{task.video}: {len(video)} video frames for {count} skeleton frames")
+            chosen = chosen[chosen < min(len(video), count)]
+            wanted = {int(i): k for k, i in enumerate(chosen)}
+            crops = np.zeros((len(settings.parts), len(chosen), size, size, 3), np.uint8)
+            body_parts = [PARTS.index(p) for p in settings.parts if p != FULL_IMAGE_PART]
+            decoded = 0
+            for index, frame in enumerate(video):
+                decoded += 1
+                k = wanted.get(index)
+                if k is not None:
+                    crops[: len(body_parts), k] = crop_frame(
+                        frame, boxes[body_parts, index], settings.glimpse
+                    )
+                    if FULL_IMAGE_PART in settings.parts:
+                        crops[settings.parts.index(FULL_IMAGE_PART), k] = full_image_crop(frame, size)
+                if index >= chosen[-1]:
+                    break
+            if decoded <= chosen[-1]:
+                raise DatasetError(f"{task.video}: the video ended after {decoded} frames")
+    write_clip(
+        cache,
+        task.name,
+        {
+            "timestamps": timestamps,
+            "joints": arrays.xyz,
+            "states": arrays.states,
+            "color": arrays.color,
+            "crop_timestamps": timestamps[chosen],
+            "label": np.int64(task.label),
+            "body_ids": arrays.body_ids.astype(np.uint64),
+        },
+        crops,
+    )
+    return {
+        "name": task.name,
+        "label": task.label,
+        "frames": count,
+        "crop_frames": int(len(chosen)),
+        "seconds": float(timestamps[-1]),
+        "group": task.group,
+    }
+
+
+def _work(job: tuple[ClipTask, CacheSettings, Path]) -> tuple[str, dict | None, str | None]:
+    task, settings, cache = job
+    try:
+        return task.name, task.prepare(settings, cache), None
+    except Exception as exc:  # every failure is reported per clip; the run goes on
+        reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        if not isinstance(exc, (ValueError, OSError, DatasetError)):
+            reason += " | " + traceback.format_exc(limit=3).replace("\n", " ")
+        return task.name, None, reason
+
+
+def _entry_from_npz(cache: Path, task: ClipTask) -> dict | None:
+    npz_path, _ = clip_paths(cache, task.name)
+    try:
+        with np.load(npz_path) as data:
+            return {
+                "name": task.name,
+                "label": int(data["label"]),
+                "frames": int(len(data["timestamps"])),
+                "crop_frames": int(len(data["crop_timestamps"])),
+                "seconds": float(data["timestamps"][-1]),
+                "group": task.group,
+            }
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable leftover: prepare it again
+
+
+def prepare_cache(
+    tasks: list[ClipTask],
+    settings: CacheSettings,
+    cache: str | Path,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Prepare every task not yet in the cache; write index.json and failed.txt. Returns (index, failed)."""
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    settings_path = cache / "cache.json"
+    if settings_path.is_file():
+        existing = read_settings(cache)
+        if existing != settings:
+            raise DatasetError(
+                f"{cache} was prepared with other settings ({existing}); "
+                "use another folder or the same options"
+            )
+    else:
+        settings_path.write_text(json.dumps(settings.to_dict(), indent=1))
+    index: list[dict] = []
+    todo: list[ClipTask] = []
+    for task in tasks:
+        entry = _entry_from_npz(cache, task) if clip_paths(cache, task.name)[0].is_file() else None
+        if entry is not None:
+            index.append(entry)
+        else:
+            todo.append(task)
+    failed: list[tuple[str, str]] = []
+    started = time.monotonic()
+    jobs = [(task, settings, cache) for task in todo]
+    bar = tqdm(total=len(jobs), desc="prepare", unit="clip", disable=not progress)
+    if workers > 1 and len(jobs) > 1:
+        # fork would copy a parent that may hold CUDA/OpenMP state; spawn starts clean workers.
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            for name, entry, reason in pool.imap_unordered(_work, jobs, chunksize=4):
+                _collect(name, entry, reason, index, failed, bar)
+    else:
+        for job in jobs:
+            _collect(*_work(job), index, failed, bar)
+    bar.close()
+    index.sort(key=lambda e: e["name"])
+    (cache / "index.json").write_text(json.dumps(index))
+    (cache / "failed.txt").write_text("".join(f"{name}\t{reason}\n" for name, reason in sorted(failed)))
+    print(
+        f"prepared {len(todo) - len(failed)} clips in {time.monotonic() - started:.0f} s, "
+        f"{len(tasks) - len(todo)} already there, {len(failed)} failed"
+        + (f" (see {cache / 'failed.txt'})" if failed else "")
+        + f"; cache {cache} holds {len(index)} clips"
+    )
+    return index, failed
+
+
+def _collect(name: str, entry: dict | None, reason: str | None, index: list, failed: list, bar: tqdm) -> None:
+    if entry is not None:
+        index.append(entry)
+    else:
+        failed.append((name, reason or "unknown error"))
+        bar.write(f"skipped {name}: {reason}")
+    bar.update(1)
+
+
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, choices=("ntu60", "ntu120", "clips"))
+    parser.add_argument(
+        "--root",
+        required=True,
+        help="dataset folder (NTU: holds nturgb+d_skeletons/ and "
+        "nturgb+d_rgb/; clips: the recordings folder)",
+    )
+    parser.add_argument("--out", required=True, help="cache folder to write (resumable)")
+    parser.add_argument("--label-map", help="clips: the site's label map file (default: ROOT/labels.txt)")
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    parser.add_argument("--crop-size", type=int, default=112, help="pixels; must match the model profile")
+    parser.add_argument("--crop-fps", type=float, default=10.0, help="crops kept per second of video")
+    parser.add_argument("--hand-size", type=float, default=GlimpseConfig.hand_size_m, help="hand box side, m")
+    parser.add_argument("--full-image", action="store_true", help="also store the whole frame (ablation)")
+    parser.add_argument("--skeleton-only", action="store_true", help="skeletons only (pose stage), no video")
+    parser.add_argument("--max-bodies", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=0, help="prepare only the first N clips (a trial run)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    if args.dataset in ("ntu60", "ntu120"):
+        from training.ntu_data import ntu_prepare_tasks
+
+        tasks = ntu_prepare_tasks(args.root, args.dataset, rgb=not args.skeleton_only)
+    else:
+        from training.own_clips import clip_prepare_tasks
+
+        tasks = clip_prepare_tasks(args.root, args.label_map)
+    if args.limit:
+        tasks = tasks[: args.limit]
+    parts = PARTS + ((FULL_IMAGE_PART,) if args.full_image else ())
+    glimpse = replace(GlimpseConfig(), crop_size=args.crop_size, hand_size_m=args.hand_size)
+    settings = CacheSettings(
+        dataset=args.dataset,
+        glimpse=glimpse,
+        crop_fps=args.crop_fps,
+        parts=parts,
+        max_bodies=args.max_bodies,
+        skeleton_only=args.skeleton_only,
+    )
+    _, failed = prepare_cache(tasks, settings, args.out, workers=args.workers, progress=not args.no_progress)
+    if failed and len(failed) == len(tasks):
+        print(f"error: no clip of {args.root} could be prepared", file=sys.stderr)
+        return 1
+    return 0

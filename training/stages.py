@@ -1,0 +1,526 @@
+"""Algorithm 1 as training stages, one linear loop for all of them.
+
+    parts      step 2  each part's I3D on its own crops (loss on every part's own logits)
+    pose       step 3  the pose LSTM classifies skeleton windows
+    attention  step 5  parts + LSTM + attention head + classifier, jointly, N1 epochs
+    finetune   step 6  as attention with the LSTM frozen, N2 epochs
+    all        the stages the network has, in this order, each from the previous one's best checkpoint
+
+Run folder (`out`):  <out>/<stage>/ config.yaml  metrics.jsonl  best.pt  last.pt  state.pt
+`best.pt` is a model checkpoint (core.model.checkpoint: the network, its config, class names and
+preprocessing); `state.pt` holds what resuming needs (optimiser, scheduler, scaler, RNG, counters).
+A stage that finds an unfinished `state.pt` continues after its last completed epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
+from core.model.loss import LossWeights, p_i3d_loss
+from core.model.network import PartAttentionNetwork, Stage
+from core.model.profiles import Aggregation, NetworkConfig
+from core.window import WindowSpec
+from training import distributed
+from training.ablations import network_config
+from training.config import TrainConfig, config_to_dict, write_config
+from training.data import Augmentation, DatasetError, WindowDataset
+from training.evaluation import Predictions, predict, topk_accuracy
+from training.splits import Splits, build_splits
+
+# CLI name of each stage, in Algorithm 1's order.
+STAGE_NAMES: dict[str, Stage] = {
+    "parts": Stage.PARTS,
+    "pose": Stage.POSE,
+    "attention": Stage.JOINT,
+    "finetune": Stage.FINETUNE,
+}
+STAGE_ORDER = tuple(STAGE_NAMES)
+
+
+class StageError(RuntimeError):
+    """A stage that cannot start as asked (missing previous checkpoint, incompatible network)."""
+
+
+def stages_for(config: NetworkConfig) -> list[str]:
+    """The stages of Algorithm 1 this network has, in order."""
+    aggregation = config.aggregation
+    stages = []
+    if config.parts and aggregation.shared_blocks == 0:  # sum_r parts have no logits of their own
+        stages.append("parts")
+    if aggregation.uses_pose:
+        stages.append("pose")
+    if config.parts and aggregation is not Aggregation.SINGLE:
+        stages.append("attention")
+    if aggregation is Aggregation.ATTENTION:
+        stages.append("finetune")
+    return stages
+
+
+def needs_crops(stage: str) -> bool:
+    return stage != "pose"
+
+
+class StageObjective(nn.Module):
+    """What one stage computes from a batch, as a module so DistributedDataParallel sees the forward.
+
+    Returns (logits, attention): logits (B, C), or (B, P, C) for `parts` (one classification per part).
+    """
+
+    def __init__(self, network: PartAttentionNetwork, stage: str) -> None:
+        super().__init__()
+        self.network = network
+        self.stage = stage
+
+    def forward(
+        self, crops: torch.Tensor | None, skeleton: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.stage == "parts":
+            logits = self.network.part_logits(crops)
+            return logits, logits.new_zeros(logits.shape[0], 0)
+        if self.stage == "pose":
+            logits, _ = self.network.pose(skeleton)
+            return logits, logits.new_zeros(logits.shape[0], 0)
+        return self.network(crops, skeleton)
+
+
+def stage_loss(
+    network: PartAttentionNetwork,
+    stage: str,
+    logits: torch.Tensor,
+    attention: torch.Tensor,
+    labels: torch.Tensor,
+    config: TrainConfig,
+) -> torch.Tensor:
+    """Cross-entropy of the stage's output + Eq. 5's penalties where the stage has them.
+
+    Eq. 5: CE + lambda1 * sum_k (1 - alpha_k)^2 + lambda2 * ||W||^2, with W the weight matrices the
+    stage trains among the layers the paper adds (attention head, classifier; the pose classifier in
+    the pose stage). The printed equation lacks the CE's minus sign; this is the usual cross-entropy.
+    """
+    logits = logits.float()
+    lambdas = LossWeights(attention=config.optim.attention_weight, weight=config.optim.weight_decay)
+    if stage == "parts":
+        parts = logits.shape[1]
+        weights = [part.logits.conv3d.weight for part in network.parts]
+        # Each part's own Eq. 5 (no attention yet), summed: every I3D gets the gradient of its own loss
+        # only, as if trained alone.
+        flat = logits.flatten(0, 1)
+        no_attention = flat.new_ones(flat.shape[0], 1)
+        terms = p_i3d_loss(flat, labels.repeat_interleave(parts), no_attention, weights, lambdas)
+        return terms.cross_entropy * parts + lambdas.weight * terms.weight_penalty
+    if stage == "pose":
+        weights = [network.pose.classifier.weight]
+    else:
+        weights = [w for w in network.regularised_weights() if w.requires_grad]
+    if attention.shape[1] <= 1:  # pose stage, single part: no attention to regularise
+        attention = logits.new_ones(logits.shape[0], 1)
+    return p_i3d_loss(logits, labels, attention.float(), weights, lambdas).total
+
+
+def _to_device(
+    batch: dict[str, Any], device: torch.device
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    crops = batch.get("crops")
+    if crops is not None:
+        crops = crops.to(device, non_blocking=True).float()
+    return (
+        crops,
+        batch["skeleton"].to(device, non_blocking=True),
+        batch["label"].to(device, non_blocking=True),
+    )
+
+
+@dataclass
+class StageResult:
+    best_checkpoint: Path
+    best_validation_top1: float
+    epochs_run: int
+    network: PartAttentionNetwork | None = None  # the weights at the end of the run (not the best ones)
+
+
+def previous_checkpoint(out: Path, stage: str, network_stages: list[str]) -> Path | None:
+    """The best checkpoint of the stage before `stage` among the network's stages, if it is required."""
+    position = network_stages.index(stage)
+    if position == 0:
+        return None
+    return out / network_stages[position - 1] / "best.pt"
+
+
+def check_compatible(
+    found: NetworkConfig, expected: NetworkConfig, path: Path, *, ignore_classes: bool = False
+) -> None:
+    """A checkpoint can seed a stage only if it is the same network (same profile, classes, layout);
+    with `ignore_classes` the class count may differ (fine-tuning on a site's own classes)."""
+    a, b = found.to_dict(), expected.to_dict()
+    differing = {k: (a[k], b[k]) for k in a if a[k] != b[k] and not (ignore_classes and k == "num_classes")}
+    if differing:
+        details = ", ".join(
+            f"{k}: checkpoint {v[0]!r} vs config {v[1]!r}" for k, v in sorted(differing.items())
+        )
+        raise StageError(f"{path} is a different network than this run's config ({details})")
+
+
+def load_matching(network: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load `state` into `network`; tensors whose shape differs (classifiers of another class count)
+    keep their fresh initialisation. Returns their names. Missing or unexpected names are errors."""
+    own = network.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise StageError(f"checkpoint weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    fresh = [k for k, v in state.items() if v.shape != own[k].shape]
+    network.load_state_dict({k: (own[k] if k in fresh else v) for k, v in state.items()})
+    return fresh
+
+
+def preprocessing_for(config: TrainConfig, splits: Splits, net: NetworkConfig) -> Preprocessing:
+    return Preprocessing.matching(
+        net, layout=splits.layout.name, duration_s=config.window.duration_s, glimpse=splits.glimpse
+    )
+
+
+def train_stage(
+    config: TrainConfig,
+    stage: str,
+    *,
+    init: str | Path | None = None,
+    restart: bool = False,
+    process: distributed.Process | None = None,
+    splits: Splits | None = None,
+) -> StageResult:
+    """Run one stage of Algorithm 1 to completion (or early stop); returns its best checkpoint."""
+    if stage not in STAGE_NAMES:
+        raise StageError(f"unknown stage {stage!r}; expected one of {list(STAGE_NAMES)}")
+    process = process or distributed.start(config.device)
+    splits = splits or build_splits(config.data)
+    net_config = network_config(config, len(splits.class_names), splits.layout)
+    network_stages = stages_for(net_config)
+    if stage not in network_stages:
+        raise StageError(
+            f"a {net_config.aggregation.value!r} network has no {stage!r} stage; "
+            f"its stages are {network_stages}"
+        )
+    if needs_crops(stage) and not splits.has_rgb:
+        raise DatasetError(
+            f"stage {stage!r} needs part crops, but dataset {config.data.dataset!r} "
+            f"at {config.data.root} has "
+            "none prepared: run `python -m training prepare` and set data.cache"
+        )
+    out = Path(config.out) / stage
+    state_path = out / "state.pt"
+    if process.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(config, out / "config.yaml")
+
+    torch.manual_seed(config.seed)
+    network = PartAttentionNetwork(net_config)
+    seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
+    if seed_path is not None:
+        if not seed_path.is_file():
+            raise StageError(
+                f"stage {stage!r} starts from {seed_path}, which does not exist: run stage "
+                f"{network_stages[network_stages.index(stage) - 1]!r} first or pass --init CHECKPOINT"
+            )
+        loaded = load_checkpoint(seed_path)
+        new_classes = bool(init) and config.model.init_new_classes
+        check_compatible(loaded.model.config, net_config, seed_path, ignore_classes=new_classes)
+        fresh = load_matching(network, loaded.model.state_dict())
+        if fresh and process.is_main:
+            print(f"[{stage}] from {seed_path}: class-sized tensors start fresh: {', '.join(fresh)}")
+    elif config.model.i3d_weights and needs_crops(stage):  # the first RGB stage: Algorithm 1 step 1
+        reports = network.load_pretrained_i3d(
+            read_i3d_weights(config.model.i3d_weights), source=config.model.i3d_weights
+        )
+        if process.is_main:
+            print(f"[{stage}] I3D weights from {config.model.i3d_weights}: {reports[0]}")
+    network.set_stage(STAGE_NAMES[stage])
+    network.to(process.device)
+    objective: nn.Module = StageObjective(network, stage)
+    if process.distributed:
+        device_ids = [process.device.index] if process.device.type == "cuda" else None
+        objective = DistributedDataParallel(objective, device_ids=device_ids)
+
+    trainable = [p for p in network.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=config.optim.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=config.optim.plateau_factor, patience=config.optim.plateau_patience
+    )
+    use_amp = config.optim.amp and process.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    spec = WindowSpec(config.window.duration_s, net_config.num_frames)
+    common = {
+        "spec": spec,
+        "layout": splits.layout,
+        "num_bodies": net_config.num_bodies,
+        "with_crops": needs_crops(stage),
+        "seed": config.seed,
+        "part_index": splits.part_index(net_config.parts, net_config.crop_size)
+        if needs_crops(stage)
+        else None,
+    }
+    augmentation = Augmentation(
+        config.augment.rotate_deg,
+        config.augment.tilt_deg,
+        config.augment.scale,
+        config.augment.noise,
+        config.augment.mirror,
+        config.augment.speed,
+    )
+    train_set = WindowDataset(
+        splits.train, train=True, jitter=config.window.jitter, augmentation=augmentation, **common
+    )
+    validation_set = WindowDataset(
+        splits.validation or splits.train, train=False, eval_windows=config.window.eval_windows, **common
+    )
+    sampler = DistributedSampler(
+        train_set,
+        num_replicas=process.world_size,
+        rank=process.rank,
+        shuffle=True,
+        seed=config.seed,
+        drop_last=process.distributed,
+    )
+    loader = DataLoader(
+        train_set,
+        batch_size=config.optim.batch_size,
+        sampler=sampler,
+        num_workers=config.workers,
+        pin_memory=process.device.type == "cuda",
+        persistent_workers=config.workers > 0,
+        drop_last=len(train_set) > config.optim.batch_size,
+    )
+
+    epochs = getattr(config.epochs, stage)
+    start_epoch, best_top1, best_loss, bad_epochs = 0, -1.0, math.inf, 0
+    if state_path.is_file() and not restart:
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        if state.get("finished"):
+            if process.is_main:
+                print(f"[{stage}] already finished ({state_path}); --restart to train it again")
+            return StageResult(out / "best.pt", state["best_top1"], state["epoch"])
+        network.load_state_dict(state["network"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best_top1, best_loss, bad_epochs = (
+            state["epoch"],
+            state["best_top1"],
+            state["best_loss"],
+            state["bad_epochs"],
+        )
+        if process.is_main:
+            print(f"[{stage}] resuming after epoch {start_epoch} (best validation top-1 {best_top1:.4f})")
+    else:
+        # Different dropout noise per rank; the weights themselves are broadcast by DDP from rank 0.
+        torch.manual_seed(config.seed * 1000 + process.rank + 1)
+
+    preprocessing = preprocessing_for(config, splits, net_config)
+    extra = {
+        "stage": stage,
+        "dataset": config.data.dataset,
+        "protocol": config.data.protocol,
+        "validation_clips": [s.name for s in splits.validation],
+        "train_config": config_to_dict(config),
+    }
+    if process.is_main:
+        print(
+            f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips, "
+            f"{sum(p.numel() for p in trainable):,} trainable parameters, device {process.device}, "
+            f"{process.world_size} process(es)"
+        )
+    epoch = start_epoch
+    for epoch in range(start_epoch, epochs):
+        started = time.monotonic()
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        objective.train()
+        network.train()
+        total_loss, correct, seen = 0.0, 0.0, 0
+        steps = (
+            len(loader) if config.max_steps_per_epoch <= 0 else min(len(loader), config.max_steps_per_epoch)
+        )
+        bar = tqdm(
+            loader,
+            total=steps,
+            desc=f"{stage} {epoch + 1}/{epochs}",
+            leave=False,
+            disable=not (config.progress and process.is_main),
+        )
+        for step, batch in enumerate(bar):
+            if step >= steps:
+                break
+            crops, skeleton, labels = _to_device(batch, process.device)
+            with torch.autocast(device_type=process.device.type, dtype=torch.float16, enabled=use_amp):
+                logits, attention = objective(crops, skeleton)
+            loss = stage_loss(network, stage, logits, attention, labels, config)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if config.optim.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(trainable, config.optim.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            total_loss += float(loss.detach()) * len(labels)
+            hits = logits.detach().argmax(-1) == (labels[:, None] if logits.dim() == 3 else labels)
+            correct += float(hits.float().mean(-1).sum() if hits.dim() == 2 else hits.sum())
+            seen += len(labels)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        bar.close()
+
+        predictions = predict(objective, network, validation_set, config, process, stage=stage)
+        validation = _validation_metrics(predictions, stage)
+        scheduler.step(validation["top1"])
+        improved = validation["top1"] > best_top1 or (
+            validation["top1"] == best_top1 and validation["loss"] < best_loss
+        )
+        if improved:
+            best_top1, best_loss, bad_epochs = validation["top1"], validation["loss"], 0
+        else:
+            bad_epochs += 1
+        record = {
+            "stage": stage,
+            "epoch": epoch + 1,
+            "train_loss": total_loss / max(seen, 1),
+            "train_top1": correct / max(seen, 1),
+            **{f"val_{k}": v for k, v in validation.items()},
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        if process.is_main:
+            if improved:
+                save_checkpoint(
+                    out / "best.pt",
+                    network,
+                    class_names=splits.class_names,
+                    preprocessing=preprocessing,
+                    extra={**extra, "epoch": epoch + 1, "validation": validation},
+                )
+            save_checkpoint(
+                out / "last.pt",
+                network,
+                class_names=splits.class_names,
+                preprocessing=preprocessing,
+                extra={**extra, "epoch": epoch + 1, "validation": validation},
+            )
+            with open(out / "metrics.jsonl", "a") as log:
+                log.write(json.dumps(record) + "\n")
+            print(
+                f"[{stage}] epoch {epoch + 1}/{epochs} train loss {record['train_loss']:.4f} "
+                f"top-1 {record['train_top1']:.3f} | val loss {validation['loss']:.4f} top-1 "
+                f"{validation['top1']:.3f} top-5 {validation['top5']:.3f} | lr {record['lr']:.2e} "
+                f"| {record['seconds']:.1f}s{' *' if improved else ''}",
+                flush=True,
+            )
+        finished = bad_epochs >= config.optim.early_stop_patience or epoch + 1 >= epochs
+        if process.is_main:
+            _save_state(
+                state_path,
+                network,
+                optimizer,
+                scheduler,
+                scaler,
+                epoch + 1,
+                best_top1,
+                best_loss,
+                bad_epochs,
+                finished,
+            )
+        distributed.barrier(process)
+        if bad_epochs >= config.optim.early_stop_patience:
+            if process.is_main:
+                print(f"[{stage}] early stop: no validation improvement for {bad_epochs} epochs")
+            break
+    if process.is_main and epochs <= start_epoch:
+        _save_state(
+            state_path, network, optimizer, scheduler, scaler, epoch, best_top1, best_loss, bad_epochs, True
+        )
+    return StageResult(out / "best.pt", best_top1, epoch + 1, network)
+
+
+def _validation_metrics(predictions: Predictions, stage: str) -> dict[str, float]:
+    logits = torch.from_numpy(predictions.logits)
+    labels = torch.from_numpy(predictions.labels)
+    if stage == "parts":  # (N, P, C): report the mean over parts, and each part
+        per_part = [topk_accuracy(logits[:, k], labels, 1) for k in range(logits.shape[1])]
+        loss = float(np.mean([F.cross_entropy(logits[:, k], labels).item() for k in range(logits.shape[1])]))
+        metrics = {
+            "loss": loss,
+            "top1": float(np.mean(per_part)),
+            "top5": float(np.mean([topk_accuracy(logits[:, k], labels, 5) for k in range(logits.shape[1])])),
+        }
+        metrics.update({f"part{k}_top1": v for k, v in enumerate(per_part)})
+        return metrics
+    metrics = {
+        "loss": float(F.cross_entropy(logits, labels)),
+        "top1": topk_accuracy(logits, labels, 1),
+        "top5": topk_accuracy(logits, labels, 5),
+    }
+    if predictions.attention.shape[1] > 1:
+        metrics.update({f"attention{k}": float(v) for k, v in enumerate(predictions.attention.mean(0))})
+    return metrics
+
+
+def _save_state(
+    path: Path,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler,
+    epoch: int,
+    best_top1: float,
+    best_loss: float,
+    bad_epochs: int,
+    finished: bool,
+) -> None:
+    state = {
+        "network": network.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "epoch": epoch,
+        "best_top1": best_top1,
+        "best_loss": best_loss,
+        "bad_epochs": bad_epochs,
+        "finished": finished,
+    }
+    partial = path.with_suffix(".tmp")
+    torch.save(state, partial)
+    partial.replace(path)  # an interrupted save never leaves a half-written state behind
+
+
+def train_all(
+    config: TrainConfig,
+    *,
+    restart: bool = False,
+    stages: list[str] | None = None,
+    init: str | Path | None = None,
+) -> list[StageResult]:
+    """The network's stages in order (or the given ones), each from the previous one's best checkpoint."""
+    process = distributed.start(config.device)
+    splits = build_splits(config.data)
+    net_config = network_config(config, len(splits.class_names), splits.layout)
+    results = []
+    for i, stage in enumerate(stages or stages_for(net_config)):
+        results.append(
+            train_stage(
+                config, stage, restart=restart, process=process, splits=splits, init=init if i == 0 else None
+            )
+        )
+    return results
