@@ -122,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     add_demo_arguments(de)
     _threads_argument(de)
 
+    ex = sub.add_parser("export", help="checkpoint -> ONNX with metadata (and a TensorRT engine), checked")
+    from training.export import add_export_arguments
+
+    add_export_arguments(ex)
+    _threads_argument(ex)
+
     args = parser.parse_args(argv)
     if getattr(args, "threads", None):
         import torch
@@ -164,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             from training.demo import run_demo
 
             return run_demo(args)
+        elif args.command == "export":
+            from training.export import run_export
+
+            return run_export(args)
     except (ConfigError, DatasetError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
