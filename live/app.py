@@ -1,0 +1,258 @@
+"""`python -m live`: the command line, turned into a LiveConfig, turned into a running app.
+
+    python -m live                                  window, simulated room, demo model
+    python -m live --source kinect                  the Kinect v2 (Windows)
+    python -m live --source clips/S001C001P001R001A001.skeleton --loop
+    python -m live --source sim --headless --duration 60 --output decisions.jsonl
+    python -m live --headless --alert-class fall_down --alert-command "notify-send fall"
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from core.engines import Backend, Engine, open_engine, unavailable_reason, usable_cores
+from core.skeleton import layout_by_name
+from live.headless import AlertConfig, HeadlessConfig, run_headless
+from live.pipeline import LivePipeline, PipelineConfig, Summary
+from live.sources import ReplayOptions, Source, SourceUnavailable, replay_source, simulated_source
+from live.worker import ModelInputs, RecognitionConfig
+
+log = logging.getLogger("live")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CHECKPOINT = REPO_ROOT / "training" / "checkpoints" / "demo.pt"
+DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
+# Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
+# "falling", the simulated room's class is "fall_down").
+DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
+# --engine choices -> core.engines backends; the short names take the GPU flavour when there is one.
+ENGINE_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu", "onnxruntime-cuda",
+                  "pytorch-cpu", "pytorch-cuda")
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    source: str = "sim"  # "kinect", "sim" or a recording's path
+    checkpoint: Path = DEFAULT_CHECKPOINT
+    engine: str = "auto"
+    threads: int | None = None  # ONNX Runtime intra-op threads (None: usable cores - 1, at least 1)
+    headless: bool = False
+    replay: ReplayOptions = field(default_factory=ReplayOptions)
+    sim_people: int = 2
+    seed: int | None = None
+    record_dir: Path = DEFAULT_RECORD_DIR
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    headless_config: HeadlessConfig = field(default_factory=HeadlessConfig)
+    alert_classes_given: bool = False  # explicit --alert-class: unknown names are an error
+    duration_s: float | None = None  # stop after this long (None: until closed, Ctrl-C or the replay ends)
+    screenshot: Path | None = None  # window: save a screenshot after `duration_s` (or 5 s) and quit
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m live",
+        description="Real-time action recognition for a Kinect v2 room: who does what, and where the "
+                    "model looked.",
+    )
+    parser.add_argument("--source", default="sim",
+                        help="kinect | sim | PATH of a recording (.xef, NTU-layout .skeleton / _rgb.avi / "
+                             ".json, or a clip folder); default: sim")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help=f"model checkpoint (.pt) or exported .onnx; default: {DEFAULT_CHECKPOINT}")
+    parser.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
+                        help="inference backend (auto picks the fastest present); default: auto")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="ONNX Runtime threads (default: all cores but one, which capture and the "
+                             "window need)")
+    parser.add_argument("--headless", action="store_true", help="no window: JSON lines of decisions")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="headless: decisions file (default: stdout)")
+    parser.add_argument("--events", type=Path, default=None,
+                        help="headless: event log file (default: the log)")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--hop", type=float, default=0.2, help="seconds between decisions (default: 0.2)")
+    parser.add_argument("--top-k", type=int, default=3, help="classes per decision (default: 3)")
+    parser.add_argument("--smoothing", type=float, default=0.5,
+                        help="time constant (s) of the score smoothing; 0 turns it off (default: 0.5)")
+    parser.add_argument("--threshold", type=float, default=0.6,
+                        help="probability for events and alerts (default: 0.6)")
+    parser.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
+                        help="raise alerts for this class (repeatable); default: falling / fall_down")
+    parser.add_argument("--alert-cooldown", type=float, default=30.0,
+                        help="seconds below threshold before the same person's alert can fire again")
+    parser.add_argument("--alert-command", default=None,
+                        help="command run per alert, with ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, "
+                             "ALERT_TIME, ALERT_JSON in its environment")
+    parser.add_argument("--record-dir", type=Path, default=DEFAULT_RECORD_DIR,
+                        help=f"where the r key / --record write clips (default: ./{DEFAULT_RECORD_DIR})")
+    parser.add_argument("--record", action="store_true", help="record from the start")
+    parser.add_argument("--fast", action="store_true", help="replay as fast as possible (default: real time)")
+    parser.add_argument("--loop", action="store_true", help="replay: start over at the end")
+    parser.add_argument("--people", type=int, default=2, help="sim: people in the room (default: 2)")
+    parser.add_argument("--seed", type=int, default=None, help="sim: random seed")
+    parser.add_argument("--screenshot", type=Path, default=None,
+                        help="window: save a screenshot after --duration (default 5 s) and quit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> LiveConfig:
+    alert_classes = tuple(args.alert_classes) if args.alert_classes else DEFAULT_ALERT_CLASSES
+    recognition = RecognitionConfig(hop_s=args.hop, top_k=args.top_k, smoothing_s=args.smoothing)
+    return LiveConfig(
+        source=args.source,
+        checkpoint=args.checkpoint,
+        engine=args.engine,
+        threads=args.threads,
+        headless=args.headless,
+        replay=ReplayOptions(realtime=not args.fast, loop=args.loop),
+        sim_people=args.people,
+        seed=args.seed,
+        record_dir=args.record_dir,
+        pipeline=PipelineConfig(recognition=recognition,
+                                record_from_start=args.record_dir if args.record else None),
+        headless_config=HeadlessConfig(
+            output=args.output,
+            events=args.events,
+            alerts=AlertConfig(classes=alert_classes, threshold=args.threshold,
+                               cooldown_s=args.alert_cooldown, command=args.alert_command),
+        ),
+        duration_s=args.duration,
+        alert_classes_given=bool(args.alert_classes),
+        screenshot=args.screenshot,
+    )
+
+
+def open_source(config: LiveConfig) -> Source:
+    """The source `--source` names (not opened yet)."""
+    if config.source == "kinect":
+        from live.kinect import KinectSource  # pykinect2 itself is imported only in open()
+
+        return KinectSource()
+    if config.source == "sim":
+        return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay)
+    path = Path(config.source)
+    if not path.exists():
+        raise SourceUnavailable(f"--source {config.source}: no such file or folder (expected kinect, sim or "
+                                f"a recording's path)")
+    return replay_source(path, config.replay)
+
+
+def _backend(choice: str) -> Backend:
+    if choice == "onnxruntime":
+        cuda = unavailable_reason(Backend.ONNXRUNTIME_CUDA) is None
+        return Backend.ONNXRUNTIME_CUDA if cuda else Backend.ONNXRUNTIME_CPU
+    if choice == "torch":
+        cuda = unavailable_reason(Backend.PYTORCH_CUDA) is None
+        return Backend.PYTORCH_CUDA if cuda else Backend.PYTORCH_CPU
+    return Backend(choice)
+
+
+def open_model(
+    checkpoint: Path, engine_choice: str = "auto", threads: int | None = None
+) -> tuple[Engine, ModelInputs]:
+    """The engine for a checkpoint / ONNX file, and what its inputs must be built from."""
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"model checkpoint {checkpoint} not found; pass --checkpoint PATH (a demo "
+                                f"model is trained by `python -m training demo --out runs/demo`)")
+    if threads is None:
+        # Leave a core to the capture thread and the window: a sensor must never wait for the model.
+        threads = max(1, usable_cores() - 1)
+    engine = open_engine(checkpoint, _backend(engine_choice), threads=threads)
+    metadata = engine.metadata
+    preprocessing = metadata.preprocessing
+    inputs = ModelInputs(
+        window=preprocessing.window,
+        glimpse=preprocessing.glimpse,
+        parts=tuple(preprocessing.parts),
+        layout=layout_by_name(preprocessing.layout),
+        num_bodies=preprocessing.num_bodies,
+        class_names=tuple(metadata.class_names),
+    )
+    return engine, inputs
+
+
+def build_pipeline(config: LiveConfig) -> LivePipeline:
+    """Source first (a missing sensor is said at once, before seconds of model loading), then the model."""
+    source = open_source(config)
+    source.open()
+    try:
+        engine, inputs = open_model(config.checkpoint, config.engine, config.threads)
+    except BaseException:
+        source.close()
+        raise
+    log.info("engine: %s (%s)", engine.name, engine.reason)
+    return LivePipeline(source, engine, inputs, config.pipeline, source_is_open=True)
+
+
+def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
+    """Without --alert-class, keep the default alert classes this model knows (maybe none)."""
+    if config.alert_classes_given:
+        return config
+    known = {c.lower() for c in class_names}
+    classes = tuple(c for c in config.headless_config.alerts.classes if c.lower() in known)
+    if not classes:
+        log.info("no alert classes: the model knows none of %s", ", ".join(DEFAULT_ALERT_CLASSES))
+    alerts = replace(config.headless_config.alerts, classes=classes)
+    return replace(config, headless_config=replace(config.headless_config, alerts=alerts))
+
+
+def print_summary(summary: Summary) -> None:
+    for line in summary.lines():
+        print(f"[live] {line}", file=sys.stderr)
+
+
+def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
+    """The Qt window on the pipeline; returns when the window closes (key, button, Ctrl-C, end of replay)."""
+    from PySide6 import QtCore, QtWidgets
+
+    from live.overlay import LiveWindow, OverlayConfig
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    pipeline.start()
+    window = LiveWindow(pipeline, pipeline.inputs.layout, OverlayConfig(record_dir=config.record_dir,
+                                                                        close_at_end=not config.replay.loop))
+    window.show()
+    # Ctrl-C: Qt's event loop does not return to Python on its own, so a timer lets the handler run.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    wakeup = QtCore.QTimer()
+    wakeup.timeout.connect(lambda: None)
+    wakeup.start(200)
+    if config.screenshot is not None or config.duration_s is not None:
+        delay_s = config.duration_s or 5.0
+
+        def finish() -> None:
+            if config.screenshot is not None:
+                window.grab().save(str(config.screenshot))
+                log.info("screenshot saved to %s", config.screenshot)
+            window.close()
+
+        QtCore.QTimer.singleShot(int(delay_s * 1000), finish)
+    app.exec()
+    wakeup.stop()
+    return window.summary or pipeline.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="[live] %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    config = config_from_args(args)
+    try:
+        pipeline = build_pipeline(config)
+        config = _alerts_for(config, pipeline.inputs.class_names)
+        if config.headless:
+            summary = run_headless(pipeline, config.headless_config, duration_s=config.duration_s)
+        else:
+            summary = run_window(pipeline, config)
+    except (SourceUnavailable, FileNotFoundError, ValueError) as error:
+        print(f"python -m live: {error}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 1 if summary.errors else 0

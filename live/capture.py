@@ -1,0 +1,304 @@
+"""Capture: one thread reads the source into a preallocated ring buffer and updates the tracks.
+
+    source.read() --> Timeline (monotonic) --> FrameRing.push (copy into the oldest slot)
+                                           --> TrackTable.observe (bodies by tracking id)
+                                           --> RecordingSink.offer (non-blocking, own thread)
+
+The capture thread never waits for a consumer: the ring overwrites its oldest slot, readers
+check a slot's sequence number before and after using it (a torn read is detected, never
+blocked on), and the recorder has its own bounded queue that drops (and counts) when full. Frames
+the capture thread itself was too late for show up as gaps in the source's frame index and are
+counted as dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.frame import Body, Frame
+from live.sources import EndOfStream, Source
+from live.stats import RateMeter
+from live.tracks import TrackTable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RingEntry:
+    """What the ring knows about one frame (the pixels stay in the ring)."""
+
+    sequence: int  # 0, 1, 2, ... in arrival order; slot = sequence % capacity
+    timestamp: float  # stream seconds, strictly increasing (Timeline)
+    received: float  # time.monotonic() when the capture thread got it
+    index: int  # the source's frame number
+    has_color: bool
+    bodies: list[Body] = field(default_factory=list)
+
+
+class FrameRing:
+    """The last `capacity` frames: colour images in one preallocated array, metadata beside them.
+
+    Memory is allocated and touched once, up front, so it stays flat however long the app runs.
+    `color_shape` None keeps no pixels (skeleton-only sources).
+    """
+
+    def __init__(self, capacity: int, color_shape: tuple[int, int] | None) -> None:
+        if capacity < 2:
+            raise ValueError(f"a frame ring needs at least 2 slots, got {capacity}")
+        self.capacity = capacity
+        self.color_shape = color_shape
+        self._pixels: np.ndarray | None = None
+        if color_shape is not None:
+            self._pixels = np.empty((capacity, color_shape[0], color_shape[1], 3), np.uint8)
+            self._pixels.fill(0)  # commit the pages now, not while the app runs
+        self._sequences = np.full(capacity, -1, np.int64)
+        self._entries: list[RingEntry | None] = [None] * capacity
+        self._written = 0
+        self._condition = threading.Condition()
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self._pixels is None else self._pixels.nbytes
+
+    @property
+    def written(self) -> int:
+        """Frames pushed so far."""
+        return self._written
+
+    def push(self, frame: Frame, timestamp: float, received: float) -> RingEntry:
+        """Copy `frame` into the oldest slot. Called by the capture thread only."""
+        sequence = self._written
+        slot = sequence % self.capacity
+        with self._condition:
+            self._sequences[slot] = -1  # readers of the old frame in this slot now see it is gone
+            self._entries[slot] = None
+        has_color = False
+        if self._pixels is not None and frame.color is not None:
+            if frame.color.shape[:2] != self.color_shape:
+                raise ValueError(
+                    f"frame {frame.index}: colour image is {frame.color.shape[1]}x{frame.color.shape[0]}, "
+                    f"the source declared {self.color_shape[1]}x{self.color_shape[0]}"
+                )
+            np.copyto(self._pixels[slot], frame.color[..., :3])
+            has_color = True
+        entry = RingEntry(sequence, timestamp, received, frame.index, has_color, list(frame.bodies))
+        with self._condition:
+            self._sequences[slot] = sequence
+            self._entries[slot] = entry
+            self._written = sequence + 1
+            self._condition.notify_all()
+        return entry
+
+    def latest(self) -> RingEntry | None:
+        with self._condition:
+            return self._entries[(self._written - 1) % self.capacity] if self._written else None
+
+    def wait_newer(self, sequence: int, timeout: float) -> RingEntry | None:
+        """The newest entry once one newer than `sequence` exists, or None after `timeout`."""
+        with self._condition:
+            if self._written - 1 <= sequence:
+                self._condition.wait(timeout)
+            if self._written - 1 <= sequence:
+                return None
+            return self._entries[(self._written - 1) % self.capacity]
+
+    def entry(self, sequence: int) -> RingEntry | None:
+        """The entry for `sequence` while the ring still holds it."""
+        slot = sequence % self.capacity
+        with self._condition:
+            return self._entries[slot] if self._sequences[slot] == sequence else None
+
+    def holds(self, sequences: np.ndarray) -> bool:
+        """Whether every frame in `sequences` is still in the ring (check after reading pixels)."""
+        sequences = np.asarray(sequences, np.int64)
+        with self._condition:
+            return bool(np.all(self._sequences[sequences % self.capacity] == sequences))
+
+    def color(self, sequence: int) -> np.ndarray | None:
+        """A view (H, W, 3) BGR of the frame's pixels, None without colour or once overwritten.
+
+        The view is not a copy: check `holds` after using it.
+        """
+        entry = self.entry(sequence)
+        if entry is None or not entry.has_color or self._pixels is None:
+            return None
+        return self._pixels[sequence % self.capacity]
+
+
+class Timeline:
+    """Makes a stream's timestamps strictly increasing across restarts.
+
+    A looping replay or a sensor that comes back restarts its clock; the ring, the tracks and the
+    window sampler all need one monotonic timeline, so each restart is appended one frame period
+    after the last frame.
+    """
+
+    def __init__(self, period_s: float) -> None:
+        self._period = period_s
+        self._offset = 0.0
+        self._last_in: float | None = None
+        self._last_out = 0.0
+
+    def __call__(self, timestamp: float) -> tuple[float | None, bool]:
+        """(timeline seconds or None for a duplicate, whether the stream restarted)."""
+        restarted = False
+        if self._last_in is not None:
+            if timestamp == self._last_in:
+                return None, False
+            if timestamp < self._last_in:
+                self._offset = self._last_out + self._period - timestamp
+                restarted = True
+        out = timestamp + self._offset
+        self._last_in, self._last_out = timestamp, out
+        return out, restarted
+
+
+class RecordingSink:
+    """Writes frames through a recorder on its own thread; `offer` never blocks the capture thread.
+
+    `recorder` needs `write(frame)` and `close()` (recordings.recorder.Recorder). When the writer
+    falls behind by `max_queue` frames, new frames are dropped and counted.
+    """
+
+    def __init__(self, recorder, *, max_queue: int = 30, name: str = "recorder") -> None:
+        self.recorder = recorder
+        self.dropped = 0
+        self.written = 0
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=max_queue)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def offer(self, frame: Frame) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except queue.Full:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                break
+            if self.error is not None:
+                continue
+            try:
+                if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
+                    self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")
+                else:
+                    self.written += 1
+            except Exception as error:  # a full disk must not take the app down: report and stop writing
+                log.error("recording failed: %s", error)
+                self.error = error
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then finalise the recording."""
+        self._queue.put(None)  # sentinel; blocks only if the writer is stuck, never on the capture thread
+        self._thread.join(timeout)
+        try:
+            self.recorder.close()
+        except Exception as error:
+            log.error("finalising the recording failed: %s", error)
+            self.error = self.error or error
+
+
+@dataclass
+class CaptureCounters:
+    frames: int = 0  # frames kept
+    dropped: int = 0  # frames the source produced that the capture thread never got (index gaps)
+    duplicates: int = 0  # frames delivered twice (same timestamp), ignored
+    restarts: int = 0  # the stream went back in time (replay loop, sensor restart)
+    discarded_paused: int = 0  # frames read while paused
+
+
+class Capture:
+    """The capture thread: source -> ring + tracks (+ recording)."""
+
+    def __init__(
+        self,
+        source: Source,
+        ring: FrameRing,
+        tracks: TrackTable,
+        *,
+        period_s: float,
+        on_restart: Callable[[], None] | None = None,
+        read_timeout_s: float = 0.1,
+    ) -> None:
+        self.source = source
+        self.ring = ring
+        self.tracks = tracks
+        self.counters = CaptureCounters()
+        self.fps = RateMeter(window_s=1.0)
+        self.ended = threading.Event()  # the source ran out (end of a replay) or failed
+        self.error: BaseException | None = None
+        self.paused = False
+        self.recording: RecordingSink | None = None
+        self._timeline = Timeline(period_s)
+        self._last_index: int | None = None
+        self._on_restart = on_restart
+        self._read_timeout = read_timeout_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    frame = self.source.read(self._read_timeout)
+                except EndOfStream:
+                    log.info("%s: end of stream", self.source.name)
+                    break
+                if frame is None:
+                    continue
+                received = time.monotonic()
+                if self.paused:
+                    self.counters.discarded_paused += 1
+                    continue
+                self.accept(frame, received)
+        except BaseException as error:  # reported by the pipeline; the thread must not die silently
+            log.exception("capture failed")
+            self.error = error
+        finally:
+            self.ended.set()
+
+    def accept(self, frame: Frame, received: float) -> RingEntry | None:
+        """Put one frame into the ring and the tracks (the capture thread's whole job)."""
+        timestamp, restarted = self._timeline(frame.timestamp)
+        if timestamp is None:
+            self.counters.duplicates += 1
+            return None
+        if restarted:
+            self.counters.restarts += 1
+            self.tracks.clear()  # a looped replay reuses tracking ids: old histories must not continue
+            if self._on_restart is not None:
+                self._on_restart()
+        elif self._last_index is not None and frame.index > self._last_index + 1:
+            self.counters.dropped += frame.index - self._last_index - 1
+        self._last_index = frame.index
+        entry = self.ring.push(frame, timestamp, received)
+        self.tracks.observe(timestamp, frame.bodies, entry.sequence)
+        self.counters.frames += 1
+        self.fps.tick(received)
+        if self.recording is not None:  # on the capture timeline: the recorder needs increasing times
+            self.recording.offer(Frame(timestamp, frame.color, frame.bodies, frame.index))
+        return entry

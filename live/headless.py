@@ -1,0 +1,294 @@
+"""Running without a screen: decisions as JSON lines, an event log, and alerts.
+
+    hop -> DecisionWriter   one JSON line per decision (time, person, top-k, attention, latency)
+        -> EventLog         "started" / "ended" lines when a person's top action crosses the threshold
+        -> AlertDispatcher  alert classes (falling, ...) above the threshold: a log line and an
+                            optional command, at most once per person and class per cooldown
+
+JSON lines go to stdout (or a file) and nothing else does: logs and the summary go to stderr, so
+`python -m live --headless | jq` works.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from live.pipeline import LivePipeline, Summary
+from live.worker import Decision, Hop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    classes: tuple[str, ...] = ("falling",)
+    threshold: float = 0.6  # smoothed probability that raises an alert (and logs an event)
+    cooldown_s: float = 30.0  # an episode ends after this long below the threshold; then it may alert again
+    command: str | None = None  # run for each alert, with ALERT_* environment variables
+
+
+@dataclass(frozen=True)
+class HeadlessConfig:
+    output: Path | None = None  # JSON lines of decisions; None: stdout
+    events: Path | None = None  # event log; None: the log (stderr)
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+
+
+def _iso(seconds: float) -> str:
+    return _dt.datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="milliseconds")
+
+
+class DecisionWriter:
+    """One JSON object per line per decision; flushed per hop so a reader sees decisions at once."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._own = path is not None
+        self._stream: IO[str] = open(path, "a", encoding="utf-8") if path is not None else sys.stdout  # noqa: SIM115
+        self.lines = 0
+
+    def write(self, hop: Hop) -> None:
+        for decision in hop.decisions:
+            self._stream.write(json.dumps(decision.to_json()) + "\n")
+            self.lines += 1
+        if hop.decisions:
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._own:
+            self._stream.close()
+        else:
+            self._stream.flush()
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    kind: str  # "started" or "ended"
+    person: int
+    action: str
+    probability: float
+    stream_time: float
+    time: float
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"event": self.kind, "time": _iso(self.time), "stream_time": round(self.stream_time, 3),
+                "person": self.person, "action": self.action, "p": round(self.probability, 4),
+                "duration_s": round(self.duration_s, 2)}
+
+
+class EventLog:
+    """Per person, the action currently above the threshold: a line when it starts and when it ends."""
+
+    def __init__(self, threshold: float, path: Path | None = None) -> None:
+        self.threshold = threshold
+        self._current: dict[int, ActionEvent] = {}
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
+        self.events: list[ActionEvent] = []
+
+    def update(self, hop: Hop) -> list[ActionEvent]:
+        emitted = []
+        seen = set()
+        for decision in hop.decisions:
+            seen.add(decision.tracking_id)
+            action, p = decision.topk[0]
+            current = self._current.get(decision.tracking_id)
+            active = action if p >= self.threshold else None
+            if current is not None and current.action != active:
+                emitted.append(self._end(current, decision.stream_time, decision.time))
+                del self._current[decision.tracking_id]
+                current = None
+            if current is None and active is not None:
+                started = ActionEvent("started", decision.tracking_id, action, p, decision.stream_time,
+                                      decision.time)
+                self._current[decision.tracking_id] = started
+                emitted.append(started)
+        for event in emitted:
+            self._emit(event)
+        return emitted
+
+    def keep_only(self, tracking_ids: set[int], stream_time: float) -> None:
+        """People no longer tracked: their current action ends."""
+        for tracking_id in set(self._current) - tracking_ids:
+            self._emit(self._end(self._current.pop(tracking_id), stream_time, time.time()))
+
+    def _end(self, started: ActionEvent, stream_time: float, at: float) -> ActionEvent:
+        return ActionEvent("ended", started.person, started.action, started.probability, stream_time, at,
+                           duration_s=stream_time - started.stream_time)
+
+    def _emit(self, event: ActionEvent) -> None:
+        self.events.append(event)
+        if len(self.events) > 1000:  # bounded: the file / log has them all
+            del self.events[:500]
+        if self._file is not None:
+            self._file.write(json.dumps(event.to_json()) + "\n")
+            self._file.flush()
+        else:
+            log.info("event: person %d %s %s (p=%.2f)", event.person, event.kind, event.action,
+                     event.probability)
+
+    def close(self, stream_time: float | None = None) -> None:
+        if stream_time is not None:
+            self.keep_only(set(), stream_time)
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    person: int
+    action: str
+    probability: float
+    stream_time: float
+    time: float
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "ALERT_CLASS": self.action,
+            "ALERT_PERSON": str(self.person),
+            "ALERT_PROBABILITY": f"{self.probability:.4f}",
+            "ALERT_TIME": _iso(self.time),
+            "ALERT_JSON": json.dumps({"person": self.person, "class": self.action,
+                                      "p": round(self.probability, 4), "time": _iso(self.time),
+                                      "stream_time": round(self.stream_time, 3)}),
+        }
+
+
+class AlertDispatcher:
+    """Alerts for chosen classes, one per episode: per person and class, an alert is raised when the
+    class goes above the threshold after at least `cooldown_s` (stream time) without it.
+
+    Delivered as a WARNING log line and, when `command` is set, by running it (no shell; arguments
+    split like a shell would) with ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, ALERT_TIME and
+    ALERT_JSON in its environment. The command runs in the background; a slow hook delays nothing.
+    """
+
+    def __init__(self, config: AlertConfig, class_names: tuple[str, ...] | list[str]) -> None:
+        known = {name.lower(): name for name in class_names}
+        unknown = [c for c in config.classes if c.lower() not in known]
+        if unknown:
+            raise ValueError(f"alert classes {unknown} are not among the model's classes "
+                             f"({', '.join(class_names[:8])}{', ...' if len(class_names) > 8 else ''})")
+        self.config = config
+        self.classes = {known[c.lower()] for c in config.classes}
+        self._argv = shlex.split(config.command, posix=os.name != "nt") if config.command else None
+        self._last: dict[tuple[int, str], float] = {}
+        self._children: list[subprocess.Popen] = []
+        self._lock = threading.Lock()
+        self.alerts: list[Alert] = []
+        self.hook_failures = 0
+
+    def update(self, hop: Hop) -> list[Alert]:
+        raised = []
+        for decision in hop.decisions:
+            for action, p in decision.topk:
+                if action in self.classes and p >= self.config.threshold:
+                    alert = self._consider(decision, action, p)
+                    if alert is not None:
+                        raised.append(alert)
+        return raised
+
+    def _consider(self, decision: Decision, action: str, p: float) -> Alert | None:
+        key = (decision.tracking_id, action)
+        last_seen = self._last.get(key)
+        self._last[key] = decision.stream_time
+        if len(self._last) > 256:  # bounded: forget episodes that are over
+            self._last = {k: t for k, t in self._last.items()
+                          if decision.stream_time - t < self.config.cooldown_s}
+        if last_seen is not None and decision.stream_time - last_seen < self.config.cooldown_s:
+            return None  # the same episode, still going on (or back within the cooldown)
+        alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time)
+        self.alerts.append(alert)
+        if len(self.alerts) > 1000:
+            del self.alerts[:500]
+        log.warning("ALERT: person %d: %s (p=%.2f) at %s", alert.person, action, p, _iso(alert.time))
+        self._run_hook(alert)
+        return alert
+
+    def _run_hook(self, alert: Alert) -> None:
+        if self._argv is None:
+            return
+        self._reap()
+        try:
+            child = subprocess.Popen(self._argv, env={**os.environ, **alert.environment()},
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        except OSError as error:
+            self.hook_failures += 1
+            log.error("alert command %r could not start: %s", self.config.command, error)
+            return
+        self._children.append(child)
+
+    def _reap(self) -> None:
+        for child in list(self._children):
+            code = child.poll()
+            if code is not None:
+                self._children.remove(child)
+                if code != 0:
+                    self.hook_failures += 1
+                    log.error("alert command %r exited with %d", self.config.command, code)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Wait (briefly) for running hooks so their exit codes are reported."""
+        deadline = time.monotonic() + timeout
+        for child in self._children:
+            try:
+                child.wait(max(deadline - time.monotonic(), 0.0))
+            except subprocess.TimeoutExpired:
+                log.warning("alert command still running at exit (pid %d)", child.pid)
+        self._reap()
+
+
+def run_headless(
+    pipeline: LivePipeline,
+    config: HeadlessConfig,
+    stop: threading.Event | None = None,
+    duration_s: float | None = None,
+) -> Summary:
+    """Start the pipeline, write decisions / events / alerts until the source ends, `duration_s`
+    passes, `stop` is set or Ctrl-C; then shut down in order and return the summary."""
+    stop = stop or threading.Event()
+    writer = DecisionWriter(config.output)
+    events = EventLog(config.alerts.threshold, config.events)
+    alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)
+    last_time = 0.0
+
+    def handle(hops: list[Hop]) -> None:
+        nonlocal last_time
+        for hop in hops:
+            writer.write(hop)
+            events.update(hop)
+            alerts.update(hop)
+            last_time = hop.stream_time
+        if hops and pipeline.tracks is not None:
+            events.keep_only(set(pipeline.tracks.ids()), last_time)
+
+    pipeline.start()
+    started = time.monotonic()
+    try:
+        while not stop.is_set():
+            handle(pipeline.drain())
+            if pipeline.ended:
+                break
+            if duration_s is not None and time.monotonic() - started >= duration_s:
+                break
+            stop.wait(0.05)
+    except KeyboardInterrupt:
+        log.info("interrupted; shutting down")
+    finally:
+        summary = pipeline.stop()
+        handle(pipeline.drain())
+        events.close(stream_time=last_time)
+        alerts.close()
+        writer.close()
+    return summary

@@ -1,0 +1,304 @@
+"""The Kinect v2 as a source, through PyKinect2 (Windows, Kinect for Windows SDK 2.0 runtime).
+
+PyKinect2 is imported lazily, only when `--source kinect` is chosen, and through a compatibility
+loader: the package has not been maintained since 2017 and breaks on current stacks in ways that
+raise at import time or, worse, make body frames silently never arrive (../shared/notes/kinect.md).
+Instead of editing site-packages, `load_pykinect2` reads the package's two modules, applies the
+fixes below to their text in memory and executes them as `pykinect2.PyKinectV2` /
+`pykinect2.PyKinectRuntime`:
+
+    breakage (where)                                   fix
+    assert sizeof(tagSTATSTG) == 72 (PyKinectV2)       32-bit struct-size asserts dropped (64-bit: 80)
+    _check_version('') (PyKinectV2, comtypes >= 1.2)   the call dropped ("ImportError: Wrong version")
+    import numpy.distutils (PyKinectV2)                dropped (gone in Python 3.12 / NumPy 2; unused)
+    time.clock() (PyKinectRuntime, older master)       time.perf_counter() (gone in Python 3.8)
+    numpy.object (PyKinectRuntime)                     object (gone in NumPy 1.24; raised inside a bare
+                                                       `except`, so body frames never arrived)
+    ctypes.pythonapi.PyObject_AsWriteBuffer            a placeholder (gone in Python 3.10; only the
+      (PyKinectRuntime.__init__)                       pygame helper `surface_as_array` used it)
+
+Designed for: PyKinect2 from the repository's master (`pip install "where-to-focus[kinect]"`; the
+PyPI 0.1.0 release has the same breakages plus more), comtypes 1.2-1.4, Python 3.10-3.12, NumPy
+1.24-2.x, Kinect for Windows Runtime 2.0 (2.0.1410). The fixes are tested here against a stand-in
+package with the same lines (tests/test_live_kinect.py); they have NOT been run against a real
+sensor (this project is developed on Linux, where no Kinect v2 body tracking exists).
+
+Frames are driven by body frames (30 fps whether or not anybody is in view); each carries the most
+recent colour image (colour drops to 15 fps in low light, so an image may repeat). The body frame's
+RelativeTime (100 ns ticks, sensor clock) is the timestamp; PyKinect2 drops the colour frame's own.
+Joints are mapped to colour pixels by the SDK's CoordinateMapper (+-inf -> NaN).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+import sys
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.camera import ColorCamera
+from core.frame import Body, Frame
+from live.sources import SourceUnavailable
+
+log = logging.getLogger(__name__)
+
+TICKS_PER_SECOND = 10_000_000
+KINECT_FPS = 30.0
+COLOR_SHAPE = (1080, 1920)
+JOINT_COUNT = 25
+FRAME_SOURCE_COLOR = 1  # FrameSourceTypes_Color
+FRAME_SOURCE_BODY = 32  # FrameSourceTypes_Body
+
+INSTALL_HINT = (
+    'install the Kinect for Windows Runtime 2.0 and `pip install "where-to-focus[kinect]"` '
+    "(PyKinect2 from its GitHub master + comtypes)"
+)
+
+
+@dataclass(frozen=True)
+class SourceFix:
+    """One textual fix for a known PyKinect2 breakage."""
+
+    name: str
+    pattern: re.Pattern[str]
+    replacement: str
+
+
+PYKINECT2_FIXES: tuple[SourceFix, ...] = (
+    SourceFix(
+        "64-bit struct-size asserts",
+        re.compile(r"^([ \t]*)assert\s+sizeof\(.*$", re.MULTILINE),
+        r"\1pass  # struct-size assert removed: it holds only for 32-bit Python",
+    ),
+    SourceFix(
+        "comtypes _check_version",
+        re.compile(r"^([ \t]*)(?!#)(?:from comtypes import _check_version;?\s*)?_check_version\(.*\).*$",
+                   re.MULTILINE),
+        r"\1pass  # comtypes version check removed: comtypes >= 1.2 rejects the empty version",
+    ),
+    SourceFix(
+        "numpy.distutils import",
+        re.compile(r"^([ \t]*)(import numpy\.distutils.*|from numpy\.distutils.*)$", re.MULTILINE),
+        r"\1pass  # numpy.distutils is gone in Python 3.12 / NumPy 2 and was unused",
+    ),
+    SourceFix("time.clock", re.compile(r"\btime\.clock\(\)"), "time.perf_counter()"),
+    SourceFix("numpy.object", re.compile(r"\b(numpy|np)\.object\b"), "object"),
+    SourceFix(
+        "PyObject_AsWriteBuffer",
+        re.compile(r"ctypes\.pythonapi\.PyObject_AsWriteBuffer\b"),
+        'type("PyObjectAsWriteBufferRemoved", (), {})()',
+    ),
+    # The generated module declares `coding: mbcs`, a Windows-only codec; the text is ASCII.
+    SourceFix("mbcs coding cookie", re.compile(r"^#.*coding[:=]\s*mbcs.*$", re.MULTILINE),
+              "# (coding: ascii)"),
+)
+
+
+def patch_pykinect2_source(text: str) -> tuple[str, list[str]]:
+    """Apply PYKINECT2_FIXES to one module's source; returns the new text and the fixes that matched."""
+    applied = []
+    for fix in PYKINECT2_FIXES:
+        text, count = fix.pattern.subn(fix.replacement, text)
+        if count:
+            applied.append(f"{fix.name} (x{count})")
+    return text, applied
+
+
+def load_pykinect2() -> tuple[types.ModuleType, types.ModuleType, list[str]]:
+    """Import pykinect2's PyKinectV2 and PyKinectRuntime with the fixes applied.
+
+    Returns (PyKinectV2, PyKinectRuntime, fixes applied). Raises SourceUnavailable with one line
+    saying what is missing when the package or the SDK runtime is absent. Loading twice returns the
+    modules already loaded.
+    """
+    loaded = sys.modules.get("pykinect2.PyKinectRuntime")
+    if loaded is not None and getattr(loaded, "__where_to_focus_fixes__", None) is not None:
+        return sys.modules["pykinect2.PyKinectV2"], loaded, list(loaded.__where_to_focus_fixes__)
+    spec = importlib.util.find_spec("pykinect2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceUnavailable(f"pykinect2 is not installed: {INSTALL_HINT}")
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    package = sys.modules.get("pykinect2")
+    if package is None:
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["pykinect2"] = package
+        if spec.loader is not None:
+            spec.loader.exec_module(package)
+    all_fixes: list[str] = []
+    modules = []
+    for name in ("PyKinectV2", "PyKinectRuntime"):
+        path = package_dir / f"{name}.py"
+        if not path.is_file():
+            raise SourceUnavailable(f"pykinect2 at {package_dir} has no {name}.py: {INSTALL_HINT}")
+        text, fixes = patch_pykinect2_source(path.read_text(encoding="utf-8", errors="replace"))
+        all_fixes += [f"{name}: {fix}" for fix in fixes]
+        module = types.ModuleType(f"pykinect2.{name}")
+        module.__file__ = str(path)
+        module.__package__ = "pykinect2"
+        sys.modules[module.__name__] = module
+        setattr(package, name, module)
+        try:
+            exec(compile(text, str(path), "exec"), module.__dict__)
+        except (ImportError, AttributeError, OSError, AssertionError) as error:
+            sys.modules.pop(module.__name__, None)
+            raise SourceUnavailable(f"pykinect2 {name} failed to load ({type(error).__name__}: {error}); "
+                                    f"{INSTALL_HINT}") from error
+        modules.append(module)
+    modules[1].__where_to_focus_fixes__ = tuple(all_fixes)
+    return modules[0], modules[1], all_fixes
+
+
+def _is_available(runtime: Any) -> bool:
+    """The sensor's IsAvailable flag (False while unplugged); True when the runtime cannot say."""
+    sensor = getattr(runtime, "_sensor", None)
+    if sensor is None:
+        return False
+    try:
+        return bool(sensor.IsAvailable)
+    except Exception:  # COMError while the service restarts: treat as unplugged
+        return False
+
+
+class KinectSource:
+    """Live Kinect v2 colour + bodies. `connected` is False while the sensor is unplugged.
+
+    `runtime_factory(frame_source_types)` builds the PyKinect2 runtime; by default
+    `PyKinectRuntime.PyKinectRuntime` after `load_pykinect2`. `platform` is injectable so the
+    "not on Windows" message can be tested.
+    """
+
+    name = "kinect"
+
+    def __init__(
+        self,
+        *,
+        runtime_factory: Callable[[int], Any] | None = None,
+        platform: str = sys.platform,
+        reopen_after_s: float = 3.0,
+        poll_s: float = 0.002,
+    ) -> None:
+        self._factory = runtime_factory
+        self._platform = platform
+        self._reopen_after_s = reopen_after_s
+        self._poll_s = poll_s
+        self._runtime: Any = None
+        self._color: np.ndarray | None = None
+        self._last_frame_at = 0.0
+        self._unavailable_since: float | None = None
+        self.connected = False
+        self.camera: ColorCamera | None = None  # the SDK maps joints itself; the worker fits one from it
+        self.color_shape: tuple[int, int] | None = COLOR_SHAPE
+        self.fps = KINECT_FPS
+        self.fixes: list[str] = []
+
+    def open(self) -> None:
+        if self._factory is None:
+            if not self._platform.startswith("win"):
+                raise SourceUnavailable(
+                    f"--source kinect needs Windows with the Kinect for Windows Runtime 2.0 (this machine "
+                    f"runs {self._platform}); use --source sim or a recording PATH instead"
+                )
+            _, runtime_module, self.fixes = load_pykinect2()
+            if self.fixes:
+                log.info("pykinect2 compatibility fixes applied: %s", "; ".join(self.fixes))
+            self._factory = runtime_module.PyKinectRuntime
+        self._start_runtime()
+
+    def _start_runtime(self) -> None:
+        assert self._factory is not None
+        try:
+            self._runtime = self._factory(FRAME_SOURCE_COLOR | FRAME_SOURCE_BODY)
+        except OSError as error:  # kinect20.dll missing
+            raise SourceUnavailable(
+                f"the Kinect runtime could not start ({error}); {INSTALL_HINT}"
+            ) from error
+        self._last_frame_at = time.monotonic()
+        self.connected = _is_available(self._runtime)
+
+    def read(self, timeout: float = 0.1) -> Frame | None:
+        """The next body frame with the latest colour image, or None after `timeout` without one."""
+        if self._runtime is None:
+            raise RuntimeError("KinectSource.read before open()")
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            if not _is_available(self._runtime):
+                if self.connected or self._unavailable_since is None:
+                    log.warning("Kinect sensor unavailable (unplugged?); waiting for it to return")
+                    self._unavailable_since = now
+                self.connected = False
+            elif not self.connected:
+                log.info("Kinect sensor available again")
+                self.connected = True
+                self._last_frame_at = now
+            if self.connected and self._runtime.has_new_body_frame():
+                frame = self._frame(self._runtime.get_last_body_frame())
+                if frame is not None:
+                    self._last_frame_at = now
+                    self._unavailable_since = None
+                    return frame
+            elif self.connected and now - self._last_frame_at > self._reopen_after_s:
+                # Available but silent (e.g. after a replug the old readers can stay dead): start over.
+                log.warning("no Kinect frames for %.1f s although the sensor is available; reopening",
+                            now - self._last_frame_at)
+                self._restart()
+            if now >= deadline:
+                return None
+            time.sleep(self._poll_s)
+
+    def _restart(self) -> None:
+        self._close_runtime()
+        self._start_runtime()
+
+    def _frame(self, body_frame: Any) -> Frame | None:
+        if body_frame is None or getattr(body_frame, "bodies", None) is None:
+            return None
+        if self._runtime.has_new_color_frame():
+            flat = self._runtime.get_last_color_frame()
+            if flat is not None:
+                self._color = np.asarray(flat, dtype=np.uint8).reshape(COLOR_SHAPE[0], COLOR_SHAPE[1], 4)
+        timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
+        bodies = [self._body(b) for b in body_frame.bodies if b is not None and b.is_tracked]
+        return Frame(
+            timestamp=timestamp,
+            color=None if self._color is None else self._color[..., :3],  # BGRA -> BGR view
+            bodies=bodies,
+            index=int(round(timestamp * KINECT_FPS)),  # gaps in the sensor clock show up as drops
+        )
+
+    def _body(self, body: Any) -> Body:
+        joints = np.zeros((JOINT_COUNT, 3), np.float32)
+        states = np.zeros(JOINT_COUNT, np.int8)
+        joints_color = np.full((JOINT_COUNT, 2), np.nan, np.float32)
+        for j in range(JOINT_COUNT):
+            joint = body.joints[j]
+            joints[j] = (joint.Position.x, joint.Position.y, joint.Position.z)
+            states[j] = joint.TrackingState
+            point = self._runtime.body_joint_to_color_space(joint)
+            joints_color[j] = (point.x, point.y)
+        joints_color[~np.isfinite(joints_color).all(1)] = np.nan
+        return Body(tracking_id=int(body.tracking_id), joints=joints, states=states,
+                    joints_color=joints_color)
+
+    def _close_runtime(self) -> None:
+        if self._runtime is not None:
+            try:
+                self._runtime.close()
+            except Exception as error:  # closing a runtime whose sensor vanished can raise COMError
+                log.debug("closing the Kinect runtime: %s", error)
+            self._runtime = None
+
+    def set_paused(self, paused: bool) -> None:
+        """A sensor cannot be paused: the capture thread keeps reading and discards while paused."""
+
+    def close(self) -> None:
+        self._close_runtime()
+        self.connected = False

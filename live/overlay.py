@@ -1,0 +1,412 @@
+"""The Qt window: the video with skeletons and part boxes, a panel per person, and a status line.
+
+    +---------------------------------------------+----------------------------+
+    | video (pyqtgraph ImageItem, row-major)      | person 1  [L] [R] [body]   |
+    |   skeletons, part boxes (width = attention) |           ===  ==  =====   |
+    |   "drink water 82%" above each head         |  drink water      ######82%|
+    |                                             |  eat meal         #     9% |
+    |                                             | person 2 ...               |
+    +---------------------------------------------+----------------------------+
+    | sim · 30.0 fps · latency p50 / p95 · dropped · engine · people  [Pause][Record][Quit]
+    +--------------------------------------------------------------------------+
+
+The GUI thread only draws: a QTimer at 30 fps copies the newest frame out of the ring (at display
+resolution), drains the hops the worker published and redraws. It never waits on the capture or
+recognition threads. Keys: space pauses, r starts / stops recording, q or Esc quits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+
+from core.glimpse import PARTS, part_boxes  # noqa: E402
+from core.skeleton import SkeletonLayout  # noqa: E402
+from live.pipeline import LivePipeline, Summary  # noqa: E402
+from live.worker import Decision  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+PALETTE = ((255, 99, 71), (30, 144, 255), (50, 205, 50), (255, 215, 0), (218, 112, 214), (0, 206, 209))
+PART_TITLES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}
+DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
+CROP_PIXELS = 96
+
+
+@dataclass(frozen=True)
+class OverlayConfig:
+    fps: float = 30.0
+    record_dir: Path = Path("runs") / "recordings"
+    close_at_end: bool = True  # close the window when a replay ends
+    max_people: int = 6
+
+
+def _rgb_pixmap(rgb: np.ndarray, size: int) -> QtGui.QPixmap:
+    rgb = np.ascontiguousarray(rgb)
+    height, width = rgb.shape[:2]
+    image = QtGui.QImage(rgb.data, width, height, 3 * width, QtGui.QImage.Format.Format_RGB888)
+    return QtGui.QPixmap.fromImage(image.copy()).scaled(
+        size, size, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+        QtCore.Qt.TransformationMode.SmoothTransformation)
+
+
+class Bar(QtWidgets.QProgressBar):
+    """A labelled horizontal bar for a probability or an attention weight."""
+
+    def __init__(self, color: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.setRange(0, 1000)
+        self.setTextVisible(True)
+        self.setFixedHeight(18)
+        self.set_color(color)
+
+    def set_color(self, color: tuple[int, int, int]) -> None:
+        r, g, b = color
+        self.setStyleSheet(
+            "QProgressBar {border: 1px solid #555; border-radius: 3px; background: #222; color: #eee;"
+            " text-align: left; padding-left: 4px; font-size: 11px}"
+            f" QProgressBar::chunk {{background: rgba({r}, {g}, {b}, 150)}}"
+        )
+
+    def show_value(self, label: str, value: float) -> None:
+        self.setValue(int(round(max(0.0, min(1.0, value)) * 1000)))
+        self.setFormat(f"{label}  {value * 100:.0f}%")
+
+
+class PersonPanel(QtWidgets.QFrame):
+    """One person: the crops the model saw, its attention over them, and the top actions."""
+
+    def __init__(self, parts: tuple[str, ...], top_k: int) -> None:
+        super().__init__()
+        self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        self.title = QtWidgets.QLabel()
+        self.detail = QtWidgets.QLabel()
+        self.detail.setStyleSheet("color: #999; font-size: 11px")
+        self.detail.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.detail)
+        crops_row = QtWidgets.QHBoxLayout()
+        self.crops: list[QtWidgets.QLabel] = []
+        self.attention: list[Bar] = []
+        self.parts = parts
+        for _part in parts:
+            column = QtWidgets.QVBoxLayout()
+            crop = QtWidgets.QLabel()
+            crop.setFixedSize(CROP_PIXELS, CROP_PIXELS)
+            crop.setStyleSheet("background: #111")
+            crop.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            bar = Bar((240, 240, 240))
+            bar.setFixedWidth(CROP_PIXELS)
+            column.addWidget(crop)
+            column.addWidget(bar)
+            crops_row.addLayout(column)
+            self.crops.append(crop)
+            self.attention.append(bar)
+        layout.addLayout(crops_row)
+        self.actions = [Bar((200, 200, 200)) for _ in range(top_k)]
+        for bar in self.actions:
+            layout.addWidget(bar)
+        self._color: tuple[int, int, int] | None = None
+
+    def set_color(self, color: tuple[int, int, int]) -> None:
+        if color == self._color:
+            return
+        self._color = color
+        r, g, b = color
+        self.setStyleSheet(f"PersonPanel {{border: 2px solid rgb({r}, {g}, {b}); border-radius: 6px}}")
+        self.title.setStyleSheet(f"color: rgb({r}, {g}, {b}); font-weight: bold; font-size: 13px")
+        for bar in self.actions:
+            bar.set_color(color)
+
+    def show_decision(self, label: str, decision: Decision, truth: str | None = None) -> None:
+        self.title.setText(label)
+        detail = f"tracking id {decision.tracking_id}  ·  {decision.latency_s * 1000:.0f} ms"
+        self.detail.setText(detail if truth is None else f"{detail}  ·  truth: {truth}")
+        for i, part in enumerate(self.parts):
+            if decision.crops is not None:
+                self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
+            self.attention[i].show_value(PART_TITLES.get(part, part), float(decision.attention[i]))
+        for bar, (name, p) in zip(self.actions, decision.topk, strict=False):
+            bar.show_value(name, p)
+
+    def show_waiting(self, label: str, tracking_id: int) -> None:
+        self.title.setText(label)
+        self.detail.setText(f"tracking id {tracking_id}  ·  gathering a window")
+
+
+def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes: np.ndarray | None,
+                decision: Decision | None, label: str, color: tuple[int, int, int], scale: float) -> None:
+    """Draw one person onto an RGB display image (in place): skeleton, part boxes, top action.
+
+    `pixels` (J, 2) and `boxes` (P, 4) are in the sensor's colour pixels; `scale` maps them to the
+    display image. Drawn into the pixels rather than as scene items: one image upload per tick,
+    whatever the number of people, and nothing for Qt to keep per person.
+    """
+    pixels = pixels * scale
+    for a, b in bones:
+        pa, pb = pixels[a], pixels[b]
+        if np.isfinite(pa).all() and np.isfinite(pb).all():
+            cv2.line(image, _pt(pa), _pt(pb), color, 2, cv2.LINE_AA)
+    visible = np.isfinite(pixels).all(1)
+    for p in pixels[visible]:
+        cv2.circle(image, _pt(p), 2, (255, 255, 255), -1, cv2.LINE_AA)
+    if boxes is not None:
+        for i, box in enumerate(boxes):
+            cx, cy, w, h = (box * scale).tolist()
+            if not np.isfinite([cx, cy, w, h]).all():
+                continue
+            # Line width follows the latest attention: the model's focus is visible on the video itself.
+            weight = float(decision.attention[i]) if decision is not None else 0.0
+            cv2.rectangle(image, _pt((cx - w / 2, cy - h / 2)), _pt((cx + w / 2, cy + h / 2)), color,
+                          1 + int(round(6 * weight)), cv2.LINE_AA)
+    if visible.any():
+        head = pixels[visible][np.argmin(pixels[visible, 1])]
+        text = label
+        if decision is not None:
+            text = f"{label}: {decision.topk[0][0]} {decision.topk[0][1] * 100:.0f}%"
+        (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        x, y = int(head[0] - width / 2), int(head[1] - 14)
+        cv2.rectangle(image, (x - 3, y - height - 4), (x + width + 3, y + 4), (0, 0, 0), -1)
+        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def _pt(p) -> tuple[int, int]:
+    return int(round(float(p[0]))), int(round(float(p[1])))
+
+
+class LiveWindow(QtWidgets.QMainWindow):
+    """Draws what the pipeline publishes; owns nothing but widgets (the pipeline is started outside)."""
+
+    def __init__(
+        self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig()
+    ) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+        self.config = config
+        self.summary: Summary | None = None
+        self._bones = np.array(layout.bones, dtype=np.int64)
+        self._decisions: dict[int, Decision] = {}
+        self._numbers: dict[int, int] = {}
+        self._next_number = 1
+        self._last_sequence = -1
+        self._ended_at: float | None = None
+        self.setWindowTitle(f"Where to focus - live - {pipeline.source.name}")
+        self.resize(1500, 760)
+        self.setStyleSheet("QMainWindow, QWidget {background: #1b1b1b; color: #ddd}")
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self.image = pg.ImageItem()
+        self.view.addItem(self.image)
+        self.banner = pg.TextItem(color=(255, 80, 80), anchor=(0.5, 0.5))
+        self.banner.setZValue(20)
+        self.view.addItem(self.banner)
+        shape = pipeline.source.color_shape or (1080, 1920)
+        # Every n-th pixel copied out of the ring (cheap), then resized to exactly DISPLAY_WIDTH.
+        self._step = max(1, shape[1] // DISPLAY_WIDTH)
+        self._scale = DISPLAY_WIDTH / shape[1]  # sensor pixels -> display pixels
+        self._display_shape = (int(round(shape[0] * self._scale)), DISPLAY_WIDTH)
+        self.image.setImage(np.zeros((*self._display_shape, 3), np.uint8), autoLevels=False)
+        self.view.setRange(QtCore.QRectF(0, 0, self._display_shape[1], self._display_shape[0]), padding=0)
+        self.banner.setPos(self._display_shape[1] / 2, self._display_shape[0] / 2)
+
+        parts = pipeline.inputs.parts
+        top_k = pipeline.config.recognition.top_k
+        self.panels = [PersonPanel(parts, top_k) for _ in range(config.max_people)]
+        side = QtWidgets.QWidget()
+        side_layout = QtWidgets.QVBoxLayout(side)
+        self.nobody = QtWidgets.QLabel("Nobody in view")
+        self.nobody.setStyleSheet("color: #888; font-size: 14px")
+        side_layout.addWidget(self.nobody)
+        for panel in self.panels:
+            side_layout.addWidget(panel)
+            panel.hide()
+        side_layout.addStretch(1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(3 * (CROP_PIXELS + 12) + 40)
+
+        splitter = QtWidgets.QSplitter()
+        splitter.addWidget(self.graphics)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+
+        self.status = QtWidgets.QLabel()
+        self.status.setStyleSheet("font-family: monospace; font-size: 12px; padding: 2px")
+        self.pause_button = QtWidgets.QPushButton("Pause [space]")
+        self.record_button = QtWidgets.QPushButton("Record [r]")
+        quit_button = QtWidgets.QPushButton("Quit [q]")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.record_button.clicked.connect(self.toggle_recording)
+        quit_button.clicked.connect(self.close)
+        for button in (self.pause_button, self.record_button, quit_button):
+            button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys go to the window
+            button.setStyleSheet("QPushButton {background: #333; border: 1px solid #555; padding: 3px 10px}")
+        bottom = QtWidgets.QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        for button in (self.pause_button, self.record_button, quit_button):
+            bottom.addWidget(button)
+
+        central = QtWidgets.QWidget()
+        main = QtWidgets.QVBoxLayout(central)
+        main.setContentsMargins(4, 4, 4, 4)
+        main.addWidget(splitter, 1)
+        main.addLayout(bottom)
+        self.setCentralWidget(central)
+
+        self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(int(1000 / config.fps))
+        self._frames_drawn = 0
+
+    # ---- drawing --------------------------------------------------------------------------
+
+    def person_number(self, tracking_id: int) -> int:
+        """1, 2, 3, ... in order of appearance: tracking ids are 64-bit numbers nobody can read."""
+        if tracking_id not in self._numbers:
+            self._numbers[tracking_id] = self._next_number
+            self._next_number += 1
+        return self._numbers[tracking_id]
+
+    def refresh(self) -> None:
+        """One GUI tick: newest image, newest decisions, status. Never blocks."""
+        for hop in self.pipeline.drain():
+            for decision in hop.decisions:
+                self._decisions[decision.tracking_id] = decision
+        latest = self.pipeline.latest_image(self._step)
+        if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
+            entry, image = latest
+            self._last_sequence = entry.sequence
+            if image is None:  # skeleton-only source: draw on black
+                image = np.zeros((*self._display_shape, 3), np.uint8)
+            else:
+                if image.shape[:2] != self._display_shape:
+                    image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
+                image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            self._draw_people(image, entry.bodies)
+            self.image.setImage(image, autoLevels=False)  # uint8 without levels: drawn as is, no rescaling
+            self._frames_drawn += 1
+        self._update_status()
+        if self.pipeline.ended and self.config.close_at_end:
+            now = QtCore.QDateTime.currentMSecsSinceEpoch() / 1000.0
+            if self._ended_at is None:
+                self._ended_at = now
+            elif now - self._ended_at > 1.0:  # leave the last decision on screen for a moment
+                self.close()
+
+    def _draw_people(self, image: np.ndarray, bodies: list) -> None:
+        live_ids = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
+        for gone in set(self._decisions) - live_ids:  # people who left: forget them (bounded memory)
+            del self._decisions[gone]
+        for gone in set(self._numbers) - live_ids - {b.tracking_id for b in bodies}:
+            del self._numbers[gone]
+        ground_truth = getattr(self.pipeline.source, "ground_truth", None)
+        truth = ground_truth() if ground_truth is not None else None
+        order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
+        for i, panel in enumerate(self.panels):
+            if i >= len(order):
+                panel.hide()
+                continue
+            body = order[i]
+            number = self.person_number(body.tracking_id)
+            label, color = f"person {number}", PALETTE[(number - 1) % len(PALETTE)]
+            decision = self._decisions.get(body.tracking_id)
+            draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, label, color,
+                        self._scale)
+            panel.set_color(color)
+            panel.show()
+            if decision is not None:
+                panel.show_decision(label, decision,
+                                    None if truth is None else (truth.get(body.tracking_id) or "no action"))
+            else:
+                panel.show_waiting(label, body.tracking_id)
+        self.nobody.setVisible(not order)
+
+    def _boxes_now(self, body) -> np.ndarray | None:
+        """The part boxes on the frame shown (the decision's own boxes are a hop or more old)."""
+        inputs, camera = self.pipeline.inputs, self.pipeline.camera
+        if camera is None or not inputs.parts:
+            return None
+        boxes = part_boxes(body.joints[None], body.states[None], camera, inputs.layout, inputs.glimpse,
+                           joints_color=body.joints_color[None])[:, 0]
+        return boxes[[PARTS.index(p) for p in inputs.parts]]
+
+    def _update_status(self) -> None:
+        stats = self.pipeline.stats()
+
+        def ms(value: float | None) -> str:
+            return "  -  " if value is None else f"{value * 1000:4.0f} ms"
+
+        parts = [
+            stats.source,
+            f"{stats.capture_fps:4.1f} fps",
+            f"latency p50 {ms(stats.latency_p50_s)} p95 {ms(stats.latency_p95_s)}",
+            f"dropped {stats.dropped}",
+            f"engine {stats.engine}",
+            f"{stats.people} {'person' if stats.people == 1 else 'people'}",
+        ]
+        if stats.recording:
+            parts.append(f"REC {stats.recording}")
+        if stats.paused:
+            parts.append("PAUSED")
+        self.status.setText("  |  ".join(parts))
+        banner = ""
+        if not stats.connected and not self.pipeline.ended:
+            banner = "sensor disconnected - waiting for it to return"
+        elif self.pipeline.ended:
+            banner = "end of replay"
+        elif stats.paused:
+            banner = "paused"
+        self.banner.setText(banner)
+        self.pause_button.setText("Resume [space]" if stats.paused else "Pause [space]")
+        self.record_button.setText("Stop recording [r]" if stats.recording else "Record [r]")
+
+    # ---- controls -------------------------------------------------------------------------
+
+    def toggle_pause(self) -> None:
+        self.pipeline.set_paused(not self.pipeline.paused)
+
+    def toggle_recording(self) -> None:
+        if self.pipeline.recording:
+            self.pipeline.stop_recording()
+        else:
+            try:
+                self.pipeline.start_recording(self.config.record_dir)
+            except Exception as error:  # low disk space, unwritable folder: say so, keep running
+                log.error("cannot record: %s", error)
+                self.status.setText(f"cannot record: {error}")
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        key = event.key()
+        if key == QtCore.Qt.Key.Key_Space:
+            self.toggle_pause()
+        elif key == QtCore.Qt.Key.Key_R:
+            self.toggle_recording()
+        elif key in (QtCore.Qt.Key.Key_Q, QtCore.Qt.Key.Key_Escape):
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.timer.stop()
+        if self.summary is None:
+            self.summary = self.pipeline.stop()  # joins the threads and finalises any recording
+        event.accept()

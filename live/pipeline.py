@@ -1,0 +1,356 @@
+"""The running system: source -> capture thread -> ring + tracks -> recognition worker -> hops.
+
+    Source --read--> Capture (thread) --push--> FrameRing (preallocated) <--crop-- RecognitionWorker
+                         |                                                        (thread)
+                         +--observe--> TrackTable <----------snapshot-------------+
+                         +--offer----> RecordingSink (thread, bounded queue)      |
+                                                                                  v publish (drop oldest)
+    consumers (GUI timer / headless loop) <-------- hops: queue.Queue(maxsize) ---+
+                                          <-------- latest_image() / stats()
+
+Nothing a consumer does can slow the capture thread: the hop queue drops its oldest entry when a
+consumer stalls (counted), and images for display are copied out of the ring on the consumer's side.
+`stop()` joins the threads in order (capture, then the worker finishing its hop, then the recorder
+finalising its clip) and returns a Summary.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.engines import Engine
+from live.capture import Capture, FrameRing, RecordingSink, RingEntry
+from live.sources import Source
+from live.stats import resident_memory_bytes
+from live.tracks import TrackTable
+from live.worker import Hop, ModelInputs, RecognitionConfig, RecognitionWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    recognition: RecognitionConfig = RecognitionConfig()
+    history_margin_s: float = 1.0  # ring and tracks keep a window plus this much (worker slack)
+    retire_after_s: float = 1.0  # a person unseen this long is gone
+    hop_queue: int = 64  # hops kept for slow consumers before the oldest are dropped
+    record_from_start: Path | None = None  # record into this folder from the first frame
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """One reading of the status line."""
+
+    source: str
+    connected: bool
+    paused: bool
+    recording: str | None  # sample name while recording
+    engine: str
+    capture_fps: float
+    frames: int
+    dropped: int
+    people: int
+    decisions: int
+    skipped_hops: int
+    latency_p50_s: float | None  # recent decisions
+    latency_p95_s: float | None
+    inference_p50_s: float | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Printed at shutdown."""
+
+    source: str
+    engine: str
+    seconds: float
+    frames: int
+    dropped: int
+    duplicates: int
+    restarts: int
+    mean_fps: float
+    people_seen: int
+    hops: int
+    decisions: int
+    skipped_hops: int
+    stale_windows: int
+    dropped_hops: int  # hops a consumer never collected
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    inference_p50_s: float | None
+    inference_p95_s: float | None
+    recordings: tuple[str, ...]
+    recorder_dropped: int
+    ring_mb: float
+    rss_start_mb: float | None
+    rss_end_mb: float | None
+    errors: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        def ms(value: float | None) -> str:
+            return "n/a" if value is None else f"{value * 1000:.0f} ms"
+
+        def mb(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.0f} MB"
+
+        out = [
+            f"source {self.source}, engine {self.engine}, ran {self.seconds:.1f} s",
+            f"capture: {self.frames} frames ({self.mean_fps:.1f} fps), {self.dropped} dropped, "
+            f"{self.duplicates} duplicates, {self.restarts} restarts; {self.people_seen} people seen",
+            f"recognition: {self.hops} hops, {self.decisions} decisions, {self.skipped_hops} hops skipped "
+            f"(busy), {self.stale_windows} stale windows, {self.dropped_hops} hops not collected",
+            f"latency frame->decision p50 {ms(self.latency_p50_s)}, p95 {ms(self.latency_p95_s)}; "
+            f"inference p50 {ms(self.inference_p50_s)}, p95 {ms(self.inference_p95_s)}",
+            f"memory: ring {self.ring_mb:.0f} MB, RSS {mb(self.rss_start_mb)} -> {mb(self.rss_end_mb)}",
+        ]
+        if self.recordings:
+            out.append(f"recordings: {', '.join(self.recordings)} ({self.recorder_dropped} frames dropped)")
+        out += [f"error: {e}" for e in self.errors]
+        return out
+
+
+class LivePipeline:
+    """Owns the threads. `start()`, then poll `hops` / `stats()` / `latest_image()`, then `stop()`."""
+
+    def __init__(
+        self,
+        source: Source,
+        engine: Engine,
+        inputs: ModelInputs,
+        config: PipelineConfig = PipelineConfig(),
+        *,
+        source_is_open: bool = False,
+    ) -> None:
+        self.source = source
+        self.engine = engine
+        self.inputs = inputs
+        self.config = config
+        self.hops: queue.Queue[Hop] = queue.Queue(maxsize=config.hop_queue)
+        self.dropped_hops = 0
+        self.recordings: list[str] = []
+        self.recorder_dropped = 0
+        self.paused = False
+        self._recording: RecordingSink | None = None
+        self._record_lock = threading.Lock()
+        self._started_at: float | None = None
+        self._rss_start: int | None = None
+        self._stopped: Summary | None = None
+        self._source_open = source_is_open
+        self.capture: Capture | None = None
+        self.worker: RecognitionWorker | None = None
+        self.ring: FrameRing | None = None
+        self.tracks: TrackTable | None = None
+        self.camera: ColorCamera | None = None  # chosen at start(): the source's, or DEFAULT_CAMERA
+
+    # ---- lifetime ---------------------------------------------------------------------------
+
+    def open_source(self) -> None:
+        """Open the source (once); `start` does it too. Separate so a missing sensor is reported first."""
+        if not self._source_open:
+            self.source.open()
+            self._source_open = True
+
+    def warm_up(self) -> float:
+        """One engine call on blank inputs: the first call of a runtime is slow (allocation, kernel
+        choice) and would otherwise land on the first person's first decision. Returns its seconds."""
+        window, size = self.inputs.window, self.inputs.glimpse.crop_size
+        crops = np.zeros((1, len(self.inputs.parts), window.num_frames, size, size, 3), np.float32)
+        skeleton = np.zeros((1, window.num_frames, self.inputs.num_bodies, self.inputs.layout.num_joints, 3),
+                            np.float32)
+        started = time.perf_counter()
+        self.engine.run(crops, skeleton)
+        return time.perf_counter() - started
+
+    def start(self) -> None:
+        """Open the source, allocate the ring, warm the engine up, start capture and recognition."""
+        self.open_source()
+        fps = max(self.source.fps, 1.0)
+        history_s = self.inputs.window.duration_s + self.config.history_margin_s
+        capacity = max(int(math.ceil(history_s * fps * 1.1)), 8)  # 10% for sources a little over fps
+        self.ring = FrameRing(capacity, self.source.color_shape)
+        self.tracks = TrackTable(history=capacity, retire_after_s=self.config.retire_after_s)
+        camera = self.source.camera or DEFAULT_CAMERA
+        if self.source.color_shape is not None and (camera.height, camera.width) != self.source.color_shape:
+            camera = camera.scaled(self.source.color_shape[1], self.source.color_shape[0])
+        self.camera = camera
+        self.worker = RecognitionWorker(self.ring, self.tracks, self.engine, self.inputs, camera,
+                                        self._publish, self.config.recognition)
+        self.capture = Capture(self.source, self.ring, self.tracks, period_s=1.0 / fps,
+                               on_restart=self.worker.restart_timeline)
+        log.info("ring: %d frames (%.1f s at %.0f fps), %.0f MB", capacity, capacity / fps, fps,
+                 self.ring.nbytes / 1e6)
+        log.info("engine warm-up: %.2f s", self.warm_up())
+        self._started_at = time.monotonic()
+        self._rss_start = resident_memory_bytes()
+        if self.config.record_from_start is not None:
+            self.start_recording(self.config.record_from_start)
+        self.worker.start()
+        self.capture.start()
+
+    @property
+    def ended(self) -> bool:
+        """The source ran out (end of a replay) or a thread failed."""
+        assert self.capture is not None and self.worker is not None, "start() first"
+        return self.capture.ended.is_set() or not self.worker.alive
+
+    def stop(self) -> Summary:
+        """Join everything in order and return the summary (idempotent)."""
+        if self._stopped is not None:
+            return self._stopped
+        assert self.capture is not None and self.worker is not None and self.ring is not None
+        self.capture.stop()
+        self.worker.finish()  # a last hop on what arrived, then the thread ends
+        self.stop_recording()
+        self.source.close()
+        self._stopped = self._summary()
+        return self._stopped
+
+    # ---- controls ---------------------------------------------------------------------------
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause: replays and the simulator stop their clock; a live sensor keeps running (its frames
+        are read and discarded, so it never backs up); no decisions are made."""
+        assert self.capture is not None and self.worker is not None
+        self.paused = paused
+        self.source.set_paused(paused)
+        self.capture.paused = paused
+        self.worker.paused = paused
+
+    def start_recording(self, out_dir: Path | str) -> str:
+        """Record from now on into out_dir (an NTU-layout clip); returns the sample name."""
+        from recordings.recorder import Recorder
+
+        assert self.capture is not None
+        with self._record_lock:
+            if self._recording is not None:
+                return self._recording.recorder.sample_name
+            name = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+            recorder = Recorder(out_dir, sample_name=name, camera=self.camera, source=self.source.name)
+            self._recording = RecordingSink(recorder)
+            self.capture.recording = self._recording
+            log.info("recording into %s", Path(out_dir) / name)
+            return name
+
+    def stop_recording(self) -> str | None:
+        """Finish the current recording (its files are finalised); returns the skeleton path."""
+        with self._record_lock:
+            sink, self._recording = self._recording, None
+            if sink is None:
+                return None
+            if self.capture is not None:
+                self.capture.recording = None
+            sink.close()
+            self.recorder_dropped += sink.dropped
+            files = sink.recorder.files
+            path = str(files.skeleton) if files is not None else sink.recorder.sample_name
+            self.recordings.append(path)
+            log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
+            return path
+
+    @property
+    def recording(self) -> str | None:
+        sink = self._recording
+        return None if sink is None else sink.recorder.sample_name
+
+    # ---- outputs ----------------------------------------------------------------------------
+
+    def _publish(self, hop: Hop) -> None:
+        """Worker side: never blocks; a consumer that stalls loses the oldest hops."""
+        while True:
+            try:
+                self.hops.put_nowait(hop)
+                return
+            except queue.Full:
+                try:
+                    self.hops.get_nowait()
+                    self.dropped_hops += 1
+                except queue.Empty:
+                    pass
+
+    def drain(self) -> list[Hop]:
+        """Every hop published since the last call."""
+        out = []
+        while True:
+            try:
+                out.append(self.hops.get_nowait())
+            except queue.Empty:
+                return out
+
+    def latest_image(self, step: int = 1) -> tuple[RingEntry, np.ndarray | None] | None:
+        """The newest frame's entry and a copy of its image (every `step`th pixel), for display.
+
+        Copied on the caller's thread; None when the ring overwrote the frame during the copy.
+        """
+        assert self.ring is not None
+        entry = self.ring.latest()
+        if entry is None:
+            return None
+        view = self.ring.color(entry.sequence)
+        image = None if view is None else np.ascontiguousarray(view[::step, ::step])
+        if view is not None and not self.ring.holds(np.array([entry.sequence])):
+            return None
+        return entry, image
+
+    def stats(self) -> LiveStats:
+        assert self.capture is not None and self.worker is not None and self.tracks is not None
+        return LiveStats(
+            source=self.source.name,
+            connected=bool(self.source.connected),
+            paused=self.paused,
+            recording=self.recording,
+            engine=self.engine.name,
+            capture_fps=self.capture.fps.rate(),
+            frames=self.capture.counters.frames,
+            dropped=self.capture.counters.dropped,
+            people=len(self.tracks),
+            decisions=self.worker.counters.decisions,
+            skipped_hops=self.worker.counters.skipped_hops,
+            latency_p50_s=self.worker.latency.recent_percentile(50),
+            latency_p95_s=self.worker.latency.recent_percentile(95),
+            inference_p50_s=self.worker.inference.recent_percentile(50),
+        )
+
+    def _summary(self) -> Summary:
+        assert self.capture is not None and self.worker is not None and self.ring is not None
+        assert self.tracks is not None
+        seconds = time.monotonic() - (self._started_at or time.monotonic())
+        counters, work = self.capture.counters, self.worker.counters
+        rss_end = resident_memory_bytes()
+        failures = (("capture", self.capture.error), ("recognition", self.worker.error))
+        errors = tuple(f"{name}: {error!r}" for name, error in failures if error is not None)
+        return Summary(
+            source=self.source.name,
+            engine=self.engine.name,
+            seconds=seconds,
+            frames=counters.frames,
+            dropped=counters.dropped,
+            duplicates=counters.duplicates,
+            restarts=counters.restarts,
+            mean_fps=counters.frames / seconds if seconds > 0 else 0.0,
+            people_seen=self.tracks.created,
+            hops=work.hops,
+            decisions=work.decisions,
+            skipped_hops=work.skipped_hops,
+            stale_windows=work.stale_windows,
+            dropped_hops=self.dropped_hops,
+            latency_p50_s=self.worker.latency.percentile(50),
+            latency_p95_s=self.worker.latency.percentile(95),
+            inference_p50_s=self.worker.inference.percentile(50),
+            inference_p95_s=self.worker.inference.percentile(95),
+            recordings=tuple(self.recordings),
+            recorder_dropped=self.recorder_dropped,
+            ring_mb=self.ring.nbytes / 1e6,
+            rss_start_mb=None if self._rss_start is None else self._rss_start / 1e6,
+            rss_end_mb=None if rss_end is None else rss_end / 1e6,
+            errors=errors,
+        )

@@ -1,0 +1,265 @@
+"""Where frames come from: the Kinect v2, recordings replayed, or the simulated room.
+
+Every source gives timestamped `core.frame.Frame`s behind one small interface (`Source`):
+
+    open() -> None                    may raise SourceUnavailable (one line: why, and what to do)
+    read(timeout) -> Frame | None     blocks up to timeout; None when no frame came (sensor quiet,
+                                      unplugged, paused); raises EndOfStream at the end of a replay
+    close() -> None
+    name, connected, camera, color_shape, fps
+    set_paused(paused)                replays and the simulator stop their clock; a sensor cannot
+
+Paced sources (the simulator, replays in real time) behave like a sensor: they run on their own
+clock and never wait for a late reader; a frame whose time has passed by more than one frame period
+is skipped, as the Kinect overwrites a frame nobody collected. The capture thread sees those as
+gaps in `Frame.index` and counts them as dropped.
+
+`--source` choices map to sources in live.app.open_source: "kinect" (live/kinect.py), "sim"
+(`simulated_source`), or a recording's PATH (`replay_source`: .xef, an NTU-layout clip's .skeleton /
+_rgb.avi / .json, or its folder).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from core.camera import ColorCamera
+from core.frame import Frame
+
+log = logging.getLogger(__name__)
+
+
+class SourceUnavailable(RuntimeError):
+    """A source cannot be opened on this machine; the message says why in one line."""
+
+
+class EndOfStream(Exception):
+    """A replay has no more frames."""
+
+
+class Source(Protocol):
+    name: str
+    connected: bool  # False while a sensor is unplugged
+    camera: ColorCamera | None  # colour camera model when the source knows it
+    color_shape: tuple[int, int] | None  # (height, width) of colour images; None for skeleton only
+    fps: float  # nominal frame rate
+
+    def open(self) -> None: ...
+
+    def read(self, timeout: float = 0.1) -> Frame | None: ...
+
+    def set_paused(self, paused: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Pacer:
+    """Releases frames at their timestamps on the monotonic clock, like a sensor would.
+
+    The first frame is due when it is first asked for; each later frame `timestamp - first` after
+    it. Pausing shifts the schedule by the time spent paused.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._offset: float | None = None  # monotonic time - stream time
+        self._paused_at: float | None = None
+
+    def due(self, timestamp: float) -> float:
+        if self._offset is None:
+            self._offset = self._clock() - timestamp
+        return timestamp + self._offset
+
+    def rebase(self, timestamp: float, at: float) -> None:
+        """Make `timestamp` due at monotonic time `at` (a looped replay starts over)."""
+        self._offset = at - timestamp
+
+    def pause(self) -> None:
+        if self._paused_at is None:
+            self._paused_at = self._clock()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            if self._offset is not None:
+                self._offset += self._clock() - self._paused_at
+            self._paused_at = None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    realtime: bool = True  # paced by the frames' timestamps; False: as fast as the reader takes them
+    loop: bool = False  # start over at the end instead of ending
+
+
+class FrameStream:
+    """A source made of a re-startable frame iterator, paced or not, optionally looped.
+
+    `frames()` must return a fresh iterator over the recording each time it is called (a loop calls
+    it again). Used by the replay sources and the simulator.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        frames: Callable[[], Iterator[Frame]],
+        *,
+        options: ReplayOptions = ReplayOptions(),
+        camera: ColorCamera | None = None,
+        color_shape: tuple[int, int] | None = None,
+        fps: float = 30.0,
+        on_close: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name
+        self.camera = camera
+        self.color_shape = color_shape
+        self.fps = fps
+        self.options = options
+        self.connected = False
+        self.skipped = 0  # frames passed over because the reader was late (paced only)
+        self.loops = 0
+        # {tracking id: true action} of the last frame, where the source knows it (the simulator)
+        self.ground_truth: Callable[[], dict[int, str | None]] | None = None
+        self._make_frames = frames
+        self._on_close = on_close
+        self._frames: Iterator[Frame] | None = None
+        self._pending: Frame | None = None
+        self._last_due = 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._pacer = Pacer(clock)
+
+    def open(self) -> None:
+        self._frames = self._make_frames()
+        self.connected = True
+
+    def set_paused(self, paused: bool) -> None:
+        if paused:
+            self._pacer.pause()
+        else:
+            self._pacer.resume()
+
+    def _next(self) -> Frame:
+        assert self._frames is not None, "open() first"
+        try:
+            return next(self._frames)
+        except StopIteration:
+            if not self.options.loop:
+                self.connected = False
+                raise EndOfStream(self.name) from None
+        self.loops += 1
+        self._frames = self._make_frames()
+        try:
+            frame = next(self._frames)
+        except StopIteration:
+            raise EndOfStream(f"{self.name} is empty") from None
+        # The new pass starts one frame period after the last frame of the previous one, or now if
+        # starting over (reopening a video) took longer: its first frames are not lost to the seam.
+        self._pacer.rebase(frame.timestamp, max(self._last_due + 1.0 / self.fps, self._clock()))
+        return frame
+
+    def read(self, timeout: float = 0.1) -> Frame | None:
+        if self._pacer.paused:
+            self._sleep(min(timeout, 0.02))
+            return None
+        if not self.options.realtime:
+            return self._pending_or_next()
+        period = 1.0 / self.fps
+        while True:
+            frame = self._pending_or_next()
+            due = self._pacer.due(frame.timestamp)
+            now = self._clock()
+            if now - due > period:
+                self.skipped += 1  # the sensor would have replaced it by now
+                continue
+            break
+        wait = due - now
+        if wait > timeout:
+            self._sleep(timeout)
+            self._pending = frame
+            return None
+        if wait > 0:
+            self._sleep(wait)
+        self._last_due = due
+        return frame
+
+    def _pending_or_next(self) -> Frame:
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        return self._next()
+
+    def close(self) -> None:
+        self._frames = None
+        self.connected = False
+        if self._on_close is not None:
+            self._on_close()
+
+
+def replay_source(
+    path: Path | str, options: ReplayOptions = ReplayOptions(), *, color: bool = True
+) -> FrameStream:
+    """A recording replayed as a source: an NTU-layout clip (.skeleton / _rgb.avi / .json / folder) or .xef.
+
+    Raises FileNotFoundError / ValueError (recordings' errors name the file) for a bad path.
+    """
+    from recordings.clip import ClipRecording, open_recording
+
+    recording = open_recording(path, color=color)
+    info = recording.info
+    camera = None
+    if isinstance(recording, ClipRecording):
+        camera = recording.sidecar.camera if recording.sidecar is not None else None
+    else:
+        camera = recording.camera
+    color_shape = None if info.color_size is None else (info.color_size[1], info.color_size[0])
+    return FrameStream(
+        f"replay {Path(path).name}",
+        recording.frames,
+        options=options,
+        camera=camera,
+        color_shape=color_shape,
+        fps=info.fps if info.fps > 0 else 30.0,
+        on_close=recording.close,
+    )
+
+
+def simulated_source(
+    *,
+    people: int = 2,
+    seed: int | None = None,
+    low_light: bool = False,
+    options: ReplayOptions = ReplayOptions(),
+) -> FrameStream:
+    """The simulated room (core.simulation.SimulatedScene) paced at its fps like a sensor.
+
+    `ground_truth()` on the source gives {tracking id: action or None} for the last frame (demos).
+    """
+    from core.simulation.scene import SimulatedScene
+
+    scene = SimulatedScene(seed=seed if seed is not None else int(time.time()), low_light=low_light,
+                           max_people=people)
+
+    def ground_truth() -> dict[int, str | None]:
+        return {t.tracking_id: t.action for t in scene.truth() if t.tracking_id is not None}
+
+    source = FrameStream(
+        "sim" + (" (low light)" if low_light else ""),
+        lambda: iter(scene),
+        options=ReplayOptions(realtime=options.realtime, loop=False),  # endless: nothing to loop
+        camera=scene.camera,
+        color_shape=scene.color_shape,
+        fps=scene.fps,
+    )
+    source.ground_truth = ground_truth
+    return source

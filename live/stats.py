@@ -1,0 +1,89 @@
+"""Running figures for the status line and the summary, in fixed memory (the app runs for days)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+
+class LatencyHistogram:
+    """Percentiles of durations, in fixed memory: 1 ms bins up to `max_s`, and a recent window.
+
+    `percentile` covers the whole run (the summary); `recent_percentile` the last `recent` values
+    (the status line, which should follow changes in load).
+    """
+
+    def __init__(self, max_s: float = 10.0, resolution_s: float = 0.001, recent: int = 300) -> None:
+        self._resolution = resolution_s
+        self._counts = np.zeros(int(np.ceil(max_s / resolution_s)) + 1, np.int64)
+        self._recent: deque[float] = deque(maxlen=recent)
+        self._lock = threading.Lock()
+        self.count = 0
+        self.max_s = 0.0
+
+    def add(self, seconds: float) -> None:
+        index = min(int(max(seconds, 0.0) / self._resolution), len(self._counts) - 1)
+        with self._lock:
+            self._counts[index] += 1
+            self._recent.append(seconds)
+            self.count += 1
+            self.max_s = max(self.max_s, seconds)
+
+    def percentile(self, q: float) -> float | None:
+        """q in [0, 100] over every value added (to the bin's upper edge); None before the first value."""
+        with self._lock:
+            if self.count == 0:
+                return None
+            cumulative = np.cumsum(self._counts)
+            index = int(np.searchsorted(cumulative, q / 100.0 * self.count, side="left"))
+        return min((index + 1) * self._resolution, self.max_s)
+
+    def recent_percentile(self, q: float) -> float | None:
+        with self._lock:
+            if not self._recent:
+                return None
+            return float(np.percentile(np.fromiter(self._recent, float), q))
+
+
+class RateMeter:
+    """Events per second over the last `window_s` seconds (capture fps)."""
+
+    def __init__(self, window_s: float = 1.0, clock=time.monotonic) -> None:
+        self._window = window_s
+        self._times: deque[float] = deque(maxlen=1000)
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def tick(self, at: float | None = None) -> None:
+        with self._lock:
+            self._times.append(self._clock() if at is None else at)
+
+    def rate(self) -> float:
+        now = self._clock()
+        with self._lock:
+            while self._times and now - self._times[0] > self._window:
+                self._times.popleft()
+            if len(self._times) < 2:
+                return 0.0
+            span = max(now - self._times[0], self._times[-1] - self._times[0])
+            return (len(self._times) - 1) / span if span > 0 else 0.0
+
+
+def resident_memory_bytes() -> int | None:
+    """This process's resident set size: Linux /proc, else the peak from getrusage; None on Windows."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere

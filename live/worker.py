@@ -1,0 +1,340 @@
+"""The recognition worker: every hop, one engine call for everybody in view.
+
+    every hop_s of stream time (newest frame in the ring):
+      tracks with >= min_coverage of a window of history
+        -> window_indices (the training sampler) -> joints (T, J, 3) + frame sequence numbers
+        -> part_boxes -> crop_window from the ring's pixels -> crops (P, T, S, S, 3)
+        -> normalize_window over (this person, the nearest other person) -> skeleton (T, 2, J, 3)
+      stacked for all people -> engine.run -> logits (B, C), attention (B, P)
+      -> softmax -> EMA per person (smoothing_s) -> Decision(top-k, attention, latency)
+
+Hops follow the stream's clock, so a replay played faster than real time is recognised at its own
+pace and a paused or silent source produces no decisions on stale data. When a hop takes longer than
+`hop_s`, the hops that came due meanwhile are skipped (counted), never queued: the next decision is
+on the newest window. Latency is measured from the moment the capture thread received the newest
+frame of the window to the moment the decision is published.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.camera import ColorCamera
+from core.engines import Engine
+from core.glimpse import PARTS, GlimpseConfig, crop_window, part_boxes
+from core.skeleton import KINECT_V2, SkeletonLayout, normalize_window
+from core.window import WindowSpec, covers, window_indices
+from live.capture import FrameRing, RingEntry
+from live.stats import LatencyHistogram
+from live.tracks import TrackSnapshot, TrackTable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What the worker must build for the engine (from the checkpoint's preprocessing record)."""
+
+    window: WindowSpec
+    glimpse: GlimpseConfig
+    parts: tuple[str, ...]
+    layout: SkeletonLayout
+    num_bodies: int
+    class_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.layout != KINECT_V2:
+            raise ValueError(f"the model takes {self.layout.name} skeletons ({self.layout.num_joints} "
+                             f"joints); live sources give Kinect v2 bodies ({KINECT_V2.num_joints} joints)")
+        unknown = [p for p in self.parts if p not in PARTS]
+        if unknown:
+            raise ValueError(f"live recognition crops {PARTS}; the model wants parts {unknown} it cannot "
+                             f"make")
+
+
+@dataclass(frozen=True)
+class RecognitionConfig:
+    hop_s: float = 0.2  # a decision every hop of stream time
+    top_k: int = 3
+    smoothing_s: float = 0.5  # time constant of the exponential average over decisions; 0: none
+    min_coverage: float = 0.8  # a track needs this fraction of a window of history
+    max_people: int = 6  # the Kinect tracks up to 6 bodies
+    display_crops: bool = True  # keep the newest crops in each decision (for the overlay)
+
+    def __post_init__(self) -> None:
+        if self.hop_s <= 0 or self.top_k < 1 or self.smoothing_s < 0 or not 0 < self.min_coverage <= 1:
+            raise ValueError(f"invalid recognition config {self}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the model says about one person at one hop."""
+
+    time: float  # wall clock (seconds since the epoch) when the decision was made
+    stream_time: float  # end of the window, on the capture timeline
+    tracking_id: int
+    topk: tuple[tuple[str, float], ...]  # smoothed probabilities, best first
+    parts: tuple[str, ...]
+    attention: np.ndarray  # (P,) the model's attention over `parts` for this window
+    latency_s: float  # newest frame received -> decision published
+    crops: np.ndarray | None = field(default=None, repr=False)  # (P, S, S, 3) RGB, newest frame
+    boxes: np.ndarray | None = field(default=None, repr=False)  # (P, 4) cx, cy, w, h of the newest frame
+
+    def to_json(self) -> dict:
+        return {
+            "time": round(self.time, 3),
+            "stream_time": round(self.stream_time, 3),
+            "person": self.tracking_id,
+            "topk": [{"class": name, "p": round(p, 4)} for name, p in self.topk],
+            "attention": {p: round(float(a), 4) for p, a in zip(self.parts, self.attention, strict=True)},
+            "latency_ms": round(self.latency_s * 1000.0, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Hop:
+    """Everything one hop decided (possibly nobody)."""
+
+    stream_time: float
+    decisions: tuple[Decision, ...]
+    inference_s: float  # the engine call alone
+
+
+class ScoreSmoother:
+    """Exponential average of class probabilities per person, in stream time.
+
+    With time constant tau, a decision dt after the previous one weighs 1 - exp(-dt / tau): the
+    smoothing is the same whatever the hop, and a person back after a gap starts nearly fresh.
+    """
+
+    def __init__(self, time_constant_s: float) -> None:
+        self._tau = time_constant_s
+        self._state: dict[int, tuple[float, np.ndarray]] = {}
+
+    def update(self, tracking_id: int, probabilities: np.ndarray, at: float) -> np.ndarray:
+        previous = self._state.get(tracking_id)
+        if previous is None or self._tau == 0:
+            smoothed = probabilities
+        else:
+            weight = 1.0 - np.exp(-max(at - previous[0], 0.0) / self._tau)
+            smoothed = weight * probabilities + (1.0 - weight) * previous[1]
+        self._state[tracking_id] = (at, smoothed)
+        return smoothed
+
+    def keep_only(self, tracking_ids: set[int]) -> None:
+        for tracking_id in set(self._state) - tracking_ids:
+            del self._state[tracking_id]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _other_body(
+    person: TrackSnapshot, others: list[TrackSnapshot], end: float, spec: WindowSpec, max_gap_s: float,
+    layout: SkeletonLayout,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The nearest other person's joints (T, J, 3) and states (T, J) over the window, or None.
+
+    Two-person actions (NTU A050-A060) need the partner: the model was trained with the subject
+    first and the other body second, zeros where absent.
+    """
+    times = spec.sample_times(end)
+    centre = person.joints[-1, layout.origin]
+    candidates = [o for o in others if o.tracking_id != person.tracking_id and o.last_seen >= times[0]]
+    if not candidates:
+        return None
+    other = min(candidates, key=lambda o: float(np.linalg.norm(o.joints[-1, layout.origin] - centre)))
+    index = window_indices(other.timestamps, end, spec)
+    present = np.abs(other.timestamps[index] - times) <= max_gap_s  # not yet / no longer in view: zeros
+    joints = np.where(present[:, None, None], other.joints[index], 0.0).astype(np.float32)
+    states = np.where(present[:, None], other.states[index], 0).astype(np.int8)
+    return joints, states
+
+
+@dataclass
+class WorkerCounters:
+    hops: int = 0
+    decisions: int = 0
+    skipped_hops: int = 0  # hops that came due while the worker was busy
+    stale_windows: int = 0  # windows whose frames the ring overwrote while they were cropped
+    errors: int = 0
+
+
+class RecognitionWorker:
+    """Runs hops on its own thread and hands each Hop to `publish` (which must not block)."""
+
+    def __init__(
+        self,
+        ring: FrameRing,
+        tracks: TrackTable,
+        engine: Engine,
+        inputs: ModelInputs,
+        camera: ColorCamera,
+        publish: Callable[[Hop], None],
+        config: RecognitionConfig = RecognitionConfig(),
+    ) -> None:
+        self.ring = ring
+        self.tracks = tracks
+        self.engine = engine
+        self.inputs = inputs
+        self.camera = camera
+        self.config = config
+        self.counters = WorkerCounters()
+        self.latency = LatencyHistogram()
+        self.inference = LatencyHistogram()
+        self.paused = False
+        self._publish = publish
+        self._smoother = ScoreSmoother(config.smoothing_s)
+        self._part_index = [PARTS.index(p) for p in inputs.parts]
+        self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
+        self._last_sequence = -1
+        self._last_end: float | None = None
+        self._finish = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recognition", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self, timeout: float = 30.0) -> None:
+        """Decide on what has arrived (one last hop if one is due), then stop."""
+        self._finish.set()
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def restart_timeline(self) -> None:
+        """The capture's stream restarted (replay loop): scores from before must not leak into it."""
+        self._smoother.keep_only(set())
+
+    def _run(self) -> None:
+        try:
+            while True:
+                newest = self.ring.wait_newer(self._last_sequence, timeout=0.05)
+                if newest is None:
+                    if self._finish.is_set():
+                        break
+                    continue
+                if self.paused:
+                    self._last_sequence = newest.sequence
+                    continue
+                due_at = None if self._last_end is None else self._last_end + self.config.hop_s - 1e-6
+                if due_at is not None and newest.timestamp < due_at:
+                    self._last_sequence = newest.sequence
+                    if self._finish.is_set():
+                        break
+                    continue
+                self._last_sequence = newest.sequence
+                if self._last_end is not None:
+                    # Hops that came due while the previous one ran: skipped, not queued.
+                    due = int((newest.timestamp - self._last_end) / self.config.hop_s + 1e-6)
+                    self.counters.skipped_hops += max(due - 1, 0)
+                self._last_end = newest.timestamp
+                try:
+                    hop = self.step(newest)
+                except Exception:
+                    self.counters.errors += 1
+                    log.exception("recognition hop at %.2f s failed", newest.timestamp)
+                    # A model that fails on every hop (wrong inputs) stops the app instead of logging
+                    # forever; an occasional failure among good hops is logged and skipped.
+                    if self.counters.errors >= 5 and self.counters.decisions == 0:
+                        raise
+                    continue
+                if hop is not None:
+                    self._publish(hop)
+        except BaseException as error:
+            log.exception("recognition worker stopped")
+            self.error = error
+
+    def step(self, newest: RingEntry) -> Hop | None:
+        """One hop ending at the newest frame; None when nobody has enough history."""
+        inputs, spec = self.inputs, self.inputs.window
+        end = newest.timestamp
+        snapshots = self.tracks.snapshot()
+        people = [  # in view now, with enough history for a window
+            s for s in snapshots
+            if s.last_seen >= end - self._frame_gap_s - 1e-6
+            and covers(s.timestamps, end, spec, self.config.min_coverage)
+        ][: self.config.max_people]
+        self._smoother.keep_only({s.tracking_id for s in snapshots})
+        if not people:
+            return None
+        crops_batch, skeleton_batch, kept, display = [], [], [], []
+        for person in people:
+            built = self._window(person, snapshots, end)
+            if built is None:
+                self.counters.stale_windows += 1
+                continue
+            crops, skeleton, boxes = built
+            crops_batch.append(crops)
+            skeleton_batch.append(skeleton)
+            kept.append(person)
+            display.append((crops[:, -1].copy() if self.config.display_crops else None, boxes[:, -1]))
+        if not kept:
+            return None
+        crops_in = np.stack(crops_batch).astype(np.float32)
+        skeleton_in = np.stack(skeleton_batch).astype(np.float32)
+        started = time.perf_counter()
+        logits, attention = self.engine.run(crops_in, skeleton_in)
+        inference_s = time.perf_counter() - started
+        self.inference.add(inference_s)
+        probabilities = softmax(np.asarray(logits, np.float64))
+        attention = np.asarray(attention, np.float32).reshape(len(kept), -1)
+        decided_at = time.time()
+        latency = time.monotonic() - newest.received
+        decisions = []
+        for i, person in enumerate(kept):
+            smoothed = self._smoother.update(person.tracking_id, probabilities[i], end)
+            order = np.argsort(-smoothed)[: self.config.top_k]
+            decisions.append(Decision(
+                time=decided_at,
+                stream_time=end,
+                tracking_id=person.tracking_id,
+                topk=tuple((inputs.class_names[c], float(smoothed[c])) for c in order),
+                parts=inputs.parts,
+                attention=attention[i],
+                latency_s=latency,
+                crops=display[i][0],
+                boxes=display[i][1],
+            ))
+            self.latency.add(latency)
+        self.counters.hops += 1
+        self.counters.decisions += len(decisions)
+        return Hop(end, tuple(decisions), inference_s)
+
+    def _window(
+        self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(crops (P, T, S, S, 3) uint8, skeleton (T, M, J, 3), boxes (P, T, 4)) or None if overwritten."""
+        inputs = self.inputs
+        index = window_indices(person.timestamps, end, inputs.window)
+        joints, states = person.joints[index], person.states[index]
+        sequences = person.sequences[index]
+        bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
+        body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
+        bodies[:, 0], body_states[:, 0] = joints, states
+        if inputs.num_bodies > 1:
+            other = _other_body(person, everyone, end, inputs.window, self._frame_gap_s, inputs.layout)
+            if other is not None:
+                bodies[:, 1], body_states[:, 1] = other
+        skeleton = normalize_window(bodies, body_states, inputs.layout)
+        # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
+        # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
+        boxes = part_boxes(person.joints, person.states, self.camera, inputs.layout, inputs.glimpse,
+                           joints_color=person.joints_color, timestamps=person.timestamps)[:, index]
+        frames = [self.ring.color(int(s)) for s in sequences]
+        crops = crop_window(frames, boxes, inputs.glimpse)
+        if not self.ring.holds(np.unique(sequences)):
+            return None  # the capture overwrote a frame while it was being cut: the crops may be torn
+        return crops[self._part_index], skeleton, boxes[self._part_index]

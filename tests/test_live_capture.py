@@ -1,0 +1,236 @@
+"""Capture thread, ring buffer, timeline, tracks and the recording sink (live/capture.py, live/tracks.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core.frame import Body, Frame
+from live.capture import Capture, FrameRing, RecordingSink, Timeline
+from live.sources import EndOfStream, FrameStream, ReplayOptions
+from live.tracks import TrackTable
+
+J = 25
+
+
+def body(tracking_id: int, x: float = 0.0) -> Body:
+    joints = np.zeros((J, 3), np.float32)
+    joints[:, 0] = x
+    joints[:, 2] = 2.5
+    return Body(tracking_id, joints, np.full(J, 2, np.int8), np.full((J, 2), 100.0, np.float32))
+
+
+def frame(index: int, fps: float = 30.0, shape=(4, 6), bodies=None, value: int | None = None) -> Frame:
+    color = np.full((*shape, 3), index % 256 if value is None else value, np.uint8)
+    bodies = bodies if bodies is not None else [body(7)]
+    return Frame(timestamp=index / fps, color=color, bodies=bodies, index=index)
+
+
+# ---- FrameRing ------------------------------------------------------------------------------------
+
+def test_ring_overwrites_the_oldest_slot_and_knows_what_it_still_holds():
+    ring = FrameRing(4, (4, 6))
+    entries = [ring.push(frame(i), i / 30, float(i)) for i in range(6)]
+    assert ring.written == 6
+    assert ring.latest() == entries[-1]
+    assert ring.entry(0) is None and ring.entry(1) is None  # overwritten by frames 4 and 5
+    assert ring.entry(2) == entries[2]
+    assert ring.holds(np.array([2, 3, 4, 5])) and not ring.holds(np.array([1, 5]))
+    assert ring.color(1) is None
+    assert ring.color(5)[0, 0, 0] == 5 and ring.color(2)[0, 0, 0] == 2
+
+
+def test_ring_memory_is_allocated_once_up_front():
+    ring = FrameRing(8, (108, 192))
+    assert ring.nbytes == 8 * 108 * 192 * 3
+    pixels = ring._pixels
+    for i in range(50):
+        ring.push(frame(i, shape=(108, 192)), i / 30, 0.0)
+    assert ring._pixels is pixels and ring.nbytes == 8 * 108 * 192 * 3
+
+
+def test_ring_takes_bgra_views_and_rejects_a_changed_image_size():
+    ring = FrameRing(3, (4, 6))
+    bgra = np.zeros((4, 6, 4), np.uint8)
+    bgra[..., 2] = 200
+    bgra[..., 3] = 255
+    ring.push(Frame(0.0, bgra[..., :3], [], 0), 0.0, 0.0)
+    assert ring.color(0)[..., 2].min() == 200
+    with pytest.raises(ValueError, match="frame 9: colour image is 8x4, the source declared 6x4"):
+        ring.push(Frame(0.1, np.zeros((4, 8, 3), np.uint8), [], 9), 0.1, 0.0)
+
+
+def test_skeleton_only_ring_keeps_no_pixels():
+    ring = FrameRing(3, None)
+    ring.push(frame(0), 0.0, 0.0)
+    assert ring.nbytes == 0 and ring.color(0) is None and ring.entry(0).has_color is False
+
+
+def test_wait_newer_times_out_then_wakes_on_push():
+    ring = FrameRing(4, None)
+    started = time.monotonic()
+    assert ring.wait_newer(-1, timeout=0.05) is None
+    assert time.monotonic() - started >= 0.04
+    threading.Timer(0.05, lambda: ring.push(frame(0), 0.0, 0.0)).start()
+    entry = ring.wait_newer(-1, timeout=2.0)
+    assert entry is not None and entry.sequence == 0
+    assert ring.wait_newer(0, timeout=0.01) is None
+
+
+# ---- Timeline -------------------------------------------------------------------------------------
+
+def test_timeline_is_monotonic_across_restarts_and_drops_duplicates():
+    timeline = Timeline(period_s=0.1)
+    assert timeline(5.0) == (5.0, False)
+    assert timeline(5.1) == (pytest.approx(5.1), False)
+    assert timeline(5.1) == (None, False)  # duplicate
+    out, restarted = timeline(0.0)  # replay looped
+    assert restarted and out == pytest.approx(5.2)
+    assert timeline(0.1)[0] == pytest.approx(5.3)
+
+
+# ---- Capture --------------------------------------------------------------------------------------
+
+def make_capture(frames, capacity=8, retire_after_s=1.0):
+    source = FrameStream("test", lambda: iter(frames), options=ReplayOptions(realtime=False),
+                         color_shape=(4, 6))
+    source.open()
+    ring = FrameRing(capacity, (4, 6))
+    tracks = TrackTable(history=capacity, retire_after_s=retire_after_s)
+    return Capture(source, ring, tracks, period_s=1 / 30), ring, tracks
+
+
+def test_capture_counts_gaps_in_the_sensor_index_as_dropped():
+    frames = [frame(i) for i in (0, 1, 2, 5, 6, 10)]
+    capture, ring, tracks = make_capture(frames)
+    for f in frames:
+        capture.accept(f, time.monotonic())
+    assert capture.counters.dropped == 2 + 3
+    assert capture.counters.frames == 6
+    assert ring.written == 6
+
+
+def test_capture_restart_clears_tracks_and_keeps_time_going_forward():
+    restarts = []
+    capture, ring, tracks = make_capture([])
+    capture._on_restart = lambda: restarts.append(True)
+    for i in range(5):
+        capture.accept(frame(i), 0.0)
+    capture.accept(frame(0, bodies=[body(7)]), 0.0)  # the replay looped: same ids, time back to 0
+    assert restarts == [True] and capture.counters.restarts == 1 and capture.counters.dropped == 0
+    assert ring.latest().timestamp > 4 / 30
+    snapshot = tracks.snapshot()
+    assert len(snapshot) == 1 and len(snapshot[0].timestamps) == 1  # history started over
+
+
+def test_capture_thread_reads_to_the_end_and_sets_ended():
+    frames = [frame(i) for i in range(40)]
+    capture, ring, tracks = make_capture(frames, capacity=16)
+    capture.start()
+    assert capture.ended.wait(5.0)
+    capture.stop()
+    assert not capture.alive and capture.error is None
+    assert capture.counters.frames == 40 and ring.written == 40 and capture.counters.dropped == 0
+    assert tracks.ids() == [7]
+
+
+def test_capture_never_waits_for_a_stuck_recorder():
+    class StuckRecorder:
+        def __init__(self):
+            self.release = threading.Event()
+            self.frames = []
+            self.closed = False
+
+        def write(self, f):
+            self.release.wait()
+            self.frames.append(f)
+            return True
+
+        def close(self):
+            self.closed = True
+
+    frames = [frame(i) for i in range(200)]
+    capture, ring, _ = make_capture(frames)
+    recorder = StuckRecorder()
+    capture.recording = RecordingSink(recorder, max_queue=5)
+    started = time.monotonic()
+    capture.start()
+    assert capture.ended.wait(5.0)
+    elapsed = time.monotonic() - started
+    assert capture.counters.frames == 200 and elapsed < 5.0
+    assert capture.recording.dropped >= 200 - 5 - 1  # one in the writer, five queued
+    recorder.release.set()
+    capture.recording.close()
+    assert recorder.closed and 1 <= len(recorder.frames) <= 6
+    # Recorded frames carry the capture timeline's (increasing) timestamps.
+    times = [f.timestamp for f in recorder.frames]
+    assert times == sorted(times)
+
+
+def test_capture_reports_a_failing_source_instead_of_dying_silently():
+    class Broken:
+        name, fps, connected, camera, color_shape = "broken", 30.0, True, None, None
+
+        def read(self, timeout=0.1):
+            raise OSError("device vanished")
+
+    capture = Capture(Broken(), FrameRing(4, None), TrackTable(4), period_s=1 / 30)
+    capture.start()
+    assert capture.ended.wait(2.0)
+    assert isinstance(capture.error, OSError)
+
+
+def test_end_of_stream_is_not_an_error():
+    capture, _, _ = make_capture([])
+    capture.start()
+    assert capture.ended.wait(2.0)
+    assert capture.error is None
+    with pytest.raises(EndOfStream):
+        capture.source.read()
+
+
+# ---- TrackTable -----------------------------------------------------------------------------------
+
+def test_tracks_are_created_kept_bounded_and_retired_by_tracking_id():
+    tracks = TrackTable(history=5, retire_after_s=0.5)
+    created, retired = tracks.observe(0.0, [body(1), body(2)], 0)
+    assert created == [1, 2] and retired == []
+    for i in range(1, 10):
+        tracks.observe(i * 0.1, [body(1, x=i)], i)  # person 2 walked out
+    assert tracks.ids() == [1]
+    assert tracks.created == 2 and tracks.retired == 1
+    (snapshot,) = tracks.snapshot()
+    assert len(snapshot.timestamps) == 5  # bounded history
+    np.testing.assert_allclose(snapshot.timestamps, [0.5, 0.6, 0.7, 0.8, 0.9])
+    assert snapshot.sequences.tolist() == [5, 6, 7, 8, 9]
+    assert snapshot.joints.shape == (5, J, 3) and snapshot.joints[-1, 0, 0] == 9
+    assert snapshot.states.shape == (5, J) and snapshot.joints_color.shape == (5, J, 2)
+
+
+def test_tracks_reject_an_empty_history():
+    with pytest.raises(ValueError, match="at least 1"):
+        TrackTable(history=0)
+
+
+# ---- RecordingSink with the real recorder ---------------------------------------------------------
+
+def test_recording_sink_finalises_a_clip_that_replays(tmp_path):
+    from recordings.clip import open_recording
+    from recordings.recorder import Recorder
+
+    recorder = Recorder(tmp_path, sample_name="live_test", source="test")
+    sink = RecordingSink(recorder)
+    for i in range(12):
+        sink.offer(frame(i, shape=(16, 24), value=40 + i))
+    sink.close()
+    assert sink.dropped == 0 and sink.written == 12 and sink.error is None
+    files = recorder.files
+    assert files is not None and files.frame_count == 12 and files.video is not None
+    with open_recording(files.skeleton) as replay:
+        frames = list(replay.frames())
+    assert len(frames) == 12
+    assert [b.tracking_id for b in frames[3].bodies] == [7]
+    np.testing.assert_allclose([f.timestamp for f in frames], np.arange(12) / 30, atol=1e-5)

@@ -1,0 +1,230 @@
+"""Headless output, events, alerts, the CLI and clean shutdown (live/headless.py, live/app.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live.app import build_parser, config_from_args, main
+from live.headless import AlertConfig, AlertDispatcher, EventLog, HeadlessConfig, run_headless
+from live.pipeline import LivePipeline, PipelineConfig
+from live.sources import ReplayOptions, replay_source
+from live.worker import Decision, Hop, RecognitionConfig
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSES = ("drink", "wave", "sit_down", "fall_down")
+PARTS = ("left_hand", "right_hand", "full_body")
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    import torch
+
+    from core.model.checkpoint import Preprocessing, save_checkpoint
+    from core.model.network import PartAttentionNetwork
+    from core.model.profiles import tiny
+
+    torch.manual_seed(0)
+    config = tiny(len(CLASSES))
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
+                    preprocessing=Preprocessing.matching(config, duration_s=1.0))
+    return path
+
+
+@pytest.fixture()
+def ntu_clip(shared_data, tmp_path):
+    name = "S001C001P001R001A001"
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    (clip / f"{name}.skeleton").symlink_to(shared_data / "ntu" / "skeletons" / f"{name}.skeleton")
+    (clip / f"{name}_rgb.avi").symlink_to(shared_data / "ntu" / "rgb" / f"{name}_rgb.avi")
+    return clip
+
+
+def decision(person: int, t: float, action: str, p: float) -> Decision:
+    others = [(c, (1 - p) / 3) for c in CLASSES if c != action]
+    return Decision(time=1700000000.0 + t, stream_time=t, tracking_id=person, topk=((action, p), *others[:2]),
+                    parts=PARTS, attention=np.full(3, 1 / 3, np.float32), latency_s=0.1)
+
+
+def hop(t: float, *decisions: Decision) -> Hop:
+    return Hop(t, decisions, 0.05)
+
+
+# ---- events ---------------------------------------------------------------------------------------
+
+def test_event_log_marks_actions_crossing_the_threshold(tmp_path):
+    path = tmp_path / "events.jsonl"
+    log = EventLog(threshold=0.6, path=path)
+    assert log.update(hop(0.0, decision(1, 0.0, "drink", 0.4))) == []
+    started = log.update(hop(0.2, decision(1, 0.2, "drink", 0.7)))
+    assert [(e.kind, e.action) for e in started] == [("started", "drink")]
+    assert log.update(hop(0.4, decision(1, 0.4, "drink", 0.9))) == []  # still going: nothing new
+    changed = log.update(hop(1.0, decision(1, 1.0, "wave", 0.8)))
+    assert [(e.kind, e.action) for e in changed] == [("ended", "drink"), ("started", "wave")]
+    assert changed[0].duration_s == pytest.approx(0.8)
+    log.close(stream_time=1.5)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["event"], e["action"]) for e in lines] == [
+        ("started", "drink"), ("ended", "drink"), ("started", "wave"), ("ended", "wave")]
+    assert lines[-1]["duration_s"] == 0.5 and lines[0]["person"] == 1
+
+
+# ---- alerts ---------------------------------------------------------------------------------------
+
+def test_alerts_fire_once_per_episode_per_person():
+    alerts = AlertDispatcher(AlertConfig(classes=("FALL_DOWN",), threshold=0.6, cooldown_s=5.0), CLASSES)
+    fired = []
+    for i in range(20):  # a fall seen by 20 decisions in a row: one alert
+        fired += alerts.update(hop(i * 0.2, decision(1, i * 0.2, "fall_down", 0.9)))
+    assert len(fired) == 1 and fired[0].action == "fall_down" and fired[0].person == 1
+    fired += alerts.update(hop(4.0, decision(2, 4.0, "fall_down", 0.95)))  # somebody else: alerted
+    assert len(fired) == 2
+    fired += alerts.update(hop(6.0, decision(1, 6.0, "fall_down", 0.9)))  # within 5 s of the last sighting
+    assert len(fired) == 2
+    fired += alerts.update(hop(12.0, decision(1, 12.0, "fall_down", 0.9)))  # a new episode
+    assert len(fired) == 3
+    fired += alerts.update(hop(30.0, decision(1, 30.0, "fall_down", 0.5)))  # below the threshold
+    assert len(fired) == 3
+
+
+def test_unknown_alert_class_is_an_error_that_lists_the_classes():
+    with pytest.raises(ValueError, match="falling.*drink, wave"):
+        AlertDispatcher(AlertConfig(classes=("falling",)), CLASSES)
+
+
+def test_alert_command_gets_the_alert_in_its_environment(tmp_path):
+    out = tmp_path / "alert.json"
+    script = (f"import os; open({str(out)!r}, 'w')"
+              f".write(os.environ['ALERT_JSON'] + '|' + os.environ['ALERT_CLASS'])")
+    command = f"{sys.executable} -c \"{script}\""
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
+    alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
+    alerts.close(timeout=20)
+    record, action = out.read_text().split("|")
+    assert action == "fall_down" and json.loads(record)["person"] == 3
+    assert alerts.hook_failures == 0
+
+
+def test_a_failing_alert_command_is_counted_not_fatal():
+    command = f"{sys.executable} -c \"raise SystemExit(3)\""
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
+    alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
+    alerts.close(timeout=20)
+    assert alerts.hook_failures == 1
+
+
+# ---- end to end -----------------------------------------------------------------------------------
+
+def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(tiny_checkpoint, ntu_clip, tmp_path):
+    from live.app import open_model
+
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    source = replay_source(ntu_clip, ReplayOptions(realtime=True))
+    record_dir = tmp_path / "recorded"
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig(
+        recognition=RecognitionConfig(hop_s=0.5), record_from_start=record_dir))
+    output = tmp_path / "decisions.jsonl"
+    summary = run_headless(pipeline, HeadlessConfig(output=output,
+                                                    alerts=AlertConfig(classes=("fall_down",))))
+    # The replay ended: every thread joined, the recording finalised.
+    assert not pipeline.capture.alive and not pipeline.worker.alive
+    # Paced like a sensor: on a loaded machine a frame can be missed, and is then counted.
+    assert summary.frames + summary.dropped == 103 and summary.dropped <= 10 and summary.errors == ()
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(lines) == summary.decisions >= 2
+    for line in lines:
+        assert set(line) == {"time", "stream_time", "person", "topk", "attention", "latency_ms"}
+        assert len(line["topk"]) == 3 and set(line["attention"]) == set(PARTS)
+        assert 0 < line["latency_ms"] < 30_000
+    assert summary.latency_p50_s is not None and summary.people_seen == 1
+    (skeleton,) = record_dir.glob("*.skeleton")
+    assert summary.recordings == (str(skeleton),)
+    from recordings.clip import open_recording
+
+    with open_recording(skeleton) as replayed:
+        assert replayed.info.frame_count == summary.frames - summary.recorder_dropped
+        assert replayed.info.color_size == (1920, 1080)
+    assert any("latency" in line for line in summary.lines())
+
+
+def test_stop_event_ends_a_live_run(tiny_checkpoint, ntu_clip):
+    from live.app import open_model
+
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(replay_source(ntu_clip, ReplayOptions(loop=True)), engine, inputs)
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    started = time.monotonic()
+    quiet = HeadlessConfig(output=Path(os.devnull), alerts=AlertConfig(classes=()))
+    summary = run_headless(pipeline, quiet, stop)
+    assert time.monotonic() - started < 15
+    assert 0 < summary.frames < 103 and not pipeline.capture.alive
+
+
+def test_cli_defaults_and_choices():
+    config = config_from_args(build_parser().parse_args([]))
+    assert config.source == "sim" and not config.headless and config.engine == "auto"
+    assert config.checkpoint == REPO / "training" / "checkpoints" / "demo.pt"
+    assert config.pipeline.recognition.hop_s == 0.2 and config.replay.realtime
+    config = config_from_args(build_parser().parse_args(
+        ["--source", "x.xef", "--headless", "--fast", "--loop", "--hop", "0.5", "--alert-class", "falling",
+         "--alert-command", "notify", "--record"]))
+    assert config.headless and not config.replay.realtime and config.replay.loop
+    assert config.pipeline.recognition.hop_s == 0.5 and config.headless_config.alerts.classes == ("falling",)
+    assert config.alert_classes_given and config.pipeline.record_from_start == Path("runs/recordings")
+
+
+def test_cli_kinect_without_windows_is_one_clear_line(capsys):
+    if sys.platform.startswith("win"):
+        pytest.skip("this machine runs Windows")
+    assert main(["--source", "kinect", "--headless"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Windows" in err[0]
+
+
+def test_cli_missing_checkpoint_is_one_clear_line(capsys, ntu_clip, tmp_path):
+    assert main(["--source", str(ntu_clip), "--checkpoint", str(tmp_path / "none.pt"), "--headless"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("python -m live:") and "none.pt" in err[-1]
+
+
+def test_cli_headless_run_prints_json_to_stdout_and_summary_to_stderr(tiny_checkpoint, ntu_clip):
+    result = subprocess.run(
+        [sys.executable, "-m", "live", "--source", str(ntu_clip), "--checkpoint", str(tiny_checkpoint),
+         "--engine", "torch", "--headless", "--hop", "1.0", "--alert-class", "fall_down"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines and all(line["person"] == lines[0]["person"] for line in lines)
+    assert "[live] capture: 103 frames" in result.stderr
+
+
+def test_ctrl_c_shuts_a_headless_run_down_cleanly(tiny_checkpoint, ntu_clip, tmp_path):
+    output = tmp_path / "decisions.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "live", "--source", str(ntu_clip), "--loop",
+         "--checkpoint", str(tiny_checkpoint), "--engine", "torch", "--headless", "--hop", "0.5",
+         "--output", str(output), "--record", "--record-dir", str(tmp_path / "clips")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (output.exists() and output.read_text().count("\n") >= 2):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "[live] capture:" in err and "recordings:" in err  # the summary, after an orderly stop
+    (skeleton,) = (tmp_path / "clips").glob("*.skeleton")  # the recording was finalised
+    assert not list((tmp_path / "clips").glob("*.partial"))

@@ -1,0 +1,165 @@
+"""The Qt window (live/overlay.py), offscreen: panels, keys, recording, shutdown, a screenshot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6 import QtCore  # noqa: E402
+
+from core.camera import DEFAULT_CAMERA  # noqa: E402
+from core.frame import Body, Frame  # noqa: E402
+from core.skeleton import KINECT_V2  # noqa: E402
+from live.overlay import LiveWindow, OverlayConfig, draw_person  # noqa: E402
+from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
+from live.sources import FrameStream, ReplayOptions  # noqa: E402
+from live.worker import Decision, RecognitionConfig  # noqa: E402
+
+CLASSES = ("drink", "wave", "sit_down", "fall_down")
+CAMERA = DEFAULT_CAMERA.scaled(640, 360)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+
+    from core.model.checkpoint import Preprocessing, save_checkpoint
+    from core.model.network import PartAttentionNetwork
+    from core.model.profiles import tiny
+    from live.app import open_model
+
+    torch.manual_seed(0)
+    config = tiny(len(CLASSES))
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
+                    preprocessing=Preprocessing.matching(config, duration_s=1.0))
+    return open_model(path, "pytorch-cpu")
+
+
+def person(tracking_id: int, x: float, t: float) -> Body:
+    """A standing person whose right hand waves."""
+    rng = np.random.default_rng(tracking_id)
+    joints = np.zeros((25, 3), np.float32)
+    heights = np.linspace(0.8, -0.9, 25)
+    joints[:, 0] = x + rng.uniform(-0.2, 0.2, 25)
+    joints[:, 1] = heights
+    joints[:, 2] = 2.8
+    joints[11] = (x - 0.35, 0.6 + 0.1 * np.sin(6 * t), 2.7)  # HandRight
+    uv, _ = CAMERA.project(joints)
+    return Body(tracking_id, joints, np.full(25, 2, np.int8), uv)
+
+
+def room() -> FrameStream:
+    def frames():
+        rng = np.random.default_rng(0)
+        background = rng.integers(40, 120, (360, 640, 3), dtype=np.uint8)
+        for i in range(60):
+            t = i / 30
+            yield Frame(t, background.copy(), [person(11, -0.5, t), person(12, 0.6, t)], i)
+
+    source = FrameStream("synthetic room", frames, options=ReplayOptions(realtime=True, loop=True),
+                         color_shape=(360, 640), camera=CAMERA, fps=30.0)
+    source.ground_truth = lambda: {11: "wave", 12: None}
+    return source
+
+
+def test_draw_person_marks_skeleton_boxes_and_label():
+    image = np.zeros((360, 640, 3), np.uint8)
+    body = person(5, 0.0, 0.0)
+    decision = Decision(0.0, 0.0, 5, (("wave", 0.9),), ("left_hand", "right_hand", "full_body"),
+                        np.array([0.1, 0.8, 0.1], np.float32), 0.1)
+    boxes = np.array([[40, 320, 40, 40], [600, 320, 40, 40], [np.nan, 0, 0, 0]], np.float32)  # corners
+    draw_person(image, body.joints_color, np.array(KINECT_V2.bones), boxes, decision, "person 1",
+                (255, 0, 0), 1.0)
+    assert image[..., 0].max() == 255  # skeleton / boxes in the person's colour
+    # The attended box (right hand, 0.8) is drawn thicker than the other one (0.1).
+    right = (image[298:343, 578:623, 0] == 255).sum()
+    left = (image[298:343, 18:63, 0] == 255).sum()
+    assert right > 1.5 * left > 0
+
+
+def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model, tmp_path):
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=tmp_path / "clips"))
+    qtbot.addWidget(window)
+    window.show()
+    # Both people get a panel with the model's crops, attention and top-3.
+    qtbot.waitUntil(lambda: all(p.isVisible() and p.actions[0].text() for p in window.panels[:2]),
+                    timeout=20000)
+    panel = window.panels[0]
+    assert panel.title.text() == "person 1"
+    assert "truth: wave" in panel.detail.text() and "tracking id 11" in panel.detail.text()
+    assert panel.crops[0].pixmap() is not None and not panel.crops[0].pixmap().isNull()
+    assert [bar.text().split()[0] for bar in panel.attention] == ["left", "right", "full"]
+    assert panel.actions[0].text().split()[0] in CLASSES
+    assert not window.panels[2].isVisible() and not window.nobody.isVisible()
+    assert "synthetic room" in window.status.text() and "engine pytorch-cpu" in window.status.text()
+
+    image = window.grab().toImage()
+    assert image.width() > 800 and image.pixelColor(10, 10) != image.pixelColor(400, 300)
+    window.grab().save(str(tmp_path / "window.png"))
+
+    pipeline.source.connected = False  # what a Kinect source reports while unplugged
+    window.refresh()
+    assert "sensor disconnected" in window.banner.textItem.toPlainText()
+    pipeline.source.connected = True
+    window.refresh()
+    assert window.banner.textItem.toPlainText() == ""
+
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    assert pipeline.paused and "PAUSED" in (window.refresh() or window.status.text())
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    assert not pipeline.paused
+
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    assert pipeline.recording is not None
+    qtbot.wait(500)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    assert pipeline.recording is None
+    (skeleton,) = (tmp_path / "clips").glob("*.skeleton")
+    assert skeleton.stat().st_size > 0 and (tmp_path / "clips" / f"{skeleton.stem}_rgb.avi").is_file()
+
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Q)
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+    assert not window.isVisible()
+    assert not pipeline.capture.alive and not pipeline.worker.alive
+    assert window.summary.decisions > 0 and window.summary.recordings == (str(skeleton),)
+
+
+def test_the_gui_tick_stays_fast(qtbot, tiny_model):
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs)
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window._frames_drawn > 5, timeout=10000)
+    import time
+
+    ticks = []
+    for _ in range(20):
+        started = time.perf_counter()
+        window._last_sequence = -1  # force a full redraw
+        window.refresh()
+        ticks.append(time.perf_counter() - started)
+    window.close()
+    assert window.summary is not None
+    # A tick must leave room for 30 fps even on a loaded CI machine.
+    assert float(np.median(ticks)) < 1 / 30
+
+
+def test_replay_end_closes_the_window(qtbot, tiny_model):
+    engine, inputs = tiny_model
+    source = room()
+    source.options = ReplayOptions(realtime=False, loop=False)
+    pipeline = LivePipeline(source, engine, inputs)
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=20000)
+    assert window.summary.frames == 60 and "end of replay" in window.banner.textItem.toPlainText()

@@ -1,0 +1,364 @@
+"""Sources: pacing like a sensor, replay of real clips, and the Kinect source without a Kinect."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+from core.frame import Frame
+from live.kinect import KinectSource, load_pykinect2, patch_pykinect2_source
+from live.sources import EndOfStream, FrameStream, Pacer, ReplayOptions, SourceUnavailable, replay_source
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
+def frames(count: int, fps: float = 30.0) -> list[Frame]:
+    return [Frame(i / fps, None, [], i) for i in range(count)]
+
+
+def stream(count: int, clock: FakeClock, **options) -> FrameStream:
+    source = FrameStream("test", lambda: iter(frames(count)), options=ReplayOptions(**options), fps=30.0,
+                         clock=clock, sleep=clock.sleep)
+    source.open()
+    return source
+
+
+# ---- pacing ---------------------------------------------------------------------------------------
+
+def test_paced_stream_releases_frames_at_their_timestamps():
+    clock = FakeClock()
+    source = stream(5, clock)
+    start = clock.now
+    got = [source.read(timeout=1.0) for _ in range(5)]
+    assert [f.index for f in got] == [0, 1, 2, 3, 4]
+    assert clock.now - start == pytest.approx(4 / 30)
+    with pytest.raises(EndOfStream):
+        source.read()
+
+
+def test_paced_stream_returns_none_when_the_next_frame_is_not_due_within_the_timeout():
+    clock = FakeClock()
+    source = stream(3, clock)
+    assert source.read(timeout=0.01).index == 0
+    assert source.read(timeout=0.01) is None  # frame 1 is due in 33 ms
+    assert source.read(timeout=0.05).index == 1
+
+
+def test_a_late_reader_loses_frames_like_on_a_sensor():
+    clock = FakeClock()
+    source = stream(30, clock)
+    assert source.read().index == 0
+    clock.now += 0.5  # the reader was away for half a second
+    late = source.read()
+    assert late.index >= 14  # frames 1..13 are gone: the sensor does not wait
+    assert source.skipped == late.index - 1
+
+
+def test_pause_stops_the_clock_of_a_replay():
+    clock = FakeClock()
+    source = stream(10, clock)
+    assert source.read().index == 0
+    source.set_paused(True)
+    assert source.read(timeout=0.1) is None
+    clock.now += 10.0
+    source.set_paused(False)
+    assert source.read().index == 1 and source.skipped == 0
+
+
+def test_looping_replay_starts_over_one_period_after_the_last_frame():
+    clock = FakeClock()
+    source = stream(3, clock, loop=True)
+    indices = [source.read(timeout=1.0).index for _ in range(7)]
+    assert indices == [0, 1, 2, 0, 1, 2, 0] and source.loops == 2
+    assert source.skipped == 0
+
+
+def test_fast_replay_does_not_wait():
+    clock = FakeClock()
+    source = stream(100, clock, realtime=False)
+    assert [source.read().index for _ in range(100)][-1] == 99
+    assert clock.now == 100.0
+
+
+def test_pacer_due_times_follow_the_first_frame():
+    clock = FakeClock()
+    pacer = Pacer(clock)
+    assert pacer.due(5.0) == 100.0
+    assert pacer.due(5.5) == 100.5
+    pacer.pause()
+    clock.now += 2.0
+    pacer.resume()
+    assert pacer.due(5.5) == 102.5
+
+
+# ---- replay of real recordings --------------------------------------------------------------------
+
+@pytest.fixture()
+def ntu_clip(shared_data, tmp_path):
+    """The one real RGB + skeleton pair, laid out as a clip (links, not copies: research-only data)."""
+    name = "S001C001P001R001A001"
+    (tmp_path / f"{name}.skeleton").symlink_to(shared_data / "ntu" / "skeletons" / f"{name}.skeleton")
+    (tmp_path / f"{name}_rgb.avi").symlink_to(shared_data / "ntu" / "rgb" / f"{name}_rgb.avi")
+    return tmp_path
+
+
+def test_replay_of_a_real_ntu_clip_gives_colour_bodies_and_pixels(ntu_clip):
+    source = replay_source(ntu_clip, ReplayOptions(realtime=False))
+    source.open()
+    assert source.color_shape == (1080, 1920) and source.fps == pytest.approx(30.0)
+    got = []
+    while True:
+        try:
+            got.append(source.read())
+        except EndOfStream:
+            break
+    source.close()
+    assert len(got) == 103
+    first = got[0]
+    assert first.color.shape == (1080, 1920, 3) and first.color.dtype == np.uint8
+    assert len(first.bodies) == 1
+    # NTU's own colour pixels: the head is in the upper half of the image, inside it.
+    head = first.bodies[0].joints_color[3]
+    assert 0 < head[0] < 1920 and 0 < head[1] < 540
+    assert np.all(np.diff([f.timestamp for f in got]) > 0)
+
+
+def test_replay_of_a_missing_path_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.skeleton"):
+        replay_source(tmp_path / "nothing.skeleton")
+
+
+# ---- Kinect: the platform check -------------------------------------------------------------------
+
+def test_kinect_on_a_machine_without_windows_says_so_in_one_line():
+    source = KinectSource(platform="linux")
+    with pytest.raises(SourceUnavailable) as error:
+        source.open()
+    message = str(error.value)
+    assert "\n" not in message and "Windows" in message and "linux" in message and "--source sim" in message
+
+
+# ---- Kinect: PyKinect2 compatibility fixes ------------------------------------------------------
+
+BROKEN_V2 = '''\
+# -*- coding: mbcs -*-
+import ctypes
+import time
+import numpy
+import numpy.distutils.system_info as sysinfo
+from comtypes import _check_version; _check_version('')
+class tagSTATSTG(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_void_p), ("b", ctypes.c_void_p)]
+assert sizeof(tagSTATSTG) == 72, sizeof(tagSTATSTG)
+JointType_Count = 25
+FrameSourceTypes_Color = 1
+FrameSourceTypes_Body = 32
+'''
+
+BROKEN_RUNTIME = '''\
+from pykinect2 import PyKinectV2
+from pykinect2.PyKinectV2 import *
+import ctypes
+import numpy
+import time
+
+class PyKinectRuntime(object):
+    def __init__(self, frame_source_types):
+        self._PyObject_AsWriteBuffer = ctypes.pythonapi.PyObject_AsWriteBuffer
+        self._PyObject_AsWriteBuffer.restype = ctypes.c_int
+        self.started = time.clock()
+        self.frame_source_types = frame_source_types
+
+    def bodies(self):
+        return numpy.ndarray((6), dtype=numpy.object)
+'''
+
+
+def test_patch_fixes_every_known_breakage():
+    text, fixes = patch_pykinect2_source(BROKEN_V2 + BROKEN_RUNTIME)
+    assert "_check_version(''" not in text and "assert sizeof" not in text
+    assert "import numpy.distutils" not in text
+    assert "time.clock()" not in text and "time.perf_counter()" in text
+    assert "numpy.object)" not in text and "dtype=object" in text
+    assert "ctypes.pythonapi.PyObject_AsWriteBuffer" not in text
+    assert "mbcs" not in text
+    names = " ".join(fixes)
+    for fix in ("struct-size", "_check_version", "numpy.distutils", "time.clock", "numpy.object",
+                "PyObject_AsWriteBuffer", "mbcs"):
+        assert fix in names
+    compile(text, "patched", "exec")  # still valid Python
+
+
+def test_patch_leaves_fixed_code_alone():
+    clean = "import time\nstart = time.perf_counter()\nx = numpy.object_\n"
+    assert patch_pykinect2_source(clean) == (clean, [])
+
+
+@pytest.fixture()
+def broken_pykinect2(tmp_path, monkeypatch):
+    """A stand-in pykinect2 with the same breakages, and a comtypes whose version check fails."""
+    package = tmp_path / "pykinect2"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "PyKinectV2.py").write_text(BROKEN_V2)
+    (package / "PyKinectRuntime.py").write_text(BROKEN_RUNTIME)
+    comtypes = types.ModuleType("comtypes")
+
+    def check_version(actual, *args):
+        raise ImportError("Wrong version")
+
+    comtypes._check_version = check_version
+    monkeypatch.setitem(sys.modules, "comtypes", comtypes)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("pykinect2", "pykinect2.PyKinectV2", "pykinect2.PyKinectRuntime"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    # The stand-in's own modules must fail without the fixes, or the test proves nothing.
+    namespace: dict = {}
+    with warnings.catch_warnings(), pytest.raises((ImportError, AssertionError, ModuleNotFoundError)):
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy.distutils, where it still exists
+        exec(compile(BROKEN_V2, "unpatched", "exec"), namespace)
+    yield package
+    for name in ("pykinect2", "pykinect2.PyKinectV2", "pykinect2.PyKinectRuntime"):
+        sys.modules.pop(name, None)
+
+
+def test_load_pykinect2_applies_the_fixes_in_memory(broken_pykinect2):
+    v2, runtime_module, fixes = load_pykinect2()
+    assert v2.JointType_Count == 25
+    runtime = runtime_module.PyKinectRuntime(v2.FrameSourceTypes_Color | v2.FrameSourceTypes_Body)
+    assert runtime.frame_source_types == 33 and runtime.started > 0
+    assert runtime.bodies().dtype == object
+    assert any("PyKinectV2" in f and "struct-size" in f for f in fixes)
+    assert any("PyKinectRuntime" in f and "numpy.object" in f for f in fixes)
+    # The files on disk are untouched.
+    assert "assert sizeof" in (broken_pykinect2 / "PyKinectV2.py").read_text()
+    assert load_pykinect2()[1] is runtime_module  # loaded once
+
+
+def test_load_pykinect2_without_the_package_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SourceUnavailable, match="pykinect2 is not installed.*Kinect for Windows Runtime"):
+        load_pykinect2()
+
+
+# ---- Kinect: frames, joints mapped to colour, unplug and replug ----------------------------------
+
+class FakeKinect:
+    """PyKinect2's runtime surface as KinectSource uses it (attribute names as in PyKinectRuntime)."""
+
+    def __init__(self, frame_source_types: int) -> None:
+        self.frame_source_types = frame_source_types
+        self._sensor = types.SimpleNamespace(IsAvailable=True)
+        self.body_ready = False
+        self.color_ready = False
+        self.ticks = 0
+        self.closed = False
+
+    def push(self, *, color: bool = True) -> None:
+        self.ticks += 333_333  # 1/30 s in 100 ns ticks
+        self.body_ready = True
+        self.color_ready = color
+
+    def has_new_body_frame(self) -> bool:
+        return self.body_ready
+
+    def has_new_color_frame(self) -> bool:
+        return self.color_ready
+
+    def get_last_color_frame(self) -> np.ndarray:
+        self.color_ready = False
+        bgra = np.zeros((1080, 1920, 4), np.uint8)
+        bgra[..., 0], bgra[..., 1], bgra[..., 2], bgra[..., 3] = 10, 20, 30, 255
+        return bgra.reshape(-1)
+
+    def get_last_body_frame(self):
+        self.body_ready = False
+
+        def joint(j):
+            return types.SimpleNamespace(Position=types.SimpleNamespace(x=0.01 * j, y=0.5, z=2.0),
+                                         TrackingState=2 if j != 7 else 1)
+
+        tracked = types.SimpleNamespace(is_tracked=True, tracking_id=72057594037931101,
+                                        joints=[joint(j) for j in range(25)])
+        untracked = types.SimpleNamespace(is_tracked=False, tracking_id=0, joints=None)
+        return types.SimpleNamespace(relative_time=self.ticks, bodies=[tracked, untracked, None])
+
+    def body_joint_to_color_space(self, joint):
+        if joint.Position.x > 0.2:  # the SDK returns -inf for points it cannot map
+            return types.SimpleNamespace(x=float("-inf"), y=float("-inf"))
+        return types.SimpleNamespace(x=960 + 1000 * joint.Position.x, y=300.0)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_kinect_source_turns_sdk_frames_into_frames():
+    runtimes: list[FakeKinect] = []
+    source = KinectSource(runtime_factory=lambda types_: runtimes.append(FakeKinect(types_)) or runtimes[-1],
+                          platform="linux")
+    source.open()
+    runtime = runtimes[0]
+    assert runtime.frame_source_types == 1 | 32 and source.connected
+    assert source.read(timeout=0.01) is None  # nothing arrived yet
+    runtime.push()
+    f = source.read(timeout=0.5)
+    assert f is not None and f.timestamp == pytest.approx(1 / 30, abs=1e-6) and f.index == 1
+    assert f.color.shape == (1080, 1920, 3) and tuple(f.color[0, 0]) == (10, 20, 30)  # BGRA -> BGR
+    assert len(f.bodies) == 1  # untracked and empty slots are left out
+    b = f.bodies[0]
+    assert b.tracking_id == 72057594037931101 and b.joints.dtype == np.float32
+    assert b.states[7] == 1 and b.states[0] == 2
+    assert b.joints_color[0].tolist() == [960.0, 300.0]
+    assert np.isnan(b.joints_color[24]).all()  # unmappable (-inf) -> NaN
+    runtime.push(color=False)  # low light: a body frame without a new colour image keeps the last one
+    f2 = source.read(timeout=0.5)
+    assert f2.color is not None and f2.index == 2
+    source.close()
+    assert runtime.closed and not source.connected
+
+
+def test_kinect_unplugged_is_reported_and_picked_up_again():
+    runtimes: list[FakeKinect] = []
+    source = KinectSource(runtime_factory=lambda t: runtimes.append(FakeKinect(t)) or runtimes[-1],
+                          platform="linux", reopen_after_s=0.2)
+    source.open()
+    runtime = runtimes[0]
+    runtime.push()
+    assert source.read(timeout=0.2) is not None and source.connected
+    runtime._sensor.IsAvailable = False  # unplugged
+    runtime.push()
+    assert source.read(timeout=0.05) is None
+    assert not source.connected
+    runtime._sensor.IsAvailable = True  # plugged back in, frames flow again
+    runtime.push()
+    assert source.read(timeout=0.2) is not None and source.connected
+    # Available but silent for longer than reopen_after_s: the runtime is started over.
+    assert source.read(timeout=0.3) is None
+    assert len(runtimes) >= 2 and all(r.closed for r in runtimes[:-1]) and not runtimes[-1].closed
+    runtimes[-1].push()
+    assert source.read(timeout=0.2) is not None
+    source.close()
+
+
+def test_kinect_source_module_does_not_import_pykinect2():
+    source = textwrap.dedent("""
+        import sys, live.kinect, live.app
+        assert "pykinect2" not in sys.modules and "comtypes" not in sys.modules
+    """)
+    exec(compile(source, "check", "exec"), {})

@@ -1,0 +1,295 @@
+"""The recognition worker: windows, crops, one engine call per hop, smoothing, skipping (live/worker.py)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from core.camera import DEFAULT_CAMERA
+from core.frame import Body, Frame
+from core.skeleton import KINECT_V2
+from live.capture import Capture, FrameRing
+from live.pipeline import LivePipeline, PipelineConfig
+from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source
+from live.tracks import TrackTable
+from live.worker import (
+    Decision,
+    Hop,
+    RecognitionConfig,
+    RecognitionWorker,
+    ScoreSmoother,
+    softmax,
+)
+
+CLASSES = ("drink", "wave", "sit_down", "fall_down")
+SCALE = 4  # tests downscale 1920x1080 to 480x270 to keep the ring small
+CAMERA = DEFAULT_CAMERA.scaled(1920 // SCALE, 1080 // SCALE)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny-profile network with random weights, as a checkpoint, opened on PyTorch (fast to open)."""
+    import torch
+
+    from core.engines import open_engine
+    from core.model.checkpoint import Preprocessing, save_checkpoint
+    from core.model.network import PartAttentionNetwork
+    from core.model.profiles import tiny
+    from live.app import open_model
+
+    torch.manual_seed(0)
+    config = tiny(len(CLASSES))
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
+                    preprocessing=Preprocessing.matching(config, duration_s=1.0))
+    engine, inputs = open_model(path, "pytorch-cpu")
+    assert isinstance(engine, type(open_engine(path, "pytorch-cpu")))
+    return engine, inputs
+
+
+class SpyEngine:
+    """Counts engine calls and keeps their inputs."""
+
+    def __init__(self, inner, delay_s: float = 0.0) -> None:
+        self.inner = inner
+        self.name = "spy"
+        self.calls: list[tuple[np.ndarray, np.ndarray]] = []
+        self.delay_s = delay_s
+
+    def run(self, crops, skeleton):
+        self.calls.append((crops.copy(), skeleton.copy()))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return self.inner.run(crops, skeleton)
+
+
+def downscaled(source: FrameStream) -> FrameStream:
+    """The same recording at 1/SCALE resolution (pixels and colour joints)."""
+
+    def frames():
+        source.open()
+        while True:
+            try:
+                f = source.read()
+            except EndOfStream:
+                return
+            color = None if f.color is None else cv2.resize(f.color, (1920 // SCALE, 1080 // SCALE),
+                                                              interpolation=cv2.INTER_AREA)
+            bodies = [replace(b, joints_color=b.joints_color / SCALE) for b in f.bodies]
+            yield Frame(f.timestamp, color, bodies, f.index)
+
+    shape = None if source.color_shape is None else (1080 // SCALE, 1920 // SCALE)
+    return FrameStream(source.name, frames, options=ReplayOptions(realtime=False), color_shape=shape,
+                       camera=CAMERA, fps=30.0)
+
+
+def fill(source: FrameStream, capacity: int = 64, limit: int | None = None):
+    """Read a whole (fast) source through a capture into a ring + tracks, on this thread."""
+    source.open()
+    ring = FrameRing(capacity, source.color_shape)
+    tracks = TrackTable(history=capacity)
+    capture = Capture(source, ring, tracks, period_s=1 / 30)
+    count = 0
+    while limit is None or count < limit:
+        try:
+            f = source.read()
+        except EndOfStream:
+            break
+        capture.accept(f, time.monotonic())
+        count += 1
+    return ring, tracks
+
+
+@pytest.fixture()
+def ntu_clip(shared_data, tmp_path):
+    name = "S001C001P001R001A001"  # drink water, one person, with the RGB video
+    (tmp_path / f"{name}.skeleton").symlink_to(shared_data / "ntu" / "skeletons" / f"{name}.skeleton")
+    (tmp_path / f"{name}_rgb.avi").symlink_to(shared_data / "ntu" / "rgb" / f"{name}_rgb.avi")
+    return tmp_path
+
+
+# ---- pieces ---------------------------------------------------------------------------------------
+
+def test_softmax_rows_sum_to_one():
+    p = softmax(np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(p.sum(1), 1.0)
+    assert p[1, 0] == pytest.approx(1.0)
+
+
+def test_smoothing_follows_its_time_constant():
+    smoother = ScoreSmoother(time_constant_s=1.0)
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    np.testing.assert_allclose(smoother.update(5, a, at=0.0), a)  # first decision: as is
+    weight = 1 - np.exp(-0.5)
+    np.testing.assert_allclose(smoother.update(5, b, at=0.5), [1 - weight, weight])
+    np.testing.assert_allclose(smoother.update(6, b, at=0.5), b)  # per person
+    smoother.keep_only({6})
+    np.testing.assert_allclose(smoother.update(5, b, at=0.6), b)  # person 5 was forgotten
+    np.testing.assert_allclose(ScoreSmoother(0.0).update(1, b, at=0.0), b)
+
+
+def test_decision_json_has_time_person_topk_attention_latency():
+    decision = Decision(time=1700000000.0, stream_time=3.2, tracking_id=9,
+                        topk=(("drink", 0.7), ("wave", 0.2)), parts=("left_hand", "right_hand", "full_body"),
+                        attention=np.array([0.5, 0.3, 0.2]), latency_s=0.1234)
+    record = decision.to_json()
+    assert record == {
+        "time": 1700000000.0, "stream_time": 3.2, "person": 9,
+        "topk": [{"class": "drink", "p": 0.7}, {"class": "wave", "p": 0.2}],
+        "attention": {"left_hand": 0.5, "right_hand": 0.3, "full_body": 0.2},
+        "latency_ms": 123.4,
+    }
+
+
+def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
+    _, inputs = tiny_model
+    with pytest.raises(ValueError, match="full_image"):
+        replace(inputs, parts=("full_image",))
+
+
+def test_model_inputs_reject_a_skeleton_layout_the_sensor_does_not_give(tiny_model):
+    from core.skeleton import KINECT_V1
+
+    _, inputs = tiny_model
+    with pytest.raises(ValueError, match="kinect_v1 skeletons .20 joints.; live sources give Kinect v2"):
+        replace(inputs, layout=KINECT_V1)
+
+
+# ---- one hop on real data -------------------------------------------------------------------------
+
+def test_a_hop_on_the_real_drinking_clip(tiny_model, ntu_clip):
+    engine, inputs = tiny_model
+    ring, tracks = fill(downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False))))
+    spy = SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None,
+                               RecognitionConfig(top_k=3))
+    hop = worker.step(ring.latest())
+    assert isinstance(hop, Hop) and len(hop.decisions) == 1 and len(spy.calls) == 1
+    crops, skeleton = spy.calls[0]
+    size, frames = inputs.glimpse.crop_size, inputs.window.num_frames
+    assert crops.shape == (1, 3, frames, size, size, 3) and crops.dtype == np.float32
+    assert skeleton.shape == (1, frames, 2, 25, 3)
+    assert crops.max() > 50  # real pixels, not black
+    assert np.abs(skeleton[0, :, 0]).sum() > 0 and np.abs(skeleton[0, :, 1]).sum() == 0  # one person
+    decision = hop.decisions[0]
+    assert decision.tracking_id == tracks.ids()[0]
+    probabilities = [p for _, p in decision.topk]
+    assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
+    assert {name for name, _ in decision.topk} <= set(CLASSES)
+    assert decision.attention.shape == (3,) and decision.attention.sum() == pytest.approx(1.0, abs=1e-4)
+    assert decision.crops.shape == (3, size, size, 3) and decision.crops.dtype == np.uint8
+    assert np.isfinite(decision.boxes).all() and decision.boxes.shape == (3, 4)
+    # The hand boxes sit on the projected hands of the newest frame.
+    newest = tracks.snapshot()[0]
+    hand_left = newest.joints_color[-1, KINECT_V2.index("HandLeft")]
+    assert np.hypot(*(decision.boxes[0, :2] - hand_left)) < decision.boxes[0, 2] / 2
+    assert 0 <= decision.latency_s < 30 and worker.counters.decisions == 1
+
+
+def test_two_people_go_through_one_engine_call_with_their_partner(tiny_model, shared_data):
+    engine, inputs = tiny_model
+    source = replay_source(shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton",
+                           ReplayOptions(realtime=False))  # handshaking; skeleton only
+    ring, tracks = fill(source, capacity=80)
+    assert source.color_shape is None and len(tracks) == 2
+    spy = SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, spy, inputs, DEFAULT_CAMERA, lambda hop: None)
+    hop = worker.step(ring.latest())
+    assert len(spy.calls) == 1 and len(hop.decisions) == 2
+    crops, skeleton = spy.calls[0]
+    assert crops.shape[0] == 2 and crops.max() == 0  # no colour stream: black crops
+    for person in range(2):  # each person is body 0 of its own window, the partner body 1
+        assert np.abs(skeleton[person, :, 0]).sum() > 0 and np.abs(skeleton[person, :, 1]).sum() > 0
+    assert {d.tracking_id for d in hop.decisions} == set(tracks.ids())
+
+
+def test_nobody_with_enough_history_means_no_engine_call(tiny_model, ntu_clip):
+    engine, inputs = tiny_model
+    ring, tracks = fill(downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False))), limit=10)
+    spy = SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None)
+    assert worker.step(ring.latest()) is None  # 10 frames = 0.3 s of a 1 s window
+    assert spy.calls == []
+
+
+def test_frames_overwritten_during_the_crop_are_detected_not_used(tiny_model, ntu_clip):
+    engine, inputs = tiny_model
+    source = downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False)))
+    source.open()
+    ring = FrameRing(6, source.color_shape)  # far less than a window
+    tracks = TrackTable(history=64)
+    capture = Capture(source, ring, tracks, period_s=1 / 30)
+    for _ in range(40):
+        capture.accept(source.read(), time.monotonic())
+    spy = SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None)
+    assert worker.step(ring.latest()) is None
+    assert worker.counters.stale_windows == 1 and spy.calls == []
+
+
+# ---- the worker thread under load -----------------------------------------------------------------
+
+def standing(tracking_id: int, x: float) -> Body:
+    """A person standing 2.5 m from the sensor (joint positions from the layout's bones)."""
+    heights = {0: 0.0, 1: 0.25, 20: 0.5, 2: 0.55, 3: 0.7, 4: 0.48, 8: 0.48, 5: 0.2, 9: 0.2, 6: 0.0, 10: 0.0,
+               7: -0.05, 11: -0.05, 21: -0.12, 23: -0.12, 22: -0.05, 24: -0.05, 12: -0.05, 16: -0.05,
+               13: -0.45, 17: -0.45, 14: -0.85, 18: -0.85, 15: -0.9, 19: -0.9}
+    side = {4: 1, 5: 1, 6: 1, 7: 1, 21: 1, 22: 1, 12: 1, 13: 1, 14: 1, 15: 1,
+            8: -1, 9: -1, 10: -1, 11: -1, 23: -1, 24: -1, 16: -1, 17: -1, 18: -1, 19: -1}
+    joints = np.array([[x + 0.2 * side.get(j, 0), heights[j], 2.5] for j in range(25)], np.float32)
+    uv, _ = CAMERA.project(joints)
+    return Body(tracking_id, joints, np.full(25, 2, np.int8), uv)
+
+
+def synthetic_room(seconds: float, people: int = 1) -> FrameStream:
+    def frames():
+        rng = np.random.default_rng(0)
+        for i in range(int(seconds * 30)):
+            image = rng.integers(0, 255, (270, 480, 3), dtype=np.uint8)
+            yield Frame(i / 30, image, [standing(100 + p, -0.6 + 0.8 * p) for p in range(people)], i)
+
+    return FrameStream("synthetic", frames, options=ReplayOptions(realtime=True), color_shape=(270, 480),
+                       camera=CAMERA, fps=30.0)
+
+
+def test_a_slow_engine_skips_hops_instead_of_queueing_them(tiny_model):
+    engine, inputs = tiny_model
+    slow = SpyEngine(engine, delay_s=0.4)
+    config = PipelineConfig(recognition=RecognitionConfig(hop_s=0.1))
+    pipeline = LivePipeline(synthetic_room(3.0), slow, inputs, config)
+    pipeline.start()
+    deadline = time.monotonic() + 10
+    while not pipeline.ended and time.monotonic() < deadline:
+        time.sleep(0.05)
+    summary = pipeline.stop()
+    assert summary.frames == 90 and summary.dropped == 0
+    assert summary.skipped_hops >= 5  # ~2 s of hops at 0.1 s, but one decision per ~0.4 s
+    assert summary.hops <= 1 + 3.0 / 0.4
+    # Latency stays at about one engine call: nothing piles up behind a slow engine.
+    assert summary.latency_p95_s is not None and summary.latency_p95_s < 0.4 + 0.6
+    assert not pipeline.capture.alive and not pipeline.worker.alive
+
+
+def test_decisions_follow_stream_time_on_a_fast_replay(tiny_model):
+    engine, inputs = tiny_model
+    source = synthetic_room(2.0, people=2)
+    source.options = ReplayOptions(realtime=False)
+    pipeline = LivePipeline(source, SpyEngine(engine, delay_s=0.0), inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.25)))
+    pipeline.start()
+    deadline = time.monotonic() + 20
+    while not pipeline.ended and time.monotonic() < deadline:
+        time.sleep(0.02)
+    summary = pipeline.stop()
+    hops = pipeline.drain()
+    assert summary.frames == 60 and hops
+    for hop in hops:
+        assert len(hop.decisions) == 2
+        assert {d.tracking_id for d in hop.decisions} == {100, 101}
+    times = [hop.stream_time for hop in hops]
+    gaps = np.diff(times)
+    assert np.all(gaps >= 0.25 - 1e-6)
