@@ -43,3 +43,40 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
     with np.load(tmp_path / "train_cache" / "clips" / "train_drink_left_0000.npz") as a:
         with np.load(tmp_path / "test_cache" / "clips" / "test_drink_left_0000.npz") as b:
             assert a["joints"].shape != b["joints"].shape or not np.allclose(a["joints"], b["joints"])
+
+
+def test_demo_trains_the_demo_profile_with_its_own_attention_penalty(tmp_path: Path) -> None:
+    from core.model.profiles import PROFILES, demo
+    from core.simulation.actions import CLASS_NAMES
+    from core.skeleton import KINECT_V2
+    from training.ablations import network_config
+    from training.config import load_config
+    from training.demo import DEMO_ATTENTION_WEIGHT, demo_overrides, demo_settings
+
+    assert PROFILES["demo"] is demo
+    config = load_config(None, demo_overrides(tmp_path, tmp_path / "train_cache"))
+    network = network_config(config, len(CLASS_NAMES), KINECT_V2)
+    assert network == demo(len(CLASS_NAMES))  # no field overrides on top of the preset
+    assert demo_settings().glimpse.crop_size == network.crop_size
+    assert config.optim.attention_weight == DEMO_ATTENTION_WEIGHT > 1e-4  # above N-UCLA's lambda1
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt"
+
+
+@pytest.mark.skipif(not COMMITTED.is_file(), reason=f"{COMMITTED} is not there")
+def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() -> None:
+    from core.model.checkpoint import load_checkpoint
+    from core.model.profiles import demo
+    from core.simulation.actions import CLASS_NAMES
+
+    assert COMMITTED.stat().st_size < 5 * 2**20
+    loaded = load_checkpoint(COMMITTED)
+    assert loaded.config == demo(len(CLASS_NAMES))
+    assert list(loaded.class_names) == list(CLASS_NAMES)
+    assert loaded.preprocessing.glimpse.crop_size == loaded.config.crop_size
+    crops = torch.zeros(1, 3, loaded.config.num_frames, 32, 32, 3)
+    skeleton = torch.zeros(1, loaded.config.num_frames, 2, 25, 3)
+    with torch.no_grad():
+        logits, attention = loaded.model(crops, skeleton)
+    assert logits.shape == (1, len(CLASS_NAMES)) and attention.shape == (1, 3)

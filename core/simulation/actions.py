@@ -22,8 +22,10 @@ held object does (cup: bright cylinder tipped towards the face; phone: dark flat
 it is visible only in that hand's crop at a useful size. Left and right versions differ by the hand, so
 the part that matters is unambiguous. Waving is decided by one hand alone. Sitting, standing up,
 falling and kicking involve the whole body (the kicking leg is drawn at random, so neither hand
-crop can tell a kick apart). To keep the hand crops from being shortcuts, the other hand often
-carries a cup or a phone that it does nothing with (`idle_arm`), in every class.
+crop can tell a kick apart; sitting down or standing up, each arm helps -- reaching for the seat,
+pushing off the thigh -- or not, drawn per arm, so no hand's movement is a unique cue for them). To
+keep the hand crops from being shortcuts, the other hand often carries a cup or a phone that it does
+nothing with (`idle_arm`), in every class.
 
 Scripts write keyframes into a `Choreography` from a start time and return the time the action
 ends; `speed` > 1 makes it slower (it multiplies every duration).
@@ -251,6 +253,16 @@ def _both_arms(
         _arm(c, side, t0, t1, **values)
 
 
+def _arm_helps(rng: np.random.Generator) -> tuple[bool, bool]:
+    """Per arm: does it help the body (reach for the seat, push off the thighs) or stay out of it?
+
+    People do both, one hand or two, and an arm that carries something rarely helps. Drawing it per
+    arm keeps the hands from being a cue for sitting down or standing up: the movement is told by
+    the body, which is what the full-body crop shows (a hand crop alone sees one of several things).
+    """
+    return bool(rng.random() < 0.5), bool(rng.random() < 0.5)
+
+
 def sit_down(c: Choreography, body: Postures, t: float, rng: np.random.Generator, speed: float) -> float:
     lean = rng.uniform(0.35, 0.6)
     down_s = rng.uniform(1.0, 1.5) * speed
@@ -260,21 +272,22 @@ def sit_down(c: Choreography, body: Postures, t: float, rng: np.random.Generator
     halfway = np.array([0.0, 0.5 * (standing[1] + seated[1]) + 0.05, 0.55 * seated[2]])
     c.move(t, t + 0.55 * down_s, pelvis=halfway)
     c.move(t + 0.55 * down_s, t + down_s, pelvis=seated)
-    _both_arms(
-        c,
-        body,
-        t,
-        t + 0.6 * down_s,
-        body.hold_front() + np.array([0.0, 0.05, 0.05]),
-        np.array([0.6, -1.0, -0.2]),
-        rng,
-    )
+    helps = _arm_helps(rng)
     for side in SIDES:
         c.move(t, t + down_s, side=side, ankle=body.seated_ankle(side))
+        if helps[side]:  # reaching forward for balance, then onto the thigh
+            wrist = body.hold_front() + np.array([0.0, 0.05, 0.05]) + _jitter(rng, 0.03)
+            pole = body.mirror(np.array([0.6, -1.0, -0.2]), side)
+            _arm(c, side, t, t + 0.6 * down_s, wrist=body.mirror(wrist, side), elbow_pole=pole)
     t += down_s
     settle_s = rng.uniform(0.4, 0.7) * speed
     c.move(t, t + settle_s, spine_bend=np.array([-0.05, 0.0]), pelvis_tilt=np.zeros(3))
-    _both_arms(c, body, t - 0.3 * down_s, t + settle_s, body.on_thigh(), None, rng)
+    for side in SIDES:
+        # A helping hand ends on the thigh; another ends there only sometimes (else it stays as it was:
+        # hanging, on the hip, holding something at the waist).
+        if helps[side] or rng.random() < 0.4:
+            wrist = body.mirror(body.on_thigh() + _jitter(rng, 0.03), side)
+            _arm(c, side, t - 0.3 * down_s, t + settle_s, wrist=wrist)
     return t + settle_s
 
 
@@ -286,7 +299,11 @@ def stand_up(c: Choreography, body: Postures, t: float, rng: np.random.Generator
         spine_bend=np.array([rng.uniform(0.4, 0.6), 0.0]),
         pelvis_tilt=np.array([0.3, 0.0, 0.0]),
     )
-    _both_arms(c, body, t, t + lean_s, body.on_thigh() + np.array([0.0, 0.05, 0.12]), None, rng)
+    helps = _arm_helps(rng)
+    for side in SIDES:
+        if helps[side]:  # pushing off the thigh
+            wrist = body.on_thigh() + np.array([0.0, 0.05, 0.12]) + _jitter(rng, 0.03)
+            _arm(c, side, t, t + lean_s, wrist=body.mirror(wrist, side))
     t += lean_s
     rise_s = rng.uniform(0.8, 1.2) * speed
     seated = c.current("pelvis")
@@ -297,7 +314,15 @@ def stand_up(c: Choreography, body: Postures, t: float, rng: np.random.Generator
     for side in SIDES:
         c.move(t, t + 0.7 * rise_s, side=side, ankle=body.standing_ankle(side))
     c.move(t + 0.4 * rise_s, t + rise_s, spine_bend=np.zeros(2), pelvis_tilt=np.zeros(3))
-    _both_arms(c, body, t + 0.3 * rise_s, t + rise_s, body.hang(), body.pole_down(), rng)
+    for side in SIDES:
+        # Standing, the arm hangs or the forearm stays forward at the waist (as when holding something);
+        # an arm that did not push leaves the thigh at its own moment.
+        start = t + (0.3 if helps[side] else rng.uniform(0.0, 0.5)) * rise_s
+        if rng.random() < 0.7:
+            wrist, pole = body.hang() + _jitter(rng, 0.02), body.pole_down()
+        else:
+            wrist, pole = body.hold_front() + _jitter(rng, 0.03), body.pole_down()
+        _arm(c, side, start, t + rise_s, wrist=body.mirror(wrist, side), elbow_pole=body.mirror(pole, side))
     return t + rise_s + rng.uniform(0.2, 0.4) * speed
 
 
