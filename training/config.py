@@ -88,10 +88,6 @@ class OptimConfig:
     plateau_patience: int = 3  # epochs without validation improvement before the lr drops
     early_stop_patience: int = 10  # epochs without improvement before the stage stops
     grad_clip: float = 5.0
-    # Learning-rate factor for the part I3Ds in the joint stages (attention, finetune). Below 1 the parts
-    # stay the specialists the parts stage made them, so attention chooses between informative experts
-    # instead of whichever I3D happens to adapt first.
-    part_lr_scale: float = 1.0
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
 
 

@@ -41,9 +41,6 @@ DEMO_WINDOW_S = 3.0
 # (1 - alpha_k)^2 keeps the weights soft while the part I3Ds and the attention learn together, so
 # every part keeps receiving gradient and the part that is informative for a class ends up leading.
 DEMO_ATTENTION_WEIGHT = 0.1
-# The part I3Ds learn at a tenth of the rate in the joint stages: each stays the specialist of its own
-# crops (parts stage), and attention learns which specialist to trust for each action.
-DEMO_PART_LR_SCALE = 0.1
 
 
 @dataclass(frozen=True)
@@ -73,6 +70,7 @@ class SimulatedClipTask:
             KINECT_V2,
             settings.glimpse,
             joints_color=clip.joints_color[:, 0],
+            timestamps=clip.timestamps,
         )
         crops = np.stack(
             [crop_frame(clip.frames[int(i)], boxes[:, int(i)], settings.glimpse) for i in chosen], axis=1
@@ -148,7 +146,6 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
         "optim.batch_size=16",
         "optim.lr=1e-3",
         f"optim.attention_weight={DEMO_ATTENTION_WEIGHT}",
-        f"optim.part_lr_scale={DEMO_PART_LR_SCALE}",
         "optim.plateau_patience=2",
         "optim.early_stop_patience=5",
         f"epochs.parts={epochs(15)}",

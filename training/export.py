@@ -125,6 +125,7 @@ def ntu_windows(
             layout,
             prep.glimpse,
             joints_color=arrays.color[indices, 0],
+            timestamps=timestamps[indices],
         )
         crops.append(crop_window([frames[int(i)] for i in indices], boxes, prep.glimpse))
         skeletons.append(normalize_window(joints, states, layout))

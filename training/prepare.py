@@ -127,6 +127,7 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
             KINECT_V2,
             settings.glimpse,
             joints_color=color[:, 0],
+            timestamps=timestamps,
         )
         size = settings.glimpse.crop_size
         with RgbVideo(task.video) as video:

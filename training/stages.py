@@ -254,12 +254,8 @@ def train_stage(
         device_ids = [process.device.index] if process.device.type == "cuda" else None
         objective = DistributedDataParallel(objective, device_ids=device_ids)
 
-    part_params = {id(p) for p in network.parts.parameters()}
     trainable = [p for p in network.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in trainable if id(p) not in part_params], "lr": config.optim.lr}]
-    part_lr = config.optim.lr * (config.optim.part_lr_scale if stage in ("attention", "finetune") else 1.0)
-    groups.append({"params": [p for p in trainable if id(p) in part_params], "lr": part_lr})
-    optimizer = torch.optim.Adam([g for g in groups if g["params"]])
+    optimizer = torch.optim.Adam(trainable, lr=config.optim.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=config.optim.plateau_factor, patience=config.optim.plateau_patience
     )
