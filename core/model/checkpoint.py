@@ -174,6 +174,7 @@ def save_checkpoint(
         "extra": dict(extra or {}),
     }
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".partial")
     torch.save(payload, temporary)
     os.replace(temporary, path)
