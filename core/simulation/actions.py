@@ -131,19 +131,7 @@ def drink(
         _arm(c, side, t, t + tip_s, thumb=body.thumb_up(), wrist=mouth)
         c.move(t, t + tip_s, head_turn=np.array([0.05, 0.0]))
         t += tip_s + rng.uniform(0.1, 0.5) * speed
-    lower_s = rng.uniform(0.55, 0.9) * speed
-    _arm(
-        c,
-        side,
-        t,
-        t + lower_s,
-        wrist=body.mirror(body.hold_front() + _jitter(rng, 0.03), side),
-        elbow_pole=body.mirror(body.pole_down(), side),
-        thumb=body.thumb_up(),
-        flex=0.0,
-    )
-    c.move(t, t + lower_s, head_turn=np.zeros(2))
-    return t + lower_s
+    return _lower_held_object(c, body, t, rng, speed, side)
 
 
 def phone_call(
@@ -172,19 +160,7 @@ def phone_call(
         c.move(t, t + step, head_turn=head + np.array([rng.uniform(-0.06, 0.06), rng.uniform(-0.08, 0.08)]))
         _arm(c, side, t, t + step, wrist=target + _jitter(rng, 0.012))
         t += step
-    lower_s = rng.uniform(0.55, 0.9) * speed
-    _arm(
-        c,
-        side,
-        t,
-        t + lower_s,
-        wrist=body.mirror(body.hold_front() + _jitter(rng, 0.03), side),
-        elbow_pole=body.mirror(body.pole_down(), side),
-        thumb=body.thumb_up(),
-        flex=0.0,
-    )
-    c.move(t, t + lower_s, head_turn=np.zeros(2))
-    return t + lower_s
+    return _lower_held_object(c, body, t, rng, speed, side)
 
 
 def wave(
@@ -251,6 +227,25 @@ def _both_arms(
         if pole is not None:
             values["elbow_pole"] = body.mirror(pole, side)
         _arm(c, side, t0, t1, **values)
+
+
+def _lower_held_object(
+    c: Choreography, body: Postures, t: float, rng: np.random.Generator, speed: float, side: int
+) -> float:
+    """Bring a hand-held cup or phone back down in front of the belly, head straight; returns the end time."""
+    lower_s = rng.uniform(0.55, 0.9) * speed
+    _arm(
+        c,
+        side,
+        t,
+        t + lower_s,
+        wrist=body.mirror(body.hold_front() + _jitter(rng, 0.03), side),
+        elbow_pole=body.mirror(body.pole_down(), side),
+        thumb=body.thumb_up(),
+        flex=0.0,
+    )
+    c.move(t, t + lower_s, head_turn=np.zeros(2))
+    return t + lower_s
 
 
 def _arm_helps(rng: np.random.Generator) -> tuple[bool, bool]:
