@@ -119,7 +119,7 @@ def demo_settings() -> CacheSettings:
         glimpse=glimpse,
         crop_fps=10.0,
         parts=PARTS,
-        max_bodies=2,
+        max_bodies=1,
         class_names=tuple(CLASS_NAMES),
     )
 
@@ -133,7 +133,7 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
         f"data.root={train_cache}",
         "data.protocol=all",
         "data.validation_fraction=0.1",
-        "data.max_bodies=2",
+        "data.max_bodies=1",
         "model.profile=demo",
         "model.ablation=none",
         f"window.duration_s={DEMO_WINDOW_S}",

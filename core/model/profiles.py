@@ -154,10 +154,18 @@ def demo(num_classes: int = 10) -> NetworkConfig:
 
     Sized so that `python -m training demo` (1,000 generated clips, all four stages) trains on two
     shared CPU cores in about ten minutes; 32 px are enough for the simulator's flat-shaded hands and
-    held objects, 10 frames over a 3 s window catch a wave's swings.
+    held objects, 10 frames over a 3 s window catch a wave's swings. One body: the simulated actions
+    are all one-person, so a second-body input would never be trained and live would feed it whoever
+    else is in the room.
     """
     return NetworkConfig(
-        num_classes=num_classes, crop_size=32, num_frames=10, width=0.125, lstm_hidden=64, attention_size=64
+        num_classes=num_classes,
+        crop_size=32,
+        num_frames=10,
+        width=0.125,
+        num_bodies=1,
+        lstm_hidden=64,
+        attention_size=64,
     )
 
 
