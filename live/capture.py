@@ -273,6 +273,7 @@ class Capture:
                 received = time.monotonic()
                 if self.paused:
                     self.counters.discarded_paused += 1
+                    self._last_index = frame.index  # frames passed over while paused are not drops
                     continue
                 self.accept(frame, received)
         except BaseException as error:  # reported by the pipeline; the thread must not die silently
@@ -299,6 +300,7 @@ class Capture:
         self.tracks.observe(timestamp, frame.bodies, entry.sequence)
         self.counters.frames += 1
         self.fps.tick(received)
-        if self.recording is not None:  # on the capture timeline: the recorder needs increasing times
-            self.recording.offer(Frame(timestamp, frame.color, frame.bodies, frame.index))
+        recording = self.recording  # read once: the GUI thread may stop the recording meanwhile
+        if recording is not None:  # on the capture timeline: the recorder needs increasing times
+            recording.offer(Frame(timestamp, frame.color, frame.bodies, frame.index))
         return entry

@@ -138,6 +138,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+# Two-person actions (NTU A050-A060: handshake, hug, punch, ...) happen within arm's reach; somebody
+# across the room is not a partner, and feeding them as the second body would shift the input of
+# every one-person action.
+PARTNER_MAX_M = 2.0
+
+
 def _other_body(
     person: TrackSnapshot, others: list[TrackSnapshot], end: float, spec: WindowSpec, max_gap_s: float,
     layout: SkeletonLayout,
@@ -150,9 +156,11 @@ def _other_body(
     times = spec.sample_times(end)
     centre = person.joints[-1, layout.origin]
     candidates = [o for o in others if o.tracking_id != person.tracking_id and o.last_seen >= times[0]]
-    if not candidates:
+    distances = [float(np.linalg.norm(o.joints[-1, layout.origin] - centre)) for o in candidates]
+    nearby = [(d, o) for d, o in zip(distances, candidates, strict=True) if d <= PARTNER_MAX_M]
+    if not nearby:
         return None
-    other = min(candidates, key=lambda o: float(np.linalg.norm(o.joints[-1, layout.origin] - centre)))
+    other = min(nearby, key=lambda pair: pair[0])[1]
     index = window_indices(other.timestamps, end, spec)
     present = np.abs(other.timestamps[index] - times) <= max_gap_s  # not yet / no longer in view: zeros
     joints = np.where(present[:, None, None], other.joints[index], 0.0).astype(np.float32)
@@ -199,6 +207,7 @@ class RecognitionWorker:
         self._last_sequence = -1
         self._last_end: float | None = None
         self._finish = threading.Event()
+        self._timeline_restarted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recognition", daemon=True)
         self.error: BaseException | None = None
 
@@ -215,8 +224,11 @@ class RecognitionWorker:
         return self._thread.is_alive()
 
     def restart_timeline(self) -> None:
-        """The capture's stream restarted (replay loop): scores from before must not leak into it."""
-        self._smoother.keep_only(set())
+        """The capture's stream restarted (replay loop): scores from before must not leak into it.
+
+        Called on the capture thread; the smoother belongs to the worker thread, which clears it.
+        """
+        self._timeline_restarted.set()
 
     def _run(self) -> None:
         try:
@@ -226,6 +238,9 @@ class RecognitionWorker:
                     if self._finish.is_set():
                         break
                     continue
+                if self._timeline_restarted.is_set():
+                    self._timeline_restarted.clear()
+                    self._smoother.keep_only(set())
                 if self.paused:
                     self._last_sequence = newest.sequence
                     continue

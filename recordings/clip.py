@@ -101,6 +101,8 @@ def read_sidecar(path: Path | str) -> Sidecar:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ClipError(f"{path}: line {error.lineno}: not valid JSON: {error.msg}") from None
+    except UnicodeDecodeError as error:
+        raise ClipError(f"{path}: byte {error.start}: not UTF-8 text (a clip sidecar is JSON)") from None
     if not isinstance(raw, dict) or raw.get("format") != SIDECAR_FORMAT:
         raise ClipError(f'{path}: expected a clip sidecar with "format": "{SIDECAR_FORMAT}"')
     version = raw.get("format_version", SIDECAR_VERSION)
@@ -118,6 +120,9 @@ def read_sidecar(path: Path | str) -> Sidecar:
         raise ClipError(
             f'{path}: "frame_count" is {raw["frame_count"]} but there are {len(timestamps)} timestamps'
         )
+    for key in ("calibration", "software"):
+        if not isinstance(raw.get(key, {}), dict):
+            raise ClipError(f'{path}: "{key}" must be a JSON object, got {type(raw[key]).__name__}')
     camera_dict = raw.get("calibration", {}).get("color_camera")
     camera = ColorCamera.from_dict(camera_dict, str(path)) if camera_dict is not None else None
     return Sidecar(

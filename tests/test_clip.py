@@ -93,6 +93,12 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
     sidecar.write_text('{"format": "where-to-focus clip",\n "timestamps": [0, }')
     with pytest.raises(ClipError, match=r"A121.json: line 2: not valid JSON"):
         read_sidecar(sidecar)
+    sidecar.write_text(json.dumps({**data, "frame_count": 2, "calibration": [1, 2]}))
+    with pytest.raises(ClipError, match=r'A121.json: "calibration" must be a JSON object, got list'):
+        read_sidecar(sidecar)
+    sidecar.write_bytes(b'{"format": "\xff\xfe"}')
+    with pytest.raises(ClipError, match=r"A121.json: byte 12: not UTF-8"):
+        read_sidecar(sidecar)
     shutil.copy(tmp_path / "S001C001P001R001A121.skeleton", tmp_path / "other.skeleton")
     with pytest.raises(ClipError, match="expected a folder with one clip .* found 2"):
         clip_paths(tmp_path)

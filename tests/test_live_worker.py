@@ -293,3 +293,21 @@ def test_decisions_follow_stream_time_on_a_fast_replay(tiny_model):
     times = [hop.stream_time for hop in hops]
     gaps = np.diff(times)
     assert np.all(gaps >= 0.25 - 1e-6)
+
+
+def test_somebody_across_the_room_is_not_fed_as_the_partner(tiny_model):
+    engine, inputs = tiny_model
+
+    def room(partner_x: float) -> FrameStream:
+        def frames():
+            for i in range(60):
+                yield Frame(i / 30, None, [standing(1, 0.0), standing(2, partner_x)], i)
+
+        return FrameStream("room", frames, options=ReplayOptions(realtime=False), camera=CAMERA, fps=30.0)
+
+    for partner_x, has_partner in ((0.9, True), (3.5, False)):
+        ring, tracks = fill(room(partner_x), capacity=80)
+        spy = SpyEngine(engine)
+        RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None).step(ring.latest())
+        _, skeleton = spy.calls[0]
+        assert (np.abs(skeleton[:, :, 1]).sum(axis=(1, 2, 3)) > 0).all() == has_partner

@@ -409,3 +409,10 @@ def test_new_classes_keep_everything_but_the_classifier() -> None:
         site.state_dict()["pose.lstm.weight_ih_l0"], ntu.state_dict()["pose.lstm.weight_ih_l0"]
     )
     assert torch.equal(site.state_dict()["pose.classifier.weight"], before["pose.classifier.weight"])
+
+
+def test_mirroring_is_refused_when_crops_are_trained() -> None:
+    sources = [ClipSource("c0", 0, lambda w: _clip("c0", 0))]
+    with pytest.raises(DatasetError, match="augment.mirror"):
+        WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=True, with_crops=True,
+                      augmentation=Augmentation(mirror=0.5))

@@ -156,6 +156,9 @@ class WindowDataset(Dataset):
     ) -> None:
         if len(sources) == 0:
             raise DatasetError("no clips to make windows from (empty split or dataset)")
+        if train and with_crops and augmentation is not None and augmentation.mirror > 0:
+            # A mirrored skeleton swaps left and right; the cached hand crops would no longer match it.
+            raise DatasetError("augment.mirror works on skeleton-only stages (pose); set it to 0 with crops")
         self.sources = list(sources)
         self.spec = spec
         self.layout = layout

@@ -134,6 +134,8 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
             if abs(len(video) - count) > MAX_FRAME_MISMATCH:
                 raise DatasetError(f"{task.video}: {len(video)} video frames for {count} skeleton frames")
             chosen = chosen[chosen < min(len(video), count)]
+            if len(chosen) == 0:
+                raise DatasetError(f"{task.video}: no frames to crop ({len(video)} video, {count} skeleton)")
             wanted = {int(i): k for k, i in enumerate(chosen)}
             crops = np.zeros((len(settings.parts), len(chosen), size, size, 3), np.uint8)
             body_parts = [PARTS.index(p) for p in settings.parts if p != FULL_IMAGE_PART]
