@@ -12,8 +12,8 @@ phone / wave with the left or the right hand, and four whole-body actions. A mod
 works should weigh the acting hand for the first six and the full body for the rest.
 
 The network is the `demo` profile (core.model.profiles: 32 px crops, I3D at 1/8 width, 10 frames,
-LSTM 64) so that everything runs on two CPU cores in about ten minutes (measured: 581 s on a shared
-2-core machine with `--threads 1`, 1,000 training and 200 held-out clips, 94.0% held-out top-1; see
+LSTM 64) so that everything runs on two CPU cores in about ten minutes (measured: 453 s on the
+2-core machine with `--threads 1`, 1,000 training and 200 held-out clips, 92.0% held-out top-1; see
 training/checkpoints/README.md for the per-class table).
 """
 
