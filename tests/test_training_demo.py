@@ -76,7 +76,7 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
     assert list(loaded.class_names) == list(CLASS_NAMES)
     assert loaded.preprocessing.glimpse.crop_size == loaded.config.crop_size
     crops = torch.zeros(1, 3, loaded.config.num_frames, 32, 32, 3)
-    skeleton = torch.zeros(1, loaded.config.num_frames, 2, 25, 3)
+    skeleton = torch.zeros(1, loaded.config.num_frames, loaded.config.num_bodies, 25, 3)
     with torch.no_grad():
         logits, attention = loaded.model(crops, skeleton)
     assert logits.shape == (1, len(CLASS_NAMES)) and attention.shape == (1, 3)
