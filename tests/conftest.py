@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 # Qt without a screen (CI, servers); set before any test imports PySide6.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -18,3 +19,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real Kinect data not found at {SHARED_DATA} (research-only data is not shipped)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One PyTorch thread for a test module (restored afterwards): on a busy machine a thread pool is
+    far slower than one thread for the small networks the tests run."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -76,14 +76,8 @@ def make_checkpoint(path: Path, seed: int = 0, aggregation: Aggregation = Aggreg
     return path
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # On a machine shared by many jobs, PyTorch's thread pool is far slower than one thread (export
-    # traces a forward pass); the engines under test do not depend on it.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Export traces a forward pass: on a machine shared by many jobs one PyTorch thread is much faster.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -31,13 +31,8 @@ from training.export import (
 CLASSES = 60
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tracing runs a forward pass; on a shared machine one PyTorch thread is much faster than a pool.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Export traces a forward pass: on a machine shared by many jobs one PyTorch thread is much faster.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def trained_looking_checkpoint(path: Path, profile: str) -> Path:

@@ -112,6 +112,18 @@ def _f_pad_order(pads: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
     return (w0, w1, h0, h1, t0, t1)
 
 
+def _static_same_padding(
+    in_size: Size3, kernel: Size3, stride: Size3
+) -> tuple[tuple[int, ...] | None, tuple[int, int, int] | int]:
+    """The "same" padding of a fixed input size, split the export-friendly way: symmetric pads go into
+    the layer itself (explicit_pad None, layer_padding per dimension); asymmetric ones become an
+    explicit F.pad (explicit_pad in F.pad order) in front of a layer with padding 0."""
+    pads = _static_pads(in_size, kernel, stride)
+    if all(front == back for front, back in pads):
+        return None, tuple(front for front, _ in pads)
+    return _f_pad_order(pads), 0
+
+
 class Unit3D(nn.Module):
     """Conv3d (+ BatchNorm + ReLU) with static "same" padding for a fixed input size."""
 
@@ -132,16 +144,9 @@ class Unit3D(nn.Module):
         self.stride = stride
         self.in_size = in_size
         self.out_size = same_output_size(in_size, stride)
-        pads = _static_pads(in_size, kernel, stride)
-        symmetric = all(front == back for front, back in pads)
-        self.pad: tuple[int, ...] | None = None if symmetric else _f_pad_order(pads)
+        self.pad, layer_padding = _static_same_padding(in_size, kernel, stride)
         self.conv3d = nn.Conv3d(
-            in_channels,
-            out_channels,
-            kernel_size=kernel,
-            stride=stride,
-            padding=tuple(front for front, _ in pads) if symmetric else 0,
-            bias=bias,
+            in_channels, out_channels, kernel_size=kernel, stride=stride, padding=layer_padding, bias=bias
         )
         self.bn = (
             nn.BatchNorm3d(out_channels, eps=BATCH_NORM_EPS, momentum=BATCH_NORM_MOMENTUM)
@@ -168,12 +173,8 @@ class MaxPool3dSame(nn.Module):
         self.stride = stride
         self.in_size = in_size
         self.out_size = same_output_size(in_size, stride)
-        pads = _static_pads(in_size, kernel, stride)
-        symmetric = all(front == back for front, back in pads)
-        self.pad: tuple[int, ...] | None = None if symmetric else _f_pad_order(pads)
-        self.pool = nn.MaxPool3d(
-            kernel, stride, padding=tuple(front for front, _ in pads) if symmetric else 0
-        )
+        self.pad, layer_padding = _static_same_padding(in_size, kernel, stride)
+        self.pool = nn.MaxPool3d(kernel, stride, padding=layer_padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad is not None:

@@ -208,6 +208,25 @@ def wave(
     return t + lower_s
 
 
+def _lower_held_object(
+    c: Choreography, body: Postures, t: float, rng: np.random.Generator, speed: float, side: int
+) -> float:
+    """Bring a hand-held cup or phone back down in front of the belly, head straight; returns the end time."""
+    lower_s = rng.uniform(0.55, 0.9) * speed
+    _arm(
+        c,
+        side,
+        t,
+        t + lower_s,
+        wrist=body.mirror(body.hold_front() + _jitter(rng, 0.03), side),
+        elbow_pole=body.mirror(body.pole_down(), side),
+        thumb=body.thumb_up(),
+        flex=0.0,
+    )
+    c.move(t, t + lower_s, head_turn=np.zeros(2))
+    return t + lower_s
+
+
 # --------------------------------------------------------------------------------- whole-body actions
 
 
@@ -227,25 +246,6 @@ def _both_arms(
         if pole is not None:
             values["elbow_pole"] = body.mirror(pole, side)
         _arm(c, side, t0, t1, **values)
-
-
-def _lower_held_object(
-    c: Choreography, body: Postures, t: float, rng: np.random.Generator, speed: float, side: int
-) -> float:
-    """Bring a hand-held cup or phone back down in front of the belly, head straight; returns the end time."""
-    lower_s = rng.uniform(0.55, 0.9) * speed
-    _arm(
-        c,
-        side,
-        t,
-        t + lower_s,
-        wrist=body.mirror(body.hold_front() + _jitter(rng, 0.03), side),
-        elbow_pole=body.mirror(body.pole_down(), side),
-        thumb=body.thumb_up(),
-        flex=0.0,
-    )
-    c.move(t, t + lower_s, head_turn=np.zeros(2))
-    return t + lower_s
 
 
 def _arm_helps(rng: np.random.Generator) -> tuple[bool, bool]:
