@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass, field, replace
@@ -239,11 +240,28 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     return window.summary or pipeline.stop()
 
 
+def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:
+    """Why the window cannot open here, or None. Qt aborts the whole process without a display, so
+    say it before any model loading. A screenshot needs no screen: it is taken off-screen."""
+    if config.headless or not sys.platform.startswith("linux") or environ.get("QT_QPA_PLATFORM"):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    if config.screenshot is not None:
+        environ["QT_QPA_PLATFORM"] = "offscreen"
+        return None
+    return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run with --headless "
+            "for JSON lines of decisions, or with --screenshot PNG to save one view of the window")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[live] %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     config = config_from_args(args)
+    if (why_not := no_display_reason(config)) is not None:
+        print(f"python -m live: {why_not}", file=sys.stderr)
+        return 2
     try:
         pipeline = build_pipeline(config)
         config = _alerts_for(config, pipeline.inputs.class_names)

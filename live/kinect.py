@@ -194,7 +194,9 @@ class KinectSource:
         self._last_frame_at = 0.0
         self._unavailable_since: float | None = None
         self.connected = False
-        self.camera: ColorCamera | None = None  # the SDK maps joints itself; the worker fits one from it
+        # The SDK maps joints to colour pixels itself (Body.joints_color, which the glimpse prefers);
+        # the pipeline's DEFAULT_CAMERA then only sizes the part boxes from the joints' depth.
+        self.camera: ColorCamera | None = None
         self.color_shape: tuple[int, int] | None = COLOR_SHAPE
         self.fps = KINECT_FPS
         self.fixes: list[str] = []

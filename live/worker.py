@@ -344,6 +344,9 @@ class RecognitionWorker:
             if other is not None:
                 bodies[:, 1], body_states[:, 1] = other
         skeleton = normalize_window(bodies, body_states, inputs.layout)
+        if not inputs.parts:  # a skeleton-only model: no boxes to place, no pixels to cut
+            size = inputs.glimpse.crop_size
+            return np.zeros((0, len(index), size, size, 3), np.uint8), skeleton, np.zeros((0, len(index), 4))
         # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
         # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
         boxes = part_boxes(person.joints, person.states, self.camera, inputs.layout, inputs.glimpse,

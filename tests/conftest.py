@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -29,3 +30,36 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+class _TensorRtWithoutLstm:
+    """Stands in for TensorRtGraph where TensorRT is absent: rejects graphs with an LSTM, as a TensorRT
+    whose parser cannot take it would, and runs the rest on ONNX Runtime."""
+
+    def __init__(self, onnx_path: Path, cache_dir: Path, **_: object) -> None:
+        import onnx
+
+        from core.engines import OnnxRuntimeGraph, TensorRtBuildError
+
+        if any(n.op_type == "LSTM" for n in onnx.load(str(onnx_path)).graph.node):
+            raise TensorRtBuildError(
+                f"{onnx_path}: TensorRT's ONNX parser failed: node 7 (UNSUPPORTED_NODE): LSTM"
+            )
+        self.graph = OnnxRuntimeGraph(onnx_path, threads=1)
+        self.input_names = self.graph.input_names
+        self.name = "tensorrt-fp16"
+
+    def run(self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
+        return self.graph.run(feeds, outputs)
+
+
+@pytest.fixture()
+def tensorrt_without_lstm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorRT 'present' but unable to parse the LSTM: exercises the split-engine fallback on a CPU."""
+    from core import engines
+
+    real_reason = engines.unavailable_reason
+    monkeypatch.setattr(engines, "TensorRtGraph", _TensorRtWithoutLstm)
+    monkeypatch.setattr(
+        engines, "unavailable_reason", lambda b: None if b is engines.Backend.TENSORRT else real_reason(b)
+    )

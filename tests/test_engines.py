@@ -10,7 +10,6 @@ import onnx
 import pytest
 import torch
 
-from core import engines
 from core.engines import (
     AUTO_ORDER,
     Backend,
@@ -22,7 +21,6 @@ from core.engines import (
     OnnxMetadataError,
     OnnxRuntimeGraph,
     SplitEngine,
-    TensorRtBuildError,
     TorchEngine,
     cached_engine,
     example_inputs,
@@ -286,31 +284,10 @@ def test_tensorrt_engine_cache_rebuilds_only_when_stale(tmp_path: Path) -> None:
     assert len(builds) == 5 and (tmp_path / "net.fp16.plan").read_bytes() == b"plan 5"
 
 
-class _TensorRtWithoutLstm:
-    """Stands in for TensorRtGraph where TensorRT is absent: rejects graphs with an LSTM, as a TensorRT
-    whose parser cannot take it would, and runs the rest on ONNX Runtime."""
-
-    def __init__(self, onnx_path: Path, cache_dir: Path, **_: object) -> None:
-        if any(n.op_type == "LSTM" for n in onnx.load(str(onnx_path)).graph.node):
-            raise TensorRtBuildError(
-                f"{onnx_path}: TensorRT's ONNX parser failed: node 7 (UNSUPPORTED_NODE): LSTM"
-            )
-        self.graph = OnnxRuntimeGraph(onnx_path, threads=1)
-        self.input_names = self.graph.input_names
-        self.name = "tensorrt-fp16"
-
-    def run(self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
-        return self.graph.run(feeds, outputs)
-
-
+@pytest.mark.usefixtures("tensorrt_without_lstm")
 def test_tensorrt_without_lstm_runs_the_i3ds_alone_and_says_so(
-    onnx_path: Path, reference: TorchEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    onnx_path: Path, reference: TorchEngine, tmp_path: Path
 ) -> None:
-    real_reason = engines.unavailable_reason
-    monkeypatch.setattr(engines, "TensorRtGraph", _TensorRtWithoutLstm)
-    monkeypatch.setattr(
-        engines, "unavailable_reason", lambda b: None if b is Backend.TENSORRT else real_reason(b)
-    )
     engine = open_engine(onnx_path, Backend.TENSORRT, cache_dir=tmp_path)
     assert isinstance(engine, SplitEngine)
     assert engine.parts.name == "tensorrt-fp16" and engine.head.name.startswith("onnxruntime")

@@ -153,3 +153,22 @@ def test_export_command_names_a_missing_checkpoint(
 ) -> None:
     assert main([str(tmp_path / "absent.pt")]) == 2
     assert "absent.pt" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("tensorrt_without_lstm")
+def test_export_tensorrt_falls_back_to_the_split_engine_as_live_does(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    report = export_checkpoint(tiny_checkpoint, tmp_path / "tiny.onnx", tensorrt=True, cache_dir=tmp_path)
+    assert report.tensorrt_error is not None and report.tensorrt_error < 1e-4
+    assert "I3Ds run on TensorRT" in report.tensorrt_engine
+    assert "TensorRT engine: " in report.summary()
+
+
+def test_export_tensorrt_without_tensorrt_says_so(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from core.engines import Backend, BackendUnavailable, unavailable_reason
+
+    if unavailable_reason(Backend.TENSORRT) is None:
+        pytest.skip("TensorRT is installed here: the export builds a real engine instead")
+    with pytest.raises(BackendUnavailable, match="tensorrt"):
+        export_checkpoint(tiny_checkpoint, tmp_path / "tiny.onnx", tensorrt=True, cache_dir=tmp_path)

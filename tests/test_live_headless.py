@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.app import build_parser, config_from_args, main
+from live.app import build_parser, config_from_args, main, no_display_reason
 from live.headless import AlertConfig, AlertDispatcher, EventLog, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import ReplayOptions, replay_source
@@ -191,6 +191,18 @@ def test_cli_kinect_without_windows_is_one_clear_line(capsys):
     assert main(["--source", "kinect", "--headless"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Windows" in err[0]
+
+
+def test_no_display_is_said_before_qt_aborts(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    window = config_from_args(build_parser().parse_args([]))
+    bare: dict[str, str] = {}
+    assert "--headless" in no_display_reason(window, bare)
+    assert no_display_reason(config_from_args(build_parser().parse_args(["--headless"])), bare) is None
+    assert no_display_reason(window, {"DISPLAY": ":0"}) is None
+    assert no_display_reason(window, {"QT_QPA_PLATFORM": "offscreen"}) is None
+    shot = config_from_args(build_parser().parse_args(["--screenshot", "x.png"]))
+    assert no_display_reason(shot, bare) is None and bare == {"QT_QPA_PLATFORM": "offscreen"}
 
 
 def test_cli_missing_checkpoint_is_one_clear_line(capsys, ntu_clip, tmp_path):

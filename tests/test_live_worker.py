@@ -311,3 +311,29 @@ def test_somebody_across_the_room_is_not_fed_as_the_partner(tiny_model):
         RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None).step(ring.latest())
         _, skeleton = spy.calls[0]
         assert (np.abs(skeleton[:, :, 1]).sum(axis=(1, 2, 3)) > 0).all() == has_partner
+
+
+def test_a_skeleton_only_model_gets_no_crops_and_decides(tmp_path, shared_data):
+    import torch
+
+    from core.model.checkpoint import Preprocessing, save_checkpoint
+    from core.model.network import PartAttentionNetwork
+    from core.model.profiles import pose_only, tiny
+    from live.app import open_model
+
+    torch.manual_seed(0)
+    config = pose_only(tiny(len(CLASSES)))
+    path = tmp_path / "pose.pt"
+    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
+                    preprocessing=Preprocessing.matching(config, duration_s=1.0))
+    engine, inputs = open_model(path, "pytorch-cpu")
+    assert inputs.parts == ()
+    source = replay_source(shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton",
+                           ReplayOptions(realtime=False))
+    ring, tracks = fill(source, capacity=80)
+    spy = SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, spy, inputs, DEFAULT_CAMERA, lambda hop: None)
+    hop = worker.step(ring.latest())
+    crops, skeleton = spy.calls[0]
+    assert crops.shape[:2] == (2, 0) and np.abs(skeleton).sum() > 0
+    assert len(hop.decisions) == 2 and all(d.attention.shape == (0,) for d in hop.decisions)

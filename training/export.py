@@ -30,17 +30,18 @@ from core.camera import DEFAULT_CAMERA
 from core.engines import (
     ATTENTION_TOLERANCE,
     LOGITS_TOLERANCE,
+    Backend,
     EngineError,
     EngineMetadata,
     GraphEngine,
     OnnxRuntimeGraph,
     SplitEngine,
-    TensorRtGraph,
     TorchEngine,
     default_cache_dir,
     example_inputs,
     export_onnx,
     file_sha256,
+    open_engine,
     split_onnx,
 )
 from core.glimpse import PARTS, crop_window, part_boxes
@@ -68,6 +69,7 @@ class ExportReport:
     attention_error: float
     split_paths: tuple[Path, Path] | None
     tensorrt_error: float | None  # max |TensorRT - PyTorch| over logits and attention, when built
+    tensorrt_engine: str | None  # how it runs: the whole graph, or I3Ds on TensorRT + the LSTM split off
     seconds: float
 
     def summary(self) -> str:
@@ -85,6 +87,7 @@ class ExportReport:
             lines.append(f"  split for TensorRT: {self.split_paths[0].name}, {self.split_paths[1].name}")
         if self.tensorrt_error is not None:
             lines.append(f"  TensorRT FP16 vs PyTorch: max difference {self.tensorrt_error:.2e}")
+            lines.append(f"  TensorRT engine: {self.tensorrt_engine}")
         return "\n".join(lines)
 
 
@@ -191,9 +194,11 @@ def export_checkpoint(
         pieces = SplitEngine(OnnxRuntimeGraph(split_paths[0]), OnnxRuntimeGraph(split_paths[1]), metadata)
         check_parity(reference, pieces, crops, skeleton, f"{split_paths[0]} + {split_paths[1]}")
 
-    tensorrt_error = None
+    tensorrt_error, tensorrt_engine = None, None
     if tensorrt:
-        engine = GraphEngine(TensorRtGraph(onnx_path, cache_dir or default_cache_dir()), metadata)
+        # As live opens it: the whole graph, or, where TensorRT cannot take the LSTM, the split engine.
+        engine = open_engine(onnx_path, Backend.TENSORRT, cache_dir=cache_dir or default_cache_dir())
+        tensorrt_engine = engine.reason
         want = reference.run(crops, skeleton)
         got = engine.run(crops, skeleton)
         tensorrt_error = max(_max_error(a, b) for a, b in zip(got, want, strict=True))
@@ -211,6 +216,7 @@ def export_checkpoint(
         attention_error=attention_error,
         split_paths=split_paths,
         tensorrt_error=tensorrt_error,
+        tensorrt_engine=tensorrt_engine,
         seconds=time.perf_counter() - started,
     )
 
