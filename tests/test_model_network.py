@@ -165,9 +165,19 @@ def test_parts_and_pose_stages_train_only_their_module() -> None:
     network = PartAttentionNetwork(tiny(5))
     network.set_stage(Stage.PARTS)
     trainable = {n.split(".")[0] for n, p in network.named_parameters() if p.requires_grad}
-    assert trainable == {"parts"}
+    assert trainable == {"parts", "classifier"}  # each part is classified by the classifier of F
+    assert all(part.num_classes is None for part in network.parts)
     crops, skeleton = inputs(network.config)
-    assert network.part_logits(crops).shape == (2, 3, 5)
+    part_logits = network.part_logits(crops)
+    assert part_logits.shape == (2, 3, 5)
+    network.eval()
+    with torch.no_grad():  # all attention on part 0: F = g_0, and the network says what part 0 says
+        network.attention.score.bias.copy_(torch.tensor([50.0, 0.0, 0.0]))
+        torch.testing.assert_close(network(crops, skeleton)[0], network.part_logits(crops)[:, 0])
+    concat = PartAttentionNetwork(variant(Aggregation.CONCAT0))
+    concat.set_stage(Stage.PARTS)  # a classifier of concatenated features cannot read one part: own logits
+    assert {n.split(".")[0] for n, p in concat.named_parameters() if p.requires_grad} == {"parts"}
+    assert concat.part_logits(crops).shape == (2, 3, 5)
     network.set_stage(Stage.POSE)
     trainable = {n.split(".")[0] for n, p in network.named_parameters() if p.requires_grad}
     assert trainable == {"pose"}
@@ -206,7 +216,7 @@ def test_each_stage_trains_exactly_what_its_loss_reaches(aggregation: Aggregatio
         assert trainable and trainable == reached, stage
     if aggregation is Aggregation.ATTENTION:
         network.set_stage(Stage.JOINT)
-        assert not network.parts[0].logits.conv3d.weight.requires_grad
+        assert not hasattr(network.parts[0], "logits")  # step 2 went through network.classifier
         assert not network.pose.classifier.weight.requires_grad
 
 
@@ -262,7 +272,7 @@ def test_config_round_trip_and_validation() -> None:
 
 def test_paper_profile_cost() -> None:
     cost = network_cost(paper(60))
-    assert cost.i3d_parameters == pytest.approx(12.35e6, rel=0.01)  # 12.29 M + a 60-class head
+    assert cost.i3d_parameters == pytest.approx(12.29e6, rel=0.01)  # no head: parts share F's classifier
     assert cost.i3d_gmacs == pytest.approx(34.9, rel=0.02)  # 20 frames at 224 px
     assert cost.gmacs == pytest.approx(3 * cost.i3d_gmacs, rel=0.01)
 
@@ -306,11 +316,11 @@ def test_golden_output() -> None:
         logits, attention = network(crops, skeleton)
     expected_logits = torch.tensor(
         [
-            [-0.147821, 0.096472, 0.060521, 0.127179, -0.034449],
-            [-0.059411, 0.033709, -0.003050, 0.083964, -0.069791],
+            [-0.402790, -0.019691, -0.294190, -0.081247, 0.151325],
+            [-0.167966, -0.007069, -0.169051, -0.021860, 0.101620],
         ]
     )
-    expected_attention = torch.tensor([[0.341041, 0.353521, 0.305438], [0.345310, 0.345638, 0.309052]])
+    expected_attention = torch.tensor([[0.435265, 0.287138, 0.277597], [0.439970, 0.272258, 0.287771]])
     torch.testing.assert_close(logits, expected_logits, rtol=0, atol=2e-5)
     torch.testing.assert_close(attention, expected_attention, rtol=0, atol=2e-6)
-    assert sum(p.numel() for p in network.parameters()) == 749_652
+    assert sum(p.numel() for p in network.parameters()) == 747_717

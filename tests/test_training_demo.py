@@ -37,6 +37,16 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert results["clips"] == 10 and len(results["attention_per_class"]) == 10
     assert (tmp_path / "eval" / "attention.png").is_file() and (tmp_path / "eval" / "confusion.png").is_file()
+    # At this scale the one attention epoch is one with the part I3Ds held as the parts stage left them
+    # (epochs.attention_frozen_parts), while the attention head learns.
+    from core.model.checkpoint import load_checkpoint
+
+    parts = load_checkpoint(tmp_path / "run" / "parts" / "best.pt").model.state_dict()
+    joint = load_checkpoint(tmp_path / "run" / "attention" / "best.pt").model.state_dict()
+    assert all(torch.equal(joint[k], parts[k]) for k in parts if k.startswith("parts."))
+    assert joint["attention.score.weight"].abs().sum() > 0 == parts["attention.score.weight"].abs().sum()
+    finetune = json.loads((tmp_path / "run" / "finetune" / "metrics.jsonl").read_text().splitlines()[0])
+    assert finetune["lr"] == pytest.approx(2.5e-4)  # optim.finetune_lr, not the joint stage's 1e-3
     # The held-out clips come from another seed: other people, other motions.
     import numpy as np
 
@@ -80,3 +90,20 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
     with torch.no_grad():
         logits, attention = loaded.model(crops, skeleton)
     assert logits.shape == (1, len(CLASS_NAMES)) and attention.shape == (1, 3)
+
+
+def test_the_demo_counts_classes_whose_attention_leads_with_another_part() -> None:
+    import numpy as np
+
+    from core.glimpse import PARTS
+    from core.simulation.actions import CLASSES
+    from training.demo import misplaced_attention
+    from training.evaluation import Report
+
+    right = np.eye(len(PARTS))[[PARTS.index(a.focus) for a in CLASSES]] * 0.6 + 0.1
+    wrong = right.copy()
+    wrong[[0, -1]] = wrong[[0, -1]][:, ::-1]  # swap the first and last part's weight of two classes
+    report = Report(1.0, 1.0, [], np.zeros((10, 10)), right, list(PARTS))
+    assert misplaced_attention(report) == []
+    report.attention_per_class = wrong
+    assert misplaced_attention(report) == [CLASSES[0].name, CLASSES[-1].name]

@@ -81,6 +81,8 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     lr: float = 5e-4
+    # Step 6 fine-tunes what step 5 trained: a fresh Adam at the full rate first undoes part of it.
+    finetune_lr: float | None = None  # None: lr
     batch_size: int = 16
     weight_decay: float = 1e-3  # lambda2 of Eq. 5 (an L2 penalty on the weights)
     attention_weight: float = 1e-5  # lambda1 of Eq. 5 (1e-4 for N-UCLA)
@@ -88,6 +90,8 @@ class OptimConfig:
     plateau_patience: int = 3  # epochs without validation improvement before the lr drops
     early_stop_patience: int = 10  # epochs without improvement before the stage stops
     grad_clip: float = 5.0
+    # Cross-entropy against (1 - s) one-hot + s uniform; 0 is the paper's plain cross-entropy.
+    label_smoothing: float = 0.0
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
 
 
@@ -97,6 +101,9 @@ class StageEpochs:
     pose: int = 100
     attention: int = 30  # N1
     finetune: int = 10  # N2
+    # The first epochs of N1 with the part I3Ds held as step 2 left them: the attention first learns
+    # which part already tells each class apart, before the parts adapt to where it looks.
+    attention_frozen_parts: int = 0
 
 
 @dataclass

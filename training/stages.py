@@ -1,9 +1,12 @@
 """Algorithm 1 as training stages, one linear loop for all of them.
 
-    parts      step 2  each part's I3D on its own crops (loss on every part's own logits)
+    parts      step 2  each part's I3D on its own crops (loss on every part's classification: through the
+                       classifier of F where the network has one that reads summed features, see
+                       core.model.network)
     pose       step 3  the pose LSTM classifies skeleton windows
-    attention  step 5  parts + LSTM + attention head + classifier, jointly, N1 epochs
-    finetune   step 6  as attention with the LSTM frozen, N2 epochs
+    attention  step 5  parts + LSTM + attention head + classifier, jointly, N1 epochs; the first
+                       `epochs.attention_frozen_parts` of them with the part I3Ds held
+    finetune   step 6  as attention with the LSTM frozen, N2 epochs (at `optim.finetune_lr` if set)
     all        the stages the network has, in this order, each from the previous one's best checkpoint
 
 Run folder (`out`):  <out>/<stage>/ config.yaml  metrics.jsonl  best.pt  last.pt  state.pt
@@ -115,7 +118,7 @@ def stage_loss(
     lambdas = LossWeights(attention=config.optim.attention_weight, weight=config.optim.weight_decay)
     if stage == "parts":
         parts = logits.shape[1]
-        weights = [part.logits.conv3d.weight for part in network.parts]
+        weights = network.part_classifier_weights()
         # Each part's own Eq. 5 (no attention yet), summed: every I3D gets the gradient of its own loss
         # only, as if trained alone.
         flat = logits.flatten(0, 1)
@@ -128,7 +131,12 @@ def stage_loss(
         weights = [w for w in network.regularised_weights() if w.requires_grad]
     if attention.shape[1] <= 1:  # pose stage, single part: no attention to regularise
         attention = logits.new_ones(logits.shape[0], 1)
-    return p_i3d_loss(logits, labels, attention.float(), weights, lambdas).total
+    terms = p_i3d_loss(logits, labels, attention.float(), weights, lambdas)
+    smoothing = config.optim.label_smoothing
+    if smoothing > 0:  # Eq. 5 with the cross-entropy term against smoothed targets
+        smoothed = F.cross_entropy(logits, labels, label_smoothing=smoothing)
+        return terms.total - terms.cross_entropy + smoothed
+    return terms.total
 
 
 def _to_device(
@@ -255,7 +263,11 @@ def train_stage(
         objective = DistributedDataParallel(objective, device_ids=device_ids)
 
     trainable = [p for p in network.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=config.optim.lr)
+    part_parameters = [p for p in network.parts.parameters() if p.requires_grad]
+    lr = config.optim.lr
+    if stage == "finetune" and config.optim.finetune_lr is not None:
+        lr = config.optim.finetune_lr
+    optimizer = torch.optim.Adam(trainable, lr=lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=config.optim.plateau_factor, patience=config.optim.plateau_patience
     )
@@ -351,6 +363,9 @@ def train_stage(
         train_set.set_epoch(epoch)
         objective.train()
         network.train()
+        parts_frozen = stage == "attention" and epoch < config.epochs.attention_frozen_parts
+        if parts_frozen:
+            network.parts.eval()  # batch-norm statistics stay those of step 1 as well
         total_loss, correct, seen = 0.0, 0.0, 0
         steps = (
             len(loader) if config.max_steps_per_epoch <= 0 else min(len(loader), config.max_steps_per_epoch)
@@ -371,6 +386,9 @@ def train_stage(
             loss = stage_loss(network, stage, logits, attention, labels, config)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if parts_frozen:
+                for parameter in part_parameters:
+                    parameter.grad = None  # Adam leaves a parameter without a gradient untouched
             if config.optim.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(trainable, config.optim.grad_clip)

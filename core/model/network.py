@@ -11,7 +11,9 @@ evaluation treat every variant alike: uniform 1/K where parts are combined witho
 single part, an empty (B, 0) for the pose-only model.
 
 Training stages (Algorithm 1), set with `set_stage`:
-    Stage.PARTS     step 2: each part's I3D on its own crops, loss on `part_logits` (needs parts with logits)
+    Stage.PARTS     step 2: each part's I3D on its own crops, loss on `part_logits`: through the classifier of
+                    F where that classifier reads a sum of part features (attention, sum_0), else through
+                    each I3D's own logits layer (concat_0, single)
     Stage.POSE      step 3: the pose LSTM alone, loss on `network.pose(skeleton)[0]`
     Stage.JOINT     step 5: what `forward` uses (parts, LSTM, attention, classifier), loss on `forward`
     Stage.FINETUNE  step 6: as JOINT with the pose LSTM frozen
@@ -40,7 +42,7 @@ from core.model.i3d import (
     load_i3d_state_dict,
 )
 from core.model.pose import AttentionHead, PoseLSTM
-from core.model.profiles import Aggregation, NetworkConfig
+from core.model.profiles import Aggregation, NetworkConfig, layout_with_joints
 
 
 class Stage(enum.Enum):
@@ -61,6 +63,13 @@ class PartAttentionNetwork(nn.Module):
         shared = aggregation.shared_blocks
         # sum_r: parts run up to the (9 - r)-th Inception block, the rest runs once on the sum.
         last_part_endpoint = INCEPTION_BLOCKS[len(INCEPTION_BLOCKS) - 1 - shared]
+        # Where the classifier reads a (weighted) sum of part features, step 2 trains each part through
+        # that same classifier instead of a logits layer of its own. The three I3Ds then put their
+        # features in one space, so that Eq. 4 adds like with like, and the joint stage starts with a
+        # classifier that already reads every part: the attention's gradient compares what each part
+        # says about the class, instead of what a freshly initialised classifier happens to read best.
+        self.parts_share_classifier = shared == 0 and aggregation in (Aggregation.ATTENTION, Aggregation.SUM0)
+        own_logits = shared == 0 and not self.parts_share_classifier
         i3d = {
             "num_frames": config.num_frames,
             "crop_size": config.crop_size,
@@ -71,7 +80,7 @@ class PartAttentionNetwork(nn.Module):
             InceptionI3d(
                 **i3d,
                 final_endpoint=last_part_endpoint,
-                num_classes=config.num_classes if shared == 0 else None,
+                num_classes=config.num_classes if own_logits else None,
             )
             for _ in config.parts
         )
@@ -89,6 +98,9 @@ class PartAttentionNetwork(nn.Module):
                 hidden_size=config.lstm_hidden,
                 num_layers=config.lstm_layers,
                 dropout=config.lstm_dropout,
+                velocity=config.pose_velocity,
+                centre_frames=config.pose_centre_frames,
+                bone_parents=layout_with_joints(config.num_joints).parents if config.pose_bones else None,
             )
         self.attention: AttentionHead | None = None
         if aggregation is Aggregation.ATTENTION:
@@ -157,15 +169,27 @@ class PartAttentionNetwork(nn.Module):
 
     def part_logits(self, crops: torch.Tensor) -> torch.Tensor:
         """Each part's own classification (B, P, C) — the loss of Algorithm 1 step 2."""
-        if any(part.num_classes is None for part in self.parts):
+        self._check_part_classification()
+        features = self.part_features(crops)
+        if self.parts_share_classifier:
+            logits = [self.classifier(self.classifier_dropout(global_average(f))) for f in features]
+        else:
+            logits = [part.classify(global_average(f)) for part, f in zip(self.parts, features, strict=True)]
+        return torch.stack(logits, dim=1)
+
+    def part_classifier_weights(self) -> list[torch.Tensor]:
+        """The weight matrices that classify the parts in step 2 (Eq. 5's lambda2 term there)."""
+        self._check_part_classification()
+        if self.parts_share_classifier:
+            return [self.classifier.weight]
+        return [part.logits.conv3d.weight for part in self.parts]
+
+    def _check_part_classification(self) -> None:
+        if not self.parts_share_classifier and any(part.num_classes is None for part in self.parts):
             raise ValueError(
                 f"parts of a {self.config.aggregation.value!r} network have no logits; "
                 "pretrain parts as 'single' or 'attention' networks and load them"
             )
-        features = self.part_features(crops)
-        return torch.stack(
-            [part.classify(global_average(f)) for part, f in zip(self.parts, features, strict=True)], dim=1
-        )
 
     def _pose(self, skeleton: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if skeleton is None:
@@ -233,12 +257,12 @@ class PartAttentionNetwork(nn.Module):
         if stage is Stage.ALL:
             return [self]
         if stage is Stage.PARTS:
-            if not self.parts or any(part.num_classes is None for part in self.parts):
+            if not self.parts:
                 raise ValueError(
-                    f"stage 'parts' needs parts with their own logits; a "
-                    f"{self.config.aggregation.value!r} network has none"
+                    f"stage 'parts' needs parts; a {self.config.aggregation.value!r} network has none"
                 )
-            return [self.parts]
+            self._check_part_classification()
+            return [self.parts, self.classifier] if self.parts_share_classifier else [self.parts]
         if stage is Stage.POSE:
             return [need(self.pose, "the pose LSTM")]
         used = self._used_by_forward()
@@ -251,8 +275,8 @@ class PartAttentionNetwork(nn.Module):
 
     def _used_by_forward(self) -> list[nn.Module]:
         """The modules whose parameters `forward` uses. Only these train in JOINT / FINETUNE, so that
-        DistributedDataParallel finds no unused trainable parameter (the parts' own logits, the pose
-        LSTM's classifier)."""
+        DistributedDataParallel finds no unused trainable parameter (the parts' own logits where they
+        have them, the pose LSTM's classifier)."""
         aggregation = self.config.aggregation
         if aggregation is Aggregation.POSE:
             return [self.pose.lstm, self.pose.classifier]

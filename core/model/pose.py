@@ -7,6 +7,15 @@
 
 M bodies are flattened into one input vector (zeros where the second person is absent), so any joint
 layout works: the input size is M * J * 3.
+
+Optional input features, computed here from the same (B, T, M, J, 3) skeleton so that live, the
+engines and ONNX keep feeding positions only (all off by default, as in the paper):
+    centre_frames  positions relative to each frame's mean joint (the walk across the room removed;
+                   the window-level normalisation keeps it)
+    velocity       + frame-to-frame differences of the positions as given, times this weight (3 more
+                   inputs per joint; 0 = none). A step of a 20-frame, 2 s window is ~0.1 spine lengths
+                   against positions spread over ~1, so a weight of ~5 lets both start on equal terms.
+    bone_parents   + bone vectors, joint minus its parent in the layout (3 more inputs per joint)
 """
 
 from __future__ import annotations
@@ -27,14 +36,26 @@ class PoseLSTM(nn.Module):
         hidden_size: int = 512,
         num_layers: int = 3,
         dropout: float = 0.5,
+        velocity: float = 0.0,
+        centre_frames: bool = False,
+        bone_parents: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         self.num_joints = num_joints
         self.num_bodies = num_bodies
         self.hidden_size = hidden_size
         self.num_layers = num_layers
+        self.velocity = velocity
+        self.centre_frames = centre_frames
+        if bone_parents is not None and len(bone_parents) != num_joints:
+            raise ValueError(f"bone_parents names {len(bone_parents)} joints, the skeleton has {num_joints}")
+        # The root (parent -1) is its own parent: its bone is zero.
+        self.bone_parents = (
+            None if bone_parents is None else [p if p >= 0 else j for j, p in enumerate(bone_parents)]
+        )
+        self.features_per_joint = 3 * (1 + int(velocity > 0) + int(bone_parents is not None))
         self.lstm = nn.LSTM(
-            input_size=num_bodies * num_joints * 3,
+            input_size=num_bodies * num_joints * self.features_per_joint,
             hidden_size=hidden_size,
             num_layers=num_layers,
             dropout=dropout if num_layers > 1 else 0.0,
@@ -50,13 +71,35 @@ class PoseLSTM(nn.Module):
                 f"skeleton must be (B, T, {self.num_bodies}, {self.num_joints}, 3), "
                 f"got {tuple(skeleton.shape)}"
             )
-        x = skeleton.flatten(2)
+        x = self.features(skeleton).flatten(2)
         # Explicit zero state and no packed sequences: every window has the same length, and this
         # exports to a plain ONNX LSTM node.
         state = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
         hidden, _ = self.lstm(x, (state, state))
         logits = self.classifier(self.dropout(hidden[:, -1]))
         return logits, hidden
+
+    def features(self, skeleton: torch.Tensor) -> torch.Tensor:
+        """(B, T, M, J, 3) -> (B, T, M, J, F) LSTM inputs per joint, F = `features_per_joint`."""
+        if not (self.velocity > 0 or self.centre_frames or self.bone_parents is not None):
+            return skeleton
+        # Absent bodies and frames are exact zeros (normalize_window); their features stay zero, and a
+        # body appearing or vanishing must not read as a jump of several metres.
+        present = (skeleton.abs().sum(-1, keepdim=True) > 0).to(skeleton.dtype)  # (B, T, M, J, 1)
+        positions = skeleton
+        if self.centre_frames:
+            count = present.sum(-2, keepdim=True).clamp(min=1.0)
+            centre = (skeleton * present).sum(-2, keepdim=True) / count
+            positions = (skeleton - centre) * present
+        blocks = [positions]
+        if self.velocity > 0:
+            both = present[:, 1:] * present[:, :-1]
+            step = (skeleton[:, 1:] - skeleton[:, :-1]) * both
+            blocks.append(torch.cat([torch.zeros_like(skeleton[:, :1]), step], dim=1) * self.velocity)
+        if self.bone_parents is not None:
+            parents = self.bone_parents
+            blocks.append((skeleton - skeleton[..., parents, :]) * present * present[..., parents, :])
+        return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
 
 
 class AttentionHead(nn.Module):

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from core.glimpse import PARTS
+from core.skeleton import LAYOUTS, SkeletonLayout
 
 BODY_PARTS: tuple[str, ...] = PARTS  # the paper's K = 3 (left hand, right hand, full body), in crop order
 FULL_IMAGE = "full_image"  # the "full image" ablation: one I3D on the whole colour frame
@@ -65,6 +66,12 @@ class NetworkConfig:
     lstm_hidden: int = 512
     lstm_layers: int = 3
     lstm_dropout: float = 0.5
+    # Extra pose LSTM inputs computed inside the network (core/model/pose.py), so callers still pass
+    # positions: frame-to-frame velocity times this weight (0 = none), positions centred per frame, bone
+    # vectors (joint minus parent in the skeleton layout that has num_joints joints).
+    pose_velocity: float = 0.0
+    pose_centre_frames: bool = False
+    pose_bones: bool = False
     # Width of W_h in Eq. 2; the paper does not give it, we use the LSTM's hidden size.
     attention_size: int = 512
 
@@ -96,6 +103,10 @@ class NetworkConfig:
         for name in ("i3d_dropout", "lstm_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 problems.append(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not self.pose_velocity >= 0:
+            problems.append(f"pose_velocity (a weight) must be >= 0, got {self.pose_velocity}")
+        if self.pose_bones and layout_with_joints(self.num_joints) is None:
+            problems.append(f"pose_bones needs a skeleton layout of {self.num_joints} joints; there is none")
         if problems:
             raise ValueError("invalid NetworkConfig: " + "; ".join(problems))
 
@@ -121,6 +132,11 @@ class NetworkConfig:
             return cls(**values)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{source}: {error}") from error
+
+
+def layout_with_joints(num_joints: int) -> SkeletonLayout | None:
+    """The sensor layout with this many joints (the network records joint counts, not layouts)."""
+    return next((layout for layout in LAYOUTS if layout.num_joints == num_joints), None)
 
 
 def paper(num_classes: int = 60) -> NetworkConfig:
