@@ -162,7 +162,7 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
         "augment.noise=0.005",
         "optim.batch_size=16",
         "optim.lr=1e-3",
-        "optim.finetune_lr=2.5e-4",  # where step 5's plateau schedule has brought the rate by its end
+        "optim.finetune_lr=2.5e-4",  # about where step 5's plateau schedule brings the rate by its end
         f"optim.attention_weight={DEMO_ATTENTION_WEIGHT}",
         "optim.plateau_patience=2",
         "optim.early_stop_patience=5",
@@ -170,7 +170,7 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
         f"epochs.pose={epochs(30)}",
         f"epochs.attention={epochs(16)}",
         # The attention first learns which part already tells each class apart (the parts as step 2
-        # left them); without this, which sufficient part a class went to changed from seed to seed.
+        # left them), before the parts adapt to wherever it looks early on.
         f"epochs.attention_frozen_parts={epochs(3)}",
         f"epochs.finetune={epochs(6)}",
         f"out={out / 'run'}",

@@ -365,7 +365,7 @@ def train_stage(
         network.train()
         parts_frozen = stage == "attention" and epoch < config.epochs.attention_frozen_parts
         if parts_frozen:
-            network.parts.eval()  # batch-norm statistics stay those of step 1 as well
+            network.parts.eval()  # batch-norm statistics stay those of step 2 as well
         total_loss, correct, seen = 0.0, 0.0, 0
         steps = (
             len(loader) if config.max_steps_per_epoch <= 0 else min(len(loader), config.max_steps_per_epoch)
