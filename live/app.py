@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -266,11 +267,20 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = build_pipeline(config)
         config = _alerts_for(config, pipeline.inputs.class_names)
         if config.headless:
-            summary = run_headless(pipeline, config.headless_config, duration_s=config.duration_s)
+            # Ctrl-C and a service manager's SIGTERM ask for a stop instead of raising wherever the main
+            # thread happens to be (half-way through starting the threads, say): the pipeline then always
+            # shuts down in order and a recording in progress is finalised.
+            stop = threading.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+            summary = run_headless(pipeline, config.headless_config, stop=stop, duration_s=config.duration_s)
         else:
             summary = run_window(pipeline, config)
     except (SourceUnavailable, FileNotFoundError, ValueError) as error:
         print(f"python -m live: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while the source or the model was still being opened
+        print("python -m live: interrupted before it started", file=sys.stderr)
+        return 130
     print_summary(summary)
     return 1 if summary.errors else 0
