@@ -888,6 +888,15 @@ def _open(backend: Backend, source: _Source, *, threads: int | None, reason: str
         )
 
 
+def read_metadata(path: str | os.PathLike) -> EngineMetadata:
+    """What a checkpoint (.pt) or exported ONNX file was trained for (classes, preprocessing), without
+    opening an engine: a caller can refuse a model that does not fit before minutes of TensorRT build."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint or ONNX file")
+    return _Source(path, default_cache_dir()).metadata()
+
+
 def open_engine(
     path: str | os.PathLike,
     backend: Backend | str = Backend.AUTO,
@@ -967,6 +976,7 @@ __all__ = [
     "export_onnx",
     "file_sha256",
     "open_engine",
+    "read_metadata",
     "profile_name",
     "read_onnx_metadata",
     "split_onnx",

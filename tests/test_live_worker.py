@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -149,6 +150,18 @@ def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
     _, inputs = tiny_model
     with pytest.raises(ValueError, match="full_image"):
         replace(inputs, parts=("full_image",))
+
+
+def test_a_model_for_another_sensor_is_refused_before_an_engine_is_built(monkeypatch):
+    import live.app
+
+    def no_engine(*_, **__):
+        raise AssertionError("an engine was built for a model live cannot feed")
+
+    monkeypatch.setattr(live.app, "open_engine", no_engine)
+    nucla = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "nucla_pose.pt"  # Kinect v1
+    with pytest.raises(ValueError, match="kinect_v1 skeletons"):
+        live.app.open_model(nucla, "auto")
 
 
 def test_model_inputs_reject_a_skeleton_layout_the_sensor_does_not_give(tiny_model):
