@@ -44,7 +44,8 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
     parts = load_checkpoint(tmp_path / "run" / "parts" / "best.pt").model.state_dict()
     joint = load_checkpoint(tmp_path / "run" / "attention" / "best.pt").model.state_dict()
     assert all(torch.equal(joint[k], parts[k]) for k in parts if k.startswith("parts."))
-    assert joint["attention.score.weight"].abs().sum() > 0 == parts["attention.score.weight"].abs().sum()
+    assert parts["attention.score.weight"].abs().sum() == 0  # uniform attention before step 5 ...
+    assert joint["attention.score.weight"].abs().sum() > 0  # ... which trained it
     finetune = json.loads((tmp_path / "run" / "finetune" / "metrics.jsonl").read_text().splitlines()[0])
     assert finetune["lr"] == pytest.approx(2.5e-4)  # optim.finetune_lr, not the joint stage's 1e-3
     # The held-out clips come from another seed: other people, other motions.
@@ -85,6 +86,9 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
     assert loaded.config == demo(len(CLASS_NAMES))
     assert list(loaded.class_names) == list(CLASS_NAMES)
     assert loaded.preprocessing.glimpse.crop_size == loaded.config.crop_size
+    from training.demo import demo_settings
+
+    assert loaded.preprocessing.glimpse == demo_settings().glimpse  # live cuts the boxes training cut
     crops = torch.zeros(1, 3, loaded.config.num_frames, 32, 32, 3)
     skeleton = torch.zeros(1, loaded.config.num_frames, loaded.config.num_bodies, 25, 3)
     with torch.no_grad():
