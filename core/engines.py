@@ -888,21 +888,13 @@ def _open(backend: Backend, source: _Source, *, threads: int | None, reason: str
         )
 
 
-def read_metadata(path: str | os.PathLike) -> EngineMetadata:
-    """What a checkpoint (.pt) or exported ONNX file was trained for (classes, preprocessing), without
-    opening an engine: a caller can refuse a model that does not fit before minutes of TensorRT build."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint or ONNX file")
-    return _Source(path, default_cache_dir()).metadata()
-
-
 def open_engine(
     path: str | os.PathLike,
     backend: Backend | str = Backend.AUTO,
     *,
     cache_dir: str | os.PathLike | None = None,
     threads: int | None = None,
+    accept: Callable[[EngineMetadata], object] | None = None,
 ) -> Engine:
     """An engine for a checkpoint (.pt) or an exported ONNX file on `backend`.
 
@@ -910,12 +902,16 @@ def open_engine(
     records in `engine.reason` what it picked, why, and why each faster backend was passed over.
     ONNX files exported from a checkpoint and TensorRT engines are cached in `cache_dir`
     (default_cache_dir()). `threads`: ONNX Runtime's intra-op threads (default: usable cores).
+    `accept` sees the model's metadata before any backend opens and may raise to refuse the model: a
+    model the caller cannot feed is then said before minutes of TensorRT build.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint or ONNX file")
     backend = Backend(backend)
     source = _Source(path, Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    if accept is not None:
+        accept(source.metadata())
     if backend is not Backend.AUTO:
         return _open(backend, source, threads=threads, reason=f"{backend.value} was asked for")
     passed_over: list[str] = []
@@ -976,7 +972,6 @@ __all__ = [
     "export_onnx",
     "file_sha256",
     "open_engine",
-    "read_metadata",
     "profile_name",
     "read_onnx_metadata",
     "split_onnx",

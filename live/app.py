@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.engines import Backend, Engine, open_engine, read_metadata, unavailable_reason, usable_cores
+from core.engines import Backend, Engine, EngineMetadata, open_engine, unavailable_reason, usable_cores
 from core.skeleton import layout_by_name
 from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig, Summary
@@ -166,10 +166,15 @@ def open_model(
     if threads is None:
         # Leave a core to the capture thread and the window: a sensor must never wait for the model.
         threads = max(1, usable_cores() - 1)
-    # What the model needs is checked first (a Kinect v1 model, say): a TensorRT build takes minutes.
-    metadata = read_metadata(checkpoint)
+    # model_inputs refuses a model live cannot feed (a Kinect v1 one, say) before any engine is built.
+    engine = open_engine(checkpoint, _backend(engine_choice), threads=threads, accept=model_inputs)
+    return engine, model_inputs(engine.metadata)
+
+
+def model_inputs(metadata: EngineMetadata) -> ModelInputs:
+    """What the worker builds for a model, from its preprocessing record (ValueError if live cannot)."""
     preprocessing = metadata.preprocessing
-    inputs = ModelInputs(
+    return ModelInputs(
         window=preprocessing.window,
         glimpse=preprocessing.glimpse,
         parts=tuple(preprocessing.parts),
@@ -177,7 +182,6 @@ def open_model(
         num_bodies=preprocessing.num_bodies,
         class_names=tuple(metadata.class_names),
     )
-    return open_engine(checkpoint, _backend(engine_choice), threads=threads), inputs
 
 
 def build_pipeline(config: LiveConfig) -> LivePipeline:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-import torch
+from model_files import random_checkpoint
 
 from core.engines import (
     AUTO_ORDER,
@@ -33,10 +33,7 @@ from core.engines import (
 )
 from core.model import (
     Aggregation,
-    PartAttentionNetwork,
-    Preprocessing,
     load_checkpoint,
-    save_checkpoint,
     tiny,
     with_aggregation,
 )
@@ -57,21 +54,14 @@ bench = _load_benchmark()
 
 
 def make_checkpoint(path: Path, seed: int = 0, aggregation: Aggregation = Aggregation.ATTENTION) -> Path:
-    config = with_aggregation(tiny(CLASSES), aggregation)
-    torch.manual_seed(seed)
-    network = PartAttentionNetwork(config).eval()
-    if network.attention is not None:
-        with torch.no_grad():  # a trained head: attention that depends on the pose, not 1/3 each
-            network.attention.score.weight.normal_(0, 1.0)
-            network.attention.score.bias.normal_(0, 0.3)
-    save_checkpoint(
+    return random_checkpoint(
         path,
-        network,
-        class_names=[f"action {i}" for i in range(CLASSES)],
-        preprocessing=Preprocessing.matching(config),
+        with_aggregation(tiny(CLASSES), aggregation),
+        [f"action {i}" for i in range(CLASSES)],
+        varied_attention=True,  # a trained head: attention that depends on the pose, not 1/3 each
+        seed=seed,
         extra={"profile": "tiny"},
     )
-    return path
 
 
 # Export traces a forward pass: on a machine shared by many jobs one PyTorch thread is much faster.

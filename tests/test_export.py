@@ -7,6 +7,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from model_files import random_checkpoint
 
 from core.engines import (
     ATTENTION_TOLERANCE,
@@ -18,7 +19,7 @@ from core.engines import (
     example_inputs,
     read_onnx_metadata,
 )
-from core.model import PROFILES, PartAttentionNetwork, Preprocessing, load_checkpoint, save_checkpoint
+from core.model import PROFILES, load_checkpoint
 from training.export import (
     ExportMismatchError,
     ExportReport,
@@ -37,20 +38,13 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def trained_looking_checkpoint(path: Path, profile: str) -> Path:
     """Random weights, but attention that varies with the pose (a fresh head gives exactly 1/3)."""
-    config = PROFILES[profile](CLASSES)
-    torch.manual_seed(0)
-    network = PartAttentionNetwork(config).eval()
-    with torch.no_grad():
-        network.attention.score.weight.normal_(0, 1.0)
-        network.attention.score.bias.normal_(0, 0.3)
-    save_checkpoint(
+    return random_checkpoint(
         path,
-        network,
-        class_names=[f"A{i + 1:03d}" for i in range(CLASSES)],
-        preprocessing=Preprocessing.matching(config),
+        PROFILES[profile](CLASSES),
+        [f"A{i + 1:03d}" for i in range(CLASSES)],
+        varied_attention=True,
         extra={"profile": profile},
     )
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from model_files import random_checkpoint
 
 from live.app import build_parser, config_from_args, main, no_display_reason
 from live.headless import AlertConfig, AlertDispatcher, EventLog, HeadlessConfig, run_headless
@@ -27,18 +28,10 @@ PARTS = ("left_hand", "right_hand", "full_body")
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    import torch
-
-    from core.model.checkpoint import Preprocessing, save_checkpoint
-    from core.model.network import PartAttentionNetwork
     from core.model.profiles import tiny
 
-    torch.manual_seed(0)
-    config = tiny(len(CLASSES))
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
-                    preprocessing=Preprocessing.matching(config, duration_s=1.0))
-    return path
+    return random_checkpoint(path, tiny(len(CLASSES)), CLASSES, duration_s=1.0)
 
 
 @pytest.fixture()
@@ -224,7 +217,8 @@ def test_cli_headless_run_prints_json_to_stdout_and_summary_to_stderr(tiny_check
     assert "[live] capture: 103 frames" in result.stderr
 
 
-def test_ctrl_c_shuts_a_headless_run_down_cleanly(tiny_checkpoint, ntu_clip, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_shuts_a_headless_run_down_cleanly(tiny_checkpoint, ntu_clip, tmp_path, signum):
     output = tmp_path / "decisions.jsonl"
     process = subprocess.Popen(
         [sys.executable, "-m", "live", "--source", str(ntu_clip), "--loop",
@@ -235,7 +229,7 @@ def test_ctrl_c_shuts_a_headless_run_down_cleanly(tiny_checkpoint, ntu_clip, tmp
     deadline = time.monotonic() + 120  # a fresh virtual environment imports torch slowly the first time
     while time.monotonic() < deadline and not (output.exists() and output.read_text().count("\n") >= 2):
         time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)  # Ctrl-C, or a service manager stopping the app
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert "[live] capture:" in err and "recordings:" in err  # the summary, after an orderly stop

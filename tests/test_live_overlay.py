@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from model_files import random_checkpoint
 from PySide6 import QtCore  # noqa: E402
 
 from core.camera import DEFAULT_CAMERA  # noqa: E402
@@ -23,19 +24,11 @@ CAMERA = DEFAULT_CAMERA.scaled(640, 360)
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    import torch
-
-    from core.model.checkpoint import Preprocessing, save_checkpoint
-    from core.model.network import PartAttentionNetwork
     from core.model.profiles import tiny
     from live.app import open_model
 
-    torch.manual_seed(0)
-    config = tiny(len(CLASSES))
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
-                    preprocessing=Preprocessing.matching(config, duration_s=1.0))
-    return open_model(path, "pytorch-cpu")
+    return open_model(random_checkpoint(path, tiny(len(CLASSES)), CLASSES, duration_s=1.0), "pytorch-cpu")
 
 
 def person(tracking_id: int, x: float, t: float) -> Body:

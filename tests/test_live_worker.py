@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from model_files import random_checkpoint
 
 from core.camera import DEFAULT_CAMERA
 from core.frame import Body, Frame
@@ -34,19 +35,12 @@ CAMERA = DEFAULT_CAMERA.scaled(1920 // SCALE, 1080 // SCALE)
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny-profile network with random weights, as a checkpoint, opened on PyTorch (fast to open)."""
-    import torch
-
     from core.engines import open_engine
-    from core.model.checkpoint import Preprocessing, save_checkpoint
-    from core.model.network import PartAttentionNetwork
     from core.model.profiles import tiny
     from live.app import open_model
 
-    torch.manual_seed(0)
-    config = tiny(len(CLASSES))
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
-                    preprocessing=Preprocessing.matching(config, duration_s=1.0))
+    path = random_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt", tiny(len(CLASSES)), CLASSES,
+                             duration_s=1.0)
     engine, inputs = open_model(path, "pytorch-cpu")
     assert isinstance(engine, type(open_engine(path, "pytorch-cpu")))
     return engine, inputs
@@ -153,15 +147,16 @@ def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
 
 
 def test_a_model_for_another_sensor_is_refused_before_an_engine_is_built(monkeypatch):
-    import live.app
+    from core import engines
+    from live.app import open_model
 
     def no_engine(*_, **__):
         raise AssertionError("an engine was built for a model live cannot feed")
 
-    monkeypatch.setattr(live.app, "open_engine", no_engine)
+    monkeypatch.setattr(engines, "_open", no_engine)
     nucla = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "nucla_pose.pt"  # Kinect v1
     with pytest.raises(ValueError, match="kinect_v1 skeletons"):
-        live.app.open_model(nucla, "auto")
+        open_model(nucla, "auto")
 
 
 def test_model_inputs_reject_a_skeleton_layout_the_sensor_does_not_give(tiny_model):
@@ -326,19 +321,11 @@ def test_somebody_across_the_room_is_not_fed_as_the_partner(tiny_model):
         assert (np.abs(skeleton[:, :, 1]).sum(axis=(1, 2, 3)) > 0).all() == has_partner
 
 
-def test_a_skeleton_only_model_gets_no_crops_and_decides(tmp_path, shared_data):
-    import torch
-
-    from core.model.checkpoint import Preprocessing, save_checkpoint
-    from core.model.network import PartAttentionNetwork
+def test_a_skeleton_only_model_gets_no_crops_and_decides(tmp_path, shared_data, monkeypatch):
     from core.model.profiles import pose_only, tiny
     from live.app import open_model
 
-    torch.manual_seed(0)
-    config = pose_only(tiny(len(CLASSES)))
-    path = tmp_path / "pose.pt"
-    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
-                    preprocessing=Preprocessing.matching(config, duration_s=1.0))
+    path = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(len(CLASSES))), CLASSES, duration_s=1.0)
     engine, inputs = open_model(path, "pytorch-cpu")
     assert inputs.parts == ()
     source = replay_source(shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton",
@@ -346,6 +333,11 @@ def test_a_skeleton_only_model_gets_no_crops_and_decides(tmp_path, shared_data):
     ring, tracks = fill(source, capacity=80)
     spy = SpyEngine(engine)
     worker = RecognitionWorker(ring, tracks, spy, inputs, DEFAULT_CAMERA, lambda hop: None)
+
+    def no_boxes(*_, **__):
+        raise AssertionError("boxes placed for a model that takes no crops")
+
+    monkeypatch.setattr("live.worker.part_boxes", no_boxes)
     hop = worker.step(ring.latest())
     crops, skeleton = spy.calls[0]
     assert crops.shape[:2] == (2, 0) and np.abs(skeleton).sum() > 0

@@ -8,16 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from model_files import random_checkpoint
 
 from core.engines import Backend, TorchEngine, example_inputs, open_engine
 from core.model import (
     NetworkConfig,
     PartAttentionNetwork,
     PoseLSTM,
-    Preprocessing,
     load_checkpoint,
     pose_only,
-    save_checkpoint,
     tiny,
 )
 from core.skeleton import KINECT_V1
@@ -131,15 +130,7 @@ def test_pose_only_model_with_every_feature_exports_to_onnx(tmp_path: Path) -> N
     config = dataclasses.replace(
         pose_only(tiny(5)), pose_velocity=5.0, pose_centre_frames=True, pose_bones=True
     )
-    torch.manual_seed(0)
-    network = PartAttentionNetwork(config).eval()
-    checkpoint = tmp_path / "pose.pt"
-    save_checkpoint(
-        checkpoint,
-        network,
-        class_names=[f"action {i}" for i in range(5)],
-        preprocessing=Preprocessing.matching(config),
-    )
+    checkpoint = random_checkpoint(tmp_path / "pose.pt", config, [f"action {i}" for i in range(5)])
     engine = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=tmp_path, threads=1)
     crops, skeleton = example_inputs(engine.metadata, 2)
     skeleton[1, :2] = 0.0  # a person who appears during the window

@@ -421,21 +421,13 @@ def train_stage(
             "seconds": round(time.monotonic() - started, 2),
         }
         if process.is_main:
-            if improved:
-                save_checkpoint(
-                    out / "best.pt",
-                    network,
-                    class_names=splits.class_names,
-                    preprocessing=preprocessing,
-                    extra={**extra, "epoch": epoch + 1, "validation": validation},
-                )
-            save_checkpoint(
-                out / "last.pt",
-                network,
-                class_names=splits.class_names,
-                preprocessing=preprocessing,
-                extra={**extra, "epoch": epoch + 1, "validation": validation},
-            )
+            described = {
+                "class_names": splits.class_names,
+                "preprocessing": preprocessing,
+                "extra": {**extra, "epoch": epoch + 1, "validation": validation},
+            }
+            for name in ("best.pt", "last.pt") if improved else ("last.pt",):
+                save_checkpoint(out / name, network, **described)
             with open(out / "metrics.jsonl", "a") as log:
                 log.write(json.dumps(record) + "\n")
             print(
