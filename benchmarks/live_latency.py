@@ -39,7 +39,7 @@ from live.worker import RecognitionConfig  # noqa: E402
 def random_checkpoint(profile: str, directory: Path) -> Path:
     from core.model.checkpoint import Preprocessing, save_checkpoint
     from core.model.network import PartAttentionNetwork
-    from core.simulation import CLASS_NAMES
+    from simulation import CLASS_NAMES
 
     config = PROFILES[profile](len(CLASS_NAMES))
     path = directory / f"{profile}-random.pt"

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.simulation import CLASSES, SimClip, SimulationConfig, generate_clip
-from core.simulation.scene import SimulatedScene
 from recordings.synthetic import sample_name, simulated_label_map, write_clip
+from simulation import CLASSES, SimClip, SimulationConfig, generate_clip
+from simulation.scene import SimulatedScene
 
 
 def timed(label: str, work: Callable[[], int]) -> float:

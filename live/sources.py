@@ -241,11 +241,11 @@ def simulated_source(
     low_light: bool = False,
     options: ReplayOptions = ReplayOptions(),
 ) -> FrameStream:
-    """The simulated room (core.simulation.SimulatedScene) paced at its fps like a sensor.
+    """The simulated room (simulation.SimulatedScene) paced at its fps like a sensor.
 
     `ground_truth()` on the source gives {tracking id: action or None} for the last frame (demos).
     """
-    from core.simulation.scene import SimulatedScene
+    from simulation.scene import SimulatedScene
 
     scene = SimulatedScene(seed=seed if seed is not None else int(time.time()), low_light=low_light,
                            max_people=people)

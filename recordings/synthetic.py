@@ -1,7 +1,7 @@
 """Generated clips written in the NTU layout, through the same recorder as real recordings.
 
     write_synthetic_dataset(out, clips_per_class, seed)
-      for each class c (core.simulation.CLASSES) and clip k: generate_clip(c, rng([seed, c, k]))
+      for each class c (simulation.CLASSES) and clip k: generate_clip(c, rng([seed, c, k]))
       --> recordings.recorder.Recorder --> S<setup>C001P<k>R<r>A<121 + c>.skeleton / _rgb.avi / .json
       out/labels.txt        the label map (A121 drink_left, ...; recordings.labels format), with each
                             class's informative part in its comments
@@ -31,10 +31,10 @@ import cv2
 import numpy as np
 
 from core.frame import Body, Frame
-from core.simulation import CLASSES, SimClip, SimulationConfig, generate_clip
 from recordings.labels import FIRST_SITE_ACTION, LABEL_MAP_FILENAME, LabelMap, read_label_map, write_label_map
 from recordings.ntu import SampleName
 from recordings.recorder import Recorder, RecorderConfig
+from simulation import CLASSES, SimClip, SimulationConfig, generate_clip
 
 MANIFEST = "simulation.json"
 MANIFEST_FORMAT = "where-to-focus simulated dataset"
@@ -116,7 +116,7 @@ def _make_one(job: tuple[Path, int, int, int, SimulationConfig, int]) -> tuple[d
         out_dir,
         name,
         simulated_label_map(),
-        f"simulated (core.simulation, seed {seed}, class {clip.action.name}, clip {number})",
+        f"simulated (simulation, seed {seed}, class {clip.action.name}, clip {number})",
         jpeg_quality,
     )
     return _clip_record(clip, name, number), clip.num_frames, time.perf_counter() - started
@@ -186,7 +186,7 @@ def write_synthetic_dataset(
         if read_label_map(labels_path, site=False) != label_map:
             raise ValueError(f"{labels_path}: a different label map is already there; use an empty folder")
     else:
-        header = "Simulated Kinect actions (core.simulation); informative part per class:\n" + "\n".join(
+        header = "Simulated Kinect actions (simulation); informative part per class:\n" + "\n".join(
             f"A{FIRST_SITE_ACTION + i:03d} {a.name}: {a.focus} ({a.summary})" for i, a in enumerate(CLASSES)
         )
         write_label_map(labels_path, label_map, header)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from core.glimpse import PARTS as GLIMPSE_PARTS
-from core.simulation import CLASSES, PARTS, ObjectKind, SimulationConfig, class_index, generate_clip
-from core.simulation.actions import ArmIdle, idle_arm_start, wave
-from core.simulation.clip import RENDER_CAMERA, Placement
-from core.simulation.motion import (
+from simulation import CLASSES, PARTS, ObjectKind, SimulationConfig, class_index, generate_clip
+from simulation.actions import ArmIdle, idle_arm_start, wave
+from simulation.clip import RENDER_CAMERA, Placement
+from simulation.motion import (
     ELBOW,
     HAND,
     LEFT,
@@ -22,8 +22,8 @@ from core.simulation.motion import (
     Postures,
     pose_body,
 )
-from core.simulation.render import SensorPose, draw_figure
-from core.simulation.tracker import TrackerModel
+from simulation.render import SensorPose, draw_figure
+from simulation.tracker import TrackerModel
 
 HAND_LEFT, HAND_RIGHT = 7, 11
 SHOULDER_LEFT, SHOULDER_RIGHT = 4, 8

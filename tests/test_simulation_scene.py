@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from core.frame import Frame
-from core.simulation import CLASS_NAMES
-from core.simulation.clip import DEPTH_HALF_FOV
-from core.simulation.scene import SimulatedScene
+from simulation import CLASS_NAMES
+from simulation.clip import DEPTH_HALF_FOV
+from simulation.scene import SimulatedScene
 
 
 def run(scene: SimulatedScene, seconds: float) -> list[tuple[Frame, list]]:

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from core.simulation import CLASSES, SimulationConfig, generate_clip
 from recordings.clip import open_recording, read_sidecar
 from recordings.labels import read_label_map
 from recordings.ntu import RgbVideo, SampleName, read_skeleton
 from recordings.synthetic import sample_name, simulated_label_map, write_synthetic_dataset
+from simulation import CLASSES, SimulationConfig, generate_clip
 
 
 def test_generated_clips_read_back_through_recordings_like_recorded_ones(tmp_path) -> None:

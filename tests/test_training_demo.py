@@ -58,8 +58,8 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
 
 def test_demo_trains_the_demo_profile_with_its_own_attention_penalty(tmp_path: Path) -> None:
     from core.model.profiles import PROFILES, demo
-    from core.simulation.actions import CLASS_NAMES
     from core.skeleton import KINECT_V2
+    from simulation.actions import CLASS_NAMES
     from training.ablations import network_config
     from training.config import load_config
     from training.demo import DEMO_ATTENTION_WEIGHT, demo_overrides, demo_settings
@@ -79,7 +79,7 @@ COMMITTED = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "
 def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() -> None:
     from core.model.checkpoint import load_checkpoint
     from core.model.profiles import demo
-    from core.simulation.actions import CLASS_NAMES
+    from simulation.actions import CLASS_NAMES
 
     assert COMMITTED.stat().st_size < 5 * 2**20
     loaded = load_checkpoint(COMMITTED)
@@ -100,7 +100,7 @@ def test_the_demo_counts_classes_whose_attention_leads_with_another_part() -> No
     import numpy as np
 
     from core.glimpse import PARTS
-    from core.simulation.actions import CLASSES
+    from simulation.actions import CLASSES
     from training.demo import misplaced_attention
     from training.evaluation import Report
 

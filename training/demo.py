@@ -2,12 +2,12 @@
 
     generate + prepare   N clips per class (seed S) -> DIR/train_cache;
                          M per class (seed S+1) -> DIR/test_cache
-                         (core.simulation renders each clip; crops are cut exactly as `prepare` cuts video)
+                         (simulation renders each clip; crops are cut exactly as `prepare` cuts video)
     train                parts -> pose -> attention -> finetune (Algorithm 1) into DIR/run, `demo` profile
     evaluate             the finetuned checkpoint on the held-out clips: top-1 / top-5, per-class accuracy and
                          mean attention per class and part (table + DIR/eval/attention.png, confusion.png)
 
-The ten simulated classes each have a known informative part (core/simulation/actions.py): drink /
+The ten simulated classes each have a known informative part (simulation/actions.py): drink /
 phone / wave with the left or the right hand, and four whole-body actions. A model whose attention
 works should weigh the acting hand for the first six and the full body for the rest.
 
@@ -57,7 +57,7 @@ DEMO_BODY_MIN_SIZE_M = 2.2
 
 @dataclass(frozen=True)
 class SimulatedClipTask:
-    """One generated clip: the class and the seed decide everything (core.simulation.clip)."""
+    """One generated clip: the class and the seed decide everything (simulation.clip)."""
 
     name: str
     label: int
@@ -65,7 +65,7 @@ class SimulatedClipTask:
     group: dict
 
     def prepare(self, settings: CacheSettings, cache: Path) -> dict:
-        from core.simulation.clip import generate_clip
+        from simulation.clip import generate_clip
 
         clip = generate_clip(self.label, np.random.default_rng(self.seed))
         bodies = settings.max_bodies
@@ -112,7 +112,7 @@ class SimulatedClipTask:
 
 
 def simulated_tasks(per_class: int, seed: int, prefix: str) -> list[SimulatedClipTask]:
-    from core.simulation.actions import CLASS_NAMES
+    from simulation.actions import CLASS_NAMES
 
     seeds = np.random.default_rng(seed).integers(0, 2**62, size=(len(CLASS_NAMES), per_class))
     return [
@@ -123,7 +123,7 @@ def simulated_tasks(per_class: int, seed: int, prefix: str) -> list[SimulatedCli
 
 
 def demo_settings() -> CacheSettings:
-    from core.simulation.actions import CLASS_NAMES
+    from simulation.actions import CLASS_NAMES
 
     glimpse = replace(
         GlimpseConfig(),
@@ -240,7 +240,7 @@ def run_demo(args: argparse.Namespace) -> int:
         out=out / "eval",
         progress=not args.no_progress,
     )
-    from core.simulation.actions import CLASSES
+    from simulation.actions import CLASSES
 
     wrong = misplaced_attention(report)
     print(
@@ -253,8 +253,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def misplaced_attention(report: Report) -> list[str]:
     """The classes whose mean attention on their held-out clips does not lead with their informative
-    part (core.simulation.actions: the acting hand, or the full body for whole-body actions)."""
-    from core.simulation.actions import CLASSES
+    part (simulation.actions: the acting hand, or the full body for whole-body actions)."""
+    from simulation.actions import CLASSES
 
     return [
         action.name

@@ -24,9 +24,9 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
-from core.simulation.actions import CLASSES, ArmIdle, Stance, idle, idle_arm_start
-from core.simulation.clip import DEPTH_HALF_FOV, LOW_LIGHT_FPS, Placement, SimulationConfig
-from core.simulation.motion import (
+from simulation.actions import CLASSES, ArmIdle, Stance, idle, idle_arm_start
+from simulation.clip import DEPTH_HALF_FOV, LOW_LIGHT_FPS, Placement, SimulationConfig
+from simulation.motion import (
     CHAIR_FRONT_Z,
     SIDE_SIGN,
     SIDES,
@@ -39,7 +39,7 @@ from core.simulation.motion import (
     pose_body,
     rot_y,
 )
-from core.simulation.render import (
+from simulation.render import (
     Chair,
     Figure,
     HeldObject,
@@ -52,7 +52,7 @@ from core.simulation.render import (
     make_figure,
     paint_background,
 )
-from core.simulation.tracker import track
+from simulation.tracker import track
 
 MAX_RANGE_M = 4.5
 MIN_RANGE_M = 0.5

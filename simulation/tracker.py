@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.simulation.motion import (
+from simulation.motion import (
     ANKLE,
     FOOT,
     HAND,

@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 from core.camera import ColorCamera
-from core.simulation.actions import ObjectKind
-from core.simulation.motion import (
+from simulation.actions import ObjectKind
+from simulation.motion import (
     ANKLE,
     ELBOW,
     FOOT,

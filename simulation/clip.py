@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
-from core.simulation.actions import CLASSES, ActionClass, ArmIdle, ObjectKind, Stance, idle, idle_arm_start
-from core.simulation.motion import (
+from simulation.actions import CLASSES, ActionClass, ArmIdle, ObjectKind, Stance, idle, idle_arm_start
+from simulation.motion import (
     CHAIR_FRONT_Z,
     HEAD,
     SIDES,
@@ -36,7 +36,7 @@ from core.simulation.motion import (
     pose_body,
     rot_y,
 )
-from core.simulation.render import (
+from simulation.render import (
     Chair,
     Figure,
     HeldObject,
@@ -49,7 +49,7 @@ from core.simulation.render import (
     make_figure,
     paint_background,
 )
-from core.simulation.tracker import TrackerModel, track
+from simulation.tracker import TrackerModel, track
 
 RENDER_SIZE = (640, 360)
 # Clips are drawn at a third of the Kinect's 1920x1080 (drawing full size costs ~9x more and the part crops

@@ -42,7 +42,7 @@ from functools import partial
 import numpy as np
 
 from core.glimpse import PARTS
-from core.simulation.motion import (
+from simulation.motion import (
     LEFT,
     RIGHT,
     SIDE_SIGN,
