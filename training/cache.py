@@ -162,3 +162,14 @@ def cache_sources(
         )
         for e in entries
     ]
+
+
+def crop_frame_indices(timestamps: np.ndarray, crop_fps: float) -> np.ndarray:
+    """Frames nearest to instants 1/crop_fps apart over the clip (no repeats)."""
+    times = np.arange(timestamps[0], timestamps[-1] + 1e-9, 1.0 / crop_fps)
+    right = np.searchsorted(timestamps, times).clip(1, max(len(timestamps) - 1, 1))
+    left = right - 1
+    if len(timestamps) == 1:
+        return np.zeros(1, dtype=np.int64)
+    nearer_left = (times - timestamps[left]) <= (timestamps[right] - times)
+    return np.unique(np.where(nearer_left, left, right)).astype(np.int64)

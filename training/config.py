@@ -38,7 +38,7 @@ class DataConfig:
     label_map: str = ""  # clips: the site's label map file
     validation_fraction: float = 0.1  # of the training clips, per class, for early stopping
     split_seed: int = 0  # draws the validation clips; independent of the training seed
-    nucla_fps: float = 15.0  # see training/nucla.py for why 15
+    nucla_fps: float = 15.0  # see training/datasets/nucla.py for why 15
     nucla_train_views: list[int] = field(default_factory=lambda: [1, 2])
     nucla_test_views: list[int] = field(default_factory=lambda: [3])
     max_bodies: int = 2  # bodies kept per clip, most active first

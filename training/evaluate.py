@@ -14,9 +14,10 @@ from core.model.checkpoint import load_checkpoint
 from core.skeleton import layout_by_name
 from training import distributed
 from training.config import DataConfig, config_from_dict
-from training.data import DatasetError, WindowDataset
+from training.data import DatasetError
+from training.datasets import build_splits
 from training.evaluation import Report, format_report, make_report, predict, save_results, write_figures
-from training.splits import build_splits
+from training.windows import WindowDataset
 
 
 def evaluate(

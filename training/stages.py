@@ -40,9 +40,10 @@ from core.window import WindowSpec
 from training import distributed
 from training.ablations import network_config
 from training.config import TrainConfig, config_to_dict, write_config
-from training.data import Augmentation, DatasetError, WindowDataset
+from training.data import DatasetError, Splits
+from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
-from training.splits import Splits, build_splits
+from training.windows import Augmentation, WindowDataset
 
 # CLI name of each stage, in Algorithm 1's order.
 STAGE_NAMES: dict[str, Stage] = {
