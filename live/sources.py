@@ -128,8 +128,6 @@ class FrameStream:
         self.connected = False
         self.skipped = 0  # frames passed over because the reader was late (paced only)
         self.loops = 0
-        # {tracking id: true action} of the last frame, where the source knows it (the simulator)
-        self.ground_truth: Callable[[], dict[int, str | None]] | None = None
         self._make_frames = frames
         self._on_close = on_close
         self._frames: Iterator[Frame] | None = None
@@ -243,17 +241,14 @@ def simulated_source(
 ) -> FrameStream:
     """The simulated room (simulation.SimulatedScene) paced at its fps like a sensor.
 
-    `ground_truth()` on the source gives {tracking id: action or None} for the last frame (demos).
+    Its bodies carry the scene's ground truth (`Body.truth`: the action, or no_action).
     """
     from simulation.scene import SimulatedScene
 
     scene = SimulatedScene(seed=seed if seed is not None else int(time.time()), low_light=low_light,
                            max_people=people)
 
-    def ground_truth() -> dict[int, str | None]:
-        return {t.tracking_id: t.action for t in scene.truth() if t.tracking_id is not None}
-
-    source = FrameStream(
+    return FrameStream(
         "sim" + (" (low light)" if low_light else ""),
         lambda: iter(scene),
         options=ReplayOptions(realtime=options.realtime, loop=False),  # endless: nothing to loop
@@ -261,5 +256,3 @@ def simulated_source(
         color_shape=scene.color_shape,
         fps=scene.fps,
     )
-    source.ground_truth = ground_truth
-    return source
