@@ -1,7 +1,9 @@
 """python -m recordings: inspect, convert, list, view and recover recordings.
 
-    info PATH              streams, duration, frames, bodies (.xef, .skeleton, a clip's files or folder)
-    convert FILE.xef OUT   a Kinect Studio file -> a clip in the NTU layout (.skeleton + _rgb.avi + .json)
+    info PATH              streams, duration, frames, bodies (.xef, .skeleton, a clip's files or folder, a
+                           PKU-MMD sequence NNNN-V.txt[.xz|.gz] with its labelled intervals)
+    convert FILE OUT       a Kinect Studio file -> a clip in the NTU layout (.skeleton + _rgb.avi + .json);
+                           a PKU-MMD sequence -> .skeleton + .json with its intervals in the sidecar
     list DIR               the clips under DIR with labels and durations, and counts per class
     view PATH              play a recording with the skeleton drawn (--out: render to a video or PNGs;
                            --3d: a 3D skeleton view through open3d, the viz3d extra)
@@ -30,6 +32,7 @@ from recordings import xef
 from recordings.clip import ClipError, ClipRecording, XefRecording, find_clips, open_recording, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, LabelMapError, ntu_label_map, read_label_map
 from recordings.ntu import NTU120_CLASSES, SampleName, SkeletonFormatError
+from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
 from recordings.recorder import (
     ClipNaming,
     Recorder,
@@ -93,6 +96,12 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
             f"recorded from {sidecar.source!r} with where-to-focus {sidecar.software_version}, "
             f"stopped: {sidecar.raw.get('stopped', '?')}"
         )
+    if recording.timeline is not None:
+        intervals = recording.timeline.intervals
+        lines.append(f"intervals: {len(intervals)} (sidecar)")
+        for interval in intervals:
+            who = "everybody" if interval.person is None else f"body {interval.person}"
+            lines.append(f"  {interval.start:7.2f} - {interval.end:7.2f} s  {interval.label} ({who})")
     return lines
 
 
@@ -100,6 +109,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if path.suffix.lower() == ".xef":
         print("\n".join(_describe_xef(path)))
+        return 0
+    if path.is_file() and is_sequence_path(path):
+        with PkuMmdRecording(path) as recording:
+            print("\n".join(describe(recording)))
         return 0
     if path.is_dir() and len(list(path.glob("*.skeleton"))) != 1:
         clips = find_clips(path)
@@ -128,6 +141,8 @@ def _label_map(path: str | None, directory: Path) -> LabelMap | None:
 def cmd_convert(args: argparse.Namespace) -> int:
     source = Path(args.file)
     out_dir = Path(args.out_dir)
+    if is_sequence_path(source):
+        return _convert_pkummd(args, source, out_dir)
     label_map = _label_map(args.labels, out_dir)
     sample_name = args.name
     if args.label is None and sample_name is None:
@@ -173,6 +188,38 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return 1
     if error is not None:
         print(f"the source is damaged; converted the frames before it: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> int:
+    """A PKU-MMD sequence -> NAME.skeleton + NAME.json (no video), its labels as the sidecar's intervals."""
+    if args.label is not None:
+        raise ValueError(f"{source}: a PKU-MMD sequence holds several actions, labelled by its label file; "
+                         f"drop --label")
+    started = time.perf_counter()
+    with PkuMmdRecording(source) as recording:
+        if recording.timeline is None:
+            print(f"{source}: no label file found; the clip gets no intervals", file=sys.stderr)
+        recorder = Recorder(
+            out_dir,
+            sample_name=args.name or recording.name,
+            camera=recording.camera,
+            source=f"pkummd:{source.name}",
+            config=RecorderConfig(record_video=False, min_free_bytes=int(args.min_free_gb * 1e9)),
+            timeline=recording.timeline,
+        )
+        with recorder:
+            for frame in recording.frames():
+                if not recorder.write(frame):
+                    break
+    files = recorder.files
+    assert files is not None
+    intervals = len(recording.timeline.intervals) if recording.timeline is not None else 0
+    print(f"wrote {files.skeleton}, {files.sidecar.name}: {files.frame_count} frames, {intervals} intervals "
+          f"in {time.perf_counter() - started:.1f} s")
+    if recorder.stopped_reason:
+        print(f"stopped early: {recorder.stopped_reason}", file=sys.stderr)
         return 1
     return 0
 
@@ -261,9 +308,10 @@ def draw_skeleton(frame: Frame, size: tuple[int, int] = (1920, 1080)) -> np.ndar
         for j in np.flatnonzero(ok):
             radius = 2 * scale if body.states[j] == 2 else scale
             cv2.circle(image, tuple(points[j]), radius, colour, -1, cv2.LINE_AA)
+    truth = next((b.truth for b in frame.bodies if b.truth is not None), None)
     cv2.putText(
         image,
-        f"{frame.index}  {frame.timestamp:7.2f} s",
+        f"{frame.index}  {frame.timestamp:7.2f} s" + (f"  {truth}" if truth is not None else ""),
         (10 * scale, 20 * scale),
         cv2.FONT_HERSHEY_SIMPLEX,
         0.5 * scale,
@@ -429,8 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--video", help="the clip's _rgb.avi when it is not next to the .skeleton")
     info.set_defaults(run=cmd_info)
 
-    convert = commands.add_parser("convert", help="a .xef file -> a clip in the NTU layout")
-    convert.add_argument("file", help="Kinect Studio .xef file")
+    convert = commands.add_parser(
+        "convert", help="a .xef file or a PKU-MMD sequence -> a clip in the NTU layout"
+    )
+    convert.add_argument("file", help="Kinect Studio .xef file, or a PKU-MMD sequence NNNN-V.txt[.xz|.gz]")
     convert.add_argument("out_dir", help="folder for the clip (created if needed)")
     convert.add_argument(
         "--label", help="class name or A-number from the site's label map: names the clip S..C..P..R..A.."
@@ -456,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=cmd_list)
 
     view = commands.add_parser("view", help="play a recording with the skeleton drawn")
-    view.add_argument("path", help=".xef file or a clip")
+    view.add_argument("path", help=".xef file, a clip, or a PKU-MMD sequence")
     view.add_argument("--video", help="the clip's _rgb.avi when it is not next to the .skeleton")
     view.add_argument("--out", help="render to a video (.avi, .mp4) or a folder of PNGs instead of a window")
     view.add_argument("--width", type=int, help="with --out: scale frames to this width")
@@ -491,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         xef.XefFormatError,
         ClipError,
+        PkuMmdError,
         LabelMapError,
         SkeletonFormatError,
         RecorderError,

@@ -5,8 +5,14 @@ A clip is `<name>.skeleton`, optionally `<name>_rgb.avi` (frame i = skeleton fra
 software version). Without a sidecar -- NTU's own clips -- frames are 1/30 s apart.
 
 `open_recording(path)` is the one entry point for replay: a .xef file, a .skeleton, a sidecar, a
-video or a folder holding one clip all give a `Recording` with `.info` (frame count, duration, fps)
-and `.frames()`. Pacing (real time, as fast as possible, looping) is the live source's business.
+video or a folder holding one clip, or a PKU-MMD sequence (`NNNN-V.txt`, `.txt.xz`, `.txt.gz`;
+recordings/pkummd.py) all give a `Recording` (recordings/recording.py) with `.info` (frame count,
+duration, fps), `.frames()` and `.timeline` (labelled intervals, or None). Pacing (real time, as fast as
+possible, looping) is the live source's business.
+
+The sidecar's optional `intervals` (see recordings/recorder.py) become the clip's `timeline`, and every
+body of every frame then carries `truth`: the label of the interval covering that instant (for that
+body's id, or scene-wide), NO_ACTION between them.
 """
 
 from __future__ import annotations
@@ -16,19 +22,26 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.timeline import Timeline, TimelineError
 from recordings import xef
 from recordings.ntu import NtuBody, RgbVideo, SampleName, read_skeleton
+from recordings.pkummd import PkuMmdRecording, is_sequence_path
 from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION
+from recordings.recording import Recording, RecordingInfo, mean_fps
+
+__all__ = ["ClipError", "ClipPaths", "ClipRecording", "PkuMmdRecording", "Recording", "RecordingInfo",
+           "Sidecar", "XefRecording", "clip_paths", "find_clips", "frame_body", "open_recording",
+           "read_sidecar"]
 
 log = logging.getLogger(__name__)
 
 NTU_FPS = 30.0
+TRUTH_TOLERANCE_S = 5e-4
 
 
 class ClipError(ValueError):
@@ -93,6 +106,7 @@ class Sidecar:
     software_version: str
     missing_color_frames: list[int]
     raw: dict = field(repr=False)
+    timeline: Timeline | None = None  # the "intervals" field, in the timestamps' seconds; None without it
 
 
 def read_sidecar(path: Path | str) -> Sidecar:
@@ -125,6 +139,16 @@ def read_sidecar(path: Path | str) -> Sidecar:
             raise ClipError(f'{path}: "{key}" must be a JSON object, got {type(raw[key]).__name__}')
     camera_dict = raw.get("calibration", {}).get("color_camera")
     camera = ColorCamera.from_dict(camera_dict, str(path)) if camera_dict is not None else None
+    timeline = None
+    if raw.get("intervals") is not None:
+        # The last frame lasts one frame period: an interval may end there, not later (give or take the
+        # 0.1 ms to which the JSON rounds times).
+        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
+        end = float(timestamps[-1]) + period + 1e-3 if len(timestamps) else 0.0
+        try:
+            timeline = Timeline.from_json(raw["intervals"], duration=end, source=str(path))
+        except TimelineError as error:
+            raise ClipError(str(error)) from None
     return Sidecar(
         path=path,
         sample_name=str(raw.get("sample_name", path.stem)),
@@ -136,6 +160,7 @@ def read_sidecar(path: Path | str) -> Sidecar:
         software_version=str(raw.get("software", {}).get("version", "unknown")),
         missing_color_frames=list(raw.get("missing_color_frames", [])),
         raw=raw,
+        timeline=timeline,
     )
 
 
@@ -144,34 +169,6 @@ def frame_body(body: NtuBody) -> Body:
     color = body.color.astype(np.float32)
     color[(color == 0).all(axis=1)] = np.nan
     return Body(int(body.body_id), body.xyz.astype(np.float32), body.states, color)
-
-
-@dataclass(frozen=True)
-class RecordingInfo:
-    path: Path
-    kind: str  # "clip" or "xef"
-    frame_count: int
-    duration_s: float
-    fps: float  # mean rate over the recording
-    color_size: tuple[int, int] | None  # (width, height) of the colour frames, None without colour
-    label: str | None = None
-    action_id: int | None = None
-
-
-def _mean_fps(timestamps: np.ndarray) -> float:
-    if len(timestamps) < 2 or timestamps[-1] <= timestamps[0]:
-        return 0.0
-    return (len(timestamps) - 1) / float(timestamps[-1] - timestamps[0])
-
-
-class Recording(Protocol):
-    info: RecordingInfo
-
-    def frames(self) -> Iterator[Frame]: ...
-
-    def body_summary(self) -> tuple[int, int]: ...
-
-    def close(self) -> None: ...
 
 
 class ClipRecording:
@@ -217,11 +214,12 @@ class ClipRecording:
             kind="clip",
             frame_count=count,
             duration_s=duration,
-            fps=_mean_fps(self.timestamps),
+            fps=mean_fps(self.timestamps),
             color_size=None if self.video is None else (self.video.width, self.video.height),
             label=label,
             action_id=action_id,
         )
+        self.timeline: Timeline | None = self.sidecar.timeline if self.sidecar is not None else None
 
     def frames(self) -> Iterator[Frame]:
         images: Iterator[np.ndarray] | None = iter(self.video) if self.video is not None else None
@@ -232,9 +230,14 @@ class ClipRecording:
                     image = next(images)
                 except (StopIteration, ValueError):
                     images = None  # the video ended early: the remaining frames have no colour
-            yield Frame(
-                timestamp=float(timestamp), color=image, bodies=[frame_body(b) for b in bodies], index=i
-            )
+            frame_bodies = [frame_body(b) for b in bodies]
+            if self.timeline is not None:
+                # The sidecar rounds interval times to 0.1 ms: a frame that starts an interval may be
+                # stamped a hair before it. Half a millisecond is far below any frame period.
+                at = float(timestamp) + TRUTH_TOLERANCE_S
+                for body in frame_bodies:
+                    body.truth = self.timeline.label_at(at, body.tracking_id)
+            yield Frame(timestamp=float(timestamp), color=image, bodies=frame_bodies, index=i)
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
@@ -271,9 +274,10 @@ class XefRecording:
             kind="xef",
             frame_count=len(times),
             duration_s=float(times[-1] - times[0]) if len(times) else 0.0,
-            fps=_mean_fps(times),
+            fps=mean_fps(times),
             color_size=(xef.COLOR_WIDTH, xef.COLOR_HEIGHT) if self.color else None,
         )
+        self.timeline: Timeline | None = None  # Kinect Studio files carry no labels
 
     def frames(self) -> Iterator[Frame]:
         return self.reader.frames(self.camera, color=self.color)
@@ -313,18 +317,28 @@ def open_recording(
     color: bool = True,
     camera: ColorCamera = DEFAULT_CAMERA,
     video: Path | str | None = None,
-) -> ClipRecording | XefRecording:
-    """A .xef file, or an NTU-layout clip (its .skeleton, _rgb.avi, .json or folder), ready to replay.
+    labels: Path | str | None = None,
+) -> ClipRecording | XefRecording | PkuMmdRecording:
+    """A .xef file, an NTU-layout clip (its .skeleton, _rgb.avi, .json or folder) or a PKU-MMD sequence
+    (NNNN-V.txt / .txt.xz / .txt.gz), ready to replay.
 
-    `color=False` skips decoding colour (skeleton-only replay). `camera` projects .xef joints to
-    colour pixels (clips store their own pixel coordinates). `video` gives a clip's _rgb.avi when it
-    is not next to the .skeleton (NTU's release keeps them in separate folders).
+    `color=False` skips decoding colour (skeleton-only replay). `camera` projects .xef and PKU-MMD joints
+    to colour pixels (clips store their own pixel coordinates). `video` gives a clip's _rgb.avi when it
+    is not next to the .skeleton (NTU's release keeps them in separate folders). `labels` gives a PKU-MMD
+    sequence's label file when it is not where `recordings.pkummd.find_label_file` looks.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
+    if labels is not None and not is_sequence_path(path):
+        raise ValueError(f"{path}: a label file goes with a PKU-MMD sequence (NNNN-V.txt); clips keep their "
+                         f"intervals in the sidecar")
     if path.suffix.lower() == ".xef":
         if video is not None:
             raise ValueError(f"{path}: a .xef file carries its own colour stream; drop the video argument")
         return XefRecording(path, color=color, camera=camera)
+    if path.is_file() and is_sequence_path(path):
+        if video is not None:
+            raise ValueError(f"{path}: PKU-MMD here is skeleton only; drop the video argument")
+        return PkuMmdRecording(path, labels=labels, camera=camera)
     return ClipRecording(path, color=color, video=video)

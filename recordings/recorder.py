@@ -7,7 +7,8 @@ A finished clip is three files in the output folder, named by an NTU-style sampl
     S001C001P001R001A121_rgb.avi      MJPG video, frame i = skeleton frame i (absent for skeleton-only
                                       sources)
     S001C001P001R001A121.json         sidecar: label, per-frame timestamps, calibration, source,
-                                      software version (see `SIDECAR_FORMAT`)
+                                      software version (see `SIDECAR_FORMAT`), and optionally the
+                                      labelled action intervals
 
 While recording, everything goes to S..A121.partial/ next to them, written incrementally:
 `skeleton.txt` (the .skeleton body without its frame-count header, which is not known yet),
@@ -21,6 +22,14 @@ does the same with whatever reached the disk, keeping the frames present in all 
 The recorder checks free disk space before it starts (`LowDiskSpaceError`) and at every sync; when the
 space falls below `min_free_bytes` it finalises the clip so far and stops: `write` then returns False
 and `stopped_reason` says why.
+
+The sidecar's `intervals` (optional; format_version 1 readers that predate it ignore it): the action
+intervals of the clip, as `core.timeline.Timeline.to_json()` writes them and `Timeline.from_json` reads
+them back -- a list of {"start": s, "end": s, "label": name[, "person": id]}, [start, end) in the same
+seconds as "timestamps" (0 = the first frame), "person" the body id in the .skeleton (the tracking id)
+or absent for a label of the whole scene. A clip replayed (recordings.clip) gives its bodies the truth
+these intervals say. The recorder writes them when given a timeline (`python -m recordings convert`
+of a labelled PKU-MMD sequence does).
 
 NTU fields the core Frame does not carry are written as: body id = tracking id; orientations,
 clipped edges, hand states, lean and restricted flags 0; body tracking state 2; depthX/depthY
@@ -47,6 +56,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.timeline import Timeline
 from recordings.labels import LabelMap
 from recordings.ntu import NtuBody, SampleName, SkeletonFile, format_skeleton
 
@@ -387,7 +397,10 @@ class Recorder:
         camera: ColorCamera = DEFAULT_CAMERA,
         source: str = "unknown",
         config: RecorderConfig = RecorderConfig(),
+        timeline: Timeline | None = None,
     ) -> None:
+        """`timeline`: labelled intervals of the clip, in seconds from its first frame, written to the
+        sidecar's "intervals" (known before recording starts: a conversion of a labelled sequence)."""
         self.out_dir = Path(out_dir)
         self.config = config
         self.camera = camera
@@ -430,6 +443,9 @@ class Recorder:
             "started_at": _now(),
             "config": {"fps": config.fps, "jpeg_quality": config.jpeg_quality},
         }
+        if timeline is not None:
+            # In the header line, so a clip recovered after a crash keeps its intervals too.
+            header["intervals"] = timeline.to_json()
         self._frames.write(json.dumps(header).encode() + b"\n")
         self._video: MjpegAviWriter | None = None
         self._first_timestamp: float | None = None
@@ -599,6 +615,8 @@ def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an
         finished_at=_now(),
         stopped=stopped,
     )
+    if isinstance(header.get("intervals"), list):
+        sidecar["intervals"] = _intervals_within(header["intervals"], timestamps, header.get("config", {}))
     sidecar_path = out_dir / f"{name}.json"
     _replace_atomically(sidecar_path, json.dumps(sidecar, indent=1).encode() + b"\n")
     for leftover in partial_dir.iterdir():
@@ -606,6 +624,18 @@ def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an
     partial_dir.rmdir()
     _sync_directory(out_dir)
     return ClipFiles(skeleton=skeleton_path, sidecar=sidecar_path, video=video_path, frame_count=count)
+
+
+def _intervals_within(intervals: list[dict], timestamps: list[float], config: dict) -> list[dict]:
+    """The intervals cut to the frames kept (a recording stopped early, or recovered after a crash):
+    none may end after the last frame's period."""
+    period = 1.0 / float(config.get("fps", 30.0))
+    end = (timestamps[-1] + period) if timestamps else 0.0
+    kept = []
+    for entry in intervals:
+        if isinstance(entry, dict) and isinstance(entry.get("start"), (int, float)) and entry["start"] < end:
+            kept.append({**entry, "end": min(float(entry["end"]), end)})
+    return kept
 
 
 def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:

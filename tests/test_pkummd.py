@@ -1,0 +1,334 @@
+"""recordings/pkummd.py: PKU-MMD sequences, labels, actions and splits; replay through open_recording;
+conversion to NTU-layout clips with the intervals in the sidecar."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import lzma
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.timeline import NO_ACTION
+from recordings.__main__ import main as recordings_main
+from recordings.clip import ClipError, ClipRecording, open_recording, read_sidecar
+from recordings.pkummd import (
+    INTERACTION_LABELS,
+    PKUMMD_ACTIONS,
+    LabelInstance,
+    PkuMmdError,
+    PkuMmdRecording,
+    SequenceName,
+    body_tracking_ids,
+    find_label_file,
+    label_timeline,
+    read_actions,
+    read_labels,
+    read_sequence,
+    read_split,
+)
+from recordings.recorder import Recorder, RecorderConfig, finalize_partial
+
+PUNCHING = "punching/slapping other person"
+
+
+def _pku(shared_data: Path) -> Path:
+    root = shared_data / "pkummd"
+    if not (root / "skeletons" / "0005-L.txt.xz").is_file():
+        pytest.skip(f"PKU-MMD sequences not found under {root}")
+    return root
+
+
+def _frame_line(rng: np.random.Generator, bodies: int = 2) -> str:
+    values = np.zeros((2, 25, 3))
+    values[:bodies] = rng.uniform(-1, 3, size=(bodies, 25, 3))
+    return " ".join(f"{v:.6f}" for v in values.ravel())
+
+
+def _write_dataset(root: Path, frames: int = 60, labels: str = "12,5,20,2\n26,30,44,1\n") -> Path:
+    """A small PKU-MMD folder in the release's layout: skeletons/, labels/, actions.txt."""
+    rng = np.random.default_rng(0)
+    (root / "skeletons").mkdir(parents=True)
+    (root / "labels").mkdir()
+    sequence = root / "skeletons" / "0007-M.txt"
+    sequence.write_text("\n".join(_frame_line(rng) for _ in range(frames)) + "\n")
+    (root / "labels" / "0007-M.txt").write_text(labels)
+    (root / "actions.txt").write_text("".join(f"{i + 1}\t{n}\n" for i, n in enumerate(PKUMMD_ACTIONS)))
+    return sequence
+
+
+# ---- real sequences --------------------------------------------------------------------------------
+
+
+def test_real_sequence_and_labels(shared_data: Path) -> None:
+    root = _pku(shared_data)
+    joints = read_sequence(root / "skeletons" / "0005-L.txt.xz")
+    assert joints.shape == (1494, 2, 25, 3) and joints.dtype == np.float32
+    assert np.isfinite(joints).all()
+    # Kinect v2 camera space: people 2-4 m in front of the sensor, heads above the spine base.
+    assert 1.5 < np.median(joints[:, :, 1, 2]) < 4.5
+    assert (joints[:, :, 3, 1] > joints[:, :, 0, 1]).mean() > 0.95
+
+    actions = read_actions(root / "actions.txt")
+    assert actions == PKUMMD_ACTIONS and len(actions) == 51
+    assert [actions[i - 1] for i in INTERACTION_LABELS][0] == "giving something to other person"
+    instances = read_labels(root / "labels" / "0005-L.txt")
+    assert instances[0] == LabelInstance(26, 229, 293, 2, 1)
+    timeline = label_timeline(instances, actions, frame_count=len(joints), source="0005-L.txt")
+    assert len(timeline.intervals) == 8
+    first = timeline.intervals[0]
+    assert first.label == PUNCHING and first.person is None
+    # Frames are 0-based inclusive: [229, 293] is [229/30, 294/30) seconds.
+    assert first.start == pytest.approx(229 / 30) and first.end == pytest.approx(294 / 30)
+
+
+def test_real_replay_carries_truth_on_every_body(shared_data: Path) -> None:
+    root = _pku(shared_data)
+    recording = open_recording(root / "skeletons" / "0005-L.txt.xz")
+    assert isinstance(recording, PkuMmdRecording)
+    assert recording.labels_path == root / "labels" / "0005-L.txt"  # found under ../labels/
+    info = recording.info
+    assert info.kind == "pkummd" and info.frame_count == 1494 and info.fps == 30.0
+    assert info.color_size is None and recording.timeline is not None
+    frames = list(recording.frames())
+    assert [f.index for f in frames[:3]] == [0, 1, 2]
+    assert frames[30].timestamp == pytest.approx(1.0)
+    assert all(f.color is None for f in frames)
+    truth = {i: {b.truth for b in frames[i].bodies} for i in (228, 229, 293, 294)}
+    assert truth == {228: {NO_ACTION}, 229: {PUNCHING}, 293: {PUNCHING}, 294: {NO_ACTION}}
+    assert all(b.truth is not None for f in frames for b in f.bodies)
+    # Both people all along: one tracking id per slot, the same in every frame.
+    assert recording.body_summary() == (2, 2)
+    assert {tuple(sorted(b.tracking_id for b in f.bodies)) for f in frames} == {(1, 2)}
+    body = frames[300].bodies[0]
+    assert body.joints.shape == (25, 3) and (body.states == 2).all()
+    assert np.isfinite(body.joints_color).all()  # projected for drawing
+
+
+def test_real_bodies_lost_and_found_get_new_ids(shared_data: Path) -> None:
+    root = _pku(shared_data)
+    joints = read_sequence(root / "skeletons" / "0036-M.txt.xz")
+    ids = body_tracking_ids(joints)
+    present = np.abs(joints).sum(axis=(2, 3)) > 0
+    assert ((ids > 0) == present).all()
+    # Both people are lost around frame 1003 and found again: new ids, never an old one reused.
+    assert set(ids[:1000].ravel()) == {1, 2}
+    later = set(ids[1100:].ravel()) - {0}
+    assert later and later.isdisjoint({1, 2})
+    for tracking_id in np.unique(ids[ids > 0]):  # an id lives in one slot, over one unbroken run
+        frames, slots = np.nonzero(ids == tracking_id)
+        assert len(set(slots)) == 1 and frames.max() - frames.min() + 1 == len(frames)
+
+
+def test_real_split_files(shared_data: Path) -> None:
+    root = _pku(shared_data)
+    subject = read_split(root / "splits" / "cross-subject.txt")
+    view = read_split(root / "splits" / "cross-view.txt")
+    assert "0005-L" in subject.train and "0291-L" in subject.validation
+    assert all(SequenceName.parse(n).view == "M" for n in view.validation)
+    assert {SequenceName.parse(n).view for n in view.train} == {"L", "R"}
+
+
+# ---- compressed and plain alike ----------------------------------------------------------------------
+
+
+def test_plain_xz_and_gz_read_alike(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    text = "\r\n".join(_frame_line(rng, bodies=1) for _ in range(5)) + "\r\n"
+    (tmp_path / "0001-L.txt").write_text(text, newline="")
+    with lzma.open(tmp_path / "0001-R.txt.xz", "wt") as f:
+        f.write(text)
+    with gzip.open(tmp_path / "0001-M.txt.gz", "wt") as f:
+        f.write(text)
+    plain = read_sequence(tmp_path / "0001-L.txt")
+    assert plain.shape == (5, 2, 25, 3) and (plain[:, 1] == 0).all()
+    np.testing.assert_array_equal(read_sequence(tmp_path / "0001-R.txt.xz"), plain)
+    np.testing.assert_array_equal(read_sequence(tmp_path / "0001-M.txt.gz"), plain)
+    recording = open_recording(tmp_path / "0001-M.txt.gz")
+    assert isinstance(recording, PkuMmdRecording) and recording.name == "0001-M"
+    assert recording.timeline is None  # no label file anywhere: no truth
+    assert all(b.truth is None for f in recording.frames() for b in f.bodies)
+
+
+def test_label_file_beside_or_one_folder_up(tmp_path: Path) -> None:
+    sequence = _write_dataset(tmp_path / "release")
+    assert find_label_file(sequence) == tmp_path / "release" / "labels" / "0007-M.txt"
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copy(sequence, flat / "0007-M.txt")
+    assert find_label_file(flat / "0007-M.txt") is None
+    (flat / "labels").mkdir()
+    shutil.copy(tmp_path / "release" / "labels" / "0007-M.txt", flat / "labels" / "0007-M.txt")
+    recording = open_recording(flat / "0007-M.txt")
+    assert recording.timeline is not None
+    labels = [i.label for i in recording.timeline.intervals]
+    assert labels == ["giving something to other person", PUNCHING]
+    truth = recording.frame_truth()
+    assert truth[4] == NO_ACTION and truth[5] == truth[20] == labels[0] and truth[21] == NO_ACTION
+
+
+# ---- tracking ids ------------------------------------------------------------------------------------
+
+
+def test_tracking_ids_per_slot() -> None:
+    joints = np.zeros((8, 2, 25, 3), np.float32)
+    joints[:, 0] = 1.0  # slot 0: one person standing still all along
+    joints[[0, 1, 4, 5], 1] = 2.0  # slot 1: present, lost for two frames, back
+    joints[6:, 0, :, 0] = 3.0  # slot 0 moves 2 m in one frame: another person
+    ids = body_tracking_ids(joints)
+    assert ids[:, 0].tolist() == [1, 1, 1, 1, 1, 1, 4, 4]
+    assert ids[:, 1].tolist() == [2, 2, 0, 0, 3, 3, 0, 0]
+
+
+# ---- malformed files ---------------------------------------------------------------------------------
+
+
+def test_malformed_sequences_name_file_and_line(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    good = [_frame_line(rng) for _ in range(3)]
+    cases = {
+        "columns": (good[0] + "\n" + " ".join(good[1].split()[:-1]) + "\n", "line 2: expected 150 numbers"),
+        "text": (good[0] + "\n" + good[1] + "\n" + good[2].replace(good[2].split()[7], "abc", 1) + "\n",
+                 "line 3: value 8 is 'abc', not a number"),
+        "nan": ("nan " + " ".join(good[0].split()[1:]) + "\n", "line 1: value 1 is 'nan'"),
+        "empty": ("\n\n", "no frames"),
+        "labels": ("26,229,293,2\n",
+                   "line 1: expected 150 numbers (2 bodies x 25 joints x 3), got 1 (comma"),
+    }
+    for n, (text, message) in enumerate(cases.values()):
+        path = tmp_path / f"000{n}-L.txt"
+        path.write_text(text)
+        with pytest.raises(PkuMmdError) as error:
+            read_sequence(path)
+        assert str(path) in str(error.value) and message in str(error.value)
+    damaged = tmp_path / "0009-L.txt.xz"
+    damaged.write_bytes(lzma.compress(b"0 0 0\n")[:-8])
+    with pytest.raises(PkuMmdError, match="0009-L.txt.xz: cannot decompress"):
+        read_sequence(damaged)
+
+
+def test_malformed_labels_name_file_and_line(tmp_path: Path) -> None:
+    cases = {
+        "12,5,20\n": "line 1: expected 4 comma-separated fields",
+        "12,5,20,2\n12,x,9,2\n": "line 2: fields must be whole numbers",
+        "12,5,20,2\n14,40,30,2\n": "line 2: reversed interval: ends at frame 30, before it starts (40)",
+        "12,5,20,2\n12,30,40,5\n": "line 2: confidence 5",
+        "12,-1,20,2\n": "line 1: start frame -1 is negative",
+    }
+    for n, (text, message) in enumerate(cases.items()):
+        path = tmp_path / f"labels{n}.txt"
+        path.write_text(text)
+        with pytest.raises(PkuMmdError) as error:
+            read_labels(path)
+        assert str(error.value).startswith(f"{path}, ") and message in str(error.value)
+
+
+def test_labels_checked_against_actions_and_the_sequence(tmp_path: Path) -> None:
+    for labels, message in (
+        ("12,5,20,2\n52,30,40,2\n", "line 2: label 52 is outside actions.txt (1..51)"),
+        ("12,5,20,2\n26,30,60,2\n", "line 2: interval ends at frame 60, past the end of the sequence (60"),
+        ("12,5,20,2\n26,15,40,2\n", "line 2: overlaps line 1"),
+    ):
+        root = tmp_path / f"case{len(message)}"
+        sequence = _write_dataset(root, frames=60, labels=labels)
+        with pytest.raises(PkuMmdError) as error:
+            open_recording(sequence)
+        assert str(root / "labels" / "0007-M.txt") in str(error.value) and message in str(error.value)
+    # A frame range ending on the last frame is inside the sequence.
+    ok = _write_dataset(tmp_path / "ok", frames=60, labels="26,30,59,2\n")
+    last = open_recording(ok).timeline.intervals[-1]
+    assert last.end == pytest.approx(2.0)
+
+
+def test_malformed_actions_and_splits(tmp_path: Path) -> None:
+    actions = tmp_path / "actions.txt"
+    actions.write_text("1\tbow\n3\tbrushing teeth\n")
+    with pytest.raises(PkuMmdError, match=r"actions.txt, line 2: label '3' out of order"):
+        read_actions(actions)
+    actions.write_text("1 bow\n")
+    with pytest.raises(PkuMmdError, match=r"line 1: expected label<TAB>name"):
+        read_actions(actions)
+    split = tmp_path / "split.txt"
+    split.write_text("Training videos: \n0002-L, 0002-X\nValidataion videos: \n0003-L,\n")
+    with pytest.raises(PkuMmdError, match=r"split.txt, line 2: .*'0002-X' does not match"):
+        read_split(split)
+    split.write_text("0002-L, 0003-L\n")
+    with pytest.raises(PkuMmdError, match=r"line 1: expected 'Training videos:' first"):
+        read_split(split)
+    split.write_text("Training videos: \n0002-L, 0003-L\n")
+    with pytest.raises(PkuMmdError, match="no validation list"):
+        read_split(split)
+    split.write_text("Training videos: \n0002-L, 0003-L,\nValidation videos:\n0003-L\n")
+    with pytest.raises(PkuMmdError, match="1 sequences on both sides, e.g. 0003-L"):
+        read_split(split)
+
+
+# ---- conversion: NTU-layout clips with the intervals in the sidecar ------------------------------------
+
+
+def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    out = tmp_path / "clips"
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 0
+    assert "60 frames, 2 intervals" in capsys.readouterr().out
+    sidecar = json.loads((out / "0007-M.json").read_text())
+    assert sidecar["format_version"] == 1 and sidecar["video"] is None
+    assert sidecar["intervals"] == [
+        {"start": round(5 / 30, 4), "end": round(21 / 30, 4), "label": "giving something to other person"},
+        {"start": 1.0, "end": 1.5, "label": PUNCHING},
+    ]
+    original = open_recording(sequence)
+    clip = open_recording(out / "0007-M.skeleton")
+    assert isinstance(clip, ClipRecording)
+    for a, b in zip(clip.timeline.intervals, original.timeline.intervals, strict=True):
+        assert (a.label, a.person) == (b.label, b.person)
+        assert a.start == pytest.approx(b.start, abs=1e-4) and a.end == pytest.approx(b.end, abs=1e-4)
+    for a, b in zip(original.frames(), clip.frames(), strict=True):
+        assert a.timestamp == pytest.approx(b.timestamp, abs=1e-6)
+        assert [x.truth for x in a.bodies] == [x.truth for x in b.bodies]
+        assert [x.tracking_id for x in a.bodies] == [x.tracking_id for x in b.bodies]
+        np.testing.assert_allclose(a.bodies[0].joints, b.bodies[0].joints, atol=1e-6)
+    assert recordings_main(["info", str(out / "0007-M.skeleton")]) == 0
+    info = capsys.readouterr().out
+    assert "intervals: 2 (sidecar)" in info and f"1.00 -    1.50 s  {PUNCHING} (everybody)" in info
+    assert recordings_main(["info", str(sequence)]) == 0
+    assert "2 intervals covering" in capsys.readouterr().out
+
+
+def test_sidecar_intervals_are_checked_and_older_sidecars_still_read(tmp_path: Path) -> None:
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    out = tmp_path / "clips"
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 0
+    path = out / "0007-M.json"
+    raw = json.loads(path.read_text())
+    timeline = read_sidecar(path).timeline
+    assert timeline is not None and timeline.intervals[1].label == PUNCHING
+    raw.pop("intervals")  # a sidecar written before intervals existed
+    path.write_text(json.dumps(raw))
+    assert read_sidecar(path).timeline is None
+    assert all(b.truth is None for f in ClipRecording(path).frames() for b in f.bodies)
+    raw["intervals"] = [{"start": 1.0, "end": 0.5, "label": "fall"}]
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ClipError, match=r"0007-M.json: .*intervals entry 1: interval ends"):
+        read_sidecar(path)
+    raw["intervals"] = [{"start": 1.0, "end": 2.5, "label": "fall"}]
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ClipError, match=r"past the end of the stream"):
+        read_sidecar(path)
+
+
+def test_recovered_recording_keeps_the_intervals_it_has_frames_for(tmp_path: Path) -> None:
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    recording = open_recording(sequence)
+    recorder = Recorder(tmp_path / "out", sample_name="cut", source="test", timeline=recording.timeline,
+                        config=RecorderConfig(record_video=False, min_free_bytes=0))
+    for frame in list(recording.frames())[:36]:  # a crash after 1.2 s: the second interval is cut
+        recorder.write(frame)
+    recorder._sync()
+    files = finalize_partial(recorder.partial_dir)
+    timeline = read_sidecar(files.sidecar).timeline
+    assert [i.label for i in timeline.intervals] == ["giving something to other person", PUNCHING]
+    assert timeline.intervals[1].end == pytest.approx(1.2)
