@@ -17,7 +17,7 @@ from training.config import DataConfig, config_from_dict
 from training.data import DatasetError
 from training.datasets import build_splits
 from training.evaluation import Report, format_report, make_report, predict, save_results, write_figures
-from training.windows import WindowDataset
+from training.windows import StreamWindowDataset, WindowDataset
 
 
 def evaluate(
@@ -91,16 +91,23 @@ def evaluate(
     network = loaded.model.to(process.device).eval()
     window = loaded.preprocessing.window
     part_index = splits.part_index(loaded.config.parts, loaded.config.crop_size) if with_crops else None
-    dataset_windows = WindowDataset(
-        sources,
-        window,
-        layout,
-        loaded.preprocessing.num_bodies,
-        train=False,
-        with_crops=with_crops,
-        eval_windows=eval_windows,
-        part_index=part_index,
-    )
+    if splits.continuous:  # every window along the sequences, each scored against its own label
+        stride = trained.window.stride_s if trained is not None else 0.2
+        dataset_windows: WindowDataset = StreamWindowDataset(
+            sources, window, layout, loaded.preprocessing.num_bodies, loaded.class_names, train=False,
+            stride_s=stride, with_crops=with_crops, part_index=part_index,
+        )
+    else:
+        dataset_windows = WindowDataset(
+            sources,
+            window,
+            layout,
+            loaded.preprocessing.num_bodies,
+            train=False,
+            with_crops=with_crops,
+            eval_windows=eval_windows,
+            part_index=part_index,
+        )
     predictions = predict(
         network,
         network,
