@@ -106,7 +106,10 @@ class Sidecar:
     software_version: str
     missing_color_frames: list[int]
     raw: dict = field(repr=False)
-    timeline: Timeline | None = None  # the "intervals" field, in the timestamps' seconds; None without it
+    # "intervals": where in the clip each action happens ([{"start", "end", "label"[, "person"]}],
+    # seconds from the first frame), for clips that hold more than one action or background; None when
+    # the sidecar has none (the whole clip is `label`).
+    timeline: Timeline | None = None
 
 
 def read_sidecar(path: Path | str) -> Sidecar:
@@ -141,10 +144,10 @@ def read_sidecar(path: Path | str) -> Sidecar:
     camera = ColorCamera.from_dict(camera_dict, str(path)) if camera_dict is not None else None
     timeline = None
     if raw.get("intervals") is not None:
-        # The last frame lasts one frame period: an interval may end there, not later (give or take the
+        # The last frame lasts one frame period: an interval may end there, not beyond (give or take the
         # 0.1 ms to which the JSON rounds times).
         period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
-        end = float(timestamps[-1]) + period + 1e-3 if len(timestamps) else 0.0
+        end = float(timestamps[-1] - timestamps[0]) + period + 1e-3 if len(timestamps) else 0.0
         try:
             timeline = Timeline.from_json(raw["intervals"], duration=end, source=str(path))
         except TimelineError as error:
@@ -209,6 +212,8 @@ class ClipRecording:
             except ValueError:
                 pass
         duration = float(self.timestamps[-1] - self.timestamps[0]) if count else 0.0
+        # Where the sidecar says when each action happens, replayed bodies carry it (Body.truth).
+        self.timeline: Timeline | None = self.sidecar.timeline if self.sidecar is not None else None
         self.info = RecordingInfo(
             path=self.paths.skeleton,
             kind="clip",
@@ -219,10 +224,10 @@ class ClipRecording:
             label=label,
             action_id=action_id,
         )
-        self.timeline: Timeline | None = self.sidecar.timeline if self.sidecar is not None else None
 
     def frames(self) -> Iterator[Frame]:
         images: Iterator[np.ndarray] | None = iter(self.video) if self.video is not None else None
+        start = float(self.timestamps[0]) if len(self.timestamps) else 0.0
         for i, (bodies, timestamp) in enumerate(zip(self.skeleton.frames, self.timestamps, strict=True)):
             image = None
             if images is not None:
@@ -230,14 +235,14 @@ class ClipRecording:
                     image = next(images)
                 except (StopIteration, ValueError):
                     images = None  # the video ended early: the remaining frames have no colour
-            frame_bodies = [frame_body(b) for b in bodies]
+            people = [frame_body(b) for b in bodies]
             if self.timeline is not None:
                 # The sidecar rounds interval times to 0.1 ms: a frame that starts an interval may be
                 # stamped a hair before it. Half a millisecond is far below any frame period.
-                at = float(timestamp) + TRUTH_TOLERANCE_S
-                for body in frame_bodies:
+                at = float(timestamp) - start + TRUTH_TOLERANCE_S
+                for body in people:
                     body.truth = self.timeline.label_at(at, body.tracking_id)
-            yield Frame(timestamp=float(timestamp), color=image, bodies=frame_bodies, index=i)
+            yield Frame(timestamp=float(timestamp), color=image, bodies=people, index=i)
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()

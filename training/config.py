@@ -53,6 +53,11 @@ class WindowConfig:
     num_frames: int = 0  # 0: the model profile's number of frames
     jitter: float = 0.3  # fraction of the sample spacing, training only
     eval_windows: int = 5  # windows per clip at test time, logits averaged (the paper: 5)
+    # Continuous sequences (datasets with no_action): windows end every `stride_s` along each clip (the
+    # live hop by default), labelled by core.timeline's rule; each training epoch draws the same number
+    # of windows for every action class and `background_ratio` times that many no_action windows.
+    stride_s: float = 0.2
+    background_ratio: float = 1.0
 
 
 @dataclass
