@@ -4,6 +4,7 @@
       tracks with >= min_coverage of a window of history
         -> window_indices (the training sampler) -> joints (T, J, 3) + frame sequence numbers
         -> part_boxes -> crop_window from the ring's pixels -> crops (P, T, S, S, 3)
+        -> (a Kinect v1 model: core.joint_maps v2 -> v1)
         -> normalize_window over (this person, the nearest other person) -> skeleton (T, 2, J, 3)
       stacked for all people -> engine.run -> logits (B, C), attention (B, P)
       -> softmax -> EMA per person (smoothing_s) -> Decision(top-k, attention, latency, window start,
@@ -31,6 +32,7 @@ import numpy as np
 from core.camera import ColorCamera
 from core.engines import Engine
 from core.glimpse import PARTS, GlimpseConfig, crop_window, part_boxes
+from core.joint_maps import joint_map
 from core.skeleton import KINECT_V2, SkeletonLayout, normalize_window
 from core.window import WindowSpec, covers, window_indices
 from live.capture import FrameRing, RingEntry
@@ -52,9 +54,13 @@ class ModelInputs:
     class_names: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.layout != KINECT_V2:
-            raise ValueError(f"the model takes {self.layout.name} skeletons ({self.layout.num_joints} "
-                             f"joints); live sources give Kinect v2 bodies ({KINECT_V2.num_joints} joints)")
+        try:
+            joint_map(KINECT_V2, self.layout)  # live sources give Kinect v2 bodies; a v1 model is fed mapped
+        except ValueError:
+            raise ValueError(
+                f"the model takes {self.layout.name} skeletons ({self.layout.num_joints} joints); live "
+                f"sources give Kinect v2 bodies ({KINECT_V2.num_joints} joints) and no map leads there"
+            ) from None
         unknown = [p for p in self.parts if p not in PARTS]
         if unknown:
             raise ValueError(f"live recognition crops {PARTS}; the model wants parts {unknown} it cannot "
@@ -172,7 +178,7 @@ def _other_body(
     first and the other body second, zeros where absent.
     """
     times = spec.sample_times(end)
-    centre = person.joints[-1, layout.origin]
+    centre = person.joints[-1, layout.origin]  # the sources' own (Kinect v2) joints
     candidates = [o for o in others if o.tracking_id != person.tracking_id and o.last_seen >= times[0]]
     distances = [float(np.linalg.norm(o.joints[-1, layout.origin] - centre)) for o in candidates]
     nearby = [(d, o) for d, o in zip(distances, candidates, strict=True) if d <= PARTNER_MAX_M]
@@ -236,6 +242,7 @@ class RecognitionWorker:
         self._publish = publish
         self._smoother = ScoreSmoother(config.smoothing_s)
         self._part_index = [PARTS.index(p) for p in inputs.parts]
+        self._to_model = joint_map(KINECT_V2, inputs.layout)  # None for a Kinect v2 model
         self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
         self._last_sequence = -1
         self._last_end: float | None = None
@@ -394,9 +401,11 @@ class RecognitionWorker:
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
         bodies[:, 0], body_states[:, 0] = joints, states
         if inputs.num_bodies > 1:
-            other = _other_body(person, everyone, end, inputs.window, self._frame_gap_s, inputs.layout)
+            other = _other_body(person, everyone, end, inputs.window, self._frame_gap_s, KINECT_V2)
             if other is not None:
                 bodies[:, 1], body_states[:, 1] = other
+        if self._to_model is not None:  # a model of another sensor (Kinect v1): the bodies mapped to it
+            bodies, body_states = self._to_model.apply(bodies, body_states)
         skeleton = normalize_window(bodies, body_states, inputs.layout)
         if not inputs.parts:  # a skeleton-only model: no boxes to place, no pixels to cut
             size = inputs.glimpse.crop_size
@@ -404,7 +413,7 @@ class RecognitionWorker:
             return no_crops, skeleton, np.zeros((0, len(index), 4)), index
         # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
         # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
-        boxes = part_boxes(person.joints, person.states, self.camera, inputs.layout, inputs.glimpse,
+        boxes = part_boxes(person.joints, person.states, self.camera, KINECT_V2, inputs.glimpse,
                            joints_color=person.joints_color, timestamps=person.timestamps)[:, index]
         frames = [self.ring.color(int(s)) for s in sequences]
         crops = crop_window(frames, boxes, inputs.glimpse)

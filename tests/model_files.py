@@ -22,6 +22,7 @@ def random_checkpoint(
     varied_attention: bool = False,
     seed: int = 0,
     extra: dict[str, Any] | None = None,
+    layout: str = "kinect_v2",
 ) -> Path:
     """Save a `config` network with weights drawn from `seed`. `varied_attention` draws the attention
     head too, so that attention depends on the pose (a fresh head gives exactly 1/K to every part)."""
@@ -32,5 +33,6 @@ def random_checkpoint(
             network.attention.score.weight.normal_(0, 1.0)
             network.attention.score.bias.normal_(0, 0.3)
     save_checkpoint(path, network, class_names=list(class_names),
-                    preprocessing=Preprocessing.matching(config, duration_s=duration_s), extra=extra)
+                    preprocessing=Preprocessing.matching(config, layout=layout, duration_s=duration_s),
+                    extra=extra)
     return path

@@ -150,25 +150,49 @@ def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
         replace(inputs, parts=("full_image",))
 
 
-def test_a_model_for_another_sensor_is_refused_before_an_engine_is_built(monkeypatch):
+def test_a_model_for_a_sensor_without_a_map_is_refused_before_an_engine_is_built(monkeypatch, tmp_path):
     from core import engines
+    from core.model.profiles import tiny
+    from core.skeleton import KINECT_V2, SkeletonLayout
     from live.app import open_model
 
     def no_engine(*_, **__):
         raise AssertionError("an engine was built for a model live cannot feed")
 
+    # A sensor with 15 joints (say, OpenNI's): no map from the Kinect v2 leads to it.
+    openni = SkeletonLayout("openni15", KINECT_V2.joint_names[:15], KINECT_V2.parents[:15], 1, 2, 4, 8, 3,
+                            (7, 6, 5), (11, 10, 9))
+    monkeypatch.setattr("core.skeleton.LAYOUTS", (KINECT_V2, openni))
+    path = random_checkpoint(tmp_path / "openni.pt", replace(tiny(len(CLASSES)), num_joints=15), CLASSES,
+                             layout="openni15")
     monkeypatch.setattr(engines, "_open", no_engine)
+    with pytest.raises(ValueError, match="openni15 skeletons .15 joints.; live sources give Kinect v2"):
+        open_model(path, "auto")
+
+
+def test_a_kinect_v1_model_is_fed_v2_bodies_through_the_joint_map(ntu_clip):
+    from core.joint_maps import KINECT_V2_TO_V1
+    from core.skeleton import KINECT_V1, normalize_window
+    from live.app import open_model
+
     nucla = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "nucla_pose.pt"  # Kinect v1
-    with pytest.raises(ValueError, match="kinect_v1 skeletons"):
-        open_model(nucla, "auto")
+    engine, inputs = open_model(nucla, "pytorch-cpu", threads=1)
+    assert inputs.layout == KINECT_V1 and inputs.num_bodies == 1 and inputs.parts == ()
+    ring, tracks = fill(downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False), color=False)))
+    spy = SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None)
+    hop = worker.step(ring.latest())
+    assert hop is not None and len(hop.decisions) == 1
+    _, skeleton = spy.calls[0]
+    assert skeleton.shape == (1, inputs.window.num_frames, 1, 20, 3)
+    # Exactly the v2 joints of the window, mapped and normalised as the v1 model was trained.
+    person = tracks.snapshot()[0]
+    from core.window import window_indices
 
-
-def test_model_inputs_reject_a_skeleton_layout_the_sensor_does_not_give(tiny_model):
-    from core.skeleton import KINECT_V1
-
-    _, inputs = tiny_model
-    with pytest.raises(ValueError, match="kinect_v1 skeletons .20 joints.; live sources give Kinect v2"):
-        replace(inputs, layout=KINECT_V1)
+    index = window_indices(person.timestamps, ring.latest().timestamp, inputs.window)
+    mapped, states = KINECT_V2_TO_V1.apply(person.joints[index][:, None], person.states[index][:, None])
+    np.testing.assert_allclose(skeleton[0], normalize_window(mapped, states, KINECT_V1), atol=1e-5)
+    assert {name for name, _ in hop.decisions[0].topk} <= set(inputs.class_names)
 
 
 # ---- one hop on real data -------------------------------------------------------------------------

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ev.add_argument(
         "--dataset",
-        choices=("nucla", "ntu60", "ntu120", "clips"),
+        choices=("nucla", "ntu60", "ntu120", "clips", "pkummd"),
         help="dataset kind, if the checkpoint does not record it",
     )
     ev.add_argument("--cache", help="prepared crops for RGB networks")

@@ -27,8 +27,10 @@ class ConfigError(ValueError):
 class DataConfig:
     """Which clips, and how they are split.
 
-    dataset: "nucla" | "ntu60" | "ntu120" | "clips" (our own recordings, NTU layout + label map).
-    protocol: ntu60 "xsub" | "xview"; ntu120 "xsub" | "xset"; nucla "xview"; clips "all".
+    dataset: "nucla" | "ntu60" | "ntu120" | "clips" (our own recordings, NTU layout + label map) |
+             "pkummd" (continuous PKU-MMD sequences with no_action).
+    protocol: ntu60 "xsub" | "xview"; ntu120 "xsub" | "xset"; nucla "xview"; clips "all";
+              pkummd "xsub" | "xview" | "all".
     """
 
     dataset: str = "nucla"
@@ -36,12 +38,17 @@ class DataConfig:
     protocol: str = "xview"
     cache: str = ""  # folder written by `prepare` (crops + skeletons); needed by the RGB stages
     label_map: str = ""  # clips: the site's label map file
-    validation_fraction: float = 0.1  # of the training clips, per class, for early stopping
+    validation_fraction: float = 0.1  # of the training clips, per class, for early stopping (PKU-MMD: of
+    # the performances, all views of one on the same side)
+    test_fraction: float = 0.0  # PKU-MMD: performances held out as a test set (the shared copy lacks one)
     split_seed: int = 0  # draws the validation clips; independent of the training seed
     nucla_fps: float = 15.0  # see training/datasets/nucla.py for why 15
     nucla_train_views: list[int] = field(default_factory=lambda: [1, 2])
     nucla_test_views: list[int] = field(default_factory=lambda: [3])
     max_bodies: int = 2  # bodies kept per clip, most active first
+    # The skeleton layout the model takes: "" = the dataset's own; "kinect_v1" trains a Kinect v1 model
+    # on Kinect v2 data through core.joint_maps (skeleton-only stages).
+    layout: str = ""
     missing_list: str = ""  # NTU: official missing-skeleton list, when not in the dataset folder
 
 

@@ -1,0 +1,198 @@
+"""PKU-MMD (phase 1) as a training dataset: continuous two-person sequences with no_action between.
+
+    root/skeletons/NNNN-V.txt[.xz|.gz] + root/labels/NNNN-V.txt + root/actions.txt + root/splits/
+      (recordings/pkummd.py reads them)
+    --> one continuous Clip per sequence (30 fps, 2 bodies, its labels as a scene-wide Timeline), twice:
+        as recorded and with the two body slots swapped (live decides for each person with that person
+        as body 0 and the nearest other as body 1, and PKU-MMD labels the scene, not a person: both
+        people of an interaction carry its label)
+
+Classes: the 8 interactions of actions.txt in label order (giving something, handshaking, hugging,
+kicking, pat on back, point finger, punching/slapping, pushing), then `no_action`, last. A sequence
+whose labels include any other class (the single-person daily-action sequences of the full release)
+is left out: its actions would have to be called background.
+
+Protocols (`data.protocol`), from the release's split files:
+    xsub   cross-subject: training side = splits/cross-subject.txt "Training videos"
+    xview  cross-view: training side = the L and R views, test = the M views
+    all    every sequence is on the training side
+Validation is drawn from the training side **by performance** (NNNN), never by view: the three
+views of one performance are the same people doing the same thing at the same moment, so a
+validation view whose other views trained would measure memory, not recognition. `data.test_fraction`
+holds out further performances as a test set where the protocol's own test side is absent from the
+folder (the shared copy holds the cross-subject training side only): figures on them were never used
+for any choice. Both draws are seeded by `data.split_seed`; test first, then validation.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.skeleton import KINECT_V2
+from core.timeline import NO_ACTION, Timeline
+from recordings.pkummd import (
+    INTERACTION_LABELS,
+    PKUMMD_ACTIONS,
+    PKUMMD_FPS,
+    SequenceName,
+    find_label_file,
+    label_timeline,
+    read_actions,
+    read_labels,
+    read_sequence,
+    read_split,
+    sequence_stem,
+)
+from training.config import DataConfig
+from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_FILES = {"xsub": "cross-subject.txt", "xview": "cross-view.txt"}
+PROTOCOLS = (*PROTOCOL_FILES, "all")
+
+
+def interaction_classes(actions: tuple[str, ...] = PKUMMD_ACTIONS) -> list[str]:
+    """The model's classes: the 8 interactions in label order, then NO_ACTION."""
+    return [actions[label - 1] for label in INTERACTION_LABELS] + [NO_ACTION]
+
+
+PKUMMD_CLASSES = tuple(interaction_classes())
+
+
+@functools.cache
+def _joints(path: Path) -> np.ndarray:
+    """A sequence's joints, read once per process (both body orders share the array)."""
+    joints = read_sequence(path)
+    joints.flags.writeable = False
+    return joints
+
+
+@dataclass(frozen=True)
+class SequenceLoad:
+    """ClipSource.load of one sequence (picklable for DataLoader workers): its joints, with the body
+    slots swapped when `swapped`, and its timeline."""
+
+    path: Path
+    name: str
+    timeline: Timeline
+    max_bodies: int
+    swapped: bool = False
+
+    def __call__(self, with_crops: bool) -> Clip:
+        if with_crops:
+            raise DatasetError(f"PKU-MMD sequence {self.name}: skeletons only (the shared copy has no video)")
+        joints = _joints(self.path)
+        if self.swapped:
+            joints = joints[:, ::-1]
+        joints = fit_bodies(joints, self.max_bodies)
+        timestamps = np.arange(len(joints), dtype=np.float64) / PKUMMD_FPS
+        return Clip(self.name, -1, timestamps, joints, timeline=self.timeline)
+
+
+def sequence_files(root: Path) -> dict[str, Path]:
+    """Sequence name -> file, for every NNNN-V.txt / .txt.xz / .txt.gz under root/skeletons (or root)."""
+    folder = root / "skeletons" if (root / "skeletons").is_dir() else root
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        name = sequence_stem(path)
+        try:
+            SequenceName.parse(name)
+        except ValueError:
+            continue
+        if name in found:
+            raise DatasetError(f"{folder}: sequence {name} twice ({found[name].name} and {path.name})")
+        found[name] = path
+    if not found:
+        raise DatasetError(f"{folder}: no PKU-MMD sequences (NNNN-V.txt, .txt.xz or .txt.gz)")
+    return found
+
+
+def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
+    """Both body orders of every labelled interaction sequence under `root`, sorted by name. Reads the
+    label files (small) now and the sequences on first load."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"PKU-MMD folder {root} does not exist")
+    actions_path = root / "actions.txt"
+    actions = read_actions(actions_path) if actions_path.is_file() else PKUMMD_ACTIONS
+    if tuple(interaction_classes(actions)) != PKUMMD_CLASSES:
+        raise DatasetError(f"{actions_path}: does not name the 8 interaction classes as the release does "
+                           f"(labels {', '.join(map(str, INTERACTION_LABELS))})")
+    sources: list[ClipSource] = []
+    unlabelled, other = [], []
+    for name, path in sequence_files(root).items():
+        labels_path = find_label_file(path)
+        if labels_path is None:
+            unlabelled.append(name)
+            continue
+        instances = read_labels(labels_path)
+        if any(i.label not in INTERACTION_LABELS for i in instances):
+            other.append(name)
+            continue
+        frames = _joints(path).shape[0]  # read once here; the loads reuse it
+        timeline = label_timeline(instances, actions, frame_count=frames, source=str(labels_path))
+        parsed = SequenceName.parse(name)
+        group = {"performance": parsed.performance, "view": "LMR".index(parsed.view)}
+        for swapped in (False, True):
+            load = SequenceLoad(path, name, timeline, max_bodies, swapped)
+            sources.append(ClipSource(name, -1, load, {**group, "swapped": int(swapped)}))
+    if unlabelled:
+        log.info("PKU-MMD: %d sequences without a label file left out (e.g. %s)", len(unlabelled),
+                 unlabelled[0])
+    if other:
+        log.info("PKU-MMD: %d sequences with classes other than the 8 interactions left out (e.g. %s)",
+                 len(other), other[0])
+    if not sources:
+        raise DatasetError(f"{root}: no labelled interaction sequences (labels/NNNN-V.txt beside skeletons/)")
+    return sources
+
+
+def draw_performances(performances: list[int], fraction: float, seed: int) -> set[int]:
+    """`fraction` of the performances (at least one when fraction > 0 and there are two or more)."""
+    if not 0 <= fraction < 1:
+        raise DatasetError(f"held-out fraction must be in [0, 1), got {fraction}")
+    count = int(round(fraction * len(performances)))
+    if fraction > 0 and len(performances) >= 2:
+        count = max(count, 1)
+    rng = np.random.default_rng(seed)
+    return set(rng.choice(sorted(performances), size=count, replace=False).tolist()) if count else set()
+
+
+def pkummd_splits(data: DataConfig) -> Splits:
+    """Train / validation / test of `data.protocol`, validation (and test, with `data.test_fraction`)
+    held out by performance from the protocol's training side; see the module docstring."""
+    if data.protocol not in PROTOCOLS:
+        raise DatasetError(f"PKU-MMD protocol {data.protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    root = Path(data.root)
+    sources = pkummd_sources(root, data.max_bodies)
+    if data.protocol == "all":
+        training_side = {s.name for s in sources}
+    else:
+        split_path = root / "splits" / PROTOCOL_FILES[data.protocol]
+        if not split_path.is_file():
+            raise DatasetError(f"{split_path}: the {data.protocol} protocol's split file is missing")
+        training_side = set(read_split(split_path).train)
+    pool = [s for s in sources if s.name in training_side]
+    test = [s for s in sources if s.name not in training_side]
+    if not pool:
+        raise DatasetError(f"{root}: none of its sequences is on the {data.protocol} training side")
+    performances = sorted({s.group["performance"] for s in pool})
+    held_test = draw_performances(performances, data.test_fraction, data.split_seed)
+    rest = [p for p in performances if p not in held_test]
+    held_validation = draw_performances(rest, data.validation_fraction / max(1.0 - data.test_fraction, 1e-9),
+                                        data.split_seed + 1)
+    train = [s for s in pool if s.group["performance"] not in held_test | held_validation]
+    validation = [s for s in pool if s.group["performance"] in held_validation]
+    test += [s for s in pool if s.group["performance"] in held_test]
+    if not train:
+        raise DatasetError(f"{root}: every performance was held out; lower the held-out fractions")
+    log.info("PKU-MMD %s: %d training, %d validation, %d test sequences (validation performances %s, "
+             "test performances %s)", data.protocol, len(train) // 2, len(validation) // 2, len(test) // 2,
+             sorted(held_validation), sorted(held_test))
+    return Splits(train, validation, test, list(PKUMMD_CLASSES), KINECT_V2, has_rgb=False, continuous=True)
