@@ -1,10 +1,16 @@
 """`python -m live`: the command line, turned into a LiveConfig, turned into a running app.
 
     python -m live                                  window, simulated room, demo model
-    python -m live --source kinect                  the Kinect v2 (Windows)
+    python -m live --source kinect                  the Kinect v2 (Windows), the real-data model
+    python -m live --source ../shared/data/pkummd/skeletons/0005-L.txt.xz --headless --fast
     python -m live --source clips/S001C001P001R001A001.skeleton --loop
     python -m live --source sim --headless --duration 60 --output decisions.jsonl
     python -m live --headless --alert-class fall_down --alert-command "notify-send fall"
+
+Which model runs where (`default_checkpoint`; --checkpoint overrides): the simulated room -> demo.pt,
+trained on the simulator's own classes; every real source (the Kinect, .xef, NTU-layout clips, PKU-MMD
+sequences) -> pku_interactions.pt, trained on real Kinect v2 data. The startup line names the model,
+its classes and whether it uses RGB; a model that needs colour is refused on a source without colour.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.engines import Backend, Engine, EngineMetadata, open_engine, unavailable_reason, usable_cores
-from core.skeleton import layout_by_name
+from core.skeleton import KINECT_V2, layout_by_name
 from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig, Summary
 from live.sources import ReplayOptions, Source, SourceUnavailable, replay_source, simulated_source
@@ -28,7 +34,11 @@ from live.worker import ModelInputs, RecognitionConfig
 log = logging.getLogger("live")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = REPO_ROOT / "training" / "checkpoints" / "demo.pt"
+CHECKPOINTS = REPO_ROOT / "training" / "checkpoints"
+DEFAULT_CHECKPOINT = CHECKPOINTS / "demo.pt"  # the simulated room's own classes
+# Real sources (a sensor and recordings of one) get a model trained on real Kinect v2 skeletons: the
+# demo knows only the simulator's rendering and would answer nonsense there.
+REAL_DATA_CHECKPOINT = CHECKPOINTS / "pku_interactions.pt"
 DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
 # Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
 # "falling", the simulated room's class is "fall_down").
@@ -41,7 +51,7 @@ ENGINE_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu",
 @dataclass(frozen=True)
 class LiveConfig:
     source: str = "sim"  # "kinect", "sim" or a recording's path
-    checkpoint: Path = DEFAULT_CHECKPOINT
+    checkpoint: Path | None = None  # None: the bundled model for the source (`default_checkpoint`)
     engine: str = "auto"
     threads: int | None = None  # ONNX Runtime intra-op threads (None: usable cores - 1, at least 1)
     headless: bool = False
@@ -64,9 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--source", default="sim",
                         help="kinect | sim | PATH of a recording (.xef, NTU-layout .skeleton / _rgb.avi / "
-                             ".json, or a clip folder); default: sim")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
-                        help=f"model checkpoint (.pt) or exported .onnx; default: {DEFAULT_CHECKPOINT}")
+                             ".json, or a clip folder, PKU-MMD NNNN-V.txt[.xz|.gz]); default: sim")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="model checkpoint (.pt) or exported .onnx; default: training/checkpoints/"
+                             "demo.pt for the simulated room, training/checkpoints/pku_interactions.pt (real "
+                             "Kinect v2 data) for every real source")
     parser.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
                         help="inference backend (auto picks the fastest present); default: auto")
     parser.add_argument("--threads", type=int, default=None,
@@ -135,6 +147,16 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     )
 
 
+def default_checkpoint(source: str) -> Path:
+    """The bundled model for a `--source`: the demo for the simulated room, the real-data model for
+    everything real (the Kinect, .xef, NTU-layout clips, PKU-MMD sequences)."""
+    return DEFAULT_CHECKPOINT if source == "sim" else REAL_DATA_CHECKPOINT
+
+
+def checkpoint_for(config: LiveConfig) -> Path:
+    return config.checkpoint if config.checkpoint is not None else default_checkpoint(config.source)
+
+
 def open_source(config: LiveConfig) -> Source:
     """The source `--source` names (not opened yet)."""
     if config.source == "kinect":
@@ -161,18 +183,43 @@ def _backend(choice: str) -> Backend:
 
 
 def open_model(
-    checkpoint: Path, engine_choice: str = "auto", threads: int | None = None
+    checkpoint: Path, engine_choice: str = "auto", threads: int | None = None, *, source: Source | None = None
 ) -> tuple[Engine, ModelInputs]:
-    """The engine for a checkpoint / ONNX file, and what its inputs must be built from."""
+    """The engine for a checkpoint / ONNX file, and what its inputs must be built from. With `source`,
+    a model that needs colour is refused on a source that has none."""
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"model checkpoint {checkpoint} not found; pass --checkpoint PATH (a demo "
                                 f"model is trained by `python -m training demo --out runs/demo`)")
     if threads is None:
         # Leave a core to the capture thread and the window: a sensor must never wait for the model.
         threads = max(1, usable_cores() - 1)
-    # model_inputs refuses a model live cannot feed (a Kinect v1 one, say) before any engine is built.
-    engine = open_engine(checkpoint, _backend(engine_choice), threads=threads, accept=model_inputs)
+
+    def accept(metadata: EngineMetadata) -> ModelInputs:
+        inputs = model_inputs(metadata)  # refuses a model live cannot feed
+        if source is not None and inputs.parts and source.color_shape is None:
+            raise ValueError(
+                f"{Path(checkpoint).name} needs colour (it crops {', '.join(inputs.parts)} from the RGB "
+                f"video) and {source.name} has none (skeleton only): use a skeleton-only model, e.g. "
+                f"--checkpoint {REAL_DATA_CHECKPOINT.relative_to(REPO_ROOT)}, or give the recording its video"
+            )
+        return inputs
+
+    # Checked before any engine is built (seconds of loading and exporting for nothing).
+    engine = open_engine(checkpoint, _backend(engine_choice), threads=threads, accept=accept)
     return engine, model_inputs(engine.metadata)
+
+
+def describe_model(checkpoint: Path, inputs: ModelInputs) -> str:
+    """The startup line: which model, what it recognises, and what it reads."""
+    classes = ", ".join(inputs.class_names)
+    reads = (f"uses RGB (crops of {', '.join(inputs.parts)})" if inputs.parts
+             else "skeleton only (no RGB)")
+    layout = inputs.layout.name.replace("kinect_", "Kinect ")
+    if inputs.layout != KINECT_V2:
+        layout += " (Kinect v2 bodies mapped to it, core/joint_maps.py)"
+    return (f"model {Path(checkpoint).name}: {len(inputs.class_names)} classes ({classes}); {reads}; "
+            f"{layout} skeletons, {inputs.num_bodies} bod{'y' if inputs.num_bodies == 1 else 'ies'}, "
+            f"{inputs.window.duration_s:g} s windows")
 
 
 def model_inputs(metadata: EngineMetadata) -> ModelInputs:
@@ -192,11 +239,13 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     """Source first (a missing sensor is said at once, before seconds of model loading), then the model."""
     source = open_source(config)
     source.open()
+    checkpoint = checkpoint_for(config)
     try:
-        engine, inputs = open_model(config.checkpoint, config.engine, config.threads)
+        engine, inputs = open_model(checkpoint, config.engine, config.threads, source=source)
     except BaseException:
         source.close()
         raise
+    log.info("%s", describe_model(checkpoint, inputs))
     log.info("engine: %s (%s)", engine.name, engine.reason)
     return LivePipeline(source, engine, inputs, config.pipeline, source_is_open=True)
 

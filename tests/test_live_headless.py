@@ -16,7 +16,7 @@ import pytest
 from model_files import random_checkpoint
 
 from core.timeline import NO_ACTION
-from live.app import build_parser, config_from_args, main, no_display_reason
+from live.app import build_parser, checkpoint_for, config_from_args, main, no_display_reason
 from live.headless import AlertConfig, AlertDispatcher, EventLog, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import ReplayOptions, replay_source
@@ -183,7 +183,7 @@ def test_stop_event_ends_a_live_run(tiny_checkpoint, ntu_clip):
 def test_cli_defaults_and_choices():
     config = config_from_args(build_parser().parse_args([]))
     assert config.source == "sim" and not config.headless and config.engine == "auto"
-    assert config.checkpoint == REPO / "training" / "checkpoints" / "demo.pt"
+    assert checkpoint_for(config) == REPO / "training" / "checkpoints" / "demo.pt"  # the simulated room
     assert config.pipeline.recognition.hop_s == 0.2 and config.replay.realtime
     config = config_from_args(build_parser().parse_args(
         ["--source", "x.xef", "--headless", "--fast", "--loop", "--hop", "0.5", "--alert-class", "falling",

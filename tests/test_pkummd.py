@@ -332,3 +332,15 @@ def test_recovered_recording_keeps_the_intervals_it_has_frames_for(tmp_path: Pat
     timeline = read_sidecar(files.sidecar).timeline
     assert [i.label for i in timeline.intervals] == ["giving something to other person", PUNCHING]
     assert timeline.intervals[1].end == pytest.approx(1.2)
+
+
+def test_streaming_evaluation_finds_sequences_not_label_files(tmp_path: Path) -> None:
+    """`evaluate --stream --data ROOT` on a folder in the release's layout: labels/NNNN-V.txt and
+    actions.txt are named like sequences but are not ones."""
+    from training.streaming import stream_cases
+
+    _write_dataset(tmp_path / "release", frames=60)
+    cases = stream_cases(str(tmp_path / "release"))
+    assert [c.name for c in cases] == ["0007-M"] and cases[0].scene_wide
+    source = cases[0].open()
+    assert source.timeline is not None and source.name == "replay 0007-M.txt"

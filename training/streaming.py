@@ -35,6 +35,7 @@ from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig
+from recordings.pkummd import find_label_file, is_sequence_path
 from training.data import DatasetError
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
 
@@ -78,6 +79,14 @@ class SimSpec:
         return spec
 
 
+PLAIN_TEXT = (".txt", ".txt.xz", ".txt.gz")
+
+
+def is_pkummd_sequence(path: Path) -> bool:
+    """A PKU-MMD skeleton sequence, not its label file (named alike, NNNN-V.txt, in labels/)."""
+    return is_sequence_path(path) and find_label_file(path) != path
+
+
 def _sequence_name(path: Path) -> str:
     name = path.name
     for suffix in SEQUENCE_SUFFIXES:
@@ -102,6 +111,8 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
     found: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and any(path.name.endswith(s) for s in SEQUENCE_SUFFIXES):
+            if path.name.endswith(PLAIN_TEXT) and not is_pkummd_sequence(path):
+                continue  # a .txt that is no PKU-MMD sequence (actions.txt, a split list)
             found.setdefault(_sequence_name(path), path)  # one file per sequence (first suffix wins)
     if names is not None:
         missing = sorted(names - set(found))

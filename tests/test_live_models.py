@@ -1,0 +1,109 @@
+"""Which model live runs where (live/app.py): the demo on the simulated room, the real-data model on real
+sources, --checkpoint over both; the startup line; colour models refused on sources without colour;
+PKU-MMD replays through live with ground truth; a Kinect v1 model on Kinect v2 sources."""
+
+from __future__ import annotations
+
+import json
+import lzma
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from model_files import random_checkpoint
+
+from live.app import (
+    DEFAULT_CHECKPOINT,
+    REAL_DATA_CHECKPOINT,
+    build_parser,
+    checkpoint_for,
+    config_from_args,
+    default_checkpoint,
+    main,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+NUCLA = REPO / "training" / "checkpoints" / "nucla_pose.pt"
+PUNCHING = "punching/slapping other person"
+
+
+@pytest.fixture()
+def short_pku_sequence(shared_data: Path, tmp_path: Path) -> Path:
+    """The first 6 s of the real PKU-MMD sequence 0005-L in the release's layout, with one labelled
+    punch (frames 60-149) and its label file under ../labels/."""
+    source = shared_data / "pkummd" / "skeletons" / "0005-L.txt.xz"
+    if not source.is_file():
+        pytest.skip(f"{source} not found")
+    with lzma.open(source, "rt") as f:
+        lines = [next(f) for _ in range(180)]
+    (tmp_path / "skeletons").mkdir()
+    (tmp_path / "labels").mkdir()
+    sequence = tmp_path / "skeletons" / "0005-L.txt"
+    sequence.write_text("".join(lines))
+    (tmp_path / "labels" / "0005-L.txt").write_text("26,60,149,2\n")
+    return sequence
+
+
+def test_the_simulator_gets_the_demo_and_real_sources_the_real_data_model() -> None:
+    assert default_checkpoint("sim") == DEFAULT_CHECKPOINT and DEFAULT_CHECKPOINT.name == "demo.pt"
+    for source in ("kinect", "ward3.xef", "clips/S001C001P001R001A001.skeleton", "0005-L.txt.xz"):
+        assert default_checkpoint(source) == REAL_DATA_CHECKPOINT
+        assert checkpoint_for(config_from_args(build_parser().parse_args(["--source", source]))) == (
+            REAL_DATA_CHECKPOINT)
+    assert REAL_DATA_CHECKPOINT.is_file() and REAL_DATA_CHECKPOINT.name == "pku_interactions.pt"
+    chosen = config_from_args(build_parser().parse_args(["--source", "sim", "--checkpoint", str(NUCLA)]))
+    assert checkpoint_for(chosen) == NUCLA  # --checkpoint overrides
+
+
+def test_a_colour_model_is_refused_on_a_skeleton_only_source(
+    shared_data: Path, tmp_path: Path, short_pku_sequence: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.model.profiles import tiny
+
+    rgb_model = random_checkpoint(tmp_path / "rgb.pt", tiny(3), ("a", "b", "c"), duration_s=1.0)
+    name = "S001C001P001R001A001"  # an NTU .skeleton without its video
+    (tmp_path / f"{name}.skeleton").symlink_to(shared_data / "ntu" / "skeletons" / f"{name}.skeleton")
+    for source in (tmp_path / f"{name}.skeleton", short_pku_sequence):
+        assert main(["--source", str(source), "--checkpoint", str(rgb_model), "--headless", "--fast"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("python -m live: rgb.pt needs colour (it crops left_hand, right_hand")
+        assert "has none (skeleton only)" in err and "pku_interactions.pt" in err
+
+
+def test_pku_replay_through_live_carries_truth_and_names_the_model(short_pku_sequence: Path) -> None:
+    """`python -m live --source 0005-L.txt` with the real-data default: skeleton-only, two people, and
+    every decision says what was really happening at its window's centre."""
+    result = subprocess.run(
+        [sys.executable, "-m", "live", "--source", str(short_pku_sequence), "--headless", "--fast",
+         "--engine", "torch", "--threads", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    startup = next(line for line in result.stderr.splitlines() if "model pku_interactions.pt" in line)
+    assert "9 classes (giving something to other person, handshaking" in startup and "no_action)" in startup
+    assert "skeleton only (no RGB)" in startup and "Kinect v2 skeletons, 2 bodies" in startup
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {line["person"] for line in lines} == {1, 2}  # both people, by their body slots
+    assert all(line["truth"] in (PUNCHING, "no_action") for line in lines)
+    # Window centres inside frames 60-149 (2-5 s) are the punch, the others background.
+    for line in lines:
+        centre = 0.5 * (line["window_start"] + line["stream_time"])
+        if 2.05 < centre < 4.95:
+            assert line["truth"] == PUNCHING
+        elif centre < 1.95 or centre > 5.05:
+            assert line["truth"] == "no_action"
+    assert "[live] capture: 180 frames" in result.stderr
+
+
+def test_a_kinect_v1_model_runs_on_a_kinect_v2_recording(short_pku_sequence: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "live", "--source", str(short_pku_sequence), "--checkpoint", str(NUCLA),
+         "--headless", "--fast", "--engine", "torch", "--threads", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "model nucla_pose.pt: 10 classes (pick up with one hand" in result.stderr
+    assert "Kinect v1 (Kinect v2 bodies mapped to it, core/joint_maps.py) skeletons, 1 body" in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {line["person"] for line in lines} == {1, 2}  # a one-body model: one window per person
