@@ -235,8 +235,9 @@ class RecordingSink:
         except queue.Full:
             pass
         if not self.finished.wait(timeout):
-            log.error("the recording writer did not finish within %.0f s (disk not responding?); it "
-                      "finalises the clip when it can", timeout)
+            if timeout > 0:  # 0: the caller did not mean to wait (the window's r key)
+                log.error("the recording writer did not finish within %.0f s (disk not responding?); "
+                          "it finalises the clip when it can", timeout)
             return False
         return True
 

@@ -204,3 +204,61 @@ def test_without_windows_or_the_runtime_the_error_is_one_line():
         KinectNextSource().open()
     message = str(error.value)
     assert "\n" not in message and "Windows" in message and "where-to-focus[kinect]" in message
+
+
+def test_the_app_stays_up_while_the_sensor_is_unplugged_and_recognises_again_after(runtime, tmp_path):
+    """The whole pipeline on the kinect-next source: decisions, unplug (no decisions, nothing ends),
+    replug (decisions again). Privacy skeleton with a skeleton-only model: no pixels kept anywhere."""
+    from model_files import random_checkpoint
+
+    from core.model.profiles import pose_only, tiny
+    from core.privacy import PrivacyMode
+    from live.app import open_model
+    from live.pipeline import LivePipeline, PipelineConfig
+    from live.worker import RecognitionConfig
+
+    classes = ("drink", "wave", "sit_down", "fall_down")
+    checkpoint = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(len(classes))), classes,
+                                   duration_s=1.0)
+    engine, inputs = open_model(checkpoint, "pytorch-cpu", threads=1)
+    source = KinectNextSource()
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig(
+        recognition=RecognitionConfig(hop_s=0.2), privacy=PrivacyMode.SKELETON))
+    stop = threading.Event()
+    image = bgra((90, 90, 90))
+
+    def sensor() -> None:
+        for i in range(10**6):
+            if stop.is_set():
+                return
+            runtime.tick(1.0 + i / 30, [standing_body(42, x=0.1 * np.sin(i / 10))], image)
+            time.sleep(1 / 30)
+
+    def wait(condition, seconds=15.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert condition()
+
+    feeder = threading.Thread(target=sensor, daemon=True)
+    pipeline.start()
+    feeder.start()
+    try:
+        assert pipeline.ring.nbytes == 0  # skeleton privacy, skeleton-only model: no pixels in memory
+        wait(lambda: pipeline.stats().decisions > 0)
+        latest = pipeline.latest_image()
+        assert latest is not None and latest[1] is None
+        runtime.unplug()
+        wait(lambda: not pipeline.stats().connected)
+        time.sleep(0.5)
+        before = pipeline.stats().decisions
+        time.sleep(0.5)
+        assert not pipeline.ended and pipeline.capture.alive and pipeline.worker.alive
+        assert pipeline.stats().decisions == before  # nothing decided on stale data while unplugged
+        runtime.plug()
+        wait(lambda: pipeline.stats().connected and pipeline.stats().decisions > before)
+    finally:
+        stop.set()
+        summary = pipeline.stop()
+    assert summary.errors == () and summary.decisions > before
+    assert runtime.errors == []
