@@ -225,7 +225,10 @@ class RecordingSink:
         finally:
             self.finished.set()
             if self._on_finished is not None:
-                self._on_finished(self)
+                try:
+                    self._on_finished(self)
+                except Exception:  # a bookkeeping bug must not look like a lost recording
+                    log.exception("after finalising the recording")
 
     def close(self, timeout: float = 30.0) -> bool:
         """Write what is queued, then finalise; True when that finished within `timeout` seconds."""
@@ -236,7 +239,7 @@ class RecordingSink:
             pass
         if not self.finished.wait(timeout):
             if timeout > 0:  # 0: the caller did not mean to wait (the window's r key)
-                log.error("the recording writer did not finish within %.0f s (disk not responding?); "
+                log.error("the recording writer did not finish within %.1f s (disk not responding?); "
                           "it finalises the clip when it can", timeout)
             return False
         return True
