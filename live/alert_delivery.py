@@ -99,6 +99,7 @@ class AlertQueue:
         self.compact_bytes = compact_bytes
         self.damaged_lines = 0
         self.pending: list[dict[str, Any]] = []  # queued records not delivered / rejected, in order
+        self.unsettled = 0  # queued records in the file without their delivered / rejected line
         self.next_sequence = 1
         self._read_back()
         self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
@@ -177,6 +178,7 @@ class AlertDelivery:
         self._journaled = 0
         self._submitted_count = 0
         self._stop = threading.Event()
+        self._closed = False  # the queue file is closed: nothing more is written to it
         if self._pending:
             log.warning("%d alerts from an earlier run were not delivered; sending them first (%s)",
                         len(self._pending), config.queue_path)
@@ -221,13 +223,16 @@ class AlertDelivery:
         with self._condition:
             self._condition.notify_all()
         self._journal.join(10.0)  # disk only: it finishes the alerts already handed over
-        self._sender.join(self.config.timeout_s + 1.0)
+        # A POST still in flight is not waited for: its alert is on disk, and if the endpoint did take
+        # it, the next start sends it again with the same key.
+        self._sender.join(1.0)
         left = self.pending
         if left:
             log.warning("%d alerts not delivered to %s yet; they stay in %s and are sent on the next start",
                         left, self.config.url, self.config.queue_path)
         with self._file_lock:
             self.queue.close()
+            self._closed = True
 
     # ---- journal thread: disk only ----------------------------------------------------------------
 
@@ -243,7 +248,7 @@ class AlertDelivery:
                     record["sequence"] = self.queue.next_sequence
                     self.queue.next_sequence += 1
                     self.queue.append(record)
-            except OSError as error:  # the disk is full or gone: still try to send it from memory
+            except Exception as error:  # the disk is full or gone: still try to send it from memory
                 log.error("alert %s could not be written to %s (%s); it is only in memory until sent",
                           record["id"], self.config.queue_path, error)
             with self._condition:
@@ -294,6 +299,8 @@ class AlertDelivery:
                 "at": round(time.time(), 3)}
         try:
             with self._file_lock:
+                if self._closed:  # answered after close(): it is sent (again, same key) after a restart
+                    return
                 self.queue.append(mark)
         except OSError as error:  # sent anyway: at worst it is sent once more after a restart
             log.error("could not mark alert %s %s in %s: %s", record["id"], outcome, self.config.queue_path,
@@ -308,7 +315,8 @@ class AlertDelivery:
             self._condition.notify_all()
         if not left:
             with self._file_lock:
-                self.queue.compact_if_done()
+                if not self._closed:
+                    self.queue.compact_if_done()
 
     def _post(self, record: dict[str, Any]) -> tuple[str, Any]:
         """One POST: ("delivered", status), ("rejected", status) or ("retry", why)."""

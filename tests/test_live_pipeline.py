@@ -7,15 +7,14 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from model_files import random_checkpoint
+from synthetic_room import TrackedSource
 
-from core.frame import Body, Frame
+from core.frame import Frame
 from live.capture import RecordingSink
 from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
-from live.sources import FrameStream, ReplayOptions
 from recordings.recorder import ClipFiles
 
 CLASSES = ("drink", "wave", "sit_down", "fall_down")
@@ -29,31 +28,6 @@ def tiny_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     return open_model(random_checkpoint(path, tiny(len(CLASSES)), CLASSES, duration_s=1.0), "pytorch-cpu",
                       threads=1)
-
-
-class TrackedSource(FrameStream):
-    """A small endless synthetic room that counts opens and closes."""
-
-    def __init__(self) -> None:
-        def frames():
-            joints = np.zeros((25, 3), np.float32)
-            joints[:, 1] = np.linspace(0.7, -0.9, 25)
-            joints[:, 2] = 2.5
-            for i in range(10**6):
-                yield Frame(i / 30, np.full((36, 64, 3), 80, np.uint8),
-                            [Body(1, joints, np.full(25, 2, np.int8), np.full((25, 2), 30.0, np.float32))], i)
-
-        super().__init__("tracked", frames, options=ReplayOptions(realtime=True), color_shape=(36, 64),
-                         fps=30.0)
-        self.opens = self.closes = 0
-
-    def open(self) -> None:
-        self.opens += 1
-        super().open()
-
-    def close(self) -> None:
-        self.closes += 1
-        super().close()
 
 
 class FailingEngine:
