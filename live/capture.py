@@ -223,12 +223,12 @@ class RecordingSink:
                 log.error("finalising the recording failed: %s", error)
                 self.error = self.error or error
         finally:
-            self.finished.set()
-            if self._on_finished is not None:
+            if self._on_finished is not None:  # before `finished`: a waiter then sees the bookkeeping done
                 try:
                     self._on_finished(self)
                 except Exception:  # a bookkeeping bug must not look like a lost recording
                     log.exception("after finalising the recording")
+            self.finished.set()
 
     def close(self, timeout: float = 30.0) -> bool:
         """Write what is queued, then finalise; True when that finished within `timeout` seconds."""

@@ -272,9 +272,9 @@ def run_headless(
     """Start the pipeline, write decisions / events / alerts until the source ends, `duration_s`
     passes, `stop` is set or Ctrl-C; then shut down in order and return the summary."""
     stop = stop or threading.Event()
+    alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = DecisionWriter(config.output)
     events = EventLog(config.alerts.threshold, config.events)
-    alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)
     last_time = 0.0
 
     def handle(hops: list[Hop]) -> None:

@@ -7,7 +7,7 @@ Windows Runtime 2.0).
         bodies (6 slots), tracked ones   -> Body: joints in JointType order (the same as
                                             core.skeleton.KINECT_V2), tracking states, tracking id
         kinect.mapper camera -> colour   -> Body.joints_color (+-inf where unmappable -> NaN)
-        color.as_bgr() (BGRA view)       -> Frame.color; a tick without a colour image repeats the last
+        color (BGRA) -> contiguous BGR   -> Frame.color; a tick without a colour image repeats the last
 
 kinect-next (PyPI, MIT, pinned in the `kinect` extra) replaces PyKinect2 (live/kinect.py, still there
 as `--source kinect:pykinect2`). It imports on any OS and loads Kinect20.dll only in `open()`, which
@@ -25,8 +25,8 @@ warning; the source keeps waiting and the app stays up. When the sensor is back,
 (`connected` True, one info line); a sensor that says it is available but sends nothing for
 `reopen_after_s` is closed and opened again (after a replug the old readers can stay silent).
 
-Buffers: `reuse_buffers` is left off, so each colour image is its own array: the recorder encodes
-frames on its own thread after the next one has arrived.
+Buffers: `reuse_buffers` is left off, and each BGRA image is converted into its own BGR array: the
+recorder encodes frames on its own thread after the next one has arrived.
 
 NOT run on a sensor: developed on Linux. The tests run the real kinect-next package with only its
 native layer (Kinect20.dll's COM objects, kernel32 events) replaced by an in-process stand-in
@@ -41,6 +41,7 @@ import time
 from collections import deque
 from typing import Any
 
+import cv2
 import numpy as np
 
 from core.camera import ColorCamera
@@ -231,7 +232,10 @@ class KinectNextSource:
         if frameset.relative_time_ns <= 0:  # neither a body nor a colour frame this tick
             return None
         if frameset.color is not None:
-            self._color = frameset.color.as_bgr()  # BGRA -> BGR view, no copy
+            # One conversion into a contiguous BGR image (~1 ms at 1080p): the ring, the face blur and
+            # the recorder each copy it, and copying the 3-of-4-channel view as_bgr() gives takes 22-35 ms
+            # (benchmarks/privacy_blur.py).
+            self._color = cv2.cvtColor(frameset.color.as_bgra(), cv2.COLOR_BGRA2BGR)
             self.color_frames += 1
         mapper = self._sensor.mapper
         bodies = [body_from_kinect_next(b, mapper) for b in frameset.bodies if b.is_tracked]
