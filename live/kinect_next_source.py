@@ -112,10 +112,13 @@ class KinectNextSource:
 
     name = "kinect"
 
-    def __init__(self, *, reopen_after_s: float = 10.0) -> None:
+    def __init__(self, *, reopen_after_s: float = 10.0, startup_grace_s: float = 3.0) -> None:
         # A freshly opened Kinect sends nothing for 1-3 s and often pauses once more right after the
         # first frames (kinect-next's README): reopening sooner would restart it forever.
         self._reopen_after_s = reopen_after_s
+        # Right after opening, the runtime may not report the sensor available yet: no warning for that.
+        self._startup_grace_s = startup_grace_s
+        self._opened_at = 0.0
         self._kinect_next: Any = None
         self._sensor: Any = None
         self._color: np.ndarray | None = None
@@ -142,6 +145,7 @@ class KinectNextSource:
             log.warning("kinect-next %s is installed; this source was built and tested with %s",
                         kinect_next.__version__, KINECT_NEXT_VERSION)
         self._kinect_next = kinect_next
+        self._opened_at = time.monotonic()
         try:
             self._open_sensor()
         except kinect_next.KinectError as error:  # KinectNotAvailableError off Windows / without the runtime
@@ -167,11 +171,13 @@ class KinectNextSource:
                 log.debug("closing the Kinect: %s", error)
 
     def _report_unavailable(self) -> None:
-        if not self._unavailable_logged:
+        """`connected` False at once; one warning per outage (none while the sensor is still starting)."""
+        self.connected = False
+        starting = self.frames == 0 and time.monotonic() - self._opened_at < self._startup_grace_s
+        if not self._unavailable_logged and not starting:
             log.warning("Kinect sensor unavailable (unplugged, or its power supply off?); waiting for it "
                         "to return")
             self._unavailable_logged = True
-        self.connected = False
 
     def read(self, timeout: float = 0.1) -> Frame | None:
         """The next sensor tick as a Frame, or None when none came within `timeout` (or unplugged)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -214,7 +215,9 @@ def test_cli_headless_run_prints_json_to_stdout_and_summary_to_stderr(tiny_check
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines and all(line["person"] == lines[0]["person"] for line in lines)
-    assert "[live] capture: 103 frames" in result.stderr
+    # Paced like a sensor: frames a loaded machine was too late for are counted as dropped.
+    captured = re.search(r"\[live\] capture: (\d+) frames \([^)]*\), (\d+) dropped", result.stderr)
+    assert captured and int(captured[1]) + int(captured[2]) == 103, result.stderr
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
