@@ -294,6 +294,7 @@ class Capture:
         on_restart: Callable[[], None] | None = None,
         read_timeout_s: float = 0.1,
         privacy: CapturePrivacy = CapturePrivacy(),
+        lockstep: Callable[[int, float], bool] | None = None,
     ) -> None:
         self.source = source
         self.privacy = privacy
@@ -309,6 +310,9 @@ class Capture:
         self._last_index: int | None = None
         self._on_restart = on_restart
         self._read_timeout = read_timeout_s
+        # A replay run as fast as possible hands the worker one frame at a time: lockstep(sequence,
+        # timeout) returns once the worker has looked at that frame (False on timeout: ask again).
+        self._lockstep = lockstep
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
@@ -338,7 +342,10 @@ class Capture:
                     self.counters.discarded_paused += 1
                     self._last_index = frame.index  # frames passed over while paused are not drops
                     continue
-                self.accept(frame, received)
+                entry = self.accept(frame, received)
+                if entry is not None and self._lockstep is not None:
+                    while not self._stop.is_set() and not self._lockstep(entry.sequence, 0.2):
+                        pass
         except BaseException as error:  # reported by the pipeline; the thread must not die silently
             log.exception("capture failed")
             self.error = error

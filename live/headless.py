@@ -1,7 +1,9 @@
 """Running without a screen: decisions as JSON lines, an event log, and alerts.
 
-    hop -> DecisionWriter   one JSON line per decision (time, person, top-k, attention, latency)
+    hop -> DecisionWriter   one JSON line per decision (time, person, top-k, attention, latency, window
+                            start, and "truth" where the source knows it)
         -> EventLog         "started" / "ended" lines when a person's top action crosses the threshold
+                            (the background class no_action is never an event nor an alert)
         -> AlertDispatcher  alert classes (falling, ...) above the threshold: a log line, an
                             optional command and an optional HTTP POST (live/alert_delivery.py),
                             at most once per person and class per cooldown
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LivePipeline, Summary
 from live.worker import Decision, Hop
@@ -106,7 +109,7 @@ class EventLog:
             seen.add(decision.tracking_id)
             action, p = decision.topk[0]
             current = self._current.get(decision.tracking_id)
-            active = action if p >= self.threshold else None
+            active = action if p >= self.threshold and action != NO_ACTION else None
             if current is not None and current.action != active:
                 emitted.append(self._end(current, decision.stream_time, decision.time))
                 del self._current[decision.tracking_id]
@@ -182,6 +185,8 @@ class AlertDispatcher:
     """
 
     def __init__(self, config: AlertConfig, class_names: tuple[str, ...] | list[str]) -> None:
+        if any(c.lower() == NO_ACTION for c in config.classes):
+            raise ValueError(f"{NO_ACTION!r} is the background class; it cannot raise alerts")
         known = {name.lower(): name for name in class_names}
         unknown = [c for c in config.classes if c.lower() not in known]
         if unknown:

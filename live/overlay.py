@@ -36,6 +36,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from core.glimpse import PARTS, part_boxes  # noqa: E402
 from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import SkeletonLayout  # noqa: E402
+from core.timeline import NO_ACTION  # noqa: E402
 from live.headless import AlertDispatcher  # noqa: E402
 from live.pipeline import LivePipeline, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
@@ -48,6 +49,12 @@ PALETTE = ((255, 99, 71), (30, 144, 255), (50, 205, 50), (255, 215, 0), (218, 11
 PART_TITLES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
+NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
+
+
+def class_title(name: str | None) -> str:
+    """How a class is written on screen ("no action" for the background class)."""
+    return "no action" if name == NO_ACTION else str(name)
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class PersonPanel(QtWidgets.QFrame):
         for bar in self.actions:
             layout.addWidget(bar)
         self._color: tuple[int, int, int] | None = None
+        self._bar_colors: list[tuple[int, int, int] | None] = [None] * top_k
 
     def set_color(self, color: tuple[int, int, int]) -> None:
         if color == self._color:
@@ -136,19 +144,22 @@ class PersonPanel(QtWidgets.QFrame):
         r, g, b = color
         self.setStyleSheet(f"PersonPanel {{border: 2px solid rgb({r}, {g}, {b}); border-radius: 6px}}")
         self.title.setStyleSheet(f"color: rgb({r}, {g}, {b}); font-weight: bold; font-size: 13px")
-        for bar in self.actions:
-            bar.set_color(color)
+        self._bar_colors = [None] * len(self.actions)  # recoloured at the next decision
 
     def show_decision(self, label: str, decision: Decision, truth: str | None = None) -> None:
         self.title.setText(label)
         detail = f"tracking id {decision.tracking_id}  ·  {decision.latency_s * 1000:.0f} ms"
-        self.detail.setText(detail if truth is None else f"{detail}  ·  truth: {truth}")
+        self.detail.setText(detail if truth is None else f"{detail}  ·  truth: {class_title(truth)}")
         for i, part in enumerate(self.parts):
             if decision.crops is not None:
                 self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
             self.attention[i].show_value(PART_TITLES.get(part, part), float(decision.attention[i]))
-        for bar, (name, p) in zip(self.actions, decision.topk, strict=False):
-            bar.show_value(name, p)
+        for k, (bar, (name, p)) in enumerate(zip(self.actions, decision.topk, strict=False)):
+            color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
+            if color != self._bar_colors[k]:  # a style sheet change re-polishes the widget: only on change
+                bar.set_color(color)
+                self._bar_colors[k] = color
+            bar.show_value(class_title(name), p)
 
     def show_waiting(self, label: str, tracking_id: int) -> None:
         self.title.setText(label)
@@ -182,13 +193,15 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
                           1 + int(round(6 * weight)), cv2.LINE_AA)
     if visible.any():
         head = pixels[visible][np.argmin(pixels[visible, 1])]
-        text = label
-        if decision is not None:
+        text, ink = label, (255, 255, 255)
+        if decision is not None and decision.topk[0][0] == NO_ACTION:
+            text, ink = f"{label}: no action", NO_ACTION_GREY  # nothing is happening: said quietly
+        elif decision is not None:
             text = f"{label}: {decision.topk[0][0]} {decision.topk[0][1] * 100:.0f}%"
         (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         x, y = int(head[0] - width / 2), int(head[1] - 14)
         cv2.rectangle(image, (x - 3, y - height - 4), (x + width + 3, y + 4), (0, 0, 0), -1)
-        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
 
 
 def _pt(p) -> tuple[int, int]:
@@ -330,8 +343,6 @@ class LiveWindow(QtWidgets.QMainWindow):
             del self._decisions[gone]
         for gone in set(self._numbers) - live_ids - {b.tracking_id for b in bodies}:
             del self._numbers[gone]
-        ground_truth = getattr(self.pipeline.source, "ground_truth", None)
-        truth = ground_truth() if ground_truth is not None else None
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -346,8 +357,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             panel.set_color(color)
             panel.show()
             if decision is not None:
-                panel.show_decision(label, decision,
-                                    None if truth is None else (truth.get(body.tracking_id) or "no action"))
+                panel.show_decision(label, decision, body.truth)
             else:
                 panel.show_waiting(label, body.tracking_id)
         self.nobody.setVisible(not order)

@@ -10,6 +10,7 @@
 
 Nothing a consumer does can slow the capture thread: the hop queue drops its oldest entry when a
 consumer stalls (counted), and images for display are copied out of the ring on the consumer's side.
+The exception is `lockstep` (a fast replay for scoring): there every stage waits for the next one.
 `stop()` joins the threads in order (capture, then the worker finishing its hop, then the recorder
 finalising its clip) and returns a Summary.
 """
@@ -48,6 +49,11 @@ class PipelineConfig:
     record_from_start: Path | None = None  # record into this folder from the first frame
     privacy: PrivacyMode = PrivacyMode.OFF  # what of the colour image is kept, shown and recorded
     record_finish_s: float = 30.0  # longest wait for a recording to finalise when the pipeline stops
+    # A replay run as fast as possible (`--fast`) in lockstep: the capture hands over one frame at a
+    # time and the worker waits for the consumer instead of dropping hops, so every hop is decided and
+    # delivered — the decisions a real-time replay gives on an idle machine, in less time. Live
+    # sensors and real-time replays never wait: they skip.
+    lockstep: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,7 @@ class LivePipeline:
         self._rss_start: int | None = None
         self._stopped: Summary | None = None
         self._source_open = source_is_open
+        self._stopping = threading.Event()
         self.capture: Capture | None = None
         self.worker: RecognitionWorker | None = None
         self.ring: FrameRing | None = None
@@ -219,6 +226,7 @@ class LivePipeline:
                                         self._publish, recognition)
         self.capture = Capture(self.source, self.ring, self.tracks, period_s=1.0 / fps,
                                on_restart=self.worker.restart_timeline,
+                               lockstep=self.worker.wait_examined if self.config.lockstep else None,
                                privacy=CapturePrivacy(privacy, camera, needs_color))
         log.info("ring: %d frames (%.1f s at %.0f fps), %.0f MB", capacity, capacity / fps, fps,
                  self.ring.nbytes / 1e6)
@@ -254,6 +262,7 @@ class LivePipeline:
         if self._stopped is not None:
             return self._stopped
         assert self.capture is not None and self.worker is not None and self.ring is not None
+        self._stopping.set()  # a worker waiting on a full hop queue (lockstep) stops waiting
         self.capture.stop()
         self.worker.finish()  # a last hop on what arrived, then the thread ends
         self.stop_recording(wait=False)
@@ -332,7 +341,15 @@ class LivePipeline:
     # ---- outputs ----------------------------------------------------------------------------
 
     def _publish(self, hop: Hop) -> None:
-        """Worker side: never blocks; a consumer that stalls loses the oldest hops."""
+        """Worker side: never blocks; a consumer that stalls loses the oldest hops (in lockstep it waits
+        for the consumer instead, until the pipeline stops)."""
+        if self.config.lockstep:
+            while not self._stopping.is_set():
+                try:
+                    self.hops.put(hop, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
         while True:
             try:
                 self.hops.put_nowait(hop)

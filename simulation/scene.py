@@ -24,6 +24,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
+from core.timeline import NO_ACTION
 from simulation.actions import CLASSES, ArmIdle, Stance, idle, idle_arm_start
 from simulation.clip import DEPTH_HALF_FOV, LOW_LIGHT_FPS, Placement, SimulationConfig
 from simulation.motion import (
@@ -593,6 +594,7 @@ class SimulatedScene:
                         segment.reported[k].copy(),
                         segment.states[k].copy(),
                         segment.joints_color[k].astype(np.float32),
+                        truth=segment.action[k] or NO_ACTION,
                     )
                 )
             elif not in_view:

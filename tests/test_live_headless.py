@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from model_files import random_checkpoint
 
+from core.timeline import NO_ACTION
 from live.app import build_parser, config_from_args, main, no_display_reason
 from live.headless import AlertConfig, AlertDispatcher, EventLog, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
@@ -46,7 +47,7 @@ def ntu_clip(shared_data, tmp_path):
 
 
 def decision(person: int, t: float, action: str, p: float) -> Decision:
-    others = [(c, (1 - p) / 3) for c in CLASSES if c != action]
+    others = [(c, (1 - p) / 3) for c in (*CLASSES, NO_ACTION) if c != action]
     return Decision(time=1700000000.0 + t, stream_time=t, tracking_id=person, topk=((action, p), *others[:2]),
                     parts=PARTS, attention=np.full(3, 1 / 3, np.float32), latency_s=0.1)
 
@@ -72,6 +73,17 @@ def test_event_log_marks_actions_crossing_the_threshold(tmp_path):
     assert [(e["event"], e["action"]) for e in lines] == [
         ("started", "drink"), ("ended", "drink"), ("started", "wave"), ("ended", "wave")]
     assert lines[-1]["duration_s"] == 0.5 and lines[0]["person"] == 1
+
+
+def test_no_action_is_never_an_event_and_ends_the_current_one():
+    log = EventLog(threshold=0.6)
+    assert [(e.kind, e.action) for e in log.update(hop(0.0, decision(1, 0.0, "wave", 0.8)))] == [
+        ("started", "wave")]
+    ended = log.update(hop(0.2, decision(1, 0.2, NO_ACTION, 0.95)))  # confident that nothing happens
+    assert [(e.kind, e.action) for e in ended] == [("ended", "wave")]
+    assert log.update(hop(0.4, decision(1, 0.4, NO_ACTION, 0.99))) == []
+    with pytest.raises(ValueError, match="background class"):
+        AlertDispatcher(AlertConfig(classes=(NO_ACTION,)), (*CLASSES, NO_ACTION))
 
 
 # ---- alerts ---------------------------------------------------------------------------------------
@@ -139,7 +151,9 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(tiny_checkpoin
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert len(lines) == summary.decisions >= 2
     for line in lines:
-        assert set(line) == {"time", "stream_time", "person", "topk", "attention", "latency_ms"}
+        # No "truth": an NTU clip carries no labels per instant.
+        assert set(line) == {"time", "stream_time", "window_start", "person", "topk", "attention",
+                             "latency_ms"}
         assert len(line["topk"]) == 3 and set(line["attention"]) == set(PARTS)
         assert 0 < line["latency_ms"] < 30_000
     assert summary.latency_p50_s is not None and summary.people_seen == 1
@@ -176,6 +190,8 @@ def test_cli_defaults_and_choices():
         ["--source", "x.xef", "--headless", "--fast", "--loop", "--hop", "0.5", "--alert-class", "falling",
          "--alert-command", "notify", "--record"]))
     assert config.headless and not config.replay.realtime and config.replay.loop
+    assert config.pipeline.lockstep  # --fast replays decide at every hop
+    assert not config_from_args(build_parser().parse_args(["--source", "kinect", "--fast"])).pipeline.lockstep
     assert config.pipeline.recognition.hop_s == 0.5 and config.headless_config.alerts.classes == ("falling",)
     assert config.alert_classes_given and config.pipeline.record_from_start == Path("runs/recordings")
 

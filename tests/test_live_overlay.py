@@ -13,6 +13,7 @@ from PySide6 import QtCore  # noqa: E402
 from core.camera import DEFAULT_CAMERA  # noqa: E402
 from core.frame import Body, Frame  # noqa: E402
 from core.skeleton import KINECT_V2  # noqa: E402
+from core.timeline import NO_ACTION  # noqa: E402
 from live.overlay import LiveWindow, OverlayConfig, draw_person  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sources import FrameStream, ReplayOptions  # noqa: E402
@@ -31,7 +32,7 @@ def tiny_model(tmp_path_factory):
     return open_model(random_checkpoint(path, tiny(len(CLASSES)), CLASSES, duration_s=1.0), "pytorch-cpu")
 
 
-def person(tracking_id: int, x: float, t: float) -> Body:
+def person(tracking_id: int, x: float, t: float, truth: str | None = None) -> Body:
     """A standing person whose right hand waves."""
     rng = np.random.default_rng(tracking_id)
     joints = np.zeros((25, 3), np.float32)
@@ -41,7 +42,7 @@ def person(tracking_id: int, x: float, t: float) -> Body:
     joints[:, 2] = 2.8
     joints[11] = (x - 0.35, 0.6 + 0.1 * np.sin(6 * t), 2.7)  # HandRight
     uv, _ = CAMERA.project(joints)
-    return Body(tracking_id, joints, np.full(25, 2, np.int8), uv)
+    return Body(tracking_id, joints, np.full(25, 2, np.int8), uv, truth)
 
 
 def room() -> FrameStream:
@@ -50,12 +51,10 @@ def room() -> FrameStream:
         background = rng.integers(40, 120, (360, 640, 3), dtype=np.uint8)
         for i in range(60):
             t = i / 30
-            yield Frame(t, background.copy(), [person(11, -0.5, t), person(12, 0.6, t)], i)
+            yield Frame(t, background.copy(), [person(11, -0.5, t, "wave"), person(12, 0.6, t, NO_ACTION)], i)
 
-    source = FrameStream("synthetic room", frames, options=ReplayOptions(realtime=True, loop=True),
-                         color_shape=(360, 640), camera=CAMERA, fps=30.0)
-    source.ground_truth = lambda: {11: "wave", 12: None}
-    return source
+    return FrameStream("synthetic room", frames, options=ReplayOptions(realtime=True, loop=True),
+                       color_shape=(360, 640), camera=CAMERA, fps=30.0)
 
 
 def test_draw_person_marks_skeleton_boxes_and_label():
@@ -73,6 +72,19 @@ def test_draw_person_marks_skeleton_boxes_and_label():
     assert right > 1.5 * left > 0
 
 
+def test_no_action_is_written_in_grey_without_a_probability():
+    image = np.zeros((360, 640, 3), np.uint8)
+    body = person(5, 0.0, 0.0)
+    decision = Decision(0.0, 0.0, 5, ((NO_ACTION, 0.9), ("wave", 0.1)),
+                        ("left_hand", "right_hand", "full_body"), np.array([0.3, 0.3, 0.4], np.float32), 0.1)
+    bones = np.array(KINECT_V2.bones)
+    draw_person(image, body.joints_color, bones, None, decision, "person 1", (255, 0, 0), 1.0)
+    label_row = image[: int(np.nanmin(body.joints_color[:, 1])) - 4]  # the text sits above the head
+    inked = label_row[(label_row > 0).any(-1)]
+    assert len(inked) > 50
+    assert inked.max() <= 150 and (np.ptp(inked, axis=1) == 0).all()  # grey only: no white, no colour
+
+
 def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model, tmp_path):
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
@@ -86,6 +98,7 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     panel = window.panels[0]
     assert panel.title.text() == "person 1"
     assert "truth: wave" in panel.detail.text() and "tracking id 11" in panel.detail.text()
+    assert "truth: no action" in window.panels[1].detail.text()
     assert panel.crops[0].pixmap() is not None and not panel.crops[0].pixmap().isNull()
     assert [bar.text().split()[0] for bar in panel.attention] == ["left", "right", "full"]
     assert panel.actions[0].text().split()[0] in CLASSES

@@ -89,3 +89,17 @@ def test_bad_scene_arguments() -> None:
         SimulatedScene(max_people=0)
     with pytest.raises(ValueError, match="fps"):
         SimulatedScene(fps=0)
+
+
+def test_bodies_carry_the_scenes_ground_truth() -> None:
+    from core.timeline import NO_ACTION
+
+    scene = SimulatedScene(seed=5, max_people=2, color=False)
+    seen = set()
+    for frame, truth in run(scene, 40.0):
+        by_id = {t.tracking_id: t for t in truth if t.tracking_id is not None}
+        for body in frame.bodies:
+            expected = by_id[body.tracking_id].action or NO_ACTION
+            assert body.truth == expected
+            seen.add(body.truth)
+    assert NO_ACTION in seen and len(seen - {NO_ACTION}) >= 2 and seen <= {*CLASS_NAMES, NO_ACTION}

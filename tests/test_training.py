@@ -12,17 +12,10 @@ from core.skeleton import KINECT_V1, KINECT_V2
 from core.window import WindowSpec
 from training.__main__ import main
 from training.config import ConfigError, TrainConfig, load_config
-from training.data import (
-    Augmentation,
-    Clip,
-    ClipSource,
-    DatasetError,
-    WindowDataset,
-    mirror_permutation,
-    stratified_split,
-)
-from training.nucla import NUCLA_CLASS_NAMES, nucla_sources, read_nucla_sequence
+from training.data import Clip, ClipSource, DatasetError, stratified_split
+from training.datasets.nucla import NUCLA_CLASS_NAMES, nucla_sources, read_nucla_sequence
 from training.stages import StageError, stages_for, train_stage
+from training.windows import Augmentation, WindowDataset, mirror_permutation
 
 torch.set_num_threads(1)
 
@@ -306,7 +299,7 @@ def _ntu_folder(tmp_path: Path, shared_data: Path) -> Path:
 
 
 def test_ntu_protocols_from_skeleton_files(tmp_path: Path, shared_data: Path) -> None:
-    from training.ntu_data import ntu_splits
+    from training.datasets.ntu import ntu_splits
 
     root = _ntu_folder(tmp_path, shared_data)
     config = load_config(
@@ -376,7 +369,7 @@ def test_prepare_crops_skips_bad_clips_and_resumes(
 
 
 def test_own_clips_use_the_label_map(tmp_path: Path, shared_data: Path) -> None:
-    from training.own_clips import clip_splits
+    from training.datasets.clips import clip_splits
 
     root = tmp_path / "site"
     root.mkdir()

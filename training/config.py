@@ -38,7 +38,7 @@ class DataConfig:
     label_map: str = ""  # clips: the site's label map file
     validation_fraction: float = 0.1  # of the training clips, per class, for early stopping
     split_seed: int = 0  # draws the validation clips; independent of the training seed
-    nucla_fps: float = 15.0  # see training/nucla.py for why 15
+    nucla_fps: float = 15.0  # see training/datasets/nucla.py for why 15
     nucla_train_views: list[int] = field(default_factory=lambda: [1, 2])
     nucla_test_views: list[int] = field(default_factory=lambda: [3])
     max_bodies: int = 2  # bodies kept per clip, most active first
@@ -53,6 +53,11 @@ class WindowConfig:
     num_frames: int = 0  # 0: the model profile's number of frames
     jitter: float = 0.3  # fraction of the sample spacing, training only
     eval_windows: int = 5  # windows per clip at test time, logits averaged (the paper: 5)
+    # Continuous sequences (datasets with no_action): windows end every `stride_s` along each clip (the
+    # live hop by default), labelled by core.timeline's rule; each training epoch draws the same number
+    # of windows for every action class and `background_ratio` times that many no_action windows.
+    stride_s: float = 0.2
+    background_ratio: float = 1.0
 
 
 @dataclass

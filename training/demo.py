@@ -23,17 +23,17 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
+from core.glimpse import PARTS, GlimpseConfig
 from core.model.profiles import demo
-from core.skeleton import KINECT_V2
-from training.cache import CacheSettings, write_clip
-from training.prepare import crop_frame_indices, prepare_cache
+from training.cache import CacheSettings
+from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
+from training.prepare import prepare_cache
 
 if TYPE_CHECKING:
     from training.evaluation import Report
@@ -53,73 +53,6 @@ DEMO_ATTENTION_WEIGHT = 0.1
 # full-body crop instead of being zoomed away (the box otherwise shrinks to a seated person).
 DEMO_HAND_SIZE_M = 0.20
 DEMO_BODY_MIN_SIZE_M = 2.2
-
-
-@dataclass(frozen=True)
-class SimulatedClipTask:
-    """One generated clip: the class and the seed decide everything (simulation.clip)."""
-
-    name: str
-    label: int
-    seed: int
-    group: dict
-
-    def prepare(self, settings: CacheSettings, cache: Path) -> dict:
-        from simulation.clip import generate_clip
-
-        clip = generate_clip(self.label, np.random.default_rng(self.seed))
-        bodies = settings.max_bodies
-        joints = np.zeros((clip.num_frames, bodies, 25, 3), np.float32)
-        states = np.zeros((clip.num_frames, bodies, 25), np.int8)
-        color = np.zeros((clip.num_frames, bodies, 25, 2), np.float32)
-        joints[:, :1], states[:, :1] = clip.joints, clip.states
-        color[:, :1] = np.nan_to_num(clip.joints_color)
-        chosen = crop_frame_indices(clip.timestamps, settings.crop_fps)
-        boxes = part_boxes(
-            clip.joints[:, 0],
-            clip.states[:, 0],
-            clip.camera,
-            KINECT_V2,
-            settings.glimpse,
-            joints_color=clip.joints_color[:, 0],
-            timestamps=clip.timestamps,
-        )
-        crops = np.stack(
-            [crop_frame(clip.frames[int(i)], boxes[:, int(i)], settings.glimpse) for i in chosen], axis=1
-        )
-        write_clip(
-            cache,
-            self.name,
-            {
-                "timestamps": clip.timestamps,
-                "joints": joints,
-                "states": states,
-                "color": color,
-                "crop_timestamps": clip.timestamps[chosen],
-                "label": np.int64(self.label),
-                "body_ids": np.zeros(bodies, np.uint64),
-            },
-            crops,
-        )
-        return {
-            "name": self.name,
-            "label": self.label,
-            "frames": clip.num_frames,
-            "crop_frames": len(chosen),
-            "seconds": float(clip.timestamps[-1]),
-            "group": self.group,
-        }
-
-
-def simulated_tasks(per_class: int, seed: int, prefix: str) -> list[SimulatedClipTask]:
-    from simulation.actions import CLASS_NAMES
-
-    seeds = np.random.default_rng(seed).integers(0, 2**62, size=(len(CLASS_NAMES), per_class))
-    return [
-        SimulatedClipTask(f"{prefix}_{name}_{i:04d}", k, int(seeds[k, i]), {"class": name})
-        for k, name in enumerate(CLASS_NAMES)
-        for i in range(per_class)
-    ]
 
 
 def demo_settings() -> CacheSettings:
@@ -218,6 +151,7 @@ def run_demo(args: argparse.Namespace) -> int:
         train_cache,
         workers=args.workers,
         progress=not args.no_progress,
+        prepare_one=prepare_simulated_clip,
     )
     prepare_cache(
         simulated_tasks(args.test_clips_per_class, args.seed + 1, "test"),
@@ -225,6 +159,7 @@ def run_demo(args: argparse.Namespace) -> int:
         test_cache,
         workers=args.workers,
         progress=not args.no_progress,
+        prepare_one=prepare_simulated_clip,
     )
     print(f"[demo] clips ready after {time.monotonic() - started:.0f} s")
     overrides = demo_overrides(out, train_cache, args.epochs_scale) + list(args.overrides)

@@ -23,7 +23,7 @@ from training import distributed
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
-    from training.data import WindowDataset
+    from training.windows import WindowDataset
 
 
 @dataclass

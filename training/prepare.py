@@ -19,8 +19,10 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,40 +33,20 @@ from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.skeleton import KINECT_V2
 from recordings.clip import read_sidecar
 from recordings.ntu import RgbVideo, read_skeleton
-from training.cache import FULL_IMAGE_PART, CacheSettings, clip_paths, read_settings, write_clip
-from training.data import DatasetError
+from training.cache import (
+    FULL_IMAGE_PART,
+    CacheSettings,
+    clip_paths,
+    crop_frame_indices,
+    read_settings,
+    write_clip,
+)
+from training.data import NTU_FPS, ClipTask, DatasetError
+from training.datasets import prepare_tasks
 
 # Clips whose video and skeleton frame counts differ by more than this are refused: frame i of one
 # would no longer show frame i of the other. NTU has a few off-by-one videos, which are kept.
 MAX_FRAME_MISMATCH = 3
-NTU_FPS = 30.0
-
-
-@dataclass(frozen=True)
-class ClipTask:
-    """One recorded clip to prepare (NTU or ours). Any object with `name` and
-    `prepare(settings, cache) -> index entry` can be a task (the demo's simulated clips are)."""
-
-    name: str
-    label: int  # 0-based class index, or -1 when the split assigns it later
-    skeleton: Path
-    video: Path | None
-    sidecar: Path | None
-    group: dict
-
-    def prepare(self, settings: CacheSettings, cache: Path) -> dict:
-        return prepare_clip(self, settings, cache)
-
-
-def crop_frame_indices(timestamps: np.ndarray, crop_fps: float) -> np.ndarray:
-    """Frames nearest to instants 1/crop_fps apart over the clip (no repeats)."""
-    times = np.arange(timestamps[0], timestamps[-1] + 1e-9, 1.0 / crop_fps)
-    right = np.searchsorted(timestamps, times).clip(1, max(len(timestamps) - 1, 1))
-    left = right - 1
-    if len(timestamps) == 1:
-        return np.zeros(1, dtype=np.int64)
-    nearer_left = (times - timestamps[left]) <= (timestamps[right] - times)
-    return np.unique(np.where(nearer_left, left, right)).astype(np.int64)
 
 
 def clip_camera(xyz: np.ndarray, color: np.ndarray, states: np.ndarray) -> ColorCamera:
@@ -177,10 +159,15 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
     }
 
 
-def _work(job: tuple[ClipTask, CacheSettings, Path]) -> tuple[str, dict | None, str | None]:
-    task, settings, cache = job
+# How one task becomes a cache entry: `prepare_clip` for recorded clips; the demo passes its own for the
+# clips it generates. A module-level function, so worker processes can unpickle it.
+PrepareOne = Callable[[Any, CacheSettings, Path], dict]
+
+
+def _work(job: tuple[Any, CacheSettings, Path, PrepareOne]) -> tuple[str, dict | None, str | None]:
+    task, settings, cache, prepare_one = job
     try:
-        return task.name, task.prepare(settings, cache), None
+        return task.name, prepare_one(task, settings, cache), None
     except Exception as exc:  # every failure is reported per clip; the run goes on
         reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
         if not isinstance(exc, (ValueError, OSError, DatasetError)):
@@ -205,14 +192,16 @@ def _entry_from_npz(cache: Path, task: ClipTask) -> dict | None:
 
 
 def prepare_cache(
-    tasks: list[ClipTask],
+    tasks: Sequence[Any],
     settings: CacheSettings,
     cache: str | Path,
     *,
     workers: int = 1,
     progress: bool = True,
+    prepare_one: PrepareOne = prepare_clip,
 ) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Prepare every task not yet in the cache; write index.json and failed.txt. Returns (index, failed)."""
+    """Prepare every task (anything with a `name`) not yet in the cache with `prepare_one`; write
+    index.json and failed.txt. Returns (index, failed)."""
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     settings_path = cache / "cache.json"
@@ -235,7 +224,7 @@ def prepare_cache(
             todo.append(task)
     failed: list[tuple[str, str]] = []
     started = time.monotonic()
-    jobs = [(task, settings, cache) for task in todo]
+    jobs = [(task, settings, cache, prepare_one) for task in todo]
     bar = tqdm(total=len(jobs), desc="prepare", unit="clip", disable=not progress)
     if workers > 1 and len(jobs) > 1:
         # fork would copy a parent that may hold CUDA/OpenMP state; spawn starts clean workers.
@@ -289,14 +278,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    if args.dataset in ("ntu60", "ntu120"):
-        from training.ntu_data import ntu_prepare_tasks
-
-        tasks = ntu_prepare_tasks(args.root, args.dataset, rgb=not args.skeleton_only)
-    else:
-        from training.own_clips import clip_prepare_tasks
-
-        tasks = clip_prepare_tasks(args.root, args.label_map)
+    tasks = prepare_tasks(args.dataset, args.root, rgb=not args.skeleton_only, label_map=args.label_map)
     if args.limit:
         tasks = tasks[: args.limit]
     parts = PARTS + ((FULL_IMAGE_PART,) if args.full_image else ())

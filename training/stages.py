@@ -40,9 +40,10 @@ from core.window import WindowSpec
 from training import distributed
 from training.ablations import network_config
 from training.config import TrainConfig, config_to_dict, write_config
-from training.data import Augmentation, DatasetError, WindowDataset
+from training.data import DatasetError, Splits
+from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
-from training.splits import Splits, build_splits
+from training.windows import Augmentation, window_datasets
 
 # CLI name of each stage, in Algorithm 1's order.
 STAGE_NAMES: dict[str, Stage] = {
@@ -275,16 +276,6 @@ def train_stage(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
     spec = WindowSpec(config.window.duration_s, net_config.num_frames)
-    common = {
-        "spec": spec,
-        "layout": splits.layout,
-        "num_bodies": net_config.num_bodies,
-        "with_crops": needs_crops(stage),
-        "seed": config.seed,
-        "part_index": splits.part_index(net_config.parts, net_config.crop_size)
-        if needs_crops(stage)
-        else None,
-    }
     augmentation = Augmentation(
         config.augment.rotate_deg,
         config.augment.tilt_deg,
@@ -293,11 +284,15 @@ def train_stage(
         config.augment.mirror,
         config.augment.speed,
     )
-    train_set = WindowDataset(
-        splits.train, train=True, jitter=config.window.jitter, augmentation=augmentation, **common
-    )
-    validation_set = WindowDataset(
-        splits.validation or splits.train, train=False, eval_windows=config.window.eval_windows, **common
+    train_set, validation_set = window_datasets(
+        splits,
+        spec,
+        net_config.num_bodies,
+        window=config.window,
+        augmentation=augmentation,
+        with_crops=needs_crops(stage),
+        part_index=splits.part_index(net_config.parts, net_config.crop_size) if needs_crops(stage) else None,
+        seed=config.seed,
     )
     sampler = DistributedSampler(
         train_set,

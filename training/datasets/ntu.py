@@ -31,9 +31,7 @@ from recordings.ntu import (
 )
 from training.cache import cache_sources, read_index, read_settings
 from training.config import DataConfig
-from training.data import Clip, ClipSource, DatasetError
-from training.prepare import NTU_FPS, ClipTask
-from training.splits import Splits, hold_out
+from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, hold_out
 
 PROTOCOLS = {
     ("ntu60", "xsub"): Protocol.cross_subject_60,

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.skeleton import KINECT_V2
 from recordings.clip import find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SampleName, read_skeleton
 from training.cache import cache_sources, read_index, read_settings
 from training.config import DataConfig
-from training.data import Clip, ClipSource, DatasetError
-from training.prepare import NTU_FPS, ClipTask
-from training.splits import Splits, hold_out
+from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, hold_out
 
 
 def label_map_for(root: str | Path, label_map: str | None) -> tuple[Path, LabelMap]:
@@ -100,8 +99,6 @@ class RecordedClip:
 
 
 def clip_splits(data: DataConfig) -> Splits:
-    from core.skeleton import KINECT_V2
-
     if data.protocol not in ("all", "xview"):
         raise DatasetError(f"dataset 'clips' has protocol 'all', not {data.protocol!r}")
     root = Path(data.root)

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import Clip, ClipSource, DatasetError
+from core.skeleton import KINECT_V1
+from training.config import DataConfig
+from training.data import Clip, ClipSource, DatasetError, Splits, hold_out
 
 NUCLA_FPS = 15.0
 NUCLA_NUM_JOINTS = 20
@@ -150,3 +152,14 @@ class SkeletonOnly:
                 "videos, which this loader does not read"
             )
         return self.clip
+
+
+def nucla_splits(data: DataConfig) -> Splits:
+    """Views `nucla_train_views` -> train + validation (held out per class); `nucla_test_views` -> test."""
+    everything = nucla_sources(data.root, views=None, fps=data.nucla_fps)
+    pool = [s for s in everything if s.group["view"] in data.nucla_train_views]
+    test = [s for s in everything if s.group["view"] in data.nucla_test_views]
+    if not pool:
+        raise DatasetError(f"{data.root}: no N-UCLA sequences from training views {data.nucla_train_views}")
+    train, validation = hold_out(pool, data.validation_fraction, data.split_seed)
+    return Splits(train, validation, test, list(NUCLA_CLASS_NAMES), KINECT_V1, has_rgb=False)

@@ -1,0 +1,122 @@
+"""The demo's simulated clips (simulation/): generated per class and seed, prepared like recorded video.
+
+    simulated_tasks(per_class, seed) -> SimulatedClipTask list; prepare_simulated_clip renders and crops
+    one (the `prepare_one` of training.prepare.prepare_cache)
+    cache_splits(data): a prepared cache that names its classes is a dataset of its own
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.glimpse import crop_frame, part_boxes
+from core.skeleton import KINECT_V2
+from simulation.actions import CLASS_NAMES
+from simulation.clip import generate_clip
+from training.cache import (
+    CacheSettings,
+    cache_sources,
+    crop_frame_indices,
+    read_index,
+    read_settings,
+    write_clip,
+)
+from training.config import DataConfig
+from training.data import DatasetError, Splits, hold_out
+
+
+@dataclass(frozen=True)
+class SimulatedClipTask:
+    """One generated clip: the class and the seed decide everything (simulation.clip)."""
+
+    name: str
+    label: int
+    seed: int
+    group: dict
+
+
+def prepare_simulated_clip(task: SimulatedClipTask, settings: CacheSettings, cache: Path) -> dict:
+    """Generate, render and crop one clip exactly as `prepare` crops a recorded video."""
+    clip = generate_clip(task.label, np.random.default_rng(task.seed))
+    bodies = settings.max_bodies
+    joints = np.zeros((clip.num_frames, bodies, 25, 3), np.float32)
+    states = np.zeros((clip.num_frames, bodies, 25), np.int8)
+    color = np.zeros((clip.num_frames, bodies, 25, 2), np.float32)
+    joints[:, :1], states[:, :1] = clip.joints, clip.states
+    color[:, :1] = np.nan_to_num(clip.joints_color)
+    chosen = crop_frame_indices(clip.timestamps, settings.crop_fps)
+    boxes = part_boxes(
+        clip.joints[:, 0],
+        clip.states[:, 0],
+        clip.camera,
+        KINECT_V2,
+        settings.glimpse,
+        joints_color=clip.joints_color[:, 0],
+        timestamps=clip.timestamps,
+    )
+    crops = np.stack(
+        [crop_frame(clip.frames[int(i)], boxes[:, int(i)], settings.glimpse) for i in chosen], axis=1
+    )
+    write_clip(
+        cache,
+        task.name,
+        {
+            "timestamps": clip.timestamps,
+            "joints": joints,
+            "states": states,
+            "color": color,
+            "crop_timestamps": clip.timestamps[chosen],
+            "label": np.int64(task.label),
+            "body_ids": np.zeros(bodies, np.uint64),
+        },
+        crops,
+    )
+    return {
+        "name": task.name,
+        "label": task.label,
+        "frames": clip.num_frames,
+        "crop_frames": len(chosen),
+        "seconds": float(clip.timestamps[-1]),
+        "group": task.group,
+    }
+
+
+def simulated_tasks(per_class: int, seed: int, prefix: str) -> list[SimulatedClipTask]:
+    seeds = np.random.default_rng(seed).integers(0, 2**62, size=(len(CLASS_NAMES), per_class))
+    return [
+        SimulatedClipTask(f"{prefix}_{name}_{i:04d}", k, int(seeds[k, i]), {"class": name})
+        for k, name in enumerate(CLASS_NAMES)
+        for i in range(per_class)
+    ]
+
+
+def cache_splits(data: DataConfig) -> Splits:
+    """A prepared cache that is a dataset of its own (class names in cache.json): the demo's simulated
+    clips. Every clip trains (minus validation); another cache of the same classes is the test set."""
+    folder = data.root
+    settings = read_settings(folder)
+    if not settings.class_names:
+        raise DatasetError(f"{folder}: this cache does not name its classes; use its dataset's own loader")
+    entries = read_index(folder)
+    labels = {e["name"]: int(e["label"]) for e in entries}
+    bad = [n for n, label in labels.items() if not 0 <= label < len(settings.class_names)]
+    if bad:
+        raise DatasetError(
+            f"{folder}: clips {bad[:3]} have labels outside the {len(settings.class_names)} classes"
+        )
+    pool = cache_sources(folder, entries, labels)
+    train, validation = hold_out(pool, data.validation_fraction, data.split_seed)
+    glimpse = None if settings.skeleton_only else settings.glimpse
+    return Splits(
+        train,
+        validation,
+        pool,
+        list(settings.class_names),
+        KINECT_V2,
+        has_rgb=glimpse is not None,
+        glimpse=glimpse,
+        crop_parts=() if settings.skeleton_only else settings.parts,
+    )

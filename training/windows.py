@@ -1,0 +1,353 @@
+"""Windows of clips as the model sees them: the same sampler (core.window) as live inference.
+
+    WindowDataset: clip --core.window sampler--> window
+        skeleton  normalize_window -> augment (training) -> float32 (T, M, J, 3)
+        crops     nearest cached crop frame per sample time -> uint8 (P, T, S, S, 3)
+
+Trimmed clips (NTU, N-UCLA: one action per clip), `WindowDataset`: training takes one random window
+per clip and epoch (random end time and jitter, as live inference sees a window ending at any moment);
+evaluation takes `eval_windows` evenly spread windows per clip and the caller averages their logits
+(the paper tests 5 per clip).
+
+Continuous sequences (PKU-MMD, simulated streams: actions with background between them),
+`StreamWindowDataset`: windows end every `stride_s` along each sequence, as live decides every hop,
+and each takes the label core.timeline gives it (the action covering at least half of it, else
+no_action). Background is most of a stream (~70% of PKU-MMD), so each training epoch draws a
+class-balanced sample: the same number of windows for every action class and `background_ratio`
+times as many no_action windows. Evaluation takes every window, one per item.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from core.skeleton import SkeletonLayout, normalize_window
+from core.timeline import NO_ACTION
+from core.window import WindowSpec, evaluation_window_ends, random_window_end, window_indices
+from training.config import WindowConfig
+from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random changes to a normalised training window; every field 0 turns it off.
+
+    Applied after `normalize_window`: the normalisation removes most of the camera's view, so these
+    stand in for what it leaves — a shoulder axis a few degrees off, a smaller or taller person,
+    joint jitter."""
+
+    rotate_deg: float = 0.0  # uniform rotation about the body's vertical (y) axis
+    tilt_deg: float = 0.0  # uniform rotation about x and z
+    scale: float = 0.0  # uniform scale in [1 - scale, 1 + scale]
+    noise: float = 0.0  # Gaussian joint noise, in normalised units (spine lengths)
+    mirror: float = 0.0  # probability of a left-right mirror (only where the classes do not say which hand)
+    speed: float = 0.0  # the clip plays at a uniform speed factor in [1 - speed, 1 + speed] (people differ)
+
+    def apply(
+        self, skeleton: np.ndarray, rng: np.random.Generator, mirror_order: np.ndarray | None = None
+    ) -> np.ndarray:
+        """skeleton (T, M, J, 3) normalised; `mirror_order` (J,) maps each joint to its mirror image
+        (see `mirror_permutation`), needed when `mirror` > 0."""
+        present = np.abs(skeleton).sum(-1, keepdims=True) > 0
+        if self.mirror > 0 and mirror_order is not None and rng.uniform() < self.mirror:
+            # After normalize_window x runs along the shoulders: negate it and swap left and right joints.
+            skeleton = skeleton[:, :, mirror_order] * np.array([-1, 1, 1], dtype=np.float32)
+            present = present[:, :, mirror_order]
+        rotation = np.eye(3)
+        if self.rotate_deg > 0:
+            a = math.radians(rng.uniform(-self.rotate_deg, self.rotate_deg))
+            rotation = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+        if self.tilt_deg > 0:
+            b = math.radians(rng.uniform(-self.tilt_deg, self.tilt_deg))
+            c = math.radians(rng.uniform(-self.tilt_deg, self.tilt_deg))
+            rx = np.array([[1, 0, 0], [0, math.cos(b), -math.sin(b)], [0, math.sin(b), math.cos(b)]])
+            rz = np.array([[math.cos(c), -math.sin(c), 0], [math.sin(c), math.cos(c), 0], [0, 0, 1]])
+            rotation = rotation @ rx @ rz
+        out = skeleton @ rotation.T.astype(np.float32)
+        if self.scale > 0:
+            out = out * np.float32(rng.uniform(1 - self.scale, 1 + self.scale))
+        if self.noise > 0:
+            out = out + rng.normal(0, self.noise, size=out.shape).astype(np.float32)
+        return np.where(present, out, 0).astype(np.float32)
+
+
+class WindowDataset(Dataset):
+    """Windows of clips as the model sees them.
+
+    Items are dicts: "skeleton" float32 (T, M, J, 3) normalised, "label" int64, "clip" int (index into
+    `sources`), and "crops" uint8 (P, T, S, S, 3) when `with_crops`. Training items are one random
+    window (different every epoch: call `set_epoch`); evaluation items carry the clip's `eval_windows`
+    windows on a leading axis: skeleton (W, T, M, J, 3), crops (W, P, T, S, S, 3).
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[ClipSource],
+        spec: WindowSpec,
+        layout: SkeletonLayout,
+        num_bodies: int,
+        *,
+        train: bool,
+        with_crops: bool = False,
+        jitter: float = 0.0,
+        augmentation: Augmentation | None = None,
+        eval_windows: int = 5,
+        part_index: list[int] | None = None,
+        seed: int = 0,
+        preload: bool = True,
+    ) -> None:
+        if len(sources) == 0:
+            raise DatasetError("no clips to make windows from (empty split or dataset)")
+        if train and with_crops and augmentation is not None and augmentation.mirror > 0:
+            # A mirrored skeleton swaps left and right; the cached hand crops would no longer match it.
+            raise DatasetError("augment.mirror works on skeleton-only stages (pose); set it to 0 with crops")
+        self.sources = list(sources)
+        self.spec = spec
+        self.layout = layout
+        self.num_bodies = num_bodies
+        self.train = train
+        self.with_crops = with_crops
+        self.jitter = jitter
+        self.augmentation = augmentation if augmentation is not None else Augmentation()
+        self.eval_windows = eval_windows
+        self._mirror_order = mirror_permutation(layout)
+        self.part_index = part_index  # which cached crop tracks, in the network's order (None: all)
+        self.seed = seed
+        self.epoch = 0
+        # Skeleton-only clips are small (N-UCLA: 1,020 clips, a few MB): keep them in memory instead of
+        # re-reading a file per item. Clips with crops stay lazy (memory-mapped by their source).
+        self._cache: list[Clip | None] = [None] * len(self.sources)
+        if preload and not with_crops:
+            self._cache = [source.load(False) for source in self.sources]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([s.label for s in self.sources], dtype=np.int64)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def clip(self, index: int) -> Clip:
+        cached = self._cache[index]
+        return cached if cached is not None else self.sources[index].load(self.with_crops)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        """Training: one random window. Evaluation: all `eval_windows` windows of the clip stacked on a
+        leading axis (W, ...), so one item is one clip wherever it is computed (any worker, any rank)."""
+        clip = self.clip(index)
+        # One generator per (seed, epoch, clip): the same windows whatever the number of loader workers
+        # or processes, so a resumed or distributed run sees what an uninterrupted one would.
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.train:
+            clip, _ = self._speed(clip, rng)
+            windows = [
+                self._window(clip, random_window_end(clip.timestamps, self.spec, rng), self.jitter, rng)
+            ]
+        else:
+            ends = evaluation_window_ends(clip.timestamps, self.spec, self.eval_windows)
+            windows = [self._window(clip, float(end), 0.0, rng) for end in ends]
+        out: dict[str, torch.Tensor | int] = {
+            "label": torch.tensor(clip.label, dtype=torch.int64),
+            "clip": index,
+        }
+        for key in windows[0]:
+            stacked = np.stack([w[key] for w in windows]) if not self.train else windows[0][key]
+            out[key] = torch.from_numpy(np.ascontiguousarray(stacked))
+        return out
+
+    def _speed(self, clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
+        """The clip at a random speed (training augmentation) and the factor its times were scaled by.
+
+        A faster performance is the same clip on a compressed time axis: the window, defined in
+        seconds, then spans more of the action."""
+        if self.augmentation.speed <= 0:
+            return clip, 1.0
+        factor = float(rng.uniform(1 - self.augmentation.speed, 1 + self.augmentation.speed))
+        stretched = None if clip.crop_timestamps is None else clip.crop_timestamps * factor
+        return replace(clip, timestamps=clip.timestamps * factor, crop_timestamps=stretched), factor
+
+    def _window(
+        self, clip: Clip, end: float, jitter: float, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        jitter_seed = int(rng.integers(2**31))
+        idx = window_indices(clip.timestamps, end, self.spec, jitter, np.random.default_rng(jitter_seed))
+        joints = clip.joints[idx]
+        states = clip.states[idx] if clip.states is not None else None
+        skeleton = fit_bodies(normalize_window(joints, states, self.layout), self.num_bodies)
+        if self.train:
+            skeleton = self.augmentation.apply(skeleton, rng, self._mirror_order)
+        window = {"skeleton": skeleton.astype(np.float32)}
+        if self.with_crops:
+            if clip.crops is None or clip.crop_timestamps is None:
+                raise DatasetError(
+                    f"clip {clip.name} has no part crops: "
+                    "run `python -m training prepare` on its dataset first"
+                )
+            # Same sample times (same jitter draw) as the skeleton, so both streams show the same instants.
+            crop_idx = window_indices(
+                clip.crop_timestamps, end, self.spec, jitter, np.random.default_rng(jitter_seed)
+            )
+            crops = np.asarray(clip.crops[:, crop_idx])  # reads only these frames of a memmap
+            window["crops"] = crops if self.part_index is None else crops[self.part_index]
+        return window
+
+
+class StreamWindowDataset(WindowDataset):
+    """Windows along continuous sequences, labelled by their timelines (see the module docstring).
+
+    Items are dicts as `WindowDataset`'s; "clip" is the sequence's index. Training items are one window
+    of the epoch's class-balanced draw (call `set_epoch`: the draw changes each epoch, its size does
+    not); evaluation items are every window of every sequence, with a leading axis of one window
+    (skeleton (1, T, M, J, 3)) so `training.evaluation.predict` treats them as clips.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[ClipSource],
+        spec: WindowSpec,
+        layout: SkeletonLayout,
+        num_bodies: int,
+        class_names: Sequence[str],
+        *,
+        train: bool,
+        stride_s: float = 0.2,
+        background_ratio: float = 1.0,
+        min_coverage: float = 0.8,
+        **options,
+    ) -> None:
+        super().__init__(sources, spec, layout, num_bodies, train=train, eval_windows=1, **options)
+        if NO_ACTION not in class_names:
+            raise DatasetError(f"continuous sequences need the class {NO_ACTION!r}, got {list(class_names)}")
+        if stride_s <= 0 or background_ratio < 0:
+            raise DatasetError(f"window stride must be > 0 and background ratio >= 0, got {stride_s}, "
+                               f"{background_ratio}")
+        self.class_names = list(class_names)
+        self.stride_s = stride_s
+        self.background_ratio = background_ratio
+        # Every candidate window: (sequence, end time) with its class, on the stride grid from the first
+        # instant live would decide (`min_coverage` of a window of history) to the sequence's end.
+        clips, ends, labels = [], [], []
+        for k in range(len(self.sources)):
+            clip = self.clip(k)
+            if clip.timeline is None:
+                raise DatasetError(f"sequence {clip.name} has no timeline: a trimmed clip, not a stream")
+            first = clip.timestamps[0] + min_coverage * spec.duration_s
+            grid = np.arange(first, clip.timestamps[-1] + 1e-9, stride_s)
+            clips.append(np.full(len(grid), k))
+            ends.append(grid)
+            labels.append([self._label(clip, end) for end in grid])
+        self.window_clips = np.concatenate(clips).astype(np.int64) if clips else np.zeros(0, np.int64)
+        self.window_ends = np.concatenate(ends) if ends else np.zeros(0)
+        self.window_labels = np.array([label for group in labels for label in group], dtype=np.int64)
+        if len(self.window_ends) == 0:
+            raise DatasetError("no windows: every sequence is shorter than a window")
+        self.background = self.class_names.index(NO_ACTION)
+        counts = np.bincount(self.window_labels, minlength=len(self.class_names))
+        actions = [c for c in range(len(self.class_names)) if c != self.background and counts[c] > 0]
+        # One epoch: about every action window once, the rarer classes drawn again, background capped.
+        self.per_class = int(np.ceil(counts[actions].mean())) if actions else int(counts[self.background])
+        self._drawn_classes = actions + ([self.background] if counts[self.background] else [])
+        self._plan = self._draw(0)
+
+    def _label(self, clip: Clip, end: float) -> int:
+        name = clip.timeline.window_label(end - self.spec.duration_s, end)
+        if name not in self.class_names:
+            raise DatasetError(f"sequence {clip.name}: label {name!r} is not among the model's classes")
+        return self.class_names.index(name)
+
+    def _draw(self, epoch: int) -> np.ndarray:
+        """Indices of this epoch's windows (a fixed count, so samplers can size themselves once)."""
+        if not self.train:
+            return np.arange(len(self.window_ends))
+        rng = np.random.default_rng([self.seed, epoch, 7919])
+        plan = []
+        for c in self._drawn_classes:
+            members = np.flatnonzero(self.window_labels == c)
+            wanted = self.per_class
+            if c == self.background:
+                wanted = int(round(self.background_ratio * self.per_class))
+            plan.append(rng.choice(members, size=wanted, replace=wanted > len(members)))
+        return rng.permutation(np.concatenate(plan))
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.window_labels[self._plan]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self._plan = self._draw(epoch)
+
+    def __len__(self) -> int:
+        return len(self._plan)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        window = int(self._plan[index])
+        k, end = int(self.window_clips[window]), float(self.window_ends[window])
+        clip = self.clip(k)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        label = int(self.window_labels[window])
+        if self.train:
+            # Anywhere within the grid step, as a live hop may fall; the label follows the exact window.
+            end += float(rng.uniform(-0.5, 0.5)) * self.stride_s
+            end = float(np.clip(end, clip.timestamps[0], clip.timestamps[-1]))
+            label = self._label(clip, end)
+            clip, factor = self._speed(clip, rng)
+            end *= factor
+        arrays = self._window(clip, end, self.jitter if self.train else 0.0, rng)
+        out: dict[str, torch.Tensor | int] = {"label": torch.tensor(label, dtype=torch.int64), "clip": k}
+        for key, value in arrays.items():
+            out[key] = torch.from_numpy(np.ascontiguousarray(value if self.train else value[None]))
+        return out
+
+
+def window_datasets(
+    splits: Splits,
+    spec: WindowSpec,
+    num_bodies: int,
+    *,
+    window: WindowConfig,
+    augmentation: Augmentation,
+    with_crops: bool,
+    part_index: list[int] | None,
+    seed: int,
+) -> tuple[WindowDataset, WindowDataset]:
+    """(training windows, validation windows) of a split: along continuous sequences when the dataset
+    has them (`splits.continuous`), else the trimmed-clip windows."""
+    common = {"with_crops": with_crops, "part_index": part_index, "seed": seed}
+    validation_sources = splits.validation or splits.train
+    if splits.continuous:
+        stream = {"stride_s": window.stride_s, "background_ratio": window.background_ratio}
+        train = StreamWindowDataset(splits.train, spec, splits.layout, num_bodies, splits.class_names,
+                                    train=True, jitter=window.jitter, augmentation=augmentation, **stream,
+                                    **common)
+        validation = StreamWindowDataset(validation_sources, spec, splits.layout, num_bodies,
+                                         splits.class_names, train=False, **stream, **common)
+        return train, validation
+    train = WindowDataset(splits.train, spec, splits.layout, num_bodies, train=True, jitter=window.jitter,
+                          augmentation=augmentation, **common)
+    validation = WindowDataset(validation_sources, spec, splits.layout, num_bodies, train=False,
+                               eval_windows=window.eval_windows, **common)
+    return train, validation
+
+
+def mirror_permutation(layout: SkeletonLayout) -> np.ndarray:
+    """(J,) index of each joint's mirror image: ...Left <-> ...Right, the spine maps to itself."""
+    names = list(layout.joint_names)
+    order = []
+    for name in names:
+        if "Left" in name:
+            order.append(names.index(name.replace("Left", "Right")))
+        elif "Right" in name:
+            order.append(names.index(name.replace("Right", "Left")))
+        else:
+            order.append(names.index(name))
+    return np.array(order, dtype=np.int64)
