@@ -160,7 +160,7 @@ class TorchCudaEngine:
         # A copy: half precision and the move to the GPU change a module in place, and the caller's
         # network may still serve another engine (auto falls back to the CPU with the same checkpoint).
         network = copy.deepcopy(network).to(self.device).eval()
-        self.half = options.half and on_gpu and bool(network.parts)
+        self.half = options.half and bool(network.parts)  # (on a CPU: slow, for tests)
         if self.half:
             # The I3Ds (nearly all the arithmetic) in FP16; the LSTM, attention and classifier in FP32.
             network.parts.half()
@@ -189,7 +189,9 @@ class TorchCudaEngine:
 
     def _compiled(self, notes: list[str]) -> Forward:
         try:
-            return torch.compile(self.network, mode="max-autotune-no-cudagraphs", dynamic=False)
+            # The default mode: fused pointwise kernels, convolutions left to cuDNN. (max-autotune takes
+            # many minutes for three I3Ds; the graphs are ours, captured after compilation.)
+            return torch.compile(self.network, dynamic=False)
         except Exception as error:  # no compiler toolchain, unsupported Python: run uncompiled
             notes.append(f"torch.compile unavailable ({type(error).__name__}: {error}); runs uncompiled")
             return self.network
