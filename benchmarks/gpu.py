@@ -438,8 +438,10 @@ def worker_latency_gpu(result: Result, args: argparse.Namespace) -> None:
     from core.engines import (
         Backend,
         CudaOptions,
+        EngineMetadata,
         TorchCudaEngine,
         TorchEngine,
+        file_sha256,
         open_engine,
         unavailable_reason,
     )
@@ -460,8 +462,9 @@ def worker_latency_gpu(result: Result, args: argparse.Namespace) -> None:
             backends.insert(0, backend.value)
     for profile in _profiles(smoke):
         checkpoint = _checkpoint(args.work_dir, profile)
-        model = load_checkpoint(checkpoint).model
-        metadata = open_engine(checkpoint, Backend.PYTORCH_CPU, cache_dir=cache).metadata
+        loaded = load_checkpoint(checkpoint)
+        model = loaded.model
+        metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
         for backend in backends:
             try:
                 started = time.perf_counter()
@@ -509,7 +512,7 @@ def worker_latency_cpu(result: Result, args: argparse.Namespace) -> None:
 def worker_compile(result: Result, args: argparse.Namespace) -> None:
     import torch
 
-    from core.engines import Backend, CudaOptions, TorchCudaEngine, open_engine
+    from core.engines import CudaOptions, EngineMetadata, TorchCudaEngine, file_sha256
     from core.model import load_checkpoint
 
     if not torch.cuda.is_available():
@@ -517,11 +520,10 @@ def worker_compile(result: Result, args: argparse.Namespace) -> None:
         return
     profile = "lite"
     checkpoint = _checkpoint(args.work_dir, profile)
-    metadata = open_engine(checkpoint, Backend.PYTORCH_CPU, cache_dir=args.work_dir / "cache").metadata
+    loaded = load_checkpoint(checkpoint)
+    metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
     started = time.perf_counter()
-    engine = TorchCudaEngine(
-        load_checkpoint(checkpoint).model, metadata, "cuda", options=CudaOptions(compile=True)
-    )
+    engine = TorchCudaEngine(loaded.model, metadata, "cuda", options=CudaOptions(compile=True))
     result.add("open_s", {"profile": profile, "backend": "pytorch-cuda+compile",
                           "seconds": time.perf_counter() - started, "reason": engine.reason})  # fmt: skip
     for people in _people(False):

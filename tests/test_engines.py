@@ -336,9 +336,14 @@ def test_onnxruntime_cuda_matches_pytorch(onnx_path: Path, reference: TorchEngin
 def test_pytorch_cuda_matches_cpu(checkpoint: Path, reference: TorchEngine) -> None:
     _skip_unless(Backend.PYTORCH_CUDA)
     engine = open_engine(checkpoint, Backend.PYTORCH_CUDA)
-    crops, skeleton = example_inputs(engine.metadata, 2)
-    for got, want in zip(engine.run(crops, skeleton), reference.run(crops, skeleton), strict=True):
-        np.testing.assert_allclose(got, want, atol=1e-2, rtol=0)  # TF32 convolutions: a sanity bound
+    assert "CUDA graphs for batch 1,2,3,4,5,6" in engine.name and "FP16 I3Ds" in engine.name, engine.reason
+    for people in (1, 3, 7):  # a captured size, another, and more people than the largest (chunks)
+        crops, skeleton = example_inputs(engine.metadata, people, seed=people)
+        logits, attention = engine.run(crops, skeleton)
+        want_logits, want_attention = reference.run(crops, skeleton)
+        # FP16 I3Ds: a sanity bound (parity on real crops is benchmarks/gpu.py's); the head is FP32 (TF32).
+        np.testing.assert_allclose(logits, want_logits, atol=5e-2, rtol=0)
+        np.testing.assert_allclose(attention, want_attention, atol=1e-2, rtol=0)
 
 
 def test_benchmark_reports_percentiles_and_targets(

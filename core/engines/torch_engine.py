@@ -16,7 +16,9 @@ TorchCudaEngine, step by step (the 17 ms paper budget is about overheads, not ar
 Where capture or compile fails, the engine runs the same static buffers eagerly and says so in `reason`.
 
 On a machine without a GPU the same class runs on the CPU (device="cpu", no graphs), which is how the
-batching, padding and copying are tested; the CUDA path itself is measured by `python -m benchmarks.gpu`.
+batching, padding, copying and the FP16/FP32 split are tested. The CUDA path itself (graph capture and
+replay, cuDNN autotuning, its speed) has not run yet: no GPU was available while it was written;
+`python -m benchmarks.gpu` measures it where one is.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class StaticBatch:
             pass
         elif crops.dtype == np.uint8:
             staging = self._crops_uint8[:rows]
-            staging.copy_(torch.from_numpy(crops), non_blocking=True)
+            staging.copy_(torch.from_numpy(np.ascontiguousarray(crops)), non_blocking=True)
             self.crops[:rows].copy_(staging)
         else:
             self.crops[:rows].copy_(
@@ -241,8 +243,10 @@ class TorchCudaEngine:
             notes.append(f"CUDA graph capture failed ({type(error).__name__}: {error}); runs eagerly")
 
     def run(self, crops: np.ndarray, skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if crops.dtype != np.uint8:  # uint8 crops go to the device as they are (check_shapes only)
-            crops = np.ascontiguousarray(crops, dtype=np.float32)
+        # Crops as cut (uint8) go to the device as they are, a quarter of the bytes; anything else as float32.
+        crops = np.asarray(crops)
+        crops = np.ascontiguousarray(crops, dtype=np.uint8 if crops.dtype == np.uint8 else np.float32)
+        skeleton = np.ascontiguousarray(skeleton, dtype=np.float32)
         people = check_shapes(crops, skeleton, self.metadata)
         logits, attention = [], []
         for start, stop, size in batch_chunks(people, self.sizes):
