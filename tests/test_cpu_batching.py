@@ -55,6 +55,12 @@ def test_a_measurement_is_reused_only_for_the_same_machine_and_model(tmp_path: P
 
 
 @pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One engine cache for the module: the checkpoint is exported to ONNX once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("cpu-batching")
     names = [f"class {i}" for i in range(5)]
@@ -75,8 +81,8 @@ class _Counting:
         return self.engine.run(crops, skeleton)
 
 
-def test_each_call_runs_on_the_engine_planned_for_its_people(checkpoint: Path, tmp_path: Path) -> None:
-    onnxruntime_engine = _Counting(open_engine(checkpoint, ORT, cache_dir=tmp_path, threads=1))
+def test_each_call_runs_on_the_engine_planned_for_its_people(checkpoint: Path, cache: Path) -> None:
+    onnxruntime_engine = _Counting(open_engine(checkpoint, ORT, cache_dir=cache, threads=1))
     loaded = load_checkpoint(checkpoint)
     eager = _Counting(TorchEngine(loaded.model, onnxruntime_engine.metadata))
     plan = {1: ORT, 2: ORT, 3: EAGER, 4: EAGER, 5: EAGER, 6: EAGER}
@@ -90,23 +96,25 @@ def test_each_call_runs_on_the_engine_planned_for_its_people(checkpoint: Path, t
     assert "onnxruntime-cpu for 1-2 people, pytorch-cpu for 3-6 people" in engine.name
 
 
-def test_auto_on_a_cpu_measures_once_and_says_what_runs_where(checkpoint: Path, tmp_path: Path) -> None:
-    first = open_engine(checkpoint, Backend.AUTO, cache_dir=tmp_path, threads=1)
+def test_auto_on_a_cpu_measures_once_and_says_what_runs_where(checkpoint: Path, cache: Path) -> None:
+    for stale in cache.glob("cpu-batching-*.json"):
+        stale.unlink()
+    first = open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
     assert isinstance(first, PerBatchEngine)
     assert first.reason.startswith("auto picked onnxruntime-cpu")
     assert "per number of people the faster CPU backend" in first.reason and "measured now" in first.reason
-    (record,) = tmp_path.glob("cpu-batching-*.json")
+    (record,) = cache.glob("cpu-batching-*.json")
     stored = json.loads(record.read_text(encoding="utf-8"))
     assert set(stored["seconds"]) == {"onnxruntime-cpu", "pytorch-cpu"}
     assert set(stored["seconds"]["onnxruntime-cpu"]) == {"1", "6"}
-    second = open_engine(checkpoint, Backend.AUTO, cache_dir=tmp_path, threads=1)
+    second = open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
     assert "measured earlier on this machine, cached" in second.reason and second.plan == first.plan
     crops, skeleton = example_inputs(second.metadata, 2)
     assert second.run(crops, skeleton)[0].shape == (2, 5)
 
 
-def test_auto_on_an_onnx_file_runs_onnx_runtime_alone(checkpoint: Path, tmp_path: Path) -> None:
-    exported = open_engine(checkpoint, ORT, cache_dir=tmp_path, threads=1)
-    (onnx_file,) = tmp_path.glob("*.onnx")
-    engine = open_engine(onnx_file, Backend.AUTO, cache_dir=tmp_path, threads=1)
+def test_auto_on_an_onnx_file_runs_onnx_runtime_alone(checkpoint: Path, cache: Path) -> None:
+    exported = open_engine(checkpoint, ORT, cache_dir=cache, threads=1)
+    (onnx_file,) = cache.glob("*.onnx")
+    engine = open_engine(onnx_file, Backend.AUTO, cache_dir=cache, threads=1)
     assert not isinstance(engine, PerBatchEngine) and engine.name == exported.name
