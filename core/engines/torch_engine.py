@@ -168,6 +168,11 @@ class TorchCudaEngine:
             network.parts.half()
             if network.shared is not None:
                 network.shared.half()
+        for module in network.modules():
+            if isinstance(module, torch.nn.RNNBase):
+                # One contiguous weight block for cuDNN's LSTM, once (a copied module has lost it), instead
+                # of a re-layout with a warning on every call.
+                module.flatten_parameters()
         self.network = network
         if on_gpu and options.cudnn_benchmark:
             torch.backends.cudnn.benchmark = True  # process-wide: the fastest convolution algorithms
