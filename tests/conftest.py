@@ -56,7 +56,7 @@ class _TensorRtWithoutLstm:
 @pytest.fixture()
 def tensorrt_without_lstm(monkeypatch: pytest.MonkeyPatch) -> None:
     """TensorRT 'present' but unable to parse the LSTM: exercises the split-engine fallback on a CPU."""
-    from core import engines
+    from core.engines import selection as engines  # where open_engine looks these up
 
     real_reason = engines.unavailable_reason
     monkeypatch.setattr(engines, "TensorRtGraph", _TensorRtWithoutLstm)
