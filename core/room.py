@@ -311,6 +311,38 @@ def frustum_segments(
     return np.array(segments, dtype=np.float32)
 
 
+def clip_to_floor(segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segments (S, 2, 3) in room coordinates -> (their parts above the floor (K, 2, 3), the outline
+    where the segments' convex hull meets the floor (M, 2, 3)).
+
+    For a field of view: what lies below the floor is not seen, and the outline is the patch of floor
+    the sensor sees. Both are float32; the outline is empty when the segments do not cross the floor.
+    """
+    segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2, 3)
+    a, b = segments[:, 0], segments[:, 1]
+    za, zb = a[:, 2], b[:, 2]
+    crosses = (za < 0) != (zb < 0)
+    t = np.where(crosses, za / np.where(crosses, za - zb, 1.0), 0.0)
+    meet = a + t[:, None] * (b - a)
+    kept = []
+    for s in range(len(segments)):
+        if za[s] >= 0 and zb[s] >= 0:
+            kept.append(segments[s])
+        elif crosses[s]:
+            kept.append(np.stack([a[s] if za[s] >= 0 else b[s], meet[s]]))
+    outline = np.zeros((0, 2, 3))
+    corners = meet[crosses]
+    if len(corners) >= 3:
+        # A plane cuts a convex solid in a convex polygon: order its corners by angle around the centre.
+        centre = corners.mean(0)
+        order = np.argsort(np.arctan2(corners[:, 1] - centre[1], corners[:, 0] - centre[0]))
+        ring = corners[order]
+        outline = np.stack([ring, np.roll(ring, -1, axis=0)], axis=1)
+        outline[..., 2] = 0.0
+    above = np.array(kept).reshape(-1, 2, 3)
+    return above.astype(np.float32), outline.astype(np.float32)
+
+
 def floor_grid(
     x_range: tuple[float, float], y_range: tuple[float, float], spacing_m: float = 0.5
 ) -> np.ndarray:
@@ -428,10 +460,11 @@ def overview_camera(
     if focus is None:
         focus = np.array([0.0, 2.5, 1.0])
     sensor = room.sensor_position.astype(np.float64)
-    eye = sensor + np.array([1.2, -2.2, 1.4])
+    eye = sensor + np.array([1.0, -1.6, 1.2])
     return ViewCamera(
         eye=tuple(float(v) for v in eye),
         target=tuple(float(v) for v in np.asarray(focus, np.float64)),
         width=width,
         height=height,
+        fov_deg=55.0,
     )

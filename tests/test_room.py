@@ -14,6 +14,7 @@ from core.room import (
     RoomFrame,
     ViewCamera,
     bone_segments,
+    clip_to_floor,
     depth_points,
     fit_floor,
     floor_grid,
@@ -243,3 +244,21 @@ def test_floor_from_real_ntu_feet_agrees_across_clips_of_one_camera(shared_data:
         heights.append(floor.height_m)
     assert max(heights) - min(heights) < 0.03
     assert 0.3 < np.mean(heights) < 2.5
+
+
+def test_clip_to_floor_keeps_what_is_above_and_outlines_the_cut() -> None:
+    # A pyramid from a point 1 m up to a square 2 m below it: the floor cuts it half-way.
+    apex = np.array([0.0, 0.0, 1.0])
+    base = np.array([[-1, 1, -1], [1, 1, -1], [1, 3, -1], [-1, 3, -1]], np.float64)
+    edges = [[base[i], base[(i + 1) % 4]] for i in range(4)]
+    segments = np.array([[apex, corner] for corner in base] + edges)
+    above, outline = clip_to_floor(segments)
+    assert above.shape == (4, 2, 3) and (above[..., 2] >= 0).all()
+    assert np.allclose(above[:, 1], apex + (base - apex) / 2)
+    assert outline.shape == (4, 2, 3) and (outline[..., 2] == 0).all()
+    corners = {tuple(np.round(p, 6)) for p in outline[:, 0, :2]}
+    assert corners == {(-0.5, 0.5), (0.5, 0.5), (0.5, 1.5), (-0.5, 1.5)}
+    assert np.allclose(outline[:, 1], np.roll(outline[:, 0], -1, axis=0))  # a closed ring
+    flying = segments + np.array([0.0, 0.0, 5.0])
+    kept, none = clip_to_floor(flying)
+    assert len(kept) == 8 and len(none) == 0
