@@ -125,6 +125,7 @@ def fit_floor(
     tolerance_m: float = 0.04,
     max_tilt_deg: float = 50.0,
     min_spread_m: float = 0.2,
+    max_gap_m: float = 0.5,
     tilt_evidence: float = 1.25,
     min_inliers: int = 10,
     iterations: int = 300,
@@ -135,15 +136,17 @@ def fit_floor(
     that agree on a plane.
 
     Two models compete. Level: the floor is perpendicular to `up` (the sensor mounted level), at the
-    height most feet agree on. Tilted: RANSAC over triples of feet, tilted at most `max_tilt_deg` from
-    `up`. Tracked feet scatter by several centimetres, so a tilted plane also fits noise: it is taken
-    only when `tilt_evidence` times as many feet lie on it as on the level one (a sensor pitched down
-    at a room, where a level plane meets only a strip of the feet). Either way a lifted foot, a person
-    on a bed, a mis-tracked foot are outliers. The inliers are then fitted by least squares; where
-    they spread less than `min_spread_m` (standard deviation) across a direction -- one person standing
-    still, or walking along one line -- the tilt along it is taken from `up`, not from noise (see
-    FloorPlane.spread_axes). Candidates are scored on at most `max_scored` feet (a random subset of a
-    long recording's).
+    lowest height that many feet agree on (nothing stands below the floor; feet above it stood on a
+    step or a bed, or were tracked too high). Tilted: RANSAC over triples of feet, tilted at most
+    `max_tilt_deg` from `up`. Tracked feet scatter by several centimetres, so a tilted plane also fits
+    noise: it is taken only when `tilt_evidence` times as many feet lie on it as on the level one (a
+    sensor pitched down at a room, where a level plane meets only a strip of the feet), and only when
+    its inliers, fitted by least squares, spread far enough to carry a tilt: at least `min_spread_m`
+    (standard deviation) along a direction, with no gap wider than `max_gap_m` (two people standing
+    still are two clumps of feet, and the slope between them is only their trackers' disagreement).
+    A tilt is fitted in both floor directions, or along the feet's line only, one person walking
+    towards the sensor, with the roll across it taken from `up` (FloorPlane.spread_axes). Candidates
+    are scored on at most `max_scored` feet (a random subset of a long recording's).
     """
     feet = np.asarray(feet, dtype=np.float64).reshape(-1, 3)
     feet = feet[np.isfinite(feet).all(1)]
@@ -155,9 +158,11 @@ def fit_floor(
 
     heights = scored @ up
     level_counts = (np.abs(heights[:, None] - heights[None, :]) <= tolerance_m).sum(1)
-    level_height = heights[int(np.argmax(level_counts))]
-    inliers = np.abs(feet @ up - level_height) <= tolerance_m
-    tilted = False
+    # Nothing stands below the floor: of the levels many feet agree on (at least half as many as on the
+    # best), the lowest. Feet above it stood on a step, a bed, or were tracked too high.
+    supported = level_counts >= 0.5 * level_counts.max()
+    level_height = heights[supported].min()
+    level_inliers = np.abs(feet @ up - level_height) <= tolerance_m
 
     triples = rng.integers(0, len(scored), size=(iterations, 3))
     a, b, c = scored[triples[:, 0]], scored[triples[:, 1]], scored[triples[:, 2]]
@@ -174,14 +179,29 @@ def fit_floor(
         counts = (np.abs(normals @ scored.T + offsets[:, None]) <= tolerance_m).sum(1)
         best = int(np.argmax(counts))
         if counts[best] >= tilt_evidence * level_counts.max():
-            inliers = np.abs(feet @ normals[best] + offsets[best]) <= tolerance_m
-            tilted = True
+            tilted = _refine(feet, np.abs(feet @ normals[best] + offsets[best]) <= tolerance_m, up,
+                             tolerance_m, min_spread_m, max_gap_m, min_inliers)
+            # Kept only where the feet spread enough to carry a tilt; else the level model stands.
+            if tilted is not None and tilted.spread_axes > 0:
+                return tilted
+    return _refine(feet, level_inliers, up, tolerance_m, np.inf, max_gap_m, min_inliers)
 
+
+def _refine(
+    feet: np.ndarray,
+    inliers: np.ndarray,
+    up: np.ndarray,
+    tolerance_m: float,
+    min_spread_m: float,
+    max_gap_m: float,
+    min_inliers: int,
+) -> FloorPlane | None:
+    """Least squares on the inliers, then the inliers re-selected with the refined plane, a few times."""
     plane: FloorPlane | None = None
-    for _ in range(3):  # refit on the inliers, re-select them with the refined plane
+    for _ in range(3):
         if inliers.sum() < max(3, min_inliers):
             return plane
-        plane = _least_squares_floor(feet[inliers], up, min_spread_m if tilted else np.inf)
+        plane = _least_squares_floor(feet[inliers], up, min_spread_m, max_gap_m)
         refined = np.abs(plane.distance(feet)) <= tolerance_m
         if np.array_equal(refined, inliers):
             break
@@ -189,13 +209,22 @@ def fit_floor(
     return plane
 
 
-def _least_squares_floor(points: np.ndarray, up: np.ndarray, min_spread_m: float) -> FloorPlane:
+def _least_squares_floor(
+    points: np.ndarray, up: np.ndarray, min_spread_m: float, max_gap_m: float
+) -> FloorPlane:
     centre = points.mean(0)
     _, singular, axes = np.linalg.svd(points - centre, full_matrices=False)
     spread = singular / np.sqrt(len(points))  # standard deviation along each principal axis
-    if spread[1] >= min_spread_m:
+
+    def spread_along(k: int) -> bool:
+        # Far enough, and covered without a wide gap: two people standing still are two clumps of feet,
+        # and the slope between the clumps is only their trackers' disagreement.
+        along = np.sort((points - centre) @ axes[k])
+        return spread[k] >= min_spread_m and float(np.diff(along).max(initial=0.0)) <= max_gap_m
+
+    if spread_along(0) and spread_along(1):
         normal, spread_axes = axes[2], 2
-    elif spread[0] >= min_spread_m:
+    elif spread_along(0):
         # Tilt known along the feet's line only: the unit vector closest to `up` that is perpendicular
         # to that line.
         normal, spread_axes = up - (up @ axes[0]) * axes[0], 1

@@ -54,6 +54,7 @@ class LiveConfig:
     alert_classes_given: bool = False  # explicit --alert-class: unknown names are an error
     duration_s: float | None = None  # stop after this long (None: until closed, Ctrl-C or the replay ends)
     screenshot: Path | None = None  # window: save a screenshot after `duration_s` (or 5 s) and quit
+    show_3d: bool = True  # window: the 3D room panel at start (key 3 toggles it)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None, help="sim: random seed")
     parser.add_argument("--screenshot", type=Path, default=None,
                         help="window: save a screenshot after --duration (default 5 s) and quit")
+    parser.add_argument("--no-3d", dest="show_3d", action="store_false",
+                        help="window: start with the 3D room panel hidden (key 3 shows it)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -128,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         duration_s=args.duration,
         alert_classes_given=bool(args.alert_classes),
         screenshot=args.screenshot,
+        show_3d=args.show_3d,
     )
 
 
@@ -223,7 +227,8 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     pipeline.start()
     window = LiveWindow(pipeline, pipeline.inputs.layout, OverlayConfig(record_dir=config.record_dir,
-                                                                        close_at_end=not config.replay.loop))
+                                                                        close_at_end=not config.replay.loop,
+                                                                        show_3d=config.show_3d))
     window.show()
     # Ctrl-C: Qt's event loop does not return to Python on its own, so a timer lets the handler run.
     signal.signal(signal.SIGINT, lambda *_: window.close())
