@@ -279,9 +279,11 @@ class RoomFrame:
 
     def to_room(self, points: np.ndarray) -> np.ndarray:
         """Camera-space points (..., 3) -> room points (..., 3), float32."""
-        room = np.asarray(points, dtype=np.float64) @ self.rotation.T
-        room[..., 2] += self.sensor_height_m
-        return room.astype(np.float32)
+        # float32 throughout: a depth image is 217,088 points, and float64 matrix products of that size
+        # were ten times slower here (BLAS); float32 keeps far below a millimetre at room scale.
+        room = np.asarray(points, dtype=np.float32) @ self.rotation.T.astype(np.float32)
+        room[..., 2] += np.float32(self.sensor_height_m)
+        return room
 
     @property
     def sensor_position(self) -> np.ndarray:

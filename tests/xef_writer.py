@@ -215,6 +215,18 @@ def standing_joints(x: float = 0.1, z: float = 2.5) -> np.ndarray:
     return offsets + np.array([x, 0.0, z], dtype=np.float32)
 
 
+def room_depth(
+    fx: float, fy: float, cx: float, cy: float, *, floor_y: float = -1.0, wall_z: float = 4.0
+) -> np.ndarray:
+    """Depth (uint16 (424, 512) mm) of a room seen through a depth pinhole (u = cx + fx x / z,
+    v = cy - fy y / z): a floor at camera y = floor_y (where `standing_joints` stand) and a wall at
+    z = wall_z, the nearer surface along each pixel's ray."""
+    u, v = np.meshgrid(np.arange(512, dtype=np.float64), np.arange(424, dtype=np.float64))
+    ray_y = -(v - cy) / fy  # rays with z = 1: the multiplier to a surface is its depth
+    to_floor = np.where(ray_y < -1e-9, floor_y / np.minimum(ray_y, -1e-9), np.inf)
+    return np.round(np.minimum(to_floor, wall_z) * 1000).astype(np.uint16)
+
+
 def sample_recording(
     path: Path,
     *,
