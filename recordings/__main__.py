@@ -368,6 +368,8 @@ def cmd_view(args: argparse.Namespace) -> int:
         if args.three_d:
             from recordings import view3d  # open3d (the viz3d extra) only for --3d
 
+            if args.depth_step < 1:
+                raise ValueError(f"--depth-step must be 1 or more, got {args.depth_step}")
             config = view3d.View3DConfig(depth_step=args.depth_step)
             if args.width is not None:  # the picture is rendered at this size, 16:9
                 config = replace(config, width=args.width, height=round(args.width * 9 / 16))

@@ -69,6 +69,7 @@ BACKGROUND = (0.08, 0.08, 0.1)
 UNSEEN_POINT = (0.55, 0.55, 0.55)  # depth points outside the colour camera's view, or without colour
 FLOOR_COLOUR = (0.3, 0.32, 0.36)
 FRUSTUM_COLOUR = (0.85, 0.85, 0.85)
+MIN_FEET = 10  # foot positions on one plane before it is taken for the floor
 KEYS_HELP = "keys: space play / pause, right or . next frame, left or , previous frame, q or Esc quit"
 
 
@@ -97,10 +98,12 @@ class Survey:
     def describe(self) -> str:
         floor = self.room.floor
         if floor is None:
-            return (
-                f"floor: not found ({self.feet} tracked foot positions do not agree on a plane); "
-                "drawn in the sensor's frame"
+            why = (
+                f"only {self.feet} tracked foot positions"
+                if self.feet < MIN_FEET
+                else f"{self.feet} tracked foot positions do not agree on a plane"
             )
+            return f"floor: not found ({why}); drawn in the sensor's frame"
         how = {2: "fitted", 1: "tilt along the feet's line only", 0: "levelled"}[floor.spread_axes]
         return (
             f"floor: sensor {floor.height_m:.2f} m above it, tilted {floor.tilt_deg():.1f} deg ({how}; "
@@ -129,7 +132,7 @@ def survey(
         except xef.XefFormatError:
             pass  # a damaged file: the floor from the frames before the damage (the viewer reports it)
     all_feet = np.concatenate(feet) if feet else np.zeros((0, 3), np.float32)
-    floor: FloorPlane | None = fit_floor(all_feet)
+    floor: FloorPlane | None = fit_floor(all_feet, min_inliers=MIN_FEET)
     room = RoomFrame.from_floor(floor)
     focus = np.median(room.to_room(np.array(centres)), axis=0) if centres else np.array([0.0, 2.5, 1.0])
     return Survey(room=room, focus=np.asarray(focus, np.float64), feet=len(all_feet))
