@@ -66,6 +66,7 @@ class LiveConfig:
     duration_s: float | None = None  # stop after this long (None: until closed, Ctrl-C or the replay ends)
     screenshot: Path | None = None  # window: save a screenshot after `duration_s` (or 5 s) and quit
     privacy: PrivacyMode | None = None  # None: the default for the source (default_privacy)
+    show_3d: bool = True  # window: the 3D room panel at start (key 3 toggles it)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None, help="sim: random seed")
     parser.add_argument("--screenshot", type=Path, default=None,
                         help="window: save a screenshot after --duration (default 5 s) and quit")
+    parser.add_argument("--no-3d", dest="show_3d", action="store_false",
+                        help="window: start with the 3D room panel hidden (key 3 shows it)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -162,6 +165,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         duration_s=args.duration,
         alert_classes_given=bool(args.alert_classes),
         screenshot=args.screenshot,
+        show_3d=args.show_3d,
     )
 
 
@@ -295,9 +299,9 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     alerts = AlertDispatcher(config.headless_config.alerts, pipeline.inputs.class_names)
     try:
         pipeline.start()
-        window = LiveWindow(pipeline, pipeline.inputs.layout,
-                            OverlayConfig(record_dir=config.record_dir, close_at_end=not config.replay.loop),
-                            alerts=alerts)
+        overlay = OverlayConfig(record_dir=config.record_dir, close_at_end=not config.replay.loop,
+                                show_3d=config.show_3d)
+        window = LiveWindow(pipeline, pipeline.inputs.layout, overlay, alerts=alerts)
     except BaseException:
         if pipeline.started:
             pipeline.stop()

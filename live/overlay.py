@@ -15,7 +15,8 @@ resolution), drains the hops the worker published and redraws. It never waits on
 recognition threads, nor on a disk (a stopped recording is finalised on the recorder's thread). The
 image is whatever the capture thread let through (--privacy: faces already blurred, or no image at
 all). Alerts are raised from the hops drained here and delivered on their own threads. Keys: space
-pauses, r starts / stops recording, q or Esc quits.
+pauses, r starts / stops recording, 3 shows / hides the 3D room (live/room3d.py, right column), q or
+Esc quits.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from core.glimpse import PARTS, part_boxes  # noqa: E402
 from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
+from live import room3d  # noqa: E402
 from live.headless import AlertDispatcher  # noqa: E402
 from live.pipeline import LivePipeline, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
@@ -64,6 +66,7 @@ class OverlayConfig:
     close_at_end: bool = True  # close the window when a replay ends
     max_people: int = 6
     notice_s: float = 15.0  # how long a message ("cannot record: ...") stays in the status line
+    show_3d: bool = True  # the 3D room panel at start (key 3 toggles), where OpenGL allows one
 
 
 def _rgb_pixmap(rgb: np.ndarray, size: int) -> QtGui.QPixmap:
@@ -267,7 +270,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(self.graphics)
-        splitter.addWidget(scroll)
+        splitter.addWidget(self._with_room3d(scroll, layout))
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
 
@@ -327,6 +330,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                     image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
                 image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             self._draw_people(image, entry.bodies)
+            self._show_room3d(entry.bodies)
             self.image.setImage(image, autoLevels=False)  # uint8 without levels: drawn as is, no rescaling
             self._frames_drawn += 1
         self._update_status()
@@ -361,6 +365,36 @@ class LiveWindow(QtWidgets.QMainWindow):
             else:
                 panel.show_waiting(label, body.tracking_id)
         self.nobody.setVisible(not order)
+
+    # ---- the 3D room (live/room3d.py) ------------------------------------------------------
+
+    def _with_room3d(self, people: QtWidgets.QWidget, layout: SkeletonLayout) -> QtWidgets.QWidget:
+        """The right column: the 3D room panel above the person panels, where OpenGL allows it."""
+        self.room3d: room3d.Room3DPanel | None = None
+        if (why_not := room3d.unavailable_reason()) is not None:
+            log.info("no 3D room panel: %s", why_not)
+            return people
+        self.room3d = room3d.Room3DPanel(layout, self.config.max_people)
+        column = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        column.addWidget(self.room3d)
+        column.addWidget(people)
+        column.setSizes([320, 440])
+        # Hidden only once it has a parent: shown or hidden before, it would be a window of its own, and
+        # its OpenGL context (with pyqtgraph's shaders) would not survive the move into this one.
+        self.room3d.setVisible(self.config.show_3d)
+        return column
+
+    def _show_room3d(self, bodies: list) -> None:
+        # Hidden: not even the floor fit runs. It reads only the bodies and decisions drawn anyway.
+        if self.room3d is not None and self.room3d.isVisible():
+            self.room3d.show_people(bodies[: self.config.max_people], self._decisions, self._colour_of)
+
+    def _colour_of(self, tracking_id: int) -> tuple[int, int, int]:
+        return PALETTE[(self.person_number(tracking_id) - 1) % len(PALETTE)]
+
+    def toggle_room3d(self) -> None:
+        if self.room3d is not None:
+            self.room3d.setVisible(not self.room3d.isVisible())
 
     def _boxes_now(self, body) -> np.ndarray | None:
         """The part boxes on the frame shown (the decision's own boxes are a hop or more old)."""
@@ -440,6 +474,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.toggle_pause()
         elif key == QtCore.Qt.Key.Key_R:
             self.toggle_recording()
+        elif key == QtCore.Qt.Key.Key_3:
+            self.toggle_room3d()
         elif key in (QtCore.Qt.Key.Key_Q, QtCore.Qt.Key.Key_Escape):
             self.close()
         else:

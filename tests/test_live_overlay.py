@@ -264,3 +264,20 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     assert "ALERT" in window.status.text()
     window.close()
     alerts.close()
+def test_window_opens_without_the_3d_panel_where_qt_draws_no_opengl(qtbot, tiny_model, caplog):
+    """The tests' Qt is `offscreen`: no OpenGL widgets. The window says why in the log, the rest of it
+    works, and the 3D key does nothing. (The panel drawn for real: tests/test_live_room3d.py.)"""
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs)
+    pipeline.start()
+    with caplog.at_level("INFO", logger="live.overlay"):
+        window = LiveWindow(pipeline, inputs.layout, OverlayConfig(show_3d=True))
+    qtbot.addWidget(window)
+    assert window.room3d is None
+    # (Without the viz3d extra the reason is the missing PyOpenGL.)
+    assert "no 3D room panel: " in caplog.text
+    window.show()
+    qtbot.waitUntil(lambda: window._frames_drawn > 2, timeout=10000)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_3)
+    window.close()
+    assert window.summary is not None
