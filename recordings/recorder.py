@@ -397,6 +397,7 @@ class Recorder:
         camera: ColorCamera = DEFAULT_CAMERA,
         source: str = "unknown",
         config: RecorderConfig = RecorderConfig(),
+        privacy: str | None = None,
         timeline: Timeline | None = None,
     ) -> None:
         """`timeline`: labelled intervals of the clip, in seconds from its first frame, written to the
@@ -438,6 +439,7 @@ class Recorder:
             "label": self.label,
             "action_id": self.action_id,
             "source": source,
+            "privacy": privacy,  # live's --privacy when the clip was recorded (off / blur / skeleton)
             "software": {"name": "where-to-focus", "version": software_version()},
             "calibration": {"color_camera": camera.to_dict(), "depth_camera": DEPTH_CAMERA.to_dict()},
             "started_at": _now(),

@@ -151,7 +151,7 @@ def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
 
 
 def test_a_model_for_a_sensor_without_a_map_is_refused_before_an_engine_is_built(monkeypatch, tmp_path):
-    from core import engines
+    from core.engines import selection as engines  # where open_engine looks _open up
     from core.model.profiles import tiny
     from core.skeleton import KINECT_V2, SkeletonLayout
     from live.app import open_model
