@@ -98,6 +98,7 @@ class PartAttentionNetwork(nn.Module):
                 hidden_size=config.lstm_hidden,
                 num_layers=config.lstm_layers,
                 dropout=config.lstm_dropout,
+                bidirectional=config.lstm_bidirectional,
                 velocity=config.pose_velocity,
                 centre_frames=config.pose_centre_frames,
                 bone_parents=layout_with_joints(config.num_joints).parents if config.pose_bones else None,
@@ -106,7 +107,7 @@ class PartAttentionNetwork(nn.Module):
         if aggregation is Aggregation.ATTENTION:
             self.attention = AttentionHead(
                 num_frames=config.num_frames,
-                hidden_size=config.lstm_hidden,
+                hidden_size=config.lstm_hidden * (2 if config.lstm_bidirectional else 1),
                 attention_size=config.attention_size,
                 num_parts=len(config.parts),
             )

@@ -3,6 +3,7 @@
     skeleton (B, T, M, J, 3) -> flatten bodies and joints -> (B, T, M*J*3)
       -> LSTM x3 (hidden H, dropout between layers) -> hidden states (B, T, H)
            |-> last step -> dropout -> linear -> pose logits (B, C)         (Algorithm 1, step 3)
+           |   (bidirectional: both directions' states at the centre step, hidden 2H)
            '-> all steps concatenated (B, T*H) -> W_h, tanh -> W_s -> softmax -> alpha (B, K)   (Eq. 2-3)
 
 M bodies are flattened into one input vector (zeros where the second person is absent), so any joint
@@ -36,6 +37,7 @@ class PoseLSTM(nn.Module):
         hidden_size: int = 512,
         num_layers: int = 3,
         dropout: float = 0.5,
+        bidirectional: bool = False,
         velocity: float = 0.0,
         centre_frames: bool = False,
         bone_parents: tuple[int, ...] | None = None,
@@ -45,6 +47,7 @@ class PoseLSTM(nn.Module):
         self.num_bodies = num_bodies
         self.hidden_size = hidden_size
         self.num_layers = num_layers
+        self.bidirectional = bidirectional
         self.velocity = velocity
         self.centre_frames = centre_frames
         if bone_parents is not None and len(bone_parents) != num_joints:
@@ -60,12 +63,14 @@ class PoseLSTM(nn.Module):
             num_layers=num_layers,
             dropout=dropout if num_layers > 1 else 0.0,
             batch_first=True,
+            bidirectional=bidirectional,
         )
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden_size, num_classes)
+        self.classifier = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 
     def forward(self, skeleton: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """skeleton (B, T, M, J, 3) -> (logits (B, C), hidden states of the last layer (B, T, H))."""
+        """skeleton (B, T, M, J, 3) -> (logits (B, C), hidden states of the last layer (B, T, H), or
+        (B, T, 2H) bidirectional)."""
         if skeleton.dim() != 5 or tuple(skeleton.shape[2:]) != (self.num_bodies, self.num_joints, 3):
             raise ValueError(
                 f"skeleton must be (B, T, {self.num_bodies}, {self.num_joints}, 3), "
@@ -74,9 +79,13 @@ class PoseLSTM(nn.Module):
         x = self.features(skeleton).flatten(2)
         # Explicit zero state and no packed sequences: every window has the same length, and this
         # exports to a plain ONNX LSTM node.
-        state = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
+        directions = 2 if self.bidirectional else 1
+        state = x.new_zeros(self.num_layers * directions, x.shape[0], self.hidden_size)
         hidden, _ = self.lstm(x, (state, state))
-        logits = self.classifier(self.dropout(hidden[:, -1]))
+        # Forward: the last step has seen the whole window. Both ways: the centre step has seen the first
+        # half forward and the second half backward, and it is the instant the window is labelled by.
+        read = hidden[:, hidden.shape[1] // 2] if self.bidirectional else hidden[:, -1]
+        logits = self.classifier(self.dropout(read))
         return logits, hidden
 
     def features(self, skeleton: torch.Tensor) -> torch.Tensor:

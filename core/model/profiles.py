@@ -66,6 +66,11 @@ class NetworkConfig:
     lstm_hidden: int = 512
     lstm_layers: int = 3
     lstm_dropout: float = 0.5
+    # Read the window in both directions and classify from the centre step (forward over the first half,
+    # backward over the second) instead of the last step: what a continuous stream's window is labelled
+    # by is its centre (core/timeline.py), which a forward LSTM has to carry through the window's second
+    # half. The hidden states the attention head reads are then 2 * lstm_hidden wide.
+    lstm_bidirectional: bool = False
     # Extra pose LSTM inputs computed inside the network (core/model/pose.py), so callers still pass
     # positions: frame-to-frame velocity times this weight (0 = none), positions centred per frame, bone
     # vectors (joint minus parent in the skeleton layout that has num_joints joints).
