@@ -344,3 +344,21 @@ def test_streaming_evaluation_finds_sequences_not_label_files(tmp_path: Path) ->
     assert [c.name for c in cases] == ["0007-M"] and cases[0].scene_wide
     source = cases[0].open()
     assert source.timeline is not None and source.name == "replay 0007-M.txt"
+
+
+def test_view_draws_a_sequence_with_its_truth(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import cv2
+
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    unlabelled = tmp_path / "bare" / "0007-M.txt"
+    unlabelled.parent.mkdir()
+    shutil.copy(sequence, unlabelled)
+    frames = {}
+    for name, path in (("labelled", sequence), ("bare", unlabelled)):
+        out = tmp_path / f"frames_{name}"
+        assert recordings_main(["view", str(path), "--out", str(out), "--max-frames", "8"]) == 0
+        assert "wrote 8 frames" in capsys.readouterr().out
+        frames[name] = cv2.imread(str(out / "frame_000006.png"))  # frame 6: inside "giving something"
+    assert frames["bare"].shape == (1080, 1920, 3)
+    differs = np.flatnonzero((frames["labelled"] != frames["bare"]).any(axis=(1, 2)))
+    assert len(differs) > 0 and differs.max() < 80  # the same drawing; the truth written in the top line
