@@ -162,3 +162,48 @@ def test_read_i3d_weights_unwraps_state_dict_records(tmp_path: Path) -> None:
     torch.save({"weights": [1, 2]}, tmp_path / "odd.pt")
     with pytest.raises(CheckpointError, match=r"odd\.pt: expected a state dict of tensors"):
         read_i3d_weights(tmp_path / "odd.pt")
+
+
+# Outputs of the committed LSTM checkpoints, recorded with the code before the pose stream became a
+# choice (commit 59c3dd6): files saved without `pose_stream` must rebuild the same LSTM network.
+BEFORE_THE_GRAPH_STREAM = {
+    "demo.pt": (
+        [
+            [-1.098746, -0.286337, -1.730279, 1.457466, -2.658763,
+             -0.714499, -1.784616, -2.725783, -2.074792, -0.880955],
+            [-1.035364, 0.065102, -1.647321, 1.173143, -2.255369,
+             -0.311831, -2.344600, -2.830107, -2.272715, -1.641987],
+        ],
+        [[0.170394, 0.428531, 0.401076], [0.209608, 0.367663, 0.422730]],
+    ),
+    "nucla_lstm.pt": (
+        [
+            [4.874671, 3.958286, 0.618181, -0.736819, -0.559214,
+             -0.258200, -2.441751, -2.096030, -2.212419, -2.582316],
+            [1.883755, 2.822794, 2.719305, 0.642167, -0.826698,
+             -1.905203, -2.410763, -1.593403, -1.114361, -1.968549],
+        ],
+        [[], []],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE_THE_GRAPH_STREAM))
+def test_committed_lstm_checkpoints_give_the_outputs_they_gave_before(name: str) -> None:
+    path = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / name
+    loaded = load_checkpoint(path)
+    assert loaded.config.pose_stream.value == "lstm"
+    config = loaded.config
+    g = torch.Generator().manual_seed(7)
+    skeleton = torch.randn(2, config.num_frames, config.num_bodies, config.num_joints, 3, generator=g) * 0.5
+    crops = None
+    if config.parts:
+        crops = torch.rand(
+            2, len(config.parts), config.num_frames, config.crop_size, config.crop_size, 3, generator=g
+        )
+        crops = crops * 255
+    with torch.no_grad():
+        logits, attention = loaded.model(crops, skeleton)
+    want_logits, want_attention = (torch.tensor(v).reshape(2, -1) for v in BEFORE_THE_GRAPH_STREAM[name])
+    torch.testing.assert_close(logits, want_logits, atol=2e-5, rtol=0)
+    torch.testing.assert_close(attention, want_attention, atol=2e-6, rtol=0)

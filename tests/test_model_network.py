@@ -30,7 +30,7 @@ from core.model import (
     tiny,
     with_aggregation,
 )
-from core.model.profiles import network_cost
+from core.model.cost import network_cost
 
 torch.set_num_threads(1)
 
@@ -65,7 +65,7 @@ def test_every_aggregation_gives_logits_and_attention(aggregation: Aggregation) 
         torch.testing.assert_close(attention.sum(dim=1), torch.ones(3))
 
 
-@pytest.mark.parametrize("name", list(PROFILES))
+@pytest.mark.parametrize("name", [name for name, preset in PROFILES.items() if preset(7).parts])
 def test_every_profile_has_the_right_shapes(name: str) -> None:
     # Built on the meta device: shapes without the memory or time of the full networks.
     config = PROFILES[name](7)
@@ -77,6 +77,16 @@ def test_every_profile_has_the_right_shapes(name: str) -> None:
     assert logits.shape == (2, 7) and attention.shape == (2, 3) and part_logits.shape == (2, 3, 7)
     feature_size = network.parts[0].out_channels
     assert network.classifier.in_features == feature_size == (1024 if config.width == 1 else feature_size)
+
+
+@pytest.mark.parametrize("name", [name for name, preset in PROFILES.items() if not preset(7).parts])
+def test_skeleton_only_profiles_take_no_crops(name: str) -> None:
+    config = PROFILES[name](7)
+    network = PartAttentionNetwork(config).eval()
+    _, skeleton = inputs(config, batch=2)
+    with torch.no_grad():
+        logits, attention = network(None, skeleton)
+    assert logits.shape == (2, 7) and attention.shape == (2, 0) and config.aggregation is Aggregation.POSE
 
 
 def test_smaller_crops_and_variants_change_only_size() -> None:
@@ -187,7 +197,7 @@ def test_parts_and_pose_stages_train_only_their_module() -> None:
     network.set_stage(Stage.ALL)
     network.train()
     assert all(p.requires_grad for p in network.parameters()) and all(m.training for m in network.modules())
-    with pytest.raises(ValueError, match="stage 'pose' needs the pose LSTM"):
+    with pytest.raises(ValueError, match="stage 'pose' needs the pose stream"):
         PartAttentionNetwork(variant(Aggregation.SUM0)).set_stage(Stage.POSE)
 
 

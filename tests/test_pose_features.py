@@ -60,7 +60,7 @@ def test_configs_from_before_the_features_load_with_them_off() -> None:
     old = {k: v for k, v in tiny(5).to_dict().items() if not k.startswith("pose_")}
     config = NetworkConfig.from_dict(old)
     assert config.pose_velocity == 0 and not config.pose_centre_frames and not config.pose_bones
-    loaded = load_checkpoint(CHECKPOINTS / "nucla_pose.pt")  # trained with velocity x5
+    loaded = load_checkpoint(CHECKPOINTS / "nucla_lstm.pt")  # trained with velocity x5
     assert loaded.config.pose_velocity == 5.0 and loaded.model.pose.lstm.input_size == 20 * 6
 
 
@@ -102,7 +102,7 @@ def test_centred_frames_have_zero_mean_and_absent_joints_stay_zero() -> None:
 
 def test_flags_are_set_from_the_yaml_model_overrides() -> None:
     config = load_config(
-        REPO / "training" / "configs" / "nucla_pose.yaml",
+        REPO / "training" / "configs" / "nucla_lstm.yaml",
         ["model.overrides={pose_velocity: 5.0, pose_centre_frames: true}", "optim.label_smoothing=0.1"],
     )
     net = network_config(config, 10, KINECT_V1)
@@ -117,10 +117,11 @@ def test_label_smoothing_changes_only_the_cross_entropy_term() -> None:
     logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 3.0, 1.0]])
     labels = torch.tensor([0, 1])
     attention = logits.new_zeros(2, 0)
-    plain = stage_loss(network, "pose", logits, attention, labels, config)
+    streams = logits[:, None]  # the pose stage's logits: (B, streams, C), one stream for the LSTM
+    plain = stage_loss(network, "pose", streams, attention, labels, config)
     torch.testing.assert_close(plain, torch.nn.functional.cross_entropy(logits, labels))
     config.optim.label_smoothing = 0.1
-    smoothed = stage_loss(network, "pose", logits, attention, labels, config)
+    smoothed = stage_loss(network, "pose", streams, attention, labels, config)
     want = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
     torch.testing.assert_close(smoothed, want)
     assert smoothed > plain  # confident right answers cost more against smoothed targets

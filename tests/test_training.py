@@ -12,8 +12,14 @@ from core.skeleton import KINECT_V1, KINECT_V2
 from core.window import WindowSpec
 from training.__main__ import main
 from training.config import ConfigError, TrainConfig, load_config
-from training.data import Clip, ClipSource, DatasetError, stratified_split
-from training.datasets.nucla import NUCLA_CLASS_NAMES, nucla_sources, read_nucla_sequence
+from training.data import Clip, ClipSource, DatasetError, hold_out_performances, stratified_split
+from training.datasets.nucla import (
+    NUCLA_CLASS_NAMES,
+    nucla_sources,
+    nucla_splits,
+    performance,
+    read_nucla_sequence,
+)
 from training.stages import StageError, stages_for, train_stage
 from training.windows import Augmentation, WindowDataset, mirror_permutation
 
@@ -67,6 +73,58 @@ def test_stratified_split_is_per_class_and_reproducible() -> None:
     assert sorted(np.concatenate([kept, held]).tolist()) == list(range(82))
     counts = np.bincount(np.asarray(labels)[held], minlength=3)
     assert counts.tolist() == [5, 3, 1]
+
+
+def test_performance_hold_out_keeps_every_view_of_a_performance_together() -> None:
+    # 3 classes x 10 performances, each filmed by 2 or 3 cameras (some views missing, as in N-UCLA).
+    pool = [
+        ClipSource(f"a{k}_p{p}_v{v}", k, lambda w: None, {"performance": p, "view": v})
+        for k in range(3)
+        for p in range(10)
+        for v in range(1, 4)
+        if not (v == 3 and p % 3 == 0)
+    ]
+    key = lambda s: (s.label, s.group["performance"])  # noqa: E731
+    kept, held = hold_out_performances(pool, 0.2, seed=1, performance=key)
+    assert {key(s) for s in kept}.isdisjoint({key(s) for s in held})
+    assert len(kept) + len(held) == len(pool)
+    assert sorted(len({key(s) for s in held if s.label == k}) for k in range(3)) == [2, 2, 2]
+    assert [s.name for s in hold_out_performances(pool, 0.2, seed=1, performance=key)[1]] == [
+        s.name for s in held
+    ]
+    # The clip-level draw it replaces for N-UCLA splits performances across train and validation.
+    _, clip_held = stratified_split([s.label for s in pool], 0.2, seed=1)
+    assert {key(pool[i]) for i in clip_held} & {key(s) for s in pool if s not in [pool[i] for i in clip_held]}
+    mixed = [*pool[:2], ClipSource("odd", 2, lambda w: None, {"performance": 0, "view": 9})]
+    with pytest.raises(DatasetError, match="two classes"):
+        hold_out_performances(mixed, 0.5, 0, lambda s: s.group["performance"])
+
+
+def test_nucla_validation_shares_no_performance_with_training(shared_data: Path) -> None:
+    config = load_config(None, [f"data.root={shared_data / 'nucla'}", "data.validation_fraction=0.1"])
+    splits = nucla_splits(config.data)
+    trained, held = {performance(s) for s in splits.train}, {performance(s) for s in splits.validation}
+    assert trained.isdisjoint(held) and len(held) >= 50  # 10% of each class's ~50 performances
+    assert {s.group["view"] for s in splits.validation} == {1, 2}  # both views of a held-out performance
+    assert len(splits.train) + len(splits.validation) == 1020 and not splits.test and not splits.unused
+
+
+def test_shear_is_a_random_linear_map_and_off_draws_nothing() -> None:
+    skeleton = np.random.default_rng(0).normal(size=(6, 2, 20, 3)).astype(np.float32)
+    skeleton[:, 1] = 0.0  # an absent second body stays absent
+    plain_rng, off_rng = np.random.default_rng(4), np.random.default_rng(4)
+    plain = Augmentation(rotate_deg=20).apply(skeleton, plain_rng)
+    off = Augmentation(rotate_deg=20, shear=0.0).apply(skeleton, off_rng)
+    np.testing.assert_array_equal(plain, off)
+    assert plain_rng.uniform() == off_rng.uniform()  # runs without shear draw the same numbers as before
+    sheared = Augmentation(shear=0.3).apply(skeleton, np.random.default_rng(4))
+    assert np.all(sheared[:, 1] == 0)
+    # One matrix for the whole window: a least-squares fit recovers it, off-diagonal entries within 0.3.
+    flat, target = skeleton[:, 0].reshape(-1, 3), sheared[:, 0].reshape(-1, 3)
+    matrix = np.linalg.lstsq(flat, target, rcond=None)[0].T
+    np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-5)
+    off_diagonal = matrix[~np.eye(3, dtype=bool)]
+    assert np.all(np.abs(off_diagonal) <= 0.3) and np.abs(off_diagonal).max() > 0.01
 
 
 def _clip(name: str, label: int, frames: int = 40, fps: float = 15.0, bodies: int = 1) -> Clip:
@@ -223,6 +281,86 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     # No view 3 here: the protocol's test subset is empty, and the error says what to do.
     code = main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data)])
     assert code == 2 and "--subset validation" in capsys.readouterr().err
+
+
+def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -> None:
+    data = tmp_path / "nucla"
+    _write_nucla(data, per_class=4)
+    config = _pose_config(
+        tmp_path,
+        data,
+        **{"model.overrides": "{pose_stream: gcn, gcn_channels: [8, 8]}", "augment.shear": "0.2"},
+    )
+    train_stage(config, "pose")
+    record = json.loads((tmp_path / "run" / "pose" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"val_stream0_top1", "val_stream1_top1", "val_stream2_top1"} <= set(record)
+    loaded = load_checkpoint(tmp_path / "run" / "pose" / "best.pt")
+    assert loaded.config.pose_stream.value == "gcn" and loaded.config.gcn_channels == (8, 8)
+    assert loaded.extra["train_config"]["augment"]["shear"] == 0.2
+
+
+def _views_folder(source: Path, target: Path, views: set[int], limit: int | None = None) -> Path:
+    """A folder of links to the N-UCLA files of `source` whose view is in `views` (the first `limit`)."""
+    target.mkdir(parents=True)
+    files = [p for p in sorted(source.glob("*.json")) if int(p.stem[-2:]) in views][:limit]
+    for path in files:
+        (target / path.name).symlink_to(path.resolve())
+    return target
+
+
+def test_evaluate_takes_a_folder_without_the_training_views(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The standard test as the README runs it: a folder holding only the test view's files (no view 3
+    here: the checkpoint trains on view 1 and tests on view 2, and the folder holds view 2 alone)."""
+    data = tmp_path / "nucla"
+    _write_nucla(data)
+    config = _pose_config(tmp_path, data, **{"data.nucla_train_views": "[1]", "data.nucla_test_views": "[2]"})
+    checkpoint = train_stage(config, "pose").best_checkpoint
+    only_test_view = _views_folder(data, tmp_path / "v2" / "all_sqe", {2}).parent
+    code = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(checkpoint),
+            "--data",
+            str(only_test_view),
+            "--out",
+            str(tmp_path / "e"),
+        ]
+    )
+    assert code == 0 and "top-1" in capsys.readouterr().out
+    assert json.loads((tmp_path / "e" / "results.json").read_text())["clips"] == 30
+
+    # A folder of the training view alone: --subset all reads it; the test subset is empty, and says so.
+    only_train_view = _views_folder(data, tmp_path / "v1", {1})
+    code = main(
+        ["evaluate", "--checkpoint", str(checkpoint), "--data", str(only_train_view), "--subset", "all",
+         "--out", str(tmp_path / "a")]
+    )  # fmt: skip
+    assert code == 0 and json.loads((tmp_path / "a" / "results.json").read_text())["clips"] == 30
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--data", str(only_train_view)]) == 2
+    assert "holds view(s) [1]" in capsys.readouterr().err
+
+    # Training refuses a folder without its training views, naming them.
+    with pytest.raises(DatasetError, match=r"no nucla training clips from training views \[1\]"):
+        train_stage(_pose_config(tmp_path, tmp_path / "v2", **{"data.nucla_train_views": "[1]"}), "pose")
+
+
+def test_committed_checkpoint_evaluates_any_folder_of_real_sequences(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Some real view-2 files in `all_sqe/` (views the checkpoint's test set, view 3, does not include):
+    `--subset all` evaluates every one of them."""
+    from training.evaluate import evaluate
+
+    folder = _views_folder(shared_data / "nucla" / "all_sqe", tmp_path / "nucla" / "all_sqe", {2}, limit=20)
+    checkpoint = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "nucla_pose.pt"
+    report = evaluate(checkpoint, data=folder.parent, subset="all", out=tmp_path / "e", progress=False)
+    assert sum(clips for _, clips, _ in report.per_class) == 20
+    with pytest.raises(DatasetError, match=r"test set is view\(s\) \[3\]; this folder holds view\(s\) \[2\]"):
+        evaluate(checkpoint, data=folder.parent, subset="test", out=tmp_path / "t", progress=False)
 
 
 def test_stage_errors_are_clear(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ class AugmentConfig:
     noise: float = 0.0
     mirror: float = 0.0  # probability of a left-right mirror; only for datasets whose classes allow it
     speed: float = 0.0  # clips play at a random speed factor in [1 - speed, 1 + speed]
+    shear: float = 0.0  # off-diagonal entries of a random linear map, uniform in [-shear, shear]
 
 
 @dataclass

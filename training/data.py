@@ -10,7 +10,7 @@ The windows cut from clips (what the network sees) are training/windows.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +103,9 @@ class Splits:
     # Continuous sequences (PKU-MMD, simulated streams): windows are taken all along each clip and
     # labelled by its timeline, and `class_names` holds core.timeline.NO_ACTION (last, by convention).
     continuous: bool = False
+    # Clips of the folder the protocol neither trains nor tests on (N-UCLA: views in neither list);
+    # only `subset("all")` reads them.
+    unused: list[ClipSource] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.continuous and NO_ACTION not in self.class_names:
@@ -127,17 +130,43 @@ class Splits:
         return [self.crop_parts.index(p) for p in parts]
 
     def subset(self, name: str) -> list[ClipSource]:
-        """'train' | 'validation' | 'test' | 'all' (every clip of the dataset)."""
+        """'train' | 'validation' | 'test' | 'all' (every clip of the dataset folder)."""
         if name == "all":
-            return [*self.train, *self.validation, *self.test]
+            return [*self.train, *self.validation, *self.test, *self.unused]
         if name not in ("train", "validation", "test"):
             raise ValueError(f"unknown subset {name!r}; expected train, validation, test or all")
         return getattr(self, name)
 
 
 def hold_out(pool: list[ClipSource], fraction: float, seed: int) -> tuple[list[ClipSource], list[ClipSource]]:
+    """(kept, held out): `fraction` of each class's clips at random. Only for datasets where a clip is
+    a performance of its own; where one performance is recorded by several cameras, use
+    `hold_out_performances`."""
     kept, held = stratified_split([s.label for s in pool], fraction, seed)
     return [pool[i] for i in kept], [pool[i] for i in held]
+
+
+def hold_out_performances(
+    pool: list[ClipSource], fraction: float, seed: int, performance: Callable[[ClipSource], Hashable]
+) -> tuple[list[ClipSource], list[ClipSource]]:
+    """(kept, held out): `fraction` of each class's performances at random, each with all its clips.
+
+    `performance(clip)` names the event a clip shows (N-UCLA: action, subject, episode). A clip-level
+    draw would hold out one camera's view of a performance and train on another's: validation would
+    then measure recognition of performances already seen, and early stopping would pick epochs that
+    memorise them. Keys must be sortable (the draw is reproducible from the seed alone)."""
+    labels: dict[Hashable, int] = {}
+    for source in pool:
+        key = performance(source)
+        if labels.setdefault(key, source.label) != source.label:
+            raise DatasetError(f"performance {key} has clips of two classes (e.g. {source.name})")
+    keys = sorted(labels)
+    _, held = stratified_split([labels[k] for k in keys], fraction, seed)
+    held_keys = {keys[i] for i in held}
+    return (
+        [s for s in pool if performance(s) not in held_keys],
+        [s for s in pool if performance(s) in held_keys],
+    )
 
 
 @dataclass(frozen=True)

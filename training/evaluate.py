@@ -79,9 +79,11 @@ def evaluate(
     if not sources:
         hint = ""
         if data_config.dataset == "nucla" and subset == "test":
+            views = sorted({s.group["view"] for s in splits.subset("all")})
             hint = (
-                f" (N-UCLA's test set is view(s) {data_config.nucla_test_views}; this folder has none — "
-                "use --subset validation for the held-out part of views 1-2, or --subset all)"
+                f" (this checkpoint's N-UCLA test set is view(s) {data_config.nucla_test_views}; this "
+                f"folder holds view(s) {views} — --subset all evaluates every sequence in it, "
+                "--subset validation the performances the checkpoint held out)"
             )
         raise DatasetError(f"{data_config.root}: no clips in subset {subset!r}{hint}")
     with_crops = bool(loaded.config.parts)

@@ -3,7 +3,8 @@
     parts      step 2  each part's I3D on its own crops (loss on every part's classification: through the
                        classifier of F where the network has one that reads summed features, see
                        core.model.network)
-    pose       step 3  the pose LSTM classifies skeleton windows
+    pose       step 3  the pose stream (LSTM, or the graph network with a loss per input stream) classifies
+                       skeleton windows
     attention  step 5  parts + LSTM + attention head + classifier, jointly, N1 epochs; the first
                        `epochs.attention_frozen_parts` of them with the part I3Ds held
     finetune   step 6  as attention with the LSTM frozen, N2 epochs (at `optim.finetune_lr` if set)
@@ -81,7 +82,8 @@ def needs_crops(stage: str) -> bool:
 class StageObjective(nn.Module):
     """What one stage computes from a batch, as a module so DistributedDataParallel sees the forward.
 
-    Returns (logits, attention): logits (B, C), or (B, P, C) for `parts` (one classification per part).
+    Returns (logits, attention): logits (B, C), or (B, P, C) for `parts` (one classification per part),
+    or (B, S, C) for `pose` (one per input stream of the pose network; S = 1 for the LSTM).
     """
 
     def __init__(self, network: PartAttentionNetwork, stage: str) -> None:
@@ -96,7 +98,7 @@ class StageObjective(nn.Module):
             logits = self.network.part_logits(crops)
             return logits, logits.new_zeros(logits.shape[0], 0)
         if self.stage == "pose":
-            logits, _ = self.network.pose(skeleton)
+            logits = self.network.pose.stream_logits(skeleton)
             return logits, logits.new_zeros(logits.shape[0], 0)
         return self.network(crops, skeleton)
 
@@ -127,10 +129,21 @@ def stage_loss(
         terms = p_i3d_loss(flat, labels.repeat_interleave(parts), no_attention, weights, lambdas)
         return terms.cross_entropy * parts + lambdas.weight * terms.weight_penalty
     if stage == "pose":
-        weights = [network.pose.classifier.weight]
-    else:
-        weights = [w for w in network.regularised_weights() if w.requires_grad]
-    if attention.shape[1] <= 1:  # pose stage, single part: no attention to regularise
+        # Each input stream's own loss, summed (the LSTM has one stream): the streams share no weights,
+        # so each learns as if trained alone, and their averaged logits are an ensemble.
+        streams = logits.shape[1]
+        flat = logits.flatten(0, 1)
+        repeated = labels.repeat_interleave(streams)
+        lambdas = LossWeights(attention=0.0, weight=config.optim.weight_decay)
+        terms = p_i3d_loss(
+            flat, repeated, flat.new_ones(flat.shape[0], 1), network.pose.classifier_weights(), lambdas
+        )
+        cross_entropy = terms.cross_entropy
+        if config.optim.label_smoothing > 0:  # Eq. 5 with the cross-entropy against smoothed targets
+            cross_entropy = F.cross_entropy(flat, repeated, label_smoothing=config.optim.label_smoothing)
+        return cross_entropy * streams + lambdas.weight * terms.weight_penalty
+    weights = [w for w in network.regularised_weights() if w.requires_grad]
+    if attention.shape[1] <= 1:  # a single part: no attention to regularise
         attention = logits.new_ones(logits.shape[0], 1)
     terms = p_i3d_loss(logits, labels, attention.float(), weights, lambdas)
     smoothing = config.optim.label_smoothing
@@ -216,6 +229,13 @@ def train_stage(
         raise StageError(f"unknown stage {stage!r}; expected one of {list(STAGE_NAMES)}")
     process = process or distributed.start(config.device)
     splits = splits or build_splits(config.data)
+    if not splits.train:
+        nucla = config.data.dataset == "nucla"
+        views = f" from training views {config.data.nucla_train_views}" if nucla else ""
+        raise DatasetError(
+            f"{config.data.root}: no {config.data.dataset} training clips{views} "
+            f"(protocol {config.data.protocol!r})"
+        )
     net_config = network_config(config, len(splits.class_names), splits.layout)
     network_stages = stages_for(net_config)
     if stage not in network_stages:
@@ -283,6 +303,7 @@ def train_stage(
         config.augment.noise,
         config.augment.mirror,
         config.augment.speed,
+        config.augment.shear,
     )
     train_set, validation_set = window_datasets(
         splits,
@@ -461,6 +482,13 @@ def train_stage(
 def _validation_metrics(predictions: Predictions, stage: str) -> dict[str, float]:
     logits = torch.from_numpy(predictions.logits)
     labels = torch.from_numpy(predictions.labels)
+    stream_metrics = {}
+    if stage == "pose":  # (N, S, C): judged as the network classifies, on the streams' mean logits
+        if logits.shape[1] > 1:
+            stream_metrics = {
+                f"stream{k}_top1": topk_accuracy(logits[:, k], labels, 1) for k in range(logits.shape[1])
+            }
+        logits = logits.mean(1)
     if stage == "parts":  # (N, P, C): report the mean over parts, and each part
         per_part = [topk_accuracy(logits[:, k], labels, 1) for k in range(logits.shape[1])]
         loss = float(np.mean([F.cross_entropy(logits[:, k], labels).item() for k in range(logits.shape[1])]))
@@ -478,7 +506,7 @@ def _validation_metrics(predictions: Predictions, stage: str) -> dict[str, float
     }
     if predictions.attention.shape[1] > 1:
         metrics.update({f"attention{k}": float(v) for k, v in enumerate(predictions.attention.mean(0))})
-    return metrics
+    return {**metrics, **stream_metrics}
 
 
 def _save_state(

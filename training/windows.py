@@ -48,6 +48,10 @@ class Augmentation:
     noise: float = 0.0  # Gaussian joint noise, in normalised units (spine lengths)
     mirror: float = 0.0  # probability of a left-right mirror (only where the classes do not say which hand)
     speed: float = 0.0  # the clip plays at a uniform speed factor in [1 - speed, 1 + speed] (people differ)
+    # Each off-diagonal entry of a linear map uniform in [-shear, shear]: a skeleton seen from a camera
+    # the normalisation could not fully undo (a side view's noisy shoulder axis, a tilted sensor), and
+    # bodies of other proportions. Drawn after the rotations; 0 draws nothing (earlier runs unchanged).
+    shear: float = 0.0
 
     def apply(
         self, skeleton: np.ndarray, rng: np.random.Generator, mirror_order: np.ndarray | None = None
@@ -69,6 +73,9 @@ class Augmentation:
             rx = np.array([[1, 0, 0], [0, math.cos(b), -math.sin(b)], [0, math.sin(b), math.cos(b)]])
             rz = np.array([[math.cos(c), -math.sin(c), 0], [math.sin(c), math.cos(c), 0], [0, 0, 1]])
             rotation = rotation @ rx @ rz
+        if self.shear > 0:
+            sheared = np.eye(3) + rng.uniform(-self.shear, self.shear, size=(3, 3)) * (1 - np.eye(3))
+            rotation = rotation @ sheared
         out = skeleton @ rotation.T.astype(np.float32)
         if self.scale > 0:
             out = out * np.float32(rng.uniform(1 - self.scale, 1 + self.scale))

@@ -1,4 +1,5 @@
-"""The network: part I3Ds, the pose LSTM and its attention, the loss, profiles and checkpoints.
+"""The network: part I3Ds, the pose stream (LSTM or graph network) and its attention, the loss, profiles
+and checkpoints.
 
 from core.model import PartAttentionNetwork, paper, lite, tiny, load_checkpoint
 """
@@ -12,21 +13,25 @@ from core.model.checkpoint import (
     read_i3d_weights,
     save_checkpoint,
 )
+from core.model.graph import PoseGCN
 from core.model.i3d import InceptionI3d, load_i3d_state_dict
 from core.model.loss import NTU_LOSS, NUCLA_LOSS, LossTerms, LossWeights, p_i3d_loss
 from core.model.network import PartAttentionNetwork, PartLogits, PoseLogits, Stage
 from core.model.pose import AttentionHead, PoseLSTM
+from core.model.pose_features import PoseInput
 from core.model.profiles import (
     BODY_PARTS,
     FULL_IMAGE,
     PROFILES,
     Aggregation,
     NetworkConfig,
+    PoseStream,
     lite,
     paper,
     paper_nucla,
     pose_only,
     single_part,
+    skeleton,
     tiny,
     with_aggregation,
 )
@@ -47,8 +52,11 @@ __all__ = [
     "NetworkConfig",
     "PartAttentionNetwork",
     "PartLogits",
+    "PoseGCN",
+    "PoseInput",
     "PoseLSTM",
     "PoseLogits",
+    "PoseStream",
     "Preprocessing",
     "Stage",
     "load_checkpoint",
@@ -62,6 +70,7 @@ __all__ = [
     "read_i3d_weights",
     "save_checkpoint",
     "single_part",
+    "skeleton",
     "tiny",
     "with_aggregation",
 ]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from core.model.profiles import main
+from core.model.cost import main
 
 main()

@@ -2,8 +2,10 @@
 
     crops (B, P, T, S, S, 3) RGB 0..255 --> /127.5 - 1, channels first --> one I3D per part
         part k: (B, 3, T, S, S) -> I3D_k -> g_k (B, D) after Mixed_5c, global average
-    skeleton (B, T, M, J, 3) normalised --> PoseLSTM -> hidden states (B, T, H)
+    skeleton (B, T, M, J, 3) normalised --> pose stream -> hidden states (B, T, H)
         --> AttentionHead -> alpha (B, K)
+    pose stream (`NetworkConfig.pose_stream`): the paper's PoseLSTM, or PoseGCN (core/model/graph.py);
+    both give logits (B, C) and per-time-step hidden states, so everything else is the same for both
     F = sum_k alpha_k g_k (Eq. 4) --> dropout --> linear --> logits (B, C)
 
 Forward always returns (logits (B, C), attention (B, P)), whatever the aggregation, so engines and
@@ -14,9 +16,10 @@ Training stages (Algorithm 1), set with `set_stage`:
     Stage.PARTS     step 2: each part's I3D on its own crops, loss on `part_logits`: through the classifier of
                     F where that classifier reads a sum of part features (attention, sum_0), else through
                     each I3D's own logits layer (concat_0, single)
-    Stage.POSE      step 3: the pose LSTM alone, loss on `network.pose(skeleton)[0]`
-    Stage.JOINT     step 5: what `forward` uses (parts, LSTM, attention, classifier), loss on `forward`
-    Stage.FINETUNE  step 6: as JOINT with the pose LSTM frozen
+    Stage.POSE      step 3: the pose stream alone, loss on each of its streams' logits
+                    (`network.pose.stream_logits(skeleton)`; the LSTM has one)
+    Stage.JOINT     step 5: what `forward` uses (parts, pose trunk, attention, classifier), loss on `forward`
+    Stage.FINETUNE  step 6: as JOINT with the pose trunk (LSTM or graph network) frozen
     Stage.ALL       every parameter trainable (the default after construction)
 Frozen modules get requires_grad False and stay in eval mode (no dropout noise, no BatchNorm
 statistics updates) even when the network is put in train mode. JOINT also trains the ablations
@@ -33,6 +36,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from core.model.graph import PoseGCN
 from core.model.i3d import (
     ENDPOINTS,
     INCEPTION_BLOCKS,
@@ -42,7 +46,7 @@ from core.model.i3d import (
     load_i3d_state_dict,
 )
 from core.model.pose import AttentionHead, PoseLSTM
-from core.model.profiles import Aggregation, NetworkConfig, layout_with_joints
+from core.model.profiles import Aggregation, NetworkConfig, PoseStream, layout_with_joints
 
 
 class Stage(enum.Enum):
@@ -54,7 +58,7 @@ class Stage(enum.Enum):
 
 
 class PartAttentionNetwork(nn.Module):
-    """K part I3Ds + pose LSTM attention (or an ablation of it), built from a `NetworkConfig`."""
+    """K part I3Ds + pose-driven attention (or an ablation of it), built from a `NetworkConfig`."""
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
@@ -89,8 +93,18 @@ class PartAttentionNetwork(nn.Module):
             first_shared = ENDPOINTS[ENDPOINTS.index(last_part_endpoint) + 1]
             self.shared = InceptionI3d(**i3d, first_endpoint=first_shared)
 
-        self.pose: PoseLSTM | None = None
-        if aggregation.uses_pose:
+        self.pose: PoseLSTM | PoseGCN | None = None
+        if aggregation.uses_pose and config.pose_stream is PoseStream.GCN:
+            self.pose = PoseGCN(
+                parents=layout_with_joints(config.num_joints).parents,
+                num_bodies=config.num_bodies,
+                num_classes=config.num_classes,
+                inputs=config.gcn_inputs,
+                channels=config.gcn_channels,
+                temporal_kernel=config.gcn_temporal_kernel,
+                dropout=config.gcn_dropout,
+            )
+        elif aggregation.uses_pose:
             self.pose = PoseLSTM(
                 num_joints=config.num_joints,
                 num_bodies=config.num_bodies,
@@ -106,7 +120,7 @@ class PartAttentionNetwork(nn.Module):
         if aggregation is Aggregation.ATTENTION:
             self.attention = AttentionHead(
                 num_frames=config.num_frames,
-                hidden_size=config.lstm_hidden,
+                hidden_size=self.pose.hidden_size,
                 attention_size=config.attention_size,
                 num_parts=len(config.parts),
             )
@@ -236,7 +250,7 @@ class PartAttentionNetwork(nn.Module):
         self.train(self.training)
 
     def freeze_pose(self) -> None:
-        """Algorithm 1 step 6: the pose LSTM stops learning (same as set_stage(Stage.FINETUNE))."""
+        """Algorithm 1 step 6: the pose stream stops learning (same as set_stage(Stage.FINETUNE))."""
         self.set_stage(Stage.FINETUNE)
 
     def train(self, mode: bool = True) -> PartAttentionNetwork:
@@ -245,13 +259,14 @@ class PartAttentionNetwork(nn.Module):
             for module in self._leaf_groups():
                 if not any(p.requires_grad for p in module.parameters()):
                     module.eval()
-            if self.pose is not None and not self.pose.classifier.weight.requires_grad:
+            if self.pose is not None and not any(p.requires_grad for p in self.pose.classifier.parameters()):
                 self.pose.dropout.eval()
         return self
 
     def regularised_weights(self) -> list[torch.Tensor]:
         """The dense layers' weight matrices that Eq. 5's lambda2 term penalises: the attention head's
-        W_h and W_s and the final classifier (the layers the paper adds on top of I3D and the LSTM)."""
+        W_h and W_s and the final classifier (the layers the paper adds on top of I3D and the pose
+        stream); the pose classifiers for the pose-only network."""
         weights = []
         if self.attention is not None:
             weights += [self.attention.project.weight, self.attention.score.weight]
@@ -260,7 +275,7 @@ class PartAttentionNetwork(nn.Module):
         elif self.config.aggregation is Aggregation.SINGLE:
             weights.append(self.parts[0].logits.conv3d.weight)
         elif self.pose is not None:
-            weights.append(self.pose.classifier.weight)
+            weights += self.pose.classifier_weights()
         return weights
 
     def load_pretrained_i3d(
@@ -290,28 +305,28 @@ class PartAttentionNetwork(nn.Module):
             self._check_part_classification()
             return [self.parts, self.classifier] if self.parts_share_classifier else [self.parts]
         if stage is Stage.POSE:
-            return [need(self.pose, "the pose LSTM")]
+            return [need(self.pose, "the pose stream")]
         used = self._used_by_forward()
         if stage is Stage.JOINT:
             return used
-        finetuned = [m for m in used if self.pose is None or m is not self.pose.lstm]
+        finetuned = [m for m in used if self.pose is None or m is not self.pose.trunk]
         if not finetuned or self.config.aggregation is Aggregation.POSE:
-            raise ValueError("stage 'finetune' freezes the pose LSTM, which is all a 'pose' network has")
+            raise ValueError("stage 'finetune' freezes the pose stream, which is all a 'pose' network has")
         return finetuned
 
     def _used_by_forward(self) -> list[nn.Module]:
         """The modules whose parameters `forward` uses. Only these train in JOINT / FINETUNE, so that
         DistributedDataParallel finds no unused trainable parameter (the parts' own logits where they
-        have them, the pose LSTM's classifier)."""
+        have them, the pose stream's classifier)."""
         aggregation = self.config.aggregation
         if aggregation is Aggregation.POSE:
-            return [self.pose.lstm, self.pose.classifier]
+            return [self.pose.trunk, self.pose.classifier]
         if aggregation is Aggregation.SINGLE:
             return [self.parts[0]]
         trunks = [part._modules[name] for part in self.parts for name in part.endpoints]
         heads = [m for m in (self.shared, self.attention, self.classifier) if m is not None]
-        lstm = [self.pose.lstm] if self.pose is not None else []
-        return [*trunks, *heads, *lstm]
+        pose = [self.pose.trunk] if self.pose is not None else []
+        return [*trunks, *heads, *pose]
 
     def _leaf_groups(self) -> list[nn.Module]:
         """The units that are frozen or trained as a whole, for keeping frozen ones in eval mode."""
@@ -320,7 +335,7 @@ class PartAttentionNetwork(nn.Module):
             if module is not None:
                 groups.append(module)
         if self.pose is not None:
-            groups += [self.pose.lstm, self.pose.classifier]
+            groups += [self.pose.trunk, self.pose.classifier]
         return groups
 
 
@@ -337,12 +352,12 @@ class PartLogits(nn.Module):
 
 
 class PoseLogits(nn.Module):
-    """The pose LSTM's classification as a module's forward, so DDP can wrap it (Algorithm 1 step 3)."""
+    """The pose stream's classification as a module's forward, so DDP can wrap it (Algorithm 1 step 3)."""
 
     def __init__(self, network: PartAttentionNetwork) -> None:
         super().__init__()
         if network.pose is None:
-            raise ValueError(f"a {network.config.aggregation.value!r} network has no pose LSTM")
+            raise ValueError(f"a {network.config.aggregation.value!r} network has no pose stream")
         self.network = network
 
     def forward(self, skeleton: torch.Tensor) -> torch.Tensor:

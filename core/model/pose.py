@@ -1,4 +1,5 @@
-"""The pose stream: a stacked LSTM over normalised skeletons, and the attention head of Eq. 2-3.
+"""The paper's pose stream: a stacked LSTM over normalised skeletons, and the attention head of Eq. 2-3.
+(The other pose stream, a graph convolution network with the same interface, is core/model/graph.py.)
 
     skeleton (B, T, M, J, 3) -> flatten bodies and joints -> (B, T, M*J*3)
       -> LSTM x3 (hidden H, dropout between layers) -> hidden states (B, T, H)
@@ -8,8 +9,8 @@
 M bodies are flattened into one input vector (zeros where the second person is absent), so any joint
 layout works: the input size is M * J * 3.
 
-Optional input features, computed here from the same (B, T, M, J, 3) skeleton so that live, the
-engines and ONNX keep feeding positions only (all off by default, as in the paper):
+Optional input features, computed from the same (B, T, M, J, 3) skeleton (core/model/pose_features.py)
+so that live, the engines and ONNX keep feeding positions only (all off by default, as in the paper):
     centre_frames  positions relative to each frame's mean joint (the walk across the room removed;
                    the window-level normalisation keeps it)
     velocity       + frame-to-frame differences of the positions as given, times this weight (3 more
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from core.model import pose_features
 
 
 class PoseLSTM(nn.Module):
@@ -50,9 +53,7 @@ class PoseLSTM(nn.Module):
         if bone_parents is not None and len(bone_parents) != num_joints:
             raise ValueError(f"bone_parents names {len(bone_parents)} joints, the skeleton has {num_joints}")
         # The root (parent -1) is its own parent: its bone is zero.
-        self.bone_parents = (
-            None if bone_parents is None else [p if p >= 0 else j for j, p in enumerate(bone_parents)]
-        )
+        self.bone_parents = None if bone_parents is None else pose_features.own_parents(bone_parents)
         self.features_per_joint = 3 * (1 + int(velocity > 0) + int(bone_parents is not None))
         self.lstm = nn.LSTM(
             input_size=num_bodies * num_joints * self.features_per_joint,
@@ -79,13 +80,24 @@ class PoseLSTM(nn.Module):
         logits = self.classifier(self.dropout(hidden[:, -1]))
         return logits, hidden
 
+    @property
+    def trunk(self) -> nn.Module:
+        """What computes the hidden states (frozen in Algorithm 1 step 6; the classifier is not)."""
+        return self.lstm
+
+    def classifier_weights(self) -> list[torch.Tensor]:
+        """The pose classifier's weight matrices (Eq. 5's lambda2 term in the pose stage)."""
+        return [self.classifier.weight]
+
+    def stream_logits(self, skeleton: torch.Tensor) -> torch.Tensor:
+        """(B, 1, C): one stream, the same logits as `forward` (the pose stage's loss reads these)."""
+        return self(skeleton)[0].unsqueeze(1)
+
     def features(self, skeleton: torch.Tensor) -> torch.Tensor:
         """(B, T, M, J, 3) -> (B, T, M, J, F) LSTM inputs per joint, F = `features_per_joint`."""
         if not (self.velocity > 0 or self.centre_frames or self.bone_parents is not None):
             return skeleton
-        # Absent bodies and frames are exact zeros (normalize_window); their features stay zero, and a
-        # body appearing or vanishing must not read as a jump of several metres.
-        present = (skeleton.abs().sum(-1, keepdim=True) > 0).to(skeleton.dtype)  # (B, T, M, J, 1)
+        present = pose_features.presence(skeleton)  # (B, T, M, J, 1)
         positions = skeleton
         if self.centre_frames:
             count = present.sum(-2, keepdim=True).clamp(min=1.0)
@@ -93,12 +105,9 @@ class PoseLSTM(nn.Module):
             positions = (skeleton - centre) * present
         blocks = [positions]
         if self.velocity > 0:
-            both = present[:, 1:] * present[:, :-1]
-            step = (skeleton[:, 1:] - skeleton[:, :-1]) * both
-            blocks.append(torch.cat([torch.zeros_like(skeleton[:, :1]), step], dim=1) * self.velocity)
+            blocks.append(pose_features.velocity(skeleton, present) * self.velocity)
         if self.bone_parents is not None:
-            parents = self.bone_parents
-            blocks.append((skeleton - skeleton[..., parents, :]) * present * present[..., parents, :])
+            blocks.append(pose_features.bones(skeleton, present, self.bone_parents))
         return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
 
 

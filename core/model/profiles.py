@@ -1,26 +1,27 @@
-"""Network configuration, its presets (profiles) and their cost.
+"""Network configuration and its presets (profiles).
 
 Profiles (presets as functions, so a CLI choice maps to a dataclass):
-    paper  224 px crops, full-width I3D, 20 frames, LSTM 512 (NTU; `paper_nucla`: LSTM 128, Kinect v1)
-    lite   a CPU profile for live use on a laptop (smaller crops, thinner I3D, fewer frames)
-    demo   the simulated-clips demo (`python -m training demo`): trains on two CPU cores in ten minutes
-    tiny   for tests
+    paper     224 px crops, full-width I3D, 20 frames, LSTM 512 (NTU; `paper_nucla`: LSTM 128, Kinect v1)
+    lite      a CPU profile for live use on a laptop (smaller crops, thinner I3D, fewer frames)
+    demo      the simulated-clips demo (`python -m training demo`): trains on two CPU cores in ten minutes
+    skeleton  skeleton-only: the graph pose stream alone (no crops), sized for 6 people on 2 CPU cores
+    tiny      for tests
 
-    python -m core.model [--classes 60]   prints parameters and GMACs per window of each profile
+The pose stream is `pose_stream`: the paper's LSTM (every preset but `skeleton`, and every checkpoint
+saved before the field existed) or the graph convolution network of core/model/graph.py.
+Their cost: `python -m core.model` (core/model/cost.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from core.glimpse import PARTS
+from core.model.pose_features import PoseInput
 from core.skeleton import LAYOUTS, SkeletonLayout
 
 BODY_PARTS: tuple[str, ...] = PARTS  # the paper's K = 3 (left hand, right hand, full body), in crop order
@@ -46,6 +47,15 @@ class Aggregation(enum.Enum):
     @property
     def uses_pose(self) -> bool:
         return self in (Aggregation.ATTENTION, Aggregation.POSE)
+
+
+class PoseStream(enum.Enum):
+    """What reads the skeleton: classifies it alone (aggregation "pose") and drives Eq. 2-3's attention."""
+
+    LSTM = "lstm"  # the paper's stacked LSTM (core/model/pose.py)
+    GCN = (
+        "gcn"  # spatial-temporal graph convolutions, joints / bones / velocity streams (core/model/graph.py)
+    )
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,14 @@ class NetworkConfig:
     pose_bones: bool = False
     # Width of W_h in Eq. 2; the paper does not give it, we use the LSTM's hidden size.
     attention_size: int = 512
+    # The pose stream. LSTM: the fields above. GCN: one trunk per input (late fusion), blocks of these
+    # widths over the layout of num_joints joints, temporal kernel in frames, dropout before each
+    # stream's classifier. The GCN's defaults are the `skeleton` profile's (sized in its docstring).
+    pose_stream: PoseStream = PoseStream.LSTM
+    gcn_inputs: tuple[PoseInput, ...] = (PoseInput.JOINTS, PoseInput.BONES, PoseInput.VELOCITY)
+    gcn_channels: tuple[int, ...] = (32, 32, 64)
+    gcn_temporal_kernel: int = 5
+    gcn_dropout: float = 0.5
 
     def __post_init__(self) -> None:
         problems = []
@@ -100,21 +118,42 @@ class NetworkConfig:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.width <= 0:
             problems.append(f"width must be > 0, got {self.width}")
-        for name in ("i3d_dropout", "lstm_dropout"):
+        for name in ("i3d_dropout", "lstm_dropout", "gcn_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 problems.append(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not self.pose_velocity >= 0:
             problems.append(f"pose_velocity (a weight) must be >= 0, got {self.pose_velocity}")
         if self.pose_bones and layout_with_joints(self.num_joints) is None:
             problems.append(f"pose_bones needs a skeleton layout of {self.num_joints} joints; there is none")
+        if self.pose_stream is PoseStream.GCN:
+            problems += self._gcn_problems()
         if problems:
             raise ValueError("invalid NetworkConfig: " + "; ".join(problems))
+
+    def _gcn_problems(self) -> list[str]:
+        problems = []
+        if layout_with_joints(self.num_joints) is None:
+            problems.append(f"the GCN needs a skeleton layout of {self.num_joints} joints; there is none")
+        if self.pose_velocity or self.pose_centre_frames or self.pose_bones:
+            problems.append(
+                "pose_velocity, pose_centre_frames and pose_bones are LSTM inputs; the GCN reads gcn_inputs"
+            )
+        if not self.gcn_inputs or len(set(self.gcn_inputs)) != len(self.gcn_inputs):
+            problems.append(f"gcn_inputs must name distinct inputs, got {[i.value for i in self.gcn_inputs]}")
+        if not self.gcn_channels or min(self.gcn_channels) < 1:
+            problems.append(f"gcn_channels must be block widths >= 1, got {list(self.gcn_channels)}")
+        if self.gcn_temporal_kernel < 1 or self.gcn_temporal_kernel % 2 == 0:
+            problems.append(f"gcn_temporal_kernel must be odd and >= 1, got {self.gcn_temporal_kernel}")
+        return problems
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (str, int, float, list), for checkpoints and logs."""
         d = dataclasses.asdict(self)
         d["parts"] = list(self.parts)
         d["aggregation"] = self.aggregation.value
+        d["pose_stream"] = self.pose_stream.value
+        d["gcn_inputs"] = [kind.value for kind in self.gcn_inputs]
+        d["gcn_channels"] = list(self.gcn_channels)
         return d
 
     @classmethod
@@ -129,6 +168,13 @@ class NetworkConfig:
                 values["aggregation"] = Aggregation(values["aggregation"])
             if "parts" in values:
                 values["parts"] = tuple(values["parts"])
+            # Configs saved before the pose stream could be chosen lack these fields: the LSTM.
+            if "pose_stream" in values:
+                values["pose_stream"] = PoseStream(values["pose_stream"])
+            if "gcn_inputs" in values:
+                values["gcn_inputs"] = tuple(PoseInput(kind) for kind in values["gcn_inputs"])
+            if "gcn_channels" in values:
+                values["gcn_channels"] = tuple(values["gcn_channels"])
             return cls(**values)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{source}: {error}") from error
@@ -192,11 +238,32 @@ def tiny(num_classes: int = 5) -> NetworkConfig:
     )
 
 
+def skeleton(num_classes: int = 60) -> NetworkConfig:
+    """Skeleton-only: the graph pose stream alone (joints, bones, velocity; blocks 32-32-64, temporal
+    kernel 5) over Kinect v2 skeletons, 2 bodies, 20 frames — 0.16 M parameters.
+
+    Sized by measurement (`python -m benchmarks.engines --profiles skeleton skeleton_lstm`): six
+    people's windows in one ONNX Runtime call within 10 ms on two idle CPU cores, the budget live
+    has for the skeleton-only decision. Train it with `--ablation pose` (another ablation puts part
+    I3Ds back).
+    """
+    return NetworkConfig(
+        num_classes=num_classes, parts=(), aggregation=Aggregation.POSE, pose_stream=PoseStream.GCN
+    )
+
+
+def skeleton_lstm(num_classes: int = 60) -> NetworkConfig:
+    """Skeleton-only with the paper's pose stream: the 3-layer LSTM of 512 units alone (for comparison)."""
+    return NetworkConfig(num_classes=num_classes, parts=(), aggregation=Aggregation.POSE)
+
+
 PROFILES: dict[str, Callable[[int], NetworkConfig]] = {
     "paper": paper,
     "paper_nucla": paper_nucla,
     "lite": lite,
     "demo": demo,
+    "skeleton": skeleton,
+    "skeleton_lstm": skeleton_lstm,
     "tiny": tiny,
 }
 
@@ -215,60 +282,3 @@ def with_aggregation(config: NetworkConfig, aggregation: Aggregation) -> Network
 def pose_only(config: NetworkConfig) -> NetworkConfig:
     """The skeleton-only classifier (Algorithm 1 step 3, and the N-UCLA pose baseline)."""
     return dataclasses.replace(config, parts=(), aggregation=Aggregation.POSE)
-
-
-@dataclass(frozen=True)
-class NetworkCost:
-    parameters: int  # whole network
-    i3d_parameters: int  # one part's I3D (with its logits)
-    gmacs: float  # multiply-accumulates per window (batch 1), whole network
-    i3d_gmacs: float  # one part's I3D per window
-
-
-def network_cost(config: NetworkConfig) -> NetworkCost:
-    """Parameters and multiply-accumulates of one window, counted on the meta device (no memory, fast)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from core.model.network import PartAttentionNetwork
-
-    with torch.device("meta"):
-        network = PartAttentionNetwork(config).eval()
-        crops = torch.zeros(1, len(config.parts), config.num_frames, config.crop_size, config.crop_size, 3)
-        skeleton = torch.zeros(1, config.num_frames, config.num_bodies, config.num_joints, 3)
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            network(crops, skeleton)
-        total_flops = counter.get_total_flops()
-        i3d_flops = 0
-        i3d_parameters = 0
-        if network.parts:
-            part = network.parts[0]
-            x = torch.zeros(1, 3, config.num_frames, config.crop_size, config.crop_size)
-            part_counter = FlopCounterMode(display=False)
-            with part_counter, torch.no_grad():
-                part.features(x)
-            i3d_flops = part_counter.get_total_flops()
-            i3d_parameters = sum(p.numel() for p in part.parameters())
-    parameters = sum(p.numel() for p in network.parameters())
-    # FlopCounterMode counts 2 FLOPs per multiply-accumulate.
-    return NetworkCost(parameters, i3d_parameters, total_flops / 2e9, i3d_flops / 2e9)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Parameters and GMACs per window of each profile.")
-    parser.add_argument("--classes", type=int, default=60, help="number of action classes (NTU60: 60)")
-    args = parser.parse_args(argv)
-    header = (
-        f"{'profile':<12} {'crop':>4} {'width':>6} {'frames':>6} {'lstm':>5} "
-        f"{'params':>9} {'I3D/part':>9} {'GMAC/window':>12} {'GMAC I3D/part':>14}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, preset in PROFILES.items():
-        config = preset(args.classes)
-        cost = network_cost(config)
-        print(
-            f"{name:<12} {config.crop_size:>4} {config.width:>6.3f} {config.num_frames:>6} "
-            f"{config.lstm_hidden:>5} {cost.parameters / 1e6:>8.2f}M {cost.i3d_parameters / 1e6:>8.2f}M "
-            f"{cost.gmacs:>12.2f} {cost.i3d_gmacs:>14.2f}"
-        )

@@ -10,7 +10,9 @@ Frame rate. The files carry no timestamps and the dataset paper gives no rate. T
 30) and "donning" 88 frames (5.9 s). We therefore time frames at `NUCLA_FPS` = 15; windows are
 defined in seconds, so this only sets what "a 3-second window" means for this dataset.
 
-Protocol (cross-view, Wang et al. CVPR 2014): train on views 1+2, test on view 3.
+Protocol (cross-view, Wang et al. CVPR 2014): train on views 1+2, test on view 3. Every performance
+(action, subject, episode) was recorded by the three cameras at once, so the validation clips are held
+out by performance, never by clip: a clip-level draw trains on the other view of a validation clip.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from core.skeleton import KINECT_V1
 from training.config import DataConfig
-from training.data import Clip, ClipSource, DatasetError, Splits, hold_out
+from training.data import Clip, ClipSource, DatasetError, Splits, hold_out_performances
 
 NUCLA_FPS = 15.0
 NUCLA_NUM_JOINTS = 20
@@ -154,12 +156,21 @@ class SkeletonOnly:
         return self.clip
 
 
+def performance(source: ClipSource) -> tuple[int, int, int]:
+    """The event a sequence shows, whichever camera saw it: (class, subject, episode)."""
+    return source.label, source.group["subject"], source.group["episode"]
+
+
 def nucla_splits(data: DataConfig) -> Splits:
-    """Views `nucla_train_views` -> train + validation (held out per class); `nucla_test_views` -> test."""
+    """Views `nucla_train_views` -> train + validation (`validation_fraction` of each class's
+    performances, with all their training views); `nucla_test_views` -> test; other views -> unused.
+
+    A folder without training views (e.g. view 3 alone, for evaluation) gives empty train and
+    validation lists; training refuses those (training.stages)."""
     everything = nucla_sources(data.root, views=None, fps=data.nucla_fps)
     pool = [s for s in everything if s.group["view"] in data.nucla_train_views]
     test = [s for s in everything if s.group["view"] in data.nucla_test_views]
-    if not pool:
-        raise DatasetError(f"{data.root}: no N-UCLA sequences from training views {data.nucla_train_views}")
-    train, validation = hold_out(pool, data.validation_fraction, data.split_seed)
-    return Splits(train, validation, test, list(NUCLA_CLASS_NAMES), KINECT_V1, has_rgb=False)
+    protocol_views = {*data.nucla_train_views, *data.nucla_test_views}
+    unused = [s for s in everything if s.group["view"] not in protocol_views]
+    train, validation = hold_out_performances(pool, data.validation_fraction, data.split_seed, performance)
+    return Splits(train, validation, test, list(NUCLA_CLASS_NAMES), KINECT_V1, has_rgb=False, unused=unused)

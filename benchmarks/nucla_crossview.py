@@ -1,0 +1,187 @@
+"""Cross-view accuracy inside N-UCLA views 1-2: the honest proxy for the view-3 test we do not have.
+
+    python -m benchmarks.nucla_crossview [--configs training/configs/nucla_lstm.yaml
+                                          training/configs/nucla_pose.yaml] [--seeds 0 1 2]
+                                         [--out runs/crossview] [--set augment.shear=0.3 --tag shear]
+
+For each config, each direction (train view 1 -> test all of view 2, and view 2 -> view 1) and each
+seed: `python -m training pose` with the config's settings and those views (early stopping on 10% of
+the training view's performances), then the best checkpoint evaluated on every clip of the other view.
+One line per run, then a table of means, sample standard deviations and ranges. Runs one after another
+on one thread (a 2-core machine shared with other work); a run whose `result.json` exists is read, not
+repeated, so an interrupted sweep continues where it stopped. Training and evaluation logs go to
+`<out>/<tag>/<direction>/seed<N>/log.txt`.
+
+Why not the random 10% of views 1-2: N-UCLA's three cameras filmed every performance at once, so a
+clip-level draw tests on performances whose other view was trained on. Training on one view and
+testing on the other is what the standard protocol (train views 1+2, test view 3) asks of a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from training.config import load_config
+from training.evaluate import evaluate
+from training.stages import train_stage
+
+DIRECTIONS = ((1, 2), (2, 1))
+
+
+@dataclass(frozen=True)
+class Run:
+    tag: str
+    train_view: int
+    test_view: int
+    seed: int
+    top1: float  # on every clip of the test view
+    validation_top1: float  # on the held-out performances of the training view (chose the epoch)
+    epochs: int
+    seconds: float
+
+    @property
+    def direction(self) -> str:
+        return f"v{self.train_view}->v{self.test_view}"
+
+
+def run_one(
+    config_path: Path, overrides: list[str], tag: str, train_view: int, test_view: int, seed: int, out: Path
+) -> Run:
+    folder = out / tag / f"v{train_view}_to_v{test_view}" / f"seed{seed}"
+    result_path = folder / "result.json"
+    if result_path.is_file():
+        return Run(**json.loads(result_path.read_text(encoding="utf-8")))
+    folder.mkdir(parents=True, exist_ok=True)
+    config = load_config(
+        config_path,
+        [
+            *overrides,
+            f"data.nucla_train_views=[{train_view}]",
+            f"data.nucla_test_views=[{test_view}]",
+            f"seed={seed}",
+            f"out={folder}",
+            "progress=false",
+        ],
+    )
+    started = time.monotonic()
+    with open(folder / "log.txt", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        trained = train_stage(config, "pose", restart=True)
+        report = evaluate(
+            trained.best_checkpoint, data=config.data.root, subset="test", out=folder / "eval", progress=False
+        )
+    run = Run(
+        tag=tag,
+        train_view=train_view,
+        test_view=test_view,
+        seed=seed,
+        top1=report.top1,
+        validation_top1=trained.best_validation_top1,
+        epochs=trained.epochs_run,
+        seconds=round(time.monotonic() - started, 1),
+    )
+    result_path.write_text(json.dumps(run.__dict__, indent=1), encoding="utf-8")
+    return run
+
+
+def summary(values: list[float]) -> str:
+    """'mean ± sd (min-max)' in percent; the sd is the sample one (n - 1)."""
+    percent = [100 * v for v in values]
+    mean = statistics.fmean(percent)
+    if len(percent) < 2:
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ± {statistics.stdev(percent):.1f} ({min(percent):.1f}-{max(percent):.1f})"
+
+
+def format_table(runs: list[Run]) -> str:
+    tags = list(dict.fromkeys(r.tag for r in runs))
+    lines = [
+        "| setting | v1->v2 top-1 % (per seed) | v1->v2 mean ± sd (range) | v2->v1 top-1 % (per seed) "
+        "| v2->v1 mean ± sd (range) | both directions |",
+        "|---|---|---|---|---|---|",
+    ]
+    for tag in tags:
+        cells = []
+        for train_view, test_view in DIRECTIONS:
+            mine = [
+                r for r in runs if r.tag == tag and (r.train_view, r.test_view) == (train_view, test_view)
+            ]
+            mine.sort(key=lambda r: r.seed)
+            cells.append(" / ".join(f"{100 * r.top1:.1f}" for r in mine) or "-")
+            cells.append(summary([r.top1 for r in mine]) if mine else "-")
+        both = [r.top1 for r in runs if r.tag == tag]
+        lines.append(f"| {tag} | {' | '.join(cells)} | {summary(both)} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.nucla_crossview", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        type=Path,
+        default=[Path("training/configs/nucla_lstm.yaml"), Path("training/configs/nucla_pose.yaml")],
+        help="training configs to compare (each row of the table; tag = file name without .yaml)",
+    )
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path("runs/crossview"))
+    parser.add_argument("--data", help="N-UCLA folder (default: the config's data.root)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every run (repeatable); give the variant a --tag",
+    )
+    parser.add_argument("--tag", help="row name when one config is run with --set overrides")
+    parser.add_argument(
+        "--directions",
+        nargs="+",
+        choices=["1to2", "2to1"],
+        default=["1to2", "2to1"],
+        help="which cross-view directions to run",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
+    args = parser.parse_args(argv)
+    if args.tag and len(args.configs) != 1:
+        parser.error("--tag names one config's row; pass one --configs file with it")
+    return args
+
+
+def main(argv: list[str] | None = None) -> list[Run]:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    overrides = list(args.overrides) + ([f"data.root={args.data}"] if args.data else [])
+    directions = [d for d in DIRECTIONS if f"{d[0]}to{d[1]}" in args.directions]
+    runs = []
+    for config_path in args.configs:
+        tag = args.tag or config_path.stem
+        for train_view, test_view in directions:
+            for seed in args.seeds:
+                run = run_one(config_path, overrides, tag, train_view, test_view, seed, args.out)
+                runs.append(run)
+                print(
+                    f"{tag} {run.direction} seed {seed}: top-1 {100 * run.top1:.1f}% "
+                    f"(validation {100 * run.validation_top1:.1f}%, {run.epochs} epochs, "
+                    f"{run.seconds:.0f} s)",
+                    flush=True,
+                )
+    print()
+    print(format_table(runs))
+    return runs
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
