@@ -8,11 +8,17 @@
     |                                             | person 2 ...               |
     +---------------------------------------------+----------------------------+
     | sim · 30.0 fps · latency p50 / p95 · dropped · engine · people  [Pause][Record][Quit]
+    | [class for recordings v]  recording patient fell · marking since 2.1 s   [Action starts][ends]
     +--------------------------------------------------------------------------+
 
 The GUI thread only draws: a QTimer at 30 fps copies the newest frame out of the ring (at display
 resolution), drains the hops the worker published and redraws. It never waits on the capture or
 recognition threads. Keys: space pauses, r starts / stops recording, q or Esc quits.
+
+Recording for a class: the box lists the site's classes (labels.txt in the record folder, or --labels;
+--label preselects one, a new name included); keys 1-9 choose one, 0 none (an unlabelled clip). While
+recording, s marks that an action of the chosen class starts now and e that it ends; the marks go
+into the clip's sidecar as intervals (live/pipeline.py). Without marks the whole clip is the class.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from core.glimpse import PARTS, part_boxes  # noqa: E402
 from core.skeleton import SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
-from live.pipeline import LivePipeline, Summary  # noqa: E402
+from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,32 @@ PART_TITLES = {"left_hand": "left hand", "right_hand": "right hand", "full_body"
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
+
+
+NO_LABEL = "(no label)"
+
+
+def recording_classes(settings: RecordingSettings, record_dir: Path) -> tuple[list[str], str | None]:
+    """The classes the window offers for recordings — the site's label map (`settings.label_map`, else
+    labels.txt in the record folder), then --label when it is a new name — and the one --label names."""
+    from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map
+
+    path = settings.label_map or Path(record_dir) / LABEL_MAP_FILENAME
+    names: list[str] = []
+    chosen = settings.label
+    if path.is_file():
+        try:
+            label_map = read_label_map(path)
+            names = label_map.class_names
+            if settings.label:
+                chosen = label_map.name(label_map.action_id(settings.label))  # an A-number -> its name
+        except KeyError:
+            pass  # a new class: labels.txt gets it when the recording starts
+        except (LabelMapError, OSError) as error:  # recording will say it again; the window still opens
+            log.error("cannot read the label map: %s", error)
+    if chosen and chosen not in names:
+        names = [*names, chosen]
+    return names, chosen
 
 
 def class_title(name: str | None) -> str:
@@ -277,11 +309,36 @@ class LiveWindow(QtWidgets.QMainWindow):
         for button in (self.pause_button, self.record_button, quit_button):
             bottom.addWidget(button)
 
+        # The class recordings are made for, and where its actions start and end while recording.
+        self.classes, chosen = recording_classes(pipeline.config.recording, config.record_dir)
+        self.class_box = QtWidgets.QComboBox()
+        self.class_box.addItems([NO_LABEL, *(f"{n}  {name}" if n <= 9 else name
+                                             for n, name in enumerate(self.classes, start=1))])
+        self.class_box.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        if chosen is not None:
+            self.class_box.setCurrentIndex(1 + self.classes.index(chosen))
+        self.marking = QtWidgets.QLabel()
+        self.marking.setStyleSheet("font-size: 12px; padding: 2px")
+        start_button = QtWidgets.QPushButton("Action starts [s]")
+        end_button = QtWidgets.QPushButton("Action ends [e]")
+        start_button.clicked.connect(self.start_action)
+        end_button.clicked.connect(self.end_action)
+        labelling = QtWidgets.QHBoxLayout()
+        labelling.addWidget(QtWidgets.QLabel("class [1-9]:"))
+        labelling.addWidget(self.class_box)
+        labelling.addWidget(self.marking, 1)
+        for button in (start_button, end_button):
+            button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+            button.setStyleSheet("QPushButton {background: #333; border: 1px solid #555; padding: 3px 10px}")
+            labelling.addWidget(button)
+        self._marking_note = ""  # the last marking message (refused mark, ...)
+
         central = QtWidgets.QWidget()
         main = QtWidgets.QVBoxLayout(central)
         main.setContentsMargins(4, 4, 4, 4)
         main.addWidget(splitter, 1)
         main.addLayout(bottom)
+        main.addLayout(labelling)
         self.setCentralWidget(central)
 
         self.timer = QtCore.QTimer(self)
@@ -388,18 +445,68 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.banner.setText(banner)
         self.pause_button.setText("Resume [space]" if stats.paused else "Pause [space]")
         self.record_button.setText("Stop recording [r]" if stats.recording else "Record [r]")
+        self._update_marking()
+
+    def _update_marking(self) -> None:
+        label, opened, marked = self.pipeline.marking
+        if self.pipeline.recording:
+            text = f"recording {label or 'unlabelled'}"
+            if opened is not None:
+                text += f"  ·  {opened[1]} since {opened[0]:.1f} s (e ends it)"
+            if marked or opened is not None:
+                text += f"  ·  {marked} action{'s' if marked != 1 else ''} marked"
+            elif label:
+                text += "  ·  the whole clip, unless s / e mark where the action is"
+        else:
+            chosen = self.chosen_class()
+            text = f"r records {chosen}" if chosen else "r records an unlabelled clip"
+        if self._marking_note:
+            text += f"  ·  {self._marking_note}"
+        self.marking.setText(text)
 
     # ---- controls -------------------------------------------------------------------------
 
     def toggle_pause(self) -> None:
         self.pipeline.set_paused(not self.pipeline.paused)
 
+    def chosen_class(self) -> str | None:
+        index = self.class_box.currentIndex()
+        return self.classes[index - 1] if index > 0 else None
+
+    def choose_class(self, number: int) -> None:
+        """Key 1-9: that class (as the box lists them); 0: none."""
+        if number <= len(self.classes):
+            self.class_box.setCurrentIndex(number)
+            self._marking_note = ""
+        else:
+            self._marking_note = f"no class {number}: the label map has {len(self.classes)}"
+
+    def start_action(self) -> None:
+        chosen = self.chosen_class()
+        if not self.pipeline.recording:
+            self._marking_note = "not recording: r starts a recording"
+        elif chosen is None:
+            self._marking_note = "choose the action's class first (1-9)"
+        else:
+            try:
+                at = self.pipeline.start_action(chosen)
+                self._marking_note = f"{chosen} started at {at:.1f} s"
+            except (RuntimeError, ValueError, OSError) as error:  # a bad labels.txt, a full disk
+                self._marking_note = f"cannot mark: {error}"
+        self._update_marking()
+
+    def end_action(self) -> None:
+        length = self.pipeline.end_action()
+        self._marking_note = "no action being marked (s starts one)" if length is None \
+            else f"action marked ({length:.1f} s)"
+        self._update_marking()
+
     def toggle_recording(self) -> None:
         if self.pipeline.recording:
             self.pipeline.stop_recording()
         else:
             try:
-                self.pipeline.start_recording(self.config.record_dir)
+                self.pipeline.start_recording(self.config.record_dir, label=self.chosen_class())
             except Exception as error:  # low disk space, unwritable folder: say so, keep running
                 log.error("cannot record: %s", error)
                 self.status.setText(f"cannot record: {error}")
@@ -410,6 +517,12 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.toggle_pause()
         elif key == QtCore.Qt.Key.Key_R:
             self.toggle_recording()
+        elif QtCore.Qt.Key.Key_0 <= key <= QtCore.Qt.Key.Key_9:
+            self.choose_class(key - QtCore.Qt.Key.Key_0)
+        elif key == QtCore.Qt.Key.Key_S:
+            self.start_action()
+        elif key == QtCore.Qt.Key.Key_E:
+            self.end_action()
         elif key in (QtCore.Qt.Key.Key_Q, QtCore.Qt.Key.Key_Escape):
             self.close()
         else:

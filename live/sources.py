@@ -238,15 +238,17 @@ def simulated_source(
     seed: int | None = None,
     low_light: bool = False,
     options: ReplayOptions = ReplayOptions(),
+    actions: tuple[str, ...] | None = None,
 ) -> FrameStream:
     """The simulated room (simulation.SimulatedScene) paced at its fps like a sensor.
 
-    Its bodies carry the scene's ground truth (`Body.truth`: the action, or no_action).
+    Its bodies carry the scene's ground truth (`Body.truth`: the action, or no_action). `actions`
+    names the classes people perform (None: the ten the demo model knows).
     """
     from simulation.scene import SimulatedScene
 
     scene = SimulatedScene(seed=seed if seed is not None else int(time.time()), low_light=low_light,
-                           max_people=people)
+                           max_people=people, actions=actions)
 
     return FrameStream(
         "sim" + (" (low light)" if low_light else ""),
