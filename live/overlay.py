@@ -480,6 +480,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._marking_note = ""
         else:
             self._marking_note = f"no class {number}: the label map has {len(self.classes)}"
+        self._update_marking()
 
     def start_action(self) -> None:
         chosen = self.chosen_class()
