@@ -158,11 +158,11 @@ def sim_actions(text: str | None) -> tuple[str, ...] | None:
     """--sim-actions: '+'-separated action names, 'default' standing for the ten the demo model knows."""
     if not text:
         return None
-    from simulation.actions import CLASS_NAMES
+    from simulation.actions import CLASS_NAMES, action_by_name
 
     names: list[str] = []
     for name in (n.strip() for n in text.split("+")):
-        names += list(CLASS_NAMES) if name == "default" else [name]
+        names += list(CLASS_NAMES) if name == "default" else [action_by_name(name).name]  # checked
     return tuple(dict.fromkeys(names))
 
 

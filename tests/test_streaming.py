@@ -33,6 +33,10 @@ def sim_model(tmp_path_factory) -> Path:
 def test_sim_specs_are_checked() -> None:
     assert SimSpec.parse("sim:seed=4,minutes=0.5") == SimSpec(4, 0.5, 2)
     assert SimSpec.parse("sim:seed=4,minutes=2,people=3").people == 3
+    extra = SimSpec.parse("sim:seed=4,minutes=2,actions=default+raise_both_arms")
+    assert extra.actions[-1] == "raise_both_arms" and len(extra.actions) == 11
+    with pytest.raises(DatasetError, match="unknown simulated action 'juggle'"):
+        SimSpec.parse("sim:seed=4,minutes=2,actions=juggle")
     for bad in ("sim:seed=4", "sim:minutes=1", "sim:seed=x,minutes=1", "sim:seed=1,minutes=1,colour=2",
                 "sim:seed=1,minutes=1,people=9"):
         with pytest.raises(DatasetError, match="sim:seed=N,minutes=M|people"):
