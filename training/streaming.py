@@ -37,6 +37,7 @@ from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig
+from recordings.labels import LABEL_MAP_FILENAME
 from training.data import DatasetError
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
 
@@ -108,6 +109,8 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
         raise DatasetError(f"--data {data}: not a folder of labelled recordings, nor sim:seed=N,minutes=M")
     found: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
+        if path.name == LABEL_MAP_FILENAME:  # a clip folder's class list, not a sequence
+            continue
         if path.is_file() and any(path.name.endswith(s) for s in SEQUENCE_SUFFIXES):
             found.setdefault(_sequence_name(path), path)  # one file per sequence (first suffix wins)
     if names is not None:
