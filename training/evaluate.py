@@ -100,6 +100,8 @@ def evaluate(
                 f" (N-UCLA's test set is view(s) {data_config.nucla_test_views}; this folder has none — "
                 "use --subset validation for the held-out part of views 1-2, or --subset all)"
             )
+        if data_config.dataset == "clips" and subset == "test":
+            hint = " (recorded clips have no test split: --subset all scores every clip of --data)"
         raise DatasetError(f"{data_config.root}: no clips in subset {subset!r}{hint}")
     with_crops = bool(loaded.config.parts)
     if with_crops and not splits.has_rgb:
