@@ -97,6 +97,11 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
             f"recorded from {sidecar.source!r} with where-to-focus {sidecar.software_version}, "
             f"stopped: {sidecar.raw.get('stopped', '?')}"
         )
+        if sidecar.timeline is not None and sidecar.timeline.intervals:
+            intervals = sidecar.timeline.intervals
+            marks = ", ".join(f"{i.label} {i.start:.2f}-{i.end:.2f} s" for i in intervals[:6])
+            more = " ..." if len(intervals) > 6 else ""
+            lines.append(f"session {sidecar.raw.get('session', '?')}; intervals: {marks}{more}")
     return lines
 
 
