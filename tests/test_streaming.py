@@ -87,6 +87,7 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     with Recorder(clips, sample_name="S001C001P001R002A121", source="sim") as recorder:  # unlabelled
         for frame in frames[:90]:
             recorder.write(Frame(frame.timestamp, None, frame.bodies, frame.index))
+    (clips / "labels.txt").write_text("A121\twave_left\n")  # a site folder's class list: not a sequence
     assert [c.name for c in stream_cases(str(clips))] == ["S001C001P001R001A121"]
     code = main(["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", str(clips), "--out",
                  str(tmp_path / "eval"), "--engine", "pytorch-cpu", "--threads", "1"])
