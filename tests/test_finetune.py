@@ -195,3 +195,17 @@ def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.Captu
     assert "needs both --from CHECKPOINT and --clips DIR" in capsys.readouterr().err
     assert training(["finetune", "--from", str(pose), "--clips", "x", "--profile", "lite"]) == 2
     assert "drop --profile" in capsys.readouterr().err
+
+
+def test_the_fine_tuned_classes_and_the_base_settings_it_keeps(tmp_path: Path) -> None:
+    from core.model.checkpoint import load_checkpoint
+    from training.finetune import base_train_config, site_classes
+
+    extra = {"train_config": {"optim": {"lr": 0.003, "retired_option": 1}, "window": {"jitter": 0.1},
+                              "obsolete_section": {}}}
+    base = load_checkpoint(random_checkpoint(tmp_path / "b.pt", tiny(3), ["drink", "kick", NO_ACTION],
+                                             extra=extra))
+    assert site_classes(base, ["raise", "drink"], replace=False) == ["drink", "kick", "raise", NO_ACTION]
+    assert site_classes(base, ["raise", "drink"], replace=True) == ["raise", "drink", NO_ACTION]
+    trained = base_train_config(base)  # settings this trainer no longer knows are dropped, not fatal
+    assert trained.optim.lr == 0.003 and trained.window.jitter == 0.1

@@ -85,11 +85,11 @@ def base_train_config(base: Checkpoint) -> TrainConfig:
     return config_from_dict(_known_keys(recorded, dataclasses.asdict(TrainConfig())))
 
 
-def site_classes(base: Checkpoint, new: list[str], replace: bool) -> list[str]:
-    """The fine-tuned classifier's classes: the base model's (unless replaced), then the new ones; the
-    background class no_action, where the base model has it, stays last."""
+def site_classes(base: Checkpoint, named: list[str], replace: bool) -> list[str]:
+    """The fine-tuned classifier's classes: the base model's (unless replaced), then the other classes
+    the clips name, in their order; the background class no_action, where the base has it, stays last."""
     old = [] if replace else [c for c in base.class_names if c != NO_ACTION]
-    classes = old + [c for c in new if c not in old and c != NO_ACTION]
+    classes = old + [c for c in named if c not in old and c != NO_ACTION]
     if NO_ACTION in base.class_names:
         classes.append(NO_ACTION)
     return classes
@@ -190,7 +190,7 @@ def run_finetune(args: argparse.Namespace) -> int:
                 named.append(name)
     site_named = [n for c in clips if c.folder == 0 for n in clip_classes(c)]
     new = [n for n in named if n not in base.class_names]
-    classes = site_classes(base, new, args.replace_classes)
+    classes = site_classes(base, named, args.replace_classes)
     forgotten = [c for c in classes if c != NO_ACTION and c not in named]
     print(f"[finetune] base {base_path}: {len(base.class_names)} classes; {len(clips)} labelled clips "
           f"({sum(c.folder == 0 for c in clips)} of the site, {sum(c.folder > 0 for c in clips)} rehearsal)"
