@@ -116,6 +116,13 @@ def test_clips_become_sequences_with_no_action_or_cut_intervals_without(tmp_path
     cut = next(s for s in trimmed.train if s.name.endswith("@1.00-2.00")).load(False)
     assert cut.timestamps[0] == pytest.approx(1.0) and cut.timestamps[-1] == pytest.approx(1.9)
     assert cut.joints.shape[0] == 10 and cut.label == 1
+    context = DataConfig(dataset="clips", root=str(tmp_path), protocol="all", validation_fraction=0.0,
+                         classes=["drink", "wave"], interval_context_s=0.5)
+    wider = clip_splits(context)
+    cut = next(s for s in wider.train if s.name.endswith("@1.00-2.00")).load(False)
+    assert cut.timestamps[0] == pytest.approx(0.5) and cut.timestamps[-1] == pytest.approx(2.4)
+    last = next(s for s in wider.train if s.name.endswith("@2.50-3.50")).load(False)
+    assert last.timestamps[-1] == pytest.approx(3.9)  # the clip ends before the context would
 
     with pytest.raises(ValueError, match="label 'wave' is not among the classes"):
         clip_splits(DataConfig(dataset="clips", root=str(tmp_path), protocol="all", classes=["drink"]))

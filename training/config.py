@@ -42,6 +42,10 @@ class DataConfig:
     # clips: more folders of clips (each with its own labels.txt) trained beside the site's — clips of
     # the base model's classes, so that fine-tuning keeps them (see training/finetune.py)
     rehearse: list[str] = field(default_factory=list)
+    # clips, without no_action among the classes: seconds kept on each side of an interval cut out as a
+    # clip of its own, so that windows centred in the action see what surrounds it (fine-tuning: half a
+    # window)
+    interval_context_s: float = 0.0
     # of the training clips, for early stopping: per class (clips: whole recording sessions, see
     # training/datasets/clips.py)
     validation_fraction: float = 0.1

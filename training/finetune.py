@@ -146,7 +146,7 @@ def finetune_config(
             overruled.append(f"{key}={given!r} (the checkpoint's {value!r} is used)")
     data = dataclasses.replace(config.data, dataset="clips", root=str(args.clips), classes=list(classes),
                                rehearse=[str(r) for r in args.rehearse], cache=str(cache), label_map="",
-                               max_bodies=base.config.num_bodies)
+                               max_bodies=base.config.num_bodies, interval_context_s=window.duration_s / 2)
     config = dataclasses.replace(
         config,
         data=data,

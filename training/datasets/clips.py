@@ -15,7 +15,8 @@ never train silently; a clip with no label at all (recorded, not yet labelled) i
 Sequences. With no_action among the classes, a dataset holding intervals is continuous
 (`Splits.continuous`): windows all along each clip, labelled by its timeline (background: no_action),
 and a clip labelled as a whole becomes one interval spanning it. Without no_action, each interval is
-cut out and trained as a clip of its own; the background is not used.
+cut out and trained as a clip of its own, with `interval_context_s` more on each side (half a window:
+the windows centred in the action are then whole, as live sees them); the background is not used.
 
 Validation by session. Clips of one recording session (a sitting: the same people, clothes, light and
 camera placement) are near-copies of each other; validating on random clips would validate on copies
@@ -315,8 +316,9 @@ def clip_splits(data: DataConfig) -> Splits:
         elif clip.timeline is not None:  # each interval a clip of its own
             for interval in clip.timeline.intervals:
                 label = classes.index(interval.label)
-                loader = LabelledClipLoader(clip.task, label, None, (interval.start, interval.end),
-                                            data.max_bodies, cache)
+                span = (max(0.0, interval.start - data.interval_context_s),
+                        min(clip.duration, interval.end + data.interval_context_s))
+                loader = LabelledClipLoader(clip.task, label, None, span, data.max_bodies, cache)
                 name = f"{clip.task.name}@{interval.start:.2f}-{interval.end:.2f}"
                 pool.append(ClipSource(name, label, loader, {**group, "class": label}))
         else:
