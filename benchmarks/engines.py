@@ -441,8 +441,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--backends",
         nargs="+",
-        choices=[b.value for b in AUTO_ORDER],
-        help="default: every backend present on this machine",
+        choices=[b.value for b in (*AUTO_ORDER, Backend.AUTO)],
+        help="default: every backend present on this machine (auto: what open_engine picks, on a CPU "
+        "ONNX Runtime or PyTorch per number of people)",
     )
     parser.add_argument("--people", nargs="+", type=int, default=[1, 2, 3, 4, 5, 6])
     parser.add_argument("--threads", type=int, default=usable_cores(), help="CPU threads for ORT and PyTorch")

@@ -13,18 +13,24 @@
 
 The GUI thread only draws: a QTimer at 30 fps copies the newest frame out of the ring (at display
 resolution), drains the hops the worker published and redraws. It never waits on the capture or
-recognition threads. Keys: space pauses, r starts / stops recording, q or Esc quits.
+recognition threads, nor on a disk (a stopped recording is finalised on the recorder's thread). The
+image is whatever the capture thread let through (--privacy: faces already blurred, or no image at
+all). Alerts are raised from the hops drained here and delivered on their own threads. Keys: space
+pauses, r starts / stops recording, 3 shows / hides the 3D room (live/room3d.py, right column), q or
+Esc quits.
 
 Recording for a class: the box lists the site's classes (labels.txt in the record folder, or --labels;
---label preselects one, a new name included); keys 1-9 choose one, 0 none (an unlabelled clip). While
-recording, s marks that an action of the chosen class starts now and e that it ends; the marks go
-into the clip's sidecar as intervals (live/pipeline.py). Without marks the whole clip is the class.
+--label preselects one, a new name included); keys F1-F9 choose one (the digits belong to the 3D
+room), and the box's first entry records an unlabelled clip. While recording, s marks that an action
+of the chosen class starts now and e that it ends; the marks go into the clip's sidecar as intervals
+(live/pipeline.py). Without marks the whole clip is the class.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +42,11 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.glimpse import PARTS, part_boxes  # noqa: E402
+from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
+from live import room3d  # noqa: E402
+from live.headless import AlertDispatcher  # noqa: E402
 from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
 
@@ -89,6 +98,8 @@ class OverlayConfig:
     record_dir: Path = Path("runs") / "recordings"
     close_at_end: bool = True  # close the window when a replay ends
     max_people: int = 6
+    notice_s: float = 15.0  # how long a message ("cannot record: ...") stays in the status line
+    show_3d: bool = True  # the 3D room panel at start (key 3 toggles), where OpenGL allows one
 
 
 def _rgb_pixmap(rgb: np.ndarray, size: int) -> QtGui.QPixmap:
@@ -237,12 +248,15 @@ class LiveWindow(QtWidgets.QMainWindow):
     """Draws what the pipeline publishes; owns nothing but widgets (the pipeline is started outside)."""
 
     def __init__(
-        self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig()
+        self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig(),
+        alerts: AlertDispatcher | None = None,
     ) -> None:
         super().__init__()
         self.pipeline = pipeline
         self.config = config
+        self.alerts = alerts  # raised from the hops this window drains; delivered off the GUI thread
         self.summary: Summary | None = None
+        self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
         self._numbers: dict[int, int] = {}
@@ -289,7 +303,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(self.graphics)
-        splitter.addWidget(scroll)
+        splitter.addWidget(self._with_room3d(scroll, layout))
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
 
@@ -312,7 +326,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         # The class recordings are made for, and where its actions start and end while recording.
         self.classes, chosen = recording_classes(pipeline.config.recording, config.record_dir)
         self.class_box = QtWidgets.QComboBox()
-        self.class_box.addItems([NO_LABEL, *(f"{n}  {name}" if n <= 9 else name
+        self.class_box.addItems([NO_LABEL, *(f"F{n}  {name}" if n <= 9 else name
                                              for n, name in enumerate(self.classes, start=1))])
         self.class_box.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         if chosen is not None:
@@ -324,7 +338,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         start_button.clicked.connect(self.start_action)
         end_button.clicked.connect(self.end_action)
         labelling = QtWidgets.QHBoxLayout()
-        labelling.addWidget(QtWidgets.QLabel("class [1-9]:"))
+        labelling.addWidget(QtWidgets.QLabel("class [F1-F9]:"))
         labelling.addWidget(self.class_box)
         labelling.addWidget(self.marking, 1)
         for button in (start_button, end_button):
@@ -361,6 +375,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         for hop in self.pipeline.drain():
             for decision in hop.decisions:
                 self._decisions[decision.tracking_id] = decision
+            if self.alerts is not None:
+                self.alerts.update(hop)
         latest = self.pipeline.latest_image(self._step)
         if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
             entry, image = latest
@@ -372,6 +388,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                     image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
                 image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             self._draw_people(image, entry.bodies)
+            self._show_room3d(entry.bodies)
             self.image.setImage(image, autoLevels=False)  # uint8 without levels: drawn as is, no rescaling
             self._frames_drawn += 1
         self._update_status()
@@ -407,6 +424,36 @@ class LiveWindow(QtWidgets.QMainWindow):
                 panel.show_waiting(label, body.tracking_id)
         self.nobody.setVisible(not order)
 
+    # ---- the 3D room (live/room3d.py) ------------------------------------------------------
+
+    def _with_room3d(self, people: QtWidgets.QWidget, layout: SkeletonLayout) -> QtWidgets.QWidget:
+        """The right column: the 3D room panel above the person panels, where OpenGL allows it."""
+        self.room3d: room3d.Room3DPanel | None = None
+        if (why_not := room3d.unavailable_reason()) is not None:
+            log.info("no 3D room panel: %s", why_not)
+            return people
+        self.room3d = room3d.Room3DPanel(layout, self.config.max_people)
+        column = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        column.addWidget(self.room3d)
+        column.addWidget(people)
+        column.setSizes([320, 440])
+        # Hidden only once it has a parent: shown or hidden before, it would be a window of its own, and
+        # its OpenGL context (with pyqtgraph's shaders) would not survive the move into this one.
+        self.room3d.setVisible(self.config.show_3d)
+        return column
+
+    def _show_room3d(self, bodies: list) -> None:
+        # Hidden: not even the floor fit runs. It reads only the bodies and decisions drawn anyway.
+        if self.room3d is not None and self.room3d.isVisible():
+            self.room3d.show_people(bodies[: self.config.max_people], self._decisions, self._colour_of)
+
+    def _colour_of(self, tracking_id: int) -> tuple[int, int, int]:
+        return PALETTE[(self.person_number(tracking_id) - 1) % len(PALETTE)]
+
+    def toggle_room3d(self) -> None:
+        if self.room3d is not None:
+            self.room3d.setVisible(not self.room3d.isVisible())
+
     def _boxes_now(self, body) -> np.ndarray | None:
         """The part boxes on the frame shown (the decision's own boxes are a hop or more old)."""
         inputs, camera = self.pipeline.inputs, self.pipeline.camera
@@ -432,8 +479,20 @@ class LiveWindow(QtWidgets.QMainWindow):
         ]
         if stats.recording:
             parts.append(f"REC {stats.recording}")
+        if stats.saving:
+            parts.append(f"saving {', '.join(stats.saving)}")
+        if stats.privacy is not PrivacyMode.OFF:
+            parts.append(f"privacy {stats.privacy.value}")
+        if self.alerts is not None and self.alerts.alerts:
+            last = self.alerts.alerts[-1]
+            parts.append(f"ALERT {last.action} ({len(self.alerts.alerts)})")
         if stats.paused:
             parts.append("PAUSED")
+        if self._notice is not None:
+            if time.monotonic() < self._notice[1]:
+                parts.append(self._notice[0])  # kept for notice_s, not overwritten by the next tick
+            else:
+                self._notice = None
         self.status.setText("  |  ".join(parts))
         banner = ""
         if not stats.connected and not self.pipeline.ended:
@@ -469,12 +528,17 @@ class LiveWindow(QtWidgets.QMainWindow):
     def toggle_pause(self) -> None:
         self.pipeline.set_paused(not self.pipeline.paused)
 
+    def show_notice(self, text: str) -> None:
+        """A message in the status line that stays for `notice_s` seconds."""
+        self._notice = (text, time.monotonic() + self.config.notice_s)
+        self._update_status()
+
     def chosen_class(self) -> str | None:
         index = self.class_box.currentIndex()
         return self.classes[index - 1] if index > 0 else None
 
     def choose_class(self, number: int) -> None:
-        """Key 1-9: that class (as the box lists them); 0: none."""
+        """Key F1-F9: that class (as the box lists them)."""
         if number <= len(self.classes):
             self.class_box.setCurrentIndex(number)
             self._marking_note = ""
@@ -487,7 +551,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         if not self.pipeline.recording:
             self._marking_note = "not recording: r starts a recording"
         elif chosen is None:
-            self._marking_note = "choose the action's class first (1-9)"
+            self._marking_note = "choose the action's class first (F1-F9)"
         else:
             try:
                 at = self.pipeline.start_action(chosen)
@@ -504,13 +568,14 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def toggle_recording(self) -> None:
         if self.pipeline.recording:
-            self.pipeline.stop_recording()
+            # Finalised on the recorder's own thread: a slow or hung disk never freezes the window.
+            self.pipeline.stop_recording(wait=False)
         else:
             try:
                 self.pipeline.start_recording(self.config.record_dir, label=self.chosen_class())
             except Exception as error:  # low disk space, unwritable folder: say so, keep running
                 log.error("cannot record: %s", error)
-                self.status.setText(f"cannot record: {error}")
+                self.show_notice(f"cannot record: {error}")
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt's name)
         key = event.key()
@@ -518,8 +583,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.toggle_pause()
         elif key == QtCore.Qt.Key.Key_R:
             self.toggle_recording()
-        elif QtCore.Qt.Key.Key_0 <= key <= QtCore.Qt.Key.Key_9:
-            self.choose_class(key - QtCore.Qt.Key.Key_0)
+        elif key == QtCore.Qt.Key.Key_3:
+            self.toggle_room3d()
+        elif QtCore.Qt.Key.Key_F1 <= key <= QtCore.Qt.Key.Key_F9:
+            self.choose_class(key - QtCore.Qt.Key.Key_F1 + 1)
         elif key == QtCore.Qt.Key.Key_S:
             self.start_action()
         elif key == QtCore.Qt.Key.Key_E:
@@ -533,4 +600,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.timer.stop()
         if self.summary is None:
             self.summary = self.pipeline.stop()  # joins the threads and finalises any recording
+            if self.alerts is not None:
+                for hop in self.pipeline.drain():  # the last hop, made while stopping
+                    self.alerts.update(hop)
         event.accept()

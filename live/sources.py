@@ -14,13 +14,15 @@ clock and never wait for a late reader; a frame whose time has passed by more th
 is skipped, as the Kinect overwrites a frame nobody collected. The capture thread sees those as
 gaps in `Frame.index` and counts them as dropped.
 
-`--source` choices map to sources in live.app.open_source: "kinect" (live/kinect.py), "sim"
+`--source` choices map to sources in live.app.open_source: "kinect" (kinect-next,
+live/kinect_next_source.py) or "kinect:pykinect2" (live/kinect.py), "sim"
 (`simulated_source`), or a recording's PATH (`replay_source`: .xef, an NTU-layout clip's .skeleton /
 _rgb.avi / .json, or its folder).
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import time
@@ -34,6 +36,13 @@ from core.frame import Frame
 from core.timeline import Timeline
 
 log = logging.getLogger(__name__)
+
+
+class KinectBackend(enum.Enum):
+    """The library that reads a Kinect v2 (`--source kinect` / `--source kinect:pykinect2`)."""
+
+    KINECT_NEXT = "kinect-next"  # maintained, typed; the default
+    PYKINECT2 = "pykinect2"  # unmaintained since 2015, patched in memory (live/kinect.py)
 
 
 class SourceUnavailable(RuntimeError):

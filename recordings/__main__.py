@@ -6,8 +6,9 @@
     label CLIP             give a clip its class, or mark where actions happen (--class, --from, --to);
                            --list, --remove N, --clear
     view PATH              play a recording with the skeleton drawn (--out: render to a video or PNGs;
-                           --3d: a 3D skeleton view through open3d, the viz3d extra); on a clip, keys
-                           mark where actions start and end (recordings/marking.py)
+                           --3d: the room in 3D through open3d, the viz3d extra: bones, depth
+                           point cloud, floor, field of view; with --out off screen); on a clip,
+                           keys mark where actions start and end (recordings/marking.py)
     recover DIR            finalise recordings a crash left unfinished (*.partial folders)
 
 The .xef reader follows the public reverse-engineered layout (../shared/notes/kinect.md) and has not
@@ -21,6 +22,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -300,14 +302,21 @@ def _frames_until(frames: Iterator[Frame], limit: int | None) -> Iterator[Frame]
 
 def render_to(frames: Iterator[Frame], out: Path, fps: float, width: int | None) -> int:
     """Write drawn frames to a video (.avi / .mp4) or, for a folder, to numbered PNGs."""
+    return write_images(((frame.index, draw_skeleton(frame)) for frame in frames), out, fps, width)
+
+
+def write_images(
+    images: Iterator[tuple[int, np.ndarray]], out: Path, fps: float, width: int | None = None
+) -> int:
+    """Write (frame index, BGR image) pairs to a video (.avi / .mp4) or, for a folder, to numbered PNGs
+    (frame_000012.png); `width` rescales them first. Returns the number written."""
     writer = None
     count = 0
     to_folder = out.suffix == ""
     if to_folder:
         out.mkdir(parents=True, exist_ok=True)
     try:
-        for frame in frames:
-            image = draw_skeleton(frame)
+        for index, image in images:
             if width is not None and image.shape[1] != width:
                 image = cv2.resize(
                     image,
@@ -315,7 +324,7 @@ def render_to(frames: Iterator[Frame], out: Path, fps: float, width: int | None)
                     interpolation=cv2.INTER_AREA,
                 )
             if to_folder:
-                cv2.imwrite(str(out / f"frame_{frame.index:06d}.png"), image)
+                cv2.imwrite(str(out / f"frame_{index:06d}.png"), image)
             else:
                 if writer is None:
                     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
@@ -369,49 +378,26 @@ def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: 
     return shown
 
 
-def _view_3d(frames: Iterator[Frame], fps: float) -> int:
-    try:
-        import open3d as o3d
-    except ImportError:
-        raise SystemExit("the 3D view needs open3d: pip install -e '.[viz3d]'") from None
-    visualizer = o3d.visualization.Visualizer()
-    visualizer.create_window("skeleton 3D")
-    bones = np.array(KINECT_V2.bones, dtype=np.int32)
-    lines = o3d.geometry.LineSet()
-    shown = 0
-    for frame in frames:
-        points, edges, colours = [], [], []
-        for n, body in enumerate(frame.bodies):
-            base = len(points) * len(body.joints)
-            points.append(body.joints * np.array([-1.0, 1.0, -1.0]))  # look from behind the sensor
-            edges.append(bones + base)
-            colours += [np.array(BODY_COLOURS[n % len(BODY_COLOURS)][::-1]) / 255.0] * len(bones)
-        if points:
-            lines.points = o3d.utility.Vector3dVector(np.concatenate(points).astype(np.float64))
-            lines.lines = o3d.utility.Vector2iVector(np.concatenate(edges))
-            lines.colors = o3d.utility.Vector3dVector(np.array(colours))
-        if shown == 0:
-            visualizer.add_geometry(lines)
-        else:
-            visualizer.update_geometry(lines)
-        if not visualizer.poll_events():
-            break
-        visualizer.update_renderer()
-        time.sleep(1.0 / fps if fps > 0 else 1 / 30)
-        shown += 1
-    visualizer.destroy_window()
-    return shown
-
-
 def cmd_view(args: argparse.Namespace) -> int:
     with open_recording(args.path, color=not args.no_color, video=args.video) as recording:
         fps = args.fps or recording.info.fps or 30.0
         frames = _frames_until(recording.frames(), args.max_frames)
-        if args.out:
+        if args.three_d:
+            from recordings import view3d  # open3d (the viz3d extra) only for --3d
+
+            if args.depth_step < 1:
+                raise ValueError(f"--depth-step must be 1 or more, got {args.depth_step}")
+            config = view3d.View3DConfig(depth_step=args.depth_step)
+            if args.width is not None:  # the picture is rendered at this size, 16:9
+                config = replace(config, width=args.width, height=round(args.width * 9 / 16))
+            if args.out:
+                count = write_images(view3d.render_images(recording, frames, config), Path(args.out), fps)
+                print(f"wrote {count} frames to {args.out}")
+            else:
+                view3d.show(recording, frames, fps, config)
+        elif args.out:
             count = render_to(frames, Path(args.out), fps, args.width)
             print(f"wrote {count} frames to {args.out}")
-        elif args.three_d:
-            _view_3d(frames, fps)
         elif isinstance(recording, ClipRecording):
             _view_and_mark_clip(recording, frames, fps, args)
         else:
@@ -545,8 +531,17 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("path", help=".xef file or a clip")
     view.add_argument("--video", help="the clip's _rgb.avi when it is not next to the .skeleton")
     view.add_argument("--out", help="render to a video (.avi, .mp4) or a folder of PNGs instead of a window")
-    view.add_argument("--width", type=int, help="with --out: scale frames to this width")
-    view.add_argument("--3d", dest="three_d", action="store_true", help="3D skeleton view (needs open3d)")
+    view.add_argument("--width", type=int, help="with --out: scale frames to this width (--3d: render at it)")
+    view.add_argument(
+        "--3d",
+        dest="three_d",
+        action="store_true",
+        help="3D view: bones, the depth point cloud (.xef), the floor from the feet, the sensor's field of "
+        "view (needs the viz3d extra); with --out rendered off screen",
+    )
+    view.add_argument(
+        "--depth-step", type=int, default=2, help="--3d: every n-th depth pixel each way (default 2; 1 = all)"
+    )
     view.add_argument("--no-color", action="store_true", help="skeleton only, on a dark canvas")
     view.add_argument("--fps", type=float, help="playback rate (default: the recording's)")
     view.add_argument("--max-frames", type=int, help="stop after this many frames")

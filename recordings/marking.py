@@ -1,6 +1,6 @@
 """`python -m recordings view CLIP`: play a clip and mark where its actions start and end, with keys.
 
-    keys   1-9  choose the class (the site's labels.txt, in order; listed on screen)
+    keys   1-9  choose the class (the site's labels.txt, in order; listed on screen; F1-F9 too, as in live)
            s    an action of that class starts now       e   it ends now
            u    undo the last mark                        space  pause / resume      q, Esc  close
 
@@ -170,6 +170,8 @@ class MarkingWindow(QtWidgets.QWidget):
             return
         if key == QtCore.Qt.Key.Key_Backspace:
             self.marker.undo()
+        elif QtCore.Qt.Key.Key_F1 <= key <= QtCore.Qt.Key.Key_F9:
+            self.marker.handle(str(key - QtCore.Qt.Key.Key_F1 + 1))
         elif key == QtCore.Qt.Key.Key_Space:
             self.marker.handle(" ")
         elif not self.marker.handle(event.text().lower()):

@@ -429,6 +429,7 @@ class Recorder:
         camera: ColorCamera = DEFAULT_CAMERA,
         source: str = "unknown",
         config: RecorderConfig = RecorderConfig(),
+        privacy: str | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.config = config
@@ -468,6 +469,7 @@ class Recorder:
             "action_id": self.action_id,
             "session": _session_of(sample_name, config.naming),
             "source": source,
+            "privacy": privacy,  # live's --privacy when the clip was recorded (off / blur / skeleton)
             "software": {"name": "where-to-focus", "version": software_version()},
             "calibration": {"color_camera": camera.to_dict(), "depth_camera": DEPTH_CAMERA.to_dict()},
             "started_at": _now(),

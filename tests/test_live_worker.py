@@ -151,7 +151,7 @@ def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
 
 
 def test_a_model_for_another_sensor_is_refused_before_an_engine_is_built(monkeypatch):
-    from core import engines
+    from core.engines import selection as engines  # where open_engine looks _open up
     from live.app import open_model
 
     def no_engine(*_, **__):

@@ -31,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.frame import Frame
+from core.privacy import PrivacyMode
 from core.timeline import NO_ACTION, Interval, Timeline, intervals_from_labels
 from live.app import DEFAULT_ALERT_CLASSES, open_model, sim_actions
 from live.headless import AlertConfig, HeadlessConfig, run_headless
@@ -199,8 +200,10 @@ def evaluate_stream(
     engine: str = "auto",
     threads: int | None = None,
     progress: bool = True,
+    privacy: PrivacyMode = PrivacyMode.OFF,
 ) -> StreamRun:
-    """Run every sequence of `data` through the app's pipeline and score the decisions."""
+    """Run every sequence of `data` through the app's pipeline and score the decisions (`privacy`: the
+    app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py)."""
     started = time.monotonic()
     recognition = recognition or RecognitionConfig()  # the app's defaults
     checkpoint = Path(checkpoint)
@@ -228,7 +231,7 @@ def evaluate_stream(
                            bar_format="{desc}: {n:.0f} s of stream {elapsed} [{rate_fmt}]")
             tap = TruthTap(source, minutes)
             pipeline = LivePipeline(tap, model, inputs,
-                                    PipelineConfig(recognition=recognition, lockstep=True))
+                                    PipelineConfig(recognition=recognition, lockstep=True, privacy=privacy))
             lines = out_dir / "decisions" / f"{case.name}.jsonl"
             events = out_dir / "events" / f"{case.name}.jsonl"
             for stale in (lines, events):  # both files are appended to by the app

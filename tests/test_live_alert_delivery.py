@@ -1,0 +1,302 @@
+"""Alerts never lost (live/alert_delivery.py): a local endpoint on 127.0.0.1 that answers, refuses
+connections, hangs, fails and comes back, and a process killed in the middle of a delivery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from live.alert_delivery import AlertDelivery, AlertQueue, DeliveryConfig, QueueInUse
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Endpoint:
+    """An HTTP endpoint on 127.0.0.1. `answer(body) -> status` decides each response; "hang" holds
+    the request until `release` is set. `down()` closes the port: connections are refused."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:  # a port nothing listens on until up()
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.received: list[tuple[dict, dict]] = []  # (body, headers) in arrival order
+        self.answer: Callable[[dict], int | str] = lambda body: 200
+        self.release = threading.Event()
+        self.holding = threading.Event()  # a request is being held ("hang")
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/alerts"
+
+    def up(self) -> Endpoint:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                endpoint.received.append((body, dict(self.headers)))
+                status = endpoint.answer(body)
+                if status == "hang":
+                    endpoint.holding.set()
+                    endpoint.release.wait(30)
+                    status = 200
+                self.send_response(int(status))
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        server.block_on_close = False  # a held request must not hold the test
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._server = server
+        return self
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def ids(self) -> list[str]:
+        return [body["id"] for body, _ in self.received]
+
+
+@pytest.fixture()
+def endpoint():
+    endpoint = Endpoint()
+    yield endpoint
+    endpoint.release.set()
+    endpoint.down()
+
+
+def config(endpoint: Endpoint, tmp_path: Path, **overrides) -> DeliveryConfig:
+    values = dict(queue_path=tmp_path / "alerts.jsonl", timeout_s=2.0, backoff_s=0.05, max_backoff_s=0.2,
+                  jitter=0.0)
+    values.update(overrides)
+    return DeliveryConfig(endpoint.url, **values)
+
+
+def alert(person: int) -> dict:
+    return {"person": person, "class": "fall_down", "p": 0.9, "time": "2026-11-30T10:00:00+01:00",
+            "stream_time": float(person)}
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert condition()
+
+
+def test_each_alert_is_posted_as_json_with_its_idempotency_key(endpoint, tmp_path):
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    keys = [delivery.submit(alert(p)) for p in (1, 2, 3)]
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == keys and delivery.delivered == 3 and delivery.failures == 0
+    body, headers = endpoint.received[0]
+    assert headers["Content-Type"] == "application/json" and headers["Idempotency-Key"] == keys[0]
+    assert body == {**alert(1), "id": keys[0], "sequence": 1}
+    assert [b["sequence"] for b, _ in endpoint.received] == [1, 2, 3]
+    journal = [(r["op"], r["id"]) for r in records(tmp_path / "alerts.jsonl")]
+    for key in keys:  # queued (fsync'd) before it was sent, marked delivered after
+        assert journal.index(("queued", key)) < journal.index(("delivered", key))
+    assert len(journal) == 6
+
+
+def test_a_refusing_endpoint_loses_nothing_backs_off_and_delivers_in_order_when_it_comes_back(
+    endpoint, tmp_path, caplog
+):
+    delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens: connections are refused
+    with caplog.at_level(logging.INFO, logger="live.alert_delivery"):
+        keys = [delivery.submit(alert(p)) for p in range(5)]
+        assert delivery.flush(5)
+        assert [r["id"] for r in records(tmp_path / "alerts.jsonl")] == keys  # on disk, in order
+        wait_for(lambda: delivery.failures >= 4)
+        assert delivery.pending == 5 and delivery.delivered == 0
+        assert delivery.current_backoff_s == pytest.approx(0.2)  # 0.05, 0.1, 0.2, then capped
+        endpoint.up()
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == keys  # each once, in the order raised
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("failed" in m and "retrying" in m for m in messages) == 1  # not one line per retry
+    assert any("works again" in m for m in messages)
+
+
+def test_a_hanging_endpoint_times_out_the_alert_is_sent_again_and_new_alerts_still_reach_the_disk(
+    endpoint, tmp_path
+):
+    endpoint.answer = lambda body: "hang" if len(endpoint.received) == 1 else 200
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, timeout_s=0.5))
+    first = delivery.submit(alert(1))
+    assert endpoint.holding.wait(5)  # the POST is stuck in the endpoint
+    second = delivery.submit(alert(2))
+    assert delivery.flush(2)  # journaled while the network is stuck
+    assert second in {r["id"] for r in records(tmp_path / "alerts.jsonl")}
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [first, first, second]  # the first again, with the same key
+    assert delivery.failures == 1
+
+
+def test_server_errors_are_retried_and_a_rejected_alert_does_not_hold_back_the_next(
+    endpoint, tmp_path, caplog
+):
+    answers = iter([503, 500, 200, 400, 200])
+    endpoint.answer = lambda body: next(answers)
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        keys = [delivery.submit(alert(p)) for p in (1, 2, 3)]
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [keys[0], keys[0], keys[0], keys[1], keys[2]]
+    assert delivery.delivered == 2 and delivery.rejected == 1 and delivery.failures == 2
+    rejected = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "rejected"]
+    assert [(r["id"], r["sequence"], r["status"]) for r in rejected] == [(keys[1], 2, 400)]
+    assert any("rejected" in r.getMessage() and "400" in r.getMessage() for r in caplog.records)
+
+
+CRASHING_RUN = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from live.alert_delivery import AlertDelivery, DeliveryConfig
+
+    url, queue = sys.argv[1], Path(sys.argv[2])
+    delivery = AlertDelivery(DeliveryConfig(url, queue_path=queue, timeout_s=30.0, backoff_s=0.05,
+                                            max_backoff_s=0.1, jitter=0.0))
+    for person in range(6):
+        delivery.submit({"person": person, "class": "fall_down"})
+    assert delivery.flush(10)
+    deadline = time.monotonic() + 20
+    while delivery.delivered < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print(delivery.delivered, flush=True)
+    time.sleep(0.5)  # the third POST is now held by the endpoint
+    os._exit(1)  # killed: no close, no flush, no atexit
+""")
+
+
+def test_a_crash_in_the_middle_loses_nothing_and_the_restart_sends_the_rest_in_order(
+    endpoint, tmp_path, caplog
+):
+    queue = tmp_path / "alerts.jsonl"
+    endpoint.answer = lambda body: 200 if len({b["id"] for b, _ in endpoint.received}) <= 2 else "hang"
+    endpoint.up()
+    crashed = subprocess.run([sys.executable, "-c", CRASHING_RUN, endpoint.url, str(queue)], cwd=REPO,
+                             capture_output=True, text=True, timeout=60)
+    assert crashed.returncode == 1 and crashed.stdout.strip() == "2", crashed.stderr
+    assert [b["person"] for b, _ in endpoint.received] == [0, 1, 2]
+    # A write the crash cut short (a torn last line) must not stop the restart either.
+    with open(queue, "ab") as f:
+        f.write(b'{"op": "queued", "id": "torn')
+
+    endpoint.answer = lambda body: 200
+    with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
+        delivery = AlertDelivery(config(endpoint, tmp_path))
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    persons = [b["person"] for b, _ in endpoint.received]
+    assert persons == [0, 1, 2, 2, 3, 4, 5]  # 0 and 1 were delivered before the crash; 2 again, same key
+    assert endpoint.ids()[2] == endpoint.ids()[3]
+    assert [b["sequence"] for b, _ in endpoint.received[3:]] == [3, 4, 5, 6]
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "4 alerts from an earlier run" in messages and "incomplete last line" in messages
+
+
+def test_a_second_process_on_the_same_queue_is_refused(endpoint, tmp_path):
+    first = AlertDelivery(config(endpoint, tmp_path))
+    with pytest.raises(QueueInUse, match="alerts.jsonl"):
+        AlertDelivery(config(endpoint, tmp_path))
+    first.close(0.0)
+    AlertDelivery(config(endpoint, tmp_path)).close(0.0)  # free again once closed
+
+
+def test_a_damaged_line_is_reported_by_number_and_the_others_are_kept(endpoint, tmp_path, caplog):
+    queue = tmp_path / "alerts.jsonl"
+    queue.write_text('{"op": "queued", "id": "a", "sequence": 1, "alert": {"person": 1}}\n'
+                     'this is not json\n'
+                     '{"op": "queued", "id": "b", "sequence": 2, "alert": {"person": 2}}\n')
+    endpoint.up()
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        delivery = AlertDelivery(config(endpoint, tmp_path))
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == ["a", "b"]
+    assert any("alerts.jsonl: line 2 is damaged" in r.getMessage() for r in caplog.records)
+
+
+def test_the_queue_file_is_emptied_once_everything_is_delivered_and_it_has_grown(endpoint, tmp_path):
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
+    for person in range(6):
+        delivery.submit(alert(person))
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert (tmp_path / "alerts.jsonl").stat().st_size == 0
+    assert AlertQueue(tmp_path / "alerts.jsonl").pending == []
+
+
+def test_a_url_that_is_not_http_is_refused():
+    with pytest.raises(ValueError, match="http"):
+        DeliveryConfig("ftp://example.org/alerts")
+
+
+# ---- through the running app -----------------------------------------------------------------------
+
+def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(endpoint, tmp_path):
+    from model_files import random_checkpoint
+    from synthetic_room import TrackedSource
+
+    from core.model.profiles import pose_only, tiny
+    from live.app import open_model
+    from live.headless import AlertConfig, HeadlessConfig, run_headless
+    from live.pipeline import LivePipeline, PipelineConfig
+    from live.worker import RecognitionConfig
+
+    classes = ("drink", "wave", "sit_down", "fall_down")
+    checkpoint = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(4)), classes, duration_s=1.0)
+    engine, inputs = open_model(checkpoint, "pytorch-cpu", threads=1)
+    endpoint.answer = lambda body: "hang"  # takes the first alert and never answers
+    endpoint.up()
+    delivery = config(endpoint, tmp_path, timeout_s=30.0)
+    # Every class is an alert class at threshold 0 with no cooldown: an alert per decision.
+    alerts = AlertConfig(classes=classes, threshold=0.0, cooldown_s=0.0, delivery=delivery)
+    pipeline = LivePipeline(TrackedSource(), engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.2)))
+    summary = run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl", alerts=alerts),
+                           duration_s=3.0)
+    # The first alert's POST hangs from the first decision on: every later decision went on beside it.
+    assert summary.errors == () and summary.decisions >= 2
+    assert len(endpoint.received) == 1
+    queued = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "queued"]
+    assert len(queued) == 3 * summary.decisions  # every alert raised (top 3 each) is on disk
+    endpoint.release.set()
+    endpoint.answer = lambda body: 200
+    restarted = AlertDelivery(delivery)
+    assert restarted.wait_delivered(20)
+    restarted.close()
+    assert [b["id"] for b, _ in endpoint.received[1:]] == [r["id"] for r in queued]
