@@ -39,7 +39,7 @@ import numpy as np
 
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline
-from recordings.clip import ClipPaths, find_clips, read_sidecar
+from recordings.clip import ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SampleName, read_skeleton
 from recordings.recorder import clip_session
@@ -69,7 +69,9 @@ class LabelledClip:
     duration: float  # seconds an interval may reach (last frame + one frame period)
 
 
-def _whole_clip_class(paths: ClipPaths, sidecar, labels: LabelMap, map_path: Path) -> str | None:
+def _whole_clip_class(
+    paths: ClipPaths, sidecar: Sidecar | None, labels: LabelMap, map_path: Path
+) -> str | None:
     """The class name of a clip labelled as a whole, or None (unlabelled)."""
     action = None
     if sidecar is not None:
@@ -120,8 +122,12 @@ def read_clip_folder(
             continue
         if sidecar is not None:
             stamps = sidecar.timestamps
-        else:
-            stamps = np.arange(read_skeleton(paths.skeleton).num_frames) / NTU_FPS
+        else:  # NTU's own clips: 30 fps; the frame count is the file's first line
+            with open(paths.skeleton, "rb") as f:
+                first = f.readline().strip()
+            if not first.isdigit():
+                raise DatasetError(f"{paths.skeleton}: line 1: expected the frame count, got {first[:20]!r}")
+            stamps = np.arange(int(first)) / NTU_FPS
         period = float(np.median(np.diff(stamps))) if len(stamps) > 1 else 1.0 / NTU_FPS
         duration = float(stamps[-1] - stamps[0]) + period if len(stamps) else 0.0
         name = prefix + paths.name
