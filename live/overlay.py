@@ -49,6 +49,7 @@ from live import room3d  # noqa: E402
 from live.headless import AlertDispatcher  # noqa: E402
 from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
+from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,6 @@ NO_LABEL = "(no label)"
 def recording_classes(settings: RecordingSettings, record_dir: Path) -> tuple[list[str], str | None]:
     """The classes the window offers for recordings — the site's label map (`settings.label_map`, else
     labels.txt in the record folder), then --label when it is a new name — and the one --label names."""
-    from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map
-
     path = settings.label_map or Path(record_dir) / LABEL_MAP_FILENAME
     names: list[str] = []
     chosen = settings.label
