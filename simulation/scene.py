@@ -9,6 +9,8 @@
     bodies are reported only inside the depth camera's field of view (+-35 deg, 0.5-4.5 m), each with a
     tracking id that lasts while it stays in view, as the Kinect does
     `truth()` gives every person's current action (ground truth for demos and tests)
+    `actions` names the classes people perform (default: simulation.actions.CLASSES, the ten the demo
+    model knows; an EXTRA_CLASSES name, e.g. "raise_both_arms", only when named)
 
 The room (walls, posters, chairs at the spots where people may sit) is drawn once; people are drawn
 over it every frame, the farthest first.
@@ -17,7 +19,7 @@ over it every frame, the farthest first.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,7 +27,7 @@ import numpy as np
 from core.camera import ColorCamera
 from core.frame import Body, Frame
 from core.timeline import NO_ACTION
-from simulation.actions import CLASSES, ArmIdle, Stance, idle, idle_arm_start
+from simulation.actions import CLASSES, ActionClass, ArmIdle, Stance, action_by_name, idle, idle_arm_start
 from simulation.clip import DEPTH_HALF_FOV, LOW_LIGHT_FPS, Placement, SimulationConfig
 from simulation.motion import (
     CHAIR_FRONT_Z,
@@ -327,16 +329,17 @@ class _Person:
 
     def _choose_action(self) -> int:
         rng = self.rng
+        repertoire = self.scene.repertoire
         if self.stance is Stance.SEATED:
             if self.actions_left <= 0:
-                return CLASSES.index(next(a for a in CLASSES if a.starts is Stance.SEATED))
+                return repertoire.index(next(a for a in repertoire if a.starts is Stance.SEATED))
             options = [
-                i for i, a in enumerate(CLASSES) if a.acting_side is not None or a.starts is Stance.SEATED
+                i for i, a in enumerate(repertoire) if a.acting_side is not None or a.starts is Stance.SEATED
             ]
         else:
             options = [
                 i
-                for i, a in enumerate(CLASSES)
+                for i, a in enumerate(repertoire)
                 if a.starts is Stance.STANDING
                 and (a.ends is not Stance.SEATED or self.spot.chair is not None)
             ]
@@ -348,7 +351,7 @@ class _Person:
         rng = self.rng
         body = self.body
         index = self._choose_action()
-        action = CLASSES[index]
+        action = self.scene.repertoire[index]
         choreography = Choreography(values)
         prepare = 0.0
         held: list[HeldObject | None] = list(self.held)
@@ -443,9 +446,20 @@ class SimulatedScene:
         config: SimulationConfig | None = None,
         *,
         color: bool = True,
+        actions: Sequence[str] | None = None,
     ) -> None:
         if not 1 <= max_people <= 6:
             raise ValueError(f"max_people must be 1..6 (the Kinect tracks six bodies), got {max_people}")
+        self.repertoire: tuple[ActionClass, ...] = (
+            CLASSES if actions is None else tuple(action_by_name(name) for name in actions)
+        )
+        if not any(a.starts is Stance.STANDING for a in self.repertoire):
+            raise ValueError(f"actions {list(actions or ())}: people arrive standing; name at least one "
+                             "action that starts standing")
+        sits = any(a.ends is Stance.SEATED for a in self.repertoire)
+        if sits and not any(a.starts is Stance.SEATED for a in self.repertoire):
+            raise ValueError(f"actions {list(actions or ())}: whoever sits down must be able to stand up "
+                             "again; add stand_up")
         self.config = config or SimulationConfig()
         self.fps = float(fps) if fps is not None else (LOW_LIGHT_FPS if low_light else self.config.fps)
         if self.fps <= 0:

@@ -281,3 +281,55 @@ def test_window_opens_without_the_3d_panel_where_qt_draws_no_opengl(qtbot, tiny_
     qtbot.keyClick(window, QtCore.Qt.Key.Key_3)
     window.close()
     assert window.summary is not None
+
+
+def test_window_records_for_the_chosen_class_and_marks_actions(qtbot, tiny_model, tmp_path):
+    """Keys F1-F9 choose the class (labels.txt, --label preselected), r records for it, s / e mark where
+    an action starts and ends: the sidecar holds the marks as intervals."""
+    from live.pipeline import RecordingSettings
+    from recordings.clip import read_sidecar
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "labels.txt").write_text("A121\tpatient fell\nA122\tpatient leaves bed\n")
+    engine, inputs = tiny_model
+    settings = RecordingSettings(label="wave for help", session=5)
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3),
+                                                                   recording=settings))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=clips))
+    qtbot.addWidget(window)
+    window.show()
+    window.refresh()
+    assert window.classes == ["patient fell", "patient leaves bed", "wave for help"]
+    assert window.chosen_class() == "wave for help" and "r records wave for help" in window.marking.text()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)
+    assert "not recording" in window.marking.text()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F2)
+    assert window.chosen_class() == "patient leaves bed"
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    assert pipeline.recording == "S005C001P001R001A122"
+    qtbot.wait(300)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F3)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # wave for help starts ...
+    qtbot.wait(400)
+    window.refresh()
+    assert "wave for help since" in window.marking.text()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_E)  # ... and ends
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F1)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # patient fell, still open when the recording stops
+    qtbot.wait(300)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F9)
+    assert "no class 9" in window.marking.text()
+    window.class_box.setCurrentIndex(0)  # the box's first entry: an unlabelled clip
+    assert window.chosen_class() is None
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Q)
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+    sidecar = read_sidecar(clips / "S005C001P001R001A122.json")
+    assert sidecar.label == "patient leaves bed" and sidecar.raw["session"] == 5
+    first, second = sidecar.timeline.intervals
+    assert (first.label, second.label) == ("wave for help", "patient fell")
+    assert 0.15 <= first.start < first.end <= second.start < second.end <= sidecar.timestamps[-1] + 0.05
+    assert first.end - first.start > 0.3 and first.person is None  # whoever is in view
+    assert (clips / "labels.txt").read_text().endswith("A123\twave for help\n")
