@@ -252,8 +252,8 @@ def test_out_renders_pngs_and_a_video_off_screen_without_any_display(room_xef: P
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     assert size == (480, 270)
     done = subprocess.run(  # an image name: numbered images beside it, not one JPEG named .png
-        [sys.executable, "-m", "recordings", "view", str(room_xef), "--3d", "--out", str(tmp_path / "room.png"),
-         "--max-frames", "2", "--width", "320"],
+        [sys.executable, "-m", "recordings", "view", str(room_xef), "--3d", "--out",
+         str(tmp_path / "room.png"), "--max-frames", "2", "--width", "320"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
