@@ -45,7 +45,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from recordings.labels import LabelMap
 from recordings.ntu import NtuBody, SampleName, SkeletonFile, format_skeleton
@@ -55,10 +55,6 @@ log = logging.getLogger(__name__)
 SIDECAR_FORMAT = "where-to-focus clip"
 SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
-
-# Fitted with core.camera.fit_camera to depthX/depthY of every tracked joint in the ten NTU RGB+D
-# .skeleton files in ../shared/data/ntu (23,619 joints): median error 0.18 px, p95 6.6 px.
-DEPTH_CAMERA = ColorCamera(fx=368.2, fy=367.4, cx=256.3, cy=208.2, width=512, height=424)
 
 # AVI 1.0 stores sizes and index offsets as u32: stop (cleanly) before the file reaches 4 GiB.
 MAX_AVI_BYTES = 2**32 - 2**26

@@ -20,13 +20,13 @@ import pytest
 import xef_writer
 from xef_writer import sample_recording
 
+from core.camera import DEPTH_CAMERA
 from core.frame import Frame
 from core.room import RoomFrame, bone_segments, depth_points, overview_camera
 from core.skeleton import KINECT_V2
 from recordings import view3d
 from recordings.__main__ import main
 from recordings.clip import open_recording
-from recordings.recorder import DEPTH_CAMERA
 
 o3d = pytest.importorskip("open3d", reason="the viz3d extra (open3d) is not installed")
 
