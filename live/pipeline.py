@@ -297,7 +297,7 @@ class LivePipeline:
             privacy = self.config.privacy
             recorder = Recorder(out_dir, sample_name=name, camera=self.camera, source=self.source.name,
                                 config=RecorderConfig(record_video=privacy.shows_color),
-                                privacy=privacy.value)
+                                privacy=privacy)
             self._recording = RecordingSink(recorder, on_finished=self._recording_finished)
             self.capture.recording = self._recording
             log.info("recording into %s", Path(out_dir) / name)

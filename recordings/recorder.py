@@ -47,6 +47,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.privacy import PrivacyMode
 from recordings.labels import LabelMap
 from recordings.ntu import NtuBody, SampleName, SkeletonFile, format_skeleton
 
@@ -383,7 +384,7 @@ class Recorder:
         camera: ColorCamera = DEFAULT_CAMERA,
         source: str = "unknown",
         config: RecorderConfig = RecorderConfig(),
-        privacy: str | None = None,
+        privacy: PrivacyMode | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.config = config
@@ -422,7 +423,8 @@ class Recorder:
             "label": self.label,
             "action_id": self.action_id,
             "source": source,
-            "privacy": privacy,  # live's --privacy when the clip was recorded (off / blur / skeleton)
+            # live's --privacy when the clip was recorded (off / blur / skeleton)
+            "privacy": privacy.value if privacy is not None else None,
             "software": {"name": "where-to-focus", "version": software_version()},
             "calibration": {"color_camera": camera.to_dict(), "depth_camera": DEPTH_CAMERA.to_dict()},
             "started_at": _now(),
