@@ -142,7 +142,9 @@ class AlertQueue:
         self.compact_bytes = compact_bytes
         self.damaged_lines = 0
         self.pending: list[dict[str, Any]] = []  # queued records not delivered / rejected, in order
-        self.unsettled = 0  # queued records in the file without their delivered / rejected line
+        # Ids queued in the file without their delivered / rejected line (a set, not a count: an alert
+        # kept in memory only is settled too, and must not count against the ones in the file).
+        self.unsettled: set[str] = set()
         self.next_sequence = 1
         self._read_back()
         self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
@@ -179,13 +181,16 @@ class AlertQueue:
             else:
                 queued.pop(record["id"], None)
         self.pending = sorted(queued.values(), key=lambda r: r["sequence"])
-        self.unsettled = len(self.pending)
+        self.unsettled = {record["id"] for record in self.pending}
 
     def append(self, record: dict[str, Any]) -> None:
         self._file.write(_line(record))
         self._file.flush()
         os.fsync(self._file.fileno())
-        self.unsettled += 1 if record["op"] == "queued" else -1
+        if record["op"] == "queued":
+            self.unsettled.add(record["id"])
+        else:
+            self.unsettled.discard(record["id"])
 
     @property
     def rejected_path(self) -> Path:
