@@ -205,6 +205,7 @@ def test_stopping_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     assert "saving" not in window.status.text()
     assert pipeline.recordings == [str(sink.recorder.files.skeleton)]
     window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
 def test_cannot_record_stays_in_the_status_line(qtbot, tiny_model, tmp_path):
@@ -226,6 +227,7 @@ def test_cannot_record_stays_in_the_status_line(qtbot, tiny_model, tmp_path):
     window.refresh()
     assert "cannot record" not in window.status.text()
     window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
 def test_window_in_skeleton_privacy_shows_no_image_and_no_crops(qtbot, tiny_model, tmp_path):
@@ -245,6 +247,7 @@ def test_window_in_skeleton_privacy_shows_no_image_and_no_crops(qtbot, tiny_mode
     assert all(crop.pixmap() is None or crop.pixmap().isNull() for crop in window.panels[0].crops)
     assert "privacy skeleton" in window.status.text()
     window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
 def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
@@ -263,6 +266,7 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     window.refresh()
     assert "ALERT" in window.status.text()
     window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
     alerts.close()
 def test_window_opens_without_the_3d_panel_where_qt_draws_no_opengl(qtbot, tiny_model, caplog):
     """The tests' Qt is `offscreen`: no OpenGL widgets. The window says why in the log, the rest of it
