@@ -355,6 +355,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
             window.close()
 
         QtCore.QTimer.singleShot(int(delay_s * 1000), finish)
+    window.stopped.connect(app.quit)  # the window stops the pipeline off the GUI thread, then this
     app.exec()
     wakeup.stop()
     summary = window.summary or pipeline.stop()

@@ -24,12 +24,17 @@ Recording for a class: the box lists the site's classes (labels.txt in the recor
 room), and the box's first entry records an unlabelled clip. While recording, s marks that an action
 of the chosen class starts now and e that it ends; the marks go into the clip's sidecar as intervals
 (live/pipeline.py). Without marks the whole clip is the class.
+
+Closing hides the window at once and stops the pipeline on a thread of its own (joining the capture
+and recognition threads, up to `record_finish_s` for a recording to be finalised); its Summary comes
+back to the GUI thread by a queued signal, the window then really closes and emits `stopped`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,6 +251,10 @@ def _pt(p) -> tuple[int, int]:
 class LiveWindow(QtWidgets.QMainWindow):
     """Draws what the pipeline publishes; owns nothing but widgets (the pipeline is started outside)."""
 
+    # Emitted on the GUI thread once the pipeline has stopped after a close (`summary` is set).
+    stopped = QtCore.Signal()
+    _pipeline_stopped = QtCore.Signal(object)  # the Summary, from the thread that stopped the pipeline
+
     def __init__(
         self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig(),
         alerts: AlertDispatcher | None = None,
@@ -255,6 +264,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.config = config
         self.alerts = alerts  # raised from the hops this window drains; delivered off the GUI thread
         self.summary: Summary | None = None
+        self._stopper: threading.Thread | None = None
+        self._stop_finished = False  # the stopping thread has reported back: a close now closes
+        # Queued: emitted on the stopping thread, delivered to the GUI thread that owns this window.
+        self._pipeline_stopped.connect(self._finish_close, QtCore.Qt.ConnectionType.QueuedConnection)
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
@@ -596,10 +609,35 @@ class LiveWindow(QtWidgets.QMainWindow):
             super().keyPressEvent(event)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._stop_finished:  # stopped: close for real
+            event.accept()
+            return
+        # pipeline.stop() joins threads and may wait for a recording to be finalised: never on this
+        # thread. Hide now, stop on a thread of its own, close when it is done (_finish_close).
+        event.ignore()
         self.timer.stop()
-        if self.summary is None:
-            self.summary = self.pipeline.stop()  # joins the threads and finalises any recording
-            if self.alerts is not None:
-                for hop in self.pipeline.drain():  # the last hop, made while stopping
-                    self.alerts.update(hop)
-        event.accept()
+        self.hide()
+        if self._stopper is None:
+            self._stopper = threading.Thread(target=self._stop_pipeline, name="pipeline-stop", daemon=True)
+            self._stopper.start()
+
+    def _stop_pipeline(self) -> None:
+        """The stopping thread: nothing here touches a widget."""
+        summary = None
+        try:
+            summary = self.pipeline.stop()  # joins the threads and finalises any recording
+        except Exception:  # the window still closes; run_window stops again and reports the error
+            log.exception("stopping the pipeline failed")
+        try:
+            self._pipeline_stopped.emit(summary)
+        except RuntimeError:  # the window was deleted meanwhile: nobody is waiting for it
+            pass
+
+    def _finish_close(self, summary: Summary | None) -> None:
+        self.summary = summary
+        self._stop_finished = True
+        if self.alerts is not None and summary is not None:
+            for hop in self.pipeline.drain():  # the last hop, made while stopping
+                self.alerts.update(hop)
+        self.close()
+        self.stopped.emit()

@@ -332,7 +332,7 @@ class LivePipeline:
                                     naming=ClipNaming(setup=self._session, performer=settings.performer))
             map_path = settings.label_map or out_dir / LABEL_MAP_FILENAME
             common = {"camera": self.camera, "source": self.source.name, "config": config,
-                      "privacy": privacy.value}
+                      "privacy": privacy}
             if label:
                 label_map, action_id, added = ensure_label(map_path, label)
                 if added:

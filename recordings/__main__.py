@@ -301,20 +301,29 @@ def _frames_until(frames: Iterator[Frame], limit: int | None) -> Iterator[Frame]
 
 
 def render_to(frames: Iterator[Frame], out: Path, fps: float, width: int | None) -> int:
-    """Write drawn frames to a video (.avi / .mp4) or, for a folder, to numbered PNGs."""
+    """Write drawn frames where `out` says (see write_images)."""
     return write_images(((frame.index, draw_skeleton(frame)) for frame in frames), out, fps, width)
+
+
+VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v"}  # --out suffix -> OpenCV fourcc
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def write_images(
     images: Iterator[tuple[int, np.ndarray]], out: Path, fps: float, width: int | None = None
 ) -> int:
-    """Write (frame index, BGR image) pairs to a video (.avi / .mp4) or, for a folder, to numbered PNGs
-    (frame_000012.png); `width` rescales them first. Returns the number written."""
+    """Write (frame index, BGR image) pairs to a video (OUT.avi / OUT.mp4), to numbered images beside an
+    image name (OUT.png -> OUT_000012.png; .jpg likewise) or to numbered PNGs in a folder (no suffix:
+    OUT/frame_000012.png); `width` rescales them first. Any other suffix is refused before anything is
+    read. Returns the number of frames really written."""
+    suffix = out.suffix.lower()
+    to_folder = out.is_dir() or not suffix
+    if not to_folder and suffix not in VIDEO_CODECS and suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{out}: --out takes a video (.avi, .mp4), an image name (.png, .jpg: one numbered "
+                         f"image per frame) or a folder, not {out.suffix!r}")
+    (out if to_folder else out.parent).mkdir(parents=True, exist_ok=True)
     writer = None
     count = 0
-    to_folder = out.suffix == ""
-    if to_folder:
-        out.mkdir(parents=True, exist_ok=True)
     try:
         for index, image in images:
             if width is not None and image.shape[1] != width:
@@ -323,11 +332,15 @@ def write_images(
                     (width, round(image.shape[0] * width / image.shape[1])),
                     interpolation=cv2.INTER_AREA,
                 )
-            if to_folder:
-                cv2.imwrite(str(out / f"frame_{index:06d}.png"), image)
+            if to_folder or suffix in IMAGE_SUFFIXES:
+                path = out / f"frame_{index:06d}.png" if to_folder else out.with_name(
+                    f"{out.stem}_{index:06d}{out.suffix}")
+                if not cv2.imwrite(str(path), image):
+                    raise OSError(f"{path}: OpenCV could not write this image ({count} frames written "
+                                  "before it)")
             else:
                 if writer is None:
-                    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
+                    fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix])
                     writer = cv2.VideoWriter(str(out), fourcc, fps, (image.shape[1], image.shape[0]))
                     if not writer.isOpened():
                         raise OSError(f"{out}: OpenCV cannot write this video")
@@ -379,7 +392,9 @@ def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: 
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    with open_recording(args.path, color=not args.no_color, video=args.video) as recording:
+    # --3d uses colour only to paint a .xef's depth points; a clip has no depth, so its video is not decoded.
+    color = not args.no_color and not (args.three_d and Path(args.path).suffix.lower() != ".xef")
+    with open_recording(args.path, color=color, video=args.video) as recording:
         fps = args.fps or recording.info.fps or 30.0
         frames = _frames_until(recording.frames(), args.max_frames)
         if args.three_d:
@@ -530,7 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
     view = commands.add_parser("view", help="play a recording with the skeleton drawn")
     view.add_argument("path", help=".xef file or a clip")
     view.add_argument("--video", help="the clip's _rgb.avi when it is not next to the .skeleton")
-    view.add_argument("--out", help="render to a video (.avi, .mp4) or a folder of PNGs instead of a window")
+    view.add_argument(
+        "--out",
+        help="render instead of showing a window: a video (.avi, .mp4), numbered images (x.png -> "
+        "x_000012.png; .jpg) or a folder of PNGs",
+    )
     view.add_argument("--width", type=int, help="with --out: scale frames to this width (--3d: render at it)")
     view.add_argument(
         "--3d",
@@ -600,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         SkeletonFormatError,
         RecorderError,
         KeyError,
-        FileNotFoundError,
+        OSError,
         ValueError,
     ) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

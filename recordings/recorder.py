@@ -57,8 +57,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.privacy import PrivacyMode
 from core.timeline import Interval, Timeline
 from recordings.atomic import replace_atomically, sync_directory
 from recordings.labels import LabelMap
@@ -69,10 +70,6 @@ log = logging.getLogger(__name__)
 SIDECAR_FORMAT = "where-to-focus clip"
 SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
-
-# Fitted with core.camera.fit_camera to depthX/depthY of every tracked joint in the ten NTU RGB+D
-# .skeleton files in ../shared/data/ntu (23,619 joints): median error 0.18 px, p95 6.6 px.
-DEPTH_CAMERA = ColorCamera(fx=368.2, fy=367.4, cx=256.3, cy=208.2, width=512, height=424)
 
 # AVI 1.0 stores sizes and index offsets as u32: stop (cleanly) before the file reaches 4 GiB.
 MAX_AVI_BYTES = 2**32 - 2**26
@@ -429,7 +426,7 @@ class Recorder:
         camera: ColorCamera = DEFAULT_CAMERA,
         source: str = "unknown",
         config: RecorderConfig = RecorderConfig(),
-        privacy: str | None = None,
+        privacy: PrivacyMode | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.config = config
@@ -469,7 +466,8 @@ class Recorder:
             "action_id": self.action_id,
             "session": _session_of(sample_name, config.naming),
             "source": source,
-            "privacy": privacy,  # live's --privacy when the clip was recorded (off / blur / skeleton)
+            # live's --privacy when the clip was recorded (off / blur / skeleton)
+            "privacy": privacy.value if privacy is not None else None,
             "software": {"name": "where-to-focus", "version": software_version()},
             "calibration": {"color_camera": camera.to_dict(), "depth_camera": DEPTH_CAMERA.to_dict()},
             "started_at": _now(),

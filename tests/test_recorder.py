@@ -122,6 +122,17 @@ def test_missing_colour_repeats_the_previous_image_and_is_listed(tmp_path: Path)
     np.testing.assert_array_equal(images[2], images[1])
 
 
+def test_the_sidecar_names_the_privacy_mode_it_was_recorded_in(tmp_path: Path) -> None:
+    from core.privacy import PrivacyMode
+
+    with Recorder(tmp_path, sample_name="blurred", config=CONFIG, privacy=PrivacyMode.BLUR) as rec:
+        rec.write(make_frame(0, 0.0))
+    assert json.loads(rec.files.sidecar.read_text())["privacy"] == "blur"
+    with Recorder(tmp_path, sample_name="unknown", config=CONFIG) as rec:  # not recorded by live
+        rec.write(make_frame(0, 0.0))
+    assert json.loads(rec.files.sidecar.read_text())["privacy"] is None
+
+
 def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:
     with Recorder(tmp_path / "a", sample_name="bodies", config=CONFIG) as rec:
         for i in range(3):
