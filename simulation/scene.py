@@ -5,7 +5,7 @@
 
     each person:  walk in -> turn to face the room -> (idle, action) x 1-4 -> [stand up / get up] -> walk out
         segments are choreographed one at a time, each starting from where the last one ended, and
-        tracked (tracker.py) and projected (render.py) in one go when they begin
+        tracked (tracker.py) and projected (figure.py) in one go when they begin
     bodies are reported only inside the depth camera's field of view (+-35 deg, 0.5-4.5 m), each with a
     tracking id that lasts while it stays in view, as the Kinect does
     `truth()` gives every person's current action (ground truth for demos and tests)
@@ -26,7 +26,9 @@ from core.camera import ColorCamera
 from core.frame import Body, Frame
 from core.timeline import NO_ACTION
 from simulation.actions import CLASSES, ArmIdle, Stance, idle, idle_arm_start
+from simulation.appearance import HeldObject, Lighting, Look
 from simulation.clip import DEPTH_HALF_FOV, LOW_LIGHT_FPS, Placement, SimulationConfig
+from simulation.figure import Figure, draw_figure, make_figure
 from simulation.motion import (
     CHAIR_FRONT_Z,
     SIDE_SIGN,
@@ -40,19 +42,8 @@ from simulation.motion import (
     pose_body,
     rot_y,
 )
-from simulation.render import (
-    Chair,
-    Figure,
-    HeldObject,
-    Lighting,
-    Look,
-    NoiseBank,
-    Room,
-    SensorPose,
-    draw_figure,
-    make_figure,
-    paint_background,
-)
+from simulation.noise import NoiseBank
+from simulation.room import Chair, Room, SensorPose, paint_background
 from simulation.tracker import track
 
 MAX_RANGE_M = 4.5

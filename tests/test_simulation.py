@@ -10,6 +10,7 @@ from core.glimpse import PARTS as GLIMPSE_PARTS
 from simulation import CLASSES, PARTS, ObjectKind, SimulationConfig, class_index, generate_clip
 from simulation.actions import ArmIdle, idle_arm_start, wave
 from simulation.clip import RENDER_CAMERA, Placement
+from simulation.figure import draw_figure
 from simulation.motion import (
     ELBOW,
     HAND,
@@ -22,7 +23,7 @@ from simulation.motion import (
     Postures,
     pose_body,
 )
-from simulation.render import SensorPose, draw_figure
+from simulation.room import SensorPose
 from simulation.tracker import TrackerModel
 
 HAND_LEFT, HAND_RIGHT = 7, 11
