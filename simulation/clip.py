@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
-from simulation.actions import CLASSES, ActionClass, ArmIdle, ObjectKind, Stance, idle, idle_arm_start
+from simulation.actions import CLASSES, ActionClass, ObjectKind, Stance
 from simulation.appearance import HeldObject, Lighting, Look
 from simulation.figure import Figure, draw_figure, make_figure
+from simulation.idle import ArmIdle, idle, idle_arm_start
 from simulation.motion import (
     CHAIR_FRONT_Z,
     HEAD,
