@@ -218,14 +218,17 @@ class SimulatedScene:
         mean_s = 2.0 if not self._visitors else 7.0
         self._next_arrival = self._index + int(round(self._people_rng.exponential(mean_s) * self.fps)) + 1
 
-    def next_frame(self) -> Frame:
-        """The next frame: timestamp index / fps, the room's colour image, the bodies the sensor reports."""
+    def next_frame(self, draw: bool = True) -> Frame:
+        """The next frame: timestamp index / fps, the room's colour image, the bodies the sensor reports.
+
+        draw=False leaves the image out (color None) for a frame nobody will look at; everything else,
+        bodies and ground truth included, is the same as drawn (training cuts crops at 10 of 30 fps)."""
         index = self._index
         if index >= self._next_arrival:
             if len(self._visitors) < self.max_people:
                 self._arrive()
             self._schedule_arrival()
-        image = self.background.copy() if self.background is not None else None
+        image = self.background.copy() if self.background is not None and draw else None
         drawn: list[tuple[float, Figure, int]] = []
         bodies: list[Body] = []
         truth: list[PersonTruth] = []
