@@ -82,15 +82,19 @@ class Timeline:
         classes: Sequence[str] | None = None,
         duration: float | None = None,
         source: str = "<timeline>",
-        lines: Sequence[int | str] | None = None,
+        lines: Sequence[int | str] | None = None,  # line numbers, or names of entries
         allow_overlap: bool = False,
         end_tolerance_s: float = 0.0,
     ) -> Timeline:
         """A timeline whose intervals are checked; `lines[i]` says where interval i was read from
         (a line number or an entry name) so an error points at it."""
         intervals = list(intervals)
-        where = [f"{source}: line {lines[i]}" if lines is not None else f"{source}: interval {i + 1}"
-                 for i in range(len(intervals))]
+        def place(i: int) -> str:
+            if lines is None:
+                return f"interval {i + 1}"
+            return f"line {lines[i]}" if isinstance(lines[i], int) else str(lines[i])
+
+        where = [f"{source}: {place(i)}" for i in range(len(intervals))]
         known = set(classes) if classes is not None else None
         for i, interval in enumerate(intervals):
             if not (np.isfinite(interval.start) and np.isfinite(interval.end)):

@@ -21,6 +21,7 @@ _rgb.avi / .json, or its folder).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from typing import Protocol
 
 from core.camera import ColorCamera
 from core.frame import Frame
+from core.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,8 @@ class FrameStream:
         self.connected = False
         self.skipped = 0  # frames passed over because the reader was late (paced only)
         self.loops = 0
+        # A labelled recording's action intervals (seconds from its first frame), where it has them.
+        self.timeline: Timeline | None = None
         self._make_frames = frames
         self._on_close = on_close
         self._frames: Iterator[Frame] | None = None
@@ -221,7 +225,7 @@ def replay_source(
     else:
         camera = recording.camera
     color_shape = None if info.color_size is None else (info.color_size[1], info.color_size[0])
-    return FrameStream(
+    source = FrameStream(
         f"replay {Path(path).name}",
         recording.frames,
         options=options,
@@ -230,6 +234,8 @@ def replay_source(
         fps=info.fps if info.fps > 0 else 30.0,
         on_close=recording.close,
     )
+    source.timeline = getattr(recording, "timeline", None)
+    return source
 
 
 def simulated_source(
@@ -238,19 +244,22 @@ def simulated_source(
     seed: int | None = None,
     low_light: bool = False,
     options: ReplayOptions = ReplayOptions(),
+    duration_s: float | None = None,
 ) -> FrameStream:
     """The simulated room (simulation.SimulatedScene) paced at its fps like a sensor.
 
-    Its bodies carry the scene's ground truth (`Body.truth`: the action, or no_action).
+    Its bodies carry the scene's ground truth (`Body.truth`: the action, or no_action). The room is
+    endless; `duration_s` ends it after that much room time (an evaluation's hour, say).
     """
     from simulation.scene import SimulatedScene
 
     scene = SimulatedScene(seed=seed if seed is not None else int(time.time()), low_light=low_light,
                            max_people=people)
 
+    frames = round(duration_s * scene.fps) if duration_s is not None else None
     return FrameStream(
         "sim" + (" (low light)" if low_light else ""),
-        lambda: iter(scene),
+        lambda: itertools.islice(scene, frames),
         options=ReplayOptions(realtime=options.realtime, loop=False),  # endless: nothing to loop
         camera=scene.camera,
         color_shape=scene.color_shape,

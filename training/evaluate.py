@@ -12,11 +12,13 @@ from pathlib import Path
 
 from core.model.checkpoint import load_checkpoint
 from core.skeleton import layout_by_name
+from live.worker import RecognitionConfig
 from training import distributed
 from training.config import DataConfig, config_from_dict
 from training.data import DatasetError
 from training.datasets import build_splits
 from training.evaluation import Report, format_report, make_report, predict, save_results, write_figures
+from training.streaming import StreamRun, evaluate_stream
 from training.windows import StreamWindowDataset, WindowDataset
 
 
@@ -140,3 +142,45 @@ def evaluate(
         )
         print("wrote " + ", ".join(str(p) for p in [*written, out_dir / "results.json"]))
     return report
+
+
+def evaluate_streams(
+    checkpoint: str | Path,
+    *,
+    data: str | None = None,
+    subset: str = "all",
+    out: str | Path | None = None,
+    hop_s: float = 0.2,
+    smoothing_s: float = 0.5,
+    threshold: float = 0.6,
+    alert_classes: list[str] | None = None,
+    engine: str = "auto",
+    threads: int | None = None,
+    progress: bool = True,
+) -> StreamRun:
+    """`evaluate --stream`: whole sequences through the app's pipeline (training/streaming.py).
+
+    `subset` picks sequences of a folder by name: "validation" the ones the checkpoint held out,
+    "train" / "test" its dataset's protocol split, "all" every labelled sequence there."""
+    checkpoint = Path(checkpoint)
+    loaded = load_checkpoint(checkpoint)
+    trained = config_from_dict(loaded.extra["train_config"]) if "train_config" in loaded.extra else None
+    if data is None:
+        if trained is None:
+            raise DatasetError(f"{checkpoint} does not record its data: pass --data")
+        data = trained.data.root
+    names = None
+    if not str(data).startswith("sim") and subset != "all":
+        if subset == "validation":
+            if "validation_clips" not in loaded.extra:
+                raise DatasetError(f"{checkpoint} does not record which sequences it held out")
+            names = set(loaded.extra["validation_clips"])
+        else:
+            if trained is None:
+                raise DatasetError(f"{checkpoint} does not record its dataset: --subset {subset} is unknown")
+            splits = build_splits(dataclasses.replace(trained.data, root=str(data)))
+            names = {s.name for s in splits.subset(subset)}
+    recognition = RecognitionConfig(hop_s=hop_s, smoothing_s=smoothing_s)
+    return evaluate_stream(checkpoint, str(data), out=out, names=names, recognition=recognition,
+                           threshold=threshold, alert_classes=alert_classes, engine=engine, threads=threads,
+                           progress=progress)
