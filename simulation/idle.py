@@ -361,12 +361,16 @@ FIDGETS = {
 
 
 def fidget_weights(state: IdleState) -> dict[Fidget, float]:
-    """How likely each fidget is next, given what the person can do now (0: impossible)."""
+    """How likely each fidget is next, given what the person can do now (0: impossible).
+
+    A fidget starts every few seconds of idle time. Touching the face is the rare one: people do it a
+    few dozen times an hour (about one fidget in twenty here, once a minute or so of idle time), not
+    every few seconds."""
     phone = ObjectKind.PHONE in state.holding
     return {
         Fidget.LOOK_AROUND: 0.5 if state.talking else 1.0,
         Fidget.SHIFT_WEIGHT: 0.0 if state.seated else 1.0,
-        Fidget.TOUCH_FACE: 0.8 if state.free_sides else 0.0,
+        Fidget.TOUCH_FACE: 0.25 if state.free_sides else 0.0,
         Fidget.GESTURE: 2.0 if state.talking else 0.5,
         Fidget.REST_ARMS: 0.8,
         Fidget.GLANCE_AT_PHONE: 0.7 if phone else 0.0,

@@ -126,5 +126,5 @@ def test_idle_time_in_the_room_is_not_motionless() -> None:
                     face += 1
         if len(truth) == 2 and math.dist(truth[0].position, truth[1].position) < 1.3:
             together += 1
-    assert holding > 30 * 20 and face > 30 and together > 30 * 10
+    assert holding > 30 * 20 and face > 10 and together > 30 * 10
     assert {"idle", "talking", "walking", "action"} <= activities

@@ -51,7 +51,7 @@ DEMO_WINDOW_S = 2.0
 # Training windows end on a grid this far apart along each sequence (jittered by up to half of it, so
 # every offset is drawn); an epoch holds about one window per grid step of every action.
 DEMO_STRIDE_S = 1.0
-DEMO_BACKGROUND_RATIO = 1.0
+DEMO_BACKGROUND_RATIO = 2.0
 # lambda1 of Eq. 5 for this dataset (the paper sets it per dataset: 1e-5 NTU, 1e-4 N-UCLA). With the
 # paper's values the attention here saturates to one part within the first epochs, and as the pose
 # LSTM already knows the class, any part that tells a class from the others routed to the same part
@@ -110,15 +110,15 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
         "optim.lr=1e-3",
         "optim.finetune_lr=2.5e-4",  # about where step 5's plateau schedule brings the rate by its end
         f"optim.attention_weight={DEMO_ATTENTION_WEIGHT}",
-        "optim.plateau_patience=1",
-        "optim.early_stop_patience=3",
-        f"epochs.parts={epochs(4)}",
-        f"epochs.pose={epochs(10)}",
-        f"epochs.attention={epochs(5)}",
+        "optim.plateau_patience=2",
+        "optim.early_stop_patience=4",
+        f"epochs.parts={epochs(5)}",
+        f"epochs.pose={epochs(15)}",
+        f"epochs.attention={epochs(8)}",
         # The attention first learns which part already tells each class apart (the parts as step 2
         # left them), before the parts adapt to wherever it looks early on.
         f"epochs.attention_frozen_parts={epochs(1)}",
-        f"epochs.finetune={epochs(2)}",
+        f"epochs.finetune={epochs(3)}",
         f"out={out / 'run'}",
         "device=cpu",
         f"workers={workers}",
