@@ -126,3 +126,27 @@ def test_validation_rooms_are_drawn_from_the_seed() -> None:
     again, _ = hold_out_scenes(pool, 0.2, seed=1)
     assert [s.name for s in again] == [s.name for s in train]
     assert hold_out_scenes(pool, 0.2, seed=2)[1] != validation
+
+
+def test_cut_clips_stay_trimmed_clips(tmp_path: Path) -> None:
+    """The old demo's clips (ten classes) and the cut clips of the attention check (the same classes +
+    no_action) are trimmed clips: one label each, five windows per clip."""
+    from dataclasses import replace
+
+    from core.window import WindowSpec
+    from simulation.actions import CLASS_NAMES
+    from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
+    from training.prepare import prepare_cache
+    from training.windows import WindowDataset
+
+    settings = replace(demo_settings(), class_names=CLASS_NAMES)
+    prepare_cache(simulated_tasks(1, 3, "t"), settings, tmp_path, progress=False,
+                  prepare_one=prepare_simulated_clip)
+    for names in (list(CLASS_NAMES), [*CLASS_NAMES, NO_ACTION]):
+        raw = json.loads((tmp_path / "cache.json").read_text())
+        (tmp_path / "cache.json").write_text(json.dumps({**raw, "class_names": names}))
+        splits = cache_splits(DataConfig(dataset="simulated", root=str(tmp_path), validation_fraction=0.0))
+        assert not splits.continuous and splits.class_names == names
+        assert sorted(s.label for s in splits.train) == list(range(len(CLASS_NAMES)))
+    windows = WindowDataset(splits.train, WindowSpec(2.0, 10), splits.layout, 1, train=False, with_crops=True)
+    assert windows[0]["crops"].shape == (5, 3, 10, 32, 32, 3)

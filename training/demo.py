@@ -114,7 +114,7 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
         "optim.early_stop_patience=4",
         f"epochs.parts={epochs(5)}",
         f"epochs.pose={epochs(15)}",
-        f"epochs.attention={epochs(8)}",
+        f"epochs.attention={epochs(10)}",
         # The attention first learns which part already tells each class apart (the parts as step 2
         # left them), before the parts adapt to wherever it looks early on.
         f"epochs.attention_frozen_parts={epochs(1)}",
