@@ -25,7 +25,7 @@ falling and kicking involve the whole body (the kicking leg is drawn at random, 
 crop can tell a kick apart; sitting down or standing up, each arm helps -- reaching for the seat,
 pushing off the thigh -- or not, drawn per arm, so no hand's movement is a unique cue for them). To
 keep the hand crops from being shortcuts, the other hand often carries a cup or a phone that it does
-nothing with (`idle_arm`), in every class.
+nothing with (simulation/idle.py), in every class.
 
 Beyond the ten, `EXTRA_CLASSES` holds actions the bundled demo model was never taught, for showing
 how a site teaches it one (README, "Teaching the system a new action"); they are never drawn unless
@@ -529,42 +529,3 @@ def class_index(name: str) -> int:
     if name not in CLASS_NAMES:
         raise ValueError(f"unknown simulated action {name!r}; expected one of {', '.join(CLASS_NAMES)}")
     return CLASS_NAMES.index(name)
-
-
-# ------------------------------------------------------------------------------- idle and the free arm
-
-
-class ArmIdle(enum.Enum):
-    """What a hand that takes no part in the action does."""
-
-    HANG = "hang"
-    HIP = "hip"
-    BEHIND = "behind"
-    HOLD = "hold"  # forearm forward at the waist, possibly holding a cup or phone
-
-
-def idle_arm_start(body: Postures, side: int, style: ArmIdle, start: dict[str, np.ndarray]) -> None:
-    """Set one arm's start values in a choreography start dict for an idle style."""
-    if style is ArmIdle.HANG:
-        wrist, pole, thumb, grip = body.hang(), body.pole_down(), body.thumb_forward(), 0.3
-    elif style is ArmIdle.HIP:
-        wrist, pole, thumb, grip = body.hand_on_hip(), np.array([1.0, -0.3, -0.5]), body.thumb_forward(), 0.2
-    elif style is ArmIdle.BEHIND:
-        wrist, pole, thumb, grip = body.behind_back(), np.array([0.6, -0.6, -0.8]), body.thumb_up(), 0.4
-    else:
-        wrist, pole, thumb, grip = body.hold_front(), body.pole_down(), body.thumb_up(), 1.0
-    start["wrist"][side] = body.mirror(wrist, side)
-    start["elbow_pole"][side] = body.mirror(pole, side)
-    start["thumb"][side] = thumb
-    start["grip"][side] = grip
-
-
-def idle(c: Choreography, body: Postures, t: float, duration: float, rng: np.random.Generator) -> float:
-    """Standing or sitting still for `duration` s: small shifts of the head (the sway is added later)."""
-    end = t + duration
-    while t < end - 0.3:
-        step = min(rng.uniform(0.6, 1.6), end - t)
-        c.move(t, t + step, head_turn=np.array([rng.uniform(-0.1, 0.12), rng.uniform(-0.25, 0.25)]))
-        t += step
-    c.hold_all(end)
-    return end

@@ -131,3 +131,28 @@ def test_a_scene_performs_the_actions_it_is_asked_for() -> None:
         SimulatedScene(actions=("sit_down", "kick"))
     with pytest.raises(ValueError, match="starts standing"):
         SimulatedScene(actions=("stand_up",))
+
+
+def test_idle_time_in_the_room_is_not_motionless() -> None:
+    """Between actions people hold cups and phones, touch their faces, walk about and stand together."""
+    from core.timeline import NO_ACTION
+
+    scene = SimulatedScene(seed=3, max_people=2, color=False)
+    holding, face, together, activities = 0, 0, 0, set()
+    for frame, truth in run(scene, 150.0):
+        activities |= {t.activity for t in truth}
+        by_id = {t.tracking_id: t for t in truth if t.tracking_id is not None}
+        for body in frame.bodies:
+            if body.truth != NO_ACTION:
+                continue
+            person = by_id[body.tracking_id]
+            for side, hand in ((0, 7), (1, 11)):
+                if person.holding[side] is not None:
+                    holding += 1
+                    assert body.joints[3, 1] - body.joints[hand, 1] > 0.15  # a held object is not at the face
+                elif np.linalg.norm(body.joints[hand] - body.joints[3]) < 0.2:
+                    face += 1
+        if len(truth) == 2 and math.dist(truth[0].position, truth[1].position) < 1.3:
+            together += 1
+    assert holding > 30 * 20 and face > 10 and together > 30 * 10
+    assert {"idle", "talking", "walking", "action"} <= activities
