@@ -10,8 +10,8 @@
     held objects      a cup or phone may be carried in on arrival, picked up or put away between
                       segments, kept in hand after drinking or phoning, carried while walking
     action            one of the scene's classes (default simulation.actions.CLASSES) that the stance
-                      and place allow (sit down only at a spot with a chair); ground truth is the action from its first keyframe to
-                      its last, everything else is no action
+                      and place allow (sit down only at a spot with a chair); ground truth is the
+                      action from its first keyframe to its last, everything else is no action
 
 Each segment is planned when the previous one ends (`Person.next_motion`), starting from the pose it
 ended in, and returned as a `Motion` (pose controls with sway, the root's path, per-frame ground truth,
