@@ -10,9 +10,10 @@ records its error and the rest still run; the whole run keeps within --budget-s)
     setup         versions (Python, torch, CUDA, cuDNN, GPU, onnx, onnxruntime, TensorRT, OpenCV), and
                   random-weight checkpoints of the paper and lite profiles (latency does not depend on
                   the weights)
-    latency-gpu   per profile: TensorRT (where installed), pytorch-cuda (FP16 I3Ds, CUDA graphs; crops fed
-                  as float32 and as uint8), PyTorch FP32 eager on the GPU, ONNX Runtime CUDA (where
-                  installed); 1 and 6 people: p50 / p95 per call, windows/s
+    latency-gpu   every profile on pytorch-cuda (FP16 I3Ds, CUDA graphs; crops fed as float32 and as
+                  uint8) and PyTorch FP32 eager on the GPU first (their rows judge the targets), then ONNX
+                  Runtime CUDA, then TensorRT last (where installed: a paper-profile build can take
+                  minutes); 1 and 6 people: p50 / p95 per call, windows/s
     parity        FP16 vs FP32 on real NTU crops (the A001 clip and its video): top-1 agreement, max
                   logits and attention differences, for the trained demo model and the random profiles;
                   pytorch-cuda (FP16 I3Ds) and a whole-network FP16 copy vs FP32 on the GPU, and the FP16
@@ -30,15 +31,15 @@ figure) and six people in one call <= 17 ms.
 
 Imports: this file needs only the standard library; each part imports what it uses (torch, onnx,
 onnxruntime, cv2 ...) inside its own process, so a machine without one of them loses that part only.
-Run from the repository root with or without `pip install -e . --no-deps`. Real data is looked for in
---data, $SHARED_DATA, ./shared/data and ../shared/data; without it the parity part uses random crops and
-the live part the simulated room, and says so.
+Run from the repository root with or without `pip install -e . --no-deps`. Real data: see --data.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import enum
+import functools
 import json
 import os
 import platform
@@ -51,6 +52,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +62,6 @@ PAPER_BUDGET_MS = 17.0  # the paper: 17 ms per frame for the whole network on a 
 DEFAULT_BUDGET_S = 450.0  # the whole command, within the 8 minutes a borrowed GPU gives
 DEMO_CHECKPOINT = REPO_ROOT / "training" / "checkpoints" / "demo.pt"
 
-# (name, time box in seconds on a GPU, in --cpu-smoke). Order = priority: later parts get what is left.
-PARTS: tuple[tuple[str, float, float], ...] = (
-    ("setup", 90, 60),
-    ("latency-gpu", 150, 60),
-    ("parity", 110, 90),
-    ("live", 90, 45),
-    ("training", 90, 60),
-    ("ddp", 45, 30),
-    ("latency-cpu", 90, 60),
-    ("compile", 120, 30),
-)
 MIN_PART_S = 15.0  # a part with less time than this left is skipped, not started
 
 
@@ -89,8 +80,9 @@ def find_data(explicit: Path | None) -> Path | None:
     return None
 
 
-def run_part(name: str, seconds: float, args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
+def run_part(part: Part, seconds: float, args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     """One part in a fresh Python process (its own process group, killed whole at the time box)."""
+    name = part.value
     result_path = work_dir / f"{name}.json"
     result_path.unlink(missing_ok=True)
     command = [sys.executable, "-m", "benchmarks.gpu", "--worker", name, "--work-dir", str(work_dir)]
@@ -148,15 +140,16 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "budget_s": args.budget_s,
         "parts": {},
     }
-    wanted = set(args.parts) if args.parts else {name for name, _, _ in PARTS}
+    wanted = set(args.parts) if args.parts else set(Part)
     with tempfile.TemporaryDirectory(prefix="gpu-bench-") as scratch:
         work_dir = Path(args.work_dir) if args.work_dir else Path(scratch)
         work_dir.mkdir(parents=True, exist_ok=True)
-        for name, gpu_box, smoke_box in PARTS:
-            if name not in wanted:
+        for part in Part:  # in their order of priority
+            if part not in wanted:
                 continue
+            name = part.value
             left = budget_end - time.monotonic()
-            box = min(smoke_box if args.cpu_smoke else gpu_box, left)
+            box = min(part.smoke_box_s if args.cpu_smoke else part.gpu_box_s, left)
             if box < MIN_PART_S:
                 report["parts"][name] = {
                     "part": name,
@@ -165,7 +158,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"[{name}] skipped: {left:.0f} s of the budget left", flush=True)
                 continue
             print(f"[{name}] running (time box {box:.0f} s) ...", flush=True)
-            record = run_part(name, box, args, work_dir)
+            record = run_part(part, box, args, work_dir)
             report["parts"][name] = record
             status = "; ".join(record.get("errors", [])) or "ok"
             print(f"[{name}] {record['seconds']:.0f} s: {status}", flush=True)
@@ -432,6 +425,22 @@ def worker_setup(result: Result, args: argparse.Namespace) -> None:
         result.add("checkpoints", str(_checkpoint(args.work_dir, profile)))
 
 
+def latency_plan(profiles: Sequence[str], present: Collection[Any]) -> list[tuple[str, Any, bool]]:
+    """(profile, core.engines.Backend, FP32 eager) in the order latency-gpu measures them.
+
+    pytorch-cuda and PyTorch FP32 eager on every profile first: their rows judge the 17 ms targets. Then
+    ONNX Runtime CUDA and, last, TensorRT, where `present`: a TensorRT build of the paper profile can take
+    minutes, and measured first it could use up the time box before pytorch-cuda ever ran.
+    """
+    from core.engines import Backend
+
+    plan = [(profile, Backend.PYTORCH_CUDA, eager) for profile in profiles for eager in (False, True)]
+    for backend in (Backend.ONNXRUNTIME_CUDA, Backend.TENSORRT):
+        if backend in present:
+            plan += [(profile, backend, False) for profile in profiles]
+    return plan
+
+
 def worker_latency_gpu(result: Result, args: argparse.Namespace) -> None:
     import torch
 
@@ -452,42 +461,48 @@ def worker_latency_gpu(result: Result, args: argparse.Namespace) -> None:
     if device == "cpu" and not smoke:
         result.note("no CUDA GPU: nothing to measure here (use --cpu-smoke on a CPU)")
         return
-    cache = args.work_dir / "cache"
-    backends = ["pytorch-cuda", "pytorch-cuda-fp32-eager"]
+    present = set()
     for backend in (Backend.ONNXRUNTIME_CUDA, Backend.TENSORRT):
         why_not = unavailable_reason(backend)
         if why_not:
             result.note(f"{backend.value} not measured: {why_not}")
         else:
-            backends.insert(0, backend.value)
-    for profile in _profiles(smoke):
+            present.add(backend)
+    loaded = {profile: load_checkpoint(_checkpoint(args.work_dir, profile)) for profile in _profiles(smoke)}
+    for profile, backend, fp32_eager in latency_plan(_profiles(smoke), present):
         checkpoint = _checkpoint(args.work_dir, profile)
-        loaded = load_checkpoint(checkpoint)
-        model = loaded.model
-        metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
-        for backend in backends:
-            try:
-                started = time.perf_counter()
-                if backend == "pytorch-cuda":
-                    options = CudaOptions(warmup_runs=1 if smoke else 3)
-                    engine = TorchCudaEngine(model, metadata, device, options=options)
-                elif backend == "pytorch-cuda-fp32-eager":
-                    engine = TorchEngine(model, metadata, device)
-                else:
-                    engine = open_engine(checkpoint, Backend(backend), cache_dir=cache)
-                opened = {"profile": profile, "backend": backend, "seconds": time.perf_counter() - started}
-                result.add("open_s", {**opened, "engine": engine.name, "reason": engine.reason})
-                dtypes = ("float32", "uint8") if backend == "pytorch-cuda" else ("float32",)
-                for people in _people(smoke):
-                    for crops_dtype in dtypes:
-                        _measure(
-                            result, engine, profile, backend, people, smoke=smoke, crops_dtype=crops_dtype
-                        )
-                del engine
-                if device == "cuda":
-                    torch.cuda.empty_cache()
-            except Exception as error:
-                result.error(f"{profile} on {backend}", error)
+        metadata = EngineMetadata.from_checkpoint(loaded[profile], file_sha256(checkpoint))
+        label = f"{backend.value}-fp32-eager" if fp32_eager else backend.value
+        if fp32_eager:
+            opener = functools.partial(TorchEngine, loaded[profile].model, metadata, device)
+        elif backend is Backend.PYTORCH_CUDA:
+            options = CudaOptions(warmup_runs=1 if smoke else 3)
+            opener = functools.partial(
+                TorchCudaEngine, loaded[profile].model, metadata, device, options=options
+            )
+        else:
+            opener = functools.partial(open_engine, checkpoint, backend, cache_dir=args.work_dir / "cache")
+        # uint8 crops too where the engine converts on the GPU (what the live app can feed it).
+        feeds = ("float32", "uint8") if backend is Backend.PYTORCH_CUDA and not fp32_eager else ("float32",)
+        _time_engine(result, profile, label, opener, feeds, smoke=smoke)
+        if device == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _time_engine(
+    result: Result, profile: str, label: str, opener: Callable[[], Any], feeds: Sequence[str], *, smoke: bool
+) -> None:
+    """Open one engine and time it for each number of people and crop dtype; an error is recorded."""
+    try:
+        started = time.perf_counter()
+        engine = opener()
+        opened = {"profile": profile, "backend": label, "seconds": time.perf_counter() - started}
+        result.add("open_s", {**opened, "engine": engine.name, "reason": engine.reason})
+        for people in _people(smoke):
+            for crops_dtype in feeds:
+                _measure(result, engine, profile, label, people, smoke=smoke, crops_dtype=crops_dtype)
+    except Exception as error:
+        result.error(f"{profile} on {label}", error)
 
 
 def worker_latency_cpu(result: Result, args: argparse.Namespace) -> None:
@@ -671,13 +686,11 @@ def _stage_step_seconds(network: Any, stage: str, batch: dict[str, Any], *, amp:
     """Seconds per optimiser step of `stage` (AMP FP16 where `amp`), after warm-up steps."""
     import torch
 
-    from core.model import Stage
     from training.config import TrainConfig
-    from training.stages import StageObjective, stage_loss
+    from training.stages import STAGE_NAMES, StageObjective, stage_loss
 
     device = batch["skeleton"].device
-    network.set_stage({"parts": Stage.PARTS, "pose": Stage.POSE, "attention": Stage.JOINT,
-                       "finetune": Stage.FINETUNE}[stage])  # fmt: skip
+    network.set_stage(STAGE_NAMES[stage])
     network.train()
     objective = StageObjective(network, stage)
     optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=1e-4)
@@ -782,31 +795,46 @@ def worker_ddp(result: Result, args: argparse.Namespace) -> None:
         dist.destroy_process_group()
 
 
-WORKERS = {
-    "setup": worker_setup,
-    "latency-gpu": worker_latency_gpu,
-    "latency-cpu": worker_latency_cpu,
-    "compile": worker_compile,
-    "parity": worker_parity,
-    "live": worker_live,
-    "training": worker_training,
-    "ddp": worker_ddp,
-}
+class Part(enum.Enum):
+    """The parts, in the order they run (later ones get what is left of the budget): each with its worker
+    and its time box in seconds on a GPU and in --cpu-smoke. The value is its name on the command line."""
+
+    SETUP = ("setup", worker_setup, 90, 60)
+    LATENCY_GPU = ("latency-gpu", worker_latency_gpu, 150, 60)
+    PARITY = ("parity", worker_parity, 110, 90)
+    LIVE = ("live", worker_live, 90, 45)
+    TRAINING = ("training", worker_training, 90, 60)
+    DDP = ("ddp", worker_ddp, 45, 30)
+    LATENCY_CPU = ("latency-cpu", worker_latency_cpu, 90, 60)
+    COMPILE = ("compile", worker_compile, 120, 30)
+
+    def __new__(cls, name: str, worker: Callable[[Result, argparse.Namespace], None], gpu_box_s: float,
+                smoke_box_s: float) -> Part:  # fmt: skip
+        part = object.__new__(cls)
+        part._value_ = name
+        part.worker = worker
+        part.gpu_box_s = gpu_box_s
+        part.smoke_box_s = smoke_box_s
+        return part
+
+    def __str__(self) -> str:  # argparse shows the choices by it
+        return self.value
 
 
 def run_worker(args: argparse.Namespace) -> int:
     args.work_dir = Path(args.work_dir)
-    result = Result(args.work_dir / f"{args.worker}.json")
+    part: Part = args.worker
+    result = Result(args.work_dir / f"{part.value}.json")
     try:
-        if args.worker != "setup" and not any(args.work_dir.glob("*.pt")):
+        if part is not Part.SETUP and not any(args.work_dir.glob("*.pt")):
             raise RuntimeError("no benchmark checkpoints: the setup part did not finish")
         import torch
 
         # A CPU smoke run shares its machine: one thread. A GPU machine's cores feed the GPU and ORT.
         torch.set_num_threads(1 if args.cpu_smoke else max(1, min(os.cpu_count() or 1, 8)))
-        WORKERS[args.worker](result, args)
+        part.worker(result, args)
     except Exception as error:
-        result.error(args.worker, error)
+        result.error(part.value, error)
         return 1
     return 0
 
@@ -823,17 +851,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--cpu-smoke", action="store_true", help="tiny sizes on a CPU: check the command end to end"
     )
     parser.add_argument(
-        "--data", type=Path, help="shared data folder with ntu/ (default: looked for, see above)"
+        "--data",
+        type=Path,
+        help=f"shared data folder holding ntu/skeletons/{NTU_CLIP}.skeleton and its RGB video (default: the "
+        "first of $SHARED_DATA, shared/data in the repository and shared/data beside it that has it; "
+        "without one the parity part uses random crops and the live part the simulated room, and says so)",
     )
     parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S, help="seconds for the whole run")
-    parser.add_argument("--parts", nargs="+", choices=[name for name, _, _ in PARTS], help="only these parts")
+    parser.add_argument("--parts", nargs="+", type=Part, choices=list(Part), help="only these parts")
     parser.add_argument(
         "--work-dir", help="keep checkpoints, logs and part results here (default: temporary)"
     )
-    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=Part, choices=list(Part), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.parts and "setup" not in args.parts:
-        args.parts = ["setup", *args.parts]
+    if args.parts and Part.SETUP not in args.parts:
+        args.parts = [Part.SETUP, *args.parts]
     return args
 
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from xef_writer import room_depth, sample_recording  # noqa: E402
 
+from core.camera import DEPTH_CAMERA  # noqa: E402
 from recordings import view3d  # noqa: E402
 from recordings.clip import open_recording  # noqa: E402
-from recordings.recorder import DEPTH_CAMERA  # noqa: E402
 
 
 def main() -> int:

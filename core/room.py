@@ -326,16 +326,22 @@ def part_centre(
     return None
 
 
+def frustum_corners(camera: ColorCamera, depth_m: float) -> np.ndarray:
+    """The four image corners (top-left, top-right, bottom-right, bottom-left) seen at `depth_m`:
+    float64 (4, 3) in camera space."""
+    corners_uv = np.array(
+        [[0, 0], [camera.width, 0], [camera.width, camera.height], [0, camera.height]], dtype=np.float64
+    )
+    return camera.unproject(corners_uv, np.full(4, depth_m))
+
+
 def frustum_segments(
     camera: ColorCamera, near_m: float = DEPTH_RANGE_M[0], far_m: float = DEPTH_RANGE_M[1]
 ) -> np.ndarray:
     """The camera's field of view between near_m and far_m as 12 line segments float32 (12, 2, 3) in
     camera space: the near and far rectangles, and the four edges joining them."""
-    corners_uv = np.array(
-        [[0, 0], [camera.width, 0], [camera.width, camera.height], [0, camera.height]], dtype=np.float64
-    )
-    near = camera.unproject(corners_uv, np.full(4, near_m))
-    far = camera.unproject(corners_uv, np.full(4, far_m))
+    near = frustum_corners(camera, near_m)
+    far = frustum_corners(camera, far_m)
     ring = [(i, (i + 1) % 4) for i in range(4)]
     segments = [(near[a], near[b]) for a, b in ring] + [(far[a], far[b]) for a, b in ring]
     segments += [(near[i], far[i]) for i in range(4)]
@@ -383,6 +389,29 @@ def floor_grid(
     segments = [((x, y_range[0], 0.0), (x, y_range[1], 0.0)) for x in xs]
     segments += [((x_range[0], y, 0.0), (x_range[1], y, 0.0)) for y in ys]
     return np.array(segments, dtype=np.float32).reshape(-1, 2, 3)
+
+
+def field_of_view_scenery(
+    room: RoomFrame,
+    camera: ColorCamera,
+    depth_range_m: tuple[float, float] = DEPTH_RANGE_M,
+    grid_spacing_m: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the 3D views draw around the people: (the camera's field of view, a floor grid), each
+    float32 (S, 2, 3) in room coordinates.
+
+    With a floor the field of view stops at it (its outline there is the patch of floor the sensor
+    sees) and the grid covers the floor out to the far corners of the view (at least 1 m each side and
+    ahead); without one the whole field of view is drawn and the grid is empty.
+    """
+    frustum = room.to_room(frustum_segments(camera, *depth_range_m))
+    if room.floor is None:
+        return frustum, np.zeros((0, 2, 3), np.float32)
+    above, outline = clip_to_floor(frustum)
+    far = room.to_room(frustum_corners(camera, depth_range_m[1]))
+    x_range = (float(min(far[:, 0].min(), -1.0)), float(max(far[:, 0].max(), 1.0)))
+    y_range = (0.0, float(max(far[:, 1].max(), 1.0)))
+    return np.concatenate([above, outline]), floor_grid(x_range, y_range, grid_spacing_m)
 
 
 def tube_mesh(segments: np.ndarray, radius: float, sides: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@
     python -m live --source clips/S001C001P001R001A001.skeleton --loop
     python -m live --source sim --headless --duration 60 --output decisions.jsonl
     python -m live --headless --alert-class fall_down --alert-command "notify-send fall"
+    python -m live --record --label "patient fell"  record clips of a site class (labels.txt, A121+)
 
 Which model runs where (`default_checkpoint`; --checkpoint overrides): the simulated room -> demo.pt,
 trained on the simulator's own classes; every real source (the Kinect, .xef, NTU-layout clips, PKU-MMD
@@ -31,7 +32,7 @@ from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse
 from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, run_headless
-from live.pipeline import LivePipeline, PipelineConfig, Summary
+from live.pipeline import LivePipeline, PipelineConfig, RecordingSettings, Summary
 from live.sources import (
     KinectBackend,
     ReplayOptions,
@@ -69,6 +70,7 @@ class LiveConfig:
     replay: ReplayOptions = field(default_factory=ReplayOptions)
     sim_people: int = 2
     seed: int | None = None
+    sim_actions: tuple[str, ...] | None = None  # sim: the classes people perform (None: the default ten)
     record_dir: Path = DEFAULT_RECORD_DIR
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     headless_config: HeadlessConfig = field(default_factory=HeadlessConfig)
@@ -134,12 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record-dir", type=Path, default=DEFAULT_RECORD_DIR,
                         help=f"where the r key / --record write clips (default: ./{DEFAULT_RECORD_DIR})")
     parser.add_argument("--record", action="store_true", help="record from the start")
+    parser.add_argument("--label", default=None, metavar="CLASS",
+                        help="the class recordings are made for: a name or A-number from the site's "
+                             "labels.txt, or a new name (added there as the next A121+ class); names the "
+                             "clips SsssCcccPpppRrrrAaaa. Headless, it labels the whole clip; in the window, "
+                             "keys 1-9 choose another and s / e mark where an action starts and ends")
+    parser.add_argument("--labels", type=Path, default=None, metavar="PATH",
+                        help="the site's label map (default: labels.txt in --record-dir)")
+    parser.add_argument("--session", type=int, default=None,
+                        help="S of the clip names: the recording session, for holding clips out by "
+                             "session when training (default: the next free one in --record-dir)")
+    parser.add_argument("--performer", type=int, default=1, help="P of the clip names (default: 1)")
     parser.add_argument("--fast", action="store_true",
                         help="replay as fast as possible, deciding at every hop as a real-time replay on an "
                              "idle machine would (default: real time)")
     parser.add_argument("--loop", action="store_true", help="replay: start over at the end")
     parser.add_argument("--people", type=int, default=2, help="sim: people in the room (default: 2)")
     parser.add_argument("--seed", type=int, default=None, help="sim: random seed")
+    parser.add_argument("--sim-actions", default=None, metavar="NAME+NAME",
+                        help="sim: the actions people perform, '+'-separated ('default' = the ten the demo "
+                             "model knows; e.g. raise_both_arms, or default+raise_both_arms)")
     parser.add_argument("--screenshot", type=Path, default=None,
                         help="window: save a screenshot after --duration (default 5 s) and quit")
     parser.add_argument("--no-3d", dest="show_3d", action="store_false",
@@ -160,9 +176,12 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         replay=ReplayOptions(realtime=not args.fast, loop=args.loop),
         sim_people=args.people,
         seed=args.seed,
+        sim_actions=sim_actions(args.sim_actions),
         record_dir=args.record_dir,
         pipeline=PipelineConfig(recognition=recognition,
                                 record_from_start=args.record_dir if args.record else None,
+                                recording=RecordingSettings(label=args.label, label_map=args.labels,
+                                                            session=args.session, performer=args.performer),
                                 # --fast replays decide at every hop (lockstep); a sensor never waits.
                                 lockstep=args.fast and not args.source.startswith("kinect")),
         headless_config=HeadlessConfig(
@@ -180,6 +199,18 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         screenshot=args.screenshot,
         show_3d=args.show_3d,
     )
+
+
+def sim_actions(text: str | None) -> tuple[str, ...] | None:
+    """--sim-actions: '+'-separated action names, 'default' standing for the ten the demo model knows."""
+    if not text:
+        return None
+    from simulation.actions import CLASS_NAMES, action_by_name
+
+    names: list[str] = []
+    for name in (n.strip() for n in text.split("+")):
+        names += list(CLASS_NAMES) if name == "default" else [action_by_name(name).name]  # checked
+    return tuple(dict.fromkeys(names))
 
 
 def kinect_backend(source: str) -> KinectBackend | None:
@@ -231,7 +262,8 @@ def open_source(config: LiveConfig) -> Source:
 
         return KinectSource()
     if config.source == "sim":
-        return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay)
+        return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay,
+                                actions=config.sim_actions)
     path = Path(config.source)
     if not path.exists():
         raise SourceUnavailable(f"--source {config.source}: no such file or folder (expected kinect, sim or "
@@ -373,6 +405,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
             window.close()
 
         QtCore.QTimer.singleShot(int(delay_s * 1000), finish)
+    window.stopped.connect(app.quit)  # the window stops the pipeline off the GUI thread, then this
     app.exec()
     wakeup.stop()
     summary = window.summary or pipeline.stop()

@@ -334,6 +334,11 @@ class Capture:
                     frame = self.source.read(self._read_timeout)
                 except EndOfStream:
                     log.info("%s: end of stream", self.source.name)
+                    # Frames a paced replay skipped after the last one read leave no gap to count:
+                    # its own tally covers them, so a replay's summary accounts for every frame.
+                    skipped = getattr(self.source, "skipped", None)
+                    if isinstance(skipped, int) and skipped > self.counters.dropped:
+                        self.counters.dropped = skipped
                     break
                 if frame is None:
                     continue

@@ -48,14 +48,12 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
+from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
 
 TICKS_PER_SECOND = 10_000_000
-KINECT_FPS = 30.0
-COLOR_SHAPE = (1080, 1920)
-JOINT_COUNT = 25
 FRAME_SOURCE_COLOR = 1  # FrameSourceTypes_Color
 FRAME_SOURCE_BODY = 32  # FrameSourceTypes_Body
 

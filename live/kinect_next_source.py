@@ -23,7 +23,8 @@ reader delivers them, so neither shows up as dropped frames.
 Unplugged: waits time out and the sensor reports IsAvailable false -> `connected` False and one
 warning; the source keeps waiting and the app stays up. When the sensor is back, frames flow again
 (`connected` True, one info line); a sensor that says it is available but sends nothing for
-`reopen_after_s` is closed and opened again (after a replug the old readers can stay silent).
+`reopen_after_s` is closed and opened again (after a replug the old readers can stay silent). A reopen
+that fails is tried again after `retry_s`, doubling up to `max_retry_s`, with one warning per outage.
 
 Buffers: `reuse_buffers` is left off, and each BGRA image is converted into its own BGR array: the
 recorder encodes frames on its own thread after the next one has arrived.
@@ -46,14 +47,11 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
+from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, LOW_LIGHT_FPS
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
 
-KINECT_FPS = 30.0
-LOW_LIGHT_FPS = 15.0
-COLOR_SHAPE = (1080, 1920)
-JOINT_COUNT = 25
 KINECT_NEXT_VERSION = "3.0.0"  # the version pinned in pyproject's `kinect` extra, the one tested
 INSTALL_HINT = (
     'install the Kinect for Windows Runtime 2.0 and `pip install "where-to-focus[kinect]"` '
@@ -112,10 +110,24 @@ class KinectNextSource:
 
     name = "kinect"
 
-    def __init__(self, *, reopen_after_s: float = 10.0, startup_grace_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        *,
+        reopen_after_s: float = 10.0,
+        startup_grace_s: float = 3.0,
+        retry_s: float = 1.0,
+        max_retry_s: float = 10.0,
+    ) -> None:
         # A freshly opened Kinect sends nothing for 1-3 s and often pauses once more right after the
         # first frames (kinect-next's README): reopening sooner would restart it forever.
         self._reopen_after_s = reopen_after_s
+        # A sensor that cannot be opened (the runtime's service restarting, the device gone) is tried
+        # again after retry_s, doubling up to max_retry_s: not on every read.
+        self._retry_s = retry_s
+        self._max_retry_s = max_retry_s
+        self._next_retry_s = retry_s
+        self._retry_at = 0.0
+        self._failed_reopens = 0  # in a row, in the current outage
         # Right after opening, the runtime may not report the sensor available yet: no warning for that.
         self._startup_grace_s = startup_grace_s
         self._opened_at = 0.0
@@ -184,8 +196,11 @@ class KinectNextSource:
         if self._kinect_next is None:
             raise RuntimeError("KinectNextSource.read before open()")
         kn = self._kinect_next
-        if self._sensor is None:  # a reopen failed earlier: try again, without spinning
-            time.sleep(timeout)
+        if self._sensor is None:  # a reopen failed earlier: try again when its backoff is over
+            wait = self._retry_at - time.monotonic()
+            if wait > 0:
+                time.sleep(min(timeout, wait))
+                return None
             self._reopen()
             return None
         try:
@@ -228,10 +243,23 @@ class KinectNextSource:
         self._close_sensor()
         try:
             self._open_sensor()
-            self.reopened += 1
         except self._kinect_next.KinectError as error:
-            log.warning("reopening the Kinect failed (%s); trying again", error)
+            self._failed_reopens += 1
+            if self._failed_reopens == 1:
+                log.warning("reopening the Kinect failed (%s); trying again every %.0f-%.0f s", error,
+                            self._retry_s, self._max_retry_s)
+            else:
+                log.debug("reopening the Kinect failed again (%s); next try in %.1f s", error,
+                          self._next_retry_s)
+            self._retry_at = time.monotonic() + self._next_retry_s
+            self._next_retry_s = min(2 * self._next_retry_s, self._max_retry_s)
             self._report_unavailable()
+        else:
+            self.reopened += 1
+            if self._failed_reopens:
+                log.info("the Kinect opened again after %d failed tries", self._failed_reopens)
+            self._failed_reopens = 0
+            self._next_retry_s = self._retry_s
         self._last_frame_at = time.monotonic()
 
     def _frame(self, frameset: Any) -> Frame | None:

@@ -8,6 +8,7 @@
     |                                             | person 2 ...               |
     +---------------------------------------------+----------------------------+
     | sim · 30.0 fps · latency p50 / p95 · dropped · engine · people  [Pause][Record][Quit]
+    | [class for recordings v]  recording patient fell · marking since 2.1 s   [Action starts][ends]
     +--------------------------------------------------------------------------+
 
 The GUI thread only draws: a QTimer at 30 fps copies the newest frame out of the ring (at display
@@ -17,12 +18,23 @@ image is whatever the capture thread let through (--privacy: faces already blurr
 all). Alerts are raised from the hops drained here and delivered on their own threads. Keys: space
 pauses, r starts / stops recording, 3 shows / hides the 3D room (live/room3d.py, right column), q or
 Esc quits.
+
+Recording for a class: the box lists the site's classes (labels.txt in the record folder, or --labels;
+--label preselects one, a new name included); keys F1-F9 choose one (the digits belong to the 3D
+room), and the box's first entry records an unlabelled clip. While recording, s marks that an action
+of the chosen class starts now and e that it ends; the marks go into the clip's sidecar as intervals
+(live/pipeline.py). Without marks the whole clip is the class.
+
+Closing hides the window at once and stops the pipeline on a thread of its own (joining the capture
+and recognition threads, up to `record_finish_s` for a recording to be finalised); its Summary comes
+back to the GUI thread by a queued signal, the window then really closes and emits `stopped`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +52,9 @@ from core.skeleton import SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
 from live import room3d  # noqa: E402
 from live.headless import AlertDispatcher  # noqa: E402
-from live.pipeline import LivePipeline, Summary  # noqa: E402
+from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
+from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +65,30 @@ PART_TITLES = {"left_hand": "left hand", "right_hand": "right hand", "full_body"
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
+
+
+NO_LABEL = "(no label)"
+
+
+def recording_classes(settings: RecordingSettings, record_dir: Path) -> tuple[list[str], str | None]:
+    """The classes the window offers for recordings — the site's label map (`settings.label_map`, else
+    labels.txt in the record folder), then --label when it is a new name — and the one --label names."""
+    path = settings.label_map or Path(record_dir) / LABEL_MAP_FILENAME
+    names: list[str] = []
+    chosen = settings.label
+    if path.is_file():
+        try:
+            label_map = read_label_map(path)
+            names = label_map.class_names
+            if settings.label:
+                chosen = label_map.name(label_map.action_id(settings.label))  # an A-number -> its name
+        except KeyError:
+            pass  # a new class: labels.txt gets it when the recording starts
+        except (LabelMapError, OSError) as error:  # recording will say it again; the window still opens
+            log.error("cannot read the label map: %s", error)
+    if chosen and chosen not in names:
+        names = [*names, chosen]
+    return names, chosen
 
 
 def class_title(name: str | None) -> str:
@@ -214,6 +251,10 @@ def _pt(p) -> tuple[int, int]:
 class LiveWindow(QtWidgets.QMainWindow):
     """Draws what the pipeline publishes; owns nothing but widgets (the pipeline is started outside)."""
 
+    # Emitted on the GUI thread once the pipeline has stopped after a close (`summary` is set).
+    stopped = QtCore.Signal()
+    _pipeline_stopped = QtCore.Signal(object)  # the Summary, from the thread that stopped the pipeline
+
     def __init__(
         self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig(),
         alerts: AlertDispatcher | None = None,
@@ -223,6 +264,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.config = config
         self.alerts = alerts  # raised from the hops this window drains; delivered off the GUI thread
         self.summary: Summary | None = None
+        self._stopper: threading.Thread | None = None
+        self._stop_finished = False  # the stopping thread has reported back: a close now closes
+        # Queued: emitted on the stopping thread, delivered to the GUI thread that owns this window.
+        self._pipeline_stopped.connect(self._finish_close, QtCore.Qt.ConnectionType.QueuedConnection)
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
@@ -290,11 +335,36 @@ class LiveWindow(QtWidgets.QMainWindow):
         for button in (self.pause_button, self.record_button, quit_button):
             bottom.addWidget(button)
 
+        # The class recordings are made for, and where its actions start and end while recording.
+        self.classes, chosen = recording_classes(pipeline.config.recording, config.record_dir)
+        self.class_box = QtWidgets.QComboBox()
+        self.class_box.addItems([NO_LABEL, *(f"F{n}  {name}" if n <= 9 else name
+                                             for n, name in enumerate(self.classes, start=1))])
+        self.class_box.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        if chosen is not None:
+            self.class_box.setCurrentIndex(1 + self.classes.index(chosen))
+        self.marking = QtWidgets.QLabel()
+        self.marking.setStyleSheet("font-size: 12px; padding: 2px")
+        start_button = QtWidgets.QPushButton("Action starts [s]")
+        end_button = QtWidgets.QPushButton("Action ends [e]")
+        start_button.clicked.connect(self.start_action)
+        end_button.clicked.connect(self.end_action)
+        labelling = QtWidgets.QHBoxLayout()
+        labelling.addWidget(QtWidgets.QLabel("class [F1-F9]:"))
+        labelling.addWidget(self.class_box)
+        labelling.addWidget(self.marking, 1)
+        for button in (start_button, end_button):
+            button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+            button.setStyleSheet("QPushButton {background: #333; border: 1px solid #555; padding: 3px 10px}")
+            labelling.addWidget(button)
+        self._marking_note = ""  # the last marking message (refused mark, ...)
+
         central = QtWidgets.QWidget()
         main = QtWidgets.QVBoxLayout(central)
         main.setContentsMargins(4, 4, 4, 4)
         main.addWidget(splitter, 1)
         main.addLayout(bottom)
+        main.addLayout(labelling)
         self.setCentralWidget(central)
 
         self.timer = QtCore.QTimer(self)
@@ -446,6 +516,24 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.banner.setText(banner)
         self.pause_button.setText("Resume [space]" if stats.paused else "Pause [space]")
         self.record_button.setText("Stop recording [r]" if stats.recording else "Record [r]")
+        self._update_marking()
+
+    def _update_marking(self) -> None:
+        label, opened, marked = self.pipeline.marking
+        if self.pipeline.recording:
+            text = f"recording {label or 'unlabelled'}"
+            if opened is not None:
+                text += f"  ·  {opened[1]} since {opened[0]:.1f} s (e ends it)"
+            if marked or opened is not None:
+                text += f"  ·  {marked} action{'s' if marked != 1 else ''} marked"
+            elif label:
+                text += "  ·  the whole clip, unless s / e mark where the action is"
+        else:
+            chosen = self.chosen_class()
+            text = f"r records {chosen}" if chosen else "r records an unlabelled clip"
+        if self._marking_note:
+            text += f"  ·  {self._marking_note}"
+        self.marking.setText(text)
 
     # ---- controls -------------------------------------------------------------------------
 
@@ -457,13 +545,46 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._notice = (text, time.monotonic() + self.config.notice_s)
         self._update_status()
 
+    def chosen_class(self) -> str | None:
+        index = self.class_box.currentIndex()
+        return self.classes[index - 1] if index > 0 else None
+
+    def choose_class(self, number: int) -> None:
+        """Key F1-F9: that class (as the box lists them)."""
+        if number <= len(self.classes):
+            self.class_box.setCurrentIndex(number)
+            self._marking_note = ""
+        else:
+            self._marking_note = f"no class {number}: the label map has {len(self.classes)}"
+        self._update_marking()
+
+    def start_action(self) -> None:
+        chosen = self.chosen_class()
+        if not self.pipeline.recording:
+            self._marking_note = "not recording: r starts a recording"
+        elif chosen is None:
+            self._marking_note = "choose the action's class first (F1-F9)"
+        else:
+            try:
+                at = self.pipeline.start_action(chosen)
+                self._marking_note = f"{chosen} started at {at:.1f} s"
+            except (RuntimeError, ValueError, OSError) as error:  # a bad labels.txt, a full disk
+                self._marking_note = f"cannot mark: {error}"
+        self._update_marking()
+
+    def end_action(self) -> None:
+        length = self.pipeline.end_action()
+        self._marking_note = "no action being marked (s starts one)" if length is None \
+            else f"action marked ({length:.1f} s)"
+        self._update_marking()
+
     def toggle_recording(self) -> None:
         if self.pipeline.recording:
             # Finalised on the recorder's own thread: a slow or hung disk never freezes the window.
             self.pipeline.stop_recording(wait=False)
         else:
             try:
-                self.pipeline.start_recording(self.config.record_dir)
+                self.pipeline.start_recording(self.config.record_dir, label=self.chosen_class())
             except Exception as error:  # low disk space, unwritable folder: say so, keep running
                 log.error("cannot record: %s", error)
                 self.show_notice(f"cannot record: {error}")
@@ -476,16 +597,47 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.toggle_recording()
         elif key == QtCore.Qt.Key.Key_3:
             self.toggle_room3d()
+        elif QtCore.Qt.Key.Key_F1 <= key <= QtCore.Qt.Key.Key_F9:
+            self.choose_class(key - QtCore.Qt.Key.Key_F1 + 1)
+        elif key == QtCore.Qt.Key.Key_S:
+            self.start_action()
+        elif key == QtCore.Qt.Key.Key_E:
+            self.end_action()
         elif key in (QtCore.Qt.Key.Key_Q, QtCore.Qt.Key.Key_Escape):
             self.close()
         else:
             super().keyPressEvent(event)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._stop_finished:  # stopped: close for real
+            event.accept()
+            return
+        # pipeline.stop() joins threads and may wait for a recording to be finalised: never on this
+        # thread. Hide now, stop on a thread of its own, close when it is done (_finish_close).
+        event.ignore()
         self.timer.stop()
-        if self.summary is None:
-            self.summary = self.pipeline.stop()  # joins the threads and finalises any recording
-            if self.alerts is not None:
-                for hop in self.pipeline.drain():  # the last hop, made while stopping
-                    self.alerts.update(hop)
-        event.accept()
+        self.hide()
+        if self._stopper is None:
+            self._stopper = threading.Thread(target=self._stop_pipeline, name="pipeline-stop", daemon=True)
+            self._stopper.start()
+
+    def _stop_pipeline(self) -> None:
+        """The stopping thread: nothing here touches a widget."""
+        summary = None
+        try:
+            summary = self.pipeline.stop()  # joins the threads and finalises any recording
+        except Exception:  # the window still closes; run_window stops again and reports the error
+            log.exception("stopping the pipeline failed")
+        try:
+            self._pipeline_stopped.emit(summary)
+        except RuntimeError:  # the window was deleted meanwhile: nobody is waiting for it
+            pass
+
+    def _finish_close(self, summary: Summary | None) -> None:
+        self.summary = summary
+        self._stop_finished = True
+        if self.alerts is not None and summary is not None:
+            for hop in self.pipeline.drain():  # the last hop, made while stopping
+                self.alerts.update(hop)
+        self.close()
+        self.stopped.emit()

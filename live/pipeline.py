@@ -13,6 +13,12 @@ consumer stalls (counted), and images for display are copied out of the ring on 
 The exception is `lockstep` (a fast replay for scoring): there every stage waits for the next one.
 `stop()` joins the threads in order (capture, then the worker finishing its hop, then the recorder
 finalising its clip) and returns a Summary.
+
+Recordings are clips in the NTU layout (recordings/recorder.py) named by the class they are recorded
+for (`RecordingSettings.label`, or the class chosen in the window; a new name is added to the site's
+labels.txt, A121 and up). While recording, `start_action(label)` / `end_action()` mark where an action
+starts and ends, at the newest frame's time; the marks become the clip's "intervals", scene-wide
+(person None: whoever is in view), since whoever presses the key watches the scene, not a tracking id.
 """
 
 from __future__ import annotations
@@ -25,19 +31,34 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.engines import Engine
 from core.privacy import PrivacyMode
+from core.timeline import Interval
 from live.capture import Capture, CapturePrivacy, FrameRing, RecordingSink, RingEntry
 from live.sources import Source
 from live.stats import resident_memory_bytes
 from live.tracks import TrackTable
 from live.worker import Hop, ModelInputs, RecognitionConfig, RecognitionWorker
 
+if TYPE_CHECKING:
+    from recordings.labelling import IntervalMarker
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """How recordings are labelled and named (SsssCcccPpppRrrrAaaa)."""
+
+    label: str | None = None  # the class clips are recorded for (None: unlabelled, named live_<time>)
+    label_map: Path | None = None  # the site's labels.txt (None: labels.txt in the record folder)
+    session: int | None = None  # S of the names (None: the record folder's next session, once per run)
+    performer: int = 1  # P of the names
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,7 @@ class PipelineConfig:
     retire_after_s: float = 1.0  # a person unseen this long is gone
     hop_queue: int = 64  # hops kept for slow consumers before the oldest are dropped
     record_from_start: Path | None = None  # record into this folder from the first frame
+    recording: RecordingSettings = RecordingSettings()
     privacy: PrivacyMode = PrivacyMode.OFF  # what of the colour image is kept, shown and recorded
     record_finish_s: float = 30.0  # longest wait for a recording to finalise when the pipeline stops
     # A replay run as fast as possible (`--fast`) in lockstep: the capture hands over one frame at a
@@ -154,6 +176,10 @@ class LivePipeline:
         self._recording: RecordingSink | None = None
         self._saving: list[RecordingSink] = []  # stopped, finalising on their own threads
         self._record_lock = threading.Lock()
+        self._record_label: str | None = None  # the class of the recording in progress
+        self._record_map: Path | None = None  # its label map
+        self._marks: IntervalMarker | None = None  # actions marked in the recording in progress
+        self._session: int | None = config.recording.session
         self._started_at: float | None = None
         self._rss_start: int | None = None
         self._stopped: Summary | None = None
@@ -285,26 +311,87 @@ class LivePipeline:
         self.capture.paused = paused
         self.worker.paused = paused
 
-    def start_recording(self, out_dir: Path | str) -> str:
-        """Record from now on into out_dir (an NTU-layout clip); returns the sample name."""
-        from recordings.recorder import Recorder, RecorderConfig
+    def start_recording(self, out_dir: Path | str, label: str | None = None) -> str:
+        """Record from now on into out_dir (an NTU-layout clip) for class `label` (default: the
+        settings'; None and no default: unlabelled); returns the sample name."""
+        from recordings.labelling import IntervalMarker
+        from recordings.labels import LABEL_MAP_FILENAME, ensure_label
+        from recordings.recorder import ClipNaming, Recorder, RecorderConfig, next_session
 
         assert self.capture is not None
+        settings = self.config.recording
+        label = label or settings.label
+        out_dir = Path(out_dir)
         with self._record_lock:
             if self._recording is not None:
                 return self._recording.recorder.sample_name
-            name = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+            if self._session is None:  # one session per run: the clips of one sitting stay together
+                self._session = next_session(out_dir)
             privacy = self.config.privacy
-            recorder = Recorder(out_dir, sample_name=name, camera=self.camera, source=self.source.name,
-                                config=RecorderConfig(record_video=privacy.shows_color),
-                                privacy=privacy.value)
+            config = RecorderConfig(record_video=privacy.shows_color,
+                                    naming=ClipNaming(setup=self._session, performer=settings.performer))
+            map_path = settings.label_map or out_dir / LABEL_MAP_FILENAME
+            common = {"camera": self.camera, "source": self.source.name, "config": config,
+                      "privacy": privacy}
+            if label:
+                label_map, action_id, added = ensure_label(map_path, label)
+                if added:
+                    log.info("new class A%03d %r in %s", action_id, label_map.name(action_id), map_path)
+                recorder = Recorder(out_dir, label=label, label_map=label_map, **common)
+            else:
+                name = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+                recorder = Recorder(out_dir, sample_name=name, **common)
             self._recording = RecordingSink(recorder, on_finished=self._recording_finished)
+            self._record_label, self._record_map = recorder.label, map_path
+            self._marks = IntervalMarker()
             self.capture.recording = self._recording
-            log.info("recording into %s", Path(out_dir) / name)
-            return name
+            log.info("recording into %s%s", out_dir / recorder.sample_name,
+                     f" ({recorder.label})" if recorder.label else " (unlabelled)")
+            return recorder.sample_name
+
+    def _now(self) -> float:
+        """Stream time of the newest frame: the clock of the frames the recorder writes."""
+        entry = self.ring.latest() if self.ring is not None else None
+        return entry.timestamp if entry is not None else 0.0
+
+    def start_action(self, label: str) -> float:
+        """An action of `label` starts now in the recording (one being marked ends); returns the time.
+        A new class name is added to the label map. RuntimeError when not recording."""
+        from recordings.labels import ensure_label
+
+        with self._record_lock:
+            if self._recording is None or self._marks is None:
+                raise RuntimeError("not recording: start a recording (r) before marking actions")
+            label_map, action_id, _ = ensure_label(self._record_map, label)
+            now = self._now()
+            self._hand_over(self._marks.start(now, label_map.name(action_id)))
+            return now
+
+    def end_action(self) -> float | None:
+        """The action being marked ends now; returns its length in seconds (None: none was open)."""
+        with self._record_lock:
+            if self._marks is None or self._marks.opened is None:
+                return None
+            interval = self._marks.end(self._now())
+            self._hand_over(interval)
+            return None if interval is None else interval.duration
+
+    def _hand_over(self, interval: Interval | None) -> None:
+        if interval is not None and self._recording is not None:
+            self._recording.recorder.add_interval(interval.start, interval.end, interval.label)
+
+    @property
+    def marking(self) -> tuple[str | None, tuple[float, str] | None, int]:
+        """(class of the recording, (start, class) of the action being marked, actions marked so far)."""
+        marks = self._marks
+        if self._recording is None or marks is None:
+            return None, None, 0
+        opened = None if marks.opened is None else (self._now() - marks.opened[0], marks.opened[1])
+        return self._record_label, opened, len(marks.intervals)
 
     def stop_recording(self, *, wait: bool = True, timeout: float | None = None) -> str | None:
-        """Stop the current recording; returns its sample name (None when not recording).
+        """Stop the current recording; returns its sample name (None when not recording). An action
+        still being marked ends at the last frame.
 
         The clip is finalised on the recorder's own thread. `wait=False` returns at once (the window's
         r key: the GUI thread never waits on a disk); `wait=True` waits up to `timeout` (default
@@ -312,6 +399,9 @@ class LivePipeline:
         paths); while one is finalising, `stats().saving` names it.
         """
         with self._record_lock:
+            if self._marks is not None and self._marks.opened is not None:
+                self._hand_over(self._marks.end(self._now()))
+            self._marks = None
             sink, self._recording = self._recording, None
             if sink is None:
                 return None

@@ -31,23 +31,20 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
+from core.camera import DEPTH_CAMERA  # noqa: E402
 from core.frame import Body  # noqa: E402
 from core.room import (  # noqa: E402
-    DEPTH_RANGE_M,
     FloorPlane,
     RoomFrame,
     ViewCamera,
     bone_segments,
-    clip_to_floor,
+    field_of_view_scenery,
     fit_floor,
-    floor_grid,
     foot_positions,
-    frustum_segments,
     part_centre,
 )
 from core.skeleton import SkeletonLayout  # noqa: E402
 from live.worker import Decision  # noqa: E402
-from recordings.recorder import DEPTH_CAMERA  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -147,17 +144,7 @@ class RoomModel:
     def scenery(self) -> tuple[np.ndarray, np.ndarray]:
         """(field-of-view segments, floor grid segments), float32 (S, 2, 3) room coordinates; the field
         of view stops at the floor once one is known, and the grid is empty until then."""
-        frustum = self.room.to_room(frustum_segments(DEPTH_CAMERA, *DEPTH_RANGE_M))
-        if self.room.floor is None:
-            return frustum, np.zeros((0, 2, 3), np.float32)
-        above, outline = clip_to_floor(frustum)
-        far = frustum[4:8, 0]
-        grid = floor_grid(
-            (float(min(far[:, 0].min(), -1.0)), float(max(far[:, 0].max(), 1.0))),
-            (0.0, float(max(far[:, 1].max(), 1.0))),
-            0.5,
-        )
-        return np.concatenate([above, outline]), grid
+        return field_of_view_scenery(self.room, DEPTH_CAMERA)
 
 
 def _moved(old: FloorPlane | None, new: FloorPlane) -> bool:

@@ -254,16 +254,18 @@ def simulated_source(
     low_light: bool = False,
     options: ReplayOptions = ReplayOptions(),
     duration_s: float | None = None,
+    actions: tuple[str, ...] | None = None,
 ) -> FrameStream:
     """The simulated room (simulation.SimulatedScene) paced at its fps like a sensor.
 
     Its bodies carry the scene's ground truth (`Body.truth`: the action, or no_action). The room is
-    endless; `duration_s` ends it after that much room time (an evaluation's hour, say).
+    endless; `duration_s` ends it after that much room time (an evaluation's hour, say). `actions`
+    names the classes people perform (None: the ten the demo model knows).
     """
     from simulation.scene import SimulatedScene
 
     scene = SimulatedScene(seed=seed if seed is not None else int(time.time()), low_light=low_light,
-                           max_people=people)
+                           max_people=people, actions=actions)
 
     frames = round(duration_s * scene.fps) if duration_s is not None else None
     return FrameStream(

@@ -31,20 +31,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.camera import ColorCamera
+from core.camera import DEPTH_CAMERA, ColorCamera
 from core.frame import Frame
 from core.room import (
-    DEPTH_RANGE_M,
     FloorPlane,
     RoomFrame,
     ViewCamera,
     bone_segments,
-    clip_to_floor,
     depth_points,
+    field_of_view_scenery,
     fit_floor,
-    floor_grid,
     foot_positions,
-    frustum_segments,
     overview_camera,
     point_colours,
     present_joints,
@@ -53,7 +50,6 @@ from core.room import (
 from core.skeleton import KINECT_V2, SkeletonLayout
 from recordings import xef
 from recordings.clip import ClipRecording, XefRecording, open_recording
-from recordings.recorder import DEPTH_CAMERA
 
 # One colour per person (RGB, 0-1), in order of first appearance; none is close to the point cloud's
 # grey or the background, so a pixel's colour says what was drawn there.
@@ -313,23 +309,16 @@ class Renderer3D:
 
     def _fixed_geometry(self) -> list:
         o3d = self.o3d
-        frustum = self.room.to_room(frustum_segments(DEPTH_CAMERA, *DEPTH_RANGE_M))
+        field_of_view, grid = field_of_view_scenery(self.room, DEPTH_CAMERA)
         # The sensor itself: a small cross at its position.
         sensor = self.room.sensor_position
         cross = np.array(
             [[sensor - d, sensor + d] for d in np.eye(3, dtype=np.float32) * 0.08], dtype=np.float32
         )
-        if self.room.floor is None:
-            return [_segments_lineset(o3d, np.concatenate([frustum, cross]), FRUSTUM_COLOUR)]
-        # The field of view ends at the floor; its outline there is the patch of floor the sensor sees.
-        above, outline = clip_to_floor(frustum)
-        far = frustum[4:8, 0]
-        x_range = (float(min(far[:, 0].min(), -1.0)), float(max(far[:, 0].max(), 1.0)))
-        y_range = (0.0, float(max(far[:, 1].max(), 1.0)))
-        return [
-            _segments_lineset(o3d, np.concatenate([above, outline, cross]), FRUSTUM_COLOUR),
-            _segments_lineset(o3d, floor_grid(x_range, y_range, 0.5), FLOOR_COLOUR),
-        ]
+        lines = [_segments_lineset(o3d, np.concatenate([field_of_view, cross]), FRUSTUM_COLOUR)]
+        if len(grid):
+            lines.append(_segments_lineset(o3d, grid, FLOOR_COLOUR))
+        return lines
 
     def reset_view(self) -> None:
         """Look through `self.view` (the mouse may have moved the camera)."""

@@ -409,8 +409,10 @@ class Sensor(ComObject):
         self.is_open = False
 
     def Open(self) -> int:  # noqa: N802
-        self.is_open = True
         self.runtime.opens += 1
+        if self.runtime.open_fails:
+            return E_FAIL
+        self.is_open = True
         return S_OK
 
     def Close(self) -> int:  # noqa: N802
@@ -505,6 +507,7 @@ class KinectRuntime:
     lock: threading.Lock = field(default_factory=threading.Lock)
     created: int = 0  # COM objects handed out
     opens: int = 0  # IKinectSensor::Open calls
+    open_fails: bool = False  # IKinectSensor::Open fails (E_FAIL), as while the runtime's service restarts
     sensors_requested: int = 0  # GetDefaultKinectSensor calls
     mapped: int = 0  # MapCameraPointToColorSpace calls
 

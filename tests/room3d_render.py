@@ -151,7 +151,10 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
     QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_3)
     settle(app, 0.2)
     shown_again = window.room3d is not None and window.room3d.isVisible()
-    window.close()
+    window.close()  # the pipeline stops on a thread of its own: wait for it before this process ends
+    deadline = time.monotonic() + 60
+    while window.summary is None and time.monotonic() < deadline:
+        settle(app, 0.05)
     (out / "window.json").write_text(json.dumps({
         "visible": visible, "hidden_after_key": hidden, "shown_after_second_key": shown_again,
         "panel_box": panel_box, "window_size": [window.width(), window.height()],

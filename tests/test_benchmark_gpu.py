@@ -60,9 +60,38 @@ def test_without_measurements_the_targets_are_unmeasured() -> None:
 
 def test_a_part_past_its_time_box_is_killed_and_says_so(tmp_path: Path) -> None:
     args = argparse.Namespace(cpu_smoke=True, data_found=None)
-    record = bench.run_part("setup", 0.5, args, tmp_path)  # importing torch alone takes longer
+    record = bench.run_part(bench.Part.SETUP, 0.5, args, tmp_path)  # importing torch alone takes longer
     assert record["errors"] == ["timed out after 0 s (results so far kept)"]
     assert record["seconds"] < 10 and record["time_box_s"] == 0.5
+
+
+def test_parts_are_named_on_the_command_line_and_setup_always_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = bench.parse_args(["--parts", "ddp", "latency-gpu"])
+    assert args.parts == [bench.Part.SETUP, bench.Part.DDP, bench.Part.LATENCY_GPU]
+    assert all(callable(part.worker) and part.gpu_box_s >= part.smoke_box_s > 0 for part in bench.Part)
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--parts", "warp-drive"])
+    assert "invalid" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    assert "see above" not in help_text and "$SHARED_DATA" in help_text and "simulated room" in help_text
+
+
+def test_pytorch_cuda_and_fp32_eager_are_measured_before_tensorrt() -> None:
+    from core.engines import Backend
+
+    plan = bench.latency_plan(("paper", "lite"), {Backend.TENSORRT, Backend.ONNXRUNTIME_CUDA})
+    assert plan == [
+        ("paper", Backend.PYTORCH_CUDA, False), ("paper", Backend.PYTORCH_CUDA, True),
+        ("lite", Backend.PYTORCH_CUDA, False), ("lite", Backend.PYTORCH_CUDA, True),
+        ("paper", Backend.ONNXRUNTIME_CUDA, False), ("lite", Backend.ONNXRUNTIME_CUDA, False),
+        ("paper", Backend.TENSORRT, False), ("lite", Backend.TENSORRT, False),
+    ]  # fmt: skip
+    assert bench.latency_plan(("tiny",), set()) == [("tiny", Backend.PYTORCH_CUDA, False),
+                                                    ("tiny", Backend.PYTORCH_CUDA, True)]  # fmt: skip
 
 
 def test_real_data_is_found_only_where_the_clip_is(tmp_path: Path, shared_data: Path) -> None:

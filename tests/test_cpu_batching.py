@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,33 @@ def test_auto_on_a_cpu_measures_once_and_says_what_runs_where(checkpoint: Path, 
     assert "measured earlier on this machine, cached" in second.reason and second.plan == first.plan
     crops, skeleton = example_inputs(second.metadata, 2)
     assert second.run(crops, skeleton)[0].shape == (2, 5)
+
+
+def test_auto_says_it_is_measuring_before_it_measures_and_not_when_cached(
+    checkpoint: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from core.engines import selection
+
+    for stale in cache.glob("cpu-batching-*.json"):
+        stale.unlink()
+    events = []
+    real_measure = selection.measure
+
+    def measure(*args, **kwargs):
+        events.append(("measure", [r.getMessage() for r in caplog.records]))
+        return real_measure(*args, **kwargs)
+
+    monkeypatch.setattr(selection, "measure", measure)
+    with caplog.at_level(logging.INFO, logger="core.engines.selection"):
+        open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
+        [(_, said_before)] = events
+        [announcement] = said_before
+        (record,) = cache.glob("cpu-batching-*.json")
+        assert "measuring ONNX Runtime against PyTorch eager" in announcement and "once" in announcement
+        assert str(record) in announcement and "tiny.pt" in announcement
+        caplog.clear()
+        open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
+    assert len(events) == 1 and not [r for r in caplog.records if "measuring" in r.getMessage()]
 
 
 def test_auto_on_an_onnx_file_runs_onnx_runtime_alone(checkpoint: Path, cache: Path) -> None:

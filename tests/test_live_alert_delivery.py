@@ -31,6 +31,7 @@ class Endpoint:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.received: list[tuple[dict, dict]] = []  # (body, headers) in arrival order
+        self.gets: list[str] = []  # paths asked for by GET (a followed redirect would arrive as one)
         self.answer: Callable[[dict], int | str] = lambda body: 200
         self.release = threading.Event()
         self.holding = threading.Event()  # a request is being held ("hang")
@@ -53,6 +54,15 @@ class Endpoint:
                     endpoint.release.wait(30)
                     status = 200
                 self.send_response(int(status))
+                if 300 <= int(status) < 400:
+                    self.send_header("Location", f"http://127.0.0.1:{endpoint.port}/moved")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def do_GET(self) -> None:  # noqa: N802 - a server that redirects also answers the GET
+                endpoint.gets.append(self.path)
+                self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"{}")
@@ -235,29 +245,154 @@ def test_a_second_process_on_the_same_queue_is_refused(endpoint, tmp_path):
     AlertDelivery(config(endpoint, tmp_path)).close(0.0)  # free again once closed
 
 
-def test_a_damaged_line_is_reported_by_number_and_the_others_are_kept(endpoint, tmp_path, caplog):
-    queue = tmp_path / "alerts.jsonl"
-    queue.write_text('{"op": "queued", "id": "a", "sequence": 1, "alert": {"person": 1}}\n'
-                     'this is not json\n'
-                     '{"op": "queued", "id": "b", "sequence": 2, "alert": {"person": 2}}\n')
-    endpoint.up()
-    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
-        delivery = AlertDelivery(config(endpoint, tmp_path))
-        assert delivery.wait_delivered(10)
-    delivery.close()
-    assert endpoint.ids() == ["a", "b"]
-    assert any("alerts.jsonl: line 2 is damaged" in r.getMessage() for r in caplog.records)
-
-
-def test_the_queue_file_is_emptied_once_everything_is_delivered_and_it_has_grown(endpoint, tmp_path):
+def test_the_queue_file_is_compacted_once_everything_is_delivered_and_sequences_keep_increasing(
+    endpoint, tmp_path
+):
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
     for person in range(6):
         delivery.submit(alert(person))
     assert delivery.wait_delivered(10)
     delivery.close()
-    assert (tmp_path / "alerts.jsonl").stat().st_size == 0
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": 7}]
     assert AlertQueue(tmp_path / "alerts.jsonl").pending == []
+    restarted = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
+    restarted.submit(alert(7))
+    assert restarted.wait_delivered(10)
+    restarted.close()
+    assert [b["sequence"] for b, _ in endpoint.received] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_compaction_keeps_rejected_alerts_in_the_rejected_file(endpoint, tmp_path):
+    answers = iter([200, 400, 200, 200, 200, 200])
+    endpoint.answer = lambda body: next(answers)
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
+    keys = [delivery.submit(alert(person)) for person in range(6)]
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": 7}]  # it was compacted
+    [kept] = records(tmp_path / "alerts.rejected.jsonl")
+    assert (kept["op"], kept["id"], kept["sequence"], kept["status"]) == ("rejected", keys[1], 2, 400)
+    assert kept["alert"] == alert(1)  # the alert itself, not only its key
+
+
+@pytest.mark.parametrize("status", [301, 307])
+def test_a_redirect_is_not_followed_the_alert_stays_queued_and_the_location_is_logged(
+    endpoint, tmp_path, caplog, status
+):
+    endpoint.answer = lambda body: status
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        key = delivery.submit(alert(1))
+        wait_for(lambda: delivery.failures >= 3)
+        # Neither delivered (a 301 followed becomes a GET without the alert) nor rejected (a 307
+        # followed by urllib raises): it waits, retried with backoff, until the URL is fixed.
+        assert delivery.delivered == 0 and delivery.rejected == 0 and delivery.pending == 1
+        assert endpoint.gets == []
+        endpoint.answer = lambda body: 200
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids()[-1] == key and delivery.delivered == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and f"HTTP {status}" in errors[0] and f"{endpoint.port}/moved" in errors[0]
+    assert [r["op"] for r in records(tmp_path / "alerts.jsonl")] == ["queued", "delivered"]
+
+
+def test_damaged_lines_not_json_or_without_an_alerts_fields_are_reported_and_the_others_kept(
+    endpoint, tmp_path, caplog
+):
+    queue = tmp_path / "alerts.jsonl"
+    queue.write_text('{"op": "queued", "id": "a", "sequence": 1, "alert": {"person": 1}}\n'
+                     'this is not json\n'
+                     '{"op": "queued", "id": "no-alert", "sequence": 2}\n'
+                     '{"op": "queued", "id": "no-sequence", "sequence": null, "alert": {"person": 3}}\n'
+                     '[1, 2]\n'
+                     '{"op": "queued", "id": "b", "sequence": 5, "alert": {"person": 5}}\n')
+    endpoint.up()
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        delivery = AlertDelivery(config(endpoint, tmp_path))  # valid JSON of the wrong shape: no TypeError
+        assert delivery.wait_delivered(10)
+        delivery.submit(alert(6))  # the sender is still alive after them
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids()[:2] == ["a", "b"] and endpoint.received[2][0]["sequence"] == 6
+    assert delivery.queue.damaged_lines == 4
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    for number, what in ((2, "Expecting value"), (3, '"alert"'), (4, '"sequence"'), (5, "JSON object")):
+        assert f"alerts.jsonl: line {number} is damaged" in messages and what in messages
+
+
+def test_an_alert_that_cannot_be_sent_is_set_aside_and_the_next_one_is_delivered(endpoint, tmp_path, caplog):
+    import numpy as np
+
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        unsendable = delivery.submit({**alert(1), "p": np.float32(0.9)})  # json cannot encode it
+        sendable = delivery.submit(alert(2))
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [sendable]
+    assert delivery.rejected == 1 and delivery.delivered == 1
+    set_aside = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "rejected"]
+    assert [(r["id"], r["status"]) for r in set_aside] == [(unsendable, None)]
+    assert "float32" in set_aside[0]["reason"]
+    assert any("cannot be sent" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+class HungDisk:
+    """Stands in for a disk whose write + fsync never returns (until `release` is set)."""
+
+    def __init__(self, delivery: AlertDelivery) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        real_append = delivery.queue.append
+
+        def append(record: dict) -> None:
+            self.entered.set()
+            self.release.wait(30)
+            real_append(record)
+
+        delivery.queue.append = append
+
+
+def test_close_returns_when_the_disk_hangs_and_says_the_file_stays_open(endpoint, tmp_path, caplog):
+    delivery = AlertDelivery(config(endpoint, tmp_path, disk_timeout_s=0.2))
+    disk = HungDisk(delivery)
+    delivery.submit(alert(1))
+    assert disk.entered.wait(5)
+    closing = threading.Thread(target=delivery.close, args=(0.0,), daemon=True)
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        closing.start()
+        closing.join(10)
+        returned = not closing.is_alive()
+    disk.release.set()
+    assert returned
+    assert any("stays open" in r.getMessage() and "alerts.jsonl" in r.getMessage() for r in caplog.records)
+
+
+def test_alerts_raised_while_the_disk_hangs_wait_in_a_bounded_hand_off_and_none_is_lost(
+    endpoint, tmp_path, caplog
+):
+    from live.alert_delivery import SUBMITTED_BACKLOG
+
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
+    disk = HungDisk(delivery)
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        keys = [delivery.submit(alert(person)) for person in range(SUBMITTED_BACKLOG + 10)]
+    assert disk.entered.wait(5)
+    assert delivery._submitted.qsize() <= SUBMITTED_BACKLOG  # memory held for the journal is bounded
+    assert any("disk hung" in r.getMessage() for r in caplog.records)
+    disk.release.set()
+    assert delivery.wait_delivered(20)
+    delivery.close()
+    assert sorted(endpoint.ids()) == sorted(keys)  # every alert arrived, on disk or from memory
+    assert sorted(b["sequence"] for b, _ in endpoint.received) == list(range(1, len(keys) + 1))
+    # The alerts kept in memory only do not confuse the file's bookkeeping: it is compacted as usual.
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": len(keys) + 1}]
 
 
 def test_a_url_that_is_not_http_is_refused():

@@ -145,8 +145,9 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(tiny_checkpoin
                                                     alerts=AlertConfig(classes=("fall_down",))))
     # The replay ended: every thread joined, the recording finalised.
     assert not pipeline.capture.alive and not pipeline.worker.alive
-    # Paced like a sensor: on a loaded machine frames can be missed, and are then counted (how many is
-    # a matter of load, which benchmarks/live_latency.py measures, not this test).
+    # Paced like a sensor: on a loaded machine frames can be missed, and are then counted — also those
+    # skipped after the last frame read (how many is a matter of load, which benchmarks/live_latency.py
+    # measures, not this test).
     assert summary.frames + summary.dropped == 103 and summary.errors == ()
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert len(lines) == summary.decisions >= 2
@@ -275,3 +276,30 @@ def test_cli_alert_url_that_is_not_http_is_one_clear_line(capsys):
     assert main(["--headless", "--alert-url", "nurse-call.example/alerts"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "http" in err[0] and "--alert-url" in err[0]
+
+
+def test_headless_record_with_a_label_names_and_labels_the_whole_clip(tiny_checkpoint, tmp_path):
+    """`--record --label X`: NTU-style names with the site's id (a new class goes into labels.txt), one
+    session per run, and a sidecar that labels the whole clip."""
+    from recordings.clip import read_sidecar
+    from recordings.labels import read_label_map
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "labels.txt").write_text("A121\tpatient fell\n")
+    for seed in (3, 4):
+        assert main(["--source", "sim", "--sim-actions", "raise_both_arms", "--people", "1",
+                     "--seed", str(seed), "--checkpoint", str(tiny_checkpoint), "--engine", "torch",
+                     "--headless", "--fast", "--duration", "1.0", "--hop", "0.5",
+                     "--output", str(tmp_path / "decisions.jsonl"), "--record", "--label", "raise both arms",
+                     "--record-dir", str(clips), "--performer", "4"]) == 0
+    assert read_label_map(clips / "labels.txt").names == {121: "patient fell", 122: "raise both arms"}
+    names = sorted(p.stem for p in clips.glob("*.skeleton"))
+    assert names == ["S001C001P004R001A122", "S002C001P004R001A122"]
+    sidecar = read_sidecar(clips / "S002C001P004R001A122.json")
+    assert (sidecar.label, sidecar.action_id, sidecar.raw["session"], sidecar.timeline) == (
+        "raise both arms", 122, 2, None)
+    truths = {json.loads(line).get("truth_now") for line in (tmp_path / "decisions.jsonl").open()}
+    assert "raise_both_arms" in truths or NO_ACTION in truths  # the simulator's extra class, when asked
+    both = config_from_args(build_parser().parse_args(["--sim-actions", "default+raise_both_arms"]))
+    assert both.sim_actions[-2:] == ("kick", "raise_both_arms") and len(both.sim_actions) == 11

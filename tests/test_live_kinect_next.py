@@ -195,6 +195,34 @@ def test_readers_that_stay_silent_after_a_replug_are_reopened(runtime, caplog):
     assert runtime.live_objects() == [] and runtime.errors == []
 
 
+def test_a_sensor_that_cannot_be_reopened_is_retried_with_backoff_and_one_warning(runtime, caplog):
+    source = opened(reopen_after_s=0.2, retry_s=0.2, max_retry_s=0.8)
+    runtime.tick(1.0, [standing_body(3)], None)
+    read(source)
+    runtime.plug(readers_resume=False)  # the reader falls silent: the source reopens the sensor ...
+    runtime.open_fails = True  # ... which will not open
+    opens_before = runtime.opens
+    with caplog.at_level(logging.DEBUG, logger="live.kinect_next_source"):
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5:  # the capture thread's loop: read(0.1) again and again
+            assert source.read(timeout=0.1) is None
+        tries = runtime.opens - opens_before
+        # Tries at ~0, 0.2, 0.6, 1.4, 2.2 s (0.2 s doubling to 0.8 s), not one per read (~25).
+        assert 3 <= tries <= 6, tries
+        warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert sum("reopening the Kinect failed" in m for m in warnings) == 1, warnings
+        assert not source.connected
+        runtime.open_fails = False
+        deadline = time.monotonic() + 3
+        while source.reopened == 0 and time.monotonic() < deadline:
+            source.read(timeout=0.1)
+    assert source.reopened == 1
+    assert any("opened again after" in r.getMessage() for r in caplog.records)
+    runtime.tick(3.0, [standing_body(3)], None)
+    assert read(source).bodies[0].tracking_id == 3 and source.connected
+    source.close()
+
+
 def test_a_sensor_not_plugged_in_at_start_is_reported_after_the_start_up_grace(runtime, caplog):
     runtime.unplug()
     with caplog.at_level(logging.WARNING, logger="live.kinect_next_source"):

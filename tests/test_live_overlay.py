@@ -154,7 +154,7 @@ def test_the_gui_tick_stays_fast(qtbot, tiny_model):
         window.refresh()
         ticks.append(time.perf_counter() - started)
     window.close()
-    assert window.summary is not None
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
     # A tick must leave room for 30 fps even on a loaded CI machine.
     assert float(np.median(ticks)) < 1 / 30
 
@@ -205,6 +205,7 @@ def test_stopping_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     assert "saving" not in window.status.text()
     assert pipeline.recordings == [str(sink.recorder.files.skeleton)]
     window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
 def test_cannot_record_stays_in_the_status_line(qtbot, tiny_model, tmp_path):
@@ -226,6 +227,7 @@ def test_cannot_record_stays_in_the_status_line(qtbot, tiny_model, tmp_path):
     window.refresh()
     assert "cannot record" not in window.status.text()
     window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
 def test_window_in_skeleton_privacy_shows_no_image_and_no_crops(qtbot, tiny_model, tmp_path):
@@ -245,6 +247,7 @@ def test_window_in_skeleton_privacy_shows_no_image_and_no_crops(qtbot, tiny_mode
     assert all(crop.pixmap() is None or crop.pixmap().isNull() for crop in window.panels[0].crops)
     assert "privacy skeleton" in window.status.text()
     window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
 def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
@@ -263,6 +266,7 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     window.refresh()
     assert "ALERT" in window.status.text()
     window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
     alerts.close()
 def test_window_opens_without_the_3d_panel_where_qt_draws_no_opengl(qtbot, tiny_model, caplog):
     """The tests' Qt is `offscreen`: no OpenGL widgets. The window says why in the log, the rest of it
@@ -280,4 +284,130 @@ def test_window_opens_without_the_3d_panel_where_qt_draws_no_opengl(qtbot, tiny_
     qtbot.waitUntil(lambda: window._frames_drawn > 2, timeout=10000)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_3)
     window.close()
-    assert window.summary is not None
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
+def test_window_records_for_the_chosen_class_and_marks_actions(qtbot, tiny_model, tmp_path):
+    """Keys F1-F9 choose the class (labels.txt, --label preselected), r records for it, s / e mark where
+    an action starts and ends: the sidecar holds the marks as intervals."""
+    from live.pipeline import RecordingSettings
+    from recordings.clip import read_sidecar
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "labels.txt").write_text("A121\tpatient fell\nA122\tpatient leaves bed\n")
+    engine, inputs = tiny_model
+    settings = RecordingSettings(label="wave for help", session=5)
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3),
+                                                                   recording=settings))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=clips))
+    qtbot.addWidget(window)
+    window.show()
+    window.refresh()
+    assert window.classes == ["patient fell", "patient leaves bed", "wave for help"]
+    assert window.chosen_class() == "wave for help" and "r records wave for help" in window.marking.text()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)
+    assert "not recording" in window.marking.text()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F2)
+    assert window.chosen_class() == "patient leaves bed"
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    assert pipeline.recording == "S005C001P001R001A122"
+    qtbot.wait(300)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F3)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # wave for help starts ...
+    qtbot.wait(400)
+    window.refresh()
+    assert "wave for help since" in window.marking.text()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_E)  # ... and ends
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F1)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # patient fell, still open when the recording stops
+    qtbot.wait(300)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F9)
+    assert "no class 9" in window.marking.text()
+    window.class_box.setCurrentIndex(0)  # the box's first entry: an unlabelled clip
+    assert window.chosen_class() is None
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Q)
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+    sidecar = read_sidecar(clips / "S005C001P001R001A122.json")
+    assert sidecar.label == "patient leaves bed" and sidecar.raw["session"] == 5
+    first, second = sidecar.timeline.intervals
+    assert (first.label, second.label) == ("wave for help", "patient fell")
+    assert 0.15 <= first.start < first.end <= second.start < second.end <= sidecar.timestamps[-1] + 0.05
+    assert first.end - first.start > 0.3 and first.person is None  # whoever is in view
+    assert (clips / "labels.txt").read_text().endswith("A123\twave for help\n")
+
+
+def slow_to_stop(pipeline: LivePipeline):
+    """The pipeline's own stop, held until the returned Event is set (a recording finalising on a slow
+    disk, threads that take long to join)."""
+    import threading
+
+    release = threading.Event()
+    real_stop = pipeline.stop
+
+    def stop():
+        release.wait(30)
+        return real_stop()
+
+    pipeline.stop = stop
+    return release
+
+
+def test_closing_hides_at_once_and_stops_the_pipeline_off_the_gui_thread(qtbot, tiny_model):
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs)
+    pipeline.start()
+    release = slow_to_stop(pipeline)
+    window = LiveWindow(pipeline, inputs.layout)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window._frames_drawn > 2, timeout=10000)
+    window.close()  # returned while stop is still held: the GUI thread did not wait for it
+    assert not release.is_set() and window.summary is None and not window.isVisible()
+    assert pipeline.capture.alive
+    window.close()  # a second close (Ctrl-C, q again) while stopping: no second stop
+    with qtbot.waitSignal(window.stopped, timeout=10000):
+        release.set()
+    assert window.summary is not None and window.summary.frames > 0
+    assert not pipeline.capture.alive and not pipeline.worker.alive
+
+
+def test_run_window_keeps_the_event_loop_running_while_stopping_and_returns_the_summary(
+    qtbot, tiny_model, tmp_path
+):
+    import signal
+    import time
+
+    from live.app import LiveConfig, run_window
+    from live.headless import AlertConfig, HeadlessConfig
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs)
+    real_stop = pipeline.stop
+    held = []  # (start, end) of the slow part of the stop
+
+    def stop():
+        if not held:
+            started = time.monotonic()
+            time.sleep(1.0)
+            held.append((started, time.monotonic()))
+        return real_stop()
+
+    pipeline.stop = stop
+    ticks = []
+    ticker = QtCore.QTimer()
+    ticker.timeout.connect(lambda: ticks.append(time.monotonic()))
+    ticker.start(20)
+    previous = signal.getsignal(signal.SIGINT)
+    config = LiveConfig(duration_s=0.8, record_dir=tmp_path, show_3d=False,
+                        headless_config=HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))))
+    try:
+        summary = run_window(pipeline, config)  # closes itself after duration_s
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        ticker.stop()
+    assert summary is real_stop() and summary.frames > 0  # the Summary the stopping thread made
+    [(started, ended)] = held
+    assert sum(started <= t <= ended for t in ticks) > 5  # the GUI thread went on meanwhile

@@ -22,11 +22,21 @@ from core.engines import (
     read_onnx_metadata,
     to_fp16,
 )
-from core.engines.mixed_precision import fp16_nodes, onnx_precision
+from core.engines.mixed_precision import PRECISION_KEY, fp16_nodes
 from core.model import load_checkpoint, tiny
 from training.export import FP16_TOP1_AGREEMENT, fp16_parity, ntu_windows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def onnx_precision(model: onnx.ModelProto) -> dict | None:
+    """The record `to_fp16` left in a file's metadata, or None for an FP32 export."""
+    import json
+
+    for prop in model.metadata_props:
+        if prop.key == PRECISION_KEY:
+            return json.loads(prop.value)
+    return None
 DEMO_CHECKPOINT = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt"
 
 

@@ -16,9 +16,11 @@ from core.room import (
     bone_segments,
     clip_to_floor,
     depth_points,
+    field_of_view_scenery,
     fit_floor,
     floor_grid,
     foot_positions,
+    frustum_corners,
     frustum_segments,
     overview_camera,
     part_centre,
@@ -262,3 +264,38 @@ def test_clip_to_floor_keeps_what_is_above_and_outlines_the_cut() -> None:
     flying = segments + np.array([0.0, 0.0, 5.0])
     kept, none = clip_to_floor(flying)
     assert len(kept) == 8 and len(none) == 0
+
+
+def test_field_of_view_scenery_stops_at_the_floor_and_grids_what_the_sensor_sees() -> None:
+    # A sensor 1.6 m up, pitched 15 degrees down, over a level floor.
+    rng = np.random.default_rng(5)
+    floor = fit_floor(_pitched_floor(15.0, 1.6, rng.uniform(-1.5, 1.5, 200), rng.uniform(1.0, 4.0, 200)))
+    assert floor is not None
+    room = RoomFrame.from_floor(floor)
+    field_of_view, grid = field_of_view_scenery(room, DEPTH)
+    assert field_of_view.dtype == grid.dtype == np.float32
+    assert (field_of_view[..., 2] >= -1e-5).all()  # nothing below the floor
+    assert np.isclose(field_of_view[..., 2], 0.0, atol=1e-5).any()  # the outline on the floor
+    assert len(grid) and np.allclose(grid[..., 2], 0.0)
+    far = room.to_room(frustum_corners(DEPTH, 4.5))
+    assert np.allclose(far, room.to_room(frustum_segments(DEPTH, 0.5, 4.5)[4:8, 0]), atol=1e-6)
+    # The grid reaches out to the far corners of the view (on the 0.5 m lattice), and 1 m at least.
+    assert grid[..., 0].min() <= min(far[:, 0].min() + 0.5, -1.0) and grid[..., 0].max() >= 1.0
+    assert grid[..., 1].min() == 0.0 and grid[..., 1].max() >= far[:, 1].max() - 0.5
+    unknown = RoomFrame.from_floor(None)
+    whole, no_grid = field_of_view_scenery(unknown, DEPTH)
+    assert np.allclose(whole, unknown.to_room(frustum_segments(DEPTH))) and no_grid.shape == (0, 2, 3)
+
+
+def test_the_live_3d_panel_does_not_import_the_recorder() -> None:
+    """The depth camera is a core constant: the GUI panel does not pull in the recorder for it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, live.room3d; "
+            "print('recordings.recorder' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1], env={**__import__("os").environ,
+                                                                        "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

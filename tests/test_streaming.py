@@ -33,6 +33,10 @@ def sim_model(tmp_path_factory) -> Path:
 def test_sim_specs_are_checked() -> None:
     assert SimSpec.parse("sim:seed=4,minutes=0.5") == SimSpec(4, 0.5, 2)
     assert SimSpec.parse("sim:seed=4,minutes=2,people=3").people == 3
+    extra = SimSpec.parse("sim:seed=4,minutes=2,actions=default+raise_both_arms")
+    assert extra.actions[-1] == "raise_both_arms" and len(extra.actions) == 11
+    with pytest.raises(DatasetError, match="unknown simulated action 'juggle'"):
+        SimSpec.parse("sim:seed=4,minutes=2,actions=juggle")
     for bad in ("sim:seed=4", "sim:minutes=1", "sim:seed=x,minutes=1", "sim:seed=1,minutes=1,colour=2",
                 "sim:seed=1,minutes=1,people=9"):
         with pytest.raises(DatasetError, match="sim:seed=N,minutes=M|people"):
@@ -83,6 +87,7 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     with Recorder(clips, sample_name="S001C001P001R002A121", source="sim") as recorder:  # unlabelled
         for frame in frames[:90]:
             recorder.write(Frame(frame.timestamp, None, frame.bodies, frame.index))
+    (clips / "labels.txt").write_text("A121\twave_left\n")  # a site folder's class list: not a sequence
     assert [c.name for c in stream_cases(str(clips))] == ["S001C001P001R001A121"]
     code = main(["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", str(clips), "--out",
                  str(tmp_path / "eval"), "--engine", "pytorch-cpu", "--threads", "1"])

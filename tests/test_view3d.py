@@ -20,13 +20,13 @@ import pytest
 import xef_writer
 from xef_writer import sample_recording
 
+from core.camera import DEPTH_CAMERA
 from core.frame import Frame
 from core.room import RoomFrame, bone_segments, depth_points, overview_camera
 from core.skeleton import KINECT_V2
 from recordings import view3d
 from recordings.__main__ import main
 from recordings.clip import open_recording
-from recordings.recorder import DEPTH_CAMERA
 
 o3d = pytest.importorskip("open3d", reason="the viz3d extra (open3d) is not installed")
 
@@ -251,6 +251,17 @@ def test_out_renders_pngs_and_a_video_off_screen_without_any_display(room_xef: P
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     assert size == (480, 270)
+    done = subprocess.run(  # an image name: numbered images beside it, not one JPEG named .png
+        [sys.executable, "-m", "recordings", "view", str(room_xef), "--3d", "--out",
+         str(tmp_path / "room.png"), "--max-frames", "2", "--width", "320"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wrote 2 frames" in done.stdout
+    assert not (tmp_path / "room.png").exists()
+    for index in range(2):
+        image = cv2.imread(str(tmp_path / f"room_{index:06d}.png"))[..., ::-1]
+        assert image.shape == (180, 320, 3) and exact(image, view3d.PERSON_COLOURS[0]).sum() > 10
 
 
 def test_room_without_a_floor_is_drawn_in_the_sensor_frame(tmp_path: Path) -> None:

@@ -7,9 +7,12 @@
     python -m training evaluate --checkpoint runs/x/finetune/best.pt --data /data/ntu [--subset test]
     python -m training evaluate --stream --checkpoint CK --data sim:seed=9,minutes=60 | FOLDER [--subset ...]
     python -m training demo     --out runs/demo
+    python -m training finetune --from training/checkpoints/demo.pt --clips site_clips --out runs/site
 
 Stage commands: parts, pose, attention, finetune, all. Explicit flags (--out, --data, ...) are
-shorthands for `--set` keys and win over the config file.
+shorthands for `--set` keys and win over the config file. `finetune --from CK --clips DIR` is
+fine-tuning a trained model on a site's own clips (training/finetune.py); `finetune` without them
+is Algorithm 1's step 6 of a run.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.model.checkpoint import CheckpointError
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
+from training.stages import StageError
 
 STAGE_COMMANDS = ("parts", "pose", "attention", "finetune", "all")
 
@@ -48,6 +53,10 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--restart", action="store_true", help="ignore an unfinished run state and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
     _threads_argument(p)
+    if name == "finetune":
+        from training.finetune import add_finetune_arguments
+
+        add_finetune_arguments(p)
 
 
 def _threads_argument(parser: argparse.ArgumentParser) -> None:
@@ -154,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
+        if args.command == "finetune" and (args.base or args.clips):
+            from training.finetune import run_finetune
+
+            return run_finetune(args)
         if args.command in STAGE_COMMANDS:
             from training.stages import train_all, train_stage
 
@@ -209,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             from training.export import run_export
 
             return run_export(args)
-    except (ConfigError, DatasetError, FileNotFoundError) as exc:
+    except (ConfigError, DatasetError, FileNotFoundError, StageError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -3,6 +3,10 @@
 The dataset kind, protocol and validation clips come from the checkpoint (recorded by the trainer);
 `--data` points at the folder to read, so a checkpoint trained on one copy of N-UCLA evaluates on any
 other (for example a folder holding the view-3 test sequences).
+
+Recorded clips (dataset "clips") are scored against the checkpoint's own classes, matched by name to
+their labels; a folder given with `--data` and no `--cache` gets its crops cut the way the checkpoint
+says (into <out>/cache), so `--data FOLDER --subset all` is all it takes to score a model on new clips.
 """
 
 from __future__ import annotations
@@ -51,6 +55,19 @@ def evaluate(
     data_config = dataclasses.replace(data_config, **changes)
     if trained is None and dataset is None:
         raise DatasetError(f"{checkpoint} does not record its dataset: pass --dataset")
+    out_dir = Path(out) if out else checkpoint.parent / f"eval_{data_config.dataset}_{subset}"
+    if data_config.dataset == "clips":
+        # Labels are matched to the model's classes by name; another folder is only itself.
+        data_config = dataclasses.replace(data_config, classes=list(loaded.class_names))
+        if data is not None:
+            data_config = dataclasses.replace(data_config, rehearse=[], label_map="")
+            if cache is None:
+                data_config = dataclasses.replace(data_config, cache="")
+        if loaded.config.parts and not data_config.cache:
+            from training.prepare import prepare_clip_crops
+
+            data_config = dataclasses.replace(data_config, cache=str(out_dir / "cache"))
+            prepare_clip_crops(data_config, loaded.preprocessing, data_config.cache, progress=progress)
     layout = layout_by_name(loaded.preprocessing.layout)
     splits = build_splits(data_config)
     if splits.layout.name != layout.name:
@@ -85,6 +102,8 @@ def evaluate(
                 f"folder holds view(s) {views} — --subset all evaluates every sequence in it, "
                 "--subset validation the performances the checkpoint held out)"
             )
+        if data_config.dataset == "clips" and subset == "test":
+            hint = " (recorded clips have no test split: --subset all scores every clip of --data)"
         raise DatasetError(f"{data_config.root}: no clips in subset {subset!r}{hint}")
     with_crops = bool(loaded.config.parts)
     if with_crops and not splits.has_rgb:
@@ -127,7 +146,6 @@ def evaluate(
     title = f"{checkpoint.name} on {data_config.dataset} {subset} ({Path(data_config.root).name})"
     if process.is_main:
         print(format_report(report, title))
-        out_dir = Path(out) if out else checkpoint.parent / f"eval_{data_config.dataset}_{subset}"
         written = write_figures(report, loaded.class_names, out_dir, f"{data_config.dataset} {subset}")
         save_results(
             report,

@@ -104,7 +104,7 @@ class Fp16Parity:
     """An FP16 graph against its FP32 source on the same windows (ONNX Runtime, CPU)."""
 
     path: Path  # the FP16 graph
-    scope: str  # what runs in FP16 (mixed_precision.Fp16Scope)
+    scope: Fp16Scope  # what runs in FP16
     windows: int
     top1_agreement: float  # share of windows whose top class is the same
     logits_error: float  # max |FP16 - FP32|
@@ -113,7 +113,7 @@ class Fp16Parity:
 
     def summary(self) -> str:
         return (
-            f"FP16 graph ({self.scope} in FP16) vs FP32 on {self.windows} windows: top-1 agreement "
+            f"FP16 graph ({self.scope.value} in FP16) vs FP32 on {self.windows} windows: top-1 agreement "
             f"{self.top1_agreement:.1%} (>= {FP16_TOP1_AGREEMENT:.0%}), logits max difference "
             f"{self.logits_error:.2e} (largest logit {self.logits_scale:.2f}), attention max difference "
             f"{self.attention_error:.2e}"
@@ -155,7 +155,7 @@ def fp16_parity(
     logits, attention = (np.concatenate(pieces) for pieces in zip(*got, strict=True))
     return Fp16Parity(
         path=out_path,
-        scope=scope.value,
+        scope=scope,
         windows=len(skeleton),
         top1_agreement=float(np.mean(logits.argmax(1) == want_logits.argmax(1))),
         logits_error=_max_error(logits, want_logits),

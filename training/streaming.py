@@ -1,6 +1,8 @@
 """`python -m training evaluate --stream`: a model scored the way the app is used — on continuous streams.
 
-    --data sim:seed=N,minutes=M,people=K      the simulated room (its truth: every body's action)
+    --data sim:seed=N,minutes=M,people=K      the simulated room (its truth: every body's action);
+                                               ,actions=default+raise_both_arms: what people do there
+                                               (live's --sim-actions; default: the ten demo classes)
     --data FOLDER                              labelled recordings: PKU-MMD sequences, our clips with
                                                "intervals" in their sidecars (truth: the recording's timeline)
         each sequence --live.sources (replayed as fast as possible, in lockstep: every hop decided)
@@ -31,11 +33,12 @@ from tqdm import tqdm
 from core.frame import Frame
 from core.privacy import PrivacyMode
 from core.timeline import NO_ACTION, Interval, Timeline, intervals_from_labels
-from live.app import DEFAULT_ALERT_CLASSES, open_model
+from live.app import DEFAULT_ALERT_CLASSES, open_model, sim_actions
 from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig
+from recordings.labels import LABEL_MAP_FILENAME
 from recordings.pkummd import find_label_file, is_sequence_path
 from training.data import DatasetError
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
@@ -59,20 +62,25 @@ class SimSpec:
     seed: int
     minutes: float
     people: int = 2
+    actions: tuple[str, ...] | None = None  # None: the simulator's default ten
 
     @classmethod
     def parse(cls, text: str) -> SimSpec:
-        """'sim:seed=7,minutes=60,people=2' (people optional)."""
+        """'sim:seed=7,minutes=60,people=2,actions=default+raise_both_arms' (people, actions optional)."""
         body = text.split(":", 1)[1] if ":" in text else ""
         values: dict[str, str] = {}
         for part in filter(None, body.split(",")):
             key, _, value = part.partition("=")
             values[key.strip()] = value.strip()
-        unknown = set(values) - {"seed", "minutes", "people"}
+        unknown = set(values) - {"seed", "minutes", "people", "actions"}
         if unknown or "seed" not in values or "minutes" not in values:
-            raise DatasetError(f"--data {text!r}: expected sim:seed=N,minutes=M[,people=K]")
+            raise DatasetError(f"--data {text!r}: expected sim:seed=N,minutes=M[,people=K][,actions=A+B]")
         try:
-            spec = cls(int(values["seed"]), float(values["minutes"]), int(values.get("people", 2)))
+            actions = sim_actions(values.get("actions"))
+        except ValueError as error:
+            raise DatasetError(f"--data {text!r}: {error}") from None
+        try:
+            spec = cls(int(values["seed"]), float(values["minutes"]), int(values.get("people", 2)), actions)
         except ValueError:
             raise DatasetError(f"--data {text!r}: seed and people are integers, minutes a number") from None
         if spec.minutes <= 0 or not 1 <= spec.people <= 6:
@@ -103,7 +111,7 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
         return [StreamCase(
             f"sim_seed{spec.seed}",
             lambda: simulated_source(people=spec.people, seed=spec.seed, duration_s=spec.minutes * 60,
-                                     options=ReplayOptions(realtime=False)),
+                                     options=ReplayOptions(realtime=False), actions=spec.actions),
             scene_wide=False,
         )]
     root = Path(data)
@@ -111,6 +119,8 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
         raise DatasetError(f"--data {data}: not a folder of labelled recordings, nor sim:seed=N,minutes=M")
     found: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
+        if path.name == LABEL_MAP_FILENAME:  # a clip folder's class list, not a sequence
+            continue
         if path.is_file() and any(path.name.endswith(s) for s in SEQUENCE_SUFFIXES):
             if path.name.endswith(PLAIN_TEXT) and not is_pkummd_sequence(path):
                 continue  # a .txt that is no PKU-MMD sequence (actions.txt, a split list)

@@ -245,6 +245,9 @@ class StreamWindowDataset(WindowDataset):
         clips, ends, labels = [], [], []
         for k in range(len(self.sources)):
             clip = self.clip(k)
+            # Kept: every window of a sequence would read its whole skeleton file again (a third of the
+            # time of a demo training step); the crops stay memory-mapped.
+            self._cache[k] = clip
             if clip.timeline is None:
                 raise DatasetError(f"sequence {clip.name} has no timeline: a trimmed clip, not a stream")
             first = clip.timestamps[0] + min_coverage * spec.duration_s

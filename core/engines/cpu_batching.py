@@ -92,20 +92,25 @@ def measure(
     return seconds
 
 
-def machine_key(threads: int) -> dict[str, Any]:
-    """What the measurement depends on besides the model."""
-    import onnxruntime
-    import torch
-
+def cpu_model() -> str:
+    """The CPU's model name ("Intel(R) Xeon(R) ..." from /proc/cpuinfo; platform's guess elsewhere)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
+    return cpu
+
+
+def machine_key(threads: int) -> dict[str, Any]:
+    """What the measurement depends on besides the model."""
+    import onnxruntime
+    import torch
+
     return {
         "format": CALIBRATION_FORMAT,
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "threads": threads,
         "torch": torch.__version__,

@@ -179,11 +179,3 @@ def _convert_attributes(node: Any, helper: Any, numpy_helper: Any, tensor_proto:
         elif attribute.type == attribute.TENSOR and attribute.t.data_type == tensor_proto.FLOAT:
             values = numpy_helper.to_array(attribute.t).astype(np.float16)
             attribute.t.CopyFrom(numpy_helper.from_array(values, attribute.t.name))
-
-
-def onnx_precision(model: Any) -> dict[str, Any] | None:
-    """The record `to_fp16` left in a file's metadata, or None for an FP32 export."""
-    for prop in model.metadata_props:
-        if prop.key == PRECISION_KEY:
-            return json.loads(prop.value)
-    return None

@@ -15,6 +15,7 @@ build, a CUDA provider without a driver) is skipped too, with its error in the r
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,8 @@ from core.engines.tensorrt_graph import TensorRtBuildError, TensorRtGraph, impor
 from core.engines.torch_engine import TorchCudaEngine, TorchEngine
 from core.model.checkpoint import Checkpoint, load_checkpoint
 from core.model.profiles import Aggregation
+
+log = logging.getLogger(__name__)
 
 # Fastest first. On a GPU: TensorRT, then PyTorch with FP16 and CUDA graphs (faster than ONNX Runtime's
 # CUDA provider in FP32), then ONNX Runtime's CUDA provider. On a CPU: ONNX Runtime and PyTorch eager,
@@ -189,11 +192,15 @@ def _open_cpu(source: _Source, *, threads: int | None, reason: str) -> Engine:
     engines = {Backend.ONNXRUNTIME_CPU: onnxruntime_engine, Backend.PYTORCH_CPU: eager}
     metadata = source.metadata()
     key = {**machine_key(threads or usable_cores()), "checkpoint_sha256": metadata.checkpoint_sha256}
-    seconds, measured = cached_measurement(
-        source.cache_dir / f"cpu-batching-{metadata.checkpoint_sha256[:16]}.json",
-        key,
-        lambda: measure(engines, metadata),
-    )
+    calibration = source.cache_dir / f"cpu-batching-{metadata.checkpoint_sha256[:16]}.json"
+
+    def measure_now() -> dict[Backend, dict[int, float]]:
+        # Seconds to tens of seconds of silence otherwise: say what is going on first.
+        log.info("measuring ONNX Runtime against PyTorch eager on this CPU for %s (%s profile), once; "
+                 "up to ~20 s, then cached in %s", source.path.name, metadata.profile, calibration)
+        return measure(engines, metadata)
+
+    seconds, measured = cached_measurement(calibration, key, measure_now)
     plan = choose_per_batch(seconds, MAX_PEOPLE)
     figures = "; ".join(
         f"{backend.value} " + ", ".join(f"{people}: {s * 1e3:.0f} ms" for people, s in sorted(times.items()))

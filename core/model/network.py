@@ -20,6 +20,8 @@ Training stages (Algorithm 1), set with `set_stage`:
                     (`network.pose.stream_logits(skeleton)`; the LSTM has one)
     Stage.JOINT     step 5: what `forward` uses (parts, pose trunk, attention, classifier), loss on `forward`
     Stage.FINETUNE  step 6: as JOINT with the pose trunk (LSTM or graph network) frozen
+    Stage.HEAD      the attention head and the classifier alone: fine-tuning a trained network on a
+                    site's few clips starts here (the layers with the fewest weights), then FINETUNE
     Stage.ALL       every parameter trainable (the default after construction)
 Frozen modules get requires_grad False and stay in eval mode (no dropout noise, no BatchNorm
 statistics updates) even when the network is put in train mode. JOINT also trains the ablations
@@ -54,6 +56,7 @@ class Stage(enum.Enum):
     POSE = "pose"
     JOINT = "joint"
     FINETUNE = "finetune"
+    HEAD = "head"
     ALL = "all"
 
 
@@ -307,6 +310,9 @@ class PartAttentionNetwork(nn.Module):
             return [self.parts, self.classifier] if self.parts_share_classifier else [self.parts]
         if stage is Stage.POSE:
             return [need(self.pose, "the pose stream")]
+        if stage is Stage.HEAD:
+            heads = [need(self.classifier, "a classifier on part features")]
+            return heads + ([self.attention] if self.attention is not None else [])
         used = self._used_by_forward()
         if stage is Stage.JOINT:
             return used
