@@ -13,11 +13,16 @@ Layout (little-endian), chosen to be appended to while recording and read back b
 
 Why this shape: a record is written whole after the ones before it, so a crash leaves a readable
 prefix and at most one torn record at the end (its length or CRC gives it away); the file never needs
-rewriting, only truncating, when it is finalised. PNG-16 is lossless, about 3-5x smaller than raw
-depth at zlib level 1, and each payload is a standard image any tool opens. One file per clip instead
-of a folder of PNGs keeps a clip at a handful of files and makes finalising a single rename. Frames
-without depth (a sensor tick that brought none) simply have no record: readers take the record
-nearest in time, as they do for a .xef file's depth stream.
+rewriting, only truncating, when it is finalised. PNG-16 is lossless and each payload is a standard
+image any tool opens. One file per clip instead of a folder of PNGs keeps a clip at a handful of files
+and makes finalising a single rename. Frames without depth (a sensor tick that brought none) simply
+have no record: readers take the record nearest in time, as they do for a .xef file's depth stream.
+
+Encoding: zlib level 1 without PNG row filters, the cheapest lossless setting. On a noisy synthetic
+room frame (`python benchmarks/depth_recording.py`, this shared 2-core VM) it took 6.6 ms (minimum;
+median 14) for 195 KB, 2.2x smaller than raw, where libpng's default filters took 13.7 ms (median 17)
+for 206 KB and levels 3 and 6 saved 3% for 2-6x the time: sensor noise defeats the filters. The
+recorder's thread also encodes the colour video (a 1080p JPEG: ~23 ms here), so cheap matters.
 """
 
 from __future__ import annotations
@@ -39,7 +44,11 @@ VERSION = 1
 HEADER = struct.Struct("<8sHHHH")  # magic, version, width, height, reserved
 RECORD_MAGIC = b"DPNG"
 RECORD = struct.Struct("<4sIdII")  # magic, frame index, time, payload length, CRC-32
-PNG_COMPRESSION = 1  # zlib level: 2-3 ms a frame on one core; higher levels buy ~10% for 3x the time
+PNG_COMPRESSION = 1  # zlib level: higher ones saved ~3% for 2-6x the time (benchmarks/depth_recording.py)
+# Row filters off (OpenCV >= 4.11 has the flag; older versions use libpng's default filters).
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION] + (
+    [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE] if hasattr(cv2, "IMWRITE_PNG_FILTER") else []
+)
 FORMAT_NAME = "where-to-focus depth"  # the sidecar's "depth" -> "format"
 
 
@@ -69,7 +78,7 @@ class DepthWriter:
                 f"{self.path}: frame {index}: depth must be uint16 ({self.height}, {self.width}) "
                 f"millimetres, got {image.dtype} {image.shape}"
             )
-        ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+        ok, png = cv2.imencode(".png", image, PNG_PARAMS)
         if not ok:
             raise RuntimeError(f"{self.path}: frame {index}: PNG encoding of the depth image failed")
         payload = png.tobytes()
