@@ -15,7 +15,8 @@ and colour frames drawn through the same camera model as `core.camera`.
     scene.py     SimulatedScene: an endless stream of Frames with people coming and going
 """
 
-from simulation.actions import CLASS_NAMES, CLASSES, PARTS, ActionClass, ObjectKind, class_index
+from core.glimpse import PARTS  # the parts an action's `focus` names, re-exported
+from simulation.actions import CLASS_NAMES, CLASSES, ActionClass, ObjectKind, class_index
 from simulation.clip import RENDER_CAMERA, ClipFrames, SimClip, SimulationConfig, generate_clip
 
 __all__ = [

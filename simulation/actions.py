@@ -50,7 +50,6 @@ from functools import partial
 
 import numpy as np
 
-from core.glimpse import PARTS
 from simulation.motion import (
     LEFT,
     RIGHT,
@@ -88,10 +87,6 @@ class ActionClass:
     held: ObjectKind | None = None  # what the acting hand holds
     starts: Stance = Stance.STANDING
     ends: Stance = Stance.STANDING
-
-    @property
-    def focus_index(self) -> int:
-        return PARTS.index(self.focus)
 
 
 # ------------------------------------------------------------------------------------------- helpers

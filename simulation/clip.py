@@ -143,13 +143,6 @@ class ClipFrames(Sequence[np.ndarray]):
         for index in range(self._length):
             yield self[index]
 
-    def render_all(self) -> np.ndarray:
-        """Every frame: uint8 (T, H, W, 3)."""
-        out = np.empty((self._length, self.camera.height, self.camera.width, 3), np.uint8)
-        for index in range(self._length):
-            out[index] = self[index]
-        return out
-
 
 @dataclass
 class SimClip:

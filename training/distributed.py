@@ -75,11 +75,3 @@ def gather_objects(process: Process, value: object) -> list[object]:
     dist.all_gather_object(values, value)
     return values
 
-
-def broadcast_object(process: Process, value: object) -> object:
-    """Rank 0's `value` on every rank."""
-    if not process.distributed:
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
