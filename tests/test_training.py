@@ -127,6 +127,27 @@ def test_shear_is_a_random_linear_map_and_off_draws_nothing() -> None:
     assert np.all(np.abs(off_diagonal) <= 0.3) and np.abs(off_diagonal).max() > 0.01
 
 
+def test_swap_sides_is_the_sensors_back_view_error() -> None:
+    """A person seen from behind, tracked as facing the sensor: sides swapped, turned 180 degrees."""
+    order = mirror_permutation(KINECT_V1)
+    skeleton = np.random.default_rng(0).normal(size=(5, 1, 20, 3)).astype(np.float32)
+    swapped = Augmentation(swap_sides=1.0).apply(skeleton, np.random.default_rng(0), order)
+    np.testing.assert_allclose(swapped, skeleton[:, :, order] * np.array([-1, 1, -1]), atol=1e-6)
+    hand = KINECT_V1.index("HandLeft")
+    np.testing.assert_allclose(swapped[:, 0, hand, 1], skeleton[:, 0, KINECT_V1.index("HandRight"), 1])
+    # Unlike the mirror, a proper rotation of the side-swapped body: no reflection.
+    mirrored = Augmentation(mirror=1.0).apply(skeleton, np.random.default_rng(0), order)
+    np.testing.assert_allclose(mirrored[..., 2], -swapped[..., 2], atol=1e-6)
+    rng, reference = np.random.default_rng(1), np.random.default_rng(1)
+    Augmentation(rotate_deg=10, swap_sides=0.0).apply(skeleton, rng, order)
+    reference.uniform()  # the rotation's one draw: off, swap_sides draws nothing
+    assert rng.uniform() == reference.uniform()
+    sources = [ClipSource("c0", 0, lambda w: _clip("c0", 0))]
+    with pytest.raises(DatasetError, match="augment.swap_sides"):
+        WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=True, with_crops=True,
+                      augmentation=Augmentation(swap_sides=0.5))
+
+
 def _clip(name: str, label: int, frames: int = 40, fps: float = 15.0, bodies: int = 1) -> Clip:
     rng = np.random.default_rng(label * 100 + frames)
     base = rng.normal(0, 0.3, (1, bodies, 20, 3)).astype(np.float32) + np.array([0, 0, 3], np.float32)

@@ -314,6 +314,7 @@ def train_stage(
         config.augment.mirror,
         config.augment.speed,
         config.augment.shear,
+        config.augment.swap_sides,
     )
     train_set = WindowDataset(
         splits.train, train=True, jitter=config.window.jitter, augmentation=augmentation, **common
