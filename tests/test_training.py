@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from nucla_files import write_nucla
 
 from core.model.checkpoint import load_checkpoint
 from core.skeleton import KINECT_V1, KINECT_V2
@@ -193,27 +194,6 @@ def test_mirror_swaps_sides_and_negates_x() -> None:
 # ---------------------------------------------------------------------------------------------- N-UCLA
 
 
-def _write_nucla(folder: Path, per_class: int = 6, classes: int = 10) -> None:
-    """Fake N-UCLA JSON files: class k moves the right hand at a class-specific speed."""
-    folder.mkdir(parents=True)
-    codes = ["a01", "a02", "a03", "a04", "a05", "a06", "a08", "a09", "a11", "a12"]
-    rng = np.random.default_rng(0)
-    for k in range(classes):
-        for i in range(per_class):
-            frames = int(rng.integers(20, 40))
-            joints = np.zeros((frames, 20, 3))
-            joints[:, :, 2] = 3.0
-            joints[:, :4, 1] = [0.0, 0.2, 0.5, 0.7]  # spine upwards
-            joints[:, 4, 0], joints[:, 8, 0] = 0.2, -0.2  # shoulders
-            joints[:, 4:8, 1] = joints[:, 8:12, 1] = 0.5
-            joints[:, 11, 1] += np.sin(np.linspace(0, (k + 1) * 2, frames)) * 0.3
-            joints += rng.normal(0, 0.005, joints.shape)
-            name = f"{codes[k]}_s{i % 5 + 1:02d}_e{i:02d}_v0{i % 2 + 1}"
-            (folder / f"{name}.json").write_text(
-                json.dumps({"file_name": name, "skeletons": joints.tolist(), "label": k + 1})
-            )
-
-
 def test_nucla_reads_the_shared_sequences(shared_data: Path) -> None:
     name, joints = read_nucla_sequence(shared_data / "nucla" / "all_sqe" / "a01_s01_e00_v01.json")
     assert (name.action, name.subject, name.view, name.label) == (1, 1, 1, 0)
@@ -257,7 +237,7 @@ def _pose_config(tmp_path: Path, data: Path, **extra: str) -> TrainConfig:
 
 def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     data = tmp_path / "nucla"
-    _write_nucla(data)
+    write_nucla(data)
     config = _pose_config(tmp_path, data)
     result = train_stage(config, "pose")
     run = tmp_path / "run" / "pose"
@@ -306,7 +286,7 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
 
 def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -> None:
     data = tmp_path / "nucla"
-    _write_nucla(data, per_class=4)
+    write_nucla(data, per_class=4)
     config = _pose_config(
         tmp_path,
         data,
@@ -335,7 +315,7 @@ def test_evaluate_takes_a_folder_without_the_training_views(
     """The standard test as the README runs it: a folder holding only the test view's files (no view 3
     here: the checkpoint trains on view 1 and tests on view 2, and the folder holds view 2 alone)."""
     data = tmp_path / "nucla"
-    _write_nucla(data)
+    write_nucla(data)
     config = _pose_config(tmp_path, data, **{"data.nucla_train_views": "[1]", "data.nucla_test_views": "[2]"})
     checkpoint = train_stage(config, "pose").best_checkpoint
     only_test_view = _views_folder(data, tmp_path / "v2" / "all_sqe", {2}).parent
@@ -386,7 +366,7 @@ def test_committed_checkpoint_evaluates_any_folder_of_real_sequences(
 
 def test_stage_errors_are_clear(tmp_path: Path) -> None:
     data = tmp_path / "nucla"
-    _write_nucla(data, per_class=2)
+    write_nucla(data, per_class=2)
     config = _pose_config(tmp_path, data)
     with pytest.raises(StageError, match="no 'attention' stage"):
         train_stage(config, "attention")
