@@ -55,6 +55,7 @@ from core.engines import (
     unavailable_reason,
     usable_cores,
 )
+from core.engines.cpu_batching import cpu_model
 from core.model import (
     PROFILES,
     NetworkConfig,
@@ -323,14 +324,8 @@ def check_targets(measurements: list[dict[str, Any]], skipped: dict[str, str]) -
 
 
 def machine_description(threads: int) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
     description: dict[str, Any] = {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "usable_cores": usable_cores(),
         "threads": threads,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
@@ -454,8 +449,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--backends",
         nargs="+",
-        choices=[b.value for b in AUTO_ORDER],
-        help="default: every backend present on this machine",
+        choices=[b.value for b in (*AUTO_ORDER, Backend.AUTO)],
+        help="default: every backend present on this machine (auto: what open_engine picks, on a CPU "
+        "ONNX Runtime or PyTorch per number of people)",
     )
     parser.add_argument("--people", nargs="+", type=int, default=[1, 2, 3, 4, 5, 6])
     parser.add_argument("--threads", type=int, default=usable_cores(), help="CPU threads for ORT and PyTorch")

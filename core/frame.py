@@ -15,6 +15,10 @@ class Body:
     joints: np.ndarray  # float32 (J, 3) camera space, metres
     states: np.ndarray  # int8 (J,) 0 NotTracked, 1 Inferred, 2 Tracked
     joints_color: np.ndarray  # float32 (J, 2) colour-image pixels, NaN where unmappable
+    # Ground truth where the source knows it (the simulator, a labelled replay): this person's action at
+    # this instant, core.timeline.NO_ACTION when none; None from a sensor. It travels with the frame so
+    # that a decision can say what was really happening at its window's centre.
+    truth: str | None = None
 
 
 @dataclass

@@ -1,10 +1,13 @@
 """`python -m live`: the command line, turned into a LiveConfig, turned into a running app.
 
     python -m live                                  window, simulated room, demo model
-    python -m live --source kinect                  the Kinect v2 (Windows)
+    python -m live --source kinect                  the Kinect v2 (Windows; kinect-next, or kinect:pykinect2)
+    python -m live --source kinect --privacy blur   faces blurred before anything shows or records them
+    python -m live --headless --alert-url https://nurse-call.example/alerts   alerts POSTed, never lost
     python -m live --source clips/S001C001P001R001A001.skeleton --loop
     python -m live --source sim --headless --duration 60 --output decisions.jsonl
     python -m live --headless --alert-class fall_down --alert-command "notify-send fall"
+    python -m live --record --label "patient fell"  record clips of a site class (labels.txt, A121+)
 """
 
 from __future__ import annotations
@@ -19,10 +22,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.engines import Backend, Engine, EngineMetadata, open_engine, unavailable_reason, usable_cores
+from core.privacy import PrivacyMode
 from core.skeleton import layout_by_name
-from live.headless import AlertConfig, HeadlessConfig, run_headless
-from live.pipeline import LivePipeline, PipelineConfig, Summary
-from live.sources import ReplayOptions, Source, SourceUnavailable, replay_source, simulated_source
+from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse
+from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, run_headless
+from live.pipeline import LivePipeline, PipelineConfig, RecordingSettings, Summary
+from live.sources import (
+    KinectBackend,
+    ReplayOptions,
+    Source,
+    SourceUnavailable,
+    replay_source,
+    simulated_source,
+)
 from live.worker import ModelInputs, RecognitionConfig
 
 log = logging.getLogger("live")
@@ -40,7 +52,7 @@ ENGINE_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu",
 
 @dataclass(frozen=True)
 class LiveConfig:
-    source: str = "sim"  # "kinect", "sim" or a recording's path
+    source: str = "sim"  # "kinect" / "kinect:BACKEND", "sim" or a recording's path
     checkpoint: Path = DEFAULT_CHECKPOINT
     engine: str = "auto"
     threads: int | None = None  # ONNX Runtime intra-op threads (None: usable cores - 1, at least 1)
@@ -48,12 +60,15 @@ class LiveConfig:
     replay: ReplayOptions = field(default_factory=ReplayOptions)
     sim_people: int = 2
     seed: int | None = None
+    sim_actions: tuple[str, ...] | None = None  # sim: the classes people perform (None: the default ten)
     record_dir: Path = DEFAULT_RECORD_DIR
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     headless_config: HeadlessConfig = field(default_factory=HeadlessConfig)
     alert_classes_given: bool = False  # explicit --alert-class: unknown names are an error
     duration_s: float | None = None  # stop after this long (None: until closed, Ctrl-C or the replay ends)
     screenshot: Path | None = None  # window: save a screenshot after `duration_s` (or 5 s) and quit
+    privacy: PrivacyMode | None = None  # None: the default for the source (default_privacy)
+    show_3d: bool = True  # window: the 3D room panel at start (key 3 toggles it)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "model looked.",
     )
     parser.add_argument("--source", default="sim",
-                        help="kinect | sim | PATH of a recording (.xef, NTU-layout .skeleton / _rgb.avi / "
-                             ".json, or a clip folder); default: sim")
+                        help="kinect | kinect:pykinect2 | sim | PATH of a recording (.xef, NTU-layout "
+                             ".skeleton / _rgb.avi / .json, or a clip folder); default: sim. kinect reads "
+                             "the sensor through kinect-next; kinect:pykinect2 through PyKinect2")
+    parser.add_argument("--privacy", choices=[m.value for m in PrivacyMode], default=None,
+                        help="off: colour as the sensor gives it; blur: tracked faces blurred before "
+                             "anything shows, crops or records them; skeleton: no colour image shown or "
+                             "recorded (kept in memory only when the model crops it). Default: skeleton "
+                             "for --source kinect (a live room), off for the simulator and recordings")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help=f"model checkpoint (.pt) or exported .onnx; default: {DEFAULT_CHECKPOINT}")
     parser.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
@@ -91,15 +112,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alert-command", default=None,
                         help="command run per alert, with ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, "
                              "ALERT_TIME, ALERT_JSON in its environment")
+    parser.add_argument("--alert-url", default=None, metavar="URL",
+                        help="POST each alert as JSON to this http(s) URL (Idempotency-Key header), "
+                             "retried with backoff; undelivered alerts wait in --alert-queue, so a dead "
+                             "endpoint or a crash loses none")
+    parser.add_argument("--alert-queue", type=Path, default=DEFAULT_QUEUE, metavar="FILE",
+                        help=f"append-only file of alerts not yet delivered (default: ./{DEFAULT_QUEUE})")
+    parser.add_argument("--alert-timeout", type=float, default=5.0, metavar="S",
+                        help="seconds one POST may take before it counts as failed (default: 5)")
     parser.add_argument("--record-dir", type=Path, default=DEFAULT_RECORD_DIR,
                         help=f"where the r key / --record write clips (default: ./{DEFAULT_RECORD_DIR})")
     parser.add_argument("--record", action="store_true", help="record from the start")
-    parser.add_argument("--fast", action="store_true", help="replay as fast as possible (default: real time)")
+    parser.add_argument("--label", default=None, metavar="CLASS",
+                        help="the class recordings are made for: a name or A-number from the site's "
+                             "labels.txt, or a new name (added there as the next A121+ class); names the "
+                             "clips SsssCcccPpppRrrrAaaa. Headless, it labels the whole clip; in the window, "
+                             "keys 1-9 choose another and s / e mark where an action starts and ends")
+    parser.add_argument("--labels", type=Path, default=None, metavar="PATH",
+                        help="the site's label map (default: labels.txt in --record-dir)")
+    parser.add_argument("--session", type=int, default=None,
+                        help="S of the clip names: the recording session, for holding clips out by "
+                             "session when training (default: the next free one in --record-dir)")
+    parser.add_argument("--performer", type=int, default=1, help="P of the clip names (default: 1)")
+    parser.add_argument("--fast", action="store_true",
+                        help="replay as fast as possible, deciding at every hop as a real-time replay on an "
+                             "idle machine would (default: real time)")
     parser.add_argument("--loop", action="store_true", help="replay: start over at the end")
     parser.add_argument("--people", type=int, default=2, help="sim: people in the room (default: 2)")
     parser.add_argument("--seed", type=int, default=None, help="sim: random seed")
+    parser.add_argument("--sim-actions", default=None, metavar="NAME+NAME",
+                        help="sim: the actions people perform, '+'-separated ('default' = the ten the demo "
+                             "model knows; e.g. raise_both_arms, or default+raise_both_arms)")
     parser.add_argument("--screenshot", type=Path, default=None,
                         help="window: save a screenshot after --duration (default 5 s) and quit")
+    parser.add_argument("--no-3d", dest="show_3d", action="store_false",
+                        help="window: start with the 3D room panel hidden (key 3 shows it)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -116,29 +163,84 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         replay=ReplayOptions(realtime=not args.fast, loop=args.loop),
         sim_people=args.people,
         seed=args.seed,
+        sim_actions=sim_actions(args.sim_actions),
         record_dir=args.record_dir,
         pipeline=PipelineConfig(recognition=recognition,
-                                record_from_start=args.record_dir if args.record else None),
+                                record_from_start=args.record_dir if args.record else None,
+                                recording=RecordingSettings(label=args.label, label_map=args.labels,
+                                                            session=args.session, performer=args.performer),
+                                # --fast replays decide at every hop (lockstep); a sensor never waits.
+                                lockstep=args.fast and not args.source.startswith("kinect")),
         headless_config=HeadlessConfig(
             output=args.output,
             events=args.events,
             alerts=AlertConfig(classes=alert_classes, threshold=args.threshold,
-                               cooldown_s=args.alert_cooldown, command=args.alert_command),
+                               cooldown_s=args.alert_cooldown, command=args.alert_command,
+                               delivery=None if args.alert_url is None else DeliveryConfig(
+                                   args.alert_url, queue_path=args.alert_queue,
+                                   timeout_s=args.alert_timeout)),
         ),
+        privacy=None if args.privacy is None else PrivacyMode(args.privacy),
         duration_s=args.duration,
         alert_classes_given=bool(args.alert_classes),
         screenshot=args.screenshot,
+        show_3d=args.show_3d,
     )
+
+
+def sim_actions(text: str | None) -> tuple[str, ...] | None:
+    """--sim-actions: '+'-separated action names, 'default' standing for the ten the demo model knows."""
+    if not text:
+        return None
+    from simulation.actions import CLASS_NAMES, action_by_name
+
+    names: list[str] = []
+    for name in (n.strip() for n in text.split("+")):
+        names += list(CLASS_NAMES) if name == "default" else [action_by_name(name).name]  # checked
+    return tuple(dict.fromkeys(names))
+
+
+def kinect_backend(source: str) -> KinectBackend | None:
+    """The Kinect backend `--source` names ("kinect" -> kinect-next, "kinect:pykinect2"), or None."""
+    if source == "kinect":
+        return KinectBackend.KINECT_NEXT
+    if source.startswith("kinect:"):
+        choice = source.split(":", 1)[1]
+        try:
+            return KinectBackend(choice)
+        except ValueError:
+            raise SourceUnavailable(f"--source {source}: unknown Kinect backend {choice!r}; expected "
+                                    f"{' or '.join('kinect:' + b.value for b in KinectBackend)}") from None
+    return None
+
+
+def default_privacy(config: LiveConfig) -> PrivacyMode:
+    """--privacy, else SKELETON for a live sensor and OFF for the simulator and recordings.
+
+    A live sensor films real people who did not choose to be recorded (patients, visitors, staff):
+    nothing of their image leaves the capture thread unless the site opts in (`--privacy blur`, or
+    `off` where consent covers it). The simulator has nobody to protect, and a recording shows what
+    was already kept when it was recorded.
+    """
+    if config.privacy is not None:
+        return config.privacy
+    return PrivacyMode.SKELETON if kinect_backend(config.source) is not None else PrivacyMode.OFF
 
 
 def open_source(config: LiveConfig) -> Source:
     """The source `--source` names (not opened yet)."""
-    if config.source == "kinect":
+    backend = kinect_backend(config.source)
+    if backend is KinectBackend.KINECT_NEXT:
+        from live.kinect_next_source import KinectNextSource  # kinect_next itself is imported in open()
+
+        return KinectNextSource()
+    if backend is KinectBackend.PYKINECT2:
         from live.kinect import KinectSource  # pykinect2 itself is imported only in open()
 
         return KinectSource()
     if config.source == "sim":
-        return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay)
+        return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay,
+                                actions=config.sim_actions)
     path = Path(config.source)
     if not path.exists():
         raise SourceUnavailable(f"--source {config.source}: no such file or folder (expected kinect, sim or "
@@ -194,7 +296,11 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
         source.close()
         raise
     log.info("engine: %s (%s)", engine.name, engine.reason)
-    return LivePipeline(source, engine, inputs, config.pipeline, source_is_open=True)
+    privacy = default_privacy(config)
+    log.info("privacy: %s%s", privacy.value, "" if config.privacy is not None else
+             " (the default for this source; --privacy off|blur|skeleton to change)")
+    return LivePipeline(source, engine, inputs, replace(config.pipeline, privacy=privacy),
+                        source_is_open=True)
 
 
 def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
@@ -204,7 +310,8 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
     known = {c.lower() for c in class_names}
     classes = tuple(c for c in config.headless_config.alerts.classes if c.lower() in known)
     if not classes:
-        log.info("no alert classes: the model knows none of %s", ", ".join(DEFAULT_ALERT_CLASSES))
+        log.log(logging.WARNING if config.headless_config.alerts.delivery else logging.INFO,
+                "no alert classes: the model knows none of %s", ", ".join(DEFAULT_ALERT_CLASSES))
     alerts = replace(config.headless_config.alerts, classes=classes)
     return replace(config, headless_config=replace(config.headless_config, alerts=alerts))
 
@@ -221,9 +328,17 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     from live.overlay import LiveWindow, OverlayConfig
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    pipeline.start()
-    window = LiveWindow(pipeline, pipeline.inputs.layout, OverlayConfig(record_dir=config.record_dir,
-                                                                        close_at_end=not config.replay.loop))
+    alerts = AlertDispatcher(config.headless_config.alerts, pipeline.inputs.class_names)
+    try:
+        pipeline.start()
+        overlay = OverlayConfig(record_dir=config.record_dir, close_at_end=not config.replay.loop,
+                                show_3d=config.show_3d)
+        window = LiveWindow(pipeline, pipeline.inputs.layout, overlay, alerts=alerts)
+    except BaseException:
+        if pipeline.started:
+            pipeline.stop()
+        alerts.close(0.0)
+        raise
     window.show()
     # Ctrl-C: Qt's event loop does not return to Python on its own, so a timer lets the handler run.
     signal.signal(signal.SIGINT, lambda *_: window.close())
@@ -240,9 +355,12 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
             window.close()
 
         QtCore.QTimer.singleShot(int(delay_s * 1000), finish)
+    window.stopped.connect(app.quit)  # the window stops the pipeline off the GUI thread, then this
     app.exec()
     wakeup.stop()
-    return window.summary or pipeline.stop()
+    summary = window.summary or pipeline.stop()
+    alerts.close()
+    return summary
 
 
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:
@@ -263,24 +381,32 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[live] %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ValueError as error:  # a bad --alert-url, say
+        print(f"python -m live: {error}", file=sys.stderr)
+        return 2
     if (why_not := no_display_reason(config)) is not None:
         print(f"python -m live: {why_not}", file=sys.stderr)
         return 2
     try:
         pipeline = build_pipeline(config)
-        config = _alerts_for(config, pipeline.inputs.class_names)
-        if config.headless:
-            # Ctrl-C and a service manager's SIGTERM ask for a stop instead of raising wherever the main
-            # thread happens to be (half-way through starting the threads, say): the pipeline then always
-            # shuts down in order and a recording in progress is finalised.
-            stop = threading.Event()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, lambda *_: stop.set())
-            summary = run_headless(pipeline, config.headless_config, stop=stop, duration_s=config.duration_s)
-        else:
-            summary = run_window(pipeline, config)
-    except (SourceUnavailable, FileNotFoundError, ValueError) as error:
+        try:
+            config = _alerts_for(config, pipeline.inputs.class_names)
+            if config.headless:
+                # Ctrl-C and a service manager's SIGTERM ask for a stop instead of raising wherever the
+                # main thread happens to be (half-way through starting the threads, say): the pipeline
+                # then always shuts down in order and a recording in progress is finalised.
+                stop = threading.Event()
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, lambda *_: stop.set())
+                summary = run_headless(pipeline, config.headless_config, stop=stop,
+                                       duration_s=config.duration_s)
+            else:
+                summary = run_window(pipeline, config)
+        finally:
+            pipeline.release()  # start-up failed before the pipeline ran: the sensor is given back
+    except (SourceUnavailable, FileNotFoundError, ValueError, QueueInUse) as error:
         print(f"python -m live: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while the source or the model was still being opened

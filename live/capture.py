@@ -1,6 +1,7 @@
 """Capture: one thread reads the source into a preallocated ring buffer and updates the tracks.
 
-    source.read() --> Timeline (monotonic) --> FrameRing.push (copy into the oldest slot)
+    source.read() --> CapturePrivacy.screen (faces blurred / image dropped, per --privacy)
+                  --> Timeline (monotonic) --> FrameRing.push (copy into the oldest slot)
                                            --> TrackTable.observe (bodies by tracking id)
                                            --> RecordingSink.offer (non-blocking, own thread)
 
@@ -18,11 +19,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.privacy import PrivacyMode, blur_faces
 from live.sources import EndOfStream, Source
 from live.stats import RateMeter
 from live.tracks import TrackTable
@@ -163,21 +166,30 @@ class Timeline:
 class RecordingSink:
     """Writes frames through a recorder on its own thread; `offer` never blocks the capture thread.
 
-    `recorder` needs `write(frame)` and `close()` (recordings.recorder.Recorder). When the writer
-    falls behind by `max_queue` frames, new frames are dropped and counted.
+    `recorder` needs `write(frame)` and `close()` (recordings.recorder.Recorder); only the sink's
+    thread ever calls them. When the writer falls behind by `max_queue` frames, new frames are dropped
+    and counted. `close()` asks the thread to write what is queued and finalise the recording, and waits
+    for it at most `timeout`: a stuck writer (a hung disk) cannot freeze whoever stops the recording,
+    and finalises on its own thread whenever it comes unstuck (until then its partial folder is on
+    disk, and `python -m recordings recover` finalises it after a crash). `on_finished(sink)` is
+    called on the writer's thread once the recording is finalised (or finalising failed).
     """
 
-    def __init__(self, recorder, *, max_queue: int = 30, name: str = "recorder") -> None:
+    def __init__(self, recorder, *, max_queue: int = 30, name: str = "recorder",
+                 on_finished: Callable[[RecordingSink], None] | None = None) -> None:
         self.recorder = recorder
         self.dropped = 0
         self.written = 0
         self.error: BaseException | None = None
+        self.finished = threading.Event()  # the recording is finalised (or failed to)
+        self._on_finished = on_finished
+        self._closing = threading.Event()
         self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def offer(self, frame: Frame) -> None:
-        if self.error is not None:
+        if self.error is not None or self._closing.is_set():
             return
         try:
             self._queue.put_nowait(frame)
@@ -185,30 +197,79 @@ class RecordingSink:
             self.dropped += 1
 
     def _run(self) -> None:
-        while True:
-            frame = self._queue.get()
-            if frame is None:
-                break
-            if self.error is not None:
-                continue
-            try:
-                if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
-                    self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")
-                else:
-                    self.written += 1
-            except Exception as error:  # a full disk must not take the app down: report and stop writing
-                log.error("recording failed: %s", error)
-                self.error = error
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Write what is queued, then finalise the recording."""
-        self._queue.put(None)  # sentinel; blocks only if the writer is stuck, never on the capture thread
-        self._thread.join(timeout)
         try:
-            self.recorder.close()
-        except Exception as error:
-            log.error("finalising the recording failed: %s", error)
-            self.error = self.error or error
+            while True:
+                try:
+                    frame = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    if self._closing.is_set():
+                        break
+                    continue
+                if frame is None:
+                    break
+                if self.error is not None:
+                    continue
+                try:
+                    if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
+                        self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")
+                    else:
+                        self.written += 1
+                except Exception as error:  # a full disk must not take the app down: report, stop writing
+                    log.error("recording failed: %s", error)
+                    self.error = error
+            try:
+                self.recorder.close()
+            except Exception as error:
+                log.error("finalising the recording failed: %s", error)
+                self.error = self.error or error
+        finally:
+            if self._on_finished is not None:  # before `finished`: a waiter then sees the bookkeeping done
+                try:
+                    self._on_finished(self)
+                except Exception:  # a bookkeeping bug must not look like a lost recording
+                    log.exception("after finalising the recording")
+            self.finished.set()
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Write what is queued, then finalise; True when that finished within `timeout` seconds."""
+        self._closing.set()
+        try:
+            self._queue.put_nowait(None)  # wakes the writer at once; when full it finds the queue empty later
+        except queue.Full:
+            pass
+        if not self.finished.wait(timeout):
+            if timeout > 0:  # 0: the caller did not mean to wait (the window's r key)
+                log.error("the recording writer did not finish within %.1f s (disk not responding?); "
+                          "it finalises the clip when it can", timeout)
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class CapturePrivacy:
+    """What the capture thread lets through of each colour image (core.privacy.PrivacyMode).
+
+    Applied to a frame before the ring, the tracks or the recorder see it, so the window, its
+    screenshots, the model's crops and recordings all get the same screened image:
+    BLUR blurs every tracked face; SKELETON drops the image unless the model crops it
+    (`model_needs_color`), and never passes one to the recorder.
+    """
+
+    mode: PrivacyMode = PrivacyMode.OFF
+    camera: ColorCamera = DEFAULT_CAMERA  # the colour image's camera: places and sizes face boxes
+    model_needs_color: bool = True
+
+    def screen(self, frame: Frame) -> Frame:
+        """The frame the ring may hold."""
+        if frame.color is None or self.mode is PrivacyMode.OFF:
+            return frame
+        if self.mode is PrivacyMode.BLUR:
+            return replace(frame, color=blur_faces(frame.color, frame.bodies, self.camera))
+        return frame if self.model_needs_color else replace(frame, color=None)
+
+    def recordable(self, frame: Frame) -> np.ndarray | None:
+        """The colour image a recording may keep (of a screened frame)."""
+        return frame.color if self.mode.shows_color else None
 
 
 @dataclass
@@ -232,8 +293,11 @@ class Capture:
         period_s: float,
         on_restart: Callable[[], None] | None = None,
         read_timeout_s: float = 0.1,
+        privacy: CapturePrivacy = CapturePrivacy(),
+        lockstep: Callable[[int, float], bool] | None = None,
     ) -> None:
         self.source = source
+        self.privacy = privacy
         self.ring = ring
         self.tracks = tracks
         self.counters = CaptureCounters()
@@ -246,6 +310,9 @@ class Capture:
         self._last_index: int | None = None
         self._on_restart = on_restart
         self._read_timeout = read_timeout_s
+        # A replay run as fast as possible hands the worker one frame at a time: lockstep(sequence,
+        # timeout) returns once the worker has looked at that frame (False on timeout: ask again).
+        self._lockstep = lockstep
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
@@ -267,6 +334,11 @@ class Capture:
                     frame = self.source.read(self._read_timeout)
                 except EndOfStream:
                     log.info("%s: end of stream", self.source.name)
+                    # Frames a paced replay skipped after the last one read leave no gap to count:
+                    # its own tally covers them, so a replay's summary accounts for every frame.
+                    skipped = getattr(self.source, "skipped", None)
+                    if isinstance(skipped, int) and skipped > self.counters.dropped:
+                        self.counters.dropped = skipped
                     break
                 if frame is None:
                     continue
@@ -275,7 +347,10 @@ class Capture:
                     self.counters.discarded_paused += 1
                     self._last_index = frame.index  # frames passed over while paused are not drops
                     continue
-                self.accept(frame, received)
+                entry = self.accept(frame, received)
+                if entry is not None and self._lockstep is not None:
+                    while not self._stop.is_set() and not self._lockstep(entry.sequence, 0.2):
+                        pass
         except BaseException as error:  # reported by the pipeline; the thread must not die silently
             log.exception("capture failed")
             self.error = error
@@ -284,6 +359,7 @@ class Capture:
 
     def accept(self, frame: Frame, received: float) -> RingEntry | None:
         """Put one frame into the ring and the tracks (the capture thread's whole job)."""
+        frame = self.privacy.screen(frame)  # before anything else sees, shows or writes the image
         timestamp, restarted = self._timeline(frame.timestamp)
         if timestamp is None:
             self.counters.duplicates += 1
@@ -302,5 +378,5 @@ class Capture:
         self.fps.tick(received)
         recording = self.recording  # read once: the GUI thread may stop the recording meanwhile
         if recording is not None:  # on the capture timeline: the recorder needs increasing times
-            recording.offer(Frame(timestamp, frame.color, frame.bodies, frame.index))
+            recording.offer(Frame(timestamp, self.privacy.recordable(frame), frame.bodies, frame.index))
         return entry

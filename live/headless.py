@@ -1,9 +1,12 @@
 """Running without a screen: decisions as JSON lines, an event log, and alerts.
 
-    hop -> DecisionWriter   one JSON line per decision (time, person, top-k, attention, latency)
+    hop -> DecisionWriter   one JSON line per decision (time, person, top-k, attention, latency, window
+                            start, and "truth" where the source knows it)
         -> EventLog         "started" / "ended" lines when a person's top action crosses the threshold
-        -> AlertDispatcher  alert classes (falling, ...) above the threshold: a log line and an
-                            optional command, at most once per person and class per cooldown
+                            (the background class no_action is never an event nor an alert)
+        -> AlertDispatcher  alert classes (falling, ...) above the threshold: a log line, an
+                            optional command and an optional HTTP POST (live/alert_delivery.py),
+                            at most once per person and class per cooldown
 
 JSON lines go to stdout (or a file) and nothing else does: logs and the summary go to stderr, so
 `python -m live --headless | jq` works.
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from core.timeline import NO_ACTION
+from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LivePipeline, Summary
 from live.worker import Decision, Hop
 
@@ -36,6 +41,7 @@ class AlertConfig:
     threshold: float = 0.6  # smoothed probability that raises an alert (and logs an event)
     cooldown_s: float = 30.0  # an episode ends after this long below the threshold; then it may alert again
     command: str | None = None  # run for each alert, with ALERT_* environment variables
+    delivery: DeliveryConfig | None = None  # --alert-url: POST each alert, queued on disk until delivered
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class EventLog:
             seen.add(decision.tracking_id)
             action, p = decision.topk[0]
             current = self._current.get(decision.tracking_id)
-            active = action if p >= self.threshold else None
+            active = action if p >= self.threshold and action != NO_ACTION else None
             if current is not None and current.action != active:
                 emitted.append(self._end(current, decision.stream_time, decision.time))
                 del self._current[decision.tracking_id]
@@ -153,15 +159,17 @@ class Alert:
     stream_time: float
     time: float
 
+    def to_json(self) -> dict:
+        return {"person": self.person, "class": self.action, "p": round(self.probability, 4),
+                "time": _iso(self.time), "stream_time": round(self.stream_time, 3)}
+
     def environment(self) -> dict[str, str]:
         return {
             "ALERT_CLASS": self.action,
             "ALERT_PERSON": str(self.person),
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
             "ALERT_TIME": _iso(self.time),
-            "ALERT_JSON": json.dumps({"person": self.person, "class": self.action,
-                                      "p": round(self.probability, 4), "time": _iso(self.time),
-                                      "stream_time": round(self.stream_time, 3)}),
+            "ALERT_JSON": json.dumps(self.to_json()),
         }
 
 
@@ -169,12 +177,16 @@ class AlertDispatcher:
     """Alerts for chosen classes, one per episode: per person and class, an alert is raised when the
     class goes above the threshold after at least `cooldown_s` (stream time) without it.
 
-    Delivered as a WARNING log line and, when `command` is set, by running it (no shell; arguments
+    Delivered as a WARNING log line; when `command` is set, by running it (no shell; arguments
     split like a shell would) with ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, ALERT_TIME and
-    ALERT_JSON in its environment. The command runs in the background; a slow hook delays nothing.
+    ALERT_JSON in its environment (in the background: a slow hook delays nothing); and when
+    `delivery` is set, by an HTTP POST from live/alert_delivery.py's threads, queued on disk until the
+    endpoint has it (a dead endpoint or a crash loses none).
     """
 
     def __init__(self, config: AlertConfig, class_names: tuple[str, ...] | list[str]) -> None:
+        if any(c.lower() == NO_ACTION for c in config.classes):
+            raise ValueError(f"{NO_ACTION!r} is the background class; it cannot raise alerts")
         known = {name.lower(): name for name in class_names}
         unknown = [c for c in config.classes if c.lower() not in known]
         if unknown:
@@ -188,6 +200,8 @@ class AlertDispatcher:
         self._lock = threading.Lock()
         self.alerts: list[Alert] = []
         self.hook_failures = 0
+        # Opened last: it claims the queue file and starts sending what an earlier run left queued.
+        self.delivery = AlertDelivery(config.delivery) if config.delivery is not None else None
 
     def update(self, hop: Hop) -> list[Alert]:
         raised = []
@@ -213,6 +227,8 @@ class AlertDispatcher:
         if len(self.alerts) > 1000:
             del self.alerts[:500]
         log.warning("ALERT: person %d: %s (p=%.2f) at %s", alert.person, action, p, _iso(alert.time))
+        if self.delivery is not None:
+            self.delivery.submit(alert.to_json())
         self._run_hook(alert)
         return alert
 
@@ -239,7 +255,8 @@ class AlertDispatcher:
                     log.error("alert command %r exited with %d", self.config.command, code)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Wait (briefly) for running hooks so their exit codes are reported."""
+        """Wait (briefly) for running hooks so their exit codes are reported, and for alerts still being
+        delivered (what is left stays queued on disk for the next start)."""
         deadline = time.monotonic() + timeout
         for child in self._children:
             try:
@@ -247,6 +264,8 @@ class AlertDispatcher:
             except subprocess.TimeoutExpired:
                 log.warning("alert command still running at exit (pid %d)", child.pid)
         self._reap()
+        if self.delivery is not None:
+            self.delivery.close(max(deadline - time.monotonic(), 0.0))
 
 
 def run_headless(
@@ -258,9 +277,9 @@ def run_headless(
     """Start the pipeline, write decisions / events / alerts until the source ends, `duration_s`
     passes, `stop` is set or Ctrl-C; then shut down in order and return the summary."""
     stop = stop or threading.Event()
+    alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = DecisionWriter(config.output)
     events = EventLog(config.alerts.threshold, config.events)
-    alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)
     last_time = 0.0
 
     def handle(hops: list[Hop]) -> None:
@@ -273,7 +292,13 @@ def run_headless(
         if hops and pipeline.tracks is not None:
             events.keep_only(set(pipeline.tracks.ids()), last_time)
 
-    pipeline.start()
+    try:
+        pipeline.start()
+    except BaseException:  # start() closed the source; close what this run opened, then report
+        alerts.close(0.0)
+        events.close()
+        writer.close()
+        raise
     started = time.monotonic()
     try:
         while not stop.is_set():

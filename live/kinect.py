@@ -1,6 +1,7 @@
 """The Kinect v2 as a source, through PyKinect2 (Windows, Kinect for Windows SDK 2.0 runtime).
 
-PyKinect2 is imported lazily, only when `--source kinect` is chosen, and through a compatibility
+The alternative to kinect-next (live/kinect_next_source.py, the default): `--source kinect:pykinect2`.
+PyKinect2 is imported lazily, only when this source opens, and through a compatibility
 loader: the package has not been maintained since 2017 and breaks on current stacks in ways that
 raise at import time or, worse, make body frames silently never arrive (../shared/notes/kinect.md).
 Instead of editing site-packages, `load_pykinect2` reads the package's two modules, applies the
@@ -17,7 +18,7 @@ fixes below to their text in memory and executes them as `pykinect2.PyKinectV2` 
     ctypes.pythonapi.PyObject_AsWriteBuffer            a placeholder (gone in Python 3.10; only the
       (PyKinectRuntime.__init__)                       pygame helper `surface_as_array` used it)
 
-Designed for: PyKinect2 from the repository's master (`pip install "where-to-focus[kinect]"`; the
+Designed for: PyKinect2 from the repository's master (`pip install "where-to-focus[kinect-pykinect2]"`; the
 PyPI 0.1.0 release has the same breakages plus more), comtypes 1.2-1.4, Python 3.10-3.12, NumPy
 1.24-2.x, Kinect for Windows Runtime 2.0 (2.0.1410). The fixes are tested here against a stand-in
 package with the same lines (tests/test_live_kinect.py); they have NOT been run against a real
@@ -42,23 +43,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
+from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
 
 TICKS_PER_SECOND = 10_000_000
-KINECT_FPS = 30.0
-COLOR_SHAPE = (1080, 1920)
-JOINT_COUNT = 25
 FRAME_SOURCE_COLOR = 1  # FrameSourceTypes_Color
 FRAME_SOURCE_BODY = 32  # FrameSourceTypes_Body
 
 INSTALL_HINT = (
-    'install the Kinect for Windows Runtime 2.0 and `pip install "where-to-focus[kinect]"` '
+    'install the Kinect for Windows Runtime 2.0 and `pip install "where-to-focus[kinect-pykinect2]"` '
     "(PyKinect2 from its GitHub master + comtypes)"
 )
 
@@ -266,12 +266,16 @@ class KinectSource:
         if self._runtime.has_new_color_frame():
             flat = self._runtime.get_last_color_frame()
             if flat is not None:
-                self._color = np.asarray(flat, dtype=np.uint8).reshape(COLOR_SHAPE[0], COLOR_SHAPE[1], 4)
+                bgra = np.asarray(flat, dtype=np.uint8).reshape(COLOR_SHAPE[0], COLOR_SHAPE[1], 4)
+                # Converted once into contiguous BGR (~1 ms): copying the BGR view of BGRA into the ring
+                # takes 22-35 ms at 1080p
+                # (benchmarks/privacy_blur.py), near a whole frame period.
+                self._color = cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR)
         timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
         bodies = [self._body(b) for b in body_frame.bodies if b is not None and b.is_tracked]
         return Frame(
             timestamp=timestamp,
-            color=None if self._color is None else self._color[..., :3],  # BGRA -> BGR view
+            color=self._color,
             bodies=bodies,
             index=int(round(timestamp * KINECT_FPS)),  # gaps in the sensor clock show up as drops
         )

@@ -8,17 +8,34 @@
     |                                             | person 2 ...               |
     +---------------------------------------------+----------------------------+
     | sim · 30.0 fps · latency p50 / p95 · dropped · engine · people  [Pause][Record][Quit]
+    | [class for recordings v]  recording patient fell · marking since 2.1 s   [Action starts][ends]
     +--------------------------------------------------------------------------+
 
 The GUI thread only draws: a QTimer at 30 fps copies the newest frame out of the ring (at display
 resolution), drains the hops the worker published and redraws. It never waits on the capture or
-recognition threads. Keys: space pauses, r starts / stops recording, q or Esc quits.
+recognition threads, nor on a disk (a stopped recording is finalised on the recorder's thread). The
+image is whatever the capture thread let through (--privacy: faces already blurred, or no image at
+all). Alerts are raised from the hops drained here and delivered on their own threads. Keys: space
+pauses, r starts / stops recording, 3 shows / hides the 3D room (live/room3d.py, right column), q or
+Esc quits.
+
+Recording for a class: the box lists the site's classes (labels.txt in the record folder, or --labels;
+--label preselects one, a new name included); keys F1-F9 choose one (the digits belong to the 3D
+room), and the box's first entry records an unlabelled clip. While recording, s marks that an action
+of the chosen class starts now and e that it ends; the marks go into the clip's sidecar as intervals
+(live/pipeline.py). Without marks the whole clip is the class.
+
+Closing hides the window at once and stops the pipeline on a thread of its own (joining the capture
+and recognition threads, up to `record_finish_s` for a recording to be finalised); its Summary comes
+back to the GUI thread by a queued signal, the window then really closes and emits `stopped`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +47,14 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.glimpse import PARTS, part_boxes  # noqa: E402
+from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import SkeletonLayout  # noqa: E402
-from live.pipeline import LivePipeline, Summary  # noqa: E402
+from core.timeline import NO_ACTION  # noqa: E402
+from live import room3d  # noqa: E402
+from live.headless import AlertDispatcher  # noqa: E402
+from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
+from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +64,36 @@ PALETTE = ((255, 99, 71), (30, 144, 255), (50, 205, 50), (255, 215, 0), (218, 11
 PART_TITLES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
+NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
+
+
+NO_LABEL = "(no label)"
+
+
+def recording_classes(settings: RecordingSettings, record_dir: Path) -> tuple[list[str], str | None]:
+    """The classes the window offers for recordings — the site's label map (`settings.label_map`, else
+    labels.txt in the record folder), then --label when it is a new name — and the one --label names."""
+    path = settings.label_map or Path(record_dir) / LABEL_MAP_FILENAME
+    names: list[str] = []
+    chosen = settings.label
+    if path.is_file():
+        try:
+            label_map = read_label_map(path)
+            names = label_map.class_names
+            if settings.label:
+                chosen = label_map.name(label_map.action_id(settings.label))  # an A-number -> its name
+        except KeyError:
+            pass  # a new class: labels.txt gets it when the recording starts
+        except (LabelMapError, OSError) as error:  # recording will say it again; the window still opens
+            log.error("cannot read the label map: %s", error)
+    if chosen and chosen not in names:
+        names = [*names, chosen]
+    return names, chosen
+
+
+def class_title(name: str | None) -> str:
+    """How a class is written on screen ("no action" for the background class)."""
+    return "no action" if name == NO_ACTION else str(name)
 
 
 @dataclass(frozen=True)
@@ -50,6 +102,8 @@ class OverlayConfig:
     record_dir: Path = Path("runs") / "recordings"
     close_at_end: bool = True  # close the window when a replay ends
     max_people: int = 6
+    notice_s: float = 15.0  # how long a message ("cannot record: ...") stays in the status line
+    show_3d: bool = True  # the 3D room panel at start (key 3 toggles), where OpenGL allows one
 
 
 def _rgb_pixmap(rgb: np.ndarray, size: int) -> QtGui.QPixmap:
@@ -121,6 +175,7 @@ class PersonPanel(QtWidgets.QFrame):
         for bar in self.actions:
             layout.addWidget(bar)
         self._color: tuple[int, int, int] | None = None
+        self._bar_colors: list[tuple[int, int, int] | None] = [None] * top_k
 
     def set_color(self, color: tuple[int, int, int]) -> None:
         if color == self._color:
@@ -129,19 +184,22 @@ class PersonPanel(QtWidgets.QFrame):
         r, g, b = color
         self.setStyleSheet(f"PersonPanel {{border: 2px solid rgb({r}, {g}, {b}); border-radius: 6px}}")
         self.title.setStyleSheet(f"color: rgb({r}, {g}, {b}); font-weight: bold; font-size: 13px")
-        for bar in self.actions:
-            bar.set_color(color)
+        self._bar_colors = [None] * len(self.actions)  # recoloured at the next decision
 
     def show_decision(self, label: str, decision: Decision, truth: str | None = None) -> None:
         self.title.setText(label)
         detail = f"tracking id {decision.tracking_id}  ·  {decision.latency_s * 1000:.0f} ms"
-        self.detail.setText(detail if truth is None else f"{detail}  ·  truth: {truth}")
+        self.detail.setText(detail if truth is None else f"{detail}  ·  truth: {class_title(truth)}")
         for i, part in enumerate(self.parts):
             if decision.crops is not None:
                 self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
             self.attention[i].show_value(PART_TITLES.get(part, part), float(decision.attention[i]))
-        for bar, (name, p) in zip(self.actions, decision.topk, strict=False):
-            bar.show_value(name, p)
+        for k, (bar, (name, p)) in enumerate(zip(self.actions, decision.topk, strict=False)):
+            color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
+            if color != self._bar_colors[k]:  # a style sheet change re-polishes the widget: only on change
+                bar.set_color(color)
+                self._bar_colors[k] = color
+            bar.show_value(class_title(name), p)
 
     def show_waiting(self, label: str, tracking_id: int) -> None:
         self.title.setText(label)
@@ -175,13 +233,15 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
                           1 + int(round(6 * weight)), cv2.LINE_AA)
     if visible.any():
         head = pixels[visible][np.argmin(pixels[visible, 1])]
-        text = label
-        if decision is not None:
+        text, ink = label, (255, 255, 255)
+        if decision is not None and decision.topk[0][0] == NO_ACTION:
+            text, ink = f"{label}: no action", NO_ACTION_GREY  # nothing is happening: said quietly
+        elif decision is not None:
             text = f"{label}: {decision.topk[0][0]} {decision.topk[0][1] * 100:.0f}%"
         (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         x, y = int(head[0] - width / 2), int(head[1] - 14)
         cv2.rectangle(image, (x - 3, y - height - 4), (x + width + 3, y + 4), (0, 0, 0), -1)
-        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
 
 
 def _pt(p) -> tuple[int, int]:
@@ -191,13 +251,24 @@ def _pt(p) -> tuple[int, int]:
 class LiveWindow(QtWidgets.QMainWindow):
     """Draws what the pipeline publishes; owns nothing but widgets (the pipeline is started outside)."""
 
+    # Emitted on the GUI thread once the pipeline has stopped after a close (`summary` is set).
+    stopped = QtCore.Signal()
+    _pipeline_stopped = QtCore.Signal(object)  # the Summary, from the thread that stopped the pipeline
+
     def __init__(
-        self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig()
+        self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig(),
+        alerts: AlertDispatcher | None = None,
     ) -> None:
         super().__init__()
         self.pipeline = pipeline
         self.config = config
+        self.alerts = alerts  # raised from the hops this window drains; delivered off the GUI thread
         self.summary: Summary | None = None
+        self._stopper: threading.Thread | None = None
+        self._stop_finished = False  # the stopping thread has reported back: a close now closes
+        # Queued: emitted on the stopping thread, delivered to the GUI thread that owns this window.
+        self._pipeline_stopped.connect(self._finish_close, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
         self._numbers: dict[int, int] = {}
@@ -244,7 +315,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(self.graphics)
-        splitter.addWidget(scroll)
+        splitter.addWidget(self._with_room3d(scroll, layout))
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
 
@@ -264,11 +335,36 @@ class LiveWindow(QtWidgets.QMainWindow):
         for button in (self.pause_button, self.record_button, quit_button):
             bottom.addWidget(button)
 
+        # The class recordings are made for, and where its actions start and end while recording.
+        self.classes, chosen = recording_classes(pipeline.config.recording, config.record_dir)
+        self.class_box = QtWidgets.QComboBox()
+        self.class_box.addItems([NO_LABEL, *(f"F{n}  {name}" if n <= 9 else name
+                                             for n, name in enumerate(self.classes, start=1))])
+        self.class_box.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        if chosen is not None:
+            self.class_box.setCurrentIndex(1 + self.classes.index(chosen))
+        self.marking = QtWidgets.QLabel()
+        self.marking.setStyleSheet("font-size: 12px; padding: 2px")
+        start_button = QtWidgets.QPushButton("Action starts [s]")
+        end_button = QtWidgets.QPushButton("Action ends [e]")
+        start_button.clicked.connect(self.start_action)
+        end_button.clicked.connect(self.end_action)
+        labelling = QtWidgets.QHBoxLayout()
+        labelling.addWidget(QtWidgets.QLabel("class [F1-F9]:"))
+        labelling.addWidget(self.class_box)
+        labelling.addWidget(self.marking, 1)
+        for button in (start_button, end_button):
+            button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+            button.setStyleSheet("QPushButton {background: #333; border: 1px solid #555; padding: 3px 10px}")
+            labelling.addWidget(button)
+        self._marking_note = ""  # the last marking message (refused mark, ...)
+
         central = QtWidgets.QWidget()
         main = QtWidgets.QVBoxLayout(central)
         main.setContentsMargins(4, 4, 4, 4)
         main.addWidget(splitter, 1)
         main.addLayout(bottom)
+        main.addLayout(labelling)
         self.setCentralWidget(central)
 
         self.timer = QtCore.QTimer(self)
@@ -291,6 +387,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         for hop in self.pipeline.drain():
             for decision in hop.decisions:
                 self._decisions[decision.tracking_id] = decision
+            if self.alerts is not None:
+                self.alerts.update(hop)
         latest = self.pipeline.latest_image(self._step)
         if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
             entry, image = latest
@@ -302,6 +400,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                     image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
                 image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             self._draw_people(image, entry.bodies)
+            self._show_room3d(entry.bodies)
             self.image.setImage(image, autoLevels=False)  # uint8 without levels: drawn as is, no rescaling
             self._frames_drawn += 1
         self._update_status()
@@ -318,8 +417,6 @@ class LiveWindow(QtWidgets.QMainWindow):
             del self._decisions[gone]
         for gone in set(self._numbers) - live_ids - {b.tracking_id for b in bodies}:
             del self._numbers[gone]
-        ground_truth = getattr(self.pipeline.source, "ground_truth", None)
-        truth = ground_truth() if ground_truth is not None else None
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -334,11 +431,40 @@ class LiveWindow(QtWidgets.QMainWindow):
             panel.set_color(color)
             panel.show()
             if decision is not None:
-                panel.show_decision(label, decision,
-                                    None if truth is None else (truth.get(body.tracking_id) or "no action"))
+                panel.show_decision(label, decision, body.truth)
             else:
                 panel.show_waiting(label, body.tracking_id)
         self.nobody.setVisible(not order)
+
+    # ---- the 3D room (live/room3d.py) ------------------------------------------------------
+
+    def _with_room3d(self, people: QtWidgets.QWidget, layout: SkeletonLayout) -> QtWidgets.QWidget:
+        """The right column: the 3D room panel above the person panels, where OpenGL allows it."""
+        self.room3d: room3d.Room3DPanel | None = None
+        if (why_not := room3d.unavailable_reason()) is not None:
+            log.info("no 3D room panel: %s", why_not)
+            return people
+        self.room3d = room3d.Room3DPanel(layout, self.config.max_people)
+        column = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        column.addWidget(self.room3d)
+        column.addWidget(people)
+        column.setSizes([320, 440])
+        # Hidden only once it has a parent: shown or hidden before, it would be a window of its own, and
+        # its OpenGL context (with pyqtgraph's shaders) would not survive the move into this one.
+        self.room3d.setVisible(self.config.show_3d)
+        return column
+
+    def _show_room3d(self, bodies: list) -> None:
+        # Hidden: not even the floor fit runs. It reads only the bodies and decisions drawn anyway.
+        if self.room3d is not None and self.room3d.isVisible():
+            self.room3d.show_people(bodies[: self.config.max_people], self._decisions, self._colour_of)
+
+    def _colour_of(self, tracking_id: int) -> tuple[int, int, int]:
+        return PALETTE[(self.person_number(tracking_id) - 1) % len(PALETTE)]
+
+    def toggle_room3d(self) -> None:
+        if self.room3d is not None:
+            self.room3d.setVisible(not self.room3d.isVisible())
 
     def _boxes_now(self, body) -> np.ndarray | None:
         """The part boxes on the frame shown (the decision's own boxes are a hop or more old)."""
@@ -365,8 +491,20 @@ class LiveWindow(QtWidgets.QMainWindow):
         ]
         if stats.recording:
             parts.append(f"REC {stats.recording}")
+        if stats.saving:
+            parts.append(f"saving {', '.join(stats.saving)}")
+        if stats.privacy is not PrivacyMode.OFF:
+            parts.append(f"privacy {stats.privacy.value}")
+        if self.alerts is not None and self.alerts.alerts:
+            last = self.alerts.alerts[-1]
+            parts.append(f"ALERT {last.action} ({len(self.alerts.alerts)})")
         if stats.paused:
             parts.append("PAUSED")
+        if self._notice is not None:
+            if time.monotonic() < self._notice[1]:
+                parts.append(self._notice[0])  # kept for notice_s, not overwritten by the next tick
+            else:
+                self._notice = None
         self.status.setText("  |  ".join(parts))
         banner = ""
         if not stats.connected and not self.pipeline.ended:
@@ -378,21 +516,78 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.banner.setText(banner)
         self.pause_button.setText("Resume [space]" if stats.paused else "Pause [space]")
         self.record_button.setText("Stop recording [r]" if stats.recording else "Record [r]")
+        self._update_marking()
+
+    def _update_marking(self) -> None:
+        label, opened, marked = self.pipeline.marking
+        if self.pipeline.recording:
+            text = f"recording {label or 'unlabelled'}"
+            if opened is not None:
+                text += f"  ·  {opened[1]} since {opened[0]:.1f} s (e ends it)"
+            if marked or opened is not None:
+                text += f"  ·  {marked} action{'s' if marked != 1 else ''} marked"
+            elif label:
+                text += "  ·  the whole clip, unless s / e mark where the action is"
+        else:
+            chosen = self.chosen_class()
+            text = f"r records {chosen}" if chosen else "r records an unlabelled clip"
+        if self._marking_note:
+            text += f"  ·  {self._marking_note}"
+        self.marking.setText(text)
 
     # ---- controls -------------------------------------------------------------------------
 
     def toggle_pause(self) -> None:
         self.pipeline.set_paused(not self.pipeline.paused)
 
-    def toggle_recording(self) -> None:
-        if self.pipeline.recording:
-            self.pipeline.stop_recording()
+    def show_notice(self, text: str) -> None:
+        """A message in the status line that stays for `notice_s` seconds."""
+        self._notice = (text, time.monotonic() + self.config.notice_s)
+        self._update_status()
+
+    def chosen_class(self) -> str | None:
+        index = self.class_box.currentIndex()
+        return self.classes[index - 1] if index > 0 else None
+
+    def choose_class(self, number: int) -> None:
+        """Key F1-F9: that class (as the box lists them)."""
+        if number <= len(self.classes):
+            self.class_box.setCurrentIndex(number)
+            self._marking_note = ""
+        else:
+            self._marking_note = f"no class {number}: the label map has {len(self.classes)}"
+        self._update_marking()
+
+    def start_action(self) -> None:
+        chosen = self.chosen_class()
+        if not self.pipeline.recording:
+            self._marking_note = "not recording: r starts a recording"
+        elif chosen is None:
+            self._marking_note = "choose the action's class first (F1-F9)"
         else:
             try:
-                self.pipeline.start_recording(self.config.record_dir)
+                at = self.pipeline.start_action(chosen)
+                self._marking_note = f"{chosen} started at {at:.1f} s"
+            except (RuntimeError, ValueError, OSError) as error:  # a bad labels.txt, a full disk
+                self._marking_note = f"cannot mark: {error}"
+        self._update_marking()
+
+    def end_action(self) -> None:
+        length = self.pipeline.end_action()
+        self._marking_note = "no action being marked (s starts one)" if length is None \
+            else f"action marked ({length:.1f} s)"
+        self._update_marking()
+
+    def toggle_recording(self) -> None:
+        if self.pipeline.recording:
+            # Finalised on the recorder's own thread: a slow or hung disk never freezes the window.
+            self.pipeline.stop_recording(wait=False)
+        else:
+            try:
+                self.pipeline.start_recording(self.config.record_dir, label=self.chosen_class())
             except Exception as error:  # low disk space, unwritable folder: say so, keep running
                 log.error("cannot record: %s", error)
-                self.status.setText(f"cannot record: {error}")
+                self.show_notice(f"cannot record: {error}")
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt's name)
         key = event.key()
@@ -400,13 +595,49 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.toggle_pause()
         elif key == QtCore.Qt.Key.Key_R:
             self.toggle_recording()
+        elif key == QtCore.Qt.Key.Key_3:
+            self.toggle_room3d()
+        elif QtCore.Qt.Key.Key_F1 <= key <= QtCore.Qt.Key.Key_F9:
+            self.choose_class(key - QtCore.Qt.Key.Key_F1 + 1)
+        elif key == QtCore.Qt.Key.Key_S:
+            self.start_action()
+        elif key == QtCore.Qt.Key.Key_E:
+            self.end_action()
         elif key in (QtCore.Qt.Key.Key_Q, QtCore.Qt.Key.Key_Escape):
             self.close()
         else:
             super().keyPressEvent(event)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._stop_finished:  # stopped: close for real
+            event.accept()
+            return
+        # pipeline.stop() joins threads and may wait for a recording to be finalised: never on this
+        # thread. Hide now, stop on a thread of its own, close when it is done (_finish_close).
+        event.ignore()
         self.timer.stop()
-        if self.summary is None:
-            self.summary = self.pipeline.stop()  # joins the threads and finalises any recording
-        event.accept()
+        self.hide()
+        if self._stopper is None:
+            self._stopper = threading.Thread(target=self._stop_pipeline, name="pipeline-stop", daemon=True)
+            self._stopper.start()
+
+    def _stop_pipeline(self) -> None:
+        """The stopping thread: nothing here touches a widget."""
+        summary = None
+        try:
+            summary = self.pipeline.stop()  # joins the threads and finalises any recording
+        except Exception:  # the window still closes; run_window stops again and reports the error
+            log.exception("stopping the pipeline failed")
+        try:
+            self._pipeline_stopped.emit(summary)
+        except RuntimeError:  # the window was deleted meanwhile: nobody is waiting for it
+            pass
+
+    def _finish_close(self, summary: Summary | None) -> None:
+        self.summary = summary
+        self._stop_finished = True
+        if self.alerts is not None and summary is not None:
+            for hop in self.pipeline.drain():  # the last hop, made while stopping
+                self.alerts.update(hop)
+        self.close()
+        self.stopped.emit()

@@ -10,8 +10,15 @@
 
 Nothing a consumer does can slow the capture thread: the hop queue drops its oldest entry when a
 consumer stalls (counted), and images for display are copied out of the ring on the consumer's side.
+The exception is `lockstep` (a fast replay for scoring): there every stage waits for the next one.
 `stop()` joins the threads in order (capture, then the worker finishing its hop, then the recorder
 finalising its clip) and returns a Summary.
+
+Recordings are clips in the NTU layout (recordings/recorder.py) named by the class they are recorded
+for (`RecordingSettings.label`, or the class chosen in the window; a new name is added to the site's
+labels.txt, A121 and up). While recording, `start_action(label)` / `end_action()` mark where an action
+starts and ends, at the newest frame's time; the marks become the clip's "intervals", scene-wide
+(person None: whoever is in view), since whoever presses the key watches the scene, not a tracking id.
 """
 
 from __future__ import annotations
@@ -22,20 +29,36 @@ import math
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.engines import Engine
-from live.capture import Capture, FrameRing, RecordingSink, RingEntry
+from core.privacy import PrivacyMode
+from core.timeline import Interval
+from live.capture import Capture, CapturePrivacy, FrameRing, RecordingSink, RingEntry
 from live.sources import Source
 from live.stats import resident_memory_bytes
 from live.tracks import TrackTable
 from live.worker import Hop, ModelInputs, RecognitionConfig, RecognitionWorker
 
+if TYPE_CHECKING:
+    from recordings.labelling import IntervalMarker
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """How recordings are labelled and named (SsssCcccPpppRrrrAaaa)."""
+
+    label: str | None = None  # the class clips are recorded for (None: unlabelled, named live_<time>)
+    label_map: Path | None = None  # the site's labels.txt (None: labels.txt in the record folder)
+    session: int | None = None  # S of the names (None: the record folder's next session, once per run)
+    performer: int = 1  # P of the names
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,14 @@ class PipelineConfig:
     retire_after_s: float = 1.0  # a person unseen this long is gone
     hop_queue: int = 64  # hops kept for slow consumers before the oldest are dropped
     record_from_start: Path | None = None  # record into this folder from the first frame
+    recording: RecordingSettings = RecordingSettings()
+    privacy: PrivacyMode = PrivacyMode.OFF  # what of the colour image is kept, shown and recorded
+    record_finish_s: float = 30.0  # longest wait for a recording to finalise when the pipeline stops
+    # A replay run as fast as possible (`--fast`) in lockstep: the capture hands over one frame at a
+    # time and the worker waits for the consumer instead of dropping hops, so every hop is decided and
+    # delivered — the decisions a real-time replay gives on an idle machine, in less time. Live
+    # sensors and real-time replays never wait: they skip.
+    lockstep: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +96,8 @@ class LiveStats:
     latency_p50_s: float | None  # recent decisions
     latency_p95_s: float | None
     inference_p50_s: float | None
+    saving: tuple[str, ...] = ()  # recordings stopped and still being finalised
+    privacy: PrivacyMode = PrivacyMode.OFF
 
 
 @dataclass(frozen=True)
@@ -141,11 +174,17 @@ class LivePipeline:
         self.recorder_dropped = 0
         self.paused = False
         self._recording: RecordingSink | None = None
+        self._saving: list[RecordingSink] = []  # stopped, finalising on their own threads
         self._record_lock = threading.Lock()
+        self._record_label: str | None = None  # the class of the recording in progress
+        self._record_map: Path | None = None  # its label map
+        self._marks: IntervalMarker | None = None  # actions marked in the recording in progress
+        self._session: int | None = config.recording.session
         self._started_at: float | None = None
         self._rss_start: int | None = None
         self._stopped: Summary | None = None
         self._source_open = source_is_open
+        self._stopping = threading.Event()
         self.capture: Capture | None = None
         self.worker: RecognitionWorker | None = None
         self.ring: FrameRing | None = None
@@ -172,30 +211,71 @@ class LivePipeline:
         return time.perf_counter() - started
 
     def start(self) -> None:
-        """Open the source, allocate the ring, warm the engine up, start capture and recognition."""
+        """Open the source, allocate the ring, warm the engine up, start capture and recognition.
+
+        When anything after opening the source fails (the ring's memory, the engine's warm-up), the
+        source is closed again before the error propagates: a sensor must not stay claimed.
+        """
         self.open_source()
-        fps = max(self.source.fps, 1.0)
-        history_s = self.inputs.window.duration_s + self.config.history_margin_s
-        capacity = max(int(math.ceil(history_s * fps * 1.1)), 8)  # 10% for sources a little over fps
-        self.ring = FrameRing(capacity, self.source.color_shape)
-        self.tracks = TrackTable(history=capacity, retire_after_s=self.config.retire_after_s)
-        camera = self.source.camera or DEFAULT_CAMERA
-        if self.source.color_shape is not None and (camera.height, camera.width) != self.source.color_shape:
-            camera = camera.scaled(self.source.color_shape[1], self.source.color_shape[0])
-        self.camera = camera
-        self.worker = RecognitionWorker(self.ring, self.tracks, self.engine, self.inputs, camera,
-                                        self._publish, self.config.recognition)
-        self.capture = Capture(self.source, self.ring, self.tracks, period_s=1.0 / fps,
-                               on_restart=self.worker.restart_timeline)
-        log.info("ring: %d frames (%.1f s at %.0f fps), %.0f MB", capacity, capacity / fps, fps,
-                 self.ring.nbytes / 1e6)
-        log.info("engine warm-up: %.2f s", self.warm_up())
+        try:
+            self._build()
+        except BaseException:
+            self.source.close()
+            self._source_open = False
+            raise
+        assert self.worker is not None and self.capture is not None
         self._started_at = time.monotonic()
         self._rss_start = resident_memory_bytes()
         if self.config.record_from_start is not None:
             self.start_recording(self.config.record_from_start)
         self.worker.start()
         self.capture.start()
+
+    def _build(self) -> None:
+        fps = max(self.source.fps, 1.0)
+        history_s = self.inputs.window.duration_s + self.config.history_margin_s
+        capacity = max(int(math.ceil(history_s * fps * 1.1)), 8)  # 10% for sources a little over fps
+        privacy = self.config.privacy
+        needs_color = bool(self.inputs.parts)  # a skeleton-only model crops nothing
+        # SKELETON with a skeleton-only model: no pixels anywhere, not even in memory.
+        keep_pixels = privacy.shows_color or needs_color
+        self.ring = FrameRing(capacity, self.source.color_shape if keep_pixels else None)
+        self.tracks = TrackTable(history=capacity, retire_after_s=self.config.retire_after_s)
+        camera = self.source.camera or DEFAULT_CAMERA
+        if self.source.color_shape is not None and (camera.height, camera.width) != self.source.color_shape:
+            camera = camera.scaled(self.source.color_shape[1], self.source.color_shape[0])
+        self.camera = camera
+        recognition = self.config.recognition
+        if not privacy.shows_color:  # the crops of a decision are for display: none in SKELETON
+            recognition = replace(recognition, display_crops=False)
+        self.worker = RecognitionWorker(self.ring, self.tracks, self.engine, self.inputs, camera,
+                                        self._publish, recognition)
+        self.capture = Capture(self.source, self.ring, self.tracks, period_s=1.0 / fps,
+                               on_restart=self.worker.restart_timeline,
+                               lockstep=self.worker.wait_examined if self.config.lockstep else None,
+                               privacy=CapturePrivacy(privacy, camera, needs_color))
+        log.info("ring: %d frames (%.1f s at %.0f fps), %.0f MB", capacity, capacity / fps, fps,
+                 self.ring.nbytes / 1e6)
+        if privacy is PrivacyMode.SKELETON:
+            log.info("privacy skeleton: no colour image is shown or recorded%s", (
+                f"; the model crops colour, so the last {capacity / fps:.1f} s stay in memory for it only"
+                if keep_pixels and self.source.color_shape is not None else "; none is kept in memory"))
+        elif privacy is PrivacyMode.BLUR:
+            log.info("privacy blur: tracked faces are blurred before anything shows, crops or records them")
+        log.info("engine warm-up: %.2f s", self.warm_up())
+
+    def release(self) -> None:
+        """Close the source of a pipeline that never ran (start-up failed, or was abandoned before
+        `start`): a sensor must not stay claimed. Nothing to do once `start` has succeeded (`stop`
+        closes the source then) or failed (it closed the source itself)."""
+        if self._source_open and self._started_at is None:
+            self.source.close()
+            self._source_open = False
+
+    @property
+    def started(self) -> bool:
+        """`start` succeeded (threads running, or stopped since)."""
+        return self._started_at is not None
 
     @property
     def ended(self) -> bool:
@@ -208,10 +288,15 @@ class LivePipeline:
         if self._stopped is not None:
             return self._stopped
         assert self.capture is not None and self.worker is not None and self.ring is not None
+        self._stopping.set()  # a worker waiting on a full hop queue (lockstep) stops waiting
         self.capture.stop()
         self.worker.finish()  # a last hop on what arrived, then the thread ends
-        self.stop_recording()
+        self.stop_recording(wait=False)
+        deadline = time.monotonic() + self.config.record_finish_s
+        for sink in list(self._saving):  # bounded: a hung disk cannot hold the shutdown for ever
+            sink.close(max(deadline - time.monotonic(), 0.0))
         self.source.close()
+        self._source_open = False
         self._stopped = self._summary()
         return self._stopped
 
@@ -226,36 +311,117 @@ class LivePipeline:
         self.capture.paused = paused
         self.worker.paused = paused
 
-    def start_recording(self, out_dir: Path | str) -> str:
-        """Record from now on into out_dir (an NTU-layout clip); returns the sample name."""
-        from recordings.recorder import Recorder
+    def start_recording(self, out_dir: Path | str, label: str | None = None) -> str:
+        """Record from now on into out_dir (an NTU-layout clip) for class `label` (default: the
+        settings'; None and no default: unlabelled); returns the sample name."""
+        from recordings.labelling import IntervalMarker
+        from recordings.labels import LABEL_MAP_FILENAME, ensure_label
+        from recordings.recorder import ClipNaming, Recorder, RecorderConfig, next_session
 
         assert self.capture is not None
+        settings = self.config.recording
+        label = label or settings.label
+        out_dir = Path(out_dir)
         with self._record_lock:
             if self._recording is not None:
                 return self._recording.recorder.sample_name
-            name = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
-            recorder = Recorder(out_dir, sample_name=name, camera=self.camera, source=self.source.name)
-            self._recording = RecordingSink(recorder)
+            if self._session is None:  # one session per run: the clips of one sitting stay together
+                self._session = next_session(out_dir)
+            privacy = self.config.privacy
+            config = RecorderConfig(record_video=privacy.shows_color,
+                                    naming=ClipNaming(setup=self._session, performer=settings.performer))
+            map_path = settings.label_map or out_dir / LABEL_MAP_FILENAME
+            common = {"camera": self.camera, "source": self.source.name, "config": config,
+                      "privacy": privacy}
+            if label:
+                label_map, action_id, added = ensure_label(map_path, label)
+                if added:
+                    log.info("new class A%03d %r in %s", action_id, label_map.name(action_id), map_path)
+                recorder = Recorder(out_dir, label=label, label_map=label_map, **common)
+            else:
+                name = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+                recorder = Recorder(out_dir, sample_name=name, **common)
+            self._recording = RecordingSink(recorder, on_finished=self._recording_finished)
+            self._record_label, self._record_map = recorder.label, map_path
+            self._marks = IntervalMarker()
             self.capture.recording = self._recording
-            log.info("recording into %s", Path(out_dir) / name)
-            return name
+            log.info("recording into %s%s", out_dir / recorder.sample_name,
+                     f" ({recorder.label})" if recorder.label else " (unlabelled)")
+            return recorder.sample_name
 
-    def stop_recording(self) -> str | None:
-        """Finish the current recording (its files are finalised); returns the skeleton path."""
+    def _now(self) -> float:
+        """Stream time of the newest frame: the clock of the frames the recorder writes."""
+        entry = self.ring.latest() if self.ring is not None else None
+        return entry.timestamp if entry is not None else 0.0
+
+    def start_action(self, label: str) -> float:
+        """An action of `label` starts now in the recording (one being marked ends); returns the time.
+        A new class name is added to the label map. RuntimeError when not recording."""
+        from recordings.labels import ensure_label
+
         with self._record_lock:
+            if self._recording is None or self._marks is None:
+                raise RuntimeError("not recording: start a recording (r) before marking actions")
+            label_map, action_id, _ = ensure_label(self._record_map, label)
+            now = self._now()
+            self._hand_over(self._marks.start(now, label_map.name(action_id)))
+            return now
+
+    def end_action(self) -> float | None:
+        """The action being marked ends now; returns its length in seconds (None: none was open)."""
+        with self._record_lock:
+            if self._marks is None or self._marks.opened is None:
+                return None
+            interval = self._marks.end(self._now())
+            self._hand_over(interval)
+            return None if interval is None else interval.duration
+
+    def _hand_over(self, interval: Interval | None) -> None:
+        if interval is not None and self._recording is not None:
+            self._recording.recorder.add_interval(interval.start, interval.end, interval.label)
+
+    @property
+    def marking(self) -> tuple[str | None, tuple[float, str] | None, int]:
+        """(class of the recording, (start, class) of the action being marked, actions marked so far)."""
+        marks = self._marks
+        if self._recording is None or marks is None:
+            return None, None, 0
+        opened = None if marks.opened is None else (self._now() - marks.opened[0], marks.opened[1])
+        return self._record_label, opened, len(marks.intervals)
+
+    def stop_recording(self, *, wait: bool = True, timeout: float | None = None) -> str | None:
+        """Stop the current recording; returns its sample name (None when not recording). An action
+        still being marked ends at the last frame.
+
+        The clip is finalised on the recorder's own thread. `wait=False` returns at once (the window's
+        r key: the GUI thread never waits on a disk); `wait=True` waits up to `timeout` (default
+        `record_finish_s`) for the files. Finished clips are listed in `recordings` (their skeleton
+        paths); while one is finalising, `stats().saving` names it.
+        """
+        with self._record_lock:
+            if self._marks is not None and self._marks.opened is not None:
+                self._hand_over(self._marks.end(self._now()))
+            self._marks = None
             sink, self._recording = self._recording, None
             if sink is None:
                 return None
             if self.capture is not None:
                 self.capture.recording = None
-            sink.close()
-            self.recorder_dropped += sink.dropped
-            files = sink.recorder.files
-            path = str(files.skeleton) if files is not None else sink.recorder.sample_name
+            if not sink.finished.is_set():
+                self._saving.append(sink)
+        sink.close(0.0 if not wait else self.config.record_finish_s if timeout is None else timeout)
+        return sink.recorder.sample_name
+
+    def _recording_finished(self, sink: RecordingSink) -> None:
+        """On the recorder's thread, once a clip is finalised."""
+        files = getattr(sink.recorder, "files", None)
+        path = str(files.skeleton) if files is not None else sink.recorder.sample_name
+        with self._record_lock:
+            if sink in self._saving:
+                self._saving.remove(sink)
             self.recordings.append(path)
-            log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
-            return path
+            self.recorder_dropped += sink.dropped
+        log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
 
     @property
     def recording(self) -> str | None:
@@ -265,7 +431,15 @@ class LivePipeline:
     # ---- outputs ----------------------------------------------------------------------------
 
     def _publish(self, hop: Hop) -> None:
-        """Worker side: never blocks; a consumer that stalls loses the oldest hops."""
+        """Worker side: never blocks; a consumer that stalls loses the oldest hops (in lockstep it waits
+        for the consumer instead, until the pipeline stops)."""
+        if self.config.lockstep:
+            while not self._stopping.is_set():
+                try:
+                    self.hops.put(hop, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
         while True:
             try:
                 self.hops.put_nowait(hop)
@@ -295,7 +469,8 @@ class LivePipeline:
         entry = self.ring.latest()
         if entry is None:
             return None
-        view = self.ring.color(entry.sequence)
+        # SKELETON: the ring may hold pixels for the model's crops; they are never shown.
+        view = self.ring.color(entry.sequence) if self.config.privacy.shows_color else None
         image = None if view is None else np.ascontiguousarray(view[::step, ::step])
         if view is not None and not self.ring.holds(np.array([entry.sequence])):
             return None
@@ -318,6 +493,8 @@ class LivePipeline:
             latency_p50_s=self.worker.latency.recent_percentile(50),
             latency_p95_s=self.worker.latency.recent_percentile(95),
             inference_p50_s=self.worker.inference.recent_percentile(50),
+            saving=tuple(sink.recorder.sample_name for sink in list(self._saving)),
+            privacy=self.config.privacy,
         )
 
     def _summary(self) -> Summary:
@@ -328,6 +505,9 @@ class LivePipeline:
         rss_end = resident_memory_bytes()
         failures = (("capture", self.capture.error), ("recognition", self.worker.error))
         errors = tuple(f"{name}: {error!r}" for name, error in failures if error is not None)
+        errors += tuple(f"recording {sink.recorder.sample_name} was not finalised in time (disk not "
+                        f"responding?); its .partial folder is kept: python -m recordings recover "
+                        f"{sink.recorder.out_dir}" for sink in list(self._saving))
         return Summary(
             source=self.source.name,
             engine=self.engine.name,

@@ -14,13 +14,16 @@ clock and never wait for a late reader; a frame whose time has passed by more th
 is skipped, as the Kinect overwrites a frame nobody collected. The capture thread sees those as
 gaps in `Frame.index` and counts them as dropped.
 
-`--source` choices map to sources in live.app.open_source: "kinect" (live/kinect.py), "sim"
+`--source` choices map to sources in live.app.open_source: "kinect" (kinect-next,
+live/kinect_next_source.py) or "kinect:pykinect2" (live/kinect.py), "sim"
 (`simulated_source`), or a recording's PATH (`replay_source`: .xef, an NTU-layout clip's .skeleton /
 _rgb.avi / .json, or its folder).
 """
 
 from __future__ import annotations
 
+import enum
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -30,8 +33,16 @@ from typing import Protocol
 
 from core.camera import ColorCamera
 from core.frame import Frame
+from core.timeline import Timeline
 
 log = logging.getLogger(__name__)
+
+
+class KinectBackend(enum.Enum):
+    """The library that reads a Kinect v2 (`--source kinect` / `--source kinect:pykinect2`)."""
+
+    KINECT_NEXT = "kinect-next"  # maintained, typed; the default
+    PYKINECT2 = "pykinect2"  # unmaintained since 2015, patched in memory (live/kinect.py)
 
 
 class SourceUnavailable(RuntimeError):
@@ -128,8 +139,8 @@ class FrameStream:
         self.connected = False
         self.skipped = 0  # frames passed over because the reader was late (paced only)
         self.loops = 0
-        # {tracking id: true action} of the last frame, where the source knows it (the simulator)
-        self.ground_truth: Callable[[], dict[int, str | None]] | None = None
+        # A labelled recording's action intervals (seconds from its first frame), where it has them.
+        self.timeline: Timeline | None = None
         self._make_frames = frames
         self._on_close = on_close
         self._frames: Iterator[Frame] | None = None
@@ -223,7 +234,7 @@ def replay_source(
     else:
         camera = recording.camera
     color_shape = None if info.color_size is None else (info.color_size[1], info.color_size[0])
-    return FrameStream(
+    source = FrameStream(
         f"replay {Path(path).name}",
         recording.frames,
         options=options,
@@ -232,6 +243,8 @@ def replay_source(
         fps=info.fps if info.fps > 0 else 30.0,
         on_close=recording.close,
     )
+    source.timeline = getattr(recording, "timeline", None)
+    return source
 
 
 def simulated_source(
@@ -240,26 +253,26 @@ def simulated_source(
     seed: int | None = None,
     low_light: bool = False,
     options: ReplayOptions = ReplayOptions(),
+    duration_s: float | None = None,
+    actions: tuple[str, ...] | None = None,
 ) -> FrameStream:
     """The simulated room (simulation.SimulatedScene) paced at its fps like a sensor.
 
-    `ground_truth()` on the source gives {tracking id: action or None} for the last frame (demos).
+    Its bodies carry the scene's ground truth (`Body.truth`: the action, or no_action). The room is
+    endless; `duration_s` ends it after that much room time (an evaluation's hour, say). `actions`
+    names the classes people perform (None: the ten the demo model knows).
     """
     from simulation.scene import SimulatedScene
 
     scene = SimulatedScene(seed=seed if seed is not None else int(time.time()), low_light=low_light,
-                           max_people=people)
+                           max_people=people, actions=actions)
 
-    def ground_truth() -> dict[int, str | None]:
-        return {t.tracking_id: t.action for t in scene.truth() if t.tracking_id is not None}
-
-    source = FrameStream(
+    frames = round(duration_s * scene.fps) if duration_s is not None else None
+    return FrameStream(
         "sim" + (" (low light)" if low_light else ""),
-        lambda: iter(scene),
+        lambda: itertools.islice(scene, frames),
         options=ReplayOptions(realtime=options.realtime, loop=False),  # endless: nothing to loop
         camera=scene.camera,
         color_shape=scene.color_shape,
         fps=scene.fps,
     )
-    source.ground_truth = ground_truth
-    return source

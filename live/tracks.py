@@ -24,6 +24,7 @@ class Observation:
     joints: np.ndarray  # float32 (J, 3)
     states: np.ndarray  # int8 (J,)
     joints_color: np.ndarray  # float32 (J, 2)
+    truth: str | None = None  # the source's ground truth for this person (core.frame.Body.truth)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class TrackSnapshot:
     joints: np.ndarray  # float32 (N, J, 3)
     states: np.ndarray  # int8 (N, J)
     joints_color: np.ndarray  # float32 (N, J, 2)
+    truth: tuple[str | None, ...] = ()  # (N,) ground truth per observation, where the source knows it
 
     @property
     def last_seen(self) -> float:
@@ -60,6 +62,7 @@ def _snapshot(tracking_id: int, obs: list[Observation]) -> TrackSnapshot:
         joints=np.stack([o.joints for o in obs]),
         states=np.stack([o.states for o in obs]),
         joints_color=np.stack([o.joints_color for o in obs]),
+        truth=tuple(o.truth for o in obs),
     )
 
 
@@ -86,7 +89,7 @@ class TrackTable:
                     track = self._tracks[body.tracking_id] = Track(body.tracking_id, self._history)
                     created.append(body.tracking_id)
                 track.observations.append(
-                    Observation(timestamp, sequence, body.joints, body.states, body.joints_color)
+                    Observation(timestamp, sequence, body.joints, body.states, body.joints_color, body.truth)
                 )
             for tracking_id, track in list(self._tracks.items()):
                 if timestamp - track.last_seen > self._retire_after_s:

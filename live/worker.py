@@ -6,13 +6,16 @@
         -> part_boxes -> crop_window from the ring's pixels -> crops (P, T, S, S, 3)
         -> normalize_window over (this person, the nearest other person) -> skeleton (T, 2, J, 3)
       stacked for all people -> engine.run -> logits (B, C), attention (B, P)
-      -> softmax -> EMA per person (smoothing_s) -> Decision(top-k, attention, latency)
+      -> softmax -> EMA per person (smoothing_s) -> Decision(top-k, attention, latency, window start,
+         and the source's ground truth at the window's centre where it knows it)
 
 Hops follow the stream's clock, so a replay played faster than real time is recognised at its own
 pace and a paused or silent source produces no decisions on stale data. When a hop takes longer than
 `hop_s`, the hops that came due meanwhile are skipped (counted), never queued: the next decision is
-on the newest window. Latency is measured from the moment the capture thread received the newest
-frame of the window to the moment the decision is published.
+on the newest window. A replay run as fast as possible is instead run in lockstep (`wait_examined`):
+the capture thread hands over one frame at a time, so every hop is decided, as on an idle machine.
+Latency is measured from the moment the capture thread received the newest frame of the window to
+the moment the decision is published.
 """
 
 from __future__ import annotations
@@ -83,18 +86,33 @@ class Decision:
     parts: tuple[str, ...]
     attention: np.ndarray  # (P,) the model's attention over `parts` for this window
     latency_s: float  # newest frame received -> decision published
+    window_start: float = 0.0  # stream time of the window's first frame
+    # The source's ground truth (core.frame.Body.truth) at the window's centre — what the decision is
+    # about — and at its newest frame — what staff see when it is shown; None where nobody knows it.
+    truth: str | None = None
+    truth_now: str | None = None
     crops: np.ndarray | None = field(default=None, repr=False)  # (P, S, S, 3) RGB, newest frame
     boxes: np.ndarray | None = field(default=None, repr=False)  # (P, 4) cx, cy, w, h of the newest frame
 
+    @property
+    def window_centre(self) -> float:
+        return 0.5 * (self.window_start + self.stream_time)
+
     def to_json(self) -> dict:
-        return {
+        out = {
             "time": round(self.time, 3),
             "stream_time": round(self.stream_time, 3),
+            "window_start": round(self.window_start, 3),
             "person": self.tracking_id,
             "topk": [{"class": name, "p": round(p, 4)} for name, p in self.topk],
             "attention": {p: round(float(a), 4) for p, a in zip(self.parts, self.attention, strict=True)},
             "latency_ms": round(self.latency_s * 1000.0, 1),
         }
+        if self.truth is not None:
+            out["truth"] = self.truth
+        if self.truth_now is not None:
+            out["truth_now"] = self.truth_now
+        return out
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,21 @@ def _other_body(
     return joints, states
 
 
+def _window_truth(
+    person: TrackSnapshot, index: np.ndarray, end: float
+) -> tuple[float, str | None, str | None]:
+    """(stream time of the window's first frame, truth at the window's centre, truth at the newest frame).
+
+    The centre is half-way between the first frame and the window's end, as `Decision.window_centre`
+    computes it, so a run can be scored again from its JSON lines alone."""
+    start = float(person.timestamps[index[0]])
+    if not person.truth:
+        return start, None, None
+    centre = 0.5 * (start + end)
+    nearest = int(np.argmin(np.abs(person.timestamps - centre)))
+    return start, person.truth[nearest], person.truth[-1]
+
+
 @dataclass
 class WorkerCounters:
     hops: int = 0
@@ -206,6 +239,8 @@ class RecognitionWorker:
         self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
         self._last_sequence = -1
         self._last_end: float | None = None
+        self._examined = threading.Condition()  # lockstep: the capture waits until a frame was looked at
+        self._done = False  # the thread has ended (lockstep waits stop)
         self._finish = threading.Event()
         self._timeline_restarted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recognition", daemon=True)
@@ -222,6 +257,19 @@ class RecognitionWorker:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def wait_examined(self, sequence: int, timeout: float = 0.5) -> bool:
+        """Block until the worker has looked at frame `sequence` (deciding if a hop was due), or it
+        stopped; False on timeout. The capture thread calls it after each frame in lockstep mode."""
+        with self._examined:
+            return self._examined.wait_for(
+                lambda: self._last_sequence >= sequence or self._done, timeout
+            )
+
+    def _mark_examined(self, sequence: int) -> None:
+        with self._examined:
+            self._last_sequence = sequence
+            self._examined.notify_all()
 
     def restart_timeline(self) -> None:
         """The capture's stream restarted (replay loop): scores from before must not leak into it.
@@ -241,16 +289,12 @@ class RecognitionWorker:
                 if self._timeline_restarted.is_set():
                     self._timeline_restarted.clear()
                     self._smoother.keep_only(set())
-                if self.paused:
-                    self._last_sequence = newest.sequence
-                    continue
                 due_at = None if self._last_end is None else self._last_end + self.config.hop_s - 1e-6
-                if due_at is not None and newest.timestamp < due_at:
-                    self._last_sequence = newest.sequence
-                    if self._finish.is_set():
+                if self.paused or (due_at is not None and newest.timestamp < due_at):
+                    self._mark_examined(newest.sequence)
+                    if self._finish.is_set() and not self.paused:
                         break
                     continue
-                self._last_sequence = newest.sequence
                 if self._last_end is not None:
                     # Hops that came due while the previous one ran: skipped, not queued.
                     due = int((newest.timestamp - self._last_end) / self.config.hop_s + 1e-6)
@@ -265,12 +309,17 @@ class RecognitionWorker:
                     # forever; an occasional failure among good hops is logged and skipped.
                     if self.counters.errors >= 5 and self.counters.decisions == 0:
                         raise
-                    continue
+                    hop = None
                 if hop is not None:
                     self._publish(hop)
+                self._mark_examined(newest.sequence)  # after publishing: lockstep hands over whole hops
         except BaseException as error:
             log.exception("recognition worker stopped")
             self.error = error
+        finally:
+            with self._examined:
+                self._done = True
+                self._examined.notify_all()  # a capture waiting in lockstep sees the worker is gone
 
     def step(self, newest: RingEntry) -> Hop | None:
         """One hop ending at the newest frame; None when nobody has enough history."""
@@ -285,17 +334,18 @@ class RecognitionWorker:
         self._smoother.keep_only({s.tracking_id for s in snapshots})
         if not people:
             return None
-        crops_batch, skeleton_batch, kept, display = [], [], [], []
+        crops_batch, skeleton_batch, kept, display, spans = [], [], [], [], []
         for person in people:
             built = self._window(person, snapshots, end)
             if built is None:
                 self.counters.stale_windows += 1
                 continue
-            crops, skeleton, boxes = built
+            crops, skeleton, boxes, index = built
             crops_batch.append(crops)
             skeleton_batch.append(skeleton)
             kept.append(person)
             display.append((crops[:, -1].copy() if self.config.display_crops else None, boxes[:, -1]))
+            spans.append(_window_truth(person, index, end))
         if not kept:
             return None
         crops_in = np.stack(crops_batch).astype(np.float32)
@@ -320,6 +370,9 @@ class RecognitionWorker:
                 parts=inputs.parts,
                 attention=attention[i],
                 latency_s=latency,
+                window_start=spans[i][0],
+                truth=spans[i][1],
+                truth_now=spans[i][2],
                 crops=display[i][0],
                 boxes=display[i][1],
             ))
@@ -330,8 +383,9 @@ class RecognitionWorker:
 
     def _window(
         self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(crops (P, T, S, S, 3) uint8, skeleton (T, M, J, 3), boxes (P, T, 4)) or None if overwritten."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(crops (P, T, S, S, 3) uint8, skeleton (T, M, J, 3), boxes (P, T, 4), indices (T,) into the
+        person's history) or None if the ring overwrote a frame meanwhile."""
         inputs = self.inputs
         index = window_indices(person.timestamps, end, inputs.window)
         joints, states = person.joints[index], person.states[index]
@@ -346,7 +400,8 @@ class RecognitionWorker:
         skeleton = normalize_window(bodies, body_states, inputs.layout)
         if not inputs.parts:  # a skeleton-only model: no boxes to place, no pixels to cut
             size = inputs.glimpse.crop_size
-            return np.zeros((0, len(index), size, size, 3), np.uint8), skeleton, np.zeros((0, len(index), 4))
+            no_crops = np.zeros((0, len(index), size, size, 3), np.uint8)
+            return no_crops, skeleton, np.zeros((0, len(index), 4)), index
         # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
         # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
         boxes = part_boxes(person.joints, person.states, self.camera, inputs.layout, inputs.glimpse,
@@ -355,4 +410,4 @@ class RecognitionWorker:
         crops = crop_window(frames, boxes, inputs.glimpse)
         if not self.ring.holds(np.unique(sequences)):
             return None  # the capture overwrote a frame while it was being cut: the crops may be torn
-        return crops[self._part_index], skeleton, boxes[self._part_index]
+        return crops[self._part_index], skeleton, boxes[self._part_index], index

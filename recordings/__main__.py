@@ -3,8 +3,12 @@
     info PATH              streams, duration, frames, bodies (.xef, .skeleton, a clip's files or folder)
     convert FILE.xef OUT   a Kinect Studio file -> a clip in the NTU layout (.skeleton + _rgb.avi + .json)
     list DIR               the clips under DIR with labels and durations, and counts per class
+    label CLIP             give a clip its class, or mark where actions happen (--class, --from, --to);
+                           --list, --remove N, --clear
     view PATH              play a recording with the skeleton drawn (--out: render to a video or PNGs;
-                           --3d: a 3D skeleton view through open3d, the viz3d extra)
+                           --3d: the room in 3D through open3d, the viz3d extra: bones, depth
+                           point cloud, floor, field of view; with --out off screen); on a clip,
+                           keys mark where actions start and end (recordings/marking.py)
     recover DIR            finalise recordings a crash left unfinished (*.partial folders)
 
 The .xef reader follows the public reverse-engineered layout (../shared/notes/kinect.md) and has not
@@ -18,6 +22,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -28,6 +33,7 @@ from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
 from recordings.clip import ClipError, ClipRecording, XefRecording, find_clips, open_recording, read_sidecar
+from recordings.labelling import ClipLabels, known_classes
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, LabelMapError, ntu_label_map, read_label_map
 from recordings.ntu import NTU120_CLASSES, SampleName, SkeletonFormatError
 from recordings.recorder import (
@@ -93,6 +99,11 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
             f"recorded from {sidecar.source!r} with where-to-focus {sidecar.software_version}, "
             f"stopped: {sidecar.raw.get('stopped', '?')}"
         )
+        if sidecar.timeline is not None and sidecar.timeline.intervals:
+            intervals = sidecar.timeline.intervals
+            marks = ", ".join(f"{i.label} {i.start:.2f}-{i.end:.2f} s" for i in intervals[:6])
+            more = " ..." if len(intervals) > 6 else ""
+            lines.append(f"session {sidecar.raw.get('session', '?')}; intervals: {marks}{more}")
     return lines
 
 
@@ -194,12 +205,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     total = 0.0
     rows = []
     for clip in clips:
-        label, duration, frames = None, None, None
+        label, duration, frames, marked = None, None, None, ""
         if clip.sidecar is not None:
             sidecar = read_sidecar(clip.sidecar)
             label, frames = sidecar.label, len(sidecar.timestamps)
             duration = float(sidecar.timestamps[-1] - sidecar.timestamps[0]) if frames else 0.0
             action = sidecar.action_id
+            if sidecar.timeline is not None and sidecar.timeline.intervals:
+                for interval in sidecar.timeline.intervals:
+                    counts[f"{interval.label} (intervals)"] += 1
+                classes = sorted({i.label for i in sidecar.timeline.intervals})
+                marked = f"  [{len(sidecar.timeline.intervals)} intervals: {', '.join(classes)}]"
         else:
             try:
                 action = SampleName.parse(clip.name).action
@@ -210,6 +226,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         if label is None and action is not None and action in names:
             label = names.name(action)
         key = f"A{action:03d} {label}" if action is not None else (label or "(unlabelled)")
+        if marked and label is None:
+            key = "(intervals only)"
         counts[key] += 1
         total += duration
         rows.append(
@@ -219,12 +237,13 @@ def cmd_list(args: argparse.Namespace) -> int:
                 frames,
                 duration,
                 "yes" if clip.video else "no",
+                marked,
             )
         )
     width = max(len(r[0]) for r in rows)
     print(f"{'clip':<{width}}  {'frames':>6}  {'seconds':>7}  video  label")
-    for name, key, frames, duration, video in rows:
-        print(f"{name:<{width}}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}")
+    for name, key, frames, duration, video, marked in rows:
+        print(f"{name:<{width}}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}{marked}")
     print(f"\n{len(rows)} clips, {total / 60:.1f} minutes. Clips per class:")
     for key, count in sorted(counts.items()):
         print(f"  {count:>4}  {key}")
@@ -282,26 +301,46 @@ def _frames_until(frames: Iterator[Frame], limit: int | None) -> Iterator[Frame]
 
 
 def render_to(frames: Iterator[Frame], out: Path, fps: float, width: int | None) -> int:
-    """Write drawn frames to a video (.avi / .mp4) or, for a folder, to numbered PNGs."""
+    """Write drawn frames where `out` says (see write_images)."""
+    return write_images(((frame.index, draw_skeleton(frame)) for frame in frames), out, fps, width)
+
+
+VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v"}  # --out suffix -> OpenCV fourcc
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def write_images(
+    images: Iterator[tuple[int, np.ndarray]], out: Path, fps: float, width: int | None = None
+) -> int:
+    """Write (frame index, BGR image) pairs to a video (OUT.avi / OUT.mp4), to numbered images beside an
+    image name (OUT.png -> OUT_000012.png; .jpg likewise) or to numbered PNGs in a folder (no suffix:
+    OUT/frame_000012.png); `width` rescales them first. Any other suffix is refused before anything is
+    read. Returns the number of frames really written."""
+    suffix = out.suffix.lower()
+    to_folder = out.is_dir() or not suffix
+    if not to_folder and suffix not in VIDEO_CODECS and suffix not in IMAGE_SUFFIXES:
+        raise ValueError(f"{out}: --out takes a video (.avi, .mp4), an image name (.png, .jpg: one numbered "
+                         f"image per frame) or a folder, not {out.suffix!r}")
+    (out if to_folder else out.parent).mkdir(parents=True, exist_ok=True)
     writer = None
     count = 0
-    to_folder = out.suffix == ""
-    if to_folder:
-        out.mkdir(parents=True, exist_ok=True)
     try:
-        for frame in frames:
-            image = draw_skeleton(frame)
+        for index, image in images:
             if width is not None and image.shape[1] != width:
                 image = cv2.resize(
                     image,
                     (width, round(image.shape[0] * width / image.shape[1])),
                     interpolation=cv2.INTER_AREA,
                 )
-            if to_folder:
-                cv2.imwrite(str(out / f"frame_{frame.index:06d}.png"), image)
+            if to_folder or suffix in IMAGE_SUFFIXES:
+                path = out / f"frame_{index:06d}.png" if to_folder else out.with_name(
+                    f"{out.stem}_{index:06d}{out.suffix}")
+                if not cv2.imwrite(str(path), image):
+                    raise OSError(f"{path}: OpenCV could not write this image ({count} frames written "
+                                  "before it)")
             else:
                 if writer is None:
-                    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
+                    fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix])
                     writer = cv2.VideoWriter(str(out), fourcc, fps, (image.shape[1], image.shape[0]))
                     if not writer.isOpened():
                         raise OSError(f"{out}: OpenCV cannot write this video")
@@ -352,51 +391,99 @@ def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: 
     return shown
 
 
-def _view_3d(frames: Iterator[Frame], fps: float) -> int:
-    try:
-        import open3d as o3d
-    except ImportError:
-        raise SystemExit("the 3D view needs open3d: pip install -e '.[viz3d]'") from None
-    visualizer = o3d.visualization.Visualizer()
-    visualizer.create_window("skeleton 3D")
-    bones = np.array(KINECT_V2.bones, dtype=np.int32)
-    lines = o3d.geometry.LineSet()
-    shown = 0
-    for frame in frames:
-        points, edges, colours = [], [], []
-        for n, body in enumerate(frame.bodies):
-            base = len(points) * len(body.joints)
-            points.append(body.joints * np.array([-1.0, 1.0, -1.0]))  # look from behind the sensor
-            edges.append(bones + base)
-            colours += [np.array(BODY_COLOURS[n % len(BODY_COLOURS)][::-1]) / 255.0] * len(bones)
-        if points:
-            lines.points = o3d.utility.Vector3dVector(np.concatenate(points).astype(np.float64))
-            lines.lines = o3d.utility.Vector2iVector(np.concatenate(edges))
-            lines.colors = o3d.utility.Vector3dVector(np.array(colours))
-        if shown == 0:
-            visualizer.add_geometry(lines)
-        else:
-            visualizer.update_geometry(lines)
-        if not visualizer.poll_events():
-            break
-        visualizer.update_renderer()
-        time.sleep(1.0 / fps if fps > 0 else 1 / 30)
-        shown += 1
-    visualizer.destroy_window()
-    return shown
-
-
 def cmd_view(args: argparse.Namespace) -> int:
-    with open_recording(args.path, color=not args.no_color, video=args.video) as recording:
+    # --3d uses colour only to paint a .xef's depth points; a clip has no depth, so its video is not decoded.
+    color = not args.no_color and not (args.three_d and Path(args.path).suffix.lower() != ".xef")
+    with open_recording(args.path, color=color, video=args.video) as recording:
         fps = args.fps or recording.info.fps or 30.0
         frames = _frames_until(recording.frames(), args.max_frames)
-        if args.out:
+        if args.three_d:
+            from recordings import view3d  # open3d (the viz3d extra) only for --3d
+
+            if args.depth_step < 1:
+                raise ValueError(f"--depth-step must be 1 or more, got {args.depth_step}")
+            config = view3d.View3DConfig(depth_step=args.depth_step)
+            if args.width is not None:  # the picture is rendered at this size, 16:9
+                config = replace(config, width=args.width, height=round(args.width * 9 / 16))
+            if args.out:
+                count = write_images(view3d.render_images(recording, frames, config), Path(args.out), fps)
+                print(f"wrote {count} frames to {args.out}")
+            else:
+                view3d.show(recording, frames, fps, config)
+        elif args.out:
             count = render_to(frames, Path(args.out), fps, args.width)
             print(f"wrote {count} frames to {args.out}")
-        elif args.three_d:
-            _view_3d(frames, fps)
+        elif isinstance(recording, ClipRecording):
+            _view_and_mark_clip(recording, frames, fps, args)
         else:
             _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
+    return 0
+
+
+def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: float,
+                        args: argparse.Namespace) -> None:
+    """The clip in a window whose keys mark intervals into its sidecar (recordings/marking.py)."""
+    from recordings.marking import view_and_mark  # Qt only for the window
+
+    labels = ClipLabels.open(recording.paths.skeleton, args.labels)
+    site = read_label_map(labels.label_map_path) if labels.label_map_path.is_file() else None
+    classes = known_classes(site, labels.label, *(i.label for i in labels.intervals))
+    start = float(recording.timestamps[0]) if len(recording.timestamps) else 0.0
+    marker = view_and_mark(frames, labels, classes, draw_skeleton, fps,
+                           f"{recording.paths.name} - recordings view (1-9 class, s start, e end, u undo)",
+                           start_time=start)
+    if marker.saved:
+        print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked")
+        print("\n".join(labels.listing()))
+
+
+# ---- label ------------------------------------------------------------------------------------------
+
+
+def _seconds(text: str, option: str) -> float | None:
+    if option == "--to" and text.strip().lower() == "end":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected seconds from the start of the clip") from None
+    return value
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    labels = ClipLabels.open(args.clip, args.labels)
+    starts, ends = args.starts or [], args.ends or []
+    if (starts or ends) and not args.class_name:
+        raise ValueError("--from / --to mark an interval of a class: give --class NAME")
+    if len(starts) != len(ends):
+        raise ValueError(f"give --from and --to in pairs ({len(starts)} --from, {len(ends)} --to)")
+    changed = False
+    if args.clear:
+        print(f"removed {labels.clear()} interval(s)")
+        changed = True
+    for number in sorted(set(args.remove or []), reverse=True):  # numbers as listed before this command
+        removed = labels.remove(number)
+        print(f"removed interval {number}: {removed.label} {removed.start:.2f}-{removed.end:.2f} s")
+        changed = True
+    if args.class_name and starts:
+        for start, end in zip(starts, ends, strict=True):
+            begin, finish = _seconds(start, "--from"), _seconds(end, "--to")
+            interval = labels.add(args.class_name, begin or 0.0, finish, args.person)
+            print(f"added {interval.label} {interval.start:.2f}-{interval.end:.2f} s")
+        changed = True
+    elif args.class_name:
+        print(f"the whole clip is {labels.set_whole(args.class_name)}")
+        changed = True
+    for added in labels.added_classes:
+        print(f"new class {added} in {labels.label_map_path}")
+    if changed:
+        print(f"wrote {labels.save()}")
+    if args.list or changed:
+        print("\n".join(labels.listing()))
+    if not (args.list or changed):
+        print("nothing to do: give --class NAME [--from S --to S], --remove N, --clear or --list",
+              file=sys.stderr)
+        return 2
     return 0
 
 
@@ -458,13 +545,50 @@ def build_parser() -> argparse.ArgumentParser:
     view = commands.add_parser("view", help="play a recording with the skeleton drawn")
     view.add_argument("path", help=".xef file or a clip")
     view.add_argument("--video", help="the clip's _rgb.avi when it is not next to the .skeleton")
-    view.add_argument("--out", help="render to a video (.avi, .mp4) or a folder of PNGs instead of a window")
-    view.add_argument("--width", type=int, help="with --out: scale frames to this width")
-    view.add_argument("--3d", dest="three_d", action="store_true", help="3D skeleton view (needs open3d)")
+    view.add_argument(
+        "--out",
+        help="render instead of showing a window: a video (.avi, .mp4), numbered images (x.png -> "
+        "x_000012.png; .jpg) or a folder of PNGs",
+    )
+    view.add_argument("--width", type=int, help="with --out: scale frames to this width (--3d: render at it)")
+    view.add_argument(
+        "--3d",
+        dest="three_d",
+        action="store_true",
+        help="3D view: bones, the depth point cloud (.xef), the floor from the feet, the sensor's field of "
+        "view (needs the viz3d extra); with --out rendered off screen",
+    )
+    view.add_argument(
+        "--depth-step", type=int, default=2, help="--3d: every n-th depth pixel each way (default 2; 1 = all)"
+    )
     view.add_argument("--no-color", action="store_true", help="skeleton only, on a dark canvas")
     view.add_argument("--fps", type=float, help="playback rate (default: the recording's)")
     view.add_argument("--max-frames", type=int, help="stop after this many frames")
+    view.add_argument("--labels",
+                      help=f"site label map for marking (default: {LABEL_MAP_FILENAME} beside the clip)")
     view.set_defaults(run=cmd_view)
+
+    label = commands.add_parser(
+        "label",
+        help="a clip's class, or where its actions start and end (the sidecar, rewritten atomically)",
+        description="Give a clip its class (--class NAME: the whole clip), or mark intervals "
+        "(--class NAME --from S --to S, repeatable; --to end), list (--list) or remove them (--remove N, "
+        "--clear). A new class name is added to the site's labels.txt (A121 and up).",
+    )
+    label.add_argument("clip", help="the clip's .skeleton, _rgb.avi or .json, or its folder")
+    label.add_argument("--class", dest="class_name", metavar="NAME", help="class name or A-number")
+    label.add_argument("--from", dest="starts", action="append", metavar="S",
+                       help="an interval starts S seconds into the clip (repeat with --to for more)")
+    label.add_argument("--to", dest="ends", action="append", metavar="S",
+                       help="the interval ends at S seconds ('end': the end of the clip)")
+    label.add_argument("--person", type=int, default=None,
+                       help="the tracking id of the person doing it (default: whoever is in view)")
+    label.add_argument("--list", action="store_true", help="print the clip's labels")
+    label.add_argument("--remove", type=int, action="append", metavar="N",
+                       help="remove interval N (as --list numbers them; repeatable)")
+    label.add_argument("--clear", action="store_true", help="remove every interval")
+    label.add_argument("--labels", help=f"site label map (default: {LABEL_MAP_FILENAME} beside the clip)")
+    label.set_defaults(run=cmd_label)
 
     recover = commands.add_parser("recover", help="finalise recordings a crash left unfinished")
     recover.add_argument("dir")
@@ -495,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         SkeletonFormatError,
         RecorderError,
         KeyError,
-        FileNotFoundError,
+        OSError,
         ValueError,
     ) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

@@ -22,6 +22,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.timeline import Timeline, TimelineError
 from recordings import xef
 from recordings.ntu import NtuBody, RgbVideo, SampleName, read_skeleton
 from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION
@@ -93,6 +94,10 @@ class Sidecar:
     software_version: str
     missing_color_frames: list[int]
     raw: dict = field(repr=False)
+    # "intervals": where in the clip each action happens ([{"start", "end", "label"[, "person"]}],
+    # seconds from the first frame), for clips that hold more than one action or background; None when
+    # the sidecar has none (the whole clip is `label`).
+    timeline: Timeline | None = None
 
 
 def read_sidecar(path: Path | str) -> Sidecar:
@@ -125,6 +130,15 @@ def read_sidecar(path: Path | str) -> Sidecar:
             raise ClipError(f'{path}: "{key}" must be a JSON object, got {type(raw[key]).__name__}')
     camera_dict = raw.get("calibration", {}).get("color_camera")
     camera = ColorCamera.from_dict(camera_dict, str(path)) if camera_dict is not None else None
+    timeline = None
+    if raw.get("intervals") is not None:
+        # The last frame lasts one frame period: an interval may end there, not beyond.
+        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
+        end = float(timestamps[-1] - timestamps[0]) + period if len(timestamps) else 0.0
+        try:
+            timeline = Timeline.from_json(raw["intervals"], duration=end, source=str(path))
+        except TimelineError as error:
+            raise ClipError(str(error)) from None
     return Sidecar(
         path=path,
         sample_name=str(raw.get("sample_name", path.stem)),
@@ -136,6 +150,7 @@ def read_sidecar(path: Path | str) -> Sidecar:
         software_version=str(raw.get("software", {}).get("version", "unknown")),
         missing_color_frames=list(raw.get("missing_color_frames", [])),
         raw=raw,
+        timeline=timeline,
     )
 
 
@@ -212,6 +227,8 @@ class ClipRecording:
             except ValueError:
                 pass
         duration = float(self.timestamps[-1] - self.timestamps[0]) if count else 0.0
+        # Where the sidecar says when each action happens, replayed bodies carry it (Body.truth).
+        self.timeline = self.sidecar.timeline if self.sidecar is not None else None
         self.info = RecordingInfo(
             path=self.paths.skeleton,
             kind="clip",
@@ -225,6 +242,7 @@ class ClipRecording:
 
     def frames(self) -> Iterator[Frame]:
         images: Iterator[np.ndarray] | None = iter(self.video) if self.video is not None else None
+        start = float(self.timestamps[0]) if len(self.timestamps) else 0.0
         for i, (bodies, timestamp) in enumerate(zip(self.skeleton.frames, self.timestamps, strict=True)):
             image = None
             if images is not None:
@@ -232,9 +250,11 @@ class ClipRecording:
                     image = next(images)
                 except (StopIteration, ValueError):
                     images = None  # the video ended early: the remaining frames have no colour
-            yield Frame(
-                timestamp=float(timestamp), color=image, bodies=[frame_body(b) for b in bodies], index=i
-            )
+            people = [frame_body(b) for b in bodies]
+            if self.timeline is not None:
+                for body in people:
+                    body.truth = self.timeline.label_at(float(timestamp) - start, body.tracking_id)
+            yield Frame(timestamp=float(timestamp), color=image, bodies=people, index=i)
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()

@@ -11,6 +11,8 @@ Site action ids start after NTU's (A121 and up), so a site clip's NTU-style samp
 (S...C...P...R...A121) never collides with an NTU class and one classifier can be fine-tuned on both.
 The recorder names clips from this map and writes the label into each clip's sidecar; the training
 datasets read it with `read_label_map` and merge it with NTU's names (`combined_label_map`).
+`ensure_label` gives a class's id, appending a new class (the next id, A121 and up) to the file when
+it is not there yet; the file is rewritten atomically (recordings.atomic), never half-written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from recordings.atomic import replace_atomically
 
 NTU_CLASS_COUNT = 120
 FIRST_SITE_ACTION = NTU_CLASS_COUNT + 1
@@ -144,7 +148,36 @@ def read_label_map(path: Path | str, *, site: bool = True) -> LabelMap:
 def write_label_map(path: Path | str, label_map: LabelMap, header: str = "") -> None:
     lines = [f"# {line}" for line in header.splitlines()]
     lines += [f"A{action_id:03d}\t{name}" for action_id, name in label_map.names.items()]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    replace_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def ensure_label(path: Path | str, label: str) -> tuple[LabelMap, int, bool]:
+    """The site label map at `path` with `label` in it: (map, the class's action id, whether it was
+    added). A known class is given by name or A-number; an unknown name is appended with the next
+    free id (A121 and up), keeping the file's comments and lines as they are. The file is created when
+    absent."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    label_map = parse_label_map(text, str(path), site=True)
+    name = label.strip()
+    try:
+        return label_map, label_map.action_id(name), False
+    except KeyError:
+        pass
+    if not name or "\t" in name or "\n" in name:
+        raise LabelMapError(f"{path}: a class name must be non-empty text without tabs or line breaks, "
+                            f"got {label!r}")
+    if re.fullmatch(r"A?\d+", name):
+        raise LabelMapError(f"{path}: no class {name} in the label map; name a new class by its name, "
+                            f"not by a number")
+    action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids]) + 1
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += f"A{action_id:03d}\t{name}\n"
+    updated = parse_label_map(text, str(path), site=True)  # checked before anything is written
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replace_atomically(path, text.encode("utf-8"))
+    return updated, action_id, True
 
 
 def ntu_label_map(class_names: list[str]) -> LabelMap:

@@ -12,15 +12,25 @@ A finished clip is three files in the output folder, named by an NTU-style sampl
 While recording, everything goes to S..A121.partial/ next to them, written incrementally:
 `skeleton.txt` (the .skeleton body without its frame-count header, which is not known yet),
 `rgb.avi` (MJPG chunks appended as they come; its index is added at the end) and `frames.jsonl`
-(a header line, then one line per frame). All three are flushed and fsync'd at least every
-`sync_interval_s` (1 s), so a crash or power cut loses at most the last second. `close()` turns the
-partial folder into the final files (each written to a temporary name, then `os.replace`d, the sidecar
-last) and removes it. After a crash, `recover_partial(folder)` -- `python -m recordings recover DIR` --
-does the same with whatever reached the disk, keeping the frames present in all three files.
+(a header line, then one line per frame, and one line per action interval marked while recording).
+All three are flushed and fsync'd at least every `sync_interval_s` (1 s), so a crash or power cut
+loses at most the last second. `close()` turns the partial folder into the final files (each written
+to a temporary name, then `os.replace`d, the sidecar last) and removes it. After a crash,
+`recover_partial(folder)` -- `python -m recordings recover DIR` -- does the same with whatever
+reached the disk, keeping the frames present in all three files.
 
 The recorder checks free disk space before it starts (`LowDiskSpaceError`) and at every sync; when the
 space falls below `min_free_bytes` it finalises the clip so far and stops: `write` then returns False
 and `stopped_reason` says why.
+
+Labels: a clip is named by the class it is recorded for (`label`, the site's label map gives the
+A-number) and its sidecar says so ("label", "action_id": the whole clip shows that action). Where an
+action starts and ends can be marked while recording (`add_interval`, from any thread; stream times
+of the frames): the sidecar then holds them as "intervals" (core.timeline JSON, seconds from the
+clip's first frame; person = a tracking id, or absent for whoever is in view), and everything
+outside them is background. The S of the name is the recording session (`ClipNaming.setup`, also the
+sidecar's "session"): training holds clips out for validation by session, so near-identical clips of
+one sitting never land on both sides (`next_session` gives the next free one).
 
 NTU fields the core Frame does not carry are written as: body id = tracking id; orientations,
 clipped edges, hand states, lean and restricted flags 0; body tracking state 2; depthX/depthY
@@ -33,10 +43,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import struct
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,8 +57,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.privacy import PrivacyMode
+from core.timeline import Interval, Timeline
+from recordings.atomic import replace_atomically, sync_directory
 from recordings.labels import LabelMap
 from recordings.ntu import NtuBody, SampleName, SkeletonFile, format_skeleton
 
@@ -55,10 +70,6 @@ log = logging.getLogger(__name__)
 SIDECAR_FORMAT = "where-to-focus clip"
 SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
-
-# Fitted with core.camera.fit_camera to depthX/depthY of every tracked joint in the ten NTU RGB+D
-# .skeleton files in ../shared/data/ntu (23,619 joints): median error 0.18 px, p95 6.6 px.
-DEPTH_CAMERA = ColorCamera(fx=368.2, fy=367.4, cx=256.3, cy=208.2, width=512, height=424)
 
 # AVI 1.0 stores sizes and index offsets as u32: stop (cleanly) before the file reaches 4 GiB.
 MAX_AVI_BYTES = 2**32 - 2**26
@@ -76,7 +87,9 @@ class LowDiskSpaceError(RecorderError):
 
 @dataclass(frozen=True)
 class ClipNaming:
-    """The S, C and P parts of generated sample names; R counts up past the clips already there."""
+    """The S, C and P parts of generated sample names; R counts up past the clips already there.
+
+    S is the recording session (a sitting: the same people, clothes, light and camera placement)."""
 
     setup: int = 1
     camera: int = 1
@@ -127,6 +140,51 @@ def next_sample_name(out_dir: Path, action_id: int, naming: ClipNaming = ClipNam
     raise RecorderError(
         f"{out_dir}: replications R001-R999 of {name(0)[:12]}...A{action_id:03d} are all taken"
     )
+
+
+def clip_session(name: str, sidecar: dict | None) -> int | None:
+    """A clip's recording session: the sidecar's "session", else the S of an NTU-style name."""
+    if sidecar is not None and isinstance(sidecar.get("session"), int):
+        return int(sidecar["session"])
+    try:
+        return SampleName.parse(name).setup
+    except ValueError:
+        return None
+
+
+def _session_of(sample_name: str, naming: ClipNaming) -> int:
+    """The session a clip is recorded in: the S of its name when it is NTU-style, else naming's."""
+    try:
+        return SampleName.parse(sample_name).setup
+    except ValueError:
+        return naming.setup
+
+
+def next_session(out_dir: Path | str) -> int:
+    """One more than the highest session of the clips (finished or partial) in `out_dir`; 1 if none."""
+    out_dir = Path(out_dir)
+    highest = 0
+    if out_dir.is_dir():
+        for path in out_dir.iterdir():
+            name = path.name
+            sidecar = None
+            if name.endswith(".json"):
+                try:
+                    sidecar = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                    sidecar = None
+                stem = name[: -len(".json")]
+            elif name.endswith(PARTIAL_SUFFIX):
+                stem = name[: -len(PARTIAL_SUFFIX)]
+            elif name.endswith(".skeleton"):
+                stem = name[: -len(".skeleton")]
+            else:
+                continue
+            session = clip_session(stem, sidecar if isinstance(sidecar, dict) else None)
+            highest = max(highest, session or 0)
+    if highest >= 999:
+        raise RecorderError(f"{out_dir}: sessions S001-S999 are all taken; record into another folder")
+    return highest + 1
 
 
 # ---- NTU text blocks --------------------------------------------------------------------------------
@@ -349,25 +407,6 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _replace_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _sync_directory(path: Path) -> None:
-    # The renames themselves reach the disk only when the directory is synced (POSIX; no-op on Windows).
-    if os.name == "posix":
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class Recorder:
     """Record Frames into a clip; see the module docstring for the files and guarantees.
 
@@ -387,6 +426,7 @@ class Recorder:
         camera: ColorCamera = DEFAULT_CAMERA,
         source: str = "unknown",
         config: RecorderConfig = RecorderConfig(),
+        privacy: PrivacyMode | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.config = config
@@ -424,7 +464,10 @@ class Recorder:
             "sample_name": sample_name,
             "label": self.label,
             "action_id": self.action_id,
+            "session": _session_of(sample_name, config.naming),
             "source": source,
+            # live's --privacy when the clip was recorded (off / blur / skeleton)
+            "privacy": privacy.value if privacy is not None else None,
             "software": {"name": "where-to-focus", "version": software_version()},
             "calibration": {"color_camera": camera.to_dict(), "depth_camera": DEPTH_CAMERA.to_dict()},
             "started_at": _now(),
@@ -432,6 +475,8 @@ class Recorder:
         }
         self._frames.write(json.dumps(header).encode() + b"\n")
         self._video: MjpegAviWriter | None = None
+        self._intervals_lock = threading.Lock()
+        self._pending_intervals: list[Interval] = []  # stream times, not yet in frames.jsonl
         self._first_timestamp: float | None = None
         self._last_timestamp: float | None = None
         self._last_sync = time.monotonic()
@@ -455,6 +500,27 @@ class Recorder:
     @property
     def recording(self) -> bool:
         return self.files is None
+
+    def add_interval(self, start: float, end: float, label: str, person: int | None = None) -> None:
+        """Mark an action between two stream times (the timestamps of the frames written). Safe from
+        any thread: the writer puts it into the partial files with its next frame, so a crash keeps it.
+        Times before the first or after the last frame are cut to the clip when it is finalised."""
+        if not (end > start):
+            raise ValueError(f"{self.sample_name}: an interval must end after it starts, got {start}-{end}")
+        if not label:
+            raise ValueError(f"{self.sample_name}: an interval needs a label")
+        with self._intervals_lock:
+            self._pending_intervals.append(Interval(float(start), float(end), label, person))
+
+    def _write_intervals(self) -> None:
+        """Pending intervals -> frames.jsonl lines in clip seconds (writer's thread; needs a first frame)."""
+        with self._intervals_lock:
+            pending, self._pending_intervals = self._pending_intervals, []
+        for interval in pending:
+            first = self._first_timestamp
+            shifted = Interval(round(interval.start - first, 6), round(interval.end - first, 6),
+                               interval.label, interval.person)
+            self._frames.write(json.dumps({"interval": shifted.to_json()}).encode() + b"\n")
 
     def write(self, frame: Frame) -> bool:
         """Append one frame. Returns False once the recorder has stopped (closed, low disk space, AVI
@@ -485,6 +551,8 @@ class Recorder:
         self._frames.write(json.dumps(record).encode() + b"\n")
         self._last_timestamp = frame.timestamp
         self.frame_count += 1
+        if self._pending_intervals:  # read without the lock: a mark seen a frame late is still written
+            self._write_intervals()
         if time.monotonic() - self._last_sync >= self.config.sync_interval_s:
             self._sync()
             reason = self._check_disk_space()
@@ -507,6 +575,8 @@ class Recorder:
         self._finish(reason)
 
     def _finish(self, reason: str) -> ClipFiles:
+        if self.frame_count:
+            self._write_intervals()
         self._sync()
         for f in (self._skeleton, self._frames):
             f.close()
@@ -549,10 +619,18 @@ def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an
     except json.JSONDecodeError as error:
         raise RecorderError(f"{frames_path}: line 1: header is not JSON: {error}") from None
     records = []
+    marked: list[Interval] = []
     for number, line in enumerate(complete[1:], start=2):
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            record = json.loads(line)
+            if "interval" in record:
+                entry = record["interval"]
+                person = entry.get("person")
+                marked.append(Interval(float(entry["start"]), float(entry["end"]), str(entry["label"]),
+                                       None if person is None else int(person)))
+                continue
+            records.append(record)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             log.warning(
                 "%s: line %d is damaged; keeping the %d frames before it", frames_path, number, len(records)
             )
@@ -574,7 +652,7 @@ def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an
 
     skeleton_path = out_dir / f"{name}.skeleton"
     data = f"{count}\n".encode() + body[: block_ends[count - 1] if count else 0]
-    _replace_atomically(skeleton_path, data)
+    replace_atomically(skeleton_path, data)
     if video_path is not None:
         os.replace(video_part, video_path)
 
@@ -599,13 +677,42 @@ def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an
         finished_at=_now(),
         stopped=stopped,
     )
+    if marked:
+        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / 30.0
+        end = (timestamps[-1] - timestamps[0] + period) if count else 0.0
+        intervals = fit_intervals(marked, end, str(frames_path))
+        if intervals:
+            checked = Timeline.checked(intervals, duration=end, source=str(frames_path))
+            sidecar["intervals"] = checked.to_json()
     sidecar_path = out_dir / f"{name}.json"
-    _replace_atomically(sidecar_path, json.dumps(sidecar, indent=1).encode() + b"\n")
+    replace_atomically(sidecar_path, json.dumps(sidecar, indent=1).encode() + b"\n")
     for leftover in partial_dir.iterdir():
         leftover.unlink()
     partial_dir.rmdir()
-    _sync_directory(out_dir)
+    sync_directory(out_dir)
     return ClipFiles(skeleton=skeleton_path, sidecar=sidecar_path, video=video_path, frame_count=count)
+
+
+def fit_intervals(intervals: list[Interval], duration: float, source: str) -> list[Interval]:
+    """Marked intervals cut to [0, duration), in start order, each person's (and the scene-wide ones)
+    without overlaps: a later one starts where the earlier one ended; what is left empty is dropped.
+    Marks made by hand can be a little off (a key pressed before the recording started, twice)."""
+    fitted: list[Interval] = []
+    for interval in sorted(intervals, key=lambda i: (i.start, i.end)):
+        start, end = max(0.0, interval.start), min(duration, interval.end)
+        for earlier in fitted:
+            collides = earlier.person is None or interval.person is None or earlier.person == interval.person
+            if collides and earlier.end > start:
+                start = earlier.end
+        # Rounded as the sidecar stores them (and never past the end): what is checked on reading is
+        # what was written.
+        start, end = round(start, 4), min(round(end, 4), math.floor(duration * 1e4) / 1e4)
+        if end - start <= 1e-3:
+            log.warning("%s: interval %s %.3f-%.3f s is empty once cut to the clip; dropped", source,
+                        interval.label, interval.start, interval.end)
+            continue
+        fitted.append(Interval(start, end, interval.label, interval.person))
+    return fitted
 
 
 def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:

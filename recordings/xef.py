@@ -288,6 +288,7 @@ class XefReader:
         # Stable sort: archived files hold one stream after another; equal times keep file order.
         table = table[np.argsort(table[:, 2], kind="stable")]
         self._table = table
+        self._stream_rows: dict[int, np.ndarray] = {}  # per-stream rows of the table, built on first use
         self.streams = {
             i: XefStream(
                 index=i,
@@ -422,6 +423,22 @@ class XefReader:
     def times_s(self, stream: int) -> np.ndarray:
         """Event times of one stream in seconds (float64, ascending)."""
         return self._table[self._table[:, 1] == stream, 2] / TICKS_PER_SECOND
+
+    def nearest_event(self, stream: int, time_s: float, max_gap_s: float = 0.05) -> XefEvent | None:
+        """The event of `stream` nearest in time to `time_s` (seconds on the file's clock, as Frame
+        timestamps are), or None when the nearest one is more than `max_gap_s` away. Streams of one
+        sensor frame carry different timestamps (depth, colour and body a few ms apart)."""
+        rows = self._stream_rows.get(stream)
+        if rows is None:
+            rows = self._stream_rows[stream] = self._table[self._table[:, 1] == stream]
+        if not len(rows):
+            return None
+        ticks = round(time_s * TICKS_PER_SECOND)
+        j = int(np.searchsorted(rows[:, 2], ticks))
+        k = min((k for k in (j - 1, j) if 0 <= k < len(rows)), key=lambda k: abs(int(rows[k, 2]) - ticks))
+        if abs(int(rows[k, 2]) - ticks) > max_gap_s * TICKS_PER_SECOND:
+            return None
+        return self._event(rows[k])
 
     def events(self, stream: int | None = None) -> Iterator[XefEvent]:
         """Data events in time order (one stream or all); raises `damage` after the last readable one."""

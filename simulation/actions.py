@@ -25,7 +25,16 @@ falling and kicking involve the whole body (the kicking leg is drawn at random, 
 crop can tell a kick apart; sitting down or standing up, each arm helps -- reaching for the seat,
 pushing off the thigh -- or not, drawn per arm, so no hand's movement is a unique cue for them). To
 keep the hand crops from being shortcuts, the other hand often carries a cup or a phone that it does
-nothing with (`idle_arm`), in every class.
+nothing with (simulation/idle.py), in every class.
+
+Beyond the ten, `EXTRA_CLASSES` holds actions the bundled demo model was never taught, for showing
+how a site teaches it one (README, "Teaching the system a new action"); they are never drawn unless
+asked for (`SimulatedScene(actions=...)`, `python -m live --sim-actions`), so the default room and the
+demo's training clips stay what they were:
+
+| name            | focus     | what the sensor sees                                                  |
+|-----------------|-----------|-----------------------------------------------------------------------|
+| raise_both_arms | full_body | both hands raised above the head and held there (once or twice)       |
 
 Scripts write keyframes into a `Choreography` from a start time and return the time the action
 ends; `speed` > 1 makes it slower (it multiplies every duration).
@@ -409,6 +418,36 @@ def kick(c: Choreography, body: Postures, t: float, rng: np.random.Generator, sp
     return t + down_s
 
 
+def raise_both_arms(
+    c: Choreography, body: Postures, t: float, rng: np.random.Generator, speed: float
+) -> float:
+    """Both hands go up above the head (stretching, or calling for attention), stay a moment, come
+    down; once or twice. Both hands move together, so neither hand's crop alone tells it: the body's."""
+    s = body.shape
+    for _ in range(int(rng.integers(1, 3))):
+        up_s = rng.uniform(0.5, 0.8) * speed
+        # Above the shoulder by most of an arm's length, spread into a V by a varying amount.
+        up = np.array(
+            [
+                s.shoulder_half_width + rng.uniform(0.02, 0.22),
+                -s.shoulder_drop + rng.uniform(0.8, 0.92) * s.arm,
+                rng.uniform(-0.02, 0.12),
+            ]
+        )
+        _both_arms(c, body, t, t + up_s, up, body.pole_out(), rng)
+        for side in SIDES:
+            _arm(c, side, t, t + up_s, thumb=body.thumb_in(), flex=-0.1, grip=0.0)
+        c.move(t, t + up_s, head_turn=np.array([0.12, 0.0]))
+        t += up_s + rng.uniform(0.5, 1.4) * speed  # held up
+        down_s = rng.uniform(0.5, 0.8) * speed
+        _both_arms(c, body, t, t + down_s, body.hang(), body.pole_down(), rng)
+        for side in SIDES:
+            _arm(c, side, t, t + down_s, thumb=body.thumb_forward(), flex=0.0, grip=0.3)
+        c.move(t, t + down_s, head_turn=np.zeros(2))
+        t += down_s + rng.uniform(0.1, 0.4) * speed
+    return t
+
+
 # --------------------------------------------------------------------------------- the class table
 
 
@@ -470,6 +509,19 @@ def _table() -> tuple[ActionClass, ...]:
 
 CLASSES: tuple[ActionClass, ...] = _table()
 CLASS_NAMES: tuple[str, ...] = tuple(a.name for a in CLASSES)
+# Never drawn unless asked for by name (see the module docstring).
+EXTRA_CLASSES: tuple[ActionClass, ...] = (
+    ActionClass("raise_both_arms", "full_body", "raises both arms above the head", raise_both_arms),
+)
+
+
+def action_by_name(name: str) -> ActionClass:
+    """A class of CLASSES or EXTRA_CLASSES by its name."""
+    for action in (*CLASSES, *EXTRA_CLASSES):
+        if action.name == name:
+            return action
+    known = ", ".join(a.name for a in (*CLASSES, *EXTRA_CLASSES))
+    raise ValueError(f"unknown simulated action {name!r}; expected one of {known}")
 
 
 def class_index(name: str) -> int:
@@ -477,42 +529,3 @@ def class_index(name: str) -> int:
     if name not in CLASS_NAMES:
         raise ValueError(f"unknown simulated action {name!r}; expected one of {', '.join(CLASS_NAMES)}")
     return CLASS_NAMES.index(name)
-
-
-# ------------------------------------------------------------------------------- idle and the free arm
-
-
-class ArmIdle(enum.Enum):
-    """What a hand that takes no part in the action does."""
-
-    HANG = "hang"
-    HIP = "hip"
-    BEHIND = "behind"
-    HOLD = "hold"  # forearm forward at the waist, possibly holding a cup or phone
-
-
-def idle_arm_start(body: Postures, side: int, style: ArmIdle, start: dict[str, np.ndarray]) -> None:
-    """Set one arm's start values in a choreography start dict for an idle style."""
-    if style is ArmIdle.HANG:
-        wrist, pole, thumb, grip = body.hang(), body.pole_down(), body.thumb_forward(), 0.3
-    elif style is ArmIdle.HIP:
-        wrist, pole, thumb, grip = body.hand_on_hip(), np.array([1.0, -0.3, -0.5]), body.thumb_forward(), 0.2
-    elif style is ArmIdle.BEHIND:
-        wrist, pole, thumb, grip = body.behind_back(), np.array([0.6, -0.6, -0.8]), body.thumb_up(), 0.4
-    else:
-        wrist, pole, thumb, grip = body.hold_front(), body.pole_down(), body.thumb_up(), 1.0
-    start["wrist"][side] = body.mirror(wrist, side)
-    start["elbow_pole"][side] = body.mirror(pole, side)
-    start["thumb"][side] = thumb
-    start["grip"][side] = grip
-
-
-def idle(c: Choreography, body: Postures, t: float, duration: float, rng: np.random.Generator) -> float:
-    """Standing or sitting still for `duration` s: small shifts of the head (the sway is added later)."""
-    end = t + duration
-    while t < end - 0.3:
-        step = min(rng.uniform(0.6, 1.6), end - t)
-        c.move(t, t + step, head_turn=np.array([rng.uniform(-0.1, 0.12), rng.uniform(-0.25, 0.25)]))
-        t += step
-    c.hold_all(end)
-    return end

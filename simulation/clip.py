@@ -7,7 +7,7 @@
             -50..50 deg from the sensor; drawn again until every joint of every frame is in the image
         --> camera space --> tracker (tracker.py): reported joints, states, dropouts
         --> colour pixels of the reported joints (what the SDK's mapper returns)
-        --> frames: drawn lazily from the TRUE pose (render.py), so the video shows the real body and
+        --> frames: drawn lazily from the TRUE pose (figure.py), so the video shows the real body and
             the skeleton carries the sensor's errors, as with a real Kinect
 
 Everything is drawn from sub-generators spawned from the caller's rng, so a clip depends only on
@@ -23,7 +23,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
-from simulation.actions import CLASSES, ActionClass, ArmIdle, ObjectKind, Stance, idle, idle_arm_start
+from simulation.actions import CLASSES, ActionClass, ObjectKind, Stance
+from simulation.appearance import HeldObject, Lighting, Look
+from simulation.figure import Figure, draw_figure, make_figure
+from simulation.idle import ArmIdle, idle, idle_arm_start
 from simulation.motion import (
     CHAIR_FRONT_Z,
     HEAD,
@@ -36,19 +39,8 @@ from simulation.motion import (
     pose_body,
     rot_y,
 )
-from simulation.render import (
-    Chair,
-    Figure,
-    HeldObject,
-    Lighting,
-    Look,
-    NoiseBank,
-    Room,
-    SensorPose,
-    draw_figure,
-    make_figure,
-    paint_background,
-)
+from simulation.noise import NoiseBank
+from simulation.room import Chair, Room, SensorPose, paint_background
 from simulation.tracker import TrackerModel, track
 
 RENDER_SIZE = (640, 360)

@@ -56,10 +56,48 @@ class _TensorRtWithoutLstm:
 @pytest.fixture()
 def tensorrt_without_lstm(monkeypatch: pytest.MonkeyPatch) -> None:
     """TensorRT 'present' but unable to parse the LSTM: exercises the split-engine fallback on a CPU."""
-    from core import engines
+    from core.engines import selection as engines  # where open_engine looks these up
 
     real_reason = engines.unavailable_reason
     monkeypatch.setattr(engines, "TensorRtGraph", _TensorRtWithoutLstm)
     monkeypatch.setattr(
         engines, "unavailable_reason", lambda b: None if b is engines.Backend.TENSORRT else real_reason(b)
     )
+
+
+@pytest.fixture(scope="session")
+def x_display():
+    """An X display for tests that open real OpenGL windows (open3d, Qt's xcb platform): a private Xvfb
+    server (Debian package xvfb; .ci/run installs it) so no test pops a window up on a desktop, else
+    $DISPLAY; skips where neither exists. Sets DISPLAY for this process while the session lasts."""
+    import shutil
+    import subprocess
+
+    previous = os.environ.get("DISPLAY")
+    if shutil.which("Xvfb") is None:
+        if previous:
+            yield previous
+            return
+        pytest.skip("no X display and no Xvfb to make one (apt-get install xvfb)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as ready:  # Xvfb writes its display number here once it accepts clients
+        number = ready.readline().strip()
+    if not number:
+        server.kill()
+        server.wait()
+        pytest.skip(f"Xvfb did not start (exit code {server.poll()})")
+    os.environ["DISPLAY"] = f":{number}"
+    try:
+        yield os.environ["DISPLAY"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous

@@ -12,6 +12,7 @@ from test_recorder import make_body
 from xef_writer import sample_recording
 
 from core.frame import Frame
+from core.timeline import NO_ACTION
 from recordings.clip import ClipError, ClipRecording, XefRecording, clip_paths, open_recording, read_sidecar
 from recordings.ntu import read_skeleton
 from recordings.recorder import Recorder, RecorderConfig
@@ -77,6 +78,25 @@ def test_recorded_clip_replays_with_its_timestamps(tmp_path: Path) -> None:
     assert [f.color.shape for f in frames] == [(48, 64, 3)] * 3
     uv = frames[1].bodies[0].joints_color
     assert np.isnan(uv[24]).all() and np.isfinite(uv[:24]).all()  # written as 0 0, read back as NaN
+
+
+def test_sidecar_intervals_become_the_truth_of_replayed_bodies(tmp_path: Path) -> None:
+    sidecar = _recorded_clip(tmp_path)  # frames at 0, 0.05, 0.15 s
+    data = json.loads(sidecar.read_text())
+    fell = {"start": 0.04, "end": 0.2, "label": "patient fell"}
+    sidecar.write_text(json.dumps({**data, "intervals": [fell]}))
+    with open_recording(sidecar) as recording:
+        assert recording.timeline.intervals[0].label == "patient fell"
+        truth = [f.bodies[0].truth for f in recording.frames()]
+    assert truth == [NO_ACTION, "patient fell", "patient fell"]
+    for intervals, message in (
+        ([{"start": 0.1, "end": 0.05, "label": "x"}], r"A121.json: intervals entry 1: interval ends"),
+        ([{"start": 0.1, "end": 0.9, "label": "x"}], r"A121.json: intervals entry 1: .* past the end"),
+        ([{"start": 0.1}], r"A121.json: intervals entry 1: expected"),
+    ):
+        sidecar.write_text(json.dumps({**data, "intervals": intervals}))
+        with pytest.raises(ClipError, match=message):
+            read_sidecar(sidecar)
 
 
 def test_clip_errors_name_the_file(tmp_path: Path) -> None:

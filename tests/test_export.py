@@ -13,6 +13,7 @@ from core.engines import (
     ATTENTION_TOLERANCE,
     LOGITS_TOLERANCE,
     EngineMetadata,
+    Fp16Scope,
     GraphEngine,
     OnnxRuntimeGraph,
     TorchEngine,
@@ -97,6 +98,15 @@ def test_export_without_data_checks_on_generated_inputs(tiny_report: ExportRepor
     _check_file(report.onnx_path)
     summary = report.summary()
     assert "ONNX checker passed" in summary and report.metadata.checkpoint_sha256 in summary
+
+
+def test_export_writes_and_checks_the_fp16_graph_when_asked(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    report = export_checkpoint(tiny_checkpoint, tmp_path / "tiny.onnx", people=1, fp16=True, fp16_windows=6)
+    assert report.fp16 is not None and report.fp16.path.is_file() and report.fp16.windows == 6
+    assert report.fp16.scope is Fp16Scope.I3DS
+    assert report.fp16.top1_agreement == 1.0 and report.fp16.attention_error == 0.0
+    assert "FP16 graph (i3ds in FP16) vs FP32 on 6 windows" in report.summary()
+    assert read_onnx_metadata(report.fp16.path) == report.metadata
 
 
 def test_metadata_carries_everything_a_live_system_needs(

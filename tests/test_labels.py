@@ -61,3 +61,58 @@ def test_round_trip_and_merge_with_ntu(tmp_path: Path, shared_data: Path) -> Non
     assert ntu_label_map(list(NTU120_CLASSES)).name(120).startswith("finger-guessing")
     with pytest.raises(ValueError, match="A121 is 'patient fell' in one label map and 'other'"):
         combined.merged(LabelMap({121: "other"}))
+
+
+# ---- appending a site class (python -m live --record --label, python -m recordings label) -----------
+
+
+def test_ensure_label_appends_new_classes_after_the_highest_id(tmp_path: Path) -> None:
+    from recordings.labels import ensure_label
+
+    path = tmp_path / "labels.txt"
+    path.write_text(SITE.replace("\r\n", "\n").rstrip("\n"))  # no final newline: kept apart anyway
+    label_map, action_id, added = ensure_label(path, "patient leaves bed")
+    assert (action_id, added) == (123, False) and len(label_map) == 2
+    assert ensure_label(path, "A121")[1:] == (121, False)
+    label_map, action_id, added = ensure_label(path, "  raise both arms ")
+    assert (action_id, added) == (124, True) and label_map.name(124) == "raise both arms"
+    assert path.read_text() == (
+        "# ward 3\n\nA121\tpatient fell\nA123\tpatient leaves bed\nA124\traise both arms\n"
+    )
+    assert read_label_map(path).names[124] == "raise both arms"
+    created = tmp_path / "new" / "labels.txt"
+    assert ensure_label(created, "patient fell")[1:] == (121, True)  # A121 and up
+    assert created.read_text() == "A121\tpatient fell\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.txt", "new"]  # no temporary left
+
+
+@pytest.mark.parametrize(("label", "message"), [("A125", "name a new class by its name"),
+                                                ("two\tcolumns", "without tabs"), ("  ", "non-empty")])
+def test_ensure_label_refuses_what_cannot_be_a_class(tmp_path: Path, label: str, message: str) -> None:
+    from recordings.labels import ensure_label
+
+    path = tmp_path / "labels.txt"
+    path.write_bytes(SITE.encode())
+    with pytest.raises(LabelMapError, match=message):
+        ensure_label(path, label)
+    assert path.read_bytes() == SITE.encode()
+
+
+def test_a_failed_append_leaves_the_label_map_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from recordings import atomic
+    from recordings.labels import ensure_label
+
+    path = tmp_path / "labels.txt"
+    path.write_bytes(SITE.encode())
+
+    def power_cut(*_: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(atomic.os, "replace", power_cut)
+    with pytest.raises(OSError, match="disk gone"):
+        ensure_label(path, "raise both arms")
+    monkeypatch.setattr(atomic.os, "replace", os.replace)
+    assert path.read_bytes() == SITE.encode()
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.txt"]  # the temporary file is gone too

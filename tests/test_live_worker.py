@@ -14,6 +14,7 @@ from model_files import random_checkpoint
 from core.camera import DEFAULT_CAMERA
 from core.frame import Body, Frame
 from core.skeleton import KINECT_V2
+from core.timeline import NO_ACTION
 from live.capture import Capture, FrameRing
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source
@@ -133,11 +134,14 @@ def test_decision_json_has_time_person_topk_attention_latency():
                         attention=np.array([0.5, 0.3, 0.2]), latency_s=0.1234)
     record = decision.to_json()
     assert record == {
-        "time": 1700000000.0, "stream_time": 3.2, "person": 9,
+        "time": 1700000000.0, "stream_time": 3.2, "window_start": 0.0, "person": 9,
         "topk": [{"class": "drink", "p": 0.7}, {"class": "wave", "p": 0.2}],
         "attention": {"left_hand": 0.5, "right_hand": 0.3, "full_body": 0.2},
         "latency_ms": 123.4,
     }
+    # Ground truth only where the source knows it.
+    known = replace(decision, window_start=1.2, truth="drink", truth_now="no_action").to_json()
+    assert (known["window_start"], known["truth"], known["truth_now"]) == (1.2, "drink", "no_action")
 
 
 def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
@@ -147,7 +151,7 @@ def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
 
 
 def test_a_model_for_another_sensor_is_refused_before_an_engine_is_built(monkeypatch):
-    from core import engines
+    from core.engines import selection as engines  # where open_engine looks _open up
     from live.app import open_model
 
     def no_engine(*_, **__):
@@ -301,6 +305,70 @@ def test_decisions_follow_stream_time_on_a_fast_replay(tiny_model):
     times = [hop.stream_time for hop in hops]
     gaps = np.diff(times)
     assert np.all(gaps >= 0.25 - 1e-6)
+
+
+def test_decisions_carry_the_window_start_and_the_truth_at_its_centre(tiny_model):
+    engine, inputs = tiny_model  # 1.0 s windows
+    truth = lambda t: "wave" if 1.0 <= t < 2.0 else NO_ACTION  # noqa: E731
+
+    def frames():
+        for i in range(90):
+            body = replace(standing(7, 0.0), truth=truth(i / 30))
+            yield Frame(i / 30, np.zeros((270, 480, 3), np.uint8), [body], i)
+
+    source = FrameStream("labelled", frames, options=ReplayOptions(realtime=False), color_shape=(270, 480),
+                         camera=CAMERA, fps=30.0)
+    pipeline = LivePipeline(source, engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.1), lockstep=True))
+    pipeline.start()
+    while not pipeline.ended:
+        time.sleep(0.02)
+    pipeline.stop()
+    decisions = [d for hop in pipeline.drain() for d in hop.decisions]
+    assert len(decisions) > 10
+    for d in decisions:
+        # The window is `duration_s` long: its first frame is the one nearest end - duration + 1 sample.
+        spacing = inputs.window.duration_s / inputs.window.num_frames
+        # (the first windows, with 0.8 of a window of history, start at the stream's first frame).
+        expected = max(0.0, d.stream_time - inputs.window.duration_s + spacing)
+        assert d.window_start == pytest.approx(expected, abs=1 / 30)
+        assert d.truth == truth(round(d.window_centre * 30) / 30)
+        assert d.truth_now == truth(d.stream_time)
+    assert {d.truth for d in decisions} == {"wave", NO_ACTION}
+
+
+def test_a_fast_replay_decides_at_every_hop_in_lockstep(tiny_model, ntu_clip):
+    """--fast must give the hops a real-time replay gives on an idle machine: none skipped, even with an
+    engine slower than the frames arrive."""
+    engine, inputs = tiny_model
+    spy = SpyEngine(engine, delay_s=0.05)
+    source = downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False)))
+    config = PipelineConfig(recognition=RecognitionConfig(hop_s=0.2), lockstep=True, hop_queue=2)
+    pipeline = LivePipeline(source, spy, inputs, config)
+    pipeline.start()
+    deadline = time.monotonic() + 60
+    while not pipeline.ended and time.monotonic() < deadline:
+        time.sleep(0.3)  # a slow consumer: in lockstep the worker waits for it instead of dropping hops
+        collected = getattr(pipeline, "_collected", [])
+        pipeline._collected = collected + pipeline.drain()
+    summary = pipeline.stop()
+    hops = pipeline._collected + pipeline.drain()
+    assert summary.frames == 103 and summary.skipped_hops == 0 and summary.dropped_hops == 0
+    times = np.array([hop.stream_time for hop in hops])
+    # The first hop once 0.8 of a window is there, then one every 0.2 s to the end of the clip.
+    first = times[0]
+    assert first == pytest.approx(0.8 * inputs.window.duration_s, abs=1 / 30 + 1e-6)
+    expected = int((102 / 30 - first) / 0.2 + 1e-6) + 1
+    assert len(hops) == expected and np.allclose(np.diff(times), 0.2, atol=1 / 30 + 1e-6)
+    # Without lockstep a slow engine skips hops on the same fast replay (0.3 s per call: frames keep
+    # arriving meanwhile, however fast this machine decodes the video).
+    source = downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False)))
+    pipeline = LivePipeline(source, SpyEngine(engine, delay_s=0.3), inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.2)))
+    pipeline.start()
+    while not pipeline.ended:
+        time.sleep(0.02)
+    assert pipeline.stop().skipped_hops > 0
 
 
 def test_somebody_across_the_room_is_not_fed_as_the_partner(tiny_model):

@@ -122,6 +122,17 @@ def test_missing_colour_repeats_the_previous_image_and_is_listed(tmp_path: Path)
     np.testing.assert_array_equal(images[2], images[1])
 
 
+def test_the_sidecar_names_the_privacy_mode_it_was_recorded_in(tmp_path: Path) -> None:
+    from core.privacy import PrivacyMode
+
+    with Recorder(tmp_path, sample_name="blurred", config=CONFIG, privacy=PrivacyMode.BLUR) as rec:
+        rec.write(make_frame(0, 0.0))
+    assert json.loads(rec.files.sidecar.read_text())["privacy"] == "blur"
+    with Recorder(tmp_path, sample_name="unknown", config=CONFIG) as rec:  # not recorded by live
+        rec.write(make_frame(0, 0.0))
+    assert json.loads(rec.files.sidecar.read_text())["privacy"] is None
+
+
 def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:
     with Recorder(tmp_path / "a", sample_name="bodies", config=CONFIG) as rec:
         for i in range(3):
@@ -281,3 +292,64 @@ def test_disk_space_is_checked_before_and_while_recording(
     sidecar = json.loads((tmp_path / "filling.json").read_text())
     assert sidecar["stopped"].startswith("low disk space")
     assert rec.close().frame_count == 3
+
+
+# ---- labels, intervals and sessions -------------------------------------------------------------------
+
+
+def test_intervals_marked_while_recording_land_in_the_sidecar(tmp_path: Path) -> None:
+    from recordings.clip import read_sidecar
+
+    config = RecorderConfig(min_free_bytes=1, naming=recorder_module.ClipNaming(setup=7, performer=3))
+    with Recorder(tmp_path, label="patient fell", label_map=LABELS, config=config) as rec:
+        rec.add_interval(99.0, 100.1, "patient fell")  # marked before the first frame: cut to the clip
+        for i in range(30):
+            rec.write(make_frame(i % 20, 100.0 + i / 10))
+            if i == 12:
+                rec.add_interval(101.5, 102.0, "patient leaves bed", person=5)
+        rec.add_interval(102.5, 110.0, "patient fell")  # still open at the end: cut at the last frame
+    assert rec.files.skeleton.name == "S007C001P003R001A121.skeleton"
+    sidecar = read_sidecar(rec.files.sidecar)
+    assert sidecar.raw["session"] == 7 and sidecar.label == "patient fell"
+    assert sidecar.timeline.to_json() == [
+        {"start": 0.0, "end": 0.1, "label": "patient fell"},
+        {"start": 1.5, "end": 2.0, "label": "patient leaves bed", "person": 5},
+        {"start": 2.5, "end": 3.0, "label": "patient fell"},  # 2.9 s + one frame period
+    ]
+    with pytest.raises(ValueError, match="must end after it starts"):
+        rec.add_interval(2.0, 1.0, "patient fell")
+
+
+def test_intervals_survive_a_crash(tmp_path: Path) -> None:
+    """A mark reaches frames.jsonl with the next frame, so `recover` keeps it."""
+    rec = Recorder(tmp_path, sample_name="S002C001P001R001A121", config=CONFIG)
+    for i in range(10):
+        rec.write(make_frame(i, i / 10))
+        if i == 3:
+            rec.add_interval(0.2, 0.6, "patient fell")
+    rec._sync()  # what a crash after the last sync leaves behind
+    (files,) = recover_partial_recordings(tmp_path)
+    sidecar = json.loads(files.sidecar.read_text())
+    assert sidecar["intervals"] == [{"start": 0.2, "end": 0.6, "label": "patient fell"}]
+    assert sidecar["session"] == 2 and sidecar["frame_count"] == 10
+
+
+def test_overlapping_marks_are_fitted_not_refused() -> None:
+    from core.timeline import Interval
+    from recordings.recorder import fit_intervals
+
+    marks = [Interval(0.5, 2.0, "a"), Interval(1.5, 3.0, "b"), Interval(1.0, 1.8, "c", person=4),
+             Interval(3.5, 9.0, "a"), Interval(5.0, 6.0, "d")]
+    fitted = fit_intervals(marks, 4.0, "test")
+    assert [(i.start, i.end, i.label) for i in fitted] == [(0.5, 2.0, "a"), (2.0, 3.0, "b"), (3.5, 4.0, "a")]
+
+
+def test_next_session_counts_past_every_clip_in_the_folder(tmp_path: Path) -> None:
+    from recordings.recorder import next_session
+
+    assert next_session(tmp_path / "absent") == 1
+    (tmp_path / "S004C001P001R001A121.skeleton").write_text("0\n")
+    (tmp_path / "S002C001P001R001A121.partial").mkdir()
+    (tmp_path / "live_20261130_101010.json").write_text(json.dumps({"session": 9}))
+    (tmp_path / "notes.txt").write_text("S099")
+    assert next_session(tmp_path) == 10

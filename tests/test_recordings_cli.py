@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -117,15 +116,70 @@ def test_view_renders_to_pngs_and_video(xef_file: Path, tmp_path: Path) -> None:
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
 
 
+def test_view_out_with_an_image_name_writes_numbered_images(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for suffix in (".png", ".jpg"):
+        out = tmp_path / suffix[1:] / f"fall{suffix}"
+        assert main(["view", str(xef_file), "--out", str(out), "--width", "320"]) == 0
+        assert f"wrote 4 frames to {out}" in capsys.readouterr().out
+        written = sorted(out.parent.iterdir())
+        assert [p.name for p in written] == [f"fall_{i:06d}{suffix}" for i in range(4)]
+        assert cv2.imread(str(written[2])).shape == (180, 320, 3)
+
+
+def test_view_out_with_another_suffix_is_refused_in_one_line(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "fall.gif"
+    assert main(["view", str(xef_file), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and str(out) in error and ".avi" in error and ".png" in error
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_view_out_counts_only_the_frames_really_written(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "fall_000002.png").mkdir()  # a folder where frame 2's image should go: imwrite fails
+    assert main(["view", str(xef_file), "--out", str(tmp_path / "fall.png")]) == 2
+    captured = capsys.readouterr()
+    assert "wrote" not in captured.out
+    assert "fall_000002.png: OpenCV could not write this image (2 frames written before it)" in captured.err
+
+
+def test_3d_view_of_a_clip_does_not_decode_its_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recordings import view3d  # importable without open3d (only a renderer needs it)
+
+    with Recorder(tmp_path, sample_name="clip", config=RecorderConfig(min_free_bytes=0)) as recorder:
+        for i in range(3):
+            recorder.write(make_frame(i, i / 30))
+    assert (tmp_path / "clip_rgb.avi").is_file()
+    seen = []
+
+    def render_images(recording, frames, config):  # what the renderer is handed; no open3d needed
+        for frame in frames:
+            seen.append((recording.video, frame.color))
+            yield frame.index, np.zeros((9, 16, 3), np.uint8)
+
+    monkeypatch.setattr(view3d, "render_images", render_images)
+    assert main(["view", str(tmp_path / "clip.skeleton"), "--3d", "--out", str(tmp_path / "png")]) == 0
+    assert seen == [(None, None)] * 3
+
+
 def test_view_window_offscreen(xef_file: Path, qtbot: object) -> None:
     with open_recording(xef_file, color=False) as recording:
         assert _view_window(recording.frames(), 200.0, "test", close_at_end=True) == 4
 
 
-@pytest.mark.skipif(importlib.util.find_spec("open3d") is not None, reason="open3d is installed")
-def test_3d_view_without_open3d_says_how_to_install(xef_file: Path) -> None:
+def test_3d_view_without_open3d_says_how_to_install(
+    xef_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "open3d", None)  # importing it now fails, as where it is absent
     with pytest.raises(SystemExit, match=r"needs open3d: pip install -e '.\[viz3d\]'"):
-        main(["view", str(xef_file), "--3d"])
+        main(["view", str(xef_file), "--3d", "--out", str(tmp_path / "png")])
 
 
 def test_errors_exit_2_with_the_offset(tmp_path: Path) -> None:

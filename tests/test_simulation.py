@@ -8,8 +8,10 @@ import pytest
 
 from core.glimpse import PARTS as GLIMPSE_PARTS
 from simulation import CLASSES, PARTS, ObjectKind, SimulationConfig, class_index, generate_clip
-from simulation.actions import ArmIdle, idle_arm_start, wave
+from simulation.actions import wave
 from simulation.clip import RENDER_CAMERA, Placement
+from simulation.figure import draw_figure
+from simulation.idle import ArmIdle, idle_arm_start
 from simulation.motion import (
     ELBOW,
     HAND,
@@ -22,7 +24,7 @@ from simulation.motion import (
     Postures,
     pose_body,
 )
-from simulation.render import SensorPose, draw_figure
+from simulation.room import SensorPose
 from simulation.tracker import TrackerModel
 
 HAND_LEFT, HAND_RIGHT = 7, 11

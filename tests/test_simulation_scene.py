@@ -89,3 +89,70 @@ def test_bad_scene_arguments() -> None:
         SimulatedScene(max_people=0)
     with pytest.raises(ValueError, match="fps"):
         SimulatedScene(fps=0)
+
+
+def test_bodies_carry_the_scenes_ground_truth() -> None:
+    from core.timeline import NO_ACTION
+
+    scene = SimulatedScene(seed=5, max_people=2, color=False)
+    seen = set()
+    for frame, truth in run(scene, 40.0):
+        by_id = {t.tracking_id: t for t in truth if t.tracking_id is not None}
+        for body in frame.bodies:
+            expected = by_id[body.tracking_id].action or NO_ACTION
+            assert body.truth == expected
+            seen.add(body.truth)
+    assert NO_ACTION in seen and len(seen - {NO_ACTION}) >= 2 and seen <= {*CLASS_NAMES, NO_ACTION}
+
+
+def test_a_scene_performs_the_actions_it_is_asked_for() -> None:
+    """An extra class (never drawn by default) is performed when named; the default draws stay as they
+    were, so the demo model's room and training clips do not change."""
+    from core.timeline import NO_ACTION
+    from simulation.actions import EXTRA_CLASSES
+
+    assert "raise_both_arms" not in CLASS_NAMES and [a.name for a in EXTRA_CLASSES] == ["raise_both_arms"]
+    scene = SimulatedScene(seed=3, max_people=1, color=False, actions=("raise_both_arms",))
+    frames = run(scene, 14.0)
+    seen = {body.truth for frame, _ in frames for body in frame.bodies}
+    assert seen == {"raise_both_arms", NO_ACTION}
+    raised = [body for frame, _ in frames for body in frame.bodies if body.truth == "raise_both_arms"]
+    # Both hands (joints 7 and 11) above the head (joint 3) for part of the action (y is up).
+    above = [b for b in raised if b.joints[7, 1] > b.joints[3, 1] and b.joints[11, 1] > b.joints[3, 1]]
+    assert len(above) > 0.3 * len(raised)
+    default = run(SimulatedScene(seed=4, max_people=2, color=False), 20.0)
+    named = run(SimulatedScene(seed=4, max_people=2, color=False, actions=CLASS_NAMES), 20.0)
+    for (a, _), (b, _) in zip(default, named, strict=True):
+        assert [x.truth for x in a.bodies] == [x.truth for x in b.bodies]
+        assert all(np.array_equal(x.joints, y.joints) for x, y in zip(a.bodies, b.bodies, strict=True))
+    with pytest.raises(ValueError, match="unknown simulated action 'juggle'"):
+        SimulatedScene(actions=("juggle",))
+    with pytest.raises(ValueError, match="add stand_up"):
+        SimulatedScene(actions=("sit_down", "kick"))
+    with pytest.raises(ValueError, match="starts standing"):
+        SimulatedScene(actions=("stand_up",))
+
+
+def test_idle_time_in_the_room_is_not_motionless() -> None:
+    """Between actions people hold cups and phones, touch their faces, walk about and stand together."""
+    from core.timeline import NO_ACTION
+
+    scene = SimulatedScene(seed=3, max_people=2, color=False)
+    holding, face, together, activities = 0, 0, 0, set()
+    for frame, truth in run(scene, 150.0):
+        activities |= {t.activity for t in truth}
+        by_id = {t.tracking_id: t for t in truth if t.tracking_id is not None}
+        for body in frame.bodies:
+            if body.truth != NO_ACTION:
+                continue
+            person = by_id[body.tracking_id]
+            for side, hand in ((0, 7), (1, 11)):
+                if person.holding[side] is not None:
+                    holding += 1
+                    assert body.joints[3, 1] - body.joints[hand, 1] > 0.15  # a held object is not at the face
+                elif np.linalg.norm(body.joints[hand] - body.joints[3]) < 0.2:
+                    face += 1
+        if len(truth) == 2 and math.dist(truth[0].position, truth[1].position) < 1.3:
+            together += 1
+    assert holding > 30 * 20 and face > 10 and together > 30 * 10
+    assert {"idle", "talking", "walking", "action"} <= activities

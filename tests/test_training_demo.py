@@ -1,4 +1,4 @@
-"""The demo command end to end at toy size: simulated clips -> cache -> four stages -> evaluation."""
+"""The demo end to end at toy size: simulated rooms -> sequences -> four stages -> cut-clip evaluation."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
         "demo",
         "--out",
         str(tmp_path),
-        "--clips-per-class",
-        "2",
+        "--scenes",
+        "3",
+        "--scene-minutes",
+        "0.3",
         "--test-clips-per-class",
         "1",
         "--epochs-scale",
@@ -35,7 +37,8 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
         assert (tmp_path / "run" / stage / "best.pt").is_file()
     assert "left_hand" in out and "right_hand" in out and "full_body" in out  # the attention table
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
-    assert results["clips"] == 10 and len(results["attention_per_class"]) == 10
+    # Eleven classes (no_action last); the cut clips are one per action class.
+    assert results["clips"] == 10 and len(results["attention_per_class"]) == 11
     assert (tmp_path / "eval" / "attention.png").is_file() and (tmp_path / "eval" / "confusion.png").is_file()
     # At this scale the one attention epoch is one with the part I3Ds held as the parts stage left them
     # (epochs.attention_frozen_parts), while the attention head learns.
@@ -48,12 +51,18 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
     assert joint["attention.score.weight"].abs().sum() > 0  # ... which trained it
     finetune = json.loads((tmp_path / "run" / "finetune" / "metrics.jsonl").read_text().splitlines()[0])
     assert finetune["lr"] == pytest.approx(2.5e-4)  # optim.finetune_lr, not the joint stage's 1e-3
-    # The held-out clips come from another seed: other people, other motions.
-    import numpy as np
+    # Training data: per-person sequences of simulated rooms, each with its timeline; validation holds
+    # out whole rooms; the cut clips come from another seed.
+    from training.cache import load_clip
+    from training.config import DataConfig
+    from training.datasets.simulated import cache_splits
 
-    with np.load(tmp_path / "train_cache" / "clips" / "train_drink_left_0000.npz") as a:
-        with np.load(tmp_path / "test_cache" / "clips" / "test_drink_left_0000.npz") as b:
-            assert a["joints"].shape != b["joints"].shape or not np.allclose(a["joints"], b["joints"])
+    splits = cache_splits(DataConfig(dataset="simulated", root=str(tmp_path / "train_cache"),
+                                     validation_fraction=0.1))
+    assert splits.continuous and splits.class_names[-1] == "no_action" and splits.validation
+    sequence = load_clip(tmp_path / "train_cache", splits.train[0].name, with_crops=True)
+    assert sequence.timeline is not None and sequence.crops is not None
+    assert (tmp_path / "test_cache" / "clips" / "test_drink_left_0000.npz").is_file()
 
 
 def test_demo_trains_the_demo_profile_with_its_own_attention_penalty(tmp_path: Path) -> None:
@@ -66,9 +75,11 @@ def test_demo_trains_the_demo_profile_with_its_own_attention_penalty(tmp_path: P
 
     assert PROFILES["demo"] is demo
     config = load_config(None, demo_overrides(tmp_path, tmp_path / "train_cache"))
-    network = network_config(config, len(CLASS_NAMES), KINECT_V2)
-    assert network == demo(len(CLASS_NAMES))  # no field overrides on top of the preset
+    network = network_config(config, len(CLASS_NAMES) + 1, KINECT_V2)
+    assert network == demo(len(CLASS_NAMES) + 1)  # no field overrides on top of the preset
     assert demo_settings().glimpse.crop_size == network.crop_size
+    assert demo_settings().class_names == (*CLASS_NAMES, "no_action")
+    assert config.window.stride_s > 0 and config.window.background_ratio > 0
     assert config.optim.attention_weight == DEMO_ATTENTION_WEIGHT > 1e-4  # above N-UCLA's lambda1
 
 
@@ -83,8 +94,8 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
 
     assert COMMITTED.stat().st_size < 5 * 2**20
     loaded = load_checkpoint(COMMITTED)
-    assert loaded.config == demo(len(CLASS_NAMES))
-    assert list(loaded.class_names) == list(CLASS_NAMES)
+    assert loaded.config == demo(len(CLASS_NAMES) + 1)
+    assert list(loaded.class_names) == [*CLASS_NAMES, "no_action"]  # the background class last
     assert loaded.preprocessing.glimpse.crop_size == loaded.config.crop_size
     from training.demo import demo_settings
 
@@ -93,7 +104,7 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
     skeleton = torch.zeros(1, loaded.config.num_frames, loaded.config.num_bodies, 25, 3)
     with torch.no_grad():
         logits, attention = loaded.model(crops, skeleton)
-    assert logits.shape == (1, len(CLASS_NAMES)) and attention.shape == (1, 3)
+    assert logits.shape == (1, len(CLASS_NAMES) + 1) and attention.shape == (1, 3)
 
 
 def test_the_demo_counts_classes_whose_attention_leads_with_another_part() -> None:
@@ -101,13 +112,15 @@ def test_the_demo_counts_classes_whose_attention_leads_with_another_part() -> No
 
     from core.glimpse import PARTS
     from simulation.actions import CLASSES
-    from training.demo import misplaced_attention
+    from training.demo import DEMO_CLASSES, misplaced_attention
     from training.evaluation import Report
 
     right = np.eye(len(PARTS))[[PARTS.index(a.focus) for a in CLASSES]] * 0.6 + 0.1
+    right = np.vstack([right, np.full((1, len(PARTS)), np.nan)])  # no_action: no informative part
     wrong = right.copy()
-    wrong[[0, -1]] = wrong[[0, -1]][:, ::-1]  # swap the first and last part's weight of two classes
-    report = Report(1.0, 1.0, [], np.zeros((10, 10)), right, list(PARTS))
+    wrong[[0, -2]] = wrong[[0, -2]][:, ::-1]  # swap the first and last part's weight of two classes
+    per_class = [(name, 1, 1.0) for name in DEMO_CLASSES]
+    report = Report(1.0, 1.0, per_class, np.zeros((11, 11)), right, list(PARTS))
     assert misplaced_attention(report) == []
     report.attention_per_class = wrong
     assert misplaced_attention(report) == [CLASSES[0].name, CLASSES[-1].name]

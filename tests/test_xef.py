@@ -128,6 +128,19 @@ def test_depth_body_index_and_body_frame_payloads(plain: tuple[Path, object]) ->
             reader.color_image(depth[0])  # a depth payload is not a colour frame
 
 
+def test_nearest_event_pairs_depth_with_a_frame_time(plain: tuple[Path, object]) -> None:
+    path, _ = plain
+    with XefReader(path) as reader:
+        depth = reader.stream(xef.DEPTH).index
+        frames = list(reader.frames())
+        # Depth is written 1 ms before the colour event of its frame (sample_recording).
+        for i, frame in enumerate(frames):
+            event = reader.nearest_event(depth, frame.timestamp)
+            assert event is not None and (reader.depth_image(event) == 1000 + i).all()
+        assert reader.nearest_event(depth, frames[-1].timestamp + 0.2) is None  # past the last by 0.2 s
+        assert reader.nearest_event(depth, frames[-1].timestamp + 0.2, max_gap_s=1.0) is not None
+
+
 def test_body_stream_drives_frames_without_colour(tmp_path: Path) -> None:
     path = tmp_path / "bodies.xef"
     sample_recording(path, frames=3, with_color=False)

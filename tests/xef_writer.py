@@ -215,6 +215,18 @@ def standing_joints(x: float = 0.1, z: float = 2.5) -> np.ndarray:
     return offsets + np.array([x, 0.0, z], dtype=np.float32)
 
 
+def room_depth(
+    fx: float, fy: float, cx: float, cy: float, *, floor_y: float = -1.0, wall_z: float = 4.0
+) -> np.ndarray:
+    """Depth (uint16 (424, 512) mm) of a room seen through a depth pinhole (u = cx + fx x / z,
+    v = cy - fy y / z): a floor at camera y = floor_y (where `standing_joints` stand) and a wall at
+    z = wall_z, the nearer surface along each pixel's ray."""
+    u, v = np.meshgrid(np.arange(512, dtype=np.float64), np.arange(424, dtype=np.float64))
+    ray_y = -(v - cy) / fy  # rays with z = 1: the multiplier to a surface is its depth
+    to_floor = np.where(ray_y < -1e-9, floor_y / np.minimum(ray_y, -1e-9), np.inf)
+    return np.round(np.minimum(to_floor, wall_z) * 1000).astype(np.uint16)
+
+
 def sample_recording(
     path: Path,
     *,
@@ -222,10 +234,12 @@ def sample_recording(
     frames: int = 3,
     with_color: bool = True,
     archived_descriptor_gap: bool = False,
+    depth_mm: np.ndarray | None = None,
 ) -> Layout:
     """A small recording: colour, depth, body index and body streams at 30 fps, one person walking
     along x (tracking id 72057594037931101 in slot 2), a second person (id 5) from frame 1 on.
-    Body events come 3 ms after the colour event of the same frame, depth 1 ms before."""
+    Body events come 3 ms after the colour event of the same frame, depth 1 ms before. Depth frame i
+    reads 1000 + i mm everywhere, or is `depth_mm` (uint16 (424, 512)) when given."""
     writer = XefWriter(archived=archived, archived_descriptor_gap=archived_descriptor_gap)
     color = writer.add_stream(COLOR_GUID, "Nui Uncompressed Color") if with_color else None
     depth = writer.add_stream(DEPTH_GUID, "Nui Depth")
@@ -236,7 +250,7 @@ def sample_recording(
         t = 333_333 * i + 100_000
         if color is not None:
             writer.add_event(color, t, yuy2_halves(red, blue), 500 + i)
-        depth_image = np.full((424, 512), 1000 + i, dtype="<u2")
+        depth_image = np.full((424, 512), 1000 + i, "<u2") if depth_mm is None else depth_mm.astype("<u2")
         writer.add_event(depth, t - 10_000, depth_image.tobytes(), 500 + i)
         writer.add_event(body_index, t - 10_000, np.full((424, 512), 255, np.uint8).tobytes(), 500 + i)
         states = np.full(25, 2, np.int8)

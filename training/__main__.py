@@ -5,10 +5,14 @@
     python -m training all      --config training/configs/ntu60_xsub.yaml --cache /data/ntu_cache
     torchrun --nproc_per_node=4 -m training all --config ...          (DDP: NCCL on GPUs, gloo on CPUs)
     python -m training evaluate --checkpoint runs/x/finetune/best.pt --data /data/ntu [--subset test]
+    python -m training evaluate --stream --checkpoint CK --data sim:seed=9,minutes=60 | FOLDER [--subset ...]
     python -m training demo     --out runs/demo
+    python -m training finetune --from training/checkpoints/demo.pt --clips site_clips --out runs/site
 
 Stage commands: parts, pose, attention, finetune, all. Explicit flags (--out, --data, ...) are
-shorthands for `--set` keys and win over the config file.
+shorthands for `--set` keys and win over the config file. `finetune --from CK --clips DIR` is
+fine-tuning a trained model on a site's own clips (training/finetune.py); `finetune` without them
+is Algorithm 1's step 6 of a run.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.model.checkpoint import CheckpointError
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
+from training.stages import StageError
 
 STAGE_COMMANDS = ("parts", "pose", "attention", "finetune", "all")
 
@@ -47,6 +53,10 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--restart", action="store_true", help="ignore an unfinished run state and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
     _threads_argument(p)
+    if name == "finetune":
+        from training.finetune import add_finetune_arguments
+
+        add_finetune_arguments(p)
 
 
 def _threads_argument(parser: argparse.ArgumentParser) -> None:
@@ -94,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--data", help="dataset folder (default: the one the checkpoint was trained on)")
     ev.add_argument(
         "--subset",
-        default="test",
         choices=("test", "validation", "train", "all"),
-        help="test: the protocol's test clips; validation: the clips the checkpoint held out",
+        help="test: the protocol's test clips (the default); validation: the clips the checkpoint held out; "
+        "with --stream the default is every labelled sequence of --data",
     )
     ev.add_argument(
         "--dataset",
@@ -107,6 +117,25 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--out", help="folder for results.json, confusion.png, attention.png")
     ev.add_argument("--device", default="auto")
     ev.add_argument("--windows", type=int, default=5, help="windows per clip, logits averaged (paper: 5)")
+    stream = ev.add_argument_group(
+        "continuous streams (--stream): the app's own pipeline on whole sequences, scored per decision, "
+        "event and alert"
+    )
+    stream.add_argument("--stream", action="store_true",
+                        help="--data is sim:seed=N,minutes=M[,people=K] or a folder of labelled recordings")
+    from live.headless import AlertConfig
+    from live.worker import RecognitionConfig
+
+    stream.add_argument("--hop", type=float, default=RecognitionConfig.hop_s,
+                        help="seconds between decisions")
+    stream.add_argument("--smoothing", type=float, default=RecognitionConfig.smoothing_s,
+                        help="time constant (s) of the score smoothing")
+    stream.add_argument("--threshold", type=float, default=AlertConfig.threshold,
+                        help="probability for events and alerts")
+    stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
+                        help="alert classes (default: the app's, falling / fall_down, where the model "
+                             "has them)")
+    stream.add_argument("--engine", default="auto", help="inference backend, as python -m live --engine")
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--workers", type=int, default=0)
     _threads_argument(ev)
@@ -134,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
+        if args.command == "finetune" and (args.base or args.clips):
+            from training.finetune import run_finetune
+
+            return run_finetune(args)
         if args.command in STAGE_COMMANDS:
             from training.stages import train_all, train_stage
 
@@ -147,13 +180,28 @@ def main(argv: list[str] | None = None) -> int:
                     f"best checkpoint {result.best_checkpoint} (validation top-1 "
                     f"{100 * result.best_validation_top1:.2f}%, {result.epochs_run} epochs)"
                 )
+        elif args.command == "evaluate" and args.stream:
+            from training.evaluate import evaluate_streams
+
+            evaluate_streams(
+                args.checkpoint,
+                data=args.data,
+                subset=args.subset or "all",
+                out=args.out,
+                hop_s=args.hop,
+                smoothing_s=args.smoothing,
+                threshold=args.threshold,
+                alert_classes=args.alert_classes,
+                engine=args.engine,
+                threads=args.threads,
+            )
         elif args.command == "evaluate":
             from training.evaluate import evaluate
 
             evaluate(
                 args.checkpoint,
                 data=args.data,
-                subset=args.subset,
+                subset=args.subset or "test",
                 out=args.out,
                 dataset=args.dataset,
                 cache=args.cache,
@@ -174,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             from training.export import run_export
 
             return run_export(args)
-    except (ConfigError, DatasetError, FileNotFoundError) as exc:
+    except (ConfigError, DatasetError, FileNotFoundError, StageError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -6,6 +6,7 @@ does it once. Layout of a cache folder::
     cache.json                 settings (dataset, glimpse, crop rate, parts, bodies) — checked on reuse
     clips/<name>.npz           timestamps (N,), joints (N, M, 25, 3), states (N, M, 25), color (N, M, 25, 2),
                                crop_timestamps (Nc,), label, body_ids            (small, read whole)
+                               [timeline: JSON text of a continuous sequence's intervals]
     clips/<name>.crops.npy     uint8 (P, Nc, S, S, 3) RGB part crops             (memory-mapped)
     index.json                 [{name, label, frames, crop_frames, seconds}] of every prepared clip
     failed.txt                 name <TAB> reason, for clips that could not be read
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.glimpse import PARTS, GlimpseConfig
+from core.timeline import Timeline
 from training.data import Clip, ClipSource, DatasetError
 
 CACHE_FORMAT = "where-to-focus.cache"
@@ -124,6 +126,9 @@ def load_clip(cache: Path, name: str, with_crops: bool) -> Clip:
                 f"{crops_path}: no crops for {name} (prepared with --skeleton-only, or no video)"
             )
         crops = np.load(crops_path, mmap_mode="r")
+    timeline = None
+    if "timeline" in arrays:
+        timeline = Timeline.from_json(json.loads(str(arrays["timeline"])), source=str(npz_path))
     return Clip(
         name=name,
         label=int(arrays["label"]),
@@ -132,7 +137,13 @@ def load_clip(cache: Path, name: str, with_crops: bool) -> Clip:
         states=arrays["states"],
         crops=crops,
         crop_timestamps=arrays["crop_timestamps"].astype(np.float64) if with_crops else None,
+        timeline=timeline,
     )
+
+
+def timeline_array(timeline: Timeline) -> np.ndarray:
+    """A timeline as `write_clip` stores it (the "timeline" array: its JSON text)."""
+    return np.array(json.dumps(timeline.to_json()))
 
 
 class CachedClip:

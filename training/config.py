@@ -36,7 +36,19 @@ class DataConfig:
     protocol: str = "xview"
     cache: str = ""  # folder written by `prepare` (crops + skeletons); needed by the RGB stages
     label_map: str = ""  # clips: the site's label map file
-    validation_fraction: float = 0.1  # of the training clips, per class, for early stopping
+    # clips: the classifier's classes in order, matched to the clips' labels by name (fine-tuning: the
+    # base model's, then the site's new ones; no_action last). Empty: the label map's classes.
+    classes: list[str] = field(default_factory=list)
+    # clips: more folders of clips (each with its own labels.txt) trained beside the site's — clips of
+    # the base model's classes, so that fine-tuning keeps them (see training/finetune.py)
+    rehearse: list[str] = field(default_factory=list)
+    # clips, without no_action among the classes: seconds kept on each side of an interval cut out as a
+    # clip of its own, so that windows centred in the action see what surrounds it (fine-tuning: half a
+    # window)
+    interval_context_s: float = 0.0
+    # of the training clips, for early stopping: per class (clips: whole recording sessions, see
+    # training/datasets/clips.py)
+    validation_fraction: float = 0.1
     split_seed: int = 0  # draws the validation clips; independent of the training seed
     nucla_fps: float = 15.0  # see training/datasets/nucla.py for why 15
     nucla_train_views: list[int] = field(default_factory=lambda: [1, 2])
@@ -53,6 +65,11 @@ class WindowConfig:
     num_frames: int = 0  # 0: the model profile's number of frames
     jitter: float = 0.3  # fraction of the sample spacing, training only
     eval_windows: int = 5  # windows per clip at test time, logits averaged (the paper: 5)
+    # Continuous sequences (datasets with no_action): windows end every `stride_s` along each clip (the
+    # live hop by default), labelled by core.timeline's rule; each training epoch draws the same number
+    # of windows for every action class and `background_ratio` times that many no_action windows.
+    stride_s: float = 0.2
+    background_ratio: float = 1.0
 
 
 @dataclass
@@ -103,6 +120,7 @@ class StageEpochs:
     pose: int = 100
     attention: int = 30  # N1
     finetune: int = 10  # N2
+    head: int = 10  # fine-tuning a trained network: attention head + classifier first (training/finetune.py)
     # The first epochs of N1 with the part I3Ds held as step 2 left them: the attention first learns
     # which part already tells each class apart, before the parts adapt to where it looks.
     attention_frozen_parts: int = 0

@@ -18,6 +18,7 @@ import numpy as np
 
 from core.glimpse import GlimpseConfig
 from core.skeleton import SkeletonLayout
+from core.timeline import NO_ACTION, Timeline
 
 # Kinect v2 streams (NTU RGB+D, PKU-MMD, our recordings without a sidecar) run at 30 fps.
 KINECT_FPS = 30.0
@@ -30,15 +31,19 @@ class DatasetError(ValueError):
 
 @dataclass
 class Clip:
-    """One recorded action: a skeleton stream with timestamps and, once prepared, its part crops."""
+    """One recorded action — or a continuous sequence of several with background between them — as a
+    skeleton stream with timestamps and, once prepared, its part crops."""
 
     name: str
-    label: int  # 0-based class index
+    label: int  # 0-based class index of a trimmed clip; -1 for a continuous sequence (see `timeline`)
     timestamps: np.ndarray  # float64 (N,) seconds
     joints: np.ndarray  # float32 (N, M, J, 3) camera metres, zeros where a body is absent
     states: np.ndarray | None = None  # int8 (N, M, J) or None (every non-zero joint counts as tracked)
     crops: np.ndarray | None = None  # uint8 (P, Nc, S, S, 3) RGB, possibly a read-only memmap
     crop_timestamps: np.ndarray | None = None  # float64 (Nc,) seconds of the crop frames
+    # A continuous sequence: its action intervals in the clip's seconds (everything else is no_action).
+    # None for a trimmed clip, which is `label` from start to end.
+    timeline: Timeline | None = None
 
     def __post_init__(self) -> None:
         n = len(self.timestamps)
@@ -95,9 +100,17 @@ class Splits:
     has_rgb: bool  # whether crops can be loaded (a prepared cache)
     glimpse: GlimpseConfig | None = None  # how the cached crops were cut (None: no crops)
     crop_parts: tuple[str, ...] = ()  # the cached crop tracks, in order
+    # Continuous sequences (PKU-MMD, simulated streams): windows are taken all along each clip and
+    # labelled by its timeline, and `class_names` holds core.timeline.NO_ACTION (last, by convention).
+    continuous: bool = False
     # Clips of the folder the protocol neither trains nor tests on (N-UCLA: views in neither list);
     # only `subset("all")` reads them.
     unused: list[ClipSource] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.continuous and NO_ACTION not in self.class_names:
+            raise DatasetError(f"continuous sequences need the background class {NO_ACTION!r} among the "
+                               f"classes, got {self.class_names[:5]}...")
 
     def part_index(self, parts: tuple[str, ...], crop_size: int) -> list[int]:
         """Positions of the network's parts among the cached crop tracks (checked: sizes and parts)."""

@@ -1,21 +1,25 @@
-"""`python -m training demo --out DIR`: the whole training side on a CPU, on simulated clips.
+"""`python -m training demo --out DIR`: the whole training side on a CPU, on simulated room streams.
 
-    generate + prepare   N clips per class (seed S) -> DIR/train_cache;
-                         M per class (seed S+1) -> DIR/test_cache
-                         (simulation renders each clip; crops are cut exactly as `prepare` cuts video)
-    train                parts -> pose -> attention -> finetune (Algorithm 1) into DIR/run, `demo` profile
-    evaluate             the finetuned checkpoint on the held-out clips: top-1 / top-5, per-class accuracy and
-                         mean attention per class and part (table + DIR/eval/attention.png, confusion.png)
+    simulate + cut   S rooms of M minutes, two people at a time (simulation.scene, seeds from --seed):
+                     each tracked person's continuous sequence with its part crops (cut as live's worker
+                     cuts them) and its timeline of actions -> DIR/train_cache; whole rooms are held out
+                     for validation and early stopping
+                     N cut clips per class (simulation.clip, seed --seed + 1) -> DIR/test_cache, for the
+                     attention check
+    train            parts -> pose -> attention -> finetune (Algorithm 1) into DIR/run, `demo` profile, on
+                     windows along the sequences (training.windows.StreamWindowDataset: each window takes
+                     the action covering half of it, else no_action; classes balanced per epoch)
+    evaluate         the finetuned checkpoint on the cut clips: top-1, per-class accuracy and mean attention
+                     per class and part (table + DIR/eval/attention.png, confusion.png)
 
-The ten simulated classes each have a known informative part (simulation/actions.py): drink /
-phone / wave with the left or the right hand, and four whole-body actions. A model whose attention
-works should weigh the acting hand for the first six and the full body for the rest.
+The classes are the ten simulated actions (simulation/actions.py), each with a known informative part
+(drink / phone / wave with the left or the right hand, and four whole-body actions), and no_action
+last: everything people do between actions (simulation/idle.py). A model whose attention works weighs
+the acting hand for the first six and the full body for the rest.
 
 The network is the `demo` profile (core.model.profiles: 32 px crops, I3D at 1/8 width, 10 frames,
-LSTM 64) so that everything runs on two CPU cores in about twelve minutes (measured: 742 s on the
-2-core machine with `--threads 1` beside a second run, 1,000 training and 200 held-out clips, 96.5%
-held-out top-1 and every class's attention led by its part; training/checkpoints/README.md has the
-per-class table and the other seeds).
+LSTM 64) so that everything runs on two CPU cores in about twenty minutes; the figures and the
+commands that measure them on streams are in training/checkpoints/README.md.
 """
 
 from __future__ import annotations
@@ -31,14 +35,23 @@ import numpy as np
 
 from core.glimpse import PARTS, GlimpseConfig
 from core.model.profiles import demo
+from core.timeline import NO_ACTION
+from simulation.actions import CLASS_NAMES, CLASSES
 from training.cache import CacheSettings
 from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
+from training.datasets.simulated_streams import prepare_streams, stream_tasks
 from training.prepare import prepare_cache
 
 if TYPE_CHECKING:
     from training.evaluation import Report
 
-DEMO_WINDOW_S = 3.0
+# The model's classes: the simulated actions, then the background (by convention last).
+DEMO_CLASSES = (*CLASS_NAMES, NO_ACTION)
+DEMO_WINDOW_S = 2.0
+# Training windows end on a grid this far apart along each sequence (jittered by up to half of it, so
+# every offset is drawn); an epoch holds about one window per grid step of every action.
+DEMO_STRIDE_S = 1.0
+DEMO_BACKGROUND_RATIO = 2.0
 # lambda1 of Eq. 5 for this dataset (the paper sets it per dataset: 1e-5 NTU, 1e-4 N-UCLA). With the
 # paper's values the attention here saturates to one part within the first epochs, and as the pose
 # LSTM already knows the class, any part that tells a class from the others routed to the same part
@@ -56,11 +69,10 @@ DEMO_BODY_MIN_SIZE_M = 2.2
 
 
 def demo_settings() -> CacheSettings:
-    from simulation.actions import CLASS_NAMES
-
+    """How the demo's crops are cut (live cuts them the same way: the checkpoint carries the glimpse)."""
     glimpse = replace(
         GlimpseConfig(),
-        crop_size=demo(len(CLASS_NAMES)).crop_size,
+        crop_size=demo(len(DEMO_CLASSES)).crop_size,
         hand_size_m=DEMO_HAND_SIZE_M,
         body_min_size_m=DEMO_BODY_MIN_SIZE_M,
     )
@@ -70,7 +82,7 @@ def demo_settings() -> CacheSettings:
         crop_fps=10.0,
         parts=PARTS,
         max_bodies=1,
-        class_names=tuple(CLASS_NAMES),
+        class_names=DEMO_CLASSES,
     )
 
 
@@ -89,7 +101,8 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
         f"window.duration_s={DEMO_WINDOW_S}",
         f"window.num_frames={demo().num_frames}",
         "window.jitter=0.3",
-        "window.eval_windows=3",  # validation each epoch; the final evaluation takes the paper's 5
+        f"window.stride_s={DEMO_STRIDE_S}",
+        f"window.background_ratio={DEMO_BACKGROUND_RATIO}",
         "augment.rotate_deg=15",
         "augment.scale=0.1",
         "augment.noise=0.005",
@@ -98,14 +111,14 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
         "optim.finetune_lr=2.5e-4",  # about where step 5's plateau schedule brings the rate by its end
         f"optim.attention_weight={DEMO_ATTENTION_WEIGHT}",
         "optim.plateau_patience=2",
-        "optim.early_stop_patience=5",
-        f"epochs.parts={epochs(15)}",
-        f"epochs.pose={epochs(30)}",
-        f"epochs.attention={epochs(16)}",
+        "optim.early_stop_patience=4",
+        f"epochs.parts={epochs(5)}",
+        f"epochs.pose={epochs(15)}",
+        f"epochs.attention={epochs(10)}",
         # The attention first learns which part already tells each class apart (the parts as step 2
         # left them), before the parts adapt to wherever it looks early on.
-        f"epochs.attention_frozen_parts={epochs(3)}",
-        f"epochs.finetune={epochs(6)}",
+        f"epochs.attention_frozen_parts={epochs(1)}",
+        f"epochs.finetune={epochs(3)}",
         f"out={out / 'run'}",
         "device=cpu",
         f"workers={workers}",
@@ -114,12 +127,16 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for the caches, the run and the evaluation")
-    parser.add_argument("--clips-per-class", type=int, default=100, help="training clips per class")
-    parser.add_argument("--test-clips-per-class", type=int, default=20, help="held-out clips per class")
-    parser.add_argument("--seed", type=int, default=0, help="training clips' seed; held-out clips use seed+1")
+    parser.add_argument("--scenes", type=int, default=28, help="simulated rooms to train on")
+    parser.add_argument("--scene-minutes", type=float, default=5.0, help="minutes of each room")
+    parser.add_argument("--people", type=int, default=2, help="people in a room at most")
+    parser.add_argument(
+        "--test-clips-per-class", type=int, default=20, help="cut clips per class, for the attention check"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the rooms' seed; the cut clips use seed+1")
     parser.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every stage's epochs")
     parser.add_argument(
-        "--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes generating clips"
+        "--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes simulating rooms"
     )
     parser.add_argument(
         "--set",
@@ -142,16 +159,15 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = demo_settings()
     train_cache, test_cache = out / "train_cache", out / "test_cache"
     print(
-        f"[demo] generating {args.clips_per_class} training and {args.test_clips_per_class} held-out clips "
-        "per class"
+        f"[demo] simulating {args.scenes} rooms of {args.scene_minutes:g} min ({args.people} people at most) "
+        f"and {args.test_clips_per_class} cut clips per class"
     )
-    prepare_cache(
-        simulated_tasks(args.clips_per_class, args.seed, "train"),
+    prepare_streams(
+        stream_tasks(args.scenes, args.scene_minutes, args.people, args.seed, "room"),
         settings,
         train_cache,
         workers=args.workers,
         progress=not args.no_progress,
-        prepare_one=prepare_simulated_clip,
     )
     prepare_cache(
         simulated_tasks(args.test_clips_per_class, args.seed + 1, "test"),
@@ -161,7 +177,7 @@ def run_demo(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         prepare_one=prepare_simulated_clip,
     )
-    print(f"[demo] clips ready after {time.monotonic() - started:.0f} s")
+    print(f"[demo] data ready after {time.monotonic() - started:.0f} s")
     overrides = demo_overrides(out, train_cache, args.epochs_scale) + list(args.overrides)
     if args.no_progress:
         overrides.append("progress=false")
@@ -175,11 +191,9 @@ def run_demo(args: argparse.Namespace) -> int:
         out=out / "eval",
         progress=not args.no_progress,
     )
-    from simulation.actions import CLASSES
-
     wrong = misplaced_attention(report)
     print(
-        f"[demo] held-out top-1 {100 * report.top1:.1f}% in {time.monotonic() - started:.0f} s; attention "
+        f"[demo] cut clips: top-1 {100 * report.top1:.1f}% in {time.monotonic() - started:.0f} s; attention "
         f"leads with the informative part for {len(CLASSES) - len(wrong)} of {len(CLASSES)} classes"
         + (f" (not: {', '.join(wrong)})" if wrong else "")
     )
@@ -187,12 +201,14 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def misplaced_attention(report: Report) -> list[str]:
-    """The classes whose mean attention on their held-out clips does not lead with their informative
-    part (simulation.actions: the acting hand, or the full body for whole-body actions)."""
-    from simulation.actions import CLASSES
-
+    """The action classes whose mean attention on their held-out clips does not lead with their
+    informative part (simulation.actions: the acting hand, or the full body for whole-body actions).
+    Classes are matched by name; no_action has no informative part."""
+    if report.attention_per_class is None:
+        raise ValueError("this report has no attention (a model without parts)")
+    rows = {name: k for k, (name, _, _) in enumerate(report.per_class)}
     return [
         action.name
-        for action, weights in zip(CLASSES, report.attention_per_class, strict=True)
-        if int(np.argmax(weights)) != report.parts.index(action.focus)
+        for action in CLASSES
+        if int(np.argmax(report.attention_per_class[rows[action.name]])) != report.parts.index(action.focus)
     ]

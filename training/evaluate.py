@@ -3,6 +3,10 @@
 The dataset kind, protocol and validation clips come from the checkpoint (recorded by the trainer);
 `--data` points at the folder to read, so a checkpoint trained on one copy of N-UCLA evaluates on any
 other (for example a folder holding the view-3 test sequences).
+
+Recorded clips (dataset "clips") are scored against the checkpoint's own classes, matched by name to
+their labels; a folder given with `--data` and no `--cache` gets its crops cut the way the checkpoint
+says (into <out>/cache), so `--data FOLDER --subset all` is all it takes to score a model on new clips.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from pathlib import Path
 
 from core.model.checkpoint import load_checkpoint
 from core.skeleton import layout_by_name
+from live.worker import RecognitionConfig
 from training import distributed
 from training.config import DataConfig, config_from_dict
 from training.data import DatasetError
 from training.datasets import build_splits
 from training.evaluation import Report, format_report, make_report, predict, save_results, write_figures
-from training.windows import WindowDataset
+from training.streaming import StreamRun, evaluate_stream
+from training.windows import StreamWindowDataset, WindowDataset
 
 
 def evaluate(
@@ -49,6 +55,19 @@ def evaluate(
     data_config = dataclasses.replace(data_config, **changes)
     if trained is None and dataset is None:
         raise DatasetError(f"{checkpoint} does not record its dataset: pass --dataset")
+    out_dir = Path(out) if out else checkpoint.parent / f"eval_{data_config.dataset}_{subset}"
+    if data_config.dataset == "clips":
+        # Labels are matched to the model's classes by name; another folder is only itself.
+        data_config = dataclasses.replace(data_config, classes=list(loaded.class_names))
+        if data is not None:
+            data_config = dataclasses.replace(data_config, rehearse=[], label_map="")
+            if cache is None:
+                data_config = dataclasses.replace(data_config, cache="")
+        if loaded.config.parts and not data_config.cache:
+            from training.prepare import prepare_clip_crops
+
+            data_config = dataclasses.replace(data_config, cache=str(out_dir / "cache"))
+            prepare_clip_crops(data_config, loaded.preprocessing, data_config.cache, progress=progress)
     layout = layout_by_name(loaded.preprocessing.layout)
     splits = build_splits(data_config)
     if splits.layout.name != layout.name:
@@ -83,6 +102,8 @@ def evaluate(
                 f"folder holds view(s) {views} — --subset all evaluates every sequence in it, "
                 "--subset validation the performances the checkpoint held out)"
             )
+        if data_config.dataset == "clips" and subset == "test":
+            hint = " (recorded clips have no test split: --subset all scores every clip of --data)"
         raise DatasetError(f"{data_config.root}: no clips in subset {subset!r}{hint}")
     with_crops = bool(loaded.config.parts)
     if with_crops and not splits.has_rgb:
@@ -93,16 +114,23 @@ def evaluate(
     network = loaded.model.to(process.device).eval()
     window = loaded.preprocessing.window
     part_index = splits.part_index(loaded.config.parts, loaded.config.crop_size) if with_crops else None
-    dataset_windows = WindowDataset(
-        sources,
-        window,
-        layout,
-        loaded.preprocessing.num_bodies,
-        train=False,
-        with_crops=with_crops,
-        eval_windows=eval_windows,
-        part_index=part_index,
-    )
+    if splits.continuous:  # every window along the sequences, each scored against its own label
+        stride = trained.window.stride_s if trained is not None else 0.2
+        dataset_windows: WindowDataset = StreamWindowDataset(
+            sources, window, layout, loaded.preprocessing.num_bodies, loaded.class_names, train=False,
+            stride_s=stride, with_crops=with_crops, part_index=part_index,
+        )
+    else:
+        dataset_windows = WindowDataset(
+            sources,
+            window,
+            layout,
+            loaded.preprocessing.num_bodies,
+            train=False,
+            with_crops=with_crops,
+            eval_windows=eval_windows,
+            part_index=part_index,
+        )
     predictions = predict(
         network,
         network,
@@ -118,7 +146,6 @@ def evaluate(
     title = f"{checkpoint.name} on {data_config.dataset} {subset} ({Path(data_config.root).name})"
     if process.is_main:
         print(format_report(report, title))
-        out_dir = Path(out) if out else checkpoint.parent / f"eval_{data_config.dataset}_{subset}"
         written = write_figures(report, loaded.class_names, out_dir, f"{data_config.dataset} {subset}")
         save_results(
             report,
@@ -135,3 +162,45 @@ def evaluate(
         )
         print("wrote " + ", ".join(str(p) for p in [*written, out_dir / "results.json"]))
     return report
+
+
+def evaluate_streams(
+    checkpoint: str | Path,
+    *,
+    data: str | None = None,
+    subset: str = "all",
+    out: str | Path | None = None,
+    hop_s: float = 0.2,
+    smoothing_s: float = 0.5,
+    threshold: float = 0.6,
+    alert_classes: list[str] | None = None,
+    engine: str = "auto",
+    threads: int | None = None,
+    progress: bool = True,
+) -> StreamRun:
+    """`evaluate --stream`: whole sequences through the app's pipeline (training/streaming.py).
+
+    `subset` picks sequences of a folder by name: "validation" the ones the checkpoint held out,
+    "train" / "test" its dataset's protocol split, "all" every labelled sequence there."""
+    checkpoint = Path(checkpoint)
+    loaded = load_checkpoint(checkpoint)
+    trained = config_from_dict(loaded.extra["train_config"]) if "train_config" in loaded.extra else None
+    if data is None:
+        if trained is None:
+            raise DatasetError(f"{checkpoint} does not record its data: pass --data")
+        data = trained.data.root
+    names = None
+    if not str(data).startswith("sim") and subset != "all":
+        if subset == "validation":
+            if "validation_clips" not in loaded.extra:
+                raise DatasetError(f"{checkpoint} does not record which sequences it held out")
+            names = set(loaded.extra["validation_clips"])
+        else:
+            if trained is None:
+                raise DatasetError(f"{checkpoint} does not record its dataset: --subset {subset} is unknown")
+            splits = build_splits(dataclasses.replace(trained.data, root=str(data)))
+            names = {s.name for s in splits.subset(subset)}
+    recognition = RecognitionConfig(hop_s=hop_s, smoothing_s=smoothing_s)
+    return evaluate_stream(checkpoint, str(data), out=out, names=names, recognition=recognition,
+                           threshold=threshold, alert_classes=alert_classes, engine=engine, threads=threads,
+                           progress=progress)

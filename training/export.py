@@ -10,6 +10,8 @@
              S001C001P001R001A001) when --data has them, random crops otherwise;
              logits within 1e-3, attention within 1e-4, else ExportMismatchError
         +--> --split: also the two pieces TensorRT uses when it cannot take the LSTM, checked the same way
+        +--> --fp16: also the FP16 graph TensorRT builds from (I3Ds FP16, head FP32), checked against the
+             FP32 file on the same windows: top-1 agreement >= 99%, max attention difference reported
         +--> --tensorrt: build the FP16 engine now (cached), and report how far it is from PyTorch
 
 The export itself lives in core.engines (engines export checkpoints on the fly); this module is the
@@ -33,6 +35,7 @@ from core.engines import (
     Backend,
     EngineError,
     EngineMetadata,
+    Fp16Scope,
     GraphEngine,
     OnnxRuntimeGraph,
     SplitEngine,
@@ -43,6 +46,7 @@ from core.engines import (
     file_sha256,
     open_engine,
     split_onnx,
+    to_fp16,
 )
 from core.glimpse import PARTS, crop_window, part_boxes
 from core.model import load_checkpoint
@@ -53,6 +57,7 @@ from recordings.ntu import RgbVideo, read_skeleton
 NTU_CHECK_SAMPLE = "S001C001P001R001A001"  # the one NTU clip in shared/data with its RGB video
 NTU_FPS = 30.0
 TENSORRT_FP16_TOLERANCE = 5e-2  # FP16 engine vs FP32 PyTorch: a sanity bound, not a parity claim
+FP16_TOP1_AGREEMENT = 0.99  # the FP16 graph must decide as the FP32 one does on (at least) this share
 
 
 class ExportMismatchError(EngineError):
@@ -71,6 +76,7 @@ class ExportReport:
     tensorrt_error: float | None  # max |TensorRT - PyTorch| over logits and attention, when built
     tensorrt_engine: str | None  # how it runs: the whole graph, or I3Ds on TensorRT + the LSTM split off
     seconds: float
+    fp16: Fp16Parity | None = None
 
     def summary(self) -> str:
         m = self.metadata
@@ -85,10 +91,77 @@ class ExportReport:
         ]
         if self.split_paths:
             lines.append(f"  split for TensorRT: {self.split_paths[0].name}, {self.split_paths[1].name}")
+        if self.fp16 is not None:
+            lines.append(f"  {self.fp16.summary()}")
         if self.tensorrt_error is not None:
             lines.append(f"  TensorRT FP16 vs PyTorch: max difference {self.tensorrt_error:.2e}")
             lines.append(f"  TensorRT engine: {self.tensorrt_engine}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Fp16Parity:
+    """An FP16 graph against its FP32 source on the same windows (ONNX Runtime, CPU)."""
+
+    path: Path  # the FP16 graph
+    scope: Fp16Scope  # what runs in FP16
+    windows: int
+    top1_agreement: float  # share of windows whose top class is the same
+    logits_error: float  # max |FP16 - FP32|
+    logits_scale: float  # max |FP32 logits|, for scale
+    attention_error: float
+
+    def summary(self) -> str:
+        return (
+            f"FP16 graph ({self.scope.value} in FP16) vs FP32 on {self.windows} windows: top-1 agreement "
+            f"{self.top1_agreement:.1%} (>= {FP16_TOP1_AGREEMENT:.0%}), logits max difference "
+            f"{self.logits_error:.2e} (largest logit {self.logits_scale:.2f}), attention max difference "
+            f"{self.attention_error:.2e}"
+        )
+
+
+def fp16_parity(
+    onnx_path: str | Path,
+    crops: np.ndarray,
+    skeleton: np.ndarray,
+    *,
+    scope: Fp16Scope = Fp16Scope.I3DS,
+    out_path: str | Path | None = None,
+    threads: int | None = None,
+    batch: int = 4,
+) -> Fp16Parity:
+    """Convert `onnx_path` to FP16 (`to_fp16`, written to `out_path`, default beside it as .fp16.onnx)
+    and compare both on ONNX Runtime's CPU provider, `batch` windows per call.
+
+    That provider has FP16 kernels for few operators and casts around the others, so values are rounded
+    to FP16 wherever the graph stores FP16 (weights, every tensor between operators), while arithmetic
+    inside an operator runs in FP32, much as FP16 convolutions on a GPU accumulate in FP32. It is the
+    precision loss of the FP16 graph, not of a particular GPU's kernels."""
+    import onnx
+
+    onnx_path = Path(onnx_path)
+    if out_path is None:
+        out_path = onnx_path.with_name(f"{onnx_path.stem}.fp16-{scope.value}.onnx")
+    out_path = Path(out_path)
+    onnx.save(to_fp16(onnx.load(str(onnx_path)), scope), str(out_path))
+    reference = OnnxRuntimeGraph(onnx_path, threads=threads)
+    half = OnnxRuntimeGraph(out_path, threads=threads)
+    want, got = [], []
+    for start in range(0, len(skeleton), batch):
+        feeds = {"crops": crops[start : start + batch], "skeleton": skeleton[start : start + batch]}
+        want.append(reference.run(feeds, ("logits", "attention")))
+        got.append(half.run(feeds, ("logits", "attention")))
+    want_logits, want_attention = (np.concatenate(pieces) for pieces in zip(*want, strict=True))
+    logits, attention = (np.concatenate(pieces) for pieces in zip(*got, strict=True))
+    return Fp16Parity(
+        path=out_path,
+        scope=scope,
+        windows=len(skeleton),
+        top1_agreement=float(np.mean(logits.argmax(1) == want_logits.argmax(1))),
+        logits_error=_max_error(logits, want_logits),
+        logits_scale=float(np.abs(want_logits).max()),
+        attention_error=_max_error(attention, want_attention),
+    )
 
 
 def ntu_windows(
@@ -169,6 +242,8 @@ def export_checkpoint(
     split: bool = False,
     tensorrt: bool = False,
     cache_dir: str | Path | None = None,
+    fp16: bool = False,
+    fp16_windows: int = 32,
 ) -> ExportReport:
     """Export `checkpoint_path` to `onnx_path` (default: beside it, .onnx) and check it (module docstring)."""
     started = time.perf_counter()
@@ -194,6 +269,16 @@ def export_checkpoint(
         pieces = SplitEngine(OnnxRuntimeGraph(split_paths[0]), OnnxRuntimeGraph(split_paths[1]), metadata)
         check_parity(reference, pieces, crops, skeleton, f"{split_paths[0]} + {split_paths[1]}")
 
+    fp16_report = None
+    if fp16:
+        if data_dir is not None:
+            many_crops, many_skeletons = ntu_windows(data_dir, metadata, count=fp16_windows)
+        else:
+            many_crops, many_skeletons = example_inputs(metadata, fp16_windows)
+        fp16_report = fp16_parity(onnx_path, many_crops, many_skeletons)
+        if fp16_report.top1_agreement < FP16_TOP1_AGREEMENT:
+            raise ExportMismatchError(f"{fp16_report.path}: {fp16_report.summary()}")
+
     tensorrt_error, tensorrt_engine = None, None
     if tensorrt:
         # As live opens it: the whole graph, or, where TensorRT cannot take the LSTM, the split engine.
@@ -218,6 +303,7 @@ def export_checkpoint(
         tensorrt_error=tensorrt_error,
         tensorrt_engine=tensorrt_engine,
         seconds=time.perf_counter() - started,
+        fp16=fp16_report,
     )
 
 
@@ -237,6 +323,11 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         "--split", action="store_true", help="also write the I3D / pose-head pieces for TensorRT"
     )
     parser.add_argument(
+        "--fp16",
+        action="store_true",
+        help="also write the FP16 graph TensorRT builds from and check it against FP32 (top-1 agreement)",
+    )
+    parser.add_argument(
         "--tensorrt", action="store_true", help="also build (and cache) the TensorRT FP16 engine"
     )
     parser.add_argument("--cache-dir", type=Path, help="TensorRT engine cache (default: ~/.cache/...)")
@@ -254,6 +345,7 @@ def run_export(args: argparse.Namespace) -> int:
             split=args.split,
             tensorrt=args.tensorrt,
             cache_dir=args.cache_dir,
+            fp16=args.fp16,
         )
     except ExportMismatchError as error:
         print(f"export check failed: {error}", file=sys.stderr)

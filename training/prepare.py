@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from core.camera import DEFAULT_CAMERA, ColorCamera, fit_camera
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
+from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from recordings.clip import read_sidecar
 from recordings.ntu import RgbVideo, read_skeleton
@@ -41,8 +42,10 @@ from training.cache import (
     read_settings,
     write_clip,
 )
+from training.config import DataConfig
 from training.data import NTU_FPS, ClipTask, DatasetError
 from training.datasets import prepare_tasks
+from training.datasets.clips import clip_prepare_tasks
 
 # Clips whose video and skeleton frame counts differ by more than this are refused: frame i of one
 # would no longer show frame i of the other. NTU has a few off-by-one videos, which are kept.
@@ -254,6 +257,31 @@ def _collect(name: str, entry: dict | None, reason: str | None, index: list, fai
         failed.append((name, reason or "unknown error"))
         bar.write(f"skipped {name}: {reason}")
     bar.update(1)
+
+
+def prepare_clip_crops(
+    data: DataConfig,
+    preprocessing: Preprocessing,
+    cache: str | Path,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Crops of a clips dataset (data.root and data.rehearse) cut the way a model's `preprocessing` says
+    (crop size, part boxes, parts, bodies) into `cache` (resumable). Refuses to go on when a clip fails."""
+    tasks = clip_prepare_tasks(data.root, data.label_map or None, data.rehearse)
+    settings = CacheSettings(
+        dataset="clips",
+        glimpse=preprocessing.glimpse,
+        parts=tuple(preprocessing.parts),
+        max_bodies=preprocessing.num_bodies,
+        skeleton_only=not preprocessing.parts,
+    )
+    _, failed = prepare_cache(tasks, settings, cache, workers=workers, progress=progress)
+    if failed:
+        listed = "; ".join(f"{name}: {reason}" for name, reason in failed[:3])
+        raise DatasetError(f"{len(failed)} clip(s) could not be prepared ({listed}); fix or remove them")
+    return Path(cache)
 
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:

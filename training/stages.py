@@ -9,6 +9,8 @@
                        `epochs.attention_frozen_parts` of them with the part I3Ds held
     finetune   step 6  as attention with the LSTM frozen, N2 epochs (at `optim.finetune_lr` if set)
     all        the stages the network has, in this order, each from the previous one's best checkpoint
+    head               attention head + classifier alone, from a trained network (`--init`): where
+                       fine-tuning on a site's few clips starts, before `finetune` (training/finetune.py)
 
 Run folder (`out`):  <out>/<stage>/ config.yaml  metrics.jsonl  best.pt  last.pt  state.pt
 `best.pt` is a model checkpoint (core.model.checkpoint: the network, its config, class names and
@@ -44,16 +46,17 @@ from training.config import TrainConfig, config_to_dict, write_config
 from training.data import DatasetError, Splits
 from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
-from training.windows import Augmentation, WindowDataset
+from training.windows import Augmentation, window_datasets
 
-# CLI name of each stage, in Algorithm 1's order.
+# CLI name of each stage, Algorithm 1's in its order, then the first stage of fine-tuning on few clips.
 STAGE_NAMES: dict[str, Stage] = {
     "parts": Stage.PARTS,
     "pose": Stage.POSE,
     "attention": Stage.JOINT,
     "finetune": Stage.FINETUNE,
+    "head": Stage.HEAD,
 }
-STAGE_ORDER = tuple(STAGE_NAMES)
+STAGE_ORDER = ("parts", "pose", "attention", "finetune")
 
 
 class StageError(RuntimeError):
@@ -196,17 +199,42 @@ def check_compatible(
         raise StageError(f"{path} is a different network than this run's config ({details})")
 
 
-def load_matching(network: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
-    """Load `state` into `network`; tensors whose shape differs (classifiers of another class count)
-    keep their fresh initialisation. Returns their names. Missing or unexpected names are errors."""
+def class_rows(old_names: list[str], new_names: list[str]) -> list[int]:
+    """For each new class, the row of the same-named old class in a classifier (-1: a new class)."""
+    return [old_names.index(name) if name in old_names else -1 for name in new_names]
+
+
+def load_matching(
+    network: nn.Module, state: dict[str, torch.Tensor], rows: list[int] | None = None
+) -> list[str]:
+    """Load `state` into `network`. Tensors whose shape differs are class-sized (classifiers of another
+    class count): with `rows` (for each of the network's classes, the row in `state` of the same class,
+    or -1; see `class_rows`) the known classes' rows are copied and only new classes' rows keep their
+    fresh initialisation; without, the whole tensor stays fresh. Returns the names of the class-sized
+    tensors. Missing or unexpected names, or tensors that differ in more than the class count, are
+    errors."""
     own = network.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
         raise StageError(f"checkpoint weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    fresh = [k for k, v in state.items() if v.shape != own[k].shape]
-    network.load_state_dict({k: (own[k] if k in fresh else v) for k, v in state.items()})
-    return fresh
+    resized = [k for k, v in state.items() if v.shape != own[k].shape]
+    merged = dict(state)
+    for name in resized:
+        old, new = state[name], own[name]
+        if rows is None:
+            merged[name] = new
+            continue
+        if old.shape[1:] != new.shape[1:] or len(rows) != new.shape[0]:
+            raise StageError(f"checkpoint tensor {name} is {tuple(old.shape)}, the network's "
+                             f"{tuple(new.shape)}: not a classifier of another class count")
+        copied = new.clone()
+        for row, source in enumerate(rows):
+            if source >= 0:
+                copied[row] = old[source]
+        merged[name] = copied
+    network.load_state_dict(merged)
+    return resized
 
 
 def preprocessing_for(config: TrainConfig, splits: Splits, net: NetworkConfig) -> Preprocessing:
@@ -238,6 +266,8 @@ def train_stage(
         )
     net_config = network_config(config, len(splits.class_names), splits.layout)
     network_stages = stages_for(net_config)
+    if stage == "head" and "finetune" in network_stages:
+        network_stages = ["head", *network_stages]  # the head of a trained network (needs --init)
     if stage not in network_stages:
         raise StageError(
             f"a {net_config.aggregation.value!r} network has no {stage!r} stage; "
@@ -267,9 +297,14 @@ def train_stage(
         loaded = load_checkpoint(seed_path)
         new_classes = bool(init) and config.model.init_new_classes
         check_compatible(loaded.model.config, net_config, seed_path, ignore_classes=new_classes)
-        fresh = load_matching(network, loaded.model.state_dict())
-        if fresh and process.is_main:
-            print(f"[{stage}] from {seed_path}: class-sized tensors start fresh: {', '.join(fresh)}")
+        # Classes the checkpoint knows keep their classifier rows (matched by name); new ones start fresh.
+        rows = class_rows(loaded.class_names, list(splits.class_names)) if new_classes else None
+        resized = load_matching(network, loaded.model.state_dict(), rows)
+        if resized and process.is_main:
+            count = len(splits.class_names)
+            kept = sum(r >= 0 for r in rows) if rows is not None else 0
+            print(f"[{stage}] from {seed_path}: {', '.join(resized)} resized to {count} classes: rows of "
+                  f"{kept} known classes copied, {count - kept} start fresh")
     elif config.model.i3d_weights and needs_crops(stage):  # the first RGB stage: Algorithm 1 step 1
         reports = network.load_pretrained_i3d(
             read_i3d_weights(config.model.i3d_weights), source=config.model.i3d_weights
@@ -296,16 +331,6 @@ def train_stage(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
     spec = WindowSpec(config.window.duration_s, net_config.num_frames)
-    common = {
-        "spec": spec,
-        "layout": splits.layout,
-        "num_bodies": net_config.num_bodies,
-        "with_crops": needs_crops(stage),
-        "seed": config.seed,
-        "part_index": splits.part_index(net_config.parts, net_config.crop_size)
-        if needs_crops(stage)
-        else None,
-    }
     augmentation = Augmentation(
         config.augment.rotate_deg,
         config.augment.tilt_deg,
@@ -316,11 +341,15 @@ def train_stage(
         config.augment.shear,
         config.augment.swap_sides,
     )
-    train_set = WindowDataset(
-        splits.train, train=True, jitter=config.window.jitter, augmentation=augmentation, **common
-    )
-    validation_set = WindowDataset(
-        splits.validation or splits.train, train=False, eval_windows=config.window.eval_windows, **common
+    train_set, validation_set = window_datasets(
+        splits,
+        spec,
+        net_config.num_bodies,
+        window=config.window,
+        augmentation=augmentation,
+        with_crops=needs_crops(stage),
+        part_index=splits.part_index(net_config.parts, net_config.crop_size) if needs_crops(stage) else None,
+        seed=config.seed,
     )
     sampler = DistributedSampler(
         train_set,

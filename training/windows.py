@@ -4,9 +4,17 @@
         skeleton  normalize_window -> augment (training) -> float32 (T, M, J, 3)
         crops     nearest cached crop frame per sample time -> uint8 (P, T, S, S, 3)
 
-Training takes one random window per clip and epoch (random end time and jitter, as live inference
-sees a window ending at any moment); evaluation takes `eval_windows` evenly spread windows per clip
-and the caller averages their logits (the paper tests 5 per clip).
+Trimmed clips (NTU, N-UCLA: one action per clip), `WindowDataset`: training takes one random window
+per clip and epoch (random end time and jitter, as live inference sees a window ending at any moment);
+evaluation takes `eval_windows` evenly spread windows per clip and the caller averages their logits
+(the paper tests 5 per clip).
+
+Continuous sequences (PKU-MMD, simulated streams: actions with background between them),
+`StreamWindowDataset`: windows end every `stride_s` along each sequence, as live decides every hop,
+and each takes the label core.timeline gives it (the action covering at least half of it, else
+no_action). Background is most of a stream (~70% of PKU-MMD), so each training epoch draws a
+class-balanced sample: the same number of windows for every action class and `background_ratio`
+times as many no_action windows. Evaluation takes every window, one per item.
 """
 
 from __future__ import annotations
@@ -20,8 +28,10 @@ import torch
 from torch.utils.data import Dataset
 
 from core.skeleton import SkeletonLayout, normalize_window
+from core.timeline import NO_ACTION
 from core.window import WindowSpec, evaluation_window_ends, random_window_end, window_indices
-from training.data import Clip, ClipSource, DatasetError, fit_bodies
+from training.config import WindowConfig
+from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
 
 
 @dataclass(frozen=True)
@@ -161,12 +171,7 @@ class WindowDataset(Dataset):
         # or processes, so a resumed or distributed run sees what an uninterrupted one would.
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if self.train:
-            if self.augmentation.speed > 0:
-                # A faster performance is the same clip on a compressed time axis: the window, defined in
-                # seconds, then spans more of the action.
-                factor = rng.uniform(1 - self.augmentation.speed, 1 + self.augmentation.speed)
-                stretched = None if clip.crop_timestamps is None else clip.crop_timestamps * factor
-                clip = replace(clip, timestamps=clip.timestamps * factor, crop_timestamps=stretched)
+            clip, _ = self._speed(clip, rng)
             windows = [
                 self._window(clip, random_window_end(clip.timestamps, self.spec, rng), self.jitter, rng)
             ]
@@ -181,6 +186,17 @@ class WindowDataset(Dataset):
             stacked = np.stack([w[key] for w in windows]) if not self.train else windows[0][key]
             out[key] = torch.from_numpy(np.ascontiguousarray(stacked))
         return out
+
+    def _speed(self, clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
+        """The clip at a random speed (training augmentation) and the factor its times were scaled by.
+
+        A faster performance is the same clip on a compressed time axis: the window, defined in
+        seconds, then spans more of the action."""
+        if self.augmentation.speed <= 0:
+            return clip, 1.0
+        factor = float(rng.uniform(1 - self.augmentation.speed, 1 + self.augmentation.speed))
+        stretched = None if clip.crop_timestamps is None else clip.crop_timestamps * factor
+        return replace(clip, timestamps=clip.timestamps * factor, crop_timestamps=stretched), factor
 
     def _window(
         self, clip: Clip, end: float, jitter: float, rng: np.random.Generator
@@ -206,6 +222,147 @@ class WindowDataset(Dataset):
             crops = np.asarray(clip.crops[:, crop_idx])  # reads only these frames of a memmap
             window["crops"] = crops if self.part_index is None else crops[self.part_index]
         return window
+
+
+class StreamWindowDataset(WindowDataset):
+    """Windows along continuous sequences, labelled by their timelines (see the module docstring).
+
+    Items are dicts as `WindowDataset`'s; "clip" is the sequence's index. Training items are one window
+    of the epoch's class-balanced draw (call `set_epoch`: the draw changes each epoch, its size does
+    not); evaluation items are every window of every sequence, with a leading axis of one window
+    (skeleton (1, T, M, J, 3)) so `training.evaluation.predict` treats them as clips.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[ClipSource],
+        spec: WindowSpec,
+        layout: SkeletonLayout,
+        num_bodies: int,
+        class_names: Sequence[str],
+        *,
+        train: bool,
+        stride_s: float = 0.2,
+        background_ratio: float = 1.0,
+        min_coverage: float = 0.8,
+        **options,
+    ) -> None:
+        super().__init__(sources, spec, layout, num_bodies, train=train, eval_windows=1, **options)
+        if NO_ACTION not in class_names:
+            raise DatasetError(f"continuous sequences need the class {NO_ACTION!r}, got {list(class_names)}")
+        if stride_s <= 0 or background_ratio < 0:
+            raise DatasetError(f"window stride must be > 0 and background ratio >= 0, got {stride_s}, "
+                               f"{background_ratio}")
+        self.class_names = list(class_names)
+        self.stride_s = stride_s
+        self.background_ratio = background_ratio
+        # Every candidate window: (sequence, end time) with its class, on the stride grid from the first
+        # instant live would decide (`min_coverage` of a window of history) to the sequence's end.
+        clips, ends, labels = [], [], []
+        for k in range(len(self.sources)):
+            clip = self.clip(k)
+            # Kept: every window of a sequence would read its whole skeleton file again (a third of the
+            # time of a demo training step); the crops stay memory-mapped.
+            self._cache[k] = clip
+            if clip.timeline is None:
+                raise DatasetError(f"sequence {clip.name} has no timeline: a trimmed clip, not a stream")
+            first = clip.timestamps[0] + min_coverage * spec.duration_s
+            grid = np.arange(first, clip.timestamps[-1] + 1e-9, stride_s)
+            clips.append(np.full(len(grid), k))
+            ends.append(grid)
+            labels.append([self._label(clip, end) for end in grid])
+        self.window_clips = np.concatenate(clips).astype(np.int64) if clips else np.zeros(0, np.int64)
+        self.window_ends = np.concatenate(ends) if ends else np.zeros(0)
+        self.window_labels = np.array([label for group in labels for label in group], dtype=np.int64)
+        if len(self.window_ends) == 0:
+            raise DatasetError("no windows: every sequence is shorter than a window")
+        self.background = self.class_names.index(NO_ACTION)
+        counts = np.bincount(self.window_labels, minlength=len(self.class_names))
+        actions = [c for c in range(len(self.class_names)) if c != self.background and counts[c] > 0]
+        # One epoch: about every action window once, the rarer classes drawn again, background capped.
+        self.per_class = int(np.ceil(counts[actions].mean())) if actions else int(counts[self.background])
+        self._drawn_classes = actions + ([self.background] if counts[self.background] else [])
+        self._plan = self._draw(0)
+
+    def _label(self, clip: Clip, end: float) -> int:
+        name = clip.timeline.window_label(end - self.spec.duration_s, end)
+        if name not in self.class_names:
+            raise DatasetError(f"sequence {clip.name}: label {name!r} is not among the model's classes")
+        return self.class_names.index(name)
+
+    def _draw(self, epoch: int) -> np.ndarray:
+        """Indices of this epoch's windows (a fixed count, so samplers can size themselves once)."""
+        if not self.train:
+            return np.arange(len(self.window_ends))
+        rng = np.random.default_rng([self.seed, epoch, 7919])
+        plan = []
+        for c in self._drawn_classes:
+            members = np.flatnonzero(self.window_labels == c)
+            wanted = self.per_class
+            if c == self.background:
+                wanted = int(round(self.background_ratio * self.per_class))
+            plan.append(rng.choice(members, size=wanted, replace=wanted > len(members)))
+        return rng.permutation(np.concatenate(plan))
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.window_labels[self._plan]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self._plan = self._draw(epoch)
+
+    def __len__(self) -> int:
+        return len(self._plan)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        window = int(self._plan[index])
+        k, end = int(self.window_clips[window]), float(self.window_ends[window])
+        clip = self.clip(k)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        label = int(self.window_labels[window])
+        if self.train:
+            # Anywhere within the grid step, as a live hop may fall; the label follows the exact window.
+            end += float(rng.uniform(-0.5, 0.5)) * self.stride_s
+            end = float(np.clip(end, clip.timestamps[0], clip.timestamps[-1]))
+            label = self._label(clip, end)
+            clip, factor = self._speed(clip, rng)
+            end *= factor
+        arrays = self._window(clip, end, self.jitter if self.train else 0.0, rng)
+        out: dict[str, torch.Tensor | int] = {"label": torch.tensor(label, dtype=torch.int64), "clip": k}
+        for key, value in arrays.items():
+            out[key] = torch.from_numpy(np.ascontiguousarray(value if self.train else value[None]))
+        return out
+
+
+def window_datasets(
+    splits: Splits,
+    spec: WindowSpec,
+    num_bodies: int,
+    *,
+    window: WindowConfig,
+    augmentation: Augmentation,
+    with_crops: bool,
+    part_index: list[int] | None,
+    seed: int,
+) -> tuple[WindowDataset, WindowDataset]:
+    """(training windows, validation windows) of a split: along continuous sequences when the dataset
+    has them (`splits.continuous`), else the trimmed-clip windows."""
+    common = {"with_crops": with_crops, "part_index": part_index, "seed": seed}
+    validation_sources = splits.validation or splits.train
+    if splits.continuous:
+        stream = {"stride_s": window.stride_s, "background_ratio": window.background_ratio}
+        train = StreamWindowDataset(splits.train, spec, splits.layout, num_bodies, splits.class_names,
+                                    train=True, jitter=window.jitter, augmentation=augmentation, **stream,
+                                    **common)
+        validation = StreamWindowDataset(validation_sources, spec, splits.layout, num_bodies,
+                                         splits.class_names, train=False, **stream, **common)
+        return train, validation
+    train = WindowDataset(splits.train, spec, splits.layout, num_bodies, train=True, jitter=window.jitter,
+                          augmentation=augmentation, **common)
+    validation = WindowDataset(validation_sources, spec, splits.layout, num_bodies, train=False,
+                               eval_windows=window.eval_windows, **common)
+    return train, validation
 
 
 def mirror_permutation(layout: SkeletonLayout) -> np.ndarray:

@@ -20,6 +20,8 @@ Training stages (Algorithm 1), set with `set_stage`:
                     (`network.pose.stream_logits(skeleton)`; the LSTM has one)
     Stage.JOINT     step 5: what `forward` uses (parts, pose trunk, attention, classifier), loss on `forward`
     Stage.FINETUNE  step 6: as JOINT with the pose trunk (LSTM or graph network) frozen
+    Stage.HEAD      the attention head and the classifier alone: fine-tuning a trained network on a
+                    site's few clips starts here (the layers with the fewest weights), then FINETUNE
     Stage.ALL       every parameter trainable (the default after construction)
 Frozen modules get requires_grad False and stay in eval mode (no dropout noise, no BatchNorm
 statistics updates) even when the network is put in train mode. JOINT also trains the ablations
@@ -54,6 +56,7 @@ class Stage(enum.Enum):
     POSE = "pose"
     JOINT = "joint"
     FINETUNE = "finetune"
+    HEAD = "head"
     ALL = "all"
 
 
@@ -150,25 +153,48 @@ class PartAttentionNetwork(nn.Module):
             logits, _ = self._pose(skeleton)
             return logits, logits.new_zeros(logits.shape[0], 0)
 
+        if aggregation is Aggregation.ATTENTION:
+            return self.attend(self.pooled_part_features(crops), skeleton)
+
         features = self.part_features(crops)
         batch, num_parts = features[0].shape[0], len(features)
         if aggregation is Aggregation.SINGLE:
             logits = self.parts[0].classify(global_average(features[0]))
             return logits, logits.new_ones(batch, 1)
 
-        attention = features[0].new_full((batch, num_parts), 1.0 / num_parts)
-        if aggregation is Aggregation.ATTENTION:
-            _, hidden = self._pose(skeleton)
-            attention = self.attention(hidden)
-            pooled = torch.stack([global_average(f) for f in features], dim=1)  # (B, K, D)
-            fused = (attention.unsqueeze(-1) * pooled).sum(dim=1)
-        elif aggregation is Aggregation.SUM0:
+        if aggregation is Aggregation.SUM0:
             fused = torch.stack([global_average(f) for f in features], dim=1).sum(dim=1)
         elif aggregation is Aggregation.CONCAT0:
             fused = torch.cat([global_average(f) for f in features], dim=1)
         else:  # sum_r: add the feature maps, then the shared blocks
             fused = global_average(self.shared.features(torch.stack(features, dim=0).sum(dim=0)))
+        logits = self.classifier(self.classifier_dropout(self._in_head_precision(fused)))
+        return logits, logits.new_full((batch, num_parts), 1.0 / num_parts)
+
+    def pooled_part_features(self, crops: torch.Tensor | None) -> torch.Tensor:
+        """g_k of Eq. 4: each part's I3D features averaged over time and space, (B, P, D)."""
+        return torch.stack([global_average(f) for f in self.part_features(crops)], dim=1)
+
+    def attend(
+        self, pooled: torch.Tensor, skeleton: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 2-4 and the classifier: the pose LSTM's attention alpha (B, P) weighs the pooled part
+        features (B, P, D) into F, which is classified -> logits (B, C), alpha.
+
+        The second half of `forward` for the attention network; ONNX export calls it too (with
+        `pooled_part_features`), so the exported graph is this forward, split where TensorRT may need it.
+        """
+        _, hidden = self._pose(skeleton)
+        attention = self.attention(hidden)
+        fused = (attention.unsqueeze(-1) * self._in_head_precision(pooled)).sum(dim=1)
         return self.classifier(self.classifier_dropout(fused)), attention
+
+    def _in_head_precision(self, features: torch.Tensor) -> torch.Tensor:
+        """I3D features in the dtype of the layers after them. Engines may run the I3Ds in half precision
+        and keep the head (attention, classifier) in FP32, where FP16 harms; in one precision (or under
+        autocast) this is the identity and adds nothing to a traced graph."""
+        head_dtype = self.classifier.weight.dtype
+        return features if features.dtype == head_dtype else features.to(head_dtype)
 
     def part_features(self, crops: torch.Tensor | None) -> list[torch.Tensor]:
         """Each part's feature map at the aggregation point, (B, C, T', H', W') per part."""
@@ -179,6 +205,9 @@ class PartAttentionNetwork(nn.Module):
             raise ValueError(f"crops must be (B, {', '.join(map(str, expected))}) RGB 0..255, got {got}")
         # I3D's convention: RGB in [-1, 1], channels first. Done here so engines feed crops as cut.
         x = crops.permute(0, 1, 5, 2, 3, 4) * (1.0 / 127.5) - 1.0
+        trunk_dtype = self.parts[0].Conv3d_1a_7x7.conv3d.weight.dtype
+        if x.dtype != trunk_dtype:  # I3Ds in half precision (engines): normalise in FP32, then convert
+            x = x.to(trunk_dtype)
         return [part.features(x[:, k]) for k, part in enumerate(self.parts)]
 
     def part_logits(self, crops: torch.Tensor) -> torch.Tensor:
@@ -280,6 +309,9 @@ class PartAttentionNetwork(nn.Module):
             return [self.parts, self.classifier] if self.parts_share_classifier else [self.parts]
         if stage is Stage.POSE:
             return [need(self.pose, "the pose stream")]
+        if stage is Stage.HEAD:
+            heads = [need(self.classifier, "a classifier on part features")]
+            return heads + ([self.attention] if self.attention is not None else [])
         used = self._used_by_forward()
         if stage is Stage.JOINT:
             return used

@@ -1,27 +1,53 @@
 """A site's own recorded clips: NTU layout (recordings/clip.py) plus the site's label map.
 
-    ROOT/**/<name>.skeleton, <name>_rgb.avi, <name>.json (sidecar: label, timestamps, calibration)
+    ROOT/**/<name>.skeleton, <name>_rgb.avi, <name>.json (sidecar: label, intervals, session, timestamps)
     ROOT/labels.txt (or data.label_map): A121<TAB>patient fell ...
+    data.rehearse: more such folders, each with its own labels.txt (clips of a base model's classes,
+                   trained beside the site's so that fine-tuning does not forget them)
 
-Each clip's class is its sidecar's action id (or label name), else the A-number of its sample name;
-a clip whose class is not in the label map is an error that names the clip and the map — a wrong
-label must never train silently. Protocol "all": every clip trains, `validation_fraction` of each
-class held out; evaluate other clips (another session, another room) with `--data` and `--subset all`.
+Labels. A clip is one action from start to end (its sidecar's "label", else its "action_id" or the
+A-number of its NTU-style name, named by the folder's label map) or, when its sidecar has "intervals",
+a sequence: the intervals' actions with background between them. Classes are matched by name, to
+`data.classes` when given (a fine-tuned model's classes: the base model's, then the site's), else to
+the label map's classes. A label the classes lack is an error that names the clip — a wrong label must
+never train silently; a clip with no label at all (recorded, not yet labelled) is left out and listed.
+
+Sequences. With no_action among the classes, a dataset holding intervals is continuous
+(`Splits.continuous`): windows all along each clip, labelled by its timeline (background: no_action),
+and a clip labelled as a whole becomes one interval spanning it. Without no_action, each interval is
+cut out and trained as a clip of its own, with `interval_context_s` more on each side (half a window:
+the windows centred in the action are then whole, as live sees them); the background is not used.
+
+Validation by session. Clips of one recording session (a sitting: the same people, clothes, light and
+camera placement) are near-copies of each other; validating on random clips would validate on copies
+of training clips. So `validation_fraction` of the clips is held out as whole sessions, per folder,
+each class keeping at least one session for training (and, where it has two or more, one held out).
+The session is the sidecar's "session", else the S of an NTU-style name, else the day the sidecar
+says the clip was recorded, else the clip alone. A folder with one session can only be split by clip:
+it is, with a warning that its validation figures flatter the model.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from core.skeleton import KINECT_V2
-from recordings.clip import find_clips, read_sidecar
+from core.timeline import NO_ACTION, Interval, Timeline
+from recordings.clip import ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SampleName, read_skeleton
-from training.cache import cache_sources, read_index, read_settings
+from recordings.recorder import clip_session
+from training.cache import load_clip, read_index, read_settings
 from training.config import DataConfig
-from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, hold_out
+from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, stratified_split
+
+log = logging.getLogger(__name__)
 
 
 def label_map_for(root: str | Path, label_map: str | None) -> tuple[Path, LabelMap]:
@@ -31,108 +57,291 @@ def label_map_for(root: str | Path, label_map: str | None) -> tuple[Path, LabelM
     return path, read_label_map(path, site=False)
 
 
-def clip_action_id(skeleton: Path, sidecar: Path | None, labels: LabelMap, map_path: Path) -> int:
-    """The clip's action id, checked against the label map."""
+@dataclass(frozen=True)
+class LabelledClip:
+    """One clip with its labels as its sidecar says them now."""
+
+    task: ClipTask  # files; `name` is unique across the dataset's folders (the cache's key)
+    action: str | None  # the class of the whole clip; None when only intervals label it
+    timeline: Timeline | None  # intervals in the clip's seconds; None: the whole clip is `action`
+    session: int
+    folder: int  # 0: data.root, k: data.rehearse[k - 1]
+    duration: float  # seconds an interval may reach (last frame + one frame period)
+
+
+def _whole_clip_class(
+    paths: ClipPaths, sidecar: Sidecar | None, labels: LabelMap, map_path: Path
+) -> str | None:
+    """The class name of a clip labelled as a whole, or None (unlabelled)."""
     action = None
     if sidecar is not None:
-        info = read_sidecar(sidecar)
-        if info.action_id is not None:
-            action = int(info.action_id)
-        elif info.label is not None:
-            try:
-                action = labels.action_id(info.label)
-            except KeyError as exc:
-                raise DatasetError(
-                    f"{sidecar}: label {info.label!r} is not in the label map {map_path}"
-                ) from exc
+        if sidecar.label is not None:
+            return str(sidecar.label)
+        if sidecar.action_id is not None:
+            action = int(sidecar.action_id)
     if action is None:
         try:
-            action = SampleName.parse(skeleton.name).action
-        except ValueError as exc:
-            raise DatasetError(f"{skeleton}: no sidecar label and no NTU-style sample name ({exc})") from exc
+            action = SampleName.parse(paths.name).action
+        except ValueError:
+            return None
     if action not in labels:
         raise DatasetError(
-            f"{sidecar or skeleton}: action A{action:03d} is not in the label map {map_path} "
+            f"{paths.sidecar or paths.skeleton}: action A{action:03d} is not in the label map {map_path} "
             f"(which has {', '.join(f'A{a:03d}' for a in labels.action_ids[:10])})"
         )
-    return action
+    return labels.name(action)
 
 
-def clip_prepare_tasks(root: str | Path, label_map: str | None = None) -> list[ClipTask]:
-    map_path, labels = label_map_for(root, label_map)
+def _session(paths: ClipPaths, raw: dict | None, number: int) -> int:
+    session = clip_session(paths.name, raw)
+    if session is not None:
+        return session
+    started = str((raw or {}).get("started_at", ""))[:10]  # recorded before sidecars had sessions
+    if len(started) == 10 and started[4] == "-" and started[7] == "-":
+        return int(started.replace("-", ""))
+    return -1 - number  # nothing says: the clip is a session of its own
+
+
+def read_clip_folder(
+    root: str | Path, label_map: str | Path | None = None, *, folder: int = 0, prefix: str = ""
+) -> tuple[list[LabelledClip], list[Path]]:
+    """Every clip under `root` with its labels, and the clips that have none (not yet labelled)."""
+    map_path, labels = label_map_for(root, str(label_map) if label_map else None)
     clips = find_clips(root)
     if not clips:
         raise DatasetError(f"{root}: no clips (*.skeleton) found")
-    tasks = []
-    for paths in clips:
-        action = clip_action_id(paths.skeleton, paths.sidecar, labels, map_path)
-        tasks.append(
-            ClipTask(
-                name=paths.name,
-                label=labels.class_index(action),
-                skeleton=paths.skeleton,
-                video=paths.video,
-                sidecar=paths.sidecar,
-                group={"action_id": action},
-            )
-        )
-    return tasks
+    out, unlabelled = [], []
+    for number, paths in enumerate(clips):
+        sidecar = read_sidecar(paths.sidecar) if paths.sidecar is not None else None
+        action = _whole_clip_class(paths, sidecar, labels, map_path)
+        timeline = sidecar.timeline if sidecar is not None and sidecar.timeline else None
+        if timeline is not None and not timeline.intervals:
+            timeline = None
+        if action is None and timeline is None:
+            unlabelled.append(paths.skeleton)
+            continue
+        if sidecar is not None:
+            stamps = sidecar.timestamps
+        else:  # NTU's own clips: 30 fps; the frame count is the file's first line
+            with open(paths.skeleton, "rb") as f:
+                first = f.readline().strip()
+            if not first.isdigit():
+                raise DatasetError(f"{paths.skeleton}: line 1: expected the frame count, got {first[:20]!r}")
+            stamps = np.arange(int(first)) / NTU_FPS
+        period = float(np.median(np.diff(stamps))) if len(stamps) > 1 else 1.0 / NTU_FPS
+        duration = float(stamps[-1] - stamps[0]) + period if len(stamps) else 0.0
+        name = prefix + paths.name
+        task = ClipTask(name, -1, paths.skeleton, paths.video, paths.sidecar, {})
+        session = _session(paths, sidecar.raw if sidecar is not None else None, number)
+        out.append(LabelledClip(task, action, timeline, session, folder, duration))
+    return out, unlabelled
 
 
-class RecordedClip:
-    """Loads one clip's skeleton (and sidecar timestamps) on demand; picklable for loader workers."""
+def rehearsal_prefix(folder: str | Path, k: int) -> str:
+    """Cache names of a rehearsal folder's clips: its number and a digest of its path, so that two
+    folders' same-named clips never share a cache entry."""
+    digest = hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:8]
+    return f"rehearse{k}-{digest}_"
 
-    def __init__(self, task: ClipTask, max_bodies: int) -> None:
-        self.task, self.max_bodies = task, max_bodies
+
+def read_dataset(data: DataConfig) -> tuple[list[LabelledClip], list[Path]]:
+    """The clips of data.root and of every data.rehearse folder."""
+    clips, unlabelled = read_clip_folder(data.root, data.label_map or None)
+    for k, folder in enumerate(data.rehearse, start=1):
+        more, skipped = read_clip_folder(folder, None, folder=k, prefix=rehearsal_prefix(folder, k))
+        clips += more
+        unlabelled += skipped
+    names = Counter(c.task.name for c in clips)
+    twice = [n for n, count in names.items() if count > 1]
+    if twice:
+        raise DatasetError(f"{data.root}: clip names must be unique, {twice[:3]} appear more than once")
+    return clips, unlabelled
+
+
+def clip_classes(clip: LabelledClip) -> list[str]:
+    """Every class a clip's labels name."""
+    names = [i.label for i in clip.timeline.intervals] if clip.timeline is not None else []
+    return ([clip.action] if clip.action and clip.timeline is None else []) + names
+
+
+def clip_prepare_tasks(
+    root: str | Path, label_map: str | None = None, rehearse: list[str] | tuple[str, ...] = ()
+) -> list[ClipTask]:
+    """The clips to prepare crops for (`python -m training prepare --dataset clips`): every labelled clip
+    (labels themselves are read from the sidecars when training, so relabelling needs no new crops)."""
+    data = DataConfig(dataset="clips", root=str(root), label_map=label_map or "", rehearse=list(rehearse))
+    clips, unlabelled = read_dataset(data)
+    if unlabelled:
+        log.warning("%d unlabelled clips left out (python -m recordings label): %s", len(unlabelled),
+                    ", ".join(p.name for p in unlabelled[:5]))
+    return [replace(c.task, group={"session": c.session, "folder": c.folder}) for c in clips]
+
+
+def _cut(clip: Clip, start: float, end: float) -> Clip:
+    """The frames of [start, end) (at least one) of a clip, its crops too."""
+    first = float(clip.timestamps[0])
+    keep = np.flatnonzero((clip.timestamps - first >= start) & (clip.timestamps - first < end))
+    if len(keep) == 0:
+        keep = np.array([int(np.argmin(np.abs(clip.timestamps - first - start)))])
+    crops, crop_times = clip.crops, clip.crop_timestamps
+    if crops is not None and crop_times is not None:
+        inside = np.flatnonzero((crop_times - first >= start) & (crop_times - first < end))
+        if len(inside) == 0:
+            inside = np.array([int(np.argmin(np.abs(crop_times - first - start)))])
+        crops, crop_times = crops[:, inside[0] : inside[-1] + 1], crop_times[inside[0] : inside[-1] + 1]
+    states = clip.states[keep[0] : keep[-1] + 1] if clip.states is not None else None
+    return replace(clip, timestamps=clip.timestamps[keep[0] : keep[-1] + 1],
+                   joints=clip.joints[keep[0] : keep[-1] + 1], states=states, crops=crops,
+                   crop_timestamps=crop_times, timeline=None)
+
+
+class LabelledClipLoader:
+    """Loads one clip — from the prepared cache (crops) or its skeleton file — with the label the split
+    gave it: a class index, a timeline (continuous), or an interval cut out. Picklable (loader workers)."""
+
+    def __init__(self, task: ClipTask, label: int, timeline: Timeline | None,
+                 span: tuple[float, float] | None, max_bodies: int, cache: Path | None) -> None:
+        self.task, self.label, self.timeline, self.span = task, label, timeline, span
+        self.max_bodies, self.cache = max_bodies, cache
 
     def __call__(self, with_crops: bool) -> Clip:
-        if with_crops:
-            raise DatasetError(
-                f"{self.task.skeleton}: crops need a prepared cache (python -m training prepare)"
-            )
-        arrays = read_skeleton(self.task.skeleton).arrays(self.max_bodies)
-        if self.task.sidecar is not None:
-            timestamps = read_sidecar(self.task.sidecar).timestamps
+        if self.cache is not None:
+            clip = load_clip(self.cache, self.task.name, with_crops)
+        elif with_crops:
+            raise DatasetError(f"{self.task.skeleton}: crops need a prepared cache "
+                               "(python -m training prepare)")
         else:
-            timestamps = np.arange(len(arrays.xyz), dtype=np.float64) / NTU_FPS
-        return Clip(self.task.name, self.task.label, timestamps - timestamps[0], arrays.xyz, arrays.states)
+            arrays = read_skeleton(self.task.skeleton).arrays(self.max_bodies)
+            if self.task.sidecar is not None:
+                stamps = read_sidecar(self.task.sidecar).timestamps
+            else:
+                stamps = np.arange(len(arrays.xyz), dtype=np.float64) / NTU_FPS
+            clip = Clip(self.task.name, self.label, stamps - stamps[0], arrays.xyz, arrays.states)
+        clip.label, clip.timeline = self.label, self.timeline
+        return _cut(clip, *self.span) if self.span is not None else clip
+
+
+def held_sessions(
+    sessions: dict[int, list[ClipSource]], fraction: float, rng: np.random.Generator
+) -> set[int]:
+    """The sessions to hold out: first, for each class seen in two or more sessions, one session that
+    has it; then more, in random order, until `fraction` of the clips are held out — never the last
+    training session of a class."""
+    order = [int(k) for k in rng.permutation(sorted(sessions))]
+    classes_of = {k: {s.group["class"] for s in sessions[k]} for k in order}
+    sessions_with = Counter(c for k in order for c in classes_of[k])
+    held_with: Counter[int] = Counter()
+    held: list[int] = []
+    target = fraction * sum(len(members) for members in sessions.values())
+    # Candidates in turn: a session with each class in need of validation, then any session.
+    for wanted in [*sorted(sessions_with), None]:
+        for key in order:
+            if wanted is None and sum(len(sessions[k]) for k in held) >= target:
+                break
+            if wanted is not None and (held_with[wanted] or wanted not in classes_of[key]):
+                continue
+            if key not in held and all(held_with[c] + 1 < sessions_with[c] for c in classes_of[key]):
+                held.append(key)
+                held_with.update(classes_of[key])
+                if wanted is not None:
+                    break
+    return set(held)
+
+
+def hold_out_sessions(
+    pool: list[ClipSource], fraction: float, seed: int
+) -> tuple[list[ClipSource], list[ClipSource], list[str]]:
+    """(train, validation, notes): whole sessions held out per folder (see the module docstring)."""
+    train: list[ClipSource] = []
+    validation: list[ClipSource] = []
+    notes: list[str] = []
+    for folder in sorted({s.group["folder"] for s in pool}):
+        members = [s for s in pool if s.group["folder"] == folder]
+        sessions: dict[int, list[ClipSource]] = {}
+        for source in members:
+            sessions.setdefault(source.group["session"], []).append(source)
+        if fraction <= 0:
+            train += members
+            continue
+        if len(sessions) < 2:
+            kept, held = stratified_split([s.group["class"] for s in members], fraction, seed)
+            train += [members[i] for i in kept]
+            validation += [members[i] for i in held]
+            where = "the site's clips" if folder == 0 else f"rehearsal folder {folder}"
+            notes.append(f"{where}: every clip is from one recording session, so validation clips are drawn "
+                         f"at random from them and their validation figures flatter the model")
+            continue
+        held = held_sessions(sessions, fraction, np.random.default_rng([seed, folder]))
+        for key in sorted(sessions):
+            (validation if key in held else train).extend(sessions[key])
+    return train, validation, notes
 
 
 def clip_splits(data: DataConfig) -> Splits:
     if data.protocol not in ("all", "xview"):
         raise DatasetError(f"dataset 'clips' has protocol 'all', not {data.protocol!r}")
-    root = Path(data.root)
-    map_path, labels = label_map_for(root, data.label_map or None)
-    glimpse, crop_parts = None, ()
+    clips, unlabelled = read_dataset(data)
+    if unlabelled:
+        print(f"[clips] {len(unlabelled)} unlabelled clip(s) left out (python -m recordings label): "
+              + ", ".join(p.name for p in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else ""))
+    if not clips:
+        raise DatasetError(f"{data.root}: no labelled clips")
+    if data.classes:
+        classes = list(data.classes)
+    else:
+        classes = label_map_for(data.root, data.label_map or None)[1].class_names
+    for clip in clips:
+        missing = [name for name in clip_classes(clip) if name not in classes]
+        if missing:
+            shown = ", ".join(classes[:10]) + (" ..." if len(classes) > 10 else "")
+            where = clip.task.sidecar or clip.task.skeleton
+            raise DatasetError(f"{where}: label {missing[0]!r} is not among the classes ({shown})")
+    continuous = NO_ACTION in classes and any(c.timeline is not None for c in clips)
+
+    glimpse, crop_parts, cache = None, (), None
     if data.cache:
-        settings = read_settings(data.cache)
-        entries = read_index(data.cache)
-        index = {}
-        for entry in entries:
-            action = int(entry["group"]["action_id"])
-            if action not in labels:
-                raise DatasetError(
-                    f"{data.cache}: clip {entry['name']} has action A{action:03d}, not in {map_path}"
-                )
-            index[entry["name"]] = labels.class_index(action)
-        pool = cache_sources(data.cache, entries, index)
+        cache = Path(data.cache)
+        settings = read_settings(cache)
+        prepared = {entry["name"] for entry in read_index(cache)}
+        absent = [c.task.name for c in clips if c.task.name not in prepared]
+        if absent:
+            raise DatasetError(f"{cache}: {len(absent)} clip(s) are not prepared (e.g. {absent[0]}); run "
+                               f"`python -m training prepare` on {data.root} again")
         glimpse = None if settings.skeleton_only else settings.glimpse
         crop_parts = () if settings.skeleton_only else settings.parts
-    else:
-        pool = [
-            ClipSource(t.name, t.label, RecordedClip(t, data.max_bodies), t.group)
-            for t in clip_prepare_tasks(root, data.label_map or None)
-        ]
-    if not pool:
-        raise DatasetError(f"{data.cache or root}: no clips")
-    train, validation = hold_out(pool, data.validation_fraction, data.split_seed)
+
+    pool: list[ClipSource] = []
+    for clip in clips:
+        main_class = classes.index(clip_classes(clip)[0])
+        group = {"session": clip.session, "folder": clip.folder, "class": main_class}
+        if continuous:
+            whole = [Interval(0.0, clip.duration, clip.action)] if clip.action else []
+            timeline = clip.timeline or Timeline.checked(whole, duration=clip.duration, source=clip.task.name)
+            loader = LabelledClipLoader(clip.task, -1, timeline, None, data.max_bodies, cache)
+            pool.append(ClipSource(clip.task.name, -1, loader, group))
+        elif clip.timeline is not None:  # each interval a clip of its own
+            for interval in clip.timeline.intervals:
+                label = classes.index(interval.label)
+                span = (max(0.0, interval.start - data.interval_context_s),
+                        min(clip.duration, interval.end + data.interval_context_s))
+                loader = LabelledClipLoader(clip.task, label, None, span, data.max_bodies, cache)
+                name = f"{clip.task.name}@{interval.start:.2f}-{interval.end:.2f}"
+                pool.append(ClipSource(name, label, loader, {**group, "class": label}))
+        else:
+            label = classes.index(clip.action)
+            loader = LabelledClipLoader(clip.task, label, None, None, data.max_bodies, cache)
+            pool.append(ClipSource(clip.task.name, label, loader, group))
+    train, validation, notes = hold_out_sessions(pool, data.validation_fraction, data.split_seed)
+    for note in notes:
+        print(f"[clips] {note}")
     return Splits(
         train,
         validation,
         [],
-        labels.class_names,
+        classes,
         KINECT_V2,
         has_rgb=glimpse is not None,
         glimpse=glimpse,
         crop_parts=crop_parts,
+        continuous=continuous,
     )

@@ -14,6 +14,7 @@ import numpy as np
 
 from core.glimpse import crop_frame, part_boxes
 from core.skeleton import KINECT_V2
+from core.timeline import NO_ACTION
 from simulation.actions import CLASS_NAMES
 from simulation.clip import generate_clip
 from training.cache import (
@@ -25,7 +26,7 @@ from training.cache import (
     write_clip,
 )
 from training.config import DataConfig
-from training.data import DatasetError, Splits, hold_out
+from training.data import ClipSource, DatasetError, Splits, hold_out
 
 
 @dataclass(frozen=True)
@@ -95,20 +96,34 @@ def simulated_tasks(per_class: int, seed: int, prefix: str) -> list[SimulatedCli
 
 def cache_splits(data: DataConfig) -> Splits:
     """A prepared cache that is a dataset of its own (class names in cache.json): the demo's simulated
-    clips. Every clip trains (minus validation); another cache of the same classes is the test set."""
+    clips or streams. Every clip trains (minus validation); another cache of the same classes is the
+    test set.
+
+    Continuous sequences (label -1 in the index, a timeline in each clip: the simulated streams) need
+    the class no_action; their validation holds out whole scenes (`group["scene"]`), so that no room,
+    person or moment of a validation scene is trained on."""
     folder = data.root
     settings = read_settings(folder)
     if not settings.class_names:
         raise DatasetError(f"{folder}: this cache does not name its classes; use its dataset's own loader")
     entries = read_index(folder)
     labels = {e["name"]: int(e["label"]) for e in entries}
-    bad = [n for n, label in labels.items() if not 0 <= label < len(settings.class_names)]
-    if bad:
+    continuous = [n for n, label in labels.items() if label < 0]
+    if continuous and len(continuous) != len(labels):
+        raise DatasetError(f"{folder}: holds both continuous sequences ({continuous[0]}, ...) and trimmed "
+                           "clips; a cache holds one kind")
+    bad = [n for n, label in labels.items() if not -1 <= label < len(settings.class_names)]
+    if bad or (not continuous and any(label < 0 for label in labels.values())):
         raise DatasetError(
             f"{folder}: clips {bad[:3]} have labels outside the {len(settings.class_names)} classes"
         )
+    if continuous and NO_ACTION not in settings.class_names:
+        raise DatasetError(f"{folder}: continuous sequences need the class {NO_ACTION!r} in cache.json")
     pool = cache_sources(folder, entries, labels)
-    train, validation = hold_out(pool, data.validation_fraction, data.split_seed)
+    if continuous:
+        train, validation = hold_out_scenes(pool, data.validation_fraction, data.split_seed)
+    else:
+        train, validation = hold_out(pool, data.validation_fraction, data.split_seed)
     glimpse = None if settings.skeleton_only else settings.glimpse
     return Splits(
         train,
@@ -119,4 +134,20 @@ def cache_splits(data: DataConfig) -> Splits:
         has_rgb=glimpse is not None,
         glimpse=glimpse,
         crop_parts=() if settings.skeleton_only else settings.parts,
+        continuous=bool(continuous),
     )
+
+
+def hold_out_scenes(
+    pool: list[ClipSource], fraction: float, seed: int
+) -> tuple[list[ClipSource], list[ClipSource]]:
+    """(train, validation): `fraction` of the scenes (at least one when there are two or more) with
+    every sequence cut from them, drawn reproducibly from `seed`."""
+    scenes = sorted({int(s.group.get("scene", k)) for k, s in enumerate(pool)})
+    count = int(round(fraction * len(scenes)))
+    if fraction > 0 and len(scenes) >= 2:
+        count = max(count, 1)
+    held = set(np.random.default_rng(seed).permutation(scenes)[:count].tolist())
+    train = [s for k, s in enumerate(pool) if int(s.group.get("scene", k)) not in held]
+    validation = [s for k, s in enumerate(pool) if int(s.group.get("scene", k)) in held]
+    return train, validation

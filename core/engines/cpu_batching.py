@@ -1,0 +1,179 @@
+"""On a CPU, the faster of ONNX Runtime and PyTorch eager for each number of people, by measurement.
+
+Neither wins everywhere. ONNX Runtime has less overhead per call and wins for one person (lite, 2
+threads: 58 vs 92 ms); PyTorch's oneDNN convolutions batch better, and on an idle machine eager wins
+from 2 people up (README's engine figures). Which one is faster for a batch depends on the CPU, the
+threads and the profile, so `open_engine(..., AUTO)` measures both on the model it opens:
+
+    warm-up, then `runs` timed calls of each backend at 1 and MAX_PEOPLE people, interleaved
+        --> seconds per call, a line through the two sizes per backend --> per batch size, the lower line
+        --> PerBatchEngine: each call goes to the backend chosen for its number of people
+
+The measurement is cached beside the engines (cpu-batching-<model>.json), keyed by CPU, threads and
+runtime versions, so it costs a few seconds on the first open only. A model too slow to measure within
+`budget_s` (the paper profile on a laptop) is measured at one person only, and that backend runs all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.engines.export import example_inputs
+from core.engines.interface import MAX_PEOPLE, Backend, Engine, check_shapes
+from core.engines.metadata import EngineMetadata
+
+CALIBRATION_FORMAT = "where-to-focus.cpu-batching/1"
+
+
+def choose_per_batch(seconds: Mapping[Backend, Mapping[int, float]], max_batch: int) -> dict[int, Backend]:
+    """For each batch size 1..max_batch, the backend with the lowest time per call, each backend's time
+    taken linear between the sizes it was measured at (constant beyond them). Ties go to the first."""
+    plan = {}
+    for people in range(1, max_batch + 1):
+        estimates = {backend: _interpolate(times, people) for backend, times in seconds.items()}
+        plan[people] = min(estimates, key=lambda backend: estimates[backend])
+    return plan
+
+
+def _interpolate(times: Mapping[int, float], people: int) -> float:
+    sizes = sorted(times)
+    return float(np.interp(people, sizes, [times[s] for s in sizes]))
+
+
+def describe_plan(plan: Mapping[int, Backend]) -> str:
+    """'onnxruntime-cpu for 1 person, pytorch-cpu for 2-6 people'."""
+    runs: list[list[Any]] = []  # [backend, first, last]
+    for people in sorted(plan):
+        if runs and runs[-1][0] is plan[people] and runs[-1][2] == people - 1:
+            runs[-1][2] = people
+        else:
+            runs.append([plan[people], people, people])
+    parts = []
+    for backend, first, last in runs:
+        count = str(first) if first == last else f"{first}-{last}"
+        parts.append(f"{backend.value} for {count} {'person' if first == last == 1 else 'people'}")
+    return ", ".join(parts)
+
+
+def measure(
+    engines: Mapping[Backend, Engine],
+    metadata: EngineMetadata,
+    *,
+    runs: int = 3,
+    budget_s: float = 20.0,
+    max_batch: int = MAX_PEOPLE,
+) -> dict[Backend, dict[int, float]]:
+    """Median seconds per call of each engine at 1 and `max_batch` people (module docstring)."""
+    seconds: dict[Backend, dict[int, float]] = {backend: {} for backend in engines}
+    for people in (1, max_batch):
+        crops, skeleton = example_inputs(metadata, people, seed=people)
+        for engine in engines.values():
+            engine.run(crops, skeleton)  # warm-up: allocations, thread pools, oneDNN primitives
+        times: dict[Backend, list[float]] = {backend: [] for backend in engines}
+        for _ in range(runs):
+            for backend, engine in engines.items():  # interleaved: a burst of load hits both alike
+                started = time.perf_counter()
+                engine.run(crops, skeleton)
+                times[backend].append(time.perf_counter() - started)
+        for backend in engines:
+            seconds[backend][people] = float(np.median(times[backend]))
+        if people == 1:
+            projected = sum(seconds[b][1] for b in engines) * max_batch * (runs + 1)
+            if projected > budget_s:
+                break  # too slow to measure a full batch: the one-person figures decide
+    return seconds
+
+
+def cpu_model() -> str:
+    """The CPU's model name ("Intel(R) Xeon(R) ..." from /proc/cpuinfo; platform's guess elsewhere)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return cpu
+
+
+def machine_key(threads: int) -> dict[str, Any]:
+    """What the measurement depends on besides the model."""
+    import onnxruntime
+    import torch
+
+    return {
+        "format": CALIBRATION_FORMAT,
+        "cpu": cpu_model(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "threads": threads,
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def cached_measurement(
+    path: Path,
+    key: Mapping[str, Any],
+    measure_now: Any,
+) -> tuple[dict[Backend, dict[int, float]], bool]:
+    """The measurement stored in `path` under `key`, or `measure_now()` stored there. (seconds, measured)"""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored["key"] == dict(key):
+            seconds = {
+                Backend(name): {int(people): float(s) for people, s in times.items()}
+                for name, times in stored["seconds"].items()
+            }
+            return seconds, False
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # absent, unreadable or for another machine: measure again
+    seconds = measure_now()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "key": dict(key),
+        "seconds": {b.value: {str(p): s for p, s in t.items()} for b, t in seconds.items()},
+    }
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
+    return seconds, True
+
+
+class PerBatchEngine:
+    """Several engines for one model; each call runs on the one chosen for its number of people."""
+
+    def __init__(
+        self,
+        engines: Mapping[Backend, Engine],
+        plan: Mapping[int, Backend],
+        metadata: EngineMetadata,
+        *,
+        reason: str = "",
+    ) -> None:
+        missing = {backend for backend in plan.values() if backend not in engines}
+        if missing or not plan:
+            raise ValueError(f"plan {dict(plan)} names backends without an engine: {missing}")
+        self.engines = dict(engines)
+        self.plan = dict(plan)
+        self.metadata = metadata
+        self.reason = reason
+        names = {backend: engine.name for backend, engine in engines.items()}
+        used = sorted(set(plan.values()), key=list(engines).index)
+        if len(used) == 1:
+            self.name = names[used[0]]
+        else:
+            self.name = " | ".join(names[b] for b in used) + f" ({describe_plan(plan)})"
+
+    def engine_for(self, people: int) -> Engine:
+        return self.engines[self.plan[min(people, max(self.plan))]]
+
+    def run(self, crops: np.ndarray, skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        people = check_shapes(np.asarray(crops), np.asarray(skeleton), self.metadata)
+        return self.engine_for(people).run(crops, skeleton)

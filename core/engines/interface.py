@@ -1,0 +1,129 @@
+"""What every engine is: crops + skeletons in, logits + attention out; and engines made of ONNX graphs.
+
+crops    (B, P, T, S, S, 3) RGB 0..255 --+
+                                          +--> Engine.run --> logits (B, C), attention (B, P)
+skeleton (B, T, M, J, 3) normalised     --+
+
+GraphEngine:  one graph (ONNX Runtime or TensorRT) computes everything
+SplitEngine:  parts graph (crops -> part_features) then head graph (part_features, skeleton -> ...)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Protocol
+
+import numpy as np
+
+from core.engines.metadata import EngineMetadata
+
+MAX_PEOPLE = 6  # bodies a Kinect v2 tracks at once: the largest batch an engine is built for
+INPUT_NAMES = ("crops", "skeleton")
+OUTPUT_NAMES = ("logits", "attention")
+PART_FEATURES = "part_features"  # (B, P, D) pooled I3D features: where the graph splits for TensorRT
+BATCH_AXIS = "people"
+
+
+class Backend(enum.Enum):
+    AUTO = "auto"
+    TENSORRT = "tensorrt"
+    ONNXRUNTIME_CUDA = "onnxruntime-cuda"
+    ONNXRUNTIME_CPU = "onnxruntime-cpu"
+    PYTORCH_CUDA = "pytorch-cuda"
+    PYTORCH_CPU = "pytorch-cpu"
+
+
+class EngineError(RuntimeError):
+    """An engine that cannot be built or opened (export, parse, build or session creation failed)."""
+
+
+class BackendUnavailable(EngineError):
+    """The backend's runtime or device is not present on this machine."""
+
+
+class EngineInputError(ValueError):
+    """Crops or skeletons that do not have the shape the engine's network takes."""
+
+
+class Engine(Protocol):
+    """Runs the network: crops + skeletons in, logits + attention out, all numpy."""
+
+    name: str  # the backend as run, e.g. "onnxruntime-cpu (2 threads)"
+    reason: str  # why this backend (auto says which it picked and why)
+    metadata: EngineMetadata
+
+    def run(self, crops: np.ndarray, skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """crops float32 (B, P, T, S, S, 3) RGB 0..255, skeleton float32 (B, T, M, J, 3) normalised
+        -> logits float32 (B, C), attention float32 (B, P)."""
+        ...
+
+
+def check_shapes(crops: np.ndarray, skeleton: np.ndarray, metadata: EngineMetadata) -> int:
+    """The batch size (people) of the inputs; EngineInputError where a shape is wrong."""
+    people = skeleton.shape[0] if skeleton.ndim else 0
+    expected_crops = metadata.crops_shape(people)
+    expected_skeleton = metadata.skeleton_shape(people)
+    if not metadata.parts:  # the pose-only network takes no crops
+        expected_crops = crops.shape
+    if crops.shape != expected_crops or skeleton.shape != expected_skeleton or people < 1:
+        crops_text = ", ".join(map(str, expected_crops[1:]))
+        skeleton_text = ", ".join(map(str, expected_skeleton[1:]))
+        raise EngineInputError(
+            f"engine for the {metadata.profile} profile takes crops (B, {crops_text}) and skeleton "
+            f"(B, {skeleton_text}) with the same B >= 1; got crops {crops.shape}, skeleton {skeleton.shape}"
+        )
+    return people
+
+
+def check_inputs(
+    crops: np.ndarray, skeleton: np.ndarray, metadata: EngineMetadata
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguous float32 copies (or views) of the inputs; EngineInputError where a shape is wrong."""
+    crops = np.ascontiguousarray(crops, dtype=np.float32)
+    skeleton = np.ascontiguousarray(skeleton, dtype=np.float32)
+    check_shapes(crops, skeleton, metadata)
+    return crops, skeleton
+
+
+class Graph(Protocol):
+    """One ONNX graph on some runtime: named numpy arrays in, named numpy arrays out."""
+
+    name: str
+    input_names: tuple[str, ...]
+
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]: ...
+
+
+class GraphEngine:
+    """The whole network as one ONNX graph, on ONNX Runtime or TensorRT."""
+
+    def __init__(self, graph: Graph, metadata: EngineMetadata, *, reason: str = "") -> None:
+        self.graph = graph
+        self.metadata = metadata
+        self.name = graph.name
+        self.reason = reason
+
+    def run(self, crops: np.ndarray, skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        crops, skeleton = check_inputs(crops, skeleton, self.metadata)
+        logits, attention = self.graph.run(
+            dict(zip(INPUT_NAMES, (crops, skeleton), strict=True)), OUTPUT_NAMES
+        )
+        return logits, attention
+
+
+class SplitEngine:
+    """The network in two graphs (see `split_onnx`): the I3Ds on one runtime, the head on another."""
+
+    def __init__(self, parts: Graph, head: Graph, metadata: EngineMetadata, *, reason: str = "") -> None:
+        self.parts = parts
+        self.head = head
+        self.metadata = metadata
+        self.name = f"{parts.name} (I3Ds) + {head.name} (pose LSTM, attention)"
+        self.reason = reason
+
+    def run(self, crops: np.ndarray, skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        crops, skeleton = check_inputs(crops, skeleton, self.metadata)
+        (features,) = self.parts.run({INPUT_NAMES[0]: crops}, (PART_FEATURES,))
+        logits, attention = self.head.run({PART_FEATURES: features, INPUT_NAMES[1]: skeleton}, OUTPUT_NAMES)
+        return logits, attention

@@ -1,0 +1,160 @@
+"""What a network file says about itself: classes, profile, window, crops, normalisation, source hash.
+
+Every engine carries an `EngineMetadata`, so a file alone says how to feed it (torchvision's habit with
+weights, taken further). An exported ONNX file holds the same record in its `metadata_props`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.model.checkpoint import Checkpoint, Preprocessing
+from core.model.profiles import PROFILES, NetworkConfig
+
+METADATA_FORMAT = "where-to-focus.engine/1"
+
+
+class OnnxMetadataError(ValueError):
+    """An ONNX file without (or with a broken) where-to-focus metadata record."""
+
+
+@dataclass(frozen=True)
+class EngineMetadata:
+    """What a network file says about itself: how to feed it and what its outputs mean."""
+
+    class_names: tuple[str, ...]
+    profile: str  # "paper", "lite", "tiny", ... or "custom"
+    config: NetworkConfig
+    preprocessing: Preprocessing
+    checkpoint_sha256: str  # of the checkpoint file the weights came from
+
+    @property
+    def window_seconds(self) -> float:
+        return self.preprocessing.window.duration_s
+
+    @property
+    def window_frames(self) -> int:
+        return self.config.num_frames
+
+    @property
+    def crop_size(self) -> int:
+        return self.config.crop_size
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.config.parts)
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    def crops_shape(self, people: int) -> tuple[int, ...]:
+        size = self.crop_size
+        return (people, len(self.parts), self.window_frames, size, size, 3)
+
+    def skeleton_shape(self, people: int) -> tuple[int, ...]:
+        return (people, self.window_frames, self.config.num_bodies, self.config.num_joints, 3)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint, checkpoint_sha256: str) -> EngineMetadata:
+        profile = checkpoint.extra.get("profile")
+        return cls(
+            class_names=tuple(checkpoint.class_names),
+            profile=str(profile) if profile else profile_name(checkpoint.config),
+            config=checkpoint.config,
+            preprocessing=checkpoint.preprocessing,
+            checkpoint_sha256=checkpoint_sha256,
+        )
+
+    def to_onnx_props(self) -> dict[str, str]:
+        """Key -> JSON text. The plain keys are for any reader (netron, other tools); `network_config`
+        and `preprocessing` are the full records this module rebuilds the metadata from."""
+        p = self.preprocessing
+        values: dict[str, Any] = {
+            "format": METADATA_FORMAT,
+            "class_names": list(self.class_names),
+            "profile": self.profile,
+            "window_seconds": self.window_seconds,
+            "window_frames": self.window_frames,
+            "crop_size": self.crop_size,
+            "parts": list(self.parts),
+            "skeleton": {
+                "layout": p.layout,
+                "bodies": self.config.num_bodies,
+                "joints": self.config.num_joints,
+                "normalisation": p.skeleton_normalisation,
+            },
+            "normalisation": {
+                "input": "crops float32 RGB 0..255, the graph maps x -> x * scale + offset",
+                "color_order": p.color_order,
+                "scale": p.pixel_scale,
+                "offset": p.pixel_offset,
+            },
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "network_config": self.config.to_dict(),
+            "preprocessing": p.to_dict(),
+        }
+        return {key: json.dumps(value) for key, value in values.items()}
+
+    @classmethod
+    def from_onnx_props(cls, props: Mapping[str, str], *, source: str) -> EngineMetadata:
+        if props.get("format") != json.dumps(METADATA_FORMAT):
+            raise OnnxMetadataError(
+                f"{source}: no where-to-focus metadata (metadata_props 'format' is "
+                f"{props.get('format')!r}, expected {json.dumps(METADATA_FORMAT)}); "
+                "export the file with `python -m training export`"
+            )
+        try:
+            values = {key: json.loads(props[key]) for key in props}
+            config = NetworkConfig.from_dict(values["network_config"], source=source)
+            preprocessing = Preprocessing.from_dict(values["preprocessing"], source=source)
+            metadata = cls(
+                class_names=tuple(values["class_names"]),
+                profile=str(values["profile"]),
+                config=config,
+                preprocessing=preprocessing,
+                checkpoint_sha256=str(values["checkpoint_sha256"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise OnnxMetadataError(f"{source}: broken metadata_props record ({error!r})") from error
+        if len(metadata.class_names) != config.num_classes:
+            raise OnnxMetadataError(
+                f"{source}: {len(metadata.class_names)} class names for {config.num_classes} logits"
+            )
+        return metadata
+
+
+def profile_name(config: NetworkConfig) -> str:
+    """The preset a config equals (ignoring its class count), or "custom"."""
+    for name, preset in PROFILES.items():
+        if preset(config.num_classes) == config:
+            return name
+    return "custom"
+
+
+def read_onnx_metadata(path: str | os.PathLike) -> EngineMetadata:
+    """The metadata record of an ONNX file written by `export_onnx` (weights are not loaded)."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such ONNX file")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # protobuf raises DecodeError and others: all mean "not an ONNX file"
+        raise OnnxMetadataError(f"{path}: cannot read as ONNX ({type(error).__name__}: {error})") from error
+    return EngineMetadata.from_onnx_props({p.key: p.value for p in model.metadata_props}, source=str(path))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

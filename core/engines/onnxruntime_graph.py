@@ -1,0 +1,52 @@
+"""ONNX Runtime sessions (CPU, or the CUDA provider of onnxruntime-gpu) behind the `Graph` interface."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from core.engines.interface import BackendUnavailable, EngineError
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (respects taskset / container CPU sets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class OnnxRuntimeGraph:
+    """An ONNX Runtime session: all graph optimisations, intra-op threads = usable cores by default."""
+
+    def __init__(self, path: str | os.PathLike, *, cuda: bool = False, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as error:
+            raise BackendUnavailable("onnxruntime is not installed") from error
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.threads = threads or usable_cores()
+        options.intra_op_num_threads = self.threads
+        # One window at a time: operators run one after another, each using all threads.
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # errors only: ORT warns about every unused initializer
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as error:  # ORT raises its own Fail / InvalidGraph types
+            raise EngineError(
+                f"{path}: ONNX Runtime cannot load it ({type(error).__name__}: {error})"
+            ) from error
+        if cuda and self.session.get_providers()[0] != "CUDAExecutionProvider":
+            raise BackendUnavailable(f"{path}: ONNX Runtime fell back from its CUDA provider to the CPU")
+        self.input_names = tuple(i.name for i in self.session.get_inputs())
+        self.output_names = tuple(o.name for o in self.session.get_outputs())
+        self.name = "onnxruntime-cuda" if cuda else f"onnxruntime-cpu ({self.threads} threads)"
+
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
+        # A graph ignores inputs its network does not use (the pose-only network has no crops input).
+        return self.session.run(list(outputs), {k: v for k, v in feeds.items() if k in self.input_names})

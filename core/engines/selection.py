@@ -1,0 +1,275 @@
+"""`open_engine`: a checkpoint or ONNX file on the backend asked for, or on the fastest one present.
+
+AUTO tries, fastest first, and says in `engine.reason` what it picked, why, and why each faster
+backend was passed over:
+
+    tensorrt          TensorRT, FP16 I3Ds (strongly typed from the FP16 graph), cached per GPU + version
+    pytorch-cuda      TorchCudaEngine: FP16 I3Ds, cuDNN autotuning, one CUDA graph per batch size
+    onnxruntime-cuda  ONNX Runtime's CUDA provider (onnxruntime-gpu), FP32
+    onnxruntime-cpu   on a CPU with a checkpoint: ONNX Runtime or PyTorch eager per number of people,
+    pytorch-cpu         whichever measured faster on this machine (cpu_batching); ONNX files: ONNX Runtime
+
+A backend whose runtime is absent is skipped; one that is present but fails to open (a TensorRT
+build, a CUDA provider without a driver) is skipped too, with its error in the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from core.engines.cpu_batching import (
+    PerBatchEngine,
+    cached_measurement,
+    choose_per_batch,
+    describe_plan,
+    machine_key,
+    measure,
+)
+from core.engines.export import export_onnx, split_onnx
+from core.engines.interface import (
+    MAX_PEOPLE,
+    Backend,
+    BackendUnavailable,
+    Engine,
+    EngineError,
+    GraphEngine,
+    SplitEngine,
+)
+from core.engines.metadata import EngineMetadata, OnnxMetadataError, file_sha256, read_onnx_metadata
+from core.engines.onnxruntime_graph import OnnxRuntimeGraph, usable_cores
+from core.engines.tensorrt_graph import TensorRtBuildError, TensorRtGraph, import_tensorrt
+from core.engines.torch_engine import TorchCudaEngine, TorchEngine
+from core.model.checkpoint import Checkpoint, load_checkpoint
+from core.model.profiles import Aggregation
+
+log = logging.getLogger(__name__)
+
+# Fastest first. On a GPU: TensorRT, then PyTorch with FP16 and CUDA graphs (faster than ONNX Runtime's
+# CUDA provider in FP32), then ONNX Runtime's CUDA provider. On a CPU: ONNX Runtime and PyTorch eager,
+# each for the numbers of people it is faster at (measured on the machine, cpu_batching).
+AUTO_ORDER = (
+    Backend.TENSORRT,
+    Backend.PYTORCH_CUDA,
+    Backend.ONNXRUNTIME_CUDA,
+    Backend.ONNXRUNTIME_CPU,
+    Backend.PYTORCH_CPU,
+)
+_WHY_PICKED = {
+    Backend.TENSORRT: "TensorRT FP16 is the fastest backend on an NVIDIA GPU",
+    Backend.PYTORCH_CUDA: "a GPU without TensorRT: PyTorch with FP16 I3Ds and CUDA graphs",
+    Backend.ONNXRUNTIME_CUDA: "a GPU with ONNX Runtime's CUDA provider (TensorRT and PyTorch CUDA unusable)",
+    Backend.ONNXRUNTIME_CPU: "no usable GPU backend",
+    Backend.PYTORCH_CPU: "no faster backend could be opened",
+}
+
+
+def default_cache_dir() -> Path:
+    """Where exported ONNX files and TensorRT engines are kept ($WHERE_TO_FOCUS_CACHE or ~/.cache)."""
+    override = os.environ.get("WHERE_TO_FOCUS_CACHE")
+    if override:
+        return Path(override)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "where-to-focus" / "engines"
+
+
+def unavailable_reason(backend: Backend) -> str | None:
+    """Why `backend` cannot run on this machine, or None if its runtime and device are present."""
+    if backend is Backend.AUTO or backend is Backend.PYTORCH_CPU:
+        return None
+    cuda = torch.cuda.is_available()
+    no_gpu = f"no CUDA GPU (torch {torch.__version__}: torch.cuda.is_available() is False)"
+    if backend is Backend.PYTORCH_CUDA:
+        return None if cuda else no_gpu
+    if backend is Backend.TENSORRT:
+        try:
+            import_tensorrt()
+        except BackendUnavailable as error:
+            return str(error)
+        return None if cuda else no_gpu
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return "onnxruntime is not installed"
+    if backend is Backend.ONNXRUNTIME_CUDA and "CUDAExecutionProvider" not in ort.get_available_providers():
+        return f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (install onnxruntime-gpu)"
+    return None
+
+
+class _Source:
+    """A checkpoint or an ONNX file, with what each backend needs derived lazily (and once)."""
+
+    def __init__(self, path: Path, cache_dir: Path) -> None:
+        self.path = path
+        self.cache_dir = cache_dir
+        self.is_onnx = path.suffix.lower() == ".onnx"
+        self._checkpoint: Checkpoint | None = None
+        self._metadata: EngineMetadata | None = None
+        self._onnx: Path | None = path if self.is_onnx else None
+
+    def checkpoint(self) -> Checkpoint:
+        if self.is_onnx:
+            raise BackendUnavailable(
+                f"{self.path}: PyTorch backends need the checkpoint (.pt), not an ONNX file"
+            )
+        if self._checkpoint is None:
+            self._checkpoint = load_checkpoint(self.path)
+        return self._checkpoint
+
+    def metadata(self) -> EngineMetadata:
+        if self._metadata is None:
+            if self.is_onnx:
+                self._metadata = read_onnx_metadata(self.path)
+            else:
+                self._metadata = EngineMetadata.from_checkpoint(self.checkpoint(), file_sha256(self.path))
+        return self._metadata
+
+    def onnx(self) -> Path:
+        """The ONNX file: the source itself, or the checkpoint exported into the cache (once per hash)."""
+        if self._onnx is None:
+            metadata = self.metadata()
+            target = self.cache_dir / f"{self.path.stem}-{metadata.checkpoint_sha256[:16]}.onnx"
+            if not target.is_file() or _stale_export(target, metadata):
+                export_onnx(self.checkpoint().model, metadata, target)
+            self._onnx = target
+        return self._onnx
+
+
+def _stale_export(onnx_path: Path, metadata: EngineMetadata) -> bool:
+    try:
+        return read_onnx_metadata(onnx_path) != metadata
+    except (OSError, OnnxMetadataError):
+        return True
+
+
+def _open(backend: Backend, source: _Source, *, threads: int | None, reason: str) -> Engine:
+    why_not = unavailable_reason(backend)
+    if why_not:
+        raise BackendUnavailable(f"{backend.value}: {why_not}")
+    if backend is Backend.PYTORCH_CPU:
+        checkpoint = source.checkpoint()
+        if threads is not None:
+            torch.set_num_threads(threads)  # PyTorch's setting is per process: the same cores as ORT's
+        return TorchEngine(checkpoint.model, source.metadata(), "cpu", reason=reason)
+    if backend is Backend.PYTORCH_CUDA:
+        return TorchCudaEngine(source.checkpoint().model, source.metadata(), "cuda", reason=reason)
+    metadata = source.metadata()
+    onnx_path = source.onnx()
+    if backend is not Backend.TENSORRT:
+        graph = OnnxRuntimeGraph(onnx_path, cuda=backend is Backend.ONNXRUNTIME_CUDA, threads=threads)
+        return GraphEngine(graph, metadata, reason=reason)
+    try:
+        return GraphEngine(TensorRtGraph(onnx_path, source.cache_dir), metadata, reason=reason)
+    except TensorRtBuildError as error:
+        if metadata.config.aggregation is not Aggregation.ATTENTION:
+            raise
+        # TensorRT could not take the LSTM: I3Ds (nearly all the work) on TensorRT, the small pose
+        # head on ONNX Runtime — on its CUDA provider where present.
+        parts_path, head_path = split_onnx(onnx_path, source.cache_dir)
+        parts = TensorRtGraph(parts_path, source.cache_dir)
+        head_on_cuda = unavailable_reason(Backend.ONNXRUNTIME_CUDA) is None
+        head = OnnxRuntimeGraph(head_path, cuda=head_on_cuda, threads=threads)
+        first_error = str(error).split(" | ")[0]
+        return SplitEngine(
+            parts,
+            head,
+            metadata,
+            reason=f"{reason}; TensorRT could not take the whole graph ({first_error}), so the I3Ds run "
+            f"on TensorRT and the pose LSTM + attention on {head.name}",
+        )
+
+
+def _open_cpu(source: _Source, *, threads: int | None, reason: str) -> Engine:
+    """auto on a CPU: ONNX Runtime, and for a checkpoint PyTorch eager too, each running the numbers of
+    people it measured faster at (cpu_batching; measured once per model and machine, then cached)."""
+    onnxruntime_engine = _open(Backend.ONNXRUNTIME_CPU, source, threads=threads, reason=reason)
+    if source.is_onnx:
+        return onnxruntime_engine
+    eager = _open(Backend.PYTORCH_CPU, source, threads=threads, reason=reason)
+    engines = {Backend.ONNXRUNTIME_CPU: onnxruntime_engine, Backend.PYTORCH_CPU: eager}
+    metadata = source.metadata()
+    key = {**machine_key(threads or usable_cores()), "checkpoint_sha256": metadata.checkpoint_sha256}
+    calibration = source.cache_dir / f"cpu-batching-{metadata.checkpoint_sha256[:16]}.json"
+
+    def measure_now() -> dict[Backend, dict[int, float]]:
+        # Seconds to tens of seconds of silence otherwise: say what is going on first.
+        log.info("measuring ONNX Runtime against PyTorch eager on this CPU for %s (%s profile), once; "
+                 "up to ~20 s, then cached in %s", source.path.name, metadata.profile, calibration)
+        return measure(engines, metadata)
+
+    seconds, measured = cached_measurement(calibration, key, measure_now)
+    plan = choose_per_batch(seconds, MAX_PEOPLE)
+    figures = "; ".join(
+        f"{backend.value} " + ", ".join(f"{people}: {s * 1e3:.0f} ms" for people, s in sorted(times.items()))
+        for backend, times in seconds.items()
+    )
+    how = "measured now" if measured else "measured earlier on this machine, cached"
+    return PerBatchEngine(
+        engines,
+        plan,
+        metadata,
+        reason=f"{reason}; per number of people the faster CPU backend: {describe_plan(plan)} "
+        f"({how}, per call by people: {figures})",
+    )
+
+
+def open_engine(
+    path: str | os.PathLike,
+    backend: Backend | str = Backend.AUTO,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    threads: int | None = None,
+    accept: Callable[[EngineMetadata], object] | None = None,
+) -> Engine:
+    """An engine for a checkpoint (.pt) or an exported ONNX file on `backend`.
+
+    AUTO tries AUTO_ORDER (fastest first), skipping backends that are absent or fail to open, and
+    records in `engine.reason` what it picked, why, and why each faster backend was passed over.
+    ONNX files exported from a checkpoint, TensorRT engines and CPU measurements are cached in
+    `cache_dir` (default_cache_dir()). `threads`: CPU threads of ONNX Runtime and PyTorch eager
+    (default: ONNX Runtime takes the usable cores, PyTorch its own default).
+    `accept` sees the model's metadata before any backend opens and may raise to refuse the model: a
+    model the caller cannot feed is then said before minutes of TensorRT build.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint or ONNX file")
+    backend = Backend(backend)
+    source = _Source(path, Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    if accept is not None:
+        accept(source.metadata())
+    if backend is not Backend.AUTO:
+        return _open(backend, source, threads=threads, reason=f"{backend.value} was asked for")
+    passed_over: list[str] = []
+    for candidate in AUTO_ORDER:
+        if source.is_onnx and candidate in (Backend.PYTORCH_CUDA, Backend.PYTORCH_CPU):
+            passed_over.append(f"{candidate.value}: needs the checkpoint, got an ONNX file")
+            continue
+        why_not = unavailable_reason(candidate)
+        if why_not:
+            passed_over.append(f"{candidate.value}: {why_not}")
+            continue
+        reason = f"auto picked {candidate.value}: {_WHY_PICKED[candidate]}"
+        if passed_over:
+            reason += " (passed over: " + "; ".join(passed_over) + ")"
+        try:
+            if candidate is Backend.ONNXRUNTIME_CPU:
+                return _open_cpu(source, threads=threads, reason=reason)
+            return _open(candidate, source, threads=threads, reason=reason)
+        except (EngineError, OSError, RuntimeError) as error:
+            # An absent runtime is filtered above; this is one that is present but failed (a TensorRT
+            # build, a CUDA provider without a driver): fall back to the next backend, and say so.
+            passed_over.append(f"{candidate.value} failed: {error}")
+    raise EngineError(f"{path}: no backend could open it: " + "; ".join(passed_over))
+
+
+def describe(engine: Engine) -> str:
+    """One line for logs and the live app's status bar."""
+    m = engine.metadata
+    return (
+        f"{engine.name} | {m.profile} profile, {len(m.class_names)} classes, {m.crop_size} px crops, "
+        f"{m.window_frames} frames / {m.window_seconds:g} s | {engine.reason}"
+    )

@@ -1,0 +1,317 @@
+"""TensorRT engines from the exported ONNX file: FP16 from an FP16 graph, built once and cached on disk.
+
+    model.onnx (FP32) --mixed_precision.to_fp16--> model.fp16.onnx (I3Ds FP16; LSTM, softmax, logits FP32;
+        |                                           inputs and outputs FP32)
+        +--> OnnxParser --> network --> build_serialized_network --> cache_dir/NAME.plan (+ .plan.json key)
+
+How the network is typed depends on what the installed TensorRT has (pyproject: tensorrt >= 8.6, < 12):
+
+    11.x        strongly typed, always (the STRONGLY_TYPED flag is accepted and ignored; BuilderFlag.FP16,
+                INT8, OBEY_PRECISION_CONSTRAINTS ... are gone): precision = the tensor types in the graph
+    10.x        created with NetworkDefinitionCreationFlag.STRONGLY_TYPED: the same as 11.x
+    8.6 (no STRONGLY_TYPED)  weakly typed: the FP16 builder flag is the only way to FP16 kernels, so it
+                is set, with OBEY_PRECISION_CONSTRAINTS and every layer pinned to the type the FP16 graph
+                gives it, which keeps the LSTM, softmax and logits in FP32 there too
+
+One file, one build routine, whichever version runs it. TensorRT cannot be installed on the machines
+this project is developed on: tests/tensorrt_standins.py reproduces each version's Python API surface
+(as documented) to test the build path; running an engine needs a GPU and is measured where one is.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.engines.export import save_atomically
+from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
+from core.engines.metadata import file_sha256
+from core.engines.mixed_precision import Fp16Scope, to_fp16
+
+SUPPORTED_TENSORRT = ">=8.6,<12"  # as pyproject's `tensorrt` extra says
+
+
+class TensorRtBuildError(EngineError):
+    """TensorRT's ONNX parser rejected the graph or the builder failed (for this network: the LSTM is
+    the usual suspect)."""
+
+
+class Typing(enum.Enum):
+    """How a TensorRT network gets its precisions."""
+
+    STRONG = "strongly-typed"  # from the graph's tensor types (10.x with the flag, 11.x always)
+    WEAK_FP16_FLAG = (
+        "weakly-typed"  # FP16 builder flag + per-layer constraints (TensorRT without strong typing)
+    )
+
+
+def import_tensorrt() -> Any:
+    try:
+        import tensorrt
+    except ImportError as error:
+        raise BackendUnavailable(
+            "TensorRT is not installed (pip install 'where-to-focus[tensorrt]')"
+        ) from error
+    return tensorrt
+
+
+def network_typing(trt: Any) -> Typing:
+    """Strong typing wherever the installed TensorRT has it; the FP16 flag only where nothing else exists."""
+    if hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
+        return Typing.STRONG
+    return Typing.WEAK_FP16_FLAG
+
+
+def _major_version(trt: Any) -> int:
+    return int(str(trt.__version__).split(".")[0])
+
+
+def _network_flags(trt: Any, typing: Typing) -> int:
+    flags = 0
+    if typing is Typing.STRONG:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    if _major_version(trt) < 10:
+        # 8.x networks are implicit-batch unless asked; 10.x deprecated the flag, 11.x removed it.
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    return flags
+
+
+def tensorrt_cache_key(onnx_bytes_sha256: str, *, fp16: bool, max_batch: int) -> dict[str, Any]:
+    """What a built TensorRT engine depends on: the model, the GPU, TensorRT's version, the build flags.
+    An engine built for another GPU or TensorRT version does not load (or runs slower), so any change
+    means a rebuild."""
+    trt = import_tensorrt()
+    if not torch.cuda.is_available():
+        raise BackendUnavailable("TensorRT needs a CUDA GPU; torch.cuda.is_available() is False")
+    major, minor = torch.cuda.get_device_capability()
+    return {
+        "onnx_sha256": onnx_bytes_sha256,
+        "gpu": torch.cuda.get_device_name(),
+        "compute_capability": f"{major}.{minor}",
+        "tensorrt": trt.__version__,
+        "precision": "fp16" if fp16 else "fp32",
+        "fp16_scope": Fp16Scope.I3DS.value if fp16 else None,
+        "typing": network_typing(trt).value,
+        "max_batch": max_batch,
+    }
+
+
+def cached_engine(
+    cache_dir: str | os.PathLike, name: str, key: Mapping[str, Any], build: Callable[[], bytes]
+) -> tuple[bytes, bool]:
+    """The bytes of `cache_dir/name.plan` if its stored key equals `key`; otherwise `build()` them, store
+    them with the key and return them. Returns (bytes, rebuilt)."""
+    cache_dir = Path(cache_dir)
+    plan_path = cache_dir / f"{name}.plan"
+    key_path = cache_dir / f"{name}.plan.json"
+    expected = json.dumps(dict(key), sort_keys=True)
+    if plan_path.is_file() and key_path.is_file():
+        try:
+            stored = json.dumps(json.loads(key_path.read_text(encoding="utf-8")), sort_keys=True)
+        except (OSError, ValueError):
+            stored = None
+        if stored == expected:
+            return plan_path.read_bytes(), False
+    plan = build()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Plan first, key last: a crash in between leaves a stale key, which means a rebuild, never a
+    # mismatched plan accepted.
+    key_path.unlink(missing_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=f".{name}.", delete=False) as f:
+        f.write(plan)
+    os.replace(f.name, plan_path)
+    key_path.write_text(json.dumps(dict(key), indent=1, sort_keys=True), encoding="utf-8")
+    return plan, True
+
+
+def fp16_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """The FP16 graph TensorRT builds from (mixed_precision.to_fp16), written once per source hash."""
+    import onnx
+
+    onnx_path = Path(onnx_path)
+    target = Path(out_dir) / f"{onnx_path.stem}-{file_sha256(onnx_path)[:16]}.fp16.onnx"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            converted = to_fp16(onnx.load(str(onnx_path)), Fp16Scope.I3DS)
+        except (EngineError, ValueError, onnx.checker.ValidationError) as error:
+            raise EngineError(f"{onnx_path}: cannot make its FP16 graph ({error})") from error
+        save_atomically(converted, target)
+    return target
+
+
+def _parser_error_text(error: Any) -> str:
+    try:
+        return f"node {error.node()} ({error.code()}): {error.desc()}"
+    except AttributeError:  # another TensorRT version's error object: its own text
+        return str(error)
+
+
+def _pin_layers_to_graph_types(trt: Any, network: Any) -> int:
+    """Weak typing only: constrain each layer to the precision its tensors have in the parsed FP16 graph
+    (FP16 I3Ds, FP32 head), so the FP16 flag cannot move the LSTM, softmax or logits to FP16.
+    Returns the number of layers pinned."""
+    floats = (trt.float16, trt.float32)
+    pinned = 0
+    for index in range(network.num_layers):
+        layer = network.get_layer(index)
+        inputs = [layer.get_input(i) for i in range(layer.num_inputs)]
+        input_types = [t.dtype for t in inputs if t is not None and t.dtype in floats]
+        output_types = [layer.get_output(i).dtype for i in range(layer.num_outputs)]
+        if not input_types and not any(t in floats for t in output_types):
+            continue
+        # A layer computes in its inputs' type (a Cast's output type differs: that is set below).
+        layer.precision = input_types[0] if input_types else next(t for t in output_types if t in floats)
+        for i, dtype in enumerate(output_types):
+            if dtype in floats:
+                layer.set_output_type(i, dtype)
+        pinned += 1
+    return pinned
+
+
+def build_tensorrt_plan(
+    onnx_path: str | os.PathLike,
+    *,
+    fp16: bool = True,
+    max_batch: int = MAX_PEOPLE,
+    workspace_gib: float = 4,
+    graph_dir: str | os.PathLike | None = None,
+) -> bytes:
+    """Parse the ONNX file (its FP16 graph when `fp16`, written to `graph_dir`, default beside it) and
+    build a serialized engine with one optimisation profile, batch 1..max_batch (optimised for 1: one
+    person in view is the common case and the latency budget is per window)."""
+    trt = import_tensorrt()
+    typing = network_typing(trt)
+    onnx_path = Path(onnx_path)
+    graph_path = fp16_onnx(onnx_path, graph_dir or onnx_path.parent) if fp16 else onnx_path
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(_network_flags(trt, typing))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(graph_path)):
+        errors = [_parser_error_text(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise TensorRtBuildError(f"{graph_path}: TensorRT's ONNX parser failed: " + " | ".join(errors))
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
+    if fp16 and typing is Typing.WEAK_FP16_FLAG:
+        config.set_flag(trt.BuilderFlag.FP16)
+        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        _pin_layers_to_graph_types(trt, network)
+    profile = builder.create_optimization_profile()
+    for index in range(network.num_inputs):
+        tensor = network.get_input(index)
+        dims = tuple(tensor.shape)
+        if any(d < 0 for d in dims[1:]):
+            raise EngineError(f"{onnx_path}: input {tensor.name} {dims} has a dynamic axis besides the batch")
+        profile.set_shape(tensor.name, (1, *dims[1:]), (1, *dims[1:]), (max_batch, *dims[1:]))
+    config.add_optimization_profile(profile)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise TensorRtBuildError(
+            f"{graph_path}: TensorRT {trt.__version__} could not build an engine "
+            f"({typing.value}, see its log)"
+        )
+    return bytes(plan)
+
+
+class TensorRtGraph:
+    """One ONNX graph as a TensorRT engine (FP16 by default), built once and cached on disk.
+
+    Device memory is torch CUDA tensors (no pycuda); the engine runs on a CUDA stream of its own.
+    Batches larger than the engine's profile run in chunks.
+    """
+
+    def __init__(
+        self,
+        onnx_path: str | os.PathLike,
+        cache_dir: str | os.PathLike,
+        *,
+        fp16: bool = True,
+        max_batch: int = MAX_PEOPLE,
+    ) -> None:
+        trt = import_tensorrt()
+        onnx_path = Path(onnx_path)
+        key = tensorrt_cache_key(file_sha256(onnx_path), fp16=fp16, max_batch=max_batch)
+        self.cache_name = f"{onnx_path.stem}.{key['precision']}"
+        plan, self.rebuilt = cached_engine(
+            cache_dir,
+            self.cache_name,
+            key,
+            lambda: build_tensorrt_plan(onnx_path, fp16=fp16, max_batch=max_batch, graph_dir=cache_dir),
+        )
+        self._trt = trt
+        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._engine = self._runtime.deserialize_cuda_engine(plan)
+        if self._engine is None:
+            raise EngineError(f"{onnx_path}: TensorRT could not load the cached engine in {cache_dir}")
+        self._context = self._engine.create_execution_context()
+        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        self.input_names = tuple(
+            n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT
+        )
+        self.output_names = tuple(n for n in names if n not in self.input_names)
+        self.max_batch = max_batch
+        self.device = torch.device("cuda", torch.cuda.current_device())
+        # A stream of its own: TensorRT on the default stream adds synchronisations of its own.
+        self._stream = torch.cuda.Stream(self.device)
+        self.key = key
+        self.name = f"tensorrt-{key['precision']}"
+
+    def _torch_dtype(self, name: str) -> torch.dtype:
+        trt = self._trt
+        dtype = self._engine.get_tensor_dtype(name)
+        table = {
+            trt.float32: torch.float32,
+            trt.float16: torch.float16,
+            trt.int32: torch.int32,
+            trt.int8: torch.int8,
+            trt.bool: torch.bool,
+        }
+        if hasattr(trt, "int64"):
+            table[trt.int64] = torch.int64
+        return table[dtype]
+
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
+        batch = next(iter(feeds.values())).shape[0]
+        if batch > self.max_batch:
+            chunks = [
+                self.run({k: v[start : start + self.max_batch] for k, v in feeds.items()}, outputs)
+                for start in range(0, batch, self.max_batch)
+            ]
+            return [np.concatenate(pieces) for pieces in zip(*chunks, strict=True)]
+        with torch.cuda.stream(self._stream):  # inputs, outputs and the engine all on the engine's stream
+            inputs, results = self._enqueue(feeds, batch)
+        # Wait before the input tensors go out of scope: the engine reads them asynchronously.
+        self._stream.synchronize()
+        del inputs
+        return [results[name].float().cpu().numpy() for name in outputs]
+
+    def _enqueue(
+        self, feeds: Mapping[str, np.ndarray], batch: int
+    ) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+        context = self._context
+        inputs = []
+        for name in self.input_names:
+            tensor = torch.from_numpy(np.ascontiguousarray(feeds[name])).to(
+                self.device, self._torch_dtype(name)
+            )
+            context.set_input_shape(name, tuple(tensor.shape))
+            context.set_tensor_address(name, tensor.data_ptr())
+            inputs.append(tensor)
+        results = {}
+        for name in self.output_names:
+            shape = tuple(context.get_tensor_shape(name))
+            tensor = torch.empty(shape, dtype=self._torch_dtype(name), device=self.device)
+            context.set_tensor_address(name, tensor.data_ptr())
+            results[name] = tensor
+        if not context.execute_async_v3(self._stream.cuda_stream):
+            raise EngineError(f"TensorRT engine {self.cache_name} failed to run (batch {batch})")
+        return inputs, results

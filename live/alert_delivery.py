@@ -1,0 +1,483 @@
+"""Alerts that are never lost: an append-only queue on disk, and a thread that POSTs them in order.
+
+    AlertDispatcher (headless loop / GUI thread) --submit(payload)--> in-memory hand-off, never blocks
+      journal thread  appends {"op": "queued", ...} to the queue file, flush + fsync: the alert is on
+                      disk within milliseconds, whatever the endpoint is doing
+      sender thread   the oldest undelivered alert first: POST JSON with an Idempotency-Key header
+                        2xx                 -> {"op": "delivered"}; the next one
+                        no answer, refused, timeout, 5xx, 408, 425, 429
+                                            -> wait (backoff_s, doubling up to max_backoff_s, +-jitter)
+                                               and send the same alert again
+                        3xx                 -> not followed (urllib would re-send a 301/302/303 as a
+                                               bodiless GET): a wrong --alert-url, an ERROR line naming
+                                               the Location, and retried like a failure until fixed
+                        any other 4xx       -> the endpoint will never take it: {"op": "rejected"} and an
+                                               ERROR line, then the next one (retrying for ever would hold
+                                               back every later alert); it stays in the file
+    restart         the queue file is read back: alerts neither delivered nor rejected are sent first,
+                    in the order they were raised
+
+A crash between a successful POST and its "delivered" line sends that alert again after the restart,
+with the same Idempotency-Key (and "id" in the body), so the receiver can drop the duplicate. The
+queue file is locked while a process uses it (a second one is refused with a clear error). A last
+line cut short by a crash is dropped when the file is read back (that alert was never fully on disk),
+damaged lines (not JSON, or records without their fields) are reported by file and line number and
+skipped. Once every alert is settled and the file is over `compact_bytes` it is rewritten (atomically)
+to one record that carries the next sequence number, so sequences keep increasing across restarts;
+rejected alerts are first appended to `<queue>.rejected.jsonl` (delivered ones are in the log and the
+receiver).
+
+Only the standard library (urllib): one POST at a time needs no HTTP client dependency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE = Path("runs") / "alerts" / "queue.jsonl"  # runs/ is ignored by git
+RETRY_STATUSES = frozenset({408, 425, 429})  # 4xx that mean "later", not "never"
+# Alerts handed to the journal thread and not yet written. Alerts are rate limited (one per person and
+# episode), so this fills only when the disk has hung for a long time; then submit keeps the alert in
+# memory for the sender rather than block its caller (the GUI thread) or drop it.
+SUBMITTED_BACKLOG = 256
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    url: str  # http:// or https:// endpoint that takes one alert per POST
+    queue_path: Path = DEFAULT_QUEUE
+    timeout_s: float = 5.0  # one POST: an endpoint that has not answered by then has failed
+    backoff_s: float = 1.0  # wait after the first failure; doubles with each failure in a row
+    max_backoff_s: float = 60.0
+    jitter: float = 0.1  # +-10% on each wait: rooms restarted together do not retry in lockstep
+    compact_bytes: int = 1 << 20
+    disk_timeout_s: float = 10.0  # close(): a write + fsync still running after this is a hung disk
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"--alert-url {self.url!r}: expected an http:// or https:// URL")
+        if self.timeout_s <= 0 or self.backoff_s <= 0 or self.max_backoff_s < self.backoff_s:
+            raise ValueError(f"invalid alert delivery timing {self}")
+
+
+class QueueInUse(RuntimeError):
+    """Another process delivers from this queue file."""
+
+
+def _lock(handle: IO[bytes], path: Path) -> None:
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        raise QueueInUse(f"alert queue {path} is in use by another process (another `python -m live` "
+                         f"delivering alerts?); give each one its own --alert-queue") from error
+
+
+SEQUENCE_OP = "sequence"  # the record a compacted file starts with: {"op": "sequence", "next": N}
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode() + b"\n"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _record_problem(record: Any) -> str:
+    """What is wrong with one parsed queue-file line ("" when nothing): the sender relies on these fields."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    op = record.get("op")
+    if op == SEQUENCE_OP:
+        return "" if _is_int(record.get("next")) else '"next" is not an integer'
+    if op not in ("queued", "delivered", "rejected"):
+        return f'unknown "op" {op!r}'
+    if not isinstance(record.get("id"), str):
+        return '"id" is missing or not a string'
+    if op == "queued":
+        if not isinstance(record.get("alert"), dict):
+            return '"alert" is missing or not an object'
+        if not _is_int(record.get("sequence")):
+            return '"sequence" is missing or not an integer'
+    return ""
+
+
+class AlertQueue:
+    """The queue file: JSON lines appended and fsync'd, read back on open. Not thread-safe by itself
+    (AlertDelivery serialises appends)."""
+
+    def __init__(self, path: Path | str, compact_bytes: int = 1 << 20) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
+        try:
+            _lock(self._lock_file, self.path)
+        except QueueInUse:
+            self._lock_file.close()
+            raise
+        self.compact_bytes = compact_bytes
+        self.damaged_lines = 0
+        self.pending: list[dict[str, Any]] = []  # queued records not delivered / rejected, in order
+        # Ids queued in the file without their delivered / rejected line (a set, not a count: an alert
+        # kept in memory only is settled too, and must not count against the ones in the file).
+        self.unsettled: set[str] = set()
+        self.next_sequence = 1
+        self._read_back()
+        self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+
+    def _read_back(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # a crash cut the last line short: that record never fully reached the disk
+            log.warning("%s: byte %d: dropping an incomplete last line (%d bytes) left by an interrupted "
+                        "write", self.path, end, len(data) - end)
+            with open(self.path, "r+b") as f:
+                f.truncate(end)
+                f.flush()
+                os.fsync(f.fileno())
+        queued: dict[str, dict[str, Any]] = {}
+        for number, line in enumerate(data[:end].splitlines(), start=1):
+            try:
+                record = json.loads(line)
+                problem = _record_problem(record)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                problem = str(error)
+            if problem:
+                self.damaged_lines += 1
+                log.error("%s: line %d is damaged (%s); skipping it", self.path, number, problem)
+                continue
+            op = record["op"]
+            if op == SEQUENCE_OP:
+                self.next_sequence = max(self.next_sequence, record["next"])
+            elif op == "queued":
+                queued[record["id"]] = record
+                self.next_sequence = max(self.next_sequence, record["sequence"] + 1)
+            else:
+                queued.pop(record["id"], None)
+        self.pending = sorted(queued.values(), key=lambda r: r["sequence"])
+        self.unsettled = {record["id"] for record in self.pending}
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._file.write(_line(record))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        if record["op"] == "queued":
+            self.unsettled.add(record["id"])
+        else:
+            self.unsettled.discard(record["id"])
+
+    @property
+    def rejected_path(self) -> Path:
+        return self.path.with_name(self.path.stem + ".rejected.jsonl")
+
+    def compact_if_done(self, next_sequence: int) -> bool:
+        """When every alert in the file is settled and it has grown past compact_bytes: append the
+        rejected alerts to `rejected_path`, then rewrite the file to one record holding `next_sequence`."""
+        if self.unsettled or self.damaged_lines or self._file.tell() < self.compact_bytes:
+            return False
+        self._file.close()
+        self._keep_rejected()
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(_line({"op": SEQUENCE_OP, "next": next_sequence}))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self._file = open(self.path, "ab")  # noqa: SIM115
+        return True
+
+    def _keep_rejected(self) -> None:
+        """Each rejected alert, as its queued record plus the rejection, to `rejected_path` (fsync'd before
+        the queue file is rewritten: a crash in between keeps it twice, never loses it)."""
+        queued: dict[str, dict[str, Any]] = {}
+        rejected: list[dict[str, Any]] = []
+        for line in self.path.read_bytes().splitlines():
+            record = json.loads(line)  # read back and written by this process: no damaged lines
+            if record["op"] == "queued":
+                queued[record["id"]] = record
+            elif record["op"] == "rejected":
+                rejected.append({**queued.get(record["id"], {}), **record})
+        if not rejected:
+            return
+        with open(self.rejected_path, "ab") as f:
+            f.write(b"".join(_line(record) for record in rejected))
+            f.flush()
+            os.fsync(f.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+        self._lock_file.close()  # releases the lock
+
+
+class Outcome(Enum):
+    """What one POST came to."""
+
+    DELIVERED = "delivered"  # 2xx; also the "op" of its line in the queue file
+    REJECTED = "rejected"  # a 4xx that will never change (or a record that cannot be sent at all)
+    RETRY = "retry"  # no answer, refused, timeout, 5xx, 408/425/429
+    REDIRECTED = "redirected"  # a 3xx: --alert-url points at the wrong place; retried until fixed
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib re-sends a POST redirected by 301/302/303 as a GET without its
+    body (the alert would be lost yet counted delivered) and refuses 307/308 for a POST."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201, PLR0913
+        return None  # urllib then raises HTTPError(code), Location in its headers
+
+
+class AlertDelivery:
+    """Journals submitted alerts to `config.queue_path` and POSTs them to `config.url` (two threads).
+
+    `submit` returns at once. `close(timeout)` gives the sender up to `timeout` to empty the queue, then
+    stops both threads; what is left stays in the file for the next start.
+    """
+
+    def __init__(self, config: DeliveryConfig) -> None:
+        self.config = config
+        self.queue = AlertQueue(config.queue_path, config.compact_bytes)
+        self.delivered = 0
+        self.rejected = 0
+        self.failures = 0  # failed attempts (each retried)
+        self.current_backoff_s = 0.0  # the wait after the latest failure; 0 while deliveries succeed
+        self._opener = urllib.request.build_opener(_RefuseRedirects)
+        self._submitted: queue.Queue[dict[str, Any] | None] = queue.Queue(SUBMITTED_BACKLOG)
+        self._file_lock = threading.Lock()
+        self._pending: deque[dict[str, Any]] = deque(self.queue.pending)
+        self._condition = threading.Condition()
+        self._next_sequence = self.queue.next_sequence  # guarded by _condition
+        self._journaled = 0
+        self._submitted_count = 0
+        self._streak = 0  # failed attempts in a row (sender thread only)
+        self._failing_since = 0.0
+        self._last_problem = ""
+        self._stop = threading.Event()
+        self._closed = False  # the queue file is closed: nothing more is written to it
+        if self._pending:
+            log.warning("%d alerts from an earlier run were not delivered; sending them first (%s)",
+                        len(self._pending), config.queue_path)
+        self._journal = threading.Thread(target=self._journal_loop, name="alert-journal", daemon=True)
+        self._sender = threading.Thread(target=self._send_loop, name="alert-sender", daemon=True)
+        self._journal.start()
+        self._sender.start()
+
+    # ---- producer side ---------------------------------------------------------------------------
+
+    def submit(self, payload: dict[str, Any]) -> str:
+        """Queue one alert (a JSON-able dict); returns its idempotency key. Never blocks."""
+        record = {"op": "queued", "id": uuid.uuid4().hex, "alert": payload,
+                  "queued_at": round(time.time(), 3)}
+        with self._condition:
+            self._submitted_count += 1
+            record["sequence"] = self._next_sequence  # numbered here: the order raised, whatever happens
+            self._next_sequence += 1
+        try:
+            self._submitted.put_nowait(record)
+        except queue.Full:  # the journal has not written for SUBMITTED_BACKLOG alerts: the disk hangs
+            log.error("alert %s: %d alerts are waiting to be written to %s (is the disk hung?); this one is "
+                      "kept in memory only until it is sent", record["id"], SUBMITTED_BACKLOG,
+                      self.config.queue_path)
+            self._hand_to_sender(record)
+        return record["id"]
+
+    @property
+    def pending(self) -> int:
+        """Alerts journaled and not yet delivered or rejected."""
+        with self._condition:
+            return len(self._pending)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every submitted alert is on disk; False after `timeout`."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._journaled >= self._submitted_count, timeout)
+
+    def wait_delivered(self, timeout: float) -> bool:
+        """Wait until nothing is pending (every submitted alert journaled and delivered or rejected)."""
+        with self._condition:
+            return self._condition.wait_for(
+                lambda: self._journaled >= self._submitted_count and not self._pending, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver what can be delivered within `timeout`, then stop; the rest stays queued on disk.
+        Returns within about `timeout` + 2 x `config.disk_timeout_s` + 1 s even when the disk hangs."""
+        self.wait_delivered(timeout)
+        self._stop.set()
+        with contextlib.suppress(queue.Full):  # full: the journal hangs on the disk and is not waited for
+            self._submitted.put(None, timeout=self.config.disk_timeout_s)
+        with self._condition:
+            self._condition.notify_all()
+        self._journal.join(self.config.disk_timeout_s)  # disk only: it finishes the alerts handed over
+        # A POST still in flight is not waited for: its alert is on disk, and if the endpoint did take
+        # it, the next start sends it again with the same key.
+        self._sender.join(1.0)
+        left = self.pending
+        if left:
+            log.warning("%d alerts not delivered to %s yet; they stay in %s and are sent on the next start",
+                        left, self.config.url, self.config.queue_path)
+        # A write + fsync that never returns holds _file_lock: closing would wait for ever.
+        if not self._file_lock.acquire(timeout=self.config.disk_timeout_s):
+            log.error("a write to %s has not finished in %.0f s (is the disk hung?); the file stays open "
+                      "and locked until this process ends", self.config.queue_path,
+                      self.config.disk_timeout_s)
+            return
+        try:
+            self.queue.close()
+            self._closed = True
+        finally:
+            self._file_lock.release()
+
+    # ---- journal thread: disk only ----------------------------------------------------------------
+
+    def _journal_loop(self) -> None:
+        while True:
+            record = self._submitted.get()
+            if record is None:
+                if self._submitted.empty():
+                    return
+                continue
+            try:
+                with self._file_lock:
+                    self.queue.append(record)
+            except Exception as error:  # the disk is full or gone: still try to send it from memory
+                log.error("alert %s could not be written to %s (%s); it is only in memory until sent",
+                          record["id"], self.config.queue_path, error)
+            self._hand_to_sender(record)
+
+    def _hand_to_sender(self, record: dict[str, Any]) -> None:
+        with self._condition:
+            self._pending.append(record)
+            self._journaled += 1
+            self._condition.notify_all()
+
+    # ---- sender thread: network only, one alert at a time, in order ------------------------------
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._condition:
+                self._condition.wait_for(lambda: self._pending or self._stop.is_set())
+                if self._stop.is_set():
+                    return
+                record = self._pending[0]
+            try:
+                outcome, status, detail = self._post(record)
+            except Exception as error:  # a record that cannot even be sent must not stop the ones after it
+                log.exception("alert %s (sequence %s) cannot be sent; setting it aside", record.get("id"),
+                              record.get("sequence"))
+                outcome, status, detail = Outcome.REJECTED, None, f"{type(error).__name__}: {error}"
+            if outcome in (Outcome.RETRY, Outcome.REDIRECTED):
+                self._back_off(outcome, detail)
+                continue
+            if self._streak:
+                log.info("alert delivery to %s works again after %d failed tries (%.0f s)", self.config.url,
+                         self._streak, time.monotonic() - self._failing_since)
+                self._streak = 0
+                self._last_problem = ""
+            self.current_backoff_s = 0.0
+            self._settle(record, outcome, status, detail)
+
+    def _back_off(self, outcome: Outcome, detail: str) -> None:
+        """Wait before sending the same alert again: backoff_s doubling up to max_backoff_s, +-jitter."""
+        self.failures += 1
+        self._streak += 1
+        delay = min(self.config.backoff_s * 2 ** (self._streak - 1), self.config.max_backoff_s)
+        delay *= 1.0 + self.config.jitter * (2.0 * random.random() - 1.0)
+        self.current_backoff_s = delay
+        if self._streak == 1:
+            self._failing_since = time.monotonic()
+        if outcome is Outcome.REDIRECTED and detail != self._last_problem:
+            log.error("alert delivery to %s: %s; redirects are not followed (a redirected POST would arrive "
+                      "as a GET without the alert): set --alert-url to where it should go. %d alerts wait in "
+                      "%s and are retried with backoff", self.config.url, detail, self.pending,
+                      self.config.queue_path)
+        elif self._streak == 1:
+            log.warning("alert delivery to %s failed (%s); retrying with backoff, %d waiting",
+                        self.config.url, detail, self.pending)
+        else:
+            log.debug("alert delivery failed again (%s); next try in %.2f s", detail, delay)
+        self._last_problem = detail
+        self._stop.wait(delay)
+
+    def _settle(self, record: dict[str, Any], outcome: Outcome, status: int | None, detail: str) -> None:
+        """Mark the oldest pending alert delivered or rejected (on disk, then in memory)."""
+        if outcome is Outcome.REJECTED:
+            log.error("alert %s (sequence %s) was rejected (%s by %s); it will not be sent again "
+                      "(kept in %s, then in %s)", record["id"], record.get("sequence"), detail,
+                      self.config.url, self.config.queue_path, self.queue.rejected_path)
+        mark = {"op": outcome.value, "id": record["id"], "sequence": record.get("sequence"), "status": status,
+                "at": round(time.time(), 3)}
+        if status is None:
+            mark["reason"] = detail
+        try:
+            with self._file_lock:
+                if self._closed:  # answered after close(): it is sent (again, same key) after a restart
+                    return
+                self.queue.append(mark)
+        except OSError as error:  # sent anyway: at worst it is sent once more after a restart
+            log.error("could not mark alert %s %s in %s: %s", record["id"], outcome.value,
+                      self.config.queue_path, error)
+        with self._condition:
+            self._pending.popleft()
+            if outcome is Outcome.DELIVERED:
+                self.delivered += 1
+            else:
+                self.rejected += 1
+            left = len(self._pending)
+            next_sequence = self._next_sequence
+            self._condition.notify_all()
+        if not left:
+            try:
+                with self._file_lock:
+                    if not self._closed:
+                        self.queue.compact_if_done(next_sequence)
+            except OSError as error:  # the file keeps growing; nothing in it is lost
+                log.error("could not compact %s: %s", self.config.queue_path, error)
+
+    def _post(self, record: dict[str, Any]) -> tuple[Outcome, int | None, str]:
+        """One POST: (outcome, HTTP status or None, what happened)."""
+        body = {**record["alert"], "id": record["id"], "sequence": record.get("sequence")}
+        request = urllib.request.Request(
+            self.config.url, data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Idempotency-Key": record["id"],
+                     "User-Agent": "where-to-focus-live"})
+        try:
+            with self._opener.open(request, timeout=self.config.timeout_s) as response:
+                response.read(65536)
+                return Outcome.DELIVERED, response.status, f"HTTP {response.status}"
+        except urllib.error.HTTPError as error:
+            status = error.code
+            location = error.headers.get("Location") if error.headers is not None else None
+            error.close()
+            if 300 <= status < 400:
+                return Outcome.REDIRECTED, status, f"HTTP {status} redirect to {location or '(no Location)'}"
+            if status >= 500 or status in RETRY_STATUSES:
+                return Outcome.RETRY, status, f"HTTP {status}"
+            return Outcome.REJECTED, status, f"HTTP {status}"
+        except (OSError, ValueError) as error:  # refused, reset, timed out, DNS; URLError is an OSError
+            reason = getattr(error, "reason", error)
+            return Outcome.RETRY, None, f"{type(reason).__name__}: {reason}"

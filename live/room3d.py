@@ -1,0 +1,297 @@
+"""The live window's 3D panel: the people in room coordinates, the part each person's model attends to
+(marked, sized and labelled with its attention weight), the floor and the sensor's field of view.
+
+    LiveWindow.refresh (GUI thread, 30 fps): the bodies of the frame it shows + the latest Decisions
+        --> RoomModel.observe: tracked feet into a bounded sample; every `refit_frames` frames
+            core.room.fit_floor -> RoomFrame (the scene turns to z up once the floor is known)
+        --> RoomModel.people: per person bones (room coordinates), attended part, its weight
+        --> Room3DPanel: pyqtgraph OpenGL items (lines, one marker, one label per person)
+
+It reads only what the overlay already holds -- no access to the capture ring, the tracks or the
+worker -- and does nothing while hidden (key 3, or `python -m live --no-3d` to start hidden), so the
+capture and recognition threads never see it. The floor fit (a few hundred feet, once a second) and
+the item updates take about a millisecond of the GUI thread; OpenGL draws the rest.
+
+pyqtgraph's OpenGL view needs PyOpenGL (the viz3d extra) and a Qt platform that draws OpenGL widgets:
+not `offscreen` (tests, `--screenshot` without a display), where the window opens without the panel
+and says why in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+
+from core.camera import DEPTH_CAMERA  # noqa: E402
+from core.frame import Body  # noqa: E402
+from core.room import (  # noqa: E402
+    FloorPlane,
+    RoomFrame,
+    ViewCamera,
+    bone_segments,
+    field_of_view_scenery,
+    fit_floor,
+    foot_positions,
+    part_centre,
+)
+from core.skeleton import SkeletonLayout  # noqa: E402
+from live.worker import Decision  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+PART_NAMES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}
+FLOOR_RGBA = (0.35, 0.37, 0.42, 1.0)
+FIELD_OF_VIEW_RGBA = (0.8, 0.8, 0.8, 1.0)
+BACKGROUND = (14, 16, 30)  # dark blue: told apart from the window's grey in screenshots
+# A new floor fit replaces the shown one only when it moved this much: a room that jumps every second
+# would be harder to read than one a centimetre off.
+FLOOR_MOVE_M = 0.02
+FLOOR_TURN_DEG = 1.0
+
+
+def unavailable_reason() -> str | None:
+    """Why the 3D panel cannot be drawn in this process (call after the QApplication exists), or None."""
+    try:
+        import OpenGL.GL  # noqa: F401  (pyqtgraph.opengl draws through PyOpenGL)
+        import pyqtgraph.opengl  # noqa: F401
+    except ImportError as error:
+        return f"the 3D panel needs PyOpenGL: pip install -e '.[viz3d]' ({error})"
+    platform = QtGui.QGuiApplication.platformName()
+    if platform in ("offscreen", "minimal"):
+        return f"Qt platform {platform!r} draws no OpenGL widgets"
+    context = QtGui.QOpenGLContext()
+    if not context.create():
+        return f"no OpenGL context on Qt platform {platform!r}"
+    return None
+
+
+# ---- what to draw (no Qt, no OpenGL) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """One person in room coordinates, as the panel draws them."""
+
+    tracking_id: int
+    colour: tuple[int, int, int]  # RGB 0-255, the overlay's colour for this person
+    bones: np.ndarray  # float32 (B, 2, 3)
+    part: str | None  # the part with the highest attention weight (None before the first decision)
+    weight: float  # its attention weight, 0-1
+    marker: np.ndarray | None  # float32 (3,) where that part is, None if none of its joints is present
+
+    @property
+    def label(self) -> str:
+        return "" if self.part is None else f"{PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
+
+
+class RoomModel:
+    """The room as the live stream shows it: a floor fitted to the feet seen so far, and each person's
+    bones and attended part in room coordinates."""
+
+    def __init__(
+        self, layout: SkeletonLayout, *, feet_kept: int = 900, refit_frames: int = 30, min_feet: int = 30
+    ) -> None:
+        self.layout = layout
+        self.feet: deque[np.ndarray] = deque(maxlen=feet_kept)  # the latest tracked foot positions
+        self.refit_frames = refit_frames
+        self.min_feet = min_feet
+        self.room = RoomFrame.from_floor(None)
+        self._frames = 0
+
+    def observe(self, bodies: Sequence[Body]) -> bool:
+        """Take the feet of one shown frame; refit the floor every `refit_frames` frames. True when the
+        room frame changed (the fixed scenery must be redrawn)."""
+        for body in bodies:
+            self.feet.extend(foot_positions(body.joints, body.states, self.layout))
+        self._frames += 1
+        if self._frames % self.refit_frames or len(self.feet) < self.min_feet:
+            return False
+        floor = fit_floor(np.array(self.feet), min_inliers=self.min_feet // 2)
+        if floor is None or not _moved(self.room.floor, floor):
+            return False
+        self.room = RoomFrame.from_floor(floor)
+        return True
+
+    def people(
+        self,
+        bodies: Sequence[Body],
+        decisions: Mapping[int, Decision],
+        colour_of: Callable[[int], tuple[int, int, int]],
+    ) -> list[PersonView]:
+        views = []
+        for body in bodies:
+            bones = self.room.to_room(bone_segments(body.joints, body.states, self.layout))
+            decision = decisions.get(body.tracking_id)
+            part, weight, marker = None, 0.0, None
+            if decision is not None and len(decision.attention):
+                best = int(np.argmax(decision.attention))
+                part, weight = decision.parts[best], float(decision.attention[best])
+                centre = part_centre(part, body.joints, body.states, self.layout)
+                marker = None if centre is None else self.room.to_room(centre)
+            colour = colour_of(body.tracking_id)
+            views.append(PersonView(body.tracking_id, colour, bones, part, weight, marker))
+        return views
+
+    def scenery(self) -> tuple[np.ndarray, np.ndarray]:
+        """(field-of-view segments, floor grid segments), float32 (S, 2, 3) room coordinates; the field
+        of view stops at the floor once one is known, and the grid is empty until then."""
+        return field_of_view_scenery(self.room, DEPTH_CAMERA)
+
+
+def _moved(old: FloorPlane | None, new: FloorPlane) -> bool:
+    if old is None:
+        return True
+    turn = np.degrees(np.arccos(np.clip(old.normal @ new.normal, -1.0, 1.0)))
+    return abs(old.height_m - new.height_m) > FLOOR_MOVE_M or turn > FLOOR_TURN_DEG
+
+
+# ---- the camera ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Orbit:
+    """pyqtgraph's orbit camera (room coordinates, z up): it looks at `centre` from `distance` metres,
+    `elevation` degrees above the floor plane, `azimuth` degrees around z from +x; `fov_deg` is its
+    horizontal field of view. The default looks from behind and to the right of the sensor."""
+
+    centre: tuple[float, float, float] = (0.0, 2.8, 0.8)
+    distance: float = 5.0
+    elevation: float = 24.0
+    azimuth: float = -65.0
+    fov_deg: float = 60.0
+
+    def eye(self) -> np.ndarray:
+        elevation, azimuth = np.radians(self.elevation), np.radians(self.azimuth)
+        direction = np.array(
+            [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)]
+        )
+        return np.asarray(self.centre, np.float64) + self.distance * direction
+
+    def view_camera(self, width: int, height: int) -> ViewCamera:
+        """The same camera as a look-at pinhole for a width x height view: where things land in pixels."""
+        vertical = 2 * np.degrees(np.arctan(np.tan(np.radians(self.fov_deg) / 2) * height / width))
+        return ViewCamera(
+            eye=tuple(float(v) for v in self.eye()),
+            target=tuple(float(v) for v in self.centre),
+            width=width,
+            height=height,
+            fov_deg=float(vertical),
+        )
+
+
+# ---- the widget ---------------------------------------------------------------------------------
+
+
+class Room3DPanel(QtWidgets.QWidget):
+    """pyqtgraph's GLViewWidget with the room's scenery and a pool of per-person items. Only
+    `show_people` changes it (GUI thread); the mouse turns the view."""
+
+    def __init__(self, layout: SkeletonLayout, max_people: int = 6, orbit: Orbit = Orbit()) -> None:
+        import pyqtgraph.opengl as gl  # after unavailable_reason() said it can
+
+        super().__init__()
+        self.model = RoomModel(layout)
+        self.orbit = orbit
+        self.view = gl.GLViewWidget()
+        self.view.setBackgroundColor(BACKGROUND)
+        self.view.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys stay with the window
+        self.view.setMinimumSize(240, 180)
+        self.reset_camera()
+        self.field_of_view = gl.GLLinePlotItem(mode="lines", color=FIELD_OF_VIEW_RGBA, width=1,
+                                               antialias=True)
+        self.grid = gl.GLLinePlotItem(mode="lines", color=FLOOR_RGBA, width=1, antialias=True)
+        self.view.addItem(self.grid)
+        self.view.addItem(self.field_of_view)
+        self.bones, self.markers, self.labels = [], [], []
+        for _ in range(max_people):
+            bones = gl.GLLinePlotItem(mode="lines", width=4, antialias=True)
+            marker = gl.GLScatterPlotItem(pxMode=False)
+            # Markers are translucent: the hand under them stays visible.
+            marker.setGLOptions("translucent")
+            label = gl.GLTextItem(font=QtGui.QFont("Sans", 9))
+            for item in (bones, marker, label):
+                item.setVisible(False)
+                self.view.addItem(item)
+            self.bones.append(bones)
+            self.markers.append(marker)
+            self.labels.append(label)
+        self.caption = QtWidgets.QLabel()
+        self.caption.setStyleSheet("color: #999; font-size: 11px")
+        column = QtWidgets.QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.view, 1)
+        column.addWidget(self.caption)
+        self._draw_scenery()
+
+    def reset_camera(self) -> None:
+        self.view.setCameraParams(
+            center=QtGui.QVector3D(*self.orbit.centre),
+            distance=self.orbit.distance,
+            elevation=self.orbit.elevation,
+            azimuth=self.orbit.azimuth,
+            fov=self.orbit.fov_deg,
+        )
+
+    def view_camera(self) -> ViewCamera:
+        """The view's current camera as a pinhole over its pixels (device pixels)."""
+        params = self.view.cameraParams()
+        centre = params["center"]
+        orbit = Orbit(
+            centre=(centre.x(), centre.y(), centre.z()),
+            distance=params["distance"],
+            elevation=params["elevation"],
+            azimuth=params["azimuth"],
+            fov_deg=params["fov"],
+        )
+        return orbit.view_camera(self.view.deviceWidth(), self.view.deviceHeight())
+
+    def _draw_scenery(self) -> None:
+        field_of_view, grid = self.model.scenery()
+        self.field_of_view.setData(pos=field_of_view.reshape(-1, 3))
+        self.grid.setData(pos=grid.reshape(-1, 3) if len(grid) else np.zeros((2, 3), np.float32))
+        self.grid.setVisible(len(grid) > 0)
+        floor = self.model.room.floor
+        where = (
+            "floor not found yet: the sensor's own frame"
+            if floor is None
+            else f"floor {floor.height_m:.2f} m below the sensor, tilted {floor.tilt_deg():.0f} deg"
+        )
+        self.caption.setText(f"3D room  ·  {where}  ·  [3] hides")
+
+    def show_people(
+        self,
+        bodies: Sequence[Body],
+        decisions: Mapping[int, Decision],
+        colour_of: Callable[[int], tuple[int, int, int]],
+    ) -> list[PersonView]:
+        """Draw the people of the frame on screen; returns what was drawn."""
+        if self.model.observe(bodies):
+            self._draw_scenery()
+        people = self.model.people(bodies[: len(self.bones)], decisions, colour_of)
+        for i, (bones, marker, label) in enumerate(zip(self.bones, self.markers, self.labels, strict=True)):
+            person = people[i] if i < len(people) else None
+            drawn = person is not None and len(person.bones) > 0
+            bones.setVisible(drawn)
+            rgb = tuple(np.array(person.colour) / 255.0) if person is not None else (0.0, 0.0, 0.0)
+            if drawn:
+                bones.setData(pos=person.bones.reshape(-1, 3), color=(*rgb, 1.0))
+            marked = drawn and person.marker is not None
+            marker.setVisible(marked)
+            label.setVisible(marked)
+            if marked:
+                # The marker grows with the weight: 0.1 m across for no attention, 0.5 m for all of it.
+                size = 0.1 + 0.4 * person.weight
+                marker.setData(pos=person.marker[None], size=size, color=(*rgb, 0.45))
+                label.setData(pos=person.marker + np.array([0.0, 0.0, size / 2 + 0.05]), text=person.label,
+                              color=QtGui.QColor(*person.colour))
+        return people

@@ -1,0 +1,42 @@
+"""Files rewritten whole and never half-written: a temporary file beside the target, fsync'd, renamed.
+
+    replace_atomically(path, data)   temp (unique name, same folder) -> write -> fsync -> os.replace
+                                     -> fsync the folder (so the rename itself reaches the disk)
+
+A crash or power cut at any moment leaves either the old file or the new one, never a mixture; a
+failure before the rename leaves the old file untouched and removes the temporary one. Used for
+clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def sync_directory(path: Path | str) -> None:
+    """fsync a folder: renames in it reach the disk only then (POSIX; a no-op on Windows)."""
+    if os.name == "posix":
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def replace_atomically(path: Path | str, data: bytes) -> None:
+    """Make `path` hold exactly `data`, atomically (see the module docstring)."""
+    path = Path(path)
+    # A unique temporary name: two writers of the same file never write into each other's temp file.
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)

@@ -1,0 +1,236 @@
+"""A clip's labels, edited after recording: the class of the whole clip, or where each action happens.
+
+    python -m recordings label CLIP --class NAME                  the whole clip shows NAME
+    python -m recordings label CLIP --class NAME --from S --to S  NAME from S to S seconds (repeatable)
+    python -m recordings label CLIP --list | --remove N | --clear
+    python -m recordings view CLIP                                mark intervals with keys while it plays
+
+    ClipLabels.open(clip)  -> set_whole(name) / add(interval) / remove(n) / clear() -> save()
+    IntervalMarker         start / end / undo, as a person at a keyboard gives them
+
+A clip's labels live in its sidecar: "label" and "action_id" (the class of the whole clip) and
+"intervals" (core.timeline JSON: [{"start", "end", "label"[, "person"]}], seconds from the first
+frame; everything outside them is background). A clip with intervals is trained on them (its
+"label" then only names it); one without is its "label" from start to end. `person` is a tracking
+id (the number `python -m recordings info` and live's panels show), absent for "whoever is in view":
+training reads every body of a window with the same label either way, so leave it out unless someone
+else in view does something else.
+
+Class names go through the site's label map (labels.txt next to the clip): a new name is appended
+there (A121 and up). Every change rewrites the sidecar atomically (recordings.atomic): a crash leaves
+the old labels or the new ones, never a half-written file. A clip without a sidecar (NTU's own) gets
+one, its frames 1/30 s apart as NTU's are.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.timeline import NO_ACTION, Interval, Timeline, TimelineError
+from recordings.atomic import replace_atomically
+from recordings.clip import NTU_FPS, ClipError, ClipPaths, clip_paths, read_sidecar
+from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
+from recordings.ntu import SampleName, read_skeleton
+from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION, clip_session, software_version
+
+
+def label_map_path(clip: ClipPaths, given: Path | str | None = None) -> Path:
+    """The site label map for a clip: `given`, else labels.txt in the clip's folder."""
+    return Path(given) if given else clip.skeleton.parent / LABEL_MAP_FILENAME
+
+
+def _new_sidecar(paths: ClipPaths) -> dict:
+    """A sidecar for a clip that has none (NTU's own): 30 fps timestamps, the class of its name."""
+    count = read_skeleton(paths.skeleton).num_frames
+    action_id, session = None, None
+    try:
+        sample = SampleName.parse(paths.name)
+        action_id, session = sample.action, sample.setup
+    except ValueError:
+        pass
+    return {
+        "format": SIDECAR_FORMAT,
+        "format_version": SIDECAR_VERSION,
+        "sample_name": paths.name,
+        "label": None,
+        "action_id": action_id,
+        "session": session,
+        "source": "unknown (sidecar added by python -m recordings label)",
+        "software": {"name": "where-to-focus", "version": software_version()},
+        "frame_count": count,
+        "timestamps": [round(i / NTU_FPS, 6) for i in range(count)],
+        "skeleton": paths.skeleton.name,
+    }
+
+
+@dataclass
+class ClipLabels:
+    """One clip's sidecar, opened for relabelling. Nothing is written until `save()`."""
+
+    paths: ClipPaths
+    sidecar_path: Path
+    raw: dict
+    duration: float  # seconds an interval may reach: the last frame's time plus one frame
+    label_map_path: Path
+    intervals: list[Interval] = field(default_factory=list)
+    added_classes: list[str] = field(default_factory=list)  # new in labels.txt because of this edit
+
+    @classmethod
+    def open(cls, clip: Path | str, label_map: Path | str | None = None) -> ClipLabels:
+        paths = clip_paths(clip)
+        if paths.sidecar is not None:
+            sidecar = read_sidecar(paths.sidecar)  # checked: timestamps, intervals
+            raw, path = dict(sidecar.raw), paths.sidecar
+            timeline = sidecar.timeline
+        else:
+            raw, path = _new_sidecar(paths), paths.skeleton.with_name(f"{paths.name}.json")
+            timeline = None
+        timestamps = np.asarray(raw["timestamps"], dtype=np.float64)
+        # As recordings.clip.read_sidecar measures it: the last frame lasts one frame period.
+        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
+        duration = float(timestamps[-1] - timestamps[0]) + period if len(timestamps) else 0.0
+        intervals = list(timeline.intervals) if timeline is not None else []
+        return cls(paths, path, raw, duration, label_map_path(paths, label_map), intervals)
+
+    @property
+    def label(self) -> str | None:
+        return self.raw.get("label")
+
+    @property
+    def session(self) -> int | None:
+        return clip_session(self.paths.name, self.raw)
+
+    def _class(self, name: str) -> tuple[str, int]:
+        """The class's name as the label map writes it and its id (appending a new class)."""
+        if name.strip() == NO_ACTION:
+            raise ValueError(f"{NO_ACTION!r} is the background (everything outside the intervals), not a "
+                             f"class to label")
+        label_map, action_id, added = ensure_label(self.label_map_path, name)
+        class_name = label_map.name(action_id)
+        if added:
+            self.added_classes.append(f"A{action_id:03d} {class_name}")
+        return class_name, action_id
+
+    def set_whole(self, name: str) -> str:
+        """The whole clip shows `name`. Refused while the clip has intervals (they would win)."""
+        if self.intervals:
+            raise ValueError(
+                f"{self.sidecar_path}: the clip has {len(self.intervals)} interval(s), which say where its "
+                f"actions are; remove them first (--clear) or give --from/--to"
+            )
+        class_name, action_id = self._class(name)
+        self.raw["label"], self.raw["action_id"] = class_name, action_id
+        return class_name
+
+    def add(self, name: str, start: float, end: float | None, person: int | None = None) -> Interval:
+        """`name` between `start` and `end` seconds (None: to the end of the clip); checked against the
+        clip's length and the other intervals of the same person."""
+        class_name, _ = self._class(name)
+        interval = Interval(float(start), self.duration if end is None else float(end), class_name, person)
+        self._check([*self.intervals, interval], new=True)
+        self.intervals = sorted([*self.intervals, interval], key=lambda i: (i.start, i.end))
+        return interval
+
+    def remove(self, number: int) -> Interval:
+        """Remove interval `number` (1-based, as `listing` numbers them)."""
+        ordered = self.timeline().intervals
+        if not 1 <= number <= len(ordered):
+            raise ValueError(f"{self.sidecar_path}: no interval {number}; the clip has {len(ordered)}")
+        removed = ordered[number - 1]
+        self.intervals = [i for i in ordered if i is not removed]
+        return removed
+
+    def clear(self) -> int:
+        count, self.intervals = len(self.intervals), []
+        return count
+
+    def timeline(self) -> Timeline:
+        return self._check(self.intervals)
+
+    def _check(self, intervals: list[Interval], new: bool = False) -> Timeline:
+        """The intervals as a checked timeline; with `new`, the last one is the one being added."""
+        names = [f"interval {n}" for n in range(1, len(intervals) + 1)]
+        if new:
+            names[-1] = f"the new interval ({intervals[-1].start:.2f}-{intervals[-1].end:.2f} s)"
+        try:
+            return Timeline.checked(intervals, duration=self.duration, source=str(self.sidecar_path),
+                                    lines=names)
+        except TimelineError as error:
+            raise ValueError(str(error)) from None
+
+    def listing(self) -> list[str]:
+        """The clip's labels as lines of text (intervals numbered from 1)."""
+        whole = self.label or "(no label)"
+        session = self.session or "?"
+        lines = [f"{self.paths.name}: {self.duration:.2f} s, session {session}, clip label {whole}"]
+        for n, interval in enumerate(self.timeline().intervals, start=1):
+            who = "whoever is in view" if interval.person is None else f"person {interval.person}"
+            span = f"{interval.start:8.2f} - {interval.end:8.2f} s"
+            lines.append(f"  {n:>3}  {span}  {interval.label}  ({who})")
+        if not self.intervals:
+            lines.append("  no intervals: " + ("the whole clip is its label" if self.label else "unlabelled"))
+        return lines
+
+    def save(self) -> Path:
+        """Rewrite the sidecar atomically with the labels as they are now."""
+        raw = dict(self.raw)
+        if self.intervals:
+            raw["intervals"] = self.timeline().to_json()
+        else:
+            raw.pop("intervals", None)
+        replace_atomically(self.sidecar_path, json.dumps(raw, indent=1).encode() + b"\n")
+        self.raw = raw
+        return self.sidecar_path
+
+
+def known_classes(label_map: LabelMap | None, *extra: str | None) -> list[str]:
+    """Class names to choose from with keys 1-9: the label map's, then any others given."""
+    names = list(label_map.class_names) if label_map is not None else []
+    for name in extra:
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+@dataclass
+class IntervalMarker:
+    """Marks given by keys as a clip plays or records: `start` opens an interval of the chosen class,
+    `end` closes it; starting while one is open closes that one first (a change of action).
+
+    Times are whatever clock the caller uses (clip seconds in the viewer, stream seconds in live).
+    """
+
+    intervals: list[Interval] = field(default_factory=list)
+    opened: tuple[float, str] | None = None  # (start, label) of the interval being marked
+
+    def start(self, t: float, label: str) -> Interval | None:
+        """Open an interval of `label` at t; returns the interval this closed, if one was open."""
+        closed = self.end(t)
+        self.opened = (t, label)
+        return closed
+
+    def end(self, t: float) -> Interval | None:
+        """Close the open interval at t; returns it (None when none was open or it would be empty)."""
+        if self.opened is None:
+            return None
+        start, label = self.opened
+        self.opened = None
+        if t <= start:
+            return None
+        interval = Interval(start, t, label)
+        self.intervals.append(interval)
+        return interval
+
+    def undo(self) -> Interval | tuple[float, str] | None:
+        """Drop the open mark, else the last interval; returns what was dropped."""
+        if self.opened is not None:
+            dropped, self.opened = self.opened, None
+            return dropped
+        return self.intervals.pop() if self.intervals else None
+
+
+__all__ = ["ClipError", "ClipLabels", "IntervalMarker", "known_classes", "label_map_path"]

@@ -1,0 +1,222 @@
+"""`python -m recordings view CLIP`: play a clip and mark where its actions start and end, with keys.
+
+    keys   1-9  choose the class (the site's labels.txt, in order; listed on screen; F1-F9 too, as in live)
+           s    an action of that class starts now       e   it ends now
+           u    undo the last mark                        space  pause / resume      q, Esc  close
+
+    frames --timer--> draw_skeleton + a strip of the clip's intervals and the cursor --> window
+    s / e --> IntervalMarker --> ClipLabels.add --> sidecar rewritten atomically at once
+
+Each finished interval is written to the sidecar as soon as it is marked (recordings.labelling), so
+closing the window, or a crash, loses at most a mark in progress; closing with a mark open ends it at
+the frame on screen. Marks are scene-wide (whoever is in view); `python -m recordings label --person`
+gives one person's. The window shows whatever the clip had already, and refuses a mark that overlaps
+one of them (the message is on screen).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+
+from core.frame import Frame  # noqa: E402
+from core.timeline import Interval  # noqa: E402
+from recordings.labelling import ClipLabels, IntervalMarker  # noqa: E402
+
+STRIP_COLOURS = ((80, 200, 255), (120, 230, 120), (255, 170, 60), (220, 120, 255), (90, 90, 255),
+                 (255, 255, 90), (200, 200, 200), (0, 160, 160), (160, 0, 160))
+
+
+def class_colour(classes: list[str], name: str) -> tuple[int, int, int]:
+    index = classes.index(name) if name in classes else len(classes)
+    return STRIP_COLOURS[index % len(STRIP_COLOURS)]
+
+
+def draw_strip(image: np.ndarray, labels: ClipLabels, classes: list[str], now: float,
+               opened: tuple[float, str] | None) -> None:
+    """A strip along the bottom of a BGR image: the clip's intervals, the one being marked, the cursor."""
+    height, width = image.shape[:2]
+    top = height - max(10, height // 40)
+    image[top:] = (image[top:] * 0.3).astype(np.uint8)
+    scale = width / max(labels.duration, 1e-6)
+    marks = [(i.start, i.end, i.label) for i in labels.intervals]
+    if opened is not None:
+        marks.append((opened[0], now, opened[1]))
+    for start, end, name in marks:
+        x0, x1 = int(start * scale), max(int(end * scale), int(start * scale) + 1)
+        cv2.rectangle(image, (x0, top + 2), (x1, height - 2), class_colour(classes, name), -1)
+    x = int(now * scale)
+    cv2.line(image, (x, top - 4), (x, height), (255, 255, 255), 2)
+
+
+class ClipMarker:
+    """What the keys do, apart from the window (the window calls `handle`; tests too)."""
+
+    def __init__(self, labels: ClipLabels, classes: list[str]) -> None:
+        self.labels = labels
+        self.classes = classes
+        self.chosen: str | None = classes[0] if classes else None
+        self.marker = IntervalMarker()
+        self.now = 0.0  # clip seconds of the frame on screen
+        self.paused = False
+        self.message = ""
+        self.saved = 0  # intervals written by this window
+
+    def handle(self, key: str) -> bool:
+        """One key ('1'..'9', 's', 'e', 'u', ' '); False when it means nothing here."""
+        if key.isdigit() and key != "0":
+            number = int(key)
+            if number > len(self.classes):
+                self.message = f"no class {number}: labels.txt has {len(self.classes)}"
+            else:
+                self.chosen = self.classes[number - 1]
+                self.message = f"class {self.chosen}"
+        elif key == "s":
+            if self.chosen is None:
+                self.message = "no class to mark: add one with python -m recordings label --class NAME"
+            else:
+                self._store(self.marker.start(self.now, self.chosen))
+                self.message = f"{self.chosen} starts at {self.now:.2f} s"
+        elif key == "e":
+            if self.marker.opened is None:
+                self.message = "no action is being marked (s starts one)"
+            else:
+                self._store(self.marker.end(self.now))
+        elif key == "u":
+            self.undo()
+        elif key == " ":
+            self.paused = not self.paused
+        else:
+            return False
+        return True
+
+    def _store(self, interval: Interval | None) -> None:
+        if interval is None:
+            return
+        try:
+            self.labels.add(interval.label, interval.start, interval.end)
+            self.labels.save()
+        except (ValueError, OSError) as error:
+            self.message = f"not saved: {error}"
+            self.marker.intervals.remove(interval)
+            return
+        self.saved += 1
+        self.message = f"saved {interval.label} {interval.start:.2f}-{interval.end:.2f} s"
+
+    def undo(self) -> None:
+        dropped = self.marker.undo()
+        if dropped is None:
+            self.message = "nothing to undo"
+        elif isinstance(dropped, tuple):
+            self.message = f"dropped the mark started at {dropped[0]:.2f} s"
+        else:
+            self.labels.intervals = [i for i in self.labels.intervals if i != dropped]
+            self.labels.save()
+            self.saved -= 1
+            self.message = f"removed {dropped.label} {dropped.start:.2f}-{dropped.end:.2f} s"
+
+    def finish(self) -> None:
+        """The window closes: a mark in progress ends at the frame on screen."""
+        if self.marker.opened is not None:
+            self._store(self.marker.end(self.now))
+
+    def legend(self) -> str:
+        keys = "  ".join(f"{n}:{name}" for n, name in enumerate(self.classes[:9], start=1))
+        state = f"marking {self.marker.opened[1]} since {self.marker.opened[0]:.2f} s" if self.marker.opened \
+            else f"class {self.chosen or '-'}"
+        return (f"{self.now:7.2f} s  |  {state}  |  {len(self.labels.intervals)} intervals  |  {keys}  |  "
+                f"s start  e end  u undo  space pause  |  {self.message}")
+
+
+class MarkingWindow(QtWidgets.QWidget):
+    """The clip, the strip of its intervals and a status line; the keys go to a ClipMarker."""
+
+    def __init__(self, frames: Iterator[Frame], marker: ClipMarker, draw: Callable[[Frame], np.ndarray],
+                 fps: float, title: str, start_time: float = 0.0, close_at_end: bool = False) -> None:
+        super().__init__()
+        self.frames = frames
+        self.marker = marker
+        self.draw = draw
+        self.start_time = start_time
+        self.close_at_end = close_at_end
+        self.setWindowTitle(title)
+        layout = QtWidgets.QVBoxLayout(self)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys come to the window
+        view = self.graphics.addViewBox(lockAspect=True, invertY=True)
+        self.item = pg.ImageItem(axisOrder="row-major")
+        view.addItem(self.item)
+        self.status = QtWidgets.QLabel()
+        self.status.setStyleSheet("font-family: monospace; font-size: 12px")
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.status)
+        self.resize(1280, 800)
+        self.frame: Frame | None = None
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self.advance)
+        self.timer.start(max(1, round(1000 / fps)) if fps > 0 else 33)
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        key = event.key()
+        if key in (QtCore.Qt.Key.Key_Q, QtCore.Qt.Key.Key_Escape):
+            self.close()
+            return
+        if key == QtCore.Qt.Key.Key_Backspace:
+            self.marker.undo()
+        elif QtCore.Qt.Key.Key_F1 <= key <= QtCore.Qt.Key.Key_F9:
+            self.marker.handle(str(key - QtCore.Qt.Key.Key_F1 + 1))
+        elif key == QtCore.Qt.Key.Key_Space:
+            self.marker.handle(" ")
+        elif not self.marker.handle(event.text().lower()):
+            super().keyPressEvent(event)
+            return
+        self.redraw()
+
+    def advance(self) -> None:
+        """The next frame (a timer tick), unless paused."""
+        if self.marker.paused:
+            return
+        frame = next(self.frames, None)
+        if frame is None:
+            self.timer.stop()
+            if self.close_at_end:
+                self.close()
+            return
+        self.frame = frame
+        self.marker.now = frame.timestamp - self.start_time
+        self.redraw()
+
+    def redraw(self) -> None:
+        if self.frame is not None:
+            image = self.draw(self.frame)
+            if image.shape[1] > 1280:
+                half = (image.shape[1] // 2, image.shape[0] // 2)
+                image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
+            draw_strip(image, self.marker.labels, self.marker.classes, self.marker.now,
+                       self.marker.marker.opened)
+            self.item.setImage(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), autoLevels=False, levels=(0, 255))
+        self.status.setText(self.marker.legend())
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.timer.stop()
+        self.marker.finish()
+        event.accept()
+
+
+def view_and_mark(frames: Iterator[Frame], labels: ClipLabels, classes: list[str],
+                  draw: Callable[[Frame], np.ndarray], fps: float, title: str,
+                  start_time: float = 0.0) -> ClipMarker:
+    """Play `frames` in a window with the marking keys until it is closed; returns its marker."""
+    app = pg.mkQApp(title)
+    marker = ClipMarker(labels, classes)
+    window = MarkingWindow(frames, marker, draw, fps, title, start_time)
+    window.show()
+    app.exec()
+    return marker

@@ -1,0 +1,117 @@
+"""`python -m benchmarks.gpu`: parts time-boxed and failing soft, targets judged, a table and a JSON file."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_benchmark():  # benchmarks/ is a folder of commands at the repo root, not an installed package
+    path = REPO_ROOT / "benchmarks" / "gpu.py"
+    spec = importlib.util.spec_from_file_location("benchmarks.gpu", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_benchmark()
+
+
+def _row(profile: str, engine: str, people: int, p50: float) -> dict:
+    return {"profile": profile, "backend": engine, "engine": engine, "people": people, "runs": 10,
+            "crops_dtype": "float32", "p50_ms": p50, "p95_ms": p50 * 1.2,
+            "windows_per_s": 1e3 * people / p50}  # fmt: skip
+
+
+def test_targets_take_the_fastest_paper_backend_and_the_table_says_so() -> None:
+    rows = [_row("paper", "pytorch-cuda", 1, 9.5), _row("paper", "eager", 1, 30.0),
+            _row("paper", "pytorch-cuda", 6, 21.0), _row("lite", "pytorch-cuda", 1, 2.0)]  # fmt: skip
+    report = {
+        "cpu_smoke": False, "seconds": 300.0, "data": None,
+        "parts": {"latency-gpu": {"measurements": rows},
+                  "live": {"errors": ["timed out after 90 s (results so far kept)"],
+                           "log_tail": "line 1\nboom"},
+                  "compile": {"skipped": "no time left (3 s of the budget)"}},
+    }  # fmt: skip
+    report["targets"] = bench.judge_targets(report)
+    one, six = report["targets"]
+    assert (one["met"], one["value_ms"], one["backend"]) == (True, 9.5, "pytorch-cuda")
+    assert (six["met"], six["value_ms"]) == (False, 21.0)
+    table = bench.format_report(report)
+    assert "target MET: paper profile, one person's window: p50 <= 17 ms (9.50 ms on pytorch-cuda)" in table
+    assert "target MISSED: paper profile, six people in one call" in table
+    assert "[live] error: timed out after 90 s" in table and "[live]   | boom" in table
+    assert "[compile] skipped: no time left" in table
+    assert "not found (random crops, simulated room)" in table
+
+
+def test_without_measurements_the_targets_are_unmeasured() -> None:
+    targets = bench.judge_targets({"parts": {}})
+    assert [t["met"] for t in targets] == [None, None]
+
+
+def test_a_part_past_its_time_box_is_killed_and_says_so(tmp_path: Path) -> None:
+    args = argparse.Namespace(cpu_smoke=True, data_found=None)
+    record = bench.run_part(bench.Part.SETUP, 0.5, args, tmp_path)  # importing torch alone takes longer
+    assert record["errors"] == ["timed out after 0 s (results so far kept)"]
+    assert record["seconds"] < 10 and record["time_box_s"] == 0.5
+
+
+def test_parts_are_named_on_the_command_line_and_setup_always_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = bench.parse_args(["--parts", "ddp", "latency-gpu"])
+    assert args.parts == [bench.Part.SETUP, bench.Part.DDP, bench.Part.LATENCY_GPU]
+    assert all(callable(part.worker) and part.gpu_box_s >= part.smoke_box_s > 0 for part in bench.Part)
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--parts", "warp-drive"])
+    assert "invalid" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    assert "see above" not in help_text and "$SHARED_DATA" in help_text and "simulated room" in help_text
+
+
+def test_pytorch_cuda_and_fp32_eager_are_measured_before_tensorrt() -> None:
+    from core.engines import Backend
+
+    plan = bench.latency_plan(("paper", "lite"), {Backend.TENSORRT, Backend.ONNXRUNTIME_CUDA})
+    assert plan == [
+        ("paper", Backend.PYTORCH_CUDA, False), ("paper", Backend.PYTORCH_CUDA, True),
+        ("lite", Backend.PYTORCH_CUDA, False), ("lite", Backend.PYTORCH_CUDA, True),
+        ("paper", Backend.ONNXRUNTIME_CUDA, False), ("lite", Backend.ONNXRUNTIME_CUDA, False),
+        ("paper", Backend.TENSORRT, False), ("lite", Backend.TENSORRT, False),
+    ]  # fmt: skip
+    assert bench.latency_plan(("tiny",), set()) == [("tiny", Backend.PYTORCH_CUDA, False),
+                                                    ("tiny", Backend.PYTORCH_CUDA, True)]  # fmt: skip
+
+
+def test_real_data_is_found_only_where_the_clip_is(tmp_path: Path, shared_data: Path) -> None:
+    assert bench.find_data(shared_data) == shared_data
+    (tmp_path / "ntu" / "skeletons").mkdir(parents=True)
+    assert bench.find_data(tmp_path) != tmp_path  # no A001 clip there: looked for elsewhere
+
+
+@pytest.mark.slow
+def test_cpu_smoke_runs_parts_end_to_end_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "gpu.json"
+    assert (
+        bench.main(["--cpu-smoke", "--parts", "ddp", "--out", str(out), "--work-dir", str(tmp_path / "w")])
+        == 0
+    )
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert list(report["parts"]) == ["setup", "ddp"]  # setup always runs: the checkpoints come from it
+    assert report["parts"]["ddp"]["ok"] is True and report["parts"]["ddp"]["backend"] == "gloo"
+    assert report["parts"]["setup"]["environment"]["torch"]
+    printed = capsys.readouterr().out
+    assert "DDP one process (gloo): ok" in printed and f"wrote {out}" in printed

@@ -1,0 +1,148 @@
+"""On a CPU, auto runs each number of people on the backend measured faster for it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_files import random_checkpoint
+
+from core.engines import (
+    Backend,
+    PerBatchEngine,
+    TorchEngine,
+    choose_per_batch,
+    example_inputs,
+    open_engine,
+)
+from core.engines.cpu_batching import cached_measurement, describe_plan
+from core.model import load_checkpoint, tiny
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+ORT, EAGER = Backend.ONNXRUNTIME_CPU, Backend.PYTORCH_CPU
+
+
+def test_each_batch_size_goes_to_the_lower_of_two_measured_lines() -> None:
+    # The shape measured on an idle 2-core machine (lite, README): ORT ahead for one person, eager after.
+    plan = choose_per_batch({ORT: {1: 0.060, 6: 0.330}, EAGER: {1: 0.090, 6: 0.250}}, 6)
+    assert plan == {1: ORT, 2: ORT, 3: EAGER, 4: EAGER, 5: EAGER, 6: EAGER}
+    assert describe_plan(plan) == "onnxruntime-cpu for 1-2 people, pytorch-cpu for 3-6 people"
+    one_size = choose_per_batch({ORT: {1: 0.06}, EAGER: {1: 0.09}}, 6)  # too slow to measure a batch
+    assert set(one_size.values()) == {ORT}
+    assert describe_plan({1: EAGER, 2: EAGER}) == "pytorch-cpu for 1-2 people"
+    assert describe_plan({1: ORT, 2: EAGER}) == "onnxruntime-cpu for 1 person, pytorch-cpu for 2 people"
+
+
+def test_a_measurement_is_reused_only_for_the_same_machine_and_model(tmp_path: Path) -> None:
+    path = tmp_path / "cpu-batching.json"
+    calls = []
+
+    def measure_now() -> dict:
+        calls.append(1)
+        return {ORT: {1: 0.05 * len(calls), 6: 0.3}, EAGER: {1: 0.09, 6: 0.2}}
+
+    key = {"cpu": "Xeon", "threads": 2, "checkpoint_sha256": "ab"}
+    first, measured = cached_measurement(path, key, measure_now)
+    assert measured and first[ORT][1] == 0.05
+    again, measured = cached_measurement(path, dict(key), measure_now)
+    assert not measured and again == first
+    _, measured = cached_measurement(path, {**key, "threads": 1}, measure_now)
+    assert measured and len(calls) == 2
+    path.write_text("{broken", encoding="utf-8")
+    assert cached_measurement(path, {**key, "threads": 1}, measure_now)[1]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One engine cache for the module: the checkpoint is exported to ONNX once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cpu-batching")
+    names = [f"class {i}" for i in range(5)]
+    return random_checkpoint(
+        folder / "tiny.pt", tiny(5), names, varied_attention=True, extra={"profile": "tiny"}
+    )
+
+
+class _Counting:
+    """A real engine, counting the calls it gets."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.calls = engine, []
+        self.name, self.metadata = engine.name, engine.metadata
+
+    def run(self, crops: np.ndarray, skeleton: np.ndarray):
+        self.calls.append(len(skeleton))
+        return self.engine.run(crops, skeleton)
+
+
+def test_each_call_runs_on_the_engine_planned_for_its_people(checkpoint: Path, cache: Path) -> None:
+    onnxruntime_engine = _Counting(open_engine(checkpoint, ORT, cache_dir=cache, threads=1))
+    loaded = load_checkpoint(checkpoint)
+    eager = _Counting(TorchEngine(loaded.model, onnxruntime_engine.metadata))
+    plan = {1: ORT, 2: ORT, 3: EAGER, 4: EAGER, 5: EAGER, 6: EAGER}
+    engine = PerBatchEngine({ORT: onnxruntime_engine, EAGER: eager}, plan, eager.metadata)
+    for people in (1, 2, 3, 6, 8):
+        crops, skeleton = example_inputs(engine.metadata, people)
+        logits, _ = engine.run(crops, skeleton)
+        np.testing.assert_allclose(logits, eager.engine.run(crops, skeleton)[0], atol=1e-4, rtol=0)
+    assert onnxruntime_engine.calls == [1, 2]
+    assert eager.calls == [3, 6, 8]  # more people than planned for: the largest size's backend
+    assert "onnxruntime-cpu for 1-2 people, pytorch-cpu for 3-6 people" in engine.name
+
+
+def test_auto_on_a_cpu_measures_once_and_says_what_runs_where(checkpoint: Path, cache: Path) -> None:
+    for stale in cache.glob("cpu-batching-*.json"):
+        stale.unlink()
+    first = open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
+    assert isinstance(first, PerBatchEngine)
+    assert first.reason.startswith("auto picked onnxruntime-cpu")
+    assert "per number of people the faster CPU backend" in first.reason and "measured now" in first.reason
+    (record,) = cache.glob("cpu-batching-*.json")
+    stored = json.loads(record.read_text(encoding="utf-8"))
+    assert set(stored["seconds"]) == {"onnxruntime-cpu", "pytorch-cpu"}
+    assert set(stored["seconds"]["onnxruntime-cpu"]) == {"1", "6"}
+    second = open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
+    assert "measured earlier on this machine, cached" in second.reason and second.plan == first.plan
+    crops, skeleton = example_inputs(second.metadata, 2)
+    assert second.run(crops, skeleton)[0].shape == (2, 5)
+
+
+def test_auto_says_it_is_measuring_before_it_measures_and_not_when_cached(
+    checkpoint: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from core.engines import selection
+
+    for stale in cache.glob("cpu-batching-*.json"):
+        stale.unlink()
+    events = []
+    real_measure = selection.measure
+
+    def measure(*args, **kwargs):
+        events.append(("measure", [r.getMessage() for r in caplog.records]))
+        return real_measure(*args, **kwargs)
+
+    monkeypatch.setattr(selection, "measure", measure)
+    with caplog.at_level(logging.INFO, logger="core.engines.selection"):
+        open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
+        [(_, said_before)] = events
+        [announcement] = said_before
+        (record,) = cache.glob("cpu-batching-*.json")
+        assert "measuring ONNX Runtime against PyTorch eager" in announcement and "once" in announcement
+        assert str(record) in announcement and "tiny.pt" in announcement
+        caplog.clear()
+        open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
+    assert len(events) == 1 and not [r for r in caplog.records if "measuring" in r.getMessage()]
+
+
+def test_auto_on_an_onnx_file_runs_onnx_runtime_alone(checkpoint: Path, cache: Path) -> None:
+    exported = open_engine(checkpoint, ORT, cache_dir=cache, threads=1)
+    (onnx_file,) = cache.glob("*.onnx")
+    engine = open_engine(onnx_file, Backend.AUTO, cache_dir=cache, threads=1)
+    assert not isinstance(engine, PerBatchEngine) and engine.name == exported.name

@@ -1,0 +1,82 @@
+"""AUTO's order on a machine with a GPU, faked: TensorRT, then PyTorch CUDA, then ONNX Runtime CUDA, then the
+CPU; what it passed over and why is in the reason. (Opening the CPU backends for real: test_engines.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from model_files import random_checkpoint
+
+from core.engines import AUTO_ORDER, Backend, EngineError, open_engine, selection
+from core.model import tiny
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return random_checkpoint(tmp_path_factory.mktemp("selection") / "tiny.pt", tiny(3), ["a", "b", "c"])
+
+
+class _Opened:
+    def __init__(self, backend: Backend, reason: str) -> None:
+        self.backend, self.reason, self.name = backend, reason, backend.value
+
+
+def _fake_machine(
+    monkeypatch: pytest.MonkeyPatch, present: set[Backend], failing: set[Backend]
+) -> list[Backend]:
+    tried: list[Backend] = []
+
+    def unavailable_reason(backend: Backend) -> str | None:
+        return None if backend in present or backend is Backend.PYTORCH_CPU else f"no {backend.value} here"
+
+    def fake_open(backend: Backend, source, *, threads, reason: str):
+        tried.append(backend)
+        if backend in failing:
+            raise EngineError(f"{backend.value} build failed")
+        return _Opened(backend, reason)
+
+    monkeypatch.setattr(selection, "unavailable_reason", unavailable_reason)
+    monkeypatch.setattr(selection, "_open", fake_open)
+    monkeypatch.setattr(selection, "_open_cpu", lambda source, *, threads, reason: fake_open(
+        Backend.ONNXRUNTIME_CPU, source, threads=threads, reason=reason))  # fmt: skip
+    return tried
+
+
+def test_the_order_is_tensorrt_pytorch_cuda_onnxruntime_cuda_then_the_cpu() -> None:
+    assert AUTO_ORDER == (Backend.TENSORRT, Backend.PYTORCH_CUDA, Backend.ONNXRUNTIME_CUDA,
+                          Backend.ONNXRUNTIME_CPU, Backend.PYTORCH_CPU)  # fmt: skip
+
+
+def test_a_gpu_with_everything_gets_tensorrt(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_machine(monkeypatch, set(AUTO_ORDER), set())
+    engine = open_engine(checkpoint, cache_dir=checkpoint.parent)
+    assert engine.backend is Backend.TENSORRT and engine.reason.startswith("auto picked tensorrt")
+
+
+def test_without_tensorrt_pytorch_cuda_comes_before_onnxruntime_cuda(
+    checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    present = {Backend.PYTORCH_CUDA, Backend.ONNXRUNTIME_CUDA, Backend.ONNXRUNTIME_CPU}
+    _fake_machine(monkeypatch, present, set())
+    engine = open_engine(checkpoint, cache_dir=checkpoint.parent)
+    assert engine.backend is Backend.PYTORCH_CUDA
+    assert "passed over: tensorrt: no tensorrt here" in engine.reason and "CUDA graphs" in engine.reason
+
+
+def test_a_backend_that_fails_to_open_falls_through_and_is_named(
+    checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried = _fake_machine(monkeypatch, set(AUTO_ORDER), {Backend.TENSORRT, Backend.PYTORCH_CUDA})
+    engine = open_engine(checkpoint, cache_dir=checkpoint.parent)
+    assert tried == [Backend.TENSORRT, Backend.PYTORCH_CUDA, Backend.ONNXRUNTIME_CUDA]
+    assert "tensorrt failed: tensorrt build failed" in engine.reason
+    assert "pytorch-cuda failed: pytorch-cuda build failed" in engine.reason
+
+
+def test_no_gpu_means_the_cpu(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_machine(monkeypatch, {Backend.ONNXRUNTIME_CPU}, set())
+    engine = open_engine(checkpoint, cache_dir=checkpoint.parent)
+    assert engine.backend is Backend.ONNXRUNTIME_CPU
+    for skipped in ("tensorrt", "pytorch-cuda", "onnxruntime-cuda"):
+        assert f"{skipped}: no {skipped} here" in engine.reason

@@ -1,0 +1,218 @@
+"""Fine-tuning a trained model on a site's clips (training/finetune.py) and the clips dataset it reads
+(training/datasets/clips.py): classifier rows, the head stage, sessions held out, sequences, the whole
+chain from recording to a live run, and RECIPE section 5 as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+from model_files import random_checkpoint
+from test_recorder import make_frame
+
+from core.model.network import PartAttentionNetwork, Stage
+from core.model.profiles import tiny
+from core.timeline import NO_ACTION
+from recordings.labelling import ClipLabels
+from recordings.recorder import ClipNaming, Recorder, RecorderConfig
+from training.config import DataConfig
+from training.data import ClipSource
+from training.datasets.clips import clip_splits, hold_out_sessions
+from training.stages import class_rows, load_matching
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_known_classes_keep_their_classifier_rows() -> None:
+    base = PartAttentionNetwork(tiny(3))
+    grown = PartAttentionNetwork(tiny(4))
+    fresh = {k: v.clone() for k, v in grown.state_dict().items()}
+    rows = class_rows(["drink", "wave", NO_ACTION], ["drink", "wave", "raise both arms", NO_ACTION])
+    assert rows == [0, 1, -1, 2]
+    resized = load_matching(grown, base.state_dict(), rows)
+    assert sorted(resized) == ["classifier.bias", "classifier.weight", "pose.classifier.bias",
+                               "pose.classifier.weight"]
+    state, old = grown.state_dict(), base.state_dict()
+    for name in ("classifier.weight", "classifier.bias"):
+        assert torch.equal(state[name][[0, 1, 3]], old[name])  # copied, not re-initialised
+        assert torch.equal(state[name][2], fresh[name][2])  # the new class starts fresh
+    assert torch.equal(state["attention.score.weight"], old["attention.score.weight"])
+
+
+def test_the_head_stage_trains_the_attention_head_and_classifier_only() -> None:
+    network = PartAttentionNetwork(tiny(3))
+    network.set_stage(Stage.HEAD)
+    trainable = {name.split(".")[0] for name, p in network.named_parameters() if p.requires_grad}
+    assert trainable == {"attention", "classifier"}
+    network.train()
+    assert not network.parts[0].training and not network.pose.lstm.training  # frozen: eval mode
+
+
+def _source(name: str, session: int, label: int, folder: int = 0) -> ClipSource:
+    group = {"session": session, "folder": folder, "class": label}
+    return ClipSource(name, label, lambda with_crops: None, group)
+
+
+def test_whole_sessions_are_held_out_and_every_class_keeps_one_for_training() -> None:
+    pool = [_source(f"s{s}c{c}k{k}", s, c)
+            for s in range(1, 7) for c in (0, 1) for k in range(2) if (s + c) % 3]
+    pool += [_source(f"only{k}", 9, 2) for k in range(3)]  # a class recorded in one session
+    pool += [_source(f"rehearse{k}", 1, k % 3, folder=1) for k in range(9)]  # one session: by clip
+    train, validation, notes = hold_out_sessions(pool, 0.25, seed=0)
+    assert sorted(s.name for s in train + validation) == sorted(s.name for s in pool)
+    site_train = {s.group["session"] for s in train if s.group["folder"] == 0}
+    site_validation = {s.group["session"] for s in validation if s.group["folder"] == 0}
+    assert site_validation and not site_train & site_validation
+    for c in (0, 1):
+        assert any(s.label == c for s in validation if s.group["folder"] == 0)
+        assert any(s.label == c for s in train if s.group["folder"] == 0)
+    assert all(s.label != 2 for s in validation if s.group["folder"] == 0)
+    assert len([s for s in validation if s.group["folder"] == 1]) == 3  # one per class, at random
+    assert len(notes) == 1 and "rehearsal folder 1" in notes[0] and "flatter" in notes[0]
+    again = hold_out_sessions(pool, 0.25, seed=0)[1]
+    assert [s.name for s in again] == [s.name for s in validation]
+
+
+def _record(folder: Path, session: int, label: str | None, name: str | None = None) -> Path:
+    labels = None
+    if label is not None:
+        from recordings.labels import ensure_label
+
+        labels = ensure_label(folder / "labels.txt", label)[0]
+    config = RecorderConfig(min_free_bytes=1, naming=ClipNaming(setup=session))
+    with Recorder(folder, label=label, label_map=labels, sample_name=name, config=config) as rec:
+        for i in range(40):
+            rec.write(make_frame(i % 20, i / 10))  # 4 s
+    return rec.files.skeleton
+
+
+def test_clips_become_sequences_with_no_action_or_cut_intervals_without(tmp_path: Path) -> None:
+    _record(tmp_path, 1, "drink")
+    marked = _record(tmp_path, 2, None, "live_20261130_083006")
+    labels = ClipLabels.open(marked)
+    labels.add("wave", 1.0, 2.0)
+    labels.add("drink", 2.5, 3.5)
+    labels.save()
+    data = DataConfig(dataset="clips", root=str(tmp_path), protocol="all", validation_fraction=0.0,
+                      classes=["drink", "wave", NO_ACTION])
+    splits = clip_splits(data)
+    assert splits.continuous and [s.label for s in splits.train] == [-1, -1]
+    whole, sequence = (s.load(False) for s in splits.train)
+    spans = [(i.start, i.end, i.label) for i in whole.timeline.intervals]
+    assert spans == [(0.0, pytest.approx(4.0), "drink")]
+    assert [i.label for i in sequence.timeline.intervals] == ["wave", "drink"]
+    assert sequence.timeline.window_label(0.0, 1.0) == NO_ACTION
+
+    trimmed = clip_splits(DataConfig(dataset="clips", root=str(tmp_path), protocol="all",
+                                     validation_fraction=0.0, classes=["drink", "wave"]))
+    assert not trimmed.continuous
+    names = {s.name: s.label for s in trimmed.train}
+    assert names == {"S001C001P001R001A121": 0, "live_20261130_083006@1.00-2.00": 1,
+                     "live_20261130_083006@2.50-3.50": 0}
+    cut = next(s for s in trimmed.train if s.name.endswith("@1.00-2.00")).load(False)
+    assert cut.timestamps[0] == pytest.approx(1.0) and cut.timestamps[-1] == pytest.approx(1.9)
+    assert cut.joints.shape[0] == 10 and cut.label == 1
+    context = DataConfig(dataset="clips", root=str(tmp_path), protocol="all", validation_fraction=0.0,
+                         classes=["drink", "wave"], interval_context_s=0.5)
+    wider = clip_splits(context)
+    cut = next(s for s in wider.train if s.name.endswith("@1.00-2.00")).load(False)
+    assert cut.timestamps[0] == pytest.approx(0.5) and cut.timestamps[-1] == pytest.approx(2.4)
+    last = next(s for s in wider.train if s.name.endswith("@2.50-3.50")).load(False)
+    assert last.timestamps[-1] == pytest.approx(3.9)  # the clip ends before the context would
+
+    with pytest.raises(ValueError, match="label 'wave' is not among the classes"):
+        clip_splits(DataConfig(dataset="clips", root=str(tmp_path), protocol="all", classes=["drink"]))
+
+
+def _recipe_command() -> list[str]:
+    """RECIPE section 5's fine-tuning command, as written."""
+    text = (REPO / "training" / "RECIPE.md").read_text()
+    section = text[text.index("## 5. A site's own clips"):]
+    block = re.search(r"```\n(python -m training finetune.*?)```", section, re.S).group(1)
+    return shlex.split(block.replace("\\\n", " "))[3:]  # after "python -m training"
+
+
+def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Clips recorded through live from the simulated room, labelled afterwards, a tiny random
+    checkpoint fine-tuned on them with RECIPE section 5's command, and the result run by live."""
+    from live.app import main as live
+    from recordings.__main__ import main as recordings
+    from training.__main__ import main as training
+
+    base = random_checkpoint(tmp_path / "base.pt", tiny(3), ["drink_left", "kick", NO_ACTION], duration_s=1.0)
+    site = tmp_path / "site"
+    common = ["--source", "sim", "--sim-actions", "raise_both_arms", "--people", "1",
+              "--checkpoint", str(base), "--engine", "torch", "--headless", "--fast", "--hop", "0.5",
+              "--record-dir", str(site),
+              "--output", str(tmp_path / "decisions.jsonl")]
+    for seed in (1, 2, 3):  # three runs: three sessions
+        label = ["--label", "raise both arms"] if seed != 3 else []  # the third: labelled afterwards
+        assert live([*common, "--seed", str(seed), "--duration", "0.8", "--record", *label]) == 0
+    clips = sorted(site.glob("*.skeleton"))
+    assert [c.name[:5] for c in clips] == ["S001C", "S002C", "live_"]
+    interval = ["--class", "raise both arms", "--from", "0.5", "--to", "1.5"]
+    assert recordings(["label", str(clips[0]), *interval]) == 0
+    assert recordings(["label", str(clips[2]), "--class", "raise both arms"]) == 0
+    capsys.readouterr()
+
+    args = _recipe_command()
+    assert args[:2] == ["finetune", "--from"] and "--config" in args and "--clips" in args
+    values = {"--from": str(base), "--clips": str(site), "--cache": str(tmp_path / "cache"),
+              "--out": str(tmp_path / "run")}
+    args = [values.get(args[i - 1], a) if i else a for i, a in enumerate(args)]
+    quick = ["--set", "epochs.head=1", "--set", "epochs.finetune=1", "--set", "max_steps_per_epoch=1",
+             "--set", "workers=0", "--set", "optim.batch_size=4", "--no-progress", "--threads", "1"]
+    assert training([*args, *quick]) == 0
+    out = capsys.readouterr().out
+    assert "classes: 4 = drink_left, kick, raise both arms (new), no_action" in out
+    assert "WARNING: no clip of drink_left, kick" in out  # no rehearsal: said, not hidden
+    assert "windows along the sequences" in out and "rows of 3 known classes copied, 1 start fresh" in out
+
+    model = tmp_path / "run" / "model.pt"
+    from core.model.checkpoint import load_checkpoint
+
+    tuned = load_checkpoint(model)
+    assert tuned.class_names == ["drink_left", "kick", "raise both arms", NO_ACTION]
+    assert tuned.config == tiny(4)  # the base model's network (its profile from the checkpoint)
+    assert tuned.extra["train_config"]["data"]["classes"] == tuned.class_names
+    validation = set(tuned.extra["validation_clips"])
+    assert validation and validation < {c.stem for c in clips}
+    assert json.loads((tmp_path / "run" / "eval_validation" / "results.json").read_text())["clips"] >= 1
+
+    decisions = tmp_path / "tuned.jsonl"
+    assert live(["--source", str(clips[1]), "--fast", "--checkpoint", str(model), "--engine", "torch",
+                 "--headless", "--hop", "0.5", "--output", str(decisions)]) == 0
+    lines = [json.loads(line) for line in decisions.read_text().splitlines()]
+    assert lines and {c["class"] for line in lines for c in line["topk"]} <= set(tuned.class_names)
+
+
+def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from core.model.profiles import pose_only
+    from training.__main__ import main as training
+
+    pose = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(3)), ["a", "b", "c"])
+    (tmp_path / "clips").mkdir()
+    assert training(["finetune", "--from", str(pose), "--clips", str(tmp_path / "clips")]) == 2
+    assert "fine-tunes the paper's attention network" in capsys.readouterr().err
+    assert training(["finetune", "--from", str(pose)]) == 2
+    assert "needs both --from CHECKPOINT and --clips DIR" in capsys.readouterr().err
+    assert training(["finetune", "--from", str(pose), "--clips", "x", "--profile", "lite"]) == 2
+    assert "drop --profile" in capsys.readouterr().err
+
+
+def test_the_fine_tuned_classes_and_the_base_settings_it_keeps(tmp_path: Path) -> None:
+    from core.model.checkpoint import load_checkpoint
+    from training.finetune import base_train_config, site_classes
+
+    extra = {"train_config": {"optim": {"lr": 0.003, "retired_option": 1}, "window": {"jitter": 0.1},
+                              "obsolete_section": {}}}
+    base = load_checkpoint(random_checkpoint(tmp_path / "b.pt", tiny(3), ["drink", "kick", NO_ACTION],
+                                             extra=extra))
+    assert site_classes(base, ["raise", "drink"], replace=False) == ["drink", "kick", "raise", NO_ACTION]
+    assert site_classes(base, ["raise", "drink"], replace=True) == ["raise", "drink", NO_ACTION]
+    trained = base_train_config(base)  # settings this trainer no longer knows are dropped, not fatal
+    assert trained.optim.lr == 0.003 and trained.window.jitter == 0.1

@@ -1,0 +1,233 @@
+"""Labelling clips after recording (recordings/labelling.py), by command (python -m recordings label) and
+with keys while a clip plays (recordings/marking.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from test_recorder import make_frame
+
+from core.timeline import Interval
+from recordings import atomic
+from recordings.__main__ import draw_skeleton, main
+from recordings.clip import read_sidecar
+from recordings.labelling import ClipLabels, IntervalMarker
+from recordings.ntu import SkeletonFile, format_skeleton, read_skeleton
+from recordings.recorder import Recorder, RecorderConfig
+
+CONFIG = RecorderConfig(min_free_bytes=1)
+
+
+def record(folder: Path, name: str = "live_20261130_083006", frames: int = 30) -> Path:
+    """An unlabelled clip as `python -m live --record` writes it: 30 frames 0.1 s apart (3 s)."""
+    with Recorder(folder, sample_name=name, config=CONFIG) as rec:
+        for i in range(frames):
+            rec.write(make_frame(i % 20, i / 10))
+    return rec.files.skeleton
+
+
+def test_whole_clip_and_intervals(tmp_path: Path) -> None:
+    clip = record(tmp_path)
+    labels = ClipLabels.open(clip)
+    assert labels.duration == pytest.approx(3.0) and labels.label is None and labels.intervals == []
+    assert labels.set_whole("patient fell") == "patient fell"
+    labels.save()
+    sidecar = read_sidecar(clip.with_suffix(".json"))
+    assert (sidecar.label, sidecar.action_id, sidecar.timeline) == ("patient fell", 121, None)
+    assert (tmp_path / "labels.txt").read_text() == "A121\tpatient fell\n"
+    assert sidecar.raw["timestamps"][:3] == [0.0, 0.1, 0.2]  # the rest of the sidecar is kept
+
+    labels = ClipLabels.open(clip)
+    labels.add("patient leaves bed", 1.5, None)  # to the end of the clip
+    labels.add("A121", 0.2, 1.0, person=72057594037931101)
+    overlap = r"the new interval \(0.50-1.60 s\): overlaps interval 1 \(patient fell"
+    with pytest.raises(ValueError, match=overlap):
+        labels.add("patient fell", 0.5, 1.6)
+    with pytest.raises(ValueError, match="past the end of the stream"):
+        labels.add("patient fell", 2.5, 3.5)
+    with pytest.raises(ValueError, match="has 2 interval"):
+        labels.set_whole("patient fell")
+    labels.save()
+    assert labels.added_classes == ["A122 patient leaves bed"]
+    timeline = read_sidecar(clip.with_suffix(".json")).timeline
+    assert timeline.to_json() == [
+        {"start": 0.2, "end": 1.0, "label": "patient fell", "person": 72057594037931101},
+        {"start": 1.5, "end": 3.0, "label": "patient leaves bed"},
+    ]
+    labels = ClipLabels.open(clip)
+    assert labels.remove(2).label == "patient leaves bed" and len(labels.intervals) == 1
+    with pytest.raises(ValueError, match="no interval 5; the clip has 1"):
+        labels.remove(5)
+    assert labels.clear() == 1
+    labels.save()
+    assert "intervals" not in json.loads(clip.with_suffix(".json").read_text())
+    with pytest.raises(ValueError, match="background"):
+        labels.add("no_action", 0.0, 1.0)
+
+
+def test_a_clip_without_sidecar_gets_one(tmp_path: Path) -> None:
+    source = read_skeleton(record(tmp_path / "rec", frames=12))
+    clip = tmp_path / "ntu" / "S003C001P002R001A043.skeleton"
+    clip.parent.mkdir()
+    clip.write_bytes(format_skeleton(SkeletonFile(None, source.frames)))
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 0.1, 0.3)
+    labels.save()
+    sidecar = read_sidecar(clip.with_suffix(".json"))
+    assert len(sidecar.timestamps) == 12 and sidecar.timestamps[1] == pytest.approx(1 / 30, abs=1e-6)
+    assert sidecar.raw["session"] == 3 and sidecar.action_id == 43
+    assert sidecar.timeline.intervals == (Interval(0.1, 0.3, "patient fell"),)
+
+
+def test_a_failed_save_leaves_the_sidecar_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clip = record(tmp_path)
+    before = clip.with_suffix(".json").read_bytes()
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 0.0, 1.0)
+
+    def power_cut(*_: object) -> None:
+        raise OSError("power cut")
+
+    monkeypatch.setattr(atomic.os, "replace", power_cut)
+    with pytest.raises(OSError, match="power cut"):
+        labels.save()
+    monkeypatch.setattr(atomic.os, "replace", os.replace)
+    assert clip.with_suffix(".json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if "live" in p.name) == sorted(
+        [clip.name, clip.with_suffix(".json").name, f"{clip.stem}_rgb.avi"]
+    )
+
+
+def test_interval_marker_follows_the_keys() -> None:
+    marker = IntervalMarker()
+    assert marker.end(1.0) is None  # nothing open
+    assert marker.start(1.0, "a") is None
+    assert marker.start(2.5, "b") == Interval(1.0, 2.5, "a")  # another class: the first one ends
+    assert marker.end(2.5) is None and marker.opened is None  # empty: dropped
+    marker.start(3.0, "b")
+    assert marker.end(4.0) == Interval(3.0, 4.0, "b")
+    marker.start(5.0, "a")
+    assert marker.undo() == (5.0, "a") and marker.undo() == Interval(3.0, 4.0, "b")
+    assert marker.intervals == [Interval(1.0, 2.5, "a")]
+
+
+# ---- python -m recordings label ------------------------------------------------------------------------
+
+
+def test_label_command_whole_clip_intervals_list_remove(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    clip = str(record(tmp_path))
+    assert main(["label", clip, "--class", "patient fell"]) == 0
+    out = capsys.readouterr().out
+    assert "the whole clip is patient fell" in out and "new class A121 patient fell" in out
+    assert main(["label", clip, "--class", "raise both arms", "--from", "0.5", "--to", "1",
+                 "--from", "2", "--to", "end"]) == 0
+    out = capsys.readouterr().out
+    assert "added raise both arms 0.50-1.00 s" in out and "added raise both arms 2.00-3.00 s" in out
+    before = Path(clip).with_suffix(".json").read_bytes()
+    assert main(["label", clip, "--class", "patient fell", "--from", "0.8", "--to", "1.2"]) == 2
+    assert "overlaps interval 1 (raise both arms" in capsys.readouterr().err
+    assert Path(clip).with_suffix(".json").read_bytes() == before  # nothing written
+    assert main(["label", clip, "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "1      0.50 -     1.00 s  raise both arms  (whoever is in view)" in out
+    assert main(["label", clip, "--remove", "1"]) == 0
+    assert [i.start for i in read_sidecar(Path(clip).with_suffix(".json")).timeline.intervals] == [2.0]
+    assert main(["label", clip, "--class", "x", "--from", "1"]) == 2
+    assert "in pairs" in capsys.readouterr().err
+    assert main(["label", clip, "--from", "1", "--to", "2"]) == 2
+    assert "give --class NAME" in capsys.readouterr().err
+    assert main(["label", clip]) == 2
+
+
+def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:
+    from training.config import DataConfig
+    from training.data import DatasetError
+    from training.datasets.clips import clip_prepare_tasks, clip_splits, read_clip_folder
+
+    record(tmp_path, "live_20261130_083006")
+    record(tmp_path, "live_20261130_090000")
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    labelled, unlabelled = read_clip_folder(tmp_path)
+    assert labelled == [] and len(unlabelled) == 2  # left out (and listed), not trained as anything
+    assert main(["label", str(tmp_path / "live_20261130_083006.skeleton"), "--class", "patient fell"]) == 0
+    assert main(["label", str(tmp_path / "live_20261130_090000.json"), "--class", "patient fell",
+                 "--from", "1", "--to", "2"]) == 0
+    labelled, unlabelled = read_clip_folder(tmp_path)
+    assert [(c.action, c.timeline is not None) for c in labelled] == [("patient fell", False), (None, True)]
+    assert unlabelled == [] and [t.name for t in clip_prepare_tasks(tmp_path)] == [
+        "live_20261130_083006", "live_20261130_090000"]
+    (tmp_path / "labels.txt").write_text("A122\tother\n")
+    with pytest.raises(DatasetError, match="label 'patient fell' is not among the classes \\(other\\)"):
+        clip_splits(DataConfig(dataset="clips", root=str(tmp_path), protocol="all"))
+
+
+# ---- marking with keys while the clip plays ------------------------------------------------------------
+
+
+def test_keys_mark_intervals_into_the_sidecar(tmp_path: Path, qtbot) -> None:
+    from PySide6 import QtCore
+
+    from recordings.clip import ClipRecording
+    from recordings.marking import ClipMarker, MarkingWindow
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\nA122\tpatient leaves bed\n")
+    labels = ClipLabels.open(clip)
+    recording = ClipRecording(clip)
+    marker = ClipMarker(labels, ["patient fell", "patient leaves bed"])
+    window = MarkingWindow(recording.frames(), marker, draw_skeleton, fps=0.001, title="test")
+    qtbot.addWidget(window)
+    window.timer.stop()  # frames advance when the test says
+
+    def play(frames: int) -> None:
+        for _ in range(frames):
+            window.advance()
+
+    play(6)  # t = 0.5 s
+    qtbot.keyClick(window, "2")
+    qtbot.keyClick(window, "s")
+    play(10)  # 1.5 s
+    qtbot.keyClick(window, "e")
+    qtbot.keyClick(window, "1")
+    qtbot.keyClick(window, "s")
+    play(5)  # 2.0 s
+    qtbot.keyClick(window, "s")  # again: the first ends here, another starts
+    qtbot.keyClick(window, "u")  # ... and is dropped
+    play(3)
+    qtbot.keyClick(window, "s")  # 2.3 s, open when the window closes at 2.6 s
+    play(3)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    play(5)  # paused: the clip stays at 2.6 s
+    assert marker.paused and marker.now == pytest.approx(2.6)
+    assert "marking patient fell since 2.30 s" in window.status.text()
+    window.close()
+    assert read_sidecar(clip.with_suffix(".json")).timeline.to_json() == [
+        {"start": 0.5, "end": 1.5, "label": "patient leaves bed"},
+        {"start": 1.5, "end": 2.0, "label": "patient fell"},
+        {"start": 2.3, "end": 2.6, "label": "patient fell"},
+    ]
+    assert marker.saved == 3
+    recording.close()
+
+
+def test_a_mark_that_overlaps_is_refused_on_screen(tmp_path: Path) -> None:
+    from recordings.marking import ClipMarker
+
+    clip = record(tmp_path)
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 1.0, 2.0)
+    labels.save()
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
+    marker.now = 0.5
+    marker.handle("s")
+    marker.now = 1.5
+    marker.handle("e")
+    assert marker.message.startswith("not saved:") and "overlaps" in marker.message
+    assert marker.saved == 0 and len(marker.labels.intervals) == 1
+    assert marker.handle("7") and "no class 7" in marker.message
+    assert not marker.handle("x")

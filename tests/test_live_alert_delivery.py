@@ -1,0 +1,437 @@
+"""Alerts never lost (live/alert_delivery.py): a local endpoint on 127.0.0.1 that answers, refuses
+connections, hangs, fails and comes back, and a process killed in the middle of a delivery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from live.alert_delivery import AlertDelivery, AlertQueue, DeliveryConfig, QueueInUse
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Endpoint:
+    """An HTTP endpoint on 127.0.0.1. `answer(body) -> status` decides each response; "hang" holds
+    the request until `release` is set. `down()` closes the port: connections are refused."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:  # a port nothing listens on until up()
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.received: list[tuple[dict, dict]] = []  # (body, headers) in arrival order
+        self.gets: list[str] = []  # paths asked for by GET (a followed redirect would arrive as one)
+        self.answer: Callable[[dict], int | str] = lambda body: 200
+        self.release = threading.Event()
+        self.holding = threading.Event()  # a request is being held ("hang")
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/alerts"
+
+    def up(self) -> Endpoint:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                endpoint.received.append((body, dict(self.headers)))
+                status = endpoint.answer(body)
+                if status == "hang":
+                    endpoint.holding.set()
+                    endpoint.release.wait(30)
+                    status = 200
+                self.send_response(int(status))
+                if 300 <= int(status) < 400:
+                    self.send_header("Location", f"http://127.0.0.1:{endpoint.port}/moved")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def do_GET(self) -> None:  # noqa: N802 - a server that redirects also answers the GET
+                endpoint.gets.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        server.block_on_close = False  # a held request must not hold the test
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._server = server
+        return self
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def ids(self) -> list[str]:
+        return [body["id"] for body, _ in self.received]
+
+
+@pytest.fixture()
+def endpoint():
+    endpoint = Endpoint()
+    yield endpoint
+    endpoint.release.set()
+    endpoint.down()
+
+
+def config(endpoint: Endpoint, tmp_path: Path, **overrides) -> DeliveryConfig:
+    values = dict(queue_path=tmp_path / "alerts.jsonl", timeout_s=2.0, backoff_s=0.05, max_backoff_s=0.2,
+                  jitter=0.0)
+    values.update(overrides)
+    return DeliveryConfig(endpoint.url, **values)
+
+
+def alert(person: int) -> dict:
+    return {"person": person, "class": "fall_down", "p": 0.9, "time": "2026-11-30T10:00:00+01:00",
+            "stream_time": float(person)}
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert condition()
+
+
+def test_each_alert_is_posted_as_json_with_its_idempotency_key(endpoint, tmp_path):
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    keys = [delivery.submit(alert(p)) for p in (1, 2, 3)]
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == keys and delivery.delivered == 3 and delivery.failures == 0
+    body, headers = endpoint.received[0]
+    assert headers["Content-Type"] == "application/json" and headers["Idempotency-Key"] == keys[0]
+    assert body == {**alert(1), "id": keys[0], "sequence": 1}
+    assert [b["sequence"] for b, _ in endpoint.received] == [1, 2, 3]
+    journal = [(r["op"], r["id"]) for r in records(tmp_path / "alerts.jsonl")]
+    for key in keys:  # queued (fsync'd) before it was sent, marked delivered after
+        assert journal.index(("queued", key)) < journal.index(("delivered", key))
+    assert len(journal) == 6
+
+
+def test_a_refusing_endpoint_loses_nothing_backs_off_and_delivers_in_order_when_it_comes_back(
+    endpoint, tmp_path, caplog
+):
+    delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens: connections are refused
+    with caplog.at_level(logging.INFO, logger="live.alert_delivery"):
+        keys = [delivery.submit(alert(p)) for p in range(5)]
+        assert delivery.flush(5)
+        assert [r["id"] for r in records(tmp_path / "alerts.jsonl")] == keys  # on disk, in order
+        wait_for(lambda: delivery.failures >= 4)
+        assert delivery.pending == 5 and delivery.delivered == 0
+        assert delivery.current_backoff_s == pytest.approx(0.2)  # 0.05, 0.1, 0.2, then capped
+        endpoint.up()
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == keys  # each once, in the order raised
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("failed" in m and "retrying" in m for m in messages) == 1  # not one line per retry
+    assert any("works again" in m for m in messages)
+
+
+def test_a_hanging_endpoint_times_out_the_alert_is_sent_again_and_new_alerts_still_reach_the_disk(
+    endpoint, tmp_path
+):
+    endpoint.answer = lambda body: "hang" if len(endpoint.received) == 1 else 200
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, timeout_s=0.5))
+    first = delivery.submit(alert(1))
+    assert endpoint.holding.wait(5)  # the POST is stuck in the endpoint
+    second = delivery.submit(alert(2))
+    assert delivery.flush(2)  # journaled while the network is stuck
+    assert second in {r["id"] for r in records(tmp_path / "alerts.jsonl")}
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [first, first, second]  # the first again, with the same key
+    assert delivery.failures == 1
+
+
+def test_server_errors_are_retried_and_a_rejected_alert_does_not_hold_back_the_next(
+    endpoint, tmp_path, caplog
+):
+    answers = iter([503, 500, 200, 400, 200])
+    endpoint.answer = lambda body: next(answers)
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        keys = [delivery.submit(alert(p)) for p in (1, 2, 3)]
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [keys[0], keys[0], keys[0], keys[1], keys[2]]
+    assert delivery.delivered == 2 and delivery.rejected == 1 and delivery.failures == 2
+    rejected = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "rejected"]
+    assert [(r["id"], r["sequence"], r["status"]) for r in rejected] == [(keys[1], 2, 400)]
+    assert any("rejected" in r.getMessage() and "400" in r.getMessage() for r in caplog.records)
+
+
+CRASHING_RUN = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from live.alert_delivery import AlertDelivery, DeliveryConfig
+
+    url, queue = sys.argv[1], Path(sys.argv[2])
+    delivery = AlertDelivery(DeliveryConfig(url, queue_path=queue, timeout_s=30.0, backoff_s=0.05,
+                                            max_backoff_s=0.1, jitter=0.0))
+    for person in range(6):
+        delivery.submit({"person": person, "class": "fall_down"})
+    assert delivery.flush(10)
+    deadline = time.monotonic() + 20
+    while delivery.delivered < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print(delivery.delivered, flush=True)
+    time.sleep(0.5)  # the third POST is now held by the endpoint
+    os._exit(1)  # killed: no close, no flush, no atexit
+""")
+
+
+def test_a_crash_in_the_middle_loses_nothing_and_the_restart_sends_the_rest_in_order(
+    endpoint, tmp_path, caplog
+):
+    queue = tmp_path / "alerts.jsonl"
+    endpoint.answer = lambda body: 200 if len({b["id"] for b, _ in endpoint.received}) <= 2 else "hang"
+    endpoint.up()
+    crashed = subprocess.run([sys.executable, "-c", CRASHING_RUN, endpoint.url, str(queue)], cwd=REPO,
+                             capture_output=True, text=True, timeout=60)
+    assert crashed.returncode == 1 and crashed.stdout.strip() == "2", crashed.stderr
+    assert [b["person"] for b, _ in endpoint.received] == [0, 1, 2]
+    # A write the crash cut short (a torn last line) must not stop the restart either.
+    with open(queue, "ab") as f:
+        f.write(b'{"op": "queued", "id": "torn')
+
+    endpoint.answer = lambda body: 200
+    with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
+        delivery = AlertDelivery(config(endpoint, tmp_path))
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    persons = [b["person"] for b, _ in endpoint.received]
+    assert persons == [0, 1, 2, 2, 3, 4, 5]  # 0 and 1 were delivered before the crash; 2 again, same key
+    assert endpoint.ids()[2] == endpoint.ids()[3]
+    assert [b["sequence"] for b, _ in endpoint.received[3:]] == [3, 4, 5, 6]
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "4 alerts from an earlier run" in messages and "incomplete last line" in messages
+
+
+def test_a_second_process_on_the_same_queue_is_refused(endpoint, tmp_path):
+    first = AlertDelivery(config(endpoint, tmp_path))
+    with pytest.raises(QueueInUse, match="alerts.jsonl"):
+        AlertDelivery(config(endpoint, tmp_path))
+    first.close(0.0)
+    AlertDelivery(config(endpoint, tmp_path)).close(0.0)  # free again once closed
+
+
+def test_the_queue_file_is_compacted_once_everything_is_delivered_and_sequences_keep_increasing(
+    endpoint, tmp_path
+):
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
+    for person in range(6):
+        delivery.submit(alert(person))
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": 7}]
+    assert AlertQueue(tmp_path / "alerts.jsonl").pending == []
+    restarted = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
+    restarted.submit(alert(7))
+    assert restarted.wait_delivered(10)
+    restarted.close()
+    assert [b["sequence"] for b, _ in endpoint.received] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_compaction_keeps_rejected_alerts_in_the_rejected_file(endpoint, tmp_path):
+    answers = iter([200, 400, 200, 200, 200, 200])
+    endpoint.answer = lambda body: next(answers)
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
+    keys = [delivery.submit(alert(person)) for person in range(6)]
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": 7}]  # it was compacted
+    [kept] = records(tmp_path / "alerts.rejected.jsonl")
+    assert (kept["op"], kept["id"], kept["sequence"], kept["status"]) == ("rejected", keys[1], 2, 400)
+    assert kept["alert"] == alert(1)  # the alert itself, not only its key
+
+
+@pytest.mark.parametrize("status", [301, 307])
+def test_a_redirect_is_not_followed_the_alert_stays_queued_and_the_location_is_logged(
+    endpoint, tmp_path, caplog, status
+):
+    endpoint.answer = lambda body: status
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        key = delivery.submit(alert(1))
+        wait_for(lambda: delivery.failures >= 3)
+        # Neither delivered (a 301 followed becomes a GET without the alert) nor rejected (a 307
+        # followed by urllib raises): it waits, retried with backoff, until the URL is fixed.
+        assert delivery.delivered == 0 and delivery.rejected == 0 and delivery.pending == 1
+        assert endpoint.gets == []
+        endpoint.answer = lambda body: 200
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids()[-1] == key and delivery.delivered == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and f"HTTP {status}" in errors[0] and f"{endpoint.port}/moved" in errors[0]
+    assert [r["op"] for r in records(tmp_path / "alerts.jsonl")] == ["queued", "delivered"]
+
+
+def test_damaged_lines_not_json_or_without_an_alerts_fields_are_reported_and_the_others_kept(
+    endpoint, tmp_path, caplog
+):
+    queue = tmp_path / "alerts.jsonl"
+    queue.write_text('{"op": "queued", "id": "a", "sequence": 1, "alert": {"person": 1}}\n'
+                     'this is not json\n'
+                     '{"op": "queued", "id": "no-alert", "sequence": 2}\n'
+                     '{"op": "queued", "id": "no-sequence", "sequence": null, "alert": {"person": 3}}\n'
+                     '[1, 2]\n'
+                     '{"op": "queued", "id": "b", "sequence": 5, "alert": {"person": 5}}\n')
+    endpoint.up()
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        delivery = AlertDelivery(config(endpoint, tmp_path))  # valid JSON of the wrong shape: no TypeError
+        assert delivery.wait_delivered(10)
+        delivery.submit(alert(6))  # the sender is still alive after them
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids()[:2] == ["a", "b"] and endpoint.received[2][0]["sequence"] == 6
+    assert delivery.queue.damaged_lines == 4
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    for number, what in ((2, "Expecting value"), (3, '"alert"'), (4, '"sequence"'), (5, "JSON object")):
+        assert f"alerts.jsonl: line {number} is damaged" in messages and what in messages
+
+
+def test_an_alert_that_cannot_be_sent_is_set_aside_and_the_next_one_is_delivered(endpoint, tmp_path, caplog):
+    import numpy as np
+
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        unsendable = delivery.submit({**alert(1), "p": np.float32(0.9)})  # json cannot encode it
+        sendable = delivery.submit(alert(2))
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [sendable]
+    assert delivery.rejected == 1 and delivery.delivered == 1
+    set_aside = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "rejected"]
+    assert [(r["id"], r["status"]) for r in set_aside] == [(unsendable, None)]
+    assert "float32" in set_aside[0]["reason"]
+    assert any("cannot be sent" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+class HungDisk:
+    """Stands in for a disk whose write + fsync never returns (until `release` is set)."""
+
+    def __init__(self, delivery: AlertDelivery) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        real_append = delivery.queue.append
+
+        def append(record: dict) -> None:
+            self.entered.set()
+            self.release.wait(30)
+            real_append(record)
+
+        delivery.queue.append = append
+
+
+def test_close_returns_when_the_disk_hangs_and_says_the_file_stays_open(endpoint, tmp_path, caplog):
+    delivery = AlertDelivery(config(endpoint, tmp_path, disk_timeout_s=0.2))
+    disk = HungDisk(delivery)
+    delivery.submit(alert(1))
+    assert disk.entered.wait(5)
+    closing = threading.Thread(target=delivery.close, args=(0.0,), daemon=True)
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        closing.start()
+        closing.join(10)
+        returned = not closing.is_alive()
+    disk.release.set()
+    assert returned
+    assert any("stays open" in r.getMessage() and "alerts.jsonl" in r.getMessage() for r in caplog.records)
+
+
+def test_alerts_raised_while_the_disk_hangs_wait_in_a_bounded_hand_off_and_none_is_lost(
+    endpoint, tmp_path, caplog
+):
+    from live.alert_delivery import SUBMITTED_BACKLOG
+
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
+    disk = HungDisk(delivery)
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        keys = [delivery.submit(alert(person)) for person in range(SUBMITTED_BACKLOG + 10)]
+    assert disk.entered.wait(5)
+    assert delivery._submitted.qsize() <= SUBMITTED_BACKLOG  # memory held for the journal is bounded
+    assert any("disk hung" in r.getMessage() for r in caplog.records)
+    disk.release.set()
+    assert delivery.wait_delivered(20)
+    delivery.close()
+    assert sorted(endpoint.ids()) == sorted(keys)  # every alert arrived, on disk or from memory
+    assert sorted(b["sequence"] for b, _ in endpoint.received) == list(range(1, len(keys) + 1))
+    # The alerts kept in memory only do not confuse the file's bookkeeping: it is compacted as usual.
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": len(keys) + 1}]
+
+
+def test_a_url_that_is_not_http_is_refused():
+    with pytest.raises(ValueError, match="http"):
+        DeliveryConfig("ftp://example.org/alerts")
+
+
+# ---- through the running app -----------------------------------------------------------------------
+
+def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(endpoint, tmp_path):
+    from model_files import random_checkpoint
+    from synthetic_room import TrackedSource
+
+    from core.model.profiles import pose_only, tiny
+    from live.app import open_model
+    from live.headless import AlertConfig, HeadlessConfig, run_headless
+    from live.pipeline import LivePipeline, PipelineConfig
+    from live.worker import RecognitionConfig
+
+    classes = ("drink", "wave", "sit_down", "fall_down")
+    checkpoint = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(4)), classes, duration_s=1.0)
+    engine, inputs = open_model(checkpoint, "pytorch-cpu", threads=1)
+    endpoint.answer = lambda body: "hang"  # takes the first alert and never answers
+    endpoint.up()
+    delivery = config(endpoint, tmp_path, timeout_s=30.0)
+    # Every class is an alert class at threshold 0 with no cooldown: an alert per decision.
+    alerts = AlertConfig(classes=classes, threshold=0.0, cooldown_s=0.0, delivery=delivery)
+    pipeline = LivePipeline(TrackedSource(), engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.2)))
+    summary = run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl", alerts=alerts),
+                           duration_s=3.0)
+    # The first alert's POST hangs from the first decision on: every later decision went on beside it.
+    assert summary.errors == () and summary.decisions >= 2
+    assert len(endpoint.received) == 1
+    queued = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "queued"]
+    assert len(queued) == 3 * summary.decisions  # every alert raised (top 3 each) is on disk
+    endpoint.release.set()
+    endpoint.answer = lambda body: 200
+    restarted = AlertDelivery(delivery)
+    assert restarted.wait_delivered(20)
+    restarted.close()
+    assert [b["id"] for b, _ in endpoint.received[1:]] == [r["id"] for r in queued]

@@ -1,0 +1,177 @@
+"""The pipeline's lifetime (live/pipeline.py): a failed start-up gives the source back, and stopping a
+recording never waits on a stuck disk unless asked to (and then only so long)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from model_files import random_checkpoint
+from synthetic_room import TrackedSource
+
+from core.frame import Frame
+from live.capture import RecordingSink
+from live.headless import AlertConfig, HeadlessConfig, run_headless
+from live.pipeline import LivePipeline, PipelineConfig
+from recordings.recorder import ClipFiles
+
+CLASSES = ("drink", "wave", "sit_down", "fall_down")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from core.model.profiles import tiny
+    from live.app import open_model
+
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    return open_model(random_checkpoint(path, tiny(len(CLASSES)), CLASSES, duration_s=1.0), "pytorch-cpu",
+                      threads=1)
+
+
+class FailingEngine:
+    """An engine whose first call (the warm-up) fails, as a GPU out of memory would."""
+
+    def __init__(self, inner) -> None:
+        self.name, self.metadata, self.reason = "failing", inner.metadata, "test"
+
+    def run(self, crops, skeleton):
+        raise RuntimeError("CUDA out of memory")
+
+
+# ---- a failed start gives the source back -----------------------------------------------------------
+
+def test_a_failed_warm_up_closes_the_source(tiny_model):
+    engine, inputs = tiny_model
+    source = TrackedSource()
+    pipeline = LivePipeline(source, FailingEngine(engine), inputs)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        pipeline.start()
+    assert source.opens == 1 and source.closes == 1 and not source.connected
+    pipeline.release()  # nothing more to give back
+    assert source.closes == 1
+
+
+def test_a_failed_ring_allocation_closes_the_source(tiny_model, monkeypatch):
+    import live.pipeline
+
+    def no_memory(*_, **__):
+        raise MemoryError("cannot allocate 820 MB")
+
+    monkeypatch.setattr(live.pipeline, "FrameRing", no_memory)
+    engine, inputs = tiny_model
+    source = TrackedSource()
+    with pytest.raises(MemoryError):
+        LivePipeline(source, engine, inputs).start()
+    assert source.closes == 1
+
+
+def test_headless_start_up_failure_closes_the_source_and_its_outputs(tiny_model, tmp_path):
+    engine, inputs = tiny_model
+    source = TrackedSource()
+    source.open()  # as live.app opens it before the model loads
+    pipeline = LivePipeline(source, FailingEngine(engine), inputs, source_is_open=True)
+    output = tmp_path / "decisions.jsonl"
+    with pytest.raises(RuntimeError):
+        run_headless(pipeline, HeadlessConfig(output=output, alerts=AlertConfig(classes=())))
+    assert source.closes == 1 and output.exists()
+
+
+def test_the_cli_gives_the_source_back_when_the_run_cannot_start(tiny_model, monkeypatch, tmp_path, capsys):
+    """The source is opened before the model; a bad alert class is found after: the source is closed."""
+    import live.app
+    from live.app import main
+
+    source = TrackedSource()
+    monkeypatch.setattr(live.app, "open_source", lambda config: source)
+    from core.model.profiles import tiny
+
+    checkpoint = random_checkpoint(tmp_path / "m.pt", tiny(len(CLASSES)), CLASSES, duration_s=1.0)
+    assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch",
+                 "--alert-class", "juggling"]) == 2
+    assert "juggling" in capsys.readouterr().err
+    assert source.opens == 1 and source.closes == 1
+
+
+# ---- stopping a recording ---------------------------------------------------------------------------
+
+class StuckRecorder:
+    """A recorder whose disk hangs until `release` is set."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.sample_name = "stuck"
+        self.out_dir = "clips"
+        self.files: ClipFiles | None = None
+        self.written = 0
+
+    def write(self, frame) -> bool:
+        self.entered.set()
+        self.release.wait()
+        self.written += 1
+        return True
+
+    def close(self) -> ClipFiles:
+        self.files = ClipFiles(Path("clips/stuck.skeleton"), Path("clips/stuck.json"), None, self.written)
+        return self.files
+
+
+def test_closing_a_sink_whose_writer_is_stuck_is_bounded_and_it_finalises_later():
+    recorder = StuckRecorder()
+    sink = RecordingSink(recorder, max_queue=2)
+    sink.offer(Frame(0.0, None, [], 0))
+    assert recorder.entered.wait(2)  # the writer is stuck on frame 0
+    for i in range(1, 5):  # two queued, two dropped: the queue is full
+        sink.offer(Frame(i / 30, None, [], i))
+    closer = threading.Thread(target=lambda: sink.close(timeout=0.2))
+    closer.start()
+    closer.join(5.0)
+    assert not closer.is_alive()  # returned although the queue was full and the writer stuck
+    assert recorder.files is None and not sink.finished.is_set()
+    recorder.release.set()  # the disk answers again: the writer drains the queue and finalises
+    assert sink.finished.wait(5.0)
+    assert recorder.files is not None and recorder.written == 3 and sink.dropped == 2
+
+
+def test_stop_recording_without_waiting_returns_while_the_clip_is_still_being_finalised(tiny_model, tmp_path):
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig(record_finish_s=5.0))
+    pipeline.start()
+    try:
+        pipeline.start_recording(tmp_path)
+        recorder = StuckRecorder()
+        real = pipeline._recording.recorder
+        pipeline._recording.recorder = recorder  # the disk hangs from now on
+        assert recorder.entered.wait(5)
+        assert pipeline.stop_recording(wait=False) == "stuck"
+        assert pipeline.recording is None and pipeline.stats().saving == ("stuck",)
+        assert recorder.files is None  # still waiting on the disk: nobody waited for it
+        recorder.release.set()
+        deadline = time.monotonic() + 5
+        while pipeline.stats().saving and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pipeline.stats().saving == () and pipeline.recordings == [str(Path("clips/stuck.skeleton"))]
+    finally:
+        summary = pipeline.stop()
+        real.close()
+    assert summary.errors == ()
+
+
+def test_a_recording_still_stuck_at_shutdown_is_reported_not_waited_for(tiny_model, tmp_path):
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig(record_finish_s=0.3))
+    pipeline.start()
+    pipeline.start_recording(tmp_path)
+    recorder = StuckRecorder()
+    real = pipeline._recording.recorder
+    pipeline._recording.recorder = recorder
+    assert recorder.entered.wait(5)
+    started = time.monotonic()
+    summary = pipeline.stop()
+    waited = time.monotonic() - started
+    recorder.release.set()
+    real.close()
+    assert any("stuck" in e and "recordings recover" in e for e in summary.errors)
+    assert waited < 20  # bounded (record_finish_s, plus the capture and worker joins)

@@ -1,0 +1,105 @@
+"""Face boxes and blurring (core/privacy.py): the face region really is blurred, the rest is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.camera import DEFAULT_CAMERA
+from core.frame import Body
+from core.privacy import FACE_BOX_M, PrivacyMode, blur_faces, blur_regions, face_box, face_boxes
+
+CAMERA = DEFAULT_CAMERA.scaled(640, 360)
+
+
+def person(head: tuple[float, float, float], *, color_pixels: bool = True, tracking_id: int = 1) -> Body:
+    joints = np.zeros((25, 3), np.float32)
+    joints[:] = (head[0], head[1] - 0.8, head[2])  # the rest of the body somewhere below
+    joints[3] = head
+    joints[2] = (head[0], head[1] - 0.2, head[2])
+    uv, _ = CAMERA.project(joints)
+    if not color_pixels:
+        uv[:] = np.nan
+    return Body(tracking_id, joints, np.full(25, 2, np.int8), uv)
+
+
+def texture(shape=(360, 640, 3), seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def detail(image: np.ndarray) -> float:
+    """Mean absolute difference between horizontal neighbours: high for texture, ~0 when blurred."""
+    return float(np.abs(np.diff(image.astype(np.int16), axis=1)).mean())
+
+
+def test_face_box_is_centred_on_the_head_and_sized_by_depth():
+    near, far = face_box(person((0.0, 0.3, 2.0)), CAMERA), face_box(person((0.0, 0.3, 4.0)), CAMERA)
+    head_pixel, _ = CAMERA.project(np.array([0.0, 0.3, 2.0]))
+    assert (near[:2] + near[2:]) / 2 == pytest.approx(head_pixel, abs=0.01)
+    side_near, side_far = near[2] - near[0], far[2] - far[0]
+    assert side_near == pytest.approx(FACE_BOX_M * CAMERA.focal / 2.0)
+    assert side_near == pytest.approx(2 * side_far)  # twice as far: half the size
+
+
+def test_face_box_prefers_the_sensors_own_colour_pixel():
+    body = person((0.0, 0.3, 2.0))
+    body.joints_color[3] = (100.0, 50.0)  # the SDK's mapper disagrees with the camera model
+    box = face_box(body, CAMERA)
+    assert (box[:2] + box[2:]) / 2 == pytest.approx((100.0, 50.0))
+    body.joints_color[3] = np.nan  # unmappable: the camera model places it
+    projected, _ = CAMERA.project(body.joints[3])
+    assert (face_box(body, CAMERA)[:2] + face_box(body, CAMERA)[2:]) / 2 == pytest.approx(projected, abs=0.01)
+
+
+def test_without_a_head_the_neck_places_a_larger_box_and_without_either_there_is_none():
+    body = person((0.0, 0.3, 2.0))
+    body.joints[3] = 0.0
+    box = face_box(body, CAMERA)
+    neck, _ = CAMERA.project(body.joints[2])
+    assert box is not None and (box[:2] + box[2:]) / 2 == pytest.approx(neck, abs=0.01)
+    assert box[2] - box[0] > FACE_BOX_M * CAMERA.focal / 2.0
+    body.joints[2] = np.nan
+    assert face_box(body, CAMERA) is None
+
+
+def test_blur_faces_blurs_the_face_and_leaves_everything_else_untouched():
+    image = texture()
+    original = image.copy()
+    bodies = [person((-0.5, 0.3, 2.0)), person((0.6, 0.2, 3.5), color_pixels=False, tracking_id=2)]
+    out = blur_faces(image, bodies, CAMERA)
+    assert np.array_equal(image, original)  # pure: the input is not changed
+    boxes = face_boxes(bodies, CAMERA, image.shape[:2])
+    assert len(boxes) == 2
+    outside = np.ones(image.shape[:2], bool)
+    for x0, y0, x1, y1 in boxes:
+        outside[y0:y1, x0:x1] = False
+        face_before, face_after = original[y0:y1, x0:x1], out[y0:y1, x0:x1]
+        assert detail(face_before) > 50 and detail(face_after) < 0.1 * detail(face_before)
+        # Nothing of the texture is left at the scale of a face's features (a 4-pixel grid).
+        assert np.corrcoef(face_before[::4, ::4].ravel(), face_after[::4, ::4].ravel())[0, 1] < 0.2
+    assert np.array_equal(out[outside], original[outside])
+
+
+def test_a_face_at_the_edge_is_clipped_and_one_outside_is_skipped():
+    image = texture()
+    at_edge = person((-1.75, 0.3, 2.0))  # head pixel near the left edge
+    behind = person((0.0, 0.3, -1.0), color_pixels=False)  # behind the camera: no box
+    boxes = face_boxes([at_edge, behind], CAMERA, image.shape[:2])
+    assert len(boxes) == 1 and boxes[0][0] == 0 and boxes[0][2] > 0
+    out = blur_faces(image, [at_edge, behind], CAMERA)
+    x0, y0, x1, y1 = boxes[0]
+    assert detail(out[y0:y1, x0:x1]) < 0.1 * detail(image[y0:y1, x0:x1])
+
+
+def test_no_faces_returns_the_image_itself_and_views_are_accepted():
+    image = texture()
+    assert blur_faces(image, [], CAMERA) is image
+    bgra = np.dstack([texture(), np.full((360, 640), 255, np.uint8)])
+    out = blur_regions(bgra[..., :3], np.array([[10, 10, 50, 50]]))
+    assert out.flags.c_contiguous and out.shape == (360, 640, 3)
+    assert detail(out[10:50, 10:50]) < 0.1 * detail(bgra[10:50, 10:50, :3])
+
+
+def test_modes_say_whether_colour_may_be_shown():
+    assert PrivacyMode("off").shows_color and PrivacyMode("blur").shows_color
+    assert not PrivacyMode("skeleton").shows_color

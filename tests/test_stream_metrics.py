@@ -1,0 +1,98 @@
+"""Scores of continuous runs from decisions and true intervals (training/stream_metrics.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.timeline import NO_ACTION, Interval
+from live.headless import AlertConfig
+from live.worker import Decision
+from training.stream_metrics import Track, average_precision, decision_from_json, detections, score
+
+CLASSES = ("wave", "fall", NO_ACTION)
+PARTS = ("left_hand", "right_hand", "full_body")
+HOP, WINDOW = 0.2, 2.0
+
+
+def decide(person: int, end: float, label: str, p: float = 0.9, truth: str | None = None) -> Decision:
+    others = [c for c in CLASSES if c != label]
+    return Decision(time=end, stream_time=end, tracking_id=person,
+                    topk=((label, p), (others[0], (1 - p) / 2), (others[1], (1 - p) / 2)), parts=PARTS,
+                    attention=np.full(3, 1 / 3, np.float32), latency_s=0.05, window_start=end - WINDOW,
+                    truth=truth, truth_now=truth)
+
+
+def run(person: int, truth: list[Interval], predicted: list[Interval], seconds: float) -> list[Decision]:
+    """Decisions every hop whose window centre lies in `predicted` say that action, else no_action."""
+    out = []
+    for end in np.arange(WINDOW, seconds + 1e-9, HOP):
+        centre = end - WINDOW / 2
+        said = next((i.label for i in predicted if i.start <= centre < i.end), NO_ACTION)
+        true = next((i.label for i in truth if i.start <= centre < i.end), NO_ACTION)
+        out.append(decide(person, round(float(end), 3), said, truth=true))
+    return out
+
+
+ALERTS = AlertConfig(classes=("fall",), threshold=0.6, cooldown_s=30.0)
+
+
+def test_a_perfect_run_scores_perfectly() -> None:
+    truth = [Interval(5.0, 9.0, "wave", 1), Interval(14.0, 16.0, "fall", 1)]
+    decisions = {"seq": run(1, truth, truth, 30.0)}
+    scores = score(decisions, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES, durations={"seq": 30.0},
+                   threshold=0.6, alert=ALERTS)
+    assert scores.frame_accuracy == 1.0 and scores.instances == 2 and scores.instances_recognised == 1.0
+    assert scores.map_50 == pytest.approx(1.0) and scores.false_events == 0
+    assert scores.per_class["wave"]["f1_50"] == 1.0 and scores.per_class["fall"]["recall_10"] == 1.0
+    # The first decision that says "wave" has its window centre at the true start: it ends 1 s later.
+    assert scores.median_delay_s == pytest.approx(WINDOW / 2, abs=HOP)
+    assert scores.alerts["fall"]["recall"] == 1.0 and scores.alerts["fall"]["false_alerts"] == 0
+    assert scores.background_hours == pytest.approx((30 - 6) / 3600)
+
+
+def test_false_events_late_detections_and_misses() -> None:
+    truth = [Interval(5.0, 9.0, "wave", 1), Interval(14.0, 16.0, "fall", 1)]
+    said = [Interval(7.5, 9.0, "wave", 1), Interval(20.0, 22.0, "fall", 1)]  # late wave; a fall that isn't
+    decisions = {"seq": run(1, truth, said, 30.0)}
+    scores = score(decisions, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES, durations={"seq": 30.0},
+                   threshold=0.6, alert=ALERTS)
+    wave = scores.per_class["wave"]
+    assert wave["recall_50"] == 0.0 and wave["recall_10"] == 1.0  # IoU 1.5/4 < 0.5 but > 0.1
+    assert scores.per_class["fall"]["precision_10"] == 0.0 and scores.false_events == 1
+    assert scores.instances_recognised == 0.5
+    assert scores.alerts["fall"]["recall"] == 0.0 and scores.alerts["fall"]["false_alerts"] == 1
+    assert scores.alerts["fall"]["false_alerts_per_hour"] == pytest.approx(1 / (30 / 3600))
+    assert 0 < scores.frame_accuracy < 1
+
+
+def test_scene_wide_truth_merges_the_people() -> None:
+    """PKU-MMD labels the scene: both people's events of one instance are one detection."""
+    truth = [Interval(5.0, 9.0, "wave")]
+    decisions = {"pku": run(1, truth, truth, 20.0) + run(2, truth, [Interval(5.5, 9.0, "wave")], 20.0)}
+    track = Track("pku", None, 0.0, 20.0, tuple(truth))
+    scores = score(decisions, [track], CLASSES, durations={"pku": 20.0}, threshold=0.6, alert=ALERTS)
+    assert scores.per_class["wave"]["events"] == 1 and scores.per_class["wave"]["precision_50"] == 1.0
+
+
+def test_events_are_the_apps_events() -> None:
+    truth = [Interval(5.0, 9.0, "wave", 1)]
+    found = detections("s", run(1, truth, truth, 20.0), threshold=0.6)
+    assert [(d.label, d.person) for d in found] == [("wave", 1)]
+    assert found[0].start == pytest.approx(5.0, abs=HOP) and found[0].end == pytest.approx(9.0, abs=HOP)
+    # Below the threshold nothing is an event.
+    quiet = [decide(1, t, "wave", p=0.5) for t in np.arange(2, 10, 0.2)]
+    assert detections("s", quiet, threshold=0.6) == []
+
+
+def test_average_precision_matches_a_worked_example() -> None:
+    # Ranked hits T F T with 2 positives: precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1 -> AP = 1/2 + 1/2 * 2/3.
+    assert average_precision([0.9, 0.8, 0.7], [True, False, True], 2) == pytest.approx(0.5 + 1 / 3)
+    assert average_precision([], [], 3) == 0.0 and average_precision([0.5], [False], 0) is None
+
+
+def test_decisions_round_trip_through_json() -> None:
+    d = decide(7, 3.4, "fall", truth="fall")
+    again = decision_from_json(d.to_json())
+    assert (again.tracking_id, again.stream_time, again.window_start, again.truth) == (7, 3.4, 1.4, "fall")
+    assert again.topk[0] == ("fall", 0.9)

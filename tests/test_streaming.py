@@ -1,0 +1,100 @@
+"""`python -m training evaluate --stream`: the app's pipeline on whole sequences (training/streaming.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_files import random_checkpoint
+
+from core.frame import Frame
+from core.timeline import NO_ACTION
+from recordings.recorder import Recorder
+from simulation import CLASS_NAMES
+from training.__main__ import main
+from training.data import DatasetError
+from training.streaming import SimSpec, evaluate_stream, stream_cases
+
+
+@pytest.fixture(scope="module")
+def sim_model(tmp_path_factory) -> Path:
+    """A tiny random network over the simulated classes + no_action, one body, 1 s windows."""
+    from dataclasses import replace
+
+    from core.model.profiles import tiny
+
+    config = replace(tiny(len(CLASS_NAMES) + 1), num_bodies=1)
+    path = tmp_path_factory.mktemp("model") / "tiny_sim.pt"
+    return random_checkpoint(path, config, [*CLASS_NAMES, NO_ACTION], duration_s=1.0)
+
+
+def test_sim_specs_are_checked() -> None:
+    assert SimSpec.parse("sim:seed=4,minutes=0.5") == SimSpec(4, 0.5, 2)
+    assert SimSpec.parse("sim:seed=4,minutes=2,people=3").people == 3
+    extra = SimSpec.parse("sim:seed=4,minutes=2,actions=default+raise_both_arms")
+    assert extra.actions[-1] == "raise_both_arms" and len(extra.actions) == 11
+    with pytest.raises(DatasetError, match="unknown simulated action 'juggle'"):
+        SimSpec.parse("sim:seed=4,minutes=2,actions=juggle")
+    for bad in ("sim:seed=4", "sim:minutes=1", "sim:seed=x,minutes=1", "sim:seed=1,minutes=1,colour=2",
+                "sim:seed=1,minutes=1,people=9"):
+        with pytest.raises(DatasetError, match="sim:seed=N,minutes=M|people"):
+            SimSpec.parse(bad)
+
+
+def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, tmp_path: Path) -> None:
+    run = evaluate_stream(sim_model, "sim:seed=3,minutes=0.5", out=tmp_path, progress=False,
+                          engine="pytorch-cpu", threads=1)
+    lines = (tmp_path / "decisions" / "sim_seed3.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == run.scores.decisions > 0
+    # Lockstep: per person, one decision every hop while in view (no hop skipped however slow the model).
+    for person in {r["person"] for r in records}:
+        times = np.array([r["stream_time"] for r in records if r["person"] == person])
+        assert np.allclose(np.diff(times)[np.diff(times) < 1.0], 0.2, atol=0.04)
+    assert all("truth" in r and "window_start" in r for r in records)
+    assert {r["truth"] for r in records} <= {*CLASS_NAMES, NO_ACTION}
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["room_hours"] == pytest.approx(0.5 / 60, rel=0.01)
+    assert set(results["per_class"]) == set(CLASS_NAMES) and results["alert_classes"] == ["fall_down"]
+    assert 0 <= results["frame_accuracy"] <= 1 and results["truth"]
+    assert (tmp_path / "timeline.png").stat().st_size > 2000
+
+
+def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """Our own recordings with intervals in their sidecars are streams too; unlabelled ones are skipped."""
+    from live.sources import EndOfStream, ReplayOptions, simulated_source
+
+    clips = tmp_path / "clips"
+    source = simulated_source(people=1, seed=8, duration_s=12.0, options=ReplayOptions(realtime=False))
+    source.open()
+    frames = []
+    try:
+        while True:
+            frames.append(source.read())
+    except EndOfStream:
+        pass
+    assert len(frames) == 360
+    with Recorder(clips, sample_name="S001C001P001R001A121", source="sim") as recorder:
+        for frame in frames:
+            recorder.write(Frame(frame.timestamp, None, frame.bodies, frame.index))
+    sidecar = clips / "S001C001P001R001A121.json"
+    data = json.loads(sidecar.read_text())
+    data["intervals"] = [{"start": 3.0, "end": 6.0, "label": "wave_left"}]
+    sidecar.write_text(json.dumps(data))
+    with Recorder(clips, sample_name="S001C001P001R002A121", source="sim") as recorder:  # unlabelled
+        for frame in frames[:90]:
+            recorder.write(Frame(frame.timestamp, None, frame.bodies, frame.index))
+    (clips / "labels.txt").write_text("A121\twave_left\n")  # a site folder's class list: not a sequence
+    assert [c.name for c in stream_cases(str(clips))] == ["S001C001P001R001A121"]
+    code = main(["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", str(clips), "--out",
+                 str(tmp_path / "eval"), "--engine", "pytorch-cpu", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "frame accuracy" in out and "wave_left" in out
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["sequences"] == ["S001C001P001R001A121"]
+    assert results["per_class"]["wave_left"]["instances"] == 1
+    with pytest.raises(DatasetError, match="absent"):
+        stream_cases(str(clips), names={"S999"})

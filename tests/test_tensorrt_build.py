@@ -1,0 +1,173 @@
+"""The TensorRT build path against stand-ins of TensorRT 8.6, 10.x and 11.x (tests/tensorrt_standins.py):
+strong typing where the version has it, the FP16 graph's precisions kept, no API a version lacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from model_files import random_checkpoint
+from tensorrt_standins import VERSIONS, make_tensorrt
+
+from core.engines import (
+    EngineMetadata,
+    Typing,
+    build_tensorrt_plan,
+    export_onnx,
+    file_sha256,
+    network_typing,
+    split_onnx,
+)
+from core.engines.tensorrt_graph import TensorRtBuildError
+from core.model import load_checkpoint, tiny
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tensorrt")
+    checkpoint = random_checkpoint(folder / "tiny.pt", tiny(4), ["a", "b", "c", "d"], varied_attention=True)
+    loaded = load_checkpoint(checkpoint)
+    return export_onnx(loaded.model, EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint)),
+                       folder / "tiny.onnx")  # fmt: skip
+
+
+def _install(monkeypatch: pytest.MonkeyPatch, version: str):
+    trt = make_tensorrt(version)
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    return trt
+
+
+def _plan(version: str, onnx_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kwargs) -> dict:
+    trt = _install(monkeypatch, version)
+    # The FP16 graph is written beside the source once per source hash and reused by the other builds.
+    plan = build_tensorrt_plan(onnx_path, graph_dir=onnx_path.parent, **kwargs)
+    assert trt.standin_log == []
+    return json.loads(plan)
+
+
+def _precisions(plan: dict, op: str) -> set[str]:
+    return {layer["precision"] for layer in plan["layers"].values() if layer["op"] == op}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fp16_engine_keeps_the_lstm_softmax_and_logits_in_fp32(
+    version: str, onnx_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _plan(version, onnx_path, tmp_path, monkeypatch)
+    assert _precisions(plan, "Conv") == {"float16"}  # the I3Ds: nearly all the arithmetic
+    for op in ("LSTM", "Softmax", "Gemm"):  # pose LSTM, attention softmax, attention + classifier layers
+        assert _precisions(plan, op) == {"float32"}, op
+    assert {t["dtype"] for t in plan["io"]} == {"float32"}  # FP32 in and out
+    assert plan["profiles"][0]["crops"] == [[1, 3, 8, 32, 32, 3], [1, 3, 8, 32, 32, 3], [6, 3, 8, 32, 32, 3]]
+    assert plan["workspace"] == 4 << 30
+
+
+@pytest.mark.parametrize("version", ["10.13.0", "11.4.0"])
+def test_versions_with_strong_typing_build_strongly_typed_without_precision_flags(
+    version: str, onnx_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _plan(version, onnx_path, tmp_path, monkeypatch)
+    assert plan["strongly_typed"] and plan["flags"] == []
+
+
+def test_tensorrt_without_strong_typing_uses_the_fp16_flag_with_every_layer_pinned(
+    onnx_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _plan("8.6.1", onnx_path, tmp_path, monkeypatch)
+    assert not plan["strongly_typed"] and plan["explicit_batch"]
+    assert plan["flags"] == ["FP16", "OBEY_PRECISION_CONSTRAINTS"]
+    assert not any("choice" in layer["precision"] for layer in plan["layers"].values())
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fp32_engine_has_no_fp16_layer(
+    version: str, onnx_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _plan(version, onnx_path, tmp_path, monkeypatch, fp16=False)
+    assert plan["flags"] == [] and _precisions(plan, "Conv") == {"float32"}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_split_i3d_graph_builds_in_fp16_too(
+    version: str, onnx_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts_path, _ = split_onnx(onnx_path, tmp_path)
+    plan = _plan(version, parts_path, tmp_path, monkeypatch)
+    assert _precisions(plan, "Conv") == {"float16"}
+    assert [(t["name"], t["dtype"]) for t in plan["io"]] == [
+        ("crops", "float32"),
+        ("part_features", "float32"),
+    ]
+
+
+def test_the_built_plan_loads_with_fp32_io_tensors(
+    onnx_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trt = _install(monkeypatch, "11.4.0")
+    engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(
+        build_tensorrt_plan(onnx_path, graph_dir=tmp_path)
+    )
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    assert names == ["crops", "skeleton", "logits", "attention", "part_features"]
+    assert {engine.get_tensor_dtype(n) for n in names} == {trt.float32}
+    assert [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT] == ["crops", "skeleton"]
+
+
+def test_typing_follows_what_the_version_has() -> None:
+    assert [network_typing(make_tensorrt(v)) for v in VERSIONS] == [
+        Typing.WEAK_FP16_FLAG,
+        Typing.STRONG,
+        Typing.STRONG,
+    ]
+
+
+def test_the_standins_refuse_what_each_version_lacks() -> None:
+    """The stand-ins are strict where it matters: the pre-11 way of asking for FP16 fails on them."""
+    trt11, trt10, trt8 = (make_tensorrt(v) for v in ("11.4.0", "10.13.0", "8.6.1"))
+    for name in ("FP16", "INT8", "OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS", "DIRECT_IO"):
+        assert not hasattr(trt11.BuilderFlag, name) and hasattr(trt10.BuilderFlag, name)
+    assert not hasattr(trt11.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH")
+    assert not hasattr(trt8.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
+    assert not hasattr(trt11.Builder(None), "platform_has_fast_fp16")
+    assert hasattr(trt10.Builder(None), "platform_has_fast_fp16")
+    assert not hasattr(trt11.Builder(None).create_builder_config(), "int8_calibrator")
+    assert not hasattr(trt8, "int64") and hasattr(trt10, "int64")
+
+
+def _build_the_old_way(trt, onnx_path: Path) -> bytes | None:
+    """What core/engines did before TensorRT 11: a default network, the FP16 builder flag."""
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    trt.OnnxParser(network, logger).parse_from_file(str(onnx_path))
+    config = builder.create_builder_config()
+    config.set_flag(trt.BuilderFlag.FP16)
+    return builder.build_serialized_network(network, config)
+
+
+def test_the_old_weakly_typed_build_fails_on_tensorrt_11(onnx_path: Path) -> None:
+    with pytest.raises(AttributeError, match="FP16"):
+        _build_the_old_way(make_tensorrt("11.4.0"), onnx_path)
+
+
+def test_precision_flags_on_a_strongly_typed_10x_network_fail_the_build(onnx_path: Path) -> None:
+    trt = make_tensorrt("10.13.0")
+    builder = trt.Builder(trt.Logger())
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    assert trt.OnnxParser(network, trt.Logger()).parse_from_file(str(onnx_path))
+    config = builder.create_builder_config()
+    config.set_flag(trt.BuilderFlag.FP16)
+    assert builder.build_serialized_network(network, config) is None
+    assert "strongly typed" in trt.standin_log[0]
+
+
+def test_a_parser_failure_names_the_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _install(monkeypatch, "11.4.0")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx file")
+    with pytest.raises(TensorRtBuildError, match="broken.onnx: TensorRT's ONNX parser failed"):
+        build_tensorrt_plan(broken, fp16=False)

@@ -1,0 +1,128 @@
+"""The fast PyTorch engine's logic that runs without a GPU: batching onto captured sizes, static buffers,
+half-precision I3Ds with an FP32 head. CUDA graphs themselves need a GPU (`python -m benchmarks.gpu`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.engines import (
+    CudaOptions,
+    EngineInputError,
+    EngineMetadata,
+    TorchCudaEngine,
+    TorchEngine,
+    batch_chunks,
+    example_inputs,
+    profile_name,
+)
+from core.engines.torch_engine import StaticBatch
+from core.model import PartAttentionNetwork, Preprocessing, tiny
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def network() -> PartAttentionNetwork:
+    torch.manual_seed(0)
+    network = PartAttentionNetwork(tiny(5)).eval()
+    with torch.no_grad():
+        network.attention.score.weight.normal_(0, 1.0)  # attention that depends on the pose
+    return network
+
+
+@pytest.fixture(scope="module")
+def metadata(network: PartAttentionNetwork) -> EngineMetadata:
+    config = network.config
+    return EngineMetadata(
+        class_names=tuple(f"class {i}" for i in range(config.num_classes)),
+        profile=profile_name(config),
+        config=config,
+        preprocessing=Preprocessing.matching(config),
+        checkpoint_sha256="0" * 64,
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(network: PartAttentionNetwork, metadata: EngineMetadata) -> TorchEngine:
+    return TorchEngine(network, metadata)
+
+
+def test_a_batch_runs_on_the_smallest_captured_size_that_holds_it() -> None:
+    sizes = (1, 2, 4, 6)
+    assert batch_chunks(1, sizes) == [(0, 1, 1)]
+    assert batch_chunks(3, sizes) == [(0, 3, 4)]
+    assert batch_chunks(6, sizes) == [(0, 6, 6)]
+    assert batch_chunks(8, sizes) == [(0, 6, 6), (6, 8, 2)]  # more people than the largest: chunks
+    assert batch_chunks(13, (1, 2, 3, 4, 5, 6)) == [(0, 6, 6), (6, 12, 6), (12, 13, 1)]
+    with pytest.raises(ValueError):
+        batch_chunks(0, sizes)
+
+
+def test_graph_batch_sizes_are_checked() -> None:
+    with pytest.raises(ValueError, match="increasing"):
+        CudaOptions(graph_batches=(4, 2))
+    with pytest.raises(ValueError, match=">= 1"):
+        CudaOptions(graph_batches=(0, 2))
+
+
+def test_static_buffers_hold_this_calls_windows_and_zero_padding(metadata: EngineMetadata) -> None:
+    buffers = StaticBatch(metadata, 4, torch.device("cpu"))
+    crops, skeleton = example_inputs(metadata, 4, seed=1)
+    buffers.load(crops, skeleton, 4)
+    fewer_crops, fewer_skeleton = example_inputs(metadata, 3, seed=2)
+    buffers.load(fewer_crops.round().astype(np.uint8), fewer_skeleton, 4)  # crops as cut: uint8
+    view_crops, view_skeleton = buffers.view(4)
+    np.testing.assert_array_equal(view_crops[:3].numpy(), fewer_crops.round())
+    np.testing.assert_array_equal(view_skeleton[:3].numpy(), fewer_skeleton)
+    assert not view_crops[3].any() and not view_skeleton[3].any()  # the earlier 4th window is gone
+    with pytest.raises(ValueError, match="do not fit"):
+        buffers.load(crops, skeleton, 2)
+
+
+@pytest.mark.parametrize("people", [1, 3, 5, 7])
+def test_padded_and_chunked_batches_compute_what_eager_does(
+    network: PartAttentionNetwork, metadata: EngineMetadata, reference: TorchEngine, people: int
+) -> None:
+    engine = TorchCudaEngine(
+        network, metadata, "cpu", options=CudaOptions(half=False, graph_batches=(2, 4), warmup_runs=1)
+    )
+    crops, skeleton = example_inputs(metadata, people, seed=people)
+    logits, attention = engine.run(crops, skeleton)
+    want_logits, want_attention = reference.run(crops, skeleton)
+    assert logits.shape == (people, 5) and attention.shape == (people, 3) and logits.dtype == np.float32
+    np.testing.assert_allclose(logits, want_logits, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(attention, want_attention, atol=1e-6, rtol=0)
+    assert np.ptp(attention) > 1e-3
+
+
+def test_uint8_crops_give_what_float_crops_give(
+    network: PartAttentionNetwork, metadata: EngineMetadata
+) -> None:
+    engine = TorchCudaEngine(network, metadata, "cpu", options=CudaOptions(half=False, warmup_runs=1))
+    crops, skeleton = example_inputs(metadata, 2)
+    as_cut = crops.round().astype(np.uint8)
+    for got, want in zip(
+        engine.run(as_cut, skeleton), engine.run(as_cut.astype(np.float32), skeleton), strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(EngineInputError, match="same B"):
+        engine.run(crops, skeleton[:1])
+
+
+def test_half_precision_i3ds_with_an_fp32_head(
+    network: PartAttentionNetwork, metadata: EngineMetadata, reference: TorchEngine
+) -> None:
+    engine = TorchCudaEngine(network, metadata, "cpu", options=CudaOptions(warmup_runs=1))
+    assert engine.half and "FP16 I3Ds + FP32 head" in engine.name and "eager" in engine.name
+    assert engine.network.parts[0].Conv3d_1a_7x7.conv3d.weight.dtype == torch.float16
+    assert engine.network.pose.lstm.weight_ih_l0.dtype == torch.float32
+    assert engine.network.attention.score.weight.dtype == torch.float32
+    assert engine.network.classifier.weight.dtype == torch.float32
+    assert network.parts[0].Conv3d_1a_7x7.conv3d.weight.dtype == torch.float32  # the caller's is untouched
+    crops, skeleton = example_inputs(metadata, 3)
+    logits, attention = engine.run(crops, skeleton)
+    want_logits, want_attention = reference.run(crops, skeleton)
+    np.testing.assert_allclose(logits, want_logits, atol=2e-2, rtol=0)
+    np.testing.assert_array_equal(attention, want_attention)  # the attention never sees FP16

@@ -1,0 +1,122 @@
+"""Windows along continuous sequences, labelled by their timelines (training/windows.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.skeleton import KINECT_V2
+from core.timeline import NO_ACTION, Interval, Timeline
+from core.window import WindowSpec
+from training.cache import load_clip, timeline_array, write_clip
+from training.config import load_config
+from training.data import Clip, ClipSource, DatasetError, Splits
+from training.windows import StreamWindowDataset, WindowDataset
+
+CLASSES = ("wave", "kick", NO_ACTION)
+FPS = 30.0
+
+
+def sequence(name: str, seconds: float = 30.0, seed: int = 0) -> Clip:
+    """A person standing still except while waving (4-8 s, 20-23 s) and kicking (12-15 s)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * FPS)) / FPS
+    joints = np.zeros((len(t), 1, 25, 3), np.float32)
+    joints[:, 0] = rng.normal(0, 0.2, (25, 3)) + np.array([0, 0, 2.5])
+    joints[:, 0, 20] = joints[:, 0, 1] + np.array([0, 0.3, 0])  # a spine for the view transform
+    timeline = Timeline.checked([Interval(4.0, 8.0, "wave"), Interval(12.0, 15.0, "kick"),
+                                 Interval(20.0, 23.0, "wave")], classes=CLASSES, duration=30.0)
+    for interval in timeline.intervals:
+        inside = (t >= interval.start) & (t < interval.end)
+        joint = 11 if interval.label == "wave" else 19
+        joints[inside, 0, joint, 1] += 0.3 * np.sin(8 * t[inside])
+    return Clip(name, -1, t, joints, timeline=timeline)
+
+
+def sources(count: int = 2) -> list[ClipSource]:
+    return [ClipSource(f"s{k}", -1, lambda _crops, k=k: sequence(f"s{k}", seed=k)) for k in range(count)]
+
+
+SPEC = WindowSpec(2.0, 10)
+
+
+def test_every_window_takes_the_label_of_its_centre() -> None:
+    dataset = StreamWindowDataset(sources(1), SPEC, KINECT_V2, 1, CLASSES, train=False, stride_s=0.2)
+    clip = sequence("s0")
+    # From the first instant live decides (0.8 of a window of history) to the end, one per stride.
+    assert dataset.window_ends[0] == pytest.approx(1.6) and len(dataset) == len(np.arange(1.6, 29.97, 0.2))
+    boundaries = np.array([t for i in clip.timeline.intervals for t in (i.start, i.end)])
+    for end, label in zip(dataset.window_ends, dataset.window_labels, strict=True):
+        centre = end - 1.0
+        if np.abs(boundaries - centre).min() > 0.01:  # off the exact half-way instants
+            assert CLASSES[label] == clip.timeline.label_at(centre)
+    item = dataset[10]
+    assert item["skeleton"].shape == (1, 10, 1, 25, 3) and item["clip"] == 0
+    assert item["label"].item() == dataset.window_labels[10]
+
+
+def test_training_draws_balance_the_classes_and_change_each_epoch() -> None:
+    dataset = StreamWindowDataset(sources(2), SPEC, KINECT_V2, 1, CLASSES, train=True, stride_s=0.2,
+                                  background_ratio=1.5)
+    counts = np.bincount(dataset.labels, minlength=3)
+    per_class = dataset.per_class
+    assert counts[0] == counts[1] == per_class and counts[2] == round(1.5 * per_class)
+    # Background is most of the stream, yet not most of an epoch.
+    assert (dataset.window_labels == 2).mean() > 0.5 and counts[2] / counts.sum() < 0.5
+    first = dataset.labels.copy()
+    size = len(dataset)
+    dataset.set_epoch(1)
+    assert len(dataset) == size and not np.array_equal(dataset.labels, first)
+    # A training item's label follows its (jittered) window exactly.
+    for index in range(0, size, 17):
+        item = dataset[index]
+        assert item["skeleton"].shape == (10, 1, 25, 3) and 0 <= item["label"].item() < 3
+
+
+def test_streams_need_timelines_and_no_action() -> None:
+    with pytest.raises(DatasetError, match="no_action"):
+        StreamWindowDataset(sources(1), SPEC, KINECT_V2, 1, ("wave", "kick"), train=False)
+    trimmed = [ClipSource("t", 0, lambda _c: Clip("t", 0, np.arange(60) / FPS, np.zeros((60, 1, 25, 3))))]
+    with pytest.raises(DatasetError, match="no timeline"):
+        StreamWindowDataset(trimmed, SPEC, KINECT_V2, 1, CLASSES, train=False)
+    with pytest.raises(DatasetError, match="background class"):
+        Splits(sources(1), [], [], ["wave", "kick"], KINECT_V2, has_rgb=False, continuous=True)
+
+
+def test_the_cache_keeps_a_sequences_timeline(tmp_path: Path) -> None:
+    clip = sequence("s0", seconds=10.0)  # intervals past 10 s are simply never reached
+    write_clip(tmp_path, "s0", {
+        "timestamps": clip.timestamps, "joints": clip.joints, "states": np.full((300, 1, 25), 2, np.int8),
+        "color": np.zeros((300, 1, 25, 2), np.float32), "crop_timestamps": clip.timestamps[::3],
+        "label": np.int64(-1), "body_ids": np.zeros(1, np.uint64), "timeline": timeline_array(clip.timeline),
+    }, None)
+    loaded = load_clip(tmp_path, "s0", with_crops=False)
+    assert loaded.timeline.intervals == clip.timeline.intervals and loaded.label == -1
+
+
+def test_a_pose_stage_trains_on_continuous_splits(tmp_path: Path) -> None:
+    from training.stages import train_stage
+
+    torch.set_num_threads(1)
+    splits = Splits(sources(3), sources(1), [], list(CLASSES), KINECT_V2, has_rgb=False, continuous=True)
+    config = load_config(None, [
+        "data.dataset=simulated", "model.profile=tiny", "model.ablation=pose", f"out={tmp_path}",
+        "window.duration_s=2.0", "epochs.pose=1", "optim.batch_size=16", "device=cpu", "workers=0",
+        "progress=false", "data.max_bodies=1", "model.overrides={num_bodies: 1}",
+    ])
+    result = train_stage(config, "pose", splits=splits)
+    from core.model.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(result.best_checkpoint)
+    assert loaded.class_names == list(CLASSES) and 0 <= result.best_validation_top1 <= 1
+
+
+def test_trimmed_clips_keep_the_clip_level_windows() -> None:
+    from dataclasses import replace
+
+    trimmed = [ClipSource("t", 1, lambda _c: replace(sequence("t"), label=1, timeline=None))]
+    dataset = WindowDataset(trimmed, SPEC, KINECT_V2, 1, train=False, eval_windows=5)
+    assert dataset[0]["skeleton"].shape == (5, 10, 1, 25, 3) and dataset[0]["label"].item() == 1

@@ -1,0 +1,244 @@
+"""`python -m training finetune --from CK --clips DIR`: teach a trained model a site's own classes.
+
+    CK (checkpoint)   its network (profile, parts, bodies), window, part boxes and classes; its training
+                      settings (augmentation, Eq. 5's weights, learning rates) where it recorded them
+    DIR               the site's clips (NTU layout + labels.txt: python -m live --record --label ...,
+                      python -m recordings label ...); --rehearse DIR: clips of the base model's classes
+    prepare           crops cut as CK cuts them                                        -> OUT/cache
+    classes           CK's classes (unless --replace-classes), then the site's new ones; no_action last
+    head              attention head + classifier, from CK's weights: the rows of the classes CK knows
+                      are copied, new classes' rows start fresh                        -> OUT/head/
+    finetune          + the part I3Ds (pose LSTM frozen: Algorithm 1 step 6)            -> OUT/finetune/
+    -> OUT/model.pt   the best fine-tuned network: python -m live --checkpoint OUT/model.pt
+    -> OUT/eval_validation/  per-class accuracy on the held-out clips (training/evaluate.py)
+
+Why this order: a site has tens of clips, not NTU's 57,000. The layers with the fewest weights learn
+from them first — the classifier (one row per class) and the attention head (where to look for the new
+class) — on features the base model already has; only then do the part I3Ds adapt, at the base model's
+fine-tuning rate, as Algorithm 1 orders its own steps (parts and pose before the joint stages). The pose
+LSTM stays as the base model trained it, as in step 6.
+
+Validation: whole recording sessions are held out (training/datasets/clips.py), so near-copies of a
+training clip never validate it. Keeping the old classes needs examples of them: a class without any
+clip is forgotten, so fine-tuning says so and points to --rehearse (for the bundled demo model,
+`python -m recordings synth` makes clips of its ten classes). Clips with intervals train a model that
+has no_action continuously (windows all along, background included); without intervals no_action
+gets no examples, and fine-tuning says that too.
+
+Config: defaults <- CK's training config <- fine-tuning defaults (below) <- --config YAML <- --set;
+the network, window, part boxes and bodies always come from CK (a config that says otherwise is
+overruled, and the run says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from core.model.checkpoint import Checkpoint, load_checkpoint
+from core.model.profiles import PROFILES, Aggregation
+from core.skeleton import KINECT_V2
+from core.timeline import NO_ACTION
+from recordings.atomic import replace_atomically
+from training.ablations import network_config
+from training.config import ConfigError, DataConfig, TrainConfig, config_from_dict, load_config
+from training.data import DatasetError
+from training.datasets.clips import clip_classes, read_dataset
+from training.prepare import prepare_clip_crops
+from training.stages import StageError, train_stage
+
+# Epochs of the two stages (early stopping ends them sooner) and the validation share; measured on the
+# simulator's demo (README, "Teaching the system a new action").
+HEAD_EPOCHS = 10
+FINETUNE_EPOCHS = 8
+VALIDATION_FRACTION = 0.2
+
+
+def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m training finetune` that fine-tune a trained model on a site's clips."""
+    parser.add_argument("--from", dest="base", metavar="CK",
+                        help="fine-tune this trained checkpoint on --clips (e.g. "
+                             "training/checkpoints/demo.pt)")
+    parser.add_argument("--clips", metavar="DIR", help="the site's clips (NTU layout + labels.txt)")
+    parser.add_argument("--rehearse", action="append", default=[], metavar="DIR",
+                        help="clips of the base model's classes, trained beside the site's so they are kept "
+                             "(repeatable; each folder with its own labels.txt)")
+    parser.add_argument("--replace-classes", action="store_true",
+                        help="the site's classes only (the base model's are dropped, no_action kept)")
+
+
+def _known_keys(values: Any, template: Any) -> Any:
+    """`values` without the keys `template` (a config as a dict) lacks: a checkpoint saved by an older
+    or newer version of the trainer still gives the settings both know."""
+    if not isinstance(values, dict) or not isinstance(template, dict):
+        return values
+    return {k: _known_keys(v, template[k]) for k, v in values.items() if k in template}
+
+
+def base_train_config(base: Checkpoint) -> TrainConfig:
+    recorded = base.extra.get("train_config")
+    if not isinstance(recorded, dict):
+        return TrainConfig()
+    return config_from_dict(_known_keys(recorded, dataclasses.asdict(TrainConfig())))
+
+
+def site_classes(base: Checkpoint, named: list[str], replace: bool) -> list[str]:
+    """The fine-tuned classifier's classes: the base model's (unless replaced), then the other classes
+    the clips name, in their order; the background class no_action, where the base has it, stays last."""
+    old = [] if replace else [c for c in base.class_names if c != NO_ACTION]
+    classes = old + [c for c in named if c not in old and c != NO_ACTION]
+    if NO_ACTION in base.class_names:
+        classes.append(NO_ACTION)
+    return classes
+
+
+def network_overrides(base: Checkpoint) -> dict[str, Any]:
+    """The base network's every field but the dataset-sized ones, as model.overrides."""
+    values = base.config.to_dict()
+    for key in ("num_classes", "num_joints", "num_bodies"):
+        values.pop(key)
+    return values
+
+
+def finetune_config(
+    base: Checkpoint, base_path: Path, args: argparse.Namespace, classes: list[str], cache: Path
+) -> tuple[TrainConfig, list[str]]:
+    """The run's TrainConfig (see the module docstring) and what of the given config was overruled."""
+    trained = base_train_config(base)
+    profile = trained.model.profile if trained.model.profile in PROFILES else "paper"
+    window = base.preprocessing.window
+    defaults = [
+        "data.dataset=clips",
+        f"data.root={args.clips}",
+        "data.protocol=all",
+        f"data.validation_fraction={VALIDATION_FRACTION}",
+        "data.split_seed=0",
+        f"epochs.head={HEAD_EPOCHS}",
+        f"epochs.finetune={FINETUNE_EPOCHS}",
+        f"out={args.out}",
+        "workers=0",
+        "max_steps_per_epoch=0",
+    ]
+    config = load_config(None, defaults, base=trained)
+    config = load_config(args.config, list(args.overrides), base=config)
+    flags = {"seed": args.seed, "device": args.device, "workers": args.workers}
+    config = dataclasses.replace(config, **{k: v for k, v in flags.items() if v is not None})
+    if args.no_progress:
+        config = dataclasses.replace(config, progress=False)
+    forced = {
+        "data.max_bodies": base.config.num_bodies,
+        "window.duration_s": window.duration_s,
+        "window.num_frames": base.config.num_frames,
+        "model.profile": profile,
+        "model.ablation": "none",
+        "model.overrides": network_overrides(base),
+        "model.init_new_classes": True,
+        "model.i3d_weights": "",
+    }
+    overruled = []
+    for key, value in forced.items():
+        section, name = key.split(".")
+        given = getattr(getattr(config, section), name)
+        if key != "model.overrides" and given != value and given != getattr(getattr(trained, section), name):
+            overruled.append(f"{key}={given!r} (the checkpoint's {value!r} is used)")
+    data = dataclasses.replace(config.data, dataset="clips", root=str(args.clips), classes=list(classes),
+                               rehearse=[str(r) for r in args.rehearse], cache=str(cache), label_map="",
+                               max_bodies=base.config.num_bodies, interval_context_s=window.duration_s / 2)
+    config = dataclasses.replace(
+        config,
+        data=data,
+        window=dataclasses.replace(config.window, duration_s=window.duration_s,
+                                   num_frames=base.config.num_frames),
+        model=dataclasses.replace(config.model, profile=profile, ablation="none",
+                                  overrides=network_overrides(base), init_new_classes=True, i3d_weights=""),
+        out=str(args.out),
+    )
+    expected = dataclasses.replace(base.config, num_classes=len(classes))
+    if network_config(config, len(classes), KINECT_V2) != expected:
+        raise StageError(f"{base_path}: its network could not be rebuilt from its record")
+    return config, overruled
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    if not args.base or not args.clips:
+        raise ConfigError("fine-tuning on a site's clips needs both --from CHECKPOINT and --clips DIR")
+    stray = [f for f in ("data", "profile", "ablation", "init", "epochs") if getattr(args, f, None)]
+    if stray:
+        raise ConfigError(f"--from takes the network from the checkpoint and --clips the data: drop "
+                          f"{', '.join('--' + f for f in stray)} (or set epochs.head / epochs.finetune)")
+    base_path = Path(args.base)
+    base = load_checkpoint(base_path)
+    if base.config.aggregation is not Aggregation.ATTENTION:
+        raise StageError(f"{base_path} is a {base.config.aggregation.value!r} network; `finetune --from` "
+                         "fine-tunes the paper's attention network (for the others use the stage commands "
+                         "with --init and --set model.init_new_classes=true)")
+    args.out = args.out or "runs/site"
+    out = Path(args.out)
+    cache = Path(args.cache) if args.cache else out / "cache"
+
+    # The site's classes, as its clips name them (label map order first), and what they cover.
+    clips, unlabelled = read_dataset(DataConfig(dataset="clips", root=str(args.clips),
+                                                rehearse=[str(r) for r in args.rehearse]))
+    named: list[str] = []
+    for clip in clips:
+        for name in clip_classes(clip):
+            if name not in named:
+                named.append(name)
+    site_named = [n for c in clips if c.folder == 0 for n in clip_classes(c)]
+    new = [n for n in named if n not in base.class_names]
+    classes = site_classes(base, named, args.replace_classes)
+    forgotten = [c for c in classes if c != NO_ACTION and c not in named]
+    print(f"[finetune] base {base_path}: {len(base.class_names)} classes; {len(clips)} labelled clips "
+          f"({sum(c.folder == 0 for c in clips)} of the site, {sum(c.folder > 0 for c in clips)} rehearsal)"
+          + (f", {len(unlabelled)} unlabelled left out" if unlabelled else ""))
+    print(f"[finetune] classes: {len(classes)} = "
+          + ", ".join(f"{c} (new)" if c in new else c for c in classes))
+    if not new and not args.replace_classes:
+        print("[finetune] note: every class of the clips is one the base model knows; none is added")
+    if not set(site_named):
+        raise DatasetError(f"{args.clips}: no labelled clips of the site (python -m recordings label)")
+    if forgotten:
+        print(f"[finetune] WARNING: no clip of {', '.join(forgotten)}: the fine-tuned model will forget "
+              f"{'it' if len(forgotten) == 1 else 'them'}. Add clips of the base model's classes with "
+              f"--rehearse DIR (for the bundled demo model: python -m recordings synth --out DIR "
+              f"--clips-per-class 20), or drop them with --replace-classes")
+    has_intervals = any(c.timeline is not None for c in clips)
+    if NO_ACTION in classes and not has_intervals:
+        print(f"[finetune] note: no clip marks where its actions are (intervals), so {NO_ACTION!r} gets no "
+              f"examples; mark them (python -m recordings label CLIP --class X --from S --to S) to keep "
+              f"telling actions from background")
+
+    config, overruled = finetune_config(base, base_path, args, classes, cache)
+    for item in overruled:
+        print(f"[finetune] the network comes from the checkpoint: ignoring {item}")
+    workers = max(1, args.workers or 1)
+    print(f"[finetune] preparing crops as {base_path.name} cuts them "
+          f"({base.preprocessing.glimpse.crop_size} px) into {cache}")
+    prepare_clip_crops(config.data, base.preprocessing, cache, workers=workers, progress=config.progress)
+
+    from training.datasets import build_splits  # after prepare: the splits read the cache's index
+
+    splits = build_splits(config.data)
+    print(f"[finetune] {len(splits.train)} training / {len(splits.validation)} validation "
+          f"{'sequences' if splits.continuous else 'clips'} (whole sessions held out)"
+          + (", windows along the sequences with no_action between actions" if splits.continuous else ""))
+    if not splits.validation:
+        print("[finetune] WARNING: no session could be held out (each class needs two or more); "
+              "validation uses the training clips and says little")
+    head = train_stage(config, "head", init=base_path, restart=args.restart, splits=splits)
+    tuned = train_stage(config, "finetune", init=head.best_checkpoint, restart=args.restart, splits=splits)
+    model = out / "model.pt"
+    replace_atomically(model, Path(tuned.best_checkpoint).read_bytes())
+    print(f"[finetune] wrote {model} (validation top-1 {100 * tuned.best_validation_top1:.1f}%) after "
+          f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint {model}")
+    if splits.validation:
+        from training.evaluate import evaluate
+
+        evaluate(model, subset="validation", out=out / "eval_validation", progress=config.progress,
+                 workers=0)
+    return 0
+

@@ -1,0 +1,347 @@
+"""Scores of a continuous run, computed from its decisions (the JSON lines `python -m live --headless`
+writes) and the true action intervals — nothing else, so any recorded run can be scored again.
+
+    decisions --(live.headless.EventLog, AlertDispatcher: the app's own code)--> events, alerts
+    frame accuracy    top-1 of each decision vs the truth at its window's centre (what the decision is
+                      about) and vs the truth at its newest frame (what staff see); no_action included
+    events            an event is a run of decisions whose top-1 is the same action above the
+                      threshold; for matching it spans the window centres of its first decision and of
+                      the decision that ended it (a decision describes the window that just ended)
+    P / R / F1        per class, events matched one-to-one to true intervals at IoU >= 0.5 and >= 0.1
+    mAP               at IoU 0.5 as in PKU-MMD's protocol: events ranked by confidence (their mean top-1
+                      probability), average precision per class (all-point interpolation), then the mean
+    recognised        true instances with an event of their class at IoU >= 0.1
+    delay             true start -> the first decision of a matching event (stream time)
+    false events      events with IoU < 0.1 against every true interval of their class, per hour of
+                      background (time nobody's truth is an action)
+    alerts            for the alert classes: recall (an event of the class starts within 2 s of the true
+                      interval) and false alerts (no true interval of the class within 2 s) per hour
+
+Truth concerns one person (the simulator knows who falls) or the whole scene (PKU-MMD labels a
+sequence, not a body). Scene-wide truth is scored per scene: the events of every person are merged
+(overlapping events of one class become one), so one instance is one detection whoever is tracked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.timeline import NO_ACTION, Interval
+from live.headless import AlertConfig, AlertDispatcher, EventLog
+from live.worker import Decision, Hop
+
+DETECTION_IOU = 0.5
+OVERLAP_IOU = 0.1
+ALERT_SLACK_S = 2.0
+
+
+@dataclass(frozen=True)
+class Track:
+    """What was true for one person of one sequence (person None: the whole scene)."""
+
+    sequence: str
+    person: int | None
+    start: float  # stream seconds the track was observed
+    end: float
+    intervals: tuple[Interval, ...]
+
+    @property
+    def duration(self) -> float:
+        return max(self.end - self.start, 0.0)
+
+    @property
+    def background_s(self) -> float:
+        covered = _union_length([(i.start, i.end) for i in self.intervals], self.start, self.end)
+        return max(self.duration - covered, 0.0)
+
+
+@dataclass(frozen=True)
+class Detection:
+    sequence: str
+    person: int | None
+    label: str
+    start: float  # window centre of the first decision (matching)
+    end: float  # window centre of the decision that ended it
+    first_decision: float  # stream time of its first decision (delays, alerts)
+    score: float  # mean top-1 probability over its decisions
+
+    def iou(self, interval: Interval) -> float:
+        return Interval(self.start, max(self.end, self.start + 1e-6), self.label).iou(interval)
+
+
+@dataclass
+class StreamScores:
+    frame_accuracy: float | None  # against the truth at the window centre
+    frame_accuracy_now: float | None  # against the truth at the newest frame
+    decisions: int
+    per_class: dict[str, dict[str, float | int | None]]  # precision / recall / F1 at both IoUs, AP, counts
+    map_50: float | None
+    instances: int
+    instances_recognised: float | None
+    median_delay_s: float | None
+    false_events: int
+    background_hours: float
+    false_events_per_hour: float | None
+    room_hours: float
+    alerts: dict[str, dict[str, float | int | None]]  # per alert class: recall, false alerts per hour
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # frame level, truth -> predicted
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def decision_from_json(record: dict) -> Decision:
+    """A Decision back from one JSON line (what EventLog and AlertDispatcher read)."""
+    parts = tuple(record.get("attention", {}))
+    return Decision(
+        time=float(record.get("time", 0.0)),
+        stream_time=float(record["stream_time"]),
+        tracking_id=int(record["person"]),
+        topk=tuple((t["class"], float(t["p"])) for t in record["topk"]),
+        parts=parts,
+        attention=np.array([record["attention"][p] for p in parts], np.float32),
+        latency_s=float(record.get("latency_ms", 0.0)) / 1000.0,
+        window_start=float(record.get("window_start", record["stream_time"])),
+        truth=record.get("truth"),
+        truth_now=record.get("truth_now"),
+    )
+
+
+def _hops(decisions: Sequence[Decision]) -> list[Hop]:
+    by_time: dict[float, list[Decision]] = defaultdict(list)
+    for d in decisions:
+        by_time[d.stream_time].append(d)
+    return [Hop(t, tuple(by_time[t]), 0.0) for t in sorted(by_time)]
+
+
+def detections(sequence: str, decisions: Sequence[Decision], threshold: float) -> list[Detection]:
+    """The events live would log (EventLog), as detections with centre-aligned spans and scores."""
+    log = EventLog(threshold)
+    by_key = {(d.tracking_id, d.stream_time): d for d in decisions}
+    per_person: dict[int, list[Decision]] = defaultdict(list)
+    for d in decisions:
+        per_person[d.tracking_id].append(d)
+    out = []
+    open_events: dict[int, object] = {}
+    hops = _hops(decisions)
+
+    def close(event, ended_at: float) -> None:
+        started = event.stream_time
+        taken = [d for d in per_person[event.person] if started <= d.stream_time < ended_at]
+        scores = [p for d in taken for name, p in d.topk[:1] if name == event.action]
+        ender = by_key.get((event.person, ended_at))  # None at the end of the stream
+        end = ender.window_centre if ender is not None else taken[-1].window_centre if taken else started
+        begin = by_key[(event.person, started)].window_centre
+        out.append(Detection(sequence, event.person, event.action, begin, end, started,
+                             float(np.mean(scores)) if scores else 0.0))
+
+    for hop in hops:
+        for event in log.update(hop):
+            if event.kind == "started":
+                open_events[event.person] = event
+            else:
+                close(open_events.pop(event.person), event.stream_time)
+        # People who are not in this hop keep their event open: live ends it when the track retires.
+    last = hops[-1].stream_time if hops else 0.0
+    for event in open_events.values():
+        close(event, last + 1e-6)
+    log.close()
+    return out
+
+
+def alerts(decisions: Sequence[Decision], config: AlertConfig, class_names: Sequence[str]) -> list:
+    """The alerts live would raise (AlertDispatcher), without running any hook or logging them again."""
+    no_hook = AlertConfig(classes=config.classes, threshold=config.threshold, cooldown_s=config.cooldown_s)
+    dispatcher = AlertDispatcher(no_hook, tuple(class_names))
+    logger = logging.getLogger("live.headless")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        raised = []
+        for hop in _hops(decisions):
+            raised += dispatcher.update(hop)
+        return raised
+    finally:
+        logger.setLevel(level)
+
+
+def _union_length(spans: Iterable[tuple[float, float]], lo: float, hi: float) -> float:
+    total, current_end = 0.0, lo
+    for start, end in sorted((max(s, lo), min(e, hi)) for s, e in spans):
+        if end <= start:
+            continue
+        if start > current_end:
+            total += end - start
+            current_end = end
+        elif end > current_end:
+            total += end - current_end
+            current_end = end
+    return total
+
+
+def _merge_people(found: list[Detection]) -> list[Detection]:
+    """Scene-wide truth: one detection per overlapping run of same-class events, whoever made them."""
+    merged: list[Detection] = []
+    for det in sorted(found, key=lambda d: (d.sequence, d.label, d.start)):
+        last = merged[-1] if merged else None
+        same = last is not None and last.sequence == det.sequence and last.label == det.label
+        if same and det.start <= last.end:
+            merged[-1] = Detection(det.sequence, None, det.label, last.start, max(last.end, det.end),
+                                   min(last.first_decision, det.first_decision), max(last.score, det.score))
+        else:
+            merged.append(Detection(det.sequence, None, det.label, det.start, det.end, det.first_decision,
+                                    det.score))
+    return merged
+
+
+def _match(found: list[Detection], truths: list[Interval], threshold: float) -> tuple[list[bool], list[int]]:
+    """Greedy one-to-one matching by descending score: (detection is a true positive, matched truth or -1)."""
+    order = sorted(range(len(found)), key=lambda i: -found[i].score)
+    taken = [False] * len(truths)
+    hit = [False] * len(found)
+    owner = [-1] * len(truths)
+    for i in order:
+        best, best_iou = -1, threshold
+        for j, truth in enumerate(truths):
+            if taken[j]:
+                continue
+            iou = found[i].iou(truth)
+            if iou >= best_iou:
+                best, best_iou = j, iou
+        if best >= 0:
+            taken[best], hit[i], owner[best] = True, True, i
+    return hit, owner
+
+
+def average_precision(scores: Sequence[float], hits: Sequence[bool], positives: int) -> float | None:
+    """Area under the precision-recall curve (all-point interpolation, as PASCAL VOC / PKU-MMD)."""
+    if positives == 0:
+        return None
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    tp = np.cumsum(np.asarray(hits, dtype=np.float64)[order])
+    fp = np.cumsum(1.0 - np.asarray(hits, dtype=np.float64)[order])
+    recall = np.concatenate([[0.0], tp / positives, [1.0]]) if len(order) else np.array([0.0, 1.0])
+    precision = np.concatenate([[1.0], tp / np.maximum(tp + fp, 1e-12), [0.0]]) if len(order) else np.array(
+        [1.0, 0.0])
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum(np.diff(recall) * precision[1:]))
+
+
+def score(
+    decisions_by_sequence: dict[str, Sequence[Decision]],
+    tracks: Sequence[Track],
+    class_names: Sequence[str],
+    *,
+    durations: dict[str, float],
+    threshold: float,
+    alert: AlertConfig,
+) -> StreamScores:
+    """Every figure of the module docstring for a set of sequences (`durations`: seconds of each)."""
+    all_decisions = [d for ds in decisions_by_sequence.values() for d in ds]
+    judged = [d for d in all_decisions if d.truth is not None]
+    now = [d for d in all_decisions if d.truth_now is not None]
+    frame_accuracy = float(np.mean([d.topk[0][0] == d.truth for d in judged])) if judged else None
+    frame_now = float(np.mean([d.topk[0][0] == d.truth_now for d in now])) if now else None
+    confusion: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for d in judged:
+        confusion[d.truth][d.topk[0][0]] += 1
+
+    scene_wide = {t.sequence for t in tracks if t.person is None}
+    found: list[Detection] = []
+    for sequence, decisions in decisions_by_sequence.items():
+        events = detections(sequence, decisions, threshold)
+        found += _merge_people(events) if sequence in scene_wide else events
+
+    def key(sequence: str, person: int | None) -> tuple[str, int | None]:
+        return (sequence, None if sequence in scene_wide else person)
+
+    truths: dict[tuple[str, int | None], list[Interval]] = defaultdict(list)
+    for track in tracks:
+        truths[(track.sequence, track.person)] += list(track.intervals)
+    actions = [c for c in class_names if c != NO_ACTION]
+    per_class: dict[str, dict[str, float | int | None]] = {}
+    recognised = total = 0
+    delays: list[float] = []
+    false_events = 0
+    for label in actions:
+        row: dict[str, float | int | None] = {}
+        class_found = [d for d in found if d.label == label]
+        class_truths = {k: [i for i in v if i.label == label] for k, v in truths.items()}
+        positives = sum(len(v) for v in class_truths.values())
+        row["instances"], row["events"] = positives, len(class_found)
+        for iou, name in ((DETECTION_IOU, "50"), (OVERLAP_IOU, "10")):
+            tp, ap_scores, ap_hits = 0, [], []
+            for k in set(class_truths) | {key(d.sequence, d.person) for d in class_found}:
+                mine = [d for d in class_found if key(d.sequence, d.person) == k]
+                hit, owner = _match(mine, class_truths.get(k, []), iou)
+                tp += sum(hit)
+                ap_scores += [d.score for d in mine]
+                ap_hits += hit
+                if name == "10":
+                    total += len(owner)
+                    recognised += sum(o >= 0 for o in owner)
+                    for j, o in enumerate(owner):
+                        if o >= 0:
+                            delays.append(mine[o].first_decision - class_truths[k][j].start)
+                    false_events += sum(1 for d in mine if max((d.iou(t) for t in class_truths.get(k, [])),
+                                                               default=0.0) < OVERLAP_IOU)
+            precision = tp / len(class_found) if class_found else None
+            recall = tp / positives if positives else None
+            f1 = None
+            if recall is not None:  # a class with instances: no detection at all is an F1 of 0
+                f1 = 2 * precision * recall / (precision + recall) if precision and recall else 0.0
+            row[f"precision_{name}"], row[f"recall_{name}"], row[f"f1_{name}"] = precision, recall, f1
+            if name == "50":
+                row["ap_50"] = average_precision(ap_scores, ap_hits, positives)
+        per_class[label] = row
+    aps = [row["ap_50"] for row in per_class.values() if row["ap_50"] is not None]
+
+    background_s = sum(t.background_s for t in tracks)
+    room_s = float(sum(durations.values()))
+    alert_rows: dict[str, dict[str, float | int | None]] = {}
+    raised = {s: alerts(ds, alert, class_names) for s, ds in decisions_by_sequence.items()}
+    for label in alert.classes:
+        instances = [(k, i) for k, v in truths.items() for i in v if i.label == label]
+        caught = 0
+        for (sequence, person), interval in instances:
+            starts = [d.first_decision for d in found if d.label == label and d.sequence == sequence
+                      and (person is None or key(d.sequence, d.person) == (sequence, person))]
+            if any(interval.start - ALERT_SLACK_S <= t <= interval.end + ALERT_SLACK_S for t in starts):
+                caught += 1
+        wrong = 0
+        for sequence, fired in raised.items():
+            for a in fired:
+                if a.action != label:
+                    continue
+                near = [i for (s, p), v in truths.items() for i in v if s == sequence and i.label == label
+                        and (p is None or p == a.person)]
+                if not any(i.start - ALERT_SLACK_S <= a.stream_time <= i.end + ALERT_SLACK_S for i in near):
+                    wrong += 1
+        alert_rows[label] = {
+            "instances": len(instances),
+            "recall": caught / len(instances) if instances else None,
+            "alerts": sum(1 for fired in raised.values() for a in fired if a.action == label),
+            "false_alerts": wrong,
+            "false_alerts_per_hour": wrong / (room_s / 3600) if room_s > 0 else None,
+        }
+    return StreamScores(
+        frame_accuracy=frame_accuracy,
+        frame_accuracy_now=frame_now,
+        decisions=len(all_decisions),
+        per_class=per_class,
+        map_50=float(np.mean(aps)) if aps else None,
+        instances=total,
+        instances_recognised=recognised / total if total else None,
+        median_delay_s=float(np.median(delays)) if delays else None,
+        false_events=false_events,
+        background_hours=background_s / 3600,
+        false_events_per_hour=false_events / (background_s / 3600) if background_s > 0 else None,
+        room_hours=room_s / 3600,
+        alerts=alert_rows,
+        confusion={t: dict(p) for t, p in confusion.items()},
+    )

@@ -1,0 +1,361 @@
+"""`python -m training evaluate --stream`: a model scored the way the app is used — on continuous streams.
+
+    --data sim:seed=N,minutes=M,people=K      the simulated room (its truth: every body's action);
+                                               ,actions=default+raise_both_arms: what people do there
+                                               (live's --sim-actions; default: the ten demo classes)
+    --data FOLDER                              labelled recordings: PKU-MMD sequences, our clips with
+                                               "intervals" in their sidecars (truth: the recording's timeline)
+        each sequence --live.sources (replayed as fast as possible, in lockstep: every hop decided)
+                      --live.pipeline.LivePipeline + live.headless.run_headless (the app's own code:
+                        window sampler, hop, smoothing, threshold, events, alerts)
+                      --> DIR/decisions/<sequence>.jsonl, DIR/events/<sequence>.jsonl
+        all sequences --training.stream_metrics.score (from those JSON lines and the true intervals)
+                      --> DIR/results.json, DIR/timeline.png (truth vs prediction per person), a table
+
+Nothing here approximates the app: the decisions are the ones `python -m live --headless --fast`
+prints for the same source, model, hop, smoothing and threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from core.frame import Frame
+from core.privacy import PrivacyMode
+from core.timeline import NO_ACTION, Interval, Timeline, intervals_from_labels
+from live.app import DEFAULT_ALERT_CLASSES, open_model, sim_actions
+from live.headless import AlertConfig, HeadlessConfig, run_headless
+from live.pipeline import LivePipeline, PipelineConfig
+from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
+from live.worker import Decision, RecognitionConfig
+from recordings.labels import LABEL_MAP_FILENAME
+from training.data import DatasetError
+from training.stream_metrics import StreamScores, Track, decision_from_json, score
+
+# Files a folder of sequences may hold, in the order they are looked for.
+SEQUENCE_SUFFIXES = (".skeleton", ".txt", ".txt.xz", ".txt.gz", ".xef")
+
+
+@dataclass(frozen=True)
+class StreamCase:
+    """One continuous sequence to run: how to open it as a live source, and its truth if the recording
+    has a timeline (else the bodies' own `truth`, as the simulator's)."""
+
+    name: str
+    open: Callable[[], FrameStream]
+    scene_wide: bool  # truth labels the scene (PKU-MMD), not a person
+
+
+@dataclass(frozen=True)
+class SimSpec:
+    seed: int
+    minutes: float
+    people: int = 2
+    actions: tuple[str, ...] | None = None  # None: the simulator's default ten
+
+    @classmethod
+    def parse(cls, text: str) -> SimSpec:
+        """'sim:seed=7,minutes=60,people=2,actions=default+raise_both_arms' (people, actions optional)."""
+        body = text.split(":", 1)[1] if ":" in text else ""
+        values: dict[str, str] = {}
+        for part in filter(None, body.split(",")):
+            key, _, value = part.partition("=")
+            values[key.strip()] = value.strip()
+        unknown = set(values) - {"seed", "minutes", "people", "actions"}
+        if unknown or "seed" not in values or "minutes" not in values:
+            raise DatasetError(f"--data {text!r}: expected sim:seed=N,minutes=M[,people=K][,actions=A+B]")
+        try:
+            actions = sim_actions(values.get("actions"))
+        except ValueError as error:
+            raise DatasetError(f"--data {text!r}: {error}") from None
+        try:
+            spec = cls(int(values["seed"]), float(values["minutes"]), int(values.get("people", 2)), actions)
+        except ValueError:
+            raise DatasetError(f"--data {text!r}: seed and people are integers, minutes a number") from None
+        if spec.minutes <= 0 or not 1 <= spec.people <= 6:
+            raise DatasetError(f"--data {text!r}: minutes must be > 0 and people 1..6")
+        return spec
+
+
+def _sequence_name(path: Path) -> str:
+    name = path.name
+    for suffix in SEQUENCE_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
+    """The sequences `--data` names, optionally only those called `names` (a checkpoint's held-out ones)."""
+    if data.startswith("sim"):
+        spec = SimSpec.parse(data)
+        return [StreamCase(
+            f"sim_seed{spec.seed}",
+            lambda: simulated_source(people=spec.people, seed=spec.seed, duration_s=spec.minutes * 60,
+                                     options=ReplayOptions(realtime=False), actions=spec.actions),
+            scene_wide=False,
+        )]
+    root = Path(data)
+    if not root.is_dir():
+        raise DatasetError(f"--data {data}: not a folder of labelled recordings, nor sim:seed=N,minutes=M")
+    found: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        if path.name == LABEL_MAP_FILENAME:  # a clip folder's class list, not a sequence
+            continue
+        if path.is_file() and any(path.name.endswith(s) for s in SEQUENCE_SUFFIXES):
+            found.setdefault(_sequence_name(path), path)  # one file per sequence (first suffix wins)
+    if names is not None:
+        missing = sorted(names - set(found))
+        if missing:
+            raise DatasetError(f"{root}: {len(missing)} of the requested sequences are absent "
+                               f"(e.g. {missing[:3]})")
+        found = {n: p for n, p in found.items() if n in names}
+    cases = []
+    for name, path in sorted(found.items()):
+        probe = replay_source(path, ReplayOptions(realtime=False), color=False)
+        timeline = probe.timeline
+        probe.close()
+        if timeline is None:
+            continue  # not labelled: nothing to score it against
+        scene_wide = all(i.person is None for i in timeline.intervals)
+        cases.append(StreamCase(name, lambda path=path: replay_source(path, ReplayOptions(realtime=False)),
+                                scene_wide))
+    if not cases:
+        raise DatasetError(f"{root}: no labelled sequences (recordings with action intervals) found")
+    return cases
+
+
+class TruthTap:
+    """A source seen through: every frame passes unchanged, and each body's truth and time are kept
+    (the capture thread is the only caller of `read`)."""
+
+    def __init__(self, source: FrameStream, progress: tqdm | None = None) -> None:
+        self.source = source
+        self.truth: dict[int, list[tuple[float, str | None]]] = defaultdict(list)
+        self.first: float | None = None
+        self.last = 0.0
+        self._progress = progress
+        self._shown = 0.0
+
+    def __getattr__(self, name: str):  # name, camera, fps, connected, ... of the source
+        return getattr(self.source, name)
+
+    def read(self, timeout: float = 0.1) -> Frame | None:
+        frame = self.source.read(timeout)
+        if frame is not None:
+            self.first = frame.timestamp if self.first is None else self.first
+            self.last = frame.timestamp
+            for body in frame.bodies:
+                self.truth[body.tracking_id].append((frame.timestamp, body.truth))
+            if self._progress is not None and frame.timestamp - self._shown >= 5.0:
+                self._progress.update(frame.timestamp - self._shown)
+                self._shown = frame.timestamp
+        return frame
+
+    def tracks(self, sequence: str, timeline: Timeline | None, scene_wide: bool) -> list[Track]:
+        period = 1.0 / max(self.source.fps, 1.0)
+        first = self.first or 0.0
+        if scene_wide and timeline is not None:
+            shifted = tuple(Interval(i.start + first, i.end + first, i.label) for i in timeline.intervals)
+            return [Track(sequence, None, first, self.last + period, shifted)]
+        out = []
+        for person, seen in self.truth.items():
+            times = np.array([t for t, _ in seen])
+            if timeline is not None:
+                intervals = tuple(Interval(i.start + first, i.end + first, i.label, person)
+                                  for i in timeline.for_person(person))
+            else:
+                intervals = tuple(intervals_from_labels(times, [label for _, label in seen], person, period))
+            out.append(Track(sequence, person, float(times[0]), float(times[-1]) + period, intervals))
+        return out
+
+
+@dataclass
+class StreamRun:
+    scores: StreamScores
+    tracks: list[Track]
+    decisions: dict[str, list[Decision]] = field(repr=False)
+    seconds: float = 0.0
+
+
+def evaluate_stream(
+    checkpoint: str | Path,
+    data: str,
+    *,
+    out: str | Path | None = None,
+    names: set[str] | None = None,
+    recognition: RecognitionConfig | None = None,
+    threshold: float = AlertConfig.threshold,
+    alert_classes: Sequence[str] | None = None,
+    engine: str = "auto",
+    threads: int | None = None,
+    progress: bool = True,
+    privacy: PrivacyMode = PrivacyMode.OFF,
+) -> StreamRun:
+    """Run every sequence of `data` through the app's pipeline and score the decisions (`privacy`: the
+    app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py)."""
+    started = time.monotonic()
+    recognition = recognition or RecognitionConfig()  # the app's defaults
+    checkpoint = Path(checkpoint)
+    model, inputs = open_model(checkpoint, engine, threads)
+    classes = inputs.class_names
+    if alert_classes is None:  # as the app: the default alert classes this model knows
+        known = {c.lower(): c for c in classes}
+        alert_classes = [known[c] for c in DEFAULT_ALERT_CLASSES if c in known]
+    alert = AlertConfig(classes=tuple(alert_classes), threshold=threshold)
+    out_dir = Path(out) if out else checkpoint.parent / "eval_stream"
+    for sub in ("decisions", "events"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    cases = stream_cases(data, names)
+    decisions: dict[str, list[Decision]] = {}
+    durations: dict[str, float] = {}
+    tracks: list[Track] = []
+    quiet = logging.getLogger("live.headless")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # alerts are scored here, not shouted
+    bar = tqdm(cases, desc="sequences", unit="seq", disable=not progress or len(cases) == 1)
+    try:
+        for case in bar:
+            source = case.open()
+            minutes = tqdm(desc=case.name, unit="s", disable=not progress or len(cases) > 1,
+                           bar_format="{desc}: {n:.0f} s of stream {elapsed} [{rate_fmt}]")
+            tap = TruthTap(source, minutes)
+            pipeline = LivePipeline(tap, model, inputs,
+                                    PipelineConfig(recognition=recognition, lockstep=True, privacy=privacy))
+            lines = out_dir / "decisions" / f"{case.name}.jsonl"
+            events = out_dir / "events" / f"{case.name}.jsonl"
+            for stale in (lines, events):  # both files are appended to by the app
+                stale.unlink(missing_ok=True)
+            config = HeadlessConfig(output=lines, events=events, alerts=alert)
+            summary = run_headless(pipeline, config)
+            minutes.close()
+            if summary.errors:
+                raise RuntimeError(f"{case.name}: the pipeline failed: {'; '.join(summary.errors)}")
+            # Scored from the JSON lines, as anyone can score a run.
+            decisions[case.name] = [decision_from_json(json.loads(line))
+                                    for line in lines.read_text().splitlines() if line.strip()]
+            timeline = getattr(source, "timeline", None)
+            tracks += tap.tracks(case.name, timeline, case.scene_wide)
+            durations[case.name] = tap.last - (tap.first or 0.0) + 1.0 / max(source.fps, 1.0)
+    finally:
+        quiet.setLevel(level)
+        bar.close()
+    scores = score(decisions, tracks, classes, durations=durations, threshold=threshold, alert=alert)
+    run = StreamRun(scores, tracks, decisions, time.monotonic() - started)
+    results = {
+        "checkpoint": str(checkpoint),
+        "data": data,
+        "sequences": sorted(decisions),
+        "hop_s": recognition.hop_s,
+        "smoothing_s": recognition.smoothing_s,
+        "threshold": threshold,
+        "alert_classes": list(alert.classes),
+        "engine": model.name,
+        "seconds": round(run.seconds, 1),
+        **scores.to_dict(),
+        "truth": [{"sequence": t.sequence, "person": t.person, "start": t.start, "end": t.end,
+                   "intervals": [i.to_json() for i in t.intervals]} for t in tracks],
+    }
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    write_timeline_png(out_dir / "timeline.png", tracks, decisions, list(classes))
+    print(format_scores(scores, f"{checkpoint.name} on {data} ({len(cases)} sequence(s), "
+                                f"{scores.room_hours * 60:.1f} min)"))
+    print(f"wrote {out_dir / 'results.json'}, {out_dir / 'timeline.png'}, decisions and events in {out_dir}")
+    return run
+
+
+def _pct(value: float | None) -> str:
+    return "   n/a" if value is None else f"{100 * value:5.1f}%"
+
+
+def format_scores(scores: StreamScores, title: str) -> str:
+    lines = [
+        title,
+        f"frame accuracy {_pct(scores.frame_accuracy)} (window centre), {_pct(scores.frame_accuracy_now)} "
+        f"(newest frame), {scores.decisions} decisions",
+        f"mAP@0.5 {_pct(scores.map_50)}   instances recognised {_pct(scores.instances_recognised)} of "
+        f"{scores.instances}   median detection delay "
+        + ("n/a" if scores.median_delay_s is None else f"{scores.median_delay_s:.2f} s"),
+        f"false events {scores.false_events} in {scores.background_hours:.2f} h of background"
+        + ("" if scores.false_events_per_hour is None else f" ({scores.false_events_per_hour:.1f} per hour)"),
+        "",
+        f"{'class':<28}{'inst':>5}{'events':>7}{'P@.5':>8}{'R@.5':>8}{'F1@.5':>8}{'F1@.1':>8}{'AP@.5':>8}",
+    ]
+    for name, row in scores.per_class.items():
+        lines.append(f"{name[:27]:<28}{row['instances']:>5}{row['events']:>7}{_pct(row['precision_50']):>8}"
+                     f"{_pct(row['recall_50']):>8}{_pct(row['f1_50']):>8}{_pct(row['f1_10']):>8}"
+                     f"{_pct(row['ap_50']):>8}")
+    for name, row in scores.alerts.items():
+        rate = row["false_alerts_per_hour"]
+        lines.append(f"alerts {name}: recall {_pct(row['recall'])} of {row['instances']} (event within 2 s), "
+                     f"{row['alerts']} alerts, {row['false_alerts']} false"
+                     + ("" if rate is None else f" ({rate:.2f} per hour of room time)"))
+    return "\n".join(lines)
+
+
+def class_colours(class_names: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+    """BGR colour per class; the background light grey."""
+    actions = [c for c in class_names if c != NO_ACTION]
+    ramp = np.linspace(0, 255, max(len(actions), 1)).astype(np.uint8)
+    hues = cv2.applyColorMap(ramp, cv2.COLORMAP_TURBO).reshape(-1, 3)
+    colours = {name: tuple(int(v) for v in hues[k]) for k, name in enumerate(actions)}
+    colours[NO_ACTION] = (215, 215, 215)
+    return colours
+
+
+def write_timeline_png(
+    path: Path, tracks: Sequence[Track], decisions: dict[str, list[Decision]], class_names: Sequence[str],
+    max_rows: int = 16, width: int = 1400,
+) -> None:
+    """Per person (or scene), truth above prediction along the stream, one colour per class."""
+    colours = class_colours(class_names)
+    rows = sorted(tracks, key=lambda t: (t.sequence, t.start))[:max_rows]
+    left, bar, gap, top = 190, 14, 10, 30
+    legend_rows = (len(class_names) + 5) // 6
+    height = top + len(rows) * (2 * bar + gap) + 20 + 18 * legend_rows
+    image = np.full((height, width, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(image, f"truth (upper) vs top-1 decision (lower); {len(tracks)} track(s)"
+                + (f", first {max_rows} shown" if len(tracks) > max_rows else ""), (8, 18), font, 0.45,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    for r, track in enumerate(rows):
+        y = top + r * (2 * bar + gap)
+        span = max(track.end - track.start, 1e-6)
+        scale = (width - left - 10) / span
+
+        def x(t: float, track: Track = track, scale: float = scale) -> int:
+            return int(left + (min(max(t, track.start), track.end) - track.start) * scale)
+
+        who = "scene" if track.person is None else f"person {track.person % 100000}"
+        ink = (0, 0, 0)
+        cv2.putText(image, f"{track.sequence[:16]} {who}", (4, y + bar), font, 0.35, ink, 1, cv2.LINE_AA)
+        cv2.putText(image, f"{span:.0f} s", (4, y + 2 * bar), font, 0.3, (90, 90, 90), 1, cv2.LINE_AA)
+        cv2.rectangle(image, (left, y), (width - 10, y + bar), colours[NO_ACTION], -1)
+        for interval in track.intervals:
+            cv2.rectangle(image, (x(interval.start), y), (x(interval.end), y + bar),
+                          colours.get(interval.label, (0, 0, 0)), -1)
+        mine = [d for d in decisions.get(track.sequence, [])
+                if (track.person is None or d.tracking_id == track.person) and track.start <= d.stream_time]
+        mine.sort(key=lambda d: d.stream_time)
+        for d, following in zip(mine, [*mine[1:], None], strict=True):
+            t0 = d.window_centre
+            t1 = following.window_centre if following is not None else t0 + 0.2
+            cv2.rectangle(image, (x(t0), y + bar + 1), (max(x(t1), x(t0) + 1), y + 2 * bar),
+                          colours.get(d.topk[0][0], (0, 0, 0)), -1)
+    y = top + len(rows) * (2 * bar + gap) + 8
+    for k, name in enumerate(class_names):
+        cx, cy = 8 + (k % 6) * 230, y + (k // 6) * 18
+        cv2.rectangle(image, (cx, cy), (cx + 12, cy + 12), colours[name], -1)
+        cv2.putText(image, name[:28], (cx + 16, cy + 11), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"cannot write {path}")
