@@ -41,8 +41,9 @@ def test_crossview_runs_both_directions_and_reuses_finished_runs(
     runs = crossview.main(argv)
     assert [(r.train_view, r.test_view, r.seed) for r in runs] == [(1, 2, 0), (1, 2, 1), (2, 1, 0), (2, 1, 1)]
     assert all(0 <= r.top1 <= 1 and r.epochs == 1 for r in runs)
-    table = capsys.readouterr().out.splitlines()[-1]
+    *_, table, _, command = capsys.readouterr().out.splitlines()
     assert table.startswith("| tiny |") and "±" in table
+    assert command == "command: python -m benchmarks.nucla_crossview " + " ".join(argv)
     log = tmp_path / "cv" / "tiny" / "v1_to_v2" / "seed0" / "log.txt"
     assert "[pose] epoch 1/1" in log.read_text()
     # Finished runs are read back, not trained again.

@@ -413,10 +413,16 @@ def test_committed_nucla_checkpoint_reproduces_its_figure(shared_data: Path, tmp
     assert path.stat().st_size < 5 * 2**20
     loaded = load_checkpoint(path)
     assert loaded.config.aggregation.value == "pose" and loaded.preprocessing.layout == "kinect_v1"
-    assert len(loaded.extra["validation_clips"]) == 102
+    assert loaded.config.pose_stream.value == "gcn"  # chosen over the LSTM by cross-view runs
+    # Validation held out by performance: every view (1, 2) of a held-out performance, no view of another.
+    held = set(loaded.extra["validation_clips"])
+    performances = {name.rsplit("_", 1)[0] for name in held}
+    views_1_2 = {p.stem for p in (shared_data / "nucla" / "all_sqe").glob("a*_v0[12].json")}
+    assert held == {name for name in views_1_2 if name.rsplit("_", 1)[0] in performances}
+    assert 80 <= len(held) <= 120
     report = evaluate(path, data=shared_data / "nucla", subset="validation", out=tmp_path, progress=False)
     assert report.top1 == pytest.approx(loaded.extra["validation"]["top1"], abs=1e-6)
-    assert report.top1 > 0.85
+    assert report.top1 > 0.8
 
 
 # ------------------------------------------------------------------------------------------ NTU, cache
