@@ -29,3 +29,7 @@ class Frame:
     color: np.ndarray | None  # uint8 (H, W, 3) BGR, None when this instant has no colour image
     bodies: list[Body] = field(default_factory=list)
     index: int = 0  # position in the stream (frame number)
+    # The depth camera's image nearest this instant: uint16 (424, 512) millimetres (0 = no reading),
+    # None when the source has no depth stream or none came with this frame. Only the recorder and the
+    # 3D views use it; nothing else holds on to it.
+    depth: np.ndarray | None = None

@@ -253,6 +253,12 @@ class CapturePrivacy:
     screenshots, the model's crops and recordings all get the same screened image:
     BLUR blurs every tracked face; SKELETON drops the image unless the model crops it
     (`model_needs_color`), and never passes one to the recorder.
+
+    Depth goes to the recorder under OFF and BLUR, never under SKELETON. A depth image is not a
+    photograph, but it is an image of the person: body shape and outline (clothed or not, in bed),
+    the relief of a face close to the sensor, enough to tell people apart by build and gait.
+    SKELETON promises that no image of anybody is kept, so it keeps none; where colour may be
+    recorded, depth (coarser, 512x424) shows nothing the colour video does not.
     """
 
     mode: PrivacyMode = PrivacyMode.OFF
@@ -270,6 +276,10 @@ class CapturePrivacy:
     def recordable(self, frame: Frame) -> np.ndarray | None:
         """The colour image a recording may keep (of a screened frame)."""
         return frame.color if self.mode.shows_color else None
+
+    def recordable_depth(self, frame: Frame) -> np.ndarray | None:
+        """The depth image a recording may keep (see the class docstring)."""
+        return frame.depth if self.mode.shows_color else None
 
 
 @dataclass
@@ -378,5 +388,6 @@ class Capture:
         self.fps.tick(received)
         recording = self.recording  # read once: the GUI thread may stop the recording meanwhile
         if recording is not None:  # on the capture timeline: the recorder needs increasing times
-            recording.offer(Frame(timestamp, self.privacy.recordable(frame), frame.bodies, frame.index))
+            recording.offer(Frame(timestamp, self.privacy.recordable(frame), frame.bodies, frame.index,
+                                  depth=self.privacy.recordable_depth(frame)))
         return entry

@@ -28,6 +28,13 @@ Frames are driven by body frames (30 fps whether or not anybody is in view); eac
 recent colour image (colour drops to 15 fps in low light, so an image may repeat). The body frame's
 RelativeTime (100 ns ticks, sensor clock) is the timestamp; PyKinect2 drops the colour frame's own.
 Joints are mapped to colour pixels by the SDK's CoordinateMapper (+-inf -> NaN).
+
+Depth (`depth=True`, the default): the depth reader is opened too (FrameSourceTypes_Depth) and a body
+frame carries a depth image when a new one has arrived since the last (`has_new_depth_frame` /
+`get_last_depth_frame`: a flat copy of 512x424 uint16 millimetres, per PyKinect2's master). PyKinect2
+runs one reader per stream and drops the depth frame's RelativeTime, so the image attached is the
+latest one, up to one frame period off the body frame's time; never repeated, so a frame whose depth
+did not arrive in time has none (Frame.depth None).
 """
 
 from __future__ import annotations
@@ -55,7 +62,9 @@ log = logging.getLogger(__name__)
 
 TICKS_PER_SECOND = 10_000_000
 FRAME_SOURCE_COLOR = 1  # FrameSourceTypes_Color
+FRAME_SOURCE_DEPTH = 8  # FrameSourceTypes_Depth
 FRAME_SOURCE_BODY = 32  # FrameSourceTypes_Body
+DEPTH_SHAPE = (424, 512)  # depth image (height, width), uint16 millimetres
 
 INSTALL_HINT = (
     'install the Kinect for Windows Runtime 2.0 and `pip install "where-to-focus[kinect-pykinect2]"` '
@@ -168,7 +177,7 @@ def _is_available(runtime: Any) -> bool:
 
 
 class KinectSource:
-    """Live Kinect v2 colour + bodies. `connected` is False while the sensor is unplugged.
+    """Live Kinect v2 colour + bodies (+ depth). `connected` is False while the sensor is unplugged.
 
     `runtime_factory(frame_source_types)` builds the PyKinect2 runtime; by default
     `PyKinectRuntime.PyKinectRuntime` after `load_pykinect2`. `platform` is injectable so the
@@ -184,8 +193,10 @@ class KinectSource:
         platform: str = sys.platform,
         reopen_after_s: float = 3.0,
         poll_s: float = 0.002,
+        depth: bool = True,
     ) -> None:
         self._factory = runtime_factory
+        self.depth = depth
         self._platform = platform
         self._reopen_after_s = reopen_after_s
         self._poll_s = poll_s
@@ -217,7 +228,9 @@ class KinectSource:
     def _start_runtime(self) -> None:
         assert self._factory is not None
         try:
-            self._runtime = self._factory(FRAME_SOURCE_COLOR | FRAME_SOURCE_BODY)
+            self._runtime = self._factory(
+                FRAME_SOURCE_COLOR | FRAME_SOURCE_BODY | (FRAME_SOURCE_DEPTH if self.depth else 0)
+            )
         except OSError as error:  # kinect20.dll missing
             raise SourceUnavailable(
                 f"the Kinect runtime could not start ({error}); {INSTALL_HINT}"
@@ -271,6 +284,11 @@ class KinectSource:
                 # takes 22-35 ms at 1080p
                 # (benchmarks/privacy_blur.py), near a whole frame period.
                 self._color = cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR)
+        depth = None
+        if self.depth and self._runtime.has_new_depth_frame():
+            flat = self._runtime.get_last_depth_frame()
+            if flat is not None:
+                depth = np.asarray(flat, dtype=np.uint16).reshape(DEPTH_SHAPE)
         timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
         bodies = [self._body(b) for b in body_frame.bodies if b is not None and b.is_tracked]
         return Frame(
@@ -278,6 +296,7 @@ class KinectSource:
             color=self._color,
             bodies=bodies,
             index=int(round(timestamp * KINECT_FPS)),  # gaps in the sensor clock show up as drops
+            depth=depth,
         )
 
     def _body(self, body: Any) -> Body:

@@ -1,13 +1,15 @@
 """The Kinect v2 as a source through kinect-next (the default `--source kinect`; Windows, Kinect for
 Windows Runtime 2.0).
 
-    kinect_next.KinectSensor(COLOR | BODY)  one multi-source reader: colour + bodies of one sensor tick
+    kinect_next.KinectSensor(COLOR | BODY | DEPTH)  one multi-source reader: colour, bodies and depth of
+                                            one sensor tick
       wait_for_frames(timeout) -> FrameSet  (KinectTimeoutError when nothing came)
         relative_time_ns (sensor clock)  -> Frame.timestamp (seconds) and Frame.index (sensor ticks)
         bodies (6 slots), tracked ones   -> Body: joints in JointType order (the same as
                                             core.skeleton.KINECT_V2), tracking states, tracking id
         kinect.mapper camera -> colour   -> Body.joints_color (+-inf where unmappable -> NaN)
         color (BGRA) -> contiguous BGR   -> Frame.color; a tick without a colour image repeats the last
+        depth.data (uint16 424x512 mm)   -> Frame.depth; None in a tick without one (never repeated)
 
 kinect-next (PyPI, MIT, pinned in the `kinect` extra) replaces PyKinect2 (live/kinect.py, still there
 as `--source kinect:pykinect2`). It imports on any OS and loads Kinect20.dll only in `open()`, which
@@ -27,7 +29,13 @@ warning; the source keeps waiting and the app stays up. When the sensor is back,
 that fails is tried again after `retry_s`, doubling up to `max_retry_s`, with one warning per outage.
 
 Buffers: `reuse_buffers` is left off, and each BGRA image is converted into its own BGR array: the
-recorder encodes frames on its own thread after the next one has arrived.
+recorder encodes frames on its own thread after the next one has arrived. For the same reason the depth
+image is handed on as kinect-next allocated it (a fresh array per tick with buffer reuse off).
+
+Depth (`depth=True`, the default): the reader opens the depth stream too, and kinect-next then stamps
+a tick with the depth frame's time (FrameSet.relative_time_ns: "the depth timestamp when depth is
+enabled"; the body frame's otherwise). Checked against kinect-next 3.0.0's source (FrameSet.depth:
+DepthFrame with `.data` uint16 (424, 512) millimetres) and through it with the stand-in below.
 
 NOT run on a sensor: developed on Linux. The tests run the real kinect-next package with only its
 native layer (Kinect20.dll's COM objects, kernel32 events) replaced by an in-process stand-in
@@ -106,7 +114,7 @@ def body_from_kinect_next(body: Any, mapper: Any) -> Body:
 
 
 class KinectNextSource:
-    """Live Kinect v2 colour + bodies through kinect-next. `connected` is False while unplugged."""
+    """Live Kinect v2 colour + bodies (+ depth) through kinect-next. `connected` is False while unplugged."""
 
     name = "kinect"
 
@@ -117,7 +125,9 @@ class KinectNextSource:
         startup_grace_s: float = 3.0,
         retry_s: float = 1.0,
         max_retry_s: float = 10.0,
+        depth: bool = True,
     ) -> None:
+        self.depth = depth  # read the depth stream (Frame.depth) as well
         # A freshly opened Kinect sends nothing for 1-3 s and often pauses once more right after the
         # first frames (kinect-next's README): reopening sooner would restart it forever.
         self._reopen_after_s = reopen_after_s
@@ -166,7 +176,10 @@ class KinectNextSource:
 
     def _open_sensor(self) -> None:
         kn = self._kinect_next
-        sensor = kn.KinectSensor(kn.StreamType.COLOR | kn.StreamType.BODY, auto_open=False)
+        streams = kn.StreamType.COLOR | kn.StreamType.BODY
+        if self.depth:
+            streams |= kn.StreamType.DEPTH
+        sensor = kn.KinectSensor(streams, auto_open=False)
         sensor.open()
         self._sensor = sensor
         self._last_frame_at = time.monotonic()
@@ -275,7 +288,9 @@ class KinectNextSource:
         bodies = [body_from_kinect_next(b, mapper) for b in frameset.bodies if b.is_tracked]
         timestamp = frameset.relative_time_ns / 1e9
         self.frames += 1
-        return Frame(timestamp=timestamp, color=self._color, bodies=bodies, index=self._ticks(timestamp))
+        depth = frameset.depth.data if frameset.depth is not None else None
+        return Frame(timestamp=timestamp, color=self._color, bodies=bodies, index=self._ticks(timestamp),
+                     depth=depth)
 
     def set_paused(self, paused: bool) -> None:
         """A sensor cannot be paused: the capture thread keeps reading and discards while paused."""

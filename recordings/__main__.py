@@ -1,7 +1,8 @@
 """python -m recordings: inspect, convert, list, view and recover recordings.
 
     info PATH              streams, duration, frames, bodies (.xef, .skeleton, a clip's files or folder)
-    convert FILE.xef OUT   a Kinect Studio file -> a clip in the NTU layout (.skeleton + _rgb.avi + .json)
+    convert FILE.xef OUT   a Kinect Studio file -> a clip in the NTU layout (.skeleton + _rgb.avi + .json,
+                           + _depth.bin when the file has depth)
     list DIR               the clips under DIR with labels and durations, and counts per class
     label CLIP             give a clip its class, or mark where actions happen (--class, --from, --to);
                            --list, --remove N, --clear
@@ -32,7 +33,15 @@ from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
-from recordings.clip import ClipError, ClipRecording, XefRecording, find_clips, open_recording, read_sidecar
+from recordings.clip import (
+    ClipError,
+    ClipRecording,
+    XefRecording,
+    clip_paths,
+    find_clips,
+    open_recording,
+    read_sidecar,
+)
 from recordings.labelling import ClipLabels, known_classes
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, LabelMapError, ntu_label_map, read_label_map
 from recordings.ntu import NTU120_CLASSES, SampleName, SkeletonFormatError
@@ -93,6 +102,9 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
         f"({'sidecar timestamps' if recording.sidecar else 'no sidecar: 30 fps assumed'}), {video}",
         f"bodies: up to {most} at once, {ids} body ids",
     ]
+    if recording.depth is not None:
+        depth = recording.depth
+        lines.append(f"depth {depth.path.name}: {len(depth)} frames {depth.width}x{depth.height} mm")
     if recording.sidecar is not None:
         sidecar = recording.sidecar
         lines.append(
@@ -145,11 +157,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
         sample_name = source.stem
     config = RecorderConfig(
         record_video=not args.no_video,
+        record_depth=not args.no_depth,
         min_free_bytes=int(args.min_free_gb * 1e9),
         naming=ClipNaming(args.setup, args.camera, args.performer),
     )
     started = time.perf_counter()
-    with XefRecording(source, color=not args.no_video) as recording:
+    with XefRecording(source, color=not args.no_video, depth=not args.no_depth) as recording:
         if recording.info.frame_count == 0:
             print(f"{source}: no colour or body frames to convert", file=sys.stderr)
             return 1
@@ -176,6 +189,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     print(
         f"wrote {files.skeleton}"
         + (f", {files.video.name}" if files.video else "")
+        + (f", {files.depth.name}" if files.depth else "")
         + f", {files.sidecar.name}: "
         f"{files.frame_count} frames in {elapsed:.1f} s"
     )
@@ -392,9 +406,9 @@ def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: 
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    # --3d uses colour only to paint a .xef's depth points; a clip has no depth, so its video is not decoded.
-    color = not args.no_color and not (args.three_d and Path(args.path).suffix.lower() != ".xef")
-    with open_recording(args.path, color=color, video=args.video) as recording:
+    # --3d uses colour only to paint depth points: a clip without depth does not decode its video.
+    color = not args.no_color and not (args.three_d and not _has_depth(Path(args.path)))
+    with open_recording(args.path, color=color, video=args.video, depth=args.three_d) as recording:
         fps = args.fps or recording.info.fps or 30.0
         frames = _frames_until(recording.frames(), args.max_frames)
         if args.three_d:
@@ -418,6 +432,14 @@ def cmd_view(args: argparse.Namespace) -> int:
         else:
             _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
     return 0
+
+
+def _has_depth(path: Path) -> bool:
+    """Whether a recording may bring depth: a .xef file, or a clip whose sidecar names a depth file."""
+    if path.suffix.lower() == ".xef" or not path.exists():
+        return True  # (a missing path: open_recording says so)
+    paths = clip_paths(path)
+    return paths.sidecar is not None and read_sidecar(paths.sidecar).depth_file is not None
 
 
 def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: float,
@@ -529,7 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--setup", type=int, default=1, help="S number of generated names (default 1)")
     convert.add_argument("--camera", type=int, default=1, help="C number of generated names (default 1)")
     convert.add_argument("--performer", type=int, default=1, help="P number of generated names (default 1)")
-    convert.add_argument("--no-video", action="store_true", help="skeleton and sidecar only")
+    convert.add_argument("--no-video", action="store_true", help="no _rgb.avi (skeleton, sidecar, depth)")
+    convert.add_argument("--no-depth", action="store_true", help="no _depth.bin even when the file has depth")
     convert.add_argument(
         "--min-free-gb", type=float, default=2.0, help="stop when free space drops below this"
     )
@@ -555,8 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--3d",
         dest="three_d",
         action="store_true",
-        help="3D view: bones, the depth point cloud (.xef), the floor from the feet, the sensor's field of "
-        "view (needs the viz3d extra); with --out rendered off screen",
+        help="3D view: bones, the depth point cloud (.xef, clips with depth), the floor from the feet, the "
+        "sensor's field of view (needs the viz3d extra); with --out rendered off screen",
     )
     view.add_argument(
         "--depth-step", type=int, default=2, help="--3d: every n-th depth pixel each way (default 2; 1 = all)"

@@ -2,7 +2,8 @@
 
 A clip is `<name>.skeleton`, optionally `<name>_rgb.avi` (frame i = skeleton frame i) and optionally
 `<name>.json`, the sidecar the recorder writes (label, per-frame timestamps, calibration, source,
-software version). Without a sidecar -- NTU's own clips -- frames are 1/30 s apart.
+software version, and `<name>_depth.bin` when the clip has depth: recordings/depth.py). Without a
+sidecar -- NTU's own clips -- frames are 1/30 s apart.
 
 `open_recording(path)` is the one entry point for replay: a .xef file, a .skeleton, a sidecar, a
 video or a folder holding one clip all give a `Recording` with `.info` (frame count, duration, fps)
@@ -20,10 +21,11 @@ from typing import Protocol
 
 import numpy as np
 
-from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.timeline import Timeline, TimelineError
 from recordings import xef
+from recordings.depth import DepthFile
 from recordings.ntu import NtuBody, RgbVideo, SampleName, read_skeleton
 from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION
 
@@ -98,6 +100,8 @@ class Sidecar:
     # seconds from the first frame), for clips that hold more than one action or background; None when
     # the sidecar has none (the whole clip is `label`).
     timeline: Timeline | None = None
+    depth_file: Path | None = None  # the clip's depth stream ("depth": {"file": ...}), None without one
+    depth_camera: ColorCamera = DEPTH_CAMERA  # "calibration": {"depth_camera": ...}
 
 
 def read_sidecar(path: Path | str) -> Sidecar:
@@ -130,6 +134,18 @@ def read_sidecar(path: Path | str) -> Sidecar:
             raise ClipError(f'{path}: "{key}" must be a JSON object, got {type(raw[key]).__name__}')
     camera_dict = raw.get("calibration", {}).get("color_camera")
     camera = ColorCamera.from_dict(camera_dict, str(path)) if camera_dict is not None else None
+    depth_camera_dict = raw.get("calibration", {}).get("depth_camera")
+    depth_camera = (
+        DEPTH_CAMERA if depth_camera_dict is None else ColorCamera.from_dict(depth_camera_dict, str(path))
+    )
+    depth_file = None
+    if raw.get("depth") is not None:
+        depth = raw["depth"]
+        if not isinstance(depth, dict) or not isinstance(depth.get("file"), str) or "/" in depth["file"]:
+            raise ClipError(
+                f'{path}: "depth" must be {{"file": "<name>_depth.bin", ...}} naming a file beside it'
+            )
+        depth_file = path.with_name(depth["file"])
     timeline = None
     if raw.get("intervals") is not None:
         # The last frame lasts one frame period: an interval may end there, not beyond.
@@ -151,6 +167,8 @@ def read_sidecar(path: Path | str) -> Sidecar:
         missing_color_frames=list(raw.get("missing_color_frames", [])),
         raw=raw,
         timeline=timeline,
+        depth_file=depth_file,
+        depth_camera=depth_camera,
     )
 
 
@@ -190,9 +208,12 @@ class Recording(Protocol):
 
 
 class ClipRecording:
-    """An NTU-layout clip as Frames: skeleton frame i, video frame i, sidecar timestamp i."""
+    """An NTU-layout clip as Frames: skeleton frame i, video frame i, sidecar timestamp i, and the depth
+    image nearest in time when the clip has a depth file (`depth` False: not read)."""
 
-    def __init__(self, path: Path | str, *, color: bool = True, video: Path | str | None = None) -> None:
+    def __init__(
+        self, path: Path | str, *, color: bool = True, video: Path | str | None = None, depth: bool = True
+    ) -> None:
         self.paths = clip_paths(path)
         if video is not None:  # NTU's release keeps the videos in another folder
             self.paths = ClipPaths(self.paths.skeleton, Path(video), self.paths.sidecar)
@@ -218,6 +239,14 @@ class ClipRecording:
                 count,
                 "no colour" if len(self.video) < count else "no video frame",
             )
+        self.depth: DepthFile | None = None
+        depth_file = self.sidecar.depth_file if self.sidecar is not None else None
+        if depth and depth_file is not None:
+            if depth_file.is_file():
+                self.depth = DepthFile(depth_file)  # a damaged file raises DepthFormatError naming it
+            else:
+                log.warning("%s names the depth file %s, which is missing: replaying without depth",
+                            self.paths.sidecar, depth_file.name)
         label, action_id = None, None
         if self.sidecar is not None:
             label, action_id = self.sidecar.label, self.sidecar.action_id
@@ -254,7 +283,8 @@ class ClipRecording:
             if self.timeline is not None:
                 for body in people:
                     body.truth = self.timeline.label_at(float(timestamp) - start, body.tracking_id)
-            yield Frame(timestamp=float(timestamp), color=image, bodies=people, index=i)
+            depth = self.depth.nearest(float(timestamp) - start) if self.depth is not None else None
+            yield Frame(timestamp=float(timestamp), color=image, bodies=people, index=i, depth=depth)
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
@@ -268,6 +298,8 @@ class ClipRecording:
     def close(self) -> None:
         if self.video is not None:
             self.video.close()
+        if self.depth is not None:
+            self.depth.close()
 
     def __enter__(self) -> ClipRecording:
         return self
@@ -277,11 +309,19 @@ class ClipRecording:
 
 
 class XefRecording:
-    """A Kinect Studio .xef file as Frames (colour + nearest body frame; see XefReader.frames)."""
+    """A Kinect Studio .xef file as Frames (colour + nearest body and depth frames; XefReader.frames)."""
 
-    def __init__(self, path: Path | str, *, color: bool = True, camera: ColorCamera = DEFAULT_CAMERA) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        color: bool = True,
+        camera: ColorCamera = DEFAULT_CAMERA,
+        depth: bool = True,
+    ) -> None:
         self.reader = xef.XefReader(path)
         self.camera = camera
+        self.depth = depth
         self.color = color and self.reader.stream(xef.COLOR) is not None
         driver = self.reader.stream(xef.COLOR) if self.color else self.reader.stream(xef.BODY)
         times = self.reader.times_s(driver.index) if driver is not None else np.zeros(0)
@@ -296,7 +336,7 @@ class XefRecording:
         )
 
     def frames(self) -> Iterator[Frame]:
-        return self.reader.frames(self.camera, color=self.color)
+        return self.reader.frames(self.camera, color=self.color, depth=self.depth)
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
@@ -333,12 +373,14 @@ def open_recording(
     color: bool = True,
     camera: ColorCamera = DEFAULT_CAMERA,
     video: Path | str | None = None,
+    depth: bool = True,
 ) -> ClipRecording | XefRecording:
     """A .xef file, or an NTU-layout clip (its .skeleton, _rgb.avi, .json or folder), ready to replay.
 
     `color=False` skips decoding colour (skeleton-only replay). `camera` projects .xef joints to
     colour pixels (clips store their own pixel coordinates). `video` gives a clip's _rgb.avi when it
-    is not next to the .skeleton (NTU's release keeps them in separate folders).
+    is not next to the .skeleton (NTU's release keeps them in separate folders). `depth=False` leaves
+    Frame.depth None (no depth decoded).
     """
     path = Path(path)
     if not path.exists():
@@ -346,5 +388,5 @@ def open_recording(
     if path.suffix.lower() == ".xef":
         if video is not None:
             raise ValueError(f"{path}: a .xef file carries its own colour stream; drop the video argument")
-        return XefRecording(path, color=color, camera=camera)
-    return ClipRecording(path, color=color, video=video)
+        return XefRecording(path, color=color, camera=camera, depth=depth)
+    return ClipRecording(path, color=color, video=video, depth=depth)

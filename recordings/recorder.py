@@ -6,18 +6,22 @@ A finished clip is three files in the output folder, named by an NTU-style sampl
     S001C001P001R001A121.skeleton     NTU text format: frame count, then per frame the bodies
     S001C001P001R001A121_rgb.avi      MJPG video, frame i = skeleton frame i (absent for skeleton-only
                                       sources)
+    S001C001P001R001A121_depth.bin    the depth stream, when frames carry depth (recordings/depth.py:
+                                      PNG-16 per frame, frame index and time kept; absent otherwise)
     S001C001P001R001A121.json         sidecar: label, per-frame timestamps, calibration, source,
-                                      software version (see `SIDECAR_FORMAT`)
+                                      software version, the depth file (see `SIDECAR_FORMAT`)
 
 While recording, everything goes to S..A121.partial/ next to them, written incrementally:
 `skeleton.txt` (the .skeleton body without its frame-count header, which is not known yet),
-`rgb.avi` (MJPG chunks appended as they come; its index is added at the end) and `frames.jsonl`
-(a header line, then one line per frame, and one line per action interval marked while recording).
-All three are flushed and fsync'd at least every `sync_interval_s` (1 s), so a crash or power cut
-loses at most the last second. `close()` turns the partial folder into the final files (each written
-to a temporary name, then `os.replace`d, the sidecar last) and removes it. After a crash,
+`rgb.avi` (MJPG chunks appended as they come; its index is added at the end), `depth.bin` (depth
+records appended as they come) and `frames.jsonl` (a header line, then one line per frame, and one
+line per action interval marked while recording). All of them are flushed and fsync'd at least
+every `sync_interval_s` (1 s), so a crash or power cut loses at most the last second. `close()`
+turns the partial folder into the final files (each written to a temporary name, then `os.replace`d,
+the sidecar last) and removes it. After a crash,
 `recover_partial(folder)` -- `python -m recordings recover DIR` -- does the same with whatever
-reached the disk, keeping the frames present in all three files.
+reached the disk, keeping the frames present in the skeleton, video and frame list (and the depth
+records of those frames that are whole).
 
 The recorder checks free disk space before it starts (`LowDiskSpaceError`) and at every sync; when the
 space falls below `min_free_bytes` it finalises the clip so far and stops: `write` then returns False
@@ -62,6 +66,8 @@ from core.frame import Body, Frame
 from core.privacy import PrivacyMode
 from core.timeline import Interval, Timeline
 from recordings.atomic import replace_atomically, sync_directory
+from recordings.depth import DEPTH_HEIGHT, DEPTH_WIDTH, FORMAT_NAME, DepthWriter, finalize_depth
+from recordings.depth import VERSION as DEPTH_VERSION
 from recordings.labels import LabelMap
 from recordings.ntu import NtuBody, SampleName, SkeletonFile, format_skeleton
 
@@ -101,6 +107,9 @@ class RecorderConfig:
     fps: float = 30.0  # nominal AVI rate for players; the true time of each frame is in the sidecar
     jpeg_quality: int = 90
     record_video: bool = True  # False: skeleton + sidecar only, even when frames carry colour
+    # Depth frames (Frame.depth) into <name>_depth.bin when frames carry them. Whether a frame may
+    # carry depth at all is the privacy mode's call, made before the recorder (live/capture.py).
+    record_depth: bool = True
     min_free_bytes: int = 2 * 1024**3
     sync_interval_s: float = 1.0
     naming: ClipNaming = field(default_factory=ClipNaming)
@@ -114,6 +123,7 @@ class ClipFiles:
     sidecar: Path
     video: Path | None
     frame_count: int
+    depth: Path | None = None  # <name>_depth.bin, None when no frame carried depth
 
 
 def software_version() -> str:
@@ -475,6 +485,7 @@ class Recorder:
         }
         self._frames.write(json.dumps(header).encode() + b"\n")
         self._video: MjpegAviWriter | None = None
+        self._depth: DepthWriter | None = None
         self._intervals_lock = threading.Lock()
         self._pending_intervals: list[Interval] = []  # stream times, not yet in frames.jsonl
         self._first_timestamp: float | None = None
@@ -544,8 +555,13 @@ class Recorder:
                 self._stop("the video reached the AVI size limit (4 GiB)")
                 return False
             self._video.write(frame.color)
+        clip_time = round(frame.timestamp - self._first_timestamp, 6)
+        if self.config.record_depth and frame.depth is not None:
+            if self._depth is None:  # at the first frame with depth: a sensor's first ticks may have none
+                self._depth = DepthWriter(self.partial_dir / "depth.bin")
+            self._depth.write(self.frame_count, clip_time, frame.depth)
         self._skeleton.write(format_frame(frame.bodies))
-        record = {"t": round(frame.timestamp - self._first_timestamp, 6)}
+        record = {"t": clip_time}
         if self._video is not None and frame.color is None:
             record["color"] = False  # the video repeats the previous image here
         self._frames.write(json.dumps(record).encode() + b"\n")
@@ -567,6 +583,8 @@ class Recorder:
             os.fsync(f.fileno())
         if self._video is not None:
             self._video.sync()
+        if self._depth is not None:
+            self._depth.sync()
         self._last_sync = time.monotonic()
 
     def _stop(self, reason: str) -> None:
@@ -582,7 +600,9 @@ class Recorder:
             f.close()
         if self._video is not None:
             self._video.close()
-        self.files = finalize_partial(self.partial_dir, stopped=reason)
+        if self._depth is not None:
+            self._depth.close()
+        self.files = finalize_partial(self.partial_dir, stopped=reason, recovering=False)
         return self.files
 
     def close(self) -> ClipFiles:
@@ -600,9 +620,12 @@ class Recorder:
         self.close()
 
 
-def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an interruption") -> ClipFiles:
+def finalize_partial(
+    partial_dir: Path | str, stopped: str = "recovered after an interruption", *, recovering: bool = True
+) -> ClipFiles:
     """Turn a recorder's partial folder into the final clip files, keeping the frames present in all of
-    its files, then remove the folder. Used by Recorder.close and by recovery after a crash."""
+    its files, then remove the folder. Used by Recorder.close (`recovering` False) and by recovery after
+    a crash (each depth image's CRC is then checked too)."""
     partial_dir = Path(partial_dir)
     if not partial_dir.name.endswith(PARTIAL_SUFFIX):
         raise ValueError(f"{partial_dir}: not a recorder's partial folder (*{PARTIAL_SUFFIX})")
@@ -655,6 +678,14 @@ def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an
     replace_atomically(skeleton_path, data)
     if video_path is not None:
         os.replace(video_part, video_path)
+    depth_part = partial_dir / "depth.bin"
+    depth_path: Path | None = None
+    depth_frames = 0
+    if depth_part.exists():
+        depth_path = out_dir / f"{name}_depth.bin"
+        depth_frames = finalize_depth(depth_part, depth_path, count, check_images=recovering)
+        if not depth_frames:
+            depth_path = None
 
     timestamps = [r["t"] for r in records[:count]]
     sidecar = dict(header)
@@ -674,6 +705,17 @@ def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an
             "width": width,
             "height": height,
         },
+        depth=None
+        if depth_path is None
+        else {
+            "file": depth_path.name,
+            "format": FORMAT_NAME,
+            "format_version": DEPTH_VERSION,
+            "encoding": "PNG-16 per frame, millimetres",
+            "width": DEPTH_WIDTH,
+            "height": DEPTH_HEIGHT,
+            "frames": depth_frames,  # calibration.depth_camera projects its pixels
+        },
         finished_at=_now(),
         stopped=stopped,
     )
@@ -690,7 +732,8 @@ def finalize_partial(partial_dir: Path | str, stopped: str = "recovered after an
         leftover.unlink()
     partial_dir.rmdir()
     sync_directory(out_dir)
-    return ClipFiles(skeleton=skeleton_path, sidecar=sidecar_path, video=video_path, frame_count=count)
+    return ClipFiles(skeleton=skeleton_path, sidecar=sidecar_path, video=video_path, frame_count=count,
+                     depth=depth_path)
 
 
 def fit_intervals(intervals: list[Interval], duration: float, source: str) -> list[Interval]:

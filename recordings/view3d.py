@@ -2,8 +2,9 @@
 
     first pass, bodies only: feet ---core.room.fit_floor---> floor plane ---> RoomFrame (z up, floor 0)
     each frame:  bodies ---------------------> bone tubes, one colour per person (order of appearance)
-                 depth (.xef, nearest in time) -> point cloud, coloured from the colour frame through
-                                                the colour camera where it sees, grey elsewhere
+                 Frame.depth -------------------> point cloud, coloured from the colour frame through
+                   (.xef depth stream or a clip's   the colour camera where it sees, grey elsewhere
+                    _depth.bin, nearest in time)
     SceneFrame (numpy, room coordinates) ---> Renderer3D (open3d's legacy Visualizer)
         window:     Player -- space play / pause, right or . step on, left or , step back, q / Esc quit
         off screen: render_images -- the same renderer in a hidden window -> PNGs or a video (--out)
@@ -113,7 +114,7 @@ def survey(
     """Fit the floor to the tracked feet of up to `config.survey_frames` body frames spread over the
     recording (bodies only: no colour is decoded), and find where the people are."""
     feet, centres = [], []
-    with open_recording(path, color=False) as recording:
+    with open_recording(path, color=False, depth=False) as recording:
         stride = max(1, math.ceil(recording.info.frame_count / config.survey_frames))
         frames = recording.frames()
         try:
@@ -151,37 +152,23 @@ class SceneFrame:
     people: list[tuple[int, tuple[float, float, float]]] = field(default_factory=list)  # (id, colour)
 
 
-class XefDepth:
-    """The depth image nearest in time to a frame of a .xef recording."""
-
-    def __init__(self, reader: xef.XefReader, max_gap_s: float = 0.05) -> None:
-        self.reader = reader
-        self.stream = reader.stream(xef.DEPTH)
-        self.max_gap_s = max_gap_s
-
-    def at(self, time_s: float) -> np.ndarray | None:
-        if self.stream is None:
-            return None
-        event = self.reader.nearest_event(self.stream.index, time_s, self.max_gap_s)
-        return None if event is None else self.reader.depth_image(event)
-
-
 class SceneBuilder:
-    """Frames of one recording -> SceneFrames. Keeps the person -> colour assignment across frames."""
+    """Frames of one recording -> SceneFrames. Keeps the person -> colour assignment across frames.
+
+    The point cloud is the frame's own depth image (Frame.depth: the recording's depth frame nearest
+    in time), seen through `depth_camera`."""
 
     def __init__(
         self,
         room: RoomFrame,
         config: View3DConfig = View3DConfig(),
         *,
-        depth: XefDepth | None = None,
         colour_camera: ColorCamera | None = None,
         depth_camera: ColorCamera = DEPTH_CAMERA,
         layout: SkeletonLayout = KINECT_V2,
     ) -> None:
         self.room = room
         self.config = config
-        self.depth = depth
         self.colour_camera = colour_camera
         self.depth_camera = depth_camera
         self.layout = layout
@@ -209,7 +196,7 @@ class SceneBuilder:
             offset += len(v)
         points = np.zeros((0, 3), np.float32)
         rgb = np.zeros((0, 3), np.float32)
-        image = self.depth.at(frame.timestamp) if self.depth is not None else None
+        image = frame.depth
         if image is not None:
             camera_points, _ = depth_points(image, self.depth_camera, step=self.config.depth_step)
             rgb = np.tile(np.array(UNSEEN_POINT, np.float32), (len(camera_points), 1))
@@ -232,11 +219,14 @@ class SceneBuilder:
 def scene_builder(
     recording: ClipRecording | XefRecording, room: RoomFrame, config: View3DConfig
 ) -> SceneBuilder:
-    """The builder for a recording: .xef files bring depth (when they hold a depth stream) and their
-    colour camera; clips have no depth."""
+    """The builder for a recording, with its cameras: a .xef file's colour camera (the one its joints
+    were projected with); a clip's from its sidecar (colour and depth calibration), where it has one."""
     if isinstance(recording, XefRecording):
-        return SceneBuilder(room, config, depth=XefDepth(recording.reader), colour_camera=recording.camera)
-    return SceneBuilder(room, config)
+        return SceneBuilder(room, config, colour_camera=recording.camera)
+    sidecar = recording.sidecar
+    if sidecar is None:
+        return SceneBuilder(room, config)
+    return SceneBuilder(room, config, colour_camera=sidecar.camera, depth_camera=sidecar.depth_camera)
 
 
 # ---- drawing through open3d -----------------------------------------------------------------------

@@ -508,7 +508,12 @@ class XefReader:
         return color_stream if color_stream is not None else self.stream(BODY)
 
     def frames(
-        self, camera: ColorCamera = DEFAULT_CAMERA, *, color: bool = True, max_pair_gap_s: float = 0.05
+        self,
+        camera: ColorCamera = DEFAULT_CAMERA,
+        *,
+        color: bool = True,
+        depth: bool = True,
+        max_pair_gap_s: float = 0.05,
     ) -> Iterator[Frame]:
         """core Frames in time order: each colour image with the body frame nearest in time.
 
@@ -516,10 +521,13 @@ class XefReader:
         nearest time; a body frame further than `max_pair_gap_s` away counts as missing (no bodies).
         With `color=False`, or without a colour stream, the body stream drives the frames (color None).
         Joints are projected to colour pixels with `camera`. Timestamps are seconds from the file's
-        time origin. Raises `damage` (if any) after the last frame before it.
+        time origin. With `depth`, each frame carries the depth image nearest in time (within
+        `max_pair_gap_s`; None beyond it or without a depth stream). Raises `damage` (if any) after the
+        last frame before it.
         """
         driver = self._driver(color)
         body_stream = self.stream(BODY)
+        depth_stream = self.stream(DEPTH) if depth else None
         if driver is None:
             if self.damage is not None:
                 raise self.damage
@@ -545,7 +553,11 @@ class XefReader:
             else:
                 image = None
                 bodies = [b.to_body(camera) for b in self.body_frame(event).bodies]
-            yield Frame(timestamp=event.time_s, color=image, bodies=bodies, index=i)
+            depth_image = None
+            if depth_stream is not None:
+                nearest = self.nearest_event(depth_stream.index, event.time_s, max_pair_gap_s)
+                depth_image = None if nearest is None else self.depth_image(nearest)
+            yield Frame(timestamp=event.time_s, color=image, bodies=bodies, index=i, depth=depth_image)
 
     # ---- lifetime -----------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ points at a table of C function pointers (ctypes callbacks), laid out in the slo
 interface classes declare. Everything above it runs unmodified: vtable dispatch, HRESULT handling,
 struct layouts, reference counting, frame-arrived events, FrameSet assembly, the CoordinateMapper.
 
-The device is scripted: `tick(...)` is one sensor tick (bodies, maybe a colour image, sensor clock);
+The device is scripted: `tick(...)` is one sensor tick (bodies, maybe a colour image, maybe a depth
+image, sensor clock);
 `unplug()` / `plug()`. `live_objects()` lists the COM objects nobody released (a leak check).
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import threading
-from ctypes import POINTER, c_int, c_longlong, c_ubyte, c_uint, c_ulong, c_ulonglong, c_void_p
+from ctypes import POINTER, c_int, c_longlong, c_ubyte, c_uint, c_ulong, c_ulonglong, c_ushort, c_void_p
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -259,6 +260,7 @@ class Tick:
     bodies: list[SensorBody]
     color: np.ndarray | None  # (1080, 1920, 4) BGRA, None: no colour image this tick
     color_time: int = 0
+    depth: np.ndarray | None = None  # (424, 512) uint16 mm, None: no depth image this tick
 
 
 class BodyFrame(ComObject):
@@ -308,6 +310,35 @@ class ColorFrame(ComObject):
         return S_OK
 
 
+class DepthFrame(ComObject):
+    interface = interfaces.IDepthFrame
+    signatures = {"CopyFrameDataToArray": (c_uint, c_void_p), "get_RelativeTime": (c_void_p,),
+                  "get_DepthMinReliableDistance": (c_void_p,), "get_DepthMaxReliableDistance": (c_void_p,)}
+
+    def __init__(self, runtime: KinectRuntime, tick: Tick) -> None:
+        super().__init__(runtime)
+        self.tick = tick
+
+    def CopyFrameDataToArray(self, capacity: int, buffer: int) -> int:  # noqa: N802
+        depth = self.tick.depth  # the capacity counts uint16 pixels, as in Kinect.h
+        if depth is None or capacity != depth.size or depth.dtype != np.uint16:
+            return E_INVALIDARG
+        ctypes.memmove(buffer, np.ascontiguousarray(depth).ctypes.data, depth.nbytes)
+        return S_OK
+
+    def get_RelativeTime(self, out: int) -> int:  # noqa: N802
+        _put(out, c_longlong, self.tick.time)
+        return S_OK
+
+    def get_DepthMinReliableDistance(self, out: int) -> int:  # noqa: N802
+        _put(out, c_ushort, 500)
+        return S_OK
+
+    def get_DepthMaxReliableDistance(self, out: int) -> int:  # noqa: N802
+        _put(out, c_ushort, 4500)
+        return S_OK
+
+
 class FrameReference(ComObject):
     signatures = {"AcquireFrame": (c_void_p,), "get_RelativeTime": (c_void_p,)}
 
@@ -329,6 +360,15 @@ class ColorReference(FrameReference):
         return ColorFrame(self.runtime, self.tick).give(out)
 
 
+class DepthReference(FrameReference):
+    interface = interfaces.IDepthFrameReference
+
+    def AcquireFrame(self, out: int) -> int:  # noqa: N802
+        if self.tick.depth is None:
+            return E_PENDING
+        return DepthFrame(self.runtime, self.tick).give(out)
+
+
 class BodyReference(FrameReference):
     interface = interfaces.IBodyFrameReference
 
@@ -338,7 +378,8 @@ class BodyReference(FrameReference):
 
 class MultiSourceFrame(ComObject):
     interface = interfaces.IMultiSourceFrame
-    signatures = {"get_ColorFrameReference": (c_void_p,), "get_BodyFrameReference": (c_void_p,)}
+    signatures = {"get_ColorFrameReference": (c_void_p,), "get_BodyFrameReference": (c_void_p,),
+                  "get_DepthFrameReference": (c_void_p,)}
 
     def __init__(self, runtime: KinectRuntime, tick: Tick) -> None:
         super().__init__(runtime)
@@ -349,6 +390,9 @@ class MultiSourceFrame(ComObject):
 
     def get_BodyFrameReference(self, out: int) -> int:  # noqa: N802
         return BodyReference(self.runtime, self.tick).give(out)
+
+    def get_DepthFrameReference(self, out: int) -> int:  # noqa: N802
+        return DepthReference(self.runtime, self.tick).give(out)
 
 
 class Reader(ComObject):
@@ -540,13 +584,13 @@ class KinectRuntime:
         return c_void_p(Sensor(self).address)
 
     def tick(self, seconds: float, bodies: list[SensorBody], color: np.ndarray | None = None,
-             color_seconds: float | None = None) -> None:
+             color_seconds: float | None = None, depth: np.ndarray | None = None) -> None:
         """One sensor tick at `seconds` on the sensor clock; nothing arrives while unplugged."""
         if not self.available:
             return
         time = round(seconds * TICKS_PER_SECOND)
         color_time = time if color_seconds is None else round(color_seconds * TICKS_PER_SECOND)
-        tick = Tick(time, bodies, color, color_time)
+        tick = Tick(time, bodies, color, color_time, depth)
         for reader in self.readers:
             if _LIVE.get(reader.address) is reader:
                 reader.deliver(tick)

@@ -51,7 +51,7 @@ def test_kinect_next_joint_order_is_the_projects():
 def test_a_frameset_becomes_a_frame(runtime):
     source = opened()
     assert source.connected and runtime.opens == 1
-    assert runtime.readers[0].source_types == 1 | 32  # COLOR | BODY, one multi-source reader
+    assert runtime.readers[0].source_types == 1 | 8 | 32  # COLOR | DEPTH | BODY, one multi-source reader
     assert source.read(timeout=0.05) is None  # nothing yet
     states = np.full(25, 2, np.int8)
     states[7], states[15] = 1, 0  # HandLeft inferred, FootLeft not tracked
@@ -83,6 +83,34 @@ def test_a_frameset_becomes_a_frame(runtime):
     gc.collect()
     assert runtime.live_objects() == [] and runtime.events.open_handles == 0  # every COM object released
     assert runtime.errors == []
+
+
+def test_depth_comes_with_its_tick_and_is_never_repeated(runtime):
+    """kinect-next's FrameSet.depth -> Frame.depth (uint16 (424, 512) mm); a tick without one has none."""
+    source = opened()
+    depth = (np.arange(424 * 512, dtype=np.uint32) % 4000 + 500).astype(np.uint16).reshape(424, 512)
+    runtime.tick(3.0, [standing_body(9)], bgra((1, 1, 1)), depth=depth)
+    frame = read(source)
+    assert frame.depth is not None and frame.depth.dtype == np.uint16 and frame.depth.shape == (424, 512)
+    np.testing.assert_array_equal(frame.depth, depth)
+    runtime.tick(3.0 + 1 / 30, [standing_body(9)], bgra((1, 1, 1)))  # depth missed this tick
+    second = read(source)
+    assert second.depth is None and second.timestamp == pytest.approx(3.0 + 1 / 30)
+    runtime.tick(3.0 + 2 / 30, [standing_body(9)], bgra((1, 1, 1)), depth=depth + 1)
+    third = read(source)
+    np.testing.assert_array_equal(third.depth, depth + 1)
+    assert frame.depth[0, 0] == depth[0, 0]  # a fresh array per tick: the earlier frame is untouched
+    source.close()
+    gc.collect()
+    assert runtime.live_objects() == [] and runtime.errors == []
+
+
+def test_depth_can_be_left_off(runtime):
+    source = opened(depth=False)
+    assert runtime.readers[0].source_types == 1 | 32
+    runtime.tick(1.0, [standing_body(9)], bgra((1, 1, 1)), depth=np.zeros((424, 512), np.uint16))
+    assert read(source).depth is None
+    source.close()
 
 
 def test_low_light_colour_at_15_fps_with_bodies_at_30(runtime):

@@ -271,13 +271,23 @@ class FakeKinect:
         self._sensor = types.SimpleNamespace(IsAvailable=True)
         self.body_ready = False
         self.color_ready = False
+        self.depth_ready = False
         self.ticks = 0
         self.closed = False
 
-    def push(self, *, color: bool = True) -> None:
+    def push(self, *, color: bool = True, depth: bool = True) -> None:
         self.ticks += 333_333  # 1/30 s in 100 ns ticks
         self.body_ready = True
         self.color_ready = color
+        self.depth_ready = depth
+
+    def has_new_depth_frame(self) -> bool:
+        return self.depth_ready
+
+    def get_last_depth_frame(self) -> np.ndarray:
+        """Like PyKinect2's: a flat uint16 copy of the 512x424 image (here: pixel i reads 500 + i % 3000)."""
+        self.depth_ready = False
+        return (500 + np.arange(512 * 424) % 3000).astype(np.uint16)
 
     def has_new_body_frame(self) -> bool:
         return self.body_ready
@@ -318,7 +328,7 @@ def test_kinect_source_turns_sdk_frames_into_frames():
                           platform="linux")
     source.open()
     runtime = runtimes[0]
-    assert runtime.frame_source_types == 1 | 32 and source.connected
+    assert runtime.frame_source_types == 1 | 8 | 32 and source.connected  # colour, depth, bodies
     assert source.read(timeout=0.01) is None  # nothing arrived yet
     runtime.push()
     f = source.read(timeout=0.5)
@@ -330,9 +340,12 @@ def test_kinect_source_turns_sdk_frames_into_frames():
     assert b.states[7] == 1 and b.states[0] == 2
     assert b.joints_color[0].tolist() == [960.0, 300.0]
     assert np.isnan(b.joints_color[24]).all()  # unmappable (-inf) -> NaN
-    runtime.push(color=False)  # low light: a body frame without a new colour image keeps the last one
+    assert f.depth.dtype == np.uint16 and f.depth.shape == (424, 512)
+    assert f.depth[0, :3].tolist() == [500, 501, 502] and f.depth[1, 0] == 500 + 512
+    runtime.push(color=False, depth=False)  # low light: a body frame without new colour keeps the last one
     f2 = source.read(timeout=0.5)
     assert f2.color is not None and f2.index == 2
+    assert f2.depth is None  # depth is never repeated: none arrived for this body frame
     source.close()
     assert runtime.closed and not source.connected
 

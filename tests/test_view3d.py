@@ -154,6 +154,58 @@ def test_xef_with_depth_draws_bones_points_and_nothing_for_absent_bodies(
         renderer.close()
 
 
+@pytest.fixture(scope="module")
+def room_clip(room_xef: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The room .xef converted by our recorder: skeleton + video + sidecar + room_depth.bin."""
+    out = tmp_path_factory.mktemp("view3d_clip")
+    assert main(["convert", str(room_xef), str(out), "--name", "room"]) == 0
+    assert (out / "room_depth.bin").is_file()
+    return out / "room.skeleton"
+
+
+def test_a_recorded_clips_depth_is_drawn_as_the_same_point_cloud(room_clip: Path, room_xef: Path) -> None:
+    room_survey = view3d.survey(room_clip, CONFIG)
+    assert room_survey.room.floor is not None
+    assert room_survey.room.floor.height_m == pytest.approx(-FLOOR_Y, abs=1e-4)
+    with open_recording(room_clip) as recording:
+        builder = view3d.scene_builder(recording, room_survey.room, CONFIG)
+        assert builder.depth_camera == DEPTH_CAMERA and builder.colour_camera is not None  # from the sidecar
+        first = builder.build(next(recording.frames()))
+    # The room's floor at height 0 and its wall 4 m ahead, exactly as from the .xef's own depth stream.
+    points = first.points
+    assert len(points) == len(depth_points(room_depth(), DEPTH_CAMERA, step=2)[0])
+    on_floor = np.abs(points[:, 2]) < 0.01
+    floor_rows = 424 - np.ceil(DEPTH_CAMERA.cy + DEPTH_CAMERA.fy * -FLOOR_Y / WALL_Z)
+    assert on_floor.mean() == pytest.approx(floor_rows / 424, abs=0.01)
+    assert np.isclose(points[~on_floor, 1].max(), WALL_Z, atol=1e-3)
+    assert points[:, 2].max() == pytest.approx(1.0 + WALL_Z * 208.2 / 367.4, abs=0.01)
+    with open_recording(room_xef) as recording:
+        xef_first = view3d.scene_builder(recording, room_survey.room, CONFIG).build(next(recording.frames()))
+    np.testing.assert_allclose(points, xef_first.points, atol=1e-4)  # PNG-16 is lossless
+    # Painted from the clip's (MJPEG) video through its sidecar's colour camera: red and blue halves.
+    red = (first.point_colours[:, 0] > 0.85) & (first.point_colours[:, 2] < 0.15)
+    blue = (first.point_colours[:, 2] > 0.85) & (first.point_colours[:, 0] < 0.15)
+    assert red.mean() == pytest.approx((xef_first.point_colours[:, 0] > 0.9).mean(), abs=0.01)
+    assert blue.any() and points[red, 0].mean() > 0 > points[blue, 0].mean()
+
+
+@pytest.mark.skipif(ctypes.util.find_library("EGL") is None, reason="no libEGL (Debian: libegl-mesa0)")
+def test_out_renders_a_recorded_clips_point_cloud_off_screen(room_clip: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run(
+        [sys.executable, "-m", "recordings", "view", str(room_clip), "--3d", "--out", str(tmp_path / "png"),
+         "--width", "640", "--max-frames", "2"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wrote 2 frames" in done.stdout
+    image = cv2.imread(str(tmp_path / "png" / "frame_000001.png"))[..., ::-1]
+    assert exact(image, view3d.PERSON_COLOURS[0]).sum() > 100
+    assert exact(image, view3d.UNSEEN_POINT).sum() > 1000  # the floor and wall the colour camera misses
+    red = (image[..., 0] > 200) & (image[..., 1] < 60) & (image[..., 2] < 60)
+    assert red.sum() > 1000  # ... and the part it sees, painted from the clip's video
+
+
 def test_real_ntu_clip_bones_where_the_joints_project(
     shared_data: Path, x_display: str, tmp_path: Path
 ) -> None:

@@ -18,8 +18,9 @@ last: everything people do between actions (simulation/idle.py). A model whose a
 the acting hand for the first six and the full body for the rest.
 
 The network is the `demo` profile (core.model.profiles: 32 px crops, I3D at 1/8 width, 10 frames,
-LSTM 64) so that everything runs on two CPU cores in about twenty minutes; the figures and the
-commands that measure them on streams are in training/checkpoints/README.md.
+LSTM 64) so that everything runs on two CPU cores (about 35 minutes of wall time on shared cores, 14
+of them CPU); the figures and the commands that measure them on streams are in
+training/checkpoints/README.md.
 """
 
 from __future__ import annotations
