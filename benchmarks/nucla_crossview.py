@@ -1,13 +1,14 @@
 """Cross-view accuracy inside N-UCLA views 1-2: the honest proxy for the view-3 test we do not have.
 
     python -m benchmarks.nucla_crossview [--configs training/configs/nucla_lstm.yaml
-                                          training/configs/nucla_pose.yaml] [--seeds 0 1 2]
+                                          training/configs/nucla_gcn.yaml] [--seeds 0 1 2]
                                          [--out runs/crossview] [--set augment.shear=0.3 --tag shear]
 
 For each config, each direction (train view 1 -> test all of view 2, and view 2 -> view 1) and each
 seed: `python -m training pose` with the config's settings and those views (early stopping on 10% of
 the training view's performances), then the best checkpoint evaluated on every clip of the other view.
-One line per run, then a table of means, sample standard deviations and ranges. Runs one after another
+One line per run, then a table of means, sample standard deviations and ranges, and the command that
+reproduces it (with the --set overrides, e.g. the epoch cap). Runs one after another
 on one thread (a 2-core machine shared with other work); a run whose `result.json` exists is read, not
 repeated, so an interrupted sweep continues where it stopped. Training and evaluation logs go to
 `<out>/<tag>/<direction>/seed<N>/log.txt`.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -130,7 +132,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--configs",
         nargs="+",
         type=Path,
-        default=[Path("training/configs/nucla_lstm.yaml"), Path("training/configs/nucla_pose.yaml")],
+        default=[Path("training/configs/nucla_lstm.yaml"), Path("training/configs/nucla_gcn.yaml")],
         help="training configs to compare (each row of the table; tag = file name without .yaml)",
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -179,6 +181,9 @@ def main(argv: list[str] | None = None) -> list[Run]:
                 )
     print()
     print(format_table(runs))
+    # The table is quoted in READMEs: the command (epoch cap and other overrides included) goes with it.
+    given = sys.argv[1:] if argv is None else argv
+    print(f"\ncommand: python -m benchmarks.nucla_crossview {shlex.join(given)}")
     return runs
 
 

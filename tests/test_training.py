@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from nucla_files import write_nucla
 
 from core.model.checkpoint import load_checkpoint
 from core.skeleton import KINECT_V1, KINECT_V2
@@ -127,6 +128,27 @@ def test_shear_is_a_random_linear_map_and_off_draws_nothing() -> None:
     assert np.all(np.abs(off_diagonal) <= 0.3) and np.abs(off_diagonal).max() > 0.01
 
 
+def test_swap_sides_is_the_sensors_back_view_error() -> None:
+    """A person seen from behind, tracked as facing the sensor: sides swapped, turned 180 degrees."""
+    order = mirror_permutation(KINECT_V1)
+    skeleton = np.random.default_rng(0).normal(size=(5, 1, 20, 3)).astype(np.float32)
+    swapped = Augmentation(swap_sides=1.0).apply(skeleton, np.random.default_rng(0), order)
+    np.testing.assert_allclose(swapped, skeleton[:, :, order] * np.array([-1, 1, -1]), atol=1e-6)
+    hand = KINECT_V1.index("HandLeft")
+    np.testing.assert_allclose(swapped[:, 0, hand, 1], skeleton[:, 0, KINECT_V1.index("HandRight"), 1])
+    # Unlike the mirror, a proper rotation of the side-swapped body: no reflection.
+    mirrored = Augmentation(mirror=1.0).apply(skeleton, np.random.default_rng(0), order)
+    np.testing.assert_allclose(mirrored[..., 2], -swapped[..., 2], atol=1e-6)
+    rng, reference = np.random.default_rng(1), np.random.default_rng(1)
+    Augmentation(rotate_deg=10, swap_sides=0.0).apply(skeleton, rng, order)
+    reference.uniform()  # the rotation's one draw: off, swap_sides draws nothing
+    assert rng.uniform() == reference.uniform()
+    sources = [ClipSource("c0", 0, lambda w: _clip("c0", 0))]
+    with pytest.raises(DatasetError, match="augment.swap_sides"):
+        WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=True, with_crops=True,
+                      augmentation=Augmentation(swap_sides=0.5))
+
+
 def _clip(name: str, label: int, frames: int = 40, fps: float = 15.0, bodies: int = 1) -> Clip:
     rng = np.random.default_rng(label * 100 + frames)
     base = rng.normal(0, 0.3, (1, bodies, 20, 3)).astype(np.float32) + np.array([0, 0, 3], np.float32)
@@ -172,27 +194,6 @@ def test_mirror_swaps_sides_and_negates_x() -> None:
 # ---------------------------------------------------------------------------------------------- N-UCLA
 
 
-def _write_nucla(folder: Path, per_class: int = 6, classes: int = 10) -> None:
-    """Fake N-UCLA JSON files: class k moves the right hand at a class-specific speed."""
-    folder.mkdir(parents=True)
-    codes = ["a01", "a02", "a03", "a04", "a05", "a06", "a08", "a09", "a11", "a12"]
-    rng = np.random.default_rng(0)
-    for k in range(classes):
-        for i in range(per_class):
-            frames = int(rng.integers(20, 40))
-            joints = np.zeros((frames, 20, 3))
-            joints[:, :, 2] = 3.0
-            joints[:, :4, 1] = [0.0, 0.2, 0.5, 0.7]  # spine upwards
-            joints[:, 4, 0], joints[:, 8, 0] = 0.2, -0.2  # shoulders
-            joints[:, 4:8, 1] = joints[:, 8:12, 1] = 0.5
-            joints[:, 11, 1] += np.sin(np.linspace(0, (k + 1) * 2, frames)) * 0.3
-            joints += rng.normal(0, 0.005, joints.shape)
-            name = f"{codes[k]}_s{i % 5 + 1:02d}_e{i:02d}_v0{i % 2 + 1}"
-            (folder / f"{name}.json").write_text(
-                json.dumps({"file_name": name, "skeletons": joints.tolist(), "label": k + 1})
-            )
-
-
 def test_nucla_reads_the_shared_sequences(shared_data: Path) -> None:
     name, joints = read_nucla_sequence(shared_data / "nucla" / "all_sqe" / "a01_s01_e00_v01.json")
     assert (name.action, name.subject, name.view, name.label) == (1, 1, 1, 0)
@@ -236,7 +237,7 @@ def _pose_config(tmp_path: Path, data: Path, **extra: str) -> TrainConfig:
 
 def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     data = tmp_path / "nucla"
-    _write_nucla(data)
+    write_nucla(data)
     config = _pose_config(tmp_path, data)
     result = train_stage(config, "pose")
     run = tmp_path / "run" / "pose"
@@ -285,7 +286,7 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
 
 def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -> None:
     data = tmp_path / "nucla"
-    _write_nucla(data, per_class=4)
+    write_nucla(data, per_class=4)
     config = _pose_config(
         tmp_path,
         data,
@@ -314,7 +315,7 @@ def test_evaluate_takes_a_folder_without_the_training_views(
     """The standard test as the README runs it: a folder holding only the test view's files (no view 3
     here: the checkpoint trains on view 1 and tests on view 2, and the folder holds view 2 alone)."""
     data = tmp_path / "nucla"
-    _write_nucla(data)
+    write_nucla(data)
     config = _pose_config(tmp_path, data, **{"data.nucla_train_views": "[1]", "data.nucla_test_views": "[2]"})
     checkpoint = train_stage(config, "pose").best_checkpoint
     only_test_view = _views_folder(data, tmp_path / "v2" / "all_sqe", {2}).parent
@@ -365,7 +366,7 @@ def test_committed_checkpoint_evaluates_any_folder_of_real_sequences(
 
 def test_stage_errors_are_clear(tmp_path: Path) -> None:
     data = tmp_path / "nucla"
-    _write_nucla(data, per_class=2)
+    write_nucla(data, per_class=2)
     config = _pose_config(tmp_path, data)
     with pytest.raises(StageError, match="no 'attention' stage"):
         train_stage(config, "attention")
@@ -412,10 +413,16 @@ def test_committed_nucla_checkpoint_reproduces_its_figure(shared_data: Path, tmp
     assert path.stat().st_size < 5 * 2**20
     loaded = load_checkpoint(path)
     assert loaded.config.aggregation.value == "pose" and loaded.preprocessing.layout == "kinect_v1"
-    assert len(loaded.extra["validation_clips"]) == 102
+    assert loaded.config.pose_stream.value == "gcn"  # chosen over the LSTM by cross-view runs
+    # Validation held out by performance: every view (1, 2) of a held-out performance, no view of another.
+    held = set(loaded.extra["validation_clips"])
+    performances = {name.rsplit("_", 1)[0] for name in held}
+    views_1_2 = {p.stem for p in (shared_data / "nucla" / "all_sqe").glob("a*_v0[12].json")}
+    assert held == {name for name in views_1_2 if name.rsplit("_", 1)[0] in performances}
+    assert 80 <= len(held) <= 120
     report = evaluate(path, data=shared_data / "nucla", subset="validation", out=tmp_path, progress=False)
     assert report.top1 == pytest.approx(loaded.extra["validation"]["top1"], abs=1e-6)
-    assert report.top1 > 0.85
+    assert report.top1 > 0.8
 
 
 # ------------------------------------------------------------------------------------------ NTU, cache

@@ -1,7 +1,7 @@
 """python -m training — prepare, train (stages of Algorithm 1), evaluate, demo.
 
     python -m training prepare  --dataset ntu60 --root /data/ntu --out /data/ntu_cache [--workers 16]
-    python -m training pose     --config training/configs/nucla_pose.yaml [--set optim.lr=1e-3 ...]
+    python -m training pose     --config training/configs/nucla_gcn.yaml [--set optim.lr=1e-3 ...]
     python -m training all      --config training/configs/ntu60_xsub.yaml --cache /data/ntu_cache
     torchrun --nproc_per_node=4 -m training all --config ...          (DDP: NCCL on GPUs, gloo on CPUs)
     python -m training evaluate --checkpoint runs/x/finetune/best.pt --data /data/ntu [--subset test]

@@ -87,6 +87,7 @@ class AugmentConfig:
     mirror: float = 0.0  # probability of a left-right mirror; only for datasets whose classes allow it
     speed: float = 0.0  # clips play at a random speed factor in [1 - speed, 1 + speed]
     shear: float = 0.0  # off-diagonal entries of a random linear map, uniform in [-shear, shear]
+    swap_sides: float = 0.0  # probability of the back-view error: sides swapped, turned 180 degrees
 
 
 @dataclass

@@ -339,6 +339,7 @@ def train_stage(
         config.augment.mirror,
         config.augment.speed,
         config.augment.shear,
+        config.augment.swap_sides,
     )
     train_set, validation_set = window_datasets(
         splits,

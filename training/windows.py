@@ -52,12 +52,17 @@ class Augmentation:
     # the normalisation could not fully undo (a side view's noisy shoulder axis, a tilted sensor), and
     # bodies of other proportions. Drawn after the rotations; 0 draws nothing (earlier runs unchanged).
     shear: float = 0.0
+    # Probability of the Kinect's back-view error: a person the sensor sees from behind or the side is
+    # tracked as if facing it, left and right joints swapped, so the normalised body is the side-swapped
+    # one turned 180 degrees about the vertical. Between N-UCLA's views 1 and 2 a quarter of the
+    # performances differ this way (training/checkpoints/README.md). Drawn last; 0 draws nothing.
+    swap_sides: float = 0.0
 
     def apply(
         self, skeleton: np.ndarray, rng: np.random.Generator, mirror_order: np.ndarray | None = None
     ) -> np.ndarray:
         """skeleton (T, M, J, 3) normalised; `mirror_order` (J,) maps each joint to its mirror image
-        (see `mirror_permutation`), needed when `mirror` > 0."""
+        (see `mirror_permutation`), needed when `mirror` or `swap_sides` > 0."""
         present = np.abs(skeleton).sum(-1, keepdims=True) > 0
         if self.mirror > 0 and mirror_order is not None and rng.uniform() < self.mirror:
             # After normalize_window x runs along the shoulders: negate it and swap left and right joints.
@@ -76,6 +81,9 @@ class Augmentation:
         if self.shear > 0:
             sheared = np.eye(3) + rng.uniform(-self.shear, self.shear, size=(3, 3)) * (1 - np.eye(3))
             rotation = rotation @ sheared
+        if self.swap_sides > 0 and mirror_order is not None and rng.uniform() < self.swap_sides:
+            skeleton, present = skeleton[:, :, mirror_order], present[:, :, mirror_order]
+            rotation = rotation @ np.diag([-1.0, 1.0, -1.0])  # turned 180 degrees about y, before the rest
         out = skeleton @ rotation.T.astype(np.float32)
         if self.scale > 0:
             out = out * np.float32(rng.uniform(1 - self.scale, 1 + self.scale))
@@ -111,9 +119,17 @@ class WindowDataset(Dataset):
     ) -> None:
         if len(sources) == 0:
             raise DatasetError("no clips to make windows from (empty split or dataset)")
-        if train and with_crops and augmentation is not None and augmentation.mirror > 0:
+        if (
+            train
+            and with_crops
+            and augmentation is not None
+            and max(augmentation.mirror, augmentation.swap_sides) > 0
+        ):
             # A mirrored skeleton swaps left and right; the cached hand crops would no longer match it.
-            raise DatasetError("augment.mirror works on skeleton-only stages (pose); set it to 0 with crops")
+            raise DatasetError(
+                "augment.mirror and augment.swap_sides work on skeleton-only stages (pose); set them to 0 "
+                "with crops"
+            )
         self.sources = list(sources)
         self.spec = spec
         self.layout = layout

@@ -1,0 +1,86 @@
+"""How N-UCLA's views differ after normalisation: what a view-change augmentation has to mimic.
+
+    python -m benchmarks.nucla_views [--data ../shared/data/nucla]
+
+Every performance (action, subject, episode) filmed by views 1 and 2 is normalised per view
+(core.skeleton.normalize_window over the whole clip, resampled to 20 frames) and the view-2 body is
+fitted to the view-1 body by a rotation and a scale (orthogonal Procrustes over all joints and
+frames), once as labelled and once with view 1's left and right joints swapped. Printed: how often
+the side-swapped fit is the better one (the Kinect tracking a person seen from behind as if facing
+it) and the rotation left about the vertical axis, the tilt and the scale between the views.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from core.skeleton import KINECT_V1, normalize_window
+from training.datasets.nucla import nucla_sources, performance
+from training.windows import mirror_permutation
+
+FRAMES = 20
+
+
+def fit(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """target ~ scale * R @ source over (N, 3) points: (R, scale, mean distance left)."""
+    u, singular, vt = np.linalg.svd(target.T @ source)
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])  # a rotation, never a reflection
+    rotation = u @ d @ vt
+    scale = float((singular * np.diag(d)).sum() / (source**2).sum())
+    residual = float(np.linalg.norm(target - scale * source @ rotation.T, axis=-1).mean())
+    return rotation, scale, residual
+
+
+def angles(rotation: np.ndarray) -> tuple[float, float]:
+    """(yaw about the vertical, tilt of the vertical axis) in degrees."""
+    yaw = np.degrees(np.arctan2(rotation[0, 2], rotation[2, 2]))
+    tilt = np.degrees(np.arccos(np.clip(rotation[1, 1], -1.0, 1.0)))
+    return float(yaw), float(tilt)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.nucla_views", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/nucla"))
+    args = parser.parse_args(argv)
+    by_performance: dict[tuple[int, int, int], dict[int, np.ndarray]] = {}
+    for source in nucla_sources(args.data):
+        clip = source.load(False)
+        frames = np.linspace(0, len(clip.timestamps) - 1, FRAMES).round().astype(int)
+        body = normalize_window(clip.joints[frames], None, KINECT_V1)[:, 0]
+        by_performance.setdefault(performance(source), {})[source.group["view"]] = body
+    order = mirror_permutation(KINECT_V1)
+    swapped, yaws, tilts, scales = [], [], [], []
+    for views in by_performance.values():
+        if 1 not in views or 2 not in views:
+            continue
+        first, second = views[1], views[2].reshape(-1, 3)
+        plain = fit(first.reshape(-1, 3), second)
+        sides = fit(first[:, order].reshape(-1, 3), second)
+        better = sides if sides[2] < plain[2] else plain
+        swapped.append(sides[2] < plain[2])
+        yaw, tilt = angles(better[0])
+        yaws.append(abs(yaw))
+        tilts.append(tilt)
+        scales.append(better[1])
+    swapped_share = float(np.mean(swapped))
+    yaw_plain = np.asarray(yaws)[~np.asarray(swapped)]
+    yaw_swapped = np.asarray(yaws)[np.asarray(swapped)]
+    print(f"performances seen by views 1 and 2: {len(swapped)}")
+    print(f"side-swapped fit better (back-view error in one view): {100 * swapped_share:.1f}%")
+    print(
+        "rotation about the vertical, |yaw| p50 / p90: "
+        f"as labelled {np.percentile(yaw_plain, 50):.0f} / {np.percentile(yaw_plain, 90):.0f} deg; "
+        f"side-swapped {np.percentile(yaw_swapped, 50):.0f} / {np.percentile(yaw_swapped, 90):.0f} deg"
+    )
+    print(f"tilt p50 / p90: {np.percentile(tilts, 50):.0f} / {np.percentile(tilts, 90):.0f} deg")
+    print(f"scale p10 / p50 / p90: {' / '.join(f'{v:.2f}' for v in np.percentile(scales, [10, 50, 90]))}")
+    return {"swapped_share": swapped_share, "performances": float(len(swapped))}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The N-UCLA benchmarks: the cross-view protocol (benchmarks/nucla_crossview.py) and the view analysis
+(benchmarks/nucla_views.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from nucla_files import write_nucla
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):  # benchmarks/ is a folder of commands at the repo root, not an installed package
+    spec = importlib.util.spec_from_file_location(f"benchmarks.{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+crossview = _load("nucla_crossview")
+views = _load("nucla_views")
+
+
+def test_crossview_runs_both_directions_and_reuses_finished_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=4)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "data: {dataset: nucla, max_bodies: 1, validation_fraction: 0.25}\n"
+        "window: {num_frames: 8}\nmodel: {profile: tiny, ablation: pose}\n"
+        "optim: {batch_size: 8}\nepochs: {pose: 1}\nworkers: 0\ndevice: cpu\n"
+    )
+    argv = ["--configs", str(config), "--seeds", "0", "1", "--out", str(tmp_path / "cv"), "--data", str(data)]
+    runs = crossview.main(argv)
+    assert [(r.train_view, r.test_view, r.seed) for r in runs] == [(1, 2, 0), (1, 2, 1), (2, 1, 0), (2, 1, 1)]
+    assert all(0 <= r.top1 <= 1 and r.epochs == 1 for r in runs)
+    *_, table, _, command = capsys.readouterr().out.splitlines()
+    assert table.startswith("| tiny |") and "±" in table
+    assert command == "command: python -m benchmarks.nucla_crossview " + " ".join(argv)
+    log = tmp_path / "cv" / "tiny" / "v1_to_v2" / "seed0" / "log.txt"
+    assert "[pose] epoch 1/1" in log.read_text()
+    # Finished runs are read back, not trained again.
+    log.unlink()
+    assert crossview.main(argv) == runs and not log.exists()
+
+
+def test_summary_is_mean_sample_sd_and_range() -> None:
+    assert crossview.summary([0.70, 0.80, 0.90]) == "80.0 ± 10.0 (70.0-90.0)"
+    assert crossview.summary([0.75]) == "75.0"
+
+
+def test_views_analysis_finds_the_back_view_error(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = views.main(["--data", str(shared_data / "nucla")])
+    assert result["performances"] > 400 and 0.15 < result["swapped_share"] < 0.35
+    assert "side-swapped fit better" in capsys.readouterr().out
