@@ -250,17 +250,29 @@ def checkpoint_for(config: LiveConfig) -> Path:
     return config.checkpoint if config.checkpoint is not None else default_checkpoint(config.source)
 
 
+def reads_depth(config: LiveConfig) -> bool:
+    """Whether the source should deliver depth images. Live keeps depth only to record it, so a run
+    that can never record depth does not read it: under SKELETON privacy depth is never recorded
+    (live.capture.CapturePrivacy), and a headless run records only with --record. Skipping it spares
+    the capture thread a 424 KB copy (Kinect) or a PNG decode (a replayed clip) per frame, and the
+    ring buffer the images."""
+    if not default_privacy(config).shows_color:
+        return False
+    return not config.headless or config.pipeline.record_from_start is not None
+
+
 def open_source(config: LiveConfig) -> Source:
     """The source `--source` names (not opened yet)."""
     backend = kinect_backend(config.source)
+    depth = reads_depth(config)
     if backend is KinectBackend.KINECT_NEXT:
         from live.kinect_next_source import KinectNextSource  # kinect_next itself is imported in open()
 
-        return KinectNextSource()
+        return KinectNextSource(depth=depth)
     if backend is KinectBackend.PYKINECT2:
         from live.kinect import KinectSource  # pykinect2 itself is imported only in open()
 
-        return KinectSource()
+        return KinectSource(depth=depth)
     if config.source == "sim":
         return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay,
                                 actions=config.sim_actions)
@@ -268,7 +280,7 @@ def open_source(config: LiveConfig) -> Source:
     if not path.exists():
         raise SourceUnavailable(f"--source {config.source}: no such file or folder (expected kinect, sim or "
                                 f"a recording's path)")
-    return replay_source(path, config.replay)
+    return replay_source(path, config.replay, depth=depth)
 
 
 def _backend(choice: str) -> Backend:

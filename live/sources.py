@@ -218,15 +218,16 @@ class FrameStream:
 
 
 def replay_source(
-    path: Path | str, options: ReplayOptions = ReplayOptions(), *, color: bool = True
+    path: Path | str, options: ReplayOptions = ReplayOptions(), *, color: bool = True, depth: bool = True
 ) -> FrameStream:
     """A recording replayed as a source: an NTU-layout clip (.skeleton / _rgb.avi / .json / folder) or .xef.
+    `depth=False`: frames carry no depth image (none decoded).
 
     Raises FileNotFoundError / ValueError (recordings' errors name the file) for a bad path.
     """
     from recordings.clip import ClipRecording, open_recording
 
-    recording = open_recording(path, color=color)
+    recording = open_recording(path, color=color, depth=depth)
     info = recording.info
     camera = None
     if isinstance(recording, ClipRecording):

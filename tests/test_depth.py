@@ -298,3 +298,32 @@ def test_a_clips_depth_camera_comes_from_its_sidecar(tmp_path: Path) -> None:
     rec.files.sidecar.write_text(json.dumps(sidecar))
     with pytest.raises(ValueError, match=r'clip\.json: "depth" must be'):
         read_sidecar(rec.files.sidecar)
+
+
+def test_live_reads_depth_only_when_it_may_record_it(tmp_path: Path) -> None:
+    """Depth exists in live only to be recorded: a run that can never record it (SKELETON privacy, or
+    headless without --record) opens the sensor without depth and replays without decoding it."""
+    from live.app import build_parser, config_from_args, open_source, reads_depth
+    from live.kinect import KinectSource
+    from live.kinect_next_source import KinectNextSource
+
+    def config(*argv: str):
+        return config_from_args(build_parser().parse_args(list(argv)))
+
+    kinect = open_source(config("--source", "kinect"))  # SKELETON by default: nothing to record depth for
+    assert isinstance(kinect, KinectNextSource) and kinect.depth is False
+    blurred = open_source(config("--source", "kinect:pykinect2", "--privacy", "blur"))
+    assert isinstance(blurred, KinectSource) and blurred.depth is True  # the window's r key may record
+    assert not reads_depth(config("--source", "kinect", "--privacy", "off", "--headless"))
+    assert reads_depth(config("--source", "kinect", "--privacy", "off", "--headless", "--record"))
+
+    xef = tmp_path / "room.xef"
+    sample_recording(xef, frames=4)
+    for argv, has_depth in ((("--headless",), False), ((), True)):
+        source = open_source(config("--source", str(xef), *argv))
+        source.open()
+        try:
+            frames = [source.read(5.0) for _ in range(4)]
+        finally:
+            source.close()
+        assert all((f.depth is not None) == has_depth for f in frames), argv
