@@ -6,6 +6,10 @@
 A crash or power cut at any moment leaves either the old file or the new one, never a mixture; a
 failure before the rename leaves the old file untouched and removes the temporary one. Used for
 clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
+
+    AppendedFile(path, header)       the other way to survive a crash, for streams too large to rewrite
+                                     (a clip's video and depth): written front to back, `sync()` puts
+                                     what is written on disk, so a crash leaves a valid prefix
 """
 
 from __future__ import annotations
@@ -40,3 +44,24 @@ def replace_atomically(path: Path | str, data: bytes) -> None:
         Path(temporary).unlink(missing_ok=True)
         raise
     sync_directory(path.parent)
+
+
+class AppendedFile:
+    """A file written front to back as a recording goes (see the module docstring). The recorder
+    syncs its partial files together (about once a second) rather than each write; close syncs."""
+
+    def __init__(self, path: Path | str, header: bytes) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._file.write(header)
+
+    def append(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self.sync()
+            self._file.close()

@@ -36,6 +36,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from recordings.atomic import AppendedFile
+
 log = logging.getLogger(__name__)
 
 DEPTH_WIDTH, DEPTH_HEIGHT = 512, 424  # Kinect v2 depth camera
@@ -61,14 +63,13 @@ class DepthFormatError(ValueError):
         self.offset = offset
 
 
-class DepthWriter:
+class DepthWriter(AppendedFile):
     """Appends depth images to a depth file (see the module docstring); `sync()` puts them on disk."""
 
     def __init__(self, path: Path | str, width: int = DEPTH_WIDTH, height: int = DEPTH_HEIGHT) -> None:
         self.path = Path(path)
         self.width, self.height = width, height
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
-        self._file.write(HEADER.pack(MAGIC, VERSION, width, height, 0))
+        super().__init__(self.path, HEADER.pack(MAGIC, VERSION, width, height, 0))
         self.frames = 0
         self.bytes_written = HEADER.size
 
@@ -83,18 +84,9 @@ class DepthWriter:
             raise RuntimeError(f"{self.path}: frame {index}: PNG encoding of the depth image failed")
         payload = png.tobytes()
         record = RECORD.pack(RECORD_MAGIC, index, time_s, len(payload), zlib.crc32(payload))
-        self._file.write(record + payload)
+        self.append(record + payload)
         self.frames += 1
         self.bytes_written += len(record) + len(payload)
-
-    def sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self.sync()
-            self._file.close()
 
 
 class DepthFile:

@@ -74,7 +74,7 @@ from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.privacy import PrivacyMode
 from core.timeline import Interval, Timeline
-from recordings.atomic import replace_atomically, sync_directory
+from recordings.atomic import AppendedFile, replace_atomically, sync_directory
 from recordings.depth import DEPTH_HEIGHT, DEPTH_WIDTH, FORMAT_NAME, DepthWriter, finalize_depth
 from recordings.depth import VERSION as DEPTH_VERSION
 from recordings.labels import LabelMap
@@ -324,7 +324,7 @@ def _avi_header(width: int, height: int, fps: float) -> bytes:
     return header
 
 
-class MjpegAviWriter:
+class MjpegAviWriter(AppendedFile):
     """Appends JPEG frames to an AVI as they come; `finalize_avi` adds the index and sizes.
 
     OpenCV's VideoWriter keeps its output in user-space buffers and writes the index only on release,
@@ -336,8 +336,7 @@ class MjpegAviWriter:
         self.path = path
         self.width, self.height = width, height
         self.quality = quality
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self._file.write(_avi_header(width, height, fps))
+        super().__init__(path, _avi_header(width, height, fps))
         self.bytes_written = _FIRST_CHUNK
         self.frame_count = 0
         self._last: bytes | None = None
@@ -359,19 +358,10 @@ class MjpegAviWriter:
         if data is None:
             raise ValueError(f"{self.path}: no previous frame to repeat")
         chunk = b"00dc" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
-        self._file.write(chunk)
+        self.append(chunk)
         self.bytes_written += len(chunk)
         self.frame_count += 1
         self._last = data
-
-    def sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self.sync()
-            self._file.close()
 
 
 def finalize_avi(path: Path, max_frames: int | None = None) -> int:
