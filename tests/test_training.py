@@ -110,6 +110,23 @@ def test_nucla_validation_shares_no_performance_with_training(shared_data: Path)
     assert len(splits.train) + len(splits.validation) == 1020 and not splits.test and not splits.unused
 
 
+def test_nucla_cross_view_and_subject_tests_no_event_the_model_trained_on(shared_data: Path) -> None:
+    """Train view 1, test view 2: alone that tests view 2's recording of the very performances trained
+    on; with `nucla_test_subjects` the tested subjects are out of training and validation too."""
+    views = ["data.nucla_train_views=[1]", "data.nucla_test_views=[2]"]
+    by_view = nucla_splits(load_config(None, [f"data.root={shared_data / 'nucla'}", *views]).data)
+    trained = {performance(s) for s in [*by_view.train, *by_view.validation]}
+    # nearly every test event was trained on, from the other camera
+    assert len({performance(s) for s in by_view.test} & trained) > 400
+    held = "data.nucla_test_subjects=[1,2,3]"
+    splits = nucla_splits(load_config(None, [f"data.root={shared_data / 'nucla'}", *views, held]).data)
+    fitted = [*splits.train, *splits.validation]
+    assert {s.group["subject"] for s in splits.test} == {1, 2, 3}
+    assert {s.group["view"] for s in splits.test} == {2} and {s.group["view"] for s in fitted} == {1}
+    assert not {s.group["subject"] for s in fitted} & {1, 2, 3}
+    assert len(fitted) + len(splits.test) + len(splits.unused) == 1020 and len(splits.test) > 100
+
+
 def test_shear_is_a_random_linear_map_and_off_draws_nothing() -> None:
     skeleton = np.random.default_rng(0).normal(size=(6, 2, 20, 3)).astype(np.float32)
     skeleton[:, 1] = 0.0  # an absent second body stays absent

@@ -56,6 +56,10 @@ class DataConfig:
     nucla_fps: float = 15.0  # see training/datasets/nucla.py for why 15
     nucla_train_views: list[int] = field(default_factory=lambda: [1, 2])
     nucla_test_views: list[int] = field(default_factory=lambda: [3])
+    # Subjects held out of training and validation and tested alone (empty: every subject). With test
+    # views among the training views' cameras, the test then shares no performance with training: a
+    # view-only split tests the other camera's recording of events the model was trained on.
+    nucla_test_subjects: list[int] = field(default_factory=list)
     max_bodies: int = 2  # bodies kept per clip, most active first
     # The skeleton layout the model takes: "" = the dataset's own; "kinect_v1" trains a Kinect v1 model
     # on Kinect v2 data through core.joint_maps (skeleton-only stages).

@@ -164,13 +164,20 @@ def performance(source: ClipSource) -> tuple[int, int, int]:
 def nucla_splits(data: DataConfig) -> Splits:
     """Views `nucla_train_views` -> train + validation (`validation_fraction` of each class's
     performances, with all their training views); `nucla_test_views` -> test; other views -> unused.
+    `nucla_test_subjects` (when given): those subjects only in test, never in train or validation.
 
     A folder without training views (e.g. view 3 alone, for evaluation) gives empty train and
     validation lists; training refuses those (training.stages)."""
     everything = nucla_sources(data.root, views=None, fps=data.nucla_fps)
-    pool = [s for s in everything if s.group["view"] in data.nucla_train_views]
-    test = [s for s in everything if s.group["view"] in data.nucla_test_views]
-    protocol_views = {*data.nucla_train_views, *data.nucla_test_views}
-    unused = [s for s in everything if s.group["view"] not in protocol_views]
+    held_subjects = set(data.nucla_test_subjects)
+
+    def tested(s: ClipSource) -> bool:
+        held = not held_subjects or s.group["subject"] in held_subjects
+        return s.group["view"] in data.nucla_test_views and held
+
+    pool = [s for s in everything
+            if s.group["view"] in data.nucla_train_views and s.group["subject"] not in held_subjects]
+    test = [s for s in everything if tested(s)]
+    unused = [s for s in everything if not tested(s) and s not in pool]
     train, validation = hold_out_performances(pool, data.validation_fraction, data.split_seed, performance)
     return Splits(train, validation, test, list(NUCLA_CLASS_NAMES), KINECT_V1, has_rgb=False, unused=unused)
