@@ -342,13 +342,9 @@ class Capture:
             while not self._stop.is_set():
                 try:
                     frame = self.source.read(self._read_timeout)
-                except EndOfStream:
+                except EndOfStream as end:
                     log.info("%s: end of stream", self.source.name)
-                    # Frames a paced replay skipped after the last one read leave no gap to count:
-                    # its own tally covers them, so a replay's summary accounts for every frame.
-                    skipped = getattr(self.source, "skipped", None)
-                    if isinstance(skipped, int) and skipped > self.counters.dropped:
-                        self.counters.dropped = skipped
+                    self.counters.dropped += end.skipped  # missed after the last frame: no gap shows them
                     break
                 if frame is None:
                     continue

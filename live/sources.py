@@ -50,7 +50,12 @@ class SourceUnavailable(RuntimeError):
 
 
 class EndOfStream(Exception):
-    """A replay has no more frames."""
+    """A replay has no more frames. `skipped`: frames a paced replay passed over after the last one it
+    delivered (they leave no gap in the indices for the reader to count)."""
+
+    def __init__(self, message: str = "", skipped: int = 0) -> None:
+        super().__init__(message)
+        self.skipped = skipped
 
 
 class Source(Protocol):
@@ -186,12 +191,17 @@ class FrameStream:
         if not self.options.realtime:
             return self._pending_or_next()
         period = 1.0 / self.fps
+        skipped_here = 0
         while True:
-            frame = self._pending_or_next()
+            try:
+                frame = self._pending_or_next()
+            except EndOfStream as end:
+                raise EndOfStream(str(end), skipped=skipped_here) from None
             due = self._pacer.due(frame.timestamp)
             now = self._clock()
             if now - due > period:
                 self.skipped += 1  # the sensor would have replaced it by now
+                skipped_here += 1
                 continue
             break
         wait = due - now

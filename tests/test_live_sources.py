@@ -72,6 +72,18 @@ def test_a_late_reader_loses_frames_like_on_a_sensor():
     assert source.skipped == late.index - 1
 
 
+def test_frames_lost_after_the_last_one_delivered_are_reported_by_the_end_of_stream():
+    """A reader late at the very end gets no later frame whose index gap would show the loss: the end
+    of the stream says how many frames it passed over since the last one delivered."""
+    clock = FakeClock()
+    source = stream(10, clock)
+    assert source.read().index == 0
+    clock.now += 1.0  # away past the end: frames 1-9 are gone
+    with pytest.raises(EndOfStream) as end:
+        source.read()
+    assert end.value.skipped == 9 == source.skipped
+
+
 def test_pause_stops_the_clock_of_a_replay():
     clock = FakeClock()
     source = stream(10, clock)
