@@ -4,7 +4,8 @@
                                             is in view (a label for the whole scene, as PKU-MMD's)
     Timeline(intervals, duration)           checked once (`Timeline.checked`), then queried:
         label_at(t, person)                 the action at an instant, NO_ACTION where none is
-        window_label(start, end, person)    the action covering at least `ACTION_FRACTION` of a window
+        window_label(start, end, person)    the action covering at least `ACTION_FRACTION` of a window (an
+                                            action shorter than the window: the windows centred on it)
 
 Sources of timelines: the simulator's scene truth, our recorded clips (the sidecar's `intervals`),
 PKU-MMD label files. Whatever the source, a timeline is checked against the class list when it is
@@ -27,7 +28,10 @@ NO_ACTION = "no_action"
 # A window takes the action that covers at least this fraction of it, else no_action. One half
 # makes a window's label the truth at its centre for every action at least a window long (the centre
 # lies inside such an action exactly when the action covers half the window or more), which is what
-# a decision is scored against: the decision is about the window that just ended.
+# a decision is scored against: the decision is about the window that just ended. An action shorter
+# than half a window (a PKU-MMD kick lasts 0.6-2 s against a 2 s window) never covers half of one, so
+# it takes the windows whose centre it covers instead: each of them holds at least half of the action,
+# and the label stays the truth at the centre for every action, long or short.
 ACTION_FRACTION = 0.5
 
 
@@ -150,7 +154,8 @@ class Timeline:
     def window_label(
         self, start: float, end: float, person: int | None = None, fraction: float = ACTION_FRACTION
     ) -> str:
-        """The action covering at least `fraction` of [start, end) (the one covering most), else NO_ACTION."""
+        """The action covering at least `fraction` of [start, end) (the one covering most); else an action
+        shorter than the window that covers its centre; else NO_ACTION."""
         if end <= start:
             return self.label_at(end, person)
         best, best_cover = NO_ACTION, 0.0
@@ -162,7 +167,13 @@ class Timeline:
         for label, seconds in totals.items():
             if seconds > best_cover:
                 best, best_cover = label, seconds
-        return best if best_cover >= fraction * (end - start) - 1e-9 else NO_ACTION
+        if best_cover >= fraction * (end - start) - 1e-9:
+            return best
+        centre = 0.5 * (start + end)
+        for interval in self.for_person(person):
+            if interval.duration < end - start and interval.start <= centre < interval.end:
+                return interval.label
+        return NO_ACTION
 
     def to_json(self) -> list[dict]:
         return [interval.to_json() for interval in self.intervals]

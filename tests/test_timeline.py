@@ -41,7 +41,20 @@ def test_window_label_picks_the_action_covering_most() -> None:
     assert timeline.window_label(0.0, 2.0) == "drink"  # 60% drink, 40% wave
     assert timeline.window_label(0.8, 2.0) == "wave"  # 0.4 s drink, 0.8 s wave
     assert timeline.window_label(1.5, 2.5) == "wave"  # exactly half: the action
-    assert Timeline.checked([Interval(1.5, 1.9, "wave")]).window_label(1.0, 2.0) == NO_ACTION  # 40%
+    # 35%, off the centre
+    assert Timeline.checked([Interval(1.6, 1.95, "wave")]).window_label(1.0, 2.0) == NO_ACTION
+
+
+def test_window_label_of_an_action_shorter_than_half_a_window_is_the_truth_at_the_centre() -> None:
+    # A 0.8 s kick never covers half of a 2 s window; the windows centred on it still take it.
+    kick = Interval(10.0, 10.8, "kick")
+    timeline = Timeline.checked([Interval(4.0, 9.9, "wave"), kick], classes=(*CLASSES, "kick"))
+    for centre in np.arange(9.0, 12.0, 0.05) + 0.013:
+        start, end = centre - 1.0, centre + 1.0
+        assert timeline.window_label(start, end) == timeline.label_at(centre), centre
+    # A long action covering half the window still wins over a short one at its centre.
+    assert timeline.window_label(9.2, 11.2) == "kick"  # wave 0.7 s, kick 0.8 s: kick at the centre
+    assert timeline.window_label(8.2, 10.2) == "wave"  # wave covers 1.7 s of 2
 
 
 @pytest.mark.parametrize(
