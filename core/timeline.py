@@ -5,7 +5,7 @@
     Timeline(intervals, duration)           checked once (`Timeline.checked`), then queried:
         label_at(t, person)                 the action at an instant, NO_ACTION where none is
         window_label(start, end, person)    the action covering at least `ACTION_FRACTION` of a window (an
-                                            action shorter than the window: the windows centred on it)
+                                            action too short for that: the windows centred on it)
 
 Sources of timelines: the simulator's scene truth, our recorded clips (the sidecar's `intervals`),
 PKU-MMD label files. Whatever the source, a timeline is checked against the class list when it is
@@ -26,12 +26,12 @@ import numpy as np
 NO_ACTION = "no_action"
 
 # A window takes the action that covers at least this fraction of it, else no_action. One half
-# makes a window's label the truth at its centre for every action at least a window long (the centre
-# lies inside such an action exactly when the action covers half the window or more), which is what
-# a decision is scored against: the decision is about the window that just ended. An action shorter
-# than half a window (a PKU-MMD kick lasts 0.6-2 s against a 2 s window) never covers half of one, so
-# it takes the windows whose centre it covers instead: each of them holds at least half of the action,
-# and the label stays the truth at the centre for every action, long or short.
+# makes a window's label the truth at its centre for every action at least half a window long (the
+# centre lies inside such an action exactly when the action covers half the window or more), which is
+# what a decision is scored against: the decision is about the window that just ended. An action
+# shorter than that (a PKU-MMD kick lasts 0.6-2 s against a 2 s window) never covers half of a window,
+# so it takes the windows whose centre it covers instead: each of them holds at least half of the
+# action, and the label stays the truth at the centre for every action, long or short.
 ACTION_FRACTION = 0.5
 
 
@@ -155,7 +155,7 @@ class Timeline:
         self, start: float, end: float, person: int | None = None, fraction: float = ACTION_FRACTION
     ) -> str:
         """The action covering at least `fraction` of [start, end) (the one covering most); else an action
-        shorter than the window that covers its centre; else NO_ACTION."""
+        too short to cover that much, at the window's centre; else NO_ACTION."""
         if end <= start:
             return self.label_at(end, person)
         best, best_cover = NO_ACTION, 0.0
@@ -171,7 +171,8 @@ class Timeline:
             return best
         centre = 0.5 * (start + end)
         for interval in self.for_person(person):
-            if interval.duration < end - start and interval.start <= centre < interval.end:
+            too_short = interval.duration < fraction * (end - start)  # could never cover `fraction`
+            if too_short and interval.start <= centre < interval.end:
                 return interval.label
         return NO_ACTION
 
