@@ -128,6 +128,18 @@ def test_smoothing_follows_its_time_constant():
     np.testing.assert_allclose(ScoreSmoother(0.0).update(1, b, at=0.0), b)
 
 
+def test_mean_lag_is_the_mean_age_of_the_windows_a_smoothed_score_averages():
+    # Feed one-hot "window k" scores at 0.2 s hops; the smoothed vector's weights say how old each is.
+    hop, hops = 0.2, 200
+    smoother = ScoreSmoother(time_constant_s=0.5)
+    for k in range(hops):
+        smoothed = smoother.update(1, np.eye(hops)[k], at=k * hop)
+    ages = (hops - 1 - np.arange(hops)) * hop
+    assert smoother.mean_lag_s(hop) == pytest.approx(float(smoothed @ ages), abs=1e-6)
+    assert smoother.mean_lag_s(hop) == pytest.approx(0.407, abs=1e-3)
+    assert ScoreSmoother(0.0).mean_lag_s(hop) == 0.0
+
+
 def test_decision_json_has_time_person_topk_attention_latency():
     decision = Decision(time=1700000000.0, stream_time=3.2, tracking_id=9,
                         topk=(("drink", 0.7), ("wave", 0.2)), parts=("left_hand", "right_hand", "full_body"),

@@ -80,6 +80,10 @@ def test_events_are_the_apps_events() -> None:
     found = detections("s", run(1, truth, truth, 20.0), threshold=0.6)
     assert [(d.label, d.person) for d in found] == [("wave", 1)]
     assert found[0].start == pytest.approx(5.0, abs=HOP) and found[0].end == pytest.approx(9.0, abs=HOP)
+    # A smoothed run's decisions describe windows older than their own: the spans move back by the lag.
+    lagged = detections("s", run(1, truth, truth, 20.0), threshold=0.6, lag_s=0.4)
+    assert (lagged[0].start, lagged[0].end) == pytest.approx((found[0].start - 0.4, found[0].end - 0.4))
+    assert lagged[0].first_decision == found[0].first_decision  # delays and alerts keep stream time
     # Below the threshold nothing is an event.
     quiet = [decide(1, t, "wave", p=0.5) for t in np.arange(2, 10, 0.2)]
     assert detections("s", quiet, threshold=0.6) == []

@@ -15,7 +15,7 @@ from recordings.recorder import Recorder
 from simulation import CLASS_NAMES
 from training.__main__ import main
 from training.data import DatasetError
-from training.streaming import SimSpec, evaluate_stream, stream_cases
+from training.streaming import SimSpec, evaluate_stream, rescore_stream, stream_cases
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,22 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     assert set(results["per_class"]) == set(CLASS_NAMES) and results["alert_classes"] == ["fall_down"]
     assert 0 <= results["frame_accuracy"] <= 1 and results["truth"]
     assert (tmp_path / "timeline.png").stat().st_size > 2000
+
+    # Scored again from what the run wrote: the same figures; another threshold changes events only.
+    again = rescore_stream(tmp_path, out=tmp_path / "again")
+    same = ("frame_accuracy", "frame_accuracy_now", "decisions", "per_class", "map_50", "false_events",
+            "alerts")
+    assert {k: getattr(again.scores, k) for k in same} == {k: getattr(run.scores, k) for k in same}
+    assert again.scores.background_hours == pytest.approx(run.scores.background_hours)  # truth kept to 0.1 ms
+    assert results["event_lag_s"] == pytest.approx(0.407, abs=1e-3)  # the default smoothing's lag
+    strict = rescore_stream(tmp_path, threshold=0.99, out=tmp_path / "strict")
+    assert strict.scores.frame_accuracy == run.scores.frame_accuracy
+    assert sum(row["events"] for row in strict.scores.per_class.values()) <= sum(
+        row["events"] for row in run.scores.per_class.values())
+    assert json.loads((tmp_path / "strict" / "results.json").read_text())["threshold"] == 0.99
+    (tmp_path / "decisions" / "sim_seed3.jsonl").write_text("{not json\n")
+    with pytest.raises(DatasetError, match="sim_seed3.jsonl: cannot read the run's decisions"):
+        rescore_stream(tmp_path)
 
 
 def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: Path,

@@ -6,6 +6,7 @@
     torchrun --nproc_per_node=4 -m training all --config ...          (DDP: NCCL on GPUs, gloo on CPUs)
     python -m training evaluate --checkpoint runs/x/finetune/best.pt --data /data/ntu [--subset test]
     python -m training evaluate --stream --checkpoint CK --data sim:seed=9,minutes=60 | FOLDER [--subset ...]
+    python -m training evaluate --rescore RUN_DIR [--threshold 0.4]     (a finished --stream run, again)
     python -m training demo     --out runs/demo
     python -m training finetune --from training/checkpoints/demo.pt --clips site_clips --out runs/site
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         _stage_parser(sub, name)
 
     ev = sub.add_parser("evaluate", help="top-1/top-5, per-class accuracy, confusion and attention PNGs")
-    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--checkpoint", help="the model (every evaluation but --rescore)")
     ev.add_argument("--data", help="dataset folder (default: the one the checkpoint was trained on)")
     ev.add_argument(
         "--subset",
@@ -130,12 +131,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between decisions")
     stream.add_argument("--smoothing", type=float, default=RecognitionConfig.smoothing_s,
                         help="time constant (s) of the score smoothing")
-    stream.add_argument("--threshold", type=float, default=AlertConfig.threshold,
-                        help="probability for events and alerts")
+    stream.add_argument("--threshold", type=float, default=None, dest="threshold_given",
+                        help=f"probability for events and alerts (default: {AlertConfig.threshold}; with "
+                             "--rescore, the run's)")
     stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="alert classes (default: the app's, falling / fall_down, where the model "
                              "has them)")
     stream.add_argument("--engine", default="auto", help="inference backend, as python -m live --engine")
+    stream.add_argument("--rescore", metavar="RUN_DIR",
+                        help="score a finished --stream run again from its results.json and decisions "
+                             "(no model runs; --threshold may differ: it changes events and alerts only); "
+                             "writes to --out, default RUN_DIR/rescored")
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--workers", type=int, default=0)
     _threads_argument(ev)
@@ -180,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"best checkpoint {result.best_checkpoint} (validation top-1 "
                     f"{100 * result.best_validation_top1:.2f}%, {result.epochs_run} epochs)"
                 )
+        elif args.command == "evaluate" and args.rescore:
+            from training.streaming import rescore_stream
+
+            rescore_stream(args.rescore, threshold=args.threshold_given, out=args.out)
+        elif args.command == "evaluate" and not args.checkpoint:
+            parser.error("evaluate needs --checkpoint (or --rescore RUN_DIR)")
         elif args.command == "evaluate" and args.stream:
             from training.evaluate import evaluate_streams
 
@@ -190,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 out=args.out,
                 hop_s=args.hop,
                 smoothing_s=args.smoothing,
-                threshold=args.threshold,
+                threshold=AlertConfig.threshold if args.threshold_given is None else args.threshold_given,
                 alert_classes=args.alert_classes,
                 engine=args.engine,
                 threads=args.threads,

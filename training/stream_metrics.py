@@ -5,8 +5,10 @@ writes) and the true action intervals — nothing else, so any recorded run can 
     frame accuracy    top-1 of each decision vs the truth at its window's centre (what the decision is
                       about) and vs the truth at its newest frame (what staff see); no_action included
     events            an event is a run of decisions whose top-1 is the same action above the
-                      threshold; for matching it spans the window centres of its first decision and of
-                      the decision that ended it (a decision describes the window that just ended)
+                      threshold; for matching it spans the times its first decision and the decision
+                      that ended it describe: their window centres (a decision is about the window that
+                      just ended) less the smoothing's mean lag (a smoothed score averages the windows
+                      of the last hops, on average `ScoreSmoother.mean_lag_s` older than the newest)
     P / R / F1        per class, events matched one-to-one to true intervals at IoU >= 0.5 and >= 0.1
     mAP               at IoU 0.5 as in PKU-MMD's protocol: events ranked by confidence (their mean top-1
                       probability), average precision per class (all-point interpolation), then the mean
@@ -65,8 +67,8 @@ class Detection:
     sequence: str
     person: int | None
     label: str
-    start: float  # window centre of the first decision (matching)
-    end: float  # window centre of the decision that ended it
+    start: float  # the time its first decision describes (matching): window centre less the smoothing lag
+    end: float  # the same for the decision that ended it
     first_decision: float  # stream time of its first decision (delays, alerts)
     score: float  # mean top-1 probability over its decisions
 
@@ -119,8 +121,11 @@ def _hops(decisions: Sequence[Decision]) -> list[Hop]:
     return [Hop(t, tuple(by_time[t]), 0.0) for t in sorted(by_time)]
 
 
-def detections(sequence: str, decisions: Sequence[Decision], threshold: float) -> list[Detection]:
-    """The events live would log (EventLog), as detections with centre-aligned spans and scores."""
+def detections(
+    sequence: str, decisions: Sequence[Decision], threshold: float, lag_s: float = 0.0
+) -> list[Detection]:
+    """The events live would log (EventLog), as detections with scores, spanning the window centres of
+    their decisions moved back by `lag_s` (the smoothing's mean lag)."""
     log = EventLog(threshold)
     by_key = {(d.tracking_id, d.stream_time): d for d in decisions}
     per_person: dict[int, list[Decision]] = defaultdict(list)
@@ -137,7 +142,7 @@ def detections(sequence: str, decisions: Sequence[Decision], threshold: float) -
         ender = by_key.get((event.person, ended_at))  # None at the end of the stream
         end = ender.window_centre if ender is not None else taken[-1].window_centre if taken else started
         begin = by_key[(event.person, started)].window_centre
-        out.append(Detection(sequence, event.person, event.action, begin, end, started,
+        out.append(Detection(sequence, event.person, event.action, begin - lag_s, end - lag_s, started,
                              float(np.mean(scores)) if scores else 0.0))
 
     for hop in hops:
@@ -240,8 +245,10 @@ def score(
     durations: dict[str, float],
     threshold: float,
     alert: AlertConfig,
+    lag_s: float = 0.0,
 ) -> StreamScores:
-    """Every figure of the module docstring for a set of sequences (`durations`: seconds of each)."""
+    """Every figure of the module docstring for a set of sequences (`durations`: seconds of each;
+    `lag_s`: the smoothing's mean lag, by which event spans move back)."""
     all_decisions = [d for ds in decisions_by_sequence.values() for d in ds]
     judged = [d for d in all_decisions if d.truth is not None]
     now = [d for d in all_decisions if d.truth_now is not None]
@@ -254,7 +261,7 @@ def score(
     scene_wide = {t.sequence for t in tracks if t.person is None}
     found: list[Detection] = []
     for sequence, decisions in decisions_by_sequence.items():
-        events = detections(sequence, decisions, threshold)
+        events = detections(sequence, decisions, threshold, lag_s)
         found += _merge_people(events) if sequence in scene_wide else events
 
     def key(sequence: str, person: int | None) -> tuple[str, int | None]:

@@ -11,6 +11,7 @@
                       --> DIR/decisions/<sequence>.jsonl, DIR/events/<sequence>.jsonl
         all sequences --training.stream_metrics.score (from those JSON lines and the true intervals)
                       --> DIR/results.json, DIR/timeline.png (truth vs prediction per person), a table
+    --rescore DIR     the same scoring again on what a finished run wrote (e.g. at another --threshold)
 
 Nothing here approximates the app: the decisions are the ones `python -m live --headless --fast`
 prints for the same source, model, hop, smoothing and threshold.
@@ -37,7 +38,7 @@ from live.app import DEFAULT_ALERT_CLASSES, open_model, sim_actions
 from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
-from live.worker import Decision, RecognitionConfig
+from live.worker import Decision, RecognitionConfig, ScoreSmoother
 from recordings.labels import LABEL_MAP_FILENAME
 from recordings.pkummd import find_label_file, is_sequence_path
 from training.data import DatasetError
@@ -261,27 +262,81 @@ def evaluate_stream(
     finally:
         quiet.setLevel(level)
         bar.close()
-    scores = score(decisions, tracks, classes, durations=durations, threshold=threshold, alert=alert)
+    settings = {"checkpoint": str(checkpoint), "data": data, "engine": model.name, "classes": list(classes),
+                "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
+    return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, alert, started,
+                            f"{checkpoint.name} on {data} ({len(cases)} sequence(s)")
+
+
+def rescore_stream(run_dir: str | Path, *, threshold: float | None = None,
+                   out: str | Path | None = None) -> StreamRun:
+    """`evaluate --rescore RUN_DIR`: score a finished stream run again from what it wrote (results.json:
+    its settings and truth; decisions/*.jsonl), with this version's scoring and, if given, another
+    threshold -- which changes events and alerts, never the decisions. No model runs. Writes
+    results.json and timeline.png to `out` (default: RUN_DIR/rescored)."""
+    started = time.monotonic()
+    run_dir = Path(run_dir)
+    path = run_dir / "results.json"
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path}: not the results of a finished `evaluate --stream` run ({error})") \
+            from None
+    missing = [k for k in ("classes", "sequences", "durations", "truth", "hop_s", "smoothing_s", "threshold",
+                           "alert_classes") if k not in previous]
+    if missing:
+        raise DatasetError(f"{path}: no {', '.join(missing)} (written before runs could be scored again: "
+                           "run `evaluate --stream` once more)")
+    decisions = {}
+    for name in previous["sequences"]:
+        lines = run_dir / "decisions" / f"{name}.jsonl"
+        try:
+            decisions[name] = [decision_from_json(json.loads(line))
+                               for line in lines.read_text().splitlines() if line.strip()]
+        except (OSError, ValueError, KeyError) as error:
+            raise DatasetError(f"{lines}: cannot read the run's decisions ({error})") from None
+    tracks = [Track(t["sequence"], t["person"], t["start"], t["end"],
+                    tuple(Interval(i["start"], i["end"], i["label"], i.get("person"))
+                          for i in t["intervals"]))
+              for t in previous["truth"]]
+    threshold = previous["threshold"] if threshold is None else threshold
+    alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold)
+    settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
+    return _score_and_write(Path(out) if out else run_dir / "rescored",
+                            {**settings, "rescored_from": str(run_dir)}, decisions, tracks,
+                            previous["durations"], threshold, alert, started,
+                            f"{Path(settings['checkpoint']).name} on {settings['data']}, rescored "
+                            f"({len(decisions)} sequence(s)")
+
+
+def _score_and_write(
+    out_dir: Path, settings: dict, decisions: dict[str, list[Decision]], tracks: list[Track],
+    durations: dict[str, float], threshold: float, alert: AlertConfig, started: float, title: str,
+) -> StreamRun:
+    """Score a run's decisions against its truth; write results.json (with all a rescoring needs) and
+    timeline.png; print the table."""
+    classes = settings["classes"]
+    lag_s = ScoreSmoother(settings["smoothing_s"]).mean_lag_s(settings["hop_s"])
+    scores = score(decisions, tracks, classes, durations=durations, threshold=threshold, alert=alert,
+                   lag_s=lag_s)
     run = StreamRun(scores, tracks, decisions, time.monotonic() - started)
     results = {
-        "checkpoint": str(checkpoint),
-        "data": data,
+        **settings,
         "sequences": sorted(decisions),
-        "hop_s": recognition.hop_s,
-        "smoothing_s": recognition.smoothing_s,
+        "durations": durations,
+        "event_lag_s": round(lag_s, 4),
         "threshold": threshold,
         "alert_classes": list(alert.classes),
-        "engine": model.name,
         "seconds": round(run.seconds, 1),
         **scores.to_dict(),
         "truth": [{"sequence": t.sequence, "person": t.person, "start": t.start, "end": t.end,
                    "intervals": [i.to_json() for i in t.intervals]} for t in tracks],
     }
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     write_timeline_png(out_dir / "timeline.png", tracks, decisions, list(classes))
-    print(format_scores(scores, f"{checkpoint.name} on {data} ({len(cases)} sequence(s), "
-                                f"{scores.room_hours * 60:.1f} min)"))
-    print(f"wrote {out_dir / 'results.json'}, {out_dir / 'timeline.png'}, decisions and events in {out_dir}")
+    print(format_scores(scores, f"{title}, {scores.room_hours * 60:.1f} min)"))
+    print(f"wrote {out_dir / 'results.json'}, {out_dir / 'timeline.png'}")
     return run
 
 

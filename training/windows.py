@@ -12,10 +12,10 @@ evaluation takes `eval_windows` evenly spread windows per clip and the caller av
 Continuous sequences (PKU-MMD, simulated streams: actions with background between them),
 `StreamWindowDataset`: windows end every `stride_s` along each sequence, as live decides every hop,
 and each takes the label core.timeline gives it (the action covering at least half of it, or an
-action too short for that at its centre, else no_action: the truth at the window's centre, which is what
-decisions are scored against). Background is most of a stream (~70% of PKU-MMD), so each training epoch draws a
-class-balanced sample: the same number of windows for every action class and `background_ratio`
-times as many no_action windows. Evaluation takes every window, one per item.
+action too short for that at its centre, else no_action: the truth at the window's centre, which is
+what decisions are scored against). Background is most of a stream (~70% of PKU-MMD), so each
+training epoch draws a class-balanced sample: the same number of windows for every action class
+and `background_ratio` times as many no_action windows. Evaluation takes every window, one per item.
 """
 
 from __future__ import annotations
