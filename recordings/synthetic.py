@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from core.frame import Body, Frame
+from core.timeline import Timeline
 from recordings.labels import FIRST_SITE_ACTION, LABEL_MAP_FILENAME, LabelMap, read_label_map, write_label_map
 from recordings.ntu import SampleName
 from recordings.recorder import Recorder, RecorderConfig
@@ -85,6 +86,8 @@ def write_clip(
         camera=clip.camera,
         source=source,
         config=config,
+        # Where the action is: a model with no_action trains the idle time around it as background.
+        timeline=Timeline.checked([clip.action_interval], duration=clip.num_frames / clip.fps, source=name),
     ) as recorder:
         for frame in clip_frames(clip):
             if not recorder.write(frame):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.timeline import Interval
 from simulation.actions import CLASSES, ActionClass, ObjectKind, Stance
 from simulation.appearance import HeldObject, Lighting, Look
 from simulation.figure import Figure, draw_figure, make_figure
@@ -172,6 +173,12 @@ class SimClip:
     @property
     def num_frames(self) -> int:
         return len(self.timestamps)
+
+    @property
+    def action_interval(self) -> Interval:
+        """When the action happens, in seconds from the first frame (idle time before and after it)."""
+        return Interval(float(self.details["action_start_s"]), float(self.details["action_end_s"]),
+                        self.action.name)
 
 
 # ------------------------------------------------------------------------------------- the generator

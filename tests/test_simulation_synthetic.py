@@ -34,6 +34,9 @@ def test_generated_clips_read_back_through_recordings_like_recorded_ones(tmp_pat
     sidecar = read_sidecar(paths[1].with_suffix(".json"))
     np.testing.assert_allclose(sidecar.timestamps, clip.timestamps, atol=1e-6)
     assert sidecar.camera == clip.camera and sidecar.label == "kick" and sidecar.action_id == 130
+    # Where the kick happens, so that the idle time around it can train as no_action.
+    assert sidecar.timeline is not None and list(sidecar.timeline.intervals) == [clip.action_interval]
+    assert 0 < clip.action_interval.start < clip.action_interval.end < clip.timestamps[-1]
     with RgbVideo(tmp_path / f"{sample_name(9, 0, 3)}_rgb.avi") as video:
         assert (len(video), video.width, video.height) == (clip.num_frames, 640, 360)
         first = next(iter(video))
