@@ -265,7 +265,7 @@ def evaluate_stream(
     settings = {"checkpoint": str(checkpoint), "data": data, "engine": model.name, "classes": list(classes),
                 "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
     return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, alert, started,
-                            f"{checkpoint.name} on {data} ({len(cases)} sequence(s)")
+                            f"{checkpoint.name} on {data}")
 
 
 def rescore_stream(run_dir: str | Path, *, threshold: float | None = None,
@@ -305,8 +305,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None,
     return _score_and_write(Path(out) if out else run_dir / "rescored",
                             {**settings, "rescored_from": str(run_dir)}, decisions, tracks,
                             previous["durations"], threshold, alert, started,
-                            f"{Path(settings['checkpoint']).name} on {settings['data']}, rescored "
-                            f"({len(decisions)} sequence(s)")
+                            f"{Path(settings['checkpoint']).name} on {settings['data']}, rescored")
 
 
 def _score_and_write(
@@ -335,8 +334,8 @@ def _score_and_write(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     write_timeline_png(out_dir / "timeline.png", tracks, decisions, list(classes))
-    print(format_scores(scores, f"{title}, {scores.room_hours * 60:.1f} min)"))
-    print(f"wrote {out_dir / 'results.json'}, {out_dir / 'timeline.png'}")
+    print(format_scores(scores, f"{title} ({len(decisions)} sequence(s), {scores.room_hours * 60:.1f} min)"))
+    print(f"wrote {out_dir / 'results.json'} and {out_dir / 'timeline.png'}")
     return run
 
 
