@@ -12,13 +12,14 @@ new action"):
               from the simulator's ground truth for the same seed (the only stand-in for that person),
               checked against the recorded skeleton frame by frame
     rehearse  python -m recordings synth --out OUT/rehearse --clips-per-class 20    clips of the ten old
-              classes, so that fine-tuning keeps them
+              classes, each action marked, so that fine-tuning keeps them (and idle time as no_action)
     finetune  python -m training finetune --from BASE --clips OUT/site --rehearse OUT/rehearse
               --out OUT/run --threads 1                                              (timed: wall clock)
     held out  10 more clips recorded and marked the same way (other seeds)          -> OUT/heldout
               python -m recordings synth ... --seed 12 (20 per old class)           -> OUT/heldout_old
     evaluate  python -m training evaluate: the new class on OUT/heldout (every window, and each marked
-              action as a clip), the old classes on OUT/heldout_old before and after; and
+              action as a clip), the old classes on OUT/heldout_old (every window, each scored within its
+              marked action) before and after; and
               python -m training evaluate --stream on OUT/heldout and on simulated rooms with and
               without the new action, before and after
 
