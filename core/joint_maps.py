@@ -34,6 +34,7 @@ sources are; it is zero otherwise, as an absent joint is everywhere else.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,14 +64,20 @@ class JointMap:
     def name(self) -> str:
         return f"{self.source.name} -> {self.target.name}"
 
-    @property
+    @functools.cached_property
     def weights(self) -> np.ndarray:
-        """(J_target, J_source) float32 matrix of the map."""
+        """(J_target, J_source) float32 matrix of the map (built once: live maps every person each hop)."""
         matrix = np.zeros((self.target.num_joints, self.source.num_joints), np.float32)
         for j, row in enumerate(self.sources):
             for name, weight in row:
                 matrix[j, self.source.index(name)] += weight
+        matrix.setflags(write=False)  # shared by every call
         return matrix
+
+    @functools.cached_property
+    def _guessed(self) -> np.ndarray:
+        """(J_target,) which target joints the map can only estimate (their state is at best inferred)."""
+        return np.array([n in self.inferred for n in self.target.joint_names])
 
     def apply(
         self, joints: np.ndarray, states: np.ndarray | None = None
@@ -93,8 +100,7 @@ class JointMap:
             return mapped, None
         source_states = np.asarray(states, dtype=np.int8)
         lowest = np.where(uses, source_states[..., None, :], TRACKED).min(axis=-1).astype(np.int8)
-        guessed = np.array([n in self.inferred for n in self.target.joint_names])
-        lowest = np.where(guessed, np.minimum(lowest, INFERRED), lowest).astype(np.int8)
+        lowest = np.where(self._guessed, np.minimum(lowest, INFERRED), lowest).astype(np.int8)
         return mapped, np.where(complete, lowest, NOT_TRACKED).astype(np.int8)
 
 

@@ -395,7 +395,8 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
         pipeline.start()
         overlay = OverlayConfig(record_dir=config.record_dir, close_at_end=not config.replay.loop,
                                 show_3d=config.show_3d)
-        window = LiveWindow(pipeline, pipeline.inputs.layout, overlay, alerts=alerts)
+        # The window draws the sources' bodies (Kinect v2); a v1 model reads them through its joint map.
+        window = LiveWindow(pipeline, KINECT_V2, overlay, alerts=alerts)
     except BaseException:
         if pipeline.started:
             pipeline.stop()

@@ -48,7 +48,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.glimpse import PARTS, part_boxes  # noqa: E402
 from core.privacy import PrivacyMode  # noqa: E402
-from core.skeleton import SkeletonLayout  # noqa: E402
+from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
 from live import room3d  # noqa: E402
 from live.headless import AlertDispatcher  # noqa: E402
@@ -471,7 +471,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         inputs, camera = self.pipeline.inputs, self.pipeline.camera
         if camera is None or not inputs.parts:
             return None
-        boxes = part_boxes(body.joints[None], body.states[None], camera, inputs.layout, inputs.glimpse,
+        boxes = part_boxes(body.joints[None], body.states[None], camera, KINECT_V2, inputs.glimpse,
                            joints_color=body.joints_color[None])[:, 0]
         return boxes[[PARTS.index(p) for p in inputs.parts]]
 

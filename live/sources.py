@@ -254,7 +254,7 @@ def replay_source(
         fps=info.fps if info.fps > 0 else 30.0,
         on_close=recording.close,
     )
-    source.timeline = getattr(recording, "timeline", None)
+    source.timeline = recording.timeline
     return source
 
 

@@ -179,7 +179,6 @@ PARTNER_MAX_M = 2.0
 
 def _other_body(
     person: TrackSnapshot, others: list[TrackSnapshot], end: float, spec: WindowSpec, max_gap_s: float,
-    layout: SkeletonLayout,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The nearest other person's joints (T, J, 3) and states (T, J) over the window, or None.
 
@@ -187,9 +186,9 @@ def _other_body(
     first and the other body second, zeros where absent.
     """
     times = spec.sample_times(end)
-    centre = person.joints[-1, layout.origin]  # the sources' own (Kinect v2) joints
+    centre = person.joints[-1, KINECT_V2.origin]  # the sources' own (Kinect v2) joints
     candidates = [o for o in others if o.tracking_id != person.tracking_id and o.last_seen >= times[0]]
-    distances = [float(np.linalg.norm(o.joints[-1, layout.origin] - centre)) for o in candidates]
+    distances = [float(np.linalg.norm(o.joints[-1, KINECT_V2.origin] - centre)) for o in candidates]
     nearby = [(d, o) for d, o in zip(distances, candidates, strict=True) if d <= PARTNER_MAX_M]
     if not nearby:
         return None
@@ -410,7 +409,7 @@ class RecognitionWorker:
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
         bodies[:, 0], body_states[:, 0] = joints, states
         if inputs.num_bodies > 1:
-            other = _other_body(person, everyone, end, inputs.window, self._frame_gap_s, KINECT_V2)
+            other = _other_body(person, everyone, end, inputs.window, self._frame_gap_s)
             if other is not None:
                 bodies[:, 1], body_states[:, 1] = other
         if self._to_model is not None:  # a model of another sensor (Kinect v1): the bodies mapped to it

@@ -362,7 +362,6 @@ def open_recording(
     color: bool = True,
     camera: ColorCamera = DEFAULT_CAMERA,
     video: Path | str | None = None,
-    labels: Path | str | None = None,
     depth: bool = True,
 ) -> ClipRecording | XefRecording | PkuMmdRecording:
     """A .xef file, an NTU-layout clip (its .skeleton, _rgb.avi, .json or folder) or a PKU-MMD sequence
@@ -370,16 +369,13 @@ def open_recording(
 
     `color=False` skips decoding colour (skeleton-only replay). `camera` projects .xef and PKU-MMD joints
     to colour pixels (clips store their own pixel coordinates). `video` gives a clip's _rgb.avi when it
-    is not next to the .skeleton (NTU's release keeps them in separate folders). `labels` gives a PKU-MMD
-    sequence's label file when it is not where `recordings.pkummd.find_label_file` looks. `depth=False`
+    is not next to the .skeleton (NTU's release keeps them in separate folders). A PKU-MMD sequence's labels
+    are found where `recordings.pkummd.find_label_file` looks. `depth=False`
     leaves Frame.depth None (no depth decoded; PKU-MMD sequences here have none).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    if labels is not None and not is_sequence_path(path):
-        raise ValueError(f"{path}: a label file goes with a PKU-MMD sequence (NNNN-V.txt); clips keep their "
-                         f"intervals in the sidecar")
     if path.suffix.lower() == ".xef":
         if video is not None:
             raise ValueError(f"{path}: a .xef file carries its own colour stream; drop the video argument")
@@ -387,5 +383,5 @@ def open_recording(
     if path.is_file() and is_sequence_path(path):
         if video is not None:
             raise ValueError(f"{path}: PKU-MMD here is skeleton only; drop the video argument")
-        return PkuMmdRecording(path, labels=labels, camera=camera)
+        return PkuMmdRecording(path, camera=camera)
     return ClipRecording(path, color=color, video=video, depth=depth)

@@ -697,6 +697,7 @@ def finalize_partial(
     timestamps = [r["t"] for r in records[:count]]
     sidecar = dict(header)
     sidecar.pop("config", None)
+    sidecar.pop("intervals", None)  # only the fitted ones below: raw ones may reach past a short clip's end
     sidecar.update(
         frame_count=count,
         duration_s=round(timestamps[-1] - timestamps[0], 6) if count else 0.0,

@@ -178,6 +178,7 @@ def nucla_splits(data: DataConfig) -> Splits:
     pool = [s for s in everything
             if s.group["view"] in data.nucla_train_views and s.group["subject"] not in held_subjects]
     test = [s for s in everything if tested(s)]
-    unused = [s for s in everything if not tested(s) and s not in pool]
+    in_pool = {id(s) for s in pool}
+    unused = [s for s in everything if not tested(s) and id(s) not in in_pool]
     train, validation = hold_out_performances(pool, data.validation_fraction, data.split_seed, performance)
     return Splits(train, validation, test, list(NUCLA_CLASS_NAMES), KINECT_V1, has_rgb=False, unused=unused)
