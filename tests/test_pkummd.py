@@ -334,6 +334,18 @@ def test_recovered_recording_keeps_the_intervals_it_has_frames_for(tmp_path: Pat
     assert timeline.intervals[1].end == pytest.approx(1.2)
 
 
+def test_a_recording_cut_before_its_first_interval_keeps_none(tmp_path: Path) -> None:
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    recording = open_recording(sequence)
+    recorder = Recorder(tmp_path / "out", sample_name="early", source="test", timeline=recording.timeline,
+                        config=RecorderConfig(record_video=False, min_free_bytes=0))
+    for frame in list(recording.frames())[:3]:  # a crash after 0.1 s, before the first interval (frame 5)
+        recorder.write(frame)
+    recorder._sync()
+    files = finalize_partial(recorder.partial_dir)
+    assert read_sidecar(files.sidecar).timeline is None  # readable, and no interval past its end
+
+
 def test_streaming_evaluation_finds_sequences_not_label_files(tmp_path: Path) -> None:
     """`evaluate --stream --data ROOT` on a folder in the release's layout: labels/NNNN-V.txt and
     actions.txt are named like sequences but are not ones."""
