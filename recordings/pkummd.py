@@ -135,7 +135,7 @@ def is_sequence_path(path: str | Path) -> bool:
 def sequence_stem(path: str | Path) -> str:
     """'0005-L' for .../0005-L.txt, .txt.xz or .txt.gz (the name unchanged for anything else)."""
     name = Path(path).name
-    for suffix in sorted(SEQUENCE_SUFFIXES, key=len, reverse=True):
+    for suffix in SEQUENCE_SUFFIXES:  # none ends another
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
@@ -473,16 +473,18 @@ class PkuMmdRecording:
     def frames(self) -> Iterator[Frame]:
         truth = self.frame_truth()
         present = body_present(self.joints)
+        # The whole sequence at once (a replay is per frame): states, and pixels (NaN where untracked).
+        states = np.where(np.abs(self.joints).sum(-1) > 0, TRACKED, NOT_TRACKED).astype(np.int8)
+        colors, _ = self.camera.project(self.joints)
+        colors[states == NOT_TRACKED] = np.nan
         for i, timestamp in enumerate(self.timestamps):
             bodies = []
             for m in range(NUM_BODIES):
                 if not present[i, m]:
                     continue
-                joints = self.joints[i, m]
-                states = np.where(np.abs(joints).sum(-1) > 0, TRACKED, NOT_TRACKED).astype(np.int8)
-                color, _ = self.camera.project(joints)
-                color[states == NOT_TRACKED] = np.nan
-                bodies.append(Body(int(self.tracking_ids[i, m]), joints.copy(), states, color, truth[i]))
+                # Copies: a Body is the consumer's to keep, not a view into the sequence.
+                bodies.append(Body(int(self.tracking_ids[i, m]), self.joints[i, m].copy(), states[i, m].copy(),
+                                   colors[i, m].copy(), truth[i]))
             yield Frame(timestamp=float(timestamp), color=None, bodies=bodies, index=i)
 
     def __iter__(self) -> Iterator[Frame]:

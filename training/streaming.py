@@ -40,7 +40,8 @@ from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig, ScoreSmoother
 from recordings.labels import LABEL_MAP_FILENAME
-from recordings.pkummd import find_label_file, is_sequence_path
+from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
+from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
 
@@ -89,20 +90,14 @@ class SimSpec:
         return spec
 
 
-PLAIN_TEXT = (".txt", ".txt.xz", ".txt.gz")
-
-
 def is_pkummd_sequence(path: Path) -> bool:
     """A PKU-MMD skeleton sequence, not its label file (named alike, NNNN-V.txt, in labels/)."""
     return is_sequence_path(path) and find_label_file(path) != path
 
 
 def _sequence_name(path: Path) -> str:
-    name = path.name
-    for suffix in SEQUENCE_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
+    """'0005-L' for a PKU-MMD sequence file, the stem for a recording."""
+    return sequence_stem(path) if is_sequence_path(path) else path.stem
 
 
 def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
@@ -123,7 +118,7 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
         if path.name == LABEL_MAP_FILENAME:  # a clip folder's class list, not a sequence
             continue
         if path.is_file() and any(path.name.endswith(s) for s in SEQUENCE_SUFFIXES):
-            if path.name.endswith(PLAIN_TEXT) and not is_pkummd_sequence(path):
+            if path.name.endswith(PKUMMD_SUFFIXES) and not is_pkummd_sequence(path):
                 continue  # a .txt that is no PKU-MMD sequence (actions.txt, a split list)
             found.setdefault(_sequence_name(path), path)  # one file per sequence (first suffix wins)
     if names is not None:

@@ -39,8 +39,10 @@ from recordings.pkummd import (
     INTERACTION_LABELS,
     PKUMMD_ACTIONS,
     PKUMMD_FPS,
+    VIEWS,
     SequenceName,
     find_label_file,
+    is_sequence_path,
     label_timeline,
     read_actions,
     read_labels,
@@ -100,11 +102,9 @@ def sequence_files(root: Path) -> dict[str, Path]:
     folder = root / "skeletons" if (root / "skeletons").is_dir() else root
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        name = sequence_stem(path)
-        try:
-            SequenceName.parse(name)
-        except ValueError:
+        if not is_sequence_path(path):
             continue
+        name = sequence_stem(path)
         if name in found:
             raise DatasetError(f"{folder}: sequence {name} twice ({found[name].name} and {path.name})")
         found[name] = path
@@ -138,7 +138,7 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
         frames = _joints(path).shape[0]  # read once here; the loads reuse it
         timeline = label_timeline(instances, actions, frame_count=frames, source=str(labels_path))
         parsed = SequenceName.parse(name)
-        group = {"performance": parsed.performance, "view": "LMR".index(parsed.view)}
+        group = {"performance": parsed.performance, "view": VIEWS.index(parsed.view)}
         for swapped in (False, True):
             load = SequenceLoad(path, name, timeline, max_bodies, swapped)
             sources.append(ClipSource(name, -1, load, {**group, "swapped": int(swapped)}))
@@ -182,6 +182,9 @@ def pkummd_splits(data: DataConfig) -> Splits:
     test = [s for s in sources if s.name not in training_side]
     if not pool:
         raise DatasetError(f"{root}: none of its sequences is on the {data.protocol} training side")
+    if data.validation_fraction + data.test_fraction >= 1:
+        raise DatasetError(f"data.validation_fraction ({data.validation_fraction}) and data.test_fraction "
+                           f"({data.test_fraction}) leave no performance to train on: their sum must be < 1")
     performances = sorted({s.group["performance"] for s in pool})
     held_test = draw_performances(performances, data.test_fraction, data.split_seed)
     rest = [p for p in performances if p not in held_test]
