@@ -483,8 +483,8 @@ class PkuMmdRecording:
                 if not present[i, m]:
                     continue
                 # Copies: a Body is the consumer's to keep, not a view into the sequence.
-                bodies.append(Body(int(self.tracking_ids[i, m]), self.joints[i, m].copy(), states[i, m].copy(),
-                                   colors[i, m].copy(), truth[i]))
+                bodies.append(Body(int(self.tracking_ids[i, m]), self.joints[i, m].copy(),
+                                   states[i, m].copy(), colors[i, m].copy(), truth[i]))
             yield Frame(timestamp=float(timestamp), color=None, bodies=bodies, index=i)
 
     def __iter__(self) -> Iterator[Frame]:
