@@ -44,6 +44,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
+import shiboken6  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.glimpse import PARTS, part_boxes  # noqa: E402
@@ -632,6 +633,15 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._pipeline_stopped.emit(summary)
         except RuntimeError:  # the window was deleted meanwhile: nobody is waiting for it
             pass
+
+    def dispose(self) -> None:
+        """Delete the window's Qt objects now, on the GUI thread, once it has closed. Left to Python's
+        garbage collector, the window would be destroyed by whichever thread dropped the last reference
+        (the stopping thread holds one until it ends) or ran a collection: Qt crashes when a widget is
+        destroyed off the GUI thread."""
+        if self._stopper is not None:
+            self._stopper.join(timeout=5.0)  # it has handed over the summary; it only has to return
+        shiboken6.delete(self)
 
     def _finish_close(self, summary: Summary | None) -> None:
         self.summary = summary
