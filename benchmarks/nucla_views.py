@@ -19,7 +19,6 @@ import numpy as np
 
 from core.skeleton import KINECT_V1, normalize_window
 from training.datasets.nucla import nucla_sources, performance
-from training.windows import mirror_permutation
 
 FRAMES = 20
 
@@ -53,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         frames = np.linspace(0, len(clip.timestamps) - 1, FRAMES).round().astype(int)
         body = normalize_window(clip.joints[frames], None, KINECT_V1)[:, 0]
         by_performance.setdefault(performance(source), {})[source.group["view"]] = body
-    order = mirror_permutation(KINECT_V1)
+    order = np.array(KINECT_V1.mirror_order)
     swapped, yaws, tilts, scales = [], [], [], []
     for views in by_performance.values():
         if 1 not in views or 2 not in views:

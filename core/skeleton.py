@@ -59,6 +59,14 @@ class SkeletonLayout:
         """(parent, child) pairs, for drawing."""
         return tuple((p, j) for j, p in enumerate(self.parents) if p >= 0)
 
+    @property
+    def mirror_order(self) -> tuple[int, ...]:
+        """Each joint's mirror image: ...Left <-> ...Right, the spine maps to itself. With x negated after
+        `normalize_window` (x runs along the shoulders) this mirrors a normalised body."""
+        mirrored = (n.replace("Left", "\0").replace("Right", "Left").replace("\0", "Right")
+                    for n in self.joint_names)
+        return tuple(self.joint_names.index(n) for n in mirrored)
+
     def index(self, joint_name: str) -> int:
         return self.joint_names.index(joint_name)
 

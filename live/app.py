@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.engines import Backend, Engine, EngineMetadata, open_engine, unavailable_reason, usable_cores
+from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse
@@ -55,6 +56,9 @@ DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
 # Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
 # "falling", the simulated room's class is "fall_down").
 DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
+# Smoothing and threshold for a model that does not carry its own (DecisionSettings) and a command line
+# that does not say.
+APP_DECISIONS = DecisionSettings(smoothing_s=RecognitionConfig.smoothing_s, threshold=AlertConfig.threshold)
 # --engine choices -> core.engines backends; the short names take the GPU flavour when there is one.
 ENGINE_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu", "onnxruntime-cuda",
                   "pytorch-cpu", "pytorch-cuda")
@@ -75,6 +79,9 @@ class LiveConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     headless_config: HeadlessConfig = field(default_factory=HeadlessConfig)
     alert_classes_given: bool = False  # explicit --alert-class: unknown names are an error
+    # --smoothing / --threshold as given; None takes the model's own (DecisionSettings, chosen on its
+    # validation data), else the defaults of RecognitionConfig / AlertConfig (`with_decisions`).
+    decisions: DecisionSettings = field(default_factory=DecisionSettings)
     duration_s: float | None = None  # stop after this long (None: until closed, Ctrl-C or the replay ends)
     screenshot: Path | None = None  # window: save a screenshot after `duration_s` (or 5 s) and quit
     privacy: PrivacyMode | None = None  # None: the default for the source (default_privacy)
@@ -114,10 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--hop", type=float, default=0.2, help="seconds between decisions (default: 0.2)")
     parser.add_argument("--top-k", type=int, default=3, help="classes per decision (default: 3)")
-    parser.add_argument("--smoothing", type=float, default=0.5,
-                        help="time constant (s) of the score smoothing; 0 turns it off (default: 0.5)")
-    parser.add_argument("--threshold", type=float, default=0.6,
-                        help="probability for events and alerts (default: 0.6)")
+    parser.add_argument("--smoothing", type=float, default=None,
+                        help="time constant (s) of the score smoothing; 0 turns it off (default: the "
+                             f"model's own, else {RecognitionConfig.smoothing_s})")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="probability for events and alerts (default: the model's own, else "
+                             f"{AlertConfig.threshold})")
     parser.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="raise alerts for this class (repeatable); default: falling / fall_down")
     parser.add_argument("--alert-cooldown", type=float, default=30.0,
@@ -166,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> LiveConfig:
     alert_classes = tuple(args.alert_classes) if args.alert_classes else DEFAULT_ALERT_CLASSES
-    recognition = RecognitionConfig(hop_s=args.hop, top_k=args.top_k, smoothing_s=args.smoothing)
+    recognition = RecognitionConfig(hop_s=args.hop, top_k=args.top_k)  # smoothing: `with_decisions`
     return LiveConfig(
         source=args.source,
         checkpoint=args.checkpoint,
@@ -187,7 +196,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         headless_config=HeadlessConfig(
             output=args.output,
             events=args.events,
-            alerts=AlertConfig(classes=alert_classes, threshold=args.threshold,
+            alerts=AlertConfig(classes=alert_classes,
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
                                delivery=None if args.alert_url is None else DeliveryConfig(
                                    args.alert_url, queue_path=args.alert_queue,
@@ -196,6 +205,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         privacy=None if args.privacy is None else PrivacyMode(args.privacy),
         duration_s=args.duration,
         alert_classes_given=bool(args.alert_classes),
+        decisions=DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold),
         screenshot=args.screenshot,
         show_3d=args.show_3d,
     )
@@ -356,13 +366,36 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     except BaseException:
         source.close()
         raise
+    config = with_decisions(config, engine.metadata.decisions)
     log.info("%s", describe_model(checkpoint, inputs))
     log.info("engine: %s (%s)", engine.name, engine.reason)
+    log.info("%s", describe_decisions(config.decisions, engine.metadata.decisions))
     privacy = default_privacy(config)
     log.info("privacy: %s%s", privacy.value, "" if config.privacy is not None else
              " (the default for this source; --privacy off|blur|skeleton to change)")
     return LivePipeline(source, engine, inputs, replace(config.pipeline, privacy=privacy),
                         source_is_open=True)
+
+
+def with_decisions(config: LiveConfig, model: DecisionSettings) -> LiveConfig:
+    """Smoothing and threshold: the command line's, else the model's own, else the app's defaults."""
+    chosen = config.decisions.over(model).over(APP_DECISIONS)
+    recognition = replace(config.pipeline.recognition, smoothing_s=chosen.smoothing_s)
+    alerts = replace(config.headless_config.alerts, threshold=chosen.threshold)
+    return replace(config, pipeline=replace(config.pipeline, recognition=recognition),
+                   headless_config=replace(config.headless_config, alerts=alerts))
+
+
+def describe_decisions(given: DecisionSettings, model: DecisionSettings) -> str:
+    """The startup line: the smoothing and threshold in use, and where each came from."""
+    chosen = given.over(model).over(APP_DECISIONS)
+
+    def origin(name: str) -> str:
+        return ("given" if getattr(given, name) is not None
+                else "the model's" if getattr(model, name) is not None else "default")
+
+    return (f"decisions: smoothing {chosen.smoothing_s:g} s ({origin('smoothing_s')}), threshold "
+            f"{chosen.threshold:g} ({origin('threshold')}); --smoothing / --threshold to change")
 
 
 def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
@@ -422,6 +455,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     app.exec()
     wakeup.stop()
     summary = window.summary or pipeline.stop()
+    window.dispose()
     alerts.close()
     return summary
 
@@ -455,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pipeline = build_pipeline(config)
         try:
-            config = _alerts_for(config, pipeline.inputs.class_names)
+            config = _alerts_for(with_decisions(config, pipeline.engine.metadata.decisions),
+                                 pipeline.inputs.class_names)
             if config.headless:
                 # Ctrl-C and a service manager's SIGTERM ask for a stop instead of raising wherever the
                 # main thread happens to be (half-way through starting the threads, say): the pipeline

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from core.model.checkpoint import Preprocessing, save_checkpoint
+from core.model.checkpoint import DecisionSettings, Preprocessing, save_checkpoint
 from core.model.network import PartAttentionNetwork
 from core.model.profiles import NetworkConfig
 
@@ -23,6 +23,7 @@ def random_checkpoint(
     seed: int = 0,
     extra: dict[str, Any] | None = None,
     layout: str = "kinect_v2",
+    decisions: DecisionSettings | None = None,
 ) -> Path:
     """Save a `config` network with weights drawn from `seed`. `varied_attention` draws the attention
     head too, so that attention depends on the pose (a fresh head gives exactly 1/K to every part)."""
@@ -34,5 +35,5 @@ def random_checkpoint(
             network.attention.score.bias.normal_(0, 0.3)
     save_checkpoint(path, network, class_names=list(class_names),
                     preprocessing=Preprocessing.matching(config, layout=layout, duration_s=duration_s),
-                    extra=extra)
+                    extra=extra, decisions=decisions or DecisionSettings())
     return path

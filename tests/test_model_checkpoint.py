@@ -19,7 +19,7 @@ from core.model import (
     save_checkpoint,
     tiny,
 )
-from core.model.checkpoint import FORMAT_VERSION
+from core.model.checkpoint import FORMAT_VERSION, DecisionSettings
 from core.window import WindowSpec
 
 torch.set_num_threads(1)
@@ -208,3 +208,37 @@ def test_committed_lstm_checkpoints_give_the_outputs_they_gave_before(name: str)
     want_logits, want_attention = (torch.tensor(v).reshape(2, -1) for v in BEFORE_THE_GRAPH_STREAM[name])
     torch.testing.assert_close(logits, want_logits, atol=2e-5, rtol=0)
     torch.testing.assert_close(attention, want_attention, atol=2e-6, rtol=0)
+
+
+def test_decision_settings_travel_with_the_model(tmp_path: Path) -> None:
+    """The smoothing and threshold chosen for a model are in its checkpoint and in its ONNX file; files
+    from before they existed have none (the app's defaults), and bad values name the file."""
+    from core.engines.metadata import EngineMetadata, OnnxMetadataError
+
+    config = pose_only(tiny(len(CLASSES)))
+    network = PartAttentionNetwork(config).eval()
+    chosen = DecisionSettings(smoothing_s=0.25, threshold=0.7)
+    path = tmp_path / "chosen.pt"
+    save_checkpoint(path, network, class_names=CLASSES, preprocessing=Preprocessing.matching(config),
+                    decisions=chosen)
+    loaded = load_checkpoint(path)
+    assert loaded.decisions == chosen
+    metadata = EngineMetadata.from_checkpoint(loaded, "0" * 64)
+    props = metadata.to_onnx_props()
+    assert EngineMetadata.from_onnx_props(props, source="x.onnx").decisions == chosen
+    del props["decisions"]
+    assert EngineMetadata.from_onnx_props(props, source="x.onnx").decisions == DecisionSettings()
+    with pytest.raises(OnnxMetadataError, match="bad.onnx.*threshold"):
+        EngineMetadata.from_onnx_props({**props, "decisions": '{"threshold": 1.5}'}, source="bad.onnx")
+
+    payload = torch.load(path, weights_only=True)
+    del payload["decisions"]  # as every file saved before the record existed
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt").decisions == DecisionSettings()
+    payload["decisions"] = {"smoothing_s": -1.0}
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"bad\.pt: invalid decisions record.*smoothing_s"):
+        load_checkpoint(tmp_path / "bad.pt")
+    # Given settings win over a model's, a model's over the fallback.
+    assert DecisionSettings(threshold=0.9).over(chosen) == DecisionSettings(0.25, 0.9)
+    assert DecisionSettings().over(DecisionSettings()).over(chosen) == chosen

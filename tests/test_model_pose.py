@@ -60,3 +60,38 @@ def test_bidirectional_networks_build_save_and_export(tmp_path) -> None:
     onnx = open_engine(path, Backend.ONNXRUNTIME_CPU, threads=1, cache_dir=tmp_path)
     graph, _ = onnx.run(crops_in, skeleton_in)
     np.testing.assert_allclose(graph, eager, atol=1e-4)
+
+
+def test_mirror_averaging_sees_a_window_and_its_mirror_as_one(tmp_path) -> None:
+    """pose_mirror_average: the class distribution is the mean of the plain network's on the window and
+    on its mirror image; no new weights, so a trained pose network takes the option as it is; the
+    exported graph computes the same."""
+    from core.engines import Backend, open_engine
+    from core.model.checkpoint import Preprocessing, save_checkpoint
+    from core.skeleton import KINECT_V2
+
+    plain_config = dataclasses.replace(pose_only(tiny(5)), num_bodies=2)
+    torch.manual_seed(0)
+    plain = PartAttentionNetwork(plain_config).eval()
+    averaged = PartAttentionNetwork(dataclasses.replace(plain_config, pose_mirror_average=True)).eval()
+    assert set(averaged.state_dict()) == set(plain.state_dict())  # the same weights, no more
+    averaged.load_state_dict(plain.state_dict())
+    skeleton = torch.randn(3, plain_config.num_frames, 2, 25, 3)
+    skeleton[1, :, 1] = 0.0  # one window with the second person absent: still absent when mirrored
+    mirror = skeleton[:, :, :, list(KINECT_V2.mirror_order)] * torch.tensor([-1.0, 1.0, 1.0])
+    with torch.no_grad():
+        want = (plain(None, skeleton)[0].softmax(-1) + plain(None, mirror)[0].softmax(-1)) / 2
+        got = averaged(None, skeleton)[0]
+        torch.testing.assert_close(got.softmax(-1), want)
+        torch.testing.assert_close(averaged(None, mirror)[0], got)  # a scene and its mirror: one answer
+        assert not torch.allclose(plain(None, skeleton)[0].softmax(-1), want)  # and not the plain one
+
+    path = tmp_path / "mirror.pt"
+    save_checkpoint(path, averaged, class_names=list("abcde"),
+                    preprocessing=Preprocessing.matching(averaged.config))
+    crops_in = np.zeros((3, 0, plain_config.num_frames, plain_config.crop_size, plain_config.crop_size, 3),
+                        np.float32)
+    onnx = open_engine(path, Backend.ONNXRUNTIME_CPU, threads=1, cache_dir=tmp_path)
+    logits, _ = onnx.run(crops_in, skeleton.numpy())
+    np.testing.assert_allclose(torch.from_numpy(logits).softmax(-1).numpy(), want.numpy(), atol=1e-5)
+

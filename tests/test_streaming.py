@@ -78,6 +78,23 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
         rescore_stream(tmp_path)
 
 
+def test_the_stream_evaluation_decides_as_live_would_with_the_models_settings(tmp_path: Path) -> None:
+    """A model's own smoothing and threshold are what the evaluation uses, as live does; given ones win."""
+    from dataclasses import replace
+
+    from core.model.checkpoint import DecisionSettings
+    from core.model.profiles import tiny
+
+    config = replace(tiny(len(CLASS_NAMES) + 1), num_bodies=1)
+    model = random_checkpoint(tmp_path / "own.pt", config, [*CLASS_NAMES, NO_ACTION], duration_s=1.0,
+                              decisions=DecisionSettings(smoothing_s=0.0, threshold=0.8))
+    evaluate_stream(model, "sim:seed=3,minutes=0.2", out=tmp_path / "run", progress=False,
+                    engine="pytorch-cpu", threads=1, decisions=DecisionSettings(threshold=0.5))
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (results["smoothing_s"], results["threshold"], results["event_lag_s"]) == (0.0, 0.5, 0.0)
+
+
+
 def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     """Our own recordings with intervals in their sidecars are streams too; unlabelled ones are skipped."""

@@ -22,7 +22,7 @@ from training.datasets.nucla import (
     read_nucla_sequence,
 )
 from training.stages import StageError, stages_for, train_stage
-from training.windows import Augmentation, WindowDataset, mirror_permutation
+from training.windows import Augmentation, WindowDataset
 
 torch.set_num_threads(1)
 
@@ -147,7 +147,7 @@ def test_shear_is_a_random_linear_map_and_off_draws_nothing() -> None:
 
 def test_swap_sides_is_the_sensors_back_view_error() -> None:
     """A person seen from behind, tracked as facing the sensor: sides swapped, turned 180 degrees."""
-    order = mirror_permutation(KINECT_V1)
+    order = np.array(KINECT_V1.mirror_order)
     skeleton = np.random.default_rng(0).normal(size=(5, 1, 20, 3)).astype(np.float32)
     swapped = Augmentation(swap_sides=1.0).apply(skeleton, np.random.default_rng(0), order)
     np.testing.assert_allclose(swapped, skeleton[:, :, order] * np.array([-1, 1, -1]), atol=1e-6)
@@ -196,7 +196,7 @@ def test_window_dataset_train_and_eval_items() -> None:
 
 
 def test_mirror_swaps_sides_and_negates_x() -> None:
-    order = mirror_permutation(KINECT_V2)
+    order = np.array(KINECT_V2.mirror_order)
     names = KINECT_V2.joint_names
     assert names[order[names.index("HandLeft")]] == "HandRight"
     assert names[order[names.index("ThumbRight")]] == "ThumbLeft"
@@ -307,7 +307,8 @@ def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -
     config = _pose_config(
         tmp_path,
         data,
-        **{"model.overrides": "{pose_stream: gcn, gcn_channels: [8, 8]}", "augment.shear": "0.2"},
+        **{"model.overrides": "{pose_stream: gcn, gcn_channels: [8, 8]}", "augment.shear": "0.2",
+           "decisions.smoothing_s": "0.3"},
     )
     train_stage(config, "pose")
     record = json.loads((tmp_path / "run" / "pose" / "metrics.jsonl").read_text().splitlines()[-1])
@@ -315,6 +316,8 @@ def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -
     loaded = load_checkpoint(tmp_path / "run" / "pose" / "best.pt")
     assert loaded.config.pose_stream.value == "gcn" and loaded.config.gcn_channels == (8, 8)
     assert loaded.extra["train_config"]["augment"]["shear"] == 0.2
+    # The config's decision settings go into every checkpoint the run writes (the app reads them there).
+    assert loaded.decisions.smoothing_s == 0.3 and loaded.decisions.threshold is None
 
 
 def _views_folder(source: Path, target: Path, views: set[int], limit: int | None = None) -> Path:

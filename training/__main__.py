@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.model.checkpoint import CheckpointError
+from core.model.checkpoint import CheckpointError, DecisionSettings
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
@@ -129,11 +129,12 @@ def main(argv: list[str] | None = None) -> int:
 
     stream.add_argument("--hop", type=float, default=RecognitionConfig.hop_s,
                         help="seconds between decisions")
-    stream.add_argument("--smoothing", type=float, default=RecognitionConfig.smoothing_s,
-                        help="time constant (s) of the score smoothing")
+    stream.add_argument("--smoothing", type=float, default=None,
+                        help="time constant (s) of the score smoothing (default: the model's own, else "
+                             f"{RecognitionConfig.smoothing_s}, as python -m live)")
     stream.add_argument("--threshold", type=float, default=None, dest="threshold_given",
-                        help=f"probability for events and alerts (default: {AlertConfig.threshold}; with "
-                             "--rescore, the run's)")
+                        help=f"probability for events and alerts (default: the model's own, else "
+                             f"{AlertConfig.threshold}; with --rescore, the run's)")
     stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="alert classes (default: the app's, falling / fall_down, where the model "
                              "has them)")
@@ -201,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 subset=args.subset or "all",
                 out=args.out,
                 hop_s=args.hop,
-                smoothing_s=args.smoothing,
-                threshold=AlertConfig.threshold if args.threshold_given is None else args.threshold_given,
+                decisions=DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold_given),
                 alert_classes=args.alert_classes,
                 engine=args.engine,
                 threads=args.threads,

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from core.model.checkpoint import DecisionSettings
+
 
 class ConfigError(ValueError):
     """A config file or override that does not fit TrainConfig."""
@@ -144,6 +146,9 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     epochs: StageEpochs = field(default_factory=StageEpochs)
+    # Smoothing and threshold the app uses with this model unless told otherwise, written into its
+    # checkpoints; choose them on validation streams (`evaluate --stream --subset validation`).
+    decisions: DecisionSettings = field(default_factory=DecisionSettings)
     out: str = "runs/default"
     seed: int = 0
     workers: int = 2  # DataLoader worker processes per training process
@@ -216,7 +221,10 @@ def _merge(instance: Any, values: dict[str, Any], where: str) -> Any:
             changes[key] = _merge(current, value, f"{where}.{key}" if where else key)
         else:
             changes[key] = _check_type(value, hints[key], f"{where}.{key}" if where else key)
-    return dataclasses.replace(instance, **changes)
+    try:
+        return dataclasses.replace(instance, **changes)
+    except ValueError as error:  # a section's own checks (e.g. DecisionSettings)
+        raise ConfigError(f"{where or 'config'}: {error}") from None
 
 
 def parse_override(text: str) -> dict[str, Any]:

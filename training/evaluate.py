@@ -14,9 +14,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from core.model.checkpoint import load_checkpoint
+from core.model.checkpoint import DecisionSettings, load_checkpoint
 from core.skeleton import layout_by_name
-from live.worker import RecognitionConfig
 from training import distributed
 from training.config import DataConfig, config_from_dict
 from training.data import DatasetError
@@ -171,8 +170,7 @@ def evaluate_streams(
     subset: str = "all",
     out: str | Path | None = None,
     hop_s: float = 0.2,
-    smoothing_s: float = 0.5,
-    threshold: float = 0.6,
+    decisions: DecisionSettings | None = None,
     alert_classes: list[str] | None = None,
     engine: str = "auto",
     threads: int | None = None,
@@ -200,7 +198,6 @@ def evaluate_streams(
                 raise DatasetError(f"{checkpoint} does not record its dataset: --subset {subset} is unknown")
             splits = build_splits(dataclasses.replace(trained.data, root=str(data)))
             names = {s.name for s in splits.subset(subset)}
-    recognition = RecognitionConfig(hop_s=hop_s, smoothing_s=smoothing_s)
-    return evaluate_stream(checkpoint, str(data), out=out, names=names, recognition=recognition,
-                           threshold=threshold, alert_classes=alert_classes, engine=engine, threads=threads,
+    return evaluate_stream(checkpoint, str(data), out=out, names=names, hop_s=hop_s, decisions=decisions,
+                           alert_classes=alert_classes, engine=engine, threads=threads,
                            progress=progress)

@@ -477,6 +477,7 @@ def train_stage(
                 "class_names": splits.class_names,
                 "preprocessing": preprocessing,
                 "extra": {**extra, "epoch": epoch + 1, "validation": validation},
+                "decisions": config.decisions,
             }
             for name in ("best.pt", "last.pt") if improved else ("last.pt",):
                 save_checkpoint(out / name, network, **described)

@@ -32,9 +32,10 @@ import numpy as np
 from tqdm import tqdm
 
 from core.frame import Frame
+from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
 from core.timeline import NO_ACTION, Interval, Timeline, intervals_from_labels
-from live.app import DEFAULT_ALERT_CLASSES, open_model, sim_actions
+from live.app import APP_DECISIONS, DEFAULT_ALERT_CLASSES, open_model, sim_actions
 from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
@@ -201,8 +202,8 @@ def evaluate_stream(
     *,
     out: str | Path | None = None,
     names: set[str] | None = None,
-    recognition: RecognitionConfig | None = None,
-    threshold: float = AlertConfig.threshold,
+    hop_s: float = RecognitionConfig.hop_s,
+    decisions: DecisionSettings | None = None,
     alert_classes: Sequence[str] | None = None,
     engine: str = "auto",
     threads: int | None = None,
@@ -210,11 +211,14 @@ def evaluate_stream(
     privacy: PrivacyMode = PrivacyMode.OFF,
 ) -> StreamRun:
     """Run every sequence of `data` through the app's pipeline and score the decisions (`privacy`: the
-    app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py)."""
+    app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py).
+    `decisions`: smoothing and threshold where given; else the model's own, else the app's, as live."""
     started = time.monotonic()
-    recognition = recognition or RecognitionConfig()  # the app's defaults
     checkpoint = Path(checkpoint)
     model, inputs = open_model(checkpoint, engine, threads)
+    chosen = (decisions or DecisionSettings()).over(model.metadata.decisions).over(APP_DECISIONS)
+    recognition = RecognitionConfig(hop_s=hop_s, smoothing_s=chosen.smoothing_s)
+    threshold = chosen.threshold
     classes = inputs.class_names
     if alert_classes is None:  # as the app: the default alert classes this model knows
         known = {c.lower(): c for c in classes}

@@ -63,7 +63,7 @@ class Augmentation:
         self, skeleton: np.ndarray, rng: np.random.Generator, mirror_order: np.ndarray | None = None
     ) -> np.ndarray:
         """skeleton (T, M, J, 3) normalised; `mirror_order` (J,) maps each joint to its mirror image
-        (see `mirror_permutation`), needed when `mirror` or `swap_sides` > 0."""
+        (`SkeletonLayout.mirror_order`), needed when `mirror` or `swap_sides` > 0."""
         present = np.abs(skeleton).sum(-1, keepdims=True) > 0
         if self.mirror > 0 and mirror_order is not None and rng.uniform() < self.mirror:
             # After normalize_window x runs along the shoulders: negate it and swap left and right joints.
@@ -140,7 +140,7 @@ class WindowDataset(Dataset):
         self.jitter = jitter
         self.augmentation = augmentation if augmentation is not None else Augmentation()
         self.eval_windows = eval_windows
-        self._mirror_order = mirror_permutation(layout)
+        self._mirror_order = np.array(layout.mirror_order)
         self.part_index = part_index  # which cached crop tracks, in the network's order (None: all)
         self.seed = seed
         self.epoch = 0
@@ -364,17 +364,3 @@ def window_datasets(
     validation = WindowDataset(validation_sources, spec, splits.layout, num_bodies, train=False,
                                eval_windows=window.eval_windows, **common)
     return train, validation
-
-
-def mirror_permutation(layout: SkeletonLayout) -> np.ndarray:
-    """(J,) index of each joint's mirror image: ...Left <-> ...Right, the spine maps to itself."""
-    names = list(layout.joint_names)
-    order = []
-    for name in names:
-        if "Left" in name:
-            order.append(names.index(name.replace("Left", "Right")))
-        elif "Right" in name:
-            order.append(names.index(name.replace("Right", "Left")))
-        else:
-            order.append(names.index(name))
-    return np.array(order, dtype=np.int64)

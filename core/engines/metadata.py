@@ -1,4 +1,5 @@
-"""What a network file says about itself: classes, profile, window, crops, normalisation, source hash.
+"""What a network file says about itself: classes, profile, window, crops, normalisation, decision
+settings, source hash.
 
 Every engine carries an `EngineMetadata`, so a file alone says how to feed it (torchvision's habit with
 weights, taken further). An exported ONNX file holds the same record in its `metadata_props`.
@@ -6,6 +7,7 @@ weights, taken further). An exported ONNX file holds the same record in its `met
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.model.checkpoint import Checkpoint, Preprocessing
+from core.model.checkpoint import Checkpoint, DecisionSettings, Preprocessing
 from core.model.profiles import PROFILES, NetworkConfig
 
 METADATA_FORMAT = "where-to-focus.engine/1"
@@ -33,6 +35,7 @@ class EngineMetadata:
     config: NetworkConfig
     preprocessing: Preprocessing
     checkpoint_sha256: str  # of the checkpoint file the weights came from
+    decisions: DecisionSettings = DecisionSettings()  # smoothing / threshold chosen for this model
 
     @property
     def window_seconds(self) -> float:
@@ -70,6 +73,7 @@ class EngineMetadata:
             config=checkpoint.config,
             preprocessing=checkpoint.preprocessing,
             checkpoint_sha256=checkpoint_sha256,
+            decisions=checkpoint.decisions,
         )
 
     def to_onnx_props(self) -> dict[str, str]:
@@ -99,6 +103,7 @@ class EngineMetadata:
             "checkpoint_sha256": self.checkpoint_sha256,
             "network_config": self.config.to_dict(),
             "preprocessing": p.to_dict(),
+            "decisions": dataclasses.asdict(self.decisions),
         }
         return {key: json.dumps(value) for key, value in values.items()}
 
@@ -120,6 +125,8 @@ class EngineMetadata:
                 config=config,
                 preprocessing=preprocessing,
                 checkpoint_sha256=str(values["checkpoint_sha256"]),
+                # Files exported before models carried decision settings have none: the app's defaults.
+                decisions=DecisionSettings.from_dict(values.get("decisions"), source=source),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise OnnxMetadataError(f"{source}: broken metadata_props record ({error!r})") from error

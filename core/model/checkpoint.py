@@ -6,6 +6,7 @@
       "class_names":   [C names, in logit order]
       "preprocessing": window (seconds, frames), glimpse (crop size, part sizes), parts, skeleton layout,
                        bodies, skeleton normalisation, pixel convention
+      "decisions":     the smoothing and threshold this model's decisions were chosen with (optional)
       "state_dict":    weights (CPU tensors, without DDP / torch.compile prefixes)
       "extra":         anything the trainer adds (epoch, metrics, ...), plain types and tensors only
     }
@@ -120,6 +121,37 @@ class Preprocessing:
             raise CheckpointError(f"{source}: invalid preprocessing record ({error!r}): {dict(d)}") from error
 
 
+@dataclass(frozen=True)
+class DecisionSettings:
+    """How the app should turn this model's scores into decisions, where its command line does not say:
+    the settings chosen for this model on its validation data (its checkpoints README says how). None
+    leaves the app's own default. They belong to the model because they depend on it: a model whose
+    scores flicker less needs less smoothing, and every bit of smoothing delays its decisions."""
+
+    smoothing_s: float | None = None  # time constant of the score smoothing (live.worker.ScoreSmoother)
+    threshold: float | None = None  # smoothed probability that makes an event or an alert
+
+    def __post_init__(self) -> None:
+        if self.smoothing_s is not None and not self.smoothing_s >= 0:
+            raise ValueError(f"decision smoothing_s must be >= 0, got {self.smoothing_s}")
+        if self.threshold is not None and not 0 < self.threshold <= 1:
+            raise ValueError(f"decision threshold must be in (0, 1], got {self.threshold}")
+
+    def over(self, fallback: DecisionSettings) -> DecisionSettings:
+        """These settings where they are set, `fallback`'s elsewhere."""
+        return DecisionSettings(
+            smoothing_s=fallback.smoothing_s if self.smoothing_s is None else self.smoothing_s,
+            threshold=fallback.threshold if self.threshold is None else self.threshold,
+        )
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None, *, source: str = "<decisions>") -> DecisionSettings:
+        try:
+            return cls(**dict(d or {}))
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"{source}: invalid decisions record ({error}): {d}") from error
+
+
 @dataclass
 class Checkpoint:
     model: PartAttentionNetwork  # in eval mode
@@ -127,6 +159,7 @@ class Checkpoint:
     class_names: list[str]
     preprocessing: Preprocessing
     extra: dict[str, Any]
+    decisions: DecisionSettings = DecisionSettings()
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -147,6 +180,7 @@ def save_checkpoint(
     class_names: Sequence[str],
     preprocessing: Preprocessing,
     extra: Mapping[str, Any] | None = None,
+    decisions: DecisionSettings = DecisionSettings(),
 ) -> None:
     """Write `model` (possibly wrapped by DDP or torch.compile) with everything needed to use it again.
 
@@ -170,6 +204,7 @@ def save_checkpoint(
         "config": config.to_dict(),
         "class_names": list(class_names),
         "preprocessing": preprocessing.to_dict(),
+        "decisions": dataclasses.asdict(decisions),
         "state_dict": {k: v.detach().cpu() for k, v in strip_wrapper_prefixes(network.state_dict()).items()},
         "extra": dict(extra or {}),
     }
@@ -210,7 +245,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     model = PartAttentionNetwork(config)
     load_network_state(model, payload["state_dict"], source=str(path))
     model.to(map_location).eval()
-    return Checkpoint(model, config, class_names, preprocessing, dict(payload.get("extra") or {}))
+    decisions = DecisionSettings.from_dict(payload.get("decisions"), source=str(path))
+    return Checkpoint(model, config, class_names, preprocessing, dict(payload.get("extra") or {}), decisions)
 
 
 def load_network_state(

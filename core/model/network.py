@@ -33,6 +33,7 @@ under DDP, wrap `PartLogits(network)` / `PoseLogits(network)`, whose forward is 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 
 import torch
@@ -137,6 +138,11 @@ class PartAttentionNetwork(nn.Module):
             self.classifier_dropout = nn.Dropout(config.i3d_dropout)
             self.classifier = nn.Linear(feature_size, config.num_classes)
 
+        if config.pose_mirror_average:  # not weights: absent from state dicts, rebuilt from the config
+            layout = layout_with_joints(config.num_joints)
+            self.register_buffer("mirror_order", torch.tensor(layout.mirror_order), persistent=False)
+            self.register_buffer("mirror_sign", torch.tensor([-1.0, 1.0, 1.0]), persistent=False)
+
         self.stage = Stage.ALL
 
     # ---- inference ------------------------------------------------------------------------------
@@ -152,6 +158,11 @@ class PartAttentionNetwork(nn.Module):
         aggregation = self.config.aggregation
         if aggregation is Aggregation.POSE:
             logits, _ = self._pose(skeleton)
+            if self.config.pose_mirror_average:
+                mirrored, _ = self._pose(skeleton[:, :, :, self.mirror_order] * self.mirror_sign)
+                # log of the mean of the two softmaxes: softmax of the result is that mean.
+                both = torch.stack([torch.log_softmax(logits, -1), torch.log_softmax(mirrored, -1)])
+                logits = torch.logsumexp(both, dim=0) - math.log(2.0)
             return logits, logits.new_zeros(logits.shape[0], 0)
 
         if aggregation is Aggregation.ATTENTION:

@@ -97,6 +97,13 @@ class NetworkConfig:
     gcn_channels: tuple[int, ...] = (32, 32, 64)
     gcn_temporal_kernel: int = 5
     gcn_dropout: float = 0.5
+    # Pose-only networks (aggregation "pose"; the others read no pose logits and ignore it): classify
+    # the window and its mirror image (left and right joints swapped, x negated) and average the two
+    # class distributions. Only for classes that do not say which side (PKU-MMD's interactions, not
+    # drink_left): a second, differently wrong opinion for the price of a second pass. Inference only:
+    # the pose stage trains the pose stream itself (mirroring is an augmentation there). A field here,
+    # not an ablation, so that a training config's overrides can set it before the ablation is applied.
+    pose_mirror_average: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -132,6 +139,9 @@ class NetworkConfig:
             problems.append(f"pose_bones needs a skeleton layout of {self.num_joints} joints; there is none")
         if self.pose_stream is PoseStream.GCN:
             problems += self._gcn_problems()
+        if self.pose_mirror_average and layout_with_joints(self.num_joints) is None:
+            problems.append(f"pose_mirror_average needs a skeleton layout of {self.num_joints} joints; "
+                            "there is none")
         if problems:
             raise ValueError("invalid NetworkConfig: " + "; ".join(problems))
 
