@@ -18,7 +18,7 @@ never an event nor an alert.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +67,14 @@ class Interval:
         if self.person is not None:
             out["person"] = self.person
         return out
+
+    @classmethod
+    def from_json(cls, entry: Mapping) -> Interval:
+        """From {"start", "end", "label"[, "person"]}; KeyError, TypeError, ValueError or AttributeError
+        where the entry is not one (callers name the file and line)."""
+        person = entry.get("person")
+        return cls(float(entry["start"]), float(entry["end"]), str(entry["label"]),
+                   None if person is None else int(person))
 
 
 @dataclass(frozen=True)
@@ -196,9 +204,7 @@ class Timeline:
         intervals = []
         for k, entry in enumerate(entries):
             try:
-                person = entry.get("person")
-                intervals.append(Interval(float(entry["start"]), float(entry["end"]), str(entry["label"]),
-                                          None if person is None else int(person)))
+                intervals.append(Interval.from_json(entry))
             except (AttributeError, KeyError, TypeError, ValueError):
                 raise TimelineError(
                     f'{source}: intervals entry {k + 1}: expected {{"start": s, "end": s, "label": name}}, '

@@ -654,10 +654,7 @@ def finalize_partial(
         try:
             record = json.loads(line)
             if "interval" in record:
-                entry = record["interval"]
-                person = entry.get("person")
-                marked.append(Interval(float(entry["start"]), float(entry["end"]), str(entry["label"]),
-                                       None if person is None else int(person)))
+                marked.append(Interval.from_json(record["interval"]))
                 continue
             records.append(record)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
@@ -746,9 +743,7 @@ def finalize_partial(
 
 def _header_interval(entry: dict, frames_path: Path) -> Interval:
     try:
-        person = entry.get("person")
-        return Interval(float(entry["start"]), float(entry["end"]), str(entry["label"]),
-                        None if person is None else int(person))
+        return Interval.from_json(entry)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise RecorderError(
             f"{frames_path}: line 1: header interval {entry!r} is not start/end/label"

@@ -73,6 +73,11 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     assert sum(row["events"] for row in strict.scores.per_class.values()) <= sum(
         row["events"] for row in run.scores.per_class.values())
     assert json.loads((tmp_path / "strict" / "results.json").read_text())["threshold"] == 0.99
+    damaged = json.loads((tmp_path / "results.json").read_text())
+    damaged["truth"][0]["intervals"] = [{"start": 1.0, "label": "kick"}]  # no end
+    (tmp_path / "results.json").write_text(json.dumps(damaged))
+    with pytest.raises(DatasetError, match="results.json: its truth is damaged"):
+        rescore_stream(tmp_path)
     (tmp_path / "decisions" / "sim_seed3.jsonl").write_text("{not json\n")
     with pytest.raises(DatasetError, match="sim_seed3.jsonl: cannot read the run's decisions"):
         rescore_stream(tmp_path)

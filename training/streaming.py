@@ -294,10 +294,12 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None,
                                for line in lines.read_text().splitlines() if line.strip()]
         except (OSError, ValueError, KeyError) as error:
             raise DatasetError(f"{lines}: cannot read the run's decisions ({error})") from None
-    tracks = [Track(t["sequence"], t["person"], t["start"], t["end"],
-                    tuple(Interval(i["start"], i["end"], i["label"], i.get("person"))
-                          for i in t["intervals"]))
-              for t in previous["truth"]]
+    try:
+        tracks = [Track(t["sequence"], t["person"], t["start"], t["end"],
+                        tuple(Interval.from_json(i) for i in t["intervals"]))
+                  for t in previous["truth"]]
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise DatasetError(f"{path}: its truth is damaged ({error!r})") from None
     threshold = previous["threshold"] if threshold is None else threshold
     alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold)
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
