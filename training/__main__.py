@@ -196,13 +196,17 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate" and args.stream:
             from training.evaluate import evaluate_streams
 
+            try:
+                given = DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold_given)
+            except ValueError as error:
+                parser.error(f"--smoothing / --threshold: {error}")
             evaluate_streams(
                 args.checkpoint,
                 data=args.data,
                 subset=args.subset or "all",
                 out=args.out,
                 hop_s=args.hop,
-                decisions=DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold_given),
+                decisions=given,
                 alert_classes=args.alert_classes,
                 engine=args.engine,
                 threads=args.threads,
