@@ -92,6 +92,14 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     return load_config(args.config, overrides)
 
 
+def _given_decisions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> DecisionSettings:
+    """`evaluate`'s --smoothing / --threshold (None where not given: the model's own, else the app's)."""
+    try:
+        return DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold_given)
+    except ValueError as error:
+        parser.error(f"--smoothing / --threshold: {error}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -190,23 +198,19 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate" and args.rescore:
             from training.streaming import rescore_stream
 
-            rescore_stream(args.rescore, threshold=args.threshold_given, out=args.out)
+            rescore_stream(args.rescore, threshold=_given_decisions(parser, args).threshold, out=args.out)
         elif args.command == "evaluate" and not args.checkpoint:
             parser.error("evaluate needs --checkpoint (or --rescore RUN_DIR)")
         elif args.command == "evaluate" and args.stream:
             from training.evaluate import evaluate_streams
 
-            try:
-                given = DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold_given)
-            except ValueError as error:
-                parser.error(f"--smoothing / --threshold: {error}")
             evaluate_streams(
                 args.checkpoint,
                 data=args.data,
                 subset=args.subset or "all",
                 out=args.out,
                 hop_s=args.hop,
-                decisions=given,
+                decisions=_given_decisions(parser, args),
                 alert_classes=args.alert_classes,
                 engine=args.engine,
                 threads=args.threads,
