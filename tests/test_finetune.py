@@ -216,3 +216,15 @@ def test_the_fine_tuned_classes_and_the_base_settings_it_keeps(tmp_path: Path) -
     assert site_classes(base, ["raise", "drink"], replace=True) == ["raise", "drink", NO_ACTION]
     trained = base_train_config(base)  # settings this trainer no longer knows are dropped, not fatal
     assert trained.optim.lr == 0.003 and trained.window.jitter == 0.1
+
+
+def test_a_fine_tuned_model_decides_as_its_base_unless_told() -> None:
+    """The base's decision settings come with its training config (the demo's threshold 0.5)."""
+    from core.model.checkpoint import DecisionSettings, load_checkpoint
+    from training.config import load_config
+    from training.finetune import base_train_config
+
+    demo = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt"
+    inherited = base_train_config(load_checkpoint(demo))
+    assert inherited.decisions == DecisionSettings(threshold=0.5)
+    assert load_config(None, ["decisions.threshold=0.6"], base=inherited).decisions.threshold == 0.6

@@ -1,7 +1,9 @@
 """`python -m training finetune --from CK --clips DIR`: teach a trained model a site's own classes.
 
     CK (checkpoint)   its network (profile, parts, bodies), window, part boxes and classes; its training
-                      settings (augmentation, Eq. 5's weights, learning rates) where it recorded them
+                      settings (augmentation, Eq. 5's weights, learning rates) and decision settings
+                      (smoothing, threshold: --set decisions.threshold=... to choose others) where it
+                      recorded them
     DIR               the site's clips (NTU layout + labels.txt: python -m live --record --label ...,
                       python -m recordings label ...); --rehearse DIR: clips of the base model's classes
     prepare           crops cut as CK cuts them                                        -> OUT/cache
