@@ -377,9 +377,15 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
                         source_is_open=True)
 
 
+def decisions_for(given: DecisionSettings, model: DecisionSettings) -> DecisionSettings:
+    """Smoothing and threshold: the command line's, else the model's own, else the app's defaults (every
+    field set). The one rule for live and for `evaluate --stream`."""
+    return given.over(model).over(APP_DECISIONS)
+
+
 def with_decisions(config: LiveConfig, model: DecisionSettings) -> LiveConfig:
-    """Smoothing and threshold: the command line's, else the model's own, else the app's defaults."""
-    chosen = config.decisions.over(model).over(APP_DECISIONS)
+    """`config` with the smoothing and threshold `decisions_for` picks."""
+    chosen = decisions_for(config.decisions, model)
     recognition = replace(config.pipeline.recognition, smoothing_s=chosen.smoothing_s)
     alerts = replace(config.headless_config.alerts, threshold=chosen.threshold)
     return replace(config, pipeline=replace(config.pipeline, recognition=recognition),
@@ -388,7 +394,7 @@ def with_decisions(config: LiveConfig, model: DecisionSettings) -> LiveConfig:
 
 def describe_decisions(given: DecisionSettings, model: DecisionSettings) -> str:
     """The startup line: the smoothing and threshold in use, and where each came from."""
-    chosen = given.over(model).over(APP_DECISIONS)
+    chosen = decisions_for(given, model)
 
     def origin(name: str) -> str:
         return ("given" if getattr(given, name) is not None

@@ -94,4 +94,3 @@ def test_mirror_averaging_sees_a_window_and_its_mirror_as_one(tmp_path) -> None:
     onnx = open_engine(path, Backend.ONNXRUNTIME_CPU, threads=1, cache_dir=tmp_path)
     logits, _ = onnx.run(crops_in, skeleton.numpy())
     np.testing.assert_allclose(torch.from_numpy(logits).softmax(-1).numpy(), want.numpy(), atol=1e-5)
-

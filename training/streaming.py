@@ -35,7 +35,7 @@ from core.frame import Frame
 from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
 from core.timeline import NO_ACTION, Interval, Timeline, intervals_from_labels
-from live.app import APP_DECISIONS, DEFAULT_ALERT_CLASSES, open_model, sim_actions
+from live.app import DEFAULT_ALERT_CLASSES, decisions_for, open_model, sim_actions
 from live.headless import AlertConfig, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
@@ -216,7 +216,7 @@ def evaluate_stream(
     started = time.monotonic()
     checkpoint = Path(checkpoint)
     model, inputs = open_model(checkpoint, engine, threads)
-    chosen = (decisions or DecisionSettings()).over(model.metadata.decisions).over(APP_DECISIONS)
+    chosen = decisions_for(decisions or DecisionSettings(), model.metadata.decisions)
     recognition = RecognitionConfig(hop_s=hop_s, smoothing_s=chosen.smoothing_s)
     threshold = chosen.threshold
     classes = inputs.class_names
