@@ -219,12 +219,13 @@ def test_the_fine_tuned_classes_and_the_base_settings_it_keeps(tmp_path: Path) -
 
 
 def test_a_fine_tuned_model_decides_as_its_base_unless_told() -> None:
-    """The base's decision settings come with its training config (the demo's threshold 0.5)."""
+    """The base's decision settings come with its training config (the demo's 0.25 s and 0.4)."""
     from core.model.checkpoint import DecisionSettings, load_checkpoint
     from training.config import load_config
+    from training.demo import DEMO_SMOOTHING_S, DEMO_THRESHOLD
     from training.finetune import base_train_config
 
     demo = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt"
     inherited = base_train_config(load_checkpoint(demo))
-    assert inherited.decisions == DecisionSettings(threshold=0.5)
+    assert inherited.decisions == DecisionSettings(DEMO_SMOOTHING_S, DEMO_THRESHOLD)
     assert load_config(None, ["decisions.threshold=0.6"], base=inherited).decisions.threshold == 0.6

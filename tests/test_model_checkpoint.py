@@ -164,19 +164,9 @@ def test_read_i3d_weights_unwraps_state_dict_records(tmp_path: Path) -> None:
         read_i3d_weights(tmp_path / "odd.pt")
 
 
-# Outputs of the committed LSTM checkpoints, recorded with code from before the pose stream became a
-# choice (commit 59c3dd6 for nucla_lstm.pt; f813a5c for demo.pt, retrained with no_action): files saved
-# without `pose_stream` must rebuild the same LSTM network.
+# Outputs of a committed LSTM checkpoint, recorded with code from before the pose stream became a
+# choice (commit 59c3dd6): files saved without `pose_stream` must rebuild the same LSTM network.
 BEFORE_THE_GRAPH_STREAM = {
-    "demo.pt": (
-        [
-            [-3.329979, -3.549600, -4.154927, -4.257356, -3.282503, -2.430535,
-             -5.368669, -2.456088, -6.558324, 3.180762, 3.463544],
-            [-4.654360, -5.397017, -4.745381, -5.331847, -4.495720, -4.320409,
-             1.631148, -1.008397, 0.560517, 0.616071, 2.277788],
-        ],
-        [[0.028913, 0.129796, 0.841291], [0.006660, 0.015955, 0.977385]],
-    ),
     "nucla_lstm.pt": (
         [
             [4.874671, 3.958286, 0.618181, -0.736819, -0.559214,

@@ -287,6 +287,87 @@ def test_paper_profile_cost() -> None:
     assert cost.gmacs == pytest.approx(3 * cost.i3d_gmacs, rel=0.01)
 
 
+def test_pose_fusion_mixes_the_pose_streams_class_distribution_into_the_output(tmp_path) -> None:
+    """pose_fusion w: the output's class distribution is (1 - w) the paper's (classifier of F) plus w the
+    pose classifier's; the same weights, so a network trained without it takes it; the stages whose
+    output now reaches the pose classifier train it (the head stage too, for a site's new classes), and
+    the exported graph that the engines run computes the same."""
+    from core.engines import Backend, open_engine
+    from core.model.checkpoint import Preprocessing, save_checkpoint
+
+    torch.manual_seed(0)
+    plain = PartAttentionNetwork(tiny(5)).eval()
+    torch.nn.init.normal_(plain.attention.score.weight)
+    fused = PartAttentionNetwork(dataclasses.replace(plain.config, pose_fusion=0.3)).eval()
+    assert set(fused.state_dict()) == set(plain.state_dict())
+    fused.load_state_dict(plain.state_dict())
+    crops, skeleton = inputs(plain.config, batch=3)
+    with torch.no_grad():
+        paper_logits, paper_attention = plain(crops, skeleton)
+        want = 0.7 * paper_logits.softmax(-1) + 0.3 * plain.pose(skeleton)[0].softmax(-1)
+        logits, attention = fused(crops, skeleton)
+    torch.testing.assert_close(logits.softmax(-1), want)
+    torch.testing.assert_close(attention, paper_attention)  # the attention is the paper's
+    assert not torch.allclose(paper_logits.softmax(-1), want)
+    with torch.no_grad():
+        branches, branch_attention = fused.branch_logits(crops, skeleton)  # what training gives a loss each
+    torch.testing.assert_close(branches[:, 0], paper_logits)
+    torch.testing.assert_close(branches[:, 1], plain.pose(skeleton)[0])
+    torch.testing.assert_close(branch_attention, paper_attention)
+
+    for stage in (Stage.JOINT, Stage.FINETUNE, Stage.HEAD):
+        fused.set_stage(stage)
+        fused.zero_grad(set_to_none=True)
+        fused(crops, skeleton)[0].sum().backward()
+        trainable = {n for n, p in fused.named_parameters() if p.requires_grad}
+        reached = {n for n, p in fused.named_parameters() if p.grad is not None}
+        assert "pose.classifier.weight" in trainable and trainable == reached, stage
+    assert "pose.classifier.weight" in {n for n, _ in fused.named_parameters()} and any(
+        w is fused.pose.classifier.weight for w in fused.regularised_weights())
+    with pytest.raises(ValueError, match="pose_fusion needs aggregation 'attention'"):
+        dataclasses.replace(variant(Aggregation.SUM0), pose_fusion=0.5)
+    with pytest.raises(ValueError, match=r"pose_fusion \(a weight\) must be in \[0, 1\)"):
+        dataclasses.replace(tiny(5), pose_fusion=1.0)
+
+    path = tmp_path / "fused.pt"
+    fused.eval()
+    save_checkpoint(path, fused, class_names=list("abcde"), preprocessing=Preprocessing.matching(fused.config))
+    onnx = open_engine(path, Backend.ONNXRUNTIME_CPU, threads=1, cache_dir=tmp_path)
+    onnx_logits, _ = onnx.run(crops.numpy(), skeleton.numpy())
+    np.testing.assert_allclose(torch.from_numpy(onnx_logits).softmax(-1).numpy(), want.numpy(), atol=1e-5)
+
+
+def test_with_pose_fusion_each_branch_trains_on_its_own_loss() -> None:
+    """Training a fused network gives the attention branch Eq. 5 and the pose branch its own
+    cross-entropy (trained only on their mixture, one branch learns to lean on the other); validation
+    judges the mixture, which is what the app runs."""
+    import torch.nn.functional as F
+
+    from training.config import TrainConfig
+    from training.stages import StageObjective, stage_loss
+
+    torch.manual_seed(0)
+    network = PartAttentionNetwork(dataclasses.replace(tiny(5), pose_fusion=0.5))
+    network.set_stage(Stage.JOINT)
+    objective = StageObjective(network, "attention")
+    crops, skeleton = inputs(network.config, batch=4)
+    labels = torch.tensor([0, 1, 2, 3])
+    config = TrainConfig()
+    objective.train()
+    branches, attention = objective(crops, skeleton)
+    assert branches.shape == (4, 2, 5)
+    lambdas = LossWeights(config.optim.attention_weight, config.optim.weight_decay)
+    weights = [w for w in network.regularised_weights() if w.requires_grad]
+    want = p_i3d_loss(branches[:, 0], labels, attention, weights, lambdas).total
+    want = want + F.cross_entropy(branches[:, 1], labels)
+    torch.testing.assert_close(stage_loss(network, "attention", branches, attention, labels, config), want)
+    objective.eval()
+    with torch.no_grad():
+        mixed, _ = objective(crops, skeleton)
+        torch.testing.assert_close(mixed, network(crops, skeleton)[0])
+    assert mixed.shape == (4, 5)
+
+
 def test_onnx_export_matches_pytorch() -> None:
     onnxruntime = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -71,12 +72,13 @@ def test_demo_trains_the_demo_profile_with_its_own_attention_penalty(tmp_path: P
     from simulation.actions import CLASS_NAMES
     from training.ablations import network_config
     from training.config import load_config
-    from training.demo import DEMO_ATTENTION_WEIGHT, demo_overrides, demo_settings
+    from training.demo import DEMO_ATTENTION_WEIGHT, DEMO_POSE_FUSION, demo_overrides, demo_settings
 
     assert PROFILES["demo"] is demo
     config = load_config(None, demo_overrides(tmp_path, tmp_path / "train_cache"))
     network = network_config(config, len(CLASS_NAMES) + 1, KINECT_V2)
-    assert network == demo(len(CLASS_NAMES) + 1)  # no field overrides on top of the preset
+    # the preset, with the skeleton's own classification mixed into the output
+    assert network == dataclasses.replace(demo(len(CLASS_NAMES) + 1), pose_fusion=DEMO_POSE_FUSION)
     assert demo_settings().glimpse.crop_size == network.crop_size
     assert demo_settings().class_names == (*CLASS_NAMES, "no_action")
     assert config.window.stride_s > 0 and config.window.background_ratio > 0
@@ -92,9 +94,15 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
     from core.model.profiles import demo
     from simulation.actions import CLASS_NAMES
 
+    from training.demo import DEMO_POSE_FUSION, DEMO_SMOOTHING_S, DEMO_THRESHOLD
+
     assert COMMITTED.stat().st_size < 5 * 2**20
     loaded = load_checkpoint(COMMITTED)
-    assert loaded.config == demo(len(CLASS_NAMES) + 1)
+    assert loaded.config == dataclasses.replace(demo(len(CLASS_NAMES) + 1), pose_fusion=DEMO_POSE_FUSION)
+    assert (loaded.decisions.smoothing_s, loaded.decisions.threshold) == (DEMO_SMOOTHING_S, DEMO_THRESHOLD)
+    # and fine-tuning a site's model from it inherits them (training/finetune.py)
+    assert loaded.extra["train_config"]["decisions"] == {"smoothing_s": DEMO_SMOOTHING_S,
+                                                         "threshold": DEMO_THRESHOLD}
     assert list(loaded.class_names) == [*CLASS_NAMES, "no_action"]  # the background class last
     assert loaded.preprocessing.glimpse.crop_size == loaded.config.crop_size
     from training.demo import demo_settings

@@ -103,6 +103,13 @@ class StageObjective(nn.Module):
         if self.stage == "pose":
             logits = self.network.pose.stream_logits(skeleton)
             return logits, logits.new_zeros(logits.shape[0], 0)
+        if self.training and self.network.config.pose_fusion:
+            # (B, 2, C): the attention branch and the pose branch, each with its own loss (stage_loss).
+            # Trained only on their mixture, one branch learns to lean on the other: fine-tuned on a
+            # site's clips, the crops' branch called a whole room "fall_down" while the skeleton's said
+            # no_action, and the mixture sat just under 0.5 (false fall alerts at threshold 0.4).
+            # Validation (eval mode) judges the mixture, as the app uses it.
+            return self.network.branch_logits(crops, skeleton)
         return self.network(crops, skeleton)
 
 
@@ -148,12 +155,17 @@ def stage_loss(
     weights = [w for w in network.regularised_weights() if w.requires_grad]
     if attention.shape[1] <= 1:  # a single part: no attention to regularise
         attention = logits.new_ones(logits.shape[0], 1)
-    terms = p_i3d_loss(logits, labels, attention.float(), weights, lambdas)
     smoothing = config.optim.label_smoothing
+    pose_branch = None
+    if logits.dim() == 3:  # pose_fusion: Eq. 5 on the attention branch, the pose stage's loss on the other
+        logits, pose_branch = logits[:, 0], logits[:, 1]
+    terms = p_i3d_loss(logits, labels, attention.float(), weights, lambdas)
+    total = terms.total
     if smoothing > 0:  # Eq. 5 with the cross-entropy term against smoothed targets
-        smoothed = F.cross_entropy(logits, labels, label_smoothing=smoothing)
-        return terms.total - terms.cross_entropy + smoothed
-    return terms.total
+        total = total - terms.cross_entropy + F.cross_entropy(logits, labels, label_smoothing=smoothing)
+    if pose_branch is not None:
+        total = total + F.cross_entropy(pose_branch, labels, label_smoothing=smoothing)
+    return total
 
 
 def _to_device(
@@ -185,13 +197,19 @@ def previous_checkpoint(out: Path, stage: str, network_stages: list[str]) -> Pat
     return out / network_stages[position - 1] / "best.pt"
 
 
+# Fields that say how the same weights are combined, not which weights there are: a checkpoint trained
+# without them seeds a stage with them (e.g. the joint stage with pose_fusion from a plain pose stage).
+WEIGHTLESS_FIELDS = ("pose_mirror_average", "pose_fusion")
+
+
 def check_compatible(
     found: NetworkConfig, expected: NetworkConfig, path: Path, *, ignore_classes: bool = False
 ) -> None:
     """A checkpoint can seed a stage only if it is the same network (same profile, classes, layout);
     with `ignore_classes` the class count may differ (fine-tuning on a site's own classes)."""
     a, b = found.to_dict(), expected.to_dict()
-    differing = {k: (a[k], b[k]) for k in a if a[k] != b[k] and not (ignore_classes and k == "num_classes")}
+    ignored = (*WEIGHTLESS_FIELDS, "num_classes") if ignore_classes else WEIGHTLESS_FIELDS
+    differing = {k: (a[k], b[k]) for k in a if a[k] != b[k] and k not in ignored}
     if differing:
         details = ", ".join(
             f"{k}: checkpoint {v[0]!r} vs config {v[1]!r}" for k, v in sorted(differing.items())

@@ -7,6 +7,7 @@
     pose stream (`NetworkConfig.pose_stream`): the paper's PoseLSTM, or PoseGCN (core/model/graph.py);
     both give logits (B, C) and per-time-step hidden states, so everything else is the same for both
     F = sum_k alpha_k g_k (Eq. 4) --> dropout --> linear --> logits (B, C)
+    with `NetworkConfig.pose_fusion` w > 0: softmax(output) = (1 - w) softmax(logits) + w softmax(pose logits)
 
 Forward always returns (logits (B, C), attention (B, P)), whatever the aggregation, so engines and
 evaluation treat every variant alike: uniform 1/K where parts are combined without attention, 1 for a
@@ -20,8 +21,9 @@ Training stages (Algorithm 1), set with `set_stage`:
                     (`network.pose.stream_logits(skeleton)`; the LSTM has one)
     Stage.JOINT     step 5: what `forward` uses (parts, pose trunk, attention, classifier), loss on `forward`
     Stage.FINETUNE  step 6: as JOINT with the pose trunk (LSTM or graph network) frozen
-    Stage.HEAD      the attention head and the classifier alone: fine-tuning a trained network on a
-                    site's few clips starts here (the layers with the fewest weights), then FINETUNE
+    Stage.HEAD      the attention head and the classifier alone (and the pose classifier where the output
+                    fuses it): fine-tuning a trained network on a site's few clips starts here (the layers
+                    with the fewest weights), then FINETUNE
     Stage.ALL       every parameter trainable (the default after construction)
 Frozen modules get requires_grad False and stay in eval mode (no dropout noise, no BatchNorm
 statistics updates) even when the network is put in train mode. JOINT also trains the ablations
@@ -160,9 +162,7 @@ class PartAttentionNetwork(nn.Module):
             logits, _ = self._pose(skeleton)
             if self.config.pose_mirror_average:
                 mirrored, _ = self._pose(skeleton[:, :, :, self.mirror_order] * self.mirror_sign)
-                # log of the mean of the two softmaxes: softmax of the result is that mean.
-                both = torch.stack([torch.log_softmax(logits, -1), torch.log_softmax(mirrored, -1)])
-                logits = torch.logsumexp(both, dim=0) - math.log(2.0)
+                logits = mix_distributions(logits, mirrored, 0.5)
             return logits, logits.new_zeros(logits.shape[0], 0)
 
         if aggregation is Aggregation.ATTENTION:
@@ -196,10 +196,27 @@ class PartAttentionNetwork(nn.Module):
         The second half of `forward` for the attention network; ONNX export calls it too (with
         `pooled_part_features`), so the exported graph is this forward, split where TensorRT may need it.
         """
-        _, hidden = self._pose(skeleton)
+        logits, pose_logits, attention = self._attention_branches(pooled, skeleton)
+        if self.config.pose_fusion:
+            logits = mix_distributions(logits, pose_logits, self.config.pose_fusion)
+        return logits, attention
+
+    def branch_logits(
+        self, crops: torch.Tensor | None, skeleton: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two classifications that `pose_fusion` mixes, (B, 2, C): the classifier of F's (the paper's)
+        and the pose classifier's; and attention (B, P). Training gives each its own loss, so that
+        neither leans on the other (training/stages.py)."""
+        logits, pose_logits, attention = self._attention_branches(self.pooled_part_features(crops), skeleton)
+        return torch.stack([logits, pose_logits], dim=1), attention
+
+    def _attention_branches(
+        self, pooled: torch.Tensor, skeleton: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pose_logits, hidden = self._pose(skeleton)
         attention = self.attention(hidden)
         fused = (attention.unsqueeze(-1) * self._in_head_precision(pooled)).sum(dim=1)
-        return self.classifier(self.classifier_dropout(fused)), attention
+        return self.classifier(self.classifier_dropout(fused)), pose_logits, attention
 
     def _in_head_precision(self, features: torch.Tensor) -> torch.Tensor:
         """I3D features in the dtype of the layers after them. Engines may run the I3Ds in half precision
@@ -281,12 +298,15 @@ class PartAttentionNetwork(nn.Module):
     def regularised_weights(self) -> list[torch.Tensor]:
         """The dense layers' weight matrices that Eq. 5's lambda2 term penalises: the attention head's
         W_h and W_s and the final classifier (the layers the paper adds on top of I3D and the pose
-        stream); the pose classifiers for the pose-only network."""
+        stream), and the pose classifier where the output fuses it (`pose_fusion`); the pose classifiers
+        for the pose-only network."""
         weights = []
         if self.attention is not None:
             weights += [self.attention.project.weight, self.attention.score.weight]
         if self.classifier is not None:
             weights.append(self.classifier.weight)
+            if self.config.pose_fusion:
+                weights += self.pose.classifier_weights()
         elif self.config.aggregation is Aggregation.SINGLE:
             weights.append(self.parts[0].logits.conv3d.weight)
         elif self.pose is not None:
@@ -323,7 +343,8 @@ class PartAttentionNetwork(nn.Module):
             return [need(self.pose, "the pose stream")]
         if stage is Stage.HEAD:
             heads = [need(self.classifier, "a classifier on part features")]
-            return heads + ([self.attention] if self.attention is not None else [])
+            heads += [self.attention] if self.attention is not None else []
+            return heads + ([self.pose.classifier] if self.config.pose_fusion else [])
         used = self._used_by_forward()
         if stage is Stage.JOINT:
             return used
@@ -344,6 +365,8 @@ class PartAttentionNetwork(nn.Module):
         trunks = [part._modules[name] for part in self.parts for name in part.endpoints]
         heads = [m for m in (self.shared, self.attention, self.classifier) if m is not None]
         pose = [self.pose.trunk] if self.pose is not None else []
+        if self.config.pose_fusion:
+            pose.append(self.pose.classifier)
         return [*trunks, *heads, *pose]
 
     def _leaf_groups(self) -> list[nn.Module]:
@@ -381,3 +404,11 @@ class PoseLogits(nn.Module):
     def forward(self, skeleton: torch.Tensor) -> torch.Tensor:
         """skeleton (B, T, M, J, 3) -> logits (B, C)."""
         return self.network.pose(skeleton)[0]
+
+
+def mix_distributions(logits: torch.Tensor, other: torch.Tensor, weight: float) -> torch.Tensor:
+    """Logits whose softmax is (1 - weight) softmax(logits) + weight softmax(other): two opinions on the
+    same classes averaged as probabilities (a mean of logits would let the more confident one win)."""
+    both = torch.stack([torch.log_softmax(logits, -1) + math.log1p(-weight),
+                        torch.log_softmax(other, -1) + math.log(weight)])
+    return torch.logsumexp(both, dim=0)

@@ -104,6 +104,13 @@ class NetworkConfig:
     # the pose stage trains the pose stream itself (mirroring is an augmentation there). A field here,
     # not an ablation, so that a training config's overrides can set it before the ablation is applied.
     pose_mirror_average: bool = False
+    # Attention networks: the weight w of the pose stream's own classification in the output, whose
+    # class distribution is (1 - w) softmax(classifier(F)) + w softmax(pose classifier): late fusion.
+    # 0 is the paper (the skeleton only places attention). Where the acting part is a few pixels of a
+    # small crop (a kick in the demo's 32 px body crop), the skeleton still sees it. The pose
+    # classifier then trains in the joint, fine-tuning and head stages too, each branch on its own
+    # loss (training/stages.py, StageObjective).
+    pose_fusion: float = 0.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -139,6 +146,10 @@ class NetworkConfig:
             problems.append(f"pose_bones needs a skeleton layout of {self.num_joints} joints; there is none")
         if self.pose_stream is PoseStream.GCN:
             problems += self._gcn_problems()
+        if not 0 <= self.pose_fusion < 1:
+            problems.append(f"pose_fusion (a weight) must be in [0, 1), got {self.pose_fusion}")
+        if self.pose_fusion and self.aggregation is not Aggregation.ATTENTION:
+            problems.append(f"pose_fusion needs aggregation 'attention', got {self.aggregation.value!r}")
         if self.pose_mirror_average and layout_with_joints(self.num_joints) is None:
             problems.append(f"pose_mirror_average needs a skeleton layout of {self.num_joints} joints; "
                             "there is none")
