@@ -368,6 +368,18 @@ def test_with_pose_fusion_each_branch_trains_on_its_own_loss() -> None:
     assert mixed.shape == (4, 5)
 
 
+def test_a_checkpoint_without_fusion_seeds_a_stage_with_it_but_not_another_network(tmp_path) -> None:
+    """pose_fusion and pose_mirror_average combine the same weights: a plain pose stage's checkpoint may
+    start a fused joint stage; a field that changes the weights still refuses."""
+    from training.stages import StageError, check_compatible
+
+    plain = tiny(5)
+    check_compatible(plain, dataclasses.replace(plain, pose_fusion=0.5), tmp_path / "pose.pt")
+    with pytest.raises(StageError, match=r"pose\.pt is a different network.*lstm_hidden"):
+        check_compatible(plain, dataclasses.replace(plain, lstm_hidden=plain.lstm_hidden * 2),
+                         tmp_path / "pose.pt")
+
+
 def test_onnx_export_matches_pytorch() -> None:
     onnxruntime = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)

@@ -107,7 +107,7 @@ class StageObjective(nn.Module):
             # (B, 2, C): the attention branch and the pose branch, each with its own loss (stage_loss).
             # Trained only on their mixture, one branch learns to lean on the other: fine-tuned on a
             # site's clips, the crops' branch called a whole room "fall_down" while the skeleton's said
-            # no_action, and the mixture sat just under 0.5 (false fall alerts at threshold 0.4).
+            # no_action, and the mixture's p(fall_down) near 0.5 passed the 0.4 threshold (false alerts).
             # Validation (eval mode) judges the mixture, as the app uses it.
             return self.network.branch_logits(crops, skeleton)
         return self.network(crops, skeleton)
