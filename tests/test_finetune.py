@@ -164,14 +164,16 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     values = {"--from": str(base), "--clips": str(site), "--cache": str(tmp_path / "cache"),
               "--out": str(tmp_path / "run")}
     args = [values.get(args[i - 1], a) if i else a for i, a in enumerate(args)]
-    quick = ["--set", "epochs.head=1", "--set", "epochs.finetune=1", "--set", "max_steps_per_epoch=1",
-             "--set", "workers=0", "--set", "optim.batch_size=4", "--no-progress", "--threads", "1"]
+    quick = ["--set", "epochs.pose=1", "--set", "epochs.head=1", "--set", "epochs.finetune=1",
+             "--set", "max_steps_per_epoch=1", "--set", "workers=0", "--set", "optim.batch_size=4",
+             "--no-progress", "--threads", "1"]
     assert training([*args, *quick]) == 0
     out = capsys.readouterr().out
     assert "classes: 4 = drink_left, kick, raise both arms (new), no_action" in out
     assert "WARNING: no clip of drink_left, kick" in out  # no rehearsal: said, not hidden
     assert "windows along the sequences" in out and "rows of 3 known classes copied, 1 start fresh" in out
 
+    assert "[pose] from" in out  # the pose stream learns the new class first (Algorithm 1's order)
     model = tmp_path / "run" / "model.pt"
     from core.model.checkpoint import load_checkpoint
 
