@@ -331,7 +331,8 @@ def test_pose_fusion_mixes_the_pose_streams_class_distribution_into_the_output(t
 
     path = tmp_path / "fused.pt"
     fused.eval()
-    save_checkpoint(path, fused, class_names=list("abcde"), preprocessing=Preprocessing.matching(fused.config))
+    preprocessing = Preprocessing.matching(fused.config)
+    save_checkpoint(path, fused, class_names=list("abcde"), preprocessing=preprocessing)
     onnx = open_engine(path, Backend.ONNXRUNTIME_CPU, threads=1, cache_dir=tmp_path)
     onnx_logits, _ = onnx.run(crops.numpy(), skeleton.numpy())
     np.testing.assert_allclose(torch.from_numpy(onnx_logits).softmax(-1).numpy(), want.numpy(), atol=1e-5)

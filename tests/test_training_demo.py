@@ -93,7 +93,6 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
     from core.model.checkpoint import load_checkpoint
     from core.model.profiles import demo
     from simulation.actions import CLASS_NAMES
-
     from training.demo import DEMO_POSE_FUSION, DEMO_SMOOTHING_S, DEMO_THRESHOLD
 
     assert COMMITTED.stat().st_size < 5 * 2**20
