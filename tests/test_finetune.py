@@ -179,6 +179,9 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
 
     tuned = load_checkpoint(model)
     assert tuned.class_names == ["drink_left", "kick", "raise both arms", NO_ACTION]
+    # The pose LSTM learned from the clips (only the pose stage trains it; head and finetune freeze it).
+    lstm = "pose.lstm.weight_ih_l0"
+    assert not torch.equal(tuned.model.state_dict()[lstm], load_checkpoint(base).model.state_dict()[lstm])
     assert tuned.config == tiny(4)  # the base model's network (its profile from the checkpoint)
     assert tuned.extra["train_config"]["data"]["classes"] == tuned.class_names
     validation = set(tuned.extra["validation_clips"])
