@@ -179,8 +179,30 @@ BEFORE_THE_GRAPH_STREAM = {
 }  # fmt: skip
 
 
+# Outputs of the committed demo (pose_fusion 0.5), recorded when it was committed (1e7fdee): the mixture
+# of its two branches must not change under it (the app's default model on the simulator).
+DEMO_WHEN_COMMITTED = (
+    [
+        [-5.911974, -4.525995, -5.843026, -2.381467, -6.191332, -3.798612,
+         -2.683059, -4.412786, -1.685674, -2.996776, -0.596088],
+        [-6.702868, -5.745986, -6.586385, -4.107083, -6.901870, -5.393916,
+         -1.180712, -3.329158, -1.487809, -3.664059, -0.973355],
+    ],
+    [[0.127583, 0.367240, 0.505178], [0.045273, 0.112302, 0.842425]],
+)  # fmt: skip
+
+
 @pytest.mark.parametrize("name", sorted(BEFORE_THE_GRAPH_STREAM))
 def test_committed_lstm_checkpoints_give_the_outputs_they_gave_before(name: str) -> None:
+    _assert_committed_outputs(name, BEFORE_THE_GRAPH_STREAM[name])
+
+
+def test_the_committed_demo_gives_the_outputs_it_gave_when_committed() -> None:
+    _assert_committed_outputs("demo.pt", DEMO_WHEN_COMMITTED)
+
+
+def _assert_committed_outputs(name: str, expected: tuple[list, list]) -> None:
+    """The committed checkpoint's logits and attention for a fixed random input (seed 7)."""
     path = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / name
     loaded = load_checkpoint(path)
     assert loaded.config.pose_stream.value == "lstm"
@@ -195,7 +217,7 @@ def test_committed_lstm_checkpoints_give_the_outputs_they_gave_before(name: str)
         crops = crops * 255
     with torch.no_grad():
         logits, attention = loaded.model(crops, skeleton)
-    want_logits, want_attention = (torch.tensor(v).reshape(2, -1) for v in BEFORE_THE_GRAPH_STREAM[name])
+    want_logits, want_attention = (torch.tensor(v).reshape(2, -1) for v in expected)
     torch.testing.assert_close(logits, want_logits, atol=2e-5, rtol=0)
     torch.testing.assert_close(attention, want_attention, atol=2e-6, rtol=0)
 
