@@ -62,18 +62,29 @@ class DecisionWriter:
         self._own = path is not None
         self._stream: IO[str] = open(path, "a", encoding="utf-8") if path is not None else sys.stdout  # noqa: SIM115
         self.lines = 0
+        # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
+        # ends as on Ctrl-C, instead of running on with nobody reading (and the shell waiting for it).
+        self.reader_gone = False
 
     def write(self, hop: Hop) -> None:
-        for decision in hop.decisions:
-            self._stream.write(json.dumps(decision.to_json()) + "\n")
-            self.lines += 1
-        if hop.decisions:
-            self._stream.flush()
+        if self.reader_gone:
+            return
+        try:
+            for decision in hop.decisions:
+                self._stream.write(json.dumps(decision.to_json()) + "\n")
+                self.lines += 1
+            if hop.decisions:
+                self._stream.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            log.info("the reader of the decisions closed its end; shutting down")
 
     def close(self) -> None:
         if self._own:
             self._stream.close()
-        else:
+        elif not self.reader_gone:
             self._stream.flush()
 
 
@@ -303,7 +314,7 @@ def run_headless(
     try:
         while not stop.is_set():
             handle(pipeline.drain())
-            if pipeline.ended:
+            if pipeline.ended or writer.reader_gone:
                 break
             if duration_s is not None and time.monotonic() - started >= duration_s:
                 break

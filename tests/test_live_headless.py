@@ -257,6 +257,21 @@ def test_ctrl_c_shuts_a_headless_run_down_cleanly(tiny_checkpoint, ntu_clip, tmp
     assert not list((tmp_path / "clips").glob("*.partial"))
 
 
+def test_a_reader_closing_stdout_ends_the_run_cleanly(tiny_checkpoint, ntu_clip):
+    """`python -m live --headless | head -1`: an endless source must not keep running (and the shell
+    waiting) once nobody reads, nor die with a BrokenPipeError traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "live", "--source", str(ntu_clip), "--loop", "--fast",
+         "--checkpoint", str(tiny_checkpoint), "--engine", "torch", "--headless", "--hop", "0.5"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert json.loads(process.stdout.readline())["person"] is not None
+    process.stdout.close()  # the reader goes away
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, err
+    assert "closed its end" in err and "[live] capture:" in err and "Traceback" not in err
+
+
 def test_cli_privacy_and_alert_delivery_options(tmp_path):
     from core.privacy import PrivacyMode
 
