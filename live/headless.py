@@ -78,7 +78,9 @@ class DecisionWriter:
         except BrokenPipeError:
             self.reader_gone = True
             # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail too.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
             log.info("the reader of the decisions closed its end; shutting down")
 
     def close(self) -> None:
