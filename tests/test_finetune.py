@@ -194,6 +194,13 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     lines = [json.loads(line) for line in decisions.read_text().splitlines()]
     assert lines and {c["class"] for line in lines for c in line["topk"]} <= set(tuned.class_names)
 
+    # epochs.pose=0 skips the pose stage: the base's pose LSTM is kept as it was (step 6 alone).
+    kept_args = [tmp_path / "kept" if a == str(tmp_path / "run") else a for a in args]
+    assert training([*map(str, kept_args), *quick, "--set", "epochs.pose=0"]) == 0
+    assert "[pose] from" not in capsys.readouterr().out
+    kept = load_checkpoint(tmp_path / "kept" / "model.pt")
+    assert torch.equal(kept.model.state_dict()[lstm], load_checkpoint(base).model.state_dict()[lstm])
+
 
 def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from core.model.profiles import pose_only
