@@ -57,7 +57,7 @@ DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
 # "falling", the simulated room's class is "fall_down").
 DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
 # Smoothing and threshold for a model that does not carry its own (DecisionSettings) and a command line
-# that does not say.
+# that does not say; events then end where they start, at the threshold.
 APP_DECISIONS = DecisionSettings(smoothing_s=RecognitionConfig.smoothing_s, threshold=AlertConfig.threshold)
 # --engine choices -> core.engines backends; the short names take the GPU flavour when there is one.
 ENGINE_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu", "onnxruntime-cuda",
@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=None,
                         help="probability for events and alerts (default: the model's own, else "
                              f"{AlertConfig.threshold})")
+    parser.add_argument("--end-threshold", type=float, default=None,
+                        help="an event lasts while its probability stays at or above this (default: the "
+                             "model's own, else the threshold)")
     parser.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="raise alerts for this class (repeatable); default: falling / fall_down")
     parser.add_argument("--alert-cooldown", type=float, default=30.0,
@@ -205,7 +208,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         privacy=None if args.privacy is None else PrivacyMode(args.privacy),
         duration_s=args.duration,
         alert_classes_given=bool(args.alert_classes),
-        decisions=DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold),
+        decisions=DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold,
+                                   end_threshold=args.end_threshold),
         screenshot=args.screenshot,
         show_3d=args.show_3d,
     )
@@ -378,30 +382,35 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
 
 
 def decisions_for(given: DecisionSettings, model: DecisionSettings) -> DecisionSettings:
-    """Smoothing and threshold: the command line's, else the model's own, else the app's defaults (every
-    field set). The one rule for live and for `evaluate --stream`."""
+    """Smoothing and thresholds: the command line's, else the model's own, else the app's defaults (every
+    field set but the end threshold, which is then the threshold). The one rule for live and for
+    `evaluate --stream`."""
     return given.over(model).over(APP_DECISIONS)
 
 
 def with_decisions(config: LiveConfig, model: DecisionSettings) -> LiveConfig:
-    """`config` with the smoothing and threshold `decisions_for` picks."""
+    """`config` with the smoothing and thresholds `decisions_for` picks."""
     chosen = decisions_for(config.decisions, model)
     recognition = replace(config.pipeline.recognition, smoothing_s=chosen.smoothing_s)
     alerts = replace(config.headless_config.alerts, threshold=chosen.threshold)
     return replace(config, pipeline=replace(config.pipeline, recognition=recognition),
-                   headless_config=replace(config.headless_config, alerts=alerts))
+                   headless_config=replace(config.headless_config, alerts=alerts,
+                                           event_end_threshold=chosen.end_threshold))
 
 
 def describe_decisions(given: DecisionSettings, model: DecisionSettings) -> str:
-    """The startup line: the smoothing and threshold in use, and where each came from."""
+    """The startup line: the smoothing and thresholds in use, and where each came from."""
     chosen = decisions_for(given, model)
 
     def origin(name: str) -> str:
         return ("given" if getattr(given, name) is not None
                 else "the model's" if getattr(model, name) is not None else "default")
 
+    ending = ("" if chosen.end_threshold is None or chosen.end_threshold >= chosen.threshold
+              else f", events last down to {chosen.end_threshold:g} ({origin('end_threshold')})")
     return (f"decisions: smoothing {chosen.smoothing_s:g} s ({origin('smoothing_s')}), threshold "
-            f"{chosen.threshold:g} ({origin('threshold')}); --smoothing / --threshold to change")
+            f"{chosen.threshold:g} ({origin('threshold')}){ending}; --smoothing / --threshold / "
+            "--end-threshold to change")
 
 
 def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:

@@ -2,8 +2,9 @@
 
     hop -> DecisionWriter   one JSON line per decision (time, person, top-k, attention, latency, window
                             start, and "truth" where the source knows it)
-        -> EventLog         "started" / "ended" lines when a person's top action crosses the threshold
-                            (the background class no_action is never an event nor an alert)
+        -> EventLog         "started" / "ended" lines when a person's top action reaches the threshold
+                            and when it falls below the end threshold (a wavering score is one event;
+                            the background class no_action is never an event nor an alert)
         -> AlertDispatcher  alert classes (falling, ...) above the threshold: a log line, an
                             optional command and an optional HTTP POST (live/alert_delivery.py),
                             at most once per person and class per cooldown
@@ -48,7 +49,8 @@ class AlertConfig:
 class HeadlessConfig:
     output: Path | None = None  # JSON lines of decisions; None: stdout
     events: Path | None = None  # event log; None: the log (stderr)
-    alerts: AlertConfig = field(default_factory=AlertConfig)
+    alerts: AlertConfig = field(default_factory=AlertConfig)  # its threshold also starts events
+    event_end_threshold: float | None = None  # an event lasts while p >= this; None: the threshold
 
 
 def _iso(seconds: float) -> str:
@@ -107,10 +109,17 @@ class ActionEvent:
 
 
 class EventLog:
-    """Per person, the action currently above the threshold: a line when it starts and when it ends."""
+    """Per person, the action currently going on: a line when it starts and when it ends. An event
+    starts when a person's top action reaches `threshold` and lasts while that action's probability
+    stays at or above `end_threshold` (hysteresis; None or above the threshold: the threshold), so a
+    score wavering around the threshold makes one event, not a run of short ones. Another action
+    reaching the threshold ends it and starts its own."""
 
-    def __init__(self, threshold: float, path: Path | None = None) -> None:
+    def __init__(
+        self, threshold: float, path: Path | None = None, end_threshold: float | None = None
+    ) -> None:
         self.threshold = threshold
+        self.end_threshold = threshold if end_threshold is None else min(end_threshold, threshold)
         self._current: dict[int, ActionEvent] = {}
         self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
         self.events: list[ActionEvent] = []
@@ -123,6 +132,11 @@ class EventLog:
             action, p = decision.topk[0]
             current = self._current.get(decision.tracking_id)
             active = action if p >= self.threshold and action != NO_ACTION else None
+            if current is not None and active is None:
+                # The action's own probability, wherever it ranks (not in the top-k: below the k-th's,
+                # so too low to matter for any end threshold above 1 / (k + 1)).
+                held = dict(decision.topk).get(current.action, 0.0)
+                active = current.action if held >= self.end_threshold else None
             if current is not None and current.action != active:
                 emitted.append(self._end(current, decision.stream_time, decision.time))
                 del self._current[decision.tracking_id]
@@ -292,7 +306,7 @@ def run_headless(
     stop = stop or threading.Event()
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = DecisionWriter(config.output)
-    events = EventLog(config.alerts.threshold, config.events)
+    events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold)
     last_time = 0.0
 
     def handle(hops: list[Hop]) -> None:

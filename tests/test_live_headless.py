@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -84,6 +85,35 @@ def test_no_action_is_never_an_event_and_ends_the_current_one():
     assert log.update(hop(0.4, decision(1, 0.4, NO_ACTION, 0.99))) == []
     with pytest.raises(ValueError, match="background class"):
         AlertDispatcher(AlertConfig(classes=(NO_ACTION,)), (*CLASSES, NO_ACTION))
+
+
+
+def test_an_end_threshold_keeps_a_wavering_action_one_event():
+    """Hysteresis: an event starts at the threshold and lasts while its action stays at or above the end
+    threshold; without one, a score wavering around the threshold is a run of short events."""
+    wavering = [0.7, 0.55, 0.65, 0.45, 0.7, 0.35, 0.2]  # drink's probability, hop by hop
+
+    def events(log: EventLog) -> list[tuple[str, str, float]]:
+        out = []
+        for i, p in enumerate(wavering):
+            d = decision(1, i * 0.2, "drink", p)
+            if p == 0.35:  # wave on top (below the threshold): drink's own probability still counts
+                d = dataclasses.replace(d, topk=(("wave", 0.4), ("drink", p), (NO_ACTION, 0.2)))
+            out += [(e.kind, e.action, round(e.stream_time, 1)) for e in log.update(hop(i * 0.2, d))]
+        return out
+
+    assert events(EventLog(threshold=0.6)) == [
+        ("started", "drink", 0.0), ("ended", "drink", 0.2), ("started", "drink", 0.4),
+        ("ended", "drink", 0.6), ("started", "drink", 0.8), ("ended", "drink", 1.0)]
+    assert events(EventLog(threshold=0.6, end_threshold=0.3)) == [
+        ("started", "drink", 0.0), ("ended", "drink", 1.2)]
+    # Another action reaching the threshold ends the event however high the first one still is.
+    log = EventLog(threshold=0.6, end_threshold=0.3)
+    log.update(hop(0.0, decision(1, 0.0, "drink", 0.8)))
+    switched = log.update(hop(0.2, decision(1, 0.2, "wave", 0.62)))
+    assert [(e.kind, e.action) for e in switched] == [("ended", "drink"), ("started", "wave")]
+    # An end threshold above the threshold is the threshold (an event cannot need more to last than to start).
+    assert EventLog(threshold=0.6, end_threshold=0.9).end_threshold == 0.6
 
 
 # ---- alerts ---------------------------------------------------------------------------------------

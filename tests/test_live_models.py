@@ -86,8 +86,9 @@ def test_pku_replay_through_live_carries_truth_and_names_the_model(short_pku_seq
     startup = next(line for line in result.stderr.splitlines() if "model pku_interactions.pt" in line)
     assert "9 classes (giving something to other person, handshaking" in startup and "no_action)" in startup
     assert "skeleton only (no RGB)" in startup and "Kinect v2 skeletons, 2 bodies" in startup
-    # The smoothing and threshold chosen for this model on its validation streams, not the demo's.
-    assert "decisions: smoothing 0.25 s (the model's), threshold 0.7 (the model's)" in result.stderr
+    # The smoothing and thresholds chosen for this model on its validation streams, not the demo's.
+    assert ("decisions: smoothing 0.25 s (the model's), threshold 0.6 (the model's), events last down to 0.3 "
+            "(the model's)") in result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert {line["person"] for line in lines} == {1, 2}  # both people, by their body slots
     assert all(line["truth"] in (PUNCHING, "no_action") for line in lines)
@@ -115,15 +116,20 @@ def test_a_kinect_v1_model_runs_on_a_kinect_v2_recording(short_pku_sequence: Pat
 
 
 def test_smoothing_and_threshold_come_from_the_command_line_else_the_model_else_the_defaults() -> None:
-    own = DecisionSettings(smoothing_s=0.25, threshold=0.7)
+    own = DecisionSettings(smoothing_s=0.25, threshold=0.7, end_threshold=0.3)
 
-    def chosen(argv: list[str], model: DecisionSettings) -> tuple[float, float]:
+    def chosen(argv: list[str], model: DecisionSettings) -> tuple[float, float, float | None]:
         config = with_decisions(config_from_args(build_parser().parse_args(argv)), model)
-        return config.pipeline.recognition.smoothing_s, config.headless_config.alerts.threshold
+        return (config.pipeline.recognition.smoothing_s, config.headless_config.alerts.threshold,
+                config.headless_config.event_end_threshold)
 
-    assert chosen([], DecisionSettings()) == (0.5, 0.6)
-    assert chosen([], own) == (0.25, 0.7)
-    assert chosen(["--smoothing", "0", "--threshold", "0.9"], own) == (0.0, 0.9)
-    assert chosen(["--threshold", "0.9"], own) == (0.25, 0.9)
+    assert chosen([], DecisionSettings()) == (0.5, 0.6, None)  # events end where they start
+    assert chosen([], own) == (0.25, 0.7, 0.3)
+    given = ["--smoothing", "0", "--threshold", "0.9", "--end-threshold", "0.5"]
+    assert chosen(given, own) == (0.0, 0.9, 0.5)
+    assert chosen(["--threshold", "0.9"], own) == (0.25, 0.9, 0.3)
     assert describe_decisions(DecisionSettings(threshold=0.9), own).startswith(
-        "decisions: smoothing 0.25 s (the model's), threshold 0.9 (given);")
+        "decisions: smoothing 0.25 s (the model's), threshold 0.9 (given), events last down to 0.3 (the "
+        "model's);")
+    assert describe_decisions(DecisionSettings(), DecisionSettings()).startswith(
+        "decisions: smoothing 0.5 s (default), threshold 0.6 (default);")

@@ -229,7 +229,7 @@ def test_decision_settings_travel_with_the_model(tmp_path: Path) -> None:
 
     config = pose_only(tiny(len(CLASSES)))
     network = PartAttentionNetwork(config).eval()
-    chosen = DecisionSettings(smoothing_s=0.25, threshold=0.7)
+    chosen = DecisionSettings(smoothing_s=0.25, threshold=0.7, end_threshold=0.3)
     path = tmp_path / "chosen.pt"
     save_checkpoint(path, network, class_names=CLASSES, preprocessing=Preprocessing.matching(config),
                     decisions=chosen)
@@ -252,5 +252,7 @@ def test_decision_settings_travel_with_the_model(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"bad\.pt: invalid decisions record.*smoothing_s"):
         load_checkpoint(tmp_path / "bad.pt")
     # Given settings win over a model's, a model's over the fallback.
-    assert DecisionSettings(threshold=0.9).over(chosen) == DecisionSettings(0.25, 0.9)
+    assert DecisionSettings(threshold=0.9).over(chosen) == DecisionSettings(0.25, 0.9, 0.3)
+    with pytest.raises(ValueError, match="end_threshold must be in"):
+        DecisionSettings(end_threshold=0.0)
     assert DecisionSettings().over(DecisionSettings()).over(chosen) == chosen

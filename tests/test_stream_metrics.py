@@ -87,6 +87,12 @@ def test_events_are_the_apps_events() -> None:
     # Below the threshold nothing is an event.
     quiet = [decide(1, t, "wave", p=0.5) for t in np.arange(2, 10, 0.2)]
     assert detections("s", quiet, threshold=0.6) == []
+    # A score wavering around the threshold: three events, or one that lasts while it stays >= 0.3.
+    wavering = [decide(1, round(2 + 0.2 * i, 1), "wave", p)
+                for i, p in enumerate([0.7, 0.5, 0.7, 0.4, 0.8, 0.1])]
+    assert len(detections("s", wavering, threshold=0.6)) == 3
+    (one,) = detections("s", wavering, threshold=0.6, end_threshold=0.3)
+    assert (one.start, one.end) == pytest.approx((2.0 - WINDOW / 2, 3.0 - WINDOW / 2))
 
 
 def test_average_precision_matches_a_worked_example() -> None:

@@ -73,6 +73,10 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     assert sum(row["events"] for row in strict.scores.per_class.values()) <= sum(
         row["events"] for row in run.scores.per_class.values())
     assert json.loads((tmp_path / "strict" / "results.json").read_text())["threshold"] == 0.99
+    held = rescore_stream(tmp_path, threshold=0.6, end_threshold=0.2, out=tmp_path / "held")
+    assert sum(row["events"] for row in held.scores.per_class.values()) <= sum(
+        row["events"] for row in run.scores.per_class.values())  # hysteresis joins events, never adds
+    assert json.loads((tmp_path / "held" / "results.json").read_text())["end_threshold"] == 0.2
     damaged = json.loads((tmp_path / "results.json").read_text())
     damaged["truth"][0]["intervals"] = [{"start": 1.0, "label": "kick"}]  # no end
     (tmp_path / "results.json").write_text(json.dumps(damaged))
@@ -92,11 +96,12 @@ def test_the_stream_evaluation_decides_as_live_would_with_the_models_settings(tm
 
     config = replace(tiny(len(CLASS_NAMES) + 1), num_bodies=1)
     model = random_checkpoint(tmp_path / "own.pt", config, [*CLASS_NAMES, NO_ACTION], duration_s=1.0,
-                              decisions=DecisionSettings(smoothing_s=0.0, threshold=0.8))
+                              decisions=DecisionSettings(smoothing_s=0.0, threshold=0.8, end_threshold=0.4))
     evaluate_stream(model, "sim:seed=3,minutes=0.2", out=tmp_path / "run", progress=False,
                     engine="pytorch-cpu", threads=1, decisions=DecisionSettings(threshold=0.5))
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert (results["smoothing_s"], results["threshold"], results["event_lag_s"]) == (0.0, 0.5, 0.0)
+    assert results["end_threshold"] == 0.4
 
 
 

@@ -93,11 +93,13 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def _given_decisions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> DecisionSettings:
-    """`evaluate`'s --smoothing / --threshold (None where not given: the model's own, else the app's)."""
+    """`evaluate`'s --smoothing / --threshold / --end-threshold (None where not given: the model's own,
+    else the app's)."""
     try:
-        return DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold_given)
+        return DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold_given,
+                                end_threshold=args.end_threshold_given)
     except ValueError as error:
-        parser.error(f"--smoothing / --threshold: {error}")
+        parser.error(f"--smoothing / --threshold / --end-threshold: {error}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,14 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     stream.add_argument("--threshold", type=float, default=None, dest="threshold_given",
                         help=f"probability for events and alerts (default: the model's own, else "
                              f"{AlertConfig.threshold}; with --rescore, the run's)")
+    stream.add_argument("--end-threshold", type=float, default=None, dest="end_threshold_given",
+                        help="an event lasts while its probability stays at or above this (default: the "
+                             "model's own, else the threshold; with --rescore, the run's)")
     stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="alert classes (default: the app's, falling / fall_down, where the model "
                              "has them)")
     stream.add_argument("--engine", default="auto", help="inference backend, as python -m live --engine")
     stream.add_argument("--rescore", metavar="RUN_DIR",
                         help="score a finished --stream run again from its results.json and decisions "
-                             "(no model runs; --threshold may differ: it changes events and alerts only); "
-                             "writes to --out, default RUN_DIR/rescored")
+                             "(no model runs; --threshold / --end-threshold may differ: they change events "
+                             "and alerts only); writes to --out, default RUN_DIR/rescored")
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--workers", type=int, default=0)
     _threads_argument(ev)
@@ -198,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate" and args.rescore:
             from training.streaming import rescore_stream
 
-            rescore_stream(args.rescore, threshold=_given_decisions(parser, args).threshold, out=args.out)
+            given = _given_decisions(parser, args)
+            rescore_stream(args.rescore, threshold=given.threshold, end_threshold=given.end_threshold,
+                           out=args.out)
         elif args.command == "evaluate" and not args.checkpoint:
             parser.error("evaluate needs --checkpoint (or --rescore RUN_DIR)")
         elif args.command == "evaluate" and args.stream:

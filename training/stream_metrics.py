@@ -4,11 +4,13 @@ writes) and the true action intervals — nothing else, so any recorded run can 
     decisions --(live.headless.EventLog, AlertDispatcher: the app's own code)--> events, alerts
     frame accuracy    top-1 of each decision vs the truth at its window's centre (what the decision is
                       about) and vs the truth at its newest frame (what staff see); no_action included
-    events            an event is a run of decisions whose top-1 is the same action above the
-                      threshold; for matching it spans the times its first decision and the decision
-                      that ended it describe: their window centres (a decision is about the window that
-                      just ended) less the smoothing's mean lag (a smoothed score averages the windows
-                      of the last hops, on average `ScoreSmoother.mean_lag_s` older than the newest)
+    events            an event starts at a decision whose top-1 is an action at or above the
+                      threshold and lasts while that action stays at or above the end threshold (the
+                      threshold if none); for matching it spans the times its first decision and the
+                      decision that ended it describe: their window centres (a decision is about the
+                      window that just ended) less the smoothing's mean lag (a smoothed score averages
+                      the windows of the last hops, on average `ScoreSmoother.mean_lag_s` older than
+                      the newest)
     P / R / F1        per class, events matched one-to-one to true intervals at IoU >= 0.5 and >= 0.1
     mAP               at IoU 0.5 as in PKU-MMD's protocol: events ranked by confidence (their mean top-1
                       probability), average precision per class (all-point interpolation), then the mean
@@ -122,11 +124,12 @@ def _hops(decisions: Sequence[Decision]) -> list[Hop]:
 
 
 def detections(
-    sequence: str, decisions: Sequence[Decision], threshold: float, lag_s: float = 0.0
+    sequence: str, decisions: Sequence[Decision], threshold: float, lag_s: float = 0.0,
+    end_threshold: float | None = None,
 ) -> list[Detection]:
     """The events live would log (EventLog), as detections with scores, spanning the window centres of
     their decisions moved back by `lag_s` (the smoothing's mean lag)."""
-    log = EventLog(threshold)
+    log = EventLog(threshold, end_threshold=end_threshold)
     by_key = {(d.tracking_id, d.stream_time): d for d in decisions}
     per_person: dict[int, list[Decision]] = defaultdict(list)
     for d in decisions:
@@ -246,6 +249,7 @@ def score(
     threshold: float,
     alert: AlertConfig,
     lag_s: float = 0.0,
+    end_threshold: float | None = None,
 ) -> StreamScores:
     """Every figure of the module docstring for a set of sequences (`durations`: seconds of each;
     `lag_s`: the smoothing's mean lag, by which event spans move back)."""
@@ -261,7 +265,7 @@ def score(
     scene_wide = {t.sequence for t in tracks if t.person is None}
     found: list[Detection] = []
     for sequence, decisions in decisions_by_sequence.items():
-        events = detections(sequence, decisions, threshold, lag_s)
+        events = detections(sequence, decisions, threshold, lag_s, end_threshold)
         found += _merge_people(events) if sequence in scene_wide else events
 
     def key(sequence: str, person: int | None) -> tuple[str, int | None]:

@@ -212,7 +212,7 @@ def evaluate_stream(
 ) -> StreamRun:
     """Run every sequence of `data` through the app's pipeline and score the decisions (`privacy`: the
     app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py).
-    `decisions`: smoothing and threshold where given; else the model's own, else the app's, as live."""
+    `decisions`: smoothing and thresholds where given; else the model's own, else the app's, as live."""
     started = time.monotonic()
     checkpoint = Path(checkpoint)
     model, inputs = open_model(checkpoint, engine, threads)
@@ -247,7 +247,8 @@ def evaluate_stream(
             events = out_dir / "events" / f"{case.name}.jsonl"
             for stale in (lines, events):  # both files are appended to by the app
                 stale.unlink(missing_ok=True)
-            config = HeadlessConfig(output=lines, events=events, alerts=alert)
+            config = HeadlessConfig(output=lines, events=events, alerts=alert,
+                                    event_end_threshold=chosen.end_threshold)
             summary = run_headless(pipeline, config)
             minutes.close()
             if summary.errors:
@@ -263,16 +264,16 @@ def evaluate_stream(
         bar.close()
     settings = {"checkpoint": str(checkpoint), "data": data, "engine": model.name, "classes": list(classes),
                 "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
-    return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, alert, started,
-                            f"{checkpoint.name} on {data}")
+    return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, chosen.end_threshold,
+                            alert, started, f"{checkpoint.name} on {data}")
 
 
-def rescore_stream(run_dir: str | Path, *, threshold: float | None = None,
+def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_threshold: float | None = None,
                    out: str | Path | None = None) -> StreamRun:
     """`evaluate --rescore RUN_DIR`: score a finished stream run again from what it wrote (results.json:
     its settings and truth; decisions/*.jsonl), with this version's scoring and, if given, another
-    threshold -- which changes events and alerts, never the decisions. No model runs. Writes
-    results.json and timeline.png to `out` (default: RUN_DIR/rescored)."""
+    threshold or end threshold -- which change events and alerts, never the decisions. No model runs.
+    Writes results.json and timeline.png to `out` (default: RUN_DIR/rescored)."""
     started = time.monotonic()
     run_dir = Path(run_dir)
     path = run_dir / "results.json"
@@ -301,24 +302,27 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None,
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise DatasetError(f"{path}: its truth is damaged ({error!r})") from None
     threshold = previous["threshold"] if threshold is None else threshold
+    # Runs written before events had an end threshold ended them at the threshold (None).
+    end_threshold = previous.get("end_threshold") if end_threshold is None else end_threshold
     alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold)
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
     return _score_and_write(Path(out) if out else run_dir / "rescored",
                             {**settings, "rescored_from": str(run_dir)}, decisions, tracks,
-                            previous["durations"], threshold, alert, started,
+                            previous["durations"], threshold, end_threshold, alert, started,
                             f"{Path(settings['checkpoint']).name} on {settings['data']}, rescored")
 
 
 def _score_and_write(
     out_dir: Path, settings: dict, decisions: dict[str, list[Decision]], tracks: list[Track],
-    durations: dict[str, float], threshold: float, alert: AlertConfig, started: float, title: str,
+    durations: dict[str, float], threshold: float, end_threshold: float | None, alert: AlertConfig,
+    started: float, title: str,
 ) -> StreamRun:
     """Score a run's decisions against its truth; write results.json (with all a rescoring needs) and
     timeline.png; print the table."""
     classes = settings["classes"]
     lag_s = ScoreSmoother(settings["smoothing_s"]).mean_lag_s(settings["hop_s"])
-    scores = score(decisions, tracks, classes, durations=durations, threshold=threshold, alert=alert,
-                   lag_s=lag_s)
+    scores = score(decisions, tracks, classes, durations=durations, threshold=threshold,
+                   end_threshold=end_threshold, alert=alert, lag_s=lag_s)
     run = StreamRun(scores, tracks, decisions, time.monotonic() - started)
     results = {
         **settings,
@@ -326,6 +330,7 @@ def _score_and_write(
         "durations": durations,
         "event_lag_s": round(lag_s, 4),
         "threshold": threshold,
+        "end_threshold": end_threshold,
         "alert_classes": list(alert.classes),
         "seconds": round(run.seconds, 1),
         **scores.to_dict(),

@@ -6,7 +6,7 @@
       "class_names":   [C names, in logit order]
       "preprocessing": window (seconds, frames), glimpse (crop size, part sizes), parts, skeleton layout,
                        bodies, skeleton normalisation, pixel convention
-      "decisions":     the smoothing and threshold this model's decisions were chosen with (optional)
+      "decisions":     the smoothing and thresholds this model's decisions were chosen with (optional)
       "state_dict":    weights (CPU tensors, without DDP / torch.compile prefixes)
       "extra":         anything the trainer adds (epoch, metrics, ...), plain types and tensors only
     }
@@ -130,18 +130,25 @@ class DecisionSettings:
 
     smoothing_s: float | None = None  # time constant of the score smoothing (live.worker.ScoreSmoother)
     threshold: float | None = None  # smoothed probability that makes an event or an alert
+    # An event, once started at `threshold`, lasts while its action's smoothed probability stays at or
+    # above this (hysteresis: a score wavering around the threshold is one event, not several; never
+    # above the threshold in use). None: the threshold itself.
+    end_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.smoothing_s is not None and not self.smoothing_s >= 0:
             raise ValueError(f"decision smoothing_s must be >= 0, got {self.smoothing_s}")
-        if self.threshold is not None and not 0 < self.threshold <= 1:
-            raise ValueError(f"decision threshold must be in (0, 1], got {self.threshold}")
+        for name in ("threshold", "end_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= 1:
+                raise ValueError(f"decision {name} must be in (0, 1], got {value}")
 
     def over(self, fallback: DecisionSettings) -> DecisionSettings:
         """These settings where they are set, `fallback`'s elsewhere."""
         return DecisionSettings(
             smoothing_s=fallback.smoothing_s if self.smoothing_s is None else self.smoothing_s,
             threshold=fallback.threshold if self.threshold is None else self.threshold,
+            end_threshold=fallback.end_threshold if self.end_threshold is None else self.end_threshold,
         )
 
     @classmethod
