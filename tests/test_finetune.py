@@ -231,13 +231,27 @@ def test_the_fine_tuned_classes_and_the_base_settings_it_keeps(tmp_path: Path) -
 
 
 def test_a_fine_tuned_model_decides_as_its_base_unless_told() -> None:
-    """The base's decision settings come with its training config (the demo's 0.25 s and 0.4)."""
+    """The base's decision settings come with its training config (the demo's 0.25 s, 0.45 and 0.3)."""
     from core.model.checkpoint import DecisionSettings, load_checkpoint
     from training.config import load_config
-    from training.demo import DEMO_SMOOTHING_S, DEMO_THRESHOLD
+    from training.demo import DEMO_END_THRESHOLD, DEMO_SMOOTHING_S, DEMO_THRESHOLD
     from training.finetune import base_train_config
 
     demo = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt"
     inherited = base_train_config(load_checkpoint(demo))
-    assert inherited.decisions == DecisionSettings(DEMO_SMOOTHING_S, DEMO_THRESHOLD)
+    assert inherited.decisions == DecisionSettings(DEMO_SMOOTHING_S, DEMO_THRESHOLD, DEMO_END_THRESHOLD)
     assert load_config(None, ["decisions.threshold=0.6"], base=inherited).decisions.threshold == 0.6
+
+
+def test_every_committed_model_passes_on_the_decision_settings_it_runs_with() -> None:
+    """What live uses with a bundled model (its decisions record) is what a site's model fine-tuned from
+    it inherits (the record in its training config): both were set when the settings were chosen."""
+    from core.model.checkpoint import DecisionSettings, load_checkpoint
+    from training.finetune import base_train_config
+
+    folder = Path(__file__).resolve().parents[1] / "training" / "checkpoints"
+    for path in sorted(folder.glob("*.pt")):
+        checkpoint = load_checkpoint(path)
+        if "train_config" in checkpoint.extra:
+            assert base_train_config(checkpoint).decisions == checkpoint.decisions, path.name
+    assert load_checkpoint(folder / "pku_interactions.pt").decisions == DecisionSettings(0.25, 0.6, 0.3)

@@ -93,15 +93,15 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
     from core.model.checkpoint import load_checkpoint
     from core.model.profiles import demo
     from simulation.actions import CLASS_NAMES
-    from training.demo import DEMO_POSE_FUSION, DEMO_SMOOTHING_S, DEMO_THRESHOLD
+    from training.demo import DEMO_END_THRESHOLD, DEMO_POSE_FUSION, DEMO_SMOOTHING_S, DEMO_THRESHOLD
 
     assert COMMITTED.stat().st_size < 5 * 2**20
     loaded = load_checkpoint(COMMITTED)
     assert loaded.config == dataclasses.replace(demo(len(CLASS_NAMES) + 1), pose_fusion=DEMO_POSE_FUSION)
-    assert (loaded.decisions.smoothing_s, loaded.decisions.threshold) == (DEMO_SMOOTHING_S, DEMO_THRESHOLD)
+    chosen = {"smoothing_s": DEMO_SMOOTHING_S, "threshold": DEMO_THRESHOLD, "end_threshold": DEMO_END_THRESHOLD}
+    assert dataclasses.asdict(loaded.decisions) == chosen
     # and fine-tuning a site's model from it inherits them (training/finetune.py)
-    assert loaded.extra["train_config"]["decisions"] == {"smoothing_s": DEMO_SMOOTHING_S,
-                                                         "threshold": DEMO_THRESHOLD}
+    assert loaded.extra["train_config"]["decisions"] == chosen
     assert list(loaded.class_names) == [*CLASS_NAMES, "no_action"]  # the background class last
     assert loaded.preprocessing.glimpse.crop_size == loaded.config.crop_size
     from training.demo import demo_settings
