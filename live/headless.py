@@ -166,9 +166,10 @@ class EventLog:
         if self._file is not None:
             self._file.write(json.dumps(event.to_json()) + "\n")
             self._file.flush()
-        else:
-            log.info("event: person %d %s %s (p=%.2f)", event.person, event.kind, event.action,
-                     event.probability)
+        elif event.kind == "started":
+            log.info("event: person %d started %s (p=%.2f)", event.person, event.action, event.probability)
+        else:  # its probability is the start's: how long it lasted says more
+            log.info("event: person %d ended %s after %.1f s", event.person, event.action, event.duration_s)
 
     def close(self, stream_time: float | None = None) -> None:
         if stream_time is not None:

@@ -116,6 +116,16 @@ def test_an_end_threshold_keeps_a_wavering_action_one_event():
     assert EventLog(threshold=0.6, end_threshold=0.9).end_threshold == 0.6
 
 
+
+def test_events_in_the_log_say_how_long_they_lasted(caplog):
+    log = EventLog(threshold=0.6)  # no file: the log
+    with caplog.at_level("INFO", logger="live.headless"):
+        log.update(hop(1.0, decision(1, 1.0, "drink", 0.8)))
+        log.update(hop(3.4, decision(1, 3.4, NO_ACTION, 0.9)))
+    assert "event: person 1 started drink (p=0.80)" in caplog.text
+    assert "event: person 1 ended drink after 2.4 s" in caplog.text
+
+
 # ---- alerts ---------------------------------------------------------------------------------------
 
 def test_alerts_fire_once_per_episode_per_person():

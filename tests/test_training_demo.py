@@ -98,7 +98,8 @@ def test_committed_demo_checkpoint_is_small_and_matches_the_simulated_classes() 
     assert COMMITTED.stat().st_size < 5 * 2**20
     loaded = load_checkpoint(COMMITTED)
     assert loaded.config == dataclasses.replace(demo(len(CLASS_NAMES) + 1), pose_fusion=DEMO_POSE_FUSION)
-    chosen = {"smoothing_s": DEMO_SMOOTHING_S, "threshold": DEMO_THRESHOLD, "end_threshold": DEMO_END_THRESHOLD}
+    chosen = {"smoothing_s": DEMO_SMOOTHING_S, "threshold": DEMO_THRESHOLD,
+              "end_threshold": DEMO_END_THRESHOLD}
     assert dataclasses.asdict(loaded.decisions) == chosen
     # and fine-tuning a site's model from it inherits them (training/finetune.py)
     assert loaded.extra["train_config"]["decisions"] == chosen
