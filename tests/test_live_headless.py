@@ -87,7 +87,6 @@ def test_no_action_is_never_an_event_and_ends_the_current_one():
         AlertDispatcher(AlertConfig(classes=(NO_ACTION,)), (*CLASSES, NO_ACTION))
 
 
-
 def test_an_end_threshold_keeps_a_wavering_action_one_event():
     """Hysteresis: an event starts at the threshold and lasts while its action stays at or above the end
     threshold; without one, a score wavering around the threshold is a run of short events."""
@@ -114,7 +113,6 @@ def test_an_end_threshold_keeps_a_wavering_action_one_event():
     assert [(e.kind, e.action) for e in switched] == [("ended", "drink"), ("started", "wave")]
     # An end threshold above the threshold is the threshold (an event cannot need more to last than to start).
     assert EventLog(threshold=0.6, end_threshold=0.9).end_threshold == 0.6
-
 
 
 def test_events_in_the_log_say_how_long_they_lasted(caplog):
