@@ -126,9 +126,7 @@ class EventLog:
 
     def update(self, hop: Hop) -> list[ActionEvent]:
         emitted = []
-        seen = set()
         for decision in hop.decisions:
-            seen.add(decision.tracking_id)
             action, p = decision.topk[0]
             current = self._current.get(decision.tracking_id)
             active = action if p >= self.threshold and action != NO_ACTION else None
