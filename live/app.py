@@ -406,8 +406,7 @@ def describe_decisions(given: DecisionSettings, model: DecisionSettings) -> str:
         return ("given" if getattr(given, name) is not None
                 else "the model's" if getattr(model, name) is not None else "default")
 
-    ending = ("" if chosen.end_threshold is None or chosen.end_threshold >= chosen.threshold
-              else f", events last down to {chosen.end_threshold:g} ({origin('end_threshold')})")
+    ending = chosen.ending and f"{chosen.ending} ({origin('end_threshold')})"
     return (f"decisions: smoothing {chosen.smoothing_s:g} s ({origin('smoothing_s')}), threshold "
             f"{chosen.threshold:g} ({origin('threshold')}){ending}; --smoothing / --threshold / "
             "--end-threshold to change")

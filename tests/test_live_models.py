@@ -29,6 +29,7 @@ from live.app import (
 REPO = Path(__file__).resolve().parents[1]
 NUCLA = REPO / "training" / "checkpoints" / "nucla_pose.pt"
 PUNCHING = "punching/slapping other person"
+POINTING = "point finger at the other person"
 
 
 @pytest.fixture()
@@ -113,6 +114,33 @@ def test_a_kinect_v1_model_runs_on_a_kinect_v2_recording(short_pku_sequence: Pat
     assert "Kinect v1 (Kinect v2 bodies mapped to it, core/joint_maps.py) skeletons, 1 body" in result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert {line["person"] for line in lines} == {1, 2}  # a one-body model: one window per person
+
+
+def test_an_end_threshold_joins_a_real_pointing_into_one_event(shared_data: Path, tmp_path: Path) -> None:
+    """The first 12 s of the real PKU-MMD sequence 0165-R: the real-data model's smoothed score for the
+    second person's pointing dips below 0.6 for a moment; ending events there splits it in two, the
+    model's own end threshold (0.3) keeps it one event."""
+    source = shared_data / "pkummd" / "skeletons" / "0165-R.txt.xz"
+    if not source.is_file():
+        pytest.skip(f"{source} not found")
+    with lzma.open(source, "rt") as f:
+        lines = [next(f) for _ in range(360)]
+    sequence = tmp_path / "0165-R.txt"
+    sequence.write_text("".join(lines))
+
+    def pointing_events(*end: str) -> list[tuple[int, str]]:
+        events = tmp_path / f"events{len(end)}.jsonl"
+        result = subprocess.run(
+            [sys.executable, "-m", "live", "--source", str(sequence), "--headless", "--fast", "--engine",
+             "torch", "--threads", "1", "--events", str(events), *end],
+            cwd=REPO, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        records = [json.loads(line) for line in events.read_text().splitlines()]
+        return [(r["person"], r["event"]) for r in records if r["action"] == POINTING]
+
+    assert pointing_events("--end-threshold", "0.6").count((2, "started")) == 2  # ends where it starts
+    assert pointing_events().count((2, "started")) == 1  # the model's own 0.3
 
 
 def test_smoothing_and_threshold_come_from_the_command_line_else_the_model_else_the_defaults() -> None:

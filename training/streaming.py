@@ -340,10 +340,9 @@ def _score_and_write(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     write_timeline_png(out_dir / "timeline.png", tracks, decisions, list(classes))
-    held = ("" if end_threshold is None or end_threshold >= threshold
-            else f", events last down to {end_threshold:g}")
+    ending = DecisionSettings(threshold=threshold, end_threshold=end_threshold).ending
     print(format_scores(scores, f"{title} ({len(decisions)} sequence(s), {scores.room_hours * 60:.1f} min; "
-                                f"smoothing {settings['smoothing_s']:g} s, threshold {threshold:g}{held})"))
+                                f"smoothing {settings['smoothing_s']:g} s, threshold {threshold:g}{ending})"))
     print(f"wrote {out_dir / 'results.json'} and {out_dir / 'timeline.png'}")
     return run
 

@@ -143,6 +143,14 @@ class DecisionSettings:
             if value is not None and not 0 < value <= 1:
                 raise ValueError(f"decision {name} must be in (0, 1], got {value}")
 
+    @property
+    def ending(self) -> str:
+        """How events end, for a startup line or a report: ", events last down to E" where an end
+        threshold below the threshold holds them, else nothing (they end at the threshold)."""
+        if self.end_threshold is None or self.threshold is None or self.end_threshold >= self.threshold:
+            return ""
+        return f", events last down to {self.end_threshold:g}"
+
     def over(self, fallback: DecisionSettings) -> DecisionSettings:
         """These settings where they are set, `fallback`'s elsewhere."""
         return DecisionSettings(
