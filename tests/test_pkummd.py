@@ -358,6 +358,19 @@ def test_streaming_evaluation_finds_sequences_not_label_files(tmp_path: Path) ->
     assert source.timeline is not None and source.name == "replay 0007-M.txt"
 
 
+def test_streaming_evaluation_names_a_damaged_sequence(tmp_path: Path) -> None:
+    from training.data import DatasetError
+    from training.streaming import stream_cases
+
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    lines = sequence.read_text().splitlines()
+    lines[3] = "1 2 3"
+    sequence.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=r"0007-M\.txt, line 4: expected 150 numbers") as caught:
+        stream_cases(str(tmp_path / "release"))
+    assert str(caught.value).count("0007-M.txt") == 1
+
+
 def test_view_draws_a_sequence_with_its_truth(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import cv2
 

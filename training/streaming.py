@@ -130,7 +130,10 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
         found = {n: p for n, p in found.items() if n in names}
     cases = []
     for name, path in sorted(found.items()):
-        probe = replay_source(path, ReplayOptions(realtime=False), color=False)
+        try:
+            probe = replay_source(path, ReplayOptions(realtime=False), color=False)
+        except ValueError as error:  # every recording format's error names the file and what is wrong
+            raise DatasetError(str(error) if str(path) in str(error) else f"{path}: {error}") from None
         timeline = probe.timeline
         probe.close()
         if timeline is None:
