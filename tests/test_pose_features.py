@@ -127,24 +127,6 @@ def test_label_smoothing_changes_only_the_cross_entropy_term() -> None:
     assert smoothed > plain  # confident right answers cost more against smoothed targets
 
 
-def test_the_step_loss_adds_the_earlier_labelled_steps() -> None:
-    config = load_config(None, ["optim.weight_decay=0", "optim.step_loss=0.5"])
-    network = PartAttentionNetwork(pose_only(tiny(3)))
-    steps = torch.tensor([[[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [4.0, 0.0, 0.0]],
-                          [[0.0, 0.0, 3.0], [0.0, 1.0, 0.0], [0.0, 3.0, 1.0]]])  # (B, T, C)
-    labels = torch.tensor([0, 1])
-    step_labels = torch.tensor([[-100, 0, 0], [-100, 2, 1]])  # the first step too early to be judged
-    loss = stage_loss(network, "pose", steps, steps.new_zeros(2, 0), labels, config, step_labels)
-    cross_entropy = torch.nn.functional.cross_entropy
-    want = cross_entropy(steps[:, -1], labels) + 0.5 * cross_entropy(steps[:, 1], torch.tensor([0, 2]))
-    torch.testing.assert_close(loss, want)
-    # The per-step logits of a forward LSTM end with the window's own.
-    shape = pose_only(tiny(3))
-    model = PartAttentionNetwork(shape).pose.eval()
-    skeleton = torch.randn(2, shape.num_frames, shape.num_bodies, shape.num_joints, 3)
-    torch.testing.assert_close(model.step_logits(skeleton)[:, -1], model(skeleton)[0])
-
-
 def test_pose_only_model_with_every_feature_exports_to_onnx(tmp_path: Path) -> None:
     config = dataclasses.replace(
         pose_only(tiny(5)), pose_velocity=5.0, pose_centre_frames=True, pose_bones=True

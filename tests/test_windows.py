@@ -14,7 +14,7 @@ from core.window import WindowSpec
 from training.cache import load_clip, timeline_array, write_clip
 from training.config import load_config
 from training.data import Clip, ClipSource, DatasetError, Splits
-from training.windows import IGNORE_STEP, StreamWindowDataset, WindowDataset
+from training.windows import StreamWindowDataset, WindowDataset
 
 CLASSES = ("wave", "kick", NO_ACTION)
 FPS = 30.0
@@ -97,27 +97,7 @@ def test_the_cache_keeps_a_sequences_timeline(tmp_path: Path) -> None:
     assert loaded.timeline.intervals == clip.timeline.intervals and loaded.label == -1
 
 
-def test_step_labels_name_what_each_step_has_seen() -> None:
-    dataset = StreamWindowDataset(sources(1), SPEC, KINECT_V2, 1, CLASSES, train=True, stride_s=0.2,
-                                  step_labels=True)
-    clip = sequence("s0")
-    # The window 11.2-13.2 s: the kick starts at 12 s, so the steps of its second half see first
-    # mostly background, then mostly kick; each is labelled by the stretch from 11.2 s to itself.
-    steps = dataset._step_labels(clip, 13.2)
-    assert list(steps[:5]) == [IGNORE_STEP] * 5
-    times = SPEC.sample_times(13.2)
-    assert [CLASSES[s] for s in steps[5:]] == [clip.timeline.window_label(11.2, t) for t in times[5:]]
-    assert {CLASSES[s] for s in steps[5:]} == {NO_ACTION, "kick"}
-    assert steps[-1] == dataset._label(clip, 13.2)
-    for index in range(0, len(dataset), 23):  # every item: the last step's label is the window's
-        item = dataset[index]
-        assert item["step_labels"].shape == (10,) and item["step_labels"][-1] == item["label"]
-    evaluation = StreamWindowDataset(sources(1), SPEC, KINECT_V2, 1, CLASSES, train=False, step_labels=True)
-    assert "step_labels" not in evaluation[0]  # validation judges the window, as the app does
-
-
-@pytest.mark.parametrize("step_loss", [0.0, 1.0])
-def test_a_pose_stage_trains_on_continuous_splits(tmp_path: Path, step_loss: float) -> None:
+def test_a_pose_stage_trains_on_continuous_splits(tmp_path: Path) -> None:
     from training.stages import train_stage
 
     torch.set_num_threads(1)
@@ -126,7 +106,6 @@ def test_a_pose_stage_trains_on_continuous_splits(tmp_path: Path, step_loss: flo
         "data.dataset=simulated", "model.profile=tiny", "model.ablation=pose", f"out={tmp_path}",
         "window.duration_s=2.0", "epochs.pose=1", "optim.batch_size=16", "device=cpu", "workers=0",
         "progress=false", "data.max_bodies=1", "model.overrides={num_bodies: 1}",
-        f"optim.step_loss={step_loss}",
     ])
     result = train_stage(config, "pose", splits=splits)
     from core.model.checkpoint import load_checkpoint
@@ -141,17 +120,3 @@ def test_trimmed_clips_keep_the_clip_level_windows() -> None:
     trimmed = [ClipSource("t", 1, lambda _c: replace(sequence("t"), label=1, timeline=None))]
     dataset = WindowDataset(trimmed, SPEC, KINECT_V2, 1, train=False, eval_windows=5)
     assert dataset[0]["skeleton"].shape == (5, 10, 1, 25, 3) and dataset[0]["label"].item() == 1
-
-
-def test_the_step_loss_needs_a_forward_lstm(tmp_path: Path) -> None:
-    from training.config import ConfigError
-    from training.stages import train_stage
-
-    splits = Splits(sources(1), sources(1), [], list(CLASSES), KINECT_V2, has_rgb=False, continuous=True)
-    config = load_config(None, [
-        "data.dataset=simulated", "model.profile=skeleton", "model.ablation=pose", f"out={tmp_path}",
-        "epochs.pose=1", "device=cpu", "workers=0", "progress=false", "data.max_bodies=1",
-        "model.overrides={num_bodies: 1}", "optim.step_loss=1.0",
-    ])
-    with pytest.raises(ConfigError, match="step_loss"):
-        train_stage(config, "pose", splits=splits)

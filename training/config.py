@@ -123,12 +123,6 @@ class OptimConfig:
     grad_clip: float = 5.0
     # Cross-entropy against (1 - s) one-hot + s uniform; 0 is the paper's plain cross-entropy.
     label_smoothing: float = 0.0
-    # Pose stage of a forward pose LSTM: besides the window's label at its last step, each step of the
-    # window's second half is trained on the label of what it has seen so far (the window's start to
-    # that step, labelled as windows are: training/windows.py), with this weight against the last
-    # step's. Dense supervision, as online detectors on PKU-MMD do (Li et al., ECCV 2016): ten more
-    # judged instants per window, each a shorter view of the same motion. 0: the last step only.
-    step_loss: float = 0.0
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
 
 

@@ -38,16 +38,15 @@ from tqdm import tqdm
 from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
 from core.model.loss import LossWeights, p_i3d_loss
 from core.model.network import PartAttentionNetwork, Stage
-from core.model.pose import PoseLSTM
 from core.model.profiles import Aggregation, NetworkConfig
 from core.window import WindowSpec
 from training import distributed
 from training.ablations import network_config
-from training.config import ConfigError, TrainConfig, config_to_dict, write_config
+from training.config import TrainConfig, config_to_dict, write_config
 from training.data import DatasetError, Splits
 from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
-from training.windows import IGNORE_STEP, Augmentation, window_datasets
+from training.windows import Augmentation, window_datasets
 
 # CLI name of each stage, Algorithm 1's in its order, then the first stage of fine-tuning on few clips.
 STAGE_NAMES: dict[str, Stage] = {
@@ -87,15 +86,13 @@ class StageObjective(nn.Module):
     """What one stage computes from a batch, as a module so DistributedDataParallel sees the forward.
 
     Returns (logits, attention): logits (B, C), or (B, P, C) for `parts` (one classification per part),
-    or (B, S, C) for `pose` (one per input stream of the pose network; S = 1 for the LSTM; in training
-    with `per_step`, the LSTM's logits at each of its T steps, (B, T, C)).
+    or (B, S, C) for `pose` (one per input stream of the pose network; S = 1 for the LSTM).
     """
 
-    def __init__(self, network: PartAttentionNetwork, stage: str, per_step: bool = False) -> None:
+    def __init__(self, network: PartAttentionNetwork, stage: str) -> None:
         super().__init__()
         self.network = network
         self.stage = stage
-        self.per_step = per_step
 
     def forward(
         self, crops: torch.Tensor | None, skeleton: torch.Tensor | None
@@ -104,10 +101,7 @@ class StageObjective(nn.Module):
             logits = self.network.part_logits(crops)
             return logits, logits.new_zeros(logits.shape[0], 0)
         if self.stage == "pose":
-            if self.training and self.per_step:
-                logits = self.network.pose.step_logits(skeleton)
-            else:
-                logits = self.network.pose.stream_logits(skeleton)
+            logits = self.network.pose.stream_logits(skeleton)
             return logits, logits.new_zeros(logits.shape[0], 0)
         if self.training and self.network.config.pose_fusion:
             # (B, 2, C): the attention branch and the pose branch, each with its own loss (stage_loss).
@@ -126,22 +120,14 @@ def stage_loss(
     attention: torch.Tensor,
     labels: torch.Tensor,
     config: TrainConfig,
-    step_labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy of the stage's output + Eq. 5's penalties where the stage has them.
 
     Eq. 5: CE + lambda1 * sum_k (1 - alpha_k)^2 + lambda2 * ||W||^2, with W the weight matrices the
     stage trains among the layers the paper adds (attention head, classifier; the pose classifier in
     the pose stage). The printed equation lacks the CE's minus sign; this is the usual cross-entropy.
-    With `step_labels` (B, T) the pose stage's logits are per step (B, T, C): the last step's loss as
-    always, plus `optim.step_loss` times the mean cross-entropy of the earlier steps that have a label.
     """
     logits = logits.float()
-    if step_labels is not None:
-        last = stage_loss(network, stage, logits[:, -1:], attention, labels, config)
-        earlier = F.cross_entropy(logits[:, :-1].flatten(0, 1), step_labels[:, :-1].flatten(),
-                                  ignore_index=IGNORE_STEP, label_smoothing=config.optim.label_smoothing)
-        return last + config.optim.step_loss * earlier
     lambdas = LossWeights(attention=config.optim.attention_weight, weight=config.optim.weight_decay)
     if stage == "parts":
         parts = logits.shape[1]
@@ -184,16 +170,14 @@ def stage_loss(
 
 def _to_device(
     batch: dict[str, Any], device: torch.device
-) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
     crops = batch.get("crops")
     if crops is not None:
         crops = crops.to(device, non_blocking=True).float()
-    step_labels = batch.get("step_labels")
     return (
         crops,
         batch["skeleton"].to(device, non_blocking=True),
         batch["label"].to(device, non_blocking=True),
-        None if step_labels is None else step_labels.to(device, non_blocking=True),
     )
 
 
@@ -347,13 +331,7 @@ def train_stage(
             print(f"[{stage}] I3D weights from {config.model.i3d_weights}: {reports[0]}")
     network.set_stage(STAGE_NAMES[stage])
     network.to(process.device)
-    per_step = stage == "pose" and config.optim.step_loss > 0
-    if config.optim.step_loss < 0:
-        raise ConfigError(f"optim.step_loss must be >= 0, got {config.optim.step_loss}")
-    if per_step and not (isinstance(network.pose, PoseLSTM) and not network.pose.bidirectional):
-        raise ConfigError("optim.step_loss trains a forward pose LSTM's every step; this pose stream has "
-                          "no steps to read (a GCN, or a bidirectional LSTM read at its centre)")
-    objective: nn.Module = StageObjective(network, stage, per_step)
+    objective: nn.Module = StageObjective(network, stage)
     if process.distributed:
         device_ids = [process.device.index] if process.device.type == "cuda" else None
         objective = DistributedDataParallel(objective, device_ids=device_ids)
@@ -390,7 +368,6 @@ def train_stage(
         with_crops=needs_crops(stage),
         part_index=splits.part_index(net_config.parts, net_config.crop_size) if needs_crops(stage) else None,
         seed=config.seed,
-        step_labels=per_step,
     )
     sampler = DistributedSampler(
         train_set,
@@ -473,12 +450,10 @@ def train_stage(
         for step, batch in enumerate(bar):
             if step >= steps:
                 break
-            crops, skeleton, labels, step_labels = _to_device(batch, process.device)
+            crops, skeleton, labels = _to_device(batch, process.device)
             with torch.autocast(device_type=process.device.type, dtype=torch.float16, enabled=use_amp):
                 logits, attention = objective(crops, skeleton)
-            loss = stage_loss(network, stage, logits, attention, labels, config, step_labels)
-            if step_labels is not None:
-                logits = logits[:, -1]  # what the window is classified by
+            loss = stage_loss(network, stage, logits, attention, labels, config)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if parts_frozen:

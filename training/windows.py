@@ -16,11 +16,6 @@ action too short for that at its centre, else no_action: the truth at the window
 what decisions are scored against). Background is most of a stream (~70% of PKU-MMD), so each
 training epoch draws a class-balanced sample: the same number of windows for every action class
 and `background_ratio` times as many no_action windows. Evaluation takes every window, one per item.
-
-Dense supervision (`step_labels`, training only): items also carry "step_labels" int64 (T,), for each
-sample step of the second half of the window the label of the stretch from the window's start to that
-step (by the same rule; a trimmed clip's own label), IGNORE_STEP before. The last step's is the
-window's label.
 """
 
 from __future__ import annotations
@@ -38,13 +33,6 @@ from core.timeline import NO_ACTION
 from core.window import WindowSpec, evaluation_window_ends, random_window_end, window_indices
 from training.config import WindowConfig
 from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
-
-IGNORE_STEP = -100  # F.cross_entropy's default ignore_index: steps too early in the window to be judged
-
-
-def first_supervised_step(num_frames: int) -> int:
-    """Steps before this have seen less than half the window: too little to be asked for its action."""
-    return num_frames // 2
 
 
 @dataclass(frozen=True)
@@ -129,7 +117,6 @@ class WindowDataset(Dataset):
         part_index: list[int] | None = None,
         seed: int = 0,
         preload: bool = True,
-        step_labels: bool = False,
     ) -> None:
         if len(sources) == 0:
             raise DatasetError("no clips to make windows from (empty split or dataset)")
@@ -156,7 +143,6 @@ class WindowDataset(Dataset):
         self._mirror_order = np.array(layout.mirror_order)
         self.part_index = part_index  # which cached crop tracks, in the network's order (None: all)
         self.seed = seed
-        self.step_labels = step_labels and train
         self.epoch = 0
         # Skeleton-only clips are small (N-UCLA: 1,020 clips, a few MB): keep them in memory instead of
         # re-reading a file per item. Clips with crops stay lazy (memory-mapped by their source).
@@ -197,10 +183,6 @@ class WindowDataset(Dataset):
             "label": torch.tensor(clip.label, dtype=torch.int64),
             "clip": index,
         }
-        if self.step_labels:  # one action all through a trimmed clip
-            steps = np.full(self.spec.num_frames, IGNORE_STEP, dtype=np.int64)
-            steps[first_supervised_step(self.spec.num_frames):] = clip.label
-            out["step_labels"] = torch.from_numpy(steps)
         for key in windows[0]:
             stacked = np.stack([w[key] for w in windows]) if not self.train else windows[0][key]
             out[key] = torch.from_numpy(np.ascontiguousarray(stacked))
@@ -303,22 +285,11 @@ class StreamWindowDataset(WindowDataset):
         self._drawn_classes = actions + ([self.background] if counts[self.background] else [])
         self._plan = self._draw(0)
 
-    def _label(self, clip: Clip, end: float, start: float | None = None) -> int:
-        """The class of the window ending at `end` (of the stretch from `start` to `end` if given)."""
-        start = end - self.spec.duration_s if start is None else start
-        name = clip.timeline.window_label(start, end)
+    def _label(self, clip: Clip, end: float) -> int:
+        name = clip.timeline.window_label(end - self.spec.duration_s, end)
         if name not in self.class_names:
             raise DatasetError(f"sequence {clip.name}: label {name!r} is not among the model's classes")
         return self.class_names.index(name)
-
-    def _step_labels(self, clip: Clip, end: float) -> np.ndarray:
-        """(T,) the label of what each step of the window ending at `end` has seen (module docstring)."""
-        start = end - self.spec.duration_s
-        times = self.spec.sample_times(end)
-        steps = np.full(len(times), IGNORE_STEP, dtype=np.int64)
-        for k in range(first_supervised_step(len(times)), len(times)):
-            steps[k] = self._label(clip, float(times[k]), start)
-        return steps
 
     def _draw(self, epoch: int) -> np.ndarray:
         """Indices of this epoch's windows (a fixed count, so samplers can size themselves once)."""
@@ -356,13 +327,10 @@ class StreamWindowDataset(WindowDataset):
             end += float(rng.uniform(-0.5, 0.5)) * self.stride_s
             end = float(np.clip(end, clip.timestamps[0], clip.timestamps[-1]))
             label = self._label(clip, end)
-            steps = self._step_labels(clip, end) if self.step_labels else None
             clip, factor = self._speed(clip, rng)
             end *= factor
         arrays = self._window(clip, end, self.jitter if self.train else 0.0, rng)
         out: dict[str, torch.Tensor | int] = {"label": torch.tensor(label, dtype=torch.int64), "clip": k}
-        if self.train and self.step_labels:
-            out["step_labels"] = torch.from_numpy(steps)
         for key, value in arrays.items():
             out[key] = torch.from_numpy(np.ascontiguousarray(value if self.train else value[None]))
         return out
@@ -378,23 +346,21 @@ def window_datasets(
     with_crops: bool,
     part_index: list[int] | None,
     seed: int,
-    step_labels: bool = False,
 ) -> tuple[WindowDataset, WindowDataset]:
     """(training windows, validation windows) of a split: along continuous sequences when the dataset
-    has them (`splits.continuous`), else the trimmed-clip windows. `step_labels`: training items carry
-    per-step labels (module docstring)."""
+    has them (`splits.continuous`), else the trimmed-clip windows."""
     common = {"with_crops": with_crops, "part_index": part_index, "seed": seed}
     validation_sources = splits.validation or splits.train
     if splits.continuous:
         stream = {"stride_s": window.stride_s, "background_ratio": window.background_ratio}
         train = StreamWindowDataset(splits.train, spec, splits.layout, num_bodies, splits.class_names,
                                     train=True, jitter=window.jitter, augmentation=augmentation, **stream,
-                                    step_labels=step_labels, **common)
+                                    **common)
         validation = StreamWindowDataset(validation_sources, spec, splits.layout, num_bodies,
                                          splits.class_names, train=False, **stream, **common)
         return train, validation
     train = WindowDataset(splits.train, spec, splits.layout, num_bodies, train=True, jitter=window.jitter,
-                          augmentation=augmentation, step_labels=step_labels, **common)
+                          augmentation=augmentation, **common)
     validation = WindowDataset(validation_sources, spec, splits.layout, num_bodies, train=False,
                                eval_windows=window.eval_windows, **common)
     return train, validation

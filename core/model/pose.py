@@ -102,14 +102,6 @@ class PoseLSTM(nn.Module):
         """(B, 1, C): one stream, the same logits as `forward` (the pose stage's loss reads these)."""
         return self(skeleton)[0].unsqueeze(1)
 
-    def step_logits(self, skeleton: torch.Tensor) -> torch.Tensor:
-        """(B, T, C): the classifier read at every step, each having seen the window up to it (the last
-        step is `forward`'s logits). Training only, for dense supervision (`optim.step_loss`)."""
-        if self.bidirectional:
-            raise ValueError("per-step logits need a forward LSTM: a bidirectional one is read at the centre")
-        _, hidden = self(skeleton)
-        return self.classifier(self.dropout(hidden))
-
     def features(self, skeleton: torch.Tensor) -> torch.Tensor:
         """(B, T, M, J, 3) -> (B, T, M, J, F) LSTM inputs per joint, F = `features_per_joint`."""
         if not (self.velocity > 0 or self.centre_frames or self.bone_parents is not None):
