@@ -112,8 +112,12 @@ def test_checkpoint_that_does_not_fit_says_what_differs(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "newer.pt")
 
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"junk\.pt: cannot read as a torch checkpoint"):
+    with pytest.raises(CheckpointError, match=r"junk\.pt: cannot read as a torch checkpoint: it is no"):
         load_checkpoint(tmp_path / "junk.pt")
+    whole = (tmp_path / "newer.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(whole[: len(whole) // 2])  # a copy that stopped half way
+    with pytest.raises(CheckpointError, match=r"cut\.pt: .*cut short or damaged; was the file copied"):
+        load_checkpoint(tmp_path / "cut.pt")
     torch.save({"Conv3d_1a_7x7.conv3d.weight": torch.zeros(1)}, tmp_path / "port.pt")
     with pytest.raises(CheckpointError, match="not a network checkpoint.*read_i3d_weights"):
         load_checkpoint(tmp_path / "port.pt")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,10 +312,16 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
-        raise CheckpointError(
-            f"{path}: cannot read as a torch checkpoint ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''})"
-        ) from error
+        with open(path, "rb") as file:
+            zipped = file.read(4) == b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+        if zipped and not zipfile.is_zipfile(path):
+            why = "its archive is cut short or damaged; was the file copied completely?"
+        elif "Weights only load failed" in str(error):
+            # torch's own message advises weights_only=False, which would run whatever the file holds.
+            why = "it is no PyTorch checkpoint, or one holding more than tensors and plain data (not loaded)"
+        else:
+            why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        raise CheckpointError(f"{path}: cannot read as a torch checkpoint: {why}") from error
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: expected a dict at the top level, got {type(payload).__name__}")
     return payload
