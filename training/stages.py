@@ -46,7 +46,7 @@ from training.config import TrainConfig, config_to_dict, write_config
 from training.data import DatasetError, Splits
 from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
-from training.windows import Augmentation, window_datasets
+from training.windows import Augmentation, WindowDataset, window_datasets
 
 # CLI name of each stage, Algorithm 1's in its order, then the first stage of fine-tuning on few clips.
 STAGE_NAMES: dict[str, Stage] = {
@@ -270,11 +270,101 @@ def train_stage(
     process: distributed.Process | None = None,
     splits: Splits | None = None,
 ) -> StageResult:
-    """Run one stage of Algorithm 1 to completion (or early stop); returns its best checkpoint."""
-    if stage not in STAGE_NAMES:
-        raise StageError(f"unknown stage {stage!r}; expected one of {list(STAGE_NAMES)}")
+    """Run one stage of Algorithm 1 to completion (or early stop); returns its best checkpoint.
+
+    Setup (`_stage_network`: the network, seeded from the previous stage or --init; `_Optimisation`;
+    `_stage_data`), resume from `state.pt` if a run was interrupted, then per epoch: train
+    (`_train_epoch`), validate, save (`_save_epoch`)."""
     process = process or distributed.start(config.device)
     splits = splits or build_splits(config.data)
+    net_config, network_stages = _stage_plan(config, stage, splits)
+    out = Path(config.out) / stage
+    state_path = out / "state.pt"
+    if process.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(config, out / "config.yaml")
+
+    torch.manual_seed(config.seed)
+    network = _stage_network(config, stage, net_config, network_stages, splits, init, process)
+    objective: nn.Module = StageObjective(network, stage)
+    if process.distributed:
+        device_ids = [process.device.index] if process.device.type == "cuda" else None
+        objective = DistributedDataParallel(objective, device_ids=device_ids)
+    optimisation = _Optimisation.for_stage(network, stage, config, process)
+    train_set, validation_set, sampler, loader = _stage_data(config, stage, splits, net_config, process)
+
+    epochs = getattr(config.epochs, stage)
+    progress = _Progress()
+    if state_path.is_file() and not restart:
+        progress = _resume(state_path, network, optimisation)
+        if progress.finished:
+            if process.is_main:
+                print(f"[{stage}] already finished ({state_path}); --restart to train it again")
+            return StageResult(out / "best.pt", progress.best_top1, progress.epoch)
+        if process.is_main:
+            print(f"[{stage}] resuming after epoch {progress.epoch} "
+                  f"(best validation top-1 {progress.best_top1:.4f})")
+    else:
+        # Different dropout noise per rank; the weights themselves are broadcast by DDP from rank 0.
+        torch.manual_seed(config.seed * 1000 + process.rank + 1)
+
+    described = {
+        "class_names": splits.class_names,
+        "preprocessing": preprocessing_for(config, splits, net_config),
+        "extra": {
+            "stage": stage,
+            "dataset": config.data.dataset,
+            "protocol": config.data.protocol,
+            "validation_clips": [s.name for s in splits.validation],
+            "train_config": config_to_dict(config),
+        },
+        "decisions": config.decisions,
+    }
+    if process.is_main:
+        print(
+            f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips, "
+            f"{sum(p.numel() for p in optimisation.trainable):,} trainable parameters, device "
+            f"{process.device}, {process.world_size} process(es)"
+        )
+    start_epoch = epoch = progress.epoch
+    for epoch in range(start_epoch, epochs):
+        started = time.monotonic()
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        train_loss, train_top1 = _train_epoch(objective, network, loader, optimisation, config, stage,
+                                              epoch, process)
+        predictions = predict(objective, network, validation_set, config, process, stage=stage)
+        validation = _validation_metrics(predictions, stage)
+        optimisation.scheduler.step(validation["top1"])
+        improved = progress.judge(validation)
+        progress.epoch = epoch + 1
+        progress.finished = progress.bad_epochs >= config.optim.early_stop_patience or epoch + 1 >= epochs
+        record = {
+            "stage": stage,
+            "epoch": epoch + 1,
+            "train_loss": train_loss,
+            "train_top1": train_top1,
+            **{f"val_{k}": v for k, v in validation.items()},
+            "lr": optimisation.optimizer.param_groups[0]["lr"],
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        if process.is_main:
+            _save_epoch(out, network, optimisation, progress, record, validation, improved, described, epochs)
+        distributed.barrier(process)
+        if progress.bad_epochs >= config.optim.early_stop_patience:
+            if process.is_main:
+                print(f"[{stage}] early stop: no validation improvement for {progress.bad_epochs} epochs")
+            break
+    if process.is_main and epochs <= start_epoch:
+        progress.epoch, progress.finished = epoch, True
+        _save_state(state_path, network, optimisation, progress)
+    return StageResult(out / "best.pt", progress.best_top1, epoch + 1, network)
+
+
+def _stage_plan(config: TrainConfig, stage: str, splits: Splits) -> tuple[NetworkConfig, list[str]]:
+    """The network this run trains and its stages, once the stage is known to make sense for the data."""
+    if stage not in STAGE_NAMES:
+        raise StageError(f"unknown stage {stage!r}; expected one of {list(STAGE_NAMES)}")
     if not splits.train:
         nucla = config.data.dataset == "nucla"
         views = f" from training views {config.data.nucla_train_views}" if nucla else ""
@@ -297,13 +387,20 @@ def train_stage(
             f"at {config.data.root} has "
             "none prepared: run `python -m training prepare` and set data.cache"
         )
-    out = Path(config.out) / stage
-    state_path = out / "state.pt"
-    if process.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(config, out / "config.yaml")
+    return net_config, network_stages
 
-    torch.manual_seed(config.seed)
+
+def _stage_network(
+    config: TrainConfig,
+    stage: str,
+    net_config: NetworkConfig,
+    network_stages: list[str],
+    splits: Splits,
+    init: str | Path | None,
+    process: distributed.Process,
+) -> PartAttentionNetwork:
+    """The network at the start of the stage: the previous stage's best weights (or --init's; or public
+    I3D weights for the first RGB stage), with this stage's parameters trainable, on the device."""
     network = PartAttentionNetwork(net_config)
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     if seed_path is not None:
@@ -330,25 +427,42 @@ def train_stage(
         if process.is_main:
             print(f"[{stage}] I3D weights from {config.model.i3d_weights}: {reports[0]}")
     network.set_stage(STAGE_NAMES[stage])
-    network.to(process.device)
-    objective: nn.Module = StageObjective(network, stage)
-    if process.distributed:
-        device_ids = [process.device.index] if process.device.type == "cuda" else None
-        objective = DistributedDataParallel(objective, device_ids=device_ids)
+    return network.to(process.device)
 
-    trainable = [p for p in network.parameters() if p.requires_grad]
-    part_parameters = [p for p in network.parts.parameters() if p.requires_grad]
-    lr = config.optim.lr
-    if stage == "finetune" and config.optim.finetune_lr is not None:
-        lr = config.optim.finetune_lr
-    optimizer = torch.optim.Adam(trainable, lr=lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=config.optim.plateau_factor, patience=config.optim.plateau_patience
-    )
-    use_amp = config.optim.amp and process.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    spec = WindowSpec(config.window.duration_s, net_config.num_frames)
+@dataclass
+class _Optimisation:
+    """What changes the weights: Adam over the stage's trainable parameters, the plateau schedule, and
+    the scaler of mixed precision (CUDA only)."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    scaler: torch.amp.GradScaler
+    trainable: list[nn.Parameter]
+    part_parameters: list[nn.Parameter]  # held in the attention stage's first epochs
+    use_amp: bool
+
+    @classmethod
+    def for_stage(
+        cls, network: PartAttentionNetwork, stage: str, config: TrainConfig, process: distributed.Process
+    ) -> _Optimisation:
+        trainable = [p for p in network.parameters() if p.requires_grad]
+        lr = config.optim.lr
+        if stage == "finetune" and config.optim.finetune_lr is not None:
+            lr = config.optim.finetune_lr
+        optimizer = torch.optim.Adam(trainable, lr=lr)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=config.optim.plateau_factor, patience=config.optim.plateau_patience
+        )
+        use_amp = config.optim.amp and process.device.type == "cuda"
+        return cls(optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=use_amp), trainable,
+                   [p for p in network.parts.parameters() if p.requires_grad], use_amp)
+
+
+def _stage_data(
+    config: TrainConfig, stage: str, splits: Splits, net_config: NetworkConfig, process: distributed.Process
+) -> tuple[WindowDataset, WindowDataset, DistributedSampler, DataLoader]:
+    """Training and validation windows, and the loader (each rank its share) of the training ones."""
     augmentation = Augmentation(
         config.augment.rotate_deg,
         config.augment.tilt_deg,
@@ -361,7 +475,7 @@ def train_stage(
     )
     train_set, validation_set = window_datasets(
         splits,
-        spec,
+        WindowSpec(config.window.duration_s, net_config.num_frames),
         net_config.num_bodies,
         window=config.window,
         augmentation=augmentation,
@@ -386,152 +500,111 @@ def train_stage(
         persistent_workers=config.workers > 0,
         drop_last=len(train_set) > config.optim.batch_size,
     )
+    return train_set, validation_set, sampler, loader
 
-    epochs = getattr(config.epochs, stage)
-    start_epoch, best_top1, best_loss, bad_epochs = 0, -1.0, math.inf, 0
-    if state_path.is_file() and not restart:
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
-        if state.get("finished"):
-            if process.is_main:
-                print(f"[{stage}] already finished ({state_path}); --restart to train it again")
-            return StageResult(out / "best.pt", state["best_top1"], state["epoch"])
-        network.load_state_dict(state["network"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, best_top1, best_loss, bad_epochs = (
-            state["epoch"],
-            state["best_top1"],
-            state["best_loss"],
-            state["bad_epochs"],
-        )
-        if process.is_main:
-            print(f"[{stage}] resuming after epoch {start_epoch} (best validation top-1 {best_top1:.4f})")
-    else:
-        # Different dropout noise per rank; the weights themselves are broadcast by DDP from rank 0.
-        torch.manual_seed(config.seed * 1000 + process.rank + 1)
 
-    preprocessing = preprocessing_for(config, splits, net_config)
-    extra = {
-        "stage": stage,
-        "dataset": config.data.dataset,
-        "protocol": config.data.protocol,
-        "validation_clips": [s.name for s in splits.validation],
-        "train_config": config_to_dict(config),
-    }
-    if process.is_main:
-        print(
-            f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips, "
-            f"{sum(p.numel() for p in trainable):,} trainable parameters, device {process.device}, "
-            f"{process.world_size} process(es)"
-        )
-    epoch = start_epoch
-    for epoch in range(start_epoch, epochs):
-        started = time.monotonic()
-        sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
-        objective.train()
-        network.train()
-        parts_frozen = stage == "attention" and epoch < config.epochs.attention_frozen_parts
-        if parts_frozen:
-            network.parts.eval()  # batch-norm statistics stay those of step 2 as well
-        total_loss, correct, seen = 0.0, 0.0, 0
-        steps = (
-            len(loader) if config.max_steps_per_epoch <= 0 else min(len(loader), config.max_steps_per_epoch)
-        )
-        bar = tqdm(
-            loader,
-            total=steps,
-            desc=f"{stage} {epoch + 1}/{epochs}",
-            leave=False,
-            disable=not (config.progress and process.is_main),
-        )
-        for step, batch in enumerate(bar):
-            if step >= steps:
-                break
-            crops, skeleton, labels = _to_device(batch, process.device)
-            with torch.autocast(device_type=process.device.type, dtype=torch.float16, enabled=use_amp):
-                logits, attention = objective(crops, skeleton)
-            loss = stage_loss(network, stage, logits, attention, labels, config)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if parts_frozen:
-                for parameter in part_parameters:
-                    parameter.grad = None  # Adam leaves a parameter without a gradient untouched
-            if config.optim.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(trainable, config.optim.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            total_loss += float(loss.detach()) * len(labels)
-            hits = logits.detach().argmax(-1) == (labels[:, None] if logits.dim() == 3 else labels)
-            correct += float(hits.float().mean(-1).sum() if hits.dim() == 2 else hits.sum())
-            seen += len(labels)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        bar.close()
+@dataclass
+class _Progress:
+    """Where a stage stands after its last completed epoch (saved in state.pt with the optimiser)."""
 
-        predictions = predict(objective, network, validation_set, config, process, stage=stage)
-        validation = _validation_metrics(predictions, stage)
-        scheduler.step(validation["top1"])
-        improved = validation["top1"] > best_top1 or (
-            validation["top1"] == best_top1 and validation["loss"] < best_loss
+    epoch: int = 0
+    best_top1: float = -1.0
+    best_loss: float = math.inf
+    bad_epochs: int = 0  # epochs since validation last improved
+    finished: bool = False
+
+    def judge(self, validation: dict[str, float]) -> bool:
+        """Count one more epoch's validation; True if it is the best so far (ties: the lower loss)."""
+        improved = validation["top1"] > self.best_top1 or (
+            validation["top1"] == self.best_top1 and validation["loss"] < self.best_loss
         )
         if improved:
-            best_top1, best_loss, bad_epochs = validation["top1"], validation["loss"], 0
+            self.best_top1, self.best_loss, self.bad_epochs = validation["top1"], validation["loss"], 0
         else:
-            bad_epochs += 1
-        record = {
-            "stage": stage,
-            "epoch": epoch + 1,
-            "train_loss": total_loss / max(seen, 1),
-            "train_top1": correct / max(seen, 1),
-            **{f"val_{k}": v for k, v in validation.items()},
-            "lr": optimizer.param_groups[0]["lr"],
-            "seconds": round(time.monotonic() - started, 2),
-        }
-        if process.is_main:
-            described = {
-                "class_names": splits.class_names,
-                "preprocessing": preprocessing,
-                "extra": {**extra, "epoch": epoch + 1, "validation": validation},
-                "decisions": config.decisions,
-            }
-            for name in ("best.pt", "last.pt") if improved else ("last.pt",):
-                save_checkpoint(out / name, network, **described)
-            with open(out / "metrics.jsonl", "a") as log:
-                log.write(json.dumps(record) + "\n")
-            print(
-                f"[{stage}] epoch {epoch + 1}/{epochs} train loss {record['train_loss']:.4f} "
-                f"top-1 {record['train_top1']:.3f} | val loss {validation['loss']:.4f} top-1 "
-                f"{validation['top1']:.3f} top-5 {validation['top5']:.3f} | lr {record['lr']:.2e} "
-                f"| {record['seconds']:.1f}s{' *' if improved else ''}",
-                flush=True,
-            )
-        finished = bad_epochs >= config.optim.early_stop_patience or epoch + 1 >= epochs
-        if process.is_main:
-            _save_state(
-                state_path,
-                network,
-                optimizer,
-                scheduler,
-                scaler,
-                epoch + 1,
-                best_top1,
-                best_loss,
-                bad_epochs,
-                finished,
-            )
-        distributed.barrier(process)
-        if bad_epochs >= config.optim.early_stop_patience:
-            if process.is_main:
-                print(f"[{stage}] early stop: no validation improvement for {bad_epochs} epochs")
+            self.bad_epochs += 1
+        return improved
+
+
+def _train_epoch(
+    objective: nn.Module,
+    network: PartAttentionNetwork,
+    loader: DataLoader,
+    optimisation: _Optimisation,
+    config: TrainConfig,
+    stage: str,
+    epoch: int,
+    process: distributed.Process,
+) -> tuple[float, float]:
+    """One pass over the training loader (or `max_steps_per_epoch` batches); (mean loss, top-1)."""
+    objective.train()
+    network.train()
+    parts_frozen = stage == "attention" and epoch < config.epochs.attention_frozen_parts
+    if parts_frozen:
+        network.parts.eval()  # batch-norm statistics stay those of step 2 as well
+    total_loss, correct, seen = 0.0, 0.0, 0
+    steps = len(loader) if config.max_steps_per_epoch <= 0 else min(len(loader), config.max_steps_per_epoch)
+    bar = tqdm(
+        loader,
+        total=steps,
+        desc=f"{stage} {epoch + 1}/{getattr(config.epochs, stage)}",
+        leave=False,
+        disable=not (config.progress and process.is_main),
+    )
+    optimizer, scaler = optimisation.optimizer, optimisation.scaler
+    for step, batch in enumerate(bar):
+        if step >= steps:
             break
-    if process.is_main and epochs <= start_epoch:
-        _save_state(
-            state_path, network, optimizer, scheduler, scaler, epoch, best_top1, best_loss, bad_epochs, True
-        )
-    return StageResult(out / "best.pt", best_top1, epoch + 1, network)
+        crops, skeleton, labels = _to_device(batch, process.device)
+        amp = optimisation.use_amp
+        with torch.autocast(device_type=process.device.type, dtype=torch.float16, enabled=amp):
+            logits, attention = objective(crops, skeleton)
+        loss = stage_loss(network, stage, logits, attention, labels, config)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if parts_frozen:
+            for parameter in optimisation.part_parameters:
+                parameter.grad = None  # Adam leaves a parameter without a gradient untouched
+        if config.optim.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(optimisation.trainable, config.optim.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        total_loss += float(loss.detach()) * len(labels)
+        hits = logits.detach().argmax(-1) == (labels[:, None] if logits.dim() == 3 else labels)
+        correct += float(hits.float().mean(-1).sum() if hits.dim() == 2 else hits.sum())
+        seen += len(labels)
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    bar.close()
+    return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+def _save_epoch(
+    out: Path,
+    network: PartAttentionNetwork,
+    optimisation: _Optimisation,
+    progress: _Progress,
+    record: dict[str, Any],
+    validation: dict[str, float],
+    improved: bool,
+    described: dict[str, Any],
+    epochs: int,
+) -> None:
+    """After an epoch (main process): last.pt (and best.pt if it improved), a line of metrics.jsonl and
+    of the console, and state.pt last, so a crash never leaves a state ahead of the checkpoints."""
+    extra = {**described["extra"], "epoch": record["epoch"], "validation": validation}
+    described = {**described, "extra": extra}
+    for name in ("best.pt", "last.pt") if improved else ("last.pt",):
+        save_checkpoint(out / name, network, **described)
+    with open(out / "metrics.jsonl", "a") as log:
+        log.write(json.dumps(record) + "\n")
+    print(
+        f"[{record['stage']}] epoch {record['epoch']}/{epochs} train loss {record['train_loss']:.4f} "
+        f"top-1 {record['train_top1']:.3f} | val loss {validation['loss']:.4f} top-1 "
+        f"{validation['top1']:.3f} top-5 {validation['top5']:.3f} | lr {record['lr']:.2e} "
+        f"| {record['seconds']:.1f}s{' *' if improved else ''}",
+        flush=True,
+    )
+    _save_state(out / "state.pt", network, optimisation, progress)
 
 
 def _validation_metrics(predictions: Predictions, stage: str) -> dict[str, float]:
@@ -564,33 +637,37 @@ def _validation_metrics(predictions: Predictions, stage: str) -> dict[str, float
     return {**metrics, **stream_metrics}
 
 
-def _save_state(
-    path: Path,
-    network: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler,
-    epoch: int,
-    best_top1: float,
-    best_loss: float,
-    bad_epochs: int,
-    finished: bool,
-) -> None:
+def _save_state(path: Path, network: nn.Module, optimisation: _Optimisation, progress: _Progress) -> None:
     state = {
         "network": network.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict(),
+        "optimizer": optimisation.optimizer.state_dict(),
+        "scheduler": optimisation.scheduler.state_dict(),
+        "scaler": optimisation.scaler.state_dict(),
         "torch_rng": torch.get_rng_state(),
-        "epoch": epoch,
-        "best_top1": best_top1,
-        "best_loss": best_loss,
-        "bad_epochs": bad_epochs,
-        "finished": finished,
+        "epoch": progress.epoch,
+        "best_top1": progress.best_top1,
+        "best_loss": progress.best_loss,
+        "bad_epochs": progress.bad_epochs,
+        "finished": progress.finished,
     }
     partial = path.with_suffix(".tmp")
     torch.save(state, partial)
     partial.replace(path)  # an interrupted save never leaves a half-written state behind
+
+
+def _resume(path: Path, network: nn.Module, optimisation: _Optimisation) -> _Progress:
+    """Restore what `_save_state` wrote (weights, optimiser, schedule, scaler, RNG); its progress."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    progress = _Progress(state["epoch"], state["best_top1"], state["best_loss"], state["bad_epochs"],
+                         bool(state.get("finished")))
+    if progress.finished:
+        return progress
+    network.load_state_dict(state["network"])
+    optimisation.optimizer.load_state_dict(state["optimizer"])
+    optimisation.scheduler.load_state_dict(state["scheduler"])
+    optimisation.scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["torch_rng"])
+    return progress
 
 
 def train_all(
