@@ -23,7 +23,8 @@ from core.camera import DEFAULT_CAMERA
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, crop_window, part_boxes
 from core.skeleton import KINECT_V2
 from core.window import WindowSpec, window_indices
-from recordings.ntu import RgbVideo, read_skeleton
+from recordings.ntu import read_skeleton
+from recordings.ntu_video import RgbVideo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

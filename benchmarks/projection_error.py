@@ -18,7 +18,8 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, FACTORY_CAMERA, ColorCamera, fit_camera, projection_error
 from core.skeleton import TRACKED
-from recordings.ntu import SampleName, read_skeleton
+from recordings.ntu import read_skeleton
+from recordings.ntu_samples import SampleName
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

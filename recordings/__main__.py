@@ -46,7 +46,8 @@ from recordings.clip import (
 )
 from recordings.labelling import ClipLabels, known_classes
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, LabelMapError, ntu_label_map, read_label_map
-from recordings.ntu import NTU120_CLASSES, SampleName, SkeletonFormatError
+from recordings.ntu import SkeletonFormatError
+from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
 from recordings.recorder import (
     ClipNaming,

@@ -31,7 +31,9 @@ from core.frame import Body, Frame
 from core.timeline import Timeline, TimelineError
 from recordings import xef
 from recordings.depth import DepthFile
-from recordings.ntu import NtuBody, RgbVideo, SampleName, read_skeleton
+from recordings.ntu import NtuBody, read_skeleton
+from recordings.ntu_samples import SampleName
+from recordings.ntu_video import RgbVideo
 from recordings.pkummd import PkuMmdRecording, is_sequence_path
 from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION
 from recordings.recording import Recording, RecordingInfo, mean_fps

@@ -34,7 +34,8 @@ from core.timeline import NO_ACTION, Interval, Timeline, TimelineError
 from recordings.atomic import replace_atomically
 from recordings.clip import NTU_FPS, ClipError, ClipPaths, clip_paths, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
-from recordings.ntu import SampleName, read_skeleton
+from recordings.ntu import read_skeleton
+from recordings.ntu_samples import SampleName
 from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION, clip_session, software_version
 
 

@@ -181,7 +181,7 @@ def ensure_label(path: Path | str, label: str) -> tuple[LabelMap, int, bool]:
 
 
 def ntu_label_map(class_names: list[str]) -> LabelMap:
-    """NTU's names as a list (index 0 = A001, as `recordings.ntu.read_class_names` returns them)."""
+    """NTU's names as a list (index 0 = A001) as a label map."""
     return LabelMap({i + 1: name for i, name in enumerate(class_names)})
 
 

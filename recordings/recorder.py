@@ -78,7 +78,8 @@ from recordings.atomic import AppendedFile, replace_atomically, sync_directory
 from recordings.depth import DEPTH_HEIGHT, DEPTH_WIDTH, FORMAT_NAME, DepthWriter, finalize_depth
 from recordings.depth import VERSION as DEPTH_VERSION
 from recordings.labels import LabelMap
-from recordings.ntu import NtuBody, SampleName, SkeletonFile, format_skeleton
+from recordings.ntu import NtuBody, SkeletonFile, format_skeleton
+from recordings.ntu_samples import SampleName
 
 log = logging.getLogger(__name__)
 

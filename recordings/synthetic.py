@@ -33,7 +33,7 @@ import numpy as np
 from core.frame import Body, Frame
 from core.timeline import Timeline
 from recordings.labels import FIRST_SITE_ACTION, LABEL_MAP_FILENAME, LabelMap, read_label_map, write_label_map
-from recordings.ntu import SampleName
+from recordings.ntu_samples import SampleName
 from recordings.recorder import Recorder, RecorderConfig
 from simulation import CLASSES, SimClip, SimulationConfig, generate_clip
 

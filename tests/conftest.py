@@ -22,6 +22,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def ntu_dir(shared_data: Path) -> Path:
+    """The NTU RGB+D samples in the shared data (skeletons, one RGB video, class names, protocols)."""
+    folder = shared_data / "ntu"
+    if not (folder / "skeletons").is_dir():
+        pytest.skip(f"NTU RGB+D samples not found at {folder}")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One PyTorch thread for a test module (restored afterwards): on a busy machine a thread pool is

@@ -205,7 +205,8 @@ def test_crop_window_matches_crop_frame_and_handles_missing_frames() -> None:
 
 
 def test_real_clip_hand_boxes_follow_the_sensor_and_scale_with_depth(shared_data) -> None:
-    from recordings.ntu import RgbVideo, read_skeleton
+    from recordings.ntu import read_skeleton
+    from recordings.ntu_video import RgbVideo
 
     name = "S001C001P001R001A001"
     arrays = read_skeleton(shared_data / "ntu" / "skeletons" / f"{name}.skeleton").arrays(max_bodies=1)

@@ -15,7 +15,7 @@ from recordings.labels import (
     read_label_map,
     write_label_map,
 )
-from recordings.ntu import NTU120_CLASSES, read_class_names
+from recordings.ntu_samples import NTU120_CLASSES
 
 SITE = "# ward 3\n\nA121\tpatient fell\r\nA123\tpatient leaves bed\n"
 
@@ -56,7 +56,7 @@ def test_round_trip_and_merge_with_ntu(tmp_path: Path, shared_data: Path) -> Non
     combined = combined_label_map(ntu_file, path)
     assert len(combined) == 122 and combined.name(43) == "falling" and combined.name(121) == "patient fell"
     assert combined.class_index(121) == 120 and combined.class_names[-1] == "patient leaves bed"
-    assert combined == ntu_label_map(read_class_names(ntu_file)).merged(site)
+    assert combined == ntu_label_map(read_label_map(ntu_file, site=False).class_names).merged(site)
     assert combined.site_only() == site
     assert ntu_label_map(list(NTU120_CLASSES)).name(120).startswith("finger-guessing")
     with pytest.raises(ValueError, match="A121 is 'patient fell' in one label map and 'other'"):

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -10,31 +9,15 @@ from hypothesis import strategies as st
 
 from recordings import ntu
 from recordings.ntu import (
-    NTU60_CLASSES,
-    NTU60_TRAINING_CAMERAS,
-    NTU60_TRAINING_SUBJECTS,
-    NTU120_CLASSES,
-    NTU120_TRAINING_SETUPS,
-    NTU120_TRAINING_SUBJECTS,
-    AlignedFrame,
-    FrameCountMismatchError,
     NtuBody,
-    Protocol,
-    RgbVideo,
-    SampleName,
     SkeletonFile,
     SkeletonFormatError,
-    aligned_frames,
     format_skeleton,
-    in_protocol,
-    is_training_sample,
     parse_skeleton,
-    read_class_names,
-    read_missing_samples,
     read_skeleton,
-    split_samples,
     write_skeleton,
 )
+from recordings.ntu_samples import SampleName
 
 A001 = "S001C001P001R001A001"
 
@@ -48,14 +31,6 @@ README_TABLE = {
     "S001C003P008R002A058": (70, {2}, 2),
 }
 README_S017 = ("S017C003P020R002A054", "S017C003P020R002A055", "S017C003P020R002A057", "S017C003P020R002A058")
-
-
-@pytest.fixture(scope="module")
-def ntu_dir(shared_data: Path) -> Path:
-    folder = shared_data / "ntu"
-    if not (folder / "skeletons").is_dir():
-        pytest.skip(f"NTU RGB+D samples not found at {folder}")
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -411,182 +386,3 @@ def test_whitespace_only_file_is_reported_as_empty():
 def test_the_unmutated_valid_file_reads():
     lines = valid_lines()
     assert parse_skeleton(("\n".join(lines) + "\n").encode()).num_frames == 3
-
-
-# -------------------------------------------------------------------------------------------- names
-
-
-def test_sample_name_parse_and_str():
-    name = SampleName.parse("S017C003P020R002A058")
-    assert (name.setup, name.camera, name.performer, name.replication, name.action) == (17, 3, 20, 2, 58)
-    assert str(name) == "S017C003P020R002A058" and name.label == 57
-    assert name.skeleton_filename == "S017C003P020R002A058.skeleton"
-    assert name.rgb_filename == "S017C003P020R002A058_rgb.avi"
-    for text in (
-        "/data/nturgb+d_rgb/S017C003P020R002A058_rgb.avi",
-        "S017C003P020R002A058.skeleton",
-        Path("x") / "S017C003P020R002A058.skeleton",
-        r"C:\ntu\S017C003P020R002A058_rgb.avi",
-    ):
-        assert SampleName.parse(text) == name
-    assert SampleName.parse("S032C003P106R002A120") == SampleName(32, 3, 106, 2, 120)
-    for bad in ("S01C003P020R002A058", "xS017C003P020R002A058", "S017C003P020R002A0581", "", "S017/C003"):
-        with pytest.raises(ValueError, match="expected an NTU sample name"):
-            SampleName.parse(bad)
-    names = ["S002C001P001R001A001", "S001C003P001R001A002", "S001C001P001R002A001"]
-    assert [str(n) for n in sorted(map(SampleName.parse, names))] == sorted(names)
-
-
-def test_class_names_files_and_constants(ntu_dir, tmp_path):
-    ntu60 = read_class_names(ntu_dir / "ntu60_class_names.txt")
-    ntu120 = read_class_names(ntu_dir / "ntu120_class_names.txt")
-    assert ntu120 == list(NTU120_CLASSES) and len(NTU120_CLASSES) == 120
-    assert ntu60 == list(NTU60_CLASSES) == ntu120[:60]
-    assert NTU120_CLASSES[0] == "drink water" and NTU120_CLASSES[57] == "handshaking"
-    bad = tmp_path / "classes.txt"
-    bad.write_text("# header\nA001\tdrink water\nA003\treading\n")
-    with pytest.raises(ValueError, match=r"classes.txt, line 3: expected 'A002<TAB>class name'"):
-        read_class_names(bad)
-
-
-# ----------------------------------------------------------------------------------------- protocols
-
-
-def _numbers(text: str) -> set[int]:
-    return {int(n) for n in re.findall(r"\d+", text)}
-
-
-def test_protocol_constants_match_the_splits_file(ntu_dir):
-    text = (ntu_dir / "ntu_splits.txt").read_text()
-    sections = dict(re.findall(r"\[([^\]]+)\]\n(.*?)(?=\n\[|\Z)", text, re.S))
-    assert len(sections) == 5
-
-    def value(section: str, key: str) -> str:
-        return re.search(rf"^{key}\s*=\s*([^(#\n]*)", sections[section], re.M).group(1)
-
-    assert _numbers(value("NTU60 cross-subject (X-Sub / CS)", "train_subjects")) == NTU60_TRAINING_SUBJECTS
-    test_subjects = _numbers(value("NTU60 cross-subject (X-Sub / CS)", "test_subjects"))
-    assert (
-        test_subjects | NTU60_TRAINING_SUBJECTS == set(range(1, 41))
-        and not test_subjects & NTU60_TRAINING_SUBJECTS
-    )
-    assert _numbers(value("NTU60 cross-view (X-View / CV)", "train_cameras")) == NTU60_TRAINING_CAMERAS
-    assert _numbers(value("NTU60 cross-view (X-View / CV)", "test_cameras")) == {1}
-    assert _numbers(value("NTU120 cross-subject (X-Sub)", "train_subjects")) == NTU120_TRAINING_SUBJECTS
-    assert _numbers(value("NTU120 cross-setup (X-Set)", "train_setups")) == NTU120_TRAINING_SETUPS
-    assert NTU120_TRAINING_SETUPS == {s for s in range(1, 33) if s % 2 == 0}
-
-
-def test_protocol_sample_counts_agree_with_the_splits_file(ntu_dir):
-    """The file's counts after removing the 302 missing samples follow from the full-set sizes.
-
-    NTU RGB+D 60 has 56,880 samples; cross-subject splits them 40,320 / 16,560 (Shahroudy et al. 2016)
-    and cross-view 2/3 : 1/3, since all three cameras record every performance.
-    """
-    text = (ntu_dir / "ntu_splits.txt").read_text()
-    stated = [
-        tuple(int(n.replace(",", "")) for n in match)
-        for match in re.findall(r"([\d,]+) train / ([\d,]+) test", text)
-    ]
-    missing = [
-        SampleName.parse(n)
-        for n in read_missing_samples(ntu_dir / "NTU_RGBD_samples_with_missing_skeletons.txt")
-    ]
-    full_sizes = {Protocol.cross_subject_60: (40_320, 16_560), Protocol.cross_view_60: (37_920, 18_960)}
-    for (protocol, (train_size, test_size)), (train_stated, test_stated) in zip(
-        full_sizes.items(), stated, strict=True
-    ):
-        train, test = split_samples(missing, protocol)
-        assert (train_size - len(train), test_size - len(test)) == (train_stated, test_stated), protocol
-    assert sum(stated[0]) == 56_880 - 302
-
-
-def test_is_training_sample():
-    first = SampleName.parse("S001C001P001R001A001")
-    assert is_training_sample(first, Protocol.cross_subject_60)
-    assert not is_training_sample(first, Protocol.cross_view_60)
-    assert is_training_sample(first, Protocol.cross_subject_120)
-    assert not is_training_sample(first, Protocol.cross_setup_120)
-    other = SampleName.parse("S002C002P003R002A013")
-    assert [is_training_sample(other, p) for p in Protocol] == [False, True, False, True]
-    late = SampleName.parse("S018C001P045R001A061")
-    assert not in_protocol(late, Protocol.cross_view_60) and in_protocol(late, Protocol.cross_setup_120)
-    with pytest.raises(ValueError, match="S018C001P045R001A061 is not a sample of the cross_subject_60"):
-        is_training_sample(late, Protocol.cross_subject_60)
-    assert is_training_sample(late, Protocol.cross_subject_120)
-    assert Protocol("cross_view_60") is Protocol.cross_view_60
-    assert [p.num_classes for p in Protocol] == [60, 60, 120, 120]
-    train, test = split_samples([first, other, late], Protocol.cross_view_60, excluded={str(other)})
-    assert (train, test) == ([], [first])
-
-
-def test_missing_sample_lists(ntu_dir, tmp_path):
-    ntu60 = read_missing_samples(ntu_dir / "NTU_RGBD_samples_with_missing_skeletons.txt")
-    ntu120 = read_missing_samples(ntu_dir / "NTU_RGBD120_samples_with_missing_skeletons.txt")
-    assert len(ntu60) == 302 and len(ntu120) == 535 and ntu60 <= ntu120
-    for name in ntu120:
-        parsed = SampleName.parse(name)
-        assert str(parsed) == name and in_protocol(parsed, Protocol.cross_setup_120)
-    assert all(in_protocol(SampleName.parse(n), Protocol.cross_subject_60) for n in ntu60)
-
-    headerless = tmp_path / "noheader.txt"
-    headerless.write_text("S001C002P005R002A008\nS001C002P006R001A008\n")
-    assert read_missing_samples(headerless) == {"S001C002P005R002A008", "S001C002P006R001A008"}
-    wrong_count = tmp_path / "count.txt"
-    wrong_count.write_text("3 of the captured samples are bad.\nignore them\n\nS001C002P005R002A008\n")
-    with pytest.raises(ValueError, match="header says 3 samples, the list holds 1"):
-        read_missing_samples(wrong_count)
-    bad_name = tmp_path / "bad.txt"
-    bad_name.write_text("1 of the captured samples\n\n\nS001C002P005R002A08\n")
-    with pytest.raises(ValueError, match=r"bad.txt, line 4: expected a sample name"):
-        read_missing_samples(bad_name)
-
-
-# --------------------------------------------------------------------------------------------- video
-
-
-def test_rgb_video_is_aligned_with_its_skeleton(ntu_dir):
-    skeleton = read_skeleton(ntu_dir / "skeletons" / f"{A001}.skeleton")
-    with RgbVideo(ntu_dir / "rgb" / f"{A001}_rgb.avi") as video:
-        assert len(video) == 103 == video.frame_count == skeleton.num_frames
-        assert video.fps == pytest.approx(30.0) and (video.width, video.height) == (1920, 1080)
-        kept = {}
-        count = 0
-        for pair in aligned_frames(skeleton, video):
-            assert isinstance(pair, AlignedFrame) and pair.index == count
-            assert pair.bodies is skeleton.frames[count]
-            assert pair.image.dtype == np.uint8 and pair.image.shape == (1080, 1920, 3)
-            # Every joint of the drinking person projects into the image.
-            color = pair.bodies[0].color
-            assert ((color >= 0) & (color < (1920, 1080))).all()
-            if count in (0, 102):
-                kept[count] = pair.image
-            count += 1
-        assert count == 103
-        again = video.read_frames([102, 0, 0])  # a second pass decodes from the start again
-        np.testing.assert_array_equal(again[0], kept[102])
-        np.testing.assert_array_equal(again[1], kept[0])
-        assert not np.array_equal(kept[0], kept[102])
-        with pytest.raises(IndexError, match="103"):
-            video.read_frames([103])
-    with pytest.raises(ValueError, match="closed"):
-        next(iter(video))
-
-
-def test_rgb_video_frame_count_mismatch_is_reported(ntu_dir):
-    skeleton = read_skeleton(ntu_dir / "skeletons" / f"{A001}.skeleton")
-    short = SkeletonFile(skeleton.path, skeleton.frames[:5])
-    with RgbVideo(ntu_dir / "rgb" / f"{A001}_rgb.avi") as video:
-        with pytest.raises(FrameCountMismatchError, match=r"has 5 skeleton frames but .*_rgb.avi has 103"):
-            aligned_frames(short, video)
-        assert [pair.index for pair in aligned_frames(short, video, allow_mismatch=True)] == [0, 1, 2, 3, 4]
-
-
-def test_rgb_video_missing_or_unreadable(tmp_path):
-    missing = tmp_path / f"{A001}_rgb.avi"
-    with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
-        RgbVideo(missing)
-    garbage = tmp_path / "garbage_rgb.avi"
-    garbage.write_bytes(b"not a video" * 100)
-    with pytest.raises(ValueError, match="garbage_rgb.avi: OpenCV cannot open"):
-        RgbVideo(garbage)

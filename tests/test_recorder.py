@@ -17,7 +17,8 @@ from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from recordings import recorder as recorder_module
 from recordings.labels import LabelMap
-from recordings.ntu import RgbVideo, read_skeleton
+from recordings.ntu import read_skeleton
+from recordings.ntu_video import RgbVideo
 from recordings.recorder import (
     DEPTH_CAMERA,
     LowDiskSpaceError,

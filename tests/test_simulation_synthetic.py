@@ -7,7 +7,9 @@ import pytest
 
 from recordings.clip import open_recording, read_sidecar
 from recordings.labels import read_label_map
-from recordings.ntu import RgbVideo, SampleName, read_skeleton
+from recordings.ntu import read_skeleton
+from recordings.ntu_samples import SampleName
+from recordings.ntu_video import RgbVideo
 from recordings.synthetic import sample_name, simulated_label_map, write_synthetic_dataset
 from simulation import CLASSES, SimulationConfig, generate_clip
 

@@ -52,7 +52,8 @@ from core.glimpse import PARTS, crop_window, part_boxes
 from core.model import load_checkpoint
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
-from recordings.ntu import RgbVideo, read_skeleton
+from recordings.ntu import read_skeleton
+from recordings.ntu_video import RgbVideo
 
 NTU_CHECK_SAMPLE = "S001C001P001R001A001"  # the one NTU clip in shared/data with its RGB video
 NTU_FPS = 30.0

@@ -33,7 +33,8 @@ from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from recordings.clip import read_sidecar
-from recordings.ntu import RgbVideo, read_skeleton
+from recordings.ntu import read_skeleton
+from recordings.ntu_video import RgbVideo
 from training.cache import (
     FULL_IMAGE_PART,
     CacheSettings,

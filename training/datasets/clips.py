@@ -41,7 +41,8 @@ from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline
 from recordings.clip import ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
-from recordings.ntu import SampleName, read_skeleton
+from recordings.ntu import read_skeleton
+from recordings.ntu_samples import SampleName
 from recordings.recorder import clip_session
 from training.cache import load_clip, read_index, read_settings
 from training.config import DataConfig

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from core.skeleton import KINECT_V2
-from recordings.ntu import (
+from recordings.ntu import read_skeleton
+from recordings.ntu_samples import (
     NTU60_CLASSES,
     NTU120_CLASSES,
     Protocol,
     SampleName,
     read_missing_samples,
-    read_skeleton,
     split_samples,
 )
 from training.cache import cache_sources, read_index, read_settings

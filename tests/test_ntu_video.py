@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from recordings.ntu import SkeletonFile, read_skeleton
+from recordings.ntu_video import AlignedFrame, FrameCountMismatchError, RgbVideo, aligned_frames
+
+A001 = "S001C001P001R001A001"
+
+
+def test_rgb_video_is_aligned_with_its_skeleton(ntu_dir):
+    skeleton = read_skeleton(ntu_dir / "skeletons" / f"{A001}.skeleton")
+    with RgbVideo(ntu_dir / "rgb" / f"{A001}_rgb.avi") as video:
+        assert len(video) == 103 == video.frame_count == skeleton.num_frames
+        assert video.fps == pytest.approx(30.0) and (video.width, video.height) == (1920, 1080)
+        kept = {}
+        count = 0
+        for pair in aligned_frames(skeleton, video):
+            assert isinstance(pair, AlignedFrame) and pair.index == count
+            assert pair.bodies is skeleton.frames[count]
+            assert pair.image.dtype == np.uint8 and pair.image.shape == (1080, 1920, 3)
+            # Every joint of the drinking person projects into the image.
+            color = pair.bodies[0].color
+            assert ((color >= 0) & (color < (1920, 1080))).all()
+            if count in (0, 102):
+                kept[count] = pair.image
+            count += 1
+        assert count == 103
+        again = video.read_frames([102, 0, 0])  # a second pass decodes from the start again
+        np.testing.assert_array_equal(again[0], kept[102])
+        np.testing.assert_array_equal(again[1], kept[0])
+        assert not np.array_equal(kept[0], kept[102])
+        with pytest.raises(IndexError, match="103"):
+            video.read_frames([103])
+    with pytest.raises(ValueError, match="closed"):
+        next(iter(video))
+
+
+def test_rgb_video_frame_count_mismatch_is_reported(ntu_dir):
+    skeleton = read_skeleton(ntu_dir / "skeletons" / f"{A001}.skeleton")
+    short = SkeletonFile(skeleton.path, skeleton.frames[:5])
+    with RgbVideo(ntu_dir / "rgb" / f"{A001}_rgb.avi") as video:
+        with pytest.raises(FrameCountMismatchError, match=r"has 5 skeleton frames but .*_rgb.avi has 103"):
+            aligned_frames(short, video)
+        assert [pair.index for pair in aligned_frames(short, video, allow_mismatch=True)] == [0, 1, 2, 3, 4]
+
+
+def test_rgb_video_missing_or_unreadable(tmp_path):
+    missing = tmp_path / f"{A001}_rgb.avi"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
+        RgbVideo(missing)
+    garbage = tmp_path / "garbage_rgb.avi"
+    garbage.write_bytes(b"not a video" * 100)
+    with pytest.raises(ValueError, match="garbage_rgb.avi: OpenCV cannot open"):
+        RgbVideo(garbage)
