@@ -26,7 +26,6 @@ from recordings.recorder import (
     RecorderConfig,
     RecorderError,
     complete_frame_blocks,
-    finalize_avi,
     finalize_partial,
     recover_partial_recordings,
 )
@@ -249,22 +248,15 @@ def test_recovery_keeps_the_frames_present_in_every_file(tmp_path: Path) -> None
         finalize_partial(tmp_path)
 
 
-def test_finalize_avi_is_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "v.avi"
-    writer = recorder_module.MjpegAviWriter(path, 64, 48, 15.0)
-    for i in range(4):
-        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
-    writer.close()
-    assert finalize_avi(path) == 4
-    size = path.stat().st_size
-    assert finalize_avi(path) == 4 and path.stat().st_size == size
-    assert finalize_avi(path, max_frames=2) == 2
-    video = RgbVideo(path)
-    assert (len(video), video.fps) == (2, 15.0)
-    bad = tmp_path / "bad.avi"
-    bad.write_bytes(b"RIFX" + bytes(300))
-    with pytest.raises(RecorderError, match="bad.avi: at byte offset 0"):
-        finalize_avi(bad)
+def test_recovery_names_a_video_it_cannot_read(tmp_path: Path) -> None:
+    config = RecorderConfig(min_free_bytes=1, sync_interval_s=0.0)
+    rec = Recorder(tmp_path, sample_name="scribbled", config=config)
+    rec.write(make_frame(0, 0.0))
+    video = rec.partial_dir / "rgb.avi"
+    video.write_bytes(b"RIFX" + video.read_bytes()[4:])  # a header something else overwrote
+    with pytest.raises(RecorderError, match=r"rgb\.avi: at byte offset 0: not an AVI written by"):
+        finalize_partial(rec.partial_dir)
+    assert (rec.partial_dir / "skeleton.txt").exists()  # nothing recorded is lost: recovery can try again
 
 
 def test_disk_space_is_checked_before_and_while_recording(

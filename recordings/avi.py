@@ -1,0 +1,161 @@
+"""MJPG AVI files written frame by frame so that a crash leaves a usable video.
+
+OpenCV's VideoWriter keeps its output in user-space buffers and writes the index only on release, so a
+crash loses the whole file. `MjpegAviWriter` lays out a fixed RIFF header, then appends one `00dc`
+chunk per JPEG frame as it comes (the recorder syncs the file every second); `finalize_avi` keeps the
+whole chunks, appends the `idx1` index and fixes the header's sizes and counts -- after a clean close
+or after a crash alike. Any AVI reader (OpenCV, `recordings.ntu_video.RgbVideo`) plays the result.
+
+    RIFF 'AVI ' | LIST 'hdrl' (avih, LIST 'strl' (strh, strf)) | LIST 'movi' (00dc chunks...) | idx1
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from recordings.atomic import AppendedFile
+
+# AVI 1.0 stores sizes and index offsets as u32: the recorder stops (cleanly) before a file reaches 4 GiB.
+MAX_AVI_BYTES = 2**32 - 2**26
+
+
+class AviError(ValueError):
+    """A file that is not an AVI this writer laid out, or a frame it cannot encode."""
+
+
+_MOVI_FOURCC = 220  # offset of the 'movi' list type in the fixed header this writer lays out
+_FIRST_CHUNK = 224
+
+
+def _avi_header(width: int, height: int, fps: float) -> bytes:
+    scale, rate = 1000, max(1, round(fps * 1000))
+    avih = struct.pack("<14I", round(1e6 / fps), 0, 0, 0x10, 0, 0, 1, 0, width, height, 0, 0, 0, 0)
+    strh = struct.pack(
+        "<4s4sIHHIIIIIIII4h",
+        b"vids",
+        b"MJPG",
+        0,
+        0,
+        0,
+        0,
+        scale,
+        rate,
+        0,
+        0,
+        0,
+        0xFFFFFFFF,
+        0,
+        0,
+        0,
+        width,
+        height,
+    )
+    strf = struct.pack("<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0)
+    strl = b"strh" + struct.pack("<I", 56) + strh + b"strf" + struct.pack("<I", 40) + strf
+    hdrl = (
+        b"avih" + struct.pack("<I", 56) + avih + b"LIST" + struct.pack("<I", 4 + len(strl)) + b"strl" + strl
+    )
+    header = (
+        b"RIFF"
+        + struct.pack("<I", 0)
+        + b"AVI "
+        + b"LIST"
+        + struct.pack("<I", 4 + len(hdrl))
+        + b"hdrl"
+        + hdrl
+        + b"LIST"
+        + struct.pack("<I", 4)
+        + b"movi"
+    )
+    assert len(header) == _FIRST_CHUNK
+    return header
+
+
+class MjpegAviWriter(AppendedFile):
+    """Appends JPEG frames to an AVI as they come; `finalize_avi` adds the index and sizes.
+
+    OpenCV's VideoWriter keeps its output in user-space buffers and writes the index only on release,
+    so a crash loses the whole file; this writer's file is always a valid prefix plus a header whose
+    counts `finalize_avi` repairs.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, quality: int = 90) -> None:
+        self.path = path
+        self.width, self.height = width, height
+        self.quality = quality
+        super().__init__(path, _avi_header(width, height, fps))
+        self.bytes_written = _FIRST_CHUNK
+        self.frame_count = 0
+        self._last: bytes | None = None
+
+    def encode(self, image: np.ndarray) -> bytes:
+        if image.shape[:2] != (self.height, self.width):
+            raise ValueError(
+                f"{self.path}: frame {self.frame_count} is {image.shape[1]}x{image.shape[0]}, the "
+                f"video is {self.width}x{self.height}"
+            )
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            raise AviError(f"{self.path}: JPEG encoding failed for frame {self.frame_count}")
+        return data.tobytes()
+
+    def write(self, image: np.ndarray | None) -> None:
+        """Append a frame; None repeats the previous one (keeps video frame i = skeleton frame i)."""
+        data = self._last if image is None else self.encode(image)
+        if data is None:
+            raise ValueError(f"{self.path}: no previous frame to repeat")
+        chunk = b"00dc" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+        self.append(chunk)
+        self.bytes_written += len(chunk)
+        self.frame_count += 1
+        self._last = data
+
+
+def finalize_avi(path: Path, max_frames: int | None = None) -> int:
+    """Index an AVI written by MjpegAviWriter (complete or cut short by a crash): keep the whole chunks
+    (at most max_frames), append idx1, fix the header's sizes and counts. Returns the frame count."""
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(0)
+        header = f.read(_FIRST_CHUNK)
+        if (
+            len(header) < _FIRST_CHUNK
+            or header[:4] != b"RIFF"
+            or header[_MOVI_FOURCC:_FIRST_CHUNK] != b"movi"
+        ):
+            raise AviError(f"{path}: at byte offset 0: not an AVI written by the recorder")
+        chunks: list[tuple[int, int]] = []
+        pos = _FIRST_CHUNK
+        while pos + 8 <= size and (max_frames is None or len(chunks) < max_frames):
+            f.seek(pos)
+            fourcc, length = struct.unpack("<4sI", f.read(8))
+            if fourcc != b"00dc" or pos + 8 + length > size:
+                break  # the index of an earlier finalisation, or a chunk the crash cut short
+            chunks.append((pos, length))
+            pos += 8 + length + (length & 1)
+        f.truncate(pos)
+        f.seek(pos)
+        index = b"".join(
+            struct.pack("<4sIII", b"00dc", 0x10, start - _MOVI_FOURCC, length) for start, length in chunks
+        )
+        f.write(b"idx1" + struct.pack("<I", len(index)) + index)
+        end = f.tell()
+        largest = max((length for _, length in chunks), default=0)
+        for offset, value in (
+            (4, end - 8),
+            (_MOVI_FOURCC - 4, pos - _MOVI_FOURCC),
+            (48, len(chunks)),
+            (60, largest),
+            (140, len(chunks)),
+            (144, largest),
+        ):
+            f.seek(offset)
+            f.write(struct.pack("<I", value))
+        f.flush()
+        os.fsync(f.fileno())
+    return len(chunks)
