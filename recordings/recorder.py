@@ -19,7 +19,7 @@ While recording, everything goes to S..A121.partial/ next to them, written incre
 per frame, and one line per action interval marked while recording). All of them are flushed and
 fsync'd at least every `sync_interval_s` (1 s), so a crash or power cut loses at most the last second.
 `close()` turns the partial folder into the final files (each written to a temporary name, then
-`os.replace`d, the sidecar last) and removes it. After a crash, `recover_partial(folder)` --
+`os.replace`d, the sidecar last) and removes it. After a crash, `recover_partial_recordings(DIR)` --
 `python -m recordings recover DIR` -- does the same with whatever
 reached the disk, keeping the frames present in the skeleton, video and frame list (and the depth
 records of those frames that are whole).
