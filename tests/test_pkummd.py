@@ -371,6 +371,24 @@ def test_streaming_evaluation_names_a_damaged_sequence(tmp_path: Path) -> None:
     assert str(caught.value).count("0007-M.txt") == 1
 
 
+def test_training_names_a_damaged_sequence_or_label_file(tmp_path: Path) -> None:
+    from training.data import DatasetError
+    from training.datasets.pkummd import pkummd_sources
+
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    labels = tmp_path / "release" / "labels" / "0007-M.txt"
+    good = labels.read_text()
+    labels.write_text(good + "12,50,40,1\n")
+    with pytest.raises(DatasetError, match=r"0007-M\.txt, line \d+: reversed interval"):
+        pkummd_sources(tmp_path / "release")
+    labels.write_text(good)
+    lines = sequence.read_text().splitlines()
+    lines[3] = "1 2 3"
+    sequence.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=r"0007-M\.txt, line 4: expected 150 numbers"):
+        pkummd_sources(tmp_path / "release")
+
+
 def test_view_draws_a_sequence_with_its_truth(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import cv2
 

@@ -40,6 +40,7 @@ from recordings.pkummd import (
     PKUMMD_ACTIONS,
     PKUMMD_FPS,
     VIEWS,
+    PkuMmdError,
     SequenceName,
     find_label_file,
     is_sequence_path,
@@ -70,7 +71,10 @@ PKUMMD_CLASSES = tuple(interaction_classes())
 @functools.cache
 def _joints(path: Path) -> np.ndarray:
     """A sequence's joints, read once per process (both body orders share the array)."""
-    joints = read_sequence(path)
+    try:
+        joints = read_sequence(path)
+    except PkuMmdError as error:  # it names the file and line
+        raise DatasetError(str(error)) from None
     joints.flags.writeable = False
     return joints
 
@@ -131,12 +135,18 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
         if labels_path is None:
             unlabelled.append(name)
             continue
-        instances = read_labels(labels_path)
+        try:
+            instances = read_labels(labels_path)
+        except PkuMmdError as error:
+            raise DatasetError(str(error)) from None
         if any(i.label not in INTERACTION_LABELS for i in instances):
             other.append(name)
             continue
         frames = _joints(path).shape[0]  # read once here; the loads reuse it
-        timeline = label_timeline(instances, actions, frame_count=frames, source=str(labels_path))
+        try:
+            timeline = label_timeline(instances, actions, frame_count=frames, source=str(labels_path))
+        except PkuMmdError as error:
+            raise DatasetError(str(error)) from None
         parsed = SequenceName.parse(name)
         group = {"performance": parsed.performance, "view": VIEWS.index(parsed.view)}
         for swapped in (False, True):
