@@ -15,9 +15,7 @@ from core.model import (
     NetworkConfig,
     PartAttentionNetwork,
     PoseLSTM,
-    PoseStream,
     load_checkpoint,
-    pose_features,
     pose_only,
     tiny,
 )
@@ -131,7 +129,7 @@ def test_label_smoothing_changes_only_the_cross_entropy_term() -> None:
 
 def test_pose_only_model_with_every_feature_exports_to_onnx(tmp_path: Path) -> None:
     config = dataclasses.replace(
-        pose_only(tiny(5)), pose_velocity=5.0, pose_centre_frames=True, pose_bones=True, pose_closeness=True
+        pose_only(tiny(5)), pose_velocity=5.0, pose_centre_frames=True, pose_bones=True
     )
     checkpoint = random_checkpoint(tmp_path / "pose.pt", config, [f"action {i}" for i in range(5)])
     engine = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=tmp_path, threads=1)
@@ -141,25 +139,6 @@ def test_pose_only_model_with_every_feature_exports_to_onnx(tmp_path: Path) -> N
     want, _ = TorchEngine(load_checkpoint(checkpoint).model, engine.metadata).run(crops, skeleton)
     assert logits.shape == (2, 5)
     np.testing.assert_allclose(logits, want, atol=1e-4, rtol=0)
-
-
-def test_closeness_says_how_near_each_joint_is_to_the_other_person() -> None:
-    model = lstm(closeness=True)
-    assert model.lstm.input_size == 2 * 4 * 4
-    x = skeleton_batch()
-    x[0, 3:, 1, 2] = x[0, 3:, 0, 0]  # from frame 3 the second person's joint 2 touches joint 0
-    near = model.features(x)[..., 3]
-    torch.testing.assert_close(near[0, 3:, 0, 0], torch.ones(3))  # touching: 1
-    torch.testing.assert_close(near[0, 3:, 1, 2], torch.ones(3))
-    # Elsewhere exp(-d / scale), d the distance to the nearest joint of the other body.
-    d = torch.cdist(x[0, 4, 0], x[0, 4, 1]).min(dim=1).values
-    torch.testing.assert_close(near[0, 4, 0], torch.exp(-d / pose_features.CLOSENESS_SCALE))
-    assert torch.all(near[0, :3] == 0) and torch.all(near[1] == 0)  # nobody else in view: far, not touching
-    # Distances: the same in any room orientation.
-    turn = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
-    torch.testing.assert_close(model.features(x @ turn.T)[..., 3], near)
-    with pytest.raises(ValueError, match="pose_closeness are LSTM inputs"):
-        NetworkConfig(num_classes=3, pose_stream=PoseStream.GCN, pose_closeness=True)
 
 
 def test_bones_are_joint_minus_parent_and_need_a_known_layout() -> None:

@@ -122,7 +122,6 @@ class PartAttentionNetwork(nn.Module):
                 velocity=config.pose_velocity,
                 centre_frames=config.pose_centre_frames,
                 bone_parents=layout_with_joints(config.num_joints).parents if config.pose_bones else None,
-                closeness=config.pose_closeness,
             )
         self.attention: AttentionHead | None = None
         if aggregation is Aggregation.ATTENTION:

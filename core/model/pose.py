@@ -18,8 +18,6 @@ so that live, the engines and ONNX keep feeding positions only (all off by defau
                    inputs per joint; 0 = none). A step of a 20-frame, 2 s window is ~0.1 spine lengths
                    against positions spread over ~1, so a weight of ~5 lets both start on equal terms.
     bone_parents   + bone vectors, joint minus its parent in the layout (3 more inputs per joint)
-    closeness      + how near each joint is to the other people (1 more input per joint; two-person
-                   interactions)
 """
 
 from __future__ import annotations
@@ -46,7 +44,6 @@ class PoseLSTM(nn.Module):
         velocity: float = 0.0,
         centre_frames: bool = False,
         bone_parents: tuple[int, ...] | None = None,
-        closeness: bool = False,
     ) -> None:
         super().__init__()
         self.num_joints = num_joints
@@ -56,12 +53,11 @@ class PoseLSTM(nn.Module):
         self.bidirectional = bidirectional
         self.velocity = velocity
         self.centre_frames = centre_frames
-        self.closeness = closeness
         if bone_parents is not None and len(bone_parents) != num_joints:
             raise ValueError(f"bone_parents names {len(bone_parents)} joints, the skeleton has {num_joints}")
         # The root (parent -1) is its own parent: its bone is zero.
         self.bone_parents = None if bone_parents is None else pose_features.own_parents(bone_parents)
-        self.features_per_joint = 3 * (1 + int(velocity > 0) + int(bone_parents is not None)) + int(closeness)
+        self.features_per_joint = 3 * (1 + int(velocity > 0) + int(bone_parents is not None))
         self.lstm = nn.LSTM(
             input_size=num_bodies * num_joints * self.features_per_joint,
             hidden_size=hidden_size,
@@ -108,7 +104,7 @@ class PoseLSTM(nn.Module):
 
     def features(self, skeleton: torch.Tensor) -> torch.Tensor:
         """(B, T, M, J, 3) -> (B, T, M, J, F) LSTM inputs per joint, F = `features_per_joint`."""
-        if not (self.velocity > 0 or self.centre_frames or self.bone_parents is not None or self.closeness):
+        if not (self.velocity > 0 or self.centre_frames or self.bone_parents is not None):
             return skeleton
         present = pose_features.presence(skeleton)  # (B, T, M, J, 1)
         positions = skeleton
@@ -121,8 +117,6 @@ class PoseLSTM(nn.Module):
             blocks.append(pose_features.velocity(skeleton, present) * self.velocity)
         if self.bone_parents is not None:
             blocks.append(pose_features.bones(skeleton, present, self.bone_parents))
-        if self.closeness:
-            blocks.append(pose_features.closeness(skeleton, present))
         return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
 
 

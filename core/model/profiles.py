@@ -87,9 +87,6 @@ class NetworkConfig:
     pose_velocity: float = 0.0
     pose_centre_frames: bool = False
     pose_bones: bool = False
-    # + for each joint, how near it is to the nearest joint of another body (core/model/pose_features.py):
-    # where two people touch, for two-person interactions.
-    pose_closeness: bool = False
     # Width of W_h in Eq. 2; the paper does not give it, we use the LSTM's hidden size.
     attention_size: int = 512
     # The pose stream. LSTM: the fields above. GCN: one trunk per input (late fusion), blocks of these
@@ -163,10 +160,9 @@ class NetworkConfig:
         problems = []
         if layout_with_joints(self.num_joints) is None:
             problems.append(f"the GCN needs a skeleton layout of {self.num_joints} joints; there is none")
-        if self.pose_velocity or self.pose_centre_frames or self.pose_bones or self.pose_closeness:
+        if self.pose_velocity or self.pose_centre_frames or self.pose_bones:
             problems.append(
-                "pose_velocity, pose_centre_frames, pose_bones and pose_closeness are LSTM inputs; the GCN "
-                "reads gcn_inputs"
+                "pose_velocity, pose_centre_frames and pose_bones are LSTM inputs; the GCN reads gcn_inputs"
             )
         if not self.gcn_inputs or len(set(self.gcn_inputs)) != len(self.gcn_inputs):
             problems.append(f"gcn_inputs must name distinct inputs, got {[i.value for i in self.gcn_inputs]}")
