@@ -20,9 +20,8 @@ per frame, and one line per action interval marked while recording). All of them
 fsync'd at least every `sync_interval_s` (1 s), so a crash or power cut loses at most the last second.
 `close()` turns the partial folder into the final files (each written to a temporary name, then
 `os.replace`d, the sidecar last) and removes it. After a crash, `recover_partial_recordings(DIR)` --
-`python -m recordings recover DIR` -- does the same with whatever
-reached the disk, keeping the frames present in the skeleton, video and frame list (and the depth
-records of those frames that are whole).
+`python -m recordings recover DIR` -- does the same with whatever reached the disk, keeping the frames
+present in the skeleton, video and frame list (and the depth records of those frames that are whole).
 
 The recorder checks free disk space before it starts (`LowDiskSpaceError`) and at every sync; when the
 space falls below `min_free_bytes` it finalises the clip so far and stops: `write` then returns False
