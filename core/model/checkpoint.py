@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -316,7 +317,7 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str
             zipped = file.read(4) == b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
         if zipped and not zipfile.is_zipfile(path):
             why = "its archive is cut short or damaged; was the file copied completely?"
-        elif "Weights only load failed" in str(error):
+        elif isinstance(error, pickle.UnpicklingError):
             # torch's own message advises weights_only=False, which would run whatever the file holds.
             why = "it is no PyTorch checkpoint, or one holding more than tensors and plain data (not loaded)"
         else:

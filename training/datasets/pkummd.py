@@ -135,15 +135,12 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
         if labels_path is None:
             unlabelled.append(name)
             continue
-        try:
+        try:  # a damaged label file: its error names the file and line
             instances = read_labels(labels_path)
-        except PkuMmdError as error:
-            raise DatasetError(str(error)) from None
-        if any(i.label not in INTERACTION_LABELS for i in instances):
-            other.append(name)
-            continue
-        frames = _joints(path).shape[0]  # read once here; the loads reuse it
-        try:
+            if any(i.label not in INTERACTION_LABELS for i in instances):
+                other.append(name)
+                continue
+            frames = _joints(path).shape[0]  # read once here; the loads reuse it
             timeline = label_timeline(instances, actions, frame_count=frames, source=str(labels_path))
         except PkuMmdError as error:
             raise DatasetError(str(error)) from None
