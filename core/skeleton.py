@@ -51,10 +51,6 @@ class SkeletonLayout:
         return len(self.joint_names)
 
     @property
-    def full_body(self) -> tuple[int, ...]:
-        return tuple(range(self.num_joints))
-
-    @property
     def bones(self) -> tuple[tuple[int, int], ...]:
         """(parent, child) pairs, for drawing."""
         return tuple((p, j) for j, p in enumerate(self.parents) if p >= 0)

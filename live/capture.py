@@ -288,7 +288,6 @@ class CaptureCounters:
     dropped: int = 0  # frames the source produced that the capture thread never got (index gaps)
     duplicates: int = 0  # frames delivered twice (same timestamp), ignored
     restarts: int = 0  # the stream went back in time (replay loop, sensor restart)
-    discarded_paused: int = 0  # frames read while paused
 
 
 class Capture:
@@ -350,7 +349,6 @@ class Capture:
                     continue
                 received = time.monotonic()
                 if self.paused:
-                    self.counters.discarded_paused += 1
                     self._last_index = frame.index  # frames passed over while paused are not drops
                     continue
                 entry = self.accept(frame, received)

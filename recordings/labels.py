@@ -10,7 +10,8 @@ A site keeps its classes in a text file in the same format as NTU's class-name l
 Site action ids start after NTU's (A121 and up), so a site clip's NTU-style sample name
 (S...C...P...R...A121) never collides with an NTU class and one classifier can be fine-tuned on both.
 The recorder names clips from this map and writes the label into each clip's sidecar; the training
-datasets read it with `read_label_map` and merge it with NTU's names (`combined_label_map`).
+dataset (training/datasets/clips.py) reads it with `read_label_map`; `python -m recordings list` merges
+it with NTU's names (`LabelMap.merged`) to name NTU and site clips alike.
 `ensure_label` gives a class's id, appending a new class (the next id, A121 and up) to the file when
 it is not there yet; the file is rewritten atomically (recordings.atomic), never half-written.
 """
@@ -109,9 +110,6 @@ class LabelMap:
             names[action_id] = name
         return LabelMap(names)
 
-    def site_only(self) -> LabelMap:
-        return LabelMap({i: n for i, n in self.names.items() if i >= FIRST_SITE_ACTION})
-
 
 def parse_label_map(text: str, source: str = "<label map>", *, site: bool = True) -> LabelMap:
     """Parse the `A121<TAB>name` format. With site=True ids must be >= A121 (NTU owns 1..120)."""
@@ -183,13 +181,3 @@ def ensure_label(path: Path | str, label: str) -> tuple[LabelMap, int, bool]:
 def ntu_label_map(class_names: list[str]) -> LabelMap:
     """NTU's names as a list (index 0 = A001) as a label map."""
     return LabelMap({i + 1: name for i, name in enumerate(class_names)})
-
-
-def combined_label_map(ntu_class_names: Path | str | None, site_label_map: Path | str | None) -> LabelMap:
-    """The classes a fine-tuned model predicts: NTU's (from its class-name file) plus the site's."""
-    combined = LabelMap({})
-    if ntu_class_names is not None:
-        combined = combined.merged(read_label_map(ntu_class_names, site=False))
-    if site_label_map is not None:
-        combined = combined.merged(read_label_map(site_label_map, site=True))
-    return combined

@@ -9,7 +9,6 @@ import pytest
 from recordings.labels import (
     LabelMap,
     LabelMapError,
-    combined_label_map,
     ntu_label_map,
     parse_label_map,
     read_label_map,
@@ -53,11 +52,10 @@ def test_round_trip_and_merge_with_ntu(tmp_path: Path, shared_data: Path) -> Non
     write_label_map(path, site, header="ward 3")
     assert read_label_map(path) == site
     ntu_file = shared_data / "ntu" / "ntu120_class_names.txt"
-    combined = combined_label_map(ntu_file, path)
+    combined = read_label_map(ntu_file, site=False).merged(read_label_map(path))
     assert len(combined) == 122 and combined.name(43) == "falling" and combined.name(121) == "patient fell"
     assert combined.class_index(121) == 120 and combined.class_names[-1] == "patient leaves bed"
     assert combined == ntu_label_map(read_label_map(ntu_file, site=False).class_names).merged(site)
-    assert combined.site_only() == site
     assert ntu_label_map(list(NTU120_CLASSES)).name(120).startswith("finger-guessing")
     with pytest.raises(ValueError, match="A121 is 'patient fell' in one label map and 'other'"):
         combined.merged(LabelMap({121: "other"}))

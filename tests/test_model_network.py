@@ -155,7 +155,7 @@ def test_joint_training_reaches_every_part_and_the_lstm() -> None:
 def test_finetune_stage_freezes_the_lstm() -> None:
     torch.manual_seed(0)
     network = PartAttentionNetwork(tiny(5))
-    network.freeze_pose()
+    network.set_stage(Stage.FINETUNE)  # Algorithm 1 step 6: the pose stream stops learning
     network.train()
     assert network.stage is Stage.FINETUNE
     assert not any(p.requires_grad for p in network.pose.parameters())

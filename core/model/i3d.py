@@ -316,15 +316,6 @@ class InceptionI3d(nn.Module):
         """(N, 3, T, S, S) in [-1, 1] -> logits (N, num_classes)."""
         return self.classify(global_average(self.features(x)))
 
-    def replace_logits(self, num_classes: int) -> None:
-        """A fresh classifier for `num_classes` (the port's method of the same name)."""
-        if self.endpoints[-1] != ENDPOINTS[-1]:
-            raise ValueError(f"logits need the full network up to Mixed_5c, not {self.endpoints[-1]}")
-        self.num_classes = num_classes
-        if not hasattr(self, "dropout"):
-            self.dropout = nn.Dropout(0.5)
-        self.logits = _logits_layer(self.out_channels, num_classes)
-
 
 def _logits_layer(in_channels: int, num_classes: int) -> Unit3D:
     """The port's classifier: a biased 1x1x1 convolution, no BatchNorm, no ReLU."""

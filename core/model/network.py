@@ -281,10 +281,6 @@ class PartAttentionNetwork(nn.Module):
         self.stage = stage
         self.train(self.training)
 
-    def freeze_pose(self) -> None:
-        """Algorithm 1 step 6: the pose stream stops learning (same as set_stage(Stage.FINETUNE))."""
-        self.set_stage(Stage.FINETUNE)
-
     def train(self, mode: bool = True) -> PartAttentionNetwork:
         super().train(mode)
         if mode:
