@@ -574,29 +574,3 @@ def test_mirroring_is_refused_when_crops_are_trained() -> None:
     with pytest.raises(DatasetError, match="augment.mirror"):
         WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=True, with_crops=True,
                       augmentation=Augmentation(mirror=0.5))
-
-
-def test_weight_average_is_what_is_validated_saved_and_resumed(tmp_path: Path) -> None:
-    data = tmp_path / "nucla"
-    write_nucla(data, per_class=4)
-    config = _pose_config(tmp_path, data, **{"optim.ema_decay": "0.9"})
-    train_stage(config, "pose")
-    run = tmp_path / "run" / "pose"
-    saved = load_checkpoint(run / "last.pt").model.state_dict()
-    state = torch.load(run / "state.pt", weights_only=False)
-    averaged = {k.removeprefix("module."): v for k, v in state["average"].items() if k.startswith("module.")}
-    assert int(state["average"]["n_averaged"]) > 2
-    # The checkpoint holds the average; training goes on from the raw weights, which differ from it.
-    assert all(torch.equal(saved[k], averaged[k]) for k in saved)
-    assert any(not torch.equal(saved[k], state["network"][k]) for k in saved if saved[k].is_floating_point())
-
-    # A run without the average cannot resume one that had it (the average would start over silently).
-    state["finished"] = False
-    torch.save(state, run / "state.pt")
-    assert train_stage(_pose_config(tmp_path, data, **{"optim.ema_decay": "0.9", "epochs.pose": "3"}),
-                       "pose").epochs_run == 3
-    state = torch.load(run / "state.pt", weights_only=False)
-    state["finished"] = False
-    torch.save(state, run / "state.pt")
-    with pytest.raises(StageError, match="ema_decay"):
-        train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "4"}), "pose")

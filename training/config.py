@@ -123,10 +123,6 @@ class OptimConfig:
     grad_clip: float = 5.0
     # Cross-entropy against (1 - s) one-hot + s uniform; 0 is the paper's plain cross-entropy.
     label_smoothing: float = 0.0
-    # Validate and save an exponential moving average of the weights (decay per optimiser step; 0: off,
-    # 0.999 averages over about the last thousand steps): it smooths out the last steps' noise, which
-    # on streams flickers into false events. Training itself goes on from the raw weights.
-    ema_decay: float = 0.0
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
 
 

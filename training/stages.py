@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
@@ -334,9 +333,7 @@ def train_stage(
         train_set.set_epoch(epoch)
         train_loss, train_top1 = _train_epoch(objective, network, loader, optimisation, config, stage,
                                               epoch, process)
-        judged = optimisation.judged(network)
-        judge = objective if judged is network else StageObjective(judged, stage)
-        predictions = predict(judge, judged, validation_set, config, process, stage=stage)
+        predictions = predict(objective, network, validation_set, config, process, stage=stage)
         validation = _validation_metrics(predictions, stage)
         optimisation.scheduler.step(validation["top1"])
         improved = progress.judge(validation)
@@ -435,8 +432,8 @@ def _stage_network(
 
 @dataclass
 class _Optimisation:
-    """What changes the weights: Adam over the stage's trainable parameters, the plateau schedule, the
-    scaler of mixed precision (CUDA only), and the moving average of the weights if the config asks."""
+    """What changes the weights: Adam over the stage's trainable parameters, the plateau schedule, and
+    the scaler of mixed precision (CUDA only)."""
 
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
@@ -444,11 +441,6 @@ class _Optimisation:
     trainable: list[nn.Parameter]
     part_parameters: list[nn.Parameter]  # held in the attention stage's first epochs
     use_amp: bool
-    average: AveragedModel | None  # `optim.ema_decay`: what is validated and saved
-
-    def judged(self, network: PartAttentionNetwork) -> PartAttentionNetwork:
-        """The weights that are validated and saved: the moving average if there is one."""
-        return network if self.average is None else self.average.module
 
     @classmethod
     def for_stage(
@@ -463,12 +455,8 @@ class _Optimisation:
             optimizer, mode="max", factor=config.optim.plateau_factor, patience=config.optim.plateau_patience
         )
         use_amp = config.optim.amp and process.device.type == "cuda"
-        average = None
-        if config.optim.ema_decay > 0:
-            average = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(config.optim.ema_decay),
-                                    use_buffers=True)
         return cls(optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=use_amp), trainable,
-                   [p for p in network.parts.parameters() if p.requires_grad], use_amp, average)
+                   [p for p in network.parts.parameters() if p.requires_grad], use_amp)
 
 
 def _stage_data(
@@ -581,8 +569,6 @@ def _train_epoch(
             torch.nn.utils.clip_grad_norm_(optimisation.trainable, config.optim.grad_clip)
         scaler.step(optimizer)
         scaler.update()
-        if optimisation.average is not None:
-            optimisation.average.update_parameters(network)
         total_loss += float(loss.detach()) * len(labels)
         hits = logits.detach().argmax(-1) == (labels[:, None] if logits.dim() == 3 else labels)
         correct += float(hits.float().mean(-1).sum() if hits.dim() == 2 else hits.sum())
@@ -608,7 +594,7 @@ def _save_epoch(
     extra = {**described["extra"], "epoch": record["epoch"], "validation": validation}
     described = {**described, "extra": extra}
     for name in ("best.pt", "last.pt") if improved else ("last.pt",):
-        save_checkpoint(out / name, optimisation.judged(network), **described)
+        save_checkpoint(out / name, network, **described)
     with open(out / "metrics.jsonl", "a") as log:
         log.write(json.dumps(record) + "\n")
     print(
@@ -657,7 +643,6 @@ def _save_state(path: Path, network: nn.Module, optimisation: _Optimisation, pro
         "optimizer": optimisation.optimizer.state_dict(),
         "scheduler": optimisation.scheduler.state_dict(),
         "scaler": optimisation.scaler.state_dict(),
-        "average": None if optimisation.average is None else optimisation.average.state_dict(),
         "torch_rng": torch.get_rng_state(),
         "epoch": progress.epoch,
         "best_top1": progress.best_top1,
@@ -681,12 +666,6 @@ def _resume(path: Path, network: nn.Module, optimisation: _Optimisation) -> _Pro
     optimisation.optimizer.load_state_dict(state["optimizer"])
     optimisation.scheduler.load_state_dict(state["scheduler"])
     optimisation.scaler.load_state_dict(state["scaler"])
-    if (optimisation.average is None) != (state.get("average") is None):
-        had = "with" if state.get("average") is not None else "without"
-        raise StageError(f"{path} was saved {had} a weight average (optim.ema_decay), this config "
-                         "differs: resume with the run's own config, or --restart")
-    if optimisation.average is not None:
-        optimisation.average.load_state_dict(state["average"])
     torch.set_rng_state(state["torch_rng"])
     return progress
 
