@@ -21,8 +21,9 @@ from core.model.checkpoint import load_checkpoint
 from core.skeleton import KINECT_V2
 from simulation import CLASSES, generate_clip
 
-FEET = [14, 15, 18, 19]  # ankle and foot, left then right (Kinect v2)
-HIPS, KNEES = [12, 16], [13, 17]
+FEET = [KINECT_V2.index(n) for n in ("AnkleLeft", "FootLeft", "AnkleRight", "FootRight")]
+HIPS = [KINECT_V2.index(n) for n in ("HipLeft", "HipRight")]
+KNEES = [KINECT_V2.index(n) for n in ("KneeLeft", "KneeRight")]  # in the order of HIPS: thigh = mean of both
 
 
 def inside(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -56,6 +56,7 @@ def test_round_trip_and_merge_with_ntu(tmp_path: Path, shared_data: Path) -> Non
     assert len(combined) == 122 and combined.name(43) == "falling" and combined.name(121) == "patient fell"
     assert combined.class_index(121) == 120 and combined.class_names[-1] == "patient leaves bed"
     assert combined == ntu_label_map(read_label_map(ntu_file, site=False).class_names).merged(site)
+    assert LabelMap({i: n for i, n in combined.names.items() if i >= 121}) == site  # site classes kept whole
     assert ntu_label_map(list(NTU120_CLASSES)).name(120).startswith("finger-guessing")
     with pytest.raises(ValueError, match="A121 is 'patient fell' in one label map and 'other'"):
         combined.merged(LabelMap({121: "other"}))
