@@ -1,7 +1,8 @@
 """Capture: one thread reads the source into a preallocated ring buffer and updates the tracks.
 
     source.read() --> CapturePrivacy.screen (faces blurred / image dropped, per --privacy)
-                  --> Timeline (monotonic) --> FrameRing.push (copy into the oldest slot)
+                  --> Timeline (monotonic) --> TrackTable.rejoin (a body found again keeps its id)
+                                           --> FrameRing.push (copy into the oldest slot)
                                            --> TrackTable.observe (bodies by tracking id)
                                            --> RecordingSink.offer (non-blocking, own thread)
 
@@ -376,6 +377,8 @@ class Capture:
         elif self._last_index is not None and frame.index > self._last_index + 1:
             self.counters.dropped += frame.index - self._last_index - 1
         self._last_index = frame.index
+        # A body the sensor lost and found again under a new id keeps its track's id (live/tracks.py).
+        frame = replace(frame, bodies=self.tracks.rejoin(timestamp, frame.bodies))
         entry = self.ring.push(frame, timestamp, received)
         self.tracks.observe(timestamp, frame.bodies, entry.sequence)
         self.counters.frames += 1

@@ -4,10 +4,20 @@ The capture thread adds each frame's bodies (`observe`); the recognition worker 
 (`snapshot`) at every hop. A track keeps the last `history` observations (bounded: a person who
 stays all day costs the same as one who walks through) and is retired once unseen for
 `retire_after_s` of stream time.
+
+Bodies found again. A Kinect that loses a person for a moment (two people hugging merge into one
+blob; somebody passes in front) gives them a new tracking id when it finds them again, and a new id
+would start an empty history: no decision for that person until a whole window has passed again, in
+the middle of the very interaction that hid them. So before a frame is stored, `rejoin` gives a body
+with an id never seen before the id of a track that is not in this frame, was last seen at most
+`retire_after_s` ago and within `REJOIN_M` on the floor of where the new body is: the person's history,
+smoothing and on-screen number go on. Training windows of continuous recordings (PKU-MMD) keep a body
+through such gaps too, as zeros (training/datasets/pkummd.py); live's worker zeros the gap the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -15,6 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.frame import Body
+from core.skeleton import KINECT_V2
+
+# How far (m, floor plane, origin joint) a body found again may be from where its track was last seen.
+# A person moves ~0.5 m in a second at a walk; two people hugging stand closer than that to each other,
+# and either identity is right for a scene-wide interaction.
+REJOIN_M = 0.5
 
 
 @dataclass(frozen=True)
@@ -75,9 +91,40 @@ class TrackTable:
         self._history = history
         self._retire_after_s = retire_after_s
         self._tracks: dict[int, Track] = {}
+        self._rejoined: dict[int, int] = {}  # the sensor's new id -> the track it continues
         self._lock = threading.Lock()
         self.created = 0
         self.retired = 0
+        self.rejoins = 0
+
+    def rejoin(self, timestamp: float, bodies: list[Body]) -> list[Body]:
+        """`bodies` with the ids of the tracks they continue (see the module docstring); the others as
+        they are. Call before storing the frame, so ring, window and recorder agree on who is who."""
+        with self._lock:
+            claimed = {self._rejoined.get(b.tracking_id, b.tracking_id) for b in bodies}
+            out = []
+            for body in bodies:
+                track_id = self._rejoined.get(body.tracking_id)
+                if track_id is None and body.tracking_id not in self._tracks:
+                    track_id = self._lost_track_near(body, timestamp, claimed)
+                    if track_id is not None:
+                        self._rejoined[body.tracking_id] = track_id
+                        claimed.add(track_id)
+                        self.rejoins += 1
+                out.append(body if track_id is None else dataclasses.replace(body, tracking_id=track_id))
+            return out
+
+    def _lost_track_near(self, body: Body, timestamp: float, claimed: set[int]) -> int | None:
+        origin = KINECT_V2.origin
+        best, best_distance = None, REJOIN_M
+        for track_id, track in self._tracks.items():
+            if track_id in claimed or not 0 < timestamp - track.last_seen <= self._retire_after_s:
+                continue
+            last = track.observations[-1].joints[origin]
+            distance = float(np.hypot(*(body.joints[origin] - last)[[0, 2]]))
+            if distance <= best_distance:
+                best, best_distance = track_id, distance
+        return best
 
     def observe(self, timestamp: float, bodies: list[Body], sequence: int) -> tuple[list[int], list[int]]:
         """Add one frame's bodies; returns (tracking ids created, tracking ids retired)."""
@@ -95,6 +142,8 @@ class TrackTable:
                 if timestamp - track.last_seen > self._retire_after_s:
                     del self._tracks[tracking_id]
                     retired.append(tracking_id)
+            if retired:
+                self._rejoined = {k: v for k, v in self._rejoined.items() if v in self._tracks}
             self.created += len(created)
             self.retired += len(retired)
         return created, retired
@@ -104,6 +153,7 @@ class TrackTable:
         with self._lock:
             self.retired += len(self._tracks)
             self._tracks.clear()
+            self._rejoined.clear()
 
     def snapshot(self) -> list[TrackSnapshot]:
         """Copies of every live track, by tracking id."""

@@ -200,6 +200,21 @@ def _other_body(
     return joints, states
 
 
+def _seen_in_window(
+    person: TrackSnapshot, index: np.ndarray, end: float, spec: WindowSpec, max_gap_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The person's joints (T, J, 3) and states (T, J) at the window's samples, zeros at samples inside
+    a gap of the track (the sensor lost them for a while, live/tracks.py): as training windows of a
+    continuous recording have them, rather than the nearest frame repeated over the gap. Samples
+    before the track's first frame keep repeating it (a window of a person who just arrived is padded
+    by their first pose, in training too)."""
+    times = spec.sample_times(end)
+    seen = (np.abs(person.timestamps[index] - times) <= max_gap_s) | (times < person.timestamps[0])
+    joints = np.where(seen[:, None, None], person.joints[index], 0.0).astype(np.float32)
+    states = np.where(seen[:, None], person.states[index], 0).astype(np.int8)
+    return joints, states
+
+
 def _window_truth(
     person: TrackSnapshot, index: np.ndarray, end: float
 ) -> tuple[float, str | None, str | None]:
@@ -403,7 +418,7 @@ class RecognitionWorker:
         person's history) or None if the ring overwrote a frame meanwhile."""
         inputs = self.inputs
         index = window_indices(person.timestamps, end, inputs.window)
-        joints, states = person.joints[index], person.states[index]
+        joints, states = _seen_in_window(person, index, end, inputs.window, self._frame_gap_s)
         sequences = person.sequences[index]
         bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)

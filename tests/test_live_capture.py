@@ -210,6 +210,24 @@ def test_tracks_are_created_kept_bounded_and_retired_by_tracking_id():
     assert snapshot.states.shape == (5, J) and snapshot.joints_color.shape == (5, J, 2)
 
 
+def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_one():
+    tracks = TrackTable(history=50, retire_after_s=0.5)
+
+    def see(t: float, *bodies: Body) -> list[int]:
+        bodies_out = tracks.rejoin(t, list(bodies))
+        tracks.observe(t, bodies_out, int(t * 30))
+        return [b.tracking_id for b in bodies_out]
+
+    assert see(0.0, body(1, x=0.0), body(2, x=2.0)) == [1, 2]
+    # Both lost; 0.3 s later one comes back 20 cm away under a new id, somebody else 1 m from either.
+    assert see(0.3, body(5, x=0.2), body(6, x=1.0)) == [1, 6]
+    assert see(0.33, body(5, x=0.2), body(6, x=1.0)) == [1, 6]  # the sensor's id stays mapped
+    assert tracks.rejoins == 1 and tracks.ids() == [1, 2, 6]
+    # Track 2 has been gone longer than retire_after_s: a body where it was is somebody new.
+    assert see(0.9, body(5, x=0.2), body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
+    assert tracks.ids() == [1, 6, 8]
+
+
 def test_tracks_reject_an_empty_history():
     with pytest.raises(ValueError, match="at least 1"):
         TrackTable(history=0)

@@ -103,6 +103,23 @@ def test_pku_replay_through_live_carries_truth_and_names_the_model(short_pku_seq
     assert "[live] capture: 180 frames" in result.stderr
 
 
+def test_the_bundled_ensemble_runs_on_a_real_replay_with_its_own_settings(short_pku_sequence: Path) -> None:
+    """pku_interactions_x3.pt (opt-in): three networks in one file, averaged, run by live as any model
+    (its accuracy is the streaming evaluation's business, training/checkpoints/README.md)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "live", "--source", str(short_pku_sequence), "--checkpoint",
+         str(REPO / "training" / "checkpoints" / "pku_interactions_x3.pt"), "--headless", "--fast",
+         "--engine", "torch", "--threads", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "model pku_interactions_x3.pt: 9 classes" in result.stderr
+    assert "threshold 0.5 (the model's), events last down to 0.3 (the model's)" in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {line["person"] for line in lines} == {1, 2} and len(lines) == 44  # every hop, both people
+    assert all(abs(sum(k["p"] for k in line["topk"]) - 1) < 0.05 for line in lines)  # top 3 of 9 classes
+
+
 def test_a_kinect_v1_model_runs_on_a_kinect_v2_recording(short_pku_sequence: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "live", "--source", str(short_pku_sequence), "--checkpoint", str(NUCLA),

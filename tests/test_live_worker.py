@@ -448,3 +448,48 @@ def test_a_skeleton_only_model_gets_no_crops_and_decides(tmp_path, shared_data, 
     crops, skeleton = spy.calls[0]
     assert crops.shape[:2] == (2, 0) and np.abs(skeleton).sum() > 0
     assert len(hop.decisions) == 2 and all(d.attention.shape == (0,) for d in hop.decisions)
+
+
+def test_a_person_the_sensor_lost_for_a_moment_keeps_deciding_with_the_gap_as_zeros(tiny_model):
+    """Two people hug, the sensor loses one of them for half a second and finds them again under a new
+    tracking id: the track goes on (no second wait for a whole window), and the window the worker cuts
+    has that person's joints at zero where nothing was seen, as training windows of a recording do."""
+    engine, inputs = tiny_model  # 1 s windows
+
+    def frames():
+        for i in range(60):
+            people = [standing(1, 0.0)]
+            if not 30 <= i < 45:  # lost from 1.0 to 1.5 s, found again as id 7, 5 cm further
+                people.append(standing(2 if i < 30 else 7, 0.4 if i < 30 else 0.45))
+            yield Frame(i / 30, None, people, i)
+
+    source = FrameStream("hug", frames, options=ReplayOptions(realtime=False), camera=CAMERA, fps=30.0)
+    ring, tracks = fill(source, capacity=80)
+    assert tracks.ids() == [1, 2] and tracks.rejoins == 1
+    assert {b.tracking_id for b in ring.latest().bodies} == {1, 2}  # the ring agrees
+    spy = SpyEngine(engine)
+    hop = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None).step(ring.latest())
+    assert sorted(d.tracking_id for d in hop.decisions) == [1, 2]
+    _, skeleton = spy.calls[0]  # (people, T, bodies, J, 3), person 2 second
+    times = inputs.window.sample_times(59 / 30)
+    near = 1.5 * inputs.window.duration_s / inputs.window.num_frames  # the worker's frame gap
+    gap = (times > 29 / 30 + near) & (times < 45 / 30 - near)  # samples with no frame of person 2 near
+    assert gap.any()
+    present = np.abs(skeleton[1, :, 0]).sum(axis=(1, 2)) > 0
+    assert not present[gap].any() and present[~gap].all()
+    assert (np.abs(skeleton[0, :, 1]).sum(axis=(1, 2)) > 0)[~gap].all()  # person 1's partner, the same
+
+
+def test_padding_before_a_persons_first_frame_is_their_first_pose_not_zeros(tiny_model):
+    engine, inputs = tiny_model
+
+    def frames():
+        for i in range(28):  # 0.93 s of a 1 s window: enough history, the first samples before it
+            yield Frame(i / 30, None, [standing(1, 0.0)], i)
+
+    source = FrameStream("new", frames, options=ReplayOptions(realtime=False), camera=CAMERA, fps=30.0)
+    ring, tracks = fill(source, capacity=40)
+    spy = SpyEngine(engine)
+    RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None).step(ring.latest())
+    _, skeleton = spy.calls[0]
+    assert (np.abs(skeleton[0, :, 0]).sum(axis=(1, 2)) > 0).all()

@@ -123,6 +123,23 @@ def test_real_bodies_lost_and_found_get_new_ids(shared_data: Path) -> None:
         assert len(set(slots)) == 1 and frames.max() - frames.min() + 1 == len(frames)
 
 
+def test_live_keeps_the_people_of_a_real_hug_the_sensor_lost_for_moments(shared_data: Path) -> None:
+    """0340-R: during the hug (frames 701-800) the Kinect loses one person, then the other, for a few
+    frames at a time; each time the reader gives a new id (as the sensor would). Live's track table
+    continues the tracks instead, so decisions go on through the hug (live/tracks.py)."""
+    from live.tracks import TrackTable
+
+    root = _pku(shared_data)
+    tracks = TrackTable(history=64, retire_after_s=1.0)
+    sensor_ids, track_ids = set(), set()
+    for frame in PkuMmdRecording(root / "skeletons" / "0340-R.txt.xz").frames():
+        bodies = tracks.rejoin(frame.timestamp, frame.bodies)
+        tracks.observe(frame.timestamp, bodies, frame.index)
+        sensor_ids |= {b.tracking_id for b in frame.bodies}
+        track_ids |= {b.tracking_id for b in bodies}
+    assert len(sensor_ids) == 6 and track_ids == {1, 2, 5} and tracks.rejoins == 3
+
+
 def test_real_split_files(shared_data: Path) -> None:
     root = _pku(shared_data)
     subject = read_split(root / "splits" / "cross-subject.txt")

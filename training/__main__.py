@@ -9,6 +9,7 @@
     python -m training evaluate --rescore RUN_DIR [--threshold 0.4]     (a finished --stream run, again)
     python -m training demo     --out runs/demo
     python -m training finetune --from training/checkpoints/demo.pt --clips site_clips --out runs/site
+    python -m training ensemble runs/a/pose/best.pt runs/b/pose/best.pt --out runs/ab.pt
 
 Stage commands: parts, pose, attention, finetune, all. Explicit flags (--out, --data, ...) are
 shorthands for `--set` keys and win over the config file. `finetune --from CK --clips DIR` is
@@ -177,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     add_export_arguments(ex)
     _threads_argument(ex)
 
+    en = sub.add_parser("ensemble", help="pose-only checkpoints trained apart -> one averaging checkpoint")
+    from training.ensemble import add_ensemble_arguments
+
+    add_ensemble_arguments(en)
+
     args = parser.parse_args(argv)
     if getattr(args, "threads", None):
         import torch
@@ -245,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             from training.demo import run_demo
 
             return run_demo(args)
+        elif args.command == "ensemble":
+            from training.ensemble import run_ensemble
+
+            return run_ensemble(args)
         elif args.command == "export":
             from training.export import run_export
 

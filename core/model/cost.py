@@ -49,10 +49,12 @@ def network_cost(config: NetworkConfig) -> NetworkCost:
 
 
 def pose_stream_text(config: NetworkConfig) -> str:
-    """The pose stream in a few characters: "lstm 512" or "gcn 32-32-64"."""
+    """The pose stream in a few characters: "lstm 512", "gcn 32-32-64", "lstm 256 x3" (an ensemble)."""
     if config.pose_stream is PoseStream.GCN:
-        return "gcn " + "-".join(str(c) for c in config.gcn_channels)
-    return f"lstm {config.lstm_hidden}"
+        text = "gcn " + "-".join(str(c) for c in config.gcn_channels)
+    else:
+        text = f"lstm {config.lstm_hidden}"
+    return text + (f" x{config.pose_members}" if config.pose_members > 1 else "")
 
 
 def main(argv: list[str] | None = None) -> None:

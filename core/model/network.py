@@ -5,7 +5,8 @@
     skeleton (B, T, M, J, 3) normalised --> pose stream -> hidden states (B, T, H)
         --> AttentionHead -> alpha (B, K)
     pose stream (`NetworkConfig.pose_stream`): the paper's PoseLSTM, or PoseGCN (core/model/graph.py);
-    both give logits (B, C) and per-time-step hidden states, so everything else is the same for both
+    both give logits (B, C) and per-time-step hidden states, so everything else is the same for both;
+    pose-only networks may hold several (`pose_members`, core/model/ensemble.py), distributions averaged
     F = sum_k alpha_k g_k (Eq. 4) --> dropout --> linear --> logits (B, C)
     with `NetworkConfig.pose_fusion` w > 0: softmax(output) = (1 - w) softmax(logits) + w softmax(pose logits)
 
@@ -41,6 +42,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from core.model.ensemble import PoseEnsemble
 from core.model.graph import PoseGCN
 from core.model.i3d import (
     ENDPOINTS,
@@ -99,30 +101,11 @@ class PartAttentionNetwork(nn.Module):
             first_shared = ENDPOINTS[ENDPOINTS.index(last_part_endpoint) + 1]
             self.shared = InceptionI3d(**i3d, first_endpoint=first_shared)
 
-        self.pose: PoseLSTM | PoseGCN | None = None
-        if aggregation.uses_pose and config.pose_stream is PoseStream.GCN:
-            self.pose = PoseGCN(
-                parents=layout_with_joints(config.num_joints).parents,
-                num_bodies=config.num_bodies,
-                num_classes=config.num_classes,
-                inputs=config.gcn_inputs,
-                channels=config.gcn_channels,
-                temporal_kernel=config.gcn_temporal_kernel,
-                dropout=config.gcn_dropout,
-            )
+        self.pose: PoseLSTM | PoseGCN | PoseEnsemble | None = None
+        if aggregation.uses_pose and config.pose_members > 1:
+            self.pose = PoseEnsemble([build_pose_stream(config) for _ in range(config.pose_members)])
         elif aggregation.uses_pose:
-            self.pose = PoseLSTM(
-                num_joints=config.num_joints,
-                num_bodies=config.num_bodies,
-                num_classes=config.num_classes,
-                hidden_size=config.lstm_hidden,
-                num_layers=config.lstm_layers,
-                dropout=config.lstm_dropout,
-                bidirectional=config.lstm_bidirectional,
-                velocity=config.pose_velocity,
-                centre_frames=config.pose_centre_frames,
-                bone_parents=layout_with_joints(config.num_joints).parents if config.pose_bones else None,
-            )
+            self.pose = build_pose_stream(config)
         self.attention: AttentionHead | None = None
         if aggregation is Aggregation.ATTENTION:
             self.attention = AttentionHead(
@@ -159,10 +142,15 @@ class PartAttentionNetwork(nn.Module):
         """
         aggregation = self.config.aggregation
         if aggregation is Aggregation.POSE:
-            logits, _ = self._pose(skeleton)
             if self.config.pose_mirror_average:
-                mirrored, _ = self._pose(skeleton[:, :, :, self.mirror_order] * self.mirror_sign)
-                logits = mix_distributions(logits, mirrored, 0.5)
+                # The window and its mirror image in one batch: one pass over the recurrent weights
+                # serves both (at a few people per hop, reading those weights is most of an LSTM step).
+                batch = skeleton.shape[0]
+                mirrored = skeleton[:, :, :, self.mirror_order] * self.mirror_sign
+                both, _ = self._pose(torch.cat([skeleton, mirrored]))
+                logits = mix_distributions(both[:batch], both[batch:], 0.5)
+            else:
+                logits, _ = self._pose(skeleton)
             return logits, logits.new_zeros(logits.shape[0], 0)
 
         if aggregation is Aggregation.ATTENTION:
@@ -400,6 +388,32 @@ class PoseLogits(nn.Module):
     def forward(self, skeleton: torch.Tensor) -> torch.Tensor:
         """skeleton (B, T, M, J, 3) -> logits (B, C)."""
         return self.network.pose(skeleton)[0]
+
+
+def build_pose_stream(config: NetworkConfig) -> PoseLSTM | PoseGCN:
+    """One pose stream as `config` describes it: the paper's LSTM or the graph network."""
+    if config.pose_stream is PoseStream.GCN:
+        return PoseGCN(
+            parents=layout_with_joints(config.num_joints).parents,
+            num_bodies=config.num_bodies,
+            num_classes=config.num_classes,
+            inputs=config.gcn_inputs,
+            channels=config.gcn_channels,
+            temporal_kernel=config.gcn_temporal_kernel,
+            dropout=config.gcn_dropout,
+        )
+    return PoseLSTM(
+        num_joints=config.num_joints,
+        num_bodies=config.num_bodies,
+        num_classes=config.num_classes,
+        hidden_size=config.lstm_hidden,
+        num_layers=config.lstm_layers,
+        dropout=config.lstm_dropout,
+        bidirectional=config.lstm_bidirectional,
+        velocity=config.pose_velocity,
+        centre_frames=config.pose_centre_frames,
+        bone_parents=layout_with_joints(config.num_joints).parents if config.pose_bones else None,
+    )
 
 
 def mix_distributions(logits: torch.Tensor, other: torch.Tensor, weight: float) -> torch.Tensor:

@@ -104,6 +104,10 @@ class NetworkConfig:
     # the pose stage trains the pose stream itself (mirroring is an augmentation there). A field here,
     # not an ablation, so that a training config's overrides can set it before the ablation is applied.
     pose_mirror_average: bool = False
+    # Pose-only networks: this many pose streams of the fields above, each window's class distributions
+    # averaged over them (core/model/ensemble.py). Members trained apart (other seeds or sampling) make
+    # different mistakes; `python -m training ensemble` joins trained checkpoints into one file.
+    pose_members: int = 1
     # Attention networks: the weight w of the pose stream's own classification in the output, whose
     # class distribution is (1 - w) softmax(classifier(F)) + w softmax(pose classifier): late fusion.
     # 0 is the paper (the skeleton only places attention). Where the acting part is a few pixels of a
@@ -132,6 +136,7 @@ class NetworkConfig:
             "lstm_hidden",
             "lstm_layers",
             "attention_size",
+            "pose_members",
         ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -150,6 +155,9 @@ class NetworkConfig:
             problems.append(f"pose_fusion (a weight) must be in [0, 1), got {self.pose_fusion}")
         if self.pose_fusion and self.aggregation is not Aggregation.ATTENTION:
             problems.append(f"pose_fusion needs aggregation 'attention', got {self.aggregation.value!r}")
+        if self.pose_members > 1 and self.aggregation is not Aggregation.POSE:
+            problems.append("pose_members > 1 needs aggregation 'pose' (an ensemble does not drive "
+                            f"attention), got {self.aggregation.value!r}")
         if self.pose_mirror_average and layout_with_joints(self.num_joints) is None:
             problems.append(f"pose_mirror_average needs a skeleton layout of {self.num_joints} joints; "
                             "there is none")

@@ -1,0 +1,109 @@
+"""Pose ensembles: several pose streams, their class distributions averaged (core/model/ensemble.py),
+and `python -m training ensemble`, which joins separately trained checkpoints (training/ensemble.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from model_files import random_checkpoint
+
+from core.model.checkpoint import DecisionSettings, load_checkpoint
+from core.model.network import PartAttentionNetwork
+from core.model.profiles import pose_only, tiny
+from training.__main__ import main as training_main
+from training.ensemble import build_ensemble
+
+CLASSES = ("hug", "push", "no_action")
+CONFIG = dataclasses.replace(pose_only(tiny(len(CLASSES))), num_bodies=2, pose_mirror_average=True)
+TRAINED = {"train_config": {"data": {"dataset": "pkummd", "split_seed": 0}, "decisions": {}},
+           "validation_clips": ["0016-L", "0016-M"], "dataset": "pkummd", "epoch": 3}
+
+
+def member(tmp_path: Path, seed: int, **extra) -> Path:
+    return random_checkpoint(tmp_path / f"member{seed}.pt", CONFIG, CLASSES, seed=seed,
+                             extra={**TRAINED, **extra})
+
+
+def test_an_ensemble_outputs_the_mean_of_its_members_distributions(tmp_path: Path) -> None:
+    paths = [member(tmp_path, seed) for seed in (0, 1, 2)]
+    path = build_ensemble(paths, tmp_path / "ensemble.pt", decisions=DecisionSettings(0.25, 0.5, 0.3))
+    ensemble = load_checkpoint(path)
+    assert ensemble.config.pose_members == 3 and ensemble.config.pose_mirror_average
+    assert ensemble.decisions == DecisionSettings(0.25, 0.5, 0.3)
+    # What a model fine-tuned from it inherits: the ensemble's decisions, not a member's.
+    assert ensemble.extra["train_config"]["decisions"] == dataclasses.asdict(ensemble.decisions)
+    assert [m["file"] for m in ensemble.extra["ensemble_members"]] == [str(p) for p in paths]
+    assert ensemble.extra["validation_clips"] == TRAINED["validation_clips"]
+
+    skeleton = torch.randn(4, CONFIG.num_frames, 2, 25, 3)
+    members = [load_checkpoint(p).model for p in paths]
+    with torch.no_grad():
+        want = torch.stack([m(None, skeleton)[0].softmax(-1) for m in members]).mean(0)
+        got = ensemble.model(None, skeleton)[0].softmax(-1)
+        torch.testing.assert_close(got, want)
+        assert not torch.allclose(members[0](None, skeleton)[0].softmax(-1), want)
+        # The pose stage trains every member on its own loss.
+        assert ensemble.model.pose.stream_logits(skeleton).shape == (4, 3, len(CLASSES))
+
+
+def test_the_exported_ensemble_computes_the_same(tmp_path: Path) -> None:
+    from core.engines import Backend, open_engine
+
+    path = build_ensemble([member(tmp_path, 0), member(tmp_path, 1)], tmp_path / "ensemble.pt")
+    skeleton = np.random.default_rng(0).normal(size=(3, CONFIG.num_frames, 2, 25, 3)).astype(np.float32)
+    crops = np.zeros((3, 0, CONFIG.num_frames, CONFIG.crop_size, CONFIG.crop_size, 3), np.float32)
+    with torch.no_grad():
+        want = load_checkpoint(path).model(None, torch.from_numpy(skeleton))[0].softmax(-1).numpy()
+    logits, _ = open_engine(path, Backend.ONNXRUNTIME_CPU, threads=1, cache_dir=tmp_path).run(crops, skeleton)
+    np.testing.assert_allclose(torch.from_numpy(logits).softmax(-1).numpy(), want, atol=1e-5)
+
+
+def test_members_of_different_splits_networks_or_classes_are_refused_by_name(tmp_path: Path) -> None:
+    first = member(tmp_path, 0)
+    other_split = member(tmp_path, 1, validation_clips=["0055-L"])
+    with pytest.raises(ValueError, match=r"member1\.pt differs from .*member0\.pt in its validation clips"):
+        build_ensemble([first, other_split], tmp_path / "e.pt")
+    wider = random_checkpoint(tmp_path / "wider.pt", dataclasses.replace(CONFIG, lstm_hidden=32), CLASSES,
+                              extra=TRAINED)
+    with pytest.raises(ValueError, match=r"wider\.pt differs from .* in its network: lstm_hidden"):
+        build_ensemble([first, wider], tmp_path / "e.pt")
+    renamed = random_checkpoint(tmp_path / "renamed.pt", CONFIG, ("hug", "shove", "no_action"), extra=TRAINED)
+    with pytest.raises(ValueError, match=r"renamed\.pt differs from .* in its classes"):
+        build_ensemble([first, renamed], tmp_path / "e.pt")
+    attention = random_checkpoint(tmp_path / "rgb.pt", tiny(len(CLASSES)), CLASSES, extra=TRAINED)
+    with pytest.raises(ValueError, match=r"rgb\.pt: members must be single pose-only networks"):
+        build_ensemble([attention, first], tmp_path / "e.pt")
+    with pytest.raises(ValueError, match="pose_members > 1 needs aggregation 'pose'"):
+        dataclasses.replace(tiny(3), pose_members=2)
+
+
+def test_ensemble_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    members = [str(member(tmp_path, seed)) for seed in (0, 1)]
+    out = tmp_path / "joined.pt"
+    assert training_main(["ensemble", *members, "--out", str(out), "--threshold", "0.5"]) == 0
+    assert "2 members" in capsys.readouterr().out
+    assert load_checkpoint(out).decisions.threshold == 0.5
+    assert training_main(["ensemble", members[0], "--out", str(out)]) == 2
+    assert "at least 2 member checkpoints" in capsys.readouterr().err
+    assert training_main(["ensemble", members[0], str(tmp_path / "missing.pt"), "--out", str(out)]) == 2
+    assert "missing.pt: no such checkpoint file" in capsys.readouterr().err
+
+
+def test_a_network_config_with_members_builds_them_and_saves_each(tmp_path: Path) -> None:
+    network = PartAttentionNetwork(dataclasses.replace(CONFIG, pose_members=2))
+    keys = set(network.state_dict())
+    assert {k.split(".")[2] for k in keys if k.startswith("pose.")} == {"0", "1"}  # pose.members.N.
+    assert all(k.startswith("pose.members.") for k in keys)  # the views (trunk, ...) are not saved twice
+
+
+def test_an_ensemble_costs_its_members_together() -> None:
+    from core.model.cost import network_cost, pose_stream_text
+
+    single, three = network_cost(CONFIG), network_cost(dataclasses.replace(CONFIG, pose_members=3))
+    assert three.parameters == 3 * single.parameters
+    assert three.gmacs == pytest.approx(3 * single.gmacs, rel=0.01)
+    assert pose_stream_text(dataclasses.replace(CONFIG, pose_members=3)) == f"lstm {CONFIG.lstm_hidden} x3"

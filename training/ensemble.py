@@ -1,0 +1,114 @@
+"""`python -m training ensemble`: separately trained pose-only checkpoints joined into one file.
+
+    python -m training ensemble runs/a/pose/best.pt runs/b/pose/best.pt runs/c/pose/best.pt \
+        --out runs/abc.pt [--smoothing 0.25 --threshold 0.6 --end-threshold 0.3]
+
+The result is an ordinary checkpoint whose network holds the members side by side
+(`NetworkConfig.pose_members`, core/model/ensemble.py) and averages their class distributions, so the
+app, `evaluate`, `export` and `finetune` take it as they take any pose-only model.
+
+The members must be the same network (config, classes, preprocessing) trained on the same split:
+the same data record and, where they have one, the same held-out validation clips. Otherwise an
+ensemble scored on "its" validation clips would be scored partly on training data. Mirror averaging
+(`pose_mirror_average`, inference only) is the first member's. The decisions
+(smoothing, thresholds) chosen for one member do not carry over to the mean of several, so the file
+gets only the ones given here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from core.model.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    DecisionSettings,
+    load_checkpoint,
+    save_checkpoint,
+)
+from core.model.network import PartAttentionNetwork
+from core.model.profiles import Aggregation
+
+
+def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("members", nargs="+", help="pose-only checkpoints of one network, trained apart")
+    parser.add_argument("--out", required=True, help="the ensemble checkpoint to write")
+    parser.add_argument("--smoothing", type=float, help="decision smoothing (s) to record for the ensemble")
+    parser.add_argument("--threshold", type=float, help="event threshold to record")
+    parser.add_argument("--end-threshold", type=float, help="end threshold (hysteresis) to record")
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    try:
+        decisions = DecisionSettings(args.smoothing, args.threshold, args.end_threshold)
+    except ValueError as error:
+        raise CheckpointError(f"--smoothing / --threshold / --end-threshold: {error}") from error
+    path = build_ensemble([Path(m) for m in args.members], Path(args.out), decisions=decisions)
+    print(f"wrote {path}: {len(args.members)} members")
+    return 0
+
+
+def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSettings | None = None) -> Path:
+    """Check that `members` may be averaged (see the module docstring) and write them as one file."""
+    if len(members) < 2:
+        raise CheckpointError(f"an ensemble needs at least 2 member checkpoints, got {len(members)}")
+    loaded = [load_checkpoint(path) for path in members]
+    first, first_path = loaded[0], members[0]
+    for path, member in zip(members, loaded, strict=True):
+        if member.config.aggregation is not Aggregation.POSE or member.config.pose_members != 1:
+            raise CheckpointError(
+                f"{path}: members must be single pose-only networks (aggregation 'pose', pose_members 1), "
+                f"got aggregation {member.config.aggregation.value!r} with {member.config.pose_members} "
+                "pose streams"
+            )
+        for what, theirs, ours in (
+            ("network", _architecture(member), _architecture(first)),
+            ("classes", member.class_names, first.class_names),
+            ("preprocessing", member.preprocessing, first.preprocessing),
+            ("training data", _data_record(member), _data_record(first)),
+            ("validation clips", member.extra.get("validation_clips"), first.extra.get("validation_clips")),
+        ):
+            if theirs != ours:
+                raise CheckpointError(
+                    f"{path} differs from {first_path} in its {what}: {_difference(theirs, ours)}"
+                )
+
+    config = dataclasses.replace(first.config, pose_members=len(loaded))
+    network = PartAttentionNetwork(config)
+    for member, checkpoint in zip(network.pose.members, loaded, strict=True):
+        member.load_state_dict(checkpoint.model.pose.state_dict())
+    extra: dict[str, Any] = {
+        key: first.extra[key] for key in ("stage", "dataset", "protocol", "validation_clips", "train_config")
+        if key in first.extra
+    }
+    decisions = decisions or DecisionSettings()
+    if "train_config" in extra:  # what a model fine-tuned from this one inherits (training/finetune.py)
+        extra["train_config"] = {**extra["train_config"], "decisions": dataclasses.asdict(decisions)}
+    extra["ensemble_members"] = [
+        {"file": str(path), **{k: v for k, v in member.extra.items() if k != "validation_clips"}}
+        for path, member in zip(members, loaded, strict=True)
+    ]
+    save_checkpoint(out, network, class_names=first.class_names, preprocessing=first.preprocessing,
+                    extra=extra, decisions=decisions)
+    return out
+
+
+def _architecture(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The network's config without the inference-only switches a member may have been saved with."""
+    return dataclasses.asdict(dataclasses.replace(checkpoint.config, pose_mirror_average=False))
+
+
+def _data_record(checkpoint: Checkpoint) -> Any:
+    recorded = checkpoint.extra.get("train_config")
+    return recorded.get("data") if isinstance(recorded, dict) else None
+
+
+def _difference(theirs: Any, ours: Any) -> str:
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        keys = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        return "; ".join(f"{k}: {theirs.get(k)!r} vs {ours.get(k)!r}" for k in keys[:5])
+    text = f"{theirs!r} vs {ours!r}"
+    return text if len(text) < 300 else text[:300] + "..."
