@@ -107,3 +107,20 @@ def test_an_ensemble_costs_its_members_together() -> None:
     assert three.parameters == 3 * single.parameters
     assert three.gmacs == pytest.approx(3 * single.gmacs, rel=0.01)
     assert pose_stream_text(dataclasses.replace(CONFIG, pose_members=3)) == f"lstm {CONFIG.lstm_hidden} x3"
+
+
+def test_the_pose_stage_trains_every_member_on_its_own_loss() -> None:
+    from core.model.network import Stage
+    from training.config import TrainConfig
+    from training.stages import StageObjective, stage_loss
+
+    network = PartAttentionNetwork(dataclasses.replace(CONFIG, pose_members=2))
+    network.set_stage(Stage.POSE)
+    network.train()
+    objective = StageObjective(network, "pose")
+    skeleton = torch.randn(4, CONFIG.num_frames, 2, 25, 3)
+    logits, attention = objective(None, skeleton)
+    assert logits.shape == (4, 2, len(CLASSES))
+    stage_loss(network, "pose", logits, attention, torch.tensor([0, 1, 2, 0]), TrainConfig()).backward()
+    for member in network.pose.members:
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in member.parameters())

@@ -5,14 +5,14 @@
 
 The result is an ordinary checkpoint whose network holds the members side by side
 (`NetworkConfig.pose_members`, core/model/ensemble.py) and averages their class distributions, so the
-app, `evaluate`, `export` and `finetune` take it as they take any pose-only model.
+app, `evaluate` and `export` take it as they take any pose-only model.
 
 The members must be the same network (config, classes, preprocessing) trained on the same split:
 the same data record and, where they have one, the same held-out validation clips. Otherwise an
 ensemble scored on "its" validation clips would be scored partly on training data. Mirror averaging
-(`pose_mirror_average`, inference only) is the first member's. The decisions
-(smoothing, thresholds) chosen for one member do not carry over to the mean of several, so the file
-gets only the ones given here.
+(`pose_mirror_average`, inference only) is the first member's. The decisions (smoothing, thresholds)
+chosen for one member do not carry over to the mean of several, so the file gets only the ones given
+here.
 """
 
 from __future__ import annotations
