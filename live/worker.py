@@ -177,41 +177,35 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 PARTNER_MAX_M = 2.0
 
 
-def _other_body(
-    person: TrackSnapshot, others: list[TrackSnapshot], end: float, spec: WindowSpec, max_gap_s: float,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The nearest other person's joints (T, J, 3) and states (T, J) over the window, or None.
+def _nearest_partner(
+    person: TrackSnapshot, others: list[TrackSnapshot], since: float
+) -> TrackSnapshot | None:
+    """The nearest other person seen since `since` and within PARTNER_MAX_M, or None.
 
     Two-person actions (NTU A050-A060) need the partner: the model was trained with the subject
     first and the other body second, zeros where absent.
     """
-    times = spec.sample_times(end)
     centre = person.joints[-1, KINECT_V2.origin]  # the sources' own (Kinect v2) joints
-    candidates = [o for o in others if o.tracking_id != person.tracking_id and o.last_seen >= times[0]]
+    candidates = [o for o in others if o.tracking_id != person.tracking_id and o.last_seen >= since]
     distances = [float(np.linalg.norm(o.joints[-1, KINECT_V2.origin] - centre)) for o in candidates]
     nearby = [(d, o) for d, o in zip(distances, candidates, strict=True) if d <= PARTNER_MAX_M]
-    if not nearby:
-        return None
-    other = min(nearby, key=lambda pair: pair[0])[1]
-    index = window_indices(other.timestamps, end, spec)
-    present = np.abs(other.timestamps[index] - times) <= max_gap_s  # not yet / no longer in view: zeros
-    joints = np.where(present[:, None, None], other.joints[index], 0.0).astype(np.float32)
-    states = np.where(present[:, None], other.states[index], 0).astype(np.int8)
-    return joints, states
+    return min(nearby, key=lambda pair: pair[0])[1] if nearby else None
 
 
-def _seen_in_window(
-    person: TrackSnapshot, index: np.ndarray, end: float, spec: WindowSpec, max_gap_s: float
+def _at_samples(
+    track: TrackSnapshot, index: np.ndarray, times: np.ndarray, max_gap_s: float, *, pad_start: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The person's joints (T, J, 3) and states (T, J) at the window's samples, zeros at samples inside
-    a gap of the track (the sensor lost them for a while, live/tracks.py): as training windows of a
-    continuous recording have them, rather than the nearest frame repeated over the gap. Samples
-    before the track's first frame keep repeating it (a window of a person who just arrived is padded
-    by their first pose, in training too)."""
-    times = spec.sample_times(end)
-    seen = (np.abs(person.timestamps[index] - times) <= max_gap_s) | (times < person.timestamps[0])
-    joints = np.where(seen[:, None, None], person.joints[index], 0.0).astype(np.float32)
-    states = np.where(seen[:, None], person.states[index], 0).astype(np.int8)
+    """A track's joints (T, J, 3) and states (T, J) at the window's sample `times` (`index`: its nearest
+    observations), zeros at samples with no observation within `max_gap_s`: inside a gap of the track
+    (the sensor lost the person for a while, live/tracks.py) or, for the partner, before they came into
+    view or after they left. Training windows of continuous recordings have the same zeros. `pad_start`:
+    samples before the track's first frame repeat it instead (the window of the person decided for, who
+    just arrived, is padded by their first pose, as training pads the start of a clip)."""
+    seen = np.abs(track.timestamps[index] - times) <= max_gap_s
+    if pad_start:
+        seen |= times < track.timestamps[0]
+    joints = np.where(seen[:, None, None], track.joints[index], 0.0).astype(np.float32)
+    states = np.where(seen[:, None], track.states[index], 0).astype(np.int8)
     return joints, states
 
 
@@ -417,16 +411,18 @@ class RecognitionWorker:
         """(crops (P, T, S, S, 3) uint8, skeleton (T, M, J, 3), boxes (P, T, 4), indices (T,) into the
         person's history) or None if the ring overwrote a frame meanwhile."""
         inputs = self.inputs
+        times = inputs.window.sample_times(end)
         index = window_indices(person.timestamps, end, inputs.window)
-        joints, states = _seen_in_window(person, index, end, inputs.window, self._frame_gap_s)
+        joints, states = _at_samples(person, index, times, self._frame_gap_s, pad_start=True)
         sequences = person.sequences[index]
         bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
         bodies[:, 0], body_states[:, 0] = joints, states
-        if inputs.num_bodies > 1:
-            other = _other_body(person, everyone, end, inputs.window, self._frame_gap_s)
-            if other is not None:
-                bodies[:, 1], body_states[:, 1] = other
+        partner = _nearest_partner(person, everyone, times[0]) if inputs.num_bodies > 1 else None
+        if partner is not None:
+            partner_index = window_indices(partner.timestamps, end, inputs.window)
+            bodies[:, 1], body_states[:, 1] = _at_samples(partner, partner_index, times, self._frame_gap_s,
+                                                          pad_start=False)
         if self._to_model is not None:  # a model of another sensor (Kinect v1): the bodies mapped to it
             bodies, body_states = self._to_model.apply(bodies, body_states)
         skeleton = normalize_window(bodies, body_states, inputs.layout)

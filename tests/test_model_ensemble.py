@@ -124,3 +124,14 @@ def test_the_pose_stage_trains_every_member_on_its_own_loss() -> None:
     stage_loss(network, "pose", logits, attention, torch.tensor([0, 1, 2, 0]), TrainConfig()).backward()
     for member in network.pose.members:
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in member.parameters())
+
+
+def test_distributions_mix_as_probabilities_with_their_weights() -> None:
+    from core.model.ensemble import mix_distributions
+
+    a, b = torch.randn(3, 5), torch.randn(3, 5)
+    mixed = mix_distributions([a, b], [0.25, 0.75]).softmax(-1)
+    torch.testing.assert_close(mixed, 0.25 * a.softmax(-1) + 0.75 * b.softmax(-1))
+    torch.testing.assert_close(mix_distributions([a, b]).softmax(-1), (a.softmax(-1) + b.softmax(-1)) / 2)
+    with pytest.raises(ValueError, match="one positive weight per distribution"):
+        mix_distributions([a, b], [1.0])

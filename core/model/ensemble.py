@@ -25,6 +25,20 @@ import torch
 from torch import nn
 
 
+def mix_distributions(logits: Sequence[torch.Tensor], weights: Sequence[float] | None = None) -> torch.Tensor:
+    """Logits (B, C) whose softmax is sum_k weights_k softmax(logits_k) (the mean without weights):
+    opinions on the same classes averaged as probabilities (a mean of logits would let the most
+    confident one win). The ensemble's members, a window and its mirror image, and `pose_fusion`'s two
+    branches are all mixed here."""
+    weights = weights if weights is not None else [1.0 / len(logits)] * len(logits)
+    if len(weights) != len(logits) or min(weights) <= 0:
+        raise ValueError(f"need one positive weight per distribution, got {list(weights)} for {len(logits)}")
+    return torch.logsumexp(
+        torch.stack([torch.log_softmax(x, -1) + math.log(w) for x, w in zip(logits, weights, strict=True)]),
+        dim=0,
+    )
+
+
 class PoseEnsemble(nn.Module):
     def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()
@@ -54,8 +68,7 @@ class PoseEnsemble(nn.Module):
     def forward(self, skeleton: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """skeleton (B, T, M, J, 3) -> (log of the mean class distribution (B, C), hidden (B, T, N*H))."""
         outputs = [member(skeleton) for member in self.members]
-        log_probabilities = torch.stack([torch.log_softmax(logits, -1) for logits, _ in outputs])
-        mean = torch.logsumexp(log_probabilities, dim=0) - math.log(len(outputs))
+        mean = mix_distributions([logits for logits, _ in outputs])
         return mean, torch.cat([hidden for _, hidden in outputs], dim=-1)
 
     def stream_logits(self, skeleton: torch.Tensor) -> torch.Tensor:

@@ -36,13 +36,12 @@ under DDP, wrap `PartLogits(network)` / `PoseLogits(network)`, whose forward is 
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 
-from core.model.ensemble import PoseEnsemble
+from core.model.ensemble import PoseEnsemble, mix_distributions
 from core.model.graph import PoseGCN
 from core.model.i3d import (
     ENDPOINTS,
@@ -148,7 +147,7 @@ class PartAttentionNetwork(nn.Module):
                 batch = skeleton.shape[0]
                 mirrored = skeleton[:, :, :, self.mirror_order] * self.mirror_sign
                 both, _ = self._pose(torch.cat([skeleton, mirrored]))
-                logits = mix_distributions(both[:batch], both[batch:], 0.5)
+                logits = mix_distributions([both[:batch], both[batch:]])
             else:
                 logits, _ = self._pose(skeleton)
             return logits, logits.new_zeros(logits.shape[0], 0)
@@ -186,7 +185,8 @@ class PartAttentionNetwork(nn.Module):
         """
         logits, pose_logits, attention = self._attention_branches(pooled, skeleton)
         if self.config.pose_fusion:
-            logits = mix_distributions(logits, pose_logits, self.config.pose_fusion)
+            weight = self.config.pose_fusion
+            logits = mix_distributions([logits, pose_logits], [1 - weight, weight])
         return logits, attention
 
     def branch_logits(
@@ -414,11 +414,3 @@ def build_pose_stream(config: NetworkConfig) -> PoseLSTM | PoseGCN:
         centre_frames=config.pose_centre_frames,
         bone_parents=layout_with_joints(config.num_joints).parents if config.pose_bones else None,
     )
-
-
-def mix_distributions(logits: torch.Tensor, other: torch.Tensor, weight: float) -> torch.Tensor:
-    """Logits whose softmax is (1 - weight) softmax(logits) + weight softmax(other): two opinions on the
-    same classes averaged as probabilities (a mean of logits would let the more confident one win)."""
-    both = torch.stack([torch.log_softmax(logits, -1) + math.log1p(-weight),
-                        torch.log_softmax(other, -1) + math.log(weight)])
-    return torch.logsumexp(both, dim=0)
