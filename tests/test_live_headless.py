@@ -142,6 +142,16 @@ def test_alerts_fire_once_per_episode_per_person():
     assert len(fired) == 3
 
 
+def test_an_alert_needs_its_class_on_top_as_an_event_does():
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), threshold=0.4, cooldown_s=5.0), CLASSES)
+    sitting = dataclasses.replace(decision(1, 0.0, "sit_down", 0.52),
+                                  topk=(("sit_down", 0.52), ("fall_down", 0.42), (NO_ACTION, 0.06)))
+    assert alerts.update(hop(0.0, sitting)) == []  # the screen says sit_down: no fall alert
+    # Nor does the second-ranked sighting start an episode that would hold back the real fall's alert.
+    fired = alerts.update(hop(0.2, decision(1, 0.2, "fall_down", 0.7)))
+    assert [(a.action, a.person) for a in fired] == [("fall_down", 1)]
+
+
 def test_unknown_alert_class_is_an_error_that_lists_the_classes():
     with pytest.raises(ValueError, match="falling.*drink, wave"):
         AlertDispatcher(AlertConfig(classes=("falling",)), CLASSES)
