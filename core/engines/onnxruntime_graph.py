@@ -45,7 +45,8 @@ class OnnxRuntimeGraph:
             raise BackendUnavailable(f"{path}: ONNX Runtime fell back from its CUDA provider to the CPU")
         self.input_names = tuple(i.name for i in self.session.get_inputs())
         self.output_names = tuple(o.name for o in self.session.get_outputs())
-        self.name = "onnxruntime-cuda" if cuda else f"onnxruntime-cpu ({self.threads} threads)"
+        threads_named = "1 thread" if self.threads == 1 else f"{self.threads} threads"
+        self.name = "onnxruntime-cuda" if cuda else f"onnxruntime-cpu ({threads_named})"
 
     def run(self, feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
         # A graph ignores inputs its network does not use (the pose-only network has no crops input).
