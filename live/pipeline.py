@@ -191,6 +191,10 @@ class LivePipeline:
         self.tracks: TrackTable | None = None
         self.camera: ColorCamera | None = None  # chosen at start(): the source's, or DEFAULT_CAMERA
 
+    def track_of(self, tracking_id: int) -> int:
+        """The track a sensor's tracking id is stored under (live/tracks.py: bodies found again)."""
+        return self.tracks.track_of(tracking_id) if self.tracks is not None else tracking_id
+
     # ---- lifetime ---------------------------------------------------------------------------
 
     def open_source(self) -> None:

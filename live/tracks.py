@@ -114,6 +114,12 @@ class TrackTable:
                 out.append(body if track_id is None else dataclasses.replace(body, tracking_id=track_id))
             return out
 
+    def track_of(self, tracking_id: int) -> int:
+        """The id of the track a sensor's tracking id is stored under: the track it continues, else
+        itself (while that track lives; the streaming evaluation asks right after each frame)."""
+        with self._lock:
+            return self._rejoined.get(tracking_id, tracking_id)
+
     def _lost_track_near(self, body: Body, timestamp: float, claimed: set[int]) -> int | None:
         origin = KINECT_V2.origin
         best, best_distance = None, REJOIN_M

@@ -106,3 +106,15 @@ def test_decisions_round_trip_through_json() -> None:
     again = decision_from_json(d.to_json())
     assert (again.tracking_id, again.stream_time, again.window_start, again.truth) == (7, 3.4, 1.4, "fall")
     assert again.topk[0] == ("fall", 0.9)
+
+
+def test_the_timeline_draws_a_person_who_left_before_any_decision(tmp_path) -> None:
+    """A person seen for less than a window's history has truth and no decision (an hour of the simulated
+    room had one): the timeline shows an empty prediction row instead of failing after the scoring."""
+    from training.streaming import write_timeline_png
+
+    tracks = [Track("room", 1, 0.0, 10.0, (Interval(4.0, 6.0, "wave"),)),
+              Track("room", 2, 3.0, 4.0, ())]
+    decisions = {"room": run(1, [Interval(4.0, 6.0, "wave")], [Interval(4.0, 6.0, "wave")], 10.0)}
+    write_timeline_png(tmp_path / "timeline.png", tracks, decisions, list(CLASSES))
+    assert (tmp_path / "timeline.png").stat().st_size > 0

@@ -141,3 +141,47 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     assert results["per_class"]["wave_left"]["instances"] == 1
     with pytest.raises(DatasetError, match="absent"):
         stream_cases(str(clips), names={"S999"})
+
+
+def test_a_person_found_again_under_a_new_id_is_scored_as_one_person() -> None:
+    """The sensor loses a falling person for 0.3 s and finds them again under a new id; live continues
+    their track (live/tracks.py), so the decisions carry the first id. The truth, split between the two
+    ids, must be scored as that one track's: one fall, not a fall that ends early and a second person
+    whose actions nobody decided on."""
+    from core.frame import Body
+    from core.timeline import Interval, Timeline
+    from live.tracks import TrackTable
+    from training.streaming import TruthTap
+
+    fps = 30.0
+
+    def person(tracking_id: int) -> Body:
+        joints = np.zeros((25, 3), np.float32)
+        joints[:, 2] = 2.5
+        return Body(tracking_id, joints, np.full(25, 2, np.int8), np.full((25, 2), 100.0, np.float32))
+
+    class Sensor:  # id 1 until 2 s, nobody until 2.3 s, then id 2 at the same place until 6 s
+        def __init__(self) -> None:
+            self.fps, self.index = fps, 0
+
+        def read(self, timeout: float = 0.1) -> Frame | None:
+            t = self.index / fps
+            if t >= 6.0:
+                return None
+            self.index += 1
+            bodies = [person(1)] if t < 2.0 else [] if t < 2.3 else [person(2)]
+            return Frame(t, None, bodies, self.index - 1)
+
+    split = Timeline.checked([Interval(1.0, 2.0, "fall_down", 1), Interval(2.3, 3.0, "fall_down", 2),
+                              Interval(4.0, 5.0, "drink_left", 2)], classes=("fall_down", "drink_left"))
+    table = TrackTable(history=90)
+    tap = TruthTap(Sensor())
+    tap.track_of = table.track_of
+    while (frame := tap.read()) is not None:  # what the capture thread does with each frame
+        bodies = table.rejoin(frame.timestamp, frame.bodies)
+        table.observe(frame.timestamp, bodies, frame.index)
+    assert table.rejoins == 1
+    (track,) = tap.tracks("room", split, scene_wide=False)
+    assert track.person == 1 and track.start == 0.0 and track.end == pytest.approx(6.0)
+    assert [(i.start, i.end, i.label, i.person) for i in track.intervals] == [
+        (1.0, 3.0, "fall_down", 1), (4.0, 5.0, "drink_left", 1)]

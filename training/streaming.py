@@ -19,6 +19,7 @@ prints for the same source, model, hop, smoothing and threshold.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -148,13 +149,23 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
 
 class TruthTap:
     """A source seen through: every frame passes unchanged, and each body's truth and time are kept
-    (the capture thread is the only caller of `read`)."""
+    (the capture thread is the only caller of `read`).
+
+    Bodies found again. Live continues a person's track when the sensor finds them again under a new
+    id (live/tracks.py), so decisions carry the track's id while the source's truth carries the
+    sensor's ids: the simulator gives a new id to someone who falls out of its view and is found again,
+    the fall's truth split between the two. `track_of` (the pipeline's) says which track each new id
+    of the frame before went to; `tracks` then scores a continued track against its ids' truth
+    together, as the one person it is."""
 
     def __init__(self, source: FrameStream, progress: tqdm | None = None) -> None:
         self.source = source
         self.truth: dict[int, list[tuple[float, str | None]]] = defaultdict(list)
         self.first: float | None = None
         self.last = 0.0
+        self.track_of: Callable[[int], int] | None = None
+        self.continues: dict[int, int] = {}  # the sensor's id -> the id of the track it continued
+        self._unresolved: list[int] = []  # new ids of the frame handed out last, not yet looked up
         self._progress = progress
         self._shown = 0.0
 
@@ -162,10 +173,19 @@ class TruthTap:
         return getattr(self.source, name)
 
     def read(self, timeout: float = 0.1) -> Frame | None:
+        # The capture stored the frame handed out last before asking for this one: its ids are resolved.
+        if self.track_of is not None:
+            for sensor_id in self._unresolved:
+                track_id = self.track_of(sensor_id)
+                if track_id != sensor_id:
+                    self.continues[sensor_id] = track_id
+            self._unresolved = []
         frame = self.source.read(timeout)
         if frame is not None:
             self.first = frame.timestamp if self.first is None else self.first
             self.last = frame.timestamp
+            # Live gives a track's id only to an id never seen before: look each one up once.
+            self._unresolved = [b.tracking_id for b in frame.bodies if b.tracking_id not in self.truth]
             for body in frame.bodies:
                 self.truth[body.tracking_id].append((frame.timestamp, body.truth))
             if self._progress is not None and frame.timestamp - self._shown >= 5.0:
@@ -173,22 +193,45 @@ class TruthTap:
                 self._shown = frame.timestamp
         return frame
 
-    def tracks(self, sequence: str, timeline: Timeline | None, scene_wide: bool) -> list[Track]:
+    def tracks(self, sequence: str, timeline: Timeline | None, scene_wide: bool,
+               join_within_s: float = 1.0) -> list[Track]:
+        """The truth per track. `join_within_s`: a continued track's actions of one class that its ids
+        split (one ending as the sensor lost the person, the next starting as it found them again, at
+        most this far apart: live's retire time) are one action."""
         period = 1.0 / max(self.source.fps, 1.0)
         first = self.first or 0.0
         if scene_wide and timeline is not None:
             shifted = tuple(Interval(i.start + first, i.end + first, i.label) for i in timeline.intervals)
             return [Track(sequence, None, first, self.last + period, shifted)]
+        members: dict[int, list[int]] = defaultdict(list)  # track id -> its sensor ids, first seen first
+        for person in self.truth:
+            members[self.continues.get(person, person)].append(person)
         out = []
-        for person, seen in self.truth.items():
+        for track_id, ids in members.items():
+            seen = sorted((sample for person in ids for sample in self.truth[person]), key=lambda s: s[0])
             times = np.array([t for t, _ in seen])
-            if timeline is not None:
-                intervals = tuple(Interval(i.start + first, i.end + first, i.label, person)
-                                  for i in timeline.for_person(person))
-            else:
-                intervals = tuple(intervals_from_labels(times, [label for _, label in seen], person, period))
-            out.append(Track(sequence, person, float(times[0]), float(times[-1]) + period, intervals))
+            intervals: list[Interval] = []
+            for person in ids:  # in the order the sensor gave them
+                if timeline is not None:
+                    own = [Interval(i.start + first, i.end + first, i.label, track_id)
+                           for i in timeline.for_person(person)]
+                else:
+                    own_seen = self.truth[person]
+                    own = list(intervals_from_labels(np.array([t for t, _ in own_seen]),
+                                                     [label for _, label in own_seen], track_id, period))
+                own.sort(key=lambda i: i.start)
+                if intervals and own and _split_by_the_sensor(intervals[-1], own[0], join_within_s):
+                    intervals[-1] = dataclasses.replace(intervals[-1], end=max(intervals[-1].end, own[0].end))
+                    own = own[1:]
+                intervals += own
+            end = float(times[-1]) + period
+            out.append(Track(sequence, track_id, float(times[0]), end, tuple(intervals)))
         return out
+
+
+def _split_by_the_sensor(before: Interval, after: Interval, within_s: float) -> bool:
+    """One action whose truth a new tracking id cut in two (see `TruthTap.tracks`)."""
+    return before.label == after.label and 0 <= after.start - before.end <= within_s
 
 
 @dataclass
@@ -244,8 +287,9 @@ def evaluate_stream(
             minutes = tqdm(desc=case.name, unit="s", disable=not progress or len(cases) > 1,
                            bar_format="{desc}: {n:.0f} s of stream {elapsed} [{rate_fmt}]")
             tap = TruthTap(source, minutes)
-            pipeline = LivePipeline(tap, model, inputs,
-                                    PipelineConfig(recognition=recognition, lockstep=True, privacy=privacy))
+            pipeline_config = PipelineConfig(recognition=recognition, lockstep=True, privacy=privacy)
+            pipeline = LivePipeline(tap, model, inputs, pipeline_config)
+            tap.track_of = pipeline.track_of
             lines = out_dir / "decisions" / f"{case.name}.jsonl"
             events = out_dir / "events" / f"{case.name}.jsonl"
             for stale in (lines, events):  # both files are appended to by the app
@@ -260,7 +304,7 @@ def evaluate_stream(
             decisions[case.name] = [decision_from_json(json.loads(line))
                                     for line in lines.read_text().splitlines() if line.strip()]
             timeline = getattr(source, "timeline", None)
-            tracks += tap.tracks(case.name, timeline, case.scene_wide)
+            tracks += tap.tracks(case.name, timeline, case.scene_wide, pipeline_config.retire_after_s)
             durations[case.name] = tap.last - (tap.first or 0.0) + 1.0 / max(source.fps, 1.0)
     finally:
         quiet.setLevel(level)
@@ -423,9 +467,10 @@ def write_timeline_png(
         mine = [d for d in decisions.get(track.sequence, [])
                 if (track.person is None or d.tracking_id == track.person) and track.start <= d.stream_time]
         mine.sort(key=lambda d: d.stream_time)
-        for d, following in zip(mine, [*mine[1:], None], strict=True):
+        # A person seen for less than a window's history has a track and no decision: an empty row.
+        for k, d in enumerate(mine):
             t0 = d.window_centre
-            t1 = following.window_centre if following is not None else t0 + 0.2
+            t1 = mine[k + 1].window_centre if k + 1 < len(mine) else t0 + 0.2
             cv2.rectangle(image, (x(t0), y + bar + 1), (max(x(t1), x(t0) + 1), y + 2 * bar),
                           colours.get(d.topk[0][0], (0, 0, 0)), -1)
     y = top + len(rows) * (2 * bar + gap) + 8
