@@ -208,12 +208,15 @@ class PersonPanel(QtWidgets.QFrame):
 
 
 def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes: np.ndarray | None,
-                decision: Decision | None, label: str, color: tuple[int, int, int], scale: float) -> None:
+                decision: Decision | None, label: str, color: tuple[int, int, int], scale: float,
+                labels_drawn: list[tuple[int, int, int, int]] | None = None) -> None:
     """Draw one person onto an RGB display image (in place): skeleton, part boxes, top action.
 
     `pixels` (J, 2) and `boxes` (P, 4) are in the sensor's colour pixels; `scale` maps them to the
     display image. Drawn into the pixels rather than as scene items: one image upload per tick,
-    whatever the number of people, and nothing for Qt to keep per person.
+    whatever the number of people, and nothing for Qt to keep per person. `labels_drawn`: the label
+    boxes (x0, y0, x1, y1) of the people already drawn in this image; this person's label goes up
+    until it covers none of them (two people side by side would write over each other), then joins.
     """
     pixels = pixels * scale
     for a, b in bones:
@@ -241,8 +244,18 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
             text = f"{label}: {decision.topk[0][0]} {decision.topk[0][1] * 100:.0f}%"
         (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         x, y = int(head[0] - width / 2), int(head[1] - 14)
-        cv2.rectangle(image, (x - 3, y - height - 4), (x + width + 3, y + 4), (0, 0, 0), -1)
+        taken = labels_drawn if labels_drawn is not None else []
+        box = (x - 3, y - height - 4, x + width + 3, y + 4)
+        while any(_overlap(box, other) for other in taken):
+            y -= height + 10
+            box = (x - 3, y - height - 4, x + width + 3, y + 4)
+        taken.append(box)
+        cv2.rectangle(image, box[:2], box[2:], (0, 0, 0), -1)
         cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _pt(p) -> tuple[int, int]:
@@ -419,6 +432,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         for gone in set(self._numbers) - live_ids - {b.tracking_id for b in bodies}:
             del self._numbers[gone]
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
+        labels_drawn: list[tuple[int, int, int, int]] = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
                 panel.hide()
@@ -428,7 +442,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             label, color = f"person {number}", PALETTE[(number - 1) % len(PALETTE)]
             decision = self._decisions.get(body.tracking_id)
             draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, label, color,
-                        self._scale)
+                        self._scale, labels_drawn)
             panel.set_color(color)
             panel.show()
             if decision is not None:

@@ -85,6 +85,21 @@ def test_no_action_is_written_in_grey_without_a_probability():
     assert inked.max() <= 150 and (np.ptp(inked, axis=1) == 0).all()  # grey only: no white, no colour
 
 
+def test_labels_of_people_side_by_side_do_not_cover_each_other():
+    image = np.zeros((360, 640, 3), np.uint8)
+    body = person(5, 0.0, 0.0)
+    decision = Decision(0.0, 0.0, 5, (("wave", 0.9),), ("left_hand", "right_hand", "full_body"),
+                        np.array([0.1, 0.8, 0.1], np.float32), 0.1)
+    bones = np.array(KINECT_V2.bones)
+    labels: list[tuple[int, int, int, int]] = []
+    for shift in (0.0, 40.0):  # the second head 40 px to the right, at the same height
+        draw_person(image, body.joints_color + np.float32([shift, 0.0]), bones, None, decision, "person 1",
+                    (255, 0, 0), 1.0, labels)
+    first, second = labels
+    assert second[0] < first[2]  # they would overlap side by side ...
+    assert second[3] <= first[1]  # ... so the second label sits above the first
+
+
 def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model, tmp_path):
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
