@@ -236,6 +236,8 @@ def test_split_graphs_compute_what_the_whole_graph_does(onnx_path: Path, tmp_pat
     for got, want in zip(split.run(crops, skeleton), whole.run(crops, skeleton), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
     assert split_onnx(onnx_path, tmp_path) == (parts_path, head_path)  # reused
+    # The name the status line shows: "1 thread", not "1 threads".
+    assert whole.name == "onnxruntime-cpu (1 thread)"
 
 
 def test_ablations_export_and_run_but_do_not_split(tmp_path: Path) -> None:
