@@ -95,6 +95,21 @@ def test_events_are_the_apps_events() -> None:
     assert (one.start, one.end) == pytest.approx((2.0 - WINDOW / 2, 3.0 - WINDOW / 2))
 
 
+def test_a_fall_the_sensor_loses_runs_to_the_last_frame_seen() -> None:
+    """A Kinect often loses a person lying on the floor: their decisions stop one window into the fall.
+    No later window will describe that window's second half, so the event runs to its newest frame."""
+    truth = [Interval(10.0, 11.0, "fall", 1)]
+    lost = run(1, truth, truth, 11.0)  # the last decision (stream time 11.0) is centred on 10.0
+    (fall,) = detections("s", lost, threshold=0.6)
+    assert (fall.start, fall.end) == pytest.approx((10.0, 11.0))
+    scores = score({"s": lost}, [Track("s", 1, 0.0, 11.0, tuple(truth))], CLASSES, durations={"s": 11.0},
+                   threshold=0.6, alert=ALERTS)
+    assert scores.per_class["fall"]["f1_50"] == 1.0
+    # A person still seen ends the event at the first window centred past it, as before.
+    (seen,) = detections("s", run(1, truth, truth, 20.0), threshold=0.6)
+    assert seen.end == pytest.approx(11.0, abs=HOP)
+
+
 def test_average_precision_matches_a_worked_example() -> None:
     # Ranked hits T F T with 2 positives: precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1 -> AP = 1/2 + 1/2 * 2/3.
     assert average_precision([0.9, 0.8, 0.7], [True, False, True], 2) == pytest.approx(0.5 + 1 / 3)

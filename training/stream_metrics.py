@@ -10,7 +10,8 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       decision that ended it describe: their window centres (a decision is about the
                       window that just ended) less the smoothing's mean lag (a smoothed score averages
                       the windows of the last hops, on average `ScoreSmoother.mean_lag_s` older than
-                      the newest)
+                      the newest); an event whose person's decisions stop (the sensor lost them, or
+                      the stream ended) runs to the newest frame of its last decision
     P / R / F1        per class, events matched one-to-one to true intervals at IoU >= 0.5 and >= 0.1
     mAP               at IoU 0.5 as in PKU-MMD's protocol: events ranked by confidence (their mean top-1
                       probability), average precision per class (all-point interpolation), then the mean
@@ -70,7 +71,7 @@ class Detection:
     person: int | None
     label: str
     start: float  # the time its first decision describes (matching): window centre less the smoothing lag
-    end: float  # the same for the decision that ended it
+    end: float  # the same for the decision that ended it; the newest frame of the last if none did
     first_decision: float  # stream time of its first decision (delays, alerts)
     score: float  # mean top-1 probability over its decisions
 
@@ -142,8 +143,14 @@ def detections(
         started = event.stream_time
         taken = [d for d in per_person[event.person] if started <= d.stream_time < ended_at]
         scores = [p for d in taken for name, p in d.topk[:1] if name == event.action]
-        ender = by_key.get((event.person, ended_at))  # None at the end of the stream
-        end = ender.window_centre if ender is not None else taken[-1].window_centre if taken else started
+        ender = by_key.get((event.person, ended_at))
+        if ender is not None:  # a later decision said otherwise: the first window centred past the action
+            end = ender.window_centre
+        else:
+            # The person's decisions stopped (the sensor lost them, often someone who fell to the floor,
+            # or the stream ended): no later window will describe the last one's second half, so the
+            # event runs to its newest frame.
+            end = taken[-1].stream_time if taken else started
         begin = by_key[(event.person, started)].window_centre
         out.append(Detection(sequence, event.person, event.action, begin - lag_s, end - lag_s, started,
                              float(np.mean(scores)) if scores else 0.0))
