@@ -320,6 +320,53 @@ def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -
     assert loaded.decisions.smoothing_s == 0.3 and loaded.decisions.threshold is None
 
 
+def test_a_teacher_teaches_the_pose_stage_and_must_share_its_split(tmp_path: Path) -> None:
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=4)
+    teacher = train_stage(_pose_config(tmp_path, data, out=str(tmp_path / "teacher")), "pose").best_checkpoint
+
+    def student(name: str, **extra: str) -> dict[str, torch.Tensor]:
+        config = _pose_config(tmp_path, data, out=str(tmp_path / name), **{"epochs.pose": "1", **extra})
+        path = train_stage(config, "pose").best_checkpoint
+        loaded = load_checkpoint(path)
+        assert loaded.extra["train_config"]["distill"]["teacher"] == extra.get("distill.teacher", "")
+        return loaded.model.state_dict()
+
+    taught = student("taught", **{"distill.teacher": str(teacher), "distill.weight": "1.0"})
+    alone = student("alone")
+    # The teacher changed what was learnt; the student's file holds the student only.
+    assert taught.keys() == alone.keys()
+    assert any(not torch.equal(taught[k], alone[k]) for k in taught)
+    # A teacher trained on another split has seen this run's validation clips: refused, naming it.
+    other_split = {"data.split_seed": "1", "epochs.pose": "1"}
+    other = train_stage(_pose_config(tmp_path, data, out=str(tmp_path / "other"), **other_split), "pose")
+    other = other.best_checkpoint
+    with pytest.raises(StageError, match=f"{other}: the teacher's validation clips differ"):
+        student("refused", **{"distill.teacher": str(other)})
+
+
+def test_distillation_term_is_zero_when_the_student_matches_its_teacher() -> None:
+    from core.model.loss import distillation_loss
+    from core.model.network import PartAttentionNetwork, Stage
+    from core.model.profiles import pose_only, tiny
+    from training.stages import StageObjective, stage_loss
+
+    network = PartAttentionNetwork(pose_only(tiny(num_classes=4)))
+    network.set_stage(Stage.POSE)
+    skeleton = torch.randn(3, network.config.num_frames, 2, 25, 3)
+    logits, attention = StageObjective(network, "pose")(None, skeleton)
+    labels = torch.tensor([0, 1, 2])
+    plain = stage_loss(network, "pose", logits, attention, labels, TrainConfig())
+    taught = load_config(None, ["distill.weight=0.25"])
+    same = stage_loss(network, "pose", logits, attention, labels, taught, logits[:, 0].detach())
+    weight_penalty = plain - torch.nn.functional.cross_entropy(logits[:, 0], labels)
+    torch.testing.assert_close(same, 0.75 * (plain - weight_penalty) + weight_penalty)
+    student, teacher = torch.randn(5, 4), torch.randn(5, 4)
+    p, q = teacher.div(2).log_softmax(-1), student.div(2).log_softmax(-1)
+    kl = (p.exp() * (p - q)).sum(-1)
+    torch.testing.assert_close(distillation_loss(student, teacher, 2.0), 4 * kl.mean())
+
+
 def _views_folder(source: Path, target: Path, views: set[int], limit: int | None = None) -> Path:
     """A folder of links to the N-UCLA files of `source` whose view is in `views` (the first `limit`)."""
     target.mkdir(parents=True)

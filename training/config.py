@@ -127,6 +127,23 @@ class OptimConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Knowledge distillation (Hinton et al. 2015) in the pose stage: the network also learns a trained
+    teacher's class distribution on each training window. Why: an ensemble of pose streams is right
+    more often than one, at several times the cost per decision (training/checkpoints/README.md); a
+    single network taught by it keeps one network's cost.
+
+        loss = (1 - weight) * CE(labels) + weight * T^2 * KL(softmax(teacher / T) || softmax(student / T))
+
+    The T^2 keeps the soft term's gradients the size of the hard term's (Hinton et al.).
+    """
+
+    teacher: str = ""  # a trained checkpoint of the same classes and preprocessing; "" = no teacher
+    weight: float = 0.5
+    temperature: float = 2.0
+
+
+@dataclass
 class StageEpochs:
     parts: int = 20
     pose: int = 100
@@ -149,6 +166,7 @@ class TrainConfig:
     # Smoothing and threshold the app uses with this model unless told otherwise, written into its
     # checkpoints; choose them on validation streams (`evaluate --stream --subset validation`).
     decisions: DecisionSettings = field(default_factory=DecisionSettings)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     out: str = "runs/default"
     seed: int = 0
     workers: int = 2  # DataLoader worker processes per training process

@@ -4,7 +4,8 @@
                        classifier of F where the network has one that reads summed features, see
                        core.model.network)
     pose       step 3  the pose stream (LSTM, or the graph network with a loss per input stream) classifies
-                       skeleton windows
+                       skeleton windows; with `distill.teacher`, also towards that trained model's class
+                       distribution on each window (`_teacher`)
     attention  step 5  parts + LSTM + attention head + classifier, jointly, N1 epochs; the first
                        `epochs.attention_frozen_parts` of them with the part I3Ds held
     finetune   step 6  as attention with the LSTM frozen, N2 epochs (at `optim.finetune_lr` if set)
@@ -36,7 +37,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
-from core.model.loss import LossWeights, p_i3d_loss
+from core.model.loss import LossWeights, distillation_loss, p_i3d_loss
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
 from core.window import WindowSpec
@@ -120,8 +121,10 @@ def stage_loss(
     attention: torch.Tensor,
     labels: torch.Tensor,
     config: TrainConfig,
+    teacher_logits: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Cross-entropy of the stage's output + Eq. 5's penalties where the stage has them.
+    """Cross-entropy of the stage's output + Eq. 5's penalties where the stage has them; in the pose
+    stage with a teacher (`distill`), the cross-entropy mixed with the distillation term.
 
     Eq. 5: CE + lambda1 * sum_k (1 - alpha_k)^2 + lambda2 * ||W||^2, with W the weight matrices the
     stage trains among the layers the paper adds (attention head, classifier; the pose classifier in
@@ -151,6 +154,11 @@ def stage_loss(
         cross_entropy = terms.cross_entropy
         if config.optim.label_smoothing > 0:  # Eq. 5 with the cross-entropy against smoothed targets
             cross_entropy = F.cross_entropy(flat, repeated, label_smoothing=config.optim.label_smoothing)
+        if teacher_logits is not None:  # every stream learns the teacher's distribution beside the labels
+            soft = distillation_loss(
+                flat, teacher_logits.float().repeat_interleave(streams, dim=0), config.distill.temperature
+            )
+            cross_entropy = (1 - config.distill.weight) * cross_entropy + config.distill.weight * soft
         return cross_entropy * streams + lambdas.weight * terms.weight_penalty
     weights = [w for w in network.regularised_weights() if w.requires_grad]
     if attention.shape[1] <= 1:  # a single part: no attention to regularise
@@ -320,6 +328,7 @@ def train_stage(
         },
         "decisions": config.decisions,
     }
+    teacher = _teacher(config, stage, splits, described["preprocessing"], process)
     if process.is_main:
         print(
             f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips, "
@@ -332,7 +341,7 @@ def train_stage(
         sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
         train_loss, train_top1 = _train_epoch(objective, network, loader, optimisation, config, stage,
-                                              epoch, process)
+                                              epoch, process, teacher)
         predictions = predict(objective, network, validation_set, config, process, stage=stage)
         validation = _validation_metrics(predictions, stage)
         optimisation.scheduler.step(validation["top1"])
@@ -459,6 +468,40 @@ class _Optimisation:
                    [p for p in network.parts.parameters() if p.requires_grad], use_amp)
 
 
+def _teacher(
+    config: TrainConfig,
+    stage: str,
+    splits: Splits,
+    preprocessing: Preprocessing,
+    process: distributed.Process,
+) -> nn.Module | None:
+    """In the pose stage, the pose stream of `distill.teacher`, frozen on the device; else None.
+
+    Its mirror averaging is not used: training windows are mirrored at random already, and it would
+    double the teacher's cost per batch. The teacher must have been trained on this run's split, or the
+    student would learn the validation windows from it and early stopping would judge on seen data."""
+    path = config.distill.teacher
+    if not path or stage != "pose":  # the other stages (`all` runs them too) train without it
+        return None
+    teacher = load_checkpoint(path)
+    if teacher.config.aggregation is not Aggregation.POSE:
+        raise StageError(f"{path}: the teacher must be a pose-only network, got aggregation "
+                         f"{teacher.config.aggregation.value!r}")
+    validation = [clip.name for clip in splits.validation]
+    for what, theirs, ours in (
+        ("classes", list(teacher.class_names), list(splits.class_names)),
+        ("preprocessing", teacher.preprocessing, preprocessing),
+        ("validation clips", teacher.extra.get("validation_clips"), validation),
+    ):
+        if theirs != ours:
+            shown = f"{theirs!r} vs this run's {ours!r}"
+            raise StageError(f"{path}: the teacher's {what} differ from this run's: "
+                             f"{shown if len(shown) < 300 else shown[:300] + '...'}")
+    pose = teacher.model.pose.eval().to(process.device)
+    pose.requires_grad_(False)
+    return pose
+
+
 def _stage_data(
     config: TrainConfig, stage: str, splits: Splits, net_config: NetworkConfig, process: distributed.Process
 ) -> tuple[WindowDataset, WindowDataset, DistributedSampler, DataLoader]:
@@ -534,6 +577,7 @@ def _train_epoch(
     stage: str,
     epoch: int,
     process: distributed.Process,
+    teacher: nn.Module | None = None,
 ) -> tuple[float, float]:
     """One pass over the training loader (or `max_steps_per_epoch` batches); (mean loss, top-1)."""
     objective.train()
@@ -558,7 +602,11 @@ def _train_epoch(
         amp = optimisation.use_amp
         with torch.autocast(device_type=process.device.type, dtype=torch.float16, enabled=amp):
             logits, attention = objective(crops, skeleton)
-        loss = stage_loss(network, stage, logits, attention, labels, config)
+        teacher_logits = None
+        if teacher is not None:
+            with torch.no_grad():
+                teacher_logits, _ = teacher(skeleton)
+        loss = stage_loss(network, stage, logits, attention, labels, config, teacher_logits)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if parts_frozen:

@@ -7,6 +7,9 @@ term is averaged over the batch like the cross-entropy. Given sum_k alpha_k = 1 
 all parts get 1/K, so it keeps the model from ignoring a part outright. ||W||^2 is the squared L2
 norm (Keras' `l2` regulariser, which the authors used) of the dense layers' weights that
 `PartAttentionNetwork.regularised_weights()` returns.
+
+`distillation_loss` (not in the paper) is the term a pose stream taught by a trained model adds
+(training/config.py, `DistillConfig`).
 """
 
 from __future__ import annotations
@@ -59,3 +62,21 @@ def p_i3d_loss(
         weight_penalty = weight_penalty + weight.pow(2).sum()
     total = cross_entropy + lambdas.attention * attention_penalty + lambdas.weight * weight_penalty
     return LossTerms(total, cross_entropy, attention_penalty, weight_penalty)
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T^2 * KL(softmax(teacher / T) || softmax(student / T)), batch mean, for logits (B, C) each.
+
+    Hinton et al. 2015: a temperature above 1 lets the student learn how the teacher ranks the wrong
+    classes too; the T^2 keeps the gradients comparable to the cross-entropy's as T changes."""
+    if student.shape != teacher.shape or student.dim() != 2:
+        raise ValueError(f"need student and teacher logits (B, C) alike, got {tuple(student.shape)} and "
+                         f"{tuple(teacher.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"the temperature must be positive, got {temperature}")
+    return F.kl_div(
+        F.log_softmax(student / temperature, -1),
+        F.log_softmax(teacher / temperature, -1),
+        reduction="batchmean",
+        log_target=True,
+    ) * temperature**2
