@@ -254,4 +254,4 @@ def test_every_committed_model_passes_on_the_decision_settings_it_runs_with() ->
         checkpoint = load_checkpoint(path)
         if "train_config" in checkpoint.extra:
             assert base_train_config(checkpoint).decisions == checkpoint.decisions, path.name
-    assert load_checkpoint(folder / "pku_interactions.pt").decisions == DecisionSettings(0.25, 0.6, 0.3)
+    assert load_checkpoint(folder / "pku_interactions.pt").decisions == DecisionSettings(0.25, 0.55, 0.3)
