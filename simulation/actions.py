@@ -14,7 +14,7 @@ part the attention of a trained model should weigh most:
 | 6 | sit_down     | full_body   | standing -> seated on a chair behind the person                        |
 | 7 | stand_up     | full_body   | seated on a chair -> standing                                          |
 | 8 | fall_down    | full_body   | standing -> lying on the floor (forwards, backwards or sideways)       |
-| 9 | kick         | full_body   | a forward kick with either leg (one or two kicks)                      |
+| 9 | kick         | full_body   | a forward kick with either leg, the arms at rest (one or two kicks)    |
 
 Why this set: drink and phone move the same hand to the same place (the phone is held in front of
 the mouth in most clips, as when speaking into it), so the skeleton alone barely separates them; the
