@@ -365,6 +365,11 @@ def test_distillation_term_is_zero_when_the_student_matches_its_teacher() -> Non
     p, q = teacher.div(2).log_softmax(-1), student.div(2).log_softmax(-1)
     kl = (p.exp() * (p - q)).sum(-1)
     torch.testing.assert_close(distillation_loss(student, teacher, 2.0), 4 * kl.mean())
+    # A weight or temperature that makes no sense is refused with the config, naming the key.
+    with pytest.raises(ConfigError, match=r"distill.weight must be in \[0, 1\], got 1.5"):
+        load_config(None, ["distill.weight=1.5"])
+    with pytest.raises(ConfigError, match="distill.temperature must be positive"):
+        load_config(None, ["distill.temperature=0"])
 
 
 def _views_folder(source: Path, target: Path, views: set[int], limit: int | None = None) -> Path:

@@ -142,6 +142,13 @@ class DistillConfig:
     weight: float = 0.5
     temperature: float = 2.0
 
+    def __post_init__(self) -> None:
+        # Checked with the config, before a teacher is loaded or an epoch is spent.
+        if not 0 <= self.weight <= 1:
+            raise ValueError(f"distill.weight must be in [0, 1], got {self.weight}")
+        if not self.temperature > 0:
+            raise ValueError(f"distill.temperature must be positive, got {self.temperature}")
+
 
 @dataclass
 class StageEpochs:
