@@ -3,6 +3,7 @@
     python -m benchmarks.nucla_crossview [--configs training/configs/nucla_lstm.yaml
                                           training/configs/nucla_gcn.yaml] [--seeds 0 1 2]
                                          [--out runs/crossview] [--set augment.shear=0.3 --tag shear]
+                                         [--ensemble]
 
 For each config, each direction (train view 1 -> test all of view 2, and view 2 -> view 1) and each
 seed: `python -m training pose` with the config's settings and those views (early stopping on 10% of
@@ -11,7 +12,9 @@ One line per run, then a table of means, sample standard deviations and ranges, 
 reproduces it (with the --set overrides, e.g. the epoch cap). Runs one after another
 on one thread (a 2-core machine shared with other work); a run whose `result.json` exists is read, not
 repeated, so an interrupted sweep continues where it stopped. Training and evaluation logs go to
-`<out>/<tag>/<direction>/seed<N>/log.txt`.
+`<out>/<tag>/<direction>/seed<N>/log.txt`. `--ensemble` adds a row per config: in each direction, the
+seeds' best checkpoints joined into one (`python -m training ensemble`, class distributions averaged)
+and scored on the same clips, which is what a committed ensemble of those seeds is measured by.
 
 Why not the random 10% of views 1-2: N-UCLA's three cameras filmed every performance at once, so a
 clip-level draw tests on performances whose other view was trained on. Training on one view and
@@ -33,6 +36,7 @@ from pathlib import Path
 import torch
 
 from training.config import load_config
+from training.ensemble import build_ensemble
 from training.evaluate import evaluate
 from training.stages import train_stage
 
@@ -55,6 +59,17 @@ class Run:
         return f"v{self.train_view}->v{self.test_view}"
 
 
+def for_views(overrides: list[str], train_view: int, test_view: int) -> list[str]:
+    """`--set` values with {train_view} / {test_view} filled in (e.g. a distillation teacher each way)."""
+    views = {"{train_view}": str(train_view), "{test_view}": str(test_view)}
+    filled = []
+    for override in overrides:
+        for placeholder, view in views.items():
+            override = override.replace(placeholder, view)
+        filled.append(override)
+    return filled
+
+
 def run_one(
     config_path: Path, overrides: list[str], tag: str, train_view: int, test_view: int, seed: int, out: Path
 ) -> Run:
@@ -66,7 +81,7 @@ def run_one(
     config = load_config(
         config_path,
         [
-            *overrides,
+            *for_views(overrides, train_view, test_view),
             f"data.nucla_train_views=[{train_view}]",
             f"data.nucla_test_views=[{test_view}]",
             f"seed={seed}",
@@ -88,6 +103,37 @@ def run_one(
         top1=report.top1,
         validation_top1=trained.best_validation_top1,
         epochs=trained.epochs_run,
+        seconds=round(time.monotonic() - started, 1),
+    )
+    result_path.write_text(json.dumps(run.__dict__, indent=1), encoding="utf-8")
+    return run
+
+
+def ensemble_run(
+    config_path: Path, overrides: list[str], tag: str, train_view: int, test_view: int, seeds: list[int],
+    out: Path,
+) -> Run:
+    """The seeds' runs of one direction averaged: one checkpoint of them all, scored on the test view."""
+    direction = out / tag / f"v{train_view}_to_v{test_view}"
+    folder = direction / ("ensemble_seeds" + "-".join(str(s) for s in seeds))
+    result_path = folder / "result.json"
+    if result_path.is_file():
+        return Run(**json.loads(result_path.read_text(encoding="utf-8")))
+    folder.mkdir(parents=True, exist_ok=True)
+    data_root = load_config(config_path, for_views(overrides, train_view, test_view)).data.root
+    started = time.monotonic()
+    members = [direction / f"seed{seed}" / "pose" / "best.pt" for seed in seeds]
+    with open(folder / "log.txt", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        checkpoint = build_ensemble(members, folder / "ensemble.pt")
+        report = evaluate(checkpoint, data=data_root, subset="test", out=folder / "eval", progress=False)
+    run = Run(
+        tag=f"{tag}, seeds {'+'.join(str(s) for s in seeds)} averaged",
+        train_view=train_view,
+        test_view=test_view,
+        seed=-1,  # not one seed: the members' mean
+        top1=report.top1,
+        validation_top1=float("nan"),  # the members chose their epochs; the mean chose nothing
+        epochs=0,
         seconds=round(time.monotonic() - started, 1),
     )
     result_path.write_text(json.dumps(run.__dict__, indent=1), encoding="utf-8")
@@ -144,7 +190,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="config override for every run (repeatable); give the variant a --tag",
+        help="config override for every run (repeatable); give the variant a --tag. {train_view} and "
+        "{test_view} in a value become the run's views, e.g. a teacher per direction: "
+        "distill.teacher=runs/crossview/gcn/v{train_view}_to_v{test_view}/ensemble_seeds0-1-2/ensemble.pt",
     )
     parser.add_argument("--tag", help="row name when one config is run with --set overrides")
     parser.add_argument(
@@ -153,6 +201,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["1to2", "2to1"],
         default=["1to2", "2to1"],
         help="which cross-view directions to run",
+    )
+    parser.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="also score, per config and direction, the seeds' checkpoints averaged as one ensemble",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     args = parser.parse_args(argv)
@@ -179,6 +232,10 @@ def main(argv: list[str] | None = None) -> list[Run]:
                     f"{run.seconds:.0f} s)",
                     flush=True,
                 )
+            if args.ensemble and len(args.seeds) > 1:
+                run = ensemble_run(config_path, overrides, tag, train_view, test_view, args.seeds, args.out)
+                runs.append(run)
+                print(f"{run.tag} {run.direction}: top-1 {100 * run.top1:.1f}%", flush=True)
     print()
     print(format_table(runs))
     # The table is quoted in READMEs: the command (epoch cap and other overrides included) goes with it.

@@ -8,19 +8,34 @@ fitted to the view-1 body by a rotation and a scale (orthogonal Procrustes over 
 frames), once as labelled and once with view 1's left and right joints swapped. Printed: how often
 the side-swapped fit is the better one (the Kinect tracking a person seen from behind as if facing
 it) and the rotation left about the vertical axis, the tilt and the scale between the views.
+
+Then the labels the motion contradicts, for the two classes physics can check: a "sit down" clip whose
+hip centre ends higher than it began, or a "stand up" whose hip ends lower (by more than
+`HIP_CHANGE_M`, camera height), counted per view and per subject. Such a clip cannot be classified
+right by a model that has learnt which way sitting goes, whichever camera it comes from.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from core.skeleton import KINECT_V1, normalize_window
-from training.datasets.nucla import nucla_sources, performance
+from training.datasets.nucla import NUCLA_CLASS_NAMES, NuclaName, nucla_sources, performance
 
 FRAMES = 20
+SIT_DOWN, STAND_UP = NUCLA_CLASS_NAMES.index("sit down"), NUCLA_CLASS_NAMES.index("stand up")
+HIP_CHANGE_M = 0.05  # the hip moves 0.2-0.3 m in either action; less is tracking noise
+
+
+def hip_rise(joints: np.ndarray) -> float:
+    """Metres the hip centre rises (camera y, up) from a clip's first fifth to its last: (T, M, J, 3)."""
+    hip = joints[:, 0, KINECT_V1.index("HipCenter"), 1]
+    fifth = max(1, len(hip) // 5)
+    return float(hip[-fifth:].mean() - hip[:fifth].mean())
 
 
 def fit(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -40,15 +55,25 @@ def angles(rotation: np.ndarray) -> tuple[float, float]:
     return float(yaw), float(tilt)
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.nucla_views", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--data", type=Path, default=Path("../shared/data/nucla"))
     args = parser.parse_args(argv)
     by_performance: dict[tuple[int, int, int], dict[int, np.ndarray]] = {}
+    against_label: list[str] = []
+    checked: dict[int, int] = {}  # view -> sit down and stand up clips
     for source in nucla_sources(args.data):
         clip = source.load(False)
+        if source.label in (SIT_DOWN, STAND_UP):
+            view = source.group["view"]
+            checked[view] = checked.get(view, 0) + 1
+            rise = hip_rise(clip.joints)
+            if (source.label == SIT_DOWN and rise > HIP_CHANGE_M) or (
+                source.label == STAND_UP and rise < -HIP_CHANGE_M
+            ):
+                against_label.append(source.name)
         frames = np.linspace(0, len(clip.timestamps) - 1, FRAMES).round().astype(int)
         body = normalize_window(clip.joints[frames], None, KINECT_V1)[:, 0]
         by_performance.setdefault(performance(source), {})[source.group["view"]] = body
@@ -78,7 +103,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     print(f"tilt p50 / p90: {np.percentile(tilts, 50):.0f} / {np.percentile(tilts, 90):.0f} deg")
     print(f"scale p10 / p50 / p90: {' / '.join(f'{v:.2f}' for v in np.percentile(scales, [10, 50, 90]))}")
-    return {"swapped_share": swapped_share, "performances": float(len(swapped))}
+    print(f"sit down / stand up clips whose hip moves against the label by more than {HIP_CHANGE_M} m:")
+    groups: dict[tuple[int, int], list[str]] = {}
+    for name in against_label:
+        parsed = NuclaName.parse(name)
+        groups.setdefault((parsed.view, parsed.subject), []).append(name)
+    for view in sorted(checked):
+        mine = {k: v for k, v in groups.items() if k[0] == view}
+        count = sum(len(v) for v in mine.values())
+        by_subject = ", ".join(f"subject {s}: {len(v)}" for (_, s), v in sorted(mine.items()))
+        print(f"  view {view}: {count} of {checked[view]}" + (f" ({by_subject})" if by_subject else ""))
+    return {
+        "swapped_share": swapped_share,
+        "performances": float(len(swapped)),
+        "against_label": against_label,
+    }
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from nucla_files import write_nucla
+
+from core.model.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -49,6 +52,22 @@ def test_crossview_runs_both_directions_and_reuses_finished_runs(
     # Finished runs are read back, not trained again.
     log.unlink()
     assert crossview.main(argv) == runs and not log.exists()
+    # --ensemble: the finished seeds joined into one checkpoint per direction and scored on that view.
+    averaged = [r for r in crossview.main([*argv, "--ensemble"]) if r not in runs]
+    assert [(r.tag, r.train_view, r.test_view) for r in averaged] == [
+        ("tiny, seeds 0+1 averaged", 1, 2), ("tiny, seeds 0+1 averaged", 2, 1)
+    ]
+    assert all(0 <= r.top1 <= 1 for r in averaged)
+    ensemble = tmp_path / "cv" / "tiny" / "v1_to_v2" / "ensemble_seeds0-1" / "ensemble.pt"
+    assert load_checkpoint(ensemble).config.pose_members == 2
+    assert "| tiny, seeds 0+1 averaged |" in capsys.readouterr().out
+
+
+def test_overrides_may_name_each_runs_views() -> None:
+    """One distillation teacher per direction: the value names the run's own views."""
+    given = ["distill.teacher=cv/gcn/v{train_view}_to_v{test_view}/ensemble.pt", "epochs.pose=40"]
+    filled = ["distill.teacher=cv/gcn/v2_to_v1/ensemble.pt", "epochs.pose=40"]
+    assert crossview.for_views(given, 2, 1) == filled
 
 
 def test_summary_is_mean_sample_sd_and_range() -> None:
@@ -61,4 +80,18 @@ def test_views_analysis_finds_the_back_view_error(
 ) -> None:
     result = views.main(["--data", str(shared_data / "nucla")])
     assert result["performances"] > 400 and 0.15 < result["swapped_share"] < 0.35
-    assert "side-swapped fit better" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "side-swapped fit better" in out and "against the label" in out
+    # Subject 4's view-2 "sit down" clips rise and its "stand up" clips sink (the shared data as it is).
+    subject4_view2 = [
+        n for n in result["against_label"] if n.startswith(("a05_s04", "a06_s04")) and n.endswith("v02")
+    ]
+    assert len(subject4_view2) >= 8 and len(result["against_label"]) < 20
+
+
+def test_hip_rise_is_the_change_between_first_and_last_fifth() -> None:
+    joints = np.zeros((10, 1, 20, 3))
+    joints[:, 0, 0, 1] = np.linspace(0.0, 0.3, 10)  # the hip centre rising 30 cm
+    # Means of frames 8-9 (0.283) and 0-1 (0.017): a fifth of 10 frames is 2.
+    assert views.hip_rise(joints) == pytest.approx(0.2667, abs=1e-3)
+    assert views.hip_rise(joints[::-1]) == pytest.approx(-0.2667, abs=1e-3)
