@@ -192,7 +192,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="config override for every run (repeatable); give the variant a --tag. {train_view} and "
         "{test_view} in a value become the run's views, e.g. a teacher per direction: "
-        "distill.teacher=runs/crossview/gcn/v{train_view}_to_v{test_view}/ensemble_seeds0-1-2/ensemble.pt",
+        "distill.teacher=runs/crossview/nucla_gcn/v{train_view}_to_v{test_view}/ensemble_seeds0-1-2/ensemble.pt",
     )
     parser.add_argument("--tag", help="row name when one config is run with --set overrides")
     parser.add_argument(

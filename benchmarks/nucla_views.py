@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from core.skeleton import KINECT_V1, normalize_window
-from training.datasets.nucla import NUCLA_CLASS_NAMES, NuclaName, nucla_sources, performance
+from training.datasets.nucla import NUCLA_CLASS_NAMES, nucla_sources, performance
 
 FRAMES = 20
 SIT_DOWN, STAND_UP = NUCLA_CLASS_NAMES.index("sit down"), NUCLA_CLASS_NAMES.index("stand up")
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/nucla"))
     args = parser.parse_args(argv)
     by_performance: dict[tuple[int, int, int], dict[int, np.ndarray]] = {}
-    against_label: list[str] = []
+    against_label: dict[tuple[int, int], list[str]] = {}  # (view, subject) -> clip names
     checked: dict[int, int] = {}  # view -> sit down and stand up clips
     for source in nucla_sources(args.data):
         clip = source.load(False)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if (source.label == SIT_DOWN and rise > HIP_CHANGE_M) or (
                 source.label == STAND_UP and rise < -HIP_CHANGE_M
             ):
-                against_label.append(source.name)
+                against_label.setdefault((view, source.group["subject"]), []).append(source.name)
         frames = np.linspace(0, len(clip.timestamps) - 1, FRAMES).round().astype(int)
         body = normalize_window(clip.joints[frames], None, KINECT_V1)[:, 0]
         by_performance.setdefault(performance(source), {})[source.group["view"]] = body
@@ -104,19 +104,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"tilt p50 / p90: {np.percentile(tilts, 50):.0f} / {np.percentile(tilts, 90):.0f} deg")
     print(f"scale p10 / p50 / p90: {' / '.join(f'{v:.2f}' for v in np.percentile(scales, [10, 50, 90]))}")
     print(f"sit down / stand up clips whose hip moves against the label by more than {HIP_CHANGE_M} m:")
-    groups: dict[tuple[int, int], list[str]] = {}
-    for name in against_label:
-        parsed = NuclaName.parse(name)
-        groups.setdefault((parsed.view, parsed.subject), []).append(name)
     for view in sorted(checked):
-        mine = {k: v for k, v in groups.items() if k[0] == view}
+        mine = {k: v for k, v in against_label.items() if k[0] == view}
         count = sum(len(v) for v in mine.values())
         by_subject = ", ".join(f"subject {s}: {len(v)}" for (_, s), v in sorted(mine.items()))
         print(f"  view {view}: {count} of {checked[view]}" + (f" ({by_subject})" if by_subject else ""))
     return {
         "swapped_share": swapped_share,
         "performances": float(len(swapped)),
-        "against_label": against_label,
+        "against_label": [name for names in against_label.values() for name in names],
     }
 
 
