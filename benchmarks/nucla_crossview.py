@@ -3,7 +3,7 @@
     python -m benchmarks.nucla_crossview [--configs training/configs/nucla_lstm.yaml
                                           training/configs/nucla_gcn.yaml] [--seeds 0 1 2]
                                          [--out runs/crossview] [--set augment.shear=0.3 --tag shear]
-                                         [--ensemble]
+                                         [--ensemble] [--init PRETRAINED.pt --tag NAME]
 
 For each config, each direction (train view 1 -> test all of view 2, and view 2 -> view 1) and each
 seed: `python -m training pose` with the config's settings and those views (early stopping on 10% of
@@ -15,6 +15,8 @@ repeated, so an interrupted sweep continues where it stopped. Training and evalu
 `<out>/<tag>/<direction>/seed<N>/log.txt`. `--ensemble` adds a row per config: in each direction, the
 seeds' best checkpoints joined into one (`python -m training ensemble`, class distributions averaged)
 and scored on the same clips, which is what a committed ensemble of those seeds is measured by.
+`--init` starts every run from a pretrained network of other classes (e.g. the PKU-MMD one of
+training/configs/nucla_pretrain_pku.yaml): its weights, with a fresh classifier for N-UCLA's classes.
 
 Why not the random 10% of views 1-2: N-UCLA's three cameras filmed every performance at once, so a
 clip-level draw tests on performances whose other view was trained on. Training on one view and
@@ -71,7 +73,8 @@ def for_views(overrides: list[str], train_view: int, test_view: int) -> list[str
 
 
 def run_one(
-    config_path: Path, overrides: list[str], tag: str, train_view: int, test_view: int, seed: int, out: Path
+    config_path: Path, overrides: list[str], tag: str, train_view: int, test_view: int, seed: int, out: Path,
+    init: Path | None = None,
 ) -> Run:
     folder = out / tag / f"v{train_view}_to_v{test_view}" / f"seed{seed}"
     result_path = folder / "result.json"
@@ -91,7 +94,7 @@ def run_one(
     )
     started = time.monotonic()
     with open(folder / "log.txt", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        trained = train_stage(config, "pose", restart=True)
+        trained = train_stage(config, "pose", restart=True, init=init)
         report = evaluate(
             trained.best_checkpoint, data=config.data.root, subset="test", out=folder / "eval", progress=False
         )
@@ -207,10 +210,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also score, per config and direction, the seeds' checkpoints averaged as one ensemble",
     )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="pretrained checkpoint (other classes) every run starts from; its classifier starts fresh",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     args = parser.parse_args(argv)
     if args.tag and len(args.configs) != 1:
         parser.error("--tag names one config's row; pass one --configs file with it")
+    if args.init and not args.tag:
+        # Runs are found again by their folder, named after the tag: without one, pretrained runs would
+        # be mixed up with the config's runs from scratch.
+        parser.error("--init needs a --tag naming its runs (e.g. --tag gcn_pku12)")
     return args
 
 
@@ -218,13 +230,18 @@ def main(argv: list[str] | None = None) -> list[Run]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = list(args.overrides) + ([f"data.root={args.data}"] if args.data else [])
+    if args.init:
+        if not args.init.is_file():
+            raise SystemExit(f"--init {args.init}: no such checkpoint")
+        # The pretrained network knows other classes: keep its weights, give N-UCLA's classes fresh rows.
+        overrides.append("model.init_new_classes=true")
     directions = [d for d in DIRECTIONS if f"{d[0]}to{d[1]}" in args.directions]
     runs = []
     for config_path in args.configs:
         tag = args.tag or config_path.stem
         for train_view, test_view in directions:
             for seed in args.seeds:
-                run = run_one(config_path, overrides, tag, train_view, test_view, seed, args.out)
+                run = run_one(config_path, overrides, tag, train_view, test_view, seed, args.out, args.init)
                 runs.append(run)
                 print(
                     f"{tag} {run.direction} seed {seed}: top-1 {100 * run.top1:.1f}% "

@@ -63,6 +63,35 @@ def test_crossview_runs_both_directions_and_reuses_finished_runs(
     assert "| tiny, seeds 0+1 averaged |" in capsys.readouterr().out
 
 
+def test_crossview_runs_start_from_a_pretrained_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "data: {dataset: nucla, max_bodies: 1, validation_fraction: 0.25}\n"
+        "window: {num_frames: 8}\nmodel: {profile: tiny, ablation: pose}\n"
+        "optim: {batch_size: 8}\nepochs: {pose: 1}\nworkers: 0\ndevice: cpu\n"
+    )
+    # "Pretrained" here: a first run of the same network (the real one knows PKU-MMD's 9 classes).
+    write_nucla(tmp_path / "nucla", per_class=4)
+    data = ["--data", str(tmp_path / "nucla"), "--seeds", "0", "--directions", "1to2"]
+    crossview.main(["--configs", str(config), "--out", str(tmp_path / "pre"), *data])
+    pretrained = tmp_path / "pre" / "tiny" / "v1_to_v2" / "seed0" / "pose" / "best.pt"
+    argv = ["--configs", str(config), "--out", str(tmp_path / "cv"), *data, "--init", str(pretrained),
+            "--tag", "tiny_pretrained"]
+    (run,) = crossview.main(argv)
+    assert run.tag == "tiny_pretrained" and 0 <= run.top1 <= 1
+    log = (tmp_path / "cv" / "tiny_pretrained" / "v1_to_v2" / "seed0" / "log.txt").read_text()
+    assert f"[pose] starts from {pretrained}" in log
+    best = tmp_path / "cv" / "tiny_pretrained" / "v1_to_v2" / "seed0" / "pose" / "best.pt"
+    assert load_checkpoint(best).extra["init"] == str(pretrained)
+    with pytest.raises(SystemExit, match="no such checkpoint"):
+        crossview.main([*argv, "--init", str(tmp_path / "missing.pt")])
+    with pytest.raises(SystemExit):  # without a tag, its runs would be read back as the config's own
+        crossview.main(argv[:-2])
+    assert "--init needs a --tag" in capsys.readouterr().err
+
+
 def test_overrides_may_name_each_runs_views() -> None:
     """One distillation teacher per direction: the value names the run's own views."""
     given = ["distill.teacher=cv/gcn/v{train_view}_to_v{test_view}/ensemble.pt", "epochs.pose=40"]

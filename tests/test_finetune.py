@@ -173,7 +173,7 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     assert "WARNING: no clip of drink_left, kick" in out  # no rehearsal: said, not hidden
     assert "windows along the sequences" in out and "rows of 3 known classes copied, 1 start fresh" in out
 
-    assert "[pose] from" in out  # the pose stream learns the new class first (Algorithm 1's order)
+    assert "[pose] starts from" in out  # the pose stream learns the new class first (Algorithm 1's order)
     model = tmp_path / "run" / "model.pt"
     from core.model.checkpoint import load_checkpoint
 
@@ -197,7 +197,7 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     # epochs.pose=0 skips the pose stage: the base's pose LSTM is kept as it was (step 6 alone).
     kept_args = [tmp_path / "kept" if a == str(tmp_path / "run") else a for a in args]
     assert training([*map(str, kept_args), *quick, "--set", "epochs.pose=0"]) == 0
-    assert "[pose] from" not in capsys.readouterr().out
+    assert "[pose] starts from" not in capsys.readouterr().out
     kept = load_checkpoint(tmp_path / "kept" / "model.pt")
     assert torch.equal(kept.model.state_dict()[lstm], load_checkpoint(base).model.state_dict()[lstm])
 

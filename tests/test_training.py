@@ -486,6 +486,8 @@ def test_committed_nucla_checkpoint_reproduces_its_figure(shared_data: Path, tmp
     loaded = load_checkpoint(path)
     assert loaded.config.aggregation.value == "pose" and loaded.preprocessing.layout == "kinect_v1"
     assert loaded.config.pose_stream.value == "gcn"  # chosen over the LSTM by cross-view runs
+    # Started from the network pretrained on PKU-MMD (better across views; checkpoints README, session 19).
+    assert loaded.extra["init"] == "runs/nucla_pretrain_pku/pose/best.pt"
     # Validation held out by performance: every view (1, 2) of a held-out performance, no view of another.
     held = set(loaded.extra["validation_clips"])
     performances = {name.rsplit("_", 1)[0] for name in held}

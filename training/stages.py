@@ -325,6 +325,7 @@ def train_stage(
             "protocol": config.data.protocol,
             "validation_clips": [s.name for s in splits.validation],
             "train_config": config_to_dict(config),
+            "init": str(init) if init else "",  # --init: the network this one started from (provenance)
         },
         "decisions": config.decisions,
     }
@@ -424,11 +425,12 @@ def _stage_network(
         # Classes the checkpoint knows keep their classifier rows (matched by name); new ones start fresh.
         rows = class_rows(loaded.class_names, list(splits.class_names)) if new_classes else None
         resized = load_matching(network, loaded.model.state_dict(), rows)
-        if resized and process.is_main:
+        if process.is_main:
             count = len(splits.class_names)
             kept = sum(r >= 0 for r in rows) if rows is not None else 0
-            print(f"[{stage}] from {seed_path}: {', '.join(resized)} resized to {count} classes: rows of "
-                  f"{kept} known classes copied, {count - kept} start fresh")
+            print(f"[{stage}] starts from {seed_path}" + (
+                f": {', '.join(resized)} resized to {count} classes: rows of {kept} known classes copied, "
+                f"{count - kept} start fresh" if resized else ""))
     elif config.model.i3d_weights and needs_crops(stage):  # the first RGB stage: Algorithm 1 step 1
         reports = network.load_pretrained_i3d(
             read_i3d_weights(config.model.i3d_weights), source=config.model.i3d_weights
