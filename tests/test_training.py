@@ -499,6 +499,23 @@ def test_committed_nucla_checkpoint_reproduces_its_figure(shared_data: Path, tmp
     assert report.top1 > 0.8
 
 
+def test_pretraining_config_builds_the_network_nucla_pose_starts_from() -> None:
+    """The documented recipe of nucla_pose.pt: nucla_pretrain_pku.yaml (PKU-MMD in the Kinect v1 layout)
+    must build the committed network but for its classifier, or `--init` of the second step fails."""
+    from training.ablations import network_config
+    from training.stages import check_compatible
+
+    configs = Path(__file__).resolve().parents[1] / "training" / "configs"
+    pretrain = load_config(configs / "nucla_pretrain_pku.yaml")
+    assert pretrain.data.dataset == "pkummd" and pretrain.data.layout == "kinect_v1"
+    committed = load_checkpoint(Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "nucla_pose.pt")
+    pretrained_net = network_config(pretrain, 9, KINECT_V1)  # 8 interactions + no_action
+    check_compatible(pretrained_net, committed.config, configs / "nucla_pretrain_pku.yaml", ignore_classes=True)
+    with pytest.raises(StageError, match="different network"):  # the classes only count with --init's flag
+        check_compatible(pretrained_net, committed.config, configs / "nucla_pretrain_pku.yaml")
+    assert pretrain.window.duration_s == committed.preprocessing.window.duration_s
+
+
 # ------------------------------------------------------------------------------------------ NTU, cache
 
 
