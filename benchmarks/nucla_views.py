@@ -24,18 +24,16 @@ from typing import Any
 import numpy as np
 
 from core.skeleton import KINECT_V1, normalize_window
-from training.datasets.nucla import NUCLA_CLASS_NAMES, nucla_sources, performance
+from training.datasets.nucla import (
+    HIP_CHANGE_M,
+    SIT_DOWN,
+    STAND_UP,
+    moves_against_label,
+    nucla_sources,
+    performance,
+)
 
 FRAMES = 20
-SIT_DOWN, STAND_UP = NUCLA_CLASS_NAMES.index("sit down"), NUCLA_CLASS_NAMES.index("stand up")
-HIP_CHANGE_M = 0.05  # the hip moves 0.2-0.3 m in either action; less is tracking noise
-
-
-def hip_rise(joints: np.ndarray) -> float:
-    """Metres the hip centre rises (camera y, up) from a clip's first fifth to its last: (T, M, J, 3)."""
-    hip = joints[:, 0, KINECT_V1.index("HipCenter"), 1]
-    fifth = max(1, len(hip) // 5)
-    return float(hip[-fifth:].mean() - hip[:fifth].mean())
 
 
 def fit(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -69,10 +67,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if source.label in (SIT_DOWN, STAND_UP):
             view = source.group["view"]
             checked[view] = checked.get(view, 0) + 1
-            rise = hip_rise(clip.joints)
-            if (source.label == SIT_DOWN and rise > HIP_CHANGE_M) or (
-                source.label == STAND_UP and rise < -HIP_CHANGE_M
-            ):
+            if moves_against_label(source):
                 against_label.setdefault((view, source.group["subject"]), []).append(source.name)
         frames = np.linspace(0, len(clip.timestamps) - 1, FRAMES).round().astype(int)
         body = normalize_window(clip.joints[frames], None, KINECT_V1)[:, 0]

@@ -7,7 +7,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from nucla_files import write_nucla
 
@@ -116,11 +115,3 @@ def test_views_analysis_finds_the_back_view_error(
         n for n in result["against_label"] if n.startswith(("a05_s04", "a06_s04")) and n.endswith("v02")
     ]
     assert len(subject4_view2) >= 8 and len(result["against_label"]) < 20
-
-
-def test_hip_rise_is_the_change_between_first_and_last_fifth() -> None:
-    joints = np.zeros((10, 1, 20, 3))
-    joints[:, 0, 0, 1] = np.linspace(0.0, 0.3, 10)  # the hip centre rising 30 cm
-    # Means of frames 8-9 (0.283) and 0-1 (0.017): a fifth of 10 frames is 2.
-    assert views.hip_rise(joints) == pytest.approx(0.2667, abs=1e-3)
-    assert views.hip_rise(joints[::-1]) == pytest.approx(-0.2667, abs=1e-3)

@@ -16,6 +16,10 @@ from training.config import ConfigError, TrainConfig, load_config
 from training.data import Clip, ClipSource, DatasetError, hold_out_performances, stratified_split
 from training.datasets.nucla import (
     NUCLA_CLASS_NAMES,
+    SkeletonOnly,
+    hip_rise,
+    moves_against_label,
+    nucla_clip,
     nucla_sources,
     nucla_splits,
     performance,
@@ -125,6 +129,42 @@ def test_nucla_cross_view_and_subject_tests_no_event_the_model_trained_on(shared
     assert {s.group["view"] for s in splits.test} == {2} and {s.group["view"] for s in fitted} == {1}
     assert not {s.group["subject"] for s in fitted} & {1, 2, 3}
     assert len(fitted) + len(splits.test) + len(splits.unused) == 1020 and len(splits.test) > 100
+
+
+def test_hip_rise_is_the_change_between_first_and_last_fifth() -> None:
+    joints = np.zeros((10, 1, 20, 3))
+    joints[:, 0, 0, 1] = np.linspace(0.0, 0.3, 10)  # the hip centre rising 30 cm
+    # Means of frames 8-9 (0.283) and 0-1 (0.017): a fifth of 10 frames is 2.
+    assert hip_rise(joints) == pytest.approx(0.2667, abs=1e-3)
+    assert hip_rise(joints[::-1]) == pytest.approx(-0.2667, abs=1e-3)
+
+
+def test_only_sitting_and_standing_against_the_hip_are_contradicted() -> None:
+    rising = np.zeros((10, 20, 3), np.float32)  # one body, as an N-UCLA file holds
+    rising[:, 0, 1] = np.linspace(0.0, 0.3, 10)
+
+    def source(action: str, joints: np.ndarray) -> ClipSource:
+        label = NUCLA_CLASS_NAMES.index(action)
+        return ClipSource(action, label, SkeletonOnly(nucla_clip(action, label, joints)), {})
+
+    assert moves_against_label(source("sit down", rising))
+    assert not moves_against_label(source("stand up", rising))
+    assert moves_against_label(source("stand up", rising[::-1].copy()))
+    assert not moves_against_label(source("sit down", rising[::-1].copy()))
+    assert not moves_against_label(source("throw", rising))  # physics checks only the two
+
+
+def test_nucla_contradicted_clips_leave_training_only(shared_data: Path) -> None:
+    root = f"data.root={shared_data / 'nucla'}"
+    views = [root, "data.nucla_train_views=[2]", "data.nucla_test_views=[1, 2]"]
+    kept = nucla_splits(load_config(None, views).data)
+    cleaned = nucla_splits(load_config(None, [*views, "data.nucla_drop_contradicted=true"]).data)
+    fitted = {s.name for s in [*kept.train, *kept.validation]}
+    left_out = fitted - {s.name for s in [*cleaned.train, *cleaned.validation]}
+    # subject 4's view-2 sit-down / stand-up clips (benchmarks/nucla_views.py), and nothing else
+    assert 8 <= len(left_out) <= 12 and all(n.startswith(("a05_s04", "a06_s04")) for n in left_out)
+    assert left_out == {s.name for s in kept.train + kept.validation if moves_against_label(s)}
+    assert [s.name for s in cleaned.test] == [s.name for s in kept.test]  # the test keeps them
 
 
 def test_shear_is_a_random_linear_map_and_off_draws_nothing() -> None:
@@ -508,11 +548,12 @@ def test_pretraining_config_builds_the_network_nucla_pose_starts_from() -> None:
     configs = Path(__file__).resolve().parents[1] / "training" / "configs"
     pretrain = load_config(configs / "nucla_pretrain_pku.yaml")
     assert pretrain.data.dataset == "pkummd" and pretrain.data.layout == "kinect_v1"
-    committed = load_checkpoint(Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "nucla_pose.pt")
+    committed = load_checkpoint(Path(__file__).resolve().parents[1] / "training/checkpoints/nucla_pose.pt")
     pretrained_net = network_config(pretrain, 9, KINECT_V1)  # 8 interactions + no_action
-    check_compatible(pretrained_net, committed.config, configs / "nucla_pretrain_pku.yaml", ignore_classes=True)
+    pretrain_file = configs / "nucla_pretrain_pku.yaml"
+    check_compatible(pretrained_net, committed.config, pretrain_file, ignore_classes=True)
     with pytest.raises(StageError, match="different network"):  # the classes only count with --init's flag
-        check_compatible(pretrained_net, committed.config, configs / "nucla_pretrain_pku.yaml")
+        check_compatible(pretrained_net, committed.config, pretrain_file)
     assert pretrain.window.duration_s == committed.preprocessing.window.duration_s
 
 

@@ -62,6 +62,9 @@ class DataConfig:
     # views among the training views' cameras, the test then shares no performance with training: a
     # view-only split tests the other camera's recording of events the model was trained on.
     nucla_test_subjects: list[int] = field(default_factory=list)
+    # Leave out of training the sit-down / stand-up clips whose hip moves against their label
+    # (training/datasets/nucla.py, moves_against_label); the test keeps them.
+    nucla_drop_contradicted: bool = False
     max_bodies: int = 2  # bodies kept per clip, most active first
     # The skeleton layout the model takes: "" = the dataset's own; "kinect_v1" trains a Kinect v1 model
     # on Kinect v2 data through core.joint_maps (skeleton-only stages).

@@ -161,10 +161,34 @@ def performance(source: ClipSource) -> tuple[int, int, int]:
     return source.label, source.group["subject"], source.group["episode"]
 
 
+SIT_DOWN, STAND_UP = NUCLA_CLASS_NAMES.index("sit down"), NUCLA_CLASS_NAMES.index("stand up")
+HIP_CHANGE_M = 0.05  # the hip moves 0.2-0.3 m in either action; less is tracking noise
+
+
+def hip_rise(joints: np.ndarray) -> float:
+    """Metres the hip centre rises (camera y, up) from a clip's first fifth to its last: (T, M, J, 3)."""
+    hip = joints[:, 0, KINECT_V1.index("HipCenter"), 1]
+    fifth = max(1, len(hip) // 5)
+    return float(hip[-fifth:].mean() - hip[:fifth].mean())
+
+
+def moves_against_label(source: ClipSource) -> bool:
+    """A "sit down" clip whose hip centre ends higher than it began, or a "stand up" whose hip ends
+    lower (by more than HIP_CHANGE_M): the two labels physics can check. No model that has learnt which
+    way sitting goes can classify such a clip right (10 of subject 4's view-2 clips; see
+    benchmarks/nucla_views.py)."""
+    if source.label not in (SIT_DOWN, STAND_UP):
+        return False
+    rise = hip_rise(source.load(False).joints)
+    return rise > HIP_CHANGE_M if source.label == SIT_DOWN else rise < -HIP_CHANGE_M
+
+
 def nucla_splits(data: DataConfig) -> Splits:
     """Views `nucla_train_views` -> train + validation (`validation_fraction` of each class's
     performances, with all their training views); `nucla_test_views` -> test; other views -> unused.
     `nucla_test_subjects` (when given): those subjects only in test, never in train or validation.
+    `nucla_drop_contradicted`: clips that move against their label (moves_against_label) are left out
+    of train and validation (the test is kept as it is: it stands for a camera we cannot check).
 
     A folder without training views (e.g. view 3 alone, for evaluation) gives empty train and
     validation lists; training refuses those (training.stages)."""
@@ -175,8 +199,13 @@ def nucla_splits(data: DataConfig) -> Splits:
         held = not held_subjects or s.group["subject"] in held_subjects
         return s.group["view"] in data.nucla_test_views and held
 
-    pool = [s for s in everything
-            if s.group["view"] in data.nucla_train_views and s.group["subject"] not in held_subjects]
+    pool = [
+        s
+        for s in everything
+        if s.group["view"] in data.nucla_train_views and s.group["subject"] not in held_subjects
+    ]
+    if data.nucla_drop_contradicted:
+        pool = [s for s in pool if not moves_against_label(s)]
     test = [s for s in everything if tested(s)]
     in_pool = {id(s) for s in pool}
     unused = [s for s in everything if not tested(s) and id(s) not in in_pool]
