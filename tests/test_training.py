@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -8,7 +9,8 @@ import pytest
 import torch
 from nucla_files import write_nucla
 
-from core.model.checkpoint import load_checkpoint
+from core.model.checkpoint import load_checkpoint, save_checkpoint
+from core.model.network import PartAttentionNetwork
 from core.skeleton import KINECT_V1, KINECT_V2
 from core.window import WindowSpec
 from training.__main__ import main
@@ -496,6 +498,42 @@ def test_stage_errors_are_clear(tmp_path: Path) -> None:
     other = _pose_config(tmp_path, data, **{"model.profile": "paper_nucla", "out": str(tmp_path / "other")})
     with pytest.raises(StageError, match="different network.*lstm_hidden"):
         train_stage(other, "pose", init=tmp_path / "run" / "pose" / "best.pt")
+
+
+def test_pretrained_weights_may_learn_slower_than_a_fresh_classifier(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """optim.init_lr_scale: with --init, the loaded weights learn at lr x scale, the classifier rows of
+    new classes (here all: the first run knew other classes) at lr; the plateau schedule keeps the ratio."""
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=2)
+    train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "1"}), "pose")
+    pretrained = tmp_path / "run" / "pose" / "best.pt"
+    # The same network for 9 other classes (as the PKU-MMD pretraining): its classifier starts fresh.
+    first = load_checkpoint(pretrained)
+    other = PartAttentionNetwork(dataclasses.replace(first.config, num_classes=9))
+    body = {k: v for k, v in first.model.state_dict().items() if "classifier" not in k}
+    other.load_state_dict(body, strict=False)
+    save_checkpoint(tmp_path / "other_classes.pt", other, class_names=[f"other {i}" for i in range(9)],
+                    preprocessing=first.preprocessing)
+
+    def groups(out: str, scale: str) -> list[dict]:
+        config = {"epochs.pose": "1", "optim.lr": "0.01", "optim.init_lr_scale": scale,
+                  "model.init_new_classes": "true", "out": str(tmp_path / out)}
+        train_stage(_pose_config(tmp_path, data, **config), "pose", init=tmp_path / "other_classes.pt")
+        state = torch.load(tmp_path / out / "pose" / "state.pt", weights_only=False)
+        return state["optimizer"]["param_groups"]
+
+    capsys.readouterr()
+    slow = groups("slow", "0.1")
+    assert "its weights learn at 0.1 x the learning rate" in capsys.readouterr().out
+    names = [name for name, _ in other.named_parameters()]
+    fresh = [name for name in names if "classifier" in name]
+    assert [g["lr"] for g in slow] == pytest.approx([0.001, 0.01])
+    assert [len(g["params"]) for g in slow] == [len(names) - len(fresh), len(fresh)] and fresh
+    # Scale 1: one group at the full rate, as before.
+    assert [g["lr"] for g in groups("full", "1.0")] == [0.01]
+    assert "learn at" not in capsys.readouterr().out
 
 
 def test_cli_reports_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -117,6 +117,9 @@ class OptimConfig:
     lr: float = 5e-4
     # Step 6 fine-tunes what step 5 trained: a fresh Adam at the full rate first undoes part of it.
     finetune_lr: float | None = None  # None: lr
+    # With --init: the weights loaded from it learn at lr x this, so that a small dataset does not
+    # overwrite what pretraining learnt; the classifier of new classes starts fresh at lr. 1: all at lr.
+    init_lr_scale: float = 1.0
     batch_size: int = 16
     weight_decay: float = 1e-3  # lambda2 of Eq. 5 (an L2 penalty on the weights)
     attention_weight: float = 1e-5  # lambda1 of Eq. 5 (1e-4 for N-UCLA)

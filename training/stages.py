@@ -293,12 +293,12 @@ def train_stage(
         write_config(config, out / "config.yaml")
 
     torch.manual_seed(config.seed)
-    network = _stage_network(config, stage, net_config, network_stages, splits, init, process)
+    network, pretrained = _stage_network(config, stage, net_config, network_stages, splits, init, process)
     objective: nn.Module = StageObjective(network, stage)
     if process.distributed:
         device_ids = [process.device.index] if process.device.type == "cuda" else None
         objective = DistributedDataParallel(objective, device_ids=device_ids)
-    optimisation = _Optimisation.for_stage(network, stage, config, process)
+    optimisation = _Optimisation.for_stage(network, stage, config, process, pretrained)
     train_set, validation_set, sampler, loader = _stage_data(config, stage, splits, net_config, process)
 
     epochs = getattr(config.epochs, stage)
@@ -355,7 +355,7 @@ def train_stage(
             "train_loss": train_loss,
             "train_top1": train_top1,
             **{f"val_{k}": v for k, v in validation.items()},
-            "lr": optimisation.optimizer.param_groups[0]["lr"],
+            "lr": max(group["lr"] for group in optimisation.optimizer.param_groups),  # the full rate
             "seconds": round(time.monotonic() - started, 2),
         }
         if process.is_main:
@@ -408,10 +408,13 @@ def _stage_network(
     splits: Splits,
     init: str | Path | None,
     process: distributed.Process,
-) -> PartAttentionNetwork:
+) -> tuple[PartAttentionNetwork, set[str]]:
     """The network at the start of the stage: the previous stage's best weights (or --init's; or public
-    I3D weights for the first RGB stage), with this stage's parameters trainable, on the device."""
+    I3D weights for the first RGB stage), with this stage's parameters trainable, on the device; and
+    the names of the parameters --init gave (empty without --init; not the classifier rows of new
+    classes)."""
     network = PartAttentionNetwork(net_config)
+    pretrained: set[str] = set()
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     if seed_path is not None:
         if not seed_path.is_file():
@@ -425,12 +428,17 @@ def _stage_network(
         # Classes the checkpoint knows keep their classifier rows (matched by name); new ones start fresh.
         rows = class_rows(loaded.class_names, list(splits.class_names)) if new_classes else None
         resized = load_matching(network, loaded.model.state_dict(), rows)
+        if init:
+            pretrained = {name for name, _ in network.named_parameters()} - set(resized)
         if process.is_main:
             count = len(splits.class_names)
             kept = sum(r >= 0 for r in rows) if rows is not None else 0
             print(f"[{stage}] starts from {seed_path}" + (
                 f": {', '.join(resized)} resized to {count} classes: rows of {kept} known classes copied, "
                 f"{count - kept} start fresh" if resized else ""))
+        if pretrained and config.optim.init_lr_scale != 1.0 and process.is_main:
+            print(f"[{stage}] its weights learn at {config.optim.init_lr_scale} x the learning rate "
+                  "(optim.init_lr_scale)")
     elif config.model.i3d_weights and needs_crops(stage):  # the first RGB stage: Algorithm 1 step 1
         reports = network.load_pretrained_i3d(
             read_i3d_weights(config.model.i3d_weights), source=config.model.i3d_weights
@@ -438,7 +446,7 @@ def _stage_network(
         if process.is_main:
             print(f"[{stage}] I3D weights from {config.model.i3d_weights}: {reports[0]}")
     network.set_stage(STAGE_NAMES[stage])
-    return network.to(process.device)
+    return network.to(process.device), pretrained
 
 
 @dataclass
@@ -455,13 +463,29 @@ class _Optimisation:
 
     @classmethod
     def for_stage(
-        cls, network: PartAttentionNetwork, stage: str, config: TrainConfig, process: distributed.Process
+        cls,
+        network: PartAttentionNetwork,
+        stage: str,
+        config: TrainConfig,
+        process: distributed.Process,
+        pretrained: set[str] | None = None,
     ) -> _Optimisation:
-        trainable = [p for p in network.parameters() if p.requires_grad]
+        """`pretrained`: names of parameters --init gave, which learn at lr x optim.init_lr_scale."""
+        named = [(name, p) for name, p in network.named_parameters() if p.requires_grad]
+        trainable = [p for _, p in named]
         lr = config.optim.lr
         if stage == "finetune" and config.optim.finetune_lr is not None:
             lr = config.optim.finetune_lr
-        optimizer = torch.optim.Adam(trainable, lr=lr)
+        scale = config.optim.init_lr_scale
+        if scale != 1.0 and pretrained:
+            # Two groups, the plateau schedule scales both: the pretrained weights keep their ratio.
+            groups = [
+                {"params": [p for name, p in named if name in pretrained], "lr": lr * scale},
+                {"params": [p for name, p in named if name not in pretrained], "lr": lr},
+            ]
+            optimizer = torch.optim.Adam([g for g in groups if g["params"]], lr=lr)
+        else:
+            optimizer = torch.optim.Adam(trainable, lr=lr)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=config.optim.plateau_factor, patience=config.optim.plateau_patience
         )
