@@ -536,6 +536,29 @@ def test_pretrained_weights_may_learn_slower_than_a_fresh_classifier(
     assert "learn at" not in capsys.readouterr().out
 
 
+def test_init_rows_follow_class_names_when_only_the_order_differs(tmp_path: Path) -> None:
+    """A checkpoint of the same classes in another order (same shapes): with model.init_new_classes each
+    class keeps its own classifier row, as when the class count differs."""
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=2)
+    train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "1"}), "pose")
+    first = load_checkpoint(tmp_path / "run" / "pose" / "best.pt")
+    flipped = {k: v.flip(0) if "classifier" in k else v for k, v in first.model.state_dict().items()}
+    reordered = PartAttentionNetwork(first.config)
+    reordered.load_state_dict(flipped)
+    save_checkpoint(tmp_path / "reordered.pt", reordered, class_names=first.class_names[::-1],
+                    preprocessing=first.preprocessing)
+    # lr 0: the run's weights stay where --init put them
+    config = {"epochs.pose": "1", "optim.lr": "0.0", "optim.weight_decay": "0.0",
+              "model.init_new_classes": "true", "out": str(tmp_path / "again")}
+    train_stage(_pose_config(tmp_path, data, **config), "pose", init=tmp_path / "reordered.pt")
+    again = load_checkpoint(tmp_path / "again" / "pose" / "best.pt").model.state_dict()
+    classifier = [k for k in again if "classifier" in k]
+    assert classifier
+    for name in classifier:
+        torch.testing.assert_close(again[name], first.model.state_dict()[name])
+
+
 def test_cli_reports_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(
         [

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -231,20 +231,24 @@ def class_rows(old_names: list[str], new_names: list[str]) -> list[int]:
 
 
 def load_matching(
-    network: nn.Module, state: dict[str, torch.Tensor], rows: list[int] | None = None
+    network: nn.Module,
+    state: dict[str, torch.Tensor],
+    rows: list[int] | None = None,
+    class_sized: set[str] = frozenset(),
 ) -> list[str]:
     """Load `state` into `network`. Tensors whose shape differs are class-sized (classifiers of another
-    class count): with `rows` (for each of the network's classes, the row in `state` of the same class,
-    or -1; see `class_rows`) the known classes' rows are copied and only new classes' rows keep their
-    fresh initialisation; without, the whole tensor stays fresh. Returns the names of the class-sized
-    tensors. Missing or unexpected names, or tensors that differ in more than the class count, are
-    errors."""
+    class count), and so are those named in `class_sized` (for a checkpoint of as many classes but other
+    ones, where the shapes cannot tell): with `rows` (for each of the network's classes, the row in
+    `state` of the same class, or -1; see `class_rows`) the known classes' rows are copied and only new
+    classes' rows keep their fresh initialisation; without, the whole tensor stays fresh. Returns the
+    names of the class-sized tensors. Missing or unexpected names, or tensors that differ in more than
+    the class count, are errors."""
     own = network.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
         raise StageError(f"checkpoint weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    resized = [k for k, v in state.items() if v.shape != own[k].shape]
+    resized = [k for k, v in state.items() if v.shape != own[k].shape or k in class_sized]
     merged = dict(state)
     for name in resized:
         old, new = state[name], own[name]
@@ -427,7 +431,15 @@ def _stage_network(
         check_compatible(loaded.model.config, net_config, seed_path, ignore_classes=new_classes)
         # Classes the checkpoint knows keep their classifier rows (matched by name); new ones start fresh.
         rows = class_rows(loaded.class_names, list(splits.class_names)) if new_classes else None
-        resized = load_matching(network, loaded.model.state_dict(), rows)
+        class_sized: set[str] = set()
+        same_count = len(loaded.class_names) == net_config.num_classes
+        if rows is not None and same_count and rows != list(range(net_config.num_classes)):
+            # As many classes as the checkpoint's but not the same ones, where shapes cannot tell: a network
+            # of one class more shows which tensors are class-sized, so that their rows follow the names.
+            grown = PartAttentionNetwork(replace(net_config, num_classes=net_config.num_classes + 1))
+            shapes = {k: v.shape for k, v in grown.state_dict().items()}
+            class_sized = {k for k, v in network.state_dict().items() if shapes[k] != v.shape}
+        resized = load_matching(network, loaded.model.state_dict(), rows, class_sized)
         if init:
             pretrained = {name for name, _ in network.named_parameters()} - set(resized)
         if process.is_main:
