@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,7 @@ def load_matching(
     network: nn.Module,
     state: dict[str, torch.Tensor],
     rows: list[int] | None = None,
-    class_sized: set[str] = frozenset(),
+    class_sized: Collection[str] = (),
 ) -> list[str]:
     """Load `state` into `network`. Tensors whose shape differs are class-sized (classifiers of another
     class count), and so are those named in `class_sized` (for a checkpoint of as many classes but other

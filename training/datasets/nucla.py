@@ -175,8 +175,8 @@ def hip_rise(joints: np.ndarray) -> float:
 def moves_against_label(source: ClipSource) -> bool:
     """A "sit down" clip whose hip centre ends higher than it began, or a "stand up" whose hip ends
     lower (by more than HIP_CHANGE_M): the two labels physics can check. No model that has learnt which
-    way sitting goes can classify such a clip right (10 of subject 4's view-2 clips; see
-    benchmarks/nucla_views.py)."""
+    way sitting goes can classify such a clip right (13 clips of views 1-2, 10 of them subject 4's
+    view-2 clips; see benchmarks/nucla_views.py)."""
     if source.label not in (SIT_DOWN, STAND_UP):
         return False
     rise = hip_rise(source.load(False).joints)
