@@ -81,6 +81,18 @@ def test_members_of_different_splits_networks_or_classes_are_refused_by_name(tmp
         dataclasses.replace(tiny(3), pose_members=2)
 
 
+def test_a_member_saved_before_a_data_option_existed_joins_at_that_options_default(tmp_path: Path) -> None:
+    """A data record without a key (the option came later) trained as its default does: such a member
+    joins newer ones at the default and is refused beside a member that changed it."""
+    data = TRAINED["train_config"]["data"]
+    older = member(tmp_path, 0)
+    newer = member(tmp_path, 1, train_config={"data": {**data, "nucla_drop_contradicted": False}, "decisions": {}})
+    build_ensemble([older, newer], tmp_path / "e.pt")
+    changed = member(tmp_path, 2, train_config={"data": {**data, "nucla_drop_contradicted": True}, "decisions": {}})
+    with pytest.raises(ValueError, match=r"in its training data: nucla_drop_contradicted: True vs False"):
+        build_ensemble([older, changed], tmp_path / "e.pt")
+
+
 def test_ensemble_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     members = [str(member(tmp_path, seed)) for seed in (0, 1)]
     out = tmp_path / "joined.pt"

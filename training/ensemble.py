@@ -31,6 +31,7 @@ from core.model.checkpoint import (
 )
 from core.model.network import PartAttentionNetwork
 from core.model.profiles import Aggregation
+from training.config import DataConfig
 
 
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,8 +103,11 @@ def _architecture(checkpoint: Checkpoint) -> dict[str, Any]:
 
 
 def _data_record(checkpoint: Checkpoint) -> Any:
+    """The recorded data config; a key a checkpoint lacks gets its default, since a checkpoint saved
+    before that option existed trained as the default does (else it could never join newer ones)."""
     recorded = checkpoint.extra.get("train_config")
-    return recorded.get("data") if isinstance(recorded, dict) else None
+    data = recorded.get("data") if isinstance(recorded, dict) else None
+    return {**dataclasses.asdict(DataConfig()), **data} if isinstance(data, dict) else None
 
 
 def _difference(theirs: Any, ours: Any) -> str:

@@ -136,7 +136,7 @@ def evaluate(
         dataset_windows,
         None,
         process,
-        stage="test",
+        stage=subset,  # names the progress bar
         batch_size=batch_size,
         workers=workers,
         progress=progress,
