@@ -86,9 +86,9 @@ def test_a_member_saved_before_a_data_option_existed_joins_at_that_options_defau
     joins newer ones at the default and is refused beside a member that changed it."""
     data = TRAINED["train_config"]["data"]
     older = member(tmp_path, 0)
-    newer = member(tmp_path, 1, train_config={"data": {**data, "nucla_drop_contradicted": False}, "decisions": {}})
+    newer = member(tmp_path, 1, train_config={"data": {**data, "nucla_drop_contradicted": False}})
     build_ensemble([older, newer], tmp_path / "e.pt")
-    changed = member(tmp_path, 2, train_config={"data": {**data, "nucla_drop_contradicted": True}, "decisions": {}})
+    changed = member(tmp_path, 2, train_config={"data": {**data, "nucla_drop_contradicted": True}})
     with pytest.raises(ValueError, match=r"in its training data: nucla_drop_contradicted: True vs False"):
         build_ensemble([older, changed], tmp_path / "e.pt")
 
