@@ -157,6 +157,27 @@ class DistillConfig:
 
 
 @dataclass
+class ConsistencyConfig:
+    """Cross-camera consistency in the pose stage, on datasets that filmed each performance with several
+    cameras at once (PKU-MMD: three, at -45, 0 and +45 degrees). Each training window comes with the same
+    person at the same moment seen by another camera of the performance, and the network also learns to
+    give both the same features:
+
+        loss = loss(window) + loss(twin) + weight * (1 - cos(features(window), features(twin)))
+
+    features: the pose stream's hidden states averaged over time (what its classifiers read). Why: what
+    makes a model fail on a new camera is what that camera's skeleton tracking gets wrong; the other
+    cameras of the same moment are real examples of it.
+    """
+
+    weight: float = 0.0  # 0: off
+
+    def __post_init__(self) -> None:
+        if self.weight < 0:
+            raise ValueError(f"consistency.weight must be >= 0, got {self.weight}")
+
+
+@dataclass
 class StageEpochs:
     parts: int = 20
     pose: int = 100
@@ -180,6 +201,7 @@ class TrainConfig:
     # checkpoints; choose them on validation streams (`evaluate --stream --subset validation`).
     decisions: DecisionSettings = field(default_factory=DecisionSettings)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)
     out: str = "runs/default"
     seed: int = 0
     workers: int = 2  # DataLoader worker processes per training process

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
-from core.model.loss import LossWeights, distillation_loss, p_i3d_loss
+from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
 from core.window import WindowSpec
@@ -97,12 +97,15 @@ class StageObjective(nn.Module):
         self.stage = stage
 
     def forward(
-        self, crops: torch.Tensor | None, skeleton: torch.Tensor | None
+        self, crops: torch.Tensor | None, skeleton: torch.Tensor | None, pose_features: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.stage == "parts":
             logits = self.network.part_logits(crops)
             return logits, logits.new_zeros(logits.shape[0], 0)
         if self.stage == "pose":
+            if pose_features:  # (B, H) in place of the attention: what the consistency term compares
+                logits, hidden = self.network.pose.stream_outputs(skeleton)
+                return logits, hidden.mean(1)
             logits = self.network.pose.stream_logits(skeleton)
             return logits, logits.new_zeros(logits.shape[0], 0)
         if self.training and self.network.config.pose_fusion:
@@ -564,6 +567,7 @@ def _stage_data(
         with_crops=needs_crops(stage),
         part_index=splits.part_index(net_config.parts, net_config.crop_size) if needs_crops(stage) else None,
         seed=config.seed,
+        twins=stage == "pose" and config.consistency.weight > 0,
     )
     sampler = DistributedSampler(
         train_set,
@@ -638,14 +642,25 @@ def _train_epoch(
         if step >= steps:
             break
         crops, skeleton, labels = _to_device(batch, process.device)
+        twin = batch.get("twin_skeleton")
+        consistency = None
         amp = optimisation.use_amp
         with torch.autocast(device_type=process.device.type, dtype=torch.float16, enabled=amp):
-            logits, attention = objective(crops, skeleton)
+            if twin is None:
+                logits, attention = objective(crops, skeleton)
+            else:  # the pose stage with camera twins: both halves of one batch, each with its label
+                skeleton = torch.cat([skeleton, twin.to(process.device, non_blocking=True)])
+                labels = torch.cat([labels, labels])
+                logits, features = objective(crops, skeleton, pose_features=True)
+                consistency = view_consistency_loss(*features.float().chunk(2))
+                attention = logits.new_zeros(logits.shape[0], 0)
         teacher_logits = None
         if teacher is not None:
             with torch.no_grad():
                 teacher_logits, _ = teacher(skeleton)
         loss = stage_loss(network, stage, logits, attention, labels, config, teacher_logits)
+        if consistency is not None:
+            loss = loss + config.consistency.weight * consistency
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if parts_frozen:

@@ -16,6 +16,8 @@ action too short for that at its centre, else no_action: the truth at the window
 what decisions are scored against). Background is most of a stream (~70% of PKU-MMD), so each
 training epoch draws a class-balanced sample: the same number of windows for every action class
 and `background_ratio` times as many no_action windows. Evaluation takes every window, one per item.
+With `twins` (`consistency.weight` > 0), a training item also carries the same person at the same
+moment filmed by another camera of the same performance ("twin_skeleton"; `camera_twins`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core.skeleton import SkeletonLayout, normalize_window
-from core.timeline import NO_ACTION
+from core.timeline import NO_ACTION, Timeline
 from core.window import WindowSpec, evaluation_window_ends, random_window_end, window_indices
 from training.config import WindowConfig
 from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
@@ -200,14 +202,14 @@ class WindowDataset(Dataset):
         return replace(clip, timestamps=clip.timestamps * factor, crop_timestamps=stretched), factor
 
     def _window(
-        self, clip: Clip, end: float, jitter: float, rng: np.random.Generator
+        self, clip: Clip, end: float, jitter: float, rng: np.random.Generator, augment: bool = True
     ) -> dict[str, np.ndarray]:
         jitter_seed = int(rng.integers(2**31))
         idx = window_indices(clip.timestamps, end, self.spec, jitter, np.random.default_rng(jitter_seed))
         joints = clip.joints[idx]
         states = clip.states[idx] if clip.states is not None else None
         skeleton = fit_bodies(normalize_window(joints, states, self.layout), self.num_bodies)
-        if self.train:
+        if self.train and augment:
             skeleton = self.augmentation.apply(skeleton, rng, self._mirror_order)
         window = {"skeleton": skeleton.astype(np.float32)}
         if self.with_crops:
@@ -246,9 +248,12 @@ class StreamWindowDataset(WindowDataset):
         stride_s: float = 0.2,
         background_ratio: float = 1.0,
         min_coverage: float = 0.8,
+        twins: bool = False,
         **options,
     ) -> None:
         super().__init__(sources, spec, layout, num_bodies, train=train, eval_windows=1, **options)
+        if twins and self.with_crops:
+            raise DatasetError("camera twins (consistency.weight) work on skeleton-only stages (pose)")
         if NO_ACTION not in class_names:
             raise DatasetError(f"continuous sequences need the class {NO_ACTION!r}, got {list(class_names)}")
         if stride_s <= 0 or background_ratio < 0:
@@ -284,6 +289,9 @@ class StreamWindowDataset(WindowDataset):
         self.per_class = int(np.ceil(counts[actions].mean())) if actions else int(counts[self.background])
         self._drawn_classes = actions + ([self.background] if counts[self.background] else [])
         self._plan = self._draw(0)
+        # Per sequence: (the other cameras' sources of its performance, time knots) where it has them.
+        self._twins = camera_twins(self.sources, [self.clip(k) for k in range(len(self.sources))]) if twins \
+            else None
 
     def _label(self, clip: Clip, end: float) -> int:
         name = clip.timeline.window_label(end - self.spec.duration_s, end)
@@ -327,13 +335,116 @@ class StreamWindowDataset(WindowDataset):
             end += float(rng.uniform(-0.5, 0.5)) * self.stride_s
             end = float(np.clip(end, clip.timestamps[0], clip.timestamps[-1]))
             label = self._label(clip, end)
+            moment = end  # on the recording's own clock, which the other cameras' time maps use
             clip, factor = self._speed(clip, rng)
             end *= factor
-        arrays = self._window(clip, end, self.jitter if self.train else 0.0, rng)
+        if self.train and self._twins is not None:
+            arrays = self._window(clip, end, self.jitter, rng, augment=False)
+            twin = self._twin_window(self._twins[k], moment, factor, arrays["skeleton"], rng)
+            # One augmentation draw for both: what differs between the two is the camera, nothing else.
+            augmentation_seed = int(rng.integers(2**31))
+            for key, skeleton in (("skeleton", arrays["skeleton"]), ("twin_skeleton", twin)):
+                arrays[key] = self.augmentation.apply(
+                    skeleton, np.random.default_rng(augmentation_seed), self._mirror_order
+                )
+        else:
+            arrays = self._window(clip, end, self.jitter if self.train else 0.0, rng)
         out: dict[str, torch.Tensor | int] = {"label": torch.tensor(label, dtype=torch.int64), "clip": k}
         for key, value in arrays.items():
             out[key] = torch.from_numpy(np.ascontiguousarray(value if self.train else value[None]))
         return out
+
+    def _twin_window(
+        self,
+        twins: list[CameraTwin],
+        moment: float,
+        factor: float,
+        anchor: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The anchor's person at `moment` seen by one other camera (drawn at random), normalised and not
+        augmented; the anchor itself where its performance has no other camera.
+
+        Which body slot holds the same person differs between the files of one performance, so both
+        slots are read and the one whose normalised pose is nearer the anchor's is taken (after the
+        view normalisation the same person at the same moment differs only by the camera's errors)."""
+        if not twins:
+            return anchor
+        twin = twins[int(rng.integers(len(twins)))]
+        jitter_seed = int(rng.integers(2**31))
+        best, best_distance = anchor, math.inf
+        for k in twin.sources:
+            clip = self.clip(k)
+            end = float(np.clip(twin.map_time(moment), clip.timestamps[0], clip.timestamps[-1])) * factor
+            clip = replace(clip, timestamps=clip.timestamps * factor)
+            window = self._window(clip, end, self.jitter, np.random.default_rng(jitter_seed), augment=False)
+            distance = pose_distance(anchor, window["skeleton"])
+            if distance < best_distance:
+                best, best_distance = window["skeleton"], distance
+        return best
+
+
+@dataclass(frozen=True)
+class CameraTwin:
+    """Another camera's recording of a sequence's performance: its sources (both body orders) and the
+    time map between the two recordings, piecewise linear through matching labelled instants."""
+
+    sources: tuple[int, ...]
+    knots_here: np.ndarray  # seconds in this recording, increasing
+    knots_there: np.ndarray  # the same instants in the other one
+
+    def map_time(self, t: float) -> float:
+        """This recording's time `t` on the other's clock; outside the knots, the nearest knot's offset."""
+        if t <= self.knots_here[0]:
+            return float(t - self.knots_here[0] + self.knots_there[0])
+        if t >= self.knots_here[-1]:
+            return float(t - self.knots_here[-1] + self.knots_there[-1])
+        return float(np.interp(t, self.knots_here, self.knots_there))
+
+
+def time_knots(here: Timeline, there: Timeline) -> tuple[np.ndarray, np.ndarray] | None:
+    """Matching instants of two recordings of one performance: each labelled interval's start and end
+    in both. The cameras of a PKU-MMD performance were not started together (their first labelled
+    starts differ by up to a second) and their labels were drawn per file; None where the two label
+    sequences differ (they cannot be matched interval by interval) or the knots do not increase."""
+    if [i.label for i in here.intervals] != [i.label for i in there.intervals] or not here.intervals:
+        return None
+    knots_here = np.array([t for i in here.intervals for t in (i.start, i.end)])
+    knots_there = np.array([t for i in there.intervals for t in (i.start, i.end)])
+    if np.any(np.diff(knots_here) <= 0) or np.any(np.diff(knots_there) <= 0):
+        return None
+    return knots_here, knots_there
+
+
+def camera_twins(sources: Sequence[ClipSource], clips: Sequence[Clip]) -> list[list[CameraTwin]]:
+    """For each sequence, the other cameras of its performance (`group["performance"]` and
+    `group["view"]`, as PKU-MMD's sources carry), with their time maps."""
+    if any("performance" not in s.group or "view" not in s.group for s in sources):
+        raise DatasetError("camera twins need sequences that name their performance and camera "
+                           "(PKU-MMD); this dataset's do not")
+    by_camera: dict[tuple[int, int], list[int]] = {}
+    for k, source in enumerate(sources):
+        by_camera.setdefault((source.group["performance"], source.group["view"]), []).append(k)
+    twins: list[list[CameraTwin]] = []
+    for k, source in enumerate(sources):
+        mine = []
+        for (performance, view), others in by_camera.items():
+            if performance != source.group["performance"] or view == source.group["view"]:
+                continue
+            knots = time_knots(clips[k].timeline, clips[others[0]].timeline)
+            if knots is not None:
+                mine.append(CameraTwin(tuple(others), *knots))
+        twins.append(mine)
+    return twins
+
+
+def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean distance between the first bodies of two normalised windows (T, M, J, 3), over the joints
+    present in both; infinite where none is."""
+    present = (np.abs(a[:, 0]).sum(-1) > 0) & (np.abs(b[:, 0]).sum(-1) > 0)
+    if not present.any():
+        return math.inf
+    return float(np.linalg.norm(a[:, 0] - b[:, 0], axis=-1)[present].mean())
 
 
 def window_datasets(
@@ -346,19 +457,24 @@ def window_datasets(
     with_crops: bool,
     part_index: list[int] | None,
     seed: int,
+    twins: bool = False,
 ) -> tuple[WindowDataset, WindowDataset]:
     """(training windows, validation windows) of a split: along continuous sequences when the dataset
-    has them (`splits.continuous`), else the trimmed-clip windows."""
+    has them (`splits.continuous`), else the trimmed-clip windows. `twins`: training windows carry the
+    same moment from another camera (continuous multi-camera datasets only)."""
     common = {"with_crops": with_crops, "part_index": part_index, "seed": seed}
     validation_sources = splits.validation or splits.train
     if splits.continuous:
         stream = {"stride_s": window.stride_s, "background_ratio": window.background_ratio}
         train = StreamWindowDataset(splits.train, spec, splits.layout, num_bodies, splits.class_names,
                                     train=True, jitter=window.jitter, augmentation=augmentation, **stream,
-                                    **common)
+                                    twins=twins, **common)
         validation = StreamWindowDataset(validation_sources, spec, splits.layout, num_bodies,
                                          splits.class_names, train=False, **stream, **common)
         return train, validation
+    if twins:
+        raise DatasetError("consistency.weight needs continuous sequences filmed by several cameras at once "
+                           "(PKU-MMD); this dataset has trimmed clips")
     train = WindowDataset(splits.train, spec, splits.layout, num_bodies, train=True, jitter=window.jitter,
                           augmentation=augmentation, **common)
     validation = WindowDataset(validation_sources, spec, splits.layout, num_bodies, train=False,

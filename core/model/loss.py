@@ -80,3 +80,12 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature:
         reduction="batchmean",
         log_target=True,
     ) * temperature**2
+
+
+def view_consistency_loss(features: torch.Tensor, twin_features: torch.Tensor) -> torch.Tensor:
+    """1 - cosine similarity, batch mean, of two cameras' features (B, H) of the same moments: 0 when each
+    pair points the same way. Lengths are left free, so the term cannot be met by shrinking features."""
+    if features.shape != twin_features.shape or features.dim() != 2:
+        raise ValueError(f"need features (B, H) alike, got {tuple(features.shape)} and "
+                         f"{tuple(twin_features.shape)}")
+    return (1 - F.cosine_similarity(features, twin_features, dim=-1)).mean()

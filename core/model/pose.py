@@ -102,6 +102,11 @@ class PoseLSTM(nn.Module):
         """(B, 1, C): one stream, the same logits as `forward` (the pose stage's loss reads these)."""
         return self(skeleton)[0].unsqueeze(1)
 
+    def stream_outputs(self, skeleton: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(stream logits (B, 1, C), hidden states (B, T, H)): PoseGCN's interface, one stream."""
+        logits, hidden = self(skeleton)
+        return logits.unsqueeze(1), hidden
+
     def features(self, skeleton: torch.Tensor) -> torch.Tensor:
         """(B, T, M, J, 3) -> (B, T, M, J, F) LSTM inputs per joint, F = `features_per_joint`."""
         if not (self.velocity > 0 or self.centre_frames or self.bone_parents is not None):
