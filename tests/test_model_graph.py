@@ -228,3 +228,30 @@ def test_onnx_runtime_matches_pytorch(aggregation: Aggregation, tmp_path: Path) 
         (exported,) = tmp_path.glob("gcn-*.onnx")
         _, head = split_onnx(exported, tmp_path / "split")
         assert head.is_file()
+
+
+def test_dilated_blocks_see_further_back() -> None:
+    # Two blocks of kernel 5 see 4 frames either side undilated and 8 with dilations (1, 3): a change in
+    # frame 0 (frame 1 of the velocities) reaches frame 7's hidden state only through the dilated network.
+    x = walking(1, 20, 2, KINECT_V2.num_joints)
+    moved = x.clone()
+    moved[:, 0] += 0.5
+    for dilations, reaches in (((), False), ((1, 3), True)):
+        network = gcn(temporal_dilations=dilations)
+        with torch.no_grad():
+            change = (network(moved)[1] - network(x)[1])[0, 7].abs().max().item()
+        assert (change > 1e-6) is reaches, dilations
+    config = dataclasses.replace(pose_only(tiny_gcn()), gcn_temporal_dilations=(1, 2))
+    assert NetworkConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="one dilation >= 1 per block"):
+        dataclasses.replace(config, gcn_temporal_dilations=(1, 2, 3))
+
+
+def test_a_dilated_graph_stream_exports_with_parity(tmp_path: Path) -> None:
+    config = dataclasses.replace(pose_only(tiny_gcn()), gcn_temporal_dilations=(1, 3))
+    checkpoint = random_checkpoint(tmp_path / "gcn.pt", config, [f"action {i}" for i in range(5)], seed=3)
+    engine = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=tmp_path, threads=1)
+    reference = TorchEngine(load_checkpoint(checkpoint).model, engine.metadata)
+    crops, x = example_inputs(engine.metadata, 3)
+    logits, want = engine.run(crops, x)[0], reference.run(crops, x)[0]
+    np.testing.assert_allclose(logits, want, atol=LOGITS_TOLERANCE, rtol=0)

@@ -5,7 +5,7 @@
       per stream (no weights shared between streams):
         input BatchNorm (per joint and coordinate), absent joints back to 0
         blocks:  x --gather neighbours per subset (A_k + B_k)--> 1x1 conv --BN--ReLU-->
-                   temporal conv (k frames) --BN--> + residual(x) --ReLU-->
+                   temporal conv (k taps, `temporal_dilations` frames apart) --BN--> + residual(x) --ReLU-->
         --> (B*M, C, T, J) --mean over joints--> mean over present bodies --> (B, T, C)
       hidden (B, T, S*C): the streams' per-frame features side by side   -> AttentionHead (Eq. 2-3)
       logits (B, classes): mean over streams of linear_s(dropout(mean over T of stream s))
@@ -56,7 +56,12 @@ class GraphBlock(nn.Module):
     """Graph convolution over the joints, then temporal convolution over the frames, with a residual."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, adjacency: torch.Tensor, temporal_kernel: int
+        self,
+        in_channels: int,
+        out_channels: int,
+        adjacency: torch.Tensor,
+        temporal_kernel: int,
+        temporal_dilation: int = 1,
     ) -> None:
         super().__init__()
         self.register_buffer("adjacency", adjacency.clone())
@@ -66,7 +71,11 @@ class GraphBlock(nn.Module):
         self.spatial = nn.Conv2d(in_channels * SUBSETS, out_channels, 1)
         self.spatial_norm = nn.BatchNorm2d(out_channels)
         self.temporal = nn.Conv2d(
-            out_channels, out_channels, (temporal_kernel, 1), padding=(temporal_kernel // 2, 0)
+            out_channels,
+            out_channels,
+            (temporal_kernel, 1),
+            padding=(temporal_kernel // 2 * temporal_dilation, 0),
+            dilation=(temporal_dilation, 1),
         )
         self.temporal_norm = nn.BatchNorm2d(out_channels)
         self.residual: nn.Module = nn.Identity()
@@ -88,13 +97,23 @@ class GraphBlock(nn.Module):
 class GraphTrunk(nn.Module):
     """One input stream's graph network: (N, T, J, 3) features -> (N, C, T, J)."""
 
-    def __init__(self, adjacency: torch.Tensor, channels: tuple[int, ...], temporal_kernel: int) -> None:
+    def __init__(
+        self,
+        adjacency: torch.Tensor,
+        channels: tuple[int, ...],
+        temporal_kernel: int,
+        temporal_dilations: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
         joints = adjacency.shape[-1]
         self.input_norm = nn.BatchNorm1d(joints * 3)
         widths = (3, *channels)
+        dilations = temporal_dilations or (1,) * len(channels)
         self.blocks = nn.Sequential(
-            *(GraphBlock(widths[i], widths[i + 1], adjacency, temporal_kernel) for i in range(len(channels)))
+            *(
+                GraphBlock(widths[i], widths[i + 1], adjacency, temporal_kernel, dilations[i])
+                for i in range(len(channels))
+            )
         )
 
     def forward(self, x: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -121,6 +140,7 @@ class PoseGCN(nn.Module):
         inputs: tuple[PoseInput, ...] = (PoseInput.JOINTS, PoseInput.BONES, PoseInput.VELOCITY),
         channels: tuple[int, ...] = (32, 32, 64),
         temporal_kernel: int = 5,
+        temporal_dilations: tuple[int, ...] = (),
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
@@ -136,7 +156,9 @@ class PoseGCN(nn.Module):
         self.parents = pose_features.own_parents(parents)
         self.hidden_size = len(inputs) * channels[-1]
         adjacency = bone_adjacency(parents)
-        self.streams = nn.ModuleList(GraphTrunk(adjacency, channels, temporal_kernel) for _ in inputs)
+        self.streams = nn.ModuleList(
+            GraphTrunk(adjacency, channels, temporal_kernel, temporal_dilations) for _ in inputs
+        )
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.ModuleList(nn.Linear(channels[-1], num_classes) for _ in inputs)
 

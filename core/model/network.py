@@ -400,6 +400,7 @@ def build_pose_stream(config: NetworkConfig) -> PoseLSTM | PoseGCN:
             inputs=config.gcn_inputs,
             channels=config.gcn_channels,
             temporal_kernel=config.gcn_temporal_kernel,
+            temporal_dilations=config.gcn_temporal_dilations,
             dropout=config.gcn_dropout,
         )
     return PoseLSTM(

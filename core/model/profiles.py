@@ -96,6 +96,9 @@ class NetworkConfig:
     gcn_inputs: tuple[PoseInput, ...] = (PoseInput.JOINTS, PoseInput.BONES, PoseInput.VELOCITY)
     gcn_channels: tuple[int, ...] = (32, 32, 64)
     gcn_temporal_kernel: int = 5
+    # Per block, the temporal convolution's dilation (frames between its taps); () = 1 everywhere. Three
+    # blocks of kernel 5 see 13 frames undilated, (1, 2, 3) 25: a whole 20-frame window per output frame.
+    gcn_temporal_dilations: tuple[int, ...] = ()
     gcn_dropout: float = 0.5
     # Pose-only networks (aggregation "pose"; the others read no pose logits and ignore it): classify
     # the window and its mirror image (left and right joints swapped, x negated) and average the two
@@ -178,6 +181,10 @@ class NetworkConfig:
             problems.append(f"gcn_channels must be block widths >= 1, got {list(self.gcn_channels)}")
         if self.gcn_temporal_kernel < 1 or self.gcn_temporal_kernel % 2 == 0:
             problems.append(f"gcn_temporal_kernel must be odd and >= 1, got {self.gcn_temporal_kernel}")
+        dilations = self.gcn_temporal_dilations
+        if dilations and (len(dilations) != len(self.gcn_channels) or min(dilations) < 1):
+            problems.append(f"gcn_temporal_dilations must give one dilation >= 1 per block of gcn_channels "
+                            f"({len(self.gcn_channels)}), got {list(dilations)}")
         return problems
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,6 +195,7 @@ class NetworkConfig:
         d["pose_stream"] = self.pose_stream.value
         d["gcn_inputs"] = [kind.value for kind in self.gcn_inputs]
         d["gcn_channels"] = list(self.gcn_channels)
+        d["gcn_temporal_dilations"] = list(self.gcn_temporal_dilations)
         return d
 
     @classmethod
@@ -209,6 +217,8 @@ class NetworkConfig:
                 values["gcn_inputs"] = tuple(PoseInput(kind) for kind in values["gcn_inputs"])
             if "gcn_channels" in values:
                 values["gcn_channels"] = tuple(values["gcn_channels"])
+            if "gcn_temporal_dilations" in values:
+                values["gcn_temporal_dilations"] = tuple(values["gcn_temporal_dilations"])
             return cls(**values)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{source}: {error}") from error
