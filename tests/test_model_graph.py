@@ -245,6 +245,8 @@ def test_dilated_blocks_see_further_back() -> None:
     assert NetworkConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="one dilation >= 1 per block"):
         dataclasses.replace(config, gcn_temporal_dilations=(1, 2, 3))
+    with pytest.raises(ValueError, match="one temporal dilation >= 1 per block"):
+        gcn(temporal_dilations=(1, 0))
 
 
 def test_a_dilated_graph_stream_exports_with_parity(tmp_path: Path) -> None:

@@ -150,6 +150,10 @@ class PoseGCN(nn.Module):
             raise ValueError(
                 f"need block widths >= 1 and an odd temporal kernel, got {channels}, {temporal_kernel}"
             )
+        if temporal_dilations and (len(temporal_dilations) != len(channels) or min(temporal_dilations) < 1):
+            raise ValueError(
+                f"need one temporal dilation >= 1 per block, got {temporal_dilations} for blocks {channels}"
+            )
         self.num_joints = len(parents)
         self.num_bodies = num_bodies
         self.inputs = tuple(inputs)
