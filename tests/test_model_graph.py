@@ -247,6 +247,11 @@ def test_dilated_blocks_see_further_back() -> None:
         dataclasses.replace(config, gcn_temporal_dilations=(1, 2, 3))
     with pytest.raises(ValueError, match="one temporal dilation >= 1 per block"):
         gcn(temporal_dilations=(1, 0))
+    # Same weights, another network: a dilated checkpoint may not seed an undilated run, nor the reverse.
+    from training.stages import StageError, check_compatible
+
+    with pytest.raises(StageError, match="gcn_temporal_dilations"):
+        check_compatible(config, dataclasses.replace(config, gcn_temporal_dilations=()), Path("dilated.pt"))
 
 
 def test_a_dilated_graph_stream_exports_with_parity(tmp_path: Path) -> None:

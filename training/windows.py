@@ -95,6 +95,14 @@ class Augmentation:
         return np.where(present, out, 0).astype(np.float32)
 
 
+def at_speed(clip: Clip, factor: float) -> Clip:
+    """The clip with its time axis scaled by `factor` (skeleton and crop times alike)."""
+    if factor == 1.0:
+        return clip
+    stretched = None if clip.crop_timestamps is None else clip.crop_timestamps * factor
+    return replace(clip, timestamps=clip.timestamps * factor, crop_timestamps=stretched)
+
+
 class WindowDataset(Dataset):
     """Windows of clips as the model sees them.
 
@@ -198,8 +206,7 @@ class WindowDataset(Dataset):
         if self.augmentation.speed <= 0:
             return clip, 1.0
         factor = float(rng.uniform(1 - self.augmentation.speed, 1 + self.augmentation.speed))
-        stretched = None if clip.crop_timestamps is None else clip.crop_timestamps * factor
-        return replace(clip, timestamps=clip.timestamps * factor, crop_timestamps=stretched), factor
+        return at_speed(clip, factor), factor
 
     def _window(
         self, clip: Clip, end: float, jitter: float, rng: np.random.Generator, augment: bool = True
@@ -376,7 +383,7 @@ class StreamWindowDataset(WindowDataset):
         for k in twin.sources:
             clip = self.clip(k)
             end = float(np.clip(twin.map_time(moment), clip.timestamps[0], clip.timestamps[-1])) * factor
-            clip = replace(clip, timestamps=clip.timestamps * factor)
+            clip = at_speed(clip, factor)
             window = self._window(clip, end, self.jitter, np.random.default_rng(jitter_seed), augment=False)
             distance = pose_distance(anchor, window["skeleton"])
             if distance < best_distance:
