@@ -126,16 +126,22 @@ def test_a_pose_stage_trains_with_camera_twins(tmp_path: Path) -> None:
     assert loaded.extra["train_config"]["consistency"]["weight"] == 1.0
 
 
+def _two_cameras(folder: Path) -> Path:
+    """A PKU-MMD folder of two real sequences, links to the shared data: the left and middle cameras of
+    performance 5."""
+    (folder / "skeletons").mkdir()
+    (folder / "labels").mkdir()
+    for name in ("0005-L", "0005-M"):
+        (folder / "skeletons" / f"{name}.txt.xz").symlink_to(DATA / "skeletons" / f"{name}.txt.xz")
+        (folder / "labels" / f"{name}.txt").symlink_to(DATA / "labels" / f"{name}.txt")
+    return folder
+
+
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"PKU-MMD not found at {DATA} (research-only, not in the repo)")
 def test_pkummd_cameras_of_one_performance_are_paired_in_time(tmp_path: Path) -> None:
     from training.datasets.pkummd import pkummd_sources
 
-    # Two real sequences: the left and middle cameras of performance 5.
-    (tmp_path / "skeletons").mkdir()
-    (tmp_path / "labels").mkdir()
-    for name in ("0005-L", "0005-M"):
-        (tmp_path / "skeletons" / f"{name}.txt.xz").symlink_to(DATA / "skeletons" / f"{name}.txt.xz")
-        (tmp_path / "labels" / f"{name}.txt").symlink_to(DATA / "labels" / f"{name}.txt")
+    _two_cameras(tmp_path)
     classes = ("giving something to other person", "handshaking", "hugging other person",
                "kicking other person", "pat on back of other person", "point finger at the other person",
                "punching/slapping other person", "pushing other person", NO_ACTION)
@@ -147,3 +153,20 @@ def test_pkummd_cameras_of_one_performance_are_paired_in_time(tmp_path: Path) ->
     assert left.map_time(229 / 30) == pytest.approx(217 / 30)
     item = dataset[0]
     assert item["twin_skeleton"].shape == item["skeleton"].shape == (10, 1, 25, 3)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason=f"PKU-MMD not found at {DATA} (research-only, not in the repo)")
+def test_camera_error_benchmark_sets_the_cameras_beside_the_bone_turns(tmp_path: Path, capsys) -> None:
+    """benchmarks.camera_error on two cameras of one real performance: the cameras disagree most at the
+    hands and feet, in errors that change slowly; the augmentation leaves the spine and grows outwards."""
+    from benchmarks.camera_error import main
+
+    result = main(["--data", str(_two_cameras(tmp_path)), "--windows", "40"])
+    assert result["windows"] >= 30
+    cameras, turned = np.array(result["cameras"]["per_joint"]), np.array(result["bone_turns"]["per_joint"])
+    spine, hands = [0, 1, 2], [7, 11]  # Kinect v1 layout (the pretraining's)
+    assert cameras[hands].min() > 2 * cameras[spine].max() > 0
+    assert np.all(turned[spine] == 0) and turned[hands].min() > 0.2
+    lags = result["cameras"]["autocorrelation"]
+    assert lags[0] > 0.5 > lags[2]  # alike from one frame to the next, not four frames on
+    assert "| HandRight |" in capsys.readouterr().out

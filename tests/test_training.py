@@ -208,6 +208,39 @@ def test_swap_sides_is_the_sensors_back_view_error() -> None:
                       augmentation=Augmentation(swap_sides=0.5))
 
 
+@pytest.mark.parametrize("layout", [KINECT_V1, KINECT_V2], ids=lambda layout: layout.name)
+def test_bone_turns_keep_bone_lengths_and_grow_along_the_limbs(layout) -> None:
+    """Another camera's fit of the same pose: bones turn about their parents, the spine stays, errors
+    add up towards the hands and feet, absent joints stay absent."""
+    rng = np.random.default_rng(0)
+    skeleton = rng.normal(0, 0.5, size=(20, 2, layout.num_joints, 3)).astype(np.float32)
+    skeleton[:, 1] = 0.0  # an absent second body
+    skeleton[3:6, 0, layout.index("ElbowLeft")] = 0.0  # an elbow lost for three frames
+    mirror = np.array(layout.mirror_order)
+    turned = [Augmentation(bone_turn_deg=15).apply(skeleton, np.random.default_rng(s), mirror, layout)
+              for s in range(200)]
+    moved = np.mean([np.linalg.norm(t - skeleton, axis=-1)[:, 0] for t in turned], axis=0)  # (T, J)
+    for child, parent in ((c, p) for c, p in enumerate(layout.parents) if p >= 0):
+        lengths = [np.linalg.norm(t[:, 0, child] - t[:, 0, parent], axis=-1) for t in turned[:5]]
+        original = np.linalg.norm(skeleton[:, 0, child] - skeleton[:, 0, parent], axis=-1)
+        kept = np.ones(20, bool)
+        kept[3:6] = child not in (layout.index("ElbowLeft"), layout.index("WristLeft"))
+        np.testing.assert_allclose(np.array(lengths)[:, kept], np.broadcast_to(original, (5, 20))[:, kept],
+                                   rtol=1e-4, atol=1e-5)
+    spine = [layout.origin, layout.spine_top, layout.parents[layout.origin]]
+    assert np.all(moved[:, spine] < 1e-6)
+    chain = [layout.index(n) for n in ("ShoulderRight", "ElbowRight", "WristRight", "HandRight")]
+    assert np.all(np.diff(moved[:, chain].mean(0)) > 0) and moved[:, chain[-1]].mean() > 0.05
+    assert all(np.all(t[:, 1] == 0) and np.all(t[3:6, 0, layout.index("ElbowLeft")] == 0) for t in turned)
+    # Off draws nothing: runs without it see the numbers they saw before.
+    rng, reference = np.random.default_rng(1), np.random.default_rng(1)
+    Augmentation(rotate_deg=10, bone_turn_deg=0.0).apply(skeleton, rng, mirror, layout)
+    reference.uniform()
+    assert rng.uniform() == reference.uniform()
+    with pytest.raises(ValueError, match="layout"):
+        Augmentation(bone_turn_deg=15).apply(skeleton, np.random.default_rng(0))
+
+
 def _clip(name: str, label: int, frames: int = 40, fps: float = 15.0, bodies: int = 1) -> Clip:
     rng = np.random.default_rng(label * 100 + frames)
     base = rng.normal(0, 0.3, (1, bodies, 20, 3)).astype(np.float32) + np.array([0, 0, 3], np.float32)

@@ -97,6 +97,7 @@ class AugmentConfig:
     speed: float = 0.0  # clips play at a random speed factor in [1 - speed, 1 + speed]
     shear: float = 0.0  # off-diagonal entries of a random linear map, uniform in [-shear, shear]
     swap_sides: float = 0.0  # probability of the back-view error: sides swapped, turned 180 degrees
+    bone_turn_deg: float = 0.0  # random turns of the bones about their parents, up to this scale (degrees)
 
 
 @dataclass

@@ -557,6 +557,7 @@ def _stage_data(
         config.augment.speed,
         config.augment.shear,
         config.augment.swap_sides,
+        config.augment.bone_turn_deg,
     )
     train_set, validation_set = window_datasets(
         splits,

@@ -43,7 +43,7 @@ class Augmentation:
 
     Applied after `normalize_window`: the normalisation removes most of the camera's view, so these
     stand in for what it leaves — a shoulder axis a few degrees off, a smaller or taller person,
-    joint jitter."""
+    limbs another camera would have fitted a little differently, joint jitter."""
 
     rotate_deg: float = 0.0  # uniform rotation about the body's vertical (y) axis
     tilt_deg: float = 0.0  # uniform rotation about x and z
@@ -60,12 +60,25 @@ class Augmentation:
     # one turned 180 degrees about the vertical. Between N-UCLA's views 1 and 2 a quarter of the
     # performances differ this way (training/checkpoints/README.md). Drawn last; 0 draws nothing.
     swap_sides: float = 0.0
+    # Random turns of each bone about its parent joint, the skeleton another camera would have fitted to the
+    # same pose: per window a scale uniform in [0, bone_turn_deg] degrees, the standard deviation of each
+    # bone's rotation about each axis (`turn_bones`). Between two cameras filming one PKU-MMD performance
+    # the normalised joints differ by 0.13 spine lengths at the spine and 0.5 at the hands and feet, half
+    # of it steady over a 2 s window and the rest changing within a few frames, where `noise` is 0.01
+    # and independent per frame (`python -m benchmarks.camera_error`). Drawn after the scale; 0 draws
+    # nothing.
+    bone_turn_deg: float = 0.0
 
     def apply(
-        self, skeleton: np.ndarray, rng: np.random.Generator, mirror_order: np.ndarray | None = None
+        self,
+        skeleton: np.ndarray,
+        rng: np.random.Generator,
+        mirror_order: np.ndarray | None = None,
+        layout: SkeletonLayout | None = None,
     ) -> np.ndarray:
         """skeleton (T, M, J, 3) normalised; `mirror_order` (J,) maps each joint to its mirror image
-        (`SkeletonLayout.mirror_order`), needed when `mirror` or `swap_sides` > 0."""
+        (`SkeletonLayout.mirror_order`), needed when `mirror` or `swap_sides` > 0; `layout` the
+        joints' layout, needed when `bone_turn_deg` > 0."""
         present = np.abs(skeleton).sum(-1, keepdims=True) > 0
         if self.mirror > 0 and mirror_order is not None and rng.uniform() < self.mirror:
             # After normalize_window x runs along the shoulders: negate it and swap left and right joints.
@@ -90,9 +103,72 @@ class Augmentation:
         out = skeleton @ rotation.T.astype(np.float32)
         if self.scale > 0:
             out = out * np.float32(rng.uniform(1 - self.scale, 1 + self.scale))
+        if self.bone_turn_deg > 0:
+            if layout is None:
+                raise ValueError("bone_turn_deg needs the skeleton's layout")
+            # One amplitude per window, from none to the largest: clean windows keep being seen too.
+            degrees = float(rng.uniform(0, self.bone_turn_deg))
+            out = turn_bones(out, present[..., 0], layout, degrees, rng)
         if self.noise > 0:
             out = out + rng.normal(0, self.noise, size=out.shape).astype(np.float32)
         return np.where(present, out, 0).astype(np.float32)
+
+
+def turn_bones(
+    skeleton: np.ndarray,
+    present: np.ndarray,
+    layout: SkeletonLayout,
+    degrees: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The window (T, M, J, 3) with every limb, head and hip bone turned about its parent joint by a small
+    random rotation, the body rebuilt from the root outwards, so errors add up along each limb as a
+    camera's do (a turned upper arm carries the forearm and hand with it) and bone lengths stay.
+
+    The spine's bones (root to spine top) stay: the normalisation set the vertical axis along them, and
+    between two cameras the spine joints differ least. Each bone's rotation vector is half a steady part
+    and half one that changes smoothly over about five frames, each Gaussian per axis with standard
+    deviation `degrees`. A bone with either end absent (`present` (T, M, J) False) is not turned."""
+    parents = layout.parents
+    spine, joint = set(), layout.spine_top
+    while joint >= 0:
+        spine.add(joint)
+        joint = parents[joint]
+    t, m, j, _ = skeleton.shape
+    amplitude = math.radians(degrees)
+    steady = rng.normal(size=(1, m, j, 3))
+    kernel = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
+    kernel /= np.sqrt((kernel**2).sum())  # unit variance after smoothing white noise
+    white = rng.normal(size=(t + len(kernel) - 1, m, j, 3))
+    moving = sum(w * white[i : i + t] for i, w in enumerate(kernel))
+    angle_axis = amplitude * (steady + moving) / np.sqrt(2.0)  # (T, M, J, 3), one per bone (by its child)
+    out = skeleton.astype(np.float64)
+    order = sorted(range(j), key=lambda joint: _depth(parents, joint))
+    for child in order:
+        parent = parents[child]
+        if parent < 0 or child in spine:
+            continue
+        both = (present[..., child] & present[..., parent])[..., None]
+        bone = skeleton[:, :, child] - skeleton[:, :, parent]
+        turned = out[:, :, parent] + _rotate(bone, angle_axis[:, :, child])
+        out[:, :, child] = np.where(both, turned, skeleton[:, :, child])
+    return out.astype(np.float32)
+
+
+def _depth(parents: Sequence[int], joint: int) -> int:
+    depth = 0
+    while parents[joint] >= 0:
+        joint, depth = parents[joint], depth + 1
+    return depth
+
+
+def _rotate(vectors: np.ndarray, angle_axis: np.ndarray) -> np.ndarray:
+    """Rodrigues' rotation of vectors (..., 3) by rotation vectors (..., 3) (axis times angle, radians)."""
+    angle = np.linalg.norm(angle_axis, axis=-1, keepdims=True)
+    axis = angle_axis / np.maximum(angle, 1e-12)
+    cos, sin = np.cos(angle), np.sin(angle)
+    return (vectors * cos + np.cross(axis, vectors) * sin
+            + axis * (axis * vectors).sum(-1, keepdims=True) * (1 - cos))
 
 
 def at_speed(clip: Clip, factor: float) -> Clip:
@@ -217,7 +293,7 @@ class WindowDataset(Dataset):
         states = clip.states[idx] if clip.states is not None else None
         skeleton = fit_bodies(normalize_window(joints, states, self.layout), self.num_bodies)
         if self.train and augment:
-            skeleton = self.augmentation.apply(skeleton, rng, self._mirror_order)
+            skeleton = self.augmentation.apply(skeleton, rng, self._mirror_order, self.layout)
         window = {"skeleton": skeleton.astype(np.float32)}
         if self.with_crops:
             if clip.crops is None or clip.crop_timestamps is None:
@@ -352,7 +428,7 @@ class StreamWindowDataset(WindowDataset):
             augmentation_seed = int(rng.integers(2**31))
             for key, skeleton in (("skeleton", arrays["skeleton"]), ("twin_skeleton", twin)):
                 arrays[key] = self.augmentation.apply(
-                    skeleton, np.random.default_rng(augmentation_seed), self._mirror_order
+                    skeleton, np.random.default_rng(augmentation_seed), self._mirror_order, self.layout
                 )
         else:
             arrays = self._window(clip, end, self.jitter if self.train else 0.0, rng)
