@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from nucla_files import write_nucla
 
@@ -60,6 +62,41 @@ def test_crossview_runs_both_directions_and_reuses_finished_runs(
     ensemble = tmp_path / "cv" / "tiny" / "v1_to_v2" / "ensemble_seeds0-1" / "ensemble.pt"
     assert load_checkpoint(ensemble).config.pose_members == 2
     assert "| tiny, seeds 0+1 averaged |" in capsys.readouterr().out
+
+
+def test_crossview_subject_folds_test_every_folds_subjects_unseen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=6)  # subjects 1-5, views 1 and 2 in turn
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "data: {dataset: nucla, max_bodies: 1, validation_fraction: 0.25}\n"
+        "window: {num_frames: 8}\nmodel: {profile: tiny, ablation: pose}\n"
+        "optim: {batch_size: 8}\nepochs: {pose: 1}\nworkers: 0\ndevice: cpu\n"
+    )
+    argv = ["--configs", str(config), "--seeds", "0", "--directions", "1to2", "--out", str(tmp_path / "cv"),
+            "--data", str(data), "--subject-folds", "1,2", "3,4,5"]
+    [run] = crossview.main(argv)
+    correct = clips = 0
+    for fold, subjects in (("subjects1-2", {1, 2}), ("subjects3-4-5", {3, 4, 5})):
+        folder = tmp_path / "cv" / "tiny" / fold / "v1_to_v2" / "seed0"
+        results = json.loads((folder / "eval" / "results.json").read_text())
+        tested = sum(1 for p in data.glob("*_v02.json") if int(p.stem.split("_")[1][1:]) in subjects)
+        confusion = np.array(results["confusion"])
+        assert confusion.sum() == tested > 0  # the fold's subjects, all of their view-2 clips
+        held = load_checkpoint(folder / "pose" / "best.pt").extra["validation_clips"]
+        assert not any(int(name.split("_")[1][1:]) in subjects for name in held)
+        correct, clips = correct + np.trace(confusion), clips + confusion.sum()
+    assert clips == len(list(data.glob("*_v02.json")))  # together: every clip of the test view
+    assert run.top1 == pytest.approx(correct / clips) and run.epochs == 1
+    assert "| tiny |" in capsys.readouterr().out
+    for wrong in (["1,2", "2,3"], ["1,x"]):
+        with pytest.raises(SystemExit):
+            crossview.main([*argv[:-3], "--subject-folds", *wrong])
+    with pytest.raises(SystemExit):
+        crossview.main([*argv, "--ensemble"])
+    assert "must not share subjects" in capsys.readouterr().err
 
 
 def test_crossview_runs_start_from_a_pretrained_network(
