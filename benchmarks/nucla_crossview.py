@@ -77,11 +77,15 @@ def for_views(overrides: list[str], train_view: int, test_view: int) -> list[str
     return filled
 
 
+def run_folder(out: Path, tag: str, train_view: int, test_view: int, seed: int) -> Path:
+    return out / tag / f"v{train_view}_to_v{test_view}" / f"seed{seed}"
+
+
 def run_one(
     config_path: Path, overrides: list[str], tag: str, train_view: int, test_view: int, seed: int, out: Path,
     init: Path | None = None,
 ) -> Run:
-    folder = out / tag / f"v{train_view}_to_v{test_view}" / f"seed{seed}"
+    folder = run_folder(out, tag, train_view, test_view, seed)
     result_path = folder / "result.json"
     if result_path.is_file():
         return Run(**json.loads(result_path.read_text(encoding="utf-8")))
@@ -125,12 +129,11 @@ def folds_run(
     scored on the test view's clips of all the folds together."""
     runs, correct, clips = [], 0.0, 0
     for fold in folds:
-        subjects = "-".join(str(s) for s in fold)
+        fold_tag = f"{tag}/subjects" + "-".join(str(s) for s in fold)  # a folder per fold under the tag's
         fold_overrides = [*overrides, f"data.nucla_test_subjects=[{', '.join(str(s) for s in fold)}]"]
-        run = run_one(config_path, fold_overrides, f"{tag}/subjects{subjects}", train_view, test_view, seed,
-                      out, init)
-        folder = out / tag / f"subjects{subjects}" / f"v{train_view}_to_v{test_view}" / f"seed{seed}"
-        confusion = json.loads((folder / "eval" / "results.json").read_text(encoding="utf-8"))["confusion"]
+        run = run_one(config_path, fold_overrides, fold_tag, train_view, test_view, seed, out, init)
+        results = run_folder(out, fold_tag, train_view, test_view, seed) / "eval" / "results.json"
+        confusion = json.loads(results.read_text(encoding="utf-8"))["confusion"]
         runs.append(run)
         correct += sum(confusion[k][k] for k in range(len(confusion)))
         clips += sum(sum(row) for row in confusion)
