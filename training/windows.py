@@ -22,6 +22,7 @@ moment filmed by another camera of the same performance ("twin_skeleton"; `camer
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -129,11 +130,6 @@ def turn_bones(
     between two cameras the spine joints differ least. Each bone's rotation vector is half a steady part
     and half one that changes smoothly over about five frames, each Gaussian per axis with standard
     deviation `degrees`. A bone with either end absent (`present` (T, M, J) False) is not turned."""
-    parents = layout.parents
-    spine, joint = set(), layout.spine_top
-    while joint >= 0:
-        spine.add(joint)
-        joint = parents[joint]
     t, m, j, _ = skeleton.shape
     amplitude = math.radians(degrees)
     steady = rng.normal(size=(1, m, j, 3))
@@ -143,11 +139,7 @@ def turn_bones(
     moving = sum(w * white[i : i + t] for i, w in enumerate(kernel))
     angle_axis = amplitude * (steady + moving) / np.sqrt(2.0)  # (T, M, J, 3), one per bone (by its child)
     out = skeleton.astype(np.float64)
-    order = sorted(range(j), key=lambda joint: _depth(parents, joint))
-    for child in order:
-        parent = parents[child]
-        if parent < 0 or child in spine:
-            continue
+    for child, parent in _turned_bones(layout):
         both = (present[..., child] & present[..., parent])[..., None]
         bone = skeleton[:, :, child] - skeleton[:, :, parent]
         turned = out[:, :, parent] + _rotate(bone, angle_axis[:, :, child])
@@ -155,11 +147,21 @@ def turn_bones(
     return out.astype(np.float32)
 
 
-def _depth(parents: Sequence[int], joint: int) -> int:
-    depth = 0
-    while parents[joint] >= 0:
-        joint, depth = parents[joint], depth + 1
-    return depth
+@functools.cache
+def _turned_bones(layout: SkeletonLayout) -> tuple[tuple[int, int], ...]:
+    """(child, parent) of every bone `turn_bones` turns, parents before their children (once per layout,
+    not per window): all but the spine's, from the root to the spine top."""
+    parents = layout.parents
+    spine, joint = set(), layout.spine_top
+    while joint >= 0:
+        spine.add(joint)
+        joint = parents[joint]
+
+    def depth(joint: int) -> int:
+        return 0 if parents[joint] < 0 else 1 + depth(parents[joint])
+
+    children = sorted((j for j in range(layout.num_joints) if parents[j] >= 0 and j not in spine), key=depth)
+    return tuple((child, parents[child]) for child in children)
 
 
 def _rotate(vectors: np.ndarray, angle_axis: np.ndarray) -> np.ndarray:
