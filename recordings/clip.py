@@ -84,7 +84,11 @@ def clip_paths(path: Path | str) -> ClipPaths:
     if path.is_dir():
         clips = [_paths_for(p) for p in sorted(path.glob("*.skeleton"))]
         if len(clips) != 1:
-            raise ClipError(f"{path}: expected a folder with one clip (*.skeleton), found {len(clips)}")
+            # A folder of recordings is the usual slip (a dataset's root): say what a source can be.
+            raise ClipError(
+                f"{path}: expected a folder with one clip (*.skeleton), found {len(clips)}; "
+                "name one recording file instead (a .skeleton, a .xef, a PKU-MMD NNNN-V.txt[.xz|.gz])"
+            )
         return clips[0]
     name = path.name
     for suffix in (".skeleton", "_rgb.avi", ".json"):

@@ -122,6 +122,9 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
     shutil.copy(tmp_path / "S001C001P001R001A121.skeleton", tmp_path / "other.skeleton")
     with pytest.raises(ClipError, match="expected a folder with one clip .* found 2"):
         clip_paths(tmp_path)
+    (tmp_path / "dataset_root").mkdir()
+    with pytest.raises(ClipError, match="found 0; name one recording file instead"):
+        clip_paths(tmp_path / "dataset_root")
     with pytest.raises(ClipError, match="expected a .skeleton, _rgb.avi or .json"):
         clip_paths(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError):
