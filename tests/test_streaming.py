@@ -105,6 +105,20 @@ def test_the_stream_evaluation_decides_as_live_would_with_the_models_settings(tm
 
 
 
+def test_stream_results_without_out_are_named_after_the_checkpoint(sim_model: Path, tmp_path: Path) -> None:
+    """`evaluate --stream` without --out writes beside the checkpoint, under its file name and subset, so
+    that two models of one folder (the bundled ones in training/checkpoints) keep their own results."""
+    import shutil
+
+    model = tmp_path / "models" / "first.pt"
+    model.parent.mkdir()
+    shutil.copy(sim_model, model)
+    assert main(["evaluate", "--stream", "--checkpoint", str(model), "--data", "sim:seed=3,minutes=0.1",
+                 "--engine", "pytorch-cpu", "--threads", "1"]) == 0
+    results = json.loads((tmp_path / "models" / "eval_first_stream_all" / "results.json").read_text())
+    assert results["room_hours"] == pytest.approx(0.1 / 60, rel=0.01)
+
+
 def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     """Our own recordings with intervals in their sidecars are streams too; unlabelled ones are skipped."""

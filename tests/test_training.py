@@ -511,6 +511,28 @@ def test_committed_checkpoint_evaluates_any_folder_of_real_sequences(
         evaluate(checkpoint, data=folder.parent, subset="test", out=tmp_path / "t", progress=False)
 
 
+def test_evaluations_of_checkpoints_in_one_folder_keep_their_own_results(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Without --out, results go beside the checkpoint, named after its file and the subset: the bundled
+    models share training/checkpoints/ (as best.pt and last.pt share a run), and no evaluation may
+    overwrite another's."""
+    import shutil
+
+    from training.evaluate import evaluate
+
+    folder = _views_folder(shared_data / "nucla" / "all_sqe", tmp_path / "nucla" / "all_sqe", {2}, limit=10)
+    committed = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "nucla_pose.pt"
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("best.pt", "last.pt"):
+        shutil.copy(committed, models / name)
+        evaluate(models / name, data=folder.parent, subset="all", progress=False)
+    written = sorted(p.parent.name for p in models.glob("*/results.json"))
+    assert written == ["eval_best_nucla_all", "eval_last_nucla_all"]
+    assert json.loads((models / "eval_last_nucla_all" / "results.json").read_text())["clips"] == 10
+
+
 def test_stage_errors_are_clear(tmp_path: Path) -> None:
     data = tmp_path / "nucla"
     write_nucla(data, per_class=2)

@@ -20,7 +20,15 @@ from training import distributed
 from training.config import DataConfig, config_from_dict
 from training.data import DatasetError
 from training.datasets import build_splits
-from training.evaluation import Report, format_report, make_report, predict, save_results, write_figures
+from training.evaluation import (
+    Report,
+    default_results_dir,
+    format_report,
+    make_report,
+    predict,
+    save_results,
+    write_figures,
+)
 from training.streaming import StreamRun, evaluate_stream
 from training.windows import StreamWindowDataset, WindowDataset
 
@@ -54,7 +62,7 @@ def evaluate(
     data_config = dataclasses.replace(data_config, **changes)
     if trained is None and dataset is None:
         raise DatasetError(f"{checkpoint} does not record its dataset: pass --dataset")
-    out_dir = Path(out) if out else checkpoint.parent / f"eval_{data_config.dataset}_{subset}"
+    out_dir = Path(out) if out else default_results_dir(checkpoint, data_config.dataset, subset)
     if data_config.dataset == "clips":
         # Labels are matched to the model's classes by name; another folder is only itself.
         data_config = dataclasses.replace(data_config, classes=list(loaded.class_names))
@@ -198,6 +206,7 @@ def evaluate_streams(
                 raise DatasetError(f"{checkpoint} does not record its dataset: --subset {subset} is unknown")
             splits = build_splits(dataclasses.replace(trained.data, root=str(data)))
             names = {s.name for s in splits.subset(subset)}
+    out = out or default_results_dir(checkpoint, "stream", subset)
     return evaluate_stream(checkpoint, str(data), out=out, names=names, hop_s=hop_s, decisions=decisions,
                            alert_classes=alert_classes, engine=engine, threads=threads,
                            progress=progress)

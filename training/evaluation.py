@@ -2,7 +2,8 @@
 
 python -m training evaluate --checkpoint CKPT --data DIR [--subset test|validation|train|all]
     prints top-1 / top-5 and per-class accuracy; writes confusion.png, attention.png (mean attention
-    per class and part, the paper's Fig. 4) and results.json next to the checkpoint or into --out
+    per class and part, the paper's Fig. 4) and results.json into --out, or beside the checkpoint
+    (`default_results_dir`)
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ class Predictions:
     labels: np.ndarray
     attention: np.ndarray
     clips: np.ndarray
+
+
+def default_results_dir(checkpoint: Path, *what: str) -> Path:
+    """Where an evaluation of `checkpoint` writes without --out: beside it, named after the checkpoint file
+    and what was evaluated, so that checkpoints sharing a folder (best.pt and last.pt of a run, the
+    bundled models of training/checkpoints) and different subsets never overwrite each other's results."""
+    return checkpoint.parent / "_".join(["eval", checkpoint.stem, *what])
 
 
 def topk_accuracy(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int) -> float:

@@ -45,6 +45,7 @@ from recordings.labels import LABEL_MAP_FILENAME
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
+from training.evaluation import default_results_dir
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
 
 # Files a folder of sequences may hold, in the order they are looked for.
@@ -270,7 +271,7 @@ def evaluate_stream(
         known = {c.lower(): c for c in classes}
         alert_classes = [known[c] for c in DEFAULT_ALERT_CLASSES if c in known]
     alert = AlertConfig(classes=tuple(alert_classes), threshold=threshold)
-    out_dir = Path(out) if out else checkpoint.parent / "eval_stream"
+    out_dir = Path(out) if out else default_results_dir(checkpoint, "stream")
     for sub in ("decisions", "events"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     cases = stream_cases(data, names)
