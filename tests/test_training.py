@@ -28,7 +28,7 @@ from training.datasets.nucla import (
     read_nucla_sequence,
 )
 from training.stages import StageError, stages_for, train_stage
-from training.windows import Augmentation, WindowDataset
+from training.windows import Augmentation, WindowDataset, reversed_labels
 
 torch.set_num_threads(1)
 
@@ -54,6 +54,9 @@ def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
         ("optim:\n  lrr: 1\n", "unknown key 'lrr'"),
         ("optim:\n  batch_size: big\n", "expected an integer"),
         ("epochs: 3\n", "expected a mapping"),
+        ("augment:\n  time_reverse: 2\n", r"time_reverse is a probability in \[0, 1\], got 2"),
+        ("augment:\n  scale: 1.0\n", r"scale must be in \[0, 1\)"),
+        ("augment:\n  rotate_deg: -5\n", "rotate_deg must not be negative"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -206,6 +209,27 @@ def test_swap_sides_is_the_sensors_back_view_error() -> None:
     with pytest.raises(DatasetError, match="augment.swap_sides"):
         WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=True, with_crops=True,
                       augmentation=Augmentation(swap_sides=0.5))
+
+
+def test_time_reverse_plays_sitting_down_backwards_as_standing_up() -> None:
+    """A reversed training window is the same window backwards, labelled as the reverse action; actions
+    without a reverse (and donning, whose reverse is not doffing) are never reversed."""
+    names = ["sit down", "stand up", "donning", "doffing"]
+    assert reversed_labels(names).tolist() == [1, 0, -1, -1]
+    sources = [ClipSource(f"c{label}", label, lambda w, label=label: _clip(f"c{label}", label, frames=60))
+               for label in range(4)]
+
+    def windows(time_reverse: float) -> WindowDataset:
+        return WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=True, jitter=0.3,
+                             augmentation=Augmentation(time_reverse=time_reverse), class_names=names)
+
+    forward, backward = windows(0.0), windows(1.0)
+    for index, reversed_label in enumerate([1, 0, 2, 3]):
+        item, reversed_item = forward[index], backward[index]
+        assert int(item["label"]) == index and int(reversed_item["label"]) == reversed_label
+        expected = item["skeleton"].flip(0) if reversed_label != index else item["skeleton"]
+        torch.testing.assert_close(reversed_item["skeleton"], expected)
+        assert not torch.equal(item["skeleton"], item["skeleton"].flip(0))
 
 
 @pytest.mark.parametrize("layout", [KINECT_V1, KINECT_V2], ids=lambda layout: layout.name)

@@ -12,9 +12,9 @@ from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline
 from core.window import WindowSpec
 from training.cache import load_clip, timeline_array, write_clip
-from training.config import load_config
+from training.config import WindowConfig, load_config
 from training.data import Clip, ClipSource, DatasetError, Splits
-from training.windows import StreamWindowDataset, WindowDataset
+from training.windows import Augmentation, StreamWindowDataset, WindowDataset, window_datasets
 
 CLASSES = ("wave", "kick", NO_ACTION)
 FPS = 30.0
@@ -84,6 +84,10 @@ def test_streams_need_timelines_and_no_action() -> None:
         StreamWindowDataset(trimmed, SPEC, KINECT_V2, 1, CLASSES, train=False)
     with pytest.raises(DatasetError, match="background class"):
         Splits(sources(1), [], [], ["wave", "kick"], KINECT_V2, has_rgb=False, continuous=True)
+    splits = Splits(sources(1), [], [], list(CLASSES), KINECT_V2, has_rgb=False, continuous=True)
+    with pytest.raises(DatasetError, match="augment.time_reverse works on trimmed clips"):
+        window_datasets(splits, SPEC, 1, window=WindowConfig(), augmentation=Augmentation(time_reverse=0.5),
+                        with_crops=False, part_index=None, seed=0)
 
 
 def test_the_cache_keeps_a_sequences_timeline(tmp_path: Path) -> None:

@@ -98,6 +98,21 @@ class AugmentConfig:
     shear: float = 0.0  # off-diagonal entries of a random linear map, uniform in [-shear, shear]
     swap_sides: float = 0.0  # probability of the back-view error: sides swapped, turned 180 degrees
     bone_turn_deg: float = 0.0  # random turns of the bones about their parents, up to this scale (degrees)
+    # probability that a window of sit down / stand up plays backwards as the other (training.windows)
+    time_reverse: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Checked with the config: a probability of 2 or a scale of 1.5 would otherwise train quietly on
+        # nonsense (upside-down bodies, negative speeds) for hours.
+        for name in ("mirror", "swap_sides", "time_reverse"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
+        for name in ("scale", "speed"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1) (a factor of 1 +- it), got {getattr(self, name)}")
+        for name in ("rotate_deg", "tilt_deg", "noise", "shear", "bone_turn_deg"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
 
 
 @dataclass

@@ -25,7 +25,7 @@ import json
 import math
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -548,17 +548,7 @@ def _stage_data(
     config: TrainConfig, stage: str, splits: Splits, net_config: NetworkConfig, process: distributed.Process
 ) -> tuple[WindowDataset, WindowDataset, DistributedSampler, DataLoader]:
     """Training and validation windows, and the loader (each rank its share) of the training ones."""
-    augmentation = Augmentation(
-        config.augment.rotate_deg,
-        config.augment.tilt_deg,
-        config.augment.scale,
-        config.augment.noise,
-        config.augment.mirror,
-        config.augment.speed,
-        config.augment.shear,
-        config.augment.swap_sides,
-        config.augment.bone_turn_deg,
-    )
+    augmentation = Augmentation(**asdict(config.augment))  # the same fields, by name
     train_set, validation_set = window_datasets(
         splits,
         WindowSpec(config.window.duration_s, net_config.num_frames),

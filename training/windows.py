@@ -37,6 +37,25 @@ from core.window import WindowSpec, evaluation_window_ends, random_window_end, w
 from training.config import WindowConfig
 from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
 
+# Pairs of actions each of which, played backwards, is the other (class names of our datasets). Not
+# donning / doffing: a jacket put on, played backwards, is not one taken off (arms leave the sleeves
+# another way): training as if it were raised their swaps from view 2 to view 1 from 8 clips to 23.
+REVERSED_ACTIONS = (
+    ("sit down", "stand up"),  # N-UCLA
+    ("sitting down", "standing up (from sitting position)"),  # NTU RGB+D
+    ("sit_down", "stand_up"),  # the simulated room
+)
+
+
+def reversed_labels(class_names: Sequence[str]) -> np.ndarray:
+    """(C,) int64: each class's reverse in `class_names` (REVERSED_ACTIONS), -1 where it has none."""
+    index = {name: i for i, name in enumerate(class_names)}
+    reverse = np.full(len(class_names), -1, dtype=np.int64)
+    for a, b in REVERSED_ACTIONS:
+        if a in index and b in index:
+            reverse[index[a]], reverse[index[b]] = index[b], index[a]
+    return reverse
+
 
 @dataclass(frozen=True)
 class Augmentation:
@@ -69,6 +88,13 @@ class Augmentation:
     # and independent per frame (`python -m benchmarks.camera_error`). Drawn after the scale; 0 draws
     # nothing.
     bone_turn_deg: float = 0.0
+    # Probability that a training window of an action with a reverse in REVERSED_ACTIONS plays backwards
+    # and is labelled as that reverse: sitting down played backwards is standing up. Reversed windows
+    # leave the direction of the motion as the only thing that tells the pair apart, even where some
+    # clips' labels contradict it (N-UCLA view 2: trained there, the pair's swaps on view 1 went from
+    # 6-23 a run to 0-1; training/checkpoints/README.md, session 27). Drawn after the window (by
+    # `WindowDataset`, which knows the label); 0 draws nothing.
+    time_reverse: float = 0.0
 
     def apply(
         self,
@@ -205,6 +231,7 @@ class WindowDataset(Dataset):
         part_index: list[int] | None = None,
         seed: int = 0,
         preload: bool = True,
+        class_names: Sequence[str] = (),
     ) -> None:
         if len(sources) == 0:
             raise DatasetError("no clips to make windows from (empty split or dataset)")
@@ -229,6 +256,7 @@ class WindowDataset(Dataset):
         self.augmentation = augmentation if augmentation is not None else Augmentation()
         self.eval_windows = eval_windows
         self._mirror_order = np.array(layout.mirror_order)
+        self._reversed_labels = reversed_labels(class_names)
         self.part_index = part_index  # which cached crop tracks, in the network's order (None: all)
         self.seed = seed
         self.epoch = 0
@@ -259,22 +287,31 @@ class WindowDataset(Dataset):
         # One generator per (seed, epoch, clip): the same windows whatever the number of loader workers
         # or processes, so a resumed or distributed run sees what an uninterrupted one would.
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        label = clip.label
         if self.train:
             clip, _ = self._speed(clip, rng)
-            windows = [
-                self._window(clip, random_window_end(clip.timestamps, self.spec, rng), self.jitter, rng)
-            ]
+            window = self._window(clip, random_window_end(clip.timestamps, self.spec, rng), self.jitter, rng)
+            if self.augmentation.time_reverse > 0 and self._reversed(label, rng):
+                # Time is the first axis of the skeleton (T, M, J, 3), the second of crops (P, T, S, S, 3).
+                window = {key: np.flip(v, axis=1 if key == "crops" else 0) for key, v in window.items()}
+                label = int(self._reversed_labels[label])
+            windows = [window]
         else:
             ends = evaluation_window_ends(clip.timestamps, self.spec, self.eval_windows)
             windows = [self._window(clip, float(end), 0.0, rng) for end in ends]
         out: dict[str, torch.Tensor | int] = {
-            "label": torch.tensor(clip.label, dtype=torch.int64),
+            "label": torch.tensor(label, dtype=torch.int64),
             "clip": index,
         }
         for key in windows[0]:
             stacked = np.stack([w[key] for w in windows]) if not self.train else windows[0][key]
             out[key] = torch.from_numpy(np.ascontiguousarray(stacked))
         return out
+
+    def _reversed(self, label: int, rng: np.random.Generator) -> bool:
+        """Whether this training window plays backwards (`Augmentation.time_reverse`)."""
+        has_reverse = label < len(self._reversed_labels) and self._reversed_labels[label] >= 0
+        return bool(has_reverse and rng.uniform() < self.augmentation.time_reverse)
 
     def _speed(self, clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
         """The clip at a random speed (training augmentation) and the factor its times were scaled by.
@@ -550,6 +587,11 @@ def window_datasets(
     common = {"with_crops": with_crops, "part_index": part_index, "seed": seed}
     validation_sources = splits.validation or splits.train
     if splits.continuous:
+        if augmentation.time_reverse > 0:
+            # A window of a sequence holds the moments around an action too; played backwards it would
+            # put the lead-in after the action, which no sequence shows.
+            raise DatasetError("augment.time_reverse works on trimmed clips (N-UCLA, NTU RGB+D, a site's "
+                               "clips); this dataset has continuous sequences: set it to 0")
         stream = {"stride_s": window.stride_s, "background_ratio": window.background_ratio}
         train = StreamWindowDataset(splits.train, spec, splits.layout, num_bodies, splits.class_names,
                                     train=True, jitter=window.jitter, augmentation=augmentation, **stream,
@@ -561,7 +603,7 @@ def window_datasets(
         raise DatasetError("consistency.weight needs continuous sequences filmed by several cameras at once "
                            "(PKU-MMD); this dataset has trimmed clips")
     train = WindowDataset(splits.train, spec, splits.layout, num_bodies, train=True, jitter=window.jitter,
-                          augmentation=augmentation, **common)
+                          augmentation=augmentation, class_names=splits.class_names, **common)
     validation = WindowDataset(validation_sources, spec, splits.layout, num_bodies, train=False,
                                eval_windows=window.eval_windows, **common)
     return train, validation
