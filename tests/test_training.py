@@ -232,6 +232,33 @@ def test_time_reverse_plays_sitting_down_backwards_as_standing_up() -> None:
         assert not torch.equal(item["skeleton"], item["skeleton"].flip(0))
 
 
+def test_a_real_sit_down_played_backwards_rises_as_a_stand_up(shared_data: Path, tmp_path: Path) -> None:
+    """Real N-UCLA clips (subject 1, view 1): the hip that drops while sitting down rises in the reversed
+    training window, which is labelled "stand up"; a dataset whose classes have no reverse refuses the
+    option instead of ignoring it."""
+    folder = tmp_path / "nucla"
+    folder.mkdir()
+    for name in ("a05_s01_e00_v01.json", "a06_s01_e00_v01.json"):  # sit down, stand up
+        (folder / name).symlink_to((shared_data / "nucla" / "all_sqe" / name).resolve())
+    sources = nucla_sources(folder)
+    names = list(NUCLA_CLASS_NAMES)
+
+    def windows(time_reverse: float) -> WindowDataset:
+        return WindowDataset(sources, WindowSpec(2.0, 20), KINECT_V1, num_bodies=1, train=True,
+                             augmentation=Augmentation(time_reverse=time_reverse), class_names=names)
+
+    forward, backward = windows(0.0), windows(1.0)
+    for index, source in enumerate(sources):
+        rise = hip_rise(forward[index]["skeleton"].numpy())  # in spine lengths, the normalised body's up
+        reversed_item = backward[index]
+        assert abs(rise) > 0.3 and hip_rise(reversed_item["skeleton"].numpy()) == pytest.approx(-rise)
+        expected = "stand up" if NUCLA_CLASS_NAMES[source.label] == "sit down" else "sit down"
+        assert NUCLA_CLASS_NAMES[int(reversed_item["label"])] == expected
+    with pytest.raises(DatasetError, match="none of the classes"):
+        WindowDataset(sources, WindowSpec(2.0, 20), KINECT_V1, num_bodies=1, train=True,
+                      augmentation=Augmentation(time_reverse=0.5), class_names=["wave", "kick"] * 5)
+
+
 @pytest.mark.parametrize("layout", [KINECT_V1, KINECT_V2], ids=lambda layout: layout.name)
 def test_bone_turns_keep_bone_lengths_and_grow_along_the_limbs(layout) -> None:
     """Another camera's fit of the same pose: bones turn about their parents, the spine stays, errors

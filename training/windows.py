@@ -257,6 +257,12 @@ class WindowDataset(Dataset):
         self.eval_windows = eval_windows
         self._mirror_order = np.array(layout.mirror_order)
         self._reversed_labels = reversed_labels(class_names)
+        if self.augmentation.time_reverse > 0 and not (self._reversed_labels >= 0).any():
+            # Without this the option would silently change nothing (other classes, or names not passed).
+            raise DatasetError(
+                f"augment.time_reverse: none of the classes {list(class_names)[:10]} has a reverse in "
+                f"training.windows.REVERSED_ACTIONS {list(REVERSED_ACTIONS)}: set it to 0"
+            )
         self.part_index = part_index  # which cached crop tracks, in the network's order (None: all)
         self.seed = seed
         self.epoch = 0
@@ -291,7 +297,7 @@ class WindowDataset(Dataset):
         if self.train:
             clip, _ = self._speed(clip, rng)
             window = self._window(clip, random_window_end(clip.timestamps, self.spec, rng), self.jitter, rng)
-            if self.augmentation.time_reverse > 0 and self._reversed(label, rng):
+            if self._reversed(label, rng):
                 # Time is the first axis of the skeleton (T, M, J, 3), the second of crops (P, T, S, S, 3).
                 window = {key: np.flip(v, axis=1 if key == "crops" else 0) for key, v in window.items()}
                 label = int(self._reversed_labels[label])
@@ -309,9 +315,11 @@ class WindowDataset(Dataset):
         return out
 
     def _reversed(self, label: int, rng: np.random.Generator) -> bool:
-        """Whether this training window plays backwards (`Augmentation.time_reverse`)."""
-        has_reverse = label < len(self._reversed_labels) and self._reversed_labels[label] >= 0
-        return bool(has_reverse and rng.uniform() < self.augmentation.time_reverse)
+        """Whether this training window plays backwards (`Augmentation.time_reverse`); draws only for the
+        classes that have a reverse, so runs without the option see the windows they always saw."""
+        if self.augmentation.time_reverse <= 0 or self._reversed_labels[label] < 0:
+            return False
+        return bool(rng.uniform() < self.augmentation.time_reverse)
 
     def _speed(self, clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
         """The clip at a random speed (training augmentation) and the factor its times were scaled by.
