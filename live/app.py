@@ -27,7 +27,15 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.engines import Backend, Engine, EngineMetadata, open_engine, unavailable_reason, usable_cores
+from core.engines import (
+    Backend,
+    Engine,
+    EngineError,
+    EngineMetadata,
+    open_engine,
+    unavailable_reason,
+    usable_cores,
+)
 from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
@@ -43,6 +51,7 @@ from live.sources import (
     simulated_source,
 )
 from live.worker import ModelInputs, RecognitionConfig
+from recordings.argument_types import integer_in, positive_float
 
 log = logging.getLogger("live")
 
@@ -110,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "Kinect v2 data) for every real source")
     parser.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
                         help="inference backend (auto picks the fastest present); default: auto")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=integer_in(1), default=None,
                         help="ONNX Runtime threads (default: all cores but one, which capture and the "
                              "window need)")
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines of decisions")
@@ -118,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="headless: decisions file (default: stdout)")
     parser.add_argument("--events", type=Path, default=None,
                         help="headless: event log file (default: the log)")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    parser.add_argument("--hop", type=float, default=0.2, help="seconds between decisions (default: 0.2)")
-    parser.add_argument("--top-k", type=int, default=3, help="classes per decision (default: 3)")
+    parser.add_argument("--duration", type=positive_float, default=None, help="stop after this many seconds")
+    parser.add_argument("--hop", type=positive_float, default=0.2,
+                        help="seconds between decisions (default: 0.2)")
+    parser.add_argument("--top-k", type=integer_in(1), default=3, help="classes per decision (default: 3)")
     parser.add_argument("--smoothing", type=float, default=None,
                         help="time constant (s) of the score smoothing; 0 turns it off (default: the "
                              f"model's own, else {RecognitionConfig.smoothing_s})")
@@ -152,13 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the class recordings are made for: a name or A-number from the site's "
                              "labels.txt, or a new name (added there as the next A121+ class); names the "
                              "clips SsssCcccPpppRrrrAaaa. Headless, it labels the whole clip; in the window, "
-                             "keys 1-9 choose another and s / e mark where an action starts and ends")
+                             "keys F1-F9 choose another and s / e mark where an action starts and ends")
     parser.add_argument("--labels", type=Path, default=None, metavar="PATH",
                         help="the site's label map (default: labels.txt in --record-dir)")
-    parser.add_argument("--session", type=int, default=None,
+    parser.add_argument("--session", type=integer_in(1, 999), default=None,
                         help="S of the clip names: the recording session, for holding clips out by "
                              "session when training (default: the next free one in --record-dir)")
-    parser.add_argument("--performer", type=int, default=1, help="P of the clip names (default: 1)")
+    parser.add_argument("--performer", type=integer_in(1, 999), default=1,
+                        help="P of the clip names (default: 1)")
     parser.add_argument("--fast", action="store_true",
                         help="replay as fast as possible, deciding at every hop as a real-time replay on an "
                              "idle machine would (default: real time)")
@@ -518,7 +529,9 @@ def main(argv: list[str] | None = None) -> int:
                 summary = run_window(pipeline, config)
         finally:
             pipeline.release()  # start-up failed before the pipeline ran: the sensor is given back
-    except (SourceUnavailable, FileNotFoundError, ValueError, QueueInUse) as error:
+    # OSError: an --output, --events, --alert-queue or --record-dir path that cannot be written;
+    # EngineError: an --engine this machine lacks.
+    except (SourceUnavailable, OSError, ValueError, QueueInUse, EngineError) as error:
         print(f"python -m live: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while the source or the model was still being opened

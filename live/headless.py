@@ -131,9 +131,8 @@ class EventLog:
             current = self._current.get(decision.tracking_id)
             active = action if p >= self.threshold and action != NO_ACTION else None
             if current is not None and active is None:
-                # The action's own probability, wherever it ranks (not in the top-k: below the k-th's,
-                # so too low to matter for any end threshold above 1 / (k + 1)).
-                held = dict(decision.topk).get(current.action, 0.0)
+                # The action's own probability, wherever it ranks: not only the top-k shown.
+                held = decision.probability(current.action)
                 active = current.action if held >= self.end_threshold else None
             if current is not None and current.action != active:
                 emitted.append(self._end(current, decision.stream_time, decision.time))

@@ -217,21 +217,22 @@ class LivePipeline:
     def start(self) -> None:
         """Open the source, allocate the ring, warm the engine up, start capture and recognition.
 
-        When anything after opening the source fails (the ring's memory, the engine's warm-up), the
-        source is closed again before the error propagates: a sensor must not stay claimed.
+        When anything after opening the source fails (the ring's memory, the engine's warm-up, a
+        recording folder that cannot be written), the source is closed again before the error
+        propagates: a sensor must not stay claimed, and `started` stays False.
         """
         self.open_source()
         try:
             self._build()
+            assert self.worker is not None and self.capture is not None
+            self._rss_start = resident_memory_bytes()
+            if self.config.record_from_start is not None:
+                self.start_recording(self.config.record_from_start)
         except BaseException:
             self.source.close()
             self._source_open = False
             raise
-        assert self.worker is not None and self.capture is not None
         self._started_at = time.monotonic()
-        self._rss_start = resident_memory_bytes()
-        if self.config.record_from_start is not None:
-            self.start_recording(self.config.record_from_start)
         self.worker.start()
         self.capture.start()
 
@@ -521,7 +522,7 @@ class LivePipeline:
             duplicates=counters.duplicates,
             restarts=counters.restarts,
             mean_fps=counters.frames / seconds if seconds > 0 else 0.0,
-            people_seen=self.tracks.created,
+            people_seen=self.tracks.people_seen,
             hops=work.hops,
             decisions=work.decisions,
             skipped_hops=work.skipped_hops,

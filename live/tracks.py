@@ -31,6 +31,9 @@ from core.skeleton import KINECT_V2
 # A person moves ~0.5 m in a second at a walk; two people hugging stand closer than that to each other,
 # and either identity is right for a scene-wide interaction.
 REJOIN_M = 0.5
+# Tracking ids remembered for "people seen"; beyond it the memory starts again (a Kinect never reuses an
+# id, so only a replay looping over more people than this would count some twice).
+MAX_REMEMBERED_IDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,10 @@ class TrackTable:
         self._tracks: dict[int, Track] = {}
         self._rejoined: dict[int, int] = {}  # the sensor's new id -> the track it continues
         self._lock = threading.Lock()
-        self.created = 0
+        # Distinct tracking ids, for the summary's "people seen": a looped replay (clear) brings its
+        # people back under the same ids, and they are not new people. Bounded for runs of months.
+        self._ids_seen: set[int] = set()
+        self.people_seen = 0
         self.retired = 0
         self.rejoins = 0
 
@@ -150,7 +156,12 @@ class TrackTable:
                     retired.append(tracking_id)
             if retired:
                 self._rejoined = {k: v for k, v in self._rejoined.items() if v in self._tracks}
-            self.created += len(created)
+            for tracking_id in created:
+                if tracking_id not in self._ids_seen:
+                    if len(self._ids_seen) >= MAX_REMEMBERED_IDS:
+                        self._ids_seen.clear()
+                    self._ids_seen.add(tracking_id)
+                    self.people_seen += 1
             self.retired += len(retired)
         return created, retired
 

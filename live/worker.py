@@ -99,6 +99,16 @@ class Decision:
     truth_now: str | None = None
     crops: np.ndarray | None = field(default=None, repr=False)  # (P, S, S, 3) RGB, newest frame
     boxes: np.ndarray | None = field(default=None, repr=False)  # (P, 4) cx, cy, w, h of the newest frame
+    # Every class's smoothed probability (topk shows the first few): whether an event goes on must not
+    # depend on how many classes the display asked for. None for decisions read back from JSON lines.
+    probabilities: dict[str, float] | None = field(default=None, repr=False)
+
+    def probability(self, action: str) -> float:
+        """The smoothed probability of `action`; from a JSON line, 0 when it is not in the top-k there
+        (then below the k-th's, so at most 1 / (k + 1))."""
+        if self.probabilities is not None:
+            return self.probabilities.get(action, 0.0)
+        return dict(self.topk).get(action, 0.0)
 
     @property
     def window_centre(self) -> float:
@@ -399,6 +409,7 @@ class RecognitionWorker:
                 truth_now=spans[i][2],
                 crops=display[i][0],
                 boxes=display[i][1],
+                probabilities=dict(zip(inputs.class_names, smoothed.tolist(), strict=True)),
             ))
             self.latency.add(latency)
         self.counters.hops += 1

@@ -35,6 +35,7 @@ from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
+from recordings.argument_types import integer_in, positive_float
 from recordings.clip import (
     ClipError,
     ClipRecording,
@@ -621,7 +622,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="render instead of showing a window: a video (.avi, .mp4), numbered images (x.png -> "
         "x_000012.png; .jpg) or a folder of PNGs",
     )
-    view.add_argument("--width", type=int, help="with --out: scale frames to this width (--3d: render at it)")
+    view.add_argument("--width", type=integer_in(16),
+                      help="with --out: scale frames to this width (--3d: render at it)")
     view.add_argument(
         "--3d",
         dest="three_d",
@@ -633,8 +635,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth-step", type=int, default=2, help="--3d: every n-th depth pixel each way (default 2; 1 = all)"
     )
     view.add_argument("--no-color", action="store_true", help="skeleton only, on a dark canvas")
-    view.add_argument("--fps", type=float, help="playback rate (default: the recording's)")
-    view.add_argument("--max-frames", type=int, help="stop after this many frames")
+    view.add_argument("--fps", type=positive_float, help="playback rate (default: the recording's)")
+    view.add_argument("--max-frames", type=integer_in(1), help="stop after this many frames")
     view.add_argument("--labels",
                       help=f"site label map for marking (default: {LABEL_MAP_FILENAME} beside the clip)")
     view.set_defaults(run=cmd_view)

@@ -15,7 +15,8 @@ clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 
@@ -30,11 +31,18 @@ def sync_directory(path: Path | str) -> None:
 
 
 def replace_atomically(path: Path | str, data: bytes) -> None:
-    """Make `path` hold exactly `data`, atomically (see the module docstring)."""
+    """Make `path` hold exactly `data`, atomically (see the module docstring). The file keeps the
+    permissions it had; a new one gets what a plain open() would give (0666 less the umask)."""
     path = Path(path)
-    # A unique temporary name: two writers of the same file never write into each other's temp file.
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    # A unique temporary name: two writers of the same file never write into each other's temp file.
+    fd, temporary = _create_temporary(path)
+    try:
+        if mode is not None:
+            os.chmod(temporary, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -44,6 +52,19 @@ def replace_atomically(path: Path | str, data: bytes) -> None:
         Path(temporary).unlink(missing_ok=True)
         raise
     sync_directory(path.parent)
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """A new, unique file beside `path`. Not tempfile.mkstemp: its files are owner-only (0600), and a
+    clip or labels.txt that the site's training account or a colleague cannot read is no use."""
+    for _ in range(100):
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(temporary, flags, 0o666), str(temporary)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 class AppendedFile:

@@ -270,6 +270,11 @@ class ClipRecording:
                     image = next(images)
                 except (StopIteration, ValueError):
                     images = None  # the video ended early: the remaining frames have no colour
+                    if self.video is not None and i < min(len(self.video), len(self.skeleton.frames)):
+                        # Its header promised more: damaged or cut short, and the user should know.
+                        log.warning("%s: only %d of its %d frames decode (damaged or cut short): the rest "
+                                    "of %s replays without colour", self.paths.video, i, len(self.video),
+                                    self.paths.skeleton.name)
             people = [frame_body(b) for b in bodies]
             if self.timeline is not None:
                 # The sidecar rounds interval times to 0.1 ms: a frame that starts an interval may be

@@ -35,7 +35,7 @@ from recordings.atomic import replace_atomically
 from recordings.clip import NTU_FPS, ClipError, ClipPaths, clip_paths, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
 from recordings.ntu import read_skeleton
-from recordings.ntu_samples import SampleName
+from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION, clip_session, software_version
 
 
@@ -165,15 +165,20 @@ class ClipLabels:
 
     def listing(self) -> list[str]:
         """The clip's labels as lines of text (intervals numbered from 1)."""
-        whole = self.label or "(no label)"
+        whole = self.label
+        action_id = self.raw.get("action_id")
+        if whole is None and action_id is not None and 1 <= action_id <= len(NTU120_CLASSES):
+            # NTU's own clips have no sidecar label: their class is in the name (A011 = reading).
+            whole = f"A{action_id:03d} {NTU120_CLASSES[action_id - 1]} (from the clip's name)"
         session = self.session or "?"
-        lines = [f"{self.paths.name}: {self.duration:.2f} s, session {session}, clip label {whole}"]
+        lines = [f"{self.paths.name}: {self.duration:.2f} s, session {session}, "
+                 f"clip label {whole or '(no label)'}"]
         for n, interval in enumerate(self.timeline().intervals, start=1):
             who = "whoever is in view" if interval.person is None else f"person {interval.person}"
             span = f"{interval.start:8.2f} - {interval.end:8.2f} s"
             lines.append(f"  {n:>3}  {span}  {interval.label}  ({who})")
         if not self.intervals:
-            lines.append("  no intervals: " + ("the whole clip is its label" if self.label else "unlabelled"))
+            lines.append("  no intervals: " + ("the whole clip is its label" if whole else "unlabelled"))
         return lines
 
     def save(self) -> Path:

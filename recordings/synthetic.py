@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ from core.frame import Body, Frame
 from core.timeline import Timeline
 from recordings.labels import FIRST_SITE_ACTION, LABEL_MAP_FILENAME, LabelMap, read_label_map, write_label_map
 from recordings.ntu_samples import SampleName
-from recordings.recorder import Recorder, RecorderConfig
+from recordings.recorder import Recorder, RecorderConfig, RecorderError
 from simulation import CLASSES, SimClip, SimulationConfig, generate_clip
 
 MANIFEST = "simulation.json"
@@ -200,6 +201,13 @@ def write_synthetic_dataset(
             name = sample_name(class_index, number, seed)
             done = all((out_dir / f"{name}{suffix}").is_file() for suffix in (".skeleton", ".json"))
             if not (done and name in records):
+                # What an interrupted run left of this clip (finalised short by the stop, or a .partial
+                # folder): the generator makes it again, the same, from its seed.
+                for leftover in out_dir.glob(f"{name}[._]*"):
+                    if leftover.is_dir():
+                        shutil.rmtree(leftover)
+                    else:
+                        leftover.unlink()
                 jobs.append((out_dir, class_index, number, seed, config, jpeg_quality))
     total = len(classes) * clips_per_class
     if progress and len(jobs) < total:
@@ -270,15 +278,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="probability of a low-light clip (15 fps, dark, noisy)",
     )
     args = parser.parse_args(argv)
-    config = SimulationConfig(low_light_probability=args.low_light)
-    paths = write_synthetic_dataset(
-        args.out,
-        args.clips_per_class,
-        args.seed,
-        config,
-        workers=args.workers,
-        jpeg_quality=args.jpeg_quality,
-    )
+    try:
+        config = SimulationConfig(low_light_probability=args.low_light)
+        paths = write_synthetic_dataset(
+            args.out,
+            args.clips_per_class,
+            args.seed,
+            config,
+            workers=args.workers,
+            jpeg_quality=args.jpeg_quality,
+        )
+    except (ValueError, RecorderError) as error:
+        print(f"python -m recordings synth: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: the same command finishes {args.out} (the clips made are kept)", file=sys.stderr)
+        return 130
     print(f"{len(paths)} clips in {args.out} (label map {Path(args.out) / LABEL_MAP_FILENAME})")
     return 0
 

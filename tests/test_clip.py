@@ -43,6 +43,17 @@ def test_ntu_clip_replays_skeleton_and_video(shared_data: Path) -> None:
     assert body.states.tolist() == ntu_body.states.tolist()
 
 
+def test_a_video_cut_short_replays_the_rest_without_colour_and_says_so(shared_data, tmp_path, caplog) -> None:
+    skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton"
+    cut = tmp_path / "S001C001P001R001A001_rgb.avi"  # its header still announces 103 frames
+    cut.write_bytes((shared_data / "ntu" / "rgb" / cut.name).read_bytes()[:100_000])
+    with open_recording(skeleton, video=cut) as recording, caplog.at_level("WARNING", "recordings"):
+        frames = list(recording.frames())
+    coloured = sum(f.color is not None for f in frames)
+    assert len(frames) == 103 and 0 < coloured < 10
+    assert f"only {coloured} of its 103 frames decode" in caplog.text and str(cut) in caplog.text
+
+
 def test_skeleton_only_replay_without_sidecar(shared_data: Path) -> None:
     skeleton = shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton"
     with open_recording(skeleton) as recording:

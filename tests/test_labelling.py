@@ -231,3 +231,11 @@ def test_a_mark_that_overlaps_is_refused_on_screen(tmp_path: Path) -> None:
     assert marker.saved == 0 and len(marker.labels.intervals) == 1
     assert marker.handle("7") and "no class 7" in marker.message
     assert not marker.handle("x")
+
+
+def test_an_ntu_clip_lists_the_class_its_name_gives(shared_data: Path, capsys) -> None:
+    # NTU's own clips have no sidecar: "(no label)" would hide that A011 is "reading".
+    clip = shared_data / "ntu" / "skeletons" / "S001C001P001R001A011.skeleton"
+    assert main(["label", str(clip), "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "clip label A011 reading (from the clip's name)" in out and "the whole clip is its label" in out

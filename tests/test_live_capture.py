@@ -201,13 +201,18 @@ def test_tracks_are_created_kept_bounded_and_retired_by_tracking_id():
     for i in range(1, 10):
         tracks.observe(i * 0.1, [body(1, x=i)], i)  # person 2 walked out
     assert tracks.ids() == [1]
-    assert tracks.created == 2 and tracks.retired == 1
+    assert tracks.people_seen == 2 and tracks.retired == 1
     (snapshot,) = tracks.snapshot()
     assert len(snapshot.timestamps) == 5  # bounded history
     np.testing.assert_allclose(snapshot.timestamps, [0.5, 0.6, 0.7, 0.8, 0.9])
     assert snapshot.sequences.tolist() == [5, 6, 7, 8, 9]
     assert snapshot.joints.shape == (5, J, 3) and snapshot.joints[-1, 0, 0] == 9
     assert snapshot.states.shape == (5, J) and snapshot.joints_color.shape == (5, J, 2)
+    # A looped replay starts its tracks again under the same ids: the same people, not new ones.
+    tracks.clear()
+    tracks.observe(0.0, [body(1), body(2)], 10)
+    tracks.observe(0.1, [body(3)], 11)
+    assert tracks.people_seen == 3
 
 
 def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_one():

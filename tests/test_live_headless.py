@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from model_files import random_checkpoint
 
+from core.engines import Backend, unavailable_reason
 from core.timeline import NO_ACTION
 from live.app import build_parser, checkpoint_for, config_from_args, main, no_display_reason
 from live.headless import AlertConfig, AlertDispatcher, EventLog, HeadlessConfig, run_headless
@@ -113,6 +114,16 @@ def test_an_end_threshold_keeps_a_wavering_action_one_event():
     assert [(e.kind, e.action) for e in switched] == [("ended", "drink"), ("started", "wave")]
     # An end threshold above the threshold is the threshold (an event cannot need more to last than to start).
     assert EventLog(threshold=0.6, end_threshold=0.9).end_threshold == 0.6
+
+    # How long an event lasts does not depend on --top-k: with one class shown, the ongoing action's
+    # probability (0.32, second) is still read from the whole distribution.
+    log = EventLog(threshold=0.6, end_threshold=0.3)
+    log.update(hop(0.0, decision(1, 0.0, "drink", 0.8)))
+    top1 = dataclasses.replace(decision(1, 0.2, NO_ACTION, 0.66), topk=((NO_ACTION, 0.66),),
+                               probabilities={NO_ACTION: 0.66, "drink": 0.32, "wave": 0.02})
+    assert log.update(hop(0.2, top1)) == []
+    dropped = dataclasses.replace(top1, stream_time=0.4, probabilities={NO_ACTION: 0.8, "drink": 0.2})
+    assert [(e.kind, e.action) for e in log.update(hop(0.4, dropped))] == [("ended", "drink")]
 
 
 def test_events_in_the_log_say_how_long_they_lasted(caplog):
@@ -243,6 +254,29 @@ def test_cli_defaults_and_choices():
     assert not config_from_args(build_parser().parse_args(["--source", "kinect", "--fast"])).pipeline.lockstep
     assert config.pipeline.recognition.hop_s == 0.5 and config.headless_config.alerts.classes == ("falling",)
     assert config.alert_classes_given and config.pipeline.record_from_start == Path("runs/recordings")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--threads", "0"], "--threads: must be at least 1, got 0"),
+    (["--hop", "0"], "--hop: must be positive"),
+    (["--top-k", "0"], "--top-k: must be at least 1"),
+    (["--session", "5000"], "--session: must be from 1 to 999"),  # S5000... is no NTU name
+    (["--performer", "-3"], "--performer: must be from 1 to 999"),
+])
+def test_cli_numbers_out_of_range_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_paths_it_cannot_write_and_engines_it_lacks_are_one_clear_line(tmp_path, capsys):
+    not_a_folder = tmp_path / "afile"
+    not_a_folder.write_text("")
+    assert main(["--headless", "--duration", "1", "--events", str(not_a_folder / "events.jsonl")]) == 2
+    assert "Not a directory" in capsys.readouterr().err
+    if unavailable_reason(Backend.TENSORRT) is not None:
+        assert main(["--headless", "--duration", "1", "--engine", "tensorrt"]) == 2
+        assert capsys.readouterr().err.startswith("python -m live: tensorrt:")
 
 
 def test_cli_kinect_without_windows_is_one_clear_line(capsys):

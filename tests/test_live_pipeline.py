@@ -67,6 +67,18 @@ def test_a_failed_ring_allocation_closes_the_source(tiny_model, monkeypatch):
     assert source.closes == 1
 
 
+def test_a_recording_folder_that_cannot_be_made_closes_the_source_and_starts_nothing(tiny_model, tmp_path):
+    engine, inputs = tiny_model
+    source = TrackedSource()
+    not_a_folder = tmp_path / "afile"
+    not_a_folder.write_text("")
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig(record_from_start=not_a_folder))
+    with pytest.raises(OSError):
+        pipeline.start()
+    assert source.closes == 1 and not pipeline.started  # the window's clean-up then stops no thread
+    assert not pipeline.capture.alive and source.opens == 1
+
+
 def test_headless_start_up_failure_closes_the_source_and_its_outputs(tiny_model, tmp_path):
     engine, inputs = tiny_model
     source = TrackedSource()

@@ -346,3 +346,20 @@ def test_next_session_counts_past_every_clip_in_the_folder(tmp_path: Path) -> No
     (tmp_path / "live_20261130_101010.json").write_text(json.dumps({"session": 9}))
     (tmp_path / "notes.txt").write_text("S099")
     assert next_session(tmp_path) == 10
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_files_written_atomically_are_readable_by_others_as_plain_files_are(tmp_path):
+    # A clip or labels.txt that only its writer can read is no use to the site's training account.
+    from recordings.atomic import replace_atomically
+
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(b"x")
+    written = tmp_path / "labels.txt"
+    replace_atomically(written, b"A121\tpatient fell\n")
+    assert written.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    written.chmod(0o640)  # a file's own permissions survive its rewrite
+    replace_atomically(written, b"A121\tpatient fell\nA122\tpatient left bed\n")
+    assert written.stat().st_mode & 0o777 == 0o640
+    assert written.read_bytes().endswith(b"left bed\n")
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

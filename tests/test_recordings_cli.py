@@ -138,6 +138,20 @@ def test_view_out_with_another_suffix_is_refused_in_one_line(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("option", "message"), [
+    (["--width", "0"], "--width: must be at least 16"),
+    (["--fps", "-2"], "--fps: must be positive"),
+    (["--max-frames", "-1"], "--max-frames: must be at least 1"),
+])
+def test_view_out_numbers_out_of_range_are_refused_before_anything_is_written(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["view", str(xef_file), "--out", str(tmp_path / "fall.avi"), *option])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_view_out_counts_only_the_frames_really_written(
     xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -71,3 +71,26 @@ def test_a_second_run_keeps_finished_clips_and_refuses_another_seed(tmp_path) ->
         )
     with pytest.raises(ValueError, match="clips_per_class"):
         write_synthetic_dataset(tmp_path, 0, seed=5)
+
+
+def test_a_clip_an_interrupted_run_left_unlisted_is_made_again(tmp_path) -> None:
+    # Ctrl-C finalises the clip being made (short) before the manifest lists it, a kill leaves its
+    # .partial folder: the next run with the same arguments must make it again, not stop on it.
+    from recordings.recorder import PARTIAL_SUFFIX
+
+    write_synthetic_dataset(tmp_path, 1, seed=5, classes=[4], progress=None)
+    name = sample_name(4, 1, 5)
+    (tmp_path / f"{name}.skeleton").write_text("3\n")  # a short clip, finalised by the interruption
+    (tmp_path / f"{name}.json").write_text("{}")
+    (tmp_path / f"{name}{PARTIAL_SUFFIX}").mkdir()
+    paths = write_synthetic_dataset(tmp_path, 2, seed=5, classes=[4], progress=None)
+    assert [p.name for p in paths] == ["S006C001P001R001A125.skeleton", f"{name}.skeleton"]
+    assert not (tmp_path / f"{name}{PARTIAL_SUFFIX}").exists()
+    assert read_skeleton(tmp_path / f"{name}.skeleton").num_frames > 3
+
+
+def test_synth_with_no_clips_is_one_clear_line(tmp_path, capsys) -> None:
+    from recordings.synthetic import main
+
+    assert main(["--out", str(tmp_path / "sim"), "--clips-per-class", "0"]) == 2
+    assert "clips_per_class must be at least 1, got 0" in capsys.readouterr().err

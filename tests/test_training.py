@@ -57,6 +57,11 @@ def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
         ("augment:\n  time_reverse: 2\n", r"time_reverse is a probability in \[0, 1\], got 2"),
         ("augment:\n  scale: 1.0\n", r"scale must be in \[0, 1\)"),
         ("augment:\n  rotate_deg: -5\n", "rotate_deg must not be negative"),
+        ("optim:\n  lr: -1\n", "lr and finetune_lr must not be negative"),
+        ("optim:\n  label_smoothing: 1\n", r"label_smoothing must be in \[0, 1\)"),
+        ("data:\n  validation_fraction: 2\n", r"validation_fraction is a fraction in \[0, 1\), got 2"),
+        ("window:\n  duration_s: 0\n", "duration_s must be positive"),
+        ("epochs:\n  pose: -1\n", "pose must not be negative"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -65,6 +70,28 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) 
     with pytest.raises(ConfigError, match=message) as error:
         load_config(path)
     assert "bad.yaml" in str(error.value)
+
+
+def test_a_device_this_machine_lacks_is_a_config_error() -> None:
+    from training.distributed import pick_device
+
+    assert pick_device("cpu").type == "cpu"
+    with pytest.raises(ConfigError, match="expected auto, cpu, cuda or cuda:N"):
+        pick_device("banana")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="torch sees no CUDA GPU"):
+            pick_device("cuda:1")
+
+
+def test_a_stage_of_no_epochs_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    # It used to "finish" at once, with no best.pt, and then block every rerun as already finished.
+    from training.stages import StageError, train_stage
+
+    data = tmp_path / "nucla"
+    write_nucla(data)
+    with pytest.raises(StageError, match="epochs.pose is 0: the pose stage needs at least one epoch"):
+        train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "0"}), "pose")
+    assert not (tmp_path / "run").exists()
 
 
 def test_bad_override_is_named() -> None:
@@ -861,3 +888,16 @@ def test_mirroring_is_refused_when_crops_are_trained() -> None:
     with pytest.raises(DatasetError, match="augment.mirror"):
         WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=True, with_crops=True,
                       augmentation=Augmentation(mirror=0.5))
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--checkpoint", "m.pt", "--engine", "tensorrt", "--threshold", "0.9"],
+     "--engine, --threshold: not used when evaluating clips"),
+    (["--stream", "--checkpoint", "m.pt", "--device", "cuda:7", "--windows", "9"],
+     "--device, --windows: not used when evaluating --stream"),
+    (["--rescore", "run", "--hop", "1"], "--hop: not used when evaluating --rescore"),
+])
+def test_evaluate_refuses_options_of_another_mode_instead_of_ignoring_them(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", *argv])
+    assert stop.value.code == 2 and message in capsys.readouterr().err

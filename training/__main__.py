@@ -23,6 +23,7 @@ import argparse
 import sys
 
 from core.model.checkpoint import CheckpointError, DecisionSettings
+from recordings.argument_types import integer_in, positive_float
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
@@ -93,6 +94,23 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     return load_config(args.config, overrides)
 
 
+# `evaluate`'s options by the mode they apply to (argument dest -> flag): one given to another mode is
+# refused rather than ignored. The options have no argparse defaults, so "given" is "not None".
+CLIP_OPTIONS = {"dataset": "--dataset", "cache": "--cache", "device": "--device", "windows": "--windows",
+                "batch_size": "--batch-size", "workers": "--workers"}
+RUN_OPTIONS = {"hop": "--hop", "smoothing": "--smoothing", "alert_classes": "--alert-class",
+               "engine": "--engine"}
+STREAM_OPTIONS = {**RUN_OPTIONS, "threshold_given": "--threshold", "end_threshold_given": "--end-threshold"}
+
+
+def _refuse(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, options: dict[str, str], mode: str
+) -> None:
+    given = [flag for dest, flag in options.items() if getattr(args, dest) is not None]
+    if given:
+        parser.error(f"{', '.join(given)}: not used when evaluating {mode}")
+
+
 def _given_decisions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> DecisionSettings:
     """`evaluate`'s --smoothing / --threshold / --end-threshold (None where not given: the model's own,
     else the app's)."""
@@ -127,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ev.add_argument("--cache", help="prepared crops for RGB networks")
     ev.add_argument("--out", help="folder for results.json, confusion.png, attention.png")
-    ev.add_argument("--device", default="auto")
-    ev.add_argument("--windows", type=int, default=5, help="windows per clip, logits averaged (paper: 5)")
+    ev.add_argument("--device", help="auto (the default), cpu, cuda or cuda:N")
+    ev.add_argument("--windows", type=integer_in(1),
+                    help="windows per clip, logits averaged (default and paper: 5)")
     stream = ev.add_argument_group(
         "continuous streams (--stream): the app's own pipeline on whole sequences, scored per decision, "
         "event and alert"
@@ -138,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     from live.headless import AlertConfig
     from live.worker import RecognitionConfig
 
-    stream.add_argument("--hop", type=float, default=RecognitionConfig.hop_s,
-                        help="seconds between decisions")
+    stream.add_argument("--hop", type=positive_float,
+                        help=f"seconds between decisions (default: {RecognitionConfig.hop_s}, as "
+                             "python -m live)")
     stream.add_argument("--smoothing", type=float, default=None,
                         help="time constant (s) of the score smoothing (default: the model's own, else "
                              f"{RecognitionConfig.smoothing_s}, as python -m live)")
@@ -152,13 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="alert classes (default: the app's, falling / fall_down, where the model "
                              "has them)")
-    stream.add_argument("--engine", default="auto", help="inference backend, as python -m live --engine")
+    stream.add_argument("--engine", help="inference backend, as python -m live --engine (default: auto)")
     stream.add_argument("--rescore", metavar="RUN_DIR",
                         help="score a finished --stream run again from its results.json and decisions "
                              "(no model runs; --threshold / --end-threshold may differ: they change events "
                              "and alerts only); writes to --out, default RUN_DIR/rescored")
-    ev.add_argument("--batch-size", type=int, default=64)
-    ev.add_argument("--workers", type=int, default=0)
+    ev.add_argument("--batch-size", type=integer_in(1), help="clips per batch (default: 64)")
+    ev.add_argument("--workers", type=integer_in(0), help="DataLoader worker processes (default: 0)")
     _threads_argument(ev)
 
     pr = sub.add_parser("prepare", help="decode every clip once into a memory-mappable crop + skeleton cache")
@@ -209,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate" and args.rescore:
             from training.streaming import rescore_stream
 
+            _refuse(parser, args, {**CLIP_OPTIONS, **RUN_OPTIONS}, "--rescore (it runs no model)")
             given = _given_decisions(parser, args)
             rescore_stream(args.rescore, threshold=given.threshold, end_threshold=given.end_threshold,
                            out=args.out)
@@ -217,20 +238,22 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate" and args.stream:
             from training.evaluate import evaluate_streams
 
+            _refuse(parser, args, CLIP_OPTIONS, "--stream (the app's pipeline: see --engine)")
             evaluate_streams(
                 args.checkpoint,
                 data=args.data,
                 subset=args.subset or "all",
                 out=args.out,
-                hop_s=args.hop,
+                hop_s=args.hop or RecognitionConfig.hop_s,
                 decisions=_given_decisions(parser, args),
                 alert_classes=args.alert_classes,
-                engine=args.engine,
+                engine=args.engine or "auto",
                 threads=args.threads,
             )
         elif args.command == "evaluate":
             from training.evaluate import evaluate
 
+            _refuse(parser, args, STREAM_OPTIONS, "clips (they apply with --stream)")
             evaluate(
                 args.checkpoint,
                 data=args.data,
@@ -238,10 +261,10 @@ def main(argv: list[str] | None = None) -> int:
                 out=args.out,
                 dataset=args.dataset,
                 cache=args.cache,
-                device=args.device,
-                batch_size=args.batch_size,
-                workers=args.workers,
-                eval_windows=args.windows,
+                device=args.device or "auto",
+                batch_size=args.batch_size or 64,
+                workers=args.workers or 0,
+                eval_windows=args.windows or 5,
             )
         elif args.command == "prepare":
             from training.prepare import run_prepare

@@ -72,6 +72,17 @@ class DataConfig:
     missing_list: str = ""  # NTU: official missing-skeleton list, when not in the dataset folder
 
 
+    def __post_init__(self) -> None:
+        for name in ("validation_fraction", "test_fraction"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} is a fraction in [0, 1), got {getattr(self, name)}")
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise ValueError("validation_fraction + test_fraction leave nothing to train on")
+        if not self.nucla_fps > 0:
+            raise ValueError(f"nucla_fps must be positive, got {self.nucla_fps}")
+        if self.max_bodies < 1:
+            raise ValueError(f"max_bodies must be at least 1, got {self.max_bodies}")
+
 @dataclass
 class WindowConfig:
     """What one training example is: the same window live inference classifies."""
@@ -86,6 +97,16 @@ class WindowConfig:
     stride_s: float = 0.2
     background_ratio: float = 1.0
 
+
+    def __post_init__(self) -> None:
+        for name in ("duration_s", "stride_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("num_frames", "jitter", "background_ratio"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.eval_windows < 1:
+            raise ValueError(f"eval_windows must be at least 1, got {self.eval_windows}")
 
 @dataclass
 class AugmentConfig:
@@ -147,6 +168,22 @@ class OptimConfig:
     label_smoothing: float = 0.0
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
 
+    def __post_init__(self) -> None:
+        # Checked with the config: torch would otherwise stop with its own words after the data loaded,
+        # or (a negative decay, a smoothing of 1) train quietly on nonsense.
+        if not self.lr >= 0 or (self.finetune_lr is not None and not self.finetune_lr >= 0):
+            raise ValueError(f"lr and finetune_lr must not be negative, got {self.lr} and {self.finetune_lr}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        for name in ("init_lr_scale", "weight_decay", "attention_weight", "grad_clip",
+                     "plateau_patience", "early_stop_patience"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if not 0 < self.plateau_factor <= 1:
+            raise ValueError(f"plateau_factor must be in (0, 1], got {self.plateau_factor}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
 
 @dataclass
 class DistillConfig:
@@ -203,6 +240,13 @@ class StageEpochs:
     # The first epochs of N1 with the part I3Ds held as step 2 left them: the attention first learns
     # which part already tells each class apart, before the parts adapt to where it looks.
     attention_frozen_parts: int = 0
+
+    def __post_init__(self) -> None:
+        # 0 is meaningful (fine-tuning with epochs.pose=0 keeps the base's pose stream); a stage that is
+        # asked to train needs at least one epoch (training.stages.train_stage says so).
+        for name, value in dataclasses.asdict(self).items():
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
 
 
 @dataclass

@@ -37,6 +37,7 @@ import numpy as np
 from core.glimpse import PARTS, GlimpseConfig
 from core.model.profiles import demo
 from core.timeline import NO_ACTION
+from recordings.argument_types import integer_in
 from simulation.actions import CLASS_NAMES, CLASSES
 from training.cache import CacheSettings
 from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
@@ -149,7 +150,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for the caches, the run and the evaluation")
     parser.add_argument("--scenes", type=int, default=28, help="simulated rooms to train on")
     parser.add_argument("--scene-minutes", type=float, default=5.0, help="minutes of each room")
-    parser.add_argument("--people", type=int, default=2, help="people in a room at most")
+    parser.add_argument("--people", type=integer_in(1), default=2, help="people in a room at most")
     parser.add_argument(
         "--test-clips-per-class", type=int, default=20, help="cut clips per class, for the attention check"
     )

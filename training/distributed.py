@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from training.config import ConfigError
+
 
 @dataclass(frozen=True)
 class Process:
@@ -30,16 +32,23 @@ class Process:
 
 
 def pick_device(preference: str, local_rank: int = 0) -> torch.device:
-    """'auto' -> this process's GPU when there is one, else the CPU; 'cuda' -> cuda:local_rank."""
+    """'auto' -> this process's GPU when there is one, else the CPU; 'cuda' -> cuda:local_rank.
+    A device this machine does not have is a ConfigError (the `device` setting), not a crash later."""
     if preference == "auto":
         preference = "cuda" if torch.cuda.is_available() else "cpu"
-    if preference == "cuda":
+    try:
+        device = torch.device(preference)
+    except RuntimeError:
+        raise ConfigError(f"device {preference!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' requested but torch sees no CUDA GPU")
-        return torch.device("cuda", local_rank)
-    device = torch.device(preference)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {preference!r} requested but torch sees no CUDA GPU")
+            raise ConfigError(f"device {preference!r} requested but torch sees no CUDA GPU")
+        device = torch.device("cuda", local_rank if device.index is None else device.index)
+        if device.index >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            raise ConfigError(f"device {preference!r}: this machine has {count} CUDA GPU(s)")
+    elif device.type != "cpu":
+        raise ConfigError(f"device {preference!r}: expected auto, cpu, cuda or cuda:N")
     return device
 
 

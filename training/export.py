@@ -52,6 +52,7 @@ from core.glimpse import PARTS, crop_window, part_boxes
 from core.model import load_checkpoint
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
+from recordings.argument_types import integer_in
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
 
@@ -319,7 +320,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="shared data folder (../shared/data): check on real NTU crops instead of random ones",
     )
-    parser.add_argument("--people", type=int, default=2, help="batch size (windows) of the check")
+    parser.add_argument("--people", type=integer_in(1), default=2, help="batch size (windows) of the check")
     parser.add_argument(
         "--split", action="store_true", help="also write the I3D / pose-head pieces for TensorRT"
     )

@@ -294,6 +294,9 @@ def train_stage(
     process = process or distributed.start(config.device)
     splits = splits or build_splits(config.data)
     net_config, network_stages = _stage_plan(config, stage, splits)
+    epochs = getattr(config.epochs, stage)
+    if epochs < 1:  # before anything is written: a "finished" stage with no best.pt would block reruns
+        raise StageError(f"epochs.{stage} is {epochs}: the {stage} stage needs at least one epoch")
     out = Path(config.out) / stage
     state_path = out / "state.pt"
     if process.is_main:
@@ -309,7 +312,6 @@ def train_stage(
     optimisation = _Optimisation.for_stage(network, stage, config, process, pretrained)
     train_set, validation_set, sampler, loader = _stage_data(config, stage, splits, net_config, process)
 
-    epochs = getattr(config.epochs, stage)
     progress = _Progress()
     if state_path.is_file() and not restart:
         progress = _resume(state_path, network, optimisation)

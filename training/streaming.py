@@ -264,7 +264,9 @@ def evaluate_stream(
     checkpoint = Path(checkpoint)
     model, inputs = open_model(checkpoint, engine, threads)
     chosen = decisions_for(decisions or DecisionSettings(), model.metadata.decisions)
-    recognition = RecognitionConfig(hop_s=hop_s, smoothing_s=chosen.smoothing_s)
+    # The decisions written keep their top RESCORE_TOP_K classes: enough for `--rescore` to follow an
+    # event down to any end threshold above 1 / (k + 1) (an action outside the top k has at most that).
+    recognition = RecognitionConfig(hop_s=hop_s, smoothing_s=chosen.smoothing_s, top_k=RESCORE_TOP_K)
     threshold = chosen.threshold
     classes = inputs.class_names
     if alert_classes is None:  # as the app: the default alert classes this model knows
@@ -316,6 +318,9 @@ def evaluate_stream(
                             alert, started, f"{checkpoint.name} on {data}")
 
 
+RESCORE_TOP_K = 5
+
+
 def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_threshold: float | None = None,
                    out: str | Path | None = None) -> StreamRun:
     """`evaluate --rescore RUN_DIR`: score a finished stream run again from what it wrote (results.json:
@@ -352,6 +357,13 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     threshold = previous["threshold"] if threshold is None else threshold
     # Runs written before events had an end threshold ended them at the threshold (None).
     end_threshold = previous.get("end_threshold") if end_threshold is None else end_threshold
+    kept = min((len(d.topk) for run in decisions.values() for d in run), default=0)
+    lowest = min(x for x in (threshold, end_threshold) if x is not None)
+    if kept < len(previous["classes"]) and lowest <= 1 / (kept + 1):
+        # Below that an action may hold on outside the top k, where the written decisions cannot see it.
+        raise DatasetError(f"{run_dir}: its decisions keep their top {kept} classes, which follow an event "
+                           f"only above {1 / (kept + 1):.3f}; threshold {lowest} needs `evaluate --stream` "
+                           "again")
     alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold)
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
     return _score_and_write(Path(out) if out else run_dir / "rescored",

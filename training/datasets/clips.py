@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 def label_map_for(root: str | Path, label_map: str | None) -> tuple[Path, LabelMap]:
     path = Path(label_map) if label_map else Path(root) / LABEL_MAP_FILENAME
     if not path.is_file():
-        raise DatasetError(f"label map {path} not found (set data.label_map / --label-map)")
+        raise DatasetError(f"label map {path} not found (set data.label_map, or --label-map with prepare)")
     return path, read_label_map(path, site=False)
 
 
