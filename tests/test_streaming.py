@@ -79,7 +79,7 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     assert json.loads((tmp_path / "held" / "results.json").read_text())["end_threshold"] == 0.2
     # The decisions keep 5 classes: an event followed down to 0.1 could hold on outside them, unseen.
     assert {len(r["topk"]) for r in records} == {5}
-    with pytest.raises(DatasetError, match="keep their top 5 classes, which follow an event only above 0.167"):
+    with pytest.raises(DatasetError, match="top 5 classes, which follow an event only above 0.167"):
         rescore_stream(tmp_path, end_threshold=0.1, out=tmp_path / "low")
     damaged = json.loads((tmp_path / "results.json").read_text())
     damaged["truth"][0]["intervals"] = [{"start": 1.0, "label": "kick"}]  # no end
