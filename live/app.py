@@ -451,7 +451,9 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     alerts = AlertDispatcher(config.headless_config.alerts, pipeline.inputs.class_names)
     try:
         pipeline.start()
-        overlay = OverlayConfig(record_dir=config.record_dir, close_at_end=not config.replay.loop,
+        # A screenshot waits for its delay: a replay shorter than that stays up at its last frame.
+        overlay = OverlayConfig(record_dir=config.record_dir,
+                                close_at_end=not config.replay.loop and config.screenshot is None,
                                 show_3d=config.show_3d)
         # The window draws the sources' bodies (Kinect v2); a v1 model reads them through its joint map.
         window = LiveWindow(pipeline, KINECT_V2, overlay, alerts=alerts)

@@ -138,6 +138,10 @@ class Bar(QtWidgets.QProgressBar):
         self.setValue(int(round(max(0.0, min(1.0, value)) * 1000)))
         self.setFormat(f"{label}  {value * 100:.0f}%")
 
+    def clear_value(self) -> None:
+        self.setValue(0)
+        self.setFormat("")
+
 
 class PersonPanel(QtWidgets.QFrame):
     """One person: the crops the model saw, its attention over them, and the top actions."""
@@ -177,6 +181,7 @@ class PersonPanel(QtWidgets.QFrame):
             layout.addWidget(bar)
         self._color: tuple[int, int, int] | None = None
         self._bar_colors: list[tuple[int, int, int] | None] = [None] * top_k
+        self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
 
     def set_color(self, color: tuple[int, int, int]) -> None:
         if color == self._color:
@@ -187,13 +192,18 @@ class PersonPanel(QtWidgets.QFrame):
         self.title.setStyleSheet(f"color: rgb({r}, {g}, {b}); font-weight: bold; font-size: 13px")
         self._bar_colors = [None] * len(self.actions)  # recoloured at the next decision
 
-    def show_decision(self, label: str, decision: Decision, truth: str | None = None) -> None:
+    def show_decision(self, label: str, decision: Decision) -> None:
+        """`decision.truth` (where the source knows it) is what its window shows, as scored."""
+        self._waiting_for = None
         self.title.setText(label)
         detail = f"tracking id {decision.tracking_id}  ·  {decision.latency_s * 1000:.0f} ms"
+        truth = decision.truth
         self.detail.setText(detail if truth is None else f"{detail}  ·  truth: {class_title(truth)}")
         for i, part in enumerate(self.parts):
             if decision.crops is not None:
                 self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
+            else:  # none to show (privacy): not the last person's
+                self.crops[i].clear()
             self.attention[i].show_value(PART_TITLES.get(part, part), float(decision.attention[i]))
         for k, (bar, (name, p)) in enumerate(zip(self.actions, decision.topk, strict=False)):
             color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
@@ -203,28 +213,33 @@ class PersonPanel(QtWidgets.QFrame):
             bar.show_value(class_title(name), p)
 
     def show_waiting(self, label: str, tracking_id: int) -> None:
+        """A person with no decision yet. Panels are reused by position: whatever an earlier person's
+        decision left here (crops, attention, actions) must go, or it reads as this person's."""
         self.title.setText(label)
         self.detail.setText(f"tracking id {tracking_id}  ·  gathering a window")
+        if self._waiting_for == tracking_id:
+            return
+        self._waiting_for = tracking_id
+        for crop in self.crops:
+            crop.clear()
+        for bar in (*self.attention, *self.actions):
+            bar.clear_value()
 
 
 def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes: np.ndarray | None,
-                decision: Decision | None, label: str, color: tuple[int, int, int], scale: float,
-                labels_drawn: list[tuple[int, int, int, int]] | None = None) -> None:
-    """Draw one person onto an RGB display image (in place): skeleton, part boxes, top action.
+                decision: Decision | None, color: tuple[int, int, int], scale: float) -> None:
+    """Draw one person's skeleton and part boxes onto an RGB display image (in place).
 
     `pixels` (J, 2) and `boxes` (P, 4) are in the sensor's colour pixels; `scale` maps them to the
     display image. Drawn into the pixels rather than as scene items: one image upload per tick,
-    whatever the number of people, and nothing for Qt to keep per person. `labels_drawn`: the label
-    boxes (x0, y0, x1, y1) of the people already drawn in this image; this person's label goes up
-    until it covers none of them (two people side by side would write over each other), then joins.
+    whatever the number of people, and nothing for Qt to keep per person.
     """
     pixels = pixels * scale
     for a, b in bones:
         pa, pb = pixels[a], pixels[b]
         if np.isfinite(pa).all() and np.isfinite(pb).all():
             cv2.line(image, _pt(pa), _pt(pb), color, 2, cv2.LINE_AA)
-    visible = np.isfinite(pixels).all(1)
-    for p in pixels[visible]:
+    for p in pixels[np.isfinite(pixels).all(1)]:
         cv2.circle(image, _pt(p), 2, (255, 255, 255), -1, cv2.LINE_AA)
     if boxes is not None:
         for i, box in enumerate(boxes):
@@ -235,23 +250,34 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
             weight = float(decision.attention[i]) if decision is not None else 0.0
             cv2.rectangle(image, _pt((cx - w / 2, cy - h / 2)), _pt((cx + w / 2, cy + h / 2)), color,
                           1 + int(round(6 * weight)), cv2.LINE_AA)
-    if visible.any():
-        head = pixels[visible][np.argmin(pixels[visible, 1])]
-        text, ink = label, (255, 255, 255)
-        if decision is not None and decision.topk[0][0] == NO_ACTION:
-            text, ink = f"{label}: no action", NO_ACTION_GREY  # nothing is happening: said quietly
-        elif decision is not None:
-            text = f"{label}: {decision.topk[0][0]} {decision.topk[0][1] * 100:.0f}%"
-        (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-        x, y = int(head[0] - width / 2), int(head[1] - 14)
-        taken = labels_drawn if labels_drawn is not None else []
+
+
+def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None, label: str, scale: float,
+               labels_drawn: list[tuple[int, int, int, int]] | None = None) -> None:
+    """Write a person's top action above their head (in place). Labels go on after every skeleton
+    (`LiveWindow._draw_people`) so that no one's bones cross another's words. `labels_drawn`: the label
+    boxes (x0, y0, x1, y1) already written in this image; this one goes up until it covers none of
+    them (two people side by side would write over each other), then joins."""
+    pixels = pixels * scale
+    visible = np.isfinite(pixels).all(1)
+    if not visible.any():
+        return
+    head = pixels[visible][np.argmin(pixels[visible, 1])]
+    text, ink = label, (255, 255, 255)
+    if decision is not None and decision.topk[0][0] == NO_ACTION:
+        text, ink = f"{label}: no action", NO_ACTION_GREY  # nothing is happening: said quietly
+    elif decision is not None:
+        text = f"{label}: {decision.topk[0][0]} {decision.topk[0][1] * 100:.0f}%"
+    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    x, y = int(head[0] - width / 2), int(head[1] - 14)
+    taken = labels_drawn if labels_drawn is not None else []
+    box = (x - 3, y - height - 4, x + width + 3, y + 4)
+    while any(_overlap(box, other) for other in taken):
+        y -= height + 10
         box = (x - 3, y - height - 4, x + width + 3, y + 4)
-        while any(_overlap(box, other) for other in taken):
-            y -= height + 10
-            box = (x - 3, y - height - 4, x + width + 3, y + 4)
-        taken.append(box)
-        cv2.rectangle(image, box[:2], box[2:], (0, 0, 0), -1)
-        cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
+    taken.append(box)
+    cv2.rectangle(image, box[:2], box[2:], (0, 0, 0), -1)
+    cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -335,6 +361,10 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         self.status = QtWidgets.QLabel()
         self.status.setStyleSheet("font-family: monospace; font-size: 12px; padding: 2px")
+        # A long line is cut at the right (the whole of it is the tooltip) instead of widening the
+        # window past the screen and pushing the buttons off it; what needs attention comes first.
+        policy = QtWidgets.QSizePolicy.Policy
+        self.status.setSizePolicy(policy.Ignored, policy.Preferred)
         self.pause_button = QtWidgets.QPushButton("Pause [space]")
         self.record_button = QtWidgets.QPushButton("Record [r]")
         quit_button = QtWidgets.QPushButton("Quit [q]")
@@ -432,7 +462,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         for gone in set(self._numbers) - live_ids - {b.tracking_id for b in bodies}:
             del self._numbers[gone]
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
-        labels_drawn: list[tuple[int, int, int, int]] = []
+        labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
                 panel.hide()
@@ -441,14 +471,18 @@ class LiveWindow(QtWidgets.QMainWindow):
             number = self.person_number(body.tracking_id)
             label, color = f"person {number}", PALETTE[(number - 1) % len(PALETTE)]
             decision = self._decisions.get(body.tracking_id)
-            draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, label, color,
-                        self._scale, labels_drawn)
+            draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, color,
+                        self._scale)
+            labels.append((body.joints_color, decision, label))
             panel.set_color(color)
             panel.show()
             if decision is not None:
-                panel.show_decision(label, decision, body.truth)
+                panel.show_decision(label, decision)
             else:
                 panel.show_waiting(label, body.tracking_id)
+        labels_drawn: list[tuple[int, int, int, int]] = []
+        for pixels, decision, label in labels:  # after every skeleton: no bone crosses the words
+            draw_label(image, pixels, decision, label, self._scale, labels_drawn)
         self.nobody.setVisible(not order)
 
     # ---- the 3D room (live/room3d.py) ------------------------------------------------------
@@ -496,23 +530,16 @@ class LiveWindow(QtWidgets.QMainWindow):
         def ms(value: float | None) -> str:
             return "  -  " if value is None else f"{value * 1000:4.0f} ms"
 
-        parts = [
-            stats.source,
-            f"{stats.capture_fps:4.1f} fps",
-            f"latency p50 {ms(stats.latency_p50_s)} p95 {ms(stats.latency_p95_s)}",
-            f"dropped {stats.dropped}",
-            f"engine {stats.engine}",
-            f"{stats.people} {'person' if stats.people == 1 else 'people'}",
-        ]
+        parts = []
+        if self.alerts is not None and self.alerts.alerts:
+            last = self.alerts.alerts[-1]
+            parts.append(f"ALERT {last.action} ({len(self.alerts.alerts)})")
         if stats.recording:
             parts.append(f"REC {stats.recording}")
         if stats.saving:
             parts.append(f"saving {', '.join(stats.saving)}")
         if stats.privacy is not PrivacyMode.OFF:
             parts.append(f"privacy {stats.privacy.value}")
-        if self.alerts is not None and self.alerts.alerts:
-            last = self.alerts.alerts[-1]
-            parts.append(f"ALERT {last.action} ({len(self.alerts.alerts)})")
         if stats.paused:
             parts.append("PAUSED")
         if self._notice is not None:
@@ -520,7 +547,18 @@ class LiveWindow(QtWidgets.QMainWindow):
                 parts.append(self._notice[0])  # kept for notice_s, not overwritten by the next tick
             else:
                 self._notice = None
-        self.status.setText("  |  ".join(parts))
+        parts += [
+            f"{stats.people} {'person' if stats.people == 1 else 'people'}",
+            stats.source,
+            f"{stats.capture_fps:4.1f} fps",
+            f"latency p50 {ms(stats.latency_p50_s)} p95 {ms(stats.latency_p95_s)}",
+            f"dropped {stats.dropped}",
+            f"engine {stats.engine}",
+        ]
+        text = "  |  ".join(parts)
+        if text != self.status.text():
+            self.status.setText(text)
+            self.status.setToolTip(text)
         banner = ""
         if not stats.connected and not self.pipeline.ended:
             banner = "sensor disconnected - waiting for it to return"

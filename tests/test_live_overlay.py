@@ -14,7 +14,7 @@ from core.camera import DEFAULT_CAMERA  # noqa: E402
 from core.frame import Body, Frame  # noqa: E402
 from core.skeleton import KINECT_V2  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
-from live.overlay import LiveWindow, OverlayConfig, draw_person  # noqa: E402
+from live.overlay import LiveWindow, OverlayConfig, draw_label, draw_person  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sources import FrameStream, ReplayOptions  # noqa: E402
 from live.worker import Decision, RecognitionConfig  # noqa: E402
@@ -57,14 +57,13 @@ def room() -> FrameStream:
                        color_shape=(360, 640), camera=CAMERA, fps=30.0)
 
 
-def test_draw_person_marks_skeleton_boxes_and_label():
+def test_draw_person_marks_skeleton_and_boxes():
     image = np.zeros((360, 640, 3), np.uint8)
     body = person(5, 0.0, 0.0)
     decision = Decision(0.0, 0.0, 5, (("wave", 0.9),), ("left_hand", "right_hand", "full_body"),
                         np.array([0.1, 0.8, 0.1], np.float32), 0.1)
     boxes = np.array([[40, 320, 40, 40], [600, 320, 40, 40], [np.nan, 0, 0, 0]], np.float32)  # corners
-    draw_person(image, body.joints_color, np.array(KINECT_V2.bones), boxes, decision, "person 1",
-                (255, 0, 0), 1.0)
+    draw_person(image, body.joints_color, np.array(KINECT_V2.bones), boxes, decision, (255, 0, 0), 1.0)
     assert image[..., 0].max() == 255  # skeleton / boxes in the person's colour
     # The attended box (right hand, 0.8) is drawn thicker than the other one (0.1).
     right = (image[298:343, 578:623, 0] == 255).sum()
@@ -77,8 +76,7 @@ def test_no_action_is_written_in_grey_without_a_probability():
     body = person(5, 0.0, 0.0)
     decision = Decision(0.0, 0.0, 5, ((NO_ACTION, 0.9), ("wave", 0.1)),
                         ("left_hand", "right_hand", "full_body"), np.array([0.3, 0.3, 0.4], np.float32), 0.1)
-    bones = np.array(KINECT_V2.bones)
-    draw_person(image, body.joints_color, bones, None, decision, "person 1", (255, 0, 0), 1.0)
+    draw_label(image, body.joints_color, decision, "person 1", 1.0)
     label_row = image[: int(np.nanmin(body.joints_color[:, 1])) - 4]  # the text sits above the head
     inked = label_row[(label_row > 0).any(-1)]
     assert len(inked) > 50
@@ -90,14 +88,30 @@ def test_labels_of_people_side_by_side_do_not_cover_each_other():
     body = person(5, 0.0, 0.0)
     decision = Decision(0.0, 0.0, 5, (("wave", 0.9),), ("left_hand", "right_hand", "full_body"),
                         np.array([0.1, 0.8, 0.1], np.float32), 0.1)
-    bones = np.array(KINECT_V2.bones)
     labels: list[tuple[int, int, int, int]] = []
     for shift in (0.0, 40.0):  # the second head 40 px to the right, at the same height
-        draw_person(image, body.joints_color + np.float32([shift, 0.0]), bones, None, decision, "person 1",
-                    (255, 0, 0), 1.0, labels)
+        draw_label(image, body.joints_color + np.float32([shift, 0.0]), decision, "person 1", 1.0, labels)
     first, second = labels
     assert second[0] < first[2]  # they would overlap side by side ...
     assert second[3] <= first[1]  # ... so the second label sits above the first
+
+
+def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
+    from live.overlay import PersonPanel
+
+    panel = PersonPanel(("left_hand", "right_hand", "full_body"), top_k=2)
+    qtbot.addWidget(panel)
+    crops = np.full((3, 32, 32, 3), 200, np.uint8)
+    parts = ("left_hand", "right_hand", "full_body")
+    fell = Decision(0.0, 1.0, 7, (("fall_down", 0.91), ("wave", 0.05)), parts,
+                    np.array([0.2, 0.3, 0.5], np.float32), 0.1, truth="fall_down", crops=crops)
+    panel.show_decision("person 1", fell)
+    assert "fall_down" in panel.actions[0].text() and "truth: fall_down" in panel.detail.text()
+    assert not panel.crops[0].pixmap().isNull()
+    panel.show_waiting("person 3", 9)  # somebody else, in the same place
+    assert "gathering a window" in panel.detail.text()
+    assert [bar.text() for bar in (*panel.attention, *panel.actions)] == [""] * 5
+    assert all(crop.pixmap().isNull() for crop in panel.crops)
 
 
 def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model, tmp_path):
