@@ -261,7 +261,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not clips:
         print(f"{directory}: no clips (*.skeleton) found")
         return 0
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter()  # clips per class
+    intervals: Counter[str] = Counter()  # marked intervals per class
     total = 0.0
     rows = []
     for clip in clips:
@@ -272,9 +273,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             duration = float(sidecar.timestamps[-1] - sidecar.timestamps[0]) if frames else 0.0
             action = sidecar.action_id
             if sidecar.timeline is not None and sidecar.timeline.intervals:
+                # Intervals say what the clip shows (its whole-clip label no longer does): the clip
+                # counts once for each class it holds, and each interval counts as one of them.
                 for interval in sidecar.timeline.intervals:
-                    counts[f"{interval.label} (intervals)"] += 1
+                    intervals[_class_key(names, interval.label)] += 1
                 classes = sorted({i.label for i in sidecar.timeline.intervals})
+                counts.update(_class_key(names, c) for c in classes)
                 marked = f"  [{len(sidecar.timeline.intervals)} intervals: {', '.join(classes)}]"
         else:
             try:
@@ -288,7 +292,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         key = f"A{action:03d} {label}" if action is not None else (label or "(unlabelled)")
         if marked and label is None:
             key = "(intervals only)"
-        counts[key] += 1
+        if not marked:
+            counts[key] += 1
         total += duration
         rows.append(
             (
@@ -304,10 +309,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'clip':<{width}}  {'frames':>6}  {'seconds':>7}  video  label")
     for name, key, frames, duration, video, marked in rows:
         print(f"{name:<{width}}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}{marked}")
-    print(f"\n{len(rows)} clips, {total / 60:.1f} minutes. Clips per class:")
+    print(f"\n{len(rows)} clips, {total / 60:.1f} minutes. Clips per class"
+          + (" (and the intervals marked in them):" if intervals else ":"))
     for key, count in sorted(counts.items()):
-        print(f"  {count:>4}  {key}")
+        marked_here = f"  ({intervals[key]} intervals)" if intervals[key] else ""
+        print(f"  {count:>4}  {key}{marked_here}")
     return 0
+
+
+def _class_key(names: LabelMap, name: str) -> str:
+    """How `list` names a class: with its A-number where the label maps know it."""
+    try:
+        return f"A{names.action_id(name):03d} {name}"
+    except KeyError:
+        return name
 
 
 def _skeleton_frame_count(path: Path) -> int:

@@ -130,9 +130,11 @@ class ClipLabels:
     def add(self, name: str, start: float, end: float | None, person: int | None = None) -> Interval:
         """`name` between `start` and `end` seconds (None: to the end of the clip); checked against the
         clip's length and the other intervals of the same person."""
+        end = self.duration if end is None else float(end)
+        # Checked before the class is looked up: a refused interval must not add its class to labels.txt.
+        self._check([*self.intervals, Interval(float(start), end, name.strip() or "?", person)], new=True)
         class_name, _ = self._class(name)
-        interval = Interval(float(start), self.duration if end is None else float(end), class_name, person)
-        self._check([*self.intervals, interval], new=True)
+        interval = Interval(float(start), end, class_name, person)
         self.intervals = sorted([*self.intervals, interval], key=lambda i: (i.start, i.end))
         return interval
 

@@ -48,6 +48,9 @@ def test_whole_clip_and_intervals(tmp_path: Path) -> None:
         labels.add("patient fell", 0.5, 1.6)
     with pytest.raises(ValueError, match="past the end of the stream"):
         labels.add("patient fell", 2.5, 3.5)
+    with pytest.raises(ValueError, match="past the end of the stream"):  # a typo: no new class for it
+        labels.add("patient fel", 2.5, 3.5)
+    assert "patient fel\n" not in (tmp_path / "labels.txt").read_text()
     with pytest.raises(ValueError, match="has 2 interval"):
         labels.set_whole("patient fell")
     labels.save()
@@ -239,3 +242,14 @@ def test_an_ntu_clip_lists_the_class_its_name_gives(shared_data: Path, capsys) -
     assert main(["label", str(clip), "--list"]) == 0
     out = capsys.readouterr().out
     assert "clip label A011 reading (from the clip's name)" in out and "the whole clip is its label" in out
+
+
+def test_list_counts_each_clip_once_per_class_and_the_intervals_beside(tmp_path: Path, capsys) -> None:
+    whole, marked = record(tmp_path, "live_a"), record(tmp_path, "live_b")
+    assert main(["label", str(whole), "--class", "patient fell"]) == 0
+    assert main(["label", str(marked), "--class", "patient fell", "--from", "0.2", "--to", "0.8",
+                 "--from", "1.5", "--to", "2.5"]) == 0
+    capsys.readouterr()
+    assert main(["list", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "     2  A121 patient fell  (2 intervals)" in out and "(intervals)" not in out

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -428,6 +430,14 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     torch.save(state, run / "state.pt")
     assert train_stage(longer, "pose").epochs_run == 3
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    # A clip changed since (relabelled, re-recorded): the finished stage is not the answer any more.
+    capsys.readouterr()
+    changed = next(data.glob("*.json"))
+    changed.write_text(changed.read_text() + " ")
+    os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert train_stage(longer, "pose").epochs_run == 3  # trained again, from epoch 1
+    assert "was written for other data, labels, settings or starting weights" in capsys.readouterr().out
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 6
 
     code = main(
         [

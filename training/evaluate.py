@@ -152,8 +152,11 @@ def evaluate(
     report = make_report(predictions, loaded.class_names, list(loaded.config.parts))
     title = f"{checkpoint.name} on {data_config.dataset} {subset} ({Path(data_config.root).name})"
     if process.is_main:
-        print(format_report(report, title))
+        # Along continuous sequences every window is scored on its own; cut clips average eval_windows.
+        print(format_report(report, title, "windows" if splits.continuous else "clips"))
         written = write_figures(report, loaded.class_names, out_dir, f"{data_config.dataset} {subset}")
+        scored = ({"sequences": len(sources), "windows": int(report.confusion.sum()), "stride_s": stride}
+                  if splits.continuous else {"clips": len(sources), "eval_windows": eval_windows})
         save_results(
             report,
             out_dir / "results.json",
@@ -162,8 +165,7 @@ def evaluate(
                 "data": str(data_config.root),
                 "dataset": data_config.dataset,
                 "subset": subset,
-                "clips": len(sources),
-                "eval_windows": eval_windows,
+                **scored,
                 "window": dataclasses.asdict(window),
             },
         )

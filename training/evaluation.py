@@ -168,20 +168,21 @@ def make_report(predictions: Predictions, class_names: list[str], parts: list[st
     )
 
 
-def format_report(report: Report, title: str) -> str:
+def format_report(report: Report, title: str, unit: str = "clips") -> str:
+    """`unit`: what one scored item is ("windows" along continuous sequences)."""
     width = max(len(n) for n, _, _ in report.per_class) + 2
     lines = [
         title,
         f"top-1 {100 * report.top1:.2f}%   top-5 {100 * report.top5:.2f}%   "
-        f"({int(report.confusion.sum())} clips)",
+        f"({int(report.confusion.sum())} {unit})",
         "",
     ]
-    header = f"{'class':<{width}}{'clips':>6}{'top-1':>9}"
+    header = f"{'class':<{width}}{unit:>8}{'top-1':>9}"
     if report.attention_per_class is not None:
         header += "".join(f"{p:>12}" for p in report.parts)
     lines += [header, "-" * len(header)]
     for k, (name, count, accuracy) in enumerate(report.per_class):
-        row = f"{name:<{width}}{count:>6}{'' if np.isnan(accuracy) else f'{100 * accuracy:.1f}%':>9}"
+        row = f"{name:<{width}}{count:>8}{'' if np.isnan(accuracy) else f'{100 * accuracy:.1f}%':>9}"
         if report.attention_per_class is not None:
             row += "".join(
                 f"{v:>12.3f}" if not np.isnan(v) else f"{'':>12}" for v in report.attention_per_class[k]
