@@ -33,6 +33,7 @@ Only the standard library (urllib): one POST at a time needs no HTTP client depe
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -478,6 +479,8 @@ class AlertDelivery:
             if status >= 500 or status in RETRY_STATUSES:
                 return Outcome.RETRY, status, f"HTTP {status}"
             return Outcome.REJECTED, status, f"HTTP {status}"
-        except (OSError, ValueError) as error:  # refused, reset, timed out, DNS; URLError is an OSError
+        # Refused, reset, timed out, DNS (URLError is an OSError); a reply cut off or not HTTP at all (a
+        # proxy restarting: http.client.HTTPException) is no answer either, not a rejection.
+        except (OSError, ValueError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             return Outcome.RETRY, None, f"{type(reason).__name__}: {reason}"

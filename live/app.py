@@ -39,6 +39,7 @@ from core.engines import (
 from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
+from core.timeline import NO_ACTION
 from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse
 from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig, RecordingSettings, Summary
@@ -430,8 +431,13 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
     known = {c.lower() for c in class_names}
     classes = tuple(c for c in config.headless_config.alerts.classes if c.lower() in known)
     if not classes:
-        log.log(logging.WARNING if config.headless_config.alerts.delivery else logging.INFO,
-                "no alert classes: the model knows none of %s", ", ".join(DEFAULT_ALERT_CLASSES))
+        if config.headless_config.alerts.delivery or config.headless_config.alerts.command:
+            # Alerts were asked for and none could ever be raised: a room that looks watched but is not.
+            raise ValueError(
+                f"--alert-url / --alert-command given, but the model knows none of the default alert classes "
+                f"({', '.join(DEFAULT_ALERT_CLASSES)}): name them with --alert-class (the model's classes: "
+                f"{', '.join(c for c in class_names if c != NO_ACTION)})")
+        log.info("no alert classes: the model knows none of %s", ", ".join(DEFAULT_ALERT_CLASSES))
     alerts = replace(config.headless_config.alerts, classes=classes)
     return replace(config, headless_config=replace(config.headless_config, alerts=alerts))
 

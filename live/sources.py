@@ -34,6 +34,7 @@ from typing import Protocol
 from core.camera import ColorCamera
 from core.frame import Frame
 from core.timeline import Timeline
+from recordings.xef import XefFormatError
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +171,12 @@ class FrameStream:
         try:
             return next(self._frames)
         except StopIteration:
-            if not self.options.loop:
-                self.connected = False
-                raise EndOfStream(self.name) from None
+            pass
+        except XefFormatError as damage:  # a file cut short or damaged: what came before it has played
+            log.warning("%s; the replay ends there", damage)
+        if not self.options.loop:
+            self.connected = False
+            raise EndOfStream(self.name)
         self.loops += 1
         self._frames = self._make_frames()
         try:

@@ -46,7 +46,14 @@ from recordings.clip import (
     read_sidecar,
 )
 from recordings.labelling import ClipLabels, known_classes
-from recordings.labels import LABEL_MAP_FILENAME, LabelMap, LabelMapError, ntu_label_map, read_label_map
+from recordings.labels import (
+    LABEL_MAP_FILENAME,
+    LabelMap,
+    LabelMapError,
+    ensure_label,
+    ntu_label_map,
+    read_label_map,
+)
 from recordings.ntu import SkeletonFormatError
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
@@ -165,7 +172,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
     if is_sequence_path(source):
         return _convert_pkummd(args, source, out_dir)
-    label_map = _label_map(args.labels, out_dir)
+    if args.label is not None:
+        # As `python -m live --record --label`: a new class joins the site's labels.txt (A121 and up).
+        map_path = Path(args.labels) if args.labels else out_dir / LABEL_MAP_FILENAME
+        label_map, action_id, added = ensure_label(map_path, args.label)
+        if added:
+            print(f"new class A{action_id:03d} {label_map.name(action_id)!r} in {map_path}")
+    else:
+        label_map = _label_map(args.labels, out_dir)
     sample_name = args.name
     if args.label is None and sample_name is None:
         sample_name = source.stem
@@ -500,6 +514,8 @@ def _has_depth(path: Path) -> bool:
     """Whether a recording may bring depth: a .xef file, or a clip whose sidecar names a depth file."""
     if path.suffix.lower() == ".xef" or not path.exists():
         return True  # (a missing path: open_recording says so)
+    if is_sequence_path(path):  # PKU-MMD: skeletons only
+        return False
     paths = clip_paths(path)
     return paths.sidecar is not None and read_sidecar(paths.sidecar).depth_file is not None
 

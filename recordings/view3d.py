@@ -51,6 +51,7 @@ from core.room import (
 from core.skeleton import KINECT_V2, SkeletonLayout
 from recordings import xef
 from recordings.clip import ClipRecording, XefRecording, open_recording
+from recordings.pkummd import PkuMmdRecording
 
 # One colour per person (RGB, 0-1), in order of first appearance; none is close to the point cloud's
 # grey or the background, so a pixel's colour says what was drawn there.
@@ -217,11 +218,12 @@ class SceneBuilder:
 
 
 def scene_builder(
-    recording: ClipRecording | XefRecording, room: RoomFrame, config: View3DConfig
+    recording: ClipRecording | XefRecording | PkuMmdRecording, room: RoomFrame, config: View3DConfig
 ) -> SceneBuilder:
-    """The builder for a recording, with its cameras: a .xef file's colour camera (the one its joints
-    were projected with); a clip's from its sidecar (colour and depth calibration), where it has one."""
-    if isinstance(recording, XefRecording):
+    """The builder for a recording, with its cameras: a .xef file's or a PKU-MMD sequence's colour camera
+    (the one its joints were projected with); a clip's from its sidecar (colour and depth calibration),
+    where it has one."""
+    if isinstance(recording, XefRecording | PkuMmdRecording):
         return SceneBuilder(room, config, colour_camera=recording.camera)
     sidecar = recording.sidecar
     if sidecar is None:

@@ -53,6 +53,10 @@ class Endpoint:
                     endpoint.holding.set()
                     endpoint.release.wait(30)
                     status = 200
+                if status == "garbage":  # not HTTP: a proxy restarting half-way through its answer
+                    self.wfile.write(b"garbage\r\n")
+                    self.close_connection = True
+                    return
                 self.send_response(int(status))
                 if 300 <= int(status) < 400:
                     self.send_header("Location", f"http://127.0.0.1:{endpoint.port}/moved")
@@ -188,6 +192,18 @@ def test_server_errors_are_retried_and_a_rejected_alert_does_not_hold_back_the_n
     rejected = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "rejected"]
     assert [(r["id"], r["sequence"], r["status"]) for r in rejected] == [(keys[1], 2, 400)]
     assert any("rejected" in r.getMessage() and "400" in r.getMessage() for r in caplog.records)
+
+
+def test_an_answer_that_is_not_http_is_no_answer_and_the_alert_is_sent_again(endpoint, tmp_path):
+    answers = iter(["garbage", 200])
+    endpoint.answer = lambda body: next(answers)
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    key = delivery.submit(alert(1))
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [key, key]
+    assert delivery.delivered == 1 and delivery.rejected == 0 and delivery.failures == 1
 
 
 CRASHING_RUN = textwrap.dedent("""

@@ -106,6 +106,22 @@ def test_the_cli_gives_the_source_back_when_the_run_cannot_start(tiny_model, mon
     assert source.opens == 1 and source.closes == 1
 
 
+def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypatch, tmp_path, capsys):
+    """--alert-command with no --alert-class and a model without a fall class: a room that looks watched."""
+    import live.app
+    from core.model.profiles import tiny
+    from live.app import main
+
+    source = TrackedSource()
+    monkeypatch.setattr(live.app, "open_source", lambda config: source)
+    checkpoint = random_checkpoint(tmp_path / "m.pt", tiny(2), ("drink", "wave"), duration_s=1.0)
+    assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch",
+                 "--alert-command", "true"]) == 2
+    error = capsys.readouterr().err
+    assert "knows none of the default alert classes" in error and "drink, wave" in error
+    assert source.closes == 1
+
+
 # ---- stopping a recording ---------------------------------------------------------------------------
 
 class StuckRecorder:

@@ -153,6 +153,27 @@ def test_replay_of_a_real_ntu_clip_gives_colour_bodies_and_pixels(ntu_clip):
     assert np.all(np.diff([f.timestamp for f in got]) > 0)
 
 
+def test_a_damaged_xef_plays_up_to_the_damage_then_ends_with_a_warning(tmp_path, caplog):
+    from xef_writer import sample_recording
+
+    whole = tmp_path / "room.xef"
+    sample_recording(whole, frames=10)
+    cut = tmp_path / "cut.xef"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # copied off a failing disk
+    source = replay_source(cut, ReplayOptions(realtime=False))
+    source.open()
+    got = []
+    with caplog.at_level("WARNING", "live.sources"):
+        while True:
+            try:
+                got.append(source.read())
+            except EndOfStream:
+                break
+    source.close()
+    assert 0 < len(got) < 10
+    assert "cut.xef: at byte offset" in caplog.text and "replay ends there" in caplog.text
+
+
 def test_replay_of_a_missing_path_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.skeleton"):
         replay_source(tmp_path / "nothing.skeleton")

@@ -46,6 +46,18 @@ def test_info_on_a_damaged_xef_file(
     assert "DAMAGED:" in out and "at byte offset" in out
 
 
+def test_convert_with_a_new_class_starts_the_sites_label_map(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README's `convert clip.xef clips/ --label "patient fell"` into a new folder, as `live --record` does.
+    out_dir = tmp_path / "clips"
+    argv = ["convert", str(xef_file), str(out_dir), "--label", "patient fell", "--min-free-gb", "0"]
+    assert main(argv) == 0
+    assert (out_dir / "labels.txt").read_text() == "A121\tpatient fell\n"
+    assert (out_dir / "S001C001P001R001A121.skeleton").is_file()
+    assert "new class A121 'patient fell'" in capsys.readouterr().out
+
+
 def test_convert_then_list_and_info(
     xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

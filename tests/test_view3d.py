@@ -206,6 +206,20 @@ def test_out_renders_a_recorded_clips_point_cloud_off_screen(room_clip: Path, tm
     assert red.sum() > 1000  # ... and the part it sees, painted from the clip's video
 
 
+def test_out_renders_a_pku_mmd_sequence_two_people_no_depth(shared_data: Path, tmp_path: Path) -> None:
+    # PKU-MMD sequences are skeletons only: no depth to look for, no sidecar for the cameras.
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    sequence = shared_data / "pkummd" / "skeletons" / "0005-L.txt.xz"
+    done = subprocess.run(
+        [sys.executable, "-m", "recordings", "view", str(sequence), "--3d", "--out", str(tmp_path / "png"),
+         "--width", "640", "--max-frames", "2"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    image = cv2.imread(str(tmp_path / "png" / "frame_000001.png"))[..., ::-1]
+    assert all(exact(image, view3d.PERSON_COLOURS[i]).sum() > 100 for i in (0, 1))
+
+
 def test_real_ntu_clip_bones_where_the_joints_project(
     shared_data: Path, x_display: str, tmp_path: Path
 ) -> None:
