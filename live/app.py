@@ -22,6 +22,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass, field, replace
@@ -156,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"append-only file of alerts not yet delivered (default: ./{DEFAULT_QUEUE})")
     parser.add_argument("--alert-timeout", type=float, default=5.0, metavar="S",
                         help="seconds one POST may take before it counts as failed (default: 5)")
+    parser.add_argument("--room", default=socket.gethostname(), metavar="NAME",
+                        help="where the sensor is, in every alert (ALERT_ROOM, \"room\" in the POST): one "
+                             "endpoint can serve many rooms (default: this computer's name)")
     parser.add_argument("--record-dir", type=Path, default=DEFAULT_RECORD_DIR,
                         help=f"where the r key / --record write clips (default: ./{DEFAULT_RECORD_DIR})")
     parser.add_argument("--record", action="store_true", help="record from the start")
@@ -211,7 +215,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         headless_config=HeadlessConfig(
             output=args.output,
             events=args.events,
-            alerts=AlertConfig(classes=alert_classes,
+            alerts=AlertConfig(classes=alert_classes, room=args.room,
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
                                delivery=None if args.alert_url is None else DeliveryConfig(
                                    args.alert_url, queue_path=args.alert_queue,

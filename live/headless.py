@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class AlertConfig:
     classes: tuple[str, ...] = ("falling",)
+    room: str = ""  # where the sensor is (--room), in every alert: one endpoint may serve many rooms
     threshold: float = 0.6  # smoothed probability that raises an alert (and logs an event)
     cooldown_s: float = 30.0  # an episode ends after this long below the threshold; then it may alert again
     command: str | None = None  # run for each alert, with ALERT_* environment variables
@@ -176,20 +177,27 @@ class EventLog:
             self._file = None
 
 
+# An alert command running longer than this is taken as hung and stopped (it has had a minute to page).
+HOOK_TIMEOUT_S = 60.0
+
+
 @dataclass(frozen=True)
 class Alert:
-    person: int
+    person: int  # the sensor's tracking id: who in the room, not a patient's identity
     action: str
     probability: float
     stream_time: float
     time: float
+    room: str = ""
 
     def to_json(self) -> dict:
-        return {"person": self.person, "class": self.action, "p": round(self.probability, 4),
-                "time": _iso(self.time), "stream_time": round(self.stream_time, 3)}
+        return {"room": self.room, "person": self.person, "class": self.action,
+                "p": round(self.probability, 4), "time": _iso(self.time),
+                "stream_time": round(self.stream_time, 3)}
 
     def environment(self) -> dict[str, str]:
         return {
+            "ALERT_ROOM": self.room,
             "ALERT_CLASS": self.action,
             "ALERT_PERSON": str(self.person),
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
@@ -225,7 +233,7 @@ class AlertDispatcher:
         self.classes = {known[c.lower()] for c in config.classes}
         self._argv = shlex.split(config.command, posix=os.name != "nt") if config.command else None
         self._last: dict[tuple[int, str], float] = {}
-        self._children: list[subprocess.Popen] = []
+        self._children: list[tuple[subprocess.Popen, float]] = []  # running hooks, with when they started
         self._lock = threading.Lock()
         self.alerts: list[Alert] = []
         self.hook_failures = 0
@@ -251,11 +259,12 @@ class AlertDispatcher:
                           if decision.stream_time - t < self.config.cooldown_s}
         if last_seen is not None and decision.stream_time - last_seen < self.config.cooldown_s:
             return None  # the same episode, still going on (or back within the cooldown)
-        alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time)
+        alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room)
         self.alerts.append(alert)
         if len(self.alerts) > 1000:
             del self.alerts[:500]
-        log.warning("ALERT: person %d: %s (p=%.2f) at %s", alert.person, action, p, _iso(alert.time))
+        where = f"{alert.room}: " if alert.room else ""
+        log.warning("ALERT: %sperson %d: %s (p=%.2f) at %s", where, alert.person, action, p, _iso(alert.time))
         if self.delivery is not None:
             self.delivery.submit(alert.to_json())
         self._run_hook(alert)
@@ -272,29 +281,38 @@ class AlertDispatcher:
             self.hook_failures += 1
             log.error("alert command %r could not start: %s", self.config.command, error)
             return
-        self._children.append(child)
+        self._children.append((child, time.monotonic()))
 
-    def _reap(self) -> None:
-        for child in list(self._children):
+    def _reap(self, hung_after_s: float = HOOK_TIMEOUT_S) -> None:
+        """Report hooks that ended; stop those running longer than `hung_after_s` (a hung hook per alert
+        would otherwise pile up for as long as the app runs, and outlive it)."""
+        for entry in list(self._children):
+            child, started = entry
             code = child.poll()
+            if code is None and time.monotonic() - started >= hung_after_s:
+                log.error("alert command %r still running after %.0f s: stopped (pid %d)",
+                          self.config.command, time.monotonic() - started, child.pid)
+                child.kill()
+                code = child.wait()
             if code is not None:
-                self._children.remove(child)
+                self._children.remove(entry)
                 if code != 0:
                     self.hook_failures += 1
                     log.error("alert command %r exited with %d", self.config.command, code)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Wait (briefly) for running hooks so their exit codes are reported, and for alerts still being
-        delivered (what is left stays queued on disk for the next start)."""
+        """Wait (briefly) for running hooks so their exit codes are reported, then stop those still
+        running; alerts still being delivered get their own `timeout` (what is left stays queued on disk
+        for the next start)."""
         deadline = time.monotonic() + timeout
-        for child in self._children:
+        for child, _ in self._children:
             try:
                 child.wait(max(deadline - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
-                log.warning("alert command still running at exit (pid %d)", child.pid)
-        self._reap()
+                pass
+        self._reap(hung_after_s=0.0)
         if self.delivery is not None:
-            self.delivery.close(max(deadline - time.monotonic(), 0.0))
+            self.delivery.close(timeout)
 
 
 def run_headless(

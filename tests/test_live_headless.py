@@ -173,11 +173,13 @@ def test_alert_command_gets_the_alert_in_its_environment(tmp_path):
     script = (f"import os; open({str(out)!r}, 'w')"
               f".write(os.environ['ALERT_JSON'] + '|' + os.environ['ALERT_CLASS'])")
     command = f"{sys.executable} -c \"{script}\""
-    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
+    room = AlertConfig(classes=("fall_down",), command=command, room="ward 3, bed 2")
+    alerts = AlertDispatcher(room, CLASSES)
     alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
     alerts.close(timeout=20)
     record, action = out.read_text().split("|")
     assert action == "fall_down" and json.loads(record)["person"] == 3
+    assert json.loads(record)["room"] == "ward 3, bed 2"  # one nurse-call endpoint, many rooms
     assert alerts.hook_failures == 0
 
 
@@ -187,6 +189,18 @@ def test_a_failing_alert_command_is_counted_not_fatal():
     alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
     alerts.close(timeout=20)
     assert alerts.hook_failures == 1
+
+
+def test_a_hung_alert_command_is_stopped_not_left_behind(caplog):
+    command = f"{sys.executable} -c \"import time; time.sleep(60)\""
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
+    alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
+    (child, _), = alerts._children
+    started = time.monotonic()
+    with caplog.at_level("ERROR", "live.headless"):
+        alerts.close(timeout=0.5)
+    assert time.monotonic() - started < 5 and child.poll() is not None  # not running past the app
+    assert alerts.hook_failures == 1 and "still running after" in caplog.text
 
 
 # ---- end to end -----------------------------------------------------------------------------------
