@@ -132,17 +132,22 @@ def ntu_clip(shared_data, tmp_path):
     return tmp_path
 
 
-def test_replay_of_a_real_ntu_clip_gives_colour_bodies_and_pixels(ntu_clip):
-    source = replay_source(ntu_clip, ReplayOptions(realtime=False))
-    source.open()
-    assert source.color_shape == (1080, 1920) and source.fps == pytest.approx(30.0)
+def read_to_the_end(source) -> list:
+    """Every frame a fast replay gives until its EndOfStream; the source is closed after."""
     got = []
     while True:
         try:
             got.append(source.read())
         except EndOfStream:
-            break
-    source.close()
+            source.close()
+            return got
+
+
+def test_replay_of_a_real_ntu_clip_gives_colour_bodies_and_pixels(ntu_clip):
+    source = replay_source(ntu_clip, ReplayOptions(realtime=False))
+    source.open()
+    assert source.color_shape == (1080, 1920) and source.fps == pytest.approx(30.0)
+    got = read_to_the_end(source)
     assert len(got) == 103
     first = got[0]
     assert first.color.shape == (1080, 1920, 3) and first.color.dtype == np.uint8
@@ -162,14 +167,8 @@ def test_a_damaged_xef_plays_up_to_the_damage_then_ends_with_a_warning(tmp_path,
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # copied off a failing disk
     source = replay_source(cut, ReplayOptions(realtime=False))
     source.open()
-    got = []
     with caplog.at_level("WARNING", "live.sources"):
-        while True:
-            try:
-                got.append(source.read())
-            except EndOfStream:
-                break
-    source.close()
+        got = read_to_the_end(source)
     assert 0 < len(got) < 10
     assert "cut.xef: at byte offset" in caplog.text and "replay ends there" in caplog.text
 
