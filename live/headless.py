@@ -215,8 +215,9 @@ class AlertDispatcher:
     hour before, training/checkpoints/README.md).
 
     Delivered as a WARNING log line; when `command` is set, by running it (no shell; arguments
-    split like a shell would) with ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, ALERT_TIME and
-    ALERT_JSON in its environment (in the background: a slow hook delays nothing); and when
+    split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, ALERT_TIME
+    and ALERT_JSON in its environment (in the background: a slow hook delays nothing; one still running
+    after HOOK_TIMEOUT_S, or at exit, is stopped); and when
     `delivery` is set, by an HTTP POST from live/alert_delivery.py's threads, queued on disk until the
     endpoint has it (a dead endpoint or a crash loses none).
     """
