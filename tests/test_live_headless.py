@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from model_files import random_checkpoint
@@ -311,6 +312,25 @@ def test_no_display_is_said_before_qt_aborts(monkeypatch):
     assert no_display_reason(window, {"QT_QPA_PLATFORM": "offscreen"}) is None
     shot = config_from_args(build_parser().parse_args(["--screenshot", "x.png"]))
     assert no_display_reason(shot, bare) is None and bare == {"QT_QPA_PLATFORM": "offscreen"}
+
+
+def test_a_screenshot_of_a_replay_shorter_than_its_delay_is_still_taken_and_fits_a_screen(
+    tiny_checkpoint, ntu_clip, tmp_path
+):
+    # The real NTU clip lasts 3.4 s, the screenshot waits 5 s: the window used to close at the end of the
+    # replay and write nothing. Recording with blurred faces makes the longest status line, which used to
+    # widen the window to 2303 px, past a 1920 px screen.
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    shot = tmp_path / "shot.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "live", "--source", str(ntu_clip), "--checkpoint", str(tiny_checkpoint),
+         "--engine", "torch", "--no-3d", "--privacy", "blur", "--record", "--record-dir",
+         str(tmp_path / "rec"), "--screenshot", str(shot)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    image = cv2.imread(str(shot))
+    assert image is not None and image.shape[1] < 1920
 
 
 def test_cli_missing_checkpoint_is_one_clear_line(capsys, ntu_clip, tmp_path):
