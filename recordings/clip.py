@@ -322,8 +322,7 @@ class XefRecording:
         self.camera = camera
         self.depth = depth
         self.color = color and self.reader.stream(xef.COLOR) is not None
-        driver = self.reader.stream(xef.COLOR) if self.color else self.reader.stream(xef.BODY)
-        times = self.reader.times_s(driver.index) if driver is not None else np.zeros(0)
+        times = self.reader.frame_times_s(self.color)
         self.timestamps = times
         self.info = RecordingInfo(
             path=self.reader.path,

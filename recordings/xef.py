@@ -198,6 +198,16 @@ def decode_body_frame(payload: bytes, where: str = "body payload") -> XefBodyFra
     return XefBodyFrame(head[:4].astype(np.float32), head[4:8].astype(np.float32), bodies)
 
 
+def _nearest(times: np.ndarray, time: int, max_gap: float) -> int | None:
+    """Index of the entry of `times` (ascending ticks) nearest `time`, None if further than `max_gap`."""
+    j = int(np.searchsorted(times, time))
+    near = [k for k in (j - 1, j) if 0 <= k < len(times)]
+    if not near:
+        return None
+    k = min(near, key=lambda k: abs(int(times[k]) - time))
+    return k if abs(int(times[k]) - time) <= max_gap else None
+
+
 class XefReader:
     """Index a .xef file on open; decode payloads on demand.
 
@@ -428,17 +438,9 @@ class XefReader:
         """The event of `stream` nearest in time to `time_s` (seconds on the file's clock, as Frame
         timestamps are), or None when the nearest one is more than `max_gap_s` away. Streams of one
         sensor frame carry different timestamps (depth, colour and body a few ms apart)."""
-        rows = self._stream_rows.get(stream)
-        if rows is None:
-            rows = self._stream_rows[stream] = self._table[self._table[:, 1] == stream]
-        if not len(rows):
-            return None
-        ticks = round(time_s * TICKS_PER_SECOND)
-        j = int(np.searchsorted(rows[:, 2], ticks))
-        k = min((k for k in (j - 1, j) if 0 <= k < len(rows)), key=lambda k: abs(int(rows[k, 2]) - ticks))
-        if abs(int(rows[k, 2]) - ticks) > max_gap_s * TICKS_PER_SECOND:
-            return None
-        return self._event(rows[k])
+        rows = self._rows(stream)
+        k = _nearest(rows[:, 2], round(time_s * TICKS_PER_SECOND), max_gap_s * TICKS_PER_SECOND)
+        return None if k is None else self._event(rows[k])
 
     def events(self, stream: int | None = None) -> Iterator[XefEvent]:
         """Data events in time order (one stream or all); raises `damage` after the last readable one."""
@@ -498,14 +500,55 @@ class XefReader:
         except ValueError as error:
             raise XefFormatError(self.path, event.offset, str(error).rsplit(": ", 1)[-1]) from None
 
-    def frame_count(self, color: bool = True) -> int:
+    def frame_count(self, color: bool = True, max_pair_gap_s: float = 0.05) -> int:
         """How many Frames `frames(color=...)` yields (before any damage)."""
+        return len(self.frame_times_s(color, max_pair_gap_s))
+
+    def frame_times_s(self, color: bool = True, max_pair_gap_s: float = 0.05) -> np.ndarray:
+        """The timestamps (seconds, ascending) of the Frames `frames(color=...)` yields."""
         driver = self._driver(color)
-        return 0 if driver is None else driver.event_count
+        if driver is None:
+            return np.zeros(0)
+        before, after = self._bodies_outside_colour(driver, max_pair_gap_s)
+        rows = [before, self._rows(driver.index), after]
+        return np.concatenate([r[:, 2] for r in rows]) / TICKS_PER_SECOND
 
     def _driver(self, color: bool) -> XefStream | None:
-        color_stream = self.stream(COLOR) if color else None
-        return color_stream if color_stream is not None else self.stream(BODY)
+        """The stream whose events become Frames: colour (when asked for), else bodies, else depth (a
+        depth-only recording: point clouds for the 3D view, nobody to recognise)."""
+        for kind in (COLOR, BODY, DEPTH) if color else (BODY, DEPTH):
+            stream = self.stream(kind)
+            if stream is not None:
+                return stream
+        return None
+
+    def _rows(self, stream: int) -> np.ndarray:
+        """The index rows of one stream's events, in time order (cached: frames look them up per frame)."""
+        rows = self._stream_rows.get(stream)
+        if rows is None:
+            rows = self._stream_rows[stream] = self._table[self._table[:, 1] == stream]
+        return rows
+
+    def _bodies_outside_colour(
+        self, driver: XefStream, max_pair_gap_s: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Body rows before the first colour image's body frame and after the last one's: Kinect Studio
+        starts and stops streams a moment apart, and a body stream recorded for longer than the colour
+        one must not lose its skeletons. Empty for a body-driven replay."""
+        body_stream = self.stream(BODY)
+        if driver.kind != COLOR or body_stream is None:
+            empty = np.empty((0, 8), np.int64)
+            return empty, empty
+        body_rows, color_times = self._rows(body_stream.index), self._rows(driver.index)[:, 2]
+        if not len(color_times):
+            return body_rows, body_rows[:0]
+        body_times = body_rows[:, 2]
+        max_gap = max_pair_gap_s * TICKS_PER_SECOND
+        first = _nearest(body_times, int(color_times[0]), max_gap)
+        last = _nearest(body_times, int(color_times[-1]), max_gap)
+        start = first if first is not None else int(np.searchsorted(body_times, color_times[0]))
+        end = last + 1 if last is not None else int(np.searchsorted(body_times, color_times[-1], "right"))
+        return body_rows[:start], body_rows[end:]
 
     def frames(
         self,
@@ -519,37 +562,36 @@ class XefReader:
 
         Colour and body records of one sensor frame carry different timestamps, so they are paired by
         nearest time; a body frame further than `max_pair_gap_s` away counts as missing (no bodies).
-        With `color=False`, or without a colour stream, the body stream drives the frames (color None).
-        Joints are projected to colour pixels with `camera`. Timestamps are seconds from the file's
-        time origin. With `depth`, each frame carries the depth image nearest in time (within
-        `max_pair_gap_s`; None beyond it or without a depth stream). Raises `damage` (if any) after the
-        last frame before it.
+        Body frames from before the first colour image or after the last one come as frames without
+        colour (a body stream recorded longer than the colour stream). With `color=False`, or without a
+        colour stream, the body stream drives the frames (color None); with neither, the depth stream
+        (no bodies). Joints are projected to colour
+        pixels with `camera`. Timestamps are seconds from the file's time origin. With `depth`, each
+        frame carries the depth image nearest in time (within `max_pair_gap_s`; None beyond it or
+        without a depth stream). Raises `damage` (if any) after the last frame before it.
         """
         driver = self._driver(color)
-        body_stream = self.stream(BODY)
-        depth_stream = self.stream(DEPTH) if depth else None
         if driver is None:
             if self.damage is not None:
                 raise self.damage
             return
-        body_rows = (
-            self._table[self._table[:, 1] == body_stream.index]
-            if body_stream is not None
-            else np.empty((0, 8), np.int64)
-        )
+        body_stream = self.stream(BODY)
+        depth_stream = self.stream(DEPTH) if depth else None
+        body_rows = self._rows(body_stream.index) if body_stream is not None else np.empty((0, 8), np.int64)
         body_times = body_rows[:, 2]
         max_gap = max_pair_gap_s * TICKS_PER_SECOND
-        for i, event in enumerate(self.events(driver.index)):
-            if driver.kind == COLOR:
+        before, after = self._bodies_outside_colour(driver, max_pair_gap_s)
+
+        def frame(event: XefEvent, index: int) -> Frame:
+            if event.stream == driver.index and driver.kind == COLOR:
                 image = self.color_image(event)
                 bodies: list[Body] = []
-                if len(body_times):
-                    j = int(np.searchsorted(body_times, event.time_ticks))
-                    near = [k for k in (j - 1, j) if 0 <= k < len(body_times)]
-                    k = min(near, key=lambda k: abs(int(body_times[k]) - event.time_ticks))
-                    if abs(int(body_times[k]) - event.time_ticks) <= max_gap:
-                        body_event = self._event(body_rows[k])
-                        bodies = [b.to_body(camera) for b in self.body_frame(body_event).bodies]
+                k = _nearest(body_times, event.time_ticks, max_gap)
+                if k is not None:
+                    bodies = [b.to_body(camera) for b in self.body_frame(self._event(body_rows[k])).bodies]
+            elif event.stream == driver.index and driver.kind == DEPTH:
+                return Frame(timestamp=event.time_s, color=None, bodies=[], index=index,
+                             depth=self.depth_image(event) if depth else None)
             else:
                 image = None
                 bodies = [b.to_body(camera) for b in self.body_frame(event).bodies]
@@ -557,7 +599,18 @@ class XefReader:
             if depth_stream is not None:
                 nearest = self.nearest_event(depth_stream.index, event.time_s, max_pair_gap_s)
                 depth_image = None if nearest is None else self.depth_image(nearest)
-            yield Frame(timestamp=event.time_s, color=image, bodies=bodies, index=i, depth=depth_image)
+            return Frame(timestamp=event.time_s, color=image, bodies=bodies, index=index, depth=depth_image)
+
+        index = 0
+        for row in before:
+            yield frame(self._event(row), index)
+            index += 1
+        for event in self.events(driver.index):  # raises the damage after the last event before it
+            yield frame(event, index)
+            index += 1
+        for row in after:
+            yield frame(self._event(row), index)
+            index += 1
 
     # ---- lifetime -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import pytest
 from xef_writer import (
     BODY_GUID,
     COLOR_GUID,
+    DEPTH_GUID,
     BodySlot,
     XefWriter,
     body_frame,
@@ -151,6 +152,22 @@ def test_body_stream_drives_frames_without_colour(tmp_path: Path) -> None:
     assert frames[0].timestamp == pytest.approx(0.013)
 
 
+def test_a_depth_only_recording_drives_frames_with_its_depth_images(tmp_path: Path) -> None:
+    """Recorded with depth alone (no colour, no bodies): point clouds for the 3D view, nobody in them."""
+    writer = XefWriter()
+    depth = writer.add_stream(DEPTH_GUID, "Nui Depth")
+    for i in range(3):
+        writer.add_event(depth, 333_333 * i, np.full((424, 512), 1000 + i, "<u2").tobytes(), i)
+    path = tmp_path / "depth.xef"
+    writer.write(path)
+    with XefReader(path) as reader:
+        frames = list(reader.frames())
+        assert reader.frame_count() == 3 and [f.index for f in frames] == [0, 1, 2]
+        assert all(f.color is None and f.bodies == [] for f in frames)
+        assert [int(f.depth[0, 0]) for f in frames] == [1000, 1001, 1002]
+        assert all(f.depth is None for f in reader.frames(depth=False))
+
+
 def test_body_frame_too_far_from_the_colour_frame_is_missing(tmp_path: Path) -> None:
     writer = XefWriter()
     colour = writer.add_stream(COLOR_GUID, "Nui Uncompressed Color")
@@ -165,10 +182,36 @@ def test_body_frame_too_far_from_the_colour_frame_is_missing(tmp_path: Path) -> 
     writer.write(path)
     with XefReader(path) as reader:
         ids = [[b.tracking_id for b in f.bodies] for f in reader.frames()]
-        # Colour at 0, 33 and 67 ms; bodies at 2 and 127 ms: the last colour frame is 60 ms from both.
-        assert ids == [[7], [7], []]
+        # Colour at 0, 33 and 67 ms; bodies at 2 and 127 ms: the last colour frame is 60 ms from both,
+        # and the body frame 60 ms after the colour stream ended comes as a frame of its own.
+        assert ids == [[7], [7], [], [8]]
         ids = [[b.tracking_id for b in f.bodies] for f in reader.frames(max_pair_gap_s=0.1)]
         assert ids == [[7], [7], [8]]
+
+
+def test_a_body_stream_recorded_longer_than_the_colour_stream_keeps_its_skeletons(tmp_path: Path) -> None:
+    """Kinect Studio starts and stops streams a moment apart: bodies before the first colour image and
+    after the last one are replayed as frames without colour, in time order, and counted."""
+    writer = XefWriter()
+    colour = writer.add_stream(COLOR_GUID, "Nui Uncompressed Color")
+    body = writer.add_stream(BODY_GUID, "Nui Body Frame")
+    image = yuy2_halves((81, 90, 240), (41, 240, 110))
+    states = np.full(25, 2, np.int8)
+    period = 333_333  # ticks of 100 ns: 30 fps
+    for i in range(6):  # bodies at 0-167 ms, colour at 67-100 ms only
+        writer.add_event(body, period * i, body_frame([BodySlot(0, 10 + i, standing_joints(), states)]), i)
+    for i in (2, 3):
+        writer.add_event(colour, period * i + 10_000, image, i)
+    path = tmp_path / "long_bodies.xef"
+    writer.write(path)
+    with XefReader(path) as reader:
+        frames = list(reader.frames(depth=False))
+        assert [[b.tracking_id for b in f.bodies] for f in frames] == [[10], [11], [12], [13], [14], [15]]
+        assert [f.color is not None for f in frames] == [False, False, True, True, False, False]
+        assert [f.index for f in frames] == list(range(6))
+        times = [f.timestamp for f in frames]
+        assert times == sorted(times) and reader.frame_times_s() == pytest.approx(times)
+        assert reader.frame_count() == 6
 
 
 def _truncated(source: Path, tmp_path: Path, size: int) -> Path:
