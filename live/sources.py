@@ -243,6 +243,10 @@ def replay_source(
 
     recording = open_recording(path, color=color, depth=depth)
     info = recording.info
+    if options.loop and info.frame_count < 2:
+        recording.close()
+        raise ValueError(f"{path}: {info.frame_count} frame(s); --loop needs a recording of two frames or "
+                         f"more (each pass would repeat the same instant)")
     camera = None
     if isinstance(recording, ClipRecording):
         camera = recording.sidecar.camera if recording.sidecar is not None else None

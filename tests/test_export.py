@@ -31,6 +31,7 @@ from training.export import (
 )
 
 CLASSES = 60
+REPO = Path(__file__).resolve().parents[1]
 
 
 # Export traces a forward pass: on a machine shared by many jobs one PyTorch thread is much faster.
@@ -157,6 +158,18 @@ def test_export_command_names_a_missing_checkpoint(
 ) -> None:
     assert main([str(tmp_path / "absent.pt")]) == 2
     assert "absent.pt" in capsys.readouterr().err
+
+
+def test_split_of_a_skeleton_only_model_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--split cuts the I3Ds off; a pose-only model has none (it used to fail at the end, after the
+    export, with advice to re-export)."""
+    out = tmp_path / "pose.onnx"
+    assert main([str(REPO / "training" / "checkpoints" / "nucla_pose.pt"), "-o", str(out), "--split"]) == 2
+    err = capsys.readouterr().err
+    assert "nucla_pose.pt: --split cuts the I3Ds" in err and "export it without --split" in err
+    assert not out.exists()
 
 
 @pytest.mark.usefixtures("tensorrt_without_lstm")

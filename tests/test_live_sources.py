@@ -173,6 +173,18 @@ def test_a_damaged_xef_plays_up_to_the_damage_then_ends_with_a_warning(tmp_path,
     assert "cut.xef: at byte offset" in caplog.text and "replay ends there" in caplog.text
 
 
+def test_looping_a_recording_of_one_frame_is_refused_naming_it(tmp_path):
+    from xef_writer import sample_recording
+
+    still = tmp_path / "still.xef"
+    sample_recording(still, frames=1)
+    with pytest.raises(ValueError, match=r"still.xef: 1 frame\(s\); --loop needs a recording of two frames"):
+        replay_source(still, ReplayOptions(realtime=False, loop=True))
+    once = replay_source(still, ReplayOptions(realtime=False))  # played once, it is fine
+    once.open()
+    assert len(read_to_the_end(once)) == 1
+
+
 def test_replay_of_a_missing_path_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.skeleton"):
         replay_source(tmp_path / "nothing.skeleton")

@@ -253,6 +253,9 @@ def export_checkpoint(
     onnx_path = Path(onnx_path) if onnx_path is not None else checkpoint_path.with_suffix(".onnx")
     checkpoint = load_checkpoint(checkpoint_path)
     metadata = EngineMetadata.from_checkpoint(checkpoint, file_sha256(checkpoint_path))
+    if split and not metadata.parts:
+        raise ValueError(f"{checkpoint_path}: --split cuts the I3Ds (RGB parts) from the pose network and "
+                         f"this model has none (skeleton only): export it without --split")
     export_onnx(checkpoint.model, metadata, onnx_path)
 
     if data_dir is not None:
