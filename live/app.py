@@ -52,8 +52,10 @@ from live.sources import (
     replay_source,
     simulated_source,
 )
-from live.worker import ModelInputs, RecognitionConfig
+from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
 from recordings.argument_types import integer_in, positive_float
+from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
+from recordings.pkummd import INTERACTIONS
 
 log = logging.getLogger("live")
 
@@ -67,6 +69,9 @@ DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
 # Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
 # "falling", the simulated room's class is "fall_down").
 DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
+# Classes of the datasets that need a second person: a model that knows them never decides them for a
+# person alone (ModelInputs.needs_partner).
+TWO_PERSON_ACTIONS = NTU_MUTUAL_ACTIONS | frozenset(INTERACTIONS)
 # Smoothing and threshold for a model that does not carry its own (DecisionSettings) and a command line
 # that does not say; events then end where they start, at the threshold.
 APP_DECISIONS = DecisionSettings(smoothing_s=RecognitionConfig.smoothing_s, threshold=AlertConfig.threshold)
@@ -358,9 +363,16 @@ def describe_model(checkpoint: Path, inputs: ModelInputs) -> str:
     layout = inputs.layout.name.replace("kinect_", "Kinect ")
     if inputs.layout != KINECT_V2:
         layout += " (Kinect v2 bodies mapped to it, core/joint_maps.py)"
+    pairs = sum(inputs.needs_partner)
+    alone = ""
+    if pairs:
+        alone = (f"; {pairs} two-person action{'s' if pairs > 1 else ''}, never decided for a person with "
+                 f"nobody within {PARTNER_MAX_M:g} m for {PARTNER_MEMORY_S:g} s")
+        if pairs == len([c for c in inputs.class_names if c != NO_ACTION]):
+            alone += " (a person alone is no_action: this model knows nothing one person does)"
     return (f"model {Path(checkpoint).name}: {len(inputs.class_names)} classes ({classes}); {reads}; "
             f"{layout} skeletons, {inputs.num_bodies} bod{'y' if inputs.num_bodies == 1 else 'ies'}, "
-            f"{inputs.window.duration_s:g} s windows")
+            f"{inputs.window.duration_s:g} s windows{alone}")
 
 
 def model_inputs(metadata: EngineMetadata) -> ModelInputs:
@@ -373,6 +385,7 @@ def model_inputs(metadata: EngineMetadata) -> ModelInputs:
         layout=layout_by_name(preprocessing.layout),
         num_bodies=preprocessing.num_bodies,
         class_names=tuple(metadata.class_names),
+        needs_partner=tuple(name in TWO_PERSON_ACTIONS for name in metadata.class_names),
     )
 
 
@@ -483,7 +496,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
 
         def finish() -> None:
             if config.screenshot is not None:
-                window.grab().save(str(config.screenshot))
+                window.screenshot().save(str(config.screenshot))
                 log.info("screenshot saved to %s", config.screenshot)
             window.close()
 

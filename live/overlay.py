@@ -503,6 +503,17 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.room3d.setVisible(self.config.show_3d)
         return column
 
+    def screenshot(self) -> QtGui.QPixmap:
+        """The window as shown. QWidget.grab renders the 3D view without what pyqtgraph paints over it with
+        a QPainter (the people's labels), so the view's own framebuffer is painted over its place."""
+        shot = self.grab()
+        if self.room3d is not None and self.room3d.isVisible():
+            view = self.room3d.view
+            painter = QtGui.QPainter(shot)
+            painter.drawImage(view.mapTo(self, QtCore.QPoint(0, 0)), view.grabFramebuffer())
+            painter.end()
+        return shot
+
     def _show_room3d(self, bodies: list) -> None:
         # Hidden: not even the floor fit runs. It reads only the bodies and decisions drawn anyway.
         if self.room3d is not None and self.room3d.isVisible():

@@ -7,7 +7,8 @@
         -> (a Kinect v1 model: core.joint_maps v2 -> v1)
         -> normalize_window over (this person, the nearest other person) -> skeleton (T, 2, J, 3)
       stacked for all people -> engine.run -> logits (B, C), attention (B, P)
-      -> softmax -> EMA per person (smoothing_s) -> Decision(top-k, attention, latency, window start,
+      -> softmax -> (a person with nobody near for PARTNER_MEMORY_S: no two-person classes)
+      -> EMA per person (smoothing_s) -> Decision(top-k, attention, latency, window start,
          and the source's ground truth at the window's centre where it knows it)
 
 Hops follow the stream's clock, so a replay played faster than real time is recognised at its own
@@ -52,8 +53,16 @@ class ModelInputs:
     layout: SkeletonLayout
     num_bodies: int
     class_names: tuple[str, ...]
+    # Per class: the action needs a second person (NTU's mutual actions, PKU-MMD's interactions; empty:
+    # none does). A network trained on pairs has never seen an empty second body and answers one of its
+    # classes for a lone person ("hugging other person" for somebody drinking); so a person with nobody
+    # near in the last PARTNER_MEMORY_S gets no two-person action (`without_partner`).
+    needs_partner: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.needs_partner and len(self.needs_partner) != len(self.class_names):
+            raise ValueError(f"needs_partner has {len(self.needs_partner)} entries for "
+                             f"{len(self.class_names)} classes")
         try:
             joint_map(KINECT_V2, self.layout)  # live sources give Kinect v2 bodies; a v1 model is fed mapped
         except ValueError:
@@ -185,6 +194,19 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 # across the room is not a partner, and feeding them as the second body would shift the input of
 # every one-person action.
 PARTNER_MAX_M = 2.0
+# How long after somebody was last near a person that person may still be doing a two-person action
+# (ModelInputs.needs_partner): during a hug the sensor often loses one of the two bodies for seconds.
+# On PKU-MMD's validation streams 0 s lost two hugs, 1 s one, 2-10 s none (training/checkpoints/README.md).
+PARTNER_MEMORY_S = 5.0
+
+
+def without_partner(probabilities: np.ndarray, needs_partner: np.ndarray) -> np.ndarray:
+    """A lone person's class probabilities: the two-person actions' share moved to the other classes in
+    proportion (all of it to no_action for a model that knows only interactions besides); zeros for a
+    model that knows nothing a person does alone, so nothing is decided."""
+    alone = np.where(needs_partner, 0.0, probabilities)
+    total = alone.sum()
+    return alone / total if total > 0 else alone
 
 
 def _nearest_partner(
@@ -268,6 +290,7 @@ class RecognitionWorker:
         self.paused = False
         self._publish = publish
         self._smoother = ScoreSmoother(config.smoothing_s)
+        self._partner_near: dict[int, float] = {}  # tracking id -> stream time somebody was last near
         self._part_index = [PARTS.index(p) for p in inputs.parts]
         self._to_model = joint_map(KINECT_V2, inputs.layout)  # None for a Kinect v2 model
         self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
@@ -323,6 +346,7 @@ class RecognitionWorker:
                 if self._timeline_restarted.is_set():
                     self._timeline_restarted.clear()
                     self._smoother.keep_only(set())
+                    self._partner_near.clear()
                 due_at = None if self._last_end is None else self._last_end + self.config.hop_s - 1e-6
                 if self.paused or (due_at is not None and newest.timestamp < due_at):
                     self._mark_examined(newest.sequence)
@@ -365,19 +389,24 @@ class RecognitionWorker:
             if s.last_seen >= end - self._frame_gap_s - 1e-6
             and covers(s.timestamps, end, spec, self.config.min_coverage)
         ][: self.config.max_people]
-        self._smoother.keep_only({s.tracking_id for s in snapshots})
+        tracked = {s.tracking_id for s in snapshots}
+        self._smoother.keep_only(tracked)
+        self._partner_near = {i: t for i, t in self._partner_near.items() if i in tracked}
         if not people:
             return None
-        crops_batch, skeleton_batch, kept, display, spans = [], [], [], [], []
+        crops_batch, skeleton_batch, kept, display, spans, alone = [], [], [], [], [], []
         for person in people:
             built = self._window(person, snapshots, end)
             if built is None:
                 self.counters.stale_windows += 1
                 continue
-            crops, skeleton, boxes, index = built
+            crops, skeleton, boxes, index, with_partner = built
             crops_batch.append(crops)
             skeleton_batch.append(skeleton)
             kept.append(person)
+            if with_partner:
+                self._partner_near[person.tracking_id] = end
+            alone.append(end - self._partner_near.get(person.tracking_id, -np.inf) > PARTNER_MEMORY_S)
             display.append((crops[:, -1].copy() if self.config.display_crops else None, boxes[:, -1]))
             spans.append(_window_truth(person, index, end))
         if not kept:
@@ -389,6 +418,9 @@ class RecognitionWorker:
         inference_s = time.perf_counter() - started
         self.inference.add(inference_s)
         probabilities = softmax(np.asarray(logits, np.float64))
+        if any(inputs.needs_partner):
+            for i in np.flatnonzero(alone):
+                probabilities[i] = without_partner(probabilities[i], np.asarray(inputs.needs_partner))
         attention = np.asarray(attention, np.float32).reshape(len(kept), -1)
         decided_at = time.time()
         latency = time.monotonic() - newest.received
@@ -418,9 +450,10 @@ class RecognitionWorker:
 
     def _window(
         self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool] | None:
         """(crops (P, T, S, S, 3) uint8, skeleton (T, M, J, 3), boxes (P, T, 4), indices (T,) into the
-        person's history) or None if the ring overwrote a frame meanwhile."""
+        person's history, whether another person was near during the window) or None if the ring
+        overwrote a frame meanwhile."""
         inputs = self.inputs
         times = inputs.window.sample_times(end)
         index = window_indices(person.timestamps, end, inputs.window)
@@ -429,18 +462,22 @@ class RecognitionWorker:
         bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
         bodies[:, 0], body_states[:, 0] = joints, states
-        partner = _nearest_partner(person, everyone, times[0]) if inputs.num_bodies > 1 else None
+        partner = _nearest_partner(person, everyone, times[0])
+        with_partner = partner is not None
         if partner is not None:
             partner_index = window_indices(partner.timestamps, end, inputs.window)
-            bodies[:, 1], body_states[:, 1] = _at_samples(partner, partner_index, times, self._frame_gap_s,
-                                                          pad_start=False)
+            partner_joints, partner_states = _at_samples(partner, partner_index, times, self._frame_gap_s,
+                                                         pad_start=False)
+            with_partner = bool(partner_joints.any())  # seen at one sample of the window at least
+            if inputs.num_bodies > 1:
+                bodies[:, 1], body_states[:, 1] = partner_joints, partner_states
         if self._to_model is not None:  # a model of another sensor (Kinect v1): the bodies mapped to it
             bodies, body_states = self._to_model.apply(bodies, body_states)
         skeleton = normalize_window(bodies, body_states, inputs.layout)
         if not inputs.parts:  # a skeleton-only model: no boxes to place, no pixels to cut
             size = inputs.glimpse.crop_size
             no_crops = np.zeros((0, len(index), size, size, 3), np.uint8)
-            return no_crops, skeleton, np.zeros((0, len(index), 4)), index
+            return no_crops, skeleton, np.zeros((0, len(index), 4)), index, with_partner
         # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
         # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
         boxes = part_boxes(person.joints, person.states, self.camera, KINECT_V2, inputs.glimpse,
@@ -449,4 +486,4 @@ class RecognitionWorker:
         crops = crop_window(frames, boxes, inputs.glimpse)
         if not self.ring.holds(np.unique(sequences)):
             return None  # the capture overwrote a frame while it was being cut: the crops may be torn
-        return crops[self._part_index], skeleton, boxes[self._part_index], index
+        return crops[self._part_index], skeleton, boxes[self._part_index], index, with_partner

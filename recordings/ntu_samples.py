@@ -184,6 +184,8 @@ NTU120_CLASSES: tuple[str, ...] = (
     "finger-guessing game (playing rock-paper-scissors)",
 )
 NTU60_CLASSES: tuple[str, ...] = NTU120_CLASSES[:60]  # NTU RGB+D 120 extends the 60 classes
+# The mutual actions (A050-A060, A106-A120): two people, the subject first in the file.
+NTU_MUTUAL_ACTIONS = frozenset(NTU120_CLASSES[49:60] + NTU120_CLASSES[105:120])
 
 
 # ------------------------------------------------------------------------------------------- protocols

@@ -91,6 +91,7 @@ PKUMMD_ACTIONS = (
 )
 # The two-person interactions (1-based labels), each performed once per interaction sequence.
 INTERACTION_LABELS = (12, 14, 16, 18, 21, 24, 26, 27)
+INTERACTIONS = tuple(PKUMMD_ACTIONS[label - 1] for label in INTERACTION_LABELS)
 
 _NAME = re.compile(r"^(\d{4})-([LMR])$")
 

@@ -42,7 +42,10 @@ PARTS = ("left_hand", "right_hand", "full_body")
 
 
 def image_of(widget) -> np.ndarray:
-    grabbed = widget.grabFramebuffer() if hasattr(widget, "grabFramebuffer") else widget.grab().toImage()
+    return rgb(widget.grabFramebuffer() if hasattr(widget, "grabFramebuffer") else widget.grab().toImage())
+
+
+def rgb(grabbed: QtGui.QImage) -> np.ndarray:
     grabbed = grabbed.convertToFormat(QtGui.QImage.Format.Format_RGB888)
     width, height = grabbed.width(), grabbed.height()
     data = np.frombuffer(grabbed.constBits(), np.uint8, grabbed.bytesPerLine() * height)
@@ -141,6 +144,12 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
     settle(app, 4.0)
     visible = window.room3d is not None and window.room3d.isVisible()
     save(out / "window.png", image_of(window))
+    # --screenshot's picture, and the 3D view's own at the same moment (what QWidget.grab leaves out of it).
+    save(out / "window_screenshot.png", rgb(window.screenshot().toImage()))
+    view = window.room3d.view if window.room3d is not None else None
+    if view is not None:
+        save(out / "window_view.png", image_of(view))
+    view_at = None if view is None else view.mapTo(window, QtCore.QPoint(0, 0))
     top_left = window.room3d.mapTo(window, QtCore.QPoint(0, 0)) if window.room3d is not None else None
     panel_box = None if top_left is None else [top_left.x(), top_left.y(), window.room3d.width(),
                                                   window.room3d.height()]
@@ -158,6 +167,7 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
     (out / "window.json").write_text(json.dumps({
         "visible": visible, "hidden_after_key": hidden, "shown_after_second_key": shown_again,
         "panel_box": panel_box, "window_size": [window.width(), window.height()],
+        "view_at": None if view_at is None else [view_at.x(), view_at.y()],
     }))
 
 

@@ -103,6 +103,23 @@ def test_pku_replay_through_live_carries_truth_and_names_the_model(short_pku_seq
     assert "[live] capture: 180 frames" in result.stderr
 
 
+def test_a_person_alone_is_never_given_a_two_person_action(shared_data: Path) -> None:
+    """The real-data default knows only interactions. The real NTU clip of one person drinking water was
+    "hugging other person" at 91% before the worker was told that nobody else is there; now every
+    decision is no_action and the startup line says why."""
+    clip = shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton"
+    result = subprocess.run(
+        [sys.executable, "-m", "live", "--source", str(clip), "--headless", "--fast", "--engine", "torch",
+         "--threads", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert ("8 two-person actions, never decided for a person with nobody within 2 m for 5 s (a person "
+            "alone is no_action: this model knows nothing one person does)") in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 10 and all(line["topk"][0] == {"class": "no_action", "p": 1.0} for line in lines)
+
+
 def test_the_bundled_ensemble_runs_on_a_real_replay_with_its_own_settings(short_pku_sequence: Path) -> None:
     """pku_interactions_x3.pt (opt-in): three networks in one file, averaged, run by live as any model
     (its accuracy is the streaming evaluation's business, training/checkpoints/README.md)."""

@@ -196,6 +196,12 @@ def test_live_window_shows_the_panel_and_key_3_hides_it(drawn: Path) -> None:
     # The panel's background fills its box, then is gone from it.
     assert near(window[box], BACKGROUND).mean() > 0.5
     assert near(hidden[box], BACKGROUND).mean() < 0.01
+    # --screenshot shows the 3D view as it draws itself, labels included (QWidget.grab left them out).
+    x, y = state["view_at"]
+    view = cv2.imread(str(drawn / "window_view.png"))[..., ::-1]
+    screenshot = cv2.imread(str(drawn / "window_screenshot.png"))[..., ::-1]
+    assert screenshot.shape == window.shape
+    assert np.array_equal(screenshot[y : y + view.shape[0], x : x + view.shape[1]], view)
     timing = json.loads((drawn / "timing.json").read_text())
     width, height = timing["size"]
     print(f"3D panel, GUI thread per tick: update {timing['update_ms_median']:.2f} ms, redraw "

@@ -26,6 +26,7 @@ from live.worker import (
     RecognitionWorker,
     ScoreSmoother,
     softmax,
+    without_partner,
 )
 
 CLASSES = ("drink", "wave", "sit_down", "fall_down")
@@ -253,6 +254,78 @@ def test_two_people_go_through_one_engine_call_with_their_partner(tiny_model, sh
     for person in range(2):  # each person is body 0 of its own window, the partner body 1
         assert np.abs(skeleton[person, :, 0]).sum() > 0 and np.abs(skeleton[person, :, 1]).sum() > 0
     assert {d.tracking_id for d in hop.decisions} == set(tracks.ids())
+
+
+def test_a_lone_persons_two_person_actions_go_to_the_other_classes_in_proportion():
+    probabilities = np.array([0.6, 0.1, 0.3])  # hugging, drinking, no_action
+    assert without_partner(probabilities, np.array([True, False, False])) == pytest.approx([0, 0.25, 0.75])
+    # A model that knows only two-person actions (no no_action either) decides nothing for somebody alone.
+    assert not without_partner(probabilities, np.array([True, True, True])).any()
+
+
+def test_two_person_actions_are_decided_only_with_somebody_near(tiny_model, ntu_clip, shared_data):
+    """The real drinking clip (one person) never gets the class marked two-person; the real handshake
+    (two people a metre apart) does, the same network's output untouched."""
+    engine, inputs = tiny_model
+    wave_needs_partner = replace(inputs, needs_partner=(False, True, False, False))
+    no_smoothing = RecognitionConfig(top_k=len(CLASSES), smoothing_s=0.0)
+    ring, tracks = fill(downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False))))
+    masked = RecognitionWorker(ring, tracks, engine, wave_needs_partner, CAMERA, lambda hop: None,
+                               no_smoothing)
+    as_is = RecognitionWorker(ring, tracks, engine, inputs, CAMERA, lambda hop: None, no_smoothing)
+    (lone,) = masked.step(ring.latest()).decisions
+    (unmasked,) = as_is.step(ring.latest()).decisions
+    assert unmasked.probability("wave") > 0.05  # random weights: every class has some share
+    assert lone.probability("wave") == 0.0 and sum(lone.probabilities.values()) == pytest.approx(1.0)
+    share = 1 - unmasked.probability("wave")
+    assert lone.probability("drink") == pytest.approx(unmasked.probability("drink") / share, rel=1e-4)
+
+    source = replay_source(shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton",
+                           ReplayOptions(realtime=False))
+    ring, tracks = fill(source, capacity=80)
+    pair = RecognitionWorker(ring, tracks, engine, wave_needs_partner, DEFAULT_CAMERA, lambda hop: None,
+                             no_smoothing)
+    decisions = pair.step(ring.latest()).decisions
+    assert len(decisions) == 2 and all(d.probability("wave") > 0.05 for d in decisions)
+
+
+def test_a_partner_the_sensor_lost_counts_for_five_seconds(tiny_model, shared_data):
+    """During a hug the sensor often loses one of the two bodies: the real handshake clip, then its first
+    person alone (the other gone from the frames) -- two-person actions stay possible for 5 s after the
+    last window with the partner in it, not after."""
+    engine, inputs = tiny_model
+    source = replay_source(shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton",
+                           ReplayOptions(realtime=False))
+    pair = read_all(source)
+    last = pair[-1]
+    alone = [Frame(last.timestamp + (i + 1) / 30, None, last.bodies[:1], last.index + i + 1)
+             for i in range(200)]
+    ring, tracks = FrameRing(80, None), TrackTable(history=80)
+    capture = Capture(source, ring, tracks, period_s=1 / 30)
+    wave_needs_partner = replace(inputs, needs_partner=(False, True, False, False))
+    worker = RecognitionWorker(ring, tracks, engine, wave_needs_partner, DEFAULT_CAMERA, lambda hop: None,
+                               RecognitionConfig(smoothing_s=0.0))
+    wave = {}
+    for i, frame in enumerate(pair + alone):
+        capture.accept(frame, time.monotonic())
+        if i >= 30 and i % 6 == 0:  # a hop every 0.2 s once a window of history is there
+            hop = worker.step(ring.latest())
+            first = next(d for d in hop.decisions if d.tracking_id == last.bodies[0].tracking_id)
+            wave[round(frame.timestamp - last.timestamp, 1)] = first.probability("wave")
+    # The last window with the partner in it ends up to a window (1 s) after they vanished; 5 s from then.
+    assert all(p > 0.01 for t, p in wave.items() if t <= 5.0)
+    assert all(p == 0.0 for t, p in wave.items() if t >= 5.0 + inputs.window.duration_s + 0.2)
+    assert max(wave) > 6
+
+
+def read_all(source: FrameStream) -> list[Frame]:
+    source.open()
+    frames = []
+    while True:
+        try:
+            frames.append(source.read())
+        except EndOfStream:
+            return frames
 
 
 def test_nobody_with_enough_history_means_no_engine_call(tiny_model, ntu_clip):
