@@ -88,7 +88,7 @@ def _describe_xef(path: Path) -> list[str]:
         most, ids = recording.body_summary()
         lines.append(
             f"duration {info.duration_s:.2f} s, {info.frame_count} frames "
-            f"({'colour' if info.color_size else 'body'} stream, {info.fps:.1f} fps), "
+            f"({recording.frames_from}, {info.fps:.1f} fps), "
             f"bodies: up to {most} at once, {ids} tracking ids"
         )
         if reader.damage is not None:

@@ -324,6 +324,9 @@ class XefRecording:
         self.color = color and self.reader.stream(xef.COLOR) is not None
         times = self.reader.frame_times_s(self.color)
         self.timestamps = times
+        self.frames_from = self.reader.frames_from(self.color)
+        if self.reader.frames_without_colour(self.color):  # a model that crops RGB sees black crops there
+            log.info("%s: frames from the %s", self.reader.path.name, self.frames_from)
         self.info = RecordingInfo(
             path=self.reader.path,
             kind="xef",

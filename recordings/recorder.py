@@ -412,11 +412,16 @@ class Recorder:
             )
         if self.frame_count == 0:
             self._first_timestamp = frame.timestamp
-            if self.config.record_video and frame.color is not None:
-                height, width = frame.color.shape[:2]
-                self._video = MjpegAviWriter(
-                    self.partial_dir / "rgb.avi", width, height, self.config.fps, self.config.jpeg_quality
-                )
+        if self._video is None and self.config.record_video and frame.color is not None:
+            # At the first frame with colour, which need not be the first frame (a Kinect Studio file's
+            # body stream may start before its colour stream): frame i of the video stays frame i of the
+            # skeleton, so the frames before it show this image, marked "color": false.
+            height, width = frame.color.shape[:2]
+            self._video = MjpegAviWriter(
+                self.partial_dir / "rgb.avi", width, height, self.config.fps, self.config.jpeg_quality
+            )
+            for i in range(self.frame_count):
+                self._video.write(frame.color if i == 0 else None)  # None repeats: one JPEG encoding
         if self._video is not None:
             if self._video.bytes_written + 4 * 1024**2 > MAX_AVI_BYTES:
                 self._stop("the video reached the AVI size limit (4 GiB)")
@@ -429,8 +434,8 @@ class Recorder:
             self._depth.write(self.frame_count, clip_time, frame.depth)
         self._skeleton.write(format_frame(frame.bodies))
         record = {"t": clip_time}
-        if self._video is not None and frame.color is None:
-            record["color"] = False  # the video repeats the previous image here
+        if self.config.record_video and frame.color is None:
+            record["color"] = False  # the video repeats the previous (or, before any, the first) image here
         self._frames.write(json.dumps(record).encode() + b"\n")
         self._last_timestamp = frame.timestamp
         self.frame_count += 1
@@ -564,7 +569,8 @@ def finalize_partial(
         frame_count=count,
         duration_s=round(timestamps[-1] - timestamps[0], 6) if count else 0.0,
         timestamps=timestamps,
-        missing_color_frames=[i for i, r in enumerate(records[:count]) if r.get("color") is False],
+        missing_color_frames=[i for i, r in enumerate(records[:count]) if r.get("color") is False]
+        if video_path is not None else [],  # without a video no frame has colour: nothing to list
         skeleton=skeleton_path.name,
         video=None
         if video_path is None

@@ -513,6 +513,25 @@ class XefReader:
         rows = [before, self._rows(driver.index), after]
         return np.concatenate([r[:, 2] for r in rows]) / TICKS_PER_SECOND
 
+    def frames_from(self, color: bool = True) -> str:
+        """What drives `frames(color=...)`, for info lines: "colour stream", "body stream", "depth stream",
+        with the body frames recorded outside the colour stream (replayed without colour) counted."""
+        driver = self._driver(color)
+        if driver is None:
+            return "no colour, body or depth stream"
+        text = f"{'colour' if driver.kind == COLOR else driver.kind} stream"
+        if outside := self.frames_without_colour(color):
+            text += f" + {outside} body frames before or after it, without colour"
+        return text
+
+    def frames_without_colour(self, color: bool = True) -> int:
+        """How many of the Frames of a colour replay are body frames from before or after the colour
+        stream (0 for a replay driven by another stream)."""
+        driver = self._driver(color)
+        if driver is None or driver.kind != COLOR:
+            return 0
+        return len(self.frame_times_s(color)) - len(self._rows(driver.index))
+
     def _driver(self, color: bool) -> XefStream | None:
         """The stream whose events become Frames: colour (when asked for), else bodies, else depth (a
         depth-only recording: point clouds for the 3D view, nobody to recognise)."""
@@ -605,12 +624,14 @@ class XefReader:
         for row in before:
             yield frame(self._event(row), index)
             index += 1
-        for event in self.events(driver.index):  # raises the damage after the last event before it
-            yield frame(event, index)
-            index += 1
-        for row in after:
+        for row in self._rows(driver.index):
             yield frame(self._event(row), index)
             index += 1
+        for row in after:  # indexed, so before any damage
+            yield frame(self._event(row), index)
+            index += 1
+        if self.damage is not None:
+            raise self.damage
 
     # ---- lifetime -----------------------------------------------------------------------------
 

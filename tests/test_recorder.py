@@ -122,6 +122,21 @@ def test_missing_colour_repeats_the_previous_image_and_is_listed(tmp_path: Path)
     np.testing.assert_array_equal(images[2], images[1])
 
 
+def test_colour_that_starts_late_still_makes_a_video_frame_for_frame(tmp_path: Path) -> None:
+    """A Kinect Studio file's body stream may start before its colour stream: the video opens at the
+    first colour image, which stands in for the frames before it (listed as missing colour)."""
+    with Recorder(tmp_path, sample_name="late", config=CONFIG) as rec:
+        for i in range(5):
+            rec.write(make_frame(i, i / 30, colour=i >= 2))
+    sidecar = json.loads(rec.files.sidecar.read_text())
+    assert sidecar["missing_color_frames"] == [0, 1] and sidecar["video"]["file"] == rec.files.video.name
+    images = list(RgbVideo(rec.files.video))
+    assert len(images) == 5 == read_skeleton(rec.files.skeleton).num_frames
+    np.testing.assert_array_equal(images[0], images[2])
+    np.testing.assert_array_equal(images[1], images[2])
+    assert not np.array_equal(images[2], images[4])  # each frame its own image from there on
+
+
 def test_the_sidecar_names_the_privacy_mode_it_was_recorded_in(tmp_path: Path) -> None:
     from core.privacy import PrivacyMode
 
@@ -138,7 +153,8 @@ def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:
         for i in range(3):
             rec.write(make_frame(i, i / 30, colour=False))
     assert rec.files.video is None and read_skeleton(rec.files.skeleton).num_frames == 3
-    assert json.loads(rec.files.sidecar.read_text())["video"] is None
+    sidecar = json.loads(rec.files.sidecar.read_text())
+    assert sidecar["video"] is None and sidecar["missing_color_frames"] == []
     config = RecorderConfig(min_free_bytes=1, record_video=False)
     with Recorder(tmp_path / "b", sample_name="no_video", config=config) as rec:
         rec.write(make_frame(0, 0.0))

@@ -163,6 +163,7 @@ def test_a_depth_only_recording_drives_frames_with_its_depth_images(tmp_path: Pa
     with XefReader(path) as reader:
         frames = list(reader.frames())
         assert reader.frame_count() == 3 and [f.index for f in frames] == [0, 1, 2]
+        assert reader.frames_from() == "depth stream"
         assert all(f.color is None and f.bodies == [] for f in frames)
         assert [int(f.depth[0, 0]) for f in frames] == [1000, 1001, 1002]
         assert all(f.depth is None for f in reader.frames(depth=False))
@@ -203,7 +204,7 @@ def test_a_body_stream_recorded_longer_than_the_colour_stream_keeps_its_skeleton
     for i in (2, 3):
         writer.add_event(colour, period * i + 10_000, image, i)
     path = tmp_path / "long_bodies.xef"
-    writer.write(path)
+    layout = writer.write(path)
     with XefReader(path) as reader:
         frames = list(reader.frames(depth=False))
         assert [[b.tracking_id for b in f.bodies] for f in frames] == [[10], [11], [12], [13], [14], [15]]
@@ -211,7 +212,17 @@ def test_a_body_stream_recorded_longer_than_the_colour_stream_keeps_its_skeleton
         assert [f.index for f in frames] == list(range(6))
         times = [f.timestamp for f in frames]
         assert times == sorted(times) and reader.frame_times_s() == pytest.approx(times)
-        assert reader.frame_count() == 6
+        assert reader.frame_count() == 6 and reader.frames_without_colour() == 4
+        assert reader.frames_from() == "colour stream + 4 body frames before or after it, without colour"
+    # Cut inside the last body record: the body frames indexed before it still play, then the damage.
+    cut = _truncated(path, tmp_path, layout.offsets(f"event{body}")[-1] + 40)
+    with XefReader(cut) as reader:
+        got = []
+        with pytest.raises(XefFormatError):
+            for frame in reader.frames(depth=False):
+                got.append(frame)
+        assert reader.frame_count() == len(got) == 5
+        assert [f.color is not None for f in got] == [False, False, True, True, False]
 
 
 def _truncated(source: Path, tmp_path: Path, size: int) -> Path:
