@@ -70,8 +70,13 @@ DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
 # "falling", the simulated room's class is "fall_down").
 DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
 # Classes of the datasets that need a second person: a model that knows them never decides them for a
-# person alone (ModelInputs.needs_partner).
-TWO_PERSON_ACTIONS = NTU_MUTUAL_ACTIONS | frozenset(INTERACTIONS)
+# person alone (ModelInputs.needs_partner). Compared by `action_key`: a site's labels.txt may capitalise
+# them or type NTU's curly apostrophes straight.
+def action_key(name: str) -> str:
+    return name.casefold().replace("\u2019", "'").strip()
+
+
+TWO_PERSON_ACTIONS = frozenset(action_key(name) for name in NTU_MUTUAL_ACTIONS | set(INTERACTIONS))
 # Smoothing and threshold for a model that does not carry its own (DecisionSettings) and a command line
 # that does not say; events then end where they start, at the threshold.
 APP_DECISIONS = DecisionSettings(smoothing_s=RecognitionConfig.smoothing_s, threshold=AlertConfig.threshold)
@@ -368,7 +373,9 @@ def describe_model(checkpoint: Path, inputs: ModelInputs) -> str:
     if pairs:
         alone = (f"; {pairs} two-person action{'s' if pairs > 1 else ''}, never decided for a person with "
                  f"nobody within {PARTNER_MAX_M:g} m for {PARTNER_MEMORY_S:g} s")
-        if pairs == len([c for c in inputs.class_names if c != NO_ACTION]):
+        if pairs == len(inputs.class_names):
+            alone += " (nothing is decided for a person alone: this model knows nothing one person does)"
+        elif pairs == len(inputs.class_names) - 1 and NO_ACTION in inputs.class_names:
             alone += " (a person alone is no_action: this model knows nothing one person does)"
     return (f"model {Path(checkpoint).name}: {len(inputs.class_names)} classes ({classes}); {reads}; "
             f"{layout} skeletons, {inputs.num_bodies} bod{'y' if inputs.num_bodies == 1 else 'ies'}, "
@@ -385,7 +392,7 @@ def model_inputs(metadata: EngineMetadata) -> ModelInputs:
         layout=layout_by_name(preprocessing.layout),
         num_bodies=preprocessing.num_bodies,
         class_names=tuple(metadata.class_names),
-        needs_partner=tuple(name in TWO_PERSON_ACTIONS for name in metadata.class_names),
+        needs_partner=tuple(action_key(name) in TWO_PERSON_ACTIONS for name in metadata.class_names),
     )
 
 

@@ -35,6 +35,7 @@ from core.engines import Engine
 from core.glimpse import PARTS, GlimpseConfig, crop_window, part_boxes
 from core.joint_maps import joint_map
 from core.skeleton import KINECT_V2, SkeletonLayout, normalize_window
+from core.timeline import NO_ACTION
 from core.window import WindowSpec, covers, window_indices
 from live.capture import FrameRing, RingEntry
 from live.stats import LatencyHistogram
@@ -200,11 +201,18 @@ PARTNER_MAX_M = 2.0
 PARTNER_MEMORY_S = 5.0
 
 
-def without_partner(probabilities: np.ndarray, needs_partner: np.ndarray) -> np.ndarray:
-    """A lone person's class probabilities: the two-person actions' share moved to the other classes in
-    proportion (all of it to no_action for a model that knows only interactions besides); zeros for a
-    model that knows nothing a person does alone, so nothing is decided."""
+def without_partner(
+    probabilities: np.ndarray, needs_partner: np.ndarray, no_action: int | None
+) -> np.ndarray:
+    """A lone person's class probabilities: the two-person actions' share goes to `no_action` (its index).
+    Shown a person alone, which it never was in training, the network may be sure of an interaction;
+    spread over the one-person classes, that share would lift a barely likely one (a site's "patient
+    fell" at 6%) over the alert threshold. A model without no_action has the rest renormalised; one that
+    knows only two-person actions gets zeros (the worker then decides nothing for that person)."""
     alone = np.where(needs_partner, 0.0, probabilities)
+    if no_action is not None:
+        alone[no_action] += probabilities[needs_partner].sum()
+        return alone
     total = alone.sum()
     return alone / total if total > 0 else alone
 
@@ -419,13 +427,17 @@ class RecognitionWorker:
         self.inference.add(inference_s)
         probabilities = softmax(np.asarray(logits, np.float64))
         if any(inputs.needs_partner):
+            needs_partner = np.asarray(inputs.needs_partner)
+            no_action = inputs.class_names.index(NO_ACTION) if NO_ACTION in inputs.class_names else None
             for i in np.flatnonzero(alone):
-                probabilities[i] = without_partner(probabilities[i], np.asarray(inputs.needs_partner))
+                probabilities[i] = without_partner(probabilities[i], needs_partner, no_action)
         attention = np.asarray(attention, np.float32).reshape(len(kept), -1)
         decided_at = time.time()
         latency = time.monotonic() - newest.received
         decisions = []
         for i, person in enumerate(kept):
+            if not probabilities[i].any():  # alone, and the model knows only two-person actions
+                continue
             smoothed = self._smoother.update(person.tracking_id, probabilities[i], end)
             order = np.argsort(-smoothed)[: self.config.top_k]
             decisions.append(Decision(

@@ -143,6 +143,14 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
     window.show()
     settle(app, 4.0)
     visible = window.room3d is not None and window.room3d.isVisible()
+
+    def labelled() -> bool:
+        return visible and any(label.visible() for label in window.room3d.labels)
+
+    deadline = time.monotonic() + 20  # until somebody's attended part is labelled (a decision came)
+    while not labelled() and time.monotonic() < deadline:
+        settle(app, 0.2)
+    was_labelled = labelled()
     save(out / "window.png", image_of(window))
     # --screenshot's picture, and the 3D view's own at the same moment (what QWidget.grab leaves out of it).
     save(out / "window_screenshot.png", rgb(window.screenshot().toImage()))
@@ -167,7 +175,7 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
     (out / "window.json").write_text(json.dumps({
         "visible": visible, "hidden_after_key": hidden, "shown_after_second_key": shown_again,
         "panel_box": panel_box, "window_size": [window.width(), window.height()],
-        "view_at": None if view_at is None else [view_at.x(), view_at.y()],
+        "view_at": None if view_at is None else [view_at.x(), view_at.y()], "labelled": was_labelled,
     }))
 
 

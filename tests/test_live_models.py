@@ -8,6 +8,7 @@ import json
 import lzma
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,16 @@ from core.model.checkpoint import DecisionSettings
 from live.app import (
     DEFAULT_CHECKPOINT,
     REAL_DATA_CHECKPOINT,
+    TWO_PERSON_ACTIONS,
+    action_key,
     build_parser,
     checkpoint_for,
     config_from_args,
     default_checkpoint,
     describe_decisions,
+    describe_model,
     main,
+    open_model,
     with_decisions,
 )
 
@@ -118,6 +123,22 @@ def test_a_person_alone_is_never_given_a_two_person_action(shared_data: Path) ->
             "alone is no_action: this model knows nothing one person does)") in result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 10 and all(line["topk"][0] == {"class": "no_action", "p": 1.0} for line in lines)
+
+
+def test_the_startup_line_says_what_a_person_alone_gets() -> None:
+    _, inputs = open_model(REAL_DATA_CHECKPOINT, "pytorch-cpu")
+    assert inputs.needs_partner == (True,) * 8 + (False,)  # the 8 interactions, not no_action
+    pairs_only = replace(inputs, class_names=inputs.class_names[:-1], needs_partner=inputs.needs_partner[:-1])
+    assert "(nothing is decided for a person alone" in describe_model(Path("pairs.pt"), pairs_only)
+    site = replace(inputs, class_names=(*inputs.class_names, "patient fell"),
+                   needs_partner=(*inputs.needs_partner, False))
+    line = describe_model(Path("site.pt"), site)
+    assert "8 two-person actions, never decided for a person with nobody within 2 m for 5 s" in line
+    assert "a person alone is" not in line and "nothing is decided" not in line
+    # A site's labels.txt may capitalise a class or type NTU's curly apostrophe straight.
+    assert action_key("Grab other person's stuff") in TWO_PERSON_ACTIONS
+    assert action_key("grab other person\u2019s stuff") in TWO_PERSON_ACTIONS
+    assert action_key("drink water") not in TWO_PERSON_ACTIONS
 
 
 def test_the_bundled_ensemble_runs_on_a_real_replay_with_its_own_settings(short_pku_sequence: Path) -> None:

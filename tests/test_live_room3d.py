@@ -197,6 +197,7 @@ def test_live_window_shows_the_panel_and_key_3_hides_it(drawn: Path) -> None:
     assert near(window[box], BACKGROUND).mean() > 0.5
     assert near(hidden[box], BACKGROUND).mean() < 0.01
     # --screenshot shows the 3D view as it draws itself, labels included (QWidget.grab left them out).
+    assert state["labelled"]  # a person's attended part was labelled when the pictures were taken
     x, y = state["view_at"]
     view = cv2.imread(str(drawn / "window_view.png"))[..., ::-1]
     screenshot = cv2.imread(str(drawn / "window_screenshot.png"))[..., ::-1]

@@ -256,11 +256,14 @@ def test_two_people_go_through_one_engine_call_with_their_partner(tiny_model, sh
     assert {d.tracking_id for d in hop.decisions} == set(tracks.ids())
 
 
-def test_a_lone_persons_two_person_actions_go_to_the_other_classes_in_proportion():
-    probabilities = np.array([0.6, 0.1, 0.3])  # hugging, drinking, no_action
-    assert without_partner(probabilities, np.array([True, False, False])) == pytest.approx([0, 0.25, 0.75])
-    # A model that knows only two-person actions (no no_action either) decides nothing for somebody alone.
-    assert not without_partner(probabilities, np.array([True, True, True])).any()
+def test_a_lone_persons_two_person_actions_go_to_no_action():
+    probabilities = np.array([0.9, 0.06, 0.04])  # hugging, patient fell, no_action
+    hugging = np.array([True, False, False])
+    # The fall stays at 6%: spread in proportion it would have become 60%, an alert.
+    assert without_partner(probabilities, hugging, no_action=2) == pytest.approx([0, 0.06, 0.94])
+    # Without no_action the rest are renormalised; with nothing left, zeros.
+    assert without_partner(probabilities, hugging, no_action=None) == pytest.approx([0, 0.6, 0.4])
+    assert not without_partner(probabilities, np.array([True, True, True]), no_action=None).any()
 
 
 def test_two_person_actions_are_decided_only_with_somebody_near(tiny_model, ntu_clip, shared_data):
@@ -287,6 +290,13 @@ def test_two_person_actions_are_decided_only_with_somebody_near(tiny_model, ntu_
                              no_smoothing)
     decisions = pair.step(ring.latest()).decisions
     assert len(decisions) == 2 and all(d.probability("wave") > 0.05 for d in decisions)
+
+    # A model that knows only two-person actions decides nothing for the person alone.
+    ring, tracks = fill(downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False))))
+    pairs_only = RecognitionWorker(ring, tracks, engine, replace(inputs, needs_partner=(True,) * 4), CAMERA,
+                                   lambda hop: None, no_smoothing)
+    hop = pairs_only.step(ring.latest())
+    assert hop.decisions == () and pairs_only.counters.decisions == 0
 
 
 def test_a_partner_the_sensor_lost_counts_for_five_seconds(tiny_model, shared_data):
