@@ -638,8 +638,13 @@ def worker_live(result: Result, args: argparse.Namespace) -> None:
     on_gpu = torch.cuda.is_available()
     profile = "tiny" if smoke else "paper"
     if args.data:
-        source = args.data / "ntu" / "skeletons" / f"{NTU_CLIP}.skeleton"
-        source_args = ["--source", str(source), "--loop"]
+        # A clip is its files side by side; the shared data keeps skeletons and videos apart: links.
+        clip = args.work_dir / "ntu_clip"
+        clip.mkdir(parents=True, exist_ok=True)
+        for name, where in ((f"{NTU_CLIP}.skeleton", "skeletons"), (f"{NTU_CLIP}_rgb.avi", "rgb")):
+            (clip / name).unlink(missing_ok=True)
+            (clip / name).symlink_to((args.data / "ntu" / where / name).resolve())
+        source_args = ["--source", str(clip / f"{NTU_CLIP}.skeleton"), "--loop"]
         result.set("source", f"real NTU {NTU_CLIP} (skeleton + 1080p RGB video), looped in real time")
     else:
         source_args = ["--source", "sim", "--people", "1"]

@@ -302,6 +302,16 @@ def read_actions(path: str | Path) -> tuple[str, ...]:
     return tuple(names)
 
 
+def check_label_numbers(instances: Sequence[LabelInstance], actions: Sequence[str], source: str) -> None:
+    """PkuMmdError (file and line) for a label outside actions.txt."""
+    for instance in instances:
+        if not 1 <= instance.label <= len(actions):
+            raise PkuMmdError(
+                source, instance.line,
+                f"label {instance.label} is outside actions.txt (1..{len(actions)})",
+            )
+
+
 def label_timeline(
     instances: Sequence[LabelInstance],
     actions: Sequence[str],
@@ -312,12 +322,8 @@ def label_timeline(
 ) -> Timeline:
     """Label instances -> a Timeline of scene-wide intervals in seconds: frames [start, end] are
     [start / fps, (end + 1) / fps). Checked against `actions` and the sequence's `frame_count`."""
+    check_label_numbers(instances, actions, source)
     for instance in instances:
-        if not 1 <= instance.label <= len(actions):
-            raise PkuMmdError(
-                source, instance.line,
-                f"label {instance.label} is outside actions.txt (1..{len(actions)})",
-            )
         if instance.end_frame >= frame_count:
             raise PkuMmdError(
                 source, instance.line,

@@ -102,15 +102,17 @@ def test_real_data_is_found_only_where_the_clip_is(tmp_path: Path, shared_data: 
 
 @pytest.mark.slow
 def test_cpu_smoke_runs_parts_end_to_end_and_writes_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shared_data: Path
 ) -> None:
     out = tmp_path / "gpu.json"
-    assert (
-        bench.main(["--cpu-smoke", "--parts", "ddp", "--out", str(out), "--work-dir", str(tmp_path / "w")])
-        == 0
-    )
+    command = ["--cpu-smoke", "--parts", "ddp", "live", "--out", str(out), "--work-dir", str(tmp_path / "w"),
+               "--data", str(shared_data)]
+    assert bench.main(command) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
-    assert list(report["parts"]) == ["setup", "ddp"]  # setup always runs: the checkpoints come from it
+    assert list(report["parts"]) == ["setup", "live", "ddp"]  # setup always runs: it makes the checkpoints
+    # The real clip with its video (kept apart in the shared data): the RGB model runs on it.
+    live = report["parts"]["live"]
+    assert live["errors"] == [] and "skeleton + 1080p RGB video" in live["source"], live
     assert report["parts"]["ddp"]["ok"] is True and report["parts"]["ddp"]["backend"] == "gloo"
     assert report["parts"]["setup"]["environment"]["torch"]
     printed = capsys.readouterr().out

@@ -217,6 +217,29 @@ def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.Captu
     assert "drop --profile" in capsys.readouterr().err
 
 
+def test_a_damaged_sidecar_or_label_map_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from training.__main__ import main as training
+
+    model = random_checkpoint(tmp_path / "model.pt", tiny(3), ["patient fell", "b", NO_ACTION])
+    clips = tmp_path / "clips"
+    with Recorder(clips, sample_name="S001C001P001R001A121", config=RecorderConfig(min_free_bytes=1)) as rec:
+        for i in range(3):
+            rec.write(make_frame(i, i / 30))
+    (clips / "labels.txt").write_text("A121\tpatient fell\n")
+    evaluate = ["evaluate", "--checkpoint", str(model), "--dataset", "clips", "--data", str(clips)]
+    sidecar = clips / "S001C001P001R001A121.json"
+    sidecar.write_text(sidecar.read_text()[:40])  # cut short
+    assert training(evaluate) == 2
+    assert "S001C001P001R001A121.json" in capsys.readouterr().err
+    sidecar.unlink()
+    (clips / "labels.txt").write_text("A121\tpatient fell\ngarbage line without a tab\n")
+    finetune = ["finetune", "--from", str(model), "--clips", str(clips), "--out", str(tmp_path / "out")]
+    assert training(finetune) == 2
+    assert "labels.txt: line 2" in capsys.readouterr().err
+
+
 def test_the_fine_tuned_classes_and_the_base_settings_it_keeps(tmp_path: Path) -> None:
     from core.model.checkpoint import load_checkpoint
     from training.finetune import base_train_config, site_classes

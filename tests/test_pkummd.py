@@ -398,6 +398,10 @@ def test_training_names_a_damaged_sequence_or_label_file(tmp_path: Path) -> None
     labels.write_text(good + "12,50,40,1\n")
     with pytest.raises(DatasetError, match=r"0007-M\.txt, line \d+: reversed interval"):
         pkummd_sources(tmp_path / "release")
+    # A label no class has is a typo to report, not a sequence of other classes to leave out quietly.
+    labels.write_text(good + "99,10,20,1\n")
+    with pytest.raises(DatasetError, match=r"0007-M\.txt, line \d+: label 99 is outside actions.txt"):
+        pkummd_sources(tmp_path / "release")
     labels.write_text(good)
     lines = sequence.read_text().splitlines()
     lines[3] = "1 2 3"

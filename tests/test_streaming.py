@@ -91,6 +91,49 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
         rescore_stream(tmp_path)
 
 
+def test_a_run_that_cannot_finish_leaves_the_earlier_run_in_out_whole(
+    sim_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong --alert-class, --rescore into its own run and a run stopped half-way (Ctrl-C: the app's
+    headless loop ends quietly) used to replace or delete the decisions of the run already in --out."""
+    import training.streaming as streaming
+
+    evaluate_stream(sim_model, "sim:seed=3,minutes=0.2", out=tmp_path, progress=False, engine="pytorch-cpu",
+                    threads=1)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*.jsonl")}
+    results = (tmp_path / "results.json").read_bytes()
+    assert len(before) == 2  # decisions/ and events/
+
+    args = ["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", "sim:seed=4,minutes=0.2",
+            "--out", str(tmp_path), "--engine", "pytorch-cpu", "--threads", "1"]
+    assert main([*args, "--alert-class", "juggling"]) == 2
+    err = capsys.readouterr().err
+    assert "--alert-class: alert classes ['juggling'] are not among the model's classes" in err
+    assert main(["evaluate", "--rescore", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "--out must be another folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--rescore", str(tmp_path), "--checkpoint", str(sim_model)])
+    assert "--checkpoint: not used when evaluating --rescore" in capsys.readouterr().err
+
+    def stopped_half_way(pipeline, config):  # as Ctrl-C does to the headless loop: it returns early
+        return run_headless(pipeline, config, duration_s=0.3)
+
+    run_headless = streaming.run_headless
+    monkeypatch.setattr(streaming, "run_headless", stopped_half_way)
+    assert main(args) == 130
+    assert "interrupted: evaluate stopped" in capsys.readouterr().err
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*.jsonl*")} == before
+    assert (tmp_path / "results.json").read_bytes() == results
+
+
+def test_truth_the_model_has_no_class_for_is_said(sim_model: Path, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", "training.streaming"):
+        evaluate_stream(sim_model, "sim:seed=5,minutes=0.2,actions=raise_both_arms", out=tmp_path,
+                        progress=False, engine="pytorch-cpu", threads=1)
+    assert "the truth holds actions tiny_sim.pt is not trained for: raise_both_arms" in caplog.text
+
+
 def test_the_stream_evaluation_decides_as_live_would_with_the_models_settings(tmp_path: Path) -> None:
     """A model's own smoothing and threshold are what the evaluation uses, as live does; given ones win."""
     from dataclasses import replace

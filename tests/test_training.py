@@ -430,14 +430,17 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     torch.save(state, run / "state.pt")
     assert train_stage(longer, "pose").epochs_run == 3
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
-    # A clip changed since (relabelled, re-recorded): the finished stage is not the answer any more.
-    capsys.readouterr()
+    # A clip changed since (relabelled, re-recorded): the finished stage is not the answer any more, and
+    # its best.pt is not replaced unasked.
     changed = next(data.glob("*.json"))
     changed.write_text(changed.read_text() + " ")
     os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))
-    assert train_stage(longer, "pose").epochs_run == 3  # trained again, from epoch 1
-    assert "was written for other data, labels, settings or starting weights" in capsys.readouterr().out
-    assert len((run / "metrics.jsonl").read_text().splitlines()) == 6
+    best = (run / "best.pt").read_bytes()
+    with pytest.raises(StageError, match="holds a pose run for other data, labels, settings .* --restart"):
+        train_stage(longer, "pose")
+    assert (run / "best.pt").read_bytes() == best
+    assert train_stage(longer, "pose", restart=True).epochs_run == 3  # trained again, from epoch 1
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 6  # the log keeps both runs
 
     code = main(
         [

@@ -24,6 +24,8 @@ import sys
 
 from core.model.checkpoint import CheckpointError, DecisionSettings
 from recordings.argument_types import integer_in, positive_float
+from recordings.clip import ClipError
+from recordings.labels import LabelMapError
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
@@ -101,6 +103,7 @@ CLIP_OPTIONS = {"dataset": "--dataset", "cache": "--cache", "device": "--device"
 RUN_OPTIONS = {"hop": "--hop", "smoothing": "--smoothing", "alert_classes": "--alert-class",
                "engine": "--engine"}
 STREAM_OPTIONS = {**RUN_OPTIONS, "threshold_given": "--threshold", "end_threshold_given": "--end-threshold"}
+MODEL_OPTIONS = {"checkpoint": "--checkpoint", "data": "--data", "subset": "--subset"}  # not for --rescore
 
 
 def _refuse(
@@ -229,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate" and args.rescore:
             from training.streaming import rescore_stream
 
-            _refuse(parser, args, {**CLIP_OPTIONS, **RUN_OPTIONS}, "--rescore (it runs no model)")
+            _refuse(parser, args, {**CLIP_OPTIONS, **RUN_OPTIONS, **MODEL_OPTIONS},
+                    "--rescore (it runs no model: the run's own model, data and subset)")
             given = _given_decisions(parser, args)
             rescore_stream(args.rescore, threshold=given.threshold, end_threshold=given.end_threshold,
                            out=args.out)
@@ -282,9 +286,15 @@ def main(argv: list[str] | None = None) -> int:
             from training.export import run_export
 
             return run_export(args)
-    except (ConfigError, DatasetError, FileNotFoundError, StageError, CheckpointError) as exc:
+    except (ConfigError, DatasetError, FileNotFoundError, StageError, CheckpointError, ClipError,
+            LabelMapError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Nothing half-done is scored or put in place of an earlier run: training keeps its state.pt to
+        # resume from, a stream evaluation leaves --out as it was.
+        print(f"interrupted: {args.command} stopped", file=sys.stderr)
+        return 130
     finally:
         from training.distributed import stop
 

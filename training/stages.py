@@ -319,9 +319,9 @@ def train_stage(
     resumed = None
     if state_path.is_file() and not restart:
         resumed = _resume(state_path, network, optimisation, progress.inputs)
-        if resumed is None and process.is_main:
-            print(f"[{stage}] {state_path} was written for other data, labels, settings or starting "
-                  "weights: training it again")
+        if resumed is None:  # its best.pt may be somebody's result: replaced only when asked to
+            raise StageError(f"{out} holds a {stage} run for other data, labels, settings or starting "
+                             "weights: --restart trains it again in its place, or choose another --out")
     if resumed is not None:
         progress = resumed
         if progress.finished:

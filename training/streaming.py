@@ -37,9 +37,9 @@ from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
 from core.timeline import NO_ACTION, Interval, Timeline, intervals_from_labels
 from live.app import DEFAULT_ALERT_CLASSES, decisions_for, open_model, sim_actions
-from live.headless import AlertConfig, HeadlessConfig, run_headless
+from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
-from live.sources import FrameStream, ReplayOptions, replay_source, simulated_source
+from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig, ScoreSmoother
 from recordings.labels import LABEL_MAP_FILENAME
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
@@ -47,6 +47,8 @@ from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
 from training.evaluation import default_results_dir
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
+
+log = logging.getLogger(__name__)
 
 # Files a folder of sequences may hold, in the order they are looked for.
 SEQUENCE_SUFFIXES = (".skeleton", ".txt", ".txt.xz", ".txt.gz", ".xef")
@@ -169,6 +171,7 @@ class TruthTap:
         self._unresolved: list[int] = []  # new ids of the frame handed out last, not yet looked up
         self._progress = progress
         self._shown = 0.0
+        self.ended = False  # the source ran out (not a run stopped half-way by Ctrl-C)
 
     def __getattr__(self, name: str):  # name, camera, fps, connected, ... of the source
         return getattr(self.source, name)
@@ -181,7 +184,11 @@ class TruthTap:
                 if track_id != sensor_id:
                     self.continues[sensor_id] = track_id
             self._unresolved = []
-        frame = self.source.read(timeout)
+        try:
+            frame = self.source.read(timeout)
+        except EndOfStream:
+            self.ended = True
+            raise
         if frame is not None:
             self.first = frame.timestamp if self.first is None else self.first
             self.last = frame.timestamp
@@ -273,6 +280,10 @@ def evaluate_stream(
         known = {c.lower(): c for c in classes}
         alert_classes = [known[c] for c in DEFAULT_ALERT_CLASSES if c in known]
     alert = AlertConfig(classes=tuple(alert_classes), threshold=threshold)
+    try:  # checked before anything of an earlier run in `out` is replaced
+        AlertDispatcher(alert, classes)
+    except ValueError as error:
+        raise DatasetError(f"--alert-class: {error}") from None
     out_dir = Path(out) if out else default_results_dir(checkpoint, "stream")
     for sub in ("decisions", "events"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -284,6 +295,7 @@ def evaluate_stream(
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # alerts are scored here, not shouted
     bar = tqdm(cases, desc="sequences", unit="seq", disable=not progress or len(cases) == 1)
+    written: list[Path] = []
     try:
         for case in bar:
             source = case.open()
@@ -293,25 +305,42 @@ def evaluate_stream(
             pipeline_config = PipelineConfig(recognition=recognition, lockstep=True, privacy=privacy)
             pipeline = LivePipeline(tap, model, inputs, pipeline_config)
             tap.track_of = pipeline.track_of
-            lines = out_dir / "decisions" / f"{case.name}.jsonl"
-            events = out_dir / "events" / f"{case.name}.jsonl"
-            for stale in (lines, events):  # both files are appended to by the app
+            # Written under .partial names (the app appends to them) and renamed once every sequence has
+            # run: an earlier run in `out` stays whole until this one is, whatever stops it.
+            lines = out_dir / "decisions" / f"{case.name}.jsonl.partial"
+            events = out_dir / "events" / f"{case.name}.jsonl.partial"
+            for stale in (lines, events):
                 stale.unlink(missing_ok=True)
+            written += [lines, events]
             config = HeadlessConfig(output=lines, events=events, alerts=alert,
                                     event_end_threshold=chosen.end_threshold)
             summary = run_headless(pipeline, config)
             minutes.close()
             if summary.errors:
                 raise RuntimeError(f"{case.name}: the pipeline failed: {'; '.join(summary.errors)}")
+            if not tap.ended:  # the app's headless loop ends quietly on Ctrl-C
+                raise KeyboardInterrupt(f"{case.name} stopped at {tap.last:.1f} s")
             # Scored from the JSON lines, as anyone can score a run.
             decisions[case.name] = [decision_from_json(json.loads(line))
                                     for line in lines.read_text().splitlines() if line.strip()]
             timeline = getattr(source, "timeline", None)
             tracks += tap.tracks(case.name, timeline, case.scene_wide, pipeline_config.retire_after_s)
             durations[case.name] = tap.last - (tap.first or 0.0) + 1.0 / max(source.fps, 1.0)
+    except BaseException:
+        for partial in written:
+            partial.unlink(missing_ok=True)
+        raise
     finally:
         quiet.setLevel(level)
         bar.close()
+    for partial in written:
+        if partial.exists():
+            partial.replace(partial.with_suffix(""))  # NAME.jsonl.partial -> NAME.jsonl
+    unknown = sorted({i.label for t in tracks for i in t.intervals} - set(classes))
+    if unknown:  # on purpose for the simulator's extra actions; most likely a mislabelled recording else
+        log.warning("the truth holds actions %s is not trained for: %s. Their time counts against frame "
+                    "accuracy (nothing the model says there is right) and they have no row of their own",
+                    checkpoint.name, ", ".join(unknown))
     settings = {"checkpoint": str(checkpoint), "data": data, "engine": model.name, "classes": list(classes),
                 "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
     return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, chosen.end_threshold,
@@ -329,6 +358,9 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     Writes results.json and timeline.png to `out` (default: RUN_DIR/rescored)."""
     started = time.monotonic()
     run_dir = Path(run_dir)
+    if out is not None and Path(out).resolve() == run_dir.resolve():
+        raise DatasetError(f"{run_dir}: --out must be another folder: rescoring into the run it reads would "
+                           "replace its figures and leave its events/ out of step")
     path = run_dir / "results.json"
     try:
         previous = json.loads(path.read_text())

@@ -42,6 +42,7 @@ from recordings.pkummd import (
     VIEWS,
     PkuMmdError,
     SequenceName,
+    check_label_numbers,
     find_label_file,
     is_sequence_path,
     label_timeline,
@@ -137,6 +138,7 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
             continue
         try:  # a damaged label file: its error names the file and line
             instances = read_labels(labels_path)
+            check_label_numbers(instances, actions, str(labels_path))  # a typo is an error, not "other"
             if any(i.label not in INTERACTION_LABELS for i in instances):
                 other.append(name)
                 continue
@@ -150,10 +152,10 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
             load = SequenceLoad(path, name, timeline, max_bodies, swapped)
             sources.append(ClipSource(name, -1, load, {**group, "swapped": int(swapped)}))
     if unlabelled:
-        log.info("PKU-MMD: %d sequences without a label file left out (e.g. %s)", len(unlabelled),
+        log.warning("PKU-MMD: %d sequences without a label file left out (e.g. %s)", len(unlabelled),
                  unlabelled[0])
     if other:
-        log.info("PKU-MMD: %d sequences with classes other than the 8 interactions left out (e.g. %s)",
+        log.warning("PKU-MMD: %d sequences with classes other than the 8 interactions left out (e.g. %s)",
                  len(other), other[0])
     if not sources:
         raise DatasetError(f"{root}: no labelled interaction sequences (labels/NNNN-V.txt beside skeletons/)")
