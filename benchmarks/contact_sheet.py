@@ -21,6 +21,7 @@ import numpy as np
 from core.camera import DEFAULT_CAMERA
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, crop_window, part_boxes
 from core.skeleton import KINECT_V2
+from recordings.argument_types import existing_path, integer_in
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
 
@@ -35,10 +36,10 @@ CONTEXT_SCALE = 1.5  # the top row shows this much more than the body box
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="PNG to write (outside the repository)")
-    parser.add_argument("--data", type=Path, default=SHARED_DATA / "ntu")
+    parser.add_argument("--data", type=existing_path, default=SHARED_DATA / "ntu")
     parser.add_argument("--clip", default="S001C001P001R001A001")
-    parser.add_argument("--columns", type=int, default=10)
-    parser.add_argument("--crop-size", type=int, default=112)
+    parser.add_argument("--columns", type=integer_in(1), default=10)
+    parser.add_argument("--crop-size", type=integer_in(1), default=112)
     parser.add_argument("--smoothing", type=float, default=GlimpseConfig.smoothing_s,
                         help="Gaussian sigma of box smoothing, seconds")
     parser.add_argument("--project", action="store_true", help="project joints with DEFAULT_CAMERA instead "

@@ -23,6 +23,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from recordings.argument_types import existing_path, integer_in
+
 REPO = Path(__file__).resolve().parents[1]
 # NTU action -> the PKU-MMD class of the same interaction.
 EXPECTED = {
@@ -92,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--checkpoint", type=Path,
+    parser.add_argument("--checkpoint", type=existing_path,
                         default=REPO / "training" / "checkpoints" / "pku_interactions.pt")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "ntu" / "skeletons")
+    parser.add_argument("--data", type=existing_path,
+                        default=REPO.parent / "shared" / "data" / "ntu" / "skeletons")
     parser.add_argument("--sources", type=Path, nargs="+",
                         help="recordings to run instead of the NTU interaction clips (any --source of live)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=integer_in(1), default=1)
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
     paths = args.sources or [args.data / f"{name}.skeleton" for name in CLIPS]

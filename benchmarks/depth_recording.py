@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from xef_writer import room_depth  # noqa: E402
 
 from core.camera import DEPTH_CAMERA  # noqa: E402
+from recordings.argument_types import integer_in  # noqa: E402
 from recordings.depth import PNG_PARAMS  # noqa: E402
 
 
@@ -42,7 +43,7 @@ def sample_frame(seed: int = 0) -> np.ndarray:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=integer_in(1), default=30)
     args = parser.parse_args()
     cv2.setNumThreads(1)
     frame = sample_frame()

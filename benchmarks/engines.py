@@ -66,6 +66,7 @@ from core.model import (
     save_checkpoint,
 )
 from core.model.cost import network_cost
+from recordings.argument_types import existing_path, integer_in, positive_float
 
 CLASSES = 60  # NTU RGB+D 60: the class count only changes the last layer
 LITE_TARGET_MS = 100.0
@@ -445,7 +446,8 @@ def format_table(result: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.engines", description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", nargs="+", default=["paper", "lite"], choices=sorted(PROFILES))
-    parser.add_argument("--checkpoint", type=Path, help="benchmark this checkpoint instead of the profiles")
+    parser.add_argument("--checkpoint", type=existing_path,
+                        help="benchmark this checkpoint instead of the profiles")
     parser.add_argument(
         "--backends",
         nargs="+",
@@ -453,12 +455,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="default: every backend present on this machine (auto: what open_engine picks, on a CPU "
         "ONNX Runtime or PyTorch per number of people)",
     )
-    parser.add_argument("--people", nargs="+", type=int, default=[1, 2, 3, 4, 5, 6])
-    parser.add_argument("--threads", type=int, default=usable_cores(), help="CPU threads for ORT and PyTorch")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed runs before timing")
-    parser.add_argument("--seconds", type=float, default=5.0, help="time each case for about this long")
-    parser.add_argument("--min-runs", type=int, default=5)
-    parser.add_argument("--max-runs", type=int, default=200)
+    parser.add_argument("--people", nargs="+", type=integer_in(1), default=[1, 2, 3, 4, 5, 6])
+    parser.add_argument("--threads", type=integer_in(1), default=usable_cores(),
+                        help="CPU threads for ORT and PyTorch")
+    parser.add_argument("--warmup", type=integer_in(0), default=3, help="untimed runs before timing")
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="time each case for about this long")
+    parser.add_argument("--min-runs", type=integer_in(1), default=5)
+    parser.add_argument("--max-runs", type=integer_in(1), default=200)
     parser.add_argument(
         "--cache-dir", type=Path, help="where checkpoints, ONNX files and engines go (default: temp)"
     )
@@ -467,14 +471,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--sweep", action="store_true", help="size the lite profile: ORT latency over a grid")
-    parser.add_argument("--sweep-crops", nargs="+", type=int, default=[64, 80, 96, 112])
-    parser.add_argument("--sweep-widths", nargs="+", type=float, default=[0.25, 0.375, 0.5])
-    parser.add_argument("--sweep-frames", nargs="+", type=int, default=[8, 12, 16, 20])
+    parser.add_argument("--sweep-crops", nargs="+", type=integer_in(1), default=[64, 80, 96, 112])
+    parser.add_argument("--sweep-widths", nargs="+", type=positive_float, default=[0.25, 0.375, 0.5])
+    parser.add_argument("--sweep-frames", nargs="+", type=integer_in(1), default=[8, 12, 16, 20])
     parser.add_argument("--sweep-eager", action="store_true", help="time PyTorch eager in the sweep too")
-    args = parser.parse_args(argv)
-    if min(args.people) < 1 or args.threads < 1:
-        parser.error("--people and --threads must be >= 1")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

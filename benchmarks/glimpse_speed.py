@@ -23,6 +23,7 @@ from core.camera import DEFAULT_CAMERA
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, crop_window, part_boxes
 from core.skeleton import KINECT_V2
 from core.window import WindowSpec, window_indices
+from recordings.argument_types import existing_path, integer_in
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
 
@@ -44,9 +45,9 @@ def timed(function: Callable[[], object], repeats: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SHARED_DATA / "ntu")
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[112, 224])
+    parser.add_argument("--data", type=existing_path, default=SHARED_DATA / "ntu")
+    parser.add_argument("--repeats", type=integer_in(1), default=30)
+    parser.add_argument("--sizes", type=integer_in(1), nargs="+", default=[112, 224])
     args = parser.parse_args()
 
     arrays = read_skeleton(args.data / "skeletons" / f"{CLIP}.skeleton").arrays(max_bodies=1)

@@ -56,6 +56,8 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from recordings.argument_types import positive_float
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NTU_CLIP = "S001C001P001R001A001"
 PAPER_BUDGET_MS = 17.0  # the paper: 17 ms per frame for the whole network on a GTX 1080 Ti
@@ -862,7 +864,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "first of $SHARED_DATA, shared/data in the repository and shared/data beside it that has it; "
         "without one the parity part uses random crops and the live part the simulated room, and says so)",
     )
-    parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S, help="seconds for the whole run")
+    parser.add_argument("--budget-s", type=positive_float, default=DEFAULT_BUDGET_S,
+                        help="seconds for the whole run")
     parser.add_argument("--parts", nargs="+", type=Part, choices=list(Part), help="only these parts")
     parser.add_argument(
         "--work-dir", help="keep checkpoints, logs and part results here (default: temporary)"

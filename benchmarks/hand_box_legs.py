@@ -19,6 +19,7 @@ import numpy as np
 from core.glimpse import PARTS, part_boxes
 from core.model.checkpoint import load_checkpoint
 from core.skeleton import KINECT_V2
+from recordings.argument_types import existing_path, integer_in
 from simulation import CLASSES, generate_clip
 
 FEET = [KINECT_V2.index(n) for n in ("AnkleLeft", "FootLeft", "AnkleRight", "FootRight")]
@@ -36,9 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--clips", type=int, default=20, help="clips per class")
+    parser.add_argument("--clips", type=integer_in(1), default=20, help="clips per class")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--checkpoint", default="training/checkpoints/demo.pt", help="whose crop settings")
+    parser.add_argument("--checkpoint", type=existing_path, default="training/checkpoints/demo.pt",
+                        help="whose crop settings")
     args = parser.parse_args(argv)
     glimpse = load_checkpoint(args.checkpoint).preprocessing.glimpse
     print(f"hand boxes {glimpse.hand_size_m:.2f} m, body box >= {glimpse.body_min_size_m:.1f} m, "

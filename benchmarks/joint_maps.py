@@ -19,6 +19,7 @@ import numpy as np
 
 from core.joint_maps import KINECT_V2_TO_V1, JointMap, renamed
 from core.skeleton import KINECT_V1, KINECT_V2, normalize_window
+from recordings.argument_types import existing_path
 from recordings.pkummd import body_present, read_sequence
 
 HIP = {"HipCenter": (("SpineBase", 1.0),)}
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data", type=existing_path, default=Path("../shared/data"))
     args = parser.parse_args(argv)
     nucla = sorted((args.data / "nucla" / "all_sqe").glob("*.json"))
     pku = sorted((args.data / "pkummd" / "skeletons").glob("*.txt*"))

@@ -34,6 +34,7 @@ from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sources import ReplayOptions, replay_source, simulated_source  # noqa: E402
 from live.stats import resident_memory_bytes  # noqa: E402
 from live.worker import RecognitionConfig  # noqa: E402
+from recordings.argument_types import existing_path, integer_in, positive_float  # noqa: E402
 
 
 def random_checkpoint(profile: str, directory: Path) -> Path:
@@ -72,18 +73,20 @@ class MemoryProbe:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--minutes", type=positive_float, default=2.0)
     parser.add_argument("--source", default="sim", help="sim or a recording's path")
     parser.add_argument("--loop", action="store_true", help="replay: loop the recording")
-    parser.add_argument("--people", type=int, default=1, help="sim: most people in the room at once")
+    parser.add_argument("--people", type=integer_in(1), default=1,
+                        help="sim: most people in the room at once")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--checkpoint", type=existing_path, default=None)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="lite",
                         help="without --checkpoint: the profile of the random network")
     parser.add_argument("--engine", default="onnxruntime-cpu")
-    parser.add_argument("--threads", type=int, default=None, help="engine threads (default: cores - 1)")
-    parser.add_argument("--cores", type=int, default=None, help="pin to this many cores (Linux)")
-    parser.add_argument("--hop", type=float, default=0.2)
+    parser.add_argument("--threads", type=integer_in(1), default=None,
+                        help="engine threads (default: cores - 1)")
+    parser.add_argument("--cores", type=integer_in(1), default=None, help="pin to this many cores (Linux)")
+    parser.add_argument("--hop", type=positive_float, default=0.2)
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds before the memory baseline")
     args = parser.parse_args()
 

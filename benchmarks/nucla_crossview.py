@@ -42,6 +42,7 @@ from pathlib import Path
 
 import torch
 
+from recordings.argument_types import existing_path, integer_in
 from training.config import load_config
 from training.ensemble import build_ensemble
 from training.evaluate import evaluate
@@ -217,11 +218,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--configs",
         nargs="+",
-        type=Path,
+        type=existing_path,
         default=[Path("training/configs/nucla_lstm.yaml"), Path("training/configs/nucla_gcn.yaml")],
         help="training configs to compare (each row of the table; tag = file name without .yaml)",
     )
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="+", type=integer_in(0), default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("runs/crossview"))
     parser.add_argument("--data", help="N-UCLA folder (default: the config's data.root)")
     parser.add_argument(
@@ -249,7 +250,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--init",
-        type=Path,
+        type=existing_path,
         help="pretrained checkpoint (other classes) every run starts from; its classifier starts fresh",
     )
     parser.add_argument(
@@ -259,7 +260,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="disjoint groups of subjects, each tested in turn with none of its subjects trained on "
         "(e.g. 1,2,3 4,5,6 7,8,9,10); a run's top-1 is over all of their clips",
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
+    parser.add_argument("--threads", type=integer_in(1), default=1,
+                        help="torch threads (1 on a shared machine)")
     args = parser.parse_args(argv)
     if args.subject_folds:
         try:
@@ -285,8 +287,6 @@ def main(argv: list[str] | None = None) -> list[Run]:
     torch.set_num_threads(args.threads)
     overrides = list(args.overrides) + ([f"data.root={args.data}"] if args.data else [])
     if args.init:
-        if not args.init.is_file():
-            raise SystemExit(f"--init {args.init}: no such checkpoint")
         # The pretrained network knows other classes: keep its weights, give N-UCLA's classes fresh rows.
         overrides.append("model.init_new_classes=true")
     directions = [d for d in DIRECTIONS if f"{d[0]}to{d[1]}" in args.directions]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from core.skeleton import KINECT_V1, normalize_window
+from recordings.argument_types import existing_path
 from training.datasets.nucla import (
     HIP_CHANGE_M,
     SIT_DOWN,
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.nucla_views", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/nucla"))
+    parser.add_argument("--data", type=existing_path, default=Path("../shared/data/nucla"))
     args = parser.parse_args(argv)
     by_performance: dict[tuple[int, int, int], dict[int, np.ndarray]] = {}
     against_label: dict[tuple[int, int], list[str]] = {}  # (view, subject) -> clip names

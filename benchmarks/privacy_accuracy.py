@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from core.privacy import PrivacyMode
+from recordings.argument_types import existing_path, integer_in, positive_float
 from training.streaming import evaluate_stream
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +28,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=9)
-    parser.add_argument("--minutes", type=float, default=3.0)
-    parser.add_argument("--checkpoint", type=Path, default=REPO_ROOT / "training" / "checkpoints" / "demo.pt")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--minutes", type=positive_float, default=3.0)
+    parser.add_argument("--checkpoint", type=existing_path,
+                        default=REPO_ROOT / "training" / "checkpoints" / "demo.pt")
+    parser.add_argument("--threads", type=integer_in(1), default=1)
     parser.add_argument("--out", type=Path, default=Path("runs") / "privacy_accuracy")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

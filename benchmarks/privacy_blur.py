@@ -22,6 +22,7 @@ import numpy as np
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body
 from core.privacy import blur_faces
+from recordings.argument_types import integer_in
 
 
 def timed(function: Callable[[], object], repeats: int) -> str:
@@ -48,8 +49,8 @@ def people(count: int, camera: ColorCamera) -> list[Body]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--people", type=int, default=2)
+    parser.add_argument("--repeats", type=integer_in(1), default=50)
+    parser.add_argument("--people", type=integer_in(1), default=2)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     small_camera = DEFAULT_CAMERA.scaled(640, 360)

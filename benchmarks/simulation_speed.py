@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recordings.argument_types import integer_in, positive_float
 from recordings.synthetic import sample_name, simulated_label_map, write_clip
 from simulation import CLASSES, SimClip, SimulationConfig, generate_clip
 from simulation.scene import SimulatedScene
@@ -42,9 +43,9 @@ def timed(label: str, work: Callable[[], int]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", type=int, default=30)
+    parser.add_argument("--clips", type=integer_in(1), default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scene-seconds", type=float, default=20.0)
+    parser.add_argument("--scene-seconds", type=positive_float, default=20.0)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, as the target says

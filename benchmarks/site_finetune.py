@@ -43,6 +43,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.timeline import NO_ACTION, intervals_from_labels  # noqa: E402
+from recordings.argument_types import integer_in, positive_float  # noqa: E402
 from recordings.clip import find_clips, read_sidecar  # noqa: E402
 from recordings.ntu import read_skeleton  # noqa: E402
 
@@ -53,7 +54,7 @@ FIRST_TRAIN_SEED, FIRST_HELDOUT_SEED = 100, 200
 def run(command: list[str], log: Path | None = None) -> float:
     """Run one command line of the project (python -m ...); returns its wall time in seconds."""
     started = time.monotonic()
-    print("$ " + " ".join(command), flush=True)
+    print("$ python " + " ".join(command), flush=True)
     with open(log, "w") if log else open(os.devnull, "w") as sink:
         result = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, stdout=sink if log else None,
                                 stderr=subprocess.STDOUT if log else None)
@@ -161,12 +162,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/site_demo"))
     parser.add_argument("--base", type=Path, default=REPO_ROOT / "training" / "checkpoints" / "demo.pt")
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of each recorded clip")
-    parser.add_argument("--clips", type=int, default=20, help="clips of the new action to train on")
-    parser.add_argument("--heldout-clips", type=int, default=10, help="clips of it to test on")
-    parser.add_argument("--rehearse-per-class", type=int, default=20)
-    parser.add_argument("--heldout-per-class", type=int, default=20, help="test clips per old class")
-    parser.add_argument("--stream-minutes", type=float, default=10.0, help="each simulated room's length")
+    parser.add_argument("--seconds", type=positive_float, default=15.0, help="length of each recorded clip")
+    parser.add_argument("--clips", type=integer_in(1), default=20, help="clips of the new action to train on")
+    parser.add_argument("--heldout-clips", type=integer_in(1), default=10, help="clips of it to test on")
+    parser.add_argument("--rehearse-per-class", type=integer_in(1), default=20)
+    parser.add_argument("--heldout-per-class", type=integer_in(1), default=20,
+                        help="test clips per old class")
+    parser.add_argument("--stream-minutes", type=positive_float, default=10.0,
+                        help="each simulated room's length")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="passed to python -m training finetune")
     args = parser.parse_args(argv)

@@ -30,6 +30,7 @@ from xef_writer import room_depth, sample_recording  # noqa: E402
 
 from core.camera import DEPTH_CAMERA  # noqa: E402
 from recordings import view3d  # noqa: E402
+from recordings.argument_types import integer_in  # noqa: E402
 from recordings.clip import open_recording  # noqa: E402
 
 
@@ -37,9 +38,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--depth-step", type=int, default=2)
+    parser.add_argument("--frames", type=integer_in(1), default=60)
+    parser.add_argument("--width", type=integer_in(1), default=1280)
+    parser.add_argument("--depth-step", type=integer_in(1), default=2)
     args = parser.parse_args()
     config = view3d.View3DConfig(
         width=args.width, height=round(args.width * 9 / 16), depth_step=args.depth_step

@@ -1,10 +1,12 @@
-"""argparse types for numbers with a range, shared by `python -m recordings` and `python -m live`: a
-value out of range is a usage error that names the option, before anything is opened or written."""
+"""argparse types for numbers with a range and paths that must exist, shared by the command lines
+(`python -m recordings`, `live`, `training`, the benchmarks): a bad value is a usage error that names the
+option, before anything is opened or written."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 
 def integer_in(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -31,3 +33,11 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
+
+
+def existing_path(text: str) -> Path:
+    """A file or folder that exists."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
+    return path

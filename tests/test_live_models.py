@@ -211,13 +211,10 @@ def test_smoothing_and_threshold_come_from_the_command_line_else_the_model_else_
     given = ["--smoothing", "0", "--threshold", "0.9", "--end-threshold", "0.5"]
     assert chosen(given, own) == (0.0, 0.9, 0.5)
     assert chosen(["--threshold", "0.9"], own) == (0.25, 0.9, 0.3)
-    # The model's end threshold above a lower threshold given: events end at the threshold. Given above
-    # the threshold in use, it is refused, not clamped in silence while reports name it.
+    # An end threshold at or above the threshold in use (the model's under a lower --threshold, or one
+    # given above the model's threshold): events end where they start, and nothing reports 0.8.
     assert chosen(["--threshold", "0.25"], own) == (0.25, 0.25, None)
-    with pytest.raises(ValueError, match="end_threshold 0.8 is above the threshold 0.7"):
-        chosen(["--end-threshold", "0.8"], own)
-    with pytest.raises(ValueError, match="end_threshold 0.7 is above the threshold 0.5"):
-        DecisionSettings(threshold=0.5, end_threshold=0.7)
+    assert chosen(["--end-threshold", "0.8"], own) == (0.25, 0.7, None)
     assert describe_decisions(DecisionSettings(threshold=0.9), own).startswith(
         "decisions: smoothing 0.25 s (the model's), threshold 0.9 (given), events last down to 0.3 (the "
         "model's);")

@@ -386,9 +386,10 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
                   for t in previous["truth"]]
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise DatasetError(f"{path}: its truth is damaged ({error!r})") from None
-    threshold = previous["threshold"] if threshold is None else threshold
     # Runs written before events had an end threshold ended them at the threshold (None).
-    end_threshold = previous.get("end_threshold") if end_threshold is None else end_threshold
+    run = DecisionSettings(threshold=previous["threshold"], end_threshold=previous.get("end_threshold"))
+    chosen = DecisionSettings(threshold=threshold, end_threshold=end_threshold).over(run)
+    threshold, end_threshold = chosen.threshold, chosen.end_threshold
     kept = min((len(d.topk) for run in decisions.values() for d in run), default=0)
     lowest = min(x for x in (threshold, end_threshold) if x is not None)
     if kept < len(previous["classes"]) and lowest <= 1 / (kept + 1):

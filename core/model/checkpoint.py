@@ -144,11 +144,6 @@ class DecisionSettings:
             value = getattr(self, name)
             if value is not None and not 0 < value <= 1:
                 raise ValueError(f"decision {name} must be in (0, 1], got {value}")
-        end, start = self.end_threshold, self.threshold
-        if end is not None and start is not None and end > start:
-            raise ValueError(f"decision end_threshold {self.end_threshold:g} is above the threshold "
-                             f"{self.threshold:g} (an event starts at the threshold and lasts while its "
-                             "score stays at or above the end threshold)")
 
     @property
     def ending(self) -> str:
@@ -159,15 +154,14 @@ class DecisionSettings:
         return f", events last down to {self.end_threshold:g}"
 
     def over(self, fallback: DecisionSettings) -> DecisionSettings:
-        """These settings where they are set, `fallback`'s elsewhere. A fallback end threshold above the
-        threshold set here (a model's 0.3 under a given --threshold 0.25) is dropped: events end at the
-        threshold."""
+        """These settings where they are set, `fallback`'s elsewhere. An end threshold at or above the
+        threshold in the result (a model's 0.3 under a given --threshold 0.25, or --end-threshold 0.6 over
+        a threshold of 0.55) is dropped: events end where they start, and reports say so."""
         threshold = fallback.threshold if self.threshold is None else self.threshold
         end_threshold = fallback.end_threshold if self.end_threshold is None else self.end_threshold
-        inherited = self.end_threshold is None and end_threshold is not None
-        if inherited and threshold is not None and end_threshold > threshold:
+        if end_threshold is not None and threshold is not None and end_threshold >= threshold:
             end_threshold = None
-        return DecisionSettings(  # ValueError for an end threshold given here above the fallback's threshold
+        return DecisionSettings(
             smoothing_s=fallback.smoothing_s if self.smoothing_s is None else self.smoothing_s,
             threshold=threshold,
             end_threshold=end_threshold,
