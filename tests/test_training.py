@@ -96,6 +96,16 @@ def test_a_stage_of_no_epochs_is_refused_before_anything_is_written(tmp_path: Pa
     assert not (tmp_path / "run").exists()
 
 
+def test_a_folder_that_is_not_a_cache_says_what_it_is(tmp_path: Path) -> None:
+    from training.cache import read_settings
+
+    with pytest.raises(DatasetError, match="missing: no such folder"):
+        read_settings(tmp_path / "missing")
+    (tmp_path / "S001C001P001R001A121.skeleton").write_text("0\n")
+    with pytest.raises(DatasetError, match="no cache.json .* holds recordings: evaluate them with --dataset"):
+        read_settings(tmp_path)
+
+
 def test_bad_override_is_named() -> None:
     with pytest.raises(ConfigError, match="--set optim.learning_rate=1"):
         load_config(None, ["optim.learning_rate=1"])

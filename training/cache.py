@@ -79,8 +79,14 @@ def clip_paths(cache: Path, name: str) -> tuple[Path, Path]:
 
 def read_settings(cache: str | Path) -> CacheSettings:
     path = Path(cache) / "cache.json"
+    if not Path(cache).is_dir():
+        raise DatasetError(f"{cache}: no such folder (a cache written by `python -m training prepare`)")
     if not path.is_file():
-        raise DatasetError(f"{cache}: no cache.json — not a folder written by `python -m training prepare`")
+        hint = ""
+        if any(Path(cache).glob("*.skeleton")):
+            hint = "; it holds recordings: evaluate them with --dataset clips"
+        raise DatasetError(f"{cache}: no cache.json — not a folder written by `python -m training prepare`"
+                           f"{hint}")
     try:
         return CacheSettings.from_dict(json.loads(path.read_text()), str(path))
     except json.JSONDecodeError as exc:

@@ -56,6 +56,11 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
     """Check that `members` may be averaged (see the module docstring) and write them as one file."""
     if len(members) < 2:
         raise CheckpointError(f"an ensemble needs at least 2 member checkpoints, got {len(members)}")
+    seen: dict[Path, Path] = {}
+    for path in members:
+        if (twice := seen.setdefault(path.resolve(), path)) is not path:
+            raise CheckpointError(f"{path}: given twice (as {twice} too): a member averaged with itself "
+                                  "only weighs it double")
     loaded = [load_checkpoint(path) for path in members]
     first, first_path = loaded[0], members[0]
     for path, member in zip(members, loaded, strict=True):

@@ -355,6 +355,9 @@ def train_stage(
             f"{sum(p.numel() for p in optimisation.trainable):,} trainable parameters, device "
             f"{process.device}, {process.world_size} process(es)"
         )
+        if not splits.validation:
+            print(f"[{stage}] no validation clips: validating on the training clips, so best.pt is the epoch "
+                  "that fits them best (hold some out: data.validation_fraction)")
     start_epoch = epoch = progress.epoch
     for epoch in range(start_epoch, epochs):
         started = time.monotonic()

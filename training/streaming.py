@@ -129,8 +129,9 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
     if names is not None:
         missing = sorted(names - set(found))
         if missing:
-            raise DatasetError(f"{root}: {len(missing)} of the requested sequences are absent "
-                               f"(e.g. {missing[:3]})")
+            raise DatasetError(f"{root}: {len(missing)} of the {len(names)} sequences --subset names (the "
+                               f"checkpoint's held-out or its dataset's split) are not there (e.g. "
+                               f"{missing[:3]}): --subset all scores every sequence of a folder of your own")
         found = {n: p for n, p in found.items() if n in names}
     cases = []
     for name, path in sorted(found.items()):
@@ -387,8 +388,8 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise DatasetError(f"{path}: its truth is damaged ({error!r})") from None
     # Runs written before events had an end threshold ended them at the threshold (None).
-    run = DecisionSettings(threshold=previous["threshold"], end_threshold=previous.get("end_threshold"))
-    chosen = DecisionSettings(threshold=threshold, end_threshold=end_threshold).over(run)
+    recorded = DecisionSettings(threshold=previous["threshold"], end_threshold=previous.get("end_threshold"))
+    chosen = DecisionSettings(threshold=threshold, end_threshold=end_threshold).over(recorded)
     threshold, end_threshold = chosen.threshold, chosen.end_threshold
     kept = min((len(d.topk) for run in decisions.values() for d in run), default=0)
     lowest = min(x for x in (threshold, end_threshold) if x is not None)
