@@ -81,6 +81,8 @@ def test_members_of_different_splits_networks_or_classes_are_refused_by_name(tmp
         dataclasses.replace(tiny(3), pose_members=2)
     with pytest.raises(ValueError, match=r"member0\.pt: given twice"):
         build_ensemble([first, member(tmp_path, 2), tmp_path / "." / first.name], tmp_path / "e.pt")
+    with pytest.raises(ValueError, match=r"member0\.pt: given twice"):
+        build_ensemble([first, first], tmp_path / "e.pt")
 
 
 def test_a_member_saved_before_a_data_option_existed_joins_at_that_options_default(tmp_path: Path) -> None:

@@ -58,9 +58,10 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
         raise CheckpointError(f"an ensemble needs at least 2 member checkpoints, got {len(members)}")
     seen: dict[Path, Path] = {}
     for path in members:
-        if (twice := seen.setdefault(path.resolve(), path)) is not path:
-            raise CheckpointError(f"{path}: given twice (as {twice} too): a member averaged with itself "
-                                  "only weighs it double")
+        if path.resolve() in seen:
+            raise CheckpointError(f"{path}: given twice (as {seen[path.resolve()]} too): a member averaged "
+                                  "with itself only weighs it double")
+        seen[path.resolve()] = path
     loaded = [load_checkpoint(path) for path in members]
     first, first_path = loaded[0], members[0]
     for path, member in zip(members, loaded, strict=True):
