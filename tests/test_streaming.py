@@ -200,7 +200,7 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert results["sequences"] == ["S001C001P001R001A121"]
     assert results["per_class"]["wave_left"]["instances"] == 1
-    with pytest.raises(DatasetError, match="absent"):
+    with pytest.raises(DatasetError, match="1 of the 1 sequences --subset names .* --subset all"):
         stream_cases(str(clips), names={"S999"})
 
 
