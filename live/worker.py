@@ -302,6 +302,11 @@ class RecognitionWorker:
         self._part_index = [PARTS.index(p) for p in inputs.parts]
         self._to_model = joint_map(KINECT_V2, inputs.layout)  # None for a Kinect v2 model
         self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
+        # Once per model, not per hop: which classes need a partner, where their share goes, and whether a
+        # partner is looked for at all (a one-body model with no two-person class never needs one).
+        self._needs_partner = np.asarray(inputs.needs_partner, bool) if any(inputs.needs_partner) else None
+        self._no_action = inputs.class_names.index(NO_ACTION) if NO_ACTION in inputs.class_names else None
+        self._find_partner = inputs.num_bodies > 1 or self._needs_partner is not None
         self._last_sequence = -1
         self._last_end: float | None = None
         self._examined = threading.Condition()  # lockstep: the capture waits until a frame was looked at
@@ -426,11 +431,9 @@ class RecognitionWorker:
         inference_s = time.perf_counter() - started
         self.inference.add(inference_s)
         probabilities = softmax(np.asarray(logits, np.float64))
-        if any(inputs.needs_partner):
-            needs_partner = np.asarray(inputs.needs_partner)
-            no_action = inputs.class_names.index(NO_ACTION) if NO_ACTION in inputs.class_names else None
+        if self._needs_partner is not None:
             for i in np.flatnonzero(alone):
-                probabilities[i] = without_partner(probabilities[i], needs_partner, no_action)
+                probabilities[i] = without_partner(probabilities[i], self._needs_partner, self._no_action)
         attention = np.asarray(attention, np.float32).reshape(len(kept), -1)
         decided_at = time.time()
         latency = time.monotonic() - newest.received
@@ -474,7 +477,7 @@ class RecognitionWorker:
         bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
         bodies[:, 0], body_states[:, 0] = joints, states
-        partner = _nearest_partner(person, everyone, times[0])
+        partner = _nearest_partner(person, everyone, times[0]) if self._find_partner else None
         with_partner = partner is not None
         if partner is not None:
             partner_index = window_indices(partner.timestamps, end, inputs.window)
