@@ -55,6 +55,46 @@ def test_a_measurement_is_reused_only_for_the_same_machine_and_model(tmp_path: P
     assert cached_measurement(path, {**key, "threads": 1}, measure_now)[1]
 
 
+def test_a_stored_measurement_without_usable_figures_is_measured_again(tmp_path: Path) -> None:
+    path = tmp_path / "cpu-batching.json"
+    key = {"cpu": "Xeon", "backends": ["onnxruntime-cpu", "pytorch-cpu"]}
+
+    def measure_now() -> dict:
+        return {ORT: {1: 0.05, 6: 0.3}, EAGER: {1: 0.09, 6: 0.2}}
+
+    for seconds in ({}, {"onnxruntime-cpu": {}, "pytorch-cpu": {"1": 0.1}},
+                    {"onnxruntime-cpu": {"1": 0.1}, "tensorrt": {"1": 0.1}},
+                    {"onnxruntime-cpu": {"1": -1}, "pytorch-cpu": {"1": 0.1}}, []):
+        path.write_text(json.dumps({"key": key, "seconds": seconds}), encoding="utf-8")
+        assert cached_measurement(path, key, measure_now) == (measure_now(), True)
+        assert cached_measurement(path, key, measure_now) == (measure_now(), False)  # stored the new one
+
+
+def test_a_measurement_that_cannot_be_stored_is_used_and_leaves_nothing_behind(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cpu-batching.json"
+    path.mkdir()  # a folder where the record should go: os.replace cannot put a file there
+    with caplog.at_level(logging.WARNING):
+        seconds, measured = cached_measurement(
+            path, {"cpu": "Xeon"}, lambda: {ORT: {1: 0.05}, EAGER: {1: 0.09}}
+        )
+    assert measured and seconds[ORT] == {1: 0.05}
+    assert "could not store the CPU measurement" in caplog.text and str(path) in caplog.text
+    assert [p.name for p in tmp_path.iterdir()] == ["cpu-batching.json"]  # no .partial left
+
+
+def test_auto_runs_onnx_runtime_when_the_cache_cannot_be_written(
+    checkpoint: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
+        engine = open_engine(checkpoint, Backend.AUTO, cache_dir=blocked / "engines", threads=1)
+    assert isinstance(engine, PerBatchEngine) and engine.reason.startswith("auto picked onnxruntime-cpu")
+    assert "cannot be written" in caplog.text and "WHERE_TO_FOCUS_CACHE" in caplog.text
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One engine cache for the module: the checkpoint is exported to ONNX once."""

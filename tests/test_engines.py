@@ -219,6 +219,22 @@ def test_checkpoint_export_is_cached_per_checkpoint_content(tmp_path: Path) -> N
     assert second.metadata.checkpoint_sha256 == file_sha256(checkpoint)
 
 
+def test_a_cached_export_is_not_reused_once_the_exporting_code_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Same checkpoint, same metadata: only the fingerprint of the network's and exporter's code tells an
+    # export made before an update from one made after it.
+    from core.engines import selection
+
+    checkpoint = make_checkpoint(tmp_path / "model.pt", seed=1)
+    cache = tmp_path / "cache"
+    open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    monkeypatch.setattr(selection, "exporter_fingerprint", lambda: "0123456789abcdef")
+    open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    names = sorted(p.name for p in cache.glob("*.onnx"))
+    assert len(names) == 2 and names[0].endswith("-01234567.onnx")
+
+
 def test_split_graphs_compute_what_the_whole_graph_does(onnx_path: Path, tmp_path: Path) -> None:
     parts_path, head_path = split_onnx(onnx_path, tmp_path)
     parts, head = onnx.load(str(parts_path)).graph, onnx.load(str(head_path)).graph

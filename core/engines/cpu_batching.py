@@ -17,10 +17,11 @@ runtime versions, so it costs a few seconds on the first open only. A model too 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ import numpy as np
 from core.engines.export import example_inputs
 from core.engines.interface import MAX_PEOPLE, Backend, Engine, check_shapes
 from core.engines.metadata import EngineMetadata
+
+log = logging.getLogger(__name__)
 
 CALIBRATION_FORMAT = "where-to-focus.cpu-batching/1"
 
@@ -121,9 +124,12 @@ def machine_key(threads: int) -> dict[str, Any]:
 def cached_measurement(
     path: Path,
     key: Mapping[str, Any],
-    measure_now: Any,
+    measure_now: Callable[[], dict[Backend, dict[int, float]]],
 ) -> tuple[dict[Backend, dict[int, float]], bool]:
-    """The measurement stored in `path` under `key`, or `measure_now()` stored there. (seconds, measured)"""
+    """The measurement stored in `path` under `key`, or `measure_now()` stored there. (seconds, measured)
+
+    A stored record that does not parse, is for another key or holds no usable figures is measured
+    again; one that cannot be stored is used for this run and the next start measures again."""
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored["key"] == dict(key):
@@ -131,19 +137,35 @@ def cached_measurement(
                 Backend(name): {int(people): float(s) for people, s in times.items()}
                 for name, times in stored["seconds"].items()
             }
-            return seconds, False
-    except (OSError, ValueError, KeyError, TypeError):
+            if _usable(seconds, key.get("backends")):
+                return seconds, False
+            log.warning("%s: the stored CPU measurement has no usable figures; measuring again", path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # absent, unreadable or for another machine: measure again
     seconds = measure_now()
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "key": dict(key),
         "seconds": {b.value: {str(p): s for p, s in t.items()} for b, t in seconds.items()},
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        log.warning("%s: could not store the CPU measurement (%s); the next start measures again",
+                    path, error)
     return seconds, True
+
+
+def _usable(seconds: Mapping[Backend, Mapping[int, float]], backends: Any) -> bool:
+    """The backends measured (`backends`, their values, where the key names them; else any two or
+    more), each with a finite positive time at one person."""
+    names = sorted(backend.value for backend in seconds)
+    return (names == backends if backends is not None else len(names) >= 2) and all(
+        1 in times and all(np.isfinite(s) and s > 0 for s in times.values()) for times in seconds.values()
+    )
 
 
 class PerBatchEngine:

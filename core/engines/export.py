@@ -10,6 +10,8 @@ split_onnx:     cut at part_features into the I3Ds and the pose head (for a Tens
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import warnings
@@ -50,6 +52,23 @@ class _ExportGraph(nn.Module):
         pooled = self.network.pooled_part_features(crops)
         logits, attention = self.network.attend(pooled, skeleton)
         return logits, attention, pooled
+
+
+@functools.cache
+def exporter_fingerprint() -> str:
+    """What an exported graph depends on besides the checkpoint's weights: the network's and this
+    exporter's source code and the torch and onnx versions (16 hex digits). Engines name cached exports
+    by it, so an update that changes `forward` or the export exports again instead of running the old
+    graph (its metadata, which only describes the checkpoint, would not tell)."""
+    import onnx
+
+    import core.model
+
+    digest = hashlib.sha256(f"torch {torch.__version__} onnx {onnx.__version__} opset {ONNX_OPSET}".encode())
+    for source in (*sorted(Path(core.model.__file__).parent.glob("*.py")), Path(__file__)):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def example_inputs(metadata: EngineMetadata, people: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,11 @@ build, a CUDA provider without a driver) is skipped too, with its error in the r
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +33,7 @@ from core.engines.cpu_batching import (
     machine_key,
     measure,
 )
-from core.engines.export import export_onnx, split_onnx
+from core.engines.export import export_onnx, exporter_fingerprint, split_onnx
 from core.engines.interface import (
     MAX_PEOPLE,
     Backend,
@@ -99,16 +102,44 @@ def unavailable_reason(backend: Backend) -> str | None:
     return None
 
 
+def _writable_or_temporary(cache_dir: Path) -> Path:
+    """`cache_dir` if files can be written there; otherwise a folder of this process's own, with a
+    warning: a read-only home or a cache path under a file then costs an export and a measurement at
+    every start, not the engine (AUTO would otherwise pass over ONNX Runtime as if it had failed)."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cache_dir):
+            pass
+        return cache_dir
+    except OSError as error:
+        fallback = Path(tempfile.mkdtemp(prefix="where-to-focus-engines-"))
+        atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+        log.warning("engine cache %s cannot be written (%s): exports and CPU measurements go to %s for "
+                    "this run only and are made again at the next start; set WHERE_TO_FOCUS_CACHE to a "
+                    "writable folder", cache_dir, error.strerror or error, fallback)
+        return fallback
+
+
 class _Source:
     """A checkpoint or an ONNX file, with what each backend needs derived lazily (and once)."""
 
     def __init__(self, path: Path, cache_dir: Path) -> None:
         self.path = path
-        self.cache_dir = cache_dir
+        self._cache_dir = cache_dir
+        self._cache_checked = False
         self.is_onnx = path.suffix.lower() == ".onnx"
         self._checkpoint: Checkpoint | None = None
         self._metadata: EngineMetadata | None = None
         self._onnx: Path | None = path if self.is_onnx else None
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where exports, engines and measurements are kept (checked on first use: an ONNX file on ONNX
+        Runtime never needs it)."""
+        if not self._cache_checked:
+            self._cache_dir = _writable_or_temporary(self._cache_dir)
+            self._cache_checked = True
+        return self._cache_dir
 
     def checkpoint(self) -> Checkpoint:
         if self.is_onnx:
@@ -128,10 +159,12 @@ class _Source:
         return self._metadata
 
     def onnx(self) -> Path:
-        """The ONNX file: the source itself, or the checkpoint exported into the cache (once per hash)."""
+        """The ONNX file: the source itself, or the checkpoint exported into the cache (once per hash of
+        the checkpoint and of the exporting code)."""
         if self._onnx is None:
             metadata = self.metadata()
-            target = self.cache_dir / f"{self.path.stem}-{metadata.checkpoint_sha256[:16]}.onnx"
+            name = f"{self.path.stem}-{metadata.checkpoint_sha256[:16]}-{exporter_fingerprint()[:8]}.onnx"
+            target = self.cache_dir / name
             if not target.is_file() or _stale_export(target, metadata):
                 export_onnx(self.checkpoint().model, metadata, target)
             self._onnx = target
@@ -191,8 +224,14 @@ def _open_cpu(source: _Source, *, threads: int | None, reason: str) -> Engine:
     eager = _open(Backend.PYTORCH_CPU, source, threads=threads, reason=reason)
     engines = {Backend.ONNXRUNTIME_CPU: onnxruntime_engine, Backend.PYTORCH_CPU: eager}
     metadata = source.metadata()
-    key = {**machine_key(threads or usable_cores()), "checkpoint_sha256": metadata.checkpoint_sha256}
-    calibration = source.cache_dir / f"cpu-batching-{metadata.checkpoint_sha256[:16]}.json"
+    threads = threads or usable_cores()
+    key = {
+        **machine_key(threads),
+        "checkpoint_sha256": metadata.checkpoint_sha256,
+        "backends": sorted(backend.value for backend in engines),
+    }
+    # One file per thread count: the app (all cores but one) and evaluation (all) keep their own.
+    calibration = source.cache_dir / f"cpu-batching-{metadata.checkpoint_sha256[:16]}-{threads}t.json"
 
     def measure_now() -> dict[Backend, dict[int, float]]:
         # Seconds to tens of seconds of silence otherwise: say what is going on first.
