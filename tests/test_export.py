@@ -189,3 +189,36 @@ def test_export_tensorrt_without_tensorrt_says_so(tiny_checkpoint: Path, tmp_pat
         pytest.skip("TensorRT is installed here: the export builds a real engine instead")
     with pytest.raises(BackendUnavailable, match="tensorrt"):
         export_checkpoint(tiny_checkpoint, tmp_path / "tiny.onnx", tensorrt=True, cache_dir=tmp_path)
+
+
+def test_a_failed_check_leaves_no_onnx_file(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import training.export as export
+
+    def mismatch(*args, **kwargs):
+        raise ExportMismatchError("cli.onnx: differs")
+
+    monkeypatch.setattr(export, "check_parity", mismatch)
+    out = tmp_path / "cli.onnx"
+    assert main([str(tiny_checkpoint), "-o", str(out), "--people", "1"]) == 1
+    assert "export check failed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its unchecked temporary
+
+
+@pytest.mark.parametrize("name", ["pku_interactions.pt", "nucla_pose.pt"])
+def test_skeleton_only_models_are_checked_on_real_skeletons(
+    name: str, shared_data: Path, tmp_path: Path
+) -> None:
+    report = export_checkpoint(REPO / "training" / "checkpoints" / name, tmp_path / "pose.onnx",
+                               data_dir=shared_data, people=2)
+    assert report.inputs == "real skeleton windows"
+    assert report.logits_error <= LOGITS_TOLERANCE
+    assert "parts none (skeleton only)" in report.summary()
+
+
+def test_an_onnx_file_is_refused_as_the_source(
+    tiny_report: ExportReport, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(tiny_report.onnx_path)]) == 2
+    assert "an ONNX file is already exported" in capsys.readouterr().err

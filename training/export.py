@@ -21,6 +21,7 @@ command around it, and the one place that cuts real windows from NTU for checkin
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ from core.window import evaluation_window_ends, window_indices
 from recordings.argument_types import integer_in
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
+from training.datasets.nucla import NUCLA_FPS, read_nucla_sequence
 
 NTU_CHECK_SAMPLE = "S001C001P001R001A001"  # the one NTU clip in shared/data with its RGB video
 NTU_FPS = 30.0
@@ -85,7 +87,8 @@ class ExportReport:
         lines = [
             f"wrote {self.onnx_path} ({self.onnx_path.stat().st_size / 1e6:.1f} MB, {self.seconds:.1f} s)",
             f"  {m.profile} profile, {len(m.class_names)} classes, crops {m.crop_size} px, "
-            f"{m.window_frames} frames / {m.window_seconds:g} s, parts {', '.join(m.parts)}",
+            f"{m.window_frames} frames / {m.window_seconds:g} s, "
+            f"parts {', '.join(m.parts) or 'none (skeleton only)'}",
             f"  checkpoint sha256 {m.checkpoint_sha256}",
             f"  ONNX checker passed; ONNX Runtime vs PyTorch on {self.inputs} (batch {self.people}): "
             f"logits {self.logits_error:.2e} (<= {LOGITS_TOLERANCE:g}), "
@@ -210,6 +213,53 @@ def ntu_windows(
     return np.stack(crops).astype(np.float32), np.stack(skeletons)
 
 
+NTU_TWO_PERSON_SAMPLE = "S001C001P001R001A050"  # punching: the real clip with a second body
+
+
+def skeleton_windows(
+    data_dir: str | Path, metadata: EngineMetadata, count: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` real windows for a skeleton-only network (no crops): NTU S001C001P001R001A050 (two bodies)
+    for a Kinect v2 layout, the first N-UCLA sequence of views 1-2 for the Kinect v1 one."""
+    data_dir = Path(data_dir)
+    prep = metadata.preprocessing
+    layout = layout_by_name(prep.layout)
+    if layout.num_joints == 25:
+        path = data_dir / "ntu" / "skeletons" / f"{NTU_TWO_PERSON_SAMPLE}.skeleton"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the NTU check clip is not there (see shared/data/README.md)")
+        arrays = read_skeleton(path).arrays(max_bodies=prep.num_bodies)
+        joints_all, states_all, fps = arrays.xyz, arrays.states, NTU_FPS
+    else:
+        folder = data_dir / "nucla" / "all_sqe"
+        first = min(folder.glob("a*_s*_e*_v*.json"), default=None)
+        if first is None:
+            raise FileNotFoundError(f"{folder}: no N-UCLA sequences to check on (see shared/data/README.md)")
+        _, joints = read_nucla_sequence(first)
+        if joints.shape[1] != layout.num_joints:
+            raise ValueError(
+                f"no real recording here has the {layout.num_joints} joints of layout {prep.layout}"
+            )
+        joints_all = np.zeros((len(joints), prep.num_bodies, *joints.shape[1:]), dtype=np.float32)
+        joints_all[:, 0] = joints
+        states_all, fps = None, NUCLA_FPS
+    timestamps = np.arange(len(joints_all)) / fps
+    ends = evaluation_window_ends(timestamps, prep.window, count=count)
+    skeletons = []
+    for end in ends:
+        indices = window_indices(timestamps, end, prep.window)
+        states = None if states_all is None else states_all[indices]
+        skeletons.append(normalize_window(joints_all[indices], states, layout))
+    return np.zeros(metadata.crops_shape(count), dtype=np.float32), np.stack(skeletons)
+
+
+def real_windows(data_dir: str | Path, metadata: EngineMetadata, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real windows the network can take: NTU crops + skeletons, or skeletons alone."""
+    if metadata.parts:
+        return ntu_windows(data_dir, metadata, count)
+    return skeleton_windows(data_dir, metadata, count)
+
+
 def _max_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max()) if a.size else 0.0
 
@@ -250,38 +300,54 @@ def export_checkpoint(
     """Export `checkpoint_path` to `onnx_path` (default: beside it, .onnx) and check it (module docstring)."""
     started = time.perf_counter()
     checkpoint_path = Path(checkpoint_path)
+    if checkpoint_path.suffix.lower() == ".onnx":
+        raise ValueError(f"{checkpoint_path}: an ONNX file is already exported; export takes the PyTorch "
+                         "checkpoint (.pt) it came from")
     onnx_path = Path(onnx_path) if onnx_path is not None else checkpoint_path.with_suffix(".onnx")
     checkpoint = load_checkpoint(checkpoint_path)
     metadata = EngineMetadata.from_checkpoint(checkpoint, file_sha256(checkpoint_path))
     if split and not metadata.parts:
         raise ValueError(f"{checkpoint_path}: --split cuts the I3Ds (RGB parts) from the pose network and "
                          f"this model has none (skeleton only): export it without --split")
-    export_onnx(checkpoint.model, metadata, onnx_path)
-
-    if data_dir is not None:
-        crops, skeleton = ntu_windows(data_dir, metadata, count=people)
-        inputs = f"real NTU windows of {NTU_CHECK_SAMPLE}"
+    if data_dir is not None:  # before exporting: a data folder that cannot serve says so at once
+        crops, skeleton = real_windows(data_dir, metadata, count=people)
+        inputs = (f"real NTU windows of {NTU_CHECK_SAMPLE}" if metadata.parts
+                  else "real skeleton windows")
     else:
         crops, skeleton = example_inputs(metadata, people)
         inputs = "random crops and skeletons"
-    reference = TorchEngine(checkpoint.model, metadata)
-    graph = GraphEngine(OnnxRuntimeGraph(onnx_path), metadata)
-    logits_error, attention_error = check_parity(reference, graph, crops, skeleton, str(onnx_path))
+    # Written under a temporary name and put in place only once it computes what the checkpoint does:
+    # a failed check leaves no ONNX file that could be deployed by mistake.
+    checking = onnx_path.with_name(f".{onnx_path.name}.checking")
+    try:
+        export_onnx(checkpoint.model, metadata, checking)
+        reference = TorchEngine(checkpoint.model, metadata)
+        graph = GraphEngine(OnnxRuntimeGraph(checking), metadata)
+        logits_error, attention_error = check_parity(reference, graph, crops, skeleton, str(onnx_path))
+        os.replace(checking, onnx_path)
+    finally:
+        checking.unlink(missing_ok=True)
 
     split_paths = None
     if split:
         split_paths = split_onnx(onnx_path, onnx_path.parent)
         pieces = SplitEngine(OnnxRuntimeGraph(split_paths[0]), OnnxRuntimeGraph(split_paths[1]), metadata)
-        check_parity(reference, pieces, crops, skeleton, f"{split_paths[0]} + {split_paths[1]}")
+        try:
+            check_parity(reference, pieces, crops, skeleton, f"{split_paths[0]} + {split_paths[1]}")
+        except ExportMismatchError:
+            for piece in split_paths:
+                piece.unlink(missing_ok=True)
+            raise
 
     fp16_report = None
     if fp16:
         if data_dir is not None:
-            many_crops, many_skeletons = ntu_windows(data_dir, metadata, count=fp16_windows)
+            many_crops, many_skeletons = real_windows(data_dir, metadata, count=fp16_windows)
         else:
             many_crops, many_skeletons = example_inputs(metadata, fp16_windows)
         fp16_report = fp16_parity(onnx_path, many_crops, many_skeletons)
         if fp16_report.top1_agreement < FP16_TOP1_AGREEMENT:
+            fp16_report.path.unlink(missing_ok=True)
             raise ExportMismatchError(f"{fp16_report.path}: {fp16_report.summary()}")
 
     tensorrt_error, tensorrt_engine = None, None
