@@ -514,7 +514,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     summary = window.summary or pipeline.stop()
     window.dispose()
     alerts.close()
-    return summary
+    return alerts.report(summary)
 
 
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:

@@ -20,11 +20,12 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +45,19 @@ class AlertConfig:
     cooldown_s: float = 30.0  # an episode ends after this long below the threshold; then it may alert again
     command: str | None = None  # run for each alert, with ALERT_* environment variables
     delivery: DeliveryConfig | None = None  # --alert-url: POST each alert, queued on disk until delivered
+
+    def __post_init__(self) -> None:
+        # Said at start-up: a mistyped pager script would otherwise show only when a patient falls.
+        if self.command is not None:
+            argv = command_argv(self.command)
+            if not argv or shutil.which(argv[0]) is None:
+                raise ValueError(f"--alert-command {self.command!r}: {argv[0] if argv else 'nothing'!r} is "
+                                 "not a program that can be run (not on PATH, missing or not executable)")
+
+
+def command_argv(command: str) -> list[str]:
+    """An --alert-command split as a shell would (no shell runs it)."""
+    return shlex.split(command, posix=os.name != "nt")
 
 
 @dataclass(frozen=True)
@@ -232,7 +246,7 @@ class AlertDispatcher:
                              f"({', '.join(class_names[:8])}{', ...' if len(class_names) > 8 else ''})")
         self.config = config
         self.classes = {known[c.lower()] for c in config.classes}
-        self._argv = shlex.split(config.command, posix=os.name != "nt") if config.command else None
+        self._argv = command_argv(config.command) if config.command else None
         self._last: dict[tuple[int, str], float] = {}
         self._children: list[tuple[subprocess.Popen, float]] = []  # running hooks, with when they started
         self._lock = threading.Lock()
@@ -301,6 +315,14 @@ class AlertDispatcher:
                     self.hook_failures += 1
                     log.error("alert command %r exited with %d", self.config.command, code)
 
+    def report(self, summary: Summary) -> Summary:
+        """`summary` with the failed alert command runs among its errors: the exit status says so."""
+        if not self.hook_failures:
+            return summary
+        failed = (f"{self.hook_failures} run{'s' if self.hook_failures > 1 else ''} of the alert command "
+                  f"{self.config.command!r} failed (the log says how)")
+        return replace(summary, errors=(*summary.errors, failed))
+
     def close(self, timeout: float = 5.0) -> None:
         """Wait (briefly) for running hooks so their exit codes are reported, then stop those still
         running; alerts still being delivered get their own `timeout` (what is left stays queued on disk
@@ -364,4 +386,4 @@ def run_headless(
         events.close(stream_time=last_time)
         alerts.close()
         writer.close()
-    return summary
+    return alerts.report(summary)

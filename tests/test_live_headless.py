@@ -192,6 +192,26 @@ def test_a_failing_alert_command_is_counted_not_fatal():
     assert alerts.hook_failures == 1
 
 
+def test_failed_alert_commands_are_errors_of_the_run():
+    @dataclasses.dataclass(frozen=True)
+    class RunSummary:
+        errors: tuple[str, ...] = ()
+
+    command = f"{sys.executable} -c \"raise SystemExit(3)\""
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
+    assert alerts.report(RunSummary()) == RunSummary()
+    alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
+    alerts.close(timeout=20)
+    (error,) = alerts.report(RunSummary()).errors  # main() exits 1 on errors
+    assert "1 run of the alert command" in error and "failed" in error
+
+
+@pytest.mark.parametrize("command", ["./no-such-pager", "   "])
+def test_an_alert_command_that_cannot_run_is_refused_at_start_up(command):
+    with pytest.raises(ValueError, match="is not a program that can be run"):
+        AlertConfig(classes=("fall_down",), command=command)
+
+
 def test_a_hung_alert_command_is_stopped_not_left_behind(caplog):
     command = f"{sys.executable} -c \"import time; time.sleep(60)\""
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)

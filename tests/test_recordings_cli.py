@@ -150,6 +150,17 @@ def test_view_out_with_another_suffix_is_refused_in_one_line(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_view_without_a_display_says_so_instead_of_letting_qt_abort(
+    xef_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the display variables are Linux's")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["view", str(xef_file)]) == 2
+    assert "no display to open the window on" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("option", "message"), [
     (["--width", "0"], "--width: must be at least 16"),
     (["--fps", "-2"], "--fps: must be positive"),
