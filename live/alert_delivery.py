@@ -127,12 +127,29 @@ def _record_problem(record: Any) -> str:
     return ""
 
 
+def _refuse_other_files(path: Path) -> None:
+    """A file with lines, none of them a queue record, is not a queue (--alert-queue given the decisions
+    file, say): alerts must not be appended into it, nor every line of it logged as damaged."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                if not _record_problem(json.loads(line)):
+                    return
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                pass
+    raise ValueError(f"{path}: not an alert queue (no line of it is a queue record); give --alert-queue a "
+                     "new file or one an earlier run wrote")
+
+
 class AlertQueue:
     """The queue file: JSON lines appended and fsync'd, read back on open. Not thread-safe by itself
     (AlertDelivery serialises appends)."""
 
     def __init__(self, path: Path | str, compact_bytes: int = 1 << 20) -> None:
         self.path = Path(path)
+        _refuse_other_files(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
         try:

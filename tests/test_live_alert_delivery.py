@@ -261,6 +261,15 @@ def test_a_second_process_on_the_same_queue_is_refused(endpoint, tmp_path):
     AlertDelivery(config(endpoint, tmp_path)).close(0.0)  # free again once closed
 
 
+def test_a_file_that_is_not_a_queue_is_refused_untouched(tmp_path):
+    decisions = tmp_path / "decisions.jsonl"
+    decisions.write_text('{"time": "2026-12-03", "person": 1}\n' * 100 + "plain text\n", encoding="utf-8")
+    before = decisions.read_bytes()
+    with pytest.raises(ValueError, match="decisions.jsonl: not an alert queue"):
+        AlertQueue(decisions)
+    assert decisions.read_bytes() == before and sorted(tmp_path.iterdir()) == [decisions]  # no .lock
+
+
 def test_the_queue_file_is_compacted_once_everything_is_delivered_and_sequences_keep_increasing(
     endpoint, tmp_path
 ):
