@@ -443,6 +443,9 @@ def describe_decisions(given: DecisionSettings, model: DecisionSettings) -> str:
                 else "the model's" if getattr(model, name) is not None else "default")
 
     ending = chosen.ending and f"{chosen.ending} ({origin('end_threshold')})"
+    if given.end_threshold is not None and chosen.end_threshold is None:  # at or above the threshold
+        ending = (f"; the given --end-threshold {given.end_threshold:g} is not below the threshold, so "
+                  "events end where they start")
     return (f"decisions: smoothing {chosen.smoothing_s:g} s ({origin('smoothing_s')}), threshold "
             f"{chosen.threshold:g} ({origin('threshold')}){ending}; --smoothing / --threshold / "
             "--end-threshold to change")

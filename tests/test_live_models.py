@@ -220,3 +220,5 @@ def test_smoothing_and_threshold_come_from_the_command_line_else_the_model_else_
         "model's);")
     assert describe_decisions(DecisionSettings(), DecisionSettings()).startswith(
         "decisions: smoothing 0.5 s (default), threshold 0.6 (default);")
+    assert ("the given --end-threshold 0.8 is not below the threshold, so events end where they start"
+            in describe_decisions(DecisionSettings(end_threshold=0.8), own))
