@@ -566,6 +566,7 @@ def _seconds(text: str, option: str) -> float | None:
 
 def cmd_label(args: argparse.Namespace) -> int:
     labels = ClipLabels.open(args.clip, args.labels)
+    labels.similar_ok = args.new_class
     starts, ends = args.starts or [], args.ends or []
     if (starts or ends) and not args.class_name:
         raise ValueError("--from / --to mark an interval of a class: give --class NAME")
@@ -691,10 +692,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a clip's class, or where its actions start and end (the sidecar, rewritten atomically)",
         description="Give a clip its class (--class NAME: the whole clip), or mark intervals "
         "(--class NAME --from S --to S, repeatable; --to end), list (--list) or remove them (--remove N, "
-        "--clear). A new class name is added to the site's labels.txt (A121 and up).",
+        "--clear). A new class name is added to the site's labels.txt (A121 and up); one close to a known "
+        "class is taken for a typo and refused unless --new-class is given.",
     )
     label.add_argument("clip", help="the clip's .skeleton, _rgb.avi or .json, or its folder")
     label.add_argument("--class", dest="class_name", metavar="NAME", help="class name or A-number")
+    label.add_argument("--new-class", action="store_true",
+                       help="add --class as a new class even though its name is close to a known one")
     label.add_argument("--from", dest="starts", action="append", metavar="S",
                        help="an interval starts S seconds into the clip (repeat with --to for more)")
     label.add_argument("--to", dest="ends", action="append", metavar="S",

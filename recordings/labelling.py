@@ -79,6 +79,7 @@ class ClipLabels:
     label_map_path: Path
     intervals: list[Interval] = field(default_factory=list)
     added_classes: list[str] = field(default_factory=list)  # new in labels.txt because of this edit
+    similar_ok: bool = False  # a new class name close to a known one is taken as a typo and refused
 
     @classmethod
     def open(cls, clip: Path | str, label_map: Path | str | None = None) -> ClipLabels:
@@ -110,7 +111,7 @@ class ClipLabels:
         if name.strip() == NO_ACTION:
             raise ValueError(f"{NO_ACTION!r} is the background (everything outside the intervals), not a "
                              f"class to label")
-        label_map, action_id, added = ensure_label(self.label_map_path, name)
+        label_map, action_id, added = ensure_label(self.label_map_path, name, similar_ok=self.similar_ok)
         class_name = label_map.name(action_id)
         if added:
             self.added_classes.append(f"A{action_id:03d} {class_name}")

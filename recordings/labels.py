@@ -18,6 +18,7 @@ it is not there yet; the file is rewritten atomically (recordings.atomic), never
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,11 +150,12 @@ def write_label_map(path: Path | str, label_map: LabelMap, header: str = "") -> 
     replace_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
-def ensure_label(path: Path | str, label: str) -> tuple[LabelMap, int, bool]:
+def ensure_label(path: Path | str, label: str, *, similar_ok: bool = True) -> tuple[LabelMap, int, bool]:
     """The site label map at `path` with `label` in it: (map, the class's action id, whether it was
     added). A known class is given by name or A-number; an unknown name is appended with the next
     free id (A121 and up), keeping the file's comments and lines as they are. The file is created when
-    absent."""
+    absent. `similar_ok=False` refuses a new name close to a known one (a typo would otherwise become a
+    class of its own, with clips nobody trains on as what was meant)."""
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     label_map = parse_label_map(text, str(path), site=True)
@@ -168,6 +170,13 @@ def ensure_label(path: Path | str, label: str) -> tuple[LabelMap, int, bool]:
     if re.fullmatch(r"A?\d+", name):
         raise LabelMapError(f"{path}: no class {name} in the label map; name a new class by its name, "
                             f"not by a number")
+    if not similar_ok:
+        known = {known_name.lower(): known_name for known_name in label_map.names.values()}
+        close = difflib.get_close_matches(name.lower(), list(known), n=3, cutoff=0.8)
+        if close:
+            raise LabelMapError(f"{path}: no class {name!r}; did you mean "
+                                f"{' or '.join(repr(known[c]) for c in close)}? (--new-class adds it as a "
+                                "new class all the same)")
     action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids]) + 1
     if text and not text.endswith("\n"):
         text += "\n"

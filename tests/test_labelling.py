@@ -120,6 +120,22 @@ def test_interval_marker_follows_the_keys() -> None:
 # ---- python -m recordings label ------------------------------------------------------------------------
 
 
+def test_label_command_takes_a_name_close_to_a_known_class_for_a_typo(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    clip = str(record(tmp_path))
+    assert main(["label", clip, "--class", "patient fell"]) == 0
+    labels_txt = next(tmp_path.rglob("labels.txt"))
+    before = labels_txt.read_bytes()
+    capsys.readouterr()
+    assert main(["label", clip, "--class", "patient fel", "--from", "0.5", "--to", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "no class 'patient fel'; did you mean 'patient fell'?" in err and "--new-class" in err
+    assert labels_txt.read_bytes() == before
+    assert main(["label", clip, "--class", "patient fel", "--from", "0.5", "--to", "1", "--new-class"]) == 0
+    assert "new class A122 patient fel" in capsys.readouterr().out
+
+
 def test_label_command_whole_clip_intervals_list_remove(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
