@@ -53,7 +53,7 @@ from live.sources import (
     simulated_source,
 )
 from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
-from recordings.argument_types import integer_in, positive_float
+from recordings.argument_types import integer_in, output_file, output_folder, positive_float
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.pkummd import INTERACTIONS
 
@@ -135,9 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ONNX Runtime threads (default: all cores but one, which capture and the "
                              "window need)")
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines of decisions")
-    parser.add_argument("--output", type=Path, default=None,
+    parser.add_argument("--output", type=output_file, default=None,
                         help="headless: decisions file (default: stdout)")
-    parser.add_argument("--events", type=Path, default=None,
+    parser.add_argument("--events", type=output_file, default=None,
                         help="headless: event log file (default: the log)")
     parser.add_argument("--duration", type=positive_float, default=None, help="stop after this many seconds")
     parser.add_argument("--hop", type=positive_float, default=0.2,
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--room", default=socket.gethostname(), metavar="NAME",
                         help="where the sensor is, in every alert (ALERT_ROOM, \"room\" in the POST): one "
                              "endpoint can serve many rooms (default: this computer's name)")
-    parser.add_argument("--record-dir", type=Path, default=DEFAULT_RECORD_DIR,
+    parser.add_argument("--record-dir", type=output_folder, default=DEFAULT_RECORD_DIR,
                         help=f"where the r key / --record write clips (default: ./{DEFAULT_RECORD_DIR})")
     parser.add_argument("--record", action="store_true", help="record from the start")
     parser.add_argument("--label", default=None, metavar="CLASS",

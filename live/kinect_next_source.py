@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 KINECT_NEXT_VERSION = "3.0.0"  # the version pinned in pyproject's `kinect` extra, the one tested
 INSTALL_HINT = (
-    'install the Kinect for Windows Runtime 2.0 and `pip install "where-to-focus[kinect]"` '
+    'install the Kinect for Windows Runtime 2.0 and `pip install -e ".[kinect]"` '
     f"(kinect-next {KINECT_NEXT_VERSION})"
 )
 

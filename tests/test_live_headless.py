@@ -283,7 +283,7 @@ def test_cli_defaults_and_choices():
     assert config.pipeline.recognition.hop_s == 0.2 and config.replay.realtime
     config = config_from_args(build_parser().parse_args(
         ["--source", "x.xef", "--headless", "--fast", "--loop", "--hop", "0.5", "--alert-class", "falling",
-         "--alert-command", "notify", "--record"]))
+         "--alert-command", "true", "--record"]))
     assert config.headless and not config.replay.realtime and config.replay.loop
     assert config.pipeline.lockstep  # --fast replays decide at every hop
     assert not config_from_args(build_parser().parse_args(["--source", "kinect", "--fast"])).pipeline.lockstep
@@ -292,6 +292,9 @@ def test_cli_defaults_and_choices():
 
 
 @pytest.mark.parametrize(("argv", "message"), [
+    (["--record-dir", str(REPO / "README.md")], "README.md: a file, not a folder"),
+    (["--output", "no-such-folder/d.jsonl"], "folder no-such-folder does not exist"),
+    (["--events", "."], "--events: .: a folder, not a file"),
     (["--threads", "0"], "--threads: must be at least 1, got 0"),
     (["--hop", "0"], "--hop: must be positive"),
     (["--top-k", "0"], "--top-k: must be at least 1"),
@@ -307,8 +310,9 @@ def test_cli_numbers_out_of_range_are_usage_errors(argv, message, capsys):
 def test_cli_paths_it_cannot_write_and_engines_it_lacks_are_one_clear_line(tmp_path, capsys):
     not_a_folder = tmp_path / "afile"
     not_a_folder.write_text("")
-    assert main(["--headless", "--duration", "1", "--events", str(not_a_folder / "events.jsonl")]) == 2
-    assert "Not a directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # a usage error, before anything loads
+        main(["--headless", "--duration", "1", "--events", str(not_a_folder / "events.jsonl")])
+    assert stop.value.code == 2 and "afile does not exist" in capsys.readouterr().err
     if unavailable_reason(Backend.TENSORRT) is not None:
         assert main(["--headless", "--duration", "1", "--engine", "tensorrt"]) == 2
         assert capsys.readouterr().err.startswith("python -m live: tensorrt:")

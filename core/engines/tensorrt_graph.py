@@ -58,7 +58,7 @@ def import_tensorrt() -> Any:
         import tensorrt
     except ImportError as error:
         raise BackendUnavailable(
-            "TensorRT is not installed (pip install 'where-to-focus[tensorrt]')"
+            "TensorRT is not installed (pip install -e '.[tensorrt]' in the checkout)"
         ) from error
     return tensorrt
 
