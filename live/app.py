@@ -53,7 +53,14 @@ from live.sources import (
     simulated_source,
 )
 from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
-from recordings.argument_types import integer_in, output_file, output_folder, positive_float
+from recordings.argument_types import (
+    integer_in,
+    non_negative_float,
+    output_file,
+    output_folder,
+    positive_float,
+    probability,
+)
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.pkummd import INTERACTIONS
 
@@ -143,18 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hop", type=positive_float, default=0.2,
                         help="seconds between decisions (default: 0.2)")
     parser.add_argument("--top-k", type=integer_in(1), default=3, help="classes per decision (default: 3)")
-    parser.add_argument("--smoothing", type=float, default=None,
+    parser.add_argument("--smoothing", type=non_negative_float, default=None,
                         help="time constant (s) of the score smoothing; 0 turns it off (default: the "
                              f"model's own, else {RecognitionConfig.smoothing_s})")
-    parser.add_argument("--threshold", type=float, default=None,
+    parser.add_argument("--threshold", type=probability, default=None,
                         help="probability for events and alerts (default: the model's own, else "
                              f"{AlertConfig.threshold})")
-    parser.add_argument("--end-threshold", type=float, default=None,
+    parser.add_argument("--end-threshold", type=probability, default=None,
                         help="an event lasts while its probability stays at or above this (default: the "
                              "model's own, else the threshold)")
     parser.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="raise alerts for this class (repeatable); default: falling / fall_down")
-    parser.add_argument("--alert-cooldown", type=float, default=30.0,
+    parser.add_argument("--alert-cooldown", type=non_negative_float, default=30.0,
                         help="seconds below threshold before the same person's alert can fire again")
     parser.add_argument("--alert-command", default=None,
                         help="command run per alert, with ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, "
@@ -165,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "endpoint or a crash loses none")
     parser.add_argument("--alert-queue", type=Path, default=DEFAULT_QUEUE, metavar="FILE",
                         help=f"append-only file of alerts not yet delivered (default: ./{DEFAULT_QUEUE})")
-    parser.add_argument("--alert-timeout", type=float, default=5.0, metavar="S",
+    parser.add_argument("--alert-timeout", type=positive_float, default=5.0, metavar="S",
                         help="seconds one POST may take before it counts as failed (default: 5)")
     parser.add_argument("--room", default=socket.gethostname(), metavar="NAME",
                         help="where the sensor is, in every alert (ALERT_ROOM, \"room\" in the POST): one "
@@ -189,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="replay as fast as possible, deciding at every hop as a real-time replay on an "
                              "idle machine would (default: real time)")
     parser.add_argument("--loop", action="store_true", help="replay: start over at the end")
-    parser.add_argument("--people", type=int, default=2, help="sim: people in the room (default: 2)")
+    parser.add_argument("--people", type=integer_in(1, 6), default=2,
+                        help="sim: people in the room, 1-6 as a Kinect tracks (default: 2)")
     parser.add_argument("--seed", type=int, default=None, help="sim: random seed")
     parser.add_argument("--sim-actions", default=None, metavar="NAME+NAME",
                         help="sim: the actions people perform, '+'-separated ('default' = the ten the demo "

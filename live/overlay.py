@@ -564,12 +564,12 @@ class LiveWindow(QtWidgets.QMainWindow):
             f"{stats.capture_fps:4.1f} fps",
             f"latency p50 {ms(stats.latency_p50_s)} p95 {ms(stats.latency_p95_s)}",
             f"dropped {stats.dropped}",
-            f"engine {stats.engine}",
         ]
-        text = "  |  ".join(parts)
+        # The engine last, without its per-people plan: the bar is one line; the tooltip has all of it.
+        text = "  |  ".join([*parts, f"engine {stats.engine.split(' (')[0]}"])
         if text != self.status.text():
             self.status.setText(text)
-            self.status.setToolTip(text)
+            self.status.setToolTip("  |  ".join([*parts, f"engine {stats.engine}"]))
         banner = ""
         if not stats.connected and not self.pipeline.ended:
             banner = "sensor disconnected - waiting for it to return"

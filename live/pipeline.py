@@ -139,7 +139,8 @@ class Summary:
         out = [
             f"source {self.source}, engine {self.engine}, ran {self.seconds:.1f} s",
             f"capture: {self.frames} frames ({self.mean_fps:.1f} fps), {self.dropped} dropped, "
-            f"{self.duplicates} duplicates, {self.restarts} restarts; {self.people_seen} people seen",
+            f"{self.duplicates} duplicates, {self.restarts} restarts; {self.people_seen} "
+            f"{'person' if self.people_seen == 1 else 'people'} seen",
             f"recognition: {self.hops} hops, {self.decisions} decisions, {self.skipped_hops} hops skipped "
             f"(busy), {self.stale_windows} stale windows, {self.dropped_hops} hops not collected",
             f"latency frame->decision p50 {ms(self.latency_p50_s)}, p95 {ms(self.latency_p95_s)}; "

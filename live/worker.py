@@ -199,6 +199,11 @@ PARTNER_MAX_M = 2.0
 # (ModelInputs.needs_partner): during a hug the sensor often loses one of the two bodies for seconds.
 # On PKU-MMD's validation streams 0 s lost two hugs, 1 s one, 2-10 s none (training/checkpoints/README.md).
 PARTNER_MEMORY_S = 5.0
+# A partner counts as near only when seen over at least this share of the window (first to last
+# sighting): a Kinect ghost body (a coat on a chair, a reflection) flickers in for a few frames, and
+# that would otherwise open the two-person actions to a person alone for PARTNER_MEMORY_S. On PKU-MMD's
+# validation streams 0 and 0.25 give the same figures (training/checkpoints/README.md, session 30).
+PARTNER_MIN_SHARE = 0.25
 
 
 def without_partner(
@@ -483,7 +488,10 @@ class RecognitionWorker:
             partner_index = window_indices(partner.timestamps, end, inputs.window)
             partner_joints, partner_states = _at_samples(partner, partner_index, times, self._frame_gap_s,
                                                          pad_start=False)
-            with_partner = bool(partner_joints.any())  # seen at one sample of the window at least
+            sightings = partner.timestamps[(partner.timestamps >= end - inputs.window.duration_s)
+                                           & (partner.timestamps <= end)]
+            with_partner = bool(len(sightings)) and (
+                sightings[-1] - sightings[0] >= PARTNER_MIN_SHARE * inputs.window.duration_s)
             if inputs.num_bodies > 1:
                 bodies[:, 1], body_states[:, 1] = partner_joints, partner_states
         if self._to_model is not None:  # a model of another sensor (Kinect v1): the bodies mapped to it

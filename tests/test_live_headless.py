@@ -296,6 +296,10 @@ def test_cli_defaults_and_choices():
     (["--output", "no-such-folder/d.jsonl"], "folder no-such-folder does not exist"),
     (["--events", "."], "--events: .: a folder, not a file"),
     (["--threads", "0"], "--threads: must be at least 1, got 0"),
+    (["--people", "50"], "--people: must be from 1 to 6, got 50"),
+    (["--threshold", "1.5"], "--threshold: must be above 0 and at most 1, got 1.5"),
+    (["--end-threshold", "0"], "--end-threshold: must be above 0"),
+    (["--smoothing", "-1"], "--smoothing: must be 0 or more"),
     (["--hop", "0"], "--hop: must be positive"),
     (["--top-k", "0"], "--top-k: must be at least 1"),
     (["--session", "5000"], "--session: must be from 1 to 999"),  # S5000... is no NTU name

@@ -328,6 +328,35 @@ def test_a_partner_the_sensor_lost_counts_for_five_seconds(tiny_model, shared_da
     assert max(wave) > 6
 
 
+def test_a_ghost_body_for_a_few_frames_is_no_partner(tiny_model, shared_data):
+    """A Kinect ghost (a coat on a chair) flickers in beside a person alone for a few frames: it must not
+    open the two-person actions to them for the next five seconds."""
+    engine, inputs = tiny_model
+    source = replay_source(shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton",
+                           ReplayOptions(realtime=False))
+    frames = read_all(source)
+    person = frames[0].bodies[0]
+    ghost = replace(person, tracking_id=person.tracking_id + 1,
+                    joints=person.joints + np.float32([0.5, 0, 0]))
+    for frame in frames[40:44]:  # 4 frames, 0.13 s
+        frame.bodies = [*frame.bodies, ghost]
+    ring, tracks = FrameRing(80, None), TrackTable(history=80)
+    capture = Capture(source, ring, tracks, period_s=1 / 30)
+    wave_needs_partner = replace(inputs, needs_partner=(False, True, False, False))
+    worker = RecognitionWorker(ring, tracks, engine, wave_needs_partner, DEFAULT_CAMERA, lambda hop: None,
+                               RecognitionConfig(smoothing_s=0.0))
+    decided = 0
+    for i, frame in enumerate(frames):
+        capture.accept(frame, time.monotonic())
+        if i >= 30 and i % 6 == 0:
+            hop = worker.step(ring.latest())
+            for decision in hop.decisions:
+                if decision.tracking_id == person.tracking_id:
+                    assert decision.probability("wave") == 0.0, f"frame {i}"
+                    decided += 1
+    assert decided >= 8
+
+
 def read_all(source: FrameStream) -> list[Frame]:
     source.open()
     frames = []
