@@ -63,6 +63,7 @@ from recordings.recorder import (
     Recorder,
     RecorderConfig,
     RecorderError,
+    interrupted_recordings,
     recover_partial_recordings,
 )
 
@@ -273,6 +274,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     if site is not None:
         names = names.merged(site)
     clips = find_clips(directory)
+    if left := interrupted_recordings(directory):
+        names = ", ".join(p.name for p in left)
+        print(f"{directory}: {len(left)} recording(s) a crash interrupted ({names}): "
+              f"python -m recordings recover {directory}", file=sys.stderr)
     if not clips:
         print(f"{directory}: no clips (*.skeleton) found")
         return 0

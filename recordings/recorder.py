@@ -328,6 +328,10 @@ class Recorder:
                 f"'python -m recordings recover {self.out_dir}' for an interrupted recording"
             )
         self._check_disk_space(starting=True)
+        if left := interrupted_recordings(self.out_dir):
+            log.warning("%s: %d recording(s) a crash interrupted (%s); 'python -m recordings recover %s' "
+                        "finalises them", self.out_dir, len(left), ", ".join(p.name for p in left[:3]),
+                        self.out_dir)
 
         self.partial_dir.mkdir()
         self._skeleton = open(self.partial_dir / "skeleton.txt", "wb")  # noqa: SIM115 - closed in close()
@@ -643,6 +647,11 @@ def fit_intervals(intervals: list[Interval], duration: float, source: str) -> li
     return fitted
 
 
+def interrupted_recordings(directory: Path | str) -> list[Path]:
+    """The *.partial folders a crash left in `directory` (each a recording `recover` can finalise)."""
+    return [p for p in sorted(Path(directory).glob(f"*{PARTIAL_SUFFIX}")) if p.is_dir()]
+
+
 def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:
     """Finalise every interrupted recording (*.partial folder) in a directory."""
-    return [finalize_partial(p) for p in sorted(Path(directory).glob(f"*{PARTIAL_SUFFIX}")) if p.is_dir()]
+    return [finalize_partial(p) for p in interrupted_recordings(directory)]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import struct
 import subprocess
 import sys
@@ -220,12 +223,26 @@ CRASHING_RECORDER = textwrap.dedent(
 )
 
 
-def test_crash_loses_nothing_that_was_synced_and_recovers(tmp_path: Path) -> None:
+def test_crash_loses_nothing_that_was_synced_and_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     script = CRASHING_RECORDER.format(tests=str(REPO / "tests"), out=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, timeout=120)
     assert done.returncode == 3, done.stderr.decode()
     partial = tmp_path / "crash.partial"
     assert partial.is_dir() and not (tmp_path / "crash.skeleton").exists()
+    # What a person finds first: `list` and a new recording in the folder point at `recover`.
+    from recordings.__main__ import main as recordings_main
+
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        recordings_main(["list", str(tmp_path)])
+    assert "1 recording(s) a crash interrupted (crash.partial)" in said.getvalue()
+    assert f"python -m recordings recover {tmp_path}" in said.getvalue()
+    with caplog.at_level(logging.WARNING, logger="recordings.recorder"):
+        Recorder(tmp_path, sample_name="next", config=RecorderConfig(min_free_bytes=1)).close()
+    assert "a crash interrupted (crash.partial)" in caplog.text
+    for path in tmp_path.glob("next*"):
+        path.unlink()
     # Tear the tails as a power cut in the middle of writing frame 12 would.
     with open(partial / "skeleton.txt", "ab") as f:
         f.write(b"1\n5 0 0 0 0 0 0 0 0 2\n25\n0.1 0.2")
