@@ -919,6 +919,7 @@ def test_mirroring_is_refused_when_crops_are_trained() -> None:
     (["--stream", "--checkpoint", "m.pt", "--device", "cuda:7", "--windows", "9"],
      "--device, --windows: not used when evaluating --stream"),
     (["--rescore", "run", "--hop", "1"], "--hop: not used when evaluating --rescore"),
+    (["--stream", "--checkpoint", "m.pt", "--threshold", "1.5"], "--threshold: must be above 0"),
 ])
 def test_evaluate_refuses_options_of_another_mode_instead_of_ignoring_them(argv, message, capsys) -> None:
     with pytest.raises(SystemExit) as stop:

@@ -23,7 +23,7 @@ import argparse
 import sys
 
 from core.model.checkpoint import CheckpointError, DecisionSettings
-from recordings.argument_types import integer_in, positive_float
+from recordings.argument_types import integer_in, non_negative_float, positive_float, probability
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
 from training.ablations import ABLATIONS
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--device", help="auto (the default), cpu, cuda or cuda:N")
     ev.add_argument("--windows", type=integer_in(1),
                     help="windows per clip, logits averaged (default and paper: 5)")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
     stream = ev.add_argument_group(
         "continuous streams (--stream): the app's own pipeline on whole sequences, scored per decision, "
         "event and alert"
@@ -163,13 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     stream.add_argument("--hop", type=positive_float,
                         help=f"seconds between decisions (default: {RecognitionConfig.hop_s}, as "
                              "python -m live)")
-    stream.add_argument("--smoothing", type=float, default=None,
+    stream.add_argument("--smoothing", type=non_negative_float, default=None,
                         help="time constant (s) of the score smoothing (default: the model's own, else "
                              f"{RecognitionConfig.smoothing_s}, as python -m live)")
-    stream.add_argument("--threshold", type=float, default=None, dest="threshold_given",
+    stream.add_argument("--threshold", type=probability, default=None, dest="threshold_given",
                         help=f"probability for events and alerts (default: the model's own, else "
                              f"{AlertConfig.threshold}; with --rescore, the run's)")
-    stream.add_argument("--end-threshold", type=float, default=None, dest="end_threshold_given",
+    stream.add_argument("--end-threshold", type=probability, default=None, dest="end_threshold_given",
                         help="an event lasts while its probability stays at or above this (default: the "
                              "model's own, else the threshold; with --rescore, the run's)")
     stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
@@ -253,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 alert_classes=args.alert_classes,
                 engine=args.engine or "auto",
                 threads=args.threads,
+                progress=not args.no_progress,
             )
         elif args.command == "evaluate":
             from training.evaluate import evaluate
@@ -269,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 batch_size=args.batch_size or 64,
                 workers=args.workers or 0,
                 eval_windows=args.windows or 5,
+                progress=not args.no_progress,
             )
         elif args.command == "prepare":
             from training.prepare import run_prepare
