@@ -143,6 +143,23 @@ def test_read_onnx_metadata_rejects_foreign_files(tmp_path: Path) -> None:
         read_onnx_metadata(garbage)
     with pytest.raises(FileNotFoundError, match="missing.onnx"):
         read_onnx_metadata(tmp_path / "missing.onnx")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    with pytest.raises(OnnxMetadataError, match=r"empty\.onnx: the file is empty"):
+        read_onnx_metadata(tmp_path / "empty.onnx")
+
+
+def test_a_graph_that_is_not_the_network_under_our_metadata_is_refused_when_it_opens(
+    onnx_path: Path, tmp_path: Path
+) -> None:
+    model = onnx.load(str(onnx_path))
+    x, y = (onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1]) for n in "xy")
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "other", [x], [y])
+    other = onnx.helper.make_model(graph, opset_imports=model.opset_import)
+    other.metadata_props.extend(model.metadata_props)
+    path = tmp_path / "other.onnx"
+    onnx.save(other, str(path))
+    with pytest.raises(EngineError, match=r"other\.onnx: not the network its metadata describes"):
+        open_engine(path, Backend.ONNXRUNTIME_CPU)
 
 
 @pytest.mark.parametrize("people", [1, 2, 3])

@@ -123,6 +123,9 @@ def test_checkpoint_that_does_not_fit_says_what_differs(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "port.pt")
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty\.pt: the file is empty \(0 bytes\)"):
+        load_checkpoint(tmp_path / "empty.pt")
 
 
 def test_save_refuses_inconsistent_metadata(tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ class Graph(Protocol):
 
     name: str
     input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
 
     def run(self, feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]: ...
 
@@ -99,6 +100,18 @@ class GraphEngine:
     """The whole network as one ONNX graph, on ONNX Runtime or TensorRT."""
 
     def __init__(self, graph: Graph, metadata: EngineMetadata, *, reason: str = "") -> None:
+        # An ONNX file whose metadata is ours but whose graph is not the network (edited, or another
+        # model's graph under this record): said when it opens, not as a feed error at the first window.
+        # (Which inputs it has depends on the network: a skeleton-only one has no crops, an ablation
+        # without the pose stream no skeleton.)
+        foreign = [n for n in graph.input_names if n not in INPUT_NAMES]
+        missing = [n for n in OUTPUT_NAMES if n not in graph.output_names]
+        if foreign or missing or not graph.input_names:
+            raise EngineError(
+                f"{getattr(graph, 'path', graph.name)}: not the network its metadata describes (inputs "
+                f"{list(graph.input_names)}, outputs {list(graph.output_names)}; expected inputs among "
+                f"{list(INPUT_NAMES)} and outputs {list(OUTPUT_NAMES)}); export the checkpoint again"
+            )
         self.graph = graph
         self.metadata = metadata
         self.name = graph.name

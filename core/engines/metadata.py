@@ -152,6 +152,8 @@ def read_onnx_metadata(path: str | os.PathLike) -> EngineMetadata:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such ONNX file")
+    if path.stat().st_size == 0:
+        raise OnnxMetadataError(f"{path}: the file is empty (0 bytes); was it copied completely?")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # protobuf raises DecodeError and others: all mean "not an ONNX file"

@@ -26,6 +26,7 @@ class OnnxRuntimeGraph:
             import onnxruntime as ort
         except ImportError as error:
             raise BackendUnavailable("onnxruntime is not installed") from error
+        self.path = path
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.threads = threads or usable_cores()

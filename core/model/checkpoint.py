@@ -316,6 +316,8 @@ def read_i3d_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str, Any]:
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
+    if Path(path).stat().st_size == 0:
+        raise CheckpointError(f"{path}: the file is empty (0 bytes); was it copied completely?")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
