@@ -490,4 +490,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    from benchmarks.command import run
+
+    run(main, "python -m benchmarks.engines")

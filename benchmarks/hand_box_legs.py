@@ -70,4 +70,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from benchmarks.command import run
+
+    run(main, "python -m benchmarks.hand_box_legs")

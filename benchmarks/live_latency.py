@@ -138,4 +138,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from benchmarks.command import run
+
+    run(main, "python -m benchmarks.live_latency")

@@ -57,4 +57,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from benchmarks.command import run
+
+    run(main, "python -m benchmarks.privacy_accuracy")

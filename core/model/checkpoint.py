@@ -328,6 +328,8 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str
         elif isinstance(error, pickle.UnpicklingError):
             # torch's own message advises weights_only=False, which would run whatever the file holds.
             why = "it is no PyTorch checkpoint, or one holding more than tensors and plain data (not loaded)"
+        elif not zipped:
+            why = "it is no PyTorch checkpoint (torch.save writes a zip archive; this file is not one)"
         else:
             why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         raise CheckpointError(f"{path}: cannot read as a torch checkpoint: {why}") from error

@@ -1,0 +1,30 @@
+"""A benchmark given a file it cannot use ends with one line naming it, not a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.command import run
+from core.model import load_checkpoint
+
+
+def test_a_bad_checkpoint_ends_a_benchmark_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_text("junk\n")
+    with pytest.raises(SystemExit) as stop:
+        run(lambda: load_checkpoint(bad), "python -m benchmarks.engines")
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"python -m benchmarks.engines: error: {bad}: cannot read as a torch checkpoint: ")
+    assert "it is no PyTorch checkpoint" in err
+
+
+def test_a_benchmark_that_runs_exits_with_its_status() -> None:
+    for returned, status in ((None, 0), ({"figures": 1}, 0), (3, 3)):
+        with pytest.raises(SystemExit) as stop:
+            run(lambda returned=returned: returned, "prog")
+        assert stop.value.code == status
