@@ -66,6 +66,7 @@ class HeadlessConfig:
     events: Path | None = None  # event log; None: the log (stderr)
     alerts: AlertConfig = field(default_factory=AlertConfig)  # its threshold also starts events
     event_end_threshold: float | None = None  # an event lasts while p >= this; None: the threshold
+    health_every_s: float = 60.0  # a status line in the log this often: a service's sign of life
 
 
 def _iso(seconds: float) -> str:
@@ -370,13 +371,18 @@ def run_headless(
         writer.close()
         raise
     started = time.monotonic()
+    next_health = started + config.health_every_s
     try:
         while not stop.is_set():
             handle(pipeline.drain())
             if pipeline.ended or writer.reader_gone:
                 break
-            if duration_s is not None and time.monotonic() - started >= duration_s:
+            now = time.monotonic()
+            if duration_s is not None and now - started >= duration_s:
                 break
+            if now >= next_health:
+                log.info("status: %s", pipeline.stats().health())
+                next_health = now + config.health_every_s
             stop.wait(0.05)
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")

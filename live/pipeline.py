@@ -99,6 +99,19 @@ class LiveStats:
     saving: tuple[str, ...] = ()  # recordings stopped and still being finalised
     privacy: PrivacyMode = PrivacyMode.OFF
 
+    def health(self) -> str:
+        """One line for the log of a headless run (a service's periodic sign of life)."""
+        def ms(value: float | None) -> str:
+            return "n/a" if value is None else f"{value * 1000:.0f} ms"
+
+        rss = resident_memory_bytes()
+        sensor = "sensor connected" if self.connected else "SENSOR DISCONNECTED"
+        return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
+                f"{self.people} {'person' if self.people == 1 else 'people'} in view, "
+                f"{self.decisions} decisions "
+                f"({self.skipped_hops} hops skipped), latency p50 {ms(self.latency_p50_s)} p95 "
+                f"{ms(self.latency_p95_s)}" + ("" if rss is None else f", RSS {rss / 1e6:.0f} MB"))
+
 
 @dataclass(frozen=True)
 class Summary:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import signal
@@ -226,7 +227,9 @@ def test_a_hung_alert_command_is_stopped_not_left_behind(caplog):
 
 # ---- end to end -----------------------------------------------------------------------------------
 
-def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(tiny_checkpoint, ntu_clip, tmp_path):
+def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
+    tiny_checkpoint, ntu_clip, tmp_path, caplog
+):
     from live.app import open_model
 
     engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
@@ -235,8 +238,9 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(tiny_checkpoin
     pipeline = LivePipeline(source, engine, inputs, PipelineConfig(
         recognition=RecognitionConfig(hop_s=0.5), record_from_start=record_dir))
     output = tmp_path / "decisions.jsonl"
-    summary = run_headless(pipeline, HeadlessConfig(output=output,
-                                                    alerts=AlertConfig(classes=("fall_down",))))
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        summary = run_headless(pipeline, HeadlessConfig(output=output, health_every_s=1.0,
+                                                        alerts=AlertConfig(classes=("fall_down",))))
     # The replay ended: every thread joined, the recording finalised.
     assert not pipeline.capture.alive and not pipeline.worker.alive
     # Paced like a sensor: on a loaded machine frames can be missed, and are then counted — also those
@@ -252,6 +256,7 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(tiny_checkpoin
         assert len(line["topk"]) == 3 and set(line["attention"]) == set(PARTS)
         assert 0 < line["latency_ms"] < 30_000
     assert summary.latency_p50_s is not None and summary.people_seen == 1
+    assert "status: sensor connected" in caplog.text and "decisions" in caplog.text  # health_every_s
     (skeleton,) = record_dir.glob("*.skeleton")
     assert summary.recordings == (str(skeleton),)
     from recordings.clip import open_recording
