@@ -527,6 +527,12 @@ class LivePipeline:
         errors += tuple(f"recording {sink.recorder.sample_name} was not finalised in time (disk not "
                         f"responding?); its .partial folder is kept: python -m recordings recover "
                         f"{sink.recorder.out_dir}" for sink in list(self._saving))
+        # A thread still running after its join timed out (a sensor driver hung in a read, an engine
+        # call that never returns): the process may not exit cleanly, and whoever reads the summary
+        # should know why.
+        threads = (("capture", self.capture.alive), ("recognition", self.worker.alive))
+        errors += tuple(f"the {name} thread did not stop in time (still running at exit)"
+                        for name, alive in threads if alive)
         return Summary(
             source=self.source.name,
             engine=self.engine.name,

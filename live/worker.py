@@ -304,6 +304,7 @@ class RecognitionWorker:
         self._publish = publish
         self._smoother = ScoreSmoother(config.smoothing_s)
         self._partner_near: dict[int, float] = {}  # tracking id -> stream time somebody was last near
+        self._said_too_many = False  # more people in view than max_people: said once per run
         self._part_index = [PARTS.index(p) for p in inputs.parts]
         self._to_model = joint_map(KINECT_V2, inputs.layout)  # None for a Kinect v2 model
         self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
@@ -406,7 +407,13 @@ class RecognitionWorker:
             s for s in snapshots
             if s.last_seen >= end - self._frame_gap_s - 1e-6
             and covers(s.timestamps, end, spec, self.config.min_coverage)
-        ][: self.config.max_people]
+        ]
+        if len(people) > self.config.max_people and not self._said_too_many:
+            # A Kinect tracks six; a replay or a merged recording can hold more.
+            log.warning("%d people in view: decisions for the first %d only (max_people)", len(people),
+                        self.config.max_people)
+            self._said_too_many = True
+        people = people[: self.config.max_people]
         tracked = {s.tracking_id for s in snapshots}
         self._smoother.keep_only(tracked)
         self._partner_near = {i: t for i, t in self._partner_near.items() if i in tracked}

@@ -203,3 +203,38 @@ def test_a_recording_still_stuck_at_shutdown_is_reported_not_waited_for(tiny_mod
     real.close()
     assert any("stuck" in e and "recordings recover" in e for e in summary.errors)
     assert waited < 20  # bounded (record_finish_s, plus the capture and worker joins)
+
+
+class HangingEngine:
+    """An engine that answers the warm-up, then hangs in every call until `release` is set (a GPU driver
+    that stopped answering)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.release, self.calls = inner, threading.Event(), 0
+        self.name, self.metadata, self.reason = "hanging", inner.metadata, "test"
+
+    def run(self, crops, skeleton):
+        self.calls += 1
+        if self.calls > 1:
+            self.release.wait(30)
+        return self.inner.run(crops, skeleton)
+
+
+def test_a_thread_that_does_not_stop_in_time_is_an_error_of_the_run(tiny_model, monkeypatch):
+    from live.worker import RecognitionWorker
+
+    engine, inputs = tiny_model
+    hanging = HangingEngine(engine)
+    pipeline = LivePipeline(TrackedSource(), hanging, inputs)
+    pipeline.start()
+    deadline = time.monotonic() + 20
+    while hanging.calls < 2 and time.monotonic() < deadline:  # the worker is stuck in its first hop
+        time.sleep(0.05)
+    finish = RecognitionWorker.finish
+    monkeypatch.setattr(RecognitionWorker, "finish", lambda worker, timeout=30.0: finish(worker, 0.2))
+    try:
+        summary = pipeline.stop()
+        assert "the recognition thread did not stop in time (still running at exit)" in summary.errors
+    finally:
+        hanging.release.set()
+        pipeline.worker._thread.join(10)
