@@ -505,7 +505,8 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
         raise
     window.show()
     # Ctrl-C: Qt's event loop does not return to Python on its own, so a timer lets the handler run.
-    signal.signal(signal.SIGINT, lambda *_: window.close())
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, a session's logout: close as the key does
+        signal.signal(signum, lambda *_: window.close())
     wakeup = QtCore.QTimer()
     wakeup.timeout.connect(lambda: None)
     wakeup.start(200)
@@ -542,6 +543,10 @@ def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ 
             "for JSON lines of decisions, or with --screenshot PNG to save one view of the window")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -554,6 +559,19 @@ def main(argv: list[str] | None = None) -> int:
     if (why_not := no_display_reason(config)) is not None:
         print(f"python -m live: {why_not}", file=sys.stderr)
         return 2
+    # Until the run installs its own handlers, a service manager's SIGTERM ends start-up as Ctrl-C does:
+    # the source is given back and the exit says so.
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(config)
+    finally:  # the caller's own (a test, an embedding program) again
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def _run(config: LiveConfig) -> int:
+    """Open the source and the model, run the window or the headless loop, print the summary."""
     try:
         pipeline = build_pipeline(config)
         try:

@@ -406,6 +406,20 @@ def test_ctrl_c_shuts_a_headless_run_down_cleanly(tiny_checkpoint, ntu_clip, tmp
     assert not list((tmp_path / "clips").glob("*.partial"))
 
 
+def test_sigterm_while_starting_ends_like_ctrl_c_and_hands_the_handlers_back(monkeypatch, capsys):
+    import live.app
+
+    def slow_model_load(config):
+        os.kill(os.getpid(), signal.SIGTERM)  # a service manager stopping the app while the model loads
+        time.sleep(5)
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(live.app, "build_pipeline", slow_model_load)
+    assert main(["--headless"]) == 130
+    assert "interrupted before it started" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_a_reader_closing_stdout_ends_the_run_cleanly(tiny_checkpoint, ntu_clip):
     """`python -m live --headless | head -1`: an endless source must not keep running (and the shell
     waiting) once nobody reads, nor die with a BrokenPipeError traceback."""
