@@ -359,7 +359,8 @@ def open_model(
             raise ValueError(
                 f"{Path(checkpoint).name} needs colour (it crops {', '.join(inputs.parts)} from the RGB "
                 f"video) and {source.name} has none (skeleton only): use a skeleton-only model, e.g. "
-                f"--checkpoint {REAL_DATA_CHECKPOINT.relative_to(REPO_ROOT)}, or give the recording its video"
+                f"--checkpoint {REAL_DATA_CHECKPOINT.relative_to(REPO_ROOT)}, or give the recording its "
+                f"video (an NTU-layout clip finds NAME_rgb.avi beside NAME.skeleton)"
             )
         return inputs
 
