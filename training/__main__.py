@@ -296,7 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Nothing half-done is scored or put in place of an earlier run: training keeps its state.pt to
         # resume from, a stream evaluation leaves --out as it was.
-        print(f"interrupted: {args.command} stopped", file=sys.stderr)
+        resumes = args.command in STAGE_COMMANDS
+        print(f"interrupted: {args.command} stopped"
+              + ("; the same command again resumes from the last finished epoch" if resumes else ""),
+              file=sys.stderr)
         return 130
     finally:
         from training.distributed import stop
