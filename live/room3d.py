@@ -93,6 +93,24 @@ class PersonView:
         return "" if self.part is None else f"{PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
 
+LABEL_CLEARANCE_M = (0.8, 0.15)  # a label this close to another one (across, up) would overlap it
+
+
+def stacked_label_positions(anchors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Where each person's label goes: at its anchor (just above the attended part), raised by a line
+    while it would sit on an earlier one. People standing side by side (a hug, a nurse at the bed) would
+    otherwise have their labels printed over each other."""
+    placed: list[np.ndarray] = []
+    across, up = LABEL_CLEARANCE_M
+    for anchor in anchors:
+        position = np.array(anchor, dtype=np.float64)
+        while any(np.linalg.norm(position[:2] - other[:2]) < across and abs(position[2] - other[2]) < up
+                  for other in placed):
+            position[2] += up
+        placed.append(position)
+    return placed
+
+
 class RoomModel:
     """The room as the live stream shows it: a floor fitted to the feet seen so far, and each person's
     bones and attended part in room coordinates."""
@@ -278,6 +296,9 @@ class Room3DPanel(QtWidgets.QWidget):
         if self.model.observe(bodies):
             self._draw_scenery()
         people = self.model.people(bodies[: len(self.bones)], decisions, colour_of)
+        anchors = [p.marker + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people  # over the marker
+                   if len(p.bones) > 0 and p.marker is not None]
+        places = iter(stacked_label_positions(anchors))
         for i, (bones, marker, label) in enumerate(zip(self.bones, self.markers, self.labels, strict=True)):
             person = people[i] if i < len(people) else None
             drawn = person is not None and len(person.bones) > 0
@@ -292,6 +313,5 @@ class Room3DPanel(QtWidgets.QWidget):
                 # The marker grows with the weight: 0.1 m across for no attention, 0.5 m for all of it.
                 size = 0.1 + 0.4 * person.weight
                 marker.setData(pos=person.marker[None], size=size, color=(*rgb, 0.45))
-                label.setData(pos=person.marker + np.array([0.0, 0.0, size / 2 + 0.05]), text=person.label,
-                              color=QtGui.QColor(*person.colour))
+                label.setData(pos=next(places), text=person.label, color=QtGui.QColor(*person.colour))
         return people

@@ -74,6 +74,15 @@ def test_people_mark_the_attended_part_with_its_weight() -> None:
     assert people[0].marker.tolist() == pytest.approx(model.room.to_room(joints[10]).tolist())
 
 
+def test_labels_of_people_side_by_side_are_stacked_not_printed_over_each_other() -> None:
+    hug = [np.array([0.0, 2.0, 1.2]), np.array([0.3, 2.1, 1.25]), np.array([0.2, 2.0, 1.3])]
+    across_the_room = np.array([3.0, 2.0, 1.2])
+    first, second, third, far = room3d.stacked_label_positions([*hug, across_the_room])
+    np.testing.assert_array_equal(first, hug[0])
+    assert second[2] >= first[2] + 0.15 - 1e-9 and third[2] >= second[2] + 0.15 - 1e-9
+    np.testing.assert_array_equal(far, across_the_room)  # nobody near: where it was
+
+
 def test_orbit_camera_is_pyqtgraphs_camera(qapp) -> None:
     """Orbit.view_camera (a look-at pinhole) lands points on the pixels pyqtgraph's own view and
     projection matrices give."""
