@@ -470,11 +470,20 @@ def format_scores(scores: StreamScores, title: str) -> str:
     return "\n".join(lines)
 
 
+# Tableau 10 (its grey, too close to the background's, replaced by navy), RGB: ten colours that stay
+# apart; a ramp of one colour map gives neighbouring classes near-identical shades.
+_DISTINCT_RGB = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                 (140, 86, 75), (227, 119, 194), (0, 0, 128), (188, 189, 34), (23, 190, 207))
+
+
 def class_colours(class_names: Sequence[str]) -> dict[str, tuple[int, int, int]]:
-    """BGR colour per class; the background light grey."""
+    """BGR colour per class (ten distinct ones, a colour map's ramp beyond); the background light grey."""
     actions = [c for c in class_names if c != NO_ACTION]
-    ramp = np.linspace(0, 255, max(len(actions), 1)).astype(np.uint8)
-    hues = cv2.applyColorMap(ramp, cv2.COLORMAP_TURBO).reshape(-1, 3)
+    if len(actions) <= len(_DISTINCT_RGB):
+        hues = np.array([rgb[::-1] for rgb in _DISTINCT_RGB], np.uint8)
+    else:
+        ramp = np.linspace(0, 255, len(actions)).astype(np.uint8)
+        hues = cv2.applyColorMap(ramp, cv2.COLORMAP_TURBO).reshape(-1, 3)
     colours = {name: tuple(int(v) for v in hues[k]) for k, name in enumerate(actions)}
     colours[NO_ACTION] = (215, 215, 215)
     return colours
@@ -488,7 +497,8 @@ def write_timeline_png(
     colours = class_colours(class_names)
     rows = sorted(tracks, key=lambda t: (t.sequence, t.start))[:max_rows]
     left, bar, gap, top = 190, 14, 10, 30
-    legend_rows = (len(class_names) + 5) // 6
+    legend_columns = 4  # wide enough for PKU-MMD's "pat on back of other person"
+    legend_rows = (len(class_names) + legend_columns - 1) // legend_columns
     height = top + len(rows) * (2 * bar + gap) + 20 + 18 * legend_rows
     image = np.full((height, width, 3), 255, np.uint8)
     font = cv2.FONT_HERSHEY_SIMPLEX
@@ -522,8 +532,8 @@ def write_timeline_png(
                           colours.get(d.topk[0][0], (0, 0, 0)), -1)
     y = top + len(rows) * (2 * bar + gap) + 8
     for k, name in enumerate(class_names):
-        cx, cy = 8 + (k % 6) * 230, y + (k // 6) * 18
+        cx, cy = 8 + (k % legend_columns) * (width // legend_columns), y + (k // legend_columns) * 18
         cv2.rectangle(image, (cx, cy), (cx + 12, cy + 12), colours[name], -1)
-        cv2.putText(image, name[:28], (cx + 16, cy + 11), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(image, name[:45], (cx + 16, cy + 11), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     if not cv2.imwrite(str(path), image):
         raise OSError(f"cannot write {path}")
