@@ -66,6 +66,18 @@ def test_false_events_late_detections_and_misses() -> None:
     assert 0 < scores.frame_accuracy < 1
 
 
+def test_false_events_are_split_into_background_and_the_wrong_action_during_another() -> None:
+    truth = [Interval(5.0, 9.0, "wave", 1), Interval(14.0, 16.0, "fall", 1)]
+    # The wave called a fall (during another action); a fall out of nothing (in background).
+    said = [Interval(5.0, 9.0, "fall", 1), Interval(20.0, 22.0, "fall", 1)]
+    decisions = {"seq": run(1, truth, said, 30.0)}
+    scores = score(decisions, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES, durations={"seq": 30.0},
+                   threshold=0.6, alert=ALERTS)
+    assert scores.false_events == 2 and scores.false_events_in_background == 1
+    assert scores.false_events_per_hour == pytest.approx(2 / ((30 - 6) / 3600))  # per hour of background
+    assert scores.false_events_per_room_hour == pytest.approx(2 / (30 / 3600))
+
+
 def test_scene_wide_truth_merges_the_people() -> None:
     """PKU-MMD labels the scene: both people's events of one instance are one detection."""
     truth = [Interval(5.0, 9.0, "wave")]

@@ -18,7 +18,10 @@ writes) and the true action intervals — nothing else, so any recorded run can 
     recognised        true instances with an event of their class at IoU >= 0.1
     delay             true start -> the first decision of a matching event (stream time)
     false events      events with IoU < 0.1 against every true interval of their class, per hour of
-                      background (time nobody's truth is an action)
+                      background (time nobody's truth is an action; the figure kept since the first
+                      session, so rates stay comparable); split into those in background (touching no
+                      true interval of any class: a person idle called busy) and those during another
+                      action (the wrong action named), and also per hour of stream
     alerts            for the alert classes: recall (an event of the class starts within 2 s of the true
                       interval) and false alerts (no true interval of the class within 2 s) per hour
 
@@ -95,6 +98,8 @@ class StreamScores:
     room_hours: float
     alerts: dict[str, dict[str, float | int | None]]  # per alert class: recall, false alerts per hour
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # frame level, truth -> predicted
+    false_events_in_background: int = 0  # of false_events: touching no true interval of any class
+    false_events_per_room_hour: float | None = None
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -285,7 +290,7 @@ def score(
     per_class: dict[str, dict[str, float | int | None]] = {}
     recognised = total = 0
     delays: list[float] = []
-    false_events = 0
+    false_events = false_in_background = 0
     for label in actions:
         row: dict[str, float | int | None] = {}
         class_found = [d for d in found if d.label == label]
@@ -306,8 +311,11 @@ def score(
                     for j, o in enumerate(owner):
                         if o >= 0:
                             delays.append(mine[o].first_decision - class_truths[k][j].start)
-                    false_events += sum(1 for d in mine if max((d.iou(t) for t in class_truths.get(k, [])),
-                                                               default=0.0) < OVERLAP_IOU)
+                    false = [d for d in mine if max((d.iou(t) for t in class_truths.get(k, [])),
+                                                    default=0.0) < OVERLAP_IOU]
+                    false_events += len(false)
+                    false_in_background += sum(1 for d in false if not any(
+                        d.start < t.end and t.start < d.end for t in truths.get(k, [])))
             precision = tp / len(class_found) if class_found else None
             recall = tp / positives if positives else None
             f1 = None
@@ -360,6 +368,8 @@ def score(
         background_hours=background_s / 3600,
         false_events_per_hour=false_events / (background_s / 3600) if background_s > 0 else None,
         room_hours=room_s / 3600,
+        false_events_in_background=false_in_background,
+        false_events_per_room_hour=false_events / (room_s / 3600) if room_s > 0 else None,
         alerts=alert_rows,
         confusion={t: dict(p) for t, p in confusion.items()},
     )

@@ -454,7 +454,11 @@ def format_scores(scores: StreamScores, title: str) -> str:
         f"{scores.instances}   median detection delay "
         + ("n/a" if scores.median_delay_s is None else f"{scores.median_delay_s:.2f} s"),
         f"false events {scores.false_events} in {scores.background_hours:.2f} h of background"
-        + ("" if scores.false_events_per_hour is None else f" ({scores.false_events_per_hour:.1f} per hour)"),
+        + ("" if scores.false_events_per_hour is None else f" ({scores.false_events_per_hour:.1f} per hour)")
+        + f": {scores.false_events_in_background} in background, "
+        f"{scores.false_events - scores.false_events_in_background} naming the wrong action during another"
+        + ("" if scores.false_events_per_room_hour is None
+           else f"; {scores.false_events_per_room_hour:.1f} per hour of stream"),
         "",
         f"{'class':<28}{'inst':>5}{'events':>7}{'P@.5':>8}{'R@.5':>8}{'F1@.5':>8}{'F1@.1':>8}{'AP@.5':>8}",
     ]
