@@ -43,6 +43,7 @@ def test_a_perfect_run_scores_perfectly() -> None:
     scores = score(decisions, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES, durations={"seq": 30.0},
                    threshold=0.6, alert=ALERTS)
     assert scores.frame_accuracy == 1.0 and scores.instances == 2 and scores.instances_recognised == 1.0
+    assert scores.mean_class_recall == 1.0
     assert scores.map_50 == pytest.approx(1.0) and scores.false_events == 0
     assert scores.per_class["wave"]["f1_50"] == 1.0 and scores.per_class["fall"]["recall_10"] == 1.0
     # The first decision that says "wave" has its window centre at the true start: it ends 1 s later.
@@ -74,6 +75,8 @@ def test_false_events_are_split_into_background_and_the_wrong_action_during_anot
     scores = score(decisions, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES, durations={"seq": 30.0},
                    threshold=0.6, alert=ALERTS)
     assert scores.false_events == 2 and scores.false_events_in_background == 1
+    # wave is never said: its recall 0 weighs as much as no_action's, whatever their share of the stream
+    assert scores.per_class["wave"]["recall_50"] == 0.0 and scores.mean_class_recall < scores.frame_accuracy
     assert scores.false_events_per_hour == pytest.approx(2 / ((30 - 6) / 3600))  # per hour of background
     assert scores.false_events_per_room_hour == pytest.approx(2 / (30 / 3600))
 

@@ -3,7 +3,8 @@ writes) and the true action intervals — nothing else, so any recorded run can 
 
     decisions --(live.headless.EventLog, AlertDispatcher: the app's own code)--> events, alerts
     frame accuracy    top-1 of each decision vs the truth at its window's centre (what the decision is
-                      about) and vs the truth at its newest frame (what staff see); no_action included
+                      about) and vs the truth at its newest frame (what staff see); no_action included;
+                      also the mean over true classes of their recall (no_action one class among them)
     events            an event starts at a decision whose top-1 is an action at or above the
                       threshold and lasts while that action stays at or above the end threshold (the
                       threshold if none); for matching it spans the times its first decision and the
@@ -100,6 +101,8 @@ class StreamScores:
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # frame level, truth -> predicted
     false_events_in_background: int = 0  # of false_events: touching no true interval of any class
     false_events_per_room_hour: float | None = None
+    # Frame accuracy with every true class weighted alike: no_action, most of a stream, cannot carry it.
+    mean_class_recall: float | None = None
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -369,6 +372,8 @@ def score(
         false_events_per_hour=false_events / (background_s / 3600) if background_s > 0 else None,
         room_hours=room_s / 3600,
         false_events_in_background=false_in_background,
+        mean_class_recall=float(np.mean([row.get(t, 0) / sum(row.values()) for t, row in confusion.items()]))
+        if confusion else None,
         false_events_per_room_hour=false_events / (room_s / 3600) if room_s > 0 else None,
         alerts=alert_rows,
         confusion={t: dict(p) for t, p in confusion.items()},

@@ -449,7 +449,7 @@ def format_scores(scores: StreamScores, title: str) -> str:
     lines = [
         title,
         f"frame accuracy {_pct(scores.frame_accuracy)} (window centre), {_pct(scores.frame_accuracy_now)} "
-        f"(newest frame), {scores.decisions} decisions",
+        f"(newest frame), {_pct(scores.mean_class_recall)} mean class recall, {scores.decisions} decisions",
         f"mAP@0.5 {_pct(scores.map_50)}   instances recognised {_pct(scores.instances_recognised)} of "
         f"{scores.instances}   median detection delay "
         + ("n/a" if scores.median_delay_s is None else f"{scores.median_delay_s:.2f} s"),
