@@ -828,6 +828,29 @@ def test_ntu_protocols_from_skeleton_files(tmp_path: Path, shared_data: Path) ->
         ntu_splits(load_config(None, [f"data.root={root}", "data.dataset=ntu60", "data.protocol=xset"]).data)
 
 
+def test_ntu_validation_holds_out_performances_with_all_their_cameras(tmp_path: Path) -> None:
+    """NTU's three cameras film each performance at once: a clip-level draw would validate on another
+    camera's view of a performance it trains on."""
+    from training.datasets.ntu import ntu_splits
+
+    folder = tmp_path / "ntu" / "nturgb+d_skeletons"
+    folder.mkdir(parents=True)
+    for performer in (1, 2, 4, 5):  # cross-subject training subjects
+        for action in range(1, 6):
+            for camera in (1, 2, 3):
+                (folder / f"S001C{camera:03d}P{performer:03d}R001A{action:03d}.skeleton").write_text("")
+    config = load_config(None, [f"data.root={tmp_path / 'ntu'}", "data.dataset=ntu60", "data.protocol=xsub",
+                                "data.validation_fraction=0.4"])
+    splits = ntu_splits(config.data)
+
+    def performance(name: str) -> str:
+        return name[:4] + name[8:]  # the name without its camera
+
+    train, validation = ({performance(s.name) for s in split} for split in (splits.train, splits.validation))
+    assert validation and not train & validation
+    assert len(splits.validation) == 3 * len(validation)  # each held-out performance with its three cameras
+
+
 def test_prepare_crops_skips_bad_clips_and_resumes(
     tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture
 ) -> None:

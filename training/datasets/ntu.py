@@ -31,7 +31,15 @@ from recordings.ntu_samples import (
 )
 from training.cache import cache_sources, read_index, read_settings
 from training.config import DataConfig
-from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, hold_out
+from training.data import (
+    NTU_FPS,
+    Clip,
+    ClipSource,
+    ClipTask,
+    DatasetError,
+    Splits,
+    hold_out_performances,
+)
 
 PROTOCOLS = {
     ("ntu60", "xsub"): Protocol.cross_subject_60,
@@ -183,7 +191,13 @@ def ntu_splits(data: DataConfig) -> Splits:
         ]
 
     pool = sources(sorted(train_names))
-    train, validation = hold_out(pool, data.validation_fraction, data.split_seed)
+
+    def performance(source: ClipSource) -> tuple[int, int, int, int]:
+        # NTU's three cameras film each performance at once: its views are held out together.
+        name = SampleName.parse(source.name)
+        return name.setup, name.performer, name.replication, name.action
+
+    train, validation = hold_out_performances(pool, data.validation_fraction, data.split_seed, performance)
     return Splits(
         train,
         validation,
