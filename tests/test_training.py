@@ -519,6 +519,14 @@ def test_a_teacher_teaches_the_pose_stage_and_must_share_its_split(tmp_path: Pat
     other = other.best_checkpoint
     with pytest.raises(StageError, match=f"{other}: the teacher's validation clips differ"):
         student("refused", **{"distill.teacher": str(other)})
+    # Without a validation hold-out both lists are empty: the split settings tell a teacher that trained
+    # on the subject this run tests from one that did not.
+    nothing_held = {"data.validation_fraction": "0", "epochs.pose": "1"}
+    everyone = train_stage(_pose_config(tmp_path, data, out=str(tmp_path / "everyone"), **nothing_held),
+                           "pose")
+    with pytest.raises(StageError, match="the teacher's split settings differ.*nucla_test_subjects"):
+        student("refused_too", **{"distill.teacher": str(everyone.best_checkpoint), **nothing_held,
+                                  "data.nucla_test_subjects": "[1]"})
 
 
 def test_distillation_term_is_zero_when_the_student_matches_its_teacher() -> None:

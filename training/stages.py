@@ -47,7 +47,7 @@ from core.model.profiles import Aggregation, NetworkConfig
 from core.window import WindowSpec
 from training import distributed
 from training.ablations import network_config
-from training.config import TrainConfig, config_to_dict, write_config
+from training.config import DataConfig, TrainConfig, config_to_dict, write_config
 from training.data import DatasetError, Splits
 from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
@@ -544,11 +544,19 @@ def _teacher(
         raise StageError(f"{path}: the teacher must be a pose-only network, got aggregation "
                          f"{teacher.config.aggregation.value!r}")
     validation = [clip.name for clip in splits.validation]
-    for what, theirs, ours in (
+    comparisons = [
         ("classes", list(teacher.class_names), list(splits.class_names)),
         ("preprocessing", teacher.preprocessing, preprocessing),
         ("validation clips", teacher.extra.get("validation_clips"), validation),
-    ):
+    ]
+    recorded = teacher.extra.get("train_config")
+    if isinstance(recorded, dict) and isinstance(recorded.get("data"), dict):
+        # The clips alone do not tell two splits apart when neither holds any out (validation_fraction
+        # 0): a teacher trained on this run's test views or subjects would then pass.
+        defaults = asdict(DataConfig())
+        theirs = {k: recorded["data"].get(k, defaults[k]) for k in SPLIT_SETTINGS}
+        comparisons.append(("split settings", theirs, {k: getattr(config.data, k) for k in SPLIT_SETTINGS}))
+    for what, theirs, ours in comparisons:
         if theirs != ours:
             shown = f"{theirs!r} vs this run's {ours!r}"
             raise StageError(f"{path}: the teacher's {what} differ from this run's: "
@@ -556,6 +564,11 @@ def _teacher(
     pose = teacher.model.pose.eval().to(process.device)
     pose.requires_grad_(False)
     return pose
+
+
+# What decides which clips a run trains, validates and tests on (training/config.py DataConfig).
+SPLIT_SETTINGS = ("dataset", "protocol", "validation_fraction", "test_fraction", "split_seed",
+                  "nucla_train_views", "nucla_test_views", "nucla_test_subjects")
 
 
 def _stage_data(
