@@ -279,7 +279,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         # Runs are found again by their folder, named after the tag: without one, pretrained runs would
         # be mixed up with the config's runs from scratch.
         parser.error("--init needs a --tag naming its runs (e.g. --tag gcn_pku12)")
+    seen = _nucla_views_seen(args.init) if args.init else []
+    tested = sorted({test for train, test in DIRECTIONS if f"{train}to{test}" in args.directions} & set(seen))
+    if tested:
+        # Started from a network that trained on the view a run tests on, the run scores clips it has seen.
+        parser.error(f"--init {args.init}: it was trained on N-UCLA views {seen}, and view(s) {tested} are "
+                     "tested here; start from a network that never saw them (e.g. pretrained on PKU-MMD)")
     return args
+
+
+def _nucla_views_seen(checkpoint: Path) -> list[int]:
+    """The N-UCLA views a checkpoint's recorded training data held (none for other datasets)."""
+    from core.model import load_checkpoint
+
+    recorded = load_checkpoint(checkpoint).extra.get("train_config")
+    data = recorded.get("data") if isinstance(recorded, dict) else None
+    if not isinstance(data, dict) or data.get("dataset", "nucla") != "nucla":
+        return []
+    return sorted(data.get("nucla_train_views", [1, 2]))
 
 
 def main(argv: list[str] | None = None) -> list[Run]:

@@ -128,6 +128,9 @@ def test_crossview_runs_start_from_a_pretrained_network(
     with pytest.raises(SystemExit):  # without a tag, its runs would be read back as the config's own
         crossview.main(argv[:-2])
     assert "--init needs a --tag" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # trained on view 1, it would be tested on view 1 from view 2
+        crossview.main([*argv, "--directions", "2to1"])
+    assert "trained on N-UCLA views [1], and view(s) [1] are tested here" in capsys.readouterr().err
 
 
 def test_overrides_may_name_each_runs_views() -> None:
