@@ -138,6 +138,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from benchmarks.command import run
+    from recordings.argument_types import run_command
 
-    run(main, "python -m benchmarks.cross_dataset")
+    run_command(main, "python -m benchmarks.cross_dataset")

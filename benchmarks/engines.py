@@ -490,6 +490,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    from benchmarks.command import run
+    from recordings.argument_types import run_command
 
-    run(main, "python -m benchmarks.engines")
+    run_command(main, "python -m benchmarks.engines")

@@ -70,6 +70,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from benchmarks.command import run
+    from recordings.argument_types import run_command
 
-    run(main, "python -m benchmarks.hand_box_legs")
+    run_command(main, "python -m benchmarks.hand_box_legs")

@@ -138,6 +138,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from benchmarks.command import run
+    from recordings.argument_types import run_command
 
-    run(main, "python -m benchmarks.live_latency")
+    run_command(main, "python -m benchmarks.live_latency")

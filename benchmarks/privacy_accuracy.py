@@ -57,6 +57,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from benchmarks.command import run
+    from recordings.argument_types import run_command
 
-    run(main, "python -m benchmarks.privacy_accuracy")
+    run_command(main, "python -m benchmarks.privacy_accuracy")

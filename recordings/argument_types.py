@@ -1,12 +1,15 @@
 """argparse types for numbers with a range and paths that must exist, shared by the command lines
 (`python -m recordings`, `live`, `training`, the benchmarks): a bad value is a usage error that names the
-option, before anything is opened or written."""
+option, before anything is opened or written. And `run_command`: how a benchmark ends on input it cannot
+use (here, not in benchmarks/, because benchmarks run as scripts too and are no installed package)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 
 def integer_in(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -79,3 +82,17 @@ def output_folder(text: str) -> Path:
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: a file, not a folder")
     return path
+
+
+def run_command(main: Callable[[], object], prog: str) -> NoReturn:
+    """Run a benchmark's `main` and exit with its status; a checkpoint, engine or file it cannot use
+    ends it with one line that names the file and what is wrong (exit status 2), not a traceback."""
+    from core.engines import EngineError
+    from core.model.checkpoint import CheckpointError
+
+    try:
+        status = main()
+    except (CheckpointError, EngineError, FileNotFoundError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -1,4 +1,4 @@
-"""A benchmark given a file it cannot use ends with one line naming it, not a traceback."""
+"""recordings/argument_types.py: how a benchmark command ends on a file it cannot use."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.command import run
 from core.model import load_checkpoint
+from recordings.argument_types import run_command
 
 
 def test_a_bad_checkpoint_ends_a_benchmark_with_one_line(
@@ -16,7 +16,7 @@ def test_a_bad_checkpoint_ends_a_benchmark_with_one_line(
     bad = tmp_path / "bad.pt"
     bad.write_text("junk\n")
     with pytest.raises(SystemExit) as stop:
-        run(lambda: load_checkpoint(bad), "python -m benchmarks.engines")
+        run_command(lambda: load_checkpoint(bad), "python -m benchmarks.engines")
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count("\n") == 1
     assert err.startswith(f"python -m benchmarks.engines: error: {bad}: cannot read as a torch checkpoint: ")
@@ -26,5 +26,5 @@ def test_a_bad_checkpoint_ends_a_benchmark_with_one_line(
 def test_a_benchmark_that_runs_exits_with_its_status() -> None:
     for returned, status in ((None, 0), ({"figures": 1}, 0), (3, 3)):
         with pytest.raises(SystemExit) as stop:
-            run(lambda returned=returned: returned, "prog")
+            run_command(lambda returned=returned: returned, "prog")
         assert stop.value.code == status
