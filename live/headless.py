@@ -257,6 +257,8 @@ class AlertDispatcher:
         self.delivery = AlertDelivery(config.delivery) if config.delivery is not None else None
 
     def update(self, hop: Hop) -> list[Alert]:
+        if self._children:  # every hop: a hung hook is stopped a minute on, not at the next alert
+            self._reap()
         raised = []
         for decision in hop.decisions:
             action, p = decision.topk[0]
@@ -299,9 +301,10 @@ class AlertDispatcher:
             return
         self._children.append((child, time.monotonic()))
 
-    def _reap(self, hung_after_s: float = HOOK_TIMEOUT_S) -> None:
+    def _reap(self, hung_after_s: float | None = None) -> None:
         """Report hooks that ended; stop those running longer than `hung_after_s` (a hung hook per alert
         would otherwise pile up for as long as the app runs, and outlive it)."""
+        hung_after_s = HOOK_TIMEOUT_S if hung_after_s is None else hung_after_s
         for entry in list(self._children):
             child, started = entry
             code = child.poll()

@@ -225,6 +225,18 @@ def test_a_hung_alert_command_is_stopped_not_left_behind(caplog):
     assert alerts.hook_failures == 1 and "still running after" in caplog.text
 
 
+def test_a_hung_alert_command_is_stopped_a_minute_on_without_waiting_for_another_alert(monkeypatch):
+    import live.headless
+
+    command = f"{sys.executable} -c \"import time; time.sleep(60)\""
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
+    alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
+    (child, _), = alerts._children
+    monkeypatch.setattr(live.headless, "HOOK_TIMEOUT_S", 0.0)  # a minute has passed
+    alerts.update(hop(1.2, decision(3, 1.2, NO_ACTION, 0.9)))  # the next hop, no alert in it
+    assert child.wait(5) is not None and alerts._children == [] and alerts.hook_failures == 1
+
+
 # ---- end to end -----------------------------------------------------------------------------------
 
 def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
