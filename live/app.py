@@ -164,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alert-cooldown", type=non_negative_float, default=30.0,
                         help="seconds below threshold before the same person's alert can fire again")
     parser.add_argument("--alert-command", default=None,
-                        help="command run per alert, with ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, "
-                             "ALERT_TIME, ALERT_JSON in its environment")
+                        help="command run per alert, with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON, "
+                             "ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON in its environment (checked at "
+                             "start-up: it must be a program that can be run)")
     parser.add_argument("--alert-url", default=None, metavar="URL",
                         help="POST each alert as JSON to this http(s) URL (Idempotency-Key header), "
                              "retried with backoff; undelivered alerts wait in --alert-queue, so a dead "
