@@ -275,8 +275,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         names = names.merged(site)
     clips = find_clips(directory)
     if left := interrupted_recordings(directory):
-        names = ", ".join(p.name for p in left)
-        print(f"{directory}: {len(left)} recording(s) a crash interrupted ({names}): "
+        interrupted = ", ".join(p.name for p in left)
+        print(f"{directory}: {len(left)} recording(s) a crash interrupted ({interrupted}): "
               f"python -m recordings recover {directory}", file=sys.stderr)
     if not clips:
         print(f"{directory}: no clips (*.skeleton) found")

@@ -234,14 +234,20 @@ def test_crash_loses_nothing_that_was_synced_and_recovers(
     # What a person finds first: `list` and a new recording in the folder point at `recover`.
     from recordings.__main__ import main as recordings_main
 
-    with contextlib.redirect_stderr(io.StringIO()) as said:
-        recordings_main(["list", str(tmp_path)])
+    finished = Recorder(tmp_path, sample_name="S001C001P001R001A043", config=RecorderConfig(min_free_bytes=1))
+    finished.write(make_frame(0, 0.0))
+    finished.close()  # a clip beside the interrupted one: it is listed as well, by its NTU name
+    (tmp_path / "S001C001P001R001A043.json").unlink()
+    said, listed = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(said), contextlib.redirect_stdout(listed):
+        assert recordings_main(["list", str(tmp_path)]) == 0
+    assert "S001C001P001R001A043" in listed.getvalue() and "falling" in listed.getvalue()
     assert "1 recording(s) a crash interrupted (crash.partial)" in said.getvalue()
     assert f"python -m recordings recover {tmp_path}" in said.getvalue()
     with caplog.at_level(logging.WARNING, logger="recordings.recorder"):
         Recorder(tmp_path, sample_name="next", config=RecorderConfig(min_free_bytes=1)).close()
     assert "a crash interrupted (crash.partial)" in caplog.text
-    for path in tmp_path.glob("next*"):
+    for path in [*tmp_path.glob("next*"), *tmp_path.glob("S001C001P001R001A043*")]:
         path.unlink()
     # Tear the tails as a power cut in the middle of writing frame 12 would.
     with open(partial / "skeleton.txt", "ab") as f:
