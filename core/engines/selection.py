@@ -167,17 +167,8 @@ class _Source:
             target = self.cache_dir / name
             if not target.is_file() or _stale_export(target, metadata):
                 export_onnx(self.checkpoint().model, metadata, target)
-                _remove_older_exports(target, f"{self.path.stem}-{metadata.checkpoint_sha256[:16]}")
             self._onnx = target
         return self._onnx
-
-
-def _remove_older_exports(target: Path, prefix: str) -> None:
-    """Files the cache holds for the same checkpoint from older code (its exports, their split pieces
-    and TensorRT plans, all named after `prefix`): never used again, tens of MB each."""
-    for stale in target.parent.glob(f"{prefix}*"):
-        if not stale.name.startswith(target.stem) and stale.name[len(prefix):][:1] in ("-", "."):
-            stale.unlink(missing_ok=True)
 
 
 def _stale_export(onnx_path: Path, metadata: EngineMetadata) -> bool:
