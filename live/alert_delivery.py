@@ -130,15 +130,21 @@ def _record_problem(record: Any) -> str:
 def _refuse_other_files(path: Path) -> None:
     """A file with lines, none of them a queue record, is not a queue (--alert-queue given the decisions
     file, say): alerts must not be appended into it, nor every line of it logged as damaged."""
-    if not path.is_file() or path.stat().st_size == 0:
+    if not path.is_file():
         return
+    complete = 0
     with open(path, "rb") as f:
         for line in f:
+            if not line.endswith(b"\n") or not line.strip():
+                continue  # a last line a crash cut short (dropped when read back), or an empty one
+            complete += 1
             try:
                 if not _record_problem(json.loads(line)):
                     return
             except (json.JSONDecodeError, UnicodeDecodeError):
                 pass
+    if not complete:
+        return
     raise ValueError(f"{path}: not an alert queue (no line of it is a queue record); give --alert-queue a "
                      "new file or one an earlier run wrote")
 

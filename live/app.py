@@ -569,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(config)
     finally:  # the caller's own (a test, an embedding program) again
         for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+            if handler is not None:  # None: installed outside Python, and Python cannot put it back
+                signal.signal(signum, handler)
 
 
 def _run(config: LiveConfig) -> int:

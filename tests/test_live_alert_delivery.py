@@ -268,6 +268,9 @@ def test_a_file_that_is_not_a_queue_is_refused_untouched(tmp_path):
     with pytest.raises(ValueError, match="decisions.jsonl: not an alert queue"):
         AlertQueue(decisions)
     assert decisions.read_bytes() == before and sorted(tmp_path.iterdir()) == [decisions]  # no .lock
+    torn = tmp_path / "queue.jsonl"
+    torn.write_bytes(b'{"op": "queued", "id": "ab')  # power cut during the first append to a new queue
+    AlertQueue(torn).close()  # a queue: the torn line is dropped, as for any queue
 
 
 def test_the_queue_file_is_compacted_once_everything_is_delivered_and_sequences_keep_increasing(

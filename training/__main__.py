@@ -296,10 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Nothing half-done is scored or put in place of an earlier run: training keeps its state.pt to
         # resume from, a stream evaluation leaves --out as it was.
-        resumes = args.command in STAGE_COMMANDS
-        print(f"interrupted: {args.command} stopped"
-              + ("; the same command again resumes from the last finished epoch" if resumes else ""),
-              file=sys.stderr)
+        how = ""
+        if args.command in STAGE_COMMANDS:  # --restart began from scratch: only without it does a rerun go on
+            again = "without --restart the same command" if args.restart else "the same command again"
+            how = f"; {again} resumes from the last finished epoch"
+        print(f"interrupted: {args.command} stopped{how}", file=sys.stderr)
         return 130
     finally:
         from training.distributed import stop
