@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import shlex
 import statistics
@@ -43,7 +44,7 @@ from pathlib import Path
 import torch
 
 from recordings.argument_types import existing_path, integer_in
-from training.config import load_config
+from training.config import DataConfig, load_config
 from training.ensemble import build_ensemble
 from training.evaluate import evaluate
 from training.stages import train_stage
@@ -294,9 +295,10 @@ def _nucla_views_seen(checkpoint: Path) -> list[int]:
 
     recorded = load_checkpoint(checkpoint).extra.get("train_config")
     data = recorded.get("data") if isinstance(recorded, dict) else None
-    if not isinstance(data, dict) or data.get("dataset", "nucla") != "nucla":
+    if not isinstance(data, dict):
         return []
-    return sorted(data.get("nucla_train_views", [1, 2]))
+    data = {**dataclasses.asdict(DataConfig()), **data}  # a key an older checkpoint lacks: its default
+    return sorted(data["nucla_train_views"]) if data["dataset"] == "nucla" else []
 
 
 def main(argv: list[str] | None = None) -> list[Run]:
@@ -338,5 +340,6 @@ def main(argv: list[str] | None = None) -> list[Run]:
 
 
 if __name__ == "__main__":
-    main()
-    sys.exit(0)
+    from recordings.argument_types import run_command
+
+    run_command(main, "python -m benchmarks.nucla_crossview")
