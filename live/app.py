@@ -55,6 +55,7 @@ from live.sources import (
 from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
 from recordings.argument_types import (
     integer_in,
+    no_display,
     non_negative_float,
     output_file,
     output_folder,
@@ -534,9 +535,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:
     """Why the window cannot open here, or None. Qt aborts the whole process without a display, so
     say it before any model loading. A screenshot needs no screen: it is taken off-screen."""
-    if config.headless or not sys.platform.startswith("linux") or environ.get("QT_QPA_PLATFORM"):
-        return None
-    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+    if config.headless or not no_display(environ):
         return None
     if config.screenshot is not None:
         environ["QT_QPA_PLATFORM"] = "offscreen"

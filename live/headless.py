@@ -250,7 +250,6 @@ class AlertDispatcher:
         self._argv = command_argv(config.command) if config.command else None
         self._last: dict[tuple[int, str], float] = {}
         self._children: list[tuple[subprocess.Popen, float]] = []  # running hooks, with when they started
-        self._lock = threading.Lock()
         self.alerts: list[Alert] = []
         self.hook_failures = 0
         # Opened last: it claims the queue file and starts sending what an earlier run left queued.

@@ -21,7 +21,6 @@ yet met a real Kinect Studio file.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections import Counter
@@ -36,7 +35,7 @@ from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
-from recordings.argument_types import integer_in, positive_float
+from recordings.argument_types import integer_in, no_display, positive_float
 from recordings.clip import (
     ClipError,
     ClipRecording,
@@ -487,19 +486,10 @@ def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: 
     return shown
 
 
-def _no_display_reason(environ: dict[str, str] | os._Environ = os.environ) -> str | None:
-    """Why the Qt window cannot open here, or None: without a display Qt aborts the whole process."""
-    if not sys.platform.startswith("linux") or any(
-        environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
-    ):
-        return None
-    return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): write the frames "
-            "with --out DIR (PNGs) or --out FILE.mp4 instead")
-
-
 def cmd_view(args: argparse.Namespace) -> int:
-    if not args.out and not args.three_d and (why := _no_display_reason()):
-        print(f"error: {why}", file=sys.stderr)
+    if not args.out and not args.three_d and no_display():
+        print("error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): write the "
+              "frames with --out DIR (PNGs) or --out FILE.mp4 instead", file=sys.stderr)
         return 2
     # --3d uses colour only to paint depth points: a clip without depth does not decode its video.
     color = not args.no_color and not (args.three_d and not _has_depth(Path(args.path)))

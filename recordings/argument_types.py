@@ -6,6 +6,7 @@ use (here, not in benchmarks/, because benchmarks run as scripts too and are no 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -96,3 +97,11 @@ def run_command(main: Callable[[], object], prog: str) -> NoReturn:
         print(f"{prog}: error: {error}", file=sys.stderr)
         sys.exit(2)
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def no_display(environ: dict[str, str] | os._Environ = os.environ) -> bool:
+    """Whether a Qt window cannot open here: Linux with neither X nor Wayland and no Qt platform chosen
+    (`QT_QPA_PLATFORM`). Qt would abort the whole process, so the command lines say so first."""
+    return sys.platform.startswith("linux") and not any(
+        environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    )

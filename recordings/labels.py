@@ -155,7 +155,8 @@ def ensure_label(path: Path | str, label: str, *, similar_ok: bool = True) -> tu
     added). A known class is given by name or A-number; an unknown name is appended with the next
     free id (A121 and up), keeping the file's comments and lines as they are. The file is created when
     absent. `similar_ok=False` refuses a new name close to a known one (a typo would otherwise become a
-    class of its own, with clips nobody trains on as what was meant)."""
+    class of its own, with clips nobody trains on as what was meant): `recordings label` asks for it; a
+    recording's `--label` (live, `recordings record`) adds the name as given, and says so in its log."""
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     label_map = parse_label_map(text, str(path), site=True)

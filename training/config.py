@@ -51,7 +51,8 @@ class DataConfig:
     # window)
     interval_context_s: float = 0.0
     # of the training clips, for early stopping: per class (clips: whole recording sessions, see
-    # training/datasets/clips.py; PKU-MMD: of the performances, all views of one on the same side)
+    # training/datasets/clips.py; PKU-MMD, N-UCLA and NTU RGB+D: of the performances, all views of one on
+    # the same side)
     validation_fraction: float = 0.1
     test_fraction: float = 0.0  # PKU-MMD: performances held out as a test set (the shared copy lacks one)
     split_seed: int = 0  # draws the validation clips; independent of the training seed
