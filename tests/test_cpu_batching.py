@@ -154,6 +154,18 @@ def test_auto_on_a_cpu_measures_once_and_says_what_runs_where(checkpoint: Path, 
     assert second.run(crops, skeleton)[0].shape == (2, 5)
 
 
+def test_each_thread_count_keeps_its_own_measurement(checkpoint: Path, cache: Path) -> None:
+    """The app (all cores but one) and evaluation (all cores) alternate: neither measures again."""
+    for stale in cache.glob("cpu-batching-*.json"):
+        stale.unlink()
+    for threads in (1, 2):
+        opened = open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=threads)
+        assert "measured now" in opened.reason
+    assert len(list(cache.glob("cpu-batching-*.json"))) == 2
+    again = open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
+    assert "measured earlier on this machine, cached" in again.reason
+
+
 def test_auto_says_it_is_measuring_before_it_measures_and_not_when_cached(
     checkpoint: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
