@@ -16,7 +16,7 @@ from core.model.network import PartAttentionNetwork
 from core.skeleton import KINECT_V1, KINECT_V2
 from core.window import WindowSpec
 from training.__main__ import main
-from training.config import ConfigError, TrainConfig, load_config
+from training.config import AugmentConfig, ConfigError, TrainConfig, load_config
 from training.data import Clip, ClipSource, DatasetError, hold_out_performances, stratified_split
 from training.datasets.nucla import (
     NUCLA_CLASS_NAMES,
@@ -227,6 +227,31 @@ def test_shear_is_a_random_linear_map_and_off_draws_nothing() -> None:
     np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-5)
     off_diagonal = matrix[~np.eye(3, dtype=bool)]
     assert np.all(np.abs(off_diagonal) <= 0.3) and np.abs(off_diagonal).max() > 0.01
+
+
+def test_drop_limb_hides_one_arm_or_leg_over_part_of_the_window() -> None:
+    """One limb (elbow or knee down, with the thumb and hand tip on Kinect v2) absent for a quarter to
+    half of the window; everything else as without the option, and 0 draws nothing."""
+    order = np.array(KINECT_V2.mirror_order)
+    skeleton = np.random.default_rng(0).normal(size=(16, 1, 25, 3)).astype(np.float32)
+    hidden_limbs = set()
+    for seed in range(40):
+        dropped = Augmentation(drop_limb=1.0).apply(skeleton, np.random.default_rng(seed), order, KINECT_V2)
+        hidden = np.abs(dropped[:, 0]).sum(-1) == 0  # (T, J)
+        frames, joints = hidden.any(1), hidden.any(0)
+        assert 4 <= frames.sum() <= 8 and np.all(np.diff(np.flatnonzero(frames)) == 1)  # one stretch
+        np.testing.assert_array_equal(dropped[:, 0][~hidden], skeleton[:, 0][~hidden])
+        hidden_limbs.add(tuple(KINECT_V2.joint_names[j] for j in np.flatnonzero(joints)))
+    assert ("ElbowRight", "WristRight", "HandRight", "HandTipRight", "ThumbRight") in hidden_limbs
+    assert ("KneeLeft", "AnkleLeft", "FootLeft") in hidden_limbs and len(hidden_limbs) == 4
+    rng, reference = np.random.default_rng(1), np.random.default_rng(1)
+    Augmentation(rotate_deg=10, drop_limb=0.0).apply(skeleton, rng, order, KINECT_V2)
+    reference.uniform()
+    assert rng.uniform() == reference.uniform()
+    with pytest.raises(ValueError, match="drop_limb needs the skeleton's layout"):
+        Augmentation(drop_limb=1.0).apply(skeleton, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="drop_limb is a probability"):
+        AugmentConfig(drop_limb=1.5)
 
 
 def test_swap_sides_is_the_sensors_back_view_error() -> None:

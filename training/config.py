@@ -122,11 +122,12 @@ class AugmentConfig:
     bone_turn_deg: float = 0.0  # random turns of the bones about their parents, up to this scale (degrees)
     # probability that a window of sit down / stand up plays backwards as the other (training.windows)
     time_reverse: float = 0.0
+    drop_limb: float = 0.0  # probability that an arm or leg is hidden over part of the window
 
     def __post_init__(self) -> None:
         # Checked with the config: a probability of 2 or a scale of 1.5 would otherwise train quietly on
         # nonsense (upside-down bodies, negative speeds) for hours.
-        for name in ("mirror", "swap_sides", "time_reverse"):
+        for name in ("mirror", "swap_sides", "time_reverse", "drop_limb"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
         for name in ("scale", "speed"):

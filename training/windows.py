@@ -95,6 +95,11 @@ class Augmentation:
     # 6-23 a run to 0-1; training/checkpoints/README.md, session 27). Drawn after the window (by
     # `WindowDataset`, which knows the label); 0 draws nothing.
     time_reverse: float = 0.0
+    # Probability that one limb (an arm from the elbow, or a leg from the knee) is hidden over a stretch of
+    # a quarter to half of the window, as a body part the camera cannot see: another camera hides other
+    # parts, and a network that has learned to do without any one of them depends less on how one
+    # camera saw it. Drawn last, so the draws before it are unchanged; 0 draws nothing.
+    drop_limb: float = 0.0
 
     def apply(
         self,
@@ -138,7 +143,26 @@ class Augmentation:
             out = turn_bones(out, present[..., 0], layout, degrees, rng)
         if self.noise > 0:
             out = out + rng.normal(0, self.noise, size=out.shape).astype(np.float32)
+        if self.drop_limb > 0 and rng.uniform() < self.drop_limb:
+            if layout is None:
+                raise ValueError("drop_limb needs the skeleton's layout")
+            limb = _limbs(layout)[rng.integers(len(_limbs(layout)))]
+            t = skeleton.shape[0]
+            length = int(rng.integers(max(1, t // 4), max(1, t // 2) + 1))
+            start = int(rng.integers(0, t - length + 1))
+            present = present.copy()
+            present[start : start + length, :, list(limb)] = False
         return np.where(present, out, 0).astype(np.float32)
+
+
+@functools.cache
+def _limbs(layout: SkeletonLayout) -> tuple[tuple[int, ...], ...]:
+    """The joints of each arm from the elbow and each leg from the knee (`Augmentation.drop_limb`)."""
+    def below(joint: int) -> tuple[int, ...]:
+        children = [j for j, parent in enumerate(layout.parents) if parent == joint]
+        return (joint,) + sum((below(child) for child in children), ())
+
+    return tuple(below(layout.index(name)) for name in ("ElbowLeft", "ElbowRight", "KneeLeft", "KneeRight"))
 
 
 def turn_bones(
