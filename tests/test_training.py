@@ -13,7 +13,7 @@ from nucla_files import write_nucla
 
 from core.model.checkpoint import load_checkpoint, save_checkpoint
 from core.model.network import PartAttentionNetwork
-from core.skeleton import KINECT_V1, KINECT_V2
+from core.skeleton import KINECT_V1, KINECT_V2, SkeletonLayout
 from core.window import WindowSpec
 from training.__main__ import main
 from training.config import AugmentConfig, ConfigError, TrainConfig, load_config
@@ -211,6 +211,17 @@ def test_nucla_contradicted_clips_leave_training_only(shared_data: Path) -> None
     assert [s.name for s in cleaned.test] == [s.name for s in kept.test]  # the test keeps them
 
 
+def _assert_off_draws_nothing(
+    augmentation: Augmentation, skeleton: np.ndarray, layout: SkeletonLayout
+) -> None:
+    """`augmentation` has a rotation (one draw) and the option under test at 0: runs without the option
+    must see the random numbers they saw before it existed."""
+    rng, reference = np.random.default_rng(1), np.random.default_rng(1)
+    augmentation.apply(skeleton, rng, np.array(layout.mirror_order), layout)
+    reference.uniform()  # the rotation's one draw
+    assert rng.uniform() == reference.uniform()
+
+
 def test_shear_is_a_random_linear_map_and_off_draws_nothing() -> None:
     skeleton = np.random.default_rng(0).normal(size=(6, 2, 20, 3)).astype(np.float32)
     skeleton[:, 1] = 0.0  # an absent second body stays absent
@@ -244,10 +255,7 @@ def test_drop_limb_hides_one_arm_or_leg_over_part_of_the_window() -> None:
         hidden_limbs.add(tuple(KINECT_V2.joint_names[j] for j in np.flatnonzero(joints)))
     assert ("ElbowRight", "WristRight", "HandRight", "HandTipRight", "ThumbRight") in hidden_limbs
     assert ("KneeLeft", "AnkleLeft", "FootLeft") in hidden_limbs and len(hidden_limbs) == 4
-    rng, reference = np.random.default_rng(1), np.random.default_rng(1)
-    Augmentation(rotate_deg=10, drop_limb=0.0).apply(skeleton, rng, order, KINECT_V2)
-    reference.uniform()
-    assert rng.uniform() == reference.uniform()
+    _assert_off_draws_nothing(Augmentation(rotate_deg=10, drop_limb=0.0), skeleton, KINECT_V2)
     with pytest.raises(ValueError, match="drop_limb needs the skeleton's layout"):
         Augmentation(drop_limb=1.0).apply(skeleton, np.random.default_rng(0))
     with pytest.raises(ValueError, match="drop_limb is a probability"):
@@ -265,10 +273,7 @@ def test_swap_sides_is_the_sensors_back_view_error() -> None:
     # Unlike the mirror, a proper rotation of the side-swapped body: no reflection.
     mirrored = Augmentation(mirror=1.0).apply(skeleton, np.random.default_rng(0), order)
     np.testing.assert_allclose(mirrored[..., 2], -swapped[..., 2], atol=1e-6)
-    rng, reference = np.random.default_rng(1), np.random.default_rng(1)
-    Augmentation(rotate_deg=10, swap_sides=0.0).apply(skeleton, rng, order)
-    reference.uniform()  # the rotation's one draw: off, swap_sides draws nothing
-    assert rng.uniform() == reference.uniform()
+    _assert_off_draws_nothing(Augmentation(rotate_deg=10, swap_sides=0.0), skeleton, KINECT_V1)
     sources = [ClipSource("c0", 0, lambda w: _clip("c0", 0))]
     with pytest.raises(DatasetError, match="augment.swap_sides"):
         WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=True, with_crops=True,
@@ -348,10 +353,7 @@ def test_bone_turns_keep_bone_lengths_and_grow_along_the_limbs(layout) -> None:
     assert np.all(np.diff(moved[:, chain].mean(0)) > 0) and moved[:, chain[-1]].mean() > 0.05
     assert all(np.all(t[:, 1] == 0) and np.all(t[3:6, 0, layout.index("ElbowLeft")] == 0) for t in turned)
     # Off draws nothing: runs without it see the numbers they saw before.
-    rng, reference = np.random.default_rng(1), np.random.default_rng(1)
-    Augmentation(rotate_deg=10, bone_turn_deg=0.0).apply(skeleton, rng, mirror, layout)
-    reference.uniform()
-    assert rng.uniform() == reference.uniform()
+    _assert_off_draws_nothing(Augmentation(rotate_deg=10, bone_turn_deg=0.0), skeleton, layout)
     with pytest.raises(ValueError, match="layout"):
         Augmentation(bone_turn_deg=15).apply(skeleton, np.random.default_rng(0))
 
