@@ -153,17 +153,20 @@ def test_the_stream_evaluation_decides_as_live_would_with_the_models_settings(tm
 
 
 def test_stream_results_without_out_are_named_after_the_checkpoint(sim_model: Path, tmp_path: Path) -> None:
-    """`evaluate --stream` without --out writes beside the checkpoint, under its file name and subset, so
-    that two models of one folder (the bundled ones in training/checkpoints) keep their own results."""
+    """`evaluate --stream` without --out writes beside the checkpoint, under its file name, subset and data,
+    so that two models of one folder (the bundled ones in training/checkpoints), and one model on two
+    sources, keep their own results."""
     import shutil
 
     model = tmp_path / "models" / "first.pt"
     model.parent.mkdir()
     shutil.copy(sim_model, model)
-    assert main(["evaluate", "--stream", "--checkpoint", str(model), "--data", "sim:seed=3,minutes=0.1",
-                 "--engine", "pytorch-cpu", "--threads", "1"]) == 0
-    results = json.loads((tmp_path / "models" / "eval_first_stream_all" / "results.json").read_text())
-    assert results["room_hours"] == pytest.approx(0.1 / 60, rel=0.01)
+    for minutes in (0.1, 0.05):  # other data: results of its own, the first run's kept
+        assert main(["evaluate", "--stream", "--checkpoint", str(model), "--data",
+                     f"sim:seed=3,minutes={minutes}", "--engine", "pytorch-cpu", "--threads", "1"]) == 0
+    written = sorted((tmp_path / "models").glob("eval_first_stream_all_sim-*/results.json"))
+    hours = sorted(json.loads(path.read_text())["room_hours"] for path in written)
+    assert hours == pytest.approx([0.05 / 60, 0.1 / 60], rel=0.01)
 
 
 def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: Path,

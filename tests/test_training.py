@@ -650,9 +650,9 @@ def test_committed_checkpoint_evaluates_any_folder_of_real_sequences(
 def test_evaluations_of_checkpoints_in_one_folder_keep_their_own_results(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    """Without --out, results go beside the checkpoint, named after its file and the subset: the bundled
-    models share training/checkpoints/ (as best.pt and last.pt share a run), and no evaluation may
-    overwrite another's."""
+    """Without --out, results go beside the checkpoint, named after its file, the subset and the data: the
+    bundled models share training/checkpoints/ (as best.pt and last.pt share a run), a model is evaluated
+    on more than one folder, and no evaluation may overwrite another's."""
     import shutil
 
     from training.evaluate import evaluate
@@ -664,9 +664,16 @@ def test_evaluations_of_checkpoints_in_one_folder_keep_their_own_results(
     for name in ("best.pt", "last.pt"):
         shutil.copy(committed, models / name)
         evaluate(models / name, data=folder.parent, subset="all", progress=False)
+    # Another folder of the same clips' names, evaluated by the same checkpoint: results of its own.
+    other = _views_folder(shared_data / "nucla" / "all_sqe", tmp_path / "other" / "all_sqe", {2}, limit=4)
+    evaluate(models / "last.pt", data=other.parent, subset="all", progress=False)
     written = sorted(p.parent.name for p in models.glob("*/results.json"))
-    assert written == ["eval_best_nucla_all", "eval_last_nucla_all"]
-    assert json.loads((models / "eval_last_nucla_all" / "results.json").read_text())["clips"] == 10
+    assert [name.rsplit("-", 1)[0] for name in written] == [
+        "eval_best_nucla_all_nucla", "eval_last_nucla_all_nucla", "eval_last_nucla_all_other"
+    ]
+    clips = {name.rsplit("-", 1)[0]: json.loads((models / name / "results.json").read_text())["clips"]
+             for name in written}
+    assert clips["eval_last_nucla_all_nucla"] == 10 and clips["eval_last_nucla_all_other"] == 4
 
 
 def test_stage_errors_are_clear(tmp_path: Path) -> None:
@@ -921,9 +928,20 @@ def test_prepare_crops_skips_bad_clips_and_resumes(
     clip = load_clip(cache, entry["name"], with_crops=True)
     assert isinstance(clip.crops, np.memmap) and clip.crops.shape == (3, 35, 32, 32, 3)
     assert clip.crops[2].mean() > 10  # the full-body crop shows the person, not black padding
-    # Resumed: the prepared clip is not decoded again; settings must match.
+    # Resumed: the prepared clip is not decoded again, and the cache's files are left as they were (a
+    # training run resumed on this cache must see the same inputs); settings must match.
+    written = {name: (cache / name).stat().st_mtime_ns for name in ("index.json", "failed.txt")}
     assert main(args) == 0
     assert "1 already there" in capsys.readouterr().out
+    assert written == {name: (cache / name).stat().st_mtime_ns for name in ("index.json", "failed.txt")}
+    # Another recording of the same name (a new folder starts again at S001...): prepared again.
+    skeleton = root / "nturgb+d_skeletons" / "S001C001P001R001A001.skeleton"
+    source = skeleton.resolve()
+    skeleton.unlink()
+    skeleton.write_bytes(source.read_bytes())
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 clip(s) in" in out and "preparing them again" in out and "prepared 1 clips" in out
     assert main([*args[:-3], "--crop-size", "48", "--no-progress"]) == 2
     assert "other settings" in capsys.readouterr().err
 

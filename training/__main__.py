@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         help="dataset kind, if the checkpoint does not record it",
     )
     ev.add_argument("--cache", help="prepared crops for RGB networks")
-    ev.add_argument("--out", help="folder for results.json, confusion.png, attention.png")
+    ev.add_argument("--out", help="folder for results.json, confusion.png, attention.png (default: beside "
+                    "the checkpoint, eval_CHECKPOINT_WHAT_DATA-HASH)")
     ev.add_argument("--device", help="auto (the default), cpu, cuda or cuda:N")
     ev.add_argument("--windows", type=integer_in(1),
                     help="windows per clip, logits averaged (default and paper: 5)")

@@ -62,7 +62,9 @@ def evaluate(
     data_config = dataclasses.replace(data_config, **changes)
     if trained is None and dataset is None:
         raise DatasetError(f"{checkpoint} does not record its dataset: pass --dataset")
-    out_dir = Path(out) if out else default_results_dir(checkpoint, data_config.dataset, subset)
+    out_dir = Path(out) if out else default_results_dir(
+        checkpoint, data_config.dataset, subset, data=data_config.root
+    )
     if data_config.dataset == "clips":
         # Labels are matched to the model's classes by name; another folder is only itself.
         data_config = dataclasses.replace(data_config, classes=list(loaded.class_names))
@@ -208,7 +210,7 @@ def evaluate_streams(
                 raise DatasetError(f"{checkpoint} does not record its dataset: --subset {subset} is unknown")
             splits = build_splits(dataclasses.replace(trained.data, root=str(data)))
             names = {s.name for s in splits.subset(subset)}
-    out = out or default_results_dir(checkpoint, "stream", subset)
+    out = out or default_results_dir(checkpoint, "stream", subset, data=data)
     return evaluate_stream(checkpoint, str(data), out=out, names=names, hop_s=hop_s, decisions=decisions,
                            alert_classes=alert_classes, engine=engine, threads=threads,
                            progress=progress)

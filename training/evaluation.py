@@ -8,6 +8,7 @@ python -m training evaluate --checkpoint CKPT --data DIR [--subset test|validati
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +39,18 @@ class Predictions:
     clips: np.ndarray
 
 
-def default_results_dir(checkpoint: Path, *what: str) -> Path:
-    """Where an evaluation of `checkpoint` writes without --out: beside it, named after the checkpoint file
-    and what was evaluated, so that checkpoints sharing a folder (best.pt and last.pt of a run, the
-    bundled models of training/checkpoints) and different subsets never overwrite each other's results."""
-    return checkpoint.parent / "_".join(["eval", checkpoint.stem, *what])
+def default_results_dir(checkpoint: Path, *what: str, data: str | Path) -> Path:
+    """Where an evaluation of `checkpoint` writes without --out: beside it, named after the checkpoint file,
+    what was evaluated and the data (its folder's name and a short hash of where it is, or of the
+    simulator's settings), so that checkpoints sharing a folder (best.pt and last.pt of a run, the bundled
+    models of training/checkpoints), different subsets and different data never overwrite or mix each
+    other's results (nor, for RGB models, share a crop cache between clips of the same name)."""
+    text = str(data)
+    simulated = text.startswith("sim")
+    where = text if simulated else str(Path(text).resolve())
+    name = "sim" if simulated else Path(where).name or "data"
+    tag = f"{name}-{hashlib.sha1(where.encode()).hexdigest()[:6]}"
+    return checkpoint.parent / "_".join(["eval", checkpoint.stem, *what, tag])
 
 
 def topk_accuracy(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int) -> float:

@@ -80,8 +80,21 @@ def full_image_crop(frame: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def source_stamp(task: Any) -> str | None:
+    """Name, size and modification time of the files a clip is prepared from (its skeleton and video),
+    stored with the clip: an entry is reused only for the same files, because clip names repeat — every
+    new recordings folder starts again at S001C001P001R001A121, and a deleted clip's name goes to the
+    next recording. None for tasks without files (the demo's generated clips)."""
+    files = [getattr(task, role, None) for role in ("skeleton", "video")]
+    if files[0] is None:
+        return None
+    stats = [(Path(f).name, Path(f).stat().st_size, Path(f).stat().st_mtime_ns) if f else None for f in files]
+    return json.dumps(stats)
+
+
 def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
     """Read, crop and store one clip. Raises on anything unreadable (the caller records it)."""
+    stamp = source_stamp(task)  # before reading: a file replaced meanwhile is prepared again next time
     skeleton = read_skeleton(task.skeleton)
     arrays = skeleton.arrays(settings.max_bodies)
     if not arrays.present.any():
@@ -150,6 +163,7 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
             "crop_timestamps": timestamps[chosen],
             "label": np.int64(task.label),
             "body_ids": arrays.body_ids.astype(np.uint64),
+            "source": np.array(stamp),
         },
         crops,
     )
@@ -180,9 +194,16 @@ def _work(job: tuple[Any, CacheSettings, Path, PrepareOne]) -> tuple[str, dict |
 
 
 def _entry_from_npz(cache: Path, task: ClipTask) -> dict | None:
+    """The index entry of a clip already in the cache; None when it must be prepared (again): absent,
+    unreadable, or prepared from other files of the same name (`source_stamp`)."""
     npz_path, _ = clip_paths(cache, task.name)
+    if not npz_path.is_file():
+        return None
     try:
+        stamp = source_stamp(task)
         with np.load(npz_path) as data:
+            if stamp is not None and ("source" not in data or str(data["source"]) != stamp):
+                return None  # another recording of that name, or a clip prepared before stamps were kept
             return {
                 "name": task.name,
                 "label": int(data["label"]),
@@ -192,7 +213,7 @@ def _entry_from_npz(cache: Path, task: ClipTask) -> dict | None:
                 "group": task.group,
             }
     except (OSError, ValueError, KeyError):
-        return None  # unreadable leftover: prepare it again
+        return None  # unreadable leftover (or a source file gone: preparing says which): prepare it again
 
 
 def prepare_cache(
@@ -220,12 +241,17 @@ def prepare_cache(
         settings_path.write_text(json.dumps(settings.to_dict(), indent=1))
     index: list[dict] = []
     todo: list[ClipTask] = []
+    replaced = 0
     for task in tasks:
-        entry = _entry_from_npz(cache, task) if clip_paths(cache, task.name)[0].is_file() else None
+        entry = _entry_from_npz(cache, task)
         if entry is not None:
             index.append(entry)
         else:
             todo.append(task)
+            replaced += clip_paths(cache, task.name)[0].is_file()
+    if replaced:
+        print(f"{replaced} clip(s) in {cache} were prepared from other files of the same name (or by an "
+              "older version): preparing them again")
     failed: list[tuple[str, str]] = []
     started = time.monotonic()
     jobs = [(task, settings, cache, prepare_one) for task in todo]
@@ -240,8 +266,10 @@ def prepare_cache(
             _collect(*_work(job), index, failed, bar)
     bar.close()
     index.sort(key=lambda e: e["name"])
-    (cache / "index.json").write_text(json.dumps(index))
-    (cache / "failed.txt").write_text("".join(f"{name}\t{reason}\n" for name, reason in sorted(failed)))
+    # Rewritten only when they change: a training run's inputs include the cache's files, and a run
+    # resumed with nothing new to prepare must see the same inputs (training.stages.inputs_fingerprint).
+    _write_if_changed(cache / "index.json", json.dumps(index))
+    _write_if_changed(cache / "failed.txt", "".join(f"{name}\t{reason}\n" for name, reason in sorted(failed)))
     print(
         f"prepared {len(todo) - len(failed)} clips in {time.monotonic() - started:.0f} s, "
         f"{len(tasks) - len(todo)} already there, {len(failed)} failed"
@@ -249,6 +277,11 @@ def prepare_cache(
         + f"; cache {cache} holds {len(index)} clips"
     )
     return index, failed
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
 
 
 def _collect(name: str, entry: dict | None, reason: str | None, index: list, failed: list, bar: tqdm) -> None:

@@ -285,7 +285,7 @@ def evaluate_stream(
         AlertDispatcher(alert, classes)
     except ValueError as error:
         raise DatasetError(f"--alert-class: {error}") from None
-    out_dir = Path(out) if out else default_results_dir(checkpoint, "stream")
+    out_dir = Path(out) if out else default_results_dir(checkpoint, "stream", data=data)
     for sub in ("decisions", "events"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     cases = stream_cases(data, names)
