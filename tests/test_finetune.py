@@ -52,8 +52,9 @@ def test_the_head_stage_trains_the_attention_head_and_classifier_only() -> None:
     assert not network.parts[0].training and not network.pose.lstm.training  # frozen: eval mode
 
 
-def _source(name: str, session: int, label: int, folder: int = 0) -> ClipSource:
-    group = {"session": session, "folder": folder, "class": label}
+def _source(name: str, session: int, label: int, folder: int = 0, also: tuple[int, ...] = ()) -> ClipSource:
+    """A clip of `session` whose first class is `label`; `also`: the other classes its intervals name."""
+    group = {"session": session, "folder": folder, "class": label, "classes": (label, *also)}
     return ClipSource(name, label, lambda with_crops: None, group)
 
 
@@ -75,6 +76,15 @@ def test_whole_sessions_are_held_out_and_every_class_keeps_one_for_training() ->
     assert len(notes) == 1 and "rehearsal folder 1" in notes[0] and "flatter" in notes[0]
     again = hold_out_sessions(pool, 0.25, seed=0)[1]
     assert [s.name for s in again] == [s.name for s in validation]
+
+
+def test_a_session_holding_the_only_example_of_a_later_class_stays_in_training() -> None:
+    """A sequence of several actions counts for every class it names, not only its first: holding out
+    the one session with "patient fell" would leave the class untrained."""
+    pool = [_source(f"s{s}", s, 0) for s in (1, 2)] + [_source("s3", 3, 0, also=(1,))]
+    for seed in range(10):
+        train, validation, _ = hold_out_sessions(pool, 0.34, seed=seed)
+        assert [s.name for s in train if 1 in s.group["classes"]] == ["s3"] and validation
 
 
 def _record(folder: Path, session: int, label: str | None, name: str | None = None) -> Path:

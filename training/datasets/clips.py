@@ -229,7 +229,7 @@ def held_sessions(
     has it; then more, in random order, until `fraction` of the clips are held out — never the last
     training session of a class."""
     order = [int(k) for k in rng.permutation(sorted(sessions))]
-    classes_of = {k: {s.group["class"] for s in sessions[k]} for k in order}
+    classes_of = {k: {c for s in sessions[k] for c in s.group["classes"]} for k in order}
     sessions_with = Counter(c for k in order for c in classes_of[k])
     held_with: Counter[int] = Counter()
     held: list[int] = []
@@ -314,7 +314,10 @@ def clip_splits(data: DataConfig) -> Splits:
     pool: list[ClipSource] = []
     for clip in clips:
         main_class = classes.index(clip_classes(clip)[0])
-        group = {"session": clip.session, "folder": clip.folder, "class": main_class}
+        # "classes": every class the clip's labels name, so that holding out a session never takes the only
+        # training examples of a class that is not its first one (a sequence with several actions).
+        group = {"session": clip.session, "folder": clip.folder, "class": main_class,
+                 "classes": tuple(sorted({classes.index(name) for name in clip_classes(clip)}))}
         if continuous:
             whole = [Interval(0.0, clip.duration, clip.action)] if clip.action else []
             timeline = clip.timeline or Timeline.checked(whole, duration=clip.duration, source=clip.task.name)
@@ -327,7 +330,7 @@ def clip_splits(data: DataConfig) -> Splits:
                         min(clip.duration, interval.end + data.interval_context_s))
                 loader = LabelledClipLoader(clip.task, label, None, span, data.max_bodies, cache)
                 name = f"{clip.task.name}@{interval.start:.2f}-{interval.end:.2f}"
-                pool.append(ClipSource(name, label, loader, {**group, "class": label}))
+                pool.append(ClipSource(name, label, loader, {**group, "class": label, "classes": (label,)}))
         else:
             label = classes.index(clip.action)
             loader = LabelledClipLoader(clip.task, label, None, None, data.max_bodies, cache)
