@@ -62,6 +62,7 @@ from recordings.argument_types import (
     positive_float,
     probability,
 )
+from recordings.labels import LABEL_MAP_FILENAME, check_label
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.pkummd import INTERACTIONS
 
@@ -187,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "labels.txt, or a new name (added there as the next A121+ class); names the "
                              "clips SsssCcccPpppRrrrAaaa. Headless, it labels the whole clip; in the window, "
                              "keys F1-F9 choose another and s / e mark where an action starts and ends")
+    parser.add_argument("--new-class", action="store_true",
+                        help="take --label as a new class even though its name is close to a known one "
+                             "(otherwise refused as a typo, with the known name offered)")
     parser.add_argument("--labels", type=Path, default=None, metavar="PATH",
                         help="the site's label map (default: labels.txt in --record-dir)")
     parser.add_argument("--session", type=integer_in(1, 999), default=None,
@@ -215,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> LiveConfig:
     alert_classes = tuple(args.alert_classes) if args.alert_classes else DEFAULT_ALERT_CLASSES
     recognition = RecognitionConfig(hop_s=args.hop, top_k=args.top_k)  # smoothing: `with_decisions`
+    if args.label:
+        # A typo in --label would become a class of its own: refused before anything is opened or recorded.
+        check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,
+                    similar_ok=args.new_class)
     return LiveConfig(
         source=args.source,
         checkpoint=args.checkpoint,
@@ -229,7 +237,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         pipeline=PipelineConfig(recognition=recognition,
                                 record_from_start=args.record_dir if args.record else None,
                                 recording=RecordingSettings(label=args.label, label_map=args.labels,
-                                                            session=args.session, performer=args.performer),
+                                                            session=args.session, performer=args.performer,
+                                                            new_class=args.new_class),
                                 # --fast replays decide at every hop (lockstep); a sensor never waits.
                                 lockstep=args.fast and not args.source.startswith("kinect")),
         headless_config=HeadlessConfig(

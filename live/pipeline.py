@@ -59,6 +59,8 @@ class RecordingSettings:
     label_map: Path | None = None  # the site's labels.txt (None: labels.txt in the record folder)
     session: int | None = None  # S of the names (None: the record folder's next session, once per run)
     performer: int = 1  # P of the names
+    # `label` is new even if close to a known class (else refused as a typo: recordings.labels.ensure_label)
+    new_class: bool = False
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,11 @@ class LivePipeline:
             common = {"camera": self.camera, "source": self.source.name, "config": config,
                       "privacy": privacy}
             if label:
-                label_map, action_id, added = ensure_label(map_path, label)
+                # Typos refused for the settings' label (checked at start-up too, by live.app); classes
+                # chosen in the window (F1-F9) are known ones.
+                label_map, action_id, added = ensure_label(
+                    map_path, label, similar_ok=settings.new_class or label != settings.label
+                )
                 if added:
                     log.info("new class A%03d %r in %s", action_id, label_map.name(action_id), map_path)
                 recorder = Recorder(out_dir, label=label, label_map=label_map, **common)

@@ -562,11 +562,15 @@ def _seconds(text: str, option: str) -> float | None:
 def cmd_label(args: argparse.Namespace) -> int:
     labels = ClipLabels.open(args.clip, args.labels)
     labels.similar_ok = args.new_class
-    starts, ends = args.starts or [], args.ends or []
-    if (starts or ends) and not args.class_name:
+    starts, ends, classes = args.starts or [], args.ends or [], args.class_names or []
+    if (starts or ends) and not classes:
         raise ValueError("--from / --to mark an interval of a class: give --class NAME")
     if len(starts) != len(ends):
         raise ValueError(f"give --from and --to in pairs ({len(starts)} --from, {len(ends)} --to)")
+    if len(classes) > 1 and len(classes) != len(starts):
+        # Each interval its own class, in order; anything else would have to guess which goes where.
+        raise ValueError(f"{len(classes)} --class for {len(starts)} --from/--to interval(s): give one "
+                         "--class for every interval, or one per interval in the same order")
     changed = False
     if args.clear:
         print(f"removed {labels.clear()} interval(s)")
@@ -575,14 +579,15 @@ def cmd_label(args: argparse.Namespace) -> int:
         removed = labels.remove(number)
         print(f"removed interval {number}: {removed.label} {removed.start:.2f}-{removed.end:.2f} s")
         changed = True
-    if args.class_name and starts:
-        for start, end in zip(starts, ends, strict=True):
+    if classes and starts:
+        per_interval = classes * len(starts) if len(classes) == 1 else classes
+        for class_name, start, end in zip(per_interval, starts, ends, strict=True):
             begin, finish = _seconds(start, "--from"), _seconds(end, "--to")
-            interval = labels.add(args.class_name, begin or 0.0, finish, args.person)
+            interval = labels.add(class_name, begin or 0.0, finish, args.person)
             print(f"added {interval.label} {interval.start:.2f}-{interval.end:.2f} s")
         changed = True
-    elif args.class_name:
-        print(f"the whole clip is {labels.set_whole(args.class_name)}")
+    elif classes:
+        print(f"the whole clip is {labels.set_whole(classes[0])}")
         changed = True
     for added in labels.added_classes:
         print(f"new class {added} in {labels.label_map_path}")
@@ -691,7 +696,9 @@ def build_parser() -> argparse.ArgumentParser:
         "class is taken for a typo and refused unless --new-class is given.",
     )
     label.add_argument("clip", help="the clip's .skeleton, _rgb.avi or .json, or its folder")
-    label.add_argument("--class", dest="class_name", metavar="NAME", help="class name or A-number")
+    label.add_argument("--class", dest="class_names", action="append", metavar="NAME",
+                       help="class name or A-number: of the whole clip, or of the intervals (once for "
+                       "all of them, or once per --from/--to pair, in order)")
     label.add_argument("--new-class", action="store_true",
                        help="add --class as a new class even though its name is close to a known one")
     label.add_argument("--from", dest="starts", action="append", metavar="S",

@@ -155,14 +155,36 @@ def ensure_label(path: Path | str, label: str, *, similar_ok: bool = True) -> tu
     added). A known class is given by name or A-number; an unknown name is appended with the next
     free id (A121 and up), keeping the file's comments and lines as they are. The file is created when
     absent. `similar_ok=False` refuses a new name close to a known one (a typo would otherwise become a
-    class of its own, with clips nobody trains on as what was meant): `recordings label` asks for it; a
-    recording's `--label` (live, `recordings record`) adds the name as given, and says so in its log."""
+    class of its own, with clips nobody trains on as what was meant): `recordings label` and a
+    recording's `--label` (live) ask for it unless --new-class is given; F1-F9 in the window choose
+    known classes."""
     path = Path(path)
+    label_map, text, known_id = _find_label(path, label, similar_ok)
+    if known_id is not None:
+        return label_map, known_id, False
+    action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids]) + 1
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += f"A{action_id:03d}\t{label.strip()}\n"
+    updated = parse_label_map(text, str(path), site=True)  # checked before anything is written
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replace_atomically(path, text.encode("utf-8"))
+    return updated, action_id, True
+
+
+def check_label(path: Path | str, label: str, *, similar_ok: bool = False) -> None:
+    """LabelMapError where `ensure_label` would refuse `label`; writes nothing. For checking a class
+    given at start-up (live --label) before anything is opened or recorded."""
+    _find_label(Path(path), label, similar_ok)
+
+
+def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str, int | None]:
+    """(the map at `path`, its text, `label`'s action id or None for an acceptable new name)."""
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     label_map = parse_label_map(text, str(path), site=True)
     name = label.strip()
     try:
-        return label_map, label_map.action_id(name), False
+        return label_map, text, label_map.action_id(name)
     except KeyError:
         pass
     if not name or "\t" in name or "\n" in name:
@@ -178,14 +200,7 @@ def ensure_label(path: Path | str, label: str, *, similar_ok: bool = True) -> tu
             raise LabelMapError(f"{path}: no class {name!r}; did you mean "
                                 f"{' or '.join(repr(known[c]) for c in close)}? (--new-class adds it as a "
                                 "new class all the same)")
-    action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids]) + 1
-    if text and not text.endswith("\n"):
-        text += "\n"
-    text += f"A{action_id:03d}\t{name}\n"
-    updated = parse_label_map(text, str(path), site=True)  # checked before anything is written
-    path.parent.mkdir(parents=True, exist_ok=True)
-    replace_atomically(path, text.encode("utf-8"))
-    return updated, action_id, True
+    return label_map, text, None
 
 
 def ntu_label_map(class_names: list[str]) -> LabelMap:

@@ -163,6 +163,26 @@ def test_label_command_whole_clip_intervals_list_remove(
     assert main(["label", clip]) == 2
 
 
+def test_label_command_gives_each_interval_its_own_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """--class once per --from/--to pair, in order; a count that fits neither one nor every interval is
+    refused with nothing written (the last --class used to label every interval)."""
+    clip = str(record(tmp_path))
+    assert main(["label", clip, "--class", "patient fell", "--from", "0.5", "--to", "1",
+                 "--class", "raise both arms", "--from", "2", "--to", "end"]) == 0
+    out = capsys.readouterr().out
+    assert "added patient fell 0.50-1.00 s" in out and "added raise both arms 2.00-3.00 s" in out
+    timeline = read_sidecar(Path(clip).with_suffix(".json")).timeline
+    labelled = [(i.label, i.start) for i in timeline.intervals]
+    assert labelled == [("patient fell", 0.5), ("raise both arms", 2.0)]
+    before = Path(clip).with_suffix(".json").read_bytes()
+    for extra in (["--from", "1.2", "--to", "1.5"], []):
+        assert main(["label", clip, "--class", "patient fell", "--class", "raise both arms", *extra]) == 2
+        assert "give one --class for every interval" in capsys.readouterr().err
+    assert Path(clip).with_suffix(".json").read_bytes() == before
+
+
 def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:
     from training.config import DataConfig
     from training.data import DatasetError

@@ -493,3 +493,17 @@ def test_headless_record_with_a_label_names_and_labels_the_whole_clip(tiny_check
     assert "raise_both_arms" in truths or NO_ACTION in truths  # the simulator's extra class, when asked
     both = config_from_args(build_parser().parse_args(["--sim-actions", "default+raise_both_arms"]))
     assert both.sim_actions[-2:] == ("kick", "raise_both_arms") and len(both.sim_actions) == 11
+
+
+def test_a_label_close_to_a_known_class_is_refused_before_recording(tmp_path, capsys):
+    """`--label raise both arm` next to "raise both arms" is a typo, not a new class: refused at start-up
+    with the known name offered, nothing recorded or added; --new-class takes it all the same."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "labels.txt").write_text("A121\traise both arms\n")
+    args = ["--headless", "--record", "--label", "raise both arm", "--record-dir", str(clips)]
+    assert main([*args, "--duration", "1"]) == 2
+    assert "did you mean 'raise both arms'?" in capsys.readouterr().err
+    assert sorted(p.name for p in clips.iterdir()) == ["labels.txt"]
+    config = config_from_args(build_parser().parse_args([*args, "--new-class"]))
+    assert config.pipeline.recording.new_class and config.pipeline.recording.label == "raise both arm"
