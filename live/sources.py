@@ -33,7 +33,7 @@ from typing import Protocol
 
 from core.camera import ColorCamera
 from core.frame import Frame
-from core.timeline import Timeline
+from core.timeline import Interval, Timeline
 from recordings.xef import XefFormatError
 
 log = logging.getLogger(__name__)
@@ -232,10 +232,17 @@ class FrameStream:
 
 
 def replay_source(
-    path: Path | str, options: ReplayOptions = ReplayOptions(), *, color: bool = True, depth: bool = True
+    path: Path | str,
+    options: ReplayOptions = ReplayOptions(),
+    *,
+    color: bool = True,
+    depth: bool = True,
+    whole_clip_truth: bool = False,
 ) -> FrameStream:
     """A recording replayed as a source: an NTU-layout clip (.skeleton / _rgb.avi / .json / folder) or .xef.
-    `depth=False`: frames carry no depth image (none decoded).
+    `depth=False`: frames carry no depth image (none decoded). `whole_clip_truth`: a clip labelled as a
+    whole (no intervals; a headless recording's --label) replays as one interval of its class over all of
+    it, every body's truth, as training reads it — for the streaming evaluation.
 
     Raises FileNotFoundError / ValueError (recordings' errors name the file) for a bad path.
     """
@@ -262,6 +269,12 @@ def replay_source(
         fps=info.fps if info.fps > 0 else 30.0,
         on_close=recording.close,
     )
+    whole_clip = isinstance(recording, ClipRecording) and recording.timeline is None and info.label
+    if whole_clip_truth and whole_clip:
+        # To the end of the last frame, which lasts one frame period (as a sidecar's intervals may).
+        end = info.duration_s + 1.0 / source.fps
+        recording.timeline = Timeline.checked([Interval(0.0, end, info.label)], duration=end,
+                                              source=str(path))
     source.timeline = recording.timeline
     return source
 

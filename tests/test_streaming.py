@@ -171,8 +171,9 @@ def test_stream_results_without_out_are_named_after_the_checkpoint(sim_model: Pa
 
 def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
-    """Our own recordings with intervals in their sidecars are streams too; unlabelled ones are skipped."""
-    from live.sources import EndOfStream, ReplayOptions, simulated_source
+    """Our own recordings with intervals in their sidecars, or labelled as a whole, are streams too;
+    unlabelled ones are skipped."""
+    from live.sources import EndOfStream, ReplayOptions, replay_source, simulated_source
 
     clips = tmp_path / "clips"
     source = simulated_source(people=1, seed=8, duration_s=12.0, options=ReplayOptions(realtime=False))
@@ -194,15 +195,31 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     with Recorder(clips, sample_name="S001C001P001R002A121", source="sim") as recorder:  # unlabelled
         for frame in frames[:90]:
             recorder.write(Frame(frame.timestamp, None, frame.bodies, frame.index))
+    # Labelled as a whole (a headless recording's --label): one interval of its class over all of it.
+    with Recorder(clips, sample_name="S001C001P001R003A121", source="sim") as recorder:
+        for frame in frames[:60]:
+            recorder.write(Frame(frame.timestamp, None, frame.bodies, frame.index))
+    whole = clips / "S001C001P001R003A121.json"
+    whole.write_text(json.dumps({**json.loads(whole.read_text()), "label": "wave_right"}))
     (clips / "labels.txt").write_text("A121\twave_left\n")  # a site folder's class list: not a sequence
-    assert [c.name for c in stream_cases(str(clips))] == ["S001C001P001R001A121"]
+    assert [c.name for c in stream_cases(str(clips))] == ["S001C001P001R001A121", "S001C001P001R003A121"]
+    replayed = replay_source(whole, ReplayOptions(realtime=False), whole_clip_truth=True)
+    replayed.open()
+    truths = []
+    try:
+        while True:
+            truths += [body.truth for body in replayed.read().bodies]
+    except EndOfStream:
+        replayed.close()
+    assert len(truths) >= 60 and set(truths) == {"wave_right"}
     code = main(["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", str(clips), "--out",
                  str(tmp_path / "eval"), "--engine", "pytorch-cpu", "--threads", "1"])
     out = capsys.readouterr().out
     assert code == 0 and "frame accuracy" in out and "wave_left" in out
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
-    assert results["sequences"] == ["S001C001P001R001A121"]
+    assert results["sequences"] == ["S001C001P001R001A121", "S001C001P001R003A121"]
     assert results["per_class"]["wave_left"]["instances"] == 1
+    assert results["per_class"]["wave_right"]["instances"] == 1
     with pytest.raises(DatasetError, match="1 of the 1 sequences --subset names .* --subset all"):
         stream_cases(str(clips), names={"S999"})
 

@@ -5,6 +5,7 @@
                                                (live's --sim-actions; default: the ten demo classes)
     --data FOLDER                              labelled recordings: PKU-MMD sequences, our clips with
                                                "intervals" in their sidecars (truth: the recording's timeline)
+                                               or labelled as a whole (one interval over all of it)
         each sequence --live.sources (replayed as fast as possible, in lockstep: every hop decided)
                       --live.pipeline.LivePipeline + live.headless.run_headless (the app's own code:
                         window sampler, hop, smoothing, threshold, events, alerts)
@@ -136,7 +137,7 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
     cases = []
     for name, path in sorted(found.items()):
         try:
-            probe = replay_source(path, ReplayOptions(realtime=False), color=False)
+            probe = replay_source(path, ReplayOptions(realtime=False), color=False, whole_clip_truth=True)
         except ValueError as error:  # every recording format's error names the file and what is wrong
             raise DatasetError(str(error) if str(path) in str(error) else f"{path}: {error}") from None
         timeline = probe.timeline
@@ -144,10 +145,13 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
         if timeline is None:
             continue  # not labelled: nothing to score it against
         scene_wide = all(i.person is None for i in timeline.intervals)
-        cases.append(StreamCase(name, lambda path=path: replay_source(path, ReplayOptions(realtime=False)),
-                                scene_wide))
+        cases.append(StreamCase(
+            name, lambda path=path: replay_source(path, ReplayOptions(realtime=False), whole_clip_truth=True),
+            scene_wide,
+        ))
     if not cases:
-        raise DatasetError(f"{root}: no labelled sequences (recordings with action intervals) found")
+        raise DatasetError(f"{root}: no labelled sequences (recordings with action intervals, or clips "
+                           "labelled as a whole) found")
     return cases
 
 
