@@ -1,5 +1,15 @@
 """`python -m live`: see live/app.py for the options (`python -m live --help`)."""
 
-from live.app import main
+import signal
+import sys
+
+# Importing the app (PyTorch, OpenCV) takes a second or two: a Ctrl-C or a service manager's SIGTERM then
+# ends it with the same one line and exit status as one during start-up, not a traceback or a bare 143.
+signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl-C does
+try:
+    from live.app import main
+except KeyboardInterrupt:
+    print("python -m live: interrupted before it started", file=sys.stderr)
+    raise SystemExit(130) from None
 
 raise SystemExit(main())

@@ -156,7 +156,11 @@ class AlertQueue:
     def __init__(self, path: Path | str, compact_bytes: int = 1 << 20) -> None:
         self.path = Path(path)
         _refuse_other_files(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be
+            raise OSError(f"--alert-queue {self.path}: {self.path.parent} cannot be made a folder (a file "
+                          "of that name is in the way)") from None
         self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
         try:
             _lock(self._lock_file, self.path)

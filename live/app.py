@@ -19,12 +19,14 @@ its classes and whether it uses RGB; a model that needs colour is refused on a s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -54,6 +56,8 @@ from live.sources import (
 )
 from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
 from recordings.argument_types import (
+    hop_seconds,
+    image_file,
     integer_in,
     no_display,
     non_negative_float,
@@ -149,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--events", type=output_file, default=None,
                         help="headless: event log file (default: the log)")
     parser.add_argument("--duration", type=positive_float, default=None, help="stop after this many seconds")
-    parser.add_argument("--hop", type=positive_float, default=0.2,
+    parser.add_argument("--hop", type=hop_seconds, default=0.2,
                         help="seconds between decisions (default: 0.2)")
     parser.add_argument("--top-k", type=integer_in(1), default=3, help="classes per decision (default: 3)")
     parser.add_argument("--smoothing", type=non_negative_float, default=None,
@@ -208,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sim-actions", default=None, metavar="NAME+NAME",
                         help="sim: the actions people perform, '+'-separated ('default' = the ten the demo "
                              "model knows; e.g. raise_both_arms, or default+raise_both_arms)")
-    parser.add_argument("--screenshot", type=Path, default=None,
+    parser.add_argument("--screenshot", type=image_file, default=None,
                         help="window: save a screenshot after --duration (default 5 s) and quit")
     parser.add_argument("--no-3d", dest="show_3d", action="store_false",
                         help="window: start with the 3D room panel hidden (key 3 shows it)")
@@ -219,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> LiveConfig:
     alert_classes = tuple(args.alert_classes) if args.alert_classes else DEFAULT_ALERT_CLASSES
     recognition = RecognitionConfig(hop_s=args.hop, top_k=args.top_k)  # smoothing: `with_decisions`
+    if args.headless and args.screenshot is not None:
+        raise ValueError("--screenshot saves a view of the window, which --headless does not open: give one "
+                         "of them")
     if args.label:
         # A typo in --label would become a class of its own: refused before anything is opened or recorded.
         check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,
@@ -357,6 +364,9 @@ def open_model(
 ) -> tuple[Engine, ModelInputs]:
     """The engine for a checkpoint / ONNX file, and what its inputs must be built from. With `source`,
     a model that needs colour is refused on a source that has none."""
+    if Path(checkpoint).is_dir():
+        raise FileNotFoundError(f"model checkpoint {checkpoint}: a folder, not a checkpoint file (.pt, .onnx "
+                                "or .engine)")
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"model checkpoint {checkpoint} not found; pass --checkpoint PATH (a demo "
                                 f"model is trained by `python -m training demo --out runs/demo`)")
@@ -496,39 +506,49 @@ def print_summary(summary: Summary) -> None:
 
 def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     """The Qt window on the pipeline; returns when the window closes (key, button, Ctrl-C, end of replay)."""
-    from PySide6 import QtCore, QtWidgets
+    with _signals_held() as held:
+        from PySide6 import QtCore, QtWidgets
 
-    from live.overlay import LiveWindow, OverlayConfig
+        from live.overlay import LiveWindow, OverlayConfig
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+        app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    if held:
+        raise KeyboardInterrupt  # here, out of Qt's start-up: main says "interrupted before it started"
     alerts = AlertDispatcher(config.headless_config.alerts, pipeline.inputs.class_names)
     try:
         pipeline.start()
-        # A screenshot waits for its delay: a replay shorter than that stays up at its last frame.
-        overlay = OverlayConfig(record_dir=config.record_dir,
-                                close_at_end=not config.replay.loop and config.screenshot is None,
-                                show_3d=config.show_3d)
-        # The window draws the sources' bodies (Kinect v2); a v1 model reads them through its joint map.
-        window = LiveWindow(pipeline, KINECT_V2, overlay, alerts=alerts)
+        with _signals_held() as held:
+            # A screenshot waits for its delay: a replay shorter than that stays up at its last frame.
+            overlay = OverlayConfig(record_dir=config.record_dir,
+                                    close_at_end=not config.replay.loop and config.screenshot is None,
+                                    show_3d=config.show_3d)
+            # The window draws the sources' bodies (Kinect v2); a v1 model reads them through its joint map.
+            window = LiveWindow(pipeline, KINECT_V2, overlay, alerts=alerts)
+            window.show()
     except BaseException:
         if pipeline.started:
             pipeline.stop()
         alerts.close(0.0)
         raise
-    window.show()
-    # Ctrl-C: Qt's event loop does not return to Python on its own, so a timer lets the handler run.
-    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, a session's logout: close as the key does
+    # Ctrl-C, a session's logout: close as the key does. Qt's event loop does not return to Python on its
+    # own, so a timer lets the handler run; one that came while the window was being built closes it as
+    # soon as the loop runs.
+    for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: window.close())
     wakeup = QtCore.QTimer()
     wakeup.timeout.connect(lambda: None)
     wakeup.start(200)
+    if held:
+        QtCore.QTimer.singleShot(0, window.close)
+    saved: list[bool] = []
     if config.screenshot is not None or config.duration_s is not None:
         delay_s = config.duration_s or 5.0
 
         def finish() -> None:
             if config.screenshot is not None:
-                window.screenshot().save(str(config.screenshot))
-                log.info("screenshot saved to %s", config.screenshot)
+                saved.append(window.screenshot().save(str(config.screenshot)))
+                if saved[-1]:
+                    log.info("screenshot saved to %s", config.screenshot)
             window.close()
 
         QtCore.QTimer.singleShot(int(delay_s * 1000), finish)
@@ -538,7 +558,27 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     summary = window.summary or pipeline.stop()
     window.dispose()
     alerts.close()
+    if saved and not saved[-1]:
+        summary = replace(summary, errors=(*summary.errors, f"--screenshot {config.screenshot}: could not be "
+                                                             "written"))
     return alerts.report(summary)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM kept back while Qt starts, and listed in the list this yields for the caller to
+    act on afterwards: raised inside PySide's imports or shiboken's start-up, KeyboardInterrupt is
+    swallowed there (the window then runs until killed) or aborts Python."""
+    held: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in previous:
+        signal.signal(signum, lambda signum, _frame: held.append(signum))
+    try:
+        yield held
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:  # None: installed outside Python, which cannot put it back
+                signal.signal(signum, handler)
 
 
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:
@@ -551,10 +591,6 @@ def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ 
         return None
     return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run with --headless "
             "for JSON lines of decisions, or with --screenshot PNG to save one view of the window")
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -572,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     # Until the run installs its own handlers, a service manager's SIGTERM ends start-up as Ctrl-C does:
     # the source is given back and the exit says so.
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl-C does
     try:
         return _run(config)
     finally:  # the caller's own (a test, an embedding program) again

@@ -49,7 +49,10 @@ class AlertConfig:
     def __post_init__(self) -> None:
         # Said at start-up: a mistyped pager script would otherwise show only when a patient falls.
         if self.command is not None:
-            argv = command_argv(self.command)
+            try:
+                argv = command_argv(self.command)
+            except ValueError as error:  # shlex: "No closing quotation", say
+                raise ValueError(f"--alert-command {self.command!r}: {error}") from None
             if not argv or shutil.which(argv[0]) is None:
                 raise ValueError(f"--alert-command {self.command!r}: {argv[0] if argv else 'nothing'!r} is "
                                  "not a program that can be run (not on PATH, missing or not executable)")

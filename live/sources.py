@@ -173,7 +173,9 @@ class FrameStream:
         except StopIteration:
             pass
         except XefFormatError as damage:  # a file cut short or damaged: what came before it has played
-            log.warning("%s; the replay ends there", damage)
+            if self.loops == 0:  # said once, not on every pass of a --loop
+                passes = " (on every pass)" if self.options.loop else ""
+                log.warning("%s; the replay ends there%s", damage, passes)
         if not self.options.loop:
             self.connected = False
             raise EndOfStream(self.name)
@@ -250,6 +252,9 @@ def replay_source(
 
     recording = open_recording(path, color=color, depth=depth)
     info = recording.info
+    if info.frame_count == 0:
+        recording.close()
+        raise ValueError(f"{path}: no frames (an empty recording, or one damaged before its first frame)")
     if options.loop and info.frame_count < 2:
         recording.close()
         raise ValueError(f"{path}: {info.frame_count} frame(s); --loop needs a recording of two frames or "

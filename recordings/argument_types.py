@@ -43,6 +43,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+KINECT_FRAME_S = 1 / 30
+
+
+def hop_seconds(text: str) -> float:
+    """Seconds between decisions: at least a Kinect frame, since no decision can come between two frames
+    (a shorter hop would count the hops between frames as skipped)."""
+    value = _number(text)
+    if not value >= KINECT_FRAME_S - 1e-9:
+        raise argparse.ArgumentTypeError(f"must be at least {KINECT_FRAME_S:.4f} s (one Kinect frame), "
+                                         f"got {value}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     value = _number(text)
     if not value >= 0:
@@ -74,6 +87,17 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
+    return path
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")  # what Qt writes without plugins beyond its own
+
+
+def image_file(text: str) -> Path:
+    """An image to write (a screenshot), as `output_file`, named with a suffix that says its format."""
+    path = output_file(text)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"{text}: name the image {', '.join(IMAGE_SUFFIXES)}")
     return path
 
 

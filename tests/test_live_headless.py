@@ -432,6 +432,61 @@ def test_sigterm_while_starting_ends_like_ctrl_c_and_hands_the_handlers_back(mon
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_a_signal_while_the_app_is_imported_is_one_line_and_130():
+    """SIGTERM while `python -m live` is still importing PyTorch: the documented "interrupted before it
+    started" and 130, not a bare 143 (nor, for Ctrl-C, a traceback through torch's imports)."""
+    sends_sigterm_at_torch = (
+        "import importlib.abc, os, runpy, signal, sys\n"
+        "class AtTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'torch':\n"
+        "            sys.meta_path.remove(self)\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, AtTorch())\n"
+        "sys.argv = ['live', '--headless']\n"
+        "runpy.run_module('live', run_name='__main__')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", sends_sigterm_at_torch], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip() == "python -m live: interrupted before it started"
+
+
+def test_signals_while_qt_starts_are_held_then_handed_over():
+    """Raised inside PySide's imports or shiboken's start-up, KeyboardInterrupt is swallowed (the window
+    then runs until killed) or aborts Python: the window's start-up holds Ctrl-C / SIGTERM and acts on
+    them after (`run_window`)."""
+    from live.app import _signals_held
+
+    before = signal.getsignal(signal.SIGTERM)
+    with _signals_held() as held:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs between bytecodes of this thread, here
+    assert held == [signal.SIGTERM] and signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (["--headless", "--screenshot", "shot.png"], "--screenshot saves a view of the window"),
+    (["--screenshot", "shot.xyz"], "name the image .png"),
+    (["--screenshot", "no/such/folder/shot.png"], "folder no/such/folder does not exist"),
+    (["--hop", "0.01"], "--hop: must be at least 0.0333 s (one Kinect frame)"),
+    (["--alert-command", "'unterminated"], "--alert-command \"'unterminated\": No closing quotation"),
+    (["--checkpoint", "."], "a folder, not a checkpoint file"),
+    (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "in_the_way/queue.jsonl"],
+     "in_the_way cannot be made a folder (a file of that name is in the way)"),
+])
+def test_bad_start_up_options_are_one_line_naming_the_option(options, says, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in_the_way").write_text("")
+    try:
+        code = main([*options, "--duration", "1"] + ([] if "--screenshot" in options else ["--headless"]))
+    except SystemExit as refused:  # argparse's own checks
+        code = refused.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and says in err[-1] and "Traceback" not in "\n".join(err)
+
+
 def test_a_reader_closing_stdout_ends_the_run_cleanly(tiny_checkpoint, ntu_clip):
     """`python -m live --headless | head -1`: an endless source must not keep running (and the shell
     waiting) once nobody reads, nor die with a BrokenPipeError traceback."""

@@ -171,6 +171,14 @@ def test_a_damaged_xef_plays_up_to_the_damage_then_ends_with_a_warning(tmp_path,
         got = read_to_the_end(source)
     assert 0 < len(got) < 10
     assert "cut.xef: at byte offset" in caplog.text and "replay ends there" in caplog.text
+    # Looped, it is said once, not on every pass (a service log flooded every second and a half).
+    caplog.clear()
+    looped = replay_source(cut, ReplayOptions(realtime=False, loop=True))
+    looped.open()
+    with caplog.at_level("WARNING", "live.sources"):
+        for _ in range(5 * len(got)):
+            looped.read()
+    assert looped.loops >= 4 and caplog.text.count("replay ends there (on every pass)") == 1
 
 
 def test_looping_a_recording_of_one_frame_is_refused_naming_it(tmp_path):
@@ -183,6 +191,21 @@ def test_looping_a_recording_of_one_frame_is_refused_naming_it(tmp_path):
     once = replay_source(still, ReplayOptions(realtime=False))  # played once, it is fine
     once.open()
     assert len(read_to_the_end(once)) == 1
+
+
+def test_a_recording_without_frames_is_refused_naming_it(tmp_path):
+    """An empty .skeleton (a recorder stopped at once) or an .xef damaged before its first frame: a bad
+    source, refused at start-up (exit 2) like an empty PKU-MMD file, not a run of nothing that exits 0."""
+    empty = tmp_path / "S001C001P001R001A001.skeleton"
+    empty.write_text("0\r\n")
+    from xef_writer import sample_recording
+
+    header = tmp_path / "header.xef"
+    sample_recording(tmp_path / "room.xef", frames=3)
+    header.write_bytes((tmp_path / "room.xef").read_bytes()[:100])
+    for path in (empty, header):
+        with pytest.raises(ValueError, match=f"{path.name}: no frames"):
+            replay_source(path, ReplayOptions(realtime=False))
 
 
 def test_replay_of_a_missing_path_names_it(tmp_path):

@@ -23,7 +23,7 @@ import argparse
 import sys
 
 from core.model.checkpoint import CheckpointError, DecisionSettings
-from recordings.argument_types import integer_in, non_negative_float, positive_float, probability
+from recordings.argument_types import hop_seconds, integer_in, non_negative_float, probability
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
 from training.ablations import ABLATIONS
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     from live.headless import AlertConfig
     from live.worker import RecognitionConfig
 
-    stream.add_argument("--hop", type=positive_float,
+    stream.add_argument("--hop", type=hop_seconds,
                         help=f"seconds between decisions (default: {RecognitionConfig.hop_s}, as "
                              "python -m live)")
     stream.add_argument("--smoothing", type=non_negative_float, default=None,
