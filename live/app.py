@@ -26,7 +26,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -517,7 +517,9 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     alerts = AlertDispatcher(config.headless_config.alerts, pipeline.inputs.class_names)
     try:
         pipeline.start()
-        with _signals_held() as held:
+        # Ctrl-C, a session's logout: close as the key does, from the event loop (closed before the loop
+        # runs, the window would stop before app.quit is connected to it, and the loop would never end).
+        with _signals_held(then=lambda *_: QtCore.QTimer.singleShot(0, window.close)) as held:
             # A screenshot waits for its delay: a replay shorter than that stays up at its last frame.
             overlay = OverlayConfig(record_dir=config.record_dir,
                                     close_at_end=not config.replay.loop and config.screenshot is None,
@@ -530,11 +532,8 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
             pipeline.stop()
         alerts.close(0.0)
         raise
-    # Ctrl-C, a session's logout: close as the key does. Qt's event loop does not return to Python on its
-    # own, so a timer lets the handler run; one that came while the window was being built closes it as
-    # soon as the loop runs.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: window.close())
+    # Qt's event loop does not return to Python on its own, so a timer lets the signal handlers run; a
+    # signal that came while the window was being built closes it as soon as the loop runs.
     wakeup = QtCore.QTimer()
     wakeup.timeout.connect(lambda: None)
     wakeup.start(200)
@@ -565,18 +564,22 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[list[int]]:
+def _signals_held(then: Callable[[int, object], None] | None = None) -> Iterator[list[int]]:
     """Ctrl-C and SIGTERM kept back while Qt starts, and listed in the list this yields for the caller to
     act on afterwards: raised inside PySide's imports or shiboken's start-up, KeyboardInterrupt is
-    swallowed there (the window then runs until killed) or aborts Python."""
+    swallowed there (the window then runs until killed) or aborts Python. On leaving, the handlers before
+    come back — or `then`, when the block went through, with no moment between for a signal to fall in."""
     held: list[int] = []
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     for signum in previous:
         signal.signal(signum, lambda signum, _frame: held.append(signum))
+    went_through = False
     try:
         yield held
+        went_through = True
     finally:
         for signum, handler in previous.items():
+            handler = then if went_through and then is not None else handler
             if handler is not None:  # None: installed outside Python, which cannot put it back
                 signal.signal(signum, handler)
 
