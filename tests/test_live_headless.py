@@ -317,7 +317,7 @@ def test_cli_defaults_and_choices():
     (["--threshold", "1.5"], "--threshold: must be above 0 and at most 1, got 1.5"),
     (["--end-threshold", "0"], "--end-threshold: must be above 0"),
     (["--smoothing", "-1"], "--smoothing: must be 0 or more"),
-    (["--hop", "0"], "--hop: must be positive"),
+    (["--hop", "0"], "--hop: must be at least 0.0333 s"),
     (["--top-k", "0"], "--top-k: must be at least 1"),
     (["--session", "5000"], "--session: must be from 1 to 999"),  # S5000... is no NTU name
     (["--performer", "-3"], "--performer: must be from 1 to 999"),
