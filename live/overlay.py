@@ -648,7 +648,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.pipeline.stop_recording(wait=False)
         else:
             try:
-                self.pipeline.start_recording(self.config.record_dir, label=self.chosen_class())
+                self.pipeline.start_recording(self.config.record_dir, label=self.chosen_class(), chosen=True)
             except Exception as error:  # low disk space, unwritable folder: say so, keep running
                 log.error("cannot record: %s", error)
                 self.show_notice(f"cannot record: {error}")

@@ -332,16 +332,17 @@ class LivePipeline:
         self.capture.paused = paused
         self.worker.paused = paused
 
-    def start_recording(self, out_dir: Path | str, label: str | None = None) -> str:
-        """Record from now on into out_dir (an NTU-layout clip) for class `label` (default: the
-        settings'; None and no default: unlabelled); returns the sample name."""
+    def start_recording(self, out_dir: Path | str, label: str | None = None, *, chosen: bool = False) -> str:
+        """Record from now on into out_dir (an NTU-layout clip) for class `label` (None: the settings';
+        none there either: unlabelled); returns the sample name. `chosen`: `label` is the user's choice
+        as it stands, None meaning unlabelled (the window's "(no label)"), not the settings' class."""
         from recordings.labelling import IntervalMarker
         from recordings.labels import LABEL_MAP_FILENAME, ensure_label
         from recordings.recorder import ClipNaming, Recorder, RecorderConfig, next_session
 
         assert self.capture is not None
         settings = self.config.recording
-        label = label or settings.label
+        label = label if chosen else label or settings.label
         out_dir = Path(out_dir)
         with self._record_lock:
             if self._recording is not None:

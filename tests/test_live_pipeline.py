@@ -14,7 +14,7 @@ from synthetic_room import TrackedSource
 from core.frame import Frame
 from live.capture import RecordingSink
 from live.headless import AlertConfig, HeadlessConfig, run_headless
-from live.pipeline import LivePipeline, PipelineConfig
+from live.pipeline import LivePipeline, PipelineConfig, RecordingSettings
 from recordings.recorder import ClipFiles
 
 CLASSES = ("drink", "wave", "sit_down", "fall_down")
@@ -238,3 +238,20 @@ def test_a_thread_that_does_not_stop_in_time_is_an_error_of_the_run(tiny_model, 
     finally:
         hanging.release.set()
         pipeline.worker._thread.join(10)
+
+
+def test_the_windows_no_label_records_an_unlabelled_clip_despite_a_label_option(tiny_model, tmp_path):
+    """`--label X` preselects X in the window; choosing "(no label)" there must record an unlabelled clip,
+    not X (clips meant to stay out of training went into it with a class)."""
+    engine, inputs = tiny_model
+    config = PipelineConfig(recording=RecordingSettings(label="raise both arms"))
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, config)
+    pipeline.start()
+    try:
+        unlabelled = pipeline.start_recording(tmp_path, None, chosen=True)
+        pipeline.stop_recording()
+        labelled = pipeline.start_recording(tmp_path)  # --record: the settings' class
+        pipeline.stop_recording()
+    finally:
+        pipeline.stop()
+    assert unlabelled.startswith("live_") and labelled.endswith("A121")
