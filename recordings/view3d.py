@@ -349,7 +349,8 @@ class Renderer3D:
 
 def label(image_bgr: np.ndarray, scene: SceneFrame, extra: str = "") -> np.ndarray:
     """Frame number and time in the top-left corner (in place)."""
-    text = f"{scene.index}  {scene.timestamp:7.2f} s  {len(scene.people)} people{extra}"
+    count = len(scene.people)
+    text = f"{scene.index}  {scene.timestamp:7.2f} s  {count} {'person' if count == 1 else 'people'}{extra}"
     cv2.putText(image_bgr, text, (12, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 1, cv2.LINE_AA)
     return image_bgr
 
