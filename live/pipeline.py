@@ -381,8 +381,9 @@ class LivePipeline:
         return entry.timestamp if entry is not None else 0.0
 
     def start_action(self, label: str) -> float:
-        """An action of `label` starts now in the recording (one being marked ends); returns the time.
-        A new class name is added to the label map. RuntimeError when not recording."""
+        """An action of `label` starts now in the recording (one being marked ends); returns the time in
+        the clip (seconds from its first frame, as the sidecar and `recordings label` give it). A new class
+        name is added to the label map. RuntimeError when not recording."""
         from recordings.labels import ensure_label
 
         with self._record_lock:
@@ -391,7 +392,8 @@ class LivePipeline:
             label_map, action_id, _ = ensure_label(self._record_map, label)
             now = self._now()
             self._hand_over(self._marks.start(now, label_map.name(action_id)))
-            return now
+            first = self._recording.recorder.first_timestamp
+            return 0.0 if first is None else now - first  # None: no frame written yet
 
     def end_action(self) -> float | None:
         """The action being marked ends now; returns its length in seconds (None: none was open)."""

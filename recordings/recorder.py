@@ -394,6 +394,11 @@ class Recorder:
         with self._intervals_lock:
             self._pending_intervals.append(Interval(float(start), float(end), label, person))
 
+    @property
+    def first_timestamp(self) -> float | None:
+        """Stream time of the clip's first frame (its 0 s), None before one is written."""
+        return self._first_timestamp
+
     def _write_intervals(self) -> None:
         """Pending intervals -> frames.jsonl lines in clip seconds (writer's thread; needs a first frame)."""
         with self._intervals_lock:

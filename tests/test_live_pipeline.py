@@ -255,3 +255,28 @@ def test_the_windows_no_label_records_an_unlabelled_clip_despite_a_label_option(
     finally:
         pipeline.stop()
     assert unlabelled.startswith("live_") and labelled.endswith("A121")
+
+
+def test_a_marked_action_starts_at_the_clip_time_the_sidecar_keeps(tiny_model, tmp_path):
+    """The window says "started at N s": N must be the clip's time (as `recordings label --list` shows it),
+    not the stream's, which ran before the recording began."""
+    from recordings.clip import read_sidecar
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        time.sleep(1.0)  # the room runs a second before recording starts
+        name = pipeline.start_recording(tmp_path, "wave", chosen=True)
+        deadline = time.monotonic() + 5
+        while pipeline._recording.recorder.first_timestamp is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)
+        at = pipeline.start_action("wave")
+        time.sleep(0.3)
+        pipeline.end_action()
+        pipeline.stop_recording()
+    finally:
+        pipeline.stop()
+    (interval,) = read_sidecar(tmp_path / f"{name}.json").timeline.intervals
+    assert at > 0.3 and interval.start == pytest.approx(at, abs=1e-3)
