@@ -324,6 +324,9 @@ def train_stage(
                              "weights: --restart trains it again in its place, or choose another --out")
     if resumed is not None:
         progress = resumed
+        stopped_early = progress.bad_epochs >= config.optim.early_stop_patience
+        if progress.finished and progress.epoch < epochs and not stopped_early:
+            progress.finished = False  # it ended at its epoch count: more epochs continue it
         if progress.finished:
             if process.is_main:
                 print(f"[{stage}] already finished ({state_path}); --restart to train it again")
@@ -787,8 +790,7 @@ def _resume(path: Path, network: nn.Module, optimisation: _Optimisation, inputs:
         return None
     progress = _Progress(state["epoch"], state["best_top1"], state["best_loss"], state["bad_epochs"],
                          bool(state.get("finished")), inputs)
-    if progress.finished:
-        return progress
+    # Restored even when finished: given more epochs, a stage that ended at its epoch count continues.
     network.load_state_dict(state["network"])
     optimisation.optimizer.load_state_dict(state["optimizer"])
     optimisation.scheduler.load_state_dict(state["scheduler"])
