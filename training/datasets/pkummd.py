@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Timeline
@@ -131,7 +132,11 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
                            f"(labels {', '.join(map(str, INTERACTION_LABELS))})")
     sources: list[ClipSource] = []
     unlabelled, other = [], []
-    for name, path in sequence_files(root).items():
+    files = sequence_files(root)
+    # Each sequence is decompressed once here for its frame count (190 take 30-80 s): shown where a
+    # terminal watches (disable=None: no bar in logs and pipes).
+    for name, path in tqdm(files.items(), total=len(files), desc="reading PKU-MMD", unit="sequence",
+                           leave=False, disable=None):
         labels_path = find_label_file(path)
         if labels_path is None:
             unlabelled.append(name)
