@@ -444,10 +444,19 @@ class LivePipeline:
         """On the recorder's thread, once a clip is finalised."""
         files = getattr(sink.recorder, "files", None)
         path = str(files.skeleton) if files is not None else sink.recorder.sample_name
+        empty = files is not None and files.frame_count == 0
+        if empty:
+            # r pressed twice while paused: a clip of no frames would be listed and counted as a class's
+            # clip, and no source could replay it.
+            for file in (files.skeleton, files.sidecar, files.video, files.depth):
+                if file is not None:
+                    file.unlink(missing_ok=True)
+            log.warning("recording %s had no frames (paused the whole time?): no clip kept", path)
         with self._record_lock:
             if sink in self._saving:
                 self._saving.remove(sink)
-            self.recordings.append(path)
+            if not empty:
+                self.recordings.append(path)
             self.recorder_dropped += sink.dropped
         log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
 

@@ -280,3 +280,20 @@ def test_a_marked_action_starts_at_the_clip_time_the_sidecar_keeps(tiny_model, t
         pipeline.stop()
     (interval,) = read_sidecar(tmp_path / f"{name}.json").timeline.intervals
     assert at > 0.3 and interval.start == pytest.approx(at, abs=1e-3)
+
+
+def test_a_recording_of_no_frames_keeps_no_clip(tiny_model, tmp_path):
+    """r pressed twice while paused: no clip of 0 frames left behind to be listed as a class's clip."""
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        time.sleep(0.3)
+        pipeline.set_paused(True)
+        time.sleep(0.2)
+        pipeline.start_recording(tmp_path, "wave", chosen=True)
+        pipeline.stop_recording()
+    finally:
+        summary = pipeline.stop()
+    assert pipeline.recordings == [] and summary.errors == ()
+    assert not [p for p in tmp_path.iterdir() if p.name != "labels.txt"]
