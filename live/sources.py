@@ -249,6 +249,7 @@ def replay_source(
     Raises FileNotFoundError / ValueError (recordings' errors name the file) for a bad path.
     """
     from recordings.clip import ClipRecording, open_recording
+    from recordings.labels import LABEL_MAP_FILENAME, read_label_map
 
     recording = open_recording(path, color=color, depth=depth)
     info = recording.info
@@ -274,12 +275,17 @@ def replay_source(
         fps=info.fps if info.fps > 0 else 30.0,
         on_close=recording.close,
     )
-    whole_clip = isinstance(recording, ClipRecording) and recording.timeline is None and info.label
-    if whole_clip_truth and whole_clip:
-        # To the end of the last frame, which lasts one frame period (as a sidecar's intervals may).
-        end = info.duration_s + 1.0 / source.fps
-        recording.timeline = Timeline.checked([Interval(0.0, end, info.label)], duration=end,
-                                              source=str(path))
+    if whole_clip_truth and isinstance(recording, ClipRecording) and recording.timeline is None:
+        label = info.label
+        map_path = Path(info.path).parent / LABEL_MAP_FILENAME
+        if label is None and info.action_id is not None and map_path.is_file():
+            # Named by its class's A-number only (an NTU clip, or ours without a sidecar): the folder's
+            # labels.txt names it, as training reads it.
+            label = read_label_map(map_path, site=False).names.get(info.action_id)
+        if label:
+            # To the end of the last frame, which lasts one frame period (as a sidecar's intervals may).
+            end = info.duration_s + 1.0 / source.fps
+            recording.timeline = Timeline.checked([Interval(0.0, end, label)], duration=end, source=str(path))
     source.timeline = recording.timeline
     return source
 

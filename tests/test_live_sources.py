@@ -208,6 +208,20 @@ def test_a_recording_without_frames_is_refused_naming_it(tmp_path):
             replay_source(path, ReplayOptions(realtime=False))
 
 
+def test_a_clip_named_by_its_class_number_replays_its_class_as_truth_for_scoring(tmp_path, shared_data):
+    """`evaluate --stream` on NTU clips labelled by their A-number and the folder's labels.txt, as training
+    reads them: one interval of the class over the whole clip."""
+    clip = tmp_path / "S001C001P001R001A050.skeleton"
+    clip.symlink_to(shared_data / "ntu" / "skeletons" / clip.name)
+    (tmp_path / "labels.txt").write_text("A050\tpunching/slapping other person\n")
+    source = replay_source(clip, ReplayOptions(realtime=False), whole_clip_truth=True)
+    (interval,) = source.timeline.intervals
+    assert interval.label == "punching/slapping other person" and interval.start == 0.0
+    source.open()
+    assert {body.truth for frame in read_to_the_end(source) for body in frame.bodies} == {interval.label}
+    assert replay_source(clip, ReplayOptions(realtime=False)).timeline is None  # the app's replay: none
+
+
 def test_replay_of_a_missing_path_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.skeleton"):
         replay_source(tmp_path / "nothing.skeleton")
