@@ -495,10 +495,30 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     assert results["clips"] == 10 and len(results["per_class"]) == 10
     assert (tmp_path / "eval" / "confusion.png").stat().st_size > 1000
     assert np.asarray(results["confusion"]).sum() == 10
+    # --subset all scores the clips it trained on too, and says so.
+    assert len(loaded.extra["trained_clips"]) > 10
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--subset", "all",
+                 "--out", str(tmp_path / "eval_all")]) == 0
+    assert f"{len(loaded.extra['trained_clips'])} of the" in capsys.readouterr().out
 
     # No view 3 here: the protocol's test subset is empty, and the error says what to do.
     code = main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data)])
     assert code == 2 and "--subset validation" in capsys.readouterr().err
+
+
+def test_a_test_split_drawn_again_over_clips_it_trained_on_is_refused(capsys: pytest.CaptureFixture) -> None:
+    """PKU-MMD's test performances are drawn from the folder: another folder (a full release, one with a
+    performance missing) draws others, some of which the checkpoint trained on."""
+    from training.evaluate import check_not_trained_on
+
+    extra = {"trained_clips": ["0002-L", "0003-M"], "train_config": {"data": {"root": "/data/pkummd"}}}
+    with pytest.raises(DatasetError, match="1 of the 2 test clips drawn from this folder are in m.pt's"):
+        check_not_trained_on(Path("m.pt"), extra, ["0003-M", "0009-R"], "test", "/other/pkummd")
+    check_not_trained_on(Path("m.pt"), extra, ["0003-M", "0009-R"], "all", "/other/pkummd")
+    assert "1 of the 2 clips scored are in m.pt's training set" in capsys.readouterr().out
+    check_not_trained_on(Path("m.pt"), {"train_config": extra["train_config"]}, ["0009-R"], "test", "/other")
+    assert "does not record the clips it trained on" in capsys.readouterr().out
+
 
 
 def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -> None:

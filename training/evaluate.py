@@ -33,6 +33,32 @@ from training.streaming import StreamRun, evaluate_stream
 from training.windows import StreamWindowDataset, WindowDataset
 
 
+def check_not_trained_on(
+    checkpoint: Path, extra: dict, names: list[str], subset: str, root: str | Path
+) -> None:
+    """A split drawn again from --data (PKU-MMD's test performances, N-UCLA's views) holds clips the
+    checkpoint trained on when the folder is not the one it was trained on: other performances give
+    another draw. A test subset that does is refused; any other subset gets a note of how many."""
+    trained = set(extra.get("trained_clips", ()))
+    seen = sorted(set(names) & trained)
+    if seen and subset == "test":
+        raise DatasetError(
+            f"{root}: {len(seen)} of the {len(names)} test clips drawn from this folder are in "
+            f"{checkpoint.name}'s training set (e.g. {seen[:3]}): a folder with other performances draws "
+            "another split. Score the folder it was trained on, or --subset all (which says how many it "
+            "trained on)"
+        )
+    if seen:
+        print(f"note: {len(seen)} of the {len(names)} clips scored are in {checkpoint.name}'s training set: "
+              "their figures flatter it")
+    elif not trained and "train_config" in extra and subset in ("test", "train"):
+        trained_root = Path(extra["train_config"].get("data", {}).get("root") or ".")
+        if Path(root).resolve() != trained_root.resolve():
+            print(f"note: {checkpoint.name} does not record the clips it trained on, and {root} is not the "
+                  f"folder it was trained on ({trained_root}): its {subset!r} split is drawn again from this "
+                  "folder and may hold clips it trained on")
+
+
 def evaluate(
     checkpoint: str | Path,
     *,
@@ -102,6 +128,7 @@ def evaluate(
             )
     else:
         sources = splits.subset(subset)
+        check_not_trained_on(checkpoint, extra, [s.name for s in sources], subset, data_config.root)
     if not sources:
         hint = ""
         if data_config.dataset == "nucla" and subset == "test":
@@ -210,6 +237,7 @@ def evaluate_streams(
                 raise DatasetError(f"{checkpoint} does not record its dataset: --subset {subset} is unknown")
             splits = build_splits(dataclasses.replace(trained.data, root=str(data)))
             names = {s.name for s in splits.subset(subset)}
+            check_not_trained_on(checkpoint, loaded.extra, sorted(names), subset, data)
     out = out or default_results_dir(checkpoint, "stream", subset, data=data)
     return evaluate_stream(checkpoint, str(data), out=out, names=names, hop_s=hop_s, decisions=decisions,
                            alert_classes=alert_classes, engine=engine, threads=threads,

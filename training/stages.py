@@ -346,6 +346,9 @@ def train_stage(
             "dataset": config.data.dataset,
             "protocol": config.data.protocol,
             "validation_clips": [s.name for s in splits.validation],
+            # What it learnt from, by name: an evaluation whose test split is drawn again from another
+            # folder (other performances, another draw) can tell when it holds these (training.evaluate).
+            "trained_clips": [s.name for s in splits.train],
             "train_config": config_to_dict(config),
             "init": str(init) if init else "",  # --init: the network this one started from (provenance)
         },
