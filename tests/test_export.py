@@ -170,6 +170,9 @@ def test_split_of_a_skeleton_only_model_is_refused_before_anything_is_written(
     err = capsys.readouterr().err
     assert "nucla_pose.pt: --split cuts the I3Ds" in err and "export it without --split" in err
     assert not out.exists()
+    # --fp16 converts the I3Ds only: the same (it used to fail after writing the FP32 export).
+    assert main([str(REPO / "training" / "checkpoints" / "nucla_pose.pt"), "-o", str(out), "--fp16"]) == 2
+    assert "export it without --fp16" in capsys.readouterr().err and not out.exists()
 
 
 @pytest.mark.usefixtures("tensorrt_without_lstm")

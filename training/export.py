@@ -309,6 +309,11 @@ def export_checkpoint(
     if split and not metadata.parts:
         raise ValueError(f"{checkpoint_path}: --split cuts the I3Ds (RGB parts) from the pose network and "
                          f"this model has none (skeleton only): export it without --split")
+    if fp16 and not metadata.parts:
+        # Its FP16 graph keeps the I3Ds in FP16 and the rest in FP32: without I3Ds there is nothing to
+        # convert, and TensorRT builds the FP32 graph as it is.
+        raise ValueError(f"{checkpoint_path}: --fp16 converts the I3Ds (RGB parts), and this model has none "
+                         "(skeleton only): export it without --fp16")
     if data_dir is not None:  # before exporting: a data folder that cannot serve says so at once
         crops, skeleton = real_windows(data_dir, metadata, count=people)
         inputs = (f"real NTU windows of {NTU_CHECK_SAMPLE}" if metadata.parts
