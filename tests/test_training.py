@@ -1018,3 +1018,18 @@ def test_evaluate_refuses_options_of_another_mode_instead_of_ignoring_them(argv,
     with pytest.raises(SystemExit) as stop:
         main(["evaluate", *argv])
     assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_another_dataset_scores_a_folder_of_clips(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`--dataset clips` on a PKU-MMD checkpoint: NTU clips of the same interactions, named in labels.txt
+    (its xsub protocol used to be kept and refused: "dataset 'clips' has protocol 'all'")."""
+    clip = tmp_path / "clips" / "S017C003P020R002A055.skeleton"
+    clip.parent.mkdir()
+    clip.symlink_to(shared_data / "ntu" / "skeletons" / clip.name)
+    (clip.parent / "labels.txt").write_text("A055\thugging other person\n")
+    checkpoint = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "pku_interactions.pt"
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--data", str(clip.parent), "--dataset",
+                 "clips", "--subset", "all", "--out", str(tmp_path / "eval"), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "eval" / "results.json").read_text())["clips"] == 1

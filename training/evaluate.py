@@ -83,6 +83,8 @@ def evaluate(
         changes["root"] = str(data)
     if dataset is not None:
         changes["dataset"] = dataset
+        if dataset == "clips" and data_config.dataset != "clips":
+            changes["protocol"] = "all"  # the trained dataset's protocol (xsub, ...) means nothing for clips
     if cache is not None:
         changes["cache"] = cache
     data_config = dataclasses.replace(data_config, **changes)

@@ -280,7 +280,7 @@ def hold_out_sessions(
 
 def clip_splits(data: DataConfig) -> Splits:
     if data.protocol not in ("all", "xview"):
-        raise DatasetError(f"dataset 'clips' has protocol 'all', not {data.protocol!r}")
+        raise DatasetError(f"dataset 'clips' has protocol 'all' (or 'xview'), not {data.protocol!r}")
     clips, unlabelled = read_dataset(data)
     if unlabelled:
         print(f"[clips] {len(unlabelled)} unlabelled clip(s) left out (python -m recordings label): "
