@@ -470,8 +470,12 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     changed.write_text(changed.read_text() + " ")
     os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))
     best = (run / "best.pt").read_bytes()
-    with pytest.raises(StageError, match="holds a pose run for other data, labels, settings .* --restart"):
+    with pytest.raises(StageError, match=r"holds a pose run for other data, labels, settings or starting "
+                                         r"weights \(the data files or starting weights\): --restart"):
         train_stage(longer, "pose")
+    lower = _pose_config(tmp_path, data, **{"epochs.pose": "3", "optim.lr": "0.0003"})
+    with pytest.raises(StageError, match=r"\(optim.lr 0.0005 -> 0.0003; the data files or starting "):
+        train_stage(lower, "pose")
     assert (run / "best.pt").read_bytes() == best
     assert train_stage(longer, "pose", restart=True).epochs_run == 3  # trained again, from epoch 1
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 6  # the log keeps both runs

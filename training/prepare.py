@@ -267,7 +267,7 @@ def prepare_cache(
     bar.close()
     index.sort(key=lambda e: e["name"])
     # Rewritten only when they change: a training run's inputs include the cache's files, and a run
-    # resumed with nothing new to prepare must see the same inputs (training.stages.inputs_fingerprint).
+    # resumed with nothing new to prepare must see the same inputs (training.stages.stage_inputs).
     _write_if_changed(cache / "index.json", json.dumps(index))
     _write_if_changed(cache / "failed.txt", "".join(f"{name}\t{reason}\n" for name, reason in sorted(failed)))
     print(

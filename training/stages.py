@@ -17,7 +17,7 @@ Run folder (`out`):  <out>/<stage>/ config.yaml  metrics.jsonl  best.pt  last.pt
 `best.pt` is a model checkpoint (core.model.checkpoint: the network, its config, class names and
 preprocessing); `state.pt` holds what resuming needs (optimiser, scheduler, scaler, RNG, counters).
 A stage that finds an unfinished `state.pt` continues after its last completed epoch, and a finished one
-is not trained again, unless the state was written for other inputs (`inputs_fingerprint`: data files,
+is not trained again, unless the state was written for other inputs (`stage_inputs`: data files,
 labels, classes, settings, starting weights): then it trains from the start.
 """
 
@@ -28,7 +28,7 @@ import json
 import math
 import time
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -315,14 +315,19 @@ def train_stage(
     optimisation = _Optimisation.for_stage(network, stage, config, process, pretrained)
     train_set, validation_set, sampler, loader = _stage_data(config, stage, splits, net_config, process)
 
-    progress = _Progress(inputs=inputs_fingerprint(config, splits, init))
+    inputs = stage_inputs(config, splits, init)
+    progress = _Progress(inputs=inputs_fingerprint(inputs), summary=inputs_summary(inputs))
     resumed = None
     if state_path.is_file() and not restart:
         resumed = _resume(state_path, network, optimisation, progress.inputs)
         if resumed is None:  # its best.pt may be somebody's result: replaced only when asked to
+            before = torch.load(state_path, map_location="cpu", weights_only=False).get("inputs_summary")
+            changed = what_changed(before, progress.summary)
             raise StageError(f"{out} holds a {stage} run for other data, labels, settings or starting "
-                             "weights: --restart trains it again in its place, or choose another --out")
+                             f"weights{f' ({changed})' if changed else ''}: --restart trains it again in its "
+                             "place, or choose another --out")
     if resumed is not None:
+        resumed.summary = progress.summary
         progress = resumed
         stopped_early = progress.bad_epochs >= config.optim.early_stop_patience
         if progress.finished and progress.epoch < epochs and not stopped_early:
@@ -623,6 +628,7 @@ class _Progress:
     bad_epochs: int = 0  # epochs since validation last improved
     finished: bool = False
     inputs: str = ""  # inputs_fingerprint of what the stage learns from: a rerun on other inputs starts over
+    summary: dict[str, Any] = field(default_factory=dict)  # inputs_summary: what changed, when refused
 
     def judge(self, validation: dict[str, float]) -> bool:
         """Count one more epoch's validation; True if it is the best so far (ties: the lower loss)."""
@@ -777,6 +783,7 @@ def _save_state(path: Path, network: nn.Module, optimisation: _Optimisation, pro
         "bad_epochs": progress.bad_epochs,
         "finished": progress.finished,
         "inputs": progress.inputs,
+        "inputs_summary": progress.summary,
     }
     partial = path.with_suffix(".tmp")
     torch.save(state, partial)
@@ -807,10 +814,10 @@ def _resume(path: Path, network: nn.Module, optimisation: _Optimisation, inputs:
 RUN_CONTROL = ("out", "progress", "workers", "device", "epochs", "decisions")
 
 
-def inputs_fingerprint(config: TrainConfig, splits: Splits, init: str | Path | None) -> str:
-    """A digest of what a stage learns from: the settings (less RUN_CONTROL), the classes, the split,
-    and the size and time of every file it reads (data folders, label map, cache, --init, teacher).
-    Stat-only: 57,000 NTU files take about a second."""
+def stage_inputs(config: TrainConfig, splits: Splits, init: str | Path | None) -> dict[str, Any]:
+    """What a stage learns from: the settings (less RUN_CONTROL), the classes, the split, and the size and
+    time of every file it reads (data folders, label map, cache, --init, teacher). Stat-only: 57,000 NTU
+    files take about a second."""
     settings = {k: v for k, v in config_to_dict(config).items() if k not in RUN_CONTROL}
     data = config.data
     # Data folders are read less what the run writes itself (its states, checkpoints, crop cache); the
@@ -826,9 +833,39 @@ def inputs_fingerprint(config: TrainConfig, splits: Splits, init: str | Path | N
     files += [Path(given) for given in (init, config.distill.teacher) if given and Path(given).is_file()]
     stamps = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     split = {name: [(s.name, s.label) for s in getattr(splits, name)] for name in ("train", "validation")}
-    text = json.dumps({"settings": settings, "classes": splits.class_names, "split": split, "files": stamps},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return {"settings": settings, "classes": splits.class_names, "split": split, "files": stamps}
+
+
+def inputs_fingerprint(inputs: dict[str, Any]) -> str:
+    """A digest of `stage_inputs`: a state written for other inputs is not resumed."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def inputs_summary(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Kept in state.pt to say what changed when a rerun is refused: the settings, and a digest of each
+    other part (the file list of a large dataset is megabytes)."""
+    return {"settings": json.loads(json.dumps(inputs["settings"], default=str)),
+            **{part: inputs_fingerprint({part: inputs[part]}) for part in ("classes", "split", "files")}}
+
+
+def what_changed(before: dict[str, Any] | None, now: dict[str, Any]) -> str:
+    """'optim.lr 0.001 -> 0.0003; the data files' between two `inputs_summary`s ('' when unknown)."""
+    if not before:
+        return ""
+
+    def flat(settings: dict, prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in settings.items():
+            nested = isinstance(value, dict)
+            out.update(flat(value, f"{prefix}{key}.") if nested else {f"{prefix}{key}": value})
+        return out
+
+    old, new = flat(before["settings"]), flat(now["settings"])
+    changes = [f"{key} {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(old.keys() | new.keys())
+               if old.get(key) != new.get(key)]
+    names = {"classes": "the classes", "split": "the split", "files": "the data files or starting weights"}
+    changes += [names[part] for part in names if before.get(part) != now.get(part)]
+    return "; ".join(changes)
 
 
 def train_all(
