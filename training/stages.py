@@ -17,8 +17,9 @@ Run folder (`out`):  <out>/<stage>/ config.yaml  metrics.jsonl  best.pt  last.pt
 `best.pt` is a model checkpoint (core.model.checkpoint: the network, its config, class names and
 preprocessing); `state.pt` holds what resuming needs (optimiser, scheduler, scaler, RNG, counters).
 A stage that finds an unfinished `state.pt` continues after its last completed epoch, and a finished one
-is not trained again, unless the state was written for other inputs (`stage_inputs`: data files,
-labels, classes, settings, starting weights): then it trains from the start.
+is not trained again (given more epochs than it ended at, not by early stopping, it continues), unless the
+state was written for other inputs (`stage_inputs`: data files, labels, classes, settings, starting
+weights): then it is refused, saying what changed, until --restart trains it from the start.
 """
 
 from __future__ import annotations
