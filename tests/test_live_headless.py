@@ -465,6 +465,17 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
         time.sleep(0.05)  # the handler runs between bytecodes of this thread, here
     assert held == [signal.SIGTERM] and signal.getsignal(signal.SIGTERM) is before
 
+    def close_the_window(signum, frame):
+        pass
+
+    with _signals_held(then=close_the_window):  # built: the window's own handlers take over
+        pass
+    assert signal.getsignal(signal.SIGTERM) is close_the_window
+    signal.signal(signal.SIGTERM, before)
+    with pytest.raises(RuntimeError), _signals_held(then=close_the_window):
+        raise RuntimeError("the window could not be built")
+    assert signal.getsignal(signal.SIGTERM) is before  # failed: the handlers before come back
+
 
 @pytest.mark.parametrize(("options", "says"), [
     (["--headless", "--screenshot", "shot.png"], "--screenshot saves a view of the window"),

@@ -354,7 +354,7 @@ def train_stage(
             "validation_clips": [s.name for s in splits.validation],
             # What it learnt from, by name: an evaluation whose test split is drawn again from another
             # folder (other performances, another draw) can tell when it holds these (training.evaluate).
-            "trained_clips": [s.name for s in splits.train],
+            "trained_clips": sorted({s.name for s in splits.train}),  # PKU-MMD: both body orders, one name
             "train_config": config_to_dict(config),
             "init": str(init) if init else "",  # --init: the network this one started from (provenance)
         },
