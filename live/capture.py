@@ -349,8 +349,10 @@ class Capture:
                 if frame is None:
                     continue
                 received = time.monotonic()
-                if self.paused:
-                    self._last_index = frame.index  # frames passed over while paused are not drops
+                # A sensor runs on while paused: its frames are passed over (not drops). A replay stops
+                # its clock instead, and a frame it handed over as pause was pressed still goes in.
+                if self.paused and not self.source.stops_when_paused:
+                    self._last_index = frame.index
                     continue
                 entry = self.accept(frame, received)
                 if entry is not None and self._lockstep is not None:

@@ -185,6 +185,7 @@ class KinectSource:
     """
 
     name = "kinect"
+    stops_when_paused = False  # a sensor keeps sending; paused, the capture thread discards its frames
 
     def __init__(
         self,

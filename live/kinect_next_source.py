@@ -117,6 +117,7 @@ class KinectNextSource:
     """Live Kinect v2 colour + bodies (+ depth) through kinect-next. `connected` is False while unplugged."""
 
     name = "kinect"
+    stops_when_paused = False  # a sensor keeps sending; paused, the capture thread discards its frames
 
     def __init__(
         self,

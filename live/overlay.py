@@ -1,5 +1,6 @@
 """The Qt window: the video with skeletons and part boxes, a panel per person, and a status line.
 
+    | ALERT person 1: fall_down 91% at 14:02:11 (+1 earlier)   [Acknowledge]   |  (until acknowledged)
     +---------------------------------------------+----------------------------+
     | video (pyqtgraph ImageItem, row-major)      | person 1  [L] [R] [body]   |
     |   skeletons, part boxes (width = attention) |           ===  ==  =====   |
@@ -15,9 +16,10 @@ The GUI thread only draws: a QTimer at 30 fps copies the newest frame out of the
 resolution), drains the hops the worker published and redraws. It never waits on the capture or
 recognition threads, nor on a disk (a stopped recording is finalised on the recorder's thread). The
 image is whatever the capture thread let through (--privacy: faces already blurred, or no image at
-all). Alerts are raised from the hops drained here and delivered on their own threads. Keys: space
-pauses, r starts / stops recording, 3 shows / hides the 3D room (live/room3d.py, right column), q or
-Esc quits.
+all). Alerts are raised from the hops drained here and delivered on their own threads; the window
+shows them in a red bar above the video until someone acknowledges them (a, or the bar's button).
+Keys: space pauses, r starts / stops recording, 3 shows / hides the 3D room (live/room3d.py, right
+column), a acknowledges the alerts shown, q or Esc quits.
 
 Recording for a class: the box lists the site's classes (labels.txt in the record folder, or --labels;
 --label preselects one, a new name included); keys F1-F9 choose one (the digits belong to the 3D
@@ -36,6 +38,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +55,7 @@ from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
 from live import room3d  # noqa: E402
-from live.headless import AlertDispatcher  # noqa: E402
+from live.headless import Alert, AlertDispatcher  # noqa: E402
 from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
 from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
@@ -253,11 +256,12 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
 
 
 def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None, label: str, scale: float,
-               labels_drawn: list[tuple[int, int, int, int]] | None = None) -> None:
+               labels_drawn: list[tuple[int, int, int, int]] | None = None, text_scale: float = 1.0) -> None:
     """Write a person's top action above their head (in place). Labels go on after every skeleton
     (`LiveWindow._draw_people`) so that no one's bones cross another's words. `labels_drawn`: the label
     boxes (x0, y0, x1, y1) already written in this image; this one goes up until it covers none of
-    them (two people side by side would write over each other), then joins."""
+    them (two people side by side would write over each other), then joins. `text_scale`: how much larger
+    than at full size to write, so that a label stays readable when the window shows the video smaller."""
     pixels = pixels * scale
     visible = np.isfinite(pixels).all(1)
     if not visible.any():
@@ -268,16 +272,17 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         text, ink = f"{label}: no action", NO_ACTION_GREY  # nothing is happening: said quietly
     elif decision is not None:
         text = f"{label}: {decision.topk[0][0]} {decision.topk[0][1] * 100:.0f}%"
-    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-    x, y = int(head[0] - width / 2), int(head[1] - 14)
+    size, thickness, pad = 0.5 * text_scale, max(1, round(text_scale)), round(4 * text_scale)
+    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)
+    x, y = int(head[0] - width / 2), int(head[1] - 3.5 * pad)
     taken = labels_drawn if labels_drawn is not None else []
-    box = (x - 3, y - height - 4, x + width + 3, y + 4)
+    box = (x - pad, y - height - pad, x + width + pad, y + pad)
     while any(_overlap(box, other) for other in taken):
-        y -= height + 10
-        box = (x - 3, y - height - 4, x + width + 3, y + 4)
+        y -= height + 2 * pad + 2
+        box = (x - pad, y - height - pad, x + width + pad, y + pad)
     taken.append(box)
     cv2.rectangle(image, box[:2], box[2:], (0, 0, 0), -1)
-    cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink, 1, cv2.LINE_AA)
+    cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, ink, thickness, cv2.LINE_AA)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -323,8 +328,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem()
         self.view.addItem(self.image)
-        self.banner = pg.TextItem(color=(255, 80, 80), anchor=(0.5, 0.5))
+        # "paused", "end of replay", "sensor disconnected": large, on a dark box, in screen pixels.
+        self.banner = pg.TextItem(anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 190))
+        banner_font = QtGui.QFont()
+        banner_font.setPointSize(20)
+        banner_font.setBold(True)
+        self.banner.setFont(banner_font)
         self.banner.setZValue(20)
+        self.banner.hide()
         self.view.addItem(self.banner)
         shape = pipeline.source.color_shape or (1080, 1920)
         # Every n-th pixel copied out of the ring (cheap), then resized to exactly DISPLAY_WIDTH.
@@ -403,9 +414,29 @@ class LiveWindow(QtWidgets.QMainWindow):
             labelling.addWidget(button)
         self._marking_note = ""  # the last marking message (refused mark, ...)
 
+        # Alerts raised while the window is open stay in this bar until someone acknowledges them: a
+        # nurse who looks away misses nothing (the status line's messages come and go).
+        self._unacknowledged: deque[str] = deque(maxlen=50)  # the newest, for the bar and its tooltip
+        self._unacknowledged_count = 0  # all of them (a bar nobody answers for a night stays bounded)
+        self.alert_bar = QtWidgets.QFrame()
+        self.alert_bar.setStyleSheet("QFrame {background: #b3261e} QLabel {color: white; font-size: 16px;"
+                                     " font-weight: bold; padding: 4px}")
+        self.alert_text = QtWidgets.QLabel()
+        acknowledge_button = QtWidgets.QPushButton("Acknowledge [a]")
+        acknowledge_button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        acknowledge_button.setStyleSheet("QPushButton {background: #fff; color: #b3261e; font-weight: bold;"
+                                         " padding: 4px 12px}")
+        acknowledge_button.clicked.connect(self.acknowledge_alerts)
+        alert_row = QtWidgets.QHBoxLayout(self.alert_bar)
+        alert_row.setContentsMargins(4, 2, 4, 2)
+        alert_row.addWidget(self.alert_text, 1)
+        alert_row.addWidget(acknowledge_button)
+        self.alert_bar.hide()
+
         central = QtWidgets.QWidget()
         main = QtWidgets.QVBoxLayout(central)
         main.setContentsMargins(4, 4, 4, 4)
+        main.addWidget(self.alert_bar)
         main.addWidget(splitter, 1)
         main.addLayout(bottom)
         main.addLayout(labelling)
@@ -432,7 +463,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             for decision in hop.decisions:
                 self._decisions[decision.tracking_id] = decision
             if self.alerts is not None:
-                self.alerts.update(hop)
+                for alert in self.alerts.update(hop):
+                    self._unacknowledged.append(self._alert_text(alert))
+                    self._unacknowledged_count += 1
+        self._update_alert_bar()
         latest = self.pipeline.latest_image(self._step)
         if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
             entry, image = latest
@@ -481,9 +515,15 @@ class LiveWindow(QtWidgets.QMainWindow):
             else:
                 panel.show_waiting(label, body.tracking_id)
         labels_drawn: list[tuple[int, int, int, int]] = []
+        text_scale = self.label_scale()
         for pixels, decision, label in labels:  # after every skeleton: no bone crosses the words
-            draw_label(image, pixels, decision, label, self._scale, labels_drawn)
+            draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale)
         self.nobody.setVisible(not order)
+
+    def label_scale(self) -> float:
+        """How much larger than at full size to write the people's labels: the video shown smaller than
+        it is drawn (a small window) would shrink them past reading. Image pixels per screen pixel, 1-3."""
+        return min(3.0, max(1.0, float(self.view.viewPixelSize()[0])))
 
     # ---- the 3D room (live/room3d.py) ------------------------------------------------------
 
@@ -542,9 +582,6 @@ class LiveWindow(QtWidgets.QMainWindow):
             return "  -  " if value is None else f"{value * 1000:4.0f} ms"
 
         parts = []
-        if self.alerts is not None and self.alerts.alerts:
-            last = self.alerts.alerts[-1]
-            parts.append(f"ALERT {last.action} ({len(self.alerts.alerts)})")
         if stats.recording:
             parts.append(f"REC {stats.recording}")
         if stats.saving:
@@ -570,14 +607,16 @@ class LiveWindow(QtWidgets.QMainWindow):
         if text != self.status.text():
             self.status.setText(text)
             self.status.setToolTip("  |  ".join([*parts, f"engine {stats.engine}"]))
-        banner = ""
+        banner, ink = "", (255, 255, 255)
         if not stats.connected and not self.pipeline.ended:
-            banner = "sensor disconnected - waiting for it to return"
+            banner, ink = "sensor disconnected - waiting for it to return", (255, 110, 100)
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:
             banner = "paused"
-        self.banner.setText(banner)
+        if banner != self.banner.toPlainText():
+            self.banner.setText(banner, ink)
+            self.banner.setVisible(bool(banner))
         self.pause_button.setText("Resume [space]" if stats.paused else "Pause [space]")
         self.record_button.setText("Stop recording [r]" if stats.recording else "Record [r]")
         self._update_marking()
@@ -599,7 +638,32 @@ class LiveWindow(QtWidgets.QMainWindow):
             text += f"  ·  {self._marking_note}"
         self.marking.setText(text)
 
+    def _alert_text(self, alert: Alert) -> str:
+        when = time.strftime("%H:%M:%S", time.localtime(alert.time))
+        where = f"{alert.room}: " if alert.room else ""
+        return (f"ALERT  {where}person {self.person_number(alert.person)}: {alert.action} "
+                f"{alert.probability * 100:.0f}% at {when}")
+
+    def _update_alert_bar(self) -> None:
+        if not self._unacknowledged_count:
+            self.alert_bar.hide()
+            return
+        earlier = self._unacknowledged_count - 1
+        text = self._unacknowledged[-1] + (f"   (+{earlier} earlier)" if earlier else "")
+        if text != self.alert_text.text():
+            self.alert_text.setText(text)
+            self.alert_text.setToolTip("\n".join(self._unacknowledged))
+        self.alert_bar.show()
+
     # ---- controls -------------------------------------------------------------------------
+
+    def acknowledge_alerts(self) -> None:
+        """Key a, or the bar's button: the alerts shown have been seen; the bar goes until the next."""
+        if self._unacknowledged_count:
+            log.info("%d alert(s) acknowledged in the window", self._unacknowledged_count)
+            self._unacknowledged.clear()
+            self._unacknowledged_count = 0
+        self._update_alert_bar()
 
     def toggle_pause(self) -> None:
         self.pipeline.set_paused(not self.pipeline.paused)
@@ -661,6 +725,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.toggle_recording()
         elif key == QtCore.Qt.Key.Key_3:
             self.toggle_room3d()
+        elif key == QtCore.Qt.Key.Key_A:
+            self.acknowledge_alerts()
         elif QtCore.Qt.Key.Key_F1 <= key <= QtCore.Qt.Key.Key_F9:
             self.choose_class(key - QtCore.Qt.Key.Key_F1 + 1)
         elif key == QtCore.Qt.Key.Key_S:

@@ -8,6 +8,8 @@ Every source gives timestamped `core.frame.Frame`s behind one small interface (`
     close() -> None
     name, connected, camera, color_shape, fps
     set_paused(paused)                replays and the simulator stop their clock; a sensor cannot
+    stops_when_paused                 True for those; False for a sensor, whose frames the capture
+                                      thread reads and discards while paused
 
 Paced sources (the simulator, replays in real time) behave like a sensor: they run on their own
 clock and never wait for a late reader; a frame whose time has passed by more than one frame period
@@ -65,6 +67,7 @@ class Source(Protocol):
     camera: ColorCamera | None  # colour camera model when the source knows it
     color_shape: tuple[int, int] | None  # (height, width) of colour images; None for skeleton only
     fps: float  # nominal frame rate
+    stops_when_paused: bool  # set_paused stops its frames (replays, simulator); a sensor runs on
 
     def open(self) -> None: ...
 
@@ -123,6 +126,8 @@ class FrameStream:
     `frames()` must return a fresh iterator over the recording each time it is called (a loop calls
     it again). Used by the replay sources and the simulator.
     """
+
+    stops_when_paused = True  # the pacer's clock stops: no frame is due, none is lost
 
     def __init__(
         self,

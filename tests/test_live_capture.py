@@ -170,6 +170,29 @@ def test_capture_never_waits_for_a_stuck_recorder():
     assert times == sorted(times)
 
 
+def test_a_replay_paused_just_after_handing_over_a_frame_loses_no_frame():
+    """Pause pressed between the source's read and the capture thread's look at `paused`: a replay's
+    frame is not passed over as a sensor's would be (the replay would never show or score it)."""
+    def frames():
+        for i in range(10):
+            if i == 3:  # the click lands while frame 3 is on its way to the capture thread
+                capture.source.set_paused(True)
+                capture.paused = True
+            yield frame(i)
+
+    capture, ring, _ = make_capture([])
+    capture.source._make_frames = frames
+    capture.source.open()
+    capture.start()
+    time.sleep(0.2)
+    assert ring.written == 4  # frames 0-3; nothing after while paused
+    capture.source.set_paused(False)
+    capture.paused = False
+    assert capture.ended.wait(5.0)
+    capture.stop()
+    assert ring.written == 10 and capture.counters.dropped == 0
+
+
 def test_capture_reports_a_failing_source_instead_of_dying_silently():
     class Broken:
         name, fps, connected, camera, color_shape = "broken", 30.0, True, None, None

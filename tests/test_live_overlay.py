@@ -96,6 +96,29 @@ def test_labels_of_people_side_by_side_do_not_cover_each_other():
     assert second[3] <= first[1]  # ... so the second label sits above the first
 
 
+def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot, tiny_model):
+    image = np.zeros((360, 640, 3), np.uint8)
+    body = person(5, 0.0, 0.0)
+    boxes: list[tuple[int, int, int, int]] = []
+    for text_scale in (1.0, 2.0):
+        draw_label(image, body.joints_color, None, "person 1", 1.0, boxes, text_scale)
+    normal, larger = boxes
+    assert larger[2] - larger[0] > 1.8 * (normal[2] - normal[0])
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.label_scale() == 1.0  # 1500 px wide: the 960 px video is shown at least at full size
+    window.resize(700, 420)
+    qtbot.waitUntil(lambda: window.label_scale() > 1.5, timeout=5000)
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
 def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     from live.overlay import PersonPanel
 
@@ -292,8 +315,18 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     window.show()
     qtbot.waitUntil(lambda: len(alerts.alerts) >= 2, timeout=20000)
     assert {a.person for a in alerts.alerts} == {11, 12}
+    pipeline.set_paused(True)  # no more hops: the alerts so far are all there will be
     window.refresh()
-    assert "ALERT" in window.status.text()
+    # Shown in a bar that stays until acknowledged, by person number (1, 2), not tracking id.
+    assert window.alert_bar.isVisible()
+    text = window.alert_text.text()
+    assert text.startswith("ALERT  person ") and "11" not in text.split(":")[0]
+    assert text.endswith(f"(+{len(alerts.alerts) - 1} earlier)")
+    for _ in range(3):
+        window.refresh()
+    assert window.alert_bar.isVisible() and window.alert_text.text() == text
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
+    assert not window.alert_bar.isVisible()
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
     alerts.close()
