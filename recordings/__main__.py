@@ -21,6 +21,7 @@ yet met a real Kinect Studio file.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections import Counter
@@ -513,7 +514,7 @@ def cmd_view(args: argparse.Namespace) -> int:
             count = render_to(frames, Path(args.out), fps, args.width)
             print(f"wrote {count} frames to {args.out}")
         elif isinstance(recording, ClipRecording):
-            _view_and_mark_clip(recording, frames, fps, args)
+            return _view_and_mark_clip(recording, frames, fps, args)
         else:
             _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
     return 0
@@ -530,8 +531,9 @@ def _has_depth(path: Path) -> bool:
 
 
 def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: float,
-                        args: argparse.Namespace) -> None:
-    """The clip in a window whose keys mark intervals into its sidecar (recordings/marking.py)."""
+                        args: argparse.Namespace) -> int:
+    """The clip in a window whose keys mark intervals into its sidecar (recordings/marking.py); 1 when
+    the mark open as the window closed could not be saved (it is printed, to be added by hand)."""
     from recordings.marking import view_and_mark  # Qt only for the window
 
     labels = ClipLabels.open(recording.paths.skeleton, args.labels)
@@ -544,6 +546,14 @@ def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: 
     if marker.saved:
         print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked")
         print("\n".join(labels.listing()))
+    if (lost := marker.lost_at_close) is not None:
+        label_map = f" --labels {shlex.quote(str(args.labels))}" if args.labels else ""
+        print(f"{labels.sidecar_path}: the mark open when the window closed was {marker.message}\n"
+              f"  to add it once that is settled: python -m recordings label "
+              f"{shlex.quote(str(recording.paths.skeleton))}{label_map} --class {shlex.quote(lost.label)} "
+              f"--from {lost.start:.2f} --to {lost.end:.2f}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # ---- label ------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ Each finished interval is written to the sidecar as soon as it is marked (record
 closing the window, or a crash, loses at most a mark in progress; closing with a mark open ends it at
 the frame on screen. Marks are scene-wide (whoever is in view); `python -m recordings label --person`
 gives one person's. The window shows whatever the clip had already, and refuses a mark that overlaps
-one of them (the message is on screen).
+one of them (the message is on screen; a mark refused as the window closes is printed after it, with
+the command that adds it once the overlap is settled).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class ClipMarker:
         self.paused = False
         self.message = ""
         self.saved = 0  # intervals written by this window
+        self.lost_at_close: Interval | None = None  # the mark open at closing, refused (why: `message`)
 
     def handle(self, key: str) -> bool:
         """One key ('1'..'9', 's', 'e', 'u', ' '); False when it means nothing here."""
@@ -97,18 +99,19 @@ class ClipMarker:
             return False
         return True
 
-    def _store(self, interval: Interval | None) -> None:
+    def _store(self, interval: Interval | None) -> bool:
         if interval is None:
-            return
+            return True
         try:
             self.labels.add(interval.label, interval.start, interval.end)
             self.labels.save()
         except (ValueError, OSError) as error:
             self.message = f"not saved: {error}"
             self.marker.intervals.remove(interval)
-            return
+            return False
         self.saved += 1
         self.message = f"saved {interval.label} {interval.start:.2f}-{interval.end:.2f} s"
+        return True
 
     def undo(self) -> None:
         dropped = self.marker.undo()
@@ -125,7 +128,9 @@ class ClipMarker:
     def finish(self) -> None:
         """The window closes: a mark in progress ends at the frame on screen."""
         if self.marker.opened is not None:
-            self._store(self.marker.end(self.now))
+            interval = self.marker.end(self.now)
+            if not self._store(interval):
+                self.lost_at_close = interval
 
     def legend(self) -> str:
         keys = "  ".join(f"{n}:{name}" for n, name in enumerate(self.classes[:9], start=1))

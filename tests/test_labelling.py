@@ -272,6 +272,46 @@ def test_a_mark_that_overlaps_is_refused_on_screen(tmp_path: Path) -> None:
     assert not marker.handle("x")
 
 
+def test_a_mark_refused_as_the_window_closes_is_printed_with_the_command_that_adds_it(
+        tmp_path: Path, qtbot, monkeypatch, capsys) -> None:
+    import shlex
+
+    from recordings import marking
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 1.0, 2.0)
+    labels.save()
+
+    def user(frames, labels, classes, draw, fps, title, start_time=0.0):  # what a user does in the window
+        marker = marking.ClipMarker(labels, classes)
+        window = marking.MarkingWindow(frames, marker, draw, 0.001, title, start_time)
+        qtbot.addWidget(window)
+        window.timer.stop()
+        for _ in range(6):  # 0.5 s
+            window.advance()
+        qtbot.keyClick(window, "s")
+        for _ in range(10):  # 1.5 s: inside the interval already there
+            window.advance()
+        window.close()  # the open mark ends here, and overlaps
+        return marker
+
+    monkeypatch.setattr(marking, "view_and_mark", user)
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert main(["view", str(clip)]) == 1
+    err = capsys.readouterr().err
+    assert "the mark open when the window closed was not saved" in err and "overlaps" in err
+    command = shlex.split(err.splitlines()[-1].split(": ", 1)[1])
+    assert command[:4] == ["python", "-m", "recordings", "label"]
+    labels = ClipLabels.open(clip)
+    labels.intervals = []  # the overlap settled: the earlier interval was wrong
+    labels.save()
+    assert main(command[3:]) == 0
+    assert read_sidecar(clip.with_suffix(".json")).timeline.to_json() == [
+        {"start": 0.5, "end": 1.5, "label": "patient fell"}]
+
+
 def test_an_ntu_clip_lists_the_class_its_name_gives(shared_data: Path, capsys) -> None:
     # NTU's own clips have no sidecar: "(no label)" would hide that A011 is "reading".
     clip = shared_data / "ntu" / "skeletons" / "S001C001P001R001A011.skeleton"
