@@ -207,8 +207,10 @@ def format_table(runs: list[Run]) -> str:
             mine.sort(key=lambda r: r.seed)
             cells.append(" / ".join(f"{100 * r.top1:.1f}" for r in mine) or "-")
             cells.append(summary([r.top1 for r in mine]) if mine else "-")
-        both = [r.top1 for r in runs if r.tag == tag]
-        lines.append(f"| {tag} | {' | '.join(cells)} | {summary(both)} |")
+        mine = [r for r in runs if r.tag == tag]
+        # Over both directions only when both ran: one direction alone is already in its own column.
+        both = summary([r.top1 for r in mine]) if len({r.direction for r in mine}) == len(DIRECTIONS) else "-"
+        lines.append(f"| {tag} | {' | '.join(cells)} | {both} |")
     return "\n".join(lines)
 
 

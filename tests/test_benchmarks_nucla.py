@@ -64,6 +64,16 @@ def test_crossview_runs_both_directions_and_reuses_finished_runs(
     assert "| tiny, seeds 0+1 averaged |" in capsys.readouterr().out
 
 
+def test_the_table_gives_both_directions_only_when_both_ran() -> None:
+    def run(train_view: int, seed: int, top1: float):
+        return crossview.Run("gcn", train_view, 3 - train_view, seed, top1, 0.9, 10, 1.0)
+
+    one_way = crossview.format_table([run(1, 0, 0.80), run(1, 1, 0.82)]).splitlines()[-1]
+    assert one_way == "| gcn | 80.0 / 82.0 | 81.0 ± 1.4 (80.0-82.0) | - | - | - |"
+    both = crossview.format_table([run(1, 0, 0.80), run(2, 0, 0.84)]).splitlines()[-1]
+    assert both.endswith("| 82.0 ± 2.8 (80.0-84.0) |")
+
+
 def test_crossview_subject_folds_test_every_folds_subjects_unseen(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
