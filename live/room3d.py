@@ -56,6 +56,9 @@ BACKGROUND = (14, 16, 30)  # dark blue: told apart from the window's grey in scr
 # would be harder to read than one a centimetre off.
 FLOOR_MOVE_M = 0.02
 FLOOR_TURN_DEG = 1.0
+_BOTTOM = QtCore.Qt.AlignmentFlag.AlignBottom
+LABEL_ALIGNMENT = {"left": QtCore.Qt.AlignmentFlag.AlignLeft | _BOTTOM,
+                   "right": QtCore.Qt.AlignmentFlag.AlignRight | _BOTTOM}
 
 
 def unavailable_reason() -> str | None:
@@ -93,22 +96,51 @@ class PersonView:
         return "" if self.part is None else f"{PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
 
-LABEL_CLEARANCE_M = (0.8, 0.15)  # a label this close to another one (across, up) would overlap it
+LABEL_RAISE_M = 0.05  # a label covering another one goes up in steps of this much
+LABEL_MAX_RAISE_M = 3.0
 
 
-def stacked_label_positions(anchors: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Where each person's label goes: at its anchor (just above the attended part), raised by a line
-    while it would sit on an earlier one. People standing side by side (a hug, a nurse at the bed) would
-    otherwise have their labels printed over each other."""
-    placed: list[np.ndarray] = []
-    across, up = LABEL_CLEARANCE_M
-    for anchor in anchors:
+@dataclass(frozen=True)
+class LabelPlace:
+    """Where a label is drawn: `position` (room coordinates) is its bottom-`side` point on screen."""
+
+    position: np.ndarray
+    side: str  # "left": the text starts at the point; "right": it ends there
+    box: tuple[float, float, float, float]  # (x0, y0, x1, y1) view pixels
+
+
+def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, float]],
+                 camera: ViewCamera) -> list[LabelPlace]:
+    """Where each person's label goes, worked out on the panel's pixels (what a reader sees): starting at
+    its anchor (just above the attended part; beside the body rather than across it), ending there where
+    it would run off the panel's right edge, and raised while its box would cover an earlier label's.
+    People side by side (a hug, a nurse at the bed), or one behind the other as the view is turned,
+    would otherwise have their labels printed over each other. `sizes`: each label's (width, height)
+    in view pixels."""
+    placed: list[LabelPlace] = []
+    for anchor, (width, height) in zip(anchors, sizes, strict=True):
         position = np.array(anchor, dtype=np.float64)
-        while any(np.linalg.norm(position[:2] - other[:2]) < across and abs(position[2] - other[2]) < up
-                  for other in placed):
-            position[2] += up
-        placed.append(position)
+        for _ in range(int(LABEL_MAX_RAISE_M / LABEL_RAISE_M)):
+            place = _label_at(position, width, height, camera)
+            if place is None or not any(_covers(place.box, other.box) for other in placed):
+                break
+            position = position + np.array([0.0, 0.0, LABEL_RAISE_M])
+        placed.append(place or LabelPlace(position, "left", (np.nan,) * 4))
     return placed
+
+
+def _label_at(position: np.ndarray, width: float, height: float, camera: ViewCamera) -> LabelPlace | None:
+    (u, v), in_front = camera.project(position)
+    if not in_front:
+        return None
+    side, x0 = "left", u
+    if x0 + width > camera.width:
+        side, x0 = "right", u - width
+    return LabelPlace(position, side, (x0, v - height, x0 + width, v))
+
+
+def _covers(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 class RoomModel:
@@ -230,12 +262,13 @@ class Room3DPanel(QtWidgets.QWidget):
         self.view.addItem(self.grid)
         self.view.addItem(self.field_of_view)
         self.bones, self.markers, self.labels = [], [], []
+        self._label_font = QtGui.QFont("Sans", 9)
         for _ in range(max_people):
             bones = gl.GLLinePlotItem(mode="lines", width=4, antialias=True)
             marker = gl.GLScatterPlotItem(pxMode=False)
             # Markers are translucent: the hand under them stays visible.
             marker.setGLOptions("translucent")
-            label = gl.GLTextItem(font=QtGui.QFont("Sans", 9))
+            label = gl.GLTextItem(font=self._label_font)
             for item in (bones, marker, label):
                 item.setVisible(False)
                 self.view.addItem(item)
@@ -296,9 +329,10 @@ class Room3DPanel(QtWidgets.QWidget):
         if self.model.observe(bodies):
             self._draw_scenery()
         people = self.model.people(bodies[: len(self.bones)], decisions, colour_of)
-        anchors = [p.marker + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people  # over the marker
-                   if len(p.bones) > 0 and p.marker is not None]
-        places = iter(stacked_label_positions(anchors))
+        labelled = [p for p in people if len(p.bones) > 0 and p.marker is not None]
+        anchors = [p.marker + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in labelled]  # over the marker
+        sizes = [self._label_size(p.label) for p in labelled]
+        places = iter(place_labels(anchors, sizes, self.view_camera()))
         for i, (bones, marker, label) in enumerate(zip(self.bones, self.markers, self.labels, strict=True)):
             person = people[i] if i < len(people) else None
             drawn = person is not None and len(person.bones) > 0
@@ -313,5 +347,13 @@ class Room3DPanel(QtWidgets.QWidget):
                 # The marker grows with the weight: 0.1 m across for no attention, 0.5 m for all of it.
                 size = 0.1 + 0.4 * person.weight
                 marker.setData(pos=person.marker[None], size=size, color=(*rgb, 0.45))
-                label.setData(pos=next(places), text=person.label, color=QtGui.QColor(*person.colour))
+                place = next(places)
+                label.setData(pos=place.position, text=person.label, color=QtGui.QColor(*person.colour),
+                              alignment=LABEL_ALIGNMENT[place.side])
         return people
+
+    def _label_size(self, text: str) -> tuple[float, float]:
+        """A label's (width, height) in device pixels, as GLTextItem measures it to align it."""
+        rect = QtGui.QFontMetrics(self._label_font).tightBoundingRect(text)
+        ratio = self.view.devicePixelRatioF()
+        return rect.width() * ratio, rect.height() * ratio

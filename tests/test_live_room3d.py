@@ -75,12 +75,30 @@ def test_people_mark_the_attended_part_with_its_weight() -> None:
 
 
 def test_labels_of_people_side_by_side_are_stacked_not_printed_over_each_other() -> None:
-    hug = [np.array([0.0, 2.0, 1.2]), np.array([0.3, 2.1, 1.25]), np.array([0.2, 2.0, 1.3])]
-    across_the_room = np.array([3.0, 2.0, 1.2])
-    first, second, third, far = room3d.stacked_label_positions([*hug, across_the_room])
-    np.testing.assert_array_equal(first, hug[0])
-    assert second[2] >= first[2] + 0.15 - 1e-9 and third[2] >= second[2] + 0.15 - 1e-9
-    np.testing.assert_array_equal(far, across_the_room)  # nobody near: where it was
+    camera = room3d.Orbit().view_camera(400, 300)
+    hug = [np.array([0.0, 2.8, 1.2]), np.array([0.2, 2.9, 1.25]), np.array([0.1, 2.8, 1.3])]
+    across_the_room = np.array([-2.0, 2.8, 1.2])
+    size = (90.0, 12.0)
+    first, second, third, far = room3d.place_labels([*hug, across_the_room], [size] * 4, camera)
+    np.testing.assert_array_equal(first.position, hug[0])
+    boxes = [first.box, second.box, third.box]
+    for i, a in enumerate(boxes):  # raised until no two boxes share a pixel
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+    assert second.position[2] > hug[1][2] and third.position[2] > hug[2][2]
+    np.testing.assert_array_equal(far.position, across_the_room)  # nobody near on screen: where it was
+    assert all(p.side == "left" for p in (first, second, third, far))
+
+
+def test_a_label_at_the_panels_edge_is_turned_inwards_not_cut() -> None:
+    camera = room3d.Orbit().view_camera(400, 300)
+    line = np.stack([np.linspace(-6, 6, 1201), np.full(1201, 2.8), np.full(1201, 1.0)], axis=1)
+    across = camera.project(line)[0][:, 0]
+    # People 20 px from the left edge and from the right one (closer than a label is wide).
+    points = line[[np.argmin(np.abs(across - 20)), np.argmin(np.abs(across - 380))]]
+    edges = room3d.place_labels(list(points), [(90.0, 12.0)] * 2, camera)
+    assert [p.side for p in edges] == ["left", "right"]
+    assert all(0 <= p.box[0] and p.box[2] <= 400 for p in edges)
 
 
 def test_orbit_camera_is_pyqtgraphs_camera(qapp) -> None:
