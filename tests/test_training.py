@@ -524,6 +524,20 @@ def test_a_test_split_drawn_again_over_clips_it_trained_on_is_refused(capsys: py
     assert "does not record the clips it trained on" in capsys.readouterr().out
 
 
+def test_an_older_nucla_checkpoint_still_says_how_many_scored_clips_it_trained_on(capsys) -> None:
+    """Committed N-UCLA checkpoints predate `trained_clips`: they trained on their training views but the
+    validation clips they name, and N-UCLA's names are the same in every copy of the dataset."""
+    from training.evaluate import check_not_trained_on
+
+    data = {"dataset": "nucla", "root": "/data/nucla", "nucla_train_views": [1, 2]}
+    extra = {"train_config": {"data": data},
+             "validation_clips": ["a01_s01_e01_v01", "a01_s01_e01_v02"]}
+    names = [f"a01_s01_e0{episode}_v0{view}" for episode in (1, 2) for view in (1, 2, 3)]
+    check_not_trained_on(Path("nucla_pose.pt"), extra, names, "all", "/copy/of/nucla")
+    assert "2 of the 6 clips scored are in nucla_pose.pt's training set" in capsys.readouterr().out
+    check_not_trained_on(Path("nucla_pose.pt"), extra, [n for n in names if n.endswith("v03")], "test", "/v3")
+    assert capsys.readouterr().out == ""  # view 3: none trained on, and it can tell
+
 
 def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -> None:
     data = tmp_path / "nucla"

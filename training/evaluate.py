@@ -20,6 +20,7 @@ from training import distributed
 from training.config import DataConfig, config_from_dict
 from training.data import DatasetError
 from training.datasets import build_splits
+from training.datasets.nucla import NuclaName
 from training.evaluation import (
     Report,
     default_results_dir,
@@ -33,14 +34,34 @@ from training.streaming import StreamRun, evaluate_stream
 from training.windows import StreamWindowDataset, WindowDataset
 
 
+def trained_clip_names(extra: dict, names: list[str]) -> set[str] | None:
+    """Of `names`, those the checkpoint trained on; None where it cannot tell. Checkpoints record them
+    (`trained_clips`, since session 31); an older N-UCLA checkpoint trained on every sequence of its
+    training views but the validation clips it names, and N-UCLA's names are the dataset's own (the same
+    in every copy of it), so those are known too."""
+    if "trained_clips" in extra:
+        return set(names) & set(extra["trained_clips"])
+    data = {**dataclasses.asdict(DataConfig()), **extra.get("train_config", {}).get("data", {})}
+    if data["dataset"] != "nucla" or "validation_clips" not in extra or data["nucla_drop_contradicted"]:
+        return None
+    views, held_subjects = set(data["nucla_train_views"]), set(data["nucla_test_subjects"])
+    held_out = set(extra["validation_clips"])
+    trained = set()
+    for name in names:
+        parsed = NuclaName.parse(name)
+        if parsed.view in views and parsed.subject not in held_subjects and name not in held_out:
+            trained.add(name)
+    return trained
+
+
 def check_not_trained_on(
     checkpoint: Path, extra: dict, names: list[str], subset: str, root: str | Path
 ) -> None:
     """A split drawn again from --data (PKU-MMD's test performances, N-UCLA's views) holds clips the
     checkpoint trained on when the folder is not the one it was trained on: other performances give
     another draw. A test subset that does is refused; any other subset gets a note of how many."""
-    trained = set(extra.get("trained_clips", ()))
-    seen = sorted(set(names) & trained)
+    trained = trained_clip_names(extra, names)
+    seen = sorted(trained or ())
     if seen and subset == "test":
         raise DatasetError(
             f"{root}: {len(seen)} of the {len(names)} test clips drawn from this folder are in "
@@ -51,7 +72,7 @@ def check_not_trained_on(
     if seen:
         print(f"note: {len(seen)} of the {len(names)} clips scored are in {checkpoint.name}'s training set: "
               "their figures flatter it")
-    elif not trained and "train_config" in extra and subset in ("test", "train"):
+    elif trained is None and "train_config" in extra and subset in ("test", "train"):
         trained_root = Path(extra["train_config"].get("data", {}).get("root") or ".")
         if Path(root).resolve() != trained_root.resolve():
             print(f"note: {checkpoint.name} does not record the clips it trained on, and {root} is not the "
