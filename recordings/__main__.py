@@ -307,8 +307,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 action = None
             frames = _skeleton_frame_count(clip.skeleton)
             duration = max(frames - 1, 0) / 30.0
-        if label is None and action is not None and action in names:
-            label = names.name(action)
+        if label is None and action is not None:  # by its A-number: the site's class, else NTU's
+            label = site.names.get(action) if site is not None and action in site else None
+            label = label or (NTU120_CLASSES[action - 1] if 1 <= action <= len(NTU120_CLASSES) else None)
         key = f"A{action:03d} {label}" if action is not None else (label or "(unlabelled)")
         if marked and label is None:
             key = "(intervals only)"
@@ -616,6 +617,10 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
+    if not Path(args.dir).is_dir():  # a mistyped path must not read as "nothing to recover"
+        print(f"error: {args.dir}: not a directory (give the folder recordings are written to, e.g. "
+              "runs/recordings)", file=sys.stderr)
+        return 2
     recovered = recover_partial_recordings(args.dir)
     if not recovered:
         print(f"{args.dir}: no interrupted recordings (*.partial folders)")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recordings.atomic import replace_atomically
+from recordings.ntu_samples import NTU120_CLASSES
 
 NTU_CLASS_COUNT = 120
 FIRST_SITE_ACTION = NTU_CLASS_COUNT + 1
@@ -101,8 +102,12 @@ class LabelMap:
             raise KeyError(f"no class A{action_id:03d} in the label map") from None
 
     def merged(self, other: LabelMap) -> LabelMap:
-        """Both maps' classes; an action id in both must carry the same name."""
-        names = dict(self.names)
+        """Both maps' classes; an action id in both must carry the same name. A name both use at other
+        ids is `other`'s: a site class named like an NTU one ("falling", A121) is the class its clips
+        carry, where NTU's (A043) is merged first."""
+        taken = set(other.names.values())
+        names = {action_id: name for action_id, name in self.names.items()
+                 if name not in taken or other.names.get(action_id) == name}
         for action_id, name in other.names.items():
             if action_id in names and names[action_id] != name:
                 raise ValueError(
@@ -194,7 +199,10 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
         raise LabelMapError(f"{path}: no class {name} in the label map; name a new class by its name, "
                             f"not by a number")
     if not similar_ok:
-        known = {known_name.lower(): known_name for known_name in label_map.names.values()}
+        # NTU's names too: "handshakin" is a typo of A058's whether or not the site has that class yet;
+        # NTU's name exactly is a site class of that name, as asked.
+        known = {ntu.lower(): ntu for ntu in NTU120_CLASSES if ntu != name}
+        known.update({site_name.lower(): site_name for site_name in label_map.names.values()})
         close = difflib.get_close_matches(name.lower(), list(known), n=3, cutoff=0.8)
         if close:
             raise LabelMapError(f"{path}: no class {name!r}; did you mean "

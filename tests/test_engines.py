@@ -236,6 +236,24 @@ def test_checkpoint_export_is_cached_per_checkpoint_content(tmp_path: Path) -> N
     assert second.metadata.checkpoint_sha256 == file_sha256(checkpoint)
 
 
+def test_a_cached_export_whose_bytes_changed_on_disk_is_exported_again(tmp_path: Path, caplog) -> None:
+    checkpoint = make_checkpoint(tmp_path / "model.pt", seed=1)
+    cache = tmp_path / "cache"
+    engine = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    crops, skeleton = example_inputs(engine.metadata, 1)
+    want = engine.run(crops, skeleton)[0]
+    (exported,) = cache.glob("*.onnx")
+    # Bit rot in the largest weight, same size: the file still parses, with its metadata intact.
+    weights = max(onnx.load(str(exported)).graph.initializer, key=lambda t: len(t.raw_data)).raw_data
+    damaged = bytearray(exported.read_bytes())
+    at = damaged.find(weights) + len(weights) // 2
+    damaged[at : at + 64] = bytes(b ^ 0x10 for b in damaged[at : at + 64])
+    exported.write_bytes(bytes(damaged))
+    again = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    assert "its bytes changed since it was exported" in caplog.text
+    np.testing.assert_allclose(again.run(crops, skeleton)[0], want, atol=1e-6)
+
+
 def test_a_cached_export_is_not_reused_once_the_exporting_code_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

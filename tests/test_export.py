@@ -186,12 +186,26 @@ def test_export_tensorrt_falls_back_to_the_split_engine_as_live_does(
 
 
 def test_export_tensorrt_without_tensorrt_says_so(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from core.engines import Backend, BackendUnavailable, unavailable_reason
+    from core.engines import Backend, unavailable_reason
 
     if unavailable_reason(Backend.TENSORRT) is None:
         pytest.skip("TensorRT is installed here: the export builds a real engine instead")
-    with pytest.raises(BackendUnavailable, match="tensorrt"):
+    with pytest.raises(ValueError, match=r"--tensorrt: TensorRT is not installed .*\(nothing written"):
         export_checkpoint(tiny_checkpoint, tmp_path / "tiny.onnx", tensorrt=True, cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # checked first: no ONNX file left without its engine
+
+
+def test_export_never_writes_over_the_checkpoint_or_into_a_folder_name(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tiny_checkpoint.read_bytes()
+    assert main([str(tiny_checkpoint), "-o", str(tiny_checkpoint)]) == 2
+    assert "must end in .onnx (nothing written)" in capsys.readouterr().err
+    assert tiny_checkpoint.read_bytes() == before
+    assert main([str(tiny_checkpoint), "-o", str(tmp_path)]) == 2
+    assert f"-o {tmp_path}: a folder; give the ONNX file to write, e.g. {tmp_path / 'tiny.onnx'}" in (
+        capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_check_leaves_no_onnx_file(

@@ -136,6 +136,19 @@ def test_label_command_takes_a_name_close_to_a_known_class_for_a_typo(
     assert "new class A122 patient fel" in capsys.readouterr().out
 
 
+def test_ntu_class_names_count_for_typos_and_a_site_class_of_that_name_lists(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    clip = str(record(tmp_path))
+    assert main(["label", clip, "--class", "handshakin", "--from", "0.5", "--to", "1"]) == 2
+    assert "did you mean 'handshaking'?" in capsys.readouterr().err
+    assert main(["label", clip, "--class", "falling", "--from", "0.5", "--to", "1"]) == 0  # NTU's A043's name
+    assert "new class A121 falling" in capsys.readouterr().out
+    # The site's "falling" is A121 beside NTU's A043 of the same name: listed, not an error.
+    assert main(["list", str(tmp_path)]) == 0
+    assert "A121 falling" in capsys.readouterr().out
+
+
 def test_label_command_whole_clip_intervals_list_remove(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

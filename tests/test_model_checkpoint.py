@@ -126,6 +126,15 @@ def test_checkpoint_that_does_not_fit_says_what_differs(tmp_path: Path) -> None:
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"empty\.pt: the file is empty \(0 bytes\)"):
         load_checkpoint(tmp_path / "empty.pt")
+    # Bit rot inside a tensor, same size: torch.load would read the changed weights as they are.
+    weights = torch.full((4096,), 0.5)
+    torch.save({"weights": weights}, tmp_path / "rot.pt")
+    rot = bytearray((tmp_path / "rot.pt").read_bytes())
+    at = bytes(rot).find(weights.numpy().tobytes()[:64]) + 1000
+    rot[at] ^= 0x40
+    (tmp_path / "rot.pt").write_bytes(bytes(rot))
+    with pytest.raises(CheckpointError, match=r"rot\.pt: damaged: rot/data/0 fails its CRC check"):
+        load_checkpoint(tmp_path / "rot.pt")
 
 
 def test_save_refuses_inconsistent_metadata(tmp_path: Path) -> None:

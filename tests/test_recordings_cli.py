@@ -110,6 +110,9 @@ def test_recover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "recovered cut.skeleton: 3 frames, video cut_rgb.avi" in capsys.readouterr().out
     assert main(["recover", str(tmp_path)]) == 0
     assert "no interrupted recordings" in capsys.readouterr().out
+    # A mistyped folder is not "nothing to recover".
+    assert main(["recover", str(tmp_path / "recordigns")]) == 2
+    assert "recordigns: not a directory" in capsys.readouterr().err
 
 
 def test_view_renders_to_pngs_and_video(xef_file: Path, tmp_path: Path) -> None:

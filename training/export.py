@@ -49,6 +49,7 @@ from core.engines import (
     split_onnx,
     to_fp16,
 )
+from core.engines import selection as engine_selection
 from core.glimpse import PARTS, crop_window, part_boxes
 from core.model import load_checkpoint
 from core.skeleton import layout_by_name, normalize_window
@@ -304,6 +305,16 @@ def export_checkpoint(
         raise ValueError(f"{checkpoint_path}: an ONNX file is already exported; export takes the PyTorch "
                          "checkpoint (.pt) it came from")
     onnx_path = Path(onnx_path) if onnx_path is not None else checkpoint_path.with_suffix(".onnx")
+    # Checked before anything is written: `-o model.pt` would replace the checkpoint with ONNX bytes.
+    if onnx_path.is_dir():
+        raise ValueError(f"-o {onnx_path}: a folder; give the ONNX file to write, e.g. "
+                         f"{onnx_path / checkpoint_path.with_suffix('.onnx').name}")
+    if onnx_path.suffix.lower() != ".onnx":
+        raise ValueError(f"-o {onnx_path}: the file written is ONNX and its name must end in .onnx "
+                         f"(nothing written)")
+    if tensorrt and (why_not := engine_selection.unavailable_reason(Backend.TENSORRT)) is not None:
+        raise ValueError(f"--tensorrt: {why_not} (nothing written; export without --tensorrt on this machine "
+                         "and build the engine where TensorRT runs)")
     checkpoint = load_checkpoint(checkpoint_path)
     metadata = EngineMetadata.from_checkpoint(checkpoint, file_sha256(checkpoint_path))
     if split and not metadata.parts:

@@ -165,15 +165,25 @@ class _Source:
             metadata = self.metadata()
             name = f"{self.path.stem}-{metadata.checkpoint_sha256[:16]}-{exporter_fingerprint()[:8]}.onnx"
             target = self.cache_dir / name
-            if not target.is_file() or _stale_export(target, metadata):
+            digest = target.with_name(f"{target.name}.sha256")  # what the export wrote, to check it by
+            if not target.is_file() or _stale_export(target, metadata, digest):
                 export_onnx(self.checkpoint().model, metadata, target)
+                digest.write_text(file_sha256(target) + "\n", encoding="utf-8")
             self._onnx = target
         return self._onnx
 
 
-def _stale_export(onnx_path: Path, metadata: EngineMetadata) -> bool:
+def _stale_export(onnx_path: Path, metadata: EngineMetadata, digest: Path) -> bool:
+    """Whether a cached export must be made again: other metadata, or bytes that are no longer those the
+    export wrote (ONNX carries no checksum: a damaged weight would run, wrong, without a word)."""
     try:
-        return read_onnx_metadata(onnx_path) != metadata
+        if read_onnx_metadata(onnx_path) != metadata or not digest.is_file():
+            return True
+        if digest.read_text(encoding="utf-8").strip() != file_sha256(onnx_path):
+            log.warning("%s: its bytes changed since it was exported (damaged on disk?): exported again",
+                        onnx_path)
+            return True
+        return False
     except (OSError, OnnxMetadataError):
         return True
 
