@@ -365,8 +365,11 @@ def open_model(
     """The engine for a checkpoint / ONNX file, and what its inputs must be built from. With `source`,
     a model that needs colour is refused on a source that has none."""
     if Path(checkpoint).is_dir():
-        raise FileNotFoundError(f"model checkpoint {checkpoint}: a folder, not a checkpoint file (.pt, .onnx "
-                                "or .engine)")
+        raise FileNotFoundError(f"model checkpoint {checkpoint}: a folder, not a checkpoint file (.pt or "
+                                ".onnx)")
+    if Path(checkpoint).suffix.lower() in (".engine", ".plan"):
+        raise ValueError(f"model checkpoint {checkpoint}: a TensorRT engine is built and cached by the app "
+                         "itself from the model it runs: pass the .pt or .onnx it came from")
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"model checkpoint {checkpoint} not found; pass --checkpoint PATH (a demo "
                                 f"model is trained by `python -m training demo --out runs/demo`)")

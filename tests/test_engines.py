@@ -162,6 +162,20 @@ def test_a_graph_that_is_not_the_network_under_our_metadata_is_refused_when_it_o
         open_engine(path, Backend.ONNXRUNTIME_CPU)
 
 
+def test_another_models_metadata_on_this_graph_is_refused_when_it_opens(
+    onnx_path: Path, tmp_path: Path
+) -> None:
+    model = onnx.load(str(onnx_path))
+    (skeleton,) = [i for i in model.graph.input if i.name == "skeleton"]
+    frames = skeleton.type.tensor_type.shape.dim[1].dim_value
+    skeleton.type.tensor_type.shape.dim[1].dim_value = frames + 10  # as another model's graph would take
+    path = tmp_path / "mixed.onnx"
+    onnx.save(model, str(path))
+    says = rf"mixed\.onnx: its graph takes skeleton of {frames + 10}x.* per person, and its metadata"
+    with pytest.raises(OnnxMetadataError, match=says + " .*export the checkpoint again"):
+        open_engine(path, Backend.ONNXRUNTIME_CPU)
+
+
 @pytest.mark.parametrize("people", [1, 2, 3])
 def test_onnxruntime_matches_pytorch_for_any_number_of_people(
     onnx_path: Path, reference: TorchEngine, people: int

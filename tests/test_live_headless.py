@@ -484,12 +484,14 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     (["--hop", "0.01"], "--hop: must be at least 0.0333 s (one Kinect frame)"),
     (["--alert-command", "'unterminated"], "--alert-command \"'unterminated\": No closing quotation"),
     (["--checkpoint", "."], "a folder, not a checkpoint file"),
+    (["--checkpoint", "in_the_way.engine"], "a TensorRT engine is built and cached by the app itself"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "in_the_way/queue.jsonl"],
      "in_the_way cannot be made a folder (a file of that name is in the way)"),
 ])
 def test_bad_start_up_options_are_one_line_naming_the_option(options, says, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in_the_way").write_text("")
+    (tmp_path / "in_the_way.engine").write_text("")
     try:
         code = main([*options, "--duration", "1"] + ([] if "--screenshot" in options else ["--headless"]))
     except SystemExit as refused:  # argparse's own checks

@@ -158,7 +158,30 @@ def read_onnx_metadata(path: str | os.PathLike) -> EngineMetadata:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # protobuf raises DecodeError and others: all mean "not an ONNX file"
         raise OnnxMetadataError(f"{path}: cannot read as ONNX ({type(error).__name__}: {error})") from error
-    return EngineMetadata.from_onnx_props({p.key: p.value for p in model.metadata_props}, source=str(path))
+    props = {p.key: p.value for p in model.metadata_props}
+    metadata = EngineMetadata.from_onnx_props(props, source=str(path))
+    _check_input_shapes(model.graph, metadata, path)
+    return metadata
+
+
+def _check_input_shapes(graph, metadata: EngineMetadata, path: Path) -> None:
+    """The graph's inputs have the shapes its metadata describes (per person; the batch is free): another
+    model's record on this graph would otherwise fail as a runtime's shape error at the first window."""
+    expected = {"crops": metadata.crops_shape(1)[1:], "skeleton": metadata.skeleton_shape(1)[1:]}
+    for value in graph.input:
+        if value.name not in expected:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        declared = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)[1:]
+        wanted = expected[value.name]
+        if len(declared) != len(wanted) or any(
+            d is not None and d != w for d, w in zip(declared, wanted, strict=True)
+        ):
+            shown = "x".join("?" if d is None else str(d) for d in declared)
+            raise OnnxMetadataError(
+                f"{path}: its graph takes {value.name} of {shown} per person, and its metadata describes "
+                f"{'x'.join(map(str, wanted))}: the record is another model's; export the checkpoint again"
+            )
 
 
 def file_sha256(path: str | os.PathLike) -> str:
