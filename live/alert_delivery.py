@@ -42,6 +42,7 @@ import random
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import deque
@@ -74,6 +75,13 @@ class DeliveryConfig:
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(f"--alert-url {self.url!r}: expected an http:// or https:// URL")
+        try:
+            host = urllib.parse.urlsplit(self.url).hostname
+            urllib.parse.urlsplit(self.url).port  # noqa: B018 (raises for a port that is not a number)
+        except ValueError as error:
+            raise ValueError(f"--alert-url {self.url!r}: {error}") from None
+        if not host:  # refused now, not found out when a patient falls
+            raise ValueError(f"--alert-url {self.url!r}: no host in it (e.g. https://nurse-call.example/alerts)")
         if self.timeout_s <= 0 or self.backoff_s <= 0 or self.max_backoff_s < self.backoff_s:
             raise ValueError(f"invalid alert delivery timing {self}")
 

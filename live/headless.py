@@ -21,6 +21,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -294,9 +295,12 @@ class AlertDispatcher:
         if self._argv is None:
             return
         self._reap()
+        # A group of its own: a hung command is stopped with whatever it started (a `curl` in a script).
+        group = ({"start_new_session": True} if os.name == "posix"
+                 else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
         try:
             child = subprocess.Popen(self._argv, env={**os.environ, **alert.environment()},
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **group)
         except OSError as error:
             self.hook_failures += 1
             log.error("alert command %r could not start: %s", self.config.command, error)
@@ -311,9 +315,9 @@ class AlertDispatcher:
             child, started = entry
             code = child.poll()
             if code is None and time.monotonic() - started >= hung_after_s:
-                log.error("alert command %r still running after %.0f s: stopped (pid %d)",
+                log.error("alert command %r still running after %.0f s: stopped (pid %d and what it started)",
                           self.config.command, time.monotonic() - started, child.pid)
-                child.kill()
+                _stop_group(child)
                 code = child.wait()
             if code is not None:
                 self._children.remove(entry)
@@ -322,12 +326,25 @@ class AlertDispatcher:
                     log.error("alert command %r exited with %d", self.config.command, code)
 
     def report(self, summary: Summary) -> Summary:
-        """`summary` with the failed alert command runs among its errors: the exit status says so."""
-        if not self.hook_failures:
-            return summary
-        failed = (f"{self.hook_failures} run{'s' if self.hook_failures > 1 else ''} of the alert command "
-                  f"{self.config.command!r} failed (the log says how)")
-        return replace(summary, errors=(*summary.errors, failed))
+        """After `close`: `summary` with what did not reach anyone among its errors (failed alert command
+        runs, alerts the endpoint rejected or has not had yet), so the exit status says so (a service
+        monitor watching it must not see success while the nurse got nothing)."""
+        failed = []
+        if self.hook_failures:
+            failed.append(f"{self.hook_failures} run{'s' if self.hook_failures > 1 else ''} of the alert "
+                          f"command {self.config.command!r} failed (the log says how)")
+        delivery = self.delivery
+        if delivery is not None:
+            log.info("alerts: %d raised in this run; to %s: %d delivered, %d rejected, %d waiting",
+                     len(self.alerts), delivery.config.url, delivery.delivered, delivery.rejected,
+                     delivery.pending)
+            if delivery.rejected:
+                failed.append(f"{delivery.rejected} alert(s) rejected by {delivery.config.url} (the log says "
+                              "why); they will not be sent again")
+            if delivery.pending:
+                failed.append(f"{delivery.pending} alert(s) not delivered to {delivery.config.url} yet; they "
+                              f"wait in {delivery.config.queue_path} for the next start")
+        return replace(summary, errors=(*summary.errors, *failed)) if failed else summary
 
     def close(self, timeout: float = 5.0) -> None:
         """Wait (briefly) for running hooks so their exit codes are reported, then stop those still
@@ -342,6 +359,18 @@ class AlertDispatcher:
         self._reap(hung_after_s=0.0)
         if self.delivery is not None:
             self.delivery.close(timeout)
+
+
+def _stop_group(child: subprocess.Popen) -> None:
+    """Kill an alert command and every process it started (its group of its own, `_run_hook`)."""
+    if os.name == "posix":
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:  # ended meanwhile, with its group
+            pass
+    else:
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, check=False)
+        child.kill()
 
 
 def run_headless(

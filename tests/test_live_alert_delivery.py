@@ -3,6 +3,7 @@ connections, hangs, fails and comes back, and a process killed in the middle of 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
@@ -426,6 +427,38 @@ def test_alerts_raised_while_the_disk_hangs_wait_in_a_bounded_hand_off_and_none_
 def test_a_url_that_is_not_http_is_refused():
     with pytest.raises(ValueError, match="http"):
         DeliveryConfig("ftp://example.org/alerts")
+    with pytest.raises(ValueError, match="'http://': no host in it"):
+        DeliveryConfig("http://")
+    with pytest.raises(ValueError, match="'http://nurse:call/alerts': Port could not be cast"):
+        DeliveryConfig("http://nurse:call/alerts")
+
+
+def test_alerts_rejected_or_not_yet_delivered_are_errors_of_the_run(endpoint, tmp_path):
+    """A service monitor watching the exit status must not see success while the nurse got nothing."""
+    from live.headless import AlertConfig, AlertDispatcher
+
+    @dataclasses.dataclass(frozen=True)
+    class RunSummary:  # the run's own figures do not matter here
+        errors: tuple[str, ...] = ()
+
+    endpoint.answer = lambda body: 400 if body["person"] == 1 else 200
+    endpoint.up()
+    dispatcher = AlertDispatcher(AlertConfig(classes=("fall_down",), delivery=config(endpoint, tmp_path)),
+                                 ("fall_down", "no_action"))
+    for person in (1, 2):
+        dispatcher.delivery.submit(alert(person))
+    dispatcher.close(timeout=10)
+    summary = dispatcher.report(RunSummary())
+    (rejected,) = summary.errors
+    assert rejected.startswith("1 alert(s) rejected by http://127.0.0.1:")
+
+    endpoint.down()  # the endpoint is gone: the next alert waits on disk
+    dispatcher = AlertDispatcher(AlertConfig(classes=("fall_down",), delivery=config(endpoint, tmp_path)),
+                                 ("fall_down", "no_action"))
+    dispatcher.delivery.submit(alert(3))
+    dispatcher.close(timeout=0.5)
+    (waiting,) = dispatcher.report(RunSummary()).errors
+    assert "1 alert(s) not delivered to" in waiting and "for the next start" in waiting
 
 
 # ---- through the running app -----------------------------------------------------------------------
@@ -453,7 +486,8 @@ def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(e
     summary = run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl", alerts=alerts),
                            duration_s=3.0)
     # The first alert's POST hangs from the first decision on: every later decision went on beside it.
-    assert summary.errors == () and summary.decisions >= 2
+    (waiting,) = summary.errors  # the run says so: its exit status is 1
+    assert "not delivered to" in waiting and summary.decisions >= 2
     assert len(endpoint.received) == 1
     queued = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "queued"]
     assert len(queued) == summary.decisions  # every alert raised (one per decision: its top class) is on disk

@@ -213,16 +213,35 @@ def test_an_alert_command_that_cannot_run_is_refused_at_start_up(command):
         AlertConfig(classes=("fall_down",), command=command)
 
 
-def test_a_hung_alert_command_is_stopped_not_left_behind(caplog):
-    command = f"{sys.executable} -c \"import time; time.sleep(60)\""
+def test_a_hung_alert_command_is_stopped_not_left_behind(caplog, tmp_path):
+    # A paging script hung in a program it started (curl): that one is stopped too.
+    started_pid = tmp_path / "grandchild.pid"
+    script = ("import subprocess, sys, time; "
+              "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+              f"open({str(started_pid)!r}, 'w').write(str(p.pid)); time.sleep(60)")
+    command = f"{sys.executable} -c \"{script}\""
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
     alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
     (child, _), = alerts._children
+    deadline = time.monotonic() + 20
+    while not (started_pid.is_file() and started_pid.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int(started_pid.read_text())
     started = time.monotonic()
     with caplog.at_level("ERROR", "live.headless"):
         alerts.close(timeout=0.5)
     assert time.monotonic() - started < 5 and child.poll() is not None  # not running past the app
     assert alerts.hook_failures == 1 and "still running after" in caplog.text
+
+    def running(pid: int) -> bool:  # a zombie (killed, not yet reaped by whoever adopted it) is not running
+        status = Path(f"/proc/{pid}/status")
+        return status.is_file() and "State:\tZ" not in status.read_text()
+
+    if sys.platform.startswith("linux"):
+        deadline = time.monotonic() + 5
+        while running(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(grandchild)
 
 
 def test_a_hung_alert_command_is_stopped_a_minute_on_without_waiting_for_another_alert(monkeypatch):
