@@ -163,13 +163,23 @@ class AlertQueue:
 
     def __init__(self, path: Path | str, compact_bytes: int = 1 << 20) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise OSError(f"--alert-queue {self.path}: a folder; give the queue's file (e.g. "
+                          f"{self.path / 'queue.jsonl'})")
         _refuse_other_files(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be
             raise OSError(f"--alert-queue {self.path}: {self.path.parent} cannot be made a folder (a file "
                           "of that name is in the way)") from None
-        self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
+        except OSError as error:  # no permission, a read-only or missing mount
+            raise OSError(f"--alert-queue {self.path}: cannot make its folder {self.path.parent} "
+                          f"({error.strerror or error})") from None
+        try:
+            self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
+        except OSError as error:
+            raise OSError(f"--alert-queue {self.path}: cannot be written ({error.strerror or error})"
+                          ) from None
         try:
             _lock(self._lock_file, self.path)
         except QueueInUse:

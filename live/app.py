@@ -226,6 +226,13 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     if args.headless and args.screenshot is not None:
         raise ValueError("--screenshot saves a view of the window, which --headless does not open: give one "
                          "of them")
+    if args.alert_url is None:
+        # Delivery settings without a delivery: a typo'd or forgotten --alert-url would go unnoticed.
+        given = [option for option, value, default in (("--alert-queue", args.alert_queue, DEFAULT_QUEUE),
+                                                        ("--alert-timeout", args.alert_timeout, 5.0))
+                 if value != default]
+        if given:
+            raise ValueError(f"{' and '.join(given)} set the delivery to --alert-url, which is not given")
     if args.label:
         # A typo in --label would become a class of its own: refused before anything is opened or recorded.
         check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,
