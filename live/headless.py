@@ -73,6 +73,14 @@ class HeadlessConfig:
     health_every_s: float = 60.0  # a status line in the log this often: a service's sign of life
 
 
+def _append_to(path: Path) -> IO[str]:
+    """`path` opened for appending: a service's restarts keep one file. Said when it holds an earlier run,
+    whose lines the wall-clock `time` tells apart (`stream_time` starts again at 0 with each run)."""
+    if path.is_file() and path.stat().st_size:
+        log.info("%s: appending after an earlier run's lines (their `time` tells the runs apart)", path)
+    return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by its owner
+
+
 def _iso(seconds: float) -> str:
     return _dt.datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="milliseconds")
 
@@ -82,7 +90,7 @@ class DecisionWriter:
 
     def __init__(self, path: Path | None) -> None:
         self._own = path is not None
-        self._stream: IO[str] = open(path, "a", encoding="utf-8") if path is not None else sys.stdout  # noqa: SIM115
+        self._stream: IO[str] = _append_to(path) if path is not None else sys.stdout
         self.lines = 0
         # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
         # ends as on Ctrl-C, instead of running on with nobody reading (and the shell waiting for it).
@@ -141,7 +149,7 @@ class EventLog:
         self.threshold = threshold
         self.end_threshold = threshold if end_threshold is None else min(end_threshold, threshold)
         self._current: dict[int, ActionEvent] = {}
-        self._file: IO[str] | None = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
+        self._file: IO[str] | None = _append_to(path) if path is not None else None
         self.events: list[ActionEvent] = []
 
     def update(self, hop: Hop) -> list[ActionEvent]:

@@ -165,6 +165,19 @@ def test_an_alert_needs_its_class_on_top_as_an_event_does():
     assert [(a.action, a.person) for a in fired] == [("fall_down", 1)]
 
 
+def test_a_decisions_file_is_appended_to_and_the_log_says_so(tmp_path, caplog):
+    from live.headless import DecisionWriter
+
+    path = tmp_path / "decisions.jsonl"
+    for run in range(2):  # a service restarted: one file, both runs' lines
+        with caplog.at_level("INFO", "live.headless"):
+            writer = DecisionWriter(path)
+        writer.write(hop(float(run), decision(3, 0.0, "wave", 0.8)))
+        writer.close()
+        assert ("appending after an earlier run's lines" in caplog.text) == (run == 1)
+    assert len(path.read_text().splitlines()) == 2
+
+
 def test_unknown_alert_class_is_an_error_that_lists_the_classes():
     with pytest.raises(ValueError, match="falling.*drink, wave"):
         AlertDispatcher(AlertConfig(classes=("falling",)), CLASSES)
