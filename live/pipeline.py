@@ -132,6 +132,7 @@ class Summary:
     decisions: int
     skipped_hops: int
     stale_windows: int
+    colourless_windows: int  # a colour model's windows mostly without colour (a video cut short): not decided
     dropped_hops: int  # hops a consumer never collected
     latency_p50_s: float | None
     latency_p95_s: float | None
@@ -162,6 +163,9 @@ class Summary:
             f"inference p50 {ms(self.inference_p50_s)}, p95 {ms(self.inference_p95_s)}",
             f"memory: ring {self.ring_mb:.0f} MB, RSS {mb(self.rss_start_mb)} -> {mb(self.rss_end_mb)}",
         ]
+        if self.colourless_windows:
+            out.append(f"not decided: {self.colourless_windows} windows without colour (the video ended or "
+                       "is damaged; this model needs colour)")
         if self.recordings:
             out.append(f"recordings: {', '.join(self.recordings)} ({self.recorder_dropped} frames dropped)")
         out += [f"error: {e}" for e in self.errors]
@@ -565,6 +569,7 @@ class LivePipeline:
             decisions=work.decisions,
             skipped_hops=work.skipped_hops,
             stale_windows=work.stale_windows,
+            colourless_windows=work.colourless_windows,
             dropped_hops=self.dropped_hops,
             latency_p50_s=self.worker.latency.percentile(50),
             latency_p95_s=self.worker.latency.percentile(95),

@@ -275,6 +275,7 @@ class WorkerCounters:
     decisions: int = 0
     skipped_hops: int = 0  # hops that came due while the worker was busy
     stale_windows: int = 0  # windows whose frames the ring overwrote while they were cropped
+    colourless_windows: int = 0  # windows of a colour model mostly without colour: not decided
     errors: int = 0
 
 
@@ -305,6 +306,7 @@ class RecognitionWorker:
         self._smoother = ScoreSmoother(config.smoothing_s)
         self._partner_near: dict[int, float] = {}  # tracking id -> stream time somebody was last near
         self._said_too_many = False  # more people in view than max_people: said once per run
+        self._said_colourless = False
         self._part_index = [PARTS.index(p) for p in inputs.parts]
         self._to_model = joint_map(KINECT_V2, inputs.layout)  # None for a Kinect v2 model
         self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
@@ -423,7 +425,6 @@ class RecognitionWorker:
         for person in people:
             built = self._window(person, snapshots, end)
             if built is None:
-                self.counters.stale_windows += 1
                 continue
             crops, skeleton, boxes, index, with_partner = built
             crops_batch.append(crops)
@@ -479,8 +480,8 @@ class RecognitionWorker:
         self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool] | None:
         """(crops (P, T, S, S, 3) uint8, skeleton (T, M, J, 3), boxes (P, T, 4), indices (T,) into the
-        person's history, whether another person was near during the window) or None if the ring
-        overwrote a frame meanwhile."""
+        person's history, whether another person was near during the window) or None (counted) where the
+        ring overwrote a frame meanwhile or most of the window has no colour."""
         inputs = self.inputs
         times = inputs.window.sample_times(end)
         index = window_indices(person.timestamps, end, inputs.window)
@@ -513,7 +514,17 @@ class RecognitionWorker:
         boxes = part_boxes(person.joints, person.states, self.camera, KINECT_V2, inputs.glimpse,
                            joints_color=person.joints_color, timestamps=person.timestamps)[:, index]
         frames = [self.ring.color(int(s)) for s in sequences]
+        if sum(frame is None for frame in frames) * 2 > len(frames):
+            # A replay whose video ended early or is damaged: the crops would be black, and the decision
+            # as wrong as the start-up refuses for a source without colour. None is made.
+            self.counters.colourless_windows += 1
+            if not self._said_colourless:
+                log.warning("most of a window has no colour (the video ended or is damaged): this model "
+                            "needs colour, so no decisions until colour comes back")
+                self._said_colourless = True
+            return None
         crops = crop_window(frames, boxes, inputs.glimpse)
         if not self.ring.holds(np.unique(sequences)):
+            self.counters.stale_windows += 1
             return None  # the capture overwrote a frame while it was being cut: the crops may be torn
         return crops[self._part_index], skeleton, boxes[self._part_index], index, with_partner

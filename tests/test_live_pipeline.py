@@ -297,3 +297,35 @@ def test_a_recording_of_no_frames_keeps_no_clip(tiny_model, tmp_path):
         summary = pipeline.stop()
     assert pipeline.recordings == [] and summary.errors == ()
     assert not [p for p in tmp_path.iterdir() if p.name != "labels.txt"]
+
+
+def test_a_colour_model_makes_no_decisions_once_the_video_of_a_replay_has_ended(tiny_model, tmp_path, caplog):
+    """A clip whose video is cut short replays its skeleton on without colour: a colour model's crops would
+    be black and its decisions wrong (the start-up refuses such a model on a source without colour)."""
+    import json
+
+    import numpy as np
+
+    from core.frame import Body
+    from live.sources import FrameStream, ReplayOptions
+
+    def frames():
+        joints = np.zeros((25, 3), np.float32)
+        joints[:, 1] = np.linspace(0.7, -0.9, 25)
+        joints[:, 2] = 2.5
+        body = Body(1, joints, np.full(25, 2, np.int8), np.full((25, 2), 30.0, np.float32))
+        for i in range(150):  # 5 s; the video ends after 2 s
+            yield Frame(i / 30, np.full((36, 64, 3), 80, np.uint8) if i < 60 else None, [body], i)
+
+    engine, inputs = tiny_model
+    source = FrameStream("cut video", frames, options=ReplayOptions(realtime=False), color_shape=(36, 64))
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig(lockstep=True))
+    output = tmp_path / "decisions.jsonl"
+    config = HeadlessConfig(output=output, alerts=AlertConfig(classes=("fall_down",)))
+    with caplog.at_level("WARNING", "live.worker"):
+        summary = run_headless(pipeline, config)
+    decided = [json.loads(line)["stream_time"] for line in output.read_text().splitlines()]
+    assert summary.colourless_windows > 0 and decided
+    assert max(decided) <= 2.5  # a 1 s window: none decided once most of it had no colour
+    assert "this model needs colour, so no decisions until colour comes back" in caplog.text
+    assert any("windows without colour" in line for line in summary.lines())
