@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,10 @@ def clip_paths(path: Path | str) -> ClipPaths:
     for suffix in (".skeleton", "_rgb.avi", ".json"):
         if name.endswith(suffix):
             skeleton = path.with_name(name[: -len(suffix)] + ".skeleton")
+            if not skeleton.is_file() and re.fullmatch(r"a\d\d_s\d\d_e\d\d_v\d\d\.json", name):
+                raise ClipError(f"{path}: an N-UCLA sequence (Kinect v1 joints, no times or colour), "
+                                "which is not replayed; python -m training evaluate --data FOLDER scores "
+                                "N-UCLA models on such files")
             if not skeleton.is_file():
                 raise ClipError(f"{path}: no skeleton file {skeleton.name} next to it")
             return _paths_for(skeleton)

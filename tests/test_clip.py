@@ -138,6 +138,11 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
         clip_paths(tmp_path / "dataset_root")
     with pytest.raises(ClipError, match="expected a .skeleton, _rgb.avi or .json"):
         clip_paths(tmp_path / "notes.txt")
+    with pytest.raises(ClipError, match="no skeleton file lone.skeleton next to it"):
+        clip_paths(tmp_path / "lone.json")
+    (tmp_path / "a01_s01_e00_v01.json").write_text("{}")  # N-UCLA's own JSON, not a clip's sidecar
+    with pytest.raises(ClipError, match="an N-UCLA sequence .* which is not replayed"):
+        clip_paths(tmp_path / "a01_s01_e00_v01.json")
     with pytest.raises(FileNotFoundError):
         open_recording(tmp_path / "missing.xef")
 
