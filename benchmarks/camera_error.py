@@ -110,4 +110,7 @@ def _describe(difference: np.ndarray) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    from recordings.argument_types import run_command
+    from training.data import DatasetError
+
+    run_command(main, "python -m benchmarks.camera_error", errors=(DatasetError,))

@@ -91,4 +91,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from recordings.argument_types import run_command
+
+    run_command(main, "python -m benchmarks.contact_sheet")

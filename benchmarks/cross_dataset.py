@@ -106,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.sources or [args.data / f"{name}.skeleton" for name in CLIPS]
     classes = model_classes(args.checkpoint)
     rows = []
+    missing = [path for path in paths if not path.is_file()]
+    if len(missing) == len(paths):  # a wrong --data: an empty table and exit 0 would hide it
+        raise FileNotFoundError(f"none of the {len(paths)} recordings found (e.g. {missing[0]}); point "
+                                "--data at the NTU skeletons folder, or give --sources")
     for path in paths:
-        if not path.is_file():
+        if path in missing:
             print(f"{path}: not found, skipped", file=sys.stderr)
             continue
         decisions, _ = run_clip(path, args.checkpoint, args.threads)

@@ -84,4 +84,6 @@ def cases(
 
 
 if __name__ == "__main__":
-    main()
+    from recordings.argument_types import run_command
+
+    run_command(main, "python -m benchmarks.glimpse_speed")

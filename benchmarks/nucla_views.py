@@ -113,4 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    from recordings.argument_types import run_command
+    from training.data import DatasetError
+
+    run_command(main, "python -m benchmarks.nucla_views", errors=(DatasetError,))

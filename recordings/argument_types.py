@@ -109,15 +109,17 @@ def output_folder(text: str) -> Path:
     return path
 
 
-def run_command(main: Callable[[], object], prog: str) -> NoReturn:
+def run_command(main: Callable[[], object], prog: str,
+                errors: tuple[type[Exception], ...] = ()) -> NoReturn:
     """Run a benchmark's `main` and exit with its status; a checkpoint, engine or file it cannot use
-    ends it with one line that names the file and what is wrong (exit status 2), not a traceback."""
+    (or one of `errors`: a dataset folder it cannot read) ends it with one line that names the file and
+    what is wrong (exit status 2), not a traceback."""
     from core.engines import EngineError
     from core.model.checkpoint import CheckpointError
 
     try:
         status = main()
-    except (CheckpointError, EngineError, FileNotFoundError) as error:
+    except (CheckpointError, EngineError, FileNotFoundError, *errors) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         sys.exit(2)
     sys.exit(status if isinstance(status, int) else 0)

@@ -167,3 +167,14 @@ def test_views_analysis_finds_the_back_view_error(
         n for n in result["against_label"] if n.startswith(("a05_s04", "a06_s04")) and n.endswith("v02")
     ]
     assert len(subject4_view2) >= 8 and len(result["against_label"]) < 20
+
+
+def test_the_view_analysis_without_its_data_is_one_line_naming_the_folder(tmp_path: Path) -> None:
+    # Run as a command: a wrong --data ends with the folder and what is missing, exit 2, no traceback.
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "benchmarks.nucla_views", "--data", str(tmp_path)],
+                          cwd=BENCHMARKS.parent, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"python -m benchmarks.nucla_views: error: {tmp_path}: no N-UCLA "
+                                   "sequences (aAA_sSS_eEE_vVV.json) found")
