@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="raise alerts for this class (repeatable); default: falling / fall_down")
     parser.add_argument("--alert-cooldown", type=non_negative_float, default=30.0,
-                        help="seconds below threshold before the same person's alert can fire again")
+                        help="seconds below threshold before the same person's alert can fire again "
+                             "(default: 30)")
     parser.add_argument("--alert-command", default=None,
                         help="command run per alert, with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON, "
                              "ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON in its environment (checked at "
@@ -226,6 +227,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     if args.headless and args.screenshot is not None:
         raise ValueError("--screenshot saves a view of the window, which --headless does not open: give one "
                          "of them")
+    if not args.room.strip():  # every alert says where: an empty room reaches the nurse as nowhere
+        raise ValueError("--room: empty; name where the sensor is (default: this computer's name)")
     if args.alert_url is None:
         # Delivery settings without a delivery: a typo'd or forgotten --alert-url would go unnoticed.
         given = [option for option, value, default in (("--alert-queue", args.alert_queue, DEFAULT_QUEUE),
@@ -492,8 +495,10 @@ def describe_decisions(given: DecisionSettings, model: DecisionSettings) -> str:
 
 
 def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
-    """Without --alert-class, keep the default alert classes this model knows (maybe none)."""
+    """Without --alert-class, keep the default alert classes this model knows (maybe none). The log says
+    which classes alert, so whoever starts the service sees what the room is watched for."""
     if config.alert_classes_given:
+        _log_alerts(config)
         return config
     known = {c.lower() for c in class_names}
     classes = tuple(c for c in config.headless_config.alerts.classes if c.lower() in known)
@@ -506,7 +511,18 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
                 f"{', '.join(c for c in class_names if c != NO_ACTION)})")
         log.info("no alert classes: the model knows none of %s", ", ".join(DEFAULT_ALERT_CLASSES))
     alerts = replace(config.headless_config.alerts, classes=classes)
-    return replace(config, headless_config=replace(config.headless_config, alerts=alerts))
+    config = replace(config, headless_config=replace(config.headless_config, alerts=alerts))
+    if classes:
+        _log_alerts(config)
+    return config
+
+
+def _log_alerts(config: LiveConfig) -> None:
+    alerts = config.headless_config.alerts
+    ways = ["the log"] + (["--alert-command"] if alerts.command else []) + (
+        [f"POST to {alerts.delivery.url}"] if alerts.delivery else [])
+    log.info("alerts: %s in room %r, once per episode (cooldown %.0f s), by %s", ", ".join(alerts.classes),
+             alerts.room, alerts.cooldown_s, ", ".join(ways))
 
 
 def print_summary(summary: Summary) -> None:

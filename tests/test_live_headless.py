@@ -518,6 +518,7 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     (["--checkpoint", "."], "a folder, not a checkpoint file"),
     (["--checkpoint", "in_the_way.engine"], "a TensorRT engine is built and cached by the app itself"),
     (["--alert-queue", "q/queue.jsonl"], "--alert-queue set the delivery to --alert-url, which is not given"),
+    (["--room", " "], "--room: empty; name where the sensor is"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "."],
      "--alert-queue .: a folder; give the queue's file"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "in_the_way/queue.jsonl"],
