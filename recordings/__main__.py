@@ -107,7 +107,7 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
     video = "no video"
     if recording.video is not None:
         size = f"{recording.video.width}x{recording.video.height}"
-        video = f"video {paths.video.name} {size}, {len(recording.video)} frames"
+        video = f"video {paths.video.name} {size}, {len(recording.video)} frames (as its header says)"
     lines = [
         f"{paths.skeleton}: clip {paths.name}"
         + (f", A{info.action_id:03d}" if info.action_id else "")
