@@ -514,9 +514,14 @@ class RecognitionWorker:
         boxes = part_boxes(person.joints, person.states, self.camera, KINECT_V2, inputs.glimpse,
                            joints_color=person.joints_color, timestamps=person.timestamps)[:, index]
         frames = [self.ring.color(int(s)) for s in sequences]
-        if sum(frame is None for frame in frames) * 2 > len(frames):
-            # A replay whose video ended early or is damaged: the crops would be black, and the decision
-            # as wrong as the start-up refuses for a source without colour. None is made.
+        if not self.ring.holds(np.unique(sequences)):  # overwritten already: no colour, but not the video's
+            self.counters.stale_windows += 1
+            return None
+        colourless = sum(frame is None for frame in frames)
+        if self.ring.color_shape is not None and colourless * 2 > len(frames):
+            # A source with colour whose frames came without it (a replay whose video ended early or is
+            # damaged): the crops would be black, the decision as wrong as the start-up refuses for a
+            # source without colour at all. None is made.
             self.counters.colourless_windows += 1
             if not self._said_colourless:
                 log.warning("most of a window has no colour (the video ended or is damaged): this model "
