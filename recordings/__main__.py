@@ -21,6 +21,7 @@ yet met a real Kinect Studio file.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -492,6 +493,11 @@ def cmd_view(args: argparse.Namespace) -> int:
     if not args.out and not args.three_d and no_display():
         print("error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): write the "
               "frames with --out DIR (PNGs) or --out FILE.mp4 instead", file=sys.stderr)
+        return 2
+    if not args.out and not args.three_d and os.environ.get("QT_QPA_PLATFORM") in ("offscreen", "minimal"):
+        # The window would play where nobody sees it, until killed.
+        print(f"error: QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']} shows no window: write the frames "
+              "with --out DIR (PNGs) or --out FILE.mp4 instead", file=sys.stderr)
         return 2
     # --3d uses colour only to paint depth points: a clip without depth does not decode its video.
     color = not args.no_color and not (args.three_d and not _has_depth(Path(args.path)))

@@ -312,6 +312,7 @@ def test_a_mark_refused_as_the_window_closes_is_printed_with_the_command_that_ad
 
     monkeypatch.setattr(marking, "view_and_mark", user)
     monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")  # as on a desktop (this process's Qt is offscreen already)
     assert main(["view", str(clip)]) == 1
     err = capsys.readouterr().err
     assert "the mark open when the window closed was not saved" in err and "overlaps" in err

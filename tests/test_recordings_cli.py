@@ -162,6 +162,9 @@ def test_view_without_a_display_says_so_instead_of_letting_qt_abort(
         monkeypatch.delenv(name, raising=False)
     assert main(["view", str(xef_file)]) == 2
     assert "no display to open the window on" in capsys.readouterr().err
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a window nobody would see, playing until killed
+    assert main(["view", str(xef_file)]) == 2
+    assert "QT_QPA_PLATFORM=offscreen shows no window: write the frames with --out" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("option", "message"), [
