@@ -44,7 +44,7 @@ from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
 from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse
-from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, run_headless
+from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, alert_classes, run_headless
 from live.pipeline import LivePipeline, PipelineConfig, RecordingSettings, Summary
 from live.sources import (
     KinectBackend,
@@ -498,6 +498,7 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
     """Without --alert-class, keep the default alert classes this model knows (maybe none). The log says
     which classes alert, so whoever starts the service sees what the room is watched for."""
     if config.alert_classes_given:
+        alert_classes(config.headless_config.alerts.classes, class_names)  # a typo: refused, not logged
         _log_alerts(config)
         return config
     known = {c.lower() for c in class_names}

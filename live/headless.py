@@ -16,6 +16,7 @@ JSON lines go to stdout (or a file) and nothing else does: logs and the summary 
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import json
 import logging
 import os
@@ -233,6 +234,23 @@ class Alert:
         }
 
 
+def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[str]) -> set[str]:
+    """The model's own names of the alert `classes` (matched without regard to case). A name it lacks is
+    a ValueError that lists the model's classes and offers the closest (a typo must not leave a room
+    unwatched for that class); `no_action` cannot alert."""
+    if any(c.lower() == NO_ACTION for c in classes):
+        raise ValueError(f"{NO_ACTION!r} is the background class; it cannot raise alerts")
+    known = {name.lower(): name for name in class_names}
+    unknown = [c for c in classes if c.lower() not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0].lower(), list(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {known[close[0]]!r}?" if close else ""
+        actions = ", ".join(name for name in class_names if name != NO_ACTION)
+        raise ValueError(f"alert classes {unknown} are not among the model's classes{hint} (it has: "
+                         f"{actions})")
+    return {known[c.lower()] for c in classes}
+
+
 class AlertDispatcher:
     """Alerts for chosen classes, one per episode: per person and class, an alert is raised when the
     class is the person's top action at or above the threshold after at least `cooldown_s` (stream
@@ -250,15 +268,8 @@ class AlertDispatcher:
     """
 
     def __init__(self, config: AlertConfig, class_names: tuple[str, ...] | list[str]) -> None:
-        if any(c.lower() == NO_ACTION for c in config.classes):
-            raise ValueError(f"{NO_ACTION!r} is the background class; it cannot raise alerts")
-        known = {name.lower(): name for name in class_names}
-        unknown = [c for c in config.classes if c.lower() not in known]
-        if unknown:
-            raise ValueError(f"alert classes {unknown} are not among the model's classes "
-                             f"({', '.join(class_names[:8])}{', ...' if len(class_names) > 8 else ''})")
         self.config = config
-        self.classes = {known[c.lower()] for c in config.classes}
+        self.classes = alert_classes(config.classes, class_names)
         self._argv = command_argv(config.command) if config.command else None
         self._last: dict[tuple[int, str], float] = {}
         self._children: list[tuple[subprocess.Popen, float]] = []  # running hooks, with when they started

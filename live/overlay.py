@@ -250,9 +250,13 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
             if not np.isfinite([cx, cy, w, h]).all():
                 continue
             # Line width follows the latest attention: the model's focus is visible on the video itself.
+            # Drawn outside the box (a hand is 30-45 px here: a 7 px line across it would hide what the
+            # model looks at) and at most an eighth of the box wide.
             weight = float(decision.attention[i]) if decision is not None else 0.0
-            cv2.rectangle(image, _pt((cx - w / 2, cy - h / 2)), _pt((cx + w / 2, cy + h / 2)), color,
-                          1 + int(round(6 * weight)), cv2.LINE_AA)
+            thickness = max(1, min(1 + int(round(6 * weight)), int(min(w, h) / 8)))
+            out = thickness / 2
+            cv2.rectangle(image, _pt((cx - w / 2 - out, cy - h / 2 - out)),
+                          _pt((cx + w / 2 + out, cy + h / 2 + out)), color, thickness, cv2.LINE_AA)
 
 
 def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None, label: str, scale: float,
@@ -344,7 +348,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._display_shape = (int(round(shape[0] * self._scale)), DISPLAY_WIDTH)
         self.image.setImage(np.zeros((*self._display_shape, 3), np.uint8), autoLevels=False)
         self.view.setRange(QtCore.QRectF(0, 0, self._display_shape[1], self._display_shape[0]), padding=0)
-        self.banner.setPos(self._display_shape[1] / 2, self._display_shape[0] / 2)
+        # Near the top of the picture: people are seldom there, and the banner must not hide them.
+        self.banner.setPos(self._display_shape[1] / 2, self._display_shape[0] * 0.08)
 
         parts = pipeline.inputs.parts
         top_k = pipeline.config.recognition.top_k
@@ -422,6 +427,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.alert_bar.setStyleSheet("QFrame {background: #b3261e} QLabel {color: white; font-size: 16px;"
                                      " font-weight: bold; padding: 4px}")
         self.alert_text = QtWidgets.QLabel()
+        # Cut at the right, never widening the window past the screen (the tooltip lists them all).
+        self.alert_text.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                      QtWidgets.QSizePolicy.Policy.Preferred)
         acknowledge_button = QtWidgets.QPushButton("Acknowledge [a]")
         acknowledge_button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         acknowledge_button.setStyleSheet("QPushButton {background: #fff; color: #b3261e; font-weight: bold;"
@@ -589,7 +597,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         if stats.privacy is not PrivacyMode.OFF:
             parts.append(f"privacy {stats.privacy.value}")
         if stats.paused:
-            parts.append("PAUSED")
+            parts.append("PAUSED (no alerts)")
         if self._notice is not None:
             if time.monotonic() < self._notice[1]:
                 parts.append(self._notice[0])  # kept for notice_s, not overwritten by the next tick
@@ -613,7 +621,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:
-            banner = "paused"
+            banner = "paused - no recognition, no alerts"
         if banner != self.banner.toPlainText():
             self.banner.setText(banner, ink)
             self.banner.setVisible(bool(banner))

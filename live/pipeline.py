@@ -331,6 +331,11 @@ class LivePipeline:
         """Pause: replays and the simulator stop their clock; a live sensor keeps running (its frames
         are read and discarded, so it never backs up); no decisions are made."""
         assert self.capture is not None and self.worker is not None
+        if paused != self.paused:
+            # A watched room that is paused is not watched: said where a service's log keeps it.
+            say = log.warning if paused and not self.source.stops_when_paused else log.info
+            say("%s: no recognition, no alerts until resumed" if paused else "%s: resumed",
+                "paused" if paused else self.source.name)
         self.paused = paused
         self.source.set_paused(paused)
         self.capture.paused = paused

@@ -269,6 +269,7 @@ class Room3DPanel(QtWidgets.QWidget):
             # Markers are translucent: the hand under them stays visible.
             marker.setGLOptions("translucent")
             label = gl.GLTextItem(font=self._label_font)
+            label.setDepthValue(1)  # drawn after every bone and marker: none crosses the words
             for item in (bones, marker, label):
                 item.setVisible(False)
                 self.view.addItem(item)
@@ -317,7 +318,9 @@ class Room3DPanel(QtWidgets.QWidget):
             if floor is None
             else f"floor {floor.height_m:.2f} m below the sensor, tilted {floor.tilt_deg():.0f} deg"
         )
-        self.caption.setText(f"3D room  ·  {where}  ·  [3] hides")
+        # The colour image is mirrored (the Kinect's), this view is not: left and right swap between them.
+        self.caption.setText(f"3D room from behind the sensor (the video is mirrored)  ·  {where}  ·  "
+                             "[3] hides")
 
     def show_people(
         self,

@@ -181,6 +181,10 @@ def test_a_decisions_file_is_appended_to_and_the_log_says_so(tmp_path, caplog):
 def test_unknown_alert_class_is_an_error_that_lists_the_classes():
     with pytest.raises(ValueError, match="falling.*drink, wave"):
         AlertDispatcher(AlertConfig(classes=("falling",)), CLASSES)
+    many = tuple(f"class {i}" for i in range(12)) + ("fall_down",)  # the last is listed too, and offered
+    says = r"\['fall_dwn'\].*did you mean 'fall_down'\? \(it has: .*class 11, fall_down\)"
+    with pytest.raises(ValueError, match=says):
+        AlertDispatcher(AlertConfig(classes=("fall_dwn",)), many)
 
 
 def test_alert_command_gets_the_alert_in_its_environment(tmp_path):
