@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "idle machine would (default: real time)")
     parser.add_argument("--loop", action="store_true", help="replay: start over at the end")
     parser.add_argument("--people", type=integer_in(1, 6), default=2,
-                        help="sim: people in the room, 1-6 as a Kinect tracks (default: 2)")
+                        help="sim: at most this many people in the room at once, 1-6 as a Kinect tracks; "
+                             "they come and go (default: 2)")
     parser.add_argument("--seed", type=int, default=None, help="sim: random seed")
     parser.add_argument("--sim-actions", default=None, metavar="NAME+NAME",
                         help="sim: the actions people perform, '+'-separated ('default' = the ten the demo "

@@ -1,6 +1,6 @@
 """The Qt window: the video with skeletons and part boxes, a panel per person, and a status line.
 
-    | ALERT person 1: fall_down 91% at 14:02:11 (+1 earlier)   [Acknowledge]   |  (until acknowledged)
+    | ALERT  ward 3: person 1: fall_down 91% at 14:02:11 (+1 earlier)  [Acknowledge]  (until acknowledged)
     +---------------------------------------------+----------------------------+
     | video (pyqtgraph ImageItem, row-major)      | person 1  [L] [R] [body]   |
     |   skeletons, part boxes (width = attention) |           ===  ==  =====   |
@@ -8,7 +8,7 @@
     |                                             |  eat meal         #     9% |
     |                                             | person 2 ...               |
     +---------------------------------------------+----------------------------+
-    | sim · 30.0 fps · latency p50 / p95 · dropped · engine · people  [Pause][Record][Quit]
+    | 2 people | sim | 30.0 fps | latency p50 / p95 | dropped | engine   [Pause][Record][Quit]
     | [class for recordings v]  recording patient fell · marking since 2.1 s   [Action starts][ends]
     +--------------------------------------------------------------------------+
 

@@ -1,4 +1,4 @@
-"""python -m recordings: inspect, convert, list, view and recover recordings.
+"""python -m recordings: inspect, convert, list, label, view, recover and synthesise recordings.
 
     info PATH              streams, duration, frames, bodies (.xef, .skeleton, a clip's files or folder, a
                            PKU-MMD sequence NNNN-V.txt[.xz|.gz] with its labelled intervals)
@@ -13,6 +13,8 @@
                            point cloud, floor, field of view; with --out off screen); on a clip,
                            keys mark where actions start and end (recordings/marking.py)
     recover DIR            finalise recordings a crash left unfinished (*.partial folders)
+    synth                  generate simulated Kinect clips in the NTU layout (recordings/synthetic.py;
+                           its options: python -m recordings synth --help)
 
 The .xef reader follows the public reverse-engineered layout (../shared/notes/kinect.md) and has not
 yet met a real Kinect Studio file.
