@@ -83,6 +83,13 @@ def test_members_of_different_splits_networks_or_classes_are_refused_by_name(tmp
         build_ensemble([first, member(tmp_path, 2), tmp_path / "." / first.name], tmp_path / "e.pt")
     with pytest.raises(ValueError, match=r"member0\.pt: given twice"):
         build_ensemble([first, first], tmp_path / "e.pt")
+    second = member(tmp_path, 2)
+    before = first.read_bytes()
+    with pytest.raises(ValueError, match=r"--out .*member0\.pt: one of the members"):
+        build_ensemble([first, second], first)
+    assert first.read_bytes() == before
+    with pytest.raises(ValueError, match=r"--out .*: a folder; give the file to write"):
+        build_ensemble([first, second], tmp_path)
 
 
 def test_a_member_saved_before_a_data_option_existed_joins_at_that_options_default(tmp_path: Path) -> None:

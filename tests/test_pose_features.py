@@ -111,6 +111,13 @@ def test_flags_are_set_from_the_yaml_model_overrides() -> None:
     assert config.optim.label_smoothing == 0.1
 
 
+def test_one_override_given_with_set_joins_the_config_files_others() -> None:
+    path = REPO / "training" / "configs" / "pku_interactions.yaml"
+    in_file = load_config(path).model.overrides
+    config = load_config(path, ["model.overrides.lstm_hidden=64"])
+    assert len(in_file) >= 2 and config.model.overrides == {**in_file, "lstm_hidden": 64}
+
+
 def test_label_smoothing_changes_only_the_cross_entropy_term() -> None:
     config = load_config(None, ["optim.weight_decay=0"])
     network = PartAttentionNetwork(pose_only(tiny(3)))

@@ -477,6 +477,12 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     with pytest.raises(StageError, match=r"\(optim.lr 0.0005 -> 0.0003; the data files or starting "):
         train_stage(lower, "pose")
     assert (run / "best.pt").read_bytes() == best
+    assert "lr: 0.0005" in (run / "config.yaml").read_text()  # refused settings are not the run's record
+    state = (run / "state.pt").read_bytes()
+    (run / "state.pt").write_bytes(state[: len(state) // 2])  # a copy cut short
+    with pytest.raises(StageError, match=r"state\.pt: the run's saved state cannot be read .*--restart"):
+        train_stage(longer, "pose")
+    (run / "state.pt").write_bytes(state)
     assert train_stage(longer, "pose", restart=True).epochs_run == 3  # trained again, from epoch 1
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 6  # the log keeps both runs
 

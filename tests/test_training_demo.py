@@ -50,6 +50,18 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
     assert all(torch.equal(joint[k], parts[k]) for k in parts if k.startswith("parts."))
     assert parts["attention.score.weight"].abs().sum() == 0  # uniform attention before step 5 ...
     assert joint["attention.score.weight"].abs().sum() > 0  # ... which trained it
+    # The stage after pose starts from pose's best.pt: pose trained again, attention is not "finished".
+    import os
+
+    from training.config import load_config
+    from training.stages import StageError, train_stage
+
+    attention = load_config(tmp_path / "run" / "attention" / "config.yaml")
+    assert train_stage(attention, "attention").best_checkpoint == tmp_path / "run" / "attention" / "best.pt"
+    pose_best = tmp_path / "run" / "pose" / "best.pt"
+    os.utime(pose_best, ns=(pose_best.stat().st_atime_ns, pose_best.stat().st_mtime_ns + 10**9))
+    with pytest.raises(StageError, match="holds a attention run .*the data files or starting weights"):
+        train_stage(attention, "attention")
     finetune = json.loads((tmp_path / "run" / "finetune" / "metrics.jsonl").read_text().splitlines()[0])
     assert finetune["lr"] == pytest.approx(2.5e-4)  # optim.finetune_lr, not the joint stage's 1e-3
     # Training data: per-person sequences of simulated rooms, each with its timeline; validation holds

@@ -334,6 +334,10 @@ def _merge(instance: Any, values: dict[str, Any], where: str) -> Any:
         current = getattr(instance, key)
         if dataclasses.is_dataclass(current):
             changes[key] = _merge(current, value, f"{where}.{key}" if where else key)
+        elif isinstance(current, dict) and isinstance(value, dict):
+            # A mapping (model.overrides) takes the keys given on top of those it has: `--set
+            # model.overrides.lstm_hidden=64` must not drop the config file's other overrides.
+            changes[key] = {**current, **_check_type(value, hints[key], f"{where}.{key}" if where else key)}
         else:
             changes[key] = _check_type(value, hints[key], f"{where}.{key}" if where else key)
     try:

@@ -62,6 +62,11 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
             raise CheckpointError(f"{path}: given twice (as {seen[path.resolve()]} too): a member averaged "
                                   "with itself only weighs it double")
         seen[path.resolve()] = path
+    # Checked before anything is read or written: the ensemble must not replace one of its members.
+    if out.resolve() in seen:
+        raise CheckpointError(f"--out {out}: one of the members; write the ensemble to a file of its own")
+    if out.is_dir():
+        raise CheckpointError(f"--out {out}: a folder; give the file to write, e.g. {out / 'ensemble.pt'}")
     loaded = [load_checkpoint(path) for path in members]
     first, first_path = loaded[0], members[0]
     for path, member in zip(members, loaded, strict=True):

@@ -303,9 +303,6 @@ def train_stage(
         raise StageError(f"epochs.{stage} is {epochs}: the {stage} stage needs at least one epoch")
     out = Path(config.out) / stage
     state_path = out / "state.pt"
-    if process.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(config, out / "config.yaml")
 
     torch.manual_seed(config.seed)
     network, pretrained = _stage_network(config, stage, net_config, network_stages, splits, init, process)
@@ -316,13 +313,17 @@ def train_stage(
     optimisation = _Optimisation.for_stage(network, stage, config, process, pretrained)
     train_set, validation_set, sampler, loader = _stage_data(config, stage, splits, net_config, process)
 
-    inputs = stage_inputs(config, splits, init)
-    progress = _Progress(inputs=inputs_fingerprint(inputs), summary=inputs_summary(inputs))
+    # The weights it starts from are among its inputs: --init, or the previous stage's best.pt (a pose
+    # stage trained again must not leave an attention stage resumed or "finished" on the old one).
+    seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
+    inputs = stage_inputs(config, splits, seed_path)
+    progress = _Progress(inputs=inputs_fingerprint(inputs), summary=inputs_summary(inputs),
+                         processes=process.world_size)
     resumed = None
     if state_path.is_file() and not restart:
-        resumed = _resume(state_path, network, optimisation, progress.inputs)
+        resumed = _resume(state_path, network, optimisation, progress.inputs, process.world_size)
         if resumed is None:  # its best.pt may be somebody's result: replaced only when asked to
-            before = torch.load(state_path, map_location="cpu", weights_only=False).get("inputs_summary")
+            before = _read_state(state_path).get("inputs_summary")
             changed = what_changed(before, progress.summary)
             raise StageError(f"{out} holds a {stage} run for other data, labels, settings or starting "
                              f"weights{f' ({changed})' if changed else ''}: --restart trains it again in its "
@@ -343,6 +344,9 @@ def train_stage(
     else:
         # Different dropout noise per rank; the weights themselves are broadcast by DDP from rank 0.
         torch.manual_seed(config.seed * 1000 + process.rank + 1)
+    if process.is_main:  # only once it trains: a refused or finished rerun leaves the run's record as it was
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(config, out / "config.yaml")
 
     described = {
         "class_names": splits.class_names,
@@ -630,6 +634,7 @@ class _Progress:
     finished: bool = False
     inputs: str = ""  # inputs_fingerprint of what the stage learns from: a rerun on other inputs starts over
     summary: dict[str, Any] = field(default_factory=dict)  # inputs_summary: what changed, when refused
+    processes: int = 1  # how many trained it (torchrun): the total batch is per process x this
 
     def judge(self, validation: dict[str, float]) -> bool:
         """Count one more epoch's validation; True if it is the best so far (ties: the lower loss)."""
@@ -771,6 +776,14 @@ def _validation_metrics(predictions: Predictions, stage: str) -> dict[str, float
     return {**metrics, **stream_metrics}
 
 
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a copy cut short, a damaged disk: torch's message names no file
+        raise StageError(f"{path}: the run's saved state cannot be read ({type(error).__name__}); --restart "
+                         "trains the stage again from its start") from error
+
+
 def _save_state(path: Path, network: nn.Module, optimisation: _Optimisation, progress: _Progress) -> None:
     state = {
         "network": network.state_dict(),
@@ -785,22 +798,28 @@ def _save_state(path: Path, network: nn.Module, optimisation: _Optimisation, pro
         "finished": progress.finished,
         "inputs": progress.inputs,
         "inputs_summary": progress.summary,
+        "processes": progress.processes,
     }
     partial = path.with_suffix(".tmp")
     torch.save(state, partial)
     partial.replace(path)  # an interrupted save never leaves a half-written state behind
 
 
-def _resume(path: Path, network: nn.Module, optimisation: _Optimisation, inputs: str) -> _Progress | None:
+def _resume(
+    path: Path, network: nn.Module, optimisation: _Optimisation, inputs: str, processes: int
+) -> _Progress | None:
     """Restore what `_save_state` wrote (weights, optimiser, schedule, scaler, RNG); its progress. None
     (nothing restored) when it was written for other inputs: relabelled clips, new classes, changed
     settings or another starting checkpoint must be learnt, not answered by the old weights. (States
     written before the fingerprint existed are taken as they are.)"""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = _read_state(path)
     if state.get("inputs", inputs) != inputs:
         return None
     progress = _Progress(state["epoch"], state["best_top1"], state["best_loss"], state["bad_epochs"],
-                         bool(state.get("finished")), inputs)
+                         bool(state.get("finished")), inputs, processes=processes)
+    if state.get("processes", processes) != processes and not progress.finished:
+        print(f"note: {path} was trained by {state['processes']} process(es) and resumes with {processes}: "
+              "the total batch changes from here on (torchrun --nproc_per_node as before keeps it)")
     # Restored even when finished: given more epochs, a stage that ended at its epoch count continues.
     network.load_state_dict(state["network"])
     optimisation.optimizer.load_state_dict(state["optimizer"])
