@@ -222,6 +222,17 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     assert results["per_class"]["wave_right"]["instances"] == 1
     with pytest.raises(DatasetError, match="1 of the 1 sequences --subset names .* --subset all"):
         stream_cases(str(clips), names={"S999"})
+    # A model that trained on one of them says so, as the clip-level evaluate does.
+    from dataclasses import replace
+
+    from core.model.profiles import tiny
+
+    trained = random_checkpoint(tmp_path / "trained.pt", replace(tiny(len(CLASS_NAMES) + 1), num_bodies=1),
+                                [*CLASS_NAMES, NO_ACTION], duration_s=1.0,
+                                extra={"trained_clips": ["S001C001P001R001A121"]})
+    assert main(["evaluate", "--stream", "--checkpoint", str(trained), "--data", str(clips), "--out",
+                 str(tmp_path / "eval_trained"), "--engine", "pytorch-cpu", "--threads", "1"]) == 0
+    assert "1 of the 2 clips scored are in trained.pt's training set" in capsys.readouterr().out
 
 
 def test_a_person_found_again_under_a_new_id_is_scored_as_one_person() -> None:

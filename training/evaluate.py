@@ -30,7 +30,7 @@ from training.evaluation import (
     save_results,
     write_figures,
 )
-from training.streaming import StreamRun, evaluate_stream
+from training.streaming import StreamRun, evaluate_stream, stream_cases
 from training.windows import StreamWindowDataset, WindowDataset
 
 
@@ -250,6 +250,9 @@ def evaluate_streams(
             raise DatasetError(f"{checkpoint} does not record its data: pass --data")
         data = trained.data.root
     names = None
+    if not str(data).startswith("sim") and subset == "all":  # a folder of its own may hold what it trained on
+        every = sorted(case.name for case in stream_cases(str(data)))
+        check_not_trained_on(checkpoint, loaded.extra, every, subset, data)
     if not str(data).startswith("sim") and subset != "all":
         if subset == "validation":
             if "validation_clips" not in loaded.extra:
