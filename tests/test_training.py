@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -562,6 +563,28 @@ def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -
     assert loaded.extra["train_config"]["augment"]["shear"] == 0.2
     # The config's decision settings go into every checkpoint the run writes (the app reads them there).
     assert loaded.decisions.smoothing_s == 0.3 and loaded.decisions.threshold is None
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the other command holds its lock with fcntl here")
+def test_a_run_folder_another_command_is_training_is_refused(tmp_path: Path) -> None:
+    import subprocess
+
+    data = tmp_path / "nucla"
+    write_nucla(data)
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX); "
+        "f.write('pid 4242'); f.flush(); print('held', flush=True); time.sleep(60)"), str(run / "run.lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StageError, match=r"run is being trained by another command \(pid 4242\)"):
+            train_stage(_pose_config(tmp_path, data), "pose")
+        assert not (run / "pose").exists()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_teacher_teaches_the_pose_stage_and_must_share_its_split(tmp_path: Path) -> None:

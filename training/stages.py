@@ -27,11 +27,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -205,6 +206,41 @@ class StageResult:
     network: PartAttentionNetwork | None = None  # the weights at the end of the run (not the best ones)
 
 
+_CLAIMED_RUNS: dict[Path, IO[str]] = {}
+
+
+def claim_run(run: Path) -> None:
+    """One command trains a run folder at a time: two would interleave their epochs in metrics.jsonl and
+    overwrite each other's checkpoints and state. The lock is held until this process ends (the system
+    lets go of it after a crash too); the stages of one command share it."""
+    run = run.resolve()
+    if run in _CLAIMED_RUNS:
+        return
+    run.mkdir(parents=True, exist_ok=True)
+    handle = open(run / "run.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held until the process ends
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "a process"
+        handle.close()
+        raise StageError(f"{run} is being trained by another command ({holder}): wait for it to finish, or "
+                         "choose another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    _CLAIMED_RUNS[run] = handle
+
+
 def previous_checkpoint(out: Path, stage: str, network_stages: list[str]) -> Path | None:
     """The best checkpoint of the stage before `stage` among the network's stages, if it is required."""
     position = network_stages.index(stage)
@@ -303,6 +339,8 @@ def train_stage(
         raise StageError(f"epochs.{stage} is {epochs}: the {stage} stage needs at least one epoch")
     out = Path(config.out) / stage
     state_path = out / "state.pt"
+    if process.is_main:
+        claim_run(Path(config.out))
 
     torch.manual_seed(config.seed)
     network, pretrained = _stage_network(config, stage, net_config, network_stages, splits, init, process)
