@@ -20,6 +20,7 @@ is Algorithm 1's step 6 of a run.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from core.model.checkpoint import CheckpointError, DecisionSettings
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 results = train_all(config, restart=args.restart, init=args.init)
             else:
                 results = [train_stage(config, args.command, restart=args.restart, init=args.init)]
-            for result in results:
+            for result in results if int(os.environ.get("RANK", "0")) == 0 else ():  # torchrun: said once
                 print(
                     f"best checkpoint {result.best_checkpoint} (validation top-1 "
                     f"{100 * result.best_validation_top1:.2f}%, {result.epochs_run} epochs)"
