@@ -332,15 +332,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem()
         self.view.addItem(self.image)
-        # "paused", "end of replay", "sensor disconnected": large, on a dark box, in screen pixels.
-        self.banner = pg.TextItem(anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 190))
-        banner_font = QtGui.QFont()
-        banner_font.setPointSize(20)
-        banner_font.setBold(True)
-        self.banner.setFont(banner_font)
-        self.banner.setZValue(20)
+        # "paused", "end of replay", "sensor disconnected": a bar above the video, large, never over a
+        # person (drawn on the picture it hid whoever stood under it), cut at the right in a small window.
+        self.banner = QtWidgets.QLabel()
+        self.banner.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        ignored, preferred = QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+        self.banner.setSizePolicy(ignored, preferred)
         self.banner.hide()
-        self.view.addItem(self.banner)
         shape = pipeline.source.color_shape or (1080, 1920)
         # Every n-th pixel copied out of the ring (cheap), then resized to exactly DISPLAY_WIDTH.
         self._step = max(1, shape[1] // DISPLAY_WIDTH)
@@ -348,8 +346,6 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._display_shape = (int(round(shape[0] * self._scale)), DISPLAY_WIDTH)
         self.image.setImage(np.zeros((*self._display_shape, 3), np.uint8), autoLevels=False)
         self.view.setRange(QtCore.QRectF(0, 0, self._display_shape[1], self._display_shape[0]), padding=0)
-        # Near the top of the picture: people are seldom there, and the banner must not hide them.
-        self.banner.setPos(self._display_shape[1] / 2, self._display_shape[0] * 0.08)
 
         parts = pipeline.inputs.parts
         top_k = pipeline.config.recognition.top_k
@@ -445,6 +441,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         main = QtWidgets.QVBoxLayout(central)
         main.setContentsMargins(4, 4, 4, 4)
         main.addWidget(self.alert_bar)
+        main.addWidget(self.banner)
         main.addWidget(splitter, 1)
         main.addLayout(bottom)
         main.addLayout(labelling)
@@ -615,15 +612,17 @@ class LiveWindow(QtWidgets.QMainWindow):
         if text != self.status.text():
             self.status.setText(text)
             self.status.setToolTip("  |  ".join([*parts, f"engine {stats.engine}"]))
-        banner, ink = "", (255, 255, 255)
+        banner, ink = "", "#fff"
         if not stats.connected and not self.pipeline.ended:
-            banner, ink = "sensor disconnected - waiting for it to return", (255, 110, 100)
+            banner, ink = "sensor disconnected - waiting for it to return", "#ff6e64"
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:
             banner = "paused - no recognition, no alerts"
-        if banner != self.banner.toPlainText():
-            self.banner.setText(banner, ink)
+        if banner != self.banner.text():
+            self.banner.setText(banner)
+            self.banner.setStyleSheet(f"background: #000; color: {ink}; font-size: 20px; font-weight: bold; "
+                                      "padding: 4px")
             self.banner.setVisible(bool(banner))
         self.pause_button.setText("Resume [space]" if stats.paused else "Pause [space]")
         self.record_button.setText("Stop recording [r]" if stats.recording else "Record [r]")

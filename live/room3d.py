@@ -278,6 +278,9 @@ class Room3DPanel(QtWidgets.QWidget):
             self.labels.append(label)
         self.caption = QtWidgets.QLabel()
         self.caption.setStyleSheet("color: #999; font-size: 11px")
+        # Cut at the right rather than widening the column (and squeezing the video) in a small window.
+        policy = QtWidgets.QSizePolicy.Policy
+        self.caption.setSizePolicy(policy.Ignored, policy.Preferred)
         column = QtWidgets.QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
