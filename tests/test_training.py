@@ -157,6 +157,9 @@ def test_nucla_validation_shares_no_performance_with_training(shared_data: Path)
     assert trained.isdisjoint(held) and len(held) >= 50  # 10% of each class's ~50 performances
     assert {s.group["view"] for s in splits.validation} == {1, 2}  # both views of a held-out performance
     assert len(splits.train) + len(splits.validation) == 1020 and not splits.test and not splits.unused
+    # NTU's protocols mean nothing here: refused, not ignored (the views choose what is tested).
+    with pytest.raises(DatasetError, match="N-UCLA has protocol 'xview' .* not 'xsetup'"):
+        nucla_splits(load_config(None, [f"data.root={shared_data / 'nucla'}", "data.protocol=xsetup"]).data)
 
 
 def test_nucla_cross_view_and_subject_tests_no_event_the_model_trained_on(shared_data: Path) -> None:
@@ -563,6 +566,16 @@ def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -
     assert loaded.extra["train_config"]["augment"]["shear"] == 0.2
     # The config's decision settings go into every checkpoint the run writes (the app reads them there).
     assert loaded.decisions.smoothing_s == 0.3 and loaded.decisions.threshold is None
+
+
+def test_a_stage_without_validation_clips_says_its_figure_is_on_training_clips(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = tmp_path / "nucla"
+    write_nucla(data)
+    config = _pose_config(tmp_path, data, **{"data.validation_fraction": "0", "epochs.pose": "1"})
+    result = train_stage(config, "pose")
+    assert result.scored_on == "training" and "no validation clips" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the other command holds its lock with fcntl here")

@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 results = [train_stage(config, args.command, restart=args.restart, init=args.init)]
             for result in results if int(os.environ.get("RANK", "0")) == 0 else ():  # torchrun: said once
                 print(
-                    f"best checkpoint {result.best_checkpoint} (validation top-1 "
+                    f"best checkpoint {result.best_checkpoint} ({result.scored_on} top-1 "
                     f"{100 * result.best_validation_top1:.2f}%, {result.epochs_run} epochs)"
                 )
         elif args.command == "evaluate" and args.rescore:

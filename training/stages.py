@@ -204,6 +204,7 @@ class StageResult:
     best_validation_top1: float
     epochs_run: int
     network: PartAttentionNetwork | None = None  # the weights at the end of the run (not the best ones)
+    scored_on: str = "validation"  # "training" where there were no validation clips (the figure flatters)
 
 
 _CLAIMED_RUNS: dict[Path, IO[str]] = {}
@@ -375,7 +376,8 @@ def train_stage(
         if progress.finished:
             if process.is_main:
                 print(f"[{stage}] already finished ({state_path}); --restart to train it again")
-            return StageResult(out / "best.pt", progress.best_top1, progress.epoch)
+            return StageResult(out / "best.pt", progress.best_top1, progress.epoch,
+                               scored_on="validation" if splits.validation else "training")
         if process.is_main:
             print(f"[{stage}] resuming after epoch {progress.epoch} "
                   f"(best validation top-1 {progress.best_top1:.4f})")
@@ -444,7 +446,8 @@ def train_stage(
     if process.is_main and epochs <= start_epoch:
         progress.epoch, progress.finished = epoch, True
         _save_state(state_path, network, optimisation, progress)
-    return StageResult(out / "best.pt", progress.best_top1, epoch + 1, network)
+    return StageResult(out / "best.pt", progress.best_top1, epoch + 1, network,
+                       scored_on="validation" if splits.validation else "training")
 
 
 def _stage_plan(config: TrainConfig, stage: str, splits: Splits) -> tuple[NetworkConfig, list[str]]:

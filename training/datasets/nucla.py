@@ -192,6 +192,9 @@ def nucla_splits(data: DataConfig) -> Splits:
 
     A folder without training views (e.g. view 3 alone, for evaluation) gives empty train and
     validation lists; training refuses those (training.stages)."""
+    if data.protocol != "xview":  # the views are chosen by nucla_train_views / nucla_test_views
+        raise DatasetError(f"N-UCLA has protocol 'xview' (its views: data.nucla_train_views, "
+                           f"data.nucla_test_views), not {data.protocol!r}")
     everything = nucla_sources(data.root, views=None, fps=data.nucla_fps)
     held_subjects = set(data.nucla_test_subjects)
 
