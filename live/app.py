@@ -2,7 +2,7 @@
 
     python -m live                                  window, simulated room, demo model
     python -m live --source kinect                  the Kinect v2 (Windows; kinect-next, or kinect:pykinect2)
-    python -m live --source kinect --privacy blur   faces blurred before anything shows or records them
+    python -m live --source kinect --privacy blur   tracked faces blurred before anything shows or keeps them
     python -m live --headless --alert-url https://nurse-call.example/alerts   alerts POSTed, never lost
     python -m live --source ../shared/data/pkummd/skeletons/0005-L.txt.xz --headless --fast
     python -m live --source clips/S001C001P001R001A001.skeleton --loop

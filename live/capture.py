@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -246,13 +246,18 @@ class RecordingSink:
         return True
 
 
+FACE_HOLD_S = 1.0  # BLUR keeps blurring a lost body's last face this long (the tracker finds most again)
+
+
 @dataclass(frozen=True)
 class CapturePrivacy:
     """What the capture thread lets through of each colour image (core.privacy.PrivacyMode).
 
     Applied to a frame before the ring, the tracks or the recorder see it, so the window, its
     screenshots, the model's crops and recordings all get the same screened image:
-    BLUR blurs every tracked face; SKELETON drops the image unless the model crops it
+    BLUR blurs every tracked face, and for `FACE_HOLD_S` the last face of a body the tracker lost for a
+    moment (`also`: it drops a person for a frame or two and finds them again where they stood);
+    SKELETON drops the image unless the model crops it
     (`model_needs_color`), and never passes one to the recorder.
 
     Depth goes to the recorder under OFF and BLUR, never under SKELETON. A depth image is not a
@@ -266,12 +271,12 @@ class CapturePrivacy:
     camera: ColorCamera = DEFAULT_CAMERA  # the colour image's camera: places and sizes face boxes
     model_needs_color: bool = True
 
-    def screen(self, frame: Frame) -> Frame:
-        """The frame the ring may hold."""
+    def screen(self, frame: Frame, also: Sequence[Body] = ()) -> Frame:
+        """The frame the ring may hold. `also`: bodies just lost whose faces BLUR still blurs."""
         if frame.color is None or self.mode is PrivacyMode.OFF:
             return frame
         if self.mode is PrivacyMode.BLUR:
-            return replace(frame, color=blur_faces(frame.color, frame.bodies, self.camera))
+            return replace(frame, color=blur_faces(frame.color, [*frame.bodies, *also], self.camera))
         return frame if self.model_needs_color else replace(frame, color=None)
 
     def recordable(self, frame: Frame) -> np.ndarray | None:
@@ -308,6 +313,7 @@ class Capture:
     ) -> None:
         self.source = source
         self.privacy = privacy
+        self._last_bodies: dict[int, tuple[float, Body]] = {}  # tracking id -> (time, body), for BLUR
         self.ring = ring
         self.tracks = tracks
         self.counters = CaptureCounters()
@@ -328,6 +334,20 @@ class Capture:
 
     def start(self) -> None:
         self._thread.start()
+
+    def _just_lost(self, frame: Frame) -> list[Body]:
+        """Bodies seen within FACE_HOLD_S of this frame but not in it (for BLUR: their faces stay blurred
+        while the tracker has lost them); remembers this frame's bodies."""
+        if self.privacy.mode is not PrivacyMode.BLUR:
+            return []
+        now = frame.timestamp
+        for body in frame.bodies:
+            self._last_bodies[body.tracking_id] = (now, body)
+        # abs: a looped replay's time starts again; a body of the pass before is forgotten a second on.
+        self._last_bodies = {i: seen for i, seen in self._last_bodies.items()
+                             if abs(now - seen[0]) <= FACE_HOLD_S}
+        present = {body.tracking_id for body in frame.bodies}
+        return [body for i, (_, body) in self._last_bodies.items() if i not in present]
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -366,7 +386,8 @@ class Capture:
 
     def accept(self, frame: Frame, received: float) -> RingEntry | None:
         """Put one frame into the ring and the tracks (the capture thread's whole job)."""
-        frame = self.privacy.screen(frame)  # before anything else sees, shows or writes the image
+        # Before anything else sees, shows or writes the image.
+        frame = self.privacy.screen(frame, also=self._just_lost(frame))
         timestamp, restarted = self._timeline(frame.timestamp)
         if timestamp is None:
             self.counters.duplicates += 1

@@ -193,6 +193,32 @@ def test_a_replay_paused_just_after_handing_over_a_frame_loses_no_frame():
     assert ring.written == 10 and capture.counters.dropped == 0
 
 
+def test_blur_keeps_a_face_blurred_while_the_tracker_has_lost_its_body_for_a_moment():
+    """The sensor drops a person for a frame or two and finds them again where they stood: their face must
+    not show sharp in between (the window, the crops and the recording all get this image)."""
+    from core.camera import DEFAULT_CAMERA
+    from core.privacy import PrivacyMode, face_boxes
+    from live.capture import FACE_HOLD_S, CapturePrivacy
+
+    camera = DEFAULT_CAMERA.scaled(640, 360)
+    picture = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    person = body(7, x=0.0)
+    person.joints[:, 1] = np.linspace(0.7, -0.9, 25)
+    person.joints_color[:] = camera.project(person.joints)[0]
+    ((x0, y0, x1, y1),) = face_boxes([person], camera, picture.shape[:2])
+    capture = Capture(FrameStream("t", lambda: iter(())), FrameRing(8, (360, 640)), TrackTable(history=8),
+                      period_s=1 / 30, privacy=CapturePrivacy(PrivacyMode.BLUR, camera))
+
+    def face_shown(t: float, bodies: list) -> bool:
+        entry = capture.accept(Frame(t, picture.copy(), bodies, int(round(t * 30))), time.monotonic())
+        return np.array_equal(capture.ring.color(entry.sequence)[y0:y1, x0:x1], picture[y0:y1, x0:x1])
+
+    assert not face_shown(0.0, [person])
+    assert not face_shown(1 / 30, [])  # lost for a moment: still blurred
+    assert not face_shown(2 / 30, [person])
+    assert face_shown(2 / 30 + FACE_HOLD_S + 0.1, [])  # gone for good: nothing left to hide there
+
+
 def test_capture_reports_a_failing_source_instead_of_dying_silently():
     class Broken:
         name, fps, connected, camera, color_shape = "broken", 30.0, True, None, None
