@@ -343,3 +343,21 @@ def test_list_counts_each_clip_once_per_class_and_the_intervals_beside(tmp_path:
     assert main(["list", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "     2  A121 patient fell  (2 intervals)" in out and "(intervals)" not in out
+
+
+def test_a_clip_kept_without_video_by_privacy_says_so_to_an_rgb_model(tmp_path: Path) -> None:
+    from core.frame import Frame
+    from core.privacy import PrivacyMode
+    from recordings.recorder import Recorder
+    from training.data import ClipTask, DatasetError
+    from training.prepare import CacheSettings, prepare_clip
+
+    with Recorder(tmp_path, sample_name="S001C001P001R001A121", config=CONFIG,
+                  privacy=PrivacyMode.SKELETON) as recorder:
+        for i in range(10):
+            frame = make_frame(i, i / 10)
+            recorder.write(Frame(frame.timestamp, None, frame.bodies, frame.index))
+    files = recorder.files
+    task = ClipTask("S001C001P001R001A121", 0, files.skeleton, None, files.skeleton.with_suffix(".json"), {})
+    with pytest.raises(DatasetError, match="recorded under --privacy skeleton, so it kept no video"):
+        prepare_clip(task, CacheSettings(dataset="clips"), tmp_path / "cache")

@@ -117,6 +117,11 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
     chosen = crop_frame_indices(timestamps, settings.crop_fps)
     if not settings.skeleton_only:
         if task.video is None:
+            mode = read_sidecar(task.sidecar).raw.get("privacy") if task.sidecar is not None else None
+            if mode == "skeleton":  # kept no image on purpose: re-recording with video is the site's call
+                raise DatasetError(f"{task.skeleton}: recorded under --privacy skeleton, so it kept no "
+                                   "video, which this model's RGB crops need: record with --privacy blur "
+                                   "(faces blurred) where the site allows it, or train a skeleton-only model")
             raise DatasetError(f"{task.skeleton}: no RGB video found for this clip")
         camera = camera or clip_camera(arrays.xyz[:, 0], color[:, 0], arrays.states[:, 0])
         boxes = part_boxes(
