@@ -305,16 +305,35 @@ def kinect_backend(source: str) -> KinectBackend | None:
 
 
 def default_privacy(config: LiveConfig) -> PrivacyMode:
-    """--privacy, else SKELETON for a live sensor and OFF for the simulator and recordings.
+    """--privacy, else SKELETON for a live sensor, the mode a replayed clip was recorded under (its
+    sidecar's), and OFF for the simulator and other recordings.
 
     A live sensor films real people who did not choose to be recorded (patients, visitors, staff):
     nothing of their image leaves the capture thread unless the site opts in (`--privacy blur`, or
     `off` where consent covers it). The simulator has nobody to protect, and a recording shows what
-    was already kept when it was recorded.
+    was already kept when it was recorded; a clip recorded again from its replay keeps its mode, so its
+    sidecar does not say "off" over a blurred video.
     """
     if config.privacy is not None:
         return config.privacy
-    return PrivacyMode.SKELETON if kinect_backend(config.source) is not None else PrivacyMode.OFF
+    if kinect_backend(config.source) is not None:
+        return PrivacyMode.SKELETON
+    return _recorded_privacy(config.source) or PrivacyMode.OFF
+
+
+def _recorded_privacy(source: str) -> PrivacyMode | None:
+    """The --privacy a clip was recorded under, from its sidecar; None for anything else (the simulator,
+    .xef, PKU-MMD, NTU's own clips, a path that opening the source will refuse)."""
+    from recordings.clip import ClipError, clip_paths, read_sidecar
+
+    if source == "sim" or source.startswith("sim:") or Path(source).suffix.lower() == ".xef":
+        return None
+    try:
+        sidecar = clip_paths(source).sidecar
+        recorded = read_sidecar(sidecar).raw.get("privacy") if sidecar is not None else None
+        return PrivacyMode(recorded) if recorded else None
+    except (ClipError, OSError, ValueError):
+        return None
 
 
 def default_checkpoint(source: str) -> Path:
@@ -455,8 +474,12 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     log.info("engine: %s (%s)", engine.name, engine.reason)
     log.info("%s", describe_decisions(config.decisions, engine.metadata.decisions))
     privacy = default_privacy(config)
-    log.info("privacy: %s%s", privacy.value, "" if config.privacy is not None else
-             " (the default for this source; --privacy off|blur|skeleton to change)")
+    why = ""
+    if config.privacy is None:
+        which = "the mode the clip was recorded under" if _recorded_privacy(config.source) else \
+            "the default for this source"
+        why = f" ({which}; --privacy off|blur|skeleton to change)"
+    log.info("privacy: %s%s", privacy.value, why)
     return LivePipeline(source, engine, inputs, replace(config.pipeline, privacy=privacy),
                         source_is_open=True)
 

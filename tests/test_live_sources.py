@@ -468,7 +468,7 @@ def test_kinect_source_modules_import_no_kinect_library():
     assert result.returncode == 0, result.stderr
 
 
-def test_kinect_backend_is_chosen_by_the_source_name():
+def test_kinect_backend_is_chosen_by_the_source_name(tmp_path):
     from live.app import build_parser, config_from_args, default_privacy, kinect_backend, open_source
     from live.kinect_next_source import KinectNextSource
     from live.sources import KinectBackend
@@ -490,3 +490,14 @@ def test_kinect_backend_is_chosen_by_the_source_name():
     assert default_privacy(config("--source", "kinect:pykinect2")).value == "skeleton"
     assert default_privacy(config("--source", "kinect", "--privacy", "blur")).value == "blur"
     assert default_privacy(config()).value == "off"  # the simulator: nobody to protect
+    # A clip recorded under blur replays (and records again) under blur: its sidecar keeps saying so.
+    from core.frame import Frame
+    from core.privacy import PrivacyMode
+    from recordings.recorder import Recorder, RecorderConfig
+
+    with Recorder(tmp_path, sample_name="S001C001P001R001A121", config=RecorderConfig(min_free_bytes=1),
+                  privacy=PrivacyMode.BLUR) as recorder:
+        recorder.write(Frame(0.0, np.zeros((36, 64, 3), np.uint8), [], 0))
+    clip = str(recorder.files.skeleton)
+    assert default_privacy(config("--source", clip)) is PrivacyMode.BLUR
+    assert default_privacy(config("--source", clip, "--privacy", "off")) is PrivacyMode.OFF  # the site's call
