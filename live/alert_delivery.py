@@ -51,6 +51,8 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
+from recordings.atomic import lock_exclusive
+
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = Path("runs") / "alerts" / "queue.jsonl"  # runs/ is ignored by git
@@ -92,14 +94,7 @@ class QueueInUse(RuntimeError):
 
 def _lock(handle: IO[bytes], path: Path) -> None:
     try:
-        if os.name == "nt":
-            import msvcrt
-
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock_exclusive(handle)
     except OSError as error:
         raise QueueInUse(f"alert queue {path} is in use by another process (another `python -m live` "
                          f"delivering alerts?); give each one its own --alert-queue") from error

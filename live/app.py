@@ -476,8 +476,9 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     privacy = default_privacy(config)
     why = ""
     if config.privacy is None:
-        which = "the mode the clip was recorded under" if _recorded_privacy(config.source) else \
-            "the default for this source"
+        # Not OFF by default only for a sensor or a clip that records its mode (read once, above).
+        recorded = privacy is not PrivacyMode.OFF and kinect_backend(config.source) is None
+        which = "the mode the clip was recorded under" if recorded else "the default for this source"
         why = f" ({which}; --privacy off|blur|skeleton to change)"
     log.info("privacy: %s%s", privacy.value, why)
     return LivePipeline(source, engine, inputs, replace(config.pipeline, privacy=privacy),

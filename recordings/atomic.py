@@ -7,6 +7,9 @@ A crash or power cut at any moment leaves either the old file or the new one, ne
 failure before the rename leaves the old file untouched and removes the temporary one. Used for
 clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
 
+    lock_exclusive(handle)           a file only one process may hold (the alert queue, a training run
+                                     folder): OSError when another holds it; the system lets go at exit
+
     AppendedFile(path, header)       the other way to survive a crash, for streams too large to rewrite
                                      (a clip's video and depth): written front to back, `sync()` puts
                                      what is written on disk, so a crash leaves a valid prefix
@@ -18,6 +21,20 @@ import os
 import secrets
 import stat
 from pathlib import Path
+
+
+def lock_exclusive(handle) -> None:
+    """Hold an open file exclusively (without waiting) until it is closed or this process ends, even by a
+    crash; OSError when another process holds it."""
+    if os.name == "nt":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def sync_directory(path: Path | str) -> None:

@@ -549,6 +549,20 @@ def test_an_older_nucla_checkpoint_still_says_how_many_scored_clips_it_trained_o
     assert capsys.readouterr().out == ""  # view 3: none trained on, and it can tell
 
 
+def test_the_committed_nucla_model_names_its_training_clips_among_the_real_ones(shared_data: Path) -> None:
+    """The real N-UCLA views 1-2: the committed model trained on all of them but the 96 validation clips it
+    names (checkpoints README), so scoring the whole folder flatters it, and view 3 would not."""
+    from training.evaluate import trained_clip_names
+
+    checkpoints = Path(__file__).resolve().parents[1] / "training" / "checkpoints"
+    extra = load_checkpoint(checkpoints / "nucla_pose.pt").extra
+    names = sorted(p.stem for p in (shared_data / "nucla").rglob("a*_s*_e*_v*.json"))
+    assert len(names) == 1020
+    assert len(trained_clip_names(extra, names)) == 924
+    view3 = [n.replace("_v01", "_v03") for n in names if n.endswith("_v01")]
+    assert trained_clip_names(extra, view3) == set()
+
+
 def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -> None:
     data = tmp_path / "nucla"
     write_nucla(data, per_class=4)

@@ -47,6 +47,7 @@ from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_con
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
 from core.window import WindowSpec
+from recordings.atomic import lock_exclusive
 from training import distributed
 from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, write_config
@@ -220,15 +221,7 @@ def claim_run(run: Path) -> None:
     run.mkdir(parents=True, exist_ok=True)
     handle = open(run / "run.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held until the process ends
     try:
-        if os.name == "nt":
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock_exclusive(handle)
     except OSError:
         handle.seek(0)
         holder = handle.read().strip() or "a process"
@@ -344,7 +337,11 @@ def train_stage(
         claim_run(Path(config.out))
 
     torch.manual_seed(config.seed)
-    network, pretrained = _stage_network(config, stage, net_config, network_stages, splits, init, process)
+    # The weights it starts from: --init, or the previous stage's best.pt. They are among its inputs too (a
+    # pose stage trained again must not leave an attention stage resumed or "finished" on the old one).
+    seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
+    network, pretrained = _stage_network(config, stage, net_config, network_stages, splits, init, seed_path,
+                                         process)
     objective: nn.Module = StageObjective(network, stage)
     if process.distributed:
         device_ids = [process.device.index] if process.device.type == "cuda" else None
@@ -352,9 +349,7 @@ def train_stage(
     optimisation = _Optimisation.for_stage(network, stage, config, process, pretrained)
     train_set, validation_set, sampler, loader = _stage_data(config, stage, splits, net_config, process)
 
-    # The weights it starts from are among its inputs: --init, or the previous stage's best.pt (a pose
-    # stage trained again must not leave an attention stage resumed or "finished" on the old one).
-    seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
+    scored_on = "validation" if splits.validation else "training"  # without validation clips: flattering
     inputs = stage_inputs(config, splits, seed_path)
     progress = _Progress(inputs=inputs_fingerprint(inputs), summary=inputs_summary(inputs),
                          processes=process.world_size)
@@ -376,8 +371,7 @@ def train_stage(
         if progress.finished:
             if process.is_main:
                 print(f"[{stage}] already finished ({state_path}); --restart to train it again")
-            return StageResult(out / "best.pt", progress.best_top1, progress.epoch,
-                               scored_on="validation" if splits.validation else "training")
+            return StageResult(out / "best.pt", progress.best_top1, progress.epoch, scored_on=scored_on)
         if process.is_main:
             print(f"[{stage}] resuming after epoch {progress.epoch} "
                   f"(best validation top-1 {progress.best_top1:.4f})")
@@ -446,8 +440,7 @@ def train_stage(
     if process.is_main and epochs <= start_epoch:
         progress.epoch, progress.finished = epoch, True
         _save_state(state_path, network, optimisation, progress)
-    return StageResult(out / "best.pt", progress.best_top1, epoch + 1, network,
-                       scored_on="validation" if splits.validation else "training")
+    return StageResult(out / "best.pt", progress.best_top1, epoch + 1, network, scored_on=scored_on)
 
 
 def _stage_plan(config: TrainConfig, stage: str, splits: Splits) -> tuple[NetworkConfig, list[str]]:
@@ -486,15 +479,15 @@ def _stage_network(
     network_stages: list[str],
     splits: Splits,
     init: str | Path | None,
+    seed_path: Path | None,
     process: distributed.Process,
 ) -> tuple[PartAttentionNetwork, set[str]]:
-    """The network at the start of the stage: the previous stage's best weights (or --init's; or public
-    I3D weights for the first RGB stage), with this stage's parameters trainable, on the device; and
-    the names of the parameters --init gave (empty without --init; not the classifier rows of new
-    classes)."""
+    """The network at the start of the stage: `seed_path`'s weights (the previous stage's best, or
+    --init's; None: public I3D weights for the first RGB stage), with this stage's parameters trainable,
+    on the device; and the names of the parameters --init gave (empty without --init; not the classifier
+    rows of new classes)."""
     network = PartAttentionNetwork(net_config)
     pretrained: set[str] = set()
-    seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     if seed_path is not None:
         if not seed_path.is_file():
             raise StageError(
