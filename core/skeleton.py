@@ -196,8 +196,9 @@ def normalize_window(
 
     joints: (T, M, J, 3) camera metres (zeros where a body or frame is absent);
     states: (T, M, J) tracking states or None (then every non-zero joint counts as tracked).
-    Returns float32 (T, M, J, 3). The transform comes from body 0 (the subject) and is applied to every
-    body, so the relative position of a second person is kept. Joints that are absent stay zero.
+    Returns float32 (T, M, J, 3). The transform comes from body 0 (the subject; the first body with any
+    data when body 0 is absent from the whole window) and is applied to every body, so the relative
+    position of a second person is kept. Joints that are absent stay zero.
     """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 4 or joints.shape[-1] != 3 or joints.shape[2] != layout.num_joints:

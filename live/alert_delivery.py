@@ -175,11 +175,6 @@ class AlertQueue:
         except OSError as error:
             raise OSError(f"--alert-queue {self.path}: cannot be written ({error.strerror or error})"
                           ) from None
-        try:
-            _lock(self._lock_file, self.path)
-        except QueueInUse:
-            self._lock_file.close()
-            raise
         self.compact_bytes = compact_bytes
         self.damaged_lines = 0
         self.pending: list[dict[str, Any]] = []  # queued records not delivered / rejected, in order
@@ -187,8 +182,13 @@ class AlertQueue:
         # kept in memory only is settled too, and must not count against the ones in the file).
         self.unsettled: set[str] = set()
         self.next_sequence = 1
-        self._read_back()
-        self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        try:
+            _lock(self._lock_file, self.path)
+            self._read_back()
+            self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        except BaseException:  # the queue is let go for the next run (or for this one, retried)
+            self._lock_file.close()
+            raise
 
     def _read_back(self) -> None:
         if not self.path.exists():

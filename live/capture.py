@@ -1,7 +1,7 @@
 """Capture: one thread reads the source into a preallocated ring buffer and updates the tracks.
 
     source.read() --> CapturePrivacy.screen (faces blurred / image dropped, per --privacy)
-                  --> Timeline (monotonic) --> TrackTable.rejoin (a body found again keeps its id)
+                  --> StreamClock (monotonic) --> TrackTable.rejoin (a body found again keeps its id)
                                            --> FrameRing.push (copy into the oldest slot)
                                            --> TrackTable.observe (bodies by tracking id)
                                            --> RecordingSink.offer (non-blocking, own thread)
@@ -39,7 +39,7 @@ class RingEntry:
     """What the ring knows about one frame (the pixels stay in the ring)."""
 
     sequence: int  # 0, 1, 2, ... in arrival order; slot = sequence % capacity
-    timestamp: float  # stream seconds, strictly increasing (Timeline)
+    timestamp: float  # stream seconds, strictly increasing (StreamClock)
     received: float  # time.monotonic() when the capture thread got it
     index: int  # the source's frame number
     has_color: bool
@@ -136,7 +136,7 @@ class FrameRing:
         return self._pixels[sequence % self.capacity]
 
 
-class Timeline:
+class StreamClock:
     """Makes a stream's timestamps strictly increasing across restarts.
 
     A looping replay or a sensor that comes back restarts its clock; the ring, the tracks and the
@@ -322,7 +322,7 @@ class Capture:
         self.error: BaseException | None = None
         self.paused = False
         self.recording: RecordingSink | None = None
-        self._timeline = Timeline(period_s)
+        self._clock = StreamClock(period_s)
         self._last_index: int | None = None
         self._on_restart = on_restart
         self._read_timeout = read_timeout_s
@@ -388,7 +388,7 @@ class Capture:
         """Put one frame into the ring and the tracks (the capture thread's whole job)."""
         # Before anything else sees, shows or writes the image.
         frame = self.privacy.screen(frame, also=self._just_lost(frame))
-        timestamp, restarted = self._timeline(frame.timestamp)
+        timestamp, restarted = self._clock(frame.timestamp)
         if timestamp is None:
             self.counters.duplicates += 1
             return None

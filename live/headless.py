@@ -402,8 +402,15 @@ def run_headless(
     passes, `stop` is set or Ctrl-C; then shut down in order and return the summary."""
     stop = stop or threading.Event()
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
-    writer = DecisionWriter(config.output)
-    events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold)
+    writer = None
+    try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
+        writer = DecisionWriter(config.output)
+        events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold)
+    except BaseException:
+        alerts.close(0.0)
+        if writer is not None:
+            writer.close()
+        raise
     last_time = 0.0
 
     def handle(hops: list[Hop]) -> None:

@@ -177,6 +177,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
     if is_sequence_path(source):
         return _convert_pkummd(args, source, out_dir)
+    naming_parts = {part: getattr(args, part) for part in ("setup", "camera", "performer")}
+    if (args.label is None or args.name is not None) and any(v is not None for v in naming_parts.values()):
+        raise ValueError(f"{source}: --setup / --camera / --performer number the names --label generates; "
+                         f"with {'--name' if args.name is not None else 'no --label'} they would be ignored")
     if args.label is not None:
         # As `python -m live --record --label`: a new class joins the site's labels.txt (A121 and up).
         map_path = Path(args.labels) if args.labels else out_dir / LABEL_MAP_FILENAME
@@ -192,7 +196,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         record_video=not args.no_video,
         record_depth=not args.no_depth,
         min_free_bytes=int(args.min_free_gb * 1e9),
-        naming=ClipNaming(args.setup, args.camera, args.performer),
+        naming=ClipNaming(**{part: value for part, value in naming_parts.items() if value is not None}),
     )
     started = time.perf_counter()
     with XefRecording(source, color=not args.no_video, depth=not args.no_depth) as recording:
@@ -240,6 +244,12 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
     if args.label is not None:
         raise ValueError(f"{source}: a PKU-MMD sequence holds several actions, labelled by its label file; "
                          f"drop --label")
+    # Options of a .xef conversion that a sequence has no use for: refused rather than dropped unseen.
+    unused = [f"--{option}" for option in ("labels", "setup", "camera", "performer")
+              if getattr(args, option) is not None]
+    if unused:
+        raise ValueError(f"{source}: {', '.join(unused)} name or label a .xef conversion; a PKU-MMD "
+                         f"sequence keeps its own name (or --name) and the labels of its label file")
     started = time.perf_counter()
     with PkuMmdRecording(source) as recording:
         if recording.timeline is None:
@@ -666,9 +676,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--name", help="sample name for the clip (default: from --label, else the file's name)"
     )
-    convert.add_argument("--setup", type=int, default=1, help="S number of generated names (default 1)")
-    convert.add_argument("--camera", type=int, default=1, help="C number of generated names (default 1)")
-    convert.add_argument("--performer", type=int, default=1, help="P number of generated names (default 1)")
+    for part, letter in (("setup", "S"), ("camera", "C"), ("performer", "P")):
+        convert.add_argument(f"--{part}", type=integer_in(1, 999),
+                             help=f"{letter} number of the names --label generates for a .xef (default 1)")
     convert.add_argument("--no-video", action="store_true", help="no _rgb.avi (skeleton, sidecar, depth)")
     convert.add_argument("--no-depth", action="store_true", help="no _depth.bin even when the file has depth")
     convert.add_argument(

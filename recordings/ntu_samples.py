@@ -27,6 +27,12 @@ class SampleName:
     replication: int
     action: int
 
+    def __post_init__(self) -> None:
+        # Each part is written in three digits: a number outside them makes a name nothing reads back.
+        for part in ("setup", "camera", "performer", "replication", "action"):
+            if not 0 <= getattr(self, part) <= 999:
+                raise ValueError(f"sample name: {part} {getattr(self, part)} is outside 0-999")
+
     @classmethod
     def parse(cls, name: str | os.PathLike) -> SampleName:
         """From a name or a path, suffixes allowed: ``.../S001C001P001R001A001_rgb.avi``."""

@@ -1,5 +1,5 @@
-"""NTU RGB+D RGB videos (``_rgb.avi``, 1920x1080 at 30 fps), decoded frame by frame and paired with
-their ``.skeleton`` files frame by frame.
+"""NTU RGB+D RGB videos (``_rgb.avi``, 1920x1080 at 30 fps), decoded frame by frame: frame i of the
+video goes with frame i of its ``.skeleton`` file.
 """
 
 from __future__ import annotations
@@ -8,12 +8,9 @@ import errno
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import cv2
 import numpy as np
-
-from recordings.ntu import NtuBody, SkeletonFile
 
 
 class RgbVideo:
@@ -94,32 +91,3 @@ class RgbVideo:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-class FrameCountMismatchError(ValueError):
-    """A skeleton file and its video have different frame counts, so frame i no longer pairs with frame i."""
-
-
-class AlignedFrame(NamedTuple):
-    index: int
-    bodies: list[NtuBody]
-    image: np.ndarray  # BGR uint8 (H, W, 3)
-
-
-def aligned_frames(
-    skeleton: SkeletonFile, video: RgbVideo, *, allow_mismatch: bool = False
-) -> Iterator[AlignedFrame]:
-    """Pairs skeleton frame i with video frame i.
-
-    Different frame counts raise `FrameCountMismatchError` at once, unless `allow_mismatch`, which pairs
-    the first min(counts) frames.
-    """
-    if skeleton.num_frames != len(video) and not allow_mismatch:
-        raise FrameCountMismatchError(
-            f"{skeleton.path} has {skeleton.num_frames} skeleton frames but {video.path} has {len(video)} "
-            "video frames; they cannot be paired frame by frame"
-        )
-    return (
-        AlignedFrame(index, bodies, image)
-        for index, (bodies, image) in enumerate(zip(skeleton.frames, video, strict=False))
-    )

@@ -65,6 +65,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -86,7 +87,8 @@ SIDECAR_FORMAT = "where-to-focus clip"
 SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
 
-_SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Any name that is safe as a file stem: a clip need not be named SsssCccc... (`--name room`).
+_FILE_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class RecorderError(RuntimeError):
@@ -317,7 +319,7 @@ class Recorder:
             if self.action_id is None:
                 raise ValueError("give a label (to name the clip S..C..P..R..A..) or a sample_name")
             sample_name = next_sample_name(self.out_dir, self.action_id, config.naming)
-        if not _SAMPLE_NAME.match(sample_name):
+        if not _FILE_STEM.match(sample_name):
             raise ValueError(f"sample name {sample_name!r} must be letters, digits, '_', '-' or '.'")
         self.sample_name = sample_name
         self.partial_dir = self.out_dir / (sample_name + PARTIAL_SUFFIX)
@@ -333,9 +335,6 @@ class Recorder:
                         "finalises them", self.out_dir, len(left), ", ".join(p.name for p in left[:3]),
                         self.out_dir)
 
-        self.partial_dir.mkdir()
-        self._skeleton = open(self.partial_dir / "skeleton.txt", "wb")  # noqa: SIM115 - closed in close()
-        self._frames = open(self.partial_dir / "frames.jsonl", "wb")  # noqa: SIM115
         header = {
             "format": SIDECAR_FORMAT,
             "format_version": SIDECAR_VERSION,
@@ -354,7 +353,6 @@ class Recorder:
         if timeline is not None:
             # In the header line, so a clip recovered after a crash keeps its intervals too.
             header["intervals"] = timeline.to_json()
-        self._frames.write(json.dumps(header).encode() + b"\n")
         self._video: MjpegAviWriter | None = None
         self._depth: DepthWriter | None = None
         self._intervals_lock = threading.Lock()
@@ -365,7 +363,21 @@ class Recorder:
         self.frame_count = 0
         self.stopped_reason: str | None = None
         self.files: ClipFiles | None = None
-        self._sync()
+
+        self.partial_dir.mkdir()
+        opened: list[IO[bytes]] = []
+        try:
+            self._skeleton = open(self.partial_dir / "skeleton.txt", "wb")  # noqa: SIM115 - closed in close()
+            opened.append(self._skeleton)
+            self._frames = open(self.partial_dir / "frames.jsonl", "wb")  # noqa: SIM115
+            opened.append(self._frames)
+            self._frames.write(json.dumps(header).encode() + b"\n")
+            self._sync()
+        except BaseException:  # nothing recorded yet: no half-made folder left for `recover` to report
+            for file in opened:
+                file.close()
+            shutil.rmtree(self.partial_dir, ignore_errors=True)
+            raise
 
     def _check_disk_space(self, starting: bool = False) -> str | None:
         free = shutil.disk_usage(self.out_dir).free

@@ -430,10 +430,6 @@ class XefReader:
         """The first stream of a kind (COLOR, BODY, ...), or None when the file has none."""
         return next((s for s in self.streams.values() if s.kind == kind), None)
 
-    def times_s(self, stream: int) -> np.ndarray:
-        """Event times of one stream in seconds (float64, ascending)."""
-        return self._table[self._table[:, 1] == stream, 2] / TICKS_PER_SECOND
-
     def nearest_event(self, stream: int, time_s: float, max_gap_s: float = 0.05) -> XefEvent | None:
         """The event of `stream` nearest in time to `time_s` (seconds on the file's clock, as Frame
         timestamps are), or None when the nearest one is more than `max_gap_s` away. Streams of one
@@ -481,11 +477,6 @@ class XefReader:
     def depth_image(self, event: XefEvent) -> np.ndarray:
         """Depth in millimetres, uint16 (424, 512)."""
         data = self._sized_payload(event, DEPTH_WIDTH * DEPTH_HEIGHT * 2, "depth (uint16 512x424)")
-        return np.frombuffer(data, dtype="<u2").reshape(DEPTH_HEIGHT, DEPTH_WIDTH).copy()
-
-    def infrared_image(self, event: XefEvent) -> np.ndarray:
-        """Infrared intensity, uint16 (424, 512)."""
-        data = self._sized_payload(event, DEPTH_WIDTH * DEPTH_HEIGHT * 2, "infrared (uint16 512x424)")
         return np.frombuffer(data, dtype="<u2").reshape(DEPTH_HEIGHT, DEPTH_WIDTH).copy()
 
     def body_index_image(self, event: XefEvent) -> np.ndarray:

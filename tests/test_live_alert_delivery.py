@@ -262,6 +262,23 @@ def test_a_second_process_on_the_same_queue_is_refused(endpoint, tmp_path):
     AlertDelivery(config(endpoint, tmp_path)).close(0.0)  # free again once closed
 
 
+def test_a_queue_that_fails_to_open_is_let_go(tmp_path, monkeypatch):
+    import live.alert_delivery
+
+    path = tmp_path / "alerts.jsonl"
+    path.write_bytes(b'{"op":"queued"')  # a crash cut the line short: reading back truncates and syncs
+
+    def disk_gone(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(live.alert_delivery.os, "fsync", disk_gone)
+        with pytest.raises(OSError, match="Input/output") as failed:  # kept, as a log of the error keeps it
+            AlertQueue(path)
+    AlertQueue(path).close()  # not held by the failed open: the retry gets the queue
+    assert failed.value.errno == 5
+
+
 def test_a_file_that_is_not_a_queue_is_refused_untouched(tmp_path):
     decisions = tmp_path / "decisions.jsonl"
     decisions.write_text('{"time": "2026-12-03", "person": 1}\n' * 100 + "plain text\n", encoding="utf-8")

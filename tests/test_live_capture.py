@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.frame import Body, Frame
-from live.capture import Capture, FrameRing, RecordingSink, Timeline
+from live.capture import Capture, FrameRing, RecordingSink, StreamClock
 from live.sources import EndOfStream, FrameStream, ReplayOptions
 from live.tracks import TrackTable
 
@@ -80,10 +80,10 @@ def test_wait_newer_times_out_then_wakes_on_push():
     assert ring.wait_newer(0, timeout=0.01) is None
 
 
-# ---- Timeline -------------------------------------------------------------------------------------
+# ---- StreamClock ----------------------------------------------------------------------------------
 
 def test_timeline_is_monotonic_across_restarts_and_drops_duplicates():
-    timeline = Timeline(period_s=0.1)
+    timeline = StreamClock(period_s=0.1)
     assert timeline(5.0) == (5.0, False)
     assert timeline(5.1) == (pytest.approx(5.1), False)
     assert timeline(5.1) == (None, False)  # duplicate

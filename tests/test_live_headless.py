@@ -615,3 +615,20 @@ def test_a_label_close_to_a_known_class_is_refused_before_recording(tmp_path, ca
     assert sorted(p.name for p in clips.iterdir()) == ["labels.txt"]
     config = config_from_args(build_parser().parse_args([*args, "--new-class"]))
     assert config.pipeline.recording.new_class and config.pipeline.recording.label == "raise both arm"
+
+
+def test_an_output_that_cannot_be_opened_lets_the_alert_delivery_go(tiny_checkpoint, ntu_clip, tmp_path):
+    from live.alert_delivery import AlertQueue, DeliveryConfig
+    from live.app import open_model
+
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(replay_source(ntu_clip, ReplayOptions()), engine, inputs)
+    queue = tmp_path / "alerts.jsonl"
+    delivery = DeliveryConfig(url="http://127.0.0.1:9/alerts", queue_path=queue)
+    config = HeadlessConfig(output=tmp_path / "missing" / "decisions.jsonl",
+                            alerts=AlertConfig(classes=("fall_down",), delivery=delivery))
+    before = {thread.name for thread in threading.enumerate()}
+    with pytest.raises(OSError, match="missing"):
+        run_headless(pipeline, config)
+    assert {thread.name for thread in threading.enumerate()} <= before  # the sender and journal stopped
+    AlertQueue(queue).close()  # and the queue is free for the next run

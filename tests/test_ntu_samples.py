@@ -41,6 +41,9 @@ def test_sample_name_parse_and_str():
     ):
         assert SampleName.parse(text) == name
     assert SampleName.parse("S032C003P106R002A120") == SampleName(32, 3, 106, 2, 120)
+    for parts in ((1000, 1, 1, 1, 1), (1, -1, 1, 1, 1)):  # written in three digits, or not at all
+        with pytest.raises(ValueError, match="outside 0-999"):
+            SampleName(*parts)
     for bad in ("S01C003P020R002A058", "xS017C003P020R002A058", "S017C003P020R002A0581", "", "S017/C003"):
         with pytest.raises(ValueError, match="expected an NTU sample name"):
             SampleName.parse(bad)

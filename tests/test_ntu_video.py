@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from recordings.ntu import SkeletonFile, read_skeleton
-from recordings.ntu_video import AlignedFrame, FrameCountMismatchError, RgbVideo, aligned_frames
+from recordings.ntu import read_skeleton
+from recordings.ntu_video import RgbVideo
 
 A001 = "S001C001P001R001A001"
 
@@ -18,15 +18,13 @@ def test_rgb_video_is_aligned_with_its_skeleton(ntu_dir):
         assert video.fps == pytest.approx(30.0) and (video.width, video.height) == (1920, 1080)
         kept = {}
         count = 0
-        for pair in aligned_frames(skeleton, video):
-            assert isinstance(pair, AlignedFrame) and pair.index == count
-            assert pair.bodies is skeleton.frames[count]
-            assert pair.image.dtype == np.uint8 and pair.image.shape == (1080, 1920, 3)
+        for bodies, image in zip(skeleton.frames, video, strict=True):
+            assert image.dtype == np.uint8 and image.shape == (1080, 1920, 3)
             # Every joint of the drinking person projects into the image.
-            color = pair.bodies[0].color
+            color = bodies[0].color
             assert ((color >= 0) & (color < (1920, 1080))).all()
             if count in (0, 102):
-                kept[count] = pair.image
+                kept[count] = image
             count += 1
         assert count == 103
         again = video.read_frames([102, 0, 0])  # a second pass decodes from the start again
@@ -37,15 +35,6 @@ def test_rgb_video_is_aligned_with_its_skeleton(ntu_dir):
             video.read_frames([103])
     with pytest.raises(ValueError, match="closed"):
         next(iter(video))
-
-
-def test_rgb_video_frame_count_mismatch_is_reported(ntu_dir):
-    skeleton = read_skeleton(ntu_dir / "skeletons" / f"{A001}.skeleton")
-    short = SkeletonFile(skeleton.path, skeleton.frames[:5])
-    with RgbVideo(ntu_dir / "rgb" / f"{A001}_rgb.avi") as video:
-        with pytest.raises(FrameCountMismatchError, match=r"has 5 skeleton frames but .*_rgb.avi has 103"):
-            aligned_frames(short, video)
-        assert [pair.index for pair in aligned_frames(short, video, allow_mismatch=True)] == [0, 1, 2, 3, 4]
 
 
 def test_rgb_video_missing_or_unreadable(tmp_path):

@@ -315,6 +315,14 @@ def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: p
     assert "2 intervals covering" in capsys.readouterr().out
 
 
+def test_convert_refuses_options_a_sequence_has_no_use_for(tmp_path: Path, capsys: pytest.CaptureFixture):
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    out = tmp_path / "clips"
+    assert recordings_main(["convert", str(sequence), str(out), "--performer", "4"]) == 2
+    assert "--performer name or label a .xef conversion" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_sidecar_intervals_are_checked_and_older_sidecars_still_read(tmp_path: Path) -> None:
     sequence = _write_dataset(tmp_path / "release", frames=60)
     out = tmp_path / "clips"

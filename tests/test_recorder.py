@@ -30,6 +30,7 @@ from recordings.recorder import (
     RecorderError,
     complete_frame_blocks,
     finalize_partial,
+    interrupted_recordings,
     recover_partial_recordings,
 )
 
@@ -183,6 +184,18 @@ def test_bad_arguments_and_timestamps(tmp_path: Path) -> None:
     assert not rec.write(make_frame(2, 1.2))  # closed
     with pytest.raises(RecorderError, match="already exists"):
         Recorder(tmp_path, sample_name="clip", config=CONFIG)
+
+
+def test_a_recording_that_cannot_start_leaves_nothing_to_recover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recorder_module.os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        Recorder(tmp_path, sample_name="clip", config=CONFIG)
+    assert list(tmp_path.iterdir()) == [] and interrupted_recordings(tmp_path) == []
 
 
 def _complete_frames(partial: Path) -> int:

@@ -91,6 +91,22 @@ def test_convert_then_list_and_info(
     assert "clip ward3_fall" in out and "4 frames" in out and "recorded from 'xef:ward3_fall.xef'" in out
 
 
+def test_convert_numbers_generated_names_and_refuses_numbers_it_would_ignore(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "clips"
+    argv = ["convert", str(xef_file), str(out_dir), "--min-free-gb", "0"]
+    assert main([*argv, "--label", "patient fell", "--setup", "2", "--performer", "12"]) == 0
+    assert (out_dir / "S002C001P012R001A121.skeleton").is_file()
+    assert main([*argv, "--name", "room", "--setup", "2"]) == 2  # --name says the whole name
+    assert main([*argv, "--camera", "3"]) == 2  # no --label: the clip is named after the file
+    assert "number the names --label generates" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # four digits would make a name nothing reads back
+        main([*argv, "--label", "patient fell", "--setup", "1000"])
+    assert "must be from 1 to 999, got 1000" in capsys.readouterr().err
+    assert sorted(path.name for path in out_dir.glob("*.skeleton")) == ["S002C001P012R001A121.skeleton"]
+
+
 def test_info_and_list_on_ntu_data(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     skeletons = shared_data / "ntu" / "skeletons"
     assert main(["info", str(skeletons / "S001C001P001R001A050.skeleton")]) == 0

@@ -121,7 +121,7 @@ def to_fp16(model: Any, scope: Fp16Scope = Fp16Scope.I3DS) -> Any:
                 node.input[index] = half_input(name)
             elif name in float_tensors:
                 node.input[index] = name + _FP16_SUFFIX  # renamed where its producer is emitted
-        _convert_attributes(node, helper, numpy_helper, TensorProto)
+        _convert_attributes(node, numpy_helper, TensorProto)
         back_casts = []
         for index, name in enumerate(node.output):
             if name not in float_tensors:
@@ -171,7 +171,7 @@ def _float32_tensors(model: Any) -> set[str]:
     return names
 
 
-def _convert_attributes(node: Any, helper: Any, numpy_helper: Any, tensor_proto: Any) -> None:
+def _convert_attributes(node: Any, numpy_helper: Any, tensor_proto: Any) -> None:
     """Attributes that name or hold FP32 values inside the region: Cast targets, constant fills."""
     for attribute in node.attribute:
         if node.op_type == "Cast" and attribute.name == "to" and attribute.i == tensor_proto.FLOAT:
