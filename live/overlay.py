@@ -14,7 +14,8 @@
 
 The GUI thread only draws: a QTimer at 30 fps copies the newest frame out of the ring (at display
 resolution), drains the hops the worker published and redraws. It never waits on the capture or
-recognition threads, nor on a disk (a stopped recording is finalised on the recorder's thread). The
+recognition threads, nor on a disk (a recording is started on a thread of its own and finalised on the
+recorder's). The
 image is whatever the capture thread let through (--privacy: faces already blurred, or no image at
 all). Alerts are raised from the hops drained here and delivered on their own threads; the window
 shows them in a red bar above the video until someone acknowledges them (a, or the bar's button).
@@ -303,6 +304,7 @@ class LiveWindow(QtWidgets.QMainWindow):
     # Emitted on the GUI thread once the pipeline has stopped after a close (`summary` is set).
     stopped = QtCore.Signal()
     _pipeline_stopped = QtCore.Signal(object)  # the Summary, from the thread that stopped the pipeline
+    _recording_refused = QtCore.Signal(str)  # why a recording could not start, from the thread that tried
 
     def __init__(
         self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig(),
@@ -317,6 +319,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._stop_finished = False  # the stopping thread has reported back: a close now closes
         # Queued: emitted on the stopping thread, delivered to the GUI thread that owns this window.
         self._pipeline_stopped.connect(self._finish_close, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._recording_refused.connect(self._cannot_record, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._record_starter: threading.Thread | None = None
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
@@ -717,12 +721,27 @@ class LiveWindow(QtWidgets.QMainWindow):
         if self.pipeline.recording:
             # Finalised on the recorder's own thread: a slow or hung disk never freezes the window.
             self.pipeline.stop_recording(wait=False)
-        else:
+        elif self._record_starter is None or not self._record_starter.is_alive():
+            # Started on a thread of its own too: it makes folders and files and may add the class to
+            # labels.txt, on a disk that may be slow or a share that may hang.
+            self._record_starter = threading.Thread(
+                target=self._start_recording, args=(self.chosen_class(),), name="recording-start", daemon=True
+            )
+            self._record_starter.start()
+
+    def _start_recording(self, label: str | None) -> None:
+        """The recording-start thread: nothing here touches a widget."""
+        try:
+            self.pipeline.start_recording(self.config.record_dir, label=label, chosen=True)
+        except Exception as error:  # low disk space, unwritable folder: say so, keep running
+            log.error("cannot record: %s", error)
             try:
-                self.pipeline.start_recording(self.config.record_dir, label=self.chosen_class(), chosen=True)
-            except Exception as error:  # low disk space, unwritable folder: say so, keep running
-                log.error("cannot record: %s", error)
-                self.show_notice(f"cannot record: {error}")
+                self._recording_refused.emit(str(error))
+            except RuntimeError:  # the window was deleted meanwhile
+                pass
+
+    def _cannot_record(self, why: str) -> None:
+        self.show_notice(f"cannot record: {why}")
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt's name)
         key = event.key()

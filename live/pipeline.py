@@ -356,6 +356,8 @@ class LivePipeline:
         with self._record_lock:
             if self._recording is not None:
                 return self._recording.recorder.sample_name
+            if self._stopping.is_set():  # a start that lost the race with stop(): nothing would finalise it
+                raise RuntimeError("the pipeline is stopping")
             if self._session is None:  # one session per run: the clips of one sitting stay together
                 self._session = next_session(out_dir)
             privacy = self.config.privacy

@@ -175,8 +175,8 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
     assert not pipeline.paused
 
-    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
-    assert pipeline.recording is not None
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)  # started on a thread of its own (folders, files)
+    qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
     qtbot.wait(500)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
     assert pipeline.recording is None
@@ -238,6 +238,7 @@ def test_stopping_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     qtbot.addWidget(window)
     window.show()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
     sink = pipeline._recording
     hung, entered = threading.Event(), threading.Event()
     real_write = sink.recorder.write
@@ -262,6 +263,38 @@ def test_stopping_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
+def test_starting_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_path):
+    """r while the folder's disk hangs (a stuck network share): the window goes on drawing."""
+    import threading
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs)
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=tmp_path / "clips"))
+    qtbot.addWidget(window)
+    window.show()
+    hung, entered = threading.Event(), threading.Event()
+    real_start = pipeline.start_recording
+
+    def start_recording(*args, **kwargs):
+        entered.set()
+        hung.wait()
+        return real_start(*args, **kwargs)
+
+    pipeline.start_recording = start_recording
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)  # returns at once
+    assert entered.wait(5) and pipeline.recording is None
+    drawn = window._frames_drawn
+    qtbot.waitUntil(lambda: window._frames_drawn > drawn + 3, timeout=5000)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)  # pressed again while it starts: still one recording
+    hung.set()
+    qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
+    qtbot.wait(300)  # some frames in it
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+    assert len(window.summary.recordings) == 1
+
+
 def test_cannot_record_stays_in_the_status_line(qtbot, tiny_model, tmp_path):
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs)
@@ -272,6 +305,7 @@ def test_cannot_record_stays_in_the_status_line(qtbot, tiny_model, tmp_path):
     qtbot.addWidget(window)
     window.show()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: window._notice is not None, timeout=5000)  # said by the thread that tried
     assert pipeline.recording is None
     for _ in range(5):  # the next status ticks keep it
         window.refresh()
@@ -376,7 +410,7 @@ def test_window_records_for_the_chosen_class_and_marks_actions(qtbot, tiny_model
     qtbot.keyClick(window, QtCore.Qt.Key.Key_F2)
     assert window.chosen_class() == "patient leaves bed"
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
-    assert pipeline.recording == "S005C001P001R001A122"
+    qtbot.waitUntil(lambda: pipeline.recording == "S005C001P001R001A122", timeout=5000)
     qtbot.wait(300)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_F3)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # wave for help starts ...
