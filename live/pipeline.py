@@ -191,6 +191,7 @@ class LivePipeline:
         self.hops: queue.Queue[Hop] = queue.Queue(maxsize=config.hop_queue)
         self.dropped_hops = 0
         self.recordings: list[str] = []
+        self._recording_errors: list[str] = []
         self.recorder_dropped = 0
         self.paused = False
         self._recording: RecordingSink | None = None
@@ -466,10 +467,18 @@ class LivePipeline:
         with self._record_lock:
             if sink in self._saving:
                 self._saving.remove(sink)
-            if not empty:
+            if files is not None and not empty:
                 self.recordings.append(path)
             self.recorder_dropped += sink.dropped
-        log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
+        if files is None:  # finalising failed: the frames are still in the partial folder
+            partial = getattr(sink.recorder, "partial_dir", None)
+            where = (f"; its frames stay in {partial}: python -m recordings recover {partial.parent}"
+                     if partial is not None else "")
+            message = f"recording {path} was not finalised ({sink.error}){where}"
+            log.error("%s", message)
+            self._recording_errors.append(message)  # an error of the run, in its summary
+        else:
+            log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
 
     @property
     def recording(self) -> str | None:
@@ -556,6 +565,7 @@ class LivePipeline:
         errors += tuple(f"recording {sink.recorder.sample_name} was not finalised in time (disk not "
                         f"responding?); its .partial folder is kept: python -m recordings recover "
                         f"{sink.recorder.out_dir}" for sink in list(self._saving))
+        errors += tuple(self._recording_errors)
         # A thread still running after its join timed out (a sensor driver hung in a read, an engine
         # call that never returns): the process may not exit cleanly, and whoever reads the summary
         # should know why.

@@ -66,7 +66,7 @@ from recordings.recorder import (
     Recorder,
     RecorderConfig,
     RecorderError,
-    interrupted_recordings,
+    partial_recordings,
     recover_partial_recordings,
 )
 
@@ -287,10 +287,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     if site is not None:
         names = names.merged(site)
     clips = find_clips(directory)
-    if left := interrupted_recordings(directory):
+    left, running = partial_recordings(directory)
+    if left:
         interrupted = ", ".join(p.name for p in left)
         print(f"{directory}: {len(left)} recording(s) a crash interrupted ({interrupted}): "
               f"python -m recordings recover {directory}", file=sys.stderr)
+    if running:
+        print(f"{directory}: {len(running)} recording(s) in progress, not listed until finished "
+              f"({', '.join(p.name for p in running)})", file=sys.stderr)
     if not clips:
         print(f"{directory}: no clips (*.skeleton) found")
         return 0
@@ -639,6 +643,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
         print(f"error: {args.dir}: not a directory (give the folder recordings are written to, e.g. "
               "runs/recordings)", file=sys.stderr)
         return 2
+    running = partial_recordings(args.dir)[1]
+    for partial in running:
+        print(f"{partial.name}: a running recording is writing it; left alone")
     recovered = recover_partial_recordings(args.dir)
     if not recovered:
         print(f"{args.dir}: no interrupted recordings (*.partial folders)")

@@ -22,6 +22,9 @@ fsync'd at least every `sync_interval_s` (1 s), so a crash or power cut loses at
 `os.replace`d, the sidecar last) and removes it. After a crash, `recover_partial_recordings(DIR)` --
 `python -m recordings recover DIR` -- does the same with whatever reached the disk, keeping the frames
 present in the skeleton, video and frame list (and the depth records of those frames that are whole).
+A recorder holds its partial folder's `recording.lock` until the folder is gone (released by the system
+if the process dies), so recovery tells a crashed recording from one another program is still writing
+and leaves the latter alone.
 
 The recorder checks free disk space before it starts (`LowDiskSpaceError`) and at every sync; when the
 space falls below `min_free_bytes` it finalises the clip so far and stops: `write` then returns False
@@ -73,7 +76,7 @@ from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.privacy import PrivacyMode
 from core.timeline import Interval, Timeline
-from recordings.atomic import replace_atomically, sync_directory
+from recordings.atomic import lock_exclusive, replace_atomically, sync_directory
 from recordings.avi import MAX_AVI_BYTES, AviError, MjpegAviWriter, finalize_avi
 from recordings.depth import DEPTH_HEIGHT, DEPTH_WIDTH, FORMAT_NAME, DepthWriter, finalize_depth
 from recordings.depth import VERSION as DEPTH_VERSION
@@ -86,6 +89,7 @@ log = logging.getLogger(__name__)
 SIDECAR_FORMAT = "where-to-focus clip"
 SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
+PARTIAL_LOCK = "recording.lock"  # in the partial folder, held by the recorder writing it
 
 # Any name that is safe as a file stem: a clip need not be named SsssCccc... (`--name room`).
 _FILE_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -367,6 +371,8 @@ class Recorder:
         self.partial_dir.mkdir()
         opened: list[IO[bytes]] = []
         try:
+            self._lock = _hold_partial(self.partial_dir)
+            opened.append(self._lock)
             self._skeleton = open(self.partial_dir / "skeleton.txt", "wb")  # noqa: SIM115 - closed in close()
             opened.append(self._skeleton)
             self._frames = open(self.partial_dir / "frames.jsonl", "wb")  # noqa: SIM115
@@ -495,7 +501,7 @@ class Recorder:
             self._video.close()
         if self._depth is not None:
             self._depth.close()
-        self.files = finalize_partial(self.partial_dir, stopped=reason, recovering=False)
+        self.files = finalize_partial(self.partial_dir, stopped=reason, recovering=False, lock=self._lock)
         return self.files
 
     def close(self) -> ClipFiles:
@@ -513,15 +519,56 @@ class Recorder:
         self.close()
 
 
+class RecordingInProgress(RecorderError):
+    """A partial folder that a running recorder (this process or another) is still writing."""
+
+
+def _hold_partial(partial_dir: Path) -> IO[bytes]:
+    """The partial folder's lock file, held until closed; RecordingInProgress when a recorder holds it."""
+    handle = open(partial_dir / PARTIAL_LOCK, "a+b")  # noqa: SIM115 - the caller closes it
+    try:
+        lock_exclusive(handle)
+    except OSError:
+        handle.close()
+        raise RecordingInProgress(f"{partial_dir}: a running recording is writing it (not interrupted)"
+                                  ) from None
+    return handle
+
+
 def finalize_partial(
-    partial_dir: Path | str, stopped: str = "recovered after an interruption", *, recovering: bool = True
+    partial_dir: Path | str, stopped: str = "recovered after an interruption", *, recovering: bool = True,
+    lock: IO[bytes] | None = None,
 ) -> ClipFiles:
     """Turn a recorder's partial folder into the final clip files, keeping the frames present in all of
-    its files, then remove the folder. Used by Recorder.close (`recovering` False) and by recovery after
-    a crash (each depth image's CRC is then checked too)."""
+    its files, then remove the folder. Used by Recorder.close (`recovering` False, `lock` its held
+    lock) and by recovery after a crash (the lock is taken here: RecordingInProgress when a running
+    recorder holds it; each depth image's CRC is then checked too)."""
     partial_dir = Path(partial_dir)
     if not partial_dir.name.endswith(PARTIAL_SUFFIX):
         raise ValueError(f"{partial_dir}: not a recorder's partial folder (*{PARTIAL_SUFFIX})")
+    if lock is not None:
+        return _finalize_locked(partial_dir, stopped, recovering, lock)
+    if not partial_dir.is_dir():
+        raise RecorderError(f"{partial_dir}: no such partial folder")
+    return _finalize_locked(partial_dir, stopped, recovering, _hold_partial(partial_dir))
+
+
+def _finalize_locked(partial_dir: Path, stopped: str, recovering: bool, lock: IO[bytes]) -> ClipFiles:
+    try:
+        files = _finalize(partial_dir, stopped, recovering)
+    except BaseException:
+        lock.close()
+        raise
+    # The frames' files are gone by now: a recovery that takes the lock between these lines finds
+    # nothing to finalise (no header line) and writes nothing.
+    lock.close()
+    (partial_dir / PARTIAL_LOCK).unlink(missing_ok=True)
+    partial_dir.rmdir()
+    sync_directory(partial_dir.parent)
+    return files
+
+
+def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     name = partial_dir.name[: -len(PARTIAL_SUFFIX)]
     out_dir = partial_dir.parent
     frames_path = partial_dir / "frames.jsonl"
@@ -626,9 +673,8 @@ def finalize_partial(
     sidecar_path = out_dir / f"{name}.json"
     replace_atomically(sidecar_path, json.dumps(sidecar, indent=1).encode() + b"\n")
     for leftover in partial_dir.iterdir():
-        leftover.unlink()
-    partial_dir.rmdir()
-    sync_directory(out_dir)
+        if leftover.name != PARTIAL_LOCK:  # held by the caller: removed once released
+            leftover.unlink()
     return ClipFiles(skeleton=skeleton_path, sidecar=sidecar_path, video=video_path, frame_count=count,
                      depth=depth_path)
 
@@ -664,11 +710,34 @@ def fit_intervals(intervals: list[Interval], duration: float, source: str) -> li
     return fitted
 
 
+def partial_recordings(directory: Path | str) -> tuple[list[Path], list[Path]]:
+    """The *.partial folders in `directory`: (interrupted ones, each a recording `recover` can finalise;
+    those a running recorder is writing)."""
+    interrupted, running = [], []
+    for partial in sorted(Path(directory).glob(f"*{PARTIAL_SUFFIX}")):
+        if partial.is_dir():
+            try:
+                _hold_partial(partial).close()
+                interrupted.append(partial)
+            except RecordingInProgress:
+                running.append(partial)
+            except OSError:  # no lock file can be made there (read-only): not being written either
+                interrupted.append(partial)
+    return interrupted, running
+
+
 def interrupted_recordings(directory: Path | str) -> list[Path]:
-    """The *.partial folders a crash left in `directory` (each a recording `recover` can finalise)."""
-    return [p for p in sorted(Path(directory).glob(f"*{PARTIAL_SUFFIX}")) if p.is_dir()]
+    """The *.partial folders a crash left in `directory` (not those a running recorder writes)."""
+    return partial_recordings(directory)[0]
 
 
 def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:
-    """Finalise every interrupted recording (*.partial folder) in a directory."""
-    return [finalize_partial(p) for p in interrupted_recordings(directory)]
+    """Finalise every interrupted recording (*.partial folder) in a directory; those a running recorder
+    writes are left alone."""
+    recovered = []
+    for partial in interrupted_recordings(directory):
+        try:
+            recovered.append(finalize_partial(partial))
+        except RecordingInProgress:  # a recorder started on that name meanwhile
+            log.info("%s: being recorded now; left alone", partial)
+    return recovered

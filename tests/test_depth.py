@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_recorder import abandon
 from xef_writer import sample_recording
 
 from core.camera import DEPTH_CAMERA, ColorCamera
@@ -205,6 +206,7 @@ def test_recovery_checks_each_image_and_keeps_only_the_depth_of_kept_frames(tmp_
     rec = Recorder(tmp_path, sample_name="zeroed", config=config)
     for i in range(5):
         rec.write(frame(i, i / 30))
+    abandon(rec)
     partial = rec.partial_dir
     # The frame list lost its last two lines (the clip keeps 3 frames) ...
     lines = (partial / "frames.jsonl").read_bytes().split(b"\n")

@@ -329,3 +329,26 @@ def test_a_colour_model_makes_no_decisions_once_the_video_of_a_replay_has_ended(
     assert max(decided) <= 2.5  # a 1 s window: none decided once most of it had no colour
     assert "this model needs colour, so no decisions until colour comes back" in caplog.text
     assert any("windows without colour" in line for line in summary.lines())
+
+
+def test_a_recording_that_cannot_be_finalised_is_an_error_not_a_finished_clip(tiny_model, tmp_path,
+                                                                              monkeypatch):
+    from recordings.recorder import Recorder
+
+    def disk_gone(recorder):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(Recorder, "close", disk_gone)
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        name = pipeline.start_recording(tmp_path, "wave", chosen=True)
+        time.sleep(0.3)
+        pipeline.stop_recording()
+    finally:
+        summary = pipeline.stop()
+    assert summary.recordings == ()
+    (error,) = summary.errors
+    assert f"recording {name} was not finalised" in error and "Input/output error" in error
+    assert f"{name}.partial: python -m recordings recover {tmp_path}" in error

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_recorder import abandon
 
 from core.timeline import NO_ACTION
 from recordings.__main__ import main as recordings_main
@@ -353,6 +354,7 @@ def test_recovered_recording_keeps_the_intervals_it_has_frames_for(tmp_path: Pat
     for frame in list(recording.frames())[:36]:  # a crash after 1.2 s: the second interval is cut
         recorder.write(frame)
     recorder._sync()
+    abandon(recorder)
     files = finalize_partial(recorder.partial_dir)
     timeline = read_sidecar(files.sidecar).timeline
     assert [i.label for i in timeline.intervals] == ["giving something to other person", PUNCHING]
@@ -367,6 +369,7 @@ def test_a_recording_cut_before_its_first_interval_keeps_none(tmp_path: Path) ->
     for frame in list(recording.frames())[:3]:  # a crash after 0.1 s, before the first interval (frame 5)
         recorder.write(frame)
     recorder._sync()
+    abandon(recorder)
     files = finalize_partial(recorder.partial_dir)
     assert read_sidecar(files.sidecar).timeline is None  # readable, and no interval past its end
 

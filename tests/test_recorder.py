@@ -52,6 +52,12 @@ def make_body(tracking_id: int, x: float, z: float = 2.5) -> Body:
     return Body(tracking_id, joints, states, uv)
 
 
+def abandon(rec: Recorder) -> None:
+    """A recorder left without close(), as after a crash: its process's death would release the partial
+    folder's lock (files synced so far stay as they are)."""
+    rec._lock.close()
+
+
 def make_frame(i: int, timestamp: float, colour: bool = True, bodies: int = 1) -> Frame:
     image = None
     if colour:
@@ -198,6 +204,28 @@ def test_a_recording_that_cannot_start_leaves_nothing_to_recover(
     assert list(tmp_path.iterdir()) == [] and interrupted_recordings(tmp_path) == []
 
 
+def test_a_recording_in_progress_is_not_taken_for_an_interrupted_one(tmp_path: Path) -> None:
+    """`recover` (or `list`) run while an app records into the folder: the live recording is left alone."""
+    from recordings.__main__ import main as recordings_main
+
+    rec = Recorder(tmp_path, sample_name="live", config=CONFIG)
+    for i in range(5):
+        rec.write(make_frame(i, i / 30))
+    assert interrupted_recordings(tmp_path) == [] and recover_partial_recordings(tmp_path) == []
+    said, printed = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(said), contextlib.redirect_stdout(printed):
+        assert recordings_main(["recover", str(tmp_path)]) == 0
+        assert recordings_main(["list", str(tmp_path)]) == 0
+    assert "live.partial: a running recording is writing it; left alone" in printed.getvalue()
+    assert "1 recording(s) in progress" in said.getvalue() and "crash" not in said.getvalue()
+    with pytest.raises(RecorderError, match="a running recording is writing it"):
+        finalize_partial(tmp_path / "live.partial")
+    for i in range(5, 10):
+        rec.write(make_frame(i, i / 30))
+    assert rec.close().frame_count == 10 and not (tmp_path / "live.partial").exists()
+    assert read_skeleton(tmp_path / "live.skeleton").num_frames == 10
+
+
 def _complete_frames(partial: Path) -> int:
     blocks = len(complete_frame_blocks((partial / "skeleton.txt").read_bytes()))
     lines = (partial / "frames.jsonl").read_bytes().count(b"\n") - 1
@@ -290,6 +318,7 @@ def test_recovery_keeps_the_frames_present_in_every_file(tmp_path: Path) -> None
     )
     for i in range(5):
         rec.write(make_frame(i, i / 30))
+    abandon(rec)
     partial = rec.partial_dir
     lines = (partial / "frames.jsonl").read_bytes().split(b"\n")
     (partial / "frames.jsonl").write_bytes(b"\n".join(lines[:4]) + b"\n")  # header + 3 frames
@@ -306,6 +335,7 @@ def test_recovery_names_a_video_it_cannot_read(tmp_path: Path) -> None:
     rec.write(make_frame(0, 0.0))
     video = rec.partial_dir / "rgb.avi"
     video.write_bytes(b"RIFX" + video.read_bytes()[4:])  # a header something else overwrote
+    abandon(rec)
     with pytest.raises(RecorderError, match=r"rgb\.avi: at byte offset 0: not an AVI written by"):
         finalize_partial(rec.partial_dir)
     assert (rec.partial_dir / "skeleton.txt").exists()  # nothing recorded is lost: recovery can try again
@@ -373,6 +403,7 @@ def test_intervals_survive_a_crash(tmp_path: Path) -> None:
         if i == 3:
             rec.add_interval(0.2, 0.6, "patient fell")
     rec._sync()  # what a crash after the last sync leaves behind
+    abandon(rec)
     (files,) = recover_partial_recordings(tmp_path)
     sidecar = json.loads(files.sidecar.read_text())
     assert sidecar["intervals"] == [{"start": 0.2, "end": 0.6, "label": "patient fell"}]

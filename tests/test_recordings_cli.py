@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_recorder import make_frame
+from test_recorder import abandon, make_frame
 from xef_writer import sample_recording
 
 from recordings.__main__ import _view_window, main
@@ -121,7 +121,7 @@ def test_recover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     rec = Recorder(tmp_path, sample_name="cut", config=RecorderConfig(min_free_bytes=1, sync_interval_s=0.0))
     for i in range(3):
         rec.write(make_frame(i, i / 30))
-    # Abandoned without close(), as after a crash.
+    abandon(rec)  # without close(), as after a crash
     assert main(["recover", str(tmp_path)]) == 0
     assert "recovered cut.skeleton: 3 frames, video cut_rgb.avi" in capsys.readouterr().out
     assert main(["recover", str(tmp_path)]) == 0
