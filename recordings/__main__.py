@@ -302,10 +302,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     intervals: Counter[str] = Counter()  # marked intervals per class
     total = 0.0
     rows = []
+    damaged: list[str] = []  # one bad file must not hide the folder's other clips
     for clip in clips:
         label, duration, frames, marked = None, None, None, ""
         if clip.sidecar is not None:
-            sidecar = read_sidecar(clip.sidecar)
+            try:
+                sidecar = read_sidecar(clip.sidecar)
+            except ClipError as error:
+                damaged.append(str(error))
+                continue
             label, frames = sidecar.label, len(sidecar.timestamps)
             duration = float(sidecar.timestamps[-1] - sidecar.timestamps[0]) if frames else 0.0
             action = sidecar.action_id
@@ -322,7 +327,11 @@ def cmd_list(args: argparse.Namespace) -> int:
                 action = SampleName.parse(clip.name).action
             except ValueError:
                 action = None
-            frames = _skeleton_frame_count(clip.skeleton)
+            try:
+                frames = _skeleton_frame_count(clip.skeleton)
+            except (SkeletonFormatError, OSError) as error:
+                damaged.append(str(error))
+                continue
             duration = max(frames - 1, 0) / 30.0
         if label is None and action is not None:  # by its A-number: the site's class, else NTU's
             label = site.names.get(action) if site is not None and action in site else None
@@ -343,15 +352,21 @@ def cmd_list(args: argparse.Namespace) -> int:
                 marked,
             )
         )
-    width = max(len(r[0]) for r in rows)
-    print(f"{'clip':<{width}}  {'frames':>6}  {'seconds':>7}  video  label")
-    for name, key, frames, duration, video, marked in rows:
-        print(f"{name:<{width}}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}{marked}")
+    if rows:
+        width = max(len(r[0]) for r in rows)
+        print(f"{'clip':<{width}}  {'frames':>6}  {'seconds':>7}  video  label")
+        for name, key, frames, duration, video, marked in rows:
+            print(f"{name:<{width}}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}{marked}")
     print(f"\n{len(rows)} clips, {total / 60:.1f} minutes. Clips per class"
           + (" (and the intervals marked in them):" if intervals else ":"))
     for key, count in sorted(counts.items()):
         marked_here = f"  ({intervals[key]} intervals)" if intervals[key] else ""
         print(f"  {count:>4}  {key}{marked_here}")
+    if damaged:
+        print(f"{len(damaged)} damaged clip(s), not listed or counted:", file=sys.stderr)
+        for error in damaged:
+            print(f"  {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -132,7 +132,8 @@ def read_sidecar(path: Path | str) -> Sidecar:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ClipError(f"{path}: line {error.lineno}: not valid JSON: {error.msg}") from None
+        raise ClipError(f"{path}: line {error.lineno} column {error.colno}: not valid JSON: {error.msg} "
+                        f"(cut short, or edited by hand?)") from None
     except UnicodeDecodeError as error:
         raise ClipError(f"{path}: byte {error.start}: not UTF-8 text (a clip sidecar is JSON)") from None
     if not isinstance(raw, dict) or raw.get("format") != SIDECAR_FORMAT:

@@ -250,6 +250,41 @@ def test_a_damaged_sidecar_or_label_map_is_named_not_a_traceback(
     assert "labels.txt: line 2" in capsys.readouterr().err
 
 
+def test_labels_a_hand_edit_or_a_typo_would_mistrain_are_refused(tmp_path: Path, capsys) -> None:
+    from training.__main__ import main as training
+
+    model = random_checkpoint(tmp_path / "model.pt", tiny(3), ["fall_down", "wave", NO_ACTION])
+    clips = tmp_path / "clips"
+    first = _record(clips, 1, "raise_both_arms")
+    _record(clips, 2, "raise_both_arms")
+    finetune = ["finetune", "--from", str(model), "--clips", str(clips), "--out", str(tmp_path / "out")]
+    sidecar = first.with_suffix(".json")
+    sidecar.write_text(sidecar.read_text().replace('"raise_both_arms"', '"raise_both_armz"'))  # by hand
+    assert training(finetune) == 2
+    err = capsys.readouterr().err
+    assert f"{sidecar}: label 'raise_both_armz' but A121 is 'raise_both_arms'" in err
+    sidecar.write_text(sidecar.read_text().replace('"raise_both_armz"', '"raise_both_arms"'))
+
+    # labels.txt knows the site's classes, not the model's: a model class mistyped becomes a new class.
+    typo = _record(clips, 3, "fall_dwn")
+    assert training(finetune) == 2
+    err = capsys.readouterr().err
+    assert "class 'fall_dwn' of the clips is not one of model.pt's but close to its 'fall_down'" in err
+    assert not (tmp_path / "out").exists()  # refused before anything was prepared or trained
+    from core.model.checkpoint import load_checkpoint
+    from training.finetune import refuse_typos
+
+    refuse_typos(load_checkpoint(model), model, ["fall_dwn"], allowed=["fall_dwn"])  # --new-class fall_dwn
+    typo.with_suffix(".json").unlink()
+
+    # Paths that are not a folder of clips, and a folder given as the model, say what they are.
+    for wrong, said in ((clips / "nope", "no such folder of clips"), (first, "a file, not folder of clips")):
+        assert training(["finetune", "--from", str(model), "--clips", str(wrong)]) == 2
+        assert f"{wrong}: {said}" in capsys.readouterr().err
+    assert training(["finetune", "--from", str(tmp_path), "--clips", str(clips)]) == 2
+    assert f"{tmp_path}: a folder, not a checkpoint file" in capsys.readouterr().err
+
+
 def test_the_fine_tuned_classes_and_the_base_settings_it_keeps(tmp_path: Path) -> None:
     from core.model.checkpoint import load_checkpoint
     from training.finetune import base_train_config, site_classes

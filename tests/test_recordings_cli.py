@@ -107,6 +107,19 @@ def test_convert_numbers_generated_names_and_refuses_numbers_it_would_ignore(
     assert sorted(path.name for path in out_dir.glob("*.skeleton")) == ["S002C001P012R001A121.skeleton"]
 
 
+def test_list_names_a_damaged_clip_and_lists_the_others(tmp_path: Path, capsys) -> None:
+    for name in ("first", "damaged", "third"):
+        with Recorder(tmp_path, sample_name=name, config=RecorderConfig(min_free_bytes=1)) as rec:
+            rec.write(make_frame(0, 0.0))
+    sidecar = tmp_path / "damaged.json"
+    sidecar.write_text(sidecar.read_text()[:-40])  # cut short
+    assert main(["list", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert "first " in out and "third " in out and "damaged" not in out and "2 clips" in out
+    assert "1 damaged clip(s), not listed or counted:" in err and f"{sidecar}: line " in err
+    assert "not valid JSON" in err and "(cut short, or edited by hand?)" in err
+
+
 def test_info_and_list_on_ntu_data(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     skeletons = shared_data / "ntu" / "skeletons"
     assert main(["info", str(skeletons / "S001C001P001R001A050.skeleton")]) == 0

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import time
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,9 @@ def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeatable; each folder with its own labels.txt)")
     parser.add_argument("--replace-classes", action="store_true",
                         help="the site's classes only (the base model's are dropped, no_action kept)")
+    parser.add_argument("--new-class", action="append", default=[], metavar="NAME",
+                        help="train NAME as a class of its own although its name is close to one of the "
+                             "base model's (repeatable; without it such a name is refused as a typo)")
 
 
 def _known_keys(values: Any, template: Any) -> Any:
@@ -103,6 +107,23 @@ def site_classes(base: Checkpoint, named: list[str], replace: bool) -> list[str]
     if NO_ACTION in base.class_names:
         classes.append(NO_ACTION)
     return classes
+
+
+def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: list[str]) -> None:
+    """A new class whose name is close to one of the base model's is most likely that class mistyped when
+    the clips were labelled (labels.txt knows the site's classes, not the model's): trained, it would be a
+    class of its own that takes the base class's examples."""
+    known = {name.lower(): name for name in base.class_names if name != NO_ACTION}
+    for name in new:
+        if name in allowed:
+            continue
+        close = difflib.get_close_matches(name.lower(), list(known), n=3, cutoff=0.8)
+        if close:
+            raise DatasetError(
+                f"class {name!r} of the clips is not one of {base_path.name}'s but close to its "
+                f"{' or '.join(repr(known[c]) for c in close)}: a typo? Relabel those clips (python -m "
+                f"recordings label CLIP --list, --remove N / --clear, then --class ...), or give --new-class "
+                f"{name!r} to train it as a class of its own")
 
 
 def network_overrides(base: Checkpoint) -> dict[str, Any]:
@@ -202,6 +223,7 @@ def run_finetune(args: argparse.Namespace) -> int:
                 named.append(name)
     site_named = [n for c in clips if c.folder == 0 for n in clip_classes(c)]
     new = [n for n in named if n not in base.class_names]
+    refuse_typos(base, base_path, new, args.new_class)
     classes = site_classes(base, named, args.replace_classes)
     forgotten = [c for c in classes if c != NO_ACTION and c not in named]
     print(f"[finetune] base {base_path}: {len(base.class_names)} classes; {len(clips)} labelled clips "

@@ -314,6 +314,9 @@ def read_i3d_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str, Any]:
+    if Path(path).is_dir():
+        raise CheckpointError(f"{path}: a folder, not a checkpoint file (.pt; a run folder keeps its "
+                              f"model in model.pt or <stage>/best.pt)")
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     if Path(path).stat().st_size == 0:

@@ -52,9 +52,14 @@ log = logging.getLogger(__name__)
 
 
 def label_map_for(root: str | Path, label_map: str | None) -> tuple[Path, LabelMap]:
-    path = Path(label_map) if label_map else Path(root) / LABEL_MAP_FILENAME
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: {'a file, not' if root.exists() else 'no such'} folder of clips")
+    path = Path(label_map) if label_map else root / LABEL_MAP_FILENAME
     if not path.is_file():
-        raise DatasetError(f"label map {path} not found (set data.label_map, or --label-map with prepare)")
+        raise DatasetError(f"label map {path} not found: a folder of clips keeps its classes in "
+                           f"{LABEL_MAP_FILENAME} (python -m recordings label and live --record --label "
+                           f"write it; data.label_map names another)")
     return path, read_label_map(path, site=False)
 
 
@@ -75,16 +80,30 @@ def _whole_clip_class(
 ) -> str | None:
     """The class name of a clip labelled as a whole, or None (unlabelled)."""
     action = None
-    if sidecar is not None:
-        if sidecar.label is not None:
-            return str(sidecar.label)
-        if sidecar.action_id is not None:
-            action = int(sidecar.action_id)
+    if sidecar is not None and sidecar.action_id is not None:
+        action = int(sidecar.action_id)
     if action is None:
         try:
             action = SampleName.parse(paths.name).action
         except ValueError:
-            return None
+            action = None
+    if sidecar is not None and sidecar.label is not None:
+        # Written from the label map when the clip was recorded or labelled: one that disagrees with it
+        # was edited by hand, and would train as a class of its own under the wrong number.
+        label = str(sidecar.label)
+        if action is not None and action in labels and labels.name(action) != label:
+            raise DatasetError(f"{paths.sidecar}: label {label!r} but A{action:03d} is "
+                               f"{labels.name(action)!r} in {map_path}; relabel the clip with "
+                               f"python -m recordings label {paths.skeleton} --class NAME")
+        try:
+            labels.action_id(label)
+        except KeyError:
+            raise DatasetError(f"{paths.sidecar}: label {label!r} is not in the label map {map_path}; "
+                               f"relabel the clip with python -m recordings label {paths.skeleton} "
+                               f"--class NAME") from None
+        return label
+    if action is None:
+        return None
     if action not in labels:
         raise DatasetError(
             f"{paths.sidecar or paths.skeleton}: action A{action:03d} is not in the label map {map_path} "
