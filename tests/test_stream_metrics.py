@@ -67,6 +67,32 @@ def test_false_events_late_detections_and_misses() -> None:
     assert 0 < scores.frame_accuracy < 1
 
 
+def test_a_fall_is_caught_only_by_an_alert_raised_for_it() -> None:
+    """A false fall alert at 3 s keeps the episode going through its cooldown: the true fall at 20 s
+    raises no alert of its own, so nobody is called for it, and its recall is 0 though an event
+    of it was found."""
+    truth = [Interval(20.0, 24.0, "fall", 1)]
+    said = [Interval(3.0, 4.0, "fall", 1), *truth]
+    scores = score({"seq": run(1, truth, said, 30.0)}, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES,
+                   durations={"seq": 30.0}, threshold=0.6, alert=ALERTS)
+    assert scores.per_class["fall"]["recall_10"] == 1.0  # the event is there ...
+    fall = scores.alerts["fall"]
+    assert fall["alerts"] == 1 and fall["false_alerts"] == 1 and fall["recall"] == 0.0  # ... no alert for it
+
+
+def test_background_of_people_each_idle_is_their_idle_time_summed() -> None:
+    """Two people each acting half of 20 s: somebody acts all the time, yet each was idle 10 s of their
+    own, and a false event of either is rated against those 20 person-seconds, as the report says."""
+    first, second = [Interval(0.0, 10.0, "wave", 1)], [Interval(10.0, 20.0, "wave", 2)]
+    decisions = {"seq": run(1, first, first, 20.0) + run(2, second, second, 20.0)}
+    tracks = [Track("seq", 1, 0.0, 20.0, tuple(first)), Track("seq", 2, 0.0, 20.0, tuple(second))]
+    scores = score(decisions, tracks, CLASSES, durations={"seq": 20.0}, threshold=0.6, alert=ALERTS)
+    assert scores.background_hours == pytest.approx(20 / 3600) and scores.background_per_person
+    from training.streaming import format_scores
+
+    assert "h of background (each person's idle time, summed)" in format_scores(scores, "run")
+
+
 def test_false_events_are_split_into_background_and_the_wrong_action_during_another() -> None:
     truth = [Interval(5.0, 9.0, "wave", 1), Interval(14.0, 16.0, "fall", 1)]
     # The wave called a fall (during another action); a fall out of nothing (in background).

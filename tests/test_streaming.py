@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,8 @@ def test_sim_specs_are_checked() -> None:
             SimSpec.parse(bad)
 
 
-def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, tmp_path: Path) -> None:
+def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
     run = evaluate_stream(sim_model, "sim:seed=3,minutes=0.5", out=tmp_path, progress=False,
                           engine="pytorch-cpu", threads=1)
     lines = (tmp_path / "decisions" / "sim_seed3.jsonl").read_text().splitlines()
@@ -77,6 +79,9 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     assert sum(row["events"] for row in held.scores.per_class.values()) <= sum(
         row["events"] for row in run.scores.per_class.values())  # hysteresis joins events, never adds
     assert json.loads((tmp_path / "held" / "results.json").read_text())["end_threshold"] == 0.2
+    with caplog.at_level("WARNING", "training.streaming"):  # dropped, as live drops it: said, as live says it
+        rescore_stream(tmp_path, threshold=0.5, end_threshold=0.7, out=tmp_path / "above")
+    assert "the given --end-threshold 0.7 is not below the threshold 0.5" in caplog.text
     # The decisions keep 5 classes: an event followed down to 0.1 could hold on outside them, unseen.
     assert {len(r["topk"]) for r in records} == {5}
     with pytest.raises(DatasetError, match="top 5 classes, which follow an event only above 0.167"):
@@ -131,7 +136,8 @@ def test_truth_the_model_has_no_class_for_is_said(sim_model: Path, tmp_path: Pat
     with caplog.at_level("WARNING", "training.streaming"):
         evaluate_stream(sim_model, "sim:seed=5,minutes=0.2,actions=raise_both_arms", out=tmp_path,
                         progress=False, engine="pytorch-cpu", threads=1)
-    assert "the truth holds actions tiny_sim.pt is not trained for: raise_both_arms" in caplog.text
+    assert re.search(r"the truth holds actions tiny_sim.pt is not trained for: 'raise_both_arms' "
+                     r"\(sim_seed5 at \d+\.\d s", caplog.text)  # where: a mislabelled recording is found
 
 
 def test_the_stream_evaluation_decides_as_live_would_with_the_models_settings(tmp_path: Path) -> None:

@@ -19,12 +19,17 @@ writes) and the true action intervals — nothing else, so any recorded run can 
     recognised        true instances with an event of their class at IoU >= 0.1
     delay             true start -> the first decision of a matching event (stream time)
     false events      events with IoU < 0.1 against every true interval of their class, per hour of
-                      background (time nobody's truth is an action; the figure kept since the first
-                      session, so rates stay comparable); split into those in background (touching no
+                      background: each track's time without a true action, summed over the tracks (a
+                      person's own idle time where truth is per person, as in the simulator: person-
+                      hours, so two people idle for an hour are two hours; the scene's where truth is
+                      scene-wide, as in PKU-MMD; the figure kept since the first session, so rates stay
+                      comparable); split into those in background (touching no
                       true interval of any class: a person idle called busy) and those during another
                       action (the wrong action named), and also per hour of stream
-    alerts            for the alert classes: recall (an event of the class starts within 2 s of the true
-                      interval) and false alerts (no true interval of the class within 2 s) per hour
+    alerts            for the alert classes, from the alerts the app raises (AlertDispatcher: one per
+                      episode and person): recall (an alert of the class raised during the true interval
+                      or within 2 s of it) and false alerts (no true interval of the class within 2 s)
+                      per hour of stream
 
 Truth concerns one person (the simulator knows who falls) or the whole scene (PKU-MMD labels a
 sequence, not a body). Scene-wide truth is scored per scene: the events of every person are merged
@@ -103,6 +108,7 @@ class StreamScores:
     false_events_per_room_hour: float | None = None
     # Frame accuracy with every true class weighted alike: no_action, most of a stream, cannot carry it.
     mean_class_recall: float | None = None
+    background_per_person: bool = False  # background_hours sums people's own idle time (per-person truth)
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -338,9 +344,11 @@ def score(
         instances = [(k, i) for k, v in truths.items() for i in v if i.label == label]
         caught = 0
         for (sequence, person), interval in instances:
-            starts = [d.first_decision for d in found if d.label == label and d.sequence == sequence
-                      and (person is None or key(d.sequence, d.person) == (sequence, person))]
-            if any(interval.start - ALERT_SLACK_S <= t <= interval.end + ALERT_SLACK_S for t in starts):
+            # The alerts the app raised, not the events: an alert still in its cooldown after an earlier
+            # one (a false one, say) raises nothing for this instance, and nobody is called.
+            times = [a.stream_time for a in raised.get(sequence, ()) if a.action == label
+                     and (person is None or a.person == person)]
+            if any(interval.start - ALERT_SLACK_S <= t <= interval.end + ALERT_SLACK_S for t in times):
                 caught += 1
         wrong = 0
         for sequence, fired in raised.items():
@@ -375,6 +383,7 @@ def score(
         mean_class_recall=float(np.mean([row.get(t, 0) / sum(row.values()) for t, row in confusion.items()]))
         if confusion else None,
         false_events_per_room_hour=false_events / (room_s / 3600) if room_s > 0 else None,
+        background_per_person=any(t.person is not None for t in tracks),
         alerts=alert_rows,
         confusion={t: dict(p) for t, p in confusion.items()},
     )

@@ -255,6 +255,12 @@ class StreamRun:
     seconds: float = 0.0
 
 
+def _say_an_end_threshold_unused(given: float | None, chosen: DecisionSettings) -> None:
+    if given is not None and chosen.end_threshold is None:  # as live says it (live.app.describe_decisions)
+        log.warning("the given --end-threshold %g is not below the threshold %g, so events end where they "
+                    "start", given, chosen.threshold)
+
+
 def evaluate_stream(
     checkpoint: str | Path,
     data: str,
@@ -276,6 +282,7 @@ def evaluate_stream(
     checkpoint = Path(checkpoint)
     model, inputs = open_model(checkpoint, engine, threads)
     chosen = decisions_for(decisions or DecisionSettings(), model.metadata.decisions)
+    _say_an_end_threshold_unused(decisions.end_threshold if decisions else None, chosen)
     # The decisions written keep their top RESCORE_TOP_K classes: enough for `--rescore` to follow an
     # event down to any end threshold above 1 / (k + 1) (an action outside the top k has at most that).
     recognition = RecognitionConfig(hop_s=hop_s, smoothing_s=chosen.smoothing_s, top_k=RESCORE_TOP_K)
@@ -343,9 +350,13 @@ def evaluate_stream(
             partial.replace(partial.with_suffix(""))  # NAME.jsonl.partial -> NAME.jsonl
     unknown = sorted({i.label for t in tracks for i in t.intervals} - set(classes))
     if unknown:  # on purpose for the simulator's extra actions; most likely a mislabelled recording else
+        where = {label: sorted({f"{t.sequence} at {i.start:.1f} s" for t in tracks for i in t.intervals
+                                if i.label == label}) for label in unknown}
         log.warning("the truth holds actions %s is not trained for: %s. Their time counts against frame "
                     "accuracy (nothing the model says there is right) and they have no row of their own",
-                    checkpoint.name, ", ".join(unknown))
+                    checkpoint.name, "; ".join(
+                        f"{label!r} ({', '.join(where[label][:3])}{' ...' if len(where[label]) > 3 else ''})"
+                        for label in unknown))
     settings = {"checkpoint": str(checkpoint), "data": data, "engine": model.name, "classes": list(classes),
                 "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
     return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, chosen.end_threshold,
@@ -394,6 +405,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     # Runs written before events had an end threshold ended them at the threshold (None).
     recorded = DecisionSettings(threshold=previous["threshold"], end_threshold=previous.get("end_threshold"))
     chosen = DecisionSettings(threshold=threshold, end_threshold=end_threshold).over(recorded)
+    _say_an_end_threshold_unused(end_threshold, chosen)
     threshold, end_threshold = chosen.threshold, chosen.end_threshold
     kept = min((len(d.topk) for run in decisions.values() for d in run), default=0)
     lowest = min(x for x in (threshold, end_threshold) if x is not None)
@@ -458,6 +470,7 @@ def format_scores(scores: StreamScores, title: str) -> str:
         f"{scores.instances}   median detection delay "
         + ("n/a" if scores.median_delay_s is None else f"{scores.median_delay_s:.2f} s"),
         f"false events {scores.false_events} in {scores.background_hours:.2f} h of background"
+        + (" (each person's idle time, summed)" if scores.background_per_person else "")
         + ("" if scores.false_events_per_hour is None else f" ({scores.false_events_per_hour:.1f} per hour)")
         + f": {scores.false_events_in_background} in background, "
         f"{scores.false_events - scores.false_events_in_background} naming the wrong action during another"
@@ -472,8 +485,8 @@ def format_scores(scores: StreamScores, title: str) -> str:
                      f"{_pct(row['ap_50']):>8}")
     for name, row in scores.alerts.items():
         rate = row["false_alerts_per_hour"]
-        lines.append(f"alerts {name}: recall {_pct(row['recall'])} of {row['instances']} (event within 2 s), "
-                     f"{row['alerts']} alerts, {row['false_alerts']} false"
+        lines.append(f"alerts {name}: recall {_pct(row['recall'])} of {row['instances']} (alert raised "
+                     f"within 2 s), {row['alerts']} alerts, {row['false_alerts']} false"
                      + ("" if rate is None else f" ({rate:.2f} per hour of room time)"))
     return "\n".join(lines)
 
