@@ -70,7 +70,7 @@ def test_false_events_late_detections_and_misses() -> None:
 def test_a_fall_is_caught_only_by_an_alert_raised_for_it() -> None:
     """A false fall alert at 3 s keeps the episode going through its cooldown: the true fall at 20 s
     raises no alert of its own, so nobody is called for it, and its recall is 0 though an event
-    of it was found."""
+    of it was found. An episode an earlier true fall started covers the next one."""
     truth = [Interval(20.0, 24.0, "fall", 1)]
     said = [Interval(3.0, 4.0, "fall", 1), *truth]
     scores = score({"seq": run(1, truth, said, 30.0)}, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES,
@@ -78,6 +78,13 @@ def test_a_fall_is_caught_only_by_an_alert_raised_for_it() -> None:
     assert scores.per_class["fall"]["recall_10"] == 1.0  # the event is there ...
     fall = scores.alerts["fall"]
     assert fall["alerts"] == 1 and fall["false_alerts"] == 1 and fall["recall"] == 0.0  # ... no alert for it
+
+    # A second true fall 10 s after a first: the first's alert episode still runs, staff are already called.
+    truth = [Interval(5.0, 7.0, "fall", 1), Interval(17.0, 19.0, "fall", 1)]
+    scores = score({"seq": run(1, truth, truth, 30.0)}, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES,
+                   durations={"seq": 30.0}, threshold=0.6, alert=ALERTS)
+    fall = scores.alerts["fall"]
+    assert fall["alerts"] == 1 and fall["alerted"] == 1 and fall["in_episode"] == 1 and fall["recall"] == 1.0
 
 
 def test_background_of_people_each_idle_is_their_idle_time_summed() -> None:

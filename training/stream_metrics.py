@@ -28,8 +28,10 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       action (the wrong action named), and also per hour of stream
     alerts            for the alert classes, from the alerts the app raises (AlertDispatcher: one per
                       episode and person): recall (an alert of the class raised during the true interval
-                      or within 2 s of it) and false alerts (no true interval of the class within 2 s)
-                      per hour of stream
+                      or within 2 s of it, or, for an instance detected while the person's episode
+                      of an earlier true instance still runs, that episode's alert; an episode a false
+                      alert started calls nobody for it) and false alerts (no true interval of the class
+                      within 2 s) per hour of stream
 
 Truth concerns one person (the simulator knows who falls) or the whole scene (PKU-MMD labels a
 sequence, not a body). Scene-wide truth is scored per scene: the events of every person are merged
@@ -42,6 +44,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -199,6 +202,17 @@ def alerts(decisions: Sequence[Decision], config: AlertConfig, class_names: Sequ
         logger.setLevel(level)
 
 
+def _near(t: float, interval: Interval) -> bool:
+    """A time within an interval, or within ALERT_SLACK_S of it."""
+    return interval.start - ALERT_SLACK_S <= t <= interval.end + ALERT_SLACK_S
+
+
+def _true_alert(alert: Any, sequence: str, truths: dict[tuple[str, int | None], list[Interval]]) -> bool:
+    """An alert near a true interval of its class, of its person (or of the scene)."""
+    return any(_near(alert.stream_time, i) for (s, p), v in truths.items() for i in v
+               if s == sequence and i.label == alert.action and (p is None or p == alert.person))
+
+
 def _union_length(spans: Iterable[tuple[float, float]], lo: float, hi: float) -> float:
     total, current_end = 0.0, lo
     for start, end in sorted((max(s, lo), min(e, hi)) for s, e in spans):
@@ -342,26 +356,30 @@ def score(
     raised = {s: alerts(ds, alert, class_names) for s, ds in decisions_by_sequence.items()}
     for label in alert.classes:
         instances = [(k, i) for k, v in truths.items() for i in v if i.label == label]
-        caught = 0
+        alerted = in_episode = 0
         for (sequence, person), interval in instances:
-            # The alerts the app raised, not the events: an alert still in its cooldown after an earlier
-            # one (a false one, say) raises nothing for this instance, and nobody is called.
-            times = [a.stream_time for a in raised.get(sequence, ()) if a.action == label
-                     and (person is None or a.person == person)]
-            if any(interval.start - ALERT_SLACK_S <= t <= interval.end + ALERT_SLACK_S for t in times):
-                caught += 1
-        wrong = 0
-        for sequence, fired in raised.items():
-            for a in fired:
-                if a.action != label:
-                    continue
-                near = [i for (s, p), v in truths.items() for i in v if s == sequence and i.label == label
-                        and (p is None or p == a.person)]
-                if not any(i.start - ALERT_SLACK_S <= a.stream_time <= i.end + ALERT_SLACK_S for i in near):
-                    wrong += 1
+            # The alerts the app raised, not the events: one alert per episode and person, so an
+            # instance is caught by an alert raised for it, or by the alert of an episode still running
+            # that an earlier true instance of the person's raised (staff are on their way). An episode
+            # a false alert started raises nothing for it: nobody is called.
+            mine = [a for a in raised.get(sequence, ()) if a.action == label
+                    and (person is None or a.person == person)]
+            if any(_near(a.stream_time, interval) for a in mine):
+                alerted += 1
+                continue
+            earlier = [a for a in mine if a.stream_time < interval.start - ALERT_SLACK_S]
+            detected = any(_near(d.first_decision, interval) for d in found if d.label == label
+                           and d.sequence == sequence
+                           and (person is None or key(d.sequence, d.person) == (sequence, person)))
+            if detected and earlier and _true_alert(earlier[-1], sequence, truths):
+                in_episode += 1
+        wrong = sum(1 for sequence, fired in raised.items() for a in fired
+                    if a.action == label and not _true_alert(a, sequence, truths))
         alert_rows[label] = {
             "instances": len(instances),
-            "recall": caught / len(instances) if instances else None,
+            "recall": (alerted + in_episode) / len(instances) if instances else None,
+            "alerted": alerted,  # an alert raised for the instance itself
+            "in_episode": in_episode,  # within the running episode of an earlier true instance's alert
             "alerts": sum(1 for fired in raised.values() for a in fired if a.action == label),
             "false_alerts": wrong,
             "false_alerts_per_hour": wrong / (room_s / 3600) if room_s > 0 else None,

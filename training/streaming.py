@@ -485,8 +485,10 @@ def format_scores(scores: StreamScores, title: str) -> str:
                      f"{_pct(row['ap_50']):>8}")
     for name, row in scores.alerts.items():
         rate = row["false_alerts_per_hour"]
-        lines.append(f"alerts {name}: recall {_pct(row['recall'])} of {row['instances']} (alert raised "
-                     f"within 2 s), {row['alerts']} alerts, {row['false_alerts']} false"
+        lines.append(f"alerts {name}: recall {_pct(row['recall'])} of {row['instances']} ({row['alerted']} "
+                     f"with an alert raised within 2 s, {row['in_episode']} while the alert of an earlier "
+                     f"true one of the person's still runs), {row['alerts']} alerts, "
+                     f"{row['false_alerts']} false"
                      + ("" if rate is None else f" ({rate:.2f} per hour of room time)"))
     return "\n".join(lines)
 
