@@ -101,6 +101,7 @@ ENGINE_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu",
 @dataclass(frozen=True)
 class LiveConfig:
     source: str = "sim"  # "kinect" / "kinect:BACKEND", "sim" or a recording's path
+    video: Path | None = None  # a replayed clip's _rgb.avi kept apart from its .skeleton (NTU's folders)
     checkpoint: Path | None = None  # None: the bundled model for the source (`default_checkpoint`)
     engine: str = "auto"
     threads: int | None = None  # ONNX Runtime intra-op threads (None: usable cores - 1, at least 1)
@@ -133,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                              ".skeleton / _rgb.avi / .json, or a clip folder, PKU-MMD NNNN-V.txt[.xz|.gz]); "
                              "default: sim. kinect reads the sensor through kinect-next; kinect:pykinect2 "
                              "through PyKinect2")
+    parser.add_argument("--video", type=Path, default=None,
+                        help="the _rgb.avi of a replayed .skeleton kept in another folder (NTU RGB+D's "
+                             "release keeps skeletons and videos apart)")
     parser.add_argument("--privacy", choices=[m.value for m in PrivacyMode], default=None,
                         help="off: colour as the sensor gives it; blur: tracked faces blurred before "
                              "anything shows, crops or records them; skeleton: no colour image shown or "
@@ -237,12 +241,16 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                  if value != default]
         if given:
             raise ValueError(f"{' and '.join(given)} set the delivery to --alert-url, which is not given")
+    if args.video is not None and (args.source in ("sim", "kinect") or args.source.startswith("kinect:")):
+        raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {args.source} is "
+                         f"no recording")
     if args.label:
         # A typo in --label would become a class of its own: refused before anything is opened or recorded.
         check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,
                     similar_ok=args.new_class)
     return LiveConfig(
         source=args.source,
+        video=args.video,
         checkpoint=args.checkpoint,
         engine=args.engine,
         threads=args.threads,
@@ -346,21 +354,23 @@ def checkpoint_for(config: LiveConfig) -> Path:
     return config.checkpoint if config.checkpoint is not None else default_checkpoint(config.source)
 
 
-def reads_depth(config: LiveConfig) -> bool:
-    """Whether the source should deliver depth images. Live keeps depth only to record it, so a run
-    that can never record depth does not read it: under SKELETON privacy depth is never recorded
-    (live.capture.CapturePrivacy), and a headless run records only with --record. Skipping it spares
-    the capture thread a 424 KB copy (Kinect) or a PNG decode (a replayed clip) per frame, and the
-    ring buffer the images."""
+def keeps_images(config: LiveConfig) -> bool:
+    """Whether the run may show or record images: the window, or a headless run with --record, under a
+    privacy mode that shows colour. Depth exists in live only to be recorded, so a run that cannot keep
+    images does not read it (SKELETON privacy never records depth, live.capture.CapturePrivacy; a
+    headless run records only with --record): that spares the capture thread a 424 KB copy (Kinect) or a
+    PNG decode (a replayed clip) per frame, and the ring buffer the images. Colour it still reads for a
+    model that crops it."""
     if not default_privacy(config).shows_color:
         return False
     return not config.headless or config.pipeline.record_from_start is not None
 
 
-def open_source(config: LiveConfig) -> Source:
-    """The source `--source` names (not opened yet)."""
+def open_source(config: LiveConfig, *, color: bool = True) -> Source:
+    """The source `--source` names (not opened yet); `color=False` replays a recording without decoding
+    its colour."""
     backend = kinect_backend(config.source)
-    depth = reads_depth(config)
+    depth = keeps_images(config)
     if backend is KinectBackend.KINECT_NEXT:
         from live.kinect_next_source import KinectNextSource  # kinect_next itself is imported in open()
 
@@ -376,7 +386,7 @@ def open_source(config: LiveConfig) -> Source:
     if not path.exists():
         raise SourceUnavailable(f"--source {config.source}: no such file or folder (expected kinect, sim or "
                                 f"a recording's path)")
-    return replay_source(path, config.replay, depth=depth)
+    return replay_source(path, config.replay, color=color, depth=depth, video=config.video)
 
 
 def _backend(choice: str) -> Backend:
@@ -466,6 +476,13 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     checkpoint = checkpoint_for(config)
     try:
         engine, inputs = open_model(checkpoint, config.engine, config.threads, source=source)
+        replay = kinect_backend(config.source) is None and config.source != "sim"
+        if replay and source.color_shape is not None and not inputs.parts and not keeps_images(config):
+            # Nothing would use the video (a skeleton-only model; nothing shown or recorded): replayed
+            # without it, no frame decoded and no image in memory.
+            source.close()
+            source = open_source(config, color=False)
+            source.open()
     except BaseException:
         source.close()
         raise
@@ -481,7 +498,8 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
         which = "the mode the clip was recorded under" if recorded else "the default for this source"
         why = f" ({which}; --privacy off|blur|skeleton to change)"
     log.info("privacy: %s%s", privacy.value, why)
-    return LivePipeline(source, engine, inputs, replace(config.pipeline, privacy=privacy),
+    return LivePipeline(source, engine, inputs,
+                        replace(config.pipeline, privacy=privacy, keeps_images=keeps_images(config)),
                         source_is_open=True)
 
 

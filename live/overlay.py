@@ -140,7 +140,7 @@ class Bar(QtWidgets.QProgressBar):
 
     def show_value(self, label: str, value: float) -> None:
         self.setValue(int(round(max(0.0, min(1.0, value)) * 1000)))
-        self.setFormat(f"{label}  {value * 100:.0f}%")
+        self.setFormat(f"  {label}  {value * 100:.0f}%")  # spaced off the border: padding does not move it
 
     def clear_value(self) -> None:
         self.setValue(0)
@@ -329,7 +329,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._last_sequence = -1
         self._ended_at: float | None = None
         self.setWindowTitle(f"Where to focus - live - {pipeline.source.name}")
-        self.resize(1500, 760)
+        screen = QtGui.QGuiApplication.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else None  # a laptop's 1366x768, say
+        self.resize(min(1500, room.width()) if room else 1500, min(760, room.height()) if room else 760)
         self.setStyleSheet("QMainWindow, QWidget {background: #1b1b1b; color: #ddd}")
 
         self.graphics = pg.GraphicsLayoutWidget()

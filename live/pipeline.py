@@ -72,6 +72,9 @@ class PipelineConfig:
     record_from_start: Path | None = None  # record into this folder from the first frame
     recording: RecordingSettings = RecordingSettings()
     privacy: PrivacyMode = PrivacyMode.OFF  # what of the colour image is kept, shown and recorded
+    # False: nothing shows or records images (headless, no recording), so the ring keeps colour only for
+    # a model that crops it.
+    keeps_images: bool = True
     record_finish_s: float = 30.0  # longest wait for a recording to finalise when the pipeline stops
     # A replay run as fast as possible (`--fast`) in lockstep: the capture hands over one frame at a
     # time and the worker waits for the consumer instead of dropping hops, so every hop is decided and
@@ -144,6 +147,7 @@ class Summary:
     rss_start_mb: float | None
     rss_end_mb: float | None
     errors: tuple[str, ...]
+    history_needed_s: float = 0.0  # how long a person must be in view before their first decision
 
     def lines(self) -> list[str]:
         def ms(value: float | None) -> str:
@@ -163,6 +167,10 @@ class Summary:
             f"inference p50 {ms(self.inference_p50_s)}, p95 {ms(self.inference_p95_s)}",
             f"memory: ring {self.ring_mb:.0f} MB, RSS {mb(self.rss_start_mb)} -> {mb(self.rss_end_mb)}",
         ]
+        if self.people_seen and not self.decisions and self.history_needed_s:
+            # A short clip or a person who only passed by: otherwise a run of no decisions looks broken.
+            out.append(f"not decided: a decision needs a person in view for {self.history_needed_s:.1f} s "
+                       "(most of the model's window); nobody was seen that long")
         if self.colourless_windows:
             out.append(f"not decided: {self.colourless_windows} windows without colour (the video ended or "
                        "is damaged; this model needs colour)")
@@ -263,8 +271,9 @@ class LivePipeline:
         capacity = max(int(math.ceil(history_s * fps * 1.1)), 8)  # 10% for sources a little over fps
         privacy = self.config.privacy
         needs_color = bool(self.inputs.parts)  # a skeleton-only model crops nothing
-        # SKELETON with a skeleton-only model: no pixels anywhere, not even in memory.
-        keep_pixels = privacy.shows_color or needs_color
+        # SKELETON (or nothing to show or record) with a skeleton-only model: no pixels anywhere, not even
+        # in memory.
+        keep_pixels = (privacy.shows_color and self.config.keeps_images) or needs_color
         self.ring = FrameRing(capacity, self.source.color_shape if keep_pixels else None)
         self.tracks = TrackTable(history=capacity, retire_after_s=self.config.retire_after_s)
         camera = self.source.camera or DEFAULT_CAMERA
@@ -598,4 +607,5 @@ class LivePipeline:
             rss_start_mb=None if self._rss_start is None else self._rss_start / 1e6,
             rss_end_mb=None if rss_end is None else rss_end / 1e6,
             errors=errors,
+            history_needed_s=self.inputs.window.duration_s * self.config.recognition.min_coverage,
         )

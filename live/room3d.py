@@ -278,7 +278,8 @@ class Room3DPanel(QtWidgets.QWidget):
             self.labels.append(label)
         self.caption = QtWidgets.QLabel()
         self.caption.setStyleSheet("color: #999; font-size: 11px")
-        # Cut at the right rather than widening the column (and squeezing the video) in a small window.
+        # Wrapped to the column's width rather than widening it (and squeezing the video), or being cut.
+        self.caption.setWordWrap(True)
         policy = QtWidgets.QSizePolicy.Policy
         self.caption.setSizePolicy(policy.Ignored, policy.Preferred)
         column = QtWidgets.QVBoxLayout(self)
@@ -322,8 +323,7 @@ class Room3DPanel(QtWidgets.QWidget):
             else f"floor {floor.height_m:.2f} m below the sensor, tilted {floor.tilt_deg():.0f} deg"
         )
         # The colour image is mirrored (the Kinect's), this view is not: left and right swap between them.
-        self.caption.setText(f"3D room from behind the sensor (the video is mirrored)  ·  {where}  ·  "
-                             "[3] hides")
+        self.caption.setText(f"3D room from behind the sensor (the video is mirrored) · [3] hides\n{where}")
 
     def show_people(
         self,

@@ -245,9 +245,11 @@ def replay_source(
     color: bool = True,
     depth: bool = True,
     whole_clip_truth: bool = False,
+    video: Path | str | None = None,
 ) -> FrameStream:
     """A recording replayed as a source: an NTU-layout clip (.skeleton / _rgb.avi / .json / folder) or .xef.
-    `depth=False`: frames carry no depth image (none decoded). `whole_clip_truth`: a clip labelled as a
+    `depth=False`: frames carry no depth image (none decoded). `video`: a clip's _rgb.avi kept apart
+    from its .skeleton. `whole_clip_truth`: a clip labelled as a
     whole (no intervals; a headless recording's --label) replays as one interval of its class over all of
     it, every body's truth, as training reads it — for the streaming evaluation.
 
@@ -256,7 +258,7 @@ def replay_source(
     from recordings.clip import ClipRecording, open_recording
     from recordings.labels import LABEL_MAP_FILENAME, read_label_map
 
-    recording = open_recording(path, color=color, depth=depth)
+    recording = open_recording(path, color=color, depth=depth, video=video)
     info = recording.info
     if info.frame_count == 0:
         recording.close()

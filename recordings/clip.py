@@ -102,7 +102,11 @@ def clip_paths(path: Path | str) -> ClipPaths:
             if not skeleton.is_file():
                 raise ClipError(f"{path}: no skeleton file {skeleton.name} next to it")
             return _paths_for(skeleton)
-    raise ClipError(f"{path}: expected a .skeleton, _rgb.avi or .json file of a clip, or a clip folder")
+    what = ""
+    if path.suffix.lower() == ".csv":
+        what = "a .csv (a Kinect v2 body capture, say) is not a format this reads; "
+    raise ClipError(f"{path}: {what}expected a recording: a .xef, a PKU-MMD NNNN-V.txt[.xz|.gz], or an "
+                    "NTU-layout clip's .skeleton, _rgb.avi or .json (or its folder)")
 
 
 @dataclass

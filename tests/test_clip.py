@@ -136,8 +136,11 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "dataset_root").mkdir()
     with pytest.raises(ClipError, match="found 0; name one recording file instead"):
         clip_paths(tmp_path / "dataset_root")
-    with pytest.raises(ClipError, match="expected a .skeleton, _rgb.avi or .json"):
+    with pytest.raises(ClipError, match=r"notes.txt: expected a recording: a .xef, a PKU-MMD NNNN-V.txt.*"
+                                        r"\.skeleton, _rgb.avi or .json"):
         clip_paths(tmp_path / "notes.txt")
+    with pytest.raises(ClipError, match="capture.csv: a .csv .* is not a format this reads"):
+        clip_paths(tmp_path / "capture.csv")
     with pytest.raises(ClipError, match="no skeleton file lone.skeleton next to it"):
         clip_paths(tmp_path / "lone.json")
     (tmp_path / "a01_s01_e00_v01.json").write_text("{}")  # N-UCLA's own JSON, not a clip's sidecar

@@ -305,7 +305,7 @@ def test_a_clips_depth_camera_comes_from_its_sidecar(tmp_path: Path) -> None:
 def test_live_reads_depth_only_when_it_may_record_it(tmp_path: Path) -> None:
     """Depth exists in live only to be recorded: a run that can never record it (SKELETON privacy, or
     headless without --record) opens the sensor without depth and replays without decoding it."""
-    from live.app import build_parser, config_from_args, open_source, reads_depth
+    from live.app import build_parser, config_from_args, keeps_images, open_source
     from live.kinect import KinectSource
     from live.kinect_next_source import KinectNextSource
 
@@ -316,8 +316,8 @@ def test_live_reads_depth_only_when_it_may_record_it(tmp_path: Path) -> None:
     assert isinstance(kinect, KinectNextSource) and kinect.depth is False
     blurred = open_source(config("--source", "kinect:pykinect2", "--privacy", "blur"))
     assert isinstance(blurred, KinectSource) and blurred.depth is True  # the window's r key may record
-    assert not reads_depth(config("--source", "kinect", "--privacy", "off", "--headless"))
-    assert reads_depth(config("--source", "kinect", "--privacy", "off", "--headless", "--record"))
+    assert not keeps_images(config("--source", "kinect", "--privacy", "off", "--headless"))
+    assert keeps_images(config("--source", "kinect", "--privacy", "off", "--headless", "--record"))
 
     xef = tmp_path / "room.xef"
     sample_recording(xef, frames=4)

@@ -214,7 +214,7 @@ def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:
     assert unlabelled == [] and [t.name for t in clip_prepare_tasks(tmp_path)] == [
         "live_20261130_083006", "live_20261130_090000"]
     (tmp_path / "labels.txt").write_text("A122\tother\n")
-    with pytest.raises(DatasetError, match="label 'patient fell' is not among the classes \\(other\\)"):
+    with pytest.raises(DatasetError, match="083006.json: label 'patient fell' is not in the label map"):
         clip_splits(DataConfig(dataset="clips", root=str(tmp_path), protocol="all"))
 
 

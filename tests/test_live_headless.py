@@ -632,3 +632,45 @@ def test_an_output_that_cannot_be_opened_lets_the_alert_delivery_go(tiny_checkpo
         run_headless(pipeline, config)
     assert {thread.name for thread in threading.enumerate()} <= before  # the sender and journal stopped
     AlertQueue(queue).close()  # and the queue is free for the next run
+
+
+def test_a_video_nothing_uses_is_not_decoded_and_one_kept_apart_is_found(shared_data, ntu_clip, tmp_path):
+    """A skeleton-only model, headless and not recording (or under --privacy skeleton): the clip's video
+    would be decoded for nothing and its images fill the ring. NTU's release keeps skeletons and videos in
+    separate folders: --video pairs them."""
+    from live.app import build_pipeline
+
+    def pipeline_for(*argv: str) -> LivePipeline:
+        return build_pipeline(config_from_args(build_parser().parse_args([*argv, "--engine", "pytorch-cpu"])))
+
+    skeleton = ntu_clip / "S001C001P001R001A001.skeleton"  # its _rgb.avi beside it
+    recording = ("--headless", "--record", "--record-dir", str(tmp_path / "rec"))
+    for argv, decoded in ((("--headless",), False), (("--privacy", "skeleton"), False), (recording, True),
+                          ((), True)):
+        pipeline = pipeline_for("--source", str(skeleton), *argv)
+        try:
+            assert (pipeline.source.color_shape is not None) is decoded, argv
+        finally:
+            pipeline.release()
+    ntu = shared_data / "ntu"
+    apart = ["--source", str(ntu / "skeletons" / "S001C001P001R001A001.skeleton"),
+             "--video", str(ntu / "rgb" / "S001C001P001R001A001_rgb.avi")]
+    pipeline = pipeline_for(*apart)
+    try:
+        assert pipeline.source.color_shape == (1080, 1920)
+    finally:
+        pipeline.release()
+    with pytest.raises(ValueError, match="--source sim is no recording"):
+        config_from_args(build_parser().parse_args(["--video", "x_rgb.avi"]))
+
+
+def test_a_clip_too_short_for_a_decision_says_so(shared_data, tmp_path):
+    from live.app import build_pipeline
+
+    short = shared_data / "ntu" / "skeletons" / "S017C003P020R002A054.skeleton"  # 42 frames, 1.4 s
+    args = ["--source", str(short), "--headless", "--fast", "--engine", "pytorch-cpu"]
+    pipeline = build_pipeline(config_from_args(build_parser().parse_args(args)))
+    summary = run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl",
+                                                    alerts=AlertConfig(classes=())))
+    assert summary.decisions == 0 and summary.people_seen >= 1
+    assert "not decided: a decision needs a person in view for 1.6 s" in "\n".join(summary.lines())

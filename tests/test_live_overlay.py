@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from model_files import random_checkpoint
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore, QtGui  # noqa: E402
 
 from core.camera import DEFAULT_CAMERA  # noqa: E402
 from core.frame import Body, Frame  # noqa: E402
@@ -111,6 +111,7 @@ def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig())
     pipeline.start()
     window = LiveWindow(pipeline, inputs.layout)
+    window.resize(1500, 760)  # its size on a desktop (the offscreen platform's screen is smaller)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -144,6 +145,9 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
     pipeline.start()
     window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=tmp_path / "clips"))
+    screen = QtGui.QGuiApplication.primaryScreen().availableGeometry()
+    assert window.width() <= screen.width() and window.height() <= screen.height()  # fits a small screen
+    window.resize(1500, 760)  # its size on a desktop (the offscreen platform's screen is smaller)
     qtbot.addWidget(window)
     window.show()
     # Both people get a panel with the model's crops, attention and top-3.

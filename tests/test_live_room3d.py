@@ -200,7 +200,7 @@ def test_panel_draws_each_person_where_the_joints_project(drawn: Path) -> None:
     # The sensor's field of view, cut at the floor.
     segments, _ = view.project(np.array(scene["field_of_view"]))
     ys, xs = np.nonzero(near(image, FIELD_OF_VIEW, 8))
-    assert len(xs) > 300
+    assert len(xs) > 200  # drawn (the panel in the test is small: its caption takes three lines)
     assert (distance_to_segments(np.stack([xs, ys], 1), segments) <= 3).mean() > 0.97
 
 
