@@ -237,13 +237,18 @@ class AlertQueue:
     def rejected_path(self) -> Path:
         return self.path.with_name(self.path.stem + ".rejected.jsonl")
 
+    @property
+    def damaged_path(self) -> Path:
+        return self.path.with_name(self.path.stem + ".damaged.txt")
+
     def compact_if_done(self, next_sequence: int) -> bool:
         """When every alert in the file is settled and it has grown past compact_bytes: append the
-        rejected alerts to `rejected_path`, then rewrite the file to one record holding `next_sequence`."""
-        if self.unsettled or self.damaged_lines or self._file.tell() < self.compact_bytes:
+        rejected alerts to `rejected_path` (and damaged lines to `damaged_path`), then rewrite the file to
+        one record holding `next_sequence`."""
+        if self.unsettled or self._file.tell() < self.compact_bytes:
             return False
         self._file.close()
-        self._keep_rejected()
+        self._keep_rejected_and_damaged()
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as f:
             f.write(_line({"op": SEQUENCE_OP, "next": next_sequence}))
@@ -253,23 +258,36 @@ class AlertQueue:
         self._file = open(self.path, "ab")  # noqa: SIM115
         return True
 
-    def _keep_rejected(self) -> None:
-        """Each rejected alert, as its queued record plus the rejection, to `rejected_path` (fsync'd before
-        the queue file is rewritten: a crash in between keeps it twice, never loses it)."""
+    def _keep_rejected_and_damaged(self) -> None:
+        """Each rejected alert, as its queued record plus the rejection, to `rejected_path`, and each
+        damaged line as it is to `damaged_path` (fsync'd before the queue file is rewritten: a crash in
+        between keeps them twice, never loses them)."""
         queued: dict[str, dict[str, Any]] = {}
         rejected: list[dict[str, Any]] = []
+        damaged: list[bytes] = []  # skipped (and logged) when read back; kept, not compacted away
         for line in self.path.read_bytes().splitlines():
-            record = json.loads(line)  # read back and written by this process: no damaged lines
-            if record["op"] == "queued":
+            try:
+                record = json.loads(line)
+                problem = _record_problem(record)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                problem = "not JSON"
+            if problem:
+                damaged.append(line)
+            elif record["op"] == "queued":
                 queued[record["id"]] = record
             elif record["op"] == "rejected":
                 rejected.append({**queued.get(record["id"], {}), **record})
-        if not rejected:
-            return
-        with open(self.rejected_path, "ab") as f:
-            f.write(b"".join(_line(record) for record in rejected))
-            f.flush()
-            os.fsync(f.fileno())
+        for path, lines in ((self.rejected_path, [_line(record) for record in rejected]),
+                            (self.damaged_path, [line + b"\n" for line in damaged])):
+            if lines:
+                with open(path, "ab") as f:
+                    f.write(b"".join(lines))
+                    f.flush()
+                    os.fsync(f.fileno())
+        if damaged:
+            log.warning("%s: %d damaged line(s) moved to %s as the queue is rewritten", self.path,
+                        len(damaged), self.damaged_path)
+            self.damaged_lines = 0
 
     def close(self) -> None:
         self._file.close()

@@ -680,7 +680,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Until the run installs its own handlers, a service manager's SIGTERM ends start-up as Ctrl-C does:
     # the source is given back and the exit says so.
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    caught = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    handlers = {signum: signal.getsignal(signum) for signum in caught}
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl-C does
     try:
         return _run(config)
@@ -701,11 +702,13 @@ def _run(config: LiveConfig) -> int:
                 # Ctrl-C and a service manager's SIGTERM ask for a stop instead of raising wherever the
                 # main thread happens to be (half-way through starting the threads, say): the pipeline
                 # then always shuts down in order and a recording in progress is finalised.
-                stop = threading.Event()
+                stop, reopen = threading.Event(), threading.Event()
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, lambda *_: stop.set())
+                if hasattr(signal, "SIGHUP"):  # logrotate moved --output / --events: open them again
+                    signal.signal(signal.SIGHUP, lambda *_: reopen.set())
                 summary = run_headless(pipeline, config.headless_config, stop=stop,
-                                       duration_s=config.duration_s)
+                                       duration_s=config.duration_s, reopen=reopen)
             else:
                 summary = run_window(pipeline, config)
         finally:

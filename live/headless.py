@@ -20,6 +20,7 @@ import difflib
 import json
 import logging
 import os
+import queue
 import shlex
 import shutil
 import signal
@@ -76,49 +77,155 @@ class HeadlessConfig:
 
 def _append_to(path: Path) -> IO[str]:
     """`path` opened for appending: a service's restarts keep one file. Said when it holds an earlier run,
-    whose lines the wall-clock `time` tells apart (`stream_time` starts again at 0 with each run)."""
+    whose lines the wall-clock `time` tells apart (`stream_time` starts again at 0 with each run). A last
+    line an interrupted run left cut short (a full disk, a power cut) is dropped first, said: the next
+    line would otherwise be glued onto it and both be lost to a reader."""
     if path.is_file() and path.stat().st_size:
+        with open(path, "rb+") as file:
+            end = file.seek(0, os.SEEK_END)
+            complete = end
+            while complete > 0:  # back to the last newline, a block at a time
+                start = max(complete - 65536, 0)
+                file.seek(start)
+                block = file.read(complete - start)
+                newline = block.rfind(b"\n")
+                if newline >= 0 or start == 0:
+                    complete = start + newline + 1
+                    break
+                complete = start
+            if complete < end:
+                log.warning("%s: byte %d: dropping an incomplete last line (%d bytes) an interrupted run "
+                            "left", path, complete, end - complete)
+                file.truncate(complete)
         log.info("%s: appending after an earlier run's lines (their `time` tells the runs apart)", path)
     return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by its owner
+
+
+def _silence(stream: IO[str]) -> None:
+    """Point a stream's file descriptor at /dev/null (its reader is gone, or stopped reading)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no descriptor (a stream in memory)
+        pass
+
+
+class LineWriter:
+    """Lines to a file (or stdout) on a thread of their own, through a bounded queue: a full disk, a hung
+    network share or a reader of stdout that stopped reading never holds up recognition, alerts or
+    shutdown. A line the queue has no room for is dropped and counted; a write that fails (a full disk)
+    is said once, naming the file, and writing stops for the run: a line half-written is not followed by
+    others glued to it. `reopen()` (SIGHUP) opens the path again: a log rotated by moving the file."""
+
+    QUEUE_LINES = 10_000  # ~4 MB of decisions: half a minute of a full room
+    _REOPEN, _CLOSE = object(), object()
+
+    def __init__(self, path: Path | None, option: str) -> None:
+        self.path, self.option = path, option  # option: "--output" / "--events", for messages
+        self._stream: IO[str] = _append_to(path) if path is not None else sys.stdout  # a bad path: at start
+        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_LINES)
+        self.written = 0
+        self.dropped = 0  # not written: no room in the queue, or after a failed write
+        self.failure: str | None = None
+        # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
+        # ends as on Ctrl-C, instead of running on with nobody reading (and the shell waiting for it).
+        self.reader_gone = False
+        self._thread = threading.Thread(target=self._run, name=f"writer {option}", daemon=True)
+        self._thread.start()
+
+    @property
+    def where(self) -> str:
+        return f"{self.option} {self.path}" if self.path is not None else "standard output"
+
+    def write(self, line: str) -> None:
+        if self.failure is not None or self.reader_gone:
+            self.dropped += 1
+            return
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            if not self.dropped:
+                log.warning("%s is not keeping up (a reader that stopped reading, a slow disk): lines are "
+                            "dropped until it does", self.where)
+            self.dropped += 1
+
+    def reopen(self) -> None:
+        if self.path is not None:
+            try:
+                self._queue.put_nowait(self._REOPEN)
+            except queue.Full:
+                log.warning("%s: not reopened (its writer is behind)", self.where)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not self._CLOSE:
+            if self.failure is not None or self.reader_gone:
+                continue
+            try:
+                if item is self._REOPEN:
+                    assert self.path is not None
+                    self._stream.close()
+                    self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                    log.info("%s: reopened", self.where)
+                    continue
+                self._stream.write(item)
+                self.written += 1
+                if self._queue.empty():  # flushed when caught up: a reader sees each hop at once
+                    self._stream.flush()
+            except BrokenPipeError:
+                self.reader_gone = True
+                _silence(self._stream)  # Python flushes stdout again at exit: that must not fail too
+                log.info("the reader of %s closed its end; shutting down", self.where)
+            except (OSError, ValueError) as error:  # a full disk, a folder removed, a closed stream
+                why = getattr(error, "strerror", None) or error
+                self.failure = f"{self.where}: cannot be written ({why})"
+                log.error("%s; nothing more is written there this run (recognition and alerts go on)",
+                          self.failure)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued (within `timeout`), then close the file."""
+        try:
+            self._queue.put(self._CLOSE, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # blocked in a write: a reader that does not read, a hung share
+            self.failure = self.failure or f"{self.where}: still blocked writing at exit"
+            log.error("%s; %d lines not written", self.failure, self._queue.qsize() + self.dropped)
+            if self.path is None:  # Python flushes stdout at exit: that must not block for ever too
+                _silence(self._stream)
+            return
+        try:
+            if self.path is not None:
+                self._stream.close()
+            elif not self.reader_gone:
+                self._stream.flush()
+        except OSError as error:
+            self.failure = self.failure or f"{self.where}: cannot be written ({error.strerror or error})"
+
+    def errors(self) -> list[str]:
+        """What the run's summary lists as errors: lines of the file lost."""
+        lost = self.dropped + (self._queue.qsize() if self._thread.is_alive() else 0)
+        if self.failure is not None:
+            return [f"{self.failure}; {lost} lines not written"]
+        if lost and not self.reader_gone:
+            return [f"{self.where}: {lost} lines not written (it did not keep up)"]
+        return []
 
 
 def _iso(seconds: float) -> str:
     return _dt.datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="milliseconds")
 
 
-class DecisionWriter:
-    """One JSON object per line per decision; flushed per hop so a reader sees decisions at once."""
+class DecisionWriter(LineWriter):
+    """One JSON object per line per decision (--output, else stdout)."""
 
     def __init__(self, path: Path | None) -> None:
-        self._own = path is not None
-        self._stream: IO[str] = _append_to(path) if path is not None else sys.stdout
-        self.lines = 0
-        # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
-        # ends as on Ctrl-C, instead of running on with nobody reading (and the shell waiting for it).
-        self.reader_gone = False
+        super().__init__(path, "--output")
 
-    def write(self, hop: Hop) -> None:
-        if self.reader_gone:
-            return
-        try:
-            for decision in hop.decisions:
-                self._stream.write(json.dumps(decision.to_json()) + "\n")
-                self.lines += 1
-            if hop.decisions:
-                self._stream.flush()
-        except BrokenPipeError:
-            self.reader_gone = True
-            # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail too.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
-            log.info("the reader of the decisions closed its end; shutting down")
-
-    def close(self) -> None:
-        if self._own:
-            self._stream.close()
-        elif not self.reader_gone:
-            self._stream.flush()
+    def write_hop(self, hop: Hop) -> None:
+        for decision in hop.decisions:
+            self.write(json.dumps(decision.to_json()) + "\n")
 
 
 @dataclass(frozen=True)
@@ -150,7 +257,7 @@ class EventLog:
         self.threshold = threshold
         self.end_threshold = threshold if end_threshold is None else min(end_threshold, threshold)
         self._current: dict[int, ActionEvent] = {}
-        self._file: IO[str] | None = _append_to(path) if path is not None else None
+        self._file: LineWriter | None = LineWriter(path, "--events") if path is not None else None
         self.events: list[ActionEvent] = []
 
     def update(self, hop: Hop) -> list[ActionEvent]:
@@ -191,18 +298,25 @@ class EventLog:
             del self.events[:500]
         if self._file is not None:
             self._file.write(json.dumps(event.to_json()) + "\n")
-            self._file.flush()
         elif event.kind == "started":
             log.info("event: person %d started %s (p=%.2f)", event.person, event.action, event.probability)
         else:  # its probability is the start's: how long it lasted says more
             log.info("event: person %d ended %s after %.1f s", event.person, event.action, event.duration_s)
 
-    def close(self, stream_time: float | None = None) -> None:
+    def reopen(self) -> None:
+        if self._file is not None:
+            self._file.reopen()
+
+    def close(self, stream_time: float | None = None) -> list[str]:
+        """End what is going on (at `stream_time`), close the file; the file's errors (LineWriter)."""
         if stream_time is not None:
             self.keep_only(set(), stream_time)
+        errors = []
         if self._file is not None:
             self._file.close()
+            errors = self._file.errors()
             self._file = None
+        return errors
 
 
 # An alert command running longer than this is taken as hung and stopped (it has had a minute to page).
@@ -397,9 +511,11 @@ def run_headless(
     config: HeadlessConfig,
     stop: threading.Event | None = None,
     duration_s: float | None = None,
+    reopen: threading.Event | None = None,
 ) -> Summary:
     """Start the pipeline, write decisions / events / alerts until the source ends, `duration_s`
-    passes, `stop` is set or Ctrl-C; then shut down in order and return the summary."""
+    passes, `stop` is set or Ctrl-C; then shut down in order and return the summary. `reopen` set
+    (SIGHUP): the output files are opened again (a log rotated by moving them)."""
     stop = stop or threading.Event()
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = None
@@ -416,9 +532,9 @@ def run_headless(
     def handle(hops: list[Hop]) -> None:
         nonlocal last_time
         for hop in hops:
-            writer.write(hop)
+            alerts.update(hop)  # first: nothing written to a file may come before a nurse is called
             events.update(hop)
-            alerts.update(hop)
+            writer.write_hop(hop)
             last_time = hop.stream_time
         if hops and pipeline.tracks is not None:
             events.keep_only(set(pipeline.tracks.ids()), last_time)
@@ -443,13 +559,20 @@ def run_headless(
             if now >= next_health:
                 log.info("status: %s", pipeline.stats().health())
                 next_health = now + config.health_every_s
+            if reopen is not None and reopen.is_set():
+                reopen.clear()
+                log.info("reopening the output files (SIGHUP)")
+                writer.reopen()
+                events.reopen()
             stop.wait(0.05)
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
     finally:
         summary = pipeline.stop()
         handle(pipeline.drain())
-        events.close(stream_time=last_time)
+        lost = events.close(stream_time=last_time)
         alerts.close()
         writer.close()
-    return alerts.report(summary)
+        lost += writer.errors()
+    summary = alerts.report(summary)
+    return replace(summary, errors=(*summary.errors, *lost)) if lost else summary

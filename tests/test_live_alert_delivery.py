@@ -369,6 +369,15 @@ def test_damaged_lines_not_json_or_without_an_alerts_fields_are_reported_and_the
     for number, what in ((2, "Expecting value"), (3, '"alert"'), (4, '"sequence"'), (5, "JSON object")):
         assert f"alerts.jsonl: line {number} is damaged" in messages and what in messages
 
+    # Once every alert is settled the queue is rewritten as usual: the damaged lines are kept aside.
+    small = AlertQueue(queue, compact_bytes=100)
+    assert small.compact_if_done(small.next_sequence)
+    assert (tmp_path / "alerts.damaged.txt").read_text().splitlines() == [
+        "this is not json", '{"op": "queued", "id": "no-alert", "sequence": 2}',
+        '{"op": "queued", "id": "no-sequence", "sequence": null, "alert": {"person": 3}}', "[1, 2]"]
+    assert [r["op"] for r in records(queue)] == ["sequence"]
+    small.close()
+
 
 def test_an_alert_that_cannot_be_sent_is_set_aside_and_the_next_one_is_delivered(endpoint, tmp_path, caplog):
     import numpy as np

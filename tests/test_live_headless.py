@@ -172,7 +172,7 @@ def test_a_decisions_file_is_appended_to_and_the_log_says_so(tmp_path, caplog):
     for run in range(2):  # a service restarted: one file, both runs' lines
         with caplog.at_level("INFO", "live.headless"):
             writer = DecisionWriter(path)
-        writer.write(hop(float(run), decision(3, 0.0, "wave", 0.8)))
+        writer.write_hop(hop(float(run), decision(3, 0.0, "wave", 0.8)))
         writer.close()
         assert ("appending after an earlier run's lines" in caplog.text) == (run == 1)
     assert len(path.read_text().splitlines()) == 2
@@ -674,3 +674,77 @@ def test_a_clip_too_short_for_a_decision_says_so(shared_data, tmp_path):
                                                     alerts=AlertConfig(classes=())))
     assert summary.decisions == 0 and summary.people_seen >= 1
     assert "not decided: a decision needs a person in view for 1.6 s" in "\n".join(summary.lines())
+
+
+def test_a_full_disk_under_the_output_costs_its_lines_not_the_alerts(tiny_checkpoint, ntu_clip, tmp_path):
+    """/dev/full fails every write with ENOSPC: the run goes on, alerts are raised, the summary says which
+    file lost how many lines (an error of the run)."""
+    from live.app import open_model
+
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(replay_source(ntu_clip, ReplayOptions(realtime=False)), engine, inputs,
+                            PipelineConfig(lockstep=True))
+    config = HeadlessConfig(output=Path("/dev/full"), events=tmp_path / "events.jsonl",
+                            alerts=AlertConfig(classes=CLASSES, threshold=0.01, cooldown_s=1.0))
+    summary = run_headless(pipeline, config)
+    assert summary.decisions > 0 and not pipeline.worker.alive
+    (error,) = summary.errors
+    assert error.startswith("--output /dev/full: cannot be written (No space left on device);")
+    assert error.endswith(" lines not written")
+    assert [json.loads(line)["event"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+
+
+def test_a_stalled_reader_of_the_decisions_holds_up_nothing(monkeypatch):
+    """stdout piped to a program that stopped reading: writes block in the writer's thread only."""
+    from live.headless import DecisionWriter
+
+    unblock = threading.Event()
+
+    class StalledPipe:
+        def write(self, text):
+            unblock.wait(30)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", StalledPipe())
+    writer = DecisionWriter(None)
+    started = time.monotonic()
+    for t in range(20_000):  # more than its queue holds: the surplus is dropped, counted
+        writer.write_hop(hop(t * 0.2, decision(1, t * 0.2, "wave", 0.9)))
+    writer.close(timeout=0.5)
+    assert time.monotonic() - started < 10
+    (error,) = writer.errors()
+    assert error.startswith("standard output: still blocked writing at exit;") and writer.dropped > 0
+    unblock.set()
+
+
+def test_a_line_cut_by_an_interrupted_run_is_dropped_before_appending(tmp_path, caplog):
+    from live.headless import DecisionWriter
+
+    path = tmp_path / "decisions.jsonl"
+    path.write_text('{"person": 1}\n{"person": 2, "topk": [{"cla')  # a full disk cut the last line
+    with caplog.at_level("WARNING", "live.headless"):
+        writer = DecisionWriter(path)
+    writer.write_hop(hop(1.0, decision(3, 1.0, "wave", 0.8)))
+    writer.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]  # every line whole
+    assert [line["person"] for line in lines] == [1, 3]
+    assert "byte 14: dropping an incomplete last line (28 bytes)" in caplog.text
+
+
+def test_reopen_follows_a_file_logrotate_moved(tmp_path):
+    from live.headless import DecisionWriter
+
+    path = tmp_path / "decisions.jsonl"
+    writer = DecisionWriter(path)
+    writer.write_hop(hop(1.0, decision(1, 1.0, "wave", 0.8)))
+    deadline = time.monotonic() + 5
+    while writer.written < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    path.rename(tmp_path / "decisions.jsonl.1")
+    writer.reopen()  # SIGHUP
+    writer.write_hop(hop(2.0, decision(2, 2.0, "wave", 0.8)))
+    writer.close()
+    for file, people in ((tmp_path / "decisions.jsonl.1", [1]), (path, [2])):
+        assert [json.loads(line)["person"] for line in file.read_text().splitlines()] == people
