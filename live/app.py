@@ -270,6 +270,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         headless_config=HeadlessConfig(
             output=args.output,
             events=args.events,
+            lossless=args.fast and not args.source.startswith("kinect"),  # every decision of a replay
             alerts=AlertConfig(classes=alert_classes, room=args.room,
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
                                delivery=None if args.alert_url is None else DeliveryConfig(

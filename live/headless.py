@@ -73,6 +73,9 @@ class HeadlessConfig:
     alerts: AlertConfig = field(default_factory=AlertConfig)  # its threshold also starts events
     event_end_threshold: float | None = None  # an event lasts while p >= this; None: the threshold
     health_every_s: float = 60.0  # a status line in the log this often: a service's sign of life
+    # Every line written, a slow writer slowing the run instead of costing lines: for --fast replays
+    # and evaluations, whose decisions are the result. A live room never waits for a file.
+    lossless: bool = False
 
 
 def _append_to(path: Path) -> IO[str]:
@@ -121,8 +124,9 @@ class LineWriter:
     QUEUE_LINES = 10_000  # ~4 MB of decisions: half a minute of a full room
     _REOPEN, _CLOSE = object(), object()
 
-    def __init__(self, path: Path | None, option: str) -> None:
+    def __init__(self, path: Path | None, option: str, lossless: bool = False) -> None:
         self.path, self.option = path, option  # option: "--output" / "--events", for messages
+        self.lossless = lossless  # wait for room in the queue instead of dropping a line
         self._stream: IO[str] = _append_to(path) if path is not None else sys.stdout  # a bad path: at start
         self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_LINES)
         self.written = 0
@@ -143,6 +147,15 @@ class LineWriter:
             self.dropped += 1
             return
         try:
+            if self.lossless:
+                while self._thread.is_alive():  # a writer that died (an error) takes no more
+                    try:
+                        self._queue.put(line, timeout=1.0)
+                        return
+                    except queue.Full:
+                        continue
+                self.dropped += 1
+                return
             self._queue.put_nowait(line)
         except queue.Full:
             if not self.dropped:
@@ -220,8 +233,8 @@ def _iso(seconds: float) -> str:
 class DecisionWriter(LineWriter):
     """One JSON object per line per decision (--output, else stdout)."""
 
-    def __init__(self, path: Path | None) -> None:
-        super().__init__(path, "--output")
+    def __init__(self, path: Path | None, lossless: bool = False) -> None:
+        super().__init__(path, "--output", lossless)
 
     def write_hop(self, hop: Hop) -> None:
         for decision in hop.decisions:
@@ -252,12 +265,13 @@ class EventLog:
     reaching the threshold ends it and starts its own."""
 
     def __init__(
-        self, threshold: float, path: Path | None = None, end_threshold: float | None = None
+        self, threshold: float, path: Path | None = None, end_threshold: float | None = None,
+        lossless: bool = False,
     ) -> None:
         self.threshold = threshold
         self.end_threshold = threshold if end_threshold is None else min(end_threshold, threshold)
         self._current: dict[int, ActionEvent] = {}
-        self._file: LineWriter | None = LineWriter(path, "--events") if path is not None else None
+        self._file: LineWriter | None = LineWriter(path, "--events", lossless) if path is not None else None
         self.events: list[ActionEvent] = []
 
     def update(self, hop: Hop) -> list[ActionEvent]:
@@ -520,8 +534,8 @@ def run_headless(
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = None
     try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
-        writer = DecisionWriter(config.output)
-        events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold)
+        writer = DecisionWriter(config.output, config.lossless)
+        events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold, config.lossless)
     except BaseException:
         alerts.close(0.0)
         if writer is not None:

@@ -748,3 +748,17 @@ def test_reopen_follows_a_file_logrotate_moved(tmp_path):
     writer.close()
     for file, people in ((tmp_path / "decisions.jsonl.1", [1]), (path, [2])):
         assert [json.loads(line)["person"] for line in file.read_text().splitlines()] == people
+
+
+def test_a_lossless_writer_waits_instead_of_dropping(tmp_path):
+    """--fast replays and evaluations: their decisions are the result, every one is written."""
+    from live.headless import DecisionWriter, LineWriter
+
+    path = tmp_path / "decisions.jsonl"
+    writer = DecisionWriter(path, lossless=True)
+    count = LineWriter.QUEUE_LINES + 2000  # more than the queue holds at once
+    for t in range(count):
+        writer.write_hop(hop(t * 0.2, decision(1, t * 0.2, "wave", 0.9)))
+    writer.close(timeout=60)
+    assert writer.dropped == 0 and writer.errors() == []
+    assert len(path.read_text().splitlines()) == count

@@ -325,7 +325,7 @@ def evaluate_stream(
                 stale.unlink(missing_ok=True)
             written += [lines, events]
             config = HeadlessConfig(output=lines, events=events, alerts=alert,
-                                    event_end_threshold=chosen.end_threshold)
+                                    event_end_threshold=chosen.end_threshold, lossless=True)
             summary = run_headless(pipeline, config)
             minutes.close()
             if summary.errors:
