@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -230,17 +232,22 @@ def test_replay_end_closes_the_window(qtbot, tiny_model):
     assert window.summary.frames == 60 and "end of replay" in window.banner.text()
 
 
+def _recording_window(qtbot, tiny_model, record_dir: Path) -> tuple[LivePipeline, LiveWindow]:
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs)
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=record_dir))
+    qtbot.addWidget(window)
+    window.show()
+    return pipeline, window
+
+
 def test_stopping_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_path):
     """r while the writer is stuck on a hung disk: the window goes on, says it is saving, and the clip
     is finalised on the recorder's thread once the disk answers."""
     import threading
 
-    engine, inputs = tiny_model
-    pipeline = LivePipeline(room(), engine, inputs)
-    pipeline.start()
-    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=tmp_path / "clips"))
-    qtbot.addWidget(window)
-    window.show()
+    pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
     qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
     sink = pipeline._recording
@@ -271,12 +278,7 @@ def test_starting_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     """r while the folder's disk hangs (a stuck network share): the window goes on drawing."""
     import threading
 
-    engine, inputs = tiny_model
-    pipeline = LivePipeline(room(), engine, inputs)
-    pipeline.start()
-    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=tmp_path / "clips"))
-    qtbot.addWidget(window)
-    window.show()
+    pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
     hung, entered = threading.Event(), threading.Event()
     real_start = pipeline.start_recording
 
