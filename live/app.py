@@ -241,7 +241,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                  if value != default]
         if given:
             raise ValueError(f"{' and '.join(given)} set the delivery to --alert-url, which is not given")
-    if args.video is not None and (args.source in ("sim", "kinect") or args.source.startswith("kinect:")):
+    sensor = args.source == "kinect" or args.source.startswith("kinect:")  # not a path that starts so
+    if args.video is not None and (sensor or args.source == "sim"):
         raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {args.source} is "
                          f"no recording")
     if args.label:
@@ -266,11 +267,11 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                                                             session=args.session, performer=args.performer,
                                                             new_class=args.new_class),
                                 # --fast replays decide at every hop (lockstep); a sensor never waits.
-                                lockstep=args.fast and not args.source.startswith("kinect")),
+                                lockstep=args.fast and not sensor),
         headless_config=HeadlessConfig(
             output=args.output,
             events=args.events,
-            lossless=args.fast and not args.source.startswith("kinect"),  # every decision of a replay
+            lossless=args.fast and not sensor,  # every decision of a replay is written
             alerts=AlertConfig(classes=alert_classes, room=args.room,
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
                                delivery=None if args.alert_url is None else DeliveryConfig(

@@ -119,18 +119,21 @@ class LineWriter:
     network share or a reader of stdout that stopped reading never holds up recognition, alerts or
     shutdown. A line the queue has no room for is dropped and counted; a write that fails (a full disk)
     is said once, naming the file, and writing stops for the run: a line half-written is not followed by
-    others glued to it. `reopen()` (SIGHUP) opens the path again: a log rotated by moving the file."""
+    others glued to it. `lossless`: wait for room instead (until `stop` is set). `reopen()` (SIGHUP)
+    opens the path again: a log rotated by moving the file."""
 
-    QUEUE_LINES = 10_000  # ~4 MB of decisions: half a minute of a full room
+    QUEUE_LINES = 10_000  # ~3 MB of decisions: some ten minutes of a room of three people
     _REOPEN, _CLOSE = object(), object()
 
-    def __init__(self, path: Path | None, option: str, lossless: bool = False) -> None:
+    def __init__(self, path: Path | None, option: str, lossless: bool = False,
+                 stop: threading.Event | None = None) -> None:
         self.path, self.option = path, option  # option: "--output" / "--events", for messages
-        self.lossless = lossless  # wait for room in the queue instead of dropping a line
+        self.lossless = lossless
+        self._stop = stop or threading.Event()  # the run is stopping: a lossless writer waits no longer
         self._stream: IO[str] = _append_to(path) if path is not None else sys.stdout  # a bad path: at start
         self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_LINES)
-        self.written = 0
-        self.dropped = 0  # not written: no room in the queue, or after a failed write
+        self.written = 0  # lines flushed out
+        self.dropped = 0  # lines not written: no room in the queue, a failed write, or after one
         self.failure: str | None = None
         # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
         # ends as on Ctrl-C, instead of running on with nobody reading (and the shell waiting for it).
@@ -146,83 +149,114 @@ class LineWriter:
         if self.failure is not None or self.reader_gone:
             self.dropped += 1
             return
-        try:
-            if self.lossless:
-                while self._thread.is_alive():  # a writer that died (an error) takes no more
-                    try:
-                        self._queue.put(line, timeout=1.0)
-                        return
-                    except queue.Full:
-                        continue
-                self.dropped += 1
-                return
-            self._queue.put_nowait(line)
-        except queue.Full:
-            if not self.dropped:
-                log.warning("%s is not keeping up (a reader that stopped reading, a slow disk): lines are "
-                            "dropped until it does", self.where)
-            self.dropped += 1
+        if self._put(line, wait=self.lossless, deadline=None):
+            return
+        if not self.dropped and not self.lossless:
+            log.warning("%s is not keeping up (a reader that stopped reading, a slow disk): lines are "
+                        "dropped until it does", self.where)
+        self.dropped += 1
+
+    def _put(self, item: object, wait: bool, deadline: float | None) -> bool:
+        """Queue `item`; `wait`: for room, while the writer lives, the run is not stopping and the
+        `deadline` (monotonic; None: none) has not passed."""
+        while True:
+            late = deadline is not None and time.monotonic() >= deadline
+            if not wait or late or not self._thread.is_alive() or self._stop.is_set():
+                try:
+                    self._queue.put_nowait(item)
+                    return True
+                except queue.Full:
+                    return False
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
 
     def reopen(self) -> None:
-        if self.path is not None:
-            try:
-                self._queue.put_nowait(self._REOPEN)
-            except queue.Full:
-                log.warning("%s: not reopened (its writer is behind)", self.where)
+        if self.path is not None and not self._put(self._REOPEN, wait=False, deadline=None):
+            log.warning("%s: not reopened (its writer is behind)", self.where)
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not self._CLOSE:
+        unflushed = 0  # lines handed to the stream since its last flush: written only once flushed
+
+        def flush() -> None:
+            nonlocal unflushed
+            self._stream.flush()
+            self.written, unflushed = self.written + unflushed, 0
+
+        while True:
+            item = self._queue.get()
             if self.failure is not None or self.reader_gone:
+                self.dropped += item not in (self._REOPEN, self._CLOSE)
+                if item is self._CLOSE:
+                    return
                 continue
             try:
+                if item is self._CLOSE:
+                    flush()
+                    return
                 if item is self._REOPEN:
                     assert self.path is not None
+                    flush()
                     self._stream.close()
                     self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
                     log.info("%s: reopened", self.where)
                     continue
+                unflushed += 1
                 self._stream.write(item)
-                self.written += 1
                 if self._queue.empty():  # flushed when caught up: a reader sees each hop at once
-                    self._stream.flush()
+                    flush()
             except BrokenPipeError:
                 self.reader_gone = True
+                self.dropped, unflushed = self.dropped + unflushed, 0
                 _silence(self._stream)  # Python flushes stdout again at exit: that must not fail too
                 log.info("the reader of %s closed its end; shutting down", self.where)
             except (OSError, ValueError) as error:  # a full disk, a folder removed, a closed stream
+                self.dropped, unflushed = self.dropped + unflushed, 0
                 why = getattr(error, "strerror", None) or error
                 self.failure = f"{self.where}: cannot be written ({why})"
                 log.error("%s; nothing more is written there this run (recognition and alerts go on)",
                           self.failure)
+            if item is self._CLOSE:
+                return
 
     def close(self, timeout: float = 5.0) -> None:
-        """Write what is queued (within `timeout`), then close the file."""
-        try:
-            self._queue.put(self._CLOSE, timeout=timeout)
-        except queue.Full:
-            pass
-        self._thread.join(timeout)
-        if self._thread.is_alive():  # blocked in a write: a reader that does not read, a hung share
-            self.failure = self.failure or f"{self.where}: still blocked writing at exit"
-            log.error("%s; %d lines not written", self.failure, self._queue.qsize() + self.dropped)
+        """Write what is queued, then close the file: within `timeout`, or (lossless) until done or the
+        run is stopped."""
+        deadline = None if self.lossless else time.monotonic() + timeout
+
+        def waiting() -> bool:
+            if not self._thread.is_alive():
+                return False
+            return not self._stop.is_set() if deadline is None else time.monotonic() < deadline
+
+        if self._put(self._CLOSE, wait=True, deadline=deadline):
+            while waiting():
+                self._thread.join(0.1)
+        if self._thread.is_alive():  # blocked in a write or behind: a reader that does not read, a slow disk
+            self.failure = self.failure or f"{self.where}: not done writing at exit (blocked, or behind)"
+            log.error("%s; %d lines not written", self.failure, self.lost)
             if self.path is None:  # Python flushes stdout at exit: that must not block for ever too
                 _silence(self._stream)
             return
         try:
             if self.path is not None:
                 self._stream.close()
-            elif not self.reader_gone:
-                self._stream.flush()
         except OSError as error:
             self.failure = self.failure or f"{self.where}: cannot be written ({error.strerror or error})"
 
+    @property
+    def lost(self) -> int:
+        """Lines not written: dropped, and those still queued behind a writer that is blocked."""
+        return self.dropped + (self._queue.qsize() if self._thread.is_alive() else 0)
+
     def errors(self) -> list[str]:
         """What the run's summary lists as errors: lines of the file lost."""
-        lost = self.dropped + (self._queue.qsize() if self._thread.is_alive() else 0)
         if self.failure is not None:
-            return [f"{self.failure}; {lost} lines not written"]
-        if lost and not self.reader_gone:
-            return [f"{self.where}: {lost} lines not written (it did not keep up)"]
+            return [f"{self.failure}; {self.lost} lines not written"]
+        if self.lost and not self.reader_gone:
+            return [f"{self.where}: {self.lost} lines not written (it did not keep up)"]
         return []
 
 
@@ -233,8 +267,9 @@ def _iso(seconds: float) -> str:
 class DecisionWriter(LineWriter):
     """One JSON object per line per decision (--output, else stdout)."""
 
-    def __init__(self, path: Path | None, lossless: bool = False) -> None:
-        super().__init__(path, "--output", lossless)
+    def __init__(self, path: Path | None, lossless: bool = False,
+                 stop: threading.Event | None = None) -> None:
+        super().__init__(path, "--output", lossless, stop)
 
     def write_hop(self, hop: Hop) -> None:
         for decision in hop.decisions:
@@ -266,12 +301,12 @@ class EventLog:
 
     def __init__(
         self, threshold: float, path: Path | None = None, end_threshold: float | None = None,
-        lossless: bool = False,
+        lossless: bool = False, stop: threading.Event | None = None,
     ) -> None:
         self.threshold = threshold
         self.end_threshold = threshold if end_threshold is None else min(end_threshold, threshold)
         self._current: dict[int, ActionEvent] = {}
-        self._file: LineWriter | None = LineWriter(path, "--events", lossless) if path is not None else None
+        self._file = LineWriter(path, "--events", lossless, stop) if path is not None else None
         self.events: list[ActionEvent] = []
 
     def update(self, hop: Hop) -> list[ActionEvent]:
@@ -534,8 +569,9 @@ def run_headless(
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = None
     try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
-        writer = DecisionWriter(config.output, config.lossless)
-        events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold, config.lossless)
+        writer = DecisionWriter(config.output, config.lossless, stop)
+        events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold, config.lossless,
+                          stop)
     except BaseException:
         alerts.close(0.0)
         if writer is not None:

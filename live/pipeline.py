@@ -214,6 +214,7 @@ class LivePipeline:
         self._stopped: Summary | None = None
         self._source_open = source_is_open
         self._stopping = threading.Event()
+        self._starting = threading.Lock()  # one recording start at a time (files made outside _record_lock)
         self.capture: Capture | None = None
         self.worker: RecognitionWorker | None = None
         self.ring: FrameRing | None = None
@@ -363,11 +364,14 @@ class LivePipeline:
         settings = self.config.recording
         label = label if chosen else label or settings.label
         out_dir = Path(out_dir)
-        with self._record_lock:
-            if self._recording is not None:
-                return self._recording.recorder.sample_name
-            if self._stopping.is_set():  # a start that lost the race with stop(): nothing would finalise it
-                raise RuntimeError("the pipeline is stopping")
+        # One start at a time; the folders and files are made outside `_record_lock`, so a stop (the
+        # window closing) never waits on a disk that hangs while a recording starts.
+        with self._starting:
+            with self._record_lock:
+                if self._recording is not None:
+                    return self._recording.recorder.sample_name
+                if self._stopping.is_set():  # lost the race with stop(): nothing would finalise it
+                    raise RuntimeError("the pipeline is stopping")
             if self._session is None:  # one session per run: the clips of one sitting stay together
                 self._session = next_session(out_dir)
             privacy = self.config.privacy
@@ -388,10 +392,14 @@ class LivePipeline:
             else:
                 name = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
                 recorder = Recorder(out_dir, sample_name=name, **common)
-            self._recording = RecordingSink(recorder, on_finished=self._recording_finished)
-            self._record_label, self._record_map = recorder.label, map_path
-            self._marks = IntervalMarker()
-            self.capture.recording = self._recording
+            with self._record_lock:
+                if self._stopping.is_set():  # stopped while the files were being made: nothing recorded
+                    recorder.discard()
+                    raise RuntimeError("the pipeline is stopping")
+                self._recording = RecordingSink(recorder, on_finished=self._recording_finished)
+                self._record_label, self._record_map = recorder.label, map_path
+                self._marks = IntervalMarker()
+                self.capture.recording = self._recording
             log.info("recording into %s%s", out_dir / recorder.sample_name,
                      f" ({recorder.label})" if recorder.label else " (unlabelled)")
             return recorder.sample_name

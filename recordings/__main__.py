@@ -293,8 +293,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{directory}: {len(left)} recording(s) a crash interrupted ({interrupted}): "
               f"python -m recordings recover {directory}", file=sys.stderr)
     if running:
-        print(f"{directory}: {len(running)} recording(s) in progress, not listed until finished "
-              f"({', '.join(p.name for p in running)})", file=sys.stderr)
+        print(f"{directory}: {len(running)} recording(s) in progress (or another user's, which this one "
+              f"cannot check), not listed until finished ({', '.join(p.name for p in running)})",
+              file=sys.stderr)
     if not clips:
         print(f"{directory}: no clips (*.skeleton) found")
         return 0
@@ -660,7 +661,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         return 2
     running = partial_recordings(args.dir)[1]
     for partial in running:
-        print(f"{partial.name}: a running recording is writing it; left alone")
+        print(f"{partial.name}: a running recording is writing it (or another user's); left alone")
     recovered = recover_partial_recordings(args.dir)
     if not recovered:
         print(f"{args.dir}: no interrupted recordings (*.partial folders)")

@@ -371,7 +371,7 @@ class Recorder:
         self.partial_dir.mkdir()
         opened: list[IO[bytes]] = []
         try:
-            self._lock = _hold_partial(self.partial_dir)
+            self._lock = _hold_partial(self.partial_dir, create=True)
             opened.append(self._lock)
             self._skeleton = open(self.partial_dir / "skeleton.txt", "wb")  # noqa: SIM115 - closed in close()
             opened.append(self._skeleton)
@@ -504,6 +504,14 @@ class Recorder:
         self.files = finalize_partial(self.partial_dir, stopped=reason, recovering=False, lock=self._lock)
         return self.files
 
+    def discard(self) -> None:
+        """Give up a recording that has written no frame: its files closed, its partial folder removed."""
+        if self.frame_count:
+            raise RecorderError(f"{self.partial_dir}: {self.frame_count} frames written; close() keeps them")
+        for file in (self._skeleton, self._frames, self._lock):
+            file.close()
+        shutil.rmtree(self.partial_dir, ignore_errors=True)
+
     def close(self) -> ClipFiles:
         """Finalise the clip (idempotent) and return its files."""
         if self.files is None:
@@ -523,9 +531,11 @@ class RecordingInProgress(RecorderError):
     """A partial folder that a running recorder (this process or another) is still writing."""
 
 
-def _hold_partial(partial_dir: Path) -> IO[bytes]:
-    """The partial folder's lock file, held until closed; RecordingInProgress when a recorder holds it."""
-    handle = open(partial_dir / PARTIAL_LOCK, "a+b")  # noqa: SIM115 - the caller closes it
+def _hold_partial(partial_dir: Path, create: bool) -> IO[bytes]:
+    """The partial folder's lock file, held until closed; RecordingInProgress when a recorder holds it,
+    FileNotFoundError when it has none and `create` is False (a check must not make one in a folder its
+    recorder is removing)."""
+    handle = open(partial_dir / PARTIAL_LOCK, "a+b" if create else "rb")  # noqa: SIM115 - the caller closes it
     try:
         lock_exclusive(handle)
     except OSError:
@@ -550,7 +560,11 @@ def finalize_partial(
         return _finalize_locked(partial_dir, stopped, recovering, lock)
     if not partial_dir.is_dir():
         raise RecorderError(f"{partial_dir}: no such partial folder")
-    return _finalize_locked(partial_dir, stopped, recovering, _hold_partial(partial_dir))
+    try:
+        lock = _hold_partial(partial_dir, create=False)
+    except FileNotFoundError:  # a folder left by a version before the lock
+        lock = _hold_partial(partial_dir, create=True)
+    return _finalize_locked(partial_dir, stopped, recovering, lock)
 
 
 def _finalize_locked(partial_dir: Path, stopped: str, recovering: bool, lock: IO[bytes]) -> ClipFiles:
@@ -562,8 +576,9 @@ def _finalize_locked(partial_dir: Path, stopped: str, recovering: bool, lock: IO
     # The frames' files are gone by now: a recovery that takes the lock between these lines finds
     # nothing to finalise (no header line) and writes nothing.
     lock.close()
-    (partial_dir / PARTIAL_LOCK).unlink(missing_ok=True)
-    partial_dir.rmdir()
+    # A check may hold the lock file open for a moment (Windows then refuses to delete it): whatever is
+    # left of the folder goes with it, never the clip.
+    shutil.rmtree(partial_dir, ignore_errors=True)
     sync_directory(partial_dir.parent)
     return files
 
@@ -715,14 +730,20 @@ def partial_recordings(directory: Path | str) -> tuple[list[Path], list[Path]]:
     those a running recorder is writing)."""
     interrupted, running = [], []
     for partial in sorted(Path(directory).glob(f"*{PARTIAL_SUFFIX}")):
-        if partial.is_dir():
-            try:
-                _hold_partial(partial).close()
-                interrupted.append(partial)
-            except RecordingInProgress:
-                running.append(partial)
-            except OSError:  # no lock file can be made there (read-only): not being written either
-                interrupted.append(partial)
+        if not partial.is_dir():
+            continue
+        try:
+            _hold_partial(partial, create=False).close()
+        except RecordingInProgress:
+            running.append(partial)
+            continue
+        except FileNotFoundError:  # no lock: a version before the lock, or a folder being removed
+            pass
+        except OSError:  # cannot tell (another user's recording): left alone
+            running.append(partial)
+            continue
+        if (partial / "frames.jsonl").is_file():  # else nothing recorded: its recorder is removing it
+            interrupted.append(partial)
     return interrupted, running
 
 
@@ -740,4 +761,8 @@ def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:
             recovered.append(finalize_partial(partial))
         except RecordingInProgress:  # a recorder started on that name meanwhile
             log.info("%s: being recorded now; left alone", partial)
+        except RecorderError:
+            if (partial / "frames.jsonl").is_file():
+                raise
+            log.info("%s: finished by its recorder meanwhile", partial)
     return recovered

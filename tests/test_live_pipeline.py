@@ -352,3 +352,40 @@ def test_a_recording_that_cannot_be_finalised_is_an_error_not_a_finished_clip(ti
     (error,) = summary.errors
     assert f"recording {name} was not finalised" in error and "Input/output error" in error
     assert f"{name}.partial: python -m recordings recover {tmp_path}" in error
+
+
+def test_a_stop_does_not_wait_for_a_recording_start_stuck_on_the_disk(tiny_model, tmp_path, monkeypatch):
+    """The window closed while r's recording start hangs on the disk: the stop goes on, and the start,
+    once the disk answers, records nothing and leaves no half-made folder."""
+    import recordings.recorder
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    hung, entered = threading.Event(), threading.Event()
+    next_session = recordings.recorder.next_session
+
+    def stuck(out_dir):
+        entered.set()
+        hung.wait(30)
+        return next_session(out_dir)
+
+    monkeypatch.setattr(recordings.recorder, "next_session", stuck)
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            pipeline.start_recording(tmp_path, "wave", chosen=True)
+        except RuntimeError as error:
+            failed.append(error)
+
+    starter = threading.Thread(target=start)
+    starter.start()
+    assert entered.wait(5)
+    started = time.monotonic()
+    summary = pipeline.stop()
+    assert time.monotonic() - started < 15 and summary.errors == ()
+    hung.set()
+    starter.join(10)
+    assert [str(e) for e in failed] == ["the pipeline is stopping"]
+    assert not list(tmp_path.glob("*.partial")) and pipeline.recordings == []

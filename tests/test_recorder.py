@@ -216,7 +216,7 @@ def test_a_recording_in_progress_is_not_taken_for_an_interrupted_one(tmp_path: P
     with contextlib.redirect_stderr(said), contextlib.redirect_stdout(printed):
         assert recordings_main(["recover", str(tmp_path)]) == 0
         assert recordings_main(["list", str(tmp_path)]) == 0
-    assert "live.partial: a running recording is writing it; left alone" in printed.getvalue()
+    assert "live.partial: a running recording is writing it (or another user's)" in printed.getvalue()
     assert "1 recording(s) in progress" in said.getvalue() and "crash" not in said.getvalue()
     with pytest.raises(RecorderError, match="a running recording is writing it"):
         finalize_partial(tmp_path / "live.partial")
@@ -224,6 +224,17 @@ def test_a_recording_in_progress_is_not_taken_for_an_interrupted_one(tmp_path: P
         rec.write(make_frame(i, i / 30))
     assert rec.close().frame_count == 10 and not (tmp_path / "live.partial").exists()
     assert read_skeleton(tmp_path / "live.skeleton").num_frames == 10
+
+    # Checked while its recorder removes it (the frames' files gone, the lock file not yet): not a
+    # recording to recover, and no lock file made again in it to stop the recorder's last step.
+    finishing = tmp_path / "finishing.partial"
+    finishing.mkdir()
+    (finishing / "recording.lock").touch()
+    assert recorder_module.partial_recordings(tmp_path) == ([], [])
+    assert recover_partial_recordings(tmp_path) == []
+    (finishing / "recording.lock").unlink()
+    assert recorder_module.partial_recordings(tmp_path) == ([], [])
+    assert list(finishing.iterdir()) == []
 
 
 def _complete_frames(partial: Path) -> int:
