@@ -201,8 +201,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with XefRecording(source, color=not args.no_video, depth=not args.no_depth) as recording:
         if recording.info.frame_count == 0:
-            print(f"{source}: no colour or body frames to convert", file=sys.stderr)
-            return 1
+            print(f"error: {source}: no colour or body frames to convert", file=sys.stderr)
+            return 2
         recorder = Recorder(
             out_dir,
             label=args.label,
@@ -471,9 +471,14 @@ def write_images(
             else:
                 if writer is None:
                     fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix])
-                    writer = cv2.VideoWriter(str(out), fourcc, fps, (image.shape[1], image.shape[0]))
+                    frame_size = (image.shape[1], image.shape[0])
+                    writer = cv2.VideoWriter(str(out), fourcc, fps, frame_size)
                     if not writer.isOpened():
                         raise OSError(f"{out}: OpenCV cannot write this video")
+                if (image.shape[1], image.shape[0]) != frame_size:
+                    # A frame without colour (a video cut short) is drawn on a canvas of another size:
+                    # a video's frames are one size, or the writer drops them without a word.
+                    image = cv2.resize(image, frame_size, interpolation=cv2.INTER_AREA)
                 writer.write(image)
             count += 1
     finally:

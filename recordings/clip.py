@@ -134,7 +134,7 @@ class Sidecar:
 def read_sidecar(path: Path | str) -> Sidecar:
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad's) is no damage
     except json.JSONDecodeError as error:
         raise ClipError(f"{path}: line {error.lineno} column {error.colno}: not valid JSON: {error.msg} "
                         f"(cut short, or edited by hand?)") from None
@@ -184,6 +184,11 @@ def read_sidecar(path: Path | str) -> Sidecar:
             timeline = Timeline.from_json(raw["intervals"], duration=end, source=str(path))
         except TimelineError as error:
             raise ClipError(str(error)) from None
+    for key, kind, what in (("label", str, "a class name"), ("action_id", int, "an A-number (121)"),
+                            ("missing_color_frames", list, "a list of frame numbers")):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise ClipError(f'{path}: "{key}" must be {what} or null, got {value!r}')
     return Sidecar(
         path=path,
         sample_name=str(raw.get("sample_name", path.stem)),

@@ -135,6 +135,8 @@ def parse_label_map(text: str, source: str = "<label map>", *, site: bool = True
                 f"{source}: line {number}: site classes start at A{FIRST_SITE_ACTION} (NTU RGB+D "
                 f"owns A001-A{NTU_CLASS_COUNT:03d}), got A{action_id:03d}"
             )
+        if action_id > 999:  # a clip's name holds three digits: a larger number names no clip
+            raise LabelMapError(f"{source}: line {number}: A-numbers go up to A999, got A{action_id}")
         if action_id in names:
             raise LabelMapError(f"{source}: line {number}: A{action_id:03d} is listed twice")
         if name in names.values():
@@ -146,7 +148,16 @@ def parse_label_map(text: str, source: str = "<label map>", *, site: bool = True
 def read_label_map(path: Path | str, *, site: bool = True) -> LabelMap:
     """Read a site label map (site=True) or an NTU class-name list (site=False)."""
     path = Path(path)
-    return parse_label_map(path.read_text(encoding="utf-8"), str(path), site=site)
+    return parse_label_map(read_label_text(path), str(path), site=site)
+
+
+def read_label_text(path: Path) -> str:
+    """A label file's text: UTF-8, with or without the BOM Windows editors write (LabelMapError else)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise LabelMapError(f"{path}: byte {error.start}: not UTF-8 text (save it as UTF-8: a line per "
+                            f"class, A121<TAB>name)") from None
 
 
 def write_label_map(path: Path | str, label_map: LabelMap, header: str = "") -> None:
@@ -185,7 +196,7 @@ def check_label(path: Path | str, label: str, *, similar_ok: bool = False) -> No
 
 def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str, int | None]:
     """(the map at `path`, its text, `label`'s action id or None for an acceptable new name)."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    text = read_label_text(path) if path.is_file() else ""
     label_map = parse_label_map(text, str(path), site=True)
     name = label.strip()
     try:

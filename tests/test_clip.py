@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_recorder import make_body
+from test_recorder import make_body, make_frame
 from xef_writer import sample_recording
 
 from core.frame import Frame
@@ -141,6 +141,21 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
         clip_paths(tmp_path / "notes.txt")
     with pytest.raises(ClipError, match="capture.csv: a .csv .* is not a format this reads"):
         clip_paths(tmp_path / "capture.csv")
+
+
+def test_sidecar_fields_of_the_wrong_type_are_named(tmp_path) -> None:
+    from recordings.recorder import Recorder, RecorderConfig
+
+    with Recorder(tmp_path, sample_name="clip", config=RecorderConfig(min_free_bytes=1)) as rec:
+        rec.write(make_frame(0, 0.0))
+    sidecar = tmp_path / "clip.json"
+    raw = json.loads(sidecar.read_text())
+    for key, value in (("action_id", "x"), ("label", 5), ("missing_color_frames", "x")):
+        sidecar.write_text(json.dumps({**raw, key: value}))
+        with pytest.raises(ClipError, match=f'clip.json: "{key}" must be'):
+            read_sidecar(sidecar)
+    sidecar.write_bytes(b"\xef\xbb\xbf" + json.dumps(raw).encode())  # saved by Notepad: a BOM
+    assert read_sidecar(sidecar).sample_name == "clip"
     with pytest.raises(ClipError, match="no skeleton file lone.skeleton next to it"):
         clip_paths(tmp_path / "lone.json")
     (tmp_path / "a01_s01_e00_v01.json").write_text("{}")  # N-UCLA's own JSON, not a clip's sidecar

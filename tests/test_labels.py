@@ -39,6 +39,7 @@ def test_site_label_map_parses_and_looks_up() -> None:
         ("A121\ta\nA121\tb\n", r"line 2: A121 is listed twice"),
         ("A121\ta\nA122\ta\n", r"line 2: class name 'a' is listed twice"),
         ("A121\t \n", r"line 1: expected"),
+        ("A1000\tfoo\n", r"line 1: A-numbers go up to A999, got A1000"),
     ],
 )
 def test_malformed_label_maps_name_the_line(text: str, message: str) -> None:
@@ -115,3 +116,14 @@ def test_a_failed_append_leaves_the_label_map_as_it_was(tmp_path: Path, monkeypa
     monkeypatch.setattr(atomic.os, "replace", os.replace)
     assert path.read_bytes() == SITE.encode()
     assert [p.name for p in tmp_path.iterdir()] == ["labels.txt"]  # the temporary file is gone too
+
+
+def test_a_label_map_saved_by_notepad_or_not_as_utf8(tmp_path: Path) -> None:
+    from recordings.labels import read_label_map
+
+    path = tmp_path / "labels.txt"
+    path.write_bytes("\ufeffA121\tcafé\n".encode())  # UTF-8 with the BOM Windows editors write
+    assert read_label_map(path).names == {121: "café"}
+    path.write_bytes("A121\tcafé\n".encode("latin-1"))
+    with pytest.raises(LabelMapError, match=r"labels.txt: byte 8: not UTF-8 text"):
+        read_label_map(path)

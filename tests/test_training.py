@@ -65,6 +65,8 @@ def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
         ("data:\n  validation_fraction: 2\n", r"validation_fraction is a fraction in \[0, 1\), got 2"),
         ("window:\n  duration_s: 0\n", "duration_s must be positive"),
         ("epochs:\n  pose: -1\n", "pose must not be negative"),
+        ("optim:\n  lr: .inf\n", "optim.lr: expected a finite number, got inf"),
+        ("window:\n  duration_s: .nan\n", "expected a finite number, got nan"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -73,6 +75,16 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) 
     with pytest.raises(ConfigError, match=message) as error:
         load_config(path)
     assert "bad.yaml" in str(error.value)
+
+
+def test_a_config_that_is_not_utf8_is_named() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "binary.yaml"
+        path.write_bytes(bytes(range(256)))
+        with pytest.raises(ConfigError, match=r"binary.yaml: byte 128: not UTF-8 text"):
+            load_config(path)
 
 
 def test_a_device_this_machine_lacks_is_a_config_error() -> None:

@@ -93,7 +93,9 @@ def read_nucla_sequence(path: str | Path) -> tuple[NuclaName, np.ndarray]:
         raise DatasetError(f"{path}: 'skeletons' shaped {joints.shape}, expected (T>=1, 20, 3)")
     if not np.isfinite(joints).all():
         raise DatasetError(f"{path}: 'skeletons' holds NaN or infinite values")
-    if "label" in data and int(data["label"]) - 1 != name.label:
+    if "label" in data and (not isinstance(data["label"], int) or isinstance(data["label"], bool)):
+        raise DatasetError(f"{path}: 'label' must be the class number (1-10), got {data['label']!r}")
+    if "label" in data and data["label"] - 1 != name.label:
         raise DatasetError(
             f"{path}: label {data['label']} disagrees with action code a{name.action:02d} "
             f"(expected {name.label + 1})"
