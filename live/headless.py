@@ -149,19 +149,17 @@ class LineWriter:
         if self.failure is not None or self.reader_gone:
             self.dropped += 1
             return
-        if self._put(line, wait=self.lossless, deadline=None):
+        if self._put(line, wait=self.lossless):
             return
         if not self.dropped and not self.lossless:
             log.warning("%s is not keeping up (a reader that stopped reading, a slow disk): lines are "
                         "dropped until it does", self.where)
         self.dropped += 1
 
-    def _put(self, item: object, wait: bool, deadline: float | None) -> bool:
-        """Queue `item`; `wait`: for room, while the writer lives, the run is not stopping and the
-        `deadline` (monotonic; None: none) has not passed."""
+    def _put(self, item: object, wait: bool) -> bool:
+        """Queue `item`; `wait`: for room, while the writer lives and the run is not stopping."""
         while True:
-            late = deadline is not None and time.monotonic() >= deadline
-            if not wait or late or not self._thread.is_alive() or self._stop.is_set():
+            if not wait or not self._thread.is_alive() or self._stop.is_set():
                 try:
                     self._queue.put_nowait(item)
                     return True
@@ -174,7 +172,7 @@ class LineWriter:
                 continue
 
     def reopen(self) -> None:
-        if self.path is not None and not self._put(self._REOPEN, wait=False, deadline=None):
+        if self.path is not None and not self._put(self._REOPEN, wait=False):
             log.warning("%s: not reopened (its writer is behind)", self.where)
 
     def _run(self) -> None:
@@ -222,18 +220,23 @@ class LineWriter:
                 return
 
     def close(self, timeout: float = 5.0) -> None:
-        """Write what is queued, then close the file: within `timeout`, or (lossless) until done or the
-        run is stopped."""
-        deadline = None if self.lossless else time.monotonic() + timeout
+        """Write what is queued, then close the file: within `timeout` (lossless: until done, or until
+        `timeout` after the run was stopped)."""
+        grace = time.monotonic() + timeout
 
         def waiting() -> bool:
-            if not self._thread.is_alive():
-                return False
-            return not self._stop.is_set() if deadline is None else time.monotonic() < deadline
+            return self._thread.is_alive() and (self.lossless and not self._stop.is_set()
+                                                or time.monotonic() < grace)
 
-        if self._put(self._CLOSE, wait=True, deadline=deadline):
-            while waiting():
-                self._thread.join(0.1)
+        queued = False
+        while not queued and waiting():
+            try:
+                self._queue.put(self._CLOSE, timeout=0.1)
+                queued = True
+            except queue.Full:
+                pass
+        while queued and waiting():
+            self._thread.join(0.1)
         if self._thread.is_alive():  # blocked in a write or behind: a reader that does not read, a slow disk
             self.failure = self.failure or f"{self.where}: not done writing at exit (blocked, or behind)"
             log.error("%s; %d lines not written", self.failure, self.lost)

@@ -773,3 +773,12 @@ def test_a_lossless_writer_waits_instead_of_dropping(tmp_path):
     writer.close(timeout=60)
     assert writer.dropped == 0 and writer.errors() == []
     assert len(path.read_text().splitlines()) == count
+
+    # Stopped (SIGTERM at the end of a --fast replay): what is queued is still written, given the time.
+    stop = threading.Event()
+    writer = DecisionWriter(tmp_path / "stopped.jsonl", lossless=True, stop=stop)
+    for t in range(100):
+        writer.write_hop(hop(t * 0.2, decision(1, t * 0.2, "wave", 0.9)))
+    stop.set()
+    writer.close()
+    assert writer.errors() == [] and len((tmp_path / "stopped.jsonl").read_text().splitlines()) == 100
