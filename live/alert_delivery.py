@@ -51,7 +51,7 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
-from recordings.atomic import lock_exclusive
+from recordings.atomic import drop_cut_last_line, lock_exclusive
 
 log = logging.getLogger(__name__)
 
@@ -193,17 +193,12 @@ class AlertQueue:
     def _read_back(self) -> None:
         if not self.path.exists():
             return
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):  # a crash cut the last line short: that record never fully reached the disk
+        end, dropped = drop_cut_last_line(self.path)
+        if dropped:  # a crash cut the last line short: that record never fully reached the disk
             log.warning("%s: byte %d: dropping an incomplete last line (%d bytes) left by an interrupted "
-                        "write", self.path, end, len(data) - end)
-            with open(self.path, "r+b") as f:
-                f.truncate(end)
-                f.flush()
-                os.fsync(f.fileno())
+                        "write", self.path, end, dropped)
         queued: dict[str, dict[str, Any]] = {}
-        for number, line in enumerate(data[:end].splitlines(), start=1):
+        for number, line in enumerate(self.path.read_bytes().splitlines(), start=1):
             try:
                 record = json.loads(line)
                 problem = _record_problem(record)

@@ -36,6 +36,7 @@ from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LivePipeline, Summary
 from live.worker import Decision, Hop
+from recordings.atomic import drop_cut_last_line
 
 log = logging.getLogger(__name__)
 
@@ -84,22 +85,10 @@ def _append_to(path: Path) -> IO[str]:
     line an interrupted run left cut short (a full disk, a power cut) is dropped first, said: the next
     line would otherwise be glued onto it and both be lost to a reader."""
     if path.is_file() and path.stat().st_size:
-        with open(path, "rb+") as file:
-            end = file.seek(0, os.SEEK_END)
-            complete = end
-            while complete > 0:  # back to the last newline, a block at a time
-                start = max(complete - 65536, 0)
-                file.seek(start)
-                block = file.read(complete - start)
-                newline = block.rfind(b"\n")
-                if newline >= 0 or start == 0:
-                    complete = start + newline + 1
-                    break
-                complete = start
-            if complete < end:
-                log.warning("%s: byte %d: dropping an incomplete last line (%d bytes) an interrupted run "
-                            "left", path, complete, end - complete)
-                file.truncate(complete)
+        complete, dropped = drop_cut_last_line(path)
+        if dropped:
+            log.warning("%s: byte %d: dropping an incomplete last line (%d bytes) an interrupted run "
+                        "left", path, complete, dropped)
         log.info("%s: appending after an earlier run's lines (their `time` tells the runs apart)", path)
     return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by its owner
 

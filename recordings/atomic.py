@@ -7,6 +7,9 @@ A crash or power cut at any moment leaves either the old file or the new one, ne
 failure before the rename leaves the old file untouched and removes the temporary one. Used for
 clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
 
+    drop_cut_last_line(path)         a file of lines a crash cut short mid-line: the cut line removed
+                                     (fsync'd), so what is appended next starts a line of its own
+
     lock_exclusive(handle)           a file only one process may hold (the alert queue, a training run
                                      folder): OSError when another holds it; the system lets go at exit
 
@@ -103,3 +106,23 @@ class AppendedFile:
         if not self._file.closed:
             self.sync()
             self._file.close()
+
+
+def drop_cut_last_line(path: Path | str) -> tuple[int, int]:
+    """Truncate a file of newline-ended lines after its last newline; (that byte offset, bytes dropped).
+    Reads back from the end a block at a time: the file may be large."""
+    with open(path, "r+b") as file:
+        end = complete = file.seek(0, os.SEEK_END)
+        while complete > 0:
+            start = max(complete - 65536, 0)
+            file.seek(start)
+            newline = file.read(complete - start).rfind(b"\n")
+            if newline >= 0 or start == 0:
+                complete = start + newline + 1
+                break
+            complete = start
+        if complete < end:
+            file.truncate(complete)
+            file.flush()
+            os.fsync(file.fileno())
+    return complete, end - complete

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,14 +213,19 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
     if not similar_ok:
         # NTU's names too: "handshakin" is a typo of A058's whether or not the site has that class yet;
         # NTU's name exactly is a site class of that name, as asked.
-        known = {ntu.lower(): ntu for ntu in NTU120_CLASSES if ntu != name}
-        known.update({site_name.lower(): site_name for site_name in label_map.names.values()})
-        close = difflib.get_close_matches(name.lower(), list(known), n=3, cutoff=0.8)
+        close = similar_names(name, [*(ntu for ntu in NTU120_CLASSES if ntu != name),
+                                     *label_map.names.values()])
         if close:
             raise LabelMapError(f"{path}: no class {name!r}; did you mean "
-                                f"{' or '.join(repr(known[c]) for c in close)}? (--new-class adds it as a "
-                                "new class all the same)")
+                                f"{' or '.join(map(repr, close))}? (--new-class adds it as a new class all "
+                                "the same)")
     return label_map, text, None
+
+
+def similar_names(name: str, known: Iterable[str]) -> list[str]:
+    """The known class names `name` is most likely a typo of (case aside; up to three, closest first)."""
+    lowered = {k.lower(): k for k in known}
+    return [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.8)]
 
 
 def ntu_label_map(class_names: list[str]) -> LabelMap:

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import time
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION
 from recordings.atomic import replace_atomically
+from recordings.labels import similar_names
 from training.ablations import network_config
 from training.config import ConfigError, DataConfig, TrainConfig, config_from_dict, load_config
 from training.data import DatasetError
@@ -113,15 +113,15 @@ def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: lis
     """A new class whose name is close to one of the base model's is most likely that class mistyped when
     the clips were labelled (labels.txt knows the site's classes, not the model's): trained, it would be a
     class of its own that takes the base class's examples."""
-    known = {name.lower(): name for name in base.class_names if name != NO_ACTION}
+    known = [name for name in base.class_names if name != NO_ACTION]
     for name in new:
         if name in allowed:
             continue
-        close = difflib.get_close_matches(name.lower(), list(known), n=3, cutoff=0.8)
+        close = similar_names(name, known)
         if close:
             raise DatasetError(
                 f"class {name!r} of the clips is not one of {base_path.name}'s but close to its "
-                f"{' or '.join(repr(known[c]) for c in close)}: a typo? Relabel those clips (python -m "
+                f"{' or '.join(map(repr, close))}: a typo? Relabel those clips (python -m "
                 f"recordings label CLIP --list, --remove N / --clear, then --class ...), or give --new-class "
                 f"{name!r} to train it as a class of its own")
 
