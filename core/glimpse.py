@@ -27,6 +27,7 @@ from core.camera import MIN_DEPTH_M, ColorCamera
 from core.skeleton import INFERRED, SkeletonLayout
 
 PARTS = ("left_hand", "right_hand", "full_body")
+PART_NAMES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}  # for people
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ import pyqtgraph as pg  # noqa: E402
 import shiboken6  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
-from core.glimpse import PARTS, part_boxes  # noqa: E402
+from core.glimpse import PART_NAMES, PARTS, part_boxes  # noqa: E402
 from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
@@ -66,7 +66,6 @@ log = logging.getLogger(__name__)
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 PALETTE = ((255, 99, 71), (30, 144, 255), (50, 205, 50), (255, 215, 0), (218, 112, 214), (0, 206, 209))
-PART_TITLES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
@@ -208,7 +207,7 @@ class PersonPanel(QtWidgets.QFrame):
                 self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
             else:  # none to show (privacy): not the last person's
                 self.crops[i].clear()
-            self.attention[i].show_value(PART_TITLES.get(part, part), float(decision.attention[i]))
+            self.attention[i].show_value(PART_NAMES.get(part, part), float(decision.attention[i]))
         for k, (bar, (name, p)) in enumerate(zip(self.actions, decision.topk, strict=False)):
             color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
             if color != self._bar_colors[k]:  # a style sheet change re-polishes the widget: only on change

@@ -33,6 +33,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.camera import DEPTH_CAMERA  # noqa: E402
 from core.frame import Body  # noqa: E402
+from core.glimpse import PART_NAMES  # noqa: E402
 from core.room import (  # noqa: E402
     FloorPlane,
     RoomFrame,
@@ -48,7 +49,6 @@ from live.worker import Decision  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-PART_NAMES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}
 FLOOR_RGBA = (0.35, 0.37, 0.42, 1.0)
 FIELD_OF_VIEW_RGBA = (0.8, 0.8, 0.8, 1.0)
 BACKGROUND = (14, 16, 30)  # dark blue: told apart from the window's grey in screenshots
