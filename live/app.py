@@ -69,6 +69,7 @@ from recordings.argument_types import (
 from recordings.labels import LABEL_MAP_FILENAME, check_label
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.pkummd import INTERACTIONS
+from recordings.recorder import RecorderError
 
 log = logging.getLogger("live")
 
@@ -637,12 +638,13 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
 
 @contextlib.contextmanager
 def _signals_held(then: Callable[[int, object], None] | None = None) -> Iterator[list[int]]:
-    """Ctrl-C and SIGTERM kept back while Qt starts, and listed in the list this yields for the caller to
-    act on afterwards: raised inside PySide's imports or shiboken's start-up, KeyboardInterrupt is
+    """Ctrl-C, SIGTERM and SIGHUP kept back while Qt starts, and listed in the list this yields for the
+    caller to act on afterwards: raised inside PySide's imports or shiboken's start-up, KeyboardInterrupt is
     swallowed there (the window then runs until killed) or aborts Python. On leaving, the handlers before
     come back — or `then`, when the block went through, with no moment between for a signal to fall in."""
     held: list[int] = []
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    caught = (signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
+    previous = {signum: signal.getsignal(signum) for signum in caught}
     for signum in previous:
         signal.signal(signum, lambda signum, _frame: held.append(signum))
     went_through = False
@@ -685,16 +687,23 @@ def main(argv: list[str] | None = None) -> int:
     caught = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
     handlers = {signum: signal.getsignal(signum) for signum in caught}
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl-C does
+    reopen = threading.Event()
+    if hasattr(signal, "SIGHUP"):
+        # To a headless service SIGHUP is logrotate's "open --output / --events again", even while it
+        # starts; to the window it is its terminal or session closing: it closes as on Ctrl-C.
+        on_hangup = (lambda *_: reopen.set()) if config.headless else signal.default_int_handler
+        signal.signal(signal.SIGHUP, on_hangup)
     try:
-        return _run(config)
+        return _run(config, reopen)
     finally:  # the caller's own (a test, an embedding program) again
         for signum, handler in handlers.items():
             if handler is not None:  # None: installed outside Python, and Python cannot put it back
                 signal.signal(signum, handler)
 
 
-def _run(config: LiveConfig) -> int:
-    """Open the source and the model, run the window or the headless loop, print the summary."""
+def _run(config: LiveConfig, reopen: threading.Event) -> int:
+    """Open the source and the model, run the window or the headless loop, print the summary. `reopen`:
+    set on SIGHUP in a headless run."""
     try:
         pipeline = build_pipeline(config)
         try:
@@ -704,11 +713,9 @@ def _run(config: LiveConfig) -> int:
                 # Ctrl-C and a service manager's SIGTERM ask for a stop instead of raising wherever the
                 # main thread happens to be (half-way through starting the threads, say): the pipeline
                 # then always shuts down in order and a recording in progress is finalised.
-                stop, reopen = threading.Event(), threading.Event()
+                stop = threading.Event()
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, lambda *_: stop.set())
-                if hasattr(signal, "SIGHUP"):  # logrotate moved --output / --events: open them again
-                    signal.signal(signal.SIGHUP, lambda *_: reopen.set())
                 summary = run_headless(pipeline, config.headless_config, stop=stop,
                                        duration_s=config.duration_s, reopen=reopen)
             else:
@@ -716,8 +723,8 @@ def _run(config: LiveConfig) -> int:
         finally:
             pipeline.release()  # start-up failed before the pipeline ran: the sensor is given back
     # OSError: an --output, --events, --alert-queue or --record-dir path that cannot be written;
-    # EngineError: an --engine this machine lacks.
-    except (SourceUnavailable, OSError, ValueError, QueueInUse, EngineError) as error:
+    # EngineError: an --engine this machine lacks; RecorderError: --record with too little disk space.
+    except (SourceUnavailable, OSError, ValueError, QueueInUse, EngineError, RecorderError) as error:
         print(f"python -m live: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while the source or the model was still being opened

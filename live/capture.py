@@ -165,20 +165,25 @@ class StreamClock:
 
 
 class RecordingSink:
-    """Writes frames through a recorder on its own thread; `offer` never blocks the capture thread.
+    """Writes frames through a recorder on its own thread; `offer` never blocks the capture thread
+    (unless `lossless`).
 
     `recorder` needs `write(frame)` and `close()` (recordings.recorder.Recorder); only the sink's
     thread ever calls them. When the writer falls behind by `max_queue` frames, new frames are dropped
-    and counted. `close()` asks the thread to write what is queued and finalise the recording, and waits
-    for it at most `timeout`: a stuck writer (a hung disk) cannot freeze whoever stops the recording,
-    and finalises on its own thread whenever it comes unstuck (until then its partial folder is on
-    disk, and `python -m recordings recover` finalises it after a crash). `on_finished(sink)` is
-    called on the writer's thread once the recording is finalised (or finalising failed).
+    and counted (`lossless`, for a --fast replay: the capture thread waits instead). `close()` asks the
+    thread to write what is queued and finalise the recording, and waits for it at most `timeout`: a
+    stuck writer (a hung disk) cannot freeze whoever stops the recording, and finalises on its own
+    thread whenever it comes unstuck (until then its partial folder is on disk, and `python -m
+    recordings recover` finalises it after a crash). `on_finished(sink)` is called on the writer's
+    thread once the recording is finalised (or finalising failed). A recorder that stops itself (low
+    disk space) or a write that fails sets `error` and finalises what was written at once; frames
+    offered after that are dropped and counted.
     """
 
     def __init__(self, recorder, *, max_queue: int = 30, name: str = "recorder",
-                 on_finished: Callable[[RecordingSink], None] | None = None) -> None:
+                 on_finished: Callable[[RecordingSink], None] | None = None, lossless: bool = False) -> None:
         self.recorder = recorder
+        self.lossless = lossless  # a --fast replay (lockstep): `offer` waits for room instead of dropping
         self.dropped = 0
         self.written = 0
         self.error: BaseException | None = None
@@ -190,12 +195,22 @@ class RecordingSink:
         self._thread.start()
 
     def offer(self, frame: Frame) -> None:
-        if self.error is not None or self._closing.is_set():
+        if self._closing.is_set():
             return
-        try:
-            self._queue.put_nowait(frame)
-        except queue.Full:
+        if self.error is not None:  # stopped by itself: frames until the pipeline lets go are lost
             self.dropped += 1
+            return
+        while True:
+            try:
+                if self.lossless:
+                    self._queue.put(frame, timeout=0.1)
+                else:
+                    self._queue.put_nowait(frame)
+                return
+            except queue.Full:
+                if not self.lossless or self._closing.is_set() or self.error is not None:
+                    self.dropped += 1
+                    return
 
     def _run(self) -> None:
         try:
@@ -208,8 +223,6 @@ class RecordingSink:
                     continue
                 if frame is None:
                     break
-                if self.error is not None:
-                    continue
                 try:
                     if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
                         self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")
@@ -218,6 +231,9 @@ class RecordingSink:
                 except Exception as error:  # a full disk must not take the app down: report, stop writing
                     log.error("recording failed: %s", error)
                     self.error = error
+                if self.error is not None:  # finalise what was written now, not when somebody presses r
+                    self.dropped += self._queue.qsize()
+                    break
             try:
                 self.recorder.close()
             except Exception as error:

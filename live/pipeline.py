@@ -103,6 +103,7 @@ class LiveStats:
     inference_p50_s: float | None
     saving: tuple[str, ...] = ()  # recordings stopped and still being finalised
     privacy: PrivacyMode = PrivacyMode.OFF
+    failed_hops: int = 0  # recognition hops that raised (logged, skipped)
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -111,10 +112,11 @@ class LiveStats:
 
         rss = resident_memory_bytes()
         sensor = "sensor connected" if self.connected else "SENSOR DISCONNECTED"
+        failed = f", {self.failed_hops} FAILED" if self.failed_hops else ""
         return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
                 f"{self.people} {'person' if self.people == 1 else 'people'} in view, "
                 f"{self.decisions} decisions "
-                f"({self.skipped_hops} hops skipped), latency p50 {ms(self.latency_p50_s)} p95 "
+                f"({self.skipped_hops} hops skipped{failed}), latency p50 {ms(self.latency_p50_s)} p95 "
                 f"{ms(self.latency_p95_s)}" + ("" if rss is None else f", RSS {rss / 1e6:.0f} MB"))
 
 
@@ -396,7 +398,8 @@ class LivePipeline:
                 if self._stopping.is_set():  # stopped while the files were being made: nothing recorded
                     recorder.discard()
                     raise RuntimeError("the pipeline is stopping")
-                self._recording = RecordingSink(recorder, on_finished=self._recording_finished)
+                self._recording = RecordingSink(recorder, on_finished=self._recording_finished,
+                                                lossless=self.config.lockstep)
                 self._record_label, self._record_map = recorder.label, map_path
                 self._marks = IntervalMarker()
                 self.capture.recording = self._recording
@@ -482,6 +485,10 @@ class LivePipeline:
                     file.unlink(missing_ok=True)
             log.warning("recording %s had no frames (paused the whole time?): no clip kept", path)
         with self._record_lock:
+            if self._recording is sink:  # it stopped itself (low disk space, a failed write): let go of it
+                self._recording, self._marks = None, None
+                if self.capture is not None:
+                    self.capture.recording = None
             if sink in self._saving:
                 self._saving.remove(sink)
             if files is not None and not empty:
@@ -494,6 +501,10 @@ class LivePipeline:
             message = f"recording {path} was not finalised ({sink.error}){where}"
             log.error("%s", message)
             self._recording_errors.append(message)  # an error of the run, in its summary
+        elif sink.error is not None:  # the clip keeps what was written before it stopped
+            message = f"recording {path} stopped early after {sink.written} frames ({sink.error})"
+            log.error("%s", message)
+            self._recording_errors.append(message)
         else:
             log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
 
@@ -569,6 +580,7 @@ class LivePipeline:
             inference_p50_s=self.worker.inference.recent_percentile(50),
             saving=tuple(sink.recorder.sample_name for sink in list(self._saving)),
             privacy=self.config.privacy,
+            failed_hops=self.worker.counters.errors,
         )
 
     def _summary(self) -> Summary:
@@ -582,6 +594,9 @@ class LivePipeline:
         errors += tuple(f"recording {sink.recorder.sample_name} was not finalised in time (disk not "
                         f"responding?); its .partial folder is kept: python -m recordings recover "
                         f"{sink.recorder.out_dir}" for sink in list(self._saving))
+        if work.errors:  # each hop that failed left everyone in view undecided for a hop
+            errors += (
+                f"recognition failed on {work.errors} of {work.hops + work.errors} hops (see the log)",)
         errors += tuple(self._recording_errors)
         # A thread still running after its join timed out (a sensor driver hung in a read, an engine
         # call that never returns): the process may not exit cleanly, and whoever reads the summary

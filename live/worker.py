@@ -199,6 +199,9 @@ PARTNER_MAX_M = 2.0
 # (ModelInputs.needs_partner): during a hug the sensor often loses one of the two bodies for seconds.
 # On PKU-MMD's validation streams 0 s lost two hugs, 1 s one, 2-10 s none (training/checkpoints/README.md).
 PARTNER_MEMORY_S = 5.0
+# Hops failing one after another (a lost GPU, a model fed the wrong inputs) stop the worker, and so the
+# app, instead of being logged forever while nobody is watched; an occasional failure is skipped.
+FAILED_HOPS_IN_A_ROW = 5
 # A partner counts as near only when seen over at least this share of the window (first to last
 # sighting): a Kinect ghost body (a coat on a chair, a reflection) flickers in for a few frames, and
 # that would otherwise open the two-person actions to a person alone for PARTNER_MEMORY_S. On PKU-MMD's
@@ -276,7 +279,8 @@ class WorkerCounters:
     skipped_hops: int = 0  # hops that came due while the worker was busy
     stale_windows: int = 0  # windows whose frames the ring overwrote while they were cropped
     colourless_windows: int = 0  # windows of a colour model mostly without colour: not decided
-    errors: int = 0
+    errors: int = 0  # hops that failed (logged and skipped)
+    failed_in_a_row: int = 0
 
 
 class RecognitionWorker:
@@ -381,12 +385,12 @@ class RecognitionWorker:
                 self._last_end = newest.timestamp
                 try:
                     hop = self.step(newest)
+                    self.counters.failed_in_a_row = 0
                 except Exception:
                     self.counters.errors += 1
+                    self.counters.failed_in_a_row += 1
                     log.exception("recognition hop at %.2f s failed", newest.timestamp)
-                    # A model that fails on every hop (wrong inputs) stops the app instead of logging
-                    # forever; an occasional failure among good hops is logged and skipped.
-                    if self.counters.errors >= 5 and self.counters.decisions == 0:
+                    if self.counters.failed_in_a_row >= FAILED_HOPS_IN_A_ROW:
                         raise
                     hop = None
                 if hop is not None:

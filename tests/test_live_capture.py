@@ -170,6 +170,28 @@ def test_capture_never_waits_for_a_stuck_recorder():
     assert times == sorted(times)
 
 
+def test_a_lossless_sink_makes_a_slow_recorder_slow_the_replay_instead_of_dropping_frames():
+    """--fast --record (lockstep): a replay re-recorded loses no frame to a writer slower than it."""
+    class SlowRecorder:
+        def __init__(self):
+            self.frames, self.closed = [], False
+
+        def write(self, f):
+            time.sleep(0.002)
+            self.frames.append(f)
+            return True
+
+        def close(self):
+            self.closed = True
+
+    recorder = SlowRecorder()
+    sink = RecordingSink(recorder, max_queue=2, lossless=True)
+    for i in range(100):
+        sink.offer(frame(i))
+    assert sink.close(10.0) and recorder.closed
+    assert sink.dropped == 0 and [f.index for f in recorder.frames] == list(range(100))
+
+
 def test_a_replay_paused_just_after_handing_over_a_frame_loses_no_frame():
     """Pause pressed between the source's read and the capture thread's look at `paused`: a replay's
     frame is not passed over as a sensor's would be (the replay would never show or score it)."""

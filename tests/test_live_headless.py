@@ -468,6 +468,26 @@ def test_sigterm_while_starting_ends_like_ctrl_c_and_hands_the_handlers_back(mon
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+@pytest.mark.parametrize(("options", "status"), [(["--headless"], 2), ([], 130)], ids=["headless", "window"])
+def test_sighup_while_starting_is_kept_by_a_service_and_closes_a_window(monkeypatch, capsys, options, status):
+    """A headless service keeps SIGHUP (logrotate) for reopening its files, even while it starts; the
+    window takes it (its terminal closed) as Ctrl-C. Neither dies of it with 129 and no summary."""
+    import live.app
+
+    def hangup_while_the_model_loads(config):
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.5)
+        raise ValueError("no model here")
+
+    before = signal.getsignal(signal.SIGHUP)
+    monkeypatch.setattr(live.app, "build_pipeline", hangup_while_the_model_loads)
+    monkeypatch.setattr(live.app, "no_display_reason", lambda config: None)
+    assert main(options) == status
+    assert ("no model here" if status == 2 else "interrupted before it started") in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGHUP) is before
+
+
 def test_a_signal_while_the_app_is_imported_is_one_line_and_130():
     """SIGTERM while `python -m live` is still importing PyTorch: the documented "interrupted before it
     started" and 130, not a bare 143 (nor, for Ctrl-C, a traceback through torch's imports)."""
@@ -489,17 +509,19 @@ def test_a_signal_while_the_app_is_imported_is_one_line_and_130():
     assert result.stderr.strip() == "python -m live: interrupted before it started"
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
 def test_signals_while_qt_starts_are_held_then_handed_over():
     """Raised inside PySide's imports or shiboken's start-up, KeyboardInterrupt is swallowed (the window
     then runs until killed) or aborts Python: the window's start-up holds Ctrl-C / SIGTERM and acts on
     them after (`run_window`)."""
     from live.app import _signals_held
 
-    before = signal.getsignal(signal.SIGTERM)
+    before, hangup_before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
     with _signals_held() as held:
         os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.05)  # the handler runs between bytecodes of this thread, here
-    assert held == [signal.SIGTERM] and signal.getsignal(signal.SIGTERM) is before
+        os.kill(os.getpid(), signal.SIGHUP)  # the terminal the window was started from closed
+        time.sleep(0.05)  # the handlers run between bytecodes of this thread, here
+    assert held == [signal.SIGTERM, signal.SIGHUP] and signal.getsignal(signal.SIGTERM) is before
 
     def close_the_window(signum, frame):
         pass
@@ -511,6 +533,7 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     with pytest.raises(RuntimeError), _signals_held(then=close_the_window):
         raise RuntimeError("the window could not be built")
     assert signal.getsignal(signal.SIGTERM) is before  # failed: the handlers before come back
+    signal.signal(signal.SIGHUP, hangup_before)
 
 
 @pytest.mark.parametrize(("options", "says"), [

@@ -3,6 +3,7 @@ recording never waits on a stuck disk unless asked to (and then only so long).""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -103,6 +104,26 @@ def test_the_cli_gives_the_source_back_when_the_run_cannot_start(tiny_model, mon
     assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch",
                  "--alert-class", "juggling"]) == 2
     assert "juggling" in capsys.readouterr().err
+    assert source.opens == 1 and source.closes == 1
+
+
+def test_a_recording_that_cannot_start_for_disk_space_stops_the_cli_before_it_runs(tiny_model, monkeypatch,
+                                                                                  tmp_path, capsys):
+    import shutil
+
+    import live.app
+    from live.app import main
+
+    source = TrackedSource()
+    monkeypatch.setattr(live.app, "open_source", lambda config: source)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: type(usage)(usage.total, usage.used, 10**9))
+    from core.model.profiles import tiny
+
+    checkpoint = random_checkpoint(tmp_path / "m.pt", tiny(len(CLASSES)), CLASSES, duration_s=1.0)
+    assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch",
+                 "--record", "--record-dir", str(tmp_path / "clips"), "--label", "wave"]) == 2
+    assert "low disk space" in capsys.readouterr().err
     assert source.opens == 1 and source.closes == 1
 
 
@@ -389,3 +410,66 @@ def test_a_stop_does_not_wait_for_a_recording_start_stuck_on_the_disk(tiny_model
     starter.join(10)
     assert [str(e) for e in failed] == ["the pipeline is stopping"]
     assert not list(tmp_path.glob("*.partial")) and pipeline.recordings == []
+
+
+class EngineThatDies:
+    """An engine that answers `good` calls (the warm-up and some hops), then fails on every call, as a
+    GPU that fell off the bus would."""
+
+    def __init__(self, inner, good: int) -> None:
+        self.inner, self.good, self.calls = inner, good, 0
+        self.name, self.metadata, self.reason = "dies", inner.metadata, "test"
+
+    def run(self, crops, skeleton):
+        self.calls += 1
+        if self.calls > self.good:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return self.inner.run(crops, skeleton)
+
+
+def test_recognition_failing_on_every_hop_after_good_ones_stops_the_run_and_says_so(tiny_model):
+    from live.worker import FAILED_HOPS_IN_A_ROW
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), EngineThatDies(engine, good=4), inputs)
+    pipeline.start()
+    deadline = time.monotonic() + 60
+    while pipeline.worker.error is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"hops skipped, {FAILED_HOPS_IN_A_ROW} FAILED), latency p50 " in pipeline.stats().health()
+    summary = pipeline.stop()
+    assert summary.decisions > 0  # it had been deciding before the engine died
+    assert pipeline.worker.counters.errors == FAILED_HOPS_IN_A_ROW
+    assert any(e.startswith("recognition: RuntimeError('CUDA error") for e in summary.errors)
+    assert f"recognition failed on {FAILED_HOPS_IN_A_ROW} of " in "\n".join(summary.errors)
+
+
+def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_of_the_run(
+        tiny_model, tmp_path, monkeypatch):
+    from recordings.recorder import Recorder
+
+    write = Recorder.write
+
+    def fills_after_ten(recorder, frame):
+        if recorder.frame_count >= 10:
+            raise OSError(28, "No space left on device")
+        return write(recorder, frame)
+
+    monkeypatch.setattr(Recorder, "write", fills_after_ten)
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        name = pipeline.start_recording(tmp_path, "wave", chosen=True)
+        deadline = time.monotonic() + 20
+        while pipeline.recording is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipeline.recording is None  # no "REC" for a recording that stopped; r starts a new one
+        assert not pipeline.stats().saving
+    finally:
+        summary = pipeline.stop()
+    (skeleton,) = summary.recordings
+    assert Path(skeleton).name.startswith(name)
+    assert len(json.loads(Path(skeleton).with_suffix(".json").read_text())["timestamps"]) == 10
+    (error,) = summary.errors
+    assert f"recording {skeleton} stopped early after 10 frames" in error and "No space left" in error
