@@ -155,6 +155,20 @@ def test_alerts_fire_once_per_episode_per_person():
     assert len(fired) == 3
 
 
+def test_the_thresholds_and_the_cooldown_count_their_own_value():
+    """A probability at the threshold alerts and starts an event, one at the end threshold keeps the
+    event going, and a sighting a whole cooldown after the last one is a new episode."""
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), threshold=0.5, cooldown_s=5.0), CLASSES)
+    assert len(alerts.update(hop(0.0, decision(1, 0.0, "fall_down", 0.5)))) == 1
+    assert alerts.update(hop(4.75, decision(1, 4.75, "fall_down", 0.9))) == []  # the same episode
+    assert len(alerts.update(hop(9.75, decision(1, 9.75, "fall_down", 0.9)))) == 1  # 5 s on: a new one
+    log = EventLog(threshold=0.5, end_threshold=0.25)
+    assert [e.kind for e in log.update(hop(0.0, decision(1, 0.0, "drink", 0.5)))] == ["started"]
+    held = dataclasses.replace(decision(1, 0.2, NO_ACTION, 0.75), topk=((NO_ACTION, 0.75), ("drink", 0.25)),
+                               probabilities={NO_ACTION: 0.75, "drink": 0.25})
+    assert log.update(hop(0.2, held)) == []  # still drinking
+
+
 def test_an_alert_needs_its_class_on_top_as_an_event_does():
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), threshold=0.4, cooldown_s=5.0), CLASSES)
     sitting = dataclasses.replace(decision(1, 0.0, "sit_down", 0.52),

@@ -8,7 +8,17 @@ import pytest
 from core.timeline import NO_ACTION, Interval
 from live.headless import AlertConfig
 from live.worker import Decision
-from training.stream_metrics import Track, average_precision, decision_from_json, detections, score
+from training.stream_metrics import (
+    ALERT_SLACK_S,
+    Detection,
+    Track,
+    _match,
+    _near,
+    average_precision,
+    decision_from_json,
+    detections,
+    score,
+)
 
 CLASSES = ("wave", "fall", NO_ACTION)
 PARTS = ("left_hand", "right_hand", "full_body")
@@ -181,3 +191,28 @@ def test_the_timeline_draws_a_person_who_left_before_any_decision(tmp_path) -> N
     decisions = {"room": run(1, [Interval(4.0, 6.0, "wave")], [Interval(4.0, 6.0, "wave")], 10.0)}
     write_timeline_png(tmp_path / "timeline.png", tracks, decisions, list(CLASSES))
     assert (tmp_path / "timeline.png").stat().st_size > 0
+
+
+def test_average_precision_interpolates_precision_as_pascal_voc_does() -> None:
+    # Ranked miss, hit, hit of two instances: precision at recall 1/2 is raised to 2/3 (the best at
+    # any higher recall), so AP is 2/3, not the 0.583 of the raw curve.
+    assert average_precision([0.9, 0.8, 0.7], [False, True, True], positives=2) == pytest.approx(2 / 3)
+    assert average_precision([0.7, 0.8, 0.9], [True, True, False], positives=2) == pytest.approx(2 / 3)
+    assert average_precision([0.9, 0.8], [True, False], positives=2) == pytest.approx(0.5)
+
+
+def test_two_detections_of_one_instance_the_higher_score_takes_it() -> None:
+    truth = [Interval(10.0, 14.0, "wave")]
+    closer_but_less_sure = Detection("s", 1, "wave", 10.0, 14.0, 10.5, score=0.6)
+    surer = Detection("s", 1, "wave", 11.0, 14.0, 11.5, score=0.9)
+    hit, owner = _match([closer_but_less_sure, surer], truth, threshold=0.5)
+    assert hit == [False, True] and owner == [1]
+    # At exactly the threshold a detection still counts.
+    hit, _ = _match([Detection("s", 1, "wave", 12.0, 14.0, 12.5, score=0.9)], truth, threshold=0.5)
+    assert hit == [True]
+
+
+def test_an_alert_a_little_before_or_after_its_instance_is_true() -> None:
+    fall = Interval(20.0, 22.0, "fall", person=1)
+    assert _near(20.0 - ALERT_SLACK_S, fall) and _near(22.0 + ALERT_SLACK_S, fall)
+    assert not _near(20.0 - ALERT_SLACK_S - 0.05, fall) and not _near(22.0 + ALERT_SLACK_S + 0.05, fall)
