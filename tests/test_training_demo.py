@@ -37,6 +37,7 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
     for stage in ("parts", "pose", "attention", "finetune"):
         assert (tmp_path / "run" / stage / "best.pt").is_file()
     assert "left_hand" in out and "right_hand" in out and "full_body" in out  # the attention table
+    assert "[parts] the I3Ds start from random weights: Algorithm 1 starts them from ImageNet" in out
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     # Eleven classes (no_action last); the cut clips are one per action class.
     assert results["clips"] == 10 and len(results["attention_per_class"]) == 11

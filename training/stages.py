@@ -525,6 +525,9 @@ def _stage_network(
         )
         if process.is_main:
             print(f"[{stage}] I3D weights from {config.model.i3d_weights}: {reports[0]}")
+    elif needs_crops(stage) and process.is_main:  # said, not refused: no weights can be had on some sites
+        print(f"[{stage}] the I3Ds start from random weights: Algorithm 1 starts them from ImageNet/Kinetics "
+              "weights (--set model.i3d_weights=PATH), which the paper's RGB figures need")
     network.set_stage(STAGE_NAMES[stage])
     return network.to(process.device), pretrained
 
