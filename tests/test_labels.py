@@ -127,3 +127,13 @@ def test_a_label_map_saved_by_notepad_or_not_as_utf8(tmp_path: Path) -> None:
     path.write_bytes("A121\tcafé\n".encode("latin-1"))
     with pytest.raises(LabelMapError, match=r"labels.txt: byte 8: not UTF-8 text"):
         read_label_map(path)
+
+
+def test_a_site_class_named_like_an_ntu_class_is_the_sites() -> None:
+    """A site's "falling" (A121) and NTU's (A043) merged: one class "falling", the one the site's clips
+    carry, so that the name finds its clips and no two classes share a name."""
+    from recordings.labels import LabelMap, ntu_label_map
+
+    merged = ntu_label_map(list(NTU120_CLASSES)).merged(LabelMap({121: "falling", 122: "patient drinks"}))
+    assert merged.name(121) == "falling" and 43 not in merged.names
+    assert len(merged.names) == 121 and list(merged.names.values()).count("falling") == 1

@@ -302,6 +302,11 @@ def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_o
     # Track 2 has been gone longer than retire_after_s: a body where it was is somebody new.
     assert see(0.9, body(5, x=0.2), body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
     assert tracks.ids() == [1, 6, 8]
+    # A person who fell and was found again on the floor, 0.6 m lower where they stood: the same
+    # person (near is measured along the floor), and a fall is when that matters most.
+    fallen = body(9, x=0.2)
+    fallen.joints[:, 1] -= 0.6
+    assert see(1.2, fallen, body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
 
 
 def test_tracks_reject_an_empty_history():

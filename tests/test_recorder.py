@@ -340,6 +340,26 @@ def test_recovery_keeps_the_frames_present_in_every_file(tmp_path: Path) -> None
         finalize_partial(tmp_path)
 
 
+def test_recovery_stops_at_a_damaged_line_in_the_middle(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Frames after a damaged frames.jsonl line are not kept: their times would pair with the wrong
+    skeleton blocks and video frames."""
+    config = RecorderConfig(min_free_bytes=1, sync_interval_s=0.0)
+    rec = Recorder(tmp_path, sample_name="scrambled", config=config)
+    for i in range(6):
+        rec.write(make_frame(i, i / 30))
+    abandon(rec)
+    partial = rec.partial_dir
+    lines = (partial / "frames.jsonl").read_bytes().split(b"\n")
+    lines[3] = b'{"t": 0.0666, "ind'  # the third frame's line, damaged; frames 4-6 follow intact
+    (partial / "frames.jsonl").write_bytes(b"\n".join(lines))
+    with caplog.at_level(logging.WARNING, logger="recordings.recorder"):
+        files = finalize_partial(partial)
+    assert files.frame_count == 2 and read_skeleton(files.skeleton).num_frames == 2
+    assert "line 4 is damaged; keeping the 2 frames before it" in caplog.text
+
+
 def test_recovery_names_a_video_it_cannot_read(tmp_path: Path) -> None:
     config = RecorderConfig(min_free_bytes=1, sync_interval_s=0.0)
     rec = Recorder(tmp_path, sample_name="scribbled", config=config)
@@ -429,6 +449,11 @@ def test_overlapping_marks_are_fitted_not_refused() -> None:
              Interval(3.5, 9.0, "a"), Interval(5.0, 6.0, "d")]
     fitted = fit_intervals(marks, 4.0, "test")
     assert [(i.start, i.end, i.label) for i in fitted] == [(0.5, 2.0, "a"), (2.0, 3.0, "b"), (3.5, 4.0, "a")]
+    # Two people's marks may overlap (both act at once); one person's may not.
+    two = [Interval(0.5, 2.0, "drink", person=1), Interval(1.0, 3.0, "wave", person=2),
+           Interval(1.5, 2.5, "sit", person=1)]
+    assert [(i.start, i.end, i.person) for i in fit_intervals(two, 4.0, "test")] == [
+        (0.5, 2.0, 1), (1.0, 3.0, 2), (2.0, 2.5, 1)]
 
 
 def test_next_session_counts_past_every_clip_in_the_folder(tmp_path: Path) -> None:

@@ -55,6 +55,11 @@ def test_window_label_of_an_action_shorter_than_half_a_window_is_the_truth_at_th
         start, end = centre - 1.0, centre + 1.0
         assert timeline.window_label(start, end) == timeline.label_at(centre), centre
     assert timeline.window_label(9.2, 11.2) == "kick"  # wave covers 0.7 s of it, the kick 0.8 s
+    # Only an action too short to ever cover the fraction is taken at the centre: a long one that covers
+    # 60% of a window asked to be 70% covered is not the window's label.
+    walk = Timeline.checked([Interval(10.8, 16.0, "wave")], classes=CLASSES)
+    assert walk.window_label(10.0, 12.0, fraction=0.7) == NO_ACTION
+    assert walk.window_label(10.0, 12.0, fraction=0.6) == "wave"
 
 
 @pytest.mark.parametrize(

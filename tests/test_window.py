@@ -36,6 +36,10 @@ def test_jitter_stays_inside_the_window_and_is_seeded():
     b = window_indices(stamps, 3.0, spec, jitter=0.5, rng=np.random.default_rng(1))
     assert a.tolist() == b.tolist()
     assert stamps[a].min() >= 2.0 - 0.06 and stamps[a].max() <= 3.0 + 0.06
+    # And it does move the samples (training sees other frames than the fixed grid).
+    still = window_indices(stamps, 3.0, spec)
+    moved = [window_indices(stamps, 3.0, spec, jitter=0.5, rng=np.random.default_rng(s)) for s in range(5)]
+    assert any(m.tolist() != still.tolist() for m in moved)
 
 
 def test_evaluation_windows_spread_over_the_clip():

@@ -1,0 +1,44 @@
+"""Running figures of the status line and the summary (live/stats.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from live.stats import LatencyHistogram, RateMeter, resident_memory_bytes
+
+
+def test_latency_percentiles_are_read_to_the_millisecond_over_the_whole_run():
+    latency = LatencyHistogram(max_s=1.0, recent=3)
+    assert latency.percentile(50) is None and latency.recent_percentile(50) is None
+    for ms in range(1, 101):  # 1 ms ... 100 ms, once each
+        latency.add(ms / 1000 - 0.0005)
+    assert latency.percentile(50) == pytest.approx(0.050)
+    assert latency.percentile(95) == pytest.approx(0.095)
+    assert latency.percentile(100) == pytest.approx(0.0995)  # never above the largest value seen
+    # The status line follows the recent values only.
+    assert latency.recent_percentile(50) == pytest.approx(0.0985)
+
+
+def test_a_latency_beyond_the_histogram_counts_in_its_last_bin():
+    latency = LatencyHistogram(max_s=0.1)
+    latency.add(0.01)
+    latency.add(5.0)  # a stall of seconds: counted, and the maximum says how long
+    assert latency.count == 2 and latency.max_s == 5.0
+    assert latency.percentile(50) == pytest.approx(0.011)
+    assert latency.percentile(100) == pytest.approx(0.101)
+
+
+def test_the_frame_rate_is_that_of_the_last_second():
+    now = [100.0]
+    fps = RateMeter(window_s=1.0, clock=lambda: now[0])
+    assert fps.rate() == 0.0
+    for i in range(31):
+        fps.tick(at=99.0 + i / 30)
+    assert fps.rate() == pytest.approx(30.0)
+    now[0] = 103.0  # the sensor stopped: the rate falls to 0, not stays at the last figure
+    assert fps.rate() == 0.0
+
+
+def test_resident_memory_is_a_plausible_size_where_the_platform_tells_it():
+    rss = resident_memory_bytes()
+    assert rss is None or 10e6 < rss < 100e9
