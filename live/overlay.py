@@ -630,7 +630,9 @@ class LiveWindow(QtWidgets.QMainWindow):
                                       "padding: 4px")
             self.banner.setVisible(bool(banner))
         self.pause_button.setText("Resume [space]" if stats.paused else "Pause [space]")
-        self.record_button.setText("Stop recording [r]" if stats.recording else "Record [r]")
+        starting = self._record_starter is not None and self._record_starter.is_alive()
+        self.record_button.setText("Stop recording [r]" if stats.recording
+                                   else "Starting... [r]" if starting else "Record [r]")
         self._update_marking()
 
     def _update_marking(self) -> None:
@@ -729,6 +731,8 @@ class LiveWindow(QtWidgets.QMainWindow):
                 target=self._start_recording, args=(self.chosen_class(),), name="recording-start", daemon=True
             )
             self._record_starter.start()
+        else:  # r again while the start still makes its files: it would not be cancelled, so say so
+            self.show_notice("the recording is still starting (a slow disk?): r stops it once it runs")
 
     def _start_recording(self, label: str | None) -> None:
         """The recording-start thread: nothing here touches a widget."""

@@ -418,13 +418,19 @@ class LivePipeline:
         name is added to the label map. RuntimeError when not recording."""
         from recordings.labels import ensure_label
 
+        now = self._now()  # when the key was pressed, however long labels.txt takes
         with self._record_lock:
-            if self._recording is None or self._marks is None:
-                raise RuntimeError("not recording: start a recording (r) before marking actions")
-            label_map, action_id, _ = ensure_label(self._record_map, label)
-            now = self._now()
+            recording, map_path = self._recording, self._record_map
+        if recording is None:
+            raise RuntimeError("not recording: start a recording (r) before marking actions")
+        # labels.txt read (and a new class added) outside the lock: a slow share must not hold up the
+        # recorder's thread or a stop, which need the lock.
+        label_map, action_id, _ = ensure_label(map_path, label)
+        with self._record_lock:
+            if self._recording is not recording or self._marks is None:
+                raise RuntimeError("the recording stopped before the action could be marked")
             self._hand_over(self._marks.start(now, label_map.name(action_id)))
-            first = self._recording.recorder.first_timestamp
+            first = recording.recorder.first_timestamp
             return 0.0 if first is None else now - first  # None: no frame written yet
 
     def end_action(self) -> float | None:

@@ -292,7 +292,10 @@ def test_starting_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     assert entered.wait(5) and pipeline.recording is None
     drawn = window._frames_drawn
     qtbot.waitUntil(lambda: window._frames_drawn > drawn + 3, timeout=5000)
+    window.refresh()
+    assert window.record_button.text() == "Starting... [r]"
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)  # pressed again while it starts: still one recording
+    assert "the recording is still starting" in window.status.text()  # not a silent no
     hung.set()
     qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
     qtbot.wait(300)  # some frames in it
