@@ -260,13 +260,21 @@ class LivePipeline:
             self._rss_start = resident_memory_bytes()
             if self.config.record_from_start is not None:
                 self.start_recording(self.config.record_from_start)
-        except BaseException:
+            self._started_at = time.monotonic()
+            self.worker.start()
+            self.capture.start()
+        except BaseException:  # what did start is stopped again (a thread that could not start, Ctrl-C)
+            self._started_at = None
+            if self.capture is not None and self.capture.alive:
+                self.capture.stop()
+            if self.worker is not None and self.worker.alive:
+                self.worker.finish(5.0)
+            sink, self._recording = self._recording, None
+            if sink is not None:  # nothing was written: finalising it keeps no clip
+                sink.close(0.0)
             self.source.close()
             self._source_open = False
             raise
-        self._started_at = time.monotonic()
-        self.worker.start()
-        self.capture.start()
 
     def _build(self) -> None:
         fps = max(self.source.fps, 1.0)

@@ -473,3 +473,23 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
     assert len(json.loads(Path(skeleton).with_suffix(".json").read_text())["timestamps"]) == 10
     (error,) = summary.errors
     assert f"recording {skeleton} stopped early after 10 frames" in error and "No space left" in error
+
+
+def test_a_thread_that_cannot_start_stops_what_did_and_leaves_no_recording(tiny_model, tmp_path, monkeypatch):
+    from live.capture import Capture
+
+    def cannot_start(capture):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(Capture, "start", cannot_start)
+    engine, inputs = tiny_model
+    source = TrackedSource()
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig(record_from_start=tmp_path))
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        pipeline.start()
+    assert not pipeline.started and not pipeline.worker.alive  # the worker that had started is stopped
+    assert source.closes == 1 and pipeline.recording is None
+    deadline = time.monotonic() + 10
+    while list(tmp_path.iterdir()) and time.monotonic() < deadline:  # finalised on its own thread
+        time.sleep(0.05)
+    assert list(tmp_path.iterdir()) == []  # no clip of no frames, no .partial folder for `recover`
