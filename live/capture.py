@@ -6,7 +6,8 @@
                                            --> TrackTable.observe (bodies by tracking id)
                                            --> RecordingSink.offer (non-blocking, own thread)
 
-The capture thread never waits for a consumer: the ring overwrites its oldest slot, readers
+The capture thread never waits for a consumer (except in lockstep, a --fast replay, where it waits for
+the worker and the recorder so that nothing is skipped): the ring overwrites its oldest slot, readers
 check a slot's sequence number before and after using it (a torn read is detected, never
 blocked on), and the recorder has its own bounded queue that drops (and counts) when full. Frames
 the capture thread itself was too late for show up as gaps in the source's frame index and are
@@ -176,8 +177,8 @@ class RecordingSink:
     thread whenever it comes unstuck (until then its partial folder is on disk, and `python -m
     recordings recover` finalises it after a crash). `on_finished(sink)` is called on the writer's
     thread once the recording is finalised (or finalising failed). A recorder that stops itself (low
-    disk space) or a write that fails sets `error` and finalises what was written at once; frames
-    offered after that are dropped and counted.
+    disk space) or a write that fails sets `error` and finalises what was written at once; the
+    recording has ended there, and later frames are not offered to it (nor counted as dropped).
     """
 
     def __init__(self, recorder, *, max_queue: int = 30, name: str = "recorder",
@@ -194,11 +195,9 @@ class RecordingSink:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def offer(self, frame: Frame) -> None:
-        if self._closing.is_set():
-            return
-        if self.error is not None:  # stopped by itself: frames until the pipeline lets go are lost
-            self.dropped += 1
+    def offer(self, frame: Frame, give_up: threading.Event | None = None) -> None:
+        """Queue a frame (capture thread). `give_up`: the caller's stop, which ends a lossless wait."""
+        if self._closing.is_set() or self.error is not None:  # ended (it stopped itself): not a drop
             return
         while True:
             try:
@@ -208,7 +207,9 @@ class RecordingSink:
                     self._queue.put_nowait(frame)
                 return
             except queue.Full:
-                if not self.lossless or self._closing.is_set() or self.error is not None:
+                if self._closing.is_set() or self.error is not None:
+                    return
+                if not self.lossless or (give_up is not None and give_up.is_set()):
                     self.dropped += 1
                     return
 
@@ -232,7 +233,6 @@ class RecordingSink:
                     log.error("recording failed: %s", error)
                     self.error = error
                 if self.error is not None:  # finalise what was written now, not when somebody presses r
-                    self.dropped += self._queue.qsize()
                     break
             try:
                 self.recorder.close()
@@ -425,5 +425,5 @@ class Capture:
         recording = self.recording  # read once: the GUI thread may stop the recording meanwhile
         if recording is not None:  # on the capture timeline: the recorder needs increasing times
             recording.offer(Frame(timestamp, self.privacy.recordable(frame), frame.bodies, frame.index,
-                                  depth=self.privacy.recordable_depth(frame)))
+                                  depth=self.privacy.recordable_depth(frame)), give_up=self._stop)
         return entry

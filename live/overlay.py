@@ -320,6 +320,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._pipeline_stopped.connect(self._finish_close, QtCore.Qt.ConnectionType.QueuedConnection)
         self._recording_refused.connect(self._cannot_record, QtCore.Qt.ConnectionType.QueuedConnection)
         self._record_starter: threading.Thread | None = None
+        self._recording_problems_shown = 0
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
@@ -477,6 +478,10 @@ class LiveWindow(QtWidgets.QMainWindow):
                     self._unacknowledged.append(self._alert_text(alert))
                     self._unacknowledged_count += 1
         self._update_alert_bar()
+        problems = self.pipeline.recording_errors
+        if len(problems) > self._recording_problems_shown:  # a disk that filled: REC is gone, say why
+            self._recording_problems_shown = len(problems)
+            self.show_notice(problems[-1])
         latest = self.pipeline.latest_image(self._step)
         if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
             entry, image = latest

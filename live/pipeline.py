@@ -498,8 +498,11 @@ class LivePipeline:
                 if file is not None:
                     file.unlink(missing_ok=True)
             log.warning("recording %s had no frames (paused the whole time?): no clip kept", path)
+        open_mark = None
         with self._record_lock:
             if self._recording is sink:  # it stopped itself (low disk space, a failed write): let go of it
+                if self._marks is not None and self._marks.opened is not None:
+                    open_mark = self._marks.opened[1]  # its end was never marked: it cannot be kept
                 self._recording, self._marks = None, None
                 if self.capture is not None:
                     self.capture.recording = None
@@ -517,10 +520,17 @@ class LivePipeline:
             self._recording_errors.append(message)  # an error of the run, in its summary
         elif sink.error is not None:  # the clip keeps what was written before it stopped
             message = f"recording {path} stopped early after {sink.written} frames ({sink.error})"
+            if open_mark is not None:
+                message += f"; the {open_mark} being marked was not kept"
             log.error("%s", message)
             self._recording_errors.append(message)
         else:
             log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
+
+    @property
+    def recording_errors(self) -> tuple[str, ...]:
+        """What went wrong with recordings so far (the window shows each as it comes)."""
+        return tuple(self._recording_errors)
 
     @property
     def recording(self) -> str | None:

@@ -190,6 +190,18 @@ def test_a_lossless_sink_makes_a_slow_recorder_slow_the_replay_instead_of_droppi
         sink.offer(frame(i))
     assert sink.close(10.0) and recorder.closed
     assert sink.dropped == 0 and [f.index for f in recorder.frames] == list(range(100))
+    # A writer stuck on a hung share does not hold the capture thread past its own stop.
+    stuck = threading.Event()
+    recorder.write = lambda f: stuck.wait()
+    sink = RecordingSink(recorder, max_queue=1, lossless=True)
+    stop = threading.Event()
+    sink.offer(frame(0), give_up=stop)  # taken by the writer, which hangs on it
+    sink.offer(frame(1), give_up=stop)  # queued
+    stop.set()
+    sink.offer(frame(2), give_up=stop)  # no room, and the capture is stopping: dropped, not waited for
+    assert sink.dropped == 1
+    stuck.set()
+    sink.close(10.0)
 
 
 def test_a_replay_paused_just_after_handing_over_a_frame_loses_no_frame():
