@@ -110,3 +110,18 @@ def x_display():
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = previous
+
+
+@pytest.fixture()
+def disk_full_after_ten_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Recorder's 11th write fails as a full disk's would."""
+    from recordings.recorder import Recorder
+
+    write = Recorder.write
+
+    def fills_after_ten(recorder, frame):
+        if recorder.frame_count >= 10:
+            raise OSError(28, "No space left on device")
+        return write(recorder, frame)
+
+    monkeypatch.setattr(Recorder, "write", fills_after_ten)

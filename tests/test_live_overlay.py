@@ -304,18 +304,9 @@ def test_starting_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     assert len(window.summary.recordings) == 1
 
 
-def test_a_recording_that_stops_itself_says_why_in_the_window(qtbot, tiny_model, tmp_path, monkeypatch):
+def test_a_recording_that_stops_itself_says_why_in_the_window(qtbot, tiny_model, tmp_path,
+                                                             disk_full_after_ten_frames):
     """The disk filled: REC goes, and the status line says why instead of nothing."""
-    from recordings.recorder import Recorder
-
-    write = Recorder.write
-
-    def fills_after_ten(recorder, frame):
-        if recorder.frame_count >= 10:
-            raise OSError(28, "No space left on device")
-        return write(recorder, frame)
-
-    monkeypatch.setattr(Recorder, "write", fills_after_ten)
     pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
     qtbot.waitUntil(lambda: "stopped early after 10 frames" in window.status.text(), timeout=10000)

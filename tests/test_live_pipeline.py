@@ -445,17 +445,7 @@ def test_recognition_failing_on_every_hop_after_good_ones_stops_the_run_and_says
 
 
 def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_of_the_run(
-        tiny_model, tmp_path, monkeypatch):
-    from recordings.recorder import Recorder
-
-    write = Recorder.write
-
-    def fills_after_ten(recorder, frame):
-        if recorder.frame_count >= 10:
-            raise OSError(28, "No space left on device")
-        return write(recorder, frame)
-
-    monkeypatch.setattr(Recorder, "write", fills_after_ten)
+        tiny_model, tmp_path, disk_full_after_ten_frames):
     engine, inputs = tiny_model
     pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
     pipeline.start()
