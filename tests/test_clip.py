@@ -118,6 +118,12 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
     sidecar.write_text(json.dumps(data))
     with pytest.raises(ClipError, match=r"A121.json: 2 timestamps for the 3 frames"):
         ClipRecording(sidecar)
+    sidecar.write_text(json.dumps({**data, "timestamps": [0.0, 0.1, 0.05], "frame_count": 3}))
+    with pytest.raises(ClipError, match=r'A121.json: "timestamps" must be .* non-decreasing seconds'):
+        read_sidecar(sidecar)
+    sidecar.write_text(json.dumps({**data, "frame_count": 3}))  # 2 timestamps
+    with pytest.raises(ClipError, match=r'A121.json: "frame_count" is 3 but there are 2 timestamps'):
+        read_sidecar(sidecar)
     sidecar.write_text(json.dumps({**data, "format_version": 2}))
     with pytest.raises(ClipError, match="format_version 2; this reader knows versions up to 1"):
         read_sidecar(sidecar)

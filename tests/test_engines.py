@@ -209,6 +209,8 @@ def test_wrong_shapes_name_what_was_expected(reference: TorchEngine) -> None:
         reference.run(crops[..., :31, :], skeleton)
     with pytest.raises(EngineInputError, match="same B"):
         reference.run(crops, skeleton[:1])
+    with pytest.raises(EngineInputError, match="B >= 1"):  # nobody to decide: not the runtime's problem
+        reference.run(crops[:0], skeleton[:0])
 
 
 def test_auto_picks_the_fastest_present_backend_and_says_why(checkpoint: Path, workdir: Path) -> None:
