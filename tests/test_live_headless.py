@@ -640,6 +640,33 @@ def test_headless_record_with_a_label_names_and_labels_the_whole_clip(tiny_check
     assert both.sim_actions[-2:] == ("kick", "raise_both_arms") and len(both.sim_actions) == 11
 
 
+def test_a_fast_replay_recorded_again_keeps_every_frame(tiny_checkpoint, ntu_clip, tmp_path, capsys,
+                                                        monkeypatch):
+    """--fast --record of a real NTU clip with its video, on a disk slower than the replay: the capture
+    waits for the writer (lockstep) instead of dropping frames, so the new clip has every frame."""
+    from recordings.clip import read_sidecar
+    from recordings.ntu import read_skeleton
+    from recordings.recorder import Recorder
+
+    write = Recorder.write
+
+    def slow_disk(recorder, frame):
+        time.sleep(0.01)
+        return write(recorder, frame)
+
+    monkeypatch.setattr(Recorder, "write", slow_disk)
+
+    (source,) = ntu_clip.glob("*.skeleton")
+    assert main(["--source", str(ntu_clip), "--checkpoint", str(tiny_checkpoint), "--engine", "torch",
+                 "--headless", "--fast", "--hop", "0.5", "--output", str(tmp_path / "decisions.jsonl"),
+                 "--record", "--record-dir", str(tmp_path / "clips")]) == 0
+    assert "(0 frames dropped)" in capsys.readouterr().err
+    (sidecar,) = (tmp_path / "clips").glob("*.json")
+    frames = read_skeleton(source).num_frames
+    assert len(read_sidecar(sidecar).timestamps) == frames
+    assert read_skeleton(sidecar.with_suffix(".skeleton")).num_frames == frames
+
+
 def test_a_label_close_to_a_known_class_is_refused_before_recording(tmp_path, capsys):
     """`--label raise both arm` next to "raise both arms" is a typo, not a new class: refused at start-up
     with the known name offered, nothing recorded or added; --new-class takes it all the same."""
