@@ -14,6 +14,9 @@ records its error and the rest still run; the whole run keeps within --budget-s)
                   uint8) and PyTorch FP32 eager on the GPU first (their rows judge the targets), then ONNX
                   Runtime CUDA, then TensorRT last (where installed: a paper-profile build can take
                   minutes); 1 and 6 people: p50 / p95 per call, windows/s
+    rewrites      pytorch-cuda with the opt-in exact I3D rewrites (BatchNorm folded, 8-channel first
+                  convolution, separable max-pools), each alone and all three, uint8 crops: the rows that
+                  decide whether they become the default
     parity        FP16 vs FP32 on real NTU crops (the A001 clip and its video): top-1 agreement, max
                   logits and attention differences, for the trained demo model and the random profiles;
                   pytorch-cuda (FP16 I3Ds) and a whole-network FP16 copy vs FP32 on the GPU, and the FP16
@@ -209,6 +212,7 @@ def format_report(report: dict[str, Any]) -> str:
         )
     lines.append(f"  real NTU data: {report['data'] or 'not found (random crops, simulated room)'}")
     latency = [*parts.get("latency-gpu", {}).get("measurements", []),
+               *parts.get("rewrites", {}).get("measurements", []),
                *parts.get("latency-cpu", {}).get("measurements", []),
                *parts.get("compile", {}).get("measurements", [])]  # fmt: skip
     if latency:
@@ -223,7 +227,7 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{m['people']:>6} {_ms(m['p50_ms']):>8} {_ms(m['p95_ms']):>8} {m['windows_per_s']:>8.1f}"
             )
         # How each engine runs (graphs captured, compiled, or why not): the reason, not only the name.
-        opened = [o for name in ("latency-gpu", "latency-cpu", "compile")
+        opened = [o for name in ("latency-gpu", "rewrites", "latency-cpu", "compile")
                   for o in parts.get(name, {}).get("open_s", [])]  # fmt: skip
         lines += ["", "engines opened"] + [
             f"  {o['profile']} {o['backend']}: {o['seconds']:.1f} s to open; {o.get('engine', '')}"
@@ -514,6 +518,40 @@ def _time_engine(
                 _measure(result, engine, profile, label, people, smoke=smoke, crops_dtype=crops_dtype)
     except Exception as error:
         result.error(f"{profile} on {label}", error)
+
+
+# The exact I3D rewrites of core/engines/torch_engine.py, off by default until a GPU shows them faster.
+REWRITE_VARIANTS: tuple[tuple[str, dict[str, bool]], ...] = (
+    ("fold-bn", {"fold_batch_norm": True}),
+    ("8-channel-conv1", {"pad_first_conv": True}),
+    ("separable-pool", {"separable_max_pool": True}),
+    ("all-rewrites", {"fold_batch_norm": True, "pad_first_conv": True, "separable_max_pool": True}),
+)
+
+
+def worker_rewrites(result: Result, args: argparse.Namespace) -> None:
+    """pytorch-cuda with each opt-in rewrite alone and all three, on the largest profile, fed uint8 crops
+    as the live app feeds them: compare with latency-gpu's plain pytorch-cuda uint8 rows."""
+    import torch
+
+    from core.engines import CudaOptions, EngineMetadata, TorchCudaEngine, file_sha256
+    from core.model import load_checkpoint
+
+    smoke = args.cpu_smoke
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and not smoke:
+        result.note("no CUDA GPU: nothing to measure here (use --cpu-smoke on a CPU)")
+        return
+    profile = _profiles(smoke)[0]
+    checkpoint = _checkpoint(args.work_dir, profile)
+    loaded = load_checkpoint(checkpoint)
+    metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
+    for label, rewrites in REWRITE_VARIANTS:
+        options = CudaOptions(warmup_runs=1 if smoke else 3, graph_batches=_people(smoke), **rewrites)
+        opener = functools.partial(TorchCudaEngine, loaded.model, metadata, device, options=options)
+        _time_engine(result, profile, f"pytorch-cuda+{label}", opener, ("uint8",), smoke=smoke)
+        if device == "cuda":
+            torch.cuda.empty_cache()
 
 
 def worker_latency_cpu(result: Result, args: argparse.Namespace) -> None:
@@ -831,6 +869,7 @@ class Part(enum.Enum):
 
     SETUP = ("setup", worker_setup, 90, 60)
     LATENCY_GPU = ("latency-gpu", worker_latency_gpu, 150, 60)
+    REWRITES = ("rewrites", worker_rewrites, 90, 30)
     PARITY = ("parity", worker_parity, 110, 90)
     LIVE = ("live", worker_live, 90, 45)
     TRAINING = ("training", worker_training, 90, 60)

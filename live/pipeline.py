@@ -239,7 +239,7 @@ class LivePipeline:
         """One engine call on blank inputs: the first call of a runtime is slow (allocation, kernel
         choice) and would otherwise land on the first person's first decision. Returns its seconds."""
         window, size = self.inputs.window, self.inputs.glimpse.crop_size
-        crops = np.zeros((1, len(self.inputs.parts), window.num_frames, size, size, 3), np.float32)
+        crops = np.zeros((1, len(self.inputs.parts), window.num_frames, size, size, 3), np.uint8)  # as cut
         skeleton = np.zeros((1, window.num_frames, self.inputs.num_bodies, self.inputs.layout.num_joints, 3),
                             np.float32)
         started = time.perf_counter()

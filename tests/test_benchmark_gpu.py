@@ -105,15 +105,24 @@ def test_cpu_smoke_runs_parts_end_to_end_and_writes_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], shared_data: Path
 ) -> None:
     out = tmp_path / "gpu.json"
-    command = ["--cpu-smoke", "--parts", "ddp", "live", "--out", str(out), "--work-dir", str(tmp_path / "w"),
-               "--data", str(shared_data)]
+    command = ["--cpu-smoke", "--parts", "ddp", "live", "rewrites", "--out", str(out),
+               "--work-dir", str(tmp_path / "w"), "--data", str(shared_data)]
     assert bench.main(command) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
-    assert list(report["parts"]) == ["setup", "live", "ddp"]  # setup always runs: it makes the checkpoints
+    # setup always runs: it makes the checkpoints
+    assert list(report["parts"]) == ["setup", "rewrites", "live", "ddp"]
     # The real clip with its video (kept apart in the shared data): the RGB model runs on it.
     live = report["parts"]["live"]
     assert live["errors"] == [] and "skeleton + 1080p RGB video" in live["source"], live
     assert report["parts"]["ddp"]["ok"] is True and report["parts"]["ddp"]["backend"] == "gloo"
     assert report["parts"]["setup"]["environment"]["torch"]
+    rewrites = report["parts"]["rewrites"]
+    assert rewrites["errors"] == [], rewrites
+    assert {(m["backend"], m["people"]) for m in rewrites["measurements"]} == {
+        (f"pytorch-cuda+{label}", people) for label, _ in bench.REWRITE_VARIANTS for people in (1, 2)
+    }
+    assert [o["engine"].rsplit(", ", 1)[-1] for o in rewrites["open_s"]][:3] == [
+        "BatchNorm folded)", "8-channel conv1)", "separable max-pools)"
+    ]
     printed = capsys.readouterr().out
     assert "DDP one process (gloo): ok" in printed and f"wrote {out}" in printed

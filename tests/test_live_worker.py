@@ -18,13 +18,16 @@ from core.timeline import NO_ACTION
 from live.capture import Capture, FrameRing
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source
-from live.tracks import TrackTable
+from live.tracks import TrackSnapshot, TrackTable
 from live.worker import (
+    PARTNER_MAX_M,
     Decision,
     Hop,
     RecognitionConfig,
     RecognitionWorker,
     ScoreSmoother,
+    _at_samples,
+    _nearest_partner,
     softmax,
     without_partner,
 )
@@ -220,7 +223,7 @@ def test_a_hop_on_the_real_drinking_clip(tiny_model, ntu_clip):
     assert isinstance(hop, Hop) and len(hop.decisions) == 1 and len(spy.calls) == 1
     crops, skeleton = spy.calls[0]
     size, frames = inputs.glimpse.crop_size, inputs.window.num_frames
-    assert crops.shape == (1, 3, frames, size, size, 3) and crops.dtype == np.float32
+    assert crops.shape == (1, 3, frames, size, size, 3) and crops.dtype == np.uint8  # as cut: see Worker
     assert skeleton.shape == (1, frames, 2, 25, 3)
     assert crops.max() > 50  # real pixels, not black
     assert np.abs(skeleton[0, :, 0]).sum() > 0 and np.abs(skeleton[0, :, 1]).sum() == 0  # one person
@@ -605,3 +608,64 @@ def test_padding_before_a_persons_first_frame_is_their_first_pose_not_zeros(tiny
     RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None).step(ring.latest())
     _, skeleton = spy.calls[0]
     assert (np.abs(skeleton[0, :, 0]).sum(axis=(1, 2)) > 0).all()
+
+
+def test_somebody_who_left_the_view_is_not_decided_for(tiny_model):
+    # Person 2 walked out half a second ago: enough history still covers the window, but a decision
+    # about them now would be about somebody no longer there.
+    engine, inputs = tiny_model
+
+    def frames():
+        for i in range(60):
+            yield Frame(i / 30, None, [standing(1, -0.5)] + ([standing(2, 0.5)] if i < 45 else []), i)
+
+    source = FrameStream("left", frames, options=ReplayOptions(realtime=False), camera=CAMERA, fps=30.0)
+    ring, tracks = fill(source, capacity=80)
+    spy = SpyEngine(engine)
+    hop = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None).step(ring.latest())
+    assert [d.tracking_id for d in hop.decisions] == [1]
+    assert spy.calls[0][1].shape[0] == 1
+
+
+def test_more_people_than_max_people_are_cut_to_the_first_ones(tiny_model):
+    engine, inputs = tiny_model
+    ring, tracks = fill(synthetic_room(2.0, people=3), capacity=80)
+    spy = SpyEngine(engine)
+    config = RecognitionConfig(max_people=2)
+    hop = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None, config).step(ring.latest())
+    assert [d.tracking_id for d in hop.decisions] == [100, 101]
+    assert spy.calls[0][1].shape[0] == 2
+
+
+def _track(tracking_id: int, x: float, timestamps: list[float]) -> TrackSnapshot:
+    n = len(timestamps)
+    joints = np.zeros((n, 25, 3), np.float32)
+    joints[:, :, 0] = x
+    joints[:, :, 2] = 2.5
+    joints += np.arange(n, dtype=np.float32)[:, None, None] * 0.001  # each observation its own pose
+    return TrackSnapshot(tracking_id, np.array(timestamps, np.float64), np.arange(n, dtype=np.int64), joints,
+                         np.full((n, 25), 2, np.int8), np.zeros((n, 25, 2), np.float32))  # fmt: skip
+
+
+def test_the_partner_is_the_nearest_person_seen_lately_within_reach():
+    person = _track(1, 0.0, [9.0, 10.0])
+    near_but_gone = _track(2, 0.3, [4.0, 5.0])  # nearest, but last seen before `since`
+    near = _track(3, 0.8, [9.0, 10.0])
+    farther = _track(4, -1.5, [9.0, 10.0])
+    too_far = _track(5, PARTNER_MAX_M + 0.5, [9.0, 10.0])
+    everyone = [person, near_but_gone, farther, near, too_far]
+    assert _nearest_partner(person, everyone, since=6.0) is near
+    assert _nearest_partner(person, [person, near_but_gone, farther], since=6.0) is farther
+    assert _nearest_partner(person, everyone, since=0.0) is near_but_gone
+    assert _nearest_partner(person, [person, too_far], since=0.0) is None
+
+
+def test_samples_without_an_observation_are_zeros_or_the_first_pose_before_the_track():
+    track = _track(1, 0.0, [1.0, 1.1, 1.2])
+    times = np.array([0.8, 0.9, 1.0, 1.1, 1.2, 1.5])
+    index = np.array([0, 0, 0, 1, 2, 2])  # each sample's nearest observation
+    for pad_start, seen in ((True, [1, 1, 1, 1, 1, 0]), (False, [0, 0, 1, 1, 1, 0])):
+        joints, states = _at_samples(track, index, times, 0.05, pad_start=pad_start)
+        expected = np.where(np.array(seen, bool)[:, None, None], track.joints[index], 0.0)
+        np.testing.assert_array_equal(joints, expected)
+        np.testing.assert_array_equal(states[:, 0], np.array(seen) * 2)

@@ -54,8 +54,8 @@ class Engine(Protocol):
     metadata: EngineMetadata
 
     def run(self, crops: np.ndarray, skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """crops float32 (B, P, T, S, S, 3) RGB 0..255, skeleton float32 (B, T, M, J, 3) normalised
-        -> logits float32 (B, C), attention float32 (B, P)."""
+        """crops (B, P, T, S, S, 3) RGB 0..255 (uint8 as cut, or float32), skeleton float32
+        (B, T, M, J, 3) normalised -> logits float32 (B, C), attention float32 (B, P)."""
         ...
 
 

@@ -12,13 +12,22 @@ TorchCudaEngine, step by step (the 17 ms paper budget is about overheads, not ar
     forward is one launch. A graph reads fixed addresses, so inputs are copied into static buffers
     (`StaticBatch`) and a batch of b people runs the graph of the smallest captured size >= b, the
     rows past b zeroed and their outputs dropped; more people than the largest size run in chunks;
+  - uint8 crops copied to the GPU through page-locked memory;
   - optionally torch.compile (fused kernels) before capture.
 Where capture or compile fails, the engine runs the same static buffers eagerly and says so in `reason`.
 
+Where a six-person paper-profile forward spent its 24 ms on an H200 (torch.profiler, 2026-12-04): 27% in
+cuDNN's kernel for the first convolution (3 input channels in FP16: no tensor-core kernel fits), 25% in
+PyTorch's 3-D max-pool (27 reads per output, int64 indices written), 26% in elementwise kernels, most of
+them the BatchNorm after each of the 171 convolutions. Three exact rewrites aim at these (`for_inference`:
+BatchNorm folded into its convolution, the first convolution over 8 channels, max-pools one axis at a
+time). They are off by default: no GPU was left to time them. `python -m benchmarks.gpu` times each
+(rows pytorch-cuda+fold-bn, +8-channel-conv1, +separable-pool, +all-rewrites); turn on those it shows faster.
+
 On a machine without a GPU the same class runs on the CPU (device="cpu", no graphs), which is how the
-batching, padding, copying and the FP16/FP32 split are tested. The CUDA path itself (graph capture and
-replay, cuDNN autotuning, its speed) has not run yet: no GPU was available while it was written;
-`python -m benchmarks.gpu` measures it where one is.
+batching, padding, copying, the rewrites and the FP16/FP32 split are tested. The CUDA path (graph capture
+and replay, cuDNN autotuning) ran on an NVIDIA H200 on 2026-12-04: `python -m benchmarks.gpu`, figures in
+the README.
 """
 
 from __future__ import annotations
@@ -30,9 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from core.engines.interface import MAX_PEOPLE, check_inputs, check_shapes
 from core.engines.metadata import EngineMetadata
+from core.model.i3d import MaxPool3dSame, Unit3D
 from core.model.network import PartAttentionNetwork
 
 
@@ -67,6 +80,11 @@ class CudaOptions:
     """How TorchCudaEngine runs the network (defaults: everything that makes it fast)."""
 
     half: bool = True  # I3Ds in FP16 (the head stays FP32)
+    pinned_staging: bool = True  # uint8 crops copied to the GPU from page-locked memory (GPU only)
+    # The exact inference rewrites of the I3Ds (for_inference), untimed on a GPU so far: module docstring.
+    fold_batch_norm: bool = False
+    pad_first_conv: bool = False
+    separable_max_pool: bool = False
     cuda_graphs: bool = True
     graph_batches: tuple[int, ...] = tuple(range(1, MAX_PEOPLE + 1))  # batch sizes with a captured graph
     compile: bool = False  # torch.compile before capture (minutes for the paper profile on first use)
@@ -97,18 +115,88 @@ def batch_chunks(people: int, sizes: tuple[int, ...]) -> list[tuple[int, int, in
     return chunks
 
 
+class ChannelPaddedConv3d(nn.Conv3d):
+    """A convolution over few input channels (RGB's 3) as one over `channels`, the extra weights zero.
+
+    cuDNN's FP16 tensor-core kernels want channel counts that are multiples of 8; for 3 it picks a
+    kernel that took 27% of a six-person paper-profile forward on an H200. Same result: the zero
+    channels meet zero weights."""
+
+    def __init__(self, conv: nn.Conv3d, channels: int = 8) -> None:
+        super().__init__(
+            channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+            bias=conv.bias is not None, device=conv.weight.device, dtype=conv.weight.dtype,
+        )  # fmt: skip
+        self.extra_channels = channels - conv.in_channels
+        with torch.no_grad():
+            self.weight.zero_()
+            self.weight[:, : conv.in_channels].copy_(conv.weight)
+            if conv.bias is not None:
+                self.bias.copy_(conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, (0, 0, 0, 0, 0, 0, 0, self.extra_channels))  # last axis first: W, H, T, then channels
+        return super().forward(x.contiguous(memory_format=torch.channels_last_3d))
+
+
+def separable_max_pool_of(pool: nn.MaxPool3d) -> nn.Sequential:
+    """The same max-pool as one pool per axis (time, height, width): a maximum over a box is the maximum
+    over each axis in turn, with the same padding and strides. 3 + 3 + 3 reads per output instead of 27."""
+    kernel, stride, padding = (
+        tuple(v) if isinstance(v, tuple) else (v,) * 3 for v in (pool.kernel_size, pool.stride, pool.padding)
+    )
+    axes = []
+    for axis in range(3):
+        if kernel[axis] == 1 and stride[axis] == 1:
+            continue  # nothing to do along this axis
+        one_kernel, one_stride, one_padding = [1, 1, 1], [1, 1, 1], [0, 0, 0]
+        one_kernel[axis], one_stride[axis], one_padding[axis] = kernel[axis], stride[axis], padding[axis]
+        axes.append(nn.MaxPool3d(tuple(one_kernel), tuple(one_stride), padding=tuple(one_padding)))
+    return nn.Sequential(*axes)
+
+
+def for_inference(
+    network: PartAttentionNetwork, *, fold_batch_norm: bool, pad_first_conv: bool, separable_max_pool: bool
+) -> list[str]:
+    """The chosen rewrites of an eval-mode network's I3Ds, in place, each computing what it replaces:
+    each BatchNorm folded into its convolution (in FP32, before any conversion to FP16), the first
+    convolution over 8 channels (ChannelPaddedConv3d), each max-pool one axis at a time. Returns the
+    names of those made (for the engine's name)."""
+    made: set[str] = set()
+    for module in network.modules():
+        if isinstance(module, Unit3D):
+            if fold_batch_norm and module.bn is not None:
+                module.conv3d = fuse_conv_bn_eval(module.conv3d, module.bn)
+                module.bn = None
+                made.add("BatchNorm folded")
+            if pad_first_conv and module.conv3d.in_channels < 8:
+                module.conv3d = ChannelPaddedConv3d(module.conv3d)
+                made.add("8-channel conv1")
+        elif separable_max_pool and isinstance(module, MaxPool3dSame):
+            module.pool = separable_max_pool_of(module.pool)
+            made.add("separable max-pools")
+    return sorted(made)
+
+
 class StaticBatch:
     """Fixed input buffers on the engine's device, largest batch size, that graphs are captured on.
 
     `load` copies a chunk of windows into the first rows and zeroes the rows up to the graph's size, so
     a replay reads this call's windows (and finite padding), never another call's."""
 
-    def __init__(self, metadata: EngineMetadata, max_batch: int, device: torch.device) -> None:
+    def __init__(
+        self, metadata: EngineMetadata, max_batch: int, device: torch.device, *, pinned: bool = False
+    ) -> None:
         self.device = device
         self.crops = torch.zeros(metadata.crops_shape(max_batch), dtype=torch.float32, device=device)
         self.skeleton = torch.zeros(metadata.skeleton_shape(max_batch), dtype=torch.float32, device=device)
         # Crops as cut are uint8: a quarter of the bytes to copy to the GPU; widened there.
         self._crops_uint8 = torch.zeros(metadata.crops_shape(max_batch), dtype=torch.uint8, device=device)
+        # Copied through page-locked memory, the GPU reads them at full speed: six people's paper-profile
+        # crops (54 MB) took 3.8 ms from numpy's pageable memory on an H200, 0.7 + 1.0 ms this way.
+        self._host_uint8 = (
+            torch.zeros(self._crops_uint8.shape, dtype=torch.uint8).pin_memory() if pinned else None
+        )
 
     def load(self, crops: np.ndarray, skeleton: np.ndarray, size: int) -> None:
         rows = skeleton.shape[0]
@@ -120,7 +208,11 @@ class StaticBatch:
             pass
         elif crops.dtype == np.uint8:
             staging = self._crops_uint8[:rows]
-            staging.copy_(torch.from_numpy(np.ascontiguousarray(crops)), non_blocking=True)
+            source = torch.from_numpy(np.ascontiguousarray(crops))
+            if self._host_uint8 is not None:
+                # The last call's copy out of this buffer has finished: its outputs were read (.cpu()).
+                source = self._host_uint8[:rows].copy_(source)
+            staging.copy_(source, non_blocking=True)
             self.crops[:rows].copy_(staging)
         else:
             self.crops[:rows].copy_(
@@ -162,6 +254,12 @@ class TorchCudaEngine:
         # A copy: half precision and the move to the GPU change a module in place, and the caller's
         # network may still serve another engine (auto falls back to the CPU with the same checkpoint).
         network = copy.deepcopy(network).to(self.device).eval()
+        rewrites = for_inference(
+            network,
+            fold_batch_norm=options.fold_batch_norm,
+            pad_first_conv=options.pad_first_conv,
+            separable_max_pool=options.separable_max_pool,
+        )
         self.half = options.half and bool(network.parts)  # (on a CPU: slow, for tests)
         if self.half:
             # The I3Ds (nearly all the arithmetic) in FP16; the LSTM, attention and classifier in FP32.
@@ -176,7 +274,9 @@ class TorchCudaEngine:
         self.network = network
         if on_gpu and options.cudnn_benchmark:
             torch.backends.cudnn.benchmark = True  # process-wide: the fastest convolution algorithms
-        self.inputs = StaticBatch(metadata, self.sizes[-1], self.device)
+        self.inputs = StaticBatch(
+            metadata, self.sizes[-1], self.device, pinned=on_gpu and options.pinned_staging
+        )
         notes: list[str] = []
         self._forward: Forward = network
         if options.compile:
@@ -191,6 +291,7 @@ class TorchCudaEngine:
         ]
         if options.compile and self._forward is not network:
             features.append("torch.compile")
+        features += rewrites
         self.name = f"pytorch-{self.device.type} ({', '.join(features)})"
         self.reason = "; ".join([reason, *notes]) if notes else reason
 
