@@ -90,6 +90,8 @@ def test_hand_never_seen_sits_on_the_body_and_an_absent_body_gives_black_crops()
     boxes = part_boxes(joints, states, CAMERA, KINECT_V2, STILL)
     assert np.allclose(boxes[0, :, :2], boxes[2, :, :2])
     assert np.isfinite(boxes).all()
+    # A hand's size at the body's depth (3 m): what the hand would measure there, not the body's box.
+    assert boxes[0, :, 2] == pytest.approx(STILL.hand_size_m * CAMERA.focal / 3.0, rel=1e-3)
 
     nobody, never = np.zeros((3, 25, 3), np.float32), np.zeros((3, 25), np.int8)
     absent = part_boxes(nobody, never, CAMERA, KINECT_V2, STILL)

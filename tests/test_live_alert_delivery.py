@@ -323,6 +323,41 @@ def test_compaction_keeps_rejected_alerts_in_the_rejected_file(endpoint, tmp_pat
     assert kept["alert"] == alert(1)  # the alert itself, not only its key
 
 
+def test_a_queue_is_not_compacted_while_an_alert_in_it_is_unsettled(tmp_path):
+    queue = AlertQueue(tmp_path / "alerts.jsonl", compact_bytes=100)
+    for sequence, key in enumerate(("a", "b"), start=1):
+        queue.append({"op": "queued", "id": key, "sequence": sequence, "alert": alert(sequence)})
+    queue.append({"op": "delivered", "id": "a"})
+    before = (tmp_path / "alerts.jsonl").read_bytes()
+    assert len(before) > 100 and not queue.compact_if_done(3)  # "b" is still to be sent
+    assert (tmp_path / "alerts.jsonl").read_bytes() == before
+    queue.append({"op": "delivered", "id": "b"})
+    assert queue.compact_if_done(3)
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": 3}]
+    queue.close()
+
+
+def test_after_delivery_works_again_a_new_outage_backs_off_from_the_start(endpoint, tmp_path, caplog):
+    delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens yet
+    with caplog.at_level(logging.INFO, logger="live.alert_delivery"):
+        delivery.submit(alert(1))
+        wait_for(lambda: delivery.failures >= 3)
+        endpoint.up()
+        assert delivery.wait_delivered(10)
+        endpoint.down()
+        failures = delivery.failures
+        delivery.submit(alert(2))
+        wait_for(lambda: delivery.failures > failures)
+        endpoint.up()
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    messages = [r.getMessage() for r in caplog.records]
+    # Each outage is reported once, as it starts, and once when it ends: the count of failed tries
+    # in a row starts again after a delivery (its backoff too: 0.05 s first, not the 0.2 s cap).
+    assert sum("failed" in m and "retrying" in m for m in messages) == 2
+    assert sum("works again" in m for m in messages) == 2
+
+
 @pytest.mark.parametrize("status", [301, 307])
 def test_a_redirect_is_not_followed_the_alert_stays_queued_and_the_location_is_logged(
     endpoint, tmp_path, caplog, status

@@ -62,6 +62,17 @@ def test_without_a_head_the_neck_places_a_larger_box_and_without_either_there_is
     assert face_box(body, CAMERA) is None
 
 
+def test_a_head_with_no_usable_depth_gives_way_to_the_neck():
+    # A damaged or mis-fitted frame: a head at the sensor's own plane or behind it has no size there.
+    for depth in (0.0, -1.5, 0.01):
+        body = person((0.0, 0.3, 2.0))
+        body.joints[3] = (0.1, 0.3, depth)
+        box = face_box(body, CAMERA)
+        neck, _ = CAMERA.project(body.joints[2])
+        assert box is not None and np.isfinite(box).all(), depth
+        assert (box[:2] + box[2:]) / 2 == pytest.approx(neck, abs=0.01)
+
+
 def test_blur_faces_blurs_the_face_and_leaves_everything_else_untouched():
     image = texture()
     original = image.copy()

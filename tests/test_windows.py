@@ -76,6 +76,31 @@ def test_training_draws_balance_the_classes_and_change_each_epoch() -> None:
         assert item["skeleton"].shape == (10, 1, 25, 3) and 0 <= item["label"].item() < 3
 
 
+def test_an_epoch_draws_each_action_class_the_mean_action_count_rounded_up() -> None:
+    dataset = StreamWindowDataset(sources(1), SPEC, KINECT_V2, 1, CLASSES, train=True, stride_s=0.2)
+    counts = np.bincount(dataset.window_labels, minlength=3)
+    assert counts[:2].tolist() == [37, 16]  # waving lasts longer than kicking
+    assert dataset.per_class == 27  # their mean, 26.5, rounded up
+    assert np.bincount(dataset.labels, minlength=3).tolist() == [dataset.per_class] * 3
+
+
+def test_a_jittered_training_window_takes_the_label_of_where_it_ends_up() -> None:
+    # A stride of 1 s moves each training window by up to half a second: near an action's start or end
+    # that changes its centre's label, and the item must carry the new one.
+    dataset = StreamWindowDataset(sources(1), SPEC, KINECT_V2, 1, CLASSES, train=True, stride_s=1.0)
+    timeline = sequence("s0").timeline
+    changed = 0
+    for epoch in range(4):
+        dataset.set_epoch(epoch)
+        for index in range(len(dataset)):
+            end = float(dataset.window_ends[dataset._plan[index]])  # on the grid, before the jitter
+            label = dataset[index]["label"].item()
+            reachable = np.linspace(end - 0.5, end + 0.5, 41)
+            assert label in {CLASSES.index(timeline.window_label(e - 2.0, e)) for e in reachable}
+            changed += label != dataset.labels[index]
+    assert changed > 0
+
+
 def test_streams_need_timelines_and_no_action() -> None:
     with pytest.raises(DatasetError, match="no_action"):
         StreamWindowDataset(sources(1), SPEC, KINECT_V2, 1, ("wave", "kick"), train=False)
