@@ -85,6 +85,31 @@ def test_static_buffers_hold_this_calls_windows_and_zero_padding(metadata: Engin
         buffers.load(crops, skeleton, 2)
 
 
+def test_uint8_crops_go_through_the_page_locked_buffer_or_say_why_not(
+    metadata: EngineMetadata, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This machine has no GPU to lock memory for: the host buffer stands in for it (same copies).
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda tensor: tensor)
+    buffers = StaticBatch(metadata, 4, torch.device("cpu"), pinned=True)
+    assert buffers.note == ""
+    for people, seed in ((4, 1), (2, 2)):
+        crops, skeleton = example_inputs(metadata, people, seed=seed)
+        buffers.load(crops.round().astype(np.uint8), skeleton, 4)
+        np.testing.assert_array_equal(buffers._host_uint8[:people].numpy(), crops.round())  # went through it
+        np.testing.assert_array_equal(buffers.view(4)[0][:people].numpy(), crops.round())
+    assert not buffers.view(4)[0][2:].any()
+
+    def refuse(tensor: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("locked-memory limit reached")
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", refuse)
+    buffers = StaticBatch(metadata, 2, torch.device("cpu"), pinned=True)  # slower, still works
+    assert "page-locked staging unavailable (locked-memory limit reached)" in buffers.note
+    crops, skeleton = example_inputs(metadata, 2, seed=3)
+    buffers.load(crops.round().astype(np.uint8), skeleton, 2)
+    np.testing.assert_array_equal(buffers.view(2)[0].numpy(), crops.round())
+
+
 @pytest.mark.parametrize("people", [1, 3, 5, 7])
 def test_padded_and_chunked_batches_compute_what_eager_does(
     network: PartAttentionNetwork, metadata: EngineMetadata, reference: TorchEngine, people: int

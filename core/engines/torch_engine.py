@@ -194,9 +194,13 @@ class StaticBatch:
         self._crops_uint8 = torch.zeros(metadata.crops_shape(max_batch), dtype=torch.uint8, device=device)
         # Copied through page-locked memory, the GPU reads them at full speed: six people's paper-profile
         # crops (54 MB) took 3.8 ms from numpy's pageable memory on an H200, 0.7 + 1.0 ms this way.
-        self._host_uint8 = (
-            torch.zeros(self._crops_uint8.shape, dtype=torch.uint8).pin_memory() if pinned else None
-        )
+        self._host_uint8: torch.Tensor | None = None
+        self.note = ""  # why page-locked staging was asked for and not used ("" otherwise)
+        if pinned:
+            try:
+                self._host_uint8 = torch.zeros(self._crops_uint8.shape, dtype=torch.uint8).pin_memory()
+            except RuntimeError as error:  # a container's locked-memory limit: slower, not broken
+                self.note = f"page-locked staging unavailable ({error}); crops copied from pageable memory"
 
     def load(self, crops: np.ndarray, skeleton: np.ndarray, size: int) -> None:
         rows = skeleton.shape[0]
@@ -277,7 +281,7 @@ class TorchCudaEngine:
         self.inputs = StaticBatch(
             metadata, self.sizes[-1], self.device, pinned=on_gpu and options.pinned_staging
         )
-        notes: list[str] = []
+        notes: list[str] = [self.inputs.note] if self.inputs.note else []
         self._forward: Forward = network
         if options.compile:
             self._forward = self._compiled(notes)
