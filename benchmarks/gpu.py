@@ -199,9 +199,42 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _format_variants(part: dict[str, Any]) -> list[str]:
+    """The rewrites part: each variant's p50 against the defaults' (same process, same windows), how far
+    its logits are from theirs, and where the defaults' largest call goes."""
+    rows = part.get("measurements", [])
+    if not rows:
+        return []
+    base = {m["people"]: m["p50_ms"] for m in rows if m["backend"] == "pytorch-cuda"}
+    agreement = {(a["backend"], a["people"]): a for a in part.get("agreement", [])}
+    title = f"pytorch-cuda settings not yet decided ({rows[0]['profile']}, uint8 crops, against its defaults)"
+    lines = ["", title,
+             f"  {'variant':<30} {'people':>6} {'p50 ms':>8} {'vs defaults':>11} {'logits max diff':>15} "
+             f"{'top-1 agree':>11}"]  # fmt: skip
+    for m in rows:
+        match = agreement.get((m["backend"], m["people"]))
+        change = "" if m["backend"] == "pytorch-cuda" or m["people"] not in base else (
+            f"{m['p50_ms'] / base[m['people']] - 1:+.0%}")  # fmt: skip
+        lines.append(
+            f"  {m['backend']:<30} {m['people']:>6} {_ms(m['p50_ms']):>8} {change:>11} "
+            + (f"{match['logits_error']:>15.2e} {match['top1_agreement']:>11.1%}" if match else "")
+        )
+    split = part.get("where_the_time_goes")
+    if split:
+        replay = split.get("graph_replay_ms")
+        lines += ["", f"where {split['people']} people's call goes (defaults): inputs in "
+                      f"{split['inputs_in_ms']:.2f} ms, graph replay {_ms(replay)} ms; the kernels of one "
+                      f"eager forward, {split['kernels_ms']:.2f} ms:"]  # fmt: skip
+        lines += [f"  {k['share']:>5.0%} {k['ms']:>8.2f} ms {k['calls']:>5} calls  {k['kernel']}"
+                  for k in split["top_kernels"]]  # fmt: skip
+    return lines
+
+
 def format_report(report: dict[str, Any]) -> str:
     parts = report["parts"]
-    lines = [f"benchmarks.gpu ({'CPU smoke' if report['cpu_smoke'] else 'GPU'}), {report['seconds']:.0f} s"]
+    kind = "CPU smoke: checks that every part runs; its times say nothing of a GPU" if report["cpu_smoke"] \
+        else "GPU"
+    lines = [f"benchmarks.gpu ({kind}), {report['seconds']:.0f} s"]
     setup = parts.get("setup", {})
     env = setup.get("environment", {})
     if env:
@@ -212,7 +245,6 @@ def format_report(report: dict[str, Any]) -> str:
         )
     lines.append(f"  real NTU data: {report['data'] or 'not found (random crops, simulated room)'}")
     latency = [*parts.get("latency-gpu", {}).get("measurements", []),
-               *parts.get("rewrites", {}).get("measurements", []),
                *parts.get("latency-cpu", {}).get("measurements", []),
                *parts.get("compile", {}).get("measurements", [])]  # fmt: skip
     if latency:
@@ -233,6 +265,7 @@ def format_report(report: dict[str, Any]) -> str:
             f"  {o['profile']} {o['backend']}: {o['seconds']:.1f} s to open; {o.get('engine', '')}"
             + (f"; {o['reason']}" if o.get("reason") else "") for o in opened
         ]
+    lines += _format_variants(parts.get("rewrites", {}))
     parity = parts.get("parity", {}).get("comparisons", [])
     if parity:
         lines += ["", "FP16 vs FP32 (" + parts["parity"].get("inputs", "?") + ")"]
@@ -259,7 +292,7 @@ def format_report(report: dict[str, Any]) -> str:
     if training:
         lines += ["", f"training step ({'AMP FP16' if training[0].get('amp') else 'FP32'})"]
         for s in training:
-            memory = "" if s.get("peak_gpu_mb") is None else f", peak GPU {s['peak_gpu_mb']:.0f} MB"
+            memory = "" if s.get("peak_gpu_mb") is None else f", {s['peak_gpu_mb']:.0f} MiB allocated at most"
             lines.append(
                 f"  {s['profile']:<7} {s['stage']:<9} batch {s['batch']:>3}: "
                 f"{s['windows_per_s']:>8.1f} windows/s ({s['step_ms']:.1f} ms per step{memory})"
@@ -520,8 +553,11 @@ def _time_engine(
         result.error(f"{profile} on {label}", error)
 
 
-# The exact I3D rewrites of core/engines/torch_engine.py, off by default until a GPU shows them faster.
-REWRITE_VARIANTS: tuple[tuple[str, dict[str, bool]], ...] = (
+# pytorch-cuda's settings that are not yet decided by a GPU run (core/engines/torch_engine.py): page-locked
+# staging switched off (it is on: the copy it speeds up was timed alone, not inside the engine), and the
+# three I3D rewrites, each alone and all three (off until timed).
+ENGINE_VARIANTS: tuple[tuple[str, dict[str, bool]], ...] = (
+    ("pageable-staging", {"pinned_staging": False}),
     ("fold-bn", {"fold_batch_norm": True}),
     ("8-channel-conv1", {"pad_first_conv": True}),
     ("separable-pool", {"separable_max_pool": True}),
@@ -530,11 +566,15 @@ REWRITE_VARIANTS: tuple[tuple[str, dict[str, bool]], ...] = (
 
 
 def worker_rewrites(result: Result, args: argparse.Namespace) -> None:
-    """pytorch-cuda with each opt-in rewrite alone and all three, on the largest profile, fed uint8 crops
-    as the live app feeds them: compare with latency-gpu's plain pytorch-cuda uint8 rows."""
+    """pytorch-cuda with its defaults and with each of ENGINE_VARIANTS, all in this one process, on the
+    largest profile, fed uint8 crops as the live app feeds them: p50 per call, and each variant's logits
+    against the defaults' on the same windows (the rewrites compute the same function; FP16 rounds
+    differently). On a GPU also where the defaults' largest call goes: copying the inputs in, replaying
+    the graph, and the top kernels of one forward (torch.profiler)."""
+    import numpy as np
     import torch
 
-    from core.engines import CudaOptions, EngineMetadata, TorchCudaEngine, file_sha256
+    from core.engines import CudaOptions, EngineMetadata, TorchCudaEngine, example_inputs, file_sha256
     from core.model import load_checkpoint
 
     smoke = args.cpu_smoke
@@ -546,12 +586,74 @@ def worker_rewrites(result: Result, args: argparse.Namespace) -> None:
     checkpoint = _checkpoint(args.work_dir, profile)
     loaded = load_checkpoint(checkpoint)
     metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
-    for label, rewrites in REWRITE_VARIANTS:
-        options = CudaOptions(warmup_runs=1 if smoke else 3, graph_batches=_people(smoke), **rewrites)
-        opener = functools.partial(TorchCudaEngine, loaded.model, metadata, device, options=options)
-        _time_engine(result, profile, f"pytorch-cuda+{label}", opener, ("uint8",), smoke=smoke)
+    windows = {}
+    for people in _people(smoke):
+        crops, skeleton = example_inputs(metadata, people, seed=people)
+        windows[people] = (crops.round().astype(np.uint8), skeleton)  # as _measure feeds them
+    reference: dict[int, np.ndarray] = {}
+    for label, settings in (("defaults", {}), *ENGINE_VARIANTS):
+        name = f"pytorch-cuda+{label}" if settings else "pytorch-cuda"
+        options = CudaOptions(warmup_runs=1 if smoke else 3, graph_batches=_people(smoke), **settings)
+        try:
+            started = time.perf_counter()
+            engine = TorchCudaEngine(loaded.model, metadata, device, options=options)
+            opened = {"profile": profile, "backend": name, "seconds": time.perf_counter() - started}
+            result.add("open_s", {**opened, "engine": engine.name, "reason": engine.reason})
+            for people, (crops, skeleton) in windows.items():
+                _measure(result, engine, profile, name, people, smoke=smoke, crops_dtype="uint8")
+                logits = engine.run(crops, skeleton)[0]
+                if not settings:
+                    reference[people] = logits
+                elif people in reference:
+                    result.add("agreement", {
+                        "backend": name, "people": people,
+                        "logits_error": float(np.abs(logits - reference[people]).max()),
+                        "top1_agreement": float((logits.argmax(1) == reference[people].argmax(1)).mean()),
+                    })  # fmt: skip
+            if not settings and device == "cuda":
+                result.set("where_the_time_goes", _where_the_time_goes(engine, *windows[max(windows)]))
+            del engine
+        except Exception as error:
+            result.error(f"{profile} on {name}", error)
         if device == "cuda":
             torch.cuda.empty_cache()
+
+
+def _where_the_time_goes(engine: Any, crops: Any, skeleton: Any) -> dict[str, Any]:
+    """One call of `engine` (a TorchCudaEngine on a GPU) taken apart: the median time to copy the inputs
+    into its buffers and to replay its graph, and the top GPU kernels of one eager forward."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    people = len(skeleton)
+
+    def median_ms(call: Callable[[], Any]) -> float:
+        for _ in range(3):
+            call()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            call()
+            torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times) * 1e3
+
+    split: dict[str, Any] = {"people": people, "engine": engine.name,
+                             "inputs_in_ms": median_ms(lambda: engine.inputs.load(crops, skeleton, people))}
+    graphs = engine._graphs  # the benchmark looks inside: no engine API needs to expose its graphs
+    if people in graphs:
+        split["graph_replay_ms"] = median_ms(graphs[people][0].replay)
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CUDA]) as profiler:
+        engine.network(*engine.inputs.view(people))
+        torch.cuda.synchronize()
+    kernels = sorted(((event.key, event.self_device_time_total, event.count)
+                      for event in profiler.key_averages()), key=lambda k: -k[1])  # fmt: skip
+    total_us = sum(us for _, us, _ in kernels) or 1.0
+    split["kernels_ms"] = total_us / 1e3
+    split["top_kernels"] = [{"kernel": key[:90], "ms": us / 1e3, "calls": calls, "share": us / total_us}
+                            for key, us, calls in kernels[:8]]  # fmt: skip
+    return split
 
 
 def worker_latency_cpu(result: Result, args: argparse.Namespace) -> None:

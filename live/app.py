@@ -148,7 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "demo.pt for the simulated room, training/checkpoints/pku_interactions.pt (real "
                              "Kinect v2 data) for every real source")
     parser.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
-                        help="inference backend (auto picks the fastest present); default: auto")
+                        help="inference backend; auto takes the first usable of tensorrt, pytorch-cuda "
+                             "(FP16 I3Ds, CUDA graphs), onnxruntime-cuda, then the CPU (ONNX Runtime or "
+                             "PyTorch, per number of people whichever it measures faster) and logs why; "
+                             "torch / onnxruntime take their CUDA flavour where usable; default: auto")
     parser.add_argument("--threads", type=integer_in(1), default=None,
                         help="ONNX Runtime threads (default: all cores but one, which capture and the "
                              "window need)")

@@ -1,5 +1,6 @@
 """Stand-ins for the `tensorrt` Python module of TensorRT 8.6, 10.x and 11.x, for testing the build path
-where TensorRT cannot be installed (gpu.md: its wheels download from NVIDIA's index, unreachable here).
+where TensorRT cannot be installed (its wheels download their libraries from NVIDIA's own index at install
+time, which our machines cannot reach).
 
 Each stand-in has the API surface of its version as NVIDIA's Python API reference documents it, for the
 parts a build touches (Logger, Builder, INetworkDefinition, ITensor, ILayer, OnnxParser, IBuilderConfig,

@@ -353,7 +353,7 @@ def test_after_delivery_works_again_a_new_outage_backs_off_from_the_start(endpoi
     delivery.close()
     messages = [r.getMessage() for r in caplog.records]
     # Each outage is reported once, as it starts, and once when it ends: the count of failed tries
-    # in a row starts again after a delivery (its backoff too: 0.05 s first, not the 0.2 s cap).
+    # in a row starts again after a delivery (the backoff delay doubles with that same count).
     assert sum("failed" in m and "retrying" in m for m in messages) == 2
     assert sum("works again" in m for m in messages) == 2
 

@@ -1,8 +1,8 @@
 """Engines: one interface to run the network, whatever runs it.
 
-    crops    float32 (B, P, T, S, S, 3) RGB 0..255 --+
-                                                      +--> engine.run --> logits (B, C), attention (B, P)
-    skeleton float32 (B, T, M, J, 3) normalised     --+
+    crops    uint8 as cut, or float32 (B, P, T, S, S, 3) RGB 0..255 --+
+                                                                       +--> engine.run --> logits (B, C),
+    skeleton float32 (B, T, M, J, 3) normalised                      --+                  attention (B, P)
 
 B is the number of people in view (a Kinect v2 tracks up to MAX_PEOPLE = 6), one window each.
 

@@ -63,7 +63,7 @@ AUTO_ORDER = (
     Backend.PYTORCH_CPU,
 )
 _WHY_PICKED = {
-    Backend.TENSORRT: "TensorRT FP16 is the fastest backend on an NVIDIA GPU",
+    Backend.TENSORRT: "TensorRT FP16, expected fastest on an NVIDIA GPU (not yet measured on one)",
     Backend.PYTORCH_CUDA: "a GPU without TensorRT: PyTorch with FP16 I3Ds and CUDA graphs",
     Backend.ONNXRUNTIME_CUDA: "a GPU with ONNX Runtime's CUDA provider (TensorRT and PyTorch CUDA unusable)",
     Backend.ONNXRUNTIME_CPU: "no usable GPU backend",
@@ -85,6 +85,8 @@ def unavailable_reason(backend: Backend) -> str | None:
         return None
     cuda = torch.cuda.is_available()
     no_gpu = f"no CUDA GPU (torch {torch.__version__}: torch.cuda.is_available() is False)"
+    if torch.version.cuda is None:  # a CPU build of torch: a GPU in the machine would not help either
+        no_gpu += "; this torch is a CPU build: install a CUDA one (README, 'On a GPU') and check nvidia-smi"
     if backend is Backend.PYTORCH_CUDA:
         return None if cuda else no_gpu
     if backend is Backend.TENSORRT:
@@ -98,7 +100,8 @@ def unavailable_reason(backend: Backend) -> str | None:
     except ImportError:
         return "onnxruntime is not installed"
     if backend is Backend.ONNXRUNTIME_CUDA and "CUDAExecutionProvider" not in ort.get_available_providers():
-        return f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (install onnxruntime-gpu)"
+        return (f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (pip uninstall onnxruntime, "
+                "then pip install onnxruntime-gpu: the two packages clash)")
     return None
 
 

@@ -4,7 +4,8 @@
     TorchCudaEngine    numpy in --> StaticBatch (fixed device buffers, padded to a captured batch size)
                            --> replay the CUDA graph captured for that size --> numpy out
 
-TorchCudaEngine, step by step (the 17 ms paper budget is about overheads, not arithmetic: gpu.md):
+TorchCudaEngine, step by step (the paper's budget is 17 ms per window; on an H200 one person's paper-profile
+window took 7.7 ms a call, 7.2 of them the graph's kernels, six people 29.9 ms):
   - the I3Ds in FP16 (`network.parts.half()`), the pose LSTM, attention and classifier in FP32: the
     network converts where the two meet (`PartAttentionNetwork._in_head_precision`);
   - cudnn.benchmark: each convolution's fastest algorithm is found once, during the warm-up runs;
@@ -21,8 +22,9 @@ cuDNN's kernel for the first convolution (3 input channels in FP16: no tensor-co
 PyTorch's 3-D max-pool (27 reads per output, int64 indices written), 26% in elementwise kernels, most of
 them the BatchNorm after each of the 171 convolutions. Three exact rewrites aim at these (`for_inference`:
 BatchNorm folded into its convolution, the first convolution over 8 channels, max-pools one axis at a
-time). They are off by default: no GPU was left to time them. `python -m benchmarks.gpu` times each
-(rows pytorch-cuda+fold-bn, +8-channel-conv1, +separable-pool, +all-rewrites); turn on those it shows faster.
+time). Each targets kernels that took about a quarter of the replay; what each saves is not known yet, so
+they are off by default (no GPU was left to time them). `python -m benchmarks.gpu` times each (its
+rewrites part); those it shows faster should become CudaOptions' defaults (there is no command-line switch).
 
 On a machine without a GPU the same class runs on the CPU (device="cpu", no graphs), which is how the
 batching, padding, copying, the rewrites and the FP16/FP32 split are tested. The CUDA path (graph capture
@@ -115,14 +117,18 @@ def batch_chunks(people: int, sizes: tuple[int, ...]) -> list[tuple[int, int, in
     return chunks
 
 
+TENSOR_CORE_CHANNELS = 8  # cuDNN's FP16 tensor-core kernels want channel counts that are multiples of this
+
+
 class ChannelPaddedConv3d(nn.Conv3d):
     """A convolution over few input channels (RGB's 3) as one over `channels`, the extra weights zero.
 
-    cuDNN's FP16 tensor-core kernels want channel counts that are multiples of 8; for 3 it picks a
-    kernel that took 27% of a six-person paper-profile forward on an H200. Same result: the zero
-    channels meet zero weights."""
+    For RGB's 3 channels in FP16 cuDNN picked a kernel that took 27% of a six-person paper-profile forward
+    on an H200. The same function: the zero channels meet zero weights."""
 
-    def __init__(self, conv: nn.Conv3d, channels: int = 8) -> None:
+    def __init__(self, conv: nn.Conv3d, channels: int = TENSOR_CORE_CHANNELS) -> None:
+        if conv.groups != 1 or conv.dilation != (1, 1, 1) or conv.padding_mode != "zeros":
+            raise ValueError(f"only plain convolutions are padded, got {conv}")
         super().__init__(
             channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
             bias=conv.bias is not None, device=conv.weight.device, dtype=conv.weight.dtype,
@@ -136,12 +142,18 @@ class ChannelPaddedConv3d(nn.Conv3d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (0, 0, 0, 0, 0, 0, 0, self.extra_channels))  # last axis first: W, H, T, then channels
+        # Channels last, the layout cuDNN's tensor-core kernels read: the engine's crops already are (they
+        # arrive (T, H, W, RGB)) and F.pad keeps that, so this costs nothing there; other inputs are laid out.
         return super().forward(x.contiguous(memory_format=torch.channels_last_3d))
 
 
 def separable_max_pool_of(pool: nn.MaxPool3d) -> nn.Sequential:
     """The same max-pool as one pool per axis (time, height, width): a maximum over a box is the maximum
-    over each axis in turn, with the same padding and strides. 3 + 3 + 3 reads per output instead of 27."""
+    over each axis in turn, with the same padding and strides. 3 + 3 + 3 reads per output instead of 27,
+    but three passes, each writing its output and PyTorch's int64 indices: whether that is faster is for a
+    GPU to say (benchmarks.gpu)."""
+    if pool.ceil_mode or pool.dilation not in (1, (1, 1, 1)):
+        raise ValueError(f"only plain max-pools are split by axis, got {pool}")
     kernel, stride, padding = (
         tuple(v) if isinstance(v, tuple) else (v,) * 3 for v in (pool.kernel_size, pool.stride, pool.padding)
     )
@@ -169,7 +181,7 @@ def for_inference(
                 module.conv3d = fuse_conv_bn_eval(module.conv3d, module.bn)
                 module.bn = None
                 made.add("BatchNorm folded")
-            if pad_first_conv and module.conv3d.in_channels < 8:
+            if pad_first_conv and module.conv3d.in_channels < TENSOR_CORE_CHANNELS:
                 module.conv3d = ChannelPaddedConv3d(module.conv3d)
                 made.add("8-channel conv1")
         elif separable_max_pool and isinstance(module, MaxPool3dSame):
@@ -196,7 +208,7 @@ class StaticBatch:
         # crops (54 MB) took 3.8 ms from numpy's pageable memory on an H200, 0.7 + 1.0 ms this way.
         self._host_uint8: torch.Tensor | None = None
         self.note = ""  # why page-locked staging was asked for and not used ("" otherwise)
-        if pinned:
+        if pinned and self._crops_uint8.numel():  # (the pose-only network takes no crops)
             try:
                 self._host_uint8 = torch.zeros(self._crops_uint8.shape, dtype=torch.uint8).pin_memory()
             except RuntimeError as error:  # a container's locked-memory limit: slower, not broken
