@@ -4,7 +4,7 @@
                            PKU-MMD sequence NNNN-V.txt[.xz|.gz] with its labelled intervals)
     convert FILE OUT       a Kinect Studio file -> a clip in the NTU layout (.skeleton + _rgb.avi + .json,
                            + _depth.bin when the file has depth); a PKU-MMD sequence -> .skeleton + .json
-                           with its intervals in the sidecar
+                           with its intervals in the sidecar and their classes in OUT/labels.txt
     list DIR               the clips under DIR with labels and durations, and counts per class
     label CLIP             give a clip its class, or mark where actions happen (--class, --from, --to);
                            --list, --remove N, --clear
@@ -240,7 +240,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> int:
-    """A PKU-MMD sequence -> NAME.skeleton + NAME.json (no video), its labels as the sidecar's intervals."""
+    """A PKU-MMD sequence -> NAME.skeleton + NAME.json (no video), its labels as the sidecar's intervals,
+    and their classes in OUT/labels.txt: the folder is then a clips dataset as recorded ones are (training
+    --clips / finetune --rehearse, recordings list)."""
     if args.label is not None:
         raise ValueError(f"{source}: a PKU-MMD sequence holds several actions, labelled by its label file; "
                          f"drop --label")
@@ -268,9 +270,14 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
                     break
     files = recorder.files
     assert files is not None
-    intervals = len(recording.timeline.intervals) if recording.timeline is not None else 0
-    print(f"wrote {files.skeleton}, {files.sidecar.name}: {files.frame_count} frames, {intervals} intervals "
-          f"in {time.perf_counter() - started:.1f} s")
+    intervals = recording.timeline.intervals if recording.timeline is not None else ()
+    print(f"wrote {files.skeleton}, {files.sidecar.name}: {files.frame_count} frames, {len(intervals)} "
+          f"intervals in {time.perf_counter() - started:.1f} s")
+    map_path = out_dir / LABEL_MAP_FILENAME
+    for name in dict.fromkeys(interval.label for interval in intervals):  # in order, each once
+        _, action_id, added = ensure_label(map_path, name)
+        if added:
+            print(f"new class A{action_id:03d} {name!r} in {map_path}")
     if recorder.stopped_reason:
         print(f"stopped early: {recorder.stopped_reason}", file=sys.stderr)
         return 1

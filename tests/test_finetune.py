@@ -213,14 +213,51 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     assert torch.equal(kept.model.state_dict()[lstm], load_checkpoint(base).model.state_dict()[lstm])
 
 
-def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The default model on real sources is skeleton-only: a site teaches it a new action from clips
+    without any crops, through its pose stream (the only stream it has), and drops its teacher."""
+    from core.model.checkpoint import load_checkpoint
     from core.model.profiles import pose_only
     from training.__main__ import main as training
 
+    classes = ["drink_left", "kick", NO_ACTION]
+    teacher = random_checkpoint(tmp_path / "teacher.pt", pose_only(tiny(3)), classes, duration_s=1.0, seed=1)
+    base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), classes, duration_s=1.0,
+                             extra={"train_config": {"distill": {"teacher": str(teacher)}}})
+    site = tmp_path / "site"
+    for session in (1, 2, 3):
+        _record(site, session, "raise both arms")
+    quick = ["--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--set", "optim.batch_size=4",
+             "--no-progress", "--threads", "1"]
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
+                     *quick]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "base.pt is skeleton-only: preparing the clips' skeletons (no crops)" in out
+    assert "taught by" in out and "fine-tuning trains without a teacher" in out
+    assert "[pose] starts from" in out and "[head]" not in out and "[finetune] wrote" in out
+    tuned = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert tuned.class_names == ["drink_left", "kick", "raise both arms", NO_ACTION]
+    assert tuned.config == pose_only(tiny(4))
+    assert tuned.extra["train_config"]["distill"]["teacher"] == ""
+    cache = json.loads((tmp_path / "run" / "cache" / "cache.json").read_text())
+    assert cache["skeleton_only"] is True
+
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "none"),
+                     *quick, "--set", "epochs.pose=0"]) == 2  # fmt: skip
+    assert "skeleton-only: its pose stage is all there is to fine-tune" in capsys.readouterr().err
+
+
+def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from core.model.profiles import pose_only, single_part
+    from training.__main__ import main as training
+
     pose = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(3)), ["a", "b", "c"])
+    single = random_checkpoint(tmp_path / "single.pt", single_part(tiny(3), "full_body"), ["a", "b", "c"])
     (tmp_path / "clips").mkdir()
-    assert training(["finetune", "--from", str(pose), "--clips", str(tmp_path / "clips")]) == 2
-    assert "fine-tunes the paper's attention network" in capsys.readouterr().err
+    assert training(["finetune", "--from", str(single), "--clips", str(tmp_path / "clips")]) == 2
+    assert "is a 'single' network" in capsys.readouterr().err
     assert training(["finetune", "--from", str(pose)]) == 2
     assert "needs both --from CHECKPOINT and --clips DIR" in capsys.readouterr().err
     assert training(["finetune", "--from", str(pose), "--clips", "x", "--profile", "lite"]) == 2

@@ -291,7 +291,13 @@ def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: p
     sequence = _write_dataset(tmp_path / "release", frames=60)
     out = tmp_path / "clips"
     assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 0
-    assert "60 frames, 2 intervals" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "60 frames, 2 intervals" in printed
+    # Their classes join the folder's labels.txt, once each: a clips dataset, as a recorded folder is.
+    assert f"new class A122 {PUNCHING!r}" in printed
+    assert (out / "labels.txt").read_text().splitlines() == [
+        "A121\tgiving something to other person", f"A122\t{PUNCHING}"
+    ]
     sidecar = json.loads((out / "0007-M.json").read_text())
     assert sidecar["format_version"] == 1 and sidecar["video"] is None
     assert sidecar["intervals"] == [

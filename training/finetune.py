@@ -14,7 +14,12 @@
     head              attention head + classifier                                      -> OUT/head/
     finetune          + the part I3Ds (pose LSTM frozen: Algorithm 1 step 6)            -> OUT/finetune/
     -> OUT/model.pt   the best fine-tuned network: python -m live --checkpoint OUT/model.pt
+
+A skeleton-only CK (a pose network, as pku_interactions.pt, the default model on real sources) is its
+pose stream: it is fine-tuned by the pose stage alone, and prepare keeps the clips' skeletons only (no
+crops are cut, so clips recorded with --privacy skeleton serve too).
     -> OUT/eval_validation/  per-class accuracy on the held-out clips (training/evaluate.py)
+A distillation teacher the base was trained with is dropped: it knows the base's classes only.
 
 Why this order: a site has tens of clips, not NTU's 57,000. Algorithm 1 trains the pose stream before
 the attention, and so does fine-tuning: a new action's skeleton (both arms raised) needs features the
@@ -160,12 +165,13 @@ def finetune_config(
     config = dataclasses.replace(config, **{k: v for k, v in flags.items() if v is not None})
     if args.no_progress:
         config = dataclasses.replace(config, progress=False)
+    ablation = "pose" if base.config.aggregation is Aggregation.POSE else "none"
     forced = {
         "data.max_bodies": base.config.num_bodies,
         "window.duration_s": window.duration_s,
         "window.num_frames": base.config.num_frames,
         "model.profile": profile,
-        "model.ablation": "none",
+        "model.ablation": ablation,
         "model.overrides": network_overrides(base),
         "model.init_new_classes": True,
         "model.i3d_weights": "",
@@ -184,8 +190,9 @@ def finetune_config(
         data=data,
         window=dataclasses.replace(config.window, duration_s=window.duration_s,
                                    num_frames=base.config.num_frames),
-        model=dataclasses.replace(config.model, profile=profile, ablation="none",
+        model=dataclasses.replace(config.model, profile=profile, ablation=ablation,
                                   overrides=network_overrides(base), init_new_classes=True, i3d_weights=""),
+        distill=dataclasses.replace(config.distill, teacher=""),
         out=str(args.out),
     )
     expected = dataclasses.replace(base.config, num_classes=len(classes))
@@ -205,10 +212,12 @@ def run_finetune(args: argparse.Namespace) -> int:
                           "(or set epochs.pose / epochs.head / epochs.finetune)")
     base_path = Path(args.base)
     base = load_checkpoint(base_path)
-    if base.config.aggregation is not Aggregation.ATTENTION:
+    skeleton_only = base.config.aggregation is Aggregation.POSE
+    if base.config.aggregation is not Aggregation.ATTENTION and not skeleton_only:
         raise StageError(f"{base_path} is a {base.config.aggregation.value!r} network; `finetune --from` "
-                         "fine-tunes the paper's attention network (for the others use the stage commands "
-                         "with --init and --set model.init_new_classes=true)")
+                         "fine-tunes the paper's attention network and skeleton-only (pose) networks "
+                         "(for the others use the stage commands with --init and --set "
+                         "model.init_new_classes=true)")
     args.out = args.out or "runs/site"
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out / "cache"
@@ -249,9 +258,19 @@ def run_finetune(args: argparse.Namespace) -> int:
     config, overruled = finetune_config(base, base_path, args, classes, cache)
     for item in overruled:
         print(f"[finetune] the network comes from the checkpoint: ignoring {item}")
+    if base_train_config(base).distill.teacher:
+        print(f"[finetune] note: {base_path.name} was taught by {base_train_config(base).distill.teacher}, "
+              "which knows its classes only: fine-tuning trains without a teacher")
+    if skeleton_only and config.epochs.pose < 1:
+        raise StageError(f"{base_path.name} is skeleton-only: its pose stage is all there is to fine-tune, "
+                         f"and epochs.pose is {config.epochs.pose}")
     workers = max(1, args.workers or 1)
-    print(f"[finetune] preparing crops as {base_path.name} cuts them "
-          f"({base.preprocessing.glimpse.crop_size} px) into {cache}")
+    if skeleton_only:
+        print(f"[finetune] {base_path.name} is skeleton-only: preparing the clips' skeletons (no crops) "
+              f"into {cache}, then the pose stage alone")
+    else:
+        print(f"[finetune] preparing crops as {base_path.name} cuts them "
+              f"({base.preprocessing.glimpse.crop_size} px) into {cache}")
     prepare_clip_crops(config.data, base.preprocessing, cache, workers=workers, progress=config.progress)
 
     from training.datasets import build_splits  # after prepare: the splits read the cache's index
@@ -263,12 +282,16 @@ def run_finetune(args: argparse.Namespace) -> int:
     if not splits.validation:
         print("[finetune] WARNING: no session could be held out (each class needs two or more); "
               "validation uses the training clips and says little")
-    start = base_path
-    if config.epochs.pose > 0:
-        pose = train_stage(config, "pose", init=base_path, restart=args.restart, splits=splits)
-        start = pose.best_checkpoint
-    head = train_stage(config, "head", init=start, restart=args.restart, splits=splits)
-    tuned = train_stage(config, "finetune", init=head.best_checkpoint, restart=args.restart, splits=splits)
+    if skeleton_only:
+        tuned = train_stage(config, "pose", init=base_path, restart=args.restart, splits=splits)
+    else:
+        start = base_path
+        if config.epochs.pose > 0:
+            pose = train_stage(config, "pose", init=base_path, restart=args.restart, splits=splits)
+            start = pose.best_checkpoint
+        head = train_stage(config, "head", init=start, restart=args.restart, splits=splits)
+        tuned = train_stage(config, "finetune", init=head.best_checkpoint, restart=args.restart,
+                            splits=splits)
     model = out / "model.pt"
     replace_atomically(model, Path(tuned.best_checkpoint).read_bytes())
     print(f"[finetune] wrote {model} (validation top-1 {100 * tuned.best_validation_top1:.1f}%) after "
