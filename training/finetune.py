@@ -14,12 +14,12 @@
     head              attention head + classifier                                      -> OUT/head/
     finetune          + the part I3Ds (pose LSTM frozen: Algorithm 1 step 6)            -> OUT/finetune/
     -> OUT/model.pt   the best fine-tuned network: python -m live --checkpoint OUT/model.pt
+    -> OUT/eval_validation/  per-class accuracy on the held-out clips (training/evaluate.py)
 
 A skeleton-only CK (a pose network, as pku_interactions.pt, the default model on real sources) is its
 pose stream: it is fine-tuned by the pose stage alone, and prepare keeps the clips' skeletons only (no
-crops are cut, so clips recorded with --privacy skeleton serve too).
-    -> OUT/eval_validation/  per-class accuracy on the held-out clips (training/evaluate.py)
-A distillation teacher the base was trained with is dropped: it knows the base's classes only.
+crops are cut, so clips recorded with --privacy skeleton serve too). A distillation teacher the base
+was trained with is dropped: it knows the base's classes only.
 
 Why this order: a site has tens of clips, not NTU's 57,000. Algorithm 1 trains the pose stream before
 the attention, and so does fine-tuning: a new action's skeleton (both arms raised) needs features the
@@ -248,7 +248,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         print(f"[finetune] WARNING: no clip of {', '.join(forgotten)}: the fine-tuned model will forget "
               f"{'it' if len(forgotten) == 1 else 'them'}. Add clips of the base model's classes with "
               f"--rehearse DIR (for the bundled demo model: python -m recordings synth --out DIR "
-              f"--clips-per-class 20), or drop them with --replace-classes")
+              f"--clips-per-class 20; for pku_interactions.pt: PKU-MMD sequences, python -m recordings "
+              f"convert SEQUENCE DIR), or drop them with --replace-classes")
     has_intervals = any(c.timeline is not None for c in clips)
     if NO_ACTION in classes and not has_intervals:
         print(f"[finetune] note: no clip marks where its actions are (intervals), so {NO_ACTION!r} gets no "
