@@ -54,6 +54,7 @@ from recordings.labels import (
     LABEL_MAP_FILENAME,
     LabelMap,
     LabelMapError,
+    check_label,
     ensure_label,
     ntu_label_map,
     read_label_map,
@@ -253,15 +254,24 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
         raise ValueError(f"{source}: {', '.join(unused)} name or label a .xef conversion; a PKU-MMD "
                          f"sequence keeps its own name (or --name) and the labels of its label file")
     started = time.perf_counter()
+    map_path = out_dir / LABEL_MAP_FILENAME
     with PkuMmdRecording(source) as recording:
         if recording.timeline is None:
             print(f"{source}: no label file found; the clip gets no intervals", file=sys.stderr)
+        intervals = recording.timeline.intervals if recording.timeline is not None else ()
+        classes = list(dict.fromkeys(interval.label for interval in intervals))  # in order, each once
+        for name in classes:  # a labels.txt that cannot take them (NTU ids): said before anything is written
+            check_label(map_path, name, similar_ok=True)
+        # The view's performance is its session: validation holds out the three views of one together.
+        performance = recording.name.split("-")[0]
+        naming = ClipNaming(setup=int(performance)) if performance.isdigit() else ClipNaming()
         recorder = Recorder(
             out_dir,
             sample_name=args.name or recording.name,
             camera=recording.camera,
             source=f"pkummd:{source.name}",
-            config=RecorderConfig(record_video=False, min_free_bytes=int(args.min_free_gb * 1e9)),
+            config=RecorderConfig(record_video=False, min_free_bytes=int(args.min_free_gb * 1e9),
+                                  naming=naming),
             timeline=recording.timeline,
         )
         with recorder:
@@ -270,11 +280,9 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
                     break
     files = recorder.files
     assert files is not None
-    intervals = recording.timeline.intervals if recording.timeline is not None else ()
     print(f"wrote {files.skeleton}, {files.sidecar.name}: {files.frame_count} frames, {len(intervals)} "
           f"intervals in {time.perf_counter() - started:.1f} s")
-    map_path = out_dir / LABEL_MAP_FILENAME
-    for name in dict.fromkeys(interval.label for interval in intervals):  # in order, each once
+    for name in classes:
         _, action_id, added = ensure_label(map_path, name)
         if added:
             print(f"new class A{action_id:03d} {name!r} in {map_path}")

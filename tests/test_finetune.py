@@ -247,6 +247,10 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "none"),
                      *quick, "--set", "epochs.pose=0"]) == 2  # fmt: skip
     assert "skeleton-only: its pose stage is all there is to fine-tune" in capsys.readouterr().err
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "other"),
+                     *quick, "--set", "distill.teacher=x.pt"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "ignoring distill.teacher='x.pt' (a teacher knows the base's classes only" in printed
 
 
 def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -258,6 +262,10 @@ def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.Captu
     (tmp_path / "clips").mkdir()
     assert training(["finetune", "--from", str(single), "--clips", str(tmp_path / "clips")]) == 2
     assert "is a 'single' network" in capsys.readouterr().err
+    kinect_v1 = REPO / "training" / "checkpoints" / "nucla_pose.pt"
+    assert training(["finetune", "--from", str(kinect_v1), "--clips", str(tmp_path / "clips")]) == 2
+    assert "nucla_pose.pt reads kinect_v1 skeletons (20 joints); a site's clips are Kinect v2" in (
+        capsys.readouterr().err)
     assert training(["finetune", "--from", str(pose)]) == 2
     assert "needs both --from CHECKPOINT and --clips DIR" in capsys.readouterr().err
     assert training(["finetune", "--from", str(pose), "--clips", "x", "--profile", "lite"]) == 2

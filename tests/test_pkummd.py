@@ -300,6 +300,7 @@ def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: p
     ]
     sidecar = json.loads((out / "0007-M.json").read_text())
     assert sidecar["format_version"] == 1 and sidecar["video"] is None
+    assert sidecar["session"] == 7  # the performance: its three views are held out together
     assert sidecar["intervals"] == [
         {"start": round(5 / 30, 4), "end": round(21 / 30, 4), "label": "giving something to other person"},
         {"start": 1.0, "end": 1.5, "label": PUNCHING},
@@ -320,6 +321,19 @@ def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: p
     assert "intervals: 2 (sidecar)" in info and f"1.00 -    1.50 s  {PUNCHING} (everybody)" in info
     assert recordings_main(["info", str(sequence)]) == 0
     assert "2 intervals covering" in capsys.readouterr().out
+
+
+def test_convert_into_a_folder_whose_labels_cannot_take_the_classes_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    out = tmp_path / "ntu_rehearsal"
+    out.mkdir()
+    (out / "labels.txt").write_text("A043\tfalling\n")  # NTU's own ids: a map of NTU clips
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 2
+    assert "labels.txt" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["labels.txt"]
+    assert (out / "labels.txt").read_text() == "A043\tfalling\n"
 
 
 def test_convert_refuses_options_a_sequence_has_no_use_for(tmp_path: Path, capsys: pytest.CaptureFixture):

@@ -53,7 +53,7 @@ from typing import Any
 
 from core.model.checkpoint import Checkpoint, load_checkpoint
 from core.model.profiles import PROFILES, Aggregation
-from core.skeleton import KINECT_V2
+from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
 from recordings.atomic import replace_atomically
 from recordings.labels import similar_names
@@ -175,13 +175,16 @@ def finetune_config(
         "model.overrides": network_overrides(base),
         "model.init_new_classes": True,
         "model.i3d_weights": "",
+        "distill.teacher": "",
     }
     overruled = []
     for key, value in forced.items():
         section, name = key.split(".")
         given = getattr(getattr(config, section), name)
         if key != "model.overrides" and given != value and given != getattr(getattr(trained, section), name):
-            overruled.append(f"{key}={given!r} (the checkpoint's {value!r} is used)")
+            why = ("a teacher knows the base's classes only: fine-tuning trains without one"
+                   if key == "distill.teacher" else f"the checkpoint's {value!r} is used")
+            overruled.append(f"{key}={given!r} ({why})")
     data = dataclasses.replace(config.data, dataset="clips", root=str(args.clips), classes=list(classes),
                                rehearse=[str(r) for r in args.rehearse], cache=str(cache), label_map="",
                                max_bodies=base.config.num_bodies, interval_context_s=window.duration_s / 2)
@@ -212,6 +215,11 @@ def run_finetune(args: argparse.Namespace) -> int:
                           "(or set epochs.pose / epochs.head / epochs.finetune)")
     base_path = Path(args.base)
     base = load_checkpoint(base_path)
+    layout = layout_by_name(base.preprocessing.layout)
+    if layout is not KINECT_V2:
+        raise StageError(f"{base_path.name} reads {layout.name} skeletons ({layout.num_joints} joints); a "
+                         f"site's clips are Kinect v2 (25 joints): fine-tune a Kinect v2 model "
+                         f"(pku_interactions.pt, demo.pt)")
     skeleton_only = base.config.aggregation is Aggregation.POSE
     if base.config.aggregation is not Aggregation.ATTENTION and not skeleton_only:
         raise StageError(f"{base_path} is a {base.config.aggregation.value!r} network; `finetune --from` "
@@ -264,7 +272,7 @@ def run_finetune(args: argparse.Namespace) -> int:
               "which knows its classes only: fine-tuning trains without a teacher")
     if skeleton_only and config.epochs.pose < 1:
         raise StageError(f"{base_path.name} is skeleton-only: its pose stage is all there is to fine-tune, "
-                         f"and epochs.pose is {config.epochs.pose}")
+                         f"and epochs.pose is {config.epochs.pose} (drop --set epochs.pose=...)")
     workers = max(1, args.workers or 1)
     if skeleton_only:
         print(f"[finetune] {base_path.name} is skeleton-only: preparing the clips' skeletons (no crops) "
