@@ -1,0 +1,45 @@
+"""benchmarks/site_finetune.py with a skeleton-only base: which PKU-MMD sequences it rehearses on and
+which it checks the old classes on."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from model_files import random_checkpoint
+
+from core.model.profiles import pose_only, tiny
+from core.timeline import NO_ACTION
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "site_finetune.py"
+
+
+def _load():  # benchmarks/ is a folder of commands at the repo root, not an installed package
+    spec = importlib.util.spec_from_file_location("benchmarks.site_finetune", PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load()
+
+
+def test_rehearsal_is_training_side_sequences_the_base_did_not_hold_out(tmp_path: Path) -> None:
+    root = tmp_path / "pkummd"
+    (root / "splits").mkdir(parents=True)
+    (root / "skeletons").mkdir()
+    # The release's own spelling of the second heading, and a training-side sequence not in this copy.
+    (root / "splits" / "cross-subject.txt").write_text(
+        "Training videos: \n0002-L, 0002-M, 0003-L, 0003-M, 0004-M,\n0005-R, 0006-L,\n"
+        "Validataion videos: \n0009-L\n"
+    )
+    for name in ("0002-L", "0002-M", "0003-L", "0003-M", "0005-R", "0006-L", "0009-L"):
+        (root / "skeletons" / f"{name}.txt.xz").write_bytes(b"")
+    base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), ["a", "b", NO_ACTION],
+                             extra={"validation_clips": ["0003-L", "0003-L", "0003-M"]})  # fmt: skip
+    assert bench.skeleton_only(base)
+    rehearsal, check = bench.pkummd_sequences(root, base, 3)
+    assert [p.name for p in rehearsal] == ["0002-L.txt.xz", "0002-M.txt.xz", "0005-R.txt.xz"]
+    assert [p.name for p in check] == ["0003-M.txt.xz"]  # the M view of each held-out performance
