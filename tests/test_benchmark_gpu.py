@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from benchmark_modules import load_benchmark
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_benchmark():  # benchmarks/ is a folder of commands at the repo root, not an installed package
-    path = REPO_ROOT / "benchmarks" / "gpu.py"
-    spec = importlib.util.spec_from_file_location("benchmarks.gpu", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_benchmark()
+bench = load_benchmark("gpu")
 
 
 def _row(profile: str, engine: str, people: int, p50: float) -> dict:

@@ -3,10 +3,9 @@ which it checks the old classes on."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+from benchmark_modules import load_benchmark
 from model_files import random_checkpoint
 
 from core.model.profiles import pose_only, tiny
@@ -15,15 +14,7 @@ from core.timeline import NO_ACTION
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "site_finetune.py"
 
 
-def _load():  # benchmarks/ is a folder of commands at the repo root, not an installed package
-    spec = importlib.util.spec_from_file_location("benchmarks.site_finetune", PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_benchmark("site_finetune")
 
 
 def test_rehearsal_is_training_side_sequences_the_base_did_not_hold_out(tmp_path: Path) -> None:

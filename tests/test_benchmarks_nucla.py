@@ -3,31 +3,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_modules import BENCHMARKS, load_benchmark
 from nucla_files import write_nucla
 
 from core.model.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
-
-def _load(name: str):  # benchmarks/ is a folder of commands at the repo root, not an installed package
-    spec = importlib.util.spec_from_file_location(f"benchmarks.{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-crossview = _load("nucla_crossview")
-views = _load("nucla_views")
+crossview = load_benchmark("nucla_crossview")
+views = load_benchmark("nucla_views")
 
 
 def test_crossview_runs_both_directions_and_reuses_finished_runs(
