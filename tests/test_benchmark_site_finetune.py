@@ -11,9 +11,6 @@ from model_files import random_checkpoint
 from core.model.profiles import pose_only, tiny
 from core.timeline import NO_ACTION
 
-PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "site_finetune.py"
-
-
 bench = load_benchmark("site_finetune")
 
 

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from benchmark_modules import load_benchmark
 from model_files import random_checkpoint
 
 from core.engines import (
@@ -44,16 +43,7 @@ from core.model import (
 CLASSES = 5
 
 
-def _load_benchmark():  # benchmarks/ is a folder of commands at the repo root, not an installed package
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "engines.py"
-    spec = importlib.util.spec_from_file_location("benchmarks.engines", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_benchmark()
+bench = load_benchmark("engines")
 
 
 def make_checkpoint(path: Path, seed: int = 0, aggregation: Aggregation = Aggregation.ATTENTION) -> Path:

@@ -337,7 +337,7 @@ def test_a_queue_is_not_compacted_while_an_alert_in_it_is_unsettled(tmp_path):
     queue.close()
 
 
-def test_after_delivery_works_again_a_new_outage_backs_off_from_the_start(endpoint, tmp_path, caplog):
+def test_after_delivery_works_again_a_new_outage_is_reported_and_counted_afresh(endpoint, tmp_path, caplog):
     delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens yet
     with caplog.at_level(logging.INFO, logger="live.alert_delivery"):
         delivery.submit(alert(1))

@@ -5,7 +5,7 @@
                            --> replay the CUDA graph captured for that size --> numpy out
 
 TorchCudaEngine, step by step (the paper's budget is 17 ms per window; on an H200 one person's paper-profile
-window took 7.7 ms a call, 7.2 of them the graph's kernels, six people 29.9 ms):
+window took 7.7 ms a call, six people 29.9 ms: README, Figures):
   - the I3Ds in FP16 (`network.parts.half()`), the pose LSTM, attention and classifier in FP32: the
     network converts where the two meet (`PartAttentionNetwork._in_head_precision`);
   - cudnn.benchmark: each convolution's fastest algorithm is found once, during the warm-up runs;
@@ -18,13 +18,14 @@ window took 7.7 ms a call, 7.2 of them the graph's kernels, six people 29.9 ms):
 Where capture or compile fails, the engine runs the same static buffers eagerly and says so in `reason`.
 
 Where a six-person paper-profile forward spent its 24 ms on an H200 (torch.profiler, 2026-12-04): 27% in
-cuDNN's kernel for the first convolution (3 input channels in FP16: no tensor-core kernel fits), 25% in
-PyTorch's 3-D max-pool (27 reads per output, int64 indices written), 26% in elementwise kernels, most of
-them the BatchNorm after each of the 171 convolutions. Three exact rewrites aim at these (`for_inference`:
-BatchNorm folded into its convolution, the first convolution over 8 channels, max-pools one axis at a
-time). Each targets kernels that took about a quarter of the replay; what each saves is not known yet, so
-they are off by default (no GPU was left to time them). `python -m benchmarks.gpu` times each (its
-rewrites part); those it shows faster should become CudaOptions' defaults (there is no command-line switch).
+cuDNN's kernel for the first convolution (for 3 FP16 input channels it picked a slow implicit-GEMM
+variant), 25% in PyTorch's 3-D max-pool (27 reads per output, int64 indices written), 26% in elementwise
+kernels, likely the BatchNorm after each of the 171 convolutions (the busiest ran 171 times). Three
+exact rewrites aim at these (`for_inference`: BatchNorm folded into its convolution, the first
+convolution over 8 channels, max-pools one axis at a time). Each targets kernels that took about a
+quarter of the replay; what each saves is not known yet, so they are off by default (no GPU was left to
+time them). `python -m benchmarks.gpu` times each (its rewrites part); those it shows faster should
+become CudaOptions' defaults (there is no command-line switch).
 
 On a machine without a GPU the same class runs on the CPU (device="cpu", no graphs), which is how the
 batching, padding, copying, the rewrites and the FP16/FP32 split are tested. The CUDA path (graph capture
