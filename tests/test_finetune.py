@@ -247,10 +247,14 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "none"),
                      *quick, "--set", "epochs.pose=0"]) == 2  # fmt: skip
     assert "skeleton-only: its pose stage is all there is to fine-tune" in capsys.readouterr().err
+    rehearsal = tmp_path / "rehearse"
+    _record(rehearsal, 1, "kick")
+    _record(rehearsal, 2, "wave")  # a class the base does not know, brought by rehearsal alone
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "other"),
-                     *quick, "--set", "distill.teacher=x.pt"]) == 0  # fmt: skip
+                     "--rehearse", str(rehearsal), *quick, "--set", "distill.teacher=x.pt"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "ignoring distill.teacher='x.pt' (a teacher knows the base's classes only" in printed
+    assert "--rehearse clips bring 1 class(es) the base model does not know, trained as new classes: wave" in printed
 
 
 def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

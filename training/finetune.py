@@ -252,6 +252,12 @@ def run_finetune(args: argparse.Namespace) -> int:
         print("[finetune] note: every class of the clips is one the base model knows; none is added")
     if not set(site_named):
         raise DatasetError(f"{args.clips}: no labelled clips of the site (python -m recordings label)")
+    # Rehearsal is for keeping the base's classes: a class only rehearsal clips bring is a new class all
+    # the same, and worth a word (a one-person PKU-MMD sequence brings dozens).
+    from_rehearsal = [n for n in new if n not in site_named]
+    if from_rehearsal:
+        print(f"[finetune] note: the --rehearse clips bring {len(from_rehearsal)} class(es) the base model "
+              f"does not know, trained as new classes: {', '.join(from_rehearsal)}")
     if forgotten:
         print(f"[finetune] WARNING: no clip of {', '.join(forgotten)}: the fine-tuned model will forget "
               f"{'it' if len(forgotten) == 1 else 'them'}. Add clips of the base model's classes with "
