@@ -254,7 +254,7 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
                      "--rehearse", str(rehearsal), *quick, "--set", "distill.teacher=x.pt"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "ignoring distill.teacher='x.pt' (a teacher knows the base's classes only" in printed
-    assert "--rehearse clips bring 1 class(es) the base model does not know, trained as new classes: wave" in printed
+    assert "clips bring 1 class(es) the base model does not know, trained as new classes: wave" in printed
 
 
 def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
