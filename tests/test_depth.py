@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_recorder import abandon
+from test_recorder import crashed_recording
 from xef_writer import sample_recording
 
 from core.camera import DEPTH_CAMERA, ColorCamera
@@ -202,14 +202,8 @@ def test_a_crash_keeps_the_depth_written_and_recovery_drops_a_torn_record(tmp_pa
 
 
 def test_recovery_checks_each_image_and_keeps_only_the_depth_of_kept_frames(tmp_path: Path) -> None:
-    config = RecorderConfig(min_free_bytes=1, sync_interval_s=0.0)
-    rec = Recorder(tmp_path, sample_name="zeroed", config=config)
-    for i in range(5):
-        rec.write(frame(i, i / 30))
-    abandon(rec)
-    partial = rec.partial_dir
+    partial, lines = crashed_recording(tmp_path, "zeroed", (frame(i, i / 30) for i in range(5)))
     # The frame list lost its last two lines (the clip keeps 3 frames) ...
-    lines = (partial / "frames.jsonl").read_bytes().split(b"\n")
     (partial / "frames.jsonl").write_bytes(b"\n".join(lines[:4]) + b"\n")
     # ... and frame 2's image came back zeroed (a header on disk, its data blocks never written).
     with DepthFile(partial / "depth.bin") as written:

@@ -86,6 +86,29 @@ def test_real_sequence_and_labels(shared_data: Path) -> None:
     assert first.start == pytest.approx(229 / 30) and first.end == pytest.approx(294 / 30)
 
 
+def test_real_sequences_converted_are_a_clips_folder_with_their_classes_and_sessions(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Two views of one real performance converted into one folder: labels.txt names the eight
+    interactions once each, both clips are the performance's session (held out together), and the
+    folder reads as a labelled clips dataset, as --rehearse reads it."""
+    from training.config import DataConfig
+    from training.datasets.clips import clip_classes, read_dataset
+
+    root = _pku(shared_data)
+    out = tmp_path / "rehearse"
+    for view in ("L", "M"):
+        assert recordings_main(["convert", str(root / "skeletons" / f"0005-{view}.txt.xz"), str(out),
+                                "--min-free-gb", "0"]) == 0  # fmt: skip
+    interactions = sorted(PKUMMD_ACTIONS[i - 1] for i in INTERACTION_LABELS)
+    listed = [line.split("\t")[1] for line in (out / "labels.txt").read_text().splitlines()]
+    assert sorted(listed) == interactions  # once each, though both sequences hold all eight
+    assert [json.loads((out / f"0005-{v}.json").read_text())["session"] for v in "LM"] == [5, 5]
+    clips, unlabelled = read_dataset(DataConfig(dataset="clips", root=str(out)))
+    assert not unlabelled and len(clips) == 2
+    assert all(sorted(set(clip_classes(clip))) == interactions for clip in clips)
+
+
 def test_real_replay_carries_truth_on_every_body(shared_data: Path) -> None:
     root = _pku(shared_data)
     recording = open_recording(root / "skeletons" / "0005-L.txt.xz")

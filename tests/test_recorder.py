@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -56,6 +57,16 @@ def abandon(rec: Recorder) -> None:
     """A recorder left without close(), as after a crash: its process's death would release the partial
     folder's lock (files synced so far stay as they are)."""
     rec._lock.close()
+
+
+def crashed_recording(folder: Path, name: str, frames: Iterable[Frame]) -> tuple[Path, list[bytes]]:
+    """`frames` recorded, then the recorder abandoned (abandon): its .partial folder and the lines of its
+    frames.jsonl, for a test to damage before recovery."""
+    rec = Recorder(folder, sample_name=name, config=RecorderConfig(min_free_bytes=1, sync_interval_s=0.0))
+    for frame in frames:
+        rec.write(frame)
+    abandon(rec)
+    return rec.partial_dir, (rec.partial_dir / "frames.jsonl").read_bytes().split(b"\n")
 
 
 def make_frame(i: int, timestamp: float, colour: bool = True, bodies: int = 1) -> Frame:
@@ -345,13 +356,7 @@ def test_recovery_stops_at_a_damaged_line_in_the_middle(
 ) -> None:
     """Frames after a damaged frames.jsonl line are not kept: their times would pair with the wrong
     skeleton blocks and video frames."""
-    config = RecorderConfig(min_free_bytes=1, sync_interval_s=0.0)
-    rec = Recorder(tmp_path, sample_name="scrambled", config=config)
-    for i in range(6):
-        rec.write(make_frame(i, i / 30))
-    abandon(rec)
-    partial = rec.partial_dir
-    lines = (partial / "frames.jsonl").read_bytes().split(b"\n")
+    partial, lines = crashed_recording(tmp_path, "scrambled", (make_frame(i, i / 30) for i in range(6)))
     lines[3] = b'{"t": 0.0666, "ind'  # the third frame's line, damaged; frames 4-6 follow intact
     (partial / "frames.jsonl").write_bytes(b"\n".join(lines))
     with caplog.at_level(logging.WARNING, logger="recordings.recorder"):
