@@ -137,12 +137,24 @@ class FrameRing:
         return self._pixels[sequence % self.capacity]
 
 
+# How far back a timestamp may step and still be a late frame (dropped) rather than a restart. A sensor
+# stamps a frame with whichever of its clocks the frame has (depth, body, colour), and those can disagree
+# by a few milliseconds; a restart would retire every track and cost each person most of a window of
+# history before their next decision. A replay loops back by its whole length.
+LATE_FRAME_S = 1.0
+# Late frames in a row that make a restart after all: a clock that came back a little behind (or a
+# replay shorter than LATE_FRAME_S looping) would otherwise have every frame dropped.
+LATE_FRAMES_IN_A_ROW = 5
+
+
 class StreamClock:
     """Makes a stream's timestamps strictly increasing across restarts.
 
-    A looping replay or a sensor that comes back restarts its clock; the ring, the tracks and the
-    window sampler all need one monotonic timeline, so each restart is appended one frame period
-    after the last frame.
+    A looping replay or a sensor that comes back restarts its clock (a step back of more than
+    LATE_FRAME_S, or LATE_FRAMES_IN_A_ROW late frames); the ring, the tracks and the window sampler all
+    need one monotonic timeline, so each restart is appended one frame period after the last frame. A
+    frame at or before the previous one but within LATE_FRAME_S of it is a duplicate or a late frame:
+    dropped.
     """
 
     def __init__(self, period_s: float) -> None:
@@ -150,16 +162,20 @@ class StreamClock:
         self._offset = 0.0
         self._last_in: float | None = None
         self._last_out = 0.0
+        self._late = 0  # late frames in a row
 
     def __call__(self, timestamp: float) -> tuple[float | None, bool]:
-        """(timeline seconds or None for a duplicate, whether the stream restarted)."""
+        """(timeline seconds or None for a duplicate or late frame, whether the stream restarted)."""
         restarted = False
-        if self._last_in is not None:
-            if timestamp == self._last_in:
+        if self._last_in is not None and timestamp <= self._last_in:
+            if timestamp == self._last_in:  # delivered twice
                 return None, False
-            if timestamp < self._last_in:
-                self._offset = self._last_out + self._period - timestamp
-                restarted = True
+            self._late += 1
+            if timestamp >= self._last_in - LATE_FRAME_S and self._late < LATE_FRAMES_IN_A_ROW:
+                return None, False
+            self._offset = self._last_out + self._period - timestamp
+            restarted = True
+        self._late = 0
         out = timestamp + self._offset
         self._last_in, self._last_out = timestamp, out
         return out, restarted
@@ -308,8 +324,8 @@ class CapturePrivacy:
 class CaptureCounters:
     frames: int = 0  # frames kept
     dropped: int = 0  # frames the source produced that the capture thread never got (index gaps)
-    duplicates: int = 0  # frames delivered twice (same timestamp), ignored
-    restarts: int = 0  # the stream went back in time (replay loop, sensor restart)
+    duplicates: int = 0  # frames delivered twice or late (StreamClock), ignored
+    restarts: int = 0  # the stream went back in time by more than LATE_FRAME_S (replay loop, sensor restart)
 
 
 class Capture:

@@ -107,6 +107,11 @@ class TrackTable:
         """`bodies` with the ids of the tracks they continue (see the module docstring); the others as
         they are. Call before storing the frame, so ring, window and recorder agree on who is who."""
         with self._lock:
+            back = {b.tracking_id for b in bodies if b.tracking_id in self._tracks}
+            if any(track_id in back for track_id in self._rejoined.values()):
+                # A track's own id is back: whoever was rejoined to it meanwhile is somebody else (or the
+                # sensor's second body for the same person) and must not be stored under it as well.
+                self._rejoined = {k: v for k, v in self._rejoined.items() if v not in back}
             claimed = {self._rejoined.get(b.tracking_id, b.tracking_id) for b in bodies}
             out = []
             for body in bodies:

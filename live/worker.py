@@ -309,6 +309,8 @@ class RecognitionWorker:
         self._publish = publish
         self._smoother = ScoreSmoother(config.smoothing_s)
         self._partner_near: dict[int, float] = {}  # tracking id -> stream time somebody was last near
+        self._turn_taken: dict[int, int] = {}  # more people than max_people: tracking id -> their last turn
+        self._turns = 0
         self._said_too_many = False  # more people in view than max_people: said once per run
         self._said_colourless = False
         self._part_index = [PARTS.index(p) for p in inputs.parts]
@@ -372,6 +374,7 @@ class RecognitionWorker:
                     self._timeline_restarted.clear()
                     self._smoother.keep_only(set())
                     self._partner_near.clear()
+                    self._turn_taken.clear()
                 due_at = None if self._last_end is None else self._last_end + self.config.hop_s - 1e-6
                 if self.paused or (due_at is not None and newest.timestamp < due_at):
                     self._mark_examined(newest.sequence)
@@ -414,15 +417,24 @@ class RecognitionWorker:
             if s.last_seen >= end - self._frame_gap_s - 1e-6
             and covers(s.timestamps, end, spec, self.config.min_coverage)
         ]
-        if len(people) > self.config.max_people and not self._said_too_many:
-            # A Kinect tracks six; a replay or a merged recording can hold more.
-            log.warning("%d people in view: decisions for the first %d only (max_people)", len(people),
-                        self.config.max_people)
-            self._said_too_many = True
-        people = people[: self.config.max_people]
+        if len(people) > self.config.max_people:
+            if not self._said_too_many:
+                # A Kinect tracks six; a replay or a merged recording can hold more.
+                log.warning("%d people in view: decisions for %d of them at each hop, in turn (max_people)",
+                            len(people), self.config.max_people)
+                self._said_too_many = True
+            # In turn, whoever's turn is longest ago first: cutting to the lowest ids would leave the
+            # same people without a decision for as long as the crowd stays.
+            people = sorted(people, key=lambda s: self._turn_taken.get(s.tracking_id, -1))
+            people = people[: self.config.max_people]
+            for person in people:
+                self._turns += 1
+                self._turn_taken[person.tracking_id] = self._turns
+            people.sort(key=lambda s: s.tracking_id)
         tracked = {s.tracking_id for s in snapshots}
         self._smoother.keep_only(tracked)
         self._partner_near = {i: t for i, t in self._partner_near.items() if i in tracked}
+        self._turn_taken = {i: t for i, t in self._turn_taken.items() if i in tracked}
         if not people:
             return None
         crops_batch, skeleton_batch, kept, display, spans, alone = [], [], [], [], [], []
@@ -449,6 +461,13 @@ class RecognitionWorker:
         logits, attention = self.engine.run(crops_in, skeleton_in)
         inference_s = time.perf_counter() - started
         self.inference.add(inference_s)
+        if not np.isfinite(logits).all():
+            # One NaN in the smoothed scores would stay there and silence that person's alerts until
+            # their track retires: the hop fails instead, counted and logged (and after
+            # FAILED_HOPS_IN_A_ROW the worker stops, which the pipeline reports).
+            bad = int((~np.isfinite(np.asarray(logits)).all(axis=-1)).sum())
+            raise FloatingPointError(f"{self.engine.name}: scores that are not finite numbers (NaN or inf) "
+                                     f"for {bad} of {len(kept)} people")
         probabilities = softmax(np.asarray(logits, np.float64))
         if self._needs_partner is not None:
             for i in np.flatnonzero(alone):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from core.frame import Body, Frame
-from live.capture import Capture, FrameRing, RecordingSink, StreamClock
+from live.capture import LATE_FRAME_S, LATE_FRAMES_IN_A_ROW, Capture, FrameRing, RecordingSink, StreamClock
 from live.sources import EndOfStream, FrameStream, ReplayOptions
 from live.tracks import TrackTable
 
@@ -92,6 +93,33 @@ def test_timeline_is_monotonic_across_restarts_and_drops_duplicates():
     assert timeline(0.1)[0] == pytest.approx(5.3)
 
 
+def test_a_frame_a_little_late_is_dropped_not_a_restart():
+    # A sensor's clocks (depth, body, colour) can disagree by milliseconds: a restart would retire every
+    # track and cost each person most of a window before their next decision.
+    timeline = StreamClock(period_s=1 / 30)
+    assert timeline(5.0) == (5.0, False)
+    assert timeline(5.0 - 0.002) == (None, False)
+    assert timeline(5.0 - LATE_FRAME_S + 0.01) == (None, False)
+    assert timeline(5.0 + 1 / 30) == (pytest.approx(5.0 + 1 / 30), False)  # and on it goes
+    # A clock that came back a little behind: a restart once LATE_FRAMES_IN_A_ROW frames were late.
+    behind = [timeline(4.5 + i / 30) for i in range(LATE_FRAMES_IN_A_ROW)]
+    assert behind[:-1] == [(None, False)] * (LATE_FRAMES_IN_A_ROW - 1)
+    assert behind[-1][1] and behind[-1][0] == pytest.approx(5.0 + 2 / 30)
+    # Delivered twice is not late: a sensor repeating frames never restarts the timeline.
+    for _ in range(2 * LATE_FRAMES_IN_A_ROW):
+        assert timeline(4.5 + (LATE_FRAMES_IN_A_ROW - 1) / 30) == (None, False)
+
+
+def test_a_late_frame_keeps_every_track():
+    frames = [frame(i) for i in range(10)]
+    frames.insert(6, replace(frame(5), timestamp=5 / 30 - 0.002, index=6))
+    capture, ring, tracks = make_capture(frames)
+    for f in frames:
+        capture.accept(f, time.monotonic())
+    assert capture.counters.restarts == 0 and capture.counters.duplicates == 1
+    assert tracks.ids() == [7] and len(tracks.snapshot()[0].timestamps) == 8
+
+
 # ---- Capture --------------------------------------------------------------------------------------
 
 def make_capture(frames, capacity=8, retire_after_s=1.0):
@@ -117,11 +145,11 @@ def test_capture_restart_clears_tracks_and_keeps_time_going_forward():
     restarts = []
     capture, ring, tracks = make_capture([])
     capture._on_restart = lambda: restarts.append(True)
-    for i in range(5):
+    for i in range(40):  # 1.3 s: longer than LATE_FRAME_S
         capture.accept(frame(i), 0.0)
     capture.accept(frame(0, bodies=[body(7)]), 0.0)  # the replay looped: same ids, time back to 0
     assert restarts == [True] and capture.counters.restarts == 1 and capture.counters.dropped == 0
-    assert ring.latest().timestamp > 4 / 30
+    assert ring.latest().timestamp > 39 / 30
     snapshot = tracks.snapshot()
     assert len(snapshot) == 1 and len(snapshot[0].timestamps) == 1  # history started over
 
@@ -319,6 +347,26 @@ def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_o
     fallen = body(9, x=0.2)
     fallen.joints[:, 1] -= 0.6
     assert see(1.2, fallen, body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
+
+
+def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
+    # Person 1 lost for a frame, somebody new (7) appears where they were and is rejoined to track 1;
+    # then person 1 is back under their own id beside 7. Both stored as track 1 would mix two people
+    # in one history and leave the second without a decision.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+
+    def see(t: float, *bodies: Body) -> list[int]:
+        bodies_out = tracks.rejoin(t, list(bodies))
+        tracks.observe(t, bodies_out, int(t * 30))
+        return [b.tracking_id for b in bodies_out]
+
+    assert see(0.0, body(1, x=0.0)) == [1]
+    assert see(0.1, body(7, x=0.3)) == [1]
+    assert see(0.2, body(1, x=0.0), body(7, x=0.3)) == [1, 7]
+    assert see(0.3, body(7, x=0.3), body(1, x=0.0)) == [7, 1]
+    assert tracks.ids() == [1, 7]
+    timestamps = {s.tracking_id: s.timestamps.tolist() for s in tracks.snapshot()}
+    assert timestamps == {1: [0.0, 0.1, 0.2, 0.3], 7: [0.2, 0.3]}
 
 
 def test_tracks_reject_an_empty_history():

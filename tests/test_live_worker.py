@@ -627,14 +627,44 @@ def test_somebody_who_left_the_view_is_not_decided_for(tiny_model):
     assert spy.calls[0][1].shape[0] == 1
 
 
-def test_more_people_than_max_people_are_cut_to_the_first_ones(tiny_model):
+def test_more_people_than_max_people_are_decided_for_in_turn(tiny_model):
+    # Cut to the lowest ids, the same person would go without a decision for as long as the crowd stays.
     engine, inputs = tiny_model
     ring, tracks = fill(synthetic_room(2.0, people=3), capacity=80)
     spy = SpyEngine(engine)
-    config = RecognitionConfig(max_people=2)
-    hop = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None, config).step(ring.latest())
-    assert [d.tracking_id for d in hop.decisions] == [100, 101]
-    assert spy.calls[0][1].shape[0] == 2
+    worker = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None,
+                               RecognitionConfig(max_people=2))
+    hops = [ring.entry(ring.latest().sequence - back) for back in (12, 6, 0)]  # 0.2 s apart
+    decided = [[d.tracking_id for d in worker.step(entry).decisions] for entry in hops]
+    assert decided == [[100, 101], [100, 102], [101, 102]]
+    assert [skeleton.shape[0] for _, skeleton in spy.calls] == [2, 2, 2]
+
+
+class OverflowingEngine:
+    """An engine whose second call overflows for one of the people (an FP16 network, say)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.calls = inner, "overflowing", 0
+
+    def run(self, crops, skeleton):
+        self.calls += 1
+        logits, attention = self.inner.run(crops, skeleton)
+        if self.calls == 2:
+            logits = np.array(logits, copy=True)
+            logits[0, 0] = np.inf
+        return logits, attention
+
+
+def test_scores_that_are_not_numbers_fail_the_hop_and_leave_the_smoothed_scores_clean(tiny_model):
+    # One NaN let into the exponential average would stay there and silence that person's alerts.
+    engine, inputs = tiny_model
+    ring, tracks = fill(synthetic_room(2.0, people=2), capacity=80)
+    worker = RecognitionWorker(ring, tracks, OverflowingEngine(engine), inputs, CAMERA, lambda hop: None)
+    worker.step(ring.latest())
+    with pytest.raises(FloatingPointError, match="overflowing: .*not finite.* for 1 of 2 people"):
+        worker.step(ring.latest())
+    for decision in worker.step(ring.latest()).decisions:
+        assert all(np.isfinite(p) for _, p in decision.topk)
 
 
 def _track(tracking_id: int, x: float, timestamps: list[float]) -> TrackSnapshot:
