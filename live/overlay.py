@@ -720,9 +720,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._update_marking()
 
     def end_action(self) -> None:
-        length = self.pipeline.end_action()
-        self._marking_note = "no action being marked (s starts one)" if length is None \
-            else f"action marked ({length:.1f} s)"
+        try:
+            length = self.pipeline.end_action()
+            self._marking_note = "no action being marked (s starts one)" if length is None \
+                else f"action marked ({length:.1f} s)"
+        except RuntimeError as error:  # the recording stopped itself (a full disk) a moment before
+            self._marking_note = f"cannot mark: {error}"
         self._update_marking()
 
     def toggle_recording(self) -> None:

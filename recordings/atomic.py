@@ -12,6 +12,8 @@ clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
 
     lock_exclusive(handle)           a file only one process may hold (the alert queue, a training run
                                      folder): OSError when another holds it; the system lets go at exit
+    held(path)                       the same, waited for: one process at a time changes a file that
+                                     several may change at once (a site's labels.txt)
 
     AppendedFile(path, header)       the other way to survive a crash, for streams too large to rewrite
                                      (a clip's video and depth): written front to back, `sync()` puts
@@ -20,9 +22,12 @@ clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -38,6 +43,24 @@ def lock_exclusive(handle) -> None:
         import fcntl
 
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@contextlib.contextmanager
+def held(path: Path | str, timeout_s: float = 10.0) -> Iterator[None]:
+    """Hold the lock file `path` (created if absent) while the block runs, waiting up to `timeout_s`
+    while another process holds it; TimeoutError naming it after that."""
+    deadline = time.monotonic() + timeout_s
+    with open(path, "a+b") as handle:
+        while True:
+            try:
+                lock_exclusive(handle)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path}: another process has held it for over {timeout_s:.0f} s"
+                                       ) from None
+                time.sleep(0.02)
+        yield  # let go when the file closes
 
 
 def sync_directory(path: Path | str) -> None:
@@ -104,8 +127,10 @@ class AppendedFile:
 
     def close(self) -> None:
         if not self._file.closed:
-            self.sync()
-            self._file.close()
+            try:
+                self.sync()
+            finally:  # a full disk still lets the file go
+                self._file.close()
 
 
 def drop_cut_last_line(path: Path | str) -> tuple[int, int]:

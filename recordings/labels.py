@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from recordings.atomic import replace_atomically
+from recordings.atomic import held, replace_atomically
 from recordings.ntu_samples import NTU120_CLASSES
 
 NTU_CLASS_COUNT = 120
@@ -176,16 +176,22 @@ def ensure_label(path: Path | str, label: str, *, similar_ok: bool = True) -> tu
     recording's `--label` (live) ask for it unless --new-class is given; F1-F9 in the window choose
     known classes."""
     path = Path(path)
-    label_map, text, known_id = _find_label(path, label, similar_ok)
-    if known_id is not None:
+    label_map, _, known_id = _find_label(path, label, similar_ok)
+    if known_id is not None:  # nothing to write: no lock (labels.txt may sit on a read-only share)
         return label_map, known_id, False
-    action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids]) + 1
-    if text and not text.endswith("\n"):
-        text += "\n"
-    text += f"A{action_id:03d}\t{label.strip()}\n"
-    updated = parse_label_map(text, str(path), site=True)  # checked before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
-    replace_atomically(path, text.encode("utf-8"))
+    # Read and rewritten under a lock: a window marking an action and `recordings label` adding a
+    # class at the same moment would otherwise both take the same A-number, and one name would be lost.
+    with held(path.with_name(path.name + ".lock")):
+        label_map, text, known_id = _find_label(path, label, similar_ok)
+        if known_id is not None:  # the other process added it
+            return label_map, known_id, False
+        action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids]) + 1
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += f"A{action_id:03d}\t{label.strip()}\n"
+        updated = parse_label_map(text, str(path), site=True)  # checked before anything is written
+        replace_atomically(path, text.encode("utf-8"))
     return updated, action_id, True
 
 

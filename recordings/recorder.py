@@ -55,6 +55,7 @@ Frame's `joints_color`, written 0 0 where unmappable (NaN) since NTU readers exp
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -361,6 +362,8 @@ class Recorder:
         self._depth: DepthWriter | None = None
         self._intervals_lock = threading.Lock()
         self._pending_intervals: list[Interval] = []  # stream times, not yet in frames.jsonl
+        self._sealed = False  # finishing: no more marks (under _intervals_lock)
+        self._unfinished: RecorderError | None = None  # finishing failed; the partial folder is kept
         self._first_timestamp: float | None = None
         self._last_timestamp: float | None = None
         self._last_sync = time.monotonic()
@@ -399,7 +402,7 @@ class Recorder:
 
     @property
     def recording(self) -> bool:
-        return self.files is None
+        return self.files is None and self._unfinished is None
 
     def add_interval(self, start: float, end: float, label: str, person: int | None = None) -> None:
         """Mark an action between two stream times (the timestamps of the frames written). Safe from
@@ -410,6 +413,9 @@ class Recorder:
         if not label:
             raise ValueError(f"{self.sample_name}: an interval needs a label")
         with self._intervals_lock:
+            if self._sealed:  # it would never be written: said, not dropped
+                raise RecorderError(f"{self.sample_name}: the recording has ended "
+                                    f"({self.stopped_reason or 'closed'}); {label!r} was not marked")
             self._pending_intervals.append(Interval(float(start), float(end), label, person))
 
     @property
@@ -492,16 +498,30 @@ class Recorder:
         self._finish(reason)
 
     def _finish(self, reason: str) -> ClipFiles:
-        if self.frame_count:
-            self._write_intervals()
-        self._sync()
-        for f in (self._skeleton, self._frames):
-            f.close()
-        if self._video is not None:
-            self._video.close()
-        if self._depth is not None:
-            self._depth.close()
-        self.files = finalize_partial(self.partial_dir, stopped=reason, recovering=False, lock=self._lock)
+        with self._intervals_lock:
+            self._sealed = True
+        try:
+            if self.frame_count:
+                self._write_intervals()
+            self._sync()
+            for f in (self._skeleton, self._frames):
+                f.close()
+            if self._video is not None:
+                self._video.close()
+            if self._depth is not None:
+                self._depth.close()
+            self.files = finalize_partial(self.partial_dir, stopped=reason, recovering=False, lock=self._lock)
+        except (OSError, RecorderError) as error:  # a full or vanished disk, a damaged partial file
+            # What reached the disk stays in the partial folder; its files and lock are let go so that
+            # `recordings recover` can finalise it (a held lock would make it a running recording).
+            for file in (self._skeleton, self._frames, self._video, self._depth, self._lock):
+                if file is not None:
+                    with contextlib.suppress(OSError):
+                        file.close()
+            self._unfinished = RecorderError(
+                f"{self.partial_dir}: finalising the recording failed ({error}); the frames that reached the "
+                f"disk are kept there: 'python -m recordings recover {self.out_dir}' finalises them")
+            raise self._unfinished from error
         return self.files
 
     def discard(self) -> None:
@@ -514,6 +534,8 @@ class Recorder:
 
     def close(self) -> ClipFiles:
         """Finalise the clip (idempotent) and return its files."""
+        if self._unfinished is not None:
+            raise self._unfinished
         if self.files is None:
             self._finish("closed")
         assert self.files is not None
@@ -617,7 +639,9 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     block_ends = complete_frame_blocks(body, str(skeleton_part))
     count = min(len(records), len(block_ends))
 
-    video_part = partial_dir / "rgb.avi"
+    # A finalisation interrupted after it moved the video or the depth into place (Ctrl-C, a crash):
+    # the file under the clip's name is this clip's, finalised already, and is taken from there.
+    video_part = _part_or_moved(partial_dir / "rgb.avi", out_dir / f"{name}_rgb.avi")
     video_path: Path | None = None
     width = height = None
     if video_part.exists():
@@ -635,7 +659,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     replace_atomically(skeleton_path, data)
     if video_path is not None:
         os.replace(video_part, video_path)
-    depth_part = partial_dir / "depth.bin"
+    depth_part = _part_or_moved(partial_dir / "depth.bin", out_dir / f"{name}_depth.bin")
     depth_path: Path | None = None
     depth_frames = 0
     if depth_part.exists():
@@ -692,6 +716,10 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
             leftover.unlink()
     return ClipFiles(skeleton=skeleton_path, sidecar=sidecar_path, video=video_path, frame_count=count,
                      depth=depth_path)
+
+
+def _part_or_moved(part: Path, final: Path) -> Path:
+    return final if not part.exists() and final.exists() else part
 
 
 def _header_interval(entry: dict, frames_path: Path) -> Interval:

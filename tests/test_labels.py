@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from recordings.labels import (
     write_label_map,
 )
 from recordings.ntu_samples import NTU120_CLASSES
+
+REPO = Path(__file__).resolve().parents[1]
 
 SITE = "# ward 3\n\nA121\tpatient fell\r\nA123\tpatient leaves bed\n"
 
@@ -83,7 +87,8 @@ def test_ensure_label_appends_new_classes_after_the_highest_id(tmp_path: Path) -
     created = tmp_path / "new" / "labels.txt"
     assert ensure_label(created, "patient fell")[1:] == (121, True)  # A121 and up
     assert created.read_text() == "A121\tpatient fell\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.txt", "new"]  # no temporary left
+    # No temporary left; the lock that keeps two processes from adding classes at once stays.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.txt", "labels.txt.lock", "new"]
 
 
 @pytest.mark.parametrize(("label", "message"), [("A125", "name a new class by its name"),
@@ -115,7 +120,7 @@ def test_a_failed_append_leaves_the_label_map_as_it_was(tmp_path: Path, monkeypa
         ensure_label(path, "raise both arms")
     monkeypatch.setattr(atomic.os, "replace", os.replace)
     assert path.read_bytes() == SITE.encode()
-    assert [p.name for p in tmp_path.iterdir()] == ["labels.txt"]  # the temporary file is gone too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.txt", "labels.txt.lock"]  # no temporary
 
 
 def test_a_label_map_saved_by_notepad_or_not_as_utf8(tmp_path: Path) -> None:
@@ -137,3 +142,30 @@ def test_a_site_class_named_like_an_ntu_class_is_the_sites() -> None:
     merged = ntu_label_map(list(NTU120_CLASSES)).merged(LabelMap({121: "falling", 122: "patient drinks"}))
     assert merged.name(121) == "falling" and 43 not in merged.names
     assert len(merged.names) == 121 and list(merged.names.values()).count("falling") == 1
+
+
+
+ADD_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+from recordings.labels import ensure_label
+print("ready", flush=True)
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+print(ensure_label(sys.argv[1], sys.argv[3])[1])
+"""
+
+
+def test_classes_added_by_several_processes_at_once_each_keep_their_own_number(tmp_path: Path) -> None:
+    """A window marking an action and `recordings label` in another terminal add classes at the same
+    moment: each gets a number of its own and labels.txt keeps every name under it."""
+    path, go = tmp_path / "labels.txt", tmp_path / "go"
+    names = [f"site action {k}" for k in range(4)]
+    adders = [subprocess.Popen([sys.executable, "-c", ADD_WHEN_TOLD, str(path), str(go), name], cwd=REPO,
+                               stdout=subprocess.PIPE, text=True) for name in names]
+    for adder in adders:
+        assert adder.stdout.readline() == "ready\n"
+    go.touch()  # all at once
+    given = {name: int(adder.communicate(timeout=60)[0]) for name, adder in zip(names, adders, strict=True)}
+    assert sorted(given.values()) == [121, 122, 123, 124]
+    assert read_label_map(path).names == {number: name for name, number in given.items()}

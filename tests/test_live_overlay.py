@@ -457,6 +457,26 @@ def test_window_records_for_the_chosen_class_and_marks_actions(qtbot, tiny_model
     assert (clips / "labels.txt").read_text().endswith("A123\twave for help\n")
 
 
+def test_marking_the_end_of_an_action_after_the_recording_stopped_itself_says_so(qtbot, tiny_model,
+                                                                                 monkeypatch):
+    """A full disk stops a recording on the writer's thread; an e pressed a moment later cannot mark
+    the action (the recorder refuses it) and the window says so instead of failing in the key's slot."""
+    from recordings.recorder import RecorderError
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig())
+    qtbot.addWidget(window)
+
+    def stopped() -> float:
+        raise RecorderError("S005C001P001R001A122: the recording has ended (low disk space); "
+                            "'patient fell' was not marked")
+
+    monkeypatch.setattr(pipeline, "end_action", stopped)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_E)
+    assert "cannot mark: S005C001P001R001A122: the recording has ended" in window.marking.text()
+
+
 def slow_to_stop(pipeline: LivePipeline):
     """The pipeline's own stop, held until the returned Event is set (a recording finalising on a slow
     disk, threads that take long to join)."""

@@ -429,6 +429,10 @@ def test_intervals_marked_while_recording_land_in_the_sidecar(tmp_path: Path) ->
     ]
     with pytest.raises(ValueError, match="must end after it starts"):
         rec.add_interval(2.0, 1.0, "patient fell")
+    # A mark after the end (the GUI's key a moment after the recording stopped itself) would never be
+    # written: it is refused, not dropped.
+    with pytest.raises(RecorderError, match=r"has ended \(closed\); 'patient fell' was not marked"):
+        rec.add_interval(3.0, 3.5, "patient fell")
 
 
 def test_intervals_survive_a_crash(tmp_path: Path) -> None:
@@ -444,6 +448,61 @@ def test_intervals_survive_a_crash(tmp_path: Path) -> None:
     sidecar = json.loads(files.sidecar.read_text())
     assert sidecar["intervals"] == [{"start": 0.2, "end": 0.6, "label": "patient fell"}]
     assert sidecar["session"] == 2 and sidecar["frame_count"] == 10
+
+
+def test_a_finalisation_cut_short_after_moving_the_video_and_depth_recovers_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C between moving the video and depth into place and writing the sidecar: recovery takes them
+    from where they were moved to (it found no video or depth in the partial folder and listed none)."""
+    from recordings.clip import ClipRecording
+
+    rec = Recorder(tmp_path, sample_name="cut", config=CONFIG)
+    for i in range(10):
+        frame = make_frame(i, i / 30)
+        frame.depth = np.full((424, 512), 1000 + i, np.uint16)
+        rec.write(frame)
+    write = recorder_module.replace_atomically
+
+    def interrupted(path, data):
+        if str(path).endswith(".json"):
+            raise KeyboardInterrupt
+        write(path, data)
+
+    monkeypatch.setattr(recorder_module, "replace_atomically", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rec.close()
+    monkeypatch.undo()
+    assert not (rec.partial_dir / "rgb.avi").exists() and (tmp_path / "cut_rgb.avi").exists()
+    (files,) = recover_partial_recordings(tmp_path)
+    assert files.video == tmp_path / "cut_rgb.avi" and files.depth == tmp_path / "cut_depth.bin"
+    frames = list(ClipRecording(files.skeleton).frames())
+    assert len(frames) == 10 and all(f.color is not None and f.depth is not None for f in frames)
+
+
+def test_a_finalisation_the_disk_refuses_leaves_the_recording_to_recover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk at the last sync: the partial folder's files and lock are let go (a held lock makes
+    it a running recording to `recover`), close() says how to finish it, and nothing synced is lost."""
+    rec = Recorder(tmp_path, sample_name="full", config=RecorderConfig(min_free_bytes=1, sync_interval_s=0.0))
+    for i in range(5):
+        rec.write(make_frame(i, i / 30))
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recorder_module.os, "fsync", full)
+    with pytest.raises(RecorderError, match=r"full\.partial: finalising the recording failed \(.*No space "
+                       r"left.*'python -m recordings recover "):
+        rec.close()
+    monkeypatch.undo()
+    assert not rec.recording and rec.write(make_frame(5, 5 / 30)) is False
+    with pytest.raises(RecorderError, match="finalising the recording failed"):
+        rec.close()
+    assert interrupted_recordings(tmp_path) == [rec.partial_dir]  # not taken for a running one
+    (files,) = recover_partial_recordings(tmp_path)
+    assert files.frame_count == 5 and len(RgbVideo(files.video)) == 5
 
 
 def test_overlapping_marks_are_fitted_not_refused() -> None:
