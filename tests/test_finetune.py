@@ -225,7 +225,8 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     classes = ["drink_left", "kick", NO_ACTION]
     teacher = random_checkpoint(tmp_path / "teacher.pt", pose_only(tiny(3)), classes, duration_s=1.0, seed=1)
     base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), classes, duration_s=1.0,
-                             extra={"train_config": {"distill": {"teacher": str(teacher)}}})
+                             extra={"train_config": {"distill": {"teacher": str(teacher)}},
+                                    "trained_clips": ["0005-L", "0005-M"]})
     site = tmp_path / "site"
     for session in (1, 2, 3):
         _record(site, session, "raise both arms")
@@ -241,6 +242,9 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     assert tuned.class_names == ["drink_left", "kick", "raise both arms", NO_ACTION]
     assert tuned.config == pose_only(tiny(4))
     assert tuned.extra["train_config"]["distill"]["teacher"] == ""
+    # What its weights learnt from: the site's clips and, through the base, the base's.
+    assert {"0005-L", "0005-M"} < set(tuned.extra["trained_clips"])
+    assert {c.name for c in site.glob("*.skeleton")} & {f"{n}.skeleton" for n in tuned.extra["trained_clips"]}
     cache = json.loads((tmp_path / "run" / "cache" / "cache.json").read_text())
     assert cache["skeleton_only"] is True
 

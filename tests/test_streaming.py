@@ -224,6 +224,7 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     assert code == 0 and "frame accuracy" in out and "wave_left" in out
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert results["sequences"] == ["S001C001P001R001A121", "S001C001P001R003A121"]
+    assert results["subset"] == "all"  # which of the folder's sequences: the figures' split, kept
     assert results["per_class"]["wave_left"]["instances"] == 1
     assert results["per_class"]["wave_right"]["instances"] == 1
     with pytest.raises(DatasetError, match="1 of the 1 sequences --subset names .* --subset all"):
@@ -239,6 +240,14 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     assert main(["evaluate", "--stream", "--checkpoint", str(trained), "--data", str(clips), "--out",
                  str(tmp_path / "eval_trained"), "--engine", "pytorch-cpu", "--threads", "1"]) == 0
     assert "1 of the 2 clips scored are in trained.pt's training set" in capsys.readouterr().out
+
+
+def test_the_figures_title_says_which_of_the_folders_sequences_were_scored() -> None:
+    from training.streaming import _run_title
+
+    run = {"checkpoint": "runs/x/pku.pt", "data": "pkummd"}
+    assert _run_title({**run, "subset": "validation"}) == "pku.pt on pkummd, its validation sequences"
+    assert _run_title({**run, "subset": "all"}) == _run_title(run) == "pku.pt on pkummd"
 
 
 def test_a_person_found_again_under_a_new_id_is_scored_as_one_person() -> None:

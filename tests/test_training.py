@@ -544,6 +544,33 @@ def test_a_test_split_drawn_again_over_clips_it_trained_on_is_refused(capsys: py
     assert "1 of the 2 clips scored are in m.pt's training set" in capsys.readouterr().out
     check_not_trained_on(Path("m.pt"), {"train_config": extra["train_config"]}, ["0009-R"], "test", "/other")
     assert "does not record the clips it trained on" in capsys.readouterr().out
+    # Nor can it tell for every clip of a folder: said too, the folder may be the one it trained on.
+    check_not_trained_on(Path("m.pt"), {"train_config": extra["train_config"]}, ["0009-R"], "all", "/data")
+    assert "m.pt does not record the clips it trained on: any of them in /data" in capsys.readouterr().out
+
+
+def test_a_fine_tunes_rehearsal_clips_count_under_their_own_names() -> None:
+    """A fine-tune records its --rehearse clips under a prefix naming their folder (their cache entries);
+    scored from any folder under their own names, they are still clips it trained on."""
+    from training.datasets.clips import rehearsal_prefix
+    from training.evaluate import trained_clip_names
+
+    extra = {"trained_clips": [rehearsal_prefix("/site/rehearse", 1) + "0006-L", "S001C001P001R001A121"]}
+    assert trained_clip_names(extra, ["0006-L", "0006-R", "S001C001P001R001A121"]) == {
+        "0006-L", "S001C001P001R001A121"}
+
+
+def test_the_committed_pku_models_name_the_sequences_they_trained_on() -> None:
+    """Added to the committed checkpoints from their own split (checkpoints README): scoring the whole
+    PKU-MMD folder says how many sequences flatter them, and their test performances are none of them."""
+    from training.evaluate import trained_clip_names
+
+    checkpoints = Path(__file__).resolve().parents[1] / "training" / "checkpoints"
+    for name in ("pku_interactions.pt", "pku_interactions_x3.pt"):
+        extra = load_checkpoint(checkpoints / name).extra
+        assert len(extra["trained_clips"]) == 142
+        assert not set(extra["trained_clips"]) & set(extra["validation_clips"])
+        assert trained_clip_names(extra, ["0005-L", "0005-M", "0016-L"]) == {"0005-L", "0005-M"}
 
 
 def test_an_older_nucla_checkpoint_still_says_how_many_scored_clips_it_trained_on(capsys) -> None:
@@ -559,6 +586,9 @@ def test_an_older_nucla_checkpoint_still_says_how_many_scored_clips_it_trained_o
     assert "2 of the 6 clips scored are in nucla_pose.pt's training set" in capsys.readouterr().out
     check_not_trained_on(Path("nucla_pose.pt"), extra, [n for n in names if n.endswith("v03")], "test", "/v3")
     assert capsys.readouterr().out == ""  # view 3: none trained on, and it can tell
+    # A folder of another dataset or of a site's clips: none of them N-UCLA, none trained on.
+    check_not_trained_on(Path("nucla_pose.pt"), extra, ["0005-L", "S001C001P001R001A121"], "all", "/pku")
+    assert capsys.readouterr().out == ""
 
 
 def test_the_committed_nucla_model_names_its_training_clips_among_the_real_ones(shared_data: Path) -> None:

@@ -20,6 +20,7 @@ from training import distributed
 from training.config import DataConfig, config_from_dict
 from training.data import DatasetError
 from training.datasets import build_splits
+from training.datasets.clips import without_rehearsal_prefix
 from training.datasets.nucla import NuclaName
 from training.evaluation import (
     Report,
@@ -36,11 +37,12 @@ from training.windows import StreamWindowDataset, WindowDataset
 
 def trained_clip_names(extra: dict, names: list[str]) -> set[str] | None:
     """Of `names`, those the checkpoint trained on; None where it cannot tell. Checkpoints record them
-    (`trained_clips`, since session 31); an older N-UCLA checkpoint trained on every sequence of its
-    training views but the validation clips it names, and N-UCLA's names are the dataset's own (the same
-    in every copy of it), so those are known too."""
+    (`trained_clips`, since session 31; a fine-tune's rehearsal clips under their own names, their folder's
+    prefix dropped); an older N-UCLA checkpoint trained on every sequence of its training views but the
+    validation clips it names, and N-UCLA's names are the dataset's own (the same in every copy of it),
+    so those are known too."""
     if "trained_clips" in extra:
-        return set(names) & set(extra["trained_clips"])
+        return set(names) & {without_rehearsal_prefix(name) for name in extra["trained_clips"]}
     data = {**dataclasses.asdict(DataConfig()), **extra.get("train_config", {}).get("data", {})}
     if data["dataset"] != "nucla" or "validation_clips" not in extra or data["nucla_drop_contradicted"]:
         return None
@@ -48,7 +50,10 @@ def trained_clip_names(extra: dict, names: list[str]) -> set[str] | None:
     held_out = set(extra["validation_clips"])
     trained = set()
     for name in names:
-        parsed = NuclaName.parse(name)
+        try:
+            parsed = NuclaName.parse(name)
+        except ValueError:  # another dataset's sequence, or a site's clip: not N-UCLA, so not trained on
+            continue
         if parsed.view in views and parsed.subject not in held_subjects and name not in held_out:
             trained.add(name)
     return trained
@@ -72,6 +77,9 @@ def check_not_trained_on(
     if seen:
         print(f"note: {len(seen)} of the {len(names)} clips scored are in {checkpoint.name}'s training set: "
               "their figures flatter it")
+    elif trained is None and subset == "all":
+        print(f"note: {checkpoint.name} does not record the clips it trained on: any of them in {root} "
+              "flatter its figures (--subset validation scores the ones it held out)")
     elif trained is None and "train_config" in extra and subset in ("test", "train"):
         trained_root = Path(extra["train_config"].get("data", {}).get("root") or ".")
         if Path(root).resolve() != trained_root.resolve():
@@ -265,6 +273,6 @@ def evaluate_streams(
             names = {s.name for s in splits.subset(subset)}
             check_not_trained_on(checkpoint, loaded.extra, sorted(names), subset, data)
     out = out or default_results_dir(checkpoint, "stream", subset, data=data)
-    return evaluate_stream(checkpoint, str(data), out=out, names=names, hop_s=hop_s, decisions=decisions,
-                           alert_classes=alert_classes, engine=engine, threads=threads,
+    return evaluate_stream(checkpoint, str(data), out=out, names=names, subset=subset, hop_s=hop_s,
+                           decisions=decisions, alert_classes=alert_classes, engine=engine, threads=threads,
                            progress=progress)

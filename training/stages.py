@@ -340,8 +340,8 @@ def train_stage(
     # The weights it starts from: --init, or the previous stage's best.pt. They are among its inputs too (a
     # pose stage trained again must not leave an attention stage resumed or "finished" on the old one).
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
-    network, pretrained = _stage_network(config, stage, net_config, network_stages, splits, init, seed_path,
-                                         process)
+    network, pretrained, seed_trained = _stage_network(config, stage, net_config, network_stages, splits,
+                                                       init, seed_path, process)
     objective: nn.Module = StageObjective(network, stage)
     if process.distributed:
         device_ids = [process.device.index] if process.device.type == "cuda" else None
@@ -390,9 +390,10 @@ def train_stage(
             "dataset": config.data.dataset,
             "protocol": config.data.protocol,
             "validation_clips": [s.name for s in splits.validation],
-            # What it learnt from, by name: an evaluation whose test split is drawn again from another
-            # folder (other performances, another draw) can tell when it holds these (training.evaluate).
-            "trained_clips": sorted({s.name for s in splits.train}),  # PKU-MMD: both body orders, one name
+            # What it learnt from, by name, its starting weights' (--init, a fine-tune's base) included: an
+            # evaluation whose test split is drawn again from another folder (other performances, another
+            # draw) can tell when it holds these (training.evaluate).
+            "trained_clips": sorted({s.name for s in splits.train} | seed_trained),  # PKU-MMD: one name
             "train_config": config_to_dict(config),
             "init": str(init) if init else "",  # --init: the network this one started from (provenance)
         },
@@ -481,13 +482,14 @@ def _stage_network(
     init: str | Path | None,
     seed_path: Path | None,
     process: distributed.Process,
-) -> tuple[PartAttentionNetwork, set[str]]:
+) -> tuple[PartAttentionNetwork, set[str], set[str]]:
     """The network at the start of the stage: `seed_path`'s weights (the previous stage's best, or
     --init's; None: public I3D weights for the first RGB stage), with this stage's parameters trainable,
-    on the device; and the names of the parameters --init gave (empty without --init; not the classifier
-    rows of new classes)."""
+    on the device; the names of the parameters --init gave (empty without --init; not the classifier
+    rows of new classes); and the clips the seed's weights learnt from, as far as it records them."""
     network = PartAttentionNetwork(net_config)
     pretrained: set[str] = set()
+    seed_trained: set[str] = set()
     if seed_path is not None:
         if not seed_path.is_file():
             raise StageError(
@@ -495,6 +497,7 @@ def _stage_network(
                 f"{network_stages[network_stages.index(stage) - 1]!r} first or pass --init CHECKPOINT"
             )
         loaded = load_checkpoint(seed_path)
+        seed_trained = set(loaded.extra.get("trained_clips", ()))
         new_classes = bool(init) and config.model.init_new_classes
         check_compatible(loaded.model.config, net_config, seed_path, ignore_classes=new_classes)
         # Classes the checkpoint knows keep their classifier rows (matched by name); new ones start fresh.
@@ -529,7 +532,7 @@ def _stage_network(
         print(f"[{stage}] the I3Ds start from random weights: Algorithm 1 starts them from ImageNet/Kinetics "
               "weights (--set model.i3d_weights=PATH), which the paper's RGB figures need")
     network.set_stage(STAGE_NAMES[stage])
-    return network.to(process.device), pretrained
+    return network.to(process.device), pretrained, seed_trained
 
 
 @dataclass

@@ -267,6 +267,7 @@ def evaluate_stream(
     *,
     out: str | Path | None = None,
     names: set[str] | None = None,
+    subset: str | None = None,
     hop_s: float = RecognitionConfig.hop_s,
     decisions: DecisionSettings | None = None,
     alert_classes: Sequence[str] | None = None,
@@ -276,7 +277,8 @@ def evaluate_stream(
     privacy: PrivacyMode = PrivacyMode.OFF,
 ) -> StreamRun:
     """Run every sequence of `data` through the app's pipeline and score the decisions (`privacy`: the
-    app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py).
+    app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py). `names`:
+    only these sequences, the split `subset` names (said in the figures' title and results.json).
     `decisions`: smoothing and thresholds where given; else the model's own, else the app's, as live."""
     started = time.monotonic()
     checkpoint = Path(checkpoint)
@@ -357,10 +359,10 @@ def evaluate_stream(
                     checkpoint.name, "; ".join(
                         f"{label!r} ({', '.join(where[label][:3])}{' ...' if len(where[label]) > 3 else ''})"
                         for label in unknown))
-    settings = {"checkpoint": str(checkpoint), "data": data, "engine": model.name, "classes": list(classes),
-                "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
+    settings = {"checkpoint": str(checkpoint), "data": data, "subset": subset, "engine": model.name,
+                "classes": list(classes), "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
     return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, chosen.end_threshold,
-                            alert, started, f"{checkpoint.name} on {data}")
+                            alert, started, _run_title(settings))
 
 
 RESCORE_TOP_K = 5
@@ -416,10 +418,18 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
                            "again")
     alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold)
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
+    settings["subset"] = previous.get("subset")  # runs written before it was kept: unknown
     return _score_and_write(Path(out) if out else run_dir / "rescored",
                             {**settings, "rescored_from": str(run_dir)}, decisions, tracks,
                             previous["durations"], threshold, end_threshold, alert, started,
-                            f"{Path(settings['checkpoint']).name} on {settings['data']}, rescored")
+                            f"{_run_title(settings)}, rescored")
+
+
+def _run_title(settings: dict) -> str:
+    """What was scored: the model, the folder and, where the run chose some of its sequences, which."""
+    subset = settings.get("subset")
+    chosen = f", its {subset} sequences" if subset and subset != "all" else ""
+    return f"{Path(settings['checkpoint']).name} on {settings['data']}{chosen}"
 
 
 def _score_and_write(

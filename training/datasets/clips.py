@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -157,11 +158,19 @@ def read_clip_folder(
     return out, unlabelled
 
 
+REHEARSAL_PREFIX = re.compile(r"^rehearse\d+-[0-9a-f]{8}_")
+
+
 def rehearsal_prefix(folder: str | Path, k: int) -> str:
     """Cache names of a rehearsal folder's clips: its number and a digest of its path, so that two
     folders' same-named clips never share a cache entry."""
     digest = hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:8]
     return f"rehearse{k}-{digest}_"
+
+
+def without_rehearsal_prefix(name: str) -> str:
+    """A clip's own name, without the prefix `rehearsal_prefix` gave it."""
+    return REHEARSAL_PREFIX.sub("", name, count=1)
 
 
 def read_dataset(data: DataConfig) -> tuple[list[LabelledClip], list[Path]]:
