@@ -196,7 +196,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     config = RecorderConfig(
         record_video=not args.no_video,
         record_depth=not args.no_depth,
-        min_free_bytes=int(args.min_free_gb * 1e9),
+        min_free_bytes=int((2.0 if args.min_free_gb is None else args.min_free_gb) * 1e9),
         naming=ClipNaming(**{part: value for part, value in naming_parts.items() if value is not None}),
     )
     started = time.perf_counter()
@@ -265,13 +265,13 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
         # The view's performance is its session: validation holds out the three views of one together.
         performance = recording.name.split("-")[0]
         naming = ClipNaming(setup=int(performance)) if performance.isdigit() else ClipNaming()
+        min_free_gb = 0.1 if args.min_free_gb is None else args.min_free_gb  # skeletons only: ~1 MB
         recorder = Recorder(
             out_dir,
             sample_name=args.name or recording.name,
             camera=recording.camera,
             source=f"pkummd:{source.name}",
-            config=RecorderConfig(record_video=False, min_free_bytes=int(args.min_free_gb * 1e9),
-                                  naming=naming),
+            config=RecorderConfig(record_video=False, naming=naming, min_free_bytes=int(min_free_gb * 1e9)),
             timeline=recording.timeline,
         )
         with recorder:
@@ -725,7 +725,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-video", action="store_true", help="no _rgb.avi (skeleton, sidecar, depth)")
     convert.add_argument("--no-depth", action="store_true", help="no _depth.bin even when the file has depth")
     convert.add_argument(
-        "--min-free-gb", type=float, default=2.0, help="stop when free space drops below this"
+        "--min-free-gb", type=float, default=None,
+        help="stop when free space drops below this (default 2 for a .xef, whose video takes GBs; 0.1 for a "
+             "PKU-MMD sequence, skeletons only)"
     )
     convert.set_defaults(run=cmd_convert)
 
@@ -805,12 +807,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["synth"]:
-        from recordings import synthetic  # the simulator is only needed here
-
-        return synthetic.main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = None if argv[:1] == ["synth"] else build_parser().parse_args(argv)
     try:
+        if args is None:
+            from recordings import synthetic  # the simulator is only needed here
+
+            return synthetic.main(argv[1:])
         return args.run(args)
     except (
         xef.XefFormatError,

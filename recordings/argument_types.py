@@ -87,6 +87,8 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot be written (no permission, or a read-only disk)")
     return path
 
 

@@ -123,7 +123,7 @@ class RecorderConfig:
     # Depth frames (Frame.depth) into <name>_depth.bin when frames carry them. Whether a frame may
     # carry depth at all is the privacy mode's call, made before the recorder (live/capture.py).
     record_depth: bool = True
-    min_free_bytes: int = 2 * 1024**3
+    min_free_bytes: int = 2_000_000_000  # said in GB (1e9 bytes), as --min-free-gb takes it
     sync_interval_s: float = 1.0
     naming: ClipNaming = field(default_factory=ClipNaming)
 

@@ -346,6 +346,23 @@ def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: p
     assert "2 intervals covering" in capsys.readouterr().out
 
 
+def test_a_sequence_converts_with_far_less_free_space_than_a_video_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PKU-MMD sequence is skeletons only (about 1 MB): a staging disk with 0.5 GB free takes it; the 2 GB a
+    .xef conversion keeps for its video is for videos."""
+    import shutil
+    from collections import namedtuple
+
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - 5 * 10**8, 5 * 10**8))
+    assert recordings_main(["convert", str(sequence), str(tmp_path / "clips")]) == 0
+    assert "60 frames" in capsys.readouterr().out
+    assert recordings_main(["convert", str(sequence), str(tmp_path / "more"), "--min-free-gb", "1"]) == 2
+    assert "0.50 GB free, the recorder keeps at least 1.00 GB" in capsys.readouterr().err
+
+
 def test_convert_into_a_folder_whose_labels_cannot_take_the_classes_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

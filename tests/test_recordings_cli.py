@@ -274,3 +274,11 @@ def test_errors_exit_2_with_the_offset(tmp_path: Path) -> None:
     (tmp_path / "x.skeleton").write_text("1\n0\n")
     (tmp_path / "x.json").write_text(missing)
     assert main(["info", str(tmp_path / "x.skeleton")]) == 2
+
+
+def test_synth_into_a_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path, capsys):
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    assert main(["synth", "--out", str(blocked / "clips"), "--clips-per-class", "1", "--seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(blocked) in err and "Traceback" not in err

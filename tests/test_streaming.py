@@ -175,6 +175,23 @@ def test_stream_results_without_out_are_named_after_the_checkpoint(sim_model: Pa
     assert hours == pytest.approx([0.05 / 60, 0.1 / 60], rel=0.01)
 
 
+
+def test_results_that_cannot_be_written_are_refused_before_any_scoring(
+    sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read-only install holds the bundled checkpoints, beside which results go by default: said at once
+    in a line, for the stream and the clip-level evaluation alike, not as a traceback after the work."""
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    for how in (["--stream", "--engine", "pytorch-cpu", "--threads", "1"], ["--dataset", "clips"]):
+        data = "sim:seed=3,minutes=0.05" if "--stream" in how else str(tmp_path)
+        code = main(["evaluate", *how, "--checkpoint", str(sim_model), "--data", data, "--out",
+                     str(blocked / "results")])
+        err = capsys.readouterr().err
+        assert code == 2 and f"{blocked / 'results'}: the results cannot be written there" in err
+        assert "--out names another folder" in err and "Traceback" not in err
+
+
 def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     """Our own recordings with intervals in their sidecars, or labelled as a whole, are streams too;

@@ -295,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
             LabelMapError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder that cannot be written, a full disk: the file is in the message
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # Nothing half-done is scored or put in place of an earlier run: training keeps its state.pt to
         # resume from, a stream evaluation leaves --out as it was.

@@ -29,6 +29,7 @@ from training.evaluation import (
     make_report,
     predict,
     save_results,
+    writable_folder,
     write_figures,
 )
 from training.streaming import StreamRun, evaluate_stream, stream_cases
@@ -119,9 +120,9 @@ def evaluate(
     data_config = dataclasses.replace(data_config, **changes)
     if trained is None and dataset is None:
         raise DatasetError(f"{checkpoint} does not record its dataset: pass --dataset")
-    out_dir = Path(out) if out else default_results_dir(
+    out_dir = writable_folder(Path(out) if out else default_results_dir(
         checkpoint, data_config.dataset, subset, data=data_config.root
-    )
+    ))
     if data_config.dataset == "clips":
         # Labels are matched to the model's classes by name; another folder is only itself.
         data_config = dataclasses.replace(data_config, classes=list(loaded.class_names))

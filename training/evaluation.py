@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from training import distributed
+from training.data import DatasetError
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -51,6 +53,20 @@ def default_results_dir(checkpoint: Path, *what: str, data: str | Path) -> Path:
     name = "sim" if simulated else Path(where).name or "data"
     tag = f"{name}-{hashlib.sha1(where.encode()).hexdigest()[:6]}"
     return checkpoint.parent / "_".join(["eval", checkpoint.stem, *what, tag])
+
+
+def writable_folder(folder: Path) -> Path:
+    """`folder`, made where absent, once a file can be written in it: an evaluation checks before it spends
+    minutes scoring, not after (the bundled checkpoints, beside which results go by default, may sit in a
+    read-only install)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise DatasetError(f"{folder}: the results cannot be written there ({error.strerror or error}); "
+                           "--out names another folder") from None
+    return folder
 
 
 def topk_accuracy(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int) -> float:

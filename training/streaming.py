@@ -46,7 +46,7 @@ from recordings.labels import LABEL_MAP_FILENAME
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
-from training.evaluation import default_results_dir
+from training.evaluation import default_results_dir, writable_folder
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
 
 log = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ def evaluate_stream(
         AlertDispatcher(alert, classes)
     except ValueError as error:
         raise DatasetError(f"--alert-class: {error}") from None
-    out_dir = Path(out) if out else default_results_dir(checkpoint, "stream", data=data)
+    out_dir = writable_folder(Path(out) if out else default_results_dir(checkpoint, "stream", data=data))
     for sub in ("decisions", "events"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     cases = stream_cases(data, names)
