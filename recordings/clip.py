@@ -277,6 +277,9 @@ class ClipRecording:
 
     def frames(self) -> Iterator[Frame]:
         images: Iterator[np.ndarray] | None = iter(self.video) if self.video is not None else None
+        # Frames the sensor gave no colour for hold a repeated image in the video (frame i stays frame i):
+        # replayed without colour, as they were recorded.
+        without_colour = set(self.sidecar.missing_color_frames) if self.sidecar is not None else set()
         start = float(self.timestamps[0]) if len(self.timestamps) else 0.0
         for i, (bodies, timestamp) in enumerate(zip(self.skeleton.frames, self.timestamps, strict=True)):
             image = None
@@ -290,6 +293,8 @@ class ClipRecording:
                         log.warning("%s: only %d of its %d frames decode (damaged or cut short): the rest "
                                     "of %s replays without colour", self.paths.video, i, len(self.video),
                                     self.paths.skeleton.name)
+            if i in without_colour:
+                image = None
             people = [frame_body(b) for b in bodies]
             if self.timeline is not None:
                 # The sidecar rounds interval times to 0.1 ms: a frame that starts an interval may be

@@ -221,14 +221,17 @@ def _significant(values: np.ndarray) -> list[list[float]]:
 
 def ntu_body(body: Body, depth_camera: ColorCamera = DEPTH_CAMERA) -> NtuBody:
     """A core Body in the NTU record: fields the Frame does not carry are 0, body tracking state 2."""
-    joints = np.nan_to_num(np.asarray(body.joints, dtype=np.float64))
+    joints = np.asarray(body.joints, dtype=np.float64)
+    unknown = ~np.isfinite(joints).all(axis=1)
+    joints = np.where(unknown[:, None], 0.0, joints)
     depth_uv, _ = depth_camera.project(joints)
     color_uv = np.asarray(body.joints_color, dtype=np.float64)
     table = np.zeros((len(joints), 12))
     table[:, 0:3] = joints
     table[:, 3:5] = np.where(np.isfinite(depth_uv), depth_uv, 0.0)
     table[:, 5:7] = np.where(np.isfinite(color_uv), color_uv, 0.0)
-    table[:, 11] = np.asarray(body.states).clip(0, 2)
+    # A joint with no position is written at 0 0 0 as not tracked, which is how readers take it.
+    table[:, 11] = np.where(unknown, 0, np.asarray(body.states).clip(0, 2))
     return NtuBody(int(body.tracking_id), 0, 0, 0, 0, 0, 0, 0.0, 0.0, 2, np.array(_significant(table)))
 
 

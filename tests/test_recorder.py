@@ -111,6 +111,13 @@ def test_recording_writes_an_ntu_clip_with_sidecar(tmp_path: Path) -> None:
     np.testing.assert_allclose(body.joints[:, 3:5], depth_uv, rtol=1e-5)
     assert body.tracking_state == 2 and body.joints[:, 7:11].tolist() == [[0.0] * 4] * 25
 
+    # A joint with no position (NaN from the sensor) reads back as what it is: not tracked, at 0 0 0.
+    lost = make_body(3, 0.0)
+    lost.joints[7] = np.nan
+    written = recorder_module.ntu_body(lost)
+    assert written.joints[7, 11] == 0 and written.joints[7, :3].tolist() == [0.0, 0.0, 0.0]
+    assert written.joints[6, 11] == 2
+
     video = RgbVideo(files.video)
     assert (len(video), video.width, video.height, video.fps) == (6, 64, 48, 30.0)
     images = list(video)
@@ -141,6 +148,11 @@ def test_missing_colour_repeats_the_previous_image_and_is_listed(tmp_path: Path)
     images = list(RgbVideo(rec.files.video))
     assert len(images) == 4
     np.testing.assert_array_equal(images[2], images[1])
+    # Replayed as recorded: the frame the sensor gave no colour for has none (not the repeated image).
+    from recordings.clip import ClipRecording
+
+    replayed = [f.color is not None for f in ClipRecording(rec.files.skeleton).frames()]
+    assert replayed == [True, True, False, True]
 
 
 def test_colour_that_starts_late_still_makes_a_video_frame_for_frame(tmp_path: Path) -> None:
