@@ -178,6 +178,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
     if is_sequence_path(source):
         return _convert_pkummd(args, source, out_dir)
+    if source.suffix.lower() != ".xef":
+        # Read as a .xef, another file fails at its signature, which says nothing of what to give.
+        ntu = source.suffix == ".skeleton"
+        already = " (a .skeleton is the NTU layout already: replay or list it as it is)" if ntu else ""
+        raise ValueError(f"{source}: convert takes a Kinect Studio .xef file or a PKU-MMD sequence "
+                         f"(NNNN-V.txt, .txt.xz or .txt.gz){already}")
     naming_parts = {part: getattr(args, part) for part in ("setup", "camera", "performer")}
     if (args.label is None or args.name is not None) and any(v is not None for v in naming_parts.values()):
         raise ValueError(f"{source}: --setup / --camera / --performer number the names --label generates; "

@@ -259,6 +259,27 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     printed = capsys.readouterr().out
     assert "ignoring distill.teacher='x.pt' (a teacher knows the base's classes only" in printed
     assert "clips bring 1 class(es) the base model does not know, trained as new classes: wave" in printed
+    # --new-class names a class the clips bring; one they do not is a typo in the option, said.
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "typo"),
+                     "--new-class", "raise both arm", *quick]) == 2  # fmt: skip
+    assert ("--new-class 'raise both arm': no clip brings it as a new class (the clips' new classes: "
+            "'raise both arms')") in capsys.readouterr().err
+
+
+def test_rehearsal_sequences_the_base_held_out_are_named() -> None:
+    """PKU-MMD sequences converted for rehearsal that the base never trained on are its validation or test
+    ones: learnt by the fine-tune, they stop measuring it (the note names them)."""
+    from types import SimpleNamespace
+
+    from training.datasets.clips import rehearsal_prefix
+    from training.finetune import held_out_sequences
+
+    base = SimpleNamespace(extra={"dataset": "pkummd", "trained_clips": ["0005-L", "0005-M"]})
+    prefix = rehearsal_prefix("/site/rehearse", 1)
+    clips = [SimpleNamespace(task=SimpleNamespace(name=prefix + name))
+             for name in ("0005-L", "0016-R", "0016-L", "S001C001P001R001A121")]
+    assert held_out_sequences(base, clips) == ["0016-L", "0016-R"]
+    assert held_out_sequences(SimpleNamespace(extra={"dataset": "pkummd"}), clips) == []  # cannot tell
 
 
 def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -282,3 +282,12 @@ def test_synth_into_a_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp
     assert main(["synth", "--out", str(blocked / "clips"), "--clips-per-class", "1", "--seed", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(blocked) in err and "Traceback" not in err
+
+
+def test_convert_says_what_it_takes_when_given_an_ntu_skeleton(tmp_path, capsys):
+    clip = tmp_path / "S001C001P001R001A001.skeleton"
+    clip.write_text("1\n0\n")
+    assert main(["convert", str(clip), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "convert takes a Kinect Studio .xef file or a PKU-MMD sequence" in err
+    assert "the NTU layout already" in err and not (tmp_path / "out").exists()

@@ -57,10 +57,11 @@ from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
 from recordings.atomic import replace_atomically
 from recordings.labels import similar_names
+from recordings.pkummd import is_sequence_path
 from training.ablations import network_config
 from training.config import ConfigError, DataConfig, TrainConfig, config_from_dict, load_config
 from training.data import DatasetError
-from training.datasets.clips import clip_classes, read_dataset
+from training.datasets.clips import LabelledClip, clip_classes, read_dataset, without_rehearsal_prefix
 from training.prepare import prepare_clip_crops
 from training.stages import StageError, train_stage
 
@@ -129,6 +130,15 @@ def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: lis
                 f"{' or '.join(map(repr, close))}: a typo? Relabel those clips (python -m "
                 f"recordings label CLIP --list, --remove N / --clear, then --class ...), or give --new-class "
                 f"{name!r} to train it as a class of its own")
+
+
+def held_out_sequences(base: Checkpoint, rehearsal: list[LabelledClip]) -> list[str]:
+    """The rehearsal clips that are PKU-MMD sequences a PKU-MMD base records not having trained on."""
+    if base.extra.get("dataset") != "pkummd" or "trained_clips" not in base.extra:
+        return []
+    trained = set(base.extra["trained_clips"])
+    names = sorted({without_rehearsal_prefix(clip.task.name) for clip in rehearsal})
+    return [name for name in names if is_sequence_path(name) and name not in trained]
 
 
 def network_overrides(base: Checkpoint) -> dict[str, Any]:
@@ -240,6 +250,10 @@ def run_finetune(args: argparse.Namespace) -> int:
                 named.append(name)
     site_named = [n for c in clips if c.folder == 0 for n in clip_classes(c)]
     new = [n for n in named if n not in base.class_names]
+    unused = [n for n in args.new_class if n not in new]
+    if unused:  # a typo in the option would otherwise pass unnoticed
+        raise DatasetError(f"--new-class {unused[0]!r}: no clip brings it as a new class (the clips' new "
+                           f"classes: {', '.join(map(repr, new)) or 'none'})")
     refuse_typos(base, base_path, new, args.new_class)
     classes = site_classes(base, named, args.replace_classes)
     forgotten = [c for c in classes if c != NO_ACTION and c not in named]
@@ -258,6 +272,12 @@ def run_finetune(args: argparse.Namespace) -> int:
     if from_rehearsal:
         print(f"[finetune] note: the --rehearse clips bring {len(from_rehearsal)} class(es) the base model "
               f"does not know, trained as new classes: {', '.join(from_rehearsal)}")
+    held_out = held_out_sequences(base, [c for c in clips if c.folder > 0])
+    if held_out:
+        print(f"[finetune] note: {len(held_out)} of the --rehearse clips are PKU-MMD sequences "
+              f"{base_path.name} did not train on, its validation or test ones ({', '.join(held_out[:3])}"
+              f"{' ...' if len(held_out) > 3 else ''}): learnt now, they no longer measure it or its "
+              "fine-tunes")
     if forgotten:
         print(f"[finetune] WARNING: no clip of {', '.join(forgotten)}: the fine-tuned model will forget "
               f"{'it' if len(forgotten) == 1 else 'them'}. Add clips of the base model's classes with "
