@@ -185,6 +185,8 @@ class AlertQueue:
         try:
             _lock(self._lock_file, self.path)
             self._read_back()
+            # For the run's errors: a queued alert may have been among them.
+            self.damaged_at_start = self.damaged_lines
             self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         except BaseException:  # the queue is let go for the next run (or for this one, retried)
             self._lock_file.close()

@@ -518,6 +518,11 @@ class AlertDispatcher:
             if delivery.pending:
                 failed.append(f"{delivery.pending} alert(s) not delivered to {delivery.config.url} yet; they "
                               f"wait in {delivery.config.queue_path} for the next start")
+            queue = delivery.queue
+            if queue.damaged_at_start:
+                failed.append(f"{queue.damaged_at_start} damaged line(s) of {queue.path} skipped (an alert "
+                              "waiting there may have been among them; the log says which, and they are kept "
+                              f"in {queue.damaged_path} once the queue is rewritten)")
         return replace(summary, errors=(*summary.errors, *failed)) if failed else summary
 
     def close(self, timeout: float = 5.0) -> None:

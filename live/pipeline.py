@@ -169,7 +169,7 @@ class Summary:
             f"inference p50 {ms(self.inference_p50_s)}, p95 {ms(self.inference_p95_s)}",
             f"memory: ring {self.ring_mb:.0f} MB, RSS {mb(self.rss_start_mb)} -> {mb(self.rss_end_mb)}",
         ]
-        if self.people_seen and not self.decisions and self.history_needed_s:
+        if self.people_seen and not self.decisions and self.history_needed_s and not self.colourless_windows:
             # A short clip or a person who only passed by: otherwise a run of no decisions looks broken.
             out.append(f"not decided: a decision needs a person in view for {self.history_needed_s:.1f} s "
                        "(most of the model's window); nobody was seen that long")

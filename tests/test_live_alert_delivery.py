@@ -521,6 +521,17 @@ def test_alerts_rejected_or_not_yet_delivered_are_errors_of_the_run(endpoint, tm
     (waiting,) = dispatcher.report(RunSummary()).errors
     assert "1 alert(s) not delivered to" in waiting and "for the next start" in waiting
 
+    # A queue file with a damaged line: skipped and logged, and an error of the run as well.
+    with (tmp_path / "alerts.jsonl").open("a") as queue:
+        queue.write("this is not json\n")
+    dispatcher = AlertDispatcher(AlertConfig(classes=("fall_down",), delivery=config(endpoint, tmp_path)),
+                                 ("fall_down", "no_action"))
+    dispatcher.close(timeout=0.5)
+    damaged = [e for e in dispatcher.report(RunSummary()).errors if "damaged" in e]
+    assert damaged == [f"1 damaged line(s) of {tmp_path / 'alerts.jsonl'} skipped (an alert waiting there "
+                       "may have been among them; the log says which, and they are kept in "
+                       f"{tmp_path / 'alerts.damaged.txt'} once the queue is rewritten)"]
+
 
 # ---- through the running app -----------------------------------------------------------------------
 

@@ -483,3 +483,20 @@ def test_a_thread_that_cannot_start_stops_what_did_and_leaves_no_recording(tiny_
     while list(tmp_path.iterdir()) and time.monotonic() < deadline:  # finalised on its own thread
         time.sleep(0.05)
     assert list(tmp_path.iterdir()) == []  # no clip of no frames, no .partial folder for `recover`
+
+
+def test_a_summary_without_decisions_gives_the_reason_that_held():
+    """A video cut short leaves a colour model without decisions although the person stood in view all
+    along: the summary must not blame a person seen too briefly."""
+    from dataclasses import replace
+
+    from live.pipeline import Summary
+
+    run = Summary(source="clip", engine="torch", seconds=3.4, frames=103, dropped=0, duplicates=0, restarts=0,
+                  mean_fps=30.0, people_seen=1, hops=15, decisions=0, skipped_hops=0, stale_windows=0,
+                  colourless_windows=12, dropped_hops=0, latency_p50_s=None, latency_p95_s=None,
+                  inference_p50_s=None, inference_p95_s=None, recordings=(), recorder_dropped=0, ring_mb=1.0,
+                  rss_start_mb=None, rss_end_mb=None, errors=(), history_needed_s=1.6)
+    lines = "\n".join(run.lines())
+    assert "not decided: 12 windows without colour" in lines and "seen that long" not in lines
+    assert "nobody was seen that long" in "\n".join(replace(run, colourless_windows=0).lines())
