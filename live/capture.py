@@ -243,6 +243,8 @@ class RecordingSink:
                 try:
                     if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
                         self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")
+                        # Low disk space stops it after writing the frame that found it, the size limit before.
+                        self.written = getattr(self.recorder, "frame_count", self.written)
                     else:
                         self.written += 1
                 except Exception as error:  # a full disk must not take the app down: report, stop writing

@@ -393,3 +393,23 @@ def test_recording_sink_finalises_a_clip_that_replays(tmp_path):
     assert len(frames) == 12
     assert [b.tracking_id for b in frames[3].bodies] == [7]
     np.testing.assert_allclose([f.timestamp for f in frames], np.arange(12) / 30, atol=1e-5)
+
+
+
+def test_a_sink_whose_recorder_stopped_for_disk_space_counts_the_frames_the_clip_holds(tmp_path, monkeypatch):
+    import shutil
+
+    from recordings.recorder import Recorder, RecorderConfig
+
+    recorder = Recorder(tmp_path, sample_name="full", config=RecorderConfig(min_free_bytes=10**9,
+                                                                           sync_interval_s=0.0))
+    usage = shutil.disk_usage(tmp_path)
+    checks = iter([10**10] * 5)  # five checks with room, then the disk is full
+    monkeypatch.setattr(shutil, "disk_usage",
+                        lambda path: type(usage)(usage.total, usage.used, next(checks, 0)))
+    sink = RecordingSink(recorder)
+    for i in range(12):
+        sink.offer(frame(i, shape=(16, 24)))
+    sink.close()
+    assert isinstance(sink.error, RuntimeError) and "low disk space" in str(sink.error)
+    assert sink.written == recorder.files.frame_count == 6  # the frame that found the disk full is kept
