@@ -297,6 +297,11 @@ def test_finetune_refuses_what_it_cannot_do(tmp_path: Path, capsys: pytest.Captu
         capsys.readouterr().err)
     assert training(["finetune", "--from", str(pose)]) == 2
     assert "needs both --from CHECKPOINT and --clips DIR" in capsys.readouterr().err
+    release = tmp_path / "pkummd"  # PKU-MMD as released: sequences to convert first
+    for part in ("skeletons", "labels"):
+        (release / part).mkdir(parents=True)
+    assert training(["finetune", "--from", str(pose), "--clips", str(release)]) == 2
+    assert "looks like PKU-MMD sequences: python -m recordings convert" in capsys.readouterr().err
     assert training(["finetune", "--from", str(pose), "--clips", "x", "--profile", "lite"]) == 2
     assert "drop --profile" in capsys.readouterr().err
 

@@ -591,6 +591,16 @@ def test_an_older_nucla_checkpoint_still_says_how_many_scored_clips_it_trained_o
     assert capsys.readouterr().out == ""
 
 
+def test_a_model_evaluated_on_another_dataset_is_told_what_does_not_fit(shared_data: Path, capsys) -> None:
+    """The PKU-MMD model on N-UCLA: the skeletons differ, and that is what is said (not that N-UCLA has no
+    cross-subject protocol, the PKU-MMD checkpoint's own)."""
+    checkpoint = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "pku_interactions.pt"
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--data", str(shared_data / "nucla"),
+                 "--dataset", "nucla", "--subset", "all"]) == 2
+    assert "pku_interactions.pt takes kinect_v2 skeletons, dataset 'nucla' gives kinect_v1" in (
+        capsys.readouterr().err)
+
+
 def test_the_committed_nucla_model_names_its_training_clips_among_the_real_ones(shared_data: Path) -> None:
     """The real N-UCLA views 1-2: the committed model trained on all of them but the 96 validation clips it
     names (checkpoints README), so scoring the whole folder flatters it, and view 3 would not."""

@@ -35,6 +35,8 @@ from training.evaluation import (
 from training.streaming import StreamRun, evaluate_stream, stream_cases
 from training.windows import StreamWindowDataset, WindowDataset
 
+ONLY_PROTOCOL = {"clips": "all", "nucla": "xview"}  # datasets with one protocol: a checkpoint's is not theirs
+
 
 def trained_clip_names(extra: dict, names: list[str]) -> set[str] | None:
     """Of `names`, those the checkpoint trained on; None where it cannot tell. Checkpoints record them
@@ -113,8 +115,9 @@ def evaluate(
         changes["root"] = str(data)
     if dataset is not None:
         changes["dataset"] = dataset
-        if dataset == "clips" and data_config.dataset != "clips":
-            changes["protocol"] = "all"  # the trained dataset's protocol (xsub, ...) means nothing for clips
+        if dataset in ONLY_PROTOCOL and data_config.dataset != dataset:
+            # The trained dataset's protocol (xsub, ...) means nothing for another that has one protocol.
+            changes["protocol"] = ONLY_PROTOCOL[dataset]
     if cache is not None:
         changes["cache"] = cache
     data_config = dataclasses.replace(data_config, **changes)

@@ -58,9 +58,12 @@ def label_map_for(root: str | Path, label_map: str | None) -> tuple[Path, LabelM
         raise DatasetError(f"{root}: {'a file, not' if root.exists() else 'no such'} folder of clips")
     path = Path(label_map) if label_map else root / LABEL_MAP_FILENAME
     if not path.is_file():
+        release = (root / "skeletons").is_dir() and (root / "labels").is_dir()  # PKU-MMD's own layout
+        hint = (f". {root} looks like PKU-MMD sequences: python -m recordings convert SEQUENCE DIR makes "
+                "each a clip of such a folder") if release else ""
         raise DatasetError(f"label map {path} not found: a folder of clips keeps its classes in "
                            f"{LABEL_MAP_FILENAME} (python -m recordings label and live --record --label "
-                           f"write it; data.label_map names another)")
+                           f"write it; data.label_map names another){hint}")
     return path, read_label_map(path, site=False)
 
 
