@@ -243,7 +243,8 @@ class RecordingSink:
                 try:
                     if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
                         self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")
-                        # Low disk space stops it after writing the frame that found it, the size limit before.
+                        # Low disk space stops it after writing the frame that found it; the size limit
+                        # stops it before.
                         self.written = getattr(self.recorder, "frame_count", self.written)
                     else:
                         self.written += 1
