@@ -615,6 +615,10 @@ def _teacher(
     for what, theirs, ours in comparisons:
         if theirs != ours:
             shown = f"{theirs!r} vs this run's {ours!r}"
+            if isinstance(theirs, list) and isinstance(ours, list) and set(theirs) != set(ours):
+                # Clip lists are long, with each name twice (both body orders): what differs, not all of it.
+                mine, yours = sorted(set(theirs) - set(ours)), sorted(set(ours) - set(theirs))
+                shown = f"{len(mine)} only the teacher's {mine[:5]}, {len(yours)} only this run's {yours[:5]}"
             raise StageError(f"{path}: the teacher's {what} differ from this run's: "
                              f"{shown if len(shown) < 300 else shown[:300] + '...'}")
     pose = teacher.model.pose.eval().to(process.device)
