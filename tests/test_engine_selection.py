@@ -80,3 +80,18 @@ def test_no_gpu_means_the_cpu(checkpoint: Path, monkeypatch: pytest.MonkeyPatch)
     assert engine.backend is Backend.ONNXRUNTIME_CPU
     for skipped in ("tensorrt", "pytorch-cuda", "onnxruntime-cuda"):
         assert f"{skipped}: no {skipped} here" in engine.reason
+
+
+def test_onnxruntime_gpu_without_a_visible_gpu_runs_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime-gpu lists its CUDA provider with no GPU visible (no driver, a container started without
+    one): `--engine onnxruntime` then takes the CPU, as `--engine torch` does, instead of refusing."""
+    import onnxruntime
+    import torch
+
+    from live.app import _backend
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "no CUDA GPU" in selection.unavailable_reason(Backend.ONNXRUNTIME_CUDA)
+    assert _backend("onnxruntime") is Backend.ONNXRUNTIME_CPU

@@ -145,6 +145,25 @@ def test_a_graph_that_computes_something_else_is_caught(
         check_parity(TorchEngine(other, metadata), graph, crops, skeleton, "good.onnx")
 
 
+
+def test_a_graph_that_overflows_to_nan_is_caught(tiny_checkpoint: Path, tiny_report: ExportReport) -> None:
+    """NaN is never greater than a tolerance: an FP16 overflow would pass a check of `error > tolerance`."""
+    metadata: EngineMetadata = tiny_report.metadata
+    crops, skeleton = example_inputs(metadata, 2)
+    graph = GraphEngine(OnnxRuntimeGraph(tiny_report.onnx_path, threads=1), metadata)
+
+    class Overflowing:
+        name = "overflowing"
+
+        def run(self, crops, skeleton):
+            logits, attention = graph.run(crops, skeleton)
+            return np.where(np.arange(logits.shape[-1]) == 0, np.nan, logits), attention
+
+    reference = TorchEngine(load_checkpoint(tiny_checkpoint).model, metadata)
+    with pytest.raises(ExportMismatchError, match=r"overflowing differs from PyTorch by inf in the logits"):
+        check_parity(reference, Overflowing(), crops, skeleton, "m.onnx")
+
+
 def test_export_command(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.onnx"
     assert main([str(tiny_checkpoint), "-o", str(out), "--people", "1"]) == 0

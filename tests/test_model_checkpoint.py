@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,32 @@ def test_decision_settings_travel_with_the_model(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="end_threshold must be in"):
         DecisionSettings(end_threshold=0.0)
     assert DecisionSettings().over(DecisionSettings()).over(chosen) == chosen
+
+
+def test_a_checkpoint_knows_the_hash_of_the_bytes_it_was_loaded_from(tmp_path):
+    """Cached exports are keyed by it: hashed after loading, the file could be a newer one a training run
+    put in its place meanwhile, and the old weights would be cached under the new file's hash."""
+    import hashlib
+
+    from model_files import random_checkpoint
+
+    from core.model.profiles import tiny
+
+    path = random_checkpoint(tmp_path / "m.pt", tiny(3), ["a", "b", "c"])
+    data = path.read_bytes()
+    assert load_checkpoint(path).sha256 == hashlib.sha256(data).hexdigest()
+    # torch's format before 1.6 (no zip, so no CRCs to check) still loads.
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(path, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    assert load_checkpoint(legacy).class_names == ["a", "b", "c"]
+
+
+def test_pixels_recorded_other_than_the_network_maps_them_are_refused():
+    from core.model.checkpoint import Preprocessing
+    from core.model.profiles import tiny
+
+    config = tiny(3)
+    fitting = Preprocessing.matching(config)
+    assert fitting.mismatches(config) == []
+    bgr = dataclasses.replace(fitting, color_order="BGR", pixel_scale=1 / 255, pixel_offset=0.0)
+    assert bgr.mismatches(config) == ["pixels BGR x 0.00392157 + 0; the network maps RGB x 0.00784314 + -1"]

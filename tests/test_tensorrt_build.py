@@ -171,3 +171,23 @@ def test_a_parser_failure_names_the_graph(tmp_path: Path, monkeypatch: pytest.Mo
     broken.write_bytes(b"not an onnx file")
     with pytest.raises(TensorRtBuildError, match="broken.onnx: TensorRT's ONNX parser failed"):
         build_tensorrt_plan(broken, fp16=False)
+
+
+def test_a_skeleton_only_model_is_built_in_fp32(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FP16 is for the I3Ds; the default model on real sources has none, and asking for its FP16 graph
+    failed the start-up (`--engine tensorrt`) with an error about a missing I3D."""
+    import torch
+
+    from core.engines import Backend, open_engine
+    from core.model.profiles import pose_only
+
+    _install(monkeypatch, "11.4.0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the build needs no GPU in the stand-in
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (9, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA H200 (stand-in)")
+    checkpoint = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(3)), ["a", "b", "c"])
+    with pytest.raises(RuntimeError, match="the stand-in does not run engines"):  # built, then loaded
+        open_engine(checkpoint, Backend.TENSORRT, cache_dir=tmp_path / "cache")
+    (key,) = (tmp_path / "cache").glob("*.plan.json")
+    assert json.loads(key.read_text())["precision"] == "fp32"
+    assert not list((tmp_path / "cache").glob("*fp16*"))

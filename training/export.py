@@ -44,7 +44,6 @@ from core.engines import (
     default_cache_dir,
     example_inputs,
     export_onnx,
-    file_sha256,
     open_engine,
     split_onnx,
     to_fp16,
@@ -262,7 +261,12 @@ def real_windows(data_dir: str | Path, metadata: EngineMetadata, count: int) -> 
 
 
 def _max_error(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a - b).max()) if a.size else 0.0
+    """The largest difference; inf where either side has a NaN or inf (an FP16 overflow), which would
+    otherwise pass every `error > tolerance` check."""
+    if not a.size:
+        return 0.0
+    difference = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+    return float(difference.max()) if np.isfinite(difference).all() else float("inf")
 
 
 def check_parity(
@@ -316,7 +320,7 @@ def export_checkpoint(
         raise ValueError(f"--tensorrt: {why_not} (nothing written; export without --tensorrt on this machine "
                          "and build the engine where TensorRT runs)")
     checkpoint = load_checkpoint(checkpoint_path)
-    metadata = EngineMetadata.from_checkpoint(checkpoint, file_sha256(checkpoint_path))
+    metadata = EngineMetadata.from_checkpoint(checkpoint, checkpoint.sha256)
     if split and not metadata.parts:
         raise ValueError(f"{checkpoint_path}: --split cuts the I3Ds (RGB parts) from the pose network and "
                          f"this model has none (skeleton only): export it without --split")

@@ -56,16 +56,20 @@ class _ExportGraph(nn.Module):
 
 @functools.cache
 def exporter_fingerprint() -> str:
-    """What an exported graph depends on besides the checkpoint's weights: the network's and this
-    exporter's source code and the torch and onnx versions (16 hex digits). Engines name cached exports
-    by it, so an update that changes `forward` or the export exports again instead of running the old
-    graph (its metadata, which only describes the checkpoint, would not tell)."""
+    """What an exported graph depends on besides the checkpoint's weights: the network's source code (every
+    module of core/ and core/model/: the forward pass reads the skeleton layouts, the parts, the window),
+    this exporter's and the FP16 converter's, and the torch and onnx versions (16 hex digits). Engines
+    name cached exports (and FP16 graphs and TensorRT plans) by it, so an update that changes `forward`
+    or the export exports again instead of running the old graph (its metadata, which only describes the
+    checkpoint, would not tell)."""
     import onnx
 
     import core.model
 
     digest = hashlib.sha256(f"torch {torch.__version__} onnx {onnx.__version__} opset {ONNX_OPSET}".encode())
-    for source in (*sorted(Path(core.model.__file__).parent.glob("*.py")), Path(__file__)):
+    model = Path(core.model.__file__).parent
+    for source in (*sorted(model.parent.glob("*.py")), *sorted(model.glob("*.py")), Path(__file__),
+                   Path(__file__).with_name("mixed_precision.py")):
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
@@ -134,9 +138,9 @@ def export_onnx(
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, str(temporary))
         os.replace(temporary, path)
-    except Exception as error:
+    except BaseException as error:  # Ctrl-C too: a full-size partial file would stay behind
         temporary.unlink(missing_ok=True)
-        if isinstance(error, EngineError):
+        if isinstance(error, EngineError) or not isinstance(error, Exception):
             raise
         raise EngineError(f"{path}: ONNX export failed ({type(error).__name__}: {error})") from error
     return path
@@ -223,5 +227,9 @@ def save_atomically(model: Any, path: Path) -> None:
     import onnx
 
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")  # per process: exports may race
-    onnx.save(model, str(temporary))
-    os.replace(temporary, path)
+    try:
+        onnx.save(model, str(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -102,6 +102,10 @@ def unavailable_reason(backend: Backend) -> str | None:
     if backend is Backend.ONNXRUNTIME_CUDA and "CUDAExecutionProvider" not in ort.get_available_providers():
         return (f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (pip uninstall onnxruntime, "
                 "then pip install onnxruntime-gpu: the two packages clash)")
+    if backend is Backend.ONNXRUNTIME_CUDA and not cuda:
+        # onnxruntime-gpu lists its CUDA provider whether or not a GPU is visible (no driver, a container
+        # started without one), then falls back to the CPU when a session opens.
+        return no_gpu
     return None
 
 
@@ -158,7 +162,8 @@ class _Source:
             if self.is_onnx:
                 self._metadata = read_onnx_metadata(self.path)
             else:
-                self._metadata = EngineMetadata.from_checkpoint(self.checkpoint(), file_sha256(self.path))
+                checkpoint = self.checkpoint()
+                self._metadata = EngineMetadata.from_checkpoint(checkpoint, checkpoint.sha256)
         return self._metadata
 
     def onnx(self) -> Path:
@@ -208,7 +213,10 @@ def _open(backend: Backend, source: _Source, *, threads: int | None, reason: str
         graph = OnnxRuntimeGraph(onnx_path, cuda=backend is Backend.ONNXRUNTIME_CUDA, threads=threads)
         return GraphEngine(graph, metadata, reason=reason)
     try:
-        return GraphEngine(TensorRtGraph(onnx_path, source.cache_dir), metadata, reason=reason)
+        # FP16 is for the I3Ds (mixed_precision.Fp16Scope.I3DS); a skeleton-only network has none and is
+        # built in FP32 (its FP16 graph cannot be made).
+        graph = TensorRtGraph(onnx_path, source.cache_dir, fp16=bool(metadata.parts))
+        return GraphEngine(graph, metadata, reason=reason)
     except TensorRtBuildError as error:
         if metadata.config.aggregation is not Aggregation.ATTENTION:
             raise

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.engines.export import save_atomically
+from core.engines.export import exporter_fingerprint, save_atomically
 from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
 from core.engines.metadata import file_sha256
 from core.engines.mixed_precision import Fp16Scope, to_fp16
@@ -94,6 +94,7 @@ def tensorrt_cache_key(onnx_bytes_sha256: str, *, fp16: bool, max_batch: int) ->
     major, minor = torch.cuda.get_device_capability()
     return {
         "onnx_sha256": onnx_bytes_sha256,
+        "converter": exporter_fingerprint() if fp16 else None,  # the FP16 graph built from depends on it
         "gpu": torch.cuda.get_device_name(),
         "compute_capability": f"{major}.{minor}",
         "tensorrt": trt.__version__,
@@ -137,7 +138,9 @@ def fp16_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     import onnx
 
     onnx_path = Path(onnx_path)
-    target = Path(out_dir) / f"{onnx_path.stem}-{file_sha256(onnx_path)[:16]}.fp16.onnx"
+    # Named by the converter's code too: a change to to_fp16 converts again.
+    name = f"{onnx_path.stem}-{file_sha256(onnx_path)[:16]}-{exporter_fingerprint()[:8]}.fp16.onnx"
+    target = Path(out_dir) / name
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

