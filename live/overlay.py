@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
+ALARM_RED = (210, 30, 30)  # an action that raises alerts, on the video (RGB)
 PALETTE = ((255, 99, 71), (30, 144, 255), (50, 205, 50), (255, 215, 0), (218, 112, 214), (0, 206, 209))
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
@@ -96,8 +97,9 @@ def recording_classes(settings: RecordingSettings, record_dir: Path) -> tuple[li
 
 
 def class_title(name: str | None) -> str:
-    """How a class is written on screen ("no action" for the background class)."""
-    return "no action" if name == NO_ACTION else str(name)
+    """How a class is written on screen: words, not code ("fall down" for fall_down; "no action" for the
+    background class)."""
+    return "no action" if name == NO_ACTION else str(name).replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,9 @@ class PersonPanel(QtWidgets.QFrame):
         self.title.setStyleSheet(f"color: rgb({r}, {g}, {b}); font-weight: bold; font-size: 13px")
         self._bar_colors = [None] * len(self.actions)  # recoloured at the next decision
 
-    def show_decision(self, label: str, decision: Decision) -> None:
-        """`decision.truth` (where the source knows it) is what its window shows, as scored."""
+    def show_decision(self, label: str, decision: Decision, alarming: bool = False) -> None:
+        """`decision.truth` (where the source knows it) is what its window shows, as scored. `alarming`: the
+        top action raises alerts (draw_label): its bar is red."""
         self._waiting_for = None
         self.title.setText(label)
         detail = f"tracking id {decision.tracking_id}  ·  {decision.latency_s * 1000:.0f} ms"
@@ -210,6 +213,8 @@ class PersonPanel(QtWidgets.QFrame):
             self.attention[i].show_value(PART_NAMES.get(part, part), float(decision.attention[i]))
         for k, (bar, (name, p)) in enumerate(zip(self.actions, decision.topk, strict=False)):
             color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
+            if alarming and k == 0:
+                color = ALARM_RED
             if color != self._bar_colors[k]:  # a style sheet change re-polishes the widget: only on change
                 bar.set_color(color)
                 self._bar_colors[k] = color
@@ -260,12 +265,15 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
 
 
 def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None, label: str, scale: float,
-               labels_drawn: list[tuple[int, int, int, int]] | None = None, text_scale: float = 1.0) -> None:
+               labels_drawn: list[tuple[int, int, int, int]] | None = None, text_scale: float = 1.0,
+               alarming: bool = False) -> None:
     """Write a person's top action above their head (in place). Labels go on after every skeleton
     (`LiveWindow._draw_people`) so that no one's bones cross another's words. `labels_drawn`: the label
     boxes (x0, y0, x1, y1) already written in this image; this one goes up until it covers none of
     them (two people side by side would write over each other), then joins. `text_scale`: how much larger
-    than at full size to write, so that a label stays readable when the window shows the video smaller."""
+    than at full size to write, so that a label stays readable when the window shows the video smaller.
+    `alarming`: the action is one that raises alerts, at the alert threshold: white on red, so that who
+    it is stands out among several people."""
     pixels = pixels * scale
     visible = np.isfinite(pixels).all(1)
     if not visible.any():
@@ -275,7 +283,7 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
     if decision is not None and decision.topk[0][0] == NO_ACTION:
         text, ink = f"{label}: no action", NO_ACTION_GREY  # nothing is happening: said quietly
     elif decision is not None:
-        text = f"{label}: {decision.topk[0][0]} {decision.topk[0][1] * 100:.0f}%"
+        text = f"{label}: {class_title(decision.topk[0][0])} {decision.topk[0][1] * 100:.0f}%"
     size, thickness, pad = 0.5 * text_scale, max(1, round(text_scale)), round(4 * text_scale)
     (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)
     x, y = int(head[0] - width / 2), int(head[1] - 3.5 * pad)
@@ -285,8 +293,17 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         y -= height + 2 * pad + 2
         box = (x - pad, y - height - pad, x + width + pad, y + pad)
     taken.append(box)
-    cv2.rectangle(image, box[:2], box[2:], (0, 0, 0), -1)
+    cv2.rectangle(image, box[:2], box[2:], ALARM_RED if alarming else (0, 0, 0), -1)
     cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, ink, thickness, cv2.LINE_AA)
+
+
+def draw_recording_mark(image: np.ndarray, text_scale: float = 1.0) -> None:
+    """A red dot and REC in the picture's top left corner (in place)."""
+    size, thickness = 0.6 * text_scale, max(1, round(1.5 * text_scale))
+    radius, margin = round(8 * text_scale), round(14 * text_scale)
+    cv2.circle(image, (margin + radius, margin + radius), radius, ALARM_RED, -1, cv2.LINE_AA)
+    cv2.putText(image, "REC", (margin + 2 * radius + round(6 * text_scale), margin + 2 * radius),
+                cv2.FONT_HERSHEY_SIMPLEX, size, ALARM_RED, thickness, cv2.LINE_AA)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -493,6 +510,8 @@ class LiveWindow(QtWidgets.QMainWindow):
                     image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
                 image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             self._draw_people(image, entry.bodies)
+            if self.pipeline.recording:  # on the picture itself: whoever is in view is being recorded
+                draw_recording_mark(image, self.label_scale())
             self._show_room3d(entry.bodies)
             self.image.setImage(image, autoLevels=False)  # uint8 without levels: drawn as is, no rescaling
             self._frames_drawn += 1
@@ -526,13 +545,14 @@ class LiveWindow(QtWidgets.QMainWindow):
             panel.set_color(color)
             panel.show()
             if decision is not None:
-                panel.show_decision(label, decision)
+                panel.show_decision(label, decision, alarming=self._alarming(decision))
             else:
                 panel.show_waiting(label, body.tracking_id)
         labels_drawn: list[tuple[int, int, int, int]] = []
         text_scale = self.label_scale()
         for pixels, decision, label in labels:  # after every skeleton: no bone crosses the words
-            draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale)
+            draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale,
+                       alarming=self._alarming(decision))
         self.nobody.setVisible(not order)
 
     def label_scale(self) -> float:
@@ -628,7 +648,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:
-            banner = "paused - no recognition, no alerts"
+            banner, ink = "PAUSED - no recognition, no alerts (space resumes)", "#ffb000"
         if banner != self.banner.text():
             self.banner.setText(banner)
             self.banner.setStyleSheet(f"background: #000; color: {ink}; font-size: 20px; font-weight: bold; "
@@ -657,11 +677,20 @@ class LiveWindow(QtWidgets.QMainWindow):
             text += f"  ·  {self._marking_note}"
         self.marking.setText(text)
 
+    def _alarming(self, decision: Decision | None) -> bool:
+        """Whether a decision's top action is one that raises alerts, at the alert threshold."""
+        if decision is None or self.alerts is None:
+            return False
+        action, p = decision.topk[0]
+        return action in self.alerts.classes and p >= self.alerts.config.threshold
+
     def _alert_text(self, alert: Alert) -> str:
+        # Without the probability: an alert is raised as the class crosses the threshold, so it would
+        # read about the threshold for as long as the bar stays up; the person's panel has it as it is now.
         when = time.strftime("%H:%M:%S", time.localtime(alert.time))
         where = f"{alert.room}: " if alert.room else ""
-        return (f"ALERT  {where}person {self.person_number(alert.person)}: {alert.action} "
-                f"{alert.probability * 100:.0f}% at {when}")
+        who = f"person {self.person_number(alert.person)}"
+        return f"ALERT  {where}{who}: {class_title(alert.action)} at {when}"
 
     def _update_alert_bar(self) -> None:
         if not self._unacknowledged_count:

@@ -87,6 +87,32 @@ def test_no_action_is_written_in_grey_without_a_probability():
     assert inked.max() <= 150 and (np.ptp(inked, axis=1) == 0).all()  # grey only: no white, no colour
 
 
+def test_an_action_that_raises_alerts_is_written_on_red_in_words():
+    """Among several people, who is falling must stand out: the label is white on red, and reads
+    "fall down", not the class's code name."""
+    from live.overlay import ALARM_RED, class_title
+
+    body = person(5, 0.0, 0.0)
+    decision = Decision(0.0, 0.0, 5, (("fall_down", 0.9),), ("left_hand", "right_hand", "full_body"),
+                        np.array([0.3, 0.3, 0.4], np.float32), 0.1)
+    images = {}
+    for alarming in (False, True):
+        images[alarming] = np.zeros((360, 640, 3), np.uint8)
+        draw_label(images[alarming], body.joints_color, decision, "person 1", 1.0, alarming=alarming)
+    red = (images[True] == ALARM_RED).all(-1).sum()
+    assert red > 500 and not (images[False] == ALARM_RED).all(-1).any()
+    assert class_title("fall_down") == "fall down" and class_title(NO_ACTION) == "no action"
+
+
+def test_a_recording_is_marked_on_the_picture():
+    from live.overlay import ALARM_RED, draw_recording_mark
+
+    image = np.zeros((360, 640, 3), np.uint8)
+    draw_recording_mark(image)
+    marked = (image == ALARM_RED).all(-1)
+    assert marked[:60, :100].sum() > 100 and not marked[60:].any()  # top left, nowhere else
+
+
 def test_labels_of_people_side_by_side_do_not_cover_each_other():
     image = np.zeros((360, 640, 3), np.uint8)
     body = person(5, 0.0, 0.0)
@@ -134,7 +160,7 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     fell = Decision(0.0, 1.0, 7, (("fall_down", 0.91), ("wave", 0.05)), parts,
                     np.array([0.2, 0.3, 0.5], np.float32), 0.1, truth="fall_down", crops=crops)
     panel.show_decision("person 1", fell)
-    assert "fall_down" in panel.actions[0].text() and "truth: fall_down" in panel.detail.text()
+    assert "fall down" in panel.actions[0].text() and "truth: fall down" in panel.detail.text()
     assert not panel.crops[0].pixmap().isNull()
     panel.show_waiting("person 3", 9)  # somebody else, in the same place
     assert "gathering a window" in panel.detail.text()
@@ -161,7 +187,7 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     assert "truth: no action" in window.panels[1].detail.text()
     assert panel.crops[0].pixmap() is not None and not panel.crops[0].pixmap().isNull()
     assert [bar.text().split()[0] for bar in panel.attention] == ["left", "right", "full"]
-    assert panel.actions[0].text().split()[0] in CLASSES
+    assert panel.actions[0].text().rsplit(None, 1)[0].strip() in {c.replace("_", " ") for c in CLASSES}
     assert not window.panels[2].isVisible() and not window.nobody.isVisible()
     assert "synthetic room" in window.status.text() and "engine pytorch-cpu" in window.status.text()
 
@@ -377,6 +403,7 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     assert window.alert_bar.isVisible()
     text = window.alert_text.text()
     assert text.startswith("ALERT  person ") and "11" not in text.split(":")[0]
+    assert "%" not in text  # the probability it crossed the threshold at would stay, misread as now's
     assert text.endswith(f"(+{len(alerts.alerts) - 1} earlier)")
     for _ in range(3):
         window.refresh()
