@@ -372,9 +372,10 @@ class Alert:
     stream_time: float
     time: float
     room: str = ""
+    number: int = 0  # the person's number on screen ("person 2"; live/tracks.py), 0 where unknown
 
     def to_json(self) -> dict:
-        return {"room": self.room, "person": self.person, "class": self.action,
+        return {"room": self.room, "person": self.person, "number": self.number, "class": self.action,
                 "p": round(self.probability, 4), "time": _iso(self.time),
                 "stream_time": round(self.stream_time, 3)}
 
@@ -383,6 +384,7 @@ class Alert:
             "ALERT_ROOM": self.room,
             "ALERT_CLASS": self.action,
             "ALERT_PERSON": str(self.person),
+            "ALERT_PERSON_NUMBER": str(self.number),
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
             "ALERT_TIME": _iso(self.time),
             "ALERT_JSON": json.dumps(self.to_json()),
@@ -454,12 +456,14 @@ class AlertDispatcher:
                           if decision.stream_time - t < self.config.cooldown_s}
         if last_seen is not None and decision.stream_time - last_seen < self.config.cooldown_s:
             return None  # the same episode, still going on (or back within the cooldown)
-        alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room)
+        alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room,
+                      decision.number)
         self.alerts.append(alert)
         if len(self.alerts) > 1000:
             del self.alerts[:500]
         where = f"{alert.room}: " if alert.room else ""
-        log.warning("ALERT: %sperson %d: %s (p=%.2f) at %s", where, alert.person, action, p, _iso(alert.time))
+        log.warning("ALERT: %sperson %d (tracking id %d): %s (p=%.2f) at %s", where, alert.number,
+                    alert.person, action, p, _iso(alert.time))
         if self.delivery is not None:
             self.delivery.submit(alert.to_json())
         self._run_hook(alert)

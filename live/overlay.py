@@ -341,8 +341,6 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
-        self._numbers: dict[int, int] = {}
-        self._next_number = 1
         self._last_sequence = -1
         self._ended_at: float | None = None
         self.setWindowTitle(f"Where to focus - live - {pipeline.source.name}")
@@ -479,11 +477,10 @@ class LiveWindow(QtWidgets.QMainWindow):
     # ---- drawing --------------------------------------------------------------------------
 
     def person_number(self, tracking_id: int) -> int:
-        """1, 2, 3, ... in order of appearance: tracking ids are 64-bit numbers nobody can read."""
-        if tracking_id not in self._numbers:
-            self._numbers[tracking_id] = self._next_number
-            self._next_number += 1
-        return self._numbers[tracking_id]
+        """1, 2, 3, ... in order of appearance (tracking ids are 64-bit numbers nobody can read): the
+        tracks' numbering (live/tracks.py), so that decisions and alerts say the same "person 2"."""
+        tracks = self.pipeline.tracks
+        return (tracks.number_of(tracking_id) if tracks is not None else None) or 0
 
     def refresh(self) -> None:
         """One GUI tick: newest image, newest decisions, status. Never blocks."""
@@ -527,8 +524,6 @@ class LiveWindow(QtWidgets.QMainWindow):
         live_ids = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
         for gone in set(self._decisions) - live_ids:  # people who left: forget them (bounded memory)
             del self._decisions[gone]
-        for gone in set(self._numbers) - live_ids - {b.tracking_id for b in bodies}:
-            del self._numbers[gone]
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
         labels = []
         for i, panel in enumerate(self.panels):
@@ -689,8 +684,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         # read about the threshold for as long as the bar stays up; the person's panel has it as it is now.
         when = time.strftime("%H:%M:%S", time.localtime(alert.time))
         where = f"{alert.room}: " if alert.room else ""
-        who = f"person {self.person_number(alert.person)}"
-        return f"ALERT  {where}{who}: {class_title(alert.action)} at {when}"
+        return f"ALERT  {where}person {alert.number}: {class_title(alert.action)} at {when}"
 
     def _update_alert_bar(self) -> None:
         if not self._unacknowledged_count:

@@ -31,8 +31,8 @@ from core.skeleton import KINECT_V2
 # A person moves ~0.5 m in a second at a walk; two people hugging stand closer than that to each other,
 # and either identity is right for a scene-wide interaction.
 REJOIN_M = 0.5
-# Tracking ids remembered for "people seen"; beyond it the memory starts again (a Kinect never reuses an
-# id, so only a replay looping over more people than this would count some twice).
+# Tracking ids remembered for "people seen" and their numbers; beyond it the memory starts again (a Kinect
+# never reuses an id, so only a replay looping over more people than this would count some twice).
 MAX_REMEMBERED_IDS = 10_000
 
 
@@ -51,6 +51,7 @@ class TrackSnapshot:
     """A copy of one track's history as arrays, oldest first (N observations)."""
 
     tracking_id: int
+    number: int  # the person's number (TrackTable.number_of): what the window, decisions and alerts say
     timestamps: np.ndarray  # float64 (N,)
     sequences: np.ndarray  # int64 (N,)
     joints: np.ndarray  # float32 (N, J, 3)
@@ -73,9 +74,10 @@ class Track:
         return self.observations[-1].timestamp
 
 
-def _snapshot(tracking_id: int, obs: list[Observation]) -> TrackSnapshot:
+def _snapshot(tracking_id: int, number: int, obs: list[Observation]) -> TrackSnapshot:
     return TrackSnapshot(
         tracking_id=tracking_id,
+        number=number,
         timestamps=np.array([o.timestamp for o in obs], np.float64),
         sequences=np.array([o.sequence for o in obs], np.int64),
         joints=np.stack([o.joints for o in obs]),
@@ -96,9 +98,11 @@ class TrackTable:
         self._tracks: dict[int, Track] = {}
         self._rejoined: dict[int, int] = {}  # the sensor's new id -> the track it continues
         self._lock = threading.Lock()
-        # Distinct tracking ids, for the summary's "people seen": a looped replay (clear) brings its
-        # people back under the same ids, and they are not new people. Bounded for runs of months.
-        self._ids_seen: set[int] = set()
+        # Each distinct tracking id's number, 1, 2, 3, ... in order of appearance (64-bit ids are for no one
+        # to read): the window, the decisions and the alerts all say "person 2" of the same person. A looped
+        # replay (clear) brings its people back under the same ids: the same people, the same numbers, not
+        # counted again in "people seen". Bounded for runs of months.
+        self._numbers: dict[int, int] = {}
         self.people_seen = 0
         self.retired = 0
         self.rejoins = 0
@@ -162,11 +166,11 @@ class TrackTable:
             if retired:
                 self._rejoined = {k: v for k, v in self._rejoined.items() if v in self._tracks}
             for tracking_id in created:
-                if tracking_id not in self._ids_seen:
-                    if len(self._ids_seen) >= MAX_REMEMBERED_IDS:
-                        self._ids_seen.clear()
-                    self._ids_seen.add(tracking_id)
+                if tracking_id not in self._numbers:
+                    if len(self._numbers) >= MAX_REMEMBERED_IDS:
+                        self._numbers = {k: self._numbers[k] for k in self._tracks if k in self._numbers}
                     self.people_seen += 1
+                    self._numbers[tracking_id] = self.people_seen
             self.retired += len(retired)
         return created, retired
 
@@ -180,8 +184,14 @@ class TrackTable:
     def snapshot(self) -> list[TrackSnapshot]:
         """Copies of every live track, by tracking id."""
         with self._lock:  # copy the references only; the arrays are stacked outside the lock
-            histories = [(k, list(self._tracks[k].observations)) for k in sorted(self._tracks)]
-        return [_snapshot(k, obs) for k, obs in histories]
+            histories = [(k, self._numbers[k], list(self._tracks[k].observations))
+                         for k in sorted(self._tracks)]
+        return [_snapshot(k, number, obs) for k, number, obs in histories]
+
+    def number_of(self, tracking_id: int) -> int | None:
+        """The person's number (1, 2, 3, ... in order of appearance); None for an id never stored."""
+        with self._lock:
+            return self._numbers.get(tracking_id)
 
     def __len__(self) -> int:
         with self._lock:

@@ -112,6 +112,9 @@ class Decision:
     # Every class's smoothed probability (topk shows the first few): whether an event goes on must not
     # depend on how many classes the display asked for. None for decisions read back from JSON lines.
     probabilities: dict[str, float] | None = field(default=None, repr=False)
+    # The person's number (1, 2, 3, ... in order of appearance: live/tracks.py), what the window shows
+    # and alerts say; 0 where unknown (JSON lines written before it was kept).
+    number: int = 0
 
     def probability(self, action: str) -> float:
         """The smoothed probability of `action`; from a JSON line, 0 when it is not in the top-k there
@@ -130,6 +133,7 @@ class Decision:
             "stream_time": round(self.stream_time, 3),
             "window_start": round(self.window_start, 3),
             "person": self.tracking_id,
+            "number": self.number,
             "topk": [{"class": name, "p": round(p, 4)} for name, p in self.topk],
             "attention": {p: round(float(a), 4) for p, a in zip(self.parts, self.attention, strict=True)},
             "latency_ms": round(self.latency_s * 1000.0, 1),
@@ -495,6 +499,7 @@ class RecognitionWorker:
                 crops=display[i][0],
                 boxes=display[i][1],
                 probabilities=dict(zip(inputs.class_names, smoothed.tolist(), strict=True)),
+                number=person.number,
             ))
             self.latency.add(latency)
         self.counters.hops += 1

@@ -324,6 +324,9 @@ def test_tracks_are_created_kept_bounded_and_retired_by_tracking_id():
     tracks.observe(0.0, [body(1), body(2)], 10)
     tracks.observe(0.1, [body(3)], 11)
     assert tracks.people_seen == 3
+    # Numbered in order of appearance, the same number when they come back, for the window and alerts.
+    assert [tracks.number_of(i) for i in (1, 2, 3, 99)] == [1, 2, 3, None]
+    assert [s.number for s in tracks.snapshot()] == [1, 2, 3]
 
 
 def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_one():

@@ -313,8 +313,9 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
     assert len(lines) == summary.decisions >= 2
     for line in lines:
         # No "truth": an NTU clip carries no labels per instant.
-        assert set(line) == {"time", "stream_time", "window_start", "person", "topk", "attention",
+        assert set(line) == {"time", "stream_time", "window_start", "person", "number", "topk", "attention",
                              "latency_ms"}
+        assert line["number"] == 1  # the one person of the clip, as the window calls them
         assert len(line["topk"]) == 3 and set(line["attention"]) == set(PARTS)
         assert 0 < line["latency_ms"] < 30_000
     assert summary.latency_p50_s is not None and summary.people_seen == 1

@@ -397,6 +397,7 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     window.show()
     qtbot.waitUntil(lambda: len(alerts.alerts) >= 2, timeout=20000)
     assert {a.person for a in alerts.alerts} == {11, 12}
+    assert {a.number for a in alerts.alerts} == {1, 2}  # delivered with the number the window shows
     pipeline.set_paused(True)  # no more hops: the alerts so far are all there will be
     window.refresh()
     # Shown in a bar that stays until acknowledged, by person number (1, 2), not tracking id.

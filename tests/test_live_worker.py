@@ -147,10 +147,10 @@ def test_mean_lag_is_the_mean_age_of_the_windows_a_smoothed_score_averages():
 def test_decision_json_has_time_person_topk_attention_latency():
     decision = Decision(time=1700000000.0, stream_time=3.2, tracking_id=9,
                         topk=(("drink", 0.7), ("wave", 0.2)), parts=("left_hand", "right_hand", "full_body"),
-                        attention=np.array([0.5, 0.3, 0.2]), latency_s=0.1234)
+                        attention=np.array([0.5, 0.3, 0.2]), latency_s=0.1234, number=2)
     record = decision.to_json()
     assert record == {
-        "time": 1700000000.0, "stream_time": 3.2, "window_start": 0.0, "person": 9,
+        "time": 1700000000.0, "stream_time": 3.2, "window_start": 0.0, "person": 9, "number": 2,
         "topk": [{"class": "drink", "p": 0.7}, {"class": "wave", "p": 0.2}],
         "attention": {"left_hand": 0.5, "right_hand": 0.3, "full_body": 0.2},
         "latency_ms": 123.4,
@@ -673,8 +673,9 @@ def _track(tracking_id: int, x: float, timestamps: list[float]) -> TrackSnapshot
     joints[:, :, 0] = x
     joints[:, :, 2] = 2.5
     joints += np.arange(n, dtype=np.float32)[:, None, None] * 0.001  # each observation its own pose
-    return TrackSnapshot(tracking_id, np.array(timestamps, np.float64), np.arange(n, dtype=np.int64), joints,
-                         np.full((n, 25), 2, np.int8), np.zeros((n, 25, 2), np.float32))  # fmt: skip
+    return TrackSnapshot(tracking_id, tracking_id, np.array(timestamps, np.float64),
+                         np.arange(n, dtype=np.int64), joints, np.full((n, 25), 2, np.int8),
+                         np.zeros((n, 25, 2), np.float32))
 
 
 def test_the_partner_is_the_nearest_person_seen_lately_within_reach():

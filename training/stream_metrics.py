@@ -131,6 +131,7 @@ def decision_from_json(record: dict) -> Decision:
         window_start=float(record.get("window_start", record["stream_time"])),
         truth=record.get("truth"),
         truth_now=record.get("truth_now"),
+        number=int(record.get("number", 0)),
     )
 
 
