@@ -390,8 +390,11 @@ def open_source(config: LiveConfig, *, color: bool = True) -> Source:
                                 actions=config.sim_actions)
     path = Path(config.source)
     if not path.exists():
+        # PKU-MMD's README names NNNN-V.txt; the release holds them compressed beside that name.
+        packed = [f"{path}{suffix}" for suffix in (".xz", ".gz") if Path(f"{path}{suffix}").is_file()]
+        hint = f"; did you mean {packed[0]}?" if packed else ""
         raise SourceUnavailable(f"--source {config.source}: no such file or folder (expected kinect, sim or "
-                                f"a recording's path)")
+                                f"a recording's path){hint}")
     return replay_source(path, config.replay, color=color, depth=depth, video=config.video)
 
 

@@ -338,6 +338,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._recording_refused.connect(self._cannot_record, QtCore.Qt.ConnectionType.QueuedConnection)
         self._record_starter: threading.Thread | None = None
         self._recording_problems_shown = 0
+        self._recordings_shown = 0
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
@@ -492,6 +493,10 @@ class LiveWindow(QtWidgets.QMainWindow):
                     self._unacknowledged.append(self._alert_text(alert))
                     self._unacknowledged_count += 1
         self._update_alert_bar()
+        saved = self.pipeline.recordings
+        if len(saved) > self._recordings_shown:  # r stopped one and it is finalised: where it went
+            self._recordings_shown = len(saved)
+            self.show_notice(f"saved {saved[-1]}")
         problems = self.pipeline.recording_errors
         if len(problems) > self._recording_problems_shown:  # a disk that filled: REC is gone, say why
             self._recording_problems_shown = len(problems)
@@ -660,7 +665,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         if self.pipeline.recording:
             text = f"recording {label or 'unlabelled'}"
             if opened is not None:
-                text += f"  ·  {opened[1]} since {opened[0]:.1f} s (e ends it)"
+                text += f"  ·  {opened[1]} being marked for {opened[0]:.1f} s (e ends it)"
             if marked or opened is not None:
                 text += f"  ·  {marked} action{'s' if marked != 1 else ''} marked"
             elif label:
@@ -737,7 +742,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         else:
             try:
                 at = self.pipeline.start_action(chosen)
-                self._marking_note = f"{chosen} started at {at:.1f} s"
+                self._marking_note = f"{chosen} starts {at:.1f} s into the clip"
             except (RuntimeError, ValueError, OSError) as error:  # a bad labels.txt, a full disk
                 self._marking_note = f"cannot mark: {error}"
         self._update_marking()

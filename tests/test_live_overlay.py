@@ -464,12 +464,16 @@ def test_window_records_for_the_chosen_class_and_marks_actions(qtbot, tiny_model
     qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # wave for help starts ...
     qtbot.wait(400)
     window.refresh()
-    assert "wave for help since" in window.marking.text()
+    assert "wave for help being marked for" in window.marking.text()
+    assert "wave for help starts" in window.marking.text() and "s into the clip" in window.marking.text()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_E)  # ... and ends
     qtbot.keyClick(window, QtCore.Qt.Key.Key_F1)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # patient fell, still open when the recording stops
     qtbot.wait(300)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: pipeline.recordings != [], timeout=10000)
+    window.refresh()
+    assert "saved " in window.status.text() and "S005C001P001R001A122" in window.status.text()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_F9)
     assert "no class 9" in window.marking.text()
     window.class_box.setCurrentIndex(0)  # the box's first entry: an unlabelled clip

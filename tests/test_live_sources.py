@@ -501,3 +501,13 @@ def test_kinect_backend_is_chosen_by_the_source_name(tmp_path):
     clip = str(recorder.files.skeleton)
     assert default_privacy(config("--source", clip)) is PrivacyMode.BLUR
     assert default_privacy(config("--source", clip, "--privacy", "off")) is PrivacyMode.OFF  # the site's call
+
+
+def test_a_sequence_named_as_pku_mmds_readme_does_is_found_compressed(tmp_path):
+    """PKU-MMD's README says 0005-L.txt; the release holds 0005-L.txt.xz: the error offers it."""
+    from live.app import build_parser, config_from_args, open_source
+
+    (tmp_path / "0005-L.txt.xz").write_bytes(b"")
+    config = config_from_args(build_parser().parse_args(["--source", str(tmp_path / "0005-L.txt")]))
+    with pytest.raises(SourceUnavailable, match=r"no such file or folder .*did you mean .*0005-L\.txt\.xz\?"):
+        open_source(config)
