@@ -122,6 +122,7 @@ class LiveConfig:
     screenshot: Path | None = None  # window: save a screenshot after `duration_s` (or 5 s) and quit
     privacy: PrivacyMode | None = None  # None: the default for the source (default_privacy)
     show_3d: bool = True  # window: the 3D room panel at start (key 3 toggles it)
+    pause_limit_s: float = 600.0  # window: a pause ends by itself after this long (0: only space ends it)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="window: save a screenshot after --duration (default 5 s) and quit")
     parser.add_argument("--no-3d", dest="show_3d", action="store_false",
                         help="window: start with the 3D room panel hidden (key 3 shows it)")
+    parser.add_argument("--pause-limit", type=non_negative_float, default=10.0, metavar="MINUTES",
+                        help="window: a pause (space) ends by itself after this long, so that a forgotten "
+                             "one does not leave the room unwatched (default 10; 0: only space ends it)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -289,6 +293,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                                    end_threshold=args.end_threshold),
         screenshot=args.screenshot,
         show_3d=args.show_3d,
+        pause_limit_s=args.pause_limit * 60.0,
     )
 
 
@@ -602,7 +607,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
             # A screenshot waits for its delay: a replay shorter than that stays up at its last frame.
             overlay = OverlayConfig(record_dir=config.record_dir,
                                     close_at_end=not config.replay.loop and config.screenshot is None,
-                                    show_3d=config.show_3d)
+                                    show_3d=config.show_3d, pause_limit_s=config.pause_limit_s)
             # The window draws the sources' bodies (Kinect v2); a v1 model reads them through its joint map.
             window = LiveWindow(pipeline, KINECT_V2, overlay, alerts=alerts)
             window.show()

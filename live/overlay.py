@@ -110,6 +110,9 @@ class OverlayConfig:
     max_people: int = 6
     notice_s: float = 15.0  # how long a message ("cannot record: ...") stays in the status line
     show_3d: bool = True  # the 3D room panel at start (key 3 toggles), where OpenGL allows one
+    # A pause ends by itself after this long (0: only space ends it): a forgotten one would leave a
+    # watched room unwatched for the rest of the shift.
+    pause_limit_s: float = 600.0
 
 
 def _rgb_pixmap(rgb: np.ndarray, size: int) -> QtGui.QPixmap:
@@ -339,6 +342,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._record_starter: threading.Thread | None = None
         self._recording_problems_shown = 0
         self._recordings_shown = 0
+        self._paused_at: float | None = None  # monotonic time the window paused the pipeline
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
@@ -497,6 +501,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         if len(saved) > self._recordings_shown:  # r stopped one and it is finalised: where it went
             self._recordings_shown = len(saved)
             self.show_notice(f"saved {saved[-1]}")
+        self._end_a_forgotten_pause()
         problems = self.pipeline.recording_errors
         if len(problems) > self._recording_problems_shown:  # a disk that filled: REC is gone, say why
             self._recording_problems_shown = len(problems)
@@ -649,6 +654,9 @@ class LiveWindow(QtWidgets.QMainWindow):
             banner = "end of replay"
         elif stats.paused:
             banner, ink = "PAUSED - no recognition, no alerts (space resumes)", "#ffb000"
+            if (left := self._pause_left_s()) is not None:
+                minutes, seconds = divmod(max(0, round(left)), 60)
+                banner = banner[:-1] + f"; by itself in {minutes}:{seconds:02d})"
         if banner != self.banner.text():
             self.banner.setText(banner)
             self.banner.setStyleSheet(f"background: #000; color: {ink}; font-size: 20px; font-weight: bold; "
@@ -714,6 +722,21 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def toggle_pause(self) -> None:
         self.pipeline.set_paused(not self.pipeline.paused)
+        self._paused_at = time.monotonic() if self.pipeline.paused else None
+
+    def _pause_left_s(self) -> float | None:
+        """Seconds until the pause ends by itself; None when not paused by the window or without a limit."""
+        if self._paused_at is None or not self.config.pause_limit_s:
+            return None
+        return self.config.pause_limit_s - (time.monotonic() - self._paused_at)
+
+    def _end_a_forgotten_pause(self) -> None:
+        left = self._pause_left_s()
+        if left is not None and left <= 0 and self.pipeline.paused:
+            self.pipeline.set_paused(False)
+            self._paused_at = None
+            self.show_notice(f"resumed by itself after {self.config.pause_limit_s / 60:g} min paused "
+                             "(--pause-limit)")
 
     def show_notice(self, text: str) -> None:
         """A message in the status line that stays for `notice_s` seconds."""

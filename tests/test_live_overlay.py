@@ -204,8 +204,14 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
 
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
     assert pipeline.paused and "PAUSED" in (window.refresh() or window.status.text())
+    assert "by itself in 10:00" in window.banner.text() or "by itself in 9:59" in window.banner.text()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
     assert not pipeline.paused
+    # A pause forgotten past its limit ends by itself, and says so: the room is watched again.
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    window._paused_at -= window.config.pause_limit_s + 1
+    window.refresh()
+    assert not pipeline.paused and "resumed by itself after 10 min paused" in window.status.text()
 
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)  # started on a thread of its own (folders, files)
     qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
