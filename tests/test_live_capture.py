@@ -329,27 +329,29 @@ def test_tracks_are_created_kept_bounded_and_retired_by_tracking_id():
     assert [s.number for s in tracks.snapshot()] == [1, 2, 3]
 
 
+def see(tracks: TrackTable, t: float, *bodies: Body) -> list[int]:
+    """One frame of `bodies` through rejoin and into the tracks, as the capture does: the ids stored."""
+    bodies_out = tracks.rejoin(t, list(bodies))
+    tracks.observe(t, bodies_out, int(t * 30))
+    return [b.tracking_id for b in bodies_out]
+
+
 def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_one():
     tracks = TrackTable(history=50, retire_after_s=0.5)
 
-    def see(t: float, *bodies: Body) -> list[int]:
-        bodies_out = tracks.rejoin(t, list(bodies))
-        tracks.observe(t, bodies_out, int(t * 30))
-        return [b.tracking_id for b in bodies_out]
-
-    assert see(0.0, body(1, x=0.0), body(2, x=2.0)) == [1, 2]
+    assert see(tracks, 0.0, body(1, x=0.0), body(2, x=2.0)) == [1, 2]
     # Both lost; 0.3 s later one comes back 20 cm away under a new id, somebody else 1 m from either.
-    assert see(0.3, body(5, x=0.2), body(6, x=1.0)) == [1, 6]
-    assert see(0.33, body(5, x=0.2), body(6, x=1.0)) == [1, 6]  # the sensor's id stays mapped
+    assert see(tracks, 0.3, body(5, x=0.2), body(6, x=1.0)) == [1, 6]
+    assert see(tracks, 0.33, body(5, x=0.2), body(6, x=1.0)) == [1, 6]  # the sensor's id stays mapped
     assert tracks.rejoins == 1 and tracks.ids() == [1, 2, 6]
     # Track 2 has been gone longer than retire_after_s: a body where it was is somebody new.
-    assert see(0.9, body(5, x=0.2), body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
+    assert see(tracks, 0.9, body(5, x=0.2), body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
     assert tracks.ids() == [1, 6, 8]
     # A person who fell and was found again on the floor, 0.6 m lower where they stood: the same
     # person (near is measured along the floor), and a fall is when that matters most.
     fallen = body(9, x=0.2)
     fallen.joints[:, 1] -= 0.6
-    assert see(1.2, fallen, body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
+    assert see(tracks, 1.2, fallen, body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
 
 
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
@@ -358,15 +360,10 @@ def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it
     # in one history and leave the second without a decision.
     tracks = TrackTable(history=50, retire_after_s=1.0)
 
-    def see(t: float, *bodies: Body) -> list[int]:
-        bodies_out = tracks.rejoin(t, list(bodies))
-        tracks.observe(t, bodies_out, int(t * 30))
-        return [b.tracking_id for b in bodies_out]
-
-    assert see(0.0, body(1, x=0.0)) == [1]
-    assert see(0.1, body(7, x=0.3)) == [1]
-    assert see(0.2, body(1, x=0.0), body(7, x=0.3)) == [1, 7]
-    assert see(0.3, body(7, x=0.3), body(1, x=0.0)) == [7, 1]
+    assert see(tracks, 0.0, body(1, x=0.0)) == [1]
+    assert see(tracks, 0.1, body(7, x=0.3)) == [1]
+    assert see(tracks, 0.2, body(1, x=0.0), body(7, x=0.3)) == [1, 7]
+    assert see(tracks, 0.3, body(7, x=0.3), body(1, x=0.0)) == [7, 1]
     assert tracks.ids() == [1, 7]
     timestamps = {s.tracking_id: s.timestamps.tolist() for s in tracks.snapshot()}
     assert timestamps == {1: [0.0, 0.1, 0.2, 0.3], 7: [0.2, 0.3]}
