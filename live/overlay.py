@@ -191,6 +191,13 @@ class PersonPanel(QtWidgets.QFrame):
         self._bar_colors: list[tuple[int, int, int] | None] = [None] * top_k
         self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
 
+    def set_compact(self, compact: bool) -> None:
+        """Without the crops and the detail line (more than two people in view): every person's actions
+        fit the column without scrolling; the attention bars and the picture's boxes still say where
+        the model looks."""
+        for widget in (*self.crops, self.detail):
+            widget.setVisible(not compact)
+
     def set_color(self, color: tuple[int, int, int]) -> None:
         if color == self._color:
             return
@@ -535,6 +542,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         for gone in set(self._decisions) - live_ids:  # people who left: forget them (bounded memory)
             del self._decisions[gone]
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
+        compact = len(order) > 2  # three panels with crops need scrolling in a window of 760 px
         labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -548,6 +556,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                         self._scale)
             labels.append((body.joints_color, decision, label))
             panel.set_color(color)
+            panel.set_compact(compact)
             panel.show()
             if decision is not None:
                 panel.show_decision(label, decision, alarming=self._alarming(decision))

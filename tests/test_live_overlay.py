@@ -150,6 +150,24 @@ def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
 
+def test_a_compact_panel_keeps_the_actions_and_attention_and_drops_the_crops(qtbot):
+    """More than two people in view: the panels drop their crops so that every person's actions fit the
+    column of a 760 px window without scrolling."""
+    from live.overlay import PersonPanel
+
+    panel = PersonPanel(("left_hand", "right_hand", "full_body"), top_k=3)
+    qtbot.addWidget(panel)
+    panel.show()
+    full = panel.sizeHint().height()
+    panel.set_compact(True)
+    panel.layout().activate()
+    assert not any(crop.isVisible() for crop in panel.crops) and not panel.detail.isVisible()
+    assert all(bar.isVisible() for bar in (*panel.attention, *panel.actions))
+    assert panel.sizeHint().height() < 0.65 * full
+    panel.set_compact(False)
+    assert all(crop.isVisible() for crop in panel.crops)
+
+
 def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     from live.overlay import PersonPanel
 
