@@ -40,6 +40,7 @@ from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
 from recordings.argument_types import integer_in, no_display, positive_float
+from recordings.avi import missing_bytes
 from recordings.clip import (
     ClipError,
     ClipRecording,
@@ -112,6 +113,8 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
     if recording.video is not None:
         size = f"{recording.video.width}x{recording.video.height}"
         video = f"video {paths.video.name} {size}, {len(recording.video)} frames (as its header says)"
+        if missing := missing_bytes(paths.video):
+            video += f"; CUT SHORT: {missing:,} bytes missing at its end, the frames there will not play"
     lines = [
         f"{paths.skeleton}: clip {paths.name}"
         + (f", A{info.action_id:03d}" if info.action_id else "")

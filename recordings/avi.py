@@ -32,6 +32,17 @@ _MOVI_FOURCC = 220  # offset of the 'movi' list type in the fixed header this wr
 _FIRST_CHUNK = 224
 
 
+def missing_bytes(path: str | os.PathLike) -> int:
+    """How many bytes a RIFF file's header says it has beyond its end (0 for a whole file): a copy cut
+    short plays its first frames only, while its header still counts them all."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        size = f.seek(0, os.SEEK_END)
+    if len(head) < 8 or head[:4] != b"RIFF":
+        return 0  # not a RIFF file: nothing to compare
+    return max(0, struct.unpack("<I", head[4:])[0] + 8 - size)
+
+
 def _avi_header(width: int, height: int, fps: float) -> bytes:
     scale, rate = 1000, max(1, round(fps * 1000))
     avih = struct.pack("<14I", round(1e6 / fps), 0, 0, 0x10, 0, 0, 1, 0, width, height, 0, 0, 0, 0)

@@ -89,6 +89,12 @@ def test_convert_then_list_and_info(
     assert main(["info", str(out_dir / "ward3_fall.json")]) == 0
     out = capsys.readouterr().out
     assert "clip ward3_fall" in out and "4 frames" in out and "recorded from 'xef:ward3_fall.xef'" in out
+    assert "CUT SHORT" not in out
+    # A copy of the video cut short still counts every frame in its header: info says it is cut.
+    video = out_dir / "ward3_fall_rgb.avi"
+    video.write_bytes(video.read_bytes()[:-5000])
+    assert main(["info", str(out_dir / "ward3_fall.json")]) == 0
+    assert "CUT SHORT: 5,000 bytes missing at its end" in capsys.readouterr().out
 
 
 def test_convert_numbers_generated_names_and_refuses_numbers_it_would_ignore(
