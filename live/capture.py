@@ -358,6 +358,7 @@ class Capture:
         self.paused = False
         self.recording: RecordingSink | None = None
         self._clock = StreamClock(period_s)
+        self.last_received: float | None = None  # time.monotonic() of the newest frame kept
         self._last_index: int | None = None
         self._on_restart = on_restart
         self._read_timeout = read_timeout_s
@@ -440,6 +441,7 @@ class Capture:
         entry = self.ring.push(frame, timestamp, received)
         self.tracks.observe(timestamp, frame.bodies, entry.sequence)
         self.counters.frames += 1
+        self.last_received = received
         self.fps.tick(received)
         recording = self.recording  # read once: the GUI thread may stop the recording meanwhile
         if recording is not None:  # on the capture timeline: the recorder needs increasing times

@@ -599,6 +599,7 @@ def run_headless(
         raise
     started = time.monotonic()
     next_health = started + config.health_every_s
+    next_check, stalled = started + 1.0, False
     try:
         while not stop.is_set():
             handle(pipeline.drain())
@@ -610,6 +611,16 @@ def run_headless(
             if now >= next_health:
                 log.info("status: %s", pipeline.stats().health())
                 next_health = now + config.health_every_s
+            if now >= next_check:  # a frozen sensor that says it is connected: said once per stall
+                next_check = now + 1.0
+                stalled_s = pipeline.stats().stalled_s
+                if (stalled_s is not None) != stalled:
+                    stalled = stalled_s is not None
+                    if stalled:
+                        log.warning("no frames from %s for %.0f s although it says it is connected: nothing "
+                                    "is recognised until they come back", pipeline.source.name, stalled_s)
+                    else:
+                        log.info("frames from %s again", pipeline.source.name)
             if reopen is not None and reopen.is_set():
                 reopen.clear()
                 log.info("reopening the output files (SIGHUP)")

@@ -659,6 +659,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         banner, ink = "", "#fff"
         if not stats.connected and not self.pipeline.ended:
             banner, ink = "sensor disconnected - waiting for it to return", "#ff6e64"
+        elif stats.stalled_s is not None:
+            banner, ink = (f"no new picture from the sensor for {stats.stalled_s:.0f} s - what is shown is "
+                           "not live, nothing is recognised"), "#ff6e64"
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:

@@ -83,6 +83,10 @@ class PipelineConfig:
     lockstep: bool = False
 
 
+# A source that sends no frame for this long while connected has stalled (30 fps: 90 frames missed).
+STALLED_S = 3.0
+
+
 @dataclass(frozen=True)
 class LiveStats:
     """One reading of the status line."""
@@ -104,6 +108,9 @@ class LiveStats:
     saving: tuple[str, ...] = ()  # recordings stopped and still being finalised
     privacy: PrivacyMode = PrivacyMode.OFF
     failed_hops: int = 0  # recognition hops that raised (logged, skipped)
+    # Seconds without a new frame from a source that says it is connected and is not paused (None: frames
+    # are coming, or cannot be expected): a frozen picture looks live, and nothing is recognised.
+    stalled_s: float | None = None
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -112,6 +119,8 @@ class LiveStats:
 
         rss = resident_memory_bytes()
         sensor = "sensor connected" if self.connected else "SENSOR DISCONNECTED"
+        if self.stalled_s is not None:
+            sensor += f" but NO FRAMES FOR {self.stalled_s:.0f} s"
         failed = f", {self.failed_hops} FAILED" if self.failed_hops else ""
         return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
                 f"{self.people} {'person' if self.people == 1 else 'people'} in view, "
@@ -605,7 +614,17 @@ class LivePipeline:
             saving=tuple(sink.recorder.sample_name for sink in list(self._saving)),
             privacy=self.config.privacy,
             failed_hops=self.worker.counters.errors,
+            stalled_s=self._stalled_s(),
         )
+
+    def _stalled_s(self) -> float | None:
+        """How long a connected, running, real-time source has sent no frame, past STALLED_S; else None."""
+        assert self.capture is not None
+        last = self.capture.last_received if self.capture.last_received is not None else self._started_at
+        if (last is None or self.config.lockstep or self.paused or self.ended or not self.source.connected):
+            return None
+        age = time.monotonic() - last
+        return age if age > STALLED_S else None
 
     def _summary(self) -> Summary:
         assert self.capture is not None and self.worker is not None and self.ring is not None

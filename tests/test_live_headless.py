@@ -847,3 +847,45 @@ def test_a_lossless_writer_waits_instead_of_dropping(tmp_path):
     stop.set()
     writer.close()
     assert writer.errors() == [] and len((tmp_path / "stopped.jsonl").read_text().splitlines()) == 100
+
+
+def test_a_sensor_that_stops_sending_frames_while_connected_is_said_to_have_stalled(
+    tiny_checkpoint, monkeypatch, caplog
+):
+    """A frozen picture looks live and nothing is recognised: the status (window banner, health line) and
+    the log say so once the frames stop for STALLED_S, and the log says when they come back."""
+    import live.pipeline
+    from core.frame import Frame
+    from live.app import open_model
+    from live.sources import FrameStream
+
+    monkeypatch.setattr(live.pipeline, "STALLED_S", 0.3)
+    resume = threading.Event()
+
+    def frames():
+        for i in range(200):
+            if i == 10:
+                resume.wait(10)  # the sensor goes quiet after ten frames
+            yield Frame(i / 30, None, [], i)
+
+    source = FrameStream("quiet sensor", frames, options=ReplayOptions(realtime=True), fps=30.0)
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(source, engine, inputs)
+    stalls = []
+
+    def watch():
+        while not resume.is_set():
+            if pipeline.started and (stalled := pipeline.stats().stalled_s) is not None:
+                stalls.append(pipeline.stats())
+                if stalled > 1.2:
+                    resume.set()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=3.0)
+    watcher.join()
+    assert stalls and "but NO FRAMES FOR" in stalls[-1].health()
+    assert "no frames from quiet sensor for" in caplog.text
+    assert "frames from quiet sensor again" in caplog.text

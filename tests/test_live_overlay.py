@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +218,13 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     window.refresh()
     assert "sensor disconnected" in window.banner.text()
     pipeline.source.connected = True
+    window.refresh()
+    assert window.banner.text() == ""
+    real_stats = pipeline.stats  # a sensor connected but sending nothing: the picture is frozen
+    pipeline.stats = lambda: replace(real_stats(), stalled_s=5.0)
+    window.refresh()
+    assert "no new picture from the sensor for 5 s - what is shown is not live" in window.banner.text()
+    del pipeline.stats
     window.refresh()
     assert window.banner.text() == ""
 
