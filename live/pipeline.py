@@ -483,7 +483,11 @@ class LivePipeline:
         """
         with self._record_lock:
             if self._marks is not None and self._marks.opened is not None:
-                self._hand_over(self._marks.end(self._now()))
+                try:
+                    self._hand_over(self._marks.end(self._now()))
+                except RuntimeError as error:  # it stopped itself (a full disk) a moment before: said, and on
+                    log.warning("%s", error)
+                    self._recording_errors.append(str(error))
             self._marks = None
             sink, self._recording = self._recording, None
             if sink is None:

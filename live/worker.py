@@ -316,6 +316,7 @@ class RecognitionWorker:
         self._turn_taken: dict[int, int] = {}  # more people than max_people: tracking id -> their last turn
         self._turns = 0
         self._said_too_many = False  # more people in view than max_people: said once per run
+        self._said_not_finite: set[int] = set()  # tracking ids whose scores were NaN or inf: said once each
         self._said_colourless = False
         self._part_index = [PARTS.index(p) for p in inputs.parts]
         self._to_model = joint_map(KINECT_V2, inputs.layout)  # None for a Kinect v2 model
@@ -439,6 +440,7 @@ class RecognitionWorker:
         self._smoother.keep_only(tracked)
         self._partner_near = {i: t for i, t in self._partner_near.items() if i in tracked}
         self._turn_taken = {i: t for i, t in self._turn_taken.items() if i in tracked}
+        self._said_not_finite &= tracked
         if not people:
             return None
         crops_batch, skeleton_batch, kept, display, spans, alone = [], [], [], [], [], []
@@ -465,14 +467,20 @@ class RecognitionWorker:
         logits, attention = self.engine.run(crops_in, skeleton_in)
         inference_s = time.perf_counter() - started
         self.inference.add(inference_s)
-        if not np.isfinite(logits).all():
-            # One NaN in the smoothed scores would stay there and silence that person's alerts until
-            # their track retires: the hop fails instead, counted and logged (and after
-            # FAILED_HOPS_IN_A_ROW the worker stops, which the pipeline reports).
-            bad = int((~np.isfinite(np.asarray(logits)).all(axis=-1)).sum())
+        # One NaN in the smoothed scores would stay there and silence that person's alerts until their
+        # track retires: a person whose scores are not finite numbers (an FP16 overflow on their pose) gets
+        # no decision this hop, the others do; when nobody's are, the hop fails (counted, logged, and after
+        # FAILED_HOPS_IN_A_ROW the worker stops, which the pipeline reports).
+        finite = np.isfinite(np.asarray(logits)).all(axis=-1)
+        if not finite.any():
             raise FloatingPointError(f"{self.engine.name}: scores that are not finite numbers (NaN or inf) "
-                                     f"for {bad} of {len(kept)} people")
-        probabilities = softmax(np.asarray(logits, np.float64))
+                                     f"for all {len(kept)} people")
+        for i in np.flatnonzero(~finite):
+            if kept[i].tracking_id not in self._said_not_finite:
+                self._said_not_finite.add(kept[i].tracking_id)
+                log.warning("%s: scores that are not finite numbers (NaN or inf) for person %d: no decision "
+                            "for them while that lasts", self.engine.name, kept[i].number)
+        probabilities = softmax(np.where(finite[:, None], np.asarray(logits, np.float64), 0.0))
         if self._needs_partner is not None:
             for i in np.flatnonzero(alone):
                 probabilities[i] = without_partner(probabilities[i], self._needs_partner, self._no_action)
@@ -481,8 +489,8 @@ class RecognitionWorker:
         latency = time.monotonic() - newest.received
         decisions = []
         for i, person in enumerate(kept):
-            if not probabilities[i].any():  # alone, and the model knows only two-person actions
-                continue
+            if not finite[i] or not probabilities[i].any():  # or alone, and the model knows only two-person
+                continue                                     # actions
             smoothed = self._smoother.update(person.tracking_id, probabilities[i], end)
             order = np.argsort(-smoothed)[: self.config.top_k]
             decisions.append(Decision(

@@ -500,3 +500,38 @@ def test_a_summary_without_decisions_gives_the_reason_that_held():
     lines = "\n".join(run.lines())
     assert "not decided: 12 windows without colour" in lines and "seen that long" not in lines
     assert "nobody was seen that long" in "\n".join(replace(run, colourless_windows=0).lines())
+
+
+def test_stopping_a_recording_that_stopped_itself_while_an_action_was_marked_still_stops(
+    tiny_model, tmp_path, monkeypatch
+):
+    """The disk fills while an action is being marked: the recorder seals itself and finalises; a stop in
+    that moment ends the mark, which the recorder refuses. The stop goes on, and the lost mark is an
+    error of the run (it stopped half-way, the source left open)."""
+    import recordings.recorder as recorder_module
+
+    engine, inputs = tiny_model
+    finalize = recorder_module.finalize_partial
+    finalising = threading.Event()
+
+    def slow_finalize(*args, **kwargs):
+        finalising.set()
+        time.sleep(1.0)
+        return finalize(*args, **kwargs)
+
+    checks = iter([None])  # the first check during the recording finds room, the next a full disk
+
+    def disk_space(self, starting=False):
+        return None if starting else next(checks, "low disk space (test)")
+
+    monkeypatch.setattr(recorder_module, "finalize_partial", slow_finalize)
+    monkeypatch.setattr(recorder_module.Recorder, "_check_disk_space", disk_space)
+    source = TrackedSource()
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig())
+    pipeline.start()
+    pipeline.start_recording(tmp_path, "wave", chosen=True)
+    pipeline.start_action("wave")
+    assert finalising.wait(10)
+    summary = pipeline.stop()
+    assert source.closes == 1
+    assert any("'wave' was not marked" in error for error in summary.errors)

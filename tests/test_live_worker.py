@@ -641,7 +641,8 @@ def test_more_people_than_max_people_are_decided_for_in_turn(tiny_model):
 
 
 class OverflowingEngine:
-    """An engine whose second call overflows for one of the people (an FP16 network, say)."""
+    """An engine whose second call overflows for the first person, and whose third for everybody (an FP16
+    network, say)."""
 
     def __init__(self, inner) -> None:
         self.inner, self.name, self.calls = inner, "overflowing", 0
@@ -649,19 +650,28 @@ class OverflowingEngine:
     def run(self, crops, skeleton):
         self.calls += 1
         logits, attention = self.inner.run(crops, skeleton)
+        logits = np.array(logits, copy=True)
         if self.calls == 2:
-            logits = np.array(logits, copy=True)
             logits[0, 0] = np.inf
+        if self.calls == 3:
+            logits[:] = np.nan
         return logits, attention
 
 
-def test_scores_that_are_not_numbers_fail_the_hop_and_leave_the_smoothed_scores_clean(tiny_model):
-    # One NaN let into the exponential average would stay there and silence that person's alerts.
+def test_scores_that_are_not_numbers_are_not_decided_on_and_leave_the_smoothed_scores_clean(
+    tiny_model, caplog
+):
+    """One NaN let into the exponential average would stay there and silence that person's alerts. The
+    person whose scores overflow gets no decision that hop, the others do; when nobody's are numbers, the
+    hop fails (counted; five in a row stop the worker)."""
     engine, inputs = tiny_model
     ring, tracks = fill(synthetic_room(2.0, people=2), capacity=80)
     worker = RecognitionWorker(ring, tracks, OverflowingEngine(engine), inputs, CAMERA, lambda hop: None)
-    worker.step(ring.latest())
-    with pytest.raises(FloatingPointError, match="overflowing: .*not finite.* for 1 of 2 people"):
+    assert [d.tracking_id for d in worker.step(ring.latest()).decisions] == [100, 101]
+    with caplog.at_level("WARNING", "live.worker"):
+        assert [d.tracking_id for d in worker.step(ring.latest()).decisions] == [101]
+    assert "overflowing: scores that are not finite numbers (NaN or inf) for person 1" in caplog.text
+    with pytest.raises(FloatingPointError, match="overflowing: .*not finite.* for all 2 people"):
         worker.step(ring.latest())
     for decision in worker.step(ring.latest()).decisions:
         assert all(np.isfinite(p) for _, p in decision.topk)
