@@ -51,7 +51,7 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
-from recordings.atomic import drop_cut_last_line, lock_exclusive
+from recordings.atomic import drop_cut_last_line, lock_exclusive, replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +185,11 @@ class AlertQueue:
         try:
             _lock(self._lock_file, self.path)
             self._read_back()
-            # For the run's errors: a queued alert may have been among them.
+            # For the run's errors: a queued alert may have been among them. Set aside at once, so that
+            # they are this run's error and not every run's after it.
             self.damaged_at_start = self.damaged_lines
+            if self.damaged_lines:
+                self._set_damaged_aside()
             self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         except BaseException:  # the queue is let go for the next run (or for this one, retried)
             self._lock_file.close()
@@ -285,6 +288,24 @@ class AlertQueue:
             log.warning("%s: %d damaged line(s) moved to %s as the queue is rewritten", self.path,
                         len(damaged), self.damaged_path)
             self.damaged_lines = 0
+
+    def _set_damaged_aside(self) -> None:
+        """Damaged lines appended to `damaged_path` (fsync'd first: a crash keeps them twice, never loses
+        them), then the queue file rewritten without them, every other line as it was."""
+        kept, damaged = [], []
+        for line in self.path.read_bytes().splitlines():
+            try:
+                problem = _record_problem(json.loads(line))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                problem = "not JSON"
+            (damaged if problem else kept).append(line + b"\n")
+        with open(self.damaged_path, "ab") as f:
+            f.write(b"".join(damaged))
+            f.flush()
+            os.fsync(f.fileno())
+        replace_atomically(self.path, b"".join(kept))
+        log.warning("%s: %d damaged line(s) moved to %s", self.path, len(damaged), self.damaged_path)
+        self.damaged_lines = 0
 
     def close(self) -> None:
         self._file.close()

@@ -427,6 +427,8 @@ class Capture:
         timestamp, restarted = self._clock(frame.timestamp)
         if timestamp is None:
             self.counters.duplicates += 1
+            if self._last_index is not None:  # a late frame arrived: not also counted as dropped after it
+                self._last_index = max(self._last_index, frame.index)
             return None
         if restarted:
             self.counters.restarts += 1

@@ -525,8 +525,8 @@ class AlertDispatcher:
             queue = delivery.queue
             if queue.damaged_at_start:
                 failed.append(f"{queue.damaged_at_start} damaged line(s) of {queue.path} skipped (an alert "
-                              "waiting there may have been among them; the log says which, and they are kept "
-                              f"in {queue.damaged_path} once the queue is rewritten)")
+                              "waiting there may have been among them; the log says which) and moved to "
+                              f"{queue.damaged_path}")
         return replace(summary, errors=(*summary.errors, *failed)) if failed else summary
 
     def close(self, timeout: float = 5.0) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from recordings.atomic import why_not_writable
+
 
 def integer_in(low: int, high: int | None = None) -> Callable[[str], int]:
     """An int in [low, high] (no upper bound when high is None)."""
@@ -87,8 +89,8 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
-    if not os.access(path if path.exists() else path.parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{text}: cannot be written (no permission, or a read-only disk)")
+    if (why := why_not_writable(path.parent)) is not None:
+        raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})")
     return path
 
 

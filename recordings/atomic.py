@@ -23,12 +23,17 @@ clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 import secrets
 import stat
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def lock_exclusive(handle) -> None:
@@ -55,12 +60,38 @@ def held(path: Path | str, timeout_s: float = 10.0) -> Iterator[None]:
             try:
                 lock_exclusive(handle)
                 break
-            except OSError:
+            except OSError as error:
+                if error.errno not in HELD_ELSEWHERE:
+                    # A share without locks (NFS without lockd, some SMB mounts): changed unlocked, as before
+                    # there was a lock, rather than not at all.
+                    log.warning("%s: cannot be locked here (%s); going on without the lock", path, error)
+                    break
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{path}: another process has held it for over {timeout_s:.0f} s"
                                        ) from None
                 time.sleep(0.02)
         yield  # let go when the file closes
+
+
+# What a lock held by another process answers: flock's EWOULDBLOCK (= EAGAIN); Windows' EACCES / EDEADLOCK.
+HELD_ELSEWHERE = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
+
+
+def why_not_writable(folder: Path | str) -> str | None:
+    """Why no file can be made in `folder` -- or, where it does not exist yet, in the nearest folder above
+    it that does, where it would be made (nothing is created) --; None when one can. Tried with a
+    temporary file: permission bits say nothing of a read-only disk (and nothing at all to root or on
+    Windows), a share may refuse what they allow."""
+    folder = Path(folder)
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as error:
+        return f"{folder}: {error.strerror or error}"
 
 
 def sync_directory(path: Path | str) -> None:

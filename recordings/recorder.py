@@ -642,8 +642,9 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     block_ends = complete_frame_blocks(body, str(skeleton_part))
     count = min(len(records), len(block_ends))
 
-    # A finalisation interrupted after it moved the video or the depth into place (Ctrl-C, a crash):
-    # the file under the clip's name is this clip's, finalised already, and is taken from there.
+    # A finalisation interrupted after it moved the video or the depth into place (Ctrl-C, a crash): the
+    # file under the clip's name is this clip's, finalised already, and is taken from there -- where the
+    # move left its mark (`_moving`), never an older file of the same name.
     video_part = _part_or_moved(partial_dir / "rgb.avi", out_dir / f"{name}_rgb.avi")
     video_path: Path | None = None
     width = height = None
@@ -661,12 +662,14 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     data = f"{count}\n".encode() + body[: block_ends[count - 1] if count else 0]
     replace_atomically(skeleton_path, data)
     if video_path is not None:
+        _moving(partial_dir / "rgb.avi")
         os.replace(video_part, video_path)
     depth_part = _part_or_moved(partial_dir / "depth.bin", out_dir / f"{name}_depth.bin")
     depth_path: Path | None = None
     depth_frames = 0
     if depth_part.exists():
         depth_path = out_dir / f"{name}_depth.bin"
+        _moving(partial_dir / "depth.bin")
         depth_frames = finalize_depth(depth_part, depth_path, count, check_images=recovering)
         if not depth_frames:
             depth_path = None
@@ -721,8 +724,16 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
                      depth=depth_path)
 
 
+def _moving(part: Path) -> None:
+    """Mark `part` as being moved out of its partial folder (the mark is synced before the move)."""
+    with open(part.with_name(part.name + ".moved"), "wb") as mark:
+        os.fsync(mark.fileno())
+    sync_directory(part.parent)
+
+
 def _part_or_moved(part: Path, final: Path) -> Path:
-    return final if not part.exists() and final.exists() else part
+    moved = not part.exists() and part.with_name(part.name + ".moved").exists() and final.exists()
+    return final if moved else part
 
 
 def _header_interval(entry: dict, frames_path: Path) -> Interval:

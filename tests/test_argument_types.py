@@ -33,16 +33,22 @@ def test_a_benchmark_that_runs_exits_with_its_status() -> None:
 def test_an_output_on_a_read_only_disk_is_refused_when_given_not_after_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A screenshot or a decisions file that cannot be written is said before the app starts (a
-    read-only disk; root ignores permission bits, so the disk's answer is stood in for)."""
+    """A screenshot or a decisions file that cannot be written is said before the app starts. Tried by
+    making a file there: permission bits say nothing of a read-only disk (and nothing to root)."""
     import argparse
-    import os
+    import tempfile
 
     from recordings.argument_types import image_file, output_file
 
     assert image_file(str(tmp_path / "view.png")) == tmp_path / "view.png"
-    real = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path and real(path, mode))
+    real = tempfile.TemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):
+        if Path(dir) == tmp_path:
+            raise OSError(30, "Read-only file system")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
     for kind in (image_file, output_file):
-        with pytest.raises(argparse.ArgumentTypeError, match=r"view\.png: cannot be written \(no permission"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"view\.png: cannot be written \(.*Read-only"):
             kind(str(tmp_path / "view.png"))

@@ -169,3 +169,21 @@ def test_classes_added_by_several_processes_at_once_each_keep_their_own_number(t
     given = {name: int(adder.communicate(timeout=60)[0]) for name, adder in zip(names, adders, strict=True)}
     assert sorted(given.values()) == [121, 122, 123, 124]
     assert read_label_map(path).names == {number: name for name, number in given.items()}
+
+
+def test_a_share_that_cannot_lock_still_takes_a_new_class(tmp_path: Path, monkeypatch, caplog) -> None:
+    """NFS without lockd answers ENOLCK: not another process holding the lock, so no ten seconds' wait
+    and no refusal, but the class added unlocked (as before there was a lock), with a warning."""
+    import errno
+
+    from recordings.labels import ensure_label
+
+    fcntl = pytest.importorskip("fcntl")  # POSIX; Windows locks another way
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level("WARNING", "recordings.atomic"):
+        assert ensure_label(tmp_path / "labels.txt", "patient fell")[1:] == (121, True)
+    assert "labels.txt.lock: cannot be locked here" in caplog.text

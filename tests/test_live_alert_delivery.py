@@ -399,13 +399,16 @@ def test_damaged_lines_not_json_or_without_an_alerts_fields_are_reported_and_the
         assert delivery.wait_delivered(10)
     delivery.close()
     assert endpoint.ids()[:2] == ["a", "b"] and endpoint.received[2][0]["sequence"] == 6
-    assert delivery.queue.damaged_lines == 4
+    assert delivery.queue.damaged_at_start == 4
     messages = " ".join(r.getMessage() for r in caplog.records)
     for number, what in ((2, "Expecting value"), (3, '"alert"'), (4, '"sequence"'), (5, "JSON object")):
         assert f"alerts.jsonl: line {number} is damaged" in messages and what in messages
+    # Set aside at start: the queue keeps its good lines, the damaged ones wait in alerts.damaged.txt.
+    assert b"this is not json" not in queue.read_bytes()
 
-    # Once every alert is settled the queue is rewritten as usual: the damaged lines are kept aside.
+    # Once every alert is settled the queue is rewritten as usual; the damaged lines stay aside, once.
     small = AlertQueue(queue, compact_bytes=100)
+    assert small.damaged_at_start == 0
     assert small.compact_if_done(small.next_sequence)
     assert (tmp_path / "alerts.damaged.txt").read_text().splitlines() == [
         "this is not json", '{"op": "queued", "id": "no-alert", "sequence": 2}',
@@ -528,9 +531,15 @@ def test_alerts_rejected_or_not_yet_delivered_are_errors_of_the_run(endpoint, tm
                                  ("fall_down", "no_action"))
     dispatcher.close(timeout=0.5)
     damaged = [e for e in dispatcher.report(RunSummary()).errors if "damaged" in e]
+    aside = tmp_path / "alerts.damaged.txt"
     assert damaged == [f"1 damaged line(s) of {tmp_path / 'alerts.jsonl'} skipped (an alert waiting there "
-                       "may have been among them; the log says which, and they are kept in "
-                       f"{tmp_path / 'alerts.damaged.txt'} once the queue is rewritten)"]
+                       f"may have been among them; the log says which) and moved to {aside}"]
+    # Set aside at once: the next run starts clean (not an error of every run after it).
+    assert (tmp_path / "alerts.damaged.txt").read_text().endswith("this is not json\n")
+    dispatcher = AlertDispatcher(AlertConfig(classes=("fall_down",), delivery=config(endpoint, tmp_path)),
+                                 ("fall_down", "no_action"))
+    dispatcher.close(timeout=0.5)
+    assert not [e for e in dispatcher.report(RunSummary()).errors if "damaged" in e]
 
 
 # ---- through the running app -----------------------------------------------------------------------

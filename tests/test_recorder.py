@@ -492,6 +492,21 @@ def test_a_finalisation_cut_short_after_moving_the_video_and_depth_recovers_them
     assert len(frames) == 10 and all(f.color is not None and f.depth is not None for f in frames)
 
 
+def test_a_video_of_the_same_name_from_before_is_not_taken_for_the_clips(tmp_path: Path) -> None:
+    """Only a move this finalisation made is taken back: a skeleton-only clip recorded under a name whose
+    old video is still lying there (its clip deleted by hand) must not get that video."""
+    with Recorder(tmp_path, sample_name="again", config=CONFIG) as first:
+        for i in range(5):
+            first.write(make_frame(i, i / 30))
+    first.files.skeleton.unlink()
+    first.files.sidecar.unlink()
+    skeleton_only = RecorderConfig(min_free_bytes=1, record_video=False)
+    with Recorder(tmp_path, sample_name="again", config=skeleton_only) as second:
+        for i in range(3):
+            second.write(make_frame(i, i / 30))
+    assert second.files.video is None and json.loads(second.files.sidecar.read_text())["video"] is None
+
+
 def test_a_finalisation_the_disk_refuses_leaves_the_recording_to_recover(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

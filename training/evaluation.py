@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from recordings.atomic import why_not_writable
 from training import distributed
 from training.data import DatasetError
 
@@ -56,16 +56,12 @@ def default_results_dir(checkpoint: Path, *what: str, data: str | Path) -> Path:
 
 
 def writable_folder(folder: Path) -> Path:
-    """`folder`, made where absent, once a file can be written in it: an evaluation checks before it spends
-    minutes scoring, not after (the bundled checkpoints, beside which results go by default, may sit in a
-    read-only install)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise DatasetError(f"{folder}: the results cannot be written there ({error.strerror or error}); "
-                           "--out names another folder") from None
+    """`folder` once a file could be written in it: an evaluation checks before it spends minutes
+    scoring, not after (the bundled checkpoints, beside which results go by default, may sit in a
+    read-only install). Nothing is made here: a run refused for its data leaves no empty folder."""
+    if (why := why_not_writable(folder)) is not None:
+        raise DatasetError(f"{folder}: the results cannot be written there ({why}); --out names another "
+                           "folder")
     return folder
 
 
