@@ -127,7 +127,17 @@ class TrackTable:
                         claimed.add(track_id)
                         self.rejoins += 1
                 out.append(body if track_id is None else dataclasses.replace(body, tracking_id=track_id))
+            for body in out:  # numbered before the frame is stored: the window never shows one without
+                self._number(body.tracking_id)
             return out
+
+    def _number(self, tracking_id: int) -> None:
+        """Give a tracking id seen for the first time the next number (under the lock)."""
+        if tracking_id not in self._numbers:
+            if len(self._numbers) >= MAX_REMEMBERED_IDS:
+                self._numbers = {k: v for k, v in self._numbers.items() if k in self._tracks}
+            self.people_seen += 1
+            self._numbers[tracking_id] = self.people_seen
 
     def track_of(self, tracking_id: int) -> int:
         """The id of the track a sensor's tracking id is stored under: the track it continues, else
@@ -166,11 +176,7 @@ class TrackTable:
             if retired:
                 self._rejoined = {k: v for k, v in self._rejoined.items() if v in self._tracks}
             for tracking_id in created:
-                if tracking_id not in self._numbers:
-                    if len(self._numbers) >= MAX_REMEMBERED_IDS:
-                        self._numbers = {k: self._numbers[k] for k in self._tracks if k in self._numbers}
-                    self.people_seen += 1
-                    self._numbers[tracking_id] = self.people_seen
+                self._number(tracking_id)
             self.retired += len(retired)
         return created, retired
 

@@ -329,6 +329,9 @@ def test_tracks_are_created_kept_bounded_and_retired_by_tracking_id():
     # Numbered in order of appearance, the same number when they come back, for the window and alerts.
     assert [tracks.number_of(i) for i in (1, 2, 3, 99)] == [1, 2, 3, None]
     assert [s.number for s in tracks.snapshot()] == [1, 2, 3]
+    # Numbered as the frame comes in, before it is stored: the window never draws a person without one.
+    tracks.rejoin(0.2, [body(4, x=3.0)])
+    assert tracks.number_of(4) == 4 and tracks.people_seen == 4
 
 
 def see(tracks: TrackTable, t: float, *bodies: Body) -> list[int]:
