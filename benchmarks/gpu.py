@@ -497,7 +497,6 @@ def worker_latency_gpu(result: Result, args: argparse.Namespace) -> None:
         EngineMetadata,
         TorchCudaEngine,
         TorchEngine,
-        file_sha256,
         open_engine,
         unavailable_reason,
     )
@@ -518,7 +517,7 @@ def worker_latency_gpu(result: Result, args: argparse.Namespace) -> None:
     loaded = {profile: load_checkpoint(_checkpoint(args.work_dir, profile)) for profile in _profiles(smoke)}
     for profile, backend, fp32_eager in latency_plan(_profiles(smoke), present):
         checkpoint = _checkpoint(args.work_dir, profile)
-        metadata = EngineMetadata.from_checkpoint(loaded[profile], file_sha256(checkpoint))
+        metadata = EngineMetadata.from_checkpoint(loaded[profile], loaded[profile].sha256)
         label = f"{backend.value}-fp32-eager" if fp32_eager else backend.value
         if fp32_eager:
             opener = functools.partial(TorchEngine, loaded[profile].model, metadata, device)
@@ -574,7 +573,7 @@ def worker_rewrites(result: Result, args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from core.engines import CudaOptions, EngineMetadata, TorchCudaEngine, example_inputs, file_sha256
+    from core.engines import CudaOptions, EngineMetadata, TorchCudaEngine, example_inputs
     from core.model import load_checkpoint
 
     smoke = args.cpu_smoke
@@ -585,7 +584,7 @@ def worker_rewrites(result: Result, args: argparse.Namespace) -> None:
     profile = _profiles(smoke)[0]
     checkpoint = _checkpoint(args.work_dir, profile)
     loaded = load_checkpoint(checkpoint)
-    metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
+    metadata = EngineMetadata.from_checkpoint(loaded, loaded.sha256)
     windows = {}
     for people in _people(smoke):
         crops, skeleton = example_inputs(metadata, people, seed=people)
@@ -678,7 +677,7 @@ def worker_latency_cpu(result: Result, args: argparse.Namespace) -> None:
 def worker_compile(result: Result, args: argparse.Namespace) -> None:
     import torch
 
-    from core.engines import CudaOptions, EngineMetadata, TorchCudaEngine, file_sha256
+    from core.engines import CudaOptions, EngineMetadata, TorchCudaEngine
     from core.model import load_checkpoint
 
     if not torch.cuda.is_available():
@@ -687,7 +686,7 @@ def worker_compile(result: Result, args: argparse.Namespace) -> None:
     profile = "lite"
     checkpoint = _checkpoint(args.work_dir, profile)
     loaded = load_checkpoint(checkpoint)
-    metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
+    metadata = EngineMetadata.from_checkpoint(loaded, loaded.sha256)
     started = time.perf_counter()
     # Two sizes: each compiles the network again (dynamic=False), within the part's time box.
     engine = TorchCudaEngine(loaded.model, metadata, "cuda",
@@ -712,7 +711,6 @@ def worker_parity(result: Result, args: argparse.Namespace) -> None:
         TorchEngine,
         example_inputs,
         export_onnx,
-        file_sha256,
     )
     from core.model import load_checkpoint
     from training.export import fp16_parity, ntu_windows
@@ -743,7 +741,7 @@ def worker_parity(result: Result, args: argparse.Namespace) -> None:
     for model, checkpoint in models:
         try:
             loaded = load_checkpoint(checkpoint)
-            metadata = EngineMetadata.from_checkpoint(loaded, file_sha256(checkpoint))
+            metadata = EngineMetadata.from_checkpoint(loaded, loaded.sha256)
             if args.data:
                 crops, skeleton = ntu_windows(args.data, metadata, count=windows)
             else:

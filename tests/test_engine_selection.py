@@ -93,5 +93,9 @@ def test_onnxruntime_gpu_without_a_visible_gpu_runs_on_the_cpu(monkeypatch: pyte
     monkeypatch.setattr(onnxruntime, "get_available_providers",
                         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", "13.0")  # a CUDA build of torch, which sees no GPU
     assert "no CUDA GPU" in selection.unavailable_reason(Backend.ONNXRUNTIME_CUDA)
     assert _backend("onnxruntime") is Backend.ONNXRUNTIME_CPU
+    # A CPU build of torch cannot tell whether there is a GPU: onnxruntime-gpu is left to try.
+    monkeypatch.setattr(torch.version, "cuda", None)
+    assert selection.unavailable_reason(Backend.ONNXRUNTIME_CUDA) is None

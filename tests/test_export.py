@@ -258,3 +258,19 @@ def test_an_onnx_file_is_refused_as_the_source(
 ) -> None:
     assert main([str(tiny_report.onnx_path)]) == 2
     assert "an ONNX file is already exported" in capsys.readouterr().err
+
+
+def test_the_export_fingerprint_covers_every_module_of_core_the_network_imports() -> None:
+    """Cached exports are named by it: a module the forward pass reads but the fingerprint leaves out
+    would let an edit to it run a stale graph (one it covers needlessly re-exports on unrelated edits)."""
+    import ast
+
+    from core.engines.export import NETWORK_IMPORTS
+
+    model = Path(__file__).resolve().parents[1] / "core" / "model"
+    imported = set()
+    for source in model.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core."):
+                imported.add(node.module.split(".")[1])
+    assert imported - {"model", "engines"} == set(NETWORK_IMPORTS)

@@ -54,11 +54,20 @@ class _ExportGraph(nn.Module):
         return logits, attention, pooled
 
 
+# The modules of core/ (beside core/model/) that the network's forward pass imports: an edit to one of them
+# may change the graph; an edit elsewhere in core/ (privacy, the room, timelines) does not re-export.
+NETWORK_IMPORTS = ("glimpse", "skeleton", "window")
+# This package's modules that make the graph: the export itself, the input and output names, the
+# metadata it carries, the FP16 converter (whose graph TensorRT builds from).
+EXPORTER_MODULES = ("export", "interface", "metadata", "mixed_precision")
+
+
 @functools.cache
 def exporter_fingerprint() -> str:
-    """What an exported graph depends on besides the checkpoint's weights: the network's source code (every
-    module of core/ and core/model/: the forward pass reads the skeleton layouts, the parts, the window),
-    this exporter's and the FP16 converter's, and the torch and onnx versions (16 hex digits). Engines
+    """What an exported graph depends on besides the checkpoint's weights: the network's source code
+    (core/model/ and the modules of core/ it imports: the skeleton layouts, the parts, the window), this
+    exporter's, its input and output names', and the FP16 converter's, and the torch and onnx versions
+    (16 hex digits). Engines
     name cached exports (and FP16 graphs and TensorRT plans) by it, so an update that changes `forward`
     or the export exports again instead of running the old graph (its metadata, which only describes the
     checkpoint, would not tell)."""
@@ -68,8 +77,9 @@ def exporter_fingerprint() -> str:
 
     digest = hashlib.sha256(f"torch {torch.__version__} onnx {onnx.__version__} opset {ONNX_OPSET}".encode())
     model = Path(core.model.__file__).parent
-    for source in (*sorted(model.parent.glob("*.py")), *sorted(model.glob("*.py")), Path(__file__),
-                   Path(__file__).with_name("mixed_precision.py")):
+    imported = [model.parent / f"{name}.py" for name in NETWORK_IMPORTS]
+    exporter = [Path(__file__).with_name(f"{name}.py") for name in EXPORTER_MODULES]
+    for source in (*sorted(model.glob("*.py")), *imported, *exporter):
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]

@@ -63,7 +63,7 @@ AUTO_ORDER = (
     Backend.PYTORCH_CPU,
 )
 _WHY_PICKED = {
-    Backend.TENSORRT: "TensorRT FP16, expected fastest on an NVIDIA GPU (not yet measured on one)",
+    Backend.TENSORRT: "TensorRT (FP16 I3Ds), expected fastest on an NVIDIA GPU (not yet measured on one)",
     Backend.PYTORCH_CUDA: "a GPU without TensorRT: PyTorch with FP16 I3Ds and CUDA graphs",
     Backend.ONNXRUNTIME_CUDA: "a GPU with ONNX Runtime's CUDA provider (TensorRT and PyTorch CUDA unusable)",
     Backend.ONNXRUNTIME_CPU: "no usable GPU backend",
@@ -102,9 +102,10 @@ def unavailable_reason(backend: Backend) -> str | None:
     if backend is Backend.ONNXRUNTIME_CUDA and "CUDAExecutionProvider" not in ort.get_available_providers():
         return (f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (pip uninstall onnxruntime, "
                 "then pip install onnxruntime-gpu: the two packages clash)")
-    if backend is Backend.ONNXRUNTIME_CUDA and not cuda:
+    if backend is Backend.ONNXRUNTIME_CUDA and not cuda and torch.version.cuda is not None:
         # onnxruntime-gpu lists its CUDA provider whether or not a GPU is visible (no driver, a container
-        # started without one), then falls back to the CPU when a session opens.
+        # started without one), then falls back to the CPU when a session opens. A CUDA torch that sees
+        # no GPU says so; a CPU build of torch cannot tell, and onnxruntime is left to try.
         return no_gpu
     return None
 

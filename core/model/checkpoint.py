@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import os
 import pickle
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from torch import nn
@@ -335,32 +334,42 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     if Path(path).stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty (0 bytes); was it copied completely?")
-    data = Path(path).read_bytes()
-    zipped = data[:4] == b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
-    try:
-        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-    except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
-        if zipped and not zipfile.is_zipfile(io.BytesIO(data)):
-            why = "its archive is cut short or damaged; was the file copied completely?"
-        elif isinstance(error, pickle.UnpicklingError):
-            # torch's own message advises weights_only=False, which would run whatever the file holds.
-            why = "it is no PyTorch checkpoint, or one holding more than tensors and plain data (not loaded)"
-        elif not zipped:
-            why = "it is no PyTorch checkpoint (torch.save writes a zip archive; this file is not one)"
-        else:
-            why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        raise CheckpointError(f"{path}: cannot read as a torch checkpoint: {why}") from error
-    if not isinstance(payload, dict):
-        raise CheckpointError(f"{path}: expected a dict at the top level, got {type(payload).__name__}")
-    if zipped:  # torch's legacy format (before 1.6) has no CRCs to check
-        _check_archive(path, data)
-    return payload, hashlib.sha256(data).hexdigest()
+    # One open file throughout: its hash, its payload and its CRCs are of the same bytes even when a
+    # training run puts a new file in its place meanwhile (the name then names another file).
+    with open(path, "rb") as file:
+        zipped = file.read(4) == b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+        file.seek(0)
+        digest = hashlib.sha256()
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+        sha256 = digest.hexdigest()
+        file.seek(0)
+        try:
+            payload = torch.load(file, map_location=map_location, weights_only=True)
+        except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
+            if zipped and not zipfile.is_zipfile(file):
+                why = "its archive is cut short or damaged; was the file copied completely?"
+            elif isinstance(error, pickle.UnpicklingError):
+                # torch's own message advises weights_only=False, which would run whatever the file holds.
+                why = ("it is no PyTorch checkpoint, or one holding more than tensors and plain data (not "
+                       "loaded)")
+            elif not zipped:
+                why = "it is no PyTorch checkpoint (torch.save writes a zip archive; this file is not one)"
+            else:
+                why = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            raise CheckpointError(f"{path}: cannot read as a torch checkpoint: {why}") from error
+        if not isinstance(payload, dict):
+            raise CheckpointError(f"{path}: expected a dict at the top level, got {type(payload).__name__}")
+        if zipped:  # torch's legacy format (before 1.6) has no CRCs to check
+            _check_archive(path, file)
+    return payload, sha256
 
 
-def _check_archive(path: str | os.PathLike, data: bytes) -> None:
+def _check_archive(path: str | os.PathLike, file: IO[bytes]) -> None:
     """torch.load reads a damaged tensor's bytes as they are (it checks no CRC): a checkpoint with a flipped
     bit would load and run with wrong weights. The zip's CRC-32s say so (~10 ms per 10 MB)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    file.seek(0)
+    with zipfile.ZipFile(file) as archive:
         damaged = archive.testzip()
     if damaged is not None:
         raise CheckpointError(f"{path}: damaged: {damaged} fails its CRC check (the bytes changed after it "
