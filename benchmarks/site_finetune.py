@@ -169,18 +169,19 @@ def per_class(report: dict) -> dict[str, dict]:
 
 
 def pkummd_sequences(root: Path, base: Path, count: int) -> tuple[list[Path], list[Path]]:
-    """PKU-MMD sequences for a skeleton-only base trained on them: `count` of the cross-subject training
-    side that the base did not hold out (rehearsal), and the M view of those it held out (its
-    validation sequences, recorded in the checkpoint: checking the old classes)."""
+    """PKU-MMD sequences for a skeleton-only base trained on them: `count` of those it trained on
+    (rehearsal: none of its validation or test sequences, whose figures would then flatter it), and the M
+    view of those it held out (its validation sequences, recorded in the checkpoint: checking the old
+    classes)."""
     from core.model.checkpoint import load_checkpoint
 
-    held_out = sorted(set(load_checkpoint(base).extra.get("validation_clips") or []))
-    if not held_out:
-        raise SystemExit(f"{base}: records no validation sequences to check its old classes on")
-    split = (root / "splits" / "cross-subject.txt").read_text()
-    training_side = split.split(":", 1)[1].split("Valid", 1)[0]  # the release spells it "Validataion"
-    names = [n.strip() for n in training_side.replace("\n", " ").split(",") if n.strip()]
-    present = [n for n in names if n not in held_out and (root / "skeletons" / f"{n}.txt.xz").is_file()]
+    extra = load_checkpoint(base).extra
+    held_out = sorted(set(extra.get("validation_clips") or []))
+    trained = sorted(set(extra.get("trained_clips") or []))
+    if not held_out or not trained:
+        raise SystemExit(f"{base}: records no {'validation' if not held_out else 'training'} sequences "
+                         "(validation_clips / trained_clips)")
+    present = [n for n in trained if (root / "skeletons" / f"{n}.txt.xz").is_file()]
     performances = sorted({n[:4] for n in held_out})
     check = [root / "skeletons" / f"{p}-M.txt.xz" for p in performances]
     return [root / "skeletons" / f"{n}.txt.xz" for n in present[:count]], [p for p in check if p.is_file()]

@@ -550,14 +550,20 @@ def test_a_test_split_drawn_again_over_clips_it_trained_on_is_refused(capsys: py
 
 
 def test_a_fine_tunes_rehearsal_clips_count_under_their_own_names() -> None:
-    """A fine-tune records its --rehearse clips under a prefix naming their folder (their cache entries);
-    scored from any folder under their own names, they are still clips it trained on."""
+    """A fine-tune records its --rehearse clips under a prefix naming their folder (their cache entries).
+    Scored in the run's own folders they keep it; scored from their folder under their own names they are
+    still clips it trained on; PKU-MMD sequences are wherever they were converted (the dataset's own
+    names), another site's clip of the same name is not."""
     from training.datasets.clips import rehearsal_prefix
     from training.evaluate import trained_clip_names
 
-    extra = {"trained_clips": [rehearsal_prefix("/site/rehearse", 1) + "0006-L", "S001C001P001R001A121"]}
-    assert trained_clip_names(extra, ["0006-L", "0006-R", "S001C001P001R001A121"]) == {
-        "0006-L", "S001C001P001R001A121"}
+    prefix = rehearsal_prefix("/site/rehearse", 1)
+    extra = {"trained_clips": [prefix + "0006-L", prefix + "S001C001P001R001A122", "S001C001P001R001A121"]}
+    assert trained_clip_names(extra, [prefix + "0006-L", prefix + "S001C001P001R001A122"]) == {
+        prefix + "0006-L", prefix + "S001C001P001R001A122"}
+    scored = ["0006-L", "0006-R", "S001C001P001R001A122"]
+    assert trained_clip_names(extra, scored, "/site/rehearse") == {"0006-L", "S001C001P001R001A122"}
+    assert trained_clip_names(extra, scored, "/another/site") == {"0006-L"}
 
 
 def test_the_committed_pku_models_name_the_sequences_they_trained_on() -> None:

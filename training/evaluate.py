@@ -16,11 +16,12 @@ from pathlib import Path
 
 from core.model.checkpoint import DecisionSettings, load_checkpoint
 from core.skeleton import layout_by_name
+from recordings.pkummd import is_sequence_path
 from training import distributed
 from training.config import DataConfig, config_from_dict
 from training.data import DatasetError
 from training.datasets import build_splits
-from training.datasets.clips import without_rehearsal_prefix
+from training.datasets.clips import REHEARSAL_PREFIX, folder_digest
 from training.datasets.nucla import NuclaName
 from training.evaluation import (
     Report,
@@ -38,14 +39,23 @@ from training.windows import StreamWindowDataset, WindowDataset
 ONLY_PROTOCOL = {"clips": "all", "nucla": "xview"}  # datasets with one protocol: a checkpoint's is not theirs
 
 
-def trained_clip_names(extra: dict, names: list[str]) -> set[str] | None:
-    """Of `names`, those the checkpoint trained on; None where it cannot tell. Checkpoints record them
-    (`trained_clips`, since session 31; a fine-tune's rehearsal clips under their own names, their folder's
-    prefix dropped); an older N-UCLA checkpoint trained on every sequence of its training views but the
-    validation clips it names, and N-UCLA's names are the dataset's own (the same in every copy of it),
-    so those are known too."""
+def trained_clip_names(extra: dict, names: list[str], root: str | Path | None = None) -> set[str] | None:
+    """Of `names` (the clips of folder `root`), those the checkpoint trained on; None where it cannot
+    tell. Checkpoints record them (`trained_clips`, since session 31); a fine-tune's rehearsal clips under
+    their folder's prefix, which are these clips when `root` is that folder or when they are PKU-MMD
+    sequences (whose names are the dataset's own, the same performance wherever it was converted; a site's
+    clip names are not: another site's clip of the same name is another clip). An older N-UCLA checkpoint
+    trained on every sequence of its training views but the validation clips it names, and N-UCLA's names
+    are the dataset's own too, so those are known as well."""
     if "trained_clips" in extra:
-        return set(names) & {without_rehearsal_prefix(name) for name in extra["trained_clips"]}
+        known = set(extra["trained_clips"])
+        here = folder_digest(root) if root is not None else None
+        for name in extra["trained_clips"]:
+            if (prefix := REHEARSAL_PREFIX.match(name)) is not None:
+                own = name[prefix.end():]
+                if prefix["folder"] == here or is_sequence_path(own):
+                    known.add(own)
+        return set(names) & known
     data = {**dataclasses.asdict(DataConfig()), **extra.get("train_config", {}).get("data", {})}
     if data["dataset"] != "nucla" or "validation_clips" not in extra or data["nucla_drop_contradicted"]:
         return None
@@ -68,7 +78,7 @@ def check_not_trained_on(
     """A split drawn again from --data (PKU-MMD's test performances, N-UCLA's views) holds clips the
     checkpoint trained on when the folder is not the one it was trained on: other performances give
     another draw. A test subset that does is refused; any other subset gets a note of how many."""
-    trained = trained_clip_names(extra, names)
+    trained = trained_clip_names(extra, names, root)
     seen = sorted(trained or ())
     if seen and subset == "test":
         raise DatasetError(

@@ -161,14 +161,18 @@ def read_clip_folder(
     return out, unlabelled
 
 
-REHEARSAL_PREFIX = re.compile(r"^rehearse\d+-[0-9a-f]{8}_")
+REHEARSAL_PREFIX = re.compile(r"^rehearse\d+-(?P<folder>[0-9a-f]{8})_")
+
+
+def folder_digest(folder: str | Path) -> str:
+    """8 hex digits naming a folder by where it is."""
+    return hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:8]
 
 
 def rehearsal_prefix(folder: str | Path, k: int) -> str:
     """Cache names of a rehearsal folder's clips: its number and a digest of its path, so that two
     folders' same-named clips never share a cache entry."""
-    digest = hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:8]
-    return f"rehearse{k}-{digest}_"
+    return f"rehearse{k}-{folder_digest(folder)}_"
 
 
 def without_rehearsal_prefix(name: str) -> str:
