@@ -190,13 +190,21 @@ class PersonPanel(QtWidgets.QFrame):
         self._color: tuple[int, int, int] | None = None
         self._bar_colors: list[tuple[int, int, int] | None] = [None] * top_k
         self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
+        self._compact = False
 
     def set_compact(self, compact: bool) -> None:
-        """Without the crops and the detail line (more than two people in view): every person's actions
-        fit the column without scrolling; the attention bars and the picture's boxes still say where
-        the model looks."""
-        for widget in (*self.crops, self.detail):
-            widget.setVisible(not compact)
+        """Without the crops and the detail line (more people in view than fit the column with them): every
+        person's actions fit without scrolling; the attention bars and the picture's boxes still say
+        where the model looks."""
+        self._compact = compact
+        for crop in self.crops:
+            crop.setVisible(not compact)
+        self._say(self.detail.text())
+
+    def _say(self, detail: str) -> None:
+        """The line under the title: shown only with something to say, and not when compact."""
+        self.detail.setText(detail)
+        self.detail.setVisible(bool(detail) and not self._compact)
 
     def set_color(self, color: tuple[int, int, int]) -> None:
         if color == self._color:
@@ -212,9 +220,11 @@ class PersonPanel(QtWidgets.QFrame):
         top action raises alerts (draw_label): its bar is red."""
         self._waiting_for = None
         self.title.setText(label)
-        detail = f"tracking id {decision.tracking_id}  ·  {decision.latency_s * 1000:.0f} ms"
+        # Said in words for whoever watches; the sensor's id and the latency are for whoever looks closer.
         truth = decision.truth
-        self.detail.setText(detail if truth is None else f"{detail}  ·  truth: {class_title(truth)}")
+        self._say("" if truth is None else f"the recording says: {class_title(truth)}")
+        self.setToolTip(f"tracking id {decision.tracking_id}  ·  decided {decision.latency_s * 1000:.0f} ms "
+                        "after the newest frame arrived")
         for i, part in enumerate(self.parts):
             if decision.crops is not None:
                 self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
@@ -234,7 +244,8 @@ class PersonPanel(QtWidgets.QFrame):
         """A person with no decision yet. Panels are reused by position: whatever an earlier person's
         decision left here (crops, attention, actions) must go, or it reads as this person's."""
         self.title.setText(label)
-        self.detail.setText(f"tracking id {tracking_id}  ·  gathering a window")
+        self._say("watching: a decision after about two seconds in view")
+        self.setToolTip(f"tracking id {tracking_id}")
         if self._waiting_for == tracking_id:
             return
         self._waiting_for = tracking_id
@@ -397,6 +408,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(3 * (CROP_PIXELS + 12) + 40)
+        self._people_area = scroll
+        # A panel's height with its crops, measured before any is shown: whether everyone fits with them.
+        self._full_panel_px = self.panels[0].sizeHint().height() + side_layout.spacing()
 
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(self.graphics)
@@ -542,7 +556,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         for gone in set(self._decisions) - live_ids:  # people who left: forget them (bounded memory)
             del self._decisions[gone]
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
-        compact = len(order) > 2  # three panels with crops need scrolling in a window of 760 px
+        # Without crops where everyone's would not fit (three people in a 760 px window, two with the 3D
+        # panel shown): nobody's actions may need scrolling to see.
+        compact = len(order) * self._full_panel_px > self._people_area.viewport().height()
         labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):

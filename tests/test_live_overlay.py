@@ -179,10 +179,11 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     fell = Decision(0.0, 1.0, 7, (("fall_down", 0.91), ("wave", 0.05)), parts,
                     np.array([0.2, 0.3, 0.5], np.float32), 0.1, truth="fall_down", crops=crops)
     panel.show_decision("person 1", fell)
-    assert "fall down" in panel.actions[0].text() and "truth: fall down" in panel.detail.text()
+    assert "fall down" in panel.actions[0].text() and "the recording says: fall down" in panel.detail.text()
+    assert "tracking id 7" in panel.toolTip()  # the sensor's id for whoever looks closer, not on the panel
     assert not panel.crops[0].pixmap().isNull()
     panel.show_waiting("person 3", 9)  # somebody else, in the same place
-    assert "gathering a window" in panel.detail.text()
+    assert "a decision after about two seconds in view" in panel.detail.text()
     assert [bar.text() for bar in (*panel.attention, *panel.actions)] == [""] * 5
     assert all(crop.pixmap().isNull() for crop in panel.crops)
 
@@ -202,8 +203,8 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
                     timeout=20000)
     panel = window.panels[0]
     assert panel.title.text() == "person 1"
-    assert "truth: wave" in panel.detail.text() and "tracking id 11" in panel.detail.text()
-    assert "truth: no action" in window.panels[1].detail.text()
+    assert "the recording says: wave" in panel.detail.text() and "tracking id 11" in panel.toolTip()
+    assert "the recording says: no action" in window.panels[1].detail.text()
     assert panel.crops[0].pixmap() is not None and not panel.crops[0].pixmap().isNull()
     assert [bar.text().split()[0] for bar in panel.attention] == ["left", "right", "full"]
     assert panel.actions[0].text().rsplit(None, 1)[0].strip() in {c.replace("_", " ") for c in CLASSES}
