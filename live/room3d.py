@@ -90,10 +90,15 @@ class PersonView:
     part: str | None  # the part with the highest attention weight (None before the first decision)
     weight: float  # its attention weight, 0-1
     marker: np.ndarray | None  # float32 (3,) where that part is, None if none of its joints is present
+    number: int = 0  # the person's number, as the window calls them (0: not known)
 
     @property
     def label(self) -> str:
-        return "" if self.part is None else f"{PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
+        """'2: right hand 71%': whose marker it is (several people's look alike), the part, its weight."""
+        if self.part is None:
+            return ""
+        whose = f"{self.number}: " if self.number else ""
+        return f"{whose}{PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
 
 LABEL_RAISE_M = 0.05  # a label covering another one goes up in steps of this much
@@ -188,7 +193,8 @@ class RoomModel:
                 centre = part_centre(part, body.joints, body.states, self.layout)
                 marker = None if centre is None else self.room.to_room(centre)
             colour = colour_of(body.tracking_id)
-            views.append(PersonView(body.tracking_id, colour, bones, part, weight, marker))
+            number = decision.number if decision is not None else 0
+            views.append(PersonView(body.tracking_id, colour, bones, part, weight, marker, number))
         return views
 
     def scenery(self) -> tuple[np.ndarray, np.ndarray]:

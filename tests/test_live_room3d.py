@@ -59,12 +59,13 @@ def test_people_mark_the_attended_part_with_its_weight() -> None:
     states = np.full(25, 2, np.int8)
     waving = Body(7, joints, states, np.full((25, 2), np.nan, np.float32))
     nobody_visible = Body(8, joints, np.zeros(25, np.int8), np.full((25, 2), np.nan, np.float32))
-    decision = Decision(0.0, 0.0, 7, (("wave", 0.9),), PARTS, np.array([0.1, 0.75, 0.15], np.float32), 0.1)
+    decision = Decision(0.0, 0.0, 7, (("wave", 0.9),), PARTS, np.array([0.1, 0.75, 0.15], np.float32), 0.1,
+                        number=2)
     model = room3d.RoomModel(KINECT_V2)
     people = model.people([waving, nobody_visible], {7: decision}, lambda tid: COLOURS[tid - 7])
     first, second = people
     assert first.part == "right_hand" and first.weight == pytest.approx(0.75)
-    assert first.label == "right hand 75%"
+    assert first.label == "2: right hand 75%"  # whose marker: several people's look alike
     assert first.marker.tolist() == pytest.approx(model.room.to_room(joints[11]).tolist())
     assert first.bones.shape == (24, 2, 3) and first.colour == COLOURS[0]
     assert second.part is None and second.bones.shape == (0, 2, 3) and second.label == ""
