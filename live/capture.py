@@ -359,6 +359,7 @@ class Capture:
         self.recording: RecordingSink | None = None
         self._clock = StreamClock(period_s)
         self.last_received: float | None = None  # time.monotonic() of the newest frame kept
+        self.disconnected_at: float | None = None  # time.monotonic() the source was last found unplugged
         self._last_index: int | None = None
         self._on_restart = on_restart
         self._read_timeout = read_timeout_s
@@ -403,6 +404,8 @@ class Capture:
                     self.counters.dropped += end.skipped  # missed after the last frame: no gap shows them
                     break
                 if frame is None:
+                    if not self.source.connected:  # a stall counts from its return at the earliest
+                        self.disconnected_at = time.monotonic()
                     continue
                 received = time.monotonic()
                 # A sensor runs on while paused: its frames are passed over (not drops). A replay stops

@@ -36,6 +36,7 @@ back to the GUI thread by a queued signal, the window then really closes and emi
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -754,11 +755,13 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def _pause_left_s(self) -> float | None:
         """Seconds until the pause ends by itself; None when not paused by the window or without a limit."""
-        if self._paused_at is None or not self.config.pause_limit_s:
+        if self._paused_at is None or not 0 < self.config.pause_limit_s < math.inf:  # 0 or inf: no limit
             return None
         return self.config.pause_limit_s - (time.monotonic() - self._paused_at)
 
     def _end_a_forgotten_pause(self) -> None:
+        if not self.pipeline.paused:  # resumed by other means: the next pause starts its own count
+            self._paused_at = None
         left = self._pause_left_s()
         if left is not None and left <= 0 and self.pipeline.paused:
             self.pipeline.set_paused(False)

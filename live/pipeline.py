@@ -221,6 +221,7 @@ class LivePipeline:
         self._marks: IntervalMarker | None = None  # actions marked in the recording in progress
         self._session: int | None = config.recording.session
         self._started_at: float | None = None
+        self._waiting_since: float | None = None  # running and connected since (monotonic), for stalls
         self._rss_start: int | None = None
         self._stopped: Summary | None = None
         self._source_open = source_is_open
@@ -367,6 +368,7 @@ class LivePipeline:
             say("%s: no recognition, no alerts until resumed" if paused else "%s: resumed",
                 "paused" if paused else self.source.name)
         self.paused = paused
+        self._waiting_since = None  # a stall is counted from the resume at the earliest
         self.source.set_paused(paused)
         self.capture.paused = paused
         self.worker.paused = paused
@@ -622,12 +624,19 @@ class LivePipeline:
         )
 
     def _stalled_s(self) -> float | None:
-        """How long a connected, running, real-time source has sent no frame, past STALLED_S; else None."""
+        """How long a connected, running, real-time source has sent no frame, past STALLED_S; else None.
+        Counted from the newest frame or from when it was first seen running and connected (the start,
+        the end of a pause, the sensor's return), whichever came last: a paused or unplugged sensor
+        sends nothing, and that is not a stall."""
         assert self.capture is not None
-        last = self.capture.last_received if self.capture.last_received is not None else self._started_at
-        if (last is None or self.config.lockstep or self.paused or self.ended or not self.source.connected):
+        if self.config.lockstep or self.paused or self.ended or not self.source.connected:
+            self._waiting_since = None  # set again once it runs connected
             return None
-        age = time.monotonic() - last
+        now = time.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        since = (self.capture.last_received, self.capture.disconnected_at, self._waiting_since)
+        age = now - max(t for t in since if t is not None)
         return age if age > STALLED_S else None
 
     def _summary(self) -> Summary:
@@ -644,6 +653,9 @@ class LivePipeline:
         if work.errors:  # each hop that failed left everyone in view undecided for a hop
             errors += (
                 f"recognition failed on {work.errors} of {work.hops + work.errors} hops (see the log)",)
+        if work.not_finite:
+            errors += (f"the model's scores were not finite numbers (NaN or inf) in {work.not_finite} "
+                       "people's windows, which were not decided (see the log)",)
         errors += tuple(self._recording_errors)
         # A thread still running after its join timed out (a sensor driver hung in a read, an engine
         # call that never returns): the process may not exit cleanly, and whoever reads the summary

@@ -284,6 +284,7 @@ class WorkerCounters:
     stale_windows: int = 0  # windows whose frames the ring overwrote while they were cropped
     colourless_windows: int = 0  # windows of a colour model mostly without colour: not decided
     errors: int = 0  # hops that failed (logged and skipped)
+    not_finite: int = 0  # people's windows whose scores were NaN or inf: not decided
     failed_in_a_row: int = 0
 
 
@@ -469,12 +470,10 @@ class RecognitionWorker:
         self.inference.add(inference_s)
         # One NaN in the smoothed scores would stay there and silence that person's alerts until their
         # track retires: a person whose scores are not finite numbers (an FP16 overflow on their pose) gets
-        # no decision this hop, the others do; when nobody's are, the hop fails (counted, logged, and after
-        # FAILED_HOPS_IN_A_ROW the worker stops, which the pipeline reports).
+        # no decision this hop, the others do. Not a failed hop, even for a patient alone in the room: five
+        # in a row would stop recognition for good; counted, said once per person, an error of the run.
         finite = np.isfinite(np.asarray(logits)).all(axis=-1)
-        if not finite.any():
-            raise FloatingPointError(f"{self.engine.name}: scores that are not finite numbers (NaN or inf) "
-                                     f"for all {len(kept)} people")
+        self.counters.not_finite += int((~finite).sum())
         for i in np.flatnonzero(~finite):
             if kept[i].tracking_id not in self._said_not_finite:
                 self._said_not_finite.add(kept[i].tracking_id)

@@ -91,6 +91,12 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
     if (why := why_not_writable(path.parent)) is not None:
         raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})")
+    if path.exists():  # appended to or replaced: the file itself may refuse what its folder allows
+        try:
+            open(path, "ab").close()  # noqa: SIM115 - nothing written
+        except OSError as error:
+            why = error.strerror or error
+            raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})") from None
     return path
 
 

@@ -239,6 +239,12 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     window._paused_at -= window.config.pause_limit_s + 1
     window.refresh()
     assert not pipeline.paused and "resumed by itself after 10 min paused" in window.status.text()
+    # With no limit (0 or inf) a pause lasts until space.
+    window.config = replace(window.config, pause_limit_s=float("inf"))
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    window.refresh()
+    assert pipeline.paused and "by itself" not in window.banner.text()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
 
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)  # started on a thread of its own (folders, files)
     qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)

@@ -535,3 +535,33 @@ def test_stopping_a_recording_that_stopped_itself_while_an_action_was_marked_sti
     summary = pipeline.stop()
     assert source.closes == 1
     assert any("'wave' was not marked" in error for error in summary.errors)
+
+
+def test_a_pause_or_an_unplugged_sensor_is_not_taken_for_a_stall(tiny_model, monkeypatch):
+    """Nothing comes while paused or unplugged, and that is not a frozen sensor: right after the resume,
+    or the sensor's return before its first frame, no stall is reported."""
+    import live.pipeline
+
+    monkeypatch.setattr(live.pipeline, "STALLED_S", 0.5)
+    engine, inputs = tiny_model
+    source = TrackedSource()
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        time.sleep(0.5)
+        assert pipeline.stats().stalled_s is None
+        pipeline.set_paused(True)
+        time.sleep(1.0)
+        pipeline.set_paused(False)
+        assert pipeline.stats().stalled_s is None
+        real_read = source.read
+        source.connected = False  # unplugged: no frames for a second, nobody asking in between
+        source.read = lambda timeout=0.1: time.sleep(0.02)
+        time.sleep(1.0)
+        source.connected = True  # back, its first frame not here yet
+        assert pipeline.stats().stalled_s is None
+        time.sleep(0.7)
+        assert pipeline.stats().stalled_s is not None  # and now it is a stall: nothing came since
+        source.read = real_read
+    finally:
+        pipeline.stop()

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import mmap
 import os
 import pickle
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -334,20 +335,16 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     if Path(path).stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty (0 bytes); was it copied completely?")
-    # One open file throughout: its hash, its payload and its CRCs are of the same bytes even when a
-    # training run puts a new file in its place meanwhile (the name then names another file).
-    with open(path, "rb") as file:
-        zipped = file.read(4) == b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
-        file.seek(0)
-        digest = hashlib.sha256()
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-        sha256 = digest.hexdigest()
-        file.seek(0)
+    # One open file, mapped: its hash, its payload and its CRCs are of the same bytes even when a training
+    # run puts a new file in its place meanwhile (the name then names another file), and the three passes
+    # share the pages read once (a network share is not read three times; nothing is copied whole).
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        zipped = mapped[:4] == b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+        sha256 = hashlib.sha256(mapped).hexdigest()
         try:
-            payload = torch.load(file, map_location=map_location, weights_only=True)
+            payload = torch.load(_Mapped(mapped), map_location=map_location, weights_only=True)
         except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
-            if zipped and not zipfile.is_zipfile(file):
+            if zipped and not zipfile.is_zipfile(_Mapped(mapped)):
                 why = "its archive is cut short or damaged; was the file copied completely?"
             elif isinstance(error, pickle.UnpicklingError):
                 # torch's own message advises weights_only=False, which would run whatever the file holds.
@@ -361,14 +358,37 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
         if not isinstance(payload, dict):
             raise CheckpointError(f"{path}: expected a dict at the top level, got {type(payload).__name__}")
         if zipped:  # torch's legacy format (before 1.6) has no CRCs to check
-            _check_archive(path, file)
+            _check_archive(path, _Mapped(mapped))
     return payload, sha256
 
 
-def _check_archive(path: str | os.PathLike, file: IO[bytes]) -> None:
+class _Mapped:
+    """A mapped file as the file object torch.load and zipfile read (each from its own position)."""
+
+    def __init__(self, mapped: mmap.mmap) -> None:
+        self._mapped = mapped
+        mapped.seek(0)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._mapped.read(size)
+
+    def readline(self) -> bytes:  # unpickling a legacy (non-zip) checkpoint
+        return self._mapped.readline()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._mapped.seek(offset, whence)
+        return self._mapped.tell()
+
+    def tell(self) -> int:
+        return self._mapped.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+
+def _check_archive(path: str | os.PathLike, file: _Mapped) -> None:
     """torch.load reads a damaged tensor's bytes as they are (it checks no CRC): a checkpoint with a flipped
     bit would load and run with wrong weights. The zip's CRC-32s say so (~10 ms per 10 MB)."""
-    file.seek(0)
     with zipfile.ZipFile(file) as archive:
         damaged = archive.testzip()
     if damaged is not None:
