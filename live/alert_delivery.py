@@ -130,6 +130,15 @@ def _record_problem(record: Any) -> str:
     return ""
 
 
+def _parsed(line: bytes) -> tuple[Any, str]:
+    """One queue-file line: (its record, what is wrong with it; "" when nothing)."""
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return None, str(error)
+    return record, _record_problem(record)
+
+
 def _refuse_other_files(path: Path) -> None:
     """A file with lines, none of them a queue record, is not a queue (--alert-queue given the decisions
     file, say): alerts must not be appended into it, nor every line of it logged as damaged."""
@@ -141,15 +150,20 @@ def _refuse_other_files(path: Path) -> None:
             if not line.endswith(b"\n") or not line.strip():
                 continue  # a last line a crash cut short (dropped when read back), or an empty one
             complete += 1
-            try:
-                if not _record_problem(json.loads(line)):
-                    return
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                pass
+            if not _parsed(line)[1]:
+                return
     if not complete:
         return
     raise ValueError(f"{path}: not an alert queue (no line of it is a queue record); give --alert-queue a "
                      "new file or one an earlier run wrote")
+
+
+def _append_synced(path: Path, lines: list[bytes]) -> None:
+    if lines:
+        with open(path, "ab") as f:
+            f.write(b"".join(lines))
+            f.flush()
+            os.fsync(f.fileno())
 
 
 class AlertQueue:
@@ -176,7 +190,9 @@ class AlertQueue:
             raise OSError(f"--alert-queue {self.path}: cannot be written ({error.strerror or error})"
                           ) from None
         self.compact_bytes = compact_bytes
-        self.damaged_lines = 0
+        # Damaged lines found at open (a queued alert may have been among them): an error of this run, and
+        # set aside at once so that they are not every later run's as well.
+        self.damaged_at_start = 0
         self.pending: list[dict[str, Any]] = []  # queued records not delivered / rejected, in order
         # Ids queued in the file without their delivered / rejected line (a set, not a count: an alert
         # kept in memory only is settled too, and must not count against the ones in the file).
@@ -185,10 +201,7 @@ class AlertQueue:
         try:
             _lock(self._lock_file, self.path)
             self._read_back()
-            # For the run's errors: a queued alert may have been among them. Set aside at once, so that
-            # they are this run's error and not every run's after it.
-            self.damaged_at_start = self.damaged_lines
-            if self.damaged_lines:
+            if self.damaged_at_start:
                 self._set_damaged_aside()
             self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         except BaseException:  # the queue is let go for the next run (or for this one, retried)
@@ -204,13 +217,9 @@ class AlertQueue:
                         "write", self.path, end, dropped)
         queued: dict[str, dict[str, Any]] = {}
         for number, line in enumerate(self.path.read_bytes().splitlines(), start=1):
-            try:
-                record = json.loads(line)
-                problem = _record_problem(record)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                problem = str(error)
+            record, problem = _parsed(line)
             if problem:
-                self.damaged_lines += 1
+                self.damaged_at_start += 1
                 log.error("%s: line %d is damaged (%s); skipping it", self.path, number, problem)
                 continue
             op = record["op"]
@@ -243,12 +252,11 @@ class AlertQueue:
 
     def compact_if_done(self, next_sequence: int) -> bool:
         """When every alert in the file is settled and it has grown past compact_bytes: append the
-        rejected alerts to `rejected_path` (and damaged lines to `damaged_path`), then rewrite the file to
-        one record holding `next_sequence`."""
+        rejected alerts to `rejected_path`, then rewrite the file to one record holding `next_sequence`."""
         if self.unsettled or self._file.tell() < self.compact_bytes:
             return False
         self._file.close()
-        self._keep_rejected_and_damaged()
+        self._keep_rejected()
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as f:
             f.write(_line({"op": SEQUENCE_OP, "next": next_sequence}))
@@ -258,54 +266,29 @@ class AlertQueue:
         self._file = open(self.path, "ab")  # noqa: SIM115
         return True
 
-    def _keep_rejected_and_damaged(self) -> None:
-        """Each rejected alert, as its queued record plus the rejection, to `rejected_path`, and each
-        damaged line as it is to `damaged_path` (fsync'd before the queue file is rewritten: a crash in
-        between keeps them twice, never loses them)."""
+    def _keep_rejected(self) -> None:
+        """Each rejected alert, as its queued record plus the rejection, to `rejected_path` (fsync'd before
+        the queue file is rewritten: a crash in between keeps them twice, never loses them). Damaged lines
+        were set aside at open (`_set_damaged_aside`); this process writes none."""
         queued: dict[str, dict[str, Any]] = {}
         rejected: list[dict[str, Any]] = []
-        damaged: list[bytes] = []  # skipped (and logged) when read back; kept, not compacted away
         for line in self.path.read_bytes().splitlines():
-            try:
-                record = json.loads(line)
-                problem = _record_problem(record)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                problem = "not JSON"
-            if problem:
-                damaged.append(line)
-            elif record["op"] == "queued":
+            record, _ = _parsed(line)
+            if record["op"] == "queued":
                 queued[record["id"]] = record
             elif record["op"] == "rejected":
                 rejected.append({**queued.get(record["id"], {}), **record})
-        for path, lines in ((self.rejected_path, [_line(record) for record in rejected]),
-                            (self.damaged_path, [line + b"\n" for line in damaged])):
-            if lines:
-                with open(path, "ab") as f:
-                    f.write(b"".join(lines))
-                    f.flush()
-                    os.fsync(f.fileno())
-        if damaged:
-            log.warning("%s: %d damaged line(s) moved to %s as the queue is rewritten", self.path,
-                        len(damaged), self.damaged_path)
-            self.damaged_lines = 0
+        _append_synced(self.rejected_path, [_line(record) for record in rejected])
 
     def _set_damaged_aside(self) -> None:
         """Damaged lines appended to `damaged_path` (fsync'd first: a crash keeps them twice, never loses
         them), then the queue file rewritten without them, every other line as it was."""
         kept, damaged = [], []
         for line in self.path.read_bytes().splitlines():
-            try:
-                problem = _record_problem(json.loads(line))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                problem = "not JSON"
-            (damaged if problem else kept).append(line + b"\n")
-        with open(self.damaged_path, "ab") as f:
-            f.write(b"".join(damaged))
-            f.flush()
-            os.fsync(f.fileno())
+            (damaged if _parsed(line)[1] else kept).append(line + b"\n")
+        _append_synced(self.damaged_path, damaged)
         replace_atomically(self.path, b"".join(kept))
         log.warning("%s: %d damaged line(s) moved to %s", self.path, len(damaged), self.damaged_path)
-        self.damaged_lines = 0
 
     def close(self) -> None:
         self._file.close()

@@ -7,6 +7,7 @@ import gzip
 import json
 import lzma
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,29 @@ def test_live_keeps_the_people_of_a_real_hug_the_sensor_lost_for_moments(shared_
         sensor_ids |= {b.tracking_id for b in frame.bodies}
         track_ids |= {b.tracking_id for b in bodies}
     assert len(sensor_ids) == 6 and track_ids == {1, 2, 5} and tracks.rejoins == 3
+    # The window, the decisions and the alerts name them by number: three people, not six sensor ids.
+    assert sorted(tracks.number_of(i) for i in track_ids) == [1, 2, 3] and tracks.people_seen == 3
+
+
+def test_a_real_sequence_replayed_through_the_capture_has_no_late_frame_or_restart(shared_data: Path) -> None:
+    """The late-frame rule must never fire on a real Kinect recording's clock (one restart would retire
+    everyone): 0340-R goes through the capture as live replays it."""
+    from live.capture import Capture, FrameRing
+    from live.sources import EndOfStream, ReplayOptions, replay_source
+    from live.tracks import TrackTable
+
+    source = replay_source(_pku(shared_data) / "skeletons" / "0340-R.txt.xz", ReplayOptions(realtime=False))
+    source.open()
+    capture = Capture(source, FrameRing(8, source.color_shape), TrackTable(history=64), period_s=1 / 30)
+    frames = 0
+    try:
+        while True:
+            capture.accept(source.read(), time.monotonic())
+            frames += 1
+    except EndOfStream:
+        source.close()
+    assert frames > 1000 and capture.counters.frames == frames
+    assert capture.counters.duplicates == capture.counters.restarts == 0
 
 
 def test_real_split_files(shared_data: Path) -> None:
