@@ -120,6 +120,8 @@ def test_cpu_smoke_runs_parts_end_to_end_and_writes_json(
     # The real clip with its video (kept apart in the shared data): the RGB model runs on it.
     live = report["parts"]["live"]
     assert live["errors"] == [] and "skeleton + 1080p RGB video" in live["source"], live
+    # then the crowded simulated room, its hops grouped by the people decided for
+    assert live["crowded"]["decisions"] and live["crowded"]["by_people"][0]["people"] == 1, live["crowded"]
     assert report["parts"]["ddp"]["ok"] is True and report["parts"]["ddp"]["backend"] == "gloo"
     assert report["parts"]["setup"]["environment"]["torch"]
     rewrites = report["parts"]["rewrites"]
