@@ -17,7 +17,7 @@ from the whole window (its crops are black).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -169,14 +169,23 @@ def part_boxes(
     return _smooth(boxes, timestamps, config.smoothing_s).astype(np.float32)
 
 
+def _pixel_box(box: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The pixels a (cx, cy, w, h) box cuts: its corner and sides rounded, (x0, y0, w, h); None where
+    there is no box (a black crop). Boxes with the same pixel box cut the same crop."""
+    if not np.isfinite(box).all() or box[2] < 1 or box[3] < 1:
+        return None
+    box_w, box_h = int(round(float(box[2]))), int(round(float(box[3])))
+    return int(round(float(box[0]) - box_w / 2)), int(round(float(box[1]) - box_h / 2)), box_w, box_h
+
+
 def _crop_into(out: np.ndarray, frame: np.ndarray, box: np.ndarray) -> None:
     """Cut one (cx, cy, w, h) box from a BGR frame into out (S, S, 3), black outside the image."""
-    if not np.isfinite(box).all() or box[2] < 1 or box[3] < 1:
+    pixels = _pixel_box(box)
+    if pixels is None:
         return
+    x0, y0, box_w, box_h = pixels
     height, width = frame.shape[:2]
     size_y, size_x = out.shape[:2]
-    box_w, box_h = int(round(float(box[2]))), int(round(float(box[3])))
-    x0, y0 = int(round(float(box[0]) - box_w / 2)), int(round(float(box[1]) - box_h / 2))
     xa, xb = max(x0, 0), min(x0 + box_w, width)
     ya, yb = max(y0, 0), min(y0 + box_h, height)
     if xa >= xb or ya >= yb:
@@ -250,3 +259,50 @@ def crop_window(
         for part in range(boxes.shape[0]):
             _crop_into(out[part, t], frame, boxes[part, t])
     return _bgr_to_rgb(out)
+
+
+class WindowCrops:
+    """crop_window for one person's sliding window, hop after hop, cutting only what changed.
+
+    Consecutive windows share most of their frames (a 2 s window of 20 samples moved by a 0.2 s hop
+    shares 18), and a crop depends only on the pixels its box rounds to: a part's crop is cut again only
+    for a frame not seen before or where that part's box moved by a pixel (smoothing still settles the
+    newest boxes; a moving hand's box does not move the body's). The crops are identical to
+    crop_window's. Frames are named by a key that stays with one frame's pixels (the ring's sequence
+    number); crops of frames that left the window are let go.
+    """
+
+    def __init__(self, config: GlimpseConfig) -> None:
+        self.config = config
+        self._held: dict[Hashable, tuple[tuple, np.ndarray]] = {}  # key -> (pixel boxes, crops (P, S, S, 3))
+
+    def cut(self, keys: Sequence[Hashable], frames: Sequence[np.ndarray | None], boxes: np.ndarray,
+            out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        """keys and frames (T,) of the window, boxes (P, T, 4) -> uint8 (P, T, S, S, 3) RGB, in `out`
+        where given (a batch's slot: no copy)."""
+        boxes = np.asarray(boxes, dtype=np.float32)
+        if boxes.ndim != 3 or boxes.shape[2] != 4 or not boxes.shape[1] == len(frames) == len(keys):
+            raise ValueError(f"WindowCrops.cut expects boxes (P, {len(frames)}, 4) for {len(frames)} frames "
+                             f"and {len(keys)} keys, got {boxes.shape}")
+        size = self.config.crop_size
+        shape = (boxes.shape[0], len(frames), size, size, 3)
+        if out is None:
+            out = np.empty(shape, dtype=np.uint8)
+        elif out.shape != shape or out.dtype != np.uint8:
+            raise ValueError(f"WindowCrops.cut: out must be uint8 {shape}, got {out.dtype} {out.shape}")
+        held: dict[Hashable, tuple[tuple, np.ndarray]] = {}
+        for t, key in enumerate(keys):
+            pixels = tuple(_pixel_box(box) for box in boxes[:, t])
+            before = held.get(key) or self._held.get(key)
+            if before is None:
+                crops = crop_frame(frames[t], boxes[:, t], self.config)
+            else:
+                crops = before[1]
+                moved = [part for part, (now, then) in enumerate(zip(pixels, before[0], strict=True))
+                         if now != then]  # fmt: skip
+                if moved:  # a hand's box moved: its crop alone is cut again, not the body's
+                    crops[moved] = crop_frame(frames[t], boxes[moved, t], self.config)
+            held[key] = (pixels, crops)
+            out[:, t] = crops
+        self._held = held
+        return out

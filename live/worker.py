@@ -3,7 +3,8 @@
     every hop_s of stream time (newest frame in the ring):
       tracks with >= min_coverage of a window of history
         -> window_indices (the training sampler) -> joints (T, J, 3) + frame sequence numbers
-        -> part_boxes -> crop_window from the ring's pixels -> crops (P, T, S, S, 3)
+        -> part_boxes -> crops (P, T, S, S, 3) from the ring's pixels (WindowCrops: a frame's crop is
+           cut once while its box stays on the same pixels)
         -> (a Kinect v1 model: core.joint_maps v2 -> v1)
         -> normalize_window over (this person, the nearest other person) -> skeleton (T, 2, J, 3)
       stacked for all people -> engine.run -> logits (B, C), attention (B, P)
@@ -32,7 +33,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.engines import Engine
-from core.glimpse import PARTS, GlimpseConfig, crop_window, part_boxes
+from core.glimpse import PARTS, GlimpseConfig, WindowCrops, part_boxes
 from core.joint_maps import joint_map
 from core.skeleton import KINECT_V2, SkeletonLayout, normalize_window
 from core.timeline import NO_ACTION
@@ -319,6 +320,8 @@ class RecognitionWorker:
         self._said_too_many = False  # more people in view than max_people: said once per run
         self._said_not_finite: set[int] = set()  # tracking ids whose scores were NaN or inf: said once each
         self._said_colourless = False
+        self._crops: dict[int, WindowCrops] = {}  # tracking id -> the crops of their last window
+        self._crops_batch: np.ndarray | None = None  # (people, P, T, S, S, 3): see step
         self._part_index = [PARTS.index(p) for p in inputs.parts]
         self._to_model = joint_map(KINECT_V2, inputs.layout)  # None for a Kinect v2 model
         self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
@@ -381,6 +384,7 @@ class RecognitionWorker:
                     self._smoother.keep_only(set())
                     self._partner_near.clear()
                     self._turn_taken.clear()
+                    self._crops.clear()
                 due_at = None if self._last_end is None else self._last_end + self.config.hop_s - 1e-6
                 if self.paused or (due_at is not None and newest.timestamp < due_at):
                     self._mark_examined(newest.sequence)
@@ -441,16 +445,27 @@ class RecognitionWorker:
         self._smoother.keep_only(tracked)
         self._partner_near = {i: t for i, t in self._partner_near.items() if i in tracked}
         self._turn_taken = {i: t for i, t in self._turn_taken.items() if i in tracked}
+        self._crops = {i: c for i, c in self._crops.items() if i in tracked}
         self._said_not_finite &= tracked
         if not people:
             return None
-        crops_batch, skeleton_batch, kept, display, spans, alone = [], [], [], [], [], []
+        # Each window's crops are cut in place into the engine's batch, kept from hop to hop (a paper-profile
+        # window's crops are 9 MB: copying six people's once more, or the page faults of fresh memory, cost
+        # more than cutting the frames new since the last hop). Engines read it during run() only.
+        # uint8 as cut: pytorch-cuda copies a quarter of the bytes to the GPU and widens them there (6 people,
+        # paper profile on an H200: 30 ms a call instead of 48); the other engines widen on the CPU.
+        if self._crops_batch is None or len(self._crops_batch) < len(people):
+            size = inputs.glimpse.crop_size
+            self._crops_batch = np.empty((len(people), len(inputs.parts), spec.num_frames, size, size, 3),
+                                         np.uint8)  # fmt: skip
+        crops_batch = self._crops_batch
+        skeleton_batch, kept, display, spans, alone = [], [], [], [], []
         for person in people:
-            built = self._window(person, snapshots, end)
+            crops = crops_batch[len(kept)]
+            built = self._window(person, snapshots, end, crops)
             if built is None:
                 continue
-            crops, skeleton, boxes, index, with_partner = built
-            crops_batch.append(crops)
+            skeleton, boxes, index, with_partner = built
             skeleton_batch.append(skeleton)
             kept.append(person)
             if with_partner:
@@ -460,9 +475,7 @@ class RecognitionWorker:
             spans.append(_window_truth(person, index, end))
         if not kept:
             return None
-        # uint8 as cut: pytorch-cuda copies a quarter of the bytes to the GPU and widens them there (6 people,
-        # paper profile on an H200: 30 ms a call instead of 48); the other engines widen on the CPU.
-        crops_in = np.stack(crops_batch)
+        crops_in = crops_batch[: len(kept)]
         skeleton_in = np.stack(skeleton_batch).astype(np.float32)
         started = time.perf_counter()
         logits, attention = self.engine.run(crops_in, skeleton_in)
@@ -514,11 +527,12 @@ class RecognitionWorker:
         return Hop(end, tuple(decisions), inference_s)
 
     def _window(
-        self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool] | None:
-        """(crops (P, T, S, S, 3) uint8, skeleton (T, M, J, 3), boxes (P, T, 4), indices (T,) into the
-        person's history, whether another person was near during the window) or None (counted) where the
-        ring overwrote a frame meanwhile or most of the window has no colour."""
+        self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float, crops: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+        """Cuts the window's crops into `crops` (P, T, S, S, 3) uint8 and gives (skeleton (T, M, J, 3),
+        boxes (P, T, 4), indices (T,) into the person's history, whether another person was near during
+        the window), or None (counted) where the ring overwrote a frame meanwhile or most of the window has
+        no colour."""
         inputs = self.inputs
         times = inputs.window.sample_times(end)
         index = window_indices(person.timestamps, end, inputs.window)
@@ -543,13 +557,12 @@ class RecognitionWorker:
             bodies, body_states = self._to_model.apply(bodies, body_states)
         skeleton = normalize_window(bodies, body_states, inputs.layout)
         if not inputs.parts:  # a skeleton-only model: no boxes to place, no pixels to cut
-            size = inputs.glimpse.crop_size
-            no_crops = np.zeros((0, len(index), size, size, 3), np.uint8)
-            return no_crops, skeleton, np.zeros((0, len(index), 4)), index, with_partner
+            return skeleton, np.zeros((0, len(index), 4)), index, with_partner
         # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
         # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
         boxes = part_boxes(person.joints, person.states, self.camera, KINECT_V2, inputs.glimpse,
-                           joints_color=person.joints_color, timestamps=person.timestamps)[:, index]
+                           joints_color=person.joints_color, timestamps=person.timestamps)
+        boxes = boxes[self._part_index][:, index]
         frames = [self.ring.color(int(s)) for s in sequences]
         if not self.ring.holds(np.unique(sequences)):  # overwritten already: no colour, but not the video's
             self.counters.stale_windows += 1
@@ -565,8 +578,11 @@ class RecognitionWorker:
                             "needs colour, so no decisions until colour comes back")
                 self._said_colourless = True
             return None
-        crops = crop_window(frames, boxes, inputs.glimpse)
+        window_crops = self._crops.setdefault(person.tracking_id, WindowCrops(inputs.glimpse))
+        window_crops.cut(sequences.tolist(), frames, boxes, out=crops)
         if not self.ring.holds(np.unique(sequences)):
+            # The capture overwrote a frame while it was being cut: the crops may be torn, and are not kept.
+            del self._crops[person.tracking_id]
             self.counters.stale_windows += 1
-            return None  # the capture overwrote a frame while it was being cut: the crops may be torn
-        return crops[self._part_index], skeleton, boxes[self._part_index], index, with_partner
+            return None
+        return skeleton, boxes, index, with_partner

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.camera import DEFAULT_CAMERA
-from core.glimpse import PARTS, GlimpseConfig, crop_frame, crop_window, part_boxes
+from core.glimpse import PARTS, GlimpseConfig, WindowCrops, crop_frame, crop_window, part_boxes
 from core.skeleton import INFERRED, KINECT_V2, NOT_TRACKED, TRACKED
 
 CAMERA = DEFAULT_CAMERA
@@ -204,6 +204,52 @@ def test_crop_window_matches_crop_frame_and_handles_missing_frames() -> None:
         crop_window(frames, boxes[:, :2], config)
     with pytest.raises(ValueError, match="BGR uint8"):
         crop_frame(frames[0].astype(np.float32), boxes[:, 0], config)
+
+
+def test_window_crops_hop_after_hop_are_crop_windows_cutting_only_what_changed() -> None:
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 255, (270, 480, 3), np.uint8) for _ in range(12)]
+    frames[7] = None  # a frame without colour: black crops, as crop_window gives
+    # Boxes drifting by a fraction of a pixel per frame: most round to the same pixels as a hop before.
+    t = np.arange(12, dtype=np.float32)[:, None]
+    boxes = np.stack([np.hstack([100 + 0.3 * t, 90 + 0.1 * t, 40 + 0 * t, 40 + 0 * t]),
+                      np.hstack([300 - 2.2 * t, 150 + 0 * t, 36 + 0.04 * t, 36 + 0.04 * t]),
+                      np.full((12, 4), np.nan, np.float32)])  # a part with no box: black
+    config = GlimpseConfig(crop_size=24)
+    window_crops = WindowCrops(config)
+    cut = []
+    original = crop_frame
+
+    def counting(*args, **kwargs):
+        cut.append(1)
+        return original(*args, **kwargs)
+
+    import core.glimpse
+
+    core.glimpse.crop_frame = counting
+    try:
+        for end in range(6, 13):  # a 6-frame window slid by one frame
+            keys = list(range(end - 6, end))
+            cut.clear()
+            window = [frames[k] for k in keys]
+            crops = window_crops.cut(keys, window, boxes[:, end - 6:end])
+            assert np.array_equal(crops, crop_window(window, boxes[:, end - 6:end], config))
+            if end > 6:
+                assert len(cut) < 6  # the new frame, and those whose box moved onto other pixels
+    finally:
+        core.glimpse.crop_frame = original
+    # A frame whose box rounds to the same pixels is not cut again (its crop is kept, whatever frame
+    # is passed with its key); one moved by a pixel is, into the slot given.
+    other = [np.zeros_like(frames[0])] * 6
+    keys = list(range(6, 12))
+    assert np.array_equal(window_crops.cut(keys, other, boxes[:, 6:12] + 0.01), crops)
+    moved = boxes[:, 6:12].copy()
+    moved[0, :, 0] += 1.0
+    out = np.full_like(crops, 7)
+    assert window_crops.cut(keys, other, moved, out=out) is out
+    assert not out[0].any() and np.array_equal(out[1], crops[1]) and not out[2].any()
+    with pytest.raises(ValueError, match="3 keys"):
+        window_crops.cut(keys[:3], other, moved)
 
 
 def test_real_clip_hand_boxes_follow_the_sensor_and_scale_with_depth(shared_data) -> None:

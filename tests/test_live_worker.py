@@ -242,6 +242,45 @@ def test_a_hop_on_the_real_drinking_clip(tiny_model, ntu_clip):
     assert 0 <= decision.latency_s < 30 and worker.counters.decisions == 1
 
 
+def test_crops_kept_from_hop_to_hop_are_the_crops_a_fresh_worker_cuts(tiny_model, ntu_clip, monkeypatch):
+    """A worker keeps each person's crops from its last window and cuts only the frames new since (and
+    those whose boxes moved onto other pixels); what it feeds the engine is what cutting everything
+    gives, hop after hop of the real drinking clip (her hands move)."""
+    import core.glimpse
+
+    engine, inputs = tiny_model
+    source = downscaled(replay_source(ntu_clip, ReplayOptions(realtime=False)))
+    source.open()
+    ring = FrameRing(64, source.color_shape)
+    tracks = TrackTable(history=64)
+    capture = Capture(source, ring, tracks, period_s=1 / 30)
+    kept, fresh_spy = SpyEngine(engine), SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, kept, inputs, CAMERA, lambda hop: None)
+    cut = []
+    original = core.glimpse.crop_frame
+
+    def counting(*args, **kwargs):
+        cut.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(core.glimpse, "crop_frame", counting)
+    cuts_per_hop = []
+    for index in range(100):
+        capture.accept(source.read(), time.monotonic())
+        # Every 0.5 s: four of this model's sampling intervals (1 s / 8), so windows share half their
+        # frames (the bundled models sample every 0.1 or 0.2 s and hop 0.2 s: they share 18 of 20 or 9 of 10).
+        if index >= 30 and index % 15 == 0:
+            cut.clear()
+            assert worker.step(ring.latest()) is not None
+            cuts_per_hop.append(len(cut))
+            fresh = RecognitionWorker(ring, tracks, fresh_spy, inputs, CAMERA, lambda hop: None)
+            fresh.step(ring.latest())
+            assert np.array_equal(kept.calls[-1][0], fresh_spy.calls[-1][0])
+    frames = inputs.window.num_frames
+    # Four frames new at each hop, and at most one whose smoothed boxes were still settling.
+    assert cuts_per_hop[0] == frames and max(cuts_per_hop[1:]) <= frames // 2 + 1, cuts_per_hop
+
+
 def test_two_people_go_through_one_engine_call_with_their_partner(tiny_model, shared_data):
     engine, inputs = tiny_model
     source = replay_source(shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton",
