@@ -20,9 +20,9 @@ from core.engines import (
     example_inputs,
     profile_name,
 )
-from core.engines.torch_engine import ChannelPaddedConv3d, StaticBatch, for_inference, separable_max_pool_of
+from core.engines.torch_engine import StaticBatch, fold_batch_norms
 from core.model import PartAttentionNetwork, Preprocessing, tiny
-from core.model.i3d import MaxPool3dSame, Unit3D
+from core.model.i3d import Unit3D
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -126,7 +126,7 @@ def test_padded_and_chunked_batches_compute_what_eager_does(
     assert np.ptp(attention) > 1e-3
 
 
-def test_the_inference_rewrites_compute_what_the_network_does(metadata: EngineMetadata) -> None:
+def test_folded_batch_norms_compute_what_the_network_does(metadata: EngineMetadata) -> None:
     torch.manual_seed(1)
     network = PartAttentionNetwork(tiny(5)).eval()
     with torch.no_grad():  # BatchNorms as after training, so that folding them changes the weights
@@ -136,52 +136,32 @@ def test_the_inference_rewrites_compute_what_the_network_does(metadata: EngineMe
                 module.running_var.uniform_(0.5, 2.0)
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.normal_(0, 0.2)
-    rewritten = copy.deepcopy(network)
-    made = for_inference(rewritten, fold_batch_norm=True, pad_first_conv=True, separable_max_pool=True)
-    assert made == ["8-channel conv1", "BatchNorm folded", "separable max-pools"]
-    units = [m for m in rewritten.modules() if isinstance(m, Unit3D)]
+    folded = copy.deepcopy(network)
+    assert fold_batch_norms(folded)
+    units = [m for m in folded.modules() if isinstance(m, Unit3D)]
     assert units and all(unit.bn is None for unit in units)
-    assert isinstance(rewritten.parts[0].Conv3d_1a_7x7.conv3d, ChannelPaddedConv3d)
-    assert rewritten.parts[0].Conv3d_1a_7x7.conv3d.weight.shape[1] == 8
-    pools = [m for m in rewritten.modules() if isinstance(m, MaxPool3dSame)]
-    assert pools and all(isinstance(pool.pool, torch.nn.Sequential) for pool in pools)
     crops, skeleton = (torch.from_numpy(a) for a in example_inputs(metadata, 3, seed=4))
     with torch.inference_mode():
-        want, got = network(crops, skeleton), rewritten(crops, skeleton)
+        want, got = network(crops, skeleton), folded(crops, skeleton)
     for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)
-    folded = rewritten.parts[0].Conv3d_1a_7x7.conv3d.weight[:, :3]
-    assert not torch.allclose(folded, network.parts[0].Conv3d_1a_7x7.conv3d.weight)  # the BN was not a no-op
+    weight = folded.parts[0].Conv3d_1a_7x7.conv3d.weight
+    assert not torch.allclose(weight, network.parts[0].Conv3d_1a_7x7.conv3d.weight)  # the BN was not a no-op
+    assert not fold_batch_norms(folded)  # nothing left to fold
 
 
-def test_an_engine_with_the_rewrites_names_them_and_computes_what_eager_does(
+def test_the_cuda_engine_folds_batch_norms_unless_told_not_to(
     network: PartAttentionNetwork, metadata: EngineMetadata, reference: TorchEngine
 ) -> None:
-    options = CudaOptions(
-        half=False, graph_batches=(2,), warmup_runs=1,
-        fold_batch_norm=True, pad_first_conv=True, separable_max_pool=True,
-    )  # fmt: skip
-    engine = TorchCudaEngine(network, metadata, "cpu", options=options)
-    assert engine.name.endswith("8-channel conv1, BatchNorm folded, separable max-pools)"), engine.name
-    assert network.parts[0].Conv3d_1a_7x7.bn is not None  # the caller's network is untouched
     crops, skeleton = example_inputs(metadata, 2, seed=9)
-    for got, want in zip(engine.run(crops, skeleton), reference.run(crops, skeleton), strict=True):
-        np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
-
-
-@pytest.mark.parametrize(
-    ("kernel", "stride", "size"),
-    [((1, 3, 3), (1, 2, 2), (8, 15, 16)), ((3, 3, 3), (1, 1, 1), (4, 7, 7)),
-     ((3, 3, 3), (2, 2, 2), (5, 9, 8)), ((2, 2, 2), (2, 2, 2), (3, 4, 5))],
-)  # fmt: skip
-def test_a_max_pool_one_axis_at_a_time_is_the_same_pool(
-    kernel: tuple[int, int, int], stride: tuple[int, int, int], size: tuple[int, int, int]
-) -> None:
-    pool = MaxPool3dSame(kernel, stride, in_size=size)
-    x = torch.rand(2, 3, *size)  # >= 0, as after a ReLU
-    want = pool(x)
-    pool.pool = separable_max_pool_of(pool.pool)
-    torch.testing.assert_close(pool(x), want, atol=0, rtol=0)
+    for fold in (True, False):
+        options = CudaOptions(half=False, graph_batches=(2,), warmup_runs=1, fold_batch_norm=fold)
+        engine = TorchCudaEngine(network, metadata, "cpu", options=options)
+        assert engine.name.endswith(", BatchNorm folded)") == fold, engine.name
+        assert (engine.network.parts[0].Conv3d_1a_7x7.bn is None) == fold
+        for got, want in zip(engine.run(crops, skeleton), reference.run(crops, skeleton), strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    assert network.parts[0].Conv3d_1a_7x7.bn is not None  # the caller's network is untouched
 
 
 def test_uint8_crops_give_what_float_crops_give(

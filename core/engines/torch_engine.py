@@ -5,7 +5,8 @@
                            --> replay the CUDA graph captured for that size --> numpy out
 
 TorchCudaEngine, step by step (the paper's budget is 17 ms per window; on an H200 one person's paper-profile
-window took 7.7 ms a call, six people 29.9 ms: README, Figures):
+window took 6.6 ms a call, six people 24.2 ms: README, Figures):
+  - each BatchNorm folded into its convolution (below);
   - the I3Ds in FP16 (`network.parts.half()`), the pose LSTM, attention and classifier in FP32: the
     network converts where the two meet (`PartAttentionNetwork._in_head_precision`);
   - cudnn.benchmark: each convolution's fastest algorithm is found once, during the warm-up runs;
@@ -17,18 +18,15 @@ window took 7.7 ms a call, six people 29.9 ms: README, Figures):
   - optionally torch.compile (fused kernels) before capture.
 Where capture or compile fails, the engine runs the same static buffers eagerly and says so in `reason`.
 
-Where a six-person paper-profile forward spent its 24 ms on an H200 (torch.profiler, 2026-12-04): 27% in
-cuDNN's kernel for the first convolution (for 3 FP16 input channels it picked a slow implicit-GEMM
-variant), 25% in PyTorch's 3-D max-pool (27 reads per output, int64 indices written), 26% in elementwise
-kernels, likely the BatchNorm after each of the 171 convolutions (the busiest ran 171 times). Three
-exact rewrites aim at these (`for_inference`: BatchNorm folded into its convolution, the first
-convolution over 8 channels, max-pools one axis at a time). Each targets kernels that took about a
-quarter of the replay; what each saves is not known yet, so they are off by default (no GPU was left to
-time them). `python -m benchmarks.gpu` times each (its rewrites part); those it shows faster should
-become CudaOptions' defaults (there is no command-line switch).
+Each BatchNorm is folded into its convolution (`fold_batch_norms`, the same function): a six-person
+paper-profile forward on an H200 spent a quarter of its 24 ms in elementwise kernels, one per
+convolution (torch.profiler, 2026-12-04), and folding took one person's call from 8.1 to 6.6 ms, six
+people's from 27.7 to 24.2 ms (benchmarks.gpu, its rewrites part). Two other exact rewrites were timed
+in the same run and dropped: the first convolution over 8 channels instead of RGB's 3 (+1% / +6%) and
+max-pools one axis at a time (+12% / +13%).
 
 On a machine without a GPU the same class runs on the CPU (device="cpu", no graphs), which is how the
-batching, padding, copying, the rewrites and the FP16/FP32 split are tested. The CUDA path (graph capture
+batching, padding, copying, the folding and the FP16/FP32 split are tested. The CUDA path (graph capture
 and replay, cuDNN autotuning) ran on an NVIDIA H200 on 2026-12-04: `python -m benchmarks.gpu`, figures in
 the README.
 """
@@ -42,13 +40,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from core.engines.interface import MAX_PEOPLE, check_inputs, check_shapes
 from core.engines.metadata import EngineMetadata
-from core.model.i3d import MaxPool3dSame, Unit3D
+from core.model.i3d import Unit3D
 from core.model.network import PartAttentionNetwork
 
 
@@ -84,10 +80,7 @@ class CudaOptions:
 
     half: bool = True  # I3Ds in FP16 (the head stays FP32)
     pinned_staging: bool = True  # uint8 crops copied to the GPU from page-locked memory (GPU only)
-    # The exact inference rewrites of the I3Ds (for_inference), untimed on a GPU so far: module docstring.
-    fold_batch_norm: bool = False
-    pad_first_conv: bool = False
-    separable_max_pool: bool = False
+    fold_batch_norm: bool = True  # each BatchNorm folded into its convolution: module docstring
     cuda_graphs: bool = True
     graph_batches: tuple[int, ...] = tuple(range(1, MAX_PEOPLE + 1))  # batch sizes with a captured graph
     compile: bool = False  # torch.compile before capture (minutes for the paper profile on first use)
@@ -118,77 +111,17 @@ def batch_chunks(people: int, sizes: tuple[int, ...]) -> list[tuple[int, int, in
     return chunks
 
 
-TENSOR_CORE_CHANNELS = 8  # cuDNN's FP16 tensor-core kernels want channel counts that are multiples of this
-
-
-class ChannelPaddedConv3d(nn.Conv3d):
-    """A convolution over few input channels (RGB's 3) as one over `channels`, the extra weights zero.
-
-    For RGB's 3 channels in FP16 cuDNN picked a kernel that took 27% of a six-person paper-profile forward
-    on an H200. The same function: the zero channels meet zero weights."""
-
-    def __init__(self, conv: nn.Conv3d, channels: int = TENSOR_CORE_CHANNELS) -> None:
-        if conv.groups != 1 or conv.dilation != (1, 1, 1) or conv.padding_mode != "zeros":
-            raise ValueError(f"only plain convolutions are padded, got {conv}")
-        super().__init__(
-            channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-            bias=conv.bias is not None, device=conv.weight.device, dtype=conv.weight.dtype,
-        )  # fmt: skip
-        self.extra_channels = channels - conv.in_channels
-        with torch.no_grad():
-            self.weight.zero_()
-            self.weight[:, : conv.in_channels].copy_(conv.weight)
-            if conv.bias is not None:
-                self.bias.copy_(conv.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.pad(x, (0, 0, 0, 0, 0, 0, 0, self.extra_channels))  # last axis first: W, H, T, then channels
-        # Channels last, the layout cuDNN's tensor-core kernels read: the engine's crops already are (they
-        # arrive (T, H, W, RGB)) and F.pad keeps that, so this costs nothing there; other inputs are laid out.
-        return super().forward(x.contiguous(memory_format=torch.channels_last_3d))
-
-
-def separable_max_pool_of(pool: nn.MaxPool3d) -> nn.Sequential:
-    """The same max-pool as one pool per axis (time, height, width): a maximum over a box is the maximum
-    over each axis in turn, with the same padding and strides. 3 + 3 + 3 reads per output instead of 27,
-    but three passes, each writing its output and PyTorch's int64 indices: whether that is faster is for a
-    GPU to say (benchmarks.gpu)."""
-    if pool.ceil_mode or pool.dilation not in (1, (1, 1, 1)):
-        raise ValueError(f"only plain max-pools are split by axis, got {pool}")
-    kernel, stride, padding = (
-        tuple(v) if isinstance(v, tuple) else (v,) * 3 for v in (pool.kernel_size, pool.stride, pool.padding)
-    )
-    axes = []
-    for axis in range(3):
-        if kernel[axis] == 1 and stride[axis] == 1:
-            continue  # nothing to do along this axis
-        one_kernel, one_stride, one_padding = [1, 1, 1], [1, 1, 1], [0, 0, 0]
-        one_kernel[axis], one_stride[axis], one_padding[axis] = kernel[axis], stride[axis], padding[axis]
-        axes.append(nn.MaxPool3d(tuple(one_kernel), tuple(one_stride), padding=tuple(one_padding)))
-    return nn.Sequential(*axes)
-
-
-def for_inference(
-    network: PartAttentionNetwork, *, fold_batch_norm: bool, pad_first_conv: bool, separable_max_pool: bool
-) -> list[str]:
-    """The chosen rewrites of an eval-mode network's I3Ds, in place, each computing what it replaces:
-    each BatchNorm folded into its convolution (in FP32, before any conversion to FP16), the first
-    convolution over 8 channels (ChannelPaddedConv3d), each max-pool one axis at a time. Returns the
-    names of those made (for the engine's name)."""
-    made: set[str] = set()
+def fold_batch_norms(network: PartAttentionNetwork) -> bool:
+    """Each BatchNorm of an eval-mode network's I3Ds folded into its convolution, in place and in FP32
+    (before any conversion to FP16): the same function, one kernel fewer per convolution. Whether any
+    was folded."""
+    folded = False
     for module in network.modules():
-        if isinstance(module, Unit3D):
-            if fold_batch_norm and module.bn is not None:
-                module.conv3d = fuse_conv_bn_eval(module.conv3d, module.bn)
-                module.bn = None
-                made.add("BatchNorm folded")
-            if pad_first_conv and module.conv3d.in_channels < TENSOR_CORE_CHANNELS:
-                module.conv3d = ChannelPaddedConv3d(module.conv3d)
-                made.add("8-channel conv1")
-        elif separable_max_pool and isinstance(module, MaxPool3dSame):
-            module.pool = separable_max_pool_of(module.pool)
-            made.add("separable max-pools")
-    return sorted(made)
+        if isinstance(module, Unit3D) and module.bn is not None:
+            module.conv3d = fuse_conv_bn_eval(module.conv3d, module.bn)
+            module.bn = None
+            folded = True
+    return folded
 
 
 class StaticBatch:
@@ -271,12 +204,7 @@ class TorchCudaEngine:
         # A copy: half precision and the move to the GPU change a module in place, and the caller's
         # network may still serve another engine (auto falls back to the CPU with the same checkpoint).
         network = copy.deepcopy(network).to(self.device).eval()
-        rewrites = for_inference(
-            network,
-            fold_batch_norm=options.fold_batch_norm,
-            pad_first_conv=options.pad_first_conv,
-            separable_max_pool=options.separable_max_pool,
-        )
+        folded = options.fold_batch_norm and fold_batch_norms(network)
         self.half = options.half and bool(network.parts)  # (on a CPU: slow, for tests)
         if self.half:
             # The I3Ds (nearly all the arithmetic) in FP16; the LSTM, attention and classifier in FP32.
@@ -308,7 +236,8 @@ class TorchCudaEngine:
         ]
         if options.compile and self._forward is not network:
             features.append("torch.compile")
-        features += rewrites
+        if folded:
+            features.append("BatchNorm folded")
         self.name = f"pytorch-{self.device.type} ({', '.join(features)})"
         self.reason = "; ".join([reason, *notes]) if notes else reason
 
