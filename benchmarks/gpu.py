@@ -562,8 +562,8 @@ def _time_engine(
 
 
 # pytorch-cuda's defaults that a GPU run decided (core/engines/torch_engine.py), each undone: page-locked
-# staging (pageable: +24% / +20% for 1 / 6 people on an H200) and folded BatchNorms (+23% / +15%). Kept
-# so that another GPU or driver can show whether they still hold.
+# staging (pageable: +6-24% / +14-20% for 1 / 6 people in two runs on an H200) and folded BatchNorms
+# (unfolded: +23-30% / +15%). Kept so that another GPU or driver can show whether they still hold.
 ENGINE_VARIANTS: tuple[tuple[str, dict[str, bool]], ...] = (
     ("pageable-staging", {"pinned_staging": False}),
     ("unfolded-batch-norm", {"fold_batch_norm": False}),

@@ -453,7 +453,8 @@ class RecognitionWorker:
         # window's crops are 9 MB: copying six people's once more, or the page faults of fresh memory, cost
         # more than cutting the frames new since the last hop). Engines read it during run() only.
         # uint8 as cut: pytorch-cuda copies a quarter of the bytes to the GPU and widens them there (6 people,
-        # paper profile on an H200: 30 ms a call instead of 48); the other engines widen on the CPU.
+        # paper profile on an H200: 30 ms a call instead of 48, before BatchNorms were folded); the other
+        # engines widen on the CPU.
         if self._crops_batch is None or len(self._crops_batch) < len(people):
             size = inputs.glimpse.crop_size
             self._crops_batch = np.empty((len(people), len(inputs.parts), spec.num_frames, size, size, 3),

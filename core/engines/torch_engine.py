@@ -5,7 +5,7 @@
                            --> replay the CUDA graph captured for that size --> numpy out
 
 TorchCudaEngine, step by step (the paper's budget is 17 ms per window; on an H200 one person's paper-profile
-window took 6.6 ms a call, six people 24.2 ms: README, Figures):
+window took 6.2 ms a call, six people 23.5 ms: README, Figures):
   - each BatchNorm folded into its convolution (below);
   - the I3Ds in FP16 (`network.parts.half()`), the pose LSTM, attention and classifier in FP32: the
     network converts where the two meet (`PartAttentionNetwork._in_head_precision`);
@@ -20,10 +20,10 @@ Where capture or compile fails, the engine runs the same static buffers eagerly 
 
 Each BatchNorm is folded into its convolution (`fold_batch_norms`, the same function): a six-person
 paper-profile forward on an H200 spent a quarter of its 24 ms in elementwise kernels, one per
-convolution (torch.profiler, 2026-12-04), and folding took one person's call from 8.1 to 6.6 ms, six
-people's from 27.7 to 24.2 ms (benchmarks.gpu, its rewrites part). Two other exact rewrites were timed
-in the same run and dropped: the first convolution over 8 channels instead of RGB's 3 (+1% / +6%) and
-max-pools one axis at a time (+12% / +13%).
+convolution (torch.profiler, 2026-12-04), and folding took one person's call from 8.1 to 6.2 ms, six
+people's from 27.0 to 23.5 ms (benchmarks.gpu, its rewrites part; a first run gave 8.1 to 6.6 and 27.7
+to 24.2). Two other exact rewrites were timed in that first run and dropped: the first convolution
+over 8 channels instead of RGB's 3 (+1% / +6%) and max-pools one axis at a time (+12% / +13%).
 
 On a machine without a GPU the same class runs on the CPU (device="cpu", no graphs), which is how the
 batching, padding, copying, the folding and the FP16/FP32 split are tested. The CUDA path (graph capture
