@@ -57,6 +57,7 @@ from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
 from live import room3d  # noqa: E402
+from live.capture import RingEntry  # noqa: E402
 from live.headless import Alert, AlertDispatcher  # noqa: E402
 from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
@@ -366,6 +367,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
         self._last_sequence = -1
+        self._shown: tuple[RingEntry, np.ndarray | None] | None = None  # the frame on screen, as read
+        self._recording_drawn = False  # whether that frame carries the recording mark
         self._ended_at: float | None = None
         self.setWindowTitle(f"Where to focus - live - {pipeline.source.name}")
         screen = QtGui.QGuiApplication.primaryScreen()
@@ -530,20 +533,14 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.show_notice(problems[-1])
         latest = self.pipeline.latest_image(self._step)
         if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
-            entry, image = latest
-            self._last_sequence = entry.sequence
-            if image is None:  # skeleton-only source: draw on black
-                image = np.zeros((*self._display_shape, 3), np.uint8)
-            else:
-                if image.shape[:2] != self._display_shape:
-                    image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
-                image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-            self._draw_people(image, entry.bodies)
-            if self.pipeline.recording:  # on the picture itself: whoever is in view is being recorded
-                draw_recording_mark(image, self.label_scale())
-            self._show_room3d(entry.bodies)
-            self.image.setImage(image, autoLevels=False)  # uint8 without levels: drawn as is, no rescaling
+            self._last_sequence = latest[0].sequence
+            self._shown = latest
+            self._draw_frame(*latest)
             self._frames_drawn += 1
+        elif self._shown is not None and self.pipeline.recording != self._recording_drawn:
+            # A recording started or stopped while the picture stands still (paused, or a sensor that
+            # sends nothing): the same frame again, so that REC on it says what is happening now.
+            self._draw_frame(*self._shown)
         self._update_status()
         if self.pipeline.ended and self.config.close_at_end:
             now = QtCore.QDateTime.currentMSecsSinceEpoch() / 1000.0
@@ -551,6 +548,22 @@ class LiveWindow(QtWidgets.QMainWindow):
                 self._ended_at = now
             elif now - self._ended_at > 1.0:  # leave the last decision on screen for a moment
                 self.close()
+
+    def _draw_frame(self, entry: RingEntry, image: np.ndarray | None) -> None:
+        """A frame from the ring (`image` BGR, a copy; None from a skeleton-only source) with everyone's
+        skeleton, boxes and labels, and the recording mark, shown; `image` itself is left as it was."""
+        if image is None:  # skeleton-only source: draw on black
+            image = np.zeros((*self._display_shape, 3), np.uint8)
+        else:
+            if image.shape[:2] != self._display_shape:
+                image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # a new array: the copy kept stays unmarked
+        self._draw_people(image, entry.bodies)
+        self._recording_drawn = self.pipeline.recording
+        if self._recording_drawn:  # on the picture itself: whoever is in view is being recorded
+            draw_recording_mark(image, self.label_scale())
+        self._show_room3d(entry.bodies)
+        self.image.setImage(image, autoLevels=False)  # uint8 without levels: drawn as is, no rescaling
 
     def _draw_people(self, image: np.ndarray, bodies: list) -> None:
         live_ids = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()

@@ -595,7 +595,9 @@ class LivePipeline:
             return None
         # SKELETON: the ring may hold pixels for the model's crops; they are never shown.
         view = self.ring.color(entry.sequence) if self.config.privacy.shows_color else None
-        image = None if view is None else np.ascontiguousarray(view[::step, ::step])
+        # np.array, not ascontiguousarray: with step 1 that would hand out the ring's own pixels, which the
+        # capture overwrites (the check below would pass and the picture change under the caller).
+        image = None if view is None else np.array(view[::step, ::step])
         if view is not None and not self.ring.holds(np.array([entry.sequence])):
             return None
         return entry, image

@@ -339,6 +339,35 @@ def test_stopping_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
+def test_a_recording_started_and_stopped_while_paused_is_marked_at_once(qtbot, tiny_model, tmp_path):
+    """The picture stands still while paused: REC on it still comes and goes with the recording (it was
+    drawn only on new frames, so a recording started while paused went unmarked on the picture)."""
+    from live.overlay import ALARM_RED
+
+    pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
+    qtbot.waitUntil(lambda: window._frames_drawn > 0, timeout=5000)
+    # What the window keeps of a frame is its own copy, not the ring's pixels (at full size too: this
+    # room is 640 px wide, shown unscaled), which the capture overwrites.
+    _, image = pipeline.latest_image(1)
+    assert not np.shares_memory(image, pipeline.ring._pixels)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    window.refresh()
+    still = window.image.image.copy()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
+    window.refresh()
+    marked = window.image.image
+    changed = (marked != still).any(-1)
+    # REC in the top left corner of the same frame (still paused), nothing else redrawn differently.
+    assert (marked[:100, :200] == ALARM_RED).all(-1).sum() > 100
+    assert not changed[100:].any() and not changed[:, 200:].any()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    window.refresh()
+    assert np.array_equal(window.image.image, still)  # stopped: the mark is gone, the frame the same
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
 def test_starting_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_path):
     """r while the folder's disk hangs (a stuck network share): the window goes on drawing."""
     import threading
