@@ -301,6 +301,7 @@ class WindowCrops:
                 moved = [part for part, (now, then) in enumerate(zip(pixels, before[0], strict=True))
                          if now != then]  # fmt: skip
                 if moved:  # a hand's box moved: its crop alone is cut again, not the body's
+                    crops = crops.copy()  # not in place: a cut that fails later leaves the kept crops whole
                     crops[moved] = crop_frame(frames[t], boxes[moved, t], self.config)
             held[key] = (pixels, crops)
             out[:, t] = crops

@@ -582,8 +582,8 @@ class RecognitionWorker:
         window_crops = self._crops.setdefault(person.tracking_id, WindowCrops(inputs.glimpse))
         window_crops.cut(sequences.tolist(), frames, boxes, out=crops)
         if not self.ring.holds(np.unique(sequences)):
-            # The capture overwrote a frame while it was being cut: the crops may be torn, and are not kept.
-            del self._crops[person.tracking_id]
+            # The capture overwrote a frame while it was being cut: the crops may be torn. (Kept all the
+            # same: sequence numbers never come back, so a window holding that frame is refused above.)
             self.counters.stale_windows += 1
             return None
         return skeleton, boxes, index, with_partner

@@ -252,6 +252,30 @@ def test_window_crops_hop_after_hop_are_crop_windows_cutting_only_what_changed()
         window_crops.cut(keys[:3], other, moved)
 
 
+def test_window_crops_keep_nothing_of_the_slot_they_cut_into_nor_of_a_cut_that_failed() -> None:
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 255, (270, 480, 3), np.uint8) for _ in range(5)]
+    parts = np.array([[100, 90, 40, 40], [300, 150, 36, 36], [240, 135, 200, 200]], np.float32)
+    boxes = np.tile(parts[:, None], (1, 5, 1))
+    config = GlimpseConfig(crop_size=16)
+    keys = [0, 0, 1, 2, 3]  # a window padded at its start repeats its first frame
+    window = [frames[k] for k in keys]
+    want = crop_window(window, boxes, config)
+    window_crops = WindowCrops(config)
+    slot = np.empty_like(want)
+    window_crops.cut(keys, window, boxes, out=slot)
+    assert np.array_equal(slot, want)
+    slot[:] = 0  # the engine's batch, reused by the next hop
+    assert np.array_equal(window_crops.cut(keys, window, boxes), want)
+    # A cut that fails part-way (a float frame after a hand moved) leaves the kept crops as they were.
+    moved = boxes.copy()
+    moved[0, :, 0] += 7
+    with pytest.raises(ValueError, match="BGR uint8"):
+        window_crops.cut([*keys, 4], [*window, frames[4].astype(np.float32)],
+                         np.concatenate([moved, moved[:, :1]], axis=1))  # fmt: skip
+    assert np.array_equal(window_crops.cut(keys, window, boxes), want)
+
+
 def test_real_clip_hand_boxes_follow_the_sensor_and_scale_with_depth(shared_data) -> None:
     from recordings.ntu import read_skeleton
     from recordings.ntu_video import RgbVideo
