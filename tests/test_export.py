@@ -99,6 +99,7 @@ def test_export_without_data_checks_on_generated_inputs(tiny_report: ExportRepor
     _check_file(report.onnx_path)
     summary = report.summary()
     assert "ONNX checker passed" in summary and report.metadata.checkpoint_sha256 in summary
+    assert "crops 32 px of left_hand, right_hand, full_body" in summary
 
 
 def test_export_writes_and_checks_the_fp16_graph_when_asked(tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -250,7 +251,10 @@ def test_skeleton_only_models_are_checked_on_real_skeletons(
                                data_dir=shared_data, people=2)
     assert report.inputs == "real skeleton windows"
     assert report.logits_error <= LOGITS_TOLERANCE
-    assert "parts none (skeleton only)" in report.summary()
+    assert "skeleton only (no crops)" in report.summary() and " px" not in report.summary()
+    checkpoint = REPO / "training" / "checkpoints" / name
+    without_data = export_checkpoint(checkpoint, tmp_path / "pose2.onnx", people=1)
+    assert without_data.inputs == "random skeletons"
 
 
 def test_an_onnx_file_is_refused_as_the_source(

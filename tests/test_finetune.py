@@ -349,11 +349,12 @@ def test_labels_a_hand_edit_or_a_typo_would_mistrain_are_refused(tmp_path: Path,
     assert training(finetune) == 2
     err = capsys.readouterr().err
     assert "class 'fall_dwn' of the clips is not one of model.pt's but close to its 'fall_down'" in err
+    assert f"Relabel the clips that name it ({typo}: python -m recordings label CLIP" in err  # which clip
     assert not (tmp_path / "out").exists()  # refused before anything was prepared or trained
     from core.model.checkpoint import load_checkpoint
     from training.finetune import refuse_typos
 
-    refuse_typos(load_checkpoint(model), model, ["fall_dwn"], allowed=["fall_dwn"])  # --new-class fall_dwn
+    refuse_typos(load_checkpoint(model), model, ["fall_dwn"], allowed=["fall_dwn"], clips=[])  # --new-class
     typo.with_suffix(".json").unlink()
 
     # Paths that are not a folder of clips, and a folder given as the model, say what they are.

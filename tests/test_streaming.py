@@ -131,6 +131,28 @@ def test_a_run_that_cannot_finish_leaves_the_earlier_run_in_out_whole(
     assert (tmp_path / "results.json").read_bytes() == results
 
 
+def test_sigterm_stops_a_training_command_as_ctrl_c_does(sim_model: Path, tmp_path: Path) -> None:
+    """A scheduler, a service manager or `timeout` stops a job with SIGTERM: the same message and status
+    as Ctrl-C, nothing half-done left (Python's default ended it without a word)."""
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "training", "evaluate", "--stream", "--checkpoint", str(sim_model),
+               "--data", "sim:seed=4,minutes=5", "--out", str(tmp_path / "run"), "--engine", "pytorch-cpu",
+               "--threads", "1"]  # fmt: skip
+    repository = Path(__file__).resolve().parents[1]
+    run = subprocess.Popen(command, cwd=repository, stderr=subprocess.PIPE, text=True)
+    said = []
+    for line in run.stderr:  # once the stream is being decided, twice (a second one changes nothing)
+        said.append(line)
+        if "s of stream" in line and len(said) in (2, 3):
+            run.send_signal(signal.SIGTERM)
+    assert run.wait(60) == 130, said
+    assert "interrupted: evaluate stopped\n" in said, said
+    assert not (tmp_path / "run" / "results.json").exists()
+
+
 def test_truth_the_model_has_no_class_for_is_said(sim_model: Path, tmp_path: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("WARNING", "training.streaming"):

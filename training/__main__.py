@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from core.model.checkpoint import CheckpointError, DecisionSettings
@@ -314,5 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler's or service manager's stop, `timeout`, torchrun ending the other ranks) ends
+    a run as Ctrl-C does: the same message, the same exit status, state kept to resume from (Python's
+    default ended it without a word). Once: a second one would cut that clean stop short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(main())

@@ -84,11 +84,11 @@ class ExportReport:
 
     def summary(self) -> str:
         m = self.metadata
+        crops = f"crops {m.crop_size} px of {', '.join(m.parts)}" if m.parts else "skeleton only (no crops)"
         lines = [
             f"wrote {self.onnx_path} ({self.onnx_path.stat().st_size / 1e6:.1f} MB, {self.seconds:.1f} s)",
-            f"  {m.profile} profile, {len(m.class_names)} classes, crops {m.crop_size} px, "
-            f"{m.window_frames} frames / {m.window_seconds:g} s, "
-            f"parts {', '.join(m.parts) or 'none (skeleton only)'}",
+            f"  {m.profile} profile, {len(m.class_names)} classes, {crops}, {m.window_frames} frames / "
+            f"{m.window_seconds:g} s",
             f"  checkpoint sha256 {m.checkpoint_sha256}",
             f"  ONNX checker passed; ONNX Runtime vs PyTorch on {self.inputs} (batch {self.people}): "
             f"logits {self.logits_error:.2e} (<= {LOGITS_TOLERANCE:g}), "
@@ -335,7 +335,7 @@ def export_checkpoint(
                   else "real skeleton windows")
     else:
         crops, skeleton = example_inputs(metadata, people)
-        inputs = "random crops and skeletons"
+        inputs = "random crops and skeletons" if metadata.parts else "random skeletons"
     # Written under a temporary name and put in place only once it computes what the checkpoint does:
     # a failed check leaves no ONNX file that could be deployed by mistake.
     checking = onnx_path.with_name(f".{onnx_path.name}.checking")

@@ -115,21 +115,24 @@ def site_classes(base: Checkpoint, named: list[str], replace: bool) -> list[str]
     return classes
 
 
-def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: list[str]) -> None:
+def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: list[str],
+                 clips: list[LabelledClip]) -> None:  # fmt: skip
     """A new class whose name is close to one of the base model's is most likely that class mistyped when
     the clips were labelled (labels.txt knows the site's classes, not the model's): trained, it would be a
-    class of its own that takes the base class's examples."""
+    class of its own that takes the base class's examples. The clips that name it are named."""
     known = [name for name in base.class_names if name != NO_ACTION]
     for name in new:
         if name in allowed:
             continue
         close = similar_names(name, known)
         if close:
+            naming = [str(clip.task.skeleton) for clip in clips if name in clip_classes(clip)]
+            shown = ", ".join(naming[:3]) + (f" and {len(naming) - 3} more" if len(naming) > 3 else "")
             raise DatasetError(
                 f"class {name!r} of the clips is not one of {base_path.name}'s but close to its "
-                f"{' or '.join(map(repr, close))}: a typo? Relabel those clips (python -m "
-                f"recordings label CLIP --list, --remove N / --clear, then --class ...), or give --new-class "
-                f"{name!r} to train it as a class of its own")
+                f"{' or '.join(map(repr, close))}: a typo? Relabel the clips that name it ({shown}: "
+                f"python -m recordings label CLIP --list, --remove N / --clear, then --class ...), or give "
+                f"--new-class {name!r} to train it as a class of its own")
 
 
 def held_out_sequences(base: Checkpoint, rehearsal: list[LabelledClip]) -> list[str]:
@@ -254,7 +257,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     if unused:  # a typo in the option would otherwise pass unnoticed
         raise DatasetError(f"--new-class {unused[0]!r}: no clip brings it as a new class (the clips' new "
                            f"classes: {', '.join(map(repr, new)) or 'none'})")
-    refuse_typos(base, base_path, new, args.new_class)
+    refuse_typos(base, base_path, new, args.new_class, clips)
     classes = site_classes(base, named, args.replace_classes)
     forgotten = [c for c in classes if c != NO_ACTION and c not in named]
     print(f"[finetune] base {base_path}: {len(base.class_names)} classes; {len(clips)} labelled clips "

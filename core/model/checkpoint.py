@@ -254,10 +254,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
     payload, sha256 = _read(path, map_location)
     if payload.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path}: not a network checkpoint (format {payload.get('format')!r}, "
-            f"expected {FORMAT!r}); for I3D weights of the public port use read_i3d_weights"
-        )
+        # A training run's state.pt (what resuming reads) sits beside its networks: the likeliest mix-up.
+        hint = ("a training run's resume state: give its best.pt or last.pt" if "optimizer" in payload
+                else "not written by this project's save_checkpoint (python -m training writes best.pt)")
+        raise CheckpointError(f"{path}: not a network checkpoint (format {payload.get('format')!r}, "
+                              f"expected {FORMAT!r}): {hint}")
     version = payload.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {version!r}; this code reads up to {FORMAT_VERSION}")
