@@ -69,6 +69,7 @@ from recordings.argument_types import (
 from recordings.labels import LABEL_MAP_FILENAME, check_label
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.pkummd import INTERACTIONS
+from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import RecorderError
 
 log = logging.getLogger("live")
@@ -590,6 +591,7 @@ def print_summary(summary: Summary) -> None:
 
 def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     """The Qt window on the pipeline; returns when the window closes (key, button, Ctrl-C, end of replay)."""
+    check_qt_binding()
     with _signals_held() as held:
         from PySide6 import QtCore, QtWidgets
 
@@ -735,8 +737,12 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
             pipeline.release()  # start-up failed before the pipeline ran: the sensor is given back
     # OSError: an --output, --events, --alert-queue or --record-dir path that cannot be written;
     # EngineError: an --engine this machine lacks; RecorderError: --record with too little disk space.
+    # QtBindingError: a PySide6 that would abort the window within minutes (--headless needs no Qt).
     except (SourceUnavailable, OSError, ValueError, QueueInUse, EngineError, RecorderError) as error:
         print(f"python -m live: {error}", file=sys.stderr)
+        return 2
+    except QtBindingError as error:
+        print(f"python -m live: {error}; --headless needs no Qt", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while the source or the model was still being opened
         print("python -m live: interrupted before it started", file=sys.stderr)

@@ -63,6 +63,7 @@ from recordings.labels import (
 from recordings.ntu import SkeletonFormatError
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
+from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import (
     ClipNaming,
     Recorder,
@@ -517,6 +518,7 @@ def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: 
     import pyqtgraph as pg
     from pyqtgraph.Qt import QtCore
 
+    check_qt_binding()
     app = pg.mkQApp(title)
     window = pg.GraphicsLayoutWidget(title=title)
     view = window.addViewBox(lockAspect=True, invertY=True)
@@ -833,6 +835,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         KeyError,
         OSError,
         ValueError,
+        QtBindingError,
     ) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"error: {message}", file=sys.stderr)

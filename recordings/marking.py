@@ -30,6 +30,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from core.frame import Frame  # noqa: E402
 from core.timeline import Interval  # noqa: E402
 from recordings.labelling import ClipLabels, IntervalMarker  # noqa: E402
+from recordings.qt_binding import check_qt_binding  # noqa: E402
 
 STRIP_COLOURS = ((80, 200, 255), (120, 230, 120), (255, 170, 60), (220, 120, 255), (90, 90, 255),
                  (255, 255, 90), (200, 200, 200), (0, 160, 160), (160, 0, 160))
@@ -219,6 +220,7 @@ def view_and_mark(frames: Iterator[Frame], labels: ClipLabels, classes: list[str
                   draw: Callable[[Frame], np.ndarray], fps: float, title: str,
                   start_time: float = 0.0) -> ClipMarker:
     """Play `frames` in a window with the marking keys until it is closed; returns its marker."""
+    check_qt_binding()
     app = pg.mkQApp(title)
     marker = ClipMarker(labels, classes)
     window = MarkingWindow(frames, marker, draw, fps, title, start_time)
