@@ -430,7 +430,8 @@ class AlertDispatcher:
         self._argv = command_argv(config.command) if config.command else None
         self._last: dict[tuple[int, str], float] = {}
         self._children: list[tuple[subprocess.Popen, float]] = []  # running hooks, with when they started
-        self.alerts: list[Alert] = []
+        self.alerts: list[Alert] = []  # the latest (at most 1000)
+        self.raised = 0  # every alert of the run
         self.hook_failures = 0
         # Opened last: it claims the queue file and starts sending what an earlier run left queued.
         self.delivery = AlertDelivery(config.delivery) if config.delivery is not None else None
@@ -459,6 +460,7 @@ class AlertDispatcher:
         alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room,
                       decision.number)
         self.alerts.append(alert)
+        self.raised += 1
         if len(self.alerts) > 1000:
             del self.alerts[:500]
         where = f"{alert.room}: " if alert.room else ""
@@ -514,7 +516,7 @@ class AlertDispatcher:
         delivery = self.delivery
         if delivery is not None:
             log.info("alerts: %d raised in this run; to %s: %d delivered, %d rejected, %d waiting",
-                     len(self.alerts), delivery.config.url, delivery.delivered, delivery.rejected,
+                     self.raised, delivery.config.url, delivery.delivered, delivery.rejected,
                      delivery.pending)
             if delivery.rejected:
                 failed.append(f"{delivery.rejected} alert(s) rejected by {delivery.config.url} (the log says "

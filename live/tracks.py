@@ -123,19 +123,27 @@ class TrackTable:
                 if track_id is None and body.tracking_id not in self._tracks:
                     track_id = self._lost_track_near(body, timestamp, claimed)
                     if track_id is not None:
+                        # The ids this track was found under before, absent now, are gone for good (the
+                        # sensor never gives one twice): kept, a patient found again under new ids for days
+                        # while never out of view grew the map with no end, and every frame read it all.
+                        present = {b.tracking_id for b in bodies}
+                        self._rejoined = {k: v for k, v in self._rejoined.items()
+                                          if v != track_id or k in present}
                         self._rejoined[body.tracking_id] = track_id
                         claimed.add(track_id)
                         self.rejoins += 1
                 out.append(body if track_id is None else dataclasses.replace(body, tracking_id=track_id))
+            in_frame = {body.tracking_id for body in out}
             for body in out:  # numbered before the frame is stored: the window never shows one without
-                self._number(body.tracking_id)
+                self._number(body.tracking_id, in_frame)
             return out
 
-    def _number(self, tracking_id: int) -> None:
-        """Give a tracking id seen for the first time the next number (under the lock)."""
+    def _number(self, tracking_id: int, in_frame: set[int]) -> None:
+        """Give a tracking id seen for the first time the next number (under the lock). Too many
+        remembered: only the live tracks' and this frame's ids (not yet tracks) keep theirs."""
         if tracking_id not in self._numbers:
             if len(self._numbers) >= MAX_REMEMBERED_IDS:
-                self._numbers = {k: v for k, v in self._numbers.items() if k in self._tracks}
+                self._numbers = {k: v for k, v in self._numbers.items() if k in self._tracks or k in in_frame}
             self.people_seen += 1
             self._numbers[tracking_id] = self.people_seen
 
@@ -176,7 +184,7 @@ class TrackTable:
             if retired:
                 self._rejoined = {k: v for k, v in self._rejoined.items() if v in self._tracks}
             for tracking_id in created:
-                self._number(tracking_id)
+                self._number(tracking_id, set(created))
             self.retired += len(retired)
         return created, retired
 

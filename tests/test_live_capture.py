@@ -374,6 +374,31 @@ def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it
     assert timestamps == {1: [0.0, 0.1, 0.2, 0.3], 7: [0.2, 0.3]}
 
 
+def test_a_person_found_again_under_new_ids_all_day_leaves_nothing_behind():
+    # A patient never out of view whom the sensor keeps losing and finding again under a new id: one
+    # track, one number, and nothing kept of the ids gone for good (they piled up, and every frame read
+    # them all: ~1.4 ms a frame after 50,000 re-identifications, and growing).
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(3000):
+        assert see(tracks, i / 30, body(1000 + i // 2, x=0.001 * (i % 7)), body(7, x=2.0)) == [1000, 7]
+    assert tracks.rejoins == 1499 and tracks.people_seen == 2 and tracks.ids() == [7, 1000]
+    assert len(tracks._rejoined) == 1  # the id the sensor sends now
+    assert tracks.track_of(1000 + 2999 // 2) == 1000
+
+
+def test_numbers_forgotten_past_the_limit_are_never_those_of_people_in_view(monkeypatch):
+    import live.tracks
+
+    monkeypatch.setattr(live.tracks, "MAX_REMEMBERED_IDS", 4)
+    tracks = TrackTable(history=5, retire_after_s=0.05)
+    for i in range(20):  # three new people every frame, far apart, all gone by the next
+        ids = [100 + 3 * i + k for k in range(3)]
+        stored = tracks.rejoin(float(i), [body(tracking_id, x=3.0 * k) for k, tracking_id in enumerate(ids)])
+        assert [tracks.number_of(b.tracking_id) for b in stored] == [3 * i + 1, 3 * i + 2, 3 * i + 3]
+        tracks.observe(float(i), stored, i)
+    assert tracks.people_seen == 60  # each counted once
+
+
 def test_tracks_reject_an_empty_history():
     with pytest.raises(ValueError, match="at least 1"):
         TrackTable(history=0)

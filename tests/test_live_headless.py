@@ -153,6 +153,10 @@ def test_alerts_fire_once_per_episode_per_person():
     assert len(fired) == 3
     fired += alerts.update(hop(30.0, decision(1, 30.0, "fall_down", 0.5)))  # below the threshold
     assert len(fired) == 3
+    # Kept: the latest thousand at most; counted: every one (the run's summary said 502 of 40,000).
+    for person in range(1200):
+        alerts.update(hop(40.0, decision(100 + person, 40.0, "fall_down", 0.9)))
+    assert alerts.raised == 1203 and len(alerts.alerts) <= 1000
 
 
 def test_the_thresholds_and_the_cooldown_count_their_own_value():
