@@ -591,12 +591,12 @@ def print_summary(summary: Summary) -> None:
 
 def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     """The Qt window on the pipeline; returns when the window closes (key, button, Ctrl-C, end of replay)."""
-    check_qt_binding()
     with _signals_held() as held:
         from PySide6 import QtCore, QtWidgets
 
         from live.overlay import LiveWindow, OverlayConfig
 
+        check_qt_binding()  # here: its first Qt import must not meet a Ctrl-C either
         app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     if held:
         raise KeyboardInterrupt  # here, out of Qt's start-up: main says "interrupted before it started"

@@ -1166,3 +1166,44 @@ def test_a_checkpoint_of_another_dataset_scores_a_folder_of_clips(
     assert main(["evaluate", "--checkpoint", str(checkpoint), "--data", str(clip.parent), "--dataset",
                  "clips", "--subset", "all", "--out", str(tmp_path / "eval"), "--no-progress"]) == 0
     assert json.loads((tmp_path / "eval" / "results.json").read_text())["clips"] == 1
+
+
+STOPPED_WITH_WORKERS = """
+import signal, sys, time
+import torch
+from torch.utils.data import DataLoader, Dataset
+from training.__main__ import _terminated
+from training.data import ignore_sigterm
+
+class Slow(Dataset):
+    def __len__(self):
+        return 10**6
+
+    def __getitem__(self, i):
+        time.sleep(0.01)
+        return torch.zeros(4)
+
+signal.signal(signal.SIGTERM, _terminated)
+try:
+    for batch in DataLoader(Slow(), batch_size=4, num_workers=2, worker_init_fn=ignore_sigterm):
+        print("batch", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
+def test_sigterm_to_the_whole_process_group_stops_data_loading_as_ctrl_c_does() -> None:
+    """systemd, Slurm's scancel, kill -TERM -PGID signal the DataLoader's workers too: a worker killed by
+    it made the main process fail ("DataLoader worker is killed by signal") instead of stopping cleanly."""
+    import signal
+    import subprocess
+
+    repository = Path(__file__).resolve().parents[1]
+    run = subprocess.Popen([sys.executable, "-c", STOPPED_WITH_WORKERS], cwd=repository,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert run.stdout.readline() == "batch\n"  # the workers are running
+    os.killpg(run.pid, signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and err.strip().endswith("interrupted"), err
+    assert "killed by signal" not in err, err

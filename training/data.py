@@ -10,6 +10,7 @@ The windows cut from clips (what the network sees) are training/windows.py.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +181,15 @@ class ClipTask:
     video: Path | None
     sidecar: Path | None
     group: dict
+
+
+def ignore_sigterm(worker_id: int) -> None:
+    """A DataLoader worker's start (worker_init_fn): SIGTERM is left to the main process. A stop sent to
+    the whole process group (systemd, Slurm's scancel, kill -TERM -PGID) reaches the workers too, and a
+    worker it killed made the main process fail with "DataLoader worker is killed by signal" instead of
+    stopping as on Ctrl-C; the main process shuts its workers down on its way out, and a worker leaves
+    by itself once the main process is gone."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def fit_bodies(skeleton: np.ndarray, num_bodies: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from recordings.atomic import why_not_writable
 from training import distributed
-from training.data import DatasetError
+from training.data import DatasetError, ignore_sigterm
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -107,6 +107,7 @@ def predict(
         shuffle=False,
         num_workers=workers,
         pin_memory=process.device.type == "cuda",
+        worker_init_fn=ignore_sigterm,
     )
     use_amp = bool(config and config.optim.amp) and process.device.type == "cuda"
     logits_all, labels_all, attention_all, clips_all = [], [], [], []

@@ -51,7 +51,7 @@ from recordings.atomic import lock_exclusive
 from training import distributed
 from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, write_config
-from training.data import DatasetError, Splits
+from training.data import DatasetError, Splits, ignore_sigterm
 from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
 from training.windows import Augmentation, WindowDataset, window_datasets
@@ -663,6 +663,7 @@ def _stage_data(
         pin_memory=process.device.type == "cuda",
         persistent_workers=config.workers > 0,
         drop_last=len(train_set) > config.optim.batch_size,
+        worker_init_fn=ignore_sigterm,
     )
     return train_set, validation_set, sampler, loader
 
