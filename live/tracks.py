@@ -123,12 +123,11 @@ class TrackTable:
                 if track_id is None and body.tracking_id not in self._tracks:
                     track_id = self._lost_track_near(body, timestamp, claimed)
                     if track_id is not None:
-                        # The ids this track was found under before, absent now, are gone for good (the
-                        # sensor never gives one twice): kept, a patient found again under new ids for days
-                        # while never out of view grew the map with no end, and every frame read it all.
-                        present = {b.tracking_id for b in bodies}
-                        self._rejoined = {k: v for k, v in self._rejoined.items()
-                                          if v != track_id or k in present}
+                        # The ids this track was found under before are gone for good (the sensor never
+                        # gives one twice, and one in this frame would have claimed the track): kept, a
+                        # patient found again under new ids for days while never out of view grew the map
+                        # with no end, and every frame read it all.
+                        self._rejoined = {k: v for k, v in self._rejoined.items() if v != track_id}
                         self._rejoined[body.tracking_id] = track_id
                         claimed.add(track_id)
                         self.rejoins += 1
