@@ -35,6 +35,7 @@ back to the GUI thread by a queued signal, the window then really closes and emi
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import os
@@ -153,6 +154,15 @@ class Bar(QtWidgets.QProgressBar):
         self.setFormat("")
 
 
+class PanelSize(enum.Enum):
+    """How much of a person a panel shows, largest first: the window picks the largest that lets every
+    person in view fit the column."""
+
+    FULL = "full"  # the crops, the attention bars, the top actions, the detail line
+    COMPACT = "compact"  # the attention bars and the top actions
+    TOP_ACTION = "top action"  # the top action alone (five or six people with the 3D panel shown)
+
+
 class PersonPanel(QtWidgets.QFrame):
     """One person: the crops the model saw, its attention over them, and the top actions."""
 
@@ -192,21 +202,23 @@ class PersonPanel(QtWidgets.QFrame):
         self._color: tuple[int, int, int] | None = None
         self._bar_colors: list[tuple[int, int, int] | None] = [None] * top_k
         self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
-        self._compact = False
+        self.size = PanelSize.FULL
 
-    def set_compact(self, compact: bool) -> None:
-        """Without the crops and the detail line (more people in view than fit the column with them): every
-        person's actions fit without scrolling; the attention bars and the picture's boxes still say
-        where the model looks."""
-        self._compact = compact
+    def set_size(self, size: PanelSize) -> None:
+        """Smaller when more people are in view than fit the column: every person's top action without
+        scrolling (the attention bars, and the picture's boxes, still say where the model looks while
+        they fit)."""
+        self.size = size
         for crop in self.crops:
-            crop.setVisible(not compact)
+            crop.setVisible(size is PanelSize.FULL)
+        for bar in (*self.attention, *self.actions[1:]):
+            bar.setVisible(size is not PanelSize.TOP_ACTION)
         self._say(self.detail.text())
 
     def _say(self, detail: str) -> None:
-        """The line under the title: shown only with something to say, and not when compact."""
+        """The line under the title: shown only with something to say, and only at full size."""
         self.detail.setText(detail)
-        self.detail.setVisible(bool(detail) and not self._compact)
+        self.detail.setVisible(bool(detail) and self.size is PanelSize.FULL)
 
     def set_color(self, color: tuple[int, int, int]) -> None:
         if color == self._color:
@@ -413,8 +425,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(3 * (CROP_PIXELS + 12) + 40)
         self._people_area = scroll
-        # A panel's height with its crops, measured before any is shown: whether everyone fits with them.
-        self._full_panel_px = self.panels[0].sizeHint().height() + side_layout.spacing()
+        # A panel's height at each size, measured before any is shown: the largest at which everyone fits.
+        self._panel_px = {}
+        for size in PanelSize:
+            self.panels[0].set_size(size)
+            self._panel_px[size] = self.panels[0].sizeHint().height() + side_layout.spacing()
+        self.panels[0].set_size(PanelSize.FULL)
 
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(self.graphics)
@@ -570,9 +586,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         for gone in set(self._decisions) - live_ids:  # people who left: forget them (bounded memory)
             del self._decisions[gone]
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
-        # Without crops where everyone's would not fit (three people in a 760 px window, two with the 3D
-        # panel shown): nobody's actions may need scrolling to see.
-        compact = len(order) * self._full_panel_px > self._people_area.viewport().height()
+        # Smaller where everyone's would not fit (three people in a 760 px window without crops, two with the
+        # 3D panel shown; five or six with only their top action): nobody's action may need scrolling to see.
+        room = self._people_area.viewport().height()
+        size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -586,7 +603,8 @@ class LiveWindow(QtWidgets.QMainWindow):
                         self._scale)
             labels.append((body.joints_color, decision, label))
             panel.set_color(color)
-            panel.set_compact(compact)
+            if panel.size is not size:
+                panel.set_size(size)
             panel.show()
             if decision is not None:
                 panel.show_decision(label, decision, alarming=self._alarming(decision))

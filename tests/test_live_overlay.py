@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from model_files import random_checkpoint
-from PySide6 import QtCore, QtGui  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.camera import DEFAULT_CAMERA  # noqa: E402
 from core.frame import Body, Frame  # noqa: E402
@@ -48,13 +48,15 @@ def person(tracking_id: int, x: float, t: float, truth: str | None = None) -> Bo
     return Body(tracking_id, joints, np.full(25, 2, np.int8), uv, truth)
 
 
-def room() -> FrameStream:
+def room(people: int = 2) -> FrameStream:
     def frames():
         rng = np.random.default_rng(0)
         background = rng.integers(40, 120, (360, 640, 3), dtype=np.uint8)
         for i in range(60):
             t = i / 30
-            yield Frame(t, background.copy(), [person(11, -0.5, t, "wave"), person(12, 0.6, t, NO_ACTION)], i)
+            others = [person(13 + k, -1.2 + 0.5 * k, t) for k in range(people - 2)]
+            yield Frame(t, background.copy(),
+                        [person(11, -0.5, t, "wave"), person(12, 0.6, t, NO_ACTION), *others], i)
 
     return FrameStream("synthetic room", frames, options=ReplayOptions(realtime=True, loop=True),
                        color_shape=(360, 640), camera=CAMERA, fps=30.0)
@@ -151,22 +153,46 @@ def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
 
-def test_a_compact_panel_keeps_the_actions_and_attention_and_drops_the_crops(qtbot):
-    """More than two people in view: the panels drop their crops so that every person's actions fit the
-    column of a 760 px window without scrolling."""
-    from live.overlay import PersonPanel
+def test_smaller_panels_keep_the_actions_and_attention_then_the_top_action(qtbot):
+    """More people in view than fit the column: the panels drop their crops (three people in a 760 px
+    window), then all but the top action (five or six with the 3D panel shown), so that nobody's action
+    needs scrolling to see."""
+    from live.overlay import PanelSize, PersonPanel
 
     panel = PersonPanel(("left_hand", "right_hand", "full_body"), top_k=3)
     qtbot.addWidget(panel)
     panel.show()
     full = panel.sizeHint().height()
-    panel.set_compact(True)
+    panel.set_size(PanelSize.COMPACT)
     panel.layout().activate()
     assert not any(crop.isVisible() for crop in panel.crops) and not panel.detail.isVisible()
     assert all(bar.isVisible() for bar in (*panel.attention, *panel.actions))
-    assert panel.sizeHint().height() < 0.65 * full
-    panel.set_compact(False)
-    assert all(crop.isVisible() for crop in panel.crops)
+    compact = panel.sizeHint().height()
+    assert compact < 0.65 * full
+    panel.set_size(PanelSize.TOP_ACTION)
+    panel.layout().activate()
+    assert panel.actions[0].isVisible() and panel.title.isVisible()
+    assert not any(bar.isVisible() for bar in (*panel.attention, *panel.actions[1:]))
+    assert panel.sizeHint().height() < 0.6 * compact
+    panel.set_size(PanelSize.FULL)
+    assert all(widget.isVisible() for widget in (*panel.crops, *panel.attention, *panel.actions))
+
+
+def test_six_people_in_view_each_show_their_top_action_without_scrolling(qtbot, tiny_model):
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(people=6), engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig())
+    window.resize(1500, 760)  # its size on a desktop
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: all(p.isVisible() and p.actions[0].text() for p in window.panels), timeout=20000)
+    QtWidgets.QApplication.processEvents()
+    assert window._people_area.verticalScrollBar().maximum() == 0  # everybody's panel is in view
+    assert all(panel.actions[0].isVisible() and not panel.actions[1].isVisible() for panel in window.panels)
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
 
 def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
