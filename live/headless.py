@@ -441,12 +441,17 @@ class AlertDispatcher:
             self._reap()
         raised = []
         for decision in hop.decisions:
-            action, p = decision.topk[0]
-            if action in self.classes and p >= self.config.threshold:
-                alert = self._consider(decision, action, p)
+            if self.alarming(decision):
+                alert = self._consider(decision, *decision.topk[0])
                 if alert is not None:
                     raised.append(alert)
         return raised
+
+    def alarming(self, decision: Decision) -> bool:
+        """Whether a decision's top action is an alert class at the alert threshold (what raises an alert,
+        and what the window draws in red)."""
+        action, p = decision.topk[0]
+        return action in self.classes and p >= self.config.threshold
 
     def _consider(self, decision: Decision, action: str, p: float) -> Alert | None:
         key = (decision.tracking_id, action)

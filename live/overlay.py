@@ -601,20 +601,20 @@ class LiveWindow(QtWidgets.QMainWindow):
             decision = self._decisions.get(body.tracking_id)
             draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, color,
                         self._scale)
-            labels.append((body.joints_color, decision, label))
+            alarming = self._alarming(decision)
+            labels.append((body.joints_color, decision, label, alarming))
             panel.set_color(color)
             if panel.size is not size:
                 panel.set_size(size)
             panel.show()
             if decision is not None:
-                panel.show_decision(label, decision, alarming=self._alarming(decision))
+                panel.show_decision(label, decision, alarming=alarming)
             else:
                 panel.show_waiting(label, body.tracking_id)
         labels_drawn: list[tuple[int, int, int, int]] = []
         text_scale = self.label_scale()
-        for pixels, decision, label in labels:  # after every skeleton: no bone crosses the words
-            draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale,
-                       alarming=self._alarming(decision))
+        for pixels, decision, label, alarming in labels:  # after every skeleton: no bone crosses the words
+            draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale, alarming)
         self.nobody.setVisible(not order)
 
     def label_scale(self) -> float:
@@ -747,10 +747,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def _alarming(self, decision: Decision | None) -> bool:
         """Whether a decision's top action is one that raises alerts, at the alert threshold."""
-        if decision is None or self.alerts is None:
-            return False
-        action, p = decision.topk[0]
-        return action in self.alerts.classes and p >= self.alerts.config.threshold
+        return decision is not None and self.alerts is not None and self.alerts.alarming(decision)
 
     def _alert_text(self, alert: Alert) -> str:
         # Without the probability: an alert is raised as the class crosses the threshold, so it would
