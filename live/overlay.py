@@ -160,7 +160,7 @@ class PanelSize(enum.Enum):
 
     FULL = "full"  # the crops, the attention bars, the top actions, the detail line
     COMPACT = "compact"  # the attention bars and the top actions
-    TOP_ACTION = "top action"  # the top action alone (five or six people with the 3D panel shown)
+    TOP_ACTION = "top action"  # the top action alone (four or more people with the 3D panel shown)
 
 
 class PersonPanel(QtWidgets.QFrame):
@@ -203,6 +203,7 @@ class PersonPanel(QtWidgets.QFrame):
         self._bar_colors: list[tuple[int, int, int] | None] = [None] * top_k
         self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
         self.size = PanelSize.FULL
+        self.set_color((200, 200, 200))  # styled from the start: the window measures it before it is anyone's
 
     def set_size(self, size: PanelSize) -> None:
         """Smaller when more people are in view than fit the column: every person's top action without
@@ -214,6 +215,19 @@ class PersonPanel(QtWidgets.QFrame):
         for bar in (*self.attention, *self.actions[1:]):
             bar.setVisible(size is not PanelSize.TOP_ACTION)
         self._say(self.detail.text())
+
+    def height_at(self, size: PanelSize) -> int:
+        """The panel's height at `size` with all it may show there (at full size, a line of detail), for
+        the window to plan its column before any panel is drawn."""
+        title, detail = self.title.text(), self.detail.text()
+        self.set_size(size)
+        self.title.setText("person 1")
+        self._say("the recording says: no action")
+        self.layout().activate()  # else sizeHint answers from the layout's cache, the size before
+        height = self.sizeHint().height()
+        self.title.setText(title)
+        self._say(detail)
+        return height
 
     def _say(self, detail: str) -> None:
         """The line under the title: shown only with something to say, and only at full size."""
@@ -426,10 +440,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         scroll.setMinimumWidth(3 * (CROP_PIXELS + 12) + 40)
         self._people_area = scroll
         # A panel's height at each size, measured before any is shown: the largest at which everyone fits.
-        self._panel_px = {}
-        for size in PanelSize:
-            self.panels[0].set_size(size)
-            self._panel_px[size] = self.panels[0].sizeHint().height() + side_layout.spacing()
+        self._panel_px = {size: self.panels[0].height_at(size) + side_layout.spacing() for size in PanelSize}
         self.panels[0].set_size(PanelSize.FULL)
 
         splitter = QtWidgets.QSplitter()
@@ -586,8 +597,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         for gone in set(self._decisions) - live_ids:  # people who left: forget them (bounded memory)
             del self._decisions[gone]
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
-        # Smaller where everyone's would not fit (three people in a 760 px window without crops, two with the
-        # 3D panel shown; five or six with only their top action): nobody's action may need scrolling to see.
+        # Smaller where everyone's would not fit (in a 760 px window: three people without crops, six with
+        # only their top action; with the 3D panel shown, two and four): nobody's action needs scrolling.
         room = self._people_area.viewport().height()
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         labels = []

@@ -155,7 +155,7 @@ def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot
 
 def test_smaller_panels_keep_the_actions_and_attention_then_the_top_action(qtbot):
     """More people in view than fit the column: the panels drop their crops (three people in a 760 px
-    window), then all but the top action (five or six with the 3D panel shown), so that nobody's action
+    window), then all but the top action (four with the 3D panel shown), so that nobody's action
     needs scrolling to see."""
     from live.overlay import PanelSize, PersonPanel
 
@@ -191,6 +191,34 @@ def test_six_people_in_view_each_show_their_top_action_without_scrolling(qtbot, 
     QtWidgets.QApplication.processEvents()
     assert window._people_area.verticalScrollBar().maximum() == 0  # everybody's panel is in view
     assert all(panel.actions[0].isVisible() and not panel.actions[1].isVisible() for panel in window.panels)
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
+def test_panels_take_the_largest_size_at_which_everyone_fits(qtbot, tiny_model):
+    """The window measures each panel size once, before any panel is shown; those heights must be the
+    panels' real ones. They were the layout's cached heights: compact measured as tall as full, so two
+    or three people with the 3D panel shown got their top action alone and half the column stayed empty."""
+    from live.overlay import PanelSize
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(people=3), engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig())
+    window.resize(1500, 560)  # room for three compact panels, not three full ones
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: all(p.isVisible() and p.actions[0].text() for p in window.panels[:3]),
+                    timeout=20000)
+    QtWidgets.QApplication.processEvents()
+    heights = window._panel_px
+    spacing = window.panels[0].parentWidget().layout().spacing()
+    assert all(panel.size is PanelSize.COMPACT for panel in window.panels[:3])
+    assert all(panel.height() + spacing <= heights[PanelSize.COMPACT] for panel in window.panels[:3])
+    assert window._people_area.verticalScrollBar().maximum() == 0
+    room_px = window._people_area.viewport().height()
+    assert 3 * heights[PanelSize.COMPACT] <= room_px < 3 * heights[PanelSize.FULL]
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
