@@ -97,6 +97,21 @@ def test_a_fall_is_caught_only_by_an_alert_raised_for_it() -> None:
     assert fall["alerts"] == 1 and fall["alerted"] == 1 and fall["in_episode"] == 1 and fall["recall"] == 1.0
 
 
+def test_scene_wide_a_fall_within_its_persons_running_episode_is_caught_whatever_others_raised() -> None:
+    """Scene-wide truth (PKU-MMD, a room labelled as a whole): person 2's true fall alert at 10 s keeps
+    their episode running through the second fall at 40 s. Person 1's false alert at 25 s is another
+    person's episode: it neither ends person 2's nor decides whether the second fall was caught."""
+    truth = [Interval(10.0, 12.0, "fall"), Interval(40.0, 42.0, "fall")]
+    decisions = (run(2, [], [Interval(10.0, 13.0, "fall"), Interval(38.6, 44.0, "fall")], 60.0)
+                 + run(1, [], [Interval(25.0, 26.0, "fall")], 60.0))
+    decisions.sort(key=lambda d: d.stream_time)
+    scores = score({"seq": decisions}, [Track("seq", None, 0.0, 60.0, tuple(truth))], CLASSES,
+                   durations={"seq": 60.0}, threshold=0.6, alert=ALERTS)
+    fall = scores.alerts["fall"]
+    assert fall["alerts"] == 2 and fall["false_alerts"] == 1
+    assert fall["alerted"] == 1 and fall["in_episode"] == 1 and fall["recall"] == 1.0
+
+
 def test_background_of_people_each_idle_is_their_idle_time_summed() -> None:
     """Two people each acting half of 20 s: somebody acts all the time, yet each was idle 10 s of their
     own, and a false event of either is rated against those 20 person-seconds, as the report says."""

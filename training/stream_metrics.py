@@ -299,10 +299,11 @@ def score(
         confusion[d.truth][d.topk[0][0]] += 1
 
     scene_wide = {t.sequence for t in tracks if t.person is None}
+    events = {sequence: detections(sequence, decisions, threshold, lag_s, end_threshold)
+              for sequence, decisions in decisions_by_sequence.items()}
     found: list[Detection] = []
-    for sequence, decisions in decisions_by_sequence.items():
-        events = detections(sequence, decisions, threshold, lag_s, end_threshold)
-        found += _merge_people(events) if sequence in scene_wide else events
+    for sequence, sequence_events in events.items():
+        found += _merge_people(sequence_events) if sequence in scene_wide else sequence_events
 
     def key(sequence: str, person: int | None) -> tuple[str, int | None]:
         return (sequence, None if sequence in scene_wide else person)
@@ -368,12 +369,15 @@ def score(
             if any(_near(a.stream_time, interval) for a in mine):
                 alerted += 1
                 continue
-            earlier = [a for a in mine if a.stream_time < interval.start - ALERT_SLACK_S]
-            detected = any(_near(d.first_decision, interval) for d in found if d.label == label
-                           and d.sequence == sequence
-                           and (person is None or key(d.sequence, d.person) == (sequence, person)))
-            if detected and earlier and _true_alert(earlier[-1], sequence, truths):
-                in_episode += 1
+            # An episode is one person's: under scene-wide truth, that of whoever detected the instance.
+            detectors = {d.person for d in events.get(sequence, ()) if d.label == label
+                         and (person is None or d.person == person) and _near(d.first_decision, interval)}
+            for detector in detectors:
+                earlier = [a for a in mine
+                           if a.person == detector and a.stream_time < interval.start - ALERT_SLACK_S]
+                if earlier and _true_alert(earlier[-1], sequence, truths):
+                    in_episode += 1
+                    break
         wrong = sum(1 for sequence, fired in raised.items() for a in fired
                     if a.action == label and not _true_alert(a, sequence, truths))
         alert_rows[label] = {
