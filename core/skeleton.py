@@ -109,6 +109,33 @@ KINECT_V1 = SkeletonLayout(
 LAYOUTS = (KINECT_V2, KINECT_V1)
 
 
+# Past any Kinect's reach (v2 measures depth to 8 m, tracks bodies to about 4.5 m; the real recordings we
+# hold stay within 3 m sideways and 5.2 m deep). A file's joint beyond it is damage, not a person.
+SENSOR_REACH_M = 10.0
+
+
+def implausible_joints(joints: np.ndarray) -> np.ndarray:
+    """(..., 3) camera-space joints, metres -> (...) bool: joints that are neither absent (all zeros, as
+    files write a joint or body the sensor did not see) nor a point the sensor could have measured
+    (finite, in front of it, within SENSOR_REACH_M). Readers refuse a file holding one: passed on, such
+    numbers read as confident wrong actions, and the decisions give no sign of the damage."""
+    absent = (joints == 0).all(-1)
+    depth = joints[..., 2]
+    measurable = (np.abs(joints[..., :2]) <= SENSOR_REACH_M).all(-1) & (depth > 0) & (depth <= SENSOR_REACH_M)
+    return ~(absent | measurable)  # NaN compares False: never measurable
+
+
+def why_implausible(joint: np.ndarray) -> str:
+    """What is wrong with one joint `implausible_joints` flags, in words for an error message."""
+    x, y, z = (float(v) for v in joint)
+    where = f"({x:.6g}, {y:.6g}, {z:.6g}) m"
+    if not np.isfinite(joint).all():
+        return f"{where} is not a number"
+    if z <= 0:
+        return f"{where} is behind the sensor (z must be above 0)"
+    return f"{where} is beyond any sensor's reach ({SENSOR_REACH_M:g} m)"
+
+
 def layout_by_name(name: str) -> SkeletonLayout:
     """The layout a checkpoint or config names ("kinect_v2" / "kinect_v1")."""
     for layout in LAYOUTS:

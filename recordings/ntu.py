@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.skeleton import KINECT_V2, implausible_joints, why_implausible
 from recordings.ntu_samples import SampleName
 
 JOINT_COUNT = 25
@@ -216,9 +217,34 @@ def parse_skeleton(data: bytes, path: str | os.PathLike | None = None) -> Skelet
         frames = _parse_regular(data)
     except _NotRegular:
         frames = _parse_lines(data, "<bytes>" if path is None else path)
+    _refuse_implausible_joints(frames, "<bytes>" if path is None else path)
     first_line_end = data.find(b"\n")
     line_ending = "\r\n" if first_line_end > 0 and data[first_line_end - 1] == 13 else "\n"
     return SkeletonFile(path=None if path is None else Path(path), frames=frames, line_ending=line_ending)
+
+
+def _refuse_implausible_joints(frames: list[list[NtuBody]], path: str | os.PathLike) -> None:
+    """A joint no sensor could have measured (`core.skeleton.implausible_joints`) is damage: refused with
+    its line, as the format's other faults are."""
+    bodies = [body for bodies in frames for body in bodies]
+    if not bodies:
+        return
+    bad = implausible_joints(np.stack([body.xyz for body in bodies]))
+    if not bad.any():
+        return
+    first_body, joint = (int(i) for i in np.argwhere(bad)[0])
+    line, seen = 2, 0  # the frame count's line, then per frame: its body count, 27 lines per body
+    for t, frame_bodies in enumerate(frames):
+        if seen + len(frame_bodies) > first_body:
+            b = first_body - seen
+            joint_line = line + 1 + 27 * b + 2 + joint
+            raise SkeletonFormatError(
+                path, joint_line,
+                f"frame {t + 1}, body {b + 1}, joint {joint + 1} ({KINECT_V2.joint_names[joint]}): "
+                f"{why_implausible(bodies[first_body].xyz[joint])}",
+            )
+        seen += len(frame_bodies)
+        line += 1 + 27 * len(frame_bodies)
 
 
 def _parse_regular(data: bytes) -> list[list[NtuBody]]:

@@ -54,7 +54,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
-from core.skeleton import NOT_TRACKED, TRACKED
+from core.skeleton import KINECT_V2, NOT_TRACKED, SENSOR_REACH_M, TRACKED, implausible_joints, why_implausible
 from core.timeline import NO_ACTION, Interval, Timeline, TimelineError
 from recordings.recording import RecordingInfo
 
@@ -183,13 +183,13 @@ def read_sequence(path: str | Path) -> np.ndarray:
     if not lines:
         raise PkuMmdError(path, None, "no frames (an empty file)")
     try:  # the fast path: every line well formed
-        values = np.array(" ".join(lines).split(), dtype=np.float32)
-        if values.size == VALUES_PER_FRAME * len(lines) and np.isfinite(values).all():
-            counts = {len(line.split()) for line in lines}
-            if counts == {VALUES_PER_FRAME}:
-                return values.reshape(len(lines), NUM_BODIES, NUM_JOINTS, 3)
+        with np.errstate(over="ignore"):  # a number past float32's range reads as inf: the slow path says so
+            values = np.array(" ".join(lines).split(), dtype=np.float32)
     except ValueError:
-        pass
+        values = None
+    if values is not None and values.size == VALUES_PER_FRAME * len(lines) and np.isfinite(values).all():
+        if {len(line.split()) for line in lines} == {VALUES_PER_FRAME}:
+            return _measurable(values.reshape(len(lines), NUM_BODIES, NUM_JOINTS, 3), path)
     for number, line in enumerate(lines, start=1):  # find the first bad line, and say what is wrong
         tokens = line.split()
         if len(tokens) != VALUES_PER_FRAME:
@@ -207,12 +207,32 @@ def read_sequence(path: str | Path) -> np.ndarray:
                 raise PkuMmdError(path, number, f"value {k + 1} is {token[:20]!r}, not a number") from None
             if not np.isfinite(value):
                 raise PkuMmdError(path, number, f"value {k + 1} is {token!r}; coordinates must be finite")
+            if abs(value) > SENSOR_REACH_M:  # (past float32's range too: the fast path read it as inf)
+                raise PkuMmdError(path, number, f"value {k + 1} is {token!r} m, beyond any sensor's reach "
+                                  f"({SENSOR_REACH_M:g} m)")
     raise AssertionError(f"{path}: fast and slow parses disagree")  # pragma: no cover
+
+
+def _measurable(joints: np.ndarray, path: Path) -> np.ndarray:
+    """`joints`, refused where one is no point a sensor could have measured (`implausible_joints`)."""
+    bad = np.argwhere(implausible_joints(joints))
+    if len(bad):
+        t, m, j = (int(i) for i in bad[0])
+        raise PkuMmdError(path, t + 1, f"body {m + 1}, joint {j + 1} ({KINECT_V2.joint_names[j]}): "
+                          f"{why_implausible(joints[t, m, j])}")
+    return joints
 
 
 def body_present(joints: np.ndarray) -> np.ndarray:
     """(T, M, J, 3) -> (T, M) bool: the body slot holds somebody (not all zeros)."""
     return np.abs(joints).sum(axis=(-2, -1)) > 0
+
+
+def check_bodies_for_labels(joints: np.ndarray, timeline: Timeline, path: Path) -> None:
+    """Labelled actions in a sequence with nobody in any frame: a damaged or wrong file, refused (replayed,
+    its truth would be about no one; as training data, windows of nothing labelled as actions)."""
+    if timeline.intervals and not body_present(joints).any():
+        raise PkuMmdError(path, None, f"no body in any frame, yet {len(timeline.intervals)} labelled actions")
 
 
 def body_tracking_ids(joints: np.ndarray, step_m: float = NEW_BODY_STEP_M) -> np.ndarray:
@@ -459,6 +479,7 @@ class PkuMmdRecording:
             self.timeline = label_timeline(
                 read_labels(self.labels_path), self.actions, frame_count=count, source=str(self.labels_path)
             )
+            check_bodies_for_labels(self.joints, self.timeline, self.path)
         else:
             log.info("%s: no label file (looked in %s): frames carry no truth", self.path,
                      ", ".join(str(p.parent) for p in label_file_candidates(self.path)))

@@ -76,6 +76,7 @@ import numpy as np
 from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.privacy import PrivacyMode
+from core.skeleton import implausible_joints
 from core.timeline import Interval, Timeline
 from recordings.atomic import lock_exclusive, replace_atomically, sync_directory
 from recordings.avi import MAX_AVI_BYTES, AviError, MjpegAviWriter, finalize_avi
@@ -222,7 +223,7 @@ def _significant(values: np.ndarray) -> list[list[float]]:
 def ntu_body(body: Body, depth_camera: ColorCamera = DEPTH_CAMERA) -> NtuBody:
     """A core Body in the NTU record: fields the Frame does not carry are 0, body tracking state 2."""
     joints = np.asarray(body.joints, dtype=np.float64)
-    unknown = ~np.isfinite(joints).all(axis=1)
+    unknown = implausible_joints(joints)  # (a glitch past the sensor's reach too: readers refuse those)
     joints = np.where(unknown[:, None], 0.0, joints)
     depth_uv, _ = depth_camera.project(joints)
     color_uv = np.asarray(body.joints_color, dtype=np.float64)

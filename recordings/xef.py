@@ -49,6 +49,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.skeleton import KINECT_V2, implausible_joints, why_implausible
 
 TICKS_PER_SECOND = 10_000_000
 MAGIC = b"EVENTS1\x00"
@@ -184,6 +185,10 @@ def decode_body_frame(payload: bytes, where: str = "body payload") -> XefBodyFra
     for i, slot in enumerate(slots):
         if slot["tracked"] == 0 or slot["tracking_id"] == 0:
             continue
+        if len(bad := np.flatnonzero(implausible_joints(slot["positions"][:, :3]))):
+            j = int(bad[0])
+            raise ValueError(f"{where}: body slot {i}, joint {j + 1} ({KINECT_V2.joint_names[j]}) at "
+                             f"{why_implausible(slot['positions'][j, :3])}")
         bodies.append(
             XefBody(
                 slot=i,

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.skeleton import SENSOR_REACH_M
 from recordings import ntu
 from recordings.ntu import (
     NtuBody,
@@ -206,18 +207,22 @@ def test_frames_without_bodies_and_with_six_bodies_round_trip(tmp_path):
 
 
 finite_or_not = st.floats(allow_nan=True, allow_infinity=True, width=64)
+# Camera-space positions a sensor could measure (readers refuse others: test_joints_no_sensor_measures...).
+sideways = st.floats(-SENSOR_REACH_M, SENSOR_REACH_M, width=64)
+depth = st.floats(0.0, SENSOR_REACH_M, exclude_min=True, width=64)
 
 
 @settings(max_examples=30, deadline=None)
 @given(
-    values=st.lists(finite_or_not, min_size=25 * 11, max_size=25 * 11),
+    positions=st.lists(st.tuples(sideways, sideways, depth), min_size=25, max_size=25),
+    values=st.lists(finite_or_not, min_size=25 * 8, max_size=25 * 8),
     lean=st.tuples(finite_or_not, finite_or_not),
     body_id=st.integers(0, 2**64 - 1),
     states=st.lists(st.sampled_from([0, 1, 2]), min_size=25, max_size=25),
     crlf=st.booleans(),
 )
-def test_write_then_read_gives_identical_values(values, lean, body_id, states, crlf):
-    joints = np.column_stack([np.array(values).reshape(25, 11), states]).astype(np.float64)
+def test_write_then_read_gives_identical_values(positions, values, lean, body_id, states, crlf):
+    joints = np.column_stack([positions, np.array(values).reshape(25, 8), states]).astype(np.float64)
     body = NtuBody(body_id, 1, 0, 2, 1, 3, 1, lean[0], lean[1], 2, joints)
     skeleton = SkeletonFile(None, [[body], [], [body, make_body(5)]], "\r\n" if crlf else "\n")
     back = parse_skeleton(format_skeleton(skeleton))
@@ -356,6 +361,18 @@ MALFORMED = {
         "expected 1 number for the body count of frame 2, got 0",
     ),
     "non-ASCII": (_set_field(joint_line(1, 2), 0, "0.5\u00b0"), 6, "expected ASCII text, got byte 0xc2"),
+    # Joints no sensor measures (core.skeleton.implausible_joints): damage that would read as actions.
+    "joint past any sensor's reach": (
+        _set_field(joint_line(2, 12), 0, "1e30"),
+        44,
+        "frame 2, body 1, joint 12 (HandRight): (1e+30, -0.120833, 3.1) m is beyond any sensor's reach",
+    ),
+    "joint not a number": (
+        _set_field(joint_line(3, 7), 1, "nan"),
+        67,
+        "frame 3, body 1, joint 7 (WristLeft): (1.75, nan, 3.2) m is not a number",
+    ),
+    "joint behind the sensor": (_set_field(joint_line(1, 1), 2, "-3"), 5, "behind the sensor"),
 }
 
 

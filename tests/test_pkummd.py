@@ -47,6 +47,7 @@ def _pku(shared_data: Path) -> Path:
 def _frame_line(rng: np.random.Generator, bodies: int = 2) -> str:
     values = np.zeros((2, 25, 3))
     values[:bodies] = rng.uniform(-1, 3, size=(bodies, 25, 3))
+    values[:bodies, :, 2] += 1.5  # in front of the sensor, as any measured joint
     return " ".join(f"{v:.6f}" for v in values.ravel())
 
 
@@ -259,6 +260,12 @@ def test_malformed_sequences_name_file_and_line(tmp_path: Path) -> None:
         "text": (good[0] + "\n" + good[1] + "\n" + good[2].replace(good[2].split()[7], "abc", 1) + "\n",
                  "line 3: value 8 is 'abc', not a number"),
         "nan": ("nan " + " ".join(good[0].split()[1:]) + "\n", "line 1: value 1 is 'nan'"),
+        "beyond reach": (good[0] + "\n" + good[1].replace(good[1].split()[10], "1e30", 1) + "\n",
+                         "line 2: body 1, joint 4 (Head): ("),
+        "past float32": (good[0].replace(good[0].split()[4], "-1e40", 1) + "\n",
+                         "line 1: value 5 is '-1e40' m, beyond any sensor's reach (10 m)"),
+        "behind": (" ".join([*good[0].split()[:77], "-2.5", *good[0].split()[78:]]) + "\n",
+                   "-2.5) m is behind the sensor (z must be above 0)"),
         "empty": ("\n\n", "no frames"),
         "labels": ("26,229,293,2\n",
                    "line 1: expected 150 numbers (2 bodies x 25 joints x 3), got 1 (comma"),
@@ -273,6 +280,18 @@ def test_malformed_sequences_name_file_and_line(tmp_path: Path) -> None:
     damaged.write_bytes(lzma.compress(b"0 0 0\n")[:-8])
     with pytest.raises(PkuMmdError, match="0009-L.txt.xz: cannot decompress"):
         read_sequence(damaged)
+
+
+def test_labelled_actions_with_nobody_in_any_frame_are_refused(tmp_path: Path) -> None:
+    """A sequence whose every frame is empty, with labels: its truth would be about no one, and as training
+    data it would be windows of nothing labelled as actions."""
+    sequence = _write_dataset(tmp_path)
+    sequence.write_text("\n".join(" ".join(["0"] * 150) for _ in range(60)) + "\n")
+    with pytest.raises(PkuMmdError, match="0007-M.txt: no body in any frame, yet 2 labelled actions"):
+        PkuMmdRecording(sequence)
+    assert recordings_main(["info", str(sequence)]) == 2
+    (tmp_path / "labels" / "0007-M.txt").write_text("")  # nothing labelled: an empty room, fine
+    assert PkuMmdRecording(sequence).info.frame_count == 60
 
 
 def test_malformed_labels_name_file_and_line(tmp_path: Path) -> None:
@@ -502,6 +521,9 @@ def test_training_names_a_damaged_sequence_or_label_file(tmp_path: Path) -> None
     lines[3] = "1 2 3"
     sequence.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetError, match=r"0007-M\.txt, line 4: expected 150 numbers"):
+        pkummd_sources(tmp_path / "release")
+    sequence.write_text("\n".join(" ".join(["0"] * 150) for _ in range(60)) + "\n")  # nobody in it
+    with pytest.raises(DatasetError, match=r"0007-M\.txt: no body in any frame, yet 2 labelled actions"):
         pkummd_sources(tmp_path / "release")
 
 

@@ -114,8 +114,10 @@ def test_recording_writes_an_ntu_clip_with_sidecar(tmp_path: Path) -> None:
     # A joint with no position (NaN from the sensor) reads back as what it is: not tracked, at 0 0 0.
     lost = make_body(3, 0.0)
     lost.joints[7] = np.nan
+    lost.joints[8] = (1e30, 0.0, 2.0)  # a glitch no sensor measures: readers would refuse the whole clip
     written = recorder_module.ntu_body(lost)
     assert written.joints[7, 11] == 0 and written.joints[7, :3].tolist() == [0.0, 0.0, 0.0]
+    assert written.joints[8, 11] == 0 and written.joints[8, :3].tolist() == [0.0, 0.0, 0.0]
     assert written.joints[6, 11] == 2
 
     video = RgbVideo(files.video)

@@ -432,6 +432,10 @@ def test_nucla_bad_input_is_named(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"file_name": "a01_s01_e00_v01", "skeletons": [[[0, 0, 1]] * 20], "label": 4}))
     with pytest.raises(DatasetError, match="a01_s01_e00_v01.json: label 4 disagrees"):
         read_nucla_sequence(bad)
+    beyond = [[[0.1, 0.2, 2.5]] * 20, [[0.1, 0.2, 2.5]] * 19 + [[0.1, 1e30, 2.5]]]
+    bad.write_text(json.dumps({"file_name": "a01_s01_e00_v01", "skeletons": beyond, "label": 1}))
+    with pytest.raises(DatasetError, match=r"'skeletons' frame 2, joint 20 \(FootRight\): \(0.1, 1e\+30"):
+        read_nucla_sequence(bad)
     bad.write_text("{not json")
     with pytest.raises(DatasetError, match="cannot read N-UCLA JSON"):
         read_nucla_sequence(bad)

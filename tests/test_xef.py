@@ -190,6 +190,28 @@ def test_body_frame_too_far_from_the_colour_frame_is_missing(tmp_path: Path) -> 
         assert ids == [[7], [7], [8]]
 
 
+def test_a_joint_no_sensor_measures_ends_the_replay_there_as_damage(tmp_path: Path) -> None:
+    """A body frame with a joint past any sensor's reach (or NaN, or behind it): the frames before it
+    play, then the reader says where and what. Passed on, such a joint read as confident actions."""
+    writer = XefWriter()
+    body = writer.add_stream(BODY_GUID, "Nui Body Frame")
+    states = np.full(25, 2, np.int8)
+    glitch = standing_joints()
+    glitch[11] = (1e30, 0.0, 2.5)
+    for i, joints in enumerate([standing_joints(), standing_joints(), glitch]):
+        writer.add_event(body, 333_333 * i, body_frame([BodySlot(0, 7, joints, states)]), i)
+    path = tmp_path / "glitch.xef"
+    writer.write(path)
+    played = []
+    with XefReader(path) as reader, pytest.raises(XefFormatError) as raised:
+        for frame in reader.frames():
+            played.append(frame.index)
+    assert played == [0, 1]
+    assert str(raised.value).startswith(f"{path}: at byte offset ")
+    assert "body slot 0, joint 12 (HandRight) at (1e+30, " in str(raised.value)
+    assert str(raised.value).endswith("m is beyond any sensor's reach (10 m)")
+
+
 def test_a_body_stream_recorded_longer_than_the_colour_stream_keeps_its_skeletons(tmp_path: Path) -> None:
     """Kinect Studio starts and stops streams a moment apart: bodies before the first colour image and
     after the last one are replayed as frames without colour, in time order, and counted."""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.skeleton import KINECT_V1
+from core.skeleton import KINECT_V1, implausible_joints, why_implausible
 from training.config import DataConfig
 from training.data import Clip, ClipSource, DatasetError, Splits, hold_out_performances
 
@@ -91,8 +91,10 @@ def read_nucla_sequence(path: str | Path) -> tuple[NuclaName, np.ndarray]:
         raise DatasetError(f"{path}: 'skeletons' is not a [T][20][3] array of numbers ({exc})") from exc
     if joints.ndim != 3 or joints.shape[1:] != (NUCLA_NUM_JOINTS, 3) or len(joints) == 0:
         raise DatasetError(f"{path}: 'skeletons' shaped {joints.shape}, expected (T>=1, 20, 3)")
-    if not np.isfinite(joints).all():
-        raise DatasetError(f"{path}: 'skeletons' holds NaN or infinite values")
+    if len(bad := np.argwhere(implausible_joints(joints))):
+        t, j = (int(i) for i in bad[0])
+        raise DatasetError(f"{path}: 'skeletons' frame {t + 1}, joint {j + 1} ({KINECT_V1.joint_names[j]}): "
+                           f"{why_implausible(joints[t, j])}")
     if "label" in data and (not isinstance(data["label"], int) or isinstance(data["label"], bool)):
         raise DatasetError(f"{path}: 'label' must be the class number (1-10), got {data['label']!r}")
     if "label" in data and data["label"] - 1 != name.label:

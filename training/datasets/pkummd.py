@@ -43,6 +43,7 @@ from recordings.pkummd import (
     VIEWS,
     PkuMmdError,
     SequenceName,
+    check_bodies_for_labels,
     check_label_numbers,
     find_label_file,
     is_sequence_path,
@@ -147,8 +148,9 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
             if any(i.label not in INTERACTION_LABELS for i in instances):
                 other.append(name)
                 continue
-            frames = _joints(path).shape[0]  # read once here; the loads reuse it
-            timeline = label_timeline(instances, actions, frame_count=frames, source=str(labels_path))
+            joints = _joints(path)  # read once here; the loads reuse it
+            timeline = label_timeline(instances, actions, frame_count=len(joints), source=str(labels_path))
+            check_bodies_for_labels(joints, timeline, path)
         except PkuMmdError as error:
             raise DatasetError(str(error)) from None
         parsed = SequenceName.parse(name)
