@@ -14,8 +14,8 @@
 
 The GUI thread only draws: a QTimer at 30 fps copies the newest frame out of the ring (at display
 resolution), drains the hops the worker published and redraws. It never waits on the capture or
-recognition threads, nor on a disk (a recording is started on a thread of its own and finalised on the
-recorder's). The
+recognition threads, nor on a disk (a recording is started, and an action's start marked, on a thread
+of its own; a recording is finalised on the recorder's). The
 image is whatever the capture thread let through (--privacy: faces already blurred, or no image at
 all). Alerts are raised from the hops drained here and delivered on their own threads; the window
 shows them in a red bar above the video until someone acknowledges them (a, or the bar's button).
@@ -53,6 +53,7 @@ import pyqtgraph as pg  # noqa: E402
 import shiboken6  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
+from core.engines import MAX_PEOPLE  # noqa: E402
 from core.glimpse import PART_NAMES, PARTS, part_boxes  # noqa: E402
 from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
@@ -110,7 +111,7 @@ class OverlayConfig:
     fps: float = 30.0
     record_dir: Path = Path("runs") / "recordings"
     close_at_end: bool = True  # close the window when a replay ends
-    max_people: int = 6
+    max_people: int = MAX_PEOPLE  # panels, and people drawn
     notice_s: float = 15.0  # how long a message ("cannot record: ...") stays in the status line
     show_3d: bool = True  # the 3D room panel at start (key 3 toggles), where OpenGL allows one
     # A pause ends by itself after this long (0: only space ends it): a forgotten one would leave a
@@ -370,6 +371,7 @@ class LiveWindow(QtWidgets.QMainWindow):
     stopped = QtCore.Signal()
     _pipeline_stopped = QtCore.Signal(object)  # the Summary, from the thread that stopped the pipeline
     _recording_refused = QtCore.Signal(str)  # why a recording could not start, from the thread that tried
+    _action_marked = QtCore.Signal(str)  # what became of an action's start, from the thread that marked it
 
     def __init__(
         self, pipeline: LivePipeline, layout: SkeletonLayout, config: OverlayConfig = OverlayConfig(),
@@ -386,6 +388,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._pipeline_stopped.connect(self._finish_close, QtCore.Qt.ConnectionType.QueuedConnection)
         self._recording_refused.connect(self._cannot_record, QtCore.Qt.ConnectionType.QueuedConnection)
         self._record_starter: threading.Thread | None = None
+        self._action_marked.connect(self._say_marked, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._action_starter: threading.Thread | None = None
         self._recording_problems_shown = 0
         self._recordings_shown = 0
         self._paused_at: float | None = None  # monotonic time the window paused the pipeline
@@ -832,15 +836,37 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._marking_note = "not recording: r starts a recording"
         elif chosen is None:
             self._marking_note = "choose the action's class first (F1-F9)"
+        elif self._action_starter is not None and self._action_starter.is_alive():
+            self._marking_note = "the last action's start is still being marked (a slow disk?)"
         else:
-            try:
-                at = self.pipeline.start_action(chosen)
-                self._marking_note = f"{chosen} starts {at:.1f} s into the clip"
-            except (RuntimeError, ValueError, OSError) as error:  # a bad labels.txt, a full disk
-                self._marking_note = f"cannot mark: {error}"
+            # On a thread of its own: it reads labels.txt and may add the class, on a disk that may be slow
+            # or a share that may hang. The mark's time is taken as the thread starts, not when it is done.
+            self._action_starter = threading.Thread(target=self._start_action, args=(chosen,),
+                                                    name="action-start", daemon=True)
+            self._action_starter.start()
+            return
+        self._update_marking()
+
+    def _start_action(self, label: str) -> None:
+        """The action-start thread: nothing here touches a widget."""
+        try:
+            note = f"{label} starts {self.pipeline.start_action(label):.1f} s into the clip"
+        except (RuntimeError, ValueError, OSError) as error:  # a bad labels.txt, a full disk
+            note = f"cannot mark: {error}"
+        try:
+            self._action_marked.emit(note)
+        except RuntimeError:  # the window was deleted meanwhile
+            pass
+
+    def _say_marked(self, note: str) -> None:
+        self._marking_note = note
         self._update_marking()
 
     def end_action(self) -> None:
+        if self._action_starter is not None and self._action_starter.is_alive():
+            self._marking_note = "the action's start is still being marked (a slow disk?): e once it shows"
+            self._update_marking()
+            return
         try:
             length = self.pipeline.end_action()
             self._marking_note = "no action being marked (s starts one)" if length is None \

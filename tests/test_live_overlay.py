@@ -611,6 +611,46 @@ def test_window_records_for_the_chosen_class_and_marks_actions(qtbot, tiny_model
     assert (clips / "labels.txt").read_text().endswith("A123\twave for help\n")
 
 
+def test_marking_an_action_on_a_slow_disk_never_freezes_the_window(qtbot, tiny_model, tmp_path, monkeypatch):
+    """s reads labels.txt (and may add the class to it): on a share that takes a second to answer, the key
+    returns at once, the window keeps drawing, and the action starts when s was pressed."""
+    import time
+
+    import recordings.labels
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "labels.txt").write_text("A121\twave for help\n")
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=clips))
+    qtbot.addWidget(window)
+    window.show()
+    window.refresh()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_F1)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
+    read_labels = recordings.labels.ensure_label
+
+    def slow_share(*args, **kwargs):
+        time.sleep(1.0)
+        return read_labels(*args, **kwargs)
+
+    monkeypatch.setattr(recordings.labels, "ensure_label", slow_share)
+    pressed = time.monotonic()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)
+    assert time.monotonic() - pressed < 0.5  # the key's slot did not wait for the share
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_E)  # too soon: the start is not marked yet, and it says so
+    assert "still being marked" in window.marking.text()
+    qtbot.waitUntil(lambda: "starts" in window.marking.text(), timeout=5000)
+    assert "wave for help starts" in window.marking.text()
+    _, opened, _ = pipeline.marking
+    assert opened is not None and opened[0] >= time.monotonic() - pressed - 0.3  # marked from the key press
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Q)
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
 def test_marking_the_end_of_an_action_after_the_recording_stopped_itself_says_so(qtbot, tiny_model,
                                                                                  monkeypatch):
     """A full disk stops a recording on the writer's thread; an e pressed a moment later cannot mark
