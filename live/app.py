@@ -44,7 +44,15 @@ from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
 from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse
-from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, alert_classes, run_headless
+from live.headless import (
+    DEFAULT_ALERT_CLASSES,
+    AlertConfig,
+    AlertDispatcher,
+    HeadlessConfig,
+    alert_classes,
+    default_alert_classes,
+    run_headless,
+)
 from live.pipeline import LivePipeline, PipelineConfig, RecordingSettings, Summary
 from live.sources import (
     KinectBackend,
@@ -81,9 +89,6 @@ DEFAULT_CHECKPOINT = CHECKPOINTS / "demo.pt"  # the simulated room's own classes
 # demo knows only the simulator's rendering and would answer nonsense there.
 REAL_DATA_CHECKPOINT = CHECKPOINTS / "pku_interactions.pt"
 DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
-# Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
-# "falling", the simulated room's class is "fall_down").
-DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
 # Classes of the datasets that need a second person: a model that knows them never decides them for a
 # person alone (ModelInputs.needs_partner). Compared by `action_key`: a site's labels.txt may capitalise
 # them or type NTU's curly apostrophes straight.
@@ -181,9 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds below threshold before the same person's alert can fire again "
                              "(default: 30)")
     parser.add_argument("--alert-command", default=None,
-                        help="command run per alert, with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON, "
-                             "ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON in its environment (checked at "
-                             "start-up: it must be a program that can be run)")
+                        help="command run per alert, with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
+                             "id), ALERT_PERSON_NUMBER, ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON in its "
+                             "environment (checked at start-up: it must be a program that can be run)")
     parser.add_argument("--alert-url", default=None, metavar="URL",
                         help="POST each alert as JSON to this http(s) URL (Idempotency-Key header), "
                              "retried with backoff; undelivered alerts wait in --alert-queue, so a dead "
@@ -346,7 +351,7 @@ def _recorded_privacy(source: str) -> PrivacyMode | None:
     .xef, PKU-MMD, NTU's own clips, a path that opening the source will refuse)."""
     from recordings.clip import ClipError, clip_paths, read_sidecar
 
-    if source == "sim" or source.startswith("sim:") or Path(source).suffix.lower() == ".xef":
+    if source == "sim" or Path(source).suffix.lower() == ".xef":
         return None
     try:
         sidecar = clip_paths(source).sidecar
@@ -508,7 +513,7 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     privacy = default_privacy(config)
     why = ""
     if config.privacy is None:
-        # Not OFF by default only for a sensor or a clip that records its mode (read once, above).
+        # Not OFF by default only for a sensor or a clip that records its mode (its sidecar's).
         recorded = privacy is not PrivacyMode.OFF and kinect_backend(config.source) is None
         which = "the mode the clip was recorded under" if recorded else "the default for this source"
         why = f" ({which}; --privacy off|blur|skeleton to change)"
@@ -559,8 +564,7 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
         alert_classes(config.headless_config.alerts.classes, class_names)  # a typo: refused, not logged
         _log_alerts(config)
         return config
-    known = {c.lower() for c in class_names}
-    classes = tuple(c for c in config.headless_config.alerts.classes if c.lower() in known)
+    classes = default_alert_classes(class_names)
     if not classes:
         if config.headless_config.alerts.delivery or config.headless_config.alerts.command:
             # Alerts were asked for and none could ever be raised: a room that looks watched but is not.
@@ -720,6 +724,7 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
     try:
         pipeline = build_pipeline(config)
         try:
+            # build_pipeline chose the pipeline's smoothing by the same rule; here the headless thresholds.
             config = _alerts_for(with_decisions(config, pipeline.engine.metadata.decisions),
                                  pipeline.inputs.class_names)
             if config.headless:

@@ -197,7 +197,7 @@ class RecordingSink:
     recording has ended there, and later frames are not offered to it (nor counted as dropped).
     """
 
-    def __init__(self, recorder, *, max_queue: int = 30, name: str = "recorder",
+    def __init__(self, recorder, *, max_queue: int = 30,
                  on_finished: Callable[[RecordingSink], None] | None = None, lossless: bool = False) -> None:
         self.recorder = recorder
         self.lossless = lossless  # a --fast replay (lockstep): `offer` waits for room instead of dropping
@@ -208,7 +208,7 @@ class RecordingSink:
         self._on_finished = on_finished
         self._closing = threading.Event()
         self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=max_queue)
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
     def offer(self, frame: Frame, give_up: threading.Event | None = None) -> None:
@@ -281,6 +281,7 @@ class RecordingSink:
         return True
 
 
+READ_TIMEOUT_S = 0.1  # a source's read returns None after this with nothing new: the thread checks stop
 FACE_HOLD_S = 1.0  # BLUR keeps blurring a lost body's last face this long (the tracker finds most again)
 
 
@@ -342,7 +343,6 @@ class Capture:
         *,
         period_s: float,
         on_restart: Callable[[], None] | None = None,
-        read_timeout_s: float = 0.1,
         privacy: CapturePrivacy = CapturePrivacy(),
         lockstep: Callable[[int, float], bool] | None = None,
     ) -> None:
@@ -362,7 +362,6 @@ class Capture:
         self.disconnected_at: float | None = None  # time.monotonic() the source was last found unplugged
         self._last_index: int | None = None
         self._on_restart = on_restart
-        self._read_timeout = read_timeout_s
         # A replay run as fast as possible hands the worker one frame at a time: lockstep(sequence,
         # timeout) returns once the worker has looked at that frame (False on timeout: ask again).
         self._lockstep = lockstep
@@ -398,7 +397,7 @@ class Capture:
         try:
             while not self._stop.is_set():
                 try:
-                    frame = self.source.read(self._read_timeout)
+                    frame = self.source.read(READ_TIMEOUT_S)
                 except EndOfStream as end:
                     log.info("%s: end of stream", self.source.name)
                     self.counters.dropped += end.skipped  # missed after the last frame: no gap shows them

@@ -7,7 +7,8 @@
                             the background class no_action is never an event nor an alert)
         -> AlertDispatcher  alert classes (falling, ...) above the threshold: a log line, an
                             optional command and an optional HTTP POST (live/alert_delivery.py),
-                            at most once per person and class per cooldown
+                            once per person, class and episode (an episode ends after the
+                            cooldown without the class)
 
 JSON lines go to stdout (or a file) and nothing else does: logs and the summary go to stderr, so
 `python -m live --headless | jq` works.
@@ -40,10 +41,14 @@ from recordings.atomic import drop_cut_last_line
 
 log = logging.getLogger(__name__)
 
+# Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
+# "falling", the simulated room's class is "fall_down").
+DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
+
 
 @dataclass(frozen=True)
 class AlertConfig:
-    classes: tuple[str, ...] = ("falling",)
+    classes: tuple[str, ...] = DEFAULT_ALERT_CLASSES
     room: str = ""  # where the sensor is (--room), in every alert: one endpoint may serve many rooms
     threshold: float = 0.6  # smoothed probability that raises an alert (and logs an event)
     cooldown_s: float = 30.0  # an episode ends after this long below the threshold; then it may alert again
@@ -271,17 +276,18 @@ class DecisionWriter(LineWriter):
 @dataclass(frozen=True)
 class ActionEvent:
     kind: str  # "started" or "ended"
-    person: int
+    person: int  # the sensor's tracking id
     action: str
     probability: float
     stream_time: float
     time: float
     duration_s: float = 0.0
+    number: int = 0  # the person's number on screen ("person 2"; live/tracks.py), 0 where unknown
 
     def to_json(self) -> dict:
         return {"event": self.kind, "time": _iso(self.time), "stream_time": round(self.stream_time, 3),
-                "person": self.person, "action": self.action, "p": round(self.probability, 4),
-                "duration_s": round(self.duration_s, 2)}
+                "person": self.person, "number": self.number, "action": self.action,
+                "p": round(self.probability, 4), "duration_s": round(self.duration_s, 2)}
 
 
 class EventLog:
@@ -317,7 +323,7 @@ class EventLog:
                 current = None
             if current is None and active is not None:
                 started = ActionEvent("started", decision.tracking_id, action, p, decision.stream_time,
-                                      decision.time)
+                                      decision.time, number=decision.number)
                 self._current[decision.tracking_id] = started
                 emitted.append(started)
         for event in emitted:
@@ -331,7 +337,7 @@ class EventLog:
 
     def _end(self, started: ActionEvent, stream_time: float, at: float) -> ActionEvent:
         return ActionEvent("ended", started.person, started.action, started.probability, stream_time, at,
-                           duration_s=stream_time - started.stream_time)
+                           duration_s=stream_time - started.stream_time, number=started.number)
 
     def _emit(self, event: ActionEvent) -> None:
         self.events.append(event)
@@ -340,9 +346,11 @@ class EventLog:
         if self._file is not None:
             self._file.write(json.dumps(event.to_json()) + "\n")
         elif event.kind == "started":
-            log.info("event: person %d started %s (p=%.2f)", event.person, event.action, event.probability)
+            log.info("event: person %d (tracking id %d) started %s (p=%.2f)", event.number, event.person,
+                     event.action, event.probability)
         else:  # its probability is the start's: how long it lasted says more
-            log.info("event: person %d ended %s after %.1f s", event.person, event.action, event.duration_s)
+            log.info("event: person %d (tracking id %d) ended %s after %.1f s", event.number, event.person,
+                     event.action, event.duration_s)
 
     def reopen(self) -> None:
         if self._file is not None:
@@ -391,6 +399,12 @@ class Alert:
         }
 
 
+def default_alert_classes(class_names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The default alert classes this model knows, in its own spelling (maybe none)."""
+    known = {name.lower(): name for name in class_names}
+    return tuple(known[c] for c in DEFAULT_ALERT_CLASSES if c in known)
+
+
 def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[str]) -> set[str]:
     """The model's own names of the alert `classes` (matched without regard to case). A name it lacks is
     a ValueError that lists the model's classes and offers the closest (a typo must not leave a room
@@ -417,9 +431,10 @@ class AlertDispatcher:
     hour before, training/checkpoints/README.md).
 
     Delivered as a WARNING log line; when `command` is set, by running it (no shell; arguments
-    split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON, ALERT_PROBABILITY, ALERT_TIME
-    and ALERT_JSON in its environment (in the background: a slow hook delays nothing; one still running
-    after HOOK_TIMEOUT_S, or at exit, is stopped); and when
+    split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (the tracking id),
+    ALERT_PERSON_NUMBER, ALERT_PROBABILITY, ALERT_TIME and ALERT_JSON in its environment (in the
+    background: a slow hook delays nothing; one still running after HOOK_TIMEOUT_S, or at exit, is
+    stopped); and when
     `delivery` is set, by an HTTP POST from live/alert_delivery.py's threads, queued on disk until the
     endpoint has it (a dead endpoint or a crash loses none).
     """

@@ -239,8 +239,9 @@ class LivePipeline:
 
     # ---- lifetime ---------------------------------------------------------------------------
 
-    def open_source(self) -> None:
-        """Open the source (once); `start` does it too. Separate so a missing sensor is reported first."""
+    def _open_source(self) -> None:
+        """Open the source, unless the caller did (`source_is_open`: the app opens it before loading the
+        model, so a missing sensor is said at once)."""
         if not self._source_open:
             self.source.open()
             self._source_open = True
@@ -263,7 +264,7 @@ class LivePipeline:
         recording folder that cannot be written), the source is closed again before the error
         propagates: a sensor must not stay claimed, and `started` stays False.
         """
-        self.open_source()
+        self._open_source()
         try:
             self._build()
             assert self.worker is not None and self.capture is not None

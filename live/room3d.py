@@ -32,6 +32,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.camera import DEPTH_CAMERA  # noqa: E402
+from core.engines import MAX_PEOPLE  # noqa: E402
 from core.frame import Body  # noqa: E402
 from core.glimpse import PART_NAMES  # noqa: E402
 from core.room import (  # noqa: E402
@@ -251,7 +252,7 @@ class Room3DPanel(QtWidgets.QWidget):
     """pyqtgraph's GLViewWidget with the room's scenery and a pool of per-person items. Only
     `show_people` changes it (GUI thread); the mouse turns the view."""
 
-    def __init__(self, layout: SkeletonLayout, max_people: int = 6, orbit: Orbit = Orbit()) -> None:
+    def __init__(self, layout: SkeletonLayout, max_people: int = MAX_PEOPLE, orbit: Orbit = Orbit()) -> None:
         import pyqtgraph.opengl as gl  # after unavailable_reason() said it can
 
         super().__init__()

@@ -6,7 +6,7 @@
         -> part_boxes -> crops (P, T, S, S, 3) from the ring's pixels (WindowCrops: a frame's crop is
            cut once while its box stays on the same pixels)
         -> (a Kinect v1 model: core.joint_maps v2 -> v1)
-        -> normalize_window over (this person, the nearest other person) -> skeleton (T, 2, J, 3)
+        -> normalize_window over (this person, the nearest other person) -> skeleton (T, bodies, J, 3)
       stacked for all people -> engine.run -> logits (B, C), attention (B, P)
       -> softmax -> (a person with nobody near for PARTNER_MEMORY_S: no two-person classes)
       -> EMA per person (smoothing_s) -> Decision(top-k, attention, latency, window start,
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.camera import ColorCamera
-from core.engines import Engine
+from core.engines import MAX_PEOPLE, Engine
 from core.glimpse import PARTS, GlimpseConfig, WindowCrops, part_boxes
 from core.joint_maps import joint_map
 from core.skeleton import KINECT_V2, SkeletonLayout, normalize_window
@@ -84,7 +84,7 @@ class RecognitionConfig:
     top_k: int = 3
     smoothing_s: float = 0.5  # time constant of the exponential average over decisions; 0: none
     min_coverage: float = 0.8  # a track needs this fraction of a window of history
-    max_people: int = 6  # the Kinect tracks up to 6 bodies
+    max_people: int = MAX_PEOPLE  # decided for at each hop (more in view: in turn)
     display_crops: bool = True  # keep the newest crops in each decision (for the overlay)
 
     def __post_init__(self) -> None:
@@ -152,7 +152,6 @@ class Hop:
 
     stream_time: float
     decisions: tuple[Decision, ...]
-    inference_s: float  # the engine call alone
 
 
 class ScoreSmoother:
@@ -324,7 +323,9 @@ class RecognitionWorker:
         self._crops_batch: np.ndarray | None = None  # (people, P, T, S, S, 3): see step
         self._part_index = [PARTS.index(p) for p in inputs.parts]
         self._to_model = joint_map(KINECT_V2, inputs.layout)  # None for a Kinect v2 model
-        self._frame_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
+        # 1.5 window samples apart (not sensor frames): a person unseen that long is not in view now, and a
+        # window sample with no frame that near is a gap, filled with zeros.
+        self._sample_gap_s = 1.5 * inputs.window.duration_s / inputs.window.num_frames
         # Once per model, not per hop: which classes need a partner, where their share goes, and whether a
         # partner is looked for at all (a one-body model with no two-person class never needs one).
         self._needs_partner = np.asarray(inputs.needs_partner, bool) if any(inputs.needs_partner) else None
@@ -424,7 +425,7 @@ class RecognitionWorker:
         snapshots = self.tracks.snapshot()
         people = [  # in view now, with enough history for a window
             s for s in snapshots
-            if s.last_seen >= end - self._frame_gap_s - 1e-6
+            if s.last_seen >= end - self._sample_gap_s - 1e-6
             and covers(s.timestamps, end, spec, self.config.min_coverage)
         ]
         if len(people) > self.config.max_people:
@@ -480,8 +481,7 @@ class RecognitionWorker:
         skeleton_in = np.stack(skeleton_batch).astype(np.float32)
         started = time.perf_counter()
         logits, attention = self.engine.run(crops_in, skeleton_in)
-        inference_s = time.perf_counter() - started
-        self.inference.add(inference_s)
+        self.inference.add(time.perf_counter() - started)
         # One NaN in the smoothed scores would stay there and silence that person's alerts until their
         # track retires: a person whose scores are not finite numbers (an FP16 overflow on their pose) gets
         # no decision this hop, the others do. Not a failed hop, even for a patient alone in the room: five
@@ -525,7 +525,7 @@ class RecognitionWorker:
             self.latency.add(latency)
         self.counters.hops += 1
         self.counters.decisions += len(decisions)
-        return Hop(end, tuple(decisions), inference_s)
+        return Hop(end, tuple(decisions))
 
     def _window(
         self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float, crops: np.ndarray
@@ -537,7 +537,7 @@ class RecognitionWorker:
         inputs = self.inputs
         times = inputs.window.sample_times(end)
         index = window_indices(person.timestamps, end, inputs.window)
-        joints, states = _at_samples(person, index, times, self._frame_gap_s, pad_start=True)
+        joints, states = _at_samples(person, index, times, self._sample_gap_s, pad_start=True)
         sequences = person.sequences[index]
         bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
@@ -546,7 +546,7 @@ class RecognitionWorker:
         with_partner = partner is not None
         if partner is not None:
             partner_index = window_indices(partner.timestamps, end, inputs.window)
-            partner_joints, partner_states = _at_samples(partner, partner_index, times, self._frame_gap_s,
+            partner_joints, partner_states = _at_samples(partner, partner_index, times, self._sample_gap_s,
                                                          pad_start=False)
             sightings = partner.timestamps[(partner.timestamps >= end - inputs.window.duration_s)
                                            & (partner.timestamps <= end)]

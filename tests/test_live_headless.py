@@ -57,7 +57,7 @@ def decision(person: int, t: float, action: str, p: float) -> Decision:
 
 
 def hop(t: float, *decisions: Decision) -> Hop:
-    return Hop(t, decisions, 0.05)
+    return Hop(t, decisions)
 
 
 # ---- events ---------------------------------------------------------------------------------------
@@ -129,12 +129,14 @@ def test_an_end_threshold_keeps_a_wavering_action_one_event():
 
 
 def test_events_in_the_log_say_how_long_they_lasted(caplog):
+    """Said of the person as the window and the alerts name them (their number), with the sensor's id."""
     log = EventLog(threshold=0.6)  # no file: the log
     with caplog.at_level("INFO", logger="live.headless"):
-        log.update(hop(1.0, decision(1, 1.0, "drink", 0.8)))
-        log.update(hop(3.4, decision(1, 3.4, NO_ACTION, 0.9)))
-    assert "event: person 1 started drink (p=0.80)" in caplog.text
-    assert "event: person 1 ended drink after 2.4 s" in caplog.text
+        log.update(hop(1.0, dataclasses.replace(decision(72057594037927940, 1.0, "drink", 0.8), number=2)))
+        log.update(hop(3.4, dataclasses.replace(decision(72057594037927940, 3.4, NO_ACTION, 0.9), number=2)))
+    assert "event: person 2 (tracking id 72057594037927940) started drink (p=0.80)" in caplog.text
+    assert "event: person 2 (tracking id 72057594037927940) ended drink after 2.4 s" in caplog.text
+    assert [e.to_json()["number"] for e in log.events] == [2, 2]
 
 
 # ---- alerts ---------------------------------------------------------------------------------------

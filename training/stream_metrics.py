@@ -139,7 +139,7 @@ def _hops(decisions: Sequence[Decision]) -> list[Hop]:
     by_time: dict[float, list[Decision]] = defaultdict(list)
     for d in decisions:
         by_time[d.stream_time].append(d)
-    return [Hop(t, tuple(by_time[t]), 0.0) for t in sorted(by_time)]
+    return [Hop(t, tuple(by_time[t])) for t in sorted(by_time)]
 
 
 def detections(

@@ -37,8 +37,8 @@ from core.frame import Frame
 from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
 from core.timeline import NO_ACTION, Interval, Timeline, intervals_from_labels
-from live.app import DEFAULT_ALERT_CLASSES, decisions_for, open_model, sim_actions
-from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, run_headless
+from live.app import decisions_for, open_model, sim_actions
+from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, default_alert_classes, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig, ScoreSmoother
@@ -291,8 +291,7 @@ def evaluate_stream(
     threshold = chosen.threshold
     classes = inputs.class_names
     if alert_classes is None:  # as the app: the default alert classes this model knows
-        known = {c.lower(): c for c in classes}
-        alert_classes = [known[c] for c in DEFAULT_ALERT_CLASSES if c in known]
+        alert_classes = default_alert_classes(classes)
     alert = AlertConfig(classes=tuple(alert_classes), threshold=threshold)
     try:  # checked before anything of an earlier run in `out` is replaced
         AlertDispatcher(alert, classes)
