@@ -223,6 +223,8 @@ class XefReader:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        if self.path.is_dir():  # open() would say "[Errno 21] Is a directory" and no more
+            raise IsADirectoryError(f"{self.path}: a folder, not a Kinect Studio recording (a .xef file)")
         self._file = open(self.path, "rb")  # noqa: SIM115 - kept open for the mmap's lifetime
         try:
             self.size = self.path.stat().st_size

@@ -323,6 +323,10 @@ def test_truncated_descriptors_and_header(plain: tuple[Path, object], tmp_path: 
     bad.write_bytes(b"RIFF" + bytes(40))
     with pytest.raises(XefFormatError, match=r"bad.xef: at byte offset 0: expected the signature"):
         XefReader(bad)
+    folder = tmp_path / "session.xef"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"session.xef: a folder, not a Kinect Studio recording"):
+        XefReader(folder)
 
 
 def test_record_of_an_undescribed_stream_is_an_error(plain: tuple[Path, object], tmp_path: Path) -> None:
