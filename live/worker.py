@@ -393,9 +393,14 @@ class RecognitionWorker:
                         break
                     continue
                 if self._last_end is not None:
-                    # Hops that came due while the previous one ran: skipped, not queued.
-                    due = int((newest.timestamp - self._last_end) / self.config.hop_s + 1e-6)
-                    self.counters.skipped_hops += max(due - 1, 0)
+                    # Hops that came due while the previous one ran: skipped, not queued. Only those with a
+                    # frame at or after their time before this one: a sensor silent for an hour made no hop
+                    # come due, and the worker was not busy.
+                    due = int((newest.timestamp - self._last_end) / self.config.hop_s + 1e-6) - 1
+                    before = self.ring.entry(newest.sequence - 1)
+                    if before is not None:
+                        due = min(due, int((before.timestamp - self._last_end) / self.config.hop_s + 1e-6))
+                    self.counters.skipped_hops += max(due, 0)
                 self._last_end = newest.timestamp
                 try:
                     hop = self.step(newest)

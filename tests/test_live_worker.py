@@ -458,6 +458,27 @@ def synthetic_room(seconds: float, people: int = 1) -> FrameStream:
                        camera=CAMERA, fps=30.0)
 
 
+def test_a_silent_sensor_skips_no_hops(tiny_model):
+    """A sensor that sends nothing for a minute, then goes on: no hop came due in the silence (nothing was
+    there to decide on), so none was skipped for being busy; the status line said thousands were."""
+    engine, inputs = tiny_model
+
+    def frames():
+        for i in range(120):  # 2 s, a minute of silence, 2 s
+            yield Frame(i / 30 + (60.0 if i >= 60 else 0.0), np.zeros((270, 480, 3), np.uint8),
+                        [standing(7, 0.0)], i)
+
+    source = FrameStream("silent", frames, options=ReplayOptions(realtime=False), color_shape=(270, 480),
+                         camera=CAMERA, fps=30.0)
+    pipeline = LivePipeline(source, engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.2), lockstep=True))
+    pipeline.start()
+    while not pipeline.ended:
+        time.sleep(0.02)
+    summary = pipeline.stop()
+    assert summary.hops > 5 and summary.skipped_hops == 0
+
+
 def test_a_slow_engine_skips_hops_instead_of_queueing_them(tiny_model):
     engine, inputs = tiny_model
     slow = SpyEngine(engine, delay_s=0.4)
