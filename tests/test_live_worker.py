@@ -458,6 +458,18 @@ def synthetic_room(seconds: float, people: int = 1) -> FrameStream:
                        camera=CAMERA, fps=30.0)
 
 
+def run_in_lockstep(frames, engine, inputs, hop_s: float):
+    """`frames` (270x480) replayed as fast as possible, every frame examined: (pipeline, its summary)."""
+    source = FrameStream("synthetic", frames, options=ReplayOptions(realtime=False), color_shape=(270, 480),
+                         camera=CAMERA, fps=30.0)
+    pipeline = LivePipeline(source, engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=hop_s), lockstep=True))
+    pipeline.start()
+    while not pipeline.ended:
+        time.sleep(0.02)
+    return pipeline, pipeline.stop()
+
+
 def test_a_silent_sensor_skips_no_hops(tiny_model):
     """A sensor that sends nothing for a minute, then goes on: no hop came due in the silence (nothing was
     there to decide on), so none was skipped for being busy; the status line said thousands were."""
@@ -468,14 +480,7 @@ def test_a_silent_sensor_skips_no_hops(tiny_model):
             yield Frame(i / 30 + (60.0 if i >= 60 else 0.0), np.zeros((270, 480, 3), np.uint8),
                         [standing(7, 0.0)], i)
 
-    source = FrameStream("silent", frames, options=ReplayOptions(realtime=False), color_shape=(270, 480),
-                         camera=CAMERA, fps=30.0)
-    pipeline = LivePipeline(source, engine, inputs,
-                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.2), lockstep=True))
-    pipeline.start()
-    while not pipeline.ended:
-        time.sleep(0.02)
-    summary = pipeline.stop()
+    _, summary = run_in_lockstep(frames, engine, inputs, hop_s=0.2)
     assert summary.hops > 5 and summary.skipped_hops == 0
 
 
@@ -529,14 +534,7 @@ def test_decisions_carry_the_window_start_and_the_truth_at_its_centre(tiny_model
             body = replace(standing(7, 0.0), truth=truth(i / 30))
             yield Frame(i / 30, np.zeros((270, 480, 3), np.uint8), [body], i)
 
-    source = FrameStream("labelled", frames, options=ReplayOptions(realtime=False), color_shape=(270, 480),
-                         camera=CAMERA, fps=30.0)
-    pipeline = LivePipeline(source, engine, inputs,
-                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.1), lockstep=True))
-    pipeline.start()
-    while not pipeline.ended:
-        time.sleep(0.02)
-    pipeline.stop()
+    pipeline, _ = run_in_lockstep(frames, engine, inputs, hop_s=0.1)
     decisions = [d for hop in pipeline.drain() for d in hop.decisions]
     assert len(decisions) > 10
     for d in decisions:
