@@ -110,19 +110,31 @@ LAYOUTS = (KINECT_V2, KINECT_V1)
 
 
 # Past any Kinect's reach (v2 measures depth to 8 m, tracks bodies to about 4.5 m; the real recordings we
-# hold stay within 3 m sideways and 5.2 m deep). A file's joint beyond it is damage, not a person.
+# hold stay within 3 m sideways and 5.2 m deep). A joint beyond it is damage or a glitch, not a person.
 SENSOR_REACH_M = 10.0
 
 
 def implausible_joints(joints: np.ndarray) -> np.ndarray:
     """(..., 3) camera-space joints, metres -> (...) bool: joints that are neither absent (all zeros, as
     files write a joint or body the sensor did not see) nor a point the sensor could have measured
-    (finite, in front of it, within SENSOR_REACH_M). Readers refuse a file holding one: passed on, such
-    numbers read as confident wrong actions, and the decisions give no sign of the damage."""
+    (finite, in front of it, within SENSOR_REACH_M). Passed on, such numbers read as confident wrong
+    actions, and the decisions give no sign of it: readers of datasets and of our own clips refuse a file
+    holding one (damage); what a sensor gives raw (live, .xef) goes through `without_implausible`."""
     absent = (joints == 0).all(-1)
     depth = joints[..., 2]
     measurable = (np.abs(joints[..., :2]) <= SENSOR_REACH_M).all(-1) & (depth > 0) & (depth <= SENSOR_REACH_M)
     return ~(absent | measurable)  # NaN compares False: never measurable
+
+
+def without_implausible(joints: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """A sensor's body (J, 3) with each joint no sensor measures (`implausible_joints`: a glitch, or junk
+    where the sensor tracks nothing) at 0 0 0 and NotTracked, as files write a joint not seen: what the
+    live sensors and the .xef reader pass on. Returns (joints, states, how many were dropped)."""
+    bad = implausible_joints(joints)
+    if not bad.any():
+        return joints, states, 0
+    joints = np.where(bad[:, None], 0, joints).astype(joints.dtype)
+    return joints, np.where(bad, NOT_TRACKED, states).astype(states.dtype), int(bad.sum())
 
 
 def why_implausible(joint: np.ndarray) -> str:

@@ -55,7 +55,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
-from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS
+from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, sensor_body
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,8 @@ class KinectSource:
             if flat is not None:
                 depth = np.asarray(flat, dtype=np.uint16).reshape(DEPTH_SHAPE)
         timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
-        bodies = [self._body(b) for b in body_frame.bodies if b is not None and b.is_tracked]
+        tracked = [self._body(b) for b in body_frame.bodies if b is not None and b.is_tracked]
+        bodies = [body for body in tracked if body is not None]
         return Frame(
             timestamp=timestamp,
             color=self._color,
@@ -300,7 +301,7 @@ class KinectSource:
             depth=depth,
         )
 
-    def _body(self, body: Any) -> Body:
+    def _body(self, body: Any) -> Body | None:
         joints = np.zeros((JOINT_COUNT, 3), np.float32)
         states = np.zeros(JOINT_COUNT, np.int8)
         joints_color = np.full((JOINT_COUNT, 2), np.nan, np.float32)
@@ -311,8 +312,7 @@ class KinectSource:
             point = self._runtime.body_joint_to_color_space(joint)
             joints_color[j] = (point.x, point.y)
         joints_color[~np.isfinite(joints_color).all(1)] = np.nan
-        return Body(tracking_id=int(body.tracking_id), joints=joints, states=states,
-                    joints_color=joints_color)
+        return sensor_body(int(body.tracking_id), joints, states, joints_color)
 
     def _close_runtime(self) -> None:
         if self._runtime is not None:

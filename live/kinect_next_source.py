@@ -55,7 +55,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
-from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, LOW_LIGHT_FPS
+from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, LOW_LIGHT_FPS, sensor_body
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,9 @@ def _point(position: Any) -> tuple[float, float, float]:
     return float(position.x), float(position.y), float(position.z)
 
 
-def body_from_kinect_next(body: Any, mapper: Any) -> Body:
-    """A kinect-next Body (tracked) -> core Body; joints mapped to colour pixels by the SDK's mapper."""
+def body_from_kinect_next(body: Any, mapper: Any) -> Body | None:
+    """A kinect-next Body (tracked) -> core Body (`sensor_body`); joints mapped to colour pixels by the SDK's
+    mapper."""
     joints = np.zeros((JOINT_COUNT, 3), np.float32)
     states = np.zeros(JOINT_COUNT, np.int8)
     joints_color = np.full((JOINT_COUNT, 2), np.nan, np.float32)
@@ -110,7 +111,7 @@ def body_from_kinect_next(body: Any, mapper: Any) -> Body:
         pixel = mapper.map_camera_point_to_color_space(joint.position)
         if pixel.is_valid():
             joints_color[j] = (pixel.x, pixel.y)
-    return Body(tracking_id=int(body.tracking_id), joints=joints, states=states, joints_color=joints_color)
+    return sensor_body(int(body.tracking_id), joints, states, joints_color)
 
 
 class KinectNextSource:
@@ -286,7 +287,8 @@ class KinectNextSource:
             self._color = cv2.cvtColor(frameset.color.as_bgra(), cv2.COLOR_BGRA2BGR)
             self.color_frames += 1
         mapper = self._sensor.mapper
-        bodies = [body_from_kinect_next(b, mapper) for b in frameset.bodies if b.is_tracked]
+        tracked = [body_from_kinect_next(b, mapper) for b in frameset.bodies if b.is_tracked]
+        bodies = [body for body in tracked if body is not None]
         timestamp = frameset.relative_time_ns / 1e9
         self.frames += 1
         depth = frameset.depth.data if frameset.depth is not None else None

@@ -36,6 +36,7 @@ every iterator raises it after yielding the events before the damage.
 
 from __future__ import annotations
 
+import logging
 import mmap
 import struct
 import uuid
@@ -49,7 +50,9 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
-from core.skeleton import KINECT_V2, implausible_joints, why_implausible
+from core.skeleton import KINECT_V2, implausible_joints, why_implausible, without_implausible
+
+log = logging.getLogger(__name__)
 
 TICKS_PER_SECOND = 10_000_000
 MAGIC = b"EVENTS1\x00"
@@ -173,6 +176,9 @@ class XefBodyFrame:
     floor_plane: np.ndarray  # float32 (4,)
     up: np.ndarray  # float32 (4,)
     bodies: list[XefBody]  # tracked slots only, in slot order
+    # The first joint no sensor measures (a glitch, or junk where the sensor tracks nothing), in words;
+    # such joints are passed on at 0 0 0, not tracked (core.skeleton.without_implausible).
+    dropped: str | None = None
 
 
 def decode_body_frame(payload: bytes, where: str = "body payload") -> XefBodyFrame:
@@ -182,25 +188,30 @@ def decode_body_frame(payload: bytes, where: str = "body payload") -> XefBodyFra
     head = np.frombuffer(payload, dtype="<f4", count=8)
     slots = np.frombuffer(payload, dtype=BODY_SLOT, count=BODY_COUNT, offset=BODY_SLOTS_OFFSET)
     bodies = []
+    dropped = None
     for i, slot in enumerate(slots):
         if slot["tracked"] == 0 or slot["tracking_id"] == 0:
             continue
-        if len(bad := np.flatnonzero(implausible_joints(slot["positions"][:, :3]))):
+        joints = slot["positions"][:, :3].astype(np.float32)
+        if dropped is None and len(bad := np.flatnonzero(implausible_joints(joints))):
             j = int(bad[0])
-            raise ValueError(f"{where}: body slot {i}, joint {j + 1} ({KINECT_V2.joint_names[j]}) at "
-                             f"{why_implausible(slot['positions'][j, :3])}")
+            name = KINECT_V2.joint_names[j]
+            dropped = f"body slot {i}, joint {j + 1} ({name}) at {why_implausible(joints[j])}"
+        joints, states, _ = without_implausible(joints, slot["states"].clip(0, 2).astype(np.int8))
+        if not joints.any():  # nothing of it left: nobody there to decide on
+            continue
         bodies.append(
             XefBody(
                 slot=i,
                 tracking_id=int(slot["tracking_id"]),
-                joints=slot["positions"][:, :3].astype(np.float32),
+                joints=joints,
                 orientations=slot["orientations"].astype(np.float32),
-                states=slot["states"].clip(0, 2).astype(np.int8),
+                states=states,
                 hand_left=tuple(int(v) for v in slot["hand_left"]),
                 hand_right=tuple(int(v) for v in slot["hand_right"]),
             )
         )
-    return XefBodyFrame(head[:4].astype(np.float32), head[4:8].astype(np.float32), bodies)
+    return XefBodyFrame(head[:4].astype(np.float32), head[4:8].astype(np.float32), bodies, dropped)
 
 
 def _nearest(times: np.ndarray, time: int, max_gap: float) -> int | None:
@@ -241,6 +252,7 @@ class XefReader:
             self.archived = count == 0
             self._footer_index = count if count > 0 else None
             self.damage: XefFormatError | None = None
+            self._said_dropped = False  # a joint no sensor measures was warned of (body_frame)
             self.footer_offset: int | None = None
             self.metadata_offsets: list[int] = []
             self.opaque_count = 0
@@ -494,9 +506,14 @@ class XefReader:
     def body_frame(self, event: XefEvent) -> XefBodyFrame:
         data = self.payload(event)
         try:
-            return decode_body_frame(data, f"{self.path}: at byte offset {event.offset}")
+            frame = decode_body_frame(data, f"{self.path}: at byte offset {event.offset}")
         except ValueError as error:
             raise XefFormatError(self.path, event.offset, str(error).rsplit(": ", 1)[-1]) from None
+        if frame.dropped is not None and not self._said_dropped:  # once per file: a glitch may recur
+            self._said_dropped = True
+            log.warning("%s: at byte offset %d: %s; such joints are replayed as not tracked", self.path,
+                        event.offset, frame.dropped)
+        return frame
 
     def frame_count(self, color: bool = True, max_pair_gap_s: float = 0.05) -> int:
         """How many Frames `frames(color=...)` yields (before any damage)."""

@@ -85,6 +85,25 @@ def test_a_frameset_becomes_a_frame(runtime):
     assert runtime.errors == []
 
 
+def test_joints_no_sensor_measures_come_as_not_tracked(runtime):
+    """A glitch in what the SDK gives (NaN, 1e30 m): that joint comes at 0 0 0, not tracked and with no
+    pixel, as the recorder writes it and the .xef reader replays it; a body with nothing left is nobody."""
+    source = opened()
+    glitch = standing_body(72057594037931101, x=-0.4, z=2.5)
+    glitch.joints[11] = (1e30, 0.0, 2.5)
+    glitch.joints[7] = (np.nan, np.nan, np.nan)
+    garbage = standing_body(72057594037931177, x=0.5, z=3.5)
+    garbage.joints[:] = np.nan
+    runtime.tick(12.5, [glitch, garbage], bgra((10, 20, 30)))
+    frame = read(source)
+    assert [b.tracking_id for b in frame.bodies] == [glitch.tracking_id]
+    got = frame.bodies[0]
+    assert got.joints[[7, 11]].tolist() == [[0.0] * 3] * 2 and got.states[[7, 11]].tolist() == [0, 0]
+    assert np.isnan(got.joints_color[[7, 11]]).all() and np.isfinite(got.joints_color[:7]).all()
+    np.testing.assert_allclose(got.joints[:7], glitch.joints[:7], atol=1e-6)
+    source.close()
+
+
 def test_depth_comes_with_its_tick_and_is_never_repeated(runtime):
     """kinect-next's FrameSet.depth -> Frame.depth (uint16 (424, 512) mm); a tick without one has none."""
     source = opened()
