@@ -41,6 +41,9 @@ from recordings.atomic import drop_cut_last_line
 
 log = logging.getLogger(__name__)
 
+# An acknowledged episode ends after this long without its class (not the cooldown): long enough that a
+# score flickering at the threshold while a patient lies on the floor does not alert again and again.
+ACKNOWLEDGED_COOLDOWN_S = 3.0
 # Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
 # "falling", the simulated room's class is "fall_down").
 DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
@@ -48,7 +51,7 @@ DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
 
 @dataclass(frozen=True)
 class AlertConfig:
-    classes: tuple[str, ...] = DEFAULT_ALERT_CLASSES
+    classes: tuple[str, ...] = ()  # none; the app names them: --alert-class, else default_alert_classes
     room: str = ""  # where the sensor is (--room), in every alert: one endpoint may serve many rooms
     threshold: float = 0.6  # smoothed probability that raises an alert (and logs an event)
     cooldown_s: float = 30.0  # an episode ends after this long below the threshold; then it may alert again
@@ -444,6 +447,7 @@ class AlertDispatcher:
         self.classes = alert_classes(config.classes, class_names)
         self._argv = command_argv(config.command) if config.command else None
         self._last: dict[tuple[int, str], float] = {}
+        self._acknowledged: set[tuple[int, str]] = set()  # episodes someone has seen (acknowledge)
         self._children: list[tuple[subprocess.Popen, float]] = []  # running hooks, with when they started
         self.alerts: list[Alert] = []  # the latest (at most 1000)
         self.raised = 0  # every alert of the run
@@ -468,6 +472,12 @@ class AlertDispatcher:
         action, p = decision.topk[0]
         return action in self.classes and p >= self.config.threshold
 
+    def acknowledge(self) -> None:
+        """Someone has seen the alerts raised so far (the window's a key): an episode running now ends
+        after ACKNOWLEDGED_COOLDOWN_S without its class instead of `cooldown_s`, so that a second fall ten
+        seconds after an acknowledged one is an alert of its own, not part of the first's episode."""
+        self._acknowledged.update(self._last)
+
     def _consider(self, decision: Decision, action: str, p: float) -> Alert | None:
         key = (decision.tracking_id, action)
         last_seen = self._last.get(key)
@@ -475,8 +485,13 @@ class AlertDispatcher:
         if len(self._last) > 256:  # bounded: forget episodes that are over
             self._last = {k: t for k, t in self._last.items()
                           if decision.stream_time - t < self.config.cooldown_s}
-        if last_seen is not None and decision.stream_time - last_seen < self.config.cooldown_s:
+            self._acknowledged &= set(self._last)
+        cooldown = self.config.cooldown_s
+        if key in self._acknowledged:
+            cooldown = min(cooldown, ACKNOWLEDGED_COOLDOWN_S)
+        if last_seen is not None and decision.stream_time - last_seen < cooldown:
             return None  # the same episode, still going on (or back within the cooldown)
+        self._acknowledged.discard(key)
         alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room,
                       decision.number)
         self.alerts.append(alert)

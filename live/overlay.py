@@ -790,6 +790,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             log.info("%d alert(s) acknowledged in the window", self._unacknowledged_count)
             self._unacknowledged.clear()
             self._unacknowledged_count = 0
+        if self.alerts is not None:  # a second fall is an alert of its own, not the first's episode
+            self.alerts.acknowledge()
         self._update_alert_bar()
 
     def toggle_pause(self) -> None:
@@ -880,6 +882,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             # Finalised on the recorder's own thread: a slow or hung disk never freezes the window.
             self.pipeline.stop_recording(wait=False)
         elif self._record_starter is None or not self._record_starter.is_alive():
+            self._marking_note = ""  # the last recording's marks are its own
             # Started on a thread of its own too: it makes folders and files and may add the class to
             # labels.txt, on a disk that may be slow or a share that may hang.
             self._record_starter = threading.Thread(

@@ -161,6 +161,25 @@ def test_alerts_fire_once_per_episode_per_person():
     assert alerts.raised == 1203 and len(alerts.alerts) <= 1000
 
 
+def test_a_fall_after_an_acknowledged_one_is_an_alert_of_its_own():
+    """The window's a: staff have seen the alert. Within the 30 s cooldown, a fall ten seconds after the
+    first is a new alert once acknowledged (the nurse trusts the bar); a score dipping under the
+    threshold for a moment while the patient still lies there is not; and unacknowledged, the episode
+    runs its cooldown as before."""
+    def falls(alerts, times):
+        return [a for t in times for a in alerts.update(hop(t, decision(1, t, "fall_down", 0.9)))]
+
+    config = AlertConfig(classes=("fall_down",), threshold=0.6, cooldown_s=30.0)
+    alerts = AlertDispatcher(config, CLASSES)
+    assert len(falls(alerts, [0.0, 0.2, 0.4])) == 1
+    alerts.acknowledge()
+    assert falls(alerts, [0.6, 2.0, 4.0]) == []  # still on the floor, 1.4 s gaps: the same episode
+    assert len(falls(alerts, [14.0, 14.2])) == 1  # up, then down again 10 s later: a second alert
+    assert falls(alerts, [18.0]) == []  # not acknowledged: its episode runs the 30 s cooldown
+    unacknowledged = AlertDispatcher(config, CLASSES)
+    assert len(falls(unacknowledged, [0.0, 0.2, 0.4, 14.0, 14.2])) == 1
+
+
 def test_the_thresholds_and_the_cooldown_count_their_own_value():
     """A probability at the threshold alerts and starts an event, one at the end threshold keeps the
     event going, and a sighting a whole cooldown after the last one is a new episode."""

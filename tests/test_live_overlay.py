@@ -533,6 +533,8 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     assert window.alert_bar.isVisible() and window.alert_text.text() == text
     qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
     assert not window.alert_bar.isVisible()
+    # Seen: a person's next crossing is an alert of its own, not the same episode's (AlertDispatcher).
+    assert {(a.person, a.action) for a in alerts.alerts} <= alerts._acknowledged
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
     alerts.close()
