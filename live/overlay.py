@@ -732,6 +732,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             if (left := self._pause_left_s()) is not None:
                 minutes, seconds = divmod(max(0, round(left)), 60)
                 banner = banner[:-1] + f"; by itself in {minutes}:{seconds:02d})"
+        elif self.alerts is not None and not self.alerts.classes:
+            # A room that looks watched but is not: the model knows none of the alert classes (a real source's
+            # default model has no fall class). Said for as long as it lasts, not once in a log.
+            banner, ink = "NO ALERTS - the model knows none of the alert classes (--alert-class)", "#ffb000"
         if banner != self.banner.text():
             self.banner.setText(banner)
             self.banner.setStyleSheet(f"background: #000; color: {ink}; font-size: 20px; font-weight: bold; "

@@ -95,11 +95,12 @@ class PersonView:
 
     @property
     def label(self) -> str:
-        """'2: right hand 71%': whose marker it is (several people's look alike), the part, its weight."""
+        """'2: looks at right hand 71%': whose marker it is (several people's look alike), and that the part
+        and its weight are where the model looks (a bare "left hand 46%" was read as a finding)."""
         if self.part is None:
             return ""
         whose = f"{self.number}: " if self.number else ""
-        return f"{whose}{PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
+        return f"{whose}looks at {PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
 
 LABEL_RAISE_M = 0.05  # a label covering another one goes up in steps of this much
@@ -330,7 +331,7 @@ class Room3DPanel(QtWidgets.QWidget):
             else f"floor {floor.height_m:.2f} m below the sensor, tilted {floor.tilt_deg():.0f} deg"
         )
         # The colour image is mirrored (the Kinect's), this view is not: left and right swap between them.
-        self.caption.setText(f"3D room from behind the sensor (the video is mirrored) · [3] hides\n{where}")
+        self.caption.setText(f"3D room from behind the sensor (mirrored) · [3] hides\n{where}")
 
     def show_people(
         self,

@@ -538,6 +538,23 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
     alerts.close()
+def test_a_window_that_can_raise_no_alert_says_so_for_as_long_as_it_runs(qtbot, tiny_model):
+    """A real source's default model has no fall class: a room that looks watched but is not, unless the
+    window says so where the nurse looks (it was one INFO line in the log)."""
+    from live.headless import AlertConfig, AlertDispatcher
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, alerts=AlertDispatcher(AlertConfig(classes=()), CLASSES))
+    qtbot.addWidget(window)
+    window.show()
+    window.refresh()
+    assert window.banner.isVisible() and window.banner.text().startswith("NO ALERTS")
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
 def test_window_opens_without_the_3d_panel_where_qt_draws_no_opengl(qtbot, tiny_model, caplog):
     """The tests' Qt is `offscreen`: no OpenGL widgets. The window says why in the log, the rest of it
     works, and the 3D key does nothing. (The panel drawn for real: tests/test_live_room3d.py.)"""

@@ -65,7 +65,7 @@ def test_people_mark_the_attended_part_with_its_weight() -> None:
     people = model.people([waving, nobody_visible], {7: decision}, lambda tid: COLOURS[tid - 7])
     first, second = people
     assert first.part == "right_hand" and first.weight == pytest.approx(0.75)
-    assert first.label == "2: right hand 75%"  # whose marker: several people's look alike
+    assert first.label == "2: looks at right hand 75%"  # whose marker: several people's look alike
     assert first.marker.tolist() == pytest.approx(model.room.to_room(joints[11]).tolist())
     assert first.bones.shape == (24, 2, 3) and first.colour == COLOURS[0]
     assert second.part is None and second.bones.shape == (0, 2, 3) and second.label == ""
@@ -172,7 +172,7 @@ def load(drawn: Path, name: str) -> tuple[np.ndarray, dict, ViewCamera]:
 def test_panel_draws_each_person_where_the_joints_project(drawn: Path) -> None:
     image, scene, view = load(drawn, "people")
     assert scene["floor_height_m"] == pytest.approx(0.48, abs=0.03)  # fitted from the clip's feet
-    assert [p["label"] for p in scene["people"]] == ["right hand 70%", "full body 55%"]
+    assert [p["label"] for p in scene["people"]] == ["looks at right hand 70%", "looks at full body 55%"]
     for person in scene["people"]:
         colour = tuple(person["colour"])
         bones, _ = view.project(np.array(person["bones"]))
