@@ -358,6 +358,7 @@ class Capture:
         self.paused = False
         self.recording: RecordingSink | None = None
         self._clock = StreamClock(period_s)
+        self.first_received: float | None = None  # time.monotonic() of the first frame kept
         self.last_received: float | None = None  # time.monotonic() of the newest frame kept
         self.disconnected_at: float | None = None  # time.monotonic() the source was last found unplugged
         self._last_index: int | None = None
@@ -445,6 +446,8 @@ class Capture:
         entry = self.ring.push(frame, timestamp, received)
         self.tracks.observe(timestamp, frame.bodies, entry.sequence)
         self.counters.frames += 1
+        if self.first_received is None:
+            self.first_received = received
         self.last_received = received
         self.fps.tick(received)
         recording = self.recording  # read once: the GUI thread may stop the recording meanwhile

@@ -347,7 +347,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                     intervals[_class_key(names, interval.label)] += 1
                 classes = sorted({i.label for i in sidecar.timeline.intervals})
                 counts.update(_class_key(names, c) for c in classes)
-                marked = f"  [{len(sidecar.timeline.intervals)} intervals: {', '.join(classes)}]"
+                count = len(sidecar.timeline.intervals)
+                marked = f"  [{count} interval{'s' * (count != 1)}: {', '.join(classes)}]"
         else:
             try:
                 action = SampleName.parse(clip.name).action
@@ -386,7 +387,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"\n{len(rows)} clips, {total / 60:.1f} minutes. Clips per class"
           + (" (and the intervals marked in them):" if intervals else ":"))
     for key, count in sorted(counts.items()):
-        marked_here = f"  ({intervals[key]} intervals)" if intervals[key] else ""
+        marked_here = f"  ({intervals[key]} interval{'s' * (intervals[key] != 1)})" if intervals[key] else ""
         print(f"  {count:>4}  {key}{marked_here}")
     if damaged:
         print(f"{len(damaged)} damaged clip(s), not listed or counted:", file=sys.stderr)

@@ -303,6 +303,26 @@ def test_a_marked_action_starts_at_the_clip_time_the_sidecar_keeps(tiny_model, t
     assert at > 0.3 and interval.start == pytest.approx(at, abs=1e-3)
 
 
+def test_the_capture_rate_is_the_sources_not_diluted_by_time_without_frames(tiny_model):
+    """A 30 fps replay that ended a while before the window was closed: the summary's rate is the one
+    its frames came at (it said 22.9 fps for a 30 fps clip with nothing dropped)."""
+    from live.sources import FrameStream, ReplayOptions
+
+    def frames():
+        for i in range(45):
+            yield Frame(i / 30, None, [], i)
+
+    engine, inputs = tiny_model
+    source = FrameStream("paced", frames, options=ReplayOptions(realtime=True), color_shape=None, fps=30.0)
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig())
+    pipeline.start()
+    while not pipeline.ended:
+        time.sleep(0.02)
+    time.sleep(1.0)  # the replay's last frame stays on screen
+    summary = pipeline.stop()
+    assert summary.frames == 45 and summary.mean_fps == pytest.approx(30.0, rel=0.1), summary.mean_fps
+
+
 def test_a_recording_of_no_frames_keeps_no_clip(tiny_model, tmp_path):
     """r pressed twice while paused: no clip of 0 frames left behind to be listed as a class's clip."""
     engine, inputs = tiny_model
