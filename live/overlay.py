@@ -316,14 +316,15 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
 
 def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None, label: str, scale: float,
                labels_drawn: list[tuple[int, int, int, int]] | None = None, text_scale: float = 1.0,
-               alarming: bool = False) -> None:
+               alarming: bool = False, color: tuple[int, int, int] | None = None) -> None:
     """Write a person's top action above their head (in place). Labels go on after every skeleton
     (`LiveWindow._draw_people`) so that no one's bones cross another's words. `labels_drawn`: the label
     boxes (x0, y0, x1, y1) already written in this image; this one goes up until it covers none of
     them (two people side by side would write over each other), then joins. `text_scale`: how much larger
     than at full size to write, so that a label stays readable when the window shows the video smaller.
     `alarming`: the action is one that raises alerts, at the alert threshold: white on red, so that who
-    it is stands out among several people."""
+    it is stands out among several people. `color`: the person's (their skeleton's and panel's), as the
+    label's frame: with several people, a label pushed up off its head still says whose it is."""
     pixels = pixels * scale
     visible = np.isfinite(pixels).all(1)
     if not visible.any():
@@ -344,6 +345,8 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         box = (x - pad, y - height - pad, x + width + pad, y + pad)
     taken.append(box)
     cv2.rectangle(image, box[:2], box[2:], ALARM_RED if alarming else (0, 0, 0), -1)
+    if color is not None:
+        cv2.rectangle(image, box[:2], box[2:], color, max(2, round(2 * text_scale)))
     cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, ink, thickness, cv2.LINE_AA)
 
 
@@ -617,7 +620,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, color,
                         self._scale)
             alarming = self._alarming(decision)
-            labels.append((body.joints_color, decision, label, alarming))
+            labels.append((body.joints_color, decision, label, alarming, color))
             panel.set_color(color)
             if panel.size is not size:
                 panel.set_size(size)
@@ -628,8 +631,8 @@ class LiveWindow(QtWidgets.QMainWindow):
                 panel.show_waiting(label, body.tracking_id)
         labels_drawn: list[tuple[int, int, int, int]] = []
         text_scale = self.label_scale()
-        for pixels, decision, label, alarming in labels:  # after every skeleton: no bone crosses the words
-            draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale, alarming)
+        for pixels, decision, label, alarming, color in labels:  # after every skeleton: no bone crosses words
+            draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale, alarming, color)
         self.nobody.setVisible(not order)
 
     def label_scale(self) -> float:

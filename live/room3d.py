@@ -367,7 +367,8 @@ class Room3DPanel(QtWidgets.QWidget):
         return people
 
     def _label_size(self, text: str) -> tuple[float, float]:
-        """A label's (width, height) in device pixels, as GLTextItem measures it to align it."""
+        """A label's (width, height) in device pixels, as GLTextItem measures it to align it, with a margin:
+        labels of five people that only touched read as one line of text."""
         rect = QtGui.QFontMetrics(self._label_font).tightBoundingRect(text)
         ratio = self.view.devicePixelRatioF()
-        return rect.width() * ratio, rect.height() * ratio
+        return (rect.width() + 6) * ratio, (rect.height() + 5) * ratio

@@ -88,6 +88,11 @@ def test_no_action_is_written_in_grey_without_a_probability():
     inked = label_row[(label_row > 0).any(-1)]
     assert len(inked) > 50
     assert inked.max() <= 150 and (np.ptp(inked, axis=1) == 0).all()  # grey only: no white, no colour
+    # Framed in the person's colour (their skeleton's and panel's): whose label it is, among several.
+    image[:] = 0
+    draw_label(image, body.joints_color, decision, "person 1", 1.0, color=(40, 200, 90))
+    label_row = image[: int(np.nanmin(body.joints_color[:, 1])) - 4]
+    assert ((label_row == (40, 200, 90)).all(-1)).sum() > 100
 
 
 def test_an_action_that_raises_alerts_is_written_on_red_in_words():
