@@ -505,7 +505,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._unacknowledged: deque[str] = deque(maxlen=50)  # the newest, for the bar and its tooltip
         self._unacknowledged_count = 0  # all of them (a bar nobody answers for a night stays bounded)
         self.alert_bar = QtWidgets.QFrame()
-        self.alert_bar.setStyleSheet("QFrame {background: #b3261e} QLabel {color: white; font-size: 16px;"
+        self.alert_bar.setStyleSheet("QFrame {background: #b3261e} QLabel {color: white; font-size: 22px;"
                                      " font-weight: bold; padding: 4px}")
         self.alert_text = QtWidgets.QLabel()
         # Cut at the right, never widening the window past the screen (the tooltip lists them all).
