@@ -502,7 +502,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         # Alerts raised while the window is open stay in this bar until someone acknowledges them: a
         # nurse who looks away misses nothing (the status line's messages come and go).
-        self._unacknowledged: deque[str] = deque(maxlen=50)  # the newest, for the bar and its tooltip
+        self._unacknowledged: deque[Alert] = deque(maxlen=50)  # the newest, for the bar and its tooltip
         self._unacknowledged_count = 0  # all of them (a bar nobody answers for a night stays bounded)
         self.alert_bar = QtWidgets.QFrame()
         self.alert_bar.setStyleSheet("QFrame {background: #b3261e} QLabel {color: white; font-size: 22px;"
@@ -553,7 +553,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 self._decisions[decision.tracking_id] = decision
             if self.alerts is not None:
                 for alert in self.alerts.update(hop):
-                    self._unacknowledged.append(self._alert_text(alert))
+                    self._unacknowledged.append(alert)
                     self._unacknowledged_count += 1
         self._update_alert_bar()
         saved = self.pipeline.recordings
@@ -783,10 +783,15 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.alert_bar.hide()
             return
         earlier = self._unacknowledged_count - 1
-        text = self._unacknowledged[-1] + (f"   (+{earlier} earlier)" if earlier else "")
+        latest = self._unacknowledged[-1]
+        # Still up when the person has left the sensor's view (out of the room, or on the floor behind the
+        # bed): the bar says so, since the picture no longer shows whom it is about.
+        gone = self.pipeline.tracks is not None and latest.person not in self.pipeline.tracks.ids()
+        text = (self._alert_text(latest) + (" - not in view now" if gone else "")
+                + (f"   (+{earlier} earlier)" if earlier else ""))
         if text != self.alert_text.text():
             self.alert_text.setText(text)
-            self.alert_text.setToolTip("\n".join(self._unacknowledged))
+            self.alert_text.setToolTip("\n".join(self._alert_text(alert) for alert in self._unacknowledged))
         self.alert_bar.show()
 
     # ---- controls -------------------------------------------------------------------------

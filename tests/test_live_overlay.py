@@ -536,6 +536,10 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     for _ in range(3):
         window.refresh()
     assert window.alert_bar.isVisible() and window.alert_text.text() == text
+    assert "not in view" not in text
+    pipeline.tracks.clear()  # everybody left the sensor's view: the picture no longer shows whom it is about
+    window.refresh()
+    assert " - not in view now   (+" in window.alert_text.text()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
     assert not window.alert_bar.isVisible()
     # Seen: a person's next crossing is an alert of its own, not the same episode's (AlertDispatcher).
