@@ -336,17 +336,18 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
     elif decision is not None:
         text = f"{label}: {class_title(decision.topk[0][0])} {decision.topk[0][1] * 100:.0f}%"
     size, thickness, pad = 0.5 * text_scale, max(1, round(text_scale)), round(4 * text_scale)
+    frame = max(2, round(2 * text_scale))  # the person's colour around it, half outside the box
     (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)
     x, y = int(head[0] - width / 2), int(head[1] - 3.5 * pad)
     taken = labels_drawn if labels_drawn is not None else []
     box = (x - pad, y - height - pad, x + width + pad, y + pad)
     while any(_overlap(box, other) for other in taken):
-        y -= height + 2 * pad + 2
+        y -= height + 2 * pad + 2 + frame
         box = (x - pad, y - height - pad, x + width + pad, y + pad)
     taken.append(box)
     cv2.rectangle(image, box[:2], box[2:], ALARM_RED if alarming else (0, 0, 0), -1)
     if color is not None:
-        cv2.rectangle(image, box[:2], box[2:], color, max(2, round(2 * text_scale)))
+        cv2.rectangle(image, box[:2], box[2:], color, frame)
     cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, ink, thickness, cv2.LINE_AA)
 
 

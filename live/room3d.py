@@ -331,7 +331,7 @@ class Room3DPanel(QtWidgets.QWidget):
             else f"floor {floor.height_m:.2f} m below the sensor, tilted {floor.tilt_deg():.0f} deg"
         )
         # The colour image is mirrored (the Kinect's), this view is not: left and right swap between them.
-        self.caption.setText(f"3D room from behind the sensor (mirrored) · [3] hides\n{where}")
+        self.caption.setText(f"3D room from behind the sensor (video mirrored) · [3] hides\n{where}")
 
     def show_people(
         self,

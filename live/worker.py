@@ -360,6 +360,20 @@ class RecognitionWorker:
                 lambda: self._last_sequence >= sequence or self._done, timeout
             )
 
+    def _skipped_hops(self, newest: int) -> int:
+        """Of the hops a worker with nothing else to do would have run on the frames that arrived since the
+        last one examined, up to frame `newest`, all but the one run now: skipped, not queued. Counted on
+        the frames themselves: a sensor silent for a minute made no hop come due, and the worker was not
+        busy (a count from the clock alone said 300). A frame the ring no longer holds counts for none."""
+        assert self._last_end is not None
+        due_at, would_run = self._last_end + self.config.hop_s - 1e-6, 0
+        for sequence in range(max(self._last_sequence + 1, newest - self.ring.capacity), newest + 1):
+            entry = self.ring.entry(sequence)
+            if entry is not None and entry.timestamp >= due_at:
+                would_run += 1
+                due_at = entry.timestamp + self.config.hop_s - 1e-6
+        return max(would_run - 1, 0)
+
     def _mark_examined(self, sequence: int) -> None:
         with self._examined:
             self._last_sequence = sequence
@@ -392,15 +406,8 @@ class RecognitionWorker:
                     if self._finish.is_set() and not self.paused:
                         break
                     continue
-                if self._last_end is not None:
-                    # Hops that came due while the previous one ran: skipped, not queued. Only those with a
-                    # frame at or after their time before this one: a sensor silent for an hour made no hop
-                    # come due, and the worker was not busy.
-                    due = int((newest.timestamp - self._last_end) / self.config.hop_s + 1e-6) - 1
-                    before = self.ring.entry(newest.sequence - 1)
-                    if before is not None:
-                        due = min(due, int((before.timestamp - self._last_end) / self.config.hop_s + 1e-6))
-                    self.counters.skipped_hops += max(due, 0)
+                if self._last_end is not None:  # hops that came due while the previous one ran: skipped
+                    self.counters.skipped_hops += self._skipped_hops(newest.sequence)
                 self._last_end = newest.timestamp
                 try:
                     hop = self.step(newest)

@@ -511,8 +511,8 @@ class XefReader:
             raise XefFormatError(self.path, event.offset, str(error).rsplit(": ", 1)[-1]) from None
         if frame.dropped is not None and not self._said_dropped:  # once per file: a glitch may recur
             self._said_dropped = True
-            log.warning("%s: at byte offset %d: %s; such joints are replayed as not tracked", self.path,
-                        event.offset, frame.dropped)
+            log.warning("%s: at byte offset %d: %s; such joints are replayed as not tracked (a body with "
+                        "nothing else, not at all)", self.path, event.offset, frame.dropped)
         return frame
 
     def frame_count(self, color: bool = True, max_pair_gap_s: float = 0.05) -> int:

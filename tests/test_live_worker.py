@@ -483,6 +483,21 @@ def test_a_silent_sensor_skips_no_hops(tiny_model):
     _, summary = run_in_lockstep(frames, engine, inputs, hop_s=0.2)
     assert summary.hops > 5 and summary.skipped_hops == 0
 
+    # Counted on the frames that came in, whenever the worker looks: a hop at 2 s, the sensor silent, then
+    # frames at 62 s and 62.033 s. A worker that wakes for the first decides there: none skipped; one
+    # that wakes a frame late decides at the second, and an idle one would not have run two: none either.
+    # Busy for a second instead (frames every 1/30 s): the four hops due in it were skipped.
+    ring = FrameRing(256, None)
+    worker = RecognitionWorker(ring, TrackTable(history=256), engine, inputs, CAMERA, lambda hop: None,
+                               RecognitionConfig(hop_s=0.2))
+    times = [*(i / 30 for i in range(61)), 62.0, 62.0 + 1 / 30, *(63.0 + i / 30 for i in range(31))]
+    for t in times:
+        ring.push(Frame(t, None, [], 0), t, 0.0)
+    worker._last_end, worker._last_sequence = 2.0, 60
+    assert worker._skipped_hops(61) == 0 and worker._skipped_hops(62) == 0
+    worker._last_end, worker._last_sequence = 63.0, 63
+    assert worker._skipped_hops(len(times) - 1) == 4
+
 
 def test_a_slow_engine_skips_hops_instead_of_queueing_them(tiny_model):
     engine, inputs = tiny_model
