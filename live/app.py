@@ -572,7 +572,9 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
                 f"--alert-url / --alert-command given, but the model knows none of the default alert classes "
                 f"({', '.join(DEFAULT_ALERT_CLASSES)}): name them with --alert-class (the model's classes: "
                 f"{', '.join(c for c in class_names if c != NO_ACTION)})")
-        log.info("no alert classes: the model knows none of %s", ", ".join(DEFAULT_ALERT_CLASSES))
+        # A warning, not a note: whoever starts a room's service must see that nothing will alert.
+        log.warning("no alert classes: the model knows none of %s, so nothing will raise an alert "
+                    "(--alert-class names one of its classes)", ", ".join(DEFAULT_ALERT_CLASSES))
     alerts = replace(config.headless_config.alerts, classes=classes)
     config = replace(config, headless_config=replace(config.headless_config, alerts=alerts))
     if classes:

@@ -127,7 +127,8 @@ def test_a_recording_that_cannot_start_for_disk_space_stops_the_cli_before_it_ru
     assert source.opens == 1 and source.closes == 1
 
 
-def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypatch, tmp_path, capsys):
+def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypatch, tmp_path, capsys,
+                                                                         caplog):
     """--alert-command with no --alert-class and a model without a fall class: a room that looks watched."""
     import live.app
     from core.model.profiles import tiny
@@ -141,6 +142,12 @@ def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypa
     error = capsys.readouterr().err
     assert "knows none of the default alert classes" in error and "drink, wave" in error
     assert source.closes == 1
+    # Without a delivery the run goes on, and says as a warning (what a service's log shows) that nothing
+    # will alert.
+    with caplog.at_level("WARNING", logger="live"):
+        assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch",
+                     "--duration", "0.5"]) == 0
+    assert [r.levelname for r in caplog.records if "no alert classes" in r.getMessage()] == ["WARNING"]
 
 
 # ---- stopping a recording ---------------------------------------------------------------------------
