@@ -192,12 +192,12 @@ def decode_body_frame(payload: bytes, where: str = "body payload") -> XefBodyFra
     for i, slot in enumerate(slots):
         if slot["tracked"] == 0 or slot["tracking_id"] == 0:
             continue
-        joints = slot["positions"][:, :3].astype(np.float32)
-        if dropped is None and len(bad := np.flatnonzero(implausible_joints(joints))):
-            j = int(bad[0])
+        raw = slot["positions"][:, :3].astype(np.float32)
+        joints, states, count = without_implausible(raw, slot["states"].clip(0, 2).astype(np.int8))
+        if count and dropped is None:
+            j = int(np.flatnonzero(implausible_joints(raw))[0])
             name = KINECT_V2.joint_names[j]
-            dropped = f"body slot {i}, joint {j + 1} ({name}) at {why_implausible(joints[j])}"
-        joints, states, _ = without_implausible(joints, slot["states"].clip(0, 2).astype(np.int8))
+            dropped = f"body slot {i}, joint {j + 1} ({name}) at {why_implausible(raw[j])}"
         if not joints.any():  # nothing of it left: nobody there to decide on
             continue
         bodies.append(
