@@ -11,9 +11,16 @@
                         3xx                 -> not followed (urllib would re-send a 301/302/303 as a
                                                bodiless GET): a wrong --alert-url, an ERROR line naming
                                                the Location, and retried like a failure until fixed
-                        any other 4xx       -> the endpoint will never take it: {"op": "rejected"} and an
-                                               ERROR line, then the next one (retrying for ever would hold
-                                               back every later alert); it stays in the file
+                        401, 403, 404, 405, 407, 410
+                                            -> the endpoint refuses the URL or the credentials, not this
+                                               alert (a receiver deployed wrong, a proxy's login): an
+                                               ERROR line, retried like a failure until fixed; rejecting
+                                               them dropped a whole backlog of falls for good
+                        any other 4xx       -> the endpoint will never take this alert: {"op": "rejected"}
+                                               and an ERROR line, then the next one (retrying for ever
+                                               would hold back every later alert); it stays in the file
+                    while it fails, a WARNING every OUTAGE_REMINDER_S with how many alerts wait (the
+                    first failure alone, hours earlier, is easy to miss in a service's log)
     restart         the queue file is read back: alerts neither delivered nor rejected are sent first,
                     in the order they were raised
 
@@ -57,6 +64,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = Path("runs") / "alerts" / "queue.jsonl"  # runs/ is ignored by git
 RETRY_STATUSES = frozenset({408, 425, 429})  # 4xx that mean "later", not "never"
+# 4xx about the URL or the credentials, whatever the alert: --alert-url or the receiver is set up wrong.
+MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405, 407, 410})
+OUTAGE_REMINDER_S = 300.0  # while delivery keeps failing, a WARNING this often
 # Alerts handed to the journal thread and not yet written. Alerts are rate limited (one per person and
 # episode), so this fills only when the disk has hung for a long time; then submit keeps the alert in
 # memory for the sender rather than block its caller (the GUI thread) or drop it.
@@ -301,7 +311,7 @@ class Outcome(Enum):
     DELIVERED = "delivered"  # 2xx; also the "op" of its line in the queue file
     REJECTED = "rejected"  # a 4xx that will never change (or a record that cannot be sent at all)
     RETRY = "retry"  # no answer, refused, timeout, 5xx, 408/425/429
-    REDIRECTED = "redirected"  # a 3xx: --alert-url points at the wrong place; retried until fixed
+    MISCONFIGURED = "misconfigured"  # a 3xx, 401/403/404/...: the URL or the receiver; retried until fixed
 
 
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
@@ -336,6 +346,7 @@ class AlertDelivery:
         self._submitted_count = 0
         self._streak = 0  # failed attempts in a row (sender thread only)
         self._failing_since = 0.0
+        self._reminded_at = 0.0  # when the last WARNING about a running outage was written
         self._last_problem = ""
         self._stop = threading.Event()
         self._closed = False  # the queue file is closed: nothing more is written to it
@@ -450,7 +461,7 @@ class AlertDelivery:
                 log.exception("alert %s (sequence %s) cannot be sent; setting it aside", record.get("id"),
                               record.get("sequence"))
                 outcome, status, detail = Outcome.REJECTED, None, f"{type(error).__name__}: {error}"
-            if outcome in (Outcome.RETRY, Outcome.REDIRECTED):
+            if outcome in (Outcome.RETRY, Outcome.MISCONFIGURED):
                 self._back_off(outcome, detail)
                 continue
             if self._streak:
@@ -468,16 +479,24 @@ class AlertDelivery:
         delay = min(self.config.backoff_s * 2 ** (self._streak - 1), self.config.max_backoff_s)
         delay *= 1.0 + self.config.jitter * (2.0 * random.random() - 1.0)
         self.current_backoff_s = delay
+        now = time.monotonic()
         if self._streak == 1:
-            self._failing_since = time.monotonic()
-        if outcome is Outcome.REDIRECTED and detail != self._last_problem:
-            log.error("alert delivery to %s: %s; redirects are not followed (a redirected POST would arrive "
-                      "as a GET without the alert): set --alert-url to where it should go. %d alerts wait in "
-                      "%s and are retried with backoff", self.config.url, detail, self.pending,
-                      self.config.queue_path)
+            self._failing_since = self._reminded_at = now
+        if outcome is Outcome.MISCONFIGURED and detail != self._last_problem:
+            why = ("redirects are not followed (a redirected POST would arrive as a GET without the alert): "
+                   "set --alert-url to where it should go" if "redirect" in detail else
+                   "the endpoint refuses this URL or these credentials, not this alert: fix --alert-url or "
+                   "the receiver")
+            log.error("alert delivery to %s: %s; %s. %d alerts wait in %s and are retried with backoff",
+                      self.config.url, detail, why, self.pending, self.config.queue_path)
         elif self._streak == 1:
             log.warning("alert delivery to %s failed (%s); retrying with backoff, %d waiting",
                         self.config.url, detail, self.pending)
+        elif now - self._reminded_at >= OUTAGE_REMINDER_S:
+            self._reminded_at = now
+            log.warning("alert delivery to %s still failing after %.0f min (%s); %d alerts waiting in %s",
+                        self.config.url, (now - self._failing_since) / 60, detail, self.pending,
+                        self.config.queue_path)
         else:
             log.debug("alert delivery failed again (%s); next try in %.2f s", detail, delay)
         self._last_problem = detail
@@ -534,7 +553,10 @@ class AlertDelivery:
             location = error.headers.get("Location") if error.headers is not None else None
             error.close()
             if 300 <= status < 400:
-                return Outcome.REDIRECTED, status, f"HTTP {status} redirect to {location or '(no Location)'}"
+                where = location or "(no Location)"
+                return Outcome.MISCONFIGURED, status, f"HTTP {status} redirect to {where}"
+            if status in MISCONFIGURED_STATUSES:
+                return Outcome.MISCONFIGURED, status, f"HTTP {status}"
             if status >= 500 or status in RETRY_STATUSES:
                 return Outcome.RETRY, status, f"HTTP {status}"
             return Outcome.REJECTED, status, f"HTTP {status}"

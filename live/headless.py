@@ -646,7 +646,9 @@ def run_headless(
             if duration_s is not None and now - started >= duration_s:
                 break
             if now >= next_health:
-                log.info("status: %s", pipeline.stats().health())
+                waiting = alerts.delivery.pending if alerts.delivery is not None else 0
+                log.info("status: %s%s", pipeline.stats().health(),
+                         f", {waiting} ALERTS NOT DELIVERED YET" if waiting else "")
                 next_health = now + config.health_every_s
             if now >= next_check:  # a frozen sensor that says it is connected: said once per stall
                 next_check = now + 1.0

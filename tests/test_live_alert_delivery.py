@@ -195,6 +195,32 @@ def test_server_errors_are_retried_and_a_rejected_alert_does_not_hold_back_the_n
     assert any("rejected" in r.getMessage() and "400" in r.getMessage() for r in caplog.records)
 
 
+def test_a_receiver_that_refuses_the_url_or_the_login_keeps_every_alert_until_fixed(
+    endpoint, tmp_path, caplog, monkeypatch
+):
+    """401/403/404/...: the URL or the credentials are wrong, not the alert (a receiver deployed wrong, a
+    proxy's login). Rejecting them threw a whole backlog of falls away for good; they are retried with
+    one ERROR saying what to fix, and while it lasts a WARNING every OUTAGE_REMINDER_S says how many
+    wait (the first failure alone is easy to miss hours later)."""
+    import live.alert_delivery
+
+    monkeypatch.setattr(live.alert_delivery, "OUTAGE_REMINDER_S", 0.3)
+    answers = iter([404] * 8 + [403, 401, 200, 200])
+    endpoint.answer = lambda body: next(answers)
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, max_backoff_s=0.1))
+    with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
+        keys = [delivery.submit(alert(p)) for p in (1, 2)]
+        assert delivery.wait_delivered(20)
+    delivery.close()
+    assert delivery.delivered == 2 and delivery.rejected == 0
+    assert endpoint.ids()[-2:] == keys and set(endpoint.ids()) == set(keys)
+    said = [r.getMessage() for r in caplog.records]
+    refused = "refuses this URL or these credentials, not this alert"
+    assert sum(refused in s for s in said) == 3  # said once per new answer: 404, 403, 401
+    assert any("still failing after" in s and "2 alerts waiting" in s for s in said)
+
+
 def test_an_answer_that_is_not_http_is_no_answer_and_the_alert_is_sent_again(endpoint, tmp_path):
     answers = iter(["garbage", 200])
     endpoint.answer = lambda body: next(answers)
@@ -544,7 +570,7 @@ def test_alerts_rejected_or_not_yet_delivered_are_errors_of_the_run(endpoint, tm
 
 # ---- through the running app -----------------------------------------------------------------------
 
-def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(endpoint, tmp_path):
+def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(endpoint, tmp_path, caplog):
     from model_files import random_checkpoint
     from synthetic_room import TrackedSource
 
@@ -564,8 +590,12 @@ def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(e
     alerts = AlertConfig(classes=classes, threshold=0.0, cooldown_s=0.0, delivery=delivery)
     pipeline = LivePipeline(TrackedSource(), engine, inputs,
                             PipelineConfig(recognition=RecognitionConfig(hop_s=0.2)))
-    summary = run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl", alerts=alerts),
-                           duration_s=3.0)
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        summary = run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl", alerts=alerts,
+                                                        health_every_s=1.0), duration_s=3.0)
+    # The service's periodic status line says alerts are waiting (a monitor reads that line).
+    status = [r.getMessage() for r in caplog.records if r.getMessage().startswith("status:")]
+    assert status and all("ALERTS NOT DELIVERED YET" in line for line in status[1:])
     # The first alert's POST hangs from the first decision on: every later decision went on beside it.
     (waiting,) = summary.errors  # the run says so: its exit status is 1
     assert "not delivered to" in waiting and summary.decisions >= 2
