@@ -691,8 +691,11 @@ def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Each line with its time, unless journald stamps it (JOURNAL_STREAM: systemd's own log): a service's
+    # log redirected to a file had an alert's time only inside its text, and every other line none.
+    stamp = "" if "JOURNAL_STREAM" in os.environ else "%(asctime)s "
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="[live] %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+                        format=f"[live] {stamp}%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         config = config_from_args(args)
     except ValueError as error:  # a bad --alert-url, say

@@ -472,6 +472,8 @@ def test_cli_headless_run_prints_json_to_stdout_and_summary_to_stderr(tiny_check
     # Paced like a sensor: frames a loaded machine was too late for are counted as dropped.
     captured = re.search(r"\[live\] capture: (\d+) frames \([^)]*\), (\d+) dropped", result.stderr)
     assert captured and int(captured[1]) + int(captured[2]) == 103, result.stderr
+    # Log lines carry their time (a service's log redirected to a file had none but inside alert texts).
+    assert re.search(r"^\[live\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO live: model ", result.stderr, re.M)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
