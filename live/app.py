@@ -187,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: 30)")
     parser.add_argument("--alert-command", default=None,
                         help="command run per alert, with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
-                             "id), ALERT_PERSON_NUMBER, ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON in its "
-                             "environment (checked at start-up: it must be a program that can be run)")
+                             "id), ALERT_PERSON_NUMBER, ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON (and, with "
+                             "--alert-url, ALERT_ID: the POST's id) in its environment (checked at start-up: "
+                             "it must be a program that can be run)")
     parser.add_argument("--alert-url", default=None, metavar="URL",
                         help="POST each alert as JSON to this http(s) URL (Idempotency-Key header), "
                              "retried with backoff; undelivered alerts wait in --alert-queue, so a dead "

@@ -435,7 +435,8 @@ class AlertDispatcher:
 
     Delivered as a WARNING log line; when `command` is set, by running it (no shell; arguments
     split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (the tracking id),
-    ALERT_PERSON_NUMBER, ALERT_PROBABILITY, ALERT_TIME and ALERT_JSON in its environment (in the
+    ALERT_PERSON_NUMBER, ALERT_PROBABILITY, ALERT_TIME and ALERT_JSON (with `delivery`, also ALERT_ID,
+    the POST's id) in its environment (in the
     background: a slow hook delays nothing; one still running after HOOK_TIMEOUT_S, or at exit, is
     stopped); and when
     `delivery` is set, by an HTTP POST from live/alert_delivery.py's threads, queued on disk until the
@@ -501,20 +502,24 @@ class AlertDispatcher:
         where = f"{alert.room}: " if alert.room else ""
         log.warning("ALERT: %sperson %d (tracking id %d): %s (p=%.2f) at %s", where, alert.number,
                     alert.person, action, p, _iso(alert.time))
-        if self.delivery is not None:
-            self.delivery.submit(alert.to_json())
-        self._run_hook(alert)
+        # The POST's id goes to the command too (ALERT_ID): whoever gets both can tell they are one alert.
+        delivered_as = self.delivery.submit(alert.to_json()) if self.delivery is not None else None
+        self._run_hook(alert, delivered_as)
         return alert
 
-    def _run_hook(self, alert: Alert) -> None:
+    def _run_hook(self, alert: Alert, delivery_id: str | None) -> None:
         if self._argv is None:
             return
+        environment = alert.environment()
+        if delivery_id is not None:
+            environment["ALERT_ID"] = delivery_id
+            environment["ALERT_JSON"] = json.dumps({**alert.to_json(), "id": delivery_id})
         self._reap()
         # A group of its own: a hung command is stopped with whatever it started (a `curl` in a script).
         group = ({"start_new_session": True} if os.name == "posix"
                  else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
         try:
-            child = subprocess.Popen(self._argv, env={**os.environ, **alert.environment()},
+            child = subprocess.Popen(self._argv, env={**os.environ, **environment},
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **group)
         except OSError as error:
             self.hook_failures += 1

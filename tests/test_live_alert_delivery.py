@@ -570,6 +570,30 @@ def test_alerts_rejected_or_not_yet_delivered_are_errors_of_the_run(endpoint, tm
 
 # ---- through the running app -----------------------------------------------------------------------
 
+def test_an_alert_posted_and_run_as_a_command_carries_one_id_in_both(endpoint, tmp_path):
+    """Whoever gets the POST and the command's page can tell they are one alert: ALERT_ID, and "id" in
+    ALERT_JSON, are the POST's Idempotency-Key."""
+    import sys
+
+    import numpy as np
+
+    from live.headless import AlertConfig, AlertDispatcher
+    from live.worker import Decision, Hop
+
+    out = tmp_path / "paged.txt"
+    script = (f"import os; open({str(out)!r}, 'w')"
+              f".write(os.environ['ALERT_ID'] + '|' + os.environ['ALERT_JSON'])")
+    endpoint.up()
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=f"{sys.executable} -c \"{script}\"",
+                                         delivery=config(endpoint, tmp_path)), ("fall_down", "no_action"))
+    fell = Decision(1.0, 1.0, 3, (("fall_down", 0.9),), ("full_body",), np.ones(1, np.float32), 0.1)
+    alerts.update(Hop(1.0, (fell,)))
+    assert alerts.delivery.wait_delivered(10)
+    alerts.close(timeout=20)
+    paged_id, paged = out.read_text().split("|", 1)
+    assert paged_id == endpoint.ids()[0] == json.loads(paged)["id"]
+
+
 def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(endpoint, tmp_path, caplog):
     from model_files import random_checkpoint
     from synthetic_room import TrackedSource
