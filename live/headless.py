@@ -671,6 +671,10 @@ def run_headless(
                 writer.reopen()
                 events.reopen()
             stop.wait(0.05)
+        # Why the run ends, for whoever reads a service's log: an operator's stop or something else.
+        log.info("shutting down: %s", "asked to stop (Ctrl-C or SIGTERM)" if stop.is_set()
+                 else "the output's reader is gone" if writer.reader_gone
+                 else f"{pipeline.source.name} ended" if pipeline.ended else f"--duration {duration_s:g} s")
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
     finally:

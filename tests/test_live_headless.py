@@ -492,6 +492,7 @@ def test_ctrl_c_shuts_a_headless_run_down_cleanly(tiny_checkpoint, ntu_clip, tmp
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert "[live] capture:" in err and "recordings:" in err  # the summary, after an orderly stop
+    assert "shutting down: asked to stop (Ctrl-C or SIGTERM)" in err  # an operator's stop, says the log
     (skeleton,) = (tmp_path / "clips").glob("*.skeleton")  # the recording was finalised
     assert not list((tmp_path / "clips").glob("*.partial"))
 
