@@ -347,7 +347,7 @@ class AlertDelivery:
         self._streak = 0  # failed attempts in a row (sender thread only)
         self._failing_since = 0.0
         self._reminded_at = 0.0  # when the last WARNING about a running outage was written
-        self._last_problem = ""
+        self._said_problems: set[str] = set()  # the ERRORs written during this outage: each once
         self._stop = threading.Event()
         self._closed = False  # the queue file is closed: nothing more is written to it
         if self._pending:
@@ -376,6 +376,11 @@ class AlertDelivery:
                       self.config.queue_path)
             self._hand_to_sender(record)
         return record["id"]
+
+    @property
+    def failing(self) -> bool:
+        """The last try failed and the alert is being retried (the endpoint down, refusing, misdirected)."""
+        return self._streak > 0
 
     @property
     def pending(self) -> int:
@@ -468,7 +473,7 @@ class AlertDelivery:
                 log.info("alert delivery to %s works again after %d failed tries (%.0f s)", self.config.url,
                          self._streak, time.monotonic() - self._failing_since)
                 self._streak = 0
-                self._last_problem = ""
+                self._said_problems.clear()
             self.current_backoff_s = 0.0
             self._settle(record, outcome, status, detail)
 
@@ -482,7 +487,8 @@ class AlertDelivery:
         now = time.monotonic()
         if self._streak == 1:
             self._failing_since = self._reminded_at = now
-        if outcome is Outcome.MISCONFIGURED and detail != self._last_problem:
+        if outcome is Outcome.MISCONFIGURED and detail not in self._said_problems:
+            self._said_problems.add(detail)
             why = ("redirects are not followed (a redirected POST would arrive as a GET without the alert): "
                    "set --alert-url to where it should go" if "redirect" in detail else
                    "the endpoint refuses this URL or these credentials, not this alert: fix --alert-url or "
@@ -499,7 +505,6 @@ class AlertDelivery:
                         self.config.queue_path)
         else:
             log.debug("alert delivery failed again (%s); next try in %.2f s", detail, delay)
-        self._last_problem = detail
         self._stop.wait(delay)
 
     def _settle(self, record: dict[str, Any], outcome: Outcome, status: int | None, detail: str) -> None:

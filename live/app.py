@@ -690,11 +690,23 @@ def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ 
             "for JSON lines of decisions, or with --screenshot PNG to save one view of the window")
 
 
+def _stderr_is_journald() -> bool:
+    """Whether stderr is systemd's journal (which stamps each line itself). JOURNAL_STREAM names the
+    journal's stream as device:inode; it is inherited by children, so stderr itself is compared with it
+    (systemd.exec(5)): a shell started under systemd that writes to a file is no journal."""
+    try:
+        device, inode = (int(part) for part in os.environ.get("JOURNAL_STREAM", "").split(":"))
+        stat = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError, AttributeError):  # unset, malformed, or stderr not a file (a test's)
+        return False
+    return (stat.st_dev, stat.st_ino) == (device, inode)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Each line with its time, unless journald stamps it (JOURNAL_STREAM: systemd's own log): a service's
-    # log redirected to a file had an alert's time only inside its text, and every other line none.
-    stamp = "" if "JOURNAL_STREAM" in os.environ else "%(asctime)s "
+    # Each line with its time, unless journald stamps it: a service's log redirected to a file had an
+    # alert's time only inside its text, and every other line none.
+    stamp = "" if _stderr_is_journald() else "%(asctime)s "
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format=f"[live] {stamp}%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:

@@ -598,6 +598,33 @@ def _stop_group(child: subprocess.Popen) -> None:
         child.kill()
 
 
+def _delivery_status(delivery: AlertDelivery | None) -> str:
+    """The alerts not yet delivered, for the status line: what a monitor reads while an endpoint is down
+    (its first failure alone, hours earlier, is easy to miss)."""
+    waiting = delivery.pending if delivery is not None else 0
+    alerts = f"{waiting} alert{'s' * (waiting != 1)}"
+    if delivery is not None and delivery.failing:
+        return f", DELIVERY FAILING: {alerts} waiting"
+    return f", {alerts} being sent" if waiting else ""
+
+
+def _why_ending(
+    pipeline: LivePipeline, stop: threading.Event, writer: LineWriter, duration_s: float | None
+) -> str:
+    """Why a headless run shuts down, for whoever reads a service's log: an operator's stop or else."""
+    if stop.is_set():
+        return "asked to stop (Ctrl-C or SIGTERM)"
+    if writer.reader_gone:
+        return "the output's reader is gone"
+    if pipeline.capture is not None and pipeline.capture.error is not None:
+        return f"{pipeline.source.name} failed ({pipeline.capture.error})"
+    if pipeline.worker is not None and not pipeline.worker.alive:
+        return "recognition stopped (see the errors above)"
+    if pipeline.ended:
+        return f"{pipeline.source.name} ended"
+    return f"--duration {duration_s:g} s"
+
+
 def run_headless(
     pipeline: LivePipeline,
     config: HeadlessConfig,
@@ -651,9 +678,7 @@ def run_headless(
             if duration_s is not None and now - started >= duration_s:
                 break
             if now >= next_health:
-                waiting = alerts.delivery.pending if alerts.delivery is not None else 0
-                log.info("status: %s%s", pipeline.stats().health(),
-                         f", {waiting} ALERTS NOT DELIVERED YET" if waiting else "")
+                log.info("status: %s%s", pipeline.stats().health(), _delivery_status(alerts.delivery))
                 next_health = now + config.health_every_s
             if now >= next_check:  # a frozen sensor that says it is connected: said once per stall
                 next_check = now + 1.0
@@ -671,10 +696,7 @@ def run_headless(
                 writer.reopen()
                 events.reopen()
             stop.wait(0.05)
-        # Why the run ends, for whoever reads a service's log: an operator's stop or something else.
-        log.info("shutting down: %s", "asked to stop (Ctrl-C or SIGTERM)" if stop.is_set()
-                 else "the output's reader is gone" if writer.reader_gone
-                 else f"{pipeline.source.name} ended" if pipeline.ended else f"--duration {duration_s:g} s")
+        log.info("shutting down: %s", _why_ending(pipeline, stop, writer, duration_s))
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
     finally:

@@ -476,6 +476,22 @@ def test_cli_headless_run_prints_json_to_stdout_and_summary_to_stderr(tiny_check
     assert re.search(r"^\[live\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO live: model ", result.stderr, re.M)
 
 
+def test_log_lines_go_unstamped_only_where_stderr_is_the_journal(monkeypatch, tmp_path):
+    """journald stamps each line itself; JOURNAL_STREAM (its device:inode) is inherited by children, so a
+    shell under systemd that writes the log to a file must still get times: stderr itself is compared."""
+    from live.app import _stderr_is_journald
+
+    with open(tmp_path / "journal", "w") as journal:
+        monkeypatch.setattr(sys, "stderr", journal)
+        stat = os.fstat(journal.fileno())
+        monkeypatch.setenv("JOURNAL_STREAM", f"{stat.st_dev}:{stat.st_ino}")
+        assert _stderr_is_journald()
+        monkeypatch.setenv("JOURNAL_STREAM", f"{stat.st_dev}:{stat.st_ino + 1}")  # inherited, not ours
+        assert not _stderr_is_journald()
+        monkeypatch.delenv("JOURNAL_STREAM")
+        assert not _stderr_is_journald()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_shuts_a_headless_run_down_cleanly(tiny_checkpoint, ntu_clip, tmp_path, signum):
     output = tmp_path / "decisions.jsonl"

@@ -471,6 +471,15 @@ def test_recognition_failing_on_every_hop_after_good_ones_stops_the_run_and_says
     assert f"recognition failed on {FAILED_HOPS_IN_A_ROW} of " in "\n".join(summary.errors)
 
 
+def test_a_headless_run_ended_by_failing_recognition_says_so_not_that_the_source_ended(tiny_model, caplog):
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), EngineThatDies(engine, good=4), inputs)
+    with caplog.at_level("INFO", logger="live.headless"):
+        summary = run_headless(pipeline, HeadlessConfig(output=None), duration_s=60.0)
+    assert summary.errors
+    assert "shutting down: recognition stopped (see the errors above)" in caplog.text
+
+
 def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_of_the_run(
         tiny_model, tmp_path, disk_full_after_ten_frames):
     engine, inputs = tiny_model
