@@ -384,7 +384,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{'clip':<{width}}  {'frames':>6}  {'seconds':>7}  video  label")
         for name, key, frames, duration, video, marked in rows:
             print(f"{name:<{width}}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}{marked}")
-    print(f"\n{len(rows)} clips, {total / 60:.1f} minutes. Clips per class"
+    print(f"\n{len(rows)} clip{'s' * (len(rows) != 1)}, {total / 60:.1f} minutes. Clips per class"
           + (" (and the intervals marked in them):" if intervals else ":"))
     for key, count in sorted(counts.items()):
         marked_here = f"  ({intervals[key]} interval{'s' * (intervals[key] != 1)})" if intervals[key] else ""

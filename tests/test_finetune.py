@@ -15,7 +15,7 @@ from model_files import random_checkpoint
 from test_recorder import make_frame
 
 from core.model.network import PartAttentionNetwork, Stage
-from core.model.profiles import tiny
+from core.model.profiles import pose_only, tiny
 from core.timeline import NO_ACTION
 from recordings.labelling import ClipLabels
 from recordings.recorder import ClipNaming, Recorder, RecorderConfig
@@ -219,7 +219,6 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     """The default model on real sources is skeleton-only: a site teaches it a new action from clips
     without any crops, through its pose stream (the only stream it has), and drops its teacher."""
     from core.model.checkpoint import load_checkpoint
-    from core.model.profiles import pose_only
     from training.__main__ import main as training
 
     classes = ["drink_left", "kick", NO_ACTION]
@@ -318,6 +317,18 @@ def test_a_damaged_sidecar_or_label_map_is_named_not_a_traceback(
             rec.write(make_frame(i, i / 30))
     (clips / "labels.txt").write_text("A121\tpatient fell\n")
     evaluate = ["evaluate", "--checkpoint", str(model), "--dataset", "clips", "--data", str(clips)]
+    skeleton = clips / "S001C001P001R001A121.skeleton"
+    good = skeleton.read_text()
+    first_joint = good.splitlines()[4]  # frame 1, body 1, joint 1's line
+    skeleton.write_text(good.replace(first_joint, "1e30" + first_joint[first_joint.index(" "):], 1))
+    # A clip damaged after it was recorded, read as the windows are drawn (a skeleton-only model reads
+    # clips directly, an RGB one through its prepared cache): named, not a traceback.
+    pose = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(3)), ["patient fell", "b", NO_ACTION])
+    assert training(["evaluate", "--checkpoint", str(pose), "--dataset", "clips", "--data", str(clips),
+                     "--subset", "all"]) == 2
+    assert "S001C001P001R001A121.skeleton, line 5: frame 1, body 1, joint 1 (SpineBase): (1e+30" in \
+        capsys.readouterr().err
+    skeleton.write_text(good)
     sidecar = clips / "S001C001P001R001A121.json"
     sidecar.write_text(sidecar.read_text()[:40])  # cut short
     assert training(evaluate) == 2

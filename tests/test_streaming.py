@@ -278,7 +278,7 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
                                 extra={"trained_clips": ["S001C001P001R001A121"]})
     assert main(["evaluate", "--stream", "--checkpoint", str(trained), "--data", str(clips), "--out",
                  str(tmp_path / "eval_trained"), "--engine", "pytorch-cpu", "--threads", "1"]) == 0
-    assert "1 of the 2 clips scored are in trained.pt's training set" in capsys.readouterr().out
+    assert "1 of the 2 clips scored is in trained.pt's training set" in capsys.readouterr().out
 
 
 def test_the_figures_title_says_which_of_the_folders_sequences_were_scored() -> None:

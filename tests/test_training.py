@@ -545,7 +545,7 @@ def test_a_test_split_drawn_again_over_clips_it_trained_on_is_refused(capsys: py
     with pytest.raises(DatasetError, match="1 of the 2 test clips drawn from this folder are in m.pt's"):
         check_not_trained_on(Path("m.pt"), extra, ["0003-M", "0009-R"], "test", "/other/pkummd")
     check_not_trained_on(Path("m.pt"), extra, ["0003-M", "0009-R"], "all", "/other/pkummd")
-    assert "1 of the 2 clips scored are in m.pt's training set" in capsys.readouterr().out
+    assert "1 of the 2 clips scored is in m.pt's training set" in capsys.readouterr().out
     check_not_trained_on(Path("m.pt"), {"train_config": extra["train_config"]}, ["0009-R"], "test", "/other")
     assert "does not record the clips it trained on" in capsys.readouterr().out
     # Nor can it tell for every clip of a folder: said too, the folder may be the one it trained on.

@@ -88,8 +88,8 @@ def check_not_trained_on(
             "trained on)"
         )
     if seen:
-        print(f"note: {len(seen)} of the {len(names)} clips scored are in {checkpoint.name}'s training set: "
-              "their figures flatter it")
+        print(f"note: {len(seen)} of the {len(names)} clips scored {'is' if len(seen) == 1 else 'are'} in "
+              f"{checkpoint.name}'s training set: their figures flatter it")
     elif trained is None and subset == "all":
         print(f"note: {checkpoint.name} does not record the clips it trained on: any of them in {root} "
               "flatter its figures (--subset validation scores the ones it held out)")

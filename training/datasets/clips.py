@@ -40,9 +40,9 @@ import numpy as np
 
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline
-from recordings.clip import ClipPaths, Sidecar, find_clips, read_sidecar
+from recordings.clip import ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
-from recordings.ntu import read_skeleton
+from recordings.ntu import SkeletonFormatError, read_skeleton
 from recordings.ntu_samples import SampleName
 from recordings.recorder import clip_session
 from training.cache import load_clip, read_index, read_settings
@@ -247,10 +247,12 @@ class LabelledClipLoader:
             raise DatasetError(f"{self.task.skeleton}: crops need a prepared cache "
                                "(python -m training prepare)")
         else:
-            arrays = read_skeleton(self.task.skeleton).arrays(self.max_bodies)
-            if self.task.sidecar is not None:
-                stamps = read_sidecar(self.task.sidecar).timestamps
-            else:
+            try:  # a clip damaged since it was listed: its error names file and line, as every reader's
+                arrays = read_skeleton(self.task.skeleton).arrays(self.max_bodies)
+                stamps = None if self.task.sidecar is None else read_sidecar(self.task.sidecar).timestamps
+            except (SkeletonFormatError, ClipError) as error:
+                raise DatasetError(str(error)) from None
+            if stamps is None:
                 stamps = np.arange(len(arrays.xyz), dtype=np.float64) / NTU_FPS
             clip = Clip(self.task.name, self.label, stamps - stamps[0], arrays.xyz, arrays.states)
         clip.label, clip.timeline = self.label, self.timeline

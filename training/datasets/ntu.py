@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.skeleton import KINECT_V2
-from recordings.ntu import read_skeleton
+from recordings.ntu import SkeletonFormatError, read_skeleton
 from recordings.ntu_samples import (
     NTU60_CLASSES,
     NTU120_CLASSES,
@@ -145,7 +145,10 @@ class SkeletonFileClip:
     def __call__(self, with_crops: bool) -> Clip:
         if with_crops:
             raise DatasetError(f"{self.path}: crops need a prepared cache (python -m training prepare)")
-        arrays = read_skeleton(self.path).arrays(self.max_bodies)
+        try:
+            arrays = read_skeleton(self.path).arrays(self.max_bodies)
+        except SkeletonFormatError as error:  # it names the file and line
+            raise DatasetError(str(error)) from None
         if not arrays.present.any():
             raise DatasetError(f"{self.path}: no body in any frame")
         timestamps = np.arange(len(arrays.xyz), dtype=np.float64) / NTU_FPS
