@@ -73,6 +73,8 @@ ALARM_RED = (210, 30, 30)  # an action that raises alerts, on the video (RGB)
 PALETTE = ((255, 99, 71), (30, 144, 255), (50, 205, 50), (255, 215, 0), (218, 112, 214), (0, 206, 209))
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
+# F1-F9 choose among the label map's classes; a new folder has none until one is named.
+NO_CLASSES_YET = "no classes yet: start the app with --label NAME to name one"
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
 
 
@@ -223,7 +225,7 @@ class PersonPanel(QtWidgets.QFrame):
         title, detail = self.title.text(), self.detail.text()
         self.set_size(size)
         self.title.setText("person 1")
-        self._say("the recording says: no action")
+        self._say("labelled: no action")
         self.layout().activate()  # else sizeHint answers from the layout's cache, the size before
         height = self.sizeHint().height()
         self.title.setText(title)
@@ -251,7 +253,9 @@ class PersonPanel(QtWidgets.QFrame):
         self.title.setText(label)
         # Said in words for whoever watches; the sensor's id and the latency are for whoever looks closer.
         truth = decision.truth
-        self._say("" if truth is None else f"the recording says: {class_title(truth)}")
+        # What the source's labels say (a replay's, the simulator's script): "the recording says" was read
+        # as nonsense on the simulated room, which records nothing.
+        self._say("" if truth is None else f"labelled: {class_title(truth)}")
         self.setToolTip(f"tracking id {decision.tracking_id}  ·  decided {decision.latency_s * 1000:.0f} ms "
                         "after the newest frame arrived")
         for i, part in enumerate(self.parts):
@@ -757,9 +761,9 @@ class LiveWindow(QtWidgets.QMainWindow):
             text = f"recording {label or 'unlabelled'}"
             if opened is not None:
                 text += f"  ·  {opened[1]} being marked for {opened[0]:.1f} s (e ends it)"
-            if marked or opened is not None:
+            if marked:
                 text += f"  ·  {marked} action{'s' if marked != 1 else ''} marked"
-            elif label:
+            elif label and opened is None:
                 text += "  ·  the whole clip, unless s / e mark where the action is"
         else:
             chosen = self.chosen_class()
@@ -841,6 +845,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         if number <= len(self.classes):
             self.class_box.setCurrentIndex(number)
             self._marking_note = ""
+        elif not self.classes:
+            self._marking_note = NO_CLASSES_YET
         else:
             self._marking_note = f"no class {number}: the label map has {len(self.classes)}"
         self._update_marking()
@@ -850,22 +856,26 @@ class LiveWindow(QtWidgets.QMainWindow):
         if not self.pipeline.recording:
             self._marking_note = "not recording: r starts a recording"
         elif chosen is None:
-            self._marking_note = "choose the action's class first (F1-F9)"
+            self._marking_note = "choose the action's class first (F1-F9)" if self.classes else NO_CLASSES_YET
         elif self._action_starter is not None and self._action_starter.is_alive():
             self._marking_note = "the last action's start is still being marked (a slow disk?)"
         else:
             # On a thread of its own: it reads labels.txt and may add the class, on a disk that may be slow
             # or a share that may hang. The mark's time is taken as the thread starts, not when it is done.
-            self._action_starter = threading.Thread(target=self._start_action, args=(chosen,),
+            _, opened, _ = self.pipeline.marking
+            self._action_starter = threading.Thread(target=self._start_action, args=(chosen, opened),
                                                     name="action-start", daemon=True)
             self._action_starter.start()
             return
         self._update_marking()
 
-    def _start_action(self, label: str) -> None:
-        """The action-start thread: nothing here touches a widget."""
+    def _start_action(self, label: str, opened: tuple[float, str] | None) -> None:
+        """The action-start thread: nothing here touches a widget. `opened`: the action being marked when
+        s was pressed, which ends there (the same class too: s twice marks two performances)."""
         try:
             note = f"{label} starts {self.pipeline.start_action(label):.1f} s into the clip"
+            if opened is not None:
+                note += f", the {opened[1]} marked before ends there"
         except (RuntimeError, ValueError, OSError) as error:  # a bad labels.txt, a full disk
             note = f"cannot mark: {error}"
         try:
@@ -884,8 +894,9 @@ class LiveWindow(QtWidgets.QMainWindow):
             return
         try:
             length = self.pipeline.end_action()
-            self._marking_note = "no action being marked (s starts one)" if length is None \
-                else f"action marked ({length:.1f} s)"
+            self._marking_note = ("no action being marked (s starts one)" if length is None
+                                  else "no time passed since s (paused?): nothing marked" if length == 0
+                                  else f"action marked ({length:.1f} s)")
         except RuntimeError as error:  # the recording stopped itself (a full disk) a moment before
             self._marking_note = f"cannot mark: {error}"
         self._update_marking()
@@ -894,6 +905,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         if self.pipeline.recording:
             # Finalised on the recorder's own thread: a slow or hung disk never freezes the window.
             self.pipeline.stop_recording(wait=False)
+            self._marking_note = ""  # an action still marked ends with it: "starts 7.2 s in" would be stale
         elif self._record_starter is None or not self._record_starter.is_alive():
             self._marking_note = ""  # the last recording's marks are its own
             # Started on a thread of its own too: it makes folders and files and may add the class to

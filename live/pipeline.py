@@ -454,13 +454,14 @@ class LivePipeline:
             return 0.0 if first is None else now - first  # None: no frame written yet
 
     def end_action(self) -> float | None:
-        """The action being marked ends now; returns its length in seconds (None: none was open)."""
+        """The action being marked ends now; returns its length in seconds (0.0: no time passed since it
+        started, paused say, and nothing is kept; None: none was open)."""
         with self._record_lock:
             if self._marks is None or self._marks.opened is None:
                 return None
             interval = self._marks.end(self._now())
             self._hand_over(interval)
-            return None if interval is None else interval.duration
+            return 0.0 if interval is None else interval.duration
 
     def _hand_over(self, interval: Interval | None) -> None:
         if interval is not None and self._recording is not None:

@@ -238,7 +238,7 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     fell = Decision(0.0, 1.0, 7, (("fall_down", 0.91), ("wave", 0.05)), parts,
                     np.array([0.2, 0.3, 0.5], np.float32), 0.1, truth="fall_down", crops=crops)
     panel.show_decision("person 1", fell)
-    assert "fall down" in panel.actions[0].text() and "the recording says: fall down" in panel.detail.text()
+    assert "fall down" in panel.actions[0].text() and "labelled: fall down" in panel.detail.text()
     assert "tracking id 7" in panel.toolTip()  # the sensor's id for whoever looks closer, not on the panel
     assert not panel.crops[0].pixmap().isNull()
     panel.show_waiting("person 3", 9)  # somebody else, in the same place
@@ -262,8 +262,8 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
                     timeout=20000)
     panel = window.panels[0]
     assert panel.title.text() == "person 1"
-    assert "the recording says: wave" in panel.detail.text() and "tracking id 11" in panel.toolTip()
-    assert "the recording says: no action" in window.panels[1].detail.text()
+    assert "labelled: wave" in panel.detail.text() and "tracking id 11" in panel.toolTip()
+    assert "labelled: no action" in window.panels[1].detail.text()
     assert panel.crops[0].pixmap() is not None and not panel.crops[0].pixmap().isNull()
     assert [bar.text().split()[0] for bar in panel.attention] == ["left", "right", "full"]
     assert panel.actions[0].text().rsplit(None, 1)[0].strip() in {c.replace("_", " ") for c in CLASSES}
@@ -616,14 +616,16 @@ def test_window_records_for_the_chosen_class_and_marks_actions(qtbot, tiny_model
     window.refresh()
     assert "wave for help being marked for" in window.marking.text()
     assert "wave for help starts" in window.marking.text() and "s into the clip" in window.marking.text()
-    qtbot.keyClick(window, QtCore.Qt.Key.Key_E)  # ... and ends
     qtbot.keyClick(window, QtCore.Qt.Key.Key_F1)
-    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # patient fell, still open when the recording stops
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S)  # patient fell ends it, still open when the recording stops
+    qtbot.waitUntil(lambda: "patient fell starts" in window.marking.text(), timeout=5000)
+    assert "the wave for help marked before ends there" in window.marking.text()
     qtbot.wait(300)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
     qtbot.waitUntil(lambda: pipeline.recordings != [], timeout=10000)
     window.refresh()
     assert "saved " in window.status.text() and "S005C001P001R001A122" in window.status.text()
+    assert "starts" not in window.marking.text()  # the stopped recording's notes are gone with it
     qtbot.keyClick(window, QtCore.Qt.Key.Key_F9)
     assert "no class 9" in window.marking.text()
     window.class_box.setCurrentIndex(0)  # the box's first entry: an unlabelled clip

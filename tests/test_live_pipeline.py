@@ -302,7 +302,11 @@ def test_a_marked_action_starts_at_the_clip_time_the_sidecar_keeps(tiny_model, t
         time.sleep(0.5)
         at = pipeline.start_action("wave")
         time.sleep(0.3)
-        pipeline.end_action()
+        assert pipeline.end_action() > 0.2
+        pipeline.set_paused(True)  # paused, the stream's clock stands still: s then e mark no time at all
+        time.sleep(0.2)
+        pipeline.start_action("wave")
+        assert pipeline.end_action() == 0.0  # said as such, not as "no action being marked"
         pipeline.stop_recording()
     finally:
         pipeline.stop()
