@@ -541,7 +541,7 @@ class LivePipeline:
                 message += f"; the {open_mark} being marked was not kept"
             log.error("%s", message)
             self._recording_errors.append(message)
-        else:
+        elif not empty:  # (an empty one was said above: no clip kept)
             log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
 
     @property

@@ -334,8 +334,9 @@ def test_the_capture_rate_is_the_sources_not_diluted_by_time_without_frames(tiny
     assert summary.frames == 45 and summary.mean_fps == pytest.approx(30.0, rel=0.1), summary.mean_fps
 
 
-def test_a_recording_of_no_frames_keeps_no_clip(tiny_model, tmp_path):
-    """r pressed twice while paused: no clip of 0 frames left behind to be listed as a class's clip."""
+def test_a_recording_of_no_frames_keeps_no_clip(tiny_model, tmp_path, caplog):
+    """r pressed twice while paused: no clip of 0 frames left behind to be listed as a class's clip, and
+    the log says so once (it went on to say the recording finished, with 0 frames)."""
     engine, inputs = tiny_model
     pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
     pipeline.start()
@@ -343,11 +344,13 @@ def test_a_recording_of_no_frames_keeps_no_clip(tiny_model, tmp_path):
         time.sleep(0.3)
         pipeline.set_paused(True)
         time.sleep(0.2)
-        pipeline.start_recording(tmp_path, "wave", chosen=True)
-        pipeline.stop_recording()
+        with caplog.at_level("INFO", logger="live.pipeline"):
+            pipeline.start_recording(tmp_path, "wave", chosen=True)
+            pipeline.stop_recording()
     finally:
         summary = pipeline.stop()
     assert pipeline.recordings == [] and summary.errors == ()
+    assert "no clip kept" in caplog.text and "recording finished" not in caplog.text
     assert not [p for p in tmp_path.iterdir() if p.name not in ("labels.txt", "labels.txt.lock")]
 
 
