@@ -92,6 +92,26 @@ def test_fast_and_line_parsers_agree_on_real_files(skeleton_paths):
         assert ntu._parse_regular(data) == ntu._parse_lines(data, path)
 
 
+def test_a_real_two_person_file_with_one_joint_no_sensor_measures_is_refused_at_its_line(ntu_dir, tmp_path):
+    """The real handshake clip (two bodies a frame, CRLF) with frame 3's second body's right hand at 1e30 m,
+    as a damaged copy would have it (replayed, it read as a confident "pat on back"): refused, naming the
+    physical line, with CRLF as released and LF as a re-saved copy has it."""
+    lines = (ntu_dir / "skeletons" / "S001C003P008R002A058.skeleton").read_bytes().decode().split("\r\n")
+    # Line 1 the frame count; a frame: its body count, then per body a body line, "25" and 25 joint lines.
+    line = 1 + (1 + 2 * 27) * 2 + 1 + 27 + 2 + 12  # frame 3, body 2, joint 12 (HandRight)
+    fields = lines[line - 1].split(" ")
+    fields[0] = "1e30"
+    lines[line - 1] = " ".join(fields)
+    for ending in ("\r\n", "\n"):
+        damaged = tmp_path / "S001C003P008R002A058.skeleton"
+        damaged.write_bytes(ending.join(lines).encode())
+        with pytest.raises(SkeletonFormatError) as raised:
+            read_skeleton(damaged)
+        assert raised.value.line == line == 153
+        assert "frame 3, body 2, joint 12 (HandRight): (1e+30, " in str(raised.value)
+        assert str(raised.value).endswith("m is beyond any sensor's reach (10 m)")
+
+
 def test_frame_and_body_counts_match_the_readme(ntu_dir):
     for stem, (frames, allowed, most) in README_TABLE.items():
         skeleton = read_skeleton(ntu_dir / "skeletons" / f"{stem}.skeleton")
