@@ -20,7 +20,6 @@ from training.windows import Augmentation, CameraTwin, StreamWindowDataset, time
 CLASSES = ("wave", "kick", NO_ACTION)
 FPS = 30.0
 SPEC = WindowSpec(2.0, 10)
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pkummd"
 
 
 def person(seed: int, t: np.ndarray, moves: list[Interval]) -> np.ndarray:
@@ -126,22 +125,24 @@ def test_a_pose_stage_trains_with_camera_twins(tmp_path: Path) -> None:
     assert loaded.extra["train_config"]["consistency"]["weight"] == 1.0
 
 
-def _two_cameras(folder: Path) -> Path:
+def _two_cameras(folder: Path, shared_data: Path) -> Path:
     """A PKU-MMD folder of two real sequences, links to the shared data: the left and middle cameras of
     performance 5."""
+    data = shared_data / "pkummd"
+    if not (data / "skeletons").is_dir():
+        pytest.skip(f"PKU-MMD not found at {data} (research-only, not in the repo)")
     (folder / "skeletons").mkdir()
     (folder / "labels").mkdir()
     for name in ("0005-L", "0005-M"):
-        (folder / "skeletons" / f"{name}.txt.xz").symlink_to(DATA / "skeletons" / f"{name}.txt.xz")
-        (folder / "labels" / f"{name}.txt").symlink_to(DATA / "labels" / f"{name}.txt")
+        (folder / "skeletons" / f"{name}.txt.xz").symlink_to(data / "skeletons" / f"{name}.txt.xz")
+        (folder / "labels" / f"{name}.txt").symlink_to(data / "labels" / f"{name}.txt")
     return folder
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason=f"PKU-MMD not found at {DATA} (research-only, not in the repo)")
-def test_pkummd_cameras_of_one_performance_are_paired_in_time(tmp_path: Path) -> None:
+def test_pkummd_cameras_of_one_performance_are_paired_in_time(tmp_path: Path, shared_data: Path) -> None:
     from training.datasets.pkummd import pkummd_sources
 
-    _two_cameras(tmp_path)
+    _two_cameras(tmp_path, shared_data)
     classes = ("giving something to other person", "handshaking", "hugging other person",
                "kicking other person", "pat on back of other person", "point finger at the other person",
                "punching/slapping other person", "pushing other person", NO_ACTION)
@@ -155,13 +156,13 @@ def test_pkummd_cameras_of_one_performance_are_paired_in_time(tmp_path: Path) ->
     assert item["twin_skeleton"].shape == item["skeleton"].shape == (10, 1, 25, 3)
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason=f"PKU-MMD not found at {DATA} (research-only, not in the repo)")
-def test_camera_error_benchmark_sets_the_cameras_beside_the_bone_turns(tmp_path: Path, capsys) -> None:
+def test_camera_error_benchmark_sets_the_cameras_beside_the_bone_turns(tmp_path: Path, shared_data: Path,
+                                                                       capsys) -> None:
     """benchmarks.camera_error on two cameras of one real performance: the cameras disagree most at the
     hands and feet, in errors that change slowly; the augmentation leaves the spine and grows outwards."""
     from benchmarks.camera_error import main
 
-    result = main(["--data", str(_two_cameras(tmp_path)), "--windows", "40"])
+    result = main(["--data", str(_two_cameras(tmp_path, shared_data)), "--windows", "40"])
     assert result["windows"] >= 30
     cameras, turned = np.array(result["cameras"]["per_joint"]), np.array(result["bone_turns"]["per_joint"])
     spine, hands = [0, 1, 2], [7, 11]  # Kinect v1 layout (the pretraining's)

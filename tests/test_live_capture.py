@@ -397,6 +397,9 @@ def test_numbers_forgotten_past_the_limit_are_never_those_of_people_in_view(monk
         assert [tracks.number_of(b.tracking_id) for b in stored] == [3 * i + 1, 3 * i + 2, 3 * i + 3]
         tracks.observe(float(i), stored, i)
     assert tracks.people_seen == 60  # each counted once
+    # Forgotten: the first people's ids (a service runs for weeks; the memory must stay bounded) ...
+    assert [tracks.number_of(tracking_id) for tracking_id in (100, 101, 102)] == [None, None, None]
+    assert tracks.number_of(100 + 3 * 19) == 58  # ... never those of the people in the last frame
 
 
 def test_tracks_reject_an_empty_history():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from live.stats import LatencyHistogram, RateMeter, resident_memory_bytes
@@ -41,4 +43,7 @@ def test_the_frame_rate_is_that_of_the_last_second():
 
 def test_resident_memory_is_a_plausible_size_where_the_platform_tells_it():
     rss = resident_memory_bytes()
-    assert rss is None or 10e6 < rss < 100e9
+    if rss is None:  # Linux has /proc/self/statm and macOS getrusage: only elsewhere may it be unknown
+        assert not sys.platform.startswith(("linux", "darwin")), "the platform tells it"
+        pytest.skip(f"no resident memory size on {sys.platform}")
+    assert 10e6 < rss < 100e9
