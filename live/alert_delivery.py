@@ -265,15 +265,23 @@ class AlertQueue:
         rejected alerts to `rejected_path`, then rewrite the file to one record holding `next_sequence`."""
         if self.unsettled or self._file.tell() < self.compact_bytes:
             return False
-        self._file.close()
+        # Both written while the queue file stays open: a full disk fails here, and the file goes on
+        # taking the next alerts as it was (closed, every later alert would be in memory only).
         self._keep_rejected()
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(_line({"op": SEQUENCE_OP, "next": next_sequence}))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        self._file = open(self.path, "ab")  # noqa: SIM115
+        try:
+            with open(tmp, "wb") as f:
+                f.write(_line({"op": SEQUENCE_OP, "next": next_sequence}))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._file.close()  # closed before the rename: Windows renames no open file
+        try:
+            os.replace(tmp, self.path)
+        finally:  # renamed or not, the queue is open again for the next alert
+            self._file = open(self.path, "ab")  # noqa: SIM115
         return True
 
     def _keep_rejected(self) -> None:
@@ -522,7 +530,7 @@ class AlertDelivery:
                 if self._closed:  # answered after close(): it is sent (again, same key) after a restart
                     return
                 self.queue.append(mark)
-        except OSError as error:  # sent anyway: at worst it is sent once more after a restart
+        except Exception as error:  # sent anyway: at worst it is sent once more after a restart
             log.error("could not mark alert %s %s in %s: %s", record["id"], outcome.value,
                       self.config.queue_path, error)
         with self._condition:
@@ -539,7 +547,7 @@ class AlertDelivery:
                 with self._file_lock:
                     if not self._closed:
                         self.queue.compact_if_done(next_sequence)
-            except OSError as error:  # the file keeps growing; nothing in it is lost
+            except Exception as error:  # the file keeps growing; nothing in it is lost
                 log.error("could not compact %s: %s", self.config.queue_path, error)
 
     def _post(self, record: dict[str, Any]) -> tuple[Outcome, int | None, str]:

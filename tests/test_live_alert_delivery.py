@@ -4,6 +4,7 @@ connections, hangs, fails and comes back, and a process killed in the middle of 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import socket
@@ -351,6 +352,34 @@ def test_compaction_keeps_rejected_alerts_in_the_rejected_file(endpoint, tmp_pat
     [kept] = records(tmp_path / "alerts.rejected.jsonl")
     assert (kept["op"], kept["id"], kept["sequence"], kept["status"]) == ("rejected", keys[1], 2, 400)
     assert kept["alert"] == alert(1)  # the alert itself, not only its key
+
+
+def test_a_compaction_the_full_disk_refuses_leaves_the_queue_taking_and_sending_the_next_alerts(
+    endpoint, tmp_path, monkeypatch, caplog
+):
+    caplog.set_level(logging.INFO, logger="live.alert_delivery")
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=1))  # compacts after each delivery
+    keep_rejected = AlertQueue._keep_rejected
+    refusals = iter([OSError(errno.ENOSPC, "No space left on device")])
+
+    def full_once(queue: AlertQueue) -> None:
+        if (error := next(refusals, None)) is not None:
+            raise error
+        keep_rejected(queue)
+
+    monkeypatch.setattr(AlertQueue, "_keep_rejected", full_once)
+    delivery.submit(alert(1))
+    wait_for(lambda: "could not compact" in caplog.text)  # after the delivery: the compaction that failed
+    assert "No space left" in caplog.text
+    caplog.clear()
+    keys = [delivery.submit(alert(person)) for person in (2, 3, 4)]
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids()[1:] == keys and delivery.delivered == 4 and not delivery.failing
+    # Each written to the queue file before it was sent: the file was not left closed.
+    assert "could not be written" not in caplog.text and "could not mark" not in caplog.text
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": 5}]  # compacted after all
 
 
 def test_a_queue_is_not_compacted_while_an_alert_in_it_is_unsettled(tmp_path):
