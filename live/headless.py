@@ -47,6 +47,9 @@ ACKNOWLEDGED_COOLDOWN_S = 3.0
 # Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
 # "falling", the simulated room's class is "fall_down").
 DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
+# A headless run whose recognition has been stuck this long ends (exit 1): a call that never returns
+# cannot be interrupted from inside, and a service manager that restarts the process brings it back.
+STUCK_EXIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -609,11 +612,15 @@ def _delivery_status(delivery: AlertDelivery | None) -> str:
 
 
 def _why_ending(
-    pipeline: LivePipeline, stop: threading.Event, writer: LineWriter, duration_s: float | None
+    pipeline: LivePipeline, stop: threading.Event, writer: LineWriter, duration_s: float | None,
+    stuck_s: float | None,
 ) -> str:
     """Why a headless run shuts down, for whoever reads a service's log: an operator's stop or else."""
     if stop.is_set():
         return "asked to stop (Ctrl-C or SIGTERM)"
+    if stuck_s is not None and stuck_s >= STUCK_EXIT_S:
+        return (f"recognition stuck for {stuck_s:.0f} s (an engine call that does not return); ending so "
+                "that the service manager restarts it")
     if writer.reader_gone:
         return "the output's reader is gone"
     if pipeline.capture is not None and pipeline.capture.error is not None:
@@ -668,7 +675,7 @@ def run_headless(
         raise
     started = time.monotonic()
     next_health = started + config.health_every_s
-    next_check, stalled = started + 1.0, False
+    next_check, stalled, stuck_s = started + 1.0, False, None
     try:
         while not stop.is_set():
             handle(pipeline.drain())
@@ -680,23 +687,33 @@ def run_headless(
             if now >= next_health:
                 log.info("status: %s%s", pipeline.stats().health(), _delivery_status(alerts.delivery))
                 next_health = now + config.health_every_s
-            if now >= next_check:  # a frozen sensor that says it is connected: said once per stall
+            if now >= next_check:  # a frozen sensor or a stuck recognition: each said once per episode
                 next_check = now + 1.0
-                stalled_s = pipeline.stats().stalled_s
-                if (stalled_s is not None) != stalled:
-                    stalled = stalled_s is not None
+                stats = pipeline.stats()
+                if (stats.stalled_s is not None) != stalled:
+                    stalled = stats.stalled_s is not None
                     if stalled:
                         log.warning("no frames from %s for %.0f s although it says it is connected: nothing "
-                                    "is recognised until they come back", pipeline.source.name, stalled_s)
+                                    "is recognised until they come back", pipeline.source.name,
+                                    stats.stalled_s)
                     else:
                         log.info("frames from %s again", pipeline.source.name)
+                if stuck_s is None and stats.recognition_stuck_s is not None:
+                    log.error("recognition has been stuck on one step for %.0f s (an engine call that does "
+                              "not return?): nothing is decided and no alert can be raised; ending after "
+                              "%.0f s", stats.recognition_stuck_s, STUCK_EXIT_S)
+                elif stuck_s is not None and stats.recognition_stuck_s is None:
+                    log.info("recognition works again")
+                stuck_s = stats.recognition_stuck_s
+                if stuck_s is not None and stuck_s >= STUCK_EXIT_S:
+                    break
             if reopen is not None and reopen.is_set():
                 reopen.clear()
                 log.info("reopening the output files (SIGHUP)")
                 writer.reopen()
                 events.reopen()
             stop.wait(0.05)
-        log.info("shutting down: %s", _why_ending(pipeline, stop, writer, duration_s))
+        log.info("shutting down: %s", _why_ending(pipeline, stop, writer, duration_s, stuck_s))
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
     finally:
@@ -706,5 +723,7 @@ def run_headless(
         alerts.close()
         writer.close()
         lost += writer.errors()
+    if stuck_s is not None and stuck_s >= STUCK_EXIT_S:  # an error even if the call returned meanwhile:
+        lost.append(f"recognition was stuck on one step for {stuck_s:.0f} s")  # exit 1, for a restart
     summary = alerts.report(summary)
     return replace(summary, errors=(*summary.errors, *lost)) if lost else summary

@@ -733,6 +733,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif stats.stalled_s is not None:
             banner, ink = (f"no new picture from the sensor for {stats.stalled_s:.0f} s - what is shown is "
                            "not live, nothing is recognised"), "#ff6e64"
+        elif stats.recognition_stuck_s is not None:
+            banner, ink = (f"recognition stuck for {stats.recognition_stuck_s:.0f} s - the actions shown are "
+                           "from before, no alerts can be raised"), "#ff6e64"
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:

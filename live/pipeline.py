@@ -85,6 +85,9 @@ class PipelineConfig:
 
 # A source that sends no frame for this long while connected has stalled (30 fps: 90 frames missed).
 STALLED_S = 3.0
+# One recognition hop running this long is stuck (an engine call that does not return): a hop takes tens
+# of milliseconds, a second with many people on a slow CPU. Until it returns nothing is decided.
+RECOGNITION_STUCK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ class LiveStats:
     # Seconds without a new frame from a source that says it is connected and is not paused (None: frames
     # are coming, or cannot be expected): a frozen picture looks live, and nothing is recognised.
     stalled_s: float | None = None
+    # Seconds the running recognition hop has taken, past RECOGNITION_STUCK_S (None: it is working): the
+    # actions shown are from before it, and no alert can be raised.
+    recognition_stuck_s: float | None = None
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -122,6 +128,8 @@ class LiveStats:
         if self.stalled_s is not None:
             sensor += f" but NO FRAMES FOR {self.stalled_s:.0f} s"
         failed = f", {self.failed_hops} FAILED" if self.failed_hops else ""
+        if self.recognition_stuck_s is not None:
+            failed += f", RECOGNITION STUCK FOR {self.recognition_stuck_s:.0f} s"
         return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
                 f"{self.people} {'person' if self.people == 1 else 'people'} in view, "
                 f"{self.decisions} decisions "
@@ -633,6 +641,7 @@ class LivePipeline:
             privacy=self.config.privacy,
             failed_hops=self.worker.counters.errors,
             stalled_s=self._stalled_s(),
+            recognition_stuck_s=busy if (busy := self.worker.busy_s) > RECOGNITION_STUCK_S else None,
         )
 
     def _stalled_s(self) -> float | None:

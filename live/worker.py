@@ -333,6 +333,7 @@ class RecognitionWorker:
         self._find_partner = inputs.num_bodies > 1 or self._needs_partner is not None
         self._last_sequence = -1
         self._last_end: float | None = None
+        self._hop_started: float | None = None  # monotonic time the hop now running began; None between
         self._examined = threading.Condition()  # lockstep: the capture waits until a frame was looked at
         self._done = False  # the thread has ended (lockstep waits stop)
         self._finish = threading.Event()
@@ -351,6 +352,13 @@ class RecognitionWorker:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def busy_s(self) -> float:
+        """How long the hop now running has taken so far; 0.0 between hops. An engine call that never
+        returns (a hung GPU driver) leaves the thread alive and this growing: nothing else shows it."""
+        started = self._hop_started
+        return 0.0 if started is None else time.monotonic() - started
 
     def wait_examined(self, sequence: int, timeout: float = 0.5) -> bool:
         """Block until the worker has looked at frame `sequence` (deciding if a hop was due), or it
@@ -409,6 +417,7 @@ class RecognitionWorker:
                 if self._last_end is not None:  # hops that came due while the previous one ran: skipped
                     self.counters.skipped_hops += self._skipped_hops(newest.sequence)
                 self._last_end = newest.timestamp
+                self._hop_started = time.monotonic()
                 try:
                     hop = self.step(newest)
                     self.counters.failed_in_a_row = 0
@@ -419,6 +428,8 @@ class RecognitionWorker:
                     if self.counters.failed_in_a_row >= FAILED_HOPS_IN_A_ROW:
                         raise
                     hop = None
+                finally:
+                    self._hop_started = None
                 if hop is not None:
                     self._publish(hop)
                 self._mark_examined(newest.sequence)  # after publishing: lockstep hands over whole hops

@@ -933,3 +933,58 @@ def test_a_sensor_that_stops_sending_frames_while_connected_is_said_to_have_stal
     assert stalls and "but NO FRAMES FOR" in stalls[-1].health()
     assert "no frames from quiet sensor for" in caplog.text
     assert "frames from quiet sensor again" in caplog.text
+
+
+def test_a_recognition_step_that_does_not_return_is_said_and_a_service_ends_to_be_restarted(
+    tiny_checkpoint, monkeypatch, caplog
+):
+    """A hung engine call (a GPU driver that never answers) leaves the recognition thread alive: without a
+    watch the status looked healthy and the last actions stood for ever. Stuck past RECOGNITION_STUCK_S the
+    status and the log say so, and when it returns, that it works again; stuck past STUCK_EXIT_S a
+    headless run ends (exit 1) for its service manager to restart it."""
+    import live.headless
+    import live.pipeline
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    monkeypatch.setattr(live.pipeline, "RECOGNITION_STUCK_S", 0.3)
+    monkeypatch.setattr(live.headless, "STUCK_EXIT_S", 2.5)
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    # Stuck for 1.5 s (seen by a check once a second; it comes back), then for 5 s (the run ends).
+    run, calls, hangs = engine.run, [], iter([1.5, 5.0])
+
+    def hanging_run(crops, skeleton):
+        calls.append(time.monotonic())
+        if len(calls) in (3, 6):
+            time.sleep(next(hangs))
+        return run(crops, skeleton)
+
+    engine.run = hanging_run
+    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
+                            engine, inputs)
+    stuck = []
+
+    def watch():
+        while not pipeline.started:
+            time.sleep(0.01)
+        while not pipeline.ended and pipeline._stopped is None:
+            if (stats := pipeline.stats()).recognition_stuck_s is not None:
+                stuck.append(stats)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        summary = run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))),
+                               duration_s=30.0)
+    watcher.join(5)
+    assert time.monotonic() - started < 15  # ended by the watch, not by --duration
+    assert len(calls) >= 6
+    assert stuck and "RECOGNITION STUCK FOR" in stuck[-1].health()
+    said = caplog.text
+    assert said.count("recognition has been stuck on one step") == 2  # once per episode
+    assert "recognition works again" in said  # after the first, which came back
+    assert "shutting down: recognition stuck for" in said and "service manager restarts it" in said
+    assert summary.decisions > 0  # before and between, and the run ends in an error (exit 1):
+    assert [e for e in summary.errors if e.startswith("recognition was stuck on one step for")]

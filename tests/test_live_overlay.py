@@ -284,6 +284,9 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     pipeline.stats = lambda: replace(real_stats(), stalled_s=5.0)
     window.refresh()
     assert "no new picture from the sensor for 5 s - what is shown is not live" in window.banner.text()
+    pipeline.stats = lambda: replace(real_stats(), recognition_stuck_s=7.0)  # an engine call hangs
+    window.refresh()
+    assert "recognition stuck for 7 s - the actions shown are from before" in window.banner.text()
     del pipeline.stats
     window.refresh()
     assert window.banner.text() == ""
