@@ -25,10 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -224,13 +225,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
             config=config,
         )
         error: xef.XefFormatError | None = None
-        with recorder:
+
+        def frames_before_any_damage() -> Iterator[Frame]:
+            nonlocal error
             try:
-                for frame in recording.frames():
-                    if not recorder.write(frame):
-                        break
-            except xef.XefFormatError as damage:
+                yield from recording.frames()
+            except xef.XefFormatError as damage:  # the frames before it make a clip; said below
                 error = damage
+
+        _convert_frames(recorder, frames_before_any_damage())
     files = recorder.files
     assert files is not None
     elapsed = time.perf_counter() - started
@@ -248,6 +251,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
         print(f"the source is damaged; converted the frames before it: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _convert_frames(recorder: Recorder, frames: Iterable[Frame]) -> None:
+    """Every frame into `recorder`, then the clip finalised. Cut short (Ctrl-C, SIGTERM, a failure) the
+    clip is removed, not kept as if whole: its source still holds every frame, and the same command
+    converts it again (a clip kept with the first half only looked complete to list, info and training)."""
+    try:
+        for frame in frames:
+            if not recorder.write(frame):  # stopped by itself (low disk space): kept, said by the caller
+                break
+    except BaseException:
+        recorder.discard(frames_kept_elsewhere=True)
+        print(f"{recorder.sample_name}: conversion cut short after {recorder.frame_count} frames; nothing is "
+              "kept (the same command converts it again)", file=sys.stderr)
+        raise
+    recorder.close()
 
 
 def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> int:
@@ -284,10 +303,7 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
             config=RecorderConfig(record_video=False, naming=naming, min_free_bytes=int(min_free_gb * 1e9)),
             timeline=recording.timeline,
         )
-        with recorder:
-            for frame in recording.frames():
-                if not recorder.write(frame):
-                    break
+        _convert_frames(recorder, recording.frames())
     files = recorder.files
     assert files is not None
     print(f"wrote {files.skeleton}, {files.sidecar.name}: {files.frame_count} frames, {len(intervals)} "
@@ -826,6 +842,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return synthetic.main(argv[1:])
         return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except (
         xef.XefFormatError,
         ClipError,
@@ -844,4 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM (a service manager's or `timeout`'s stop) ends a command as Ctrl-C does, said in one line;
+    # Python's default ended it without a word, a conversion left half written.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sys.exit(main())

@@ -68,6 +68,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO
 
@@ -142,8 +143,6 @@ class ClipFiles:
 
 def software_version() -> str:
     try:
-        from importlib.metadata import PackageNotFoundError, version
-
         return version("where-to-focus")
     except PackageNotFoundError:
         return "unknown"
@@ -528,12 +527,14 @@ class Recorder:
             raise self._unfinished from error
         return self.files
 
-    def discard(self) -> None:
-        """Give up a recording that has written no frame: its files closed, its partial folder removed."""
-        if self.frame_count:
+    def discard(self, *, frames_kept_elsewhere: bool = False) -> None:
+        """Give up a recording: its files closed, its partial folder removed. Only one that has written no
+        frame, unless `frames_kept_elsewhere` (a conversion cut short: its source file still holds them)."""
+        if self.frame_count and not frames_kept_elsewhere:
             raise RecorderError(f"{self.partial_dir}: {self.frame_count} frames written; close() keeps them")
-        for file in (self._skeleton, self._frames, self._lock):
-            file.close()
+        for file in (self._skeleton, self._frames, self._video, self._depth, self._lock):
+            if file is not None:
+                file.close()
         shutil.rmtree(self.partial_dir, ignore_errors=True)
 
     def close(self) -> ClipFiles:

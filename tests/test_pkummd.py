@@ -543,3 +543,29 @@ def test_view_draws_a_sequence_with_its_truth(tmp_path: Path, capsys: pytest.Cap
     assert frames["bare"].shape == (1080, 1920, 3)
     differs = np.flatnonzero((frames["labelled"] != frames["bare"]).any(axis=(1, 2)))
     assert len(differs) > 0 and differs.max() < 80  # the same drawing; the truth written in the top line
+
+
+def test_a_conversion_cut_short_keeps_nothing_and_the_same_command_converts_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Ctrl-C (or SIGTERM, which `python -m recordings` turns into one) part-way: a clip kept with the
+    frames so far looked complete to list, info and training, and the rerun was refused for it."""
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    out = tmp_path / "clips"
+    frames = PkuMmdRecording.frames
+
+    def interrupted(self):
+        for i, frame in enumerate(frames(self)):
+            if i == 20:
+                raise KeyboardInterrupt  # what Ctrl-C raises between two frames
+            yield frame
+
+    monkeypatch.setattr(PkuMmdRecording, "frames", interrupted)
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 130
+    err = capsys.readouterr().err
+    assert "0007-M: conversion cut short after 20 frames; nothing is kept" in err and "interrupted" in err
+    assert "Traceback" not in err and list(out.iterdir()) == []  # no clip, no .partial, no labels.txt
+    monkeypatch.undo()
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 0
+    assert "60 frames" in capsys.readouterr().out
+    assert ClipRecording(out / "0007-M.skeleton").info.frame_count == 60
