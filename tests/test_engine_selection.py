@@ -99,3 +99,20 @@ def test_onnxruntime_gpu_without_a_visible_gpu_runs_on_the_cpu(monkeypatch: pyte
     # A CPU build of torch cannot tell whether there is a GPU: onnxruntime-gpu is left to try.
     monkeypatch.setattr(torch.version, "cuda", None)
     assert selection.unavailable_reason(Backend.ONNXRUNTIME_CUDA) is None
+
+
+def test_without_the_onnx_package_auto_takes_pytorch_and_says_what_to_install(
+    checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnx exports the checkpoint for ONNX Runtime and TensorRT: without it (a damaged environment) the
+    app started with a traceback from the exporter instead of running on PyTorch."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *rest: None if name == "onnx" else find_spec(name, *rest))
+    missing = "the onnx package is not installed (pip install onnx)"
+    assert selection.unavailable_reason(Backend.ONNXRUNTIME_CPU) == missing
+    engine = open_engine(checkpoint, cache_dir=checkpoint.parent)
+    assert engine.name in ("pytorch-cpu", "pytorch-cuda")
+    assert "onnxruntime-cpu: the onnx package is not installed (pip install onnx)" in engine.reason

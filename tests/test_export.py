@@ -215,6 +215,19 @@ def test_export_tensorrt_without_tensorrt_says_so(tiny_checkpoint: Path, tmp_pat
     assert list(tmp_path.iterdir()) == []  # checked first: no ONNX file left without its engine
 
 
+def test_export_without_the_onnx_package_says_what_to_install_and_writes_nothing(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *rest: None if name == "onnx" else find_spec(name, *rest))
+    with pytest.raises(ValueError, match=r"^the onnx package is not installed \(pip install onnx\) \(nothi"):
+        export_checkpoint(tiny_checkpoint, tmp_path / "out" / "tiny.onnx", cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_export_never_writes_over_the_checkpoint_or_into_a_folder_name(
     tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

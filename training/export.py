@@ -316,6 +316,9 @@ def export_checkpoint(
     if onnx_path.suffix.lower() != ".onnx":
         raise ValueError(f"-o {onnx_path}: the file written is ONNX and its name must end in .onnx "
                          f"(nothing written)")
+    # Written with onnx and checked through ONNX Runtime: a missing package said before anything is written.
+    if (why_not := engine_selection.unavailable_reason(Backend.ONNXRUNTIME_CPU)) is not None:
+        raise ValueError(f"{why_not} (nothing written)")
     if tensorrt and (why_not := engine_selection.unavailable_reason(Backend.TENSORRT)) is not None:
         raise ValueError(f"--tensorrt: {why_not} (nothing written; export without --tensorrt on this machine "
                          "and build the engine where TensorRT runs)")

@@ -25,7 +25,7 @@ class OnnxRuntimeGraph:
         try:
             import onnxruntime as ort
         except ImportError as error:
-            raise BackendUnavailable("onnxruntime is not installed") from error
+            raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from error
         self.path = path
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -16,6 +16,7 @@ build, a CUDA provider without a driver) is skipped too, with its error in the r
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import logging
 import os
 import shutil
@@ -89,6 +90,8 @@ def unavailable_reason(backend: Backend) -> str | None:
         no_gpu += "; this torch is a CPU build: install a CUDA one (README, 'On a GPU') and check nvidia-smi"
     if backend is Backend.PYTORCH_CUDA:
         return None if cuda else no_gpu
+    if importlib.util.find_spec("onnx") is None:  # the others run an ONNX graph: exported and read with it
+        return "the onnx package is not installed (pip install onnx)"
     if backend is Backend.TENSORRT:
         try:
             import_tensorrt()
@@ -98,7 +101,7 @@ def unavailable_reason(backend: Backend) -> str | None:
     try:
         import onnxruntime as ort
     except ImportError:
-        return "onnxruntime is not installed"
+        return "onnxruntime is not installed (pip install onnxruntime)"
     if backend is Backend.ONNXRUNTIME_CUDA and "CUDAExecutionProvider" not in ort.get_available_providers():
         return (f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (pip uninstall onnxruntime, "
                 "then pip install onnxruntime-gpu: the two packages clash)")
