@@ -67,12 +67,12 @@ from recordings.argument_types import (
     hop_seconds,
     image_file,
     integer_in,
-    no_display,
     non_negative_float,
     output_file,
     output_folder,
     positive_float,
     probability,
+    why_no_display,
 )
 from recordings.labels import LABEL_MAP_FILENAME, check_label
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
@@ -681,13 +681,13 @@ def _signals_held(then: Callable[[int, object], None] | None = None) -> Iterator
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:
     """Why the window cannot open here, or None. Qt aborts the whole process without a display, so
     say it before any model loading. A screenshot needs no screen: it is taken off-screen."""
-    if config.headless or not no_display(environ):
+    if config.headless or (why := why_no_display(environ)) is None:
         return None
     if config.screenshot is not None:
         environ["QT_QPA_PLATFORM"] = "offscreen"
         return None
-    return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run with --headless "
-            "for JSON lines of decisions, or with --screenshot PNG to save one view of the window")
+    return (f"no display to open the window on ({why}): run with --headless for JSON lines of decisions, "
+            "or with --screenshot PNG to save one view of the window")
 
 
 def _stderr_is_journald() -> bool:

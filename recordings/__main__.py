@@ -40,7 +40,7 @@ from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
-from recordings.argument_types import integer_in, no_display, positive_float
+from recordings.argument_types import integer_in, positive_float, why_no_display
 from recordings.avi import missing_bytes
 from recordings.clip import (
     ClipError,
@@ -570,9 +570,9 @@ def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: 
 
 
 def cmd_view(args: argparse.Namespace) -> int:
-    if not args.out and not args.three_d and no_display():
-        print("error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): write the "
-              "frames with --out DIR (PNGs) or --out FILE.mp4 instead", file=sys.stderr)
+    if not args.out and not args.three_d and (why := why_no_display()) is not None:
+        print(f"error: no display to open the window on ({why}): write the frames with --out DIR (PNGs) "
+              "or --out FILE.mp4 instead", file=sys.stderr)
         return 2
     if not args.out and not args.three_d and os.environ.get("QT_QPA_PLATFORM") in ("offscreen", "minimal"):
         # The window would play where nobody sees it, until killed.

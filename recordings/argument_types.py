@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -135,9 +136,40 @@ def run_command(main: Callable[[], object], prog: str,
     sys.exit(status if isinstance(status, int) else 0)
 
 
-def no_display(environ: dict[str, str] | os._Environ = os.environ) -> bool:
-    """Whether a Qt window cannot open here: Linux with neither X nor Wayland and no Qt platform chosen
-    (`QT_QPA_PLATFORM`). Qt would abort the whole process, so the command lines say so first."""
-    return sys.platform.startswith("linux") and not any(
-        environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
-    )
+def why_no_display(environ: dict[str, str] | os._Environ = os.environ) -> str | None:
+    """Why a Qt window cannot open here, or None: Linux with neither X nor Wayland and no Qt platform
+    chosen (`QT_QPA_PLATFORM`), or a DISPLAY where no X server answers (an ssh -X session gone stale, an
+    Xvfb stopped). Qt would abort the whole process, so the command lines say so first."""
+    if not sys.platform.startswith("linux") or any(
+        environ.get(name) for name in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    ):
+        return None
+    display = environ.get("DISPLAY")
+    if not display:
+        return "DISPLAY and WAYLAND_DISPLAY are unset"
+    return None if _x_server_answers(display) else f"DISPLAY={display}, but no X server answers there"
+
+
+def _x_server_answers(display: str) -> bool:
+    """Whether something listens where DISPLAY ([host]:N[.screen]) points: the server's local socket
+    (abstract, or the file in /tmp/.X11-unix), else TCP port 6000 + N on the host (ssh -X forwards
+    localhost:10 and up). A form not known here is left to Qt."""
+    host, _, screen = display.rpartition(":")
+    number = screen.split(".")[0]
+    if not number.isdigit():
+        return True
+    if host in ("", "unix"):
+        for address in (f"\0/tmp/.X11-unix/X{number}", f"/tmp/.X11-unix/X{number}"):
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(1.0)
+                try:
+                    probe.connect(address)
+                    return True
+                except OSError:
+                    continue
+        return False
+    try:
+        socket.create_connection((host, 6000 + int(number)), timeout=2.0).close()
+        return True
+    except OSError:
+        return False

@@ -429,10 +429,34 @@ def test_no_display_is_said_before_qt_aborts(monkeypatch):
     bare: dict[str, str] = {}
     assert "--headless" in no_display_reason(window, bare)
     assert no_display_reason(config_from_args(build_parser().parse_args(["--headless"])), bare) is None
-    assert no_display_reason(window, {"DISPLAY": ":0"}) is None
     assert no_display_reason(window, {"QT_QPA_PLATFORM": "offscreen"}) is None
+    assert no_display_reason(window, {"WAYLAND_DISPLAY": "wayland-0"}) is None
     shot = config_from_args(build_parser().parse_args(["--screenshot", "x.png"]))
     assert no_display_reason(shot, bare) is None and bare == {"QT_QPA_PLATFORM": "offscreen"}
+
+
+def test_a_display_where_no_x_server_answers_is_said_before_qt_aborts(monkeypatch):
+    """A stale ssh -X session or a stopped Xvfb: DISPLAY is set, and Qt's xcb plugin aborted the process
+    (exit 134) with a line about plugins. Where something listens on the display's socket it is left to Qt."""
+    import socket
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    window = config_from_args(build_parser().parse_args([]))
+    number = 900 + os.getpid() % 99  # a display number nothing uses
+    with socket.socket(socket.AF_UNIX) as server:  # where an X server listens for display :number
+        server.bind(f"\0/tmp/.X11-unix/X{number}")
+        server.listen(1)
+        assert no_display_reason(window, {"DISPLAY": f":{number}"}) is None
+        assert no_display_reason(window, {"DISPLAY": f"unix:{number}.0"}) is None
+    why = no_display_reason(window, {"DISPLAY": f":{number}"})
+    assert f"DISPLAY=:{number}, but no X server answers there" in why and "--headless" in why
+    with socket.socket() as server:  # ssh -X: TCP, port 6000 + N on localhost
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        if port > 6000:
+            assert no_display_reason(window, {"DISPLAY": f"127.0.0.1:{port - 6000}.0"}) is None
+    assert "no X server answers" in no_display_reason(window, {"DISPLAY": f"127.0.0.1:{port - 6000}"})
 
 
 def test_a_screenshot_of_a_replay_shorter_than_its_delay_is_still_taken_and_fits_a_screen(
