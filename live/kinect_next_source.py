@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import sys
 import time
 from collections import deque
 from typing import Any
@@ -163,6 +164,10 @@ class KinectNextSource:
         try:
             import kinect_next
         except ImportError as error:
+            if not sys.platform.startswith("win"):  # said first: installing kinect-next would not help here
+                raise SourceUnavailable(
+                    f"--source kinect needs 64-bit Windows with the Kinect for Windows Runtime 2.0 (this "
+                    f"machine runs {sys.platform}); use --source sim or a recording PATH instead") from error
             raise SourceUnavailable(f"--source kinect: kinect-next is not installed; {INSTALL_HINT}") \
                 from error
         if kinect_next.__version__ != KINECT_NEXT_VERSION:

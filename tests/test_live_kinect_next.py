@@ -297,6 +297,20 @@ def test_without_windows_or_the_runtime_the_error_is_one_line():
     assert "\n" not in message and "Windows" in message and ".[kinect]" in message
 
 
+def test_without_kinect_next_off_windows_the_platform_is_said_first(monkeypatch):
+    """Installing kinect-next (the first advice) and then being told the Kinect needs Windows cost a
+    round trip: off Windows the platform is what is said."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "kinect_next", None)  # import kinect_next raises ImportError
+    monkeypatch.setattr(sys, "platform", "linux")
+    with pytest.raises(SourceUnavailable, match=r"^--source kinect needs 64-bit Windows .*runs linux"):
+        KinectNextSource().open()
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(SourceUnavailable, match=r"kinect-next is not installed; install the Kinect for"):
+        KinectNextSource().open()
+
+
 def test_the_app_stays_up_while_the_sensor_is_unplugged_and_recognises_again_after(runtime, tmp_path):
     """The whole pipeline on the kinect-next source: decisions, unplug (no decisions, nothing ends),
     replug (decisions again). Privacy skeleton with a skeleton-only model: no pixels kept anywhere."""
