@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import struct
 import subprocess
 import sys
@@ -494,6 +495,47 @@ def test_a_finalisation_cut_short_after_moving_the_video_and_depth_recovers_them
     assert len(frames) == 10 and all(f.color is not None and f.depth is not None for f in frames)
 
 
+def test_the_mark_of_a_move_is_on_disk_with_its_folder_before_the_video_and_depth_are_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recovery trusts a file under the clip's name only where a `.moved` mark says this finalisation put
+    it there: a power cut right after the move must find the mark, so the mark file and the folder that
+    lists it are synced before the rename (else the moved video or depth is taken for an old one)."""
+    rec = Recorder(tmp_path, sample_name="moved", config=CONFIG)
+    for i in range(5):
+        frame = make_frame(i, i / 30)
+        frame.depth = np.full((424, 512), 1000 + i, np.uint16)
+        rec.write(frame)
+    partial = rec.partial_dir
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_sync_directory = os.fsync, os.replace, recorder_module.sync_directory
+
+    def fsync(fd: int) -> None:  # which file: a mark is named, anything else is "other"
+        synced = os.fstat(fd)
+        marks = [m.name for m in partial.glob("*.moved") if os.path.samestat(synced, m.stat())]
+        events.append(("fsync", marks[0] if marks else "other"))
+        real_fsync(fd)
+
+    def replace(source, target) -> None:
+        events.append(("replace", Path(source).name))
+        real_replace(source, target)
+
+    def sync_directory(path) -> None:
+        events.append(("sync_directory", str(path)))
+        real_sync_directory(path)
+
+    monkeypatch.setattr(recorder_module.os, "fsync", fsync)
+    monkeypatch.setattr(recorder_module.os, "replace", replace)
+    monkeypatch.setattr(recorder_module, "sync_directory", sync_directory)
+    rec.close()
+    monkeypatch.undo()
+    assert rec.files.video is not None and rec.files.depth is not None
+    for part in ("rgb.avi", "depth.bin"):
+        mark_synced = events.index(("fsync", f"{part}.moved"))
+        folder_synced = events.index(("sync_directory", str(partial)), mark_synced)
+        assert mark_synced < folder_synced < events.index(("replace", part)), (part, events)
+
+
 def test_a_video_of_the_same_name_from_before_is_not_taken_for_the_clips(tmp_path: Path) -> None:
     """Only a move this finalisation made is taken back: a skeleton-only clip recorded under a name whose
     old video is still lying there (its clip deleted by hand) must not get that video."""
@@ -575,3 +617,40 @@ def test_files_written_atomically_are_readable_by_others_as_plain_files_are(tmp_
     assert written.stat().st_mode & 0o777 == 0o640
     assert written.read_bytes().endswith(b"left bed\n")
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_an_atomic_rewrite_syncs_the_file_before_its_rename_and_the_folder_after(tmp_path, monkeypatch):
+    # A power cut after the rename must find the new contents (the file synced before the rename: else
+    # it can come back empty under the name) and the rename itself (the folder synced after it: else the
+    # old file can come back, with whatever was written since on the strength of the new one).
+    from recordings import atomic
+
+    target = tmp_path / "labels.txt"
+    target.write_bytes(b"A121\tpatient fell\n")
+    events: list[tuple[str, object]] = []
+    real_fsync, real_replace, real_sync_directory = os.fsync, os.replace, atomic.sync_directory
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def replace(source, destination) -> None:
+        events.append(("replace", Path(destination)))
+        real_replace(source, destination)
+
+    def sync_directory(path) -> None:
+        events.append(("sync_directory", Path(path)))
+        real_sync_directory(path)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    monkeypatch.setattr(atomic, "sync_directory", sync_directory)
+    atomic.replace_atomically(target, b"A121\tpatient fell\nA122\tpatient leaves bed\n")
+    monkeypatch.undo()
+    renamed = events.index(("replace", target))
+    # The file now under the name (the temporary one, renamed) was synced before the rename.
+    assert events.index(("fsync", target.stat().st_ino)) < renamed
+    assert events.index(("sync_directory", tmp_path)) > renamed
+    if os.name == "posix":  # where a folder can be synced: it is, after the rename
+        assert events.index(("fsync", tmp_path.stat().st_ino), renamed) > renamed
+    assert target.read_bytes().endswith(b"leaves bed\n")
