@@ -536,6 +536,49 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     assert code == 2 and "--subset validation" in capsys.readouterr().err
 
 
+def test_a_stage_stops_early_keeps_its_best_epoch_and_stays_stopped_when_run_with_more_epochs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """best.pt is the epoch with the best validation top-1 (a tie goes to the lower loss; a tie that is no
+    better is an epoch without improvement), and `optim.early_stop_patience` epochs without one end the
+    stage for good: more epochs asked for later do not train it on (it stopped because it had stopped
+    learning, not because it ran out of epochs)."""
+    from training import stages
+
+    data = tmp_path / "nucla"
+    write_nucla(data)
+    # Each epoch's validation figures, in order, instead of the tiny network's noise on these clips.
+    scores = iter([(0.5, 1.0),  # 1: the best so far
+                   (0.5, 1.0),  # 2: the same top-1 and loss: no better (1 epoch without improvement)
+                   (0.5, 0.8),  # 3: the same top-1 at a lower loss: the best
+                   (0.4, 0.5),  # 4: lower top-1 (1)
+                   (0.5, 0.9),  # 5: the same top-1 at a higher loss (2): the stage stops here
+                   *[(0.9, 0.1)] * 5])  # better than any before: only a stage that failed to stop gets these
+
+    def validation_metrics(predictions, stage: str) -> dict[str, float]:
+        top1, loss = next(scores)
+        return {"loss": loss, "top1": top1, "top5": 1.0}
+
+    monkeypatch.setattr(stages, "_validation_metrics", validation_metrics)
+    settings = {"epochs.pose": "6", "optim.early_stop_patience": "2", "max_steps_per_epoch": "1"}
+    result = train_stage(_pose_config(tmp_path, data, **settings), "pose")
+    run = tmp_path / "run" / "pose"
+    assert result.epochs_run == 5 and result.best_validation_top1 == 0.5
+    assert "early stop: no validation improvement for 2 epochs" in capsys.readouterr().out
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["val_top1"], r["val_loss"]) for r in metrics] == [
+        (1, 0.5, 1.0), (2, 0.5, 1.0), (3, 0.5, 0.8), (4, 0.4, 0.5), (5, 0.5, 0.9)]
+    best = load_checkpoint(run / "best.pt").extra
+    assert best["epoch"] == 3 and best["validation"]["loss"] == 0.8
+    assert load_checkpoint(run / "last.pt").extra["epoch"] == 5
+
+    longer = _pose_config(tmp_path, data, **{**settings, "epochs.pose": "8"})
+    again = train_stage(longer, "pose")
+    assert again.epochs_run == 5 and "already finished" in capsys.readouterr().out
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 5  # not one epoch more
+    assert load_checkpoint(run / "best.pt").extra["epoch"] == 3
+
+
 def test_a_test_split_drawn_again_over_clips_it_trained_on_is_refused(capsys: pytest.CaptureFixture) -> None:
     """PKU-MMD's test performances are drawn from the folder: another folder (a full release, one with a
     performance missing) draws others, some of which the checkpoint trained on."""
