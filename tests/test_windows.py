@@ -149,3 +149,16 @@ def test_trimmed_clips_keep_the_clip_level_windows() -> None:
     trimmed = [ClipSource("t", 1, lambda _c: replace(sequence("t"), label=1, timeline=None))]
     dataset = WindowDataset(trimmed, SPEC, KINECT_V2, 1, train=False, eval_windows=5)
     assert dataset[0]["skeleton"].shape == (5, 10, 1, 25, 3) and dataset[0]["label"].item() == 1
+
+
+def test_a_split_of_sequences_all_shorter_than_a_window_names_them_and_their_lengths() -> None:
+    """Four short clips recorded on site, the long one drawn into the other split: 'no windows' named no
+    sequence and no split, and nobody could tell which clips were too short."""
+    short = [ClipSource(f"clip{k}", -1, lambda _crops, k=k: sequence(f"clip{k}", seconds=1.0 + 0.2 * k))
+             for k in range(3)]
+    with pytest.raises(DatasetError) as error:
+        StreamWindowDataset(short, SPEC, KINECT_V2, 1, CLASSES, train=True)
+    message = str(error.value)
+    assert message.startswith("no training windows: each of the 3 sequences of this split is shorter than "
+                              "the 1.6 s of history a 2 s window needs")
+    assert "clip0 1.0 s, clip1 1.2 s, clip2 1.4 s" in message

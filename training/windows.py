@@ -434,8 +434,15 @@ class StreamWindowDataset(WindowDataset):
         self.window_clips = np.concatenate(clips).astype(np.int64) if clips else np.zeros(0, np.int64)
         self.window_ends = np.concatenate(ends) if ends else np.zeros(0)
         self.window_labels = np.array([label for group in labels for label in group], dtype=np.int64)
-        if len(self.window_ends) == 0:
-            raise DatasetError("no windows: every sequence is shorter than a window")
+        if len(self.window_ends) == 0:  # which sequences, and how long: a split of short clips is findable
+            needed = min_coverage * spec.duration_s
+            loaded = [c for c in self._cache if c is not None]  # every one: kept in the loop above
+            lengths = [f"{c.name} {c.timestamps[-1] - c.timestamps[0]:.1f} s" for c in loaded]
+            listed = ", ".join(lengths[:8]) + (f" and {len(lengths) - 8} more" if len(lengths) > 8 else "")
+            raise DatasetError(
+                f"no {'training' if train else 'evaluation'} windows: each of the {len(lengths)} sequences "
+                f"of this split is shorter than the {needed:.1f} s of history a {spec.duration_s:g} s "
+                f"window needs ({listed or 'none'}); record longer clips or move one into this split")
         self.background = self.class_names.index(NO_ACTION)
         counts = np.bincount(self.window_labels, minlength=len(self.class_names))
         actions = [c for c in range(len(self.class_names)) if c != self.background and counts[c] > 0]
