@@ -75,6 +75,9 @@ DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text draw
 CROP_PIXELS = 96
 # F1-F9 choose among the label map's classes; a new folder has none until one is named.
 NO_CLASSES_YET = "no classes yet: start the app with --label NAME to name one"
+# A person's last decision this much older (stream time) than the picture is not shown as theirs now:
+# their windows stopped being decided (scores not finite, colour gone) or recognition is far behind.
+STALE_DECISION_S = 3.0
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
 
 
@@ -273,11 +276,13 @@ class PersonPanel(QtWidgets.QFrame):
                 self._bar_colors[k] = color
             bar.show_value(class_title(name), p)
 
-    def show_waiting(self, label: str, tracking_id: int) -> None:
-        """A person with no decision yet. Panels are reused by position: whatever an earlier person's
-        decision left here (crops, attention, actions) must go, or it reads as this person's."""
+    def show_waiting(self, label: str, tracking_id: int,
+                     why: str = "watching: a decision after about two seconds in view") -> None:
+        """A person with no decision yet (or none lately, `why`). Panels are reused by position: whatever
+        an earlier person's decision left here (crops, attention, actions) must go, or it reads as this
+        person's."""
         self.title.setText(label)
-        self._say("watching: a decision after about two seconds in view")
+        self._say(why)
         self.setToolTip(f"tracking id {tracking_id}")
         if self._waiting_for == tracking_id:
             return
@@ -597,14 +602,14 @@ class LiveWindow(QtWidgets.QMainWindow):
             if image.shape[:2] != self._display_shape:
                 image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
             image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # a new array: the copy kept stays unmarked
-        self._draw_people(image, entry.bodies)
+        self._draw_people(image, entry.bodies, entry.timestamp)
         self._recording_drawn = self.pipeline.recording
         if self._recording_drawn:  # on the picture itself: whoever is in view is being recorded
             draw_recording_mark(image, self.label_scale())
-        self._show_room3d(entry.bodies)
+        self._show_room3d(entry.bodies, entry.timestamp)
         self.image.setImage(image, autoLevels=False)  # uint8 without levels: drawn as is, no rescaling
 
-    def _draw_people(self, image: np.ndarray, bodies: list) -> None:
+    def _draw_people(self, image: np.ndarray, bodies: list, now: float) -> None:
         live_ids = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
         for gone in set(self._decisions) - live_ids:  # people who left: forget them (bounded memory)
             del self._decisions[gone]
@@ -621,7 +626,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             body = order[i]
             number = self.person_number(body.tracking_id)
             label, color = f"person {number}", PALETTE[(number - 1) % len(PALETTE)]
-            decision = self._decisions.get(body.tracking_id)
+            decision, age = self._decision_now(body.tracking_id, now)
             draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, color,
                         self._scale)
             alarming = self._alarming(decision)
@@ -632,6 +637,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             panel.show()
             if decision is not None:
                 panel.show_decision(label, decision, alarming=alarming)
+            elif age is not None:
+                panel.show_waiting(label, body.tracking_id, f"no decision for {age:.0f} s: see the log")
             else:
                 panel.show_waiting(label, body.tracking_id)
         labels_drawn: list[tuple[int, int, int, int]] = []
@@ -639,6 +646,15 @@ class LiveWindow(QtWidgets.QMainWindow):
         for pixels, decision, label, alarming, color in labels:  # after every skeleton: no bone crosses words
             draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale, alarming, color)
         self.nobody.setVisible(not order)
+
+    def _decision_now(self, tracking_id: int, now: float) -> tuple[Decision | None, float | None]:
+        """The person's latest decision unless it is more than STALE_DECISION_S older than the picture at
+        stream time `now`, and its age (None: never decided)."""
+        decision = self._decisions.get(tracking_id)
+        if decision is None:
+            return None, None
+        age = abs(now - decision.stream_time)  # abs: a replay that looped starts its stream time again
+        return (decision if age <= STALE_DECISION_S else None), age
 
     def label_scale(self) -> float:
         """How much larger than at full size to write the people's labels: the video shown smaller than
@@ -674,10 +690,12 @@ class LiveWindow(QtWidgets.QMainWindow):
             painter.end()
         return shot
 
-    def _show_room3d(self, bodies: list) -> None:
+    def _show_room3d(self, bodies: list, now: float) -> None:
         # Hidden: not even the floor fit runs. It reads only the bodies and decisions drawn anyway.
         if self.room3d is not None and self.room3d.isVisible():
-            self.room3d.show_people(bodies[: self.config.max_people], self._decisions, self._colour_of)
+            shown = bodies[: self.config.max_people]
+            decisions = {b.tracking_id: d for b in shown if (d := self._decision_now(b.tracking_id, now)[0])}
+            self.room3d.show_people(shown, decisions, self._colour_of)
 
     def _colour_of(self, tracking_id: int) -> tuple[int, int, int]:
         return PALETTE[(self.person_number(tracking_id) - 1) % len(PALETTE)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,11 +49,11 @@ def person(tracking_id: int, x: float, t: float, truth: str | None = None) -> Bo
     return Body(tracking_id, joints, np.full(25, 2, np.int8), uv, truth)
 
 
-def room(people: int = 2) -> FrameStream:
+def room(people: int = 2, seconds: float = 2.0) -> FrameStream:
     def frames():
         rng = np.random.default_rng(0)
         background = rng.integers(40, 120, (360, 640, 3), dtype=np.uint8)
-        for i in range(60):
+        for i in range(round(seconds * 30)):
             t = i / 30
             others = [person(13 + k, -1.2 + 0.5 * k, t) for k in range(people - 2)]
             yield Frame(t, background.copy(),
@@ -245,6 +246,32 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     assert "a decision after about two seconds in view" in panel.detail.text()
     assert [bar.text() for bar in (*panel.attention, *panel.actions)] == [""] * 5
     assert all(crop.pixmap().isNull() for crop in panel.crops)
+
+
+def test_a_person_no_longer_decided_is_not_shown_with_their_last_action(qtbot, tiny_model, monkeypatch):
+    """The model's scores turn to NaN (or a person's colour is gone): the worker decides nobody, and their
+    last action stood on the panel and the video as if it were now. Older than STALE_DECISION_S, it goes."""
+    engine, inputs = tiny_model
+    run, broken = engine.run, threading.Event()
+
+    def scores_turn_to_nan(crops, skeleton):
+        logits, attention = run(crops, skeleton)
+        return (np.full_like(logits, np.nan) if broken.is_set() else logits), attention
+
+    monkeypatch.setattr(engine, "run", scores_turn_to_nan)
+    pipeline = LivePipeline(room(seconds=30), engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig())
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.panels[0]
+    qtbot.waitUntil(lambda: panel.isVisible() and bool(panel.actions[0].text()), timeout=20000)
+    broken.set()
+    qtbot.waitUntil(lambda: "no decision for" in panel.detail.text(), timeout=20000)
+    assert "see the log" in panel.detail.text() and panel.actions[0].text() == ""
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
 
 def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model, tmp_path):
