@@ -438,3 +438,24 @@ def test_benchmark_reports_percentiles_and_targets(
     assert any("17 ms" in name for name in targets)
     table = capsys.readouterr().out
     assert "p50 ms" in table and "onnxruntime-cpu" in table and "target" in table
+
+
+def test_onnx_runtime_opened_through_the_engines_writes_no_telemetry(checkpoint: Path, tmp_path: Path):
+    """ONNX Runtime starts telemetry when it is imported (a device id and a queue of events about the process
+    under ~/.cache/Microsoft, for Microsoft's collector): nothing of it from a patient-room machine."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    (home / "tmp").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), TMPDIR=str(home / "tmp"))
+    script = ("import sys; from core.engines import open_engine; "
+              "engine = open_engine(sys.argv[1], 'onnxruntime-cpu'); print(engine.name)")
+    done = subprocess.run([sys.executable, "-c", script, str(checkpoint)], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "onnxruntime-cpu" in done.stdout
+    written = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
+    assert not [p for p in written if "Microsoft" in p or p.endswith(".ses")], written
