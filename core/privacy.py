@@ -2,7 +2,7 @@
 
     PrivacyMode.OFF       colour kept, shown and recorded as the sensor gave it
     PrivacyMode.BLUR      every tracked person's face blurred in the colour image itself, before
-                          anything shows, crops or records it
+                          anything shows, crops or records it, and in the depth image recorded
     PrivacyMode.SKELETON  no colour shown or recorded; held in memory only when the model crops it
 
     Body --head joint--> centre: the sensor's own colour pixel (joints_color), else the camera model's
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from core.camera import MIN_DEPTH_M, ColorCamera
+from core.camera import DEPTH_CAMERA, MIN_DEPTH_M, ColorCamera
 from core.frame import Body
 
 # A head is about 0.25 m tall with hair; the box adds room for the head joint's error and for the
@@ -53,16 +53,20 @@ def _has_position(point: np.ndarray) -> bool:
     return bool(np.isfinite(point).all() and np.abs(point).sum() > 0 and point[2] > MIN_DEPTH_M)
 
 
-def face_box(body: Body, camera: ColorCamera) -> np.ndarray | None:
-    """The face box (x0, y0, x1, y1) float in colour pixels of `camera`'s image, or None when the body
-    has neither a head nor a neck position. Not clipped to the image."""
+def face_box(body: Body, camera: ColorCamera, sensor_pixels: bool = True) -> np.ndarray | None:
+    """The face box (x0, y0, x1, y1) float in pixels of `camera`'s image, or None when the body has
+    neither a head nor a neck position. Not clipped to the image. `sensor_pixels`: centred on the
+    sensor's own colour pixel of the joint where it has one (a colour image); False for another image
+    (depth), where the joint is projected through `camera`."""
     for joint, size_m in ((HEAD, FACE_BOX_M), (NECK, NECK_BOX_M)):
         if joint >= len(body.joints):
             continue
         point = np.asarray(body.joints[joint], np.float64)
         if not _has_position(point):
             continue
-        centre = np.asarray(body.joints_color[joint], np.float64) if joint < len(body.joints_color) else None
+        centre = None
+        if sensor_pixels and joint < len(body.joints_color):
+            centre = np.asarray(body.joints_color[joint], np.float64)
         if centre is None or not np.isfinite(centre).all():
             projected, valid = camera.project(point)
             if not valid:
@@ -73,13 +77,14 @@ def face_box(body: Body, camera: ColorCamera) -> np.ndarray | None:
     return None
 
 
-def face_boxes(bodies: Sequence[Body], camera: ColorCamera, shape: tuple[int, int]) -> np.ndarray:
+def face_boxes(bodies: Sequence[Body], camera: ColorCamera, shape: tuple[int, int],
+               sensor_pixels: bool = True) -> np.ndarray:
     """Face boxes of every body, clipped to an image of `shape` (height, width): int (N, 4) x0, y0, x1,
-    y1 (exclusive ends); boxes wholly outside the image are left out."""
+    y1 (exclusive ends); boxes wholly outside the image are left out. `sensor_pixels`: see face_box."""
     height, width = shape
     boxes = []
     for body in bodies:
-        box = face_box(body, camera)
+        box = face_box(body, camera, sensor_pixels)
         if box is None:
             continue
         x0, y0 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
@@ -113,3 +118,11 @@ def blur_faces(image: np.ndarray, bodies: Sequence[Body], camera: ColorCamera) -
     colour pixel and turns depth into box size.
     """
     return blur_regions(image, face_boxes(bodies, camera, image.shape[:2]))
+
+
+def blur_depth_faces(depth: np.ndarray, bodies: Sequence[Body]) -> np.ndarray:
+    """A depth image (H, W) uint16 mm of the Kinect's depth camera with every body's face averaged down
+    as in a colour image (a copy when any face is in view): close to the sensor, depth shows a face's
+    relief. The joints are in the depth camera's own space, so they project straight into it."""
+    camera = DEPTH_CAMERA.scaled(depth.shape[1], depth.shape[0])
+    return blur_regions(depth, face_boxes(bodies, camera, depth.shape[:2], sensor_pixels=False))

@@ -27,7 +27,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
-from core.privacy import PrivacyMode, blur_faces
+from core.privacy import PrivacyMode, blur_depth_faces, blur_faces
 from live.sources import EndOfStream, Source
 from live.stats import RateMeter
 from live.tracks import TrackTable
@@ -299,8 +299,8 @@ class CapturePrivacy:
     Depth goes to the recorder under OFF and BLUR, never under SKELETON. A depth image is not a
     photograph, but it is an image of the person: body shape and outline (clothed or not, in bed),
     the relief of a face close to the sensor, enough to tell people apart by build and gait.
-    SKELETON promises that no image of anybody is kept, so it keeps none; where colour may be
-    recorded, depth (coarser, 512x424) shows nothing the colour video does not.
+    SKELETON promises that no image of anybody is kept, so it keeps none; BLUR blurs the same faces in
+    depth as in colour (a recording's depth kept every face's relief while its video blurred them).
     """
 
     mode: PrivacyMode = PrivacyMode.OFF
@@ -309,11 +309,14 @@ class CapturePrivacy:
 
     def screen(self, frame: Frame, also: Sequence[Body] = ()) -> Frame:
         """The frame the ring may hold. `also`: bodies just lost whose faces BLUR still blurs."""
-        if frame.color is None or self.mode is PrivacyMode.OFF:
+        if self.mode is PrivacyMode.OFF:
             return frame
-        if self.mode is PrivacyMode.BLUR:
-            return replace(frame, color=blur_faces(frame.color, [*frame.bodies, *also], self.camera))
-        return frame if self.model_needs_color else replace(frame, color=None)
+        if self.mode is PrivacyMode.BLUR:  # depth too: a dark room sends depth without colour
+            bodies = [*frame.bodies, *also]
+            color = None if frame.color is None else blur_faces(frame.color, bodies, self.camera)
+            depth = None if frame.depth is None else blur_depth_faces(frame.depth, bodies)
+            return replace(frame, color=color, depth=depth)
+        return frame if self.model_needs_color or frame.color is None else replace(frame, color=None)
 
     def recordable(self, frame: Frame) -> np.ndarray | None:
         """The colour image a recording may keep (of a screened frame)."""

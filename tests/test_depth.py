@@ -19,7 +19,7 @@ from xef_writer import sample_recording
 
 from core.camera import DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
-from core.privacy import PrivacyMode
+from core.privacy import PrivacyMode, face_boxes
 from live.capture import Capture, CapturePrivacy, FrameRing, RecordingSink
 from live.sources import ReplayOptions, replay_source
 from live.tracks import TrackTable
@@ -269,6 +269,29 @@ def test_a_replayed_xef_recorded_by_live_keeps_its_depth(tmp_path: Path) -> None
     skeleton_only = record_replay(xef, tmp_path / "skeleton", PrivacyMode.SKELETON).files
     assert skeleton_only.frame_count == 4 and skeleton_only.video is None and skeleton_only.depth is None
     assert list((tmp_path / "skeleton").glob("*depth*")) == []
+
+
+def test_under_blur_the_recorded_depth_has_every_face_blurred_and_nothing_else_changed(tmp_path: Path):
+    """Close to the sensor depth shows a face's relief: --privacy blur recorded it as the sensor gave it
+    while the video beside it had the faces blurred."""
+    xef = tmp_path / "room.xef"
+    relief = np.random.default_rng(3).integers(800, 4000, (424, 512)).astype(np.uint16)  # detail everywhere
+    sample_recording(xef, frames=3, depth_mm=relief)
+    files = record_replay(xef, tmp_path / "blur", PrivacyMode.BLUR).files
+    assert files.depth is not None and files.video is not None
+    with open_recording(files.skeleton) as clip:
+        frames = list(clip.frames())
+    assert len(frames) == 3
+    for frame in frames:
+        boxes = face_boxes(frame.bodies, DEPTH_CAMERA, (424, 512), sensor_pixels=False)
+        assert len(boxes) == len(frame.bodies) >= 1
+        outside = np.ones((424, 512), bool)
+        for x0, y0, x1, y1 in boxes:
+            outside[y0:y1, x0:x1] = False
+            before, after = (np.abs(np.diff(image[y0:y1, x0:x1].astype(np.int32), axis=1)).mean()
+                             for image in (relief, frame.depth))
+            assert after < 0.2 * before
+        assert np.array_equal(frame.depth[outside], relief[outside])
 
 
 def test_convert_keeps_a_xef_files_depth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.camera import DEFAULT_CAMERA
+from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA
 from core.frame import Body
-from core.privacy import FACE_BOX_M, PrivacyMode, blur_faces, blur_regions, face_box, face_boxes
+from core.privacy import (
+    FACE_BOX_M,
+    PrivacyMode,
+    blur_depth_faces,
+    blur_faces,
+    blur_regions,
+    face_box,
+    face_boxes,
+)
 
 CAMERA = DEFAULT_CAMERA.scaled(640, 360)
 
@@ -89,6 +97,26 @@ def test_blur_faces_blurs_the_face_and_leaves_everything_else_untouched():
         # Nothing of the texture is left at the scale of a face's features (a 4-pixel grid).
         assert np.corrcoef(face_before[::4, ::4].ravel(), face_after[::4, ::4].ravel())[0, 1] < 0.2
     assert np.array_equal(out[outside], original[outside])
+
+
+def test_depth_faces_are_blurred_where_the_joints_project_into_the_depth_camera():
+    """Close to the sensor a depth image shows a face's relief. The body's colour pixels say nothing about
+    the depth image: its face boxes come from projecting the joints through the depth camera."""
+    depth = np.random.default_rng(1).integers(500, 4500, (424, 512), dtype=np.uint16)
+    original = depth.copy()
+    near = person((-0.3, 0.3, 1.2))  # colour pixels of a 640x360 image, nowhere near its depth pixels
+    out = blur_depth_faces(depth, [near])
+    assert np.array_equal(depth, original) and out.dtype == np.uint16
+    centre, _ = DEPTH_CAMERA.project(near.joints[3])
+    half = 0.5 * FACE_BOX_M * DEPTH_CAMERA.focal / 1.2
+    x0, y0 = int(centre[0] - half) + 1, int(centre[1] - half) + 1
+    x1, y1 = int(centre[0] + half) - 1, int(centre[1] + half) - 1
+    face_before, face_after = original[y0:y1, x0:x1], out[y0:y1, x0:x1]
+    assert detail(face_before) > 500 and detail(face_after) < 0.1 * detail(face_before)
+    outside = np.ones(depth.shape, bool)
+    for bx0, by0, bx1, by1 in face_boxes([near], DEPTH_CAMERA, depth.shape, sensor_pixels=False):
+        outside[by0:by1, bx0:bx1] = False
+    assert outside.sum() > 0.9 * depth.size and np.array_equal(out[outside], original[outside])
 
 
 def test_a_face_at_the_edge_is_clipped_and_one_outside_is_skipped():
