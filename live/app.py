@@ -89,6 +89,8 @@ DEFAULT_CHECKPOINT = CHECKPOINTS / "demo.pt"  # the simulated room's own classes
 # demo knows only the simulator's rendering and would answer nonsense there.
 REAL_DATA_CHECKPOINT = CHECKPOINTS / "pku_interactions.pt"
 DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
+# --threads: more than any machine here has cores (ONNX Runtime made 100000 threads' worth of work and hung)
+MAX_THREADS = 256
 # Classes of the datasets that need a second person: a model that knows them never decides them for a
 # person alone (ModelInputs.needs_partner). Compared by `action_key`: a site's labels.txt may capitalise
 # them or type NTU's curly apostrophes straight.
@@ -159,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(FP16 I3Ds, CUDA graphs), onnxruntime-cuda, then the CPU (ONNX Runtime or "
                              "PyTorch, per number of people whichever it measures faster) and logs why; "
                              "torch / onnxruntime take their CUDA flavour where usable; default: auto")
-    parser.add_argument("--threads", type=integer_in(1), default=None,
+    parser.add_argument("--threads", type=integer_in(1, MAX_THREADS), default=None,
                         help="ONNX Runtime threads (default: all cores but one, which capture and the "
                              "window need)")
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines of decisions")
@@ -212,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--new-class", action="store_true",
                         help="take --label as a new class even though its name is close to a known one "
                              "(otherwise refused as a typo, with the known name offered)")
-    parser.add_argument("--labels", type=Path, default=None, metavar="PATH",
+    parser.add_argument("--labels", type=output_file, default=None, metavar="PATH",
                         help="the site's label map (default: labels.txt in --record-dir)")
     parser.add_argument("--session", type=integer_in(1, 999), default=None,
                         help="S of the clip names: the recording session, for holding clips out by "
@@ -226,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--people", type=integer_in(1, 6), default=2,
                         help="sim: at most this many people in the room at once, 1-6 as a Kinect tracks; "
                              "they come and go (default: 2)")
-    parser.add_argument("--seed", type=int, default=None, help="sim: random seed")
+    parser.add_argument("--seed", type=integer_in(0), default=None, help="sim: random seed")
     parser.add_argument("--sim-actions", default=None, metavar="NAME+NAME",
                         help="sim: the actions people perform, '+'-separated ('default' = the ten the demo "
                              "model knows; e.g. raise_both_arms, or default+raise_both_arms)")
@@ -260,6 +262,13 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     if args.video is not None and (sensor or args.source == "sim"):
         raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {args.source} is "
                          f"no recording")
+    if args.label is not None and not args.label.strip():  # recorded as unlabelled clips, unnoticed
+        raise ValueError("--label: empty; name the class the clips are recorded for")
+    if args.new_class and args.label is None:
+        raise ValueError("--new-class takes --label NAME as a new class, and no --label is given")
+    if args.threshold is not None and args.end_threshold is not None and args.end_threshold > args.threshold:
+        raise ValueError(f"--end-threshold {args.end_threshold:g} is above --threshold {args.threshold:g}: "
+                         "an event would end before it could start (the end threshold is the lower one)")
     if args.label:
         # A typo in --label would become a class of its own: refused before anything is opened or recorded.
         check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,

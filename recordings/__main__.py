@@ -40,7 +40,13 @@ from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
-from recordings.argument_types import integer_in, positive_float, why_no_display
+from recordings.argument_types import (
+    integer_in,
+    non_negative_float,
+    output_folder,
+    positive_float,
+    why_no_display,
+)
 from recordings.avi import missing_bytes
 from recordings.clip import (
     ClipError,
@@ -181,6 +187,8 @@ def _label_map(path: str | None, directory: Path) -> LabelMap | None:
 def cmd_convert(args: argparse.Namespace) -> int:
     source = Path(args.file)
     out_dir = Path(args.out_dir)
+    if not source.exists():
+        raise ValueError(f"{source}: no such file")
     if is_sequence_path(source):
         return _convert_pkummd(args, source, out_dir)
     if source.suffix.lower() != ".xef":
@@ -422,12 +430,18 @@ def _class_key(names: LabelMap, name: str) -> str:
 
 
 def _skeleton_frame_count(path: Path) -> int:
+    """The frame count a .skeleton's first line gives, read without parsing the frames (a listing of
+    thousands of clips), checked against the file's size: each frame takes a line at least."""
     with open(path, "rb") as f:
         first = f.readline().strip()
     try:
-        return int(first)
+        count = int(first)
     except ValueError:
         raise SkeletonFormatError(path, 1, f"expected the frame count, got {first[:20]!r}") from None
+    if count < 0 or 2 * count > path.stat().st_size:
+        raise SkeletonFormatError(path, 1, f"a frame count of {count} cannot be right for a file of "
+                                           f"{path.stat().st_size} bytes")
+    return count
 
 
 # ---- view -------------------------------------------------------------------------------------------
@@ -739,7 +753,7 @@ def build_parser() -> argparse.ArgumentParser:
         "convert", help="a .xef file or a PKU-MMD sequence -> a clip in the NTU layout"
     )
     convert.add_argument("file", help="Kinect Studio .xef file, or a PKU-MMD sequence NNNN-V.txt[.xz|.gz]")
-    convert.add_argument("out_dir", help="folder for the clip (created if needed)")
+    convert.add_argument("out_dir", type=output_folder, help="folder for the clip (created if needed)")
     convert.add_argument(
         "--label", help="class name or A-number from the site's label map: names the clip S..C..P..R..A.."
     )
@@ -753,7 +767,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--no-video", action="store_true", help="no _rgb.avi (skeleton, sidecar, depth)")
     convert.add_argument("--no-depth", action="store_true", help="no _depth.bin even when the file has depth")
     convert.add_argument(
-        "--min-free-gb", type=float, default=None,
+        "--min-free-gb", type=non_negative_float, default=None,
         help="stop when free space drops below this (default 2 for a .xef, whose video takes GBs; 0.1 for a "
              "PKU-MMD sequence, skeletons only)"
     )
@@ -774,7 +788,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="render instead of showing a window: a video (.avi, .mp4), numbered images (x.png -> "
         "x_000012.png; .jpg) or a folder of PNGs",
     )
-    view.add_argument("--width", type=integer_in(16),
+    view.add_argument("--width", type=integer_in(16, 7680),  # 8K: a frame of any more is not a view
                       help="with --out: scale frames to this width (--3d: render at it)")
     view.add_argument(
         "--3d",

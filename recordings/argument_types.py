@@ -6,6 +6,7 @@ use (here, not in benchmarks/, because benchmarks run as scripts too and are no 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 import sys
@@ -34,9 +35,12 @@ def integer_in(low: int, high: int | None = None) -> Callable[[str], int]:
 
 def _number(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):  # 'nan' and 'inf' parse, and then pass every comparison or fail oddly
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def positive_float(text: str) -> float:
@@ -113,11 +117,29 @@ def image_file(text: str) -> Path:
 
 
 def output_folder(text: str) -> Path:
-    """A folder to write into (made when absent): not an existing file."""
+    """A folder to write into (made when absent): not an existing file, nor under one (said at once, not
+    as 'Not a directory' once the model has loaded)."""
     path = Path(text)
+    if not text:
+        raise argparse.ArgumentTypeError("empty: name the folder ('.' for this one)")
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: a file, not a folder")
+    existing = next(parent for parent in path.absolute().parents if parent.exists())
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {existing} is a file, not a folder")
     return path
+
+
+def float_in(low: float, high: float) -> Callable[[str], float]:
+    """A finite number in [low, high]."""
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}, got {value:g}")
+        return value
+
+    return parse
 
 
 def run_command(main: Callable[[], object], prog: str,

@@ -33,6 +33,7 @@ import numpy as np
 
 from core.frame import Body, Frame
 from core.timeline import Timeline
+from recordings.argument_types import float_in, integer_in, output_folder
 from recordings.labels import FIRST_SITE_ACTION, LABEL_MAP_FILENAME, LabelMap, read_label_map, write_label_map
 from recordings.ntu_samples import SampleName
 from recordings.recorder import Recorder, RecorderConfig, RecorderError
@@ -263,16 +264,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m recordings synth", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--clips-per-class", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=1, help="processes (each uses one core)")
+    parser.add_argument("--out", type=output_folder, required=True, help="output folder")
+    parser.add_argument("--clips-per-class", type=integer_in(1), default=100)
+    parser.add_argument("--seed", type=integer_in(0), default=1)
+    parser.add_argument("--workers", type=integer_in(1), default=1, help="processes (each uses one core)")
     parser.add_argument(
-        "--jpeg-quality", type=int, default=90, help="of the _rgb.avi frames (75 halves the size)"
+        "--jpeg-quality", type=integer_in(1, 100), default=90,
+        help="of the _rgb.avi frames (75 halves the size)"
     )
     parser.add_argument(
         "--low-light",
-        type=float,
+        type=float_in(0.0, 1.0),
         default=0.0,
         metavar="P",
         help="probability of a low-light clip (15 fps, dark, noisy)",

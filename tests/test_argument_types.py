@@ -52,3 +52,43 @@ def test_an_output_on_a_read_only_disk_is_refused_when_given_not_after_the_run(
     for kind in (image_file, output_file):
         with pytest.raises(argparse.ArgumentTypeError, match=r"view\.png: cannot be written \(.*Read-only"):
             kind(str(tmp_path / "view.png"))
+
+
+def test_numbers_that_are_not_finite_are_refused_by_every_number_type() -> None:
+    """'nan' and 'inf' parse as floats, then pass every comparison (inf) or none (nan): --hop inf gave no
+    decision ever and --min-free-gb nan failed on converting NaN to an integer, naming no option."""
+    import argparse
+
+    from recordings.argument_types import (
+        float_in,
+        hop_seconds,
+        non_negative_float,
+        positive_float,
+        probability,
+    )
+
+    for parse in (positive_float, non_negative_float, probability, hop_seconds, float_in(0, 1)):
+        for text in ("nan", "inf", "-inf"):
+            with pytest.raises(argparse.ArgumentTypeError, match=f"expected a finite number, got '{text}'"):
+                parse(text)
+    assert float_in(0, 1)("0.5") == 0.5
+    with pytest.raises(argparse.ArgumentTypeError, match="must be from 0 to 1, got 2"):
+        float_in(0, 1)("2")
+
+
+def test_an_output_folder_under_a_file_or_empty_is_refused_when_given(tmp_path: Path) -> None:
+    """Said at once, not as '[Errno 20] Not a directory' once the model has loaded."""
+    import argparse
+
+    from recordings.argument_types import output_folder
+
+    blocked = tmp_path / "notes.txt"
+    blocked.write_text("")
+    with pytest.raises(argparse.ArgumentTypeError, match=f"{blocked} is a file, not a folder"):
+        output_folder(str(blocked / "clips" / "today"))
+    with pytest.raises(argparse.ArgumentTypeError, match="a file, not a folder"):
+        output_folder(str(blocked))
+    with pytest.raises(argparse.ArgumentTypeError, match="empty"):
+        output_folder("")
+    assert output_folder(str(tmp_path / "new" / "clips")) == tmp_path / "new" / "clips"  # made later
+    assert not (tmp_path / "new").exists()

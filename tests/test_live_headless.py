@@ -388,7 +388,7 @@ def test_cli_defaults_and_choices():
     (["--record-dir", str(REPO / "README.md")], "README.md: a file, not a folder"),
     (["--output", "no-such-folder/d.jsonl"], "folder no-such-folder does not exist"),
     (["--events", "."], "--events: .: a folder, not a file"),
-    (["--threads", "0"], "--threads: must be at least 1, got 0"),
+    (["--threads", "0"], "--threads: must be from 1 to 256, got 0"),
     (["--people", "50"], "--people: must be from 1 to 6, got 50"),
     (["--threshold", "1.5"], "--threshold: must be above 0 and at most 1, got 1.5"),
     (["--end-threshold", "0"], "--end-threshold: must be above 0"),
@@ -748,6 +748,32 @@ def test_a_label_close_to_a_known_class_is_refused_before_recording(tmp_path, ca
     assert sorted(p.name for p in clips.iterdir()) == ["labels.txt"]
     config = config_from_args(build_parser().parse_args([*args, "--new-class"]))
     assert config.pipeline.recording.new_class and config.pipeline.recording.label == "raise both arm"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--label", " "], "--label: empty; name the class"),  # recorded as unlabelled clips, unnoticed
+    (["--new-class"], "--new-class takes --label NAME as a new class, and no --label is given"),
+    (["--threshold", "0.3", "--end-threshold", "0.9"], "--end-threshold 0.9 is above --threshold 0.3"),
+])
+def test_settings_that_contradict_each_other_are_refused_at_start_up(tmp_path, capsys, argv, message):
+    assert main(["--headless", "--record-dir", str(tmp_path / "clips"), *argv, "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "clips").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--labels", "/nonexistent-folder/labels.txt"], "folder /nonexistent-folder does not exist"),
+    (["--seed", "-1"], "--seed: must be at least 0"),
+    (["--threads", "100000"], "--threads: must be from 1 to 256"),
+    (["--hop", "inf"], "--hop: expected a finite number"),
+])
+def test_values_no_run_could_use_are_refused_naming_the_option(tmp_path, capsys, argv, message):
+    """--labels in a folder that did not exist made that folder (at the root) and a labels.txt in it;
+    --threads 100000 hung; --hop inf never decided."""
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(["--headless", *argv])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not Path("/nonexistent-folder").exists()
 
 
 def test_an_output_that_cannot_be_opened_lets_the_alert_delivery_go(tiny_checkpoint, ntu_clip, tmp_path):

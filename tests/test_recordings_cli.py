@@ -203,7 +203,8 @@ def test_view_without_a_display_says_so_instead_of_letting_qt_abort(
 
 
 @pytest.mark.parametrize(("option", "message"), [
-    (["--width", "0"], "--width: must be at least 16"),
+    (["--width", "0"], "--width: must be from 16 to 7680"),
+    (["--width", "1000000"], "--width: must be from 16 to 7680"),  # OpenCV tried to allocate 1.6 TB
     (["--fps", "-2"], "--fps: must be positive"),
     (["--max-frames", "-1"], "--max-frames: must be at least 1"),
 ])
@@ -282,12 +283,47 @@ def test_errors_exit_2_with_the_offset(tmp_path: Path) -> None:
     assert main(["info", str(tmp_path / "x.skeleton")]) == 2
 
 
-def test_synth_into_a_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path, capsys):
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--out", "BLOCKED/clips"], "is a file, not a folder"),
+    (["--out", ""], "--out: empty"),  # it wrote 32 files into the current folder
+    (["--jpeg-quality", "500"], "--jpeg-quality: must be from 1 to 100"),
+    (["--low-light", "nan"], "--low-light: expected a finite number"),
+    (["--low-light", "2"], "--low-light: must be from 0 to 1"),
+    (["--clips-per-class", "0"], "--clips-per-class: must be at least 1"),
+])
+def test_synth_refuses_what_it_cannot_make_in_one_line_before_writing(tmp_path, capsys, argv, message):
     blocked = tmp_path / "a file"
     blocked.write_text("")
-    assert main(["synth", "--out", str(blocked / "clips"), "--clips-per-class", "1", "--seed", "1"]) == 2
+    argv = [a.replace("BLOCKED", str(blocked)) for a in argv]
+    out = ["--out", str(tmp_path / "clips")] if "--out" not in argv else []
+    with pytest.raises(SystemExit) as stop:
+        main(["synth", *out, "--clips-per-class", "1", "--seed", "1", *argv])
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and str(blocked) in err and "Traceback" not in err
+    assert stop.value.code == 2 and message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a file"]
+
+
+def test_convert_refuses_a_source_that_does_not_exist_and_an_output_under_a_file(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "room.xef"), str(tmp_path / "out")]) == 2
+    assert f"error: {tmp_path / 'room.xef'}: no such file" in capsys.readouterr().err
+    (tmp_path / "notes").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        main(["convert", str(tmp_path / "room.xef"), str(tmp_path / "notes" / "out")])
+    assert stop.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["convert", str(tmp_path / "room.xef"), str(tmp_path), "--min-free-gb", "nan"])
+    assert "--min-free-gb: expected a finite number" in capsys.readouterr().err
+
+
+def test_list_names_a_clip_whose_frame_count_its_size_cannot_hold(tmp_path, capsys):
+    """A header of 999999999999 frames in a 1 kB file was listed as 33333333333 s of clip and summed into
+    the folder's total."""
+    (tmp_path / "S001C001P001R001A001.skeleton").write_text("999999999999\n" + "0\n" * 500)
+    (tmp_path / "S001C001P001R001A002.skeleton").write_text("2\n0\n0\n")
+    assert main(["list", str(tmp_path)]) == 1
+    said = capsys.readouterr()
+    assert "a frame count of 999999999999 cannot be right for a file of 1013 bytes" in said.err
+    assert "S001C001P001R001A002" in said.out and "33333333333" not in said.out
 
 
 def test_convert_says_what_it_takes_when_given_an_ntu_skeleton(tmp_path, capsys):
