@@ -88,6 +88,7 @@ STALLED_S = 3.0
 # One recognition hop running this long is stuck (an engine call that does not return): a hop takes tens
 # of milliseconds, a second with many people on a slow CPU. Until it returns nothing is decided.
 RECOGNITION_STUCK_S = 5.0
+SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the run)
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,10 @@ class Summary:
             f"(busy), {self.stale_windows} stale windows, {self.dropped_hops} hops not collected",
             f"latency frame->decision p50 {ms(self.latency_p50_s)}, p95 {ms(self.latency_p95_s)}; "
             f"inference p50 {ms(self.inference_p50_s)}, p95 {ms(self.inference_p95_s)}",
-            f"memory: ring {self.ring_mb:.0f} MB, RSS {mb(self.rss_start_mb)} -> {mb(self.rss_end_mb)}",
+            # Before the first frame: the ring's pages are touched as frames fill it, and a window's Qt
+            # comes up after; growth over a run is read from the status lines, not from this pair.
+            f"memory: ring {self.ring_mb:.0f} MB, RSS {mb(self.rss_start_mb)} before the first frame -> "
+            f"{mb(self.rss_end_mb)} at the end",
         ]
         if self.people_seen and not self.decisions and self.history_needed_s and not self.colourless_windows:
             # A short clip or a person who only passed by: otherwise a run of no decisions looks broken.
@@ -193,8 +197,11 @@ class Summary:
         if self.colourless_windows:
             out.append(f"not decided: {self.colourless_windows} windows without colour (the video ended or "
                        "is damaged; this model needs colour)")
-        if self.recordings:
-            out.append(f"recordings: {', '.join(self.recordings)} ({self.recorder_dropped} frames dropped)")
+        if self.recordings:  # a room recording all week: the count and the last few, each is in the log
+            shown = ", ".join(self.recordings[-SUMMARY_RECORDINGS:])
+            if len(self.recordings) > SUMMARY_RECORDINGS:
+                shown = f"{len(self.recordings)}, the last {SUMMARY_RECORDINGS}: {shown}"
+            out.append(f"recordings: {shown} ({self.recorder_dropped} frames dropped)")
         out += [f"error: {e}" for e in self.errors]
         return out
 

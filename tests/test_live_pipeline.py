@@ -543,6 +543,12 @@ def test_a_summary_without_decisions_gives_the_reason_that_held():
     lines = "\n".join(run.lines())
     assert "not decided: 12 windows without colour" in lines and "seen that long" not in lines
     assert "nobody was seen that long" in "\n".join(replace(run, colourless_windows=0).lines())
+    # A room that recorded all week: one line of the count and the last few (17 kB for 353 clips before).
+    week = replace(run, recordings=tuple(f"runs/recordings/live_{n:04d}.skeleton" for n in range(1, 354)))
+    [line] = [line for line in week.lines() if line.startswith("recordings:")]
+    assert line.startswith("recordings: 353, the last 5: runs/recordings/live_0349.skeleton, ")
+    assert len(line) < 300
+    assert "recordings: a.skeleton (0 frames dropped)" in replace(run, recordings=("a.skeleton",)).lines()
 
 
 def test_stopping_a_recording_that_stopped_itself_while_an_action_was_marked_still_stops(
