@@ -289,7 +289,6 @@ def test_errors_exit_2_with_the_offset(tmp_path: Path) -> None:
     (["--jpeg-quality", "500"], "--jpeg-quality: must be from 1 to 100"),
     (["--low-light", "nan"], "--low-light: expected a finite number"),
     (["--low-light", "2"], "--low-light: must be from 0 to 1"),
-    (["--clips-per-class", "0"], "--clips-per-class: must be at least 1"),
 ])
 def test_synth_refuses_what_it_cannot_make_in_one_line_before_writing(tmp_path, capsys, argv, message):
     blocked = tmp_path / "a file"

@@ -92,5 +92,7 @@ def test_a_clip_an_interrupted_run_left_unlisted_is_made_again(tmp_path) -> None
 def test_synth_with_no_clips_is_one_clear_line(tmp_path, capsys) -> None:
     from recordings.synthetic import main
 
-    assert main(["--out", str(tmp_path / "sim"), "--clips-per-class", "0"]) == 2
-    assert "clips_per_class must be at least 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused as the option is read, before anything is made
+        main(["--out", str(tmp_path / "sim"), "--clips-per-class", "0"])
+    assert stop.value.code == 2 and "--clips-per-class: must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "sim").exists()
