@@ -134,6 +134,12 @@ class ClipLabels:
         end = self.duration if end is None else float(end)
         # Checked before the class is looked up: a refused interval must not add its class to labels.txt.
         self._check([*self.intervals, Interval(float(start), end, name.strip() or "?", person)], new=True)
+        if person is not None:  # a typo'd id labels nobody, and training would never see the action
+            seen = sorted({body.body_id for bodies in read_skeleton(self.paths.skeleton).frames
+                           for body in bodies})
+            if person not in seen:
+                raise ValueError(f"{self.paths.skeleton}: no body with tracking id {person} in the clip "
+                                 f"(its bodies: {', '.join(map(str, seen)) or 'none'})")
         class_name, _ = self._class(name)
         interval = Interval(float(start), end, class_name, person)
         self.intervals = sorted([*self.intervals, interval], key=lambda i: (i.start, i.end))
