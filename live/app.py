@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="off: colour as the sensor gives it; blur: tracked faces blurred before "
                              "anything shows, crops or records them; skeleton: no colour image shown or "
                              "recorded (kept in memory only when the model crops it). Default: skeleton "
-                             "for --source kinect (a live room), off for the simulator and recordings")
+                             "for --source kinect (a live room); for a clip of ours the mode it was "
+                             "recorded under (its sidecar); off for the simulator and other recordings")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="model checkpoint (.pt) or exported .onnx; default: training/checkpoints/"
                              "demo.pt for the simulated room, training/checkpoints/pku_interactions.pt (real "
@@ -169,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="headless: decisions file (default: stdout)")
     parser.add_argument("--events", type=output_file, default=None,
                         help="headless: event log file (default: the log)")
-    parser.add_argument("--duration", type=positive_float, default=None, help="stop after this many seconds")
+    parser.add_argument("--duration", type=positive_float, default=None,
+                        help="stop after this many seconds of wall-clock time (with --fast a replay covers "
+                             "more of its stream meanwhile)")
     parser.add_argument("--hop", type=hop_seconds, default=0.2,
                         help="seconds between decisions (default: 0.2)")
     parser.add_argument("--top-k", type=integer_in(1), default=3, help="classes per decision (default: 3)")

@@ -745,7 +745,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     info = commands.add_parser("info", help="streams, duration, frames and bodies of a recording")
-    info.add_argument("path", help=".xef file, .skeleton / _rgb.avi / .json of a clip, or a folder of clips")
+    info.add_argument("path", help=".xef file, .skeleton / _rgb.avi / .json of a clip, a folder of clips, "
+                      "or a PKU-MMD sequence NNNN-V.txt[.xz|.gz]")
     info.add_argument("--video", help="the clip's _rgb.avi when it is not next to the .skeleton")
     info.set_defaults(run=cmd_info)
 

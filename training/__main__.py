@@ -50,7 +50,8 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--out", help="run folder (out)")
     p.add_argument("--data", help="dataset folder (data.root)")
     p.add_argument("--cache", help="prepared cache folder (data.cache)")
-    p.add_argument("--profile", help="model profile (model.profile): paper, paper_nucla, lite, tiny")
+    p.add_argument("--profile", help="model profile (model.profile): paper, paper_nucla, lite, demo, "
+                                     "skeleton, skeleton_lstm, tiny (python -m core.model lists them)")
     p.add_argument("--ablation", choices=sorted(ABLATIONS), help="a row of Tables 1-2 (model.ablation)")
     p.add_argument("--seed", type=int, help="seed")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
