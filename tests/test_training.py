@@ -1200,6 +1200,32 @@ def test_evaluate_refuses_options_of_another_mode_instead_of_ignoring_them(argv,
     assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["pose", "--threads", "0"], "argument --threads: must be from 1 to"),
+    (["pose", "--workers", "-1"], "argument --workers: must be at least 0, got -1"),
+    (["evaluate", "--checkpoint", "m.pt", "--threads", "-1"], "argument --threads: must be from 1 to"),
+    (["evaluate", "--checkpoint", "m.pt", "--threads", "100000"], "argument --threads: must be from 1 to"),
+    (["evaluate", "--stream", "--checkpoint", "m.pt", "--engine", "banana"],
+     "argument --engine: invalid choice: 'banana'"),
+    (["demo", "--threads", "0"], "argument --threads: must be from 1 to"),
+    (["export", "m.pt", "--threads", "0"], "argument --threads: must be from 1 to"),
+])
+def test_a_bad_thread_worker_or_engine_option_is_a_usage_error_before_anything_is_written(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # They were a traceback (torch.set_num_threads, the DataLoader once the run folder was made, Backend)
+    # or, for --threads 0, training with torch's default.
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", str(tmp_path / "run")] if argv[0] in ("pose", "demo") else argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_negative_workers_in_a_config_are_refused_before_the_run_starts(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="workers must not be negative, got -1"):
+        load_config(None, ["workers=-1", f"out={tmp_path / 'run'}"])
+
+
 def test_a_checkpoint_of_another_dataset_scores_a_folder_of_clips(
     tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -29,6 +29,7 @@ from recordings.argument_types import hop_seconds, integer_in, non_negative_floa
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
 from training.ablations import ABLATIONS
+from training.argument_types import MAX_THREADS, THREADS_PER_CORE, thread_count
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
 from training.stages import StageError
@@ -56,7 +57,7 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--seed", type=int, help="seed")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--epochs", type=int, help="epochs of this stage (all: of every stage)")
-    p.add_argument("--workers", type=int, help="DataLoader workers per process")
+    p.add_argument("--workers", type=integer_in(0), help="DataLoader workers per process (0: in the process)")
     p.add_argument("--init", help="checkpoint to start from instead of the previous stage's best.pt")
     p.add_argument("--restart", action="store_true", help="ignore an unfinished run state and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
@@ -70,9 +71,10 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
 def _threads_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
-        type=int,
+        type=thread_count,
         help="torch CPU threads per process (e.g. 1 on a shared machine, "
-        "where OpenMP threads competing for busy cores slow training several-fold)",
+        "where OpenMP threads competing for busy cores slow training several-fold; at most "
+        f"{MAX_THREADS}, {THREADS_PER_CORE} per core)",
     )
 
 
@@ -180,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="alert classes (default: the app's, falling / fall_down, where the model "
                              "has them)")
-    stream.add_argument("--engine", help="inference backend, as python -m live --engine (default: auto)")
+    from live.app import ENGINE_CHOICES
+
+    stream.add_argument("--engine", choices=ENGINE_CHOICES,
+                        help="inference backend, as python -m live --engine (default: auto)")
     stream.add_argument("--rescore", metavar="RUN_DIR",
                         help="score a finished --stream run again from its results.json and decisions "
                              "(no model runs; --threshold / --end-threshold may differ: they change events "

@@ -272,6 +272,12 @@ class TrainConfig:
     max_steps_per_epoch: int = 0  # 0 = whole epoch; small values for smoke tests
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        # Said before anything is written: the DataLoader refuses a negative count only once the run has
+        # started (its folder and lock made).
+        if self.workers < 0:
+            raise ValueError(f"workers must not be negative, got {self.workers}")
+
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
     """Coerce a YAML/CLI value to the annotated type, or raise naming `where`."""

@@ -1,0 +1,47 @@
+"""argparse types of `python -m training` beyond recordings/argument_types.py: thread counts, finite
+numbers, and folders and files to write checked before any data is read or anything is written (a typo
+in --out is said at once, as a usage error naming the option, not as an errno after minutes of work)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from recordings.argument_types import integer_in, output_file, output_folder, positive_float
+from recordings.atomic import why_not_writable
+
+# More torch threads than a few per core only make them wait for each other (and torch or OpenMP may
+# hang or fail allocating 100,000 of them): a larger --threads is a typo.
+THREADS_PER_CORE = 4
+MAX_THREADS = THREADS_PER_CORE * (os.cpu_count() or 1)
+
+thread_count = integer_in(1, MAX_THREADS)
+
+
+def finite_positive_float(text: str) -> float:
+    """A positive number that is not infinite (`positive_float` takes inf: minutes or a scale of inf never
+    end, or overflow when rounded)."""
+    value = positive_float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {value}")
+    return value
+
+
+def folder_to_write(text: str) -> Path:
+    """A folder to write into (made when absent): not a file nor under one, and one where a file can be
+    made (where it does not exist yet, in the nearest folder above it that does)."""
+    path = output_folder(text)
+    if (why := why_not_writable(path)) is not None:
+        raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})")
+    return path
+
+
+def file_to_write(text: str) -> Path:
+    """A file to write, as `output_file`; a folder above it that is a file is named as one (output_file
+    would call it a folder that does not exist)."""
+    parent = Path(text).parent
+    if parent.exists() and not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {parent} is a file, not a folder")
+    return output_file(text)
