@@ -98,6 +98,36 @@ def test_demo_trains_the_demo_profile_with_its_own_attention_penalty(tmp_path: P
     assert config.optim.attention_weight == DEMO_ATTENTION_WEIGHT > 1e-4  # above N-UCLA's lambda1
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--scenes", "-1"], "argument --scenes: must be at least 1, got -1"),
+    (["--scenes", "0"], "argument --scenes: must be at least 1, got 0"),
+    (["--scene-minutes", "nan"], "argument --scene-minutes: must be positive, got nan"),
+    (["--scene-minutes", "inf"], "argument --scene-minutes: must be a finite number, got inf"),
+    (["--epochs-scale", "-1"], "argument --epochs-scale: must be positive, got -1.0"),
+    (["--test-clips-per-class", "-1"], "argument --test-clips-per-class: must be at least 1, got -1"),
+    (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
+    (["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    (["--people", "7"], "argument --people: must be from 1 to 6, got 7"),
+])
+def test_demo_refuses_a_bad_option_before_simulating(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # They were tracebacks (from worker processes for nan), or simulated for seconds to minutes first.
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "--out", str(tmp_path / "demo"), *argv])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
+def test_demo_refuses_an_unknown_set_key_before_simulating(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # As the stage commands do; the demo used to simulate every room first (22 s at the smallest size).
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--set", "nosuch=1", "--no-progress"]) == 2
+    assert "--set nosuch=1: : unknown key 'nosuch'" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
 COMMITTED = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt"
 
 

@@ -39,6 +39,7 @@ from core.model.profiles import demo
 from core.timeline import NO_ACTION
 from recordings.argument_types import integer_in
 from simulation.actions import CLASS_NAMES, CLASSES
+from training.argument_types import finite_positive_float
 from training.cache import CacheSettings
 from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
 from training.datasets.simulated_streams import prepare_streams, stream_tasks
@@ -148,16 +149,23 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for the caches, the run and the evaluation")
-    parser.add_argument("--scenes", type=int, default=28, help="simulated rooms to train on")
-    parser.add_argument("--scene-minutes", type=float, default=5.0, help="minutes of each room")
-    parser.add_argument("--people", type=integer_in(1), default=2, help="people in a room at most")
+    parser.add_argument("--scenes", type=integer_in(1), default=28, help="simulated rooms to train on")
+    parser.add_argument("--scene-minutes", type=finite_positive_float, default=5.0,
+                        help="minutes of each room")
+    # The simulated room, as the Kinect, tracks six people at most.
+    parser.add_argument("--people", type=integer_in(1, 6), default=2, help="people in a room at most")
     parser.add_argument(
-        "--test-clips-per-class", type=int, default=20, help="cut clips per class, for the attention check"
+        "--test-clips-per-class", type=integer_in(1), default=20,
+        help="cut clips per class, for the attention check"
     )
-    parser.add_argument("--seed", type=int, default=0, help="the rooms' seed; the cut clips use seed+1")
-    parser.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every stage's epochs")
+    # numpy's generators take no negative seed.
+    parser.add_argument("--seed", type=integer_in(0), default=0,
+                        help="the rooms' seed; the cut clips use seed+1")
+    parser.add_argument("--epochs-scale", type=finite_positive_float, default=1.0,
+                        help="multiply every stage's epochs (each stage trains at least one)")
     parser.add_argument(
-        "--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes simulating rooms"
+        "--workers", type=integer_in(1), default=min(2, os.cpu_count() or 1),
+        help="processes simulating rooms",
     )
     parser.add_argument(
         "--set",
@@ -179,6 +187,11 @@ def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = demo_settings()
     train_cache, test_cache = out / "train_cache", out / "test_cache"
+    # The training config, --set included, before minutes of simulating: a bad key or value is said first.
+    overrides = demo_overrides(out, train_cache, args.epochs_scale) + list(args.overrides)
+    if args.no_progress:
+        overrides.append("progress=false")
+    config = load_config(None, overrides)
     print(
         f"[demo] simulating {args.scenes} rooms of {args.scene_minutes:g} min ({args.people} people at most) "
         f"and {args.test_clips_per_class} cut clips per class"
@@ -199,10 +212,6 @@ def run_demo(args: argparse.Namespace) -> int:
         prepare_one=prepare_simulated_clip,
     )
     print(f"[demo] data ready after {time.monotonic() - started:.0f} s")
-    overrides = demo_overrides(out, train_cache, args.epochs_scale) + list(args.overrides)
-    if args.no_progress:
-        overrides.append("progress=false")
-    config = load_config(None, overrides)
     results = train_all(config)
     print(f"[demo] trained after {time.monotonic() - started:.0f} s")
     report = evaluate(
