@@ -1143,6 +1143,28 @@ def test_prepare_crops_skips_bad_clips_and_resumes(
     assert "other settings" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--crop-size", "0"], "argument --crop-size: must be from 1 to 1080, got 0"),
+    (["--crop-fps", "-1"], "argument --crop-fps: must be positive, got -1.0"),
+    (["--max-bodies", "0"], "argument --max-bodies: must be from 1 to 6, got 0"),
+    (["--hand-size", "nan"], "argument --hand-size: must be positive, got nan"),
+    (["--limit", "-1"], "argument --limit: must be at least 0, got -1"),
+    (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
+    (["--full-image", "--skeleton-only"], "argument --skeleton-only: not allowed with argument --full-image"),
+])
+def test_prepare_refuses_a_bad_option_before_writing_the_cache(
+    argv: list[str], message: str, tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # They were a traceback (--crop-size 0), every clip failing with a partial cache left (--crop-fps,
+    # --max-bodies), or accepted: a NaN hand box, all clips but the last, no worker, contradicting flags.
+    cache = tmp_path / "cache"
+    with pytest.raises(SystemExit) as stop:
+        main(["prepare", "--dataset", "ntu60", "--root", str(shared_data / "ntu"), "--out", str(cache),
+              "--limit", "1", "--no-progress", *argv])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not cache.exists()
+
+
 def test_own_clips_use_the_label_map(tmp_path: Path, shared_data: Path) -> None:
     from training.datasets.clips import clip_splits
 

@@ -32,9 +32,11 @@ from core.camera import DEFAULT_CAMERA, ColorCamera, fit_camera
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
+from recordings.argument_types import integer_in
 from recordings.clip import read_sidecar
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
+from training.argument_types import finite_positive_float
 from training.cache import (
     FULL_IMAGE_PART,
     CacheSettings,
@@ -333,14 +335,22 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="cache folder to write (resumable)")
     parser.add_argument("--label-map", help="clips: the site's label map file (default: ROOT/labels.txt)")
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
-    parser.add_argument("--crop-size", type=int, default=112, help="pixels; must match the model profile")
-    parser.add_argument("--crop-fps", type=float, default=10.0, help="crops kept per second of video")
-    parser.add_argument("--hand-size", type=float, default=GlimpseConfig.hand_size_m, help="hand box side, m")
-    parser.add_argument("--full-image", action="store_true", help="also store the whole frame (ablation)")
-    parser.add_argument("--skeleton-only", action="store_true", help="skeletons only (pose stage), no video")
-    parser.add_argument("--max-bodies", type=int, default=2)
-    parser.add_argument("--limit", type=int, default=0, help="prepare only the first N clips (a trial run)")
+    parser.add_argument("--workers", type=integer_in(1), default=max(1, (os.cpu_count() or 2) - 1))
+    # Crops are cut from the 1080-pixel-high colour frame: a larger side adds no detail, only memory.
+    parser.add_argument("--crop-size", type=integer_in(1, 1080), default=112,
+                        help="pixels; must match the model profile")
+    parser.add_argument("--crop-fps", type=finite_positive_float, default=10.0,
+                        help="crops kept per second of video")
+    parser.add_argument("--hand-size", type=finite_positive_float, default=GlimpseConfig.hand_size_m,
+                        help="hand box side, m")
+    # A skeleton-only cache stores no image, so there is no whole frame to store either.
+    images = parser.add_mutually_exclusive_group()
+    images.add_argument("--full-image", action="store_true", help="also store the whole frame (ablation)")
+    images.add_argument("--skeleton-only", action="store_true", help="skeletons only (pose stage), no video")
+    # The Kinect tracks six bodies at most.
+    parser.add_argument("--max-bodies", type=integer_in(1, 6), default=2)
+    parser.add_argument("--limit", type=integer_in(0), default=0,
+                        help="prepare only the first N clips (a trial run; 0: every clip)")
     parser.add_argument("--no-progress", action="store_true")
 
 
