@@ -241,6 +241,23 @@ def test_export_never_writes_over_the_checkpoint_or_into_a_folder_name(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_export_command_refuses_an_output_it_cannot_write_naming_it_not_its_temporary_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Under a file it was "[Errno 20] Not a directory: '.../.m.onnx.checking'" (exit 1), in /proc an export
+    # failure naming ..m.onnx.checking.PID.partial: the temporary names, not the -o given.
+    (tmp_path / "afile").write_text("")
+    checkpoint = str(REPO / "training" / "checkpoints" / "demo.pt")
+    for out, message in ((tmp_path / "afile" / "m.onnx", f"{tmp_path / 'afile'} is a file, not a folder"),
+                         (Path("/proc/m.onnx"), "cannot be written (/proc")):
+        with pytest.raises(SystemExit) as stop:
+            main([checkpoint, "-o", str(out)])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and f"argument -o/--output: {out}: {message}" in err
+        assert ".checking" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_a_failed_check_leaves_no_onnx_file(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -116,6 +116,21 @@ def test_ensemble_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "missing.pt: no such checkpoint file" in capsys.readouterr().err
 
 
+def test_ensemble_command_refuses_an_out_it_cannot_write_before_reading_members(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was "[Errno 17] File exists" (exit 1) under a file, and a traceback in /proc, after loading every
+    # member; the members here are not even there.
+    members = [str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
+    (tmp_path / "afile").write_text("")
+    for out, message in ((tmp_path / "afile" / "e.pt", f"{tmp_path / 'afile'} is a file, not a folder"),
+                         (Path("/proc/e.pt"), "cannot be written (/proc")):
+        with pytest.raises(SystemExit) as stop:
+            training_main(["ensemble", *members, "--out", str(out)])
+        assert stop.value.code == 2 and f"argument --out: {out}: {message}" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_a_network_config_with_members_builds_them_and_saves_each(tmp_path: Path) -> None:
     network = PartAttentionNetwork(dataclasses.replace(CONFIG, pose_members=2))
     keys = set(network.state_dict())

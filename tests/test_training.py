@@ -1243,6 +1243,22 @@ def test_a_bad_thread_worker_or_engine_option_is_a_usage_error_before_anything_i
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("argv", [
+    ["pose", "--set", "data.dataset=nucla"],
+    ["finetune", "--from", "training/checkpoints/demo.pt", "--clips", "clips"],
+    ["prepare", "--dataset", "ntu60", "--root", "ntu"],
+])
+def test_an_out_folder_under_a_file_is_a_usage_error_that_names_the_file(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # It was "[Errno 20] Not a directory" with exit status 1, once the data had been read.
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", str(tmp_path / "afile" / "run")])
+    said = f"argument --out: {tmp_path / 'afile' / 'run'}: cannot be written ({tmp_path / 'afile'} is a file"
+    assert stop.value.code == 2 and said in capsys.readouterr().err
+
+
 def test_negative_workers_in_a_config_are_refused_before_the_run_starts(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="workers must not be negative, got -1"):
         load_config(None, ["workers=-1", f"out={tmp_path / 'run'}"])

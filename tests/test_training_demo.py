@@ -119,6 +119,16 @@ def test_demo_refuses_a_bad_option_before_simulating(
     assert not (tmp_path / "demo").exists()
 
 
+def test_demo_refuses_an_out_folder_under_a_file_before_simulating(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "--out", str(tmp_path / "afile" / "demo")])
+    said = f"({tmp_path / 'afile'} is a file, not a folder)"
+    assert stop.value.code == 2 and said in capsys.readouterr().err
+
+
 def test_demo_refuses_an_unknown_set_key_before_simulating(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -29,7 +29,7 @@ from recordings.argument_types import hop_seconds, integer_in, non_negative_floa
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
 from training.ablations import ABLATIONS
-from training.argument_types import MAX_THREADS, THREADS_PER_CORE, thread_count
+from training.argument_types import MAX_THREADS, THREADS_PER_CORE, folder_to_write, thread_count
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
 from training.stages import StageError
@@ -48,7 +48,7 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. optim.lr=1e-3 (repeatable)",
     )
-    p.add_argument("--out", help="run folder (out)")
+    p.add_argument("--out", type=folder_to_write, help="run folder (out)")
     p.add_argument("--data", help="dataset folder (data.root)")
     p.add_argument("--cache", help="prepared cache folder (data.cache)")
     p.add_argument("--profile", help="model profile (model.profile): paper, paper_nucla, lite, demo, "

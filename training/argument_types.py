@@ -9,7 +9,7 @@ import math
 import os
 from pathlib import Path
 
-from recordings.argument_types import integer_in, output_file, output_folder, positive_float
+from recordings.argument_types import integer_in, output_folder, positive_float
 from recordings.atomic import why_not_writable
 
 # More torch threads than a few per core only make them wait for each other (and torch or OpenMP may
@@ -39,9 +39,16 @@ def folder_to_write(text: str) -> Path:
 
 
 def file_to_write(text: str) -> Path:
-    """A file to write, as `output_file`; a folder above it that is a file is named as one (output_file
-    would call it a folder that does not exist)."""
-    parent = Path(text).parent
+    """A file to write, in a folder that exists and takes new files: `ensemble` and `export` write under a
+    temporary name beside it and rename, so the folder is what must allow it (not `output_file`, which
+    also opens an existing file to append). A folder given as the file is left to the command, which
+    suggests a file name in it."""
+    path = Path(text)
+    parent = path.parent
     if parent.exists() and not parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: {parent} is a file, not a folder")
-    return output_file(text)
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: folder {parent} does not exist")
+    if (why := why_not_writable(parent)) is not None:
+        raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})")
+    return path

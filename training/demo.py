@@ -39,7 +39,7 @@ from core.model.profiles import demo
 from core.timeline import NO_ACTION
 from recordings.argument_types import integer_in
 from simulation.actions import CLASS_NAMES, CLASSES
-from training.argument_types import finite_positive_float
+from training.argument_types import finite_positive_float, folder_to_write
 from training.cache import CacheSettings
 from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
 from training.datasets.simulated_streams import prepare_streams, stream_tasks
@@ -148,7 +148,8 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="folder for the caches, the run and the evaluation")
+    parser.add_argument("--out", required=True, type=folder_to_write,
+                        help="folder for the caches, the run and the evaluation")
     parser.add_argument("--scenes", type=integer_in(1), default=28, help="simulated rooms to train on")
     parser.add_argument("--scene-minutes", type=finite_positive_float, default=5.0,
                         help="minutes of each room")

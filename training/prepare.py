@@ -36,7 +36,7 @@ from recordings.argument_types import integer_in
 from recordings.clip import read_sidecar
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
-from training.argument_types import finite_positive_float
+from training.argument_types import finite_positive_float, folder_to_write
 from training.cache import (
     FULL_IMAGE_PART,
     CacheSettings,
@@ -333,7 +333,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset folder (NTU: holds nturgb+d_skeletons/ and "
         "nturgb+d_rgb/; clips: the recordings folder)",
     )
-    parser.add_argument("--out", required=True, help="cache folder to write (resumable)")
+    parser.add_argument("--out", required=True, type=folder_to_write,
+                        help="cache folder to write (resumable)")
     parser.add_argument("--label-map", help="clips: the site's label map file (default: ROOT/labels.txt)")
     parser.add_argument("--workers", type=integer_in(1), default=max(1, (os.cpu_count() or 2) - 1))
     # Crops are cut from the 1080-pixel-high colour frame: a larger side adds no detail, only memory.
