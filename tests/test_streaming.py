@@ -198,6 +198,18 @@ def test_stream_results_without_out_are_named_after_the_checkpoint(sim_model: Pa
 
 
 
+@pytest.mark.parametrize("data", ["sim:seed=x", "sim:seed=1,minutes=-1", "sim:seed=1,minutes=1,bogus=1",
+                                  "sim:seed=1,minutes=1,people=0"])
+def test_bad_stream_data_is_refused_before_out_is_made(
+    data: str, sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was refused too, but after events/ and decisions/ had been made in --out.
+    code = main(["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", data, "--engine",
+                 "pytorch-cpu", "--threads", "1", "--out", str(tmp_path / "eval")])
+    assert code == 2 and f"--data {data!r}" in capsys.readouterr().err
+    assert not (tmp_path / "eval").exists()
+
+
 def test_results_that_cannot_be_written_are_refused_before_any_scoring(
     sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

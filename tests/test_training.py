@@ -12,7 +12,7 @@ import pytest
 import torch
 from nucla_files import write_nucla
 
-from core.model.checkpoint import load_checkpoint, save_checkpoint
+from core.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from core.model.network import PartAttentionNetwork
 from core.skeleton import KINECT_V1, KINECT_V2, SkeletonLayout
 from core.window import WindowSpec
@@ -717,6 +717,18 @@ def test_a_run_folder_another_command_is_training_is_refused(tmp_path: Path) -> 
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_init_that_is_missing_or_no_checkpoint_leaves_no_run_folder(tmp_path: Path) -> None:
+    # The run folder and its run.lock used to be made before --init was read.
+    data = tmp_path / "nucla"
+    write_nucla(data)
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    for init, message in ((tmp_path / "missing.pt", "--init .*missing.pt: no such checkpoint file"),
+                          (tmp_path / "bad.pt", "bad.pt: cannot read as a torch checkpoint")):
+        with pytest.raises((StageError, CheckpointError), match=message):
+            train_stage(_pose_config(tmp_path, data), "pose", init=init)
+        assert not (tmp_path / "run").exists()
 
 
 def test_a_teacher_teaches_the_pose_stage_and_must_share_its_split(tmp_path: Path) -> None:

@@ -333,8 +333,6 @@ def train_stage(
         raise StageError(f"epochs.{stage} is {epochs}: the {stage} stage needs at least one epoch")
     out = Path(config.out) / stage
     state_path = out / "state.pt"
-    if process.is_main:
-        claim_run(Path(config.out))
 
     torch.manual_seed(config.seed)
     # The weights it starts from: --init, or the previous stage's best.pt. They are among its inputs too (a
@@ -342,6 +340,10 @@ def train_stage(
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     network, pretrained, seed_trained = _stage_network(config, stage, net_config, network_stages, splits,
                                                        init, seed_path, process)
+    # Claimed once the starting weights are read (they only read): an --init that is missing or no
+    # checkpoint leaves no run folder and lock behind; the run's state is read and written after it.
+    if process.is_main:
+        claim_run(Path(config.out))
     objective: nn.Module = StageObjective(network, stage)
     if process.distributed:
         device_ids = [process.device.index] if process.device.type == "cuda" else None
@@ -491,6 +493,8 @@ def _stage_network(
     pretrained: set[str] = set()
     seed_trained: set[str] = set()
     if seed_path is not None:
+        if not seed_path.is_file() and init:  # "run the stage before first" would not apply
+            raise StageError(f"--init {seed_path}: no such checkpoint file")
         if not seed_path.is_file():
             raise StageError(
                 f"stage {stage!r} starts from {seed_path}, which does not exist: run stage "

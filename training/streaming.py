@@ -282,6 +282,9 @@ def evaluate_stream(
     `decisions`: smoothing and thresholds where given; else the model's own, else the app's, as live."""
     started = time.monotonic()
     checkpoint = Path(checkpoint)
+    # Before the model is opened and `out` made: a --data that names no sequences (sim:seed=x, minutes=-1)
+    # is said at once, with nothing written.
+    cases = stream_cases(data, names)
     model, inputs = open_model(checkpoint, engine, threads)
     chosen = decisions_for(decisions or DecisionSettings(), model.metadata.decisions)
     _say_an_end_threshold_unused(decisions.end_threshold if decisions else None, chosen)
@@ -300,7 +303,6 @@ def evaluate_stream(
     out_dir = writable_folder(Path(out) if out else default_results_dir(checkpoint, "stream", data=data))
     for sub in ("decisions", "events"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
-    cases = stream_cases(data, names)
     decisions: dict[str, list[Decision]] = {}
     durations: dict[str, float] = {}
     tracks: list[Track] = []
