@@ -72,6 +72,7 @@ from recordings.argument_types import (
     output_folder,
     positive_float,
     probability,
+    thread_count,
     why_no_display,
 )
 from recordings.labels import LABEL_MAP_FILENAME, check_label
@@ -89,8 +90,6 @@ DEFAULT_CHECKPOINT = CHECKPOINTS / "demo.pt"  # the simulated room's own classes
 # demo knows only the simulator's rendering and would answer nonsense there.
 REAL_DATA_CHECKPOINT = CHECKPOINTS / "pku_interactions.pt"
 DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
-# --threads: more than any machine here has cores (ONNX Runtime made 100000 threads' worth of work and hung)
-MAX_THREADS = 256
 # Classes of the datasets that need a second person: a model that knows them never decides them for a
 # person alone (ModelInputs.needs_partner). Compared by `action_key`: a site's labels.txt may capitalise
 # them or type NTU's curly apostrophes straight.
@@ -162,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(FP16 I3Ds, CUDA graphs), onnxruntime-cuda, then the CPU (ONNX Runtime or "
                              "PyTorch, per number of people whichever it measures faster) and logs why; "
                              "torch / onnxruntime take their CUDA flavour where usable; default: auto")
-    parser.add_argument("--threads", type=integer_in(1, MAX_THREADS), default=None,
+    parser.add_argument("--threads", type=thread_count, default=None,
                         help="ONNX Runtime threads (default: all cores but one, which capture and the "
                              "window need)")
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines of decisions")

@@ -33,6 +33,13 @@ def integer_in(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+# More threads than a few per core only make them wait for each other (ONNX Runtime, torch or OpenMP
+# hang or fail allocating 100,000 of them): a larger --threads is a typo.
+THREADS_PER_CORE = 4
+MAX_THREADS = THREADS_PER_CORE * (os.cpu_count() or 1)
+thread_count = integer_in(1, MAX_THREADS)
+
+
 def _number(text: str) -> float:
     try:
         value = float(text)

@@ -388,7 +388,7 @@ def test_cli_defaults_and_choices():
     (["--record-dir", str(REPO / "README.md")], "README.md: a file, not a folder"),
     (["--output", "no-such-folder/d.jsonl"], "folder no-such-folder does not exist"),
     (["--events", "."], "--events: .: a folder, not a file"),
-    (["--threads", "0"], "--threads: must be from 1 to 256, got 0"),
+    (["--threads", "0"], "--threads: must be from 1 to "),
     (["--people", "50"], "--people: must be from 1 to 6, got 50"),
     (["--threshold", "1.5"], "--threshold: must be above 0 and at most 1, got 1.5"),
     (["--end-threshold", "0"], "--end-threshold: must be above 0"),
@@ -764,7 +764,7 @@ def test_settings_that_contradict_each_other_are_refused_at_start_up(tmp_path, c
 @pytest.mark.parametrize(("argv", "message"), [
     (["--labels", "/nonexistent-folder/labels.txt"], "folder /nonexistent-folder does not exist"),
     (["--seed", "-1"], "--seed: must be at least 0"),
-    (["--threads", "100000"], "--threads: must be from 1 to 256"),
+    (["--threads", "100000"], "--threads: must be from 1 to "),
     (["--hop", "inf"], "--hop: expected a finite number"),
 ])
 def test_values_no_run_could_use_are_refused_naming_the_option(tmp_path, capsys, argv, message):

@@ -1159,7 +1159,7 @@ def test_prepare_crops_skips_bad_clips_and_resumes(
     (["--crop-size", "0"], "argument --crop-size: must be from 1 to 1080, got 0"),
     (["--crop-fps", "-1"], "argument --crop-fps: must be positive, got -1.0"),
     (["--max-bodies", "0"], "argument --max-bodies: must be from 1 to 6, got 0"),
-    (["--hand-size", "nan"], "argument --hand-size: must be positive, got nan"),
+    (["--hand-size", "nan"], "argument --hand-size: expected a finite number, got 'nan'"),
     (["--limit", "-1"], "argument --limit: must be at least 0, got -1"),
     (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
     (["--full-image", "--skeleton-only"], "argument --skeleton-only: not allowed with argument --full-image"),
@@ -1267,7 +1267,7 @@ def test_an_out_folder_under_a_file_is_a_usage_error_that_names_the_file(
     (tmp_path / "afile").write_text("")
     with pytest.raises(SystemExit) as stop:
         main([*argv, "--out", str(tmp_path / "afile" / "run")])
-    said = f"argument --out: {tmp_path / 'afile' / 'run'}: cannot be written ({tmp_path / 'afile'} is a file"
+    said = f"argument --out: {tmp_path / 'afile' / 'run'}: {tmp_path / 'afile'} is a file, not a folder"
     assert stop.value.code == 2 and said in capsys.readouterr().err
 
 

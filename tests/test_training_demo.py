@@ -101,8 +101,8 @@ def test_demo_trains_the_demo_profile_with_its_own_attention_penalty(tmp_path: P
 @pytest.mark.parametrize(("argv", "message"), [
     (["--scenes", "-1"], "argument --scenes: must be at least 1, got -1"),
     (["--scenes", "0"], "argument --scenes: must be at least 1, got 0"),
-    (["--scene-minutes", "nan"], "argument --scene-minutes: must be positive, got nan"),
-    (["--scene-minutes", "inf"], "argument --scene-minutes: must be a finite number, got inf"),
+    (["--scene-minutes", "nan"], "argument --scene-minutes: expected a finite number, got 'nan'"),
+    (["--scene-minutes", "inf"], "argument --scene-minutes: expected a finite number, got 'inf'"),
     (["--epochs-scale", "-1"], "argument --epochs-scale: must be positive, got -1.0"),
     (["--test-clips-per-class", "-1"], "argument --test-clips-per-class: must be at least 1, got -1"),
     (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
@@ -125,7 +125,7 @@ def test_demo_refuses_an_out_folder_under_a_file_before_simulating(
     (tmp_path / "afile").write_text("")
     with pytest.raises(SystemExit) as stop:
         main(["demo", "--out", str(tmp_path / "afile" / "demo")])
-    said = f"({tmp_path / 'afile'} is a file, not a folder)"
+    said = f"{tmp_path / 'afile' / 'demo'}: {tmp_path / 'afile'} is a file, not a folder"
     assert stop.value.code == 2 and said in capsys.readouterr().err
 
 

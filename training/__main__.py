@@ -25,11 +25,19 @@ import signal
 import sys
 
 from core.model.checkpoint import CheckpointError, DecisionSettings
-from recordings.argument_types import hop_seconds, integer_in, non_negative_float, probability
+from recordings.argument_types import (
+    MAX_THREADS,
+    THREADS_PER_CORE,
+    hop_seconds,
+    integer_in,
+    non_negative_float,
+    probability,
+    thread_count,
+)
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
 from training.ablations import ABLATIONS
-from training.argument_types import MAX_THREADS, THREADS_PER_CORE, folder_to_write, thread_count
+from training.argument_types import folder_to_write
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
 from training.stages import StageError

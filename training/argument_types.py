@@ -1,32 +1,14 @@
-"""argparse types of `python -m training` beyond recordings/argument_types.py: thread counts, finite
-numbers, and folders and files to write checked before any data is read or anything is written (a typo
-in --out is said at once, as a usage error naming the option, not as an errno after minutes of work)."""
+"""argparse types of `python -m training` beyond recordings/argument_types.py: folders and files to write,
+checked before any data is read or anything is written (a typo in --out is said at once, as a usage error
+naming the option, not as an errno after minutes of work)."""
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
 from pathlib import Path
 
-from recordings.argument_types import integer_in, output_folder, positive_float
+from recordings.argument_types import output_folder
 from recordings.atomic import why_not_writable
-
-# More torch threads than a few per core only make them wait for each other (and torch or OpenMP may
-# hang or fail allocating 100,000 of them): a larger --threads is a typo.
-THREADS_PER_CORE = 4
-MAX_THREADS = THREADS_PER_CORE * (os.cpu_count() or 1)
-
-thread_count = integer_in(1, MAX_THREADS)
-
-
-def finite_positive_float(text: str) -> float:
-    """A positive number that is not infinite (`positive_float` takes inf: minutes or a scale of inf never
-    end, or overflow when rounded)."""
-    value = positive_float(text)
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {value}")
-    return value
 
 
 def folder_to_write(text: str) -> Path:

@@ -37,9 +37,9 @@ import numpy as np
 from core.glimpse import PARTS, GlimpseConfig
 from core.model.profiles import demo
 from core.timeline import NO_ACTION
-from recordings.argument_types import integer_in
+from recordings.argument_types import integer_in, positive_float
 from simulation.actions import CLASS_NAMES, CLASSES
-from training.argument_types import finite_positive_float, folder_to_write
+from training.argument_types import folder_to_write
 from training.cache import CacheSettings
 from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
 from training.datasets.simulated_streams import prepare_streams, stream_tasks
@@ -151,7 +151,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=folder_to_write,
                         help="folder for the caches, the run and the evaluation")
     parser.add_argument("--scenes", type=integer_in(1), default=28, help="simulated rooms to train on")
-    parser.add_argument("--scene-minutes", type=finite_positive_float, default=5.0,
+    parser.add_argument("--scene-minutes", type=positive_float, default=5.0,
                         help="minutes of each room")
     # The simulated room, as the Kinect, tracks six people at most.
     parser.add_argument("--people", type=integer_in(1, 6), default=2, help="people in a room at most")
@@ -162,7 +162,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     # numpy's generators take no negative seed.
     parser.add_argument("--seed", type=integer_in(0), default=0,
                         help="the rooms' seed; the cut clips use seed+1")
-    parser.add_argument("--epochs-scale", type=finite_positive_float, default=1.0,
+    parser.add_argument("--epochs-scale", type=positive_float, default=1.0,
                         help="multiply every stage's epochs (each stage trains at least one)")
     parser.add_argument(
         "--workers", type=integer_in(1), default=min(2, os.cpu_count() or 1),

@@ -32,11 +32,11 @@ from core.camera import DEFAULT_CAMERA, ColorCamera, fit_camera
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
-from recordings.argument_types import integer_in
+from recordings.argument_types import integer_in, positive_float
 from recordings.clip import read_sidecar
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
-from training.argument_types import finite_positive_float, folder_to_write
+from training.argument_types import folder_to_write
 from training.cache import (
     FULL_IMAGE_PART,
     CacheSettings,
@@ -340,9 +340,9 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     # Crops are cut from the 1080-pixel-high colour frame: a larger side adds no detail, only memory.
     parser.add_argument("--crop-size", type=integer_in(1, 1080), default=112,
                         help="pixels; must match the model profile")
-    parser.add_argument("--crop-fps", type=finite_positive_float, default=10.0,
+    parser.add_argument("--crop-fps", type=positive_float, default=10.0,
                         help="crops kept per second of video")
-    parser.add_argument("--hand-size", type=finite_positive_float, default=GlimpseConfig.hand_size_m,
+    parser.add_argument("--hand-size", type=positive_float, default=GlimpseConfig.hand_size_m,
                         help="hand box side, m")
     # A skeleton-only cache stores no image, so there is no whole frame to store either.
     images = parser.add_mutually_exclusive_group()
