@@ -351,12 +351,14 @@ class EventLog:
             del self.events[:500]
         if self._file is not None:
             self._file.write(json.dumps(event.to_json()) + "\n")
+        # With the stream's time: a --fast replay passes 50 s of it in one of the log's, and a recording's
+        # labels are in stream time.
         elif event.kind == "started":
-            log.info("event: person %d (tracking id %d) started %s (p=%.2f)", event.number, event.person,
-                     event.action, event.probability)
+            log.info("event at %.2f s: person %d (tracking id %d) started %s (p=%.2f)", event.stream_time,
+                     event.number, event.person, event.action, event.probability)
         else:  # its probability is the start's: how long it lasted says more
-            log.info("event: person %d (tracking id %d) ended %s after %.1f s", event.number, event.person,
-                     event.action, event.duration_s)
+            log.info("event at %.2f s: person %d (tracking id %d) ended %s after %.1f s", event.stream_time,
+                     event.number, event.person, event.action, event.duration_s)
 
     def reopen(self) -> None:
         if self._file is not None:

@@ -134,8 +134,8 @@ def test_events_in_the_log_say_how_long_they_lasted(caplog):
     with caplog.at_level("INFO", logger="live.headless"):
         log.update(hop(1.0, dataclasses.replace(decision(72057594037927940, 1.0, "drink", 0.8), number=2)))
         log.update(hop(3.4, dataclasses.replace(decision(72057594037927940, 3.4, NO_ACTION, 0.9), number=2)))
-    assert "event: person 2 (tracking id 72057594037927940) started drink (p=0.80)" in caplog.text
-    assert "event: person 2 (tracking id 72057594037927940) ended drink after 2.4 s" in caplog.text
+    assert "event at 1.00 s: person 2 (tracking id 72057594037927940) started drink (p=0.80)" in caplog.text
+    assert "event at 3.40 s: person 2 (tracking id 72057594037927940) ended drink after 2.4 s" in caplog.text
     assert [e.to_json()["number"] for e in log.events] == [2, 2]
 
 

@@ -55,7 +55,8 @@ MISSING_LISTS = {
 
 def skeleton_folder(root: Path) -> Path:
     if not root.is_dir():
-        raise DatasetError(f"NTU folder {root} does not exist")
+        raise DatasetError(f"NTU folder {root} does not exist (give the dataset's folder: --data, or "
+                           "prepare's --root)")
     for candidate in (root / "nturgb+d_skeletons", root / "skeletons", root):
         if candidate.is_dir() and any(candidate.glob("S*.skeleton")):
             return candidate

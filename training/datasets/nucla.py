@@ -107,7 +107,7 @@ def read_nucla_sequence(path: str | Path) -> tuple[NuclaName, np.ndarray]:
 
 def _sequence_folder(root: Path) -> Path:
     if not root.is_dir():
-        raise DatasetError(f"N-UCLA folder {root} does not exist")
+        raise DatasetError(f"N-UCLA folder {root} does not exist (give the dataset's folder with --data)")
     nested = root / "all_sqe"
     folder = nested if nested.is_dir() else root
     if not any(folder.glob("a*_s*_e*_v*.json")):

@@ -125,7 +125,7 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
     label files (small) now and the sequences on first load."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"PKU-MMD folder {root} does not exist")
+        raise DatasetError(f"PKU-MMD folder {root} does not exist (give the dataset's folder with --data)")
     actions_path = root / "actions.txt"
     actions = read_actions(actions_path) if actions_path.is_file() else PKUMMD_ACTIONS
     if tuple(interaction_classes(actions)) != PKUMMD_CLASSES:
