@@ -135,6 +135,24 @@ def test_labels_of_people_side_by_side_do_not_cover_each_other():
     assert second[3] <= first[1]  # ... so the second label sits above the first
 
 
+def test_labels_of_heads_near_the_picture_edges_stay_whole_inside_it():
+    """Two people side by side with their heads near the top: the second label went up off the picture
+    and was cut in half; a head at the left edge wrote its label half outside."""
+    image = np.zeros((360, 640, 3), np.uint8)
+    decision = Decision(0.0, 0.0, 5, (("wave", 0.9),), ("left_hand", "right_hand", "full_body"),
+                        np.array([0.1, 0.8, 0.1], np.float32), 0.1)
+    head_high = np.tile(np.float32([[320.0, 30.0]]), (25, 1))  # a whole body drawn at one point, near the top
+    labels: list[tuple[int, int, int, int]] = []
+    for shift in (0.0, 40.0):
+        draw_label(image, head_high + np.float32([shift, 0.0]), decision, "person 1", 1.0, labels)
+    first, second = labels
+    assert second[1] >= first[3]  # the second below the first: above it there was no room
+    assert all(box[1] >= 0 and box[3] <= 360 for box in labels)  # both whole, one below the other
+    at_the_edge: list[tuple[int, int, int, int]] = []
+    draw_label(image, np.tile(np.float32([[2.0, 200.0]]), (25, 1)), decision, "person 2", 1.0, at_the_edge)
+    assert at_the_edge[0][0] >= 0 and at_the_edge[0][2] <= 640
+
+
 def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot, tiny_model):
     image = np.zeros((360, 640, 3), np.uint8)
     body = person(5, 0.0, 0.0)
