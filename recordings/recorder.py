@@ -332,11 +332,13 @@ class Recorder:
         self.sample_name = sample_name
         self.partial_dir = self.out_dir / (sample_name + PARTIAL_SUFFIX)
         taken = [p for p in (self.partial_dir, self.out_dir / f"{sample_name}.skeleton") if p.exists()]
-        if taken:
+        if taken and taken[0] == self.partial_dir:  # recover finishes it; then the name is free again
             raise RecorderError(
-                f"{taken[0]} already exists; choose another sample name or run "
-                f"'python -m recordings recover {self.out_dir}' for an interrupted recording"
+                f"{taken[0]} already exists: a recording of that name was interrupted; 'python -m recordings "
+                f"recover {self.out_dir}' finalises it, or choose another sample name"
             )
+        if taken:  # a finished clip is never written over
+            raise RecorderError(f"{taken[0]} already exists; choose another sample name (convert: --name)")
         self._check_disk_space(starting=True)
         if left := interrupted_recordings(self.out_dir):
             log.warning("%s: %d recording(s) a crash interrupted (%s); 'python -m recordings recover %s' "

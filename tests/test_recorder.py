@@ -214,8 +214,12 @@ def test_bad_arguments_and_timestamps(tmp_path: Path) -> None:
     rec.close()
     assert read_skeleton(rec.files.skeleton).num_frames == 2
     assert not rec.write(make_frame(2, 1.2))  # closed
-    with pytest.raises(RecorderError, match="already exists"):
-        Recorder(tmp_path, sample_name="clip", config=CONFIG)
+    with pytest.raises(RecorderError, match=r"clip.skeleton already exists; choose another sample name"):
+        Recorder(tmp_path, sample_name="clip", config=CONFIG)  # not 'recover': nothing was interrupted
+    (tmp_path / "cut.partial").mkdir()  # a crash's leftover: recover is what finishes it
+    with pytest.raises(RecorderError, match=r"cut.partial already exists: a recording of that name was "
+                                            r"interrupted; 'python -m recordings recover"):
+        Recorder(tmp_path, sample_name="cut", config=CONFIG)
 
 
 def test_a_recording_that_cannot_start_leaves_nothing_to_recover(
