@@ -118,6 +118,8 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
     )
     most, ids = recording.body_summary()
     video = "no video"
+    if recording.video is None and recording.sidecar is None:  # NTU's release keeps videos apart
+        video = f"no video beside it (--video gives a {paths.name}_rgb.avi kept elsewhere)"
     if recording.video is not None:
         size = f"{recording.video.width}x{recording.video.height}"
         video = f"video {paths.video.name} {size}, {len(recording.video)} frames (as its header says)"

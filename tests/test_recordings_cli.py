@@ -131,6 +131,7 @@ def test_info_and_list_on_ntu_data(shared_data: Path, capsys: pytest.CaptureFixt
     assert main(["info", str(skeletons / "S001C001P001R001A050.skeleton")]) == 0
     out = capsys.readouterr().out
     assert "A050 'punching/slapping other person'" in out and "no sidecar: 30 fps assumed" in out
+    assert "no video beside it (--video gives a S001C001P001R001A050_rgb.avi kept elsewhere)" in out
     assert main(["list", str(skeletons)]) == 0
     out = capsys.readouterr().out
     assert "10 clips" in out and "   2  A058 handshaking" in out
