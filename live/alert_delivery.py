@@ -530,6 +530,7 @@ class AlertDelivery:
                 if self._closed:  # answered after close(): it is sent (again, same key) after a restart
                     return
                 self.queue.append(mark)
+        # Any failure, not only the disk's: a queue file left closed raised ValueError and killed this thread.
         except Exception as error:  # sent anyway: at worst it is sent once more after a restart
             log.error("could not mark alert %s %s in %s: %s", record["id"], outcome.value,
                       self.config.queue_path, error)
@@ -547,7 +548,7 @@ class AlertDelivery:
                 with self._file_lock:
                     if not self._closed:
                         self.queue.compact_if_done(next_sequence)
-            except Exception as error:  # the file keeps growing; nothing in it is lost
+            except Exception as error:  # any failure: this thread must go on sending (the file grows)
                 log.error("could not compact %s: %s", self.config.queue_path, error)
 
     def _post(self, record: dict[str, Any]) -> tuple[Outcome, int | None, str]:

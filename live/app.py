@@ -268,9 +268,6 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         raise ValueError("--label: empty; name the class the clips are recorded for")
     if args.new_class and args.label is None:
         raise ValueError("--new-class takes --label NAME as a new class, and no --label is given")
-    if args.threshold is not None and args.end_threshold is not None and args.end_threshold > args.threshold:
-        raise ValueError(f"--end-threshold {args.end_threshold:g} is above --threshold {args.threshold:g}: "
-                         "an event would end before it could start (the end threshold is the lower one)")
     if args.label:
         # A typo in --label would become a class of its own: refused before anything is opened or recorded.
         check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,

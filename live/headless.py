@@ -351,9 +351,8 @@ class EventLog:
             del self.events[:500]
         if self._file is not None:
             self._file.write(json.dumps(event.to_json()) + "\n")
-        # With the stream's time: a --fast replay passes 50 s of it in one of the log's, and a recording's
-        # labels are in stream time.
-        elif event.kind == "started":
+        elif event.kind == "started":  # at the stream's time: a --fast replay passes 50 s of it in one
+            # second of the log's, and a recording's labels are in stream time
             log.info("event at %.2f s: person %d (tracking id %d) started %s (p=%.2f)", event.stream_time,
                      event.number, event.person, event.action, event.probability)
         else:  # its probability is the start's: how long it lasted says more
@@ -617,10 +616,11 @@ def _why_ending(
     pipeline: LivePipeline, stop: threading.Event, writer: LineWriter, duration_s: float | None,
     stuck_s: float | None,
 ) -> str:
-    """Why a headless run shuts down, for whoever reads a service's log: an operator's stop or else."""
+    """Why a headless run shuts down, for whoever reads a service's log: an operator's stop or else.
+    `stuck_s`: how long recognition was stuck when it ended (None: it was not)."""
     if stop.is_set():
         return "asked to stop (Ctrl-C or SIGTERM)"
-    if stuck_s is not None and stuck_s >= STUCK_EXIT_S:
+    if stuck_s is not None:
         return (f"recognition stuck for {stuck_s:.0f} s (an engine call that does not return); ending so "
                 "that the service manager restarts it")
     if writer.reader_gone:
@@ -677,7 +677,8 @@ def run_headless(
         raise
     started = time.monotonic()
     next_health = started + config.health_every_s
-    next_check, stalled, stuck_s = started + 1.0, False, None
+    next_check, stalled, stuck_s, first_seen_stuck_s = started + 1.0, False, None, 0.0
+    ended_stuck: float | None = None  # how long recognition had been stuck when that ended the run
     try:
         while not stop.is_set():
             handle(pipeline.drain())
@@ -701,13 +702,18 @@ def run_headless(
                     else:
                         log.info("frames from %s again", pipeline.source.name)
                 if stuck_s is None and stats.recognition_stuck_s is not None:
+                    first_seen_stuck_s = stats.recognition_stuck_s
                     log.error("recognition has been stuck on one step for %.0f s (an engine call that does "
                               "not return?): nothing is decided and no alert can be raised; ending after "
                               "%.0f s", stats.recognition_stuck_s, STUCK_EXIT_S)
                 elif stuck_s is not None and stats.recognition_stuck_s is None:
                     log.info("recognition works again")
                 stuck_s = stats.recognition_stuck_s
-                if stuck_s is not None and stuck_s >= STUCK_EXIT_S:
+                # And seen stuck by these checks for half that: a process frozen for a minute (a VM or a
+                # container paused) wakes with its hop's clock a minute old, and is not stuck.
+                if (stuck_s is not None and stuck_s >= STUCK_EXIT_S
+                        and stuck_s - first_seen_stuck_s >= STUCK_EXIT_S / 2):
+                    ended_stuck = stuck_s
                     break
             if reopen is not None and reopen.is_set():
                 reopen.clear()
@@ -715,17 +721,18 @@ def run_headless(
                 writer.reopen()
                 events.reopen()
             stop.wait(0.05)
-        log.info("shutting down: %s", _why_ending(pipeline, stop, writer, duration_s, stuck_s))
+        log.info("shutting down: %s", _why_ending(pipeline, stop, writer, duration_s, ended_stuck))
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
     finally:
-        summary = pipeline.stop()
+        # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
+        summary = pipeline.stop(recognition_wait_s=1.0 if ended_stuck is not None else 30.0)
         handle(pipeline.drain())
         lost = events.close(stream_time=last_time)
         alerts.close()
         writer.close()
         lost += writer.errors()
-    if stuck_s is not None and stuck_s >= STUCK_EXIT_S:  # an error even if the call returned meanwhile:
-        lost.append(f"recognition was stuck on one step for {stuck_s:.0f} s")  # exit 1, for a restart
+    if ended_stuck is not None:  # an error even if the call returned meanwhile: exit 1, for a restart
+        lost.append(f"recognition was stuck on one step for {ended_stuck:.0f} s")
     summary = alerts.report(summary)
     return replace(summary, errors=(*summary.errors, *lost)) if lost else summary

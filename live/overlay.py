@@ -75,8 +75,9 @@ DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text draw
 CROP_PIXELS = 96
 # F1-F9 choose among the label map's classes; a new folder has none until one is named.
 NO_CLASSES_YET = "no classes yet: start the app with --label NAME to name one"
-# A person's last decision this much older (stream time) than the picture is not shown as theirs now:
-# their windows stopped being decided (scores not finite, colour gone) or recognition is far behind.
+# A person's last decision this much older (stream time) than the picture, or three hops where hops are
+# longer, is not shown as theirs now: their windows stopped being decided (scores not finite, colour
+# gone) or recognition is far behind.
 STALE_DECISION_S = 3.0
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
 
@@ -419,6 +420,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
+        self._stale_after_s = max(STALE_DECISION_S, 3 * pipeline.config.recognition.hop_s)
+        self._was_paused = False
         self._last_sequence = -1
         self._shown: tuple[RingEntry, np.ndarray | None] | None = None  # the frame on screen, as read
         self._recording_drawn = False  # whether that frame carries the recording mark
@@ -568,6 +571,9 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def refresh(self) -> None:
         """One GUI tick: newest image, newest decisions, status. Never blocks."""
+        if self._was_paused and not self.pipeline.paused:  # the decisions from before are not of now
+            self._decisions.clear()
+        self._was_paused = self.pipeline.paused
         for hop in self.pipeline.drain():
             for decision in hop.decisions:
                 self._decisions[decision.tracking_id] = decision
@@ -658,13 +664,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.nobody.setVisible(not order)
 
     def _decision_now(self, tracking_id: int, now: float) -> tuple[Decision | None, float | None]:
-        """The person's latest decision unless it is more than STALE_DECISION_S older than the picture at
-        stream time `now`, and its age (None: never decided)."""
+        """The person's latest decision unless it is stale (STALE_DECISION_S) at the picture's stream
+        time `now`, and its age (None: never decided)."""
         decision = self._decisions.get(tracking_id)
         if decision is None:
             return None, None
         age = abs(now - decision.stream_time)  # abs: a replay that looped starts its stream time again
-        return (decision if age <= STALE_DECISION_S else None), age
+        return (decision if age <= self._stale_after_s else None), age
 
     def label_scale(self) -> float:
         """How much larger than at full size to write the people's labels: the video shown smaller than

@@ -86,8 +86,9 @@ class PipelineConfig:
 # A source that sends no frame for this long while connected has stalled (30 fps: 90 frames missed).
 STALLED_S = 3.0
 # One recognition hop running this long is stuck (an engine call that does not return): a hop takes tens
-# of milliseconds, a second with many people on a slow CPU. Until it returns nothing is decided.
-RECOGNITION_STUCK_S = 5.0
+# of milliseconds, a second with many people on a slow CPU, a few the first time a GPU sees a new number
+# of people (kernels chosen). Until it returns nothing is decided.
+RECOGNITION_STUCK_S = 10.0
 SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the run)
 
 
@@ -355,14 +356,15 @@ class LivePipeline:
         assert self.capture is not None and self.worker is not None, "start() first"
         return self.capture.ended.is_set() or not self.worker.alive
 
-    def stop(self) -> Summary:
-        """Join everything in order and return the summary (idempotent)."""
+    def stop(self, recognition_wait_s: float = 30.0) -> Summary:
+        """Join everything in order and return the summary (idempotent). `recognition_wait_s`: how long
+        the recognition thread may take to finish its last hop (less where it is known to be stuck)."""
         if self._stopped is not None:
             return self._stopped
         assert self.capture is not None and self.worker is not None and self.ring is not None
         self._stopping.set()  # a worker waiting on a full hop queue (lockstep) stops waiting
         self.capture.stop()
-        self.worker.finish()  # a last hop on what arrived, then the thread ends
+        self.worker.finish(recognition_wait_s)  # a last hop on what arrived, then the thread ends
         self.stop_recording(wait=False)
         deadline = time.monotonic() + self.config.record_finish_s
         for sink in list(self._saving):  # bounded: a hung disk cannot hold the shutdown for ever

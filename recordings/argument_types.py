@@ -6,6 +6,7 @@ use (here, not in benchmarks/, because benchmarks run as scripts too and are no 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 import socket
@@ -93,16 +94,32 @@ def existing_path(text: str) -> Path:
     return path
 
 
-def output_file(text: str) -> Path:
-    """A file to write: not a folder, in a folder that exists (a typo in the folder is said at once, not
-    after the model has loaded)."""
+def _in_a_writable_folder(text: str) -> Path:
+    """`text` as a path whose folder exists and takes new files."""
     path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {path.parent} is a file, not a folder")
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
     if (why := why_not_writable(path.parent)) is not None:
         raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})")
+    return path
+
+
+def replaced_file(text: str) -> Path:
+    """A file written under a temporary name beside it and renamed into place (a checkpoint, an ONNX
+    export): its folder must take new files. A folder given as the file is left to the command, which
+    suggests a file name in it."""
+    path = Path(text)
+    return path if path.is_dir() else _in_a_writable_folder(text)
+
+
+def output_file(text: str) -> Path:
+    """A file to write: not a folder, in a folder that exists (a typo in the folder is said at once, not
+    after the model has loaded)."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
+    path = _in_a_writable_folder(text)
     if path.exists():  # appended to or replaced: the file itself may refuse what its folder allows
         try:
             open(path, "ab").close()  # noqa: SIM115 - nothing written
@@ -124,16 +141,17 @@ def image_file(text: str) -> Path:
 
 
 def output_folder(text: str) -> Path:
-    """A folder to write into (made when absent): not an existing file, nor under one (said at once, not
-    as 'Not a directory' once the model has loaded)."""
+    """A folder to write into (made when absent): not an existing file, nor under one, and one where a
+    file can be made (where it does not exist yet, in the nearest folder above it that does). Said at
+    once, not as 'Not a directory' or a permission error once the model has loaded or data was read."""
     path = Path(text)
     if not text:
         raise argparse.ArgumentTypeError("empty: name the folder ('.' for this one)")
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: a file, not a folder")
-    existing = next(parent for parent in path.absolute().parents if parent.exists())
-    if not existing.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: {existing} is a file, not a folder")
+    if (why := why_not_writable(path)) is not None:
+        raise argparse.ArgumentTypeError(f"{text}: {why}" if why.endswith("not a folder") else
+                                         f"{text}: cannot be written ({why})")
     return path
 
 
@@ -180,10 +198,13 @@ def why_no_display(environ: dict[str, str] | os._Environ = os.environ) -> str | 
 
 
 def _x_server_answers(display: str) -> bool:
-    """Whether something listens where DISPLAY ([host]:N[.screen]) points: the server's local socket
-    (abstract, or the file in /tmp/.X11-unix), else TCP port 6000 + N on the host (ssh -X forwards
-    localhost:10 and up). A form not known here is left to Qt."""
-    host, _, screen = display.rpartition(":")
+    """Whether something listens where DISPLAY ([protocol/][host]:N[.screen]) points, as libxcb looks:
+    the server's local socket (abstract, or the file in /tmp/.X11-unix) and, for no host, TCP on
+    localhost too (WSL with an X server on Windows); TCP port 6000 + N for localhost or an address (ssh
+    -X forwards localhost:10 and up). A host name (a lookup that may take long) or a form not known here
+    is left to Qt."""
+    rest, _, screen = display.rpartition(":")
+    host = rest.rpartition("/")[2]  # "tcp/localhost" -> "localhost"
     number = screen.split(".")[0]
     if not number.isdigit():
         return True
@@ -196,9 +217,21 @@ def _x_server_answers(display: str) -> bool:
                     return True
                 except OSError:
                     continue
-        return False
+        if host == "unix":
+            return False
+        host = "127.0.0.1"
+    if host != "localhost" and not _is_address(host):
+        return True
     try:
         socket.create_connection((host, 6000 + int(number)), timeout=2.0).close()
         return True
     except OSError:
+        return False
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
         return False

@@ -85,6 +85,8 @@ def why_not_writable(folder: Path | str) -> str | None:
     folder = Path(folder)
     while not folder.exists() and folder.parent != folder:
         folder = folder.parent
+    if not folder.exists():  # not even its root: a drive or share that is not there
+        return f"{folder} does not exist"
     if not folder.is_dir():
         return f"{folder} is a file, not a folder"
     try:

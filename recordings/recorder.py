@@ -536,7 +536,8 @@ class Recorder:
             raise RecorderError(f"{self.partial_dir}: {self.frame_count} frames written; close() keeps them")
         for file in (self._skeleton, self._frames, self._video, self._depth, self._lock):
             if file is not None:
-                file.close()
+                with contextlib.suppress(OSError):  # a full disk fails the flush: the folder goes anyway
+                    file.close()
         shutil.rmtree(self.partial_dir, ignore_errors=True)
 
     def close(self) -> ClipFiles:

@@ -569,3 +569,30 @@ def test_a_conversion_cut_short_keeps_nothing_and_the_same_command_converts_it_a
     assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 0
     assert "60 frames" in capsys.readouterr().out
     assert ClipRecording(out / "0007-M.skeleton").info.frame_count == 60
+
+
+def test_a_conversion_the_full_disk_cuts_short_keeps_nothing_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Closing the half-written files flushes them, which a full disk refuses again: the .partial folder
+    stayed, and the rerun was refused and sent to recover, which would have kept the half clip."""
+    import errno
+
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    out = tmp_path / "clips"
+    write = Recorder.write
+
+    def disk_fills(self, frame):
+        if self.frame_count == 20:
+            self._skeleton = open("/dev/full", "wb")  # noqa: SIM115 - what the full disk does to the file
+            self._skeleton.write(b"buffered, never flushed")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(self, frame)
+
+    monkeypatch.setattr(Recorder, "write", disk_fills)
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "0007-M: conversion cut short after 20 frames; nothing is kept" in err and "No space left" in err
+    assert list(out.iterdir()) == []  # no .partial for recover to finish as if whole
+    monkeypatch.undo()
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 0

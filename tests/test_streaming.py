@@ -79,9 +79,11 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     assert sum(row["events"] for row in held.scores.per_class.values()) <= sum(
         row["events"] for row in run.scores.per_class.values())  # hysteresis joins events, never adds
     assert json.loads((tmp_path / "held" / "results.json").read_text())["end_threshold"] == 0.2
-    with caplog.at_level("WARNING", "training.streaming"):  # dropped, as live drops it: said, as live says it
+    with pytest.raises(ValueError, match="end threshold 0.7 is above threshold 0.5"):  # given together
         rescore_stream(tmp_path, threshold=0.5, end_threshold=0.7, out=tmp_path / "above")
-    assert "the given --end-threshold 0.7 is not below the threshold 0.5" in caplog.text
+    with caplog.at_level("WARNING", "training.streaming"):  # over the run's: dropped, as live drops it
+        rescore_stream(tmp_path, end_threshold=0.7, out=tmp_path / "above")
+    assert "the given --end-threshold 0.7 is not below the threshold 0.6" in caplog.text  # the run's
     # The decisions keep 5 classes: an event followed down to 0.1 could hold on outside them, unseen.
     assert {len(r["topk"]) for r in records} == {5}
     with pytest.raises(DatasetError, match="top 5 classes, which follow an event only above 0.167"):

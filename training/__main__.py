@@ -31,13 +31,13 @@ from recordings.argument_types import (
     hop_seconds,
     integer_in,
     non_negative_float,
+    output_folder,
     probability,
     thread_count,
 )
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
 from training.ablations import ABLATIONS
-from training.argument_types import folder_to_write
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
 from training.stages import StageError
@@ -56,7 +56,7 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. optim.lr=1e-3 (repeatable)",
     )
-    p.add_argument("--out", type=folder_to_write, help="run folder (out)")
+    p.add_argument("--out", type=output_folder, help="run folder (out)")
     p.add_argument("--data", help="dataset folder (data.root)")
     p.add_argument("--cache", help="prepared cache folder (data.cache)")
     p.add_argument("--profile", help="model profile (model.profile): paper, paper_nucla, lite, demo, "

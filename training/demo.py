@@ -37,9 +37,8 @@ import numpy as np
 from core.glimpse import PARTS, GlimpseConfig
 from core.model.profiles import demo
 from core.timeline import NO_ACTION
-from recordings.argument_types import integer_in, positive_float
+from recordings.argument_types import integer_in, output_folder, positive_float
 from simulation.actions import CLASS_NAMES, CLASSES
-from training.argument_types import folder_to_write
 from training.cache import CacheSettings
 from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
 from training.datasets.simulated_streams import prepare_streams, stream_tasks
@@ -148,7 +147,7 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=folder_to_write,
+    parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for the caches, the run and the evaluation")
     parser.add_argument("--scenes", type=integer_in(1), default=28, help="simulated rooms to train on")
     parser.add_argument("--scene-minutes", type=positive_float, default=5.0,

@@ -53,10 +53,9 @@ from core.glimpse import PARTS, crop_window, part_boxes
 from core.model import load_checkpoint
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
-from recordings.argument_types import integer_in
+from recordings.argument_types import integer_in, replaced_file
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
-from training.argument_types import file_to_write
 from training.datasets.nucla import NUCLA_FPS, read_nucla_sequence
 
 NTU_CHECK_SAMPLE = "S001C001P001R001A001"  # the one NTU clip in shared/data with its RGB video
@@ -406,7 +405,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """The `export` command's arguments (training/__main__.py adds them to its subcommand)."""
     parser.add_argument("checkpoint", type=Path, help="network checkpoint (.pt) to export")
     parser.add_argument(
-        "-o", "--output", type=file_to_write, help="ONNX file to write (default: checkpoint with .onnx)"
+        "-o", "--output", type=replaced_file, help="ONNX file to write (default: checkpoint with .onnx)"
     )
     parser.add_argument(
         "--data",

@@ -32,11 +32,10 @@ from core.camera import DEFAULT_CAMERA, ColorCamera, fit_camera
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
-from recordings.argument_types import integer_in, positive_float
+from recordings.argument_types import integer_in, output_folder, positive_float
 from recordings.clip import read_sidecar
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
-from training.argument_types import folder_to_write
 from training.cache import (
     FULL_IMAGE_PART,
     CacheSettings,
@@ -333,7 +332,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset folder (NTU: holds nturgb+d_skeletons/ and "
         "nturgb+d_rgb/; clips: the recordings folder)",
     )
-    parser.add_argument("--out", required=True, type=folder_to_write,
+    parser.add_argument("--out", required=True, type=output_folder,
                         help="cache folder to write (resumable)")
     parser.add_argument("--label-map", help="clips: the site's label map file (default: ROOT/labels.txt)")
     parser.add_argument("--workers", type=integer_in(1), default=max(1, (os.cpu_count() or 2) - 1))

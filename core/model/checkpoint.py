@@ -153,6 +153,11 @@ class DecisionSettings:
             value = getattr(self, name)
             if value is not None and not 0 < value <= 1:
                 raise ValueError(f"decision {name} must be in (0, 1], got {value}")
+        threshold, end = self.threshold, self.end_threshold
+        if threshold is not None and end is not None and end > threshold:
+            # Given together (a command line, a checkpoint): a contradiction, refused wherever it is made.
+            raise ValueError(f"end threshold {end:g} is above threshold {threshold:g}: an event would end "
+                             "before it could start (the end threshold is the lower one)")
 
     @property
     def ending(self) -> str:
