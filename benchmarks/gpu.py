@@ -459,9 +459,9 @@ def worker_setup(result: Result, args: argparse.Namespace) -> None:
     else:
         env["gpu"] = None
     try:
-        import onnxruntime
+        from core.engines.onnxruntime_graph import import_onnxruntime
 
-        env["onnxruntime_providers"] = onnxruntime.get_available_providers()
+        env["onnxruntime_providers"] = import_onnxruntime().get_available_providers()
     except Exception:  # noqa: S110 (recorded as absent above)
         pass
     result.set("environment", env)

@@ -35,14 +35,6 @@ Heavy runtimes (onnx, onnxruntime, tensorrt) are imported when first needed: a m
 TensorRT or a GPU can use everything else.
 """
 
-import os
-
-# ONNX Runtime (1.32 here) starts its telemetry when imported: a device id and a queue of events about
-# the process (its path, OS, CPU) under ~/.cache/Microsoft, for Microsoft's collector. A patient-room
-# machine sends nothing nobody asked for. Set before any module here imports onnxruntime; a site that
-# wants it sets ORT_DISABLE_TELEMETRY=0.
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-
 from core.engines.cpu_batching import PerBatchEngine, choose_per_batch
 from core.engines.export import (
     ATTENTION_TOLERANCE,

@@ -108,9 +108,11 @@ def cpu_model() -> str:
 
 def machine_key(threads: int) -> dict[str, Any]:
     """What the measurement depends on besides the model."""
-    import onnxruntime
     import torch
 
+    from core.engines.onnxruntime_graph import import_onnxruntime
+
+    onnxruntime = import_onnxruntime()
     return {
         "format": CALIBRATION_FORMAT,
         "cpu": cpu_model(),

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from core.engines.interface import BackendUnavailable, EngineError
+
+
+def import_onnxruntime() -> Any:
+    """The onnxruntime module, its telemetry off. ONNX Runtime (1.32 here) starts telemetry as it is
+    imported: a device id and a queue of events about the process (its path, OS, CPU) under
+    ~/.cache/Microsoft, for Microsoft's collector; a patient-room machine sends nothing nobody asked for.
+    A site that wants it sets ORT_DISABLE_TELEMETRY=0 itself."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from error
+    return onnxruntime
 
 
 def usable_cores() -> int:
@@ -22,10 +36,7 @@ class OnnxRuntimeGraph:
     """An ONNX Runtime session: all graph optimisations, intra-op threads = usable cores by default."""
 
     def __init__(self, path: str | os.PathLike, *, cuda: bool = False, threads: int | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as error:
-            raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from error
+        ort = import_onnxruntime()
         self.path = path
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -45,7 +45,7 @@ from core.engines.interface import (
     SplitEngine,
 )
 from core.engines.metadata import EngineMetadata, OnnxMetadataError, file_sha256, read_onnx_metadata
-from core.engines.onnxruntime_graph import OnnxRuntimeGraph, usable_cores
+from core.engines.onnxruntime_graph import OnnxRuntimeGraph, import_onnxruntime, usable_cores
 from core.engines.tensorrt_graph import TensorRtBuildError, TensorRtGraph, import_tensorrt
 from core.engines.torch_engine import TorchCudaEngine, TorchEngine
 from core.model.checkpoint import Checkpoint, load_checkpoint
@@ -99,9 +99,9 @@ def unavailable_reason(backend: Backend) -> str | None:
             return str(error)
         return None if cuda else no_gpu
     try:
-        import onnxruntime as ort
-    except ImportError:
-        return "onnxruntime is not installed (pip install onnxruntime)"
+        ort = import_onnxruntime()
+    except BackendUnavailable as error:
+        return str(error)
     if backend is Backend.ONNXRUNTIME_CUDA and "CUDAExecutionProvider" not in ort.get_available_providers():
         return (f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (pip uninstall onnxruntime, "
                 "then pip install onnxruntime-gpu: the two packages clash)")
