@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.engines import (
+    MAX_PEOPLE,
     Backend,
     Engine,
     EngineError,
@@ -227,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="replay as fast as possible, deciding at every hop as a real-time replay on an "
                              "idle machine would (default: real time)")
     parser.add_argument("--loop", action="store_true", help="replay: start over at the end")
-    parser.add_argument("--people", type=integer_in(1, 6), default=2,
+    parser.add_argument("--people", type=integer_in(1, MAX_PEOPLE), default=2,
                         help="sim: at most this many people in the room at once, 1-6 as a Kinect tracks; "
                              "they come and go (default: 2)")
     parser.add_argument("--seed", type=integer_in(0), default=None, help="sim: random seed")

@@ -217,8 +217,8 @@ class KinectSource:
         if self._factory is None:
             if not self._platform.startswith("win"):
                 raise SourceUnavailable(
-                    f"--source kinect:pykinect2 needs Windows with the Kinect for Windows Runtime 2.0 (this "
-                    f"machine runs {self._platform}); use --source sim or a recording PATH instead"
+                    f"--source kinect:pykinect2 needs 64-bit Windows with the Kinect for Windows Runtime 2.0 "
+                    f"(this machine runs {self._platform}); use --source sim or a recording PATH instead"
                 )
             _, runtime_module, self.fixes = load_pykinect2()
             if self.fixes:

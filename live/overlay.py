@@ -349,20 +349,22 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
     frame = max(2, round(2 * text_scale))  # the person's colour around it, half outside the box
     (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)
     rows, columns = image.shape[:2]
-    edge = pad + frame  # the box and its frame stay inside the picture: a head at its edge, a label cut
-    x = int(min(max(head[0] - width / 2, edge), max(columns - width - edge, edge)))
-    first = int(min(max(head[1] - 3.5 * pad, height + edge), max(rows - edge, height + edge)))
+    # The box and its frame stay inside the picture (a head at its edge wrote a label cut in half).
+    margin = pad + frame
+    x = int(min(max(head[0] - width / 2, margin), max(columns - width - margin, margin)))
+    over_head_y = int(min(max(head[1] - 3.5 * pad, height + margin), max(rows - margin, height + margin)))
     taken = labels_drawn if labels_drawn is not None else []
 
     def box_at(y: int) -> tuple[int, int, int, int]:
         return x - pad, y - height - pad, x + width + pad, y + pad
 
     # Up from above the head until it covers no other label; where the picture's top comes first, down
-    # from there instead (a label pushed off the top was cut in half); with no room at all, over the head.
+    # from there instead; with no room at all, over the head.
     step = height + 2 * pad + 2 + frame
-    above = range(first, height + edge - 1, -step)
-    below = range(first + step, rows - edge + 1, step)
-    y = next((y for y in (*above, *below) if not any(_overlap(box_at(y), other) for other in taken)), first)
+    above = range(over_head_y, height + margin - 1, -step)
+    below = range(over_head_y + step, rows - margin + 1, step)
+    y = next((y for y in (*above, *below) if not any(_overlap(box_at(y), other) for other in taken)),
+             over_head_y)
     box = box_at(y)
     taken.append(box)
     cv2.rectangle(image, box[:2], box[2:], ALARM_RED if alarming else (0, 0, 0), -1)

@@ -271,10 +271,13 @@ def _convert_frames(recorder: Recorder, frames: Iterable[Frame]) -> None:
         for frame in frames:
             if not recorder.write(frame):  # stopped by itself (low disk space): kept, said by the caller
                 break
-    except BaseException:
+    except BaseException as error:
         recorder.discard(frames_kept_elsewhere=True)
-        print(f"{recorder.sample_name}: conversion cut short after {recorder.frame_count} frames; nothing is "
-              "kept (the same command converts it again)", file=sys.stderr)
+        said = (f"{recorder.sample_name}: conversion cut short after {recorder.frame_count} frames; nothing "
+                "is kept (the same command converts it again)")
+        if isinstance(error, KeyboardInterrupt):  # main says 'interrupted: ' and this, in one line
+            raise KeyboardInterrupt(said) from None
+        print(said, file=sys.stderr)
         raise
     recorder.close()
 
@@ -859,8 +862,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return synthetic.main(argv[1:])
         return args.run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print("interrupted" + (f": {interrupt}" if interrupt.args else ""), file=sys.stderr)
         return 130
     except (
         xef.XefFormatError,

@@ -235,7 +235,7 @@ def test_kinect_on_a_machine_without_windows_says_so_in_one_line():
         source.open()
     message = str(error.value)
     assert "\n" not in message and "Windows" in message and "linux" in message and "--source sim" in message
-    assert message.startswith("--source kinect:pykinect2 needs Windows")  # the source asked for, by name
+    assert message.startswith("--source kinect:pykinect2 needs 64-bit Windows")  # by its name
 
 
 # ---- Kinect: PyKinect2 compatibility fixes ------------------------------------------------------

@@ -62,9 +62,9 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--profile", help="model profile (model.profile): paper, paper_nucla, lite, demo, "
                                      "skeleton, skeleton_lstm, tiny (python -m core.model lists them)")
     p.add_argument("--ablation", choices=sorted(ABLATIONS), help="a row of Tables 1-2 (model.ablation)")
-    p.add_argument("--seed", type=int, help="seed")
+    p.add_argument("--seed", type=integer_in(0), help="seed")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--epochs", type=int, help="epochs of this stage (all: of every stage)")
+    p.add_argument("--epochs", type=integer_in(1), help="epochs of this stage (all: of every stage)")
     p.add_argument("--workers", type=integer_in(0), help="DataLoader workers per process (0: in the process)")
     p.add_argument("--init", help="checkpoint to start from instead of the previous stage's best.pt")
     p.add_argument("--restart", action="store_true", help="ignore an unfinished run state and start over")

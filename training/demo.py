@@ -38,6 +38,7 @@ from core.glimpse import PARTS, GlimpseConfig
 from core.model.profiles import demo
 from core.timeline import NO_ACTION
 from recordings.argument_types import integer_in, output_folder, positive_float
+from recordings.ntu import MAX_BODIES
 from simulation.actions import CLASS_NAMES, CLASSES
 from training.cache import CacheSettings
 from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
@@ -153,7 +154,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene-minutes", type=positive_float, default=5.0,
                         help="minutes of each room")
     # The simulated room, as the Kinect, tracks six people at most.
-    parser.add_argument("--people", type=integer_in(1, 6), default=2, help="people in a room at most")
+    parser.add_argument("--people", type=integer_in(1, MAX_BODIES), default=2,
+                        help="people in a room at most")
     parser.add_argument(
         "--test-clips-per-class", type=integer_in(1), default=20,
         help="cut clips per class, for the attention check"

@@ -34,7 +34,7 @@ from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from recordings.argument_types import integer_in, output_folder, positive_float
 from recordings.clip import read_sidecar
-from recordings.ntu import read_skeleton
+from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.cache import (
     FULL_IMAGE_PART,
@@ -347,8 +347,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     images = parser.add_mutually_exclusive_group()
     images.add_argument("--full-image", action="store_true", help="also store the whole frame (ablation)")
     images.add_argument("--skeleton-only", action="store_true", help="skeletons only (pose stage), no video")
-    # The Kinect tracks six bodies at most.
-    parser.add_argument("--max-bodies", type=integer_in(1, 6), default=2)
+    parser.add_argument("--max-bodies", type=integer_in(1, MAX_BODIES), default=2)
     parser.add_argument("--limit", type=integer_in(0), default=0,
                         help="prepare only the first N clips (a trial run; 0: every clip)")
     parser.add_argument("--no-progress", action="store_true")

@@ -493,10 +493,9 @@ def _stage_network(
     pretrained: set[str] = set()
     seed_trained: set[str] = set()
     if seed_path is not None:
-        if not seed_path.is_file() and init:  # "run the stage before first" would not apply
-            raise StageError(f"--init {seed_path}: no such checkpoint file")
-        if not seed_path.is_file():
+        if not seed_path.is_file():  # --init's own file, or the stage before's best, not made yet
             raise StageError(
+                f"--init {seed_path}: no such checkpoint file" if init else
                 f"stage {stage!r} starts from {seed_path}, which does not exist: run stage "
                 f"{network_stages[network_stages.index(stage) - 1]!r} first or pass --init CHECKPOINT"
             )

@@ -436,7 +436,7 @@ class StreamWindowDataset(WindowDataset):
         self.window_labels = np.array([label for group in labels for label in group], dtype=np.int64)
         if len(self.window_ends) == 0:  # which sequences, and how long: a split of short clips is findable
             needed = min_coverage * spec.duration_s
-            loaded = [c for c in self._cache if c is not None]  # every one: kept in the loop above
+            loaded = [c for c in self._cache if c is not None]  # all of them (the loop above kept each)
             lengths = [f"{c.name} {c.timestamps[-1] - c.timestamps[0]:.1f} s" for c in loaded]
             listed = ", ".join(lengths[:8]) + (f" and {len(lengths) - 8} more" if len(lengths) > 8 else "")
             raise DatasetError(
