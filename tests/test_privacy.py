@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,20 @@ def test_no_faces_returns_the_image_itself_and_views_are_accepted():
 def test_modes_say_whether_colour_may_be_shown():
     assert PrivacyMode("off").shows_color and PrivacyMode("blur").shows_color
     assert not PrivacyMode("skeleton").shows_color
+
+
+def test_depth_faces_are_blurred_around_the_sensors_own_depth_pixel_of_the_head(shared_data: Path) -> None:
+    """Checked against the sensor rather than the projection under test: NTU's files keep each joint's
+    pixel in the depth image as the Kinect mapped it (depthX, depthY)."""
+    from recordings.ntu import read_skeleton
+
+    skeleton = read_skeleton(shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton")
+    depth = np.random.default_rng(2).integers(500, 4500, (424, 512), dtype=np.uint16)
+    for frame in skeleton.frames[::20]:
+        ntu = frame[0]
+        body = Body(ntu.body_id, ntu.joints[:, :3].astype(np.float32), np.full(25, 2, np.int8),
+                    ntu.joints[:, 5:7].astype(np.float32))
+        out = blur_depth_faces(depth, [body])
+        u, v = np.round(ntu.joints[3, 3:5]).astype(int)  # the sensor's own depth pixel of the head
+        before, after = depth[v - 4:v + 5, u - 4:u + 5], out[v - 4:v + 5, u - 4:u + 5]
+        assert detail(after) < 0.2 * detail(before), (u, v)
