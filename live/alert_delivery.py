@@ -102,12 +102,22 @@ class QueueInUse(RuntimeError):
     """Another process delivers from this queue file."""
 
 
+# Windows lets go of a dead process's file lock "after a delay" (LockFile's documentation): a service
+# restarted at once would find its own queue in use. POSIX lets go when the process ends.
+LOCK_WAIT_S = 10.0 if os.name == "nt" else 0.0
+
+
 def _lock(handle: IO[bytes], path: Path) -> None:
-    try:
-        lock_exclusive(handle)
-    except OSError as error:
-        raise QueueInUse(f"alert queue {path} is in use by another process (another `python -m live` "
-                         f"delivering alerts?); give each one its own --alert-queue") from error
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            lock_exclusive(handle)
+            return
+        except OSError as error:
+            if time.monotonic() >= deadline:
+                raise QueueInUse(f"alert queue {path} is in use by another process (another `python -m "
+                                 f"live` delivering alerts?); give each one its own --alert-queue") from error
+            time.sleep(0.1)
 
 
 SEQUENCE_OP = "sequence"  # the record a compacted file starts with: {"op": "sequence", "next": N}

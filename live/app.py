@@ -91,6 +91,10 @@ DEFAULT_CHECKPOINT = CHECKPOINTS / "demo.pt"  # the simulated room's own classes
 # demo knows only the simulator's rendering and would answer nonsense there.
 REAL_DATA_CHECKPOINT = CHECKPOINTS / "pku_interactions.pt"
 DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
+# The signals that stop a run in order: Ctrl-C, a service manager's SIGTERM and, on Windows, Ctrl-Break
+# (a console's other stop, which a service wrapper may send; unhandled, Windows ends the process at once,
+# a recording unfinished and lines unwritten).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else []))
 # Classes of the datasets that need a second person: a model that knows them never decides them for a
 # person alone (ModelInputs.needs_partner). Compared by `action_key`: a site's labels.txt may capitalise
 # them or type NTU's curly apostrophes straight.
@@ -672,7 +676,7 @@ def _signals_held(then: Callable[[int, object], None] | None = None) -> Iterator
     swallowed there (the window then runs until killed) or aborts Python. On leaving, the handlers before
     come back — or `then`, when the block went through, with no moment between for a signal to fall in."""
     held: list[int] = []
-    caught = (signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
+    caught = (*STOP_SIGNALS, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
     previous = {signum: signal.getsignal(signum) for signum in caught}
     for signum in previous:
         signal.signal(signum, lambda signum, _frame: held.append(signum))
@@ -728,9 +732,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Until the run installs its own handlers, a service manager's SIGTERM ends start-up as Ctrl-C does:
     # the source is given back and the exit says so.
-    caught = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    caught = [*STOP_SIGNALS, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
     handlers = {signum: signal.getsignal(signum) for signum in caught}
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl-C does
+    for signum in STOP_SIGNALS[1:]:
+        signal.signal(signum, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl-C does
     reopen = threading.Event()
     if hasattr(signal, "SIGHUP"):
         # To a headless service SIGHUP is logrotate's "open --output / --events again", even while it
@@ -759,7 +764,7 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
                 # main thread happens to be (half-way through starting the threads, say): the pipeline
                 # then always shuts down in order and a recording in progress is finalised.
                 stop = threading.Event()
-                for signum in (signal.SIGINT, signal.SIGTERM):
+                for signum in STOP_SIGNALS:
                     signal.signal(signum, lambda *_: stop.set())
                 summary = run_headless(pipeline, config.headless_config, stop=stop,
                                        duration_s=config.duration_s, reopen=reopen)

@@ -73,9 +73,14 @@ class AlertConfig:
                                  "not a program that can be run (not on PATH, missing or not executable)")
 
 
-def command_argv(command: str) -> list[str]:
-    """An --alert-command split as a shell would (no shell runs it)."""
-    return shlex.split(command, posix=os.name != "nt")
+def command_argv(command: str, windows: bool = os.name == "nt") -> list[str]:
+    """An --alert-command split as a shell would (no shell runs it). On Windows, as its command lines are
+    read: backslashes are path separators, and quotes only group: "C:\\Program Files\\Pager\\page.exe" is
+    one piece without its quotes (with them kept, no program of that name was found)."""
+    if not windows:
+        return shlex.split(command)
+    pieces = shlex.split(command, posix=False)
+    return [p[1:-1] if len(p) >= 2 and p[0] == p[-1] == '"' else p for p in pieces]
 
 
 @dataclass(frozen=True)

@@ -886,4 +886,6 @@ if __name__ == "__main__":
     # SIGTERM (a service manager's or `timeout`'s stop) ends a command as Ctrl-C does, said in one line;
     # Python's default ended it without a word, a conversion left half written.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl-Break, which would end the process at once
+        signal.signal(signal.SIGBREAK, signal.default_int_handler)
     sys.exit(main())

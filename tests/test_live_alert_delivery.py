@@ -342,6 +342,24 @@ def test_a_second_process_on_the_same_queue_is_refused(endpoint, tmp_path):
     AlertDelivery(config(endpoint, tmp_path)).close(0.0)  # free again once closed
 
 
+def test_a_lock_the_system_lets_go_of_late_is_waited_for_not_refused(endpoint, tmp_path, monkeypatch):
+    """Windows frees a dead process's lock after a delay: the service its manager restarted at once found
+    its own queue 'in use by another process', exit 2, and stayed down."""
+    import live.alert_delivery
+
+    held_for = iter([OSError(13, "locked"), OSError(13, "locked")])  # let go on the third try
+    lock = live.alert_delivery.lock_exclusive
+
+    def released_late(handle):
+        if (error := next(held_for, None)) is not None:
+            raise error
+        lock(handle)
+
+    monkeypatch.setattr(live.alert_delivery, "lock_exclusive", released_late)
+    monkeypatch.setattr(live.alert_delivery, "LOCK_WAIT_S", 2.0)
+    AlertDelivery(config(endpoint, tmp_path)).close(0.0)
+
+
 def test_a_queue_that_fails_to_open_is_let_go(tmp_path, monkeypatch):
     import live.alert_delivery
 

@@ -263,6 +263,18 @@ def test_failed_alert_commands_are_errors_of_the_run():
     assert "1 run of the alert command" in error and "failed" in error
 
 
+def test_an_alert_command_is_split_as_each_system_reads_a_command_line():
+    """Windows: quotes only group, and backslashes are the path's. Kept, the quotes made the program's name
+    one nobody has ('"C:\\Program Files\\..."'), and every quoted argument arrived with its quotes."""
+    from live.headless import command_argv
+
+    windows = r'"C:\Program Files\Pager\page.exe" --msg "patient fell" C:\alerts\log.txt'
+    assert command_argv(windows, windows=True) == [
+        r"C:\Program Files\Pager\page.exe", "--msg", "patient fell", r"C:\alerts\log.txt"]
+    assert command_argv("/opt/pager/page --msg 'patient fell'", windows=False) == [
+        "/opt/pager/page", "--msg", "patient fell"]
+
+
 @pytest.mark.parametrize("command", ["./no-such-pager", "   "])
 def test_an_alert_command_that_cannot_run_is_refused_at_start_up(command):
     with pytest.raises(ValueError, match="is not a program that can be run"):

@@ -339,4 +339,6 @@ def _terminated(signum: int, frame: object) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _terminated)
+    if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl-Break, which would end the run at once, nothing kept
+        signal.signal(signal.SIGBREAK, signal.default_int_handler)
     sys.exit(main())
