@@ -65,12 +65,12 @@ from live.sources import (
 )
 from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
 from recordings.argument_types import (
+    folder_path,
     hop_seconds,
     image_file,
     integer_in,
     non_negative_float,
     output_file,
-    output_folder,
     positive_float,
     probability,
     thread_count,
@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--room", default=socket.gethostname(), metavar="NAME",
                         help="where the sensor is, in every alert (ALERT_ROOM, \"room\" in the POST): one "
                              "endpoint can serve many rooms (default: this computer's name)")
-    parser.add_argument("--record-dir", type=output_folder, default=DEFAULT_RECORD_DIR,
+    # Its shape checked here; whether it can be written, where a recording starts (--record: at start-up).
+    parser.add_argument("--record-dir", type=folder_path, default=DEFAULT_RECORD_DIR,
                         help=f"where the r key / --record write clips (default: ./{DEFAULT_RECORD_DIR})")
     parser.add_argument("--record", action="store_true", help="record from the start")
     parser.add_argument("--label", default=None, metavar="CLASS",
@@ -309,7 +310,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         privacy=None if args.privacy is None else PrivacyMode(args.privacy),
         duration_s=args.duration,
         alert_classes_given=bool(args.alert_classes),
-        decisions=DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold,
+        decisions=DecisionSettings.given(smoothing_s=args.smoothing, threshold=args.threshold,
                                    end_threshold=args.end_threshold),
         screenshot=args.screenshot,
         show_3d=args.show_3d,

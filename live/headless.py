@@ -74,9 +74,10 @@ class AlertConfig:
 
 
 def command_argv(command: str, windows: bool = os.name == "nt") -> list[str]:
-    """An --alert-command split as a shell would (no shell runs it). On Windows, as its command lines are
-    read: backslashes are path separators, and quotes only group: "C:\\Program Files\\Pager\\page.exe" is
-    one piece without its quotes (with them kept, no program of that name was found)."""
+    """An --alert-command split as a shell would (no shell runs it). On Windows (only to find the program,
+    which is run with the line as given): backslashes are path separators, and quotes only group:
+    "C:\\Program Files\\Pager\\page.exe" is one piece without its quotes (with them kept, no program of
+    that name was found)."""
     if not windows:
         return shlex.split(command)
     pieces = shlex.split(command, posix=False)
@@ -455,7 +456,10 @@ class AlertDispatcher:
     def __init__(self, config: AlertConfig, class_names: tuple[str, ...] | list[str]) -> None:
         self.config = config
         self.classes = alert_classes(config.classes, class_names)
-        self._argv = command_argv(config.command) if config.command else None
+        # Windows: the command line as given, which CreateProcess and the program's runtime split (no
+        # split of ours reproduces theirs: --msg="ward 3" is one argument there); elsewhere as a shell would.
+        self._command = (config.command if os.name == "nt" else command_argv(config.command)
+                         ) if config.command else None
         self._last: dict[tuple[int, str], float] = {}
         self._acknowledged: set[tuple[int, str]] = set()  # episodes someone has seen (acknowledge)
         self._children: list[tuple[subprocess.Popen, float]] = []  # running hooks, with when they started
@@ -517,7 +521,7 @@ class AlertDispatcher:
         return alert
 
     def _run_hook(self, alert: Alert, delivery_id: str | None) -> None:
-        if self._argv is None:
+        if self._command is None:
             return
         environment = alert.environment()
         if delivery_id is not None:
@@ -528,7 +532,7 @@ class AlertDispatcher:
         group = ({"start_new_session": True} if os.name == "posix"
                  else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
         try:
-            child = subprocess.Popen(self._argv, env={**os.environ, **environment},
+            child = subprocess.Popen(self._command, env={**os.environ, **environment},
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **group)
         except OSError as error:
             self.hook_failures += 1

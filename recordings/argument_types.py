@@ -140,18 +140,27 @@ def image_file(text: str) -> Path:
     return path
 
 
-def output_folder(text: str) -> Path:
-    """A folder to write into (made when absent): not an existing file, nor under one, and one where a
-    file can be made (where it does not exist yet, in the nearest folder above it that does). Said at
-    once, not as 'Not a directory' or a permission error once the model has loaded or data was read."""
+def folder_path(text: str) -> Path:
+    """A folder that may be written into later (made when absent): not empty, not an existing file, nor
+    under one (said at once, not as 'Not a directory' once the model has loaded)."""
     path = Path(text)
     if not text:
         raise argparse.ArgumentTypeError("empty: name the folder ('.' for this one)")
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: a file, not a folder")
+    existing = next((parent for parent in path.absolute().parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {existing} is a file, not a folder")
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """A folder a command writes into (made when absent), as `folder_path`, and one where a file can be
+    made now (where it does not exist yet, in the nearest folder above it that does): a permission or a
+    read-only disk said before any data is read."""
+    path = folder_path(text)
     if (why := why_not_writable(path)) is not None:
-        raise argparse.ArgumentTypeError(f"{text}: {why}" if why.endswith("not a folder") else
-                                         f"{text}: cannot be written ({why})")
+        raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})")
     return path
 
 
@@ -204,7 +213,7 @@ def _x_server_answers(display: str) -> bool:
     -X forwards localhost:10 and up). A host name (a lookup that may take long) or a form not known here
     is left to Qt."""
     rest, _, screen = display.rpartition(":")
-    host = rest.rpartition("/")[2]  # "tcp/localhost" -> "localhost"
+    host = rest.rpartition("/")[2].strip("[]")  # "tcp/localhost" -> "localhost", "[::1]" -> "::1"
     number = screen.split(".")[0]
     if not number.isdigit():
         return True

@@ -415,3 +415,16 @@ def test_every_committed_model_passes_on_the_decision_settings_it_runs_with() ->
         if "train_config" in checkpoint.extra:
             assert base_train_config(checkpoint).decisions == checkpoint.decisions, path.name
     assert load_checkpoint(folder / "pku_interactions.pt").decisions == DecisionSettings(0.25, 0.55, 0.3)
+
+
+def test_a_lower_threshold_over_the_base_models_end_threshold_is_taken() -> None:
+    """finetune's documented '--set decisions.threshold=...': 0.25 under pku_interactions.pt's end threshold
+    of 0.3 was refused as a contradiction the user never wrote (the end threshold is dropped where used)."""
+    from core.model.checkpoint import load_checkpoint
+    from training.config import load_config
+    from training.finetune import base_train_config
+
+    checkpoints = Path(__file__).resolve().parents[1] / "training" / "checkpoints"
+    base = load_checkpoint(checkpoints / "pku_interactions.pt")
+    config = load_config(None, ["decisions.threshold=0.25"], base=base_train_config(base))
+    assert config.decisions.threshold == 0.25

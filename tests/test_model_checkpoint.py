@@ -307,3 +307,15 @@ def test_pixels_recorded_other_than_the_network_maps_them_are_refused():
     assert fitting.mismatches(config) == []
     bgr = dataclasses.replace(fitting, color_order="BGR", pixel_scale=1 / 255, pixel_offset=0.0)
     assert bgr.mismatches(config) == ["pixels BGR x 0.00392157 + 0; the network maps RGB x 0.00784314 + -1"]
+
+
+def test_an_end_threshold_above_the_threshold_is_refused_given_and_dropped_stored() -> None:
+    """Given together on a command line it is a contradiction. Stored (a checkpoint or a run saved before
+    this was refused, a fine-tune's --set decisions.threshold under its base's end threshold) it must still
+    load: refusing it there made such models unusable everywhere."""
+    from core.model.checkpoint import DecisionSettings
+
+    with pytest.raises(ValueError, match="end threshold 0.3 is above threshold 0.25"):
+        DecisionSettings.given(threshold=0.25, end_threshold=0.3)
+    stored = DecisionSettings.from_dict({"smoothing_s": 0.25, "threshold": 0.25, "end_threshold": 0.3})
+    assert stored.over(DecisionSettings()).end_threshold is None  # where it is used: events end at 0.25

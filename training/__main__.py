@@ -131,7 +131,7 @@ def _given_decisions(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     """`evaluate`'s --smoothing / --threshold / --end-threshold (None where not given: the model's own,
     else the app's)."""
     try:
-        return DecisionSettings(smoothing_s=args.smoothing, threshold=args.threshold_given,
+        return DecisionSettings.given(smoothing_s=args.smoothing, threshold=args.threshold_given,
                                 end_threshold=args.end_threshold_given)
     except ValueError as error:
         parser.error(f"--smoothing / --threshold / --end-threshold: {error}")

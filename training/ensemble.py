@@ -46,7 +46,7 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_ensemble(args: argparse.Namespace) -> int:
     try:
-        decisions = DecisionSettings(args.smoothing, args.threshold, args.end_threshold)
+        decisions = DecisionSettings.given(args.smoothing, args.threshold, args.end_threshold)
     except ValueError as error:
         raise CheckpointError(f"--smoothing / --threshold / --end-threshold: {error}") from error
     path = build_ensemble([Path(m) for m in args.members], Path(args.out), decisions=decisions)

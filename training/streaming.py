@@ -407,7 +407,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
         raise DatasetError(f"{path}: its truth is damaged ({error!r})") from None
     # Runs written before events had an end threshold ended them at the threshold (None).
     recorded = DecisionSettings(threshold=previous["threshold"], end_threshold=previous.get("end_threshold"))
-    chosen = DecisionSettings(threshold=threshold, end_threshold=end_threshold).over(recorded)
+    chosen = DecisionSettings.given(threshold=threshold, end_threshold=end_threshold).over(recorded)
     _say_an_end_threshold_unused(end_threshold, chosen)
     threshold, end_threshold = chosen.threshold, chosen.end_threshold
     kept = min((len(d.topk) for run in decisions.values() for d in run), default=0)

@@ -153,11 +153,6 @@ class DecisionSettings:
             value = getattr(self, name)
             if value is not None and not 0 < value <= 1:
                 raise ValueError(f"decision {name} must be in (0, 1], got {value}")
-        threshold, end = self.threshold, self.end_threshold
-        if threshold is not None and end is not None and end > threshold:
-            # Given together (a command line, a checkpoint): a contradiction, refused wherever it is made.
-            raise ValueError(f"end threshold {end:g} is above threshold {threshold:g}: an event would end "
-                             "before it could start (the end threshold is the lower one)")
 
     @property
     def ending(self) -> str:
@@ -166,6 +161,17 @@ class DecisionSettings:
         if self.end_threshold is None or self.threshold is None or self.end_threshold >= self.threshold:
             return ""
         return f", events last down to {self.end_threshold:g}"
+
+    @classmethod
+    def given(cls, smoothing_s: float | None = None, threshold: float | None = None,
+              end_threshold: float | None = None) -> DecisionSettings:
+        """Settings a person gave at once (a command line): an end threshold above the threshold given
+        with it is a contradiction, refused. Stored ones (a checkpoint, a run's results) may hold one,
+        from before this was refused; `over` drops it where it is used."""
+        if threshold is not None and end_threshold is not None and end_threshold > threshold:
+            raise ValueError(f"end threshold {end_threshold:g} is above threshold {threshold:g}: an event "
+                             "would end before it could start (the end threshold is the lower one)")
+        return cls(smoothing_s, threshold, end_threshold)
 
     def over(self, fallback: DecisionSettings) -> DecisionSettings:
         """These settings where they are set, `fallback`'s elsewhere. An end threshold at or above the
