@@ -76,6 +76,7 @@ from recordings.argument_types import (
     thread_count,
     why_no_display,
 )
+from recordings.atomic import why_not_writable
 from recordings.labels import LABEL_MAP_FILENAME, check_label
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.pkummd import INTERACTIONS
@@ -270,6 +271,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     if args.video is not None and (sensor or args.source == "sim"):
         raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {args.source} is "
                          f"no recording")
+    if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
+        raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
     if args.label is not None and not args.label.strip():  # recorded as unlabelled clips, unnoticed
         raise ValueError("--label: empty; name the class the clips are recorded for")
     if args.new_class and args.label is None:

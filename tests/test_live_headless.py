@@ -1054,3 +1054,12 @@ def test_a_recognition_step_that_does_not_return_is_said_and_a_service_ends_to_b
     assert "shutting down: recognition stuck for" in said and "service manager restarts it" in said
     assert summary.decisions > 0  # before and between, and the run ends in an error (exit 1):
     assert [e for e in summary.errors if e.startswith("recognition was stuck on one step for")]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux), where no file can be made")
+def test_a_record_dir_that_cannot_be_written_is_refused_before_the_model_loads_when_recording(capsys):
+    """Checked where a recording would start: at start-up with --record (it failed after the model loaded,
+    with a bare errno), and not at all for a run that never records."""
+    assert main(["--headless", "--record", "--record-dir", "/proc/self/rec", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--record-dir /proc/self/rec: cannot be written" in err and "engine warm-up" not in err
