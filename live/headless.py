@@ -686,7 +686,7 @@ def run_headless(
         raise
     started = time.monotonic()
     next_health = started + config.health_every_s
-    next_check, stalled, stuck_s, first_seen_stuck_s = started + 1.0, False, None, 0.0
+    next_check, stalled, stuck_s, first_seen_stuck_s, stuck_began = started + 1.0, False, None, 0.0, 0.0
     ended_stuck: float | None = None  # how long recognition had been stuck when that ended the run
     try:
         while not stop.is_set():
@@ -710,13 +710,17 @@ def run_headless(
                                     stats.stalled_s)
                     else:
                         log.info("frames from %s again", pipeline.source.name)
-                if stuck_s is None and stats.recognition_stuck_s is not None:
-                    first_seen_stuck_s = stats.recognition_stuck_s
+                # One episode per stuck step, told apart by when the step began: a step that returned and
+                # a next one that stuck between two checks is a new episode, not the old one going on.
+                began = None if stats.recognition_stuck_s is None else now - stats.recognition_stuck_s
+                if stuck_s is not None and (began is None or abs(began - stuck_began) > 1.0):
+                    log.info("recognition works again")
+                    stuck_s = None
+                if stuck_s is None and began is not None:
+                    stuck_began, first_seen_stuck_s = began, stats.recognition_stuck_s
                     log.error("recognition has been stuck on one step for %.0f s (an engine call that does "
                               "not return?): nothing is decided and no alert can be raised; ending after "
                               "%.0f s", stats.recognition_stuck_s, STUCK_EXIT_S)
-                elif stuck_s is not None and stats.recognition_stuck_s is None:
-                    log.info("recognition works again")
                 stuck_s = stats.recognition_stuck_s
                 # And seen stuck by these checks for half that: a process frozen for a minute (a VM or a
                 # container paused) wakes with its hop's clock a minute old, and is not stuck.
