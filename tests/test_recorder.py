@@ -11,7 +11,7 @@ import struct
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import cv2
@@ -469,6 +469,17 @@ def test_intervals_survive_a_crash(tmp_path: Path) -> None:
     assert sidecar["session"] == 2 and sidecar["frame_count"] == 10
 
 
+def recording_with_depth(folder: Path, name: str, frames: int) -> Recorder:
+    """A recorder that has written `frames` frames with colour and depth (frame i's depth reads 1000 + i mm),
+    not yet finalised."""
+    rec = Recorder(folder, sample_name=name, config=CONFIG)
+    for i in range(frames):
+        frame = make_frame(i, i / 30)
+        frame.depth = np.full((424, 512), 1000 + i, np.uint16)
+        rec.write(frame)
+    return rec
+
+
 def test_a_finalisation_cut_short_after_moving_the_video_and_depth_recovers_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -476,11 +487,7 @@ def test_a_finalisation_cut_short_after_moving_the_video_and_depth_recovers_them
     from where they were moved to (it found no video or depth in the partial folder and listed none)."""
     from recordings.clip import ClipRecording
 
-    rec = Recorder(tmp_path, sample_name="cut", config=CONFIG)
-    for i in range(10):
-        frame = make_frame(i, i / 30)
-        frame.depth = np.full((424, 512), 1000 + i, np.uint16)
-        rec.write(frame)
+    rec = recording_with_depth(tmp_path, "cut", 10)
     write = recorder_module.replace_atomically
 
     def interrupted(path, data):
@@ -499,44 +506,52 @@ def test_a_finalisation_cut_short_after_moving_the_video_and_depth_recovers_them
     assert len(frames) == 10 and all(f.color is not None and f.depth is not None for f in frames)
 
 
+def record_syncs(monkeypatch: pytest.MonkeyPatch, module, fsynced: Callable[[int], object],
+                 renamed: Callable[[object, object], object]) -> list[tuple[str, object]]:
+    """The order in which `module` fsyncs files, renames and syncs folders (each still done): a list of
+    ("fsync", fsynced(fd)), ("replace", renamed(source, target)) and ("sync_directory", Path)."""
+    events: list[tuple[str, object]] = []
+    real_fsync, real_replace, real_sync_directory = os.fsync, os.replace, module.sync_directory
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", fsynced(fd)))
+        real_fsync(fd)
+
+    def replace(source, target) -> None:
+        events.append(("replace", renamed(source, target)))
+        real_replace(source, target)
+
+    def sync_directory(path) -> None:
+        events.append(("sync_directory", Path(path)))
+        real_sync_directory(path)
+
+    monkeypatch.setattr(module.os, "fsync", fsync)
+    monkeypatch.setattr(module.os, "replace", replace)
+    monkeypatch.setattr(module, "sync_directory", sync_directory)
+    return events
+
+
 def test_the_mark_of_a_move_is_on_disk_with_its_folder_before_the_video_and_depth_are_moved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Recovery trusts a file under the clip's name only where a `.moved` mark says this finalisation put
     it there: a power cut right after the move must find the mark, so the mark file and the folder that
     lists it are synced before the rename (else the moved video or depth is taken for an old one)."""
-    rec = Recorder(tmp_path, sample_name="moved", config=CONFIG)
-    for i in range(5):
-        frame = make_frame(i, i / 30)
-        frame.depth = np.full((424, 512), 1000 + i, np.uint16)
-        rec.write(frame)
+    rec = recording_with_depth(tmp_path, "moved", 5)
     partial = rec.partial_dir
-    events: list[tuple[str, str]] = []
-    real_fsync, real_replace, real_sync_directory = os.fsync, os.replace, recorder_module.sync_directory
 
-    def fsync(fd: int) -> None:  # which file: a mark is named, anything else is "other"
+    def mark_or_other(fd: int) -> str:  # which file: a mark is named, anything else is "other"
         synced = os.fstat(fd)
         marks = [m.name for m in partial.glob("*.moved") if os.path.samestat(synced, m.stat())]
-        events.append(("fsync", marks[0] if marks else "other"))
-        real_fsync(fd)
+        return marks[0] if marks else "other"
 
-    def replace(source, target) -> None:
-        events.append(("replace", Path(source).name))
-        real_replace(source, target)
-
-    def sync_directory(path) -> None:
-        events.append(("sync_directory", str(path)))
-        real_sync_directory(path)
-
-    monkeypatch.setattr(recorder_module.os, "fsync", fsync)
-    monkeypatch.setattr(recorder_module.os, "replace", replace)
-    monkeypatch.setattr(recorder_module, "sync_directory", sync_directory)
+    events = record_syncs(monkeypatch, recorder_module, mark_or_other, lambda source, _: Path(source).name)
     rec.close()
     monkeypatch.undo()
     assert rec.files.video is not None and rec.files.depth is not None
     for part in ("rgb.avi", "depth.bin"):
         mark_synced = events.index(("fsync", f"{part}.moved"))
-        folder_synced = events.index(("sync_directory", str(partial)), mark_synced)
+        folder_synced = events.index(("sync_directory", partial), mark_synced)
         assert mark_synced < folder_synced < events.index(("replace", part)), (part, events)
 
 
@@ -631,24 +646,8 @@ def test_an_atomic_rewrite_syncs_the_file_before_its_rename_and_the_folder_after
 
     target = tmp_path / "labels.txt"
     target.write_bytes(b"A121\tpatient fell\n")
-    events: list[tuple[str, object]] = []
-    real_fsync, real_replace, real_sync_directory = os.fsync, os.replace, atomic.sync_directory
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.fstat(fd).st_ino))
-        real_fsync(fd)
-
-    def replace(source, destination) -> None:
-        events.append(("replace", Path(destination)))
-        real_replace(source, destination)
-
-    def sync_directory(path) -> None:
-        events.append(("sync_directory", Path(path)))
-        real_sync_directory(path)
-
-    monkeypatch.setattr(atomic.os, "fsync", fsync)
-    monkeypatch.setattr(atomic.os, "replace", replace)
-    monkeypatch.setattr(atomic, "sync_directory", sync_directory)
+    events = record_syncs(monkeypatch, atomic, lambda fd: os.fstat(fd).st_ino,
+                          lambda _, destination: Path(destination))
     atomic.replace_atomically(target, b"A121\tpatient fell\nA122\tpatient leaves bed\n")
     monkeypatch.undo()
     renamed = events.index(("replace", target))
