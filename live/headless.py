@@ -621,6 +621,34 @@ def _delivery_status(delivery: AlertDelivery | None) -> str:
     return f", {alerts} being sent" if waiting else ""
 
 
+@dataclass
+class StuckSteps:
+    """The stuck recognition steps a headless run's once-a-second checks see, one episode per step: told
+    apart by when the step began (`now - stuck_s`), so that a step that returned and a next one that stuck
+    between two checks is a new episode, not the old one going on."""
+
+    began: float | None = None  # monotonic time the stuck step began; None: none is stuck
+    first_seen_s: float = 0.0  # how long it had been stuck when a check first saw it
+
+    def observe(self, now: float, stuck_s: float | None) -> tuple[bool, bool]:
+        """One check's reading (`LiveStats.recognition_stuck_s`) -> (the last episode is over, a new one
+        began)."""
+        began = None if stuck_s is None else now - stuck_s
+        over = self.began is not None and (began is None or abs(began - self.began) > 1.0)
+        if over:
+            self.began = None
+        new = self.began is None and began is not None
+        if new:
+            self.began, self.first_seen_s = began, stuck_s
+        return over, new
+
+    def ends_the_run(self, stuck_s: float | None) -> bool:
+        """Stuck for STUCK_EXIT_S, and seen stuck by the checks for half that: a process frozen for a
+        minute (a VM or a container paused) wakes with its step's clock a minute old, and is not stuck."""
+        return (stuck_s is not None and stuck_s >= STUCK_EXIT_S
+                and stuck_s - self.first_seen_s >= STUCK_EXIT_S / 2)
+
+
 def _why_ending(
     pipeline: LivePipeline, stop: threading.Event, writer: LineWriter, duration_s: float | None,
     stuck_s: float | None,
@@ -686,7 +714,7 @@ def run_headless(
         raise
     started = time.monotonic()
     next_health = started + config.health_every_s
-    next_check, stalled, stuck_s, first_seen_stuck_s, stuck_began = started + 1.0, False, None, 0.0, 0.0
+    next_check, stalled, stuck = started + 1.0, False, StuckSteps()
     ended_stuck: float | None = None  # how long recognition had been stuck when that ended the run
     try:
         while not stop.is_set():
@@ -710,23 +738,15 @@ def run_headless(
                                     stats.stalled_s)
                     else:
                         log.info("frames from %s again", pipeline.source.name)
-                # One episode per stuck step, told apart by when the step began: a step that returned and
-                # a next one that stuck between two checks is a new episode, not the old one going on.
-                began = None if stats.recognition_stuck_s is None else now - stats.recognition_stuck_s
-                if stuck_s is not None and (began is None or abs(began - stuck_began) > 1.0):
+                recovered, newly_stuck = stuck.observe(now, stats.recognition_stuck_s)
+                if recovered:
                     log.info("recognition works again")
-                    stuck_s = None
-                if stuck_s is None and began is not None:
-                    stuck_began, first_seen_stuck_s = began, stats.recognition_stuck_s
+                if newly_stuck:
                     log.error("recognition has been stuck on one step for %.0f s (an engine call that does "
                               "not return?): nothing is decided and no alert can be raised; ending after "
                               "%.0f s", stats.recognition_stuck_s, STUCK_EXIT_S)
-                stuck_s = stats.recognition_stuck_s
-                # And seen stuck by these checks for half that: a process frozen for a minute (a VM or a
-                # container paused) wakes with its hop's clock a minute old, and is not stuck.
-                if (stuck_s is not None and stuck_s >= STUCK_EXIT_S
-                        and stuck_s - first_seen_stuck_s >= STUCK_EXIT_S / 2):
-                    ended_stuck = stuck_s
+                if stuck.ends_the_run(stats.recognition_stuck_s):
+                    ended_stuck = stats.recognition_stuck_s
                     break
             if reopen is not None and reopen.is_set():
                 reopen.clear()

@@ -1063,3 +1063,25 @@ def test_a_record_dir_that_cannot_be_written_is_refused_before_the_model_loads_w
     assert main(["--headless", "--record", "--record-dir", "/proc/self/rec", "--duration", "1"]) == 2
     err = capsys.readouterr().err
     assert "--record-dir /proc/self/rec: cannot be written" in err and "engine warm-up" not in err
+
+
+def test_stuck_steps_are_told_apart_by_when_they_began_and_a_woken_process_is_not_ended():
+    """The rules of the once-a-second checks, read off the clock: one episode per stuck step, 'works
+    again' when it returns or a next step sticks between two checks, and the run ended only when the
+    checks also saw it stuck for half of STUCK_EXIT_S (a VM paused for a minute wakes with a minute-old
+    step)."""
+    from live.headless import STUCK_EXIT_S, StuckSteps
+
+    stuck = StuckSteps()
+    assert stuck.observe(100.0, None) == (False, False)
+    assert stuck.observe(110.0, 10.5) == (False, True)  # a step that began at 99.5
+    assert stuck.observe(111.0, 11.5) == (False, False)  # the same step, going on
+    assert stuck.observe(112.0, 10.2) == (True, True)  # it returned; the next, begun at 101.8, sticks too
+    assert not stuck.ends_the_run(STUCK_EXIT_S - 1)
+    assert stuck.ends_the_run(STUCK_EXIT_S)  # seen stuck from 10.2 s to the limit: more than half of it
+    assert stuck.observe(113.0, None) == (True, False)  # works again
+
+    woken = StuckSteps()
+    assert woken.observe(500.0, STUCK_EXIT_S + 5) == (False, True)  # first seen a minute old: a frozen VM
+    assert not woken.ends_the_run(STUCK_EXIT_S + 5)
+    assert woken.ends_the_run(STUCK_EXIT_S / 2 + STUCK_EXIT_S + 5)  # still stuck half a limit later
