@@ -3,11 +3,11 @@
 import signal
 import sys
 
+from recordings.stop_signals import interrupt_on_stop_signals
+
 # Importing the app (PyTorch, OpenCV) takes a second or two: a Ctrl-C or a service manager's SIGTERM then
 # ends it with the same one line and exit status as one during start-up, not a traceback or a bare 143.
-signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl-C does
-if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl-Break, which would end the process at once
-    signal.signal(signal.SIGBREAK, signal.default_int_handler)
+interrupt_on_stop_signals()  # SIGTERM (and Ctrl-Break) raise KeyboardInterrupt, as Ctrl-C does
 if hasattr(signal, "SIGHUP"):
     # logrotate's SIGHUP during a service's restart must not kill it (its files are not open yet); a
     # window whose terminal closed while it starts ends as on Ctrl-C. main() installs the same again.

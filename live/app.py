@@ -82,6 +82,7 @@ from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.pkummd import INTERACTIONS
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import RecorderError
+from recordings.stop_signals import STOP_SIGNALS, interrupt_on_stop_signals
 
 log = logging.getLogger("live")
 
@@ -92,10 +93,8 @@ DEFAULT_CHECKPOINT = CHECKPOINTS / "demo.pt"  # the simulated room's own classes
 # demo knows only the simulator's rendering and would answer nonsense there.
 REAL_DATA_CHECKPOINT = CHECKPOINTS / "pku_interactions.pt"
 DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
-# The signals that stop a run in order: Ctrl-C, a service manager's SIGTERM and, on Windows, Ctrl-Break
-# (a console's other stop, which a service wrapper may send; unhandled, Windows ends the process at once,
-# a recording unfinished and lines unwritten).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else []))
+# The app's own handlers: the stop signals, and SIGHUP (logrotate's, or a window's terminal closing).
+CAUGHT_SIGNALS = (*STOP_SIGNALS, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
 # Classes of the datasets that need a second person: a model that knows them never decides them for a
 # person alone (ModelInputs.needs_partner). Compared by `action_key`: a site's labels.txt may capitalise
 # them or type NTU's curly apostrophes straight.
@@ -680,8 +679,7 @@ def _signals_held(then: Callable[[int, object], None] | None = None) -> Iterator
     swallowed there (the window then runs until killed) or aborts Python. On leaving, the handlers before
     come back — or `then`, when the block went through, with no moment between for a signal to fall in."""
     held: list[int] = []
-    caught = (*STOP_SIGNALS, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
-    previous = {signum: signal.getsignal(signum) for signum in caught}
+    previous = {signum: signal.getsignal(signum) for signum in CAUGHT_SIGNALS}
     for signum in previous:
         signal.signal(signum, lambda signum, _frame: held.append(signum))
     went_through = False
@@ -736,10 +734,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Until the run installs its own handlers, a service manager's SIGTERM ends start-up as Ctrl-C does:
     # the source is given back and the exit says so.
-    caught = [*STOP_SIGNALS, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
-    handlers = {signum: signal.getsignal(signum) for signum in caught}
-    for signum in STOP_SIGNALS[1:]:
-        signal.signal(signum, signal.default_int_handler)  # raises KeyboardInterrupt, as Ctrl-C does
+    handlers = {signum: signal.getsignal(signum) for signum in CAUGHT_SIGNALS}
+    interrupt_on_stop_signals()  # SIGTERM (and Ctrl-Break) raise KeyboardInterrupt, as Ctrl-C does
     reopen = threading.Event()
     if hasattr(signal, "SIGHUP"):
         # To a headless service SIGHUP is logrotate's "open --output / --events again", even while it

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import signal
 import sys
 import time
 from collections import Counter
@@ -79,6 +78,7 @@ from recordings.recorder import (
     partial_recordings,
     recover_partial_recordings,
 )
+from recordings.stop_signals import interrupt_on_stop_signals
 
 BODY_COLOURS = ((0, 200, 255), (80, 220, 80), (255, 160, 40), (200, 80, 255), (40, 40, 255), (255, 255, 0))
 
@@ -885,7 +885,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     # SIGTERM (a service manager's or `timeout`'s stop) ends a command as Ctrl-C does, said in one line;
     # Python's default ended it without a word, a conversion left half written.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl-Break, which would end the process at once
-        signal.signal(signal.SIGBREAK, signal.default_int_handler)
+    interrupt_on_stop_signals()
     sys.exit(main())

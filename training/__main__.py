@@ -37,6 +37,7 @@ from recordings.argument_types import (
 )
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
+from recordings.stop_signals import interrupt_on_stop_signals
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
@@ -332,13 +333,12 @@ def main(argv: list[str] | None = None) -> int:
 def _terminated(signum: int, frame: object) -> None:
     """SIGTERM (a scheduler's or service manager's stop, `timeout`, torchrun ending the other ranks) ends
     a run as Ctrl-C does: the same message, the same exit status, state kept to resume from (Python's
-    default ended it without a word). Once: a second one would cut that clean stop short."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    default ended it without a word); Ctrl-Break on Windows the same. Once: a second one would cut that
+    clean stop short."""
+    signal.signal(signum, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminated)
-    if hasattr(signal, "SIGBREAK"):  # Windows: Ctrl-Break, which would end the run at once, nothing kept
-        signal.signal(signal.SIGBREAK, signal.default_int_handler)
+    interrupt_on_stop_signals(_terminated)
     sys.exit(main())

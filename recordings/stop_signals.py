@@ -1,0 +1,20 @@
+"""The signals that stop a command in order, for `python -m live`, `recordings` and `training` alike:
+Ctrl-C, a service manager's SIGTERM and, on Windows, Ctrl-Break (a console's other stop, which a service
+wrapper may send). Python's defaults end the process at once on the last two, without a word: a recording
+unfinished, lines unwritten, a training step's state lost."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else []))
+
+
+def interrupt_on_stop_signals(handler: Callable = signal.default_int_handler) -> None:
+    """Every stop signal but Ctrl-C's own (which raises KeyboardInterrupt already) to `handler`; by
+    default it raises KeyboardInterrupt as Ctrl-C does, so that one `except KeyboardInterrupt` stops in
+    order whatever stopped it."""
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT:
+            signal.signal(signum, handler)
