@@ -55,6 +55,7 @@ from core.model.checkpoint import Checkpoint, load_checkpoint
 from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
+from core.wording import first_few
 from recordings.atomic import replace_atomically
 from recordings.labels import similar_names
 from recordings.pkummd import is_sequence_path
@@ -127,10 +128,10 @@ def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: lis
         close = similar_names(name, known)
         if close:
             naming = [str(clip.task.skeleton) for clip in clips if name in clip_classes(clip)]
-            shown = ", ".join(naming[:3]) + (f" and {len(naming) - 3} more" if len(naming) > 3 else "")
             raise DatasetError(
                 f"class {name!r} of the clips is not one of {base_path.name}'s but close to its "
-                f"{' or '.join(map(repr, close))}: a typo? Relabel the clips that name it ({shown}: "
+                f"{' or '.join(map(repr, close))}: a typo? Relabel the clips that name it "
+                f"({first_few(naming, 3)}: "
                 f"python -m recordings label CLIP --list, --remove N / --clear, then --class ...), or give "
                 f"--new-class {name!r} to train it as a class of its own")
 

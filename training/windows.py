@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 from core.skeleton import SkeletonLayout, normalize_window
 from core.timeline import NO_ACTION, Timeline
 from core.window import WindowSpec, evaluation_window_ends, random_window_end, window_indices
+from core.wording import first_few
 from training.config import WindowConfig
 from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
 
@@ -438,11 +439,11 @@ class StreamWindowDataset(WindowDataset):
             needed = min_coverage * spec.duration_s
             loaded = [c for c in self._cache if c is not None]  # all of them (the loop above kept each)
             lengths = [f"{c.name} {c.timestamps[-1] - c.timestamps[0]:.1f} s" for c in loaded]
-            listed = ", ".join(lengths[:8]) + (f" and {len(lengths) - 8} more" if len(lengths) > 8 else "")
             raise DatasetError(
                 f"no {'training' if train else 'evaluation'} windows: each of the {len(lengths)} sequences "
                 f"of this split is shorter than the {needed:.1f} s of history a {spec.duration_s:g} s "
-                f"window needs ({listed or 'none'}); record longer clips or move one into this split")
+                f"window needs ({first_few(lengths, 8) or 'none'}); record longer clips or move one into "
+                "this split")
         self.background = self.class_names.index(NO_ACTION)
         counts = np.bincount(self.window_labels, minlength=len(self.class_names))
         actions = [c for c in range(len(self.class_names)) if c != self.background and counts[c] > 0]

@@ -37,6 +37,7 @@ from core.model.network import PartAttentionNetwork
 from core.model.profiles import NetworkConfig
 from core.skeleton import layout_by_name
 from core.window import WindowSpec
+from core.wording import first_few
 
 FORMAT = "where-to-focus.network"
 FORMAT_VERSION = 1
@@ -314,11 +315,11 @@ def load_network_state(
     ]
     problems = []
     if missing:
-        problems.append(f"{len(missing)} missing: {_sample(missing)}")
+        problems.append(f"{len(missing)} missing: {first_few(missing)}")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected: {_sample(unexpected)}")
+        problems.append(f"{len(unexpected)} unexpected: {first_few(unexpected)}")
     if shapes:
-        problems.append(f"{len(shapes)} with other shapes: {_sample(shapes)}")
+        problems.append(f"{len(shapes)} with other shapes: {first_few(shapes)}")
     if problems:
         raise CheckpointError(f"{source}: weights do not fit the network — " + "; ".join(problems))
     merged = dict(own)
@@ -408,6 +409,3 @@ def _check_archive(path: str | os.PathLike, file: _Mapped) -> None:
                               "was written: copy it again)")
 
 
-def _sample(items: list[str], limit: int = 5) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.wording import first_few
+
 # The end points of the original network, in order (the port's VALID_ENDPOINTS up to Mixed_5c).
 ENDPOINTS: tuple[str, ...] = (
     "Conv3d_1a_7x7",
@@ -392,17 +394,17 @@ def load_i3d_state_dict(
 
     problems: list[str] = []
     if unknown:
-        problems.append(f"keys outside the I3D layout: {_sample(unknown)}")
+        problems.append(f"keys outside the I3D layout: {first_few(unknown, 6)}")
     extra = [k for k in selected if k not in own]
     if extra:
-        problems.append(f"unexpected keys: {_sample(extra)}")
+        problems.append(f"unexpected keys: {first_few(extra, 6)}")
     mismatched = [
         f"{k} {tuple(v.shape)} != {tuple(own[k].shape)}"
         for k, v in selected.items()
         if k in own and v.shape != own[k].shape
     ]
     if mismatched:
-        problems.append(f"shapes differ (source != model): {_sample(mismatched)}")
+        problems.append(f"shapes differ (source != model): {first_few(mismatched, 6)}")
     # Checkpoints saved before PyTorch 0.4 have no num_batches_tracked; those counters are not weights.
     missing = [
         k
@@ -410,7 +412,7 @@ def load_i3d_state_dict(
         if k not in selected and not k.endswith("num_batches_tracked") and not k.startswith("logits.")
     ]
     if missing:
-        problems.append(f"missing keys: {_sample(missing)}")
+        problems.append(f"missing keys: {first_few(missing, 6)}")
     if problems:
         raise ValueError(f"{source}: not an I3D state dict for this network — " + "; ".join(problems))
 
@@ -424,6 +426,3 @@ def load_i3d_state_dict(
     )
 
 
-def _sample(items: list[str], limit: int = 6) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
