@@ -400,7 +400,10 @@ class Alert:
                 "p": round(self.probability, 4), "time": _iso(self.time),
                 "stream_time": round(self.stream_time, 3)}
 
-    def environment(self) -> dict[str, str]:
+    def environment(self, delivery_id: str | None = None) -> dict[str, str]:
+        """The --alert-command's ALERT_* variables; with the POST's id where --alert-url sends it too
+        (ALERT_ID, and "id" in ALERT_JSON): whoever gets both can tell they are one alert."""
+        record = self.to_json() if delivery_id is None else {**self.to_json(), "id": delivery_id}
         return {
             "ALERT_ROOM": self.room,
             "ALERT_CLASS": self.action,
@@ -408,7 +411,8 @@ class Alert:
             "ALERT_PERSON_NUMBER": str(self.number),
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
             "ALERT_TIME": _iso(self.time),
-            "ALERT_JSON": json.dumps(self.to_json()),
+            "ALERT_JSON": json.dumps(record),
+            **({} if delivery_id is None else {"ALERT_ID": delivery_id}),
         }
 
 
@@ -515,7 +519,6 @@ class AlertDispatcher:
         where = f"{alert.room}: " if alert.room else ""
         log.warning("ALERT: %sperson %d (tracking id %d): %s (p=%.2f) at %s", where, alert.number,
                     alert.person, action, p, _iso(alert.time))
-        # The POST's id goes to the command too (ALERT_ID): whoever gets both can tell they are one alert.
         delivered_as = self.delivery.submit(alert.to_json()) if self.delivery is not None else None
         self._run_hook(alert, delivered_as)
         return alert
@@ -523,10 +526,7 @@ class AlertDispatcher:
     def _run_hook(self, alert: Alert, delivery_id: str | None) -> None:
         if self._command is None:
             return
-        environment = alert.environment()
-        if delivery_id is not None:
-            environment["ALERT_ID"] = delivery_id
-            environment["ALERT_JSON"] = json.dumps({**alert.to_json(), "id": delivery_id})
+        environment = alert.environment(delivery_id)
         self._reap()
         # A group of its own: a hung command is stopped with whatever it started (a `curl` in a script).
         group = ({"start_new_session": True} if os.name == "posix"

@@ -55,7 +55,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
-from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, sensor_body
+from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, needs_windows, sensor_body
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -216,10 +216,7 @@ class KinectSource:
     def open(self) -> None:
         if self._factory is None:
             if not self._platform.startswith("win"):
-                raise SourceUnavailable(
-                    f"--source kinect:pykinect2 needs 64-bit Windows with the Kinect for Windows Runtime 2.0 "
-                    f"(this machine runs {self._platform}); use --source sim or a recording PATH instead"
-                )
+                raise SourceUnavailable(needs_windows("--source kinect:pykinect2", self._platform))
             _, runtime_module, self.fixes = load_pykinect2()
             if self.fixes:
                 log.info("pykinect2 compatibility fixes applied: %s", "; ".join(self.fixes))

@@ -13,6 +13,12 @@ COLOR_SHAPE = (1080, 1920)  # colour image (height, width)
 JOINT_COUNT = 25  # joints per body, in the SDK's JointType order (core.skeleton.KINECT_V2)
 
 
+def needs_windows(option: str, platform: str) -> str:
+    """What to say where a Kinect source is asked for off Windows (`option`: as it was given)."""
+    return (f"{option} needs 64-bit Windows with the Kinect for Windows Runtime 2.0 (this machine runs "
+            f"{platform}); use --source sim or a recording PATH instead")
+
+
 def sensor_body(
     tracking_id: int, joints: np.ndarray, states: np.ndarray, joints_color: np.ndarray
 ) -> Body | None:

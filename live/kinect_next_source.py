@@ -56,7 +56,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
-from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, LOW_LIGHT_FPS, sensor_body
+from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, LOW_LIGHT_FPS, needs_windows, sensor_body
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -165,9 +165,7 @@ class KinectNextSource:
             import kinect_next
         except ImportError as error:
             if not sys.platform.startswith("win"):  # said first: installing kinect-next would not help here
-                raise SourceUnavailable(
-                    f"--source kinect needs 64-bit Windows with the Kinect for Windows Runtime 2.0 (this "
-                    f"machine runs {sys.platform}); use --source sim or a recording PATH instead") from error
+                raise SourceUnavailable(needs_windows("--source kinect", sys.platform)) from error
             raise SourceUnavailable(f"--source kinect: kinect-next is not installed; {INSTALL_HINT}") \
                 from error
         if kinect_next.__version__ != KINECT_NEXT_VERSION:

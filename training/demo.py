@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.engines import MAX_PEOPLE
 from core.glimpse import PARTS, GlimpseConfig
 from core.model.profiles import demo
 from core.timeline import NO_ACTION
 from recordings.argument_types import integer_in, output_folder, positive_float
-from recordings.ntu import MAX_BODIES
 from simulation.actions import CLASS_NAMES, CLASSES
 from training.cache import CacheSettings
 from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
@@ -154,7 +154,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene-minutes", type=positive_float, default=5.0,
                         help="minutes of each room")
     # The simulated room, as the Kinect, tracks six people at most.
-    parser.add_argument("--people", type=integer_in(1, MAX_BODIES), default=2,
+    parser.add_argument("--people", type=integer_in(1, MAX_PEOPLE), default=2,
                         help="people in a room at most")
     parser.add_argument(
         "--test-clips-per-class", type=integer_in(1), default=20,
