@@ -126,15 +126,15 @@ def implausible_joints(joints: np.ndarray) -> np.ndarray:
     return ~(absent | measurable)  # NaN compares False: never measurable
 
 
-def without_implausible(joints: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def without_implausible(joints: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A sensor's body (J, 3) with each joint no sensor measures (`implausible_joints`: a glitch, or junk
     where the sensor tracks nothing) at 0 0 0 and NotTracked, as files write a joint not seen: what the
-    live sensors and the .xef reader pass on. Returns (joints, states, how many were dropped)."""
+    live sensors and the .xef reader pass on. Returns (joints, states, the (J,) mask of those dropped)."""
     bad = implausible_joints(joints)
     if not bad.any():
-        return joints, states, 0
+        return joints, states, bad
     joints = np.where(bad[:, None], 0, joints).astype(joints.dtype)
-    return joints, np.where(bad, NOT_TRACKED, states).astype(states.dtype), int(bad.sum())
+    return joints, np.where(bad, NOT_TRACKED, states).astype(states.dtype), bad
 
 
 def why_implausible(joint: np.ndarray) -> str:

@@ -27,6 +27,6 @@ def sensor_body(
     joints, states, dropped = without_implausible(joints, states)
     if not joints.any():
         return None
-    if dropped:
-        joints_color = np.where((joints == 0).all(1)[:, None], np.nan, joints_color)
+    if dropped.any():
+        joints_color = np.where(dropped[:, None], np.nan, joints_color)
     return Body(tracking_id=tracking_id, joints=joints, states=states, joints_color=joints_color)

@@ -50,7 +50,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
-from core.skeleton import KINECT_V2, implausible_joints, why_implausible, without_implausible
+from core.skeleton import KINECT_V2, why_implausible, without_implausible
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +193,9 @@ def decode_body_frame(payload: bytes, where: str = "body payload") -> XefBodyFra
         if slot["tracked"] == 0 or slot["tracking_id"] == 0:
             continue
         raw = slot["positions"][:, :3].astype(np.float32)
-        joints, states, count = without_implausible(raw, slot["states"].clip(0, 2).astype(np.int8))
-        if count and dropped is None:
-            j = int(np.flatnonzero(implausible_joints(raw))[0])
+        joints, states, bad = without_implausible(raw, slot["states"].clip(0, 2).astype(np.int8))
+        if bad.any() and dropped is None:
+            j = int(np.flatnonzero(bad)[0])
             name = KINECT_V2.joint_names[j]
             dropped = f"body slot {i}, joint {j + 1} ({name}) at {why_implausible(raw[j])}"
         if not joints.any():  # nothing of it left: nobody there to decide on
