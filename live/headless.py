@@ -316,6 +316,11 @@ class EventLog:
         self.threshold = threshold
         self.end_threshold = threshold if end_threshold is None else min(end_threshold, threshold)
         self._current: dict[int, ActionEvent] = {}
+        # Per person with an event going on: (stream time, time) of the last decision that held it, where
+        # it ends if no decision ends it (the person left the view, the run stopped): a track retired a
+        # second later, seen in a batch of hops ending anywhere, gave a --fast replay's events lengths that
+        # changed from run to run and counted time nobody was there.
+        self._held: dict[int, tuple[float, float]] = {}
         self._file = LineWriter(path, "--events", lossless, stop) if path is not None else None
         self.events: list[ActionEvent] = []
 
@@ -331,21 +336,23 @@ class EventLog:
                 active = current.action if held >= self.end_threshold else None
             if current is not None and current.action != active:
                 emitted.append(self._end(current, decision.stream_time, decision.time))
-                del self._current[decision.tracking_id]
+                del self._current[decision.tracking_id], self._held[decision.tracking_id]
                 current = None
             if current is None and active is not None:
                 started = ActionEvent("started", decision.tracking_id, action, p, decision.stream_time,
                                       decision.time, number=decision.number)
                 self._current[decision.tracking_id] = started
                 emitted.append(started)
+            if active is not None:
+                self._held[decision.tracking_id] = (decision.stream_time, decision.time)
         for event in emitted:
             self._emit(event)
         return emitted
 
-    def keep_only(self, tracking_ids: set[int], stream_time: float) -> None:
-        """People no longer tracked: their current action ends."""
+    def keep_only(self, tracking_ids: set[int]) -> None:
+        """People no longer tracked: their current action ends, as of their last decision that held it."""
         for tracking_id in set(self._current) - tracking_ids:
-            self._emit(self._end(self._current.pop(tracking_id), stream_time, time.time()))
+            self._emit(self._end(self._current.pop(tracking_id), *self._held.pop(tracking_id)))
 
     def _end(self, started: ActionEvent, stream_time: float, at: float) -> ActionEvent:
         return ActionEvent("ended", started.person, started.action, started.probability, stream_time, at,
@@ -369,10 +376,10 @@ class EventLog:
         if self._file is not None:
             self._file.reopen()
 
-    def close(self, stream_time: float | None = None) -> list[str]:
-        """End what is going on (at `stream_time`), close the file; the file's errors (LineWriter)."""
-        if stream_time is not None:
-            self.keep_only(set(), stream_time)
+    def close(self) -> list[str]:
+        """End what is going on (as of each one's last decision), close the file; the file's errors
+        (LineWriter)."""
+        self.keep_only(set())
         errors = []
         if self._file is not None:
             self._file.close()
@@ -470,6 +477,7 @@ class AlertDispatcher:
         self.alerts: list[Alert] = []  # the latest (at most 1000)
         self.raised = 0  # every alert of the run
         self.hook_failures = 0
+        self.command_failing = False  # the alert command's last run failed (said until a run succeeds)
         # Opened last: it claims the queue file and starts sending what an earlier run left queued.
         self.delivery = AlertDelivery(config.delivery) if config.delivery is not None else None
 
@@ -536,6 +544,7 @@ class AlertDispatcher:
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **group)
         except OSError as error:
             self.hook_failures += 1
+            self.command_failing = True
             log.error("alert command %r could not start: %s", self.config.command, error)
             return
         self._children.append((child, time.monotonic()))
@@ -554,6 +563,7 @@ class AlertDispatcher:
                 code = child.wait()
             if code is not None:
                 self._children.remove(entry)
+                self.command_failing = code != 0
                 if code != 0:
                     self.hook_failures += 1
                     log.error("alert command %r exited with %d", self.config.command, code)
@@ -611,14 +621,17 @@ def _stop_group(child: subprocess.Popen) -> None:
         child.kill()
 
 
-def _delivery_status(delivery: AlertDelivery | None) -> str:
-    """The alerts not yet delivered, for the status line: what a monitor reads while an endpoint is down
-    (its first failure alone, hours earlier, is easy to miss)."""
+def _delivery_status(alerts: AlertDispatcher) -> str:
+    """The alerts not yet delivered, and a failing alert command, for the status line: what a monitor
+    reads while an endpoint is down (its first failure alone, hours earlier, is easy to miss)."""
+    delivery = alerts.delivery
     waiting = delivery.pending if delivery is not None else 0
-    alerts = f"{waiting} alert{'s' * (waiting != 1)}"
+    said = f"{waiting} alert{'s' * (waiting != 1)}"
     if delivery is not None and delivery.failing:
-        return f", DELIVERY FAILING: {alerts} waiting"
-    return f", {alerts} being sent" if waiting else ""
+        said = f", DELIVERY FAILING: {said} waiting"
+    else:
+        said = f", {said} being sent" if waiting else ""
+    return said + (", ALERT COMMAND FAILING" if alerts.command_failing else "")
 
 
 @dataclass
@@ -662,10 +675,8 @@ def _why_ending(
                 "that the service manager restarts it")
     if writer.reader_gone:
         return "the output's reader is gone"
-    if pipeline.capture is not None and pipeline.capture.error is not None:
-        return f"{pipeline.source.name} failed ({pipeline.capture.error})"
-    if pipeline.worker is not None and not pipeline.worker.alive:
-        return "recognition stopped (see the errors above)"
+    if (failure := pipeline.failure) is not None:
+        return failure
     if pipeline.ended:
         return f"{pipeline.source.name} ended"
     return f"--duration {duration_s:g} s"
@@ -693,17 +704,14 @@ def run_headless(
         if writer is not None:
             writer.close()
         raise
-    last_time = 0.0
 
     def handle(hops: list[Hop]) -> None:
-        nonlocal last_time
         for hop in hops:
             alerts.update(hop)  # first: nothing written to a file may come before a nurse is called
             events.update(hop)
             writer.write_hop(hop)
-            last_time = hop.stream_time
         if hops and pipeline.tracks is not None:
-            events.keep_only(set(pipeline.tracks.ids()), last_time)
+            events.keep_only(set(pipeline.tracks.ids()))
 
     try:
         pipeline.start()
@@ -714,7 +722,7 @@ def run_headless(
         raise
     started = time.monotonic()
     next_health = started + config.health_every_s
-    next_check, stalled, stuck = started + 1.0, False, StuckSteps()
+    next_check, stalled, undecided, stuck = started + 1.0, False, False, StuckSteps()
     ended_stuck: float | None = None  # how long recognition had been stuck when that ended the run
     try:
         while not stop.is_set():
@@ -725,9 +733,9 @@ def run_headless(
             if duration_s is not None and now - started >= duration_s:
                 break
             if now >= next_health:
-                log.info("status: %s%s", pipeline.stats().health(), _delivery_status(alerts.delivery))
+                log.info("status: %s%s", pipeline.stats().health(), _delivery_status(alerts))
                 next_health = now + config.health_every_s
-            if now >= next_check:  # a frozen sensor or a stuck recognition: each said once per episode
+            if now >= next_check:  # a frozen sensor, no decisions, a stuck recognition: said once an episode
                 next_check = now + 1.0
                 stats = pipeline.stats()
                 if (stats.stalled_s is not None) != stalled:
@@ -738,6 +746,13 @@ def run_headless(
                                     stats.stalled_s)
                     else:
                         log.info("frames from %s again", pipeline.source.name)
+                if (stats.undecided_s is not None) != undecided:
+                    undecided = stats.undecided_s is not None
+                    if undecided:
+                        log.error("no decision for anyone in view for %.0f s (the errors above say why): no "
+                                  "alert can be raised until decisions come again", stats.undecided_s)
+                    else:
+                        log.info("decisions again")
                 recovered, newly_stuck = stuck.observe(now, stats.recognition_stuck_s)
                 if recovered:
                     log.info("recognition works again")
@@ -761,7 +776,7 @@ def run_headless(
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
         summary = pipeline.stop(recognition_wait_s=1.0 if ended_stuck is not None else 30.0)
         handle(pipeline.drain())
-        lost = events.close(stream_time=last_time)
+        lost = events.close()
         alerts.close()
         writer.close()
         lost += writer.errors()

@@ -604,7 +604,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             # sends nothing): the same frame again, so that REC on it says what is happening now.
             self._draw_frame(*self._shown)
         self._update_status()
-        if self.pipeline.ended and self.config.close_at_end:
+        # Not on a failure: a window that vanishes says nothing; its banner says what went wrong.
+        if self.pipeline.ended and self.config.close_at_end and self.pipeline.failure is None:
             now = QtCore.QDateTime.currentMSecsSinceEpoch() / 1000.0
             if self._ended_at is None:
                 self._ended_at = now
@@ -656,7 +657,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             if decision is not None:
                 panel.show_decision(label, decision, alarming=alarming)
             elif age is not None:
-                panel.show_waiting(label, body.tracking_id, f"no decision for {age:.0f} s: see the log")
+                # In the title: the line under it shows only at full size, and a panel with just its title
+                # reads as somebody who came in a moment ago.
+                panel.show_waiting(f"{label}: no decision for {age:.0f} s", body.tracking_id,
+                                   "the log says why")
             else:
                 panel.show_waiting(label, body.tracking_id)
         labels_drawn: list[tuple[int, int, int, int]] = []
@@ -746,6 +750,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             parts.append(f"privacy {stats.privacy.value}")
         if stats.paused:
             parts.append("PAUSED (no alerts)")
+        if (undelivered := self._undelivered()) is not None:  # here too: a stronger banner may hide it
+            parts.append(undelivered.upper())
         if self._notice is not None:
             if time.monotonic() < self._notice[1]:
                 parts.append(self._notice[0])  # kept for notice_s, not overwritten by the next tick
@@ -764,7 +770,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.status.setText(text)
             self.status.setToolTip("  |  ".join([*parts, f"engine {stats.engine}"]))
         banner, ink = "", "#fff"
-        if not stats.connected and not self.pipeline.ended:
+        if (failure := self.pipeline.failure) is not None:  # not "end of replay": the video may still run
+            banner, ink = (f"{failure} - nothing is recognised, no alerts can be raised; restart the app "
+                           "(the log says why)"), "#ff6e64"
+        elif not stats.connected and not self.pipeline.ended:
             banner, ink = "sensor disconnected - waiting for it to return", "#ff6e64"
         elif stats.stalled_s is not None:
             banner, ink = (f"no new picture from the sensor for {stats.stalled_s:.0f} s - what is shown is "
@@ -772,6 +781,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif stats.recognition_stuck_s is not None:
             banner, ink = (f"recognition stuck for {stats.recognition_stuck_s:.0f} s - the actions shown are "
                            "from before, no alerts can be raised"), "#ff6e64"
+        elif stats.undecided_s is not None:  # people in view and no action for anyone: not a quiet room
+            banner, ink = (f"no decision for anyone for {stats.undecided_s:.0f} s - no alerts can be raised "
+                           "(the log says why)"), "#ff6e64"
+        elif (undelivered := self._undelivered()) is not None:
+            banner, ink = f"{undelivered} - alerts show only in this window", "#ff6e64"
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:
@@ -811,28 +825,42 @@ class LiveWindow(QtWidgets.QMainWindow):
             text += f"  ·  {self._marking_note}"
         self.marking.setText(text)
 
+    def _undelivered(self) -> str | None:
+        """Where alerts are not reaching staff now (the endpoint refusing or down, the alert command
+        failing), in words; None: they are, or nothing sends them on."""
+        if self.alerts is None:
+            return None
+        said = []
+        delivery = self.alerts.delivery
+        if delivery is not None and delivery.failing:
+            said.append(f"alerts not delivered to {delivery.config.url} ({delivery.pending} waiting)")
+        if self.alerts.command_failing:
+            said.append("the alert command failed on its last run")
+        return "; ".join(said) or None
+
     def _alarming(self, decision: Decision | None) -> bool:
         """Whether a decision's top action is one that raises alerts, at the alert threshold."""
         return decision is not None and self.alerts is not None and self.alerts.alarming(decision)
 
-    def _alert_text(self, alert: Alert) -> str:
+    def _alert_text(self, alert: Alert, earlier: int = 0, gone: bool = False) -> str:
         # Without the probability: an alert is raised as the class crosses the threshold, so it would
         # read about the threshold for as long as the bar stays up; the person's panel has it as it is now.
+        # What matters most first: the bar cuts what does not fit (a narrow window, large fonts), and a count
+        # of earlier alerts cut off would have one press acknowledge alerts nobody saw.
         when = time.strftime("%H:%M:%S", time.localtime(alert.time))
         where = f"{alert.room}: " if alert.room else ""
-        return f"ALERT  {where}person {alert.number}: {class_title(alert.action)} at {when}"
+        return (f"ALERT{f' (+{earlier} earlier)' if earlier else ''}  {where}person {alert.number}"
+                f"{' (not in view now)' if gone else ''}: {class_title(alert.action)} at {when}")
 
     def _update_alert_bar(self) -> None:
         if not self._unacknowledged_count:
             self.alert_bar.hide()
             return
-        earlier = self._unacknowledged_count - 1
         latest = self._unacknowledged[-1]
         # Still up when the person has left the sensor's view (out of the room, or on the floor behind the
         # bed): the bar says so, since the picture no longer shows whom it is about.
         gone = self.pipeline.tracks is not None and latest.person not in self.pipeline.tracks.ids()
-        text = (self._alert_text(latest) + (" - not in view now" if gone else "")
-                + (f"   (+{earlier} earlier)" if earlier else ""))
+        text = self._alert_text(latest, self._unacknowledged_count - 1, gone)
         if text != self.alert_text.text():
             self.alert_text.setText(text)
             self.alert_text.setToolTip("\n".join(self._alert_text(alert) for alert in self._unacknowledged))

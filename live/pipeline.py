@@ -89,6 +89,9 @@ STALLED_S = 3.0
 # of milliseconds, a second with many people on a slow CPU, a few the first time a GPU sees a new number
 # of people (kernels chosen). Until it returns nothing is decided.
 RECOGNITION_STUCK_S = 10.0
+# Hops that run and decide for nobody in view this long (failing, scores not finite, windows without
+# colour) are a room without recognition: a decision comes every hop (half a second) while all is well.
+UNDECIDED_S = 3.0
 SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the run)
 
 
@@ -119,6 +122,9 @@ class LiveStats:
     # Seconds the running recognition hop has taken, past RECOGNITION_STUCK_S (None: it is working): the
     # actions shown are from before it, and no alert can be raised.
     recognition_stuck_s: float | None = None
+    # Seconds the people in view have gone without any decision, past UNDECIDED_S (None: decisions come,
+    # or nobody is due one): the window shows people and no actions, and no alert can be raised.
+    undecided_s: float | None = None
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -132,6 +138,8 @@ class LiveStats:
         failed = f", {self.failed_hops} FAILED" if self.failed_hops else ""
         if self.recognition_stuck_s is not None:
             failed += f", RECOGNITION STUCK FOR {self.recognition_stuck_s:.0f} s"
+        if self.undecided_s is not None:
+            failed += f", NO DECISION FOR ANYONE FOR {self.undecided_s:.0f} s"
         return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
                 f"{self.people} {'person' if self.people == 1 else 'people'} in view, "
                 f"{self.decisions} decisions "
@@ -355,6 +363,17 @@ class LivePipeline:
         """The source ran out (end of a replay) or a thread failed."""
         assert self.capture is not None and self.worker is not None, "start() first"
         return self.capture.ended.is_set() or not self.worker.alive
+
+    @property
+    def failure(self) -> str | None:
+        """What ended the run where a thread failed, in words (None: running, or a replay that ran out):
+        the window's banner and a headless run's last line, which must not read as the end of a replay."""
+        assert self.capture is not None and self.worker is not None, "start() first"
+        if self.capture.error is not None:
+            return f"{self.source.name} failed ({self.capture.error})"
+        if self.worker.error is not None:
+            return f"recognition stopped ({type(self.worker.error).__name__}: {self.worker.error})"
+        return None
 
     def stop(self, recognition_wait_s: float = 30.0) -> Summary:
         """Join everything in order and return the summary (idempotent). `recognition_wait_s`: how long
@@ -651,6 +670,8 @@ class LivePipeline:
             failed_hops=self.worker.counters.errors,
             stalled_s=self._stalled_s(),
             recognition_stuck_s=busy if (busy := self.worker.busy_s) > RECOGNITION_STUCK_S else None,
+            undecided_s=(undecided if (undecided := self.worker.undecided_s) > UNDECIDED_S and not self.paused
+                         else None),
         )
 
     def _stalled_s(self) -> float | None:

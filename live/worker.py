@@ -334,6 +334,10 @@ class RecognitionWorker:
         self._last_sequence = -1
         self._last_end: float | None = None
         self._hop_started: float | None = None  # monotonic time the hop now running began; None between
+        # Monotonic time of the first hop since the last decision that was due to decide for somebody and
+        # decided for nobody (it failed, every score was NaN, every window lacked colour); None: decisions
+        # come, or nobody is due one. Such a room looks watched and raises no alert.
+        self._undecided_since: float | None = None
         self._examined = threading.Condition()  # lockstep: the capture waits until a frame was looked at
         self._done = False  # the thread has ended (lockstep waits stop)
         self._finish = threading.Event()
@@ -359,6 +363,17 @@ class RecognitionWorker:
         returns (a hung GPU driver) leaves the thread alive and this growing: nothing else shows it."""
         started = self._hop_started
         return 0.0 if started is None else time.monotonic() - started
+
+    @property
+    def undecided_s(self) -> float:
+        """How long the people in view with a full window have gone without any decision (hops failing,
+        scores not finite, windows without colour); 0.0 while decisions come or nobody is due one."""
+        since = self._undecided_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def _undecided(self) -> None:
+        if self._undecided_since is None:
+            self._undecided_since = time.monotonic()
 
     def wait_examined(self, sequence: int, timeout: float = 0.5) -> bool:
         """Block until the worker has looked at frame `sequence` (deciding if a hop was due), or it
@@ -409,6 +424,8 @@ class RecognitionWorker:
                     self._turn_taken.clear()
                     self._crops.clear()
                 due_at = None if self._last_end is None else self._last_end + self.config.hop_s - 1e-6
+                if self.paused:
+                    self._undecided_since = None  # a pause decides nothing on purpose; counted again after
                 if self.paused or (due_at is not None and newest.timestamp < due_at):
                     self._mark_examined(newest.sequence)
                     if self._finish.is_set() and not self.paused:
@@ -420,8 +437,10 @@ class RecognitionWorker:
                 self._hop_started = time.monotonic()
                 try:
                     hop = self.step(newest)
-                    self.counters.failed_in_a_row = 0
+                    if hop is not None:  # the engine answered; a hop with nobody to decide says nothing
+                        self.counters.failed_in_a_row = 0
                 except Exception:
+                    self._undecided()
                     self.counters.errors += 1
                     self.counters.failed_in_a_row += 1
                     log.exception("recognition hop at %.2f s failed", newest.timestamp)
@@ -472,6 +491,7 @@ class RecognitionWorker:
         self._crops = {i: c for i, c in self._crops.items() if i in tracked}
         self._said_not_finite &= tracked
         if not people:
+            self._undecided_since = None
             return None
         # Each window's crops are cut in place into the engine's batch, kept from hop to hop (a paper-profile
         # window's crops are 9 MB: copying six people's once more, or the page faults of fresh memory, cost
@@ -499,6 +519,7 @@ class RecognitionWorker:
             display.append((crops[:, -1].copy() if self.config.display_crops else None, boxes[:, -1]))
             spans.append(_window_truth(person, index, end))
         if not kept:
+            self._undecided()
             return None
         crops_in = crops_batch[: len(kept)]
         skeleton_in = np.stack(skeleton_batch).astype(np.float32)
@@ -510,6 +531,10 @@ class RecognitionWorker:
         # no decision this hop, the others do. Not a failed hop, even for a patient alone in the room: five
         # in a row would stop recognition for good; counted, said once per person, an error of the run.
         finite = np.isfinite(np.asarray(logits)).all(axis=-1)
+        if finite.any():
+            self._undecided_since = None
+        else:
+            self._undecided()
         self.counters.not_finite += int((~finite).sum())
         for i in np.flatnonzero(~finite):
             if kept[i].tracking_id not in self._said_not_finite:

@@ -1,4 +1,5 @@
-"""Model checkpoints with seeded random weights, for tests that need a file an engine can open."""
+"""Model checkpoints with seeded random weights, for tests that need a file an engine can open; and an
+engine that fails, for tests of what the app does then."""
 
 from __future__ import annotations
 
@@ -37,3 +38,18 @@ def random_checkpoint(
                     preprocessing=Preprocessing.matching(config, layout=layout, duration_s=duration_s),
                     extra=extra, decisions=decisions or DecisionSettings())
     return path
+
+
+class EngineThatDies:
+    """An engine that answers `good` calls (the warm-up and some hops), then fails on every call, as a
+    GPU that fell off the bus would."""
+
+    def __init__(self, inner, good: int) -> None:
+        self.inner, self.good, self.calls = inner, good, 0
+        self.name, self.metadata, self.reason = "dies", inner.metadata, "test"
+
+    def run(self, crops, skeleton):
+        self.calls += 1
+        if self.calls > self.good:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return self.inner.run(crops, skeleton)

@@ -72,11 +72,29 @@ def test_event_log_marks_actions_crossing_the_threshold(tmp_path):
     changed = log.update(hop(1.0, decision(1, 1.0, "wave", 0.8)))
     assert [(e.kind, e.action) for e in changed] == [("ended", "drink"), ("started", "wave")]
     assert changed[0].duration_s == pytest.approx(0.8)
-    log.close(stream_time=1.5)
+    log.update(hop(1.5, decision(1, 1.5, "wave", 0.9)))
+    log.close()  # the run stops: what goes on ends as of its last decision
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(e["event"], e["action"]) for e in lines] == [
         ("started", "drink"), ("ended", "drink"), ("started", "wave"), ("ended", "wave")]
     assert lines[-1]["duration_s"] == 0.5 and lines[0]["person"] == 1
+
+
+def test_an_event_of_somebody_who_left_ends_at_their_last_decision_not_when_their_track_went():
+    """A person's track retires a second after they were last seen, and a --fast replay's hops come in
+    batches of seconds: their event ended wherever that batch stopped (2.2, 3.6 or 5.4 s long on three
+    runs of one replay), counting time nobody was there. It ends at their last decision that held it."""
+    log = EventLog(threshold=0.6)
+    log.update(hop(9.0, decision(1, 9.0, "drink", 0.8), decision(2, 9.0, "wave", 0.9)))
+    log.update(hop(9.6, decision(1, 9.6, "drink", 0.7), decision(2, 9.6, "wave", 0.9)))
+    for t in (10.2, 10.8, 11.4, 12.0):  # person 1 out of view: only person 2 is decided
+        log.update(hop(t, decision(2, t, "wave", 0.9)))
+    log.keep_only({2})
+    ended = log.events[-1]
+    assert (ended.kind, ended.person, ended.stream_time) == ("ended", 1, 9.6)
+    assert ended.duration_s == pytest.approx(0.6)
+    log.close()
+    assert (log.events[-1].person, log.events[-1].stream_time) == (2, 12.0)
 
 
 def test_no_action_is_never_an_event_and_ends_the_current_one():
@@ -1054,6 +1072,39 @@ def test_a_recognition_step_that_does_not_return_is_said_and_a_service_ends_to_b
     assert "shutting down: recognition stuck for" in said and "service manager restarts it" in said
     assert summary.decisions > 0  # before and between, and the run ends in an error (exit 1):
     assert [e for e in summary.errors if e.startswith("recognition was stuck on one step for")]
+
+
+def test_a_room_where_nobody_is_decided_any_more_is_said_once_an_episode(
+    tiny_checkpoint, monkeypatch, caplog
+):
+    """The model's scores turn to NaN for everyone (an FP16 overflow, a broken engine that answers): hops
+    run, nobody is decided, and no alert can be raised, while the health line counted hops as usual. Past
+    UNDECIDED_S the log says so once, and when decisions come again."""
+    import live.pipeline
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    monkeypatch.setattr(live.pipeline, "UNDECIDED_S", 0.5)
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    run, calls = engine.run, []
+
+    def scores_nan_for_a_while(crops, skeleton):
+        calls.append(time.monotonic())
+        logits, attention = run(crops, skeleton)
+        broken = 3 <= len(calls) < 12
+        return (np.full_like(logits, np.nan) if broken else logits), attention
+
+    engine.run = scores_nan_for_a_while
+    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
+                            engine, inputs)
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        summary = run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))),
+                               duration_s=12.0)
+    assert len(calls) > 14
+    said = caplog.text
+    assert said.count("no decision for anyone in view for") == 1
+    assert "decisions again" in said.split("no decision for anyone in view for")[1]
+    assert summary.decisions > 0
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux), where no file can be made")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from model_files import random_checkpoint
+from model_files import EngineThatDies, random_checkpoint
 from synthetic_room import TrackedSource
 
 from core.frame import Frame
@@ -446,21 +446,6 @@ def test_a_stop_does_not_wait_for_a_recording_start_stuck_on_the_disk(tiny_model
     assert not list(tmp_path.glob("*.partial")) and pipeline.recordings == []
 
 
-class EngineThatDies:
-    """An engine that answers `good` calls (the warm-up and some hops), then fails on every call, as a
-    GPU that fell off the bus would."""
-
-    def __init__(self, inner, good: int) -> None:
-        self.inner, self.good, self.calls = inner, good, 0
-        self.name, self.metadata, self.reason = "dies", inner.metadata, "test"
-
-    def run(self, crops, skeleton):
-        self.calls += 1
-        if self.calls > self.good:
-            raise RuntimeError("CUDA error: an illegal memory access was encountered")
-        return self.inner.run(crops, skeleton)
-
-
 def test_recognition_failing_on_every_hop_after_good_ones_stops_the_run_and_says_so(tiny_model):
     from live.worker import FAILED_HOPS_IN_A_ROW
 
@@ -484,7 +469,7 @@ def test_a_headless_run_ended_by_failing_recognition_says_so_not_that_the_source
     with caplog.at_level("INFO", logger="live.headless"):
         summary = run_headless(pipeline, HeadlessConfig(output=None), duration_s=60.0)
     assert summary.errors
-    assert "shutting down: recognition stopped (see the errors above)" in caplog.text
+    assert "shutting down: recognition stopped (RuntimeError: CUDA error: an illegal memory" in caplog.text
 
 
 def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_of_the_run(
