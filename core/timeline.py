@@ -8,9 +8,9 @@
                                             action too short for that: the windows centred on it)
 
 Sources of timelines: the simulator's scene truth, our recorded clips (the sidecar's `intervals`),
-PKU-MMD label files. Whatever the source, a timeline is checked against the class list when it is
-read: a label outside it, a reversed interval, an interval past the end of the stream or two
-overlapping intervals of one person are errors that name the file and the line (or entry).
+PKU-MMD label files. Whatever the source, a timeline is checked when it is read (against the class list
+where the reader has one): a label outside it, a reversed interval, an interval past the end of the
+stream or two overlapping intervals of one person are errors that name the file and the line (or entry).
 
 `NO_ACTION` is the background class: a model may have it among its classes (that exact name); it is
 never an event nor an alert.
@@ -83,7 +83,6 @@ class Timeline:
 
     intervals: tuple[Interval, ...] = ()
     duration: float | None = None  # seconds of stream, when known
-    allows_overlap: bool = False  # whether one person's intervals may overlap (a format that says so)
     source: str = field(default="", compare=False)  # the file it came from, for messages
 
     @classmethod
@@ -95,8 +94,6 @@ class Timeline:
         duration: float | None = None,
         source: str = "<timeline>",
         lines: Sequence[int | str] | None = None,  # line numbers, or names of entries
-        allow_overlap: bool = False,
-        end_tolerance_s: float = 0.0,
     ) -> Timeline:
         """A timeline whose intervals are checked; `lines[i]` says where interval i was read from
         (a line number or an entry name) so an error points at it."""
@@ -116,7 +113,7 @@ class Timeline:
                                     f"({interval.start:.3f} s)")
             if interval.start < 0:
                 raise TimelineError(f"{where[i]}: interval starts before the stream ({interval.start:.3f} s)")
-            if duration is not None and interval.end > duration + end_tolerance_s:
+            if duration is not None and interval.end > duration:
                 raise TimelineError(
                     f"{where[i]}: interval ends at {interval.end:.3f} s, past the end of the stream "
                     f"({duration:.3f} s)"
@@ -129,22 +126,21 @@ class Timeline:
                     f"{where[i]}: label {interval.label!r} is not one of the classes ({shown})"
                 )
         order = sorted(range(len(intervals)), key=lambda i: (intervals[i].start, intervals[i].end))
-        if not allow_overlap:
-            last: dict[int | None, int] = {}
-            for i in order:
-                interval = intervals[i]
-                # A scene-wide interval (person None) collides with everybody's.
-                rivals = [last[p] for p in ({interval.person, None} if interval.person is not None else last)
-                          if p in last]
-                for j in rivals:
-                    if intervals[j].end > interval.start:
-                        raise TimelineError(
-                            f"{where[i]}: overlaps {where[j].split(': ', 1)[1]} "
-                            f"({intervals[j].label} {intervals[j].start:.3f}-{intervals[j].end:.3f} s) "
-                            f"of the same person"
-                        )
-                last[interval.person] = i
-        return cls(tuple(intervals[i] for i in order), duration, allow_overlap, source)
+        last: dict[int | None, int] = {}
+        for i in order:
+            interval = intervals[i]
+            # A scene-wide interval (person None) collides with everybody's.
+            rivals = [last[p] for p in ({interval.person, None} if interval.person is not None else last)
+                      if p in last]
+            for j in rivals:
+                if intervals[j].end > interval.start:
+                    raise TimelineError(
+                        f"{where[i]}: overlaps {where[j].split(': ', 1)[1]} "
+                        f"({intervals[j].label} {intervals[j].start:.3f}-{intervals[j].end:.3f} s) "
+                        f"of the same person"
+                    )
+            last[interval.person] = i
+        return cls(tuple(intervals[i] for i in order), duration, source)
 
     # ---- queries ----------------------------------------------------------------------------------
 

@@ -78,7 +78,14 @@ def random_window_end(timestamps: np.ndarray, spec: WindowSpec, rng: np.random.G
     return float(rng.uniform(first_end, timestamps[-1])) if timestamps[-1] > first_end else float(first_end)
 
 
-def covers(timestamps: np.ndarray, end_time: float, spec: WindowSpec, tolerance: float = 0.8) -> bool:
+# The fraction of a window of history a person needs before a decision: live's default, and where
+# training's streaming windows start, so that a model is scored from the instant live would decide.
+MIN_COVERAGE = 0.8
+
+
+def covers(
+    timestamps: np.ndarray, end_time: float, spec: WindowSpec, tolerance: float = MIN_COVERAGE
+) -> bool:
     """Whether the history before end_time spans at least `tolerance` of a window (live: enough history)."""
     timestamps = np.asarray(timestamps, dtype=np.float64)
     return len(timestamps) > 0 and end_time - timestamps[0] >= tolerance * spec.duration_s

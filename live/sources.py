@@ -306,7 +306,7 @@ def simulated_source(
     duration_s: float | None = None,
     actions: tuple[str, ...] | None = None,
 ) -> FrameStream:
-    """The simulated room (simulation.SimulatedScene) paced at its fps like a sensor.
+    """The simulated room (simulation.scene.SimulatedScene) paced at its fps like a sensor.
 
     Its bodies carry the scene's ground truth (`Body.truth`: the action, or no_action). The room is
     endless; `duration_s` ends it after that much room time (an evaluation's hour, say). `actions`

@@ -37,7 +37,7 @@ from core.glimpse import PARTS, GlimpseConfig, WindowCrops, part_boxes
 from core.joint_maps import joint_map
 from core.skeleton import KINECT_V2, SkeletonLayout, normalize_window
 from core.timeline import NO_ACTION
-from core.window import WindowSpec, covers, window_indices
+from core.window import MIN_COVERAGE, WindowSpec, covers, window_indices
 from live.capture import FrameRing, RingEntry
 from live.stats import LatencyHistogram
 from live.tracks import TrackSnapshot, TrackTable
@@ -83,7 +83,7 @@ class RecognitionConfig:
     hop_s: float = 0.2  # a decision every hop of stream time
     top_k: int = 3
     smoothing_s: float = 0.5  # time constant of the exponential average over decisions; 0: none
-    min_coverage: float = 0.8  # a track needs this fraction of a window of history
+    min_coverage: float = MIN_COVERAGE  # a track needs this fraction of a window of history
     max_people: int = MAX_PEOPLE  # decided for at each hop (more in view: in turn)
     display_crops: bool = True  # keep the newest crops in each decision (for the overlay)
 

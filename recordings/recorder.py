@@ -1,6 +1,6 @@
 """Record any live source into a clip in the NTU RGB+D layout, crash-safe.
 
-A finished clip is three files in the output folder, named by an NTU-style sample name
+A finished clip is up to four files in the output folder, named by an NTU-style sample name
 (SsssCcccPpppRrrrAaaa, the action id from the site's label map):
 
     S001C001P001R001A121.skeleton     NTU text format: frame count, then per frame the bodies

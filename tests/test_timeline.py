@@ -78,11 +78,10 @@ def test_bad_intervals_name_the_file_and_line(interval: Interval, message: str) 
                          classes=CLASSES, duration=8.0, source="labels/0005-L.txt", lines=[1, 2, 3])
 
 
-def test_overlap_of_one_person_is_an_error_unless_allowed() -> None:
+def test_overlap_of_one_person_is_an_error() -> None:
     overlapping = [Interval(0.0, 2.0, "drink", 1), Interval(1.0, 3.0, "wave", 1)]
     with pytest.raises(TimelineError, match=r"clip.json: line 5: overlaps line 4 .*same person"):
         Timeline.checked(overlapping, source="clip.json", lines=[4, 5])
-    assert len(Timeline.checked(overlapping, allow_overlap=True).intervals) == 2
     # Two people may act at once; a scene-wide interval collides with anybody's.
     Timeline.checked([Interval(0.0, 2.0, "drink", 1), Interval(1.0, 3.0, "wave", 2)])
     with pytest.raises(TimelineError, match="overlaps"):

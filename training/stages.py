@@ -64,7 +64,6 @@ STAGE_NAMES: dict[str, Stage] = {
     "finetune": Stage.FINETUNE,
     "head": Stage.HEAD,
 }
-STAGE_ORDER = ("parts", "pose", "attention", "finetune")
 
 
 class StageError(RuntimeError):

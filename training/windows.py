@@ -33,7 +33,7 @@ from torch.utils.data import Dataset
 
 from core.skeleton import SkeletonLayout, normalize_window
 from core.timeline import NO_ACTION, Timeline
-from core.window import WindowSpec, evaluation_window_ends, random_window_end, window_indices
+from core.window import MIN_COVERAGE, WindowSpec, evaluation_window_ends, random_window_end, window_indices
 from core.wording import first_few
 from training.config import WindowConfig
 from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
@@ -402,7 +402,7 @@ class StreamWindowDataset(WindowDataset):
         train: bool,
         stride_s: float = 0.2,
         background_ratio: float = 1.0,
-        min_coverage: float = 0.8,
+        min_coverage: float = MIN_COVERAGE,
         twins: bool = False,
         **options,
     ) -> None:

@@ -36,8 +36,6 @@ from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
 from core.engines.metadata import file_sha256
 from core.engines.mixed_precision import Fp16Scope, to_fp16
 
-SUPPORTED_TENSORRT = ">=8.6,<12"  # as pyproject's `tensorrt` extra says
-
 
 class TensorRtBuildError(EngineError):
     """TensorRT's ONNX parser rejected the graph or the builder failed (for this network: the LSTM is

@@ -332,9 +332,6 @@ def global_average(feature_map: torch.Tensor) -> torch.Tensor:
     return feature_map.mean(dim=(2, 3, 4))
 
 
-WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel / DataParallel, torch.compile
-
-
 def strip_wrapper_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Remove what DDP / DataParallel (`module.` in front) and torch.compile (`_orig_mod.`, in front or
     in front of a compiled submodule's keys) add to parameter names."""

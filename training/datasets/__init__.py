@@ -4,6 +4,8 @@
     nucla.py      Northwestern-UCLA (Kinect v1, 20 joints; cross-view)
     clips.py      a site's own recordings (NTU layout + its labels.txt)
     simulated.py  the demo's generated clips (a prepared cache that names its classes)
+    simulated_streams.py  the demo's simulated room streams, cut into one sequence per person (the
+                  demo adds them to its training cache)
     pkummd.py     PKU-MMD continuous two-person sequences (Kinect v2, skeletons only, with no_action)
 
     build_splits(DataConfig) -> training.data.Splits      (training, evaluation)

@@ -1,6 +1,6 @@
 """The demo's simulated room streams, cut into one continuous sequence per tracked person.
 
-    stream_tasks(scenes, minutes, people, seed) -> StreamTask list (one simulated room each)
+    stream_tasks(scenes, minutes, people, seed, prefix) -> StreamTask list (one simulated room each)
     cut_scene(task, settings) -> PersonSequence list:
         pass 1, skeletons only   SimulatedScene(seed).next_frame(): each tracking id's bodies, colour
                                  pixels and ground truth (Body.truth) -> its timeline of actions
