@@ -60,7 +60,14 @@ def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
         ("augment:\n  time_reverse: 2\n", r"time_reverse is a probability in \[0, 1\], got 2"),
         ("augment:\n  scale: 1.0\n", r"scale must be in \[0, 1\)"),
         ("augment:\n  rotate_deg: -5\n", "rotate_deg must not be negative"),
-        ("optim:\n  lr: -1\n", "lr and finetune_lr must not be negative"),
+        ("optim:\n  lr: -1\n", "lr and finetune_lr must be positive"),
+        ("optim:\n  lr: 0\n", "lr and finetune_lr must be positive"),  # hours of training, no weight moves
+        # numpy refuses a negative seed in the DataLoader's workers, and the run hung with its folder made
+        ("seed: -1\n", "seed must not be negative, got -1"),
+        ("data:\n  split_seed: -1\n", "split_seed must not be negative"),
+        # PyYAML keeps the last: the first section's settings were dropped without a word
+        ("optim:\n  lr: 0.1\nseed: 1\noptim:\n  batch_size: 2\n",
+         r"'optim' is given twice in one mapping\n.*line 4"),
         ("optim:\n  label_smoothing: 1\n", r"label_smoothing must be in \[0, 1\)"),
         ("data:\n  validation_fraction: 2\n", r"validation_fraction is a fraction in \[0, 1\), got 2"),
         ("window:\n  duration_s: 0\n", "duration_s must be positive"),
@@ -75,6 +82,21 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) 
     with pytest.raises(ConfigError, match=message) as error:
         load_config(path)
     assert "bad.yaml" in str(error.value)
+
+
+def test_a_network_override_of_the_wrong_type_names_the_field() -> None:
+    """It was said in Python's words: "'<' not supported between instances of 'str' and 'int'"."""
+    from core.skeleton import KINECT_V2
+    from training.ablations import network_config
+
+    for override, message in (("{lstm_hidden: x}", "overrides: lstm_hidden must be an integer, got 'x'"),
+                              ("{width: wide}", "width must be a number, got 'wide'"),
+                              ("{lstm_bidirectional: 1}", "lstm_bidirectional must be true or false, got 1")):
+        config = load_config(None, [f"model.overrides={override}"])
+        with pytest.raises(ConfigError, match=message):
+            network_config(config, 5, KINECT_V2)
+    config = load_config(None, ["model.overrides={width: 1, lstm_hidden: 64}"])  # an integer is a number
+    assert network_config(config, 5, KINECT_V2).lstm_hidden == 64
 
 
 def test_a_config_that_is_not_utf8_is_named() -> None:
@@ -484,6 +506,13 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     longer = _pose_config(tmp_path, data, **{"epochs.pose": "3"})
     assert train_stage(longer, "pose").epochs_run == 3
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    # Stopped after epoch 4's metrics line and before its state.pt: the rerun trains epoch 4 again, and the
+    # log has it once (it had 1, 2, 3, 4, 4).
+    with open(run / "metrics.jsonl", "a") as log:
+        log.write(json.dumps({"stage": "pose", "epoch": 4, "val_top1": 0.5}) + "\n")
+    assert train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "4"}), "pose").epochs_run == 4
+    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4]
     # A clip changed since (relabelled, re-recorded): the finished stage is not the answer any more, and
     # its best.pt is not replaced unasked.
     changed = next(data.glob("*.json"))
@@ -504,7 +533,9 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
         train_stage(longer, "pose")
     (run / "state.pt").write_bytes(state)
     assert train_stage(longer, "pose", restart=True).epochs_run == 3  # trained again, from epoch 1
-    assert len((run / "metrics.jsonl").read_text().splitlines()) == 6  # the log keeps both runs
+    # The log is the new run's, as config.yaml and the checkpoints are (it had 1-4 of the old run, then 1-3).
+    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
 
     code = main(
         [

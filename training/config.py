@@ -84,6 +84,8 @@ class DataConfig:
             raise ValueError(f"nucla_fps must be positive, got {self.nucla_fps}")
         if self.max_bodies < 1:
             raise ValueError(f"max_bodies must be at least 1, got {self.max_bodies}")
+        if self.split_seed < 0:  # numpy refuses a negative seed, once the clips are read
+            raise ValueError(f"split_seed must not be negative, got {self.split_seed}")
 
 @dataclass
 class WindowConfig:
@@ -174,8 +176,9 @@ class OptimConfig:
     def __post_init__(self) -> None:
         # Checked with the config: torch would otherwise stop with its own words after the data loaded,
         # or (a negative decay, a smoothing of 1) train quietly on nonsense.
-        if not self.lr >= 0 or (self.finetune_lr is not None and not self.finetune_lr >= 0):
-            raise ValueError(f"lr and finetune_lr must not be negative, got {self.lr} and {self.finetune_lr}")
+        # Zero is refused too: a run at lr 0 trains for hours and changes no weight.
+        if not self.lr > 0 or (self.finetune_lr is not None and not self.finetune_lr > 0):
+            raise ValueError(f"lr and finetune_lr must be positive, got {self.lr} and {self.finetune_lr}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         for name in ("init_lr_scale", "weight_decay", "attention_weight", "grad_clip",
@@ -277,6 +280,8 @@ class TrainConfig:
         # started (its folder and lock made).
         if self.workers < 0:
             raise ValueError(f"workers must not be negative, got {self.workers}")
+        if self.seed < 0:  # numpy refuses it in the DataLoader's workers, which then hang the run
+            raise ValueError(f"seed must not be negative, got {self.seed}")
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
@@ -356,13 +361,32 @@ def _merge(instance: Any, values: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where or 'config'}: {error}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error: PyYAML keeps the last, and a
+    second `optim:` section appended to a config silently dropped the whole first one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects from the file
+
+
 def parse_override(text: str) -> dict[str, Any]:
     """'optim.lr=1e-3' -> {"optim": {"lr": 0.001}}; the value is read as YAML (numbers, lists, true)."""
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected section.key=value")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from exc
     nested: dict[str, Any] = {}
@@ -384,7 +408,7 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+            values = _load_yaml(path.read_text(encoding="utf-8-sig")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         except UnicodeDecodeError as exc:

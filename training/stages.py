@@ -47,7 +47,7 @@ from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_con
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
 from core.window import WindowSpec
-from recordings.atomic import lock_exclusive
+from recordings.atomic import lock_exclusive, replace_atomically
 from training import distributed
 from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, write_config
@@ -382,6 +382,7 @@ def train_stage(
     if process.is_main:  # only once it trains: a refused or finished rerun leaves the run's record as it was
         out.mkdir(parents=True, exist_ok=True)
         write_config(config, out / "config.yaml")
+        _metrics_up_to(out / "metrics.jsonl", progress.epoch if resumed is not None else 0)
 
     described = {
         "class_names": splits.class_names,
@@ -791,6 +792,23 @@ def _save_epoch(
         flush=True,
     )
     _save_state(out / "state.pt", network, optimisation, progress)
+
+
+def _metrics_up_to(path: Path, epoch: int) -> None:
+    """Keep metrics.jsonl's lines of the epochs the run goes on from (none: a --restart, or a first run):
+    a restart appended its epochs 1, 2 after the old run's 1, 2, 3, and an interrupt after an epoch's line
+    but before its state.pt had that epoch trained and logged twice."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by a crash
+            continue
+        if isinstance(record, dict) and isinstance(record.get("epoch"), int) and record["epoch"] <= epoch:
+            kept.append(line + "\n")
+    replace_atomically(path, "".join(kept).encode())
 
 
 def _validation_metrics(predictions: Predictions, stage: str) -> dict[str, float]:

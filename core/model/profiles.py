@@ -205,6 +205,13 @@ class NetworkConfig:
         if unknown:
             raise ValueError(f"{source}: unknown network config fields {unknown}; expected {sorted(known)}")
         values = dict(d)
+        # Plain fields checked by their type first: a string where a number belongs would otherwise be
+        # said in Python's words ("'<' not supported between instances of 'str' and 'int'"), not the field's.
+        types = {f.name: f.type for f in dataclasses.fields(cls)}  # as written: "int", "float | None"...
+        for name, value in values.items():
+            expected = SCALAR_TYPES.get(types[name])
+            if expected is not None and not _is_a(value, expected[0]):
+                raise ValueError(f"{source}: {name} must be {expected[1]}, got {value!r}")
         try:
             if "aggregation" in values:
                 values["aggregation"] = Aggregation(values["aggregation"])
@@ -222,6 +229,16 @@ class NetworkConfig:
             return cls(**values)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{source}: {error}") from error
+
+
+SCALAR_TYPES = {"int": (int, "an integer"), "float": (float, "a number"), "bool": (bool, "true or false")}
+
+
+def _is_a(value: Any, kind: type) -> bool:
+    """Whether a config value is of a plain field's type (an integer is a number too; a bool is neither)."""
+    if kind is bool or isinstance(value, bool):
+        return isinstance(value, bool) and kind is bool
+    return isinstance(value, int) if kind is int else isinstance(value, (int, float))
 
 
 def layout_with_joints(num_joints: int) -> SkeletonLayout | None:
