@@ -140,6 +140,7 @@ class LineWriter:
         self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_LINES)
         self.written = 0  # lines flushed out
         self.dropped = 0  # lines not written: no room in the queue, a failed write, or after one
+        self._dropped_lock = threading.Lock()  # counted on the caller's thread and the writer's
         self.failure: str | None = None
         # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
         # ends as on Ctrl-C, instead of running on with nobody reading (and the shell waiting for it).
@@ -153,14 +154,18 @@ class LineWriter:
 
     def write(self, line: str) -> None:
         if self.failure is not None or self.reader_gone:
-            self.dropped += 1
+            self._count_dropped(1)
             return
         if self._put(line, wait=self.lossless):
             return
         if not self.dropped and not self.lossless:
             log.warning("%s is not keeping up (a reader that stopped reading, a slow disk): lines are "
                         "dropped until it does", self.where)
-        self.dropped += 1
+        self._count_dropped(1)
+
+    def _count_dropped(self, lines: int) -> None:
+        with self._dropped_lock:  # `+=` reads then writes: two threads' counts at once lost some
+            self.dropped += lines
 
     def _put(self, item: object, wait: bool) -> bool:
         """Queue `item`; `wait`: for room, while the writer lives and the run is not stopping."""
@@ -192,7 +197,7 @@ class LineWriter:
         while True:
             item = self._queue.get()
             if self.failure is not None or self.reader_gone:
-                self.dropped += item not in (self._REOPEN, self._CLOSE)
+                self._count_dropped(item not in (self._REOPEN, self._CLOSE))
                 if item is self._CLOSE:
                     return
                 continue
@@ -213,11 +218,13 @@ class LineWriter:
                     flush()
             except BrokenPipeError:
                 self.reader_gone = True
-                self.dropped, unflushed = self.dropped + unflushed, 0
+                self._count_dropped(unflushed)
+                unflushed = 0
                 _silence(self._stream)  # Python flushes stdout again at exit: that must not fail too
                 log.info("the reader of %s closed its end; shutting down", self.where)
             except (OSError, ValueError) as error:  # a full disk, a folder removed, a closed stream
-                self.dropped, unflushed = self.dropped + unflushed, 0
+                self._count_dropped(unflushed)
+                unflushed = 0
                 why = getattr(error, "strerror", None) or error
                 self.failure = f"{self.where}: cannot be written ({why})"
                 log.error("%s; nothing more is written there this run (recognition and alerts go on)",
@@ -560,7 +567,12 @@ class AlertDispatcher:
                 log.error("alert command %r still running after %.0f s: stopped (pid %d and what it started)",
                           self.config.command, time.monotonic() - started, child.pid)
                 _stop_group(child)
-                code = child.wait()
+                try:  # bounded: this runs on the window's thread too, and a process stuck in the kernel
+                    code = child.wait(5.0)  # outlives SIGKILL a while
+                except subprocess.TimeoutExpired:  # given up on: a failed run, not waited for again
+                    log.error("alert command %r (pid %d) did not end when killed", self.config.command,
+                              child.pid)
+                    code = -signal.SIGKILL if os.name == "posix" else 1
             if code is not None:
                 self._children.remove(entry)
                 self.command_failing = code != 0
@@ -617,7 +629,11 @@ def _stop_group(child: subprocess.Popen) -> None:
         except ProcessLookupError:  # ended meanwhile, with its group
             pass
     else:
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, check=False)
+        try:
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, check=False,
+                           timeout=10)
+        except subprocess.TimeoutExpired:  # the command itself is killed below; what it started may stay
+            pass
         child.kill()
 
 
@@ -774,7 +790,7 @@ def run_headless(
         log.info("interrupted; shutting down")
     finally:
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
-        summary = pipeline.stop(recognition_wait_s=1.0 if ended_stuck is not None else 30.0)
+        summary = pipeline.stop(recognition_wait_s=1.0 if ended_stuck is not None else None)
         handle(pipeline.drain())
         lost = events.close()
         alerts.close()

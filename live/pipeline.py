@@ -375,21 +375,30 @@ class LivePipeline:
             return f"recognition stopped ({type(self.worker.error).__name__}: {self.worker.error})"
         return None
 
-    def stop(self, recognition_wait_s: float = 30.0) -> Summary:
+    def stop(self, recognition_wait_s: float | None = None) -> Summary:
         """Join everything in order and return the summary (idempotent). `recognition_wait_s`: how long
-        the recognition thread may take to finish its last hop (less where it is known to be stuck)."""
+        the recognition thread may take to finish its last hop (None: 30 s, or 1 s where the hop running
+        is stuck, past RECOGNITION_STUCK_S)."""
         if self._stopped is not None:
             return self._stopped
         assert self.capture is not None and self.worker is not None and self.ring is not None
         self._stopping.set()  # a worker waiting on a full hop queue (lockstep) stops waiting
         self.capture.stop()
-        self.worker.finish(recognition_wait_s)  # a last hop on what arrived, then the thread ends
+        # Before the worker's join: a clip's frames come from the capture, and a stuck hop must not hold
+        # its finalising back (a process killed meanwhile left a .partial folder to recover).
         self.stop_recording(wait=False)
+        if recognition_wait_s is None:
+            recognition_wait_s = 1.0 if self.worker.busy_s > RECOGNITION_STUCK_S else 30.0
+        self.worker.finish(recognition_wait_s)  # a last hop on what arrived, then the thread ends
         deadline = time.monotonic() + self.config.record_finish_s
         for sink in list(self._saving):  # bounded: a hung disk cannot hold the shutdown for ever
             sink.close(max(deadline - time.monotonic(), 0.0))
-        self.source.close()
-        self._source_open = False
+        if self.capture.alive:  # in a read that does not return (a hung driver): closed under it, a sensor's
+            # runtime fails inside the driver; the process's exit lets go of it (the summary says why)
+            log.warning("%s: not closed, its read has not returned", self.source.name)
+        else:
+            self.source.close()
+            self._source_open = False
         self._stopped = self._summary()
         return self._stopped
 
@@ -509,7 +518,9 @@ class LivePipeline:
         marks = self._marks
         if self._recording is None or marks is None:
             return None, None, 0
-        opened = None if marks.opened is None else (self._now() - marks.opened[0], marks.opened[1])
+        opened = marks.opened  # read once: a start on another thread sets it to None, then to the new mark
+        if opened is not None:
+            opened = (self._now() - opened[0], opened[1])
         return self._record_label, opened, len(marks.intervals)
 
     def stop_recording(self, *, wait: bool = True, timeout: float | None = None) -> str | None:

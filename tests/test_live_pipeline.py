@@ -215,6 +215,44 @@ def test_stop_recording_without_waiting_returns_while_the_clip_is_still_being_fi
     assert summary.errors == ()
 
 
+def test_a_stop_while_recognition_is_stuck_finalises_the_clip_first_and_waits_a_second_not_thirty(
+    tiny_model, tmp_path, monkeypatch
+):
+    """The window's close gave a hung engine call 30 s, and only then finalised the recording: the window
+    was gone, the process still up, and a process killed meanwhile left a .partial folder to recover."""
+    import live.pipeline
+
+    monkeypatch.setattr(live.pipeline, "RECOGNITION_STUCK_S", 0.3)
+    engine, inputs = tiny_model
+    release, calls = threading.Event(), []
+
+    class EngineThatHangs:
+        name, metadata, reason = "hangs", engine.metadata, "test"
+
+        def run(self, crops, skeleton):
+            calls.append(1)
+            if len(calls) > 2:  # the warm-up and a hop answer, then a call never returns (until the end)
+                release.wait(60)
+            return engine.run(crops, skeleton)
+
+    pipeline = LivePipeline(TrackedSource(), EngineThatHangs(), inputs)
+    pipeline.start()
+    try:
+        pipeline.start_recording(tmp_path)
+        deadline = time.monotonic() + 30
+        while pipeline.stats().recognition_stuck_s is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipeline.stats().recognition_stuck_s is not None
+        started = time.monotonic()
+        summary = pipeline.stop()
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+    assert waited < 10
+    assert len(summary.recordings) == 1 and Path(summary.recordings[0]).is_file()
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_a_recording_still_stuck_at_shutdown_is_reported_not_waited_for(tiny_model, tmp_path):
     engine, inputs = tiny_model
     pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig(record_finish_s=0.3))
