@@ -79,6 +79,9 @@ NO_CLASSES_YET = "no classes yet: start the app with --label NAME to name one"
 # longer, is not shown as theirs now: their windows stopped being decided (scores not finite, colour
 # gone) or recognition is far behind.
 STALE_DECISION_S = 3.0
+# The 3D room panel gives up height, down to this, where the people's panels would not fit even with
+# their top action alone (a small screen, large fonts, the alert bar up): everyone's action comes first.
+ROOM3D_MIN_PX = 120
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
 
 
@@ -637,6 +640,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         # only their top action; with the 3D panel shown, two and four): nobody's action needs scrolling.
         room = self._people_area.viewport().height()
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
+        if (short_px := len(order) * self._panel_px[PanelSize.TOP_ACTION] - room) > 0:
+            self._room_from_3d(short_px)  # the panels have it from the next frame
         labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -688,6 +693,7 @@ class LiveWindow(QtWidgets.QMainWindow):
     def _with_room3d(self, people: QtWidgets.QWidget, layout: SkeletonLayout) -> QtWidgets.QWidget:
         """The right column: the 3D room panel above the person panels, where OpenGL allows it."""
         self.room3d: room3d.Room3DPanel | None = None
+        self._right_column: QtWidgets.QSplitter | None = None  # the 3D panel over the people's
         if (why_not := room3d.unavailable_reason()) is not None:
             log.info("no 3D room panel: %s", why_not)
             return people
@@ -696,10 +702,22 @@ class LiveWindow(QtWidgets.QMainWindow):
         column.addWidget(self.room3d)
         column.addWidget(people)
         column.setSizes([320, 440])
+        self._right_column = column
         # Hidden only once it has a parent: shown or hidden before, it would be a window of its own, and
         # its OpenGL context (with pyqtgraph's shaders) would not survive the move into this one.
         self.room3d.setVisible(self.config.show_3d)
         return column
+
+    def _room_from_3d(self, wanted_px: int) -> None:
+        """Give the people's panels `wanted_px` more height from the 3D panel above them, as far as
+        ROOM3D_MIN_PX allows."""
+        column = self._right_column
+        if column is None or self.room3d is None or not self.room3d.isVisible():
+            return
+        room3d_px, people_px = column.sizes()
+        given = min(wanted_px, room3d_px - ROOM3D_MIN_PX)
+        if given > 0:
+            column.setSizes([room3d_px - given, people_px + given])
 
     def screenshot(self) -> QtGui.QPixmap:
         """The window as shown. QWidget.grab renders the 3D view without what pyqtgraph paints over it with

@@ -262,7 +262,8 @@ class Room3DPanel(QtWidgets.QWidget):
         self.view = gl.GLViewWidget()
         self.view.setBackgroundColor(BACKGROUND)
         self.view.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys stay with the window
-        self.view.setMinimumSize(240, 180)
+        # Low enough to give way to the people's panels on a small screen (the window's ROOM3D_MIN_PX).
+        self.view.setMinimumSize(240, 90)
         self.reset_camera()
         self.field_of_view = gl.GLLinePlotItem(mode="lines", color=FIELD_OF_VIEW_RGBA, width=1,
                                                antialias=True)

@@ -9,7 +9,8 @@ widgets: this one needs QT_QPA_PLATFORM=xcb and an X display (Xvfb). It writes t
     one.png / one.json         the next frame with the second person gone
     window.png, window_hidden.png, window.json
                                the whole live window (simulated room, bundled demo model) with the
-                               panel, then after the key 3 hid it
+                               panel, then after the key 3 hid it; then the panel dragged down over
+                               the people's panels
     timing.json                GUI-thread milliseconds per panel update + redraw
 
 The JSON files hold the panel's camera (core.room.ViewCamera fields) and what it was asked to draw
@@ -168,6 +169,18 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
     QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_3)
     settle(app, 0.2)
     shown_again = window.room3d is not None and window.room3d.isVisible()
+    # The 3D panel dragged down over the people's panels (as a small screen or large fonts leave them): it
+    # gives way until everyone's top action fits.
+    from live.overlay import PanelSize
+
+    column = window._right_column
+    if column is not None:
+        column.setSizes([sum(column.sizes()) - 30, 30])
+        settle(app, 1.0)
+    people = len(pipeline.tracks.ids()) if pipeline.tracks is not None else 0
+    squeezed = {"people": people, "needed_px": people * window._panel_px[PanelSize.TOP_ACTION],
+                "people_area_px": window._people_area.viewport().height(),
+                "room3d_px": window.room3d.height() if window.room3d is not None else None}
     window.close()  # the pipeline stops on a thread of its own: wait for it before this process ends
     deadline = time.monotonic() + 60
     while window.summary is None and time.monotonic() < deadline:
@@ -176,6 +189,7 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
         "visible": visible, "hidden_after_key": hidden, "shown_after_second_key": shown_again,
         "panel_box": panel_box, "window_size": [window.width(), window.height()],
         "view_at": None if view_at is None else [view_at.x(), view_at.y()], "labelled": was_labelled,
+        "squeezed": squeezed,
     }))
 
 

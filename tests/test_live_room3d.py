@@ -214,6 +214,18 @@ def test_panel_draws_nothing_for_a_person_who_left(drawn: Path) -> None:
     assert near(image, blend, 6).sum() == 0
 
 
+def test_the_panel_gives_way_to_the_peoples_panels_where_they_would_not_fit(drawn: Path) -> None:
+    """At 150% on a 1280x720 screen with the alert bar up, the third person's panel was behind a scrollbar
+    even at its smallest (top action only): the 3D panel kept its 180 px minimum. It gives way down to
+    ROOM3D_MIN_PX, so everyone's action shows without scrolling."""
+    from live.overlay import ROOM3D_MIN_PX
+
+    squeezed = json.loads((drawn / "window.json").read_text())["squeezed"]
+    assert squeezed["people"] >= 1
+    assert squeezed["people_area_px"] >= squeezed["needed_px"]
+    assert ROOM3D_MIN_PX <= squeezed["room3d_px"]
+
+
 def test_live_window_shows_the_panel_and_key_3_hides_it(drawn: Path) -> None:
     state = json.loads((drawn / "window.json").read_text())
     assert state["visible"] and state["hidden_after_key"] and state["shown_after_second_key"]
