@@ -3,7 +3,8 @@
     AlertDispatcher (headless loop / GUI thread) --submit(payload)--> in-memory hand-off, never blocks
       journal thread  appends {"op": "queued", ...} to the queue file, flush + fsync: the alert is on
                       disk within milliseconds, whatever the endpoint is doing
-      sender thread   the oldest undelivered alert first: POST JSON with an Idempotency-Key header
+      sender thread   the oldest undelivered alert first: POST JSON with an Idempotency-Key header (and
+                      the Authorization header of --alert-auth-file, read_authorization)
                         2xx                 -> {"op": "delivered"}; the next one
                         no answer, refused, timeout, 5xx, 408, 425, 429
                                             -> wait (backoff_s, doubling up to max_backoff_s, +-jitter)
@@ -53,7 +54,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import IO, Any
@@ -83,19 +84,45 @@ class DeliveryConfig:
     jitter: float = 0.1  # +-10% on each wait: rooms restarted together do not retry in lockstep
     compact_bytes: int = 1 << 20
     disk_timeout_s: float = 10.0  # close(): a write + fsync still running after this is a hung disk
+    # The Authorization header of every POST ("Bearer ...", "Basic ..."; --alert-auth-file), kept out of
+    # reprs and logs; None: none sent.
+    authorization: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(f"--alert-url {self.url!r}: expected an http:// or https:// URL")
         try:
-            host = urllib.parse.urlsplit(self.url).hostname
-            urllib.parse.urlsplit(self.url).port  # noqa: B018 (raises for a port that is not a number)
+            parts = urllib.parse.urlsplit(self.url)
+            host = parts.hostname
+            parts.port  # noqa: B018 (raises for a port that is not a number)
         except ValueError as error:
             raise ValueError(f"--alert-url {self.url!r}: {error}") from None
         if not host:  # refused now, not found out when a patient falls
             raise ValueError(f"--alert-url {self.url!r}: no host in it (e.g. https://nurse-call.example/alerts)")
+        if parts.username is not None:  # never sent (urllib ignores it), and shown by ps and in every log
+            raise ValueError(f"--alert-url: a user name or password in the URL is not sent; give the "
+                             f"endpoint's credentials with --alert-auth-file (host {host})")
         if self.timeout_s <= 0 or self.backoff_s <= 0 or self.max_backoff_s < self.backoff_s:
             raise ValueError(f"invalid alert delivery timing {self}")
+
+
+def read_authorization(path: Path) -> str:
+    """The Authorization header's value from `path`'s first line ("Bearer <token>", "Basic <base64>"):
+    a file, not an option, so that the secret is not shown by `ps` nor written to the service's unit.
+    Refused where the file is missing, empty or holds more than one line; said where others may read it."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"--alert-auth-file {path}: cannot be read ({error})") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != 1:
+        raise ValueError(f"--alert-auth-file {path}: expected one line, the Authorization header's value "
+                         f"(e.g. 'Bearer <token>'), found {len(lines)}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in lines[0]):
+        raise ValueError(f"--alert-auth-file {path}: control characters in it cannot go into a header")
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        log.warning("--alert-auth-file %s can be read by other users of this machine (chmod 600 it)", path)
+    return lines[0]
 
 
 class QueueInUse(RuntimeError):
@@ -509,8 +536,8 @@ class AlertDelivery:
             self._said_problems.add(detail)
             why = ("redirects are not followed (a redirected POST would arrive as a GET without the alert): "
                    "set --alert-url to where it should go" if "redirect" in detail else
-                   "the endpoint refuses this URL or these credentials, not this alert: fix --alert-url or "
-                   "the receiver")
+                   "the endpoint refuses this URL or these credentials, not this alert: fix --alert-url, "
+                   "--alert-auth-file or the receiver")
             log.error("alert delivery to %s: %s; %s. %d alerts wait in %s and are retried with backoff",
                       self.config.url, detail, why, self.pending, self.config.queue_path)
         elif self._streak == 1:
@@ -567,7 +594,8 @@ class AlertDelivery:
         request = urllib.request.Request(
             self.config.url, data=json.dumps(body).encode(), method="POST",
             headers={"Content-Type": "application/json", "Idempotency-Key": record["id"],
-                     "User-Agent": "where-to-focus-live"})
+                     "User-Agent": "where-to-focus-live",
+                     **({"Authorization": self.config.authorization} if self.config.authorization else {})})
         try:
             with self._opener.open(request, timeout=self.config.timeout_s) as response:
                 response.read(65536)

@@ -44,7 +44,7 @@ from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
-from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse
+from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse, read_authorization
 from live.headless import (
     DEFAULT_ALERT_CLASSES,
     AlertConfig,
@@ -65,6 +65,7 @@ from live.sources import (
 )
 from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
 from recordings.argument_types import (
+    existing_path,
     folder_path,
     hop_seconds,
     image_file,
@@ -203,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="POST each alert as JSON to this http(s) URL (Idempotency-Key header), "
                              "retried with backoff; undelivered alerts wait in --alert-queue, so a dead "
                              "endpoint or a crash loses none")
+    parser.add_argument("--alert-auth-file", type=existing_path, default=None, metavar="FILE",
+                        help="file whose one line is sent as each POST's Authorization header (e.g. "
+                             "'Bearer <token>'); a file, so the secret is not on the command line")
     parser.add_argument("--alert-queue", type=Path, default=DEFAULT_QUEUE, metavar="FILE",
                         help=f"append-only file of alerts not yet delivered (default: ./{DEFAULT_QUEUE})")
     parser.add_argument("--alert-timeout", type=positive_float, default=5.0, metavar="S",
@@ -262,7 +266,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     if args.alert_url is None:
         # Delivery settings without a delivery: a typo'd or forgotten --alert-url would go unnoticed.
         given = [option for option, value, default in (("--alert-queue", args.alert_queue, DEFAULT_QUEUE),
-                                                        ("--alert-timeout", args.alert_timeout, 5.0))
+                                                        ("--alert-timeout", args.alert_timeout, 5.0),
+                                                        ("--alert-auth-file", args.alert_auth_file, None))
                  if value != default]
         if given:
             raise ValueError(f"{' and '.join(given)} set the delivery to --alert-url, which is not given")
@@ -307,7 +312,9 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
                                delivery=None if args.alert_url is None else DeliveryConfig(
                                    args.alert_url, queue_path=args.alert_queue,
-                                   timeout_s=args.alert_timeout)),
+                                   timeout_s=args.alert_timeout,
+                                   authorization=None if args.alert_auth_file is None
+                                   else read_authorization(args.alert_auth_file))),
         ),
         privacy=None if args.privacy is None else PrivacyMode(args.privacy),
         duration_s=args.duration,

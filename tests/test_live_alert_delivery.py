@@ -142,6 +142,33 @@ def test_each_alert_is_posted_as_json_with_its_idempotency_key(endpoint, tmp_pat
     assert len(journal) == 6
 
 
+def test_the_auth_file_s_line_is_each_post_s_authorization_header(endpoint, tmp_path, caplog):
+    """A hospital's nurse-call endpoint takes alerts from those it knows: its credentials come from a
+    file (not the command line, where ps shows them), go into every POST, and into no log line."""
+    from live.alert_delivery import read_authorization
+
+    token = tmp_path / "token"
+    token.write_text("\ufeffBearer s3cret-token\n\n")  # as a Windows editor saves it
+    endpoint.up()
+    with caplog.at_level(logging.DEBUG):
+        delivery = AlertDelivery(config(endpoint, tmp_path, authorization=read_authorization(token)))
+        delivery.submit(alert(1))
+        assert delivery.wait_delivered(10)
+        delivery.close()
+    assert endpoint.received[0][1]["Authorization"] == "Bearer s3cret-token"
+    assert "can be read by other users" in caplog.text  # 0644: said, not refused
+    assert "s3cret" not in caplog.text
+    token.chmod(0o600)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        read_authorization(token)
+    assert caplog.text == ""
+    for text, message in (("", "found 0"), ("Bearer a\x00b\n", "control characters")):
+        token.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_authorization(token)
+
+
 def test_a_refusing_endpoint_loses_nothing_backs_off_and_delivers_in_order_when_it_comes_back(
     endpoint, tmp_path, caplog
 ):

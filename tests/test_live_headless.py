@@ -666,11 +666,18 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
      "--alert-queue .: a folder; give the queue's file"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "in_the_way/queue.jsonl"],
      "in_the_way cannot be made a folder (a file of that name is in the way)"),
+    # Credentials: never in the URL (urllib does not send them; ps and every log show them), from a file
+    # of one line, and not without a delivery to send them with.
+    (["--alert-url", "https://nurse:secret@127.0.0.1:9/"], "a user name or password in the URL is not sent"),
+    (["--alert-url", "http://127.0.0.1:9/", "--alert-auth-file", "in_the_way"], "expected one line"),
+    (["--alert-url", "http://127.0.0.1:9/", "--alert-auth-file", "two_lines"], "found 2"),
+    (["--alert-auth-file", "two_lines"], "--alert-auth-file set the delivery to --alert-url, which is not"),
 ])
 def test_bad_start_up_options_are_one_line_naming_the_option(options, says, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in_the_way").write_text("")
     (tmp_path / "in_the_way.engine").write_text("")
+    (tmp_path / "two_lines").write_text("Bearer abc\nBearer def\n")
     try:
         code = main([*options, "--duration", "1"] + ([] if "--screenshot" in options else ["--headless"]))
     except SystemExit as refused:  # argparse's own checks
@@ -703,8 +710,15 @@ def test_cli_privacy_and_alert_delivery_options(tmp_path):
     assert config.privacy is PrivacyMode.BLUR
     delivery = config.headless_config.alerts.delivery
     assert delivery.url == "https://nurse-call.example/alerts" and delivery.queue_path == tmp_path / "q.jsonl"
-    assert delivery.timeout_s == 2.5
+    assert delivery.timeout_s == 2.5 and delivery.authorization is None
     assert config_from_args(build_parser().parse_args([])).headless_config.alerts.delivery is None
+    token = tmp_path / "token"
+    token.write_text("Bearer s3cret-token\n")
+    token.chmod(0o600)
+    delivery = config_from_args(build_parser().parse_args(
+        ["--alert-url", "https://nurse-call.example/alerts", "--alert-auth-file", str(token)]
+    )).headless_config.alerts.delivery
+    assert delivery.authorization == "Bearer s3cret-token" and "s3cret" not in repr(delivery)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--privacy", "pixelate"])
 
