@@ -28,6 +28,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
 from core.engines import (
@@ -112,9 +113,48 @@ ENGINE_CHOICES = ("auto", "onnxruntime", "torch", "tensorrt", "onnxruntime-cpu",
                   "pytorch-cpu", "pytorch-cuda")
 
 
+class SourceKind(Enum):
+    SIMULATOR = "sim"
+    KINECT = "kinect"
+    RECORDING = "recording"
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """What --source names: the simulated room, the Kinect through one library, or a recording."""
+
+    kind: SourceKind = SourceKind.SIMULATOR
+    kinect: KinectBackend | None = None  # KINECT: the library that reads the sensor
+    path: Path | None = None  # RECORDING: its file or folder
+
+    @classmethod
+    def parse(cls, text: str) -> SourceChoice:
+        """`sim`, `kinect` (kinect-next), `kinect:BACKEND`, else a recording's path (one named like them:
+        `./sim`)."""
+        if text == SourceKind.SIMULATOR.value:
+            return cls()
+        if text == SourceKind.KINECT.value:
+            return cls(SourceKind.KINECT, KinectBackend.KINECT_NEXT)
+        if text.startswith("kinect:"):
+            choice = text.split(":", 1)[1]
+            try:
+                return cls(SourceKind.KINECT, KinectBackend(choice))
+            except ValueError:
+                raise ValueError(f"--source {text}: unknown Kinect backend {choice!r}; expected "
+                                 f"{' or '.join('kinect:' + b.value for b in KinectBackend)}") from None
+        return cls(SourceKind.RECORDING, path=Path(text))
+
+    def __str__(self) -> str:
+        if self.kind is SourceKind.RECORDING:
+            return str(self.path)
+        if self.kind is SourceKind.KINECT:
+            return f"kinect:{self.kinect.value}"
+        return self.kind.value
+
+
 @dataclass(frozen=True)
 class LiveConfig:
-    source: str = "sim"  # "kinect" / "kinect:BACKEND", "sim" or a recording's path
+    source: SourceChoice = field(default_factory=SourceChoice)
     video: Path | None = None  # a replayed clip's _rgb.avi kept apart from its .skeleton (NTU's folders)
     checkpoint: Path | None = None  # None: the bundled model for the source (`default_checkpoint`)
     engine: str = "auto"
@@ -271,9 +311,10 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                  if value != default]
         if given:
             raise ValueError(f"{' and '.join(given)} set the delivery to --alert-url, which is not given")
-    sensor = args.source == "kinect" or args.source.startswith("kinect:")  # not a path that starts so
-    if args.video is not None and (sensor or args.source == "sim"):
-        raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {args.source} is "
+    source = SourceChoice.parse(args.source)
+    sensor = source.kind is SourceKind.KINECT
+    if args.video is not None and source.kind is not SourceKind.RECORDING:
+        raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {source} is "
                          f"no recording")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
@@ -286,7 +327,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,
                     similar_ok=args.new_class)
     return LiveConfig(
-        source=args.source,
+        source=source,
         video=args.video,
         checkpoint=args.checkpoint,
         engine=args.engine,
@@ -339,20 +380,6 @@ def sim_actions(text: str | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(names))
 
 
-def kinect_backend(source: str) -> KinectBackend | None:
-    """The Kinect backend `--source` names ("kinect" -> kinect-next, "kinect:pykinect2"), or None."""
-    if source == "kinect":
-        return KinectBackend.KINECT_NEXT
-    if source.startswith("kinect:"):
-        choice = source.split(":", 1)[1]
-        try:
-            return KinectBackend(choice)
-        except ValueError:
-            raise SourceUnavailable(f"--source {source}: unknown Kinect backend {choice!r}; expected "
-                                    f"{' or '.join('kinect:' + b.value for b in KinectBackend)}") from None
-    return None
-
-
 def default_privacy(config: LiveConfig) -> PrivacyMode:
     """--privacy, else SKELETON for a live sensor, the mode a replayed clip was recorded under (its
     sidecar's), and OFF for the simulator and other recordings.
@@ -365,30 +392,30 @@ def default_privacy(config: LiveConfig) -> PrivacyMode:
     """
     if config.privacy is not None:
         return config.privacy
-    if kinect_backend(config.source) is not None:
+    if config.source.kind is SourceKind.KINECT:
         return PrivacyMode.SKELETON
     return _recorded_privacy(config.source) or PrivacyMode.OFF
 
 
-def _recorded_privacy(source: str) -> PrivacyMode | None:
+def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
     """The --privacy a clip was recorded under, from its sidecar; None for anything else (the simulator,
     .xef, PKU-MMD, NTU's own clips, a path that opening the source will refuse)."""
     from recordings.clip import ClipError, clip_paths, read_sidecar
 
-    if source == "sim" or Path(source).suffix.lower() == ".xef":
+    if source.path is None or source.path.suffix.lower() == ".xef":
         return None
     try:
-        sidecar = clip_paths(source).sidecar
+        sidecar = clip_paths(source.path).sidecar
         recorded = read_sidecar(sidecar).raw.get("privacy") if sidecar is not None else None
         return PrivacyMode(recorded) if recorded else None
     except (ClipError, OSError, ValueError):
         return None
 
 
-def default_checkpoint(source: str) -> Path:
+def default_checkpoint(source: SourceChoice) -> Path:
     """The bundled model for a `--source`: the demo for the simulated room, the real-data model for
     everything real (the Kinect, .xef, NTU-layout clips, PKU-MMD sequences)."""
-    return DEFAULT_CHECKPOINT if source == "sim" else REAL_DATA_CHECKPOINT
+    return DEFAULT_CHECKPOINT if source.kind is SourceKind.SIMULATOR else REAL_DATA_CHECKPOINT
 
 
 def checkpoint_for(config: LiveConfig) -> Path:
@@ -410,7 +437,7 @@ def keeps_images(config: LiveConfig) -> bool:
 def open_source(config: LiveConfig, *, color: bool = True) -> Source:
     """The source `--source` names (not opened yet); `color=False` replays a recording without decoding
     its colour."""
-    backend = kinect_backend(config.source)
+    backend = config.source.kinect
     depth = keeps_images(config)
     if backend is KinectBackend.KINECT_NEXT:
         from live.kinect_next_source import KinectNextSource  # kinect_next itself is imported in open()
@@ -420,10 +447,11 @@ def open_source(config: LiveConfig, *, color: bool = True) -> Source:
         from live.kinect import KinectSource  # pykinect2 itself is imported only in open()
 
         return KinectSource(depth=depth)
-    if config.source == "sim":
+    if config.source.kind is SourceKind.SIMULATOR:
         return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay,
                                 actions=config.sim_actions)
-    path = Path(config.source)
+    path = config.source.path
+    assert path is not None
     if not path.exists():
         # PKU-MMD's README names NNNN-V.txt; the release holds them compressed beside that name.
         packed = [f"{path}{suffix}" for suffix in (".xz", ".gz") if Path(f"{path}{suffix}").is_file()]
@@ -520,7 +548,7 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     checkpoint = checkpoint_for(config)
     try:
         engine, inputs = open_model(checkpoint, config.engine, config.threads, source=source)
-        replay = kinect_backend(config.source) is None and config.source != "sim"
+        replay = config.source.kind is SourceKind.RECORDING
         if replay and source.color_shape is not None and not inputs.parts and not keeps_images(config):
             # Nothing would use the video (a skeleton-only model; nothing shown or recorded): replayed
             # without it, no frame decoded and no image in memory.
@@ -538,7 +566,7 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     why = ""
     if config.privacy is None:
         # Not OFF by default only for a sensor or a clip that records its mode (its sidecar's).
-        recorded = privacy is not PrivacyMode.OFF and kinect_backend(config.source) is None
+        recorded = privacy is not PrivacyMode.OFF and config.source.kind is not SourceKind.KINECT
         which = "the mode the clip was recorded under" if recorded else "the default for this source"
         why = f" ({which}; --privacy off|blur|skeleton to change)"
     log.info("privacy: %s%s", privacy.value, why)

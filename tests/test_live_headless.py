@@ -401,7 +401,7 @@ def test_stop_event_ends_a_live_run(tiny_checkpoint, ntu_clip):
 
 def test_cli_defaults_and_choices():
     config = config_from_args(build_parser().parse_args([]))
-    assert config.source == "sim" and not config.headless and config.engine == "auto"
+    assert str(config.source) == "sim" and not config.headless and config.engine == "auto"
     assert checkpoint_for(config) == REPO / "training" / "checkpoints" / "demo.pt"  # the simulated room
     assert config.pipeline.recognition.hop_s == 0.2 and config.replay.realtime
     config = config_from_args(build_parser().parse_args(

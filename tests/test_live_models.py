@@ -19,6 +19,7 @@ from live.app import (
     DEFAULT_CHECKPOINT,
     REAL_DATA_CHECKPOINT,
     TWO_PERSON_ACTIONS,
+    SourceChoice,
     action_key,
     build_parser,
     checkpoint_for,
@@ -55,9 +56,10 @@ def short_pku_sequence(shared_data: Path, tmp_path: Path) -> Path:
 
 
 def test_the_simulator_gets_the_demo_and_real_sources_the_real_data_model() -> None:
-    assert default_checkpoint("sim") == DEFAULT_CHECKPOINT and DEFAULT_CHECKPOINT.name == "demo.pt"
+    assert default_checkpoint(SourceChoice.parse("sim")) == DEFAULT_CHECKPOINT
+    assert DEFAULT_CHECKPOINT.name == "demo.pt"
     for source in ("kinect", "ward3.xef", "clips/S001C001P001R001A001.skeleton", "0005-L.txt.xz"):
-        assert default_checkpoint(source) == REAL_DATA_CHECKPOINT
+        assert default_checkpoint(SourceChoice.parse(source)) == REAL_DATA_CHECKPOINT
         assert checkpoint_for(config_from_args(build_parser().parse_args(["--source", source]))) == (
             REAL_DATA_CHECKPOINT)
     assert REAL_DATA_CHECKPOINT.is_file() and REAL_DATA_CHECKPOINT.name == "pku_interactions.pt"

@@ -470,16 +470,27 @@ def test_kinect_source_modules_import_no_kinect_library():
 
 
 def test_kinect_backend_is_chosen_by_the_source_name(tmp_path):
-    from live.app import build_parser, config_from_args, default_privacy, kinect_backend, open_source
+    from live.app import (
+        SourceChoice,
+        SourceKind,
+        build_parser,
+        config_from_args,
+        default_privacy,
+        open_source,
+    )
     from live.kinect_next_source import KinectNextSource
     from live.sources import KinectBackend
 
-    assert kinect_backend("kinect") is KinectBackend.KINECT_NEXT
-    assert kinect_backend("kinect:pykinect2") is KinectBackend.PYKINECT2
-    assert kinect_backend("kinect:kinect-next") is KinectBackend.KINECT_NEXT
-    assert kinect_backend("sim") is None and kinect_backend("clips/x.skeleton") is None
-    with pytest.raises(SourceUnavailable, match="kinect:pykinect2"):
-        kinect_backend("kinect:freenect")
+    assert SourceChoice.parse("kinect") == SourceChoice(SourceKind.KINECT, KinectBackend.KINECT_NEXT)
+    assert SourceChoice.parse("kinect:pykinect2").kinect is KinectBackend.PYKINECT2
+    assert SourceChoice.parse("kinect:kinect-next").kinect is KinectBackend.KINECT_NEXT
+    assert SourceChoice.parse("sim") == SourceChoice() and str(SourceChoice()) == "sim"
+    # A recording named like a source word replays with a path that says it is one.
+    for path in ("clips/x.skeleton", "./sim", "kinect.xef"):
+        assert SourceChoice.parse(path) == SourceChoice(SourceKind.RECORDING, path=Path(path))
+    assert str(SourceChoice.parse("kinect:pykinect2")) == "kinect:pykinect2"
+    with pytest.raises(ValueError, match="kinect:pykinect2"):
+        SourceChoice.parse("kinect:freenect")
 
     def config(*argv):
         return config_from_args(build_parser().parse_args(list(argv)))
