@@ -118,8 +118,9 @@ def read_authorization(path: Path) -> str:
     if len(lines) != 1:
         raise ValueError(f"--alert-auth-file {path}: expected one line, the Authorization header's value "
                          f"(e.g. 'Bearer <token>'), found {len(lines)}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in lines[0]):
-        raise ValueError(f"--alert-auth-file {path}: control characters in it cannot go into a header")
+    if not (lines[0].isascii() and lines[0].isprintable()):  # HTTP sends headers as Latin-1 at most
+        raise ValueError(f"--alert-auth-file {path}: only printable ASCII can go into a header (a dash or "
+                         "quote pasted from a document?)")
     if os.name == "posix" and path.stat().st_mode & 0o077:
         log.warning("--alert-auth-file %s can be read by other users of this machine (chmod 600 it)", path)
     return lines[0]

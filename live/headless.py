@@ -489,8 +489,7 @@ class AlertDispatcher:
         self.delivery = AlertDelivery(config.delivery) if config.delivery is not None else None
 
     def update(self, hop: Hop) -> list[Alert]:
-        if self._children:  # every hop: a hung hook is stopped a minute on, not at the next alert
-            self._reap()
+        self.watch_commands()
         raised = []
         for decision in hop.decisions:
             if self.alarming(decision):
@@ -555,6 +554,13 @@ class AlertDispatcher:
             log.error("alert command %r could not start: %s", self.config.command, error)
             return
         self._children.append((child, time.monotonic()))
+
+    def watch_commands(self) -> None:
+        """Report alert commands that ended and stop hung ones: at every hop, and from the window's and the
+        headless loop's own ticks, since no hop comes while nobody is in view (a patient who fell out of
+        it), and a failed command must still be said then."""
+        if self._children:
+            self._reap()
 
     def _reap(self, hung_after_s: float | None = None) -> None:
         """Report hooks that ended; stop those running longer than `hung_after_s` (a hung hook per alert
@@ -753,6 +759,7 @@ def run_headless(
                 next_health = now + config.health_every_s
             if now >= next_check:  # a frozen sensor, no decisions, a stuck recognition: said once an episode
                 next_check = now + 1.0
+                alerts.watch_commands()
                 stats = pipeline.stats()
                 if (stats.stalled_s is not None) != stalled:
                     stalled = stats.stalled_s is not None

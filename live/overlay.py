@@ -586,6 +586,8 @@ class LiveWindow(QtWidgets.QMainWindow):
                 for alert in self.alerts.update(hop):
                     self._unacknowledged.append(alert)
                     self._unacknowledged_count += 1
+        if self.alerts is not None:
+            self.alerts.watch_commands()  # also while no hop comes: nobody in view
         self._update_alert_bar()
         saved = self.pipeline.recordings
         if len(saved) > self._recordings_shown:  # r stopped one and it is finalised: where it went

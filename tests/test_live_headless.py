@@ -267,6 +267,20 @@ def test_a_failing_alert_command_is_counted_not_fatal():
     assert alerts.hook_failures == 1
 
 
+def test_a_failed_alert_command_is_said_while_no_hop_comes():
+    """A patient alone falls and leaves the sensor's view: the alert's command fails, and no hop comes to
+    notice it. The window's and the headless loop's own ticks do (watch_commands)."""
+    command = f"{sys.executable} -c \"raise SystemExit(3)\""
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
+    alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
+    (child, _), = alerts._children
+    child.wait(20)
+    assert not alerts.command_failing  # nothing has looked yet
+    alerts.watch_commands()
+    assert alerts.command_failing and alerts.hook_failures == 1 and alerts._children == []
+    alerts.close()
+
+
 def test_failed_alert_commands_are_errors_of_the_run():
     @dataclasses.dataclass(frozen=True)
     class RunSummary:

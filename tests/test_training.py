@@ -39,6 +39,16 @@ torch.set_num_threads(1)
 # ---------------------------------------------------------------------------------------------- config
 
 
+def test_yaml_anchors_and_merge_keys_still_load(tmp_path: Path) -> None:
+    """The loader that refuses a key given twice takes YAML's merge key, whose keys an explicit one
+    overrides."""
+    path = tmp_path / "merged.yaml"
+    path.write_text("optim:\n  <<: &common {lr: 0.1, batch_size: 2}\n  lr: 0.2\n"
+                    "distill:\n  weight: 0.5\n")
+    config = load_config(path)
+    assert config.optim.lr == pytest.approx(0.2) and config.optim.batch_size == 2
+
+
 def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("optim:\n  lr: 0.01\nwindow:\n  duration_s: 3\ndata:\n  nucla_train_views: [1]\n")
