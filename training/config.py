@@ -177,9 +177,8 @@ class OptimConfig:
     def __post_init__(self) -> None:
         # Checked with the config: torch would otherwise stop with its own words after the data loaded,
         # or (a negative decay, a smoothing of 1) train quietly on nonsense.
-        # Zero is refused too: a run at lr 0 trains for hours and changes no weight.
-        if not self.lr > 0 or (self.finetune_lr is not None and not self.finetune_lr > 0):
-            raise ValueError(f"lr and finetune_lr must be positive, got {self.lr} and {self.finetune_lr}")
+        if not self.lr >= 0 or (self.finetune_lr is not None and not self.finetune_lr >= 0):
+            raise ValueError(f"lr and finetune_lr must not be negative, got {self.lr} and {self.finetune_lr}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         for name in ("init_lr_scale", "weight_decay", "attention_weight", "grad_clip",
