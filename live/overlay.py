@@ -20,7 +20,7 @@ image is whatever the capture thread let through (--privacy: faces already blurr
 all). Alerts are raised from the hops drained here and delivered on their own threads; the window
 shows them in a red bar above the video until someone acknowledges them (a, or the bar's button).
 Keys: space pauses, r starts / stops recording, 3 shows / hides the 3D room (live/room3d.py, right
-column), a acknowledges the alerts shown, q or Esc quits.
+column), a acknowledges the alerts shown, q quits (twice while alerts wait or a recording runs).
 
 Recording for a class: the box lists the site's classes (labels.txt in the record folder, or --labels;
 --label preselects one, a new name included); keys F1-F9 choose one (the digits belong to the 3D
@@ -79,6 +79,7 @@ NO_CLASSES_YET = "no classes yet: start the app with --label NAME to name one"
 # longer, is not shown as theirs now: their windows stopped being decided (scores not finite, colour
 # gone) or recognition is far behind.
 STALE_DECISION_S = 3.0
+QUIT_AGAIN_S = 3.0  # q with alerts unacknowledged or a recording running: a second press within this quits
 # The 3D room panel gives up height, down to this, where the people's panels would not fit even with
 # their top action alone (a small screen, large fonts, the alert bar up): everyone's action comes first.
 ROOM3D_MIN_PX = 120
@@ -393,6 +394,14 @@ def _pt(p) -> tuple[int, int]:
     return int(round(float(p[0]))), int(round(float(p[1])))
 
 
+class ClassBox(QtWidgets.QComboBox):
+    """The class recordings are made for: chosen by a click or F1-F9, not by a mouse wheel passing over it
+    (a scroll near the bottom row changed the class the next s marks, unseen)."""
+
+    def wheelEvent(self, event: QtGui.QWheelEvent) -> None:  # noqa: N802 (Qt's name)
+        event.ignore()
+
+
 class LiveWindow(QtWidgets.QMainWindow):
     """Draws what the pipeline publishes; owns nothing but widgets (the pipeline is started outside)."""
 
@@ -431,6 +440,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._shown: tuple[RingEntry, np.ndarray | None] | None = None  # the frame on screen, as read
         self._recording_drawn = False  # whether that frame carries the recording mark
         self._ended_at: float | None = None
+        self._quit_asked_at: float | None = None  # monotonic time of a q that asked to be pressed again
         self.setWindowTitle(f"Where to focus - live - {pipeline.source.name}")
         screen = QtGui.QGuiApplication.primaryScreen()
         room = screen.availableGeometry() if screen is not None else None  # a laptop's 1366x768, say
@@ -495,7 +505,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         quit_button = QtWidgets.QPushButton("Quit [q]")
         self.pause_button.clicked.connect(self.toggle_pause)
         self.record_button.clicked.connect(self.toggle_recording)
-        quit_button.clicked.connect(self.close)
+        quit_button.clicked.connect(self.request_quit)
         for button in (self.pause_button, self.record_button, quit_button):
             button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys go to the window
             button.setStyleSheet("QPushButton {background: #333; border: 1px solid #555; padding: 3px 10px}")
@@ -506,7 +516,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         # The class recordings are made for, and where its actions start and end while recording.
         self.classes, chosen = recording_classes(pipeline.config.recording, config.record_dir)
-        self.class_box = QtWidgets.QComboBox()
+        self.class_box = ClassBox()
         self.class_box.addItems([NO_LABEL, *(f"F{n}  {name}" if n <= 9 else name
                                              for n, name in enumerate(self.classes, start=1))])
         self.class_box.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
@@ -1020,6 +1030,13 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt's name)
         key = event.key()
+        modifiers = QtCore.Qt.KeyboardModifier
+        # A key held down repeats: r held a second made 17 clips, space flipped the pause to and fro. And a
+        # key with Ctrl or Alt is somebody else's shortcut (Ctrl+S out of habit marked an action's start).
+        if event.isAutoRepeat() or event.modifiers() & (modifiers.ControlModifier | modifiers.AltModifier
+                                                        | modifiers.MetaModifier):
+            super().keyPressEvent(event)
+            return
         if key == QtCore.Qt.Key.Key_Space:
             self.toggle_pause()
         elif key == QtCore.Qt.Key.Key_R:
@@ -1034,10 +1051,27 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.start_action()
         elif key == QtCore.Qt.Key.Key_E:
             self.end_action()
-        elif key in (QtCore.Qt.Key.Key_Q, QtCore.Qt.Key.Key_Escape):
-            self.close()
+        elif key == QtCore.Qt.Key.Key_Q:  # not Escape: pressed by reflex to close a menu, it ended the watch
+            self.request_quit()
         else:
             super().keyPressEvent(event)
+
+    def request_quit(self) -> None:
+        """q or the Quit button: close, at once unless that ends something unseen (alerts nobody has
+        acknowledged, a recording); then a second press within QUIT_AGAIN_S closes, and the first says
+        what it would end."""
+        at_stake = []
+        if self._unacknowledged_count:
+            count = self._unacknowledged_count
+            at_stake.append(f"{count} alert{'s' * (count != 1)} not acknowledged")
+        if self.pipeline.recording is not None:
+            at_stake.append(f"recording {self.pipeline.recording} ends")
+        now = time.monotonic()
+        if at_stake and (self._quit_asked_at is None or now - self._quit_asked_at > QUIT_AGAIN_S):
+            self._quit_asked_at = now
+            self.show_notice(f"q again to quit: {' and '.join(at_stake)}, and nothing is watched")
+            return
+        self.close()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if self._stop_finished:  # stopped: close for real

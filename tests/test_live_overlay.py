@@ -548,6 +548,37 @@ def test_cannot_record_stays_in_the_status_line(qtbot, tiny_model, tmp_path):
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
+def test_held_keys_keys_with_ctrl_escape_and_the_mouse_wheel_do_nothing_unasked(qtbot, tiny_model, tmp_path):
+    """A key held down repeats: r held a second made 17 clips, space flipped the pause to and fro. Ctrl+S out
+    of habit marked an action's start; Escape, pressed by reflex to close a menu, closed the monitor; a
+    wheel passing over the class box changed the class the next s marks."""
+    engine, inputs = tiny_model
+    (tmp_path / "labels.txt").write_text("A121\twave for help\nA122\tpatient fell\n")
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=tmp_path))
+    qtbot.addWidget(window)
+    window.show()
+    key, press = QtCore.Qt.Key, QtCore.QEvent.Type.KeyPress
+    no_modifier = QtCore.Qt.KeyboardModifier.NoModifier
+    for held in range(4):  # the first press acts; its repeats do not (an even count: flipped back before)
+        QtWidgets.QApplication.sendEvent(window, QtGui.QKeyEvent(press, key.Key_Space, no_modifier, " ",
+                                                                  autorep=held > 0))
+    assert pipeline.paused
+    qtbot.keyClick(window, key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert pipeline.recording is None and window.isVisible()
+    qtbot.keyClick(window, key.Key_Escape)
+    assert window.isVisible()
+    chosen = window.class_box.currentIndex()
+    wheel = QtGui.QWheelEvent(QtCore.QPointF(5, 5), QtCore.QPointF(5, 5), QtCore.QPoint(0, 0),
+                              QtCore.QPoint(0, -120), QtCore.Qt.MouseButton.NoButton, no_modifier,
+                              QtCore.Qt.ScrollPhase.NoScrollPhase, False)
+    QtWidgets.QApplication.sendEvent(window.class_box, wheel)
+    assert window.class_box.currentIndex() == chosen
+    qtbot.keyClick(window, key.Key_Q)  # nothing to lose: one q closes
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
 def test_window_in_skeleton_privacy_shows_no_image_and_no_crops(qtbot, tiny_model, tmp_path):
     from core.privacy import PrivacyMode
 
@@ -797,6 +828,10 @@ def test_marking_an_action_on_a_slow_disk_never_freezes_the_window(qtbot, tiny_m
     assert "wave for help starts" in window.marking.text()
     _, opened, _ = pipeline.marking
     assert opened is not None and opened[0] >= time.monotonic() - pressed - 0.3  # marked from the key press
+    # Quitting while recording takes a second q: the first says what it would end.
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Q)
+    window.refresh()
+    assert window.isVisible() and "q again to quit: recording " in window.status.text()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Q)
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
