@@ -540,7 +540,9 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         # Alerts raised while the window is open stay in this bar until someone acknowledges them: a
         # nurse who looks away misses nothing (the status line's messages come and go).
-        self._unacknowledged: deque[Alert] = deque(maxlen=50)  # the newest, for the bar and its tooltip
+        # The newest, for the bar and its tooltip, each with the monotonic time it came: how long ago, which
+        # no clock set back or forward (nor summer time ending) distorts.
+        self._unacknowledged: deque[tuple[Alert, float]] = deque(maxlen=50)
         self._unacknowledged_count = 0  # all of them (a bar nobody answers for a night stays bounded)
         self.alert_bar = QtWidgets.QFrame()
         self.alert_bar.setStyleSheet("QFrame {background: #b3261e} QLabel {color: white; font-size: 22px;"
@@ -594,7 +596,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 self._decisions[decision.tracking_id] = decision
             if self.alerts is not None:
                 for alert in self.alerts.update(hop):
-                    self._unacknowledged.append(alert)
+                    self._unacknowledged.append((alert, time.monotonic()))
                     self._unacknowledged_count += 1
         if self.alerts is not None:
             self.alerts.watch_commands()  # also while no hop comes: nobody in view
@@ -872,28 +874,35 @@ class LiveWindow(QtWidgets.QMainWindow):
         """Whether a decision's top action is one that raises alerts, at the alert threshold."""
         return decision is not None and self.alerts is not None and self.alerts.alarming(decision)
 
-    def _alert_text(self, alert: Alert, earlier: int = 0, gone: bool = False) -> str:
+    def _alert_text(self, alert: Alert, came: float, earlier: int = 0, gone: bool = False) -> str:
+        """`came`: the monotonic time the alert came, for how long ago it was."""
         # Without the probability: an alert is raised as the class crosses the threshold, so it would
         # read about the threshold for as long as the bar stays up; the person's panel has it as it is now.
         # What matters most first: the bar cuts what does not fit (a narrow window, large fonts), and a count
-        # of earlier alerts cut off would have one press acknowledge alerts nobody saw.
-        when = time.strftime("%H:%M:%S", time.localtime(alert.time))
+        # of earlier alerts cut off would have one press acknowledge alerts nobody saw. The bar stays until
+        # acknowledged: a fall of yesterday at 01:40 read as one of an hour ago; its day is said, and its age.
+        raised = time.localtime(alert.time)
+        today = time.localtime()[:3] == raised[:3]
+        when = time.strftime("%H:%M:%S" if today else "%a %d %b %H:%M:%S", raised)
+        minutes = int(time.monotonic() - came) // 60
+        ago = "" if minutes < 1 else f" ({minutes} min ago)" if minutes < 60 else (
+            f" ({minutes // 60} h {minutes % 60} min ago)")
         where = f"{alert.room}: " if alert.room else ""
         return (f"ALERT{f' (+{earlier} earlier)' if earlier else ''}  {where}person {alert.number}"
-                f"{' (not in view now)' if gone else ''}: {class_title(alert.action)} at {when}")
+                f"{' (not in view now)' if gone else ''}: {class_title(alert.action)} at {when}{ago}")
 
     def _update_alert_bar(self) -> None:
         if not self._unacknowledged_count:
             self.alert_bar.hide()
             return
-        latest = self._unacknowledged[-1]
+        latest, came = self._unacknowledged[-1]
         # Still up when the person has left the sensor's view (out of the room, or on the floor behind the
         # bed): the bar says so, since the picture no longer shows whom it is about.
         gone = self.pipeline.tracks is not None and latest.person not in self.pipeline.tracks.ids()
-        text = self._alert_text(latest, self._unacknowledged_count - 1, gone)
+        text = self._alert_text(latest, came, self._unacknowledged_count - 1, gone)
         if text != self.alert_text.text():
             self.alert_text.setText(text)
-            self.alert_text.setToolTip("\n".join(self._alert_text(alert) for alert in self._unacknowledged))
+            self.alert_text.setToolTip("\n".join(self._alert_text(*shown) for shown in self._unacknowledged))
         self.alert_bar.show()
 
     # ---- controls -------------------------------------------------------------------------

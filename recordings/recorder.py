@@ -148,6 +148,17 @@ def software_version() -> str:
         return "unknown"
 
 
+def free_sample_name(out_dir: Path, stem: str) -> str:
+    """`stem`, or `stem_2`, `stem_3`, ... where a clip (finished or partial) has it already: an unlabelled
+    clip is named by the local second it starts, which comes round again (r pressed twice within a
+    second, the hour repeated when summer time ends, a clock set back)."""
+    name, number = stem, 1
+    while (out_dir / f"{name}.skeleton").exists() or (out_dir / f"{name}{PARTIAL_SUFFIX}").exists():
+        number += 1
+        name = f"{stem}_{number}"
+    return name
+
+
 def next_sample_name(out_dir: Path, action_id: int, naming: ClipNaming = ClipNaming()) -> str:
     """S..C..P..R..A.. with the first replication number not yet used in out_dir (finished or partial)."""
 

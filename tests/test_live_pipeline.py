@@ -315,12 +315,20 @@ def test_the_windows_no_label_records_an_unlabelled_clip_despite_a_label_option(
     pipeline.start()
     try:
         unlabelled = pipeline.start_recording(tmp_path, None, chosen=True)
+        deadline = time.monotonic() + 5
+        while pipeline._recording.recorder.frame_count == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # a frame in it: a clip of none is not kept, and its name would be free again
+        pipeline.stop_recording()
+        # Named by the local second it starts, which comes round again (r twice within a second, the hour
+        # repeated when summer time ends): the second one was refused, "already exists".
+        again = pipeline.start_recording(tmp_path, None, chosen=True)
         pipeline.stop_recording()
         labelled = pipeline.start_recording(tmp_path)  # --record: the settings' class
         pipeline.stop_recording()
     finally:
         pipeline.stop()
     assert unlabelled.startswith("live_") and labelled.endswith("A121")
+    assert again != unlabelled  # within the second: f"{unlabelled}_2"
 
 
 def test_a_marked_action_starts_at_the_clip_time_the_sidecar_keeps(tiny_model, tmp_path):
