@@ -131,6 +131,19 @@ class Sidecar:
     depth_camera: ColorCamera = DEPTH_CAMERA  # "calibration": {"depth_camera": ...}
 
 
+# Interval times are stored to 0.1 ms (core.timeline.Interval.to_json): one that ends where the clip ends
+# reads back up to that much past it.
+STORED_TIME_SLACK_S = 1e-3
+
+
+def labelled_length_s(timestamps: np.ndarray) -> float:
+    """How far a clip's labels may reach: first to last frame, and the last frame's own period."""
+    if not len(timestamps):
+        return 0.0
+    period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
+    return float(timestamps[-1] - timestamps[0]) + period
+
+
 def read_sidecar(path: Path | str) -> Sidecar:
     path = Path(path)
     try:
@@ -176,10 +189,7 @@ def read_sidecar(path: Path | str) -> Sidecar:
         depth_file = path.with_name(depth["file"])
     timeline = None
     if raw.get("intervals") is not None:
-        # The last frame lasts one frame period: an interval may end there, not beyond (give or take the
-        # 0.1 ms to which the JSON rounds times).
-        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
-        end = float(timestamps[-1] - timestamps[0]) + period + 1e-3 if len(timestamps) else 0.0
+        end = labelled_length_s(timestamps) + STORED_TIME_SLACK_S if len(timestamps) else 0.0
         try:
             timeline = Timeline.from_json(raw["intervals"], duration=end, source=str(path))
         except TimelineError as error:

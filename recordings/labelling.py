@@ -32,7 +32,15 @@ import numpy as np
 
 from core.timeline import NO_ACTION, Interval, Timeline, TimelineError
 from recordings.atomic import replace_atomically
-from recordings.clip import NTU_FPS, ClipError, ClipPaths, clip_paths, read_sidecar
+from recordings.clip import (
+    NTU_FPS,
+    STORED_TIME_SLACK_S,
+    ClipError,
+    ClipPaths,
+    clip_paths,
+    labelled_length_s,
+    read_sidecar,
+)
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
 from recordings.ntu import read_skeleton
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
@@ -92,9 +100,7 @@ class ClipLabels:
             raw, path = _new_sidecar(paths), paths.skeleton.with_name(f"{paths.name}.json")
             timeline = None
         timestamps = np.asarray(raw["timestamps"], dtype=np.float64)
-        # As recordings.clip.read_sidecar measures it: the last frame lasts one frame period.
-        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
-        duration = float(timestamps[-1] - timestamps[0]) + period if len(timestamps) else 0.0
+        duration = labelled_length_s(timestamps)
         intervals = list(timeline.intervals) if timeline is not None else []
         return cls(paths, path, raw, duration, label_map_path(paths, label_map), intervals)
 
@@ -167,8 +173,9 @@ class ClipLabels:
         if new:
             names[-1] = f"the new interval ({intervals[-1].start:.2f}-{intervals[-1].end:.2f} s)"
         try:
-            return Timeline.checked(intervals, duration=self.duration, source=str(self.sidecar_path),
-                                    lines=names)
+            # As read_sidecar checks: `--to end` stored, rounded, read 12.0667 s past a clip of 12.06667 s.
+            return Timeline.checked(intervals, duration=self.duration + STORED_TIME_SLACK_S,
+                                    source=str(self.sidecar_path), lines=names)
         except TimelineError as error:
             raise ValueError(str(error)) from None
 

@@ -29,6 +29,21 @@ def record(folder: Path, name: str = "live_20261130_083006", frames: int = 30) -
     return rec.files.skeleton
 
 
+def test_an_interval_to_the_end_of_a_clip_is_read_back_by_label_itself(tmp_path: Path) -> None:
+    """`--to end` of a 30 fps clip of 362 frames ends at 12.06667 s, stored rounded as 12.0667: label's own
+    next reading refused it as past the clip's end, and the clip's labels could not be listed, removed or
+    added to any more (the rest of the software allowed the rounding)."""
+    with Recorder(tmp_path, sample_name="live_20261205_014209", config=CONFIG) as rec:
+        for i in range(362):
+            rec.write(make_frame(i % 20, i / 30))
+    clip = rec.files.skeleton
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "2", "--to", "end"]) == 0
+    assert main(["label", str(clip), "--list"]) == 0
+    (interval,) = ClipLabels.open(clip).timeline().intervals
+    assert interval.end == pytest.approx(362 / 30, abs=1e-4)
+    assert read_sidecar(clip.with_suffix(".json")).timeline.intervals[0].end == interval.end
+
+
 def test_whole_clip_and_intervals(tmp_path: Path) -> None:
     clip = record(tmp_path)
     labels = ClipLabels.open(clip)
