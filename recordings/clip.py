@@ -36,7 +36,7 @@ from recordings.ntu import NtuBody, read_skeleton
 from recordings.ntu_samples import SampleName
 from recordings.ntu_video import RgbVideo
 from recordings.pkummd import PkuMmdRecording, is_sequence_path
-from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION
+from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION, STORED_TIME_SLACK_S, labelled_length_s
 from recordings.recording import Recording, RecordingInfo, mean_fps
 
 __all__ = ["ClipError", "ClipPaths", "ClipRecording", "PkuMmdRecording", "Recording", "RecordingInfo",
@@ -129,19 +129,6 @@ class Sidecar:
     timeline: Timeline | None = None
     depth_file: Path | None = None  # the clip's depth stream ("depth": {"file": ...}), None without one
     depth_camera: ColorCamera = DEPTH_CAMERA  # "calibration": {"depth_camera": ...}
-
-
-# Interval times are stored to 0.1 ms (core.timeline.Interval.to_json): one that ends where the clip ends
-# reads back up to that much past it.
-STORED_TIME_SLACK_S = 1e-3
-
-
-def labelled_length_s(timestamps: np.ndarray) -> float:
-    """How far a clip's labels may reach: first to last frame, and the last frame's own period."""
-    if not len(timestamps):
-        return 0.0
-    period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
-    return float(timestamps[-1] - timestamps[0]) + period
 
 
 def read_sidecar(path: Path | str) -> Sidecar:

@@ -34,17 +34,22 @@ from core.timeline import NO_ACTION, Interval, Timeline, TimelineError
 from recordings.atomic import replace_atomically
 from recordings.clip import (
     NTU_FPS,
-    STORED_TIME_SLACK_S,
     ClipError,
     ClipPaths,
     clip_paths,
-    labelled_length_s,
     read_sidecar,
 )
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
 from recordings.ntu import read_skeleton
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
-from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION, clip_session, software_version
+from recordings.recorder import (
+    SIDECAR_FORMAT,
+    SIDECAR_VERSION,
+    STORED_TIME_SLACK_S,
+    clip_session,
+    labelled_length_s,
+    software_version,
+)
 
 
 def label_map_path(clip: ClipPaths, given: Path | str | None = None) -> Path:

@@ -148,6 +148,19 @@ def software_version() -> str:
         return "unknown"
 
 
+# Interval times are stored to 0.1 ms (core.timeline.Interval.to_json): one that ends where the clip ends
+# reads back up to that much past it.
+STORED_TIME_SLACK_S = 1e-3
+
+
+def labelled_length_s(timestamps: np.ndarray) -> float:
+    """How far a clip's labels may reach: first to last frame, and the last frame's own period."""
+    if not len(timestamps):
+        return 0.0
+    period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / 30.0  # NTU's rate
+    return float(timestamps[-1] - timestamps[0]) + period
+
+
 def free_sample_name(out_dir: Path, stem: str) -> str:
     """`stem`, or `stem_2`, `stem_3`, ... where a clip (finished or partial) has it already: an unlabelled
     clip is named by the local second it starts, which comes round again (r pressed twice within a
@@ -725,8 +738,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         stopped=stopped,
     )
     if marked:
-        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / 30.0
-        end = (timestamps[-1] - timestamps[0] + period) if count else 0.0
+        end = labelled_length_s(np.asarray(timestamps, np.float64)) if count else 0.0
         intervals = fit_intervals(marked, end, str(frames_path))
         if intervals:
             checked = Timeline.checked(intervals, duration=end, source=str(frames_path))

@@ -44,7 +44,7 @@ from recordings.clip import ClipError, ClipPaths, Sidecar, find_clips, read_side
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SkeletonFormatError, read_skeleton
 from recordings.ntu_samples import SampleName
-from recordings.recorder import clip_session
+from recordings.recorder import clip_session, labelled_length_s
 from training.cache import load_clip, read_index, read_settings
 from training.config import DataConfig
 from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, stratified_split
@@ -152,8 +152,7 @@ def read_clip_folder(
             if not first.isdigit():
                 raise DatasetError(f"{paths.skeleton}: line 1: expected the frame count, got {first[:20]!r}")
             stamps = np.arange(int(first)) / NTU_FPS
-        period = float(np.median(np.diff(stamps))) if len(stamps) > 1 else 1.0 / NTU_FPS
-        duration = float(stamps[-1] - stamps[0]) + period if len(stamps) else 0.0
+        duration = labelled_length_s(np.asarray(stamps, np.float64))
         name = prefix + paths.name
         task = ClipTask(name, -1, paths.skeleton, paths.video, paths.sidecar, {})
         session = _session(paths, sidecar.raw if sidecar is not None else None, number)
