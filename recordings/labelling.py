@@ -32,13 +32,7 @@ import numpy as np
 
 from core.timeline import NO_ACTION, Interval, Timeline, TimelineError
 from recordings.atomic import replace_atomically
-from recordings.clip import (
-    NTU_FPS,
-    ClipError,
-    ClipPaths,
-    clip_paths,
-    read_sidecar,
-)
+from recordings.clip import NTU_FPS, ClipError, ClipPaths, clip_paths, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
 from recordings.ntu import read_skeleton
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
