@@ -643,17 +643,20 @@ def _stop_group(child: subprocess.Popen) -> None:
         child.kill()
 
 
-def _delivery_status(alerts: AlertDispatcher) -> str:
-    """The alerts not yet delivered, and a failing alert command, for the status line: what a monitor
-    reads while an endpoint is down (its first failure alone, hours earlier, is easy to miss)."""
-    delivery = alerts.delivery
+def delivery_status(alerts: AlertDispatcher) -> list[str]:
+    """The alerts not yet delivered, and a failing alert command, for a status line (headless, the
+    window's): what a monitor reads while an endpoint is down (its first failure alone, hours earlier, is
+    easy to miss)."""
+    delivery, said = alerts.delivery, []
     waiting = delivery.pending if delivery is not None else 0
-    said = f"{waiting} alert{'s' * (waiting != 1)}"
+    count = f"{waiting} alert{'s' * (waiting != 1)}"
     if delivery is not None and delivery.failing:
-        said = f", DELIVERY FAILING: {said} waiting"
-    else:
-        said = f", {said} being sent" if waiting else ""
-    return said + (", ALERT COMMAND FAILING" if alerts.command_failing else "")
+        said.append(f"DELIVERY FAILING: {count} waiting")
+    elif waiting:
+        said.append(f"{count} being sent")
+    if alerts.command_failing:
+        said.append("ALERT COMMAND FAILING")
+    return said
 
 
 @dataclass
@@ -755,7 +758,7 @@ def run_headless(
             if duration_s is not None and now - started >= duration_s:
                 break
             if now >= next_health:
-                log.info("status: %s%s", pipeline.stats().health(), _delivery_status(alerts))
+                log.info("status: %s", ", ".join([pipeline.stats().health(), *delivery_status(alerts)]))
                 next_health = now + config.health_every_s
             if now >= next_check:  # a frozen sensor, no decisions, a stuck recognition: said once an episode
                 next_check = now + 1.0

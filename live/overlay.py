@@ -60,7 +60,7 @@ from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
 from live import room3d  # noqa: E402
 from live.capture import RingEntry  # noqa: E402
-from live.headless import Alert, AlertDispatcher  # noqa: E402
+from live.headless import Alert, AlertDispatcher, delivery_status  # noqa: E402
 from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
 from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
@@ -782,8 +782,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             parts.append(f"privacy {stats.privacy.value}")
         if stats.paused:
             parts.append("PAUSED (no alerts)")
-        if (undelivered := self._undelivered()) is not None:  # here too: a stronger banner may hide it
-            parts.append(undelivered.upper())
+        if self.alerts is not None:  # here too: a stronger banner may hide the one that says it
+            parts += delivery_status(self.alerts)
         if self._notice is not None:
             if time.monotonic() < self._notice[1]:
                 parts.append(self._notice[0])  # kept for notice_s, not overwritten by the next tick

@@ -237,7 +237,7 @@ def test_a_receiver_that_refuses_the_url_or_the_login_keeps_every_alert_until_fi
     import live.alert_delivery
 
     monkeypatch.setattr(live.alert_delivery, "OUTAGE_REMINDER_S", 0.3)
-    from live.headless import _delivery_status
+    from live.headless import delivery_status
 
     answers = iter([404, 503] * 4 + [403, 401, 200, 200])  # one backend of two deployed wrong, say
     endpoint.answer = lambda body: next(answers)
@@ -246,8 +246,8 @@ def test_a_receiver_that_refuses_the_url_or_the_login_keeps_every_alert_until_fi
     with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
         keys = [delivery.submit(alert(p)) for p in (1, 2)]
         wait_for(lambda: delivery.failing and delivery.pending == 2)
-        status = _delivery_status(SimpleNamespace(delivery=delivery, command_failing=False))
-        assert status == ", DELIVERY FAILING: 2 alerts waiting"  # the status line's
+        status = delivery_status(SimpleNamespace(delivery=delivery, command_failing=False))
+        assert status == ["DELIVERY FAILING: 2 alerts waiting"]  # the status line's
         assert delivery.wait_delivered(20)
     delivery.close()
     assert delivery.delivered == 2 and delivery.rejected == 0
