@@ -42,6 +42,8 @@ def test_an_interval_to_the_end_of_a_clip_is_read_back_by_label_itself(tmp_path:
     (interval,) = ClipLabels.open(clip).timeline().intervals
     assert interval.end == pytest.approx(362 / 30, abs=1e-4)
     assert read_sidecar(clip.with_suffix(".json")).timeline.intervals[0].end == interval.end
+    # The slack that reads stored times back is no room for a new interval past the clip's end.
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "12.067", "--to", "12.0675"]) == 2
 
 
 def test_whole_clip_and_intervals(tmp_path: Path) -> None:
