@@ -90,7 +90,7 @@ STALLED_S = 3.0
 # of people (kernels chosen). Until it returns nothing is decided.
 RECOGNITION_STUCK_S = 10.0
 # Hops that run and decide for nobody in view this long (failing, scores not finite, windows without
-# colour) are a room without recognition: a decision comes every hop (half a second) while all is well.
+# colour) are a room without recognition: decisions come every hop (0.2 s by default) while all is well.
 UNDECIDED_S = 3.0
 SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the run)
 
