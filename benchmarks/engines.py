@@ -15,7 +15,8 @@ peak resident memory (and GPU memory where a GPU backend ran), the time to open 
 
     lite,  onnxruntime-cpu, 1 person:  p50 <= 100 ms and >= 1.3x faster than pytorch-cpu
     paper, tensorrt (FP16), 1 person:  p50 <= 17 ms (the paper's figure; unmeasured without a GPU)
-    skeleton, onnxruntime-cpu, 6 people: p50 <= 20 ms (issue 15), and <= 10 ms (issue 13: the
+    skeleton-only network (the profile, or a --checkpoint of one), onnxruntime-cpu, 6 people:
+                                       p50 <= 20 ms (issue 15), and <= 10 ms (issue 13: the
                                        skeleton-only decision for six people)
 
 Numbers from a machine shared with other work are noisy: say so when quoting them.
@@ -272,7 +273,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     rows = pool.submit(
                         measure_backend, str(checkpoint), backend.value, args.people, **kwargs
                     ).result()
-            measurements.extend(rows)
+            # The skeleton targets are about any network without part crops: the profile's random one, or a
+            # trained checkpoint's (the README's pku_interactions.pt row, which printed UNMEASURED).
+            measurements.extend({**row, "skeleton_only": not config.parts} for row in rows)
     return {
         "machine": machine_description(args.threads),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -294,7 +297,8 @@ def check_targets(measurements: list[dict[str, Any]], skipped: dict[str, str]) -
     ort, eager = p50("lite", Backend.ONNXRUNTIME_CPU), p50("lite", Backend.PYTORCH_CPU)
     trt = p50("paper", Backend.TENSORRT)
     speedup = eager / ort if ort and eager else None
-    skeleton = p50("skeleton", Backend.ONNXRUNTIME_CPU, people=6)
+    skeleton = next((m["p50_ms"] for m in measurements if m.get("skeleton_only") and m["people"] == 6
+                     and m["backend"] == Backend.ONNXRUNTIME_CPU.value), None)
     return [
         {
             "target": f"lite, onnxruntime-cpu, 1 person: p50 <= {LITE_TARGET_MS:g} ms",
@@ -315,7 +319,7 @@ def check_targets(measurements: list[dict[str, Any]], skipped: dict[str, str]) -
         },
         *(
             {
-                "target": f"skeleton, onnxruntime-cpu, 6 people: p50 <= {limit:g} ms",
+                "target": f"skeleton-only network, onnxruntime-cpu, 6 people: p50 <= {limit:g} ms",
                 "value": skeleton,
                 "met": None if skeleton is None else skeleton <= limit,
             }

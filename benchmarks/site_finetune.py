@@ -229,10 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rehearse-sequences", type=integer_in(1), default=15,
                         help="PKU-MMD training sequences to rehearse a skeleton-only base's classes with")
     args = parser.parse_args(argv)
+    base = args.base.resolve()
+    pose_base = skeleton_only(base)
+    if pose_base and not (args.pkummd / "skeletons").is_dir():  # before minutes of recording, not after
+        raise SystemExit(f"--pkummd {args.pkummd}: no skeletons folder; a skeleton-only base ({base.name}) "
+                         "rehearses its classes on the PKU-MMD release")
     out = args.out.resolve()
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    base = args.base.resolve()
     figures: dict = {"base": str(base)}
     started = time.monotonic()
 
@@ -243,7 +247,6 @@ def main(argv: list[str] | None = None) -> int:
     record(out / "heldout", heldout_seeds, args.seconds, base, logs)
     mark(out / "heldout", heldout_seeds, logs)
     figures["recording_s"] = round(time.monotonic() - started)
-    pose_base = skeleton_only(base)
     if pose_base:
         rehearsal, check = pkummd_sequences(args.pkummd, base, args.rehearse_sequences)
         convert(rehearsal, out / "rehearse", logs)
