@@ -1,6 +1,6 @@
 """The Qt window: the video with skeletons and part boxes, a panel per person, and a status line.
 
-    | ALERT  ward 3: person 1: fall_down 91% at 14:02:11 (+1 earlier)  [Acknowledge]  (until acknowledged)
+    | ALERT (+1 earlier)  ward 3: person 1: fall down at 14:02:11 (12 min ago)  [Acknowledge]  (until then)
     +---------------------------------------------+----------------------------+
     | video (pyqtgraph ImageItem, row-major)      | person 1  [L] [R] [body]   |
     |   skeletons, part boxes (width = attention) |           ===  ==  =====   |

@@ -174,12 +174,17 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
     from live.overlay import PanelSize
 
     column = window._right_column
+    deadline = time.monotonic() + 20  # both simulated people in view: two panels need more than the least
+    while len(pipeline.tracks.ids()) < 2 and time.monotonic() < deadline:  # the people area keeps anyway
+        settle(app, 0.2)
+    dragged = None
     if column is not None:
         column.setSizes([sum(column.sizes()) - 30, 30])
+        dragged = column.sizes()[0]
         settle(app, 1.0)
-    people = len(pipeline.tracks.ids()) if pipeline.tracks is not None else 0
+    people = len(pipeline.tracks.ids())
     squeezed = {"people": people, "needed_px": people * window._panel_px[PanelSize.TOP_ACTION],
-                "people_area_px": window._people_area.viewport().height(),
+                "people_area_px": window._people_area.viewport().height(), "room3d_dragged_px": dragged,
                 "room3d_px": window.room3d.height() if window.room3d is not None else None}
     window.close()  # the pipeline stops on a thread of its own: wait for it before this process ends
     deadline = time.monotonic() + 60

@@ -40,10 +40,19 @@ def test_an_interval_to_the_end_of_a_clip_is_read_back_by_label_itself(tmp_path:
     assert main(["label", str(clip), "--class", "patient fell", "--from", "2", "--to", "end"]) == 0
     assert main(["label", str(clip), "--list"]) == 0
     (interval,) = ClipLabels.open(clip).timeline().intervals
-    assert interval.end == pytest.approx(362 / 30, abs=1e-4)
+    assert 362 / 30 - 1e-4 < interval.end <= 362 / 30  # to the end as stored, not past it
     assert read_sidecar(clip.with_suffix(".json")).timeline.intervals[0].end == interval.end
-    # The slack that reads stored times back is no room for a new interval past the clip's end.
+    # A sidecar the earlier version wrote, its end rounded up past the clip's: read back, listed, changed.
+    sidecar = clip.with_suffix(".json")
+    raw = json.loads(sidecar.read_text())
+    raw["intervals"][0]["end"] = round(362 / 30, 4)  # 12.0667
+    sidecar.write_text(json.dumps(raw))
+    assert main(["label", str(clip), "--list"]) == 0
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "0.5", "--to", "1.5"]) == 0
+    # The slack that reads stored times back is no room for a new interval past the clip's end, nor for
+    # one that starts at its last instant and holds no frame.
     assert main(["label", str(clip), "--class", "patient fell", "--from", "12.067", "--to", "12.0675"]) == 2
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "12.0667", "--to", "end"]) == 2
 
 
 def test_whole_clip_and_intervals(tmp_path: Path) -> None:

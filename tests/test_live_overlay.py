@@ -630,12 +630,12 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     pipeline.tracks.clear()  # everybody left the sensor's view: the picture no longer shows whom it is about
     window.refresh()
     assert " (not in view now): " in window.alert_text.text()
-    # Unanswered since yesterday: the day is said, and how long ago by the monotonic clock (a clock set
+    # Unanswered for days: the day is said, and how long ago by the monotonic clock (a clock set
     # back, or summer time ending, read a fall of yesterday 01:40 as one of an hour ago).
     latest, _ = window._unacknowledged[-1]
-    window._unacknowledged[-1] = (replace(latest, time=latest.time - 86400), time.monotonic() - 4200)
+    window._unacknowledged[-1] = (replace(latest, time=latest.time - 2 * 86400), time.monotonic() - 4200)
     window.refresh()
-    day = time.strftime("%a %d %b", time.localtime(latest.time - 86400))
+    day = time.strftime("%a %d %b", time.localtime(latest.time - 2 * 86400))
     assert f"at {day} " in window.alert_text.text()
     assert window.alert_text.text().endswith(" (1 h 10 min ago)")
     qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
