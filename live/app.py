@@ -74,6 +74,7 @@ from recordings.argument_types import (
     non_negative_float,
     output_file,
     positive_float,
+    prepare_console,
     probability,
     thread_count,
     why_no_display,
@@ -753,6 +754,9 @@ def _stderr_is_journald() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (why := prepare_console("python -m live", sys.argv[1:] if argv is None else argv)) is not None:
+        print(why, file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     # Each line with its time, unless journald stamps it: a service's log redirected to a file had an
     # alert's time only inside its text, and every other line none.

@@ -44,6 +44,7 @@ from recordings.argument_types import (
     non_negative_float,
     output_folder,
     positive_float,
+    prepare_console,
     why_no_display,
 )
 from recordings.avi import missing_bytes
@@ -855,6 +856,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if (why := prepare_console("python -m recordings", argv)) is not None:
+        print(why, file=sys.stderr)
+        return 2
     args = None if argv[:1] == ["synth"] else build_parser().parse_args(argv)
     try:
         if args is None:

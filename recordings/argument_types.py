@@ -1,7 +1,8 @@
 """argparse types for numbers with a range and paths that must exist, shared by the command lines
 (`python -m recordings`, `live`, `training`, the benchmarks): a bad value is a usage error that names the
-option, before anything is opened or written. And `run_command`: how a benchmark ends on input it cannot
-use (here, not in benchmarks/, because benchmarks run as scripts too and are no installed package)."""
+option, before anything is opened or written. `prepare_console`: what every command does first. And
+`run_command`: how a benchmark ends on input it cannot use (here, not in benchmarks/, because benchmarks
+run as scripts too and are no installed package)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import math
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -174,6 +175,21 @@ def float_in(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def prepare_console(prog: str, argv: Sequence[str]) -> str | None:
+    """At a command's start: what it prints never fails on a console that cannot show a character (a
+    Windows cp1252 console, output piped to a file: a class named 跌倒 crashed `recordings list`), it is
+    written as \\uXXXX there; and why the command line cannot be used, or None. A locale that is not UTF-8,
+    with Python's UTF-8 mode off, hands arguments it cannot decode over as surrogates: a folder named
+    with an é then crashed OpenCV, and a label's name could not be written to labels.txt."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    if any("\udc80" <= c <= "\udcff" for argument in argv for c in argument):
+        return (f"{prog}: the command line holds characters this locale ({sys.getfilesystemencoding()}) "
+                "cannot decode: run it under a UTF-8 locale (LANG=C.UTF-8) or with PYTHONUTF8=1")
+    return None
 
 
 def run_command(main: Callable[[], object], prog: str,

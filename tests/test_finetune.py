@@ -172,7 +172,7 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     args = _recipe_command()
     assert args[:2] == ["finetune", "--from"] and "--config" in args and "--clips" in args
     values = {"--from": str(base), "--clips": str(site), "--cache": str(tmp_path / "cache"),
-              "--out": str(tmp_path / "run")}
+              "--out": str(tmp_path / "run 2")}  # a site's folder may have spaces
     args = [values.get(args[i - 1], a) if i else a for i, a in enumerate(args)]
     quick = ["--set", "epochs.pose=1", "--set", "epochs.head=1", "--set", "epochs.finetune=1",
              "--set", "max_steps_per_epoch=1", "--set", "workers=0", "--set", "optim.batch_size=4",
@@ -184,7 +184,8 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     assert "windows along the sequences" in out and "rows of 3 known classes copied, 1 start fresh" in out
 
     assert "[pose] starts from" in out  # the pose stream learns the new class first (Algorithm 1's order)
-    model = tmp_path / "run" / "model.pt"
+    model = tmp_path / "run 2" / "model.pt"
+    assert f"run it with: python -m live --checkpoint '{model}'" in out  # pasted back as one argument
     from core.model.checkpoint import load_checkpoint
 
     tuned = load_checkpoint(model)
@@ -196,7 +197,7 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     assert tuned.extra["train_config"]["data"]["classes"] == tuned.class_names
     validation = set(tuned.extra["validation_clips"])
     assert validation and validation < {c.stem for c in clips}
-    scored = json.loads((tmp_path / "run" / "eval_validation" / "results.json").read_text())
+    scored = json.loads((tmp_path / "run 2" / "eval_validation" / "results.json").read_text())
     assert scored["windows"] > scored["sequences"] >= 1  # windows along the held-out clips, each scored
 
     decisions = tmp_path / "tuned.jsonl"
@@ -206,7 +207,7 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     assert lines and {c["class"] for line in lines for c in line["topk"]} <= set(tuned.class_names)
 
     # epochs.pose=0 skips the pose stage: the base's pose LSTM is kept as it was (step 6 alone).
-    kept_args = [tmp_path / "kept" if a == str(tmp_path / "run") else a for a in args]
+    kept_args = [tmp_path / "kept" if a == str(tmp_path / "run 2") else a for a in args]
     assert training([*map(str, kept_args), *quick, "--set", "epochs.pose=0"]) == 0
     assert "[pose] starts from" not in capsys.readouterr().out
     kept = load_checkpoint(tmp_path / "kept" / "model.pt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -260,6 +261,24 @@ def test_3d_view_without_open3d_says_how_to_install(
     monkeypatch.setitem(sys.modules, "open3d", None)  # importing it now fails, as where it is absent
     with pytest.raises(SystemExit, match=r"needs open3d: pip install -e '.\[viz3d\]'"):
         main(["view", str(xef_file), "--3d", "--out", str(tmp_path / "png")])
+
+
+def test_a_class_the_console_cannot_show_is_escaped_not_a_crash(tmp_path: Path) -> None:
+    """A class named 跌倒 on a Windows cp1252 console (or output piped to a file there): `list` printed its
+    header, then "'charmap' codec can't encode", exit 2. And a locale that is not UTF-8, with Python's UTF-8
+    mode off, hands a folder named with an é over as surrogates, which crashed OpenCV: said, before."""
+    from recordings.argument_types import prepare_console
+
+    with Recorder(tmp_path, sample_name="fall", config=RecorderConfig(min_free_bytes=1)) as rec:
+        rec.write(make_frame(0, 0.0))
+    assert main(["label", str(tmp_path / "fall.skeleton"), "--class", "跌倒"]) == 0
+    done = subprocess.run([sys.executable, "-m", "recordings", "list", str(tmp_path)], cwd=REPO,
+                          capture_output=True, timeout=60, env={**os.environ, "PYTHONIOENCODING": "cp1252"})
+    assert done.returncode == 0, done.stderr
+    assert b"A121 \\u8dcc\\u5012" in done.stdout
+    why = prepare_console("python -m recordings", ["info", "/data/clips \udcc3\udca9"])
+    assert why is not None and "UTF-8 locale (LANG=C.UTF-8) or with PYTHONUTF8=1" in why
+    assert prepare_console("python -m recordings", ["info", "/data/Aufnahmen Station 4/é"]) is None
 
 
 def test_errors_exit_2_with_the_offset(tmp_path: Path) -> None:

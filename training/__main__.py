@@ -32,6 +32,7 @@ from recordings.argument_types import (
     integer_in,
     non_negative_float,
     output_folder,
+    prepare_console,
     probability,
     thread_count,
 )
@@ -139,6 +140,9 @@ def _given_decisions(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (why := prepare_console("python -m training", sys.argv[1:] if argv is None else argv)) is not None:
+        print(why, file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(
         prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

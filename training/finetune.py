@@ -47,6 +47,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import shlex
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -334,7 +337,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     model = out / "model.pt"
     replace_atomically(model, Path(tuned.best_checkpoint).read_bytes())
     print(f"[finetune] wrote {model} (validation top-1 {100 * tuned.best_validation_top1:.1f}%) after "
-          f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint {model}")
+          f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint {_as_typed(model)}")
     if splits.validation:
         from training.evaluate import evaluate
 
@@ -342,3 +345,9 @@ def run_finetune(args: argparse.Namespace) -> int:
                  workers=0)
     return 0
 
+
+def _as_typed(path: Path) -> str:
+    """`path` as the shell takes it back (a site's folder "Aufnahmen Station 4" has spaces)."""
+    if os.name == "nt":
+        return subprocess.list2cmdline([str(path)])
+    return shlex.quote(str(path))
