@@ -179,10 +179,11 @@ def float_in(low: float, high: float) -> Callable[[str], float]:
 
 def prepare_console(prog: str, argv: Sequence[str]) -> str | None:
     """At a command's start: what it prints never fails on a console that cannot show a character (a
-    Windows cp1252 console, output piped to a file: a class named 跌倒 crashed `recordings list`), it is
-    written as \\uXXXX there; and why the command line cannot be used, or None. A locale that is not UTF-8,
-    with Python's UTF-8 mode off, hands arguments it cannot decode over as surrogates: a folder named
-    with an é then crashed OpenCV, and a label's name could not be written to labels.txt."""
+    Windows cp1252 console, output piped to a file: a class named 跌倒 crashed `recordings list`), such a
+    character is written as its backslash escape there; and why the command line cannot be used, or None.
+    A locale that is not UTF-8, with Python's UTF-8 mode off, hands arguments it cannot decode over as
+    surrogates: a folder named with an é then crashed OpenCV, and a label's name could not be written to
+    labels.txt."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
