@@ -210,6 +210,12 @@ class Timeline:
                            lines=[f"intervals entry {k + 1}" for k in range(len(intervals))])
 
 
+def frame_period_s(times: np.ndarray) -> float:
+    """How long a stream's frames last: their median spacing (one frame: a Kinect's 30 fps). The last frame
+    of a stream covers that much, for its labels too."""
+    return float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / 30.0
+
+
 def intervals_from_labels(
     times: np.ndarray, labels: Sequence[str | None], person: int | None = None, period_s: float | None = None
 ) -> list[Interval]:
@@ -224,7 +230,7 @@ def intervals_from_labels(
     if len(times) == 0:
         return []
     if period_s is None:
-        period_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / 30.0
+        period_s = frame_period_s(times)
     ends = np.append(times[1:], times[-1] + period_s)
     out: list[Interval] = []
     current: str | None = None

@@ -138,16 +138,11 @@ class ClipLabels:
         """`name` between `start` and `end` seconds (None: to the end of the clip); checked against the
         clip's length and the other intervals of the same person."""
         # To the end: as stored (0.1 ms), not past it. The check reading intervals back allows what storing
-        # rounded up before; a new one gets no such slack: one starting at the clip's last instant holds no
-        # frame.
+        # rounded up before; a new one gets no such slack.
         end = math.floor(self.duration * 1e4) / 1e4 if end is None else float(end)
-        where, length = self.sidecar_path, self.duration
-        if end > length:
-            raise ValueError(f"{where}: the new interval ends at {end:.3f} s, past the end of the stream "
-                             f"({length:.3f} s)")
-        if float(start) >= length:
-            raise ValueError(f"{where}: the new interval starts at {float(start):.3f} s, at the end of the "
-                             f"stream ({length:.3f} s) or past it")
+        if end > self.duration:  # a start past it then reads as an interval that ends before it starts
+            raise ValueError(f"{self.sidecar_path}: the new interval ends at {end:.3f} s, past the end of "
+                             f"the stream ({self.duration:.3f} s)")
         # Checked before the class is looked up: a refused interval must not add its class to labels.txt.
         self._check([*self.intervals, Interval(float(start), end, name.strip() or "?", person)], new=True)
         if person is not None:  # a typo'd id labels nobody, and training would never see the action

@@ -78,7 +78,7 @@ from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.privacy import PrivacyMode
 from core.skeleton import implausible_joints
-from core.timeline import Interval, Timeline
+from core.timeline import Interval, Timeline, frame_period_s
 from recordings.atomic import lock_exclusive, replace_atomically, sync_directory
 from recordings.avi import MAX_AVI_BYTES, AviError, MjpegAviWriter, finalize_avi
 from recordings.depth import DEPTH_HEIGHT, DEPTH_WIDTH, FORMAT_NAME, DepthWriter, finalize_depth
@@ -157,8 +157,7 @@ def labelled_length_s(timestamps: np.ndarray) -> float:
     """How far a clip's labels may reach: first to last frame, and the last frame's own period."""
     if not len(timestamps):
         return 0.0
-    period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / 30.0  # NTU's rate
-    return float(timestamps[-1] - timestamps[0]) + period
+    return float(timestamps[-1] - timestamps[0]) + frame_period_s(timestamps)
 
 
 def free_sample_name(out_dir: Path, stem: str) -> str:
@@ -738,7 +737,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         stopped=stopped,
     )
     if marked:
-        end = labelled_length_s(np.asarray(timestamps, np.float64)) if count else 0.0
+        end = labelled_length_s(np.asarray(timestamps, np.float64))
         intervals = fit_intervals(marked, end, str(frames_path))
         if intervals:
             checked = Timeline.checked(intervals, duration=end, source=str(frames_path))
