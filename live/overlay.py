@@ -64,6 +64,7 @@ from live.headless import Alert, AlertDispatcher, delivery_status  # noqa: E402
 from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
 from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
+from recordings.picture_text import put_text, text_size  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +352,7 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         text = f"{label}: {class_title(decision.topk[0][0])} {decision.topk[0][1] * 100:.0f}%"
     size, thickness, pad = 0.5 * text_scale, max(1, round(text_scale)), round(4 * text_scale)
     frame = max(2, round(2 * text_scale))  # the person's colour around it, half outside the box
-    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)
+    (width, height), _ = text_size(text, size, thickness)
     rows, columns = image.shape[:2]
     # The box and its frame stay inside the picture (a head at its edge wrote a label cut in half).
     margin = pad + frame
@@ -374,7 +375,7 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
     cv2.rectangle(image, box[:2], box[2:], ALARM_RED if alarming else (0, 0, 0), -1)
     if color is not None:
         cv2.rectangle(image, box[:2], box[2:], color, frame)
-    cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, size, ink, thickness, cv2.LINE_AA)
+    put_text(image, text, (x, y), size, ink, thickness)
 
 
 def draw_recording_mark(image: np.ndarray, text_scale: float = 1.0) -> None:

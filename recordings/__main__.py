@@ -69,6 +69,7 @@ from recordings.labels import (
 )
 from recordings.ntu import SkeletonFormatError
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
+from recordings.picture_text import put_text
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import (
@@ -472,16 +473,8 @@ def draw_skeleton(frame: Frame, size: tuple[int, int] = (1920, 1080)) -> np.ndar
             radius = 2 * scale if body.states[j] == 2 else scale
             cv2.circle(image, tuple(points[j]), radius, colour, -1, cv2.LINE_AA)
     truth = next((b.truth for b in frame.bodies if b.truth is not None), None)
-    cv2.putText(
-        image,
-        f"{frame.index}  {frame.timestamp:7.2f} s" + (f"  {truth}" if truth is not None else ""),
-        (10 * scale, 20 * scale),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        0.5 * scale,
-        (255, 255, 255),
-        scale,
-        cv2.LINE_AA,
-    )
+    put_text(image, f"{frame.index}  {frame.timestamp:7.2f} s" + (f"  {truth}" if truth is not None else ""),
+             (10 * scale, 20 * scale), 0.5 * scale, (255, 255, 255), scale)
     return image
 
 

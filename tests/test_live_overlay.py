@@ -116,6 +116,19 @@ def test_an_action_that_raises_alerts_is_written_on_red_in_words():
     assert class_title("fall_down") == "fall down" and class_title(NO_ACTION) == "no action"
 
 
+def test_a_class_named_in_another_script_is_written_over_the_head_as_named():
+    """A site's own classes (a Greek ward's Πτώση, fall, and Πίνει, drinking): OpenCV's font wrote both as
+    the same row of question marks over the patient."""
+    body = person(5, 0.0, 0.0)
+    images = []
+    for name in ("Πτώση", "Πίνει"):
+        decision = Decision(0.0, 0.0, 5, ((name, 0.9),), ("left_hand", "right_hand", "full_body"),
+                            np.array([0.3, 0.3, 0.4], np.float32), 0.1)
+        images.append(np.zeros((360, 640, 3), np.uint8))
+        draw_label(images[-1], body.joints_color, decision, "person 1", 1.0)
+    assert (images[0] != images[1]).any()
+
+
 def test_a_recording_is_marked_on_the_picture():
     from live.overlay import ALARM_RED, draw_recording_mark
 

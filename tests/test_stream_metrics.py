@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -206,6 +207,18 @@ def test_the_timeline_draws_a_person_who_left_before_any_decision(tmp_path) -> N
     decisions = {"room": run(1, [Interval(4.0, 6.0, "wave")], [Interval(4.0, 6.0, "wave")], 10.0)}
     write_timeline_png(tmp_path / "timeline.png", tracks, decisions, list(CLASSES))
     assert (tmp_path / "timeline.png").stat().st_size > 0
+
+
+def test_the_timeline_legend_writes_class_names_in_any_script(tmp_path) -> None:
+    from training.streaming import write_timeline_png
+
+    tracks = [Track("room", 1, 0.0, 10.0, (Interval(4.0, 6.0, "wave"),))]
+    decisions = {"room": run(1, [Interval(4.0, 6.0, "wave")], [Interval(4.0, 6.0, "wave")], 10.0)}
+    pictures = []
+    for name in ("Πτώση", "Πίνει"):  # the same length: OpenCV's font wrote both as '?????'
+        write_timeline_png(tmp_path / f"{len(pictures)}.png", tracks, decisions, [*CLASSES, name])
+        pictures.append(cv2.imread(str(tmp_path / f"{len(pictures)}.png")))
+    assert pictures[0].shape == pictures[1].shape and (pictures[0] != pictures[1]).any()
 
 
 def test_average_precision_interpolates_precision_as_pascal_voc_does() -> None:

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from recordings.atomic import why_not_writable
+from recordings.picture_text import put_text, text_size
 from training import distributed
 from training.data import DatasetError, ignore_sigterm
 
@@ -223,11 +224,11 @@ def _heatmap_png(
 ) -> None:
     """A labelled heat map as PNG, drawn with OpenCV (no plotting library needed at runtime)."""
     cell = 44 if len(columns) <= 12 else max(14, 600 // len(columns))
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
-    left = 12 + max(cv2.getTextSize(r, font, scale, 1)[0][0] for r in rows)
-    top = 40 + max(cv2.getTextSize(c, font, scale, 1)[0][0] for c in columns)
+    scale = 0.4
+    left = 12 + max(text_size(r, scale)[0][0] for r in rows)
+    top = 40 + max(text_size(c, scale)[0][0] for c in columns)
     height, width = top + cell * len(rows) + 10, left + cell * len(columns) + 10
-    title_width = cv2.getTextSize(title, font, 0.5, 1)[0][0] + 16
+    title_width = text_size(title, 0.5)[0][0] + 16
     image = np.full((height, max(width, title_width), 3), 255, np.uint8)
     finite = values[np.isfinite(values)]
     vmax = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0) or 1.0
@@ -243,36 +244,18 @@ def _heatmap_png(
             if cell >= 30 and np.isfinite(values[i, j]):
                 text = format(values[i, j], value_format)
                 ink = (0, 0, 0) if shade[i, j] > 0.6 else (255, 255, 255)
-                size = cv2.getTextSize(text, font, 0.35, 1)[0]
-                cv2.putText(
-                    image,
-                    text,
-                    (x0 + (cell - size[0]) // 2, y0 + (cell + size[1]) // 2),
-                    font,
-                    0.35,
-                    ink,
-                    1,
-                    cv2.LINE_AA,
-                )
+                size = text_size(text, 0.35)[0]
+                put_text(image, text, (x0 + (cell - size[0]) // 2, y0 + (cell + size[1]) // 2), 0.35, ink)
     for i, name in enumerate(rows):
-        size = cv2.getTextSize(name, font, scale, 1)[0]
-        cv2.putText(
-            image,
-            name,
-            (left - 6 - size[0], top + i * cell + (cell + size[1]) // 2),
-            font,
-            scale,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
+        size = text_size(name, scale)[0]
+        put_text(image, name, (left - 6 - size[0], top + i * cell + (cell + size[1]) // 2), scale, (0, 0, 0))
     # Column names written vertically: draw on a strip, rotate it.
     strip = np.full((cell * len(columns), top - 30, 3), 255, np.uint8)
     for j, name in enumerate(columns):
-        cv2.putText(strip, name, (2, j * cell + (cell + 8) // 2), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+        put_text(strip, name, (2, j * cell + (cell + 8) // 2), scale, (0, 0, 0))
     rotated = cv2.rotate(strip, cv2.ROTATE_90_COUNTERCLOCKWISE)
     image[30:top, left : left + rotated.shape[1]] = rotated[:, : min(rotated.shape[1], image.shape[1] - left)]
-    cv2.putText(image, title, (8, 20), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    put_text(image, title, (8, 20), 0.5, (0, 0, 0))
     if not cv2.imwrite(str(path), image):
         raise OSError(f"cannot write {path}")
 

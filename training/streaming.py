@@ -43,6 +43,7 @@ from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig, ScoreSmoother
 from recordings.labels import LABEL_MAP_FILENAME
+from recordings.picture_text import put_text
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
@@ -536,10 +537,8 @@ def write_timeline_png(
     legend_rows = (len(class_names) + legend_columns - 1) // legend_columns
     height = top + len(rows) * (2 * bar + gap) + 20 + 18 * legend_rows
     image = np.full((height, width, 3), 255, np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(image, f"truth (upper) vs top-1 decision (lower); {len(tracks)} track(s)"
-                + (f", first {max_rows} shown" if len(tracks) > max_rows else ""), (8, 18), font, 0.45,
-                (0, 0, 0), 1, cv2.LINE_AA)
+    put_text(image, f"truth (upper) vs top-1 decision (lower); {len(tracks)} track(s)"
+             + (f", first {max_rows} shown" if len(tracks) > max_rows else ""), (8, 18), 0.45, (0, 0, 0))
     for r, track in enumerate(rows):
         y = top + r * (2 * bar + gap)
         span = max(track.end - track.start, 1e-6)
@@ -550,8 +549,8 @@ def write_timeline_png(
 
         who = "scene" if track.person is None else f"person {track.person % 100000}"
         ink = (0, 0, 0)
-        cv2.putText(image, f"{track.sequence[:16]} {who}", (4, y + bar), font, 0.35, ink, 1, cv2.LINE_AA)
-        cv2.putText(image, f"{span:.0f} s", (4, y + 2 * bar), font, 0.3, (90, 90, 90), 1, cv2.LINE_AA)
+        put_text(image, f"{track.sequence[:16]} {who}", (4, y + bar), 0.35, ink)
+        put_text(image, f"{span:.0f} s", (4, y + 2 * bar), 0.3, (90, 90, 90))
         cv2.rectangle(image, (left, y), (width - 10, y + bar), colours[NO_ACTION], -1)
         for interval in track.intervals:
             cv2.rectangle(image, (x(interval.start), y), (x(interval.end), y + bar),
@@ -569,6 +568,6 @@ def write_timeline_png(
     for k, name in enumerate(class_names):
         cx, cy = 8 + (k % legend_columns) * (width // legend_columns), y + (k // legend_columns) * 18
         cv2.rectangle(image, (cx, cy), (cx + 12, cy + 12), colours[name], -1)
-        cv2.putText(image, name[:45], (cx + 16, cy + 11), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        put_text(image, name[:45], (cx + 16, cy + 11), 0.4, (0, 0, 0))
     if not cv2.imwrite(str(path), image):
         raise OSError(f"cannot write {path}")
