@@ -47,6 +47,7 @@ from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
 from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse, read_authorization
 from live.headless import (
+    ALERT_BEEP_S,
     DEFAULT_ALERT_CLASSES,
     AlertConfig,
     AlertDispatcher,
@@ -177,6 +178,7 @@ class LiveConfig:
     privacy: PrivacyMode | None = None  # None: the default for the source (default_privacy)
     show_3d: bool = True  # window: the 3D room panel at start (key 3 toggles it)
     pause_limit_s: float = 600.0  # window: a pause ends by itself after this long (0: only space ends it)
+    alert_beep_s: float = ALERT_BEEP_S  # window: seconds between beeps while an alert is unacknowledged
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pause-limit", type=non_negative_float, default=10.0, metavar="MINUTES",
                         help="window: a pause (space) ends by itself after this long, so that a forgotten "
                              "one does not leave the room unwatched (default 10; 0: only space ends it)")
+    parser.add_argument("--alert-beep", type=non_negative_float, default=ALERT_BEEP_S, metavar="S",
+                        help="window: beep at each alert and every S seconds until it is acknowledged, and "
+                             f"flash the window's taskbar entry (default {ALERT_BEEP_S:g}; 0: no beep)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -366,6 +371,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         screenshot=args.screenshot,
         show_3d=args.show_3d,
         pause_limit_s=args.pause_limit * 60.0,
+        alert_beep_s=args.alert_beep,
     )
 
 
@@ -668,7 +674,8 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
             # A screenshot waits for its delay: a replay shorter than that stays up at its last frame.
             overlay = OverlayConfig(record_dir=config.record_dir,
                                     close_at_end=not config.replay.loop and config.screenshot is None,
-                                    show_3d=config.show_3d, pause_limit_s=config.pause_limit_s)
+                                    show_3d=config.show_3d, pause_limit_s=config.pause_limit_s,
+                                    alert_beep_s=config.alert_beep_s)
             # The window draws the sources' bodies (Kinect v2); a v1 model reads them through its joint map.
             window = LiveWindow(pipeline, KINECT_V2, overlay, alerts=alerts)
             window.show()

@@ -47,6 +47,8 @@ ACKNOWLEDGED_COOLDOWN_S = 3.0
 # Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
 # "falling", the simulated room's class is "fall_down").
 DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
+# The window beeps at an alert and again this often until it is acknowledged (--alert-beep).
+ALERT_BEEP_S = 10.0
 # A headless run whose recognition has been stuck this long ends (exit 1): a call that never returns
 # cannot be interrupted from inside, and a service manager that restarts the process brings it back.
 STUCK_EXIT_S = 60.0

@@ -60,7 +60,7 @@ from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
 from live import room3d  # noqa: E402
 from live.capture import RingEntry  # noqa: E402
-from live.headless import Alert, AlertDispatcher, delivery_status  # noqa: E402
+from live.headless import ALERT_BEEP_S, Alert, AlertDispatcher, delivery_status  # noqa: E402
 from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
 from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
@@ -71,7 +71,10 @@ log = logging.getLogger(__name__)
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 ALARM_RED = (210, 30, 30)  # an action that raises alerts, on the video (RGB)
-PALETTE = ((255, 99, 71), (30, 144, 255), (50, 205, 50), (255, 215, 0), (218, 112, 214), (0, 206, 209))
+# The people's colours: Okabe and Ito's set, told apart with red-green colour blindness too (the earlier
+# tomato and lime were one olive to a deuteranope: persons 1 and 3 alike), without its vermilion (alarm
+# red's); its blue lightened to read as a title on the dark panel.
+PALETTE = ((230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (204, 121, 167), (60, 130, 230))
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
 # F1-F9 choose among the label map's classes; a new folder has none until one is named.
@@ -85,6 +88,8 @@ QUIT_AGAIN_S = 3.0  # q with alerts unacknowledged or a recording running: a sec
 # their top action alone (a small screen, large fonts, the alert bar up): everyone's action comes first.
 ROOM3D_MIN_PX = 120
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
+# A bar's fill, of 255: light enough to see, dark enough that the bar's light text reads on it (4.5:1).
+BAR_FILL_ALPHA = 90
 
 
 NO_LABEL = "(no label)"
@@ -125,6 +130,9 @@ class OverlayConfig:
     max_people: int = MAX_PEOPLE  # panels, and people drawn
     notice_s: float = 15.0  # how long a message ("cannot record: ...") stays in the status line
     show_3d: bool = True  # the 3D room panel at start (key 3 toggles), where OpenGL allows one
+    # Seconds between beeps while an alert is unacknowledged (0: silent): a nurse looking away, or at
+    # another window, hears it; the taskbar entry flashes too.
+    alert_beep_s: float = ALERT_BEEP_S
     # A pause ends by itself after this long (0: only space ends it): a forgotten one would leave a
     # watched room unwatched for the rest of the shift.
     pause_limit_s: float = 600.0
@@ -149,21 +157,27 @@ class Bar(QtWidgets.QProgressBar):
         self.setFixedHeight(18)
         self.set_color(color)
 
-    def set_color(self, color: tuple[int, int, int]) -> None:
+    def set_color(self, color: tuple[int, int, int], solid: bool = False) -> None:
+        """`solid`: the colour itself as the fill (alarm red, under white text), not a shade of it. The
+        fill ends in a line of the colour itself: where it ends shows against the empty track."""
         r, g, b = color
+        alpha = 255 if solid else BAR_FILL_ALPHA
         self.setStyleSheet(
             "QProgressBar {border: 1px solid #555; border-radius: 3px; background: #222; color: #eee;"
             " text-align: left; padding-left: 4px; font-size: 11px}"
-            f" QProgressBar::chunk {{background: rgba({r}, {g}, {b}, 150)}}"
+            f" QProgressBar::chunk {{background: rgba({r}, {g}, {b}, {alpha});"
+            f" border-right: 2px solid rgb({r}, {g}, {b})}}"
         )
 
     def show_value(self, label: str, value: float) -> None:
         self.setValue(int(round(max(0.0, min(1.0, value)) * 1000)))
         self.setFormat(f"  {label}  {value * 100:.0f}%")  # spaced off the border: padding does not move it
+        self.setAccessibleName(f"{label} {value * 100:.0f}%")  # a screen reader's, not the raw 0-1000
 
     def clear_value(self) -> None:
         self.setValue(0)
         self.setFormat("")
+        self.setAccessibleName("")
 
 
 class PanelSize(enum.Enum):
@@ -212,7 +226,8 @@ class PersonPanel(QtWidgets.QFrame):
         for bar in self.actions:
             layout.addWidget(bar)
         self._color: tuple[int, int, int] | None = None
-        self._bar_colors: list[tuple[int, int, int] | None] = [None] * top_k
+        self._alarm_shown = False  # the panel's frame is alarm red
+        self._bar_colors: list[tuple[tuple[int, int, int], bool] | None] = [None] * top_k
         self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
         self.size = PanelSize.FULL
         self.set_color((200, 200, 200))  # styled from the start: the window measures it before it is anyone's
@@ -246,20 +261,25 @@ class PersonPanel(QtWidgets.QFrame):
         self.detail.setText(detail)
         self.detail.setVisible(bool(detail) and self.size is PanelSize.FULL)
 
-    def set_color(self, color: tuple[int, int, int]) -> None:
-        if color == self._color:
+    def set_color(self, color: tuple[int, int, int], alarming: bool = False) -> None:
+        """The person's colour (title, frame); `alarming`: an alarm-red frame instead (as wide: the column's
+        layout does not move)."""
+        if (color, alarming) == (self._color, self._alarm_shown):
             return
-        self._color = color
+        self._color, self._alarm_shown = color, alarming
         r, g, b = color
-        self.setStyleSheet(f"PersonPanel {{border: 2px solid rgb({r}, {g}, {b}); border-radius: 6px}}")
+        frame = "rgb({}, {}, {})".format(*(ALARM_RED if alarming else color))
+        self.setStyleSheet(f"PersonPanel {{border: 2px solid {frame}; border-radius: 6px}}")
         self.title.setStyleSheet(f"color: rgb({r}, {g}, {b}); font-weight: bold; font-size: 13px")
         self._bar_colors = [None] * len(self.actions)  # recoloured at the next decision
 
     def show_decision(self, label: str, decision: Decision, alarming: bool = False) -> None:
         """`decision.truth` (where the source knows it) is what its window shows, as scored. `alarming`: the
-        top action raises alerts (draw_label): its bar is red."""
+        top action raises alerts (draw_label): said in words, and in red (the bar, the frame), so that a
+        nurse who cannot tell red from green reads it too."""
         self._waiting_for = None
-        self.title.setText(label)
+        self.set_color(self._color or (200, 200, 200), alarming)
+        self.title.setText(f"{label}  ALERT" if alarming else label)
         # Said in words for whoever watches; the sensor's id and the latency are for whoever looks closer.
         truth = decision.truth
         # What the source's labels say (a replay's, the simulator's script): "the recording says" was read
@@ -275,21 +295,26 @@ class PersonPanel(QtWidgets.QFrame):
             self.attention[i].show_value(PART_NAMES.get(part, part), float(decision.attention[i]))
         for k, (bar, (name, p)) in enumerate(zip(self.actions, decision.topk, strict=False)):
             color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
-            if alarming and k == 0:
-                color = ALARM_RED
-            if color != self._bar_colors[k]:  # a style sheet change re-polishes the widget: only on change
-                bar.set_color(color)
-                self._bar_colors[k] = color
-            bar.show_value(class_title(name), p)
+            style = (ALARM_RED, True) if alarming and k == 0 else (color, False)
+            if style != self._bar_colors[k]:  # a style sheet change re-polishes the widget: only on change
+                bar.set_color(*style)
+                self._bar_colors[k] = style
+            bar.show_value(f"ALERT {class_title(name)}" if style[1] else class_title(name), p)
+        top, p = decision.topk[0]
+        self.setAccessibleName(self.title.text())
+        self.setAccessibleDescription(f"{'ALERT ' if alarming else ''}{class_title(top)} {p * 100:.0f}%")
 
     def show_waiting(self, label: str, tracking_id: int,
                      why: str = "watching: a decision after about two seconds in view") -> None:
         """A person with no decision yet (or none lately, `why`). Panels are reused by position: whatever
         an earlier person's decision left here (crops, attention, actions) must go, or it reads as this
         person's."""
+        self.set_color(self._color or (200, 200, 200))  # no alarm without a decision
         self.title.setText(label)
         self._say(why)
         self.setToolTip(f"tracking id {tracking_id}")
+        self.setAccessibleName(label)
+        self.setAccessibleDescription(why)
         if self._waiting_for == tracking_id:
             return
         self._waiting_for = tracking_id
@@ -350,6 +375,8 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         text, ink = f"{label}: no action", NO_ACTION_GREY  # nothing is happening: said quietly
     elif decision is not None:
         text = f"{label}: {class_title(decision.topk[0][0])} {decision.topk[0][1] * 100:.0f}%"
+        if alarming:  # in words as well as on red: red and black are one dark olive to some eyes
+            text = f"ALERT {text}"
     size, thickness, pad = 0.5 * text_scale, max(1, round(text_scale)), round(4 * text_scale)
     frame = max(2, round(2 * text_scale))  # the person's colour around it, half outside the box
     (width, height), _ = text_size(text, size, thickness)
@@ -545,6 +572,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         # no clock set back or forward (nor summer time ending) distorts.
         self._unacknowledged: deque[tuple[Alert, float]] = deque(maxlen=50)
         self._unacknowledged_count = 0  # all of them (a bar nobody answers for a night stays bounded)
+        self._beeped_at: float | None = None  # monotonic time of the last beep for unacknowledged alerts
         self.alert_bar = QtWidgets.QFrame()
         self.alert_bar.setStyleSheet("QFrame {background: #b3261e} QLabel {color: white; font-size: 22px;"
                                      " font-weight: bold; padding: 4px}")
@@ -599,9 +627,11 @@ class LiveWindow(QtWidgets.QMainWindow):
                 for alert in self.alerts.update(hop):
                     self._unacknowledged.append((alert, time.monotonic()))
                     self._unacknowledged_count += 1
+                    self._beeped_at = None  # a new alert is heard at once
         if self.alerts is not None:
             self.alerts.watch_commands()  # also while no hop comes: nobody in view
         self._update_alert_bar()
+        self._sound_alerts()
         saved = self.pipeline.recordings
         if len(saved) > self._recordings_shown:  # r stopped one and it is finalised: where it went
             self._recordings_shown = len(saved)
@@ -670,7 +700,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                         self._scale)
             alarming = self._alarming(decision)
             labels.append((body.joints_color, decision, label, alarming, color))
-            panel.set_color(color)
+            panel.set_color(color, alarming)
             if panel.size is not size:
                 panel.set_size(size)
             panel.show()
@@ -904,7 +934,23 @@ class LiveWindow(QtWidgets.QMainWindow):
         if text != self.alert_text.text():
             self.alert_text.setText(text)
             self.alert_text.setToolTip("\n".join(self._alert_text(*shown) for shown in self._unacknowledged))
+            # Read out by a screen reader as it changes, not only when someone moves to it.
+            QtGui.QAccessible.updateAccessibility(QtGui.QAccessibleEvent(self.alert_text,
+                                                                         QtGui.QAccessible.Event.Alert))
         self.alert_bar.show()
+
+    def _sound_alerts(self) -> None:
+        """Beep at a new alert, and every `alert_beep_s` (0: never) while any is unacknowledged; flash the
+        window's taskbar entry until it is looked at. The bar is seen only by whoever looks at this window."""
+        if not self._unacknowledged_count:
+            return
+        now, every = time.monotonic(), self.config.alert_beep_s
+        if self._beeped_at is None:  # a new alert: the taskbar entry flashes until the window is looked at
+            QtWidgets.QApplication.alert(self, 0)
+        if self._beeped_at is None or now - self._beeped_at >= every:
+            if every > 0:
+                QtWidgets.QApplication.beep()
+            self._beeped_at = now
 
     # ---- controls -------------------------------------------------------------------------
 
@@ -914,6 +960,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             log.info("%d alert(s) acknowledged in the window", self._unacknowledged_count)
             self._unacknowledged.clear()
             self._unacknowledged_count = 0
+            self._beeped_at = None
         if self.alerts is not None:  # a second fall is an alert of its own, not the first's episode
             self.alerts.acknowledge()
         self._update_alert_bar()

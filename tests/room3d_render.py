@@ -38,7 +38,7 @@ from live import room3d  # noqa: E402
 from live.worker import Decision  # noqa: E402
 from recordings.clip import open_recording  # noqa: E402
 
-COLOURS = {0: (255, 99, 71), 1: (30, 144, 255)}  # the overlay's first two person colours
+COLOURS = {0: (230, 159, 0), 1: (86, 180, 233)}  # the overlay's first two person colours
 PARTS = ("left_hand", "right_hand", "full_body")
 
 
@@ -181,11 +181,22 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
     if column is not None:
         column.setSizes([sum(column.sizes()) - 30, 30])
         dragged = column.sizes()[0]
-        settle(app, 1.0)
-    people = len(pipeline.tracks.ids())
-    squeezed = {"people": people, "needed_px": people * window._panel_px[PanelSize.TOP_ACTION],
+
+    def squeezed_now() -> dict:
+        people = len(pipeline.tracks.ids())
+        return {"people": people, "needed_px": people * window._panel_px[PanelSize.TOP_ACTION],
                 "people_area_px": window._people_area.viewport().height(), "room3d_dragged_px": dragged,
                 "room3d_px": window.room3d.height() if window.room3d is not None else None}
+
+    # Measured while both are in view, a second after both were (simulated people come and go: one
+    # leaving in the meantime made the measure one person's; one coming, a measure taken before the window
+    # had given them room).
+    deadline = time.monotonic() + 10
+    while True:
+        settle(app, 1.0)
+        squeezed = squeezed_now()
+        if squeezed["people"] >= 2 or time.monotonic() > deadline:
+            break
     window.close()  # the pipeline stops on a thread of its own: wait for it before this process ends
     deadline = time.monotonic() + 60
     while window.summary is None and time.monotonic() < deadline:

@@ -113,6 +113,9 @@ def test_an_action_that_raises_alerts_is_written_on_red_in_words():
         draw_label(images[alarming], body.joints_color, decision, "person 1", 1.0, alarming=alarming)
     red = (images[True] == ALARM_RED).all(-1).sum()
     assert red > 500 and not (images[False] == ALARM_RED).all(-1).any()
+    # In words too ("ALERT person 1: ..."): red on black is one dark olive to a red-green colour-blind eye.
+    width = {alarming: np.ptp(np.flatnonzero(image.any(-1).any(0))) for alarming, image in images.items()}
+    assert width[True] > width[False] + 30
     assert class_title("fall_down") == "fall down" and class_title(NO_ACTION) == "no action"
 
 
@@ -127,6 +130,35 @@ def test_a_class_named_in_another_script_is_written_over_the_head_as_named():
         images.append(np.zeros((360, 640, 3), np.uint8))
         draw_label(images[-1], body.joints_color, decision, "person 1", 1.0)
     assert (images[0] != images[1]).any()
+
+
+def test_people_s_colours_stay_apart_for_red_green_colour_blind_eyes():
+    """Person 1 (tomato) and person 3 (lime) were one olive to a deuteranope: two skeletons, two panels
+    alike. Simulated as Machado et al. (2009) do at full severity, every two people's colours, and each
+    against alarm red, stay a clear step apart (CIELAB distance; about 10 is where colours merge)."""
+    from live.overlay import ALARM_RED, PALETTE
+
+    simulations = {
+        "normal": np.eye(3),
+        "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                                  [-0.011820, 0.042940, 0.968881]]),
+        "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                                [-0.003882, -0.048116, 1.051998]]),
+    }
+
+    def lab(linear: np.ndarray) -> np.ndarray:
+        xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                                 [0.0193, 0.1192, 0.9505]]).T / np.array([0.95047, 1.0, 1.08883])
+        f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+        x, y, z = f[..., 0], f[..., 1], f[..., 2]
+        return np.stack([116 * y - 16, 500 * (x - y), 200 * (y - z)], -1)
+
+    colours = np.array([*PALETTE, ALARM_RED], float) / 255
+    linear = np.where(colours <= 0.04045, colours / 12.92, ((colours + 0.055) / 1.055) ** 2.4)
+    for name, matrix in simulations.items():
+        seen = lab(np.clip(linear @ matrix.T, 0, 1))
+        distance = np.linalg.norm(seen[:, None] - seen[None], axis=-1) + np.eye(len(seen)) * 1e9
+        assert distance.min() > 15, (name, np.unravel_index(distance.argmin(), distance.shape))
 
 
 def test_a_recording_is_marked_on_the_picture():
@@ -280,6 +312,28 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     assert "a decision after about two seconds in view" in panel.detail.text()
     assert [bar.text() for bar in (*panel.attention, *panel.actions)] == [""] * 5
     assert all(crop.pixmap().isNull() for crop in panel.crops)
+
+
+def test_a_panel_says_an_alarm_in_words_and_to_a_screen_reader(qtbot):
+    """The alarm was the top bar turning red, the text as before: unseen by a nurse who cannot tell red
+    from green, unheard by a screen reader (an unnamed bar at "820")."""
+    from live.overlay import PersonPanel
+
+    panel = PersonPanel(("left_hand", "right_hand", "full_body"), top_k=2)
+    qtbot.addWidget(panel)
+    parts = ("left_hand", "right_hand", "full_body")
+    fell = Decision(0.0, 1.0, 7, (("fall_down", 0.82), ("wave", 0.05)), parts,
+                    np.array([0.2, 0.3, 0.5], np.float32), 0.1)
+    panel.show_decision("person 1", fell, alarming=True)
+    assert "ALERT" in panel.title.text() and "ALERT" in panel.actions[0].text()
+    assert "ALERT" not in panel.actions[1].text()
+    assert panel.actions[0].accessibleName() == "ALERT fall down 82%"
+    assert panel.attention[2].accessibleName() == "full body 50%"
+    assert panel.accessibleDescription() == "ALERT fall down 82%"
+    panel.show_decision("person 1", fell, alarming=False)  # below the alert threshold again
+    assert "ALERT" not in panel.title.text() + panel.actions[0].text() + panel.accessibleDescription()
+    panel.show_waiting("person 1", 7, "no decision lately")
+    assert panel.actions[0].accessibleName() == "" and panel.accessibleDescription() == "no decision lately"
 
 
 def test_a_person_no_longer_decided_is_not_shown_with_their_last_action(qtbot, tiny_model, monkeypatch):
@@ -613,8 +667,13 @@ def test_window_in_skeleton_privacy_shows_no_image_and_no_crops(qtbot, tiny_mode
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
 
 
-def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
+def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model, monkeypatch):
     from live.headless import AlertConfig, AlertDispatcher
+
+    # Heard, not only seen: a beep at once and every alert_beep_s until acknowledged, the taskbar flashing.
+    beeps, flashes = [], []
+    monkeypatch.setattr(QtWidgets.QApplication, "beep", lambda: beeps.append(time.monotonic()))
+    monkeypatch.setattr(QtWidgets.QApplication, "alert", lambda widget, ms=0: flashes.append(widget))
 
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
@@ -640,6 +699,10 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
         window.refresh()
     assert window.alert_bar.isVisible() and window.alert_text.text() == text
     assert "not in view" not in text
+    assert len(beeps) == 1 and flashes == [window]  # not once per refresh
+    window._beeped_at -= window.config.alert_beep_s
+    window.refresh()
+    assert len(beeps) == 2 and flashes == [window]
     pipeline.tracks.clear()  # everybody left the sensor's view: the picture no longer shows whom it is about
     window.refresh()
     assert " (not in view now): " in window.alert_text.text()
@@ -653,6 +716,9 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model):
     assert window.alert_text.text().endswith(" (1 h 10 min ago)")
     qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
     assert not window.alert_bar.isVisible()
+    window._beeped_at = -1e9
+    window.refresh()
+    assert len(beeps) == 2  # acknowledged: quiet
     # Seen: a person's next crossing is an alert of its own, not the same episode's (AlertDispatcher).
     assert {(a.person, a.action) for a in alerts.alerts} <= alerts._acknowledged
     window.close()
