@@ -348,7 +348,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                                 record_from_start=args.record_dir if args.record else None,
                                 recording=RecordingSettings(label=args.label, label_map=args.labels,
                                                             session=args.session, performer=args.performer,
-                                                            new_class=args.new_class),
+                                                            new_class=args.new_class, room=args.room),
                                 # --fast replays decide at every hop (lockstep); a sensor never waits.
                                 lockstep=args.fast and not sensor),
         headless_config=HeadlessConfig(
@@ -760,6 +760,11 @@ def _stderr_is_journald() -> bool:
     return (stat.st_dev, stat.st_ino) == (device, inode)
 
 
+# Exit status of a run that may start later though not now (sysexits' EX_TEMPFAIL): its alert queue held by
+# another process. Not 2, which service units do not restart: one left running by hand took a room down.
+EXIT_TRY_AGAIN = 75
+
+
 def main(argv: list[str] | None = None) -> int:
     if (why := prepare_console("python -m live", sys.argv[1:] if argv is None else argv)) is not None:
         print(why, file=sys.stderr)
@@ -821,7 +826,10 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
     # OSError: an --output, --events, --alert-queue or --record-dir path that cannot be written;
     # EngineError: an --engine this machine lacks; RecorderError: --record with too little disk space.
     # QtBindingError: a PySide6 that would abort the window within minutes (--headless needs no Qt).
-    except (SourceUnavailable, OSError, ValueError, QueueInUse, EngineError, RecorderError) as error:
+    except QueueInUse as error:  # another run holds it now (a test run by hand?): worth starting again later
+        print(f"python -m live: {error}", file=sys.stderr)
+        return EXIT_TRY_AGAIN
+    except (SourceUnavailable, OSError, ValueError, EngineError, RecorderError) as error:
         print(f"python -m live: {error}", file=sys.stderr)
         return 2
     except QtBindingError as error:

@@ -283,15 +283,17 @@ def _iso(seconds: float) -> str:
 
 
 class DecisionWriter(LineWriter):
-    """One JSON object per line per decision (--output, else stdout)."""
+    """One JSON object per line per decision (--output, else stdout), each with its `room` (--room): the
+    rooms of one host writing to one file stay apart."""
 
     def __init__(self, path: Path | None, lossless: bool = False,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, room: str = "") -> None:
         super().__init__(path, "--output", lossless, stop)
+        self.room = room
 
     def write_hop(self, hop: Hop) -> None:
         for decision in hop.decisions:
-            self.write(json.dumps(decision.to_json()) + "\n")
+            self.write(json.dumps({"room": self.room, **decision.to_json()}) + "\n")
 
 
 @dataclass(frozen=True)
@@ -320,9 +322,10 @@ class EventLog:
 
     def __init__(
         self, threshold: float, path: Path | None = None, end_threshold: float | None = None,
-        lossless: bool = False, stop: threading.Event | None = None,
+        lossless: bool = False, stop: threading.Event | None = None, room: str = "",
     ) -> None:
         self.threshold = threshold
+        self.room = room  # on each line written (--room)
         self.end_threshold = threshold if end_threshold is None else min(end_threshold, threshold)
         self._current: dict[int, ActionEvent] = {}
         # Per person with an event going on: (stream time, time) of the last decision that held it, where
@@ -372,7 +375,7 @@ class EventLog:
         if len(self.events) > 1000:  # bounded: the file / log has them all
             del self.events[:500]
         if self._file is not None:
-            self._file.write(json.dumps(event.to_json()) + "\n")
+            self._file.write(json.dumps({"room": self.room, **event.to_json()}) + "\n")
         elif event.kind == "started":  # at the stream's time: a --fast replay passes 50 s of it in one
             # second of the log's, and a recording's labels are in stream time
             log.info("event at %.2f s: person %d (tracking id %d) started %s (p=%.2f)", event.stream_time,
@@ -723,9 +726,9 @@ def run_headless(
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = None
     try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
-        writer = DecisionWriter(config.output, config.lossless, stop)
+        writer = DecisionWriter(config.output, config.lossless, stop, config.alerts.room)
         events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold, config.lossless,
-                          stop)
+                          stop, config.alerts.room)
     except BaseException:
         alerts.close(0.0)
         if writer is not None:

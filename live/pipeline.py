@@ -61,6 +61,7 @@ class RecordingSettings:
     performer: int = 1  # P of the names
     # `label` is new even if close to a known class (else refused as a typo: recordings.labels.ensure_label)
     new_class: bool = False
+    room: str | None = None  # where the sensor is (--room), in each clip's sidecar
 
 
 @dataclass(frozen=True)
@@ -446,7 +447,7 @@ class LivePipeline:
                                     naming=ClipNaming(setup=self._session, performer=settings.performer))
             map_path = settings.label_map or out_dir / LABEL_MAP_FILENAME
             common = {"camera": self.camera, "source": self.source.name, "config": config,
-                      "privacy": privacy}
+                      "privacy": privacy, "room": settings.room}
             if label:
                 # Typos refused for the settings' label (checked at start-up too, by live.app); classes
                 # chosen in the window (F1-F9) are known ones.

@@ -332,9 +332,12 @@ class Recorder:
         config: RecorderConfig = RecorderConfig(),
         privacy: PrivacyMode | None = None,
         timeline: Timeline | None = None,
+        room: str | None = None,
     ) -> None:
         """`timeline`: labelled intervals of the clip, in seconds from its first frame, written to the
-        sidecar's "intervals" (known before recording starts: a conversion of a labelled sequence)."""
+        sidecar's "intervals" (known before recording starts: a conversion of a labelled sequence).
+        `room`: where the sensor is (live's --room), in the sidecar: clips of several rooms in one folder
+        say whose they are."""
         self.out_dir = Path(out_dir)
         self.config = config
         self.camera = camera
@@ -383,6 +386,8 @@ class Recorder:
             "started_at": _now(),
             "config": {"fps": config.fps, "jpeg_quality": config.jpeg_quality},
         }
+        if room is not None:
+            header["room"] = room
         if timeline is not None:
             # In the header line, so a clip recovered after a crash keeps its intervals too.
             header["intervals"] = timeline.to_json()

@@ -64,7 +64,7 @@ def hop(t: float, *decisions: Decision) -> Hop:
 
 def test_event_log_marks_actions_crossing_the_threshold(tmp_path):
     path = tmp_path / "events.jsonl"
-    log = EventLog(threshold=0.6, path=path)
+    log = EventLog(threshold=0.6, path=path, room="bed 2")
     assert log.update(hop(0.0, decision(1, 0.0, "drink", 0.4))) == []
     started = log.update(hop(0.2, decision(1, 0.2, "drink", 0.7)))
     assert [(e.kind, e.action) for e in started] == [("started", "drink")]
@@ -78,6 +78,7 @@ def test_event_log_marks_actions_crossing_the_threshold(tmp_path):
     assert [(e["event"], e["action"]) for e in lines] == [
         ("started", "drink"), ("ended", "drink"), ("started", "wave"), ("ended", "wave")]
     assert lines[-1]["duration_s"] == 0.5 and lines[0]["person"] == 1
+    assert {line["room"] for line in lines} == {"bed 2"}  # rooms sharing a file stay apart
 
 
 def test_an_event_of_somebody_who_left_ends_at_their_last_decision_not_when_their_track_went():
@@ -382,8 +383,8 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
     assert len(lines) == summary.decisions >= 2
     for line in lines:
         # No "truth": an NTU clip carries no labels per instant.
-        assert set(line) == {"time", "stream_time", "window_start", "person", "number", "topk", "attention",
-                             "latency_ms"}
+        assert set(line) == {"room", "time", "stream_time", "window_start", "person", "number", "topk",
+                             "attention", "latency_ms"}
         assert line["number"] == 1  # the one person of the clip, as the window calls them
         assert len(line["topk"]) == 3 and set(line["attention"]) == set(PARTS)
         assert 0 < line["latency_ms"] < 30_000
@@ -752,10 +753,10 @@ def test_headless_record_with_a_label_names_and_labels_the_whole_clip(tiny_check
     clips = tmp_path / "clips"
     clips.mkdir()
     (clips / "labels.txt").write_text("A121\tpatient fell\n")
-    for seed in (3, 4):
+    for seed in (3, 4):  # two rooms, one folder and one --output: each line and clip says whose it is
         assert main(["--source", "sim", "--sim-actions", "raise_both_arms", "--people", "1",
                      "--seed", str(seed), "--checkpoint", str(tiny_checkpoint), "--engine", "torch",
-                     "--headless", "--fast", "--duration", "1.0", "--hop", "0.5",
+                     "--headless", "--fast", "--duration", "1.0", "--hop", "0.5", "--room", f"bed {seed}",
                      "--output", str(tmp_path / "decisions.jsonl"), "--record", "--label", "raise both arms",
                      "--record-dir", str(clips), "--performer", "4"]) == 0
     assert read_label_map(clips / "labels.txt").names == {121: "patient fell", 122: "raise both arms"}
@@ -764,7 +765,10 @@ def test_headless_record_with_a_label_names_and_labels_the_whole_clip(tiny_check
     sidecar = read_sidecar(clips / "S002C001P004R001A122.json")
     assert (sidecar.label, sidecar.action_id, sidecar.raw["session"], sidecar.timeline) == (
         "raise both arms", 122, 2, None)
-    truths = {json.loads(line).get("truth_now") for line in (tmp_path / "decisions.jsonl").open()}
+    assert sidecar.raw["room"] == "bed 4"
+    lines = [json.loads(line) for line in (tmp_path / "decisions.jsonl").open()]
+    assert {line["room"] for line in lines} == {"bed 3", "bed 4"}
+    truths = {line.get("truth_now") for line in lines}
     assert "raise_both_arms" in truths or NO_ACTION in truths  # the simulator's extra class, when asked
     both = config_from_args(build_parser().parse_args(["--sim-actions", "default+raise_both_arms"]))
     assert both.sim_actions[-2:] == ("kick", "raise_both_arms") and len(both.sim_actions) == 11
@@ -1164,3 +1168,22 @@ def test_stuck_steps_are_told_apart_by_when_they_began_and_a_woken_process_is_no
     assert woken.observe(500.0, STUCK_EXIT_S + 5) == (False, True)  # first seen a minute old: a frozen VM
     assert not woken.ends_the_run(STUCK_EXIT_S + 5)
     assert woken.ends_the_run(STUCK_EXIT_S / 2 + STUCK_EXIT_S + 5)  # still stuck half a limit later
+
+
+def test_a_queue_another_run_holds_ends_with_a_status_a_service_manager_retries(tiny_checkpoint, tmp_path,
+                                                                                capsys):
+    """A run started by hand beside the service holds the alert queue: the service's start was exit 2, which
+    its unit never restarts, and the room stayed unwatched after the hand-run ended. 75: try again later."""
+    from live.alert_delivery import AlertDelivery, DeliveryConfig
+    from live.app import EXIT_TRY_AGAIN
+
+    queue = tmp_path / "alerts.jsonl"
+    by_hand = AlertDelivery(DeliveryConfig("http://127.0.0.1:9/alerts", queue_path=queue))
+    try:
+        assert main(["--source", "sim", "--checkpoint", str(tiny_checkpoint), "--engine", "torch",
+                     "--headless", "--duration", "1", "--alert-class", "fall_down",
+                     "--alert-url", "http://127.0.0.1:9/alerts", "--alert-queue", str(queue)]) == 75
+        assert EXIT_TRY_AGAIN == 75
+    finally:
+        by_hand.close(0.0)
+    assert f"alert queue {queue} is in use by another process" in capsys.readouterr().err
