@@ -214,6 +214,10 @@ def _append_synced(path: Path, lines: list[bytes]) -> None:
             os.fsync(f.fileno())
 
 
+def _open_unbuffered(path: Path) -> IO[bytes]:
+    return open(path, "ab", buffering=0)  # noqa: SIM115 - closed in AlertQueue.close()
+
+
 class AlertQueue:
     """The queue file: JSON lines appended and fsync'd, read back on open. Not thread-safe by itself
     (AlertDelivery serialises appends)."""
@@ -251,7 +255,7 @@ class AlertQueue:
             self._read_back()
             if self.damaged_at_start:
                 self._set_damaged_aside()
-            self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+            self._file = _open_unbuffered(self.path)
         except BaseException:  # the queue is let go for the next run (or for this one, retried)
             self._lock_file.close()
             raise
@@ -282,9 +286,20 @@ class AlertQueue:
         self.unsettled = {record["id"] for record in self.pending}
 
     def append(self, record: dict[str, Any]) -> None:
-        self._file.write(_line(record))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """One record written and fsync'd; OSError with the file as it was (a full disk). Unbuffered, and
+        cut back on failure: a buffered record that failed stayed in the buffer, wrote itself half at the
+        next append (a damaged line) and made close() raise ENOSPC, ending the run with exit 2."""
+        fd = self._file.fileno()
+        size = os.fstat(fd).st_size
+        try:
+            rest = memoryview(_line(record))
+            while rest:
+                rest = rest[os.write(fd, rest):]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)  # no half line for the next record to be glued to
+            raise
         if record["op"] == "queued":
             self.unsettled.add(record["id"])
         else:
@@ -301,7 +316,7 @@ class AlertQueue:
     def compact_if_done(self, next_sequence: int) -> bool:
         """When every alert in the file is settled and it has grown past compact_bytes: append the
         rejected alerts to `rejected_path`, then rewrite the file to one record holding `next_sequence`."""
-        if self.unsettled or self._file.tell() < self.compact_bytes:
+        if self.unsettled or os.fstat(self._file.fileno()).st_size < self.compact_bytes:
             return False
         # Both written while the queue file stays open: a full disk fails here, and the file goes on
         # taking the next alerts as it was (closed, every later alert would be in memory only).
@@ -319,7 +334,7 @@ class AlertQueue:
         try:
             os.replace(tmp, self.path)
         finally:  # renamed or not, the queue is open again for the next alert
-            self._file = open(self.path, "ab")  # noqa: SIM115
+            self._file = _open_unbuffered(self.path)
         return True
 
     def _keep_rejected(self) -> None:
@@ -347,8 +362,10 @@ class AlertQueue:
         log.warning("%s: %d damaged line(s) moved to %s", self.path, len(damaged), self.damaged_path)
 
     def close(self) -> None:
-        self._file.close()
-        self._lock_file.close()  # releases the lock
+        try:
+            self._file.close()
+        finally:
+            self._lock_file.close()  # releases the lock
 
 
 class Outcome(Enum):
@@ -396,6 +413,10 @@ class AlertDelivery:
         self._said_problems: set[str] = set()  # the ERRORs written during this outage: each once
         self._stop = threading.Event()
         self._closed = False  # the queue file is closed: nothing more is written to it
+        # Alerts the queue file did not take (a full disk), by id: written when it takes one again, or at
+        # close; until then they are in memory only, and a stop loses those not yet delivered.
+        self._unwritten: dict[str, dict[str, Any]] = {}  # under _file_lock
+        self.lost = 0  # after close(): undelivered alerts the queue file never took, gone with this run
         if self._pending:
             log.warning("%d alerts from an earlier run were not delivered; sending them first (%s)",
                         len(self._pending), config.queue_path)
@@ -429,6 +450,11 @@ class AlertDelivery:
         return self._streak > 0
 
     @property
+    def unsaved(self) -> int:
+        """Alerts the queue file did not take (a full disk): in memory only until sent or written."""
+        return len(self._unwritten)
+
+    @property
     def pending(self) -> int:
         """Alerts journaled and not yet delivered or rejected."""
         with self._condition:
@@ -458,10 +484,6 @@ class AlertDelivery:
         # A POST still in flight is not waited for: its alert is on disk, and if the endpoint did take
         # it, the next start sends it again with the same key.
         self._sender.join(1.0)
-        left = self.pending
-        if left:
-            log.warning("%d alerts not delivered to %s yet; they stay in %s and are sent on the next start",
-                        left, self.config.url, self.config.queue_path)
         # A write + fsync that never returns holds _file_lock: closing would wait for ever.
         if not self._file_lock.acquire(timeout=self.config.disk_timeout_s):
             log.error("a write to %s has not finished in %.0f s (is the disk hung?); the file stays open "
@@ -469,10 +491,35 @@ class AlertDelivery:
                       self.config.disk_timeout_s)
             return
         try:
+            # The disk may have room again: what it takes now, the next start sends.
+            self.lost = lost = self._write_unwritten()
+            if left := self.pending - lost:
+                log.warning("%d alerts not delivered to %s yet; they stay in %s and are sent on the next "
+                            "start", left, self.config.url, self.config.queue_path)
+            if lost:
+                log.error("%d alerts not delivered to %s are lost: %s would not take them (the errors above "
+                          "say why)", lost, self.config.url, self.config.queue_path)
             self.queue.close()
             self._closed = True
         finally:
             self._file_lock.release()
+
+    def _write_unwritten(self) -> int:
+        """Write the alerts the queue file did not take, those still undelivered; how many it still does
+        not take. Under _file_lock."""
+        with self._condition:
+            undelivered = {record["id"] for record in self._pending}
+        for key in list(self._unwritten):
+            if key not in undelivered:  # sent meanwhile: nothing to keep
+                del self._unwritten[key]
+                continue
+            try:
+                self.queue.append(self._unwritten[key])
+            except OSError:
+                break  # still full: the next ones fail too
+            del self._unwritten[key]
+            log.info("alert %s is written to %s after all", key, self.config.queue_path)
+        return len(self._unwritten)
 
     # ---- journal thread: disk only ----------------------------------------------------------------
 
@@ -486,9 +533,13 @@ class AlertDelivery:
             try:
                 with self._file_lock:
                     self.queue.append(record)
+                    if self._unwritten:  # the disk takes alerts again: the ones it did not take too
+                        self._write_unwritten()
             except Exception as error:  # the disk is full or gone: still try to send it from memory
-                log.error("alert %s could not be written to %s (%s); it is only in memory until sent",
-                          record["id"], self.config.queue_path, error)
+                with self._file_lock:
+                    self._unwritten[record["id"]] = record
+                log.error("alert %s could not be written to %s (%s); it is only in memory until sent, and "
+                          "lost if the app stops before", record["id"], self.config.queue_path, error)
             self._hand_to_sender(record)
 
     def _hand_to_sender(self, record: dict[str, Any]) -> None:

@@ -607,9 +607,12 @@ class AlertDispatcher:
             if delivery.rejected:
                 failed.append(f"{delivery.rejected} alert(s) rejected by {delivery.config.url} (the log says "
                               "why); they will not be sent again")
-            if delivery.pending:
-                failed.append(f"{delivery.pending} alert(s) not delivered to {delivery.config.url} yet; they "
+            if waiting := delivery.pending - delivery.lost:
+                failed.append(f"{waiting} alert(s) not delivered to {delivery.config.url} yet; they "
                               f"wait in {delivery.config.queue_path} for the next start")
+            if delivery.lost:
+                failed.append(f"{delivery.lost} alert(s) not delivered to {delivery.config.url} are lost: "
+                              f"{delivery.config.queue_path} would not take them (the log says why)")
             queue = delivery.queue
             if queue.damaged_at_start:
                 failed.append(f"{queue.damaged_at_start} damaged line(s) of {queue.path} skipped (an alert "
@@ -659,6 +662,8 @@ def delivery_status(alerts: AlertDispatcher) -> list[str]:
         said.append(f"DELIVERY FAILING: {count} waiting")
     elif waiting:
         said.append(f"{count} being sent")
+    if delivery is not None and delivery.unsaved:
+        said.append(f"{delivery.unsaved} NOT SAVED to {delivery.config.queue_path} (lost if the app stops)")
     if alerts.command_failing:
         said.append("ALERT COMMAND FAILING")
     return said

@@ -457,6 +457,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._action_marked.connect(self._say_marked, QtCore.Qt.ConnectionType.QueuedConnection)
         self._action_starter: threading.Thread | None = None
         self._recording_problems_shown = 0
+        self._recording_stopped: str | None = None  # why the last recording ended early, till the next
         self._recordings_shown = 0
         self._paused_at: float | None = None  # monotonic time the window paused the pipeline
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
@@ -640,6 +641,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         problems = self.pipeline.recording_errors
         if len(problems) > self._recording_problems_shown:  # a disk that filled: REC is gone, say why
             self._recording_problems_shown = len(problems)
+            self._recording_stopped = problems[-1]  # said until the next recording starts, not 15 s
             self.show_notice(problems[-1])
         latest = self.pipeline.latest_image(self._step)
         if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
@@ -807,6 +809,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         parts = []
         if stats.recording:
             parts.append(f"REC {stats.recording}")
+            self._recording_stopped = None
+        elif self._recording_stopped is not None:  # for whoever comes back to the screen later
+            parts.append(f"RECORDING STOPPED: {self._recording_stopped}")
         if stats.saving:
             parts.append(f"saving {', '.join(stats.saving)}")
         if stats.privacy is not PrivacyMode.OFF:

@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -739,3 +740,72 @@ def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(e
     assert restarted.wait_delivered(20)
     restarted.close()
     assert [b["id"] for b, _ in endpoint.received[1:]] == [r["id"] for r in queued]
+
+
+class FullDisk:
+    """os.write for the queue file while `full` is set: half the record written, then ENOSPC (a disk that
+    fills mid-write); every other write as it is."""
+
+    def __init__(self, monkeypatch) -> None:
+        import live.alert_delivery
+
+        self.full = threading.Event()
+        self.queue_fd = -1
+        write = os.write
+
+        def write_or_fill(fd, data):
+            if self.full.is_set() and fd == self.queue_fd:
+                write(fd, bytes(data[: len(data) // 2]))
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return write(fd, data)
+
+        monkeypatch.setattr(live.alert_delivery.os, "write", write_or_fill)
+
+
+def test_an_alert_a_full_disk_refuses_is_said_lost_not_kept_and_the_run_ends_in_order(
+        endpoint, tmp_path, monkeypatch, caplog):
+    """The disk filled under the queue: the alert stayed in the file's buffer, wrote itself half at the next
+    write, made close() raise ENOSPC (the run ended with exit 2 and no summary), and the log said it
+    'stays in' a file that had not a byte of it."""
+    from live.headless import delivery_status
+
+    disk = FullDisk(monkeypatch)
+    endpoint.answer = lambda body: 503  # down: every alert waits
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    disk.queue_fd = delivery.queue._file.fileno()
+    delivery.submit({"person": 1})
+    assert delivery.flush()
+    disk.full.set()
+    delivery.submit({"person": 2})
+    assert delivery.flush()
+    # Said while it lasts, in the status lines (headless, the window's): one fewer alert to lose.
+    status = delivery_status(SimpleNamespace(delivery=delivery, command_failing=False))
+    assert f"1 NOT SAVED to {tmp_path / 'alerts.jsonl'} (lost if the app stops)" in status
+    delivery.close(0.0)  # still full: raises nothing
+    assert (delivery.pending, delivery.lost) == (2, 1)
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "1 alerts not delivered" in messages and "they stay in" in messages
+    assert "1 alerts not delivered to" in messages and "are lost" in messages
+    lines = (tmp_path / "alerts.jsonl").read_bytes().splitlines(keepends=True)
+    assert all(line.endswith(b"\n") and json.loads(line) for line in lines)  # no half record
+    assert [json.loads(line)["alert"]["person"] for line in lines] == [1]
+
+
+def test_an_alert_the_full_disk_refused_is_written_once_it_has_room_again(endpoint, tmp_path, monkeypatch):
+    disk = FullDisk(monkeypatch)
+    endpoint.answer = lambda body: 503
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    disk.queue_fd = delivery.queue._file.fileno()
+    disk.full.set()
+    delivery.submit({"person": 1})
+    assert delivery.flush()
+    disk.full.clear()  # room again (old recordings deleted): written by the next alert, or at the stop
+    delivery.submit({"person": 2})
+    assert delivery.flush()
+    delivery.close(0.0)
+    assert delivery.lost == 0
+    again = AlertDelivery(config(endpoint, tmp_path))
+    assert sorted(record["alert"]["person"] for record in again.queue.pending) == [1, 2]
+    again.close(0.0)

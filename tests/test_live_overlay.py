@@ -584,11 +584,16 @@ def test_starting_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
 
 def test_a_recording_that_stops_itself_says_why_in_the_window(qtbot, tiny_model, tmp_path,
                                                              disk_full_after_ten_frames):
-    """The disk filled: REC goes, and the status line says why instead of nothing."""
+    """The disk filled: REC goes, and the status line says why instead of nothing, for as long as no other
+    recording starts (a notice of 15 s was gone before whoever left the screen came back)."""
     pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
     qtbot.waitUntil(lambda: "stopped early after 10 frames" in window.status.text(), timeout=10000)
     assert "No space left on device" in window.status.text() and pipeline.recording is None
+    window._notice = None  # the notice's 15 s are over
+    window.refresh()
+    assert window.status.text().startswith("RECORDING STOPPED: ")
+    assert "stopped early after 10 frames" in window.status.text()
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
