@@ -49,6 +49,7 @@ from recordings.argument_types import (
 )
 from recordings.avi import missing_bytes
 from recordings.clip import (
+    NTU_FPS,
     ClipError,
     ClipRecording,
     XefRecording,
@@ -67,7 +68,7 @@ from recordings.labels import (
     ntu_label_map,
     read_label_map,
 )
-from recordings.ntu import SkeletonFormatError
+from recordings.ntu import SkeletonFormatError, frame_count
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.picture_text import put_text
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
@@ -77,6 +78,7 @@ from recordings.recorder import (
     Recorder,
     RecorderConfig,
     RecorderError,
+    labelled_length_s,
     partial_recordings,
     recover_partial_recordings,
 )
@@ -369,7 +371,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 damaged.append(str(error))
                 continue
             label, frames = sidecar.label, len(sidecar.timestamps)
-            duration = float(sidecar.timestamps[-1] - sidecar.timestamps[0]) if frames else 0.0
+            duration = labelled_length_s(np.asarray(sidecar.timestamps, np.float64))  # as training counts it
             action = sidecar.action_id
             if sidecar.timeline is not None and sidecar.timeline.intervals:
                 # Intervals say what the clip shows (its whole-clip label no longer does): the clip
@@ -386,11 +388,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             except ValueError:
                 action = None
             try:
-                frames = _skeleton_frame_count(clip.skeleton)
+                frames = frame_count(clip.skeleton)
             except (SkeletonFormatError, OSError) as error:
                 damaged.append(str(error))
                 continue
-            duration = max(frames - 1, 0) / 30.0
+            duration = labelled_length_s(np.arange(frames) / NTU_FPS)  # NTU's own clips: 30 fps
         if label is None and action is not None:  # by its A-number: the site's class, else NTU's
             label = site.names.get(action) if site is not None and action in site else None
             label = label or (NTU120_CLASSES[action - 1] if 1 <= action <= len(NTU120_CLASSES) else None)
@@ -434,21 +436,6 @@ def _class_key(names: LabelMap, name: str) -> str:
         return f"A{names.action_id(name):03d} {name}"
     except KeyError:
         return name
-
-
-def _skeleton_frame_count(path: Path) -> int:
-    """The frame count a .skeleton's first line gives, read without parsing the frames (a listing of
-    thousands of clips), checked against the file's size: each frame takes a line at least."""
-    with open(path, "rb") as f:
-        first = f.readline().strip()
-    try:
-        count = int(first)
-    except ValueError:
-        raise SkeletonFormatError(path, 1, f"expected the frame count, got {first[:20]!r}") from None
-    if count < 0 or 2 * count > path.stat().st_size:
-        raise SkeletonFormatError(path, 1, f"a frame count of {count} cannot be right for a file of "
-                                           f"{path.stat().st_size} bytes")
-    return count
 
 
 # ---- view -------------------------------------------------------------------------------------------

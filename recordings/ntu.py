@@ -205,6 +205,23 @@ class _NotRegular(Exception):
     """The fast parser cannot vouch for this file; the line parser decides."""
 
 
+def frame_count(path: str | os.PathLike) -> int:
+    """The frame count a .skeleton's first line gives, read without parsing the frames (a listing of
+    thousands of clips, a dataset's index), checked against the file's size: each frame takes a line at
+    least. SkeletonFormatError where it cannot be right."""
+    with open(path, "rb") as f:
+        first = f.readline().strip()
+    try:
+        count = int(first)
+    except ValueError:
+        raise SkeletonFormatError(path, 1, f"expected the frame count, got {first[:20]!r}") from None
+    size = os.path.getsize(path)
+    if count < 0 or 2 * count > size:
+        raise SkeletonFormatError(path, 1, f"a frame count of {count} cannot be right for a file of {size} "
+                                           "bytes")
+    return count
+
+
 def read_skeleton(path: str | os.PathLike) -> SkeletonFile:
     """Read a ``.skeleton`` file (CRLF or LF). Raises `SkeletonFormatError` for malformed files."""
     path = Path(path)

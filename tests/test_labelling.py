@@ -246,6 +246,18 @@ def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:
         clip_splits(DataConfig(dataset="clips", root=str(tmp_path), protocol="all"))
 
 
+def test_an_ntu_clip_whose_frame_count_cannot_be_right_is_named_not_trained_for_hours(tmp_path: Path) -> None:
+    """A clip of NTU's without a sidecar is as long as its first line says: a damaged one said 999999
+    frames (9 hours of labels over a few frames), as `recordings list` already refused."""
+    from training.data import DatasetError
+    from training.datasets.clips import read_clip_folder
+
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    (tmp_path / "S001C001P001R001A121.skeleton").write_text("999999\n0\n0\n")
+    with pytest.raises(DatasetError, match=r"R001A121.skeleton, line 1: a frame count of 999999 "):
+        read_clip_folder(tmp_path)
+
+
 # ---- marking with keys while the clip plays ------------------------------------------------------------
 
 

@@ -84,7 +84,8 @@ def test_convert_then_list_and_info(
 
     assert main(["list", str(out_dir)]) == 0
     out = capsys.readouterr().out
-    assert "S001C001P001R001A121       4     0.10  yes    A121 patient fell" in out
+    # 4 frames 33 ms apart last 0.13 s (each its period), as training counts a clip's length: not 0.10
+    assert "S001C001P001R001A121       4     0.13  yes    A121 patient fell" in out
     assert "3 clips" in out and "   2  A121 patient fell" in out and "   1  (unlabelled)" in out
 
     assert main(["info", str(out_dir / "ward3_fall.json")]) == 0

@@ -42,7 +42,7 @@ from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline
 from recordings.clip import ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
-from recordings.ntu import SkeletonFormatError, read_skeleton
+from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
 from recordings.ntu_samples import SampleName
 from recordings.recorder import clip_session, labelled_length_s
 from training.cache import load_clip, read_index, read_settings
@@ -147,11 +147,10 @@ def read_clip_folder(
         if sidecar is not None:
             stamps = sidecar.timestamps
         else:  # NTU's own clips: 30 fps; the frame count is the file's first line
-            with open(paths.skeleton, "rb") as f:
-                first = f.readline().strip()
-            if not first.isdigit():
-                raise DatasetError(f"{paths.skeleton}: line 1: expected the frame count, got {first[:20]!r}")
-            stamps = np.arange(int(first)) / NTU_FPS
+            try:
+                stamps = np.arange(frame_count(paths.skeleton)) / NTU_FPS
+            except SkeletonFormatError as error:
+                raise DatasetError(str(error)) from None
         duration = labelled_length_s(np.asarray(stamps, np.float64))
         name = prefix + paths.name
         task = ClipTask(name, -1, paths.skeleton, paths.video, paths.sidecar, {})
