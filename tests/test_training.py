@@ -968,7 +968,7 @@ def test_pretrained_weights_may_learn_slower_than_a_fresh_classifier(
         config = {"epochs.pose": "1", "optim.lr": "0.01", "optim.init_lr_scale": scale,
                   "model.init_new_classes": "true", "out": str(tmp_path / out)}
         train_stage(_pose_config(tmp_path, data, **config), "pose", init=tmp_path / "other_classes.pt")
-        state = torch.load(tmp_path / out / "pose" / "state.pt", weights_only=False)
+        state = torch.load(tmp_path / out / "pose" / "state.pt", weights_only=True)
         return state["optimizer"]["param_groups"]
 
     capsys.readouterr()
@@ -1371,3 +1371,20 @@ def test_sigterm_to_the_whole_process_group_stops_data_loading_as_ctrl_c_does() 
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130 and err.strip().endswith("interrupted"), err
     assert "killed by signal" not in err, err
+
+
+class _RunsCode:
+    """A pickled object that runs code as it is read back: a state.pt planted in a shared run folder."""
+
+    def __reduce__(self):
+        return (Path.touch, (Path(os.environ["RAN_CODE_AT"]),))
+
+
+def test_a_planted_state_that_would_run_code_is_refused_not_run(tmp_path: Path, monkeypatch) -> None:
+    from training.stages import StageError, _read_state
+
+    monkeypatch.setenv("RAN_CODE_AT", str(tmp_path / "ran"))
+    torch.save({"epoch": 3, "network": _RunsCode()}, tmp_path / "state.pt")
+    with pytest.raises(StageError, match=r"state.pt: the run's saved state cannot be read"):
+        _read_state(tmp_path / "state.pt")
+    assert not (tmp_path / "ran").exists()

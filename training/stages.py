@@ -843,7 +843,9 @@ def _validation_metrics(predictions: Predictions, stage: str) -> dict[str, float
 
 def _read_state(path: Path) -> dict[str, Any]:
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # Tensors, numbers, strings and containers only (as checkpoints are read): a run folder is shared
+        # and handed on, and unpickling anything more runs whatever code a planted state.pt names.
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a copy cut short, a damaged disk: torch's message names no file
         raise StageError(f"{path}: the run's saved state cannot be read ({type(error).__name__}); --restart "
                          "trains the stage again from its start") from error
