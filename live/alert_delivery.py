@@ -74,6 +74,9 @@ OUTAGE_REMINDER_S = 300.0  # while delivery keeps failing, a WARNING this often
 SUBMITTED_BACKLOG = 256
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")  # a receiver on this machine: http:// stays on it
+
+
 @dataclass(frozen=True)
 class DeliveryConfig:
     url: str  # http:// or https:// endpoint that takes one alert per POST
@@ -104,6 +107,17 @@ class DeliveryConfig:
                              f"endpoint's credentials with --alert-auth-file (host {host})")
         if self.timeout_s <= 0 or self.backoff_s <= 0 or self.max_backoff_s < self.backoff_s:
             raise ValueError(f"invalid alert delivery timing {self}")
+        if self.authorization is not None and parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+            log.warning("--alert-auth-file: the credentials go to %s unencrypted (http://): anyone on the "
+                        "network between can read them; use https://", self.shown_url)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as logs and screens show it: without its query, which may hold a key (?token=...) that
+        every log line, and the log collector, would otherwise keep."""
+        parts = urllib.parse.urlsplit(self.url)
+        query = "…" if parts.query else ""
+        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
 def read_authorization(path: Path) -> str:
@@ -495,10 +509,10 @@ class AlertDelivery:
             self.lost = lost = self._write_unwritten()
             if left := self.pending - lost:
                 log.warning("%d alerts not delivered to %s yet; they stay in %s and are sent on the next "
-                            "start", left, self.config.url, self.config.queue_path)
+                            "start", left, self.config.shown_url, self.config.queue_path)
             if lost:
                 log.error("%d alerts not delivered to %s are lost: %s would not take them (the errors above "
-                          "say why)", lost, self.config.url, self.config.queue_path)
+                          "say why)", lost, self.config.shown_url, self.config.queue_path)
             self.queue.close()
             self._closed = True
         finally:
@@ -567,8 +581,8 @@ class AlertDelivery:
                 self._back_off(outcome, detail)
                 continue
             if self._streak:
-                log.info("alert delivery to %s works again after %d failed tries (%.0f s)", self.config.url,
-                         self._streak, time.monotonic() - self._failing_since)
+                log.info("alert delivery to %s works again after %d failed tries (%.0f s)",
+                         self.config.shown_url, self._streak, time.monotonic() - self._failing_since)
                 self._streak = 0
                 self._said_problems.clear()
             self.current_backoff_s = 0.0
@@ -591,14 +605,14 @@ class AlertDelivery:
                    "the endpoint refuses this URL or these credentials, not this alert: fix --alert-url, "
                    "--alert-auth-file or the receiver")
             log.error("alert delivery to %s: %s; %s. %d alerts wait in %s and are retried with backoff",
-                      self.config.url, detail, why, self.pending, self.config.queue_path)
+                      self.config.shown_url, detail, why, self.pending, self.config.queue_path)
         elif self._streak == 1:
             log.warning("alert delivery to %s failed (%s); retrying with backoff, %d waiting",
-                        self.config.url, detail, self.pending)
+                        self.config.shown_url, detail, self.pending)
         elif now - self._reminded_at >= OUTAGE_REMINDER_S:
             self._reminded_at = now
             log.warning("alert delivery to %s still failing after %.0f min (%s); %d alerts waiting in %s",
-                        self.config.url, (now - self._failing_since) / 60, detail, self.pending,
+                        self.config.shown_url, (now - self._failing_since) / 60, detail, self.pending,
                         self.config.queue_path)
         else:
             log.debug("alert delivery failed again (%s); next try in %.2f s", detail, delay)
@@ -609,7 +623,7 @@ class AlertDelivery:
         if outcome is Outcome.REJECTED:
             log.error("alert %s (sequence %s) was rejected (%s by %s); it will not be sent again "
                       "(kept in %s, then in %s)", record["id"], record.get("sequence"), detail,
-                      self.config.url, self.config.queue_path, self.queue.rejected_path)
+                      self.config.shown_url, self.config.queue_path, self.queue.rejected_path)
         mark = {"op": outcome.value, "id": record["id"], "sequence": record.get("sequence"), "status": status,
                 "at": round(time.time(), 3)}
         if status is None:

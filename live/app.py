@@ -644,7 +644,7 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
 def _log_alerts(config: LiveConfig) -> None:
     alerts = config.headless_config.alerts
     ways = ["the log"] + (["--alert-command"] if alerts.command else []) + (
-        [f"POST to {alerts.delivery.url}"] if alerts.delivery else [])
+        [f"POST to {alerts.delivery.shown_url}"] if alerts.delivery else [])
     log.info("alerts: %s in room %r, once per episode (cooldown %.0f s), by %s", ", ".join(alerts.classes),
              alerts.room, alerts.cooldown_s, ", ".join(ways))
 

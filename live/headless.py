@@ -602,17 +602,17 @@ class AlertDispatcher:
         delivery = self.delivery
         if delivery is not None:
             log.info("alerts: %d raised in this run; to %s: %d delivered, %d rejected, %d waiting",
-                     self.raised, delivery.config.url, delivery.delivered, delivery.rejected,
+                     self.raised, delivery.config.shown_url, delivery.delivered, delivery.rejected,
                      delivery.pending)
             if delivery.rejected:
-                failed.append(f"{delivery.rejected} alert(s) rejected by {delivery.config.url} (the log says "
-                              "why); they will not be sent again")
+                failed.append(f"{delivery.rejected} alert(s) rejected by {delivery.config.shown_url} (the "
+                              "log says why); they will not be sent again")
             if waiting := delivery.pending - delivery.lost:
-                failed.append(f"{waiting} alert(s) not delivered to {delivery.config.url} yet; they "
+                failed.append(f"{waiting} alert(s) not delivered to {delivery.config.shown_url} yet; they "
                               f"wait in {delivery.config.queue_path} for the next start")
             if delivery.lost:
-                failed.append(f"{delivery.lost} alert(s) not delivered to {delivery.config.url} are lost: "
-                              f"{delivery.config.queue_path} would not take them (the log says why)")
+                failed.append(f"{delivery.lost} alert(s) not delivered to {delivery.config.shown_url} are "
+                              f"lost: {delivery.config.queue_path} would not take them (the log says why)")
             queue = delivery.queue
             if queue.damaged_at_start:
                 failed.append(f"{queue.damaged_at_start} damaged line(s) of {queue.path} skipped (an alert "

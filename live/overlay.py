@@ -901,7 +901,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         said = []
         delivery = self.alerts.delivery
         if delivery is not None and delivery.failing:
-            said.append(f"alerts not delivered to {delivery.config.url} ({delivery.pending} waiting)")
+            said.append(f"alerts not delivered to {delivery.config.shown_url} ({delivery.pending} waiting)")
         if self.alerts.command_failing:
             said.append("the alert command failed on its last run")
         return "; ".join(said) or None

@@ -809,3 +809,30 @@ def test_an_alert_the_full_disk_refused_is_written_once_it_has_room_again(endpoi
     again = AlertDelivery(config(endpoint, tmp_path))
     assert sorted(record["alert"]["person"] for record in again.queue.pending) == [1, 2]
     again.close(0.0)
+
+
+def test_a_key_in_the_url_s_query_reaches_the_endpoint_and_no_log(endpoint, tmp_path, caplog):
+    """?api_key=... is how some receivers take their key: it was in every delivery log line (start-up,
+    failures, shutdown, summary), and so in the log collector."""
+    answers = iter([503, 200])
+    endpoint.answer = lambda body: next(answers)
+    endpoint.up()
+    with caplog.at_level(logging.INFO, logger="live.alert_delivery"):
+        keyed = dataclasses.replace(config(endpoint, tmp_path), url=endpoint.url + "?api_key=S3CRET")
+        delivery = AlertDelivery(keyed)
+        delivery.submit(alert(1))
+        assert delivery.wait_delivered(20)
+        delivery.close()
+    assert delivery.config.shown_url == endpoint.url + "?…"
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "failed" in said and "works again" in said and "S3CRET" not in said
+
+
+def test_credentials_sent_unencrypted_over_the_network_are_warned_of(caplog):
+    with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
+        DeliveryConfig("http://127.0.0.1:8080/alerts", authorization="Bearer x")  # on this machine: fine
+        assert not caplog.records
+        DeliveryConfig("https://nurse-call.example/alerts", authorization="Bearer x")
+        assert not caplog.records
+        DeliveryConfig("http://nurse-call.example/alerts", authorization="Bearer x")
+    assert "unencrypted (http://)" in caplog.records[0].getMessage()
