@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,22 @@ def test_auto_runs_onnx_runtime_when_the_cache_cannot_be_written(
         engine = open_engine(checkpoint, Backend.AUTO, cache_dir=blocked / "engines", threads=1)
     assert isinstance(engine, PerBatchEngine) and engine.reason.startswith("auto picked onnxruntime-cpu")
     assert "cannot be written" in caplog.text and "WHERE_TO_FOCUS_CACHE" in caplog.text
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX owner and mode bits")
+def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Anyone who can write the cache can put a graph of their own there with its checksum: one that never
+    says fall, say. The app made it with the umask's 755 and used one that was 777."""
+    from core.engines.selection import _writable_or_temporary
+
+    made = tmp_path / "new" / "engines"
+    assert _writable_or_temporary(made) == made and made.stat().st_mode & 0o077 == 0  # this user's only
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
+        used = _writable_or_temporary(shared)
+    assert used != shared and "can be written by other users (mode drwxrwxrwx" in caplog.text
 
 
 @pytest.fixture(scope="module")

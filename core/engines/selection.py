@@ -20,6 +20,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -114,21 +115,39 @@ def unavailable_reason(backend: Backend) -> str | None:
 
 
 def _writable_or_temporary(cache_dir: Path) -> Path:
-    """`cache_dir` if files can be written there; otherwise a folder of this process's own, with a
-    warning: a read-only home or a cache path under a file then costs an export and a measurement at
-    every start, not the engine (AUTO would otherwise pass over ONNX Runtime as if it had failed)."""
+    """`cache_dir` if files can be written there and nobody else can; otherwise a folder of this process's
+    own, with a warning: a read-only home or a cache path under a file then costs an export and a
+    measurement at every start, not the engine (AUTO would otherwise pass over ONNX Runtime as if it had
+    failed). Another user who can write the cache could put a graph of their own, with its checksum, in
+    the place of the export (one that never says fall), so one they can write is not used."""
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=cache_dir):
             pass
-        return cache_dir
+        why_not = _open_to_others(cache_dir)
+        if why_not is None:
+            return cache_dir
     except OSError as error:
-        fallback = Path(tempfile.mkdtemp(prefix="where-to-focus-engines-"))
-        atexit.register(shutil.rmtree, fallback, ignore_errors=True)
-        log.warning("engine cache %s cannot be written (%s): exports and CPU measurements go to %s for "
-                    "this run only and are made again at the next start; set WHERE_TO_FOCUS_CACHE to a "
-                    "writable folder", cache_dir, error.strerror or error, fallback)
-        return fallback
+        why_not = f"cannot be written ({error.strerror or error})"
+    fallback = Path(tempfile.mkdtemp(prefix="where-to-focus-engines-"))
+    atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+    log.warning("engine cache %s %s: exports and CPU measurements go to %s for this run only and are made "
+                "again at the next start; set WHERE_TO_FOCUS_CACHE to a folder of this user's that only it "
+                "can write", cache_dir, why_not, fallback)
+    return fallback
+
+
+def _open_to_others(folder: Path) -> str | None:
+    """Why others than this user could change what is in `folder` (POSIX owner and mode bits; Windows
+    keeps ACLs, not checked here), or None."""
+    if os.name == "nt":
+        return None
+    status = folder.stat()
+    if status.st_uid != os.getuid():
+        return f"belongs to another user (uid {status.st_uid})"
+    if status.st_mode & 0o022:
+        return f"can be written by other users (mode {stat.filemode(status.st_mode)}; chmod go-w it)"
+    return None
 
 
 class _Source:
