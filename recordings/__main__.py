@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import time
 from collections import Counter
@@ -40,6 +39,7 @@ from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
 from recordings.argument_types import (
+    as_typed,
     integer_in,
     non_negative_float,
     output_folder,
@@ -634,10 +634,10 @@ def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: 
         print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked")
         print("\n".join(labels.listing()))
     if (lost := marker.lost_at_close) is not None:
-        label_map = f" --labels {shlex.quote(str(args.labels))}" if args.labels else ""
+        label_map = f" --labels {as_typed(str(args.labels))}" if args.labels else ""
         print(f"{labels.sidecar_path}: the mark open when the window closed was {marker.message}\n"
               f"  to add it once that is settled: python -m recordings label "
-              f"{shlex.quote(str(recording.paths.skeleton))}{label_map} --class {shlex.quote(lost.label)} "
+              f"{as_typed(str(recording.paths.skeleton))}{label_map} --class {as_typed(lost.label)} "
               f"--from {lost.start:.2f} --to {lost.end:.2f}", file=sys.stderr)
         return 1
     return 0

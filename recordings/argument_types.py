@@ -10,7 +10,9 @@ import argparse
 import ipaddress
 import math
 import os
+import shlex
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -175,6 +177,14 @@ def float_in(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def as_typed(argument: str) -> str:
+    """`argument` as this system's shell takes it back in a command to paste: a site's folder "Aufnahmen
+    Station 4" has spaces; cmd.exe groups only with double quotes, POSIX shells with single ones."""
+    if os.name == "nt":
+        return subprocess.list2cmdline([argument])
+    return shlex.quote(argument)
 
 
 def prepare_console(prog: str, argv: Sequence[str]) -> str | None:

@@ -92,3 +92,16 @@ def test_an_output_folder_under_a_file_or_empty_is_refused_when_given(tmp_path: 
         output_folder("")
     assert output_folder(str(tmp_path / "new" / "clips")) == tmp_path / "new" / "clips"  # made later
     assert not (tmp_path / "new").exists()
+
+
+def test_a_command_to_paste_is_quoted_as_this_system_s_shell_reads_it(monkeypatch):
+    """cmd.exe groups arguments with double quotes only: 'patient fell' reached it as two arguments, and a
+    quoted C:\\ path as a file name starting with a quote."""
+    import recordings.argument_types
+    from recordings.argument_types import as_typed
+
+    assert as_typed("patient fell") == "'patient fell'" and as_typed("/data/clips") == "/data/clips"
+    monkeypatch.setattr(recordings.argument_types.os, "name", "nt")
+    assert as_typed("patient fell") == '"patient fell"'
+    clip = r"C:\data\clips\S001C001P001R001A121.skeleton"
+    assert as_typed(clip) == clip  # as it is: a backslash is no escape there

@@ -47,9 +47,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import shlex
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +56,7 @@ from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
 from core.wording import first_few
+from recordings.argument_types import as_typed
 from recordings.atomic import replace_atomically
 from recordings.labels import similar_names
 from recordings.pkummd import is_sequence_path
@@ -337,17 +335,11 @@ def run_finetune(args: argparse.Namespace) -> int:
     model = out / "model.pt"
     replace_atomically(model, Path(tuned.best_checkpoint).read_bytes())
     print(f"[finetune] wrote {model} (validation top-1 {100 * tuned.best_validation_top1:.1f}%) after "
-          f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint {_as_typed(model)}")
+          f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint "
+          f"{as_typed(str(model))}")
     if splits.validation:
         from training.evaluate import evaluate
 
         evaluate(model, subset="validation", out=out / "eval_validation", progress=config.progress,
                  workers=0)
     return 0
-
-
-def _as_typed(path: Path) -> str:
-    """`path` as the shell takes it back (a site's folder "Aufnahmen Station 4" has spaces)."""
-    if os.name == "nt":
-        return subprocess.list2cmdline([str(path)])
-    return shlex.quote(str(path))
