@@ -114,6 +114,10 @@ def replace_atomically(path: Path | str, data: bytes) -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = None
+    if mode is not None and not mode & stat.S_IWUSR:
+        # Windows replaces no read-only file (nor deletes the temporary copy of its mode): refused here,
+        # alike everywhere, and not after a copy has been written beside it.
+        raise PermissionError(errno.EACCES, "read-only; make it writable to change it", str(path))
     # A unique temporary name: two writers of the same file never write into each other's temp file.
     fd, temporary = _create_temporary(path)
     try:
@@ -125,7 +129,8 @@ def replace_atomically(path: Path | str, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the first error is the one to say
+            Path(temporary).unlink(missing_ok=True)
         raise
     sync_directory(path.parent)
 

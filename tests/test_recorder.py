@@ -638,6 +638,20 @@ def test_files_written_atomically_are_readable_by_others_as_plain_files_are(tmp_
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_a_read_only_file_is_refused_by_name_and_left_as_it_was(tmp_path):
+    """A labels.txt copied from a read-only share: Windows replaces no read-only file, and deletes no
+    read-only temporary copy either; the error was the copy's, and the copy stayed beside it."""
+    from recordings.atomic import replace_atomically
+
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(b"A121\tpatient fell\n")
+    labels.chmod(0o444)
+    with pytest.raises(PermissionError, match=r"read-only; make it writable to change it: .*labels\.txt"):
+        replace_atomically(labels, b"A121\tpatient fell\nA122\tother\n")
+    assert labels.read_bytes() == b"A121\tpatient fell\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.txt"]  # no copy left beside it
+
+
 def test_an_atomic_rewrite_syncs_the_file_before_its_rename_and_the_folder_after(tmp_path, monkeypatch):
     # A power cut after the rename must find the new contents (the file synced before the rename: else
     # it can come back empty under the name) and the rename itself (the folder synced after it: else the
