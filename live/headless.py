@@ -20,6 +20,7 @@ import datetime as _dt
 import difflib
 import json
 import logging
+import ntpath
 import os
 import queue
 import shlex
@@ -73,6 +74,23 @@ class AlertConfig:
             if not argv or shutil.which(argv[0]) is None:
                 raise ValueError(f"--alert-command {self.command!r}: {argv[0] if argv else 'nothing'!r} is "
                                  "not a program that can be run (not on PATH, missing or not executable)")
+            if (why := windows_start_problem(argv[0], shutil.which(argv[0]))) is not None:
+                raise ValueError(f"--alert-command {self.command!r}: {why}")
+
+
+def windows_start_problem(program: str, found: str, windows: bool = os.name == "nt") -> str | None:
+    """Why Windows would not start `program` (`found`: where PATH and PATHEXT lead) though it is found, or
+    None. CreateProcess adds .exe alone to a name without extension: "page-nurse" found as page-nurse.cmd
+    passed the check at start-up and failed as the patient fell. A PowerShell script it never runs."""
+    if not windows:
+        return None
+    suffix = ntpath.splitext(found)[1].lower()
+    if suffix == ".ps1":
+        return f"{found} is a PowerShell script: give it as powershell -NoProfile -File {found} ..."
+    if not ntpath.splitext(program)[1] and suffix != ".exe":
+        return (f"Windows starts {program!r} only as {program}.exe; give the program as "
+                f"{ntpath.basename(found)}")
+    return None
 
 
 def command_argv(command: str, windows: bool = os.name == "nt") -> list[str]:

@@ -1187,3 +1187,16 @@ def test_a_queue_another_run_holds_ends_with_a_status_a_service_manager_retries(
     finally:
         by_hand.close(0.0)
     assert f"alert queue {queue} is in use by another process" in capsys.readouterr().err
+
+
+def test_an_alert_command_windows_would_not_start_is_refused_at_start_up():
+    """PATH and PATHEXT find "page-nurse" as page-nurse.cmd, so the start-up check passed; CreateProcess
+    adds .exe alone, and the command failed to start as the patient fell."""
+    from live.headless import windows_start_problem
+
+    found = r"C:\Tools\page-nurse.CMD"
+    assert "give the program as page-nurse.CMD" in windows_start_problem("page-nurse", found, windows=True)
+    assert windows_start_problem("page-nurse.cmd", found, windows=True) is None
+    assert windows_start_problem("pager", r"C:\Tools\pager.exe", windows=True) is None
+    assert "PowerShell" in windows_start_problem("notify.ps1", r"C:\Tools\notify.ps1", windows=True)
+    assert windows_start_problem("page-nurse", "/usr/local/bin/page-nurse", windows=False) is None
