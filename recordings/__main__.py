@@ -594,16 +594,25 @@ def cmd_view(args: argparse.Namespace) -> int:
                 config = replace(config, width=args.width, height=round(args.width * 9 / 16))
             if args.out:
                 count = write_images(view3d.render_images(recording, frames, config), Path(args.out), fps)
-                print(f"wrote {count} frames to {args.out}")
+                return _said_written(count, args)
             else:
                 view3d.show(recording, frames, fps, config)
         elif args.out:
-            count = render_to(frames, Path(args.out), fps, args.width)
-            print(f"wrote {count} frames to {args.out}")
+            return _said_written(render_to(frames, Path(args.out), fps, args.width), args)
         elif isinstance(recording, ClipRecording):
             return _view_and_mark_clip(recording, frames, fps, args)
         else:
             _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
+    return 0
+
+
+def _said_written(count: int, args: argparse.Namespace) -> int:
+    """`view --out`'s last line: what was written, or that nothing was (a recording of no frames: it said
+    'wrote 0 frames to v.avi', and there was no v.avi)."""
+    if not count:
+        print(f"error: {args.path}: no frames to render; nothing written to {args.out}", file=sys.stderr)
+        return 2
+    print(f"wrote {count} frames to {args.out}")
     return 0
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recordings.atomic import held, replace_atomically
-from recordings.ntu_samples import NTU120_CLASSES
+from recordings.ntu_samples import NTU120_CLASSES, SampleName
 
 NTU_CLASS_COUNT = 120
 FIRST_SITE_ACTION = NTU_CLASS_COUNT + 1
@@ -186,13 +186,26 @@ def ensure_label(path: Path | str, label: str, *, similar_ok: bool = True) -> tu
         label_map, text, known_id = _find_label(path, label, similar_ok)
         if known_id is not None:  # the other process added it
             return label_map, known_id, False
-        action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids]) + 1
+        # Above the clips' numbers too: a labels.txt cut short (or restored from an older copy) has lost
+        # classes its folder's clips are still named by, and a new class must not take one of them.
+        action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids, *_clip_actions(path.parent)]) + 1
         if text and not text.endswith("\n"):
             text += "\n"
         text += f"A{action_id:03d}\t{label.strip()}\n"
         updated = parse_label_map(text, str(path), site=True)  # checked before anything is written
         replace_atomically(path, text.encode("utf-8"))
     return updated, action_id, True
+
+
+def _clip_actions(folder: Path) -> list[int]:
+    """The A-numbers the NTU-named clips in `folder` carry."""
+    actions = []
+    for skeleton in folder.glob("*.skeleton"):
+        try:
+            actions.append(SampleName.parse(skeleton.stem).action)
+        except ValueError:  # live_<time> and other names: no number
+            pass
+    return actions
 
 
 def check_label(path: Path | str, label: str, *, similar_ok: bool = False) -> None:

@@ -142,27 +142,32 @@ def sequence_stem(path: str | Path) -> str:
     return name
 
 
-def open_text(path: str | Path) -> IO[str]:
+def open_text(path: str | Path, encoding: str = "ascii") -> IO[str]:
     """A text file, decompressed on the fly when it ends in .xz or .gz."""
     path = Path(path)
     if path.name.endswith(".xz"):
-        return lzma.open(path, "rt", encoding="ascii", newline="")
+        return lzma.open(path, "rt", encoding=encoding, newline="")
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="ascii", newline="")
-    return open(path, encoding="ascii", newline="")  # noqa: SIM115 - the caller closes it
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")  # noqa: SIM115 - the caller closes it
 
 
 def _read_text(path: Path) -> str:
+    """The file's text, ASCII; a byte order mark before it (Notepad's "UTF-8 with BOM") is let go."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        with open_text(path) as f:
-            return f.read()
+        with open_text(path, "utf-8-sig") as f:
+            text = f.read()
     except UnicodeDecodeError as error:
         line = 1 + error.object[: error.start].count(b"\n") if isinstance(error.object, bytes) else None
         raise PkuMmdError(path, line, "not ASCII text") from None
     except (lzma.LZMAError, gzip.BadGzipFile, EOFError) as error:
         raise PkuMmdError(path, None, f"cannot decompress ({error})") from None
+    if not text.isascii():
+        first = next(i for i, character in enumerate(text) if not character.isascii())
+        raise PkuMmdError(path, 1 + text[:first].count("\n"), "not ASCII text")
+    return text
 
 
 def _lines(text: str) -> list[str]:

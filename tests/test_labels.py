@@ -91,6 +91,17 @@ def test_ensure_label_appends_new_classes_after_the_highest_id(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.txt", "labels.txt.lock", "new"]
 
 
+def test_a_new_class_takes_no_number_a_clip_of_the_folder_is_named_by(tmp_path: Path) -> None:
+    """labels.txt cut short lost A122-A130 while clips named ...A123 stayed: the next new class took A123,
+    and a clip of phone_left became one of the new class."""
+    from recordings.labels import ensure_label
+
+    (tmp_path / "labels.txt").write_text("A121\tdrink_left\nA122\tdrink_rig")  # cut mid-line
+    for name in ("S002C001P001R001A123", "S002C001P001R001A130", "live_20261205_030000"):
+        (tmp_path / f"{name}.skeleton").write_text("0\n")
+    assert ensure_label(tmp_path / "labels.txt", "brand new thing")[1:] == (131, True)
+
+
 @pytest.mark.parametrize(("label", "message"), [("A125", "name a new class by its name"),
                                                 ("two\tcolumns", "without tabs"), ("  ", "non-empty")])
 def test_ensure_label_refuses_what_cannot_be_a_class(tmp_path: Path, label: str, message: str) -> None:

@@ -301,13 +301,17 @@ def test_malformed_labels_name_file_and_line(tmp_path: Path) -> None:
         "12,5,20,2\n14,40,30,2\n": "line 2: reversed interval: ends at frame 30, before it starts (40)",
         "12,5,20,2\n12,30,40,5\n": "line 2: confidence 5",
         "12,-1,20,2\n": "line 1: start frame -1 is negative",
+        "12,5,20,2\n12,30,40,2 \u00e9\n": "line 2: not ASCII text",
     }
     for n, (text, message) in enumerate(cases.items()):
         path = tmp_path / f"labels{n}.txt"
         path.write_text(text)
         with pytest.raises(PkuMmdError) as error:
             read_labels(path)
-        assert str(error.value).startswith(f"{path}, ") and message in str(error.value)
+        assert str(error.value).startswith(f"{path}") and message in str(error.value)
+    bom = tmp_path / "notepad.txt"  # saved by Notepad as "UTF-8 with BOM": read as the text it is
+    bom.write_bytes(b"\xef\xbb\xbf12,5,20,2\r\n")
+    assert [(i.label, i.start_frame, i.end_frame) for i in read_labels(bom)] == [(12, 5, 20)]
 
 
 def test_labels_checked_against_actions_and_the_sequence(tmp_path: Path) -> None:

@@ -169,6 +169,14 @@ def test_view_renders_to_pngs_and_video(xef_file: Path, tmp_path: Path) -> None:
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
 
 
+def test_view_out_of_a_recording_without_frames_says_nothing_was_written(tmp_path: Path, capsys) -> None:
+    """It said 'wrote 0 frames to v.avi', exit 0, and there was no v.avi."""
+    empty = tmp_path / "S001C001P001R001A001.skeleton"
+    empty.write_text("0\r\n")
+    assert main(["view", str(empty), "--out", str(tmp_path / "v.avi")]) == 2
+    assert f"{empty}: no frames to render; nothing written to" in capsys.readouterr().err
+
+
 def test_view_out_with_an_image_name_writes_numbered_images(
     xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
