@@ -149,6 +149,7 @@ class LineWriter:
     opens the path again: a log rotated by moving the file."""
 
     QUEUE_LINES = 10_000  # ~3 MB of decisions: some ten minutes of a room of three people
+    GONE_CHECK_S = 5.0  # how often the file is checked for having been deleted under the writer
     _REOPEN, _CLOSE = object(), object()
 
     def __init__(self, path: Path | None, option: str, lossless: bool = False,
@@ -214,6 +215,7 @@ class LineWriter:
             self._stream.flush()
             self.written, unflushed = self.written + unflushed, 0
 
+        checked = time.monotonic()
         while True:
             item = self._queue.get()
             if self.failure is not None or self.reader_gone:
@@ -236,6 +238,13 @@ class LineWriter:
                 self._stream.write(item)
                 if self._queue.empty():  # flushed when caught up: a reader sees each hop at once
                     flush()
+                if self.path is not None and time.monotonic() - checked >= self.GONE_CHECK_S:
+                    checked = time.monotonic()
+                    if os.fstat(self._stream.fileno()).st_nlink == 0:  # deleted: lines went nowhere
+                        log.error("%s was deleted while being written (a clean-up script?); the lines "
+                                  "since went with it; writing to a new %s", self.where, self.path)
+                        self._stream.close()
+                        self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             except BrokenPipeError:
                 self.reader_gone = True
                 self._count_dropped(unflushed)

@@ -1200,3 +1200,24 @@ def test_an_alert_command_windows_would_not_start_is_refused_at_start_up():
     assert windows_start_problem("pager", r"C:\Tools\pager.exe", windows=True) is None
     assert "PowerShell" in windows_start_problem("notify.ps1", r"C:\Tools\notify.ps1", windows=True)
     assert windows_start_problem("page-nurse", "/usr/local/bin/page-nurse", windows=False) is None
+
+
+def test_a_file_deleted_under_the_writer_is_said_and_made_again(tmp_path, monkeypatch, caplog):
+    """A clean-up script removed runs/decisions.jsonl: every line after went into the deleted file, and
+    nothing said so. (Where its folder went too, the new file cannot be made: said as a failure.)"""
+    from live.headless import LineWriter
+
+    monkeypatch.setattr(LineWriter, "GONE_CHECK_S", 0.0)
+    path = tmp_path / "decisions.jsonl"
+    writer = LineWriter(path, "--output")
+    writer.write("one\n")
+    deadline = time.monotonic() + 10
+    while writer.written < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    path.unlink()
+    with caplog.at_level(logging.ERROR, logger="live.headless"):
+        writer.write("two\n")  # the check after it finds the file gone
+        writer.write("three\n")
+        writer.close()
+    assert path.read_text() == "three\n"
+    assert f"--output {path} was deleted while being written" in caplog.text
