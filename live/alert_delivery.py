@@ -429,7 +429,8 @@ class AlertDelivery:
         self._closed = False  # the queue file is closed: nothing more is written to it
         # Alerts the queue file did not take (a full disk), by id: written when it takes one again, or at
         # close; until then they are in memory only, and a stop loses those not yet delivered.
-        self._unwritten: dict[str, dict[str, Any]] = {}  # under _file_lock
+        self._unwritten: dict[str, dict[str, Any]] = {}
+        self._unwritten_lock = threading.Lock()  # never held over a disk write: submit() takes it too
         self.lost = 0  # after close(): undelivered alerts the queue file never took, gone with this run
         if self._pending:
             log.warning("%d alerts from an earlier run were not delivered; sending them first (%s)",
@@ -455,6 +456,8 @@ class AlertDelivery:
             log.error("alert %s: %d alerts are waiting to be written to %s (is the disk hung?); this one is "
                       "kept in memory only until it is sent", record["id"], SUBMITTED_BACKLOG,
                       self.config.queue_path)
+            with self._unwritten_lock:  # written with the next alert the disk takes, or at close
+                self._unwritten[record["id"]] = record
             self._hand_to_sender(record)
         return record["id"]
 
@@ -466,7 +469,8 @@ class AlertDelivery:
     @property
     def unsaved(self) -> int:
         """Alerts the queue file did not take (a full disk): in memory only until sent or written."""
-        return len(self._unwritten)
+        with self._unwritten_lock:
+            return len(self._unwritten)
 
     @property
     def pending(self) -> int:
@@ -475,7 +479,8 @@ class AlertDelivery:
             return len(self._pending)
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every submitted alert is on disk; False after `timeout`."""
+        """Wait until every submitted alert has been written, or found that the disk would not take it
+        (`unsaved`); False after `timeout`."""
         with self._condition:
             return self._condition.wait_for(lambda: self._journaled >= self._submitted_count, timeout)
 
@@ -523,17 +528,19 @@ class AlertDelivery:
         not take. Under _file_lock."""
         with self._condition:
             undelivered = {record["id"] for record in self._pending}
-        for key in list(self._unwritten):
-            if key not in undelivered:  # sent meanwhile: nothing to keep
+        with self._unwritten_lock:
+            unwritten = list(self._unwritten.items())
+        for key, record in unwritten:
+            if key in undelivered:
+                try:
+                    self.queue.append(record)
+                except OSError:
+                    break  # still full: the next ones fail too
+                log.info("alert %s is written to %s after all", key, self.config.queue_path)
+            with self._unwritten_lock:  # written, or sent meanwhile: nothing to keep
                 del self._unwritten[key]
-                continue
-            try:
-                self.queue.append(self._unwritten[key])
-            except OSError:
-                break  # still full: the next ones fail too
-            del self._unwritten[key]
-            log.info("alert %s is written to %s after all", key, self.config.queue_path)
-        return len(self._unwritten)
+        with self._unwritten_lock:
+            return len(self._unwritten)
 
     # ---- journal thread: disk only ----------------------------------------------------------------
 
@@ -550,7 +557,7 @@ class AlertDelivery:
                     if self._unwritten:  # the disk takes alerts again: the ones it did not take too
                         self._write_unwritten()
             except Exception as error:  # the disk is full or gone: still try to send it from memory
-                with self._file_lock:
+                with self._unwritten_lock:
                     self._unwritten[record["id"]] = record
                 log.error("alert %s could not be written to %s (%s); it is only in memory until sent, and "
                           "lost if the app stops before", record["id"], self.config.queue_path, error)

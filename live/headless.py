@@ -16,6 +16,7 @@ JSON lines go to stdout (or a file) and nothing else does: logs and the summary 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import difflib
 import json
@@ -429,6 +430,7 @@ class EventLog:
 
 # An alert command running longer than this is taken as hung and stopped (it has had a minute to page).
 HOOK_TIMEOUT_S = 60.0
+KILLED_GIVE_UP_S = 5.0  # a killed alert command not ended after this long is given up on
 
 
 @dataclass(frozen=True)
@@ -512,7 +514,8 @@ class AlertDispatcher:
                          ) if config.command else None
         self._last: dict[tuple[int, str], float] = {}
         self._acknowledged: set[tuple[int, str]] = set()  # episodes someone has seen (acknowledge)
-        self._children: list[tuple[subprocess.Popen, float]] = []  # running hooks, with when they started
+        # Running hooks: (process, when it started, when it was killed as hung or None).
+        self._children: list[tuple[subprocess.Popen, float, float | None]] = []
         self.alerts: list[Alert] = []  # the latest (at most 1000)
         self.raised = 0  # every alert of the run
         self.hook_failures = 0
@@ -585,7 +588,7 @@ class AlertDispatcher:
             self.command_failing = True
             log.error("alert command %r could not start: %s", self.config.command, error)
             return
-        self._children.append((child, time.monotonic()))
+        self._children.append((child, time.monotonic(), None))
 
     def watch_commands(self) -> None:
         """Report alert commands that ended and stop hung ones: at every hop, and from the window's and the
@@ -596,21 +599,23 @@ class AlertDispatcher:
 
     def _reap(self, hung_after_s: float | None = None) -> None:
         """Report hooks that ended; stop those running longer than `hung_after_s` (a hung hook per alert
-        would otherwise pile up for as long as the app runs, and outlive it)."""
+        would otherwise pile up for as long as the app runs, and outlive it). Never waits: it runs on the
+        window's thread too. A killed one is looked at again at the next call, and given up on (a process
+        stuck in the kernel outlives SIGKILL a while) after KILLED_GIVE_UP_S."""
         hung_after_s = HOOK_TIMEOUT_S if hung_after_s is None else hung_after_s
         for entry in list(self._children):
-            child, started = entry
+            child, started, killed = entry
             code = child.poll()
-            if code is None and time.monotonic() - started >= hung_after_s:
+            now = time.monotonic()
+            if code is None and killed is None and now - started >= hung_after_s:
                 log.error("alert command %r still running after %.0f s: stopped (pid %d and what it started)",
-                          self.config.command, time.monotonic() - started, child.pid)
+                          self.config.command, now - started, child.pid)
                 _stop_group(child)
-                try:  # bounded: this runs on the window's thread too, and a process stuck in the kernel
-                    code = child.wait(5.0)  # outlives SIGKILL a while
-                except subprocess.TimeoutExpired:  # given up on: a failed run, not waited for again
-                    log.error("alert command %r (pid %d) did not end when killed", self.config.command,
-                              child.pid)
-                    code = -signal.SIGKILL if os.name == "posix" else 1
+                self._children[self._children.index(entry)] = (child, started, now)
+                continue
+            if code is None and killed is not None and now - killed >= KILLED_GIVE_UP_S:
+                log.error("alert command %r (pid %d) did not end when killed", self.config.command, child.pid)
+                code = -signal.SIGKILL if os.name == "posix" else 1  # a failed run, not looked at again
             if code is not None:
                 self._children.remove(entry)
                 self.command_failing = code != 0
@@ -652,12 +657,16 @@ class AlertDispatcher:
         running; alerts still being delivered get their own `timeout` (what is left stays queued on disk
         for the next start)."""
         deadline = time.monotonic() + timeout
-        for child, _ in self._children:
+        for child, _, _ in self._children:
             try:
                 child.wait(max(deadline - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
                 pass
-        self._reap(hung_after_s=0.0)
+        self._reap(hung_after_s=0.0)  # those still running are killed
+        given_up = time.monotonic() + KILLED_GIVE_UP_S
+        while self._children and time.monotonic() < given_up:
+            time.sleep(0.05)
+            self._reap(hung_after_s=0.0)
         if self.delivery is not None:
             self.delivery.close(timeout)
 
@@ -669,12 +678,10 @@ def _stop_group(child: subprocess.Popen) -> None:
             os.killpg(child.pid, signal.SIGKILL)
         except ProcessLookupError:  # ended meanwhile, with its group
             pass
-    else:
-        try:
-            subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True, check=False,
-                           timeout=10)
-        except subprocess.TimeoutExpired:  # the command itself is killed below; what it started may stay
-            pass
+    else:  # taskkill is not waited for (the window's thread): the command itself is killed at once
+        with contextlib.suppress(OSError):
+            subprocess.Popen(["taskkill", "/F", "/T", "/PID", str(child.pid)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         child.kill()
 
 

@@ -613,6 +613,7 @@ def test_alerts_raised_while_the_disk_hangs_wait_in_a_bounded_hand_off_and_none_
     assert disk.entered.wait(5)
     assert delivery._submitted.qsize() <= SUBMITTED_BACKLOG  # memory held for the journal is bounded
     assert any("disk hung" in r.getMessage() for r in caplog.records)
+    assert delivery.unsaved >= 9  # said in the status lines: not yet on disk
     disk.release.set()
     assert delivery.wait_delivered(20)
     delivery.close()
@@ -620,6 +621,28 @@ def test_alerts_raised_while_the_disk_hangs_wait_in_a_bounded_hand_off_and_none_
     assert sorted(b["sequence"] for b, _ in endpoint.received) == list(range(1, len(keys) + 1))
     # The alerts kept in memory only do not confuse the file's bookkeeping: it is compacted as usual.
     assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": len(keys) + 1}]
+
+
+def test_alerts_past_the_hand_off_are_written_once_the_disk_answers_not_lost(endpoint, tmp_path):
+    """Past the bounded hand-off, an alert went to the sender alone: never written, not counted unsaved,
+    and at a stop with the endpoint down said to 'stay in' the file it was never in."""
+    from live.alert_delivery import SUBMITTED_BACKLOG
+
+    endpoint.answer = lambda body: 503
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    disk = HungDisk(delivery)
+    raised = SUBMITTED_BACKLOG + 3
+    for person in range(raised):
+        delivery.submit(alert(person))
+    assert disk.entered.wait(5)
+    disk.release.set()
+    assert delivery.flush(20)
+    delivery.close(0.0)
+    assert delivery.lost == 0
+    again = AlertDelivery(config(endpoint, tmp_path))
+    assert len(again.queue.pending) == raised
+    again.close(0.0)
 
 
 def test_a_url_that_is_not_http_is_refused():

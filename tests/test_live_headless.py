@@ -274,7 +274,7 @@ def test_a_failed_alert_command_is_said_while_no_hop_comes():
     command = f"{sys.executable} -c \"raise SystemExit(3)\""
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
     alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
-    (child, _), = alerts._children
+    (child, _, _), = alerts._children
     child.wait(20)
     assert not alerts.command_failing  # nothing has looked yet
     alerts.watch_commands()
@@ -323,7 +323,7 @@ def test_a_hung_alert_command_is_stopped_not_left_behind(caplog, tmp_path):
     command = f"{sys.executable} -c \"{script}\""
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
     alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
-    (child, _), = alerts._children
+    (child, _, _), = alerts._children
     deadline = time.monotonic() + 20
     while not (started_pid.is_file() and started_pid.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -351,10 +351,36 @@ def test_a_hung_alert_command_is_stopped_a_minute_on_without_waiting_for_another
     command = f"{sys.executable} -c \"import time; time.sleep(60)\""
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
     alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
-    (child, _), = alerts._children
+    (child, _, _), = alerts._children
     monkeypatch.setattr(live.headless, "HOOK_TIMEOUT_S", 0.0)  # a minute has passed
-    alerts.update(hop(1.2, decision(3, 1.2, NO_ACTION, 0.9)))  # the next hop, no alert in it
-    assert child.wait(5) is not None and alerts._children == [] and alerts.hook_failures == 1
+    alerts.update(hop(1.2, decision(3, 1.2, NO_ACTION, 0.9)))  # the next hop, no alert in it: killed
+    assert child.wait(5) is not None
+    alerts.watch_commands()  # the next tick sees it ended
+    assert alerts._children == [] and alerts.hook_failures == 1
+
+
+def test_a_killed_alert_command_that_will_not_end_never_holds_up_the_window(monkeypatch, caplog):
+    """A process stuck in the kernel outlives SIGKILL: each window tick waited 5 s on it (10 s more for
+    taskkill on Windows), the video and the alert bar frozen meanwhile."""
+    import live.headless
+
+    class StuckInTheKernel:
+        pid = 999_999_999
+
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(live.headless, "_stop_group", lambda child: None)
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",)), CLASSES)
+    alerts._children.append((StuckInTheKernel(), time.monotonic() - 3600, None))
+    started = time.monotonic()
+    alerts.watch_commands()  # killed: not waited for
+    alerts.watch_commands()
+    assert time.monotonic() - started < 0.5 and len(alerts._children) == 1
+    monkeypatch.setattr(live.headless, "KILLED_GIVE_UP_S", 0.0)
+    with caplog.at_level("ERROR", "live.headless"):
+        alerts.watch_commands()  # given up on: a failed run
+    assert alerts._children == [] and alerts.hook_failures == 1 and "did not end when killed" in caplog.text
 
 
 # ---- end to end -----------------------------------------------------------------------------------
