@@ -55,7 +55,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
-from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, needs_windows, sensor_body
+from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, SilenceLog, needs_windows, sensor_body
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,7 @@ class KinectSource:
         self._runtime: Any = None
         self._color: np.ndarray | None = None
         self._last_frame_at = 0.0
+        self._silence = SilenceLog()
         self._unavailable_since: float | None = None
         self.connected = False
         # The SDK maps joints to colour pixels itself (Body.joints_color, which the glimpse prefers);
@@ -257,11 +258,12 @@ class KinectSource:
                 if frame is not None:
                     self._last_frame_at = now
                     self._unavailable_since = None
+                    self._silence.frame_came()
                     return frame
             elif self.connected and now - self._last_frame_at > self._reopen_after_s:
                 # Available but silent (e.g. after a replug the old readers can stay dead): start over.
-                log.warning("no Kinect frames for %.1f s although the sensor is available; reopening",
-                            now - self._last_frame_at)
+                self._silence.reopening(f"no Kinect frames for {now - self._last_frame_at:.1f} s although "
+                                        "the sensor is available")
                 self._restart()
             if now >= deadline:
                 return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 
 from core.frame import Body
@@ -11,6 +14,9 @@ KINECT_FPS = 30.0  # colour and bodies
 LOW_LIGHT_FPS = 15.0  # colour in low light (bodies stay at KINECT_FPS)
 COLOR_SHAPE = (1080, 1920)  # colour image (height, width)
 JOINT_COUNT = 25  # joints per body, in the SDK's JointType order (core.skeleton.KINECT_V2)
+SILENCE_REMINDER_S = 300.0  # a sensor that stays silent through reopening is said again this often
+
+log = logging.getLogger(__name__)
 
 
 def needs_windows(option: str, platform: str) -> str:
@@ -30,3 +36,32 @@ def sensor_body(
     if dropped.any():
         joints_color = np.where(dropped[:, None], np.nan, joints_color)
     return Body(tracking_id=tracking_id, joints=joints, states=states, joints_color=joints_color)
+
+
+class SilenceLog:
+    """What the log says of a sensor that is available and sends nothing, through every reopen: the first
+    reopen with why, then a reminder every SILENCE_REMINDER_S (a warning per reopen, every 3-10 s for as
+    long as it lasted, buried the rest of the log); `frame_came` ends the episode."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None  # monotonic time the episode's first reopen was said
+        self._said_at = 0.0
+        self._reopens = 0
+
+    def reopening(self, reason: str) -> None:
+        now = time.monotonic()
+        self._reopens += 1
+        if self._since is None:
+            self._since = self._said_at = now
+            log.warning("%s; reopening (said again every %.0f min while it lasts)", reason,
+                        SILENCE_REMINDER_S / 60)
+        elif now - self._said_at >= SILENCE_REMINDER_S:
+            self._said_at = now
+            log.warning("Kinect still sends nothing after %.0f min and %d reopens: restart the Kinect "
+                        "service or plug the sensor in again", (now - self._since) / 60, self._reopens)
+
+    def frame_came(self) -> None:
+        if self._since is not None:
+            log.info("Kinect frames flow again after %.0f s and %d reopens", time.monotonic() - self._since,
+                     self._reopens)
+        self._since, self._reopens = None, 0

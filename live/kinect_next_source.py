@@ -56,7 +56,15 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
-from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, LOW_LIGHT_FPS, needs_windows, sensor_body
+from live.kinect_common import (
+    COLOR_SHAPE,
+    JOINT_COUNT,
+    KINECT_FPS,
+    LOW_LIGHT_FPS,
+    SilenceLog,
+    needs_windows,
+    sensor_body,
+)
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -149,6 +157,7 @@ class KinectNextSource:
         self._color: np.ndarray | None = None
         self._ticks = TickCounter()
         self._last_frame_at = 0.0
+        self._silence = SilenceLog()
         self._unavailable_logged = False
         self.connected = False
         # The SDK maps joints to colour pixels itself (Body.joints_color); the pipeline's DEFAULT_CAMERA
@@ -229,13 +238,14 @@ class KinectNextSource:
         except kn.KinectClosedError:  # closed from another thread while waiting
             return None
         except kn.KinectError as error:  # a COM failure mid-stream (the service restarting): start over
-            log.warning("Kinect read failed (%s); reopening", error)
+            self._silence.reopening(f"Kinect read failed ({error})")
             self._reopen()
             return None
         frame = self._frame(frameset)
         if frame is None:
             return None
         self._last_frame_at = time.monotonic()
+        self._silence.frame_came()
         if not self.connected:
             log.info("Kinect sensor available; frames are flowing")
             self.connected = True
@@ -254,7 +264,7 @@ class KinectNextSource:
             self._unavailable_logged = False
         silent = time.monotonic() - self._last_frame_at
         if silent > self._reopen_after_s:
-            log.warning("no Kinect frames for %.1f s although the sensor is available; reopening", silent)
+            self._silence.reopening(f"no Kinect frames for {silent:.1f} s although the sensor is available")
             self._reopen()
 
     def _reopen(self) -> None:

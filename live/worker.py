@@ -206,6 +206,9 @@ PARTNER_MEMORY_S = 5.0
 # Hops failing one after another (a lost GPU, a model fed the wrong inputs) stop the worker, and so the
 # app, instead of being logged forever while nobody is watched; an occasional failure is skipped.
 FAILED_HOPS_IN_A_ROW = 5
+# Failures that do not stop it (every other hop, say) are said with their traceback once, then counted in a
+# line this often: one traceback per hop filled the log with some 1,200 lines a minute.
+FAILURE_REMINDER_S = 60.0
 # A partner counts as near only when seen over at least this share of the window (first to last
 # sighting): a Kinect ghost body (a coat on a chair, a reflection) flickers in for a few frames, and
 # that would otherwise open the two-person actions to a person alone for PARTNER_MEMORY_S. On PKU-MMD's
@@ -334,6 +337,8 @@ class RecognitionWorker:
         self._last_sequence = -1
         self._last_end: float | None = None
         self._hop_started: float | None = None  # monotonic time the hop now running began; None between
+        self._failure_said_at: float | None = None  # monotonic time a failed hop was last logged
+        self._failures_unsaid = 0  # failed hops since then
         # Monotonic time of the first hop since the last decision that was due to decide for somebody and
         # decided for nobody (it failed, every score was NaN, every window lacked colour); None: decisions
         # come, or nobody is due one. Such a room looks watched and raises no alert.
@@ -370,6 +375,21 @@ class RecognitionWorker:
         scores not finite, windows without colour); 0.0 while decisions come or nobody is due one."""
         since = self._undecided_since
         return 0.0 if since is None else time.monotonic() - since
+
+    def _say_failure(self, error: Exception, stream_time: float) -> None:
+        """A failed hop in the log: the first with its traceback, later ones counted once a minute."""
+        self._failures_unsaid += 1
+        now = time.monotonic()
+        if self._failure_said_at is None:
+            log.exception("recognition failed at %.2f s of the stream: no decisions and no alerts for that "
+                          "moment (said with its cause once; then counted once a minute)", stream_time)
+        elif now - self._failure_said_at >= FAILURE_REMINDER_S:
+            log.error("recognition failed %d times in the last %.0f s (last: %s: %s): no decisions and no "
+                      "alerts for those moments", self._failures_unsaid, now - self._failure_said_at,
+                      type(error).__name__, error)
+        else:
+            return
+        self._failure_said_at, self._failures_unsaid = now, 0
 
     def _undecided(self) -> None:
         if self._undecided_since is None:
@@ -439,13 +459,13 @@ class RecognitionWorker:
                     hop = self.step(newest)
                     if hop is not None:  # the engine answered; a hop with nobody to decide says nothing
                         self.counters.failed_in_a_row = 0
-                except Exception:
+                except Exception as error:
                     self._undecided()
                     self.counters.errors += 1
                     self.counters.failed_in_a_row += 1
-                    log.exception("recognition hop at %.2f s failed", newest.timestamp)
                     if self.counters.failed_in_a_row >= FAILED_HOPS_IN_A_ROW:
                         raise
+                    self._say_failure(error, newest.timestamp)
                     hop = None
                 finally:
                     self._hop_started = None

@@ -242,6 +242,30 @@ def test_readers_that_stay_silent_after_a_replug_are_reopened(runtime, caplog):
     assert runtime.live_objects() == [] and runtime.errors == []
 
 
+def test_a_sensor_silent_through_every_reopen_is_said_once_then_reminded_not_at_every_reopen(
+        runtime, caplog, monkeypatch):
+    """Available and sending nothing whatever is reopened: a warning every reopen_after_s (3-10 s) for as
+    long as it lasted buried the rest of the log."""
+    import live.kinect_common
+
+    source = opened(reopen_after_s=0.1)
+    runtime.tick(1.0, [standing_body(3)], None)
+    read(source)
+    runtime.plug(readers_resume=False)
+    with caplog.at_level(logging.WARNING):
+        deadline = time.monotonic() + 10
+        while source.reopened < 4 and time.monotonic() < deadline:
+            source.read(timeout=0.05)  # no tick: every reader opened since is as silent
+        said = [r.getMessage() for r in caplog.records if "Kinect" in r.getMessage()]
+        assert source.reopened >= 4 and len(said) == 1 and "reopening (said again every 5 min" in said[0]
+        monkeypatch.setattr(live.kinect_common, "SILENCE_REMINDER_S", 0.0)  # five minutes on
+        reopened = source.reopened
+        while source.reopened == reopened and time.monotonic() < deadline + 5:
+            source.read(timeout=0.05)
+    assert "Kinect still sends nothing after" in caplog.records[-1].getMessage()
+    source.close()
+
+
 def test_a_sensor_that_cannot_be_reopened_is_retried_with_backoff_and_one_warning(runtime, caplog):
     source = opened(reopen_after_s=0.2, retry_s=0.2, max_retry_s=0.8)
     runtime.tick(1.0, [standing_body(3)], None)

@@ -517,6 +517,37 @@ def test_recognition_failing_on_every_hop_after_good_ones_stops_the_run_and_says
     assert f"recognition failed on {FAILED_HOPS_IN_A_ROW} of " in "\n".join(summary.errors)
 
 
+def test_recognition_failing_every_other_hop_is_said_once_then_counted_not_a_traceback_a_hop(
+        tiny_model, caplog, monkeypatch):
+    """An engine failing every other hop never stops the run (never five in a row): a traceback per hop
+    filled the log with some 1,200 lines a minute."""
+    import live.worker
+
+    engine, inputs = tiny_model
+
+    class EveryOtherCallFails:
+        name, metadata, reason, calls = "flaky", engine.metadata, "test", 0
+
+        def run(self, crops, skeleton):
+            self.calls += 1
+            if self.calls > 1 and self.calls % 2:
+                raise RuntimeError("CUDA error: unspecified launch failure")
+            return engine.run(crops, skeleton)
+
+    monkeypatch.setattr(live.worker, "FAILURE_REMINDER_S", 0.5)
+    pipeline = LivePipeline(TrackedSource(), EveryOtherCallFails(), inputs)
+    with caplog.at_level("ERROR", logger="live.worker"):
+        pipeline.start()
+        deadline = time.monotonic() + 60
+        while pipeline.worker.counters.errors < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pipeline.stop()
+    said = [r for r in caplog.records if r.name == "live.worker"]
+    assert sum(r.exc_info is not None for r in said) == 1  # the cause, once
+    assert len(said) < pipeline.worker.counters.errors
+    assert any("recognition failed" in r.getMessage() and "times in the last" in r.getMessage() for r in said)
+
+
 def test_a_headless_run_ended_by_failing_recognition_says_so_not_that_the_source_ended(tiny_model, caplog):
     engine, inputs = tiny_model
     pipeline = LivePipeline(TrackedSource(), EngineThatDies(engine, good=4), inputs)
