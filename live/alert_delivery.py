@@ -433,7 +433,7 @@ class AlertDelivery:
         self._unwritten_lock = threading.Lock()  # never held over a disk write: submit() takes it too
         self.lost = 0  # after close(): undelivered alerts the queue file never took, gone with this run
         if self._pending:
-            log.warning("%d alerts from an earlier run were not delivered; sending them first (%s)",
+            log.warning("%d alert(s) from an earlier run were not delivered; sending them first (%s)",
                         len(self._pending), config.queue_path)
         self._journal = threading.Thread(target=self._journal_loop, name="alert-journal", daemon=True)
         self._sender = threading.Thread(target=self._send_loop, name="alert-sender", daemon=True)
@@ -453,8 +453,8 @@ class AlertDelivery:
         try:
             self._submitted.put_nowait(record)
         except queue.Full:  # the journal has not written for SUBMITTED_BACKLOG alerts: the disk hangs
-            log.error("alert %s: %d alerts are waiting to be written to %s (is the disk hung?); this one is "
-                      "kept in memory only until it is sent", record["id"], SUBMITTED_BACKLOG,
+            log.error("alert %s: %d alert(s) are waiting to be written to %s (is the disk hung?); this one "
+                      "is kept in memory only until it is sent", record["id"], SUBMITTED_BACKLOG,
                       self.config.queue_path)
             with self._unwritten_lock:  # written with the next alert the disk takes, or at close
                 self._unwritten[record["id"]] = record
@@ -513,11 +513,11 @@ class AlertDelivery:
             # The disk may have room again: what it takes now, the next start sends.
             self.lost = lost = self._write_unwritten()
             if left := self.pending - lost:
-                log.warning("%d alerts not delivered to %s yet; they stay in %s and are sent on the next "
+                log.warning("%d alert(s) not delivered to %s yet; they stay in %s and are sent on the next "
                             "start", left, self.config.shown_url, self.config.queue_path)
             if lost:
-                log.error("%d alerts not delivered to %s are lost: %s would not take them (the errors above "
-                          "say why)", lost, self.config.shown_url, self.config.queue_path)
+                log.error("%d alert(s) not delivered to %s are lost: %s would not take them (the errors "
+                          "above say why)", lost, self.config.shown_url, self.config.queue_path)
             self.queue.close()
             self._closed = True
         finally:
@@ -611,19 +611,25 @@ class AlertDelivery:
                    "set --alert-url to where it should go" if "redirect" in detail else
                    "the endpoint refuses this URL or these credentials, not this alert: fix --alert-url, "
                    "--alert-auth-file or the receiver")
-            log.error("alert delivery to %s: %s; %s. %d alerts wait in %s and are retried with backoff",
-                      self.config.shown_url, detail, why, self.pending, self.config.queue_path)
+            log.error("alert delivery to %s: %s; %s. %d alert(s) wait in %s, tried again every %s",
+                      self.config.shown_url, detail, why, self.pending, self.config.queue_path,
+                      self._retry_span)
         elif self._streak == 1:
-            log.warning("alert delivery to %s failed (%s); retrying with backoff, %d waiting",
-                        self.config.shown_url, detail, self.pending)
+            log.warning("alert delivery to %s failed (%s); tried again every %s, %d alert(s) waiting in %s",
+                        self.config.shown_url, detail, self._retry_span, self.pending, self.config.queue_path)
         elif now - self._reminded_at >= OUTAGE_REMINDER_S:
             self._reminded_at = now
-            log.warning("alert delivery to %s still failing after %.0f min (%s); %d alerts waiting in %s",
+            # An ERROR by now: alerts have not reached the nurses for minutes.
+            log.error("alert delivery to %s still failing after %.0f min (%s); %d alert(s) waiting in %s",
                         self.config.shown_url, (now - self._failing_since) / 60, detail, self.pending,
                         self.config.queue_path)
         else:
             log.debug("alert delivery failed again (%s); next try in %.2f s", detail, delay)
         self._stop.wait(delay)
+
+    @property
+    def _retry_span(self) -> str:
+        return f"{self.config.backoff_s:g}-{self.config.max_backoff_s:g} s"
 
     def _settle(self, record: dict[str, Any], outcome: Outcome, status: int | None, detail: str) -> None:
         """Mark the oldest pending alert delivered or rejected (on disk, then in memory)."""

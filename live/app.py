@@ -358,7 +358,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
             alerts=AlertConfig(classes=alert_classes, room=args.room,
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
                                delivery=None if args.alert_url is None else DeliveryConfig(
-                                   args.alert_url, queue_path=args.alert_queue,
+                                   args.alert_url, queue_path=args.alert_queue.absolute(),
                                    timeout_s=args.alert_timeout,
                                    authorization=None if args.alert_auth_file is None
                                    else read_authorization(args.alert_auth_file))),

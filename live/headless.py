@@ -802,7 +802,11 @@ def run_headless(
             if duration_s is not None and now - started >= duration_s:
                 break
             if now >= next_health:
-                log.info("status: %s", ", ".join([pipeline.stats().health(), *delivery_status(alerts)]))
+                stats, delivery = pipeline.stats(), alerts.delivery
+                troubled = stats.troubled or alerts.command_failing or (
+                    delivery is not None and (delivery.failing or delivery.unsaved > 0))
+                log.log(logging.WARNING if troubled else logging.INFO, "status: %s",
+                        ", ".join([stats.health(), *delivery_status(alerts)]))
                 next_health = now + config.health_every_s
             if now >= next_check:  # a frozen sensor, no decisions, a stuck recognition: said once an episode
                 next_check = now + 1.0

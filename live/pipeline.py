@@ -127,6 +127,13 @@ class LiveStats:
     # or nobody is due one): the window shows people and no actions, and no alert can be raised.
     undecided_s: float | None = None
 
+    @property
+    def troubled(self) -> bool:
+        """Something a service's log reader must act on: no sensor, no frames, recognition stuck, or
+        nobody decided (the status line is then a warning, not an INFO a log filter drops)."""
+        return (not self.connected or self.stalled_s is not None or self.recognition_stuck_s is not None
+                or self.undecided_s is not None)
+
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
         def ms(value: float | None) -> str:
@@ -136,7 +143,7 @@ class LiveStats:
         sensor = "sensor connected" if self.connected else "SENSOR DISCONNECTED"
         if self.stalled_s is not None:
             sensor += f" but NO FRAMES FOR {self.stalled_s:.0f} s"
-        failed = f", {self.failed_hops} FAILED" if self.failed_hops else ""
+        failed = f", {self.failed_hops} failed since the start" if self.failed_hops else ""
         if self.recognition_stuck_s is not None:
             failed += f", RECOGNITION STUCK FOR {self.recognition_stuck_s:.0f} s"
         if self.undecided_s is not None:
@@ -191,8 +198,8 @@ class Summary:
             f"capture: {self.frames} frames ({self.mean_fps:.1f} fps), {self.dropped} dropped, "
             f"{self.duplicates} duplicate or late, {self.restarts} restarts; {self.people_seen} "
             f"{'person' if self.people_seen == 1 else 'people'} seen",
-            f"recognition: {self.hops} hops, {self.decisions} decisions, {self.skipped_hops} hops skipped "
-            f"(busy), {self.stale_windows} stale windows, {self.dropped_hops} hops not collected",
+            f"recognition: {self.hops} hops decided, {self.decisions} decisions, {self.skipped_hops} hops "
+            f"skipped (busy), {self.stale_windows} stale windows, {self.dropped_hops} hops not collected",
             f"latency frame->decision p50 {ms(self.latency_p50_s)}, p95 {ms(self.latency_p95_s)}; "
             f"inference p50 {ms(self.inference_p50_s)}, p95 {ms(self.inference_p95_s)}",
             # Before the first frame: the ring's pages are touched as frames fill it, and a window's Qt

@@ -189,7 +189,7 @@ def test_a_refusing_endpoint_loses_nothing_backs_off_and_delivers_in_order_when_
     delivery.close()
     assert endpoint.ids() == keys  # each once, in the order raised
     messages = [r.getMessage() for r in caplog.records]
-    assert sum("failed" in m and "retrying" in m for m in messages) == 1  # not one line per retry
+    assert sum("failed" in m and "tried again every" in m for m in messages) == 1  # not one line per retry
     assert any("works again" in m for m in messages)
 
 
@@ -256,7 +256,7 @@ def test_a_receiver_that_refuses_the_url_or_the_login_keeps_every_alert_until_fi
     said = [r.getMessage() for r in caplog.records]
     refused = "refuses this URL or these credentials, not this alert"
     assert sum(refused in s for s in said) == 3  # said once per answer and outage: 404, 403, 401
-    assert any("still failing after" in s and "2 alerts waiting" in s for s in said)
+    assert any("still failing after" in s and "2 alert(s) waiting" in s for s in said)
 
 
 # 408 (timeout), 425 (too early) and 429 (too many requests) say "not now", not "never"; 401, 403, 404, 405,
@@ -339,7 +339,7 @@ def test_a_crash_in_the_middle_loses_nothing_and_the_restart_sends_the_rest_in_o
     assert endpoint.ids()[2] == endpoint.ids()[3]
     assert [b["sequence"] for b, _ in endpoint.received[3:]] == [3, 4, 5, 6]
     messages = " ".join(r.getMessage() for r in caplog.records)
-    assert "4 alerts from an earlier run" in messages and "incomplete last line" in messages
+    assert "4 alert(s) from an earlier run" in messages and "incomplete last line" in messages
 
 
 def test_a_second_process_on_the_same_queue_is_refused(endpoint, tmp_path):
@@ -488,7 +488,7 @@ def test_after_delivery_works_again_a_new_outage_is_reported_and_counted_afresh(
     messages = [r.getMessage() for r in caplog.records]
     # Each outage is reported once, as it starts, and once when it ends: the count of failed tries
     # in a row starts again after a delivery (the backoff delay doubles with that same count).
-    assert sum("failed" in m and "retrying" in m for m in messages) == 2
+    assert sum("failed" in m and "tried again every" in m for m in messages) == 2
     assert sum("works again" in m for m in messages) == 2
 
 
@@ -808,8 +808,8 @@ def test_an_alert_a_full_disk_refuses_is_said_lost_not_kept_and_the_run_ends_in_
     delivery.close(0.0)  # still full: raises nothing
     assert (delivery.pending, delivery.lost) == (2, 1)
     messages = " ".join(r.getMessage() for r in caplog.records)
-    assert "1 alerts not delivered" in messages and "they stay in" in messages
-    assert "1 alerts not delivered to" in messages and "are lost" in messages
+    assert "1 alert(s) not delivered" in messages and "they stay in" in messages
+    assert "1 alert(s) not delivered to" in messages and "are lost" in messages
     lines = (tmp_path / "alerts.jsonl").read_bytes().splitlines(keepends=True)
     assert all(line.endswith(b"\n") and json.loads(line) for line in lines)  # no half record
     assert [json.loads(line)["alert"]["person"] for line in lines] == [1]

@@ -704,7 +704,7 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     (["--alert-queue", "q/queue.jsonl"], "--alert-queue set the delivery to --alert-url, which is not given"),
     (["--room", " "], "--room: empty; name where the sensor is"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "."],
-     "--alert-queue .: a folder; give the queue's file"),
+     ": a folder; give the queue's file"),  # named in full: a service's working folder is not known
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "in_the_way/queue.jsonl"],
      "in_the_way cannot be made a folder (a file of that name is in the way)"),
     # Credentials: never in the URL (urllib does not send them; ps and every log show them), from a file
@@ -1072,6 +1072,8 @@ def test_a_sensor_that_stops_sending_frames_while_connected_is_said_to_have_stal
         run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=3.0)
     watcher.join()
     assert stalls and "but NO FRAMES FOR" in stalls[-1].health()
+    assert stalls[-1].troubled  # the status line a warning: a log filtered at WARNING keeps it
+    assert not dataclasses.replace(stalls[-1], stalled_s=None).troubled
     assert "no frames from quiet sensor for" in caplog.text
     assert "frames from quiet sensor again" in caplog.text
 
