@@ -5,7 +5,8 @@
                           anything shows, crops or records it, and in the depth image recorded
     PrivacyMode.SKELETON  no colour shown or recorded; held in memory only when the model crops it
 
-    Body --head joint--> centre: the sensor's own colour pixel (joints_color), else the camera model's
+    Body --head joint (else neck, else shoulders: a larger box)--> centre: the sensor's own colour
+         pixel (joints_color), else the camera model's
          --head depth z--> side = FACE_BOX_M * focal / z pixels (a fixed size in metres, so a face
                            far away gets a small box and one close by a large one)
     image --face boxes--> each box averaged down to FACE_CELLS x FACE_CELLS cells, then smoothed
@@ -34,8 +35,16 @@ from core.frame import Body
 FACE_BOX_M = 0.36
 # Without a head joint the box sits on the neck and is made larger: it must still hold the face.
 NECK_BOX_M = 0.6
+# Without a neck either (both untracked, or dropped as implausible, while the rest is tracked: a replay
+# of NTU's or PKU-MMD's 0 0 0 joints showed her face sharp), on the shoulders: a metre across holds a face
+# whichever way the body leans or lies.
+SHOULDERS_BOX_M = 1.0
 FACE_CELLS = 6  # cells across a blurred face: a blob, nothing a person could be recognised by
-HEAD, NECK = 3, 2  # Kinect v2 joint indices (core.skeleton.KINECT_V2)
+# Kinect v2 joint indices (core.skeleton.KINECT_V2)
+HEAD, NECK, SPINE_SHOULDER, SHOULDER_LEFT, SHOULDER_RIGHT = 3, 2, 20, 4, 8
+# Where a face is looked for, in order, and the box's side there.
+FACE_PLACES = ((HEAD, FACE_BOX_M), (NECK, NECK_BOX_M), (SPINE_SHOULDER, SHOULDERS_BOX_M),
+               (SHOULDER_LEFT, SHOULDERS_BOX_M), (SHOULDER_RIGHT, SHOULDERS_BOX_M))
 
 
 class PrivacyMode(enum.Enum):
@@ -55,10 +64,10 @@ def _has_position(point: np.ndarray) -> bool:
 
 def face_box(body: Body, camera: ColorCamera, sensor_pixels: bool = True) -> np.ndarray | None:
     """The face box (x0, y0, x1, y1) float in pixels of `camera`'s image, or None when the body has
-    neither a head nor a neck position. Not clipped to the image. `sensor_pixels`: centred on the
-    sensor's own colour pixel of the joint where it has one (a colour image); False for another image
-    (depth), where the joint is projected through `camera`."""
-    for joint, size_m in ((HEAD, FACE_BOX_M), (NECK, NECK_BOX_M)):
+    no position of head, neck or shoulders (FACE_PLACES). Not clipped to the image. `sensor_pixels`:
+    centred on the sensor's own colour pixel of the joint where it has one (a colour image); False for
+    another image (depth), where the joint is projected through `camera`."""
+    for joint, size_m in FACE_PLACES:
         if joint >= len(body.joints):
             continue
         point = np.asarray(body.joints[joint], np.float64)

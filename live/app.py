@@ -388,8 +388,9 @@ def sim_actions(text: str | None) -> tuple[str, ...] | None:
 
 
 def default_privacy(config: LiveConfig) -> PrivacyMode:
-    """--privacy, else SKELETON for a live sensor, the mode a replayed clip was recorded under (its
-    sidecar's), and OFF for the simulator and other recordings.
+    """--privacy, else SKELETON for a live sensor and a Kinect Studio capture (.xef: the room as the sensor
+    saw it), the mode a replayed clip was recorded under (its sidecar's), and OFF for the simulator and
+    the research datasets' recordings (NTU, PKU-MMD, N-UCLA: filmed with consent to publish).
 
     A live sensor films real people who did not choose to be recorded (patients, visitors, staff):
     nothing of their image leaves the capture thread unless the site opts in (`--privacy blur`, or
@@ -399,9 +400,13 @@ def default_privacy(config: LiveConfig) -> PrivacyMode:
     """
     if config.privacy is not None:
         return config.privacy
-    if config.source.kind is SourceKind.KINECT:
+    if config.source.kind is SourceKind.KINECT or _is_xef(config.source):
         return PrivacyMode.SKELETON
     return _recorded_privacy(config.source) or PrivacyMode.OFF
+
+
+def _is_xef(source: SourceChoice) -> bool:
+    return source.path is not None and source.path.suffix.lower() == ".xef"
 
 
 def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
@@ -409,7 +414,7 @@ def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
     .xef, PKU-MMD, NTU's own clips, a path that opening the source will refuse)."""
     from recordings.clip import ClipError, clip_paths, read_sidecar
 
-    if source.path is None or source.path.suffix.lower() == ".xef":
+    if source.path is None or _is_xef(source):
         return None
     try:
         sidecar = clip_paths(source.path).sidecar
@@ -571,12 +576,16 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     log.info("%s", describe_decisions(config.decisions, engine.metadata.decisions))
     privacy = default_privacy(config)
     why = ""
+    real_room = config.source.kind is SourceKind.KINECT or _is_xef(config.source)
     if config.privacy is None:
-        # Not OFF by default only for a sensor or a clip that records its mode (its sidecar's).
-        recorded = privacy is not PrivacyMode.OFF and config.source.kind is not SourceKind.KINECT
+        # Not OFF by default only for a sensor, a capture of one or a clip that records its mode.
+        recorded = privacy is not PrivacyMode.OFF and not real_room
         which = "the mode the clip was recorded under" if recorded else "the default for this source"
         why = f" ({which}; --privacy off|blur|skeleton to change)"
-    log.info("privacy: %s%s", privacy.value, why)
+    if real_room and privacy is PrivacyMode.OFF:  # asked for: said where a log filter keeps it
+        log.warning("privacy: off - the faces of everyone in view are shown, and recorded with r / --record")
+    else:
+        log.info("privacy: %s%s", privacy.value, why)
     return LivePipeline(source, engine, inputs,
                         replace(config.pipeline, privacy=privacy, keeps_images=keeps_images(config)),
                         source_is_open=True)

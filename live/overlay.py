@@ -55,7 +55,6 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.engines import MAX_PEOPLE  # noqa: E402
 from core.glimpse import PART_NAMES, PARTS, part_boxes  # noqa: E402
-from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
 from live import room3d  # noqa: E402
@@ -814,8 +813,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             parts.append(f"RECORDING STOPPED: {self._recording_stopped}")
         if stats.saving:
             parts.append(f"saving {', '.join(stats.saving)}")
-        if stats.privacy is not PrivacyMode.OFF:
-            parts.append(f"privacy {stats.privacy.value}")
+        parts.append(f"privacy {stats.privacy.value}")  # off too: a sharp room says so, not nothing
         if stats.paused:
             parts.append("PAUSED (no alerts)")
         if self.alerts is not None:  # here too: a stronger banner may hide the one that says it

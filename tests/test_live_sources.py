@@ -502,6 +502,9 @@ def test_kinect_backend_is_chosen_by_the_source_name(tmp_path):
     assert default_privacy(config("--source", "kinect:pykinect2")).value == "skeleton"
     assert default_privacy(config("--source", "kinect", "--privacy", "blur")).value == "blur"
     assert default_privacy(config()).value == "off"  # the simulator: nobody to protect
+    # A Kinect Studio capture is the room as the sensor saw it: its patients as protected as live.
+    (tmp_path / "ward.xef").write_bytes(b"")
+    assert default_privacy(config("--source", str(tmp_path / "ward.xef"))).value == "skeleton"
     # A clip recorded under blur replays (and records again) under blur: its sidecar keeps saying so.
     from core.frame import Frame
     from core.privacy import PrivacyMode

@@ -61,14 +61,21 @@ def test_face_box_prefers_the_sensors_own_colour_pixel():
     assert (face_box(body, CAMERA)[:2] + face_box(body, CAMERA)[2:]) / 2 == pytest.approx(projected, abs=0.01)
 
 
-def test_without_a_head_the_neck_places_a_larger_box_and_without_either_there_is_none():
+def test_without_a_head_the_neck_places_a_larger_box_then_the_shoulders_then_there_is_none():
     body = person((0.0, 0.3, 2.0))
     body.joints[3] = 0.0
     box = face_box(body, CAMERA)
     neck, _ = CAMERA.project(body.joints[2])
     assert box is not None and (box[:2] + box[2:]) / 2 == pytest.approx(neck, abs=0.01)
     assert box[2] - box[0] > FACE_BOX_M * CAMERA.focal / 2.0
-    body.joints[2] = np.nan
+    # Head and neck 0 0 0, the rest tracked (a replay of NTU's files): her face was left sharp.
+    body.joints[20] = (0.0, -0.05, 2.0)  # the spine at the shoulders, 35 cm below where the head was
+    body.joints_color[20] = CAMERA.project(body.joints[20])[0]
+    body.joints[2] = 0.0
+    box = face_box(body, CAMERA)
+    head, _ = CAMERA.project(np.array([0.0, 0.3, 2.0]))
+    assert box is not None and box[0] < head[0] < box[2] and box[1] < head[1] < box[3]
+    body.joints[[4, 8, 20]] = 0.0  # nothing of the upper body: no face to place
     assert face_box(body, CAMERA) is None
 
 
