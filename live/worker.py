@@ -3,10 +3,11 @@
     every hop_s of stream time (newest frame in the ring):
       tracks with >= min_coverage of a window of history
         -> window_indices (the training sampler) -> joints (T, J, 3) + frame sequence numbers
+        -> the nearest other person's joints at the same times (a two-person model, or its classes)
+        -> (a Kinect v1 model: core.joint_maps v2 -> v1)
+        -> normalize_window over (this person, that person) -> skeleton (T, bodies, J, 3)
         -> part_boxes -> crops (P, T, S, S, 3) from the ring's pixels (WindowCrops: a frame's crop is
            cut once while its box stays on the same pixels)
-        -> (a Kinect v1 model: core.joint_maps v2 -> v1)
-        -> normalize_window over (this person, the nearest other person) -> skeleton (T, bodies, J, 3)
       stacked for all people -> engine.run -> logits (B, C), attention (B, P)
       -> softmax -> (a person with nobody near for PARTNER_MEMORY_S: no two-person classes)
       -> EMA per person (smoothing_s) -> Decision(top-k, attention, latency, window start,
@@ -109,7 +110,6 @@ class Decision:
     truth: str | None = None
     truth_now: str | None = None
     crops: np.ndarray | None = field(default=None, repr=False)  # (P, S, S, 3) RGB, newest frame
-    boxes: np.ndarray | None = field(default=None, repr=False)  # (P, 4) cx, cy, w, h of the newest frame
     # Every class's smoothed probability (topk shows the first few): whether an event goes on must not
     # depend on how many classes the display asked for. None for decisions read back from JSON lines.
     probabilities: dict[str, float] | None = field(default=None, repr=False)
@@ -524,19 +524,19 @@ class RecognitionWorker:
             self._crops_batch = np.empty((len(people), len(inputs.parts), spec.num_frames, size, size, 3),
                                          np.uint8)  # fmt: skip
         crops_batch = self._crops_batch
-        skeleton_batch, kept, display, spans, alone = [], [], [], [], []
+        skeleton_batch, kept, shown_crops, spans, alone = [], [], [], [], []
         for person in people:
             crops = crops_batch[len(kept)]
             built = self._window(person, snapshots, end, crops)
             if built is None:
                 continue
-            skeleton, boxes, index, with_partner = built
+            skeleton, index, with_partner = built
             skeleton_batch.append(skeleton)
             kept.append(person)
             if with_partner:
                 self._partner_near[person.tracking_id] = end
             alone.append(end - self._partner_near.get(person.tracking_id, -np.inf) > PARTNER_MEMORY_S)
-            display.append((crops[:, -1].copy() if self.config.display_crops else None, boxes[:, -1]))
+            shown_crops.append(crops[:, -1].copy() if self.config.display_crops else None)
             spans.append(_window_truth(person, index, end))
         if not kept:
             self._undecided()
@@ -585,8 +585,7 @@ class RecognitionWorker:
                 window_start=spans[i][0],
                 truth=spans[i][1],
                 truth_now=spans[i][2],
-                crops=display[i][0],
-                boxes=display[i][1],
+                crops=shown_crops[i],
                 probabilities=dict(zip(inputs.class_names, smoothed.tolist(), strict=True)),
                 number=person.number,
             ))
@@ -597,11 +596,10 @@ class RecognitionWorker:
 
     def _window(
         self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float, crops: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+    ) -> tuple[np.ndarray, np.ndarray, bool] | None:
         """Cuts the window's crops into `crops` (P, T, S, S, 3) uint8 and gives (skeleton (T, M, J, 3),
-        boxes (P, T, 4), indices (T,) into the person's history, whether another person was near during
-        the window), or None (counted) where the ring overwrote a frame meanwhile or most of the window has
-        no colour."""
+        indices (T,) into the person's history, whether another person was near during the window), or
+        None (counted) where the ring overwrote a frame meanwhile or most of the window has no colour."""
         inputs = self.inputs
         times = inputs.window.sample_times(end)
         index = window_indices(person.timestamps, end, inputs.window)
@@ -626,7 +624,7 @@ class RecognitionWorker:
             bodies, body_states = self._to_model.apply(bodies, body_states)
         skeleton = normalize_window(bodies, body_states, inputs.layout)
         if not inputs.parts:  # a skeleton-only model: no boxes to place, no pixels to cut
-            return skeleton, np.zeros((0, len(index), 4)), index, with_partner
+            return skeleton, index, with_partner
         # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
         # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
         boxes = part_boxes(person.joints, person.states, self.camera, KINECT_V2, inputs.glimpse,
@@ -654,4 +652,4 @@ class RecognitionWorker:
             # same: sequence numbers never come back, so a window holding that frame is refused above.)
             self.counters.stale_windows += 1
             return None
-        return skeleton, boxes, index, with_partner
+        return skeleton, index, with_partner

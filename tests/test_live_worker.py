@@ -169,7 +169,7 @@ def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
 def test_a_model_for_a_sensor_without_a_map_is_refused_before_an_engine_is_built(monkeypatch, tmp_path):
     from core.engines import selection as engines  # where open_engine looks _open up
     from core.model.profiles import tiny
-    from core.skeleton import KINECT_V2, SkeletonLayout
+    from core.skeleton import SkeletonLayout
     from live.app import open_model
 
     def no_engine(*_, **__):
@@ -234,11 +234,6 @@ def test_a_hop_on_the_real_drinking_clip(tiny_model, ntu_clip):
     assert {name for name, _ in decision.topk} <= set(CLASSES)
     assert decision.attention.shape == (3,) and decision.attention.sum() == pytest.approx(1.0, abs=1e-4)
     assert decision.crops.shape == (3, size, size, 3) and decision.crops.dtype == np.uint8
-    assert np.isfinite(decision.boxes).all() and decision.boxes.shape == (3, 4)
-    # The hand boxes sit on the projected hands of the newest frame.
-    newest = tracks.snapshot()[0]
-    hand_left = newest.joints_color[-1, KINECT_V2.index("HandLeft")]
-    assert np.hypot(*(decision.boxes[0, :2] - hand_left)) < decision.boxes[0, 2] / 2
     assert 0 <= decision.latency_s < 30 and worker.counters.decisions == 1
 
 
