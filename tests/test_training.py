@@ -81,7 +81,7 @@ def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
         ("data:\n  validation_fraction: 2\n", r"validation_fraction is a fraction in \[0, 1\), got 2"),
         ("window:\n  duration_s: 0\n", "duration_s must be positive"),
         ("epochs:\n  pose: -1\n", "pose must not be negative"),
-        ("optim:\n  lr: .inf\n", "optim.lr: expected a finite number, got inf"),
+        ("optim:\n  lr: .inf\n", "bad.yaml: optim.lr: expected a finite number, got inf"),
         ("window:\n  duration_s: .nan\n", "expected a finite number, got nan"),
     ],
 )

@@ -134,7 +134,7 @@ def test_demo_refuses_an_unknown_set_key_before_simulating(
 ) -> None:
     # As the stage commands do; the demo used to simulate every room first (22 s at the smallest size).
     assert main(["demo", "--out", str(tmp_path / "demo"), "--set", "nosuch=1", "--no-progress"]) == 2
-    assert "--set nosuch=1: : unknown key 'nosuch'" in capsys.readouterr().err
+    assert "--set nosuch=1: unknown key 'nosuch'" in capsys.readouterr().err
     assert not (tmp_path / "demo").exists()
 
 

@@ -337,28 +337,31 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
 
 
 def _merge(instance: Any, values: dict[str, Any], where: str) -> Any:
-    """A copy of the dataclass `instance` with `values` (a nested mapping) applied."""
+    """A copy of the dataclass `instance` with `values` (a nested mapping) applied. `where`: the keys'
+    path so far ("optim"), or a file ending in ":" ("train.yaml:") for its top level."""
+    named = f"{where.rstrip(':')}: " if where.rstrip(":") else ""
     if not isinstance(values, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {values!r}")
+        raise ConfigError(f"{named}expected a mapping, got {values!r}")
     hints = typing.get_type_hints(type(instance))
     changes = {}
     names = {f.name for f in dataclasses.fields(instance)}
     for key, value in values.items():
+        inside = f"{where} {key}" if where.endswith(":") else f"{where}.{key}" if where else key
         if key not in names:
-            raise ConfigError(f"{where}: unknown key {key!r}; expected one of {sorted(names)}")
+            raise ConfigError(f"{named}unknown key {key!r}; expected one of: {', '.join(sorted(names))}")
         current = getattr(instance, key)
         if dataclasses.is_dataclass(current):
-            changes[key] = _merge(current, value, f"{where}.{key}" if where else key)
+            changes[key] = _merge(current, value, inside)
         elif isinstance(current, dict) and isinstance(value, dict):
             # A mapping (model.overrides) takes the keys given on top of those it has: `--set
             # model.overrides.lstm_hidden=64` must not drop the config file's other overrides.
-            changes[key] = {**current, **_check_type(value, hints[key], f"{where}.{key}" if where else key)}
+            changes[key] = {**current, **_check_type(value, hints[key], inside)}
         else:
-            changes[key] = _check_type(value, hints[key], f"{where}.{key}" if where else key)
+            changes[key] = _check_type(value, hints[key], inside)
     try:
         return dataclasses.replace(instance, **changes)
     except ValueError as error:  # a section's own checks (e.g. DecisionSettings)
-        raise ConfigError(f"{where or 'config'}: {error}") from None
+        raise ConfigError(f"{named}{error}") from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -417,7 +420,7 @@ def load_config(
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: byte {exc.start}: not UTF-8 text (a YAML config)") from None
-        config = _merge(config, values, str(path))
+        config = _merge(config, values, f"{path}:")
     for text in overrides or []:
         try:
             config = _merge(config, parse_override(text), "")
