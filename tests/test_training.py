@@ -76,7 +76,7 @@ def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
         ("data:\n  split_seed: -1\n", "split_seed must not be negative"),
         # PyYAML keeps the last: the first section's settings were dropped without a word
         ("optim:\n  lr: 0.1\nseed: 1\noptim:\n  batch_size: 2\n",
-         r"'optim' is given twice in one mapping\n.*line 4"),
+         r"'optim' is given twice in one mapping\n  in \".*bad\.yaml\", line 4"),  # the file's name
         ("optim:\n  label_smoothing: 1\n", r"label_smoothing must be in \[0, 1\)"),
         ("data:\n  validation_fraction: 2\n", r"validation_fraction is a fraction in \[0, 1\), got 2"),
         ("window:\n  duration_s: 0\n", "duration_s must be positive"),

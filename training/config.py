@@ -10,6 +10,7 @@ a misspelt option must not silently train with the default.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import types
 import typing
@@ -383,8 +384,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects from the file
+def _load_yaml(text: str, name: str | None = None) -> Any:
+    """`text` as YAML; `name`: the file it came from, which PyYAML's messages then give for where an error
+    is (else "<unicode string>")."""
+    stream = io.StringIO(text)
+    if name is not None:
+        stream.name = name  # type: ignore[misc]  (read by PyYAML's Reader for its marks)
+    return yaml.load(stream, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects from the file
 
 
 def parse_override(text: str) -> dict[str, Any]:
@@ -415,7 +421,7 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         try:
-            values = _load_yaml(path.read_text(encoding="utf-8-sig")) or {}
+            values = _load_yaml(path.read_text(encoding="utf-8-sig"), str(path)) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         except UnicodeDecodeError as exc:
