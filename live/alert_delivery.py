@@ -113,11 +113,13 @@ class DeliveryConfig:
 
     @property
     def shown_url(self) -> str:
-        """The URL as logs and screens show it: without its query, which may hold a key (?token=...) that
-        every log line, and the log collector, would otherwise keep."""
+        """The URL as logs and screens show it: without its query, which may hold a key (?token=...), nor
+        its path past the first part, where webhooks keep theirs (/hooks/T0/B0/<secret>): every log line,
+        and the log collector, would otherwise keep them."""
         parts = urllib.parse.urlsplit(self.url)
-        query = "…" if parts.query else ""
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+        first, _, rest = parts.path.lstrip("/").partition("/")
+        path = f"/{first}" + ("/…" if rest else "") if first else parts.path
+        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "…" if parts.query else "", ""))
 
 
 def read_authorization(path: Path) -> str:
@@ -456,9 +458,9 @@ class AlertDelivery:
             log.error("alert %s: %d alert(s) are waiting to be written to %s (is the disk hung?); this one "
                       "is kept in memory only until it is sent", record["id"], SUBMITTED_BACKLOG,
                       self.config.queue_path)
+            self._hand_to_sender(record)  # first: one not yet pending would be taken as sent and dropped
             with self._unwritten_lock:  # written with the next alert the disk takes, or at close
                 self._unwritten[record["id"]] = record
-            self._hand_to_sender(record)
         return record["id"]
 
     @property
@@ -505,9 +507,16 @@ class AlertDelivery:
         self._sender.join(1.0)
         # A write + fsync that never returns holds _file_lock: closing would wait for ever.
         if not self._file_lock.acquire(timeout=self.config.disk_timeout_s):
+            # What is not on disk is lost with this process: those it did not take, and those still
+            # waiting to be written (the one the hung write holds among them).
+            with self._condition:
+                undelivered = {record["id"] for record in self._pending}
+                not_handed_over = self._submitted_count - self._journaled
+            with self._unwritten_lock:
+                self.lost = sum(key in undelivered for key in self._unwritten) + not_handed_over
             log.error("a write to %s has not finished in %.0f s (is the disk hung?); the file stays open "
-                      "and locked until this process ends", self.config.queue_path,
-                      self.config.disk_timeout_s)
+                      "and locked until this process ends, and %d undelivered alert(s) not written to it "
+                      "are lost", self.config.queue_path, self.config.disk_timeout_s, self.lost)
             return
         try:
             # The disk may have room again: what it takes now, the next start sends.
@@ -557,10 +566,12 @@ class AlertDelivery:
                     if self._unwritten:  # the disk takes alerts again: the ones it did not take too
                         self._write_unwritten()
             except Exception as error:  # the disk is full or gone: still try to send it from memory
-                with self._unwritten_lock:
-                    self._unwritten[record["id"]] = record
                 log.error("alert %s could not be written to %s (%s); it is only in memory until sent, and "
                           "lost if the app stops before", record["id"], self.config.queue_path, error)
+                self._hand_to_sender(record)
+                with self._unwritten_lock:
+                    self._unwritten[record["id"]] = record
+                continue
             self._hand_to_sender(record)
 
     def _hand_to_sender(self, record: dict[str, Any]) -> None:
@@ -645,6 +656,8 @@ class AlertDelivery:
             with self._file_lock:
                 if self._closed:  # answered after close(): it is sent (again, same key) after a restart
                     return
+                with self._unwritten_lock:  # settled: not to be written after its own mark
+                    self._unwritten.pop(record["id"], None)
                 self.queue.append(mark)
         # Any failure, not only the disk's: a queue file left closed raised ValueError and killed this thread.
         except Exception as error:  # sent anyway: at worst it is sent once more after a restart

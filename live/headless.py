@@ -245,6 +245,8 @@ class LineWriter:
                         log.error("%s was deleted while being written (a clean-up script?); the lines "
                                   "since went with it; writing to a new %s", self.where, self.path)
                         self._stream.close()
+                        self._count_dropped(unflushed)  # into the deleted file: not written
+                        unflushed = 0
                         self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             except BrokenPipeError:
                 self.reader_gone = True

@@ -87,6 +87,7 @@ QUIT_AGAIN_S = 3.0  # q with alerts unacknowledged or a recording running: a sec
 # their top action alone (a small screen, large fonts, the alert bar up): everyone's action comes first.
 ROOM3D_MIN_PX = 120
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
+ALARM_TEXT = "#ff6e64"  # alarm red as text on the dark window (the red banners' and the alarm title's)
 # A bar's fill, of 255: light enough to see, dark enough that the bar's light text reads on it (4.5:1).
 BAR_FILL_ALPHA = 90
 
@@ -157,15 +158,13 @@ class Bar(QtWidgets.QProgressBar):
         self.set_color(color)
 
     def set_color(self, color: tuple[int, int, int], solid: bool = False) -> None:
-        """`solid`: the colour itself as the fill (alarm red, under white text), not a shade of it. The
-        fill ends in a line of the colour itself: where it ends shows against the empty track."""
+        """`solid`: the colour itself as the fill (alarm red, under white text), not a shade of it."""
         r, g, b = color
         alpha = 255 if solid else BAR_FILL_ALPHA
         self.setStyleSheet(
             "QProgressBar {border: 1px solid #555; border-radius: 3px; background: #222; color: #eee;"
             " text-align: left; padding-left: 4px; font-size: 11px}"
-            f" QProgressBar::chunk {{background: rgba({r}, {g}, {b}, {alpha});"
-            f" border-right: 2px solid rgb({r}, {g}, {b})}}"
+            f" QProgressBar::chunk {{background: rgba({r}, {g}, {b}, {alpha})}}"
         )
 
     def show_value(self, label: str, value: float) -> None:
@@ -269,7 +268,9 @@ class PersonPanel(QtWidgets.QFrame):
         r, g, b = color
         frame = "rgb({}, {}, {})".format(*(ALARM_RED if alarming else color))
         self.setStyleSheet(f"PersonPanel {{border: 2px solid {frame}; border-radius: 6px}}")
-        self.title.setStyleSheet(f"color: rgb({r}, {g}, {b}); font-weight: bold; font-size: 13px")
+        # Alarm: the title (its ALERT) in the banners' light red, which reads on the dark panel (7.7:1).
+        title = ALARM_TEXT if alarming else f"rgb({r}, {g}, {b})"
+        self.title.setStyleSheet(f"color: {title}; font-weight: bold; font-size: 13px")
         self._bar_colors = [None] * len(self.actions)  # recoloured at the next decision
 
     def show_decision(self, label: str, decision: Decision, alarming: bool = False) -> None:
@@ -314,13 +315,16 @@ class PersonPanel(QtWidgets.QFrame):
         self.setToolTip(f"tracking id {tracking_id}")
         self.setAccessibleName(label)
         self.setAccessibleDescription(why)
-        if self._waiting_for == tracking_id:
-            return
-        self._waiting_for = tracking_id
-        for crop in self.crops:
-            crop.clear()
-        for bar in (*self.attention, *self.actions):
-            bar.clear_value()
+        if self._waiting_for != tracking_id:
+            self._waiting_for = tracking_id
+            for crop in self.crops:
+                crop.clear()
+            for bar in (*self.attention, *self.actions):
+                bar.clear_value()
+        # In the first bar too: the line under the title shows only at full size, and an empty bar read
+        # as something missing.
+        if self.actions[0].format() != f"  {why}":
+            self.actions[0].setFormat(f"  {why}")
 
 
 def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes: np.ndarray | None,
@@ -838,20 +842,20 @@ class LiveWindow(QtWidgets.QMainWindow):
         banner, ink = "", "#fff"
         if (failure := self.pipeline.failure) is not None:  # not "end of replay": the video may still run
             banner, ink = (f"{failure} - nothing is recognised, no alerts can be raised; restart the app "
-                           "(the log says why)"), "#ff6e64"
+                           "(the log says why)"), ALARM_TEXT
         elif not stats.connected and not self.pipeline.ended:
-            banner, ink = "sensor disconnected - waiting for it to return", "#ff6e64"
+            banner, ink = "sensor disconnected - waiting for it to return", ALARM_TEXT
         elif stats.stalled_s is not None:
             banner, ink = (f"no new picture from the sensor for {stats.stalled_s:.0f} s - what is shown is "
-                           "not live, nothing is recognised"), "#ff6e64"
+                           "not live, nothing is recognised"), ALARM_TEXT
         elif stats.recognition_stuck_s is not None:
             banner, ink = (f"recognition stuck for {stats.recognition_stuck_s:.0f} s - the actions shown are "
-                           "from before, no alerts can be raised"), "#ff6e64"
+                           "from before, no alerts can be raised"), ALARM_TEXT
         elif stats.undecided_s is not None:  # people in view and no action for anyone: not a quiet room
             banner, ink = (f"no decision for anyone for {stats.undecided_s:.0f} s - no alerts can be raised "
-                           "(the log says why)"), "#ff6e64"
+                           "(the log says why)"), ALARM_TEXT
         elif (undelivered := self._undelivered()) is not None:
-            banner, ink = f"{undelivered} - alerts show only in this window", "#ff6e64"
+            banner, ink = f"{undelivered} - alerts show only in this window", ALARM_TEXT
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:

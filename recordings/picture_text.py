@@ -34,9 +34,14 @@ def text_size(text: str, scale: float, thickness: int = 1) -> tuple[tuple[int, i
 def put_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float,
              colour: tuple[int, int, int], thickness: int = 1) -> None:
     """Write `text` into `image` (uint8, height x width x 3; in place) from `origin`."""
+    if not image.flags.writeable:  # as cv2.putText refuses it; Qt would write into it through its buffer
+        raise ValueError("put_text: the image is read-only")
     if text.isascii():
         cv2.putText(image, text, origin, HERSHEY, scale, colour, thickness, cv2.LINE_AA)
         return
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"put_text: {text!r} needs a uint8 height x width x 3 image, got {image.dtype} "
+                         f"{image.shape}")
     QtGui = _qt_gui()  # noqa: N806 (the module's own name)
     canvas = image if image.flags.c_contiguous else np.ascontiguousarray(image)
     height, width = canvas.shape[:2]

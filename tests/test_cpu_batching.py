@@ -99,17 +99,24 @@ def test_auto_runs_onnx_runtime_when_the_cache_cannot_be_written(
 @pytest.mark.skipif(os.name == "nt", reason="POSIX owner and mode bits")
 def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Anyone who can write the cache can put a graph of their own there with its checksum: one that never
-    says fall, say. The app made it with the umask's 755 and used one that was 777."""
+    says fall, say. The app made it with the umask's mode and used one that was 777, or another user's."""
     from core.engines.selection import _writable_or_temporary
 
     made = tmp_path / "new" / "engines"
     assert _writable_or_temporary(made) == made and made.stat().st_mode & 0o077 == 0  # this user's only
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
+    own = tmp_path / "made-under-umask-002"
+    own.mkdir()
+    own.chmod(0o775)  # this user's, group-writable: closed to others and used, not given up on
+    assert _writable_or_temporary(own) == own and own.stat().st_mode & 0o022 == 0
+    if os.getuid() != 0:
+        return  # a folder of another user's cannot be made here
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    os.chown(theirs, 4321, 4321)  # another user's: not this user's to close, and not used
     with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
-        used = _writable_or_temporary(shared)
-    assert used != shared and "can be written by other users (mode drwxrwxrwx" in caplog.text
+        used = _writable_or_temporary(theirs)
+    assert used != theirs and "belongs to another user (uid 4321)" in caplog.text
 
 
 @pytest.fixture(scope="module")

@@ -598,6 +598,9 @@ def test_close_returns_when_the_disk_hangs_and_says_the_file_stays_open(endpoint
     disk.release.set()
     assert returned
     assert any("stays open" in r.getMessage() and "alerts.jsonl" in r.getMessage() for r in caplog.records)
+    # Not on disk, so not waiting there for the next start: lost with this process, and said so.
+    assert delivery.lost == 1 and any("1 undelivered alert(s) not written to it are lost" in r.getMessage()
+                                      for r in caplog.records)
 
 
 def test_alerts_raised_while_the_disk_hangs_wait_in_a_bounded_hand_off_and_none_is_lost(
@@ -847,6 +850,8 @@ def test_a_key_in_the_url_s_query_reaches_the_endpoint_and_no_log(endpoint, tmp_
         assert delivery.wait_delivered(20)
         delivery.close()
     assert delivery.config.shown_url == endpoint.url + "?…"
+    webhook = DeliveryConfig("https://chat.example/hooks/T0123/B0456/XXXXSECRETTOKEN")  # the key in the path
+    assert webhook.shown_url == "https://chat.example/hooks/…"
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "failed" in said and "works again" in said and "S3CRET" not in said
 

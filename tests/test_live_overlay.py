@@ -27,6 +27,11 @@ from live.sources import FrameStream, ReplayOptions  # noqa: E402
 from live.worker import Decision, RecognitionConfig  # noqa: E402
 
 CLASSES = ("drink", "wave", "sit_down", "fall_down")
+
+
+def decided(panel) -> bool:
+    """The panel shows a decision (its first bar an action with its probability, not waiting words)."""
+    return panel.actions[0].text().endswith("%")
 CAMERA = DEFAULT_CAMERA.scaled(640, 360)
 
 
@@ -259,7 +264,7 @@ def test_six_people_in_view_each_show_their_top_action_without_scrolling(qtbot, 
     window.resize(1500, 760)  # its size on a desktop
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: all(p.isVisible() and p.actions[0].text() for p in window.panels), timeout=20000)
+    qtbot.waitUntil(lambda: all(p.isVisible() and decided(p) for p in window.panels), timeout=20000)
     QtWidgets.QApplication.processEvents()
     assert window._people_area.verticalScrollBar().maximum() == 0  # everybody's panel is in view
     assert all(panel.actions[0].isVisible() and not panel.actions[1].isVisible() for panel in window.panels)
@@ -281,7 +286,7 @@ def test_panels_take_the_largest_size_at_which_everyone_fits(qtbot, tiny_model):
     window.resize(1500, 560)  # room for three compact panels, not three full ones
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: all(p.isVisible() and p.actions[0].text() for p in window.panels[:3]),
+    qtbot.waitUntil(lambda: all(p.isVisible() and decided(p) for p in window.panels[:3]),
                     timeout=20000)
     QtWidgets.QApplication.processEvents()
     heights = window._panel_px
@@ -310,7 +315,10 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     assert not panel.crops[0].pixmap().isNull()
     panel.show_waiting("person 3", 9)  # somebody else, in the same place
     assert "a decision after about two seconds in view" in panel.detail.text()
-    assert [bar.text() for bar in (*panel.attention, *panel.actions)] == [""] * 5
+    assert [bar.text() for bar in (*panel.attention, *panel.actions[1:])] == [""] * 4
+    # The first bar says it, for panels too small for the line under the title: not an empty bar.
+    assert panel.actions[0].text() == "  watching: a decision after about two seconds in view"
+    assert panel.actions[0].value() == 0
     assert all(crop.pixmap().isNull() for crop in panel.crops)
 
 
@@ -357,10 +365,10 @@ def test_a_person_no_longer_decided_is_not_shown_with_their_last_action(qtbot, t
     qtbot.addWidget(window)
     window.show()
     panel = window.panels[0]
-    qtbot.waitUntil(lambda: panel.isVisible() and bool(panel.actions[0].text()), timeout=20000)
+    qtbot.waitUntil(lambda: panel.isVisible() and decided(panel), timeout=20000)
     broken.set()
     qtbot.waitUntil(lambda: "no decision for" in panel.title.text(), timeout=20000)
-    assert panel.title.text().startswith("person 1: no decision for ") and panel.actions[0].text() == ""
+    assert panel.title.text().startswith("person 1: no decision for ") and not decided(panel)
     assert panel.detail.text() == "the log says why"
     qtbot.waitUntil(lambda: window.banner.text().startswith("no decision for anyone for "), timeout=20000)
     assert window.banner.text().endswith("s - no alerts can be raised (the log says why)")
@@ -380,7 +388,7 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     qtbot.addWidget(window)
     window.show()
     # Both people get a panel with the model's crops, attention and top-3.
-    qtbot.waitUntil(lambda: all(p.isVisible() and p.actions[0].text() for p in window.panels[:2]),
+    qtbot.waitUntil(lambda: all(p.isVisible() and decided(p) for p in window.panels[:2]),
                     timeout=20000)
     panel = window.panels[0]
     assert panel.title.text() == "person 1"
@@ -662,7 +670,7 @@ def test_window_in_skeleton_privacy_shows_no_image_and_no_crops(qtbot, tiny_mode
     window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=tmp_path))
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.panels[0].actions[0].text() != "", timeout=20000)
+    qtbot.waitUntil(lambda: decided(window.panels[0]), timeout=20000)
     shown = window.image.image
     # Black but for the skeletons, labels and boxes drawn on it: the room's texture is nowhere.
     assert (shown.max(axis=2) == 0).mean() > 0.8

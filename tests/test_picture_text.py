@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from recordings.picture_text import HERSHEY, put_text, text_size
 
@@ -65,3 +66,13 @@ def test_a_process_without_a_window_or_a_display_writes_them_too():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+def test_a_read_only_or_grey_picture_is_refused_not_written_through_or_ignored():
+    frozen = np.zeros((60, 300, 3), np.uint8)
+    frozen.flags.writeable = False  # cv2.putText refuses it; Qt wrote into it through its buffer
+    with pytest.raises(ValueError, match="read-only"):
+        put_text(frozen, FALL, (10, 40), 0.5, (255, 255, 255))
+    assert not frozen.any()
+    with pytest.raises(ValueError, match=r"needs a uint8 height x width x 3 image, got uint8 \(60, 300\)"):
+        put_text(np.zeros((60, 300), np.uint8), FALL, (10, 40), 0.5, (255, 255, 255))

@@ -139,14 +139,21 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
 
 def _open_to_others(folder: Path) -> str | None:
     """Why others than this user could change what is in `folder` (POSIX owner and mode bits; Windows
-    keeps ACLs, not checked here), or None."""
+    keeps ACLs, not checked here), or None. This user's own folder that others may write (made under a
+    002 umask, say) is closed to them here: only its owner could have made it so."""
     if os.name == "nt":
         return None
     status = folder.stat()
     if status.st_uid != os.getuid():
         return f"belongs to another user (uid {status.st_uid})"
     if status.st_mode & 0o022:
-        return f"can be written by other users (mode {stat.filemode(status.st_mode)}; chmod go-w it)"
+        try:
+            folder.chmod(stat.S_IMODE(status.st_mode) & ~0o022)
+        except OSError as error:
+            return (f"can be written by other users (mode {stat.filemode(status.st_mode)}) and cannot be "
+                    f"closed to them ({error.strerror or error})")
+        log.info("engine cache %s: closed to other users' writes (was %s)", folder,
+                 stat.filemode(status.st_mode))
     return None
 
 
