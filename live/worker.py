@@ -476,6 +476,8 @@ class RecognitionWorker:
             log.exception("recognition worker stopped")
             self.error = error
         finally:
+            if self._failures_unsaid:  # counted since the last line about them: said before the end
+                log.error("recognition failed %d more time(s) since it was last said", self._failures_unsaid)
             with self._examined:
                 self._done = True
                 self._examined.notify_all()  # a capture waiting in lockstep sees the worker is gone
