@@ -470,9 +470,12 @@ class AlertDelivery:
 
     @property
     def unsaved(self) -> int:
-        """Alerts the queue file did not take (a full disk): in memory only until sent or written."""
+        """Undelivered alerts the queue file did not take (a full disk): in memory only until sent or
+        written."""
+        with self._condition:
+            undelivered = {record["id"] for record in self._pending}
         with self._unwritten_lock:
-            return len(self._unwritten)
+            return sum(key in undelivered for key in self._unwritten)
 
     @property
     def pending(self) -> int:
@@ -516,7 +519,8 @@ class AlertDelivery:
                 self.lost = sum(key in undelivered for key in self._unwritten) + not_handed_over
             log.error("a write to %s has not finished in %.0f s (is the disk hung?); the file stays open "
                       "and locked until this process ends, and %d undelivered alert(s) not written to it "
-                      "are lost", self.config.queue_path, self.config.disk_timeout_s, self.lost)
+                      "are lost unless the write finishes before then", self.config.queue_path,
+                      self.config.disk_timeout_s, self.lost)
             return
         try:
             # The disk may have room again: what it takes now, the next start sends.

@@ -339,6 +339,7 @@ class RecognitionWorker:
         self._hop_started: float | None = None  # monotonic time the hop now running began; None between
         self._failure_said_at: float | None = None  # monotonic time a failed hop was last logged
         self._failures_unsaid = 0  # failed hops since then
+        self._last_failure_at = 0.0  # monotonic time of the latest failed hop
         # Monotonic time of the first hop since the last decision that was due to decide for somebody and
         # decided for nobody (it failed, every score was NaN, every window lacked colour); None: decisions
         # come, or nobody is due one. Such a room looks watched and raises no alert.
@@ -379,7 +380,7 @@ class RecognitionWorker:
     def _say_failure(self, error: Exception, stream_time: float) -> None:
         """A failed hop in the log: the first with its traceback, later ones counted once a minute."""
         self._failures_unsaid += 1
-        now = time.monotonic()
+        now = self._last_failure_at = time.monotonic()
         if self._failure_said_at is None:
             log.exception("recognition failed at %.2f s of the stream: no decisions and no alerts for that "
                           "moment (said with its cause once; then counted once a minute)", stream_time)
@@ -390,6 +391,14 @@ class RecognitionWorker:
         else:
             return
         self._failure_said_at, self._failures_unsaid = now, 0
+
+    def _failures_ended(self) -> None:
+        """Recognition has worked for FAILURE_REMINDER_S: failures not said yet are, and the next failure
+        is said with its cause (a new bug hours later was only counted, under the first one's minute)."""
+        if self._failures_unsaid:
+            log.error("recognition failed %d more time(s) before it worked again", self._failures_unsaid)
+        log.info("recognition works again")
+        self._failure_said_at, self._failures_unsaid = None, 0
 
     def _undecided(self) -> None:
         if self._undecided_since is None:
@@ -459,6 +468,9 @@ class RecognitionWorker:
                     hop = self.step(newest)
                     if hop is not None:  # the engine answered; a hop with nobody to decide says nothing
                         self.counters.failed_in_a_row = 0
+                        if (self._failure_said_at is not None
+                                and time.monotonic() - self._last_failure_at >= FAILURE_REMINDER_S):
+                            self._failures_ended()  # a minute without one: the episode is over
                 except Exception as error:
                     self._undecided()
                     self.counters.errors += 1

@@ -97,17 +97,29 @@ def test_auto_runs_onnx_runtime_when_the_cache_cannot_be_written(
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX owner and mode bits")
-def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Anyone who can write the cache can put a graph of their own there with its checksum: one that never
     says fall, say. The app made it with the umask's mode and used one that was 777, or another user's."""
+    import core.engines.selection
     from core.engines.selection import _writable_or_temporary
 
     made = tmp_path / "new" / "engines"
     assert _writable_or_temporary(made) == made and made.stat().st_mode & 0o077 == 0  # this user's only
     own = tmp_path / "made-under-umask-002"
     own.mkdir()
-    own.chmod(0o775)  # this user's, group-writable: closed to others and used, not given up on
-    assert _writable_or_temporary(own) == own and own.stat().st_mode & 0o022 == 0
+    (own / "model.onnx").write_bytes(b"")
+    for path in (own, own / "model.onnx"):
+        path.chmod(0o775)
+    # Named by WHERE_TO_FOCUS_CACHE, it may be shared on purpose: left as it is, and not used.
+    with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
+        assert _writable_or_temporary(own) != own
+    assert "can be written by other users" in caplog.text and own.stat().st_mode & 0o022
+    # The default cache, this user's: closed to others' writes, its files too, and used.
+    monkeypatch.setattr(core.engines.selection, "_home_cache_dir", lambda: own)
+    assert _writable_or_temporary(own) == own
+    assert not any(p.stat().st_mode & 0o022 for p in (own, own / "model.onnx"))
+    caplog.clear()
     if os.getuid() != 0:
         return  # a folder of another user's cannot be made here
     theirs = tmp_path / "theirs"

@@ -535,7 +535,7 @@ def test_recognition_failing_every_other_hop_is_said_once_then_counted_not_a_tra
                 raise RuntimeError("CUDA error: unspecified launch failure")
             return engine.run(crops, skeleton)
 
-    monkeypatch.setattr(live.worker, "FAILURE_REMINDER_S", 0.5)
+    monkeypatch.setattr(live.worker, "FAILURE_REMINDER_S", 1.5)  # failures 0.4 s apart: one episode
     pipeline = LivePipeline(TrackedSource(), EveryOtherCallFails(), inputs)
     with caplog.at_level("ERROR", logger="live.worker"):
         pipeline.start()
@@ -547,6 +547,25 @@ def test_recognition_failing_every_other_hop_is_said_once_then_counted_not_a_tra
     assert sum(r.exc_info is not None for r in said) == 1  # the cause, once
     assert len(said) < pipeline.worker.counters.errors
     assert any("recognition failed" in r.getMessage() and "times in the last" in r.getMessage() for r in said)
+
+
+def test_a_failure_after_recognition_worked_again_is_said_with_its_own_cause(tiny_model, caplog):
+    """A failure, then hours of good hops, then a new bug: the new one was only counted, under the first
+    one's minute ("failed 2 times in the last 10800 s"), without its traceback."""
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs)
+    pipeline.start()
+    pipeline.stop()
+    worker = pipeline.worker
+    with caplog.at_level("INFO", logger="live.worker"):
+        worker._say_failure(RuntimeError("CUDA error"), 1.0)
+        worker._say_failure(RuntimeError("CUDA error"), 1.2)  # within the minute: counted
+        worker._failures_ended()  # a hop decided again
+        worker._say_failure(RuntimeError("shape mismatch (a new bug)"), 9000.0)
+    said = [r for r in caplog.records if r.name == "live.worker"]
+    assert [r.exc_info is not None for r in said if r.levelname == "ERROR"] == [True, False, True]
+    assert "failed 1 more time(s) before it worked again" in said[1].getMessage()
+    assert any(r.getMessage() == "recognition works again" for r in said)
 
 
 def test_a_headless_run_ended_by_failing_recognition_says_so_not_that_the_source_ended(tiny_model, caplog):

@@ -1388,3 +1388,13 @@ def test_a_planted_state_that_would_run_code_is_refused_not_run(tmp_path: Path, 
     with pytest.raises(StageError, match=r"state.pt: the run's saved state cannot be read"):
         _read_state(tmp_path / "state.pt")
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_bad_set_override_is_named_once_with_what_is_wrong() -> None:
+    """`--set x` read "--set x: --set 'x': expected ...": the override named twice."""
+    for override, message in (("x", "--set x: expected section.key=value"),
+                              ("optim.lr=[1, 2", "--set optim.lr=[1, 2: the value is not valid YAML"),
+                              ("optim.lr=fast", "--set optim.lr=fast: optim.lr: expected a finite number")):
+        with pytest.raises(ConfigError) as error:
+            load_config(None, [override])
+        assert str(error.value).startswith(message), str(error.value)

@@ -387,21 +387,23 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _load_yaml(text: str, name: str | None = None) -> Any:
     """`text` as YAML; `name`: the file it came from, which PyYAML's messages then give for where an error
     is (else "<unicode string>")."""
+    if name is None:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects from the file
     stream = io.StringIO(text)
-    if name is not None:
-        stream.name = name  # type: ignore[misc]  (read by PyYAML's Reader for its marks)
-    return yaml.load(stream, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects from the file
+    stream.name = name  # type: ignore[misc]  (read by PyYAML's Reader for its marks)
+    return yaml.load(stream, Loader=_UniqueKeyLoader)
 
 
 def parse_override(text: str) -> dict[str, Any]:
-    """'optim.lr=1e-3' -> {"optim": {"lr": 0.001}}; the value is read as YAML (numbers, lists, true)."""
+    """'optim.lr=1e-3' -> {"optim": {"lr": 0.001}}; the value is read as YAML (numbers, lists, true).
+    Its errors say what is wrong, not where: load_config prefixes the override."""
     if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected section.key=value")
+        raise ConfigError("expected section.key=value")
     key, raw = text.split("=", 1)
     try:
         value = _load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from exc
+        raise ConfigError(f"the value is not valid YAML ({exc})") from exc
     nested: dict[str, Any] = {}
     node = nested
     parts = key.strip().split(".")

@@ -76,8 +76,10 @@ _WHY_PICKED = {
 def default_cache_dir() -> Path:
     """Where exported ONNX files and TensorRT engines are kept ($WHERE_TO_FOCUS_CACHE or ~/.cache)."""
     override = os.environ.get("WHERE_TO_FOCUS_CACHE")
-    if override:
-        return Path(override)
+    return Path(override) if override else _home_cache_dir()
+
+
+def _home_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "where-to-focus" / "engines"
 
 
@@ -124,7 +126,7 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
         cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=cache_dir):
             pass
-        why_not = _open_to_others(cache_dir)
+        why_not = _open_to_others(cache_dir, may_close=cache_dir == _home_cache_dir())
         if why_not is None:
             return cache_dir
     except OSError as error:
@@ -137,23 +139,28 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
     return fallback
 
 
-def _open_to_others(folder: Path) -> str | None:
+def _open_to_others(folder: Path, may_close: bool) -> str | None:
     """Why others than this user could change what is in `folder` (POSIX owner and mode bits; Windows
-    keeps ACLs, not checked here), or None. This user's own folder that others may write (made under a
-    002 umask, say) is closed to them here: only its owner could have made it so."""
+    keeps ACLs, not checked here), or None. `may_close`: the default cache, this user's own, and its files
+    that others may write (made under a 002 umask, say) are closed to them here; a folder named by
+    WHERE_TO_FOCUS_CACHE may be shared on purpose, and is left as it is and not used."""
     if os.name == "nt":
         return None
     status = folder.stat()
     if status.st_uid != os.getuid():
         return f"belongs to another user (uid {status.st_uid})"
-    if status.st_mode & 0o022:
-        try:
-            folder.chmod(stat.S_IMODE(status.st_mode) & ~0o022)
-        except OSError as error:
-            return (f"can be written by other users (mode {stat.filemode(status.st_mode)}) and cannot be "
-                    f"closed to them ({error.strerror or error})")
-        log.info("engine cache %s: closed to other users' writes (was %s)", folder,
-                 stat.filemode(status.st_mode))
+    open_to_others = [p for p in (folder, *folder.iterdir()) if p.stat().st_mode & 0o022]
+    if not open_to_others:
+        return None
+    if not may_close:
+        return f"can be written by other users (mode of {open_to_others[0]}: " \
+               f"{stat.filemode(open_to_others[0].stat().st_mode)}; chmod -R go-w it)"
+    try:
+        for path in open_to_others:
+            path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o022)
+    except OSError as error:
+        return f"can be written by other users and cannot be closed to them ({error.strerror or error})"
+    log.info("engine cache %s: %d file(s) closed to other users' writes", folder, len(open_to_others))
     return None
 
 
