@@ -715,7 +715,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 # In the title: the line under it shows only at full size, and a panel with just its title
                 # reads as somebody who came in a moment ago.
                 panel.show_waiting(f"{label}: no decision for {age:.0f} s", body.tracking_id,
-                                   "the log says why")
+                                   "no decision lately: the log says why")
             else:
                 panel.show_waiting(label, body.tracking_id)
         labels_drawn: list[tuple[int, int, int, int]] = []

@@ -369,7 +369,7 @@ def test_a_person_no_longer_decided_is_not_shown_with_their_last_action(qtbot, t
     broken.set()
     qtbot.waitUntil(lambda: "no decision for" in panel.title.text(), timeout=20000)
     assert panel.title.text().startswith("person 1: no decision for ") and not decided(panel)
-    assert panel.detail.text() == "the log says why"
+    assert panel.detail.text() == "no decision lately: the log says why"
     qtbot.waitUntil(lambda: window.banner.text().startswith("no decision for anyone for "), timeout=20000)
     assert window.banner.text().endswith("s - no alerts can be raised (the log says why)")
     assert "NO DECISION FOR ANYONE FOR" in pipeline.stats().health()
