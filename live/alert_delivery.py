@@ -318,8 +318,24 @@ class AlertQueue:
             raise
         if record["op"] == "queued":
             self.unsettled.add(record["id"])
-        else:
+        elif record["op"] != SEQUENCE_OP:
             self.unsettled.discard(record["id"])
+
+    def was_deleted(self) -> bool:
+        """Whether the file was deleted under the open queue (a clean-up script): what is written to it
+        goes nowhere."""
+        return os.fstat(self._file.fileno()).st_nlink == 0
+
+    def start_again(self, next_sequence: int, undelivered: list[dict[str, Any]]) -> None:
+        """A new file in the deleted one's place, holding what it must: the next sequence number and the
+        undelivered alerts' queued records. OSError where it cannot be made (its folder went too)."""
+        new = _open_unbuffered(self.path)  # first: where it cannot be made, the old one stays open
+        self._file.close()
+        self._file = new
+        self.unsettled = set()
+        self.append({"op": SEQUENCE_OP, "next": next_sequence})
+        for record in undelivered:
+            self.append(record)
 
     @property
     def rejected_path(self) -> Path:
@@ -536,6 +552,26 @@ class AlertDelivery:
         finally:
             self._file_lock.release()
 
+    def _append(self, record: dict[str, Any]) -> None:
+        """One record to the queue file, made again first where it was deleted under the app (the alerts
+        would be said to wait in a file that is gone). Under _file_lock."""
+        if self.queue.was_deleted():
+            with self._condition:
+                undelivered, next_sequence = list(self._pending), self._next_sequence
+            try:
+                self.queue.start_again(next_sequence, undelivered)
+            except OSError:  # its folder went too: what the deleted file held is in memory only now
+                with self._unwritten_lock:
+                    for lost in undelivered:
+                        self._unwritten.setdefault(lost["id"], lost)
+                raise
+            with self._unwritten_lock:  # in the new file now
+                for written in undelivered:
+                    self._unwritten.pop(written["id"], None)
+            log.error("%s was deleted while the app ran (a clean-up script?); made again with the %d "
+                      "undelivered alert(s)", self.config.queue_path, len(undelivered))
+        self.queue.append(record)
+
     def _write_unwritten(self) -> int:
         """Write the alerts the queue file did not take, those still undelivered; how many it still does
         not take. Under _file_lock."""
@@ -546,7 +582,7 @@ class AlertDelivery:
         for key, record in unwritten:
             if key in undelivered:
                 try:
-                    self.queue.append(record)
+                    self._append(record)
                 except OSError:
                     break  # still full: the next ones fail too
                 log.info("alert %s is written to %s after all", key, self.config.queue_path)
@@ -566,7 +602,7 @@ class AlertDelivery:
                 continue
             try:
                 with self._file_lock:
-                    self.queue.append(record)
+                    self._append(record)
                     if self._unwritten:  # the disk takes alerts again: the ones it did not take too
                         self._write_unwritten()
             except Exception as error:  # the disk is full or gone: still try to send it from memory
@@ -662,7 +698,7 @@ class AlertDelivery:
                     return
                 with self._unwritten_lock:  # settled: not to be written after its own mark
                     self._unwritten.pop(record["id"], None)
-                self.queue.append(mark)
+                self._append(mark)
         # Any failure, not only the disk's: a queue file left closed raised ValueError and killed this thread.
         except Exception as error:  # sent anyway: at worst it is sent once more after a restart
             log.error("could not mark alert %s %s in %s: %s", record["id"], outcome.value,

@@ -864,3 +864,41 @@ def test_credentials_sent_unencrypted_over_the_network_are_warned_of(caplog):
         assert not caplog.records
         DeliveryConfig("http://nurse-call.example/alerts", authorization="Bearer x")
     assert "unencrypted (http://)" in caplog.records[0].getMessage()
+
+
+def test_a_queue_deleted_under_the_app_is_made_again_with_the_alerts_still_undelivered(
+        endpoint, tmp_path, caplog):
+    """A clean-up script removed runs/alerts/queue.jsonl: later alerts went into the deleted file, and the
+    stop said the undelivered ones wait in a file that was gone."""
+    endpoint.answer = lambda body: 503
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    delivery.submit({"person": 1})
+    assert delivery.flush()
+    (tmp_path / "alerts.jsonl").unlink()
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        delivery.submit({"person": 2})
+        assert delivery.flush()
+    delivery.close(0.0)
+    assert "alerts.jsonl was deleted while the app ran" in caplog.text
+    again = AlertDelivery(config(endpoint, tmp_path))
+    assert [record["alert"]["person"] for record in again.queue.pending] == [1, 2]
+    assert again.queue.next_sequence == 3  # numbered on from where it was
+    again.close(0.0)
+
+
+def test_a_queue_whose_folder_was_deleted_says_its_alerts_lost_not_kept(endpoint, tmp_path):
+    import shutil
+
+    endpoint.answer = lambda body: 503
+    endpoint.up()
+    folder = tmp_path / "alerts"
+    delivery = AlertDelivery(config(endpoint, tmp_path, queue_path=folder / "alerts.jsonl"))
+    delivery.submit({"person": 1})
+    assert delivery.flush()
+    shutil.rmtree(folder)  # the file it was in is gone, and no new one can be made
+    delivery.submit({"person": 2})
+    assert delivery.flush()
+    assert delivery.unsaved == 2
+    delivery.close(0.0)  # raises nothing
+    assert (delivery.pending, delivery.lost) == (2, 2)
