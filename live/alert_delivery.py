@@ -553,8 +553,14 @@ class AlertDelivery:
             self._file_lock.release()
 
     def _append(self, record: dict[str, Any]) -> None:
-        """One record to the queue file, made again first where it was deleted under the app (the alerts
-        would be said to wait in a file that is gone). Under _file_lock."""
+        """One record to the queue file, made again first where it was deleted under the app. Under
+        _file_lock."""
+        self._made_again_if_deleted()
+        self.queue.append(record)
+
+    def _made_again_if_deleted(self) -> None:
+        """The queue file made again where it was deleted under the app (the alerts would be said to wait
+        in a file that is gone), with the undelivered alerts. Under _file_lock."""
         if self.queue.was_deleted():
             with self._condition:
                 undelivered, next_sequence = list(self._pending), self._next_sequence
@@ -570,11 +576,15 @@ class AlertDelivery:
                     self._unwritten.pop(written["id"], None)
             log.error("%s was deleted while the app ran (a clean-up script?); made again with the %d "
                       "undelivered alert(s)", self.config.queue_path, len(undelivered))
-        self.queue.append(record)
 
     def _write_unwritten(self) -> int:
         """Write the alerts the queue file did not take, those still undelivered; how many it still does
         not take. Under _file_lock."""
+        try:  # first: a file made again holds them all already
+            self._made_again_if_deleted()
+        except OSError:  # deleted, folder and all: nowhere to write them
+            with self._unwritten_lock:
+                return len(self._unwritten)
         with self._condition:
             undelivered = {record["id"] for record in self._pending}
         with self._unwritten_lock:
@@ -582,12 +592,12 @@ class AlertDelivery:
         for key, record in unwritten:
             if key in undelivered:
                 try:
-                    self._append(record)
+                    self.queue.append(record)
                 except OSError:
-                    break  # still full: the next ones fail too
+                    break  # still full (or gone): the next ones fail too
                 log.info("alert %s is written to %s after all", key, self.config.queue_path)
             with self._unwritten_lock:  # written, or sent meanwhile: nothing to keep
-                del self._unwritten[key]
+                self._unwritten.pop(key, None)
         with self._unwritten_lock:
             return len(self._unwritten)
 

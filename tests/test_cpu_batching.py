@@ -115,10 +115,20 @@ def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, caplog: pytes
     with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
         assert _writable_or_temporary(own) != own
     assert "can be written by other users" in caplog.text and own.stat().st_mode & 0o022
-    # The default cache, this user's: closed to others' writes, its files too, and used.
+    # The default cache, this user's: closed to others' writes, its files too (in folders as well), and
+    # used; a link is neither followed (what it points at is outside) nor, dangling, a reason to give up.
+    (own / "engines").mkdir()
+    (own / "engines" / "room.plan").write_bytes(b"")
+    (own / "engines" / "room.plan").chmod(0o666)
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"")
+    outside.chmod(0o666)
+    (own / "to-outside").symlink_to(outside)
+    (own / "dangling").symlink_to(tmp_path / "gone")
     monkeypatch.setattr(core.engines.selection, "_home_cache_dir", lambda: own)
     assert _writable_or_temporary(own) == own
-    assert not any(p.stat().st_mode & 0o022 for p in (own, own / "model.onnx"))
+    assert not any(p.stat().st_mode & 0o022 for p in (own, own / "model.onnx", own / "engines" / "room.plan"))
+    assert outside.stat().st_mode & 0o777 == 0o666
     caplog.clear()
     if os.getuid() != 0:
         return  # a folder of another user's cannot be made here

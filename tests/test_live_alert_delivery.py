@@ -902,3 +902,26 @@ def test_a_queue_whose_folder_was_deleted_says_its_alerts_lost_not_kept(endpoint
     assert delivery.unsaved == 2
     delivery.close(0.0)  # raises nothing
     assert (delivery.pending, delivery.lost) == (2, 2)
+
+
+def test_an_unsaved_alert_and_a_deleted_queue_at_the_stop_are_written_once(endpoint, tmp_path, monkeypatch):
+    """The disk filled (an alert in memory only), then a clean-up deleted the queue to free space, and the
+    app stopped: making the file again wrote the alert, then writing it again raised KeyError out of
+    close(), the file left open and locked."""
+    disk = FullDisk(monkeypatch)
+    endpoint.answer = lambda body: 503
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    disk.queue_fd = delivery.queue._file.fileno()
+    delivery.submit({"person": 1})
+    assert delivery.flush()
+    disk.full.set()
+    delivery.submit({"person": 2})
+    assert delivery.flush() and delivery.unsaved == 1
+    disk.full.clear()
+    (tmp_path / "alerts.jsonl").unlink()
+    delivery.close(0.0)
+    assert delivery.lost == 0
+    queued = [r["alert"]["person"] for r in records(tmp_path / "alerts.jsonl") if r["op"] == "queued"]
+    assert sorted(queued) == [1, 2]  # each once
+    AlertDelivery(config(endpoint, tmp_path)).close(0.0)  # the lock was let go

@@ -149,19 +149,35 @@ def _open_to_others(folder: Path, may_close: bool) -> str | None:
     status = folder.stat()
     if status.st_uid != os.getuid():
         return f"belongs to another user (uid {status.st_uid})"
-    open_to_others = [p for p in (folder, *folder.iterdir()) if p.stat().st_mode & 0o022]
+    open_to_others = [(path, mode) for path, mode in _modes_within(folder) if mode & 0o022]
     if not open_to_others:
         return None
     if not may_close:
-        return f"can be written by other users (mode of {open_to_others[0]}: " \
-               f"{stat.filemode(open_to_others[0].stat().st_mode)}; chmod -R go-w it)"
+        path, mode = open_to_others[0]
+        return f"can be written by other users (mode of {path}: {stat.filemode(mode)}; chmod -R go-w it)"
     try:
-        for path in open_to_others:
-            path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o022)
+        for path, mode in open_to_others:
+            os.chmod(path, stat.S_IMODE(mode) & ~0o022)
     except OSError as error:
         return f"can be written by other users and cannot be closed to them ({error.strerror or error})"
     log.info("engine cache %s: %d file(s) closed to other users' writes", folder, len(open_to_others))
     return None
+
+
+def _modes_within(folder: Path) -> list[tuple[str, int]]:
+    """(path, mode) of `folder` and of everything under it, links not followed (nor counted: one points
+    at what is outside, and only this user could have put it in a folder of theirs), nor what went away
+    meanwhile (another run's temporary file)."""
+    found = []
+    for root, folders, files in os.walk(folder):
+        for path in (root, *(os.path.join(root, name) for name in (*folders, *files))):
+            try:
+                status = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISLNK(status.st_mode):
+                found.append((path, status.st_mode))
+    return found
 
 
 class _Source:
