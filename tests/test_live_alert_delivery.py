@@ -788,13 +788,8 @@ class FullDisk:
         monkeypatch.setattr(live.alert_delivery.os, "write", write_or_fill)
 
 
-def test_an_alert_a_full_disk_refuses_is_said_lost_not_kept_and_the_run_ends_in_order(
-        endpoint, tmp_path, monkeypatch, caplog):
-    """The disk filled under the queue: the alert stayed in the file's buffer, wrote itself half at the next
-    write, made close() raise ENOSPC (the run ended with exit 2 and no summary), and the log said it
-    'stays in' a file that had not a byte of it."""
-    from live.headless import delivery_status
-
+def one_saved_then_the_disk_full(endpoint, tmp_path, monkeypatch) -> tuple[AlertDelivery, FullDisk]:
+    """An endpoint that is down; alert 1 written to the queue, then the disk full for alert 2."""
     disk = FullDisk(monkeypatch)
     endpoint.answer = lambda body: 503  # down: every alert waits
     endpoint.up()
@@ -805,6 +800,17 @@ def test_an_alert_a_full_disk_refuses_is_said_lost_not_kept_and_the_run_ends_in_
     disk.full.set()
     delivery.submit({"person": 2})
     assert delivery.flush()
+    return delivery, disk
+
+
+def test_an_alert_a_full_disk_refuses_is_said_lost_not_kept_and_the_run_ends_in_order(
+        endpoint, tmp_path, monkeypatch, caplog):
+    """The disk filled under the queue: the alert stayed in the file's buffer, wrote itself half at the next
+    write, made close() raise ENOSPC (the run ended with exit 2 and no summary), and the log said it
+    'stays in' a file that had not a byte of it."""
+    from live.headless import delivery_status
+
+    delivery, _ = one_saved_then_the_disk_full(endpoint, tmp_path, monkeypatch)
     # Said while it lasts, in the status lines (headless, the window's): one fewer alert to lose.
     status = delivery_status(SimpleNamespace(delivery=delivery, command_failing=False))
     assert f"1 NOT SAVED to {tmp_path / 'alerts.jsonl'} (lost if the app stops)" in status
@@ -908,16 +914,8 @@ def test_an_unsaved_alert_and_a_deleted_queue_at_the_stop_are_written_once(endpo
     """The disk filled (an alert in memory only), then a clean-up deleted the queue to free space, and the
     app stopped: making the file again wrote the alert, then writing it again raised KeyError out of
     close(), the file left open and locked."""
-    disk = FullDisk(monkeypatch)
-    endpoint.answer = lambda body: 503
-    endpoint.up()
-    delivery = AlertDelivery(config(endpoint, tmp_path))
-    disk.queue_fd = delivery.queue._file.fileno()
-    delivery.submit({"person": 1})
-    assert delivery.flush()
-    disk.full.set()
-    delivery.submit({"person": 2})
-    assert delivery.flush() and delivery.unsaved == 1
+    delivery, disk = one_saved_then_the_disk_full(endpoint, tmp_path, monkeypatch)
+    assert delivery.unsaved == 1
     disk.full.clear()
     (tmp_path / "alerts.jsonl").unlink()
     delivery.close(0.0)
