@@ -29,6 +29,7 @@ import numpy as np
 
 from core.camera import DEPTH_CAMERA, MIN_DEPTH_M, ColorCamera
 from core.frame import Body
+from core.skeleton import KINECT_V2
 
 # A head is about 0.25 m tall with hair; the box adds room for the head joint's error and for the
 # head moving between the body frame and the colour exposure (6 cm at 2 m/s over one frame).
@@ -40,8 +41,8 @@ NECK_BOX_M = 0.6
 # whichever way the body leans or lies.
 SHOULDERS_BOX_M = 1.0
 FACE_CELLS = 6  # cells across a blurred face: a blob, nothing a person could be recognised by
-# Kinect v2 joint indices (core.skeleton.KINECT_V2)
-HEAD, NECK, SPINE_SHOULDER, SHOULDER_LEFT, SHOULDER_RIGHT = 3, 2, 20, 4, 8
+HEAD, NECK, SPINE_SHOULDER, SHOULDER_LEFT, SHOULDER_RIGHT = (
+    KINECT_V2.index(name) for name in ("Head", "Neck", "SpineShoulder", "ShoulderLeft", "ShoulderRight"))
 # Where a face is looked for, in order, and the box's side there.
 FACE_PLACES = ((HEAD, FACE_BOX_M), (NECK, NECK_BOX_M), (SPINE_SHOULDER, SHOULDERS_BOX_M),
                (SHOULDER_LEFT, SHOULDERS_BOX_M), (SHOULDER_RIGHT, SHOULDERS_BOX_M))

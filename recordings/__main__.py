@@ -392,7 +392,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             except (SkeletonFormatError, OSError) as error:
                 damaged.append(str(error))
                 continue
-            duration = labelled_length_s(np.arange(frames) / NTU_FPS)  # NTU's own clips: 30 fps
+            duration = frames / NTU_FPS  # NTU's own clips: 30 fps, each frame its 1/30 s (labelled_length_s)
         if label is None and action is not None:  # by its A-number: the site's class, else NTU's
             label = site.names.get(action) if site is not None and action in site else None
             label = label or (NTU120_CLASSES[action - 1] if 1 <= action <= len(NTU120_CLASSES) else None)

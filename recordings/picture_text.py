@@ -12,6 +12,7 @@ picture's own channel order (BGR or RGB), `origin` the left end of the baseline.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import cv2
@@ -60,7 +61,9 @@ def put_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float
         image[...] = canvas
 
 
+@functools.lru_cache(maxsize=32)
 def _font(scale: float, thickness: int):
+    """The font for OpenCV's `scale` and `thickness`: made once (a label drawn every frame asks again)."""
     font = _qt_gui().QFont()
     font.setPixelSize(max(6, round(PIXELS_PER_SCALE * scale)))
     font.setBold(thickness >= 2)

@@ -21,3 +21,11 @@ def test_the_skeleton_targets_are_judged_on_a_trained_skeleton_only_checkpoint_t
     assert [t["met"] for t in slow if "6 people" in t["target"]] == [True, False]  # <= 20 ms, not <= 10 ms
     colour = check_targets([measurement("custom", 6, 1.0, False)], {})  # a model that crops colour
     assert [t["met"] for t in colour if "6 people" in t["target"]] == [None, None]
+
+
+def test_with_several_skeleton_networks_the_skeleton_profile_is_the_one_judged() -> None:
+    """`--profiles skeleton_lstm skeleton` (the command profiles.skeleton's docstring gives): the LSTM,
+    measured first, was judged against the skeleton stream's targets."""
+    measured = [measurement("skeleton_lstm", 6, 30.0, True), measurement("skeleton", 6, 4.0, True)]
+    targets = check_targets(measured, {})
+    assert [t["value"] for t in targets if "6 people" in t["target"]] == [4.0, 4.0]
