@@ -5,7 +5,8 @@
         --> RoomModel.observe: tracked feet into a bounded sample; every `refit_frames` frames
             core.room.fit_floor -> RoomFrame (the scene turns to z up once the floor is known)
         --> RoomModel.people: per person bones (room coordinates), attended part, its weight
-        --> Room3DPanel: pyqtgraph OpenGL items (lines, one marker, one label per person)
+        --> Room3DPanel: pyqtgraph OpenGL items (lines, one marker, one label per person; a label
+            raised over the bodies keeps a thin line to its part)
 
 It reads only what the overlay already holds -- no access to the capture ring, the tracks or the
 worker -- and does nothing while hidden (key 3, or `python -m live --no-3d` to start hidden), so the
@@ -105,6 +106,8 @@ class PersonView:
 
 LABEL_RAISE_M = 0.05  # a label covering another one goes up in steps of this much
 LABEL_MAX_RAISE_M = 3.0
+# A label raised further than this above its part is tied to it by a thin line in the person's colour.
+LABEL_LEADER_FROM_M = 0.35
 
 
 @dataclass(frozen=True)
@@ -117,23 +120,35 @@ class LabelPlace:
 
 
 def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, float]],
-                 camera: ViewCamera) -> list[LabelPlace]:
+                 camera: ViewCamera, bodies: Sequence[np.ndarray] = ()) -> list[LabelPlace]:
     """Where each person's label goes, worked out on the panel's pixels (what a reader sees): starting at
-    its anchor (just above the attended part; beside the body rather than across it), ending there where
-    it would run off the panel's right edge, and raised while its box would cover an earlier label's.
-    People side by side (a hug, a nurse at the bed), or one behind the other as the view is turned,
-    would otherwise have their labels printed over each other. `sizes`: each label's (width, height)
-    in view pixels."""
+    its anchor (just above the attended part), ending there where it would run off the panel's right
+    edge, and raised while its box would cover an earlier label's or any person's body. People side by
+    side (a hug, a nurse at the bed), or one behind the other as the view is turned, would otherwise
+    have their labels printed over each other, or over a body whose pose the reader wants to see.
+    `sizes`: each label's (width, height) in view pixels; `bodies`: the points (..., 3) of every person
+    drawn, labelled or not. A raised label keeps its leader line to the part (the panel draws it)."""
+    bodies_seen = [box for box in (_screen_box(points, camera) for points in bodies) if box is not None]
     placed: list[LabelPlace] = []
     for anchor, (width, height) in zip(anchors, sizes, strict=True):
         position = np.array(anchor, dtype=np.float64)
         for _ in range(int(LABEL_MAX_RAISE_M / LABEL_RAISE_M)):
             place = _label_at(position, width, height, camera)
-            if place is None or not any(_covers(place.box, other.box) for other in placed):
+            taken = [other.box for other in placed] + bodies_seen
+            if place is None or not any(_covers(place.box, box) for box in taken):
                 break
             position = position + np.array([0.0, 0.0, LABEL_RAISE_M])
         placed.append(place or LabelPlace(position, "left", (np.nan,) * 4))
     return placed
+
+
+def _screen_box(points: np.ndarray, camera: ViewCamera) -> tuple[float, float, float, float] | None:
+    """The pixels (x0, y0, x1, y1) a body's points span on the panel, None where none is in front."""
+    uv, in_front = camera.project(np.asarray(points, np.float64).reshape(-1, 3))
+    if not in_front.any():
+        return None
+    (x0, y0), (x1, y1) = uv[in_front].min(0), uv[in_front].max(0)
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 def _label_at(position: np.ndarray, width: float, height: float, camera: ViewCamera) -> LabelPlace | None:
@@ -270,7 +285,7 @@ class Room3DPanel(QtWidgets.QWidget):
         self.grid = gl.GLLinePlotItem(mode="lines", color=FLOOR_RGBA, width=1, antialias=True)
         self.view.addItem(self.grid)
         self.view.addItem(self.field_of_view)
-        self.bones, self.markers, self.labels = [], [], []
+        self.bones, self.markers, self.labels, self.leaders = [], [], [], []
         self._label_font = QtGui.QFont("Sans", 9)
         for _ in range(max_people):
             bones = gl.GLLinePlotItem(mode="lines", width=4, antialias=True)
@@ -279,12 +294,14 @@ class Room3DPanel(QtWidgets.QWidget):
             marker.setGLOptions("translucent")
             label = gl.GLTextItem(font=self._label_font)
             label.setDepthValue(1)  # drawn after every bone and marker: none crosses the words
-            for item in (bones, marker, label):
+            leader = gl.GLLinePlotItem(mode="lines", width=1, antialias=True)
+            for item in (bones, marker, label, leader):
                 item.setVisible(False)
                 self.view.addItem(item)
             self.bones.append(bones)
             self.markers.append(marker)
             self.labels.append(label)
+            self.leaders.append(leader)
         self.caption = QtWidgets.QLabel()
         self.caption.setStyleSheet("color: #999; font-size: 11px")
         # Wrapped to the column's width rather than widening it (and squeezing the video), or being cut.
@@ -347,8 +364,10 @@ class Room3DPanel(QtWidgets.QWidget):
         labelled = [p for p in people if len(p.bones) > 0 and p.marker is not None]
         anchors = [p.marker + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in labelled]  # over the marker
         sizes = [self._label_size(p.label) for p in labelled]
-        places = iter(place_labels(anchors, sizes, self.view_camera()))
-        for i, (bones, marker, label) in enumerate(zip(self.bones, self.markers, self.labels, strict=True)):
+        bodies = [p.bones for p in people if len(p.bones) > 0]
+        places = iter(place_labels(anchors, sizes, self.view_camera(), bodies))
+        items = zip(self.bones, self.markers, self.labels, self.leaders, strict=True)
+        for i, (bones, marker, label, leader) in enumerate(items):
             person = people[i] if i < len(people) else None
             drawn = person is not None and len(person.bones) > 0
             bones.setVisible(drawn)
@@ -358,6 +377,7 @@ class Room3DPanel(QtWidgets.QWidget):
             marked = drawn and person.marker is not None
             marker.setVisible(marked)
             label.setVisible(marked)
+            leader.setVisible(False)
             if marked:
                 # The marker grows with the weight: 0.1 m across for no attention, 0.5 m for all of it.
                 size = 0.1 + 0.4 * person.weight
@@ -365,6 +385,9 @@ class Room3DPanel(QtWidgets.QWidget):
                 place = next(places)
                 label.setData(pos=place.position, text=person.label, color=QtGui.QColor(*person.colour),
                               alignment=LABEL_ALIGNMENT[place.side])
+                if place.position[2] > person.marker[2] + LABEL_LEADER_FROM_M:  # raised above a body
+                    leader.setData(pos=np.stack([person.marker, place.position]), color=(*rgb, 0.6))
+                    leader.setVisible(True)
         return people
 
     def _label_size(self, text: str) -> tuple[float, float]:

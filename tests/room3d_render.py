@@ -70,8 +70,13 @@ def describe(panel: room3d.Room3DPanel, people: list[room3d.PersonView]) -> dict
         "grid": grid.tolist(),
         "people": [
             {"id": p.tracking_id, "colour": p.colour, "bones": p.bones.tolist(), "part": p.part,
-             "weight": p.weight, "marker": None if p.marker is None else p.marker.tolist(), "label": p.label}
-            for p in people
+             "weight": p.weight, "marker": None if p.marker is None else p.marker.tolist(), "label": p.label,
+             # Where the panel put the label (raised over the bodies where it would cover one), and its
+             # leader line back to the part, if drawn.
+             "label_at": np.asarray(label.pos, np.float64).tolist(),
+             "label_side": "right" if label.alignment & QtCore.Qt.AlignmentFlag.AlignRight else "left",
+             "leader": np.asarray(leader.pos).tolist() if leader.visible() else None}
+            for p, label, leader in zip(people, panel.labels, panel.leaders, strict=False)
         ],
     }
 

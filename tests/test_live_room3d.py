@@ -91,6 +91,23 @@ def test_labels_of_people_side_by_side_are_stacked_not_printed_over_each_other()
     assert all(p.side == "left" for p in (first, second, third, far))
 
 
+def test_a_label_goes_over_the_bodies_it_would_cover_not_across_them() -> None:
+    """A label starts at its person's hand and runs right: across a neighbour a step away (and its own
+    body), the reader lost the pose it explains. It is raised until its box is clear of every body."""
+    camera = room3d.Orbit().view_camera(400, 300)
+    # Feet, head and hands: a body's extent.
+    standing = np.array([[-0.15, 0, 0], [0.15, 0, 0], [0, 0, 1.7], [-0.3, 0, 1.2], [0.3, 0, 1.2]], np.float64)
+    patient, nurse = standing + [0.0, 2.8, 0.0], standing + [0.5, 2.8, 0.0]
+    hand = np.array([0.0, 2.8, 1.2])
+    label, = room3d.place_labels([hand], [(90.0, 12.0)], camera, [patient, nurse])
+    assert label.position[2] > hand[2] + 0.3  # raised
+    for body in (patient, nurse):  # on screen, over both heads
+        head = camera.project(body[2])[0]
+        assert label.box[3] <= head[1]
+    alone, = room3d.place_labels([hand], [(90.0, 12.0)], camera, [])
+    np.testing.assert_array_equal(alone.position, hand)  # nobody to clear: at the hand
+
+
 def test_a_label_at_the_panels_edge_is_turned_inwards_not_cut() -> None:
     camera = room3d.Orbit().view_camera(400, 300)
     line = np.stack([np.linspace(-6, 6, 1201), np.full(1201, 2.8), np.full(1201, 1.0)], axis=1)
@@ -180,14 +197,25 @@ def test_panel_draws_each_person_where_the_joints_project(drawn: Path) -> None:
         hits = sum(bool(drawn_pixels[v - 2 : v + 3, u - 2 : u + 3].any())
                    for u, v in bones.mean(1).round().astype(int))
         assert hits >= 0.8 * len(bones), f"{hits} of {len(bones)} bone midpoints show {colour}"
-        # Every pixel of the person's colour is on a bone, or in the label above the attended part.
-        above = np.array(person["marker"]) + [0, 0, (0.1 + 0.4 * person["weight"]) / 2 + 0.05]
-        label_u, label_v = view.project(above)[0]
+        # Every pixel of the person's colour is on a bone, on the leader line of a raised label, or in
+        # the label: above the attended part, or above the bodies where it would cover one.
+        assert person["label_at"][2] >= person["marker"][2] + 0.1
+        label_u, label_v = view.project(np.array(person["label_at"]))[0]
+        x0 = label_u - 130 if person["label_side"] == "right" else label_u
         ys, xs = np.nonzero(drawn_pixels)
-        in_label = (xs >= label_u - 5) & (xs <= label_u + 130) & (ys >= label_v - 25) & (ys <= label_v + 10)
-        on_bones = distance_to_segments(np.stack([xs, ys], 1), bones) <= 6
-        assert (on_bones | in_label).mean() > 0.98
+        in_label = (xs >= x0 - 5) & (xs <= x0 + 135) & (ys >= label_v - 25) & (ys <= label_v + 10)
+        lines = bones if person["leader"] is None else np.concatenate([bones, view.project(
+            np.array(person["leader"]))[0][None]])
+        on_lines = distance_to_segments(np.stack([xs, ys], 1), lines) <= 6
+        assert (on_lines | in_label).mean() > 0.98
         assert in_label.sum() > 20  # the label is written
+        # ... and covers nobody's bones, where a reader wants to see the pose.
+        text_x, text_y = xs[in_label & ~on_lines], ys[in_label & ~on_lines]
+        for other in scene["people"]:
+            points = view.project(np.array(other["bones"]).reshape(-1, 3))[0]
+            inside = ((points[:, 0] > text_x.min()) & (points[:, 0] < text_x.max())
+                      & (points[:, 1] > text_y.min()) & (points[:, 1] < text_y.max()))
+            assert not inside.any(), f"{person['label']!r} is written over {other['label']!r}'s bones"
         # The marker: the person's colour blended over the background, centred on the attended part.
         blend = tuple(round(0.45 * c + 0.55 * b) for c, b in zip(colour, BACKGROUND, strict=True))
         ys, xs = np.nonzero(near(image, blend, 6))
