@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as _dt
 import logging
 import os
 import signal
@@ -757,6 +758,14 @@ def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ 
             "or with --screenshot PNG to save one view of the window")
 
 
+class _LogFormatter(logging.Formatter):
+    """Each line's local time with its UTC offset (2026-10-25T02:30:00.000+01:00): in the hour the
+    clocks go back, or after the clock was set back, lines an hour apart had the same time."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return _dt.datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
 def _stderr_is_journald() -> bool:
     """Whether stderr is systemd's journal (which stamps each line itself). JOURNAL_STREAM names the
     journal's stream as device:inode; it is inherited by children, so stderr itself is compared with it
@@ -782,8 +791,9 @@ def main(argv: list[str] | None = None) -> int:
     # Each line with its time, unless journald stamps it: a service's log redirected to a file had an
     # alert's time only inside its text, and every other line none.
     stamp = "" if _stderr_is_journald() else "%(asctime)s "
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format=f"[live] {stamp}%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter(f"[live] {stamp}%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     try:
         config = config_from_args(args)
     except ValueError as error:  # a bad --alert-url, say

@@ -119,7 +119,8 @@ class HeadlessConfig:
 
 def _append_to(path: Path) -> IO[str]:
     """`path` opened for appending: a service's restarts keep one file. Said when it holds an earlier run,
-    whose lines the wall-clock `time` tells apart (`stream_time` starts again at 0 with each run). A last
+    whose lines are told apart where `stream_time` starts again at 0 (the wall-clock `time` may repeat
+    itself: a clock set back by NTP or by hand). A last
     line an interrupted run left cut short (a full disk, a power cut) is dropped first, said: the next
     line would otherwise be glued onto it and both be lost to a reader."""
     if path.is_file() and path.stat().st_size:
@@ -127,7 +128,8 @@ def _append_to(path: Path) -> IO[str]:
         if dropped:
             log.warning("%s: byte %d: dropping an incomplete last line (%d bytes) an interrupted run "
                         "left", path, complete, dropped)
-        log.info("%s: appending after an earlier run's lines (their `time` tells the runs apart)", path)
+        log.info("%s: appending after an earlier run's lines (this run's `stream_time` starts again at 0)",
+                 path)
     return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by its owner
 
 

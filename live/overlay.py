@@ -433,6 +433,16 @@ class ClassBox(QtWidgets.QComboBox):
         event.ignore()
 
 
+def clock_time(seconds: float) -> str:
+    """The local time of day of `seconds` (epoch) as a nurse reads it; with its day where that is not
+    today, and its zone where the clocks changed since (02:40 CEST then 02:10 CET: the later read as the
+    earlier)."""
+    then, now = time.localtime(seconds), time.localtime()
+    day = "" if then[:3] == now[:3] else "%a %d %b "
+    zone = " %Z" if then.tm_gmtoff != now.tm_gmtoff else ""
+    return time.strftime(f"{day}%H:%M:%S{zone}", then)
+
+
 class LiveWindow(QtWidgets.QMainWindow):
     """Draws what the pipeline publishes; owns nothing but widgets (the pipeline is started outside)."""
 
@@ -919,9 +929,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         # What matters most first: the bar cuts what does not fit (a narrow window, large fonts), and a count
         # of earlier alerts cut off would have one press acknowledge alerts nobody saw. The bar stays until
         # acknowledged: a fall of yesterday at 01:40 read as one of an hour ago; its day is said, and its age.
-        raised = time.localtime(alert.time)
-        today = time.localtime()[:3] == raised[:3]
-        when = time.strftime("%H:%M:%S" if today else "%a %d %b %H:%M:%S", raised)
+        when = clock_time(alert.time)
         minutes = int(time.monotonic() - came) // 60
         ago = "" if minutes < 1 else f" ({minutes} min ago)" if minutes < 60 else (
             f" ({minutes // 60} h {minutes % 60} min ago)")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,13 @@ def disk_full_after_ten_frames(monkeypatch: pytest.MonkeyPatch) -> None:
         return write(recorder, frame)
 
     monkeypatch.setattr(Recorder, "write", fills_after_ten)
+
+
+@pytest.fixture
+def berlin_time(monkeypatch):
+    """The process's local time zone is Berlin's (summer time ends on 2026-10-25 at 01:00 UTC)."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import logging
 import os
@@ -571,7 +572,22 @@ def test_cli_headless_run_prints_json_to_stdout_and_summary_to_stderr(tiny_check
     captured = re.search(r"\[live\] capture: (\d+) frames \([^)]*\), (\d+) dropped", result.stderr)
     assert captured and int(captured[1]) + int(captured[2]) == 103, result.stderr
     # Log lines carry their time (a service's log redirected to a file had none but inside alert texts).
-    assert re.search(r"^\[live\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO live: model ", result.stderr, re.M)
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d"  # local time and its UTC offset
+    assert re.search(rf"^\[live\] {stamp} INFO live: model ", result.stderr, re.M)
+
+
+def test_log_times_say_their_utc_offset(berlin_time):
+    """In the hour the clocks go back (or after the clock was set back) two lines an hour apart read
+    the same local time: each says its offset."""
+    from live.app import _LogFormatter
+
+    formatter = _LogFormatter("%(asctime)s %(message)s")
+    stamps = []
+    for utc in ("2026-10-25T00:30:00+00:00", "2026-10-25T01:30:00+00:00"):
+        record = logging.LogRecord("live", logging.INFO, __file__, 1, "fall", None, None)
+        record.created = datetime.datetime.fromisoformat(utc).timestamp()
+        stamps.append(formatter.format(record))
+    assert stamps == ["2026-10-25T02:30:00.000+02:00 fall", "2026-10-25T02:30:00.000+01:00 fall"]
 
 
 def test_log_lines_go_unstamped_only_where_stderr_is_the_journal(monkeypatch, tmp_path):

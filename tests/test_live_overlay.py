@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 import threading
 import time
@@ -678,6 +679,20 @@ def test_window_in_skeleton_privacy_shows_no_image_and_no_crops(qtbot, tiny_mode
     assert "privacy skeleton" in window.status.text()
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)  # stopped off the GUI thread
+
+
+def test_an_alerts_time_says_its_zone_where_the_clocks_changed_since(berlin_time):
+    """Summer time ended at 03:00 CEST on 2026-10-25: an alert at 02:40 CEST and one 30 minutes later at
+    02:10 CET read the later as the earlier. The zone is said where it differs from now's."""
+    from live.overlay import clock_time
+
+    summer = datetime.datetime.fromisoformat("2026-10-25T00:40:00+00:00").timestamp()
+    winter = datetime.datetime.fromisoformat("2026-10-25T01:10:00+00:00").timestamp()
+    shown = {clock_time(summer), clock_time(winter)}
+    now = time.strftime("%Z")
+    assert shown == ({"Sun 25 Oct 02:40:00 CEST", "Sun 25 Oct 02:10:00"} if now == "CET"
+                     else {"Sun 25 Oct 02:40:00", "Sun 25 Oct 02:10:00 CET"})
+    assert clock_time(time.time()).count(":") == 2 and " " not in clock_time(time.time())  # today: the time
 
 
 def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model, monkeypatch):
