@@ -44,6 +44,7 @@ from live.sources import Source
 from live.stats import resident_memory_bytes
 from live.tracks import TrackTable
 from live.worker import Hop, ModelInputs, RecognitionConfig, RecognitionWorker
+from recordings.argument_types import as_typed
 
 if TYPE_CHECKING:
     from recordings.labelling import IntervalMarker
@@ -585,8 +586,10 @@ class LivePipeline:
             self.recorder_dropped += sink.dropped
         if files is None:  # finalising failed: the frames are still in the partial folder
             partial = getattr(sink.recorder, "partial_dir", None)
-            where = (f"; its frames stay in {partial}: python -m recordings recover {partial.parent}"
-                     if partial is not None else "")
+            where = ""
+            if partial is not None:
+                recover = f"python -m recordings recover {as_typed(partial.parent)}"
+                where = f"; its frames stay in {partial}: {recover}"
             message = f"recording {path} was not finalised ({sink.error}){where}"
             log.error("%s", message)
             self._recording_errors.append(message)  # an error of the run, in its summary
@@ -719,7 +722,7 @@ class LivePipeline:
         errors = tuple(f"{name}: {error!r}" for name, error in failures if error is not None)
         errors += tuple(f"recording {sink.recorder.sample_name} was not finalised in time (disk not "
                         f"responding?); its .partial folder is kept: python -m recordings recover "
-                        f"{sink.recorder.out_dir}" for sink in list(self._saving))
+                        f"{as_typed(sink.recorder.out_dir)}" for sink in list(self._saving))
         if work.errors:  # each hop that failed left everyone in view undecided for a hop
             errors += (
                 f"recognition failed on {work.errors} of {work.hops + work.errors} hops (see the log)",)

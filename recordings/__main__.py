@@ -349,7 +349,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if left:
         interrupted = ", ".join(p.name for p in left)
         print(f"{directory}: {len(left)} recording(s) a crash interrupted ({interrupted}): "
-              f"python -m recordings recover {directory}", file=sys.stderr)
+              f"python -m recordings recover {as_typed(directory)}", file=sys.stderr)
     if running:
         print(f"{directory}: {len(running)} recording(s) in progress (or another user's, which this one "
               f"cannot check), not listed until finished ({', '.join(p.name for p in running)})",
@@ -643,10 +643,10 @@ def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: 
         print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked")
         print("\n".join(labels.listing()))
     if (lost := marker.lost_at_close) is not None:
-        label_map = f" --labels {as_typed(str(args.labels))}" if args.labels else ""
+        label_map = f" --labels {as_typed(args.labels)}" if args.labels else ""
         print(f"{labels.sidecar_path}: the mark open when the window closed was {marker.message}\n"
               f"  to add it once that is settled: python -m recordings label "
-              f"{as_typed(str(recording.paths.skeleton))}{label_map} --class {as_typed(lost.label)} "
+              f"{as_typed(recording.paths.skeleton)}{label_map} --class {as_typed(lost.label)} "
               f"--from {lost.start:.2f} --to {lost.end:.2f}", file=sys.stderr)
         return 1
     return 0

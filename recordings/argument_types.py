@@ -7,6 +7,7 @@ run as scripts too and are no installed package)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import math
 import os
@@ -89,6 +90,22 @@ def probability(text: str) -> float:
     return value
 
 
+def _path_type(parse: Callable[[str], Path]) -> Callable[[str], Path]:
+    """A path argument type, given the path with `~` made the home folder (a quoted '~/clips', or cmd.exe,
+    which never expands it, made a folder named '~'), and one the system cannot look at (a name longer
+    than 255 characters: Python raises where it would say it does not exist) a usage error naming it."""
+
+    @functools.wraps(parse)
+    def checked(text: str) -> Path:
+        try:
+            return parse(os.path.expanduser(text))
+        except OSError as error:
+            raise argparse.ArgumentTypeError(f"{text}: {error.strerror or error}") from None
+
+    return checked
+
+
+@_path_type
 def existing_path(text: str) -> Path:
     """A file or folder that exists."""
     path = Path(text)
@@ -109,6 +126,7 @@ def _in_a_writable_folder(text: str) -> Path:
     return path
 
 
+@_path_type
 def replaced_file(text: str) -> Path:
     """A file written under a temporary name beside it and renamed into place (a checkpoint, an ONNX
     export): its folder must take new files. A folder given as the file is left to the command, which
@@ -117,6 +135,7 @@ def replaced_file(text: str) -> Path:
     return path if path.is_dir() else _in_a_writable_folder(text)
 
 
+@_path_type
 def output_file(text: str) -> Path:
     """A file to write: not a folder, in a folder that exists (a typo in the folder is said at once, not
     after the model has loaded)."""
@@ -135,6 +154,7 @@ def output_file(text: str) -> Path:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")  # what Qt writes without plugins beyond its own
 
 
+@_path_type
 def image_file(text: str) -> Path:
     """An image to write (a screenshot), as `output_file`, named with a suffix that says its format."""
     path = output_file(text)
@@ -143,6 +163,7 @@ def image_file(text: str) -> Path:
     return path
 
 
+@_path_type
 def folder_path(text: str) -> Path:
     """A folder that may be written into later (made when absent): not empty, not an existing file, nor
     under one (said at once, not as 'Not a directory' once the model has loaded)."""
@@ -157,6 +178,7 @@ def folder_path(text: str) -> Path:
     return path
 
 
+@_path_type
 def output_folder(text: str) -> Path:
     """A folder a command writes into (made when absent), as `folder_path`, and one where a file can be
     made now (where it does not exist yet, in the nearest folder above it that does): a permission or a
@@ -179,9 +201,10 @@ def float_in(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def as_typed(argument: str) -> str:
+def as_typed(argument: str | os.PathLike[str]) -> str:
     """`argument` as this system's shell takes it back in a command to paste: a site's folder "Aufnahmen
     Station 4" has spaces; cmd.exe groups only with double quotes, POSIX shells with single ones."""
+    argument = os.fspath(argument)
     if os.name == "nt":
         return subprocess.list2cmdline([argument])
     return shlex.quote(argument)

@@ -79,6 +79,7 @@ from core.frame import Body, Frame
 from core.privacy import PrivacyMode
 from core.skeleton import implausible_joints
 from core.timeline import Interval, Timeline, frame_period_s
+from recordings.argument_types import as_typed
 from recordings.atomic import lock_exclusive, replace_atomically, sync_directory
 from recordings.avi import MAX_AVI_BYTES, AviError, MjpegAviWriter, finalize_avi
 from recordings.depth import DEPTH_HEIGHT, DEPTH_WIDTH, FORMAT_NAME, DepthWriter, finalize_depth
@@ -360,8 +361,8 @@ class Recorder:
         taken = [p for p in (self.partial_dir, self.out_dir / f"{sample_name}.skeleton") if p.exists()]
         if taken and taken[0] == self.partial_dir:  # recover finishes it; then the name is free again
             raise RecorderError(
-                f"{taken[0]} already exists: a recording of that name was interrupted; 'python -m recordings "
-                f"recover {self.out_dir}' finalises it, or choose another sample name"
+                f"{taken[0]} already exists: a recording of that name was interrupted; python -m recordings "
+                f"recover {as_typed(self.out_dir)} finalises it, or choose another sample name"
             )
         if taken:  # a finished clip is never written over
             raise RecorderError(f"{taken[0]} already exists; choose another sample name (convert: --name)")
@@ -553,7 +554,7 @@ class Recorder:
                         file.close()
             self._unfinished = RecorderError(
                 f"{self.partial_dir}: finalising the recording failed ({error}); the frames that reached the "
-                f"disk are kept there: 'python -m recordings recover {self.out_dir}' finalises them")
+                f"disk are kept there: python -m recordings recover {as_typed(self.out_dir)} finalises them")
             raise self._unfinished from error
         return self.files
 

@@ -94,6 +94,25 @@ def test_an_output_folder_under_a_file_or_empty_is_refused_when_given(tmp_path: 
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("type_name", ["existing_path", "replaced_file", "output_file", "image_file",
+                                       "folder_path", "output_folder"])
+def test_a_path_type_refuses_a_name_too_long_and_reads_a_tilde_as_home(type_name, tmp_path, monkeypatch):
+    """A name over 255 characters made Path.exists() raise: a traceback through argparse, not a usage
+    error. A quoted '~/clips' (or any '~' on Windows, whose shell does not expand it) made a folder '~'."""
+    import argparse
+
+    from recordings import argument_types
+
+    parse = getattr(argument_types, type_name)
+    too_long = str(tmp_path / ("x" * 300) / "out.png")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"x{300}/out.png: File name too long"):
+        parse(too_long)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "shot.png").write_bytes(b"")
+    given = "~/clips" if type_name in ("folder_path", "output_folder") else "~/shot.png"
+    assert parse(given) == tmp_path / given[2:]
+
+
 def test_a_command_to_paste_is_quoted_as_this_system_s_shell_reads_it(monkeypatch):
     """cmd.exe groups arguments with double quotes only: 'patient fell' reached it as two arguments, and a
     quoted C:\\ path as a file name starting with a quote."""

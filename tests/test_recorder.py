@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import shlex
 import struct
 import subprocess
 import sys
@@ -218,7 +219,7 @@ def test_bad_arguments_and_timestamps(tmp_path: Path) -> None:
         Recorder(tmp_path, sample_name="clip", config=CONFIG)  # not 'recover': nothing was interrupted
     (tmp_path / "cut.partial").mkdir()  # a crash's leftover: recover is what finishes it
     with pytest.raises(RecorderError, match=r"cut.partial already exists: a recording of that name was "
-                                            r"interrupted; 'python -m recordings recover"):
+                                            r"interrupted; python -m recordings recover"):
         Recorder(tmp_path, sample_name="cut", config=CONFIG)
 
 
@@ -308,6 +309,8 @@ CRASHING_RECORDER = textwrap.dedent(
 def test_crash_loses_nothing_that_was_synced_and_recovers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    tmp_path = tmp_path / "Station 4"  # a site's folder name, with a space: the commands to paste quote it
+    tmp_path.mkdir()
     script = CRASHING_RECORDER.format(tests=str(REPO / "tests"), out=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, timeout=120)
     assert done.returncode == 3, done.stderr.decode()
@@ -325,7 +328,8 @@ def test_crash_loses_nothing_that_was_synced_and_recovers(
         assert recordings_main(["list", str(tmp_path)]) == 0
     assert "S001C001P001R001A043" in listed.getvalue() and "falling" in listed.getvalue()
     assert "1 recording(s) a crash interrupted (crash.partial)" in said.getvalue()
-    assert f"python -m recordings recover {tmp_path}" in said.getvalue()
+    command = said.getvalue().split("python -m recordings ")[1].splitlines()[0]
+    assert shlex.split(command) == ["recover", str(tmp_path)]  # pasted back, the folder is one argument
     with caplog.at_level(logging.WARNING, logger="recordings.recorder"):
         Recorder(tmp_path, sample_name="next", config=RecorderConfig(min_free_bytes=1)).close()
     assert "a crash interrupted (crash.partial)" in caplog.text
@@ -584,7 +588,7 @@ def test_a_finalisation_the_disk_refuses_leaves_the_recording_to_recover(
 
     monkeypatch.setattr(recorder_module.os, "fsync", full)
     with pytest.raises(RecorderError, match=r"full\.partial: finalising the recording failed \(.*No space "
-                       r"left.*'python -m recordings recover "):
+                       r"left.*: python -m recordings recover "):
         rec.close()
     monkeypatch.undo()
     assert not rec.recording and rec.write(make_frame(5, 5 / 30)) is False

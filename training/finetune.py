@@ -336,7 +336,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     replace_atomically(model, Path(tuned.best_checkpoint).read_bytes())
     print(f"[finetune] wrote {model} (validation top-1 {100 * tuned.best_validation_top1:.1f}%) after "
           f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint "
-          f"{as_typed(str(model))}")
+          f"{as_typed(model)}")
     if splits.validation:
         from training.evaluate import evaluate
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline
+from recordings.argument_types import as_typed
 from recordings.clip import ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
@@ -98,12 +99,12 @@ def _whole_clip_class(
         if action is not None and action in labels and labels.name(action) != label:
             raise DatasetError(f"{paths.sidecar}: label {label!r} but A{action:03d} is "
                                f"{labels.name(action)!r} in {map_path}; relabel the clip with "
-                               f"python -m recordings label {paths.skeleton} --class NAME")
+                               f"python -m recordings label {as_typed(paths.skeleton)} --class NAME")
         try:
             labels.action_id(label)
         except KeyError:
             raise DatasetError(f"{paths.sidecar}: label {label!r} is not in the label map {map_path}; "
-                               f"relabel the clip with python -m recordings label {paths.skeleton} "
+                               f"relabel the clip with python -m recordings label {as_typed(paths.skeleton)} "
                                f"--class NAME") from None
         return label
     if action is None:
