@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,11 +86,12 @@ class LabelMap:
             if label in self.names:
                 return label
         else:
-            match = re.fullmatch(r"A?(\d{1,})", label.strip())
+            wanted = class_name_as_written(label)
+            match = re.fullmatch(r"A?(\d{1,})", wanted, re.IGNORECASE)
             if match and int(match.group(1)) in self.names:
                 return int(match.group(1))
             for action_id, name in self.names.items():
-                if name == label:
+                if class_name_as_written(name) == wanted:
                     return action_id
         known = ", ".join(f"A{i:03d} {n!r}" for i, n in list(self.names.items())[:8])
         more = " ..." if len(self.names) > 8 else ""
@@ -191,7 +193,7 @@ def ensure_label(path: Path | str, label: str, *, similar_ok: bool = True) -> tu
         action_id = max([FIRST_SITE_ACTION - 1, *label_map.action_ids, *_clip_actions(path.parent)]) + 1
         if text and not text.endswith("\n"):
             text += "\n"
-        text += f"A{action_id:03d}\t{label.strip()}\n"
+        text += f"A{action_id:03d}\t{class_name_as_written(label)}\n"
         updated = parse_label_map(text, str(path), site=True)  # checked before anything is written
         replace_atomically(path, text.encode("utf-8"))
     return updated, action_id, True
@@ -218,15 +220,17 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
     """(the map at `path`, its text, `label`'s action id or None for an acceptable new name)."""
     text = read_label_text(path) if path.is_file() else ""
     label_map = parse_label_map(text, str(path), site=True)
-    name = label.strip()
+    name = class_name_as_written(label)
     try:
         return label_map, text, label_map.action_id(name)
     except KeyError:
         pass
-    if not name or "\t" in name or "\n" in name:
-        raise LabelMapError(f"{path}: a class name must be non-empty text without tabs or line breaks, "
-                            f"got {label!r}")
-    if re.fullmatch(r"A?\d+", name):
+    # isprintable: no tab or line break of any kind (\r, \f, U+2028 split labels.txt's line), nor an
+    # invisible or control character (a zero-width space made "fall<U+200B>down" a class of its own).
+    if not name or not name.isprintable():
+        raise LabelMapError(f"{path}: a class name must be non-empty text without tabs, line breaks or "
+                            f"invisible characters, got {label!r}")
+    if re.fullmatch(r"A?\d+", name, re.IGNORECASE):
         raise LabelMapError(f"{path}: no class {name} in the label map; name a new class by its name, "
                             f"not by a number")
     if not similar_ok:
@@ -239,6 +243,13 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
                                 f"{' or '.join(map(repr, close))}? (--new-class adds it as a new class all "
                                 "the same)")
     return label_map, text, None
+
+
+def class_name_as_written(label: str) -> str:
+    """A class name as labels.txt keeps it and names are compared: without the spaces around it, in
+    Unicode's composed form (a Mac's file names give "Café" as e + a combining accent, which looks the
+    same as the é typed elsewhere and was a second class)."""
+    return unicodedata.normalize("NFC", label.strip())
 
 
 def similar_names(name: str, known: Iterable[str]) -> list[str]:

@@ -102,8 +102,14 @@ def test_a_new_class_takes_no_number_a_clip_of_the_folder_is_named_by(tmp_path: 
     assert ensure_label(tmp_path / "labels.txt", "brand new thing")[1:] == (131, True)
 
 
-@pytest.mark.parametrize(("label", "message"), [("A125", "name a new class by its name"),
-                                                ("two\tcolumns", "without tabs"), ("  ", "non-empty")])
+@pytest.mark.parametrize(("label", "message"), [
+    ("A125", "name a new class by its name"), ("a125", "name a new class by its name"),
+    ("two\tcolumns", "without tabs"), ("  ", "non-empty"),
+    # Line breaks that are not \n (labels.txt's lines split there) and characters nobody sees.
+    ("fall\fdown", "line breaks"), ("fall\rdown", "line breaks"), ("fall\u2028down", "line breaks"),
+    ("x\x1b[31mred", "invisible"), ("fall\u200bdown", "invisible"),
+], ids=["A-number", "a-number", "tab", "blank", "form-feed", "carriage-return", "line-separator", "escape",
+        "zero-width-space"])
 def test_ensure_label_refuses_what_cannot_be_a_class(tmp_path: Path, label: str, message: str) -> None:
     from recordings.labels import ensure_label
 
@@ -112,6 +118,20 @@ def test_ensure_label_refuses_what_cannot_be_a_class(tmp_path: Path, label: str,
     with pytest.raises(LabelMapError, match=message):
         ensure_label(path, label)
     assert path.read_bytes() == SITE.encode()
+
+
+def test_a_class_is_one_class_however_its_accents_or_its_a_number_are_typed(tmp_path: Path) -> None:
+    """"Café" typed on a Mac (e + combining accent) looks the same as the composed one: it is the same
+    class. "a121" is A121, not a new class named "a121"."""
+    from recordings.labels import ensure_label
+
+    path = tmp_path / "labels.txt"
+    composed, decomposed = "Caf\u00e9 break", "Cafe\u0301 break"
+    label_map, action_id, added = ensure_label(path, decomposed)
+    assert added and label_map.name(action_id) == composed  # written composed
+    assert ensure_label(path, composed)[1:] == (action_id, False)
+    assert ensure_label(path, f"a{action_id}")[1:] == (action_id, False)
+    assert path.read_text(encoding="utf-8").count("break") == 1
 
 
 def test_a_failed_append_leaves_the_label_map_as_it_was(tmp_path: Path, monkeypatch) -> None:
