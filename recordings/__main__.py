@@ -677,28 +677,27 @@ def cmd_label(args: argparse.Namespace) -> int:
         # Each interval its own class, in order; anything else would have to guess which goes where.
         raise ValueError(f"{len(classes)} --class for {len(starts)} --from/--to interval(s): give one "
                          "--class for every interval, or one per interval in the same order")
-    changed = False
+    done: list[str] = []  # said once saved: a folder that refuses the sidecar has changed nothing
     if args.clear:
-        print(f"removed {labels.clear()} interval(s)")
-        changed = True
+        done.append(f"removed {labels.clear()} interval(s)")
     for number in sorted(set(args.remove or []), reverse=True):  # numbers as listed before this command
         removed = labels.remove(number)
-        print(f"removed interval {number}: {removed.label} {removed.start:.2f}-{removed.end:.2f} s")
-        changed = True
+        done.append(f"removed interval {number}: {removed.label} {removed.start:.2f}-{removed.end:.2f} s")
     if classes and starts:
         per_interval = classes * len(starts) if len(classes) == 1 else classes
         for class_name, start, end in zip(per_interval, starts, ends, strict=True):
             begin, finish = _seconds(start, "--from"), _seconds(end, "--to")
             interval = labels.add(class_name, begin or 0.0, finish, args.person)
-            print(f"added {interval.label} {interval.start:.2f}-{interval.end:.2f} s")
-        changed = True
+            done.append(f"added {interval.label} {interval.start:.2f}-{interval.end:.2f} s")
     elif classes:
-        print(f"the whole clip is {labels.set_whole(classes[0])}")
-        changed = True
-    for added in labels.added_classes:
+        done.append(f"the whole clip is {labels.set_whole(classes[0])}")
+    for added in labels.added_classes:  # labels.txt is written as a class is added
         print(f"new class {added} in {labels.label_map_path}")
+    changed = bool(done)
     if changed:
-        print(f"wrote {labels.save()}")
+        saved = labels.save()
+        print("\n".join(done))
+        print(f"wrote {saved}")
     if args.list or changed:
         print("\n".join(labels.listing()))
     if not (args.list or changed):

@@ -55,7 +55,12 @@ def held(path: Path | str, timeout_s: float = 10.0) -> Iterator[None]:
     """Hold the lock file `path` (created if absent) while the block runs, waiting up to `timeout_s`
     while another process holds it; TimeoutError naming it after that."""
     deadline = time.monotonic() + timeout_s
-    with open(path, "a+b") as handle:
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
+    except OSError as error:  # a read-only folder: said of what the lock guards (labels.txt.lock: labels.txt)
+        raise OSError(error.errno, f"{error.strerror}: its lock file cannot be made",
+                      str(Path(path).with_suffix(""))) from None
+    with handle:
         while True:
             try:
                 lock_exclusive(handle)
@@ -145,6 +150,9 @@ def _create_temporary(path: Path) -> tuple[int, str]:
             return os.open(temporary, flags, 0o666), str(temporary)
         except FileExistsError:
             continue
+        except OSError as error:  # a read-only folder: said of the file being written, not a hidden name
+            raise OSError(error.errno, f"{error.strerror}: no new file can be made beside it",
+                          str(path)) from None
     raise FileExistsError(f"no free temporary name beside {path}")
 
 

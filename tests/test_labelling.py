@@ -224,6 +224,33 @@ def test_label_command_gives_each_interval_its_own_class(
     assert Path(clip).with_suffix(".json").read_bytes() == before
 
 
+def test_labels_a_read_only_folder_refuses_are_said_not_added(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A clip on a read-only share: "added patient fell 1.00-2.00 s" was printed, then an error naming a
+    hidden temporary file; nothing had been saved. The error names the sidecar, and nothing is said added."""
+    import errno
+
+    from recordings import atomic
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system", path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(atomic.os, "open", read_only)
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "1", "--to", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert "added" not in out
+    assert f"Read-only file system: no new file can be made beside it: '{clip.with_suffix('.json')}'" in err
+    assert ".tmp" not in err
+    assert main(["label", str(clip), "--class", "new thing", "--new-class"]) == 2
+    assert f"Read-only file system: no new file can be made beside it: '{tmp_path / 'labels.txt'}'" in (
+        capsys.readouterr().err)
+
+
 def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:
     from training.config import DataConfig
     from training.data import DatasetError
