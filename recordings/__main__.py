@@ -81,6 +81,7 @@ from recordings.recorder import (
     labelled_length_s,
     partial_recordings,
     recover_partial_recordings,
+    sample_name_from,
 )
 from recordings.stop_signals import interrupt_on_stop_signals
 
@@ -217,7 +218,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         label_map = _label_map(args.labels, out_dir)
     sample_name = args.name
     if args.label is None and sample_name is None:
-        sample_name = source.stem
+        sample_name = sample_name_from(source.stem)
     config = RecorderConfig(
         record_video=not args.no_video,
         record_depth=not args.no_depth,

@@ -66,6 +66,7 @@ import shutil
 import struct
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -95,8 +96,28 @@ SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
 PARTIAL_LOCK = "recording.lock"  # in the partial folder, held by the recorder writing it
 
-# Any name that is safe as a file stem: a clip need not be named SsssCccc... (`--name room`).
+# Any name that is safe as a file stem on every system: a clip need not be named SsssCccc... (`--name
+# room`). Not a Windows device name, whatever its case or suffix: CON.skeleton opens the console there.
 _FILE_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_WINDOWS_DEVICE = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
+
+
+def why_not_a_sample_name(name: str) -> str | None:
+    """Why `name` cannot name a clip's files, or None."""
+    if not _FILE_STEM.match(name):
+        return (f"sample name {name!r} must start with an ASCII letter or digit, followed by ASCII letters, "
+                f"digits, '_', '-' or '.'")
+    if _WINDOWS_DEVICE.match(name):
+        return f"sample name {name!r} is a device on Windows (CON, PRN, AUX, NUL, COM1, LPT1, ...)"
+    return None
+
+
+def sample_name_from(text: str) -> str:
+    """A sample name made from a file's name ("Zimmer 4 Sturz.xef" -> Zimmer_4_Sturz, "Übung" -> Ubung):
+    accents dropped, anything else not allowed made '_'."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain).strip("_.-")
+    return name if why_not_a_sample_name(name) is None else f"clip_{name}".rstrip("_")
 
 
 class RecorderError(RuntimeError):
@@ -349,13 +370,13 @@ class Recorder:
                 raise ValueError("a label needs the site's label map (recordings.labels.read_label_map)")
             self.action_id = label_map.action_id(label)
             self.label = label_map.name(self.action_id)
+        if sample_name is not None and (why := why_not_a_sample_name(sample_name)) is not None:
+            raise ValueError(why)  # before the folder is made: a refused name leaves nothing behind
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if sample_name is None:
             if self.action_id is None:
                 raise ValueError("give a label (to name the clip S..C..P..R..A..) or a sample_name")
             sample_name = next_sample_name(self.out_dir, self.action_id, config.naming)
-        if not _FILE_STEM.match(sample_name):
-            raise ValueError(f"sample name {sample_name!r} must be letters, digits, '_', '-' or '.'")
         self.sample_name = sample_name
         self.partial_dir = self.out_dir / (sample_name + PARTIAL_SUFFIX)
         taken = [p for p in (self.partial_dir, self.out_dir / f"{sample_name}.skeleton") if p.exists()]

@@ -115,6 +115,27 @@ def test_convert_numbers_generated_names_and_refuses_numbers_it_would_ignore(
     assert sorted(path.name for path in out_dir.glob("*.skeleton")) == ["S002C001P012R001A121.skeleton"]
 
 
+def test_convert_names_a_clip_after_any_file_name_and_refuses_a_windows_device_name(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kinect Studio's files are named as people name things: "Zimmer 4 Sturz.xef" was refused ("must be
+    letters, digits, ...", which its letters are), leaving an empty output folder. CON.skeleton would open
+    the console on Windows."""
+    import shutil
+
+    source = tmp_path / "Übung Zimmer 4.xef"
+    shutil.copy(xef_file, source)
+    assert main(["convert", str(source), str(tmp_path / "clips"), "--min-free-gb", "0"]) == 0
+    assert (tmp_path / "clips" / "Ubung_Zimmer_4.skeleton").is_file()
+    assert main(["convert", str(xef_file), str(tmp_path / "more"), "--name", "con", "--min-free-gb", "0"]
+                ) == 2
+    assert "sample name 'con' is a device on Windows" in capsys.readouterr().err
+    assert not (tmp_path / "more").exists()  # refused before anything was made
+    shutil.copy(xef_file, tmp_path / "aux.xef")
+    assert main(["convert", str(tmp_path / "aux.xef"), str(tmp_path / "clips"), "--min-free-gb", "0"]) == 0
+    assert (tmp_path / "clips" / "clip_aux.skeleton").is_file()
+
+
 def test_list_names_a_damaged_clip_and_lists_the_others(tmp_path: Path, capsys) -> None:
     for name in ("first", "damaged", "third"):
         with Recorder(tmp_path, sample_name=name, config=RecorderConfig(min_free_bytes=1)) as rec:
