@@ -74,6 +74,7 @@ from recordings.picture_text import put_text
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import (
+    PARTIAL_SUFFIX,
     ClipNaming,
     Recorder,
     RecorderConfig,
@@ -716,17 +717,21 @@ def cmd_recover(args: argparse.Namespace) -> int:
         print(f"error: {args.dir}: not a directory (give the folder recordings are written to, e.g. "
               "runs/recordings)", file=sys.stderr)
         return 2
-    running = partial_recordings(args.dir)[1]
+    interrupted, running = partial_recordings(args.dir)
     for partial in running:
         print(f"{partial.name}: a running recording is writing it (or another user's); left alone")
     recovered = recover_partial_recordings(args.dir)
-    if not recovered:
+    if not interrupted:
         print(f"{args.dir}: no interrupted recordings (*.partial folders)")
     for files in recovered:
         print(
             f"recovered {files.skeleton.name}: {files.frame_count} frames"
             + (f", video {files.video.name}" if files.video else "")
         )
+    recovered_from = {files.skeleton.stem + PARTIAL_SUFFIX for files in recovered}
+    for partial in interrupted:
+        if partial.name not in recovered_from and not partial.exists():
+            print(f"{partial.name}: its clip was finished; removed what an interrupted clean-up left")
     return 0
 
 

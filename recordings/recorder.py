@@ -389,9 +389,10 @@ class Recorder:
             raise RecorderError(f"{taken[0]} already exists; choose another sample name (convert: --name)")
         self._check_disk_space(starting=True)
         if left := interrupted_recordings(self.out_dir):
-            log.warning("%s: %d recording(s) a crash interrupted (%s); 'python -m recordings recover %s' "
-                        "finalises them", self.out_dir, len(left), ", ".join(p.name for p in left[:3]),
-                        self.out_dir)
+            more = f" and {len(left) - 3} more" if len(left) > 3 else ""
+            named = ", ".join(p.name for p in left[:3]) + more
+            log.warning("%s: %d recording(s) a crash interrupted (%s); python -m recordings recover %s "
+                        "finalises them", self.out_dir, len(left), named, as_typed(self.out_dir))
 
         header = {
             "format": SIDECAR_FORMAT,
@@ -838,9 +839,18 @@ def partial_recordings(directory: Path | str) -> tuple[list[Path], list[Path]]:
         except OSError:  # cannot tell (another user's recording): left alone
             running.append(partial)
             continue
-        if (partial / "frames.jsonl").is_file():  # else nothing recorded: its recorder is removing it
+        if (partial / "frames.jsonl").is_file() or _finished_beside(partial):
             interrupted.append(partial)
+        # else nothing recorded: its recorder is removing it
     return interrupted, running
+
+
+def _finished_beside(partial: Path) -> bool:
+    """Whether the clip of `partial` is finished beside it, its frames' record gone: the removal of the
+    folder was cut short (a crash, a kill), and only leftovers of the finished clip are in it."""
+    name = partial.name[: -len(PARTIAL_SUFFIX)]
+    return (not (partial / "frames.jsonl").exists() and (partial.parent / f"{name}.skeleton").is_file()
+            and (partial.parent / f"{name}.json").is_file())
 
 
 def interrupted_recordings(directory: Path | str) -> list[Path]:
@@ -860,5 +870,9 @@ def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:
         except RecorderError:
             if (partial / "frames.jsonl").is_file():
                 raise
-            log.info("%s: finished by its recorder meanwhile", partial)
+            if _finished_beside(partial):  # no recorder writes there again: the clip's name is taken
+                shutil.rmtree(partial, ignore_errors=True)
+                log.info("%s: removed what an interrupted clean-up left of the finished clip", partial)
+            else:
+                log.info("%s: finished by its recorder meanwhile", partial)
     return recovered

@@ -306,6 +306,27 @@ CRASHING_RECORDER = textwrap.dedent(
 )
 
 
+def test_a_clean_up_cut_short_after_a_clip_was_finished_is_found_and_removed(tmp_path: Path, capsys) -> None:
+    """A kill while finalising removed the partial folder's files one by one: frames.jsonl gone first,
+    the lock, a skeleton copy and a move mark left. `list` and `recover` said "no interrupted
+    recordings" and the folder (megabytes of skeleton) stayed for good."""
+    from recordings.__main__ import main as recordings_main
+
+    with Recorder(tmp_path, sample_name="clip", config=RecorderConfig(min_free_bytes=1)) as rec:
+        for i in range(10):
+            rec.write(make_frame(i, i / 30))
+    finished = (tmp_path / "clip.skeleton").read_bytes()
+    leftover = tmp_path / "clip.partial"  # what the kill left
+    leftover.mkdir()
+    for name in ("recording.lock", "skeleton.txt", "rgb.avi.moved"):
+        (leftover / name).write_bytes(b"left")
+    assert interrupted_recordings(tmp_path) == [leftover]
+    assert recordings_main(["recover", str(tmp_path)]) == 0
+    assert "clip.partial: its clip was finished; removed what an interrupted clean-up left" in (
+        capsys.readouterr().out)
+    assert not leftover.exists() and (tmp_path / "clip.skeleton").read_bytes() == finished
+
+
 def test_crash_loses_nothing_that_was_synced_and_recovers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
