@@ -24,6 +24,7 @@ from core.skeleton import KINECT_V2
 from recordings.argument_types import existing_path, integer_in
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
+from recordings.picture_text import write_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -85,8 +86,7 @@ def main() -> None:
         y = LABEL_HEIGHT + (1 + part) * size + size // 2
         cv2.putText(sheet, name, (4, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, BOX_COLOURS[part], 1, cv2.LINE_AA)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(args.out), sheet):
-        raise SystemExit(f"{args.out}: OpenCV could not write the image")
+    write_image(args.out, sheet)
     print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]}): {args.clip}, frames {chosen.tolist()}")
 
 

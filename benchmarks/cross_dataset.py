@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         right = sum(r["top1"] == r["expected"] for r in judged)
         print(f"\ntop-1 over the clip right on {right} of {len(judged)} clips")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     return 0
 
 

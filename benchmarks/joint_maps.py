@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"needs N-UCLA and PKU-MMD under {args.data}")
     # Every 2nd N-UCLA sequence and every 6th PKU-MMD one, every 5th frame: a few thousand frames each.
     v1 = np.concatenate(
-        [np.asarray(json.loads(p.read_text())["skeletons"], np.float32)[::5] for p in nucla[::2]]
+        [np.asarray(json.loads(p.read_bytes())["skeletons"], np.float32)[::5] for p in nucla[::2]]
     )
     v2_parts = []
     for path in pku[::6]:

@@ -63,7 +63,7 @@ def run(command: list[str], log: Path | None = None) -> float:
     """Run one command line of the project (python -m ...); returns its wall time in seconds."""
     started = time.monotonic()
     print("$ python " + " ".join(command), flush=True)
-    with open(log, "w") if log else open(os.devnull, "w") as sink:
+    with open(log, "w", encoding="utf-8") if log else open(os.devnull, "w") as sink:
         result = subprocess.run([sys.executable, *command], cwd=REPO_ROOT, stdout=sink if log else None,
                                 stderr=subprocess.STDOUT if log else None)
     if result.returncode != 0:
@@ -82,7 +82,7 @@ def record(folder: Path, seeds: range, seconds: float, base: Path, logs: Path) -
         except SystemExit:
             # A run that dies after its clip is finalised (seen once: an abort at interpreter exit on a
             # machine loaded 5x over) still recorded the clip; anything else stops the benchmark.
-            log = (logs / f"{name}.log").read_text()
+            log = (logs / f"{name}.log").read_text(encoding="utf-8")
             if len(find_clips(folder)) != done + 1 or "[live] recordings:" not in log:
                 raise
             print(f"warning: {name} exited abnormally after finalising its clip (see {logs / name}.log)")
@@ -160,7 +160,7 @@ def mark(folder: Path, seeds: range, logs: Path) -> None:
 
 
 def results(folder: Path) -> dict:
-    return json.loads((folder / "results.json").read_text())
+    return json.loads((folder / "results.json").read_text(encoding="utf-8"))
 
 
 def per_class(report: dict) -> dict[str, dict]:
@@ -266,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
             ["-m", "training", "finetune", "--from", str(base), "--clips", str(out / "site"), "--rehearse",
              str(out / "rehearse"), "--out", str(out / "run"), "--threads", "1", "--no-progress",
              *[a for o in args.overrides for a in ("--set", o)]], logs / "finetune.log"), 1)
-        (out / "finetune_wall_s.txt").write_text(str(figures["finetune_wall_s"]))
+        (out / "finetune_wall_s.txt").write_text(str(figures["finetune_wall_s"]), encoding="utf-8")
     else:
-        figures["finetune_wall_s"] = float((out / "finetune_wall_s.txt").read_text())
+        figures["finetune_wall_s"] = float((out / "finetune_wall_s.txt").read_text(encoding="utf-8"))
 
     evaluations = out / "eval"
     if pose_base:
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         if NEW_CLASS in scores.get("per_class", {}):
             figures[name]["new_class"] = {k: scores["per_class"][NEW_CLASS][k]
                                           for k in ("instances", "recall_50", "precision_50", "f1_50")}
-    (out / "figures.json").write_text(json.dumps(figures, indent=1))
+    (out / "figures.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
     print(json.dumps(figures, indent=1))
     return 0
 
@@ -340,7 +340,7 @@ def _skeleton_only_figures(figures: dict, base: Path, model: Path, out: Path, ev
         "heldout_no_action_accuracy": new.get(NO_ACTION, {}).get("top1"),
         **{name: stream_figures(evaluations / name) for name in list(checks)[1:]},
     })
-    (out / "figures.json").write_text(json.dumps(figures, indent=1))
+    (out / "figures.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
     print(json.dumps(figures, indent=1))
     return 0
 

@@ -70,7 +70,7 @@ from recordings.labels import (
 )
 from recordings.ntu import SkeletonFormatError, frame_count
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
-from recordings.picture_text import put_text
+from recordings.picture_text import put_text, write_image
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import (
@@ -509,9 +509,10 @@ def write_images(
             if to_folder or suffix in IMAGE_SUFFIXES:
                 path = out / f"frame_{index:06d}.png" if to_folder else out.with_name(
                     f"{out.stem}_{index:06d}{out.suffix}")
-                if not cv2.imwrite(str(path), image):
-                    raise OSError(f"{path}: OpenCV could not write this image ({count} frames written "
-                                  "before it)")
+                try:
+                    write_image(path, image)
+                except OSError as error:
+                    raise OSError(f"{error} ({count} frames written before it)") from None
             else:
                 if writer is None:
                     fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix])

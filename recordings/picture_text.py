@@ -8,12 +8,15 @@ has its characters (Qt's font fallback: on Windows the CJK fonts come with the O
 e.g. Debian's fonts-noto-cjk), at the size OpenCV's font would have had. The two take the same
 arguments: `scale` and `thickness` as cv2.putText's with cv2.FONT_HERSHEY_SIMPLEX, colours in the
 picture's own channel order (BGR or RGB), `origin` the left end of the baseline.
+
+`write_image`: such a picture saved to a file, under any file name.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -22,6 +25,19 @@ HERSHEY = cv2.FONT_HERSHEY_SIMPLEX
 PIXELS_PER_SCALE = 27  # Qt pixel size per unit of OpenCV scale: about as wide as OpenCV writes the same words
 
 _application = None  # the off-screen QApplication made for a process without a window (kept alive)
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Save `image` (BGR) as the image format its suffix names. Encoded by OpenCV and written by Python:
+    cv2.imwrite opens the file with the system's narrow-character functions, which on Windows fail for a
+    folder named "Auswertung Station 4 日本" (or write it under a garbled name)."""
+    try:
+        encoded, data = cv2.imencode(path.suffix, image)
+    except cv2.error:  # no encoder for the suffix
+        encoded = False
+    if not encoded:
+        raise OSError(f"{path}: OpenCV cannot write {path.suffix or 'an image without a suffix'}")
+    path.write_bytes(data.tobytes())
 
 
 def text_size(text: str, scale: float, thickness: int = 1) -> tuple[tuple[int, int], int]:

@@ -76,3 +76,18 @@ def test_a_read_only_or_grey_picture_is_refused_not_written_through_or_ignored()
     assert not frozen.any()
     with pytest.raises(ValueError, match=r"needs a uint8 height x width x 3 image, got uint8 \(60, 300\)"):
         put_text(np.zeros((60, 300), np.uint8), FALL, (10, 40), 0.5, (255, 255, 255))
+
+
+def test_a_picture_is_saved_under_any_folder_name_and_an_unknown_suffix_is_named(tmp_path):
+    """cv2.imwrite opens files through Windows' narrow-character functions, which fail for a folder
+    named in another script; the picture is encoded by OpenCV and written by Python."""
+    from recordings.picture_text import write_image
+
+    folder = tmp_path / "Auswertung Station 4 日本"
+    folder.mkdir()
+    picture = np.zeros((20, 30, 3), np.uint8)
+    picture[5:10, 5:10] = (0, 0, 255)
+    write_image(folder / "confusion.png", picture)
+    assert (cv2.imdecode(np.fromfile(folder / "confusion.png", np.uint8), cv2.IMREAD_COLOR) == picture).all()
+    with pytest.raises(OSError, match=r"confusion.xyz: OpenCV cannot write \.xyz"):
+        write_image(folder / "confusion.xyz", picture)

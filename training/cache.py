@@ -88,7 +88,7 @@ def read_settings(cache: str | Path) -> CacheSettings:
         raise DatasetError(f"{cache}: no cache.json — not a folder written by `python -m training prepare`"
                            f"{hint}")
     try:
-        return CacheSettings.from_dict(json.loads(path.read_text()), str(path))
+        return CacheSettings.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
 
@@ -97,7 +97,7 @@ def read_index(cache: str | Path) -> list[dict[str, Any]]:
     path = Path(cache) / "index.json"
     if not path.is_file():
         raise DatasetError(f"{cache}: no index.json — `prepare` did not finish; run it again to complete it")
-    return json.loads(path.read_text())
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def write_clip(cache: Path, name: str, arrays: dict[str, np.ndarray], crops: np.ndarray | None) -> None:

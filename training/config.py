@@ -446,4 +446,4 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 
 
 def write_config(config: TrainConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")

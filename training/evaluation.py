@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from recordings.atomic import why_not_writable
-from recordings.picture_text import put_text, text_size
+from recordings.picture_text import put_text, text_size, write_image
 from training import distributed
 from training.data import DatasetError, ignore_sigterm
 
@@ -256,8 +256,7 @@ def _heatmap_png(
     rotated = cv2.rotate(strip, cv2.ROTATE_90_COUNTERCLOCKWISE)
     image[30:top, left : left + rotated.shape[1]] = rotated[:, : min(rotated.shape[1], image.shape[1] - left)]
     put_text(image, title, (8, 20), 0.5, (0, 0, 0))
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"cannot write {path}")
+    write_image(Path(path), image)
 
 
 def write_figures(report: Report, class_names: list[str], out: Path, title: str) -> list[Path]:
@@ -294,4 +293,4 @@ def write_figures(report: Report, class_names: list[str], out: Path, title: str)
 
 
 def save_results(report: Report, path: Path, meta: dict[str, Any]) -> None:
-    path.write_text(json.dumps({**meta, **report.to_dict()}, indent=1))
+    path.write_text(json.dumps({**meta, **report.to_dict()}, indent=1), encoding="utf-8")

@@ -244,7 +244,7 @@ def prepare_cache(
                 "use another folder or the same options"
             )
     else:
-        settings_path.write_text(json.dumps(settings.to_dict(), indent=1))
+        settings_path.write_text(json.dumps(settings.to_dict(), indent=1), encoding="utf-8")
     index: list[dict] = []
     todo: list[ClipTask] = []
     replaced = 0
@@ -286,8 +286,8 @@ def prepare_cache(
 
 
 def _write_if_changed(path: Path, text: str) -> None:
-    if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
 
 
 def _collect(name: str, entry: dict | None, reason: str | None, index: list, failed: list, bar: tqdm) -> None:

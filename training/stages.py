@@ -782,7 +782,7 @@ def _save_epoch(
     described = {**described, "extra": extra}
     for name in ("best.pt", "last.pt") if improved else ("last.pt",):
         save_checkpoint(out / name, network, **described)
-    with open(out / "metrics.jsonl", "a") as log:
+    with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps(record) + "\n")
     print(
         f"[{record['stage']}] epoch {record['epoch']}/{epochs} train loss {record['train_loss']:.4f} "

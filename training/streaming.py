@@ -43,7 +43,7 @@ from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig, ScoreSmoother
 from recordings.labels import LABEL_MAP_FILENAME
-from recordings.picture_text import put_text
+from recordings.picture_text import put_text, write_image
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
@@ -337,8 +337,8 @@ def evaluate_stream(
             if not tap.ended:  # the app's headless loop ends quietly on Ctrl-C
                 raise KeyboardInterrupt(f"{case.name} stopped at {tap.last:.1f} s")
             # Scored from the JSON lines, as anyone can score a run.
-            decisions[case.name] = [decision_from_json(json.loads(line))
-                                    for line in lines.read_text().splitlines() if line.strip()]
+            said = lines.read_text(encoding="utf-8").splitlines()
+            decisions[case.name] = [decision_from_json(json.loads(line)) for line in said if line.strip()]
             timeline = getattr(source, "timeline", None)
             tracks += tap.tracks(case.name, timeline, case.scene_wide, pipeline_config.retire_after_s)
             durations[case.name] = tap.last - (tap.first or 0.0) + 1.0 / max(source.fps, 1.0)
@@ -383,7 +383,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
                            "replace its figures and leave its events/ out of step")
     path = run_dir / "results.json"
     try:
-        previous = json.loads(path.read_text())
+        previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path}: not the results of a finished `evaluate --stream` run ({error})") \
             from None
@@ -397,7 +397,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
         lines = run_dir / "decisions" / f"{name}.jsonl"
         try:
             decisions[name] = [decision_from_json(json.loads(line))
-                               for line in lines.read_text().splitlines() if line.strip()]
+                               for line in lines.read_text(encoding="utf-8").splitlines() if line.strip()]
         except (OSError, ValueError, KeyError) as error:
             raise DatasetError(f"{lines}: cannot read the run's decisions ({error})") from None
     try:
@@ -460,7 +460,7 @@ def _score_and_write(
                    "intervals": [i.to_json() for i in t.intervals]} for t in tracks],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     write_timeline_png(out_dir / "timeline.png", tracks, decisions, list(classes))
     ending = DecisionSettings(threshold=threshold, end_threshold=end_threshold).ending
     print(format_scores(scores, f"{title} ({len(decisions)} sequence(s), {scores.room_hours * 60:.1f} min; "
@@ -569,5 +569,4 @@ def write_timeline_png(
         cx, cy = 8 + (k % legend_columns) * (width // legend_columns), y + (k // legend_columns) * 18
         cv2.rectangle(image, (cx, cy), (cx + 12, cy + 12), colours[name], -1)
         put_text(image, name[:45], (cx + 16, cy + 11), 0.4, (0, 0, 0))
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"cannot write {path}")
+    write_image(Path(path), image)

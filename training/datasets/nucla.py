@@ -79,7 +79,7 @@ def read_nucla_sequence(path: str | Path) -> tuple[NuclaName, np.ndarray]:
     """One JSON sequence -> (name, joints float32 (T, 20, 3)). Checks the label against the file name."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read N-UCLA JSON ({exc})") from exc
     if not isinstance(data, dict) or "skeletons" not in data:

@@ -196,7 +196,7 @@ def prepare_stream(task: StreamTask, settings: CacheSettings, cache: Path) -> li
     sequences (streams/<name>.json) is written, after all of them: an interrupted scene is cut again."""
     done = cache / "streams" / f"{task.name}.json"
     if done.is_file():
-        return json.loads(done.read_text())
+        return json.loads(done.read_text(encoding="utf-8"))
     entries = []
     for sequence in cut_scene(task, settings):
         write_clip(cache, sequence.name, {
@@ -220,7 +220,7 @@ def prepare_stream(task: StreamTask, settings: CacheSettings, cache: Path) -> li
         })
     done.parent.mkdir(parents=True, exist_ok=True)
     partial = done.with_name(done.name + ".partial")
-    partial.write_text(json.dumps(entries))
+    partial.write_text(json.dumps(entries), encoding="utf-8")
     partial.replace(done)
     return entries
 
@@ -242,7 +242,7 @@ def prepare_streams(
             raise DatasetError(f"{cache} was prepared with other settings ({read_settings(cache)}); "
                                "use another folder or the same options")
     else:
-        settings_path.write_text(json.dumps(settings.to_dict(), indent=1))
+        settings_path.write_text(json.dumps(settings.to_dict(), indent=1), encoding="utf-8")
     started = time.monotonic()
     index: list[dict] = []
     jobs = [(task, settings, cache) for task in tasks]
@@ -258,7 +258,7 @@ def prepare_streams(
             bar.update(1)
     bar.close()
     index.sort(key=lambda e: e["name"])
-    (cache / "index.json").write_text(json.dumps(index))
+    (cache / "index.json").write_text(json.dumps(index), encoding="utf-8")
     seconds = sum(e["seconds"] for e in index)
     print(f"cut {len(tasks)} simulated rooms into {len(index)} person sequences ({seconds / 60:.0f} min, "
           f"{sum(e['actions'] for e in index)} actions) in {time.monotonic() - started:.0f} s; cache {cache}")
