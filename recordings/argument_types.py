@@ -170,6 +170,8 @@ def folder_path(text: str) -> Path:
     path = Path(text)
     if not text:
         raise argparse.ArgumentTypeError("empty: name the folder ('.' for this one)")
+    if path.is_symlink() and not path.exists():  # else "File exists" when it is made
+        raise argparse.ArgumentTypeError(f"{text}: a link to {os.readlink(path)}, which does not exist")
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: a file, not a folder")
     existing = next((parent for parent in path.absolute().parents if parent.exists()), None)

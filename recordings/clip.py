@@ -102,6 +102,8 @@ def clip_paths(path: Path | str) -> ClipPaths:
             if not skeleton.is_file():
                 raise ClipError(f"{path}: no skeleton file {skeleton.name} next to it")
             return _paths_for(skeleton)
+    if not path.exists():  # a typo is no wrong format
+        raise ClipError(f"{path}: no such file or folder")
     what = ""
     if path.suffix.lower() == ".csv":
         what = "a .csv (a Kinect v2 body capture, say) is not a format this reads; "

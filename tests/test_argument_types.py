@@ -92,6 +92,9 @@ def test_an_output_folder_under_a_file_or_empty_is_refused_when_given(tmp_path: 
         output_folder("")
     assert output_folder(str(tmp_path / "new" / "clips")) == tmp_path / "new" / "clips"  # made later
     assert not (tmp_path / "new").exists()
+    (tmp_path / "moved").symlink_to(tmp_path / "gone")  # "File exists" when made, naming neither
+    with pytest.raises(argparse.ArgumentTypeError, match=f"moved: a link to {tmp_path / 'gone'}, which does"):
+        output_folder(str(tmp_path / "moved"))
 
 
 @pytest.mark.parametrize("type_name", ["existing_path", "replaced_file", "output_file", "image_file",

@@ -142,11 +142,15 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "dataset_root").mkdir()
     with pytest.raises(ClipError, match="found 0; name one recording file instead"):
         clip_paths(tmp_path / "dataset_root")
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "capture.csv").write_text("")
     with pytest.raises(ClipError, match=r"notes.txt: expected a recording: a .xef, a PKU-MMD NNNN-V.txt.*"
                                         r"\.skeleton, _rgb.avi or .json"):
         clip_paths(tmp_path / "notes.txt")
     with pytest.raises(ClipError, match="capture.csv: a .csv .* is not a format this reads"):
         clip_paths(tmp_path / "capture.csv")
+    with pytest.raises(ClipError, match="typo.txt: no such file or folder"):  # a typo, not a wrong format
+        clip_paths(tmp_path / "typo.txt")
 
 
 def test_sidecar_fields_of_the_wrong_type_are_named(tmp_path) -> None:
