@@ -495,7 +495,11 @@ def write_images(
     if not to_folder and suffix not in VIDEO_CODECS and suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"{out}: --out takes a video (.avi, .mp4), an image name (.png, .jpg: one numbered "
                          f"image per frame) or a folder, not {out.suffix!r}")
-    (out if to_folder else out.parent).mkdir(parents=True, exist_ok=True)
+    folder = out if to_folder else out.parent
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():  # mkdir would say "File exists", naming neither
+        raise ValueError(f"{out}: {existing} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
     writer = None
     count = 0
     try:

@@ -218,6 +218,9 @@ def test_view_out_with_another_suffix_is_refused_in_one_line(
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and str(out) in error and ".avi" in error and ".png" in error
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "notes.txt").write_text("")  # a file where a folder of the path should be
+    assert main(["view", str(xef_file), "--out", str(tmp_path / "notes.txt" / "fall.mp4")]) == 2
+    assert f"fall.mp4: {tmp_path / 'notes.txt'} is a file, not a folder" in capsys.readouterr().err
 
 
 def test_view_without_a_display_says_so_instead_of_letting_qt_abort(
