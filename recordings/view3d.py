@@ -496,7 +496,8 @@ def show(
 ) -> int:
     """The interactive 3D window; returns the frames shown when it closes."""
     if (why_not := no_window_reason()) is not None:
-        raise SystemExit(why_not)
+        print(f"error: {why_not}", file=sys.stderr)
+        raise SystemExit(2)  # a usage error, as the 2D view's
     room_survey = survey(recording.info.path, config)
     print(room_survey.describe(), file=sys.stderr)
     print(KEYS_HELP, file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -343,9 +344,11 @@ def test_room_without_a_floor_is_drawn_in_the_sensor_frame(tmp_path: Path) -> No
 
 
 def test_main_view_3d_without_a_display_points_to_out(
-    room_xef: Path, monkeypatch: pytest.MonkeyPatch
+    room_xef: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    with pytest.raises(SystemExit, match="no display for the 3D window .* --out DIR"):
+    with pytest.raises(SystemExit) as stopped:
         main(["view", str(room_xef), "--3d"])
+    assert stopped.value.code == 2  # a usage error, as the 2D view's without a display
+    assert re.search("no display for the 3D window .* --out DIR", capsys.readouterr().err)
