@@ -225,9 +225,7 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
         return label_map, text, label_map.action_id(name)
     except KeyError:
         pass
-    # isprintable: no tab or line break of any kind (\r, \f, U+2028 split labels.txt's line), nor an
-    # invisible or control character (a zero-width space made "fall<U+200B>down" a class of its own).
-    if not name or not name.isprintable():
+    if not name or any(_unwritable(c) for c in name):
         raise LabelMapError(f"{path}: a class name must be non-empty text without tabs, line breaks or "
                             f"invisible characters, got {label!r}")
     if re.fullmatch(r"A?\d+", name, re.IGNORECASE):
@@ -247,9 +245,22 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
 
 def class_name_as_written(label: str) -> str:
     """A class name as labels.txt keeps it and names are compared: without the spaces around it, in
-    Unicode's composed form (a Mac's file names give "Café" as e + a combining accent, which looks the
-    same as the é typed elsewhere and was a second class)."""
-    return unicodedata.normalize("NFC", label.strip())
+    Unicode's compatibility composed form, where what looks the same is the same (a Mac's file names give
+    "Café" as e + a combining accent, which was a second class beside the é typed elsewhere; a
+    non-breaking space is a space, a full-width Ｆ an F)."""
+    return unicodedata.normalize("NFKC", label).strip()
+
+
+# Zero-width space, word joiner, byte-order mark: nothing on screen, yet "fall<U+200B>down" was a class
+# of its own beside "falldown". The zero-width (non-)joiners are not among them: Persian, the Indic
+# scripts and emoji spell words with them.
+_INVISIBLE = {"\u200b", "\u2060", "\ufeff"}
+
+
+def _unwritable(character: str) -> bool:
+    """Whether `character` cannot be in a class name: a tab or a line break of any kind (\\r, \\f, U+2028
+    split labels.txt's line), another control character (an escape), or an invisible one."""
+    return unicodedata.category(character) in ("Cc", "Zl", "Zp", "Cs", "Co", "Cn") or character in _INVISIBLE
 
 
 def similar_names(name: str, known: Iterable[str]) -> list[str]:

@@ -131,7 +131,12 @@ def test_a_class_is_one_class_however_its_accents_or_its_a_number_are_typed(tmp_
     assert added and label_map.name(action_id) == composed  # written composed
     assert ensure_label(path, composed)[1:] == (action_id, False)
     assert ensure_label(path, f"a{action_id}")[1:] == (action_id, False)
+    assert ensure_label(path, "Caf\u00e9\u00a0break\u00a0")[1:] == (action_id, False)  # no-break spaces
     assert path.read_text(encoding="utf-8").count("break") == 1
+    # Words spelt with zero-width joiners (Persian "falls", an emoji sequence) are names like any other.
+    for name in ("\u0645\u06cc\u200c\u0627\u0641\u062a\u062f", "\U0001f9d1\u200d\u2695\ufe0f help"):
+        label_map, action_id, added = ensure_label(path, name, similar_ok=True)
+        assert added and label_map.name(action_id) == name
 
 
 def test_a_failed_append_leaves_the_label_map_as_it_was(tmp_path: Path, monkeypatch) -> None:
