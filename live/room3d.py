@@ -104,10 +104,11 @@ class PersonView:
         return f"{whose}looks at {PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
 
-LABEL_RAISE_M = 0.05  # a label covering another one goes up in steps of this much
+LABEL_RAISE_M = 0.05  # a label covering a body or another label goes up in steps of this much
 LABEL_MAX_RAISE_M = 3.0
-# A label raised further than this above its part is tied to it by a thin line in the person's colour.
-LABEL_LEADER_FROM_M = 0.35
+LABEL_OVER_LABEL = 100  # where none is clear: covering a label costs as much as covering this many bodies
+# A label raised further than this is tied to its part by a thin line in the person's colour.
+LABEL_LEADER_FROM_M = 0.2
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class LabelPlace:
     position: np.ndarray
     side: str  # "left": the text starts at the point; "right": it ends there
     box: tuple[float, float, float, float]  # (x0, y0, x1, y1) view pixels
+    raised_m: float = 0.0  # how far above its anchor
 
 
 def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, float]],
@@ -125,21 +127,41 @@ def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, flo
     its anchor (just above the attended part), ending there where it would run off the panel's right
     edge, and raised while its box would cover an earlier label's or any person's body. People side by
     side (a hug, a nurse at the bed), or one behind the other as the view is turned, would otherwise
-    have their labels printed over each other, or over a body whose pose the reader wants to see.
+    have their labels printed over each other, or over a body whose pose the reader wants to see. Never
+    raised out of the panel (a view zoomed in): where no place inside is clear, the one covering least.
     `sizes`: each label's (width, height) in view pixels; `bodies`: the points (..., 3) of every person
     drawn, labelled or not. A raised label keeps its leader line to the part (the panel draws it)."""
     bodies_seen = [box for box in (_screen_box(points, camera) for points in bodies) if box is not None]
+    raises = np.arange(int(LABEL_MAX_RAISE_M / LABEL_RAISE_M)) * LABEL_RAISE_M
     placed: list[LabelPlace] = []
     for anchor, (width, height) in zip(anchors, sizes, strict=True):
-        position = np.array(anchor, dtype=np.float64)
-        for _ in range(int(LABEL_MAX_RAISE_M / LABEL_RAISE_M)):
-            place = _label_at(position, width, height, camera)
-            taken = [other.box for other in placed] + bodies_seen
-            if place is None or not any(_covers(place.box, box) for box in taken):
-                break
-            position = position + np.array([0.0, 0.0, LABEL_RAISE_M])
-        placed.append(place or LabelPlace(position, "left", (np.nan,) * 4))
+        # Every candidate at once: one projection per label, not one per step.
+        candidates = np.asarray(anchor, np.float64) + raises[:, None] * np.array([0.0, 0.0, 1.0])
+        uv, in_front = camera.project(candidates)
+        u, v = uv[:, 0], uv[:, 1]
+        turned = u + width > camera.width  # would run off the right edge: ends at the point instead
+        x0 = np.where(turned, u - width, u)
+        boxes = np.stack([x0, v - height, x0 + width, v], axis=1)
+        if not in_front[0]:
+            placed.append(LabelPlace(candidates[0], "left", (np.nan,) * 4))
+            continue
+        # Words over words cannot be read; words over a body only hide some of it.
+        cost = LABEL_OVER_LABEL * _covering(boxes, [p.box for p in placed]) + _covering(boxes, bodies_seen)
+        inside = in_front & (boxes[:, 1] >= 0)
+        inside[0] = True  # where it starts, even if that is cut already
+        chosen = int(np.argmin(np.where(inside, cost, np.inf)))  # the lowest of the least covering
+        placed.append(LabelPlace(candidates[chosen], "right" if turned[chosen] else "left",
+                                 tuple(float(c) for c in boxes[chosen]), float(raises[chosen])))
     return placed
+
+
+def _covering(boxes: np.ndarray, others: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
+    """How many of `others` each of `boxes` (N, 4) covers, as (N,) ints."""
+    if not others:
+        return np.zeros(len(boxes), int)
+    other = np.asarray(others, np.float64)[None]
+    return ((boxes[:, None, 0] < other[..., 2]) & (other[..., 0] < boxes[:, None, 2])
+            & (boxes[:, None, 1] < other[..., 3]) & (other[..., 1] < boxes[:, None, 3])).sum(1)
 
 
 def _screen_box(points: np.ndarray, camera: ViewCamera) -> tuple[float, float, float, float] | None:
@@ -149,20 +171,6 @@ def _screen_box(points: np.ndarray, camera: ViewCamera) -> tuple[float, float, f
         return None
     (x0, y0), (x1, y1) = uv[in_front].min(0), uv[in_front].max(0)
     return float(x0), float(y0), float(x1), float(y1)
-
-
-def _label_at(position: np.ndarray, width: float, height: float, camera: ViewCamera) -> LabelPlace | None:
-    (u, v), in_front = camera.project(position)
-    if not in_front:
-        return None
-    side, x0 = "left", u
-    if x0 + width > camera.width:
-        side, x0 = "right", u - width
-    return LabelPlace(position, side, (x0, v - height, x0 + width, v))
-
-
-def _covers(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 class RoomModel:
@@ -252,9 +260,14 @@ class Orbit:
     def view_camera(self, width: int, height: int) -> ViewCamera:
         """The same camera as a look-at pinhole for a width x height view: where things land in pixels."""
         vertical = 2 * np.degrees(np.arctan(np.tan(np.radians(self.fov_deg) / 2) * height / width))
+        # Up on screen is the way the elevation grows: z's own direction looked along at 90 deg (a view
+        # dragged straight overhead, as pyqtgraph allows) left no up for a look-at camera.
+        elevation, azimuth = np.radians(self.elevation), np.radians(self.azimuth)
+        up = (-np.sin(elevation) * np.cos(azimuth), -np.sin(elevation) * np.sin(azimuth), np.cos(elevation))
         return ViewCamera(
             eye=tuple(float(v) for v in self.eye()),
             target=tuple(float(v) for v in self.centre),
+            up=tuple(float(v) for v in up),
             width=width,
             height=height,
             fov_deg=float(vertical),
@@ -385,7 +398,7 @@ class Room3DPanel(QtWidgets.QWidget):
                 place = next(places)
                 label.setData(pos=place.position, text=person.label, color=QtGui.QColor(*person.colour),
                               alignment=LABEL_ALIGNMENT[place.side])
-                if place.position[2] > person.marker[2] + LABEL_LEADER_FROM_M:  # raised above a body
+                if place.raised_m > LABEL_LEADER_FROM_M:  # raised over a body: tied to its part
                     leader.setData(pos=np.stack([person.marker, place.position]), color=(*rgb, 0.6))
                     leader.setVisible(True)
         return people

@@ -108,6 +108,22 @@ def test_a_label_goes_over_the_bodies_it_would_cover_not_across_them() -> None:
     np.testing.assert_array_equal(alone.position, hand)  # nobody to clear: at the hand
 
 
+def test_labels_are_raised_over_bodies_only_as_far_as_the_panels_top() -> None:
+    """Zoomed in (the view dragged closer), six people side by side pushed labels off the panel's top:
+    what a person does was not to be read. Where nothing inside is clear, the place covering least."""
+    camera = room3d.Orbit(distance=2.5).view_camera(400, 300)
+    people = [np.array([[x - 0.15, 2.8, 0], [x + 0.15, 2.8, 0], [x, 2.8, 1.7], [x - 0.3, 2.8, 1.2],
+                        [x + 0.3, 2.8, 1.2]]) for x in np.arange(6) * 0.6 - 1.5]
+    places = room3d.place_labels([p[4] + [0, 0, 0.2] for p in people], [(110.0, 14.0)] * 6, camera, people)
+    assert all(place.box[1] >= 0 for place in places)
+    # Nowhere clear inside: a label goes over a body rather than over another label's words.
+    hand = np.array([0.0, 2.8, 1.0])
+    tall = np.array([[-0.3, 2.8, 1.25], [0.8, 2.8, 1.25], [0.8, 2.8, 2.5]])  # above the hand, past the top
+    first, second = room3d.place_labels([hand, hand], [(90.0, 12.0)] * 2, camera, [tall])
+    assert first.raised_m == 0 and second.box[1] >= 0
+    assert not room3d._covering(np.array([second.box]), [first.box]).any()
+
+
 def test_a_label_at_the_panels_edge_is_turned_inwards_not_cut() -> None:
     camera = room3d.Orbit().view_camera(400, 300)
     line = np.stack([np.linspace(-6, 6, 1201), np.full(1201, 2.8), np.full(1201, 1.0)], axis=1)
@@ -125,21 +141,23 @@ def test_orbit_camera_is_pyqtgraphs_camera(qapp) -> None:
     import pyqtgraph.opengl as gl
     from PySide6 import QtGui
 
-    orbit = room3d.Orbit()
     width, height = 400, 300
     widget = gl.GLViewWidget()  # never shown: only its matrices are used
-    widget.setCameraParams(center=QtGui.QVector3D(*orbit.centre), distance=orbit.distance,
-                           elevation=orbit.elevation, azimuth=orbit.azimuth, fov=orbit.fov_deg)
-    matrix = widget.projectionMatrix((0, 0, width, height), (0, 0, width, height)) * widget.viewMatrix()
-    view = orbit.view_camera(width, height)
-    points = np.array([[0.0, 2.8, 0.8], [1.0, 2.0, 0.0], [-1.5, 4.0, 1.8], [0.3, 1.0, 2.0]])
-    pixels, in_front = view.project(points)
-    assert in_front.all()
-    for point, pixel in zip(points, pixels, strict=True):
-        ndc = matrix.map(QtGui.QVector3D(*point))
-        # OpenGL's pixel centres are at +0.5; ViewCamera counts pixels from their centres.
-        expected = ((ndc.x() + 1) / 2 * width - 0.5, (1 - ndc.y()) / 2 * height - 0.5)
-        assert pixel == pytest.approx(expected, abs=1e-3)
+    # The default view, and one dragged straight overhead (pyqtgraph allows 90 deg; a look-at camera
+    # with z as its up had no up there, and every paint raised).
+    for orbit in (room3d.Orbit(), room3d.Orbit(elevation=90.0)):
+        widget.setCameraParams(center=QtGui.QVector3D(*orbit.centre), distance=orbit.distance,
+                               elevation=orbit.elevation, azimuth=orbit.azimuth, fov=orbit.fov_deg)
+        matrix = widget.projectionMatrix((0, 0, width, height), (0, 0, width, height)) * widget.viewMatrix()
+        view = orbit.view_camera(width, height)
+        points = np.array([[0.0, 2.8, 0.8], [1.0, 2.0, 0.0], [-1.5, 4.0, 1.8], [0.3, 1.0, 2.0]])
+        pixels, in_front = view.project(points)
+        assert in_front.all()
+        for point, pixel in zip(points, pixels, strict=True):
+            ndc = matrix.map(QtGui.QVector3D(*point))
+            # OpenGL's pixel centres are at +0.5; ViewCamera counts pixels from their centres.
+            expected = ((ndc.x() + 1) / 2 * width - 0.5, (1 - ndc.y()) / 2 * height - 0.5)
+            assert pixel == pytest.approx(expected, abs=1e-3)
     widget.deleteLater()
 
 
@@ -209,6 +227,14 @@ def test_panel_draws_each_person_where_the_joints_project(drawn: Path) -> None:
         on_lines = distance_to_segments(np.stack([xs, ys], 1), lines) <= 6
         assert (on_lines | in_label).mean() > 0.98
         assert in_label.sum() > 20  # the label is written
+        # Raised over a body, it is tied to its part by a thin line of the person's colour.
+        raised = person["label_at"][2] - (person["marker"][2] + 0.1 + 0.2 * person["weight"])
+        assert (person["leader"] is not None) == (raised > room3d.LABEL_LEADER_FROM_M + 1e-6)
+        if person["leader"] is not None:
+            leader = view.project(np.array(person["leader"]))[0][None]
+            faint = tuple(round(0.6 * c + 0.4 * b) for c, b in zip(colour, BACKGROUND, strict=True))
+            ys_faint, xs_faint = np.nonzero(near(image, faint, 40))
+            assert (distance_to_segments(np.stack([xs_faint, ys_faint], 1), leader) <= 2).sum() >= 10
         # ... and covers nobody's bones, where a reader wants to see the pose.
         text_x, text_y = xs[in_label & ~on_lines], ys[in_label & ~on_lines]
         for other in scene["people"]:
