@@ -147,12 +147,15 @@ class LineWriter:
     """Lines to a file (or stdout) on a thread of their own, through a bounded queue: a full disk, a hung
     network share or a reader of stdout that stopped reading never holds up recognition, alerts or
     shutdown. A line the queue has no room for is dropped and counted; a write that fails (a full disk)
-    is said once, naming the file, and writing stops for the run: a line half-written is not followed by
-    others glued to it. `lossless`: wait for room instead (until `stop` is set). `reopen()` (SIGHUP)
-    opens the path again: a log rotated by moving the file."""
+    is said, naming the file, and lines are dropped (counted) until the file is opened again, tried every
+    RETRY_S and at a SIGHUP: a moment of full disk must not cost the weeks a service runs. Reopened, a
+    line the failure cut short is dropped first, so that none is glued to it. `lossless`: wait for room
+    instead (until `stop` is set). `reopen()` (SIGHUP) opens the path again: a log rotated by moving the
+    file."""
 
     QUEUE_LINES = 10_000  # ~3 MB of decisions: some ten minutes of a room of three people
     GONE_CHECK_S = 5.0  # how often the file is checked for having been deleted under the writer
+    RETRY_S = 30.0  # how often a file that failed is opened again
     _REOPEN, _CLOSE = object(), object()
 
     def __init__(self, path: Path | None, option: str, lossless: bool = False,
@@ -165,7 +168,8 @@ class LineWriter:
         self.written = 0  # lines flushed out
         self.dropped = 0  # lines not written: no room in the queue, a failed write, or after one
         self._dropped_lock = threading.Lock()  # counted on the caller's thread and the writer's
-        self.failure: str | None = None
+        self.failure: str | None = None  # the last failure of the run, for its summary
+        self.failing = False  # now: lines are dropped until the file is opened again
         # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
         # ends as on Ctrl-C, instead of running on with nobody reading (and the shell waiting for it).
         self.reader_gone = False
@@ -177,7 +181,7 @@ class LineWriter:
         return f"{self.option} {self.path}" if self.path is not None else "standard output"
 
     def write(self, line: str) -> None:
-        if self.failure is not None or self.reader_gone:
+        if self.reader_gone or (self.failing and self.path is None):  # stdout is not opened again
             self._count_dropped(1)
             return
         if self._put(line, wait=self.lossless):
@@ -218,15 +222,31 @@ class LineWriter:
             self._stream.flush()
             self.written, unflushed = self.written + unflushed, 0
 
-        checked = time.monotonic()
+        checked = failed_at = time.monotonic()
+        dropped_before = 0  # lines dropped before the file failed: those since are said when it works again
         while True:
             item = self._queue.get()
-            if self.failure is not None or self.reader_gone:
-                self._count_dropped(item not in (self._REOPEN, self._CLOSE))
+            line = item not in (self._REOPEN, self._CLOSE)
+            retry = item is self._REOPEN or time.monotonic() - failed_at >= self.RETRY_S
+            if self.reader_gone or self.failing and (self.path is None or not retry):
+                self._count_dropped(line)
                 if item is self._CLOSE:
                     return
                 continue
             try:
+                unflushed += line  # lost with the rest if anything below fails
+                if self.failing:  # opened again (a SIGHUP, or RETRY_S since)
+                    assert self.path is not None
+                    with contextlib.suppress(OSError, ValueError):
+                        self._stream.close()
+                    if self.path.is_file():  # a line the failure cut short: none glued to it
+                        drop_cut_last_line(self.path)
+                    self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                    self.failing = False
+                    log.warning("%s: written again (%d lines lost while it could not be)", self.where,
+                                self.dropped - dropped_before)
+                    if item is self._REOPEN:
+                        continue
                 if item is self._CLOSE:
                     flush()
                     return
@@ -237,7 +257,6 @@ class LineWriter:
                     self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
                     log.info("%s: reopened", self.where)
                     continue
-                unflushed += 1
                 self._stream.write(item)
                 if self._queue.empty():  # flushed when caught up: a reader sees each hop at once
                     flush()
@@ -257,14 +276,25 @@ class LineWriter:
                 _silence(self._stream)  # Python flushes stdout again at exit: that must not fail too
                 log.info("the reader of %s closed its end; shutting down", self.where)
             except (OSError, ValueError) as error:  # a full disk, a folder removed, a closed stream
+                if not self.failing:
+                    dropped_before = self.dropped
                 self._count_dropped(unflushed)
                 unflushed = 0
                 why = getattr(error, "strerror", None) or error
-                self.failure = f"{self.where}: cannot be written ({why})"
-                log.error("%s; nothing more is written there this run (recognition and alerts go on)",
-                          self.failure)
+                self.failure, failed_at = f"{self.where}: cannot be written ({why})", time.monotonic()
+                if not self.failing:
+                    self.failing = True
+                    again = (f"it is opened again every {self.RETRY_S:.0f} s" if self.path is not None
+                             else "nothing more is written there this run")
+                    log.error("%s; lines are dropped until it can be, %s (recognition and alerts go on)",
+                              self.failure, again)
             if item is self._CLOSE:
                 return
+
+    def status(self) -> list[str]:
+        """For a status line: the file while it cannot be written (what a monitor reads, hours after
+        its one error line)."""
+        return [f"{self.where} NOT WRITTEN ({self.dropped} lines lost)"] if self.failing else []
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then close the file: within `timeout` (lossless: until done, or until
@@ -419,6 +449,10 @@ class EventLog:
     def reopen(self) -> None:
         if self._file is not None:
             self._file.reopen()
+
+    def status(self) -> list[str]:
+        """The events file's, for a status line (LineWriter.status)."""
+        return self._file.status() if self._file is not None else []
 
     def close(self) -> list[str]:
         """End what is going on (as of each one's last decision), close the file; the file's errors
@@ -807,10 +841,11 @@ def run_headless(
                 break
             if now >= next_health:
                 stats, delivery = pipeline.stats(), alerts.delivery
-                troubled = stats.troubled or alerts.command_failing or (
+                not_written = [*writer.status(), *events.status()]
+                troubled = stats.troubled or alerts.command_failing or bool(not_written) or (
                     delivery is not None and (delivery.failing or delivery.unsaved > 0))
                 log.log(logging.WARNING if troubled else logging.INFO, "status: %s",
-                        ", ".join([stats.health(), *delivery_status(alerts)]))
+                        ", ".join([stats.health(), *delivery_status(alerts), *not_written]))
                 next_health = now + config.health_every_s
             if now >= next_check:  # a frozen sensor, no decisions, a stuck recognition: said once an episode
                 next_check = now + 1.0

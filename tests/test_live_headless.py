@@ -1246,6 +1246,44 @@ def test_an_alert_command_windows_would_not_start_is_refused_at_start_up():
     assert windows_start_problem("page-nurse", "/usr/local/bin/page-nurse", windows=False) is None
 
 
+def test_a_moment_of_full_disk_costs_its_lines_not_the_rest_of_the_run(tmp_path, monkeypatch, caplog):
+    """One failed write stopped --output for the rest of the run (weeks, for a service) and the status
+    line never said so. The file is opened again every RETRY_S (and at a SIGHUP), the line the failure
+    cut short dropped first; meanwhile the status line says it is not written."""
+    import errno
+
+    from live.headless import LineWriter
+
+    monkeypatch.setattr(LineWriter, "RETRY_S", 0.3)
+    path = tmp_path / "decisions.jsonl"
+    writer = LineWriter(path, "--output")
+
+    class FullDisk:  # writes half a line, then the disk is full
+        def write(self, line: str) -> None:
+            with open(path, "a") as file:
+                file.write(line[:3])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            pass
+
+    writer._stream.close()
+    writer._stream = FullDisk()
+    with caplog.at_level(logging.WARNING, logger="live.headless"):
+        writer.write("lost\n")
+        deadline = time.monotonic() + 10
+        while not writer.failing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert writer.status() == [f"--output {path} NOT WRITTEN (1 lines lost)"]
+        time.sleep(0.4)  # the disk has room again
+        writer.write("kept\n")
+        writer.close()
+    assert path.read_text() == "kept\n"  # "los" the failure cut short is gone, nothing glued to it
+    assert writer.status() == [] and writer.errors() == [
+        f"--output {path}: cannot be written (No space left on device); 1 lines not written"]
+    assert f"--output {path}: written again (1 lines lost while it could not be)" in caplog.text
+
+
 def test_a_file_deleted_under_the_writer_is_said_and_made_again(tmp_path, monkeypatch, caplog):
     """A clean-up script removed runs/decisions.jsonl: every line after went into the deleted file, and
     nothing said so. (Where its folder went too, the new file cannot be made: said as a failure.)"""
