@@ -21,6 +21,7 @@ import datetime as _dt
 import difflib
 import json
 import logging
+import math
 import ntpath
 import os
 import queue
@@ -156,6 +157,7 @@ class LineWriter:
     QUEUE_LINES = 10_000  # ~3 MB of decisions: some ten minutes of a room of three people
     GONE_CHECK_S = 5.0  # how often the file is checked for having been deleted under the writer
     RETRY_S = 30.0  # how often a file that failed is opened again
+    DROPPING_AGAIN_S = 60.0  # lines dropped after this long without: a new episode, said again
     _REOPEN, _CLOSE = object(), object()
 
     def __init__(self, path: Path | None, option: str, lossless: bool = False,
@@ -168,6 +170,7 @@ class LineWriter:
         self.written = 0  # lines flushed out
         self.dropped = 0  # lines not written: no room in the queue, a failed write, or after one
         self._dropped_lock = threading.Lock()  # counted on the caller's thread and the writer's
+        self._dropped_at = -math.inf  # when a line last found no room in the queue
         self.failure: str | None = None  # the last failure of the run, for its summary
         self.failing = False  # now: lines are dropped until the file is opened again
         # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
@@ -186,9 +189,11 @@ class LineWriter:
             return
         if self._put(line, wait=self.lossless):
             return
-        if not self.dropped and not self.lossless:
+        now = time.monotonic()
+        if not self.lossless and now - self._dropped_at >= self.DROPPING_AGAIN_S:  # each episode said
             log.warning("%s is not keeping up (a reader that stopped reading, a slow disk): lines are "
-                        "dropped until it does", self.where)
+                        "dropped until it does (%d so far this run)", self.where, self.dropped)
+        self._dropped_at = now
         self._count_dropped(1)
 
     def _count_dropped(self, lines: int) -> None:

@@ -960,8 +960,9 @@ def test_a_full_disk_under_the_output_costs_its_lines_not_the_alerts(tiny_checkp
     assert [json.loads(line)["event"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
 
 
-def test_a_stalled_reader_of_the_decisions_holds_up_nothing(monkeypatch):
-    """stdout piped to a program that stopped reading: writes block in the writer's thread only."""
+def test_a_stalled_reader_of_the_decisions_holds_up_nothing(monkeypatch, caplog):
+    """stdout piped to a program that stopped reading: writes block in the writer's thread only. Dropping
+    is said once an episode (only a run's first was said)."""
     from live.headless import DecisionWriter
 
     unblock = threading.Event()
@@ -976,8 +977,13 @@ def test_a_stalled_reader_of_the_decisions_holds_up_nothing(monkeypatch):
     monkeypatch.setattr(sys, "stdout", StalledPipe())
     writer = DecisionWriter(None)
     started = time.monotonic()
-    for t in range(20_000):  # more than its queue holds: the surplus is dropped, counted
-        writer.write_hop(hop(t * 0.2, decision(1, t * 0.2, "wave", 0.9)))
+    with caplog.at_level(logging.WARNING, logger="live.headless"):
+        for t in range(20_000):  # more than its queue holds: the surplus is dropped, counted
+            writer.write_hop(hop(t * 0.2, decision(1, t * 0.2, "wave", 0.9)))
+        assert caplog.text.count("is not keeping up") == 1
+        writer._dropped_at -= writer.DROPPING_AGAIN_S  # a minute without drops: the next is a new episode
+        writer.write_hop(hop(0.0, decision(1, 0.0, "wave", 0.9)))
+        assert caplog.text.count("is not keeping up") == 2
     writer.close(timeout=0.5)
     assert time.monotonic() - started < 10
     (error,) = writer.errors()
