@@ -91,14 +91,16 @@ def probability(text: str) -> float:
 
 
 def _path_type(parse: Callable[[str], Path]) -> Callable[[str], Path]:
-    """A path argument type, given the path with `~` made the home folder (a quoted '~/clips', or cmd.exe,
-    which never expands it, made a folder named '~'), and one the system cannot look at (a name longer
-    than 255 characters: Python raises where it would say it does not exist) a usage error naming it."""
+    """A path argument type, given the path with a leading `~` made the home folder (a quoted '~/clips',
+    or cmd.exe, which never expands it, made a folder named '~'; not '~name', another user's home, which
+    a folder may be called), and one the system cannot look at (a name longer than 255 characters: Python
+    raises where it would say it does not exist) a usage error naming it."""
 
     @functools.wraps(parse)
     def checked(text: str) -> Path:
+        home = text == "~" or text.startswith(("~/", "~" + os.sep))
         try:
-            return parse(os.path.expanduser(text))
+            return parse(os.path.expanduser(text) if home else text)
         except OSError as error:
             raise argparse.ArgumentTypeError(f"{text}: {error.strerror or error}") from None
 
@@ -208,8 +210,16 @@ def as_typed(argument: str | os.PathLike[str]) -> str:
     Station 4" has spaces; cmd.exe groups only with double quotes, POSIX shells with single ones."""
     argument = os.fspath(argument)
     if os.name == "nt":
-        return subprocess.list2cmdline([argument])
+        quoted = subprocess.list2cmdline([argument])
+        if not quoted.startswith('"') and any(c in argument for c in _CMD_SPECIAL):
+            # C:\R&D\clips: cmd.exe ran "D\clips" as a command of its own. Inside double quotes these
+            # are plain characters; a trailing backslash is doubled, or it would escape the closing quote.
+            quoted = '"' + argument + "\\" * (len(argument) - len(argument.rstrip("\\"))) + '"'
+        return quoted
     return shlex.quote(argument)
+
+
+_CMD_SPECIAL = "&|<>^()"  # what cmd.exe reads as its own outside double quotes
 
 
 def prepare_console(prog: str, argv: Sequence[str]) -> str | None:

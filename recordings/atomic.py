@@ -57,9 +57,10 @@ def held(path: Path | str, timeout_s: float = 10.0) -> Iterator[None]:
     deadline = time.monotonic() + timeout_s
     try:
         handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
-    except OSError as error:  # a read-only folder: said of what the lock guards (labels.txt.lock: labels.txt)
-        raise OSError(error.errno, f"{error.strerror}: its lock file cannot be made",
-                      str(Path(path).with_suffix(""))) from None
+    except OSError as error:  # a read-only folder: said of what the lock guards, as well as the lock
+        guarded = Path(path).with_suffix("").name
+        raise OSError(error.errno, f"{error.strerror}: the lock for changing {guarded} cannot be opened",
+                      str(path)) from None
     with handle:
         while True:
             try:

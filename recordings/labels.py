@@ -225,9 +225,12 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
         return label_map, text, label_map.action_id(name)
     except KeyError:
         pass
-    if not name or any(_unwritable(c) for c in name):
-        raise LabelMapError(f"{path}: a class name must be non-empty text without tabs, line breaks or "
-                            f"invisible characters, got {label!r}")
+    if not name:
+        raise LabelMapError(f"{path}: a class name must be non-empty text, got {label!r}")
+    if unwritable := [c for c in name if _unwritable(c)]:
+        which = unicodedata.name(unwritable[0], "a control character")
+        raise LabelMapError(f"{path}: a class name must be text without tabs, line breaks or invisible "
+                            f"characters; {label!r} has U+{ord(unwritable[0]):04X} ({which})")
     if re.fullmatch(r"A?\d+", name, re.IGNORECASE):
         raise LabelMapError(f"{path}: no class {name} in the label map; name a new class by its name, "
                             f"not by a number")
@@ -260,7 +263,8 @@ _INVISIBLE = {"\u200b", "\u2060", "\ufeff"}
 def _unwritable(character: str) -> bool:
     """Whether `character` cannot be in a class name: a tab or a line break of any kind (\\r, \\f, U+2028
     split labels.txt's line), another control character (an escape), or an invisible one."""
-    return unicodedata.category(character) in ("Cc", "Zl", "Zp", "Cs", "Co", "Cn") or character in _INVISIBLE
+    # Not "Cn" (not assigned): a character newer than this Python's Unicode (a new emoji) is assigned.
+    return unicodedata.category(character) in ("Cc", "Zl", "Zp", "Cs", "Co") or character in _INVISIBLE
 
 
 def similar_names(name: str, known: Iterable[str]) -> list[str]:

@@ -114,6 +114,10 @@ def test_a_path_type_refuses_a_name_too_long_and_reads_a_tilde_as_home(type_name
     (tmp_path / "shot.png").write_bytes(b"")
     given = "~/clips" if type_name in ("folder_path", "output_folder") else "~/shot.png"
     assert parse(given) == tmp_path / given[2:]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "~root").mkdir()
+    (tmp_path / "~root" / "shot.png").write_bytes(b"")
+    assert parse(f"~root{given[1:]}") == Path(f"~root{given[1:]}")  # a name, not root's home folder
 
 
 def test_a_command_to_paste_is_quoted_as_this_system_s_shell_reads_it(monkeypatch):
@@ -127,3 +131,5 @@ def test_a_command_to_paste_is_quoted_as_this_system_s_shell_reads_it(monkeypatc
     assert as_typed("patient fell") == '"patient fell"'
     clip = r"C:\data\clips\S001C001P001R001A121.skeleton"
     assert as_typed(clip) == clip  # as it is: a backslash is no escape there
+    assert as_typed(r"C:\R&D\clips") == r'"C:\R&D\clips"'  # cmd.exe ran "D\clips" as a command of its own
+    assert as_typed("C:\\Station(4)\\") == '"C:\\Station(4)\\\\"'  # the closing quote not escaped

@@ -139,6 +139,19 @@ def test_a_class_is_one_class_however_its_accents_or_its_a_number_are_typed(tmp_
         assert added and label_map.name(action_id) == name
 
 
+def test_a_lock_that_cannot_be_opened_is_named_as_the_lock(tmp_path: Path) -> None:
+    """A labels.txt.lock another user made (0644 on a share), or a folder of that name: the error named
+    labels.txt, which was never the problem, or a hidden temporary file."""
+    from recordings.labels import ensure_label
+
+    (tmp_path / "labels.txt.lock").mkdir()
+    with pytest.raises(OSError, match="the lock for changing labels.txt cannot be opened") as refused:
+        ensure_label(tmp_path / "labels.txt", "new class")
+    assert refused.value.filename == str(tmp_path / "labels.txt.lock")
+    with pytest.raises(LabelMapError, match=r"has U\+200B \(ZERO WIDTH SPACE\)"):  # which one, named
+        ensure_label(tmp_path / "labels.txt", "fall\u200bdown")
+
+
 def test_a_failed_append_leaves_the_label_map_as_it_was(tmp_path: Path, monkeypatch) -> None:
     import os
 
