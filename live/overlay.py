@@ -435,12 +435,15 @@ class ClassBox(QtWidgets.QComboBox):
 
 def clock_time(seconds: float) -> str:
     """The local time of day of `seconds` (epoch) as a nurse reads it; with its day where that is not
-    today, and its zone where the clocks changed since (02:40 CEST then 02:10 CET: the later read as the
-    earlier)."""
+    today, and its UTC offset where the clocks changed since (02:40 then 02:10 after summer time ended:
+    the later read as the earlier). An offset, not %Z: Windows names zones in long localised words."""
     then, now = time.localtime(seconds), time.localtime()
     day = "" if then[:3] == now[:3] else "%a %d %b "
-    zone = " %Z" if then.tm_gmtoff != now.tm_gmtoff else ""
-    return time.strftime(f"{day}%H:%M:%S{zone}", then)
+    zone = ""
+    if then.tm_gmtoff != now.tm_gmtoff:
+        hours, minutes = divmod(abs(then.tm_gmtoff) // 60, 60)
+        zone = f" UTC{'-' if then.tm_gmtoff < 0 else '+'}{hours:02d}:{minutes:02d}"
+    return time.strftime(f"{day}%H:%M:%S", then) + zone
 
 
 class LiveWindow(QtWidgets.QMainWindow):

@@ -736,7 +736,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     recovered_from = {files.skeleton.stem + PARTIAL_SUFFIX for files in recovered}
     for partial in interrupted:
         if partial.name not in recovered_from and not partial.exists():
-            print(f"{partial.name}: its clip was finished; removed what an interrupted clean-up left")
+            print(f"{partial.name}: its clip is finished (what an interrupted clean-up left is removed)")
     return 0
 
 

@@ -123,6 +123,7 @@ class LabelMap:
 def parse_label_map(text: str, source: str = "<label map>", *, site: bool = True) -> LabelMap:
     """Parse the `A121<TAB>name` format. With site=True ids must be >= A121 (NTU owns 1..120)."""
     names: dict[int, str] = {}
+    written: dict[str, int] = {}  # each name as compared (class_name_as_written) -> its line
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r\n")
         if not line.strip() or line.lstrip().startswith("#"):
@@ -142,9 +143,10 @@ def parse_label_map(text: str, source: str = "<label map>", *, site: bool = True
             raise LabelMapError(f"{source}: line {number}: A-numbers go up to A999, got A{action_id}")
         if action_id in names:
             raise LabelMapError(f"{source}: line {number}: A{action_id:03d} is listed twice")
-        if name in names.values():
-            raise LabelMapError(f"{source}: line {number}: class name {name!r} is listed twice")
-        names[action_id] = name
+        if (first := written.get(class_name_as_written(name))) is not None:  # "Café" typed two ways too
+            raise LabelMapError(f"{source}: line {number}: class name {name!r} is listed twice (line {first} "
+                                f"too); keep one line of it and relabel the clips of the other's number")
+        names[action_id], written[class_name_as_written(name)] = name, number
     return LabelMap(names)
 
 

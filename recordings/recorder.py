@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import json
 import logging
 import math
@@ -114,9 +115,12 @@ def why_not_a_sample_name(name: str) -> str | None:
 
 def sample_name_from(text: str) -> str:
     """A sample name made from a file's name ("Zimmer 4 Sturz.xef" -> Zimmer_4_Sturz, "Übung" -> Ubung):
-    accents dropped, anything else not allowed made '_'."""
+    accents dropped, anything else not allowed made '_'. A name in another script (転倒.xef) keeps what
+    is left of it and a short hash of the whole: two such files are two clips, not "already exists"."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain).strip("_.-")
+    if not text.isascii() and not re.search(r"[A-Za-z]", name):
+        name = "_".join(["clip", *filter(None, [name]), hashlib.sha1(text.encode()).hexdigest()[:8]])
     return name if why_not_a_sample_name(name) is None else f"clip_{name}".rstrip("_")
 
 

@@ -41,7 +41,9 @@ def test_site_label_map_parses_and_looks_up() -> None:
         ("A121 patient fell\n", r"labels.txt: line 1: expected 'A<number><TAB><class name>'"),
         ("# x\nA043\tfalling\n", r"labels.txt: line 2: site classes start at A121 .* got A043"),
         ("A121\ta\nA121\tb\n", r"line 2: A121 is listed twice"),
-        ("A121\ta\nA122\ta\n", r"line 2: class name 'a' is listed twice"),
+        ("A121\ta\nA122\ta\n", r"line 2: class name 'a' is listed twice \(line 1 too\)"),
+        # "Café" typed as e + a combining accent once (an earlier version took it for a new class).
+        ("A121\tCaf\u00e9\nA122\tCafe\u0301\n", r"line 2: class name 'Cafe.' is listed twice \(line 1 too\)"),
         ("A121\t \n", r"line 1: expected"),
         ("A1000\tfoo\n", r"line 1: A-numbers go up to A999, got A1000"),
     ],

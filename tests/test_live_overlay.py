@@ -690,8 +690,8 @@ def test_an_alerts_time_says_its_zone_where_the_clocks_changed_since(berlin_time
     winter = datetime.datetime.fromisoformat("2026-10-25T01:10:00+00:00").timestamp()
     shown = {clock_time(summer), clock_time(winter)}
     now = time.strftime("%Z")
-    assert shown == ({"Sun 25 Oct 02:40:00 CEST", "Sun 25 Oct 02:10:00"} if now == "CET"
-                     else {"Sun 25 Oct 02:40:00", "Sun 25 Oct 02:10:00 CET"})
+    assert shown == ({"Sun 25 Oct 02:40:00 UTC+02:00", "Sun 25 Oct 02:10:00"} if now == "CET"
+                     else {"Sun 25 Oct 02:40:00", "Sun 25 Oct 02:10:00 UTC+01:00"})
     assert clock_time(time.time()).count(":") == 2 and " " not in clock_time(time.time())  # today: the time
 
 

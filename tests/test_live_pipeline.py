@@ -451,8 +451,9 @@ def test_a_recording_that_cannot_be_finalised_is_an_error_not_a_finished_clip(ti
     engine, inputs = tiny_model
     pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
     pipeline.start()
+    folder = tmp_path / "Station 4"  # the command to paste quotes it
     try:
-        name = pipeline.start_recording(tmp_path, "wave", chosen=True)
+        name = pipeline.start_recording(folder, "wave", chosen=True)
         time.sleep(0.3)
         pipeline.stop_recording()
     finally:
@@ -460,7 +461,7 @@ def test_a_recording_that_cannot_be_finalised_is_an_error_not_a_finished_clip(ti
     assert summary.recordings == ()
     (error,) = summary.errors
     assert f"recording {name} was not finalised" in error and "Input/output error" in error
-    assert f"{name}.partial: python -m recordings recover {tmp_path}" in error
+    assert f"{name}.partial: python -m recordings recover '{folder}'" in error
 
 
 def test_a_stop_does_not_wait_for_a_recording_start_stuck_on_the_disk(tiny_model, tmp_path, monkeypatch):

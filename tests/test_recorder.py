@@ -306,6 +306,15 @@ CRASHING_RECORDER = textwrap.dedent(
 )
 
 
+def test_a_new_recording_names_the_interrupted_ones_and_counts_those_it_does_not_name(tmp_path, caplog):
+    for name in ("a", "b", "c", "d", "e"):  # five a crash left
+        (tmp_path / f"{name}.partial").mkdir()
+        (tmp_path / f"{name}.partial" / "frames.jsonl").write_text("{}\n")
+    with caplog.at_level(logging.WARNING, logger="recordings.recorder"):
+        Recorder(tmp_path, sample_name="next", config=RecorderConfig(min_free_bytes=1)).close()
+    assert "5 recording(s) a crash interrupted (a.partial, b.partial, c.partial and 2 more)" in caplog.text
+
+
 def test_a_clean_up_cut_short_after_a_clip_was_finished_is_found_and_removed(tmp_path: Path, capsys) -> None:
     """A kill while finalising removed the partial folder's files one by one: frames.jsonl gone first,
     the lock, a skeleton copy and a move mark left. `list` and `recover` said "no interrupted
@@ -322,7 +331,7 @@ def test_a_clean_up_cut_short_after_a_clip_was_finished_is_found_and_removed(tmp
         (leftover / name).write_bytes(b"left")
     assert interrupted_recordings(tmp_path) == [leftover]
     assert recordings_main(["recover", str(tmp_path)]) == 0
-    assert "clip.partial: its clip was finished; removed what an interrupted clean-up left" in (
+    assert "clip.partial: its clip is finished (what an interrupted clean-up left is removed)" in (
         capsys.readouterr().out)
     assert not leftover.exists() and (tmp_path / "clip.skeleton").read_bytes() == finished
 
@@ -353,7 +362,8 @@ def test_crash_loses_nothing_that_was_synced_and_recovers(
     assert shlex.split(command) == ["recover", str(tmp_path)]  # pasted back, the folder is one argument
     with caplog.at_level(logging.WARNING, logger="recordings.recorder"):
         Recorder(tmp_path, sample_name="next", config=RecorderConfig(min_free_bytes=1)).close()
-    assert "a crash interrupted (crash.partial)" in caplog.text
+    assert f"a crash interrupted (crash.partial); python -m recordings recover '{tmp_path}' finalises" in (
+        caplog.text)
     for path in [*tmp_path.glob("next*"), *tmp_path.glob("S001C001P001R001A043*")]:
         path.unlink()
     # Tear the tails as a power cut in the middle of writing frame 12 would.

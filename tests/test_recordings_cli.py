@@ -134,6 +134,10 @@ def test_convert_names_a_clip_after_any_file_name_and_refuses_a_windows_device_n
     shutil.copy(xef_file, tmp_path / "aux.xef")
     assert main(["convert", str(tmp_path / "aux.xef"), str(tmp_path / "clips"), "--min-free-gb", "0"]) == 0
     assert (tmp_path / "clips" / "clip_aux.skeleton").is_file()
+    for name in ("転倒.xef", "跌倒.xef"):  # no Latin letter left: two files are still two clips
+        shutil.copy(xef_file, tmp_path / name)
+        assert main(["convert", str(tmp_path / name), str(tmp_path / "clips"), "--min-free-gb", "0"]) == 0
+    assert len(list((tmp_path / "clips").glob("clip_????????.skeleton"))) == 2
 
 
 def test_list_names_a_damaged_clip_and_lists_the_others(tmp_path: Path, capsys) -> None:
