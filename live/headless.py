@@ -221,35 +221,37 @@ class LineWriter:
 
     def _run(self) -> None:
         unflushed = 0  # lines handed to the stream since its last flush: written only once flushed
+        reopened = False  # a failed file opened again, not yet shown to take lines (a full disk opens)
+        dropped_before = 0  # lines dropped before the file failed: those since are said when it works again
 
         def flush() -> None:
-            nonlocal unflushed
+            nonlocal unflushed, reopened
             self._stream.flush()
+            took_lines = unflushed > 0
             self.written, unflushed = self.written + unflushed, 0
+            if reopened and took_lines:  # shown to take lines: a full disk opens, and flushes nothing
+                reopened, self.failing = False, False
+                log.warning("%s: written again (%d lines lost while it could not be)", self.where,
+                            self.dropped - dropped_before)
 
         checked = failed_at = time.monotonic()
-        dropped_before = 0  # lines dropped before the file failed: those since are said when it works again
         while True:
             item = self._queue.get()
             line = item not in (self._REOPEN, self._CLOSE)
             retry = item is self._REOPEN or time.monotonic() - failed_at >= self.RETRY_S
-            if self.reader_gone or self.failing and (self.path is None or not retry):
+            if self.reader_gone or self.failing and not reopened and (self.path is None or not retry):
                 self._count_dropped(line)
                 if item is self._CLOSE:
                     return
                 continue
             try:
                 unflushed += line  # lost with the rest if anything below fails
-                if self.failing:  # opened again (a SIGHUP, or RETRY_S since)
+                if self.failing and not reopened:  # opened again (a SIGHUP, or RETRY_S since)
                     assert self.path is not None
-                    with contextlib.suppress(OSError, ValueError):
-                        self._stream.close()
                     if self.path.is_file():  # a line the failure cut short: none glued to it
                         drop_cut_last_line(self.path)
                     self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-                    self.failing = False
-                    log.warning("%s: written again (%d lines lost while it could not be)", self.where,
-                                self.dropped - dropped_before)
+                    reopened = True
                     if item is self._REOPEN:
                         continue
                 if item is self._CLOSE:
@@ -281,18 +283,20 @@ class LineWriter:
                 _silence(self._stream)  # Python flushes stdout again at exit: that must not fail too
                 log.info("the reader of %s closed its end; shutting down", self.where)
             except (OSError, ValueError) as error:  # a full disk, a folder removed, a closed stream
+                if self.path is not None:  # closed now: its buffer, lines counted lost, is not written later
+                    with contextlib.suppress(OSError, ValueError):
+                        self._stream.close()
                 if not self.failing:
                     dropped_before = self.dropped
                 self._count_dropped(unflushed)
-                unflushed = 0
+                unflushed, reopened = 0, False
                 why = getattr(error, "strerror", None) or error
                 self.failure, failed_at = f"{self.where}: cannot be written ({why})", time.monotonic()
-                if not self.failing:
+                if not self.failing:  # said once: a disk that stays full fails each retry quietly
                     self.failing = True
-                    again = (f"it is opened again every {self.RETRY_S:.0f} s" if self.path is not None
-                             else "nothing more is written there this run")
-                    log.error("%s; lines are dropped until it can be, %s (recognition and alerts go on)",
-                              self.failure, again)
+                    again = (f"lines are dropped until it can be, tried again every {self.RETRY_S:.0f} s"
+                             if self.path is not None else "nothing more is written there this run")
+                    log.error("%s; %s (recognition and alerts go on)", self.failure, again)
             if item is self._CLOSE:
                 return
 

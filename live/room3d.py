@@ -147,7 +147,8 @@ def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, flo
             continue
         # Words over words cannot be read; words over a body only hide some of it.
         cost = LABEL_OVER_LABEL * _covering(boxes, [p.box for p in placed]) + _covering(boxes, bodies_seen)
-        inside = in_front & (boxes[:, 1] >= 0)
+        inside = (in_front & (boxes[:, 0] >= 0) & (boxes[:, 1] >= 0) & (boxes[:, 2] <= camera.width)
+                  & (boxes[:, 3] <= camera.height))  # raising goes down the panel in a view from above
         inside[0] = True  # where it starts, even if that is cut already
         chosen = int(np.argmin(np.where(inside, cost, np.inf)))  # the lowest of the least covering
         placed.append(LabelPlace(candidates[chosen], "right" if turned[chosen] else "left",

@@ -256,17 +256,22 @@ def class_name_as_written(label: str) -> str:
     return unicodedata.normalize("NFKC", label).strip()
 
 
-# Zero-width space, word joiner, byte-order mark: nothing on screen, yet "fall<U+200B>down" was a class
-# of its own beside "falldown". The zero-width (non-)joiners are not among them: Persian, the Indic
-# scripts and emoji spell words with them.
-_INVISIBLE = {"\u200b", "\u2060", "\ufeff"}
+# Format characters (Cf) show nothing, yet "fall<U+200B>down" or "fall<soft hyphen>down" was a class of
+# its own beside "falldown", and U+202E turns the name around on screen. These are the ones words need:
+# the zero-width (non-)joiners (Persian, the Indic scripts, emoji), the marks of direction between
+# Arabic or Hebrew and digits, Arabic's number signs, emoji's tag characters (a flag's region).
+_FORMAT_IN_WORDS = {"\u200c", "\u200d", "\u200e", "\u200f", "\u061c", *map(chr, range(0x600, 0x606))}
+_COMBINING_GRAPHEME_JOINER = "\u034f"  # a combining mark that shows nothing either
 
 
 def _unwritable(character: str) -> bool:
     """Whether `character` cannot be in a class name: a tab or a line break of any kind (\\r, \\f, U+2028
     split labels.txt's line), another control character (an escape), or an invisible one."""
     # Not "Cn" (not assigned): a character newer than this Python's Unicode (a new emoji) is assigned.
-    return unicodedata.category(character) in ("Cc", "Zl", "Zp", "Cs", "Co") or character in _INVISIBLE
+    category = unicodedata.category(character)
+    if category == "Cf":
+        return character not in _FORMAT_IN_WORDS and not 0xE0020 <= ord(character) <= 0xE007F
+    return category in ("Cc", "Zl", "Zp", "Cs", "Co") or character == _COMBINING_GRAPHEME_JOINER
 
 
 def similar_names(name: str, known: Iterable[str]) -> list[str]:

@@ -251,6 +251,21 @@ def test_labels_a_read_only_folder_refuses_are_said_not_added(tmp_path: Path, mo
         capsys.readouterr().err)
 
 
+def test_a_sidecar_label_spelt_otherwise_trains_as_the_maps_class(tmp_path: Path) -> None:
+    """A hand-edited sidecar's "patient<no-break space>fell" is labels.txt's "patient fell" (the check
+    said so), and then training's class lookup by the raw name failed with a bare ValueError."""
+    from training.datasets.clips import read_clip_folder
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    sidecar = clip.with_suffix(".json")
+    raw = json.loads(sidecar.read_text())
+    raw["label"] = "patient\u00a0fell"
+    sidecar.write_text(json.dumps(raw))
+    (labelled,), _ = read_clip_folder(tmp_path)
+    assert labelled.action == "patient fell"
+
+
 def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:
     from training.config import DataConfig
     from training.data import DatasetError

@@ -109,9 +109,10 @@ def test_a_new_class_takes_no_number_a_clip_of_the_folder_is_named_by(tmp_path: 
     ("two\tcolumns", "without tabs"), ("  ", "non-empty"),
     # Line breaks that are not \n (labels.txt's lines split there) and characters nobody sees.
     ("fall\fdown", "line breaks"), ("fall\rdown", "line breaks"), ("fall\u2028down", "line breaks"),
-    ("x\x1b[31mred", "invisible"), ("fall\u200bdown", "invisible"),
+    ("x\x1b[31mred", "invisible"), ("fall\u200bdown", "invisible"), ("fall\u00addown", "invisible"),
+    ("fall\u202edown", "invisible"),
 ], ids=["A-number", "a-number", "tab", "blank", "form-feed", "carriage-return", "line-separator", "escape",
-        "zero-width-space"])
+        "zero-width-space", "soft-hyphen", "right-to-left-override"])
 def test_ensure_label_refuses_what_cannot_be_a_class(tmp_path: Path, label: str, message: str) -> None:
     from recordings.labels import ensure_label
 

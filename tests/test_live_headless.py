@@ -1290,6 +1290,23 @@ def test_a_moment_of_full_disk_costs_its_lines_not_the_rest_of_the_run(tmp_path,
     assert f"--output {path}: written again (1 lines lost while it could not be)" in caplog.text
 
 
+def test_a_disk_that_stays_full_is_said_once_not_at_every_retry(monkeypatch, caplog):
+    """On a full disk the file still opens (/dev/full likewise): each retry "wrote again" and failed
+    again, two log lines every RETRY_S for as long as the disk stayed full."""
+    from live.headless import LineWriter
+
+    monkeypatch.setattr(LineWriter, "RETRY_S", 0.05)
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        writer = LineWriter(Path("/dev/full"), "--output")
+        for number in range(40):  # some 2 s: retried about 40 times
+            writer.write(f"{number}\n")
+            time.sleep(0.05)
+        assert writer.failing and writer.status() == ["--output /dev/full NOT WRITTEN (40 lines lost)"]
+        writer.close()
+    assert caplog.text.count("cannot be written (No space left on device)") == 1
+    assert "written again" not in caplog.text and writer.written == 0
+
+
 def test_a_file_deleted_under_the_writer_is_said_and_made_again(tmp_path, monkeypatch, caplog):
     """A clean-up script removed runs/decisions.jsonl: every line after went into the deleted file, and
     nothing said so. (Where its folder went too, the new file cannot be made: said as a failure.)"""

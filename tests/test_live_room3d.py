@@ -116,6 +116,12 @@ def test_labels_are_raised_over_bodies_only_as_far_as_the_panels_top() -> None:
                         [x + 0.3, 2.8, 1.2]]) for x in np.arange(6) * 0.6 - 1.5]
     places = room3d.place_labels([p[4] + [0, 0, 0.2] for p in people], [(110.0, 14.0)] * 6, camera, people)
     assert all(place.box[1] >= 0 for place in places)
+    # Seen from straight above, raising goes towards the panel's edge: not past its bottom either.
+    above = room3d.Orbit(elevation=90.0, distance=4.0).view_camera(640, 480)
+    low = np.array([0.0, 1.6, 1.0])
+    wide = np.array([[-0.6, 1.6, 0.0], [0.6, 1.6, 0.0], [-0.6, 1.0, 1.7], [0.6, 1.0, 1.7]])
+    (place,) = room3d.place_labels([low], [(90.0, 12.0)], above, [wide])
+    assert place.box[3] <= 480 and place.box[1] >= 0
     # Nowhere clear inside: a label goes over a body rather than over another label's words.
     hand = np.array([0.0, 2.8, 1.0])
     tall = np.array([[-0.3, 2.8, 1.25], [0.8, 2.8, 1.25], [0.8, 2.8, 2.5]])  # above the hand, past the top

@@ -101,12 +101,12 @@ def _whole_clip_class(
                                f"{labels.name(action)!r} in {map_path}; relabel the clip with "
                                f"python -m recordings label {as_typed(paths.skeleton)} --class NAME")
         try:
-            labels.action_id(label)
+            action_id = labels.action_id(label)
         except KeyError:
             raise DatasetError(f"{paths.sidecar}: label {label!r} is not in the label map {map_path}; "
                                f"relabel the clip with python -m recordings label {as_typed(paths.skeleton)} "
                                f"--class NAME") from None
-        return label
+        return labels.name(action_id)  # as the map writes it: a no-break space in a hand-edited sidecar
     if action is None:
         return None
     if action not in labels:
