@@ -104,6 +104,14 @@ class ClipLabels:
         intervals = list(timeline.intervals) if timeline is not None else []
         return cls(paths, path, raw, duration, label_map_path(paths, label_map), intervals)
 
+    def reread(self) -> None:
+        """The labels as the sidecar holds them now: another editor (`recordings label` beside the
+        marking window) may have changed it since it was opened, and a save from the old copy would
+        undo that change."""
+        if self.sidecar_path.is_file():
+            now = ClipLabels.open(self.paths.skeleton, self.label_map_path)
+            self.raw, self.intervals = now.raw, now.intervals
+
     @property
     def label(self) -> str | None:
         return self.raw.get("label")

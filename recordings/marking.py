@@ -18,6 +18,7 @@ the command that adds it once the overlap is settled).
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -31,6 +32,7 @@ from core.frame import Frame  # noqa: E402
 from core.timeline import Interval  # noqa: E402
 from recordings.labelling import ClipLabels, IntervalMarker  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
+from recordings.stop_signals import STOP_SIGNALS  # noqa: E402
 
 STRIP_COLOURS = ((80, 200, 255), (120, 230, 120), (255, 170, 60), (220, 120, 255), (90, 90, 255),
                  (255, 255, 90), (200, 200, 200), (0, 160, 160), (160, 0, 160))
@@ -83,15 +85,20 @@ class ClipMarker:
                 self.message = f"class {self.chosen}"
         elif key == "s":
             if self.chosen is None:
-                self.message = "no class to mark: add one with python -m recordings label --class NAME"
+                self.message = "no class to mark: add one to labels.txt (python -m recordings label CLIP " \
+                               "--class NAME --from S --to S adds it with an interval)"
             else:
-                self._store(self.marker.start(self.now, self.chosen))
-                self.message = f"{self.chosen} starts at {self.now:.2f} s"
+                closed = self.marker.start(self.now, self.chosen)
+                self._store(closed)
+                stored = f"{self.message}; " if closed is not None else ""  # saved, or why not: both said
+                self.message = f"{stored}{self.chosen} starts at {self.now:.2f} s"
         elif key == "e":
             if self.marker.opened is None:
                 self.message = "no action is being marked (s starts one)"
+            elif (interval := self.marker.end(self.now)) is None:
+                self.message = "nothing marked: no time passed since s (paused?)"
             else:
-                self._store(self.marker.end(self.now))
+                self._store(interval)
         elif key == "u":
             self.undo()
         elif key == " ":
@@ -104,8 +111,14 @@ class ClipMarker:
         if interval is None:
             return True
         try:
+            self.labels.reread()  # what `recordings label` changed meanwhile is kept, and checked against
+            kept = list(self.labels.intervals)
             self.labels.add(interval.label, interval.start, interval.end)
-            self.labels.save()
+            try:
+                self.labels.save()
+            except OSError:
+                self.labels.intervals = kept  # not written: not written by a later save either
+                raise
         except (ValueError, OSError) as error:
             self.message = f"not saved: {error}"
             self.marker.intervals.remove(interval)
@@ -121,10 +134,26 @@ class ClipMarker:
         elif isinstance(dropped, tuple):
             self.message = f"dropped the mark started at {dropped[0]:.2f} s"
         else:
-            self.labels.intervals = [i for i in self.labels.intervals if i != dropped]
-            self.labels.save()
+            what = f"{dropped.label} {dropped.start:.2f}-{dropped.end:.2f} s"
+            try:
+                self.labels.reread()
+                if dropped not in self.labels.intervals:
+                    self.saved -= 1
+                    self.message = f"{what} was removed already (by another editor)"
+                    return
+                kept = list(self.labels.intervals)
+                self.labels.intervals = [i for i in kept if i != dropped]
+                try:
+                    self.labels.save()
+                except OSError:
+                    self.labels.intervals = kept
+                    raise
+            except (ValueError, OSError) as error:  # a ClipError too: the sidecar damaged meanwhile
+                self.marker.intervals.append(dropped)  # still there: u tries again
+                self.message = f"not removed: {error}"
+                return
             self.saved -= 1
-            self.message = f"removed {dropped.label} {dropped.start:.2f}-{dropped.end:.2f} s"
+            self.message = f"removed {what}"
 
     def finish(self) -> None:
         """The window closes: a mark in progress ends at the frame on screen."""
@@ -137,8 +166,11 @@ class ClipMarker:
         keys = "  ".join(f"{n}:{name}" for n, name in enumerate(self.classes[:9], start=1))
         state = f"marking {self.marker.opened[1]} since {self.marker.opened[0]:.2f} s" if self.marker.opened \
             else f"class {self.chosen or '-'}"
-        return (f"{self.now:7.2f} s  |  {state}  |  {len(self.labels.intervals)} intervals  |  {keys}  |  "
-                f"s start  e end  u undo  space pause  |  {self.message}")
+        # What happened first, on a line of its own: at the end of one long line, past the keys of nine
+        # long class names, it was off the screen.
+        counted = f"{len(self.labels.intervals)} intervals"
+        return (f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}\n"
+                f"{keys}  |  s start  e end  u undo  space pause")
 
 
 class MarkingWindow(QtWidgets.QWidget):
@@ -161,6 +193,9 @@ class MarkingWindow(QtWidgets.QWidget):
         view.addItem(self.item)
         self.status = QtWidgets.QLabel()
         self.status.setStyleSheet("font-family: monospace; font-size: 12px")
+        self.status.setWordWrap(True)  # wrapped to the window, not widening it past the screen
+        policy = QtWidgets.QSizePolicy.Policy
+        self.status.setSizePolicy(policy.Ignored, policy.Preferred)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.status)
         self.resize(1280, 800)
@@ -170,6 +205,12 @@ class MarkingWindow(QtWidgets.QWidget):
         self.timer.start(max(1, round(1000 / fps)) if fps > 0 else 33)
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        modifiers = QtCore.Qt.KeyboardModifier
+        if event.isAutoRepeat() or event.modifiers() & (modifiers.ControlModifier | modifiers.AltModifier
+                                                        | modifiers.MetaModifier):
+            # A held u emptied the clip's labels, a held s saved one-frame intervals; Ctrl-S is no s.
+            super().keyPressEvent(event)
+            return
         key = event.key()
         if key in (QtCore.Qt.Key.Key_Q, QtCore.Qt.Key.Key_Escape):
             self.close()
@@ -225,5 +266,18 @@ def view_and_mark(frames: Iterator[Frame], labels: ClipLabels, classes: list[str
     marker = ClipMarker(labels, classes)
     window = MarkingWindow(frames, marker, draw, fps, title, start_time)
     window.show()
-    app.exec()
+    # Ctrl-C in the terminal (or SIGTERM) closes the window as q does, the open mark saved: raised in a
+    # Qt slot it was printed as a traceback and the clip played on. Python runs a handler only between
+    # its own bytecodes, so a timer gives it some while Qt waits.
+    stops = {signum: signal.signal(signum, lambda *_: QtCore.QTimer.singleShot(0, window.close))
+             for signum in STOP_SIGNALS}
+    wake = QtCore.QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+    try:
+        app.exec()
+    finally:
+        wake.stop()
+        for signum, previous in stops.items():
+            signal.signal(signum, previous)
     return marker

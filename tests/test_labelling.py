@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -401,6 +402,128 @@ def test_undo_after_a_refused_mark_takes_back_the_last_saved_one(tmp_path: Path)
     marker.handle("u")
     assert marker.message.startswith("removed patient fell 0.20-0.80") and marker.saved == 0
     assert read_sidecar(clip.with_suffix(".json")).timeline is None
+
+
+def test_the_window_keeps_what_recordings_label_changed_meanwhile(tmp_path: Path) -> None:
+    """The window saved its own copy of the labels: an interval `recordings label` added meanwhile was
+    dropped at the window's next mark (never checked for overlap), one it removed came back at an undo."""
+    from recordings.marking import ClipMarker
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
+
+    def mark(start: float, end: float) -> None:
+        marker.now = start
+        marker.handle("s")
+        marker.now = end
+        marker.handle("e")
+
+    def stored() -> list[tuple[float, float]]:
+        timeline = read_sidecar(clip.with_suffix(".json")).timeline
+        return [(i.start, i.end) for i in timeline.intervals] if timeline else []
+
+    mark(0.2, 0.5)
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "1", "--to", "1.5"]) == 0
+    mark(2.0, 2.5)
+    assert stored() == [(0.2, 0.5), (1.0, 1.5), (2.0, 2.5)]  # the CLI's kept
+    mark(1.2, 1.8)  # overlaps the CLI's: refused, as any overlap
+    assert marker.message.startswith("not saved:") and "overlaps" in marker.message
+    assert main(["label", str(clip), "--remove", "3"]) == 0  # the window's 2.0-2.5, removed by the CLI
+    marker.handle("u")
+    assert marker.message == "patient fell 2.00-2.50 s was removed already (by another editor)"
+    marker.handle("u")
+    assert stored() == [(1.0, 1.5)]  # 0.2-0.5 taken back, the CLI's removal not undone
+
+
+def test_a_second_s_says_whether_the_mark_it_closed_was_saved(tmp_path: Path) -> None:
+    from recordings.marking import ClipMarker
+
+    clip = record(tmp_path)
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 1.0, 1.2)
+    labels.save()
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
+    marker.now = 0.5
+    marker.handle("s")
+    marker.now = 1.5
+    marker.handle("s")  # closes 0.5-1.5, which overlaps 1.0-1.2: the refusal stays on screen
+    assert marker.message.startswith("not saved: ") and "overlaps" in marker.message
+    assert marker.message.endswith("; patient fell starts at 1.50 s")
+    marker.handle("e")  # at once, paused: nothing to mark, and said
+    assert marker.message == "nothing marked: no time passed since s (paused?)"
+
+
+def test_held_or_modified_keys_do_not_mark(tmp_path: Path, qtbot) -> None:
+    """A held u (auto-repeat) emptied the clip's labels; a held s saved one-frame intervals."""
+    from PySide6 import QtCore, QtGui
+
+    from recordings.clip import ClipRecording
+    from recordings.marking import ClipMarker, MarkingWindow
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
+    recording = ClipRecording(clip)
+    window = MarkingWindow(recording.frames(), marker, draw_skeleton, fps=0.001, title="test")
+    qtbot.addWidget(window)
+    window.timer.stop()
+    window.advance()
+    repeated = QtGui.QKeyEvent(QtCore.QEvent.Type.KeyPress, QtCore.Qt.Key.Key_S,
+                               QtCore.Qt.KeyboardModifier.NoModifier, "s", autorep=True)
+    window.keyPressEvent(repeated)
+    qtbot.keyClick(window, "s", QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert marker.marker.opened is None
+    window.close()
+    recording.close()
+
+
+CTRL_C_WHILE_MARKING = """
+import sys
+sys.path.insert(0, {tests!r})
+from PySide6 import QtCore
+from test_labelling import draw_skeleton
+from recordings.clip import ClipRecording
+from recordings.labelling import ClipLabels
+from recordings import marking
+
+def start_a_mark():
+    window = next(w for w in marking.QtWidgets.QApplication.topLevelWidgets() if w.isVisible())
+    window.marker.handle("s")
+    print("marking", flush=True)
+
+app = marking.pg.mkQApp("test")  # the window's application, made before its timer
+QtCore.QTimer.singleShot(600, start_a_mark)
+with ClipRecording({clip!r}) as recording:
+    marker = marking.view_and_mark(recording.frames(), ClipLabels.open({clip!r}), ["patient fell"],
+                                   draw_skeleton, fps=10, title="test")
+print("closed", marker.saved, flush=True)
+"""
+
+
+def test_ctrl_c_in_the_terminal_closes_the_window_and_saves_the_open_mark(tmp_path: Path) -> None:
+    """Raised in a Qt slot, Ctrl-C was printed as a traceback and the clip played on, the mark open."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    clip = record(tmp_path, frames=200)  # 20 s at 0.1 s a frame, played at 10 fps: still playing
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    script = CTRL_C_WHILE_MARKING.format(tests=str(Path(__file__).parent), clip=str(clip))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    watchdog = threading.Timer(60, child.kill)  # a window that never closes fails the test, not CI
+    watchdog.start()
+    assert child.stdout.readline().strip() == "marking"
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    watchdog.cancel()
+    assert child.returncode == 0, err
+    assert out.strip() == "closed 1" and "Traceback" not in err
+    (interval,) = read_sidecar(clip.with_suffix(".json")).timeline.intervals
+    assert interval.label == "patient fell" and interval.end > interval.start
 
 
 def test_function_keys_choose_the_class_of_their_number(tmp_path: Path, qtbot) -> None:
