@@ -41,6 +41,7 @@ from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LivePipeline, Summary
 from live.worker import Decision, Hop
 from recordings.atomic import drop_cut_last_line
+from recordings.labels import class_name_as_written
 
 log = logging.getLogger(__name__)
 
@@ -518,20 +519,25 @@ def default_alert_classes(class_names: tuple[str, ...] | list[str]) -> tuple[str
 
 
 def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[str]) -> set[str]:
-    """The model's own names of the alert `classes` (matched without regard to case). A name it lacks is
-    a ValueError that lists the model's classes and offers the closest (a typo must not leave a room
-    unwatched for that class); `no_action` cannot alert."""
-    if any(c.lower() == NO_ACTION for c in classes):
+    """The model's own names of the alert `classes` (matched without regard to case, or to how a name
+    that looks the same is spelt: labels.txt's rule). A name it lacks is a ValueError that lists the
+    model's classes and offers the closest (a typo must not leave a room unwatched for that class);
+    `no_action` cannot alert."""
+
+    def key(name: str) -> str:
+        return class_name_as_written(name).casefold()
+
+    if any(key(c) == NO_ACTION for c in classes):
         raise ValueError(f"{NO_ACTION!r} is the background class; it cannot raise alerts")
-    known = {name.lower(): name for name in class_names}
-    unknown = [c for c in classes if c.lower() not in known]
+    known = {key(name): name for name in class_names}
+    unknown = [c for c in classes if key(c) not in known]
     if unknown:
-        close = difflib.get_close_matches(unknown[0].lower(), list(known), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(key(unknown[0]), list(known), n=1, cutoff=0.6)
         hint = f"; did you mean {known[close[0]]!r}?" if close else ""
         actions = ", ".join(name for name in class_names if name != NO_ACTION)
         raise ValueError(f"alert classes {unknown} are not among the model's classes{hint} (it has: "
                          f"{actions})")
-    return {known[c.lower()] for c in classes}
+    return {known[key(c)] for c in classes}
 
 
 class AlertDispatcher:

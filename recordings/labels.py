@@ -87,12 +87,12 @@ class LabelMap:
                 return label
         else:
             wanted = class_name_as_written(label)
+            for action_id, name in self.names.items():  # first: a class an older version let be named "a121"
+                if class_name_as_written(name) == wanted:
+                    return action_id
             match = re.fullmatch(r"A?(\d{1,})", wanted, re.IGNORECASE)
             if match and int(match.group(1)) in self.names:
                 return int(match.group(1))
-            for action_id, name in self.names.items():
-                if class_name_as_written(name) == wanted:
-                    return action_id
         known = ", ".join(f"A{i:03d} {n!r}" for i, n in list(self.names.items())[:8])
         more = " ..." if len(self.names) > 8 else ""
         raise KeyError(f"unknown label {label!r}; the label map has {known}{more}")
@@ -144,8 +144,11 @@ def parse_label_map(text: str, source: str = "<label map>", *, site: bool = True
         if action_id in names:
             raise LabelMapError(f"{source}: line {number}: A{action_id:03d} is listed twice")
         if (first := written.get(class_name_as_written(name))) is not None:  # "Café" typed two ways too
-            raise LabelMapError(f"{source}: line {number}: class name {name!r} is listed twice (line {first} "
-                                f"too); keep one line of it and relabel the clips of the other's number")
+            # Spelt apart in the file, they print alike: the code points say which line is which.
+            spelt = f" ({ascii(name)} here)" if not name.isascii() else ""
+            raise LabelMapError(f"{source}: line {number}: class name {name!r}{spelt} is listed twice (line "
+                                f"{first} too); delete one of the two lines: the clips and intervals of its "
+                                f"class then join the other's")
         names[action_id], written[class_name_as_written(name)] = name, number
     return LabelMap(names)
 

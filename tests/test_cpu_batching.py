@@ -90,10 +90,12 @@ def test_auto_runs_onnx_runtime_when_the_cache_cannot_be_written(
 ) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
+    with caplog.at_level(logging.INFO, logger="core.engines.selection"):
         engine = open_engine(checkpoint, Backend.AUTO, cache_dir=blocked / "engines", threads=1)
     assert isinstance(engine, PerBatchEngine) and engine.reason.startswith("auto picked onnxruntime-cpu")
     assert "cannot be written" in caplog.text and "WHERE_TO_FOCUS_CACHE" in caplog.text
+    # The measurement is said to be for this run only, not "once; then cached" in a folder that goes.
+    assert "up to ~20 s, for this run only" in caplog.text and "then cached" not in caplog.text
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX owner and mode bits")

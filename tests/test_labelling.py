@@ -265,6 +265,13 @@ def test_a_sidecar_label_spelt_otherwise_trains_as_the_maps_class(tmp_path: Path
     sidecar.write_text(json.dumps(raw))
     (labelled,), _ = read_clip_folder(tmp_path)
     assert labelled.action == "patient fell"
+    # An interval written in another spelling (an older version's second "Café" class, since deleted
+    # from labels.txt as its error says) trains as the class the map keeps, not as a class of its own.
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\nA123\tCaf\u00e9\n")
+    raw["intervals"] = [{"start": 0.5, "end": 1.5, "label": "Cafe\u0301"}]
+    sidecar.write_text(json.dumps(raw))
+    (labelled,), _ = read_clip_folder(tmp_path)
+    assert [i.label for i in labelled.timeline.intervals] == ["Caf\u00e9"]
 
 
 def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:

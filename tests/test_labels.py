@@ -43,7 +43,8 @@ def test_site_label_map_parses_and_looks_up() -> None:
         ("A121\ta\nA121\tb\n", r"line 2: A121 is listed twice"),
         ("A121\ta\nA122\ta\n", r"line 2: class name 'a' is listed twice \(line 1 too\)"),
         # "Café" typed as e + a combining accent once (an earlier version took it for a new class).
-        ("A121\tCaf\u00e9\nA122\tCafe\u0301\n", r"line 2: class name 'Cafe.' is listed twice \(line 1 too\)"),
+        ("A121\tCaf\u00e9\nA122\tCafe\u0301\n",
+         r"line 2: class name 'Cafe.' \('Cafe\\u0301' here\) is listed twice \(line 1 too\)"),
         ("A121\t \n", r"line 1: expected"),
         ("A1000\tfoo\n", r"line 1: A-numbers go up to A999, got A1000"),
     ],
@@ -134,6 +135,8 @@ def test_a_class_is_one_class_however_its_accents_or_its_a_number_are_typed(tmp_
     assert added and label_map.name(action_id) == composed  # written composed
     assert ensure_label(path, composed)[1:] == (action_id, False)
     assert ensure_label(path, f"a{action_id}")[1:] == (action_id, False)
+    # A class an older version let be named like a number is found by its name first.
+    assert LabelMap({121: "patient fell", 122: "a121"}).action_id("a121") == 122
     assert ensure_label(path, "Caf\u00e9\u00a0break\u00a0")[1:] == (action_id, False)  # no-break spaces
     assert path.read_text(encoding="utf-8").count("break") == 1
     # Words spelt with zero-width joiners (Persian "falls", an emoji sequence) are names like any other.

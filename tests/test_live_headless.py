@@ -244,6 +244,11 @@ def test_unknown_alert_class_is_an_error_that_lists_the_classes():
     says = r"\['fall_dwn'\].*did you mean 'fall_down'\? \(it has: .*class 11, fall_down\)"
     with pytest.raises(ValueError, match=says):
         AlertDispatcher(AlertConfig(classes=("fall_dwn",)), many)
+    # A name that looks the same is the same class, as in labels.txt (a Mac types é as e + accent).
+    from live.headless import alert_classes
+
+    assert alert_classes(("Cafe\u0301 break", "FALL_DOWN"), ("Caf\u00e9 break", "fall_down")) == {
+        "Caf\u00e9 break", "fall_down"}
 
 
 def test_alert_command_gets_the_alert_in_its_environment(tmp_path):

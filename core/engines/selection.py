@@ -116,6 +116,9 @@ def unavailable_reason(backend: Backend) -> str | None:
     return None
 
 
+_FOR_THIS_RUN: set[Path] = set()  # the folders _writable_or_temporary made in the cache's place
+
+
 def _writable_or_temporary(cache_dir: Path) -> Path:
     """`cache_dir` if files can be written there and nobody else can; otherwise a folder of this process's
     own, with a warning: a read-only home or a cache path under a file then costs an export and a
@@ -133,6 +136,7 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
         why_not = f"cannot be written ({error.strerror or error})"
     fallback = Path(tempfile.mkdtemp(prefix="where-to-focus-engines-"))
     atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+    _FOR_THIS_RUN.add(fallback)
     log.warning("engine cache %s %s: exports and CPU measurements go to %s for this run only and are made "
                 "again at the next start; set WHERE_TO_FOCUS_CACHE to a folder of this user's that only it "
                 "can write", cache_dir, why_not, fallback)
@@ -309,8 +313,10 @@ def _open_cpu(source: _Source, *, threads: int | None, reason: str) -> Engine:
 
     def measure_now() -> dict[Backend, dict[int, float]]:
         # Seconds to tens of seconds of silence otherwise: say what is going on first.
-        log.info("measuring ONNX Runtime against PyTorch eager on this CPU for %s (%s profile), once; "
-                 "up to ~20 s, then cached in %s", source.path.name, metadata.profile, calibration)
+        kept = ("for this run only (see the warning above)" if source.cache_dir in _FOR_THIS_RUN
+                else f"once; then cached in {calibration}")
+        log.info("measuring ONNX Runtime against PyTorch eager on this CPU for %s (%s profile), up to ~20 s, "
+                 "%s", source.path.name, metadata.profile, kept)
         return measure(engines, metadata)
 
     seconds, measured = cached_measurement(calibration, key, measure_now)

@@ -117,6 +117,16 @@ def _whole_clip_class(
     return labels.name(action)
 
 
+def _as_the_map_writes(label: str, labels: LabelMap) -> str:
+    """An interval's class in the label map's spelling: one labels.txt once listed twice ("Café" with a
+    composed é and with e + accent, as a Mac types it) trained as two classes after the site kept one
+    line. A name the map lacks stays as written."""
+    try:
+        return labels.name(labels.action_id(label))
+    except KeyError:
+        return label
+
+
 def _session(paths: ClipPaths, raw: dict | None, number: int) -> int:
     session = clip_session(paths.name, raw)
     if session is not None:
@@ -142,6 +152,9 @@ def read_clip_folder(
         timeline = sidecar.timeline if sidecar is not None and sidecar.timeline else None
         if timeline is not None and not timeline.intervals:
             timeline = None
+        if timeline is not None:  # each interval's class as the map writes it (see _as_the_map_writes)
+            timeline = replace(timeline, intervals=tuple(
+                replace(i, label=_as_the_map_writes(i.label, labels)) for i in timeline.intervals))
         if action is None and timeline is None:
             unlabelled.append(paths.skeleton)
             continue
