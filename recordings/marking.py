@@ -2,17 +2,19 @@
 
     keys   1-9  choose the class (the site's labels.txt, in order; listed on screen; F1-F9 too, as in live)
            s    an action of that class starts now       e   it ends now
-           u    undo the last mark                        space  pause / resume      q, Esc  close
+           u    undo the last mark                        space  pause / resume      q, Esc, Ctrl-C  close
 
     frames --timer--> draw_skeleton + a strip of the clip's intervals and the cursor --> window
-    s / e --> IntervalMarker --> ClipLabels.add --> sidecar rewritten atomically at once
+    s / e --> IntervalMarker --> ClipLabels.reread + add --> sidecar rewritten atomically at once
 
 Each finished interval is written to the sidecar as soon as it is marked (recordings.labelling), so
-closing the window, or a crash, loses at most a mark in progress; closing with a mark open ends it at
-the frame on screen. Marks are scene-wide (whoever is in view); `python -m recordings label --person`
-gives one person's. The window shows whatever the clip had already, and refuses a mark that overlaps
-one of them (the message is on screen; a mark refused as the window closes is printed after it, with
-the command that adds it once the overlap is settled).
+closing the window, or a crash, loses at most a mark in progress; closing with a mark open (q, Esc, the
+window's button, Ctrl-C or SIGTERM in the terminal) ends it at the frame on screen. Each mark and undo
+reads the sidecar again first: what `recordings label` changed meanwhile is kept, and checked against. A
+held key (auto-repeat) or one with Ctrl or Alt does nothing. Marks are scene-wide (whoever is in view);
+`python -m recordings label --person` gives one person's. The window shows whatever the clip had
+already, and refuses a mark that overlaps one of them (the message is on screen; a mark refused as the
+window closes is printed after it, with the command that adds it once the overlap is settled).
 """
 
 from __future__ import annotations
