@@ -373,6 +373,15 @@ def test_a_mark_that_overlaps_is_refused_on_screen(tmp_path: Path) -> None:
     assert marker.saved == 0 and len(marker.labels.intervals) == 1
     assert marker.handle("7") and "no class 7" in marker.message
     assert not marker.handle("x")
+    # A second s closes the open mark: its refusal stays on screen beside the new start.
+    marker.now = 0.2
+    marker.handle("s")
+    marker.now = 1.5
+    marker.handle("s")
+    assert marker.message.startswith("not saved: ") and "overlaps" in marker.message
+    assert marker.message.endswith("; patient fell starts at 1.50 s")
+    marker.handle("e")  # at once, paused: nothing to mark, and said
+    assert marker.message == "nothing marked: no time passed since s (paused?)"
 
 
 def test_undoing_a_saved_mark_takes_it_out_of_the_sidecar(tmp_path: Path) -> None:
@@ -441,24 +450,6 @@ def test_the_window_keeps_what_recordings_label_changed_meanwhile(tmp_path: Path
     assert marker.message == "patient fell 2.00-2.50 s was removed already (by another editor)"
     marker.handle("u")
     assert stored() == [(1.0, 1.5)]  # 0.2-0.5 taken back, the CLI's removal not undone
-
-
-def test_a_second_s_says_whether_the_mark_it_closed_was_saved(tmp_path: Path) -> None:
-    from recordings.marking import ClipMarker
-
-    clip = record(tmp_path)
-    labels = ClipLabels.open(clip)
-    labels.add("patient fell", 1.0, 1.2)
-    labels.save()
-    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
-    marker.now = 0.5
-    marker.handle("s")
-    marker.now = 1.5
-    marker.handle("s")  # closes 0.5-1.5, which overlaps 1.0-1.2: the refusal stays on screen
-    assert marker.message.startswith("not saved: ") and "overlaps" in marker.message
-    assert marker.message.endswith("; patient fell starts at 1.50 s")
-    marker.handle("e")  # at once, paused: nothing to mark, and said
-    assert marker.message == "nothing marked: no time passed since s (paused?)"
 
 
 def test_held_or_modified_keys_do_not_mark(tmp_path: Path, qtbot) -> None:
