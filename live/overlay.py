@@ -574,7 +574,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         start_button.clicked.connect(self.start_action)
         end_button.clicked.connect(self.end_action)
         labelling = QtWidgets.QHBoxLayout()
-        labelling.addWidget(QtWidgets.QLabel("class [F1-F9]:"))
+        labelling.addWidget(QtWidgets.QLabel("class [F1-F9, PgUp/PgDn]:"))
         labelling.addWidget(self.class_box)
         labelling.addWidget(self.marking, 1)
         for button in (start_button, end_button):
@@ -1023,6 +1023,17 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._marking_note = f"no class {number}: the label map has {len(self.classes)}"
         self._update_marking()
 
+    def step_class(self, step: int) -> None:
+        """PgDn / PgUp: the next / previous class, round the list: a label map of more than nine classes
+        had its tenth and later ones for the mouse only (the box takes no keys)."""
+        if not self.classes:
+            self._marking_note = NO_CLASSES_YET
+            self._update_marking()
+            return
+        now = self.class_box.currentIndex()  # 0: no class yet
+        start = now - 1 if now > 0 else (-1 if step > 0 else 0)
+        self.choose_class((start + step) % len(self.classes) + 1)
+
     def start_action(self) -> None:
         chosen = self.chosen_class()
         if not self.pipeline.recording:
@@ -1122,6 +1133,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.acknowledge_alerts()
         elif QtCore.Qt.Key.Key_F1 <= key <= QtCore.Qt.Key.Key_F9:
             self.choose_class(key - QtCore.Qt.Key.Key_F1 + 1)
+        elif key in (QtCore.Qt.Key.Key_PageDown, QtCore.Qt.Key.Key_PageUp):
+            self.step_class(1 if key == QtCore.Qt.Key.Key_PageDown else -1)
         elif key == QtCore.Qt.Key.Key_S:
             self.start_action()
         elif key == QtCore.Qt.Key.Key_E:

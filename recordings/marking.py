@@ -1,6 +1,7 @@
 """`python -m recordings view CLIP`: play a clip and mark where its actions start and end, with keys.
 
     keys   1-9  choose the class (the site's labels.txt, in order; listed on screen; F1-F9 too, as in live)
+           PgDn / PgUp  the next / previous class (all of them: the tenth and later have no number key)
            s    an action of that class starts now       e   it ends now
            u    undo the last mark                        space  pause / resume      q, Esc, Ctrl-C  close
 
@@ -109,6 +110,15 @@ class ClipMarker:
             return False
         return True
 
+    def step_class(self, step: int) -> None:
+        """The next (1) or previous (-1) class, round the list."""
+        if not self.classes:
+            self.message = "no class to mark"
+            return
+        now = self.classes.index(self.chosen) if self.chosen in self.classes else -1
+        self.chosen = self.classes[(now + step) % len(self.classes)]
+        self.message = f"class {self.chosen}"
+
     def _store(self, interval: Interval | None) -> bool:
         if interval is None:
             return True
@@ -166,6 +176,8 @@ class ClipMarker:
 
     def legend(self) -> str:
         keys = "  ".join(f"{n}:{name}" for n, name in enumerate(self.classes[:9], start=1))
+        if len(self.classes) > 9:
+            keys += f"  (PgDn/PgUp: all {len(self.classes)})"
         state = f"marking {self.marker.opened[1]} since {self.marker.opened[0]:.2f} s" if self.marker.opened \
             else f"class {self.chosen or '-'}"
         # What happened first, on a line of its own: at the end of one long line, past the keys of nine
@@ -223,6 +235,8 @@ class MarkingWindow(QtWidgets.QWidget):
             self.marker.handle(str(key - QtCore.Qt.Key.Key_F1 + 1))
         elif key == QtCore.Qt.Key.Key_Space:
             self.marker.handle(" ")
+        elif key in (QtCore.Qt.Key.Key_PageDown, QtCore.Qt.Key.Key_PageUp):
+            self.marker.step_class(1 if key == QtCore.Qt.Key.Key_PageDown else -1)
         elif not self.marker.handle(event.text().lower()):
             super().keyPressEvent(event)
             return

@@ -546,6 +546,11 @@ def test_function_keys_choose_the_class_of_their_number(tmp_path: Path, qtbot) -
     assert marker.chosen == "patient sits up"
     qtbot.keyClick(window, QtCore.Qt.Key.Key_F1)
     assert marker.chosen == "patient fell"
+    # PgDn / PgUp step through every class, round the list (the tenth and later have no number key).
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_PageUp)
+    assert marker.chosen == "patient sits up"
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_PageDown)
+    assert marker.chosen == "patient fell" and marker.message == "class patient fell"
     window.close()
     recording.close()
 

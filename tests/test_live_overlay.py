@@ -897,6 +897,13 @@ def test_window_records_for_the_chosen_class_and_marks_actions(qtbot, tiny_model
     assert "no class 9" in window.marking.text()
     window.class_box.setCurrentIndex(0)  # the box's first entry: an unlabelled clip
     assert window.chosen_class() is None
+    # PgDn / PgUp step through every class, round the list: a tenth had no key.
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_PageUp)
+    assert window.chosen_class() == "wave for help"
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_PageDown)
+    assert window.chosen_class() == "patient fell"
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_PageDown)
+    assert window.chosen_class() == "patient leaves bed"
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Q)
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
     sidecar = read_sidecar(clips / "S005C001P001R001A122.json")
