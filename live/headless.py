@@ -529,15 +529,19 @@ def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[
 
     if any(key(c) == NO_ACTION for c in classes):
         raise ValueError(f"{NO_ACTION!r} is the background class; it cannot raise alerts")
-    known = {key(name): name for name in class_names}
+    known: dict[str, list[str]] = {}
+    for name in class_names:
+        known.setdefault(key(name), []).append(name)
     unknown = [c for c in classes if key(c) not in known]
     if unknown:
         close = difflib.get_close_matches(key(unknown[0]), list(known), n=1, cutoff=0.6)
-        hint = f"; did you mean {known[close[0]]!r}?" if close else ""
+        hint = f"; did you mean {known[close[0]][0]!r}?" if close else ""
         actions = ", ".join(name for name in class_names if name != NO_ACTION)
         raise ValueError(f"alert classes {unknown} are not among the model's classes{hint} (it has: "
                          f"{actions})")
-    return {known[key(c)] for c in classes}
+    # The class as spelt, where the model has it so; else every class spelt alike (a model an older
+    # version trained with "Café" twice: both are the one action, and both alert).
+    return {name for c in classes for name in ([c] if c in class_names else known[key(c)])}
 
 
 class AlertDispatcher:

@@ -88,6 +88,7 @@ class ClipLabels:
     intervals: list[Interval] = field(default_factory=list)
     added_classes: list[str] = field(default_factory=list)  # new in labels.txt because of this edit
     similar_ok: bool = False  # a new class name close to a known one is taken as a typo and refused
+    on_disk: bool = False  # the sidecar exists (it was there when opened, or it was saved)
 
     @classmethod
     def open(cls, clip: Path | str, label_map: Path | str | None = None) -> ClipLabels:
@@ -102,15 +103,19 @@ class ClipLabels:
         timestamps = np.asarray(raw["timestamps"], dtype=np.float64)
         duration = labelled_length_s(timestamps)
         intervals = list(timeline.intervals) if timeline is not None else []
-        return cls(paths, path, raw, duration, label_map_path(paths, label_map), intervals)
+        return cls(paths, path, raw, duration, label_map_path(paths, label_map), intervals,
+                   on_disk=paths.sidecar is not None)
 
     def reread(self) -> None:
         """The labels as the sidecar holds them now: another editor (`recordings label` beside the
         marking window) may have changed it since it was opened, and a save from the old copy would
-        undo that change."""
+        undo that change. A sidecar deleted meanwhile is a ClipError: saving would make it again."""
         if self.sidecar_path.is_file():
             now = ClipLabels.open(self.paths.skeleton, self.label_map_path)
             self.raw, self.intervals = now.raw, now.intervals
+        elif self.on_disk:
+            raise ClipError(f"{self.sidecar_path} was deleted while the clip was being labelled: open the "
+                            f"clip again to label it")
 
     @property
     def label(self) -> str | None:
@@ -218,7 +223,7 @@ class ClipLabels:
         else:
             raw.pop("intervals", None)
         replace_atomically(self.sidecar_path, json.dumps(raw, indent=1).encode() + b"\n")
-        self.raw = raw
+        self.raw, self.on_disk = raw, True
         return self.sidecar_path
 
 

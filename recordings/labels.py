@@ -87,12 +87,15 @@ class LabelMap:
                 return label
         else:
             wanted = class_name_as_written(label)
-            for action_id, name in self.names.items():  # first: a class an older version let be named "a121"
-                if class_name_as_written(name) == wanted:
-                    return action_id
+            named = next((i for i, name in self.names.items() if class_name_as_written(name) == wanted), None)
             match = re.fullmatch(r"A?(\d{1,})", wanted, re.IGNORECASE)
-            if match and int(match.group(1)) in self.names:
-                return int(match.group(1))
+            numbered = int(match.group(1)) if match and int(match.group(1)) in self.names else None
+            if named is not None and numbered is not None and named != numbered:
+                # An older version let a class be named "a121": which one was meant cannot be told.
+                raise LabelMapError(f"{label!r} is the name of A{named:03d} and the number of "
+                                    f"A{numbered:03d}: give A{named:03d} or A{numbered:03d}")
+            if named is not None or numbered is not None:
+                return named if named is not None else numbered
         known = ", ".join(f"A{i:03d} {n!r}" for i, n in list(self.names.items())[:8])
         more = " ..." if len(self.names) > 8 else ""
         raise KeyError(f"unknown label {label!r}; the label map has {known}{more}")

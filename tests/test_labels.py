@@ -135,8 +135,11 @@ def test_a_class_is_one_class_however_its_accents_or_its_a_number_are_typed(tmp_
     assert added and label_map.name(action_id) == composed  # written composed
     assert ensure_label(path, composed)[1:] == (action_id, False)
     assert ensure_label(path, f"a{action_id}")[1:] == (action_id, False)
-    # A class an older version let be named like a number is found by its name first.
-    assert LabelMap({121: "patient fell", 122: "a121"}).action_id("a121") == 122
+    # A class an older version let be named like another's number: which is meant is asked, not guessed.
+    numbered_alike = LabelMap({121: "patient fell", 122: "a121"})
+    with pytest.raises(LabelMapError, match="'a121' is the name of A122 and the number of A121: give"):
+        numbered_alike.action_id("a121")
+    assert numbered_alike.action_id("A122") == 122 and numbered_alike.action_id("patient fell") == 121
     assert ensure_label(path, "Caf\u00e9\u00a0break\u00a0")[1:] == (action_id, False)  # no-break spaces
     assert path.read_text(encoding="utf-8").count("break") == 1
     # Words spelt with zero-width joiners (Persian "falls", an emoji sequence) are names like any other.

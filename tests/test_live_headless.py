@@ -249,6 +249,11 @@ def test_unknown_alert_class_is_an_error_that_lists_the_classes():
 
     assert alert_classes(("Cafe\u0301 break", "FALL_DOWN"), ("Caf\u00e9 break", "fall_down")) == {
         "Caf\u00e9 break", "fall_down"}
+    # A model with one action under two spellings (an older version's labels.txt): both alert, unless
+    # one is named as spelt.
+    twice = ("Caf\u00e9", "Cafe\u0301", "fall_down")
+    assert alert_classes(("CAF\u00c9",), twice) == {"Caf\u00e9", "Cafe\u0301"}
+    assert alert_classes(("Cafe\u0301",), twice) == {"Cafe\u0301"}
 
 
 def test_alert_command_gets_the_alert_in_its_environment(tmp_path):
