@@ -80,6 +80,11 @@ class LabelMap:
         except KeyError:
             raise KeyError(f"no class A{action_id:03d} in the label map") from None
 
+    def named(self, label: str) -> int | None:
+        """The id of the class named `label` however it is spelt (class_name_as_written), else None."""
+        wanted = class_name_as_written(label)
+        return next((i for i, name in self.names.items() if class_name_as_written(name) == wanted), None)
+
     def action_id(self, label: str | int) -> int:
         """The id of a class given by name ("patient fell"), A-number ("A121") or number (121)."""
         if isinstance(label, int):
@@ -87,7 +92,7 @@ class LabelMap:
                 return label
         else:
             wanted = class_name_as_written(label)
-            named = next((i for i, name in self.names.items() if class_name_as_written(name) == wanted), None)
+            named = self.named(wanted)
             match = re.fullmatch(r"A?(\d{1,})", wanted, re.IGNORECASE)
             numbered = int(match.group(1)) if match and int(match.group(1)) in self.names else None
             if named is not None and numbered is not None and named != numbered:

@@ -843,9 +843,9 @@ def partial_recordings(directory: Path | str) -> tuple[list[Path], list[Path]]:
         except OSError:  # cannot tell (another user's recording): left alone
             running.append(partial)
             continue
+        # Neither: nothing recorded, and its recorder is removing the folder.
         if (partial / "frames.jsonl").is_file() or _finished_beside(partial):
             interrupted.append(partial)
-        # else nothing recorded: its recorder is removing it
     return interrupted, running
 
 

@@ -42,7 +42,7 @@ from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline
 from recordings.argument_types import as_typed
 from recordings.clip import ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
-from recordings.labels import LABEL_MAP_FILENAME, LabelMap, class_name_as_written, read_label_map
+from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
 from recordings.ntu_samples import SampleName
 from recordings.recorder import clip_session, labelled_length_s
@@ -122,8 +122,8 @@ def _as_the_map_writes(label: str, labels: LabelMap) -> str:
     composed é and with e + accent, as a Mac types it) trained as two classes after the site kept one
     line. Names only (an interval labelled "121" is not made A121's class); one the map lacks stays as
     written."""
-    wanted = class_name_as_written(label)
-    return next((name for name in labels.class_names if class_name_as_written(name) == wanted), label)
+    action_id = labels.named(label)
+    return label if action_id is None else labels.name(action_id)
 
 
 def _session(paths: ClipPaths, raw: dict | None, number: int) -> int:
