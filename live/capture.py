@@ -41,7 +41,7 @@ class RingEntry:
 
     sequence: int  # 0, 1, 2, ... in arrival order; slot = sequence % capacity
     timestamp: float  # stream seconds, strictly increasing (StreamClock)
-    received: float  # time.monotonic() when the capture thread got it
+    received: float  # time.perf_counter() when the capture thread got it (see Capture.first_received)
     index: int  # the source's frame number
     has_color: bool
     bodies: list[Body] = field(default_factory=list)
@@ -355,15 +355,18 @@ class Capture:
         self.ring = ring
         self.tracks = tracks
         self.counters = CaptureCounters()
-        self.fps = RateMeter(window_s=1.0)
+        self.fps = RateMeter(window_s=1.0, clock=time.perf_counter)
         self.ended = threading.Event()  # the source ran out (end of a replay) or failed
         self.error: BaseException | None = None
         self.paused = False
         self.recording: RecordingSink | None = None
         self._clock = StreamClock(period_s)
-        self.first_received: float | None = None  # time.monotonic() of the first frame kept
-        self.last_received: float | None = None  # time.monotonic() of the newest frame kept
-        self.disconnected_at: float | None = None  # time.monotonic() the source was last found unplugged
+        # Arrival times are read from time.perf_counter(), not time.monotonic(): on Windows before
+        # Python 3.13 monotonic() ticks in 15.6 ms steps, as coarse as the latency measured from them
+        # (on Linux the two are the same clock). Whatever is compared with them reads perf_counter too.
+        self.first_received: float | None = None  # of the first frame kept
+        self.last_received: float | None = None  # of the newest frame kept
+        self.disconnected_at: float | None = None  # when the source was last found unplugged
         self._last_index: int | None = None
         self._on_restart = on_restart
         # A replay run as fast as possible hands the worker one frame at a time: lockstep(sequence,
@@ -408,9 +411,9 @@ class Capture:
                     break
                 if frame is None:
                     if not self.source.connected:  # a stall counts from its return at the earliest
-                        self.disconnected_at = time.monotonic()
+                        self.disconnected_at = time.perf_counter()
                     continue
-                received = time.monotonic()
+                received = time.perf_counter()
                 # A sensor runs on while paused: its frames are passed over (not drops). A replay stops
                 # its clock instead, and a frame it handed over as pause was pressed still goes in.
                 if self.paused and not self.source.stops_when_paused:

@@ -254,7 +254,7 @@ class LivePipeline:
         self._marks: IntervalMarker | None = None  # actions marked in the recording in progress
         self._session: int | None = config.recording.session
         self._started_at: float | None = None
-        self._waiting_since: float | None = None  # running and connected since (monotonic), for stalls
+        self._waiting_since: float | None = None  # running and connected since (perf_counter), for stalls
         self._rss_start: int | None = None
         self._stopped: Summary | None = None
         self._source_open = source_is_open
@@ -705,7 +705,7 @@ class LivePipeline:
         if self.config.lockstep or self.paused or self.ended or not self.source.connected:
             self._waiting_since = None  # set again once it runs connected
             return None
-        now = time.monotonic()
+        now = time.perf_counter()  # the clock of the capture's arrival times
         if self._waiting_since is None:
             self._waiting_since = now
         since = (self.capture.last_received, self.capture.disconnected_at, self._waiting_since)

@@ -581,7 +581,7 @@ class RecognitionWorker:
                 probabilities[i] = without_partner(probabilities[i], self._needs_partner, self._no_action)
         attention = np.asarray(attention, np.float32).reshape(len(kept), -1)
         decided_at = time.time()
-        latency = time.monotonic() - newest.received
+        latency = time.perf_counter() - newest.received  # the capture's clock: see Capture.first_received
         decisions = []
         for i, person in enumerate(kept):
             if not finite[i] or not probabilities[i].any():  # or alone, and the model knows only two-person
