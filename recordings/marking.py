@@ -4,8 +4,10 @@
            PgDn / PgUp  the next / previous class (all of them: the tenth and later have no number key)
            s    an action of that class starts now       e   it ends now
            u    undo the last mark                        space  pause / resume      q, Esc, Ctrl-C  close
+           Left / Right (or , / .)  one frame back / on, paused: to put a mark on the frame it belongs to
 
-    frames --timer--> draw_skeleton + a strip of the clip's intervals and the cursor --> window
+    frames --timer--> (the last frames shown, for Left) --> draw_skeleton + a strip of the clip's
+           intervals and the cursor --> window
     s / e --> IntervalMarker --> ClipLabels.reread + add --> sidecar rewritten atomically at once
 
 Each finished interval is written to the sidecar as soon as it is marked (recordings.labelling), so
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import deque
 from collections.abc import Callable, Iterator
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -36,6 +39,12 @@ from core.timeline import Interval  # noqa: E402
 from recordings.labelling import ClipLabels, IntervalMarker  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
 from recordings.stop_signals import STOP_SIGNALS  # noqa: E402
+
+# Left steps back through the frames shown lately, kept up to this many bytes of colour (about 1.5 s of
+# 1080p, 6 s of 960x540) and this many frames (10 s at 30 fps of a clip without colour): enough to
+# put a mark pressed a moment late on its frame, without holding a long clip in memory.
+STEP_BACK_BYTES = 300 * 2**20
+STEP_BACK_FRAMES = 300
 
 STRIP_COLOURS = ((80, 200, 255), (120, 230, 120), (255, 170, 60), (220, 120, 255), (90, 90, 255),
                  (255, 255, 90), (200, 200, 200), (0, 160, 160), (160, 0, 160))
@@ -91,13 +100,20 @@ class ClipMarker:
                 self.message = "no class to mark: add one to labels.txt (python -m recordings label CLIP " \
                                "--class NAME --from S --to S adds it with an interval)"
             else:
+                opened = self.marker.opened
+                moved = opened if opened is not None and self.now <= opened[0] else None
                 closed = self.marker.start(self.now, self.chosen)
                 self._store(closed)
                 stored = f"{self.message}; " if closed is not None else ""  # saved, or why not: both said
+                if moved is not None:  # stepped back to a frame before it: s is a mark moved earlier
+                    stored = f"the {moved[1]} mark from {moved[0]:.2f} s is dropped; "
                 self.message = f"{stored}{self.chosen} starts at {self.now:.2f} s"
         elif key == "e":
             if self.marker.opened is None:
                 self.message = "no action is being marked (s starts one)"
+            elif self.now < self.marker.opened[0]:  # stepped back past it: the mark stays open
+                self.message = (f"the {self.marker.opened[1]} mark starts at {self.marker.opened[0]:.2f} s, "
+                                f"after this frame: step on (Right) to its end, or u drops it")
             elif (interval := self.marker.end(self.now)) is None:
                 self.message = "nothing marked: no time passed since s (paused?)"
             else:
@@ -186,7 +202,7 @@ class ClipMarker:
         # long class names, it was off the screen.
         counted = f"{len(self.labels.intervals)} intervals"
         return (f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}\n"
-                f"{keys}  |  s start  e end  u undo  space pause")
+                f"{keys}  |  s start  e end  u undo  space pause  Left/Right a frame")
 
 
 class MarkingWindow(QtWidgets.QWidget):
@@ -216,6 +232,10 @@ class MarkingWindow(QtWidgets.QWidget):
         layout.addWidget(self.status)
         self.resize(1280, 800)
         self.frame: Frame | None = None
+        self.behind: deque[Frame] = deque()  # frames shown before self.frame, the newest last
+        self.behind_bytes = 0  # their colour images
+        self.forgot_behind = False  # whether the clip's first frames were let go (STEP_BACK_BYTES)
+        self.ahead: list[Frame] = []  # frames stepped back over, the next one last
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.advance)
         self.timer.start(max(1, round(1000 / fps)) if fps > 0 else 33)
@@ -239,6 +259,10 @@ class MarkingWindow(QtWidgets.QWidget):
             self.marker.handle(" ")
         elif key in (QtCore.Qt.Key.Key_PageDown, QtCore.Qt.Key.Key_PageUp):
             self.marker.step_class(1 if key == QtCore.Qt.Key.Key_PageDown else -1)
+        elif key in (QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Comma):
+            self.step_back()
+        elif key in (QtCore.Qt.Key.Key_Right, QtCore.Qt.Key.Key_Period):
+            self.step_on()
         elif not self.marker.handle(event.text().lower()):
             super().keyPressEvent(event)
             return
@@ -246,17 +270,52 @@ class MarkingWindow(QtWidgets.QWidget):
 
     def advance(self) -> None:
         """The next frame (a timer tick), unless paused."""
-        if self.marker.paused:
-            return
-        frame = next(self.frames, None)
+        if not self.marker.paused and self._show_next():
+            self.redraw()
+
+    def _show_next(self) -> bool:
+        """The frame after the one on screen: one stepped back over, else the clip's next; False at its
+        end (the timer stops there; stepping back starts it again)."""
+        frame = self.ahead.pop() if self.ahead else next(self.frames, None)
         if frame is None:
             self.timer.stop()
             if self.close_at_end:
                 self.close()
-            return
+            return False
+        if self.frame is not None:
+            self._keep_behind(self.frame)
+        self._show(frame)
+        return True
+
+    def _keep_behind(self, frame: Frame) -> None:
+        self.behind.append(frame)
+        self.behind_bytes += _colour_bytes(frame)
+        while len(self.behind) > STEP_BACK_FRAMES or (self.behind_bytes > STEP_BACK_BYTES
+                                                      and len(self.behind) > 1):
+            self.behind_bytes -= _colour_bytes(self.behind.popleft())
+            self.forgot_behind = True
+
+    def _show(self, frame: Frame) -> None:
         self.frame = frame
         self.marker.now = frame.timestamp - self.start_time
-        self.redraw()
+
+    def step_back(self) -> None:
+        """Left: pause, and show the frame before this one, while it is still kept (STEP_BACK_BYTES)."""
+        self.marker.paused = True
+        if not self.behind:
+            self.marker.message = "no earlier frame kept (Left goes back a few seconds at most)" \
+                if self.forgot_behind else "the first frame of the clip"
+            return
+        self.ahead.append(self.frame)
+        self.timer.start()  # stopped at the end of the clip: space plays these again
+        self.behind_bytes -= _colour_bytes(self.behind[-1])
+        self._show(self.behind.pop())
+        self.marker.message = "a frame back (space plays on)"
+
+    def step_on(self) -> None:
+        """Right: pause, and show the next frame."""
+        self.marker.paused = True
+        self.marker.message = "a frame on (space plays on)" if self._show_next() else "the end of the clip"
 
     def redraw(self) -> None:
         if self.frame is not None:
@@ -273,6 +332,10 @@ class MarkingWindow(QtWidgets.QWidget):
         self.timer.stop()
         self.marker.finish()
         event.accept()
+
+
+def _colour_bytes(frame: Frame) -> int:
+    return frame.color.nbytes if frame.color is not None else 0
 
 
 def view_and_mark(frames: Iterator[Frame], labels: ClipLabels, classes: list[str],

@@ -361,6 +361,64 @@ def test_keys_mark_intervals_into_the_sidecar(tmp_path: Path, qtbot) -> None:
     recording.close()
 
 
+def test_left_and_right_step_a_frame_to_put_a_mark_on_its_frame(tmp_path: Path, qtbot, monkeypatch) -> None:
+    # A mark pressed a moment late could only be undone and pressed again on the clip's next play.
+    from PySide6 import QtCore
+
+    from recordings import marking
+    from recordings.clip import ClipRecording
+
+    clip = record(tmp_path, frames=20)  # 0.0 ... 1.9 s
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    monkeypatch.setattr(marking, "STEP_BACK_FRAMES", 6)
+    recording = ClipRecording(clip)
+    marker = marking.ClipMarker(ClipLabels.open(clip), ["patient fell"])
+    window = marking.MarkingWindow(recording.frames(), marker, draw_skeleton, fps=0.001, title="test")
+    qtbot.addWidget(window)
+    window.timer.stop()  # frames advance when the test says
+    Key = QtCore.Qt.Key
+
+    def press(*keys) -> None:
+        for key in keys:
+            qtbot.keyClick(window, key)
+
+    window.advance()
+    press(Key.Key_Left)
+    assert marker.now == 0.0 and marker.message == "the first frame of the clip" and marker.paused
+    press(Key.Key_Space)
+    for _ in range(9):
+        window.advance()  # 0.9 s
+    press("s", Key.Key_Left, Key.Key_Left)  # pressed late: the action started two frames before
+    assert marker.paused and marker.now == pytest.approx(0.7)
+    press("s")
+    assert marker.message == "the patient fell mark from 0.90 s is dropped; patient fell starts at 0.70 s"
+    press(Key.Key_Right, Key.Key_Period, Key.Key_Right)
+    assert marker.now == pytest.approx(1.0)  # frames stepped back over come again, then the clip's next
+    press("e")
+    press("s", Key.Key_Left, Key.Key_Comma)  # 0.8 s: before the mark's start, e ends nothing
+    press("e")
+    assert marker.marker.opened == (pytest.approx(1.0), "patient fell")
+    assert "starts at 1.00 s, after this frame" in window.status.text()
+    press(Key.Key_Space)  # plays on from the frame on screen
+    for _ in range(3):
+        window.advance()
+    assert marker.now == pytest.approx(1.1)
+    press("e")
+    for _ in range(8):
+        window.advance()  # past the end (1.9 s)
+    press(Key.Key_Left)
+    assert marker.now == pytest.approx(1.8) and window.timer.isActive()  # space would play 1.9 s again
+    for _ in range(5):
+        press(Key.Key_Left)
+    assert marker.now == pytest.approx(1.3)  # six frames kept behind the one on screen at most
+    press(Key.Key_Left)
+    assert marker.now == pytest.approx(1.3) and marker.message.startswith("no earlier frame kept")
+    window.close()
+    assert [(i.start, i.end) for i in read_sidecar(clip.with_suffix(".json")).timeline.intervals] == [
+        (0.7, 1.0), (1.0, 1.1)]
+    recording.close()
+
+
 def test_a_mark_that_overlaps_is_refused_on_screen(tmp_path: Path) -> None:
     from recordings.marking import ClipMarker
 
