@@ -22,6 +22,7 @@ window closes is printed after it, with the command that adds it once the overla
 
 from __future__ import annotations
 
+import html
 import os
 import signal
 from collections import deque
@@ -57,17 +58,22 @@ def class_colour(classes: list[str], name: str) -> tuple[int, int, int]:
 
 def draw_strip(image: np.ndarray, labels: ClipLabels, classes: list[str], now: float,
                opened: tuple[float, str] | None) -> None:
-    """A strip along the bottom of a BGR image: the clip's intervals, the one being marked, the cursor."""
+    """A strip along the bottom of a BGR image: the clip's intervals (filled, in their class's colour as
+    the status line's key shows it), the one being marked (an outline: not saved yet), the cursor."""
     height, width = image.shape[:2]
     top = height - max(10, height // 40)
     image[top:] = (image[top:] * 0.3).astype(np.uint8)
     scale = width / max(labels.duration, 1e-6)
-    marks = [(i.start, i.end, i.label) for i in labels.intervals]
+
+    def span(start: float, end: float) -> tuple[int, int]:
+        return int(start * scale), max(int(end * scale), int(start * scale) + 1)
+
+    for interval in labels.intervals:
+        x0, x1 = span(interval.start, interval.end)
+        cv2.rectangle(image, (x0, top + 2), (x1, height - 2), class_colour(classes, interval.label), -1)
     if opened is not None:
-        marks.append((opened[0], now, opened[1]))
-    for start, end, name in marks:
-        x0, x1 = int(start * scale), max(int(end * scale), int(start * scale) + 1)
-        cv2.rectangle(image, (x0, top + 2), (x1, height - 2), class_colour(classes, name), -1)
+        x0, x1 = span(min(opened[0], now), max(opened[0], now))
+        cv2.rectangle(image, (x0, top), (x1, height - 1), class_colour(classes, opened[1]), 2)
     x = int(now * scale)
     cv2.line(image, (x, top - 4), (x, height), (255, 255, 255), 2)
 
@@ -107,7 +113,7 @@ class ClipMarker:
                 stored = f"{self.message}; " if closed is not None else ""  # saved, or why not: both said
                 if moved is not None:  # stepped back to a frame before it: s is a mark moved earlier
                     stored = f"the {moved[1]} mark from {moved[0]:.2f} s is dropped; "
-                self.message = f"{stored}{self.chosen} starts at {self.now:.2f} s"
+                self.message = f"{stored}{self.chosen} starts at {self.now:.2f} s{self._inside()}"
         elif key == "e":
             if self.marker.opened is None:
                 self.message = "no action is being marked (s starts one)"
@@ -125,6 +131,14 @@ class ClipMarker:
         else:
             return False
         return True
+
+    def _inside(self) -> str:
+        """Where the frame on screen is inside an interval the clip has: said at s, not first at e."""
+        for interval in self.labels.intervals:
+            if interval.start <= self.now < interval.end:
+                return (f", inside {interval.label} {interval.start:.2f}-{interval.end:.2f} s: "
+                        f"e will be refused (a clip's marks may not overlap)")
+        return ""
 
     def step_class(self, step: int) -> None:
         """The next (1) or previous (-1) class, round the list."""
@@ -192,8 +206,13 @@ class ClipMarker:
             if not self._store(interval):
                 self.lost_at_close = interval
 
-    def legend(self) -> str:
-        keys = "  ".join(f"{n}:{name}" for n, name in enumerate(self.classes[:9], start=1))
+    def legend(self, rich: bool = False) -> str:
+        """The status line: the time, what is being marked, the last message; the keys. `rich`: as Qt
+        rich text, each class after a square of its colour on the strip (which colour is which class was
+        not shown anywhere)."""
+        text = html.escape if rich else str
+        keys = "  ".join(f"{self._swatch(name) if rich else ''}{n}:{text(name)}"
+                         for n, name in enumerate(self.classes[:9], start=1))
         if len(self.classes) > 9:
             keys += f"  (PgDn/PgUp: all {len(self.classes)})"
         state = f"marking {self.marker.opened[1]} since {self.marker.opened[0]:.2f} s" if self.marker.opened \
@@ -201,8 +220,14 @@ class ClipMarker:
         # What happened first, on a line of its own: at the end of one long line, past the keys of nine
         # long class names, it was off the screen.
         counted = f"{len(self.labels.intervals)} intervals"
-        return (f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}\n"
-                f"{keys}  |  s start  e end  u undo  space pause  Left/Right a frame")
+        first = text(f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}")
+        second = f"{keys}  |  s start  e end  u undo  space pause  Left/Right a frame"
+        return f"{first}<br>{second}" if rich else f"{first}\n{second}"
+
+    def _swatch(self, name: str) -> str:
+        blue, green, red = class_colour(self.classes, name)
+        return f'<span style="color:#{red:02x}{green:02x}{blue:02x}">&#9632;</span>'
+
 
 
 class MarkingWindow(QtWidgets.QWidget):
@@ -224,6 +249,7 @@ class MarkingWindow(QtWidgets.QWidget):
         self.item = pg.ImageItem(axisOrder="row-major")
         view.addItem(self.item)
         self.status = QtWidgets.QLabel()
+        self.status.setTextFormat(QtCore.Qt.TextFormat.RichText)  # the class key's coloured squares
         self.status.setStyleSheet("font-family: monospace; font-size: 12px")
         self.status.setWordWrap(True)  # wrapped to the window, not widening it past the screen
         policy = QtWidgets.QSizePolicy.Policy
@@ -326,7 +352,7 @@ class MarkingWindow(QtWidgets.QWidget):
             draw_strip(image, self.marker.labels, self.marker.classes, self.marker.now,
                        self.marker.marker.opened)
             self.item.setImage(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), autoLevels=False, levels=(0, 255))
-        self.status.setText(self.marker.legend())
+        self.status.setText(self.marker.legend(rich=True))
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.timer.stop()

@@ -441,9 +441,22 @@ def test_a_mark_that_overlaps_is_refused_on_screen(tmp_path: Path) -> None:
     marker.now = 1.5
     marker.handle("s")
     assert marker.message.startswith("not saved: ") and "overlaps" in marker.message
-    assert marker.message.endswith("; patient fell starts at 1.50 s")
+    # ... and that the new one starts inside an interval the clip has: said now, not first at e.
+    assert marker.message.endswith("; patient fell starts at 1.50 s, inside patient fell 1.00-2.00 s: "
+                                   "e will be refused (a clip's marks may not overlap)")
     marker.handle("e")  # at once, paused: nothing to mark, and said
     assert marker.message == "nothing marked: no time passed since s (paused?)"
+
+
+def test_the_status_line_shows_each_class_in_its_strip_colour_as_text(tmp_path: Path) -> None:
+    from recordings.marking import ClipMarker, class_colour
+
+    classes = ["patient fell", "<b>sits up</b> & waves"]
+    marker = ClipMarker(ClipLabels.open(record(tmp_path)), classes)
+    blue, green, red = class_colour(classes, classes[1])
+    swatch = f'<span style="color:#{red:02x}{green:02x}{blue:02x}">&#9632;</span>'
+    assert f"{swatch}2:&lt;b&gt;sits up&lt;/b&gt; &amp; waves" in marker.legend(rich=True)
+    assert "2:<b>sits up</b> & waves" in marker.legend()  # plain, for a terminal
 
 
 def test_undoing_a_saved_mark_takes_it_out_of_the_sidecar(tmp_path: Path) -> None:
