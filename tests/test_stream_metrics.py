@@ -63,6 +63,32 @@ def test_a_perfect_run_scores_perfectly() -> None:
     assert scores.background_hours == pytest.approx((30 - 6) / 3600)
 
 
+TIED_SCORES = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_stream_metrics import ALERTS, CLASSES, Interval, Track, run, score
+truth = [Interval(5.0, 9.0, "wave", 1)]
+decisions = {{name: run(1, truth, truth if name == "seq 3" else [Interval(20.0, 24.0, "wave", 1)], 30.0)
+             for name in ("seq 1", "seq 2", "seq 3", "seq 4")}}
+tracks = [Track(name, 1, 0.0, 30.0, tuple(truth)) for name in decisions]
+print(score(decisions, tracks, CLASSES, durations=dict.fromkeys(decisions, 30.0), threshold=0.6,
+            alert=ALERTS).map_50)
+"""
+
+
+def test_tied_scores_give_the_same_map_whatever_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = TIED_SCORES.format(tests=str(Path(__file__).parent))
+    maps = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip()
+            for seed in range(4)}
+    assert len(maps) == 1, maps
+
+
 def test_false_events_late_detections_and_misses() -> None:
     truth = [Interval(5.0, 9.0, "wave", 1), Interval(14.0, 16.0, "fall", 1)]
     said = [Interval(7.5, 9.0, "wave", 1), Interval(20.0, 22.0, "fall", 1)]  # late wave; a fall that isn't

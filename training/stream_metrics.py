@@ -324,7 +324,10 @@ def score(
         row["instances"], row["events"] = positives, len(class_found)
         for iou, name in ((DETECTION_IOU, "50"), (OVERLAP_IOU, "10")):
             tp, ap_scores, ap_hits = 0, [], []
-            for k in set(class_truths) | {key(d.sequence, d.person) for d in class_found}:
+            # In a fixed order: AP breaks ties in score by the order detections are listed, and a set's
+            # order changed with PYTHONHASHSEED (mAP 0.5 or 0.25 for the same run).
+            keys = set(class_truths) | {key(d.sequence, d.person) for d in class_found}
+            for k in sorted(keys, key=lambda k: (k[0], k[1] is not None, k[1] or 0)):
                 mine = [d for d in class_found if key(d.sequence, d.person) == k]
                 hit, owner = _match(mine, class_truths.get(k, []), iou)
                 tp += sum(hit)
