@@ -43,6 +43,7 @@ from core.engines import (
     usable_cores,
 )
 from core.model.checkpoint import DecisionSettings
+from core.package_files import PACKAGE_ROOT
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
@@ -75,6 +76,7 @@ from recordings.argument_types import (
     integer_in,
     non_negative_float,
     output_file,
+    package_file,
     positive_float,
     prepare_console,
     probability,
@@ -91,8 +93,7 @@ from recordings.stop_signals import STOP_SIGNALS, interrupt_on_stop_signals
 
 log = logging.getLogger("live")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CHECKPOINTS = REPO_ROOT / "training" / "checkpoints"
+CHECKPOINTS = PACKAGE_ROOT / "training" / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINTS / "demo.pt"  # the simulated room's own classes
 # Real sources (a sensor and recordings of one) get a model trained on real Kinect v2 skeletons: the
 # demo knows only the simulator's rendering and would answer nonsense there.
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "recorded (kept in memory only when the model crops it). Default: skeleton "
                              "for --source kinect (a live room); for a clip of ours the mode it was "
                              "recorded under (its sidecar); off for the simulator and other recordings")
-    parser.add_argument("--checkpoint", type=Path, default=None,
+    parser.add_argument("--checkpoint", type=package_file, default=None,
                         help="model checkpoint (.pt) or exported .onnx; default: training/checkpoints/"
                              "demo.pt for the simulated room, training/checkpoints/pku_interactions.pt (real "
                              "Kinect v2 data) for every real source")
@@ -508,7 +509,7 @@ def open_model(
             raise ValueError(
                 f"{Path(checkpoint).name} needs colour (it crops {', '.join(inputs.parts)} from the RGB "
                 f"video) and {source.name} has none (skeleton only): use a skeleton-only model, e.g. "
-                f"--checkpoint {REAL_DATA_CHECKPOINT.relative_to(REPO_ROOT)}, or give the recording its "
+                f"--checkpoint {REAL_DATA_CHECKPOINT.relative_to(PACKAGE_ROOT)}, or give the recording its "
                 f"video (an NTU-layout clip finds NAME_rgb.avi beside NAME.skeleton)"
             )
         return inputs

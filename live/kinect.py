@@ -55,6 +55,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
+from core.package_files import pip_install
 from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, SilenceLog, needs_windows, sensor_body
 from live.sources import SourceUnavailable
 
@@ -66,10 +67,8 @@ FRAME_SOURCE_DEPTH = 8  # FrameSourceTypes_Depth
 FRAME_SOURCE_BODY = 32  # FrameSourceTypes_Body
 DEPTH_SHAPE = (424, 512)  # depth image (height, width), uint16 millimetres
 
-INSTALL_HINT = (
-    'install the Kinect for Windows Runtime 2.0 and `pip install -e ".[kinect-pykinect2]"` '
-    "(PyKinect2 from its GitHub master + comtypes)"
-)
+INSTALL_HINT = (f"install the Kinect for Windows Runtime 2.0 and `{pip_install('kinect-pykinect2')}` "
+                "(PyKinect2 from its GitHub master + comtypes)")
 
 
 @dataclass(frozen=True)

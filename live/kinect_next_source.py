@@ -56,6 +56,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.frame import Body, Frame
+from core.package_files import pip_install
 from live.kinect_common import (
     COLOR_SHAPE,
     JOINT_COUNT,
@@ -70,10 +71,8 @@ from live.sources import SourceUnavailable
 log = logging.getLogger(__name__)
 
 KINECT_NEXT_VERSION = "3.0.0"  # the version pinned in pyproject's `kinect` extra, the one tested
-INSTALL_HINT = (
-    'install the Kinect for Windows Runtime 2.0 and `pip install -e ".[kinect]"` '
-    f"(kinect-next {KINECT_NEXT_VERSION})"
-)
+INSTALL_HINT = (f"install the Kinect for Windows Runtime 2.0 and `{pip_install('kinect')}` "
+                f"(kinect-next {KINECT_NEXT_VERSION})")
 
 
 class TickCounter:

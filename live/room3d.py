@@ -36,6 +36,7 @@ from core.camera import DEPTH_CAMERA  # noqa: E402
 from core.engines import MAX_PEOPLE  # noqa: E402
 from core.frame import Body  # noqa: E402
 from core.glimpse import PART_NAMES  # noqa: E402
+from core.package_files import pip_install  # noqa: E402
 from core.room import (  # noqa: E402
     FloorPlane,
     RoomFrame,
@@ -69,7 +70,7 @@ def unavailable_reason() -> str | None:
         import OpenGL.GL  # noqa: F401  (pyqtgraph.opengl draws through PyOpenGL)
         import pyqtgraph.opengl  # noqa: F401
     except ImportError as error:
-        return f"the 3D panel needs PyOpenGL: pip install -e '.[viz3d]' ({error})"
+        return f"the 3D panel needs PyOpenGL: {pip_install('viz3d')} ({error})"
     platform = QtGui.QGuiApplication.platformName()
     if platform in ("offscreen", "minimal"):
         return f"Qt platform {platform!r} draws no OpenGL widgets"

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from core.package_files import bundled
 from recordings.atomic import why_not_writable
 
 
@@ -105,6 +106,13 @@ def _path_type(parse: Callable[[str], Path]) -> Callable[[str], Path]:
             raise argparse.ArgumentTypeError(f"{text}: {error.strerror or error}") from None
 
     return checked
+
+
+@_path_type
+def package_file(text: str) -> Path:
+    """A file as typed, or the package's own of that relative name (a bundled checkpoint or config, as
+    the READMEs write them, from any folder and from an installed copy: core.package_files.bundled)."""
+    return bundled(text)
 
 
 @_path_type

@@ -34,6 +34,7 @@ import numpy as np
 
 from core.camera import DEPTH_CAMERA, ColorCamera
 from core.frame import Frame
+from core.package_files import pip_install
 from core.room import (
     FloorPlane,
     RoomFrame,
@@ -238,7 +239,7 @@ def _import_open3d():
     try:
         import open3d
     except ImportError as error:  # also a broken install, e.g. libusb-1.0 missing on Linux
-        raise SystemExit(f"the 3D view needs open3d: pip install -e '.[viz3d]' ({error})") from None
+        raise SystemExit(f"the 3D view needs open3d: {pip_install('viz3d')} ({error})") from None
     return open3d
 
 

@@ -32,6 +32,7 @@ from recordings.argument_types import (
     integer_in,
     non_negative_float,
     output_folder,
+    package_file,
     prepare_console,
     probability,
     thread_count,
@@ -49,7 +50,7 @@ STAGE_COMMANDS = ("parts", "pose", "attention", "finetune", "all")
 
 def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p = sub.add_parser(name, help=f"train stage {name!r}" if name != "all" else "train every stage in order")
-    p.add_argument("--config", help="YAML file (training/configs/*.yaml)")
+    p.add_argument("--config", type=package_file, help="YAML file (training/configs/*.yaml)")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -68,7 +69,8 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--epochs", type=integer_in(1), help="epochs of this stage (all: of every stage)")
     p.add_argument("--workers", type=integer_in(0), help="DataLoader workers per process (0: in the process)")
-    p.add_argument("--init", help="checkpoint to start from instead of the previous stage's best.pt")
+    p.add_argument("--init", type=package_file,
+                   help="checkpoint to start from instead of the previous stage's best.pt")
     p.add_argument("--restart", action="store_true", help="ignore an unfinished run state and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
     _threads_argument(p)
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         _stage_parser(sub, name)
 
     ev = sub.add_parser("evaluate", help="top-1/top-5, per-class accuracy, confusion and attention PNGs")
-    ev.add_argument("--checkpoint", help="the model (every evaluation but --rescore)")
+    ev.add_argument("--checkpoint", type=package_file, help="the model (every evaluation but --rescore)")
     ev.add_argument("--data", help="dataset folder (default: the one the checkpoint was trained on)")
     ev.add_argument(
         "--subset",

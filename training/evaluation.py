@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from core.package_files import output_folder_beside
 from recordings.atomic import why_not_writable
 from recordings.picture_text import put_text, text_size, write_image
 from training import distributed
@@ -43,7 +44,8 @@ class Predictions:
 
 
 def default_results_dir(checkpoint: Path, *what: str, data: str | Path) -> Path:
-    """Where an evaluation of `checkpoint` writes without --out: beside it, named after the checkpoint file,
+    """Where an evaluation of `checkpoint` writes without --out: beside it (in runs/ for a model bundled
+    with an installed copy: core.package_files.output_folder_beside), named after the checkpoint file,
     what was evaluated and the data (its folder's name and a short hash of where it is, or of the
     simulator's settings), so that checkpoints sharing a folder (best.pt and last.pt of a run, the bundled
     models of training/checkpoints), different subsets and different data never overwrite or mix each
@@ -53,7 +55,7 @@ def default_results_dir(checkpoint: Path, *what: str, data: str | Path) -> Path:
     where = text if simulated else str(Path(text).resolve())
     name = "sim" if simulated else Path(where).name or "data"
     tag = f"{name}-{hashlib.sha1(where.encode()).hexdigest()[:6]}"
-    return checkpoint.parent / "_".join(["eval", checkpoint.stem, *what, tag])
+    return output_folder_beside(checkpoint) / "_".join(["eval", checkpoint.stem, *what, tag])
 
 
 def writable_folder(folder: Path) -> Path:

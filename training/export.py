@@ -51,9 +51,10 @@ from core.engines import (
 from core.engines import selection as engine_selection
 from core.glimpse import PARTS, crop_window, part_boxes
 from core.model import load_checkpoint
+from core.package_files import output_folder_beside
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
-from recordings.argument_types import integer_in, replaced_file
+from recordings.argument_types import integer_in, package_file, replaced_file
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.datasets.nucla import NUCLA_FPS, read_nucla_sequence
@@ -302,13 +303,15 @@ def export_checkpoint(
     fp16: bool = False,
     fp16_windows: int = 32,
 ) -> ExportReport:
-    """Export `checkpoint_path` to `onnx_path` (default: beside it, .onnx) and check it (module docstring)."""
+    """Export `checkpoint_path` to `onnx_path` (default: beside it, .onnx; in runs/ for a model bundled with
+    an installed copy) and check it (module docstring)."""
     started = time.perf_counter()
     checkpoint_path = Path(checkpoint_path)
     if checkpoint_path.suffix.lower() == ".onnx":
         raise ValueError(f"{checkpoint_path}: an ONNX file is already exported; export takes the PyTorch "
                          "checkpoint (.pt) it came from")
-    onnx_path = Path(onnx_path) if onnx_path is not None else checkpoint_path.with_suffix(".onnx")
+    onnx_path = Path(onnx_path) if onnx_path is not None \
+        else output_folder_beside(checkpoint_path) / checkpoint_path.with_suffix(".onnx").name
     # Checked before anything is written: `-o model.pt` would replace the checkpoint with ONNX bytes.
     if onnx_path.is_dir():
         raise ValueError(f"-o {onnx_path}: a folder; give the ONNX file to write, e.g. "
@@ -403,7 +406,7 @@ def export_checkpoint(
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """The `export` command's arguments (training/__main__.py adds them to its subcommand)."""
-    parser.add_argument("checkpoint", type=Path, help="network checkpoint (.pt) to export")
+    parser.add_argument("checkpoint", type=package_file, help="network checkpoint (.pt) to export")
     parser.add_argument(
         "-o", "--output", type=replaced_file, help="ONNX file to write (default: checkpoint with .onnx)"
     )

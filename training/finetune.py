@@ -56,7 +56,7 @@ from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
 from core.wording import first_few
-from recordings.argument_types import as_typed
+from recordings.argument_types import as_typed, package_file
 from recordings.atomic import replace_atomically
 from recordings.labels import similar_names
 from recordings.pkummd import is_sequence_path
@@ -78,7 +78,7 @@ VALIDATION_FRACTION = 0.2
 
 def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `python -m training finetune` that fine-tune a trained model on a site's clips."""
-    parser.add_argument("--from", dest="base", metavar="CK",
+    parser.add_argument("--from", dest="base", metavar="CK", type=package_file,
                         help="fine-tune this trained checkpoint on --clips (e.g. "
                              "training/checkpoints/demo.pt)")
     parser.add_argument("--clips", metavar="DIR", help="the site's clips (NTU layout + labels.txt)")

@@ -35,6 +35,7 @@ from core.engines.export import exporter_fingerprint, save_atomically
 from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
 from core.engines.metadata import file_sha256
 from core.engines.mixed_precision import Fp16Scope, to_fp16
+from core.package_files import pip_install
 
 
 class TensorRtBuildError(EngineError):
@@ -56,7 +57,7 @@ def import_tensorrt() -> Any:
         import tensorrt
     except ImportError as error:
         raise BackendUnavailable(
-            "TensorRT is not installed (pip install -e '.[tensorrt]' in the checkout)"
+            f"TensorRT is not installed ({pip_install('tensorrt')})"
         ) from error
     return tensorrt
 

@@ -1,0 +1,45 @@
+"""The files this package brings (trained models, training configs), and what to run to install more,
+alike from a checkout (`pip install -e .`) and from a wheel installed into site-packages.
+
+The READMEs write the bundled files as `training/checkpoints/demo.pt` or `training/configs/x.yaml`:
+relative to a checkout. An installed copy keeps them in site-packages, where no user types them and no
+output of theirs belongs (root writes there silently, and `pip uninstall` leaves what was written).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the checkout, or site-packages
+# A checkout has pyproject.toml beside the packages; a wheel installs the packages alone.
+CHECKOUT = (PACKAGE_ROOT / "pyproject.toml").is_file()
+DISTRIBUTION = "where-to-focus"  # pyproject's [project] name, what pip installs
+OUTPUT_FOLDER = Path("runs")  # the current folder's, for what is made from a bundled file when installed
+
+
+def bundled(path: str | os.PathLike[str]) -> Path:
+    """`path` where it exists; else, for a relative path, the package's own file of that name when there is
+    one (`training/checkpoints/demo.pt` typed in any folder, or into an installed copy); else `path`, for
+    the caller's error to name as typed."""
+    given = Path(path)
+    if given.exists() or given.is_absolute():
+        return given
+    own = PACKAGE_ROOT / given
+    return own if own.exists() else given
+
+
+def output_folder_beside(path: str | os.PathLike[str]) -> Path:
+    """The folder for what is made from the file `path` (an evaluation's results, its ONNX export) when
+    no output is named: the file's own folder, except for a file of an installed copy: runs/ here."""
+    folder = Path(path).parent
+    if not CHECKOUT and PACKAGE_ROOT in Path(path).resolve().parents:
+        return OUTPUT_FOLDER
+    return folder
+
+
+def pip_install(extra: str) -> str:
+    """The command that adds an optional part (pyproject's extras), as this copy was installed."""
+    if CHECKOUT:
+        return f'pip install -e ".[{extra}]" (in {PACKAGE_ROOT})'
+    return f'pip install "{DISTRIBUTION}[{extra}]"'
