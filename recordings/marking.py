@@ -229,7 +229,6 @@ class ClipMarker:
         return f'<span style="color:#{red:02x}{green:02x}{blue:02x}">&#9632;</span>'
 
 
-
 class MarkingWindow(QtWidgets.QWidget):
     """The clip, the strip of its intervals and a status line; the keys go to a ClipMarker."""
 
