@@ -97,3 +97,31 @@ def test_two_gloo_processes_keep_identical_weights(tmp_path: Path) -> None:
     initial = PartAttentionNetwork(NetworkConfig.from_dict(config)).state_dict()
     assert any(not torch.equal(v, initial[k]) for k, v in first["state"].items() if "lstm" in k)
     assert "2 process(es)" in done.stdout
+
+
+def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
+               f"--master_port={_free_port()}", "-m", "training", *args]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_finetune_under_torchrun_prepares_writes_and_says_everything_once(tmp_path: Path) -> None:
+    # Every rank prepared the clips into the same cache (racing on its files), wrote model.pt and printed
+    # each line; an error was printed by both.
+    subprocess.run([sys.executable, "-m", "recordings", "synth", "--out", "clips", "--clips-per-class", "2",
+                    "--seed", "1"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True,
+                   capture_output=True)
+    short = ["--set", "epochs.pose=1", "--set", "epochs.head=1", "--set", "epochs.finetune=1",
+             "--set", "max_steps_per_epoch=2", "--device", "cpu", "--workers", "0", "--no-progress"]
+    done = _torchrun("finetune", "--from", "training/checkpoints/demo.pt", "--clips", "clips", "--out", "out",
+                     *short, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("prepared 20 clips in") == 1 and "0 already there" in done.stdout
+    assert done.stdout.count("[finetune] wrote out/model.pt") == 1
+    assert done.stdout.count("[finetune] classes:") == 1
+    assert (tmp_path / "out" / "model.pt").is_file()
+    assert not list((tmp_path / "out" / "cache").glob(".main-done*"))  # the others' signal, gone after
+    refused = _torchrun("finetune", "--from", "training/checkpoints/demo.pt", "--clips", "clips",
+                        "--out", "out2", "--set", "optim.nosuch=1", *short, cwd=tmp_path)
+    assert refused.returncode != 0 and refused.stderr.count("error: ") == 1, refused.stderr[-3000:]

@@ -20,7 +20,6 @@ is Algorithm 1's step 6 of a run.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 
@@ -39,10 +38,11 @@ from recordings.argument_types import (
 )
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
-from recordings.stop_signals import interrupt_on_stop_signals
+from recordings.stop_signals import STOP_SIGNALS, interrupt_on_stop_signals
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
+from training.distributed import is_main_process
 from training.stages import StageError
 
 STAGE_COMMANDS = ("parts", "pose", "attention", "finetune", "all")
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 results = train_all(config, restart=args.restart, init=args.init)
             else:
                 results = [train_stage(config, args.command, restart=args.restart, init=args.init)]
-            for result in results if int(os.environ.get("RANK", "0")) == 0 else ():  # torchrun: said once
+            for result in results if is_main_process() else ():  # torchrun: said once
                 print(
                     f"best checkpoint {result.best_checkpoint} ({result.scored_on} top-1 "
                     f"{100 * result.best_validation_top1:.2f}%, {result.epochs_run} epochs)"
@@ -315,12 +315,19 @@ def main(argv: list[str] | None = None) -> int:
             return run_export(args)
     except (ConfigError, DatasetError, FileNotFoundError, StageError, CheckpointError, ClipError,
             LabelMapError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if is_main_process():  # torchrun: every rank meets the same settings and data; said once
+            print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder that cannot be written, a full disk: the file is in the message
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)  # (each rank its own: one disk may be full, not another's)
         return 1
     except KeyboardInterrupt:
+        # A second stop must not cut this one short: torchrun follows Ctrl-C with SIGTERM to every rank,
+        # and raised again in this handler it printed a rank's traceback.
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        if not is_main_process():  # torchrun: the reason is rank 0's to say (an interrupt, or its error)
+            return 130
         # Nothing half-done is scored or put in place of an earlier run: training keeps its state.pt to
         # resume from, a stream evaluation leaves --out as it was.
         how = ""

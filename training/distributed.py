@@ -6,8 +6,12 @@ python -m training all --config ...                        -> world size 1, no p
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -29,6 +33,12 @@ class Process:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+def is_main_process() -> bool:
+    """Whether this is rank 0 (or no torchrun at all), before or without a process group: what every rank
+    meets alike (a config error, an interrupt) is said by this one."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def pick_device(preference: str, local_rank: int = 0) -> torch.device:
@@ -74,6 +84,39 @@ def stop() -> None:
 def barrier(process: Process) -> None:
     if process.distributed:
         dist.barrier()
+
+
+@contextlib.contextmanager
+def main_first(process: Process, folder: Path | str) -> Iterator[bool]:
+    """Work the main process does alone while the others wait, e.g. preparing a cache they all read next:
+    `with main_first(process, cache) as mine: if mine: prepare(...)`. The others wait for a file the
+    main process leaves in `folder` once done, not at a barrier: a barrier gives up after the process
+    group's timeout (10 min with NCCL), and preparing a site's clips can take longer. When the main
+    process fails, torchrun ends the waiting ones."""
+    if not process.distributed:
+        yield True
+        return
+    run = f"{os.environ.get('TORCHELASTIC_RUN_ID', 'run')}-{os.environ.get('MASTER_PORT', '')}"
+    done = Path(folder) / f".main-done-{run}"
+    yield process.is_main
+    if process.is_main:
+        done.parent.mkdir(parents=True, exist_ok=True)
+        done.touch()
+    else:
+        while not done.exists():
+            time.sleep(0.5)
+    dist.barrier()  # every rank past the wait before the file goes
+    if process.is_main:
+        done.unlink(missing_ok=True)
+
+
+def sum_over_ranks(process: Process, *values: float) -> tuple[float, ...]:
+    """Each value summed over every rank (as given on one process)."""
+    if not process.distributed:
+        return values
+    total = torch.tensor(values, dtype=torch.float64, device=process.device)
+    dist.all_reduce(total)
+    return tuple(total.tolist())
 
 
 def gather_objects(process: Process, value: object) -> list[object]:

@@ -60,6 +60,7 @@ from recordings.argument_types import as_typed, package_file
 from recordings.atomic import replace_atomically
 from recordings.labels import similar_names
 from recordings.pkummd import is_sequence_path
+from training import distributed
 from training.ablations import network_config
 from training.config import ConfigError, DataConfig, TrainConfig, config_from_dict, load_config
 from training.data import DatasetError
@@ -219,8 +220,14 @@ def finetune_config(
     return config, overruled
 
 
+def _quiet(*_args: object, **_kwargs: object) -> None:
+    """print on the ranks that say nothing."""
+
+
 def run_finetune(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    # Under torchrun every rank runs this: one says it, prepares the clips and writes model.pt.
+    say = print if distributed.is_main_process() else _quiet
     if not args.base or not args.clips:
         raise ConfigError("fine-tuning on a site's clips needs both --from CHECKPOINT and --clips DIR")
     stray = [f for f in ("data", "profile", "ablation", "init", "epochs") if getattr(args, f, None)]
@@ -262,66 +269,70 @@ def run_finetune(args: argparse.Namespace) -> int:
     refuse_typos(base, base_path, new, args.new_class, clips)
     classes = site_classes(base, named, args.replace_classes)
     forgotten = [c for c in classes if c != NO_ACTION and c not in named]
-    print(f"[finetune] base {base_path}: {len(base.class_names)} classes; {len(clips)} labelled clips "
-          f"({sum(c.folder == 0 for c in clips)} of the site, {sum(c.folder > 0 for c in clips)} rehearsal)"
-          + (f", {len(unlabelled)} unlabelled left out" if unlabelled else ""))
-    print(f"[finetune] classes: {len(classes)} = "
-          + ", ".join(f"{c} (new)" if c in new else c for c in classes))
+    say(f"[finetune] base {base_path}: {len(base.class_names)} classes; {len(clips)} labelled clips "
+        f"({sum(c.folder == 0 for c in clips)} of the site, {sum(c.folder > 0 for c in clips)} rehearsal)"
+        + (f", {len(unlabelled)} unlabelled left out" if unlabelled else ""))
+    say(f"[finetune] classes: {len(classes)} = "
+        + ", ".join(f"{c} (new)" if c in new else c for c in classes))
     if not new and not args.replace_classes:
-        print("[finetune] note: every class of the clips is one the base model knows; none is added")
+        say("[finetune] note: every class of the clips is one the base model knows; none is added")
     if not set(site_named):
         raise DatasetError(f"{args.clips}: no labelled clips of the site (python -m recordings label)")
     # Rehearsal is for keeping the base's classes: a class only rehearsal clips bring is a new class all
     # the same, and worth a word (a one-person PKU-MMD sequence brings dozens).
     from_rehearsal = [n for n in new if n not in site_named]
     if from_rehearsal:
-        print(f"[finetune] note: the --rehearse clips bring {len(from_rehearsal)} class(es) the base model "
-              f"does not know, trained as new classes: {', '.join(from_rehearsal)}")
+        say(f"[finetune] note: the --rehearse clips bring {len(from_rehearsal)} class(es) the base model "
+            f"does not know, trained as new classes: {', '.join(from_rehearsal)}")
     held_out = held_out_sequences(base, [c for c in clips if c.folder > 0])
     if held_out:
-        print(f"[finetune] note: {len(held_out)} of the --rehearse clips are PKU-MMD sequences "
-              f"{base_path.name} did not train on, its validation or test ones ({', '.join(held_out[:3])}"
-              f"{' ...' if len(held_out) > 3 else ''}): learnt now, they no longer measure it or its "
-              "fine-tunes")
+        say(f"[finetune] note: {len(held_out)} of the --rehearse clips are PKU-MMD sequences "
+            f"{base_path.name} did not train on, its validation or test ones ({', '.join(held_out[:3])}"
+            f"{' ...' if len(held_out) > 3 else ''}): learnt now, they no longer measure it or its "
+            "fine-tunes")
     if forgotten:
-        print(f"[finetune] WARNING: no clip of {', '.join(forgotten)}: the fine-tuned model will forget "
-              f"{'it' if len(forgotten) == 1 else 'them'}. Add clips of the base model's classes with "
-              f"--rehearse DIR (for the bundled demo model: python -m recordings synth --out DIR "
-              f"--clips-per-class 20; for pku_interactions.pt: PKU-MMD sequences, python -m recordings "
-              f"convert SEQUENCE DIR), or drop them with --replace-classes")
+        say(f"[finetune] WARNING: no clip of {', '.join(forgotten)}: the fine-tuned model will forget "
+            f"{'it' if len(forgotten) == 1 else 'them'}. Add clips of the base model's classes with "
+            f"--rehearse DIR (for the bundled demo model: python -m recordings synth --out DIR "
+            f"--clips-per-class 20; for pku_interactions.pt: PKU-MMD sequences, python -m recordings "
+            f"convert SEQUENCE DIR), or drop them with --replace-classes")
     has_intervals = any(c.timeline is not None for c in clips)
     if NO_ACTION in classes and not has_intervals:
-        print(f"[finetune] note: no clip marks where its actions are (intervals), so {NO_ACTION!r} gets no "
-              f"examples; mark them (python -m recordings label CLIP --class X --from S --to S) to keep "
-              f"telling actions from background")
+        say(f"[finetune] note: no clip marks where its actions are (intervals), so {NO_ACTION!r} gets no "
+            f"examples; mark them (python -m recordings label CLIP --class X --from S --to S) to keep "
+            f"telling actions from background")
 
     config, overruled = finetune_config(base, base_path, args, classes, cache)
     for item in overruled:
-        print(f"[finetune] the network comes from the checkpoint: ignoring {item}")
+        say(f"[finetune] the network comes from the checkpoint: ignoring {item}")
     if base_train_config(base).distill.teacher:
-        print(f"[finetune] note: {base_path.name} was taught by {base_train_config(base).distill.teacher}, "
-              "which knows its classes only: fine-tuning trains without a teacher")
+        say(f"[finetune] note: {base_path.name} was taught by {base_train_config(base).distill.teacher}, "
+            "which knows its classes only: fine-tuning trains without a teacher")
     if skeleton_only and config.epochs.pose < 1:
         raise StageError(f"{base_path.name} is skeleton-only: its pose stage is all there is to fine-tune, "
                          f"and epochs.pose is {config.epochs.pose} (drop --set epochs.pose=...)")
     workers = max(1, args.workers or 1)
     if skeleton_only:
-        print(f"[finetune] {base_path.name} is skeleton-only: preparing the clips' skeletons (no crops) "
-              f"into {cache}, then the pose stage alone")
+        say(f"[finetune] {base_path.name} is skeleton-only: preparing the clips' skeletons (no crops) "
+            f"into {cache}, then the pose stage alone")
     else:
-        print(f"[finetune] preparing crops as {base_path.name} cuts them "
-              f"({base.preprocessing.glimpse.crop_size} px) into {cache}")
-    prepare_clip_crops(config.data, base.preprocessing, cache, workers=workers, progress=config.progress)
+        say(f"[finetune] preparing crops as {base_path.name} cuts them "
+            f"({base.preprocessing.glimpse.crop_size} px) into {cache}")
+    process = distributed.start(config.device)
+    with distributed.main_first(process, cache) as mine:
+        if mine:
+            prepare_clip_crops(config.data, base.preprocessing, cache, workers=workers,
+                               progress=config.progress)
 
     from training.datasets import build_splits  # after prepare: the splits read the cache's index
 
     splits = build_splits(config.data)
-    print(f"[finetune] {len(splits.train)} training / {len(splits.validation)} validation "
-          f"{'sequences' if splits.continuous else 'clips'} (whole sessions held out)"
-          + (", windows along the sequences with no_action between actions" if splits.continuous else ""))
+    say(f"[finetune] {len(splits.train)} training / {len(splits.validation)} validation "
+        f"{'sequences' if splits.continuous else 'clips'} (whole sessions held out)"
+        + (", windows along the sequences with no_action between actions" if splits.continuous else ""))
     if not splits.validation:
-        print("[finetune] WARNING: no session could be held out (each class needs two or more); "
-              "validation uses the training clips and says little")
+        say("[finetune] WARNING: no session could be held out (each class needs two or more); "
+            "validation uses the training clips and says little")
     if skeleton_only:
         tuned = train_stage(config, "pose", init=base_path, restart=args.restart, splits=splits)
     else:
@@ -333,10 +344,12 @@ def run_finetune(args: argparse.Namespace) -> int:
         tuned = train_stage(config, "finetune", init=head.best_checkpoint, restart=args.restart,
                             splits=splits)
     model = out / "model.pt"
-    replace_atomically(model, Path(tuned.best_checkpoint).read_bytes())
-    print(f"[finetune] wrote {model} (validation top-1 {100 * tuned.best_validation_top1:.1f}%) after "
-          f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint "
-          f"{as_typed(model)}")
+    with distributed.main_first(process, out) as mine:  # the evaluation below reads it on every rank
+        if mine:
+            replace_atomically(model, Path(tuned.best_checkpoint).read_bytes())
+    say(f"[finetune] wrote {model} (validation top-1 {100 * tuned.best_validation_top1:.1f}%) after "
+        f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint "
+        f"{as_typed(model)}")
     if splits.validation:
         from training.evaluate import evaluate
 

@@ -762,6 +762,8 @@ def _train_epoch(
         seen += len(labels)
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
     bar.close()
+    # Under torchrun over every rank's batches (the log and metrics.jsonl had rank 0's share alone).
+    total_loss, correct, seen = distributed.sum_over_ranks(process, total_loss, correct, seen)
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 

@@ -49,6 +49,7 @@ from recordings.recorder import clip_session, labelled_length_s
 from training.cache import load_clip, read_index, read_settings
 from training.config import DataConfig
 from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, stratified_split
+from training.distributed import is_main_process
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +331,7 @@ def clip_splits(data: DataConfig) -> Splits:
     if data.protocol not in ("all", "xview"):
         raise DatasetError(f"dataset 'clips' has protocol 'all' (or 'xview'), not {data.protocol!r}")
     clips, unlabelled = read_dataset(data)
-    if unlabelled:
+    if unlabelled and is_main_process():  # torchrun: every rank reads them; one says so
         print(f"[clips] {len(unlabelled)} unlabelled clip(s) left out (python -m recordings label): "
               + ", ".join(p.name for p in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else ""))
     if not clips:
@@ -384,7 +385,7 @@ def clip_splits(data: DataConfig) -> Splits:
             loader = LabelledClipLoader(clip.task, label, None, None, data.max_bodies, cache)
             pool.append(ClipSource(clip.task.name, label, loader, group))
     train, validation, notes = hold_out_sessions(pool, data.validation_fraction, data.split_seed)
-    for note in notes:
+    for note in notes if is_main_process() else ():
         print(f"[clips] {note}")
     return Splits(
         train,
