@@ -367,6 +367,7 @@ class Capture:
         self.first_received: float | None = None  # of the first frame kept
         self.last_received: float | None = None  # of the newest frame kept
         self.disconnected_at: float | None = None  # when the source was last found unplugged
+        self._reading_since: float | None = None  # when the read in progress began
         self._last_index: int | None = None
         self._on_restart = on_restart
         # A replay run as fast as possible hands the worker one frame at a time: lockstep(sequence,
@@ -400,15 +401,25 @@ class Capture:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def read_running_s(self) -> float:
+        """How long the source's read in progress has taken (0 between reads): each returns within
+        READ_TIMEOUT_S, with nothing if nothing came, so a long one is a driver that hangs."""
+        since = self._reading_since
+        return 0.0 if since is None else time.perf_counter() - since
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                self._reading_since = time.perf_counter()
                 try:
                     frame = self.source.read(READ_TIMEOUT_S)
                 except EndOfStream as end:
                     log.info("%s: end of stream", self.source.name)
                     self.counters.dropped += end.skipped  # missed after the last frame: no gap shows them
                     break
+                finally:
+                    self._reading_since = None
                 if frame is None:
                     if not self.source.connected:  # a stall counts from its return at the earliest
                         self.disconnected_at = time.perf_counter()

@@ -762,7 +762,8 @@ def delivery_status(alerts: AlertDispatcher) -> list[str]:
 
 @dataclass
 class StuckSteps:
-    """The stuck recognition steps a headless run's once-a-second checks see, one episode per step: told
+    """The stuck steps (recognition hops, or the source's reads) a headless run's once-a-second checks
+    see, one episode per step: told
     apart by when the step began (`now - stuck_s`), so that a step that returned and a next one that stuck
     between two checks is a new episode, not the old one going on."""
 
@@ -790,15 +791,14 @@ class StuckSteps:
 
 def _why_ending(
     pipeline: LivePipeline, stop: threading.Event, writer: LineWriter, duration_s: float | None,
-    stuck_s: float | None,
+    stuck: str | None,
 ) -> str:
     """Why a headless run shuts down, for whoever reads a service's log: an operator's stop or else.
-    `stuck_s`: how long recognition was stuck when it ended (None: it was not)."""
+    `stuck`: what was stuck, and how long, when that ended it (None: nothing was)."""
     if stop.is_set():
         return "asked to stop (Ctrl-C or SIGTERM)"
-    if stuck_s is not None:
-        return (f"recognition stuck for {stuck_s:.0f} s (an engine call that does not return); ending so "
-                "that the service manager restarts it")
+    if stuck is not None:
+        return f"{stuck}; ending so that the service manager restarts it"
     if writer.reader_gone:
         return "the output's reader is gone"
     if (failure := pipeline.failure) is not None:
@@ -848,8 +848,10 @@ def run_headless(
         raise
     started = time.monotonic()
     next_health = started + config.health_every_s
-    next_check, stalled, undecided, stuck = started + 1.0, False, False, StuckSteps()
-    ended_stuck: float | None = None  # how long recognition had been stuck when that ended the run
+    next_check, stalled, undecided = started + 1.0, False, False
+    stuck, source_stuck = StuckSteps(), StuckSteps()  # recognition hops, the source's reads
+    ended_stuck: str | None = None  # what was stuck, and how long, when that ended the run
+    hop_stuck = False  # recognition was
     try:
         while not stop.is_set():
             handle(pipeline.drain())
@@ -893,7 +895,22 @@ def run_headless(
                               "not return?): nothing is decided and no alert can be raised; ending after "
                               "%.0f s", stats.recognition_stuck_s, STUCK_EXIT_S)
                 if stuck.ends_the_run(stats.recognition_stuck_s):
-                    ended_stuck = stats.recognition_stuck_s
+                    hop_stuck = True
+                    ended_stuck = (f"recognition stuck for {stats.recognition_stuck_s:.0f} s (an engine call "
+                                   "that does not return)")
+                    break
+                # A read that never returns (a sensor driver that hangs) left the room unwatched for good:
+                # the stall was said, and the run went on to its --duration, or for ever.
+                recovered, newly_stuck = source_stuck.observe(now, stats.source_stuck_s)
+                if recovered:
+                    log.info("reading from %s works again", pipeline.source.name)
+                if newly_stuck:
+                    log.error("reading from %s has not returned for %.0f s (a sensor driver that hangs?): "
+                              "nothing new is seen and no alert can be raised; ending after %.0f s",
+                              pipeline.source.name, stats.source_stuck_s, STUCK_EXIT_S)
+                if source_stuck.ends_the_run(stats.source_stuck_s):
+                    ended_stuck = (f"reading from {pipeline.source.name} stuck for "
+                                   f"{stats.source_stuck_s:.0f} s (a sensor driver that hangs?)")
                     break
             if reopen is not None and reopen.is_set():
                 reopen.clear()
@@ -906,13 +923,13 @@ def run_headless(
         log.info("interrupted; shutting down")
     finally:
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
-        summary = pipeline.stop(recognition_wait_s=1.0 if ended_stuck is not None else None)
+        summary = pipeline.stop(recognition_wait_s=1.0 if hop_stuck else None)
         handle(pipeline.drain())
         lost = events.close()
         alerts.close()
         writer.close()
         lost += writer.errors()
     if ended_stuck is not None:  # an error even if the call returned meanwhile: exit 1, for a restart
-        lost.append(f"recognition was stuck on one step for {ended_stuck:.0f} s")
+        lost.append(ended_stuck)
     summary = alerts.report(summary)
     return replace(summary, errors=(*summary.errors, *lost)) if lost else summary

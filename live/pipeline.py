@@ -91,6 +91,9 @@ STALLED_S = 3.0
 # of milliseconds, a second with many people on a slow CPU, a few the first time a GPU sees a new number
 # of people (kernels chosen). Until it returns nothing is decided.
 RECOGNITION_STUCK_S = 10.0
+# A source's read running this long is stuck (a sensor driver that hangs): each returns within 0.1 s, with
+# nothing when nothing came; reopening a Kinect takes a few seconds.
+SOURCE_STUCK_S = 10.0
 # Hops that run and decide for nobody in view this long (failing, scores not finite, windows without
 # colour) are a room without recognition: decisions come every hop (0.2 s by default) while all is well.
 UNDECIDED_S = 3.0
@@ -124,6 +127,9 @@ class LiveStats:
     # Seconds the running recognition hop has taken, past RECOGNITION_STUCK_S (None: it is working): the
     # actions shown are from before it, and no alert can be raised.
     recognition_stuck_s: float | None = None
+    # Seconds the source's read in progress has taken, past SOURCE_STUCK_S (None: reads return): nothing
+    # new is seen until it does, and the stall above says so too.
+    source_stuck_s: float | None = None
     # Seconds the people in view have gone without any decision, past UNDECIDED_S (None: decisions come,
     # or nobody is due one): the window shows people and no actions, and no alert can be raised.
     undecided_s: float | None = None
@@ -133,7 +139,7 @@ class LiveStats:
         """Something a service's log reader must act on: no sensor, no frames, recognition stuck, or
         nobody decided (the status line is then a warning, not an INFO a log filter drops)."""
         return (not self.connected or self.stalled_s is not None or self.recognition_stuck_s is not None
-                or self.undecided_s is not None)
+                or self.source_stuck_s is not None or self.undecided_s is not None)
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -145,6 +151,8 @@ class LiveStats:
         if self.stalled_s is not None:
             sensor += f" but NO FRAMES FOR {self.stalled_s:.0f} s"
         failed = f", {self.failed_hops} failed since the start" if self.failed_hops else ""
+        if self.source_stuck_s is not None:
+            sensor += f", ITS READ STUCK FOR {self.source_stuck_s:.0f} s"
         if self.recognition_stuck_s is not None:
             failed += f", RECOGNITION STUCK FOR {self.recognition_stuck_s:.0f} s"
         if self.undecided_s is not None:
@@ -692,6 +700,7 @@ class LivePipeline:
             failed_hops=self.worker.counters.errors,
             stalled_s=self._stalled_s(),
             recognition_stuck_s=busy if (busy := self.worker.busy_s) > RECOGNITION_STUCK_S else None,
+            source_stuck_s=read if (read := self.capture.read_running_s) > SOURCE_STUCK_S else None,
             undecided_s=(undecided if (undecided := self.worker.undecided_s) > UNDECIDED_S and not self.paused
                          else None),
         )

@@ -1163,7 +1163,40 @@ def test_a_recognition_step_that_does_not_return_is_said_and_a_service_ends_to_b
     assert "recognition works again" in said  # after the first, which came back
     assert "shutting down: recognition stuck for" in said and "service manager restarts it" in said
     assert summary.decisions > 0  # before and between, and the run ends in an error (exit 1):
-    assert [e for e in summary.errors if e.startswith("recognition was stuck on one step for")]
+    assert [e for e in summary.errors if e.startswith("recognition stuck for")]
+
+
+def test_a_source_read_that_does_not_return_ends_the_run_for_a_restart(tiny_checkpoint, monkeypatch, caplog):
+    """A sensor driver that hangs in a read: the stall was said once, and the run went on to its --duration
+    (for ever without one), the room unwatched; a stuck recognition already ended it for a restart."""
+    import live.headless
+    import live.pipeline
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    monkeypatch.setattr(live.pipeline, "SOURCE_STUCK_S", 0.3)
+    monkeypatch.setattr(live.headless, "STUCK_EXIT_S", 2.5)
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    source = simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True))
+    read, reads = source.read, []
+
+    def hanging_read(timeout: float = 0.1):
+        reads.append(time.monotonic())
+        if len(reads) == 40:
+            time.sleep(6.0)  # longer than the run waits for it
+        return read(timeout)
+
+    source.read = hanging_read
+    pipeline = LivePipeline(source, engine, inputs)
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        summary = run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))),
+                               duration_s=30.0)
+    assert time.monotonic() - started < 15  # ended by the watch, not by --duration
+    said = caplog.text
+    assert said.count("has not returned for") == 1 and "ending after 2 s" in said
+    assert "shutting down: reading from sim stuck for" in said and "service manager restarts it" in said
+    assert summary.decisions > 0 and [e for e in summary.errors if e.startswith("reading from")]
 
 
 def test_a_room_where_nobody_is_decided_any_more_is_said_once_an_episode(
