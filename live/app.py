@@ -681,7 +681,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
         pipeline.start()
         # Ctrl-C, a session's logout: close as the key does, from the event loop (closed before the loop
         # runs, the window would stop before app.quit is connected to it, and the loop would never end).
-        with _signals_held(then=lambda *_: QtCore.QTimer.singleShot(0, window.close)) as held:
+        with _signals_held(then=_then_at_once(lambda: QtCore.QTimer.singleShot(0, window.close))) as held:
             # A screenshot waits for its delay: a replay shorter than that stays up at its last frame.
             overlay = OverlayConfig(record_dir=config.record_dir,
                                     close_at_end=not config.replay.loop and config.screenshot is None,
@@ -747,6 +747,24 @@ def _signals_held(then: Callable[[int, object], None] | None = None) -> Iterator
                 signal.signal(signum, handler)
 
 
+def _then_at_once(first: Callable[[], None]) -> Callable[[int, object], None]:
+    """A running app's handler of its stop signals: the first calls `first`, an orderly stop, which may
+    wait up to a minute (a hung engine call, a recording finalised, a slow reader of the output); a second
+    ends the process at once. A stop asked twice was a hidden window, or a service's silent log, for 30 s."""
+    asked: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if asked:
+            log.warning("asked to stop again: ending at once (lines not yet written are lost; a recording in "
+                        "progress is left for `python -m recordings recover`)")
+            logging.shutdown()  # the line above out before the process goes
+            os._exit(EXIT_INTERRUPTED)
+        asked.append(signum)
+        first()
+
+    return handler
+
+
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:
     """Why the window cannot open here, or None. Qt aborts the whole process without a display, so
     say it before any model loading. A screenshot needs no screen: it is taken off-screen."""
@@ -782,6 +800,7 @@ def _stderr_is_journald() -> bool:
 # Exit status of a run that may start later though not now (sysexits' EX_TEMPFAIL): its alert queue held by
 # another process. Not 2, which service units do not restart: one left running by hand took a room down.
 EXIT_TRY_AGAIN = 75
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -802,6 +821,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if (why_not := no_display_reason(config)) is not None:
         print(f"python -m live: {why_not}", file=sys.stderr)
+        return 2
+    if config.headless and config.headless_config.output is None and sys.stdout is None:
+        # Started with >&- (or by a service manager that gave it none): every decision went nowhere, and
+        # the run ended 0, its summary silent.
+        print("python -m live: standard output is closed: the decisions would go nowhere; --output FILE "
+              "writes them to a file", file=sys.stderr)
         return 2
     # Until the run installs its own handlers, a service manager's SIGTERM ends start-up as Ctrl-C does:
     # the source is given back and the exit says so.
@@ -835,8 +860,15 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
                 # main thread happens to be (half-way through starting the threads, say): the pipeline
                 # then always shuts down in order and a recording in progress is finalised.
                 stop = threading.Event()
+
+                def request_stop() -> None:
+                    stop.set()
+                    if not pipeline.started:  # still starting (the engine's warm-up): nothing watches stop
+                        raise KeyboardInterrupt
+
+                handler = _then_at_once(request_stop)
                 for signum in STOP_SIGNALS:
-                    signal.signal(signum, lambda *_: stop.set())
+                    signal.signal(signum, handler)
                 summary = run_headless(pipeline, config.headless_config, stop=stop,
                                        duration_s=config.duration_s, reopen=reopen)
             else:
@@ -857,6 +889,6 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C while the source or the model was still being opened
         print("python -m live: interrupted before it started", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     print_summary(summary)
     return 1 if summary.errors else 0

@@ -283,7 +283,8 @@ class LineWriter:
                 unflushed = 0
                 _silence(self._stream)  # Python flushes stdout again at exit: that must not fail too
                 log.info("the reader of %s closed its end; shutting down", self.where)
-            except (OSError, ValueError) as error:  # a full disk, a folder removed, a closed stream
+            except Exception as error:  # a full disk, a folder removed, a closed stream: OSError, ValueError
+                # (and anything else: a writer thread that died of it lost every later line unsaid)
                 if self.path is not None:  # closed now: its buffer, lines counted lost, is not written later
                     with contextlib.suppress(OSError, ValueError):
                         self._stream.close()

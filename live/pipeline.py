@@ -406,8 +406,17 @@ class LivePipeline:
         self.stop_recording(wait=False)
         if recognition_wait_s is None:
             recognition_wait_s = 1.0 if self.worker.busy_s > RECOGNITION_STUCK_S else 30.0
-        self.worker.finish(recognition_wait_s)  # a last hop on what arrived, then the thread ends
+        # A last hop on what arrived, then the thread ends. A wait past a second is said, not silent (a
+        # second Ctrl-C ends the app at once).
+        self.worker.finish(min(recognition_wait_s, 1.0))
+        if self.worker.alive and recognition_wait_s > 1.0:
+            log.info("waiting up to %.0f s more for the recognition step in progress (%.0f s so far)",
+                     recognition_wait_s - 1.0, self.worker.busy_s)
+            self.worker.finish(recognition_wait_s - 1.0)
         deadline = time.monotonic() + self.config.record_finish_s
+        if self._saving:
+            log.info("finishing %s (up to %.0f s)", ", ".join(s.recorder.sample_name for s in self._saving),
+                     self.config.record_finish_s)
         for sink in list(self._saving):  # bounded: a hung disk cannot hold the shutdown for ever
             sink.close(max(deadline - time.monotonic(), 0.0))
         if self.capture.alive:  # in a read that does not return (a hung driver): closed under it, a sensor's

@@ -651,6 +651,66 @@ def test_sigterm_while_starting_ends_like_ctrl_c_and_hands_the_handlers_back(mon
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_a_closed_standard_output_is_refused_without_output(monkeypatch, capsys):
+    """`python -m live --headless >&-`: Python's sys.stdout is None, the writer's thread died at the first
+    line, and the run ended 0 with every decision gone."""
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["--headless", "--duration", "1"]) == 2
+    assert "standard output is closed" in capsys.readouterr().err
+
+
+def test_sigterm_during_the_engine_warm_up_ends_the_start(monkeypatch, capsys):
+    """The headless run's own handlers (which ask the loop to stop) came before the warm-up, which does not
+    look at them: a warm-up that hung could not be stopped by Ctrl-C or SIGTERM at all."""
+    import live.pipeline
+
+    def hanging_warm_up(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # a first engine call that does not return (Python-level: signals get in)
+
+    monkeypatch.setattr(live.pipeline.LivePipeline, "warm_up", hanging_warm_up)
+    started = time.monotonic()
+    assert main(["--headless", "--duration", "30"]) == 130
+    assert time.monotonic() - started < 20
+    assert "interrupted before it started" in capsys.readouterr().err
+
+
+HANGS_AT_THE_FIFTH_STEP = """
+import runpy, sys, time
+import live.worker
+step, calls = live.worker.RecognitionWorker.step, []
+def hanging(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 5:
+        print("hanging", file=sys.stderr, flush=True)
+        time.sleep(120)
+    return step(self, *args, **kwargs)
+live.worker.RecognitionWorker.step = hanging
+sys.argv = ["live", "--headless", "--duration", "120"]
+runpy.run_module("live", run_name="__main__")
+"""
+
+
+def test_a_second_stop_signal_ends_at_once(tmp_path):
+    """A stop while a recognition step hangs waits 30 s for it (silently, before): a second Ctrl-C or
+    SIGTERM ends the process at once, as an operator who asks twice expects."""
+    process = subprocess.Popen([sys.executable, "-c", HANGS_AT_THE_FIFTH_STEP], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    while "hanging" not in (line := process.stderr.readline()) and line:
+        lines.append(line)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(2.5)  # past the first second of the wait, which is said then
+    asked_again = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(lines) + err
+    assert time.monotonic() - asked_again < 10  # not the 30 s the hung step is given
+    assert "waiting up to 29 s more for the recognition step in progress" in err
+    assert "asked to stop again: ending at once" in err
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
 @pytest.mark.parametrize(("options", "status"), [(["--headless"], 2), ([], 130)], ids=["headless", "window"])
 def test_sighup_while_starting_is_kept_by_a_service_and_closes_a_window(monkeypatch, capsys, options, status):
