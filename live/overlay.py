@@ -42,7 +42,7 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -464,6 +464,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.config = config
         self.alerts = alerts  # raised from the hops this window drains; delivered off the GUI thread
         self.summary: Summary | None = None
+        self._draw_failure: str | None = None  # the first error drawing the picture, when it fails
+        self._draw_failures = 0  # ... and how many ticks it has failed since
         self._stopper: threading.Thread | None = None
         self._stop_finished = False  # the stopping thread has reported back: a close now closes
         # Queued: emitted on the stopping thread, delivered to the GUI thread that owns this window.
@@ -659,16 +661,14 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._recording_problems_shown = len(problems)
             self._recording_stopped = problems[-1]  # said until the next recording starts, not 15 s
             self.show_notice(problems[-1])
-        latest = self.pipeline.latest_image(self._step)
-        if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
-            self._last_sequence = latest[0].sequence
-            self._shown = latest
-            self._draw_frame(*latest)
-            self._frames_drawn += 1
-        elif self._shown is not None and self.pipeline.recording != self._recording_drawn:
-            # A recording started or stopped while the picture stands still (paused, or a sensor that
-            # sends nothing): the same frame again, so that REC on it says what is happening now.
-            self._draw_frame(*self._shown)
+        try:
+            self._draw_newest()
+        except Exception as error:  # the status, the banner and the end of a replay go on being seen to
+            # A picture that froze with nothing said, a traceback each tick, and an exit of 0.
+            if self._draw_failure is None:
+                log.exception("the picture cannot be drawn")
+                self._draw_failure = f"{type(error).__name__}: {error}"
+            self._draw_failures += 1
         self._update_status()
         # Not on a failure: a window that vanishes says nothing; its banner says what went wrong.
         if self.pipeline.ended and self.config.close_at_end and self.pipeline.failure is None:
@@ -816,6 +816,18 @@ class LiveWindow(QtWidgets.QMainWindow):
                            joints_color=body.joints_color[None])[:, 0]
         return boxes[[PARTS.index(p) for p in inputs.parts]]
 
+    def _draw_newest(self) -> None:
+        latest = self.pipeline.latest_image(self._step)
+        if latest is not None and latest[0].sequence != self._last_sequence and not self.pipeline.paused:
+            self._last_sequence = latest[0].sequence
+            self._shown = latest
+            self._draw_frame(*latest)
+            self._frames_drawn += 1
+        elif self._shown is not None and self.pipeline.recording != self._recording_drawn:
+            # A recording started or stopped while the picture stands still (paused, or a sensor that
+            # sends nothing): the same frame again, so that REC on it says what is happening now.
+            self._draw_frame(*self._shown)
+
     def _update_status(self) -> None:
         stats = self.pipeline.stats()
 
@@ -856,6 +868,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         if (failure := self.pipeline.failure) is not None:  # not "end of replay": the video may still run
             banner, ink = (f"{failure} - nothing is recognised, no alerts can be raised; restart the app "
                            "(the log says why)"), ALARM_TEXT
+        elif self._draw_failure is not None:
+            banner, ink = (f"the picture cannot be drawn ({self._draw_failure}) - what is shown is not live; "
+                           "recognition and alerts go on"), ALARM_TEXT
         elif not stats.connected and not self.pipeline.ended:
             banner, ink = "sensor disconnected - waiting for it to return", ALARM_TEXT
         elif stats.stalled_s is not None:
@@ -1196,6 +1211,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         shiboken6.delete(self)
 
     def _finish_close(self, summary: Summary | None) -> None:
+        if summary is not None and self._draw_failure is not None:  # exit 1: the window did not work
+            failed = f"the picture could not be drawn ({self._draw_failure}; {self._draw_failures} times)"
+            summary = replace(summary, errors=(*summary.errors, failed))
         self.summary = summary
         self._stop_finished = True
         if self.alerts is not None and summary is not None:

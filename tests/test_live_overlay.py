@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import sys
 import threading
 import time
@@ -475,6 +476,30 @@ def test_the_gui_tick_stays_fast(qtbot, tiny_model):
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
     # A tick must leave room for 30 fps even on a loaded CI machine.
     assert float(np.median(ticks)) < 1 / 30
+
+
+def test_a_picture_that_cannot_be_drawn_is_said_and_the_run_ends_in_an_error(qtbot, tiny_model, caplog):
+    # It froze at its last good frame, the status and banner with it, a traceback each tick, and exit 0.
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs)
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window._frames_drawn > 2, timeout=10000)
+
+    def broken(*_args):
+        raise ValueError("a frame the drawing code cannot take")
+
+    window._draw_frame = broken
+    with caplog.at_level(logging.ERROR, logger="live.overlay"):
+        qtbot.waitUntil(lambda: window._draw_failures > 3, timeout=10000)
+    assert caplog.text.count("the picture cannot be drawn") == 1  # with its traceback, once
+    assert "the picture cannot be drawn (ValueError: a frame the drawing code" in window.banner.text()
+    assert "recognition and alerts go on" in window.banner.text()
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+    assert [e for e in window.summary.errors if e.startswith("the picture could not be drawn (ValueError")]
 
 
 def test_replay_end_closes_the_window(qtbot, tiny_model):
