@@ -184,6 +184,8 @@ class KinectNextSource:
         try:
             self._open_sensor()
         except kinect_next.KinectError as error:  # KinectNotAvailableError off Windows / without the runtime
+            if not sys.platform.startswith("win"):  # kinect-next installed here, and no use: no install hint
+                raise SourceUnavailable(needs_windows("--source kinect", sys.platform)) from error
             raise SourceUnavailable(f"--source kinect: {error} ({INSTALL_HINT}; or use --source sim or a "
                                     f"recording's path)") from error
 
