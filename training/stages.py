@@ -29,6 +29,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -347,6 +348,9 @@ def train_stage(
     if process.distributed:
         device_ids = [process.device.index] if process.device.type == "cuda" else None
         objective = DistributedDataParallel(objective, device_ids=device_ids)
+        # The I3Ds' 1x1x1 convolutions get gradients whose strides differ from the bucket's only along
+        # their size-1 dimensions (the same memory layout): PyTorch warns of a slowdown there is not.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     optimisation = _Optimisation.for_stage(network, stage, config, process, pretrained)
     train_set, validation_set, sampler, loader = _stage_data(config, stage, splits, net_config, process)
 
