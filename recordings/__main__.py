@@ -11,13 +11,13 @@
     view PATH              play a recording with the skeleton drawn (--out: render to a video or PNGs;
                            --3d: the room in 3D through open3d, the viz3d extra: bones, depth
                            point cloud, floor, field of view; with --out off screen); on a clip,
-                           keys mark where actions start and end (recordings/marking.py)
+                           keys mark where actions start and end (the window lists them)
     recover DIR            finalise recordings a crash left unfinished (*.partial folders)
-    synth                  generate simulated Kinect clips in the NTU layout (recordings/synthetic.py;
-                           its options: python -m recordings synth --help)
+    synth                  generate simulated Kinect clips in the NTU layout (its options: python -m
+                           recordings synth --help)
 
-The .xef reader follows the public reverse-engineered layout (../shared/notes/kinect.md) and has not
-yet met a real Kinect Studio file.
+The .xef reader follows the public, reverse-engineered layout of Kinect Studio files and has not yet
+met a real one.
 """
 
 from __future__ import annotations
