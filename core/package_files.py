@@ -16,14 +16,16 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the checkout, or site-pack
 CHECKOUT = (PACKAGE_ROOT / "pyproject.toml").is_file()
 DISTRIBUTION = "where-to-focus"  # pyproject's [project] name, what pip installs
 OUTPUT_FOLDER = Path("runs")  # the current folder's, for what is made from a bundled file when installed
+BUNDLED_FOLDERS = ("training/checkpoints", "training/configs")  # as the READMEs write them
 
 
 def bundled(path: str | os.PathLike[str]) -> Path:
-    """`path` where it exists; else, for a relative path, the package's own file of that name when there is
-    one (`training/checkpoints/demo.pt` typed in any folder, or into an installed copy); else `path`, for
-    the caller's error to name as typed."""
+    """`path` where it exists; else, for a relative path into BUNDLED_FOLDERS, the package's own file of
+    that name when there is one (`training/checkpoints/demo.pt` typed in any folder, or into an installed
+    copy); else `path`, for the caller's error to name as typed. Nothing else of a checkout is found
+    from elsewhere: a mistyped `runs/site/model.pt` is not the checkout's run."""
     given = Path(path)
-    if given.exists() or given.is_absolute():
+    if given.exists() or given.is_absolute() or given.parent.as_posix() not in BUNDLED_FOLDERS:
         return given
     own = PACKAGE_ROOT / given
     return own if own.exists() else given

@@ -755,9 +755,12 @@ def _then_at_once(first: Callable[[], None]) -> Callable[[int, object], None]:
 
     def handler(signum: int, _frame: object) -> None:
         if asked:
-            log.warning("asked to stop again: ending at once (lines not yet written are lost; a recording in "
-                        "progress is left for `python -m recordings recover`)")
-            logging.shutdown()  # the line above out before the process goes
+            # Straight to the file descriptor: a logging handler's lock may be held by a thread stuck on a
+            # full stderr pipe, and the process must go now.
+            with contextlib.suppress(OSError):
+                os.write(2, b"[live] asked to stop again: ending at once (lines not yet written are lost, "
+                            b"and an alert raised this moment may be too; a recording in progress is left "
+                            b"for `python -m recordings recover`)\n")
             os._exit(EXIT_INTERRUPTED)
         asked.append(signum)
         first()

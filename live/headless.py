@@ -764,16 +764,15 @@ def delivery_status(alerts: AlertDispatcher) -> list[str]:
 @dataclass
 class StuckSteps:
     """The stuck steps (recognition hops, or the source's reads) a headless run's once-a-second checks
-    see, one episode per step: told
-    apart by when the step began (`now - stuck_s`), so that a step that returned and a next one that stuck
-    between two checks is a new episode, not the old one going on."""
+    see, one episode per step: told apart by when the step began (`now - stuck_s`), so that a step that
+    returned and a next one that stuck between two checks is a new episode, not the old one going on."""
 
     began: float | None = None  # monotonic time the stuck step began; None: none is stuck
     first_seen_s: float = 0.0  # how long it had been stuck when a check first saw it
 
     def observe(self, now: float, stuck_s: float | None) -> tuple[bool, bool]:
-        """One check's reading (`LiveStats.recognition_stuck_s`) -> (the last episode is over, a new one
-        began)."""
+        """One check's reading (`LiveStats.recognition_stuck_s` or `source_stuck_s`) -> (the last episode
+        is over, a new one began)."""
         began = None if stuck_s is None else now - stuck_s
         over = self.began is not None and (began is None or abs(began - self.began) > 1.0)
         if over:

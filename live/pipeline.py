@@ -414,11 +414,12 @@ class LivePipeline:
                      recognition_wait_s - 1.0, self.worker.busy_s)
             self.worker.finish(recognition_wait_s - 1.0)
         deadline = time.monotonic() + self.config.record_finish_s
-        if self._saving:
-            log.info("finishing %s (up to %.0f s)", ", ".join(s.recorder.sample_name for s in self._saving),
-                     self.config.record_finish_s)
         for sink in list(self._saving):  # bounded: a hung disk cannot hold the shutdown for ever
-            sink.close(max(deadline - time.monotonic(), 0.0))
+            sink.close(0.0)  # asked to finish; a wait past a second is said
+            if not sink.finished.wait(min(1.0, max(deadline - time.monotonic(), 0.0))):
+                log.info("finishing the recording %s (up to %.0f s more)", sink.recorder.sample_name,
+                         max(deadline - time.monotonic(), 0.0))
+                sink.close(max(deadline - time.monotonic(), 0.0))
         if self.capture.alive:  # in a read that does not return (a hung driver): closed under it, a sensor's
             # runtime fails inside the driver; the process's exit lets go of it (the summary says why)
             log.warning("%s: not closed, its read has not returned", self.source.name)

@@ -117,12 +117,13 @@ class ClipMarker:
         elif key == "e":
             if self.marker.opened is None:
                 self.message = "no action is being marked (s starts one)"
-            elif self.now < self.marker.opened[0]:  # stepped back past it: the mark stays open
-                self.message = (f"the {self.marker.opened[1]} mark starts at {self.marker.opened[0]:.2f} s, "
-                                f"after this frame: step on (Right) to its end, or u drops it")
-            elif (interval := self.marker.end(self.now)) is None:
-                self.message = "nothing marked: no time passed since s (paused?)"
+            elif self.now <= self.marker.opened[0]:  # paused, or stepped back to it or past: it stays open
+                where = "on this frame" if self.now == self.marker.opened[0] else "after this frame"
+                self.message = (f"nothing marked: the {self.marker.opened[1]} mark starts at "
+                                f"{self.marker.opened[0]:.2f} s, {where}; play or step on (Right) to its "
+                                f"end, or u drops it")
             else:
+                interval = self.marker.end(self.now)
                 self._store(interval)
         elif key == "u":
             self.undo()
@@ -206,12 +207,11 @@ class ClipMarker:
             if not self._store(interval):
                 self.lost_at_close = interval
 
-    def legend(self, rich: bool = False) -> str:
-        """The status line: the time, what is being marked, the last message; the keys. `rich`: as Qt
-        rich text, each class after a square of its colour on the strip (which colour is which class was
-        not shown anywhere)."""
-        text = html.escape if rich else str
-        keys = "  ".join(f"{self._swatch(name) if rich else ''}{n}:{text(name)}"
+    def legend(self) -> str:
+        """The status line, as Qt rich text: the time, what is being marked, the last message; the keys,
+        each class after a square of its colour on the strip (which colour was which class was shown
+        nowhere). Spaces kept as written: the columns do not shift as the time grows."""
+        keys = "  ".join(f"{self._swatch(name)}{n}:{html.escape(name)}"
                          for n, name in enumerate(self.classes[:9], start=1))
         if len(self.classes) > 9:
             keys += f"  (PgDn/PgUp: all {len(self.classes)})"
@@ -220,9 +220,9 @@ class ClipMarker:
         # What happened first, on a line of its own: at the end of one long line, past the keys of nine
         # long class names, it was off the screen.
         counted = f"{len(self.labels.intervals)} intervals"
-        first = text(f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}")
+        first = html.escape(f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}")
         second = f"{keys}  |  s start  e end  u undo  space pause  Left/Right a frame"
-        return f"{first}<br>{second}" if rich else f"{first}\n{second}"
+        return f'<span style="white-space:pre-wrap">{first}<br>{second}</span>'
 
     def _swatch(self, name: str) -> str:
         blue, green, red = class_colour(self.classes, name)
@@ -351,7 +351,7 @@ class MarkingWindow(QtWidgets.QWidget):
             draw_strip(image, self.marker.labels, self.marker.classes, self.marker.now,
                        self.marker.marker.opened)
             self.item.setImage(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), autoLevels=False, levels=(0, 255))
-        self.status.setText(self.marker.legend(rich=True))
+        self.status.setText(self.marker.legend())
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.timer.stop()

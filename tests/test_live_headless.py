@@ -659,6 +659,28 @@ def test_a_closed_standard_output_is_refused_without_output(monkeypatch, capsys)
     assert "standard output is closed" in capsys.readouterr().err
 
 
+def test_a_writer_that_meets_any_error_says_so_instead_of_its_thread_dying(monkeypatch, caplog):
+    """Only OSError and ValueError were caught: anything else ended the writer's thread with a traceback,
+    and every later line went nowhere, the summary silent."""
+    import io
+
+    from live.headless import LineWriter
+
+    class OddStream(io.StringIO):
+        def write(self, text: str) -> int:
+            raise RuntimeError("a stream that fails oddly")
+
+    monkeypatch.setattr(sys, "stdout", OddStream())
+    with caplog.at_level(logging.ERROR, logger="live.headless"):
+        writer = LineWriter(None, "--output")
+        writer.write("{}\n")
+        writer.write("{}\n")
+        writer.close()
+    assert writer.failure == "standard output: cannot be written (a stream that fails oddly)"
+    assert writer.errors() == [f"{writer.failure}; 2 lines not written"]
+    assert "standard output: cannot be written" in caplog.text
+
+
 def test_sigterm_during_the_engine_warm_up_ends_the_start(monkeypatch, capsys):
     """The headless run's own handlers (which ask the loop to stop) came before the warm-up, which does not
     look at them: a warm-up that hung could not be stopped by Ctrl-C or SIGTERM at all."""

@@ -497,6 +497,8 @@ def test_a_picture_that_cannot_be_drawn_is_said_and_the_run_ends_in_an_error(qtb
     assert caplog.text.count("the picture cannot be drawn") == 1  # with its traceback, once
     assert "the picture cannot be drawn (ValueError: a frame the drawing code" in window.banner.text()
     assert "recognition and alerts go on" in window.banner.text()
+    del window._draw_frame  # it draws again: the banner goes, and the run still ends in an error
+    qtbot.waitUntil(lambda: window.banner.text() == "", timeout=10000)
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
     assert [e for e in window.summary.errors if e.startswith("the picture could not be drawn (ValueError")]

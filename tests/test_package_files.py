@@ -28,6 +28,9 @@ def test_a_bundled_file_as_the_readmes_write_it_is_found_from_any_folder(tmp_pat
     assert bundled("training/configs/nucla_gcn.yaml").is_file()
     assert build_parser().parse_args(["--checkpoint", str(DEMO)]).checkpoint == PACKAGE_ROOT / DEMO
     assert bundled("model.pt") == Path("model.pt")  # not the package's: named as typed, for the error
+    assert bundled("pyproject.toml") == Path("pyproject.toml")  # the checkout's other files stay its own
+    outside = "training/checkpoints/../../pyproject.toml"
+    assert bundled(outside) == Path(outside)
     (tmp_path / DEMO).parent.mkdir(parents=True)
     (tmp_path / DEMO).write_bytes(b"the user's own")
     assert bundled(DEMO) == DEMO  # a file of that name here is the one meant

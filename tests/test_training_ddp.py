@@ -24,7 +24,10 @@ result = train_stage(config, "pose")
 import torch.distributed as dist
 rank = dist.get_rank() if dist.is_initialized() else 0
 world = dist.get_world_size() if dist.is_initialized() else 1
-torch.save({"world": world, "state": result.network.state_dict()}, f"{sys.argv[1]}/rank{rank}.pt")
+from training import distributed
+summed = distributed.sum_over_ranks(distributed.start("cpu"), rank + 1.0, 10.0)  # an epoch's loss, as summed
+torch.save({"world": world, "state": result.network.state_dict(), "summed": summed},
+           f"{sys.argv[1]}/rank{rank}.pt")
 """
 
 
@@ -86,6 +89,7 @@ def test_two_gloo_processes_keep_identical_weights(tmp_path: Path) -> None:
     first = torch.load(tmp_path / "rank0.pt")
     second = torch.load(tmp_path / "rank1.pt")
     assert first["world"] == second["world"] == 2
+    assert first["summed"] == second["summed"] == (3.0, 20.0)  # every rank's share, on every rank
     for key, value in first["state"].items():
         assert torch.equal(value, second["state"][key]), key
     # ... and the three optimiser steps did change them: a network built with the run's seed differs.

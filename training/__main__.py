@@ -20,6 +20,7 @@ is Algorithm 1's step 6 of a run.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -313,14 +314,15 @@ def main(argv: list[str] | None = None) -> int:
             from training.export import run_export
 
             return run_export(args)
-    except (ConfigError, DatasetError, FileNotFoundError, StageError, CheckpointError, ClipError,
-            LabelMapError) as exc:
+    except (ConfigError, DatasetError, StageError, CheckpointError, ClipError, LabelMapError) as exc:
         if is_main_process():  # torchrun: every rank meets the same settings and data; said once
             print(f"error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a folder that cannot be written, a full disk: the file is in the message
-        print(f"error: {exc}", file=sys.stderr)  # (each rank its own: one disk may be full, not another's)
-        return 1
+    except OSError as exc:  # a missing file, a folder that cannot be written, a full disk: named in it
+        # Each rank its own, named: a file one node lacks, a disk full on one, is no other rank's to say.
+        rank = "" if is_main_process() else f"[rank {os.environ.get('RANK')}] "
+        print(f"error: {rank}{exc}", file=sys.stderr)
+        return 2 if isinstance(exc, FileNotFoundError) else 1
     except KeyboardInterrupt:
         # A second stop must not cut this one short: torchrun follows Ctrl-C with SIGTERM to every rank,
         # and raised again in this handler it printed a rank's traceback.

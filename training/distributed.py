@@ -97,7 +97,10 @@ def main_first(process: Process, folder: Path | str) -> Iterator[bool]:
         yield True
         return
     run = f"{os.environ.get('TORCHELASTIC_RUN_ID', 'run')}-{os.environ.get('MASTER_PORT', '')}"
-    done = Path(folder) / f".main-done-{run}"
+    done = Path(folder) / f".main-done-{run}"  # the same name run after run with torchrun's defaults
+    if process.is_main:
+        done.unlink(missing_ok=True)  # left by a run killed at the barrier below: not this run's signal
+    dist.barrier()  # before anyone looks for it (a moment: before the work, not after)
     yield process.is_main
     if process.is_main:
         done.parent.mkdir(parents=True, exist_ok=True)
