@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -456,13 +455,19 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     assert window.summary.decisions > 0 and window.summary.recordings == (str(skeleton),)
 
 
-def test_the_gui_tick_stays_fast(qtbot, tiny_model):
+def _running_window(qtbot, tiny_model, config: OverlayConfig | None = None):
+    """A started pipeline on the test room and its window, shown: (pipeline, window)."""
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs)
     pipeline.start()
-    window = LiveWindow(pipeline, inputs.layout)
+    window = LiveWindow(pipeline, inputs.layout, config or OverlayConfig())
     qtbot.addWidget(window)
     window.show()
+    return pipeline, window
+
+
+def test_the_gui_tick_stays_fast(qtbot, tiny_model):
+    _, window = _running_window(qtbot, tiny_model)
     qtbot.waitUntil(lambda: window._frames_drawn > 5, timeout=10000)
     import time
 
@@ -480,12 +485,7 @@ def test_the_gui_tick_stays_fast(qtbot, tiny_model):
 
 def test_a_picture_that_cannot_be_drawn_is_said_and_the_run_ends_in_an_error(qtbot, tiny_model, caplog):
     # It froze at its last good frame, the status and banner with it, a traceback each tick, and exit 0.
-    engine, inputs = tiny_model
-    pipeline = LivePipeline(room(), engine, inputs)
-    pipeline.start()
-    window = LiveWindow(pipeline, inputs.layout)
-    qtbot.addWidget(window)
-    window.show()
+    _, window = _running_window(qtbot, tiny_model)
     qtbot.waitUntil(lambda: window._frames_drawn > 2, timeout=10000)
 
     def broken(*_args):
@@ -517,22 +517,12 @@ def test_replay_end_closes_the_window(qtbot, tiny_model):
     assert window.summary.frames == 60 and "end of replay" in window.banner.text()
 
 
-def _recording_window(qtbot, tiny_model, record_dir: Path) -> tuple[LivePipeline, LiveWindow]:
-    engine, inputs = tiny_model
-    pipeline = LivePipeline(room(), engine, inputs)
-    pipeline.start()
-    window = LiveWindow(pipeline, inputs.layout, OverlayConfig(record_dir=record_dir))
-    qtbot.addWidget(window)
-    window.show()
-    return pipeline, window
-
-
 def test_stopping_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_path):
     """r while the writer is stuck on a hung disk: the window goes on, says it is saving, and the clip
     is finalised on the recorder's thread once the disk answers."""
     import threading
 
-    pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
+    pipeline, window = _running_window(qtbot, tiny_model, OverlayConfig(record_dir=tmp_path / "clips"))
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
     qtbot.waitUntil(lambda: pipeline.recording is not None, timeout=5000)
     sink = pipeline._recording
@@ -564,7 +554,7 @@ def test_a_recording_started_and_stopped_while_paused_is_marked_at_once(qtbot, t
     drawn only on new frames, so a recording started while paused went unmarked on the picture)."""
     from live.overlay import ALARM_RED
 
-    pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
+    pipeline, window = _running_window(qtbot, tiny_model, OverlayConfig(record_dir=tmp_path / "clips"))
     qtbot.waitUntil(lambda: window._frames_drawn > 0, timeout=5000)
     # What the window keeps of a frame is its own copy, not the ring's pixels (at full size too: this
     # room is 640 px wide, shown unscaled), which the capture overwrites.
@@ -592,7 +582,7 @@ def test_starting_a_recording_never_waits_on_the_disk(qtbot, tiny_model, tmp_pat
     """r while the folder's disk hangs (a stuck network share): the window goes on drawing."""
     import threading
 
-    pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
+    pipeline, window = _running_window(qtbot, tiny_model, OverlayConfig(record_dir=tmp_path / "clips"))
     hung, entered = threading.Event(), threading.Event()
     real_start = pipeline.start_recording
 
@@ -622,7 +612,7 @@ def test_a_recording_that_stops_itself_says_why_in_the_window(qtbot, tiny_model,
                                                              disk_full_after_ten_frames):
     """The disk filled: REC goes, and the status line says why instead of nothing, for as long as no other
     recording starts (a notice of 15 s was gone before whoever left the screen came back)."""
-    pipeline, window = _recording_window(qtbot, tiny_model, tmp_path / "clips")
+    pipeline, window = _running_window(qtbot, tiny_model, OverlayConfig(record_dir=tmp_path / "clips"))
     qtbot.keyClick(window, QtCore.Qt.Key.Key_R)
     qtbot.waitUntil(lambda: "stopped early after 10 frames" in window.status.text(), timeout=10000)
     assert "No space left on device" in window.status.text() and pipeline.recording is None
