@@ -41,7 +41,8 @@ def output_folder_beside(path: str | os.PathLike[str]) -> Path:
 
 
 def pip_install(extra: str) -> str:
-    """The command that adds an optional part (pyproject's extras), as this copy was installed."""
+    """The command that adds an optional part (pyproject's extras), as this copy was installed: one that
+    pastes into bash, cmd.exe and PowerShell alike, from any folder, with the Python that runs it."""
     if CHECKOUT:
-        return f'pip install -e ".[{extra}]" (in {PACKAGE_ROOT})'
-    return f'pip install "{DISTRIBUTION}[{extra}]"'
+        return f'python -m pip install -e "{PACKAGE_ROOT}[{extra}]"'
+    return f'python -m pip install "{DISTRIBUTION}[{extra}]"'

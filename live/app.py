@@ -755,17 +755,35 @@ def _then_at_once(first: Callable[[], None]) -> Callable[[int, object], None]:
 
     def handler(signum: int, _frame: object) -> None:
         if asked:
-            # Straight to the file descriptor: a logging handler's lock may be held by a thread stuck on a
-            # full stderr pipe, and the process must go now.
-            with contextlib.suppress(OSError):
-                os.write(2, b"[live] asked to stop again: ending at once (lines not yet written are lost, "
-                            b"and an alert raised this moment may be too; a recording in progress is left "
-                            b"for `python -m recordings recover`)\n")
-            os._exit(EXIT_INTERRUPTED)
+            # Straight to the file descriptor, from a thread given a moment: a logging handler's lock, or
+            # the descriptor itself, may be held by a thread stuck on a full stderr pipe.
+            said = threading.Thread(target=_say_ending_at_once, daemon=True)
+            said.start()
+            said.join(0.3)
+            _end_process_now(EXIT_INTERRUPTED)
         asked.append(signum)
         first()
 
     return handler
+
+
+def _say_ending_at_once() -> None:
+    with contextlib.suppress(OSError):  # no stderr at all (pythonw, a service without one)
+        os.write(2, b"[live] asked to stop again: ending at once (lines not yet written are lost, and an "
+                    b"alert raised this moment may be too; a recording in progress is left for "
+                    b"`python -m recordings recover`)\n")
+
+
+def _end_process_now(status: int) -> None:
+    """The process ends without waiting for its threads. On Windows os._exit runs every DLL's detach code
+    (CUDA, ONNX Runtime, Qt) after killing the threads mid-call, which can hang there: TerminateProcess
+    does not."""
+    if os.name == "nt":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        kernel32.TerminateProcess(kernel32.GetCurrentProcess(), status)
+    os._exit(status)
 
 
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:

@@ -221,7 +221,7 @@ class ClipMarker:
         # long class names, it was off the screen.
         counted = f"{len(self.labels.intervals)} intervals"
         first = html.escape(f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}")
-        second = f"{keys}  |  s start  e end  u undo  space pause  Left/Right a frame"
+        second = f"{keys}  (or F1-F9)  |  s start  e end  u undo  space pause  Left/Right a frame"
         return f'<span style="white-space:pre-wrap">{first}<br>{second}</span>'
 
     def _swatch(self, name: str) -> str:
@@ -249,7 +249,9 @@ class MarkingWindow(QtWidgets.QWidget):
         view.addItem(self.item)
         self.status = QtWidgets.QLabel()
         self.status.setTextFormat(QtCore.Qt.TextFormat.RichText)  # the class key's coloured squares
-        self.status.setStyleSheet("font-family: monospace; font-size: 12px")
+        # Named: Windows has no font called monospace, and a proportional one shifted the columns.
+        self.status.setStyleSheet('font-family: Consolas, "DejaVu Sans Mono", "Courier New", monospace; '
+                                  "font-size: 12px")
         self.status.setWordWrap(True)  # wrapped to the window, not widening it past the screen
         policy = QtWidgets.QSizePolicy.Policy
         self.status.setSizePolicy(policy.Ignored, policy.Preferred)

@@ -6,6 +6,7 @@ unfinished, lines unwritten, a training step's state lost."""
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else []))
@@ -18,3 +19,19 @@ def interrupt_on_stop_signals(handler: Callable = signal.default_int_handler) ->
     for signum in STOP_SIGNALS:
         if signum != signal.SIGINT:
             signal.signal(signum, handler)
+
+
+WAIT_SLICE_S = 0.2
+
+
+def wait_in_slices(wait: Callable[[float], object], done: Callable[[], bool], timeout: float) -> bool:
+    """`wait(seconds)` (a thread's join, an event's wait) until `done()`, at most `timeout` seconds; whether
+    it is done. In slices: Python runs a stop signal's handler between them, and on Windows before Python
+    3.14 a join or a lock's wait is not interrupted by signals (a second Ctrl-C waited out a 30 s wait)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        wait(min(WAIT_SLICE_S, left))
+    return True

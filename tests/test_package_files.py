@@ -51,6 +51,7 @@ def test_in_a_checkout_results_stay_beside_the_model(tmp_path):
 
 
 def test_install_hints_name_the_command_for_how_this_copy_was_installed(monkeypatch):
-    assert pip_install("viz3d") == f'pip install -e ".[viz3d]" (in {PACKAGE_ROOT})'
+    # "(in C:\\...)" after the command broke it pasted into PowerShell or cmd.exe; ".[x]" needed the folder.
+    assert pip_install("viz3d") == f'python -m pip install -e "{PACKAGE_ROOT}[viz3d]"'
     monkeypatch.setattr(package_files, "CHECKOUT", False)
-    assert pip_install("viz3d") == 'pip install "where-to-focus[viz3d]"'
+    assert pip_install("viz3d") == 'python -m pip install "where-to-focus[viz3d]"'

@@ -69,7 +69,8 @@ def start(preference: str = "auto") -> Process:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = pick_device(preference, local_rank)
     if world_size > 1 and not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
+        # Gloo reduces CUDA tensors too: the CUDA builds for Windows have no NCCL.
+        backend = "nccl" if device.type == "cuda" and dist.is_nccl_available() else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend=backend)
