@@ -761,9 +761,6 @@ def delivery_status(alerts: AlertDispatcher) -> list[str]:
     return said
 
 
-WOKEN_GAP_S = 5.0  # the once-a-second checks this far apart: the process was asleep or frozen meanwhile
-
-
 @dataclass
 class StuckSteps:
     """The stuck steps (recognition hops, or the source's reads) a headless run's once-a-second checks
@@ -772,17 +769,10 @@ class StuckSteps:
 
     began: float | None = None  # monotonic time the stuck step began; None: none is stuck
     first_seen_s: float = 0.0  # how long it had been stuck when a check first saw it
-    checked: float | None = None  # when the last check was
 
     def observe(self, now: float, stuck_s: float | None) -> tuple[bool, bool]:
         """One check's reading (`LiveStats.recognition_stuck_s` or `source_stuck_s`) -> (the last episode
-        is over, a new one began). A check that comes WOKEN_GAP_S or more after the last one finds the
-        process woken (a computer's sleep, a VM paused): every step then looks as old as the sleep, the one
-        in progress too, and is judged at the next check instead (a resume logged 'stuck for 3600 s')."""
-        woken = self.checked is not None and now - self.checked >= WOKEN_GAP_S
-        self.checked = now
-        if woken and self.began is None:
-            return False, False
+        is over, a new one began)."""
         began = None if stuck_s is None else now - stuck_s
         over = self.began is not None and (began is None or abs(began - self.began) > 1.0)
         if over:
