@@ -42,7 +42,8 @@ def output_folder_beside(path: str | os.PathLike[str]) -> Path:
 
 def pip_install(extra: str) -> str:
     """The command that adds an optional part (pyproject's extras), as this copy was installed: one that
-    pastes into bash, cmd.exe and PowerShell alike, from any folder, with the Python that runs it."""
+    pastes into bash, cmd.exe and PowerShell alike, from any folder; `python` is the app's own where its
+    virtual environment is active (a service's is not: use that environment's python there)."""
     if CHECKOUT:
         return f'python -m pip install -e "{PACKAGE_ROOT}[{extra}]"'
     return f'python -m pip install "{DISTRIBUTION}[{extra}]"'

@@ -466,7 +466,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.summary: Summary | None = None
         self._draw_failure: str | None = None  # the first error drawing the picture, for the summary
         self._draw_failures = 0  # ... and how many ticks it has failed
-        self._drawing_fails = False  # the last tick's drawing failed: the banner says so
+        self._drawing_fails: str | None = None  # why the last tick's drawing failed: the banner says it
         self._stopper: threading.Thread | None = None
         self._stop_finished = False  # the stopping thread has reported back: a close now closes
         # Queued: emitted on the stopping thread, delivered to the GUI thread that owns this window.
@@ -664,14 +664,14 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.show_notice(problems[-1])
         try:
             self._draw_newest()
-            self._drawing_fails = False
+            self._drawing_fails = None
         except Exception as error:  # the status, the banner and the end of a replay go on being seen to
             # A picture that froze with nothing said, a traceback each tick, and an exit of 0.
             if self._draw_failure is None:
                 log.exception("the picture cannot be drawn")
                 self._draw_failure = f"{type(error).__name__}: {error}"
             self._draw_failures += 1
-            self._drawing_fails = True
+            self._drawing_fails = f"{type(error).__name__}: {error}"  # the banner says what fails now
         self._update_status()
         # Not on a failure: a window that vanishes says nothing; its banner says what went wrong.
         if self.pipeline.ended and self.config.close_at_end and self.pipeline.failure is None:
@@ -879,9 +879,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif stats.recognition_stuck_s is not None:
             banner, ink = (f"recognition stuck for {stats.recognition_stuck_s:.0f} s - the actions shown are "
                            "from before, no alerts can be raised"), ALARM_TEXT
-        elif self._drawing_fails:
-            banner, ink = (f"the picture cannot be drawn ({self._draw_failure}) - what is shown is not live; "
-                           "recognition and alerts go on"), ALARM_TEXT
+        elif self._drawing_fails is not None:
+            banner, ink = (f"the picture cannot be drawn ({self._drawing_fails}) - what is shown is not "
+                           "live; recognition and alerts go on"), ALARM_TEXT
         elif stats.undecided_s is not None:  # people in view and no action for anyone: not a quiet room
             banner, ink = (f"no decision for anyone for {stats.undecided_s:.0f} s - no alerts can be raised "
                            "(the log says why)"), ALARM_TEXT

@@ -419,9 +419,13 @@ class LivePipeline:
             sink.close(0.0)  # asked to finish; a wait past a second is said
             if not wait_in_slices(sink.finished.wait, sink.finished.is_set,
                                   min(1.0, max(deadline - time.monotonic(), 0.0))):
-                log.info("finishing the recording %s (up to %.0f s more)", sink.recorder.sample_name,
-                         max(deadline - time.monotonic(), 0.0))
-                sink.close(max(deadline - time.monotonic(), 0.0))
+                left = deadline - time.monotonic()
+                if left <= 0:  # the recordings before took all the time there was
+                    log.error("the recording %s is not finished: no time was left for it (record_finish_s); "
+                              "it finalises the clip when it can", sink.recorder.sample_name)
+                    continue
+                log.info("finishing the recording %s (up to %.0f s more)", sink.recorder.sample_name, left)
+                sink.close(left)
         if self.capture.alive:  # in a read that does not return (a hung driver): closed under it, a sensor's
             # runtime fails inside the driver; the process's exit lets go of it (the summary says why)
             log.warning("%s: not closed, its read has not returned", self.source.name)

@@ -9,7 +9,7 @@ import pytest
 from recordings.stop_signals import WAIT_SLICE_S, wait_in_slices
 
 
-def test_a_long_wait_is_made_of_short_ones_between_which_a_signal_handler_runs():
+def test_a_long_wait_is_made_of_short_ones_for_signal_handlers_to_run_between():
     # On Windows before Python 3.14 a join or an event's wait is not interrupted by a signal: one wait of
     # 29 s held a second Ctrl-C back for all of it.
     never = threading.Event()

@@ -3,7 +3,7 @@
     python -m training prepare  --dataset ntu60 --root /data/ntu --out /data/ntu_cache [--workers 16]
     python -m training pose     --config training/configs/nucla_gcn.yaml [--set optim.lr=1e-3 ...]
     python -m training all      --config training/configs/ntu60_xsub.yaml --cache /data/ntu_cache
-    torchrun --nproc_per_node=4 -m training all --config ...          (DDP: NCCL on GPUs, gloo on CPUs)
+    torchrun --nproc_per_node=4 -m training all --config ...          (DDP: NCCL on Linux GPUs, else gloo)
     python -m training evaluate --checkpoint runs/x/finetune/best.pt --data /data/ntu [--subset test]
     python -m training evaluate --stream --checkpoint CK --data sim:seed=9,minutes=60 | FOLDER [--subset ...]
     python -m training evaluate --rescore RUN_DIR [--threshold 0.4]     (a finished --stream run, again)
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # a missing file, a folder that cannot be written, a full disk: named in it
         # Each rank its own, named: a file one node lacks, a disk full on one, is no other rank's to say.
-        rank = "" if is_main_process() else f"[rank {os.environ.get('RANK')}] "
+        rank = f"[rank {os.environ.get('RANK')}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
         print(f"error: {rank}{exc}", file=sys.stderr)
         return 2 if isinstance(exc, FileNotFoundError) else 1
     except KeyboardInterrupt:

@@ -1,6 +1,6 @@
 """One process per GPU (or CPU process) under `torchrun`; a plain single process otherwise.
 
-torchrun --nproc_per_node=4 -m training all --config ...   -> NCCL on GPUs, gloo on CPUs
+torchrun --nproc_per_node=4 -m training all --config ...   -> NCCL on GPUs (Linux), gloo on CPUs and Windows
 python -m training all --config ...                        -> world size 1, no process group
 """
 
