@@ -151,9 +151,9 @@ class LiveStats:
         sensor = "sensor connected" if self.connected else "SENSOR DISCONNECTED"
         if self.stalled_s is not None:
             sensor += f" but NO FRAMES FOR {self.stalled_s:.0f} s"
-        failed = f", {self.failed_hops} failed since the start" if self.failed_hops else ""
         if self.source_stuck_s is not None:
             sensor += f", ITS READ STUCK FOR {self.source_stuck_s:.0f} s"
+        failed = f", {self.failed_hops} failed since the start" if self.failed_hops else ""
         if self.recognition_stuck_s is not None:
             failed += f", RECOGNITION STUCK FOR {self.recognition_stuck_s:.0f} s"
         if self.undecided_s is not None:
