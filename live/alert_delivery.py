@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from recordings.atomic import drop_cut_last_line, lock_exclusive, replace_atomically
+from recordings.stop_signals import wait_in_slices
 
 log = logging.getLogger(__name__)
 
@@ -507,25 +508,49 @@ class AlertDelivery:
 
     def wait_delivered(self, timeout: float) -> bool:
         """Wait until nothing is pending (every submitted alert journaled and delivered or rejected)."""
-        with self._condition:
-            return self._condition.wait_for(
-                lambda: self._journaled >= self._submitted_count and not self._pending, timeout)
+        def delivered() -> bool:  # under the condition's lock
+            return self._journaled >= self._submitted_count and not self._pending
+
+        def wait(seconds: float) -> None:
+            with self._condition:
+                self._condition.wait_for(delivered, seconds)
+
+        def done() -> bool:
+            with self._condition:
+                return delivered()
+
+        return wait_in_slices(wait, done, timeout)  # slices: a second Ctrl-C gets in (stop_signals)
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what can be delivered within `timeout`, then stop; the rest stays queued on disk.
         Returns within about `timeout` + 2 x `config.disk_timeout_s` + 1 s even when the disk hangs."""
         self.wait_delivered(timeout)
         self._stop.set()
-        with contextlib.suppress(queue.Full):  # full: the journal hangs on the disk and is not waited for
-            self._submitted.put(None, timeout=self.config.disk_timeout_s)
+        # Each wait below in slices of 0.2 s (recordings.stop_signals.wait_in_slices): a second Ctrl-C on
+        # Windows, where a lock's or a join's wait is not interrupted by signals, gets in between them.
+        handed: list[bool] = []
+
+        def hand_over(seconds: float) -> None:
+            with contextlib.suppress(queue.Full):  # full: the journal hangs on the disk
+                self._submitted.put(None, timeout=seconds)
+                handed.append(True)
+
+        wait_in_slices(hand_over, lambda: bool(handed), self.config.disk_timeout_s)
         with self._condition:
             self._condition.notify_all()
-        self._journal.join(self.config.disk_timeout_s)  # disk only: it finishes the alerts handed over
+        # Disk only: the journal finishes the alerts handed over.
+        wait_in_slices(self._journal.join, lambda: not self._journal.is_alive(), self.config.disk_timeout_s)
         # A POST still in flight is not waited for: its alert is on disk, and if the endpoint did take
         # it, the next start sends it again with the same key.
-        self._sender.join(1.0)
+        wait_in_slices(self._sender.join, lambda: not self._sender.is_alive(), 1.0)
         # A write + fsync that never returns holds _file_lock: closing would wait for ever.
-        if not self._file_lock.acquire(timeout=self.config.disk_timeout_s):
+        locked: list[bool] = []
+
+        def lock(seconds: float) -> None:
+            if self._file_lock.acquire(timeout=seconds):
+                locked.append(True)
+
+        if not wait_in_slices(lock, lambda: bool(locked), self.config.disk_timeout_s):
             # What is not on disk is lost with this process: those it did not take, and those still
             # waiting to be written (the one the hung write holds among them).
             with self._condition:
