@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from recordings.atomic import drop_cut_last_line, lock_exclusive, replace_atomically
-from recordings.stop_signals import wait_in_slices
+from recordings.stop_signals import join_in_slices, wait_in_slices
 
 log = logging.getLogger(__name__)
 
@@ -539,10 +539,10 @@ class AlertDelivery:
         with self._condition:
             self._condition.notify_all()
         # Disk only: the journal finishes the alerts handed over.
-        wait_in_slices(self._journal.join, lambda: not self._journal.is_alive(), self.config.disk_timeout_s)
+        join_in_slices(self._journal, self.config.disk_timeout_s)
         # A POST still in flight is not waited for: its alert is on disk, and if the endpoint did take
         # it, the next start sends it again with the same key.
-        wait_in_slices(self._sender.join, lambda: not self._sender.is_alive(), 1.0)
+        join_in_slices(self._sender, 1.0)
         # A write + fsync that never returns holds _file_lock: closing would wait for ever.
         locked: list[bool] = []
 

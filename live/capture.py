@@ -31,7 +31,7 @@ from core.privacy import PrivacyMode, blur_depth_faces, blur_faces
 from live.sources import EndOfStream, Source
 from live.stats import RateMeter
 from live.tracks import TrackTable
-from recordings.stop_signals import wait_in_slices
+from recordings.stop_signals import join_in_slices, wait_for_event_in_slices
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class RecordingSink:
             self._queue.put_nowait(None)  # wakes the writer at once; when full it finds the queue empty later
         except queue.Full:
             pass
-        if not wait_in_slices(self.finished.wait, self.finished.is_set, timeout):
+        if not wait_for_event_in_slices(self.finished, timeout):
             if timeout > 0:  # 0: the caller did not mean to wait (the window's r key)
                 log.error("the recording writer did not finish within %.1f s (disk not responding?); "
                           "it finalises the clip when it can", timeout)
@@ -396,7 +396,7 @@ class Capture:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        wait_in_slices(self._thread.join, lambda: not self._thread.is_alive(), timeout)
+        join_in_slices(self._thread, timeout)
 
     @property
     def alive(self) -> bool:

@@ -45,7 +45,7 @@ from live.stats import resident_memory_bytes
 from live.tracks import TrackTable
 from live.worker import Hop, ModelInputs, RecognitionConfig, RecognitionWorker
 from recordings.argument_types import as_typed
-from recordings.stop_signals import wait_in_slices
+from recordings.stop_signals import wait_for_event_in_slices
 
 if TYPE_CHECKING:
     from recordings.labelling import IntervalMarker
@@ -417,8 +417,7 @@ class LivePipeline:
         deadline = time.monotonic() + self.config.record_finish_s
         for sink in list(self._saving):  # bounded: a hung disk cannot hold the shutdown for ever
             sink.close(0.0)  # asked to finish; a wait past a second is said
-            if not wait_in_slices(sink.finished.wait, sink.finished.is_set,
-                                  min(1.0, max(deadline - time.monotonic(), 0.0))):
+            if not wait_for_event_in_slices(sink.finished, min(1.0, max(deadline - time.monotonic(), 0.0))):
                 left = deadline - time.monotonic()
                 if left <= 0:  # the recordings before took all the time there was
                     log.error("the recording %s is not finished: no time was left for it (record_finish_s); "

@@ -42,7 +42,7 @@ from core.window import MIN_COVERAGE, WindowSpec, covers, window_indices
 from live.capture import FrameRing, RingEntry
 from live.stats import LatencyHistogram
 from live.tracks import TrackSnapshot, TrackTable
-from recordings.stop_signals import wait_in_slices
+from recordings.stop_signals import join_in_slices
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +358,7 @@ class RecognitionWorker:
     def finish(self, timeout: float = 30.0) -> None:
         """Decide on what has arrived (one last hop if one is due), then stop."""
         self._finish.set()
-        wait_in_slices(self._thread.join, lambda: not self._thread.is_alive(), timeout)
+        join_in_slices(self._thread, timeout)
 
     @property
     def alive(self) -> bool:

@@ -6,6 +6,7 @@ unfinished, lines unwritten, a training step's state lost."""
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -35,3 +36,13 @@ def wait_in_slices(wait: Callable[[float], object], done: Callable[[], bool], ti
             return False
         wait(min(WAIT_SLICE_S, left))
     return True
+
+
+def join_in_slices(thread: threading.Thread, timeout: float) -> bool:
+    """`thread.join(timeout)` in slices (wait_in_slices); whether the thread has ended."""
+    return wait_in_slices(thread.join, lambda: not thread.is_alive(), timeout)
+
+
+def wait_for_event_in_slices(event: threading.Event, timeout: float) -> bool:
+    """`event.wait(timeout)` in slices (wait_in_slices); whether it is set."""
+    return wait_in_slices(event.wait, event.is_set, timeout)

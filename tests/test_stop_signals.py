@@ -30,3 +30,15 @@ def test_it_returns_as_soon_as_it_is_done_and_never_waits_for_a_timeout_of_zero(
     assert wait_in_slices(done.wait, done.is_set, 10.0)
     asked: list[float] = []
     assert not wait_in_slices(asked.append, lambda: False, 0.0) and not asked
+
+
+def test_a_thread_and_an_event_are_waited_for_the_same_way():
+    from recordings.stop_signals import join_in_slices, wait_for_event_in_slices
+
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, daemon=True)
+    thread.start()
+    assert not join_in_slices(thread, 0.3) and thread.is_alive()
+    assert not wait_for_event_in_slices(release, 0.1)
+    release.set()
+    assert join_in_slices(thread, 5.0) and wait_for_event_in_slices(release, 0.0)
