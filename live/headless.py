@@ -767,8 +767,26 @@ class StuckSteps:
     see, one episode per step: told apart by when the step began (`now - stuck_s`), so that a step that
     returned and a next one that stuck between two checks is a new episode, not the old one going on."""
 
+    # What is stuck, and how it is said (`check`): "recognition has been stuck on one step for 61 s (an
+    # engine call that does not return?): nothing is decided ..."
+    what: str = "recognition"
+    stuck_words: str = "has been stuck on one step"
+    cause: str = "an engine call that does not return"
+    unseen: str = "nothing is decided"
     began: float | None = None  # monotonic time the stuck step began; None: none is stuck
     first_seen_s: float = 0.0  # how long it had been stuck when a check first saw it
+
+    def check(self, now: float, stuck_s: float | None) -> str | None:
+        """One check, said in the log (an episode once, and its end); why the run ends, when it must."""
+        over, new = self.observe(now, stuck_s)
+        if over:
+            log.info("%s works again", self.what)
+        if new:
+            log.error("%s %s for %.0f s (%s?): %s and no alert can be raised; ending after %.0f s", self.what,
+                      self.stuck_words, stuck_s, self.cause, self.unseen, STUCK_EXIT_S)
+        if self.ends_the_run(stuck_s):
+            return f"{self.what} stuck for {stuck_s:.0f} s ({self.cause})"
+        return None
 
     def observe(self, now: float, stuck_s: float | None) -> tuple[bool, bool]:
         """One check's reading (`LiveStats.recognition_stuck_s` or `source_stuck_s`) -> (the last episode
@@ -849,7 +867,11 @@ def run_headless(
     started = time.monotonic()
     next_health = started + config.health_every_s
     next_check, stalled, undecided = started + 1.0, False, False
-    stuck, source_stuck = StuckSteps(), StuckSteps()  # recognition hops, the source's reads
+    hops = StuckSteps()
+    # A read that never returns (a sensor driver that hangs) left the room unwatched for good: the stall
+    # was said, and the run went on to its --duration, or for ever.
+    reads = StuckSteps(f"reading from {pipeline.source.name}", "has not returned",
+                       "a sensor driver that hangs", "nothing new is seen")
     ended_stuck: str | None = None  # what was stuck, and how long, when that ended the run
     hop_stuck = False  # recognition was
     try:
@@ -887,30 +909,10 @@ def run_headless(
                                   "alert can be raised until decisions come again", stats.undecided_s)
                     else:
                         log.info("decisions again")
-                recovered, newly_stuck = stuck.observe(now, stats.recognition_stuck_s)
-                if recovered:
-                    log.info("recognition works again")
-                if newly_stuck:
-                    log.error("recognition has been stuck on one step for %.0f s (an engine call that does "
-                              "not return?): nothing is decided and no alert can be raised; ending after "
-                              "%.0f s", stats.recognition_stuck_s, STUCK_EXIT_S)
-                if stuck.ends_the_run(stats.recognition_stuck_s):
+                if (ended_stuck := hops.check(now, stats.recognition_stuck_s)) is not None:
                     hop_stuck = True
-                    ended_stuck = (f"recognition stuck for {stats.recognition_stuck_s:.0f} s (an engine call "
-                                   "that does not return)")
                     break
-                # A read that never returns (a sensor driver that hangs) left the room unwatched for good:
-                # the stall was said, and the run went on to its --duration, or for ever.
-                recovered, newly_stuck = source_stuck.observe(now, stats.source_stuck_s)
-                if recovered:
-                    log.info("reading from %s works again", pipeline.source.name)
-                if newly_stuck:
-                    log.error("reading from %s has not returned for %.0f s (a sensor driver that hangs?): "
-                              "nothing new is seen and no alert can be raised; ending after %.0f s",
-                              pipeline.source.name, stats.source_stuck_s, STUCK_EXIT_S)
-                if source_stuck.ends_the_run(stats.source_stuck_s):
-                    ended_stuck = (f"reading from {pipeline.source.name} stuck for "
-                                   f"{stats.source_stuck_s:.0f} s (a sensor driver that hangs?)")
+                if (ended_stuck := reads.check(now, stats.source_stuck_s)) is not None:
                     break
             if reopen is not None and reopen.is_set():
                 reopen.clear()
