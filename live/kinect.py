@@ -18,7 +18,7 @@ fixes below to their text in memory and executes them as `pykinect2.PyKinectV2` 
     ctypes.pythonapi.PyObject_AsWriteBuffer            a placeholder (gone in Python 3.10; only the
       (PyKinectRuntime.__init__)                       pygame helper `surface_as_array` used it)
 
-Designed for: PyKinect2 from the repository's master (`pip install -e ".[kinect-pykinect2]"`; the
+Designed for: PyKinect2 from the repository's master (INSTALL_HINT's two commands; the
 PyPI 0.1.0 release has the same breakages plus more), comtypes 1.2-1.4, Python 3.10-3.12, NumPy
 1.24-2.x, Kinect for Windows Runtime 2.0 (2.0.1410). The fixes are tested here against a stand-in
 package with the same lines (tests/test_live_kinect.py); they have NOT been run against a real
@@ -67,8 +67,11 @@ FRAME_SOURCE_DEPTH = 8  # FrameSourceTypes_Depth
 FRAME_SOURCE_BODY = 32  # FrameSourceTypes_Body
 DEPTH_SHAPE = (424, 512)  # depth image (height, width), uint16 millimetres
 
-INSTALL_HINT = (f"install the Kinect for Windows Runtime 2.0 and `{pip_install('kinect-pykinect2')}` "
-                "(PyKinect2 from its GitHub master + comtypes)")
+# PyKinect2 from its GitHub master as an archive (no git needed): its PyPI release is older and breaks in
+# more places, and the package metadata cannot name the URL (PyPI refuses direct references).
+PYKINECT2_FROM_GITHUB = 'python -m pip install "https://github.com/Kinect/PyKinect2/archive/refs/heads/master.zip"'
+INSTALL_HINT = (f"install the Kinect for Windows Runtime 2.0, then `{pip_install('kinect-pykinect2')}` "
+                f"(comtypes) and `{PYKINECT2_FROM_GITHUB}` (PyKinect2 from its GitHub master)")
 
 
 @dataclass(frozen=True)
