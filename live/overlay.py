@@ -220,24 +220,24 @@ class PersonPanel(QtWidgets.QFrame):
             self.crops.append(crop)
             self.attention.append(bar)
         layout.addLayout(crops_row)
-        self.actions = [Bar((200, 200, 200)) for _ in range(top_k)]
-        for bar in self.actions:
+        self.action_bars = [Bar((200, 200, 200)) for _ in range(top_k)]
+        for bar in self.action_bars:
             layout.addWidget(bar)
         self._color: tuple[int, int, int] | None = None
         self._alarm_shown = False  # the panel's frame is alarm red
         self._bar_colors: list[tuple[tuple[int, int, int], bool] | None] = [None] * top_k
         self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
-        self.size = PanelSize.FULL
+        self.panel_size = PanelSize.FULL
         self.set_color((200, 200, 200))  # styled from the start: the window measures it before it is anyone's
 
     def set_size(self, size: PanelSize) -> None:
         """Smaller when more people are in view than fit the column: every person's top action without
         scrolling (the attention bars, and the picture's boxes, still say where the model looks while
         they fit)."""
-        self.size = size
+        self.panel_size = size
         for crop in self.crops:
             crop.setVisible(size is PanelSize.FULL)
-        for bar in (*self.attention, *self.actions[1:]):
+        for bar in (*self.attention, *self.action_bars[1:]):
             bar.setVisible(size is not PanelSize.TOP_ACTION)
         self._say(self.detail.text())
 
@@ -257,7 +257,7 @@ class PersonPanel(QtWidgets.QFrame):
     def _say(self, detail: str) -> None:
         """The line under the title: shown only with something to say, and only at full size."""
         self.detail.setText(detail)
-        self.detail.setVisible(bool(detail) and self.size is PanelSize.FULL)
+        self.detail.setVisible(bool(detail) and self.panel_size is PanelSize.FULL)
 
     def set_color(self, color: tuple[int, int, int], alarming: bool = False) -> None:
         """The person's colour (title, frame); `alarming`: an alarm-red frame instead (as wide: the column's
@@ -271,7 +271,7 @@ class PersonPanel(QtWidgets.QFrame):
         # Alarm: the title (its ALERT) in the banners' light red, which reads on the dark panel (7.7:1).
         title = ALARM_TEXT if alarming else f"rgb({r}, {g}, {b})"
         self.title.setStyleSheet(f"color: {title}; font-weight: bold; font-size: 13px")
-        self._bar_colors = [None] * len(self.actions)  # recoloured at the next decision
+        self._bar_colors = [None] * len(self.action_bars)  # recoloured at the next decision
 
     def show_decision(self, label: str, decision: Decision, alarming: bool = False) -> None:
         """`decision.truth` (where the source knows it) is what its window shows, as scored. `alarming`: the
@@ -293,7 +293,7 @@ class PersonPanel(QtWidgets.QFrame):
             else:  # none to show (privacy): not the last person's
                 self.crops[i].clear()
             self.attention[i].show_value(PART_NAMES.get(part, part), float(decision.attention[i]))
-        for k, (bar, (name, p)) in enumerate(zip(self.actions, decision.topk, strict=False)):
+        for k, (bar, (name, p)) in enumerate(zip(self.action_bars, decision.topk, strict=False)):
             color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
             style = (ALARM_RED, True) if alarming and k == 0 else (color, False)
             if style != self._bar_colors[k]:  # a style sheet change re-polishes the widget: only on change
@@ -319,12 +319,12 @@ class PersonPanel(QtWidgets.QFrame):
             self._waiting_for = tracking_id
             for crop in self.crops:
                 crop.clear()
-            for bar in (*self.attention, *self.actions):
+            for bar in (*self.attention, *self.action_bars):
                 bar.clear_value()
         # In the first bar too: the line under the title shows only at full size, and an empty bar read
         # as something missing.
-        if self.actions[0].format() != f"  {why}":
-            self.actions[0].setFormat(f"  {why}")
+        if self.action_bars[0].format() != f"  {why}":
+            self.action_bars[0].setFormat(f"  {why}")
 
 
 def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes: np.ndarray | None,
@@ -722,7 +722,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             alarming = self._alarming(decision)
             labels.append((body.joints_color, decision, label, alarming, color))
             panel.set_color(color, alarming)
-            if panel.size is not size:
+            if panel.panel_size is not size:
                 panel.set_size(size)
             panel.show()
             if decision is not None:

@@ -32,7 +32,7 @@ CLASSES = ("drink", "wave", "sit_down", "fall_down")
 
 def decided(panel) -> bool:
     """The panel shows a decision (its first bar an action with its probability, not waiting words)."""
-    return panel.actions[0].text().endswith("%")
+    return panel.action_bars[0].text().endswith("%")
 CAMERA = DEFAULT_CAMERA.scaled(640, 360)
 
 
@@ -244,16 +244,16 @@ def test_smaller_panels_keep_the_actions_and_attention_then_the_top_action(qtbot
     panel.set_size(PanelSize.COMPACT)
     panel.layout().activate()
     assert not any(crop.isVisible() for crop in panel.crops) and not panel.detail.isVisible()
-    assert all(bar.isVisible() for bar in (*panel.attention, *panel.actions))
+    assert all(bar.isVisible() for bar in (*panel.attention, *panel.action_bars))
     compact = panel.sizeHint().height()
     assert compact < 0.65 * full
     panel.set_size(PanelSize.TOP_ACTION)
     panel.layout().activate()
-    assert panel.actions[0].isVisible() and panel.title.isVisible()
-    assert not any(bar.isVisible() for bar in (*panel.attention, *panel.actions[1:]))
+    assert panel.action_bars[0].isVisible() and panel.title.isVisible()
+    assert not any(bar.isVisible() for bar in (*panel.attention, *panel.action_bars[1:]))
     assert panel.sizeHint().height() < 0.6 * compact
     panel.set_size(PanelSize.FULL)
-    assert all(widget.isVisible() for widget in (*panel.crops, *panel.attention, *panel.actions))
+    assert all(widget.isVisible() for widget in (*panel.crops, *panel.attention, *panel.action_bars))
 
 
 def test_six_people_in_view_each_show_their_top_action_without_scrolling(qtbot, tiny_model):
@@ -268,7 +268,8 @@ def test_six_people_in_view_each_show_their_top_action_without_scrolling(qtbot, 
     qtbot.waitUntil(lambda: all(p.isVisible() and decided(p) for p in window.panels), timeout=20000)
     QtWidgets.QApplication.processEvents()
     assert window._people_area.verticalScrollBar().maximum() == 0  # everybody's panel is in view
-    assert all(panel.actions[0].isVisible() and not panel.actions[1].isVisible() for panel in window.panels)
+    assert all(panel.action_bars[0].isVisible() and not panel.action_bars[1].isVisible()
+               for panel in window.panels)
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
@@ -292,7 +293,7 @@ def test_panels_take_the_largest_size_at_which_everyone_fits(qtbot, tiny_model):
     QtWidgets.QApplication.processEvents()
     heights = window._panel_px
     spacing = window.panels[0].parentWidget().layout().spacing()
-    assert all(panel.size is PanelSize.COMPACT for panel in window.panels[:3])
+    assert all(panel.panel_size is PanelSize.COMPACT for panel in window.panels[:3])
     assert all(panel.height() + spacing <= heights[PanelSize.COMPACT] for panel in window.panels[:3])
     assert window._people_area.verticalScrollBar().maximum() == 0
     room_px = window._people_area.viewport().height()
@@ -311,15 +312,15 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     fell = Decision(0.0, 1.0, 7, (("fall_down", 0.91), ("wave", 0.05)), parts,
                     np.array([0.2, 0.3, 0.5], np.float32), 0.1, truth="fall_down", crops=crops)
     panel.show_decision("person 1", fell)
-    assert "fall down" in panel.actions[0].text() and "labelled: fall down" in panel.detail.text()
+    assert "fall down" in panel.action_bars[0].text() and "labelled: fall down" in panel.detail.text()
     assert "tracking id 7" in panel.toolTip()  # the sensor's id for whoever looks closer, not on the panel
     assert not panel.crops[0].pixmap().isNull()
     panel.show_waiting("person 3", 9)  # somebody else, in the same place
     assert "a decision after about two seconds in view" in panel.detail.text()
-    assert [bar.text() for bar in (*panel.attention, *panel.actions[1:])] == [""] * 4
+    assert [bar.text() for bar in (*panel.attention, *panel.action_bars[1:])] == [""] * 4
     # The first bar says it, for panels too small for the line under the title: not an empty bar.
-    assert panel.actions[0].text() == "  watching: a decision after about two seconds in view"
-    assert panel.actions[0].value() == 0
+    assert panel.action_bars[0].text() == "  watching: a decision after about two seconds in view"
+    assert panel.action_bars[0].value() == 0
     assert all(crop.pixmap().isNull() for crop in panel.crops)
 
 
@@ -334,15 +335,16 @@ def test_a_panel_says_an_alarm_in_words_and_to_a_screen_reader(qtbot):
     fell = Decision(0.0, 1.0, 7, (("fall_down", 0.82), ("wave", 0.05)), parts,
                     np.array([0.2, 0.3, 0.5], np.float32), 0.1)
     panel.show_decision("person 1", fell, alarming=True)
-    assert "ALERT" in panel.title.text() and "ALERT" in panel.actions[0].text()
-    assert "ALERT" not in panel.actions[1].text()
-    assert panel.actions[0].accessibleName() == "ALERT fall down 82%"
+    assert "ALERT" in panel.title.text() and "ALERT" in panel.action_bars[0].text()
+    assert "ALERT" not in panel.action_bars[1].text()
+    assert panel.action_bars[0].accessibleName() == "ALERT fall down 82%"
     assert panel.attention[2].accessibleName() == "full body 50%"
     assert panel.accessibleDescription() == "ALERT fall down 82%"
     panel.show_decision("person 1", fell, alarming=False)  # below the alert threshold again
-    assert "ALERT" not in panel.title.text() + panel.actions[0].text() + panel.accessibleDescription()
+    assert "ALERT" not in panel.title.text() + panel.action_bars[0].text() + panel.accessibleDescription()
     panel.show_waiting("person 1", 7, "no decision lately")
-    assert panel.actions[0].accessibleName() == "" and panel.accessibleDescription() == "no decision lately"
+    assert panel.action_bars[0].accessibleName() == ""
+    assert panel.accessibleDescription() == "no decision lately"
 
 
 def test_a_person_no_longer_decided_is_not_shown_with_their_last_action(qtbot, tiny_model, monkeypatch):
@@ -397,7 +399,7 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     assert "labelled: no action" in window.panels[1].detail.text()
     assert panel.crops[0].pixmap() is not None and not panel.crops[0].pixmap().isNull()
     assert [bar.text().split()[0] for bar in panel.attention] == ["left", "right", "full"]
-    assert panel.actions[0].text().rsplit(None, 1)[0].strip() in {c.replace("_", " ") for c in CLASSES}
+    assert panel.action_bars[0].text().rsplit(None, 1)[0].strip() in {c.replace("_", " ") for c in CLASSES}
     assert not window.panels[2].isVisible() and not window.nobody.isVisible()
     assert "synthetic room" in window.status.text() and "engine pytorch-cpu" in window.status.text()
 
