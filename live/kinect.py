@@ -20,7 +20,7 @@ fixes below to their text in memory and executes them as `pykinect2.PyKinectV2` 
 
 Designed for: PyKinect2 from the repository's master (INSTALL_HINT's two commands; the
 PyPI 0.1.0 release has the same breakages plus more), comtypes 1.2-1.4, Python 3.10-3.12, NumPy
-1.24-2.x, Kinect for Windows Runtime 2.0 (2.0.1410). The fixes are tested here against a stand-in
+1.25-2.x, Kinect for Windows Runtime 2.0 (2.0.1410). The fixes are tested here against a stand-in
 package with the same lines (tests/test_live_kinect.py); they have NOT been run against a real
 sensor (this project is developed on Linux, where no Kinect v2 body tracking exists).
 

@@ -221,7 +221,11 @@ def split_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> tupl
             f"{onnx_path}: no '{PART_FEATURES}' output to split at (only the attention network has one; "
             "re-export with this version)"
         )
-    extractor = Extractor(onnx.shape_inference.infer_shapes(model))
+    inferred = onnx.shape_inference.infer_shapes(model)
+    # onnx before 1.19 looks a cut's tensor up in value_info alone, where a graph output is not listed:
+    # KeyError 'part_features' (pyproject allows onnx 1.15).
+    inferred.graph.value_info.extend(o for o in inferred.graph.output if o.name == PART_FEATURES)
+    extractor = Extractor(inferred)
     out_dir.mkdir(parents=True, exist_ok=True)
     for target, inputs, outputs in (
         (parts_path, [INPUT_NAMES[0]], [PART_FEATURES]),
