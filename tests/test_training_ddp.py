@@ -86,8 +86,8 @@ def test_two_gloo_processes_keep_identical_weights(tmp_path: Path) -> None:
     ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    first = torch.load(tmp_path / "rank0.pt")
-    second = torch.load(tmp_path / "rank1.pt")
+    first = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    second = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert first["world"] == second["world"] == 2
     assert first["summed"] == second["summed"] == (3.0, 20.0)  # every rank's share, on every rank
     for key, value in first["state"].items():
