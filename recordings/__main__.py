@@ -1,4 +1,4 @@
-"""python -m recordings: inspect, convert, list, label, view, recover and synthesise recordings.
+"""python -m recordings: inspect, convert, list, label, view, recover, export and synthesise recordings.
 
     info PATH              streams, duration, frames, bodies (.xef, .skeleton, a clip's files or folder, a
                            PKU-MMD sequence NNNN-V.txt[.xz|.gz] with its labelled intervals)
@@ -13,6 +13,8 @@
                            point cloud, floor, field of view; with --out off screen); on a clip,
                            keys mark where actions start and end (the window lists them)
     recover DIR            finalise recordings a crash left unfinished (*.partial folders)
+    export DIR OUT         each labelled action of the clips under DIR as its own NTU sample
+                           (SsssCcccPpppRrrrAaaa.skeleton, at most 300 frames) for other NTU tools
     synth                  generate simulated Kinect clips in the NTU layout (its options: python -m
                            recordings synth --help)
 
@@ -69,6 +71,7 @@ from recordings.labels import (
     read_label_map,
 )
 from recordings.ntu import SkeletonFormatError, frame_count
+from recordings.ntu_export import MAX_FRAMES, SAMPLES_INDEX, export_clips
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
@@ -740,6 +743,22 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- export -----------------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels)
+    for sample in written:
+        print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "
+              f"({sample.frames} frames)")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    print(f"{len(written)} samples in {as_typed(args.out)} (classes in {LABEL_MAP_FILENAME}, where each came "
+          f"from in {SAMPLES_INDEX})" if written else f"{args.dir}: no labelled action to export "
+          "(python -m recordings label, or the marking window of python -m recordings view, labels clips)")
+    return 1 if problems else 0
+
+
 # ---- entry ------------------------------------------------------------------------------------------
 
 
@@ -843,6 +862,22 @@ def build_parser() -> argparse.ArgumentParser:
     recover = commands.add_parser("recover", help="finalise recordings a crash left unfinished")
     recover.add_argument("dir")
     recover.set_defaults(run=cmd_recover)
+
+    export = commands.add_parser(
+        "export", help="each labelled action as its own NTU sample, for other NTU RGB+D tools",
+        description="Each labelled action of the clips under DIR (their intervals, or a clip's own class) "
+        "as its own NTU RGB+D sample OUT/SsssCcccPpppRrrrAaaa.skeleton, cut into pieces of at most "
+        "--max-frames, with OUT/labels.txt and OUT/samples.tsv (which clip and seconds each came from). "
+        "For tools that read NTU's own files (2s-AGCN, MS-G3D, mmaction2, CTR-GCN); skeletons only. "
+        "python -m training reads the clips themselves and needs no export.",
+    )
+    export.add_argument("dir", help="the folder of clips (searched below too)")
+    export.add_argument("out", help="an empty or new folder for the samples")
+    export.add_argument("--max-frames", type=integer_in(1), default=MAX_FRAMES,
+                        help=f"longest sample; a longer action is cut into equal pieces (default: "
+                        f"{MAX_FRAMES}, the frames those tools allocate per sample)")
+    export.add_argument("--labels", help=f"site label map (default: {LABEL_MAP_FILENAME} beside each clip)")
+    export.set_defaults(run=cmd_export)
 
     synth = commands.add_parser(
         "synth",
