@@ -71,7 +71,7 @@ from recordings.labels import (
     read_label_map,
 )
 from recordings.ntu import SkeletonFormatError, frame_count
-from recordings.ntu_export import MAX_FRAMES, SAMPLES_INDEX, export_clips
+from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, SAMPLES_INDEX, export_clips
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
@@ -343,6 +343,19 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
 # ---- list -------------------------------------------------------------------------------------------
 
 
+def _say_unfinished_recordings(directory: Path, what: str) -> None:
+    """The recordings in `directory` a crash interrupted, or still being written, which are not `what`."""
+    left, running = partial_recordings(directory)
+    if left:
+        interrupted = ", ".join(p.name for p in left)
+        print(f"{directory}: {len(left)} recording(s) a crash interrupted ({interrupted}), not {what}: "
+              f"python -m recordings recover {as_typed(directory)}", file=sys.stderr)
+    if running:
+        print(f"{directory}: {len(running)} recording(s) in progress (or another user's, which this one "
+              f"cannot check), not {what} until finished ({', '.join(p.name for p in running)})",
+              file=sys.stderr)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
     site = _label_map(args.labels, directory)
@@ -350,15 +363,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if site is not None:
         names = names.merged(site)
     clips = find_clips(directory)
-    left, running = partial_recordings(directory)
-    if left:
-        interrupted = ", ".join(p.name for p in left)
-        print(f"{directory}: {len(left)} recording(s) a crash interrupted ({interrupted}): "
-              f"python -m recordings recover {as_typed(directory)}", file=sys.stderr)
-    if running:
-        print(f"{directory}: {len(running)} recording(s) in progress (or another user's, which this one "
-              f"cannot check), not listed until finished ({', '.join(p.name for p in running)})",
-              file=sys.stderr)
+    _say_unfinished_recordings(directory, "listed")
     if not clips:
         print(f"{directory}: no clips (*.skeleton) found")
         return 0
@@ -747,14 +752,16 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if Path(args.dir).is_dir():
+        _say_unfinished_recordings(Path(args.dir), "exported")
     written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels)
     for sample in written:
         print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "
               f"({sample.frames} frames)")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    print(f"{len(written)} samples in {as_typed(args.out)} (classes in {LABEL_MAP_FILENAME}, where each came "
-          f"from in {SAMPLES_INDEX})" if written else f"{args.dir}: no labelled action to export "
+    print(f"{len(written)} samples in {as_typed(args.out)} (classes in {CLASSES_FILE}, where each came "
+          f"from in {SAMPLES_INDEX})" if written else f"{args.dir}: no labelled action exported "
           "(python -m recordings label, or the marking window of python -m recordings view, labels clips)")
     return 1 if problems else 0
 
@@ -867,7 +874,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="each labelled action as its own NTU sample, for other NTU RGB+D tools",
         description="Each labelled action of the clips under DIR (their intervals, or a clip's own class) "
         "as its own NTU RGB+D sample OUT/SsssCcccPpppRrrrAaaa.skeleton, cut into pieces of at most "
-        "--max-frames, with OUT/labels.txt and OUT/samples.tsv (which clip and seconds each came from). "
+        "--max-frames, with OUT/classes.txt and OUT/samples.tsv (which clip and seconds each came from). "
         "For tools that read NTU's own files (2s-AGCN, MS-G3D, mmaction2, CTR-GCN); skeletons only. "
         "python -m training reads the clips themselves and needs no export.",
     )

@@ -1,25 +1,31 @@
 """`python -m recordings export DIR OUT`: the site's labelled clips as NTU RGB+D samples for other tools.
 
-A clip the app records is one take: it may last minutes, hold several actions marked as intervals, and
-be named `live_<time>` until labelled. The tools researchers train on NTU RGB+D with (2s-AGCN and MS-G3D's
-`ntu_gendata.py`, mmaction2's `gen_ntu_rgbd_raw.py`, CTR-GCN's `get_raw_skes_data.py`) expect what NTU
-ships instead: one action per file, its class in the name (SsssCcccPpppRrrrAaaa), at most 300 frames
-(they pad every sample into a 300-frame array and fail on a longer one), and a body id that, once gone,
-does not come back (CTR-GCN lays a body's frames out one after another from its first). So each labelled
-action becomes its own file here:
+A clip the app records is one take: it may last hours, hold several actions marked as intervals, and be
+named `live_<time>` until labelled. The tools researchers train on NTU RGB+D with (2s-AGCN and MS-G3D's
+`ntu_gendata.py`, mmaction2's `gen_ntu_rgbd_raw.py`, CTR-GCN's `get_raw_skes_data.py`, NTU's own
+`txt2npy.py`) expect what NTU ships instead: one action per file, its class in the name
+(SsssCcccPpppRrrrAaaa), at most 300 frames (they pad every sample into a 300-frame array and fail on a
+longer one), someone in view, at most four bodies a frame, and a body id that, once gone, does not come
+back (CTR-GCN lays a body's frames out one after another from its first). So each labelled action
+becomes its own file here:
 
-    clip (sidecar intervals, or the clip's own label) --> frames inside [start, end) --> pieces of at most
-    max_frames --> body ids renewed after a gap --> OUT/SsssCcccPpppRrrrAaaa.skeleton
-                                                    + OUT/labels.txt + OUT/samples.tsv (where each came from)
+    clip (sidecar intervals, or the clip's own class) --> frames inside [start, end), read a range at a
+    time --> pieces of at most max_frames --> body ids renewed after a gap, the four bodies most in view
+    --> OUT/.export.partial/SsssCcccPpppRrrrAaaa.skeleton --> OUT/ at the end, with OUT/classes.txt and
+    OUT/samples.tsv (which clip and seconds each sample came from)
 
 S, C and P are the clip's own where its name is NTU-style (else S its session, C 1, P 0: performer not
 known); R counts the samples of one S, C, P and A. Skeletons only: the colour video is not cut. Whoever
-an interval names (`--person`), the sample keeps every body in view, as NTU's files do.
+an interval names (`--person`), the sample keeps the bodies in view, as NTU's files do. An export stopped
+midway leaves only OUT/.export.partial, which the next export into OUT clears.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+import os
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,13 +33,23 @@ import numpy as np
 
 from recordings.clip import NTU_FPS, ClipError, ClipPaths, find_clips, read_sidecar
 from recordings.labelling import label_map_path
-from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ntu_label_map, read_label_map, write_label_map
-from recordings.ntu import NtuBody, SkeletonFile, SkeletonFormatError, read_skeleton, write_skeleton
+from recordings.labels import LabelMap, LabelMapError, ntu_label_map, read_label_map, write_label_map
+from recordings.ntu import (
+    NtuBody,
+    SkeletonFile,
+    SkeletonFormatError,
+    frame_count,
+    parse_skeleton,
+    write_skeleton,
+)
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
-from recordings.recorder import clip_session
+from recordings.recorder import clip_session, complete_frame_blocks
 
 MAX_FRAMES = 300  # NTU RGB+D's longest samples; the tools above allocate this many frames per sample
-SAMPLES_INDEX = "samples.tsv"
+MAX_BODIES = 4  # NTU's txt2npy keeps four bodies a frame and raises on a fifth (the trainers use two)
+CLASSES_FILE = "classes.txt"  # not labels.txt: it may hold NTU's own ids, which a site's map may not
+SAMPLES_INDEX = "samples.tsv"  # also marks a folder as an export, which a later export does not read
+STAGING = ".export.partial"
 
 
 @dataclass(frozen=True)
@@ -41,7 +57,7 @@ class ExportedSample:
     """One file written: its name and where in which clip it came from."""
 
     name: SampleName
-    clip: str  # the clip's name
+    clip: str  # the clip's path under DIR, without suffix
     start_s: float  # its first frame's time in the clip
     end_s: float  # its last frame's time plus one frame period
     frames: int
@@ -53,13 +69,41 @@ class _Action:
     start_s: float
     end_s: float
     label: str
+    action_id: int | None = None  # known from an NTU clip's own name; else looked up by label
+
+
+class _FrameBlocks:
+    """A .skeleton's frames, parsed a range at a time: a take of hours parsed whole takes about 14 times
+    its size in memory, its bytes and their frame offsets once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data = path.read_bytes()
+        header_end = self.data.find(b"\n") + 1
+        try:
+            count = int(self.data[:header_end])
+        except ValueError:
+            raise SkeletonFormatError(path, 1, f"expected the frame count, got {self.data[:20]!r}") from None
+        ends = complete_frame_blocks(self.data[header_end:], str(path))
+        if len(ends) != count:
+            raise SkeletonFormatError(path, 1, f"says {count} frames but {len(ends)} whole frames follow")
+        self.starts = [header_end] + [header_end + end for end in ends]
+        self.num_frames = count
+
+    def frames(self, first: int, stop: int) -> list[list[NtuBody]]:
+        """Frames first..stop-1."""
+        block = b"%d\n" % (stop - first) + self.data[self.starts[first]:self.starts[stop]]
+        try:
+            return parse_skeleton(block).frames
+        except SkeletonFormatError as error:  # its line numbers count from the range's first frame
+            raise SkeletonFormatError(self.path, 0, f"frames {first + 1}-{stop}: {error}") from None
 
 
 def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_FRAMES,
                  labels: Path | str | None = None) -> tuple[list[ExportedSample], list[str]]:
     """Write every labelled action of the clips under `directory` into `out` as NTU samples.
 
-    Returns the samples written and one line per clip that could not be read or labelled (the rest are
+    Returns the samples written and one line for each clip or action not exported and why (the rest are
     exported all the same). `out` must hold no .skeleton yet: a second export into it would mix two
     numberings of R."""
     directory, out = Path(directory), Path(out)
@@ -69,75 +113,104 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
         raise ClipError(f"{directory}: not a directory (give the folder the clips are in)")
     if out.is_dir() and any(out.glob("*.skeleton")):
         raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
-    clips = find_clips(directory)
+    # An earlier export's samples (its folder has samples.tsv) are not clips to export again.
+    clips = [clip for clip in find_clips(directory) if not (clip.skeleton.parent / SAMPLES_INDEX).exists()]
     if not clips:
         raise ClipError(f"{directory}: no clips (*.skeleton) found")
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # what an export stopped midway left
+    staging.mkdir(parents=True)
     written: list[ExportedSample] = []
     problems: list[str] = []
-    used: dict[int, str] = {}  # action id -> class name, for OUT/labels.txt
+    name_of: dict[int, str] = {}  # action id -> class name, as exported so far
+    id_of: dict[str, int] = {}  # and back: one name under two ids would be two classes to the tools
     replications: dict[tuple[int, int, int, int], int] = {}
-    out.mkdir(parents=True, exist_ok=True)
     for clip in clips:
         try:
             base, actions, timestamps, names = _clip_actions(clip, labels)
-            skeleton = read_skeleton(clip.skeleton) if actions else None
-        except (ClipError, SkeletonFormatError, KeyError, ValueError, OSError) as error:
+            blocks = _FrameBlocks(clip.skeleton) if actions else None
+        except (ClipError, SkeletonFormatError, LabelMapError, KeyError, ValueError, OSError) as error:
             problems.append(str(error.args[0] if isinstance(error, KeyError) and error.args else error))
             continue
-        if skeleton is not None and skeleton.num_frames != len(timestamps):
-            problems.append(f"{clip.skeleton}: {skeleton.num_frames} frames but its sidecar times "
+        if blocks is not None and blocks.num_frames != len(timestamps):
+            problems.append(f"{clip.skeleton}: {blocks.num_frames} frames but its sidecar times "
                             f"{len(timestamps)}; not exported")
             continue
         period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
         for action in actions:
+            where = f"{clip.skeleton}: {action.label!r} from {action.start_s:.2f} s"
             try:
-                action_id = names.action_id(action.label)
-            except KeyError as error:
-                problems.append(f"{clip.sidecar or clip.skeleton}: {error.args[0]}")
+                action_id = action.action_id or names.action_id(action.label)
+                class_name = NTU120_CLASSES[action_id - 1] if action.action_id else names.name(action_id)
+            except (KeyError, IndexError) as error:
+                problems.append(f"{where}: {error.args[0] if error.args else error}")
                 continue
-            if used.get(action_id, names.name(action_id)) != names.name(action_id):
-                # Each folder's labels.txt numbers its own classes from A121: one number, two classes.
-                problems.append(f"{clip.skeleton}: A{action_id:03d} is {names.name(action_id)!r} here but "
-                                f"{used[action_id]!r} in a clip exported before it; export the two folders "
-                                f"separately, or give both one label map (--labels)")
+            # Each folder's labels.txt numbers its own classes from A121, and a site class may share an
+            # NTU class's name: one number for two classes, or two numbers for one.
+            clash = None
+            if name_of.get(action_id, class_name) != class_name:
+                clash = f"A{action_id:03d} is {name_of[action_id]!r}"
+            elif id_of.get(class_name, action_id) != action_id:
+                clash = f"{class_name!r} is A{id_of[class_name]:03d}"
+            if clash is not None:
+                problems.append(f"{where}: A{action_id:03d} {class_name!r} here, but {clash} in a clip "
+                                "exported before it; export the folders separately, or give them one label "
+                                "map (--labels)")
                 continue
             inside = np.flatnonzero((timestamps >= action.start_s) & (timestamps < action.end_s))
-            for piece in np.array_split(inside, math.ceil(len(inside) / max_frames)) if len(inside) else []:
+            if not len(inside):
+                problems.append(f"{where}: holds no frame of the clip; not exported")
+                continue
+            for piece in np.array_split(inside, math.ceil(len(inside) / max_frames)):
+                start_s, end_s = float(timestamps[piece[0]]), float(timestamps[piece[-1]]) + period
+                frames = blocks.frames(int(piece[0]), int(piece[-1]) + 1)
+                if not any(frames):
+                    problems.append(f"{clip.skeleton}: nobody in view at {start_s:.2f}-{end_s:.2f} s "
+                                    f"({class_name}); not exported")
+                    continue
                 key = (base.setup, base.camera, base.performer, action_id)
+                if replications.get(key, 0) == 999:
+                    problems.append(f"{where}: a 1000th sample of {base} A{action_id:03d} has no R left "
+                                    "(three digits); not exported")
+                    continue
                 replications[key] = replications.get(key, 0) + 1
                 name = replace(base, replication=replications[key], action=action_id)
-                frames = _renew_ids_after_gaps([skeleton.frames[t] for t in piece])
-                write_skeleton(out / f"{name}.skeleton", SkeletonFile(None, frames, line_ending="\r\n"))
-                written.append(ExportedSample(name, clip.name, float(timestamps[piece[0]]),
-                                              float(timestamps[piece[-1]]) + period, len(piece),
-                                              names.name(action_id)))
-                used[action_id] = names.name(action_id)
+                frames = _most_seen_bodies(_renew_ids_after_gaps(frames), MAX_BODIES)
+                write_skeleton(staging / f"{name}.skeleton", SkeletonFile(None, frames, line_ending="\r\n"))
+                clip_name = clip.skeleton.relative_to(directory).with_suffix("").as_posix()
+                written.append(ExportedSample(name, clip_name, start_s, end_s, len(piece), class_name))
+                name_of[action_id], id_of[class_name] = class_name, action_id
     if written:
-        write_label_map(out / LABEL_MAP_FILENAME, LabelMap(used),
+        write_label_map(staging / CLASSES_FILE, LabelMap(name_of),
                         header=f"the classes of the samples exported from {directory}")
-        lines = ["sample\tclass\tclip\tstart_s\tend_s\tframes"]
-        lines += [f"{s.name}\t{s.label}\t{s.clip}\t{s.start_s:.3f}\t{s.end_s:.3f}\t{s.frames}"
-                  for s in written]
-        (out / SAMPLES_INDEX).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with open(staging / SAMPLES_INDEX, "w", encoding="utf-8", newline="") as index:
+            rows = csv.writer(index, delimiter="\t", lineterminator="\n")  # quotes a tab in a class name
+            rows.writerow(["sample", "class", "clip", "start_s", "end_s", "frames"])
+            rows.writerows([s.name, s.label, s.clip, f"{s.start_s:.3f}", f"{s.end_s:.3f}", s.frames]
+                           for s in written)
+    for path in sorted(staging.iterdir()):
+        os.replace(path, out / path.name)
+    staging.rmdir()
     return written, problems
 
 
 def _clip_actions(clip: ClipPaths, labels: Path | str | None
                   ) -> tuple[SampleName, list[_Action], np.ndarray, LabelMap]:
     """The clip's S, C and P, its labelled actions, its frame times and the classes its labels name."""
-    names = ntu_label_map(list(NTU120_CLASSES))
-    site_map = label_map_path(clip, labels)
-    if site_map.is_file():
-        names = names.merged(read_label_map(site_map))
     try:
         own = SampleName.parse(clip.name)
     except ValueError:
         own = None
+    names = ntu_label_map(list(NTU120_CLASSES))
     if clip.sidecar is None:  # an NTU clip of its own: 30 fps, its class in its name
         if own is None:
             raise ClipError(f"{clip.skeleton}: no sidecar and no NTU name, so no class to export it under")
-        times = np.arange(frame_total := read_skeleton(clip.skeleton).num_frames) / NTU_FPS
-        return own, [_Action(0.0, frame_total / NTU_FPS, names.name(own.action))], times, names
+        times = np.arange(frame_count(clip.skeleton)) / NTU_FPS
+        action = _Action(0.0, math.inf, f"A{own.action:03d}", action_id=own.action)
+        return replace(own, replication=0, action=0), [action], times, names
+    site_map = label_map_path(clip, labels)
+    if site_map.is_file():
+        names = names.merged(read_label_map(site_map))
     sidecar = read_sidecar(clip.sidecar)
     times = sidecar.timestamps - (sidecar.timestamps[0] if len(sidecar.timestamps) else 0.0)
     if sidecar.timeline is not None and sidecar.timeline.intervals:
@@ -172,3 +245,13 @@ def _renew_ids_after_gaps(frames: list[list[NtuBody]]) -> list[list[NtuBody]]:
             kept.append(body if new_id == body.body_id else replace(body, body_id=new_id))
         out.append(kept)
     return out
+
+
+def _most_seen_bodies(frames: list[list[NtuBody]], most: int) -> list[list[NtuBody]]:
+    """Only the `most` bodies in view for the most frames (the first seen of equals) in every frame."""
+    seen: dict[int, int] = {}
+    for bodies in frames:
+        for body in bodies:
+            seen[body.body_id] = seen.get(body.body_id, 0) + 1
+    kept = set(sorted(seen, key=lambda body_id: -seen[body_id])[:most])  # stable: ties keep first seen
+    return [[body for body in bodies if body.body_id in kept] for bodies in frames]

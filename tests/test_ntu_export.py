@@ -10,7 +10,7 @@ from test_recorder import make_frame
 
 from recordings.__main__ import main
 from recordings.labels import read_label_map
-from recordings.ntu import read_skeleton
+from recordings.ntu import NtuBody, read_skeleton
 from recordings.ntu_samples import SampleName
 from recordings.recorder import Recorder, RecorderConfig
 
@@ -46,7 +46,7 @@ def test_each_labelled_action_becomes_a_sample_of_at_most_300_frames(tmp_path: P
     # 650 frames are three pieces; R counts the samples of one S, C, P and A.
     assert names == ["S001C001P000R001A121", "S001C001P000R001A122", "S002C003P007R001A121",
                      "S002C003P007R002A121", "S002C003P007R003A121"]
-    classes = read_label_map(out / "labels.txt")
+    classes = read_label_map(out / "classes.txt")
     assert classes.names == {121: "patient fell", 122: "drinking"}
     lengths = {name: read_skeleton(out / f"{name}.skeleton").num_frames for name in names}
     assert lengths["S001C001P000R001A121"] == 60 and lengths["S001C001P000R001A122"] == 280
@@ -56,6 +56,7 @@ def test_each_labelled_action_becomes_a_sample_of_at_most_300_frames(tmp_path: P
     assert np.array_equal(sample.frames[0][0].joints, source.frames[30][0].joints)
     assert np.array_equal(sample.frames[-1][0].joints, source.frames[89][0].joints)
     rows = (out / "samples.tsv").read_text().splitlines()
+    assert not (out / ".export.partial").exists()
     assert rows[0] == "sample\tclass\tclip\tstart_s\tend_s\tframes"
     assert "S001C001P000R001A122\tdrinking\tlive_20261205_120000\t4.000\t13.333\t280" in rows
     assert "S002C003P007R003A121\tpatient fell\tS002C003P007R001A121" in "\n".join(rows)
@@ -86,7 +87,7 @@ def test_two_folders_that_number_classes_differently_are_refused_not_mixed(tmp_p
     record(tmp_path / "clips" / "ward4", 30, label="drinking")
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 1
     captured = capsys.readouterr()
-    assert "A121 is 'drinking' here but 'patient fell' in a clip exported before it" in captured.err
+    assert "A121 'drinking' here, but A121 is 'patient fell' in a clip exported before it" in captured.err
     assert "ward4" in captured.err
     assert [p.name for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P000R001A121.skeleton"]
     # A second export into the same folder would number R again from 1 over the first one's files.
@@ -102,4 +103,103 @@ def test_nothing_to_export_is_said(tmp_path: Path, capsys, labelled: bool) -> No
         return
     record(tmp_path / "clips", 30)
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 0
-    assert "no labelled action to export" in capsys.readouterr().out
+    assert "no labelled action exported" in capsys.readouterr().out
+
+
+def test_what_other_tools_cannot_read_is_said_not_written(tmp_path: Path, capsys) -> None:
+    # Found by a review: a piece with nobody in view (CTR-GCN asserts, txt2npy raises), an interval that
+    # holds no frame (dropped without a word), six bodies (txt2npy keeps four and raises on a fifth).
+    clips = tmp_path / "clips"
+    clip = record(clips, 120, bodies=lambda i: 0 if i < 60 else 2)
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "0", "--to", "1.5",
+                 "--class", "patient fell", "--from", "2", "--to", "3.9",
+                 "--class", "drinking", "--from", "3.91", "--to", "3.92"]) == 0  # frames at 3.9 and 3.933
+    assert main(["export", str(clips), str(tmp_path / "out"), "--max-frames", "30"]) == 1
+    err = capsys.readouterr().err
+    # The first interval's 45 frames are two pieces, both before anybody came into view.
+    assert "nobody in view at 0.00-0.77 s (patient fell); not exported" in err
+    assert "nobody in view at 0.77-1.50 s (patient fell); not exported" in err
+    assert "'drinking' from 3.91 s: holds no frame of the clip; not exported" in err
+    out = tmp_path / "out"
+    assert sorted(p.stem for p in out.glob("*.skeleton")) == ["S001C001P000R001A121", "S001C001P000R002A121"]
+    assert all(any(frame) for p in out.glob("*.skeleton") for frame in read_skeleton(p).frames[-1:])
+
+
+def test_at_most_four_bodies_those_most_in_view(tmp_path: Path) -> None:
+    from recordings.ntu_export import _most_seen_bodies
+
+    def body(body_id: int) -> NtuBody:
+        return NtuBody(body_id, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 2, np.zeros((25, 12)))
+
+    frames = [[body(i) for i in ids] for ids in ([1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6], [6, 5, 4, 3])]
+    kept = _most_seen_bodies(frames, 4)
+    assert [[b.body_id for b in f] for f in kept] == [[3, 4, 5, 6], [3, 4, 5, 6], [6, 5, 4, 3]]
+
+
+def test_an_export_stopped_midway_leaves_out_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    # Ctrl-C or a full disk halfway left OUT with samples and no classes or index, and the next export
+    # into it was refused ("already holds .skeleton files").
+    from recordings import ntu_export
+
+    clips = tmp_path / "clips"
+    record(clips, 400, label="patient fell")
+    real_write, written = ntu_export.write_skeleton, []
+
+    def write_then_stop(path, skeleton, *args):
+        if written:
+            raise KeyboardInterrupt
+        written.append(path)
+        real_write(path, skeleton, *args)
+
+    monkeypatch.setattr(ntu_export, "write_skeleton", write_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        ntu_export.export_clips(clips, tmp_path / "out", max_frames=100)
+    assert not list((tmp_path / "out").glob("*.skeleton")) and written
+    monkeypatch.setattr(ntu_export, "write_skeleton", real_write)
+    samples, problems = ntu_export.export_clips(clips, tmp_path / "out", max_frames=100)
+    assert len(samples) == 4 and not problems
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        *(f"S001C001P000R00{r}A121.skeleton" for r in (1, 2, 3, 4)), "classes.txt", "samples.tsv"]
+
+
+def test_an_export_inside_the_clips_folder_is_not_exported_again(tmp_path: Path, capsys) -> None:
+    clips = tmp_path / "clips"
+    record(clips, 30, label="patient fell")
+    assert main(["export", str(clips), str(clips / "ntu")]) == 0
+    assert main(["export", str(clips), str(clips / "ntu2")]) == 0
+    assert [p.name for p in (clips / "ntu2").glob("*.skeleton")] == ["S001C001P000R001A121.skeleton"]
+    index = (clips / "ntu2" / "samples.tsv").read_text()
+    assert "S001C001P000R001A121\tpatient fell\tlive_20261205_120000\t" in index
+
+
+def test_an_ntu_clip_keeps_its_class_beside_a_site_class_of_the_same_name(tmp_path: Path, capsys) -> None:
+    # NTU's A058 "handshaking" and PKU-MMD's converted "handshaking" (A128 in its labels.txt) crashed the
+    # export after the samples were written: one name under two numbers.
+    ntu = tmp_path / "clips" / "ntu"
+    ntu.mkdir(parents=True)
+    source = record(tmp_path / "recorded", 30)  # an NTU sample of its own: a .skeleton, no sidecar
+    (ntu / "S001C001P001R001A058.skeleton").write_bytes(source.read_bytes())
+    record(tmp_path / "clips" / "site", 30, label="handshaking")
+    assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "A121 'handshaking' here, but 'handshaking' is A058 in a clip exported before it" in err
+    assert read_label_map(tmp_path / "out" / "classes.txt", site=False).names == {58: "handshaking"}
+    assert [p.name for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P001R001A058.skeleton"]
+
+
+def test_the_index_names_each_clip_by_its_folder_and_reads_back_as_six_columns(tmp_path: Path) -> None:
+    # Two rooms' clips of one name were one row name apart from nothing; a class name with a tab in a
+    # hand-written labels.txt shifted the columns.
+    import csv
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("A121\tfell\tdown\n")
+    for room in ("ward3", "ward4"):
+        clip = record(tmp_path / "clips" / room, 30)
+        assert main(["label", str(clip), "--class", "A121", "--labels", str(labels)]) == 0
+    assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out"), "--labels", str(labels)]) == 0
+    with open(tmp_path / "out" / "samples.tsv", encoding="utf-8", newline="") as index:
+        rows = list(csv.reader(index, delimiter="\t"))
+    assert [len(row) for row in rows] == [6, 6, 6]
+    assert [row[1:3] for row in rows[1:]] == [["fell\tdown", "ward3/live_20261205_120000"],
+                                              ["fell\tdown", "ward4/live_20261205_120000"]]
