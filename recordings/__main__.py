@@ -71,7 +71,7 @@ from recordings.labels import (
     read_label_map,
 )
 from recordings.ntu import SkeletonFormatError, frame_count
-from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, SAMPLES_INDEX, export_clips
+from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, SAMPLES_INDEX, ExportedSample, export_clips
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
@@ -754,10 +754,13 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if Path(args.dir).is_dir():
         _say_unfinished_recordings(Path(args.dir), "exported")
-    written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels)
-    for sample in written:
+
+    def say(sample: ExportedSample) -> None:
         print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "
-              f"({sample.frames} frames)")
+              f"({sample.frames} frames)", flush=True)
+
+    written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels,
+                                     progress=say)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     print(f"{len(written)} samples in {as_typed(args.out)} (classes in {CLASSES_FILE}, where each came "

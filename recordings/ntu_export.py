@@ -26,6 +26,7 @@ import csv
 import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -100,8 +101,11 @@ class _FrameBlocks:
 
 
 def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_FRAMES,
-                 labels: Path | str | None = None) -> tuple[list[ExportedSample], list[str]]:
-    """Write every labelled action of the clips under `directory` into `out` as NTU samples.
+                 labels: Path | str | None = None,
+                 progress: Callable[[ExportedSample], None] | None = None,
+                 ) -> tuple[list[ExportedSample], list[str]]:
+    """Write every labelled action of the clips under `directory` into `out` as NTU samples, calling
+    `progress` with each as it is written (a site's folder may take minutes).
 
     Returns the samples written and one line for each clip or action not exported and why (the rest are
     exported all the same). `out` must hold no .skeleton yet: a second export into it would mix two
@@ -179,6 +183,8 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
                 write_skeleton(staging / f"{name}.skeleton", SkeletonFile(None, frames, line_ending="\r\n"))
                 clip_name = clip.skeleton.relative_to(directory).with_suffix("").as_posix()
                 written.append(ExportedSample(name, clip_name, start_s, end_s, len(piece), class_name))
+                if progress is not None:
+                    progress(written[-1])
                 name_of[action_id], id_of[class_name] = class_name, action_id
     if written:
         write_label_map(staging / CLASSES_FILE, LabelMap(name_of),

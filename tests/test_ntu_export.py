@@ -61,7 +61,9 @@ def test_each_labelled_action_becomes_a_sample_of_at_most_300_frames(tmp_path: P
     assert "S001C001P000R001A122\tdrinking\tlive_20261205_120000\t4.000\t13.333\t280" in rows
     assert "S002C003P007R003A121\tpatient fell\tS002C003P007R001A121" in "\n".join(rows)
     assert all(SampleName.parse(name) for name in names)
-    assert "5 samples in" in capsys.readouterr().out
+    said = capsys.readouterr().out  # a line a sample as it is written, then where they are
+    assert "S001C001P000R001A122  drinking  from live_20261205_120000 4.00-13.33 s (280 frames)" in said
+    assert said.rstrip().splitlines()[-1].startswith("5 samples in")
     assert whole.is_file() and marked.is_file()  # the clips themselves are left as they were
 
 
