@@ -343,8 +343,9 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
 # ---- list -------------------------------------------------------------------------------------------
 
 
-def _say_unfinished_recordings(directory: Path, what: str) -> None:
-    """The recordings in `directory` a crash interrupted, or still being written, which are not `what`."""
+def _say_unfinished_recordings(directory: Path, what: str) -> int:
+    """The recordings in `directory` a crash interrupted, or still being written, which are not `what`;
+    how many."""
     left, running = partial_recordings(directory)
     if left:
         interrupted = ", ".join(p.name for p in left)
@@ -354,6 +355,7 @@ def _say_unfinished_recordings(directory: Path, what: str) -> None:
         print(f"{directory}: {len(running)} recording(s) in progress (or another user's, which this one "
               f"cannot check), not {what} until finished ({', '.join(p.name for p in running)})",
               file=sys.stderr)
+    return len(left) + len(running)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -752,8 +754,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if Path(args.dir).is_dir():
-        _say_unfinished_recordings(Path(args.dir), "exported")
+    unfinished = _say_unfinished_recordings(Path(args.dir), "exported") if Path(args.dir).is_dir() else 0
 
     def say(sample: ExportedSample) -> None:
         print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "
@@ -766,7 +767,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"{len(written)} samples in {as_typed(args.out)} (classes in {CLASSES_FILE}, where each came "
           f"from in {SAMPLES_INDEX})" if written else f"{args.dir}: no labelled action exported "
           "(python -m recordings label, or the marking window of python -m recordings view, labels clips)")
-    return 1 if problems else 0
+    return 1 if problems or unfinished else 0
 
 
 # ---- entry ------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recordings.atomic import held
 from recordings.clip import NTU_FPS, ClipError, ClipPaths, find_clips, read_sidecar
 from recordings.labelling import label_map_path
 from recordings.labels import LabelMap, LabelMapError, ntu_label_map, read_label_map, write_label_map
@@ -50,7 +52,8 @@ MAX_FRAMES = 300  # NTU RGB+D's longest samples; the tools above allocate this m
 MAX_BODIES = 4  # NTU's txt2npy keeps four bodies a frame and raises on a fifth (the trainers use two)
 CLASSES_FILE = "classes.txt"  # not labels.txt: it may hold NTU's own ids, which a site's map may not
 SAMPLES_INDEX = "samples.tsv"  # also marks a folder as an export, which a later export does not read
-STAGING = ".export.partial"
+STAGING = ".export.partial"  # where the samples are written until the export is whole
+LOCK = ".export.lock"  # held while an export writes into OUT
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ class _FrameBlocks:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data = path.read_bytes()
+        # A last line without its newline, or blank lines after it, are allowed (read_skeleton takes them).
+        self.data = path.read_bytes().rstrip() + b"\n"
         header_end = self.data.find(b"\n") + 1
         try:
             count = int(self.data[:header_end])
@@ -96,8 +100,11 @@ class _FrameBlocks:
         block = b"%d\n" % (stop - first) + self.data[self.starts[first]:self.starts[stop]]
         try:
             return parse_skeleton(block).frames
-        except SkeletonFormatError as error:  # its line numbers count from the range's first frame
-            raise SkeletonFormatError(self.path, 0, f"frames {first + 1}-{stop}: {error}") from None
+        except SkeletonFormatError as error:  # said of the range: its lines and frames counted as the file's
+            line = self.data[:self.starts[first]].count(b"\n") + error.line - 1
+            what = str(error).split(f"line {error.line}: ", 1)[-1]
+            what = re.sub(r"\bframe (\d+)", lambda m: f"frame {first + int(m.group(1))}", what)
+            raise SkeletonFormatError(self.path, line, what) from None
 
 
 def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_FRAMES,
@@ -115,15 +122,28 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     if not directory.is_dir():
         raise ClipError(f"{directory}: not a directory (give the folder the clips are in)")
-    if out.is_dir() and any(out.glob("*.skeleton")):
-        raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
-    # An earlier export's samples (its folder has samples.tsv) are not clips to export again.
-    clips = [clip for clip in find_clips(directory) if not (clip.skeleton.parent / SAMPLES_INDEX).exists()]
+    # An earlier export's samples (its folder has samples.tsv), finished or stopped midway, are not clips.
+    clips = [clip for clip in find_clips(directory) if not (clip.skeleton.parent / SAMPLES_INDEX).exists()
+             and STAGING not in clip.skeleton.relative_to(directory).parts]
     if not clips:
         raise ClipError(f"{directory}: no clips (*.skeleton) found")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with held(out / LOCK, timeout_s=0):  # a second export into OUT would take the first one's files
+            if any(out.glob("*.skeleton")):
+                raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
+            return _write_samples(clips, directory, out, max_frames, labels, progress)
+    except TimeoutError:
+        raise ClipError(f"{out}: another export is writing into it; wait for it, or export elsewhere"
+                        ) from None
+
+
+def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frames: int,
+                   labels: Path | str | None, progress: Callable[[ExportedSample], None] | None,
+                   ) -> tuple[list[ExportedSample], list[str]]:
     staging = out / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # what an export stopped midway left
-    staging.mkdir(parents=True)
+    staging.mkdir()
     written: list[ExportedSample] = []
     problems: list[str] = []
     name_of: dict[int, str] = {}  # action id -> class name, as exported so far
@@ -146,7 +166,7 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
             try:
                 action_id = action.action_id or names.action_id(action.label)
                 class_name = NTU120_CLASSES[action_id - 1] if action.action_id else names.name(action_id)
-            except (KeyError, IndexError) as error:
+            except KeyError as error:
                 problems.append(f"{where}: {error.args[0] if error.args else error}")
                 continue
             # Each folder's labels.txt numbers its own classes from A121, and a site class may share an
@@ -165,21 +185,26 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
             if not len(inside):
                 problems.append(f"{where}: holds no frame of the clip; not exported")
                 continue
+            key = (base.setup, base.camera, base.performer, action_id)
             for piece in np.array_split(inside, math.ceil(len(inside) / max_frames)):
                 start_s, end_s = float(timestamps[piece[0]]), float(timestamps[piece[-1]]) + period
-                frames = blocks.frames(int(piece[0]), int(piece[-1]) + 1)
+                if replications.get(key, 0) == 999:
+                    problems.append(f"{where}: R is at 999 (three digits) for S{key[0]:03d}C{key[1]:03d}"
+                                    f"P{key[2]:03d}...A{action_id:03d}; its pieces from {start_s:.2f} s on "
+                                    "are not exported")
+                    break
+                try:
+                    frames = blocks.frames(int(piece[0]), int(piece[-1]) + 1)
+                except SkeletonFormatError as error:
+                    problems.append(f"{error} (the piece {start_s:.2f}-{end_s:.2f} s not exported)")
+                    continue
                 if not any(frames):
                     problems.append(f"{clip.skeleton}: nobody in view at {start_s:.2f}-{end_s:.2f} s "
                                     f"({class_name}); not exported")
                     continue
-                key = (base.setup, base.camera, base.performer, action_id)
-                if replications.get(key, 0) == 999:
-                    problems.append(f"{where}: a 1000th sample of {base} A{action_id:03d} has no R left "
-                                    "(three digits); not exported")
-                    continue
                 replications[key] = replications.get(key, 0) + 1
                 name = replace(base, replication=replications[key], action=action_id)
-                frames = _most_seen_bodies(_renew_ids_after_gaps(frames), MAX_BODIES)
+                frames = bodies_as_ntu_has_them(frames)
                 write_skeleton(staging / f"{name}.skeleton", SkeletonFile(None, frames, line_ending="\r\n"))
                 clip_name = clip.skeleton.relative_to(directory).with_suffix("").as_posix()
                 written.append(ExportedSample(name, clip_name, start_s, end_s, len(piece), class_name))
@@ -209,8 +234,9 @@ def _clip_actions(clip: ClipPaths, labels: Path | str | None
         own = None
     names = ntu_label_map(list(NTU120_CLASSES))
     if clip.sidecar is None:  # an NTU clip of its own: 30 fps, its class in its name
-        if own is None:
-            raise ClipError(f"{clip.skeleton}: no sidecar and no NTU name, so no class to export it under")
+        if own is None or not 1 <= own.action <= len(NTU120_CLASSES):
+            raise ClipError(f"{clip.skeleton}: no sidecar, and no NTU RGB+D class in its name, so no class "
+                            "to export it under (python -m recordings label gives it one)")
         times = np.arange(frame_count(clip.skeleton)) / NTU_FPS
         action = _Action(0.0, math.inf, f"A{own.action:03d}", action_id=own.action)
         return replace(own, replication=0, action=0), [action], times, names
@@ -232,6 +258,12 @@ def _clip_actions(clip: ClipPaths, labels: Path | str | None
         base = SampleName(setup=clip_session(clip.name, sidecar.raw) or 1, camera=1, performer=0,
                           replication=0, action=0)
     return base, actions, times, names
+
+
+def bodies_as_ntu_has_them(frames: list[list[NtuBody]]) -> list[list[NtuBody]]:
+    """At most MAX_BODIES a frame, the bodies most in view, each id one unbroken run of frames. The four
+    are chosen before ids are renewed: a person lost for a frame is still one person, most in view."""
+    return _renew_ids_after_gaps(_most_seen_bodies(frames, MAX_BODIES))
 
 
 def _renew_ids_after_gaps(frames: list[list[NtuBody]]) -> list[list[NtuBody]]:

@@ -160,14 +160,19 @@ def test_an_export_stopped_midway_leaves_out_as_it_was(tmp_path: Path, monkeypat
     monkeypatch.setattr(ntu_export, "write_skeleton", real_write)
     samples, problems = ntu_export.export_clips(clips, tmp_path / "out", max_frames=100)
     assert len(samples) == 4 and not problems
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        *(f"S001C001P000R00{r}A121.skeleton" for r in (1, 2, 3, 4)), "classes.txt", "samples.tsv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [  # the lock stays, empty, as labels.txt's
+        ".export.lock", *(f"S001C001P000R00{r}A121.skeleton" for r in (1, 2, 3, 4)), "classes.txt",
+        "samples.tsv"]
 
 
 def test_an_export_inside_the_clips_folder_is_not_exported_again(tmp_path: Path, capsys) -> None:
     clips = tmp_path / "clips"
     record(clips, 30, label="patient fell")
     assert main(["export", str(clips), str(clips / "ntu")]) == 0
+    stopped = clips / "stopped" / ".export.partial"  # what an export stopped midway left
+    stopped.mkdir(parents=True)
+    (stopped / "S001C001P000R001A121.skeleton").write_bytes((clips / "ntu" / "S001C001P000R001A121.skeleton"
+                                                             ).read_bytes())
     assert main(["export", str(clips), str(clips / "ntu2")]) == 0
     assert [p.name for p in (clips / "ntu2").glob("*.skeleton")] == ["S001C001P000R001A121.skeleton"]
     index = (clips / "ntu2" / "samples.tsv").read_text()
@@ -205,3 +210,46 @@ def test_the_index_names_each_clip_by_its_folder_and_reads_back_as_six_columns(t
     assert [len(row) for row in rows] == [6, 6, 6]
     assert [row[1:3] for row in rows[1:]] == [["fell\tdown", "ward3/live_20261205_120000"],
                                               ["fell\tdown", "ward4/live_20261205_120000"]]
+
+
+def test_a_damaged_frame_loses_its_piece_not_the_export(tmp_path: Path, capsys) -> None:
+    # One bad value stopped the whole export (exit 2), said at "line 0" of a range's own numbering.
+    clips = tmp_path / "clips"
+    damaged = record(clips / "a", 90, label="patient fell")
+    record(clips / "b", 30, label="patient fell")
+    lines = damaged.read_bytes().split(b"\n")
+    line = 1 + 1 + 60 * 28 + 3  # frame count, then 28 lines a one-body frame: frame 61's first joint
+    lines[line - 1] = b"abc" + lines[line - 1][lines[line - 1].index(b" "):]
+    damaged.write_bytes(b"\n".join(lines).rstrip(b"\n"))  # and no newline at the end, which is allowed
+    assert main(["export", str(clips), str(tmp_path / "out"), "--max-frames", "30"]) == 1
+    err = capsys.readouterr().err
+    assert f"{damaged}, line {line}: " in err and "frame 61" in err
+    assert "(the piece 2.00-3.00 s not exported)" in err
+    assert len(list((tmp_path / "out").glob("*.skeleton"))) == 3  # a's first two pieces and b
+
+
+def test_one_export_at_a_time_into_a_folder(tmp_path: Path) -> None:
+    from recordings.atomic import held
+    from recordings.clip import ClipError
+    from recordings.ntu_export import export_clips
+
+    record(tmp_path / "clips", 30, label="patient fell")
+    (tmp_path / "out").mkdir()
+    with held(tmp_path / "out" / ".export.lock"), pytest.raises(ClipError, match="another export is writing"):
+        export_clips(tmp_path / "clips", tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*.skeleton"))
+
+
+def test_a_person_lost_for_a_frame_is_one_of_the_four_kept(tmp_path: Path) -> None:
+    # Ids were renewed before the four were chosen, so the actor, lost for a frame, counted as three short
+    # people and was dropped for bystanders.
+    from recordings.ntu_export import bodies_as_ntu_has_them
+
+    def body(body_id: int) -> NtuBody:
+        return NtuBody(body_id, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 2, np.zeros((25, 12)))
+
+    frames = [[body(1)] * (t not in (3, 6)) + [body(b) for b in (2, 3, 4, 5) if t < 5] for t in range(9)]
+    kept = bodies_as_ntu_has_them(frames)
+    assert sum(1 for bodies in kept if bodies) == 8  # only frame 6, where nobody is, is empty
+    assert all(any(b.body_id in (1, 5, 6) for b in bodies)  # the actor, under the ids renewed after gaps
+               for t, bodies in enumerate(kept) if t not in (3, 6))
