@@ -754,7 +754,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    unfinished = _say_unfinished_recordings(Path(args.dir), "exported") if Path(args.dir).is_dir() else 0
+    # Export reads the folders below DIR too, and so looks for their unfinished recordings.
+    folders = sorted({p.parent for p in Path(args.dir).rglob(f"*{PARTIAL_SUFFIX}") if p.is_dir()})
+    unfinished = sum(_say_unfinished_recordings(folder, "exported") for folder in folders)
 
     def say(sample: ExportedSample) -> None:
         print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "

@@ -22,6 +22,7 @@ midway leaves only OUT/.export.partial, which the next export into OUT clears.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -128,14 +129,15 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
     if not clips:
         raise ClipError(f"{directory}: no clips (*.skeleton) found")
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        with held(out / LOCK, timeout_s=0):  # a second export into OUT would take the first one's files
-            if any(out.glob("*.skeleton")):
-                raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
-            return _write_samples(clips, directory, out, max_frames, labels, progress)
-    except TimeoutError:
-        raise ClipError(f"{out}: another export is writing into it; wait for it, or export elsewhere"
-                        ) from None
+    with contextlib.ExitStack() as lock:
+        try:  # a second export into OUT would take the first one's files
+            lock.enter_context(held(out / LOCK, timeout_s=0))
+        except TimeoutError:  # only the lock's: a share's own timeout while writing is said as itself
+            raise ClipError(f"{out}: another export is writing into it; wait for it, or export elsewhere"
+                            ) from None
+        if any(out.glob("*.skeleton")):
+            raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
+        return _write_samples(clips, directory, out, max_frames, labels, progress)
 
 
 def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frames: int,

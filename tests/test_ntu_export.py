@@ -253,3 +253,43 @@ def test_a_person_lost_for_a_frame_is_one_of_the_four_kept(tmp_path: Path) -> No
     assert sum(1 for bodies in kept if bodies) == 8  # only frame 6, where nobody is, is empty
     assert all(any(b.body_id in (1, 5, 6) for b in bodies)  # the actor, under the ids renewed after gaps
                for t, bodies in enumerate(kept) if t not in (3, 6))
+
+
+def test_an_unfinished_recording_below_dir_is_said_and_exits_1(tmp_path: Path, capsys) -> None:
+    # Export reads the folders below DIR; their recordings a crash interrupted were left unsaid.
+    clips = tmp_path / "clips"
+    record(clips / "ward3", 30, label="patient fell")
+    (clips / "ward3" / "live_20261205_130000.partial").mkdir()
+    (clips / "ward3" / "live_20261205_130000.partial" / "frames.jsonl").write_text("")
+    assert main(["export", str(clips), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "1 recording(s) a crash interrupted (live_20261205_130000.partial), not exported" in err
+
+
+def test_r_runs_out_for_one_class_only_and_is_said_once(tmp_path: Path, capsys) -> None:
+    clips = tmp_path / "clips"
+    clip = record(clips, 1010)
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "0", "--to", "33.5",
+                 "--class", "drinking", "--from", "33.5", "--to", "end"]) == 0
+    assert main(["export", str(clips), str(tmp_path / "out"), "--max-frames", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("R is at 999") == 1 and "its pieces from 33.30 s on are not exported" in err
+    names = [p.stem for p in (tmp_path / "out").glob("*.skeleton")]
+    assert sum(name.endswith("A121") for name in names) == 999
+    assert sum(name.endswith("A122") for name in names) == 5  # the other class's numbering goes on
+
+
+def test_a_timeout_while_writing_is_said_as_itself(tmp_path: Path, monkeypatch) -> None:
+    # A share's ETIMEDOUT is a TimeoutError too: it was said as "another export is writing into it".
+    import errno
+
+    from recordings import ntu_export
+
+    record(tmp_path / "clips", 30, label="patient fell")
+
+    def timed_out(*args):
+        raise TimeoutError(errno.ETIMEDOUT, "Connection timed out")
+
+    monkeypatch.setattr(ntu_export, "write_skeleton", timed_out)
+    with pytest.raises(TimeoutError, match="Connection timed out"):
+        ntu_export.export_clips(tmp_path / "clips", tmp_path / "out")
