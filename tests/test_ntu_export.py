@@ -293,3 +293,30 @@ def test_a_timeout_while_writing_is_said_as_itself(tmp_path: Path, monkeypatch) 
     monkeypatch.setattr(ntu_export, "write_skeleton", timed_out)
     with pytest.raises(TimeoutError, match="Connection timed out"):
         ntu_export.export_clips(tmp_path / "clips", tmp_path / "out")
+
+
+def test_a_real_pku_mmd_sequence_and_real_ntu_samples(shared_data: Path, ntu_dir: Path,
+                                                       tmp_path: Path) -> None:
+    # Real Kinect v2 data: a converted PKU-MMD sequence (its labelled interactions as intervals), beside
+    # NTU's own samples, which keep their class and S, C, P (one numbering of R for the export).
+    clips = tmp_path / "clips"
+    sequence = shared_data / "pkummd" / "skeletons" / "0005-L.txt.xz"
+    assert main(["convert", str(sequence), str(clips / "pku")]) == 0
+    (clips / "ntu").mkdir()
+    for name in ("S001C001P001R001A001", "S001C001P001R001A011"):
+        source = ntu_dir / "skeletons" / f"{name}.skeleton"
+        (clips / "ntu" / f"{name}.skeleton").write_bytes(source.read_bytes())
+    assert main(["export", str(clips), str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    classes = read_label_map(out / "classes.txt", site=False).names
+    assert classes[1] == "drink water" and classes[11] == "reading" and classes[128] == "handshaking"
+    assert len(classes) == 10  # NTU's two, and PKU-MMD's eight interactions in 0005-L
+    names = sorted(p.stem for p in out.glob("*.skeleton"))
+    assert names[:2] == ["S001C001P001R001A001", "S001C001P001R001A011"]
+    assert len(names) == 10 and all(name.startswith("S005C001P000R001A1") for name in names[2:])
+    ntu = read_skeleton(ntu_dir / "skeletons" / "S001C001P001R001A001.skeleton")
+    exported = read_skeleton(out / "S001C001P001R001A001.skeleton")
+    assert exported.num_frames == ntu.num_frames == 103 and exported.frames == ntu.frames
+    for name in names[2:]:
+        frames = read_skeleton(out / f"{name}.skeleton").frames
+        assert 0 < len(frames) <= 300 and all(len(bodies) <= 4 for bodies in frames) and any(frames)
