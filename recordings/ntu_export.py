@@ -14,10 +14,11 @@ becomes its own file here:
     --> OUT/.export.partial/SsssCcccPpppRrrrAaaa.skeleton --> OUT/ at the end, with OUT/classes.txt and
     OUT/samples.tsv (which clip and seconds each sample came from)
 
-S, C and P are the clip's own where its name is NTU-style (else S its session, C 1, P 0: performer not
-known); R counts the samples of one S, C, P and A. Skeletons only: the colour video is not cut. Whoever
-an interval names (`--person`), the sample keeps the bodies in view, as NTU's files do. An export stopped
-midway leaves only OUT/.export.partial, which the next export into OUT clears.
+S, C and P are the clip's own where its name is NTU-style, else its sidecar's (the session, camera and
+performer it was recorded with; C 1 and P 0 for a clip recorded before the sidecar kept them); R counts
+the samples of one S, C, P and A. Skeletons only: the colour video is not cut. Whoever an interval names
+(`--person`), the sample keeps the bodies in view, as NTU's files do. An export stopped midway leaves only
+OUT/.export.partial, which the next export into OUT clears.
 """
 
 from __future__ import annotations
@@ -256,10 +257,18 @@ def _clip_actions(clip: ClipPaths, labels: Path | str | None
         actions = []  # not labelled yet: nothing to export
     if own is not None:
         base = replace(own, replication=0, action=0)
-    else:
-        base = SampleName(setup=clip_session(clip.name, sidecar.raw) or 1, camera=1, performer=0,
-                          replication=0, action=0)
+    else:  # named by its time: the sidecar's (clips recorded before it kept camera and performer: 1 and 0)
+        base = SampleName(setup=clip_session(clip.name, sidecar.raw) or 1,
+                          camera=_name_part(sidecar.raw, "camera", 1),
+                          performer=_name_part(sidecar.raw, "performer", 0), replication=0, action=0)
     return base, actions, times, names
+
+
+def _name_part(sidecar: dict, key: str, default: int) -> int:
+    """A part of a sample name the sidecar keeps, if it is one (three digits), else `default`."""
+    value = sidecar.get(key)
+    valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 999
+    return value if valid else default
 
 
 def bodies_as_ntu_has_them(frames: list[list[NtuBody]]) -> list[list[NtuBody]]:

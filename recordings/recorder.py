@@ -224,12 +224,14 @@ def clip_session(name: str, sidecar: dict | None) -> int | None:
         return None
 
 
-def _session_of(sample_name: str, naming: ClipNaming) -> int:
-    """The session a clip is recorded in: the S of its name when it is NTU-style, else naming's."""
+def _naming_of(sample_name: str, naming: ClipNaming) -> ClipNaming:
+    """The session, camera and performer a clip is recorded with: its name's when it is NTU-style, else
+    naming's (an unlabelled clip's name is its time: the sidecar keeps them for `recordings export`)."""
     try:
-        return SampleName.parse(sample_name).setup
+        name = SampleName.parse(sample_name)
     except ValueError:
-        return naming.setup
+        return naming
+    return ClipNaming(setup=name.setup, camera=name.camera, performer=name.performer)
 
 
 def next_session(out_dir: Path | str) -> int:
@@ -398,13 +400,16 @@ class Recorder:
             log.warning("%s: %d recording(s) a crash interrupted (%s); python -m recordings recover %s "
                         "finalises them", self.out_dir, len(left), named, as_typed(self.out_dir))
 
+        naming = _naming_of(sample_name, config.naming)
         header = {
             "format": SIDECAR_FORMAT,
             "format_version": SIDECAR_VERSION,
             "sample_name": sample_name,
             "label": self.label,
             "action_id": self.action_id,
-            "session": _session_of(sample_name, config.naming),
+            "session": naming.setup,
+            "camera": naming.camera,
+            "performer": naming.performer,
             "source": source,
             # live's --privacy when the clip was recorded (off / blur / skeleton)
             "privacy": privacy.value if privacy is not None else None,

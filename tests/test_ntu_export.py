@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -42,27 +43,27 @@ def test_each_labelled_action_becomes_a_sample_of_at_most_300_frames(tmp_path: P
 
     out = tmp_path / "out"
     names = sorted(p.stem for p in out.glob("*.skeleton"))
-    # The marked clip: S its session, C 1, P 0 (not known); the whole clip keeps its S, C and P, and its
-    # 650 frames are three pieces; R counts the samples of one S, C, P and A.
-    assert names == ["S001C001P000R001A121", "S001C001P000R001A122", "S002C003P007R001A121",
+    # The marked clip: the session, camera and performer its sidecar keeps; the whole clip keeps its name's
+    # S, C and P, and its 650 frames are three pieces; R counts the samples of one S, C, P and A.
+    assert names == ["S001C001P001R001A121", "S001C001P001R001A122", "S002C003P007R001A121",
                      "S002C003P007R002A121", "S002C003P007R003A121"]
     classes = read_label_map(out / "classes.txt")
     assert classes.names == {121: "patient fell", 122: "drinking"}
     lengths = {name: read_skeleton(out / f"{name}.skeleton").num_frames for name in names}
-    assert lengths["S001C001P000R001A121"] == 60 and lengths["S001C001P000R001A122"] == 280
+    assert lengths["S001C001P001R001A121"] == 60 and lengths["S001C001P001R001A122"] == 280
     assert [lengths[f"S002C003P007R00{r}A121"] for r in (1, 2, 3)] == [217, 217, 216]
     # The frames are the clip's own, from the interval's first frame on.
-    source, sample = read_skeleton(marked), read_skeleton(out / "S001C001P000R001A121.skeleton")
+    source, sample = read_skeleton(marked), read_skeleton(out / "S001C001P001R001A121.skeleton")
     assert np.array_equal(sample.frames[0][0].joints, source.frames[30][0].joints)
     assert np.array_equal(sample.frames[-1][0].joints, source.frames[89][0].joints)
     rows = (out / "samples.tsv").read_text().splitlines()
     assert not (out / ".export.partial").exists()
     assert rows[0] == "sample\tclass\tclip\tstart_s\tend_s\tframes"
-    assert "S001C001P000R001A122\tdrinking\tlive_20261205_120000\t4.000\t13.333\t280" in rows
+    assert "S001C001P001R001A122\tdrinking\tlive_20261205_120000\t4.000\t13.333\t280" in rows
     assert "S002C003P007R003A121\tpatient fell\tS002C003P007R001A121" in "\n".join(rows)
     assert all(SampleName.parse(name) for name in names)
     said = capsys.readouterr().out  # a line a sample as it is written, then where they are
-    assert "S001C001P000R001A122  drinking  from live_20261205_120000 4.00-13.33 s (280 frames)" in said
+    assert "S001C001P001R001A122  drinking  from live_20261205_120000 4.00-13.33 s (280 frames)" in said
     assert said.rstrip().splitlines()[-1].startswith("5 samples in")
     assert whole.is_file() and marked.is_file()  # the clips themselves are left as they were
 
@@ -73,7 +74,7 @@ def test_a_body_that_comes_back_after_a_gap_gets_a_new_id(tmp_path: Path) -> Non
     clips = tmp_path / "clips"
     clip = record(clips, 40, label="patient fell", bodies=lambda i: 1 if 10 <= i < 13 else 2)
     assert main(["export", str(clips), str(tmp_path / "out")]) == 0
-    frames = read_skeleton(tmp_path / "out" / "S001C001P000R001A121.skeleton").frames
+    frames = read_skeleton(tmp_path / "out" / "S001C001P001R001A121.skeleton").frames
     ids = [[body.body_id for body in bodies] for bodies in frames]
     assert ids[9] == ids[0] == [72057594037931101, 5] and ids[10] == [72057594037931101]
     assert ids[13][0] == 72057594037931101 and ids[13][1] not in (5, 72057594037931101)
@@ -91,7 +92,7 @@ def test_two_folders_that_number_classes_differently_are_refused_not_mixed(tmp_p
     captured = capsys.readouterr()
     assert "A121 'drinking' here, but A121 is 'patient fell' in a clip exported before it" in captured.err
     assert "ward4" in captured.err
-    assert [p.name for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P000R001A121.skeleton"]
+    assert [p.name for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P001R001A121.skeleton"]
     # A second export into the same folder would number R again from 1 over the first one's files.
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 2
     assert "already holds .skeleton files" in capsys.readouterr().err
@@ -123,7 +124,7 @@ def test_what_other_tools_cannot_read_is_said_not_written(tmp_path: Path, capsys
     assert "nobody in view at 0.77-1.50 s (patient fell); not exported" in err
     assert "'drinking' from 3.91 s: holds no frame of the clip; not exported" in err
     out = tmp_path / "out"
-    assert sorted(p.stem for p in out.glob("*.skeleton")) == ["S001C001P000R001A121", "S001C001P000R002A121"]
+    assert sorted(p.stem for p in out.glob("*.skeleton")) == ["S001C001P001R001A121", "S001C001P001R002A121"]
     assert all(any(frame) for p in out.glob("*.skeleton") for frame in read_skeleton(p).frames[-1:])
 
 
@@ -161,7 +162,7 @@ def test_an_export_stopped_midway_leaves_out_as_it_was(tmp_path: Path, monkeypat
     samples, problems = ntu_export.export_clips(clips, tmp_path / "out", max_frames=100)
     assert len(samples) == 4 and not problems
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [  # the lock stays, empty, as labels.txt's
-        ".export.lock", *(f"S001C001P000R00{r}A121.skeleton" for r in (1, 2, 3, 4)), "classes.txt",
+        ".export.lock", *(f"S001C001P001R00{r}A121.skeleton" for r in (1, 2, 3, 4)), "classes.txt",
         "samples.tsv"]
 
 
@@ -171,12 +172,12 @@ def test_an_export_inside_the_clips_folder_is_not_exported_again(tmp_path: Path,
     assert main(["export", str(clips), str(clips / "ntu")]) == 0
     stopped = clips / "stopped" / ".export.partial"  # what an export stopped midway left
     stopped.mkdir(parents=True)
-    (stopped / "S001C001P000R001A121.skeleton").write_bytes((clips / "ntu" / "S001C001P000R001A121.skeleton"
+    (stopped / "S001C001P001R001A121.skeleton").write_bytes((clips / "ntu" / "S001C001P001R001A121.skeleton"
                                                              ).read_bytes())
     assert main(["export", str(clips), str(clips / "ntu2")]) == 0
-    assert [p.name for p in (clips / "ntu2").glob("*.skeleton")] == ["S001C001P000R001A121.skeleton"]
+    assert [p.name for p in (clips / "ntu2").glob("*.skeleton")] == ["S001C001P001R001A121.skeleton"]
     index = (clips / "ntu2" / "samples.tsv").read_text()
-    assert "S001C001P000R001A121\tpatient fell\tlive_20261205_120000\t" in index
+    assert "S001C001P001R001A121\tpatient fell\tlive_20261205_120000\t" in index
 
 
 def test_an_ntu_clip_keeps_its_class_beside_a_site_class_of_the_same_name(tmp_path: Path, capsys) -> None:
@@ -313,10 +314,31 @@ def test_a_real_pku_mmd_sequence_and_real_ntu_samples(shared_data: Path, ntu_dir
     assert len(classes) == 10  # NTU's two, and PKU-MMD's eight interactions in 0005-L
     names = sorted(p.stem for p in out.glob("*.skeleton"))
     assert names[:2] == ["S001C001P001R001A001", "S001C001P001R001A011"]
-    assert len(names) == 10 and all(name.startswith("S005C001P000R001A1") for name in names[2:])
+    assert len(names) == 10 and all(name.startswith("S005C001P001R001A1") for name in names[2:])
     ntu = read_skeleton(ntu_dir / "skeletons" / "S001C001P001R001A001.skeleton")
     exported = read_skeleton(out / "S001C001P001R001A001.skeleton")
     assert exported.num_frames == ntu.num_frames == 103 and exported.frames == ntu.frames
     for name in names[2:]:
         frames = read_skeleton(out / f"{name}.skeleton").frames
         assert 0 < len(frames) <= 300 and all(len(bodies) <= 4 for bodies in frames) and any(frames)
+
+
+def test_a_clip_named_by_its_time_is_exported_as_whom_and_where_it_was_recorded(tmp_path: Path) -> None:
+    # `python -m live --record --performer 7` without a class names the clip by its time: the performer
+    # was lost, and the export named every such clip P000.
+    from recordings.recorder import ClipNaming
+
+    config = RecorderConfig(min_free_bytes=1, record_video=False,
+                            naming=ClipNaming(setup=4, camera=2, performer=7))
+    with Recorder(tmp_path / "clips", sample_name="live_20261205_120000", config=config) as rec:
+        for i in range(30):
+            rec.write(make_frame(i, i / 30, colour=False))
+    assert main(["label", str(rec.files.skeleton), "--class", "patient fell"]) == 0
+    old = record(tmp_path / "clips" / "old", 30, label="patient fell")  # as recorded before: no C, no P
+    sidecar = old.with_suffix(".json")
+    raw = json.loads(sidecar.read_text())
+    del raw["camera"], raw["performer"]
+    sidecar.write_text(json.dumps(raw))
+    assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 0
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.skeleton")) == [
+        "S001C001P000R001A121", "S004C002P007R001A121"]
