@@ -227,7 +227,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         record_video=not args.no_video,
         record_depth=not args.no_depth,
         min_free_bytes=int((2.0 if args.min_free_gb is None else args.min_free_gb) * 1e9),
-        naming=ClipNaming(**{part: value for part, value in naming_parts.items() if value is not None}),
+        # Without --label (and so without those options) nobody said who performed: P 0, not known.
+        naming=ClipNaming(**{part: value for part, value in naming_parts.items() if value is not None})
+        if args.label is not None else ClipNaming(performer=0),
     )
     started = time.perf_counter()
     with XefRecording(source, color=not args.no_video, depth=not args.no_depth) as recording:
@@ -315,7 +317,8 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
             check_label(map_path, name, similar_ok=True)
         # The view's performance is its session: validation holds out the three views of one together.
         performance = recording.name.split("-")[0]
-        naming = ClipNaming(setup=int(performance)) if performance.isdigit() else ClipNaming()
+        # Its performers are not numbered: P 0, not known.
+        naming = ClipNaming(setup=int(performance) if performance.isdigit() else 1, performer=0)
         min_free_gb = 0.1 if args.min_free_gb is None else args.min_free_gb  # skeletons only: ~1 MB
         recorder = Recorder(
             out_dir,

@@ -48,7 +48,7 @@ from recordings.ntu import (
     write_skeleton,
 )
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
-from recordings.recorder import clip_session, complete_frame_blocks
+from recordings.recorder import complete_frame_blocks
 
 MAX_FRAMES = 300  # NTU RGB+D's longest samples; the tools above allocate this many frames per sample
 MAX_BODIES = 4  # NTU's txt2npy keeps four bodies a frame and raises on a fifth (the trainers use two)
@@ -258,7 +258,7 @@ def _clip_actions(clip: ClipPaths, labels: Path | str | None
     if own is not None:
         base = replace(own, replication=0, action=0)
     else:  # named by its time: the sidecar's (clips recorded before it kept camera and performer: 1 and 0)
-        base = SampleName(setup=clip_session(clip.name, sidecar.raw) or 1,
+        base = SampleName(setup=_name_part(sidecar.raw, "session", 1),
                           camera=_name_part(sidecar.raw, "camera", 1),
                           performer=_name_part(sidecar.raw, "performer", 0), replication=0, action=0)
     return base, actions, times, names

@@ -314,7 +314,7 @@ def test_a_real_pku_mmd_sequence_and_real_ntu_samples(shared_data: Path, ntu_dir
     assert len(classes) == 10  # NTU's two, and PKU-MMD's eight interactions in 0005-L
     names = sorted(p.stem for p in out.glob("*.skeleton"))
     assert names[:2] == ["S001C001P001R001A001", "S001C001P001R001A011"]
-    assert len(names) == 10 and all(name.startswith("S005C001P001R001A1") for name in names[2:])
+    assert len(names) == 10 and all(name.startswith("S005C001P000R001A1") for name in names[2:])
     ntu = read_skeleton(ntu_dir / "skeletons" / "S001C001P001R001A001.skeleton")
     exported = read_skeleton(out / "S001C001P001R001A001.skeleton")
     assert exported.num_frames == ntu.num_frames == 103 and exported.frames == ntu.frames
@@ -342,3 +342,23 @@ def test_a_clip_named_by_its_time_is_exported_as_whom_and_where_it_was_recorded(
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 0
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.skeleton")) == [
         "S001C001P000R001A121", "S004C002P007R001A121"]
+
+
+def test_a_conversion_knows_no_performer_and_a_bad_hand_edit_falls_back(tmp_path: Path) -> None:
+    # A .xef converted without --label (no --performer allowed there) was said to be performer 1; a
+    # sidecar's session edited by hand to -1 stopped its clip's export.
+    from xef_writer import sample_recording
+
+    xef = tmp_path / "ward3_fall.xef"
+    sample_recording(xef, frames=4)
+    assert main(["convert", str(xef), str(tmp_path / "clips"), "--min-free-gb", "0"]) == 0
+    (clip,) = (tmp_path / "clips").glob("*.skeleton")
+    sidecar = clip.with_suffix(".json")
+    raw = json.loads(sidecar.read_text())
+    assert (raw["session"], raw["camera"], raw["performer"]) == (1, 1, 0)
+    assert main(["label", str(clip), "--class", "patient fell"]) == 0
+    raw = json.loads(sidecar.read_text())
+    raw["session"] = -1
+    sidecar.write_text(json.dumps(raw))
+    assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 0
+    assert [p.stem for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P000R001A121"]
