@@ -763,10 +763,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     def say(sample: ExportedSample) -> None:
         print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "
-              f"({sample.frames} frames)", flush=True)
+              f"({sample.frames} frames{', with video' if sample.video else ''})", flush=True)
 
     written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels,
-                                     progress=say)
+                                     video=not args.no_video, progress=say)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     print(f"{len(written)} samples in {as_typed(args.out)} (classes in {CLASSES_FILE}, where each came "
@@ -883,9 +883,10 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="each labelled action as its own NTU sample, for other NTU RGB+D tools",
         description="Each labelled action of the clips under DIR (their intervals, or a clip's own class) "
         "as its own NTU RGB+D sample OUT/SsssCcccPpppRrrrAaaa.skeleton, cut into pieces of at most "
-        "--max-frames, with OUT/classes.txt and OUT/samples.tsv (which clip and seconds each came from). "
-        "For tools that read NTU's own files (2s-AGCN, MS-G3D, mmaction2, CTR-GCN); skeletons only. "
-        "python -m training reads the clips themselves and needs no export.",
+        "--max-frames, with the same frames of the clip's colour video (_rgb.avi) where it has one, "
+        "OUT/classes.txt and OUT/samples.tsv (which clip and seconds each came from). For tools that read "
+        "NTU's own files (2s-AGCN, MS-G3D, mmaction2, CTR-GCN). python -m training reads the clips "
+        "themselves and needs no export.",
     )
     export.add_argument("dir", help="the folder of clips (searched below too)")
     export.add_argument("out", help="an empty or new folder for the samples")
@@ -893,6 +894,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"longest sample; a longer action is cut into equal pieces (default: "
                         f"{MAX_FRAMES}, the frames those tools allocate per sample)")
     export.add_argument("--labels", help=f"site label map (default: {LABEL_MAP_FILENAME} beside each clip)")
+    export.add_argument("--no-video", action="store_true",
+                        help="skeletons only: no _rgb.avi (the skeleton tools above do not read it)")
     export.set_defaults(run=cmd_export)
 
     synth = commands.add_parser(

@@ -5,6 +5,7 @@ crash loses the whole file. `MjpegAviWriter` lays out a fixed RIFF header, then 
 chunk per JPEG frame as it comes (the recorder syncs the file every second); `finalize_avi` keeps the
 whole chunks, appends the `idx1` index and fixes the header's sizes and counts -- after a clean close
 or after a crash alike. Any AVI reader (OpenCV, `recordings.ntu_video.RgbVideo`) plays the result.
+`RecordedAvi` copies a range of such a file's frames into one of its own (`recordings export`).
 
     RIFF 'AVI ' | LIST 'hdrl' (avih, LIST 'strl' (strh, strf)) | LIST 'movi' (00dc chunks...) | idx1
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -127,28 +129,68 @@ class MjpegAviWriter(AppendedFile):
         self._last = data
 
 
+def _recorder_header(f: BinaryIO, path: Path) -> bytes:
+    """The fixed header MjpegAviWriter lays out, read from the start of `f`; AviError if it is not one."""
+    f.seek(0)
+    header = f.read(_FIRST_CHUNK)
+    if len(header) < _FIRST_CHUNK or header[:4] != b"RIFF" or header[_MOVI_FOURCC:_FIRST_CHUNK] != b"movi":
+        raise AviError(f"{path}: at byte offset 0: not an AVI written by the recorder")
+    return header
+
+
+def _frame_chunks(f: BinaryIO, size: int, max_frames: int | None = None) -> tuple[list[tuple[int, int]], int]:
+    """The whole `00dc` chunks (offset, JPEG length) after the header, at most max_frames, and the offset
+    where the last of them ends."""
+    chunks: list[tuple[int, int]] = []
+    pos = _FIRST_CHUNK
+    while pos + 8 <= size and (max_frames is None or len(chunks) < max_frames):
+        f.seek(pos)
+        fourcc, length = struct.unpack("<4sI", f.read(8))
+        if fourcc != b"00dc" or pos + 8 + length > size:
+            break  # the index (idx1), or a chunk a crash cut short
+        chunks.append((pos, length))
+        pos += 8 + length + (length & 1)
+    return chunks, pos
+
+
+class RecordedAvi:
+    """An AVI MjpegAviWriter wrote, its frames found once, so that a range of them is copied into a video
+    of its own as the JPEGs they are: no decoding, no second compression, a piece of an hour-long take
+    read from its place rather than from the start."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            self._header = _recorder_header(f, self.path)
+            self._chunks, _ = _frame_chunks(f, f.seek(0, os.SEEK_END))
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def cut(self, out: Path | str, first: int, stop: int) -> None:
+        """Frames first..stop-1 as the AVI `out`, its frame size and rate this one's."""
+        if not 0 <= first < stop <= len(self._chunks):
+            raise IndexError(f"{self.path}: frames {first}..{stop - 1} outside 0..{len(self._chunks) - 1}")
+        out = Path(out)
+        with open(self.path, "rb") as source:
+            video = AppendedFile(out, self._header)
+            try:
+                for pos, length in self._chunks[first:stop]:
+                    source.seek(pos)
+                    video.append(source.read(8 + length + (length & 1)))
+            finally:
+                video.close()
+        finalize_avi(out)
+
+
 def finalize_avi(path: Path, max_frames: int | None = None) -> int:
     """Index an AVI written by MjpegAviWriter (complete or cut short by a crash): keep the whole chunks
     (at most max_frames), append idx1, fix the header's sizes and counts. Returns the frame count."""
     with open(path, "r+b") as f:
         size = f.seek(0, os.SEEK_END)
         f.seek(0)
-        header = f.read(_FIRST_CHUNK)
-        if (
-            len(header) < _FIRST_CHUNK
-            or header[:4] != b"RIFF"
-            or header[_MOVI_FOURCC:_FIRST_CHUNK] != b"movi"
-        ):
-            raise AviError(f"{path}: at byte offset 0: not an AVI written by the recorder")
-        chunks: list[tuple[int, int]] = []
-        pos = _FIRST_CHUNK
-        while pos + 8 <= size and (max_frames is None or len(chunks) < max_frames):
-            f.seek(pos)
-            fourcc, length = struct.unpack("<4sI", f.read(8))
-            if fourcc != b"00dc" or pos + 8 + length > size:
-                break  # the index of an earlier finalisation, or a chunk the crash cut short
-            chunks.append((pos, length))
-            pos += 8 + length + (length & 1)
+        _recorder_header(f, path)
+        chunks, pos = _frame_chunks(f, size, max_frames)
         f.truncate(pos)
         f.seek(pos)
         index = b"".join(

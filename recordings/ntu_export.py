@@ -11,14 +11,17 @@ becomes its own file here:
 
     clip (sidecar intervals, or the clip's own class) --> frames inside [start, end), read a range at a
     time --> pieces of at most max_frames --> body ids renewed after a gap, the four bodies most in view
-    --> OUT/.export.partial/SsssCcccPpppRrrrAaaa.skeleton --> OUT/ at the end, with OUT/classes.txt and
-    OUT/samples.tsv (which clip and seconds each sample came from)
+    --> OUT/.export.partial/SsssCcccPpppRrrrAaaa.skeleton (and _rgb.avi: the same frames of the clip's
+    video) --> OUT/ at the end, with OUT/classes.txt and OUT/samples.tsv (which clip and seconds each
+    sample came from)
 
 S, C and P are the clip's own where its name is NTU-style, else its sidecar's (the session, camera and
 performer it was recorded with; C 1 and P 0 for a clip recorded before the sidecar kept them); R counts
-the samples of one S, C, P and A. Skeletons only: the colour video is not cut. Whoever an interval names
-(`--person`), the sample keeps the bodies in view, as NTU's files do. An export stopped midway leaves only
-OUT/.export.partial, which the next export into OUT clears.
+the samples of one S, C, P and A. A clip's colour video is cut with it, frame i of the sample's
+`_rgb.avi` its frame i, as in NTU's own samples: a video the recorder wrote by copying the JPEGs of those
+frames (no second compression), NTU's own video of a whole sample as it is, any other decoded and written
+as MJPG. Whoever an interval names (`--person`), the sample keeps the bodies in view, as NTU's files do.
+An export stopped midway leaves only OUT/.export.partial, which the next export into OUT clears.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from recordings.atomic import held
+from recordings.avi import AviError, MjpegAviWriter, RecordedAvi, finalize_avi
 from recordings.clip import NTU_FPS, ClipError, ClipPaths, find_clips, read_sidecar
 from recordings.labelling import label_map_path
 from recordings.labels import LabelMap, LabelMapError, ntu_label_map, read_label_map, write_label_map
@@ -48,6 +52,7 @@ from recordings.ntu import (
     write_skeleton,
 )
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
+from recordings.ntu_video import RgbVideo
 from recordings.recorder import complete_frame_blocks
 
 MAX_FRAMES = 300  # NTU RGB+D's longest samples; the tools above allocate this many frames per sample
@@ -68,6 +73,7 @@ class ExportedSample:
     end_s: float  # its last frame's time plus one frame period
     frames: int
     label: str
+    video: bool  # whether its _rgb.avi was written too
 
 
 @dataclass(frozen=True)
@@ -110,11 +116,12 @@ class _FrameBlocks:
 
 
 def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_FRAMES,
-                 labels: Path | str | None = None,
+                 labels: Path | str | None = None, video: bool = True,
                  progress: Callable[[ExportedSample], None] | None = None,
                  ) -> tuple[list[ExportedSample], list[str]]:
-    """Write every labelled action of the clips under `directory` into `out` as NTU samples, calling
-    `progress` with each as it is written (a site's folder may take minutes).
+    """Write every labelled action of the clips under `directory` into `out` as NTU samples, with the
+    same frames of each clip's colour video unless `video` is False, calling `progress` with each sample
+    as it is written (a site's folder may take minutes).
 
     Returns the samples written and one line for each clip or action not exported and why (the rest are
     exported all the same). `out` must hold no .skeleton yet: a second export into it would mix two
@@ -138,11 +145,12 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
                             ) from None
         if any(out.glob("*.skeleton")):
             raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
-        return _write_samples(clips, directory, out, max_frames, labels, progress)
+        return _write_samples(clips, directory, out, max_frames, labels, video, progress)
 
 
 def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frames: int,
-                   labels: Path | str | None, progress: Callable[[ExportedSample], None] | None,
+                   labels: Path | str | None, video: bool,
+                   progress: Callable[[ExportedSample], None] | None,
                    ) -> tuple[list[ExportedSample], list[str]]:
     staging = out / STAGING
     shutil.rmtree(staging, ignore_errors=True)  # what an export stopped midway left
@@ -163,6 +171,12 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
             problems.append(f"{clip.skeleton}: {blocks.num_frames} frames but its sidecar times "
                             f"{len(timestamps)}; not exported")
             continue
+        colour = None
+        if blocks is not None and video and clip.video is not None:
+            try:
+                colour = _ClipVideo(clip.video, blocks.num_frames)
+            except (AviError, ValueError, OSError) as error:
+                problems.append(f"{error}; its samples are exported without their video")
         period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
         for action in actions:
             where = f"{clip.skeleton}: {action.label!r} from {action.start_s:.2f} s"
@@ -209,8 +223,17 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                 name = replace(base, replication=replications[key], action=action_id)
                 frames = bodies_as_ntu_has_them(frames)
                 write_skeleton(staging / f"{name}.skeleton", SkeletonFile(None, frames, line_ending="\r\n"))
+                with_video = False
+                if colour is not None:
+                    try:
+                        colour.cut(staging / f"{name}_rgb.avi", int(piece[0]), int(piece[-1]) + 1)
+                        with_video = True
+                    except (AviError, ValueError) as error:  # a bad frame; a full disk raises on
+                        (staging / f"{name}_rgb.avi").unlink(missing_ok=True)
+                        problems.append(f"{error}; {name} is exported without its video")
                 clip_name = clip.skeleton.relative_to(directory).with_suffix("").as_posix()
-                written.append(ExportedSample(name, clip_name, start_s, end_s, len(piece), class_name))
+                written.append(ExportedSample(name, clip_name, start_s, end_s, len(piece), class_name,
+                                              with_video))
                 if progress is not None:
                     progress(written[-1])
                 name_of[action_id], id_of[class_name] = class_name, action_id
@@ -226,6 +249,43 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
         os.replace(path, out / path.name)
     staging.rmdir()
     return written, problems
+
+
+class _ClipVideo:
+    """A clip's colour video, cut into its samples' `_rgb.avi`: frame i of it goes with frame i of the
+    clip's skeleton, which the recorder keeps and NTU's own samples have."""
+
+    def __init__(self, path: Path, skeleton_frames: int) -> None:
+        self.path = path
+        try:
+            self.recorded: RecordedAvi | None = RecordedAvi(path)
+            self.frame_count = len(self.recorded)
+        except AviError:  # not the recorder's: NTU's own video (H.264), or another tool's
+            self.recorded = None
+            with RgbVideo(path) as video:
+                self.frame_count = len(video)
+        if self.frame_count != skeleton_frames:
+            raise ValueError(f"{path}: {self.frame_count} frames, its skeleton {skeleton_frames}")
+
+    def cut(self, out: Path, first: int, stop: int) -> None:
+        """Frames first..stop-1 as the video `out`."""
+        if self.recorded is not None:
+            self.recorded.cut(out, first, stop)
+        elif first == 0 and stop == self.frame_count:
+            shutil.copyfile(self.path, out)  # a whole NTU sample's video, as NTU encoded it
+        else:
+            with RgbVideo(self.path) as video:
+                fps = video.fps if video.fps > 0 else NTU_FPS
+                writer = MjpegAviWriter(out, video.width, video.height, fps)
+                try:
+                    for index, image in enumerate(video):  # from the start: seeking H.264 is not frame-exact
+                        if index >= stop:
+                            break
+                        if index >= first:
+                            writer.write(image)
+                finally:
+                    writer.close()
+            finalize_avi(out)
 
 
 def _clip_actions(clip: ClipPaths, labels: Path | str | None

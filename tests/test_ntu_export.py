@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -362,3 +363,80 @@ def test_a_conversion_knows_no_performer_and_a_bad_hand_edit_falls_back(tmp_path
     sidecar.write_text(json.dumps(raw))
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 0
     assert [p.stem for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P000R001A121"]
+
+
+def _record_with_video(folder: Path, frames: int) -> Path:
+    """A clip with its colour video, frame i a grey of level 2 * i (so each frame is told by its colour)."""
+    config = replace(CONFIG, record_video=True)
+    with Recorder(folder, sample_name="live_20261205_140000", config=config) as rec:
+        for i in range(frames):
+            frame = make_frame(i % 20, i / 30)
+            rec.write(replace(frame, color=np.full_like(frame.color, 2 * i)))
+    return rec.files.skeleton
+
+
+def test_each_sample_gets_the_same_frames_of_the_clips_video(tmp_path: Path, capsys) -> None:
+    # The export wrote skeletons only, and a site's RGB was lost to every tool that reads NTU's _rgb.avi.
+    from recordings.ntu_video import RgbVideo
+
+    clips = tmp_path / "clips"
+    clip = _record_with_video(clips, 120)
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "1", "--to", "end"]) == 0
+    assert main(["export", str(clips), str(tmp_path / "out"), "--max-frames", "50"]) == 0
+    assert "S001C001P001R002A121  patient fell  from live_20261205_140000 2.50-4.00 s (45 frames, with " \
+           "video)" in capsys.readouterr().out
+    with RgbVideo(clip.with_name(f"{clip.stem}_rgb.avi")) as video:
+        source = list(video)
+    for r, first in ((1, 30), (2, 75)):
+        with RgbVideo(tmp_path / "out" / f"S001C001P001R00{r}A121_rgb.avi") as video:
+            frames = list(video)
+        skeleton = read_skeleton(tmp_path / "out" / f"S001C001P001R00{r}A121.skeleton")
+        assert len(frames) == 45 == skeleton.num_frames
+        # The clip's own JPEGs, copied: decoded, the very pixels of frames first..first+44.
+        assert all(np.array_equal(frame, source[first + t]) for t, frame in enumerate(frames))
+
+    assert main(["export", str(clips), str(tmp_path / "bare"), "--no-video"]) == 0
+    bare = sorted(p.name for p in (tmp_path / "bare").glob("S*"))
+    assert bare == ["S001C001P001R001A121.skeleton"]
+
+
+def test_a_video_that_does_not_match_its_skeleton_is_said_and_left_out(tmp_path: Path, capsys) -> None:
+    from recordings.avi import RecordedAvi
+
+    clips = tmp_path / "clips"
+    clip = _record_with_video(clips, 60)
+    assert main(["label", str(clip), "--class", "patient fell"]) == 0
+    video = clip.with_name(f"{clip.stem}_rgb.avi")
+    RecordedAvi(video).cut(tmp_path / "short.avi", 0, 50)  # a video 10 frames short of its skeleton
+    (tmp_path / "short.avi").replace(video)
+    assert main(["export", str(clips), str(tmp_path / "out")]) == 1
+    assert f"{video}: 50 frames, its skeleton 60; its samples are exported without their video" in \
+        capsys.readouterr().err
+    assert [p.name for p in sorted((tmp_path / "out").glob("S*"))] == ["S001C001P001R001A121.skeleton"]
+    assert video.stat().st_size > 0  # the clip's own files are left as they were
+
+
+def test_ntus_own_video_whole_as_it_is_and_in_pieces_decoded(ntu_dir: Path, tmp_path: Path) -> None:
+    # NTU's _rgb.avi is H.264, not the recorder's MJPG: a whole sample's is copied as NTU encoded it; a
+    # piece of it is decoded and written as MJPG, frame i of the piece its frame first + i.
+    from recordings.ntu_export import export_clips
+    from recordings.ntu_video import RgbVideo
+
+    name = "S001C001P001R001A001"
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / f"{name}.skeleton").write_bytes((ntu_dir / "skeletons" / f"{name}.skeleton").read_bytes())
+    (clips / f"{name}_rgb.avi").write_bytes((ntu_dir / "rgb" / f"{name}_rgb.avi").read_bytes())
+    samples, problems = export_clips(clips, tmp_path / "whole")
+    assert not problems and [s.video for s in samples] == [True]
+    assert (tmp_path / "whole" / f"{name}_rgb.avi").read_bytes() == (clips / f"{name}_rgb.avi").read_bytes()
+
+    samples, problems = export_clips(clips, tmp_path / "pieces", max_frames=40)
+    assert not problems and [s.frames for s in samples] == [35, 34, 34] and all(s.video for s in samples)
+    with RgbVideo(clips / f"{name}_rgb.avi") as video:
+        source = video.read_frames([35, 68])
+    with RgbVideo(tmp_path / "pieces" / "S001C001P001R002A001_rgb.avi") as video:
+        assert (len(video), video.width, video.height, video.fps) == (34, 1920, 1080, 30.0)
+        piece = list(video)
+    for ours, theirs in ((piece[0], source[0]), (piece[-1], source[1])):  # MJPG, quality 90: near, not equal
+        assert np.abs(ours.astype(int) - theirs).mean() < 3
