@@ -74,7 +74,7 @@ from recordings.ntu import SkeletonFormatError, frame_count
 from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, SAMPLES_INDEX, ExportedSample, export_clips
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.picture_text import put_text, write_image
-from recordings.pkummd import PkuMmdError, PkuMmdRecording, describe, is_sequence_path
+from recordings.pkummd import PkuMmdError, PkuMmdRecording, SequenceName, describe, is_sequence_path
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import (
     PARTIAL_SUFFIX,
@@ -208,10 +208,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
         already = " (a .skeleton is the NTU layout already: replay or list it as it is)" if ntu else ""
         raise ValueError(f"{source}: convert takes a Kinect Studio .xef file or a PKU-MMD sequence "
                          f"(NNNN-V.txt, .txt.xz or .txt.gz){already}")
-    naming_parts = {part: getattr(args, part) for part in ("setup", "camera", "performer")}
-    if (args.label is None or args.name is not None) and any(v is not None for v in naming_parts.values()):
-        raise ValueError(f"{source}: --setup / --camera / --performer number the names --label generates; "
-                         f"with {'--name' if args.name is not None else 'no --label'} they would be ignored")
+    given = {part: getattr(args, part) for part in ("setup", "camera", "performer")
+             if getattr(args, part) is not None}
+    sample_name = args.name
+    if args.label is None and sample_name is None:
+        sample_name = sample_name_from(source.stem)
+    if given and sample_name is not None and _is_ntu_name(sample_name):
+        raise ValueError(f"{source}: the name {sample_name} says its S, C and P itself; --setup / --camera / "
+                         "--performer would be ignored")
     if args.label is not None:
         # As `python -m live --record --label`: a new class joins the site's labels.txt (A121 and up).
         map_path = Path(args.labels) if args.labels else out_dir / LABEL_MAP_FILENAME
@@ -220,16 +224,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
             print(f"new class A{action_id:03d} {label_map.name(action_id)!r} in {map_path}")
     else:
         label_map = _label_map(args.labels, out_dir)
-    sample_name = args.name
-    if args.label is None and sample_name is None:
-        sample_name = sample_name_from(source.stem)
     config = RecorderConfig(
         record_video=not args.no_video,
         record_depth=not args.no_depth,
         min_free_bytes=int((2.0 if args.min_free_gb is None else args.min_free_gb) * 1e9),
-        # Without --label (and so without those options) nobody said who performed: P 0, not known.
-        naming=ClipNaming(**{part: value for part, value in naming_parts.items() if value is not None})
-        if args.label is not None else ClipNaming(performer=0),
+        # In the names --label generates, else kept in the sidecar (training's hold-out by session, the
+        # export's names). Without --label nor --performer nobody said who performed: P 0, not known.
+        naming=ClipNaming(**given) if args.label is not None else ClipNaming(**{"performer": 0, **given}),
     )
     started = time.perf_counter()
     with XefRecording(source, color=not args.no_video, depth=not args.no_depth) as recording:
@@ -293,6 +294,14 @@ def _convert_frames(recorder: Recorder, frames: Iterable[Frame]) -> None:
     recorder.close()
 
 
+def _is_ntu_name(name: str) -> bool:
+    try:
+        SampleName.parse(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> int:
     """A PKU-MMD sequence -> NAME.skeleton + NAME.json (no video), its labels as the sidecar's intervals,
     and their classes in OUT/labels.txt: the folder is then a clips dataset as recorded ones are (training
@@ -315,10 +324,10 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
         classes = list(dict.fromkeys(interval.label for interval in intervals))  # in order, each once
         for name in classes:  # a labels.txt that cannot take them (NTU ids): said before anything is written
             check_label(map_path, name, similar_ok=True)
-        # The view's performance is its session: validation holds out the three views of one together.
-        performance = recording.name.split("-")[0]
-        # Its performers are not numbered: P 0, not known.
-        naming = ClipNaming(setup=int(performance) if performance.isdigit() else 1, performer=0)
+        # The view's performance is its session: validation holds out the three views of one together;
+        # its views L, M and R are cameras 1-3. Its performers are not numbered: P 0, not known.
+        sequence = SequenceName.parse(recording.name)
+        naming = ClipNaming(setup=sequence.performance, camera="LMR".index(sequence.view) + 1, performer=0)
         min_free_gb = 0.1 if args.min_free_gb is None else args.min_free_gb  # skeletons only: ~1 MB
         recorder = Recorder(
             out_dir,
@@ -802,9 +811,11 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--name", help="sample name for the clip (default: from --label, else the file's name)"
     )
+    defaults = {"setup": "1", "camera": "1", "performer": "1; without --label 0, not known"}
     for part, letter in (("setup", "S"), ("camera", "C"), ("performer", "P")):
         convert.add_argument(f"--{part}", type=integer_in(1, 999),
-                             help=f"{letter} number of the names --label generates for a .xef (default 1)")
+                             help=f"{letter} of a .xef's clip: in the name --label generates, else kept in "
+                             f"its sidecar for training and recordings export (default {defaults[part]})")
     convert.add_argument("--no-video", action="store_true", help="no _rgb.avi (skeleton, sidecar, depth)")
     convert.add_argument("--no-depth", action="store_true", help="no _depth.bin even when the file has depth")
     convert.add_argument(

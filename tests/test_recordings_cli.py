@@ -99,20 +99,25 @@ def test_convert_then_list_and_info(
     assert "CUT SHORT: 5,000 bytes missing at its end" in capsys.readouterr().out
 
 
-def test_convert_numbers_generated_names_and_refuses_numbers_it_would_ignore(
+def test_convert_numbers_generated_names_keeps_numbers_of_other_names_and_refuses_those_it_would_ignore(
     xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_dir = tmp_path / "clips"
     argv = ["convert", str(xef_file), str(out_dir), "--min-free-gb", "0"]
     assert main([*argv, "--label", "patient fell", "--setup", "2", "--performer", "12"]) == 0
     assert (out_dir / "S002C001P012R001A121.skeleton").is_file()
-    assert main([*argv, "--name", "room", "--setup", "2"]) == 2  # --name says the whole name
-    assert main([*argv, "--camera", "3"]) == 2  # no --label: the clip is named after the file
-    assert "number the names --label generates" in capsys.readouterr().err
+    # A clip named after its file (or --name) keeps them in its sidecar, for training's hold-out by session
+    # and the names recordings export gives its samples; they were refused, as if they would be ignored.
+    assert main([*argv, "--name", "room", "--setup", "3", "--camera", "2", "--performer", "7"]) == 0
+    sidecar = json.loads((out_dir / "room.json").read_text(encoding="utf-8"))
+    assert (sidecar["session"], sidecar["camera"], sidecar["performer"]) == (3, 2, 7)
+    assert main([*argv, "--name", "S004C001P001R001A001", "--camera", "3"]) == 2  # the name says C itself
+    assert "says its S, C and P itself" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # four digits would make a name nothing reads back
         main([*argv, "--label", "patient fell", "--setup", "1000"])
     assert "must be from 1 to 999, got 1000" in capsys.readouterr().err
-    assert sorted(path.name for path in out_dir.glob("*.skeleton")) == ["S002C001P012R001A121.skeleton"]
+    assert sorted(path.name for path in out_dir.glob("*.skeleton")) == ["S002C001P012R001A121.skeleton",
+                                                                       "room.skeleton"]
 
 
 def test_convert_names_a_clip_after_any_file_name_and_refuses_a_windows_device_name(
