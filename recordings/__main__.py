@@ -666,10 +666,12 @@ def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: 
     classes = known_classes(site, labels.label, *(i.label for i in labels.intervals))
     start = float(recording.timestamps[0]) if len(recording.timestamps) else 0.0
     marker = view_and_mark(frames, labels, classes, draw_skeleton, fps,
-                           f"{recording.paths.name} - recordings view (1-9 class, s start, e end, u undo)",
+                           f"{recording.paths.name} - recordings view (1-9 class, s start, e end, d remove, "
+                           "u undo)",
                            start_time=start)
-    if marker.saved:
-        print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked")
+    if marker.saved or marker.removed:
+        removed = f", {marker.removed} removed" if marker.removed else ""
+        print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked{removed}")
         print("\n".join(labels.listing()))
     if (lost := marker.lost_at_close) is not None:
         label_map = f" --labels {as_typed(args.labels)}" if args.labels else ""

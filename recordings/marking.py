@@ -3,12 +3,14 @@
     keys   1-9  choose the class (the site's labels.txt, in order; listed on screen; F1-F9 too, as in live)
            PgDn / PgUp  the next / previous class (all of them: the tenth and later have no number key)
            s    an action of that class starts now       e   it ends now
-           u    undo the last mark                        space  pause / resume      q, Esc, Ctrl-C  close
+           d    remove the interval on screen (one the clip had, or marked here)
+           u    undo the last mark or removal             space  pause / resume      q, Esc, Ctrl-C  close
            Left / Right (or , / .)  one frame back / on, paused: to put a mark on the frame it belongs to
 
     frames --timer--> (the last frames shown, for Left) --> draw_skeleton + a strip of the clip's
            intervals and the cursor --> window
     s / e --> IntervalMarker --> ClipLabels.reread + add --> sidecar rewritten atomically at once
+    d / u --> ClipLabels.reread + the interval taken out or put back --> sidecar rewritten at once
 
 Each finished interval is written to the sidecar as soon as it is marked (recordings.labelling), so
 closing the window, or a crash, loses at most a mark in progress; closing with a mark open (q, Esc, the
@@ -90,10 +92,14 @@ class ClipMarker:
         self.paused = False
         self.message = ""
         self.saved = 0  # intervals written by this window
+        self.removed = 0  # intervals this window took out of the sidecar
+        # What u takes back, the last first: (True, a mark saved) or (False, an interval removed). Not
+        # marker.intervals, which holds refused marks too.
+        self.history: list[tuple[bool, Interval]] = []
         self.lost_at_close: Interval | None = None  # the mark open at closing, refused (why: `message`)
 
     def handle(self, key: str) -> bool:
-        """One key ('1'..'9', 's', 'e', 'u', ' '); False when it means nothing here."""
+        """One key ('1'..'9', 's', 'e', 'd', 'u', ' '); False when it means nothing here."""
         if key.isdigit() and key != "0":
             number = int(key)
             if number > len(self.classes):
@@ -125,6 +131,8 @@ class ClipMarker:
             else:
                 interval = self.marker.end(self.now)
                 self._store(interval)
+        elif key == "d":
+            self.remove_on_screen()
         elif key == "u":
             self.undo()
         elif key == " ":
@@ -164,41 +172,74 @@ class ClipMarker:
                 raise
         except (ValueError, OSError) as error:
             self.message = f"not saved: {error}"
-            self.marker.intervals.remove(interval)
             return False
         # Undo finds it in the sidecar as stored: times to 0.1 ms (7/30 s is 0.2333), the map's spelling.
-        self.marker.intervals[self.marker.intervals.index(interval)] = Interval.from_json(added.to_json())
+        self.history.append((True, Interval.from_json(added.to_json())))
         self.saved += 1
         self.message = f"saved {interval.label} {interval.start:.2f}-{interval.end:.2f} s"
         return True
 
+    def remove_on_screen(self) -> None:
+        """Take the interval the frame on screen is in out of the sidecar: one an earlier session or
+        `recordings label` put there could only be removed from the command line."""
+        try:
+            self.labels.reread()
+        except (ValueError, OSError) as error:
+            self.message = f"not removed: {error}"
+            return
+        here = [i for i in self.labels.intervals if i.start <= self.now < i.end]
+        if len(here) != 1:  # one person's intervals (--person) may overlap another's
+            self.message = (f"no interval at {self.now:.2f} s to remove" if not here else
+                            f"{len(here)} intervals at {self.now:.2f} s (of different people): python -m "
+                            f"recordings label CLIP --remove N removes one")
+            return
+        if self._rewrite([i for i in self.labels.intervals if i != here[0]], "not removed"):
+            self.history.append((False, here[0]))
+            self.removed += 1
+            self.message = f"removed {_said(here[0])} (u puts it back)"
+
     def undo(self) -> None:
-        dropped = self.marker.undo()
-        if dropped is None:
+        """Drop the mark being made; else take back the last saved mark, or put back the last removal."""
+        if self.marker.opened is not None:
+            start, _ = self.marker.undo()
+            self.message = f"dropped the mark started at {start:.2f} s"
+            return
+        if not self.history:
             self.message = "nothing to undo"
-        elif isinstance(dropped, tuple):
-            self.message = f"dropped the mark started at {dropped[0]:.2f} s"
-        else:
-            what = f"{dropped.label} {dropped.start:.2f}-{dropped.end:.2f} s"
-            try:
-                self.labels.reread()
-                if dropped not in self.labels.intervals:
-                    self.saved -= 1
-                    self.message = f"{what} was removed already (by another editor)"
-                    return
-                kept = list(self.labels.intervals)
-                self.labels.intervals = [i for i in kept if i != dropped]
-                try:
-                    self.labels.save()
-                except OSError:
-                    self.labels.intervals = kept
-                    raise
-            except (ValueError, OSError) as error:  # a ClipError too: the sidecar damaged meanwhile
-                self.marker.intervals.append(dropped)  # still there: u tries again
-                self.message = f"not removed: {error}"
-                return
+            return
+        saved, interval = self.history[-1]
+        try:
+            self.labels.reread()
+        except (ValueError, OSError) as error:  # a ClipError too: the sidecar damaged meanwhile
+            self.message = f"not {'removed' if saved else 'put back'}: {error}"  # still last: u tries again
+            return
+        if saved and interval not in self.labels.intervals:
+            self.history.pop()
             self.saved -= 1
-            self.message = f"removed {what}"
+            self.message = f"{_said(interval)} was removed already (by another editor)"
+        elif saved:
+            if self._rewrite([i for i in self.labels.intervals if i != interval], "not removed"):
+                self.history.pop()
+                self.saved -= 1
+                self.message = f"removed {_said(interval)}"
+        elif self._rewrite(sorted([*self.labels.intervals, interval], key=lambda i: (i.start, i.end)),
+                           "not put back"):
+            self.history.pop()
+            self.removed -= 1
+            self.message = f"put back {_said(interval)}"
+
+    def _rewrite(self, intervals: list[Interval], refused: str) -> bool:
+        """The sidecar rewritten with these intervals, checked (an interval put back may overlap one marked
+        meanwhile); False, and why on screen, when they are not written."""
+        kept, self.labels.intervals = self.labels.intervals, intervals
+        try:
+            self.labels.timeline()
+            self.labels.save()
+        except (ValueError, OSError) as error:
+            self.labels.intervals = kept
+            self.message = f"{refused}: {error}"
+            return False
+        return True
 
     def finish(self) -> None:
         """The window closes: a mark in progress ends at the frame on screen."""
@@ -221,12 +262,16 @@ class ClipMarker:
         # long class names, it was off the screen.
         counted = f"{len(self.labels.intervals)} intervals"
         first = html.escape(f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}")
-        second = f"{keys}  (or F1-F9)  |  s start  e end  u undo  space pause  Left/Right a frame"
+        second = f"{keys}  (or F1-F9)  |  s start  e end  d remove  u undo  space pause  Left/Right a frame"
         return f'<span style="white-space:pre-wrap">{first}<br>{second}</span>'
 
     def _swatch(self, name: str) -> str:
         blue, green, red = class_colour(self.classes, name)
         return f'<span style="color:#{red:02x}{green:02x}{blue:02x}">&#9632;</span>'
+
+
+def _said(interval: Interval) -> str:
+    return f"{interval.label} {interval.start:.2f}-{interval.end:.2f} s"
 
 
 class MarkingWindow(QtWidgets.QWidget):

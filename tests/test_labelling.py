@@ -719,3 +719,67 @@ def test_a_clip_kept_without_video_by_privacy_says_so_to_an_rgb_model(tmp_path: 
     task = ClipTask("S001C001P001R001A121", 0, files.skeleton, None, files.skeleton.with_suffix(".json"), {})
     with pytest.raises(DatasetError, match="recorded under --privacy skeleton, so it kept no video"):
         prepare_clip(task, CacheSettings(dataset="clips"), tmp_path / "cache")
+
+
+def test_d_removes_the_interval_on_screen_and_u_puts_it_back(tmp_path: Path) -> None:
+    # An interval an earlier session (or `recordings label`) saved could only be removed on the command
+    # line: u takes back this window's own marks only.
+    from recordings.marking import ClipMarker
+
+    clip = record(tmp_path)
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 1.0, 2.0)
+    labels.add("drinking", 2.0, 2.5)
+    labels.save()
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell", "drinking"])
+
+    def stored() -> list[tuple[float, float, str]]:
+        timeline = read_sidecar(clip.with_suffix(".json")).timeline
+        return [(i.start, i.end, i.label) for i in timeline.intervals] if timeline else []
+
+    marker.now = 0.5
+    assert marker.handle("d") and marker.message == "no interval at 0.50 s to remove"
+    marker.now = 1.5
+    marker.handle("d")
+    assert marker.message == "removed patient fell 1.00-2.00 s (u puts it back)"
+    assert stored() == [(2.0, 2.5, "drinking")] and marker.removed == 1
+    assert "d remove" in marker.legend()
+    marker.handle("u")
+    assert marker.message == "put back patient fell 1.00-2.00 s" and marker.removed == 0
+    assert stored() == [(1.0, 2.0, "patient fell"), (2.0, 2.5, "drinking")]
+
+    # Removed, then the gap marked by another editor: putting it back would overlap, and is refused.
+    marker.handle("d")
+    labels = ClipLabels.open(clip)
+    labels.add("drinking", 1.2, 1.8)
+    labels.save()
+    marker.handle("u")
+    assert marker.message.startswith("not put back: ") and "overlap" in marker.message
+    assert stored() == [(1.2, 1.8, "drinking"), (2.0, 2.5, "drinking")]
+    # A mark saved here is what u takes back first; the removal stays to be taken back after it.
+    marker.now = 0.2
+    marker.handle("s")
+    marker.now = 0.8
+    marker.handle("e")
+    marker.handle("u")
+    assert marker.message == "removed patient fell 0.20-0.80 s" and marker.saved == 0 and marker.removed == 1
+    assert marker.history == [(False, Interval(1.0, 2.0, "patient fell"))]
+
+
+def test_d_names_the_command_when_two_peoples_intervals_are_on_screen(tmp_path: Path) -> None:
+    from recordings.marking import ClipMarker
+
+    with Recorder(tmp_path, sample_name="live_20261205_150000", config=CONFIG) as rec:
+        for i in range(30):
+            rec.write(make_frame(i % 20, i / 10, bodies=2))
+    clip = rec.files.skeleton
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 1.0, 2.0, person=72057594037931101)
+    labels.add("drinking", 1.5, 2.5, person=5)
+    labels.save()
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell", "drinking"])
+    marker.now = 1.7
+    marker.handle("d")
+    assert marker.message == ("2 intervals at 1.70 s (of different people): python -m recordings label CLIP "
+                              "--remove N removes one")
+    assert len(read_sidecar(clip.with_suffix(".json")).timeline.intervals) == 2
