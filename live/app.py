@@ -276,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session", type=integer_in(1, 999), default=None,
                         help="S of the clip names: the recording session, for holding clips out by "
                              "session when training (default: the next free one in --record-dir)")
+    parser.add_argument("--camera", type=integer_in(1, 999), default=1,
+                        help="C of the clip names: which of a room's sensors recorded them (default: 1)")
     parser.add_argument("--performer", type=integer_in(1, 999), default=1,
                         help="P of the clip names (default: 1)")
     parser.add_argument("--fast", action="store_true",
@@ -349,7 +351,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         pipeline=PipelineConfig(recognition=recognition,
                                 record_from_start=args.record_dir if args.record else None,
                                 recording=RecordingSettings(label=args.label, label_map=args.labels,
-                                                            session=args.session, performer=args.performer,
+                                                            session=args.session, camera=args.camera,
+                                                            performer=args.performer,
                                                             new_class=args.new_class, room=args.room),
                                 # --fast replays decide at every hop (lockstep); a sensor never waits.
                                 lockstep=args.fast and not sensor),

@@ -60,6 +60,7 @@ class RecordingSettings:
     label: str | None = None  # the class clips are recorded for (None: unlabelled, named live_<time>)
     label_map: Path | None = None  # the site's labels.txt (None: labels.txt in the record folder)
     session: int | None = None  # S of the names (None: the record folder's next session, once per run)
+    camera: int = 1  # C of the names: which of a room's sensors
     performer: int = 1  # P of the names
     # `label` is new even if close to a known class (else refused as a typo: recordings.labels.ensure_label)
     new_class: bool = False
@@ -475,7 +476,8 @@ class LivePipeline:
                 self._session = next_session(out_dir)
             privacy = self.config.privacy
             config = RecorderConfig(record_video=privacy.shows_color,
-                                    naming=ClipNaming(setup=self._session, performer=settings.performer))
+                                    naming=ClipNaming(setup=self._session, camera=settings.camera,
+                                                      performer=settings.performer))
             map_path = settings.label_map or out_dir / LABEL_MAP_FILENAME
             common = {"camera": self.camera, "source": self.source.name, "config": config,
                       "privacy": privacy, "room": settings.room}

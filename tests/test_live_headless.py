@@ -892,11 +892,11 @@ def test_headless_record_with_a_label_names_and_labels_the_whole_clip(tiny_check
                      "--seed", str(seed), "--checkpoint", str(tiny_checkpoint), "--engine", "torch",
                      "--headless", "--fast", "--duration", "1.0", "--hop", "0.5", "--room", f"bed {seed}",
                      "--output", str(tmp_path / "decisions.jsonl"), "--record", "--label", "raise both arms",
-                     "--record-dir", str(clips), "--performer", "4"]) == 0
+                     "--record-dir", str(clips), "--performer", "4", "--camera", str(seed - 2)]) == 0
     assert read_label_map(clips / "labels.txt").names == {121: "patient fell", 122: "raise both arms"}
     names = sorted(p.stem for p in clips.glob("*.skeleton"))
-    assert names == ["S001C001P004R001A122", "S002C001P004R001A122"]
-    sidecar = read_sidecar(clips / "S002C001P004R001A122.json")
+    assert names == ["S001C001P004R001A122", "S002C002P004R001A122"]  # the second room's sensor is C 2
+    sidecar = read_sidecar(clips / "S002C002P004R001A122.json")
     assert (sidecar.label, sidecar.action_id, sidecar.raw["session"], sidecar.timeline) == (
         "raise both arms", 122, 2, None)
     assert sidecar.raw["room"] == "bed 4"
