@@ -776,8 +776,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "
               f"({sample.frames} frames{', with video' if sample.video else ''})", flush=True)
 
-    written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels,
-                                     video=not args.no_video, progress=say)
+    try:
+        written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels,
+                                         video=not args.no_video, progress=say)
+    except OSError as error:  # a full disk, most likely: said with what it means for OUT
+        print(f"error: {error}\n{as_typed(args.out)}: the export stopped; none of it is kept there",
+              file=sys.stderr)
+        return 2
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     print(f"{len(written)} samples in {as_typed(args.out)} (classes in {CLASSES_FILE}, where each came "

@@ -167,13 +167,18 @@ class RecordedAvi:
     def __len__(self) -> int:
         return len(self._chunks)
 
-    def cut(self, out: Path | str, first: int, stop: int) -> None:
-        """Frames first..stop-1 as the AVI `out`, its frame size and rate this one's."""
+    def cut(self, out: Path | str, first: int, stop: int, fps: float | None = None) -> None:
+        """Frames first..stop-1 as the AVI `out`, its frame size this one's, its rate `fps` (default this
+        one's: the recorder's nominal 30, where a low-light clip's frames came at 15)."""
         if not 0 <= first < stop <= len(self._chunks):
             raise IndexError(f"{self.path}: frames {first}..{stop - 1} outside 0..{len(self._chunks) - 1}")
         out = Path(out)
+        header = self._header
+        if fps is not None:
+            width, height = struct.unpack("<II", header[64:72])
+            header = _avi_header(width, height, fps)
         with open(self.path, "rb") as source:
-            video = AppendedFile(out, self._header)
+            video = AppendedFile(out, header)
             try:
                 for pos, length in self._chunks[first:stop]:
                     source.seek(pos)

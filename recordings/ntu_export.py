@@ -32,14 +32,14 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from recordings.atomic import held
-from recordings.avi import AviError, MjpegAviWriter, RecordedAvi, finalize_avi
+from recordings.avi import AviError, MjpegAviWriter, RecordedAvi, finalize_avi, missing_bytes
 from recordings.clip import NTU_FPS, ClipError, ClipPaths, find_clips, read_sidecar
 from recordings.labelling import label_map_path
 from recordings.labels import LabelMap, LabelMapError, ntu_label_map, read_label_map, write_label_map
@@ -145,7 +145,11 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
                             ) from None
         if any(out.glob("*.skeleton")):
             raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
-        return _write_samples(clips, directory, out, max_frames, labels, video, progress)
+        try:
+            return _write_samples(clips, directory, out, max_frames, labels, video, progress)
+        except OSError:
+            shutil.rmtree(out / STAGING, ignore_errors=True)  # likely a full disk: what it wrote, given back
+            raise
 
 
 def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frames: int,
@@ -171,72 +175,70 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
             problems.append(f"{clip.skeleton}: {blocks.num_frames} frames but its sidecar times "
                             f"{len(timestamps)}; not exported")
             continue
+        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
         colour = None
         if blocks is not None and video and clip.video is not None:
             try:
-                colour = _ClipVideo(clip.video, blocks.num_frames)
-            except (AviError, ValueError, OSError) as error:
+                colour = _ClipVideo(clip.video, blocks.num_frames, fps=1.0 / period)
+            except (ValueError, OSError) as error:  # an AviError is a ValueError
                 problems.append(f"{error}; its samples are exported without their video")
-        period = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1.0 / NTU_FPS
-        for action in actions:
-            where = f"{clip.skeleton}: {action.label!r} from {action.start_s:.2f} s"
-            try:
-                action_id = action.action_id or names.action_id(action.label)
-                class_name = NTU120_CLASSES[action_id - 1] if action.action_id else names.name(action_id)
-            except KeyError as error:
-                problems.append(f"{where}: {error.args[0] if error.args else error}")
-                continue
-            # Each folder's labels.txt numbers its own classes from A121, and a site class may share an
-            # NTU class's name: one number for two classes, or two numbers for one.
-            clash = None
-            if name_of.get(action_id, class_name) != class_name:
-                clash = f"A{action_id:03d} is {name_of[action_id]!r}"
-            elif id_of.get(class_name, action_id) != action_id:
-                clash = f"{class_name!r} is A{id_of[class_name]:03d}"
-            if clash is not None:
-                problems.append(f"{where}: A{action_id:03d} {class_name!r} here, but {clash} in a clip "
-                                "exported before it; export the folders separately, or give them one label "
-                                "map (--labels)")
-                continue
-            inside = np.flatnonzero((timestamps >= action.start_s) & (timestamps < action.end_s))
-            if not len(inside):
-                problems.append(f"{where}: holds no frame of the clip; not exported")
-                continue
-            key = (base.setup, base.camera, base.performer, action_id)
-            for piece in np.array_split(inside, math.ceil(len(inside) / max_frames)):
-                start_s, end_s = float(timestamps[piece[0]]), float(timestamps[piece[-1]]) + period
-                if replications.get(key, 0) == 999:
-                    problems.append(f"{where}: R is at 999 (three digits) for S{key[0]:03d}C{key[1]:03d}"
-                                    f"P{key[2]:03d}...A{action_id:03d}; its pieces from {start_s:.2f} s on "
-                                    "are not exported")
-                    break
+        with colour if colour is not None else contextlib.nullcontext():
+            for action in actions:
+                where = f"{clip.skeleton}: {action.label!r} from {action.start_s:.2f} s"
                 try:
-                    frames = blocks.frames(int(piece[0]), int(piece[-1]) + 1)
-                except SkeletonFormatError as error:
-                    problems.append(f"{error} (the piece {start_s:.2f}-{end_s:.2f} s not exported)")
+                    action_id = action.action_id or names.action_id(action.label)
+                    class_name = NTU120_CLASSES[action_id - 1] if action.action_id else names.name(action_id)
+                except KeyError as error:
+                    problems.append(f"{where}: {error.args[0] if error.args else error}")
                     continue
-                if not any(frames):
-                    problems.append(f"{clip.skeleton}: nobody in view at {start_s:.2f}-{end_s:.2f} s "
-                                    f"({class_name}); not exported")
+                # Each folder's labels.txt numbers its own classes from A121, and a site class may share an
+                # NTU class's name: one number for two classes, or two numbers for one.
+                clash = None
+                if name_of.get(action_id, class_name) != class_name:
+                    clash = f"A{action_id:03d} is {name_of[action_id]!r}"
+                elif id_of.get(class_name, action_id) != action_id:
+                    clash = f"{class_name!r} is A{id_of[class_name]:03d}"
+                if clash is not None:
+                    problems.append(f"{where}: A{action_id:03d} {class_name!r} here, but {clash} in a "
+                                    "clip exported before it; export the folders separately, or give them "
+                                    "one label map (--labels)")
                     continue
-                replications[key] = replications.get(key, 0) + 1
-                name = replace(base, replication=replications[key], action=action_id)
-                frames = bodies_as_ntu_has_them(frames)
-                write_skeleton(staging / f"{name}.skeleton", SkeletonFile(None, frames, line_ending="\r\n"))
-                with_video = False
-                if colour is not None:
+                inside = np.flatnonzero((timestamps >= action.start_s) & (timestamps < action.end_s))
+                if not len(inside):
+                    problems.append(f"{where}: holds no frame of the clip; not exported")
+                    continue
+                key = (base.setup, base.camera, base.performer, action_id)
+                for piece in np.array_split(inside, math.ceil(len(inside) / max_frames)):
+                    start_s, end_s = float(timestamps[piece[0]]), float(timestamps[piece[-1]]) + period
+                    if replications.get(key, 0) == 999:
+                        problems.append(f"{where}: R is at 999 (three digits) for S{key[0]:03d}"
+                                        f"C{key[1]:03d}P{key[2]:03d}...A{action_id:03d}; its pieces from "
+                                        f"{start_s:.2f} s on are not exported")
+                        break
                     try:
-                        colour.cut(staging / f"{name}_rgb.avi", int(piece[0]), int(piece[-1]) + 1)
-                        with_video = True
-                    except (AviError, ValueError) as error:  # a bad frame; a full disk raises on
-                        (staging / f"{name}_rgb.avi").unlink(missing_ok=True)
-                        problems.append(f"{error}; {name} is exported without its video")
-                clip_name = clip.skeleton.relative_to(directory).with_suffix("").as_posix()
-                written.append(ExportedSample(name, clip_name, start_s, end_s, len(piece), class_name,
-                                              with_video))
-                if progress is not None:
-                    progress(written[-1])
-                name_of[action_id], id_of[class_name] = class_name, action_id
+                        frames = blocks.frames(int(piece[0]), int(piece[-1]) + 1)
+                    except SkeletonFormatError as error:
+                        problems.append(f"{error} (the piece {start_s:.2f}-{end_s:.2f} s not exported)")
+                        continue
+                    if not any(frames):
+                        problems.append(f"{clip.skeleton}: nobody in view at {start_s:.2f}-{end_s:.2f} s "
+                                        f"({class_name}); not exported")
+                        continue
+                    replications[key] = replications.get(key, 0) + 1
+                    name = replace(base, replication=replications[key], action=action_id)
+                    video_problem = _write_sample(staging, name, bodies_as_ntu_has_them(frames), colour,
+                                                  int(piece[0]), int(piece[-1]) + 1)
+                    with_video = colour is not None and video_problem is None
+                    if video_problem is not None:  # one line, not one per piece, for a video that will not do
+                        problems.append(f"{video_problem}; {name} and the clip's later samples are exported "
+                                        "without their video")
+                        colour = None
+                    clip_name = clip.skeleton.relative_to(directory).with_suffix("").as_posix()
+                    written.append(ExportedSample(name, clip_name, start_s, end_s, len(piece), class_name,
+                                                  with_video))
+                    if progress is not None:
+                        progress(written[-1])
+                    name_of[action_id], id_of[class_name] = class_name, action_id
     if written:
         write_label_map(staging / CLASSES_FILE, LabelMap(name_of),
                         header=f"the classes of the samples exported from {directory}")
@@ -251,41 +253,94 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
     return written, problems
 
 
+def _write_sample(staging: Path, name: SampleName, frames: list[list[NtuBody]], colour: _ClipVideo | None,
+                  first: int, stop: int) -> str | None:
+    """The sample's .skeleton, and its _rgb.avi (frames first..stop-1 of the clip's video) when `colour` is
+    given; why its video was not written, if it was not. An OSError (a full disk) names the file it hit."""
+    path = staging / f"{name}.skeleton"
+    try:
+        write_skeleton(path, SkeletonFile(None, frames, line_ending="\r\n"))
+        if colour is None:
+            return None
+        path = staging / f"{name}_rgb.avi"
+        try:
+            colour.cut(path, first, stop)
+        except ValueError as error:  # a frame that does not decode (AviError too)
+            path.unlink(missing_ok=True)
+            return str(error)
+    except OSError as error:
+        if error.filename is None:  # a write that found the disk full says no file
+            error.filename = str(path)
+        raise
+    return None
+
+
 class _ClipVideo:
     """A clip's colour video, cut into its samples' `_rgb.avi`: frame i of it goes with frame i of the
-    clip's skeleton, which the recorder keeps and NTU's own samples have."""
+    clip's skeleton, which the recorder keeps and NTU's own samples have.
 
-    def __init__(self, path: Path, skeleton_frames: int) -> None:
+    The recorder's MJPG is cut by copying JPEGs (recordings.avi.RecordedAvi). Any other video (NTU's own
+    H.264) is decoded, forward from piece to piece (seeking H.264 is not frame-exact, and decoding from
+    the start for each piece took 26 s for 18 pieces of a 3-minute take, against 2 s for one pass)."""
+
+    def __init__(self, path: Path, skeleton_frames: int, fps: float) -> None:
         self.path = path
+        self.fps = fps  # the clip's true rate: a low-light clip's 15, where the recorder's header says 30
+        self._video: RgbVideo | None = None
+        self._frames: Iterator[np.ndarray] | None = None  # _video decoding forward
+        self._next = 0  # the index of the frame _frames gives next
         try:
             self.recorded: RecordedAvi | None = RecordedAvi(path)
             self.frame_count = len(self.recorded)
-        except AviError:  # not the recorder's: NTU's own video (H.264), or another tool's
+        except AviError:  # not the recorder's
             self.recorded = None
-            with RgbVideo(path) as video:
-                self.frame_count = len(video)
-        if self.frame_count != skeleton_frames:
+            # A copy cut short still counts every frame in its header: copied whole, it would be taken
+            # for the sample's video, its last frames missing.
+            if missing := missing_bytes(path):
+                raise ValueError(f"{path}: cut short, {missing:,} bytes missing at its end") from None
+            self._video = RgbVideo(path)
+            self.frame_count = len(self._video)
+        # Longer is fine (frame i is still frame i); shorter would leave the last skeleton frames without
+        # their picture.
+        if self.frame_count < skeleton_frames:
+            self.close()
             raise ValueError(f"{path}: {self.frame_count} frames, its skeleton {skeleton_frames}")
 
     def cut(self, out: Path, first: int, stop: int) -> None:
         """Frames first..stop-1 as the video `out`."""
         if self.recorded is not None:
-            self.recorded.cut(out, first, stop)
-        elif first == 0 and stop == self.frame_count:
+            self.recorded.cut(out, first, stop, fps=self.fps)
+            return
+        assert self._video is not None
+        if first == 0 and stop == self.frame_count:
             shutil.copyfile(self.path, out)  # a whole NTU sample's video, as NTU encoded it
-        else:
-            with RgbVideo(self.path) as video:
-                fps = video.fps if video.fps > 0 else NTU_FPS
-                writer = MjpegAviWriter(out, video.width, video.height, fps)
-                try:
-                    for index, image in enumerate(video):  # from the start: seeking H.264 is not frame-exact
-                        if index >= stop:
-                            break
-                        if index >= first:
-                            writer.write(image)
-                finally:
-                    writer.close()
-            finalize_avi(out)
+            return
+        if self._frames is None or first < self._next:  # an action earlier than the last (two people's)
+            self._frames, self._next = iter(self._video), 0
+        writer = MjpegAviWriter(out, self._video.width, self._video.height, self.fps)
+        try:
+            for image in self._frames:
+                self._next += 1
+                if self._next > first:
+                    writer.write(image)
+                if self._next == stop:
+                    break
+        except ValueError:
+            self._frames = None  # the decoding broke off: start over for the next piece
+            raise
+        finally:
+            writer.close()
+        finalize_avi(out)
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.close()
+
+    def __enter__(self) -> _ClipVideo:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _clip_actions(clip: ClipPaths, labels: Path | str | None

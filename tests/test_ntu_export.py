@@ -369,12 +369,13 @@ def test_a_conversion_knows_no_performer_and_a_bad_hand_edit_falls_back(tmp_path
     assert [p.stem for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P000R001A121"]
 
 
-def _record_with_video(folder: Path, frames: int) -> Path:
+def _record_with_video(folder: Path, frames: int, name: str = "live_20261205_140000",
+                       fps: float = 30) -> Path:
     """A clip with its colour video, frame i a grey of level 2 * i (so each frame is told by its colour)."""
     config = replace(CONFIG, record_video=True)
-    with Recorder(folder, sample_name="live_20261205_140000", config=config) as rec:
+    with Recorder(folder, sample_name=name, config=config) as rec:
         for i in range(frames):
-            frame = make_frame(i % 20, i / 30)
+            frame = make_frame(i % 20, i / fps)
             rec.write(replace(frame, color=np.full_like(frame.color, 2 * i)))
     return rec.files.skeleton
 
@@ -419,8 +420,51 @@ def test_a_video_that_does_not_match_its_skeleton_is_said_and_left_out(tmp_path:
     assert [p.name for p in sorted((tmp_path / "out").glob("S*"))] == ["S001C001P001R001A121.skeleton"]
     assert video.stat().st_size > 0  # the clip's own files are left as they were
 
+    # A longer video is no reason to leave it out: frame i is still frame i of the skeleton.
+    longer = _record_with_video(tmp_path / "other", 70)
+    longer.with_name(f"{longer.stem}_rgb.avi").replace(video)
+    assert main(["export", str(clips), str(tmp_path / "out2")]) == 0
+    assert len(RecordedAvi(tmp_path / "out2" / "S001C001P001R001A121_rgb.avi")) == 60
 
-def test_ntus_own_video_whole_as_it_is_and_in_pieces_decoded(ntu_dir: Path, tmp_path: Path) -> None:
+
+def test_a_low_light_clips_samples_play_at_its_own_rate(tmp_path: Path) -> None:
+    # The recorder's header says 30 fps whatever came (a dark room's colour camera gives 15): the samples
+    # played at twice their speed.
+    from recordings.ntu_export import export_clips
+    from recordings.ntu_video import RgbVideo
+
+    clip = _record_with_video(tmp_path / "clips", 45, fps=15)
+    assert main(["label", str(clip), "--class", "patient fell"]) == 0
+    samples, problems = export_clips(tmp_path / "clips", tmp_path / "out")
+    assert not problems and [(s.frames, s.video) for s in samples] == [(45, True)]
+    with RgbVideo(tmp_path / "out" / f"{samples[0].name}_rgb.avi") as video:
+        assert video.fps == 15.0 and len(video) == 45
+
+
+def test_a_full_disk_names_the_file_and_keeps_nothing_of_the_export(tmp_path: Path, capsys,
+                                                                     monkeypatch) -> None:
+    # It said "[Errno 28] No space left on device" alone, and left what it wrote in OUT/.export.partial,
+    # keeping the disk full until the next export.
+    import errno
+
+    from recordings.atomic import AppendedFile
+
+    clip = _record_with_video(tmp_path / "clips", 60)
+    assert main(["label", str(clip), "--class", "patient fell"]) == 0
+
+    def full(self, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(AppendedFile, "append", full)
+    assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device: " in err and "S001C001P001R001A121_rgb.avi" in err
+    assert err.rstrip().endswith("the export stopped; none of it is kept there")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [".export.lock"]
+
+
+def test_ntus_own_video_whole_as_it_is_and_in_pieces_decoded(ntu_dir: Path, tmp_path: Path,
+                                                              monkeypatch) -> None:
     # NTU's _rgb.avi is H.264, not the recorder's MJPG: a whole sample's is copied as NTU encoded it; a
     # piece of it is decoded and written as MJPG, frame i of the piece its frame first + i.
     from recordings.ntu_export import export_clips
@@ -435,8 +479,13 @@ def test_ntus_own_video_whole_as_it_is_and_in_pieces_decoded(ntu_dir: Path, tmp_
     assert not problems and [s.video for s in samples] == [True]
     assert (tmp_path / "whole" / f"{name}_rgb.avi").read_bytes() == (clips / f"{name}_rgb.avi").read_bytes()
 
+    opened = []  # each opening decodes from the first frame again
+    real_open = RgbVideo._open
+    monkeypatch.setattr(RgbVideo, "_open", lambda self: opened.append(1) or real_open(self))
     samples, problems = export_clips(clips, tmp_path / "pieces", max_frames=40)
     assert not problems and [s.frames for s in samples] == [35, 34, 34] and all(s.video for s in samples)
+    assert len(opened) == 1  # one pass, forward from piece to piece
+    monkeypatch.undo()
     with RgbVideo(clips / f"{name}_rgb.avi") as video:
         source = video.read_frames([35, 68])
     with RgbVideo(tmp_path / "pieces" / "S001C001P001R002A001_rgb.avi") as video:
@@ -444,3 +493,16 @@ def test_ntus_own_video_whole_as_it_is_and_in_pieces_decoded(ntu_dir: Path, tmp_
         piece = list(video)
     for ours, theirs in ((piece[0], source[0]), (piece[-1], source[1])):  # MJPG, quality 90: near, not equal
         assert np.abs(ours.astype(int) - theirs).mean() < 3
+
+
+def test_a_cut_short_video_of_another_tool_is_said_not_copied(ntu_dir: Path, tmp_path: Path, capsys) -> None:
+    # NTU's H.264 video cut short still counts its 103 frames in its header: copied as it was, it was said
+    # to be the sample's video, its frames from 34 on missing.
+    name = "S001C001P001R001A001"
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / f"{name}.skeleton").write_bytes((ntu_dir / "skeletons" / f"{name}.skeleton").read_bytes())
+    (clips / f"{name}_rgb.avi").write_bytes((ntu_dir / "rgb" / f"{name}_rgb.avi").read_bytes()[:600_000])
+    assert main(["export", str(clips), str(tmp_path / "out")]) == 1
+    assert f"{name}_rgb.avi: cut short, " in capsys.readouterr().err
+    assert [p.name for p in sorted((tmp_path / "out").glob("S*"))] == [f"{name}.skeleton"]
