@@ -49,7 +49,7 @@ from recordings.argument_types import (
     prepare_console,
     why_no_display,
 )
-from recordings.avi import missing_bytes
+from recordings.avi import MjpegAviWriter, finalize_avi, missing_bytes
 from recordings.clip import (
     NTU_FPS,
     ClipError,
@@ -73,6 +73,7 @@ from recordings.labels import (
 from recordings.ntu import SkeletonFormatError, frame_count
 from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, SAMPLES_INDEX, ExportedSample, export_clips
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
+from recordings.ntu_video import opencv_path_hint
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import PkuMmdError, PkuMmdRecording, SequenceName, describe, is_sequence_path
 from recordings.qt_binding import QtBindingError, check_qt_binding
@@ -501,7 +502,7 @@ def render_to(frames: Iterator[Frame], out: Path, fps: float, width: int | None)
     return write_images(((frame.index, draw_skeleton(frame)) for frame in frames), out, fps, width)
 
 
-VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v"}  # --out suffix -> OpenCV fourcc
+VIDEO_SUFFIXES = (".avi", ".mp4")  # .avi: the recorder's MJPG writer; .mp4: OpenCV's, MPEG-4 part 2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -514,7 +515,7 @@ def write_images(
     read. Returns the number of frames really written."""
     suffix = out.suffix.lower()
     to_folder = out.is_dir() or not suffix
-    if not to_folder and suffix not in VIDEO_CODECS and suffix not in IMAGE_SUFFIXES:
+    if not to_folder and suffix not in VIDEO_SUFFIXES and suffix not in IMAGE_SUFFIXES:
         raise ValueError(f"{out}: --out takes a video (.avi, .mp4), an image name (.png, .jpg: one numbered "
                          f"image per frame) or a folder, not {out.suffix!r}")
     folder = out if to_folder else out.parent
@@ -522,7 +523,7 @@ def write_images(
     if existing is not None and not existing.is_dir():  # mkdir would say "File exists", naming neither
         raise ValueError(f"{out}: {existing} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    writer = None
+    writer: MjpegAviWriter | cv2.VideoWriter | None = None
     count = 0
     try:
         for index, image in images:
@@ -541,11 +542,13 @@ def write_images(
                     raise OSError(f"{error} ({count} frames written before it)") from None
             else:
                 if writer is None:
-                    fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix])
                     frame_size = (image.shape[1], image.shape[0])
-                    writer = cv2.VideoWriter(str(out), fourcc, fps, frame_size)
-                    if not writer.isOpened():
-                        raise OSError(f"{out}: OpenCV cannot write this video")
+                    if suffix == ".avi":  # opens any path: OpenCV's, on Windows, only the code page's
+                        writer = MjpegAviWriter(out, *frame_size, fps)
+                    else:
+                        writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame_size)
+                        if not writer.isOpened():
+                            raise OSError(f"{out}: OpenCV cannot write this video{opencv_path_hint(out)}")
                 if (image.shape[1], image.shape[0]) != frame_size:
                     # A frame without colour (a video cut short) is drawn on a canvas of another size:
                     # a video's frames are one size, or the writer drops them without a word.
@@ -553,7 +556,10 @@ def write_images(
                 writer.write(image)
             count += 1
     finally:
-        if writer is not None:
+        if isinstance(writer, MjpegAviWriter):
+            writer.close()
+            finalize_avi(out)  # indexed even when stopped midway: the frames written play
+        elif writer is not None:
             writer.release()
     return count
 

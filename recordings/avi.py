@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -163,9 +164,23 @@ class RecordedAvi:
         with open(self.path, "rb") as f:
             self._header = _recorder_header(f, self.path)
             self._chunks, _ = _frame_chunks(f, f.seek(0, os.SEEK_END))
+        # avih: width and height at 64 and 68, the frame count at 48 (0 until finalize_avi counts them);
+        # strh: scale and rate at 128 and 132 (fps = rate / scale, as _avi_header wrote them).
+        self.width, self.height = struct.unpack("<II", self._header[64:72])
+        self.announced = struct.unpack("<I", self._header[48:52])[0]
+        scale, rate = struct.unpack("<II", self._header[128:136])
+        self.fps = rate / scale if scale else 0.0
 
     def __len__(self) -> int:
+        """The whole frames in the file (a copy cut short holds fewer than its header announces)."""
         return len(self._chunks)
+
+    def jpegs(self, first: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """The JPEG of each frame first..stop-1, read from its place in the file."""
+        with open(self.path, "rb") as source:
+            for pos, length in self._chunks[first:stop]:
+                source.seek(pos + 8)
+                yield source.read(length)
 
     def cut(self, out: Path | str, first: int, stop: int, fps: float | None = None) -> None:
         """Frames first..stop-1 as the AVI `out`, its frame size this one's, its rate `fps` (default this

@@ -1,5 +1,6 @@
-"""NTU RGB+D RGB videos (``_rgb.avi``, 1920x1080 at 30 fps), decoded frame by frame: frame i of the
-video goes with frame i of its ``.skeleton`` file.
+"""RGB videos read frame by frame: NTU RGB+D's ``_rgb.avi`` (1920x1080 at 30 fps, H.264) and the clips'
+the recorder writes (MJPG, recordings/avi.py); frame i of the video goes with frame i of its
+``.skeleton`` file.
 """
 
 from __future__ import annotations
@@ -12,19 +13,36 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from recordings.avi import AviError, RecordedAvi
+
 
 class RgbVideo:
-    """An NTU ``_rgb.avi`` (1920x1080, 30 fps) read frame by frame as BGR uint8 (H, W, 3).
+    """A video read frame by frame as BGR uint8 (H, W, 3).
 
     ``len()`` is the frame count the container announces; iterating decodes from the first frame and
     raises if the video ends before that count. One pass at a time per object.
+
+    The recorder's own AVIs are read here (RecordedAvi), a JPEG a frame: `read_frames` decodes only the
+    frames asked for, and any path opens. OpenCV on Windows opens only paths in the system's code page, and
+    a site's clips may be in C:\\Users\\Müller\\Aufnahmen; other videos (NTU's H.264) go through OpenCV.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(errno.ENOENT, "RGB video not found", str(self.path))
-        self._capture: cv2.VideoCapture | None = self._open()
+        self._capture: cv2.VideoCapture | None = None
+        self._closed = False
+        try:
+            self._recorded: RecordedAvi | None = RecordedAvi(self.path)
+        except AviError:
+            self._recorded = None
+        if self._recorded is not None:
+            recorded = self._recorded
+            self.fps, self.width, self.height = recorded.fps, recorded.width, recorded.height
+            self.frame_count = self._recorded.announced or len(self._recorded)  # 0 before finalize_avi
+            return
+        self._capture = self._open()
         self._position = 0  # frames decoded by the current capture
         self.fps = float(self._capture.get(cv2.CAP_PROP_FPS))
         self.width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -37,12 +55,27 @@ class RgbVideo:
         capture = cv2.VideoCapture(str(self.path))
         if not capture.isOpened():
             capture.release()
-            raise ValueError(f"{self.path}: OpenCV cannot open this file as a video")
+            raise ValueError(f"{self.path}: OpenCV cannot open this file as a video"
+                             f"{opencv_path_hint(self.path)}")
         return capture
 
+    def _jpeg_frames(self, first: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        assert self._recorded is not None
+        for index, data in enumerate(self._recorded.jpegs(first, stop), start=first):
+            if self._closed:
+                raise ValueError(f"{self.path}: the video is closed")
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                raise ValueError(f"{self.path}: frame {index} is not a JPEG that decodes")
+            yield image
+
     def _decode(self) -> Iterator[np.ndarray]:
-        if self._capture is None:
+        if self._closed:
             raise ValueError(f"{self.path}: the video is closed")
+        if self._recorded is not None:
+            yield from self._jpeg_frames()
+            return
+        assert self._capture is not None
         if self._position:
             # Seeking H.264 by frame number is not frame-exact in every OpenCV build; reopening is.
             self._capture.release()
@@ -68,12 +101,21 @@ class RgbVideo:
         raise ValueError(f"{self.path}: decoded {decoded} frames, the container announces {self.frame_count}")
 
     def read_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
-        """The frames at `indices` (any order, repeats allowed), decoded in one pass from the start."""
+        """The frames at `indices` (any order, repeats allowed), decoded in one pass from the start (of a
+        recorder's AVI, only those frames)."""
         wanted = set(indices)
         bad = [i for i in wanted if not 0 <= i < self.frame_count]
         if bad:
             raise IndexError(f"{self.path}: frame indices {sorted(bad)} outside 0..{self.frame_count - 1}")
         found: dict[int, np.ndarray] = {}
+        if self._recorded is not None:  # each frame a JPEG of its own: only those asked for are decoded
+            for index in sorted(wanted):
+                image = next(self._jpeg_frames(index, index + 1), None)
+                if image is None:
+                    raise ValueError(f"{self.path}: frame {index} is missing (a copy cut short: the file "
+                                     f"holds {len(self._recorded)} of the {self.frame_count} it announces)")
+                found[index] = image
+            return [found[i] for i in indices]
         for index, frame in enumerate(self):
             if index in wanted:
                 found[index] = frame
@@ -82,6 +124,7 @@ class RgbVideo:
         return [found[i] for i in indices]
 
     def close(self) -> None:
+        self._closed = True
         if self._capture is not None:
             self._capture.release()
             self._capture = None
@@ -91,3 +134,12 @@ class RgbVideo:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def opencv_path_hint(path: str | os.PathLike) -> str:
+    """Why OpenCV may have failed on `path`, where the path itself is the likely cause: on Windows it opens
+    and writes only paths in the system's code page ('' elsewhere, or for a path of plain ASCII)."""
+    if os.name != "nt" or str(path).isascii():
+        return ""
+    return (" (OpenCV on Windows cannot use a path with characters outside the system's code page: move or "
+            "rename the file or folder to plain letters)")

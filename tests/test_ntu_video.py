@@ -45,3 +45,40 @@ def test_rgb_video_missing_or_unreadable(tmp_path):
     garbage.write_bytes(b"not a video" * 100)
     with pytest.raises(ValueError, match="garbage_rgb.avi: OpenCV cannot open"):
         RgbVideo(garbage)
+
+
+def test_the_recorders_video_opens_from_any_path_without_opencvs_reader(tmp_path, monkeypatch):
+    # OpenCV on Windows opens only paths in the system's code page: a site's clips in C:\Users\Müller\...
+    # could not be replayed, viewed or trained on ("OpenCV cannot open this file as a video").
+    import cv2
+
+    from recordings.avi import MjpegAviWriter, finalize_avi
+
+    path = tmp_path / "Müller Aufnahmen" / "live_20261205_150000_rgb.avi"
+    path.parent.mkdir()
+    writer = MjpegAviWriter(path, 64, 48, 15.0)
+    images = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(5)]
+    for image in images:
+        writer.write(image)
+    writer.close()
+    finalize_avi(path)
+    monkeypatch.setattr(cv2, "VideoCapture", lambda *args: pytest.fail("OpenCV's reader was used"))
+    with RgbVideo(path) as video:
+        assert (len(video), video.fps, video.width, video.height) == (5, 15.0, 64, 48)
+        decoded = list(video)
+        for ours, theirs in zip(decoded, images, strict=True):
+            assert np.abs(ours.astype(int) - theirs).max() <= 2  # JPEG's rounding
+        np.testing.assert_array_equal(video.read_frames([4, 0])[0], decoded[4])
+    # A copy cut short announces frames it does not hold: said, as OpenCV's reader said it.
+    path.write_bytes(path.read_bytes()[:-2000])
+    with RgbVideo(path) as video, pytest.raises(ValueError, match=r"decoded \d frames, the container"):
+        list(video)
+
+
+def test_opencvs_path_limit_on_windows_is_named(monkeypatch):
+    from recordings import ntu_video
+
+    assert ntu_video.opencv_path_hint("C:/Users/Müller/clip_rgb.avi") == ""  # not Windows: not the cause
+    monkeypatch.setattr(ntu_video.os, "name", "nt")
+    assert "outside the system's code page" in ntu_video.opencv_path_hint("C:/Users/Müller/clip_rgb.avi")
+    assert ntu_video.opencv_path_hint("C:/Users/Mueller/clip_rgb.avi") == ""

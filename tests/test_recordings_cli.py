@@ -199,6 +199,18 @@ def test_view_renders_to_pngs_and_video(xef_file: Path, tmp_path: Path) -> None:
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
 
 
+def test_view_out_avi_is_written_by_the_recorders_writer_to_any_path(xef_file: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    # OpenCV's writer on Windows writes only paths in the system's code page (or under a garbled name).
+    from recordings.ntu_video import RgbVideo
+
+    monkeypatch.setattr(cv2, "VideoWriter", lambda *args: pytest.fail("OpenCV's writer was used"))
+    out = tmp_path / "Ausgabe ü" / "fall.avi"
+    assert main(["view", str(xef_file), "--out", str(out), "--max-frames", "3", "--width", "320"]) == 0
+    with RgbVideo(out) as video:
+        assert (len(video), video.width, video.height) == (3, 320, 180)
+
+
 def test_view_out_of_a_recording_without_frames_says_nothing_was_written(tmp_path: Path, capsys) -> None:
     """It said 'wrote 0 frames to v.avi', exit 0, and there was no v.avi."""
     empty = tmp_path / "S001C001P001R001A001.skeleton"

@@ -191,3 +191,20 @@ def test_a_skeleton_only_model_is_built_in_fp32(tmp_path: Path, monkeypatch: pyt
     (key,) = (tmp_path / "cache").glob("*.plan.json")
     assert json.loads(key.read_text())["precision"] == "fp32"
     assert not list((tmp_path / "cache").glob("*fp16*"))
+
+
+def test_the_graph_is_read_by_python_not_opened_by_tensorrt(onnx_path: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file name TensorRT opens itself was reported to fail on Windows outside the system's code page
+    # (NVIDIA/TensorRT#4240): a site's checkpoint under C:\Users\Müller would not build.
+    trt = _install(monkeypatch, "10.13.0")
+
+    def opened_by_tensorrt(self, model: str) -> bool:
+        raise AssertionError(f"parse_from_file({model!r})")
+
+    monkeypatch.setattr(trt.OnnxParser, "parse_from_file", opened_by_tensorrt)
+    folder = tmp_path / "Müller"
+    folder.mkdir()
+    (folder / "tiny.onnx").write_bytes(onnx_path.read_bytes())
+    plan = json.loads(build_tensorrt_plan(folder / "tiny.onnx", graph_dir=folder))
+    assert _precisions(plan, "Conv") == {"float16"} and trt.standin_log == []

@@ -198,7 +198,10 @@ def build_tensorrt_plan(
     builder = trt.Builder(logger)
     network = builder.create_network(_network_flags(trt, typing))
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(graph_path)):
+    # Read here, not by parse_from_file: a file name TensorRT opens itself has been reported to fail on
+    # Windows outside the system's code page (NVIDIA/TensorRT#4240, a Chinese folder name), and a site's
+    # checkpoints may sit under C:\Users\Müller. The path only locates external weights (ours have none).
+    if not parser.parse(graph_path.read_bytes(), str(graph_path)):
         errors = [_parser_error_text(parser.get_error(i)) for i in range(parser.num_errors)]
         raise TensorRtBuildError(f"{graph_path}: TensorRT's ONNX parser failed: " + " | ".join(errors))
     config = builder.create_builder_config()
