@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -175,10 +175,11 @@ class RecordedAvi:
         """The whole frames in the file (a copy cut short holds fewer than its header announces)."""
         return len(self._chunks)
 
-    def jpegs(self, first: int = 0, stop: int | None = None) -> Iterator[bytes]:
-        """The JPEG of each frame first..stop-1, read from its place in the file."""
+    def jpegs(self, indices: Iterable[int]) -> Iterator[bytes]:
+        """The JPEG of each frame in `indices`, read from its place in the file."""
         with open(self.path, "rb") as source:
-            for pos, length in self._chunks[first:stop]:
+            for index in indices:
+                pos, length = self._chunks[index]
                 source.seek(pos + 8)
                 yield source.read(length)
 

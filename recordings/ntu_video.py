@@ -59,9 +59,9 @@ class RgbVideo:
                              f"{opencv_path_hint(self.path)}")
         return capture
 
-    def _jpeg_frames(self, first: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+    def _jpeg_frames(self, indices: Sequence[int]) -> Iterator[np.ndarray]:
         assert self._recorded is not None
-        for index, data in enumerate(self._recorded.jpegs(first, stop), start=first):
+        for index, data in zip(indices, self._recorded.jpegs(indices), strict=True):
             if self._closed:
                 raise ValueError(f"{self.path}: the video is closed")
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -73,7 +73,7 @@ class RgbVideo:
         if self._closed:
             raise ValueError(f"{self.path}: the video is closed")
         if self._recorded is not None:
-            yield from self._jpeg_frames()
+            yield from self._jpeg_frames(range(len(self._recorded)))
             return
         assert self._capture is not None
         if self._position:
@@ -100,27 +100,31 @@ class RgbVideo:
                 return
         raise ValueError(f"{self.path}: decoded {decoded} frames, the container announces {self.frame_count}")
 
-    def read_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
-        """The frames at `indices` (any order, repeats allowed), decoded in one pass from the start (of a
-        recorder's AVI, only those frames)."""
-        wanted = set(indices)
-        bad = [i for i in wanted if not 0 <= i < self.frame_count]
+    def frames_at(self, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, frame) for each of `indices` (ascending, no repeats), in one pass from the start; of a
+        recorder's AVI only those frames are decoded (a third of them for training's crops at 10 fps)."""
+        bad = [i for i in indices if not 0 <= i < self.frame_count]
         if bad:
             raise IndexError(f"{self.path}: frame indices {sorted(bad)} outside 0..{self.frame_count - 1}")
-        found: dict[int, np.ndarray] = {}
-        if self._recorded is not None:  # each frame a JPEG of its own: only those asked for are decoded
-            for index in sorted(wanted):
-                image = next(self._jpeg_frames(index, index + 1), None)
-                if image is None:
-                    raise ValueError(f"{self.path}: frame {index} is missing (a copy cut short: the file "
-                                     f"holds {len(self._recorded)} of the {self.frame_count} it announces)")
-                found[index] = image
-            return [found[i] for i in indices]
+        if self._recorded is not None:
+            missing = [i for i in indices if i >= len(self._recorded)]
+            if missing:
+                raise ValueError(f"{self.path}: frame {missing[0]} is missing (a copy cut short: the file "
+                                 f"holds {len(self._recorded)} of the {self.frame_count} it announces)")
+            yield from zip(indices, self._jpeg_frames(indices), strict=True)
+            return
+        wanted = iter(indices)
+        next_wanted = next(wanted, None)
         for index, frame in enumerate(self):
-            if index in wanted:
-                found[index] = frame
-                if len(found) == len(wanted):
-                    break
+            if next_wanted is None:
+                return
+            if index == next_wanted:
+                yield index, frame
+                next_wanted = next(wanted, None)
+
+    def read_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """The frames at `indices` (any order, repeats allowed), as `frames_at` decodes them."""
+        found = dict(self.frames_at(sorted(set(indices))))
         return [found[i] for i in indices]
 
     def close(self) -> None:
