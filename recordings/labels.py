@@ -294,3 +294,20 @@ def similar_names(name: str, known: Iterable[str]) -> list[str]:
 def ntu_label_map(class_names: list[str]) -> LabelMap:
     """NTU's names as a list (index 0 = A001) as a label map."""
     return LabelMap({i + 1: name for i, name in enumerate(class_names)})
+
+
+def in_columns(name: str, width: int) -> str:
+    """A class name cut and padded to `width` terminal columns, for a table's class column: a CJK
+    character takes two columns, so padding by characters pushed the rest of its row right."""
+    kept, used = "", 0
+    for character in name:
+        columns = columns_of(character)
+        if used + columns > width:
+            break
+        kept, used = kept + character, used + columns
+    return kept + " " * (width - used)
+
+
+def columns_of(name: str) -> int:
+    """How many terminal columns `name` takes (in_columns' measure)."""
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in name)

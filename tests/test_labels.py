@@ -245,3 +245,18 @@ def test_a_share_that_cannot_lock_still_takes_a_new_class(tmp_path: Path, monkey
     with caplog.at_level("WARNING", "recordings.atomic"):
         assert ensure_label(tmp_path / "labels.txt", "patient fell")[1:] == (121, True)
     assert "labels.txt.lock: cannot be locked here" in caplog.text
+
+
+def test_a_table_of_class_names_in_any_script_keeps_its_columns() -> None:
+    # A CJK character takes two terminal columns: padded by characters, its row's figures moved right.
+    import numpy as np
+
+    from recordings.labels import columns_of, in_columns
+    from training.evaluation import Report, format_report
+
+    assert (in_columns("转身", 6), in_columns("Patient gestürzt", 10), in_columns("转身转身", 5)) == (
+        "转身  ", "Patient ge", "转身 ")
+    names = ["转身", "Patient gestürzt", "drinking"]
+    report = Report(0.5, 1.0, [(name, 4, 0.5) for name in names], np.eye(3), None, [])
+    rows = format_report(report, "title").splitlines()[-3:]
+    assert len({columns_of(row) for row in rows}) == 1 and all(row.endswith("4    50.0%") for row in rows)

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from core.package_files import output_folder_beside
 from recordings.atomic import why_not_writable
+from recordings.labels import columns_of, in_columns
 from recordings.picture_text import put_text, text_size, write_image
 from training import distributed
 from training.data import DatasetError, ignore_sigterm
@@ -194,7 +195,7 @@ def make_report(predictions: Predictions, class_names: list[str], parts: list[st
 
 def format_report(report: Report, title: str, unit: str = "clips") -> str:
     """`unit`: what one scored item is ("windows" along continuous sequences)."""
-    width = max(len(n) for n, _, _ in report.per_class) + 2
+    width = max(columns_of(n) for n, _, _ in report.per_class) + 2
     lines = [
         title,
         f"top-1 {100 * report.top1:.2f}%   top-5 {100 * report.top5:.2f}%   "
@@ -206,7 +207,8 @@ def format_report(report: Report, title: str, unit: str = "clips") -> str:
         header += "".join(f"{p:>12}" for p in report.parts)
     lines += [header, "-" * len(header)]
     for k, (name, count, accuracy) in enumerate(report.per_class):
-        row = f"{name:<{width}}{count:>8}{'' if np.isnan(accuracy) else f'{100 * accuracy:.1f}%':>9}"
+        shown = "" if np.isnan(accuracy) else f"{100 * accuracy:.1f}%"
+        row = f"{in_columns(name, width)}{count:>8}{shown:>9}"
         if report.attention_per_class is not None:
             row += "".join(
                 f"{v:>12.3f}" if not np.isnan(v) else f"{'':>12}" for v in report.attention_per_class[k]

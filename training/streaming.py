@@ -42,7 +42,7 @@ from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, default_
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig, ScoreSmoother
-from recordings.labels import LABEL_MAP_FILENAME
+from recordings.labels import LABEL_MAP_FILENAME, in_columns
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
@@ -493,8 +493,8 @@ def format_scores(scores: StreamScores, title: str) -> str:
         f"{'class':<28}{'inst':>5}{'events':>7}{'P@.5':>8}{'R@.5':>8}{'F1@.5':>8}{'F1@.1':>8}{'AP@.5':>8}",
     ]
     for name, row in scores.per_class.items():
-        lines.append(f"{name[:27]:<28}{row['instances']:>5}{row['events']:>7}{_pct(row['precision_50']):>8}"
-                     f"{_pct(row['recall_50']):>8}{_pct(row['f1_50']):>8}{_pct(row['f1_10']):>8}"
+        lines.append(f"{in_columns(name, 27)} {row['instances']:>5}{row['events']:>7}"
+                     f"{_pct(row['precision_50']):>8}{_pct(row['recall_50']):>8}{_pct(row['f1_50']):>8}{_pct(row['f1_10']):>8}"
                      f"{_pct(row['ap_50']):>8}")
     for name, row in scores.alerts.items():
         rate = row["false_alerts_per_hour"]
