@@ -35,6 +35,11 @@ NO_ACTION = "no_action"
 ACTION_FRACTION = 0.5
 
 
+def stored_time(seconds: float) -> float:
+    """A time as a sidecar stores it: to 0.1 ms. A frame at 8/30 s is stored 0.2667, after it."""
+    return round(seconds, 4)
+
+
 class TimelineError(ValueError):
     """A timeline that does not fit its stream or its class list; the message names the file and line."""
 
@@ -63,7 +68,7 @@ class Interval:
         return shared / union if union > 0 else 0.0
 
     def to_json(self) -> dict:
-        out = {"start": round(self.start, 4), "end": round(self.end, 4), "label": self.label}
+        out = {"start": stored_time(self.start), "end": stored_time(self.end), "label": self.label}
         if self.person is not None:
             out["person"] = self.person
         return out

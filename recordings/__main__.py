@@ -828,7 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     for part, letter in (("setup", "S"), ("camera", "C"), ("performer", "P")):
         convert.add_argument(f"--{part}", type=integer_in(1, 999),
                              help=f"{letter} of a .xef's clip: in the name --label generates, else kept in "
-                             f"its sidecar for training and recordings export (default {defaults[part]})")
+                             f"its sidecar for training and recordings export (default {defaults[part]}; "
+                             "refused where the name says them itself, SsssCcccPppp...)")
     convert.add_argument("--no-video", action="store_true", help="no _rgb.avi (skeleton, sidecar, depth)")
     convert.add_argument("--no-depth", action="store_true", help="no _depth.bin even when the file has depth")
     convert.add_argument(

@@ -38,7 +38,7 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.frame import Frame  # noqa: E402
-from core.timeline import Interval  # noqa: E402
+from core.timeline import Interval, stored_time  # noqa: E402
 from recordings.labelling import ClipLabels, IntervalMarker  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
 from recordings.stop_signals import STOP_SIGNALS  # noqa: E402
@@ -88,7 +88,7 @@ class ClipMarker:
         self.classes = classes
         self.chosen: str | None = classes[0] if classes else None
         self.marker = IntervalMarker()
-        self.now = 0.0  # clip seconds of the frame on screen
+        self._now = 0.0  # clip seconds of the frame on screen, as stored (`now`)
         self.paused = False
         self.message = ""
         self.saved = 0  # intervals written by this window
@@ -97,6 +97,16 @@ class ClipMarker:
         # marker.intervals, which holds refused marks too.
         self.history: list[tuple[bool, Interval]] = []
         self.lost_at_close: Interval | None = None  # the mark open at closing, refused (why: `message`)
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    @now.setter
+    def now(self, seconds: float) -> None:
+        # Marks are saved to 0.1 ms: a frame at 8/30 s marked unrounded started 33 us before the end of
+        # the interval just saved there (0.2667), was refused as overlapping it, and d on it missed.
+        self._now = stored_time(seconds)
 
     def handle(self, key: str) -> bool:
         """One key ('1'..'9', 's', 'e', 'd', 'u', ' '); False when it means nothing here."""
@@ -182,6 +192,10 @@ class ClipMarker:
     def remove_on_screen(self) -> None:
         """Take the interval the frame on screen is in out of the sidecar: one an earlier session or
         `recordings label` put there could only be removed from the command line."""
+        if self.marker.opened is not None:  # u would drop the mark, not put the removal back
+            start, label = self.marker.opened
+            self.message = f"a {label} mark is open since {start:.2f} s: e ends it, u drops it; then d"
+            return
         try:
             self.labels.reread()
         except (ValueError, OSError) as error:
@@ -193,10 +207,12 @@ class ClipMarker:
                             f"{len(here)} intervals at {self.now:.2f} s (of different people): python -m "
                             f"recordings label CLIP --remove N removes one")
             return
-        if self._rewrite([i for i in self.labels.intervals if i != here[0]], "not removed"):
-            self.history.append((False, here[0]))
-            self.removed += 1
-            self.message = f"removed {_said(here[0])} (u puts it back)"
+        if (error := self._rewrite([i for i in self.labels.intervals if i != here[0]])) is not None:
+            self.message = f"not removed: {error}"
+            return
+        self.history.append((False, here[0]))
+        self.removed += 1
+        self.message = f"removed {_said(here[0])} (u puts it back)"
 
     def undo(self) -> None:
         """Drop the mark being made; else take back the last saved mark, or put back the last removal."""
@@ -218,28 +234,37 @@ class ClipMarker:
             self.saved -= 1
             self.message = f"{_said(interval)} was removed already (by another editor)"
         elif saved:
-            if self._rewrite([i for i in self.labels.intervals if i != interval], "not removed"):
-                self.history.pop()
-                self.saved -= 1
-                self.message = f"removed {_said(interval)}"
-        elif self._rewrite(sorted([*self.labels.intervals, interval], key=lambda i: (i.start, i.end)),
-                           "not put back"):
+            if (error := self._rewrite([i for i in self.labels.intervals if i != interval])) is not None:
+                self.message = f"not removed: {error}"
+                return
             self.history.pop()
+            self.saved -= 1
+            self.message = f"removed {_said(interval)}"
+        else:
+            error = self._rewrite(sorted([*self.labels.intervals, interval], key=lambda i: (i.start, i.end)))
+            if isinstance(error, OSError):
+                self.message = f"not put back: {error}"  # still last: u tries again
+                return
+            self.history.pop()  # put back, or never: u goes on to what came before it
+            if error is not None:
+                self.message = (f"not put back: {_said(interval)} overlaps what was marked there since, so "
+                                "it stays removed (python -m recordings label CLIP --class ... --from ... "
+                                "--to ... adds it once that is settled)")
+                return
             self.removed -= 1
             self.message = f"put back {_said(interval)}"
 
-    def _rewrite(self, intervals: list[Interval], refused: str) -> bool:
-        """The sidecar rewritten with these intervals, checked (an interval put back may overlap one marked
-        meanwhile); False, and why on screen, when they are not written."""
+    def _rewrite(self, intervals: list[Interval]) -> ValueError | OSError | None:
+        """The sidecar rewritten with these intervals, checked (one put back may overlap one marked
+        meanwhile: ValueError); why not, when they are not written."""
         kept, self.labels.intervals = self.labels.intervals, intervals
         try:
             self.labels.timeline()
             self.labels.save()
         except (ValueError, OSError) as error:
             self.labels.intervals = kept
-            self.message = f"{refused}: {error}"
-            return False
-        return True
+            return error
+        return None
 
     def finish(self) -> None:
         """The window closes: a mark in progress ends at the frame on screen."""

@@ -147,8 +147,8 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
             raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
         try:
             return _write_samples(clips, directory, out, max_frames, labels, video, progress)
-        except OSError:
-            shutil.rmtree(out / STAGING, ignore_errors=True)  # likely a full disk: what it wrote, given back
+        except OSError:  # a full disk, most likely (or a clip unreadable midway): what it wrote, given back
+            shutil.rmtree(out / STAGING, ignore_errors=True)
             raise
 
 
@@ -179,7 +179,7 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
         colour = None
         if blocks is not None and video and clip.video is not None:
             try:
-                colour = _ClipVideo(clip.video, blocks.num_frames, fps=1.0 / period)
+                colour = _ClipVideo(clip.video, blocks.num_frames)
             except (ValueError, OSError) as error:  # an AviError is a ValueError
                 problems.append(f"{error}; its samples are exported without their video")
         with colour if colour is not None else contextlib.nullcontext():
@@ -226,8 +226,10 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                         continue
                     replications[key] = replications.get(key, 0) + 1
                     name = replace(base, replication=replications[key], action=action_id)
+                    # The piece's own rate: a take may be 30 fps, then 15 while the room is dark.
+                    fps = 1.0 / (float(np.median(np.diff(timestamps[piece]))) if len(piece) > 1 else period)
                     video_problem = _write_sample(staging, name, bodies_as_ntu_has_them(frames), colour,
-                                                  int(piece[0]), int(piece[-1]) + 1)
+                                                  int(piece[0]), int(piece[-1]) + 1, fps)
                     with_video = colour is not None and video_problem is None
                     if video_problem is not None:  # one line, not one per piece, for a video that will not do
                         problems.append(f"{video_problem}; {name} and the clip's later samples are exported "
@@ -254,9 +256,10 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
 
 
 def _write_sample(staging: Path, name: SampleName, frames: list[list[NtuBody]], colour: _ClipVideo | None,
-                  first: int, stop: int) -> str | None:
-    """The sample's .skeleton, and its _rgb.avi (frames first..stop-1 of the clip's video) when `colour` is
-    given; why its video was not written, if it was not. An OSError (a full disk) names the file it hit."""
+                  first: int, stop: int, fps: float) -> str | None:
+    """The sample's .skeleton, and its _rgb.avi (frames first..stop-1 of the clip's video, at `fps`) when
+    `colour` is given; why its video was not written, if it was not. An OSError (a full disk) names the
+    file it hit."""
     path = staging / f"{name}.skeleton"
     try:
         write_skeleton(path, SkeletonFile(None, frames, line_ending="\r\n"))
@@ -264,7 +267,7 @@ def _write_sample(staging: Path, name: SampleName, frames: list[list[NtuBody]], 
             return None
         path = staging / f"{name}_rgb.avi"
         try:
-            colour.cut(path, first, stop)
+            colour.cut(path, first, stop, fps)
         except ValueError as error:  # a frame that does not decode (AviError too)
             path.unlink(missing_ok=True)
             return str(error)
@@ -283,9 +286,8 @@ class _ClipVideo:
     H.264) is decoded, forward from piece to piece (seeking H.264 is not frame-exact, and decoding from
     the start for each piece took 26 s for 18 pieces of a 3-minute take, against 2 s for one pass)."""
 
-    def __init__(self, path: Path, skeleton_frames: int, fps: float) -> None:
+    def __init__(self, path: Path, skeleton_frames: int) -> None:
         self.path = path
-        self.fps = fps  # the clip's true rate: a low-light clip's 15, where the recorder's header says 30
         self._video: RgbVideo | None = None
         self._frames: Iterator[np.ndarray] | None = None  # _video decoding forward
         self._next = 0  # the index of the frame _frames gives next
@@ -306,10 +308,11 @@ class _ClipVideo:
             self.close()
             raise ValueError(f"{path}: {self.frame_count} frames, its skeleton {skeleton_frames}")
 
-    def cut(self, out: Path, first: int, stop: int) -> None:
-        """Frames first..stop-1 as the video `out`."""
+    def cut(self, out: Path, first: int, stop: int, fps: float) -> None:
+        """Frames first..stop-1 as the video `out`, its header saying `fps` (the frames' own rate: in
+        low light 15, where the recorder's header says 30 for the whole clip)."""
         if self.recorded is not None:
-            self.recorded.cut(out, first, stop, fps=self.fps)
+            self.recorded.cut(out, first, stop, fps=fps)
             return
         assert self._video is not None
         if first == 0 and stop == self.frame_count:
@@ -317,7 +320,7 @@ class _ClipVideo:
             return
         if self._frames is None or first < self._next:  # an action earlier than the last (two people's)
             self._frames, self._next = iter(self._video), 0
-        writer = MjpegAviWriter(out, self._video.width, self._video.height, self.fps)
+        writer = MjpegAviWriter(out, self._video.width, self._video.height, fps)
         try:
             for image in self._frames:
                 self._next += 1

@@ -748,15 +748,8 @@ def test_d_removes_the_interval_on_screen_and_u_puts_it_back(tmp_path: Path) -> 
     assert marker.message == "put back patient fell 1.00-2.00 s" and marker.removed == 0
     assert stored() == [(1.0, 2.0, "patient fell"), (2.0, 2.5, "drinking")]
 
-    # Removed, then the gap marked by another editor: putting it back would overlap, and is refused.
+    # A mark saved after a removal is what u takes back first; the removal is put back after it.
     marker.handle("d")
-    labels = ClipLabels.open(clip)
-    labels.add("drinking", 1.2, 1.8)
-    labels.save()
-    marker.handle("u")
-    assert marker.message.startswith("not put back: ") and "overlap" in marker.message
-    assert stored() == [(1.2, 1.8, "drinking"), (2.0, 2.5, "drinking")]
-    # A mark saved here is what u takes back first; the removal stays to be taken back after it.
     marker.now = 0.2
     marker.handle("s")
     marker.now = 0.8
@@ -764,6 +757,42 @@ def test_d_removes_the_interval_on_screen_and_u_puts_it_back(tmp_path: Path) -> 
     marker.handle("u")
     assert marker.message == "removed patient fell 0.20-0.80 s" and marker.saved == 0 and marker.removed == 1
     assert marker.history == [(False, Interval(1.0, 2.0, "patient fell"))]
+    # The gap marked by another editor meanwhile: putting it back would overlap, and is refused, once:
+    # it stayed first in line and blocked every earlier undo for good.
+    labels = ClipLabels.open(clip)
+    labels.add("drinking", 1.2, 1.8)
+    labels.save()
+    marker.handle("u")
+    assert marker.message.startswith("not put back: patient fell 1.00-2.00 s overlaps what was marked there")
+    assert stored() == [(1.2, 1.8, "drinking"), (2.0, 2.5, "drinking")]
+    assert marker.history == [] and marker.removed == 1  # it stays removed
+    assert marker.handle("u") and marker.message == "nothing to undo"
+
+
+def test_d_waits_for_an_open_mark_and_finds_a_frame_stored_rounded(tmp_path: Path) -> None:
+    # u after d with a mark open dropped the mark, not the removal; and marks are stored to 0.1 ms, so at
+    # 30 fps a second s on frame 8 (0.26667 s, stored 0.2667) was refused as overlapping the interval
+    # just saved, and d on an interval's first frame found nothing there.
+    from recordings.marking import ClipMarker
+
+    clip = record(tmp_path)
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell", "drinking"])
+    marker.now = 5 / 30
+    marker.handle("s")
+    marker.handle("2")
+    marker.now = 8 / 30
+    marker.handle("s")  # a change of action: patient fell ends, drinking starts, on frame 8
+    assert marker.message == "saved patient fell 0.17-0.27 s; drinking starts at 0.27 s"
+    marker.now = 11 / 30
+    marker.handle("e")
+    assert marker.message == "saved drinking 0.27-0.37 s" and marker.saved == 2
+    marker.handle("s")
+    marker.now = 8 / 30
+    marker.handle("d")
+    assert marker.message == "a drinking mark is open since 0.37 s: e ends it, u drops it; then d"
+    marker.handle("u")
+    marker.handle("d")
+    assert marker.message == "removed drinking 0.27-0.37 s (u puts it back)"
 
 
 def test_d_names_the_command_when_two_peoples_intervals_are_on_screen(tmp_path: Path) -> None:

@@ -439,6 +439,21 @@ def test_a_low_light_clips_samples_play_at_its_own_rate(tmp_path: Path) -> None:
     assert not problems and [(s.frames, s.video) for s in samples] == [(45, True)]
     with RgbVideo(tmp_path / "out" / f"{samples[0].name}_rgb.avi") as video:
         assert video.fps == 15.0 and len(video) == 45
+    # The light going down in a take: each sample at its own frames' rate, not the take's.
+    with Recorder(tmp_path / "dusk", sample_name="live_20261205_180000",
+                  config=replace(CONFIG, record_video=True)) as rec:
+        for i in range(90):
+            frame = make_frame(i % 20, i / 30 if i < 45 else 1.5 + (i - 45) / 15)
+            rec.write(frame)
+    assert main(["label", str(rec.files.skeleton), "--class", "patient fell", "--from", "0", "--to", "1.5",
+                 "--class", "drinking", "--from", "1.5", "--to", "end"]) == 0
+    samples, problems = export_clips(tmp_path / "dusk", tmp_path / "dusk_out")
+    assert not problems and [s.frames for s in samples] == [45, 45]
+    rates = []
+    for sample in samples:
+        with RgbVideo(tmp_path / "dusk_out" / f"{sample.name}_rgb.avi") as video:
+            rates.append(video.fps)
+    assert rates == [30.0, 15.0]
 
 
 def test_a_full_disk_names_the_file_and_keeps_nothing_of_the_export(tmp_path: Path, capsys,
