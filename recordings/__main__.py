@@ -49,7 +49,7 @@ from recordings.argument_types import (
     prepare_console,
     why_no_display,
 )
-from recordings.avi import MjpegAviWriter, finalize_avi, missing_bytes
+from recordings.avi import MAX_AVI_BYTES, MjpegAviWriter, finalize_avi, missing_bytes
 from recordings.clip import (
     NTU_FPS,
     ClipError,
@@ -553,6 +553,9 @@ def write_images(
                     # A frame without colour (a video cut short) is drawn on a canvas of another size:
                     # a video's frames are one size, or the writer drops them without a word.
                     image = cv2.resize(image, frame_size, interpolation=cv2.INTER_AREA)
+                if isinstance(writer, MjpegAviWriter) and writer.bytes_written + 4 * 1024**2 > MAX_AVI_BYTES:
+                    raise OSError(f"{out}: an AVI holds at most 4 GiB, reached after {count} frames (they "
+                                  "play); render to .mp4 or to images for the rest")
                 writer.write(image)
             count += 1
     finally:

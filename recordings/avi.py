@@ -5,7 +5,8 @@ crash loses the whole file. `MjpegAviWriter` lays out a fixed RIFF header, then 
 chunk per JPEG frame as it comes (the recorder syncs the file every second); `finalize_avi` keeps the
 whole chunks, appends the `idx1` index and fixes the header's sizes and counts -- after a clean close
 or after a crash alike. Any AVI reader (OpenCV, `recordings.ntu_video.RgbVideo`) plays the result.
-`RecordedAvi` copies a range of such a file's frames into one of its own (`recordings export`).
+`RecordedAvi` reads such a file's frames (RgbVideo) and copies a range of them into one of its own
+(`recordings export`).
 
     RIFF 'AVI ' | LIST 'hdrl' (avih, LIST 'strl' (strh, strf)) | LIST 'movi' (00dc chunks...) | idx1
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -155,15 +156,26 @@ def _frame_chunks(f: BinaryIO, size: int, max_frames: int | None = None) -> tupl
 
 
 class RecordedAvi:
-    """An AVI MjpegAviWriter wrote, its frames found once, so that a range of them is copied into a video
-    of its own as the JPEGs they are: no decoding, no second compression, a piece of an hour-long take
-    read from its place rather than from the start."""
+    """An AVI MjpegAviWriter wrote, its frames found once: each frame's JPEG read from its place (RgbVideo
+    decodes only the frames asked for), and a range of them copied into a video of its own as the JPEGs
+    they are (no decoding, no second compression).
+
+    AviError for any other file, an AVI of another tool's included: one with the same minimal layout
+    (a single stream, 'movi' at byte 220) but another codec or chunk type is for OpenCV to read."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         with open(self.path, "rb") as f:
             self._header = _recorder_header(f, self.path)
-            self._chunks, _ = _frame_chunks(f, f.seek(0, os.SEEK_END))
+            size = f.seek(0, os.SEEK_END)
+            f.seek(_FIRST_CHUNK)
+            first = f.read(4)
+            self._chunks, _ = _frame_chunks(f, size)
+        # strh's handler (112) and strf's compression (188) say MJPG; the first chunk is a frame, the
+        # index of a video without frames, or cut off by a crash.
+        codecs = (self._header[112:116], self._header[188:192])
+        if codecs != (b"MJPG", b"MJPG") or (len(first) == 4 and first not in (b"00dc", b"idx1")):
+            raise AviError(f"{self.path}: not an MJPG AVI written by the recorder")
         # avih: width and height at 64 and 68, the frame count at 48 (0 until finalize_avi counts them);
         # strh: scale and rate at 128 and 132 (fps = rate / scale, as _avi_header wrote them).
         self.width, self.height = struct.unpack("<II", self._header[64:72])
@@ -175,7 +187,7 @@ class RecordedAvi:
         """The whole frames in the file (a copy cut short holds fewer than its header announces)."""
         return len(self._chunks)
 
-    def jpegs(self, indices: Iterable[int]) -> Iterator[bytes]:
+    def jpegs(self, indices: Iterable[int]) -> Generator[bytes, None, None]:
         """The JPEG of each frame in `indices`, read from its place in the file."""
         with open(self.path, "rb") as source:
             for index in indices:
@@ -189,10 +201,7 @@ class RecordedAvi:
         if not 0 <= first < stop <= len(self._chunks):
             raise IndexError(f"{self.path}: frames {first}..{stop - 1} outside 0..{len(self._chunks) - 1}")
         out = Path(out)
-        header = self._header
-        if fps is not None:
-            width, height = struct.unpack("<II", header[64:72])
-            header = _avi_header(width, height, fps)
+        header = self._header if fps is None else _avi_header(self.width, self.height, fps)
         with open(self.path, "rb") as source:
             video = AppendedFile(out, header)
             try:

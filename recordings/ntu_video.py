@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -22,7 +23,7 @@ class RgbVideo:
     ``len()`` is the frame count the container announces; iterating decodes from the first frame and
     raises if the video ends before that count. One pass at a time per object.
 
-    The recorder's own AVIs are read here (RecordedAvi), a JPEG a frame: `read_frames` decodes only the
+    The recorder's own AVIs are read here (RecordedAvi), a JPEG a frame: `frames_at` decodes only the
     frames asked for, and any path opens. OpenCV on Windows opens only paths in the system's code page, and
     a site's clips may be in C:\\Users\\Müller\\Aufnahmen; other videos (NTU's H.264) go through OpenCV.
     """
@@ -32,6 +33,7 @@ class RgbVideo:
         if not self.path.is_file():
             raise FileNotFoundError(errno.ENOENT, "RGB video not found", str(self.path))
         self._capture: cv2.VideoCapture | None = None
+        self._reader: Generator[bytes, None, None] | None = None  # the recorder AVI's file, being read
         self._closed = False
         try:
             self._recorded: RecordedAvi | None = RecordedAvi(self.path)
@@ -61,8 +63,12 @@ class RgbVideo:
 
     def _jpeg_frames(self, indices: Sequence[int]) -> Iterator[np.ndarray]:
         assert self._recorded is not None
-        for index, data in zip(indices, self._recorded.jpegs(indices), strict=True):
-            if self._closed:
+        # Kept, so that close() closes its file: a pass left halfway would hold it open, and Windows
+        # then refuses to move or delete the clip.
+        self._reader = reader = self._recorded.jpegs(indices)
+        for index in indices:
+            data = next(reader, None)
+            if self._closed or data is None:
                 raise ValueError(f"{self.path}: the video is closed")
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             if image is None:
@@ -106,6 +112,8 @@ class RgbVideo:
         bad = [i for i in indices if not 0 <= i < self.frame_count]
         if bad:
             raise IndexError(f"{self.path}: frame indices {sorted(bad)} outside 0..{self.frame_count - 1}")
+        if any(later <= earlier for earlier, later in pairwise(indices)):  # one pass, in order
+            raise ValueError(f"frames_at takes ascending indices without repeats, got {list(indices)[:10]}")
         if self._recorded is not None:
             missing = [i for i in indices if i >= len(self._recorded)]
             if missing:
@@ -129,6 +137,8 @@ class RgbVideo:
 
     def close(self) -> None:
         self._closed = True
+        if self._reader is not None:
+            self._reader.close()
         if self._capture is not None:
             self._capture.release()
             self._capture = None

@@ -86,3 +86,56 @@ def test_opencvs_path_limit_on_windows_is_named(monkeypatch):
     monkeypatch.setattr(ntu_video.os, "name", "nt")
     assert "outside the system's code page" in ntu_video.opencv_path_hint("C:/Users/Müller/clip_rgb.avi")
     assert ntu_video.opencv_path_hint("C:/Users/Mueller/clip_rgb.avi") == ""
+
+
+def _recorder_avi(path, frames: int = 3):
+    from recordings.avi import MjpegAviWriter, finalize_avi
+
+    writer = MjpegAviWriter(path, 64, 48, 15.0)
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), 60 * i, np.uint8))
+    writer.close()
+    finalize_avi(path)
+    return path
+
+
+def test_an_avi_laid_out_like_the_recorders_in_another_codec_is_left_to_opencv(tmp_path, monkeypatch):
+    # Any minimal one-stream AVI has 'movi' at byte 220, as the recorder's: an XVID one was read as JPEGs
+    # ("frame 0 is not a JPEG that decodes"), where OpenCV plays it.
+    import cv2
+
+    from recordings.avi import AviError, RecordedAvi
+
+    data = bytearray(_recorder_avi(tmp_path / "ours_rgb.avi").read_bytes())
+    data[112:116] = data[188:192] = b"XVID"
+    other = tmp_path / "other_rgb.avi"
+    other.write_bytes(bytes(data))
+    with pytest.raises(AviError, match="not an MJPG AVI written by the recorder"):
+        RecordedAvi(other)
+
+    def opencv(*args):
+        raise RuntimeError("opened by OpenCV")
+
+    monkeypatch.setattr(cv2, "VideoCapture", opencv)
+    with pytest.raises(RuntimeError, match="opened by OpenCV"):
+        RgbVideo(other)
+
+
+def test_frames_at_takes_ascending_indices_and_close_lets_the_file_go(tmp_path):
+    # Unsorted, the OpenCV pass gave fewer frames than asked and the recorder's all of them: training's
+    # crops, numbered by position, would have been misplaced. A pass left halfway kept the file open,
+    # which on Windows stops the clip from being moved or deleted.
+    import os
+
+    path = _recorder_avi(tmp_path / "c_rgb.avi")
+    with RgbVideo(path) as video:
+        with pytest.raises(ValueError, match="ascending indices without repeats"):
+            list(video.frames_at([2, 1]))
+        frames = iter(video)
+        next(frames)
+        video.close()
+        with pytest.raises(ValueError, match="the video is closed"):
+            next(frames)
+    if os.path.isdir("/proc/self/fd"):
+        assert not [fd for fd in os.listdir("/proc/self/fd")
+                    if os.path.realpath(f"/proc/self/fd/{fd}") == str(path.resolve())]

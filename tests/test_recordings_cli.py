@@ -200,7 +200,7 @@ def test_view_renders_to_pngs_and_video(xef_file: Path, tmp_path: Path) -> None:
 
 
 def test_view_out_avi_is_written_by_the_recorders_writer_to_any_path(xef_file: Path, tmp_path: Path,
-                                                                    monkeypatch) -> None:
+                                                                    monkeypatch, capsys) -> None:
     # OpenCV's writer on Windows writes only paths in the system's code page (or under a garbled name).
     from recordings.ntu_video import RgbVideo
 
@@ -209,6 +209,15 @@ def test_view_out_avi_is_written_by_the_recorders_writer_to_any_path(xef_file: P
     assert main(["view", str(xef_file), "--out", str(out), "--max-frames", "3", "--width", "320"]) == 0
     with RgbVideo(out) as video:
         assert (len(video), video.width, video.height) == (3, 320, 180)
+    # At AVI 1.0's 4 GiB (here made smaller) it stops, said, with what was written playable.
+    from recordings import __main__ as cli
+
+    frame_bytes = (out.stat().st_size - 300) / 3  # about: the header and index are about 300 bytes
+    monkeypatch.setattr(cli, "MAX_AVI_BYTES", 4 * 1024**2 + 224 + int(1.5 * frame_bytes))
+    assert main(["view", str(xef_file), "--out", str(out), "--width", "320"]) == 2
+    assert "an AVI holds at most 4 GiB, reached after " in capsys.readouterr().err
+    with RgbVideo(out) as video:
+        assert 0 < len(video) < 4 and len(list(video)) == len(video)
 
 
 def test_view_out_of_a_recording_without_frames_says_nothing_was_written(tmp_path: Path, capsys) -> None:
