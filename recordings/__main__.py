@@ -674,10 +674,16 @@ def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: 
     site = read_label_map(labels.label_map_path) if labels.label_map_path.is_file() else None
     classes = known_classes(site, labels.label, *(i.label for i in labels.intervals))
     start = float(recording.timestamps[0]) if len(recording.timestamps) else 0.0
+
+    def frames_from(index: int) -> Iterator[Frame]:  # a jump: --max-frames still counts from the start
+        limit = None if args.max_frames is None else args.max_frames - index
+        return _frames_until(recording.frames(index), limit)
+
     marker = view_and_mark(frames, labels, classes, draw_skeleton, fps,
                            f"{recording.paths.name} - recordings view (1-9 class, s start, e end, d remove, "
                            "u undo)",
-                           start_time=start)
+                           start_time=start, seek=frames_from,
+                           times=recording.timestamps[:args.max_frames] - start)
     if marker.saved or marker.removed:
         removed = f", {marker.removed} removed" if marker.removed else ""
         print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked{removed}")

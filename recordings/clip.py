@@ -274,13 +274,15 @@ class ClipRecording:
             action_id=action_id,
         )
 
-    def frames(self) -> Iterator[Frame]:
-        images: Iterator[np.ndarray] | None = iter(self.video) if self.video is not None else None
+    def frames(self, first: int = 0) -> Iterator[Frame]:
+        """The clip's frames from frame `first` on (the marking window's jumps)."""
+        images = self.video.frames_from(first) if self.video is not None else None
         # Frames the sensor gave no colour for hold a repeated image in the video (frame i stays frame i):
         # replayed without colour, as they were recorded.
         without_colour = set(self.sidecar.missing_color_frames) if self.sidecar is not None else set()
         start = float(self.timestamps[0]) if len(self.timestamps) else 0.0
-        for i, (bodies, timestamp) in enumerate(zip(self.skeleton.frames, self.timestamps, strict=True)):
+        for i in range(first, len(self.skeleton.frames)):
+            bodies, timestamp = self.skeleton.frames[i], self.timestamps[i]
             image = None
             if images is not None:
                 try:

@@ -6,6 +6,8 @@
            d    remove the interval on screen (one the clip had, or marked here)
            u    undo the last mark or removal             space  pause / resume      q, Esc, Ctrl-C  close
            Left / Right (or , / .)  one frame back / on, paused: to put a mark on the frame it belongs to
+           Shift+Left / Shift+Right  ten seconds back / on, Home  the start: an hour's take is not watched
+           through to mark a minute of it
 
     frames --timer--> (the last frames shown, for Left) --> draw_skeleton + a strip of the clip's
            intervals and the cursor --> window
@@ -48,6 +50,8 @@ from recordings.stop_signals import STOP_SIGNALS  # noqa: E402
 # put a mark pressed a moment late on its frame, without holding a long clip in memory.
 STEP_BACK_BYTES = 300 * 2**20
 STEP_BACK_FRAMES = 300
+
+JUMP_S = 10.0  # Shift+Left / Shift+Right
 
 STRIP_COLOURS = ((80, 200, 255), (120, 230, 120), (255, 170, 60), (220, 120, 255), (90, 90, 255),
                  (255, 255, 90), (200, 200, 200), (0, 160, 160), (160, 0, 160))
@@ -287,7 +291,8 @@ class ClipMarker:
         # long class names, it was off the screen.
         counted = f"{len(self.labels.intervals)} intervals"
         first = html.escape(f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}")
-        second = f"{keys}  (or F1-F9)  |  s start  e end  d remove  u undo  space pause  Left/Right a frame"
+        second = (f"{keys}  (or F1-F9)  |  s start  e end  d remove  u undo  space pause  Left/Right a "
+                  f"frame  Shift+Left/Right {JUMP_S:.0f} s  Home start")
         return f'<span style="white-space:pre-wrap">{first}<br>{second}</span>'
 
     def _swatch(self, name: str) -> str:
@@ -303,9 +308,14 @@ class MarkingWindow(QtWidgets.QWidget):
     """The clip, the strip of its intervals and a status line; the keys go to a ClipMarker."""
 
     def __init__(self, frames: Iterator[Frame], marker: ClipMarker, draw: Callable[[Frame], np.ndarray],
-                 fps: float, title: str, start_time: float = 0.0, close_at_end: bool = False) -> None:
+                 fps: float, title: str, start_time: float = 0.0, close_at_end: bool = False,
+                 seek: Callable[[int], Iterator[Frame]] | None = None, times: np.ndarray | None = None,
+                 ) -> None:
+        """`seek(i)`: the clip's frames from frame i on, whose times (seconds from start_time) are `times`;
+        without them the window cannot jump."""
         super().__init__()
         self.frames = frames
+        self.seek, self.times = seek, times
         self.marker = marker
         self.draw = draw
         self.start_time = start_time
@@ -356,6 +366,11 @@ class MarkingWindow(QtWidgets.QWidget):
             self.marker.handle(" ")
         elif key in (QtCore.Qt.Key.Key_PageDown, QtCore.Qt.Key.Key_PageUp):
             self.marker.step_class(1 if key == QtCore.Qt.Key.Key_PageDown else -1)
+        elif key in (QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Right) and \
+                event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier:
+            self.jump(-JUMP_S if key == QtCore.Qt.Key.Key_Left else JUMP_S)
+        elif key == QtCore.Qt.Key.Key_Home:
+            self.jump(None)
         elif key in (QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Comma):
             self.step_back()
         elif key in (QtCore.Qt.Key.Key_Right, QtCore.Qt.Key.Key_Period):
@@ -414,6 +429,23 @@ class MarkingWindow(QtWidgets.QWidget):
         self.marker.paused = True
         self.marker.message = "a frame on (space plays on)" if self._show_next() else "the end of the clip"
 
+    def jump(self, seconds: float | None) -> None:
+        """`seconds` back or on from the frame on screen (None: to the clip's start), playing or paused as
+        before; the frames kept for Left are let go."""
+        if self.seek is None or self.times is None or not len(self.times):
+            self.marker.message = "this recording cannot jump: it plays from its start only"
+            return
+        target = 0.0 if seconds is None else self.marker.now + seconds
+        index = min(int(np.searchsorted(self.times, target - 1e-6)), len(self.times) - 1)
+        self.frames = self.seek(index)
+        self.frame, self.ahead = None, []
+        self.behind.clear()
+        self.behind_bytes = 0
+        self.forgot_behind = index > 0
+        self.timer.start()  # stopped at the clip's end: it plays on from here
+        if self._show_next():
+            self.marker.message = f"at {self.marker.now:.2f} s"
+
     def redraw(self) -> None:
         if self.frame is not None:
             image = self.draw(self.frame)
@@ -437,12 +469,13 @@ def _colour_bytes(frame: Frame) -> int:
 
 def view_and_mark(frames: Iterator[Frame], labels: ClipLabels, classes: list[str],
                   draw: Callable[[Frame], np.ndarray], fps: float, title: str,
-                  start_time: float = 0.0) -> ClipMarker:
+                  start_time: float = 0.0, seek: Callable[[int], Iterator[Frame]] | None = None,
+                  times: np.ndarray | None = None) -> ClipMarker:
     """Play `frames` in a window with the marking keys until it is closed; returns its marker."""
     check_qt_binding()
     app = pg.mkQApp(title)
     marker = ClipMarker(labels, classes)
-    window = MarkingWindow(frames, marker, draw, fps, title, start_time)
+    window = MarkingWindow(frames, marker, draw, fps, title, start_time, seek=seek, times=times)
     window.show()
     # Ctrl-C in the terminal (or SIGTERM) closes the window as q does, the open mark saved: raised in a
     # Qt slot it was printed as a traceback and the clip played on. Python runs a handler only between

@@ -75,11 +75,12 @@ class RgbVideo:
                 raise ValueError(f"{self.path}: frame {index} is not a JPEG that decodes")
             yield image
 
-    def _decode(self) -> Iterator[np.ndarray]:
+    def _decode(self, first: int = 0) -> Iterator[np.ndarray]:
+        """Frames first.., as far as they decode."""
         if self._closed:
             raise ValueError(f"{self.path}: the video is closed")
         if self._recorded is not None:
-            yield from self._jpeg_frames(range(len(self._recorded)))
+            yield from self._jpeg_frames(range(first, len(self._recorded)))
             return
         assert self._capture is not None
         if self._position:
@@ -88,6 +89,11 @@ class RgbVideo:
             self._capture = self._open()
             self._position = 0
         while True:
+            if self._position < first:  # passed over, not converted into an image
+                if not self._capture.grab():
+                    return
+                self._position += 1
+                continue
             ok, frame = self._capture.read()
             if not ok:
                 return
@@ -98,8 +104,15 @@ class RgbVideo:
         return self.frame_count
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        decoded = 0
-        for frame in self._decode():
+        return self.frames_from(0)
+
+    def frames_from(self, first: int) -> Iterator[np.ndarray]:
+        """Frames first.. to the last the container announces; ValueError if it ends before that count (of
+        a recorder's AVI, the frames before `first` are not read at all)."""
+        decoded = first
+        if decoded >= self.frame_count:
+            return
+        for frame in self._decode(first):
             yield frame
             decoded += 1
             if decoded == self.frame_count:
@@ -121,9 +134,11 @@ class RgbVideo:
                                  f"holds {len(self._recorded)} of the {self.frame_count} it announces)")
             yield from zip(indices, self._jpeg_frames(indices), strict=True)
             return
+        if not indices:
+            return
         wanted = iter(indices)
         next_wanted = next(wanted, None)
-        for index, frame in enumerate(self):
+        for index, frame in enumerate(self.frames_from(indices[0]), start=indices[0]):
             if next_wanted is None:
                 return
             if index == next_wanted:

@@ -33,7 +33,11 @@ def test_ntu_clip_replays_skeleton_and_video(shared_data: Path) -> None:
         )
         assert info.fps == pytest.approx(30.0) and info.duration_s == pytest.approx(102 / 30)
         frames = list(recording.frames())
+        later = list(recording.frames(60))  # from frame 60 on (the marking window's jumps)
     assert [f.index for f in frames] == list(range(103))
+    assert [f.index for f in later] == list(range(60, 103))
+    np.testing.assert_array_equal(later[0].color, frames[60].color)  # H.264: grabbed up to it, then decoded
+    assert later[-1].timestamp == frames[-1].timestamp
     assert frames[10].timestamp == pytest.approx(10 / 30)
     assert all(f.color is not None and f.color.shape == (1080, 1920, 3) for f in frames)
     body, ntu_body = frames[50].bodies[0], reference.frames[50][0]

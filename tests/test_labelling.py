@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from test_recorder import make_frame
 
+from core.frame import Frame
 from core.timeline import Interval
 from recordings import atomic
 from recordings.__main__ import draw_skeleton, main
@@ -655,9 +656,9 @@ def test_a_mark_refused_as_the_window_closes_is_printed_with_the_command_that_ad
     labels.add("patient fell", 1.0, 2.0)
     labels.save()
 
-    def user(frames, labels, classes, draw, fps, title, start_time=0.0):  # what a user does in the window
+    def user(frames, labels, classes, draw, fps, title, start_time=0.0, seek=None, times=None):  # the user
         marker = marking.ClipMarker(labels, classes)
-        window = marking.MarkingWindow(frames, marker, draw, 0.001, title, start_time)
+        window = marking.MarkingWindow(frames, marker, draw, 0.001, title, start_time, seek=seek, times=times)
         qtbot.addWidget(window)
         window.timer.stop()
         for _ in range(6):  # 0.5 s
@@ -812,3 +813,53 @@ def test_d_names_the_command_when_two_peoples_intervals_are_on_screen(tmp_path: 
     assert marker.message == ("2 intervals at 1.70 s (of different people): python -m recordings label CLIP "
                               "--remove N removes one")
     assert len(read_sidecar(clip.with_suffix(".json")).timeline.intervals) == 2
+
+
+def test_shift_arrows_and_home_jump_through_a_long_take(tmp_path: Path, qtbot) -> None:
+    # To mark a minute of an hour's take the window played the whole hour: Left goes back a few seconds
+    # at most, and nothing went forward faster than the clip plays.
+    import numpy as np
+    from PySide6 import QtCore
+
+    from recordings.clip import ClipRecording
+    from recordings.marking import ClipMarker, MarkingWindow
+
+    with Recorder(tmp_path, sample_name="live_20261205_160000",
+                  config=RecorderConfig(min_free_bytes=1)) as rec:  # with its video
+        for i in range(450):  # 15 s at 30 fps, frame i a grey of level i // 2
+            frame = make_frame(i % 20, i / 30)
+            rec.write(Frame(timestamp=frame.timestamp, color=np.full_like(frame.color, i // 2),
+                            bodies=frame.bodies, index=i))
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    recording = ClipRecording(rec.files.skeleton)
+    marker = ClipMarker(ClipLabels.open(rec.files.skeleton), ["patient fell"])
+    window = MarkingWindow(recording.frames(), marker, draw_skeleton, fps=0.001, title="test",
+                           seek=recording.frames, times=recording.timestamps - recording.timestamps[0])
+    qtbot.addWidget(window)
+    window.timer.stop()
+    Key, Shift = QtCore.Qt.Key, QtCore.Qt.KeyboardModifier.ShiftModifier
+    for _ in range(61):
+        window.advance()  # 2.0 s
+    qtbot.keyClick(window, Key.Key_Right, Shift)
+    assert marker.now == pytest.approx(12.0) and window.frame.index == 360
+    assert abs(int(window.frame.color.mean()) - 180) <= 2  # the picture of frame 360, not the next one played
+    assert marker.message == "at 12.00 s"
+    qtbot.keyClick(window, "s")
+    qtbot.keyClick(window, Key.Key_Right, Shift)  # past the end: its last frame
+    assert window.frame.index == 449 and marker.now == round(449 / 30, 4)  # as the sidecar stores it
+    qtbot.keyClick(window, "e")
+    qtbot.keyClick(window, Key.Key_Left)  # what was before the jump is not kept
+    assert marker.message == "no earlier frame kept (Left goes back a few seconds at most)"
+    qtbot.keyClick(window, Key.Key_Home)
+    assert marker.now == 0.0 and window.frame.index == 0
+    qtbot.keyClick(window, Key.Key_Left)
+    assert marker.message == "the first frame of the clip"
+    window.advance()
+    assert window.frame.index == 0  # paused by Left: space plays on
+    qtbot.keyClick(window, Key.Key_Space)
+    window.advance()
+    assert window.frame.index == 1
+    window.close()
+    assert [(i.start, i.end) for i in read_sidecar(rec.files.sidecar).timeline.intervals] == [
+        (12.0, round(449 / 30, 4))]
+    recording.close()
