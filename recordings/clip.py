@@ -235,6 +235,7 @@ class ClipRecording:
         else:
             self.timestamps = np.arange(count, dtype=np.float64) / NTU_FPS
         self.video = RgbVideo(self.paths.video) if color and self.paths.video is not None else None
+        self._said_cut_short = False
         if self.video is not None and len(self.video) != count:
             log.warning(
                 "%s has %d frames, %s has %d: frames past the shorter one have %s",
@@ -289,11 +290,15 @@ class ClipRecording:
                     image = next(images)
                 except (StopIteration, ValueError):
                     images = None  # the video ended early: the remaining frames have no colour
-                    if self.video is not None and i < min(len(self.video), len(self.skeleton.frames)):
-                        # Its header promised more: damaged or cut short, and the user should know.
-                        log.warning("%s: only %d of its %d frames decode (damaged or cut short): the rest "
-                                    "of %s replays without colour", self.paths.video, i, len(self.video),
-                                    self.paths.skeleton.name)
+                    promised = self.video is not None and i < min(len(self.video), len(self.skeleton.frames))
+                    if promised and not self._said_cut_short:
+                        # Its header promised more: damaged or cut short, and the user should know (once:
+                        # the marking window's jumps replay from later frames).
+                        self._said_cut_short = True
+                        said = (f"only {i} of its {len(self.video)} frames decode" if i > first else
+                                f"its frames from {i} on do not decode, of {len(self.video)} announced")
+                        log.warning("%s: %s (damaged or cut short): the rest of %s replays without colour",
+                                    self.paths.video, said, self.paths.skeleton.name)
             if i in without_colour:
                 image = None
             people = [frame_body(b) for b in bodies]

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import html
 import os
+import shlex
 import signal
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
@@ -251,9 +252,13 @@ class ClipMarker:
                 return
             self.history.pop()  # put back, or never: u goes on to what came before it
             if error is not None:
+                if (True, interval) in self.history:  # marked here, then removed here: nothing to take back
+                    self.history.remove((True, interval))
+                    self.saved -= 1
                 self.message = (f"not put back: {_said(interval)} overlaps what was marked there since, so "
-                                "it stays removed (python -m recordings label CLIP --class ... --from ... "
-                                "--to ... adds it once that is settled)")
+                                f"it stays removed (python -m recordings label CLIP --class "
+                                f"{shlex.quote(interval.label)} --from {interval.start:.4g} --to "
+                                f"{interval.end:.4g} adds it once that is settled)")
                 return
             self.removed -= 1
             self.message = f"put back {_said(interval)}"
@@ -435,8 +440,12 @@ class MarkingWindow(QtWidgets.QWidget):
         if self.seek is None or self.times is None or not len(self.times):
             self.marker.message = "this recording cannot jump: it plays from its start only"
             return
-        target = 0.0 if seconds is None else self.marker.now + seconds
+        # From the frame's own time: `now`, rounded to 0.1 ms as stored, landed a third of jumps a frame off.
+        now = self.frame.timestamp - self.start_time if self.frame is not None else 0.0
+        target = 0.0 if seconds is None else now + seconds
         index = min(int(np.searchsorted(self.times, target - 1e-6)), len(self.times) - 1)
+        if isinstance(self.frames, Generator):
+            self.frames.close()  # its video's file and decoder let go now, not when the window closes
         self.frames = self.seek(index)
         self.frame, self.ahead = None, []
         self.behind.clear()

@@ -226,8 +226,10 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                         continue
                     replications[key] = replications.get(key, 0) + 1
                     name = replace(base, replication=replications[key], action=action_id)
-                    # The piece's own rate: a take may be 30 fps, then 15 while the room is dark.
-                    fps = 1.0 / (float(np.median(np.diff(timestamps[piece]))) if len(piece) > 1 else period)
+                    # The piece's own rate, its frames over the time they span: a take may be 30 fps,
+                    # then 15 while the room is dark, and the sample plays as long as it lasted.
+                    spanned = float(timestamps[piece[-1]] - timestamps[piece[0]])
+                    fps = (len(piece) - 1) / spanned if len(piece) > 1 and spanned > 0 else 1.0 / period
                     video_problem = _write_sample(staging, name, bodies_as_ntu_has_them(frames), colour,
                                                   int(piece[0]), int(piece[-1]) + 1, fps)
                     with_video = colour is not None and video_problem is None

@@ -83,8 +83,9 @@ class RgbVideo:
             yield from self._jpeg_frames(range(first, len(self._recorded)))
             return
         assert self._capture is not None
-        if self._position:
-            # Seeking H.264 by frame number is not frame-exact in every OpenCV build; reopening is.
+        if self._position > first:
+            # Seeking H.264 by frame number is not frame-exact in every OpenCV build; reopening is. A pass
+            # from a later frame goes on from where the last one stopped (one pass at a time).
             self._capture.release()
             self._capture = self._open()
             self._position = 0

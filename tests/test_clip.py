@@ -56,6 +56,14 @@ def test_a_video_cut_short_replays_the_rest_without_colour_and_says_so(shared_da
     coloured = sum(f.color is not None for f in frames)
     assert len(frames) == 103 and 0 < coloured < 10
     assert f"only {coloured} of its 103 frames decode" in caplog.text and str(cut) in caplog.text
+    # Replayed from a later frame (the marking window's jumps): said as what it is, and once per clip.
+    caplog.clear()
+    with open_recording(skeleton, video=cut) as recording, caplog.at_level("WARNING", "recordings"):
+        for first in (50, 60, 0):
+            shown = sum(f.color is not None for f in recording.frames(first))
+            assert shown == (coloured if first == 0 else 0)
+    assert caplog.text.count("damaged or cut short") == 1
+    assert "its frames from 50 on do not decode, of 103 announced" in caplog.text
 
 
 def test_skeleton_only_replay_without_sidecar(shared_data: Path) -> None:

@@ -765,6 +765,7 @@ def test_d_removes_the_interval_on_screen_and_u_puts_it_back(tmp_path: Path) -> 
     labels.save()
     marker.handle("u")
     assert marker.message.startswith("not put back: patient fell 1.00-2.00 s overlaps what was marked there")
+    assert "label CLIP --class 'patient fell' --from 1 --to 2 adds it" in marker.message
     assert stored() == [(1.2, 1.8, "drinking"), (2.0, 2.5, "drinking")]
     assert marker.history == [] and marker.removed == 1  # it stays removed
     assert marker.handle("u") and marker.message == "nothing to undo"
@@ -852,6 +853,17 @@ def test_shift_arrows_and_home_jump_through_a_long_take(tmp_path: Path, qtbot) -
     assert marker.message == "no earlier frame kept (Left goes back a few seconds at most)"
     qtbot.keyClick(window, Key.Key_Home)
     assert marker.now == 0.0 and window.frame.index == 0
+    for _ in range(8):
+        qtbot.keyClick(window, Key.Key_Right)
+    qtbot.keyClick(window, Key.Key_Right, Shift)  # from frame 8 (0.2667 s as stored): exactly 300 on
+    assert window.frame.index == 308
+    qtbot.keyClick(window, Key.Key_Left, Shift)
+    assert window.frame.index == 8
+    if os.path.isdir("/proc/self/fd"):  # each jump let the pass before it go, its file closed
+        video = str(rec.files.video.resolve())
+        held = [fd for fd in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{fd}") == video]
+        assert len(held) <= 1
+    qtbot.keyClick(window, Key.Key_Home)
     qtbot.keyClick(window, Key.Key_Left)
     assert marker.message == "the first frame of the clip"
     window.advance()

@@ -445,15 +445,17 @@ def test_a_low_light_clips_samples_play_at_its_own_rate(tmp_path: Path) -> None:
         for i in range(90):
             frame = make_frame(i % 20, i / 30 if i < 45 else 1.5 + (i - 45) / 15)
             rec.write(frame)
-    assert main(["label", str(rec.files.skeleton), "--class", "patient fell", "--from", "0", "--to", "1.5",
-                 "--class", "drinking", "--from", "1.5", "--to", "end"]) == 0
+    assert main(["label", str(rec.files.skeleton), "--class", "patient fell", "--from", "0", "--to", "1",
+                 "--class", "sits up", "--from", "1", "--to", "2.5",
+                 "--class", "drinking", "--from", "2.5", "--to", "end"]) == 0
     samples, problems = export_clips(tmp_path / "dusk", tmp_path / "dusk_out")
-    assert not problems and [s.frames for s in samples] == [45, 45]
+    assert not problems and [s.frames for s in samples] == [30, 30, 30]
     rates = []
     for sample in samples:
         with RgbVideo(tmp_path / "dusk_out" / f"{sample.name}_rgb.avi") as video:
-            rates.append(video.fps)
-    assert rates == [30.0, 15.0]
+            rates.append(round(video.fps, 2))
+    # The second spans the change (15 frames at 30 fps, 15 at 15): it plays as long as it lasted.
+    assert rates == [30.0, round(29 / (1.5 + 14 / 15 - 1.0), 2), 15.0]
 
 
 def test_a_full_disk_names_the_file_and_keeps_nothing_of_the_export(tmp_path: Path, capsys,

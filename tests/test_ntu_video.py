@@ -139,3 +139,20 @@ def test_frames_at_takes_ascending_indices_and_close_lets_the_file_go(tmp_path):
     if os.path.isdir("/proc/self/fd"):
         assert not [fd for fd in os.listdir("/proc/self/fd")
                     if os.path.realpath(f"/proc/self/fd/{fd}") == str(path.resolve())]
+
+
+def test_a_pass_from_a_later_frame_goes_on_without_decoding_from_the_start(ntu_dir, monkeypatch):
+    # The marking window's jumps on NTU's H.264: each reopened the video and decoded from its first frame
+    # (seconds frozen per jump on a long take). Forward, it goes on; back, it starts over.
+    opened = []
+    real_open = RgbVideo._open
+    monkeypatch.setattr(RgbVideo, "_open", lambda self: opened.append(1) or real_open(self))
+    with RgbVideo(ntu_dir / "rgb" / f"{A001}_rgb.avi") as video:
+        reference = video.read_frames([20, 50])
+        first = video.frames_from(10)  # behind where the last pass stopped: opened again
+        next(first)
+        opened.clear()
+        np.testing.assert_array_equal(next(video.frames_from(50)), reference[1])
+        assert opened == []
+        np.testing.assert_array_equal(next(video.frames_from(20)), reference[0])
+        assert opened == [1]
