@@ -291,6 +291,26 @@ def similar_names(name: str, known: Iterable[str]) -> list[str]:
     return [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.8)]
 
 
+# Past forms a class name may use where a model's uses the verb ("patient fell", fall_down).
+_IRREGULAR = {"fell": "fall", "fallen": "fall", "drank": "drink", "drunk": "drink", "stood": "stand",
+              "threw": "throw", "thrown": "throw", "took": "take", "taken": "take", "woke": "wake"}
+
+
+def related_names(name: str, known: Iterable[str]) -> list[str]:
+    """The known class names that share a word stem with `name` ("patient fell" and fall_down, "drinking"
+    and drink_right): likely the same action under another name, where similar_names finds typos of the
+    whole name. Words of three letters or fewer ("sit", "up", "a") are too common to tell."""
+    def stems(text: str) -> set[str]:  # drinking -> drink, fell -> fall; taking -> tak, too short to tell
+        words = (_IRREGULAR.get(w, re.sub(r"(ing|ed|s)$", "", w)) for w in re.split(r"[^a-z]+", text.lower()))
+        return {w for w in words if len(w) > 3}
+
+    def alike(a: str, b: str) -> bool:  # drink / drinker; not hand / handshak
+        short, long = sorted((a, b), key=len)
+        return long.startswith(short) and len(short) >= 0.75 * len(long)
+
+    return [k for k in known if any(alike(a, b) for a in stems(name) for b in stems(k))]
+
+
 def ntu_label_map(class_names: list[str]) -> LabelMap:
     """NTU's names as a list (index 0 = A001) as a label map."""
     return LabelMap({i + 1: name for i, name in enumerate(class_names)})

@@ -260,3 +260,25 @@ def test_a_table_of_class_names_in_any_script_keeps_its_columns() -> None:
     report = Report(0.5, 1.0, [(name, 4, 0.5) for name in names], np.eye(3), None, [])
     rows = format_report(report, "title").splitlines()[-3:]
     assert len({columns_of(row) for row in rows}) == 1 and all(row.endswith("4    50.0%") for row in rows)
+
+
+def test_a_new_class_naming_a_known_action_in_other_words_is_said() -> None:
+    # A newcomer's site classes "patient fell" and "drinking" were trained beside the demo model's own
+    # fall_down and drink_right without a word: each took windows of the other, and the alert stayed
+    # on fall_down.
+    from recordings.labels import related_names
+    from recordings.ntu_samples import NTU120_CLASSES
+    from training.demo import DEMO_CLASSES
+    from training.finetune import second_names
+
+    assert related_names("patient fell", DEMO_CLASSES) == ["fall_down"]
+    assert related_names("drinking", DEMO_CLASSES) == ["drink_left", "drink_right"]
+    assert related_names("waves", DEMO_CLASSES) == ["wave_left", "wave_right"]
+    for unrelated in ("sits up", "raise both arms", "patient leaves bed", "coughing", "taking off a shoe"):
+        assert related_names(unrelated, DEMO_CLASSES) == [], unrelated
+    assert related_names("taking off a shoe", NTU120_CLASSES) == ["wear a shoe", "take off a shoe"]
+    assert related_names("handshaking", NTU120_CLASSES) == ["handshaking"]  # not "hand waving"
+    notes = second_names(["patient fell", "raise both arms"], list(DEMO_CLASSES))
+    assert notes == ["new class 'patient fell' is close in words to the base model's 'fall_down': it is "
+                     "learnt beside it, competing for the same windows. To teach 'fall_down' with the site's "
+                     "clips instead, label them 'fall_down'"]

@@ -68,7 +68,10 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--ablation", choices=sorted(ABLATIONS), help="a row of Tables 1-2 (model.ablation)")
     p.add_argument("--seed", type=integer_in(0), help="seed")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--epochs", type=integer_in(1), help="epochs of this stage (all: of every stage)")
+    epochs_help = "epochs of this stage (all: of every stage)"
+    if name == "finetune":  # a site's fine-tune (--from) is three stages of its own, each with its key
+        epochs_help += "; not with --from: --set epochs.pose=N, epochs.head=N, epochs.finetune=N"
+    p.add_argument("--epochs", type=integer_in(1), help=epochs_help)
     p.add_argument("--workers", type=integer_in(0), help="DataLoader workers per process (0: in the process)")
     p.add_argument("--init", type=package_file,
                    help="checkpoint to start from instead of the previous stage's best.pt")

@@ -58,7 +58,7 @@ from core.timeline import NO_ACTION
 from core.wording import first_few
 from recordings.argument_types import as_typed, package_file
 from recordings.atomic import replace_atomically
-from recordings.labels import similar_names
+from recordings.labels import related_names, similar_names
 from recordings.pkummd import is_sequence_path
 from training import distributed
 from training.ablations import network_config
@@ -136,6 +136,16 @@ def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: lis
                 f"({first_few(naming, 3)}: "
                 f"python -m recordings label CLIP --list, --remove N / --clear, then --class ...), or give "
                 f"--new-class {name!r} to train it as a class of its own")
+
+
+def second_names(new: list[str], base_classes: list[str]) -> list[str]:
+    """A line for each new class that names, in other words, an action the base model knows ("patient
+    fell" beside fall_down): learnt as a second class, the two compete for its windows and its alerts."""
+    known = [name for name in base_classes if name != NO_ACTION]
+    return [f"new class {name!r} is close in words to the base model's {' and '.join(map(repr, related))}: "
+            f"it is learnt beside it, competing for the same windows. To teach {related[0]!r} with the "
+            f"site's clips instead, label them {related[0]!r}"
+            for name in new if (related := related_names(name, known))]
 
 
 def held_out_sequences(base: Checkpoint, rehearsal: list[LabelledClip]) -> list[str]:
@@ -276,6 +286,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         + ", ".join(f"{c} (new)" if c in new else c for c in classes))
     if not new and not args.replace_classes:
         say("[finetune] note: every class of the clips is one the base model knows; none is added")
+    for note in second_names(new, base.class_names):
+        say(f"[finetune] note: {note}")
     if not set(site_named):
         raise DatasetError(f"{args.clips}: no labelled clips of the site (python -m recordings label)")
     # Rehearsal is for keeping the base's classes: a class only rehearsal clips bring is a new class all
