@@ -60,7 +60,7 @@ from recordings.clip import (
     open_recording,
     read_sidecar,
 )
-from recordings.labelling import ClipLabels, known_classes
+from recordings.labelling import ClipLabels, known_classes, label_command
 from recordings.labels import (
     LABEL_MAP_FILENAME,
     LabelMap,
@@ -689,11 +689,9 @@ def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: 
         print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked{removed}")
         print("\n".join(labels.listing()))
     if (lost := marker.lost_at_close) is not None:
-        label_map = f" --labels {as_typed(args.labels)}" if args.labels else ""
+        command = label_command(recording.paths.skeleton, lost, args.labels)
         print(f"{labels.sidecar_path}: the mark open when the window closed was {marker.message}\n"
-              f"  to add it once that is settled: python -m recordings label "
-              f"{as_typed(recording.paths.skeleton)}{label_map} --class {as_typed(lost.label)} "
-              f"--from {lost.start:.2f} --to {lost.end:.2f}", file=sys.stderr)
+              f"  to add it once that is settled: {command}", file=sys.stderr)
         return 1
     return 0
 

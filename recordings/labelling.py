@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from core.timeline import NO_ACTION, Interval, Timeline, TimelineError
+from core.timeline import NO_ACTION, Interval, Timeline, TimelineError, stored_time
+from recordings.argument_types import as_typed
 from recordings.atomic import replace_atomically
 from recordings.clip import NTU_FPS, ClipError, ClipPaths, clip_paths, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
@@ -236,6 +238,18 @@ def known_classes(label_map: LabelMap | None, *extra: str | None) -> list[str]:
     return names
 
 
+def label_command(clip: Path, interval: Interval, labels: str | os.PathLike[str] | None = None) -> str:
+    """The `recordings label` command that adds `interval` to `clip`, to paste into this system's shell:
+    its times as the sidecar stores them (3612.3 s, not 3612; 1.0333, the frame it was marked on)."""
+    def seconds(t: float) -> str:
+        return f"{stored_time(t):.4f}".rstrip("0").rstrip(".")
+
+    label_map = f" --labels {as_typed(labels)}" if labels else ""
+    person = f" --person {interval.person}" if interval.person is not None else ""
+    return (f"python -m recordings label {as_typed(clip)}{label_map} --class {as_typed(interval.label)} "
+            f"--from {seconds(interval.start)} --to {seconds(interval.end)}{person}")
+
+
 @dataclass
 class IntervalMarker:
     """Marks given by keys as a clip plays or records: `start` opens an interval of the chosen class,
@@ -273,4 +287,4 @@ class IntervalMarker:
         return self.intervals.pop() if self.intervals else None
 
 
-__all__ = ["ClipError", "ClipLabels", "IntervalMarker", "known_classes", "label_map_path"]
+__all__ = ["ClipError", "ClipLabels", "IntervalMarker", "known_classes", "label_command", "label_map_path"]

@@ -293,22 +293,44 @@ def similar_names(name: str, known: Iterable[str]) -> list[str]:
 
 # Past forms a class name may use where a model's uses the verb ("patient fell", fall_down).
 _IRREGULAR = {"fell": "fall", "fallen": "fall", "drank": "drink", "drunk": "drink", "stood": "stand",
-              "threw": "throw", "thrown": "throw", "took": "take", "taken": "take", "woke": "wake"}
+              "threw": "throw", "thrown": "throw", "woke": "wake", "lying": "lie", "lay": "lie",
+              "took": "take", "taken": "take", "taking": "take", "making": "make", "putting": "put",
+              "getting": "get", "using": "use"}
+# Words that say where or with what, not which action: "turn left" is not drink_left, "lies down" not
+# sit_down; and verbs too general to tell ("take pills" is not "take off a shoe").
+_NOT_THE_ACTION = {"left", "right", "down", "up", "other", "each", "person", "people", "something", "with",
+                   "from", "into", "onto", "over", "front", "back", "hand", "hands", "head", "touch",
+                   "paper", "object", "and", "the", "off", "out", "take", "put", "get", "make", "use",
+                   "one", "two", "both", "patient"}
+
+
+def _stems(text: str, actions_only: bool = True) -> set[str]:
+    """The words of a class name reduced to their stem (sitting -> sit, waves -> wave, fell -> fall);
+    `actions_only`: only those that can tell its action."""
+    stems = set()
+    for word in re.split(r"[^a-z]+", text.lower()):
+        stem = _IRREGULAR.get(word) or re.sub(r"(ing|ed|s)$", "", word) if len(word) > 3 else word
+        if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":  # sitt -> sit, runn -> run
+            stem = stem[:-1]
+        if len(stem) >= 3 and not (actions_only and (word in _NOT_THE_ACTION or stem in _NOT_THE_ACTION)):
+            stems.add(stem)
+    return stems
 
 
 def related_names(name: str, known: Iterable[str]) -> list[str]:
-    """The known class names that share a word stem with `name` ("patient fell" and fall_down, "drinking"
-    and drink_right): likely the same action under another name, where similar_names finds typos of the
-    whole name. Words of three letters or fewer ("sit", "up", "a") are too common to tell."""
-    def stems(text: str) -> set[str]:  # drinking -> drink, fell -> fall; taking -> tak, too short to tell
-        words = (_IRREGULAR.get(w, re.sub(r"(ing|ed|s)$", "", w)) for w in re.split(r"[^a-z]+", text.lower()))
-        return {w for w in words if len(w) > 3}
-
-    def alike(a: str, b: str) -> bool:  # drink / drinker; not hand / handshak
+    """The known class names that share an action word with `name` ("patient fell" and fall_down,
+    "drinking" and drink_right), the closest first (most action words shared, then most words: "taking
+    off a shoe" is nearer "take off a shoe" than "wear a shoe"): likely the same action under another
+    name, where similar_names finds typos of the whole name."""
+    def alike(a: str, b: str) -> bool:  # wave / wav(ing); not hand / handshak
         short, long = sorted((a, b), key=len)
         return long.startswith(short) and len(short) >= 0.75 * len(long)
 
-    return [k for k in known if any(alike(a, b) for a in stems(name) for b in stems(k))]
+    def shared(k: str, actions_only: bool) -> int:
+        return sum(any(alike(a, b) for b in _stems(k, actions_only)) for a in _stems(name, actions_only))
+
+    related = [k for k in known if shared(k, True)]
+    return sorted(related, key=lambda k: (-shared(k, True), -shared(k, False)))
 
 
 def ntu_label_map(class_names: list[str]) -> LabelMap:

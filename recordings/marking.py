@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import html
 import os
-import shlex
 import signal
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -42,7 +41,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.frame import Frame  # noqa: E402
 from core.timeline import Interval, stored_time  # noqa: E402
-from recordings.labelling import ClipLabels, IntervalMarker  # noqa: E402
+from recordings.labelling import ClipLabels, IntervalMarker, label_command  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
 from recordings.stop_signals import STOP_SIGNALS  # noqa: E402
 
@@ -256,9 +255,8 @@ class ClipMarker:
                     self.history.remove((True, interval))
                     self.saved -= 1
                 self.message = (f"not put back: {_said(interval)} overlaps what was marked there since, so "
-                                f"it stays removed (python -m recordings label CLIP --class "
-                                f"{shlex.quote(interval.label)} --from {interval.start:.4g} --to "
-                                f"{interval.end:.4g} adds it once that is settled)")
+                                f"it stays removed ({label_command(self.labels.paths.skeleton, interval)} "
+                                "adds it once that is settled)")
                 return
             self.removed -= 1
             self.message = f"put back {_said(interval)}"

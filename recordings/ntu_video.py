@@ -121,7 +121,7 @@ class RgbVideo:
         raise ValueError(f"{self.path}: decoded {decoded} frames, the container announces {self.frame_count}")
 
     def frames_at(self, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
-        """(index, frame) for each of `indices` (ascending, no repeats), in one pass from the start; of a
+        """(index, frame) for each of `indices` (ascending, no repeats), in one forward pass; of a
         recorder's AVI only those frames are decoded (a third of them for training's crops at 10 fps)."""
         bad = [i for i in indices if not 0 <= i < self.frame_count]
         if bad:

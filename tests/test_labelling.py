@@ -765,7 +765,7 @@ def test_d_removes_the_interval_on_screen_and_u_puts_it_back(tmp_path: Path) -> 
     labels.save()
     marker.handle("u")
     assert marker.message.startswith("not put back: patient fell 1.00-2.00 s overlaps what was marked there")
-    assert "label CLIP --class 'patient fell' --from 1 --to 2 adds it" in marker.message
+    assert f"label {clip} --class 'patient fell' --from 1 --to 2 adds it" in marker.message
     assert stored() == [(1.2, 1.8, "drinking"), (2.0, 2.5, "drinking")]
     assert marker.history == [] and marker.removed == 1  # it stays removed
     assert marker.handle("u") and marker.message == "nothing to undo"
@@ -834,7 +834,8 @@ def test_shift_arrows_and_home_jump_through_a_long_take(tmp_path: Path, qtbot) -
     (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
     recording = ClipRecording(rec.files.skeleton)
     marker = ClipMarker(ClipLabels.open(rec.files.skeleton), ["patient fell"])
-    window = MarkingWindow(recording.frames(), marker, draw_skeleton, fps=0.001, title="test",
+    first_pass = recording.frames()  # held, as `recordings view` holds it, while the window plays
+    window = MarkingWindow(first_pass, marker, draw_skeleton, fps=0.001, title="test",
                            seek=recording.frames, times=recording.timestamps - recording.timestamps[0])
     qtbot.addWidget(window)
     window.timer.stop()
@@ -875,3 +876,28 @@ def test_shift_arrows_and_home_jump_through_a_long_take(tmp_path: Path, qtbot) -
     assert [(i.start, i.end) for i in read_sidecar(rec.files.sidecar).timeline.intervals] == [
         (12.0, round(449 / 30, 4))]
     recording.close()
+
+
+def test_the_command_offered_adds_the_interval_as_it_was(tmp_path: Path) -> None:
+    # Offered with two decimals (or four digits: 3612 for 3612.3 s of a long take), pasted, it added
+    # another interval than the one refused; a person's interval lost its person.
+    from recordings.labelling import label_command
+    from recordings.marking import ClipMarker
+
+    clip = tmp_path / "Station 4" / "live_20261205_150000.skeleton"
+    command = label_command(clip, Interval(3612.3, 3614.03333, "patient fell", person=5), "site labels.txt")
+    assert command == (f"python -m recordings label '{clip}' --labels 'site labels.txt' --class "
+                       "'patient fell' --from 3612.3 --to 3614.0333 --person 5")
+    # A mark saved here, removed here, then marked over by another editor: the put-back is refused, and
+    # the mark's own undo, which nothing is left to undo, goes with it.
+    clip = record(tmp_path)
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
+    for now, key in ((31 / 30, "s"), (59 / 30, "e"), (1.5, "d")):
+        marker.now = now
+        marker.handle(key)
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 1.2, 1.5)
+    labels.save()
+    marker.handle("u")
+    assert marker.history == [] and (marker.saved, marker.removed) == (0, 1)
+    assert f"({label_command(clip, Interval(1.0333, 1.9667, 'patient fell'))} adds it" in marker.message

@@ -286,8 +286,9 @@ def run_finetune(args: argparse.Namespace) -> int:
         + ", ".join(f"{c} (new)" if c in new else c for c in classes))
     if not new and not args.replace_classes:
         say("[finetune] note: every class of the clips is one the base model knows; none is added")
-    for note in second_names(new, base.class_names):
-        say(f"[finetune] note: {note}")
+    if not args.replace_classes:  # (with it, the base's classes go: nothing competes)
+        for note in second_names([n for n in new if n in site_named], base.class_names):
+            say(f"[finetune] note: {note}")
     if not set(site_named):
         raise DatasetError(f"{args.clips}: no labelled clips of the site (python -m recordings label)")
     # Rehearsal is for keeping the base's classes: a class only rehearsal clips bring is a new class all
