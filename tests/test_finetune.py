@@ -182,6 +182,8 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     assert "classes: 4 = drink_left, kick, raise both arms (new), no_action" in out
     assert "WARNING: no clip of drink_left, kick" in out  # no rehearsal: said, not hidden
     assert "windows along the sequences" in out and "rows of 3 known classes copied, 1 start fresh" in out
+    held = re.search(r"whole sessions held out; the site's session (\d)\)", out)  # which, not only how many
+    assert held and int(held.group(1)) in (1, 2, 3)
 
     assert "[pose] starts from" in out  # the pose stream learns the new class first (Algorithm 1's order)
     model = tmp_path / "run 2" / "model.pt"

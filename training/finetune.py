@@ -340,8 +340,11 @@ def run_finetune(args: argparse.Namespace) -> int:
     from training.datasets import build_splits  # after prepare: the splits read the cache's index
 
     splits = build_splits(config.data)
+    # Which: a site checks that the held-out session is one it can judge the model on.
+    held = sorted({s.group["session"] for s in splits.validation if s.group.get("folder") == 0})
     say(f"[finetune] {len(splits.train)} training / {len(splits.validation)} validation "
-        f"{'sequences' if splits.continuous else 'clips'} (whole sessions held out)"
+        f"{'sequences' if splits.continuous else 'clips'} (whole sessions held out"
+        + (f"; the site's session{'s' * (len(held) > 1)} {', '.join(map(str, held))}" if held else "") + ")"
         + (", windows along the sequences with no_action between actions" if splits.continuous else ""))
     if not splits.validation:
         say("[finetune] WARNING: no session could be held out (each class needs two or more); "
