@@ -32,7 +32,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -285,14 +285,12 @@ class _ClipVideo:
     clip's skeleton, which the recorder keeps and NTU's own samples have.
 
     The recorder's MJPG is cut by copying JPEGs (recordings.avi.RecordedAvi). Any other video (NTU's own
-    H.264) is decoded, forward from piece to piece (seeking H.264 is not frame-exact, and decoding from
-    the start for each piece took 26 s for 18 pieces of a 3-minute take, against 2 s for one pass)."""
+    H.264) is decoded, on from piece to piece (RgbVideo.frames_from: decoding from the start for each
+    piece took 26 s for 18 pieces of a 3-minute take, against 2 s for one pass)."""
 
     def __init__(self, path: Path, skeleton_frames: int) -> None:
         self.path = path
         self._video: RgbVideo | None = None
-        self._frames: Iterator[np.ndarray] | None = None  # _video decoding forward
-        self._next = 0  # the index of the frame _frames gives next
         try:
             self.recorded: RecordedAvi | None = RecordedAvi(path)
             self.frame_count = len(self.recorded)
@@ -320,19 +318,12 @@ class _ClipVideo:
         if first == 0 and stop == self.frame_count:
             shutil.copyfile(self.path, out)  # a whole NTU sample's video, as NTU encoded it
             return
-        if self._frames is None or first < self._next:  # an action earlier than the last (two people's)
-            self._frames, self._next = iter(self._video), 0
         writer = MjpegAviWriter(out, self._video.width, self._video.height, fps)
-        try:
-            for image in self._frames:
-                self._next += 1
-                if self._next > first:
-                    writer.write(image)
-                if self._next == stop:
+        try:  # on from where the last piece stopped; from the start for an earlier one (two people's)
+            for index, image in enumerate(self._video.frames_from(first), start=first):
+                writer.write(image)
+                if index + 1 == stop:
                     break
-        except ValueError:
-            self._frames = None  # the decoding broke off: start over for the next piece
-            raise
         finally:
             writer.close()
         finalize_avi(out)

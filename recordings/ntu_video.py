@@ -1,6 +1,5 @@
-"""RGB videos read frame by frame: NTU RGB+D's ``_rgb.avi`` (1920x1080 at 30 fps, H.264) and the clips'
-the recorder writes (MJPG, recordings/avi.py); frame i of the video goes with frame i of its
-``.skeleton`` file.
+"""RGB videos read frame by frame: NTU RGB+D's ``_rgb.avi`` (1920x1080 at 30 fps, H.264) and the
+recorder's (MJPG, recordings/avi.py); frame i of the video goes with frame i of its ``.skeleton`` file.
 """
 
 from __future__ import annotations
@@ -140,11 +139,11 @@ class RgbVideo:
         wanted = iter(indices)
         next_wanted = next(wanted, None)
         for index, frame in enumerate(self.frames_from(indices[0]), start=indices[0]):
-            if next_wanted is None:
-                return
             if index == next_wanted:
                 yield index, frame
                 next_wanted = next(wanted, None)
+                if next_wanted is None:  # not one frame more decoded
+                    return
 
     def read_frames(self, indices: Sequence[int]) -> list[np.ndarray]:
         """The frames at `indices` (any order, repeats allowed), as `frames_at` decodes them."""
