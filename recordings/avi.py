@@ -155,6 +155,27 @@ def _frame_chunks(f: BinaryIO, size: int, max_frames: int | None = None) -> tupl
     return chunks, pos
 
 
+def _indexed_chunks(f: BinaryIO, header: bytes, size: int) -> list[tuple[int, int]] | None:
+    """The frame chunks as the idx1 of finalize_avi lists them, or None where there is none that fits
+    (a file a crash left, or cut short): one read, where walking the chunks is a seek a frame (108,000
+    for an hour's take; 0.09 s from a warm cache, seconds from a cold disk)."""
+    movi_size, count = struct.unpack("<I", header[216:220])[0], struct.unpack("<I", header[48:52])[0]
+    at = _MOVI_FOURCC + movi_size  # where finalize_avi appended the index
+    if not movi_size or not count or at + 8 + 16 * count > size:
+        return None
+    f.seek(at)
+    fourcc, length = struct.unpack("<4sI", f.read(8))
+    if fourcc != b"idx1" or length != 16 * count:
+        return None
+    entries = np.frombuffer(f.read(length), dtype="<u4").reshape(count, 4).astype(np.int64)
+    starts, lengths = entries[:, 2] + _MOVI_FOURCC, entries[:, 3]
+    ends = starts + 8 + lengths + (lengths & 1)
+    if (entries[:, 0] != struct.unpack("<I", b"00dc")[0]).any() or starts[0] != _FIRST_CHUNK \
+            or (starts[1:] != ends[:-1]).any() or ends[-1] != at:
+        return None  # not the chunks one after another that the writer lays out
+    return list(zip(starts.tolist(), lengths.tolist(), strict=True))
+
+
 class RecordedAvi:
     """An AVI MjpegAviWriter wrote, its frames found once: each frame's JPEG read from its place (RgbVideo
     decodes only the frames asked for), and a range of them copied into a video of its own as the JPEGs
@@ -170,7 +191,7 @@ class RecordedAvi:
             size = f.seek(0, os.SEEK_END)
             f.seek(_FIRST_CHUNK)
             first = f.read(4)
-            self._chunks, _ = _frame_chunks(f, size)
+            self._chunks = _indexed_chunks(f, self._header, size) or _frame_chunks(f, size)[0]
         # strh's handler (112) and strf's compression (188) say MJPG; the first chunk is a frame, the
         # index of a video without frames, or cut off by a crash.
         codecs = (self._header[112:116], self._header[188:192])

@@ -25,3 +25,32 @@ def test_finalize_avi_is_idempotent(tmp_path: Path) -> None:
     bad.write_bytes(b"RIFX" + bytes(300))
     with pytest.raises(AviError, match="bad.avi: at byte offset 0"):
         finalize_avi(bad)
+
+
+def test_a_finalised_video_is_opened_from_its_index_and_any_other_by_its_chunks(tmp_path: Path) -> None:
+    # Opening walked every chunk, a seek a frame: 108,000 for an hour's take, seconds from a cold disk.
+    import os
+
+    from recordings import avi
+
+    path = tmp_path / "v.avi"
+    writer = MjpegAviWriter(path, 64, 48, 15.0)
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.close()
+
+    def walked() -> list:
+        with open(path, "rb") as f:
+            return avi._frame_chunks(f, f.seek(0, os.SEEK_END))[0]
+
+    assert len(avi.RecordedAvi(path)) == 5  # not finalised yet (a crash's): walked
+    finalize_avi(path)
+    with open(path, "rb") as f:
+        indexed = avi._indexed_chunks(f, f.read(224), path.stat().st_size)
+    assert indexed == walked() and len(indexed) == 5
+    data = bytearray(path.read_bytes())
+    data[-16 * 5 + 8] ^= 0xFF  # an index entry's offset damaged: the chunks are walked, and all are there
+    path.write_bytes(bytes(data))
+    with open(path, "rb") as f:
+        assert avi._indexed_chunks(f, f.read(224), path.stat().st_size) is None
+    assert avi.RecordedAvi(path)._chunks == walked()
