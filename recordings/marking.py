@@ -8,6 +8,8 @@
            Left / Right (or , / .)  one frame back / on, paused: to put a mark on the frame it belongs to
            Shift+Left / Shift+Right  ten seconds back / on, Home  the start: an hour's take is not watched
            through to mark a minute of it
+           + / -  play faster / slower (1/4x to 8x), to look for an action; then 1x again to mark it
+                  (not ] and [: on a German keyboard they take AltGr, which Windows reports as Ctrl+Alt)
 
     frames --timer--> (the last frames shown, for Left) --> draw_skeleton + a strip of the clip's
            intervals and the cursor --> window
@@ -52,6 +54,7 @@ STEP_BACK_BYTES = 300 * 2**20
 STEP_BACK_FRAMES = 300
 
 JUMP_S = 10.0  # Shift+Left / Shift+Right
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # + and - step through them
 
 STRIP_COLOURS = ((80, 200, 255), (120, 230, 120), (255, 170, 60), (220, 120, 255), (90, 90, 255),
                  (255, 255, 90), (200, 200, 200), (0, 160, 160), (160, 0, 160))
@@ -94,6 +97,7 @@ class ClipMarker:
         self.marker = IntervalMarker()
         self._now = 0.0  # clip seconds of the frame on screen, as stored (`now`)
         self.paused = False
+        self.speed = 1.0  # of the clip's own rate (+ / -)
         self.message = ""
         self.saved = 0  # intervals written by this window
         self.removed = 0  # intervals this window took out of the sidecar
@@ -113,7 +117,7 @@ class ClipMarker:
         self._now = stored_time(seconds)
 
     def handle(self, key: str) -> bool:
-        """One key ('1'..'9', 's', 'e', 'd', 'u', ' '); False when it means nothing here."""
+        """One key ('1'..'9', 's', 'e', 'd', 'u', ' ', '+', '-'); False when it means nothing here."""
         if key.isdigit() and key != "0":
             number = int(key)
             if number > len(self.classes):
@@ -151,6 +155,10 @@ class ClipMarker:
             self.undo()
         elif key == " ":
             self.paused = not self.paused
+        elif key in ("+", "=", "-"):  # = is + unshifted on a US keyboard
+            at = SPEEDS.index(self.speed) + (-1 if key == "-" else 1)
+            self.speed = SPEEDS[min(max(at, 0), len(SPEEDS) - 1)]
+            self.message = f"playing at {self.speed:g}x"
         else:
             return False
         return True
@@ -293,9 +301,10 @@ class ClipMarker:
         # What happened first, on a line of its own: at the end of one long line, past the keys of nine
         # long class names, it was off the screen.
         counted = f"{len(self.labels.intervals)} intervals"
-        first = html.escape(f"{self.now:7.2f} s  |  {state}  |  {counted}  |  {self.message}")
+        speed = "" if self.speed == 1 else f" ({self.speed:g}x)"
+        first = html.escape(f"{self.now:7.2f} s{speed}  |  {state}  |  {counted}  |  {self.message}")
         second = (f"{keys}  (or F1-F9)  |  s start  e end  d remove  u undo  space pause  Left/Right a "
-                  f"frame  Shift+Left/Right {JUMP_S:.0f} s  Home start")
+                  f"frame  Shift+Left/Right {JUMP_S:.0f} s  Home start  + - faster / slower")
         return f'<span style="white-space:pre-wrap">{first}<br>{second}</span>'
 
     def _swatch(self, name: str) -> str:
@@ -346,9 +355,10 @@ class MarkingWindow(QtWidgets.QWidget):
         self.behind_bytes = 0  # their colour images
         self.forgot_behind = False  # whether the clip's first frames were let go (STEP_BACK_BYTES)
         self.ahead: list[Frame] = []  # frames stepped back over, the next one last
+        self.frame_ms = 1000 / fps if fps > 0 else 33.3  # at 1x
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.advance)
-        self.timer.start(max(1, round(1000 / fps)) if fps > 0 else 33)
+        self.timer.start(max(1, round(self.frame_ms)))
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt's name)
         modifiers = QtCore.Qt.KeyboardModifier
@@ -381,6 +391,8 @@ class MarkingWindow(QtWidgets.QWidget):
         elif not self.marker.handle(event.text().lower()):
             super().keyPressEvent(event)
             return
+        # + / -: as fast as frames decode and draw, at most (a timer that stopped at the end stays stopped)
+        self.timer.setInterval(max(1, round(self.frame_ms / self.marker.speed)))
         self.redraw()
 
     def advance(self) -> None:
