@@ -212,9 +212,18 @@ class RecordedAvi:
         """The JPEG of each frame in `indices`, read from its place in the file."""
         with open(self.path, "rb") as source:
             for index in indices:
-                pos, length = self._chunks[index]
-                source.seek(pos + 8)
-                yield source.read(length)
+                yield self._chunk(source, index)[8:]
+
+    def _chunk(self, source: BinaryIO, index: int) -> bytes:
+        """Frame `index`'s whole chunk, its header checked against where the index put it: a damaged
+        header, trusted, cut a piece short without a word (finalize_avi stops at it)."""
+        pos, length = self._chunks[index]
+        source.seek(pos)
+        chunk = source.read(8 + length + (length & 1))
+        if chunk[:8] != b"00dc" + struct.pack("<I", length) or len(chunk) < 8 + length:
+            raise AviError(f"{self.path}: frame {index} is damaged (at byte {pos} its header is not the "
+                           "one the index gives)")
+        return chunk
 
     def cut(self, out: Path | str, first: int, stop: int, fps: float | None = None) -> None:
         """Frames first..stop-1 as the AVI `out`, its frame size this one's, its rate `fps` (default this
@@ -226,9 +235,8 @@ class RecordedAvi:
         with open(self.path, "rb") as source:
             video = AppendedFile(out, header)
             try:
-                for pos, length in self._chunks[first:stop]:
-                    source.seek(pos)
-                    video.append(source.read(8 + length + (length & 1)))
+                for index in range(first, stop):
+                    video.append(self._chunk(source, index))
             finally:
                 video.close()
         finalize_avi(out)

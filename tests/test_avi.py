@@ -54,3 +54,29 @@ def test_a_finalised_video_is_opened_from_its_index_and_any_other_by_its_chunks(
     with open(path, "rb") as f:
         assert avi._indexed_chunks(f, f.read(224), path.stat().st_size) is None
     assert avi.RecordedAvi(path)._chunks == walked()
+
+
+def test_a_frame_whose_header_the_index_does_not_match_is_said_not_cut_short(tmp_path: Path) -> None:
+    # Trusted from the index, a damaged chunk header was copied into a sample, and finalize_avi stopped
+    # at it: a piece of 10 frames came out with 4, without a word.
+    from recordings.avi import RecordedAvi
+
+    path = tmp_path / "v.avi"
+    writer = MjpegAviWriter(path, 64, 48, 15.0)
+    for i in range(10):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.close()
+    finalize_avi(path)
+    video = RecordedAvi(path)
+    pos = video._chunks[4][0]
+    data = bytearray(path.read_bytes())
+    data[pos:pos + 4] = b"XXXX"
+    path.write_bytes(bytes(data))
+    video = RecordedAvi(path)
+    assert len(video) == 10  # from the index
+    with pytest.raises(AviError, match=f"frame 4 is damaged \\(at byte {pos} its header"):
+        video.cut(tmp_path / "piece.avi", 0, 10)
+    with pytest.raises(AviError, match="frame 4 is damaged"):
+        list(video.jpegs(range(10)))
+    video.cut(tmp_path / "piece.avi", 5, 10)  # the frames after it are whole
+    assert len(RecordedAvi(tmp_path / "piece.avi")) == 5

@@ -867,22 +867,26 @@ def test_shift_arrows_and_home_jump_through_a_long_take(tmp_path: Path, qtbot) -
     qtbot.keyClick(window, Key.Key_Home)
     qtbot.keyClick(window, Key.Key_Left)
     assert marker.message == "the first frame of the clip"
+    window.advance()
+    assert window.frame.index == 0  # paused by Left: space plays on
+    qtbot.keyClick(window, Key.Key_Space)
+    window.advance()
+    assert window.frame.index == 1
     # + / -: played faster to look for an action, slower to see it (within 1/4x and 8x).
     qtbot.keyClick(window, Key.Key_Plus)
     qtbot.keyClick(window, Key.Key_Equal)  # + unshifted on a US keyboard
-    assert marker.speed == 4.0 and window.timer.interval() == round(window.frame_ms / 4)
-    assert "  0.00 s (4x)  |" in marker.legend() and marker.message == "playing at 4x"
+    assert marker.speed == 4.0 and window.timer.interval() == round(window.frame_ms)  # 4 frames a tick
+    assert "  0.03 s (4x)  |" in marker.legend() and marker.message == "playing at 4x"
+    window.advance()
+    assert window.frame.index == 5  # four frames a tick, from frame 1
+    qtbot.keyClick(window, Key.Key_Left)  # the frames passed over are kept: Left steps one frame
+    assert window.frame.index == 4
     for _ in range(6):
         qtbot.keyClick(window, Key.Key_Minus)
     assert marker.speed == 0.25 and window.timer.interval() == round(window.frame_ms * 4)
     qtbot.keyClick(window, Key.Key_Plus)
     qtbot.keyClick(window, Key.Key_Plus)
     assert marker.speed == 1.0 and "(1x)" not in marker.legend()
-    window.advance()
-    assert window.frame.index == 0  # paused by Left: space plays on
-    qtbot.keyClick(window, Key.Key_Space)
-    window.advance()
-    assert window.frame.index == 1
     window.close()
     assert [(i.start, i.end) for i in read_sidecar(rec.files.sidecar).timeline.intervals] == [
         (12.0, round(449 / 30, 4))]
