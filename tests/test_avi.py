@@ -9,12 +9,17 @@ from recordings.avi import AviError, MjpegAviWriter, finalize_avi
 from recordings.ntu_video import RgbVideo
 
 
-def test_finalize_avi_is_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "v.avi"
+def written(path: Path, frames: int) -> Path:
+    """A small AVI as the recorder writes it, frame i a grey of level 20 * i, not finalised yet."""
     writer = MjpegAviWriter(path, 64, 48, 15.0)
-    for i in range(4):
-        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
     writer.close()
+    return path
+
+
+def test_finalize_avi_is_idempotent(tmp_path: Path) -> None:
+    path = written(tmp_path / "v.avi", 4)
     assert finalize_avi(path) == 4
     size = path.stat().st_size
     assert finalize_avi(path) == 4 and path.stat().st_size == size
@@ -33,11 +38,7 @@ def test_a_finalised_video_is_opened_from_its_index_and_any_other_by_its_chunks(
 
     from recordings import avi
 
-    path = tmp_path / "v.avi"
-    writer = MjpegAviWriter(path, 64, 48, 15.0)
-    for i in range(5):
-        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
-    writer.close()
+    path = written(tmp_path / "v.avi", 5)
 
     def walked() -> list:
         with open(path, "rb") as f:
@@ -61,11 +62,7 @@ def test_a_frame_whose_header_the_index_does_not_match_is_said_not_cut_short(tmp
     # at it: a piece of 10 frames came out with 4, without a word.
     from recordings.avi import RecordedAvi
 
-    path = tmp_path / "v.avi"
-    writer = MjpegAviWriter(path, 64, 48, 15.0)
-    for i in range(10):
-        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
-    writer.close()
+    path = written(tmp_path / "v.avi", 10)
     finalize_avi(path)
     video = RecordedAvi(path)
     pos = video._chunks[4][0]
