@@ -53,6 +53,7 @@ from recordings.avi import MAX_AVI_BYTES, MjpegAviWriter, finalize_avi, missing_
 from recordings.clip import (
     NTU_FPS,
     ClipError,
+    ClipPaths,
     ClipRecording,
     XefRecording,
     clip_paths,
@@ -60,7 +61,7 @@ from recordings.clip import (
     open_recording,
     read_sidecar,
 )
-from recordings.labelling import ClipLabels, known_classes, label_command
+from recordings.labelling import ClipLabels, known_classes, label_command, label_map_path
 from recordings.labels import (
     LABEL_MAP_FILENAME,
     LabelMap,
@@ -373,10 +374,7 @@ def _say_unfinished_recordings(directory: Path, what: str) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
-    site = _label_map(args.labels, directory)
-    names = ntu_label_map(list(NTU120_CLASSES))
-    if site is not None:
-        names = names.merged(site)
+    given = read_label_map(args.labels) if args.labels else None  # read first: a bad one stops here
     clips = find_clips(directory)
     _say_unfinished_recordings(directory, "listed")
     if not clips:
@@ -387,8 +385,27 @@ def cmd_list(args: argparse.Namespace) -> int:
     total = 0.0
     rows = []
     damaged: list[str] = []  # one bad file must not hide the folder's other clips
+    bad_maps: list[str] = []
+    ntu = ntu_label_map(list(NTU120_CLASSES))
+    folder_names: dict[Path, tuple[LabelMap, LabelMap | None]] = {}
+
+    def class_names(clip: ClipPaths) -> tuple[LabelMap, LabelMap | None]:
+        """NTU's classes with the site's that the clip's own folder numbers (its labels.txt, as label and
+        export read it, or --labels): a parent of several wards' folders has no labels.txt of its own."""
+        folder = clip.skeleton.parent
+        if folder not in folder_names:
+            path, site = label_map_path(clip, args.labels), given
+            if site is None and path.is_file():
+                try:
+                    site = read_label_map(path)
+                except LabelMapError as error:  # its clips listed all the same, without site numbers
+                    bad_maps.append(str(error))
+            folder_names[folder] = (ntu.merged(site) if site is not None else ntu), site  # site ids >= A121
+        return folder_names[folder]
+
     for clip in clips:
         label, duration, frames, marked = None, None, None, ""
+        names, site = class_names(clip)
         if clip.sidecar is not None:
             try:
                 sidecar = read_sidecar(clip.sidecar)
@@ -421,7 +438,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         if label is None and action is not None:  # by its A-number: the site's class, else NTU's
             label = site.names.get(action) if site is not None and action in site else None
             label = label or (NTU120_CLASSES[action - 1] if 1 <= action <= len(NTU120_CLASSES) else None)
-        key = f"A{action:03d} {label}" if action is not None else (label or "(unlabelled)")
+        if action is not None:
+            key = f"A{action:03d} {label}"
+        else:  # a clip labelled before its folder numbered the class
+            key = _class_key(names, label) if label is not None else "(unlabelled)"
         if marked and label is None:
             key = "(intervals only)"
         if not marked:
@@ -447,12 +467,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     for key, count in sorted(counts.items()):
         marked_here = f"  ({intervals[key]} interval{'s' * (intervals[key] != 1)})" if intervals[key] else ""
         print(f"  {count:>4}  {key}{marked_here}")
+    if bad_maps:
+        print("unreadable label map(s): their folders' clips are listed without their site classes' "
+              "numbers", file=sys.stderr)
+        for error in bad_maps:
+            print(f"  {error}", file=sys.stderr)
     if damaged:
         print(f"{len(damaged)} damaged clip(s), not listed or counted:", file=sys.stderr)
         for error in damaged:
             print(f"  {error}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if damaged or bad_maps else 0
 
 
 def _class_key(names: LabelMap, name: str) -> str:
@@ -850,7 +874,8 @@ def build_parser() -> argparse.ArgumentParser:
         "list", help="clips under a folder, with labels, durations, counts per class"
     )
     listing.add_argument("dir")
-    listing.add_argument("--labels", help=f"site label map (default: DIR/{LABEL_MAP_FILENAME} when present)")
+    listing.add_argument("--labels", help=f"site label map for every clip (default: the {LABEL_MAP_FILENAME} "
+                         "in each clip's folder, as label and export read it)")
     listing.set_defaults(run=cmd_list)
 
     view = commands.add_parser("view", help="play a recording with the skeleton drawn")

@@ -704,6 +704,27 @@ def test_list_counts_each_clip_once_per_class_and_the_intervals_beside(tmp_path:
     assert "     2  A121 patient fell  (2 intervals)" in out and "(intervals)" not in out
 
 
+def test_list_of_a_parent_folder_numbers_each_clip_by_its_own_folders_labels(tmp_path: Path, capsys) -> None:
+    # The wards' folders each number their classes in their own labels.txt; the parent listed has none.
+    # Marked "drinking" was listed as a class of its own beside "A121 drinking", and an unreadable
+    # labels.txt stopped the whole listing.
+    ward_a, ward_b = tmp_path / "wardA", tmp_path / "wardB"
+    ward_a.mkdir()
+    ward_b.mkdir()
+    whole, marked = record(ward_a, "live_a"), record(ward_b, "live_b")
+    assert main(["label", str(whole), "--class", "drinking"]) == 0
+    assert main(["label", str(marked), "--class", "drinking", "--from", "0.2", "--to", "0.8"]) == 0
+    capsys.readouterr()
+    assert main(["list", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "     2  A121 drinking  (1 interval)" in out and "  drinking" not in out
+    (ward_b / "labels.txt").write_bytes(b"\xff\xfe")
+    assert main(["list", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "wardB/live_b" in captured.out and "     1  drinking  (1 interval)" in captured.out
+    assert "wardB/labels.txt: byte 0: not UTF-8" in captured.err and "damaged clip" not in captured.err
+
+
 def test_a_clip_kept_without_video_by_privacy_says_so_to_an_rgb_model(tmp_path: Path) -> None:
     from core.frame import Frame
     from core.privacy import PrivacyMode
