@@ -201,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="off: colour as the sensor gives it; blur: tracked faces blurred before "
                              "anything shows, crops or records them; skeleton: no colour image shown or "
                              "recorded (kept in memory only when the model crops it). Default: skeleton "
-                             "for --source kinect (a live room); for a clip of ours the mode it was "
-                             "recorded under (its sidecar); off for the simulator and other recordings")
+                             "for --source kinect (a live room) and a .xef (the room as the sensor saw "
+                             "it); for a clip of ours the mode it was recorded under (its sidecar); off "
+                             "for the simulator and the research datasets (NTU, PKU-MMD)")
     parser.add_argument("--checkpoint", type=package_file, default=None,
                         help="model checkpoint (.pt) or exported .onnx; default: training/checkpoints/"
                              "demo.pt for the simulated room, training/checkpoints/pku_interactions.pt (real "

@@ -2,8 +2,9 @@
 
 The alternative to kinect-next (live/kinect_next_source.py, the default): `--source kinect:pykinect2`.
 PyKinect2 is imported lazily, only when this source opens, and through a compatibility
-loader: the package has not been maintained since 2017 and breaks on current stacks in ways that
-raise at import time or, worse, make body frames silently never arrive (../shared/notes/kinect.md).
+loader: the package is unmaintained (its one PyPI release, 0.1.0, is from 2015) and breaks on
+current stacks in ways that raise at import time or, worse, make body frames silently never arrive
+(../shared/notes/kinect.md).
 Instead of editing site-packages, `load_pykinect2` reads the package's two modules, applies the
 fixes below to their text in memory and executes them as `pykinect2.PyKinectV2` /
 `pykinect2.PyKinectRuntime`:
@@ -21,7 +22,7 @@ fixes below to their text in memory and executes them as `pykinect2.PyKinectV2` 
 Designed for: PyKinect2 from the repository's master (INSTALL_HINT's two commands; the
 PyPI 0.1.0 release has the same breakages plus more), comtypes 1.2-1.4, Python 3.10-3.12, NumPy
 1.25-2.x, Kinect for Windows Runtime 2.0 (2.0.1410). The fixes are tested here against a stand-in
-package with the same lines (tests/test_live_kinect.py); they have NOT been run against a real
+package with the same lines (tests/test_live_sources.py); they have NOT been run against a real
 sensor (this project is developed on Linux, where no Kinect v2 body tracking exists).
 
 Frames are driven by body frames (30 fps whether or not anybody is in view); each carries the most

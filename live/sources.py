@@ -19,7 +19,7 @@ gaps in `Frame.index` and counts them as dropped.
 `--source` choices map to sources in live.app.open_source: "kinect" (kinect-next,
 live/kinect_next_source.py) or "kinect:pykinect2" (live/kinect.py), "sim"
 (`simulated_source`), or a recording's PATH (`replay_source`: .xef, an NTU-layout clip's .skeleton /
-_rgb.avi / .json, or its folder).
+_rgb.avi / .json, or its folder; a PKU-MMD sequence).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class KinectBackend(enum.Enum):
     """The library that reads a Kinect v2 (`--source kinect` / `--source kinect:pykinect2`)."""
 
     KINECT_NEXT = "kinect-next"  # maintained, typed; the default
-    PYKINECT2 = "pykinect2"  # unmaintained since 2015, patched in memory (live/kinect.py)
+    PYKINECT2 = "pykinect2"  # unmaintained (PyPI 0.1.0, 2015), patched in memory (live/kinect.py)
 
 
 class SourceUnavailable(RuntimeError):

@@ -454,7 +454,7 @@ def pose_body(shape: BodyShape, controls: PoseControls) -> Kinematics:
 class Postures:
     """Named control values for one body: where the wrists go for each basic posture, and the stance.
 
-    Wrist targets are in `upper` relative to SpineShoulder, for the LEFT arm; `for_side` mirrors them
+    Wrist targets are in `upper` relative to SpineShoulder, for the LEFT arm; `mirror` turns them
     (x -> -x) for the right arm.
     """
 

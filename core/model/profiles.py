@@ -3,7 +3,7 @@
 Profiles (presets as functions, so a CLI choice maps to a dataclass):
     paper     224 px crops, full-width I3D, 20 frames, LSTM 512 (NTU; `paper_nucla`: LSTM 128, Kinect v1)
     lite      a CPU profile for live use on a laptop (smaller crops, thinner I3D, fewer frames)
-    demo      the simulated-clips demo (`python -m training demo`): trains on two CPU cores in ten minutes
+    demo      the simulated-room demo (`python -m training demo`): trains on two CPU cores in about 35 minutes
     skeleton  skeleton-only: the graph pose stream alone (no crops), sized for 6 people on 2 CPU cores
     tiny      for tests
 
@@ -273,13 +273,13 @@ def lite(num_classes: int = 60) -> NetworkConfig:
 
 
 def demo(num_classes: int = 10) -> NetworkConfig:
-    """The simulated-clips demo: 32 px crops, I3D at 1/8 width, 10 frames, LSTM 64 (3 layers).
+    """The simulated-room demo: 32 px crops, I3D at 1/8 width, 10 frames, LSTM 64 (3 layers).
 
-    Sized so that `python -m training demo` (1,000 generated clips, all four stages) trains on two
-    shared CPU cores in about ten minutes; 32 px are enough for the simulator's flat-shaded hands and
-    held objects, 10 frames over a 3 s window catch a wave's swings. One body: the simulated actions
-    are all one-person, so a second-body input would never be trained and live would feed it whoever
-    else is in the room.
+    Sized so that `python -m training demo` (simulated room streams, all four stages) trains on two
+    shared CPU cores in about 35 minutes; 32 px are enough for the simulator's flat-shaded hands and
+    held objects, 10 frames over its 2 s window (training.demo.DEMO_WINDOW_S) catch a wave's swings.
+    One body: the simulated actions are all one-person, so a second-body input would never be trained
+    and live would feed it whoever else is in the room.
     """
     return NetworkConfig(
         num_classes=num_classes,
