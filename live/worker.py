@@ -337,6 +337,11 @@ class RecognitionWorker:
         self._find_partner = inputs.num_bodies > 1 or self._needs_partner is not None
         self._last_sequence = -1
         self._last_end: float | None = None
+        # The schedule a worker with nothing else to do would keep, carried on through frame `_walked`:
+        # its next hop due at `_idle_due` (None: from the last hop run). Hops it would have run and this
+        # one did not are the skipped ones; a hop run late restarts this worker's schedule, not that one.
+        self._idle_due: float | None = None
+        self._walked = -1
         self._hop_started: float | None = None  # monotonic time the hop now running began; None between
         self._failure_said_at: float | None = None  # monotonic time a failed hop was last logged
         self._failures_unsaid = 0  # failed hops since then
@@ -415,16 +420,21 @@ class RecognitionWorker:
 
     def _skipped_hops(self, newest: int) -> int:
         """Of the hops a worker with nothing else to do would have run on the frames that arrived since the
-        last one examined, up to frame `newest`, all but the one run now: skipped, not queued. Counted on
-        the frames themselves: a sensor silent for a minute made no hop come due, and the worker was not
-        busy (a count from the clock alone said 300). A frame the ring no longer holds counts for none."""
+        last hop run, up to frame `newest`, all but the one run now: skipped, not queued. Counted on the
+        frames themselves: a sensor silent for a minute made no hop come due, and the worker was not busy
+        (a count from the clock alone said 300). On that worker's own schedule: a hop 0.3 s long at a
+        0.2 s hop runs every 0.3 s, a third of the hops never run, and counted from each late hop none
+        was skipped. A frame the ring no longer holds counts for none."""
         assert self._last_end is not None
-        due_at, would_run = self._last_end + self.config.hop_s - 1e-6, 0
-        for sequence in range(max(self._last_sequence + 1, newest - self.ring.capacity), newest + 1):
+        hop_s = self.config.hop_s
+        due_at = self._idle_due if self._idle_due is not None else self._last_end + hop_s - 1e-6
+        would_run = 0
+        for sequence in range(max(self._walked + 1, newest - self.ring.capacity), newest + 1):
             entry = self.ring.entry(sequence)
             if entry is not None and entry.timestamp >= due_at:
                 would_run += 1
-                due_at = entry.timestamp + self.config.hop_s - 1e-6
+                due_at = entry.timestamp + hop_s - 1e-6
+        self._idle_due, self._walked = due_at, newest
         return max(would_run - 1, 0)
 
     def _mark_examined(self, sequence: int) -> None:
@@ -456,6 +466,7 @@ class RecognitionWorker:
                 due_at = None if self._last_end is None else self._last_end + self.config.hop_s - 1e-6
                 if self.paused:
                     self._undecided_since = None  # a pause decides nothing on purpose; counted again after
+                    self._idle_due, self._walked = None, newest.sequence  # nor skips any hop
                 if self.paused or (due_at is not None and newest.timestamp < due_at):
                     self._mark_examined(newest.sequence)
                     if self._finish.is_set() and not self.paused:
@@ -463,6 +474,8 @@ class RecognitionWorker:
                     continue
                 if self._last_end is not None:  # hops that came due while the previous one ran: skipped
                     self.counters.skipped_hops += self._skipped_hops(newest.sequence)
+                else:
+                    self._walked = newest.sequence
                 self._last_end = newest.timestamp
                 self._hop_started = time.monotonic()
                 try:

@@ -488,10 +488,28 @@ def test_a_silent_sensor_skips_no_hops(tiny_model):
     times = [*(i / 30 for i in range(61)), 62.0, 62.0 + 1 / 30, *(63.0 + i / 30 for i in range(31))]
     for t in times:
         ring.push(Frame(t, None, [], 0), t, 0.0)
-    worker._last_end, worker._last_sequence = 2.0, 60
+    worker._last_end, worker._walked = 2.0, 60
     assert worker._skipped_hops(61) == 0 and worker._skipped_hops(62) == 0
-    worker._last_end, worker._last_sequence = 63.0, 63
+    worker._last_end, worker._walked, worker._idle_due = 63.0, 63, None
     assert worker._skipped_hops(len(times) - 1) == 4
+
+
+def test_hops_run_late_one_after_another_count_those_an_idle_worker_would_have_run(tiny_model):
+    # 0.3 s a hop at a 0.2 s hop, frames every 1/30 s: hops run at 0, 0.3, 0.6, ... while an idle worker
+    # runs one at 0.2, 0.4, ...: a third never run. Counted from each late hop, each looked on time and
+    # the status line said "0 hops skipped" while the decisions came every 0.3 s.
+    engine, inputs = tiny_model
+    ring = FrameRing(256, None)
+    worker = RecognitionWorker(ring, TrackTable(history=256), engine, inputs, CAMERA, lambda hop: None,
+                               RecognitionConfig(hop_s=0.2))
+    for i in range(118):
+        ring.push(Frame(i / 30, None, [], i), i / 30, 0.0)
+    worker._last_end, worker._walked = 0.0, 0
+    skipped = 0
+    for run_at in range(9, 118, 9):  # 13 late hops after the first, to 3.9 s; an idle worker's 19 to 3.8 s
+        skipped += worker._skipped_hops(run_at)
+        worker._last_end = run_at / 30
+    assert skipped == 19 - 13
 
 
 def test_a_slow_engine_skips_hops_instead_of_queueing_them(tiny_model):
