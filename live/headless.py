@@ -624,8 +624,10 @@ class AlertDispatcher:
         if len(self.alerts) > 1000:
             del self.alerts[:500]
         where = f"{alert.room}: " if alert.room else ""
-        log.warning("ALERT: %sperson %d (tracking id %d): %s (p=%.2f) at %s", where, alert.number,
-                    alert.person, action, p, _iso(alert.time))
+        # Both clocks: the wall clock for staff, the stream's for a replay (its labels are in stream time,
+        # and --fast plays a minute's alerts within a second of each other).
+        log.warning("ALERT: %sperson %d (tracking id %d): %s (p=%.2f) at %s, %.2f s into the stream", where,
+                    alert.number, alert.person, action, p, _iso(alert.time), alert.stream_time)
         delivered_as = self.delivery.submit(alert.to_json()) if self.delivery is not None else None
         self._run_hook(alert, delivered_as)
         return alert

@@ -161,12 +161,14 @@ def test_events_in_the_log_say_how_long_they_lasted(caplog):
 
 # ---- alerts ---------------------------------------------------------------------------------------
 
-def test_alerts_fire_once_per_episode_per_person():
+def test_alerts_fire_once_per_episode_per_person(caplog):
     alerts = AlertDispatcher(AlertConfig(classes=("FALL_DOWN",), threshold=0.6, cooldown_s=5.0), CLASSES)
     fired = []
     for i in range(20):  # a fall seen by 20 decisions in a row: one alert
         fired += alerts.update(hop(i * 0.2, decision(1, i * 0.2, "fall_down", 0.9)))
     assert len(fired) == 1 and fired[0].action == "fall_down" and fired[0].person == 1
+    # Its line gives the stream's time as the event lines do: a replay's labels are in stream time.
+    assert "fall_down (p=0.90) at " in caplog.text and ", 0.00 s into the stream" in caplog.text
     fired += alerts.update(hop(4.0, decision(2, 4.0, "fall_down", 0.95)))  # somebody else: alerted
     assert len(fired) == 2
     fired += alerts.update(hop(6.0, decision(1, 6.0, "fall_down", 0.9)))  # within 5 s of the last sighting
