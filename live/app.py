@@ -578,6 +578,10 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
         raise
     config = with_decisions(config, engine.metadata.decisions)
     log.info("%s", describe_model(checkpoint, inputs))
+    if NO_ACTION not in inputs.class_names:  # N-UCLA's models: its clips are all actions
+        log.warning("model %s has no %s class: everyone it decides for is given one of its actions, "
+                    "standing or sitting idle too, so its events and alerts also come while nobody does "
+                    "any of them", Path(checkpoint).name, NO_ACTION)
     log.info("engine: %s (%s)", engine.name, engine.reason)
     log.info("%s", describe_decisions(config.decisions, engine.metadata.decisions))
     privacy = default_privacy(config)
