@@ -208,6 +208,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         # Read as a .xef, another file fails at its signature, which says nothing of what to give.
         ntu = source.suffix == ".skeleton"
         already = " (a .skeleton is the NTU layout already: replay or list it as it is)" if ntu else ""
+        if source.name.lower().endswith(".skeleton.txt"):  # as some copies of NTU RGB+D publish them
+            already = (f" (an NTU skeleton file with .txt added: rename it {source.name[:-4]}, "
+                       "the NTU layout already)")
         raise ValueError(f"{source}: convert takes a Kinect Studio .xef file or a PKU-MMD sequence "
                          f"(NNNN-V.txt, .txt.xz or .txt.gz){already}")
     given = {part: getattr(args, part) for part in ("setup", "camera", "performer")

@@ -107,6 +107,8 @@ def clip_paths(path: Path | str) -> ClipPaths:
     what = ""
     if path.suffix.lower() == ".csv":
         what = "a .csv (a Kinect v2 body capture, say) is not a format this reads; "
+    elif name.lower().endswith(".skeleton.txt"):  # as some copies of NTU RGB+D publish them
+        what = f"an NTU skeleton file with .txt added: rename it {name[:-4]}; "
     raise ClipError(f"{path}: {what}expected a recording: a .xef, a PKU-MMD NNNN-V.txt[.xz|.gz], or an "
                     "NTU-layout clip's .skeleton, _rgb.avi or .json (or its folder)")
 
@@ -236,6 +238,10 @@ class ClipRecording:
             self.timestamps = np.arange(count, dtype=np.float64) / NTU_FPS
         self.video = RgbVideo(self.paths.video) if color and self.paths.video is not None else None
         self._said_cut_short = False
+        named_for = self.paths.video.name.removesuffix("_rgb.avi") if self.video is not None else None
+        if video is not None and named_for not in (None, Path(video).name, self.paths.name):
+            log.warning("%s is named for the clip %s, not %s: its pictures may be of another take",
+                        video, named_for, self.paths.name)  # another sample's, by NTU's naming
         if self.video is not None and len(self.video) != count:
             log.warning(
                 "%s has %d frames, %s has %d: frames past the shorter one have %s",

@@ -47,6 +47,19 @@ def test_ntu_clip_replays_skeleton_and_video(shared_data: Path) -> None:
     assert body.states.tolist() == ntu_body.states.tolist()
 
 
+def test_a_video_named_for_another_sample_is_said(shared_data: Path, caplog) -> None:
+    # NTU keeps videos in a folder of their own: --video from the sample beside it is an easy slip.
+    video = shared_data / "ntu" / "rgb" / "S001C001P001R001A001_rgb.avi"
+    skeletons = shared_data / "ntu" / "skeletons"
+    with open_recording(skeletons / "S001C001P001R001A001.skeleton", video=video):
+        pass
+    assert "named for" not in caplog.text
+    with open_recording(skeletons / "S002C001P003R001A003.skeleton", video=video):
+        pass
+    assert ("S001C001P001R001A001_rgb.avi is named for the clip S001C001P001R001A001, not "
+            "S002C001P003R001A003: its pictures may be of another take") in caplog.text
+
+
 def test_a_video_cut_short_replays_the_rest_without_colour_and_says_so(shared_data, tmp_path, caplog) -> None:
     skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton"
     cut = tmp_path / "S001C001P001R001A001_rgb.avi"  # its header still announces 103 frames
@@ -163,6 +176,11 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
         clip_paths(tmp_path / "capture.csv")
     with pytest.raises(ClipError, match="typo.txt: no such file or folder"):  # a typo, not a wrong format
         clip_paths(tmp_path / "typo.txt")
+    # Some copies of NTU RGB+D publish its files as NAME.skeleton.txt.
+    shutil.copy(tmp_path / "other.skeleton", tmp_path / "S001C001P001R001A001.skeleton.txt")
+    with pytest.raises(ClipError, match=r"A001.skeleton.txt: an NTU skeleton file with .txt added: rename it "
+                                        r"S001C001P001R001A001.skeleton; expected a recording"):
+        clip_paths(tmp_path / "S001C001P001R001A001.skeleton.txt")
 
 
 def test_sidecar_fields_of_the_wrong_type_are_named(tmp_path) -> None:
