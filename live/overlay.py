@@ -55,6 +55,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.engines import MAX_PEOPLE  # noqa: E402
 from core.glimpse import PART_NAMES, PARTS, part_boxes  # noqa: E402
+from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION  # noqa: E402
 from live import room3d  # noqa: E402
@@ -169,7 +170,12 @@ class Bar(QtWidgets.QProgressBar):
 
     def show_value(self, label: str, value: float) -> None:
         self.setValue(int(round(max(0.0, min(1.0, value)) * 1000)))
-        self.setFormat(f"  {label}  {value * 100:.0f}%")  # spaced off the border: padding does not move it
+        percent = f"  {value * 100:.0f}%"
+        # The label shortened, not the number: cut at the bar's end, a site's long class name took its %.
+        metrics, room = self.fontMetrics(), self.contentsRect().width() - 6  # 6: the padding and borders
+        shown = metrics.elidedText(label, QtCore.Qt.TextElideMode.ElideRight,
+                                   max(room - metrics.horizontalAdvance(f"  {percent}"), 0))
+        self.setFormat(f"  {shown}{percent}")  # spaced off the border: padding does not move it
         self.setAccessibleName(f"{label} {value * 100:.0f}%")  # a screen reader's, not the raw 0-1000
 
     def clear_value(self) -> None:
@@ -373,19 +379,26 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
     if not visible.any():
         return
     head = pixels[visible][np.argmin(pixels[visible, 1])]
+    size, thickness, pad = 0.5 * text_scale, max(1, round(text_scale)), round(4 * text_scale)
+    frame = max(2, round(2 * text_scale))  # the person's colour around it, half outside the box
+    rows, columns = image.shape[:2]
+    # The box and its frame stay inside the picture (a head at its edge wrote a label cut in half).
+    margin = pad + frame
     text, ink = label, (255, 255, 255)
     if decision is not None and decision.topk[0][0] == NO_ACTION:
         text, ink = f"{label}: no action", NO_ACTION_GREY  # nothing is happening: said quietly
     elif decision is not None:
-        text = f"{label}: {class_title(decision.topk[0][0])} {decision.topk[0][1] * 100:.0f}%"
-        if alarming:  # in words as well as on red: red and black are one dark olive to some eyes
-            text = f"ALERT {text}"
-    size, thickness, pad = 0.5 * text_scale, max(1, round(text_scale)), round(4 * text_scale)
-    frame = max(2, round(2 * text_scale))  # the person's colour around it, half outside the box
+        # In words as well as on red: red and black are one dark olive to some eyes.
+        before, title = f"{'ALERT ' if alarming else ''}{label}: ", class_title(decision.topk[0][0])
+        after = f" {decision.topk[0][1] * 100:.0f}%"
+        text = before + title + after
+        # A site's long class name, written large in a small window, ran off the picture with its %:
+        # the name is shortened instead.
+        for keep in range(len(title) - 1, 0, -1):
+            if text_size(text, size, thickness)[0][0] <= columns - 2 * margin:
+                break
+            text = f"{before}{title[:keep].rstrip()}...{after}"
     (width, height), _ = text_size(text, size, thickness)
-    rows, columns = image.shape[:2]
-    # The box and its frame stay inside the picture (a head at its edge wrote a label cut in half).
-    margin = pad + frame
     x = int(min(max(head[0] - width / 2, margin), max(columns - width - margin, margin)))
     over_head_y = int(min(max(head[1] - 3.5 * pad, height + margin), max(rows - margin, height + margin)))
     taken = labels_drawn if labels_drawn is not None else []
@@ -482,6 +495,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._notice: tuple[str, float] | None = None  # (text, monotonic time it expires)
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
+        self._colours: dict[int, int] = {}  # tracking id -> its PALETTE entry, while tracked
         self._stale_after_s = max(STALE_DECISION_S, 3 * pipeline.config.recognition.hop_s)
         self._was_paused = False
         self._last_sequence = -1
@@ -492,7 +506,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"Where to focus - live - {pipeline.source.name}")
         screen = QtGui.QGuiApplication.primaryScreen()
         room = screen.availableGeometry() if screen is not None else None  # a laptop's 1366x768, say
-        self.resize(min(1500, room.width()) if room else 1500, min(760, room.height()) if room else 760)
+        # 1500 x 760 at least where it fits, most of a larger screen (a wall screen across the room);
+        # the title bar and borders, known once shown, are fitted in by _fit_on_screen.
+        self.resize(min(max(1500, int(0.8 * room.width())), room.width()) if room else 1500,
+                    min(max(760, int(0.8 * room.height())), room.height()) if room else 760)
+        self._size_chosen: QtCore.QSize | None = self.size()  # fitted to the screen once shown
         self.setStyleSheet("QMainWindow, QWidget {background: #1b1b1b; color: #ddd}")
 
         self.graphics = pg.GraphicsLayoutWidget()
@@ -627,6 +645,29 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.timer.start(int(1000 / config.fps))
         self._frames_drawn = 0
 
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._size_chosen is not None:
+            QtCore.QTimer.singleShot(0, self._fit_on_screen)  # once the window manager has framed it
+
+    def _fit_on_screen(self) -> None:
+        """The size asked is the inside's: the title bar and borders come on top, and on a 1366x768
+        screen above a taskbar they would push the status line and the buttons below the screen."""
+        chosen, self._size_chosen = self._size_chosen, None
+        screen = self.screen()
+        if screen is None or self.size() != chosen or self.isMaximized() or self.isFullScreen():
+            return  # a size somebody else chose
+        room, frame, inside = screen.availableGeometry(), self.frameGeometry(), self.geometry()
+        if frame.size() == inside.size():  # no title bar or borders (a kiosk, no window manager): it fits
+            return
+        if frame.width() > room.width() or frame.height() > room.height():
+            self.resize(min(inside.width(), room.width() - (frame.width() - inside.width())),
+                        min(inside.height(), room.height() - (frame.height() - inside.height())))
+            frame = self.frameGeometry()
+        if not room.contains(frame):
+            self.move(max(room.left(), min(frame.left(), room.right() + 1 - frame.width())),
+                      max(room.top(), min(frame.top(), room.bottom() + 1 - frame.height())))
+
     # ---- drawing --------------------------------------------------------------------------
 
     def person_number(self, tracking_id: int) -> int:
@@ -684,8 +725,13 @@ class LiveWindow(QtWidgets.QMainWindow):
     def _draw_frame(self, entry: RingEntry, image: np.ndarray | None) -> None:
         """A frame from the ring (`image` BGR, a copy; None from a skeleton-only source) with everyone's
         skeleton, boxes and labels, and the recording mark, shown; `image` itself is left as it was."""
-        if image is None:  # skeleton-only source: draw on black
+        if image is None:  # skeleton-only source, or --privacy skeleton: drawn on black, and said
             image = np.zeros((*self._display_shape, 3), np.uint8)
+            why = ("--privacy skeleton" if self.pipeline.config.privacy is PrivacyMode.SKELETON
+                   else "this source has skeletons only")
+            scale = self.label_scale()
+            put_text(image, f"no picture: {why}", (round(14 * scale), image.shape[0] - round(14 * scale)),
+                     0.5 * scale, NO_ACTION_GREY, max(1, round(scale)))
         else:
             if image.shape[:2] != self._display_shape:
                 image = cv2.resize(image, self._display_shape[::-1], interpolation=cv2.INTER_AREA)
@@ -715,7 +761,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 continue
             body = order[i]
             number = self.person_number(body.tracking_id)
-            label, color = f"person {number}", PALETTE[(number - 1) % len(PALETTE)]
+            label, color = f"person {number}", self._colour_of(body.tracking_id)
             decision, age = self._decision_now(body.tracking_id, now)
             draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, color,
                         self._scale)
@@ -804,7 +850,15 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.room3d.show_people(shown, decisions, self._colour_of)
 
     def _colour_of(self, tracking_id: int) -> tuple[int, int, int]:
-        return PALETTE[(self.person_number(tracking_id) - 1) % len(PALETTE)]
+        """The person's colour (skeleton, label, panel, 3D figure): one no one else in view has. From
+        their number, person 2 and person 8 (numbers rise all day) were one colour side by side."""
+        if tracking_id not in self._colours:
+            live = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
+            self._colours = {k: v for k, v in self._colours.items() if k in live}  # those who left: freed
+            taken = set(self._colours.values())
+            free = [i for i in range(len(PALETTE)) if i not in taken]  # none: more tracked than colours
+            self._colours[tracking_id] = (free or [(self.person_number(tracking_id) - 1) % len(PALETTE)])[0]
+        return PALETTE[self._colours[tracking_id]]
 
     def toggle_room3d(self) -> None:
         if self.room3d is not None:
@@ -943,8 +997,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         """Whether a decision's top action is one that raises alerts, at the alert threshold."""
         return decision is not None and self.alerts is not None and self.alerts.alarming(decision)
 
-    def _alert_text(self, alert: Alert, came: float, earlier: int = 0, gone: bool = False) -> str:
-        """`came`: the monotonic time the alert came, for how long ago it was."""
+    def _alert_text(self, alert: Alert, came: float, earlier: int = 0, gone: bool = False,
+                    action: str | None = None) -> str:
+        """`came`: the monotonic time the alert came, for how long ago it was; `action`: the class as
+        written (shortened to fit the bar), else its title."""
         # Without the probability: an alert is raised as the class crosses the threshold, so it would
         # read about the threshold for as long as the bar stays up; the person's panel has it as it is now.
         # What matters most first: the bar cuts what does not fit (a narrow window, large fonts), and a count
@@ -955,8 +1011,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         ago = "" if minutes < 1 else f" ({minutes} min ago)" if minutes < 60 else (
             f" ({minutes // 60} h {minutes % 60} min ago)")
         where = f"{alert.room}: " if alert.room else ""
+        action = class_title(alert.action) if action is None else action
         return (f"ALERT{f' (+{earlier} earlier)' if earlier else ''}  {where}person {alert.number}"
-                f"{' (not in view now)' if gone else ''}: {class_title(alert.action)} at {when}{ago}")
+                f"{' (not in view now)' if gone else ''}: {action} at {when}{ago}")
 
     def _update_alert_bar(self) -> None:
         if not self._unacknowledged_count:
@@ -967,8 +1024,17 @@ class LiveWindow(QtWidgets.QMainWindow):
         # bed): the bar says so, since the picture no longer shows whom it is about.
         gone = self.pipeline.tracks is not None and latest.person not in self.pipeline.tracks.ids()
         text = self._alert_text(latest, came, self._unacknowledged_count - 1, gone)
+        whole = text
+        metrics, room = self.alert_text.fontMetrics(), self.alert_text.contentsRect().width()
+        if metrics.horizontalAdvance(text) > room:  # a site's long class name cut off the time after it
+            title = class_title(latest.action)
+            rest = metrics.horizontalAdvance(text) - metrics.horizontalAdvance(title)
+            short = metrics.elidedText(title, QtCore.Qt.TextElideMode.ElideMiddle,
+                                       max(room - rest, metrics.horizontalAdvance("x...x")))
+            text = self._alert_text(latest, came, self._unacknowledged_count - 1, gone, short)
         if text != self.alert_text.text():
             self.alert_text.setText(text)
+            self.alert_text.setAccessibleName(whole)  # read out whole
             self.alert_text.setToolTip("\n".join(self._alert_text(*shown) for shown in self._unacknowledged))
             # Read out by a screen reader as it changes, not only when someone moves to it.
             QtGui.QAccessible.updateAccessibility(QtGui.QAccessibleEvent(self.alert_text,

@@ -706,7 +706,7 @@ class LivePipeline:
             capture_fps=self.capture.fps.rate(),
             frames=self.capture.counters.frames,
             dropped=self.capture.counters.dropped,
-            people=len(self.tracks),
+            people=self.tracks.in_view,
             decisions=self.worker.counters.decisions,
             skipped_hops=self.worker.counters.skipped_hops,
             latency_p50_s=self.worker.latency.recent_percentile(50),

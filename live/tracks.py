@@ -106,6 +106,7 @@ class TrackTable:
         self.people_seen = 0
         self.retired = 0
         self.rejoins = 0
+        self.in_view = 0  # bodies in the newest frame (a track lives on for retire_after_s after its last)
 
     def rejoin(self, timestamp: float, bodies: list[Body]) -> list[Body]:
         """`bodies` with the ids of the tracks they continue (see the module docstring); the others as
@@ -168,6 +169,7 @@ class TrackTable:
         """Add one frame's bodies; returns (tracking ids created, tracking ids retired)."""
         created, retired = [], []
         with self._lock:
+            self.in_view = len(bodies)
             for body in bodies:
                 track = self._tracks.get(body.tracking_id)
                 if track is None:
@@ -191,6 +193,7 @@ class TrackTable:
         """Forget everybody (a replay that loops back to its start)."""
         with self._lock:
             self.retired += len(self._tracks)
+            self.in_view = 0
             self._tracks.clear()
             self._rejoined.clear()
 

@@ -207,6 +207,54 @@ def test_labels_of_heads_near_the_picture_edges_stay_whole_inside_it():
     assert at_the_edge[0][0] >= 0 and at_the_edge[0][2] <= 640
 
 
+def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
+    # A site's fine-tuned class, written large in a small window, ran off the picture with its %, and in
+    # a panel's bar the % was cut off (a bar read "... seated on the bed 9").
+    from live.overlay import Bar
+
+    long_name = "patient taking off a shoe while seated on the bed"
+    decision = Decision(0.0, 0.0, 5, ((long_name, 0.96),), ("left_hand", "right_hand", "full_body"),
+                        np.array([0.1, 0.8, 0.1], np.float32), 0.1)
+    image = np.zeros((540, 960, 3), np.uint8)
+    drawn: list[tuple[int, int, int, int]] = []
+    draw_label(image, np.tile(np.float32([[480.0, 300.0]]), (25, 1)), decision, "person 1", 1.0, drawn, 2.0)
+    assert drawn[0][0] >= 0 and drawn[0][2] <= 960
+    bar = Bar((200, 200, 200))
+    qtbot.addWidget(bar)
+    bar.resize(250, 18)
+    bar.show()
+    bar.show_value(long_name, 0.96)
+    assert bar.format().endswith("...  96%") or bar.format().endswith("\u2026  96%")
+    assert bar.fontMetrics().horizontalAdvance(bar.format()) <= bar.contentsRect().width()
+    assert bar.accessibleName() == f"{long_name} 96%"  # read out whole
+    bar.show_value("kick", 0.05)
+    assert bar.format() == "  kick  5%"
+
+
+def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model):
+    # Colours came from the person's number, which rises all day: persons 2 and 8 were one colour side
+    # by side (and in the 3D panel).
+    engine, inputs = tiny_model
+    from live.tracks import TrackTable
+
+    window = LiveWindow(LivePipeline(room(), engine, inputs, PipelineConfig()), inputs.layout)
+    qtbot.addWidget(window)
+    window.timer.stop()  # no pipeline running: nothing to draw
+    tracks = window.pipeline.tracks = TrackTable(history=8)  # as the pipeline's capture keeps them
+    for k in range(1, 9):  # person 2 (id 102) stays; ids 101 and 103-108 come one after another
+        bodies = [person(100 + k, 1.0 * k, 0.0), person(102, 0.0, 0.0)] if k == 1 else [
+            person(102, 0.0, 0.0), person(100 + k, 1.0 * k, 0.0)]  # a metre apart: not the one before
+        tracks.observe(0.5 * k, tracks.rejoin(0.5 * k, bodies), k)
+    assert tracks.number_of(102) == 2 and tracks.number_of(108) == 8
+    live = tracks.ids()
+    assert 102 in live and 108 in live
+    colours = [window._colour_of(i) for i in live]
+    assert len(set(colours)) == len(colours)
+    assert window._colour_of(102) == window._colour_of(102)  # kept while in view
+    # The status line's count is of those in the newest frame, not of the tracks kept a second longer.
+    assert len(live) == 4 and tracks.in_view == 2
+
+
 def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot, tiny_model):
     image = np.zeros((360, 640, 3), np.uint8)
     body = person(5, 0.0, 0.0)
