@@ -28,6 +28,7 @@ from training import distributed
 summed = distributed.sum_over_ranks(distributed.start("cpu"), rank + 1.0, 10.0)  # an epoch's loss, as summed
 torch.save({"world": world, "state": result.network.state_dict(), "summed": summed},
            f"{sys.argv[1]}/rank{rank}.pt")
+distributed.stop()  # as python -m training does: a process group left to exit with aborted a rank under load
 """
 
 
