@@ -1,9 +1,12 @@
 """Alerts that are never lost: an append-only queue on disk, and a thread that POSTs them in order.
 
-    AlertDispatcher (headless loop / GUI thread) --submit(payload)--> in-memory hand-off, never blocks
+    AlertDispatcher (headless loop / GUI thread) --submit(payload)--> in-memory hand-off, never blocks,
+                      to both threads at once
       journal thread  appends {"op": "queued", ...} to the queue file, flush + fsync: the alert is on
-                      disk within milliseconds, whatever the endpoint is doing
-      sender thread   the oldest undelivered alert first: POST JSON with an Idempotency-Key header (and
+                      disk within milliseconds, whatever the endpoint is doing; and, after it, each
+                      alert's "delivered" / "rejected" line: the only thread that writes the file
+      sender thread   the oldest undelivered alert first, written or not (a share that hangs for minutes
+                      holds back no POST): POST JSON with an Idempotency-Key header (and
                       the Authorization header of --alert-auth-file, read_authorization)
                         2xx                 -> {"op": "delivered"}; the next one
                         no answer, refused, timeout, 5xx, 408, 425, 429
@@ -69,10 +72,12 @@ RETRY_STATUSES = frozenset({408, 425, 429})  # 4xx that mean "later", not "never
 # 4xx about the URL or the credentials, whatever the alert: --alert-url or the receiver is set up wrong.
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405, 407, 410})
 OUTAGE_REMINDER_S = 300.0  # while delivery keeps failing, a WARNING this often
-# Alerts handed to the journal thread and not yet written. Alerts are rate limited (one per person and
-# episode), so this fills only when the disk has hung for a long time; then submit keeps the alert in
-# memory for the sender rather than block its caller (the GUI thread) or drop it.
+# Records handed to the journal thread and not yet written (alerts, and the sender's delivered / rejected
+# lines). Alerts are rate limited (one per person and episode), so this fills only when the disk has hung
+# for a long time; then submit keeps the alert in memory for the sender rather than block its caller (the
+# GUI thread) or drop it, and a delivered line not written means one more POST after a restart.
 SUBMITTED_BACKLOG = 256
+WRITE_STUCK_S = 2.0  # a write to the queue file (write + fsync: milliseconds) running this long is said
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")  # a receiver on this machine: http:// stays on it
@@ -435,7 +440,7 @@ class AlertDelivery:
         self._opener = urllib.request.build_opener(_RefuseRedirects)
         self._submitted: queue.Queue[dict[str, Any] | None] = queue.Queue(SUBMITTED_BACKLOG)
         self._file_lock = threading.Lock()
-        self._pending: deque[dict[str, Any]] = deque(self.queue.pending)
+        self._pending: deque[dict[str, Any]] = deque(self.queue.pending)  # submitted, not yet settled
         self._condition = threading.Condition()
         self._next_sequence = self.queue.next_sequence  # guarded by _condition
         self._journaled = 0
@@ -450,6 +455,13 @@ class AlertDelivery:
         # close; until then they are in memory only, and a stop loses those not yet delivered.
         self._unwritten: dict[str, dict[str, Any]] = {}
         self._unwritten_lock = threading.Lock()  # never held over a disk write: submit() takes it too
+        # Ids of pending alerts whose queued line is in the file (under _unwritten_lock): the others are
+        # in memory only, waiting for the journal or not taken by the disk.
+        self._on_disk: set[str] = {record["id"] for record in self._pending}
+        # Delivered / rejected lines the journal's full hand-off did not take (a disk hung for long):
+        # written once it has written everything handed to it before them (under _unwritten_lock).
+        self._marks_waiting: list[dict[str, Any]] = []
+        self._write_began: float | None = None  # monotonic time the journal's write now running began
         self.lost = 0  # after close(): undelivered alerts the queue file never took, gone with this run
         if self._pending:
             log.warning("%d alert(s) from an earlier run were not delivered; sending them first (%s)",
@@ -469,15 +481,18 @@ class AlertDelivery:
             self._submitted_count += 1
             record["sequence"] = self._next_sequence  # numbered here: the order raised, whatever happens
             self._next_sequence += 1
-        try:
-            self._submitted.put_nowait(record)
-        except queue.Full:  # the journal has not written for SUBMITTED_BACKLOG alerts: the disk hangs
-            log.error("alert %s: %d alert(s) are waiting to be written to %s (is the disk hung?); this one "
-                      "is kept in memory only until it is sent", record["id"], SUBMITTED_BACKLOG,
-                      self.config.queue_path)
-            self._hand_to_sender(record)  # first: one not yet pending would be taken as sent and dropped
-            with self._unwritten_lock:  # written with the next alert the disk takes, or at close
-                self._unwritten[record["id"]] = record
+            try:  # to the journal first: its queued line goes into the file before any line settling it
+                self._submitted.put_nowait(record)
+            except queue.Full:  # the journal has not written for SUBMITTED_BACKLOG records: the disk hangs
+                log.error("alert %s: %d record(s) are waiting to be written to %s (is the disk hung?); this "
+                          "one is kept in memory only until it is sent", record["id"], SUBMITTED_BACKLOG,
+                          self.config.queue_path)
+                with self._unwritten_lock:  # written with the next record the disk takes, or at close
+                    self._unwritten[record["id"]] = record
+                self._journaled += 1  # as far as the journal goes: not to be waited for
+            # To the sender at once, not once written: a share that hung for minutes held every POST back.
+            self._pending.append(record)
+            self._condition.notify_all()
         return record["id"]
 
     @property
@@ -487,16 +502,31 @@ class AlertDelivery:
 
     @property
     def unsaved(self) -> int:
-        """Undelivered alerts the queue file did not take (a full disk): in memory only until sent or
-        written."""
+        """Undelivered alerts the queue file did not take (a full disk, or past the hand-off of a disk
+        that hangs): in memory only until sent or written."""
         with self._condition:
             undelivered = {record["id"] for record in self._pending}
         with self._unwritten_lock:
             return sum(key in undelivered for key in self._unwritten)
 
     @property
+    def write_stuck_s(self) -> float | None:
+        """How long a write to the queue file has been running, past WRITE_STUCK_S (a share that hangs:
+        alerts are sent meanwhile, and lost if the app stops before they are)."""
+        began = self._write_began
+        running = time.monotonic() - began if began is not None else 0.0
+        return running if running >= WRITE_STUCK_S else None
+
+    def _not_on_disk(self) -> int:
+        """Undelivered alerts whose queued line is not in the file: lost if this process ends now."""
+        with self._condition:
+            undelivered = [record["id"] for record in self._pending]
+        with self._unwritten_lock:
+            return sum(key not in self._on_disk for key in undelivered)
+
+    @property
     def pending(self) -> int:
-        """Alerts journaled and not yet delivered or rejected."""
+        """Alerts submitted and not yet delivered or rejected."""
         with self._condition:
             return len(self._pending)
 
@@ -509,7 +539,7 @@ class AlertDelivery:
     def wait_delivered(self, timeout: float) -> bool:
         """Wait until nothing is pending (every submitted alert journaled and delivered or rejected)."""
         def delivered() -> bool:  # under the condition's lock
-            return self._journaled >= self._submitted_count and not self._pending
+            return not self._pending  # written or not: the disk's wait is close()'s
 
         def wait(seconds: float) -> None:
             with self._condition:
@@ -553,11 +583,7 @@ class AlertDelivery:
         if not wait_in_slices(lock, lambda: bool(locked), self.config.disk_timeout_s):
             # What is not on disk is lost with this process: those it did not take, and those still
             # waiting to be written (the one the hung write holds among them).
-            with self._condition:
-                undelivered = {record["id"] for record in self._pending}
-                not_handed_over = self._submitted_count - self._journaled
-            with self._unwritten_lock:
-                self.lost = sum(key in undelivered for key in self._unwritten) + not_handed_over
+            self.lost = self._not_on_disk()
             log.error("a write to %s has not finished in %.0f s (is the disk hung?); the file stays open "
                       "and locked until this process ends, and %d undelivered alert(s) not written to it "
                       "are lost unless the write finishes before then", self.config.queue_path,
@@ -565,7 +591,9 @@ class AlertDelivery:
             return
         try:
             # The disk may have room again: what it takes now, the next start sends.
-            self.lost = lost = self._write_unwritten()
+            self._write_unwritten()
+            self._write_marks_waiting()
+            self.lost = lost = self._not_on_disk()
             if left := self.pending - lost:
                 log.warning("%d alert(s) not delivered to %s yet; they stay in %s and are sent on the next "
                             "start", left, self.config.shown_url, self.config.queue_path)
@@ -595,10 +623,12 @@ class AlertDelivery:
                 with self._unwritten_lock:
                     for lost in undelivered:
                         self._unwritten.setdefault(lost["id"], lost)
+                        self._on_disk.discard(lost["id"])
                 raise
             with self._unwritten_lock:  # in the new file now
                 for written in undelivered:
                     self._unwritten.pop(written["id"], None)
+                    self._on_disk.add(written["id"])
             log.error("%s was deleted while the app ran (a clean-up script?); made again with the %d "
                       "undelivered alert(s)", self.config.queue_path, len(undelivered))
 
@@ -623,6 +653,8 @@ class AlertDelivery:
                 log.info("alert %s is written to %s after all", key, self.config.queue_path)
             with self._unwritten_lock:  # written, or sent meanwhile: nothing to keep
                 self._unwritten.pop(key, None)
+                if key in undelivered:
+                    self._on_disk.add(key)
         with self._unwritten_lock:
             return len(self._unwritten)
 
@@ -635,25 +667,64 @@ class AlertDelivery:
                 if self._submitted.empty():
                     return
                 continue
+            queued = record["op"] == "queued"
             try:
                 with self._file_lock:
-                    self._append(record)
-                    if self._unwritten:  # the disk takes alerts again: the ones it did not take too
-                        self._write_unwritten()
-            except Exception as error:  # the disk is full or gone: still try to send it from memory
-                log.error("alert %s could not be written to %s (%s); it is only in memory until sent, and "
-                          "lost if the app stops before", record["id"], self.config.queue_path, error)
-                self._hand_to_sender(record)
-                with self._unwritten_lock:
-                    self._unwritten[record["id"]] = record
-                continue
-            self._hand_to_sender(record)
+                    self._write_began = time.monotonic()
+                    try:
+                        self._append(record)
+                        if self._unwritten:  # the disk takes alerts again: the ones it did not take too
+                            self._write_unwritten()
+                        if self._marks_waiting and self._submitted.empty():  # after their alerts' lines
+                            self._write_marks_waiting()
+                    finally:
+                        self._write_began = None
+            except Exception as error:
+                if queued:  # the disk is full or gone: the sender has it in memory
+                    log.error("alert %s could not be written to %s (%s); it is only in memory until sent, "
+                              "and lost if the app stops before", record["id"], self.config.queue_path, error)
+                else:  # sent anyway: at worst it is sent once more after a restart
+                    log.error("could not mark alert %s %s in %s: %s", record["id"], record["op"],
+                              self.config.queue_path, error)
+                written = False
+            else:
+                written = True
+            if queued:
+                with self._condition:
+                    still_pending = any(r["id"] == record["id"] for r in self._pending)
+                    with self._unwritten_lock:  # settled meanwhile: nothing to keep
+                        if still_pending:
+                            (self._on_disk.add(record["id"]) if written
+                             else self._unwritten.setdefault(record["id"], record))
+                    self._journaled += 1
+                    self._condition.notify_all()
+            else:
+                self._compact_if_done()
 
-    def _hand_to_sender(self, record: dict[str, Any]) -> None:
+    def _write_marks_waiting(self) -> None:
+        """The delivered / rejected lines the hand-off did not take, in order. Under _file_lock."""
+        with self._unwritten_lock:
+            marks, self._marks_waiting = self._marks_waiting, []
+        for written, mark in enumerate(marks):
+            try:
+                self._append(mark)
+            except OSError:
+                with self._unwritten_lock:  # kept for the next write the disk takes
+                    self._marks_waiting[:0] = marks[written:]
+                raise
+
+    def _compact_if_done(self) -> None:
+        """After an alert's delivered / rejected line: the file rewritten short once nothing waits."""
         with self._condition:
-            self._pending.append(record)
-            self._journaled += 1
-            self._condition.notify_all()
+            if self._pending:
+                return
+            next_sequence = self._next_sequence
+        try:
+            with self._file_lock:
+                if not self._closed:
+                    self.queue.compact_if_done(next_sequence)
+        except Exception as error:  # any failure: the journal must go on writing (the file grows)
+            log.error("could not compact %s: %s", self.config.queue_path, error)
 
     # ---- sender thread: network only, one alert at a time, in order ------------------------------
 
@@ -727,33 +798,25 @@ class AlertDelivery:
                 "at": round(time.time(), 3)}
         if status is None:
             mark["reason"] = detail
-        try:
-            with self._file_lock:
-                if self._closed:  # answered after close(): it is sent (again, same key) after a restart
-                    return
-                with self._unwritten_lock:  # settled: not to be written after its own mark
-                    self._unwritten.pop(record["id"], None)
-                self._append(mark)
-        # Any failure, not only the disk's: a queue file left closed raised ValueError and killed this thread.
-        except Exception as error:  # sent anyway: at worst it is sent once more after a restart
-            log.error("could not mark alert %s %s in %s: %s", record["id"], outcome.value,
-                      self.config.queue_path, error)
         with self._condition:
             self._pending.popleft()
             if outcome is Outcome.DELIVERED:
                 self.delivered += 1
             else:
                 self.rejected += 1
-            left = len(self._pending)
-            next_sequence = self._next_sequence
             self._condition.notify_all()
-        if not left:
-            try:
-                with self._file_lock:
-                    if not self._closed:
-                        self.queue.compact_if_done(next_sequence)
-            except Exception as error:  # any failure: this thread must go on sending (the file grows)
-                log.error("could not compact %s: %s", self.config.queue_path, error)
+            with self._unwritten_lock:  # settled: not to be written after its own mark
+                self._on_disk.discard(record["id"])
+                self._unwritten.pop(record["id"], None)
+        # Written by the journal, after the alert's own queued line (the same queue, in order): this
+        # thread never waits on the disk. (Also for one the file never took: what became of it is kept.)
+        if self._closed:  # answered after close(): sent again, same key, after a restart
+            return
+        try:
+            self._submitted.put_nowait(mark)
+        except queue.Full:  # the disk hangs: written after what the journal holds now
+            with self._unwritten_lock:
+                self._marks_waiting.append(mark)
 
     def _post(self, record: dict[str, Any]) -> tuple[Outcome, int | None, str]:
         """One POST: (outcome, HTTP status or None, what happened)."""

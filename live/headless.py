@@ -758,6 +758,8 @@ def delivery_status(alerts: AlertDispatcher) -> list[str]:
         said.append(f"{count} being sent")
     if delivery is not None and delivery.unsaved:
         said.append(f"{delivery.unsaved} NOT SAVED to {delivery.config.queue_path} (lost if the app stops)")
+    if delivery is not None and (stuck_s := delivery.write_stuck_s) is not None:  # a share that hangs
+        said.append(f"WRITING {delivery.config.queue_path} STUCK FOR {stuck_s:.0f} s (alerts still sent)")
     if alerts.command_failing:
         said.append("ALERT COMMAND FAILING")
     return said
@@ -888,7 +890,8 @@ def run_headless(
                 stats, delivery = pipeline.stats(), alerts.delivery
                 not_written = [*writer.status(), *events.status()]
                 troubled = stats.troubled or alerts.command_failing or bool(not_written) or (
-                    delivery is not None and (delivery.failing or delivery.unsaved > 0))
+                    delivery is not None and (delivery.failing or delivery.unsaved > 0
+                                              or delivery.write_stuck_s is not None))
                 log.log(logging.WARNING if troubled else logging.INFO, "status: %s",
                         ", ".join([stats.health(), *delivery_status(alerts), *not_written]))
                 next_health = now + config.health_every_s

@@ -585,6 +585,48 @@ class HungDisk:
         delivery.queue.append = append
 
 
+def test_alerts_are_sent_while_the_queue_file_hangs_and_settled_in_it_after(endpoint, tmp_path, monkeypatch):
+    # A share holding the queue hung for minutes: alerts were POSTed only once their lines were written,
+    # so none reached the nurses meanwhile, and nothing said why.
+    import live.alert_delivery
+    from live.headless import AlertConfig, AlertDispatcher, delivery_status
+
+    monkeypatch.setattr(live.alert_delivery, "WRITE_STUCK_S", 0.2)
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=200))
+    disk = HungDisk(delivery)
+    keys = [delivery.submit(alert(person)) for person in (1, 2, 3)]
+    assert disk.entered.wait(5)
+    wait_for(lambda: sorted(endpoint.ids()) == sorted(keys))  # sent, though none is on disk yet
+    assert delivery.pending == 0 and delivery.delivered == 3
+    wait_for(lambda: delivery.write_stuck_s is not None, 5)
+    dispatcher = AlertDispatcher(AlertConfig(classes=("fall_down",)), ("fall_down",))
+    dispatcher.delivery = delivery  # the status line a run prints
+    assert any("alerts.jsonl STUCK FOR" in line for line in delivery_status(dispatcher))
+    disk.release.set()
+    delivery.close()
+    assert delivery.lost == 0
+    # Each delivered line after its alert's queued line: nothing is sent again at the next start.
+    assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": 4}]
+    again = AlertDelivery(config(endpoint, tmp_path))
+    assert again.queue.pending == []
+    again.close(0.0)
+
+
+def test_close_while_the_disk_hangs_counts_no_alert_twice(endpoint, tmp_path):
+    # Those never handed to the sender counted lost, not pending: "-2 alert(s) not delivered yet; they wait".
+    endpoint.answer = lambda body: 503
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, disk_timeout_s=0.2))
+    disk = HungDisk(delivery)
+    for person in (1, 2):
+        delivery.submit(alert(person))
+    assert disk.entered.wait(5)
+    delivery.close(0.0)
+    disk.release.set()
+    assert (delivery.pending, delivery.lost) == (2, 2)  # the summary's "waiting" is pending - lost: none
+
+
 def test_close_returns_when_the_disk_hangs_and_says_the_file_stays_open(endpoint, tmp_path, caplog):
     delivery = AlertDelivery(config(endpoint, tmp_path, disk_timeout_s=0.2))
     disk = HungDisk(delivery)
