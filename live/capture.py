@@ -228,6 +228,10 @@ class RecordingSink:
                     return
                 if not self.lossless or (give_up is not None and give_up.is_set()):
                     self.dropped += 1
+                    if self.dropped == 1:  # said as it begins: the clip will have a hole here
+                        log.warning("recording %s: its disk is not keeping up (a share that hangs?); frames "
+                                    "are left out of the clip until it does",
+                                    getattr(self.recorder, "sample_name", "?"))
                     return
 
     def _run(self) -> None:

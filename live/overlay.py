@@ -893,7 +893,9 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         parts = []
         if stats.recording:
-            parts.append(f"REC {stats.recording}")
+            dropped = stats.recording_dropped
+            holes = f" (LEFT OUT {dropped} FRAMES: slow disk)" if dropped else ""
+            parts.append(f"REC {stats.recording}{holes}")
             self._recording_stopped = None
         elif self._recording_stopped is not None:  # for whoever comes back to the screen later
             parts.append(f"RECORDING STOPPED: {self._recording_stopped}")

@@ -100,6 +100,10 @@ SOURCE_STUCK_S = 10.0
 # colour) are a room without recognition: decisions come every hop (0.2 s by default) while all is well.
 UNDECIDED_S = 3.0
 SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the run)
+# A recording asked for from the start (--record) that has not begun after this long (its folder on a
+# share that hangs) is left to begin on its own: the room is watched meanwhile. Making a clip's files
+# takes milliseconds; one that fails sooner (a folder that cannot be written) fails the start.
+RECORD_START_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -135,13 +139,18 @@ class LiveStats:
     # Seconds the people in view have gone without any decision, past UNDECIDED_S (None: decisions come,
     # or nobody is due one): the window shows people and no actions, and no alert can be raised.
     undecided_s: float | None = None
+    # Frames the recording running now left out, its disk not keeping up (a share that hangs): its clip
+    # has a hole, which the skeleton file and the video play straight through.
+    recording_dropped: int = 0
 
     @property
     def troubled(self) -> bool:
-        """Something a service's log reader must act on: no sensor, no frames, recognition stuck, or
-        nobody decided (the status line is then a warning, not an INFO a log filter drops)."""
+        """Something a service's log reader must act on: no sensor, no frames, recognition stuck, nobody
+        decided, or a recording losing frames (the status line is then a warning, not an INFO a log
+        filter drops)."""
         return (not self.connected or self.stalled_s is not None or self.recognition_stuck_s is not None
-                or self.source_stuck_s is not None or self.undecided_s is not None)
+                or self.source_stuck_s is not None or self.undecided_s is not None
+                or self.recording_dropped > 0)
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -159,11 +168,13 @@ class LiveStats:
             failed += f", RECOGNITION STUCK FOR {self.recognition_stuck_s:.0f} s"
         if self.undecided_s is not None:
             failed += f", NO DECISION FOR ANYONE FOR {self.undecided_s:.0f} s"
+        holes = (f", RECORDING {self.recording} LEFT OUT {self.recording_dropped} FRAMES (its disk is slow)"
+                 if self.recording_dropped else "")
         return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
                 f"{self.people} {'person' if self.people == 1 else 'people'} in view, "
                 f"{self.decisions} decisions "
                 f"({self.skipped_hops} hops skipped{failed}), latency p50 {ms(self.latency_p50_s)} p95 "
-                f"{ms(self.latency_p95_s)}" + ("" if rss is None else f", RSS {rss / 1e6:.0f} MB"))
+                f"{ms(self.latency_p95_s)}{holes}" + ("" if rss is None else f", RSS {rss / 1e6:.0f} MB"))
 
 
 @dataclass(frozen=True)
@@ -313,7 +324,7 @@ class LivePipeline:
             assert self.worker is not None and self.capture is not None
             self._rss_start = resident_memory_bytes()
             if self.config.record_from_start is not None:
-                self.start_recording(self.config.record_from_start)
+                self._record_from_start(self.config.record_from_start)
             self._started_at = time.monotonic()
             self.worker.start()
             self.capture.start()
@@ -329,6 +340,38 @@ class LivePipeline:
             self.source.close()
             self._source_open = False
             raise
+
+    def _record_from_start(self, out_dir: Path) -> None:
+        """start_recording on a thread of its own, waited for up to RECORD_START_WAIT_S: its error (an
+        unwritable folder) is the start's, but a share that hangs is not waited for (the room would go
+        unwatched: a run restarted while its share reconnected raised its first alert 38 s late)."""
+        failed: list[BaseException] = []
+        waited = threading.Lock()  # who says a failure: the start (raised) or, once it has gone on, this
+        gone_on = False
+
+        def begin() -> None:
+            try:
+                self.start_recording(out_dir)
+            except BaseException as error:  # handed to the start, or said
+                with waited:
+                    if not gone_on:
+                        failed.append(error)
+                        return
+                message = f"the recording asked for from the start did not begin: {error}"
+                log.error("%s", message)
+                self._recording_errors.append(message)  # an error of the run, as a recording's
+
+        starter = threading.Thread(target=begin, name="recording-start", daemon=True)
+        starter.start()
+        starter.join(RECORD_START_WAIT_S)
+        with waited:
+            if failed:
+                raise failed[0]
+            gone_on = starter.is_alive()
+        if gone_on:
+            log.warning("the recording folder %s has not answered for %.0f s (a share that hangs?): "
+                        "recognition starts without it; the recording begins when it answers", out_dir,
+                        RECORD_START_WAIT_S)
 
     def _build(self) -> None:
         fps = max(self.source.fps, 1.0)
@@ -720,6 +763,7 @@ class LivePipeline:
             source_stuck_s=read if (read := self.capture.read_running_s) > SOURCE_STUCK_S else None,
             undecided_s=(undecided if (undecided := self.worker.undecided_s) > UNDECIDED_S and not self.paused
                          else None),
+            recording_dropped=sink.dropped if (sink := self._recording) is not None else 0,
         )
 
     def _stalled_s(self) -> float | None:

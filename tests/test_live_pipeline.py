@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -80,6 +81,39 @@ def test_a_recording_folder_that_cannot_be_made_closes_the_source_and_starts_not
         pipeline.start()
     assert source.closes == 1 and not pipeline.started  # the window's clean-up then stops no thread
     assert not pipeline.capture.alive and source.opens == 1
+
+
+def test_a_recording_folder_that_hangs_at_the_start_holds_recognition_back_only_a_moment(
+    tiny_model, tmp_path, monkeypatch, caplog
+):
+    # --record into a share that hung while it reconnected: nothing was recognised, and no alert raised,
+    # until the share answered (38 s late).
+    import live.pipeline as pipeline_module
+    from recordings import recorder
+
+    engine, inputs = tiny_model
+    monkeypatch.setattr(pipeline_module, "RECORD_START_WAIT_S", 0.3)
+    share_back = threading.Event()
+    real_next_session = recorder.next_session
+
+    def hanging_next_session(folder):
+        share_back.wait(10)
+        return real_next_session(folder)
+
+    monkeypatch.setattr(recorder, "next_session", hanging_next_session)
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig(record_from_start=tmp_path))
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="live.pipeline"):
+        pipeline.start()
+    assert time.monotonic() - started < 5 and pipeline.capture.alive and pipeline.worker.alive
+    assert "has not answered for 0 s" in caplog.text and not pipeline.recording
+    share_back.set()
+    deadline = time.monotonic() + 10
+    while not pipeline.recording and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pipeline.recording  # begun once the share answered
+    pipeline.stop()
+    assert pipeline.recordings and pipeline.recording_errors == ()
 
 
 def test_headless_start_up_failure_closes_the_source_and_its_outputs(tiny_model, tmp_path):
@@ -176,13 +210,16 @@ class StuckRecorder:
         return self.files
 
 
-def test_closing_a_sink_whose_writer_is_stuck_is_bounded_and_it_finalises_later():
+def test_closing_a_sink_whose_writer_is_stuck_is_bounded_and_it_finalises_later(caplog):
     recorder = StuckRecorder()
     sink = RecordingSink(recorder, max_queue=2)
     sink.offer(Frame(0.0, None, [], 0))
     assert recorder.entered.wait(2)  # the writer is stuck on frame 0
-    for i in range(1, 5):  # two queued, two dropped: the queue is full
-        sink.offer(Frame(i / 30, None, [], i))
+    with caplog.at_level(logging.WARNING, logger="live.capture"):
+        for i in range(1, 5):  # two queued, two dropped: the queue is full
+            sink.offer(Frame(i / 30, None, [], i))
+    # Said as the hole begins, once (a clip's hole was told only at its end, at INFO).
+    assert caplog.text.count("its disk is not keeping up") == 1
     closer = threading.Thread(target=lambda: sink.close(timeout=0.2))
     closer.start()
     closer.join(5.0)
@@ -203,6 +240,11 @@ def test_stop_recording_without_waiting_returns_while_the_clip_is_still_being_fi
         real = pipeline._recording.recorder
         pipeline._recording.recorder = recorder  # the disk hangs from now on
         assert recorder.entered.wait(5)
+        deadline = time.monotonic() + 5  # a second's frames fill the writer's queue; then frames are left out
+        while not pipeline.stats().recording_dropped and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stats = pipeline.stats()
+        assert stats.troubled and "RECORDING stuck LEFT OUT " in stats.health()
         assert pipeline.stop_recording(wait=False) == "stuck"
         assert pipeline.recording is None and pipeline.stats().saving == ("stuck",)
         assert recorder.files is None  # still waiting on the disk: nobody waited for it
