@@ -451,8 +451,9 @@ class AlertDelivery:
         self._said_problems: set[str] = set()  # the ERRORs written during this outage: each once
         self._stop = threading.Event()
         self._closed = False  # the queue file is closed: nothing more is written to it
-        # Alerts the queue file did not take (a full disk), by id: written when it takes one again, or at
-        # close; until then they are in memory only, and a stop loses those not yet delivered.
+        # Alerts the queue file did not take (a full disk, or past the hand-off of a disk that hangs), by
+        # id: written when it takes one again, or at close; until then they are in memory only, and a stop
+        # loses those not yet delivered.
         self._unwritten: dict[str, dict[str, Any]] = {}
         self._unwritten_lock = threading.Lock()  # never held over a disk write: submit() takes it too
         # Ids of pending alerts whose queued line is in the file (under _unwritten_lock): the others are
@@ -537,7 +538,7 @@ class AlertDelivery:
             return self._condition.wait_for(lambda: self._journaled >= self._submitted_count, timeout)
 
     def wait_delivered(self, timeout: float) -> bool:
-        """Wait until nothing is pending (every submitted alert journaled and delivered or rejected)."""
+        """Wait until nothing is pending (every submitted alert delivered or rejected, written or not)."""
         def delivered() -> bool:  # under the condition's lock
             return not self._pending  # written or not: the disk's wait is close()'s
 
@@ -570,9 +571,11 @@ class AlertDelivery:
             self._condition.notify_all()
         # Disk only: the journal finishes the alerts handed over.
         join_in_slices(self._journal, self.config.disk_timeout_s)
-        # A POST still in flight is not waited for: its alert is on disk, and if the endpoint did take
-        # it, the next start sends it again with the same key.
+        # A POST still in flight is not waited for: its alert is on disk (or said lost below), and if the
+        # endpoint did take it, the next start sends it again with the same key.
         join_in_slices(self._sender, 1.0)
+        if not self._journal.is_alive():
+            self._keep_what_the_journal_left()
         # A write + fsync that never returns holds _file_lock: closing would wait for ever.
         locked: list[bool] = []
 
@@ -590,9 +593,14 @@ class AlertDelivery:
                       self.config.disk_timeout_s, self.lost)
             return
         try:
-            # The disk may have room again: what it takes now, the next start sends.
-            self._write_unwritten()
-            self._write_marks_waiting()
+            # What the disk did not take before, if it has room again (the next start sends it), and what
+            # the journal did not get to (a delivered line the sender settled after it ended).
+            try:
+                self._write_unwritten()
+                self._write_marks_waiting()
+            except OSError as error:  # still full, or gone: those stay in memory, and count below
+                log.error("%s does not take the records left to write at the stop: %s",
+                          self.config.queue_path, error)
             self.lost = lost = self._not_on_disk()
             if left := self.pending - lost:
                 log.warning("%d alert(s) not delivered to %s yet; they stay in %s and are sent on the next "
@@ -604,6 +612,24 @@ class AlertDelivery:
             self._closed = True
         finally:
             self._file_lock.release()
+
+    def _keep_what_the_journal_left(self) -> None:
+        """Records handed over after the journal ended (a delivered line the sender settled during the
+        stop) joined to those the disk did not take, for close() to write in order: queued lines first."""
+        while True:
+            try:
+                record = self._submitted.get_nowait()
+            except queue.Empty:
+                return
+            if record is None:
+                continue
+            with self._condition:
+                pending = record["op"] == "queued" and any(r["id"] == record["id"] for r in self._pending)
+            with self._unwritten_lock:
+                if pending:
+                    self._unwritten.setdefault(record["id"], record)
+                elif record["op"] != "queued":
+                    self._marks_waiting.append(record)
 
     def _append(self, record: dict[str, Any]) -> None:
         """One record to the queue file, made again first where it was deleted under the app. Under
@@ -661,45 +687,54 @@ class AlertDelivery:
     # ---- journal thread: disk only ----------------------------------------------------------------
 
     def _journal_loop(self) -> None:
+        stopping = False
         while True:
-            record = self._submitted.get()
+            try:  # once close() has asked it to stop: what is in the hand-off now, then no more waiting
+                record = self._submitted.get_nowait() if stopping else self._submitted.get()
+            except queue.Empty:
+                return
             if record is None:
-                if self._submitted.empty():
-                    return
+                stopping = True
                 continue
-            queued = record["op"] == "queued"
-            try:
-                with self._file_lock:
-                    self._write_began = time.monotonic()
-                    try:
-                        self._append(record)
-                        if self._unwritten:  # the disk takes alerts again: the ones it did not take too
-                            self._write_unwritten()
-                        if self._marks_waiting and self._submitted.empty():  # after their alerts' lines
-                            self._write_marks_waiting()
-                    finally:
-                        self._write_began = None
-            except Exception as error:
-                if queued:  # the disk is full or gone: the sender has it in memory
-                    log.error("alert %s could not be written to %s (%s); it is only in memory until sent, "
-                              "and lost if the app stops before", record["id"], self.config.queue_path, error)
-                else:  # sent anyway: at worst it is sent once more after a restart
-                    log.error("could not mark alert %s %s in %s: %s", record["id"], record["op"],
-                              self.config.queue_path, error)
-                written = False
-            else:
-                written = True
-            if queued:
-                with self._condition:
-                    still_pending = any(r["id"] == record["id"] for r in self._pending)
-                    with self._unwritten_lock:  # settled meanwhile: nothing to keep
-                        if still_pending:
-                            (self._on_disk.add(record["id"]) if written
-                             else self._unwritten.setdefault(record["id"], record))
-                    self._journaled += 1
-                    self._condition.notify_all()
-            else:
-                self._compact_if_done()
+            self._write(record)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        """One record handed over (an alert's queued line, or its delivered / rejected line) into the
+        file, then what the disk did not take before; the queued alert counted on disk or in memory."""
+        queued, written = record["op"] == "queued", False
+        try:
+            with self._file_lock:
+                self._write_began = time.monotonic()
+                try:
+                    self._append(record)
+                    written = True
+                    if self._unwritten:  # the disk takes alerts again: the ones it did not take too
+                        self._write_unwritten()
+                    if self._marks_waiting and self._submitted.empty():  # after their alerts' lines
+                        self._write_marks_waiting()
+                finally:
+                    self._write_began = None
+        except Exception as error:
+            if written:  # this record is in; what the disk did not take before stays in memory
+                log.error("%s still does not take the records it did not take before: %s",
+                          self.config.queue_path, error)
+            elif queued:  # the disk is full or gone: the sender has it in memory
+                log.error("alert %s could not be written to %s (%s); it is only in memory until sent, "
+                          "and lost if the app stops before", record["id"], self.config.queue_path, error)
+            else:  # sent anyway: at worst it is sent once more after a restart
+                log.error("could not mark alert %s %s in %s: %s", record["id"], record["op"],
+                          self.config.queue_path, error)
+        if queued:
+            with self._condition:
+                still_pending = any(r["id"] == record["id"] for r in self._pending)
+                with self._unwritten_lock:  # settled meanwhile: nothing to keep
+                    if still_pending:
+                        (self._on_disk.add(record["id"]) if written
+                         else self._unwritten.setdefault(record["id"], record))
+                self._journaled += 1
+                self._condition.notify_all()
+        else:
+            self._compact_if_done()
 
     def _write_marks_waiting(self) -> None:
         """The delivered / rejected lines the hand-off did not take, in order. Under _file_lock."""
@@ -722,7 +757,11 @@ class AlertDelivery:
         try:
             with self._file_lock:
                 if not self._closed:
-                    self.queue.compact_if_done(next_sequence)
+                    self._write_began = time.monotonic()  # a rewrite that hangs is said as a write is
+                    try:
+                        self.queue.compact_if_done(next_sequence)
+                    finally:
+                        self._write_began = None
         except Exception as error:  # any failure: the journal must go on writing (the file grows)
             log.error("could not compact %s: %s", self.config.queue_path, error)
 

@@ -613,6 +613,24 @@ def test_alerts_are_sent_while_the_queue_file_hangs_and_settled_in_it_after(endp
     again.close(0.0)
 
 
+def test_an_alert_delivered_during_the_stop_is_marked_so_and_the_stop_is_not_held(endpoint, tmp_path):
+    # Its delivered line came after the journal had ended: never written (sent again at the next start),
+    # or behind the journal's stop, which then waited on an empty hand-off until the disk timeout.
+    endpoint.answer = lambda body: (time.sleep(0.5), 200)[1]
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, disk_timeout_s=5.0))
+    delivery.submit(alert(1))
+    assert delivery.flush()
+    started = time.monotonic()
+    delivery.close(0.1)
+    assert time.monotonic() - started < 3 and not delivery._journal.is_alive()
+    assert delivery.delivered == 1 and [r["op"] for r in records(tmp_path / "alerts.jsonl")] == [
+        "queued", "delivered"]
+    again = AlertDelivery(config(endpoint, tmp_path))
+    assert again.queue.pending == []
+    again.close(0.0)
+
+
 def test_close_while_the_disk_hangs_counts_no_alert_twice(endpoint, tmp_path):
     # Those never handed to the sender counted lost, not pending: "-2 alert(s) not delivered yet; they wait".
     endpoint.answer = lambda body: 503
@@ -950,6 +968,28 @@ def test_a_queue_whose_folder_was_deleted_says_its_alerts_lost_not_kept(endpoint
     assert delivery.unsaved == 2
     delivery.close(0.0)  # raises nothing
     assert (delivery.pending, delivery.lost) == (2, 2)
+
+
+def test_delivered_lines_waiting_on_a_disk_that_then_fills_end_the_stop_in_order(
+    endpoint, tmp_path, monkeypatch
+):
+    # close() raised ENOSPC out of the run's end (no summary, the queue left open and locked).
+    import live.alert_delivery
+
+    monkeypatch.setattr(live.alert_delivery, "SUBMITTED_BACKLOG", 2)
+    endpoint.up()
+    full = FullDisk(monkeypatch)
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    full.queue_fd = delivery.queue._file.fileno()
+    disk = HungDisk(delivery)
+    for person in range(4):  # one held by the hung write, two in the hand-off, one past it
+        delivery.submit(alert(person))
+    assert disk.entered.wait(5)
+    assert delivery.wait_delivered(10) and delivery._marks_waiting  # sent; their lines wait
+    full.full.set()
+    disk.release.set()
+    delivery.close(1.0)  # raises nothing
+    assert delivery._closed and delivery.delivered == 4
 
 
 def test_an_unsaved_alert_and_a_deleted_queue_at_the_stop_are_written_once(endpoint, tmp_path, monkeypatch):
