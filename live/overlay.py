@@ -899,6 +899,9 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._recording_stopped = None
         elif self._recording_stopped is not None:  # for whoever comes back to the screen later
             parts.append(f"RECORDING STOPPED: {self._recording_stopped}")
+        elif stats.record_not_begun is not None:  # --record into a folder that does not answer
+            parts.append(f"RECORDING NOT BEGUN: {stats.record_not_begun[0]} silent "
+                         f"{stats.record_not_begun[1]:.0f} s")
         if stats.saving:
             parts.append(f"saving {', '.join(stats.saving)}")
         parts.append(f"privacy {stats.privacy.value}")  # off too: a sharp room says so, not nothing

@@ -142,6 +142,8 @@ class LiveStats:
     # Frames the recording running now left out, its disk not keeping up (a share that hangs): its clip
     # has a hole, which the skeleton file and the video play straight through.
     recording_dropped: int = 0
+    # The folder of a --record start that has not answered yet, and for how long (None: none waiting).
+    record_not_begun: tuple[Path, float] | None = None
 
     @property
     def troubled(self) -> bool:
@@ -150,7 +152,7 @@ class LiveStats:
         filter drops)."""
         return (not self.connected or self.stalled_s is not None or self.recognition_stuck_s is not None
                 or self.source_stuck_s is not None or self.undecided_s is not None
-                or self.recording_dropped > 0)
+                or self.recording_dropped > 0 or self.record_not_begun is not None)
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -170,6 +172,9 @@ class LiveStats:
             failed += f", NO DECISION FOR ANYONE FOR {self.undecided_s:.0f} s"
         holes = (f", RECORDING {self.recording} LEFT OUT {self.recording_dropped} FRAMES (its disk is slow)"
                  if self.recording_dropped else "")
+        if self.record_not_begun is not None:
+            holes += (f", RECORDING NOT BEGUN: {self.record_not_begun[0]} SILENT FOR "
+                      f"{self.record_not_begun[1]:.0f} s")
         return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
                 f"{self.people} {'person' if self.people == 1 else 'people'} in view, "
                 f"{self.decisions} decisions "
@@ -280,6 +285,8 @@ class LivePipeline:
         self._stopped: Summary | None = None
         self._source_open = source_is_open
         self._stopping = threading.Event()
+        # The --record start still waiting on its folder: (its thread, the folder, monotonic start).
+        self._record_start_waiting: tuple[threading.Thread, Path, float] | None = None
         self._starting = threading.Lock()  # one recording start at a time (files made outside _record_lock)
         self.capture: Capture | None = None
         self.worker: RecognitionWorker | None = None
@@ -330,6 +337,7 @@ class LivePipeline:
             self.capture.start()
         except BaseException:  # what did start is stopped again (a thread that could not start, Ctrl-C)
             self._started_at = None
+            self._stopping.set()  # a recording still starting (its folder slow) then keeps nothing
             if self.capture is not None and self.capture.alive:
                 self.capture.stop()
             if self.worker is not None and self.worker.alive:
@@ -362,6 +370,7 @@ class LivePipeline:
                 self._recording_errors.append(message)  # an error of the run, as a recording's
 
         starter = threading.Thread(target=begin, name="recording-start", daemon=True)
+        began = time.monotonic()
         starter.start()
         starter.join(RECORD_START_WAIT_S)
         with waited:
@@ -369,9 +378,20 @@ class LivePipeline:
                 raise failed[0]
             gone_on = starter.is_alive()
         if gone_on:
+            self._record_start_waiting = (starter, out_dir, began)  # said in the status lines, and at stop
             log.warning("the recording folder %s has not answered for %.0f s (a share that hangs?): "
                         "recognition starts without it; the recording begins when it answers", out_dir,
                         RECORD_START_WAIT_S)
+
+    def _record_not_begun(self) -> tuple[Path, float] | None:
+        """The folder of a --record start still waiting on it, and for how long (None: begun, or failed)."""
+        if self._record_start_waiting is None:
+            return None
+        starter, out_dir, began = self._record_start_waiting
+        if not starter.is_alive():
+            self._record_start_waiting = None
+            return None
+        return out_dir, time.monotonic() - began
 
     def _build(self) -> None:
         fps = max(self.source.fps, 1.0)
@@ -469,6 +489,11 @@ class LivePipeline:
                     continue
                 log.info("finishing the recording %s (up to %.0f s more)", sink.recorder.sample_name, left)
                 sink.close(left)
+        if (waiting := self._record_not_begun()) is not None:
+            message = (f"the recording asked for from the start never began: its folder {waiting[0]} did not "
+                       f"answer in {waiting[1]:.0f} s")
+            log.error("%s", message)
+            self._recording_errors.append(message)
         if self.capture.alive:  # in a read that does not return (a hung driver): closed under it, a sensor's
             # runtime fails inside the driver; the process's exit lets go of it (the summary says why)
             log.warning("%s: not closed, its read has not returned", self.source.name)
@@ -764,6 +789,7 @@ class LivePipeline:
             undecided_s=(undecided if (undecided := self.worker.undecided_s) > UNDECIDED_S and not self.paused
                          else None),
             recording_dropped=sink.dropped if (sink := self._recording) is not None else 0,
+            record_not_begun=self._record_not_begun(),
         )
 
     def _stalled_s(self) -> float | None:

@@ -116,6 +116,58 @@ def test_a_recording_folder_that_hangs_at_the_start_holds_recognition_back_only_
     assert pipeline.recordings and pipeline.recording_errors == ()
 
 
+def test_a_recording_folder_that_never_answers_is_said_while_it_runs_and_at_the_stop(
+    tiny_model, tmp_path, monkeypatch
+):
+    # The run exited 0 with no word in its status lines or summary of the clip it never made.
+    import live.pipeline as pipeline_module
+    from recordings import recorder
+
+    engine, inputs = tiny_model
+    monkeypatch.setattr(pipeline_module, "RECORD_START_WAIT_S", 0.2)
+    share_back = threading.Event()
+    monkeypatch.setattr(recorder, "next_session", lambda folder: (share_back.wait(10), 1)[1])
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig(record_from_start=tmp_path))
+    pipeline.start()
+    stats = pipeline.stats()
+    assert stats.troubled and f"RECORDING NOT BEGUN: {tmp_path} SILENT FOR " in stats.health()
+    summary = pipeline.stop()
+    share_back.set()
+    assert any(e.startswith("the recording asked for from the start never began: its folder")
+               for e in summary.errors)
+
+
+def test_a_start_that_fails_while_the_recording_waits_on_its_folder_keeps_no_clip(
+    tiny_model, tmp_path, monkeypatch
+):
+    import live.pipeline as pipeline_module
+    from recordings import recorder
+
+    engine, inputs = tiny_model
+    monkeypatch.setattr(pipeline_module, "RECORD_START_WAIT_S", 0.2)
+    share_back = threading.Event()
+    real_next_session = recorder.next_session
+    monkeypatch.setattr(recorder, "next_session", lambda folder: (share_back.wait(10),
+                                                                  real_next_session(folder))[1])
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig(record_from_start=tmp_path))
+    build = pipeline._build
+
+    def build_with_a_worker_that_cannot_start() -> None:  # Ctrl-C just after the recording's wait
+        build()
+
+        def interrupted() -> None:
+            raise KeyboardInterrupt
+
+        pipeline.worker.start = interrupted
+
+    pipeline._build = build_with_a_worker_that_cannot_start
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.start()
+    share_back.set()
+    time.sleep(0.5)  # the folder answers after the start gave up
+    assert pipeline.recording is None and not list(tmp_path.glob("*.partial"))
+
+
 def test_headless_start_up_failure_closes_the_source_and_its_outputs(tiny_model, tmp_path):
     engine, inputs = tiny_model
     source = TrackedSource()
