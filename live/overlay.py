@@ -172,9 +172,10 @@ class Bar(QtWidgets.QProgressBar):
         self.setValue(int(round(max(0.0, min(1.0, value)) * 1000)))
         percent = f"  {value * 100:.0f}%"
         # The label shortened, not the number: cut at the bar's end, a site's long class name took its %.
+        # Room kept for "100%" whatever the number: a value moving about 10% flipped the label's length.
         metrics, room = self.fontMetrics(), self.contentsRect().width() - 6  # 6: the padding and borders
         shown = metrics.elidedText(label, QtCore.Qt.TextElideMode.ElideRight,
-                                   max(room - metrics.horizontalAdvance(f"  {percent}"), 0))
+                                   max(room - metrics.horizontalAdvance("    100%"), 0))
         self.setFormat(f"  {shown}{percent}")  # spaced off the border: padding does not move it
         self.setAccessibleName(f"{label} {value * 100:.0f}%")  # a screen reader's, not the raw 0-1000
 
@@ -182,6 +183,43 @@ class Bar(QtWidgets.QProgressBar):
         self.setValue(0)
         self.setFormat("")
         self.setAccessibleName("")
+
+
+class AlertLine(QtWidgets.QLabel):
+    """The alert bar's words: who and when kept whole, the class shortened in its middle to fit (a site's
+    long class name cut off the time after it), at every size the bar is laid out at; where even that
+    does not fit (a narrow window), two lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts = ("", "", "")  # before the class, the class, after it
+
+    def show_alert(self, before: str, action: str, after: str) -> bool:
+        """Whether the alert said changed (a screen reader is told only then, not at each new fit)."""
+        if (before, action, after) == self._parts:
+            return False
+        self._parts = (before, action, after)
+        self.setAccessibleName(before + action + after)  # read out whole
+        self._fit()
+        return True
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        before, action, after = self._parts
+        text, metrics, room = before + action + after, self.fontMetrics(), self.contentsRect().width()
+        wrap = False
+        if metrics.horizontalAdvance(text) > room:
+            rest = metrics.horizontalAdvance(before + after)
+            shortest = metrics.horizontalAdvance("fall\u2026down")  # a class still told from the others
+            wrap = room - rest < shortest  # a narrow window: two lines, nothing of who or when lost
+            # Two lines hold less than twice one: words do not break where the first line ends.
+            width = max(int(1.5 * room) - rest if wrap else room - rest, shortest)
+            text = before + metrics.elidedText(action, QtCore.Qt.TextElideMode.ElideMiddle, width) + after
+        self.setWordWrap(wrap)
+        self.setText(text)
 
 
 class PanelSize(enum.Enum):
@@ -394,10 +432,12 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         text = before + title + after
         # A site's long class name, written large in a small window, ran off the picture with its %:
         # the name is shortened instead.
-        for keep in range(len(title) - 1, 0, -1):
-            if text_size(text, size, thickness)[0][0] <= columns - 2 * margin:
+        shown = title
+        for keep in range(len(title) - 1, 0, -1):  # fitted as at 100%: a changing number keeps the cut
+            if text_size(f"{before}{shown} 100%", size, thickness)[0][0] <= columns - 2 * margin:
                 break
-            text = f"{before}{title[:keep].rstrip()}...{after}"
+            shown = f"{title[:keep].rstrip()}..."
+        text = before + shown + after
     (width, height), _ = text_size(text, size, thickness)
     x = int(min(max(head[0] - width / 2, margin), max(columns - width - margin, margin)))
     over_head_y = int(min(max(head[1] - 3.5 * pad, height + margin), max(rows - margin, height + margin)))
@@ -614,7 +654,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.alert_bar = QtWidgets.QFrame()
         self.alert_bar.setStyleSheet("QFrame {background: #b3261e} QLabel {color: white; font-size: 22px;"
                                      " font-weight: bold; padding: 4px}")
-        self.alert_text = QtWidgets.QLabel()
+        self.alert_text = AlertLine()
         # Cut at the right, never widening the window past the screen (the tooltip lists them all).
         self.alert_text.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                                       QtWidgets.QSizePolicy.Policy.Preferred)
@@ -648,18 +688,26 @@ class LiveWindow(QtWidgets.QMainWindow):
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
         if self._size_chosen is not None:
-            QtCore.QTimer.singleShot(0, self._fit_on_screen)  # once the window manager has framed it
+            QtCore.QTimer.singleShot(0, self, self._fit_on_screen)  # once the window manager has framed it
 
-    def _fit_on_screen(self) -> None:
+    def _fit_on_screen(self, tries: int = 20) -> None:
         """The size asked is the inside's: the title bar and borders come on top, and on a 1366x768
-        screen above a taskbar they would push the status line and the buttons below the screen."""
-        chosen, self._size_chosen = self._size_chosen, None
-        screen = self.screen()
-        if screen is None or self.size() != chosen or self.isMaximized() or self.isFullScreen():
+        screen above a taskbar they would push the status line and the buttons below the screen. An X11
+        window manager frames the window a moment after it shows: looked at again for up to 2 s."""
+        chosen, screen = self._size_chosen, self.screen()
+        if (chosen is None or screen is None or self.size() != chosen
+                or self.windowState() & (QtCore.Qt.WindowState.WindowMaximized
+                                         | QtCore.Qt.WindowState.WindowFullScreen)):
+            self._size_chosen = None
             return  # a size somebody else chose
         room, frame, inside = screen.availableGeometry(), self.frameGeometry(), self.geometry()
-        if frame.size() == inside.size():  # no title bar or borders (a kiosk, no window manager): it fits
+        if frame.size() == inside.size():  # no frame yet, or none at all (a kiosk, no window manager)
+            if tries > 1:
+                QtCore.QTimer.singleShot(100, self, lambda: self._fit_on_screen(tries - 1))
+            else:
+                self._size_chosen = None
             return
+        self._size_chosen = None
         if frame.width() > room.width() or frame.height() > room.height():
             self.resize(min(inside.width(), room.width() - (frame.width() - inside.width())),
                         min(inside.height(), room.height() - (frame.height() - inside.height())))
@@ -754,6 +802,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         if (short_px := len(order) * self._panel_px[PanelSize.TOP_ACTION] - room) > 0:
             self._room_from_3d(short_px)  # the panels have it from the next frame
+        self._give_colours([body.tracking_id for body in order])
         labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -849,16 +898,25 @@ class LiveWindow(QtWidgets.QMainWindow):
             decisions = {b.tracking_id: d for b in shown if (d := self._decision_now(b.tracking_id, now)[0])}
             self.room3d.show_people(shown, decisions, self._colour_of)
 
+    def _give_colours(self, in_view: list[int]) -> None:
+        """Colours (skeleton, label, panel, 3D figure) for the people of the frame drawn, none shared among
+        them. From their numbers, which rise all day, persons 2 and 8 were one colour side by side. Kept
+        while tracked; one that somebody in view shares (six were tracked when they came) moves to a
+        colour nobody in view has, one held by somebody out of view last."""
+        live = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
+        self._colours = {k: v for k, v in self._colours.items() if k in live or k in in_view}
+        out_of_view = {v for k, v in self._colours.items() if k not in in_view}
+        used: set[int] = set()
+        for tracking_id in sorted(in_view, key=lambda k: (k not in self._colours, self.person_number(k))):
+            colour = self._colours.get(tracking_id)
+            if colour is None or colour in used:
+                free = [i for i in range(len(PALETTE)) if i not in used]  # none: more in view than colours
+                colour = min(free, key=lambda i: i in out_of_view) if free else colour or 0
+                self._colours[tracking_id] = colour
+            used.add(colour)
+
     def _colour_of(self, tracking_id: int) -> tuple[int, int, int]:
-        """The person's colour (skeleton, label, panel, 3D figure): one no one else in view has. From
-        their number, person 2 and person 8 (numbers rise all day) were one colour side by side."""
-        if tracking_id not in self._colours:
-            live = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
-            self._colours = {k: v for k, v in self._colours.items() if k in live}  # those who left: freed
-            taken = set(self._colours.values())
-            free = [i for i in range(len(PALETTE)) if i not in taken]  # none: more tracked than colours
-            self._colours[tracking_id] = (free or [(self.person_number(tracking_id) - 1) % len(PALETTE)])[0]
-        return PALETTE[self._colours[tracking_id]]
+        return PALETTE[self._colours.get(tracking_id, (self.person_number(tracking_id) - 1) % len(PALETTE))]
 
     def toggle_room3d(self) -> None:
         if self.room3d is not None:
@@ -1002,10 +1060,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         """Whether a decision's top action is one that raises alerts, at the alert threshold."""
         return decision is not None and self.alerts is not None and self.alerts.alarming(decision)
 
-    def _alert_text(self, alert: Alert, came: float, earlier: int = 0, gone: bool = False,
-                    action: str | None = None) -> str:
-        """`came`: the monotonic time the alert came, for how long ago it was; `action`: the class as
-        written (shortened to fit the bar), else its title."""
+    def _alert_text(self, alert: Alert, came: float, earlier: int = 0, gone: bool = False) -> str:
+        """`came`: the monotonic time the alert came, for how long ago it was."""
+        return "".join(self._alert_parts(alert, came, earlier, gone))
+
+    def _alert_parts(self, alert: Alert, came: float, earlier: int = 0, gone: bool = False,
+                     ) -> tuple[str, str, str]:
+        """The alert's line as (before its class, the class, after it): AlertLine shortens the class."""
         # Without the probability: an alert is raised as the class crosses the threshold, so it would
         # read about the threshold for as long as the bar stays up; the person's panel has it as it is now.
         # What matters most first: the bar cuts what does not fit (a narrow window, large fonts), and a count
@@ -1016,9 +1077,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         ago = "" if minutes < 1 else f" ({minutes} min ago)" if minutes < 60 else (
             f" ({minutes // 60} h {minutes % 60} min ago)")
         where = f"{alert.room}: " if alert.room else ""
-        action = class_title(alert.action) if action is None else action
         return (f"ALERT{f' (+{earlier} earlier)' if earlier else ''}  {where}person {alert.number}"
-                f"{' (not in view now)' if gone else ''}: {action} at {when}{ago}")
+                f"{' (not in view now)' if gone else ''}: ", class_title(alert.action), f" at {when}{ago}")
 
     def _update_alert_bar(self) -> None:
         if not self._unacknowledged_count:
@@ -1028,23 +1088,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         # Still up when the person has left the sensor's view (out of the room, or on the floor behind the
         # bed): the bar says so, since the picture no longer shows whom it is about.
         gone = self.pipeline.tracks is not None and latest.person not in self.pipeline.tracks.ids()
-        text = self._alert_text(latest, came, self._unacknowledged_count - 1, gone)
-        whole = text
-        metrics, room = self.alert_text.fontMetrics(), self.alert_text.contentsRect().width()
-        if metrics.horizontalAdvance(text) > room:  # a site's long class name cut off the time after it
-            title = class_title(latest.action)
-            rest = metrics.horizontalAdvance(text) - metrics.horizontalAdvance(title)
-            short = metrics.elidedText(title, QtCore.Qt.TextElideMode.ElideMiddle,
-                                       max(room - rest, metrics.horizontalAdvance("x...x")))
-            text = self._alert_text(latest, came, self._unacknowledged_count - 1, gone, short)
-        if text != self.alert_text.text():
-            self.alert_text.setText(text)
-            self.alert_text.setAccessibleName(whole)  # read out whole
+        self.alert_bar.show()  # first: laid out, the line is fitted to its width, not a hidden one's
+        if self.alert_text.show_alert(*self._alert_parts(latest, came, self._unacknowledged_count - 1, gone)):
             self.alert_text.setToolTip("\n".join(self._alert_text(*shown) for shown in self._unacknowledged))
             # Read out by a screen reader as it changes, not only when someone moves to it.
             QtGui.QAccessible.updateAccessibility(QtGui.QAccessibleEvent(self.alert_text,
                                                                          QtGui.QAccessible.Event.Alert))
-        self.alert_bar.show()
 
     def _sound_alerts(self) -> None:
         """Beep at a new alert, and every `alert_beep_s` (0: never) while any is unacknowledged; flash the

@@ -229,6 +229,22 @@ def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     assert bar.accessibleName() == f"{long_name} 96%"  # read out whole
     bar.show_value("kick", 0.05)
     assert bar.format() == "  kick  5%"
+    # The alert bar keeps who and when: the class is shortened in its middle; in a narrow window, two lines.
+    from live.overlay import AlertLine
+
+    line = AlertLine()
+    line.setStyleSheet("font-size: 22px; font-weight: bold")  # the bar's
+    qtbot.addWidget(line)
+    line.resize(1000, 40)
+    line.show()
+    parts = ("ALERT (+2 earlier)  ward 3: person 12: ", long_name, " at 14:50:06")
+    assert line.show_alert(*parts) and not line.show_alert(*parts)  # told once, however often fitted
+    assert line.text().startswith(parts[0]) and line.text().endswith(parts[2]) and "\u2026" in line.text()
+    assert line.accessibleName() == "".join(parts) and not line.wordWrap()
+    line.resize(400, 80)  # refitted as it is laid out again
+    assert line.text().endswith(parts[2]) and line.wordWrap()
+    line.resize(1800, 40)
+    assert line.text() == "".join(parts)
 
 
 def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model):
@@ -241,18 +257,25 @@ def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model):
     qtbot.addWidget(window)
     window.timer.stop()  # no pipeline running: nothing to draw
     tracks = window.pipeline.tracks = TrackTable(history=8)  # as the pipeline's capture keeps them
-    for k in range(1, 9):  # person 2 (id 102) stays; ids 101 and 103-108 come one after another
-        bodies = [person(100 + k, 1.0 * k, 0.0), person(102, 0.0, 0.0)] if k == 1 else [
-            person(102, 0.0, 0.0), person(100 + k, 1.0 * k, 0.0)]  # a metre apart: not the one before
-        tracks.observe(0.5 * k, tracks.rejoin(0.5 * k, bodies), k)
+    for k in range(1, 8):  # person 2 (id 102) stays; ids 101, then 103-108, come one after another
+        bodies = [person(101, 1.0, 0.0), person(102, 0.0, 0.0)] if k == 1 else [
+            person(102, 0.0, 0.0), person(101 + k, 1.0 * k, 0.0)]  # a metre apart: not the one before
+        bodies = tracks.rejoin(0.5 * k, bodies)
+        tracks.observe(0.5 * k, bodies, k)
+        window._give_colours([body.tracking_id for body in bodies])  # as each frame is drawn
+        if k == 1:
+            first = window._colour_of(102)
     assert tracks.number_of(102) == 2 and tracks.number_of(108) == 8
-    live = tracks.ids()
-    assert 102 in live and 108 in live
-    colours = [window._colour_of(i) for i in live]
-    assert len(set(colours)) == len(colours)
-    assert window._colour_of(102) == window._colour_of(102)  # kept while in view
+    assert window._colour_of(102) != window._colour_of(108) and window._colour_of(102) == first
     # The status line's count is of those in the newest frame, not of the tracks kept a second longer.
-    assert len(live) == 4 and tracks.in_view == 2
+    assert len(tracks.ids()) == 4 and tracks.in_view == 2
+    # Six in view hold every colour; one leaves (tracked a second longer) as a seventh comes: the newcomer
+    # takes the colour of the one who left, not that of somebody in view.
+    six = list(range(201, 207))
+    window._give_colours(six)
+    window._give_colours([*six[1:], 207])
+    shown = [window._colour_of(i) for i in [*six[1:], 207]]
+    assert len(set(shown)) == 6
 
 
 def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot, tiny_model):
