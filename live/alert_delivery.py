@@ -451,6 +451,9 @@ class AlertDelivery:
         self._said_problems: set[str] = set()  # the ERRORs written during this outage: each once
         self._stop = threading.Event()
         self._closed = False  # the queue file is closed: nothing more is written to it
+        # The journal has ended (close()): delivered / rejected lines go to _marks_waiting, for close() to
+        # write, not to a hand-off nobody reads. Both flags change under _unwritten_lock.
+        self._journal_ended = False
         # Alerts the queue file did not take (a full disk, or past the hand-off of a disk that hangs), by
         # id: written when it takes one again, or at close; until then they are in memory only, and a stop
         # loses those not yet delivered.
@@ -518,12 +521,13 @@ class AlertDelivery:
         running = time.monotonic() - began if began is not None else 0.0
         return running if running >= WRITE_STUCK_S else None
 
-    def _not_on_disk(self) -> int:
-        """Undelivered alerts whose queued line is not in the file: lost if this process ends now."""
+    def _not_on_disk(self) -> tuple[int, int]:
+        """(Undelivered alerts, those of them whose queued line is not in the file: lost if this process
+        ends now), of one moment: a POST answered between two looks made "-1 not delivered"."""
         with self._condition:
             undelivered = [record["id"] for record in self._pending]
         with self._unwritten_lock:
-            return sum(key not in self._on_disk for key in undelivered)
+            return len(undelivered), sum(key not in self._on_disk for key in undelivered)
 
     @property
     def pending(self) -> int:
@@ -575,6 +579,8 @@ class AlertDelivery:
         # endpoint did take it, the next start sends it again with the same key.
         join_in_slices(self._sender, 1.0)
         if not self._journal.is_alive():
+            with self._unwritten_lock:  # from now on a POST still answered is marked by close() itself
+                self._journal_ended = True
             self._keep_what_the_journal_left()
         # A write + fsync that never returns holds _file_lock: closing would wait for ever.
         locked: list[bool] = []
@@ -586,7 +592,7 @@ class AlertDelivery:
         if not wait_in_slices(lock, lambda: bool(locked), self.config.disk_timeout_s):
             # What is not on disk is lost with this process: those it did not take, and those still
             # waiting to be written (the one the hung write holds among them).
-            self.lost = self._not_on_disk()
+            _, self.lost = self._not_on_disk()
             log.error("a write to %s has not finished in %.0f s (is the disk hung?); the file stays open "
                       "and locked until this process ends, and %d undelivered alert(s) not written to it "
                       "are lost unless the write finishes before then", self.config.queue_path,
@@ -597,19 +603,21 @@ class AlertDelivery:
             # the journal did not get to (a delivered line the sender settled after it ended).
             try:
                 self._write_unwritten()
-                self._write_marks_waiting()
+                self._write_marks_waiting(last=True)
             except OSError as error:  # still full, or gone: those stay in memory, and count below
                 log.error("%s does not take the records left to write at the stop: %s",
                           self.config.queue_path, error)
-            self.lost = lost = self._not_on_disk()
-            if left := self.pending - lost:
+            pending, self.lost = self._not_on_disk()
+            lost = self.lost
+            if left := pending - lost:
                 log.warning("%d alert(s) not delivered to %s yet; they stay in %s and are sent on the next "
                             "start", left, self.config.shown_url, self.config.queue_path)
             if lost:
                 log.error("%d alert(s) not delivered to %s are lost: %s would not take them (the errors "
                           "above say why)", lost, self.config.shown_url, self.config.queue_path)
+            with self._unwritten_lock:
+                self._closed = True
             self.queue.close()
-            self._closed = True
         finally:
             self._file_lock.release()
 
@@ -736,10 +744,12 @@ class AlertDelivery:
         else:
             self._compact_if_done()
 
-    def _write_marks_waiting(self) -> None:
-        """The delivered / rejected lines the hand-off did not take, in order. Under _file_lock."""
+    def _write_marks_waiting(self, last: bool = False) -> None:
+        """The delivered / rejected lines the hand-off did not take, in order. Under _file_lock. `last`
+        (close()): any line settled after these is one of a closed file."""
         with self._unwritten_lock:
             marks, self._marks_waiting = self._marks_waiting, []
+            self._closed = self._closed or last
         for written, mark in enumerate(marks):
             try:
                 self._append(mark)
@@ -849,12 +859,14 @@ class AlertDelivery:
                 self._unwritten.pop(record["id"], None)
         # Written by the journal, after the alert's own queued line (the same queue, in order): this
         # thread never waits on the disk. (Also for one the file never took: what became of it is kept.)
-        if self._closed:  # answered after close(): sent again, same key, after a restart
-            return
-        try:
-            self._submitted.put_nowait(mark)
-        except queue.Full:  # the disk hangs: written after what the journal holds now
-            with self._unwritten_lock:
+        with self._unwritten_lock:
+            if self._closed:  # answered after close(): sent again, same key, after a restart
+                return
+            try:
+                if self._journal_ended:
+                    raise queue.Full
+                self._submitted.put_nowait(mark)
+            except queue.Full:  # the disk hangs, or the journal has ended: written after the lines before
                 self._marks_waiting.append(mark)
 
     def _post(self, record: dict[str, Any]) -> tuple[Outcome, int | None, str]:

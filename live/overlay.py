@@ -536,6 +536,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._bones = np.array(layout.bones, dtype=np.int64)
         self._decisions: dict[int, Decision] = {}
         self._colours: dict[int, int] = {}  # tracking id -> its PALETTE entry, while tracked
+        self._in_view_before: set[int] = set()  # the tracking ids of the frame drawn last
         self._stale_after_s = max(STALE_DECISION_S, 3 * pipeline.config.recognition.hop_s)
         self._was_paused = False
         self._last_sequence = -1
@@ -907,7 +908,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._colours = {k: v for k, v in self._colours.items() if k in live or k in in_view}
         out_of_view = {v for k, v in self._colours.items() if k not in in_view}
         used: set[int] = set()
-        for tracking_id in sorted(in_view, key=lambda k: (k not in self._colours, self.person_number(k))):
+        # Whoever was in view the frame before keeps their colour; one back after a moment away is recoloured.
+        before, self._in_view_before = self._in_view_before, set(in_view)
+        for tracking_id in sorted(in_view, key=lambda k: (k not in self._colours, k not in before,
+                                                          self.person_number(k))):
             colour = self._colours.get(tracking_id)
             if colour is None or colour in used:
                 free = [i for i in range(len(PALETTE)) if i not in used]  # none: more in view than colours

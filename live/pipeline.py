@@ -365,6 +365,9 @@ class LivePipeline:
                     if not gone_on:
                         failed.append(error)
                         return
+                if self._stopping.is_set():  # the folder answered after the stop, which said it never began
+                    log.debug("the recording asked for from the start: %s", error)
+                    return
                 message = f"the recording asked for from the start did not begin: {error}"
                 log.error("%s", message)
                 self._recording_errors.append(message)  # an error of the run, as a recording's

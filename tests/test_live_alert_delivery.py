@@ -629,6 +629,16 @@ def test_an_alert_delivered_during_the_stop_is_marked_so_and_the_stop_is_not_hel
     again = AlertDelivery(config(endpoint, tmp_path))
     assert again.queue.pending == []
     again.close(0.0)
+    # Answered while close() gathers what the journal left (a slow share): marked all the same.
+    endpoint.answer = lambda body: (time.sleep(1.0), 200)[1]
+    late = AlertDelivery(config(endpoint, tmp_path))
+    gather = late._keep_what_the_journal_left
+    late._keep_what_the_journal_left = lambda: (gather(), time.sleep(1.5))
+    late.submit(alert(2))
+    assert late.flush()
+    late.close(0.0)
+    assert late.delivered == 1 and [r["op"] for r in records(tmp_path / "alerts.jsonl")][-2:] == [
+        "queued", "delivered"]
 
 
 def test_close_while_the_disk_hangs_counts_no_alert_twice(endpoint, tmp_path):

@@ -247,15 +247,17 @@ def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     assert line.text() == "".join(parts)
 
 
-def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model):
+def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model, request):
     # Colours came from the person's number, which rises all day: persons 2 and 8 were one colour side
     # by side (and in the 3D panel).
     engine, inputs = tiny_model
+    import shiboken6
+
     from live.tracks import TrackTable
 
     window = LiveWindow(LivePipeline(room(), engine, inputs, PipelineConfig()), inputs.layout)
-    qtbot.addWidget(window)
-    window.timer.stop()  # no pipeline running: nothing to draw
+    window.timer.stop()  # no pipeline running: nothing to draw, nothing to stop at the end
+    request.addfinalizer(lambda: shiboken6.delete(window))
     tracks = window.pipeline.tracks = TrackTable(history=8)  # as the pipeline's capture keeps them
     for k in range(1, 8):  # person 2 (id 102) stays; ids 101, then 103-108, come one after another
         bodies = [person(101, 1.0, 0.0), person(102, 0.0, 0.0)] if k == 1 else [
@@ -271,11 +273,15 @@ def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model):
     assert len(tracks.ids()) == 4 and tracks.in_view == 2
     # Six in view hold every colour; one leaves (tracked a second longer) as a seventh comes: the newcomer
     # takes the colour of the one who left, not that of somebody in view.
+    tracks.ids = lambda: list(range(201, 208))  # all seven tracked
     six = list(range(201, 207))
     window._give_colours(six)
     window._give_colours([*six[1:], 207])
-    shown = [window._colour_of(i) for i in [*six[1:], 207]]
-    assert len(set(shown)) == 6
+    assert len({window._colour_of(i) for i in [*six[1:], 207]}) == 6
+    # The one who left comes back as another leaves: recoloured, not the newcomer in view all along.
+    kept = window._colour_of(207)
+    window._give_colours([201, *six[2:], 207])
+    assert window._colour_of(207) == kept and len({window._colour_of(i) for i in [201, *six[2:], 207]}) == 6
 
 
 def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot, tiny_model):
