@@ -452,7 +452,7 @@ class AlertDelivery:
         self._stop = threading.Event()
         self._closed = False  # the queue file is closed: nothing more is written to it
         # The journal has ended (close()): delivered / rejected lines go to _marks_waiting, for close() to
-        # write, not to a hand-off nobody reads. Both flags change under _unwritten_lock.
+        # write, not to a hand-off nobody reads. It and _closed change under _unwritten_lock.
         self._journal_ended = False
         # Alerts the queue file did not take (a full disk, or past the hand-off of a disk that hangs), by
         # id: written when it takes one again, or at close; until then they are in memory only, and a stop
