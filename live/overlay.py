@@ -429,7 +429,6 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         # In words as well as on red: red and black are one dark olive to some eyes.
         before, title = f"{'ALERT ' if alarming else ''}{label}: ", class_title(decision.topk[0][0])
         after = f" {decision.topk[0][1] * 100:.0f}%"
-        text = before + title + after
         # A site's long class name, written large in a small window, ran off the picture with its %:
         # the name is shortened instead.
         shown = title
