@@ -156,6 +156,10 @@ class LineWriter:
     file."""
 
     QUEUE_LINES = 10_000  # ~3 MB of decisions: some ten minutes of a room of three people
+    # A file that has not opened after this long (on a share that hangs while it reconnects) is left to
+    # open on the writer's thread: the run starts, its lines queued meanwhile. One that fails sooner (a
+    # folder that is not there) fails the start.
+    OPEN_WAIT_S = 5.0
     GONE_CHECK_S = 5.0  # how often the file is checked for having been deleted under the writer
     RETRY_S = 30.0  # how often a file that failed is opened again
     DROPPING_AGAIN_S = 60.0  # lines dropped after this long without: a new episode, said again
@@ -166,7 +170,12 @@ class LineWriter:
         self.path, self.option = path, option  # option: "--output" / "--events", for messages
         self.lossless = lossless
         self._stop = stop or threading.Event()  # the run is stopping: a lossless writer waits no longer
-        self._stream: IO[str] = _append_to(path) if path is not None else sys.stdout  # a bad path: at start
+        # Opened on the writer's thread, waited for up to OPEN_WAIT_S (a bad path: an error at start).
+        self._stream: IO[str] | None = sys.stdout if path is None else None
+        self._opened = threading.Event()
+        self._open_lock = threading.Lock()  # who says a failed open: the start (raised), or the writer
+        self._open_error: Exception | None = None
+        self._open_given_up = False  # the start went on without the file
         self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE_LINES)
         self.written = 0  # lines flushed out
         self.dropped = 0  # lines not written: no room in the queue, a failed write, or after one
@@ -179,6 +188,15 @@ class LineWriter:
         self.reader_gone = False
         self._thread = threading.Thread(target=self._run, name=f"writer {option}", daemon=True)
         self._thread.start()
+        if path is not None and not self._opened.wait(self.OPEN_WAIT_S):
+            with self._open_lock:
+                self._open_given_up = self._open_error is None
+            if self._open_given_up:
+                log.warning("%s has not opened in %.0f s (a share that hangs?): the run starts without "
+                            "waiting; its lines wait in memory (up to %d) until it opens", self.where,
+                            self.OPEN_WAIT_S, self.QUEUE_LINES)
+        if self._open_error is not None:
+            raise self._open_error
 
     @property
     def where(self) -> str:
@@ -236,6 +254,21 @@ class LineWriter:
                             self.dropped - dropped_before)
 
         checked = failed_at = time.monotonic()
+        if self._stream is None:  # the file, opened here: a share that hangs holds up no start
+            assert self.path is not None
+            try:
+                self._stream = _append_to(self.path)
+            except Exception as error:
+                with self._open_lock:
+                    if not self._open_given_up:  # said by the start, which fails
+                        self._open_error = error
+                        self._opened.set()
+                        return
+                # Opened too late to fail the start: a file that failed, opened again every RETRY_S.
+                self.failing, self.failure = True, f"{self.where}: cannot be written ({error})"
+                log.error("%s; lines are dropped until it can be, tried again every %.0f s (recognition "
+                          "and alerts go on)", self.failure, self.RETRY_S)
+            self._opened.set()
         while True:
             item = self._queue.get()
             line = item not in (self._REOPEN, self._CLOSE)
@@ -285,8 +318,8 @@ class LineWriter:
                 log.info("the reader of %s closed its end; shutting down", self.where)
             except Exception as error:  # a full disk, a folder removed, a closed stream: OSError, ValueError
                 # (and anything else: a writer thread that died of it lost every later line unsaid)
-                if self.path is not None:  # closed now: its buffer, lines counted lost, is not written later
-                    with contextlib.suppress(OSError, ValueError):
+                if self.path is not None and self._stream is not None:  # closed now: its buffer, lines
+                    with contextlib.suppress(OSError, ValueError):  # counted lost, is not written later
                         self._stream.close()
                 if not self.failing:
                     dropped_before = self.dropped
@@ -305,6 +338,8 @@ class LineWriter:
     def status(self) -> list[str]:
         """For a status line: the file while it cannot be written (what a monitor reads, hours after
         its one error line)."""
+        if self._stream is None and not self.failing:  # still opening (a share that hangs)
+            return [f"{self.where} NOT OPEN YET ({self._queue.qsize()} lines waiting)"]
         return [f"{self.where} NOT WRITTEN ({self.dropped} lines lost)"] if self.failing else []
 
     def close(self, timeout: float = 5.0) -> None:
@@ -332,7 +367,7 @@ class LineWriter:
                 _silence(self._stream)
             return
         try:
-            if self.path is not None:
+            if self.path is not None and self._stream is not None:  # None: it never opened
                 self._stream.close()
         except OSError as error:
             self.failure = self.failure or f"{self.where}: cannot be written ({error.strerror or error})"

@@ -1387,6 +1387,56 @@ def test_an_alert_command_windows_would_not_start_is_refused_at_start_up():
     assert windows_start_problem("page-nurse", "/usr/local/bin/page-nurse", windows=False) is None
 
 
+def test_an_output_on_a_share_that_hangs_at_the_start_holds_the_run_back_only_a_moment(
+    tmp_path, monkeypatch, caplog
+):
+    # --output on a share that hung while it reconnected: the run did not start (no recognition, no
+    # alert) until the share answered. A file that cannot be opened at all still fails the start.
+    import live.headless
+    from live.headless import LineWriter
+
+    monkeypatch.setattr(LineWriter, "OPEN_WAIT_S", 0.2)
+    share_back = threading.Event()
+    opening = live.headless._append_to
+
+    def hanging_open(path):
+        share_back.wait(10)
+        return opening(path)
+
+    monkeypatch.setattr(live.headless, "_append_to", hanging_open)
+    path = tmp_path / "decisions.jsonl"
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="live.headless"):
+        writer = LineWriter(path, "--output")
+    assert time.monotonic() - started < 5 and "has not opened in 0 s" in caplog.text
+    writer.write("first\n")
+    assert writer.status() == [f"--output {path} NOT OPEN YET (1 lines waiting)"]
+    share_back.set()
+    writer.close()
+    assert path.read_text() == "first\n" and writer.dropped == 0
+    # The share answers late with an error: said, retried as a file that failed, nothing raised.
+    share_back.clear()
+
+    def hanging_then_failing(path):
+        share_back.wait(10)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(live.headless, "_append_to", hanging_then_failing)
+    late = LineWriter(tmp_path / "other.jsonl", "--output")
+    share_back.set()
+    deadline = time.monotonic() + 5
+    while not late.failing and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert late.failing and late.status()[0].endswith("NOT WRITTEN (0 lines lost)")
+    late.reopen()  # as every RETRY_S, or a SIGHUP: opened again (a plain open)
+    late.write("kept\n")
+    late.close()
+    assert (tmp_path / "other.jsonl").read_text() == "kept\n"
+    monkeypatch.setattr(live.headless, "_append_to", opening)
+    with pytest.raises(OSError):
+        LineWriter(tmp_path / "no such folder" / "decisions.jsonl", "--output")
+
+
 def test_a_moment_of_full_disk_costs_its_lines_not_the_rest_of_the_run(tmp_path, monkeypatch, caplog):
     """One failed write stopped --output for the rest of the run (weeks, for a service) and the status
     line never said so. The file is opened again every RETRY_S (and at a SIGHUP), the line the failure
