@@ -166,7 +166,9 @@ class LineWriter:
     _REOPEN, _CLOSE = object(), object()
 
     def __init__(self, path: Path | None, option: str, lossless: bool = False,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, open_by: float | None = None) -> None:
+        """`open_by`: the monotonic time the start waits for the file until (None: OPEN_WAIT_S from now;
+        one deadline for a run's files, which would otherwise each wait their own)."""
         self.path, self.option = path, option  # option: "--output" / "--events", for messages
         self.lossless = lossless
         self._stop = stop or threading.Event()  # the run is stopping: a lossless writer waits no longer
@@ -180,6 +182,7 @@ class LineWriter:
         self.written = 0  # lines flushed out
         self.dropped = 0  # lines not written: no room in the queue, a failed write, or after one
         self._dropped_lock = threading.Lock()  # counted on the caller's thread and the writer's
+        self._markers = 0  # _REOPEN / _CLOSE in the queue (under _dropped_lock)
         self._dropped_at = -math.inf  # when a line last found no room in the queue
         self.failure: str | None = None  # the last failure of the run, for its summary
         self.failing = False  # now: lines are dropped until the file is opened again
@@ -188,13 +191,16 @@ class LineWriter:
         self.reader_gone = False
         self._thread = threading.Thread(target=self._run, name=f"writer {option}", daemon=True)
         self._thread.start()
-        if path is not None and not self._opened.wait(self.OPEN_WAIT_S):
+        open_by = time.monotonic() + self.OPEN_WAIT_S if open_by is None else open_by
+        if path is not None and not self._opened.wait(max(open_by - time.monotonic(), 0.0)):
             with self._open_lock:
-                self._open_given_up = self._open_error is None
+                self._open_given_up = self._open_error is None and self._stream is None
             if self._open_given_up:
+                then = ("once they fill that, the replay waits for it" if lossless
+                        else "lines past that are dropped, counted")
                 log.warning("%s has not opened in %.0f s (a share that hangs?): the run starts without "
-                            "waiting; its lines wait in memory (up to %d) until it opens", self.where,
-                            self.OPEN_WAIT_S, self.QUEUE_LINES)
+                            "waiting; its lines wait in memory (up to %d) until it opens; %s", self.where,
+                            self.OPEN_WAIT_S, self.QUEUE_LINES, then)
         if self._open_error is not None:
             raise self._open_error
 
@@ -225,14 +231,18 @@ class LineWriter:
             if not wait or not self._thread.is_alive() or self._stop.is_set():
                 try:
                     self._queue.put_nowait(item)
-                    return True
+                    break
                 except queue.Full:
                     return False
             try:
                 self._queue.put(item, timeout=0.1)
-                return True
+                break
             except queue.Full:
                 continue
+        if item is self._REOPEN or item is self._CLOSE:  # not lines: never counted lost
+            with self._dropped_lock:
+                self._markers += 1
+        return True
 
     def reopen(self) -> None:
         if self.path is not None and not self._put(self._REOPEN, wait=False):
@@ -265,13 +275,18 @@ class LineWriter:
                         self._opened.set()
                         return
                 # Opened too late to fail the start: a file that failed, opened again every RETRY_S.
-                self.failing, self.failure = True, f"{self.where}: cannot be written ({error})"
+                why = getattr(error, "strerror", None) or error
+                self.failing, self.failure = True, f"{self.where}: cannot be written ({why})"
+                failed_at = time.monotonic()
                 log.error("%s; lines are dropped until it can be, tried again every %.0f s (recognition "
                           "and alerts go on)", self.failure, self.RETRY_S)
             self._opened.set()
         while True:
             item = self._queue.get()
             line = item not in (self._REOPEN, self._CLOSE)
+            if not line:
+                with self._dropped_lock:
+                    self._markers -= 1
             retry = item is self._REOPEN or time.monotonic() - failed_at >= self.RETRY_S
             if self.reader_gone or self.failing and not reopened and (self.path is None or not retry):
                 self._count_dropped(line)
@@ -339,7 +354,9 @@ class LineWriter:
         """For a status line: the file while it cannot be written (what a monitor reads, hours after
         its one error line)."""
         if self._stream is None and not self.failing:  # still opening (a share that hangs)
-            return [f"{self.where} NOT OPEN YET ({self._queue.qsize()} lines waiting)"]
+            lost = f", {self.dropped} lost" if self.dropped else ""
+            return [f"{self.where} NOT OPEN YET ({max(self._queue.qsize() - self._markers, 0)} lines "
+                    f"waiting{lost})"]
         return [f"{self.where} NOT WRITTEN ({self.dropped} lines lost)"] if self.failing else []
 
     def close(self, timeout: float = 5.0) -> None:
@@ -375,7 +392,7 @@ class LineWriter:
     @property
     def lost(self) -> int:
         """Lines not written: dropped, and those still queued behind a writer that is blocked."""
-        return self.dropped + (self._queue.qsize() if self._thread.is_alive() else 0)
+        return self.dropped + (max(self._queue.qsize() - self._markers, 0) if self._thread.is_alive() else 0)
 
     def errors(self) -> list[str]:
         """What the run's summary lists as errors: lines of the file lost."""
@@ -395,8 +412,8 @@ class DecisionWriter(LineWriter):
     rooms of one host writing to one file stay apart."""
 
     def __init__(self, path: Path | None, lossless: bool = False,
-                 stop: threading.Event | None = None, room: str = "") -> None:
-        super().__init__(path, "--output", lossless, stop)
+                 stop: threading.Event | None = None, room: str = "", open_by: float | None = None) -> None:
+        super().__init__(path, "--output", lossless, stop, open_by)
         self.room = room
 
     def write_hop(self, hop: Hop) -> None:
@@ -431,6 +448,7 @@ class EventLog:
     def __init__(
         self, threshold: float, path: Path | None = None, end_threshold: float | None = None,
         lossless: bool = False, stop: threading.Event | None = None, room: str = "",
+        open_by: float | None = None,
     ) -> None:
         self.threshold = threshold
         self.room = room  # on each line written (--room)
@@ -441,7 +459,7 @@ class EventLog:
         # second later, seen in a batch of hops ending anywhere, gave a --fast replay's events lengths that
         # changed from run to run and counted time nobody was there.
         self._held: dict[int, tuple[float, float]] = {}
-        self._file = LineWriter(path, "--events", lossless, stop) if path is not None else None
+        self._file = LineWriter(path, "--events", lossless, stop, open_by) if path is not None else None
         self.events: list[ActionEvent] = []
 
     def update(self, hop: Hop) -> list[ActionEvent]:
@@ -879,9 +897,10 @@ def run_headless(
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = None
     try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
-        writer = DecisionWriter(config.output, config.lossless, stop, config.alerts.room)
+        open_by = time.monotonic() + LineWriter.OPEN_WAIT_S  # one wait for both files, not one each
+        writer = DecisionWriter(config.output, config.lossless, stop, config.alerts.room, open_by)
         events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold, config.lossless,
-                          stop, config.alerts.room)
+                          stop, config.alerts.room, open_by)
     except BaseException:
         alerts.close(0.0)
         if writer is not None:

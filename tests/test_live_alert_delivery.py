@@ -597,8 +597,8 @@ def test_alerts_are_sent_while_the_queue_file_hangs_and_settled_in_it_after(endp
     disk = HungDisk(delivery)
     keys = [delivery.submit(alert(person)) for person in (1, 2, 3)]
     assert disk.entered.wait(5)
-    wait_for(lambda: sorted(endpoint.ids()) == sorted(keys))  # sent, though none is on disk yet
-    assert delivery.pending == 0 and delivery.delivered == 3
+    wait_for(lambda: delivery.delivered == 3)  # sent, though none is on disk yet
+    assert sorted(endpoint.ids()) == sorted(keys) and delivery.pending == 0
     wait_for(lambda: delivery.write_stuck_s is not None, 5)
     dispatcher = AlertDispatcher(AlertConfig(classes=("fall_down",)), ("fall_down",))
     dispatcher.delivery = delivery  # the status line a run prints

@@ -1432,6 +1432,24 @@ def test_an_output_on_a_share_that_hangs_at_the_start_holds_the_run_back_only_a_
     late.write("kept\n")
     late.close()
     assert (tmp_path / "other.jsonl").read_text() == "kept\n"
+    # Two files on the share wait for one deadline together, not one each; what waits or is lost is said.
+    share_back.clear()
+    monkeypatch.setattr(live.headless, "_append_to", hanging_open)
+    monkeypatch.setattr(LineWriter, "QUEUE_LINES", 2)
+    monkeypatch.setattr(LineWriter, "OPEN_WAIT_S", 5.0)  # each its own: 10 s
+    started = time.monotonic()
+    open_by = started + 0.3
+    outputs = [LineWriter(tmp_path / f"{name}.jsonl", option, open_by=open_by)
+               for name, option in (("decisions", "--output"), ("events", "--events"))]
+    assert time.monotonic() - started < 3
+    for line in ("a\n", "b\n", "c\n"):
+        outputs[0].write(line)
+    assert outputs[0].status() == [f"--output {tmp_path / 'decisions.jsonl'} NOT OPEN YET (2 lines waiting, "
+                                   "1 lost)"]
+    outputs[0].close(timeout=0.2)  # still opening: the lines, not the close, are counted lost
+    assert outputs[0].lost == 3
+    share_back.set()
+    outputs[1].close()
     monkeypatch.setattr(live.headless, "_append_to", opening)
     with pytest.raises(OSError):
         LineWriter(tmp_path / "no such folder" / "decisions.jsonl", "--output")

@@ -135,8 +135,8 @@ def test_a_recording_folder_that_never_answers_is_said_while_it_runs_and_at_the_
     share_back.set()
     assert any(e.startswith("the recording asked for from the start never began: its folder")
                for e in summary.errors)
-    time.sleep(0.3)  # the folder answers after the stop: said once, not again as "the pipeline is stopping"
-    assert len(pipeline.recording_errors) == 1
+    pipeline._record_start_waiting[0].join(10)  # the folder answers after the stop: said once, not again
+    assert len(pipeline.recording_errors) == 1   # as "the pipeline is stopping"
 
 
 def test_a_start_that_fails_while_the_recording_waits_on_its_folder_keeps_no_clip(
@@ -166,7 +166,7 @@ def test_a_start_that_fails_while_the_recording_waits_on_its_folder_keeps_no_cli
     with pytest.raises(KeyboardInterrupt):
         pipeline.start()
     share_back.set()
-    time.sleep(0.5)  # the folder answers after the start gave up
+    pipeline._record_start_waiting[0].join(10)  # the folder answers after the start gave up
     assert pipeline.recording is None and not list(tmp_path.glob("*.partial"))
 
 
