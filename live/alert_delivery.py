@@ -438,7 +438,7 @@ class AlertDelivery:
         self.failures = 0  # failed attempts (each retried)
         self.current_backoff_s = 0.0  # the wait after the latest failure; 0 while deliveries succeed
         self._opener = urllib.request.build_opener(_RefuseRedirects)
-        self._submitted: queue.Queue[dict[str, Any] | None] = queue.Queue(SUBMITTED_BACKLOG)
+        self._submitted: queue.Queue[dict[str, Any]] = queue.Queue(SUBMITTED_BACKLOG)
         self._file_lock = threading.Lock()
         self._pending: deque[dict[str, Any]] = deque(self.queue.pending)  # submitted, not yet settled
         self._condition = threading.Condition()
@@ -558,30 +558,19 @@ class AlertDelivery:
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what can be delivered within `timeout`, then stop; the rest stays queued on disk.
-        Returns within about `timeout` + 2 x `config.disk_timeout_s` + 1 s even when the disk hangs."""
+        Returns within about `timeout` + 2 x `config.disk_timeout_s` + 1 s even when the disk hangs (the
+        journal and the file each waited for at most that long, the sender 1 s)."""
         self.wait_delivered(timeout)
-        self._stop.set()
-        # Each wait below in slices of 0.2 s (recordings.stop_signals.wait_in_slices): a second Ctrl-C on
-        # Windows, where a lock's or a join's wait is not interrupted by signals, gets in between them.
-        handed: list[bool] = []
-
-        def hand_over(seconds: float) -> None:
-            with contextlib.suppress(queue.Full):  # full: the journal hangs on the disk
-                self._submitted.put(None, timeout=seconds)
-                handed.append(True)
-
-        wait_in_slices(hand_over, lambda: bool(handed), self.config.disk_timeout_s)
+        self._stop.set()  # the journal ends once the hand-off is empty, the sender at its next wait
         with self._condition:
             self._condition.notify_all()
+        # Each wait below in slices of 0.2 s (recordings.stop_signals.wait_in_slices): a second Ctrl-C on
+        # Windows, where a lock's or a join's wait is not interrupted by signals, gets in between them.
         # Disk only: the journal finishes the alerts handed over.
         join_in_slices(self._journal, self.config.disk_timeout_s)
         # A POST still in flight is not waited for: its alert is on disk (or said lost below), and if the
         # endpoint did take it, the next start sends it again with the same key.
         join_in_slices(self._sender, 1.0)
-        if not self._journal.is_alive():
-            with self._unwritten_lock:  # from now on a POST still answered is marked by close() itself
-                self._journal_ended = True
-            self._keep_what_the_journal_left()
         # A write + fsync that never returns holds _file_lock: closing would wait for ever.
         locked: list[bool] = []
 
@@ -599,8 +588,13 @@ class AlertDelivery:
                       self.config.disk_timeout_s, self.lost)
             return
         try:
-            # What the disk did not take before, if it has room again (the next start sends it), and what
-            # the journal did not get to (a delivered line the sender settled after it ended).
+            # What the journal did not get to (a delivered line the sender settled after it ended, or all
+            # it had left when the disk answered again too late), then what the disk did not take before,
+            # if it has room again: the next start sends it. The journal writes nothing once it has the
+            # lock again (_closed).
+            with self._unwritten_lock:  # from now on a POST still answered is marked here
+                self._journal_ended = True
+            self._keep_what_the_journal_left()
             try:
                 self._write_unwritten()
                 self._write_marks_waiting(last=True)
@@ -622,15 +616,14 @@ class AlertDelivery:
             self._file_lock.release()
 
     def _keep_what_the_journal_left(self) -> None:
-        """Records handed over after the journal ended (a delivered line the sender settled during the
-        stop) joined to those the disk did not take, for close() to write in order: queued lines first."""
+        """Records handed over that the journal did not write (a delivered line the sender settled after
+        it ended, or all it held when the disk answered too late) joined to those the disk did not take,
+        for close() to write in order: queued lines first. Under _file_lock."""
         while True:
             try:
                 record = self._submitted.get_nowait()
             except queue.Empty:
                 return
-            if record is None:
-                continue
             with self._condition:
                 pending = record["op"] == "queued" and any(r["id"] == record["id"] for r in self._pending)
             with self._unwritten_lock:
@@ -651,13 +644,14 @@ class AlertDelivery:
         if self.queue.was_deleted():
             with self._condition:
                 undelivered, next_sequence = list(self._pending), self._next_sequence
+            with self._unwritten_lock:  # not on disk while the new file is made (a write there may hang)
+                self._on_disk.difference_update(record["id"] for record in undelivered)
             try:
                 self.queue.start_again(next_sequence, undelivered)
             except OSError:  # its folder went too: what the deleted file held is in memory only now
                 with self._unwritten_lock:
                     for lost in undelivered:
                         self._unwritten.setdefault(lost["id"], lost)
-                        self._on_disk.discard(lost["id"])
                 raise
             with self._unwritten_lock:  # in the new file now
                 for written in undelivered:
@@ -695,14 +689,12 @@ class AlertDelivery:
     # ---- journal thread: disk only ----------------------------------------------------------------
 
     def _journal_loop(self) -> None:
-        stopping = False
         while True:
             try:  # once close() has asked it to stop: what is in the hand-off now, then no more waiting
-                record = self._submitted.get_nowait() if stopping else self._submitted.get()
+                record = self._submitted.get(timeout=0.2)
             except queue.Empty:
-                return
-            if record is None:
-                stopping = True
+                if self._stop.is_set():
+                    return
                 continue
             self._write(record)
 
@@ -712,10 +704,14 @@ class AlertDelivery:
         queued, written = record["op"] == "queued", False
         try:
             with self._file_lock:
+                if self._closed:  # close() went on without this thread (a disk that hung): counted there
+                    return
                 self._write_began = time.monotonic()
                 try:
                     self._append(record)
                     written = True
+                    if queued:  # on disk before the file is let go: close() counts it so
+                        self._settle_on_disk(record)
                     if self._unwritten:  # the disk takes alerts again: the ones it did not take too
                         self._write_unwritten()
                     if self._marks_waiting and self._submitted.empty():  # after their alerts' lines
@@ -735,14 +731,21 @@ class AlertDelivery:
         if queued:
             with self._condition:
                 still_pending = any(r["id"] == record["id"] for r in self._pending)
-                with self._unwritten_lock:  # settled meanwhile: nothing to keep
-                    if still_pending:
-                        (self._on_disk.add(record["id"]) if written
-                         else self._unwritten.setdefault(record["id"], record))
+                if still_pending and not written:  # settled meanwhile: nothing to keep
+                    with self._unwritten_lock:
+                        self._unwritten.setdefault(record["id"], record)
                 self._journaled += 1
                 self._condition.notify_all()
         else:
             self._compact_if_done()
+
+    def _settle_on_disk(self, record: dict[str, Any]) -> None:
+        """A queued line just written: its alert, if still undelivered, is on disk. Under _file_lock."""
+        with self._condition:
+            still_pending = any(r["id"] == record["id"] for r in self._pending)
+            with self._unwritten_lock:
+                if still_pending:
+                    self._on_disk.add(record["id"])
 
     def _write_marks_waiting(self, last: bool = False) -> None:
         """The delivered / rejected lines the hand-off did not take, in order. Under _file_lock. `last`

@@ -641,6 +641,40 @@ def test_an_alert_delivered_during_the_stop_is_marked_so_and_the_stop_is_not_hel
         "queued", "delivered"]
 
 
+def test_a_disk_that_answers_again_during_the_stop_leaves_no_thread_and_loses_no_count(
+    endpoint, tmp_path, monkeypatch
+):
+    # Found by random fault injection. The hand-off full of a hung disk's records took no stop marker:
+    # the journal then waited on it for ever, the file closed under it. And a queue file deleted while
+    # the disk hung counted the alerts of the deleted file as still on disk: two lost, said one.
+    import live.alert_delivery
+
+    monkeypatch.setattr(live.alert_delivery, "SUBMITTED_BACKLOG", 1)
+    endpoint.answer = lambda body: 503
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, disk_timeout_s=0.5))
+    disk = HungDisk(delivery)
+    for person in range(3):
+        delivery.submit(alert(person))
+    assert disk.entered.wait(5)
+    threading.Timer(1.2, disk.release.set).start()  # after close() gave up on the file (1 s)
+    delivery.close(0.0)
+    delivery._journal.join(3)
+    assert not delivery._journal.is_alive() and delivery.pending - delivery.lost >= 0
+
+    deleted = AlertDelivery(config(endpoint, tmp_path / "deleted", disk_timeout_s=0.2))
+    for person in (1, 2):
+        deleted.submit(alert(person))
+    assert deleted.flush()
+    (tmp_path / "deleted" / "alerts.jsonl").unlink()
+    hung = HungDisk(deleted)  # the new file's first write hangs
+    deleted.submit(alert(3))
+    assert hung.entered.wait(5)
+    deleted.close(0.0)
+    hung.release.set()
+    assert (deleted.pending, deleted.lost) == (3, 3)
+
+
 def test_close_while_the_disk_hangs_counts_no_alert_twice(endpoint, tmp_path):
     # Those never handed to the sender counted lost, not pending: "-2 alert(s) not delivered yet; they wait".
     endpoint.answer = lambda body: 503
