@@ -222,6 +222,21 @@ class AlertLine(QtWidgets.QLabel):
         self.setText(text)
 
 
+class StatusLine(QtWidgets.QLabel):
+    """The status line: one line, cut at the right with an ellipsis where the window is narrower than it,
+    so that a cut line is seen to be one (its whole text is the tooltip, and what a screen reader reads)."""
+
+    def shown(self) -> str:
+        """The line as it fits the widget now."""
+        elide = QtCore.Qt.TextElideMode.ElideRight
+        return self.fontMetrics().elidedText(self.text(), elide, self.contentsRect().width())
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        painter = QtGui.QPainter(self)
+        painter.setPen(self.palette().color(QtGui.QPalette.ColorRole.WindowText))
+        painter.drawText(self.contentsRect(), self.alignment(), self.shown())
+
+
 class PanelSize(enum.Enum):
     """How much of a person a panel shows, largest first: the window picks the largest that lets every
     person in view fit the column."""
@@ -600,10 +615,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
 
-        self.status = QtWidgets.QLabel()
+        self.status = StatusLine()
         self.status.setStyleSheet("font-family: monospace; font-size: 12px; padding: 2px")
-        # A long line is cut at the right (the whole of it is the tooltip) instead of widening the
-        # window past the screen and pushing the buttons off it; what needs attention comes first.
+        # A long line is cut at the right instead of widening the window past the screen and pushing the
+        # buttons off it; what needs attention comes first.
         policy = QtWidgets.QSizePolicy.Policy
         self.status.setSizePolicy(policy.Ignored, policy.Preferred)
         self.pause_button = QtWidgets.QPushButton("Pause [space]")

@@ -247,6 +247,23 @@ def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     assert line.text() == "".join(parts)
 
 
+def test_a_status_line_wider_than_the_window_is_seen_to_be_cut(qtbot):
+    # It was cut at the right edge mid-word, with nothing to say that more of it was hidden.
+    from live.overlay import StatusLine
+
+    status = StatusLine()
+    status.setStyleSheet("font-family: monospace; font-size: 12px; padding: 2px")  # the window's
+    qtbot.addWidget(status)
+    status.resize(300, 24)
+    status.show()
+    status.setText("ALERT COMMAND FAILING  |  privacy off  |  2 people  |  synthetic room  |  30.0 fps")
+    assert status.shown().endswith("\u2026") and status.shown()[:-1] in status.text()
+    assert status.fontMetrics().horizontalAdvance(status.shown()) <= status.contentsRect().width()
+    status.grab()  # painted without error
+    status.resize(1200, 24)
+    assert status.shown() == status.text()
+
+
 def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model, request):
     # Colours came from the person's number, which rises all day: persons 2 and 8 were one colour side
     # by side (and in the 3D panel).
