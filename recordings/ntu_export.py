@@ -201,7 +201,8 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                 if clash is not None:
                     problems.append(f"{where}: A{action_id:03d} {class_name!r} here, but {clash} in a "
                                     "clip exported before it; export the folders separately, or give them "
-                                    "one label map (--labels)")
+                                    "one label map (--labels), into a new folder (this one keeps what is "
+                                    "exported now)")
                     continue
                 inside = np.flatnonzero((timestamps >= action.start_s) & (timestamps < action.end_s))
                 if not len(inside):
