@@ -69,6 +69,7 @@ from live.sources import (
 )
 from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
 from recordings.argument_types import (
+    CommandLineParser,
     existing_path,
     folder_path,
     hop_seconds,
@@ -184,7 +185,7 @@ class LiveConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m live",
         description="Real-time action recognition for a Kinect v2 room: who does what, and where the "
                     "model looked.",
@@ -327,6 +328,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     if args.video is not None and source.kind is not SourceKind.RECORDING:
         raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {source} is "
                          f"no recording")
+    if args.video is not None and not Path(args.video).is_file():
+        raise ValueError(f"--video {args.video}: no such file")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
     if args.label is not None and not args.label.strip():  # recorded as unlabelled clips, unnoticed
@@ -501,8 +504,9 @@ def open_model(
         raise ValueError(f"model checkpoint {checkpoint}: a TensorRT engine is built and cached by the app "
                          "itself from the model it runs: pass the .pt or .onnx it came from")
     if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"model checkpoint {checkpoint} not found; pass --checkpoint PATH (a demo "
-                                f"model is trained by `python -m training demo --out runs/demo`)")
+        bundled = ", ".join(sorted(p.name for p in CHECKPOINTS.glob("*.pt")))
+        raise FileNotFoundError(f"model checkpoint {checkpoint} not found; pass --checkpoint PATH (the "
+                                f"models in {CHECKPOINTS}: {bundled or 'none: reinstall'})")
     if threads is None:
         # Leave a core to the capture thread and the window: a sensor must never wait for the model.
         threads = max(1, usable_cores() - 1)
@@ -564,12 +568,16 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     source = open_source(config)
     source.open()
     checkpoint = checkpoint_for(config)
+    log.info("source: %s; loading the model %s", source.name, checkpoint)  # seconds of silence otherwise
     try:
         engine, inputs = open_model(checkpoint, config.engine, config.threads, source=source)
         replay = config.source.kind is SourceKind.RECORDING
         if replay and source.color_shape is not None and not inputs.parts and not keeps_images(config):
             # Nothing would use the video (a skeleton-only model; nothing shown or recorded): replayed
             # without it, no frame decoded and no image in memory.
+            unseen = ("privacy skeleton shows and records no image" if not default_privacy(config).shows_color
+                      else "a headless run without --record shows and records none")
+            log.info("the recording's video is not read: the model reads the skeleton only, and %s", unseen)
             source.close()
             source = open_source(config, color=False)
             source.open()
@@ -689,7 +697,11 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
         pipeline.start()
         # Ctrl-C, a session's logout: close as the key does, from the event loop (closed before the loop
         # runs, the window would stop before app.quit is connected to it, and the loop would never end).
-        with _signals_held(then=_then_at_once(lambda: QtCore.QTimer.singleShot(0, window.close))) as held:
+        def close_when_asked() -> None:
+            log.info("shutting down: asked to stop (Ctrl-C, SIGTERM or the session closing)")
+            window.close()
+
+        with _signals_held(then=_then_at_once(lambda: QtCore.QTimer.singleShot(0, close_when_asked))) as held:
             # A screenshot waits for its delay: a replay shorter than that stays up at its last frame.
             overlay = OverlayConfig(record_dir=config.record_dir,
                                     close_at_end=not config.replay.loop and config.screenshot is None,
@@ -709,7 +721,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     wakeup.timeout.connect(lambda: None)
     wakeup.start(200)
     if held:
-        QtCore.QTimer.singleShot(0, window.close)
+        QtCore.QTimer.singleShot(0, close_when_asked)
     saved: list[bool] = []
     if config.screenshot is not None or config.duration_s is not None:
         delay_s = config.duration_s or 5.0

@@ -923,6 +923,9 @@ def run_headless(
         writer.close()
         raise
     started = time.monotonic()
+    # Said once it runs: otherwise a room with nobody in view is silent until the first status line.
+    log.info("running: decisions to %s, events to %s; a status line every %.0f s",
+             config.output or "standard output", config.events or "this log", config.health_every_s)
     next_health = started + config.health_every_s
     next_check, stalled, undecided = started + 1.0, False, False
     hops = StuckSteps()

@@ -405,7 +405,11 @@ class LivePipeline:
         # SKELETON (or nothing to show or record) with a skeleton-only model: no pixels anywhere, not even
         # in memory.
         keep_pixels = (privacy.shows_color and self.config.keeps_images) or needs_color
-        self.ring = FrameRing(capacity, self.source.color_shape if keep_pixels else None)
+        color_shape = self.source.color_shape if keep_pixels else None
+        # Said before it is reserved: touching 600 MB of 1080p frames takes seconds.
+        log.info("ring: %d frames (%.1f s at %.0f fps), %.0f MB", capacity, capacity / fps, fps,
+                 0 if color_shape is None else capacity * color_shape[0] * color_shape[1] * 3 / 1e6)
+        self.ring = FrameRing(capacity, color_shape)
         self.tracks = TrackTable(history=capacity, retire_after_s=self.config.retire_after_s)
         camera = self.source.camera or DEFAULT_CAMERA
         if self.source.color_shape is not None and (camera.height, camera.width) != self.source.color_shape:
@@ -420,8 +424,6 @@ class LivePipeline:
                                on_restart=self.worker.restart_timeline,
                                lockstep=self.worker.wait_examined if self.config.lockstep else None,
                                privacy=CapturePrivacy(privacy, camera, needs_color))
-        log.info("ring: %d frames (%.1f s at %.0f fps), %.0f MB", capacity, capacity / fps, fps,
-                 self.ring.nbytes / 1e6)
         if privacy is PrivacyMode.SKELETON:
             log.info("privacy skeleton: no colour image is shown or recorded%s", (
                 f"; the model crops colour, so the last {capacity / fps:.1f} s stay in memory for it only"

@@ -41,6 +41,7 @@ from core.frame import Frame
 from core.skeleton import KINECT_V2
 from recordings import xef
 from recordings.argument_types import (
+    CommandLineParser,
     as_typed,
     integer_in,
     non_negative_float,
@@ -835,7 +836,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m recordings", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)

@@ -227,6 +227,15 @@ def as_typed(argument: str | os.PathLike[str]) -> str:
     return shlex.quote(argument)
 
 
+class CommandLineParser(argparse.ArgumentParser):
+    """argparse's parser, whose usage error is one line: what is wrong, and where the options are listed.
+    argparse's own printed the whole usage first (18 lines for `python -m live`), and a service's log then
+    held a screenful for one mistyped option."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
+
+
 _CMD_SPECIAL = "&|<>^()"  # what cmd.exe reads as its own outside double quotes
 
 

@@ -429,6 +429,8 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
         assert 0 < line["latency_ms"] < 30_000
     assert summary.latency_p50_s is not None and summary.people_seen == 1
     assert "status: sensor connected" in caplog.text and "decisions" in caplog.text  # health_every_s
+    # Said once it runs: a room with nobody in view was silent until the first status line, 60 s on.
+    assert f"running: decisions to {output}, events to this log; a status line every 1 s" in caplog.text
     (skeleton,) = record_dir.glob("*.skeleton")
     assert summary.recordings == (str(skeleton),)
     from recordings.clip import open_recording
@@ -485,7 +487,10 @@ def test_cli_defaults_and_choices():
 def test_cli_numbers_out_of_range_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:
         build_parser().parse_args(argv)
-    assert stop.value.code == 2 and message in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert stop.value.code == 2 and message in said
+    # One line, not the 18 of usage before it (a service's log held a screenful per mistyped option).
+    assert said.count("\n") == 1 and said.endswith("(python -m live --help lists the options)\n")
 
 
 def test_cli_paths_it_cannot_write_and_engines_it_lacks_are_one_clear_line(tmp_path, capsys):
@@ -494,6 +499,13 @@ def test_cli_paths_it_cannot_write_and_engines_it_lacks_are_one_clear_line(tmp_p
     with pytest.raises(SystemExit) as stop:  # a usage error, before anything loads
         main(["--headless", "--duration", "1", "--events", str(not_a_folder / "events.jsonl")])
     assert stop.value.code == 2 and "afile is a file, not a folder" in capsys.readouterr().err
+    # A --video not there was "[Errno 2] RGB video not found: '...'", naming neither the option nor why.
+    assert main(["--headless", "--source", str(tmp_path), "--video", str(tmp_path / "A001_rgb.avi")]) == 2
+    assert capsys.readouterr().err == f"python -m live: --video {tmp_path / 'A001_rgb.avi'}: no such file\n"
+    # A checkpoint not there is said with the models there are (the demo's was said to need training).
+    assert main(["--headless", "--checkpoint", str(tmp_path / "demo.pt")]) == 2
+    said = capsys.readouterr().err
+    assert f"model checkpoint {tmp_path / 'demo.pt'} not found" in said and "demo.pt, nucla_lstm.pt" in said
     if unavailable_reason(Backend.TENSORRT) is not None:
         assert main(["--headless", "--duration", "1", "--engine", "tensorrt"]) == 2
         assert capsys.readouterr().err.startswith("python -m live: tensorrt:")

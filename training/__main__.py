@@ -28,6 +28,7 @@ from core.model.checkpoint import CheckpointError, DecisionSettings
 from recordings.argument_types import (
     MAX_THREADS,
     THREADS_PER_CORE,
+    CommandLineParser,
     hop_seconds,
     integer_in,
     non_negative_float,
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if (why := prepare_console("python -m training", sys.argv[1:] if argv is None else argv)) is not None:
         print(why, file=sys.stderr)
         return 2
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)

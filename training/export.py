@@ -54,7 +54,7 @@ from core.model import load_checkpoint
 from core.package_files import output_folder_beside
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
-from recordings.argument_types import integer_in, package_file, replaced_file
+from recordings.argument_types import CommandLineParser, integer_in, package_file, replaced_file
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.datasets.nucla import NUCLA_FPS, read_nucla_sequence
@@ -455,7 +455,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training export", description=__doc__.splitlines()[0])
+    parser = CommandLineParser(prog="python -m training export", description=__doc__.splitlines()[0])
     add_export_arguments(parser)
     return run_export(parser.parse_args(argv))
 

@@ -232,6 +232,7 @@ class _Source:
             target = self.cache_dir / name
             digest = target.with_name(f"{target.name}.sha256")  # what the export wrote, to check it by
             if not target.is_file() or _stale_export(target, metadata, digest):
+                log.info("exporting %s to ONNX (once, kept in %s)", self.path.name, self.cache_dir)
                 export_onnx(self.checkpoint().model, metadata, target)
                 digest.write_text(file_sha256(target) + "\n", encoding="utf-8")
             self._onnx = target

@@ -269,8 +269,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         # A training run's state.pt (what resuming reads) sits beside its networks: the likeliest mix-up.
         hint = ("a training run's resume state: give its best.pt or last.pt" if "optimizer" in payload
                 else "not written by this project's save_checkpoint (python -m training writes best.pt)")
-        raise CheckpointError(f"{path}: not a network checkpoint (format {payload.get('format')!r}, "
-                              f"expected {FORMAT!r}): {hint}")
+        found = payload.get("format")  # None in any other PyTorch file: not worth quoting
+        said = f" (format {found!r}, expected {FORMAT!r})" if found is not None else ""
+        raise CheckpointError(f"{path}: not a network checkpoint{said}: {hint}")
     version = payload.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {version!r}; this code reads up to {FORMAT_VERSION}")
