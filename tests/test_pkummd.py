@@ -493,6 +493,40 @@ def test_streaming_evaluation_finds_sequences_not_label_files(tmp_path: Path) ->
     assert source.timeline is not None and source.name == "replay 0007-M.txt"
 
 
+def test_a_pkummd_folder_is_stream_evaluated_against_its_scene_wide_truth(tmp_path: Path) -> None:
+    """PKU-MMD labels the scene, not a body: the stream evaluation scores one scene track per sequence,
+    each instance once, however many people the sensor tracked (two here) -- not one copy per person."""
+    from dataclasses import replace
+
+    from model_files import random_checkpoint
+
+    from core.model.profiles import tiny
+    from training.streaming import evaluate_stream
+
+    sequence = _write_dataset(tmp_path / "release", frames=90)
+    rng = np.random.default_rng(3)
+    base = rng.uniform(-0.5, 0.5, size=(2, 25, 3)) + np.array([[[-0.8, 0, 3]], [[0.8, 0, 3]]])
+    steady = [base + rng.normal(0, 0.01, base.shape) for _ in range(90)]  # two people standing still
+    sequence.write_text("\n".join(" ".join(f"{v:.6f}" for v in f.ravel()) for f in steady) + "\n")
+    classes = [*PKUMMD_ACTIONS, NO_ACTION]
+    model = random_checkpoint(tmp_path / "pku.pt", replace(tiny(len(classes)), num_bodies=2), classes,
+                              duration_s=1.0)
+    run = evaluate_stream(model, str(tmp_path / "release"), out=tmp_path / "eval", progress=False,
+                          engine="pytorch-cpu", threads=1)
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["sequences"] == ["0007-M"] and run.scores.decisions > 0
+    assert len({d.tracking_id for d in run.decisions["0007-M"]}) == 2  # two people decided on
+    (scene,) = results["truth"]
+    assert scene["person"] is None and scene["start"] == 0.0 and scene["end"] == pytest.approx(3.0)
+    giving = "giving something to other person"
+    assert [(i["start"], i["end"], i["label"]) for i in scene["intervals"]] == [  # kept to 0.1 ms
+        (pytest.approx(5 / 30, abs=1e-4), pytest.approx(21 / 30, abs=1e-4), giving),
+        (pytest.approx(1.0, abs=1e-4), pytest.approx(1.5, abs=1e-4), PUNCHING)]
+    assert results["per_class"][giving]["instances"] == 1
+    assert results["per_class"][PUNCHING]["instances"] == 1 and results["instances"] == 2
+    assert not results["background_per_person"]  # the scene's background, not two people's summed
+
+
 def test_streaming_evaluation_names_a_damaged_sequence(tmp_path: Path) -> None:
     from training.data import DatasetError
     from training.streaming import stream_cases

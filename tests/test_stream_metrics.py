@@ -210,6 +210,21 @@ def test_a_fall_the_sensor_loses_runs_to_the_last_frame_seen() -> None:
     assert seen.end == pytest.approx(11.0, abs=HOP)
 
 
+def test_frame_accuracy_now_is_scored_against_the_truth_at_the_newest_frame() -> None:
+    """A window ending just as a wave starts is about no_action (its centre) while staff already see the
+    wave (its newest frame): the two accuracies are two different figures, each against its own truth."""
+    from dataclasses import replace
+
+    decisions = [replace(decide(1, 2.0 + HOP * k, NO_ACTION, truth=NO_ACTION), truth_now=now)
+                 for k, now in enumerate(["wave", "wave", "wave", NO_ACTION])]
+    decisions.append(replace(decide(1, 2.8, "wave", truth=NO_ACTION), truth_now="wave"))
+    decisions.append(replace(decide(1, 3.0, "wave", truth="wave"), truth_now=None))  # newest frame unknown
+    scores = score({"seq": decisions}, [Track("seq", 1, 0.0, 3.0, (Interval(2.0, 3.0, "wave", 1),))],
+                   CLASSES, durations={"seq": 3.0}, threshold=0.99, alert=ALERTS)
+    assert scores.frame_accuracy == pytest.approx(5 / 6)  # all but the wave said at 2.8
+    assert scores.frame_accuracy_now == pytest.approx(2 / 5)  # the last no_action and the wave at 2.8
+
+
 def test_average_precision_matches_a_worked_example() -> None:
     # Ranked hits T F T with 2 positives: precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1 -> AP = 1/2 + 1/2 * 2/3.
     assert average_precision([0.9, 0.8, 0.7], [True, False, True], 2) == pytest.approx(0.5 + 1 / 3)
@@ -226,13 +241,24 @@ def test_decisions_round_trip_through_json() -> None:
 def test_the_timeline_draws_a_person_who_left_before_any_decision(tmp_path) -> None:
     """A person seen for less than a window's history has truth and no decision (an hour of the simulated
     room had one): the timeline shows an empty prediction row instead of failing after the scoring."""
-    from training.streaming import write_timeline_png
+    from training.streaming import class_colours, write_timeline_png
 
     tracks = [Track("room", 1, 0.0, 10.0, (Interval(4.0, 6.0, "wave"),)),
               Track("room", 2, 3.0, 4.0, ())]
     decisions = {"room": run(1, [Interval(4.0, 6.0, "wave")], [Interval(4.0, 6.0, "wave")], 10.0)}
     write_timeline_png(tmp_path / "timeline.png", tracks, decisions, list(CLASSES))
-    assert (tmp_path / "timeline.png").stat().st_size > 0
+    image = cv2.imread(str(tmp_path / "timeline.png"))
+    # write_timeline_png's layout: rows of truth (upper bar) above prediction (lower bar), 14 px bars
+    # 10 px apart from y = 30, drawn from x = 190 to 10 px before the right edge; each bar's inside here.
+    def bar(row: int, lower: bool) -> np.ndarray:
+        y = 30 + row * (2 * 14 + 10) + (15 if lower else 0)
+        return image[y + 2:y + 12, 192:image.shape[1] - 12].reshape(-1, 3)
+
+    white, idle, wave = (255, 255, 255), class_colours(CLASSES)[NO_ACTION], class_colours(CLASSES)["wave"]
+    colours = {tuple(int(v) for v in c) for c in np.unique(bar(0, lower=True), axis=0)}
+    assert colours == {white, idle, wave}  # person 1: decided from their first window's centre on
+    assert (bar(1, lower=False) == idle).all()  # person 2: their truth (nothing but no_action) drawn ...
+    assert (bar(1, lower=True) == white).all()  # ... above an empty prediction row, not person 1's
 
 
 def test_the_timeline_legend_writes_class_names_in_any_script(tmp_path) -> None:

@@ -345,3 +345,79 @@ def test_a_person_found_again_under_a_new_id_is_scored_as_one_person() -> None:
     assert track.person == 1 and track.start == 0.0 and track.end == pytest.approx(6.0)
     assert [(i.start, i.end, i.label, i.person) for i in track.intervals] == [
         (1.0, 3.0, "fall_down", 1), (4.0, 5.0, "drink_left", 1)]
+
+
+def test_the_scored_events_are_moved_back_by_the_smoothings_lag(tmp_path: Path) -> None:
+    """Smoothed decisions describe windows on average `event_lag_s` older than their newest: a 1 s wave
+    said 0.4 s late at the default smoothing is found (IoU ~1) only once its span is moved back by it."""
+    from core.timeline import Interval
+    from live.headless import AlertConfig
+    from live.worker import Decision
+    from training.stream_metrics import Track
+    from training.streaming import _score_and_write
+
+    classes = ("wave", "fall_down", NO_ACTION)
+    decisions = []
+    for k in range(50):  # one hop every 0.2 s, 2 s windows: centres 1.0 .. 10.8
+        end = round(2.0 + 0.2 * k, 3)
+        said = "wave" if 5.4 - 1e-6 <= end - 1.0 < 6.4 - 1e-6 else NO_ACTION  # the truth, 0.4 s late
+        others = [c for c in classes if c != said]
+        decisions.append(Decision(time=end, stream_time=end, tracking_id=1,
+                                  topk=((said, 0.9), (others[0], 0.05), (others[1], 0.05)), parts=("body",),
+                                  attention=np.ones(1, np.float32), latency_s=0.0, window_start=end - 2.0))
+    truth = Track("room", 1, 0.0, 12.0, (Interval(5.0, 6.0, "wave", 1),))
+    settings = {"checkpoint": "x.pt", "data": "room", "classes": list(classes), "hop_s": 0.2,
+                "smoothing_s": 0.5}
+    alert = AlertConfig(classes=("fall_down",), threshold=0.6)
+    run = _score_and_write(tmp_path, settings, {"room": decisions}, [truth], {"room": 12.0}, 0.6, None,
+                           alert, 0.0, "lag")
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["event_lag_s"] == pytest.approx(0.407, abs=1e-3)
+    assert run.scores.per_class["wave"]["events"] == 1
+    # Unmoved, the event [5.4, 6.4] meets the wave at IoU 0.43: no detection at 0.5.
+    assert results["per_class"]["wave"]["recall_50"] == run.scores.per_class["wave"]["f1_50"] == 1.0
+
+
+def test_truth_is_kept_in_stream_time_for_a_source_that_starts_late() -> None:
+    """A recording's timeline counts from its first frame, the stream's clock need not start at 0 (a
+    Kinect's clock, a recording cut from a longer one): truth moves to the stream's time, per person
+    and scene-wide (PKU-MMD) alike, or every event misses its instance by the offset."""
+    from core.frame import Body
+    from core.timeline import Interval, Timeline
+    from training.streaming import TruthTap
+
+    fps, first = 30.0, 100.0
+
+    def person(tracking_id: int) -> Body:
+        joints = np.zeros((25, 3), np.float32)
+        joints[:, 2] = 2.5
+        return Body(tracking_id, joints, np.full(25, 2, np.int8), np.full((25, 2), 100.0, np.float32))
+
+    class LateSensor:  # two people for 4 s, the clock at 100 s at the first frame
+        def __init__(self) -> None:
+            self.fps, self.index = fps, 0
+
+        def read(self, timeout: float = 0.1) -> Frame | None:
+            if self.index >= 4 * fps:
+                return None
+            self.index += 1
+            return Frame(first + (self.index - 1) / fps, None, [person(1), person(2)], self.index - 1)
+
+    def seen() -> TruthTap:
+        tap = TruthTap(LateSensor())
+        while tap.read() is not None:
+            pass
+        return tap
+
+    own = Timeline.checked([Interval(1.0, 2.0, "wave_left", 1), Interval(2.5, 3.5, "fall_down", 2)],
+                           classes=("wave_left", "fall_down"))
+    tracks = {t.person: t for t in seen().tracks("room", own, scene_wide=False)}
+    assert tracks[1].start == first and tracks[1].end == pytest.approx(first + 4.0)
+    assert [(i.start, i.end, i.label) for i in tracks[1].intervals] == [(101.0, 102.0, "wave_left")]
+    assert [(i.start, i.end, i.label) for i in tracks[2].intervals] == [(102.5, 103.5, "fall_down")]
+    scene = Timeline.checked([Interval(1.0, 2.0, "wave_left"), Interval(2.5, 3.5, "fall_down")],
+                             classes=("wave_left", "fall_down"))
+    (track,) = seen().tracks("pku", scene, scene_wide=True)
+    assert track.person is None and (track.start, track.end) == pytest.approx((first, first + 4.0))
+    assert [(i.start, i.end, i.label, i.person) for i in track.intervals] == [
+        (101.0, 102.0, "wave_left", None), (102.5, 103.5, "fall_down", None)]
