@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from model_files import random_checkpoint
 
 from core.model.checkpoint import DecisionSettings, load_checkpoint
@@ -159,9 +160,25 @@ def test_the_pose_stage_trains_every_member_on_its_own_loss() -> None:
     skeleton = torch.randn(4, CONFIG.num_frames, 2, 25, 3)
     logits, attention = objective(None, skeleton)
     assert logits.shape == (4, 2, len(CLASSES))
-    stage_loss(network, "pose", logits, attention, torch.tensor([0, 1, 2, 0]), TrainConfig()).backward()
+    labels = torch.tensor([0, 1, 2, 0])
+    loss = stage_loss(network, "pose", logits, attention, labels, TrainConfig())
+    # Each member's own cross-entropy, summed (not that of their mean), + lambda2 on both classifiers.
+    own = sum(F.cross_entropy(logits[:, k], labels) for k in range(2))
+    penalty = sum(member.classifier.weight.pow(2).sum() for member in network.pose.members)
+    torch.testing.assert_close(loss, own + TrainConfig().optim.weight_decay * penalty)
+    loss.backward()
     for member in network.pose.members:
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in member.parameters())
+
+    # What one member learns does not depend on what the other says.
+    def gradient(given: torch.Tensor) -> torch.Tensor:
+        given = given.detach().clone().requires_grad_()
+        loss = stage_loss(network, "pose", given, attention, labels, TrainConfig())
+        return torch.autograd.grad(loss, given)[0]
+
+    other = logits.detach().clone()
+    other[:, 1] = torch.randn_like(other[:, 1])
+    torch.testing.assert_close(gradient(logits)[:, 0], gradient(other)[:, 0])
 
 
 def test_distributions_mix_as_probabilities_with_their_weights() -> None:

@@ -358,7 +358,11 @@ def test_with_pose_fusion_each_branch_trains_on_its_own_loss() -> None:
     branches, attention = objective(crops, skeleton)
     assert branches.shape == (4, 2, 5)
     lambdas = LossWeights(config.optim.attention_weight, config.optim.weight_decay)
-    weights = [w for w in network.regularised_weights() if w.requires_grad]
+    # lambda2 on the layers the paper adds (W_h, W_s, the classifier of F) and on the pose classifier,
+    # which the fused output trains here.
+    weights = [network.attention.project.weight, network.attention.score.weight, network.classifier.weight,
+               network.pose.classifier.weight]
+    assert all(w.requires_grad for w in weights)
     want = p_i3d_loss(branches[:, 0], labels, attention, weights, lambdas).total
     want = want + F.cross_entropy(branches[:, 1], labels)
     torch.testing.assert_close(stage_loss(network, "attention", branches, attention, labels, config), want)
@@ -367,6 +371,25 @@ def test_with_pose_fusion_each_branch_trains_on_its_own_loss() -> None:
         mixed, _ = objective(crops, skeleton)
         torch.testing.assert_close(mixed, network(crops, skeleton)[0])
     assert mixed.shape == (4, 5)
+
+
+def test_the_parts_stage_sums_each_parts_own_loss() -> None:
+    """Step 2 trains each part's I3D as if alone: the parts' cross-entropies summed (their mean would give
+    each part a third of its own gradient) + lambda2 on the classifier of F that classifies them."""
+    import torch.nn.functional as F
+
+    from training.config import TrainConfig
+    from training.stages import stage_loss
+
+    network = PartAttentionNetwork(tiny(5))
+    network.set_stage(Stage.PARTS)
+    logits = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(0))  # (B, parts, C)
+    labels = torch.tensor([0, 1, 2, 3])
+    config = TrainConfig()
+    want = sum(F.cross_entropy(logits[:, part], labels) for part in range(3))
+    want = want + config.optim.weight_decay * network.classifier.weight.pow(2).sum()
+    loss = stage_loss(network, "parts", logits, logits.new_zeros(4, 0), labels, config)
+    torch.testing.assert_close(loss, want)
 
 
 def test_a_checkpoint_without_fusion_seeds_a_stage_with_it_but_not_another_network(tmp_path) -> None:

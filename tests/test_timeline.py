@@ -86,6 +86,10 @@ def test_overlap_of_one_person_is_an_error() -> None:
     Timeline.checked([Interval(0.0, 2.0, "drink", 1), Interval(1.0, 3.0, "wave", 2)])
     with pytest.raises(TimelineError, match="overlaps"):
         Timeline.checked([Interval(0.0, 2.0, "drink", 1), Interval(1.0, 3.0, "wave")])
+    # In either order: a person's action starting inside a scene-wide one collides with it too.
+    with pytest.raises(TimelineError, match=r"clip.json: line 5: overlaps line 4 "):
+        Timeline.checked([Interval(0.0, 2.0, "wave"), Interval(1.0, 3.0, "drink", 1)], source="clip.json",
+                         lines=[4, 5])
 
 
 def test_json_round_trip_and_errors() -> None:

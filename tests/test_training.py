@@ -727,6 +727,29 @@ def test_graph_pose_stream_trains_each_stream_and_reports_them(tmp_path: Path) -
     assert loaded.decisions.smoothing_s == 0.3 and loaded.decisions.threshold is None
 
 
+def test_each_graph_pose_stream_trains_on_its_own_cross_entropy() -> None:
+    """The GCN's streams (joints, bones, motion) share no weights: the pose stage sums their own losses,
+    so each learns as if trained alone and their averaged logits are an ensemble."""
+    import torch.nn.functional as F
+
+    from core.model.network import Stage
+    from core.model.profiles import PoseStream, pose_only, tiny
+    from training.stages import StageObjective, stage_loss
+
+    config = dataclasses.replace(pose_only(tiny(num_classes=4)), pose_stream=PoseStream.GCN,
+                                 gcn_channels=(8, 8))
+    network = PartAttentionNetwork(config)
+    network.set_stage(Stage.POSE)
+    torch.manual_seed(0)
+    logits, attention = StageObjective(network, "pose")(None, torch.randn(3, config.num_frames, 2, 25, 3))
+    assert logits.shape == (3, 3, 4)
+    labels = torch.tensor([0, 1, 3])
+    want = sum(F.cross_entropy(logits[:, stream], labels) for stream in range(3))
+    penalty = sum(classify.weight.pow(2).sum() for classify in network.pose.classifier)
+    want = want + TrainConfig().optim.weight_decay * penalty
+    torch.testing.assert_close(stage_loss(network, "pose", logits, attention, labels, TrainConfig()), want)
+
+
 def test_a_stage_without_validation_clips_says_its_figure_is_on_training_clips(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -14,7 +14,7 @@ from core.window import WindowSpec
 from training.cache import load_clip, timeline_array, write_clip
 from training.config import WindowConfig, load_config
 from training.data import Clip, ClipSource, DatasetError, Splits
-from training.windows import Augmentation, StreamWindowDataset, WindowDataset, window_datasets
+from training.windows import Augmentation, StreamWindowDataset, WindowDataset, at_speed, window_datasets
 
 CLASSES = ("wave", "kick", NO_ACTION)
 FPS = 30.0
@@ -99,6 +99,84 @@ def test_a_jittered_training_window_takes_the_label_of_where_it_ends_up() -> Non
             assert label in {CLASSES.index(timeline.window_label(e - 2.0, e)) for e in reachable}
             changed += label != dataset.labels[index]
     assert changed > 0
+
+
+def clock_sequence(name: str = "clock", seconds: float = 30.0) -> Clip:
+    """`sequence`'s timeline on a still body whose left hand rises 0.1 spine lengths a second, and one part
+    crop every third frame holding its own index: what a window shows says when it was taken."""
+    base = sequence(name, seconds)
+    t = base.timestamps
+    joints = np.zeros((len(t), 1, 25, 3), np.float32)
+    joints[:, 0] = [0.0, 0.5, 2.5]
+    joints[:, 0, 1] = [0.0, 0.0, 2.5]  # the origin; a spine of 1 m up to SpineShoulder, shoulders along x
+    joints[:, 0, 20] = [0.0, 1.0, 2.5]
+    joints[:, 0, 4], joints[:, 0, 8] = [0.2, 1.0, 2.5], [-0.2, 1.0, 2.5]
+    joints[:, 0, 7, 1] = 0.1 * t  # HandLeft
+    index = np.arange(len(t[::3]))
+    crops = np.zeros((1, len(index), 2, 2, 3), np.uint8)
+    crops[0, :, :, :, 0] = (index % 256)[:, None, None]
+    crops[0, :, :, :, 1] = (index // 256)[:, None, None]
+    return Clip(name, -1, t, joints, crops=crops, crop_timestamps=t[::3], timeline=base.timeline)
+
+
+def shown_times(skeleton: torch.Tensor) -> np.ndarray:
+    """The recording's seconds each sample of a `clock_sequence` window was taken at (its hand's height)."""
+    return skeleton[:, 0, 7, 1].numpy().astype(np.float64) / 0.1
+
+
+def labels_near(timeline: Timeline, end: float) -> set[int]:
+    """The labels of windows ending within a frame of `end` (a sample lands on the nearest frame)."""
+    ends = np.linspace(end - 1 / FPS, end + 1 / FPS, 9)
+    return {CLASSES.index(timeline.window_label(e - 2.0, e)) for e in ends}
+
+
+def test_a_jittered_training_window_shows_the_moment_its_label_is_for() -> None:
+    # The label follows the jittered end: the skeleton and crops must be taken there too, not at the grid end.
+    clock = clock_sequence()
+    dataset = StreamWindowDataset([ClipSource("clock", -1, lambda _c: clock)], SPEC, KINECT_V2, 1, CLASSES,
+                                  train=True, stride_s=1.0, with_crops=True)
+    moved = 0
+    for epoch in range(4):
+        dataset.set_epoch(epoch)
+        for index in range(len(dataset)):
+            grid_end = float(dataset.window_ends[dataset._plan[index]])
+            item = dataset[index]
+            times = shown_times(item["skeleton"])
+            assert abs(times[-1] - grid_end) <= 0.5 + 1 / FPS
+            assert item["label"].item() in labels_near(clock.timeline, times[-1])
+            crops = item["crops"][0, :, 0, 0].numpy().astype(np.int64)
+            crop_times = clock.crop_timestamps[crops[:, 0] + 256 * crops[:, 1]]
+            # Each crop is the one nearest its sample time (10 a second), each skeleton frame too (30).
+            assert np.abs(crop_times - times).max() <= 0.05 + 1 / (2 * FPS) + 1e-9
+            moved += abs(times[-1] - grid_end) > 0.1
+    assert moved > len(dataset)
+
+
+def test_a_speed_factor_stretches_a_window_over_the_recording_but_keeps_where_it_ends() -> None:
+    # Augmentation.speed plays the clip faster or slower (`at_speed`): the window still ends at the moment
+    # its label is for, and spans 2 s / factor of the recording (faster: more of the action).
+    clip = clock_sequence()
+    doubled = at_speed(clip, 2.0)
+    np.testing.assert_allclose(doubled.timestamps, 2 * clip.timestamps)
+    np.testing.assert_allclose(doubled.crop_timestamps, 2 * clip.crop_timestamps)
+    assert at_speed(clip, 1.0) is clip and doubled.joints is clip.joints
+    dataset = StreamWindowDataset([ClipSource("clock", -1, lambda _c: clip)], SPEC, KINECT_V2, 1, CLASSES,
+                                  train=True, stride_s=1.0, augmentation=Augmentation(speed=0.5))
+    spans = []
+    for epoch in range(2):
+        dataset.set_epoch(epoch)
+        for index in range(len(dataset)):
+            grid_end = float(dataset.window_ends[dataset._plan[index]])
+            item = dataset[index]
+            times = shown_times(item["skeleton"])
+            assert abs(times[-1] - grid_end) <= 0.5 + 1 / FPS
+            assert item["label"].item() in labels_near(clip.timeline, times[-1])
+            if times[0] > clip.timestamps[0]:  # not padded with the recording's first frame
+                spans.append(times[-1] - times[0])
+    # The first sample is 1.8 s of the sped-up clock before the last: 1.8 / factor, factor in [0.5, 1.5].
+    spans = np.array(spans)
+    assert spans.min() >= 1.8 / 1.5 - 2 / FPS and spans.max() <= 1.8 / 0.5 + 2 / FPS
+    assert spans.min() < 1.5 and spans.max() > 2.5
 
 
 def test_streams_need_timelines_and_no_action() -> None:
