@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     rng = np.random.default_rng(args.seed)
     anchors, twins = [], []
+    print(f"pairing {min(args.windows, len(windows))} windows with their camera twins", file=sys.stderr,
+          flush=True)
     for index in rng.choice(len(windows), min(args.windows, len(windows)), replace=False):
         item = windows[int(index)]
         anchor, twin = item["skeleton"].numpy()[:, 0], item["twin_skeleton"].numpy()[:, 0]

@@ -45,16 +45,21 @@ def timed(function: Callable[[], object], repeats: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=existing_path, default=SHARED_DATA / "ntu")
+    parser.add_argument("--data", type=existing_path, default=SHARED_DATA / "ntu",
+                        help=f"the NTU RGB+D folder: skeletons/{CLIP}.skeleton and rgb/{CLIP}_rgb.avi")
     parser.add_argument("--repeats", type=integer_in(1), default=30)
     parser.add_argument("--sizes", type=integer_in(1), nargs="+", default=[112, 224])
     args = parser.parse_args()
 
-    arrays = read_skeleton(args.data / "skeletons" / f"{CLIP}.skeleton").arrays(max_bodies=1)
+    skeleton, video_path = args.data / "skeletons" / f"{CLIP}.skeleton", args.data / "rgb" / f"{CLIP}_rgb.avi"
+    if not skeleton.is_file() or not video_path.is_file():
+        parser.error(f"--data {args.data}: not the NTU RGB+D folder (it needs "
+                     f"{skeleton.relative_to(args.data)} and {video_path.relative_to(args.data)})")
+    arrays = read_skeleton(skeleton).arrays(max_bodies=1)
     spec = WindowSpec()
     timestamps = np.arange(len(arrays.xyz)) / 30.0
     indices = window_indices(timestamps, float(timestamps[-1]), spec)
-    with RgbVideo(args.data / "rgb" / f"{CLIP}_rgb.avi") as video:
+    with RgbVideo(video_path) as video:
         frames = np.stack(video.read_frames(list(indices)))
     joints, states, color = (a[indices, 0] for a in (arrays.xyz, arrays.states, arrays.color))
 

@@ -177,7 +177,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if path.is_dir() and len(list(path.glob("*.skeleton"))) != 1:
         clips = find_clips(path)
         if not clips:
-            print(f"{path}: no clips (*.skeleton) in this folder", file=sys.stderr)
+            print(f"{path}: no clips (*.skeleton) in this folder{_sequences_here(path)}", file=sys.stderr)
             return 1
         for clip in clips:
             with ClipRecording(clip.skeleton, color=True) as recording:
@@ -376,12 +376,26 @@ def _say_unfinished_recordings(directory: Path, what: str) -> int:
     return len(left) + len(running)
 
 
+def _sequences_here(directory: Path) -> str:
+    """What to do with the PKU-MMD sequences of a folder without clips ("" where it has none): info and
+    convert read them one at a time."""
+    found = sorted(p for folder in (directory, directory / "skeletons") if folder.is_dir()
+                   for p in folder.iterdir() if is_sequence_path(p))
+    if not found:
+        return ""
+    return (f"; its {len(found)} PKU-MMD sequence(s) are read one at a time: python -m recordings info "
+            f"{as_typed(found[0])}, and convert makes a clip of one (python -m recordings convert FILE OUT)")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
     given = read_label_map(args.labels) if args.labels else None  # read first: a bad one stops here
     clips = find_clips(directory)
     _say_unfinished_recordings(directory, "listed")
     if not clips:
+        if sequences := _sequences_here(directory):  # asked to list what it holds: not "nothing", exit 0
+            print(f"{directory}: no clips (*.skeleton) found{sequences}", file=sys.stderr)
+            return 1
         print(f"{directory}: no clips (*.skeleton) found")
         return 0
     counts: Counter[str] = Counter()  # clips per class

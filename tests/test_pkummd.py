@@ -391,6 +391,11 @@ def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: p
     assert "intervals: 2 (sidecar)" in info and f"1.00 -    1.50 s  {PUNCHING} (everybody)" in info
     assert recordings_main(["info", str(sequence)]) == 0
     assert "2 intervals covering" in capsys.readouterr().out
+    # The release's folder holds sequences, not clips: list said "no clips found" and exit 0, as if empty.
+    for command in ("list", "info"):
+        assert recordings_main([command, str(tmp_path / "release")]) == 1
+        said = capsys.readouterr().err
+        assert "its 1 PKU-MMD sequence(s) are read one at a time" in said and str(sequence) in said
 
 
 def test_a_sequence_converts_with_far_less_free_space_than_a_video_needs(

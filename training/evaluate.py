@@ -271,10 +271,10 @@ def evaluate_streams(
         if trained is None:
             raise DatasetError(f"{checkpoint} does not record its data: pass --data")
         data = trained.data.root
-    names = None
+    names, cases = None, None
     if not str(data).startswith("sim") and subset == "all":  # a folder of its own may hold what it trained on
-        every = sorted(case.name for case in stream_cases(str(data)))
-        check_not_trained_on(checkpoint, loaded.extra, every, subset, data)
+        cases = stream_cases(str(data), progress=progress)
+        check_not_trained_on(checkpoint, loaded.extra, [case.name for case in cases], subset, data)
     if not str(data).startswith("sim") and subset != "all":
         if subset == "validation":
             if "validation_clips" not in loaded.extra:
@@ -289,4 +289,4 @@ def evaluate_streams(
     out = out or default_results_dir(checkpoint, "stream", subset, data=data)
     return evaluate_stream(checkpoint, str(data), out=out, names=names, subset=subset, hop_s=hop_s,
                            decisions=decisions, alert_classes=alert_classes, engine=engine, threads=threads,
-                           progress=progress)
+                           progress=progress, cases=cases)

@@ -107,8 +107,9 @@ def _sequence_name(path: Path) -> str:
     return sequence_stem(path) if is_sequence_path(path) else path.stem
 
 
-def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
-    """The sequences `--data` names, optionally only those called `names` (a checkpoint's held-out ones)."""
+def stream_cases(data: str, names: set[str] | None = None, progress: bool = False) -> list[StreamCase]:
+    """The sequences `--data` names, optionally only those called `names` (a checkpoint's held-out ones).
+    Each is read once here for its labels (190 PKU-MMD sequences: about 20 s, shown with `progress`)."""
     if data.startswith("sim"):
         spec = SimSpec.parse(data)
         return [StreamCase(
@@ -136,7 +137,9 @@ def stream_cases(data: str, names: set[str] | None = None) -> list[StreamCase]:
                                f"{missing[:3]}): --subset all scores every sequence of a folder of your own")
         found = {n: p for n, p in found.items() if n in names}
     cases = []
-    for name, path in sorted(found.items()):
+    reading = tqdm(sorted(found.items()), desc="reading sequences", unit="seq", leave=False,
+                   disable=not progress or len(found) < 2)
+    for name, path in reading:
         try:
             probe = replay_source(path, ReplayOptions(realtime=False), color=False, whole_clip_truth=True)
         except ValueError as error:  # every recording format's error names the file and what is wrong
@@ -276,16 +279,18 @@ def evaluate_stream(
     threads: int | None = None,
     progress: bool = True,
     privacy: PrivacyMode = PrivacyMode.OFF,
+    cases: list[StreamCase] | None = None,
 ) -> StreamRun:
     """Run every sequence of `data` through the app's pipeline and score the decisions (`privacy`: the
     app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py). `names`:
     only these sequences, the split `subset` names (said in the figures' title and results.json).
-    `decisions`: smoothing and thresholds where given; else the model's own, else the app's, as live."""
+    `decisions`: smoothing and thresholds where given; else the model's own, else the app's, as live.
+    `cases`: `stream_cases(data, names)` where the caller has read them already (not twice)."""
     started = time.monotonic()
     checkpoint = Path(checkpoint)
     # Before the model is opened and `out` made: a --data that names no sequences (sim:seed=x, minutes=-1)
     # is said at once, with nothing written.
-    cases = stream_cases(data, names)
+    cases = stream_cases(data, names, progress) if cases is None else cases
     model, inputs = open_model(checkpoint, engine, threads)
     chosen = decisions_for(decisions or DecisionSettings(), model.metadata.decisions)
     _say_an_end_threshold_unused(decisions.end_threshold if decisions else None, chosen)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,10 +135,13 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
     sources: list[ClipSource] = []
     unlabelled, other = [], []
     files = sequence_files(root)
-    # Each sequence is decompressed once here for its frame count (190 take 30-80 s): shown where a
-    # terminal watches (disable=None: no bar in logs and pipes).
-    for name, path in tqdm(files.items(), total=len(files), desc="reading PKU-MMD", unit="sequence",
-                           leave=False, disable=None):
+    # Each sequence is decompressed once here for its frame count (190 take 15-80 s): a bar where a
+    # terminal watches (disable=None), one line in logs and pipes (it was 15 s of silence there).
+    reading = tqdm(files.items(), total=len(files), desc="reading PKU-MMD", unit="sequence", leave=False,
+                   disable=None)
+    if reading.disable:
+        print(f"reading {len(files)} PKU-MMD sequences under {root}", file=sys.stderr, flush=True)
+    for name, path in reading:
         labels_path = find_label_file(path)
         if labels_path is None:
             unlabelled.append(name)
