@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -604,7 +605,13 @@ def test_a_stage_stops_early_keeps_its_best_epoch_and_stays_stopped_when_run_wit
     result = train_stage(_pose_config(tmp_path, data, **settings), "pose")
     run = tmp_path / "run" / "pose"
     assert result.epochs_run == 5 and result.best_validation_top1 == 0.5
-    assert "early stop: no validation improvement for 2 epochs" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "early stop: no validation improvement for 2 epochs" in said
+    # Each epoch's line says how long the epochs left (of 6) would take at its pace: a log has no bar.
+    lines = [line for line in said.splitlines() if "] epoch " in line]
+    seconds = [float(re.search(r"\| ([\d.]+)s", line).group(1)) for line in lines]
+    assert len(lines) == 5 and all(re.search(r"~\d+ s left$", line) for line in lines)
+    assert int(re.search(r"~(\d+) s left", lines[0]).group(1)) == round(5 * seconds[0])
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [(r["epoch"], r["val_top1"], r["val_loss"]) for r in metrics] == [
         (1, 0.5, 1.0), (2, 0.5, 1.0), (3, 0.5, 0.8), (4, 0.4, 0.5), (5, 0.5, 0.9)]

@@ -790,11 +790,17 @@ def _save_epoch(
         save_checkpoint(out / name, network, **described)
     with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps(record) + "\n")
+    # How long the epochs left take at this one's pace (an early stop ends sooner): a log or --no-progress
+    # has no bar's ETA, and a line every few minutes said nothing of when the stage ends.
+    epochs_left = epochs - record["epoch"]
+    left_s = epochs_left * record["seconds"]
+    left = f"~{left_s / 60:.0f} min left" if left_s >= 60 else f"~{left_s:.0f} s left"
+    left = f" | {left}" if epochs_left else ""
     print(
         f"[{record['stage']}] epoch {record['epoch']}/{epochs} train loss {record['train_loss']:.4f} "
         f"top-1 {record['train_top1']:.3f} | val loss {validation['loss']:.4f} top-1 "
         f"{validation['top1']:.3f} top-5 {validation['top5']:.3f} | lr {record['lr']:.2e} "
-        f"| {record['seconds']:.1f}s{' *' if improved else ''}",
+        f"| {record['seconds']:.1f}s{' *' if improved else ''}{left}",
         flush=True,
     )
     _save_state(out / "state.pt", network, optimisation, progress)
