@@ -418,6 +418,32 @@ def test_a_person_found_again_under_new_ids_all_day_leaves_nothing_behind():
     assert tracks.track_of(1000 + 2999 // 2) == 1000
 
 
+def test_two_new_bodies_near_one_lost_track_do_not_both_continue_it():
+    # Person 1 lost for a moment; two bodies with new ids come back near where they stood (two people
+    # hugging, found again apart). Only one of them continues track 1: both under one id would mix two
+    # people in one history, one number on the screen for two people.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    assert see(tracks, 0.0, body(1, x=0.0)) == [1]
+    assert see(tracks, 0.2, body(5, x=0.1), body(6, x=0.2)) == [1, 6]
+    assert see(tracks, 0.3, body(6, x=0.2), body(5, x=0.1)) == [6, 1]
+    assert tracks.rejoins == 1 and tracks.ids() == [1, 6]
+    assert [tracks.track_of(i) for i in (5, 6)] == [1, 6]
+
+
+def test_the_ids_a_retired_track_was_found_again_under_are_forgotten_with_it():
+    # Track 1 found again under id 5, then the person left for good: once the track retires, what it was
+    # found under is forgotten (a service runs for weeks; the map must not keep every retired track's ids,
+    # and id 5 no longer leads to a track that is gone).
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    assert see(tracks, 0.0, body(1, x=0.0), body(9, x=3.0)) == [1, 9]
+    assert see(tracks, 0.2, body(5, x=0.1), body(9, x=3.0)) == [1, 9]
+    assert tracks.track_of(5) == 1 and tracks._rejoined == {5: 1}
+    for i in range(1, 16):  # person 1 gone; person 9 stays, 0.1 s a frame, to 1.7 s
+        see(tracks, 0.2 + 0.1 * i, body(9, x=3.0))
+    assert tracks.ids() == [9] and tracks.retired == 1
+    assert tracks._rejoined == {} and tracks.track_of(5) == 5
+
+
 def test_numbers_forgotten_past_the_limit_are_never_those_of_people_in_view(monkeypatch):
     import live.tracks
 
@@ -478,3 +504,78 @@ def test_a_sink_whose_recorder_stopped_for_disk_space_counts_the_frames_the_clip
     sink.close()
     assert isinstance(sink.error, RuntimeError) and "low disk space" in str(sink.error)
     assert sink.written == recorder.files.frame_count == 6  # the frame that found the disk full is kept
+
+
+# ---- what the capture counts as dropped ------------------------------------------------------------
+
+class SensorStandIn:
+    """A source read by the capture thread: `frames` in order, then EndOfStream(skipped=`skipped_at_end`).
+    `before_read(index)` runs before each frame is handed over (a test presses pause there).
+    `stops_when_paused` False: a sensor, whose frames run on while paused."""
+
+    name, fps, connected, camera, color_shape = "sensor", 30.0, True, None, (4, 6)
+
+    def __init__(self, frames, *, skipped_at_end=0, stops_when_paused=False, before_read=None) -> None:
+        self._frames = iter(frames)
+        self.skipped_at_end = skipped_at_end
+        self.stops_when_paused = stops_when_paused
+        self.before_read = before_read
+
+    def read(self, timeout=0.1):
+        try:
+            f = next(self._frames)
+        except StopIteration:
+            raise EndOfStream("sensor", skipped=self.skipped_at_end) from None
+        if self.before_read is not None:
+            self.before_read(f.index)
+        return f
+
+    def set_paused(self, paused):
+        pass
+
+
+def run_capture(source) -> tuple[Capture, FrameRing]:
+    ring = FrameRing(16, (4, 6))
+    capture = Capture(source, ring, TrackTable(history=16), period_s=1 / 30)
+    capture.start()
+    assert capture.ended.wait(5.0)
+    capture.stop()
+    assert capture.error is None
+    return capture, ring
+
+
+def test_frames_a_replay_lost_after_its_last_delivered_frame_are_counted_dropped():
+    # No later frame comes whose index gap would show them: only the end of the stream says so, and the
+    # summary's dropped count must include them (a slow machine at the end of a replay lost them).
+    capture, ring = run_capture(SensorStandIn([frame(i) for i in range(5)], skipped_at_end=7))
+    assert ring.written == 5 and capture.counters.dropped == 7
+
+
+def test_a_sensors_frames_passed_over_while_paused_are_not_counted_dropped():
+    # A sensor runs on while paused and its frames are read and thrown away: on resume the index jumps by
+    # all of them, which is not a loss (the status line said hundreds of frames dropped after a pause).
+    capture = None
+
+    def press_pause(index: int) -> None:
+        capture.paused = 3 <= index < 8  # frames 3-7 come while paused
+
+    source = SensorStandIn([frame(i) for i in range(12)], before_read=press_pause)
+    ring = FrameRing(16, (4, 6))
+    capture = Capture(source, ring, TrackTable(history=16), period_s=1 / 30)
+    capture.start()
+    assert capture.ended.wait(5.0)
+    capture.stop()
+    assert capture.error is None
+    assert ring.written == 12 - 5 and capture.counters.dropped == 0
+    assert [ring.entry(s).index for s in range(ring.written)] == [0, 1, 2, 8, 9, 10, 11]
+
+
+def test_a_frame_delivered_late_with_an_older_index_makes_no_gap_after_it():
+    # Frames 0-5, then frame 3 again late (an older index and time), then 6 on: 6 follows 5, nothing lost.
+    # Remembering the late frame's index as the newest would count 4 and 5 as dropped at frame 6.
+    frames = [frame(i) for i in range(6)] + [frame(3)] + [frame(i) for i in range(6, 9)]
+    capture, ring, _ = make_capture(frames)
+    for f in frames:
+        capture.accept(f, time.perf_counter())
+    assert capture.counters.duplicates == 1 and capture.counters.restarts == 0
+    assert capture.counters.dropped == 0 and ring.written == 9

@@ -103,6 +103,19 @@ def test_looping_replay_starts_over_one_period_after_the_last_frame():
     assert source.skipped == 0
 
 
+def test_a_looping_replay_keeps_the_sensors_pace_across_the_seam():
+    # Each pass starts one frame period after the last frame of the one before: the first frame of a new
+    # pass released at the same instant as the last would be two frames in one sensor period (a zero
+    # time step for the capture's timeline, the tracks and the worker's hops).
+    clock = FakeClock()
+    source = stream(3, clock, loop=True)
+    released = []
+    for _ in range(8):
+        source.read(timeout=1.0)
+        released.append(clock.now)
+    np.testing.assert_allclose(np.diff(released), 1 / 30, atol=1e-9)
+
+
 def test_fast_replay_does_not_wait():
     clock = FakeClock()
     source = stream(100, clock, realtime=False)

@@ -428,6 +428,102 @@ def test_frames_overwritten_during_the_crop_are_detected_not_used(tiny_model, nt
     assert worker.counters.stale_windows == 1 and spy.calls == []
 
 
+def room_frames(count: int, people: int = 1, *, color: bool = True) -> list[Frame]:
+    """`count` frames at 30 fps of `people` standing 0.8 m apart (ids 100, 101, ...), 270x480 noise."""
+    rng = np.random.default_rng(0)
+    return [Frame(i / 30, rng.integers(0, 255, (270, 480, 3), dtype=np.uint8) if color else None,
+                  [standing(100 + p, -0.6 + 0.8 * p) for p in range(people)], i) for i in range(count)]
+
+
+def capturing(ring: FrameRing, tracks: TrackTable) -> Capture:
+    """A capture into `ring` and `tracks`, fed frame by frame with `accept`."""
+    source = FrameStream("synthetic", lambda: iter(()), options=ReplayOptions(realtime=False),
+                         color_shape=ring.color_shape, camera=CAMERA, fps=30.0)
+    return Capture(source, ring, tracks, period_s=1 / 30)
+
+
+def test_a_window_whose_frames_the_ring_already_overwrote_is_stale_not_colourless(tiny_model):
+    # A ring shorter than a window: most of the window's frames are gone before their crops are cut.
+    # Refused as stale (the ring's doing) and never fed to the engine; counted as colourless instead, the
+    # log would blame a damaged video.
+    engine, inputs = tiny_model
+    ring, tracks = FrameRing(6, (270, 480)), TrackTable(history=64)
+    capture = capturing(ring, tracks)
+    for f in room_frames(40):
+        capture.accept(f, time.perf_counter())
+    spy = SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None)
+    assert worker.step(ring.latest()) is None
+    assert worker.counters.stale_windows == 1 and worker.counters.colourless_windows == 0
+    assert spy.calls == []
+
+
+def test_frames_overwritten_while_their_crops_are_cut_are_not_fed_to_the_engine(tiny_model, monkeypatch):
+    # The capture thread never waits for the worker: it may overwrite a window's frames while the worker
+    # is cutting crops out of them. Those crops may be torn (half one frame, half another): the window is
+    # refused, not decided on.
+    import live.worker
+
+    engine, inputs = tiny_model
+    frames = room_frames(80)
+    ring, tracks = FrameRing(40, (270, 480)), TrackTable(history=64)
+    capture = capturing(ring, tracks)
+    for f in frames[:40]:
+        capture.accept(f, time.perf_counter())
+    cut = live.worker.WindowCrops.cut
+
+    def cut_while_the_capture_goes_on(self, *args, **kwargs):
+        result = cut(self, *args, **kwargs)
+        for f in frames[40:]:  # a whole ring of new frames arrived meanwhile
+            capture.accept(f, time.perf_counter())
+        return result
+
+    monkeypatch.setattr(live.worker.WindowCrops, "cut", cut_while_the_capture_goes_on)
+    spy = SpyEngine(engine)
+    worker = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None)
+    assert worker.step(ring.entry(39)) is None
+    assert worker.counters.stale_windows == 1 and spy.calls == []
+
+
+def test_decisions_rank_the_classes_best_first_and_name_the_persons_number(tiny_model):
+    # The window and the alerts show the top classes, best first, for "person 1", "person 2": the
+    # tracking id (100, 101: a Kinect's are 64-bit) is not what staff read.
+    engine, inputs = tiny_model
+    ring, tracks = FrameRing(80, None), TrackTable(history=80)
+    capture = capturing(ring, tracks)
+    for f in room_frames(40, people=2, color=False):
+        capture.accept(f, time.perf_counter())
+    worker = RecognitionWorker(ring, tracks, engine, inputs, CAMERA, lambda hop: None,
+                               RecognitionConfig(top_k=3))
+    decisions = worker.step(ring.latest()).decisions
+    assert [(d.tracking_id, d.number) for d in decisions] == [(100, 1), (101, 2)]
+    for d in decisions:
+        best = sorted(d.probabilities.items(), key=lambda item: -item[1])[:3]
+        assert [name for name, _ in d.topk] == [name for name, _ in best]
+        assert [p for _, p in d.topk] == sorted((p for _, p in d.topk), reverse=True)
+
+
+def test_the_smoothed_scores_of_people_who_left_are_forgotten(tiny_model):
+    # A service runs for weeks and a Kinect never gives an id twice: the smoothing kept for every person
+    # ever seen would grow without end. Once a person's track retires, their scores go with it.
+    engine, inputs = tiny_model
+    frames = room_frames(90, people=2, color=False)
+    for f in frames[45:]:  # person 101 left at 1.5 s; retired a second later
+        f.bodies.pop()
+    ring, tracks = FrameRing(100, None), TrackTable(history=100, retire_after_s=1.0)
+    capture = capturing(ring, tracks)
+    worker = RecognitionWorker(ring, tracks, engine, inputs, CAMERA, lambda hop: None)
+    for f in frames[:40]:
+        capture.accept(f, time.perf_counter())
+    assert [d.tracking_id for d in worker.step(ring.latest()).decisions] == [100, 101]
+    assert set(worker._smoother._state) == {100, 101}
+    for f in frames[40:]:
+        capture.accept(f, time.perf_counter())
+    assert tracks.ids() == [100]
+    assert [d.tracking_id for d in worker.step(ring.latest()).decisions] == [100]
+    assert set(worker._smoother._state) == {100}
+
+
 # ---- the worker thread under load -----------------------------------------------------------------
 
 def standing(tracking_id: int, x: float) -> Body:
