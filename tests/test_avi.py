@@ -77,3 +77,39 @@ def test_a_frame_whose_header_the_index_does_not_match_is_said_not_cut_short(tmp
         list(video.jpegs(range(10)))
     video.cut(tmp_path / "piece.avi", 5, 10)  # the frames after it are whole
     assert len(RecordedAvi(tmp_path / "piece.avi")) == 5
+
+
+def test_a_last_frame_a_crash_cut_short_is_left_out(tmp_path: Path) -> None:
+    # The recorder killed mid-write leaves the last chunk's header announcing more JPEG than the file
+    # holds: that frame is not there, and reading it would run past the end of the file.
+    from recordings.avi import RecordedAvi
+
+    path = written(tmp_path / "v.avi", 5)
+    data = path.read_bytes()
+    path.write_bytes(data[:-20])
+    assert len(RecordedAvi(path)) == 4
+    assert finalize_avi(path) == 4
+    video = RgbVideo(path)
+    assert len(video) == 4
+    assert len(list(RecordedAvi(path).jpegs(range(4)))) == 4
+
+
+def test_an_index_whose_frames_are_not_one_after_another_is_not_trusted(tmp_path: Path) -> None:
+    # finalize_avi lists the frames in file order, each right after the one before. An index with two
+    # entries swapped (whole, so each still matches its chunk's header) would replay frames out of
+    # order: the chunks are walked instead.
+    import os
+
+    from recordings import avi
+
+    path = written(tmp_path / "v.avi", 5)
+    finalize_avi(path)
+    with open(path, "rb") as f:
+        in_order = avi._frame_chunks(f, f.seek(0, os.SEEK_END))[0]
+    data = bytearray(path.read_bytes())
+    first = len(data) - 16 * 5 + 16  # entry 1 of idx1
+    data[first:first + 16], data[first + 16:first + 32] = data[first + 16:first + 32], data[first:first + 16]
+    path.write_bytes(bytes(data))
+    with open(path, "rb") as f:
+        assert avi._indexed_chunks(f, f.read(224), path.stat().st_size) is None
+    assert avi.RecordedAvi(path)._chunks == in_order

@@ -99,6 +99,55 @@ def test_fit_ignores_outliers_and_unusable_points() -> None:
     assert fitted.fx == pytest.approx(CAMERA.fx, rel=2e-3) and fitted.cy == pytest.approx(CAMERA.cy, abs=2)
 
 
+def _good_points(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    points = scene_points(rng, count)
+    uv, _ = CAMERA.project(points)
+    return points, uv + rng.normal(0, 0.3, uv.shape)
+
+
+def _fits_the_good_points(fitted: ColorCamera, points: np.ndarray, uv: np.ndarray) -> None:
+    assert np.median(projection_error(fitted, points, uv)) < 0.5
+    assert fitted.fx == pytest.approx(CAMERA.fx, rel=2e-3) and fitted.fy == pytest.approx(CAMERA.fy, rel=2e-3)
+    assert fitted.cx == pytest.approx(CAMERA.cx, abs=1) and fitted.cy == pytest.approx(CAMERA.cy, abs=1)
+
+
+def test_fit_leaves_out_unmapped_pixels_even_when_they_outnumber_the_good_points() -> None:
+    # NTU stores (0, 0) for joints it could not map to colour. More of them than good points would make
+    # them the median, so outlier rejection cannot save the fit: only leaving them out does.
+    rng = np.random.default_rng(5)
+    points, uv = _good_points(rng, 200)
+    unmapped = scene_points(rng, 300)
+    fitted = fit_camera(np.concatenate([points, unmapped]), np.concatenate([uv, np.zeros((300, 2))]))
+    _fits_the_good_points(fitted, points, uv)
+
+
+def test_fit_leaves_out_points_at_or_behind_the_camera_even_when_they_outnumber_the_good_points() -> None:
+    # A depth of 0 or below (a lost or sign-flipped reading) cannot be projected; with more of them
+    # than good points outlier rejection cannot save the fit, so they must be left out up front.
+    rng = np.random.default_rng(6)
+    points, uv = _good_points(rng, 200)
+    flipped = scene_points(rng, 300)
+    flipped_uv, _ = CAMERA.project(flipped)
+    flipped[:, 2] *= -1.0
+    flipped[:10, 2] = 0.0
+    flipped[10:20, 2] = 0.005  # in front, but under MIN_DEPTH_M
+    fitted = fit_camera(np.concatenate([points, flipped]), np.concatenate([uv, flipped_uv]))
+    _fits_the_good_points(fitted, points, uv)
+
+
+def test_fit_drops_moderate_outliers_three_times_the_median_error_away() -> None:
+    # Joints mis-tracked by a few pixels, all the same way (a hand smeared along its motion), are
+    # 10-30x the sub-pixel median error: the 3x rule drops them; a loose rule would keep them and
+    # shift the centre.
+    rng = np.random.default_rng(7)
+    points, uv = _good_points(rng, 300)
+    smeared, smeared_uv = _good_points(rng, 60)
+    smeared_uv[:, 0] += rng.uniform(8, 15, 60)
+    fitted = fit_camera(np.concatenate([points, smeared]), np.concatenate([uv, smeared_uv]))
+    _fits_the_good_points(fitted, points, uv)
+    assert fitted.cx == pytest.approx(CAMERA.cx, abs=0.5)
+
+
 def test_fit_uses_only_points_the_mask_allows() -> None:
     rng = np.random.default_rng(3)
     points = scene_points(rng, 100)

@@ -116,6 +116,20 @@ def test_recorded_clip_replays_with_its_timestamps(tmp_path: Path) -> None:
     assert np.isnan(uv[24]).all() and np.isfinite(uv[:24]).all()  # written as 0 0, read back as NaN
 
 
+def test_a_recorded_clip_without_its_video_replays_skeleton_only(tmp_path: Path) -> None:
+    # A clip copied without its _rgb.avi (or whose video was deleted for privacy) still replays, with
+    # no colour, instead of failing on a video path that is not there.
+    sidecar = _recorded_clip(tmp_path)
+    (tmp_path / "S001C001P001R001A121_rgb.avi").unlink()
+    paths = clip_paths(sidecar.with_suffix(".skeleton"))
+    assert paths.video is None and paths.sidecar == sidecar
+    with open_recording(sidecar) as recording:
+        assert recording.info.color_size is None
+        frames = list(recording.frames())
+    assert [f.timestamp for f in frames] == pytest.approx([0.0, 0.05, 0.15])
+    assert all(f.color is None for f in frames) and all(len(f.bodies) == 1 for f in frames)
+
+
 def test_sidecar_intervals_become_the_truth_of_replayed_bodies(tmp_path: Path) -> None:
     sidecar = _recorded_clip(tmp_path)  # frames at 0, 0.05, 0.15 s
     data = json.loads(sidecar.read_text())

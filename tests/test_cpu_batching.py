@@ -37,6 +37,13 @@ def test_each_batch_size_goes_to_the_lower_of_two_measured_lines() -> None:
     assert describe_plan({1: ORT, 2: EAGER}) == "onnxruntime-cpu for 1 person, pytorch-cpu for 2 people"
 
 
+def test_a_plan_with_a_gap_in_its_sizes_is_not_described_as_one_range() -> None:
+    # Only sizes next to each other merge: {1, 3} on one backend says nothing about 2 people.
+    assert describe_plan({1: ORT, 3: ORT}) == "onnxruntime-cpu for 1 person, onnxruntime-cpu for 3 people"
+    plan = {2: EAGER, 3: EAGER, 5: EAGER}
+    assert describe_plan(plan) == "pytorch-cpu for 2-3 people, pytorch-cpu for 5 people"
+
+
 def test_a_measurement_is_reused_only_for_the_same_machine_and_model(tmp_path: Path) -> None:
     path = tmp_path / "cpu-batching.json"
     calls = []

@@ -50,6 +50,29 @@ def test_hand_box_side_scales_with_one_over_depth() -> None:
     assert near[2, 0, 2] / far[2, 0, 2] == pytest.approx(3.0, rel=1e-3)  # the body box too
 
 
+def test_hand_box_is_sized_at_the_hand_depth_not_the_body_depth() -> None:
+    # A hand reaching towards the camera looks bigger than the body it belongs to: its box follows the
+    # hand's own depth (moving the whole body cannot tell the two apart).
+    joints, states = standing(4, 3.0)
+    joints[:, LEFT_HAND, 2] = 1.5
+    boxes = part_boxes(joints, states, CAMERA, KINECT_V2, STILL)
+    assert boxes[0, :, 2] == pytest.approx(STILL.hand_size_m * CAMERA.focal / 1.5, rel=1e-4)
+    assert boxes[1, :, 2] == pytest.approx(STILL.hand_size_m * CAMERA.focal / 3.0, rel=1e-4)
+
+
+def test_a_body_with_one_usable_joint_still_gets_a_body_sized_box() -> None:
+    # One joint spans no extent: the body box falls back to body_min_size_m at that joint's depth
+    # rather than a zero-size box (a black crop).
+    joints, states = standing(3, 2.0)
+    states[:] = NOT_TRACKED
+    states[:, KINECT_V2.index("Head")] = TRACKED
+    boxes = part_boxes(joints, states, CAMERA, KINECT_V2, STILL)
+    head, _ = CAMERA.project(joints[:, KINECT_V2.index("Head")])
+    assert np.allclose(boxes[2, :, :2], head, atol=1e-2)
+    assert boxes[2, :, 2] == pytest.approx(STILL.body_min_size_m * CAMERA.focal / 2.0, rel=1e-4)
+    assert np.array_equal(boxes[2, :, 2], boxes[2, :, 3])
+
+
 def test_body_box_holds_every_joint_with_a_margin() -> None:
     joints, states = standing(3, 2.5)
     boxes = part_boxes(joints, states, CAMERA, KINECT_V2, STILL)

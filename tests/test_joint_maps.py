@@ -117,6 +117,21 @@ def test_states_and_absent_joints() -> None:
     assert (zeros == 0).all()
 
 
+def test_v1_to_v2_puts_hand_tips_and_thumbs_on_their_own_hand_and_marks_guesses_inferred() -> None:
+    # v1 has no hand tips or thumbs: v2's are its hand of the same side, and only a guess, so never
+    # "tracked" even when every v1 joint is.
+    joints = np.random.default_rng(1).uniform(0.1, 2, size=(3, 20, 3)).astype(np.float32)
+    states = np.full((3, 20), TRACKED, np.int8)
+    v2, v2_states = KINECT_V1_TO_V2.apply(joints, states)
+    for side in ("Left", "Right"):
+        hand = joints[:, KINECT_V1.index("Hand" + side)]
+        for name in ("HandTip" + side, "Thumb" + side):
+            np.testing.assert_array_equal(v2[:, KINECT_V2.index(name)], hand)
+    guessed = ("SpineMid", "SpineShoulder", "Neck", "HandTipLeft", "ThumbLeft", "HandTipRight", "ThumbRight")
+    for name in KINECT_V2.joint_names:
+        assert (v2_states[:, KINECT_V2.index(name)] == (INFERRED if name in guessed else TRACKED)).all(), name
+
+
 def test_maps_are_checked() -> None:
     assert joint_map(KINECT_V2, KINECT_V2) is None
     assert joint_map(KINECT_V2, KINECT_V1) is KINECT_V2_TO_V1

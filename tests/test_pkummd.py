@@ -249,6 +249,30 @@ def test_tracking_ids_per_slot() -> None:
     assert ids[:, 1].tolist() == [2, 2, 0, 0, 3, 3, 0, 0]
 
 
+def test_a_slot_switch_is_a_step_across_the_floor_not_up_or_down() -> None:
+    # The step that means "another person in the slot" is measured on the floor (x, z): a person 2 m
+    # further back is somebody else; the same spot 0.8 m lower is the same person sitting down.
+    joints = np.ones((6, 2, 25, 3), np.float32)
+    joints[:, :, :, 2] = 2.0
+    joints[3:, 0, :, 2] = 4.0  # slot 0: the body is suddenly 2 m deeper
+    joints[3:, 1, :, 1] = 0.2  # slot 1: the body drops 0.8 m where it stands
+    ids = body_tracking_ids(joints)
+    assert ids[:, 0].tolist() == [1, 1, 1, 3, 3, 3]
+    assert ids[:, 1].tolist() == [2] * 6
+
+
+def test_replayed_frames_are_numbered_from_zero_like_the_sequence_lines(tmp_path: Path) -> None:
+    # Frame i of the replay is line i + 1 of the file and label frame i (0-based, like the label files).
+    sequence = _write_dataset(tmp_path / "release", frames=12, labels="12,3,6,2\n")
+    with open_recording(sequence) as recording:
+        frames = list(recording.frames())
+        truth = recording.frame_truth()
+    assert [f.index for f in frames] == list(range(12))
+    assert [f.bodies[0].truth for f in frames] == truth
+    assert truth[2] == truth[7] == NO_ACTION and truth[3] == truth[6] != NO_ACTION
+    np.testing.assert_array_equal(frames[5].bodies[0].joints, read_sequence(sequence)[5, 0])
+
+
 # ---- malformed files ---------------------------------------------------------------------------------
 
 

@@ -185,6 +185,17 @@ def test_the_sidecar_names_the_privacy_mode_it_was_recorded_in(tmp_path: Path) -
     assert json.loads(rec.files.sidecar.read_text())["privacy"] is None
 
 
+def test_the_sidecar_gives_the_video_rate_it_was_recorded_at(tmp_path: Path) -> None:
+    # A low-light camera delivers 15 fps: the sidecar must say the rate the AVI was written at, which
+    # players and the replay's pacing read, not the 30 of a default.
+    config = RecorderConfig(min_free_bytes=1, fps=15.0)
+    with Recorder(tmp_path, sample_name="dim_room", config=config) as rec:
+        for i in range(3):
+            rec.write(make_frame(i, i / 15))
+    video = json.loads(rec.files.sidecar.read_text())["video"]
+    assert video["fps"] == 15.0 and RgbVideo(rec.files.video).fps == 15.0
+
+
 def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:
     with Recorder(tmp_path / "a", sample_name="bodies", config=CONFIG) as rec:
         for i in range(3):
@@ -403,6 +414,32 @@ def test_recovery_keeps_the_frames_present_in_every_file(tmp_path: Path) -> None
     assert read_skeleton(files.skeleton).num_frames == 3 and len(RgbVideo(files.video)) == 3
     with pytest.raises(ValueError, match="not a recorder's partial folder"):
         finalize_partial(tmp_path)
+
+
+def test_recovery_keeps_only_the_frames_whose_skeleton_block_is_whole(tmp_path: Path) -> None:
+    # A crash can cut skeleton.txt in the middle of the last frame's block while frames.jsonl and the
+    # video hold that frame: the clip ends at the last whole block, in every file.
+    partial, _ = crashed_recording(tmp_path, "cut_skeleton", (make_frame(i, i / 30) for i in range(5)))
+    skeleton = partial / "skeleton.txt"
+    skeleton.write_bytes(skeleton.read_bytes()[:-40])
+    files = finalize_partial(partial)
+    assert files.frame_count == 4
+    assert read_skeleton(files.skeleton).num_frames == 4 and len(RgbVideo(files.video)) == 4
+    timestamps = json.loads(files.sidecar.read_text())["timestamps"]
+    assert timestamps == pytest.approx([i / 30 for i in range(4)], abs=1e-6)
+
+
+def test_recovery_finalises_every_interrupted_recording_in_the_folder(tmp_path: Path) -> None:
+    # Several crashes (or one crash of several recorders) leave several .partial folders: each is
+    # finalised and reported, not only the last one.
+    names = ["first", "second", "third"]
+    for count, name in enumerate(names, start=2):
+        crashed_recording(tmp_path, name, (make_frame(i, i / 30) for i in range(count)))
+    recovered = recover_partial_recordings(tmp_path)
+    assert sorted((f.skeleton.name, f.frame_count) for f in recovered) == [
+        ("first.skeleton", 2), ("second.skeleton", 3), ("third.skeleton", 4)]
+    assert all(f.skeleton.is_file() and f.sidecar.is_file() for f in recovered)
+    assert interrupted_recordings(tmp_path) == []
 
 
 def test_recovery_stops_at_a_damaged_line_in_the_middle(

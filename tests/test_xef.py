@@ -129,6 +129,15 @@ def test_depth_body_index_and_body_frame_payloads(plain: tuple[Path, object]) ->
             reader.color_image(depth[0])  # a depth payload is not a colour frame
 
 
+def test_a_slot_the_sensor_no_longer_tracks_is_no_body_even_with_an_id_and_joints() -> None:
+    # A person leaving the view: the sensor clears the slot's tracked flag but may keep its id and last
+    # joints, which must not come through as a body frozen where the person was.
+    joints, states = standing_joints(), np.full(25, 2, np.int32)
+    payload = body_frame([BodySlot(1, 7, joints, states, tracked=False), BodySlot(3, PERSON, joints, states)])
+    frame = xef.decode_body_frame(payload)
+    assert [(b.slot, b.tracking_id) for b in frame.bodies] == [(3, PERSON)]
+
+
 def test_nearest_event_pairs_depth_with_a_frame_time(plain: tuple[Path, object]) -> None:
     path, _ = plain
     with XefReader(path) as reader:

@@ -59,6 +59,7 @@ class BodySlot:
     states: np.ndarray  # (25,) 0/1/2
     hand_left: tuple[int, int, int] = (2, 1, 1)
     hand_right: tuple[int, int, int] = (3, 1, 0)
+    tracked: bool = True  # the slot's tracked flag; the sensor may clear it and keep the old id
 
 
 def body_frame(slots: list[BodySlot]) -> bytes:
@@ -75,7 +76,7 @@ def body_frame(slots: list[BodySlot]) -> bytes:
         struct.pack_into("<3i", data, base + 980, *body.hand_left)
         struct.pack_into("<3i", data, base + 992, *body.hand_right)
         struct.pack_into("<Q", data, base + 1008, body.tracking_id)
-        struct.pack_into("<i", data, base + 1016, 1)
+        struct.pack_into("<i", data, base + 1016, 1 if body.tracked else 0)
     return bytes(data)
 
 
