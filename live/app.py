@@ -329,7 +329,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {source} is "
                          f"no recording")
     if args.video is not None and not Path(args.video).is_file():
-        raise ValueError(f"--video {args.video}: no such file")
+        what = "a folder, not a video" if Path(args.video).is_dir() else "no such file"
+        raise ValueError(f"--video {args.video}: {what}")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
     if args.label is not None and not args.label.strip():  # recorded as unlabelled clips, unnoticed

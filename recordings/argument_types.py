@@ -235,6 +235,25 @@ class CommandLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
 
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """argparse's, except that an option no parser knows is said by the subcommand it was given to
+        (`python -m training evaluate --bogus` sent the reader to `python -m training --help`, which
+        lists no option of evaluate's)."""
+        namespace, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            self._chosen_subcommand(namespace).error(f"unrecognized arguments: {' '.join(unknown)}")
+        return namespace
+
+    def _chosen_subcommand(self, namespace: argparse.Namespace) -> argparse.ArgumentParser:
+        """The innermost parser of the subcommands `namespace` chose (this one where there are none)."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):  # argparse keeps its subcommands there
+                chosen = action.choices.get(getattr(namespace, action.dest, None))
+                if isinstance(chosen, CommandLineParser):
+                    return chosen._chosen_subcommand(namespace)
+        return self
+
 
 _CMD_SPECIAL = "&|<>^()"  # what cmd.exe reads as its own outside double quotes
 

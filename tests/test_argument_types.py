@@ -133,3 +133,29 @@ def test_a_command_to_paste_is_quoted_as_this_system_s_shell_reads_it(monkeypatc
     assert as_typed(clip) == clip  # as it is: a backslash is no escape there
     assert as_typed(r"C:\R&D\clips") == r'"C:\R&D\clips"'  # cmd.exe ran "D\clips" as a command of its own
     assert as_typed("C:\\Station(4)\\") == '"C:\\Station(4)\\\\"'  # the closing quote not escaped
+
+
+@pytest.mark.parametrize(("argv", "prog"), [
+    (["evaluate", "--bogus"], "python -m training evaluate"),  # was sent to `python -m training --help`
+    (["evaluate"], "python -m training evaluate"),  # an error the command raises itself
+    (["pose", "--epochs", "x"], "python -m training pose"),
+    (["--bogus"], "python -m training"),
+])
+def test_a_usage_error_is_one_line_naming_the_command_whose_help_lists_the_options(argv, prog, capsys):
+    from training.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    said = capsys.readouterr().err
+    assert stop.value.code == 2 and said.count("\n") == 1  # not 18 lines of usage before it
+    assert said.startswith(f"{prog}: error: ") and said.endswith(f"({prog} --help lists the options)\n")
+
+
+def test_recordings_usage_errors_name_their_subcommand(capsys):
+    from recordings.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["info", "--bogus", "x"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == ("python -m recordings info: error: unrecognized arguments: --bogus "
+                                       "(python -m recordings info --help lists the options)\n")

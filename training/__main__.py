@@ -262,24 +262,24 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate" and args.rescore:
             from training.streaming import rescore_stream
 
-            _refuse(parser, args, {**CLIP_OPTIONS, **RUN_OPTIONS, **MODEL_OPTIONS},
+            _refuse(ev, args, {**CLIP_OPTIONS, **RUN_OPTIONS, **MODEL_OPTIONS},
                     "--rescore (it runs no model: the run's own model, data and subset)")
-            given = _given_decisions(parser, args)
+            given = _given_decisions(ev, args)
             rescore_stream(args.rescore, threshold=given.threshold, end_threshold=given.end_threshold,
                            out=args.out)
         elif args.command == "evaluate" and not args.checkpoint:
-            parser.error("evaluate needs --checkpoint (or --rescore RUN_DIR)")
+            ev.error("needs --checkpoint (or --rescore RUN_DIR)")
         elif args.command == "evaluate" and args.stream:
             from training.evaluate import evaluate_streams
 
-            _refuse(parser, args, CLIP_OPTIONS, "--stream (the app's pipeline: see --engine)")
+            _refuse(ev, args, CLIP_OPTIONS, "--stream (the app's pipeline: see --engine)")
             evaluate_streams(
                 args.checkpoint,
                 data=args.data,
                 subset=args.subset or "all",
                 out=args.out,
                 hop_s=args.hop or RecognitionConfig.hop_s,
-                decisions=_given_decisions(parser, args),
+                decisions=_given_decisions(ev, args),
                 alert_classes=args.alert_classes,
                 engine=args.engine or "auto",
                 threads=args.threads,
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate":
             from training.evaluate import evaluate
 
-            _refuse(parser, args, STREAM_OPTIONS, "clips (they apply with --stream)")
+            _refuse(ev, args, STREAM_OPTIONS, "clips (they apply with --stream)")
             evaluate(
                 args.checkpoint,
                 data=args.data,

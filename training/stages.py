@@ -794,7 +794,8 @@ def _save_epoch(
     # has no bar's ETA, and a line every few minutes said nothing of when the stage ends.
     epochs_left = epochs - record["epoch"]
     left_s = epochs_left * record["seconds"]
-    left = f"~{left_s / 60:.0f} min left" if left_s >= 60 else f"~{left_s:.0f} s left"
+    left = (f"~{left_s / 3600:.1f} h left" if left_s >= 7200
+            else f"~{left_s / 60:.0f} min left" if left_s >= 60 else f"~{left_s:.0f} s left")
     left = f" | {left}" if epochs_left else ""
     print(
         f"[{record['stage']}] epoch {record['epoch']}/{epochs} train loss {record['train_loss']:.4f} "

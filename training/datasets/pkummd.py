@@ -140,7 +140,8 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
     reading = tqdm(files.items(), total=len(files), desc="reading PKU-MMD", unit="sequence", leave=False,
                    disable=None)
     if reading.disable:
-        print(f"reading {len(files)} PKU-MMD sequences under {root}", file=sys.stderr, flush=True)
+        print(f"reading {len(files)} PKU-MMD sequence{'' if len(files) == 1 else 's'} under {root}",
+              file=sys.stderr, flush=True)
     for name, path in reading:
         labels_path = find_label_file(path)
         if labels_path is None:
