@@ -682,6 +682,9 @@ def cmd_view(args: argparse.Namespace) -> int:
         elif isinstance(recording, ClipRecording):
             return _view_and_mark_clip(recording, frames, fps, args)
         else:
+            # Marks are saved in a clip's sidecar: a .xef or a PKU-MMD sequence has none until converted.
+            print(f"{args.path}: played without the marking keys (marks are saved with a clip): python -m "
+                  f"recordings convert {as_typed(args.path)} OUT makes a clip of it to mark", file=sys.stderr)
             _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
     return 0
 

@@ -319,6 +319,22 @@ def test_view_window_offscreen(xef_file: Path, qtbot: object) -> None:
         assert _view_window(recording.frames(), 200.0, "test", close_at_end=True) == 4
 
 
+def test_a_xef_is_played_without_marking_keys_and_says_how_to_mark_it(
+    xef_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # s and e did nothing on a .xef, without a word: marks are saved with a clip, which convert makes.
+    import recordings.__main__ as cli
+
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setattr(cli, "why_no_display", lambda: None)
+    played = []
+    monkeypatch.setattr(cli, "_view_window", lambda frames, fps, title: played.append(title))
+    assert main(["view", str(xef_file)]) == 0
+    assert played == [f"{xef_file.name} - recordings view"]
+    assert (f"played without the marking keys (marks are saved with a clip): python -m recordings convert "
+            f"{xef_file} OUT makes a clip of it to mark") in capsys.readouterr().err
+
+
 def test_3d_view_without_open3d_says_how_to_install(
     xef_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
