@@ -35,6 +35,17 @@ def test_site_label_map_parses_and_looks_up() -> None:
         labels.name(124)
 
 
+def test_classes_are_in_id_order_however_they_are_listed() -> None:
+    # The class order is the classifier's output order: a map written or built out of id order must
+    # still give A121 output 0, or a model trained on one listing reads another's outputs wrongly.
+    built = LabelMap({123: "patient leaves bed", 121: "patient fell", 122: "patient drinks"})
+    assert built.action_ids == [121, 122, 123]
+    assert built.class_names == ["patient fell", "patient drinks", "patient leaves bed"]
+    assert [built.class_index(i) for i in (121, 122, 123)] == [0, 1, 2]
+    listed = parse_label_map("A123\tpatient leaves bed\nA121\tpatient fell\n", "labels.txt")
+    assert listed.class_names == ["patient fell", "patient leaves bed"] and listed.class_index(121) == 0
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

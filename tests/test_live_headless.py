@@ -258,6 +258,17 @@ def test_unknown_alert_class_is_an_error_that_lists_the_classes():
     assert alert_classes(("Cafe\u0301",), twice) == {"Cafe\u0301"}
 
 
+def test_the_default_alert_classes_are_found_in_the_model_s_own_spelling():
+    # Without --alert-class a fall alerts by default: a model that spells it "Falling" or "FALL_DOWN"
+    # must not leave the room unwatched for falls.
+    from live.headless import default_alert_classes
+
+    assert default_alert_classes(("drink", "Falling", "wave")) == ("Falling",)
+    assert default_alert_classes(("SIT_DOWN", "FALL_DOWN")) == ("FALL_DOWN",)
+    assert default_alert_classes(CLASSES) == ("fall_down",)
+    assert default_alert_classes(("drink", "wave")) == ()
+
+
 def test_alert_command_gets_the_alert_in_its_environment(tmp_path):
     out = tmp_path / "alert.json"
     script = (f"import os; open({str(out)!r}, 'w')"
@@ -465,7 +476,11 @@ def test_cli_defaults_and_choices():
          "--alert-command", "true", "--record"]))
     assert config.headless and not config.replay.realtime and config.replay.loop
     assert config.pipeline.lockstep  # --fast replays decide at every hop
-    assert not config_from_args(build_parser().parse_args(["--source", "kinect", "--fast"])).pipeline.lockstep
+    assert config.headless_config.lossless  # every decision of a --fast replay is written
+    # A sensor never waits: neither for every hop nor for a slow --output (lossless writing would block).
+    sensor = config_from_args(build_parser().parse_args(["--source", "kinect", "--fast"]))
+    assert not sensor.pipeline.lockstep and not sensor.headless_config.lossless
+    assert not config_from_args(build_parser().parse_args(["--source", "x.xef"])).headless_config.lossless
     assert config.pipeline.recognition.hop_s == 0.5 and config.headless_config.alerts.classes == ("falling",)
     assert config.alert_classes_given and config.pipeline.record_from_start == Path("runs/recordings")
 

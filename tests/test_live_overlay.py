@@ -299,6 +299,35 @@ def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model, re
     kept = window._colour_of(207)
     window._give_colours([201, *six[2:], 207])
     assert window._colour_of(207) == kept and len({window._colour_of(i) for i in [201, *six[2:], 207]}) == 6
+    # With colours to choose from, a newcomer does not take the colour of somebody still tracked out of
+    # view (who may step back in a moment later, next to them, in the same colour).
+    tracks.ids = lambda: [301, 302, 303]
+    window._give_colours([301])
+    window._give_colours([301, 302])
+    window._give_colours([302, 303])  # 301 out of view, still tracked
+    assert window._colour_of(303) not in {window._colour_of(301), window._colour_of(302)}
+
+
+def test_panels_are_in_the_order_of_the_people_s_numbers(qtbot, tiny_model, request):
+    # The sensor lists bodies in no useful order: panels by person number keep "person 1" at the top
+    # rather than jumping about as the sensor's order changes.
+    engine, inputs = tiny_model
+    import shiboken6
+
+    from live.tracks import TrackTable
+
+    window = LiveWindow(LivePipeline(room(), engine, inputs, PipelineConfig()), inputs.layout)
+    window.timer.stop()  # no pipeline running: the frame is drawn by hand
+    request.addfinalizer(lambda: shiboken6.delete(window))
+    tracks = window.pipeline.tracks = TrackTable(history=8)
+    first = tracks.rejoin(0.0, [person(102, 0.0, 0.0)])
+    tracks.observe(0.0, first, 0)
+    both = tracks.rejoin(0.5, [person(101, 1.0, 0.5), person(102, 0.0, 0.5)])  # listed newest first
+    tracks.observe(0.5, both, 1)
+    assert tracks.number_of(102) == 1 and tracks.number_of(101) == 2
+    window._draw_people(np.zeros((360, 640, 3), np.uint8), both, 0.5)
+    assert [panel.title.text() for panel in window.panels[:2]] == ["person 1", "person 2"]
+    assert "tracking id 102" in window.panels[0].toolTip()
 
 
 def test_labels_are_written_larger_when_the_window_shows_the_video_smaller(qtbot, tiny_model):

@@ -51,6 +51,23 @@ def test_room_model_fits_the_floor_from_the_feet_it_sees(shared_data: Path) -> N
     assert len(model.feet) <= 900
 
 
+def test_the_room_is_redrawn_when_the_floor_tilts_or_moves_not_for_fit_noise() -> None:
+    # A sensor knocked so that it looks down more changes the floor's tilt, not its height under the
+    # sensor: the room frame (grid, field of view) must follow; refits within the noise must not redraw.
+    from core.room import FloorPlane
+
+    def floor(tilt_deg: float, height_m: float = 1.0) -> FloorPlane:
+        t = np.radians(tilt_deg)
+        return FloorPlane(np.array([0.0, np.cos(t), np.sin(t)]), height_m, 100, 2)
+
+    level = floor(10.0)
+    assert room3d._moved(None, level)
+    assert not room3d._moved(level, floor(10.0 + room3d.FLOOR_TURN_DEG / 2))
+    assert not room3d._moved(level, floor(10.0, 1.0 + room3d.FLOOR_MOVE_M / 2))
+    assert room3d._moved(level, floor(10.0 + 3 * room3d.FLOOR_TURN_DEG))  # same height, tilted
+    assert room3d._moved(level, floor(10.0, 1.0 + 3 * room3d.FLOOR_MOVE_M))
+
+
 def test_people_mark_the_attended_part_with_its_weight() -> None:
     joints = np.zeros((25, 3), np.float32)
     joints[:, 1] = np.linspace(0.8, -0.9, 25)

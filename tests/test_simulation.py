@@ -35,6 +35,33 @@ def clip_of(name: str, seed: int, **config: object):
     return generate_clip(class_index(name), np.random.default_rng(seed), SimulationConfig(**config))
 
 
+def _limbs_moved_from(clip, frame: int) -> np.ndarray:
+    """Per frame, how far (m) the furthest joint but the head and neck is from where it was at `frame`,
+    relative to the spine base: the sway moves it a few cm, an action tens of cm."""
+    joints = clip.true_joints[:, 0].astype(np.float64)
+    limbs = np.delete(joints - joints[:, :1], [2, 3], axis=1)
+    return np.linalg.norm(limbs - limbs[frame], axis=-1).max(axis=1)
+
+
+@pytest.mark.parametrize("name", ["wave_left", "wave_right", "drink_right", "kick", "sit_down"])
+def test_the_labelled_interval_is_where_the_body_performs_the_action(name: str) -> None:
+    # The sidecar's action interval trains the idle time around it as no_action: it must be the time
+    # the body moves for the action, not some other time (before it, and after it, only the head turns).
+    for seed in range(4):
+        clip = clip_of(name, seed)
+        interval, times = clip.action_interval, clip.timestamps
+        assert 0.2 <= interval.start < interval.end < times[-1] - 0.15
+        from_first, from_last = _limbs_moved_from(clip, 0), _limbs_moved_from(clip, -1)
+        assert from_first[times < interval.start].max() < 0.07
+        assert from_last[times > interval.end].max() < 0.07
+        if name.startswith("wave"):
+            # A wave is quick at both ends: the arm leaves its rest at once and is back at the end.
+            departs = times[np.argmax(from_first > 0.1)]
+            arrives = times[len(times) - 1 - np.argmax(from_last[::-1] > 0.1)]
+            assert interval.start <= departs <= interval.start + 0.25, (seed, interval, departs)
+            assert interval.end - 0.25 <= arrives <= interval.end, (seed, interval, arrives)
+
+
 def test_the_class_table_names_an_unambiguous_part_for_each_class() -> None:
     assert PARTS == GLIMPSE_PARTS
     assert len(CLASSES) >= 8 and len({a.name for a in CLASSES}) == len(CLASSES)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from simulation.actions import CLASS_NAMES, ObjectKind
+from simulation.actions import CLASS_NAMES, CLASSES, ObjectKind
 from simulation.idle import ArmIdle, Fidget, IdleState, arm_rest, idle_arm_start, idle_time
 from simulation.motion import (
     HAND,
@@ -126,6 +126,10 @@ def test_ground_truth_is_the_action_itself_and_everything_else_is_no_action() ->
             # Before it the arm gets ready (0.6 s, or nothing for whole-body actions); after it the body
             # holds still 0.3 s: neither is the action.
             assert len(labels) - 1 - named[-1] == pytest.approx(9, abs=1)
+            # The label starts where the action does: after the 0.6 s arm preparation (18 frames at
+            # 30 fps) for a one-hand action, at once for a whole-body one.
+            action = next(a for a in CLASSES if a.name == labels[named[0]])
+            assert named[0] == (18 if action.acting_side is not None else 0), action.name
             still = motion.controls.wrist[named[-1] + 1:]
             assert np.abs(still - still[0]).max() < 0.05  # only the sway moves it
             labelled += 1
