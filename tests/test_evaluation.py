@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -69,3 +71,52 @@ def test_predict_averages_the_logits_and_attention_of_every_window_of_a_clip() -
         np.testing.assert_allclose(predictions.logits[clip], logits.mean(0).numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(predictions.attention[clip], attention.mean(0).numpy(), rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_confusion_rows_are_true_classes_and_per_class_accuracy_is_recall() -> None:
+    """confusion[true, predicted], and a class's accuracy is the share of its own clips called right
+    (recall): swapped indices, or precision, read wrong where one class soaks up the others' clips."""
+    from training.evaluation import Predictions, make_report
+
+    # Class 0: 4 clips, all right. Class 1: 2 clips, both called 0. Class 2: 2 clips, 1 right, 1 called 0.
+    labels = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    guesses = np.array([0, 0, 0, 0, 0, 0, 2, 0])
+    logits = np.eye(3, dtype=np.float32)[guesses]
+    predictions = Predictions(logits, labels, np.ones((8, 1), np.float32), np.arange(8))
+    report = make_report(predictions, ["sit down", "stand up", "wave"], [])
+    assert report.confusion.tolist() == [[4, 0, 0], [2, 0, 0], [1, 0, 1]]
+    assert [(name, clips) for name, clips, _ in report.per_class] == [("sit down", 4), ("stand up", 2),
+                                                                      ("wave", 2)]
+    assert [accuracy for _, _, accuracy in report.per_class] == pytest.approx([1.0, 0.0, 0.5])
+    assert report.top1 == pytest.approx(5 / 8)
+
+
+def test_a_stream_test_subset_holding_sequences_the_model_trained_on_is_refused(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evaluate --stream --subset test` re-draws the test split from --data: where that holds sequences
+    the checkpoint trained on it is refused before any is scored, as the clip evaluation is."""
+    from model_files import random_checkpoint
+    from nucla_files import write_nucla
+
+    from core.model.profiles import pose_only, tiny
+    from training import evaluate as evaluate_module
+    from training.config import config_to_dict, load_config
+    from training.data import DatasetError
+    from training.datasets.nucla import NUCLA_CLASS_NAMES
+
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=2)  # views 1 and 2
+    config = load_config(None, ["data.dataset=nucla", f"data.root={data}", "data.nucla_train_views=[1]",
+                                "data.nucla_test_views=[2]"])
+    trained = sorted(p.stem for p in data.glob("*_v02.json"))[:3]  # test clips it trained on
+    network = dataclasses.replace(pose_only(tiny(len(NUCLA_CLASS_NAMES))), num_joints=20)  # N-UCLA: 20 joints
+    checkpoint = random_checkpoint(
+        tmp_path / "m.pt", network, NUCLA_CLASS_NAMES, layout="kinect_v1",
+        extra={"train_config": config_to_dict(config), "trained_clips": trained, "validation_clips": []})
+    scored = []
+    monkeypatch.setattr(evaluate_module, "evaluate_stream", lambda *args, **kwargs: scored.append(kwargs))
+    with pytest.raises(DatasetError, match=r"3 of the \d+ test clips drawn from this folder are in m.pt's"):
+        evaluate_module.evaluate_streams(checkpoint, data=str(data), subset="test", out=tmp_path / "out",
+                                         progress=False)
+    assert not scored

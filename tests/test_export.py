@@ -308,3 +308,43 @@ def test_the_export_fingerprint_covers_every_module_of_core_the_network_imports(
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core."):
                 imported.add(node.module.split(".")[1])
     assert imported - {"model", "engines"} == set(NETWORK_IMPORTS)
+
+
+def test_an_fp16_graph_that_decides_otherwise_is_refused_and_removed(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The FP16 graph TensorRT builds from must pick the FP32 graph's top class on >= 99% of windows: one
+    that does not is an error, and its file is not left beside the model to be deployed."""
+    import dataclasses
+
+    import training.export as export
+
+    real = export.fp16_parity
+
+    def disagreeing(*args, **kwargs):
+        return dataclasses.replace(real(*args, **kwargs), top1_agreement=0.9)
+
+    monkeypatch.setattr(export, "fp16_parity", disagreeing)
+    with pytest.raises(ExportMismatchError, match=r"top-1 agreement 90\.0% \(>= 99%\)"):
+        export_checkpoint(tiny_checkpoint, tmp_path / "tiny.onnx", people=1, fp16=True, fp16_windows=2)
+    assert not list(tmp_path.glob("*fp16*"))
+
+
+def test_split_pieces_that_fail_their_check_are_removed(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--split's two pieces are checked as the whole graph is: pieces that compute something else are
+    not left where live would open them."""
+    import training.export as export
+
+    real = export.check_parity
+
+    def pieces_differ(reference, engine, crops, skeleton, name):
+        if "+" in name:  # the split engine's check: "PIECE + PIECE"
+            raise ExportMismatchError(f"{name}: differs")
+        return real(reference, engine, crops, skeleton, name)
+
+    monkeypatch.setattr(export, "check_parity", pieces_differ)
+    with pytest.raises(ExportMismatchError, match=r"\+ .*: differs"):
+        export_checkpoint(tiny_checkpoint, tmp_path / "tiny.onnx", people=1, split=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]  # the whole graph passed its check

@@ -190,3 +190,18 @@ def test_distributions_mix_as_probabilities_with_their_weights() -> None:
     torch.testing.assert_close(mix_distributions([a, b]).softmax(-1), (a.softmax(-1) + b.softmax(-1)) / 2)
     with pytest.raises(ValueError, match="one positive weight per distribution"):
         mix_distributions([a, b], [1.0])
+
+
+def test_an_ensemble_given_no_decisions_takes_none_from_its_first_member(tmp_path: Path) -> None:
+    """The smoothing and thresholds chosen for one member do not fit the mean of several: without any
+    given, the ensemble records none (the app's defaults apply), not its first member's."""
+    chosen = DecisionSettings(0.5, 0.6, 0.4)
+    paths = [random_checkpoint(tmp_path / f"tuned{seed}.pt", CONFIG, CLASSES, seed=seed, extra=TRAINED,
+                               decisions=chosen) for seed in (0, 1)]
+    assert load_checkpoint(paths[0]).decisions == chosen
+    ensemble = load_checkpoint(build_ensemble(paths, tmp_path / "ensemble.pt"))
+    assert ensemble.decisions == DecisionSettings()
+    assert ensemble.extra["train_config"]["decisions"] == dataclasses.asdict(DecisionSettings())
+    out = tmp_path / "joined.pt"
+    assert training_main(["ensemble", *map(str, paths), "--out", str(out)]) == 0
+    assert load_checkpoint(out).decisions == DecisionSettings()

@@ -664,3 +664,49 @@ def test_a_conversion_the_full_disk_cuts_short_keeps_nothing_either(
     assert list(out.iterdir()) == []  # no .partial for recover to finish as if whole
     monkeypatch.undo()
     assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 0
+
+
+def _write_performances(root: Path, performances: range, frames: int = 30) -> None:
+    """A PKU-MMD folder of every view (L, M, R) of each performance, each with one handshake."""
+    rng = np.random.default_rng(1)
+    (root / "skeletons").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for performance in performances:
+        for view in "LMR":
+            name = f"{performance:04d}-{view}.txt"
+            (root / "skeletons" / name).write_text("\n".join(_frame_line(rng) for _ in range(frames)) + "\n")
+            (root / "labels" / name).write_text("12,5,20,2\n")
+    (root / "actions.txt").write_text("".join(f"{i + 1}\t{n}\n" for i, n in enumerate(PKUMMD_ACTIONS)))
+
+
+@pytest.mark.parametrize("protocol", ["xsub", "all"])
+def test_pkummd_splits_keep_each_performance_on_one_side(tmp_path: Path, protocol: str) -> None:
+    """The three views of one performance are the same people at the same moment: a test or validation
+    view whose other views trained measures memory. Train, validation and test share no performance, and
+    every view (and body order) of a performance is on one side."""
+    from training.config import load_config
+    from training.datasets.pkummd import pkummd_splits
+
+    root = tmp_path / "release"
+    _write_performances(root, range(1, 13))
+    (root / "splits").mkdir()
+    training_side = ", ".join(f"{p:04d}-{v}" for p in range(1, 11) for v in "LMR")
+    test_side = ", ".join(f"{p:04d}-{v}" for p in (11, 12) for v in "LMR")
+    (root / "splits" / "cross-subject.txt").write_text(
+        f"Training videos:\n{training_side},\nValidation videos:\n{test_side}\n")
+    data = load_config(None, ["data.dataset=pkummd", f"data.root={root}", f"data.protocol={protocol}",
+                              "data.validation_fraction=0.2", "data.test_fraction=0.2"]).data
+    splits = pkummd_splits(data)
+
+    def performances(sources) -> set[str]:
+        return {s.name[:4] for s in sources}
+
+    train, validation, test = (performances(s) for s in (splits.train, splits.validation, splits.test))
+    assert train and validation and test
+    assert not train & validation and not train & test and not validation & test
+    assert train | validation | test == {f"{p:04d}" for p in range(1, 13)}
+    for side in (splits.train, splits.validation, splits.test):  # all 3 views, both body orders
+        assert len(side) == 6 * len(performances(side))
+        assert {s.group["performance"] for s in side} == {int(p) for p in performances(side)}
+    if protocol == "xsub":  # the protocol's own test side stays test, with held-out training performances
+        assert {"0011", "0012"} < test and len(test) > 2

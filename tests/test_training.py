@@ -62,6 +62,40 @@ def test_yaml_then_overrides_then_flags(tmp_path: Path) -> None:
     assert config.optim.batch_size == TrainConfig().optim.batch_size  # untouched default
 
 
+def test_a_stage_command_reads_its_config_file_then_the_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m training pose --config X` trains with X's settings: a config file the command line
+    dropped would train with the defaults without a word."""
+    from training import stages
+
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 0.0123\nwindow:\n  duration_s: 3\n")
+    seen: list[TrainConfig] = []
+
+    def train_stage(config: TrainConfig, stage: str, restart: bool = False, init=None) -> stages.StageResult:
+        seen.append(config)
+        raise StageError("captured")
+
+    monkeypatch.setattr(stages, "train_stage", train_stage)
+    assert main(["pose", "--config", str(path), "--set", "window.duration_s=4", "--seed", "7",
+                 "--out", str(tmp_path / "run")]) == 2
+    (config,) = seen
+    assert config.optim.lr == pytest.approx(0.0123)  # from the file
+    assert config.window.duration_s == 4.0 and config.seed == 7  # --set and flags on top of it
+
+
+def test_a_set_override_of_one_model_override_keeps_the_files_others(tmp_path: Path) -> None:
+    """`--set model.overrides.lstm_hidden=64` adds to the YAML's model.overrides: replacing the mapping
+    dropped the file's other network settings."""
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  overrides:\n    lstm_hidden: 8\n    dropout: 0.25\n")
+    config = load_config(path, ["model.overrides.lstm_hidden=64"])
+    assert config.model.overrides == {"lstm_hidden": 64, "dropout": 0.25}
+    config = load_config(path, ["model.overrides={lstm_hidden: 16}"])
+    assert config.model.overrides == {"lstm_hidden": 16, "dropout": 0.25}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -192,6 +226,82 @@ def test_performance_hold_out_keeps_every_view_of_a_performance_together() -> No
     mixed = [*pool[:2], ClipSource("odd", 2, lambda w: None, {"performance": 0, "view": 9})]
     with pytest.raises(DatasetError, match="two classes"):
         hold_out_performances(mixed, 0.5, 0, lambda s: s.group["performance"])
+
+
+def _three_view_nucla(folder: Path) -> Path:
+    """Synthetic N-UCLA where every performance (class, subject, episode) was seen by all three cameras,
+    as in the dataset: write_nucla's sequences, each copied under views 1, 2 and 3."""
+    source = folder.with_name(folder.name + "_one_view")
+    write_nucla(source, per_class=5)  # subjects 1-5, one episode each
+    folder.mkdir(parents=True)
+    for path in sorted(source.glob("*.json")):
+        sequence = json.loads(path.read_text())
+        for view in (1, 2, 3):
+            name = f"{path.stem[:-4]}_v{view:02d}"
+            (folder / f"{name}.json").write_text(json.dumps({**sequence, "file_name": name}))
+    return folder
+
+
+def test_nucla_splits_hold_out_whole_performances_and_keep_test_subjects_out_of_training(
+    tmp_path: Path,
+) -> None:
+    """The cameras filmed each performance at once: a validation clip whose other view trained measures
+    memory, so validation is drawn by (class, subject, episode), never by view. Subjects held for the
+    test (nucla_test_subjects) are in neither training nor validation."""
+    from training.datasets.nucla import nucla_splits
+
+    data = _three_view_nucla(tmp_path / "nucla")
+
+    def event(source: ClipSource) -> tuple[int, int, int]:
+        return source.label, source.group["subject"], source.group["episode"]
+
+    splits = nucla_splits(_pose_config(tmp_path, data, **{"data.validation_fraction": "0.4"}).data)
+    assert {s.group["view"] for s in [*splits.train, *splits.validation]} == {1, 2}
+    assert {s.group["view"] for s in splits.test} == {3} and len(splits.test) == 50
+    held = {event(s) for s in splits.validation}
+    assert held and not held & {event(s) for s in splits.train}
+    assert len(splits.validation) == 2 * len(held)  # both training views of every held-out performance
+
+    config = _pose_config(tmp_path, data, **{"data.nucla_test_subjects": "[1]"})
+    splits = nucla_splits(config.data)
+    assert {s.group["subject"] for s in [*splits.train, *splits.validation]} == {2, 3, 4, 5}
+    assert {(s.group["subject"], s.group["view"]) for s in splits.test} == {(1, 3)}
+    assert len(splits.train) + len(splits.validation) == 80 and len(splits.test) == 10
+
+
+def test_an_older_nucla_checkpoint_held_its_test_subjects_out_of_training(capsys) -> None:
+    """A checkpoint without `trained_clips` that held subjects out for its test (nucla_test_subjects)
+    never trained on them, in any view: their clips are not counted against it."""
+    from training.evaluate import check_not_trained_on, trained_clip_names
+
+    data = {"dataset": "nucla", "root": "/data/nucla", "nucla_train_views": [1, 2],
+            "nucla_test_views": [1, 2], "nucla_test_subjects": [1]}
+    extra = {"train_config": {"data": data}, "validation_clips": ["a01_s02_e01_v01"]}
+    names = [f"a01_s0{subject}_e01_v0{view}" for subject in (1, 2, 3) for view in (1, 2)]
+    assert trained_clip_names(extra, names) == {"a01_s02_e01_v02", "a01_s03_e01_v01", "a01_s03_e01_v02"}
+    subject_one = [n for n in names if "_s01_" in n]
+    check_not_trained_on(Path("nucla_pose.pt"), extra, subject_one, "test", "/copy/of/nucla")  # not refused
+    assert capsys.readouterr().out == ""
+
+
+def test_ntu_splits_leave_out_the_official_samples_with_missing_skeletons(tmp_path: Path) -> None:
+    """The official list names samples whose skeletons are missing or broken: they are in no split."""
+    from training.datasets.ntu import ntu_splits
+
+    root = tmp_path / "ntu"
+    (root / "nturgb+d_skeletons").mkdir(parents=True)
+    names = [f"S001C00{camera}P00{performer}R001A00{action}" for camera in (1, 2) for performer in (1, 3)
+             for action in (1, 2)]  # performer 1 trains, 3 tests (cross-subject)
+    for name in names:
+        (root / "nturgb+d_skeletons" / f"{name}.skeleton").write_text("0\n")  # names only are read here
+    missing = {"S001C001P001R001A001", "S001C002P003R001A002"}
+    (root / "NTU_RGBD_samples_with_missing_skeletons.txt").write_text("\n".join(sorted(missing)) + "\n")
+    config = load_config(None, ["data.dataset=ntu60", "data.protocol=xsub", f"data.root={root}",
+                                "data.validation_fraction=0"])
+    splits = ntu_splits(config.data)
+    listed = {s.name for s in [*splits.train, *splits.validation, *splits.test]}
+    assert listed == set(names) - missing
+    assert {s.name for s in splits.test} == {n for n in names if "P003" in n} - missing
 
 
 def test_nucla_validation_shares_no_performance_with_training(shared_data: Path) -> None:
@@ -626,6 +736,45 @@ def test_a_stage_stops_early_keeps_its_best_epoch_and_stays_stopped_when_run_wit
     assert load_checkpoint(run / "best.pt").extra["epoch"] == 3
 
 
+def test_a_resumed_stage_starts_from_its_saved_weights_and_keeps_its_best_score(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Resuming restores the weights of the last finished epoch (not a fresh network trained on as if
+    it were them) and the best validation top-1 so far: a worse epoch after the resume must not replace
+    best.pt."""
+    from training import stages
+
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=2)
+    scores = iter([0.6, 0.3, 0.4])  # epoch 1 the best; 3 (after the resume) better than 2 only
+    entering: list[dict[str, torch.Tensor]] = []
+
+    def validation_metrics(predictions, stage: str) -> dict[str, float]:
+        return {"loss": 1.0, "top1": next(scores), "top5": 1.0}
+
+    def train_epoch(objective, network, loader, optimisation, config, stage, epoch, process, teacher=None):
+        entering.append({k: v.detach().clone() for k, v in network.state_dict().items()})
+        with torch.no_grad():  # an epoch's change of weights, without the time one takes
+            for parameter in network.parameters():
+                parameter.add_(0.01 * (epoch + 1))
+        return 1.0, 0.5
+
+    monkeypatch.setattr(stages, "_validation_metrics", validation_metrics)
+    monkeypatch.setattr(stages, "_train_epoch", train_epoch)
+    settings = {"epochs.pose": "2", "optim.early_stop_patience": "5"}
+    assert train_stage(_pose_config(tmp_path, data, **settings), "pose").epochs_run == 2
+    run = tmp_path / "run" / "pose"
+    saved = load_checkpoint(run / "last.pt").model.state_dict()
+    best = (run / "best.pt").read_bytes()
+    capsys.readouterr()
+    result = train_stage(_pose_config(tmp_path, data, **{**settings, "epochs.pose": "3"}), "pose")
+    assert "resuming after epoch 2 (best validation top-1 0.6000)" in capsys.readouterr().out
+    assert result.epochs_run == 3 and result.best_validation_top1 == pytest.approx(0.6)
+    assert len(entering) == 3 and entering[2].keys() == saved.keys()
+    assert all(torch.equal(entering[2][k], saved[k]) for k in saved)  # epoch 3 began where epoch 2 ended
+    assert (run / "best.pt").read_bytes() == best and load_checkpoint(run / "best.pt").extra["epoch"] == 1
+
+
 def test_a_test_split_drawn_again_over_clips_it_trained_on_is_refused(capsys: pytest.CaptureFixture) -> None:
     """PKU-MMD's test performances are drawn from the folder: another folder (a full release, one with a
     performance missing) draws others, some of which the checkpoint trained on."""
@@ -860,6 +1009,35 @@ def test_distillation_term_is_zero_when_the_student_matches_its_teacher() -> Non
         load_config(None, ["distill.weight=1.5"])
     with pytest.raises(ConfigError, match="distill.temperature must be positive"):
         load_config(None, ["distill.temperature=0"])
+
+
+def test_each_pose_stream_learns_its_own_clips_teacher_distribution_at_the_configured_temperature() -> None:
+    """With S pose streams the logits are (B, S, C) flattened clip by clip: each of a clip's S rows must be
+    matched with that clip's teacher row (not another clip's), softened by distill.temperature."""
+    from core.model.network import PartAttentionNetwork, Stage
+    from core.model.profiles import pose_only, tiny
+    from training.stages import stage_loss
+
+    network = PartAttentionNetwork(pose_only(tiny(num_classes=4)))
+    network.set_stage(Stage.POSE)
+    generator = torch.Generator().manual_seed(3)
+    streams = 2
+    logits = torch.randn(3, streams, 4, generator=generator)  # a student of 2 streams, 3 clips
+    teacher = torch.randn(3, 4, generator=generator) * 3
+    labels = torch.tensor([0, 1, 2])
+    attention = logits.new_zeros(3, 0)
+    config = load_config(None, ["distill.weight=1.0", "distill.temperature=3.0"])
+    plain = stage_loss(network, "pose", logits, attention, labels, config)
+    taught = stage_loss(network, "pose", logits, attention, labels, config, teacher)
+    cross_entropy = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.repeat_interleave(streams))
+    kl = []
+    for clip in range(3):
+        p = (teacher[clip] / 3.0).log_softmax(-1)
+        for stream in range(streams):
+            q = (logits[clip, stream] / 3.0).log_softmax(-1)
+            kl.append((p.exp() * (p - q)).sum())
+    soft = 9.0 * torch.stack(kl).mean()  # T^2 * KL, averaged over every clip's every stream
+    torch.testing.assert_close(taught - plain, streams * (soft - cross_entropy))
 
 
 def _views_folder(source: Path, target: Path, views: set[int], limit: int | None = None) -> Path:
