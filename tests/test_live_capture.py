@@ -534,9 +534,11 @@ class SensorStandIn:
         pass
 
 
-def run_capture(source) -> tuple[Capture, FrameRing]:
+def run_capture(source, built=lambda capture: None) -> tuple[Capture, FrameRing]:
+    """`source` captured to its end; `built` is handed the capture before it starts."""
     ring = FrameRing(16, (4, 6))
     capture = Capture(source, ring, TrackTable(history=16), period_s=1 / 30)
+    built(capture)
     capture.start()
     assert capture.ended.wait(5.0)
     capture.stop()
@@ -554,18 +556,13 @@ def test_frames_a_replay_lost_after_its_last_delivered_frame_are_counted_dropped
 def test_a_sensors_frames_passed_over_while_paused_are_not_counted_dropped():
     # A sensor runs on while paused and its frames are read and thrown away: on resume the index jumps by
     # all of them, which is not a loss (the status line said hundreds of frames dropped after a pause).
-    capture = None
+    captures: list[Capture] = []
 
     def press_pause(index: int) -> None:
-        capture.paused = 3 <= index < 8  # frames 3-7 come while paused
+        captures[0].paused = 3 <= index < 8  # frames 3-7 come while paused
 
     source = SensorStandIn([frame(i) for i in range(12)], before_read=press_pause)
-    ring = FrameRing(16, (4, 6))
-    capture = Capture(source, ring, TrackTable(history=16), period_s=1 / 30)
-    capture.start()
-    assert capture.ended.wait(5.0)
-    capture.stop()
-    assert capture.error is None
+    capture, ring = run_capture(source, built=captures.append)
     assert ring.written == 12 - 5 and capture.counters.dropped == 0
     assert [ring.entry(s).index for s in range(ring.written)] == [0, 1, 2, 8, 9, 10, 11]
 

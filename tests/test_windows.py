@@ -130,25 +130,32 @@ def labels_near(timeline: Timeline, end: float) -> set[int]:
     return {CLASSES.index(timeline.window_label(e - 2.0, e)) for e in ends}
 
 
-def test_a_jittered_training_window_shows_the_moment_its_label_is_for() -> None:
-    # The label follows the jittered end: the skeleton and crops must be taken there too, not at the grid end.
-    clock = clock_sequence()
-    dataset = StreamWindowDataset([ClipSource("clock", -1, lambda _c: clock)], SPEC, KINECT_V2, 1, CLASSES,
-                                  train=True, stride_s=1.0, with_crops=True)
-    moved = 0
-    for epoch in range(4):
+def windows_shown(dataset: StreamWindowDataset, clip: Clip, epochs: int):
+    """Each training item of `epochs` epochs with the seconds its skeleton shows, checked to end within half
+    a stride of its grid end and to carry the label of where it ends."""
+    for epoch in range(epochs):
         dataset.set_epoch(epoch)
         for index in range(len(dataset)):
             grid_end = float(dataset.window_ends[dataset._plan[index]])
             item = dataset[index]
             times = shown_times(item["skeleton"])
             assert abs(times[-1] - grid_end) <= 0.5 + 1 / FPS
-            assert item["label"].item() in labels_near(clock.timeline, times[-1])
-            crops = item["crops"][0, :, 0, 0].numpy().astype(np.int64)
-            crop_times = clock.crop_timestamps[crops[:, 0] + 256 * crops[:, 1]]
-            # Each crop is the one nearest its sample time (10 a second), each skeleton frame too (30).
-            assert np.abs(crop_times - times).max() <= 0.05 + 1 / (2 * FPS) + 1e-9
-            moved += abs(times[-1] - grid_end) > 0.1
+            assert item["label"].item() in labels_near(clip.timeline, times[-1])
+            yield grid_end, item, times
+
+
+def test_a_jittered_training_window_shows_the_moment_its_label_is_for() -> None:
+    # The label follows the jittered end: the skeleton and crops must be taken there too, not at the grid end.
+    clock = clock_sequence()
+    dataset = StreamWindowDataset([ClipSource("clock", -1, lambda _c: clock)], SPEC, KINECT_V2, 1, CLASSES,
+                                  train=True, stride_s=1.0, with_crops=True)
+    moved = 0
+    for grid_end, item, times in windows_shown(dataset, clock, epochs=4):
+        crops = item["crops"][0, :, 0, 0].numpy().astype(np.int64)
+        crop_times = clock.crop_timestamps[crops[:, 0] + 256 * crops[:, 1]]
+        # Each crop is the one nearest its sample time (10 a second), each skeleton frame too (30).
+        assert np.abs(crop_times - times).max() <= 0.05 + 1 / (2 * FPS) + 1e-9
+        moved += abs(times[-1] - grid_end) > 0.1
     assert moved > len(dataset)
 
 
@@ -162,17 +169,8 @@ def test_a_speed_factor_stretches_a_window_over_the_recording_but_keeps_where_it
     assert at_speed(clip, 1.0) is clip and doubled.joints is clip.joints
     dataset = StreamWindowDataset([ClipSource("clock", -1, lambda _c: clip)], SPEC, KINECT_V2, 1, CLASSES,
                                   train=True, stride_s=1.0, augmentation=Augmentation(speed=0.5))
-    spans = []
-    for epoch in range(2):
-        dataset.set_epoch(epoch)
-        for index in range(len(dataset)):
-            grid_end = float(dataset.window_ends[dataset._plan[index]])
-            item = dataset[index]
-            times = shown_times(item["skeleton"])
-            assert abs(times[-1] - grid_end) <= 0.5 + 1 / FPS
-            assert item["label"].item() in labels_near(clip.timeline, times[-1])
-            if times[0] > clip.timestamps[0]:  # not padded with the recording's first frame
-                spans.append(times[-1] - times[0])
+    spans = [times[-1] - times[0] for _, _, times in windows_shown(dataset, clip, epochs=2)
+             if times[0] > clip.timestamps[0]]  # not padded with the recording's first frame
     # The first sample is 1.8 s of the sped-up clock before the last: 1.8 / factor, factor in [0.5, 1.5].
     spans = np.array(spans)
     assert spans.min() >= 1.8 / 1.5 - 2 / FPS and spans.max() <= 1.8 / 0.5 + 2 / FPS
