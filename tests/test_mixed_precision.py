@@ -111,3 +111,24 @@ def test_on_real_crops_the_fp16_graph_decides_as_fp32_does(shared_data: Path, tm
     whole = fp16_parity(path, crops, skeleton, scope=Fp16Scope.WHOLE_NETWORK, threads=1)
     assert whole.attention_error > 0  # what keeping the head in FP32 saves
     assert "top-1 agreement 100.0%" in report.summary()
+
+
+def test_i3ds_in_half_precision_feed_a_full_precision_head() -> None:
+    """Engines may run the part I3Ds in a 16-bit type and the rest in FP32: crops are normalised in FP32,
+    the I3D features reach the classifier in its own type, logits come out FP32 for every aggregation."""
+    import torch
+
+    from core.model import Aggregation, PartAttentionNetwork, with_aggregation
+
+    for aggregation in (Aggregation.ATTENTION, Aggregation.SUM0, Aggregation.CONCAT0):
+        torch.manual_seed(0)
+        network = PartAttentionNetwork(with_aggregation(tiny(5), aggregation)).eval()
+        c = network.config
+        crops = torch.rand(2, 3, c.num_frames, c.crop_size, c.crop_size, 3) * 255
+        skeleton = torch.randn(2, c.num_frames, c.num_bodies, c.num_joints, 3)
+        with torch.no_grad():
+            full, _ = network(crops, skeleton)
+            network.parts.to(torch.bfloat16)
+            mixed, attention = network(crops, skeleton)
+        assert mixed.dtype == torch.float32 and attention.dtype == torch.float32, aggregation
+        torch.testing.assert_close(mixed, full, atol=0.1 * full.abs().max().item(), rtol=0)

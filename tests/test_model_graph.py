@@ -262,3 +262,34 @@ def test_a_dilated_graph_stream_exports_with_parity(tmp_path: Path) -> None:
     crops, x = example_inputs(engine.metadata, 3)
     logits, want = engine.run(crops, x)[0], reference.run(crops, x)[0]
     np.testing.assert_allclose(logits, want, atol=LOGITS_TOLERANCE, rtol=0)
+
+
+def test_each_streams_logits_classify_its_hidden_states_averaged_over_the_window() -> None:
+    """Module docstring: logits = mean over streams of linear_s(dropout(mean over T of stream s))."""
+    model = gcn(bodies=1)
+    x = walking(2, 6, 1, 25)
+    with torch.no_grad():
+        per_stream, hidden = model.stream_outputs(x)
+        logits, _ = model(x)
+    width = hidden.shape[-1] // len(model.inputs)
+    for s, linear in enumerate(model.classifier):
+        mean_over_time = hidden[..., s * width : (s + 1) * width].mean(1)
+        torch.testing.assert_close(per_stream[:, s], mean_over_time @ linear.weight.T + linear.bias)
+    torch.testing.assert_close(logits, per_stream.mean(1))
+
+
+def test_absent_joints_enter_the_graph_blocks_as_exact_zeros() -> None:
+    """After the input BatchNorm an absent joint goes back to 0, not to minus the mean over the std."""
+    model = gcn(bodies=1)
+    seen = []
+    for trunk in model.streams:
+        trunk.input_norm.running_mean.fill_(0.7)  # a zero input would normalise to about -0.7
+        trunk.blocks.register_forward_pre_hook(lambda _module, args: seen.append(args[0]))
+    x = walking(1, 4, 1, 25)
+    x[:, :, :, 7] = 0.0  # a hand the sensor lost for the whole window
+    with torch.no_grad():
+        model(x)
+    assert len(seen) == len(model.inputs)
+    for block_input in seen:  # (N, 3, T, J)
+        assert torch.all(block_input[..., 7] == 0)
+        assert block_input[..., 3].abs().sum() > 0

@@ -243,3 +243,35 @@ def test_slices_and_end_point_errors() -> None:
     with pytest.raises(ValueError, match="logits need the full network"):
         InceptionI3d(num_frames=8, crop_size=32, final_endpoint="Mixed_4f", num_classes=3)
     assert ENDPOINTS[-1] == "Mixed_5c"
+
+
+def test_features_are_averaged_over_time_and_space_before_the_logits() -> None:
+    """The I3D's classifier reads the plain mean of the Mixed_5c map over all T' x H' x W' cells."""
+    from core.model.i3d import global_average
+
+    grid = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(1, 2, 3, 2, 2)  # (N, C, T, H, W)
+    grid[0, 1] = torch.tensor([[[4.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 8.0]]])
+    torch.testing.assert_close(global_average(grid), torch.tensor([[5.5, 1.0]]))
+    torch.manual_seed(0)
+    i3d = InceptionI3d(num_frames=16, crop_size=64, width=0.125, num_classes=4).eval()
+    x = torch.rand(2, 3, 16, 64, 64) * 2 - 1
+    with torch.no_grad():
+        features = i3d.features(x)
+        assert features.shape[2:] == (2, 2, 2)  # several cells, so reading one of them would differ
+        pooled = features.sum(dim=(2, 3, 4)) / (features.shape[2] * features.shape[3] * features.shape[4])
+        weight = i3d.logits.conv3d.weight.flatten(1)
+        torch.testing.assert_close(i3d(x), pooled @ weight.T + i3d.logits.conv3d.bias)
+
+
+def test_batch_norm_statistics_move_at_the_ports_rate() -> None:
+    """BatchNorm momentum 0.01 (TensorFlow's decay 0.99): one training batch moves the running mean
+    1 % of the way to the batch mean."""
+    torch.manual_seed(0)
+    unit = Unit3D(3, 4, in_size=(2, 4, 4), relu=False)
+    unit.train()
+    x = torch.randn(2, 3, 2, 4, 4) + 3.0
+    with torch.no_grad():
+        batch_mean = unit.conv3d(x).mean(dim=(0, 2, 3, 4))
+        unit(x)
+    torch.testing.assert_close(unit.bn.running_mean, 0.01 * batch_mean)
+    assert unit.bn.eps == 1e-3

@@ -451,3 +451,53 @@ def test_golden_output() -> None:
     torch.testing.assert_close(logits, expected_logits, rtol=0, atol=2e-5)
     torch.testing.assert_close(attention, expected_attention, rtol=0, atol=2e-6)
     assert sum(p.numel() for p in network.parameters()) == 747_717
+
+
+def test_the_configs_lstm_and_dropout_fields_reach_the_layers() -> None:
+    """Every NetworkConfig field of the pose LSTM and the I3D dropouts is what the built layers use."""
+    config = dataclasses.replace(
+        tiny(5), lstm_layers=2, lstm_dropout=0.3, i3d_dropout=0.25, lstm_bidirectional=True
+    )
+    network = PartAttentionNetwork(config)
+    assert network.pose.lstm.num_layers == 2 and network.pose.lstm.dropout == 0.3
+    assert network.pose.dropout.p == 0.3
+    assert network.pose.lstm.bidirectional and network.pose.hidden_size == 2 * config.lstm_hidden
+    assert network.classifier_dropout.p == 0.25
+    single = PartAttentionNetwork(single_part(config, "left_hand"))  # the part's own logits
+    assert single.parts[0].dropout.p == 0.25
+    # With no dropout anywhere, two training-mode passes over the same batch agree exactly.
+    quiet = dataclasses.replace(tiny(5), lstm_dropout=0.0, i3d_dropout=0.0)
+    for built in (PartAttentionNetwork(quiet), PartAttentionNetwork(single_part(quiet, "left_hand"))):
+        built.train()
+        crops, skeleton = inputs(built.config)
+        torch.testing.assert_close(built(crops, skeleton)[0], built(crops, skeleton)[0], rtol=0, atol=0)
+
+
+def test_a_frozen_pose_classifier_keeps_its_dropout_in_eval_mode() -> None:
+    network = PartAttentionNetwork(tiny(5))
+    for stage in (Stage.JOINT, Stage.FINETUNE, Stage.PARTS):
+        network.set_stage(stage)
+        network.train()
+        assert not network.pose.classifier.weight.requires_grad
+        assert not network.pose.dropout.training, stage
+    network.set_stage(Stage.POSE)
+    network.train()
+    assert network.pose.dropout.training
+
+
+def test_sum0_adds_the_parts_and_concat0_joins_them_in_part_order() -> None:
+    """sum_0: F = g_1 + g_2 + g_3 (a plain sum, not a mean); concat_0: F = [g_1, g_2, g_3]."""
+    for aggregation in (Aggregation.SUM0, Aggregation.CONCAT0):
+        torch.manual_seed(0)
+        network = PartAttentionNetwork(variant(aggregation)).eval()
+        crops, _ = inputs(network.config)
+        with torch.no_grad():
+            pooled = network.pooled_part_features(crops)  # (B, P, D)
+            logits, attention = network(crops, None)
+            if aggregation is Aggregation.SUM0:
+                fused = pooled[:, 0] + pooled[:, 1] + pooled[:, 2]
+            else:
+                fused = torch.cat([pooled[:, 0], pooled[:, 1], pooled[:, 2]], dim=1)
+            expected = fused @ network.classifier.weight.T + network.classifier.bias
+        torch.testing.assert_close(logits, expected)
+        torch.testing.assert_close(attention, torch.full((2, 3), 1 / 3))

@@ -165,3 +165,49 @@ def test_bones_are_joint_minus_parent_and_need_a_known_layout() -> None:
         NetworkConfig(num_classes=3, num_joints=7, pose_bones=True)
     with pytest.raises(ValueError, match="pose_velocity"):
         NetworkConfig(num_classes=3, pose_velocity=-1.0)
+
+
+def test_a_frame_is_centred_on_its_present_joints_only() -> None:
+    """Joints 0 and 1 present, 2 and 3 absent: the centre is the mean of the two present joints, and the
+    absent ones stay exact zeros (not minus the centre)."""
+    model = lstm(centre_frames=True)
+    x = torch.zeros(1, 2, 2, 4, 3)
+    x[0, :, 0, 0] = torch.tensor([1.0, 2.0, 3.0])
+    x[0, :, 0, 1] = torch.tensor([3.0, 2.0, 5.0])
+    features = model.features(x)
+    torch.testing.assert_close(features[0, :, 0, 0], torch.tensor([[-1.0, 0.0, -1.0]] * 2))
+    torch.testing.assert_close(features[0, :, 0, 1], torch.tensor([[1.0, 0.0, 1.0]] * 2))
+    assert torch.all(features[0, :, 0, 2:] == 0) and torch.all(features[0, :, 1] == 0)
+
+
+def test_velocity_is_of_the_positions_as_given_even_when_frames_are_centred() -> None:
+    """pose.py: velocity is the frame-to-frame difference of the positions as given, so walking (a
+    shift of the whole body, which centring removes from the positions) still shows in it."""
+    model = lstm(centre_frames=True, velocity=1.0)
+    x = torch.zeros(1, 3, 2, 4, 3)
+    x[0, :, 0] = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
+    x[0, :, 0] += torch.arange(3.0)[:, None, None] * torch.tensor([0.5, 0.0, 0.0])  # walks along x
+    velocity = model.features(x)[..., 3:]
+    torch.testing.assert_close(velocity[0, 1:, 0], torch.tensor([0.5, 0.0, 0.0]).expand(2, 4, 3))
+
+
+def test_a_bone_whose_parent_is_absent_is_zero() -> None:
+    """An absent parent is an exact zero, not a position: joint minus it would be the joint itself."""
+    model = lstm(bone_parents=(-1, 0, 1, 1))
+    x = torch.zeros(1, 1, 2, 4, 3)
+    x[0, 0, 0, 0] = torch.tensor([0.5, 0.5, 0.5])
+    x[0, 0, 0, 2] = torch.tensor([1.0, 2.0, 3.0])  # its parent, joint 1, is absent
+    x[0, 0, 0, 3] = torch.tensor([4.0, 5.0, 6.0])  # so is this one's
+    bones = model.features(x)[..., 3:]
+    assert torch.all(bones[0, 0, 0, 2:] == 0)
+    assert torch.all(bones[0, 0, 0, 1] == 0)  # joint 1 itself is absent
+
+
+def test_a_joint_whose_coordinates_sum_to_zero_is_present() -> None:
+    """Absent means an exact zero position, not coordinates that happen to cancel."""
+    from core.model.pose_features import presence
+
+    x = torch.zeros(1, 2, 1, 3, 3)
+    x[0, :, 0, 1] = torch.tensor([1.0, -1.0, 0.0])
+    x[0, 1, 0, 2] = torch.tensor([0.5, 0.25, -0.75])
+    assert presence(x)[0, :, 0, :, 0].tolist() == [[0.0, 1.0, 0.0], [0.0, 1.0, 1.0]]

@@ -67,6 +67,7 @@ def test_a_stage_command_reads_its_config_file_then_the_flags(
 ) -> None:
     """`python -m training pose --config X` trains with X's settings: a config file the command line
     dropped would train with the defaults without a word."""
+    import training.finetune  # noqa: F401 - its own `train_stage`, imported as the CLI builds, stays the real one
     from training import stages
 
     path = tmp_path / "c.yaml"
