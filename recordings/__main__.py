@@ -77,7 +77,14 @@ from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, SAMPLES_INDEX, Expor
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.ntu_video import opencv_path_hint
 from recordings.picture_text import put_text, write_image
-from recordings.pkummd import PkuMmdError, PkuMmdRecording, SequenceName, describe, is_sequence_path
+from recordings.pkummd import (
+    PkuMmdError,
+    PkuMmdRecording,
+    SequenceName,
+    describe,
+    is_sequence_path,
+    sequence_paths,
+)
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import (
     PARTIAL_SUFFIX,
@@ -379,8 +386,7 @@ def _say_unfinished_recordings(directory: Path, what: str) -> int:
 def _sequences_here(directory: Path) -> str:
     """What to do with the PKU-MMD sequences of a folder without clips ("" where it has none): info and
     convert read them one at a time."""
-    found = sorted(p for folder in (directory, directory / "skeletons") if folder.is_dir()
-                   for p in folder.iterdir() if is_sequence_path(p))
+    found = sequence_paths(directory)
     if not found:
         return ""
     return (f"; its {len(found)} PKU-MMD sequence(s) are read one at a time: python -m recordings info "

@@ -133,6 +133,18 @@ def is_sequence_path(path: str | Path) -> bool:
     return True
 
 
+def sequence_folder(root: str | Path) -> Path:
+    """Where a PKU-MMD folder keeps its sequences: root/skeletons as the release lays them out, else root."""
+    root = Path(root)
+    return root / "skeletons" if (root / "skeletons").is_dir() else root
+
+
+def sequence_paths(root: str | Path) -> list[Path]:
+    """The sequence files (NNNN-V.txt, .txt.xz, .txt.gz) of `sequence_folder(root)`, sorted."""
+    folder = sequence_folder(root)
+    return sorted(p for p in folder.iterdir() if is_sequence_path(p)) if folder.is_dir() else []
+
+
 def sequence_stem(path: str | Path) -> str:
     """'0005-L' for .../0005-L.txt, .txt.xz or .txt.gz (the name unchanged for anything else)."""
     name = Path(path).name

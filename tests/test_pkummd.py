@@ -31,6 +31,7 @@ from recordings.pkummd import (
     read_labels,
     read_sequence,
     read_split,
+    sequence_paths,
 )
 from recordings.recorder import Recorder, RecorderConfig, finalize_partial
 
@@ -64,6 +65,17 @@ def _write_dataset(root: Path, frames: int = 60, labels: str = "12,5,20,2\n26,30
 
 
 # ---- real sequences --------------------------------------------------------------------------------
+
+
+def test_the_release_folder_is_listed_as_sequences_to_read_one_at_a_time(
+    shared_data: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # `recordings list` of the release said "no clips found" and exit 0, as if the folder were empty.
+    root = _pku(shared_data)
+    assert [p.name for p in sequence_paths(root)][:2] == ["0005-L.txt.xz", "0005-M.txt.xz"]
+    assert len(sequence_paths(root)) == len(sequence_paths(root / "skeletons")) == 190
+    assert recordings_main(["list", str(root)]) == 1
+    assert "its 190 PKU-MMD sequence(s) are read one at a time" in capsys.readouterr().err
 
 
 def test_real_sequence_and_labels(shared_data: Path) -> None:

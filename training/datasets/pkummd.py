@@ -47,12 +47,13 @@ from recordings.pkummd import (
     check_bodies_for_labels,
     check_label_numbers,
     find_label_file,
-    is_sequence_path,
     label_timeline,
     read_actions,
     read_labels,
     read_sequence,
     read_split,
+    sequence_folder,
+    sequence_paths,
     sequence_stem,
 )
 from training.config import DataConfig
@@ -107,11 +108,9 @@ class SequenceLoad:
 
 def sequence_files(root: Path) -> dict[str, Path]:
     """Sequence name -> file, for every NNNN-V.txt / .txt.xz / .txt.gz under root/skeletons (or root)."""
-    folder = root / "skeletons" if (root / "skeletons").is_dir() else root
+    folder = sequence_folder(root)
     found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if not is_sequence_path(path):
-            continue
+    for path in sequence_paths(root):
         name = sequence_stem(path)
         if name in found:
             raise DatasetError(f"{folder}: sequence {name} twice ({found[name].name} and {path.name})")
