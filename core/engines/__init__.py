@@ -30,6 +30,7 @@ One module per concern:
     torch_engine      PyTorch eager, and the fast CUDA engine (half precision, CUDA graphs)
     cpu_batching      on a CPU, ONNX Runtime or PyTorch per number of people, by measurement
     selection         open_engine, AUTO's order and reasons
+    cache             what the cache keeps: files used lately; the rest removed after 60 days
 
 Heavy runtimes (onnx, onnxruntime, tensorrt) are imported when first needed: a machine without
 TensorRT or a GPU can use everything else.

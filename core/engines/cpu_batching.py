@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from core.engines.cache import mark_used, unfinished_path
 from core.engines.export import example_inputs
 from core.engines.interface import MAX_PEOPLE, Backend, Engine, check_shapes
 from core.engines.metadata import EngineMetadata
@@ -140,6 +141,7 @@ def cached_measurement(
                 for name, times in stored["seconds"].items()
             }
             if _usable(seconds, key.get("backends")):
+                mark_used(path)
                 return seconds, False
             log.warning("%s: the stored CPU measurement has no usable figures; measuring again", path)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -149,7 +151,7 @@ def cached_measurement(
         "key": dict(key),
         "seconds": {b.value: {str(p): s for p, s in t.items()} for b, t in seconds.items()},
     }
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    temporary = unfinished_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")

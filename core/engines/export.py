@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.engines.cache import mark_used, unfinished_path
 from core.engines.interface import BATCH_AXIS, INPUT_NAMES, OUTPUT_NAMES, PART_FEATURES, EngineError
 from core.engines.metadata import EngineMetadata, file_sha256
 from core.model.network import PartAttentionNetwork
@@ -119,7 +120,7 @@ def export_onnx(
     outputs = (*OUTPUT_NAMES, PART_FEATURES) if graph.splittable else OUTPUT_NAMES
     dynamic_axes = {name: {0: BATCH_AXIS} for name in (*INPUT_NAMES, *outputs)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")  # per process: exports may race
+    temporary = unfinished_path(path)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             # The exporter warns that it is the legacy one and about traced shape checks (the network
@@ -214,6 +215,7 @@ def split_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> tupl
     parts_path = out_dir / f"{onnx_path.stem}-{digest}.parts.onnx"
     head_path = out_dir / f"{onnx_path.stem}-{digest}.head.onnx"
     if parts_path.is_file() and head_path.is_file():
+        mark_used(parts_path, head_path)
         return parts_path, head_path
     model = onnx.load(str(onnx_path))
     if PART_FEATURES not in {o.name for o in model.graph.output}:
@@ -242,7 +244,7 @@ def split_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> tupl
 def save_atomically(model: Any, path: Path) -> None:
     import onnx
 
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")  # per process: exports may race
+    temporary = unfinished_path(path)
     try:
         onnx.save(model, str(temporary))
         os.replace(temporary, path)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from core.engines.cache import mark_used, remove_unused
 from core.engines.cpu_batching import (
     PerBatchEngine,
     cached_measurement,
@@ -205,6 +206,11 @@ class _Source:
             self._cache_checked = True
         return self._cache_dir
 
+    @property
+    def opened_lasting_cache(self) -> bool:
+        """Whether the cache was opened and is the lasting one, not a folder of this run's own."""
+        return self._cache_checked and self._cache_dir not in _FOR_THIS_RUN
+
     def checkpoint(self) -> Checkpoint:
         if self.is_onnx:
             raise BackendUnavailable(
@@ -235,6 +241,8 @@ class _Source:
                 log.info("exporting %s to ONNX (once, kept in %s)", self.path.name, self.cache_dir)
                 export_onnx(self.checkpoint().model, metadata, target)
                 digest.write_text(file_sha256(target) + "\n", encoding="utf-8")
+            else:
+                mark_used(target, digest)
             self._onnx = target
         return self._onnx
 
@@ -361,8 +369,18 @@ def open_engine(
     source = _Source(path, Path(cache_dir) if cache_dir is not None else default_cache_dir())
     if accept is not None:
         accept(source.metadata())
-    if backend is not Backend.AUTO:
-        return _open(backend, source, threads=threads, reason=f"{backend.value} was asked for")
+    if backend is Backend.AUTO:
+        engine = _open_fastest(source, threads=threads)
+    else:
+        engine = _open(backend, source, threads=threads, reason=f"{backend.value} was asked for")
+    # Once the engine is open, so that the files it took from the cache are marked used first.
+    if source.opened_lasting_cache:
+        remove_unused(source.cache_dir)
+    return engine
+
+
+def _open_fastest(source: _Source, *, threads: int | None) -> Engine:
+    """The first backend of AUTO_ORDER that is present and opens, with what it passed over and why."""
     passed_over: list[str] = []
     for candidate in AUTO_ORDER:
         if source.is_onnx and candidate in (Backend.PYTORCH_CUDA, Backend.PYTORCH_CPU):
@@ -383,7 +401,7 @@ def open_engine(
             # An absent runtime is filtered above; this is one that is present but failed (a TensorRT
             # build, a CUDA provider without a driver): fall back to the next backend, and say so.
             passed_over.append(f"{candidate.value} failed: {error}")
-    raise EngineError(f"{path}: no backend could open it: " + "; ".join(passed_over))
+    raise EngineError(f"{source.path}: no backend could open it: " + "; ".join(passed_over))
 
 
 def describe(engine: Engine) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import enum
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.engines.cache import mark_used, unfinished_path
 from core.engines.export import exporter_fingerprint, save_atomically
 from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
 from core.engines.metadata import file_sha256
@@ -119,15 +119,20 @@ def cached_engine(
         except (OSError, ValueError):
             stored = None
         if stored == expected:
+            mark_used(plan_path, key_path)
             return plan_path.read_bytes(), False
     plan = build()
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Plan first, key last: a crash in between leaves a stale key, which means a rebuild, never a
     # mismatched plan accepted.
     key_path.unlink(missing_ok=True)
-    with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=f".{name}.", delete=False) as f:
-        f.write(plan)
-    os.replace(f.name, plan_path)
+    temporary = unfinished_path(plan_path)
+    try:
+        temporary.write_bytes(plan)
+        os.replace(temporary, plan_path)
+    except BaseException:  # Ctrl-C too: a plan is hundreds of MB
+        temporary.unlink(missing_ok=True)
+        raise
     key_path.write_text(json.dumps(dict(key), indent=1, sort_keys=True), encoding="utf-8")
     return plan, True
 
@@ -140,7 +145,9 @@ def fp16_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     # Named by the converter's code too: a change to to_fp16 converts again.
     name = f"{onnx_path.stem}-{file_sha256(onnx_path)[:16]}-{exporter_fingerprint()[:8]}.fp16.onnx"
     target = Path(out_dir) / name
-    if not target.is_file():
+    if target.is_file():
+        mark_used(target)
+    else:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             converted = to_fp16(onnx.load(str(onnx_path)), Fp16Scope.I3DS)
