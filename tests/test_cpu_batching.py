@@ -150,6 +150,26 @@ def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, caplog: pytes
     assert used != theirs and "belongs to another user (uid 4321)" in caplog.text
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX owner and mode bits")
+def test_files_made_under_umask_002_in_a_folder_nobody_else_may_enter_are_used(
+    checkpoint: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under a 002 umask every export is group-writable; in the 700 folder the cache makes, nobody else
+    can open it. Refused, every start would export again (on a GPU: build its TensorRT engine again)."""
+    cache = tmp_path / "engines"
+    previous = os.umask(0o002)
+    try:
+        open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+        (export,) = cache.glob("*.onnx")
+        assert export.stat().st_mode & 0o020 and cache.stat().st_mode & 0o777 == 0o700
+        with caplog.at_level(logging.INFO, logger="core.engines.selection"):
+            open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    finally:
+        os.umask(previous)
+    assert "exporting" not in caplog.text and "other users" not in caplog.text
+    assert export.stat().st_mode & 0o020  # left as it was: nothing to close
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One engine cache for the module: the checkpoint is exported to ONNX once."""

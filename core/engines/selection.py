@@ -154,6 +154,10 @@ def _open_to_others(folder: Path, may_close: bool) -> str | None:
     status = folder.stat()
     if status.st_uid != os.getuid():
         return f"belongs to another user (uid {status.st_uid})"
+    if not status.st_mode & 0o011:
+        # Nobody else may enter the folder, so nothing in it can be opened by them, whatever its mode: a
+        # umask of 002 (many distributions' default for users) makes every export group-writable.
+        return None
     open_to_others = [(path, mode) for path, mode in _modes_within(folder) if mode & 0o022]
     if not open_to_others:
         return None
