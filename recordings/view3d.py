@@ -235,11 +235,18 @@ def scene_builder(
 # ---- drawing through open3d -----------------------------------------------------------------------
 
 
+# What open3d loads on Linux besides itself (README, '3D views').
+SYSTEM_LIBRARIES = ("on Debian or Ubuntu, apt-get install libusb-1.0-0 (and, without a GPU driver, "
+                    "libgl1-mesa-dri libegl-mesa0 libglx-mesa0)")
+
+
 def _import_open3d():
     try:
         import open3d
-    except ImportError as error:  # also a broken install, e.g. libusb-1.0 missing on Linux
+    except ModuleNotFoundError as error:
         raise SystemExit(f"the 3D view needs open3d: {pip_install('viz3d')} ({error})") from None
+    except ImportError as error:  # installed, but a system library it loads is missing: pip cannot help
+        raise SystemExit(f"open3d is installed but cannot load ({error}): {SYSTEM_LIBRARIES}") from None
     return open3d
 
 

@@ -343,6 +343,25 @@ def test_3d_view_without_open3d_says_how_to_install(
         main(["view", str(xef_file), "--3d", "--out", str(tmp_path / "png")])
 
 
+def test_3d_view_with_open3d_missing_a_system_library_names_the_package(
+    xef_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def import_without_libusb(name: str, *args, **kwargs):
+        if name == "open3d":  # what open3d raises where libusb-1.0 is absent
+            raise ImportError("libusb-1.0.so.0: cannot open shared object file: No such file or directory")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", import_without_libusb)
+    cannot_load = r"open3d is installed but cannot load \(libusb-1\.0\.so\.0: .*\): on Debian or Ubuntu, "
+    with pytest.raises(SystemExit, match=cannot_load + r"apt-get install libusb-1\.0-0") as raised:
+        main(["view", str(xef_file), "--3d", "--out", str(tmp_path / "png")])
+    assert "pip install" not in str(raised.value)
+
+
 def test_a_class_the_console_cannot_show_is_escaped_not_a_crash(tmp_path: Path) -> None:
     """A class named 跌倒 on a Windows cp1252 console (or output piped to a file there): `list` printed its
     header, then "'charmap' codec can't encode", exit 2. And a locale that is not UTF-8, with Python's UTF-8
