@@ -34,6 +34,7 @@ import numpy as np
 
 from core.camera import ColorCamera
 from core.engines import MAX_PEOPLE, Engine
+from core.engines.cache import HOLD_EVERY_S, mark_held_used
 from core.glimpse import PARTS, GlimpseConfig, WindowCrops, part_boxes
 from core.joint_maps import joint_map
 from core.skeleton import KINECT_V2, SkeletonLayout, normalize_window
@@ -343,6 +344,7 @@ class RecognitionWorker:
         self._idle_due: float | None = None
         self._walked = -1
         self._hop_started: float | None = None  # monotonic time the hop now running began; None between
+        self._hold_cache_at = time.monotonic() + HOLD_EVERY_S  # open_engine has just marked them
         self._failure_said_at: float | None = None  # monotonic time a failed hop was last logged
         self._failures_unsaid = 0  # failed hops since then
         self._last_failure_at = 0.0  # monotonic time of the latest failed hop
@@ -453,6 +455,9 @@ class RecognitionWorker:
         try:
             while True:
                 newest = self.ring.wait_newer(self._last_sequence, timeout=0.05)
+                if time.monotonic() >= self._hold_cache_at:  # a room runs for months: its engine's files kept
+                    mark_held_used()
+                    self._hold_cache_at = time.monotonic() + HOLD_EVERY_S
                 if newest is None:
                     if self._finish.is_set():
                         break

@@ -13,7 +13,14 @@ import pytest
 from model_files import random_checkpoint
 
 from core.engines import Backend, cached_engine, open_engine, split_onnx
-from core.engines.cache import UNFINISHED_DAYS, UNUSED_DAYS, remove_unused
+from core.engines.cache import (
+    CACHEDIR_TAG,
+    UNFINISHED_DAYS,
+    UNUSED_DAYS,
+    remove_unused,
+    tag_as_cache,
+    unfinished_path,
+)
 from core.engines.cpu_batching import cached_measurement
 from core.engines.export import exporter_fingerprint
 from core.engines.tensorrt_graph import fp16_onnx
@@ -32,9 +39,17 @@ def _days_old(path: Path) -> float:
     return (time.time() - path.stat().st_mtime) / DAY
 
 
+def _cache_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "engines"
+    folder.mkdir()
+    tag_as_cache(folder)
+    return folder
+
+
 def test_what_was_not_used_for_the_period_is_removed_and_nothing_else(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    folder = _cache_folder(tmp_path)
     ours = [
         f"demo-{SHA}-{CODE}.onnx", f"demo-{SHA}-{CODE}.onnx.sha256",        # an export and its checksum
         f"demo-{SHA}-{CODE}-{SHA}-{CODE}.fp16.onnx",                         # its FP16 graph
@@ -45,41 +60,85 @@ def test_what_was_not_used_for_the_period_is_removed_and_nothing_else(
     ]
     theirs = ["model.onnx", "notes.txt", f"demo-{SHA}.pt", "cpu-batching.json", f".{ours[0]}.swp"]
     for name in ours + theirs:
-        (tmp_path / name).write_bytes(b"x" * 1000)
-        _age(tmp_path / name, UNUSED_DAYS + 1)
-    (tmp_path / "a folder.fp16.plan").mkdir()
-    _age(tmp_path / "a folder.fp16.plan", UNUSED_DAYS + 1)
-    recent = tmp_path / f"pku-{SHA}-{CODE}.onnx"
+        (folder / name).write_bytes(b"x" * 1_000_000)
+        _age(folder / name, UNUSED_DAYS + 1)
+    (folder / "a folder.fp16.plan").mkdir()
+    _age(folder / "a folder.fp16.plan", UNUSED_DAYS + 1)
+    outside = tmp_path / "outside.onnx"  # a link is not followed: what it points at is not the cache's
+    outside.write_bytes(b"x")
+    _age(outside, UNUSED_DAYS + 1)
+    (folder / f"linked-{SHA}-{CODE}.onnx").symlink_to(outside)
+    recent = folder / f"pku-{SHA}-{CODE}.onnx"
     recent.write_bytes(b"x")
     _age(recent, UNUSED_DAYS - 1)
+    ahead = folder / f"clock-{SHA}-{CODE}.onnx"  # stamped by a clock set a year ahead: not kept for a year
+    ahead.write_bytes(b"x")
+    _age(ahead, -365)
 
     with caplog.at_level(logging.INFO, logger="core.engines.cache"):
-        remove_unused(tmp_path)
-    left = {p.name for p in tmp_path.iterdir()}
-    assert left == {*theirs, "a folder.fp16.plan", recent.name}
-    assert [r.getMessage() for r in caplog.records] == [
-        f"engine cache {tmp_path}: removed {len(ours)} file(s), 0.0 MB, unused for {UNUSED_DAYS} days or "
-        "left unfinished (each is made again if a model needs it)"
-    ]
-    caplog.clear()
-    remove_unused(tmp_path)  # nothing to remove: nothing said
-    assert not caplog.records
+        remove_unused(folder)
+        left = {p.name for p in folder.iterdir()}
+        assert left == {CACHEDIR_TAG, *theirs, "a folder.fp16.plan", f"linked-{SHA}-{CODE}.onnx", recent.name}
+        assert outside.exists()
+        assert [r.getMessage() for r in caplog.records] == [
+            f"engine cache {folder}: removed {len(ours) + 1} file(s), 9.0 MB, unused for {UNUSED_DAYS} days "
+            "or left unfinished (each is made again if a model needs it)"
+        ]
+        caplog.clear()
+        remove_unused(folder)  # nothing to remove: nothing said
+        assert not caplog.records
+
+
+def test_a_folder_the_engines_did_not_make_is_not_cleaned(tmp_path: Path) -> None:
+    """WHERE_TO_FOCUS_CACHE may name a folder of the user's own, with models in it that merely look like
+    the engines' files (a split graph `training export --split` put beside its ONNX file, say)."""
+    mine = tmp_path / "models"
+    mine.mkdir()
+    split = mine / f"best-{SHA}.parts.onnx"
+    split.write_bytes(b"x")
+    _age(split, UNUSED_DAYS + 1)
+    remove_unused(mine)
+    assert split.exists()
+    tag_as_cache(mine)
+    assert (mine / CACHEDIR_TAG).read_text(encoding="utf-8").startswith(
+        "Signature: 8a477f597d28d172789f06886806bc55\n")  # the standard's: backup tools skip the folder
+    remove_unused(mine)
+    assert not split.exists()
 
 
 def test_a_write_left_unfinished_is_removed_after_a_day(tmp_path: Path) -> None:
+    folder = _cache_folder(tmp_path)
     final = f"demo-{SHA}-{CODE}.fp16.plan"
-    old, fresh = tmp_path / f".{final}.123.partial", tmp_path / f".{final}.456.partial"
-    not_ours = tmp_path / ".notes.txt.123.partial"
-    for path in (old, fresh, not_ours):
+    old, fresh = folder / unfinished_path(folder / final).name, folder / unfinished_path(folder / final).name
+    before = folder / f".{final}.123.partial"  # named by the process id alone, before
+    plan_before = folder / f".demo-{SHA}-{CODE}.fp16.k2j3h4_x"  # a plan's, through NamedTemporaryFile
+    not_ours = folder / ".notes.txt.123.partial"
+    for path in (old, fresh, before, plan_before, not_ours):
         path.write_bytes(b"x")
         _age(path, UNFINISHED_DAYS + 0.5)
     _age(fresh, UNFINISHED_DAYS - 0.5)  # a build of another run still going
-    remove_unused(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {fresh.name, not_ours.name}
+    remove_unused(folder)
+    assert {p.name for p in folder.iterdir()} == {CACHEDIR_TAG, fresh.name, not_ours.name}
 
 
 def test_a_cache_that_cannot_be_read_is_left_alone(tmp_path: Path) -> None:
     remove_unused(tmp_path / "absent")  # no error: the engines say what is wrong with the folder
+
+
+def test_the_folders_the_engines_make_are_tagged_and_a_user_s_own_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.engines import selection
+
+    made = tmp_path / "new" / "engines"
+    assert selection._writable_or_temporary(made) == made and (made / CACHEDIR_TAG).is_file()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    assert selection._writable_or_temporary(theirs) == theirs and not (theirs / CACHEDIR_TAG).exists()
+    home = tmp_path / "home-cache"  # the default cache, made by an earlier version without the tag
+    home.mkdir(mode=0o700)
+    monkeypatch.setattr(selection, "_home_cache_dir", lambda: home)
+    assert selection._writable_or_temporary(home) == home and (home / CACHEDIR_TAG).is_file()
 
 
 def test_a_run_marks_the_export_it_reuses_and_removes_one_no_run_used(
@@ -87,20 +146,34 @@ def test_a_run_marks_the_export_it_reuses_and_removes_one_no_run_used(
 ) -> None:
     checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny(3), ["a", "b", "c"])
     cache = tmp_path / "cache"
-    open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache)
+    open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)  # the app's choice
     export = next(cache.glob(f"tiny-*-{exporter_fingerprint()[:8]}.onnx"))
     digest = export.with_name(export.name + ".sha256")
+    (measurement,) = cache.glob("cpu-batching-*-1t.json")
     # An export of the same model by an older version of the code, which no run of this one opens.
     superseded = export.with_name(export.name.replace(exporter_fingerprint()[:8], "00000000"))
     superseded.write_bytes(export.read_bytes())
-    for path in (export, digest, superseded):
+    for path in (export, digest, measurement, superseded):
         _age(path, UNUSED_DAYS + 1)
 
     with caplog.at_level(logging.INFO):
-        open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache)
+        open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
     assert not superseded.exists()
-    assert _days_old(export) < 1 and _days_old(digest) < 1
-    assert not any("exporting" in r.getMessage() for r in caplog.records)  # reused, not made again
+    assert max(_days_old(path) for path in (export, digest, measurement)) < 1
+    assert not any("exporting" in r.getMessage() or "measuring" in r.getMessage()
+                   for r in caplog.records)  # reused, not made again
+
+    # The cached export opened by name (ONNX Runtime needs no cache for it): marked too, and no other run
+    # removes it while it is used so.
+    _age(export, UNUSED_DAYS + 1)
+    open_engine(export, Backend.ONNXRUNTIME_CPU, cache_dir=cache)
+    assert _days_old(export) < 1
+
+
+def test_a_run_that_needs_no_cache_neither_makes_nor_cleans_one(tmp_path: Path) -> None:
+    checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny(3), ["a", "b", "c"])
+    open_engine(checkpoint, Backend.PYTORCH_CPU, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
 
 
 def test_each_cached_file_handed_out_again_is_marked_used(tmp_path: Path) -> None:

@@ -275,7 +275,7 @@ def test_a_cached_export_is_not_reused_once_the_exporting_code_changes(
     open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
     monkeypatch.setattr(selection, "exporter_fingerprint", lambda: "0123456789abcdef")
     open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
-    names = sorted(p.name for p in cache.glob("*.onnx"))  # the older code's export stays for its checkout
+    names = sorted(p.name for p in cache.glob("*.onnx"))  # the older code's export stays (60 days unused)
     assert len(names) == 2 and names[0].endswith("-01234567.onnx")
 
 

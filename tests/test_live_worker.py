@@ -913,3 +913,30 @@ def test_samples_without_an_observation_are_zeros_or_the_first_pose_before_the_t
         expected = np.where(np.array(seen, bool)[:, None, None], track.joints[index], 0.0)
         np.testing.assert_array_equal(joints, expected)
         np.testing.assert_array_equal(states[:, 0], np.array(seen) * 2)
+
+
+def test_a_worker_that_runs_for_days_marks_its_engines_cache_files_used_again(
+    tiny_model, tmp_path, monkeypatch
+):
+    """Other runs remove cache files no run used for 60 days: a room up for months would lose its export
+    (on a GPU its TensorRT engine) and make it again at its next start, after a crash say."""
+    import os
+
+    import live.worker
+    from core.engines import cache
+
+    engine, inputs = tiny_model
+    export = tmp_path / f"room-{'0' * 16}-{'0' * 8}.onnx"
+    export.write_bytes(b"graph")
+    os.utime(export, (0, 0))
+    monkeypatch.setattr(cache, "_held", set())
+    cache.hold((export,))
+    monkeypatch.setattr(live.worker, "HOLD_EVERY_S", 0.05)  # a day, here
+    worker = RecognitionWorker(FrameRing(16, None), TrackTable(history=16), engine, inputs, CAMERA,
+                               lambda hop: None, RecognitionConfig())
+    worker.start()
+    deadline = time.monotonic() + 10
+    while export.stat().st_mtime == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.finish()
+    assert time.time() - export.stat().st_mtime < 60

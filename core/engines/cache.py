@@ -5,9 +5,14 @@ checkpoint and exporter version with its checksum, FP16 and split graphs, a Tens
 graph and precision, a CPU measurement per checkpoint and thread count. Once its model or code version is
 gone none is needed again, and an RGB model's set is hundreds of MB, so a site that updates would fill
 its disk over the years. Each file the cache hands out again is marked used (`mark_used`: its
-modification time set to now, since access times are not kept on every file system), and `remove_unused`
-deletes what was not used for `UNUSED_DAYS` when a run opens the cache. Whatever it deletes is made again
-when needed: an export in seconds, a TensorRT build in minutes.
+modification time set to now, since access times are not kept on every file system); a run that stays up
+marks the files of its engine again every day (`hold`, `mark_held_used`); and `remove_unused` deletes what
+no run used for `UNUSED_DAYS` when a run opens the cache. Whatever it deletes is made again when needed:
+an export in seconds, a TensorRT build in minutes.
+
+Only a folder the engines made is cleaned, never one of a user's own named by WHERE_TO_FOCUS_CACHE: the
+folder they make holds a CACHEDIR.TAG (https://bford.info/cachedir/, which also keeps backups from
+copying it), and only names the engines write are removed from it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
+import stat
 import time
 from pathlib import Path
 
@@ -24,24 +31,45 @@ UNUSED_DAYS = 60
 # A temporary file of a write that never finished (the process was killed before its rename). Writes
 # take minutes at most, a TensorRT build included, so one a day old belongs to no running process.
 UNFINISHED_DAYS = 1
+# How often a run that stays up marks its engine's files used again: well inside UNUSED_DAYS.
+HOLD_EVERY_S = 86400.0
 
-# Only names this package writes are ever removed: a folder named by WHERE_TO_FOCUS_CACHE may hold
-# other files. Exports `<stem>-<sha16>-<code8>.onnx` (+ `.sha256`), FP16 graphs `...-<code8>.fp16.onnx`,
-# split graphs `<stem>-<sha16>.parts.onnx` / `.head.onnx`, TensorRT plans `<graph>.fp16.plan` /
-# `.fp32.plan` (+ `.json`), CPU measurements `cpu-batching-<sha16>-<threads>t.json`.
+CACHEDIR_TAG = "CACHEDIR.TAG"
+_TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"  # the standard's, byte for byte
+_TAG_TEXT = (f"{_TAG_SIGNATURE}\n# The engine cache of where-to-focus (core/engines/cache.py): ONNX exports, "
+             f"TensorRT engines and CPU measurements,\n# made again when needed. Files no run used for "
+             f"{UNUSED_DAYS} days are removed.\n")
+
+# Exports `<stem>-<sha16>-<code8>.onnx` (+ `.sha256`), FP16 graphs `...-<code8>.fp16.onnx`, split graphs
+# `<stem>-<sha16>.parts.onnx` / `.head.onnx`, TensorRT plans `<graph stem>.fp16.plan` / `.fp32.plan`
+# (+ `.json`), CPU measurements `cpu-batching-<sha16>-<threads>t.json`.
 _CACHE_FILE = re.compile(
     r".+-[0-9a-f]{16}(-[0-9a-f]{8})?(\.fp16|\.parts|\.head)?\.onnx(\.sha256)?"
     r"|.+\.fp(16|32)\.plan(\.json)?"
     r"|cpu-batching-[0-9a-f]{16}-\d+t\.json"
 )
-# What every cache write goes through: `.<final name>.<pid>.partial`, renamed into place when complete.
-_UNFINISHED = re.compile(r"\.(?P<final>.+)\.\d+\.partial")
+# What every cache write goes through (`unfinished_path`), renamed into place when complete; and what
+# TensorRT plans went through before it (`.<graph stem>.fp16.<8 random characters>`).
+_UNFINISHED = re.compile(
+    r"\.(?P<final>.+)\.\d+(-[0-9a-f]{8})?\.partial"
+    r"|\.(?P<plan>.+\.fp(16|32))\.[a-z0-9_]{8}"
+)
+
+_held: set[Path] = set()  # the cache files of the engines this process opened
 
 
 def unfinished_path(path: Path) -> Path:
-    """Where a write of `path` goes until it is complete (then os.replace'd into place): per process,
-    because two runs may make the same file at once."""
-    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+    """Where a write of `path` goes until it is complete (then os.replace'd into place): its own for each
+    write, since two runs may make the same file at once, even with one process id (two containers
+    sharing a cache)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+
+
+def tag_as_cache(folder: Path) -> None:
+    """Mark `folder` as the engines' own cache, which `remove_unused` may clean."""
+    tag = folder / CACHEDIR_TAG
+    if not tag.is_file():
+        tag.write_text(_TAG_TEXT, encoding="utf-8")
 
 
 def mark_used(*paths: Path) -> None:
@@ -53,9 +81,23 @@ def mark_used(*paths: Path) -> None:
             pass  # removed meanwhile or not ours to change: at worst it is made again later
 
 
+def hold(paths: tuple[Path, ...]) -> None:
+    """Record the cache files of an engine this process runs, for `mark_held_used`."""
+    _held.update(paths)
+
+
+def mark_held_used() -> None:
+    """Mark the held files used again: a run that stays up for months keeps its engine's files, which
+    another run would otherwise remove and its next start would have to make again."""
+    mark_used(*_held)
+
+
 def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
-    """Delete the cache's files not used for UNUSED_DAYS, and unfinished writes a day old (logged once)."""
+    """Delete the cache's files no run used for UNUSED_DAYS, and writes left unfinished a day ago (logged
+    once); nothing where the folder is not tagged as the engines' cache."""
     now = time.time() if now is None else now
+    if not (cache_dir / CACHEDIR_TAG).is_file():
+        return
     removed, freed = 0, 0
     try:
         entries = list(os.scandir(cache_dir))
@@ -63,15 +105,17 @@ def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
         return
     for entry in entries:
         unfinished = _UNFINISHED.fullmatch(entry.name)
-        if unfinished and _CACHE_FILE.fullmatch(unfinished["final"]):
+        if unfinished and _CACHE_FILE.fullmatch(unfinished["final"] or f"{unfinished['plan']}.plan"):
             days = UNFINISHED_DAYS
         elif _CACHE_FILE.fullmatch(entry.name):
             days = UNUSED_DAYS
         else:
             continue
         try:
-            status = entry.stat(follow_symlinks=False)
-            if not entry.is_file(follow_symlinks=False) or now - status.st_mtime < days * 86400:
+            status = os.stat(entry.path, follow_symlinks=False)  # now, not as listed: another run may mark it
+            # Either way from now: a file stamped by a clock set years ahead is not kept for years (what this
+            # run uses was marked with the clock as it is).
+            if not stat.S_ISREG(status.st_mode) or abs(now - status.st_mtime) < days * 86400:
                 continue
             os.unlink(entry.path)
         except OSError:
@@ -81,3 +125,4 @@ def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
     if removed:
         log.info("engine cache %s: removed %d file(s), %.1f MB, unused for %d days or left unfinished (each "
                  "is made again if a model needs it)", cache_dir, removed, freed / 1e6, UNUSED_DAYS)
+

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from core.engines.cache import mark_used, remove_unused
+from core.engines.cache import hold, mark_used, remove_unused, tag_as_cache
 from core.engines.cpu_batching import (
     PerBatchEngine,
     cached_measurement,
@@ -127,11 +127,14 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
     failed). Another user who can write the cache could put a graph of their own, with its checksum, in
     the place of the export (one that never says fall), so one they can write is not used."""
     try:
+        made_here = not cache_dir.is_dir()
         cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=cache_dir):
             pass
         why_not = _open_to_others(cache_dir, may_close=cache_dir == _home_cache_dir())
         if why_not is None:
+            if made_here or cache_dir == _home_cache_dir():  # the engines' own: cleaned (cache.py)
+                tag_as_cache(cache_dir)
             return cache_dir
     except OSError as error:
         why_not = f"cannot be written ({error.strerror or error})"
@@ -214,6 +217,22 @@ class _Source:
     def opened_lasting_cache(self) -> bool:
         """Whether the cache was opened and is the lasting one, not a folder of this run's own."""
         return self._cache_checked and self._cache_dir not in _FOR_THIS_RUN
+
+    def files_in_cache(self) -> tuple[Path, ...]:
+        """The cache files of this model: its ONNX file where the cache holds it, what was made from it
+        (names that start with its stem: checksum, FP16 and split graphs, TensorRT plans), and its CPU
+        measurements."""
+        in_cache = self.is_onnx and self.path.resolve().parent == self._cache_dir.resolve()
+        if not (self.opened_lasting_cache or in_cache):
+            return ()
+        folder = self.cache_dir if self.opened_lasting_cache else self.path.parent
+        prefixes = [f"cpu-batching-{self.metadata().checkpoint_sha256[:16]}-"]
+        if self._onnx is not None:
+            prefixes += [f"{self._onnx.stem}-", f"{self._onnx.stem}."]
+        try:
+            return tuple(path for path in folder.iterdir() if path.name.startswith(tuple(prefixes)))
+        except OSError:
+            return ()
 
     def checkpoint(self) -> Checkpoint:
         if self.is_onnx:
@@ -326,8 +345,8 @@ def _open_cpu(source: _Source, *, threads: int | None, reason: str) -> Engine:
 
     def measure_now() -> dict[Backend, dict[int, float]]:
         # Seconds to tens of seconds of silence otherwise: say what is going on first.
-        kept = ("for this run only (see the warning above)" if source.cache_dir in _FOR_THIS_RUN
-                else f"once; then cached in {calibration}")
+        kept = (f"once; then cached in {calibration}" if source.opened_lasting_cache
+                else "for this run only (see the warning above)")
         log.info("measuring ONNX Runtime against PyTorch eager on this CPU for %s (%s profile), up to ~20 s, "
                  "%s", source.path.name, metadata.profile, kept)
         return measure(engines, metadata)
@@ -361,7 +380,8 @@ def open_engine(
     AUTO tries AUTO_ORDER (fastest first), skipping backends that are absent or fail to open, and
     records in `engine.reason` what it picked, why, and why each faster backend was passed over.
     ONNX files exported from a checkpoint, TensorRT engines and CPU measurements are cached in
-    `cache_dir` (default_cache_dir()). `threads`: CPU threads of ONNX Runtime and PyTorch eager
+    `cache_dir` (default_cache_dir()); where the engines made that folder, what no run used for 60 days
+    is removed from it (cache.py). `threads`: CPU threads of ONNX Runtime and PyTorch eager
     (default: ONNX Runtime takes the usable cores, PyTorch its own default).
     `accept` sees the model's metadata before any backend opens and may raise to refuse the model: a
     model the caller cannot feed is then said before minutes of TensorRT build.
@@ -378,6 +398,9 @@ def open_engine(
     else:
         engine = _open(backend, source, threads=threads, reason=f"{backend.value} was asked for")
     # Once the engine is open, so that the files it took from the cache are marked used first.
+    held = source.files_in_cache()
+    mark_used(*held)  # an ONNX file of the cache opened by name is not handed out by the cache
+    hold(held)
     if source.opened_lasting_cache:
         remove_unused(source.cache_dir)
     return engine
