@@ -651,7 +651,15 @@ def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: 
     timer = QtCore.QTimer()
     timer.timeout.connect(advance)
     timer.start(max(1, round(1000 / fps)) if fps > 0 else 33)
-    app.exec()
+    try:
+        app.exec()
+    finally:
+        # close_at_end asks twice: closing the last window, Qt posts a Quit (quitOnLastWindowClosed), and
+        # app.quit() sends one, which ends exec(). The posted one stayed queued: delivered later outside
+        # exec() (a processEvents), it set Qt's quit-now flag for the thread, which only exec() clears,
+        # and every QEventLoop.exec() after it in the process returned at once (-1): a dialog's, or the
+        # waits of a test's next window.
+        QtCore.QCoreApplication.removePostedEvents(app, QtCore.QEvent.Type.Quit)
     return shown
 
 

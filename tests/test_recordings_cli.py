@@ -315,8 +315,17 @@ def test_3d_view_of_a_clip_does_not_decode_its_video(
 
 
 def test_view_window_offscreen(xef_file: Path, qtbot: object) -> None:
+    from PySide6 import QtCore, QtWidgets
+
     with open_recording(xef_file, color=False) as recording:
         assert _view_window(recording.frames(), 200.0, "test", close_at_end=True) == 4
+    # The window closed itself (the last one: Qt posted a Quit) and quit (a Quit sent): the posted one was
+    # left queued, and once delivered every later event loop in the process returned at once - the next
+    # window's waits (tests/test_live_overlay.py, run after this) timed out with events never processed.
+    QtWidgets.QApplication.processEvents()
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(20, loop.quit)
+    assert loop.exec() == 0  # -1: ended before it ran
 
 
 def test_a_xef_is_played_without_marking_keys_and_says_how_to_mark_it(
