@@ -332,9 +332,11 @@ class LivePipeline:
             self._rss_start = resident_memory_bytes()
             if self.config.record_from_start is not None:
                 self._record_from_start(self.config.record_from_start)
-            self._started_at = time.monotonic()
             self.worker.start()
             self.capture.start()
+            # Started once both threads run: in between, `ended` (a thread not alive) read True, and a
+            # watcher that saw `started` took the run for over.
+            self._started_at = time.monotonic()
         except BaseException:  # what did start is stopped again (a thread that could not start, Ctrl-C)
             self._started_at = None
             self._stopping.set()  # a recording still starting (its folder slow) then keeps nothing

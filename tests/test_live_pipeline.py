@@ -57,6 +57,29 @@ def test_a_failed_warm_up_closes_the_source(tiny_model):
     assert source.closes == 1
 
 
+def test_a_started_pipeline_has_not_ended_at_any_moment_of_its_start(tiny_model, monkeypatch):
+    """Another thread watching `started`, then `ended` (a thread not alive): it read both True while the
+    threads were being started, and took a run that had not begun for one over (a test's watcher under
+    load saw no stuck recognition at all)."""
+    from live.capture import Capture
+    from live.worker import RecognitionWorker
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs)
+    seen = []
+    for thread_class in (RecognitionWorker, Capture):
+        def start(thread, start=thread_class.start):
+            seen.append(pipeline.started and pipeline.ended)  # what a watcher sees as the thread starts
+            start(thread)
+
+        monkeypatch.setattr(thread_class, "start", start)
+    pipeline.start()
+    try:
+        assert seen == [False, False] and pipeline.started and not pipeline.ended
+    finally:
+        pipeline.stop()
+
+
 def test_a_failed_ring_allocation_closes_the_source(tiny_model, monkeypatch):
     import live.pipeline
 
