@@ -332,11 +332,9 @@ class LivePipeline:
             self._rss_start = resident_memory_bytes()
             if self.config.record_from_start is not None:
                 self._record_from_start(self.config.record_from_start)
+            self._started_at = time.monotonic()
             self.worker.start()
             self.capture.start()
-            # Started once both threads run: in between, `ended` (a thread not alive) read True, and a
-            # watcher that saw `started` took the run for over.
-            self._started_at = time.monotonic()
         except BaseException:  # what did start is stopped again (a thread that could not start, Ctrl-C)
             self._started_at = None
             self._stopping.set()  # a recording still starting (its folder slow) then keeps nothing
@@ -451,7 +449,9 @@ class LivePipeline:
     def ended(self) -> bool:
         """The source ran out (end of a replay) or a thread failed."""
         assert self.capture is not None and self.worker is not None, "start() first"
-        return self.capture.ended.is_set() or not self.worker.alive
+        # The worker's thread having ended, not its not being alive: between `started` and the threads'
+        # start a watcher would otherwise take a run that has not begun for one that is over.
+        return self.capture.ended.is_set() or self.worker.finished
 
     @property
     def failure(self) -> str | None:

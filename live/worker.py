@@ -372,6 +372,11 @@ class RecognitionWorker:
         return self._thread.is_alive()
 
     @property
+    def finished(self) -> bool:
+        """The thread ran and has ended (False before it starts)."""
+        return self._done
+
+    @property
     def busy_s(self) -> float:
         """How long the hop now running has taken so far; 0.0 between hops. An engine call that never
         returns (a hung GPU driver) leaves the thread alive and this growing: nothing else shows it."""

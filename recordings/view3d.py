@@ -243,7 +243,7 @@ SYSTEM_LIBRARIES = ("on Debian or Ubuntu, apt-get install libusb-1.0-0 (and, wit
 def _import_open3d():
     try:
         import open3d
-    except ModuleNotFoundError as error:
+    except ModuleNotFoundError as error:  # open3d, or a Python package it needs: pip installs either
         raise SystemExit(f"the 3D view needs open3d: {pip_install('viz3d')} ({error})") from None
     except ImportError as error:  # installed, but a system library it loads is missing: pip cannot help
         raise SystemExit(f"open3d is installed but cannot load ({error}): {SYSTEM_LIBRARIES}") from None

@@ -273,3 +273,21 @@ def test_auto_on_an_onnx_file_runs_onnx_runtime_alone(checkpoint: Path, cache: P
     (onnx_file,) = cache.glob("*.onnx")
     engine = open_engine(onnx_file, Backend.AUTO, cache_dir=cache, threads=1)
     assert not isinstance(engine, PerBatchEngine) and engine.name == exported.name
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX owner and mode bits")
+def test_a_writable_file_in_a_closed_folder_linked_from_outside_is_not_trusted(tmp_path: Path) -> None:
+    """A group-writable export hard-linked elsewhere while the folder was open (then chmod 700'd): the
+    other user still writes it through their link, graph and checksum alike."""
+    from core.engines.selection import _open_to_others
+
+    folder = tmp_path / "engines"
+    folder.mkdir(mode=0o700)
+    export = folder / f"demo-{'0' * 16}-{'0' * 8}.onnx"
+    export.write_bytes(b"graph")
+    export.chmod(0o664)
+    assert _open_to_others(folder, may_close=False) is None  # made under umask 002: nobody can reach it
+    os.link(export, tmp_path / "their-link.onnx")
+    assert "can be written by other users" in _open_to_others(folder, may_close=False)
+    assert _open_to_others(folder, may_close=True) is None  # the default cache closes it: links too
+    assert (tmp_path / "their-link.onnx").stat().st_mode & 0o777 == 0o644

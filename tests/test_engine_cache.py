@@ -23,6 +23,7 @@ from core.engines.cache import (
 )
 from core.engines.cpu_batching import cached_measurement
 from core.engines.export import exporter_fingerprint
+from core.engines.metadata import file_sha256
 from core.engines.tensorrt_graph import fp16_onnx
 from core.model import tiny
 
@@ -134,9 +135,14 @@ def test_the_folders_the_engines_make_are_tagged_and_a_user_s_own_is_not(
     assert selection._writable_or_temporary(made) == made and (made / CACHEDIR_TAG).is_file()
     theirs = tmp_path / "theirs"
     theirs.mkdir(mode=0o700)
+    (theirs / "model.pt").write_bytes(b"")  # not empty (an empty one is a run's that did not get to tag it)
     assert selection._writable_or_temporary(theirs) == theirs and not (theirs / CACHEDIR_TAG).exists()
+    untagged = tmp_path / "made by a run stopped before it tagged it"
+    untagged.mkdir(mode=0o700)
+    assert selection._writable_or_temporary(untagged) == untagged and (untagged / CACHEDIR_TAG).is_file()
     home = tmp_path / "home-cache"  # the default cache, made by an earlier version without the tag
     home.mkdir(mode=0o700)
+    (home / "demo.onnx").write_bytes(b"")
     monkeypatch.setattr(selection, "_home_cache_dir", lambda: home)
     assert selection._writable_or_temporary(home) == home and (home / CACHEDIR_TAG).is_file()
 
@@ -206,3 +212,77 @@ def test_a_plan_whose_write_is_interrupted_leaves_nothing_behind(
     with pytest.raises(KeyboardInterrupt):
         cached_engine(tmp_path, "net.fp16", {"gpu": "L4"}, lambda: b"plan" * 1000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cached_export_is_marked_before_it_is_checked_so_another_run_cannot_remove_it_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.engines import selection
+
+    checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny(3), ["a", "b", "c"])
+    cache = tmp_path / "cache"
+    open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache)
+    for path in cache.iterdir():
+        _age(path, UNUSED_DAYS + 1)
+    check = selection._stale_export
+
+    def checked_while_another_run_cleans(*args):  # checking an RGB model's export takes seconds
+        stale = check(*args)
+        remove_unused(cache)
+        return stale
+
+    monkeypatch.setattr(selection, "_stale_export", checked_while_another_run_cleans)
+    engine = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache)  # raised NO_SUCHFILE
+    assert Path(engine.graph.path).is_file()
+
+
+def test_a_runs_cache_files_are_its_models_and_no_other_models(tmp_path: Path) -> None:
+    """What a run holds (and marks every day) is its model's: not the export of another checkpoint that is
+    named the same (every training run's best.pt), which would then never be cleaned."""
+    from core.engines.selection import _Source
+
+    cache = _cache_folder(tmp_path)
+    checkpoint = random_checkpoint(tmp_path / "best.pt", tiny(3), ["a", "b", "c"])
+    source = _Source(checkpoint, cache)
+    export = source.onnx()
+    sha = source.metadata().checkpoint_sha256[:16]
+    other = "f" * 16
+    own = [export, export.with_name(export.name + ".sha256"), cache / f"cpu-batching-{sha}-2t.json",
+           cache / f"{export.stem}.fp16.plan", cache / f"{export.stem}-{'1' * 16}.parts.onnx"]
+    others = [cache / f"best-{other}-{CODE}.onnx", cache / f"cpu-batching-{other}-2t.json"]
+    for path in own[2:] + others:
+        path.write_bytes(b"x")
+    assert sorted(source.files_in_cache()) == sorted(own)
+
+    # An ONNX file outside the cache (a TensorRT build of runs/x/best.onnx): its graphs are named by its
+    # own hash, and its plans by its name.
+    outside = tmp_path / "runs" / "best.onnx"
+    outside.parent.mkdir()
+    outside.write_bytes(export.read_bytes())
+    its_hash = file_sha256(outside)[:16]
+    made = [cache / f"best-{its_hash}-{CODE}.fp16.onnx", cache / "best.fp16.plan"]
+    for path in made:
+        path.write_bytes(b"x")
+    user_onnx = _Source(outside, cache)
+    assert user_onnx.cache_dir == cache  # opened, as the TensorRT backend does
+    assert sorted(user_onnx.files_in_cache()) == sorted([*made, cache / f"cpu-batching-{sha}-2t.json"])
+
+
+def test_each_write_has_a_partial_file_of_its_own(tmp_path: Path) -> None:
+    # Two containers sharing a cache both run as process 1: named by the process alone, two builds of
+    # one plan wrote into one file.
+    assert unfinished_path(tmp_path / "net.fp16.plan") != unfinished_path(tmp_path / "net.fp16.plan")
+
+
+def test_a_tag_that_cannot_be_written_leaves_the_cache_in_use(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.engines import selection
+
+    cache = tmp_path / "engines"  # the default cache, with a folder where its tag goes
+    (cache / CACHEDIR_TAG).mkdir(parents=True, mode=0o700)
+    cache.chmod(0o700)
+    monkeypatch.setattr(selection, "_home_cache_dir", lambda: cache)
+    with caplog.at_level(logging.WARNING):
+        assert selection._writable_or_temporary(cache) == cache
+    assert f"cannot write its {CACHEDIR_TAG}" in caplog.text and "not cleaned" in caplog.text

@@ -31,8 +31,8 @@ from recordings.clip import open_recording
 
 try:
     import open3d  # noqa: F401  (the module's tests draw through it)
-except ModuleNotFoundError:
-    pytest.skip("the viz3d extra (open3d) is not installed", allow_module_level=True)
+except ModuleNotFoundError as error:  # open3d or a package it needs
+    pytest.skip(f"the viz3d extra is not installed ({error})", allow_module_level=True)
 except ImportError as error:  # installed without a system library it loads: skipped, as .ci/run says
     pytest.skip(f"open3d cannot load ({error}): {view3d.SYSTEM_LIBRARIES}", allow_module_level=True)
 

@@ -68,8 +68,12 @@ def unfinished_path(path: Path) -> Path:
 def tag_as_cache(folder: Path) -> None:
     """Mark `folder` as the engines' own cache, which `remove_unused` may clean."""
     tag = folder / CACHEDIR_TAG
-    if not tag.is_file():
-        tag.write_text(_TAG_TEXT, encoding="utf-8")
+    try:
+        if not tag.is_file():
+            tag.write_text(_TAG_TEXT, encoding="utf-8")
+    except OSError as error:  # the cache works without it; it is just never cleaned
+        log.warning("engine cache %s: cannot write its %s (%s): it is not cleaned", folder, CACHEDIR_TAG,
+                    error.strerror or error)
 
 
 def mark_used(*paths: Path) -> None:

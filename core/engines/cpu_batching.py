@@ -133,6 +133,7 @@ def cached_measurement(
 
     A stored record that does not parse, is for another key or holds no usable figures is measured
     again; one that cannot be stored is used for this run and the next start measures again."""
+    mark_used(path)  # before reading it: no other run removes it meanwhile
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored["key"] == dict(key):
@@ -141,7 +142,6 @@ def cached_measurement(
                 for name, times in stored["seconds"].items()
             }
             if _usable(seconds, key.get("backends")):
-                mark_used(path)
                 return seconds, False
             log.warning("%s: the stored CPU measurement has no usable figures; measuring again", path)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -133,7 +133,9 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
             pass
         why_not = _open_to_others(cache_dir, may_close=cache_dir == _home_cache_dir())
         if why_not is None:
-            if made_here or cache_dir == _home_cache_dir():  # the engines' own: cleaned (cache.py)
+            # The engines' own, which cache.py cleans: made here, the default, or one a run made and did not
+            # get to tag (empty).
+            if made_here or cache_dir == _home_cache_dir() or not any(cache_dir.iterdir()):
                 tag_as_cache(cache_dir)
             return cache_dir
     except OSError as error:
@@ -157,11 +159,12 @@ def _open_to_others(folder: Path, may_close: bool) -> str | None:
     status = folder.stat()
     if status.st_uid != os.getuid():
         return f"belongs to another user (uid {status.st_uid})"
-    if not status.st_mode & 0o011:
-        # Nobody else may enter the folder, so nothing in it can be opened by them, whatever its mode: a
-        # umask of 002 (many distributions' default for users) makes every export group-writable.
-        return None
-    open_to_others = [(path, mode) for path, mode in _modes_within(folder) if mode & 0o022]
+    # Where nobody else may enter the folder, its files can be reached only through a hard link made while
+    # they could: a umask of 002 (many distributions' default for users) makes every export group-writable,
+    # which is harmless there.
+    closed = not status.st_mode & 0o011
+    open_to_others = [(path, mode) for path, mode, links in _modes_within(folder)
+                      if mode & 0o022 and not (closed and (links == 1 or not stat.S_ISREG(mode)))]
     if not open_to_others:
         return None
     if not may_close:
@@ -176,10 +179,10 @@ def _open_to_others(folder: Path, may_close: bool) -> str | None:
     return None
 
 
-def _modes_within(folder: Path) -> list[tuple[str, int]]:
-    """(path, mode) of `folder` and of everything under it, links not followed (nor counted: one points
-    at what is outside, and only this user could have put it in a folder of theirs), nor what went away
-    meanwhile (another run's temporary file)."""
+def _modes_within(folder: Path) -> list[tuple[str, int, int]]:
+    """(path, mode, hard links) of `folder` and of everything under it, symbolic links not followed (nor
+    counted: one points at what is outside, and only this user could have put it in a folder of theirs),
+    nor what went away meanwhile (another run's temporary file)."""
     found = []
     for root, folders, files in os.walk(folder):
         for path in (root, *(os.path.join(root, name) for name in (*folders, *files))):
@@ -188,7 +191,7 @@ def _modes_within(folder: Path) -> list[tuple[str, int]]:
             except FileNotFoundError:
                 continue
             if not stat.S_ISLNK(status.st_mode):
-                found.append((path, status.st_mode))
+                found.append((path, status.st_mode, status.st_nlink))
     return found
 
 
@@ -228,7 +231,11 @@ class _Source:
         folder = self.cache_dir if self.opened_lasting_cache else self.path.parent
         prefixes = [f"cpu-batching-{self.metadata().checkpoint_sha256[:16]}-"]
         if self._onnx is not None:
-            prefixes += [f"{self._onnx.stem}-", f"{self._onnx.stem}."]
+            stem = self._onnx.stem
+            # An export's stem holds its checkpoint's hash; a file outside the cache (runs/x/best.onnx) is
+            # named by its own hash in its FP16 and split graphs, or other models named best would be kept.
+            in_this = self._onnx.parent == folder
+            prefixes += [f"{stem}-" if in_this else f"{stem}-{file_sha256(self._onnx)[:16]}", f"{stem}."]
         try:
             return tuple(path for path in folder.iterdir() if path.name.startswith(tuple(prefixes)))
         except OSError:
@@ -260,12 +267,11 @@ class _Source:
             name = f"{self.path.stem}-{metadata.checkpoint_sha256[:16]}-{exporter_fingerprint()[:8]}.onnx"
             target = self.cache_dir / name
             digest = target.with_name(f"{target.name}.sha256")  # what the export wrote, to check it by
+            mark_used(target, digest)  # before checking it (seconds for an RGB model): no run removes it then
             if not target.is_file() or _stale_export(target, metadata, digest):
                 log.info("exporting %s to ONNX (once, kept in %s)", self.path.name, self.cache_dir)
                 export_onnx(self.checkpoint().model, metadata, target)
                 digest.write_text(file_sha256(target) + "\n", encoding="utf-8")
-            else:
-                mark_used(target, digest)
             self._onnx = target
         return self._onnx
 

@@ -113,13 +113,13 @@ def cached_engine(
     plan_path = cache_dir / f"{name}.plan"
     key_path = cache_dir / f"{name}.plan.json"
     expected = json.dumps(dict(key), sort_keys=True)
+    mark_used(plan_path, key_path)  # before reading them: no other run removes them meanwhile
     if plan_path.is_file() and key_path.is_file():
         try:
             stored = json.dumps(json.loads(key_path.read_text(encoding="utf-8")), sort_keys=True)
         except (OSError, ValueError):
             stored = None
         if stored == expected:
-            mark_used(plan_path, key_path)
             return plan_path.read_bytes(), False
     plan = build()
     cache_dir.mkdir(parents=True, exist_ok=True)
