@@ -286,3 +286,15 @@ def test_a_tag_that_cannot_be_written_leaves_the_cache_in_use(
     with caplog.at_level(logging.WARNING):
         assert selection._writable_or_temporary(cache) == cache
     assert f"cannot write its {CACHEDIR_TAG}" in caplog.text and "not cleaned" in caplog.text
+
+
+def test_a_file_is_marked_at_most_once_a_day(tmp_path: Path) -> None:
+    # Each mark is a write: every start of every room re-stamping its files would be one for nothing.
+    from core.engines.cache import mark_used
+
+    lately, long_ago = tmp_path / "lately.onnx", tmp_path / "long-ago.onnx"
+    for path, days in ((lately, 0.5), (long_ago, 1.5)):
+        path.write_bytes(b"x")
+        _age(path, days)
+    mark_used(lately, long_ago, tmp_path / "absent.onnx")
+    assert round(_days_old(lately), 2) == 0.5 and _days_old(long_ago) < 0.01

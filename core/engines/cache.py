@@ -77,10 +77,14 @@ def tag_as_cache(folder: Path) -> None:
 
 
 def mark_used(*paths: Path) -> None:
-    """Set each file's modification time to now: the cache keeps what was used lately."""
+    """Set each file's modification time to now, where it is a day old or more: the cache keeps what was
+    used lately. Once a day is plenty against UNUSED_DAYS, and each mark is a write (on Windows, one that
+    keeps other processes out of the file for its moment)."""
+    now = time.time()
     for path in paths:
         try:
-            os.utime(path)
+            if abs(now - os.stat(path).st_mtime) >= HOLD_EVERY_S:
+                os.utime(path)
         except OSError:
             pass  # removed meanwhile or not ours to change: at worst it is made again later
 
