@@ -5,14 +5,15 @@ checkpoint and exporter version with its checksum, FP16 and split graphs, a Tens
 graph and precision, a CPU measurement per checkpoint and thread count. Once its model or code version is
 gone none is needed again, and an RGB model's set is hundreds of MB, so a site that updates would fill
 its disk over the years. Each file the cache hands out again is marked used (`mark_used`: its
-modification time set to now, since access times are not kept on every file system); a run that stays up
+modification time set to now, at most once a day, since access times are not kept on every file system),
+before it is checked or read, so that no other run removes it meanwhile; a run that stays up
 marks the files of its engine again every day (`hold`, `mark_held_used`); and `remove_unused` deletes what
 no run used for `UNUSED_DAYS` when a run opens the cache. Whatever it deletes is made again when needed:
 an export in seconds, a TensorRT build in minutes.
 
-Only a folder the engines made is cleaned, never one of a user's own named by WHERE_TO_FOCUS_CACHE: the
-folder they make holds a CACHEDIR.TAG (https://bford.info/cachedir/, which also keeps backups from
-copying it), and only names the engines write are removed from it.
+Only a folder the engines made (or the default one, theirs by name) is cleaned, never one of a user's own
+named by WHERE_TO_FOCUS_CACHE: the folder they make holds a CACHEDIR.TAG (https://bford.info/cachedir/,
+which also keeps backups from copying it), and only names the engines write are removed from it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ UNUSED_DAYS = 60
 # A temporary file of a write that never finished (the process was killed before its rename). Writes
 # take minutes at most, a TensorRT build included, so one a day old belongs to no running process.
 UNFINISHED_DAYS = 1
-# How often a run that stays up marks its engine's files used again: well inside UNUSED_DAYS.
+# How often a file is marked used again, by a start or by a run that stays up: well inside UNUSED_DAYS.
 HOLD_EVERY_S = 86400.0
 
 CACHEDIR_TAG = "CACHEDIR.TAG"
