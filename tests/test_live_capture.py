@@ -249,7 +249,10 @@ def test_a_replay_paused_just_after_handing_over_a_frame_loses_no_frame():
     capture.source._make_frames = frames
     capture.source.open()
     capture.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 5  # a freshly started thread on a busy machine: not a fixed 0.2 s
+    while ring.written < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # time enough for a frame after the pause to arrive, were one read
     assert ring.written == 4  # frames 0-3; nothing after while paused
     capture.source.set_paused(False)
     capture.paused = False

@@ -1086,7 +1086,7 @@ def test_marking_an_action_on_a_slow_disk_never_freezes_the_window(qtbot, tiny_m
     monkeypatch.setattr(recordings.labels, "ensure_label", slow_share)
     pressed = time.monotonic()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_S)
-    assert time.monotonic() - pressed < 0.5  # the key's slot did not wait for the share
+    assert time.monotonic() - pressed < 0.9  # the key's slot did not wait for the share's 1 s
     qtbot.keyClick(window, QtCore.Qt.Key.Key_E)  # too soon: the start is not marked yet, and it says so
     assert "still being marked" in window.marking.text()
     qtbot.waitUntil(lambda: "starts" in window.marking.text(), timeout=5000)

@@ -479,7 +479,7 @@ def test_a_marked_action_starts_at_the_clip_time_the_sidecar_keeps(tiny_model, t
         time.sleep(0.5)
         at = pipeline.start_action("wave")
         time.sleep(0.3)
-        assert pipeline.end_action() > 0.2
+        assert pipeline.end_action() > 0.1  # stream time, which the capture thread may bring a little late
         pipeline.set_paused(True)  # paused, the stream's clock stands still: s then e mark no time at all
         time.sleep(0.2)
         pipeline.start_action("wave")
@@ -488,7 +488,7 @@ def test_a_marked_action_starts_at_the_clip_time_the_sidecar_keeps(tiny_model, t
     finally:
         pipeline.stop()
     (interval,) = read_sidecar(tmp_path / f"{name}.json").timeline.intervals
-    assert at > 0.3 and interval.start == pytest.approx(at, abs=1e-3)
+    assert at > 0.15 and interval.start == pytest.approx(at, abs=1e-3)  # about 0.5 s in, not 1.5
 
 
 def test_the_capture_rate_is_the_sources_not_diluted_by_time_without_frames(tiny_model):

@@ -26,6 +26,9 @@ from recordings.clip import open_recording
 
 pytest.importorskip("OpenGL", reason="the viz3d extra (PyOpenGL) is not installed")
 pytest.importorskip("pytestqt")
+# One worker draws for the whole module under pytest-xdist (README's test command has --dist loadgroup):
+# split over two, each would run the render below, and two of it at once starve each other's deadlines.
+pytestmark = pytest.mark.xdist_group("room3d")
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = ("left_hand", "right_hand", "full_body")
@@ -206,7 +209,8 @@ def distance_to_segments(points: np.ndarray, segments: np.ndarray) -> np.ndarray
 @pytest.fixture(scope="module")
 def drawn(x_display: str, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("room3d")
-    env = dict(os.environ, QT_QPA_PLATFORM="xcb")
+    # Its own engine cache: the user's is not written by tests, nor shared with another worker's render.
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", WHERE_TO_FOCUS_CACHE=str(out / "engines"))
     skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A050.skeleton"
     done = subprocess.run([sys.executable, str(REPO / "tests" / "room3d_render.py"), str(out), str(skeleton)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
