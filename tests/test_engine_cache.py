@@ -147,6 +147,44 @@ def test_the_folders_the_engines_make_are_tagged_and_a_user_s_own_is_not(
     assert selection._writable_or_temporary(home) == home and (home / CACHEDIR_TAG).is_file()
 
 
+def test_the_default_cache_is_the_users_and_a_user_without_a_home_gets_one_for_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A service's or a container's user missing from the password database, with HOME unset: the app
+    stopped at its start with a traceback ("Could not determine home directory"), even with
+    XDG_CACHE_HOME set. Now its exports go to a folder of the run's own, said once."""
+    import pwd
+
+    from core.engines import selection
+
+    monkeypatch.delenv("WHERE_TO_FOCUS_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # invalid by the XDG spec: ignored
+    assert selection.default_cache_dir() == tmp_path / "home" / ".cache" / "where-to-focus" / "engines"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert selection.default_cache_dir() == tmp_path / "xdg" / "where-to-focus" / "engines"
+
+    def no_entry(uid: int) -> None:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.delenv("HOME")
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert selection.default_cache_dir() == tmp_path / "xdg" / "where-to-focus" / "engines"  # needs no home
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    selection._homeless_cache.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
+            for_the_run = selection.default_cache_dir()
+            assert selection.default_cache_dir() == for_the_run and for_the_run.is_dir()
+        (warning,) = caplog.records
+        assert "HOME is not set" in warning.getMessage() and "WHERE_TO_FOCUS_CACHE" in warning.getMessage()
+        checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny(3), ["a", "b", "c"])
+        open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, threads=1)  # as the app opens its model
+        assert list(for_the_run.glob("tiny-*.onnx"))
+    finally:
+        selection._homeless_cache.cache_clear()  # the folder itself is removed at exit, as the app's
+
+
 def test_a_run_marks_the_export_it_reuses_and_removes_one_no_run_used(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

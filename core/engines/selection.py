@@ -16,6 +16,7 @@ build, a CUDA provider without a driver) is skipped too, with its error in the r
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import logging
 import os
@@ -77,11 +78,28 @@ _WHY_PICKED = {
 def default_cache_dir() -> Path:
     """Where exported ONNX files and TensorRT engines are kept ($WHERE_TO_FOCUS_CACHE or ~/.cache)."""
     override = os.environ.get("WHERE_TO_FOCUS_CACHE")
-    return Path(override) if override else _home_cache_dir()
+    if override:
+        return Path(override)
+    return _home_cache_dir() or _homeless_cache()
 
 
-def _home_cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "where-to-focus" / "engines"
+def _home_cache_dir() -> Path | None:
+    """The user's cache ($XDG_CACHE_HOME, else ~/.cache), or None where this user has no home folder: a
+    container's or a service's user missing from the password database, with HOME unset."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):  # the XDG spec: a relative path there is invalid and ignored
+        return Path(xdg) / "where-to-focus" / "engines"
+    try:
+        return Path.home() / ".cache" / "where-to-focus" / "engines"
+    except RuntimeError:  # "Could not determine home directory."
+        return None
+
+
+@functools.cache
+def _homeless_cache() -> Path:
+    """One folder for this process's exports where there is no home to keep them in (said once)."""
+    why_not = "cannot be found (HOME is not set and this user has no home in the password database)"
+    return _temporary_cache(Path("~/.cache/where-to-focus/engines"), why_not)
 
 
 def unavailable_reason(backend: Backend) -> str | None:
@@ -140,6 +158,11 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
             return cache_dir
     except OSError as error:
         why_not = f"cannot be written ({error.strerror or error})"
+    return _temporary_cache(cache_dir, why_not)
+
+
+def _temporary_cache(cache_dir: Path, why_not: str) -> Path:
+    """A folder of this process's own in place of `cache_dir`, removed at exit, with a warning saying why."""
     fallback = Path(tempfile.mkdtemp(prefix="where-to-focus-engines-"))
     atexit.register(shutil.rmtree, fallback, ignore_errors=True)
     _FOR_THIS_RUN.add(fallback)
