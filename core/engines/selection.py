@@ -76,7 +76,8 @@ _WHY_PICKED = {
 
 
 def default_cache_dir() -> Path:
-    """Where exported ONNX files and TensorRT engines are kept ($WHERE_TO_FOCUS_CACHE or ~/.cache)."""
+    """Where exported ONNX files and TensorRT engines are kept: $WHERE_TO_FOCUS_CACHE, else the user's
+    cache, else (no home) a folder for this run."""
     override = os.environ.get("WHERE_TO_FOCUS_CACHE")
     if override:
         return Path(override)
