@@ -100,6 +100,10 @@ def _path_type(parse: Callable[[str], Path]) -> Callable[[str], Path]:
     @functools.wraps(parse)
     def checked(text: str) -> Path:
         home = text == "~" or text.startswith(("~/", "~" + os.sep))
+        if home and os.path.expanduser("~") == "~":  # left as it is: a folder named '~' made where it runs
+            raise argparse.ArgumentTypeError(
+                f"{text}: this user has no home folder for '~' (HOME is not set and the password database "
+                "has no entry for it): give the full path")
         try:
             return parse(os.path.expanduser(text) if home else text)
         except OSError as error:

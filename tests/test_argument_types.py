@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,19 @@ def test_a_path_type_refuses_a_name_too_long_and_reads_a_tilde_as_home(type_name
     (tmp_path / "~root").mkdir()
     (tmp_path / "~root" / "shot.png").write_bytes(b"")
     assert parse(f"~root{given[1:]}") == Path(f"~root{given[1:]}")  # a name, not root's home folder
+    # A service's or a container's user without a home (HOME unset, not in the password database): a
+    # folder named '~' in the working folder, before. No such system on Windows, which needs no pwd.
+    if os.name != "nt":
+        import pwd
+
+        def no_entry(uid: int) -> None:
+            raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+        monkeypatch.delenv("HOME")
+        monkeypatch.setattr(pwd, "getpwuid", no_entry)
+        with pytest.raises(argparse.ArgumentTypeError, match=f"{given}: this user has no home folder"):
+            parse(given)
+        assert not (tmp_path / "~").exists()
 
 
 def test_a_command_to_paste_is_quoted_as_this_system_s_shell_reads_it(monkeypatch):
