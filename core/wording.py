@@ -1,7 +1,8 @@
-"""Wording shared by messages: a long list shown by its first few."""
+"""Wording shared by messages: a long list shown by its first few; why a user has no home folder."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 
@@ -10,3 +11,10 @@ def first_few(items: Sequence[str], limit: int = 5) -> str:
     that must name what is wrong without filling a screen."""
     shown = ", ".join(items[:limit])
     return shown + (f" (and {len(items) - limit} more)" if len(items) > limit else "")
+
+
+def no_home_folder() -> str:
+    """Why '~' names no folder for this user, in this system's terms (a service's or a container's user)."""
+    if os.name == "nt":
+        return "USERPROFILE and HOMEPATH are not set"
+    return "HOME is not set and the password database has no entry for this user"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from core.package_files import bundled
+from core.wording import no_home_folder
 from recordings.atomic import why_not_writable
 
 
@@ -102,8 +103,7 @@ def _path_type(parse: Callable[[str], Path]) -> Callable[[str], Path]:
         home = text == "~" or text.startswith(("~/", "~" + os.sep))
         if home and os.path.expanduser("~") == "~":  # left as it is: a folder named '~' made where it runs
             raise argparse.ArgumentTypeError(
-                f"{text}: this user has no home folder for '~' (HOME is not set and the password database "
-                "has no entry for it): give the full path")
+                f"{text}: this user has no home folder for '~' ({no_home_folder()}): give the full path")
         try:
             return parse(os.path.expanduser(text) if home else text)
         except OSError as error:

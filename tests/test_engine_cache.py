@@ -147,29 +147,44 @@ def test_the_folders_the_engines_make_are_tagged_and_a_user_s_own_is_not(
     assert selection._writable_or_temporary(home) == home and (home / CACHEDIR_TAG).is_file()
 
 
-def test_the_default_cache_is_the_users_and_a_user_without_a_home_gets_one_for_the_run(
+def test_the_default_cache_is_in_the_users_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.engines import selection
+
+    monkeypatch.delenv("WHERE_TO_FOCUS_CACHE", raising=False)
+    for home in ("HOME", "USERPROFILE"):  # Path.home() on POSIX, on Windows
+        monkeypatch.setenv(home, str(tmp_path / "home"))
+    for invalid in ("relative/cache", ""):  # by the XDG spec, ignored (both were the working folder's)
+        monkeypatch.setenv("XDG_CACHE_HOME", invalid)
+        assert selection.default_cache_dir() == tmp_path / "home" / ".cache" / "where-to-focus" / "engines"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert selection.default_cache_dir() == tmp_path / "xdg" / "where-to-focus" / "engines"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX's password database")
+def test_a_user_without_a_home_gets_a_cache_for_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A service's or a container's user missing from the password database, with HOME unset: the app
     stopped at its start with a traceback ("Could not determine home directory"), even with
-    XDG_CACHE_HOME set. Now its exports go to a folder of the run's own, said once."""
+    WHERE_TO_FOCUS_CACHE or XDG_CACHE_HOME set. Now its exports go to a folder of the run's own, said
+    once."""
     import pwd
 
     from core.engines import selection
 
-    monkeypatch.delenv("WHERE_TO_FOCUS_CACHE", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # invalid by the XDG spec: ignored
-    assert selection.default_cache_dir() == tmp_path / "home" / ".cache" / "where-to-focus" / "engines"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert selection.default_cache_dir() == tmp_path / "xdg" / "where-to-focus" / "engines"
-
     def no_entry(uid: int) -> None:
         raise KeyError(f"getpwuid(): uid not found: {uid}")
 
-    monkeypatch.delenv("HOME")
+    monkeypatch.delenv("HOME", raising=False)
     monkeypatch.setattr(pwd, "getpwuid", no_entry)
-    assert selection.default_cache_dir() == tmp_path / "xdg" / "where-to-focus" / "engines"  # needs no home
+    monkeypatch.setenv("WHERE_TO_FOCUS_CACHE", str(tmp_path / "named"))  # what the warning asks for
+    assert selection._writable_or_temporary(selection.default_cache_dir()) == tmp_path / "named"
+    monkeypatch.delenv("WHERE_TO_FOCUS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    xdg_cache = tmp_path / "xdg" / "where-to-focus" / "engines"
+    assert selection._writable_or_temporary(selection.default_cache_dir()) == xdg_cache
     monkeypatch.delenv("XDG_CACHE_HOME")
     selection._homeless_cache.cache_clear()
     try:

@@ -488,7 +488,7 @@ def test_a_marked_action_starts_at_the_clip_time_the_sidecar_keeps(tiny_model, t
     finally:
         pipeline.stop()
     (interval,) = read_sidecar(tmp_path / f"{name}.json").timeline.intervals
-    assert at > 0.15 and interval.start == pytest.approx(at, abs=1e-3)  # about 0.5 s in, not 1.5
+    assert 0.15 < at < 1.3 and interval.start == pytest.approx(at, abs=1e-3)  # ~0.5 s in, not 1.5
 
 
 def test_the_capture_rate_is_the_sources_not_diluted_by_time_without_frames(tiny_model):

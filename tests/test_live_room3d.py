@@ -26,9 +26,6 @@ from recordings.clip import open_recording
 
 pytest.importorskip("OpenGL", reason="the viz3d extra (PyOpenGL) is not installed")
 pytest.importorskip("pytestqt")
-# One worker draws for the whole module under pytest-xdist (README's test command has --dist loadgroup):
-# split over two, each would run the render below, and two of it at once starve each other's deadlines.
-pytestmark = pytest.mark.xdist_group("room3d")
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = ("left_hand", "right_hand", "full_body")
@@ -208,16 +205,30 @@ def distance_to_segments(points: np.ndarray, segments: np.ndarray) -> np.ndarray
 
 @pytest.fixture(scope="module")
 def drawn(x_display: str, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("room3d")
-    # Its own engine cache: the user's is not written by tests, nor shared with another worker's render.
-    env = dict(os.environ, QT_QPA_PLATFORM="xcb", WHERE_TO_FOCUS_CACHE=str(out / "engines"))
-    skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A050.skeleton"
-    done = subprocess.run([sys.executable, str(REPO / "tests" / "room3d_render.py"), str(out), str(skeleton)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    if "Could not load the Qt platform plugin" in done.stderr:
-        pytest.skip("Qt's xcb platform does not load here (libxcb-cursor0 ...; .ci/run installs them)")
-    assert done.returncode == 0, done.stderr[-4000:]
-    assert "Error while drawing item" not in done.stderr, done.stderr[-4000:]
+    """The render, once a test run: pytest-xdist may hand this module's tests to several workers, and two
+    renders at once would starve each other's deadlines, so the first worker draws while the others wait
+    on the lock and then read its pictures (the run's folder is the workers' common parent)."""
+    import fcntl  # POSIX: so are Xvfb and the X displays these tests draw on
+
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent
+    out = run_folder / "room3d"
+    with open(run_folder / "room3d.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "drawn").is_file():  # not yet, or a worker before failed or skipped: its turn now
+            out.mkdir(exist_ok=True)
+            # Its own engine cache: the render's export is not shared with the runs of other tests.
+            env = dict(os.environ, QT_QPA_PLATFORM="xcb", WHERE_TO_FOCUS_CACHE=str(out / "engines"))
+            skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A050.skeleton"
+            done = subprocess.run(
+                [sys.executable, str(REPO / "tests" / "room3d_render.py"), str(out), str(skeleton)],
+                cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+            if "Could not load the Qt platform plugin" in done.stderr:
+                pytest.skip("Qt's xcb platform does not load here (libxcb-cursor0 ...; .ci/run has them)")
+            assert done.returncode == 0, done.stderr[-4000:]
+            assert "Error while drawing item" not in done.stderr, done.stderr[-4000:]
+            (out / "drawn").touch()
     return out
 
 

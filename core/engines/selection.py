@@ -53,6 +53,7 @@ from core.engines.tensorrt_graph import TensorRtBuildError, TensorRtGraph, impor
 from core.engines.torch_engine import TorchCudaEngine, TorchEngine
 from core.model.checkpoint import Checkpoint, load_checkpoint
 from core.model.profiles import Aggregation
+from core.wording import no_home_folder
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def default_cache_dir() -> Path:
 
 
 def _home_cache_dir() -> Path | None:
-    """The user's cache ($XDG_CACHE_HOME, else ~/.cache), or None where this user has no home folder: a
-    container's or a service's user missing from the password database, with HOME unset."""
+    """The user's cache ($XDG_CACHE_HOME, else ~/.cache), or None where this user has no home folder (a
+    container's or a service's user missing from the password database, with HOME unset)."""
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):  # the XDG spec: a relative path there is invalid and ignored
         return Path(xdg) / "where-to-focus" / "engines"
@@ -99,8 +100,7 @@ def _home_cache_dir() -> Path | None:
 @functools.cache
 def _homeless_cache() -> Path:
     """One folder for this process's exports where there is no home to keep them in (said once)."""
-    why_not = "cannot be found (HOME is not set and this user has no home in the password database)"
-    return _temporary_cache(Path("~/.cache/where-to-focus/engines"), why_not)
+    return _temporary_cache(Path("~/.cache/where-to-focus/engines"), f"cannot be found ({no_home_folder()})")
 
 
 def unavailable_reason(backend: Backend) -> str | None:
