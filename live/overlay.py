@@ -573,6 +573,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.resize(min(max(1500, int(0.8 * room.width())), room.width()) if room else 1500,
                     min(max(760, int(0.8 * room.height())), room.height()) if room else 760)
         self._size_chosen: QtCore.QSize | None = self.size()  # fitted to the screen once shown
+        # The window's own timer, which goes with it (PySide6 6.5's singleShot takes no object to tie to).
+        self._fit_timer = QtCore.QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.timeout.connect(self._fit_on_screen)
+        self._fit_tries_left = 20  # every 100 ms: 2 s
         self.setStyleSheet("QMainWindow, QWidget {background: #1b1b1b; color: #ddd}")
 
         self.graphics = pg.GraphicsLayoutWidget()
@@ -710,9 +715,9 @@ class LiveWindow(QtWidgets.QMainWindow):
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
         if self._size_chosen is not None:
-            QtCore.QTimer.singleShot(0, self, self._fit_on_screen)  # once the window manager has framed it
+            self._fit_timer.start(0)  # once the window manager has framed it
 
-    def _fit_on_screen(self, tries: int = 20) -> None:
+    def _fit_on_screen(self) -> None:
         """The size asked is the inside's: the title bar and borders come on top, and on a 1366x768
         screen above a taskbar they would push the status line and the buttons below the screen. An X11
         window manager frames the window a moment after it shows: looked at again for up to 2 s."""
@@ -724,8 +729,9 @@ class LiveWindow(QtWidgets.QMainWindow):
             return  # a size somebody else chose
         room, frame, inside = screen.availableGeometry(), self.frameGeometry(), self.geometry()
         if frame.size() == inside.size():  # no frame yet, or none at all (a kiosk, no window manager)
-            if tries > 1:
-                QtCore.QTimer.singleShot(100, self, lambda: self._fit_on_screen(tries - 1))
+            self._fit_tries_left -= 1
+            if self._fit_tries_left > 0:
+                self._fit_timer.start(100)
             else:
                 self._size_chosen = None
             return
