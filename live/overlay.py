@@ -577,7 +577,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._fit_timer = QtCore.QTimer(self)
         self._fit_timer.setSingleShot(True)
         self._fit_timer.timeout.connect(self._fit_on_screen)
-        self._fit_tries_left = 20  # every 100 ms: 2 s
+        self._fit_tries_left = 0  # set as it shows
         self.setStyleSheet("QMainWindow, QWidget {background: #1b1b1b; color: #ddd}")
 
         self.graphics = pg.GraphicsLayoutWidget()
@@ -715,6 +715,7 @@ class LiveWindow(QtWidgets.QMainWindow):
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
         if self._size_chosen is not None:
+            self._fit_tries_left = 20  # every 100 ms: 2 s
             self._fit_timer.start(0)  # once the window manager has framed it
 
     def _fit_on_screen(self) -> None:
@@ -1338,6 +1339,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         # thread. Hide now, stop on a thread of its own, close when it is done (_finish_close).
         event.ignore()
         self.timer.stop()
+        self._fit_timer.stop()
         self.hide()
         if self._stopper is None:
             self._stopper = threading.Thread(target=self._stop_pipeline, name="pipeline-stop", daemon=True)

@@ -208,16 +208,18 @@ def drawn(x_display: str, shared_data: Path, tmp_path_factory: pytest.TempPathFa
     """The render, once a test run: pytest-xdist may hand this module's tests to several workers, and two
     renders at once would starve each other's deadlines, so the first worker draws while the others wait
     on the lock and then read its pictures (the run's folder is the workers' common parent)."""
-    import fcntl  # POSIX: so are Xvfb and the X displays these tests draw on
+    import shutil
 
+    fcntl = pytest.importorskip("fcntl", reason="POSIX file locks (an X display on Windows: not tried)")
     run_folder = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if run_folder.name == f"popen-{os.environ.get('PYTEST_XDIST_WORKER')}":  # an xdist worker's
         run_folder = run_folder.parent
     out = run_folder / "room3d"
     with open(run_folder / "room3d.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out / "drawn").is_file():  # not yet, or a worker before failed or skipped: its turn now
-            out.mkdir(exist_ok=True)
+            shutil.rmtree(out, ignore_errors=True)  # what a failed render left
+            out.mkdir()
             # Its own engine cache: the render's export is not shared with the runs of other tests.
             env = dict(os.environ, QT_QPA_PLATFORM="xcb", WHERE_TO_FOCUS_CACHE=str(out / "engines"))
             skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A050.skeleton"
