@@ -134,4 +134,3 @@ def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
     if removed:
         log.info("engine cache %s: removed %d file(s), %.1f MB, unused for %d days or left unfinished (each "
                  "is made again if a model needs it)", cache_dir, removed, freed / 1e6, UNUSED_DAYS)
-
