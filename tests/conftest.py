@@ -16,6 +16,27 @@ SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO_ROOT.parent / "shared" / "
 
 
 @pytest.fixture(scope="session")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test run's folder, common to all its pytest-xdist workers (each has its own basetemp,
+    `popen-gw0` ..., inside it); the run's basetemp itself without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    if base.name == f"popen-{os.environ.get('PYTEST_XDIST_WORKER')}":
+        return base.parent
+    return base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine_cache_of_the_run(run_folder: Path):
+    """Exports, FP16 graphs and CPU batching measurements go to a cache of this run's own, shared by its
+    workers and by the `python -m live` processes tests start (they inherit the variable), instead of
+    the user's ~/.cache/where-to-focus: a developer's runs would leave an export there for every code
+    version tried, and a user's cache would decide what a test sees. pytest deletes old runs' folders."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WHERE_TO_FOCUS_CACHE", str(run_folder / "engines"))
+        yield run_folder / "engines"
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data (real Kinect recordings, research-only: read in place, never copied)."""
     if not SHARED_DATA.is_dir():

@@ -204,16 +204,13 @@ def distance_to_segments(points: np.ndarray, segments: np.ndarray) -> np.ndarray
 
 
 @pytest.fixture(scope="module")
-def drawn(x_display: str, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def drawn(x_display: str, shared_data: Path, run_folder: Path) -> Path:
     """The render, once a test run: pytest-xdist may hand this module's tests to several workers, and two
     renders at once would starve each other's deadlines, so the first worker draws while the others wait
-    on the lock and then read its pictures (the run's folder is the workers' common parent)."""
+    on the lock and then read its pictures in the run's folder, common to the workers."""
     import shutil
 
     fcntl = pytest.importorskip("fcntl", reason="POSIX file locks (an X display on Windows: not tried)")
-    run_folder = tmp_path_factory.getbasetemp()
-    if run_folder.name == f"popen-{os.environ.get('PYTEST_XDIST_WORKER')}":  # an xdist worker's
-        run_folder = run_folder.parent
     out = run_folder / "room3d"
     with open(run_folder / "room3d.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
