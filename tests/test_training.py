@@ -18,7 +18,7 @@ from core.model.network import PartAttentionNetwork
 from core.skeleton import KINECT_V1, KINECT_V2, SkeletonLayout
 from core.window import WindowSpec
 from training.__main__ import main
-from training.config import AugmentConfig, ConfigError, TrainConfig, load_config
+from training.config import AugmentConfig, ConfigError, TrainConfig, config_from_dict, load_config
 from training.data import Clip, ClipSource, DatasetError, hold_out_performances, stratified_split
 from training.datasets.nucla import (
     NUCLA_CLASS_NAMES,
@@ -107,6 +107,16 @@ def test_a_set_override_of_one_model_override_keeps_the_files_others(tmp_path: P
         ("augment:\n  scale: 1.0\n", r"scale must be in \[0, 1\)"),
         ("augment:\n  rotate_deg: -5\n", "rotate_deg must not be negative"),
         ("optim:\n  lr: -1\n", "lr and finetune_lr must not be negative"),
+        ("optim:\n  lr: 0\n", r"optim.lr must be positive \(0 trains for hours and learns nothing\), got 0"),
+        ("optim:\n  finetune_lr: 0\n", "optim.finetune_lr must be positive"),
+        # 0 stopped every stage after its first epoch, whatever it scored
+        ("optim:\n  early_stop_patience: 0\n", r"optim.early_stop_patience must be at least 1 \(to never"),
+        # frames sampled out of order, not a jittered clock
+        ("window:\n  jitter: 50\n", r"window.jitter must be at most 0.5 \(of the sample spacing\), got 50"),
+        ("max_steps_per_epoch: -5\n", "max_steps_per_epoch must not be negative"),  # was a whole epoch
+        # an empty file trained the defaults: another network than meant
+        ("", "bad.yaml: empty, no settings in it"),
+        ("# settings to come\n", "bad.yaml: empty, no settings in it"),
         # numpy refuses a negative seed in the DataLoader's workers, and the run hung with its folder made
         ("seed: -1\n", "seed must not be negative, got -1"),
         ("data:\n  split_seed: -1\n", "split_seed must not be negative"),
@@ -142,6 +152,26 @@ def test_a_network_override_of_the_wrong_type_names_the_field() -> None:
             network_config(config, 5, KINECT_V2)
     config = load_config(None, ["model.overrides={width: 1, lstm_hidden: 64}"])  # an integer is a number
     assert network_config(config, 5, KINECT_V2).lstm_hidden == 64
+
+
+def test_settings_refused_when_given_are_read_back_from_an_older_runs_record() -> None:
+    """A run trained before a setting was refused keeps it in its record, and must still evaluate and
+    fine-tune; given again, it is refused with its source named."""
+    from training.config import config_to_dict
+
+    recorded = config_to_dict(TrainConfig())
+    recorded["optim"]["early_stop_patience"] = 0
+    recorded["window"]["jitter"] = 0.8
+    older = config_from_dict(recorded)
+    assert older.optim.early_stop_patience == 0 and older.window.jitter == 0.8
+    assert load_config(None, ["seed=1"], base=older).seed == 1  # what a fine-tune of it does
+    with pytest.raises(ConfigError, match="--set window.jitter=0.9: window.jitter must be at most 0.5"):
+        load_config(None, ["window.jitter=0.9"], base=older)
+
+
+def test_a_config_file_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=f"config file {tmp_path} is a folder"):
+        load_config(tmp_path)
 
 
 def test_a_config_that_is_not_utf8_is_named() -> None:
@@ -268,6 +298,11 @@ def test_nucla_splits_hold_out_whole_performances_and_keep_test_subjects_out_of_
     assert {s.group["subject"] for s in [*splits.train, *splits.validation]} == {2, 3, 4, 5}
     assert {(s.group["subject"], s.group["view"]) for s in splits.test} == {(1, 3)}
     assert len(splits.train) + len(splits.validation) == 80 and len(splits.test) == 10
+    # A subject the folder lacks held nobody out and tested nobody, without a word.
+    config = _pose_config(tmp_path, data, **{"data.nucla_test_subjects": "[1, 99]"})
+    with pytest.raises(DatasetError, match=r"nucla_test_subjects: no clips of subject\(s\) \[99\] in .*"
+                       r"\(its subjects: \[1, 2, 3, 4, 5\]\)"):
+        nucla_splits(config.data)
 
 
 def test_an_older_nucla_checkpoint_held_its_test_subjects_out_of_training(capsys) -> None:
@@ -584,6 +619,8 @@ def test_nucla_bad_input_is_named(tmp_path: Path) -> None:
         read_nucla_sequence(bad)
     with pytest.raises(DatasetError, match="does not exist"):
         nucla_sources(tmp_path / "absent")
+    with pytest.raises(DatasetError, match=f"N-UCLA folder {bad} is a file, not a folder"):
+        nucla_sources(bad)  # one of its files given for the folder
 
 
 def _pose_config(tmp_path: Path, data: Path, **extra: str) -> TrainConfig:
@@ -950,6 +987,30 @@ def test_an_init_that_is_missing_or_no_checkpoint_leaves_no_run_folder(tmp_path:
         with pytest.raises((StageError, CheckpointError), match=message):
             train_stage(_pose_config(tmp_path, data), "pose", init=init)
         assert not (tmp_path / "run").exists()
+    with pytest.raises(StageError, match=f"--init {tmp_path}: a folder, not a checkpoint file"):
+        train_stage(_pose_config(tmp_path, data), "pose", init=tmp_path)
+
+
+def test_a_teacher_that_is_missing_or_does_not_fit_leaves_the_run_as_it_was(tmp_path: Path) -> None:
+    # The teacher was read after the run was claimed and its record rewritten: with --restart, a typo in
+    # distill.teacher emptied metrics.jsonl and replaced config.yaml, and then stopped.
+    data = tmp_path / "nucla"
+    write_nucla(data)
+    missing = {"distill.teacher": str(tmp_path / "missing.pt")}
+    demo = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt"
+    unfit = {"distill.teacher": str(demo)}  # an attention network
+    with pytest.raises(FileNotFoundError, match="missing.pt: no such checkpoint file"):
+        train_stage(_pose_config(tmp_path, data, **missing), "pose")
+    assert not (tmp_path / "run").exists()  # no folder or lock left behind
+    run = tmp_path / "run" / "pose"
+    train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "1"}), "pose")
+    record = {name: (run / name).read_bytes() for name in ("metrics.jsonl", "config.yaml", "state.pt")}
+    assert record["metrics.jsonl"].count(b"\n") == 1
+    for teacher, refusal in ((missing, (FileNotFoundError, "missing.pt: no such checkpoint file")),
+                             (unfit, (StageError, "demo.pt: the teacher must be a pose-only network"))):
+        with pytest.raises(refusal[0], match=refusal[1]):
+            train_stage(_pose_config(tmp_path, data, **teacher, **{"optim.lr": "1e-3"}), "pose", restart=True)
+        assert {name: (run / name).read_bytes() for name in record} == record
 
 
 def test_a_teacher_teaches_the_pose_stage_and_must_share_its_split(tmp_path: Path) -> None:
@@ -1205,8 +1266,8 @@ def test_init_rows_follow_class_names_when_only_the_order_differs(tmp_path: Path
     reordered.load_state_dict(flipped)
     save_checkpoint(tmp_path / "reordered.pt", reordered, class_names=first.class_names[::-1],
                     preprocessing=first.preprocessing)
-    # lr 0: the run's weights stay where --init put them
-    config = {"epochs.pose": "1", "optim.lr": "0.0", "optim.weight_decay": "0.0",
+    # An Adam step is about lr at most: the run's weights stay where --init put them (lr 0 is refused)
+    config = {"epochs.pose": "1", "optim.lr": "1e-12", "optim.weight_decay": "0.0",
               "model.init_new_classes": "true", "out": str(tmp_path / "again")}
     train_stage(_pose_config(tmp_path, data, **config), "pose", init=tmp_path / "reordered.pt")
     again = load_checkpoint(tmp_path / "again" / "pose" / "best.pt").model.state_dict()
@@ -1519,6 +1580,37 @@ def test_an_out_folder_under_a_file_is_a_usage_error_that_names_the_file(
         main([*argv, "--out", str(tmp_path / "afile" / "run")])
     said = f"argument --out: {tmp_path / 'afile' / 'run'}: {tmp_path / 'afile'} is a file, not a folder"
     assert stop.value.code == 2 and said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("", "error: out: empty: name the folder"),  # --set out=$RUN with RUN unset trained into '.'
+    ("afile", "error: out: afile: a file, not a folder"),  # was "[Errno 17] File exists", exit status 1
+])
+def test_an_out_folder_set_in_a_config_is_checked_as_out_is(
+    out: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    assert main(["pose", "--set", "data.dataset=nucla", "--set", f"out={out}"]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing written where it runs
+
+
+def test_an_out_folder_set_in_a_config_may_start_at_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.stages
+
+    given: list[TrainConfig] = []
+
+    def record(config: TrainConfig, *_: object, **__: object) -> None:
+        given.append(config)
+        raise StageError("recorded")
+
+    monkeypatch.setattr(training.stages, "train_stage", record)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["pose", "--set", "out=~/runs/a"]) == 2
+    assert given[0].out == str(tmp_path / "runs" / "a")  # not a folder named '~' where it runs
 
 
 def test_negative_workers_in_a_config_are_refused_before_the_run_starts(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ is Algorithm 1's step 6 of a run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -115,7 +116,13 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         overrides += [f"epochs.{s}={args.epochs}" for s in stages]
     if args.no_progress:
         overrides.append("progress=false")
-    return load_config(args.config, overrides)
+    config = load_config(args.config, overrides)
+    if args.out is None:  # `out` from the YAML or --set: checked as --out is, or '' would train into '.'
+        try:
+            config = dataclasses.replace(config, out=str(output_folder(config.out)))
+        except argparse.ArgumentTypeError as exc:
+            raise ConfigError(f"out: {exc}") from None
+    return config
 
 
 # `evaluate`'s options by the mode they apply to (argument dest -> flag): one given to another mode is

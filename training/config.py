@@ -95,7 +95,7 @@ class WindowConfig:
 
     duration_s: float = 2.0
     num_frames: int = 0  # 0: the model profile's number of frames
-    jitter: float = 0.3  # fraction of the sample spacing, training only
+    jitter: float = 0.3  # fraction of the sample spacing, training only; at most 0.5 keeps samples in order
     eval_windows: int = 5  # windows per clip at test time, logits averaged (the paper: 5)
     # Continuous sequences (datasets with no_action): windows end every `stride_s` along each clip (the
     # live hop by default), labelled by core.timeline's rule; each training epoch draws the same number
@@ -285,6 +285,29 @@ class TrainConfig:
             raise ValueError(f"seed must not be negative, got {self.seed}")
 
 
+def _given_wrongly(before: TrainConfig, after: TrainConfig) -> str | None:
+    """What is wrong with a setting a config file or --set changed from `before`, of those that train
+    without an error and not as anyone means. Checked where a config is given, not in __post_init__: runs
+    trained before these checks hold such values in their records (config_from_dict), and must still
+    evaluate and fine-tune."""
+    def changed(section: str, name: str) -> bool:
+        return getattr(getattr(after, section), name) != getattr(getattr(before, section), name)
+
+    optim, window = after.optim, after.window
+    if changed("optim", "lr") and not optim.lr > 0:  # init_lr_scale 0 freezes loaded weights on purpose
+        return f"optim.lr must be positive (0 trains for hours and learns nothing), got {optim.lr}"
+    if changed("optim", "finetune_lr") and optim.finetune_lr is not None and not optim.finetune_lr > 0:
+        return f"optim.finetune_lr must be positive (or null: optim.lr), got {optim.finetune_lr}"
+    if changed("optim", "early_stop_patience") and optim.early_stop_patience < 1:  # stopped after epoch 1
+        return (f"optim.early_stop_patience must be at least 1 (to never stop early: the stage's epochs or "
+                f"more), got {optim.early_stop_patience}")
+    if changed("window", "jitter") and window.jitter > 0.5:  # samples could pass each other: out of order
+        return f"window.jitter must be at most 0.5 (of the sample spacing), got {window.jitter}"
+    if after.max_steps_per_epoch != before.max_steps_per_epoch and after.max_steps_per_epoch < 0:
+        return f"max_steps_per_epoch must not be negative (0: whole epochs), got {after.max_steps_per_epoch}"
+    return None
+
+
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
     """Coerce a YAML/CLI value to the annotated type, or raise naming `where`."""
     origin = typing.get_origin(annotation)
@@ -421,17 +444,25 @@ def load_config(
     if path:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
+            raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}")
         try:
-            values = _load_yaml(path.read_text(encoding="utf-8-sig"), str(path)) or {}
+            values = _load_yaml(path.read_text(encoding="utf-8-sig"), str(path))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: byte {exc.start}: not UTF-8 text (a YAML config)") from None
-        config = _merge(config, values, f"{path}:")
+        if values is None:  # an empty file would train on the defaults, another network than meant
+            raise ConfigError(f"{path}: empty, no settings in it (a YAML config: training/configs/ has some)")
+        merged = _merge(config, values, f"{path}:")
+        if (wrong := _given_wrongly(config, merged)) is not None:
+            raise ConfigError(f"{path}: {wrong}")
+        config = merged
     for text in overrides or []:
         try:
-            config = _merge(config, parse_override(text), "")
+            merged = _merge(config, parse_override(text), "")
+            if (wrong := _given_wrongly(config, merged)) is not None:
+                raise ConfigError(wrong)
+            config = merged
         except ConfigError as exc:
             raise ConfigError(f"--set {text}: {exc}") from exc
     return config

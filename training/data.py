@@ -30,6 +30,14 @@ class DatasetError(ValueError):
     """A dataset folder, file or label that cannot be used as asked."""
 
 
+def check_dataset_folder(root: Path, dataset: str, given_by: str = "--data") -> None:
+    """Raise DatasetError where `root` is no folder: absent, or a file (one of the dataset's, given in
+    its folder's place)."""
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DatasetError(f"{dataset} folder {root} {what} (give the dataset's folder with {given_by})")
+
+
 @dataclass
 class Clip:
     """One recorded action — or a continuous sequence of several with background between them — as a

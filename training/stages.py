@@ -340,8 +340,27 @@ def train_stage(
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     network, pretrained, seed_trained = _stage_network(config, stage, net_config, network_stages, splits,
                                                        init, seed_path, process)
-    # Claimed once the starting weights are read (they only read): an --init that is missing or no
-    # checkpoint leaves no run folder and lock behind; the run's state is read and written after it.
+    described = {
+        "class_names": splits.class_names,
+        "preprocessing": preprocessing_for(config, splits, net_config),
+        "extra": {
+            "stage": stage,
+            "dataset": config.data.dataset,
+            "protocol": config.data.protocol,
+            "validation_clips": [s.name for s in splits.validation],
+            # What it learnt from, by name, its starting weights' (--init, a fine-tune's base) included: an
+            # evaluation whose test split is drawn again from another folder (other performances, another
+            # draw) can tell when it holds these (training.evaluate).
+            "trained_clips": sorted({s.name for s in splits.train} | seed_trained),  # PKU-MMD: one name
+            "train_config": config_to_dict(config),
+            "init": str(init) if init else "",  # --init: the network this one started from (provenance)
+        },
+        "decisions": config.decisions,
+    }
+    teacher = _teacher(config, stage, splits, described["preprocessing"], process)
+    # Claimed once the starting weights and the teacher are read (they only read): an --init or a teacher
+    # that is missing, no checkpoint or does not fit leaves no run folder and lock behind, and --restart
+    # does not empty the run's metrics before it fails; the run's state is read and written after it.
     if process.is_main:
         claim_run(Path(config.out))
     objective: nn.Module = StageObjective(network, stage)
@@ -388,24 +407,6 @@ def train_stage(
         write_config(config, out / "config.yaml")
         _metrics_up_to(out / "metrics.jsonl", progress.epoch if resumed is not None else 0)
 
-    described = {
-        "class_names": splits.class_names,
-        "preprocessing": preprocessing_for(config, splits, net_config),
-        "extra": {
-            "stage": stage,
-            "dataset": config.data.dataset,
-            "protocol": config.data.protocol,
-            "validation_clips": [s.name for s in splits.validation],
-            # What it learnt from, by name, its starting weights' (--init, a fine-tune's base) included: an
-            # evaluation whose test split is drawn again from another folder (other performances, another
-            # draw) can tell when it holds these (training.evaluate).
-            "trained_clips": sorted({s.name for s in splits.train} | seed_trained),  # PKU-MMD: one name
-            "train_config": config_to_dict(config),
-            "init": str(init) if init else "",  # --init: the network this one started from (provenance)
-        },
-        "decisions": config.decisions,
-    }
-    teacher = _teacher(config, stage, splits, described["preprocessing"], process)
     if process.is_main:
         print(
             f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips, "
@@ -499,7 +500,8 @@ def _stage_network(
     if seed_path is not None:
         if not seed_path.is_file():  # --init's own file, or the stage before's best, not made yet
             raise StageError(
-                f"--init {seed_path}: no such checkpoint file" if init else
+                f"--init {seed_path}: {'a folder, not a' if seed_path.is_dir() else 'no such'} checkpoint "
+                "file" if init else
                 f"stage {stage!r} starts from {seed_path}, which does not exist: run stage "
                 f"{network_stages[network_stages.index(stage) - 1]!r} first or pass --init CHECKPOINT"
             )

@@ -38,6 +38,7 @@ from training.data import (
     ClipTask,
     DatasetError,
     Splits,
+    check_dataset_folder,
     hold_out_performances,
 )
 
@@ -54,9 +55,7 @@ MISSING_LISTS = {
 
 
 def skeleton_folder(root: Path) -> Path:
-    if not root.is_dir():
-        raise DatasetError(f"NTU folder {root} does not exist (give the dataset's folder: --data, or "
-                           "prepare's --root)")
+    check_dataset_folder(root, "NTU", "--data, or prepare's --root")
     for candidate in (root / "nturgb+d_skeletons", root / "skeletons", root):
         if candidate.is_dir() and any(candidate.glob("S*.skeleton")):
             return candidate

@@ -27,7 +27,7 @@ import numpy as np
 
 from core.skeleton import KINECT_V1, implausible_joints, why_implausible
 from training.config import DataConfig
-from training.data import Clip, ClipSource, DatasetError, Splits, hold_out_performances
+from training.data import Clip, ClipSource, DatasetError, Splits, check_dataset_folder, hold_out_performances
 
 NUCLA_FPS = 15.0
 NUCLA_NUM_JOINTS = 20
@@ -106,8 +106,7 @@ def read_nucla_sequence(path: str | Path) -> tuple[NuclaName, np.ndarray]:
 
 
 def _sequence_folder(root: Path) -> Path:
-    if not root.is_dir():
-        raise DatasetError(f"N-UCLA folder {root} does not exist (give the dataset's folder with --data)")
+    check_dataset_folder(root, "N-UCLA")
     nested = root / "all_sqe"
     folder = nested if nested.is_dir() else root
     if not any(folder.glob("a*_s*_e*_v*.json")):
@@ -201,6 +200,10 @@ def nucla_splits(data: DataConfig) -> Splits:
                            f"data.nucla_test_views), not {data.protocol!r}")
     everything = nucla_sources(data.root, views=None, fps=data.nucla_fps)
     held_subjects = set(data.nucla_test_subjects)
+    present = {s.group["subject"] for s in everything}
+    if missing := sorted(held_subjects - present):  # else nobody held out and nobody tested, without a word
+        raise DatasetError(f"data.nucla_test_subjects: no clips of subject(s) {missing} in {data.root} (its "
+                           f"subjects: {sorted(present)})")
 
     def tested(s: ClipSource) -> bool:
         held = not held_subjects or s.group["subject"] in held_subjects

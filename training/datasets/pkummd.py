@@ -57,7 +57,7 @@ from recordings.pkummd import (
     sequence_stem,
 )
 from training.config import DataConfig
-from training.data import Clip, ClipSource, DatasetError, Splits, fit_bodies
+from training.data import Clip, ClipSource, DatasetError, Splits, check_dataset_folder, fit_bodies
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,7 @@ def pkummd_sources(root: str | Path, max_bodies: int = 2) -> list[ClipSource]:
     """Both body orders of every labelled interaction sequence under `root`, sorted by name. Reads the
     label files (small) now and the sequences on first load."""
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"PKU-MMD folder {root} does not exist (give the dataset's folder with --data)")
+    check_dataset_folder(root, "PKU-MMD")
     actions_path = root / "actions.txt"
     actions = read_actions(actions_path) if actions_path.is_file() else PKUMMD_ACTIONS
     if tuple(interaction_classes(actions)) != PKUMMD_CLASSES:
