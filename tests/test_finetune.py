@@ -379,6 +379,22 @@ def test_labels_a_hand_edit_or_a_typo_would_mistrain_are_refused(tmp_path: Path,
     assert f"{tmp_path}: a folder, not a checkpoint file" in capsys.readouterr().err
 
 
+def test_a_base_trained_with_a_setting_now_refused_must_be_told_another(tmp_path: Path, capsys) -> None:
+    """A run trained before early_stop_patience 0 was refused evaluates as it is, but its fine-tune would
+    stop every stage after one epoch: refused, with the record named, before anything is prepared."""
+    from training.__main__ import main as training
+
+    extra = {"train_config": {"optim": {"early_stop_patience": 0}}}
+    model = random_checkpoint(tmp_path / "model.pt", tiny(3), ["fall_down", "wave", NO_ACTION], extra=extra)
+    clips = tmp_path / "clips"
+    _record(clips, 1, "raise_both_arms")
+    out = tmp_path / "out"
+    assert training(["finetune", "--from", str(model), "--clips", str(clips), "--out", str(out)]) == 2
+    assert (f"{model}: its training record would train this fine-tune with a setting now refused "
+            "(optim.early_stop_patience must be at least 1" in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_fine_tuned_classes_and_the_base_settings_it_keeps(tmp_path: Path) -> None:
     from core.model.checkpoint import load_checkpoint
     from training.finetune import base_train_config, site_classes

@@ -1582,18 +1582,23 @@ def test_an_out_folder_under_a_file_is_a_usage_error_that_names_the_file(
     assert stop.value.code == 2 and said in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("out", "message"), [
-    ("", "error: out: empty: name the folder"),  # --set out=$RUN with RUN unset trained into '.'
-    ("afile", "error: out: afile: a file, not a folder"),  # was "[Errno 17] File exists", exit status 1
+@pytest.mark.parametrize(("argv", "message"), [
+    # --set out=$RUN with RUN unset trained into '.'
+    (["--set", "out="], "error: --set out=: out: empty: name the folder"),
+    # was "[Errno 17] File exists", exit status 1
+    (["--set", "out=afile"], "error: --set out=afile: out: afile: a file, not a folder"),
+    (["--config", "out.yaml"], "error: out.yaml: out: afile: a file, not a folder"),
 ])
 def test_an_out_folder_set_in_a_config_is_checked_as_out_is(
-    out: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("")
-    assert main(["pose", "--set", "data.dataset=nucla", "--set", f"out={out}"]) == 2
+    (tmp_path / "out.yaml").write_text("out: afile\n")
+    assert main(["pose", "--set", "data.dataset=nucla", *argv]) == 2
     assert message in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing written where it runs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "out.yaml"]  # nothing written here
 
 
 def test_an_out_folder_set_in_a_config_may_start_at_the_home_folder(

@@ -121,7 +121,10 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         try:
             config = dataclasses.replace(config, out=str(output_folder(config.out)))
         except argparse.ArgumentTypeError as exc:
-            raise ConfigError(f"out: {exc}") from None
+            given = [o for o in args.overrides if o.split("=", 1)[0].strip() == "out"]
+            where = (f"--set {given[-1]}: out" if given else f"{args.config}: out"
+                     if config.out != TrainConfig().out else "out")
+            raise ConfigError(f"{where}: {exc}") from None
     return config
 
 

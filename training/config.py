@@ -285,11 +285,11 @@ class TrainConfig:
             raise ValueError(f"seed must not be negative, got {self.seed}")
 
 
-def _given_wrongly(before: TrainConfig, after: TrainConfig) -> str | None:
+def wrongly_changed(before: TrainConfig, after: TrainConfig) -> str | None:
     """What is wrong with a setting a config file or --set changed from `before`, of those that train
     without an error and not as anyone means. Checked where a config is given, not in __post_init__: runs
     trained before these checks hold such values in their records (config_from_dict), and must still
-    evaluate and fine-tune."""
+    evaluate; a fine-tune, which would train with them, checks its base's against the defaults."""
     def changed(section: str, name: str) -> bool:
         return getattr(getattr(after, section), name) != getattr(getattr(before, section), name)
 
@@ -454,13 +454,13 @@ def load_config(
         if values is None:  # an empty file would train on the defaults, another network than meant
             raise ConfigError(f"{path}: empty, no settings in it (a YAML config: training/configs/ has some)")
         merged = _merge(config, values, f"{path}:")
-        if (wrong := _given_wrongly(config, merged)) is not None:
+        if (wrong := wrongly_changed(config, merged)) is not None:
             raise ConfigError(f"{path}: {wrong}")
         config = merged
     for text in overrides or []:
         try:
             merged = _merge(config, parse_override(text), "")
-            if (wrong := _given_wrongly(config, merged)) is not None:
+            if (wrong := wrongly_changed(config, merged)) is not None:
                 raise ConfigError(wrong)
             config = merged
         except ConfigError as exc:

@@ -62,7 +62,14 @@ from recordings.labels import related_names, similar_names
 from recordings.pkummd import is_sequence_path
 from training import distributed
 from training.ablations import network_config
-from training.config import ConfigError, DataConfig, TrainConfig, config_from_dict, load_config
+from training.config import (
+    ConfigError,
+    DataConfig,
+    TrainConfig,
+    config_from_dict,
+    load_config,
+    wrongly_changed,
+)
 from training.data import DatasetError
 from training.datasets.clips import LabelledClip, clip_classes, read_dataset, without_rehearsal_prefix
 from training.prepare import prepare_clip_crops
@@ -187,6 +194,9 @@ def finetune_config(
     ]
     config = load_config(None, defaults, base=trained)
     config = load_config(args.config, list(args.overrides), base=config)
+    if (wrong := wrongly_changed(TrainConfig(), config)) is not None:  # kept from an older base's record
+        raise ConfigError(f"{base_path}: its training record would train this fine-tune with a setting now "
+                          f"refused ({wrong}): give the setting with --set")
     flags = {"seed": args.seed, "device": args.device, "workers": args.workers}
     config = dataclasses.replace(config, **{k: v for k, v in flags.items() if v is not None})
     if args.no_progress:
