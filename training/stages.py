@@ -340,24 +340,10 @@ def train_stage(
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     network, pretrained, seed_trained = _stage_network(config, stage, net_config, network_stages, splits,
                                                        init, seed_path, process)
-    described = {
-        "class_names": splits.class_names,
-        "preprocessing": preprocessing_for(config, splits, net_config),
-        "extra": {
-            "stage": stage,
-            "dataset": config.data.dataset,
-            "protocol": config.data.protocol,
-            "validation_clips": [s.name for s in splits.validation],
-            # What it learnt from, by name, its starting weights' (--init, a fine-tune's base) included: an
-            # evaluation whose test split is drawn again from another folder (other performances, another
-            # draw) can tell when it holds these (training.evaluate).
-            "trained_clips": sorted({s.name for s in splits.train} | seed_trained),  # PKU-MMD: one name
-            "train_config": config_to_dict(config),
-            "init": str(init) if init else "",  # --init: the network this one started from (provenance)
-        },
-        "decisions": config.decisions,
-    }
-    teacher = _teacher(config, stage, splits, described["preprocessing"], process)
+    # The teacher checked now, its random draws (its network's initialisation) undone: it is loaded again
+    # below, where a taught run has always drawn them, so that the committed models' commands reproduce.
+    with torch.random.fork_rng(devices=[]):
+        _teacher(config, stage, splits, preprocessing_for(config, splits, net_config), process)
     # Claimed once the starting weights and the teacher are read (they only read): an --init or a teacher
     # that is missing, no checkpoint or does not fit leaves no run folder and lock behind, and --restart
     # does not empty the run's metrics before it fails; the run's state is read and written after it.
@@ -407,6 +393,24 @@ def train_stage(
         write_config(config, out / "config.yaml")
         _metrics_up_to(out / "metrics.jsonl", progress.epoch if resumed is not None else 0)
 
+    described = {
+        "class_names": splits.class_names,
+        "preprocessing": preprocessing_for(config, splits, net_config),
+        "extra": {
+            "stage": stage,
+            "dataset": config.data.dataset,
+            "protocol": config.data.protocol,
+            "validation_clips": [s.name for s in splits.validation],
+            # What it learnt from, by name, its starting weights' (--init, a fine-tune's base) included: an
+            # evaluation whose test split is drawn again from another folder (other performances, another
+            # draw) can tell when it holds these (training.evaluate).
+            "trained_clips": sorted({s.name for s in splits.train} | seed_trained),  # PKU-MMD: one name
+            "train_config": config_to_dict(config),
+            "init": str(init) if init else "",  # --init: the network this one started from (provenance)
+        },
+        "decisions": config.decisions,
+    }
+    teacher = _teacher(config, stage, splits, described["preprocessing"], process)
     if process.is_main:
         print(
             f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips, "
