@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.window import WindowSpec
-from recordings.argument_types import existing_path, integer_in
+from recordings.argument_types import existing_path, float_in, integer_in
 from training.config import load_config
 from training.datasets import build_splits
 from training.windows import StreamWindowDataset, turn_bones
@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", type=existing_path, help="PKU-MMD folder (default: the config's data.root)")
     parser.add_argument("--windows", type=integer_in(1), default=400,
                         help="training windows to pair (at random)")
-    parser.add_argument("--degrees", type=float, default=15.0, help="bone turn to compare (the range's top)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--degrees", type=float_in(0, 180), default=15.0,
+                        help="bone turn to compare (the range's top)")
+    parser.add_argument("--seed", type=integer_in(0), default=0)
     args = parser.parse_args(argv)
 
     config = load_config(args.config)

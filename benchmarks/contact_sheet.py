@@ -21,7 +21,7 @@ import numpy as np
 from core.camera import DEFAULT_CAMERA
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, crop_window, part_boxes
 from core.skeleton import KINECT_V2
-from recordings.argument_types import existing_path, integer_in
+from recordings.argument_types import existing_path, integer_in, non_negative_float
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
 from recordings.picture_text import write_image
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--clip", default="S001C001P001R001A001")
     parser.add_argument("--columns", type=integer_in(1), default=10)
     parser.add_argument("--crop-size", type=integer_in(1), default=112)
-    parser.add_argument("--smoothing", type=float, default=GlimpseConfig.smoothing_s,
+    parser.add_argument("--smoothing", type=non_negative_float, default=GlimpseConfig.smoothing_s,
                         help="Gaussian sigma of box smoothing, seconds")
     parser.add_argument("--project", action="store_true", help="project joints with DEFAULT_CAMERA instead "
                         "of using the colour pixels stored in the file")

@@ -44,6 +44,7 @@ import torch
 
 from core.engines import (
     AUTO_ORDER,
+    MAX_PEOPLE,
     Backend,
     EngineMetadata,
     GraphEngine,
@@ -462,11 +463,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="default: every backend present on this machine (auto: what open_engine picks, on a CPU "
         "ONNX Runtime or PyTorch per number of people)",
     )
-    parser.add_argument("--people", nargs="+", type=integer_in(1), default=[1, 2, 3, 4, 5, 6])
+    parser.add_argument("--people", nargs="+", type=integer_in(1, MAX_PEOPLE), default=[1, 2, 3, 4, 5, 6])
     parser.add_argument("--threads", type=integer_in(1), default=usable_cores(),
                         help="CPU threads for ORT and PyTorch")
     parser.add_argument("--warmup", type=integer_in(0), default=3, help="untimed runs before timing")
-    parser.add_argument("--seconds", type=float, default=5.0,
+    parser.add_argument("--seconds", type=positive_float, default=5.0,
                         help="time each case for about this long")
     parser.add_argument("--min-runs", type=integer_in(1), default=5)
     parser.add_argument("--max-runs", type=integer_in(1), default=200)

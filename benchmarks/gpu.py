@@ -60,7 +60,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from recordings.argument_types import positive_float
+from recordings.argument_types import output_folder, positive_float
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NTU_CLIP = "S001C001P001R001A001"
@@ -1062,7 +1062,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds for the whole run")
     parser.add_argument("--parts", nargs="+", type=Part, choices=list(Part), help="only these parts")
     parser.add_argument(
-        "--work-dir", help="keep checkpoints, logs and part results here (default: temporary)"
+        "--work-dir", type=output_folder,
+        help="keep checkpoints, logs and part results here (default: temporary)"
     )
     parser.add_argument("--worker", type=Part, choices=list(Part), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clips", type=integer_in(1), default=20, help="clips per class")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=integer_in(0), default=7)
     parser.add_argument("--checkpoint", type=existing_path, default="training/checkpoints/demo.pt",
                         help="whose crop settings")
     args = parser.parse_args(argv)

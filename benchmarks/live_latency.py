@@ -34,7 +34,7 @@ from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sources import ReplayOptions, replay_source, simulated_source  # noqa: E402
 from live.stats import resident_memory_bytes  # noqa: E402
 from live.worker import RecognitionConfig  # noqa: E402
-from recordings.argument_types import existing_path, integer_in, positive_float  # noqa: E402
+from recordings.argument_types import existing_path, integer_in, non_negative_float, positive_float  # noqa: E402
 
 
 def random_checkpoint(profile: str, directory: Path) -> Path:
@@ -80,7 +80,7 @@ def main() -> int:
     parser.add_argument("--loop", action="store_true", help="replay: loop the recording")
     parser.add_argument("--people", type=integer_in(1), default=1,
                         help="sim: most people in the room at once")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=integer_in(0), default=1)
     parser.add_argument("--checkpoint", type=existing_path, default=None)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="lite",
                         help="without --checkpoint: the profile of the random network")
@@ -89,7 +89,8 @@ def main() -> int:
                         help="engine threads (default: cores - 1)")
     parser.add_argument("--cores", type=integer_in(1), default=None, help="pin to this many cores (Linux)")
     parser.add_argument("--hop", type=positive_float, default=0.2)
-    parser.add_argument("--warmup", type=float, default=30.0, help="seconds before the memory baseline")
+    parser.add_argument("--warmup", type=non_negative_float, default=30.0,
+                        help="seconds before the memory baseline")
     args = parser.parse_args()
 
     if args.cores is not None:

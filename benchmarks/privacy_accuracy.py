@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--seed", type=integer_in(0), default=9)
     parser.add_argument("--minutes", type=positive_float, default=3.0)
     parser.add_argument("--checkpoint", type=existing_path,
                         default=REPO_ROOT / "training" / "checkpoints" / "demo.pt")

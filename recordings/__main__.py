@@ -43,6 +43,7 @@ from recordings import xef
 from recordings.argument_types import (
     CommandLineParser,
     as_typed,
+    existing_file,
     integer_in,
     non_negative_float,
     output_folder,
@@ -909,8 +910,9 @@ def build_parser() -> argparse.ArgumentParser:
         "list", help="clips under a folder, with labels, durations, counts per class"
     )
     listing.add_argument("dir")
-    listing.add_argument("--labels", help=f"site label map for every clip (default: the {LABEL_MAP_FILENAME} "
-                         "in each clip's folder, as label and export read it)")
+    listing.add_argument("--labels", type=existing_file,
+                         help=f"site label map for every clip (default: the {LABEL_MAP_FILENAME} in each "
+                         "clip's folder, as label and export read it)")
     listing.set_defaults(run=cmd_list)
 
     view = commands.add_parser("view", help="play a recording with the skeleton drawn")
@@ -936,7 +938,9 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--no-color", action="store_true", help="skeleton only, on a dark canvas")
     view.add_argument("--fps", type=positive_float, help="playback rate (default: the recording's)")
     view.add_argument("--max-frames", type=integer_in(1), help="stop after this many frames")
-    view.add_argument("--labels",
+    # An explicit label map must exist: a mistyped one was made anew, its A-numbers clashing with the
+    # folder's own. Only the default beside the clip is made as the first class is added.
+    view.add_argument("--labels", type=existing_file,
                       help=f"site label map for marking (default: {LABEL_MAP_FILENAME} beside the clip)")
     view.set_defaults(run=cmd_view)
 
@@ -964,7 +968,9 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--remove", type=int, action="append", metavar="N",
                        help="remove interval N (as --list numbers them; repeatable)")
     label.add_argument("--clear", action="store_true", help="remove every interval")
-    label.add_argument("--labels", help=f"site label map (default: {LABEL_MAP_FILENAME} beside the clip)")
+    label.add_argument("--labels", type=existing_file,
+                       help=f"site label map (default: {LABEL_MAP_FILENAME} beside the clip, made when "
+                       "needed)")
     label.set_defaults(run=cmd_label)
 
     recover = commands.add_parser("recover", help="finalise recordings a crash left unfinished")
@@ -985,7 +991,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--max-frames", type=integer_in(1), default=MAX_FRAMES,
                         help=f"longest sample; a longer action is cut into equal pieces (default: "
                         f"{MAX_FRAMES}, the frames those tools allocate per sample)")
-    export.add_argument("--labels", help=f"site label map (default: {LABEL_MAP_FILENAME} beside each clip)")
+    export.add_argument("--labels", type=existing_file,
+                        help=f"site label map (default: {LABEL_MAP_FILENAME} beside each clip)")
     export.add_argument("--no-video", action="store_true",
                         help="skeletons only: no _rgb.avi (the skeleton tools above do not read it)")
     export.set_defaults(run=cmd_export)

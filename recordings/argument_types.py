@@ -128,6 +128,17 @@ def existing_path(text: str) -> Path:
     return path
 
 
+@_path_type
+def existing_file(text: str) -> Path:
+    """A file that exists (not a folder)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return path
+
+
 def _in_a_writable_folder(text: str) -> Path:
     """`text` as a path whose folder exists and takes new files."""
     path = Path(text)

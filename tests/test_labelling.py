@@ -57,6 +57,22 @@ def test_an_interval_to_the_end_of_a_clip_is_read_back_by_label_itself(tmp_path:
     assert main(["label", str(clip), "--class", "patient fell", "--from", "12.0667", "--to", "end"]) == 2
 
 
+@pytest.mark.parametrize("command", ["label", "view", "list", "export"])
+def test_a_label_map_named_must_exist(command: str, tmp_path: Path, capsys) -> None:
+    """A mistyped --labels made a new label map, its A121 another class than the folder's A121."""
+    clip = record(tmp_path / "clips")
+    (tmp_path / "clips" / "labels.txt").write_text("A121\tpatient fell\n")
+    clips = tmp_path / "clips"
+    target = {"label": [str(clip), "--class", "drinks"], "view": [str(clip)], "list": [str(clips)],
+              "export": [str(clips), str(tmp_path / "out")]}[command]
+    before = sorted(tmp_path.rglob("*"))
+    for given, said in ((clips / "lables.txt", "no such file"), (tmp_path, "a folder, not a file")):
+        with pytest.raises(SystemExit) as stop:
+            main([command, *target, "--labels", str(given)])
+        assert stop.value.code == 2 and f"argument --labels: {given}: {said}" in capsys.readouterr().err
+    assert sorted(tmp_path.rglob("*")) == before  # no label map made, nothing exported
+
+
 def test_whole_clip_and_intervals(tmp_path: Path) -> None:
     clip = record(tmp_path)
     labels = ClipLabels.open(clip)

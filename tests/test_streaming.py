@@ -212,6 +212,20 @@ def test_bad_stream_data_is_refused_before_out_is_made(
     assert not (tmp_path / "eval").exists()
 
 
+@pytest.mark.parametrize("engine", ["tensorrt", "pytorch-cuda"])
+def test_an_engine_this_machine_lacks_is_an_error_line_not_a_traceback(
+    engine: str, sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.engines import Backend, unavailable_reason
+
+    if (why := unavailable_reason(Backend(engine))) is None:
+        pytest.skip(f"{engine} is present here")
+    code = main(["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", "sim:seed=3,minutes=0.05",
+                 "--engine", engine, "--out", str(tmp_path / "eval")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"error: {engine}: {why}" in err and "Traceback" not in err
+
+
 def test_results_that_cannot_be_written_are_refused_before_any_scoring(
     sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

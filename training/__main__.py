@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 
+from core.engines.interface import EngineError  # an --engine this machine lacks
 from core.model.checkpoint import CheckpointError, DecisionSettings
 from recordings.argument_types import (
     MAX_THREADS,
@@ -328,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             from training.export import run_export
 
             return run_export(args)
-    except (ConfigError, DatasetError, StageError, CheckpointError, ClipError, LabelMapError) as exc:
+    except (ConfigError, DatasetError, StageError, CheckpointError, ClipError, LabelMapError,
+            EngineError) as exc:
         if is_main_process():  # torchrun: every rank meets the same settings and data; said once
             print(f"error: {exc}", file=sys.stderr)
         return 2

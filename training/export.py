@@ -33,6 +33,7 @@ from core.camera import DEFAULT_CAMERA
 from core.engines import (
     ATTENTION_TOLERANCE,
     LOGITS_TOLERANCE,
+    MAX_PEOPLE,
     Backend,
     EngineError,
     EngineMetadata,
@@ -415,7 +416,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="shared data folder (../shared/data): check on real NTU crops instead of random ones",
     )
-    parser.add_argument("--people", type=integer_in(1), default=2, help="batch size (windows) of the check")
+    parser.add_argument("--people", type=integer_in(1, MAX_PEOPLE), default=2,
+                        help="batch size (windows) of the check, as many as the people the app decides for")
     parser.add_argument(
         "--split", action="store_true", help="also write the I3D / pose-head pieces for TensorRT"
     )

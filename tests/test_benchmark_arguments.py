@@ -1,0 +1,43 @@
+"""Each benchmark's command line refuses a value that would fail later with a traceback (a --work-dir
+that is a file), exhaust the machine (a batch of 1000 people) or measure nonsense (NaN degrees) before
+it loads anything."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+from benchmark_modules import load_benchmark
+
+
+@pytest.mark.parametrize(("name", "argv", "said"), [
+    ("gpu", ["--work-dir", "{afile}"], "argument --work-dir: {afile}: a file, not a folder"),
+    ("gpu", ["--work-dir", "{afile}/parts"], "argument --work-dir: {afile}/parts: {afile} is a file"),
+    ("engines", ["--people", "1", "1000"], "argument --people: must be from 1 to 6, got 1000"),
+    ("engines", ["--seconds", "nan"], "argument --seconds: expected a finite number, got 'nan'"),
+    ("camera_error", ["--degrees", "nan"], "argument --degrees: expected a finite number, got 'nan'"),
+    ("camera_error", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    ("live_latency", ["--warmup", "-5"], "argument --warmup: must be 0 or more, got -5"),
+    ("contact_sheet", ["--smoothing", "inf"], "argument --smoothing: expected a finite number, got 'inf'"),
+    ("hand_box_legs", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    ("privacy_accuracy", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    ("simulation_speed", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+])
+def test_a_bad_benchmark_option_is_a_usage_error(
+    name: str, argv: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("")
+    argv = [a.format(afile=tmp_path / "afile") for a in argv]
+    bench = load_benchmark(name)
+    monkeypatch.setattr(sys, "argv", [f"benchmarks/{name}.py", *argv])  # for a main() that reads it
+    with pytest.raises(SystemExit) as stop:
+        if hasattr(bench, "parse_args"):
+            bench.parse_args(argv)
+        elif "argv" in inspect.signature(bench.main).parameters:
+            bench.main(argv)
+        else:
+            bench.main()
+    assert stop.value.code == 2 and said.format(afile=tmp_path / "afile") in capsys.readouterr().err
