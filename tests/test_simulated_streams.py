@@ -98,8 +98,52 @@ def test_streams_in_the_cache_keep_their_timelines_and_validation_holds_out_whol
     scene_of = {e["name"]: e["group"]["scene"] for e in index}
     held = {scene_of[s.name] for s in splits.validation}
     assert len(held) == 1 and held.isdisjoint({scene_of[s.name] for s in splits.train})
-    # A second run finds every room done and reads their lists back.
+    # A second run finds every room done and reads their lists back, and leaves every file as it was: a
+    # training run's inputs are their sizes and times (training.stages.stage_inputs), and index.json
+    # written again made a resumed demo's stages refuse their run as one for other data.
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     assert prepare_streams(tasks, demo_settings(), tmp_path, progress=False) == index
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == stamps
+
+
+@pytest.mark.parametrize("changed", [{"seed": 4}, {"minutes": 0.1}, {"people": 1}])
+def test_a_room_asked_for_with_other_settings_is_simulated_again(
+    changed: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A room was kept once its list was written, whatever seed, length or people it had been simulated with.
+    from dataclasses import replace
+
+    first = StreamTask("room_000", seed=3, minutes=0.15, people=2, group={"scene": 0})
+    prepare_streams([first], demo_settings(), tmp_path, progress=False)
+    old = {p.name for p in (tmp_path / "clips").iterdir()}
+    capsys.readouterr()
+    task = replace(first, **changed)
+    index = prepare_streams([task], demo_settings(), tmp_path, progress=False)
+    (key, value), = changed.items()
+    said = f"1 room(s) in {tmp_path / 'streams'} were simulated with other settings " \
+           f"(room_000: {key} {getattr(first, key)!r} -> {value!r}): simulating them again"
+    assert said in capsys.readouterr().out
+    assert json.loads((tmp_path / "streams" / "room_000.json").read_text())["room"] == {
+        "seed": task.seed, "minutes": task.minutes, "people": task.people}
+    alone = prepare_streams([task], demo_settings(), tmp_path / "alone", progress=False)
+    assert index == alone  # as if it had been simulated first
+    # Only the new room's sequences are left in the cache, none of the old room's.
+    names = {e["name"] for e in index}
+    assert {p.name.split(".")[0] for p in (tmp_path / "clips").iterdir()} == names
+    assert old  # (the first room had sequences to remove)
+
+
+def test_a_room_cut_before_rooms_kept_their_settings_is_simulated_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    task = StreamTask("room_000", seed=3, minutes=0.1, people=1, group={"scene": 0})
+    index = prepare_streams([task], demo_settings(), tmp_path, progress=False)
+    done = tmp_path / "streams" / "room_000.json"
+    done.write_text(json.dumps(index))  # the old format: the entries alone, nothing says how they were cut
+    capsys.readouterr()
+    assert prepare_streams([task], demo_settings(), tmp_path, progress=False) == index
+    assert "room_000: cut before rooms kept their settings" in capsys.readouterr().out
+    assert json.loads(done.read_text())["room"]["minutes"] == 0.1
 
 
 def test_a_cache_of_sequences_needs_the_background_class_and_one_kind_of_clip(tmp_path: Path) -> None:

@@ -185,3 +185,57 @@ def test_the_demo_counts_classes_whose_attention_leads_with_another_part() -> No
     assert misplaced_attention(report) == []
     report.attention_per_class = wrong
     assert misplaced_attention(report) == [CLASSES[0].name, CLASSES[-1].name]
+
+
+
+def _demo_until_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> tuple[int, dict]:
+    """The demo at toy size, interrupted where it starts training: (its exit status, {"inputs": the
+    stages' inputs as training fingerprints them, "restart": what train_all was given})."""
+    from training import stages
+    from training.datasets import build_splits
+
+    seen: dict = {}
+
+    def interrupted(config, *, restart=False, **_):  # noqa: ANN001, ANN202 - stands in for train_all
+        seen.update(inputs=stages.stage_inputs(config, build_splits(config.data), None), restart=restart)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stages, "train_all", interrupted)
+    small = ["--scenes", "2", "--scene-minutes", "0.1", "--test-clips-per-class", "1", "--workers", "1"]
+    return main(["demo", "--out", str(tmp_path), *small, "--no-progress", *argv]), seen
+
+
+def test_an_interrupted_demo_resumes_on_the_same_data_and_restarts_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # It could never resume: the rooms' index.json was written again on every run, and as a stage's inputs
+    # include its files' times, the stages refused the rerun as a run for other data and pointed to a
+    # --restart that the demo did not take.
+    status, first = _demo_until_training(tmp_path, monkeypatch, [])
+    assert status == 130 and first["restart"] is False
+    said = capsys.readouterr().err
+    assert "interrupted: demo stopped; the same command again resumes from the rooms it simulated" in said
+    status, again = _demo_until_training(tmp_path, monkeypatch, [])
+    assert status == 130 and again["inputs"] == first["inputs"]
+    status, restarted = _demo_until_training(tmp_path, monkeypatch, ["--restart"])
+    assert status == 130 and restarted["restart"] is True and restarted["inputs"] == first["inputs"]
+    assert "interrupted: demo stopped; without --restart the same command resumes" in capsys.readouterr().err
+
+
+def test_a_demo_rerun_with_another_seed_simulates_its_rooms_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # It reused the first run's rooms whatever --seed, --scene-minutes or --people said.
+    from training.datasets.simulated_streams import stream_tasks
+
+    _, first = _demo_until_training(tmp_path, monkeypatch, [])
+    capsys.readouterr()
+    _, other = _demo_until_training(tmp_path, monkeypatch, ["--seed", "3"])
+    said = capsys.readouterr().out
+    assert f"2 room(s) in {tmp_path / 'train_cache' / 'streams'} were simulated with other settings" in said
+    room = json.loads((tmp_path / "train_cache" / "streams" / "room_000.json").read_text())["room"]
+    assert room["seed"] == stream_tasks(2, 0.1, 2, 3, "room")[0].seed
+    # The run's data changed, so its stages refuse to resume it (with --restart to train it again).
+    assert other["inputs"]["files"] != first["inputs"]["files"]

@@ -349,9 +349,13 @@ def main(argv: list[str] | None = None) -> int:
         # Nothing half-done is scored or put in place of an earlier run: training keeps its state.pt to
         # resume from, a stream evaluation leaves --out as it was.
         how = ""
-        if args.command in STAGE_COMMANDS:  # --restart began from scratch: only without it does a rerun go on
+        # --restart began from scratch: only without it does a rerun go on.
+        if args.command in (*STAGE_COMMANDS, "demo"):
             again = "without --restart the same command" if args.restart else "the same command again"
-            how = f"; {again} resumes from the last finished epoch"
+            done = "the last finished epoch"
+            if args.command == "demo":  # it keeps the rooms it simulated too
+                done = "the rooms it simulated and " + done
+            how = f"; {again} resumes from {done}"
         print(f"interrupted: {args.command} stopped{how}", file=sys.stderr)
         return 130
     finally:

@@ -115,6 +115,14 @@ def write_clip(cache: Path, name: str, arrays: dict[str, np.ndarray], crops: np.
     partial.replace(npz_path)
 
 
+def write_if_changed(path: Path, text: str) -> None:
+    """Write `path` only when its text differs: a training run's inputs include the cache's files by size
+    and modification time (training.stages.stage_inputs), so a file rewritten unchanged would make a
+    resumed run look as if its data had changed."""
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
 def load_clip(cache: Path, name: str, with_crops: bool) -> Clip:
     """A prepared clip; crops memory-mapped read-only (only the windows' frames are ever read)."""
     npz_path, crops_path = clip_paths(cache, name)

@@ -177,6 +177,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a training config key",
     )
+    # The run's stages refuse to resume on other data (a room simulated again, another --seed): this is
+    # what their message points to. The simulated rooms are kept either way.
+    parser.add_argument("--restart", action="store_true",
+                        help="train every stage again from the start, in place of the run in OUT/run")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -214,7 +218,7 @@ def run_demo(args: argparse.Namespace) -> int:
         prepare_one=prepare_simulated_clip,
     )
     print(f"[demo] data ready after {time.monotonic() - started:.0f} s")
-    results = train_all(config)
+    results = train_all(config, restart=args.restart)
     print(f"[demo] trained after {time.monotonic() - started:.0f} s")
     report = evaluate(
         results[-1].best_checkpoint,

@@ -43,6 +43,7 @@ from training.cache import (
     crop_frame_indices,
     read_settings,
     write_clip,
+    write_if_changed,
 )
 from training.config import DataConfig
 from training.data import NTU_FPS, ClipTask, DatasetError
@@ -264,8 +265,8 @@ def prepare_cache(
     index.sort(key=lambda e: e["name"])
     # Rewritten only when they change: a training run's inputs include the cache's files, and a run
     # resumed with nothing new to prepare must see the same inputs (training.stages.stage_inputs).
-    _write_if_changed(cache / "index.json", json.dumps(index))
-    _write_if_changed(cache / "failed.txt", "".join(f"{name}\t{reason}\n" for name, reason in sorted(failed)))
+    write_if_changed(cache / "index.json", json.dumps(index))
+    write_if_changed(cache / "failed.txt", "".join(f"{name}\t{reason}\n" for name, reason in sorted(failed)))
     print(
         f"prepared {len(todo) - len(failed)} clips in {time.monotonic() - started:.0f} s, "
         f"{len(tasks) - len(todo)} already there, {len(failed)} failed"
@@ -273,11 +274,6 @@ def prepare_cache(
         + f"; cache {cache} holds {len(index)} clips"
     )
     return index, failed
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
 
 
 def _collect(name: str, entry: dict | None, reason: str | None, index: list, failed: list, bar: tqdm) -> None:

@@ -10,7 +10,9 @@
         pass 2, drawn            the same scene again, drawn only at the crop rate (every third frame at
                                  30 fps): crop_frame of each tracked person's boxes -> crops
     prepare_stream(task, settings, cache)   one scene's sequences into the prepared cache, each with its
-                                 timeline (training.cache: the "timeline" array), label -1
+                                 timeline (training.cache: the "timeline" array), label -1; the room's
+                                 seed, minutes and people kept with it (streams/<name>.json): a room
+                                 asked for with others is simulated again
 
 A tracking id is what live follows: a person who leaves the view and comes back is a new sequence, as
 with the Kinect. Bodies are reported only where the sensor would see them, with its noise and dropouts;
@@ -33,7 +35,14 @@ from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Timeline, intervals_from_labels
 from simulation.actions import CLASS_NAMES
 from simulation.scene import SimulatedScene
-from training.cache import CacheSettings, read_settings, timeline_array, write_clip
+from training.cache import (
+    CacheSettings,
+    clip_paths,
+    read_settings,
+    timeline_array,
+    write_clip,
+    write_if_changed,
+)
 from training.data import DatasetError
 
 # A track shorter than this is somebody glimpsed at the edge of the view: too short for a window.
@@ -191,12 +200,51 @@ def cut_scene(task: StreamTask, settings: CacheSettings) -> list[PersonSequence]
     return sequences
 
 
+def room_settings(task: StreamTask) -> dict:
+    """What a room's sequences come from besides the cache's settings (cache.json): kept with the room
+    (streams/<name>.json), so that a room simulated with another seed, length or number of people is
+    cut again instead of being taken for this one."""
+    return {"seed": task.seed, "minutes": task.minutes, "people": task.people}
+
+
+def _recorded_room(done: Path) -> tuple[dict | None, list[dict]]:
+    """A finished room's settings and index entries; settings None for a room written before they were
+    kept (a bare list of entries)."""
+    recorded = json.loads(done.read_text(encoding="utf-8"))
+    if isinstance(recorded, list):
+        return None, recorded
+    return recorded["room"], recorded["sequences"]
+
+
+def room_changes(task: StreamTask, cache: Path) -> str:
+    """How a room finished in `cache` differs from `task` ('seed 1 -> 2; minutes 5 -> 10'); '' when it is
+    not finished or the same."""
+    done = cache / "streams" / f"{task.name}.json"
+    if not done.is_file():
+        return ""
+    room, _ = _recorded_room(done)
+    now = room_settings(task)
+    if room is None:
+        return "cut before rooms kept their settings"
+    return "; ".join(f"{key} {room.get(key)!r} -> {value!r}" for key, value in now.items()
+                     if room.get(key) != value)
+
+
 def prepare_stream(task: StreamTask, settings: CacheSettings, cache: Path) -> list[dict]:
     """Cut one scene into the cache; returns its index entries. A scene is done once its list of
-    sequences (streams/<name>.json) is written, after all of them: an interrupted scene is cut again."""
+    sequences (streams/<name>.json) is written, after all of them: an interrupted scene is cut again, and
+    so is one simulated with other settings (`room_settings`)."""
     done = cache / "streams" / f"{task.name}.json"
     if done.is_file():
-        return json.loads(done.read_text(encoding="utf-8"))
+        room, entries = _recorded_room(done)
+        if room == room_settings(task):
+            return entries
+        # Its old sequences go first: a room cut again into fewer people must not leave one of them
+        # behind, and an interrupted recut must not leave the old list to be read as done.
+        done.unlink()
+        for entry in entries:
+            for path in clip_paths(cache, entry["name"]):
+                path.unlink(missing_ok=True)
     entries = []
     for sequence in cut_scene(task, settings):
         write_clip(cache, sequence.name, {
@@ -220,7 +268,7 @@ def prepare_stream(task: StreamTask, settings: CacheSettings, cache: Path) -> li
         })
     done.parent.mkdir(parents=True, exist_ok=True)
     partial = done.with_name(done.name + ".partial")
-    partial.write_text(json.dumps(entries), encoding="utf-8")
+    partial.write_text(json.dumps({"room": room_settings(task), "sequences": entries}), encoding="utf-8")
     partial.replace(done)
     return entries
 
@@ -243,6 +291,11 @@ def prepare_streams(
                                "use another folder or the same options")
     else:
         settings_path.write_text(json.dumps(settings.to_dict(), indent=1), encoding="utf-8")
+    changed = [(task.name, how) for task in tasks if (how := room_changes(task, cache))]
+    if changed:
+        print(f"{len(changed)} room(s) in {cache / 'streams'} were simulated with other settings "
+              f"({', '.join(f'{name}: {how}' for name, how in changed[:3])}"
+              f"{', ...' if len(changed) > 3 else ''}): simulating them again")
     started = time.monotonic()
     index: list[dict] = []
     jobs = [(task, settings, cache) for task in tasks]
@@ -258,7 +311,9 @@ def prepare_streams(
             bar.update(1)
     bar.close()
     index.sort(key=lambda e: e["name"])
-    (cache / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    # Only when it changes: a training run's inputs include this file, and a demo resumed with every room
+    # already cut must see the same inputs (training.stages.stage_inputs).
+    write_if_changed(cache / "index.json", json.dumps(index))
     seconds = sum(e["seconds"] for e in index)
     print(f"cut {len(tasks)} simulated rooms into {len(index)} person sequences ({seconds / 60:.0f} min, "
           f"{sum(e['actions'] for e in index)} actions) in {time.monotonic() - started:.0f} s; cache {cache}")
