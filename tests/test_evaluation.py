@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +13,9 @@ from torch import nn
 
 from core.skeleton import KINECT_V1
 from core.window import WindowSpec
-from training.data import Clip, ClipSource
+from training.data import Clip, ClipSource, DatasetError
 from training.distributed import Process
-from training.evaluation import predict, topk_accuracy
+from training.evaluation import check_out_holds, evaluation_in, predict, topk_accuracy
 from training.windows import WindowDataset
 
 
@@ -120,3 +122,29 @@ def test_a_stream_test_subset_holding_sequences_the_model_trained_on_is_refused(
         evaluate_module.evaluate_streams(checkpoint, data=str(data), subset="test", out=tmp_path / "out",
                                          progress=False)
     assert not scored
+
+
+def test_an_evaluation_folder_says_what_it_holds_and_refuses_another_kind(tmp_path: Path) -> None:
+    """--out holding another kind of evaluation is refused before anything runs; the same kind (a checkpoint
+    evaluated again) is not, and gets the results it replaces."""
+    assert evaluation_in(tmp_path) is None and check_out_holds(tmp_path, "clips") is None
+    clip = {"checkpoint": "runs/x/best.pt", "data": "clips", "top1": 0.5}
+    (tmp_path / "results.json").write_text(json.dumps(clip))
+    assert evaluation_in(tmp_path) == ("clips", clip) and check_out_holds(tmp_path, "clips") == clip
+    for kind in ("stream", "rescore"):
+        with pytest.raises(DatasetError, match=f"{tmp_path} holds a clip evaluation .* of best.pt on clips"):
+            check_out_holds(tmp_path, kind)
+    rescored = {"rescored_from": "runs/s", "truth": [], "frame_accuracy": 0.9}
+    (tmp_path / "results.json").write_text(json.dumps(rescored))
+    assert evaluation_in(tmp_path) == ("rescore", rescored)
+    with pytest.raises(DatasetError, match=r"rescored stream run \(`evaluate --rescore`\) of runs/s: a str"):
+        check_out_holds(tmp_path, "stream")
+    (tmp_path / "results.json").write_text("[1, 2")  # not ours, or cut short: not replaced unasked
+    with pytest.raises(DatasetError, match="a results.json that no evaluation wrote"):
+        check_out_holds(tmp_path, "clips")
+    (tmp_path / "results.json").unlink()
+    (tmp_path / "decisions").mkdir()
+    (tmp_path / "decisions" / "a.jsonl").write_text("")  # a stream run's decisions, its results.json gone
+    assert check_out_holds(tmp_path, "stream") == {}
+    with pytest.raises(DatasetError, match=r"the decisions/ of a stream evaluation .*: a rescored"):
+        check_out_holds(tmp_path, "rescore")

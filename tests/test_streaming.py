@@ -98,6 +98,71 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
         rescore_stream(tmp_path)
 
 
+def test_an_out_holding_another_kind_of_evaluation_is_refused_before_anything_runs(
+    sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clip evaluation into a finished stream run replaced its results.json (its scores gone, --rescore
+    no longer possible); --rescore RUN --out OTHER_RUN wrote "rescored_from": RUN beside OTHER_RUN's own
+    decisions, so a later --rescore OTHER_RUN scored them against RUN's truth. Both are refused now, with
+    nothing written; a rescoring into the default RUN/rescored replaces the one before, and says so."""
+    import shutil
+
+    run, other = tmp_path / "run", tmp_path / "other"
+    evaluate_stream(sim_model, "sim:seed=3,minutes=0.2", out=run, progress=False, engine="pytorch-cpu",
+                    threads=1)
+    shutil.copytree(run, other)  # another stream run
+    capsys.readouterr()
+
+    def files(folder: Path) -> dict:
+        return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    before = files(tmp_path)
+    # A clip evaluation: refused before its data is even looked at (this folder does not exist).
+    assert main(["evaluate", "--checkpoint", str(sim_model), "--dataset", "clips", "--data",
+                 str(tmp_path / "no_clips"), "--subset", "all", "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"{run} holds a stream evaluation (`evaluate --stream`) of tiny_sim.pt on sim:seed=3" in err
+    assert "a clip evaluation (`evaluate`) there would replace it. Give another --out, or remove" in err
+    assert main(["evaluate", "--rescore", str(run), "--out", str(other)]) == 2
+    assert f"{other} holds a stream evaluation" in capsys.readouterr().err
+    assert files(tmp_path) == before
+
+    # A rescoring and a clip evaluation are not a stream run's to replace either.
+    rescored = rescore_stream(run)
+    assert rescored.scores.decisions > 0 and "replacing" not in capsys.readouterr().out
+    with pytest.raises(DatasetError, match=r"rescored holds a rescored stream run \(`evaluate --rescore`\)"):
+        evaluate_stream(sim_model, "sim:seed=3,minutes=0.2", out=run / "rescored", progress=False)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "results.json").write_text(json.dumps({"checkpoint": "m.pt", "data": "site", "top1": 0.9}))
+    with pytest.raises(DatasetError, match="holds a clip evaluation .* of m.pt on site: a stream evaluation"):
+        evaluate_stream(sim_model, "sim:seed=3,minutes=0.2", out=clips, progress=False)
+    with pytest.raises(DatasetError, match="holds a clip evaluation"):
+        rescore_stream(run, out=clips)
+    assert sorted(p.name for p in clips.iterdir()) == ["results.json"]
+    # The default RUN/rescored holds what is derived from RUN: scored again, it is replaced, and said.
+    rescore_stream(run, threshold=0.9)
+    assert f"(replacing a rescored stream run (`evaluate --rescore`) of {run} written there before)" in \
+        capsys.readouterr().out
+    assert json.loads((run / "rescored" / "results.json").read_text())["threshold"] == 0.9
+
+
+def test_a_stream_run_again_into_its_own_folder_leaves_no_decisions_of_the_run_before(
+    sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same kind of evaluation into its own folder goes on as before; the earlier run's decisions and
+    events of sequences the new one does not cover went unremoved, mixed in with the new run's."""
+    evaluate_stream(sim_model, "sim:seed=3,minutes=0.2", out=tmp_path, progress=False, engine="pytorch-cpu",
+                    threads=1)
+    evaluate_stream(sim_model, "sim:seed=4,minutes=0.2", out=tmp_path, progress=False, engine="pytorch-cpu",
+                    threads=1)
+    assert "removed 2 file(s) of the earlier run" in capsys.readouterr().out
+    for sub in ("decisions", "events"):
+        assert sorted(p.name for p in (tmp_path / sub).iterdir()) == ["sim_seed4.jsonl"]
+    assert json.loads((tmp_path / "results.json").read_text())["sequences"] == ["sim_seed4"]
+    assert rescore_stream(tmp_path).scores.decisions > 0
+
+
 def test_a_run_that_cannot_finish_leaves_the_earlier_run_in_out_whole(
     sim_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

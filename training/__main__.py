@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ev.add_argument("--cache", help="prepared crops for RGB networks")
     ev.add_argument("--out", help="folder for results.json, confusion.png, attention.png (default: beside "
-                    "the checkpoint, eval_CHECKPOINT_WHAT_DATA-HASH)")
+                    "the checkpoint, eval_CHECKPOINT_WHAT_DATA-HASH); one holding another kind of evaluation "
+                    "(clips, --stream, --rescore) is refused, the same kind replaced")
     ev.add_argument("--device", help="auto (the default), cpu, cuda or cuda:N")
     ev.add_argument("--windows", type=integer_in(1),
                     help="windows per clip, logits averaged (default and paper: 5)")

@@ -25,6 +25,7 @@ from training.datasets.clips import REHEARSAL_PREFIX, folder_digest
 from training.datasets.nucla import NuclaName
 from training.evaluation import (
     Report,
+    check_out_holds,
     default_results_dir,
     format_report,
     make_report,
@@ -136,6 +137,7 @@ def evaluate(
     out_dir = writable_folder(Path(out) if out else default_results_dir(
         checkpoint, data_config.dataset, subset, data=data_config.root
     ))
+    check_out_holds(out_dir, "clips")  # a stream run there would lose its results.json
     if data_config.dataset == "clips":
         # Labels are matched to the model's classes by name; another folder is only itself.
         data_config = dataclasses.replace(data_config, classes=list(loaded.class_names))
@@ -271,6 +273,8 @@ def evaluate_streams(
         if trained is None:
             raise DatasetError(f"{checkpoint} does not record its data: pass --data")
         data = trained.data.root
+    out = out or default_results_dir(checkpoint, "stream", subset, data=data)
+    check_out_holds(Path(out), "stream")  # before the sequences are read (190 PKU-MMD ones: 20 s)
     names, cases = None, None
     if not str(data).startswith("sim") and subset == "all":  # a folder of its own may hold what it trained on
         cases = stream_cases(str(data), progress=progress)
@@ -286,7 +290,6 @@ def evaluate_streams(
             splits = build_splits(dataclasses.replace(trained.data, root=str(data)))
             names = {s.name for s in splits.subset(subset)}
             check_not_trained_on(checkpoint, loaded.extra, sorted(names), subset, data)
-    out = out or default_results_dir(checkpoint, "stream", subset, data=data)
     return evaluate_stream(checkpoint, str(data), out=out, names=names, subset=subset, hop_s=hop_s,
                            decisions=decisions, alert_classes=alert_classes, engine=engine, threads=threads,
                            progress=progress, cases=cases)

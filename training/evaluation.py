@@ -69,6 +69,62 @@ def writable_folder(folder: Path) -> Path:
     return folder
 
 
+# What an evaluation folder can hold, as said in a refusal: `python -m training evaluate`'s three kinds.
+EVALUATION_KINDS = {
+    "clips": "a clip evaluation (`evaluate`)",
+    "stream": "a stream evaluation (`evaluate --stream`)",
+    "rescore": "a rescored stream run (`evaluate --rescore`)",
+}
+
+
+def evaluation_in(folder: Path) -> tuple[str, dict] | None:
+    """What evaluation `folder` holds, and its results.json (empty where it has none or cannot be read):
+    a kind of EVALUATION_KINDS, "unknown" for a results.json none of them wrote, or None for nothing.
+    A stream run's decisions/*.jsonl count without their results.json: they are the run itself."""
+    path = folder / "results.json"
+    if path.exists():
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "unknown", {}
+        if not isinstance(results, dict):
+            return "unknown", {}
+        if "rescored_from" in results:  # before "stream": a rescoring writes a stream run's keys too
+            return "rescore", results
+        if "truth" in results or "frame_accuracy" in results:
+            return "stream", results
+        if "top1" in results:
+            return "clips", results
+        return "unknown", results
+    if any((folder / "decisions").glob("*.jsonl")):
+        return "stream", {}
+    return None
+
+
+def check_out_holds(folder: Path, kind: str) -> dict | None:
+    """Refuse `folder` as the --out of an evaluation of `kind` when it holds another kind of evaluation
+    (or a results.json none wrote): its results.json would be replaced, and a stream run's decisions left
+    beside results that are not theirs (a later --rescore would score them against another run's truth).
+    Checked before anything is computed. The same kind is the same evaluation run again (a checkpoint
+    re-evaluated after retraining): allowed, and its results.json is returned (None where it has none)."""
+    held = evaluation_in(folder)
+    if held is None:
+        return None
+    what, results = held
+    if what == kind:
+        return results
+    if what == "unknown":
+        holds = "a results.json that no evaluation wrote (or that cannot be read)"
+    elif what == "rescore":
+        holds = f"{EVALUATION_KINDS[what]} of {results['rescored_from']}"
+    elif "checkpoint" in results:
+        holds = f"{EVALUATION_KINDS[what]} of {Path(results['checkpoint']).name} on {results.get('data')}"
+    else:  # a stream run's decisions without their results.json
+        holds = f"the decisions/ of {EVALUATION_KINDS[what]}"
+    raise DatasetError(f"{folder} holds {holds}: {EVALUATION_KINDS[kind]} there would replace it. Give "
+                       f"another --out, or remove {folder} first if it is no longer wanted")
+
+
 def topk_accuracy(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int) -> float:
     logits = torch.as_tensor(logits)
     labels = torch.as_tensor(labels)

@@ -47,7 +47,7 @@ from recordings.picture_text import put_text, write_image
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
-from training.evaluation import default_results_dir, writable_folder
+from training.evaluation import EVALUATION_KINDS, check_out_holds, default_results_dir, writable_folder
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
 
 log = logging.getLogger(__name__)
@@ -288,6 +288,8 @@ def evaluate_stream(
     `cases`: `stream_cases(data, names)` where the caller has read them already (not twice)."""
     started = time.monotonic()
     checkpoint = Path(checkpoint)
+    out_dir = Path(out) if out else default_results_dir(checkpoint, "stream", data=data)
+    check_out_holds(out_dir, "stream")  # a clip evaluation or a rescoring there is not this run's to replace
     # Before the model is opened and `out` made: a --data that names no sequences (sim:seed=x, minutes=-1)
     # is said at once, with nothing written.
     cases = stream_cases(data, names, progress) if cases is None else cases
@@ -306,7 +308,7 @@ def evaluate_stream(
         AlertDispatcher(alert, classes)
     except ValueError as error:
         raise DatasetError(f"--alert-class: {error}") from None
-    out_dir = writable_folder(Path(out) if out else default_results_dir(checkpoint, "stream", data=data))
+    writable_folder(out_dir)
     for sub in ("decisions", "events"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     decisions: dict[str, list[Decision]] = {}
@@ -357,6 +359,17 @@ def evaluate_stream(
     for partial in written:
         if partial.exists():
             partial.replace(partial.with_suffix(""))  # NAME.jsonl.partial -> NAME.jsonl
+    # Run again into its own folder, over other sequences (another --data or --subset): the earlier run's
+    # files of sequences this one does not cover go, once this run is whole, or they would sit beside its
+    # own as if they were its decisions.
+    ours = {f"{case.name}.jsonl" for case in cases}
+    stale = [path for sub in ("decisions", "events") for path in sorted((out_dir / sub).glob("*.jsonl"))
+             if path.name not in ours]
+    for path in stale:
+        path.unlink()
+    if stale:
+        print(f"removed {len(stale)} file(s) of the earlier run in {out_dir} from decisions/ and events/ "
+              f"(sequences this run does not cover, e.g. {stale[0].name})")
     unknown = sorted({i.label for t in tracks for i in t.intervals} - set(classes))
     if unknown:  # on purpose for the simulator's extra actions; most likely a mislabelled recording else
         where = {label: sorted({f"{t.sequence} at {i.start:.1f} s" for t in tracks for i in t.intervals
@@ -386,6 +399,10 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     if out is not None and Path(out).resolve() == run_dir.resolve():
         raise DatasetError(f"{run_dir}: --out must be another folder: rescoring into the run it reads would "
                            "replace its figures and leave its events/ out of step")
+    out_dir = Path(out) if out else run_dir / "rescored"
+    # Another rescoring there is replaced (it is derived, and said); a stream run or a clip evaluation is
+    # refused: OTHER_RUN's results.json would say "rescored_from" RUN beside OTHER_RUN's own decisions.
+    replaced = check_out_holds(out_dir, "rescore")
     path = run_dir / "results.json"
     try:
         previous = json.loads(path.read_text(encoding="utf-8"))
@@ -426,10 +443,11 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold)
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
     settings["subset"] = previous.get("subset")  # runs written before it was kept: unknown
-    return _score_and_write(Path(out) if out else run_dir / "rescored",
-                            {**settings, "rescored_from": str(run_dir)}, decisions, tracks,
+    replacing = (f" (replacing {EVALUATION_KINDS['rescore']} of {replaced['rescored_from']} written there "
+                 "before)" if replaced else "")
+    return _score_and_write(out_dir, {**settings, "rescored_from": str(run_dir)}, decisions, tracks,
                             previous["durations"], threshold, end_threshold, alert, started,
-                            f"{_run_title(settings)}, rescored")
+                            f"{_run_title(settings)}, rescored", replacing)
 
 
 def _run_title(settings: dict) -> str:
@@ -442,10 +460,10 @@ def _run_title(settings: dict) -> str:
 def _score_and_write(
     out_dir: Path, settings: dict, decisions: dict[str, list[Decision]], tracks: list[Track],
     durations: dict[str, float], threshold: float, end_threshold: float | None, alert: AlertConfig,
-    started: float, title: str,
+    started: float, title: str, replacing: str = "",
 ) -> StreamRun:
     """Score a run's decisions against its truth; write results.json (with all a rescoring needs) and
-    timeline.png; print the table."""
+    timeline.png; print the table. `replacing`: what the "wrote" line says of what they replace."""
     classes = settings["classes"]
     lag_s = ScoreSmoother(settings["smoothing_s"]).mean_lag_s(settings["hop_s"])
     scores = score(decisions, tracks, classes, durations=durations, threshold=threshold,
@@ -470,7 +488,7 @@ def _score_and_write(
     ending = DecisionSettings(threshold=threshold, end_threshold=end_threshold).ending
     print(format_scores(scores, f"{title} ({len(decisions)} sequence(s), {scores.room_hours * 60:.1f} min; "
                                 f"smoothing {settings['smoothing_s']:g} s, threshold {threshold:g}{ending})"))
-    print(f"wrote {out_dir / 'results.json'} and {out_dir / 'timeline.png'}")
+    print(f"wrote {out_dir / 'results.json'} and {out_dir / 'timeline.png'}{replacing}")
     return run
 
 
