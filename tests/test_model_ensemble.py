@@ -91,6 +91,12 @@ def test_members_of_different_splits_networks_or_classes_are_refused_by_name(tmp
     assert first.read_bytes() == before
     with pytest.raises(ValueError, match=r"--out .*: a folder; give the file to write"):
         build_ensemble([first, second], tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(ValueError, match=r"--out .*notes\.txt: the file written is a checkpoint and its name "
+                       r"must end in \.pt"):
+        build_ensemble([first, second], notes)
+    assert notes.read_text() == "mine"
 
 
 def test_a_member_saved_before_a_data_option_existed_joins_at_that_options_default(tmp_path: Path) -> None:

@@ -1466,6 +1466,21 @@ def test_prepare_crops_skips_bad_clips_and_resumes(
     assert "other settings" in capsys.readouterr().err
 
 
+def test_a_trial_prepare_into_a_full_cache_keeps_its_index(tmp_path: Path, shared_data: Path, capsys) -> None:
+    # --limit 1 wrote an index of one clip over the cache's own: a run on it trained on one clip.
+    from training.cache import read_index
+
+    cache = tmp_path / "cache"
+    args = ["prepare", "--dataset", "ntu60", "--root", str(_ntu_folder(tmp_path, shared_data)), "--out",
+            str(cache), "--workers", "1", "--skeleton-only", "--no-progress"]
+    assert main(args) == 0
+    everything = read_index(cache)
+    assert len(everything) > 1
+    assert main([*args, "--limit", "1"]) == 0
+    assert f"{len(everything)} already there" in capsys.readouterr().out
+    assert read_index(cache) == everything
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--crop-size", "0"], "argument --crop-size: must be from 1 to 1080, got 0"),
     (["--crop-fps", "-1"], "argument --crop-fps: must be positive, got -1.0"),

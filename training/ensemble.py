@@ -69,6 +69,9 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
         raise CheckpointError(f"--out {out}: one of the members; write the ensemble to a file of its own")
     if out.is_dir():
         raise CheckpointError(f"--out {out}: a folder; give the file to write, e.g. {out / 'ensemble.pt'}")
+    if out.suffix.lower() != ".pt":  # --out notes.txt replaced the notes with a checkpoint
+        raise CheckpointError(f"--out {out}: the file written is a checkpoint and its name must end in .pt "
+                              "(nothing written)")
     loaded = [load_checkpoint(path) for path in members]
     first, first_path = loaded[0], members[0]
     for path, member in zip(members, loaded, strict=True):
