@@ -68,7 +68,7 @@ from core.model import (
     save_checkpoint,
 )
 from core.model.cost import network_cost
-from recordings.argument_types import existing_path, integer_in, positive_float
+from recordings.argument_types import existing_path, integer_in, non_negative_float, positive_float
 
 CLASSES = 60  # NTU RGB+D 60: the class count only changes the last layer
 LITE_TARGET_MS = 100.0
@@ -467,7 +467,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=integer_in(1), default=usable_cores(),
                         help="CPU threads for ORT and PyTorch")
     parser.add_argument("--warmup", type=integer_in(0), default=3, help="untimed runs before timing")
-    parser.add_argument("--seconds", type=positive_float, default=5.0,
+    parser.add_argument("--seconds", type=non_negative_float, default=5.0,
                         help="time each case for about this long")
     parser.add_argument("--min-runs", type=integer_in(1), default=5)
     parser.add_argument("--max-runs", type=integer_in(1), default=200)

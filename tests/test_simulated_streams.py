@@ -133,6 +133,22 @@ def test_a_room_asked_for_with_other_settings_is_simulated_again(
     assert old  # (the first room had sequences to remove)
 
 
+def test_a_recut_that_was_interrupted_removes_the_old_rooms_sequences_next_time(tmp_path: Path) -> None:
+    # The old room's list was deleted before its sequences: stopped between the two, the sequences it
+    # named were listed nowhere and stayed in the cache (and in a training run's inputs) for good.
+    from training.datasets.simulated_streams import prepare_stream
+
+    first = StreamTask("room_000", seed=3, minutes=0.2, people=3, group={"scene": 0})
+    index = prepare_streams([first], demo_settings(), tmp_path, progress=False)
+    done = tmp_path / "streams" / "room_000.json"
+    done.replace(done.with_name("room_000.json.recut"))  # where a recut stopped: old clips still there
+    task = StreamTask("room_000", seed=4, minutes=0.1, people=1, group={"scene": 0})
+    entries = prepare_stream(task, demo_settings(), tmp_path)
+    assert {p.name.split(".")[0] for p in (tmp_path / "clips").iterdir()} == {e["name"] for e in entries}
+    assert {e["name"] for e in index} - {e["name"] for e in entries}  # (the old room had more to remove)
+    assert sorted(p.name for p in (tmp_path / "streams").iterdir()) == ["room_000.json"]
+
+
 def test_a_room_cut_before_rooms_kept_their_settings_is_simulated_again(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -161,6 +161,13 @@ def test_a_stream_run_again_into_its_own_folder_leaves_no_decisions_of_the_run_b
         assert sorted(p.name for p in (tmp_path / sub).iterdir()) == ["sim_seed4.jsonl"]
     assert json.loads((tmp_path / "results.json").read_text())["sequences"] == ["sim_seed4"]
     assert rescore_stream(tmp_path).scores.decisions > 0
+    # Files in a folder no stream run wrote (an events/ of the user's own) are not an earlier run's to remove.
+    theirs = tmp_path / "theirs"
+    (theirs / "events").mkdir(parents=True)
+    (theirs / "events" / "ward3.jsonl").write_text("{}\n")
+    evaluate_stream(sim_model, "sim:seed=4,minutes=0.2", out=theirs, progress=False, engine="pytorch-cpu",
+                    threads=1)
+    assert sorted(p.name for p in (theirs / "events").iterdir()) == ["sim_seed4.jsonl", "ward3.jsonl"]
 
 
 def test_a_run_that_cannot_finish_leaves_the_earlier_run_in_out_whole(

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -239,3 +240,24 @@ def test_a_demo_rerun_with_another_seed_simulates_its_rooms_again(
     assert room["seed"] == stream_tasks(2, 0.1, 2, 3, "room")[0].seed
     # The run's data changed, so its stages refuse to resume it (with --restart to train it again).
     assert other["inputs"]["files"] != first["inputs"]["files"]
+
+
+def test_a_generated_clip_of_another_seed_is_generated_again_not_reused(tmp_path: Path, capsys) -> None:
+    # The demo's test clips are named by class and number (test_drink_0000): a rerun with another --seed
+    # scored the new model on the old seed's clips.
+    from training.cache import load_clip
+    from training.datasets.simulated import prepare_simulated_clip, simulated_tasks
+    from training.demo import demo_settings
+    from training.prepare import prepare_cache
+
+    def prepare(seed: int) -> np.ndarray:
+        tasks = simulated_tasks(1, seed, "test")[:1]
+        prepare_cache(tasks, demo_settings(), tmp_path, progress=False, prepare_one=prepare_simulated_clip)
+        return load_clip(tmp_path, tasks[0].name, with_crops=False).joints
+
+    first = prepare(1)
+    capsys.readouterr()
+    assert np.array_equal(prepare(1), first) and "1 already there" in capsys.readouterr().out
+    again = prepare(2)
+    assert "preparing them again" in capsys.readouterr().out
+    assert not np.array_equal(again, first)

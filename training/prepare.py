@@ -86,10 +86,10 @@ def source_stamp(task: Any) -> str | None:
     """Name, size and modification time of the files a clip is prepared from (its skeleton and video),
     stored with the clip: an entry is reused only for the same files, because clip names repeat — every
     new recordings folder starts again at S001C001P001R001A121, and a deleted clip's name goes to the
-    next recording. None for tasks without files (the demo's generated clips)."""
+    next recording. A generated clip (the demo's) has no files: what it is generated from instead."""
     files = [getattr(task, role, None) for role in ("skeleton", "video")]
     if files[0] is None:
-        return None
+        return getattr(task, "source", None)  # SimulatedClipTask.source: its seed
     stats = [(Path(f).name, Path(f).stat().st_size, Path(f).stat().st_mtime_ns) if f else None for f in files]
     return json.dumps(stats)
 

@@ -289,7 +289,8 @@ def evaluate_stream(
     started = time.monotonic()
     checkpoint = Path(checkpoint)
     out_dir = Path(out) if out else default_results_dir(checkpoint, "stream", data=data)
-    check_out_holds(out_dir, "stream")  # a clip evaluation or a rescoring there is not this run's to replace
+    # A clip evaluation or a rescoring there is not this run's to replace; a stream run is this one again.
+    earlier_run = check_out_holds(out_dir, "stream") is not None
     # Before the model is opened and `out` made: a --data that names no sequences (sim:seed=x, minutes=-1)
     # is said at once, with nothing written.
     cases = stream_cases(data, names, progress) if cases is None else cases
@@ -361,10 +362,11 @@ def evaluate_stream(
             partial.replace(partial.with_suffix(""))  # NAME.jsonl.partial -> NAME.jsonl
     # Run again into its own folder, over other sequences (another --data or --subset): the earlier run's
     # files of sequences this one does not cover go, once this run is whole, or they would sit beside its
-    # own as if they were its decisions.
+    # own as if they were its decisions. Only an earlier stream run's: a folder of files nobody's run wrote
+    # is left as it is.
     ours = {f"{case.name}.jsonl" for case in cases}
     stale = [path for sub in ("decisions", "events") for path in sorted((out_dir / sub).glob("*.jsonl"))
-             if path.name not in ours]
+             if earlier_run and path.name not in ours]
     for path in stale:
         path.unlink()
     if stale:

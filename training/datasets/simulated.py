@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,12 @@ class SimulatedClipTask:
     label: int
     seed: int
     group: dict
+
+    @property
+    def source(self) -> str:
+        """Stored with the prepared clip (training.prepare.source_stamp): names repeat from run to run
+        (test_drink_0000), and a clip of another seed must be generated again, not reused."""
+        return json.dumps({"seed": self.seed})
 
 
 def prepare_simulated_clip(task: SimulatedClipTask, settings: CacheSettings, cache: Path) -> dict:
@@ -72,6 +79,7 @@ def prepare_simulated_clip(task: SimulatedClipTask, settings: CacheSettings, cac
             "crop_timestamps": clip.timestamps[chosen],
             "label": np.int64(task.label),
             "body_ids": np.zeros(bodies, np.uint64),
+            "source": np.array(task.source),
         },
         crops,
     )

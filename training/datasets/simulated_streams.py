@@ -235,16 +235,18 @@ def prepare_stream(task: StreamTask, settings: CacheSettings, cache: Path) -> li
     sequences (streams/<name>.json) is written, after all of them: an interrupted scene is cut again, and
     so is one simulated with other settings (`room_settings`)."""
     done = cache / "streams" / f"{task.name}.json"
+    recut = done.with_name(done.name + ".recut")
     if done.is_file():
         room, entries = _recorded_room(done)
         if room == room_settings(task):
             return entries
-        # Its old sequences go first: a room cut again into fewer people must not leave one of them
-        # behind, and an interrupted recut must not leave the old list to be read as done.
-        done.unlink()
-        for entry in entries:
+        done.replace(recut)  # no longer read as done; its list says which old sequences to remove
+    if recut.is_file():  # now, or left by a recut that was interrupted
+        # The old sequences go first: a room cut again into fewer people must not leave one of them behind.
+        for entry in _recorded_room(recut)[1]:
             for path in clip_paths(cache, entry["name"]):
                 path.unlink(missing_ok=True)
+        recut.unlink()
     entries = []
     for sequence in cut_scene(task, settings):
         write_clip(cache, sequence.name, {
