@@ -987,7 +987,7 @@ def build_parser() -> argparse.ArgumentParser:
         "themselves and needs no export.",
     )
     export.add_argument("dir", help="the folder of clips (searched below too)")
-    export.add_argument("out", help="an empty or new folder for the samples")
+    export.add_argument("out", type=output_folder, help="an empty or new folder for the samples")
     export.add_argument("--max-frames", type=integer_in(1), default=MAX_FRAMES,
                         help=f"longest sample; a longer action is cut into equal pieces (default: "
                         f"{MAX_FRAMES}, the frames those tools allocate per sample)")

@@ -84,6 +84,10 @@ def test_members_of_different_splits_networks_or_classes_are_refused_by_name(tmp
         build_ensemble([first, member(tmp_path, 2), tmp_path / "." / first.name], tmp_path / "e.pt")
     with pytest.raises(ValueError, match=r"member0\.pt: given twice"):
         build_ensemble([first, first], tmp_path / "e.pt")
+    copy = tmp_path / "copy of member0.pt"
+    copy.write_bytes(first.read_bytes())
+    with pytest.raises(ValueError, match=r"copy of member0\.pt: the same file as .*member0\.pt \(a copy\)"):
+        build_ensemble([first, copy], tmp_path / "e.pt")
     second = member(tmp_path, 2)
     before = first.read_bytes()
     with pytest.raises(ValueError, match=r"--out .*member0\.pt: one of the members"):

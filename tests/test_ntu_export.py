@@ -110,6 +110,17 @@ def test_nothing_to_export_is_said(tmp_path: Path, capsys, labelled: bool) -> No
     assert "no labelled action exported" in capsys.readouterr().out
 
 
+def test_an_out_that_is_a_file_is_a_usage_error_that_says_so(tmp_path: Path, capsys) -> None:
+    # It was "error: [Errno 17] File exists" once the clips had been read.
+    record(tmp_path / "clips", 30)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit) as stop:
+        main(["export", str(tmp_path / "clips"), str(tmp_path / "notes.txt")])
+    assert stop.value.code == 2
+    assert f"argument out: {tmp_path / 'notes.txt'}: a file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_what_other_tools_cannot_read_is_said_not_written(tmp_path: Path, capsys) -> None:
     # Found by a review: a piece with nobody in view (CTR-GCN asserts, txt2npy raises), an interval that
     # holds no frame (dropped without a word), six bodies (txt2npy keeps four and raises on a fifth).

@@ -73,6 +73,12 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
         raise CheckpointError(f"--out {out}: the file written is a checkpoint and its name must end in .pt "
                               "(nothing written)")
     loaded = [load_checkpoint(path) for path in members]
+    copies: dict[str, Path] = {}
+    for path, member in zip(members, loaded, strict=True):  # a copy under another name is the same member
+        if member.sha256 in copies:
+            raise CheckpointError(f"{path}: the same file as {copies[member.sha256]} (a copy): a member "
+                                  "averaged with itself only weighs it double")
+        copies[member.sha256] = path
     first, first_path = loaded[0], members[0]
     for path, member in zip(members, loaded, strict=True):
         if member.config.aggregation is not Aggregation.POSE or member.config.pose_members != 1:
