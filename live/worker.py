@@ -94,6 +94,13 @@ class RecognitionConfig:
         if self.hop_s <= 0 or self.top_k < 1 or self.smoothing_s < 0 or not 0 < self.min_coverage <= 1:
             raise ValueError(f"invalid recognition config {self}")
 
+    def check_window(self, duration_s: float) -> None:
+        """Raise ValueError where a hop is longer than the model's window (`duration_s`): the frames between
+        two windows would never be looked at (a hop of 1e9 s decided nothing, and a stream scored 0%)."""
+        if self.hop_s > duration_s:
+            raise ValueError(f"--hop {self.hop_s:g} s: longer than the model's {duration_s:g} s window, so "
+                             "the frames between two windows would never be looked at")
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -306,6 +313,7 @@ class RecognitionWorker:
         publish: Callable[[Hop], None],
         config: RecognitionConfig = RecognitionConfig(),
     ) -> None:
+        config.check_window(inputs.window.duration_s)
         self.ring = ring
         self.tracks = tracks
         self.engine = engine

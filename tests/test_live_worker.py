@@ -211,6 +211,19 @@ def test_a_kinect_v1_model_is_fed_v2_bodies_through_the_joint_map(ntu_clip):
     assert {name for name, _ in hop.decisions[0].topk} <= set(inputs.class_names)
 
 
+def test_a_hop_longer_than_the_models_window_is_refused(tiny_model) -> None:
+    # The frames between two windows would never be looked at (the app said nothing, and decided seldom).
+    engine, inputs = tiny_model  # 1 s windows
+    ring, tracks = FrameRing(4, None), TrackTable(history=4)
+    def worker(hop_s: float) -> RecognitionWorker:
+        return RecognitionWorker(ring, tracks, engine, inputs, CAMERA, lambda hop: None,
+                                 RecognitionConfig(hop_s=hop_s))
+
+    with pytest.raises(ValueError, match="--hop 1.5 s: longer than the model's 1 s window"):
+        worker(1.5)
+    worker(1.0)  # a window's length: every frame is in one window
+
+
 # ---- one hop on real data -------------------------------------------------------------------------
 
 def test_a_hop_on_the_real_drinking_clip(tiny_model, ntu_clip):

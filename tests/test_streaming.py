@@ -284,6 +284,22 @@ def test_bad_stream_data_is_refused_before_out_is_made(
     assert not (tmp_path / "eval").exists()
 
 
+def test_a_hop_longer_than_the_window_is_refused_before_out_is_made(
+    sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A hop of 1e9 s decided nothing and wrote a 0% run over --out; the app, too, looked at no frame
+    # between two windows.
+    from core.model.checkpoint import load_checkpoint
+
+    window = load_checkpoint(sim_model).preprocessing.window.duration_s
+    code = main(["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", "sim:seed=3,minutes=0.05",
+                 "--engine", "pytorch-cpu", "--threads", "1", "--hop", str(window + 0.5), "--out",
+                 str(tmp_path / "eval")])
+    said = f"error: --hop {window + 0.5:g} s: longer than the model's {window:g} s window"
+    assert code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "eval").exists()
+
+
 @pytest.mark.parametrize("engine", ["tensorrt", "pytorch-cuda"])
 def test_an_engine_this_machine_lacks_is_an_error_line_not_a_traceback(
     engine: str, sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

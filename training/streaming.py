@@ -309,6 +309,10 @@ def evaluate_stream(
         AlertDispatcher(alert, classes)
     except ValueError as error:
         raise DatasetError(f"--alert-class: {error}") from None
+    try:
+        recognition.check_window(inputs.window.duration_s)
+    except ValueError as error:
+        raise DatasetError(str(error)) from None
     writable_folder(out_dir)
     for sub in ("decisions", "events"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
