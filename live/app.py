@@ -572,6 +572,7 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     log.info("source: %s; loading the model %s", source.name, checkpoint)  # seconds of silence otherwise
     try:
         engine, inputs = open_model(checkpoint, config.engine, config.threads, source=source)
+        config.pipeline.recognition.check_window(inputs.window.duration_s)  # before the ring and the window
         replay = config.source.kind is SourceKind.RECORDING
         if replay and source.color_shape is not None and not inputs.parts and not keeps_images(config):
             # Nothing would use the video (a skeleton-only model; nothing shown or recorded): replayed

@@ -96,6 +96,9 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     (tmp_path / "decisions" / "sim_seed3.jsonl").write_text("{not json\n")
     with pytest.raises(DatasetError, match="sim_seed3.jsonl: cannot read the run's decisions"):
         rescore_stream(tmp_path)
+    (tmp_path / "results.json").write_text("0.5\n")  # was a TypeError
+    with pytest.raises(DatasetError, match=r"results.json: not the results .* \(a JSON float, not an "):
+        rescore_stream(tmp_path)
 
 
 def test_an_out_holding_another_kind_of_evaluation_is_refused_before_anything_runs(

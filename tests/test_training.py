@@ -1470,15 +1470,24 @@ def test_a_trial_prepare_into_a_full_cache_keeps_its_index(tmp_path: Path, share
     # --limit 1 wrote an index of one clip over the cache's own: a run on it trained on one clip.
     from training.cache import read_index
 
-    cache = tmp_path / "cache"
-    args = ["prepare", "--dataset", "ntu60", "--root", str(_ntu_folder(tmp_path, shared_data)), "--out",
-            str(cache), "--workers", "1", "--skeleton-only", "--no-progress"]
+    cache, root = tmp_path / "cache", _ntu_folder(tmp_path, shared_data)
+    args = ["prepare", "--dataset", "ntu60", "--root", str(root), "--out", str(cache), "--workers", "1",
+            "--skeleton-only", "--no-progress"]
     assert main(args) == 0
     everything = read_index(cache)
     assert len(everything) > 1
     assert main([*args, "--limit", "1"]) == 0
     assert f"{len(everything)} already there" in capsys.readouterr().out
     assert read_index(cache) == everything
+    # A clip past the limit whose recording changed is not the trial's to prepare again (a cache of old
+    # stamps would be prepared whole): it leaves the index until a run without --limit prepares it.
+    skeleton = root / "nturgb+d_skeletons" / f"{everything[-1]['name']}.skeleton"
+    source = skeleton.resolve()
+    skeleton.unlink()
+    skeleton.write_bytes(source.read_bytes())
+    assert main([*args, "--limit", "1"]) == 0
+    assert "prepared 0 clips" in capsys.readouterr().out
+    assert read_index(cache) == everything[:-1]
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -106,7 +106,8 @@ def check_out_holds(folder: Path, kind: str) -> dict | None:
     (or a results.json none wrote): its results.json would be replaced, and a stream run's decisions left
     beside results that are not theirs (a later --rescore would score them against another run's truth).
     Checked before anything is computed. The same kind is the same evaluation run again (a checkpoint
-    re-evaluated after retraining): allowed, and its results.json is returned (None where it has none)."""
+    re-evaluated after retraining): allowed, and its results.json is returned ({} for a stream run's
+    decisions/ without one). None: the folder holds no evaluation."""
     held = evaluation_in(folder)
     if held is None:
         return None

@@ -342,8 +342,9 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
 def run_prepare(args: argparse.Namespace) -> int:
     tasks = prepare_tasks(args.dataset, args.root, rgb=not args.skeleton_only, label_map=args.label_map)
     if args.limit:  # the first N, and those prepared before: a trial run into a full cache left 2 of its 10
-        prepared = [t for t in tasks[args.limit:] if clip_paths(args.out, t.name)[0].is_file()]
-        tasks = tasks[: args.limit] + prepared
+        # Only those that can be taken as they are: a stale one past N is not N's to prepare again.
+        reusable = [t for t in tasks[args.limit:] if _entry_from_npz(Path(args.out), t) is not None]
+        tasks = tasks[: args.limit] + reusable
     parts = PARTS + ((FULL_IMAGE_PART,) if args.full_image else ())
     glimpse = replace(GlimpseConfig(), crop_size=args.crop_size, hand_size_m=args.hand_size)
     settings = CacheSettings(

@@ -415,6 +415,9 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path}: not the results of a finished `evaluate --stream` run ({error})") \
             from None
+    if not isinstance(previous, dict):  # a number or a list: "in" below raised TypeError
+        raise DatasetError(f"{path}: not the results of a finished `evaluate --stream` run (a JSON "
+                           f"{type(previous).__name__}, not an object)")
     missing = [k for k in ("classes", "sequences", "durations", "truth", "hop_s", "smoothing_s", "threshold",
                            "alert_classes") if k not in previous]
     if missing:

@@ -221,7 +221,7 @@ def room_changes(task: StreamTask, cache: Path) -> str:
     not finished or the same."""
     done = cache / "streams" / f"{task.name}.json"
     if not done.is_file():
-        return ""
+        return "its recut was interrupted" if done.with_name(done.name + ".recut").is_file() else ""
     room, _ = _recorded_room(done)
     now = room_settings(task)
     if room is None:
