@@ -123,8 +123,12 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
             config = dataclasses.replace(config, out=str(output_folder(config.out)))
         except argparse.ArgumentTypeError as exc:
             given = [o for o in args.overrides if o.split("=", 1)[0].strip() == "out"]
-            where = (f"--set {given[-1]}: out" if given else f"{args.config}: out"
-                     if config.out != TrainConfig().out else "out")
+            if given:
+                where = f"--set {given[-1]}: out"
+            elif config.out != TrainConfig().out:  # the config file's
+                where = f"{args.config}: out"
+            else:
+                where = "out"
             raise ConfigError(f"{where}: {exc}") from None
     return config
 
