@@ -81,6 +81,7 @@ from recordings.argument_types import (
     positive_float,
     prepare_console,
     probability,
+    smoothing_seconds,
     thread_count,
     why_no_display,
 )
@@ -228,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hop", type=hop_seconds, default=0.2,
                         help="seconds between decisions (default: 0.2)")
     parser.add_argument("--top-k", type=integer_in(1), default=3, help="classes per decision (default: 3)")
-    parser.add_argument("--smoothing", type=non_negative_float, default=None,
+    parser.add_argument("--smoothing", type=smoothing_seconds, default=None,
                         help="time constant (s) of the score smoothing; 0 turns it off (default: the "
                              f"model's own, else {RecognitionConfig.smoothing_s})")
     parser.add_argument("--threshold", type=probability, default=None,

@@ -77,6 +77,19 @@ def hop_seconds(text: str) -> float:
     return value
 
 
+MAX_SMOOTHING_S = 10.0
+
+
+def smoothing_seconds(text: str) -> float:
+    """The score smoothing's time constant, 0 (none) to MAX_SMOOTHING_S: every decision lags by about it,
+    so more would tell staff of a fall after the moment has passed (and 1e9 held the first scores for
+    good, recorded by `ensemble` into the model for the app)."""
+    value = _number(text)
+    if not 0 <= value <= MAX_SMOOTHING_S:
+        raise argparse.ArgumentTypeError(f"must be from 0 (none) to {MAX_SMOOTHING_S:g} s, got {value:g}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     value = _number(text)
     if not value >= 0:

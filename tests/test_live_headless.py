@@ -493,7 +493,8 @@ def test_cli_defaults_and_choices():
     (["--people", "50"], "--people: must be from 1 to 6, got 50"),
     (["--threshold", "1.5"], "--threshold: must be above 0 and at most 1, got 1.5"),
     (["--end-threshold", "0"], "--end-threshold: must be above 0"),
-    (["--smoothing", "-1"], "--smoothing: must be 0 or more"),
+    (["--smoothing", "-1"], "--smoothing: must be from 0 (none) to 10 s, got -1"),
+    (["--smoothing", "60"], "--smoothing: must be from 0 (none) to 10 s, got 60"),  # decisions a minute late
     (["--hop", "0"], "--hop: must be at least 0.0333 s"),
     (["--top-k", "0"], "--top-k: must be at least 1"),
     (["--session", "5000"], "--session: must be from 1 to 999"),  # S5000... is no NTU name

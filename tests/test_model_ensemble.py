@@ -125,6 +125,9 @@ def test_ensemble_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "at least 2 member checkpoints" in capsys.readouterr().err
     assert training_main(["ensemble", members[0], str(tmp_path / "missing.pt"), "--out", str(out)]) == 2
     assert "missing.pt: no such checkpoint file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # recorded into the model, the app would have used it
+        training_main(["ensemble", *members, "--out", str(out), "--smoothing", "1e9"])
+    assert "argument --smoothing: must be from 0 (none) to 10 s" in capsys.readouterr().err
 
 
 def test_ensemble_command_refuses_an_out_it_cannot_write_before_reading_members(

@@ -1562,6 +1562,8 @@ def test_mirroring_is_refused_when_crops_are_trained() -> None:
      "--device, --windows: not used when evaluating --stream"),
     (["--rescore", "run", "--hop", "1"], "--hop: not used when evaluating --rescore"),
     (["--stream", "--checkpoint", "m.pt", "--threshold", "1.5"], "--threshold: must be above 0"),
+    # Every decision lags by about the smoothing: 1e9 held the first scores for good.
+    (["--stream", "--checkpoint", "m.pt", "--smoothing", "1e9"], "--smoothing: must be from 0 (none) to 10"),
 ])
 def test_evaluate_refuses_options_of_another_mode_instead_of_ignoring_them(argv, message, capsys) -> None:
     with pytest.raises(SystemExit) as stop:

@@ -33,11 +33,11 @@ from recordings.argument_types import (
     CommandLineParser,
     hop_seconds,
     integer_in,
-    non_negative_float,
     output_folder,
     package_file,
     prepare_console,
     probability,
+    smoothing_seconds,
     thread_count,
 )
 from recordings.clip import ClipError
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     stream.add_argument("--hop", type=hop_seconds,
                         help=f"seconds between decisions (default: {RecognitionConfig.hop_s}, as "
                              "python -m live)")
-    stream.add_argument("--smoothing", type=non_negative_float, default=None,
+    stream.add_argument("--smoothing", type=smoothing_seconds, default=None,
                         help="time constant (s) of the score smoothing (default: the model's own, else "
                              f"{RecognitionConfig.smoothing_s}, as python -m live)")
     stream.add_argument("--threshold", type=probability, default=None, dest="threshold_given",

@@ -31,14 +31,14 @@ from core.model.checkpoint import (
 )
 from core.model.network import PartAttentionNetwork
 from core.model.profiles import Aggregation
-from recordings.argument_types import non_negative_float, probability, replaced_file
+from recordings.argument_types import probability, replaced_file, smoothing_seconds
 from training.config import DataConfig
 
 
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("members", nargs="+", help="pose-only checkpoints of one network, trained apart")
     parser.add_argument("--out", required=True, type=replaced_file, help="the ensemble checkpoint to write")
-    parser.add_argument("--smoothing", type=non_negative_float,
+    parser.add_argument("--smoothing", type=smoothing_seconds,
                         help="decision smoothing (s) to record for the ensemble")
     parser.add_argument("--threshold", type=probability, help="event threshold to record")
     parser.add_argument("--end-threshold", type=probability, help="end threshold (hysteresis) to record")
