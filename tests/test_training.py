@@ -114,6 +114,7 @@ def test_a_set_override_of_one_model_override_keeps_the_files_others(tmp_path: P
         # frames sampled out of order, not a jittered clock
         ("window:\n  jitter: 50\n", r"window.jitter must be at most 0.5 \(of the sample spacing\), got 50"),
         ("max_steps_per_epoch: -5\n", "max_steps_per_epoch must not be negative"),  # was a whole epoch
+        ("decisions:\n  smoothing_s: 60\n", "decisions.smoothing_s must be at most 10 s"),  # as --smoothing
         # an empty file trained the defaults: another network than meant
         ("", "bad.yaml: empty, no settings in it"),
         ("# settings to come\n", "bad.yaml: empty, no settings in it"),

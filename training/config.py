@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from core.model.checkpoint import DecisionSettings
+from recordings.argument_types import MAX_SMOOTHING_S
 
 
 class ConfigError(ValueError):
@@ -305,6 +306,10 @@ def wrongly_changed(before: TrainConfig, after: TrainConfig) -> str | None:
         return f"window.jitter must be at most 0.5 (of the sample spacing), got {window.jitter}"
     if after.max_steps_per_epoch != before.max_steps_per_epoch and after.max_steps_per_epoch < 0:
         return f"max_steps_per_epoch must not be negative (0: whole epochs), got {after.max_steps_per_epoch}"
+    smoothing = after.decisions.smoothing_s  # written into the checkpoints, for the app (as --smoothing)
+    if changed("decisions", "smoothing_s") and smoothing is not None and smoothing > MAX_SMOOTHING_S:
+        return (f"decisions.smoothing_s must be at most {MAX_SMOOTHING_S:g} s (decisions lag by it), got "
+                f"{smoothing}")
     return None
 
 
