@@ -230,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds between decisions (default: 0.2)")
     parser.add_argument("--top-k", type=integer_in(1), default=3, help="classes per decision (default: 3)")
     parser.add_argument("--smoothing", type=smoothing_seconds, default=None,
-                        help="time constant (s) of the score smoothing; 0 turns it off (default: the "
-                             f"model's own, else {RecognitionConfig.smoothing_s})")
+                        help="time constant (s, 0 to 10) of the score smoothing; 0 turns it off (default: "
+                             f"the model's own, else {RecognitionConfig.smoothing_s})")
     parser.add_argument("--threshold", type=probability, default=None,
                         help="probability for events and alerts (default: the model's own, else "
                              f"{AlertConfig.threshold})")

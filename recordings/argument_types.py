@@ -86,7 +86,7 @@ def smoothing_seconds(text: str) -> float:
     good, recorded by `ensemble` into the model for the app)."""
     value = _number(text)
     if not 0 <= value <= MAX_SMOOTHING_S:
-        raise argparse.ArgumentTypeError(f"must be from 0 (none) to {MAX_SMOOTHING_S:g} s, got {value:g}")
+        raise argparse.ArgumentTypeError(f"must be from 0 (none) to {MAX_SMOOTHING_S:g} s, got {text}")
     return value
 
 

@@ -207,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"seconds between decisions (default: {RecognitionConfig.hop_s}, as "
                              "python -m live)")
     stream.add_argument("--smoothing", type=smoothing_seconds, default=None,
-                        help="time constant (s) of the score smoothing (default: the model's own, else "
-                             f"{RecognitionConfig.smoothing_s}, as python -m live)")
+                        help="time constant (s, 0 to 10) of the score smoothing (default: the model's own, "
+                             f"else {RecognitionConfig.smoothing_s}, as python -m live)")
     stream.add_argument("--threshold", type=probability, default=None, dest="threshold_given",
                         help=f"probability for events and alerts (default: the model's own, else "
                              f"{AlertConfig.threshold}; with --rescore, the run's)")

@@ -39,7 +39,7 @@ def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("members", nargs="+", help="pose-only checkpoints of one network, trained apart")
     parser.add_argument("--out", required=True, type=replaced_file, help="the ensemble checkpoint to write")
     parser.add_argument("--smoothing", type=smoothing_seconds,
-                        help="decision smoothing (s) to record for the ensemble")
+                        help="decision smoothing (s, 0 to 10) to record for the ensemble")
     parser.add_argument("--threshold", type=probability, help="event threshold to record")
     parser.add_argument("--end-threshold", type=probability, help="end threshold (hysteresis) to record")
 
