@@ -351,6 +351,15 @@ def test_nucla_validation_shares_no_performance_with_training(shared_data: Path)
     # NTU's protocols mean nothing here: refused, not ignored (the views choose what is tested).
     with pytest.raises(DatasetError, match="N-UCLA has protocol 'xview' .* not 'xsetup'"):
         nucla_splits(load_config(None, [f"data.root={shared_data / 'nucla'}", "data.protocol=xsetup"]).data)
+    # A test subject the real folder lacks (N-UCLA has 10) held nobody out and tested nobody.
+    unknown = [f"data.root={shared_data / 'nucla'}", "data.nucla_test_subjects=[3, 11]"]
+    with pytest.raises(DatasetError, match=r"nucla_test_subjects: no clips of subject\(s\) \[11\] in .*nucla "
+                       r"\(its subjects: \[1, 2, 3, 4, 5, 6, 7, 8, 9, 10\]\)"):
+        nucla_splits(load_config(None, unknown).data)
+    # One of its files given for the folder is said to be a file.
+    one = next((shared_data / "nucla").rglob("*.json"))
+    with pytest.raises(DatasetError, match=f"N-UCLA folder {one} is a file, not a folder"):
+        nucla_splits(load_config(None, [f"data.root={one}"]).data)
 
 
 def test_nucla_cross_view_and_subject_tests_no_event_the_model_trained_on(shared_data: Path) -> None:

@@ -370,7 +370,7 @@ def evaluate_stream(
     # is left as it is.
     ours = {f"{case.name}.jsonl" for case in cases}
     stale = [path for sub in ("decisions", "events") for path in sorted((out_dir / sub).glob("*.jsonl"))
-             if earlier_run and path.name not in ours]
+             if path.name not in ours] if earlier_run else []
     for path in stale:
         path.unlink()
     if stale:
