@@ -8,10 +8,11 @@
     list DIR               the clips under DIR with labels and durations, and counts per class
     label CLIP             give a clip its class, or mark where actions happen (--class, --from, --to);
                            --list, --remove N, --clear
-    view PATH              play a recording with the skeleton drawn (--out: render to a video or PNGs;
-                           --3d: the room in 3D through open3d, the viz3d extra: bones, depth
-                           point cloud, floor, field of view; with --out off screen); on a clip,
-                           keys mark where actions start and end (the window lists them)
+    view PATH              play a recording with the skeleton drawn (--out: render to a video or PNGs,
+                           --overwrite to replace an earlier render; --3d: the room in 3D through
+                           open3d, the viz3d extra: bones, depth point cloud, floor, field of view;
+                           with --out off screen); on a clip, keys mark where actions start and end
+                           (the window lists them)
     recover DIR            finalise recordings a crash left unfinished (*.partial folders)
     export DIR OUT         each labelled action of the clips under DIR as its own NTU sample
                            (SsssCcccPpppRrrrAaaa.skeleton, at most 300 frames) for other NTU tools
@@ -25,6 +26,7 @@ met a real one.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import sys
 import time
@@ -616,6 +618,33 @@ def write_images(
     return count
 
 
+def prepare_render_out(out: Path, recording_files: Iterable[Path], overwrite: bool) -> None:
+    """Refuse a `view --out` that would destroy something: the recording's own video or another clip's
+    (rendered into, the take was gone), or an earlier render unless `overwrite` (ffmpeg asks; a command
+    cannot, and an incident video made for a report was replaced without a word). With `overwrite`, an
+    earlier render's numbered images are removed: a render of fewer frames left a mixture of the two."""
+    suffix = out.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        if out.exists() and any(own.exists() and os.path.samefile(out, own) for own in recording_files):
+            raise ValueError(f"{out}: is the recording's own video; render to another name")
+        clip = out.with_name(out.name[: -len("_rgb.avi")] + ".skeleton")
+        if out.name.lower().endswith("_rgb.avi") and out.exists() and clip.exists():
+            raise ValueError(f"{out}: is the video of the clip {clip.name}; render to another name")
+        if out.exists() and not overwrite:
+            raise ValueError(f"{out}: exists; --overwrite replaces it, or name another --out")
+        return
+    if suffix in IMAGE_SUFFIXES:
+        earlier = sorted(out.parent.glob(f"{glob.escape(out.stem)}_[0-9]*{glob.escape(out.suffix)}"))
+    else:
+        earlier = sorted(out.glob("frame_[0-9]*.png")) if out.is_dir() else []
+    earlier = [image for image in earlier if image.is_file()]
+    if earlier and not overwrite:
+        raise ValueError(f"{out}: holds {len(earlier)} images of an earlier render ({earlier[0].name}, ...); "
+                         "--overwrite replaces them, or name another --out")
+    for image in earlier:
+        image.unlink()
+
+
 def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: bool = False) -> int:
     """Play in a pyqtgraph window at `fps`; the last frame stays up until the window is closed (or the
     window closes itself with close_at_end). Returns the number of frames shown."""
@@ -678,6 +707,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     color = not args.no_color and not (args.three_d and not _has_depth(Path(args.path)))
     with open_recording(args.path, color=color, video=args.video, depth=args.three_d) as recording:
         fps = args.fps or recording.info.fps or 30.0
+        if args.out:
+            prepare_render_out(Path(args.out), _files_of(recording), args.overwrite)
         frames = _frames_until(recording.frames(), args.max_frames)
         if args.three_d:
             from recordings import view3d  # open3d (the viz3d extra) only for --3d
@@ -702,6 +733,15 @@ def cmd_view(args: argparse.Namespace) -> int:
                   f"recordings convert {as_typed(args.path)} OUT makes a clip of it to mark", file=sys.stderr)
             _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
     return 0
+
+
+def _files_of(recording: ClipRecording | XefRecording | PkuMmdRecording) -> list[Path]:
+    """The files a recording is read from."""
+    if not isinstance(recording, ClipRecording):
+        return [recording.info.path]
+    depth = recording.sidecar.depth_file if recording.sidecar is not None else None
+    paths = recording.paths
+    return [p for p in (paths.skeleton, paths.video, paths.sidecar, depth) if p is not None]
 
 
 def _said_written(count: int, args: argparse.Namespace) -> int:
@@ -923,6 +963,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="render instead of showing a window: a video (.avi, .mp4), numbered images (x.png -> "
         "x_000012.png; .jpg) or a folder of PNGs",
     )
+    view.add_argument("--overwrite", action="store_true",
+                      help="with --out: replace an earlier render there (never the recording's own video)")
     view.add_argument("--width", type=integer_in(16, 7680),  # 8K: a frame of any more is not a view
                       help="with --out: scale frames to this width (--3d: render at it)")
     view.add_argument(

@@ -214,10 +214,53 @@ def test_view_out_avi_is_written_by_the_recorders_writer_to_any_path(xef_file: P
 
     frame_bytes = (out.stat().st_size - 300) / 3  # about: the header and index are about 300 bytes
     monkeypatch.setattr(cli, "MAX_AVI_BYTES", 4 * 1024**2 + 224 + int(1.5 * frame_bytes))
-    assert main(["view", str(xef_file), "--out", str(out), "--width", "320"]) == 2
+    assert main(["view", str(xef_file), "--out", str(out), "--width", "320", "--overwrite"]) == 2
     assert "an AVI holds at most 4 GiB, reached after " in capsys.readouterr().err
     with RgbVideo(out) as video:
         assert 0 < len(video) < 4 and len(list(video)) == len(video)
+
+
+def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlier_render(
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`view CLIP.skeleton --out CLIP_rgb.avi` rendered into the video it was reading: the take was gone.
+    An earlier render was replaced without a word, and one of fewer frames left a mixture of the two."""
+    assert main(["convert", str(xef_file), str(tmp_path / "clips"), "--min-free-gb", "0"]) == 0
+    skeleton, video = tmp_path / "clips" / "ward3_fall.skeleton", tmp_path / "clips" / "ward3_fall_rgb.avi"
+    recorded = video.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        assert main(["view", str(skeleton), "--out", str(video), *extra]) == 2
+        assert f"{video}: is the recording's own video; render to another name" in capsys.readouterr().err
+        assert video.read_bytes() == recorded
+    other = tmp_path / "clips" / "S001C001P001R001A121_rgb.avi"  # another clip's
+    assert main(["convert", str(xef_file), str(other.parent), "--name", "S001C001P001R001A121",
+                 "--min-free-gb", "0"]) == 0
+    others = other.read_bytes()
+    assert main(["view", str(skeleton), "--out", str(other), "--overwrite"]) == 2
+    assert "is the video of the clip S001C001P001R001A121.skeleton" in capsys.readouterr().err
+    assert other.read_bytes() == others
+    elsewhere = tmp_path / "videos" / "fall.avi"  # the clip's video kept apart, given by --video
+    elsewhere.parent.mkdir()
+    video.rename(elsewhere)
+    assert main(["view", str(skeleton), "--video", str(elsewhere), "--out", str(elsewhere)]) == 2
+    assert elsewhere.read_bytes() == recorded
+    renders = [(tmp_path / "mp4" / "r.mp4", ["r.mp4"]),
+               (tmp_path / "pngs", [f"frame_{i:06d}.png" for i in range(4)]),
+               (tmp_path / "jpgs" / "fall.jpg", [f"fall_{i:06d}.jpg" for i in range(4)])]
+    for out, earlier in renders:
+        folder = out if not out.suffix else out.parent
+        assert main(["view", str(xef_file), "--out", str(out)]) == 0
+        made = {p.name: p.read_bytes() for p in folder.iterdir()}
+        assert sorted(made) == earlier
+        capsys.readouterr()
+        assert main(["view", str(xef_file), "--out", str(out), "--max-frames", "2", "--no-color"]) == 2
+        assert "--overwrite replaces" in capsys.readouterr().err
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == made
+        assert main(["view", str(xef_file), "--out", str(out), "--max-frames", "2", "--no-color",
+                     "--overwrite"]) == 0
+        replaced = sorted(p.name for p in folder.iterdir())
+        assert replaced == earlier[:2] if len(earlier) > 1 else replaced == earlier
+        assert all(made[name] != (folder / name).read_bytes() for name in replaced)
 
 
 def test_view_out_of_a_recording_without_frames_says_nothing_was_written(tmp_path: Path, capsys) -> None:
