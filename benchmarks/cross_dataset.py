@@ -23,7 +23,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from recordings.argument_types import existing_path, integer_in
+from recordings.argument_types import existing_path, integer_in, json_file
+from recordings.atomic import replace_atomically
 
 REPO = Path(__file__).resolve().parents[1]
 # NTU action -> the PKU-MMD class of the same interaction.
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", type=Path, nargs="+",
                         help="recordings to run instead of the NTU interaction clips (any --source of live)")
     parser.add_argument("--threads", type=integer_in(1), default=1)
-    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--json", type=json_file, help="also write the rows here (a .json file)")
     args = parser.parse_args(argv)
     paths = args.sources or [args.data / f"{name}.skeleton" for name in CLIPS]
     classes = model_classes(args.checkpoint)
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         right = sum(r["top1"] == r["expected"] for r in judged)
         print(f"\ntop-1 over the clip right on {right} of {len(judged)} clips")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(args.json, json.dumps(rows, indent=1).encode("utf-8"))
     return 0
 
 

@@ -68,7 +68,14 @@ from core.model import (
     save_checkpoint,
 )
 from core.model.cost import network_cost
-from recordings.argument_types import existing_path, integer_in, non_negative_float, positive_float
+from recordings.argument_types import (
+    existing_path,
+    integer_in,
+    json_file,
+    non_negative_float,
+    positive_float,
+)
+from recordings.atomic import replace_atomically
 
 CLASSES = 60  # NTU RGB+D 60: the class count only changes the last layer
 LITE_TARGET_MS = 100.0
@@ -240,7 +247,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         configs = {args.checkpoint: load_checkpoint(args.checkpoint).config}
     else:
         configs = {
-            random_checkpoint(PROFILES[name](CLASSES), cache_dir / f"{name}.pt", name): PROFILES[name](
+            # Named as no trained model is: --cache-dir may be a folder of them (demo.pt was replaced).
+            random_checkpoint(PROFILES[name](CLASSES), cache_dir / f"random-{name}.pt", name): PROFILES[name](
                 CLASSES
             )
             for name in args.profiles
@@ -477,7 +485,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--in-process", action="store_true", help="no process per backend (peak memory shared)"
     )
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=json_file, help="also write the results here (a .json file)")
     parser.add_argument("--sweep", action="store_true", help="size the lite profile: ORT latency over a grid")
     parser.add_argument("--sweep-crops", nargs="+", type=integer_in(1), default=[64, 80, 96, 112])
     parser.add_argument("--sweep-widths", nargs="+", type=positive_float, default=[0.25, 0.375, 0.5])
@@ -492,7 +500,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+        replace_atomically(args.json, json.dumps(result, indent=1).encode("utf-8"))
         print(f"wrote {args.json}")
     return result
 

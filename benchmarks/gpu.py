@@ -60,7 +60,8 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from recordings.argument_types import output_folder, positive_float
+from recordings.argument_types import json_file, output_folder, positive_float
+from recordings.atomic import replace_atomically
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NTU_CLIP = "S001C001P001R001A001"
@@ -1046,7 +1047,7 @@ def run_worker(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--out", type=Path, help="JSON file to write (default: runs/gpu-benchmark-<time>.json)"
+        "--out", type=json_file, help="JSON file to write (default: runs/gpu-benchmark-<time>.json)"
     )
     parser.add_argument(
         "--cpu-smoke", action="store_true", help="tiny sizes on a CPU: check the command end to end"
@@ -1087,7 +1088,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _save(report: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    replace_atomically(out, json.dumps(report, indent=1, default=str).encode("utf-8"))  # never half of one
 
 
 if __name__ == "__main__":

@@ -189,6 +189,18 @@ def output_file(text: str) -> Path:
     return path
 
 
+@_path_type
+def json_file(text: str) -> Path:
+    """A results file a benchmark writes whole (its folder made when absent): named .json, so that a
+    slip of the arguments cannot put results over a checkpoint (`--json model.pt` replaced the model)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
+    if path.suffix.lower() != ".json":
+        raise argparse.ArgumentTypeError(f"{text}: name the results file .json")
+    return path
+
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")  # what Qt writes without plugins beyond its own
 
 

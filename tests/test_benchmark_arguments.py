@@ -17,6 +17,10 @@ from benchmark_modules import load_benchmark
     ("gpu", ["--work-dir", "{afile}/parts"], "argument --work-dir: {afile}/parts: {afile} is a file"),
     ("engines", ["--people", "1", "1000"], "argument --people: must be from 1 to 6, got 1000"),
     ("engines", ["--seconds", "nan"], "argument --seconds: expected a finite number, got 'nan'"),
+    # `--json model.pt` replaced the checkpoint by the results.
+    ("engines", ["--json", "{afile}"], "argument --json: {afile}: name the results file .json"),
+    ("cross_dataset", ["--json", "{afile}"], "argument --json: {afile}: name the results file .json"),
+    ("gpu", ["--out", "{afile}"], "argument --out: {afile}: name the results file .json"),
     ("camera_error", ["--degrees", "nan"], "argument --degrees: expected a finite number, got 'nan'"),
     ("camera_error", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     ("live_latency", ["--warmup", "-5"], "argument --warmup: must be 0 or more, got -5"),
@@ -41,3 +45,14 @@ def test_a_bad_benchmark_option_is_a_usage_error(
         else:
             bench.main()
     assert stop.value.code == 2 and said.format(afile=tmp_path / "afile") in capsys.readouterr().err
+
+
+def test_the_engines_benchmark_keeps_a_trained_model_in_its_cache_folder(tmp_path: Path) -> None:
+    """Its random checkpoints were named after their profile: --cache-dir on a folder of models replaced
+    demo.pt by random weights."""
+    trained = tmp_path / "tiny.pt"
+    trained.write_bytes(b"a trained model")
+    load_benchmark("engines").main(["--profiles", "tiny", "--backends", "pytorch-cpu", "--people", "1",
+                                    "--seconds", "0", "--min-runs", "1", "--max-runs", "1", "--warmup", "0",
+                                    "--in-process", "--cache-dir", str(tmp_path)])
+    assert trained.read_bytes() == b"a trained model"
