@@ -699,6 +699,10 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     (run / "state.pt").write_bytes(state[: len(state) // 2])  # a copy cut short
     with pytest.raises(StageError, match=r"state\.pt: the run's saved state cannot be read .*--restart"):
         train_stage(longer, "pose")
+    (run / "state.pt").unlink()  # deleted to save space: best.pt was replaced after the first epoch
+    with pytest.raises(StageError, match=r"a pose model \(best\.pt\) but not the state\.pt .*--restart"):
+        train_stage(longer, "pose")
+    assert (run / "best.pt").read_bytes() == best
     (run / "state.pt").write_bytes(state)
     assert train_stage(longer, "pose", restart=True).epochs_run == 3  # trained again, from epoch 1
     # The log is the new run's, as config.yaml and the checkpoints are (it had 1-4 of the old run, then 1-3).

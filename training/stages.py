@@ -372,6 +372,9 @@ def train_stage(
             raise StageError(f"{out} holds a {stage} run for other data, labels, settings or starting "
                              f"weights{f' ({changed})' if changed else ''}: --restart trains it again in its "
                              "place, or choose another --out")
+    elif not restart and (out / "best.pt").is_file():  # state.pt deleted to save space, or not copied
+        raise StageError(f"{out} holds a {stage} model (best.pt) but not the state.pt that would resume or "
+                         "check its run: --restart trains it again in its place, or choose another --out")
     if resumed is not None:
         resumed.summary = progress.summary
         progress = resumed
