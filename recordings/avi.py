@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -225,17 +225,20 @@ class RecordedAvi:
                            "one the index gives)")
         return chunk
 
-    def cut(self, out: Path | str, first: int, stop: int, fps: float | None = None) -> None:
-        """Frames first..stop-1 as the AVI `out`, its frame size this one's, its rate `fps` (default this
-        one's: the recorder's nominal 30, where a low-light clip's frames came at 15)."""
-        if not 0 <= first < stop <= len(self._chunks):
-            raise IndexError(f"{self.path}: frames {first}..{stop - 1} outside 0..{len(self._chunks) - 1}")
+    def cut(self, out: Path | str, indices: Sequence[int], fps: float | None = None) -> None:
+        """Frames `indices` (a range, or a frame repeated where a slower stretch is brought to a faster
+        rate) as the AVI `out`, its JPEGs copied, its frame size this one's, its rate `fps` (default this
+        one's)."""
+        outside = [i for i in indices if not 0 <= i < len(self._chunks)]
+        if outside or not len(indices):
+            raise IndexError(f"{self.path}: {f'frame {outside[0]}' if outside else 'no frames'} to cut, of "
+                             f"0..{len(self._chunks) - 1}")
         out = Path(out)
         header = self._header if fps is None else _avi_header(self.width, self.height, fps)
         with open(self.path, "rb") as source:
             video = AppendedFile(out, header)
             try:
-                for index in range(first, stop):
+                for index in indices:
                     video.append(self._chunk(source, index))
             finally:
                 video.close()

@@ -10,7 +10,8 @@ back (CTR-GCN lays a body's frames out one after another from its first). So eac
 becomes its own file here:
 
     clip (sidecar intervals, or the clip's own class) --> frames inside [start, end), read a range at a
-    time --> pieces of at most max_frames --> body ids renewed after a gap, the four bodies most in view
+    time --> at NTU's 30 fps (at_ntu_rate: a .skeleton has no times) --> pieces of at most max_frames
+    --> body ids renewed after a gap, the four bodies most in view
     --> OUT/.export.partial/SsssCcccPpppRrrrAaaa.skeleton (and _rgb.avi: the same frames of the clip's
     video) --> OUT/ at the end, with OUT/classes.txt and OUT/samples.tsv (which clip and seconds each
     sample came from)
@@ -32,6 +33,7 @@ import math
 import os
 import re
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -70,8 +72,8 @@ class ExportedSample:
     name: SampleName
     clip: str  # the clip's path under DIR, without suffix
     start_s: float  # its first frame's time in the clip
-    end_s: float  # its last frame's time plus one frame period
-    frames: int
+    end_s: float  # start_s and its frames at 30 fps
+    frames: int  # at 30 fps (a dark room's 15 fps frames each twice)
     label: str
     video: bool  # whether its _rgb.avi was written too
 
@@ -208,16 +210,24 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                 if not len(inside):
                     problems.append(f"{where}: holds no frame of the clip; not exported")
                     continue
+                # A .skeleton has no times: every reader takes its frames as 30 a second (NTU's rate),
+                # so a dark room's 15 fps played at twice its speed. The action's frames as NTU's rate
+                # shows them, each one repeated while it is the latest.
+                shown = at_ntu_rate(timestamps, inside, period)
                 key = (base.setup, base.camera, base.performer, action_id)
-                for piece in np.array_split(inside, math.ceil(len(inside) / max_frames)):
-                    start_s, end_s = float(timestamps[piece[0]]), float(timestamps[piece[-1]]) + period
+                done = 0  # frames of `shown` in earlier pieces
+                for piece in np.array_split(shown, math.ceil(len(shown) / max_frames)):
+                    start_s = float(timestamps[inside[0]]) + done / NTU_FPS
+                    end_s = start_s + len(piece) / NTU_FPS
+                    done += len(piece)
                     if replications.get(key, 0) == 999:
                         problems.append(f"{where}: R is at 999 (three digits) for S{key[0]:03d}"
                                         f"C{key[1]:03d}P{key[2]:03d}...A{action_id:03d}; its pieces from "
                                         f"{start_s:.2f} s on are not exported")
                         break
                     try:
-                        frames = blocks.frames(int(piece[0]), int(piece[-1]) + 1)
+                        read = blocks.frames(int(piece[0]), int(piece[-1]) + 1)
+                        frames = [read[i - piece[0]] for i in piece]
                     except SkeletonFormatError as error:
                         problems.append(f"{error} (the piece {start_s:.2f}-{end_s:.2f} s not exported)")
                         continue
@@ -227,12 +237,8 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                         continue
                     replications[key] = replications.get(key, 0) + 1
                     name = replace(base, replication=replications[key], action=action_id)
-                    # The piece's own rate, its frames over the time they span: a take may be 30 fps,
-                    # then 15 while the room is dark, and the sample plays as long as it lasted.
-                    spanned = float(timestamps[piece[-1]] - timestamps[piece[0]])
-                    fps = (len(piece) - 1) / spanned if len(piece) > 1 and spanned > 0 else 1.0 / period
                     video_problem = _write_sample(staging, name, bodies_as_ntu_has_them(frames), colour,
-                                                  int(piece[0]), int(piece[-1]) + 1, fps)
+                                                  piece.tolist())
                     with_video = colour is not None and video_problem is None
                     if video_problem is not None:  # one line, not one per piece, for a video that will not do
                         problems.append(f"{video_problem}; {name} and the clip's later samples are exported "
@@ -258,11 +264,29 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
     return written, problems
 
 
+def at_ntu_rate(timestamps: np.ndarray, inside: np.ndarray, period: float) -> np.ndarray:
+    """The clip's frames `inside` (consecutive) at NTU's 30 fps: for each 1/30 s from the first one's time
+    to the last one's end, the frame shown then (the latest, a half period's jitter allowed), so a 30 fps
+    take is kept frame for frame, each frame of a dark room's 15 fps is there twice, and one a slow disk
+    dropped is filled by its neighbour. The last frame lasts until the next one (the clip's last, as long
+    as the one before it; one frame alone, `period`), at most a 15 fps frame."""
+    times = timestamps[inside]
+    last = inside[-1]
+    if last + 1 < len(timestamps):
+        last_lasts = float(timestamps[last + 1] - timestamps[last])
+    else:
+        last_lasts = float(timestamps[last] - timestamps[last - 1]) if last > 0 else period
+    last_lasts = min(last_lasts, 1 / 15)
+    count = max(1, round((float(times[-1] - times[0]) + last_lasts) * NTU_FPS))
+    grid = times[0] + np.arange(count) / NTU_FPS
+    return inside[np.searchsorted(times, grid + 0.5 / NTU_FPS, side="right") - 1]
+
+
 def _write_sample(staging: Path, name: SampleName, frames: list[list[NtuBody]], colour: _ClipVideo | None,
-                  first: int, stop: int, fps: float) -> str | None:
-    """The sample's .skeleton, and its _rgb.avi (frames first..stop-1 of the clip's video, at `fps`) when
-    `colour` is given; why its video was not written, if it was not. An OSError (a full disk) names the
-    file it hit."""
+                  shown: list[int]) -> str | None:
+    """The sample's .skeleton, and its _rgb.avi (the clip's video frames `shown`, at 30 fps) when `colour`
+    is given; why its video was not written, if it was not. An OSError (a full disk) names the file it
+    hit."""
     path = staging / f"{name}.skeleton"
     try:
         write_skeleton(path, SkeletonFile(None, frames, line_ending="\r\n"))
@@ -270,7 +294,7 @@ def _write_sample(staging: Path, name: SampleName, frames: list[list[NtuBody]], 
             return None
         path = staging / f"{name}_rgb.avi"
         try:
-            colour.cut(path, first, stop, fps)
+            colour.cut(path, shown)
         except ValueError as error:  # a frame that does not decode (AviError too)
             path.unlink(missing_ok=True)
             return str(error)
@@ -309,21 +333,23 @@ class _ClipVideo:
             self.close()
             raise ValueError(f"{path}: {self.frame_count} frames, its skeleton {skeleton_frames}")
 
-    def cut(self, out: Path, first: int, stop: int, fps: float) -> None:
-        """Frames first..stop-1 as the video `out`, its header saying `fps` (the frames' own rate: in
-        low light 15, where the recorder's header says 30 for the whole clip)."""
+    def cut(self, out: Path, shown: list[int]) -> None:
+        """Frames `shown` (ascending, a frame repeated as at_ntu_rate repeats it) as the video `out`, at
+        NTU's 30 fps."""
         if self.recorded is not None:
-            self.recorded.cut(out, first, stop, fps=fps)
+            self.recorded.cut(out, shown, fps=NTU_FPS)
             return
         assert self._video is not None
-        if first == 0 and stop == self.frame_count:
+        if shown == list(range(self.frame_count)):
             shutil.copyfile(self.path, out)  # a whole NTU sample's video, as NTU encoded it
             return
-        writer = MjpegAviWriter(out, self._video.width, self._video.height, fps)
+        repeats = Counter(shown)
+        writer = MjpegAviWriter(out, self._video.width, self._video.height, NTU_FPS)
         try:  # on from where the last piece stopped; from the start for an earlier one (two people's)
-            for index, image in enumerate(self._video.frames_from(first), start=first):
-                writer.write(image)
-                if index + 1 == stop:
+            for index, image in enumerate(self._video.frames_from(shown[0]), start=shown[0]):
+                for _ in range(repeats[index]):
+                    writer.write(image)
+                if index == shown[-1]:
                     break
         finally:
             writer.close()

@@ -423,7 +423,7 @@ def test_a_video_that_does_not_match_its_skeleton_is_said_and_left_out(tmp_path:
     clip = _record_with_video(clips, 60)
     assert main(["label", str(clip), "--class", "patient fell"]) == 0
     video = clip.with_name(f"{clip.stem}_rgb.avi")
-    RecordedAvi(video).cut(tmp_path / "short.avi", 0, 50)  # a video 10 frames short of its skeleton
+    RecordedAvi(video).cut(tmp_path / "short.avi", range(50))  # a video 10 frames short of its skeleton
     (tmp_path / "short.avi").replace(video)
     assert main(["export", str(clips), str(tmp_path / "out")]) == 1
     assert f"{video}: 50 frames, its skeleton 60; its samples are exported without their video" in \
@@ -438,35 +438,40 @@ def test_a_video_that_does_not_match_its_skeleton_is_said_and_left_out(tmp_path:
     assert len(RecordedAvi(tmp_path / "out2" / "S001C001P001R001A121_rgb.avi")) == 60
 
 
-def test_a_low_light_clips_samples_play_at_its_own_rate(tmp_path: Path) -> None:
-    # The recorder's header says 30 fps whatever came (a dark room's colour camera gives 15): the samples
-    # played at twice their speed.
+def test_a_low_light_clips_samples_are_at_ntus_30_fps(tmp_path: Path) -> None:
+    # A .skeleton has no times, and every reader of NTU's layout takes 30 frames a second: a dark room's
+    # colour camera gives 15, and its samples played at twice their speed (the video's header said 15 and
+    # its skeleton, to every tool, 30).
+    from recordings.clip import open_recording
     from recordings.ntu_export import export_clips
     from recordings.ntu_video import RgbVideo
 
     clip = _record_with_video(tmp_path / "clips", 45, fps=15)
     assert main(["label", str(clip), "--class", "patient fell"]) == 0
     samples, problems = export_clips(tmp_path / "clips", tmp_path / "out")
-    assert not problems and [(s.frames, s.video) for s in samples] == [(45, True)]
-    with RgbVideo(tmp_path / "out" / f"{samples[0].name}_rgb.avi") as video:
-        assert video.fps == 15.0 and len(video) == 45
-    # The light going down in a take: each sample at its own frames' rate, not the take's.
+    assert not problems and [(s.frames, s.video, s.end_s) for s in samples] == [(90, True, 3.0)]
+    sample = tmp_path / "out" / f"{samples[0].name}.skeleton"
+    with open_recording(sample) as exported:
+        assert exported.info.duration_s == pytest.approx(89 / 30)  # as long as the 45 frames lasted
+    with RgbVideo(sample.with_name(f"{samples[0].name}_rgb.avi")) as video:
+        assert video.fps == 30.0 and len(video) == 90
+        levels = [int(frame[0, 0, 0]) for frame in video]
+    assert levels == [2 * (i // 2) for i in range(90)]  # each frame twice, in order (grey 2 * i)
+    # The light going down in a take: 30 fps, then 15 from 1.5 s on.
     with Recorder(tmp_path / "dusk", sample_name="live_20261205_180000",
                   config=replace(CONFIG, record_video=True)) as rec:
         for i in range(90):
             frame = make_frame(i % 20, i / 30 if i < 45 else 1.5 + (i - 45) / 15)
-            rec.write(frame)
+            rec.write(replace(frame, color=np.full_like(frame.color, 2 * i)))
     assert main(["label", str(rec.files.skeleton), "--class", "patient fell", "--from", "0", "--to", "1",
                  "--class", "sits up", "--from", "1", "--to", "2.5",
                  "--class", "drinking", "--from", "2.5", "--to", "end"]) == 0
     samples, problems = export_clips(tmp_path / "dusk", tmp_path / "dusk_out")
-    assert not problems and [s.frames for s in samples] == [30, 30, 30]
-    rates = []
-    for sample in samples:
-        with RgbVideo(tmp_path / "dusk_out" / f"{sample.name}_rgb.avi") as video:
-            rates.append(round(video.fps, 2))
-    # The second spans the change (15 frames at 30 fps, 15 at 15): it plays as long as it lasted.
-    assert rates == [30.0, round(29 / (1.5 + 14 / 15 - 1.0), 2), 15.0]
+    # 1 s, 1.5 s (0.5 s at 30 fps, 1 s at 15) and the last 2 s, each 30 frames a second.
+    assert not problems and [s.frames for s in samples] == [30, 45, 60]
+    with RgbVideo(tmp_path / "dusk_out" / f"{samples[1].name}_rgb.avi") as video:
+        levels = [int(frame[0, 0, 0]) // 2 for frame in video]
+    assert levels == [*range(30, 45), *(45 + i // 2 for i in range(30))]
 
 
 def test_a_full_disk_names_the_file_and_keeps_nothing_of_the_export(tmp_path: Path, capsys,
