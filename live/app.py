@@ -170,6 +170,7 @@ class LiveConfig:
     sim_people: int = 2
     seed: int | None = None
     sim_actions: tuple[str, ...] | None = None  # sim: the classes people perform (None: the default ten)
+    sim_low_light: bool = False  # sim: the room at night (colour at 15 fps, dark and noisy)
     record_dir: Path = DEFAULT_RECORD_DIR
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     headless_config: HeadlessConfig = field(default_factory=HeadlessConfig)
@@ -287,13 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="replay as fast as possible, deciding at every hop as a real-time replay on an "
                              "idle machine would (default: real time)")
     parser.add_argument("--loop", action="store_true", help="replay: start over at the end")
-    parser.add_argument("--people", type=integer_in(1, MAX_PEOPLE), default=2,
+    parser.add_argument("--people", type=integer_in(1, MAX_PEOPLE), default=None,
                         help="sim: at most this many people in the room at once, 1-6 as a Kinect tracks; "
                              "they come and go (default: 2)")
     parser.add_argument("--seed", type=integer_in(0), default=None, help="sim: random seed")
     parser.add_argument("--sim-actions", default=None, metavar="NAME+NAME",
                         help="sim: the actions people perform, '+'-separated ('default' = the ten the demo "
                              "model knows; e.g. raise_both_arms, or default+raise_both_arms)")
+    parser.add_argument("--sim-low-light", action="store_true",
+                        help="sim: the room at night, as the Kinect's colour camera sees it in low light (15 "
+                             "fps, dark and noisy): to check a site's night before it has one")
     parser.add_argument("--screenshot", type=image_file, default=None,
                         help="window: save a screenshot after --duration (default 5 s) and quit")
     parser.add_argument("--no-3d", dest="show_3d", action="store_false",
@@ -326,6 +330,13 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
             raise ValueError(f"{' and '.join(given)} set the delivery to --alert-url, which is not given")
     source = SourceChoice.parse(args.source)
     sensor = source.kind is SourceKind.KINECT
+    sim_only = [option for option, value in (("--people", args.people), ("--seed", args.seed),
+                                             ("--sim-actions", args.sim_actions),
+                                             ("--sim-low-light", args.sim_low_light or None))
+                if value is not None]
+    if sim_only and source.kind is not SourceKind.SIMULATOR:  # it changed nothing, without a word
+        raise ValueError(f"{' and '.join(sim_only)}: for the simulated room (--source sim); --source "
+                         f"{args.source} is {'the sensor' if sensor else 'a recording'}")
     if args.video is not None and source.kind is not SourceKind.RECORDING:
         raise ValueError(f"--video {args.video}: gives a replayed clip its video; --source {source} is "
                          f"no recording")
@@ -350,9 +361,10 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         threads=args.threads,
         headless=args.headless,
         replay=ReplayOptions(realtime=not args.fast, loop=args.loop),
-        sim_people=args.people,
+        sim_people=args.people if args.people is not None else 2,
         seed=args.seed,
         sim_actions=sim_actions(args.sim_actions),
+        sim_low_light=args.sim_low_light,
         record_dir=args.record_dir,
         pipeline=PipelineConfig(recognition=recognition,
                                 record_from_start=args.record_dir if args.record else None,
@@ -472,7 +484,7 @@ def open_source(config: LiveConfig, *, color: bool = True) -> Source:
         return KinectSource(depth=depth)
     if config.source.kind is SourceKind.SIMULATOR:
         return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay,
-                                actions=config.sim_actions)
+                                actions=config.sim_actions, low_light=config.sim_low_light)
     path = config.source.path
     assert path is not None
     if not path.exists():

@@ -22,7 +22,7 @@ from model_files import random_checkpoint
 
 from core.engines import Backend, unavailable_reason
 from core.timeline import NO_ACTION
-from live.app import build_parser, checkpoint_for, config_from_args, main, no_display_reason
+from live.app import build_parser, checkpoint_for, config_from_args, main, no_display_reason, open_source
 from live.headless import AlertConfig, AlertDispatcher, EventLog, HeadlessConfig, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import ReplayOptions, replay_source
@@ -525,6 +525,33 @@ def test_cli_paths_it_cannot_write_and_engines_it_lacks_are_one_clear_line(tmp_p
     if unavailable_reason(Backend.TENSORRT) is not None:
         assert main(["--headless", "--duration", "1", "--engine", "tensorrt"]) == 2
         assert capsys.readouterr().err.startswith("python -m live: tensorrt:")
+
+
+def test_cli_sim_low_light_is_the_room_at_night() -> None:
+    """A site checks its night (the colour camera at 15 fps, dark) before it has one."""
+    night = open_source(config_from_args(build_parser().parse_args(["--sim-low-light", "--seed", "1"])))
+    day = open_source(config_from_args(build_parser().parse_args(["--seed", "1"])))
+    assert (night.fps, day.fps) == (15.0, 30.0) and night.name == "sim (low light)"
+    night.open()
+    day.open()
+    try:
+        frames = [night.read(timeout=5.0) for _ in range(3)]
+        assert [f.timestamp for f in frames] == pytest.approx([0, 1 / 15, 2 / 15])
+        assert frames[0].color.mean() < day.read(timeout=5.0).color.mean()  # darker
+    finally:
+        night.close()
+        day.close()
+
+
+def test_cli_simulator_options_with_another_source_are_refused(tmp_path, capsys):
+    """`--source clip.skeleton --people 1` ran the clip as it was, the option ignored without a word."""
+    clip = tmp_path / "S001C001P001R001A001.skeleton"
+    assert main(["--headless", "--source", str(clip), "--people", "1", "--sim-low-light"]) == 2
+    assert capsys.readouterr().err == ("python -m live: --people and --sim-low-light: for the simulated "
+                                       f"room (--source sim); --source {clip} is a recording\n")
+    assert main(["--headless", "--source", "kinect", "--seed", "3"]) == 2
+    assert "--seed: for the simulated room (--source sim); --source kinect is the sensor" in \
+        capsys.readouterr().err
 
 
 def test_cli_kinect_without_windows_is_one_clear_line(capsys):
