@@ -372,7 +372,7 @@ def _people(smoke: bool) -> tuple[int, ...]:
 
 
 def _checkpoint(work_dir: Path, profile: str) -> Path:
-    return work_dir / f"{profile}.pt"
+    return work_dir / f"random-{profile}.pt"  # as no trained model is named: --work-dir may hold some
 
 
 def _percentiles(seconds: list[float]) -> dict[str, float]:

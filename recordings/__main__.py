@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -619,30 +620,37 @@ def write_images(
 
 
 def prepare_render_out(out: Path, recording_files: Iterable[Path], overwrite: bool) -> None:
-    """Refuse a `view --out` that would destroy something: the recording's own video or another clip's
-    (rendered into, the take was gone), or an earlier render unless `overwrite` (ffmpeg asks; a command
-    cannot, and an incident video made for a report was replaced without a word). With `overwrite`, an
-    earlier render's numbered images are removed: a render of fewer frames left a mixture of the two."""
+    """Refuse a `view --out` that would destroy something: a clip's video (the recording's own, rendered
+    into while it was read, or another's: the take was gone), or an earlier render unless `overwrite`
+    (ffmpeg asks; a command cannot, and an incident video made for a report was replaced without a word).
+    With `overwrite` the earlier render is removed first: its numbered images, as a render of fewer frames
+    left a mixture of the two, and a video as a file, so that a link is not written through."""
     suffix = out.suffix.lower()
-    if suffix in VIDEO_SUFFIXES:
-        if out.exists() and any(own.exists() and os.path.samefile(out, own) for own in recording_files):
+    if out.is_dir() or not suffix:  # write_images' folder of frame_NNNNNN.png
+        earlier = _rendered_images(out, "frame", ".png") if out.is_dir() else []
+    elif suffix in IMAGE_SUFFIXES:  # out.png -> out_NNNNNN.png
+        earlier = _rendered_images(out.parent, out.stem, out.suffix)
+    elif suffix in VIDEO_SUFFIXES and out.exists():
+        if any(own.exists() and os.path.samefile(out, own) for own in recording_files):
             raise ValueError(f"{out}: is the recording's own video; render to another name")
-        clip = out.with_name(out.name[: -len("_rgb.avi")] + ".skeleton")
-        if out.name.lower().endswith("_rgb.avi") and out.exists() and clip.exists():
-            raise ValueError(f"{out}: is the video of the clip {clip.name}; render to another name")
-        if out.exists() and not overwrite:
-            raise ValueError(f"{out}: exists; --overwrite replaces it, or name another --out")
+        if out.resolve().name.lower().endswith("_rgb.avi"):  # NTU's name for a clip's video
+            raise ValueError(f"{out}: is a clip's video by its name (_rgb.avi); render to another name")
+        earlier = [out]
+    else:  # a new video, or a suffix write_images refuses
         return
-    if suffix in IMAGE_SUFFIXES:
-        earlier = sorted(out.parent.glob(f"{glob.escape(out.stem)}_[0-9]*{glob.escape(out.suffix)}"))
-    else:
-        earlier = sorted(out.glob("frame_[0-9]*.png")) if out.is_dir() else []
-    earlier = [image for image in earlier if image.is_file()]
     if earlier and not overwrite:
-        raise ValueError(f"{out}: holds {len(earlier)} images of an earlier render ({earlier[0].name}, ...); "
-                         "--overwrite replaces them, or name another --out")
-    for image in earlier:
-        image.unlink()
+        what = "exists" if earlier == [out] else \
+            f"holds {len(earlier)} images of an earlier render ({earlier[0].name}, ...)"
+        raise ValueError(f"{out}: {what}; --overwrite replaces it, or name another --out")
+    for path in earlier:
+        path.unlink()
+
+
+def _rendered_images(folder: Path, stem: str, suffix: str) -> list[Path]:
+    """The images write_images numbers `stem`_NNNNNN`suffix` in `folder` (not a user's fall_2024.png)."""
+    numbered = re.compile(re.escape(stem) + r"_\d{6,}" + re.escape(suffix))
+    return sorted(p for p in folder.glob(f"{glob.escape(stem)}_*{glob.escape(suffix)}")
+                  if numbered.fullmatch(p.name) and p.is_file())
 
 
 def _view_window(frames: Iterator[Frame], fps: float, title: str, close_at_end: bool = False) -> int:
@@ -707,8 +715,6 @@ def cmd_view(args: argparse.Namespace) -> int:
     color = not args.no_color and not (args.three_d and not _has_depth(Path(args.path)))
     with open_recording(args.path, color=color, video=args.video, depth=args.three_d) as recording:
         fps = args.fps or recording.info.fps or 30.0
-        if args.out:
-            prepare_render_out(Path(args.out), _files_of(recording), args.overwrite)
         frames = _frames_until(recording.frames(), args.max_frames)
         if args.three_d:
             from recordings import view3d  # open3d (the viz3d extra) only for --3d
@@ -719,11 +725,13 @@ def cmd_view(args: argparse.Namespace) -> int:
             if args.width is not None:  # the picture is rendered at this size, 16:9
                 config = replace(config, width=args.width, height=round(args.width * 9 / 16))
             if args.out:
+                prepare_render_out(Path(args.out), _files_of(recording), args.overwrite)
                 count = write_images(view3d.render_images(recording, frames, config), Path(args.out), fps)
                 return _said_written(count, args)
             else:
                 view3d.show(recording, frames, fps, config)
         elif args.out:
+            prepare_render_out(Path(args.out), _files_of(recording), args.overwrite)
             return _said_written(render_to(frames, Path(args.out), fps, args.width), args)
         elif isinstance(recording, ClipRecording):
             return _view_and_mark_clip(recording, frames, fps, args)

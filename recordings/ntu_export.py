@@ -213,13 +213,12 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                 # A .skeleton has no times: every reader takes its frames as 30 a second (NTU's rate),
                 # so a dark room's 15 fps played at twice its speed. The action's frames as NTU's rate
                 # shows them, each one repeated while it is the latest.
-                shown = at_ntu_rate(timestamps, inside, period)
+                shown, shown_at = at_ntu_rate(timestamps, inside, period)
                 key = (base.setup, base.camera, base.performer, action_id)
-                done = 0  # frames of `shown` in earlier pieces
-                for piece in np.array_split(shown, math.ceil(len(shown) / max_frames)):
-                    start_s = float(timestamps[inside[0]]) + done / NTU_FPS
-                    end_s = start_s + len(piece) / NTU_FPS
-                    done += len(piece)
+                pieces = math.ceil(len(shown) / max_frames)
+                for piece, at in zip(np.array_split(shown, pieces), np.array_split(shown_at, pieces),
+                                     strict=True):
+                    start_s, end_s = float(at[0]), float(at[-1]) + 1 / NTU_FPS
                     if replications.get(key, 0) == 999:
                         problems.append(f"{where}: R is at 999 (three digits) for S{key[0]:03d}"
                                         f"C{key[1]:03d}P{key[2]:03d}...A{action_id:03d}; its pieces from "
@@ -264,22 +263,28 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
     return written, problems
 
 
-def at_ntu_rate(timestamps: np.ndarray, inside: np.ndarray, period: float) -> np.ndarray:
-    """The clip's frames `inside` (consecutive) at NTU's 30 fps: for each 1/30 s from the first one's time
-    to the last one's end, the frame shown then (the latest, a half period's jitter allowed), so a 30 fps
-    take is kept frame for frame, each frame of a dark room's 15 fps is there twice, and one a slow disk
-    dropped is filled by its neighbour. The last frame lasts until the next one (the clip's last, as long
-    as the one before it; one frame alone, `period`), at most a 15 fps frame."""
+HELD_FRAMES = 6  # a frame repeated for at most 0.2 s at 30 fps: a dark room's frame and the next two lost
+
+
+def at_ntu_rate(timestamps: np.ndarray, inside: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
+    """The clip's frames `inside` (consecutive) at NTU's 30 fps, and the time of each: every 1/30 s from
+    the first one's time to the last one's end, the frame shown then (the latest, a half period's jitter
+    allowed). A 30 fps take is kept frame for frame, each frame of a dark room's 15 fps is there twice,
+    frames a slow disk dropped are filled by their neighbour (up to HELD_FRAMES); a longer gap (the sensor
+    unplugged) is left out, not one pose frozen for seconds. The last frame lasts as long as the one
+    before it in the clip (a clip's only frame, `period`), at most a 15 fps frame."""
     times = timestamps[inside]
     last = inside[-1]
-    if last + 1 < len(timestamps):
-        last_lasts = float(timestamps[last + 1] - timestamps[last])
+    if last > 0:
+        last_lasts = float(timestamps[last] - timestamps[last - 1])
     else:
-        last_lasts = float(timestamps[last] - timestamps[last - 1]) if last > 0 else period
+        last_lasts = float(timestamps[1] - timestamps[0]) if len(timestamps) > 1 else period
     last_lasts = min(last_lasts, 1 / 15)
     count = max(1, round((float(times[-1] - times[0]) + last_lasts) * NTU_FPS))
     grid = times[0] + np.arange(count) / NTU_FPS
-    return inside[np.searchsorted(times, grid + 0.5 / NTU_FPS, side="right") - 1]
+    latest = np.searchsorted(times, grid + 0.5 / NTU_FPS, side="right") - 1
+    held = np.round((grid - times[latest]) * NTU_FPS) < HELD_FRAMES
+    return inside[latest[held]], grid[held]
 
 
 def _write_sample(staging: Path, name: SampleName, frames: list[list[NtuBody]], colour: _ClipVideo | None,

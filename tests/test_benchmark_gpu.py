@@ -113,7 +113,10 @@ def test_cpu_smoke_runs_parts_end_to_end_and_writes_json(
     out = tmp_path / "gpu.json"
     command = ["--cpu-smoke", "--parts", "ddp", "live", "rewrites", "--out", str(out),
                "--work-dir", str(tmp_path / "w"), "--data", str(shared_data)]
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "tiny.pt").write_bytes(b"a trained model")  # its random weights went over it
     assert bench.main(command) == 0
+    assert (tmp_path / "w" / "tiny.pt").read_bytes() == b"a trained model"
     report = json.loads(out.read_text(encoding="utf-8"))
     # setup always runs: it makes the checkpoints
     assert list(report["parts"]) == ["setup", "rewrites", "live", "ddp"]

@@ -472,6 +472,19 @@ def test_a_low_light_clips_samples_are_at_ntus_30_fps(tmp_path: Path) -> None:
     with RgbVideo(tmp_path / "dusk_out" / f"{samples[1].name}_rgb.avi") as video:
         levels = [int(frame[0, 0, 0]) // 2 for frame in video]
     assert levels == [*range(30, 45), *(45 + i // 2 for i in range(30))]
+    # The sensor away for 5 s mid-action: a frame held for 0.2 s at most, not one pose frozen for seconds.
+    with Recorder(tmp_path / "unplugged", sample_name="live_20261205_190000",
+                  config=replace(CONFIG, record_video=True)) as rec:
+        for i in range(20):
+            frame = make_frame(i, i / 30 if i < 10 else 5.3 + (i - 10) / 30)
+            rec.write(replace(frame, color=np.full_like(frame.color, 2 * i)))
+    assert main(["label", str(rec.files.skeleton), "--class", "patient fell"]) == 0
+    samples, problems = export_clips(tmp_path / "unplugged", tmp_path / "unplugged_out")
+    assert not problems and len(samples) == 1
+    assert (samples[0].frames, samples[0].start_s, samples[0].end_s) == (25, 0.0, pytest.approx(5.6 + 1 / 30))
+    with RgbVideo(tmp_path / "unplugged_out" / f"{samples[0].name}_rgb.avi") as video:
+        levels = [int(frame[0, 0, 0]) // 2 for frame in video]
+    assert levels == [*range(10), *[9] * 5, *range(10, 20)]
 
 
 def test_a_full_disk_names_the_file_and_keeps_nothing_of_the_export(tmp_path: Path, capsys,

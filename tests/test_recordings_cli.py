@@ -237,7 +237,12 @@ def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlie
                  "--min-free-gb", "0"]) == 0
     others = other.read_bytes()
     assert main(["view", str(skeleton), "--out", str(other), "--overwrite"]) == 2
-    assert "is the video of the clip S001C001P001R001A121.skeleton" in capsys.readouterr().err
+    assert f"{other}: is a clip's video by its name (_rgb.avi)" in capsys.readouterr().err
+    linked = tmp_path / "render.avi"  # a link to it, made for a report: replaced, not written through
+    linked.symlink_to(other)
+    assert main(["view", str(skeleton), "--out", str(linked), "--overwrite"]) == 2
+    os.link(other, linked.with_name("render2.avi"))  # a hard link: replaced as a file of its own
+    assert main(["view", str(skeleton), "--out", str(linked.with_name("render2.avi")), "--overwrite"]) == 0
     assert other.read_bytes() == others
     elsewhere = tmp_path / "videos" / "fall.avi"  # the clip's video kept apart, given by --video
     elsewhere.parent.mkdir()
@@ -256,11 +261,13 @@ def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlie
         assert main(["view", str(xef_file), "--out", str(out), "--max-frames", "2", "--no-color"]) == 2
         assert "--overwrite replaces" in capsys.readouterr().err
         assert {p.name: p.read_bytes() for p in folder.iterdir()} == made
+        (folder / f"{out.stem if out.suffix else 'frame'}_2024-holiday.png").write_bytes(b"not a render")
         assert main(["view", str(xef_file), "--out", str(out), "--max-frames", "2", "--no-color",
                      "--overwrite"]) == 0
-        replaced = sorted(p.name for p in folder.iterdir())
+        replaced = sorted(p.name for p in folder.iterdir() if "holiday" not in p.name)
         assert replaced == earlier[:2] if len(earlier) > 1 else replaced == earlier
         assert all(made[name] != (folder / name).read_bytes() for name in replaced)
+        assert len(list(folder.glob("*holiday*"))) == 1  # a file of the user's, only named alike
 
 
 def test_view_out_of_a_recording_without_frames_says_nothing_was_written(tmp_path: Path, capsys) -> None:
