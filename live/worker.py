@@ -177,7 +177,7 @@ class ScoreSmoother:
     def update(self, tracking_id: int, probabilities: np.ndarray, at: float) -> np.ndarray:
         previous = self._state.get(tracking_id)
         if previous is None or self._tau == 0:
-            smoothed = probabilities
+            smoothed = np.array(probabilities, dtype=np.float64)  # a copy: a caller may reuse its array
         else:
             weight = 1.0 - np.exp(-max(at - previous[0], 0.0) / self._tau)
             smoothed = weight * probabilities + (1.0 - weight) * previous[1]

@@ -130,6 +130,12 @@ def test_smoothing_follows_its_time_constant():
     smoother.keep_only({6})
     np.testing.assert_allclose(smoother.update(5, b, at=0.6), b)  # person 5 was forgotten
     np.testing.assert_allclose(ScoreSmoother(0.0).update(1, b, at=0.0), b)
+    # A caller reusing one array for every hop: the first update kept it, and the next one averaged the
+    # new scores with themselves (no smoothing at all).
+    reused, smoother = np.array([1.0, 0.0]), ScoreSmoother(time_constant_s=1.0)
+    smoother.update(7, reused, at=0.0)
+    reused[:] = [0.0, 1.0]
+    np.testing.assert_allclose(smoother.update(7, reused, at=0.5), [1 - weight, weight])
 
 
 def test_mean_lag_is_the_mean_age_of_the_windows_a_smoothed_score_averages():

@@ -243,6 +243,14 @@ def test_pose_lstm_takes_any_layout_and_rejects_others() -> None:
         network(crops[:, :2], skeleton)
     with pytest.raises(ValueError, match="needs the skeleton"):
         network(crops, None)
+    # A pose-only network that averages the mirror image indexed the joints first: an IndexError of
+    # "dimension 0 with size 3" for a window without its batch axis, and a numpy array got a TypeError.
+    mirrored = PartAttentionNetwork(dataclasses.replace(tiny(5), aggregation=Aggregation.POSE, parts=(),
+                                                        pose_mirror_average=True))
+    for wrong, got in ((skeleton[0], r"\(8, 2, 25, 3\)"), (skeleton[..., :20, :], r"\(2, 8, 2, 20, 3\)"),
+                       (skeleton.numpy(), r"a ndarray \(2, 8, 2, 25, 3\)")):
+        with pytest.raises(ValueError, match=r"skeleton must be a tensor \(B, T, 2, 25, 3\).*got " + got):
+            mirrored(None, wrong)
 
 
 def test_pose_only_network_needs_no_crops() -> None:

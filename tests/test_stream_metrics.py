@@ -63,6 +63,19 @@ def test_a_perfect_run_scores_perfectly() -> None:
     assert scores.background_hours == pytest.approx((30 - 6) / 3600)
 
 
+def test_sequences_named_differently_are_said_not_scored() -> None:
+    """'0005-M' decided and '0005-m' labelled scored every event false and every action missed (mAP 0),
+    and a sequence without a duration gave a room of 0 hours: a researcher's own call, silently wrong."""
+    truth = [Interval(5.0, 9.0, "wave", 1)]
+    decisions = {"0005-M": run(1, truth, truth, 30.0)}
+    with pytest.raises(ValueError, match=r"tracks of no sequence in durations: 0005-m$"):
+        score(decisions, [Track("0005-m", 1, 0.0, 30.0, tuple(truth))], CLASSES, durations={"0005-M": 30.0},
+              threshold=0.6, alert=ALERTS)
+    with pytest.raises(ValueError, match=r"decisions without a duration: 0005-M; tracks of no sequence"):
+        score(decisions, [Track("0005-M", 1, 0.0, 30.0, tuple(truth))], CLASSES, durations={},
+              threshold=0.6, alert=ALERTS)
+
+
 TIED_SCORES = """
 import sys
 sys.path.insert(0, {tests!r})

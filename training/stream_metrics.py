@@ -288,7 +288,17 @@ def score(
     end_threshold: float | None = None,
 ) -> StreamScores:
     """Every figure of the module docstring for a set of sequences (`durations`: seconds of each;
-    `lag_s`: the smoothing's mean lag, by which event spans move back)."""
+    `lag_s`: the smoothing's mean lag, by which event spans move back). Every sequence has a duration and
+    its decisions (an empty list where none were made); a track names one of them."""
+    # Names that differ ("0005-M" decided, "0005-m" labelled) scored every event false and every action
+    # missed, and a sequence without a duration made the room's hours 0: said instead.
+    unknown = {t.sequence for t in tracks} - set(durations)
+    if set(decisions_by_sequence) != set(durations) or unknown:
+        problems = [f"{what}: {', '.join(sorted(names)[:5])}" for what, names in (
+            ("decisions without a duration", set(decisions_by_sequence) - set(durations)),
+            ("durations without decisions (give an empty list)", set(durations) - set(decisions_by_sequence)),
+            ("tracks of no sequence in durations", unknown)) if names]
+        raise ValueError(f"the sequences do not agree: {'; '.join(problems)}")
     all_decisions = [d for ds in decisions_by_sequence.values() for d in ds]
     judged = [d for d in all_decisions if d.truth is not None]
     now = [d for d in all_decisions if d.truth_now is not None]

@@ -140,6 +140,14 @@ class PartAttentionNetwork(nn.Module):
         (skeleton for the ablations without attention, crops for the pose-only model).
         """
         aggregation = self.config.aggregation
+        if skeleton is not None:  # before the mirror image doubles the batch and indexes the joints
+            c = self.config
+            if not isinstance(skeleton, torch.Tensor) or skeleton.dim() != 5 \
+                    or tuple(skeleton.shape[2:]) != (c.num_bodies, c.num_joints, 3):
+                got = tuple(getattr(skeleton, "shape", ()))
+                got = got if isinstance(skeleton, torch.Tensor) else f"a {type(skeleton).__name__} {got}"
+                raise ValueError(f"skeleton must be a tensor (B, T, {c.num_bodies}, {c.num_joints}, 3), "
+                                 f"normalised (core.skeleton.normalize_window), got {got}")
         if aggregation is Aggregation.POSE:
             if self.config.pose_mirror_average:
                 # The window and its mirror image in one batch: one pass over the recurrent weights
