@@ -225,6 +225,8 @@ def frame_count(path: str | os.PathLike) -> int:
 def read_skeleton(path: str | os.PathLike) -> SkeletonFile:
     """Read a ``.skeleton`` file (CRLF or LF). Raises `SkeletonFormatError` for malformed files."""
     path = Path(path)
+    if path.is_dir():  # read_bytes said only "[Errno 21] Is a directory"
+        raise IsADirectoryError(f"{path}: a folder; name one of its .skeleton files")
     return parse_skeleton(path.read_bytes(), path)
 
 

@@ -166,6 +166,8 @@ def open_text(path: str | Path, encoding: str = "ascii") -> IO[str]:
 
 def _read_text(path: Path) -> str:
     """The file's text, ASCII; a byte order mark before it (Notepad's "UTF-8 with BOM") is let go."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: a folder; name one of its files (NNNN-V.txt)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:

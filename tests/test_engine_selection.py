@@ -82,6 +82,15 @@ def test_no_gpu_means_the_cpu(checkpoint: Path, monkeypatch: pytest.MonkeyPatch)
         assert f"{skipped}: no {skipped} here" in engine.reason
 
 
+def test_a_folder_or_an_unknown_backend_is_said_in_a_researchers_terms(checkpoint: Path) -> None:
+    """From Python, not the CLIs (which said it already): a folder was 'no such checkpoint or ONNX file',
+    and 'cpu' was "'cpu' is not a valid Backend", naming none of the valid ones."""
+    with pytest.raises(IsADirectoryError, match="a folder; give a checkpoint"):
+        open_engine(checkpoint.parent)
+    with pytest.raises(ValueError, match=r"backend 'cpu': one of auto, tensorrt, .*pytorch-cpu"):
+        open_engine(checkpoint, "cpu")
+
+
 def test_onnxruntime_gpu_without_a_visible_gpu_runs_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """onnxruntime-gpu lists its CUDA provider with no GPU visible (no driver, a container started without
     one): `--engine onnxruntime` then takes the CPU, as `--engine torch` does, instead of refusing."""

@@ -201,6 +201,17 @@ def test_a_real_sequence_replayed_through_the_capture_has_no_late_frame_or_resta
     assert capture.counters.duplicates == capture.counters.restarts == 0
 
 
+def test_a_folder_given_for_a_file_is_called_a_folder(shared_data: Path) -> None:
+    """read_labels on the labels folder said 'no such file' of a folder that is there (read_skeleton on
+    NTU's folder, '[Errno 21] Is a directory')."""
+    from recordings.ntu import read_skeleton
+
+    for read, folder in ((read_labels, "pkummd/labels"), (read_sequence, "pkummd/skeletons"),
+                         (read_skeleton, "ntu/skeletons")):
+        with pytest.raises(IsADirectoryError, match=f"{folder}: a folder; name one of its"):
+            read(shared_data / folder)
+
+
 def test_real_split_files(shared_data: Path) -> None:
     root = _pku(shared_data)
     subject = read_split(root / "splits" / "cross-subject.txt")

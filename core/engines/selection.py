@@ -417,8 +417,12 @@ def open_engine(
     model the caller cannot feed is then said before minutes of TensorRT build.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: a folder; give a checkpoint (.pt) or an ONNX file in it")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint or ONNX file")
+    if backend not in {b.value for b in Backend} | set(Backend):
+        raise ValueError(f"backend {backend!r}: one of {', '.join(b.value for b in Backend)}")
     backend = Backend(backend)
     source = _Source(path, Path(cache_dir) if cache_dir is not None else default_cache_dir())
     if accept is not None:
