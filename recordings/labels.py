@@ -19,6 +19,7 @@ it is not there yet; the file is rewritten atomically (recordings.atomic), never
 from __future__ import annotations
 
 import difflib
+import numbers
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -48,6 +49,9 @@ class LabelMap:
     def __post_init__(self) -> None:
         seen: dict[str, int] = {}
         for action_id, name in self.names.items():
+            if not isinstance(action_id, numbers.Integral) or not isinstance(name, str):  # swapped keys
+                raise TypeError(f"a label map takes {{action id: class name}}, e.g. {{121: 'fell'}}; got "
+                                f"{action_id!r}: {name!r}")
             if action_id < 1:
                 raise ValueError(f"action ids start at 1, got {action_id}")
             if not name.strip():

@@ -297,3 +297,12 @@ def test_a_new_class_naming_a_known_action_in_other_words_is_said() -> None:
     assert notes == ["new class 'patient fell' is close in words to the base model's 'fall_down': it is "
                      "learnt beside it, competing for the same windows. To teach 'fall_down' with the site's "
                      "clips instead, label them 'fall_down'"]
+
+
+def test_a_label_map_given_the_other_way_round_says_how_it_is_given() -> None:
+    """{"fell": 121} (name first) failed with "'<' not supported between instances of 'str' and 'int'"."""
+    from recordings.labels import LabelMap
+
+    said = r"takes \{action id: class name\}, e.g. \{121: 'fell'\}; got 'fell': 121"
+    with pytest.raises(TypeError, match=said):
+        LabelMap({"fell": 121})
