@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from core.skeleton import KINECT_V2  # noqa: E402
 from live.app import build_parser, build_pipeline, config_from_args  # noqa: E402
 from live.overlay import LiveWindow, OverlayConfig  # noqa: E402
-from recordings.argument_types import integer_in, run_command  # noqa: E402
+from recordings.argument_types import integer_in, run_command, why_no_display  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
 
 FRAME_S = 1 / 30  # the target: one tick within a frame of the sensor at 30 fps
@@ -60,7 +60,8 @@ def measure(people: int, ticks: int, seed: int) -> list[float]:
             time.sleep(FRAME_S / 2)
     finally:
         window.close()
-        while window.summary is None:  # the pipeline is stopped off the GUI thread
+        deadline = time.monotonic() + 30
+        while window.summary is None and time.monotonic() < deadline:  # stopped off the GUI thread
             app.processEvents()
             time.sleep(0.01)
         window.dispose()
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ticks", type=integer_in(1), default=100, help="redraws timed (default 100)")
     parser.add_argument("--seed", type=integer_in(0), default=1, help="the simulated room's seed")
     args = parser.parse_args(argv)
+    if (why := why_no_display()) is not None:  # Qt would abort the process
+        print(f"benchmarks/gui_tick.py: error: no display ({why}): run it with QT_QPA_PLATFORM=offscreen",
+              file=sys.stderr)
+        return 2
     seconds = np.array(measure(args.people, args.ticks, args.seed)) * 1000
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     p50, p95 = np.percentile(seconds, [50, 95])

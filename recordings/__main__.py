@@ -576,6 +576,9 @@ def write_images(
         raise ValueError(f"{out}: {existing} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     writer: MjpegAviWriter | cv2.VideoWriter | None = None
+    # A video is written beside its name and put in place at the end: an earlier one (--overwrite) stays
+    # until there is a new one, and a link at `out` is replaced, not written through into what it names.
+    video = out.with_name(f".{out.stem}.partial{out.suffix}")
     count = 0
     try:
         for index, image in images:
@@ -596,9 +599,9 @@ def write_images(
                 if writer is None:
                     frame_size = (image.shape[1], image.shape[0])
                     if suffix == ".avi":  # opens any path: OpenCV's, on Windows, only the code page's
-                        writer = MjpegAviWriter(out, *frame_size, fps)
+                        writer = MjpegAviWriter(video, *frame_size, fps)
                     else:
-                        writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame_size)
+                        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame_size)
                         if not writer.isOpened():
                             raise OSError(f"{out}: OpenCV cannot write this video{opencv_path_hint(out)}")
                 if (image.shape[1], image.shape[0]) != frame_size:
@@ -613,9 +616,13 @@ def write_images(
     finally:
         if isinstance(writer, MjpegAviWriter):
             writer.close()
-            finalize_avi(out)  # indexed even when stopped midway: the frames written play
+            finalize_avi(video)  # indexed even when stopped midway: the frames written play
         elif writer is not None:
             writer.release()
+        if writer is not None and count:
+            os.replace(video, out)
+        else:
+            video.unlink(missing_ok=True)
     return count
 
 
@@ -623,18 +630,21 @@ def prepare_render_out(out: Path, recording_files: Iterable[Path], overwrite: bo
     """Refuse a `view --out` that would destroy something: a clip's video (the recording's own, rendered
     into while it was read, or another's: the take was gone), or an earlier render unless `overwrite`
     (ffmpeg asks; a command cannot, and an incident video made for a report was replaced without a word).
-    With `overwrite` the earlier render is removed first: its numbered images, as a render of fewer frames
-    left a mixture of the two, and a video as a file, so that a link is not written through."""
+    With `overwrite` an earlier render's numbered images are removed first (a render of fewer frames left
+    a mixture of the two); a video is replaced by write_images once the new one is written."""
     suffix = out.suffix.lower()
     if out.is_dir() or not suffix:  # write_images' folder of frame_NNNNNN.png
         earlier = _rendered_images(out, "frame", ".png") if out.is_dir() else []
     elif suffix in IMAGE_SUFFIXES:  # out.png -> out_NNNNNN.png
         earlier = _rendered_images(out.parent, out.stem, out.suffix)
-    elif suffix in VIDEO_SUFFIXES and out.exists():
-        if any(own.exists() and os.path.samefile(out, own) for own in recording_files):
+    elif suffix in VIDEO_SUFFIXES and (out.exists() or out.is_symlink()):
+        if out.exists() and any(own.exists() and os.path.samefile(out, own) for own in recording_files):
             raise ValueError(f"{out}: is the recording's own video; render to another name")
-        if out.resolve().name.lower().endswith("_rgb.avi"):  # NTU's name for a clip's video
-            raise ValueError(f"{out}: is a clip's video by its name (_rgb.avi); render to another name")
+        clip_video = next((p for p in (out, out.resolve()) if p.name.lower().endswith("_rgb.avi")), None)
+        if clip_video is not None:  # NTU's name for a clip's video
+            what = "is" if clip_video == out else f"is a link to {clip_video.name},"
+            raise ValueError(f"{out}: {what} a clip's video by its name (_rgb.avi); render to another name "
+                             "(a render of yours named so: delete it first)")
         earlier = [out]
     else:  # a new video, or a suffix write_images refuses
         return
@@ -643,7 +653,8 @@ def prepare_render_out(out: Path, recording_files: Iterable[Path], overwrite: bo
             f"holds {len(earlier)} images of an earlier render ({earlier[0].name}, ...)"
         raise ValueError(f"{out}: {what}; --overwrite replaces it, or name another --out")
     for path in earlier:
-        path.unlink()
+        if path != out:
+            path.unlink()
 
 
 def _rendered_images(folder: Path, stem: str, suffix: str) -> list[Path]:

@@ -241,9 +241,21 @@ def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlie
     linked = tmp_path / "render.avi"  # a link to it, made for a report: replaced, not written through
     linked.symlink_to(other)
     assert main(["view", str(skeleton), "--out", str(linked), "--overwrite"]) == 2
+    assert f"{linked}: is a link to {other.name}, a clip's video by its name" in capsys.readouterr().err
+    dangling = tmp_path / "render3.avi"  # a link to a clip's video not there yet: it was made through it
+    dangling.symlink_to(tmp_path / "clips" / "S001C001P001R002A121_rgb.avi")
+    assert main(["view", str(skeleton), "--out", str(dangling)]) == 2
+    assert not (tmp_path / "clips" / "S001C001P001R002A121_rgb.avi").exists()
     os.link(other, linked.with_name("render2.avi"))  # a hard link: replaced as a file of its own
     assert main(["view", str(skeleton), "--out", str(linked.with_name("render2.avi")), "--overwrite"]) == 0
     assert other.read_bytes() == others
+    report = tmp_path / "report.avi"  # a render of one's own, and a link to it from elsewhere
+    assert main(["view", str(skeleton), "--out", str(report), "--max-frames", "2"]) == 0
+    (tmp_path / "shared.avi").symlink_to(report)
+    kept = report.read_bytes()
+    assert main(["view", str(skeleton), "--out", str(tmp_path / "shared.avi"), "--overwrite"]) == 0
+    assert report.read_bytes() == kept and not (tmp_path / "shared.avi").is_symlink()
+    assert not list(tmp_path.glob(".*.partial.*"))  # each video written beside its name, then moved
     elsewhere = tmp_path / "videos" / "fall.avi"  # the clip's video kept apart, given by --video
     elsewhere.parent.mkdir()
     video.rename(elsewhere)

@@ -89,6 +89,10 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     with pytest.raises(DatasetError, match="top 5 classes, which follow an event only above 0.167"):
         rescore_stream(tmp_path, end_threshold=0.1, out=tmp_path / "low")
     damaged = json.loads((tmp_path / "results.json").read_text())
+    edited = {**damaged, "durations": {"SIM_SEED3": 30.0}}  # a sequence renamed by hand: a traceback
+    (tmp_path / "results.json").write_text(json.dumps(edited))
+    with pytest.raises(DatasetError, match="results.json: its sequences, durations and truth name different"):
+        rescore_stream(tmp_path)
     damaged["truth"][0]["intervals"] = [{"start": 1.0, "label": "kick"}]  # no end
     (tmp_path / "results.json").write_text(json.dumps(damaged))
     with pytest.raises(DatasetError, match="results.json: its truth is damaged"):

@@ -437,6 +437,11 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
                   for t in previous["truth"]]
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise DatasetError(f"{path}: its truth is damaged ({error!r})") from None
+    durations = previous["durations"]
+    if not isinstance(durations, dict) or set(durations) != set(decisions) \
+            or not {t.sequence for t in tracks} <= set(decisions):
+        raise DatasetError(f"{path}: its sequences, durations and truth name different sequences (an edited "
+                           "or damaged file): run `evaluate --stream` once more")
     # Runs written before events had an end threshold ended them at the threshold (None).
     recorded = DecisionSettings(threshold=previous["threshold"], end_threshold=previous.get("end_threshold"))
     chosen = DecisionSettings.given(threshold=threshold, end_threshold=end_threshold).over(recorded)
@@ -455,7 +460,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     replacing = (f" (replacing {EVALUATION_KINDS['rescore']} of {replaced['rescored_from']} written there "
                  "before)" if replaced else "")
     return _score_and_write(out_dir, {**settings, "rescored_from": str(run_dir)}, decisions, tracks,
-                            previous["durations"], threshold, end_threshold, alert, started,
+                            durations, threshold, end_threshold, alert, started,
                             f"{_run_title(settings)}, rescored", replacing)
 
 
