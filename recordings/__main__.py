@@ -983,7 +983,7 @@ def build_parser() -> argparse.ArgumentParser:
         "x_000012.png; .jpg) or a folder of PNGs",
     )
     view.add_argument("--overwrite", action="store_true",
-                      help="with --out: replace an earlier render there (never the recording's own video)")
+                      help="with --out: replace an earlier render there (never a clip's _rgb.avi)")
     view.add_argument("--width", type=integer_in(16, 7680),  # 8K: a frame of any more is not a view
                       help="with --out: scale frames to this width (--3d: render at it)")
     view.add_argument(
