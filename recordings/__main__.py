@@ -148,11 +148,14 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
         video = f"video {paths.video.name} {size}, {len(recording.video)} frames (as its header says)"
         if missing := missing_bytes(paths.video):
             video += f"; CUT SHORT: {missing:,} bytes missing at its end, the frames there will not play"
+    # As `list` and `label --to end` count it: to the end of its last frame (the sidecar's duration_s is
+    # first to last frame).
+    length = labelled_length_s(recording.timestamps)
     lines = [
         f"{paths.skeleton}: clip {paths.name}"
         + (f", A{info.action_id:03d}" if info.action_id else "")
         + (f" {label!r}" if label else ""),
-        f"duration {info.duration_s:.2f} s, {info.frame_count} frames, {info.fps:.1f} fps "
+        f"duration {length:.2f} s, {info.frame_count} frames, {info.fps:.1f} fps "
         f"({'sidecar timestamps' if recording.sidecar else 'no sidecar: 30 fps assumed'}), {video}",
         f"bodies: up to {most} at once, {ids} body ids",
     ]

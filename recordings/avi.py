@@ -245,13 +245,20 @@ class RecordedAvi:
         finalize_avi(out)
 
 
-def finalize_avi(path: Path, max_frames: int | None = None) -> int:
+def finalize_avi(path: Path, max_frames: int | None = None, fps: float | None = None) -> int:
     """Index an AVI written by MjpegAviWriter (complete or cut short by a crash): keep the whole chunks
-    (at most max_frames), append idx1, fix the header's sizes and counts. Returns the frame count."""
+    (at most max_frames), append idx1, fix the header's sizes and counts, and its rate where `fps` is
+    given (a recording's measured rate: a dark room's 15, where the writer began with 30). Returns the
+    frame count."""
     with open(path, "r+b") as f:
         size = f.seek(0, os.SEEK_END)
         f.seek(0)
         _recorder_header(f, path)
+        if fps is not None and fps > 0:  # avih's microseconds per frame; strh's scale and rate
+            f.seek(32)
+            f.write(struct.pack("<I", round(1e6 / fps)))
+            f.seek(128)
+            f.write(struct.pack("<II", 1000, max(1, round(fps * 1000))))
         chunks, pos = _frame_chunks(f, size, max_frames)
         f.truncate(pos)
         f.seek(pos)

@@ -89,6 +89,7 @@ from recordings.depth import VERSION as DEPTH_VERSION
 from recordings.labels import LabelMap
 from recordings.ntu import NtuBody, SkeletonFile, format_skeleton
 from recordings.ntu_samples import SampleName
+from recordings.recording import mean_fps
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class ClipNaming:
 
 @dataclass(frozen=True)
 class RecorderConfig:
-    fps: float = 30.0  # nominal AVI rate for players; the true time of each frame is in the sidecar
+    fps: float = 30.0  # the AVI's rate while recording; finalising sets the rate the frames came at
     jpeg_quality: int = 90
     record_video: bool = True  # False: skeleton + sidecar only, even when frames carry colour
     # Depth frames (Frame.depth) into <name>_depth.bin when frames carry them. Whether a frame may
@@ -713,9 +714,12 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     video_part = _part_or_moved(partial_dir / "rgb.avi", out_dir / f"{name}_rgb.avi")
     video_path: Path | None = None
     width = height = None
+    # The video plays at the rate the frames came (15 fps in a dark room; the writer's header said 30).
+    rate = mean_fps(np.array([r["t"] for r in records[:count]], np.float64)) or header.get("config", {}).get(
+        "fps", 30.0)
     if video_part.exists():
         try:
-            count = finalize_avi(video_part, max_frames=count)
+            count = finalize_avi(video_part, max_frames=count, fps=rate)
         except AviError as error:
             raise RecorderError(str(error)) from None
         with open(video_part, "rb") as f:
@@ -755,7 +759,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         else {
             "file": video_path.name,
             "codec": "MJPG",
-            "fps": header.get("config", {}).get("fps", 30.0),
+            "fps": round(rate, 3),
             "width": width,
             "height": height,
         },

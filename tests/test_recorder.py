@@ -123,7 +123,10 @@ def test_recording_writes_an_ntu_clip_with_sidecar(tmp_path: Path) -> None:
     assert written.joints[6, 11] == 2
 
     video = RgbVideo(files.video)
-    assert (len(video), video.width, video.height, video.fps) == (6, 64, 48, 30.0)
+    # At the rate its frames came (5 frame periods in 0.233 s), not the writer's 30: it plays as long as
+    # it lasted.
+    assert (len(video), video.width, video.height) == (6, 64, 48)
+    assert video.fps == pytest.approx(5 / 0.233, abs=1e-3)
     images = list(video)
     np.testing.assert_allclose(images[5][24, 10], (0, 0, 200), atol=12)
     np.testing.assert_allclose(images[5][24, 50], (50, 200, 0), atol=12)
@@ -191,6 +194,13 @@ def test_the_sidecar_gives_the_video_rate_it_was_recorded_at(tmp_path: Path) -> 
     config = RecorderConfig(min_free_bytes=1, fps=15.0)
     with Recorder(tmp_path, sample_name="dim_room", config=config) as rec:
         for i in range(3):
+            rec.write(make_frame(i, i / 15))
+    video = json.loads(rec.files.sidecar.read_text())["video"]
+    assert video["fps"] == 15.0 and RgbVideo(rec.files.video).fps == 15.0
+    # The app records with the default 30 whatever comes: a night's clip played at twice its speed. The
+    # clip is finalised at the rate its frames came.
+    with Recorder(tmp_path, sample_name="night", config=CONFIG) as rec:
+        for i in range(4):
             rec.write(make_frame(i, i / 15))
     video = json.loads(rec.files.sidecar.read_text())["video"]
     assert video["fps"] == 15.0 and RgbVideo(rec.files.video).fps == 15.0

@@ -183,6 +183,18 @@ def test_recover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "recordigns: not a directory" in capsys.readouterr().err
 
 
+def test_info_and_list_give_a_clip_one_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A night's clip (15 fps): info said 40.07 s (first to last frame), list 40.13 s (to the end of the
+    last frame, as `label --to end` counts it)."""
+    with Recorder(tmp_path, sample_name="night", config=RecorderConfig(min_free_bytes=1)) as rec:
+        for i in range(31):
+            rec.write(make_frame(i % 20, i / 15))
+    assert main(["info", str(rec.files.skeleton)]) == 0
+    assert "duration 2.07 s, 31 frames, 15.0 fps" in capsys.readouterr().out
+    assert main(["list", str(tmp_path)]) == 0
+    assert "night      31     2.07" in capsys.readouterr().out
+
+
 def test_view_renders_to_pngs_and_video(xef_file: Path, tmp_path: Path) -> None:
     assert main(["view", str(xef_file), "--out", str(tmp_path / "png"), "--width", "480"]) == 0
     pngs = sorted((tmp_path / "png").glob("*.png"))
