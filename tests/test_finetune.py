@@ -268,6 +268,34 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
             "'raise both arms')") in capsys.readouterr().err
 
 
+def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A site's class that scored 0 of its validation windows was hidden behind "validation top-1 82.4%",
+    the rehearsed classes' (a night's raise_both_arms against 20 clips a class of rehearsal)."""
+    import dataclasses
+
+    from training import evaluate as evaluation
+    from training.__main__ import main as training
+
+    base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), ["drink_left", "kick", NO_ACTION],
+                             duration_s=1.0)
+    for session in (1, 2, 3):
+        _record(tmp_path / "site", session, "raise both arms")
+    evaluate = evaluation.evaluate
+
+    def not_learnt(*args, **kwargs):  # the real evaluation, as a model that never says the new class
+        report = evaluate(*args, **kwargs)
+        rows = [(n, w, 0.0 if n == "raise both arms" else top1) for n, w, top1 in report.per_class]
+        return dataclasses.replace(report, per_class=rows)
+
+    monkeypatch.setattr(evaluation, "evaluate", not_learnt)
+    assert training(["finetune", "--from", str(base), "--clips", str(tmp_path / "site"), "--out",
+                     str(tmp_path / "run"), "--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1",
+                     "--no-progress", "--threads", "1"]) == 0
+    said = r"WARNING: the new class 'raise both arms' is right on 0% of its \d+ validation windows: the model"
+    assert re.search(said + " has not learnt it", capsys.readouterr().out)
+
+
 def test_rehearsal_sequences_the_base_held_out_are_named() -> None:
     """PKU-MMD sequences converted for rehearsal that the base never trained on are its validation or test
     ones: learnt by the fine-tune, they stop measuring it (the note names them)."""
