@@ -582,7 +582,7 @@ def write_images(
     # A video is written beside its name and put in place at the end: an earlier one (--overwrite) stays
     # until there is a new one, and a link at `out` is replaced, not written through into what it names.
     video = out.with_name(f".{out.stem}.partial{out.suffix}")
-    count = 0
+    count, whole = 0, False  # whole: the render ended as meant (its frames, or the 4 GiB an AVI holds)
     try:
         for index, image in images:
             if width is not None and image.shape[1] != width:
@@ -612,17 +612,20 @@ def write_images(
                     # a video's frames are one size, or the writer drops them without a word.
                     image = cv2.resize(image, frame_size, interpolation=cv2.INTER_AREA)
                 if isinstance(writer, MjpegAviWriter) and writer.bytes_written + 4 * 1024**2 > MAX_AVI_BYTES:
+                    whole = True
                     raise OSError(f"{out}: an AVI holds at most 4 GiB, reached after {count} frames (they "
                                   "play); render to .mp4 or to images for the rest")
                 writer.write(image)
             count += 1
+        whole = True
     finally:
         if isinstance(writer, MjpegAviWriter):
             writer.close()
             finalize_avi(video)  # indexed even when stopped midway: the frames written play
         elif writer is not None:
             writer.release()
-        if writer is not None and count:
+        # Stopped midway (an error, Ctrl-C), the frames written play, but not in place of an earlier render.
+        if writer is not None and count and (whole or not (out.exists() or out.is_symlink())):
             os.replace(video, out)
         else:
             video.unlink(missing_ok=True)

@@ -714,9 +714,11 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     video_part = _part_or_moved(partial_dir / "rgb.avi", out_dir / f"{name}_rgb.avi")
     video_path: Path | None = None
     width = height = None
-    # The video plays at the rate the frames came (15 fps in a dark room; the writer's header said 30).
-    rate = mean_fps(np.array([r["t"] for r in records[:count]], np.float64)) or header.get("config", {}).get(
-        "fps", 30.0)
+    # The video plays at the rate the frames came (15 fps in a dark room; the writer's header said 30). A
+    # rate no camera has (frames stamped within a microsecond) keeps the writer's.
+    rate = mean_fps(np.array([r["t"] for r in records[:count]], np.float64))
+    if not 1.0 <= rate <= 1000.0:
+        rate = header.get("config", {}).get("fps", 30.0)
     if video_part.exists():
         try:
             count = finalize_avi(video_part, max_frames=count, fps=rate)

@@ -204,6 +204,12 @@ def test_the_sidecar_gives_the_video_rate_it_was_recorded_at(tmp_path: Path) -> 
             rec.write(make_frame(i, i / 15))
     video = json.loads(rec.files.sidecar.read_text())["video"]
     assert video["fps"] == 15.0 and RgbVideo(rec.files.video).fps == 15.0
+    # Frames stamped within a microsecond: a rate no header holds (struct.error, a clip never finished
+    # nor recovered); the writer's 30 is kept.
+    with Recorder(tmp_path, sample_name="same_instant", config=CONFIG) as rec:
+        for i, t in enumerate([0.0] * 5 + [1e-6]):
+            rec.write(make_frame(i, t))
+    assert json.loads(rec.files.sidecar.read_text())["video"]["fps"] == 30.0
 
 
 def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:

@@ -268,6 +268,25 @@ def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlie
     assert main(["view", str(skeleton), "--out", str(tmp_path / "shared.avi"), "--overwrite"]) == 0
     assert report.read_bytes() == kept and not (tmp_path / "shared.avi").is_symlink()
     assert not list(tmp_path.glob(".*.partial.*"))  # each video written beside its name, then moved
+
+    # Stopped midway (Ctrl-C): an earlier render stays whole; a new name keeps the frames written.
+    from recordings.__main__ import write_images
+    from recordings.avi import RecordedAvi
+
+    def three_then_stop():
+        for i in range(3):
+            yield i, np.full((48, 64, 3), 60 * i, np.uint8)
+        raise KeyboardInterrupt
+
+    for name in ("report.avi", "new.avi"):
+        before = (tmp_path / name).read_bytes() if (tmp_path / name).exists() else None
+        with pytest.raises(KeyboardInterrupt):
+            write_images(three_then_stop(), tmp_path / name, 30.0)
+        if before is not None:
+            assert (tmp_path / name).read_bytes() == before
+        else:
+            assert len(RecordedAvi(tmp_path / name)) == 3
+    assert not list(tmp_path.glob(".*.partial.*"))
     elsewhere = tmp_path / "videos" / "fall.avi"  # the clip's video kept apart, given by --video
     elsewhere.parent.mkdir()
     video.rename(elsewhere)

@@ -381,12 +381,18 @@ def run_finetune(args: argparse.Namespace) -> int:
 
         report = evaluate(model, subset="validation", out=out / "eval_validation", progress=config.progress,
                           workers=0)
-        # The overall top-1 is mostly the rehearsed classes': a new class the model did not learn (0 of
-        # its windows) was hidden behind "validation top-1 82.4%".
-        for name, windows, top1 in report.per_class:
-            if name in new and windows and top1 < 0.5:
+        # The overall top-1 is mostly the rehearsed classes': a site's new class the model did not learn
+        # (0 of its windows) was hidden behind "validation top-1 82.4%".
+        unit = "window" if splits.continuous else "clip"
+        rehearsed = any(c.folder > 0 for c in clips)
+        for name, scored, top1 in report.per_class:
+            if name in new and name in site_named and scored and top1 < 0.5:
+                ways = ["record more of it (README, \"Teaching the system a new action\")"]
+                if rehearsed:
+                    ways.append("give the rehearsal fewer clips")
+                if not args.replace_classes:
+                    ways.append("--replace-classes where the site needs only its own classes")
                 say(f"[finetune] WARNING: the new class {name!r} is right on {100 * top1:.0f}% of its "
-                    f"{windows} validation windows: the model has not learnt it. Record more of it (README, "
-                    "\"Teaching the system a new action\"), give the rehearsal fewer clips, or "
-                    "--replace-classes where the site needs only its own classes")
+                    f"{scored} validation {unit}{'s' * (scored != 1)}: the model has not learnt it; "
+                    + ", or ".join(ways))
     return 0
