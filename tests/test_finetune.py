@@ -182,7 +182,7 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     assert "classes: 4 = drink_left, kick, raise both arms (new), no_action" in out
     assert "WARNING: no clip of drink_left, kick" in out  # no rehearsal: said, not hidden
     assert "windows along the sequences" in out and "rows of 3 known classes copied, 1 start fresh" in out
-    held = re.search(r"whole sessions held out; the site's session (\d)\)", out)  # which, not only how many
+    held = re.search(r"whole sessions held out; the site's session (\d): \d+ of its \d+ s\)", out)  # which
     assert held and int(held.group(1)) in (1, 2, 3)
 
     assert "[pose] starts from" in out  # the pose stream learns the new class first (Algorithm 1's order)
@@ -296,6 +296,24 @@ def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pyt
     assert re.search(r"WARNING: the new class 'raise both arms' is right on 0% of its \d+ validation clips?: "
                      r"the model has not learnt it; record more of it \(README, \"Teaching the system a new "
                      r"action\"\), or --replace-classes where the site needs only its own classes\n", said)
+
+
+def test_how_much_of_the_sites_recordings_validation_holds_out_is_said() -> None:
+    """A session is held out whole, whatever its length: one run held out 463 of the site's 533 s, leaving
+    70 s to learn from, and said only which session."""
+    from training.datasets.clips import LabelledClip
+    from training.finetune import held_out_site
+
+    def clip(session: int, seconds: float, folder: int = 0) -> LabelledClip:
+        return LabelledClip(None, "raise both arms", None, session, folder, seconds)
+
+    clips = [clip(1, 40.0), clip(2, 30.0), clip(3, 463.0), clip(1, 900.0, folder=1)]  # the last: rehearsal
+    assert held_out_site(clips, [1]) == ("; the site's session 1: 40 of its 533 s", None)
+    said, warning = held_out_site(clips, [3])
+    assert said == "; the site's session 3: 463 of its 533 s"
+    assert warning.startswith("[finetune] WARNING: most of the site's recordings (463 of 533 s) are held out "
+                              "for validation, not learnt from: --set data.split_seed=N")
+    assert held_out_site(clips, []) == ("", None)
 
 
 def test_rehearsal_sequences_the_base_held_out_are_named() -> None:
