@@ -619,11 +619,15 @@ def write_images(
             count += 1
         whole = True
     finally:
-        if isinstance(writer, MjpegAviWriter):
-            writer.close()
-            finalize_avi(video)  # indexed even when stopped midway: the frames written play
-        elif writer is not None:
-            writer.release()
+        try:
+            if isinstance(writer, MjpegAviWriter):
+                writer.close()
+                finalize_avi(video)  # indexed even when stopped midway: the frames written play
+            elif writer is not None:
+                writer.release()
+        except BaseException:  # a full disk closing it, a second Ctrl-C: no hidden partial file left
+            video.unlink(missing_ok=True)
+            raise
         # Stopped midway (an error, Ctrl-C), the frames written play, but not in place of an earlier render.
         if writer is not None and count and (whole or not (out.exists() or out.is_symlink())):
             os.replace(video, out)

@@ -715,9 +715,10 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     video_path: Path | None = None
     width = height = None
     # The video plays at the rate the frames came (15 fps in a dark room; the writer's header said 30). A
-    # rate no camera has (frames stamped within a microsecond) keeps the writer's.
+    # rate no camera has (frames stamped within a microsecond, whose rate no header holds) keeps the
+    # writer's.
     rate = mean_fps(np.array([r["t"] for r in records[:count]], np.float64))
-    if not 1.0 <= rate <= 1000.0:
+    if not 0.01 <= rate <= 1000.0:
         rate = header.get("config", {}).get("fps", 30.0)
     if video_part.exists():
         try:

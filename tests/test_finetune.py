@@ -312,8 +312,11 @@ def test_how_much_of_the_sites_recordings_validation_holds_out_is_said() -> None
     said, warning = held_out_site(clips, [3])
     assert said == "; the site's session 3: 463 of its 533 s"
     assert warning.startswith("[finetune] WARNING: most of the site's recordings (463 of 533 s) are held out "
-                              "for validation, not learnt from: --set data.split_seed=N")
+                              "for validation, not learnt from: --set data.split_seed=N (1, 2, ...) may hold "
+                              "out another session")
     assert held_out_site(clips, []) == ("", None)
+    # One session only: some of its clips are held out, not all of it, and no seed picks another.
+    assert held_out_site([clip(1, 60.0) for _ in range(10)], [1]) == ("; the site's session 1", None)
 
 
 def test_rehearsal_sequences_the_base_held_out_are_named() -> None:

@@ -233,7 +233,7 @@ def test_view_out_avi_is_written_by_the_recorders_writer_to_any_path(xef_file: P
 
 
 def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlier_render(
-    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`view CLIP.skeleton --out CLIP_rgb.avi` rendered into the video it was reading: the take was gone.
     An earlier render was replaced without a word, and one of fewer frames left a mixture of the two."""
@@ -287,6 +287,16 @@ def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlie
         else:
             assert len(RecordedAvi(tmp_path / name)) == 3
     assert not list(tmp_path.glob(".*.partial.*"))
+    # Closing it failing (a full disk): the error, and no hidden partial file left behind.
+    import recordings.__main__ as cli
+
+    def disk_full(path, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(cli, "finalize_avi", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_images(iter([(0, np.zeros((48, 64, 3), np.uint8))]), tmp_path / "full.avi", 30.0)
+    assert not list(tmp_path.glob(".*.partial.*")) and not (tmp_path / "full.avi").exists()
     elsewhere = tmp_path / "videos" / "fall.avi"  # the clip's video kept apart, given by --video
     elsewhere.parent.mkdir()
     video.rename(elsewhere)

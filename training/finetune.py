@@ -246,15 +246,17 @@ def held_out_site(clips: list[LabelledClip], held: list[int]) -> tuple[str, str 
     463 of the site's 533 s, leaving 70 s to learn from)."""
     if not held:
         return "", None
+    said = f"; the site's session{'s' * (len(held) > 1)} {', '.join(map(str, held))}"
+    if len({c.session for c in clips if c.folder == 0}) < 2:  # clips of its one session held out, not all
+        return said, None
     site_s = sum(c.duration for c in clips if c.folder == 0)
     held_s = sum(c.duration for c in clips if c.folder == 0 and c.session in held)
-    sessions = f"session{'s' * (len(held) > 1)} {', '.join(map(str, held))}"
-    said = f"; the site's {sessions}: {held_s:.0f} of its {site_s:.0f} s"
+    said += f": {held_s:.0f} of its {site_s:.0f} s"
     if held_s <= site_s / 2:
         return said, None
     return said, (f"[finetune] WARNING: most of the site's recordings ({held_s:.0f} of {site_s:.0f} s) are "
-                  "held out for validation, not learnt from: --set data.split_seed=N (1, 2, ...) holds out "
-                  "another session")
+                  "held out for validation, not learnt from: --set data.split_seed=N (1, 2, ...) may hold "
+                  "out another session")
 
 
 def _quiet(*_args: object, **_kwargs: object) -> None:
