@@ -17,6 +17,7 @@ from test_recorder import abandon
 from core.timeline import NO_ACTION
 from recordings.__main__ import main as recordings_main
 from recordings.clip import ClipError, ClipRecording, open_recording, read_sidecar
+from recordings.ntu import read_skeleton
 from recordings.pkummd import (
     INTERACTION_LABELS,
     PKUMMD_ACTIONS,
@@ -144,6 +145,28 @@ def test_real_replay_carries_truth_on_every_body(shared_data: Path) -> None:
     body = frames[300].bodies[0]
     assert body.joints.shape == (25, 3) and (body.states == 2).all()
     assert np.isfinite(body.joints_color).all()  # projected for drawing
+
+
+def test_a_real_take_at_a_dark_rooms_15_fps_exports_at_ntus_30(shared_data: Path, tmp_path: Path) -> None:
+    """A real PKU-MMD take kept at every other frame, as the Kinect delivers in low light, recorded as the
+    app records it, then exported: a .skeleton has no times and every reader takes 30 frames a second, so
+    each frame is there twice (it was written once, and the action played at twice its speed)."""
+    with PkuMmdRecording(_pku(shared_data) / "skeletons" / "0005-L.txt.xz") as sequence:
+        frames = [frame for _, frame in zip(range(300), sequence.frames(), strict=False)][::2]
+    assert np.allclose(np.diff([f.timestamp for f in frames]), 1 / 15)
+    clips = tmp_path / "clips"
+    with Recorder(clips, sample_name="night", config=RecorderConfig(min_free_bytes=1)) as rec:
+        for frame in frames:
+            rec.write(frame)
+    assert recordings_main(["label", str(rec.files.skeleton), "--class", "handshaking", "--new-class"]) == 0
+    assert recordings_main(["export", str(clips), str(tmp_path / "ntu")]) == 0
+    (sample,) = sorted((tmp_path / "ntu").glob("*.skeleton"))
+    exported = read_skeleton(sample).frames
+    assert len(exported) == 2 * len(frames) == 300  # 10 s of the take, 10 s at 30 fps
+    recorded = read_skeleton(rec.files.skeleton).frames
+    for k, bodies in enumerate(recorded):
+        for copy in exported[2 * k:2 * k + 2]:
+            assert [b.xyz.tolist() for b in copy] == [b.xyz.tolist() for b in bodies]
 
 
 def test_real_bodies_lost_and_found_get_new_ids(shared_data: Path) -> None:
