@@ -7,7 +7,7 @@
     boxes + frames (T, H, W, 3) BGR ---slice, resize, pad with zeros---> crops (P, T, S, S, 3) RGB
 
 Boxes are sized in metres and projected through the part's depth, so a hand crop frames the hand at
-1.5 m as at 4.5 m (a person 3-4 m away is only ~450-600 px tall in the 1920x1080 image). Boxes that leave
+1.5 m as at 4.5 m (a person 3-4 m away is only ~350-450 px tall in the 1920x1080 image). Boxes that leave
 the image are padded with black, never shifted: a shifted crop would move the hand off centre exactly
 when it nears the edge of the view.
 

@@ -40,8 +40,8 @@ from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION, STORED_TIME_SLA
 from recordings.recording import Recording, RecordingInfo, mean_fps
 
 __all__ = ["ClipError", "ClipPaths", "ClipRecording", "PkuMmdRecording", "Recording", "RecordingInfo",
-           "Sidecar", "XefRecording", "clip_paths", "find_clips", "frame_body", "open_recording",
-           "read_sidecar"]
+           "Sidecar", "XefRecording", "clip_paths", "color_pixel_scale", "find_clips", "frame_body",
+           "open_recording", "read_sidecar"]
 
 log = logging.getLogger(__name__)
 
@@ -207,11 +207,30 @@ def read_sidecar(path: Path | str) -> Sidecar:
     )
 
 
-def frame_body(body: NtuBody) -> Body:
-    """An NTU body as a core Body; colour pixels stored as 0 0 (unmappable) become NaN."""
+def frame_body(body: NtuBody, color_scale: tuple[float, float] = (1.0, 1.0)) -> Body:
+    """An NTU body as a core Body; colour pixels stored as 0 0 (unmappable) become NaN, the others scaled
+    by `color_scale` onto the video's frames (`color_pixel_scale`)."""
     color = body.color.astype(np.float32)
     color[(color == 0).all(axis=1)] = np.nan
-    return Body(int(body.body_id), body.xyz.astype(np.float32), body.states, color)
+    return Body(int(body.body_id), body.xyz.astype(np.float32), body.states, color * np.float32(color_scale))
+
+
+def color_pixel_scale(skeleton: Path, camera: ColorCamera | None, video: RgbVideo) -> tuple[float, float]:
+    """(x, y) factors from the skeleton file's colour pixels to the video's. A .skeleton gives each joint's
+    pixel in the frames it was recorded with (the sidecar's camera; NTU's: the Kinect's 1920x1080), and
+    NTU's videos are often shared resized: unscaled, every crop and drawn joint lands elsewhere (a
+    960x540 copy gave black hand crops, trained on and decided on without a word). A video of another
+    shape (cut) is left unscaled, with a warning: no scale is known to put the joints on its people."""
+    recorded = (camera or DEFAULT_CAMERA).width, (camera or DEFAULT_CAMERA).height
+    if (video.width, video.height) == recorded or min(video.width, video.height) <= 0:
+        return 1.0, 1.0
+    sx, sy = video.width / recorded[0], video.height / recorded[1]
+    if abs(sx / sy - 1) > 0.01:
+        log.warning("%s: %dx%d frames, but %s places its joints in %dx%d ones (a video cut to another "
+                    "shape?): its crops and drawn joints may miss the people", video.path, video.width,
+                    video.height, skeleton.name, *recorded)
+        return 1.0, 1.0
+    return sx, sy
 
 
 class ClipRecording:
@@ -237,6 +256,9 @@ class ClipRecording:
         else:
             self.timestamps = np.arange(count, dtype=np.float64) / NTU_FPS
         self.video = RgbVideo(self.paths.video) if color and self.paths.video is not None else None
+        camera = self.sidecar.camera if self.sidecar is not None else None
+        self._color_scale = (1.0, 1.0) if self.video is None else color_pixel_scale(
+            self.paths.skeleton, camera, self.video)
         self._said_cut_short = False
         named_for = self.paths.video.name.removesuffix("_rgb.avi") if self.video is not None else None
         if video is not None and named_for not in (None, Path(video).name, self.paths.name):
@@ -307,7 +329,7 @@ class ClipRecording:
                                     self.paths.video, said, self.paths.skeleton.name)
             if i in without_colour:
                 image = None
-            people = [frame_body(b) for b in bodies]
+            people = [frame_body(b, self._color_scale) for b in bodies]
             if self.timeline is not None:
                 # The sidecar rounds interval times to 0.1 ms: a frame that starts an interval may be
                 # stamped a hair before it. Half a millisecond is far below any frame period.

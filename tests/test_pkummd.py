@@ -227,7 +227,6 @@ def test_a_real_sequence_replayed_through_the_capture_has_no_late_frame_or_resta
 def test_a_folder_given_for_a_file_is_called_a_folder(shared_data: Path) -> None:
     """read_labels on the labels folder said 'no such file' of a folder that is there (read_skeleton on
     NTU's folder, '[Errno 21] Is a directory')."""
-    from recordings.ntu import read_skeleton
 
     for read, folder in ((read_labels, "pkummd/labels"), (read_sequence, "pkummd/skeletons"),
                          (read_skeleton, "ntu/skeletons")):

@@ -33,7 +33,7 @@ from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from recordings.argument_types import integer_in, output_folder, positive_float
-from recordings.clip import read_sidecar
+from recordings.clip import color_pixel_scale, read_sidecar
 from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.cache import (
@@ -126,17 +126,20 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
                                    "(faces blurred) where the site allows it, or train a skeleton-only model")
             raise DatasetError(f"{task.skeleton}: no RGB video found for this clip")
         camera = camera or clip_camera(arrays.xyz[:, 0], color[:, 0], arrays.states[:, 0])
-        boxes = part_boxes(
-            arrays.xyz[:, 0],
-            arrays.states[:, 0],
-            camera,
-            KINECT_V2,
-            settings.glimpse,
-            joints_color=color[:, 0],
-            timestamps=timestamps,
-        )
         size = settings.glimpse.crop_size
         with RgbVideo(task.video) as video:
+            # The joints' pixels are the recorded frames'; a video shared resized needs them scaled.
+            color *= color_pixel_scale(task.skeleton, camera, video)
+            camera = camera.scaled(video.width, video.height)
+            boxes = part_boxes(
+                arrays.xyz[:, 0],
+                arrays.states[:, 0],
+                camera,
+                KINECT_V2,
+                settings.glimpse,
+                joints_color=color[:, 0],
+                timestamps=timestamps,
+            )
             if abs(len(video) - count) > MAX_FRAME_MISMATCH:
                 raise DatasetError(f"{task.video}: {len(video)} video frames for {count} skeleton frames")
             chosen = chosen[chosen < min(len(video), count)]
