@@ -18,12 +18,30 @@ never an event nor an alert.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 NO_ACTION = "no_action"
+
+
+def names_background(name: str) -> bool:
+    """Whether a class name is NO_ACTION however it is written ("No_Action", "no action", "NO-ACTION"):
+    labelled as an action, it was learnt as a class of its own beside no_action, competing with it."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name).casefold()) == "noaction"
+
+
+_SIDE = re.compile(r"(?<![^\W_])(left|right)(?![^\W_])", re.IGNORECASE)  # a word, or between underscores
+
+
+def sided_classes(class_names: Iterable[str]) -> list[str]:
+    """The classes whose names say which side of the body acts ("drink_left", "wave right hand"): the
+    mirror image of such an action is the other side's, so mirroring their windows (augmentation, mirror
+    averaging) teaches or scores each as the other."""
+    return [name for name in class_names if _SIDE.search(name)]
 
 # A window takes the action that covers at least this fraction of it, else no_action. One half
 # makes a window's label the truth at its centre for every action at least half a window long (the

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.timeline import NO_ACTION, Interval, Timeline, TimelineError, stored_time
+from core.timeline import Interval, Timeline, TimelineError, stored_time
 from recordings.argument_types import as_typed
 from recordings.atomic import replace_atomically
 from recordings.clip import NTU_FPS, ClipError, ClipPaths, clip_paths, read_sidecar
@@ -129,9 +129,6 @@ class ClipLabels:
 
     def _class(self, name: str) -> tuple[str, int]:
         """The class's name as the label map writes it and its id (appending a new class)."""
-        if name.strip() == NO_ACTION:
-            raise ValueError(f"{NO_ACTION!r} is the background (everything outside the intervals), not a "
-                             f"class to label")
         label_map, action_id, added = ensure_label(self.label_map_path, name, similar_ok=self.similar_ok)
         class_name = label_map.name(action_id)
         if added:

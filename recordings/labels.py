@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.timeline import NO_ACTION, names_background
 from recordings.atomic import held, replace_atomically
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 
@@ -238,6 +239,9 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
     text = read_label_text(path) if path.is_file() else ""
     label_map = parse_label_map(text, str(path), site=True)
     name = class_name_as_written(label)
+    if names_background(name):  # "No_Action" too: learnt beside no_action, it competed with it
+        raise LabelMapError(f"{path}: {label!r} is the background ({NO_ACTION!r}: everything outside the "
+                            "intervals), not a class to label")
     try:
         return label_map, text, label_map.action_id(name)
     except KeyError:

@@ -430,6 +430,41 @@ def test_labels_a_hand_edit_or_a_typo_would_mistrain_are_refused(tmp_path: Path,
     assert f"{tmp_path}: a folder, not a checkpoint file" in capsys.readouterr().err
 
 
+def test_a_site_class_that_says_which_side_turns_the_bases_mirroring_off(tmp_path: Path, capsys) -> None:
+    """pku_interactions.pt mirrors (augment.mirror 0.5 in training, pose_mirror_average when it decides):
+    fine-tuned with a site's wave_left, both went on, teaching and scoring a left-hand wave as a right one.
+    And clips labelled "No_Action" (before labels.txt refused it) were trained as an action."""
+    import dataclasses
+
+    from core.model.checkpoint import load_checkpoint
+    from training.__main__ import main as training
+
+    mirroring = dataclasses.replace(pose_only(tiny(3)), pose_mirror_average=True)
+    base = random_checkpoint(tmp_path / "base.pt", mirroring, ["handshaking", "kick", NO_ACTION],
+                             duration_s=1.0, extra={"train_config": {"augment": {"mirror": 0.5}}})
+    site = tmp_path / "site"
+    for session in (1, 2):
+        _record(site, session, "wave_left")
+    quick = ["--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--set", "optim.batch_size=4",
+             "--no-progress", "--threads", "1"]
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
+                     *quick]) == 0  # fmt: skip
+    assert ("the classes wave_left say which side acts, so windows are not mirrored (augment.mirror and "
+            "pose_mirror_average of base.pt turned off)") in capsys.readouterr().out
+    tuned = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert not tuned.config.pose_mirror_average and tuned.extra["train_config"]["augment"]["mirror"] == 0
+
+    sidecar = _record(site, 3, "wave_left").with_suffix(".json")
+    raw = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**raw, "label": "No_Action", "action_id": 122}))  # as labelled before
+    (site / "labels.txt").write_text((site / "labels.txt").read_text() + "A122\tNo_Action\n")
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "bg"),
+                     "--new-class", "No_Action", *quick]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "class 'No_Action' of the clips is the background ('no_action': everything outside the" in err
+    assert f"remove it from the clips that name it ({sidecar.with_suffix('.skeleton')}: python -m" in err
+
+
 def test_a_base_trained_with_a_setting_now_refused_must_be_told_another(tmp_path: Path, capsys) -> None:
     """A run trained before early_stop_patience 0 was refused evaluates as it is, but its fine-tune would
     stop every stage after one epoch: refused, with the record named, before anything is prepared."""

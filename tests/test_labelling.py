@@ -113,8 +113,11 @@ def test_whole_clip_and_intervals(tmp_path: Path) -> None:
     assert labels.clear() == 1
     labels.save()
     assert "intervals" not in json.loads(clip.with_suffix(".json").read_text())
-    with pytest.raises(ValueError, match="background"):
-        labels.add("no_action", 0.0, 1.0)
+    # However it is written: "No_Action" was a class of its own (A122), learnt beside no_action.
+    for background in ("no_action", "No_Action", "no action", "NO-ACTION", "ｎｏ＿ａｃｔｉｏｎ"):
+        with pytest.raises(ValueError, match=f"{background!r} is the background"):
+            labels.add(background, 0.0, 1.0)
+    assert "action" not in (clip.parent / "labels.txt").read_text().lower()
 
 
 def test_a_clip_without_sidecar_gets_one(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline
 from core.window import WindowSpec
 from training.cache import load_clip, timeline_array, write_clip
-from training.config import WindowConfig, load_config
+from training.config import ConfigError, WindowConfig, load_config
 from training.data import Clip, ClipSource, DatasetError, Splits
 from training.windows import Augmentation, StreamWindowDataset, WindowDataset, at_speed, window_datasets
 
@@ -189,6 +189,29 @@ def test_streams_need_timelines_and_no_action() -> None:
     with pytest.raises(DatasetError, match="augment.time_reverse works on trimmed clips"):
         window_datasets(splits, SPEC, 1, window=WindowConfig(), augmentation=Augmentation(time_reverse=0.5),
                         with_crops=False, part_index=None, seed=0)
+
+
+def test_classes_that_say_which_side_are_never_mirrored() -> None:
+    """A mirrored drink_left window is a right-hand drink: trained (augment.mirror) or scored
+    (pose_mirror_average) under its label, the two sides looked alike; both were taken without a word."""
+    from training.ablations import network_config
+
+    sided = ["drink_left", "drink_right", "Wave right hand", "kick", NO_ACTION]
+    splits = Splits(sources(1), [], [], sided, KINECT_V2, has_rgb=False, continuous=True)
+    with pytest.raises(DatasetError, match=r"augment.mirror: the classes drink_left, drink_right, Wave right "
+                                           r"hand say which side acts"):
+        window_datasets(splits, SPEC, 1, window=WindowConfig(), augmentation=Augmentation(mirror=0.5),
+                        with_crops=False, part_index=None, seed=0)
+    mirror_averaged = load_config(None, ["model.ablation=pose",
+                                         "model.overrides={pose_mirror_average: true}"])
+    with pytest.raises(ConfigError, match="pose_mirror_average: the classes drink_left, drink_right, Wave"):
+        network_config(mirror_averaged, len(sided), KINECT_V2, sided)
+    # Classes without a side (PKU-MMD's interactions; "upright" is no side) mirror as before.
+    unsided = ["wave", "kick", "sit upright", NO_ACTION]
+    assert network_config(mirror_averaged, len(unsided), KINECT_V2, unsided).pose_mirror_average
+    splits = Splits(sources(1), [], [], unsided, KINECT_V2, has_rgb=False, continuous=True)
+    window_datasets(splits, SPEC, 1, window=WindowConfig(), augmentation=Augmentation(mirror=0.5),
+                    with_crops=False, part_index=None, seed=0)
 
 
 def test_the_cache_keeps_a_sequences_timeline(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ Rows of the paper's Tables 1-2, one `--ablation` value each (a CLI choice mapped
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from core.model.profiles import (
     FULL_IMAGE,
@@ -25,6 +25,8 @@ from core.model.profiles import (
     with_aggregation,
 )
 from core.skeleton import SkeletonLayout
+from core.timeline import sided_classes
+from core.wording import first_few
 from training.config import ConfigError, TrainConfig
 
 ABLATIONS: dict[str, Callable[[NetworkConfig], NetworkConfig]] = {
@@ -41,9 +43,12 @@ ABLATIONS: dict[str, Callable[[NetworkConfig], NetworkConfig]] = {
 }
 
 
-def network_config(config: TrainConfig, num_classes: int, layout: SkeletonLayout) -> NetworkConfig:
+def network_config(
+    config: TrainConfig, num_classes: int, layout: SkeletonLayout, class_names: Sequence[str] = ()
+) -> NetworkConfig:
     """The profile's NetworkConfig for this dataset (classes, joints, bodies), the config's overrides
-    and window length applied, then the ablation."""
+    and window length applied, then the ablation. `class_names`, where given, are checked against
+    settings that need classes of a kind."""
     model = config.model
     if model.profile not in PROFILES:
         raise ConfigError(
@@ -63,6 +68,11 @@ def network_config(config: TrainConfig, num_classes: int, layout: SkeletonLayout
             f"model.overrides: unknown network fields {unknown}; expected some of {sorted(values)}"
         )
     values.update(model.overrides)
+    if values.get("pose_mirror_average") and (sided := sided_classes(class_names)):
+        # A window and its mirror image averaged: a left-hand drink scored half drink_left, half drink_right.
+        raise ConfigError(f"model.overrides.pose_mirror_average: the classes {first_few(sided, 4)} say "
+                          "which side acts, and a window's mirror image shows the other side's action: set "
+                          "it false")
     try:
         base = NetworkConfig.from_dict(values, source="model.overrides")
         return ABLATIONS[model.ablation](base)

@@ -54,7 +54,7 @@ from typing import Any
 from core.model.checkpoint import Checkpoint, load_checkpoint
 from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
-from core.timeline import NO_ACTION
+from core.timeline import NO_ACTION, names_background, sided_classes
 from core.wording import first_few
 from recordings.argument_types import as_typed, package_file
 from recordings.atomic import replace_atomically
@@ -129,14 +129,20 @@ def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: lis
                  clips: list[LabelledClip]) -> None:  # fmt: skip
     """A new class whose name is close to one of the base model's is most likely that class mistyped when
     the clips were labelled (labels.txt knows the site's classes, not the model's): trained, it would be a
-    class of its own that takes the base class's examples. The clips that name it are named."""
+    class of its own that takes the base class's examples. The clips that name it are named. The
+    background's name written otherwise ("No_Action") is refused whatever --new-class says."""
     known = [name for name in base.class_names if name != NO_ACTION]
     for name in new:
+        naming = [str(clip.task.skeleton) for clip in clips if name in clip_classes(clip)]
+        if names_background(name):  # labelled before labels.txt refused it; even --new-class cannot want it
+            raise DatasetError(f"class {name!r} of the clips is the background ({NO_ACTION!r}: everything "
+                               f"outside the intervals), not an action: remove it from the clips that name "
+                               f"it ({first_few(naming, 3)}: python -m recordings label CLIP --list, then "
+                               "--remove N)")
         if name in allowed:
             continue
         close = similar_names(name, known)
         if close:
-            naming = [str(clip.task.skeleton) for clip in clips if name in clip_classes(clip)]
             raise DatasetError(
                 f"class {name!r} of the clips is not one of {base_path.name}'s but close to its "
                 f"{' or '.join(map(repr, close))}: a typo? Relabel the clips that name it "
@@ -347,6 +353,17 @@ def run_finetune(args: argparse.Namespace) -> int:
     config, overruled = finetune_config(base, base_path, args, classes, cache)
     for item in overruled:
         say(f"[finetune] the network comes from the checkpoint: ignoring {item}")
+    overrides = config.model.overrides
+    mirrored = [name for name, on in (("augment.mirror", config.augment.mirror > 0),
+                                      ("pose_mirror_average", overrides.get("pose_mirror_average"))) if on]
+    if mirrored and (sided := sided_classes(classes)):
+        # A base of classes without sides (PKU-MMD's interactions) mirrors; a site's wave_left cannot be.
+        config = dataclasses.replace(
+            config, augment=dataclasses.replace(config.augment, mirror=0.0),
+            model=dataclasses.replace(config.model, overrides={**overrides, "pose_mirror_average": False}))
+        say(f"[finetune] note: the classes {first_few(sided, 4)} say which side acts, so windows are not "
+            f"mirrored ({' and '.join(mirrored)} of {base_path.name} turned off): a mirror image shows the "
+            "other side's action")
     if base_train_config(base).distill.teacher:
         say(f"[finetune] note: {base_path.name} was taught by {base_train_config(base).distill.teacher}, "
             "which knows its classes only: fine-tuning trains without a teacher")

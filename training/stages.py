@@ -469,7 +469,7 @@ def _stage_plan(config: TrainConfig, stage: str, splits: Splits) -> tuple[Networ
             f"{config.data.root}: no {config.data.dataset} training clips{views} "
             f"(protocol {config.data.protocol!r})"
         )
-    net_config = network_config(config, len(splits.class_names), splits.layout)
+    net_config = network_config(config, len(splits.class_names), splits.layout, splits.class_names)
     network_stages = stages_for(net_config)
     if stage == "head" and "finetune" in network_stages:
         network_stages = ["head", *network_stages]  # the head of a trained network (needs --init)
@@ -987,7 +987,7 @@ def train_all(
     """The network's stages in order (or the given ones), each from the previous one's best checkpoint."""
     process = distributed.start(config.device)
     splits = build_splits(config.data)
-    net_config = network_config(config, len(splits.class_names), splits.layout)
+    net_config = network_config(config, len(splits.class_names), splits.layout, splits.class_names)
     results = []
     for i, stage in enumerate(stages or stages_for(net_config)):
         results.append(

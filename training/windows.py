@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core.skeleton import SkeletonLayout, normalize_window
-from core.timeline import NO_ACTION, Timeline
+from core.timeline import NO_ACTION, Timeline, sided_classes
 from core.window import MIN_COVERAGE, WindowSpec, evaluation_window_ends, random_window_end, window_indices
 from core.wording import first_few
 from training.config import WindowConfig
@@ -624,6 +624,10 @@ def window_datasets(
     """(training windows, validation windows) of a split: along continuous sequences when the dataset
     has them (`splits.continuous`), else the trimmed-clip windows. `twins`: training windows carry the
     same moment from another camera (continuous multi-camera datasets only)."""
+    if augmentation.mirror > 0 and (sided := sided_classes(splits.class_names)):
+        # A mirrored drink_left is a right-hand drink: trained under its label, the two sides look alike.
+        raise DatasetError(f"augment.mirror: the classes {first_few(sided, 4)} say which side acts, and a "
+                           f"mirrored window shows the other side's action under their label: set it to 0")
     common = {"with_crops": with_crops, "part_index": part_index, "seed": seed}
     validation_sources = splits.validation or splits.train
     if splits.continuous:
