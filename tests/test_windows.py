@@ -261,3 +261,25 @@ def test_a_split_of_sequences_all_shorter_than_a_window_names_them_and_their_len
     assert message.startswith("no training windows: each of the 3 sequences of this split is shorter than "
                               "the 1.6 s of history a 2 s window needs")
     assert "clip0 1.0 s, clip1 1.2 s, clip2 1.4 s" in message
+
+
+def test_loader_workers_draw_each_epochs_windows() -> None:
+    """Persistent loader workers kept the dataset as they got it: with --workers 2 every epoch trained on
+    epoch 0's windows and augmentation, and the run differed from --workers 0 from epoch 2 on."""
+    from core.model.profiles import pose_only, tiny
+    from training.distributed import Process
+    from training.stages import _stage_data
+
+    splits = Splits(sources(2), [], [], list(CLASSES), KINECT_V2, has_rgb=False, continuous=True)
+    process = Process(0, 1, 0, torch.device("cpu"))
+    batches = {}
+    for workers in (0, 2):
+        config = load_config(None, [f"workers={workers}", "augment.noise=0.05", "optim.batch_size=8"])
+        train_set, _, sampler, loader = _stage_data(config, "pose", splits, pose_only(tiny(3)), process)
+        for epoch in (0, 1):
+            train_set.set_epoch(epoch)
+            sampler.set_epoch(epoch)
+            batches[workers, epoch] = torch.cat([batch["skeleton"] for batch in loader])
+    assert not torch.equal(batches[0, 0], batches[0, 1])
+    for epoch in (0, 1):
+        assert torch.equal(batches[2, epoch], batches[0, epoch])

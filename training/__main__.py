@@ -69,7 +69,8 @@ def _stage_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--profile", help="model profile (model.profile): paper, paper_nucla, lite, demo, "
                                      "skeleton, skeleton_lstm, tiny (python -m core.model lists them)")
     p.add_argument("--ablation", choices=sorted(ABLATIONS), help="a row of Tables 1-2 (model.ablation)")
-    p.add_argument("--seed", type=integer_in(0), help="seed")
+    p.add_argument("--seed", type=integer_in(0), help="seed of the weights, the windows drawn and their "
+                   "augmentation (seed); which clips are held out is data.split_seed's")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     epochs_help = "epochs of this stage (all: of every stage)"
     if name == "finetune":  # a site's fine-tune (--from) is three stages of its own, each with its key
