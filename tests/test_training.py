@@ -668,6 +668,10 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     assert loaded.class_names == list(NUCLA_CLASS_NAMES) and loaded.config.num_joints == 20
     assert loaded.preprocessing.layout == "kinect_v1" and loaded.preprocessing.window.duration_s == 2.0
     assert len(loaded.extra["validation_clips"]) == 10  # 20% of 6 per class
+    # What trained it, for whoever reproduces it: this checkout's commit, the libraries, the threads.
+    software = loaded.extra["software"]
+    assert re.fullmatch(r"[0-9a-f]{40}(\+changes)?", software["commit"] or "0" * 40)
+    assert software["torch"] == torch.__version__ and software["threads"] == torch.get_num_threads()
 
     # Finished: running again does nothing; with more epochs it continues after epoch 2.
     assert train_stage(config, "pose").epochs_run == 2

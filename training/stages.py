@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import os
+import subprocess
 import time
 import warnings
 from collections.abc import Collection
@@ -49,6 +50,7 @@ from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
 from core.window import WindowSpec
 from recordings.atomic import lock_exclusive, replace_atomically
+from recordings.recorder import software_version
 from training import distributed
 from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, write_config
@@ -410,6 +412,7 @@ def train_stage(
             "trained_clips": sorted({s.name for s in splits.train} | seed_trained),  # PKU-MMD: one name
             "train_config": config_to_dict(config),
             "init": str(init) if init else "",  # --init: the network this one started from (provenance)
+            "software": software_record(),
         },
         "decisions": config.decisions,
     }
@@ -640,6 +643,26 @@ def _teacher(
     pose = teacher.model.pose.eval().to(process.device)
     pose.requires_grad_(False)
     return pose
+
+
+def software_record() -> dict[str, Any]:
+    """What trained a checkpoint, for whoever reproduces it: this code's version and commit (with
+    "+changes" where the checkout had uncommitted ones), torch and numpy, and the CPU threads (results are
+    bitwise the same on one thread only)."""
+    commit = None
+    repository = Path(__file__).resolve().parents[1]
+    git = ["git", "-C", str(repository)]
+    try:  # only this checkout's own: an installed copy under a venv inside some repository is not its commit
+        if (repository / ".git").exists():
+            head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+            changes = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
+                                     capture_output=True, text=True, timeout=10)
+            if head.returncode == 0:
+                commit = head.stdout.strip() + ("+changes" if changes.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):  # no git: the version says what it can
+        pass
+    return {"version": software_version(), "commit": commit, "torch": str(torch.__version__),
+            "numpy": np.__version__, "threads": torch.get_num_threads()}
 
 
 # What decides which clips a run trains, validates and tests on (training/config.py DataConfig).
