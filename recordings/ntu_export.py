@@ -193,8 +193,12 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                 except KeyError as error:
                     problems.append(f"{where}: {error.args[0] if error.args else error}")
                     continue
-                # Each folder's labels.txt numbers its own classes from A121, and a site class may share an
-                # NTU class's name: one number for two classes, or two numbers for one.
+                if class_name in NTU120_CLASSES:
+                    # A site class of NTU's very name ("handshaking", A128 in a converted PKU-MMD folder's
+                    # labels.txt) is NTU's class to the tools, which know a class by its A-number (A058).
+                    action_id = NTU120_CLASSES.index(class_name) + 1
+                # Each folder's labels.txt numbers its own classes from A121: two folders' maps may give
+                # one number to two classes, or two numbers to one.
                 clash = None
                 if name_of.get(action_id, class_name) != class_name:
                     clash = f"A{action_id:03d} is {name_of[action_id]!r}"
