@@ -4,7 +4,8 @@ through. Pure numpy: nothing here knows a renderer, a thread or a file format.
 
     depth (424, 512) mm --depth camera (pinhole, mirrored like colour)--> points (N, 3) camera space
     points --colour camera (ColorCamera.project)--> colour pixel --nearest BGR--> point colours
-    foot joints over a recording --RANSAC (3 feet) + least squares on the inliers--> floor plane
+    foot joints over a recording --RANSAC (3 feet) + least squares on the inliers, levelled to the
+        bodies' up (their spines) where the feet cannot carry a tilt--> floor plane
     floor plane --> RoomFrame: metres, x right and y forward as seen from behind the sensor, z up,
                     origin on the floor below the sensor
     room points --ViewCamera (look-at pinhole, OpenCV axes)--> pixels of the rendered image
@@ -116,6 +117,47 @@ def foot_positions(joints: np.ndarray, states: np.ndarray, layout: SkeletonLayou
     states = np.asarray(states)[..., feet].reshape(-1)
     usable = (states > INFERRED) & np.isfinite(joints).all(1) & (np.abs(joints).sum(1) > 0)
     return joints[usable]
+
+
+def spine_directions(joints: np.ndarray, states: np.ndarray, layout: SkeletonLayout) -> np.ndarray:
+    """Unit vectors float64 (N, 3) from SpineBase to SpineShoulder of bodies (..., J, 3) with states
+    (..., J) where both are tracked (Kinect v1: HipCenter to ShoulderCenter): the bodies' own up, for
+    `body_up`."""
+    v2 = "SpineBase" in layout.joint_names
+    base, top = (layout.index(name) for name in (("SpineBase", "SpineShoulder") if v2 else
+                                                  ("HipCenter", "ShoulderCenter")))
+    joints = np.asarray(joints, dtype=np.float64).reshape(-1, layout.num_joints, 3)
+    states = np.asarray(states).reshape(-1, layout.num_joints)
+    spines = joints[:, top] - joints[:, base]
+    length = np.linalg.norm(spines, axis=1)
+    usable = (states[:, base] > INFERRED) & (states[:, top] > INFERRED) & np.isfinite(length) & (length > 0.1)
+    return spines[usable] / length[usable, None]
+
+
+def body_up(
+    spines: np.ndarray,
+    *,
+    min_spines: int = 30,
+    max_lean_deg: float = 50.0,
+    level_within_deg: float = 5.0,
+) -> np.ndarray:
+    """The room's up in camera space as the bodies show it (`spine_directions` over a recording), for
+    `fit_floor`'s `up`: people stand and sit with their spines near vertical, whatever the sensor's pitch.
+    A sensor pitched down at the room (NTU's, 10-30 degrees) sees feet that rarely spread enough to fit a
+    tilt, and a floor levelled to the sensor's own up put people leaning towards it, a second person
+    0.8 m in the air. Spines leaning more than `max_lean_deg` from the sensor's up (lying, bending) are
+    left out; the median of the rest, and the sensor's up (CAMERA_UP) where that is within
+    `level_within_deg` of it (people lean forward a few degrees: a level sensor stays level) or fewer than
+    `min_spines` spines are known."""
+    camera_up = np.asarray(CAMERA_UP, np.float64)
+    spines = np.asarray(spines, dtype=np.float64).reshape(-1, 3)
+    spines = spines[spines @ camera_up >= np.cos(np.radians(max_lean_deg))]
+    if len(spines) < min_spines:
+        return camera_up
+    up = _unit(np.median(spines, axis=0))
+    if up @ camera_up >= np.cos(np.radians(level_within_deg)):
+        return camera_up
+    return up
 
 
 def fit_floor(
@@ -397,21 +439,24 @@ def field_of_view_scenery(
     depth_range_m: tuple[float, float] = DEPTH_RANGE_M,
     grid_spacing_m: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """What the 3D views draw around the people: (the camera's field of view, a floor grid), each
-    float32 (S, 2, 3) in room coordinates.
+    """What the 3D views draw around the people: (the camera's field of view with a small cross where
+    the sensor is, a floor grid), each float32 (S, 2, 3) in room coordinates.
 
     With a floor the field of view stops at it (its outline there is the patch of floor the sensor
     sees) and the grid covers the floor out to the far corners of the view (at least 1 m each side and
-    ahead); without one the whole field of view is drawn and the grid is empty.
+    ahead); without one the whole field of view is drawn and the grid is empty. The field of view starts
+    at the sensor's near limit (0.5 m): without the cross, how far people stand from it was a guess.
     """
+    sensor = room.sensor_position
+    cross = np.array([[sensor - d, sensor + d] for d in np.eye(3) * 0.08], dtype=np.float32)
     frustum = room.to_room(frustum_segments(camera, *depth_range_m))
     if room.floor is None:
-        return frustum, np.zeros((0, 2, 3), np.float32)
+        return np.concatenate([frustum, cross]), np.zeros((0, 2, 3), np.float32)
     above, outline = clip_to_floor(frustum)
     far = room.to_room(frustum_corners(camera, depth_range_m[1]))
     x_range = (float(min(far[:, 0].min(), -1.0)), float(max(far[:, 0].max(), 1.0)))
     y_range = (0.0, float(max(far[:, 1].max(), 1.0)))
-    return np.concatenate([above, outline]), floor_grid(x_range, y_range, grid_spacing_m)
+    return np.concatenate([above, outline, cross]), floor_grid(x_range, y_range, grid_spacing_m)
 
 
 def tube_mesh(segments: np.ndarray, radius: float, sides: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,8 @@
 
     LiveWindow.refresh (GUI thread, 30 fps): the bodies of the frame it shows + the latest Decisions
         --> RoomModel.observe: tracked feet into a bounded sample; every `refit_frames` frames
-            core.room.fit_floor -> RoomFrame (the scene turns to z up once the floor is known)
+            core.room.fit_floor (levelled to the bodies' up, core.room.body_up) -> RoomFrame (z is up
+            from the start; once the floor is known the scene sits on it, the sensor at its height)
         --> RoomModel.people: per person bones (room coordinates), attended part, its weight
         --> Room3DPanel: pyqtgraph OpenGL items (lines, one marker, one label per person; a label
             raised over the bodies keeps a thin line to its part)
@@ -41,11 +42,13 @@ from core.room import (  # noqa: E402
     FloorPlane,
     RoomFrame,
     ViewCamera,
+    body_up,
     bone_segments,
     field_of_view_scenery,
     fit_floor,
     foot_positions,
     part_centre,
+    spine_directions,
 )
 from core.skeleton import SkeletonLayout  # noqa: E402
 from live.worker import Decision  # noqa: E402
@@ -184,6 +187,7 @@ class RoomModel:
     ) -> None:
         self.layout = layout
         self.feet: deque[np.ndarray] = deque(maxlen=feet_kept)  # the latest tracked foot positions
+        self.spines: deque[np.ndarray] = deque(maxlen=feet_kept)  # and spine directions (the bodies' up)
         self.refit_frames = refit_frames
         self.min_feet = min_feet
         self.room = RoomFrame.from_floor(None)
@@ -194,10 +198,12 @@ class RoomModel:
         room frame changed (the fixed scenery must be redrawn)."""
         for body in bodies:
             self.feet.extend(foot_positions(body.joints, body.states, self.layout))
+            self.spines.extend(spine_directions(body.joints, body.states, self.layout))
         self._frames += 1
         if self._frames % self.refit_frames or len(self.feet) < self.min_feet:
             return False
-        floor = fit_floor(np.array(self.feet), min_inliers=self.min_feet // 2)
+        up = body_up(np.array(self.spines))
+        floor = fit_floor(np.array(self.feet), up=up, min_inliers=self.min_feet // 2)
         if floor is None or not _moved(self.room.floor, floor):
             return False
         self.room = RoomFrame.from_floor(floor)

@@ -39,6 +39,7 @@ from core.room import (
     FloorPlane,
     RoomFrame,
     ViewCamera,
+    body_up,
     bone_segments,
     depth_points,
     field_of_view_scenery,
@@ -47,6 +48,7 @@ from core.room import (
     overview_camera,
     point_colours,
     present_joints,
+    spine_directions,
     tube_mesh,
 )
 from core.skeleton import KINECT_V2, SkeletonLayout
@@ -115,7 +117,7 @@ def survey(
 ) -> Survey:
     """Fit the floor to the tracked feet of up to `config.survey_frames` body frames spread over the
     recording (bodies only: no colour is decoded), and find where the people are."""
-    feet, centres = [], []
+    feet, spines, centres = [], [], []
     with open_recording(path, color=False, depth=False) as recording:
         stride = max(1, math.ceil(recording.info.frame_count / config.survey_frames))
         frames = recording.frames()
@@ -125,13 +127,15 @@ def survey(
                     continue
                 for body in frame.bodies:
                     feet.append(foot_positions(body.joints, body.states, layout))
+                    spines.append(spine_directions(body.joints, body.states, layout))
                     present = present_joints(body.joints, body.states)
                     if present.any():
                         centres.append(body.joints[present].mean(0))
         except xef.XefFormatError:
             pass  # a damaged file: the floor from the frames before the damage (the viewer reports it)
     all_feet = np.concatenate(feet) if feet else np.zeros((0, 3), np.float32)
-    floor: FloorPlane | None = fit_floor(all_feet, min_inliers=MIN_FEET)
+    up = body_up(np.concatenate(spines) if spines else np.zeros((0, 3)))
+    floor: FloorPlane | None = fit_floor(all_feet, up=up, min_inliers=MIN_FEET)
     room = RoomFrame.from_floor(floor)
     focus = np.median(room.to_room(np.array(centres)), axis=0) if centres else np.array([0.0, 2.5, 1.0])
     return Survey(room=room, focus=np.asarray(focus, np.float64), feet=len(all_feet))
@@ -310,12 +314,7 @@ class Renderer3D:
     def _fixed_geometry(self) -> list:
         o3d = self.o3d
         field_of_view, grid = field_of_view_scenery(self.room, DEPTH_CAMERA)
-        # The sensor itself: a small cross at its position.
-        sensor = self.room.sensor_position
-        cross = np.array(
-            [[sensor - d, sensor + d] for d in np.eye(3, dtype=np.float32) * 0.08], dtype=np.float32
-        )
-        lines = [_segments_lineset(o3d, np.concatenate([field_of_view, cross]), FRUSTUM_COLOUR)]
+        lines = [_segments_lineset(o3d, field_of_view, FRUSTUM_COLOUR)]
         if len(grid):
             lines.append(_segments_lineset(o3d, grid, FLOOR_COLOUR))
         return lines

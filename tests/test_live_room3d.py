@@ -43,9 +43,12 @@ def test_room_model_fits_the_floor_from_the_feet_it_sees(shared_data: Path) -> N
     frames = ntu_bodies(shared_data)
     model = room3d.RoomModel(KINECT_V2, refit_frames=30)
     changed = [model.observe(bodies) for bodies in frames[:90]]
-    assert changed.index(True) == 29 and sum(changed) == 1  # fitted at frame 30, then it stays
+    assert changed.index(True) == 29 and sum(changed) <= 2  # fitted at frame 30, refined once at most
     floor = model.room.floor
-    assert floor is not None and floor.height_m == pytest.approx(0.48, abs=0.02)
+    # NTU's sensor looks down at her, about 1.6 m up: the floor levelled to her spine, not to the sensor
+    # (0.48 m below it, she leaned 16 degrees towards it).
+    assert floor is not None and floor.height_m == pytest.approx(1.57, abs=0.05)
+    assert 15 < floor.tilt_deg() < 18
     feet = np.concatenate([b.joints[[15, 19]] for bodies in frames for b in bodies])
     assert np.median(np.abs(model.room.to_room(feet)[:, 2])) < 0.03  # the feet stand at height 0
     assert len(model.feet) <= 900
@@ -243,7 +246,9 @@ def load(drawn: Path, name: str) -> tuple[np.ndarray, dict, ViewCamera]:
 
 def test_panel_draws_each_person_where_the_joints_project(drawn: Path) -> None:
     image, scene, view = load(drawn, "people")
-    assert scene["floor_height_m"] == pytest.approx(0.48, abs=0.03)  # fitted from the clip's feet
+    # Fitted from the clip's feet, levelled to its people's spines: S001C001's sensor, about 1.6 m up
+    # (test_room_model_fits_the_floor_from_the_feet_it_sees), here from the first 30 frames.
+    assert 1.35 < scene["floor_height_m"] < 1.7
     assert [p["label"] for p in scene["people"]] == ["looks at right hand 70%", "looks at full body 55%"]
     for person in scene["people"]:
         colour = tuple(person["colour"])

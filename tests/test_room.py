@@ -248,6 +248,34 @@ def test_floor_from_real_ntu_feet_agrees_across_clips_of_one_camera(shared_data:
     assert 0.3 < np.mean(heights) < 2.5
 
 
+def test_a_sensor_pitched_down_at_real_people_is_levelled_by_their_spines(shared_data: Path) -> None:
+    """NTU's sensors look down at the room, and a person standing still spreads no feet to fit a tilt: the
+    floor was levelled to the sensor's own up, so people leaned 15-18 degrees towards it and a second
+    person floated 0.8 m up. Their spines say where up is."""
+    from core.room import body_up, spine_directions
+
+    skeletons = shared_data / "ntu" / "skeletons"
+    for name in ("S001C001P001R001A001", "S001C001P001R001A011", "S002C001P003R001A003"):
+        with open_recording(skeletons / f"{name}.skeleton", color=False) as clip:
+            bodies = [b for f in clip.frames() for b in f.bodies]
+        feet = np.concatenate([foot_positions(b.joints, b.states, KINECT_V2) for b in bodies])
+        spines = np.concatenate([spine_directions(b.joints, b.states, KINECT_V2) for b in bodies])
+        up = body_up(spines)
+        floor = fit_floor(feet, up=up)
+        assert floor is not None and 12 < floor.tilt_deg() < 20, name
+        room = RoomFrame.from_floor(floor)
+        lean = np.degrees(np.arccos(np.median(spines @ room.rotation[2])))  # room z in camera space
+        assert lean < 5, name  # was 15-18 levelled to the sensor
+        assert np.median(np.abs(floor.distance(feet))) < 0.03, name
+        assert 1.2 < floor.height_m < 2.0, name  # NTU's cameras: about 1.7 m up
+    # Few spines, or ones within a few degrees of the sensor's up (a level sensor), leave its up alone.
+    assert np.array_equal(body_up(spines[:10]), [0.0, 1.0, 0.0])
+    tipped = np.array([[0.0, np.cos(np.radians(4)), -np.sin(np.radians(4))]] * 40)
+    assert np.array_equal(body_up(tipped), [0.0, 1.0, 0.0])
+    lying = np.array([[0.0, np.cos(np.radians(60)), -np.sin(np.radians(60))]] * 40)
+    assert np.array_equal(body_up(lying), [0.0, 1.0, 0.0])
+
+
 def test_clip_to_floor_keeps_what_is_above_and_outlines_the_cut() -> None:
     # A pyramid from a point 1 m up to a square 2 m below it: the floor cuts it half-way.
     apex = np.array([0.0, 0.0, 1.0])
@@ -282,9 +310,13 @@ def test_field_of_view_scenery_stops_at_the_floor_and_grids_what_the_sensor_sees
     # The grid reaches out to the far corners of the view (on the 0.5 m lattice), and 1 m at least.
     assert grid[..., 0].min() <= min(far[:, 0].min() + 0.5, -1.0) and grid[..., 0].max() >= 1.0
     assert grid[..., 1].min() == 0.0 and grid[..., 1].max() >= far[:, 1].max() - 0.5
+    # A cross where the sensor is: the field of view starts at 0.5 m, and people's distance was a guess.
+    cross = field_of_view[-3:]
+    assert np.allclose(cross.mean(1), [0.0, 0.0, room.sensor_height_m], atol=1e-6)
+    assert np.allclose(np.linalg.norm(cross[:, 1] - cross[:, 0], axis=1), 0.16)
     unknown = RoomFrame.from_floor(None)
     whole, no_grid = field_of_view_scenery(unknown, DEPTH)
-    assert np.allclose(whole, unknown.to_room(frustum_segments(DEPTH))) and no_grid.shape == (0, 2, 3)
+    assert np.allclose(whole[:-3], unknown.to_room(frustum_segments(DEPTH))) and no_grid.shape == (0, 2, 3)
 
 
 def test_the_live_3d_panel_does_not_import_the_recorder() -> None:
