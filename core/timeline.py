@@ -38,10 +38,11 @@ _SIDE = re.compile(r"(?<![^\W_])(left|right)(?![^\W_])", re.IGNORECASE)  # a wor
 
 
 def sided_classes(class_names: Iterable[str]) -> list[str]:
-    """The classes whose names say which side of the body acts ("drink_left", "wave right hand"): the
-    mirror image of such an action is the other side's, so mirroring their windows (augmentation, mirror
-    averaging) teaches or scores each as the other."""
-    return [name for name in class_names if _SIDE.search(name)]
+    """The classes whose names say which side of the body acts ("drink_left", "wave right hand",
+    "drinkLeft"): the mirror image of such an action is the other side's, so mirroring their windows
+    (augmentation, mirror averaging) teaches or scores each as the other. English words only: "wave_L" or
+    "links winken" is not found, and "left_behind" is, which only costs it the mirroring."""
+    return [name for name in class_names if _SIDE.search(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name))]
 
 # A window takes the action that covers at least this fraction of it, else no_action. One half
 # makes a window's label the truth at its centre for every action at least half a window long (the

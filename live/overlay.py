@@ -57,7 +57,7 @@ from core.engines import MAX_PEOPLE  # noqa: E402
 from core.glimpse import PART_NAMES, PARTS, part_boxes  # noqa: E402
 from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
-from core.timeline import NO_ACTION  # noqa: E402
+from core.timeline import NO_ACTION, names_background  # noqa: E402
 from live import room3d  # noqa: E402
 from live.capture import RingEntry  # noqa: E402
 from live.headless import ALERT_BEEP_S, Alert, AlertDispatcher, delivery_status  # noqa: E402
@@ -105,7 +105,8 @@ def recording_classes(settings: RecordingSettings, record_dir: Path) -> tuple[li
     if path.is_file():
         try:
             label_map = read_label_map(path)
-            names = label_map.class_names
+            # A "No_Action" line an earlier version let in is the background: not a class to mark.
+            names = [name for name in label_map.class_names if not names_background(name)]
             if settings.label:
                 chosen = label_map.name(label_map.action_id(settings.label))  # an A-number -> its name
         except KeyError:

@@ -41,7 +41,7 @@ from recordings.recording import Recording, RecordingInfo, mean_fps
 
 __all__ = ["ClipError", "ClipPaths", "ClipRecording", "PkuMmdRecording", "Recording", "RecordingInfo",
            "Sidecar", "XefRecording", "clip_paths", "color_pixel_scale", "find_clips", "frame_body",
-           "open_recording", "read_sidecar"]
+           "open_recording", "other_shape", "read_sidecar"]
 
 log = logging.getLogger(__name__)
 
@@ -215,22 +215,26 @@ def frame_body(body: NtuBody, color_scale: tuple[float, float] = (1.0, 1.0)) -> 
     return Body(int(body.body_id), body.xyz.astype(np.float32), body.states, color * np.float32(color_scale))
 
 
-def color_pixel_scale(skeleton: Path, camera: ColorCamera | None, video: RgbVideo) -> tuple[float, float]:
+def color_pixel_scale(
+    skeleton: Path, camera: ColorCamera | None, video: RgbVideo
+) -> tuple[float, float] | None:
     """(x, y) factors from the skeleton file's colour pixels to the video's. A .skeleton gives each joint's
     pixel in the frames it was recorded with (the sidecar's camera; NTU's: the Kinect's 1920x1080), and
     NTU's videos are often shared resized: unscaled, every crop and drawn joint lands elsewhere (a
-    960x540 copy gave black hand crops, trained on and decided on without a word). A video of another
-    shape (cut) is left unscaled, with a warning: no scale is known to put the joints on its people."""
+    960x540 copy gave black hand crops, trained on and decided on without a word). None for a video of
+    another shape (cut): no scale puts the joints on its people (`other_shape` says so)."""
     recorded = (camera or DEFAULT_CAMERA).width, (camera or DEFAULT_CAMERA).height
     if (video.width, video.height) == recorded or min(video.width, video.height) <= 0:
         return 1.0, 1.0
     sx, sy = video.width / recorded[0], video.height / recorded[1]
-    if abs(sx / sy - 1) > 0.01:
-        log.warning("%s: %dx%d frames, but %s places its joints in %dx%d ones (a video cut to another "
-                    "shape?): its crops and drawn joints may miss the people", video.path, video.width,
-                    video.height, skeleton.name, *recorded)
-        return 1.0, 1.0
-    return sx, sy
+    return (sx, sy) if abs(sx / sy - 1) <= 0.01 else None
+
+
+def other_shape(skeleton: Path, camera: ColorCamera | None, video: RgbVideo) -> str:
+    """Why `color_pixel_scale` found no scale, naming both files and sizes."""
+    recorded = (camera or DEFAULT_CAMERA).width, (camera or DEFAULT_CAMERA).height
+    return (f"{video.path}: {video.width}x{video.height} frames, but {skeleton.name} places its joints in "
+            f"{recorded[0]}x{recorded[1]} ones (a video cut to another shape?)")
 
 
 class ClipRecording:
@@ -257,8 +261,13 @@ class ClipRecording:
             self.timestamps = np.arange(count, dtype=np.float64) / NTU_FPS
         self.video = RgbVideo(self.paths.video) if color and self.paths.video is not None else None
         camera = self.sidecar.camera if self.sidecar is not None else None
-        self._color_scale = (1.0, 1.0) if self.video is None else color_pixel_scale(
-            self.paths.skeleton, camera, self.video)
+        self._color_scale = (1.0, 1.0)
+        if self.video is not None:
+            scale = color_pixel_scale(self.paths.skeleton, camera, self.video)
+            if scale is None:  # replayed all the same: the picture is still worth seeing
+                log.warning("%s: its joints are drawn and cropped where the recorded frames had them, which "
+                            "may miss its people", other_shape(self.paths.skeleton, camera, self.video))
+            self._color_scale = scale or self._color_scale
         self._said_cut_short = False
         named_for = self.paths.video.name.removesuffix("_rgb.avi") if self.video is not None else None
         if video is not None and named_for not in (None, Path(video).name, self.paths.name):

@@ -70,7 +70,7 @@ def test_a_twin_is_the_same_person_at_the_same_moment_from_the_other_camera() ->
     checked = 0
     for index in range(0, len(dataset), 7):
         item = dataset[index]
-        if dataset.window_ends[dataset._plan[index]] < 3.0:
+        if dataset.window_ends[dataset.plan()[index]] < 3.0:
             continue  # the first window may reach back before the other camera started
         # Which slot holds which person differs between the cameras; the twin is chosen by pose.
         np.testing.assert_allclose(item["twin_skeleton"].numpy(), item["skeleton"].numpy(), atol=1e-4)

@@ -51,18 +51,18 @@ def test_an_ntu_video_shared_resized_replays_with_the_joints_on_its_people(tmp_p
                                                                          caplog) -> None:
     """Replayed (live, `recordings view`, the marking window) with a 960x540 copy of its video, an NTU clip
     drew its joints and cut its crops at 1920x1080 places: off the people, the hand crops black."""
-    from test_training import _resized_copy
+    from video_files import resized_copy
 
     skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton"
     full = shared_data / "ntu" / "rgb" / "S001C001P001R001A001_rgb.avi"
     reference = read_skeleton(skeleton).frames[50][0].color
-    half = _resized_copy(full, tmp_path / "half" / "S001C001P001R001A001_rgb.avi", 960, 540)
+    half = resized_copy(full, tmp_path / "half" / "S001C001P001R001A001_rgb.avi", 960, 540)
     with open_recording(skeleton, video=half) as recording:
         frame = next(recording.frames(50))
     assert frame.color.shape == (540, 960, 3)
     np.testing.assert_allclose(frame.bodies[0].joints_color, reference / 2, rtol=1e-5)
     # Cut to another shape, no scale is known: replayed as it is, with a warning naming both sizes.
-    cut = _resized_copy(full, tmp_path / "cut" / "S001C001P001R001A001_rgb.avi", 640, 480)
+    cut = resized_copy(full, tmp_path / "cut" / "S001C001P001R001A001_rgb.avi", 640, 480)
     with open_recording(skeleton, video=cut) as recording:
         frame = next(recording.frames(50))
     np.testing.assert_array_equal(frame.bodies[0].joints_color, reference.astype(np.float32))

@@ -1187,3 +1187,15 @@ def test_run_window_keeps_the_event_loop_running_while_stopping_and_returns_the_
     assert summary is real_stop() and summary.frames > 0  # the Summary the stopping thread made
     [(started, ended)] = held
     assert sum(started <= t <= ended for t in ticks) > 5  # the GUI thread went on meanwhile
+
+
+def test_the_window_offers_no_background_class_to_mark(tmp_path) -> None:
+    """A labels.txt an earlier version let "No_Action" into offered it on F2: chosen, marking failed with
+    "not a class to label", mid-recording."""
+    from live.overlay import recording_classes
+    from live.pipeline import RecordingSettings
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("A121\tpatient fell\nA122\tNo_Action\nA123\tdrinking\n", encoding="utf-8")
+    names, chosen = recording_classes(RecordingSettings(label_map=labels), tmp_path)
+    assert names == ["patient fell", "drinking"] and chosen is None

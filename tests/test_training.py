@@ -1751,34 +1751,19 @@ def test_a_bad_set_override_is_named_once_with_what_is_wrong() -> None:
         assert str(error.value).startswith(message), str(error.value)
 
 
-def _resized_copy(video: Path, out: Path, width: int, height: int) -> Path:
-    """`video` written again at width x height, as NTU's videos are often shared (halved, MJPG)."""
-    import cv2
-
-    from recordings.avi import MjpegAviWriter, finalize_avi
-    from recordings.ntu_video import RgbVideo
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    writer = MjpegAviWriter(out, width, height, 30.0)
-    with RgbVideo(video) as frames:
-        for _, image in frames.frames_at(list(range(len(frames)))):
-            writer.write(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
-    writer.close()
-    finalize_avi(out)
-    return out
-
-
 def test_an_ntu_video_shared_at_half_size_is_cropped_where_its_people_are(tmp_path: Path,
                                                                           shared_data: Path) -> None:
     """A .skeleton places its joints in the Kinect's 1920x1080 frames: cut from a 960x540 copy of the real
     video, the hand crops were black and the body crop a corner of floor, trained on without a word."""
+    from video_files import resized_copy
+
     from training.cache import load_clip
     from training.data import ClipTask
     from training.prepare import CacheSettings, prepare_clip
 
     skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton"
     full = shared_data / "ntu" / "rgb" / "S001C001P001R001A001_rgb.avi"
-    half = _resized_copy(full, tmp_path / "S001C001P001R001A001_rgb.avi", 960, 540)
+    half = resized_copy(full, tmp_path / "S001C001P001R001A001_rgb.avi", 960, 540)
     crops = {}
     for name, video in (("full", full), ("half", half)):
         task = ClipTask("S001C001P001R001A001", 0, skeleton, video, None, {})
@@ -1789,3 +1774,9 @@ def test_an_ntu_video_shared_at_half_size_is_cropped_where_its_people_are(tmp_pa
     for part in range(crops["full"].shape[0]):
         assert np.abs(crops["half"][part] - crops["full"][part]).mean() < 12
         assert crops["half"][part].mean() > 40
+    # Cut to another shape, no scale puts the joints on her: refused, naming the video (it was black crops).
+    cut = resized_copy(full, tmp_path / "cut" / "S001C001P001R001A001_rgb.avi", 640, 480)
+    task = ClipTask("S001C001P001R001A001", 0, skeleton, cut, None, {})
+    with pytest.raises(DatasetError, match=f"{cut}: 640x480 frames, but S001C001P001R001A001.skeleton places "
+                                           "its joints in 1920x1080 ones"):
+        prepare_clip(task, CacheSettings(dataset="ntu60"), tmp_path / "cut_cache")

@@ -72,7 +72,7 @@ def network_config(
         # A window and its mirror image averaged: a left-hand drink scored half drink_left, half drink_right.
         raise ConfigError(f"model.overrides.pose_mirror_average: the classes {first_few(sided, 4)} say "
                           "which side acts, and a window's mirror image shows the other side's action: set "
-                          "it false")
+                          "it false (--set model.overrides.pose_mirror_average=false)")
     try:
         base = NetworkConfig.from_dict(values, source="model.overrides")
         return ABLATIONS[model.ablation](base)

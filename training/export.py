@@ -56,6 +56,7 @@ from core.package_files import output_folder_beside
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
 from recordings.argument_types import CommandLineParser, integer_in, package_file, replaced_file
+from recordings.clip import color_pixel_scale, other_shape
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.datasets.nucla import NUCLA_FPS, read_nucla_sequence
@@ -196,6 +197,10 @@ def ntu_windows(
     ends = evaluation_window_ends(timestamps, prep.window, count=count)
     all_indices = [window_indices(timestamps, end, prep.window) for end in ends]
     with RgbVideo(video_path) as video:
+        scale = color_pixel_scale(skeleton_path, None, video)  # a copy shared resized: its joints scaled
+        if scale is None:
+            raise ValueError(f"{other_shape(skeleton_path, None, video)}: crops would miss the people")
+        camera = DEFAULT_CAMERA.scaled(video.width, video.height)
         wanted = sorted({int(i) for indices in all_indices for i in indices})
         frames = dict(zip(wanted, video.read_frames(wanted), strict=True))
     crops, skeletons = [], []
@@ -204,10 +209,10 @@ def ntu_windows(
         boxes = part_boxes(
             joints[:, 0],
             states[:, 0],
-            DEFAULT_CAMERA,
+            camera,
             layout,
             prep.glimpse,
-            joints_color=arrays.color[indices, 0],
+            joints_color=arrays.color[indices, 0] * np.asarray(scale),
             timestamps=timestamps[indices],
         )
         crops.append(crop_window([frames[int(i)] for i in indices], boxes, prep.glimpse))

@@ -54,7 +54,7 @@ from typing import Any
 from core.model.checkpoint import Checkpoint, load_checkpoint
 from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
-from core.timeline import NO_ACTION, names_background, sided_classes
+from core.timeline import NO_ACTION, sided_classes
 from core.wording import first_few
 from recordings.argument_types import as_typed, package_file
 from recordings.atomic import replace_atomically
@@ -129,20 +129,14 @@ def refuse_typos(base: Checkpoint, base_path: Path, new: list[str], allowed: lis
                  clips: list[LabelledClip]) -> None:  # fmt: skip
     """A new class whose name is close to one of the base model's is most likely that class mistyped when
     the clips were labelled (labels.txt knows the site's classes, not the model's): trained, it would be a
-    class of its own that takes the base class's examples. The clips that name it are named. The
-    background's name written otherwise ("No_Action") is refused whatever --new-class says."""
+    class of its own that takes the base class's examples. The clips that name it are named."""
     known = [name for name in base.class_names if name != NO_ACTION]
     for name in new:
-        naming = [str(clip.task.skeleton) for clip in clips if name in clip_classes(clip)]
-        if names_background(name):  # labelled before labels.txt refused it; even --new-class cannot want it
-            raise DatasetError(f"class {name!r} of the clips is the background ({NO_ACTION!r}: everything "
-                               f"outside the intervals), not an action: remove it from the clips that name "
-                               f"it ({first_few(naming, 3)}: python -m recordings label CLIP --list, then "
-                               "--remove N)")
         if name in allowed:
             continue
         close = similar_names(name, known)
         if close:
+            naming = [str(clip.task.skeleton) for clip in clips if name in clip_classes(clip)]
             raise DatasetError(
                 f"class {name!r} of the clips is not one of {base_path.name}'s but close to its "
                 f"{' or '.join(map(repr, close))}: a typo? Relabel the clips that name it "

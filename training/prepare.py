@@ -33,7 +33,7 @@ from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from recordings.argument_types import integer_in, output_folder, positive_float
-from recordings.clip import color_pixel_scale, read_sidecar
+from recordings.clip import color_pixel_scale, other_shape, read_sidecar
 from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.cache import (
@@ -129,7 +129,11 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
         size = settings.glimpse.crop_size
         with RgbVideo(task.video) as video:
             # The joints' pixels are the recorded frames'; a video shared resized needs them scaled.
-            color *= color_pixel_scale(task.skeleton, camera, video)
+            scale = color_pixel_scale(task.skeleton, camera, video)
+            if scale is None:  # crops cut where no joint is would be trained on as the action's
+                raise DatasetError(f"{other_shape(task.skeleton, camera, video)}: its crops would miss its "
+                                   "people; use the video as recorded (resized whole is fine)")
+            color *= scale
             camera = camera.scaled(video.width, video.height)
             boxes = part_boxes(
                 arrays.xyz[:, 0],

@@ -700,9 +700,9 @@ def _stage_data(
         sampler=sampler,
         num_workers=config.workers,
         pin_memory=process.device.type == "cuda",
-        # Started again each epoch: a worker holds the copy of train_set it was started with, and
-        # set_epoch changes the main process's only (persistent workers drew epoch 0's windows for good).
-        persistent_workers=False,
+        # Kept from epoch to epoch (spawned workers, on Windows, take seconds to start and get the whole
+        # preloaded dataset again); they read the epoch from shared memory (WindowDataset.set_epoch).
+        persistent_workers=config.workers > 0,
         drop_last=len(train_set) > config.optim.batch_size,
         worker_init_fn=ignore_sigterm,
     )

@@ -79,7 +79,9 @@ class Augmentation:
     # Probability of the Kinect's back-view error: a person the sensor sees from behind or the side is
     # tracked as if facing it, left and right joints swapped, so the normalised body is the side-swapped
     # one turned 180 degrees about the vertical. Between N-UCLA's views 1 and 2 a quarter of the
-    # performances differ this way (training/checkpoints/README.md). Drawn last; 0 draws nothing.
+    # performances differ this way (training/checkpoints/README.md). Drawn last; 0 draws nothing. Unlike
+    # `mirror`, allowed with classes that say which side: the person did act with that hand, the sensor
+    # swapped the joints, and a model should learn what the sensor gives then.
     swap_sides: float = 0.0
     # Random turns of each bone about its parent joint, the skeleton another camera would have fitted to the
     # same pose: per window a scale uniform in [0, bone_turn_deg] degrees, the standard deviation of each
@@ -290,7 +292,10 @@ class WindowDataset(Dataset):
             )
         self.part_index = part_index  # which cached crop tracks, in the network's order (None: all)
         self.seed = seed
-        self.epoch = 0
+        # In shared memory: loader workers live from epoch to epoch (persistent_workers) with the copy of
+        # this dataset they were started with, and read set_epoch's value here; an attribute changed the
+        # main process's copy only, and with --workers N every epoch drew epoch 0's windows.
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         # Skeleton-only clips are small (N-UCLA: 1,020 clips, a few MB): keep them in memory instead of
         # re-reading a file per item. Clips with crops stay lazy (memory-mapped by their source).
         self._cache: list[Clip | None] = [None] * len(self.sources)
@@ -301,8 +306,12 @@ class WindowDataset(Dataset):
     def labels(self) -> np.ndarray:
         return np.array([s.label for s in self.sources], dtype=np.int64)
 
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch)
+
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self._epoch.fill_(epoch)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -450,7 +459,7 @@ class StreamWindowDataset(WindowDataset):
         # One epoch: about every action window once, the rarer classes drawn again, background capped.
         self.per_class = int(np.ceil(counts[actions].mean())) if actions else int(counts[self.background])
         self._drawn_classes = actions + ([self.background] if counts[self.background] else [])
-        self._plan = self._draw(0)
+        self._plan, self._planned_epoch = self._draw(0), 0
         # Per sequence: (the other cameras' sources of its performance, time knots) where it has them.
         self._twins = camera_twins(self.sources, [self.clip(k) for k in range(len(self.sources))]) if twins \
             else None
@@ -475,19 +484,26 @@ class StreamWindowDataset(WindowDataset):
             plan.append(rng.choice(members, size=wanted, replace=wanted > len(members)))
         return rng.permutation(np.concatenate(plan))
 
+    def plan(self) -> np.ndarray:
+        """This epoch's windows, drawn where the epoch is first asked for: a loader worker learns of a new
+        epoch from the shared value set_epoch writes, and draws the same plan as the main process."""
+        if self._planned_epoch != self.epoch:
+            self._plan, self._planned_epoch = self._draw(self.epoch), self.epoch
+        return self._plan
+
     @property
     def labels(self) -> np.ndarray:
-        return self.window_labels[self._plan]
+        return self.window_labels[self.plan()]
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        self._plan = self._draw(epoch)
+        super().set_epoch(epoch)
+        self.plan()
 
     def __len__(self) -> int:
-        return len(self._plan)
+        return len(self.plan())
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
-        window = int(self._plan[index])
+        window = int(self.plan()[index])
         k, end = int(self.window_clips[window]), float(self.window_ends[window])
         clip = self.clip(k)
         rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -627,7 +643,8 @@ def window_datasets(
     if augmentation.mirror > 0 and (sided := sided_classes(splits.class_names)):
         # A mirrored drink_left is a right-hand drink: trained under its label, the two sides look alike.
         raise DatasetError(f"augment.mirror: the classes {first_few(sided, 4)} say which side acts, and a "
-                           f"mirrored window shows the other side's action under their label: set it to 0")
+                           f"mirrored window shows the other side's action under their label: set it to 0 "
+                           f"(--set augment.mirror=0)")
     common = {"with_crops": with_crops, "part_index": part_index, "seed": seed}
     validation_sources = splits.validation or splits.train
     if splits.continuous:

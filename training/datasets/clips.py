@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from core.skeleton import KINECT_V2
-from core.timeline import NO_ACTION, Interval, Timeline
+from core.timeline import NO_ACTION, Interval, Timeline, names_background
+from core.wording import first_few
 from recordings.argument_types import as_typed
 from recordings.clip import ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
@@ -203,6 +204,15 @@ def read_dataset(data: DataConfig) -> tuple[list[LabelledClip], list[Path]]:
     twice = [n for n, count in names.items() if count > 1]
     if twice:
         raise DatasetError(f"{data.root}: clip names must be unique, {twice[:3]} appear more than once")
+    # Labelled before labels.txt refused it, "No_Action" trained as an action beside no_action.
+    background = [(c, n) for c in clips for n in clip_classes(c) if names_background(n)]
+    if background:
+        name = background[0][1]
+        naming = [str(c.task.skeleton) for c, n in background if n == name]
+        raise DatasetError(f"class {name!r} of the clips is the background ({NO_ACTION!r}: everything "
+                           f"outside the intervals), not an action: remove it from the clips that name it "
+                           f"({first_few(naming, 3)}: python -m recordings label CLIP --list, then "
+                           f"--remove N)")
     return clips, unlabelled
 
 
