@@ -450,9 +450,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 # Intervals say what the clip shows (its whole-clip label no longer does): the clip
                 # counts once for each class it holds, and each interval counts as one of them.
                 for interval in sidecar.timeline.intervals:
-                    intervals[_class_key(names, interval.label)] += 1
+                    intervals[_interval_key(names, site, interval.label)] += 1
                 classes = sorted({i.label for i in sidecar.timeline.intervals})
-                counts.update(_class_key(names, c) for c in classes)
+                counts.update(_interval_key(names, site, c) for c in classes)
                 count = len(sidecar.timeline.intervals)
                 marked = f"  [{count} interval{'s' * (count != 1)}: {', '.join(classes)}]"
         else:
@@ -516,6 +516,15 @@ def _class_key(names: LabelMap, name: str) -> str:
         return f"A{names.action_id(name):03d} {name}"
     except KeyError:
         return name
+
+
+def _interval_key(names: LabelMap, site: LabelMap | None, name: str) -> str:
+    """How `list` names an interval's class. Labelling puts every interval's class in the folder's
+    labels.txt: one it lacks was renamed or removed there, and training refuses the clip (it was counted
+    under NTU's class of that name)."""
+    if site is not None and site.named(name) is None:
+        return f"{name}  (not in labels.txt: renamed or removed there? training refuses these clips)"
+    return _class_key(names, name)
 
 
 # ---- view -------------------------------------------------------------------------------------------

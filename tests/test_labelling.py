@@ -275,6 +275,7 @@ def test_labels_a_read_only_folder_refuses_are_said_not_added(tmp_path: Path, mo
 def test_a_sidecar_label_spelt_otherwise_trains_as_the_maps_class(tmp_path: Path) -> None:
     """A hand-edited sidecar's "patient<no-break space>fell" is labels.txt's "patient fell" (the check
     said so), and then training's class lookup by the raw name failed with a bare ValueError."""
+    from training.data import DatasetError
     from training.datasets.clips import read_clip_folder
 
     clip = record(tmp_path)
@@ -294,8 +295,28 @@ def test_a_sidecar_label_spelt_otherwise_trains_as_the_maps_class(tmp_path: Path
     assert [i.label for i in labelled.timeline.intervals] == ["Caf\u00e9"]
     raw["intervals"] = [{"start": 0.5, "end": 1.5, "label": "121"}]  # a number is not made a class's name
     sidecar.write_text(json.dumps(raw))
-    (labelled,), _ = read_clip_folder(tmp_path)
-    assert [i.label for i in labelled.timeline.intervals] == ["121"]
+    with pytest.raises(DatasetError, match="interval label '121' is not in the label map"):
+        read_clip_folder(tmp_path)
+
+
+def test_a_class_renamed_in_labels_txt_is_not_trained_under_its_old_name(tmp_path: Path, capsys) -> None:
+    """Intervals keep class names: after "A121 patient fell" became "A121 fall" in labels.txt, the clip's
+    intervals trained on as "patient fell" without a word (as NTU's class, had the old name been one)."""
+    from training.data import DatasetError
+    from training.datasets.clips import read_clip_folder
+
+    clip = record(tmp_path)
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 0.5, 1.5)
+    labels.save()
+    (tmp_path / "labels.txt").write_text("A121\tfall\n")
+    said = f"{clip.with_suffix('.json')}: interval label 'patient fell' is not in the label map"
+    with pytest.raises(DatasetError, match=f"{said} {tmp_path / 'labels.txt'} \\(renamed or removed"):
+        read_clip_folder(tmp_path)
+    from recordings.__main__ import main as recordings
+
+    assert recordings(["list", str(tmp_path)]) == 0
+    assert "patient fell  (not in labels.txt: renamed or removed there?" in capsys.readouterr().out
 
 
 def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:

@@ -154,6 +154,15 @@ def read_clip_folder(
         if timeline is not None and not timeline.intervals:
             timeline = None
         if timeline is not None:  # each interval's class as the map writes it (see _as_the_map_writes)
+            unknown = [i.label for i in timeline.intervals if labels.named(i.label) is None]
+            if unknown:
+                # Intervals keep class names, and labelling puts every one in the map: a name it lacks was
+                # renamed or removed there (it trained on under the old name, or as NTU's class of it).
+                raise DatasetError(
+                    f"{paths.sidecar}: interval label {unknown[0]!r} is not in the label map {map_path} "
+                    f"(renamed or removed there?): put the line back, or relabel the clip's intervals "
+                    f"(python -m recordings label {as_typed(paths.skeleton)} --list, --remove N, then "
+                    f"--class NAME --from S --to S)")
             timeline = replace(timeline, intervals=tuple(
                 replace(i, label=_as_the_map_writes(i.label, labels)) for i in timeline.intervals))
         if action is None and timeline is None:
