@@ -119,39 +119,49 @@ def foot_positions(joints: np.ndarray, states: np.ndarray, layout: SkeletonLayou
     return joints[usable]
 
 
-def spine_directions(joints: np.ndarray, states: np.ndarray, layout: SkeletonLayout) -> np.ndarray:
-    """Unit vectors float64 (N, 3) from SpineBase to SpineShoulder of bodies (..., J, 3) with states
-    (..., J) where both are tracked (Kinect v1: HipCenter to ShoulderCenter): the bodies' own up, for
-    `body_up`."""
+def standing_spines(
+    joints: np.ndarray, states: np.ndarray, layout: SkeletonLayout, max_bend_deg: float = 20.0
+) -> np.ndarray:
+    """Unit vectors float64 (N, 3) from SpineBase to SpineShoulder (Kinect v1: HipCenter to
+    ShoulderCenter) of bodies (..., J, 3) with states (..., J) that stand: spine, hips and ankles
+    tracked, and the legs (mid-ankle to mid-hip) within `max_bend_deg` of the spine's direction. Up, as
+    standing people show it (`body_up`): one sitting up in bed, or reclined in a chair, has a spine at any
+    slant and legs across it, and is left out."""
     v2 = "SpineBase" in layout.joint_names
     base, top = (layout.index(name) for name in (("SpineBase", "SpineShoulder") if v2 else
                                                   ("HipCenter", "ShoulderCenter")))
+    legs = [layout.index(name) for name in ("HipLeft", "HipRight", "AnkleLeft", "AnkleRight")]
     joints = np.asarray(joints, dtype=np.float64).reshape(-1, layout.num_joints, 3)
     states = np.asarray(states).reshape(-1, layout.num_joints)
+    tracked = (states[:, [base, top, *legs]] > INFERRED).all(1) & np.isfinite(joints).all((1, 2))
     spines = joints[:, top] - joints[:, base]
-    length = np.linalg.norm(spines, axis=1)
-    usable = (states[:, base] > INFERRED) & (states[:, top] > INFERRED) & np.isfinite(length) & (length > 0.1)
-    return spines[usable] / length[usable, None]
+    upward = joints[:, legs[:2]].mean(1) - joints[:, legs[2:]].mean(1)  # mid-ankle to mid-hip
+    spine_length, leg_length = np.linalg.norm(spines, axis=1), np.linalg.norm(upward, axis=1)
+    tracked &= (spine_length > 0.1) & (leg_length > 0.4)
+    spines = spines[tracked] / spine_length[tracked, None]
+    upward = upward[tracked] / leg_length[tracked, None]
+    return spines[(spines * upward).sum(1) >= np.cos(np.radians(max_bend_deg))]
 
 
 def body_up(
     spines: np.ndarray,
     *,
     min_spines: int = 30,
-    max_lean_deg: float = 50.0,
+    max_pitch_deg: float = 45.0,
     level_within_deg: float = 5.0,
 ) -> np.ndarray:
-    """The room's up in camera space as the bodies show it (`spine_directions` over a recording), for
-    `fit_floor`'s `up`: people stand and sit with their spines near vertical, whatever the sensor's pitch.
-    A sensor pitched down at the room (NTU's, 10-30 degrees) sees feet that rarely spread enough to fit a
-    tilt, and a floor levelled to the sensor's own up put people leaning towards it, a second person
-    0.8 m in the air. Spines leaning more than `max_lean_deg` from the sensor's up (lying, bending) are
-    left out; the median of the rest, and the sensor's up (CAMERA_UP) where that is within
+    """The room's up in camera space as standing people show it (`standing_spines` over a recording), for
+    `fit_floor`'s `up`: their spines are near vertical whatever the sensor's pitch. A sensor pitched down
+    at the room (NTU's, 10-30 degrees) sees feet that rarely spread enough to fit a tilt, and a floor
+    levelled to the sensor's own up put people leaning towards it, a second person 0.8 m in the air.
+    Spines more than `max_pitch_deg` from the sensor's up are left out: a person lying flat has legs in
+    line with the spine too, and with the sensor pitched less than 45 degrees a lying spine is always
+    further than that. The median of the rest; the sensor's up (CAMERA_UP) where that is within
     `level_within_deg` of it (people lean forward a few degrees: a level sensor stays level) or fewer than
     `min_spines` spines are known."""
     camera_up = np.asarray(CAMERA_UP, np.float64)
     spines = np.asarray(spines, dtype=np.float64).reshape(-1, 3)
-    spines = spines[spines @ camera_up >= np.cos(np.radians(max_lean_deg))]
+    spines = spines[spines @ camera_up >= np.cos(np.radians(max_pitch_deg))]
     if len(spines) < min_spines:
         return camera_up
     up = _unit(np.median(spines, axis=0))

@@ -34,7 +34,9 @@ def names_background(name: str) -> bool:
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name).casefold()) == "noaction"
 
 
-_SIDE = re.compile(r"(?<![^\W_])(left|right)(?![^\W_])", re.IGNORECASE)  # a word, or between underscores
+# The word, not inside another ("upright"): between non-letters, a digit included ("wave_left2").
+_SIDE = re.compile(r"(?<![^\W\d_])(left|right)(?![^\W\d_])", re.IGNORECASE)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # drinkLeft, LEFTHand: words apart
 
 
 def sided_classes(class_names: Iterable[str]) -> list[str]:
@@ -42,7 +44,7 @@ def sided_classes(class_names: Iterable[str]) -> list[str]:
     "drinkLeft"): the mirror image of such an action is the other side's, so mirroring their windows
     (augmentation, mirror averaging) teaches or scores each as the other. English words only: "wave_L" or
     "links winken" is not found, and "left_behind" is, which only costs it the mirroring."""
-    return [name for name in class_names if _SIDE.search(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name))]
+    return [name for name in class_names if _SIDE.search(_CAMEL.sub("_", name))]
 
 # A window takes the action that covers at least this fraction of it, else no_action. One half
 # makes a window's label the truth at its centre for every action at least half a window long (the

@@ -48,7 +48,7 @@ from core.room import (  # noqa: E402
     fit_floor,
     foot_positions,
     part_centre,
-    spine_directions,
+    standing_spines,
 )
 from core.skeleton import SkeletonLayout  # noqa: E402
 from live.worker import Decision  # noqa: E402
@@ -198,7 +198,7 @@ class RoomModel:
         room frame changed (the fixed scenery must be redrawn)."""
         for body in bodies:
             self.feet.extend(foot_positions(body.joints, body.states, self.layout))
-            self.spines.extend(spine_directions(body.joints, body.states, self.layout))
+            self.spines.extend(standing_spines(body.joints, body.states, self.layout))
         self._frames += 1
         if self._frames % self.refit_frames or len(self.feet) < self.min_feet:
             return False

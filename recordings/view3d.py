@@ -48,7 +48,7 @@ from core.room import (
     overview_camera,
     point_colours,
     present_joints,
-    spine_directions,
+    standing_spines,
     tube_mesh,
 )
 from core.skeleton import KINECT_V2, SkeletonLayout
@@ -127,7 +127,7 @@ def survey(
                     continue
                 for body in frame.bodies:
                     feet.append(foot_positions(body.joints, body.states, layout))
-                    spines.append(spine_directions(body.joints, body.states, layout))
+                    spines.append(standing_spines(body.joints, body.states, layout))
                     present = present_joints(body.joints, body.states)
                     if present.any():
                         centres.append(body.joints[present].mean(0))

@@ -295,7 +295,7 @@ def test_a_sidecar_label_spelt_otherwise_trains_as_the_maps_class(tmp_path: Path
     assert [i.label for i in labelled.timeline.intervals] == ["Caf\u00e9"]
     raw["intervals"] = [{"start": 0.5, "end": 1.5, "label": "121"}]  # a number is not made a class's name
     sidecar.write_text(json.dumps(raw))
-    with pytest.raises(DatasetError, match="interval label '121' is not in the label map"):
+    with pytest.raises(DatasetError, match="labels.txt lacks the classes '121' that intervals of 1 clip"):
         read_clip_folder(tmp_path)
 
 
@@ -310,13 +310,21 @@ def test_a_class_renamed_in_labels_txt_is_not_trained_under_its_old_name(tmp_pat
     labels.add("patient fell", 0.5, 1.5)
     labels.save()
     (tmp_path / "labels.txt").write_text("A121\tfall\n")
-    said = f"{clip.with_suffix('.json')}: interval label 'patient fell' is not in the label map"
-    with pytest.raises(DatasetError, match=f"{said} {tmp_path / 'labels.txt'} \\(renamed or removed"):
+    said = f"{tmp_path / 'labels.txt'} lacks the classes 'patient fell' that intervals of 1 clip\\(s\\) name"
+    with pytest.raises(DatasetError, match=f"{said} \\({clip}\\). Renamed or removed there: relabel"):
         read_clip_folder(tmp_path)
     from recordings.__main__ import main as recordings
 
     assert recordings(["list", str(tmp_path)]) == 0
     assert "patient fell  (not in labels.txt: renamed or removed there?" in capsys.readouterr().out
+    # The background's name (labelled before it was refused) is said as that, not as a class to add back.
+    from training.config import DataConfig
+    from training.datasets.clips import read_dataset
+
+    sidecar = clip.with_suffix(".json")
+    sidecar.write_text(sidecar.read_text().replace('"patient fell"', '"No_Action"'))
+    with pytest.raises(DatasetError, match="class 'No_Action' of the clips is the background"):
+        read_dataset(DataConfig(dataset="clips", root=str(tmp_path)))
 
 
 def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:

@@ -252,14 +252,14 @@ def test_a_sensor_pitched_down_at_real_people_is_levelled_by_their_spines(shared
     """NTU's sensors look down at the room, and a person standing still spreads no feet to fit a tilt: the
     floor was levelled to the sensor's own up, so people leaned 15-18 degrees towards it and a second
     person floated 0.8 m up. Their spines say where up is."""
-    from core.room import body_up, spine_directions
+    from core.room import body_up, standing_spines
 
     skeletons = shared_data / "ntu" / "skeletons"
     for name in ("S001C001P001R001A001", "S001C001P001R001A011", "S002C001P003R001A003"):
         with open_recording(skeletons / f"{name}.skeleton", color=False) as clip:
             bodies = [b for f in clip.frames() for b in f.bodies]
         feet = np.concatenate([foot_positions(b.joints, b.states, KINECT_V2) for b in bodies])
-        spines = np.concatenate([spine_directions(b.joints, b.states, KINECT_V2) for b in bodies])
+        spines = np.concatenate([standing_spines(b.joints, b.states, KINECT_V2) for b in bodies])
         up = body_up(spines)
         floor = fit_floor(feet, up=up)
         assert floor is not None and 12 < floor.tilt_deg() < 20, name
@@ -274,6 +274,54 @@ def test_a_sensor_pitched_down_at_real_people_is_levelled_by_their_spines(shared
     assert np.array_equal(body_up(tipped), [0.0, 1.0, 0.0])
     lying = np.array([[0.0, np.cos(np.radians(60)), -np.sin(np.radians(60))]] * 40)
     assert np.array_equal(body_up(lying), [0.0, 1.0, 0.0])
+
+
+def _body(spine_up: tuple[float, float, float], legs_up: tuple[float, float, float], hips: np.ndarray,
+          to_camera: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Joints (25, 3) in camera space of a body whose spine and legs point along the given room
+    directions (x right, y forward, z up) from its hips, and their states (the spine and legs tracked)."""
+    joints, states = np.zeros((25, 3)), np.zeros(25, np.int8)
+    spine, legs = np.asarray(spine_up, float), np.asarray(legs_up, float)
+    spine, legs = spine / np.linalg.norm(spine), legs / np.linalg.norm(legs)
+    side = np.array([0.1, 0.0, 0.0])
+    for name, point in (("SpineBase", hips + 0.05 * spine), ("SpineShoulder", hips + 0.5 * spine),
+                        ("HipLeft", hips - side), ("HipRight", hips + side),
+                        ("AnkleLeft", hips - side - 0.8 * legs), ("AnkleRight", hips + side - 0.8 * legs)):
+        joints[KINECT_V2.index(name)] = point + rng.normal(0, 0.01, 3)
+        states[KINECT_V2.index(name)] = 2
+    return joints @ to_camera.T, states
+
+
+def test_people_in_bed_or_sitting_up_do_not_tip_the_room() -> None:
+    """A patient lies in bed for hours under a sensor pitched down at the room: spines alone took the bed
+    for the floor's up (87 degrees off at a 45 degree pitch; 47 with the bed's head raised)."""
+    from core.room import body_up, standing_spines
+
+    rng = np.random.default_rng(3)
+    for pitch in (20.0, 40.0):
+        t = np.radians(pitch)
+        # Rows: room x, y, z in camera space (camera: x right... y up, z forward), the sensor pitched down.
+        to_camera = np.array([[1.0, 0.0, 0.0], [0.0, np.sin(t), np.cos(t)], [0.0, np.cos(t), -np.sin(t)]]).T
+        true_up = to_camera @ np.array([0.0, 0.0, 1.0])
+        spines = []
+        for k in range(400):
+            kind = k % 10
+            if kind < 3:  # standing, walking about
+                body = _body((0, 0.05, 1), (0, 0, 1), np.array([rng.uniform(-1, 1), rng.uniform(2, 4), 0.9]),
+                             to_camera, rng)
+            elif kind < 7:  # lying flat, head away from the sensor
+                body = _body((0, 1, 0), (0, 1, 0), np.array([0.8, 3.0, 0.6]), to_camera, rng)
+            else:  # sitting up in bed, its head raised 40 degrees
+                body = _body((0, np.cos(np.radians(40)), np.sin(np.radians(40))), (0, 1, 0),
+                             np.array([0.8, 3.0, 0.6]), to_camera, rng)
+            spines.append(standing_spines(*body, KINECT_V2))
+        up = body_up(np.concatenate(spines))
+        assert np.degrees(np.arccos(up @ true_up)) < 3, pitch
+        # The patient alone, never standing: the sensor's own up, as before. Sitting up, the legs lie across
+        # the spine; lying flat, they are in line with it, and the spine is too far from the sensor's up.
+        assert all(len(spines[k]) == 0 for k in range(7, 400, 10))
+        in_bed = np.concatenate(spines[3::10] + spines[7::10])
+        assert np.array_equal(body_up(in_bed), [0.0, 1.0, 0.0])
 
 
 def test_clip_to_floor_keeps_what_is_above_and_outlines_the_cut() -> None:

@@ -647,8 +647,9 @@ def _teacher(
 
 def software_record() -> dict[str, Any]:
     """What trained a checkpoint, for whoever reproduces it: this code's version and commit (with
-    "+changes" where the checkout had uncommitted ones), torch and numpy, and the CPU threads (results are
-    bitwise the same on one thread only)."""
+    "+changes" where tracked files had uncommitted changes; new files are not looked for, as a run folder
+    inside the checkout would always count), torch and numpy, and the CPU threads (results are bitwise
+    the same on one thread only)."""
     commit = None
     repository = Path(__file__).resolve().parents[1]
     git = ["git", "-C", str(repository)]

@@ -122,8 +122,8 @@ def _whole_clip_class(
 def _as_the_map_writes(label: str, labels: LabelMap) -> str:
     """An interval's class in the label map's spelling: one labels.txt once listed twice ("Café" with a
     composed é and with e + accent, as a Mac types it) trained as two classes after the site kept one
-    line. Names only (an interval labelled "121" is not made A121's class); one the map lacks stays as
-    written."""
+    line. Names only (an interval labelled "121" is not made A121's class); one the map lacks (the
+    background's, which read_dataset refuses) stays as written."""
     action_id = labels.named(label)
     return label if action_id is None else labels.name(action_id)
 
@@ -147,6 +147,7 @@ def read_clip_folder(
     if not clips:
         raise DatasetError(f"{root}: no clips (*.skeleton) found")
     out, unlabelled = [], []
+    unmapped: dict[str, list[str]] = {}  # interval classes the map lacks -> the clips naming them
     for number, paths in enumerate(clips):
         sidecar = read_sidecar(paths.sidecar) if paths.sidecar is not None else None
         action = _whole_clip_class(paths, sidecar, labels, map_path)
@@ -154,15 +155,9 @@ def read_clip_folder(
         if timeline is not None and not timeline.intervals:
             timeline = None
         if timeline is not None:  # each interval's class as the map writes it (see _as_the_map_writes)
-            unknown = [i.label for i in timeline.intervals if labels.named(i.label) is None]
-            if unknown:
-                # Intervals keep class names, and labelling puts every one in the map: a name it lacks was
-                # renamed or removed there (it trained on under the old name, or as NTU's class of it).
-                raise DatasetError(
-                    f"{paths.sidecar}: interval label {unknown[0]!r} is not in the label map {map_path} "
-                    f"(renamed or removed there?): put the line back, or relabel the clip's intervals "
-                    f"(python -m recordings label {as_typed(paths.skeleton)} --list, --remove N, then "
-                    f"--class NAME --from S --to S)")
+            for name in {i.label for i in timeline.intervals}:  # the background's name: read_dataset's
+                if labels.named(name) is None and not names_background(name):
+                    unmapped.setdefault(name, []).append(str(paths.skeleton))
             timeline = replace(timeline, intervals=tuple(
                 replace(i, label=_as_the_map_writes(i.label, labels)) for i in timeline.intervals))
         if action is None and timeline is None:
@@ -180,6 +175,17 @@ def read_clip_folder(
         task = ClipTask(name, -1, paths.skeleton, paths.video, paths.sidecar, {})
         session = _session(paths, sidecar.raw if sidecar is not None else None, number)
         out.append(LabelledClip(task, action, timeline, session, folder, duration))
+    if unmapped:
+        # Intervals keep class names, and labelling puts each in the map: one it lacks was renamed or
+        # removed there, and trained on under the old name (or as NTU's class of it) without a word.
+        named = sorted({clip for clips_of in unmapped.values() for clip in clips_of})
+        classes = first_few([repr(name) for name in sorted(unmapped)], 4)
+        raise DatasetError(
+            f"{map_path} lacks the classes {classes} that intervals of {len(named)} clip(s) name "
+            f"({first_few(named, 2)}). Renamed or removed there: relabel those intervals (python -m "
+            f"recordings label CLIP --list, --remove N, then --class NAME --from S --to S). Never added (a "
+            f"PKU-MMD sequence converted before 2026-12-04): a line A<number><TAB>NAME for each, or convert "
+            f"it again")
     return out, unlabelled
 
 
