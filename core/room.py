@@ -120,27 +120,38 @@ def foot_positions(joints: np.ndarray, states: np.ndarray, layout: SkeletonLayou
 
 
 def standing_spines(
-    joints: np.ndarray, states: np.ndarray, layout: SkeletonLayout, max_bend_deg: float = 20.0
+    joints: np.ndarray,
+    states: np.ndarray,
+    layout: SkeletonLayout,
+    max_bend_deg: float = 20.0,
+    max_knee_deg: float = 35.0,
 ) -> np.ndarray:
     """Unit vectors float64 (N, 3) from SpineBase to SpineShoulder (Kinect v1: HipCenter to
-    ShoulderCenter) of bodies (..., J, 3) with states (..., J) that stand: spine, hips and ankles
-    tracked, and the legs (mid-ankle to mid-hip) within `max_bend_deg` of the spine's direction. Up, as
-    standing people show it (`body_up`): one sitting up in bed, or reclined in a chair, has a spine at any
-    slant and legs across it, and is left out."""
+    ShoulderCenter) of bodies (..., J, 3) with states (..., J) that stand: spine, hips, knees and ankles
+    tracked, the knees straight (thigh and shin within `max_knee_deg`) and the legs (mid-ankle to mid-hip)
+    within `max_bend_deg` of the spine's direction. Up, as standing people show it (`body_up`): one
+    sitting up in bed, or reclined in a chair with the feet tucked under it, has a spine at any slant and
+    bent knees, and is left out."""
     v2 = "SpineBase" in layout.joint_names
     base, top = (layout.index(name) for name in (("SpineBase", "SpineShoulder") if v2 else
                                                   ("HipCenter", "ShoulderCenter")))
-    legs = [layout.index(name) for name in ("HipLeft", "HipRight", "AnkleLeft", "AnkleRight")]
+    hips, knees, ankles = ([layout.index(f"{part}{side}") for side in ("Left", "Right")]
+                           for part in ("Hip", "Knee", "Ankle"))
     joints = np.asarray(joints, dtype=np.float64).reshape(-1, layout.num_joints, 3)
     states = np.asarray(states).reshape(-1, layout.num_joints)
-    tracked = (states[:, [base, top, *legs]] > INFERRED).all(1) & np.isfinite(joints).all((1, 2))
-    spines = joints[:, top] - joints[:, base]
-    upward = joints[:, legs[:2]].mean(1) - joints[:, legs[2:]].mean(1)  # mid-ankle to mid-hip
-    spine_length, leg_length = np.linalg.norm(spines, axis=1), np.linalg.norm(upward, axis=1)
-    tracked &= (spine_length > 0.1) & (leg_length > 0.4)
-    spines = spines[tracked] / spine_length[tracked, None]
-    upward = upward[tracked] / leg_length[tracked, None]
-    return spines[(spines * upward).sum(1) >= np.cos(np.radians(max_bend_deg))]
+    tracked = (states[:, [base, top, *hips, *knees, *ankles]] > INFERRED).all(1)
+    tracked &= np.isfinite(joints).all((1, 2))
+    hip, knee, ankle = (joints[:, side].mean(1) for side in (hips, knees, ankles))
+    segments = {"spine": joints[:, top] - joints[:, base], "legs": hip - ankle, "thigh": hip - knee,
+                "shin": knee - ankle}
+    lengths = {name: np.linalg.norm(vector, axis=1) for name, vector in segments.items()}
+    tracked &= np.all([length > 0.1 for length in lengths.values()], axis=0)
+    unit = {name: segments[name][tracked] / lengths[name][tracked, None] for name in segments}
+
+    def within(a: str, b: str, degrees: float) -> np.ndarray:
+        return (unit[a] * unit[b]).sum(1) >= np.cos(np.radians(degrees))
+
+    return unit["spine"][within("spine", "legs", max_bend_deg) & within("thigh", "shin", max_knee_deg)]
 
 
 def body_up(

@@ -276,52 +276,61 @@ def test_a_sensor_pitched_down_at_real_people_is_levelled_by_their_spines(shared
     assert np.array_equal(body_up(lying), [0.0, 1.0, 0.0])
 
 
-def _body(spine_up: tuple[float, float, float], legs_up: tuple[float, float, float], hips: np.ndarray,
-          to_camera: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Joints (25, 3) in camera space of a body whose spine and legs point along the given room
-    directions (x right, y forward, z up) from its hips, and their states (the spine and legs tracked)."""
+Direction = tuple[float, float, float]
+
+
+def _body(spine: Direction, thigh: Direction, shin: Direction, hips: Direction, to_camera: np.ndarray,
+          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Joints (25, 3) in camera space of a body whose spine (base to shoulder), thighs (knee to hip) and
+    shins (ankle to knee) point along the given room directions (x right, y forward, z up) from its hips,
+    and their states (those joints tracked)."""
     joints, states = np.zeros((25, 3)), np.zeros(25, np.int8)
-    spine, legs = np.asarray(spine_up, float), np.asarray(legs_up, float)
-    spine, legs = spine / np.linalg.norm(spine), legs / np.linalg.norm(legs)
-    side = np.array([0.1, 0.0, 0.0])
-    for name, point in (("SpineBase", hips + 0.05 * spine), ("SpineShoulder", hips + 0.5 * spine),
-                        ("HipLeft", hips - side), ("HipRight", hips + side),
-                        ("AnkleLeft", hips - side - 0.8 * legs), ("AnkleRight", hips + side - 0.8 * legs)):
-        joints[KINECT_V2.index(name)] = point + rng.normal(0, 0.01, 3)
-        states[KINECT_V2.index(name)] = 2
+    spine, thigh, shin = (np.asarray(v, float) / np.linalg.norm(v) for v in (spine, thigh, shin))
+    hips = np.asarray(hips, float)
+    for side in (np.array([-0.1, 0.0, 0.0]), np.array([0.1, 0.0, 0.0])):
+        name = "Left" if side[0] < 0 else "Right"
+        for part, point in (("Hip", hips + side), ("Knee", hips + side - 0.4 * thigh),
+                            ("Ankle", hips + side - 0.4 * thigh - 0.4 * shin)):
+            joints[KINECT_V2.index(part + name)] = point
+    joints[KINECT_V2.index("SpineBase")] = hips + 0.05 * spine
+    joints[KINECT_V2.index("SpineShoulder")] = hips + 0.5 * spine
+    used = np.abs(joints).sum(1) > 0
+    joints[used] += rng.normal(0, 0.01, (used.sum(), 3))
+    states[used] = 2
     return joints @ to_camera.T, states
 
 
-def test_people_in_bed_or_sitting_up_do_not_tip_the_room() -> None:
+def test_people_in_bed_or_sitting_do_not_tip_the_room() -> None:
     """A patient lies in bed for hours under a sensor pitched down at the room: spines alone took the bed
-    for the floor's up (87 degrees off at a 45 degree pitch; 47 with the bed's head raised)."""
+    for the floor's up (87 degrees off at a 45 degree pitch; 47 with the bed's head raised), and a visitor
+    sitting back with the feet under the seat 15."""
     from core.room import body_up, standing_spines
 
     rng = np.random.default_rng(3)
+    raised = (0, np.cos(np.radians(40)), np.sin(np.radians(40)))
+    kinds = {  # spine, thigh, shin (room directions, pointing up the body), where the hips are
+        "standing": ((0, 0.05, 1), (0, 0, 1), (0, 0, 1), (0.0, 3.0, 0.9)),
+        "lying flat, head away": ((0, 1, 0), (0, 1, 0), (0, 1, 0), (0.8, 3.0, 0.6)),
+        "sitting up in bed": (raised, (0, 1, 0), (0, 1, 0), (0.8, 3.0, 0.6)),
+        # On a high seat, knees forward and down, feet drawn back under it: hip to ankle 0.55 m, in line
+        # with the spine leaning back.
+        "sitting back, feet under the seat": ((0, 0.26, 0.97), (0, 0.9, 0.44), (0, -0.5, 0.87),
+                                              (-0.8, 2.5, 0.7)),
+    }
     for pitch in (20.0, 40.0):
         t = np.radians(pitch)
-        # Rows: room x, y, z in camera space (camera: x right... y up, z forward), the sensor pitched down.
+        # Columns: room x, y, z in camera space (x right as the sensor sees, y up, z forward), pitched down.
         to_camera = np.array([[1.0, 0.0, 0.0], [0.0, np.sin(t), np.cos(t)], [0.0, np.cos(t), -np.sin(t)]]).T
         true_up = to_camera @ np.array([0.0, 0.0, 1.0])
-        spines = []
-        for k in range(400):
-            kind = k % 10
-            if kind < 3:  # standing, walking about
-                body = _body((0, 0.05, 1), (0, 0, 1), np.array([rng.uniform(-1, 1), rng.uniform(2, 4), 0.9]),
-                             to_camera, rng)
-            elif kind < 7:  # lying flat, head away from the sensor
-                body = _body((0, 1, 0), (0, 1, 0), np.array([0.8, 3.0, 0.6]), to_camera, rng)
-            else:  # sitting up in bed, its head raised 40 degrees
-                body = _body((0, np.cos(np.radians(40)), np.sin(np.radians(40))), (0, 1, 0),
-                             np.array([0.8, 3.0, 0.6]), to_camera, rng)
-            spines.append(standing_spines(*body, KINECT_V2))
-        up = body_up(np.concatenate(spines))
-        assert np.degrees(np.arccos(up @ true_up)) < 3, pitch
-        # The patient alone, never standing: the sensor's own up, as before. Sitting up, the legs lie across
-        # the spine; lying flat, they are in line with it, and the spine is too far from the sensor's up.
-        assert all(len(spines[k]) == 0 for k in range(7, 400, 10))
-        in_bed = np.concatenate(spines[3::10] + spines[7::10])
-        assert np.array_equal(body_up(in_bed), [0.0, 1.0, 0.0])
+        spines = {kind: np.concatenate([standing_spines(*_body(*kinds[kind], to_camera, rng), KINECT_V2)
+                                        for _ in range(100)]) for kind in kinds}
+        everyone = np.concatenate([spines["standing"][:30], *(spines[k] for k in kinds if k != "standing")])
+        assert np.degrees(np.arccos(body_up(everyone) @ true_up)) < 3, pitch
+        # Nobody standing: the sensor's own up, as before. Sitting, the knees bend; lying flat, the legs
+        # are straight and in line, and the spine too far from the sensor's up.
+        assert len(spines["sitting up in bed"]) == len(spines["sitting back, feet under the seat"]) == 0
+        nobody = np.concatenate([spines[k] for k in kinds if k != "standing"])
+        assert np.array_equal(body_up(nobody), [0.0, 1.0, 0.0])
 
 
 def test_clip_to_floor_keeps_what_is_above_and_outlines_the_cut() -> None:

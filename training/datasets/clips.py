@@ -185,7 +185,7 @@ def read_clip_folder(
             f"({first_few(named, 2)}). Renamed or removed there: relabel those intervals (python -m "
             f"recordings label CLIP --list, --remove N, then --class NAME --from S --to S). Never added (a "
             f"PKU-MMD sequence converted before 2026-12-04): a line A<number><TAB>NAME for each, or convert "
-            f"it again")
+            f"it again. python -m recordings list {as_typed(Path(root))} marks every such interval")
     return out, unlabelled
 
 
