@@ -31,7 +31,7 @@ from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.timeline import Timeline, TimelineError
 from recordings import xef
-from recordings.depth import DepthFile
+from recordings.depth import DepthFile, DepthFormatError
 from recordings.ntu import NtuBody, read_skeleton
 from recordings.ntu_samples import SampleName
 from recordings.ntu_video import RgbVideo
@@ -283,10 +283,21 @@ class ClipRecording:
                 "no colour" if len(self.video) < count else "no video frame",
             )
         self.depth: DepthFile | None = None
+        self.depth_damage: str | None = None  # what of the depth file is lost, said by `info` too
+        self._said_bad_depth = False
         depth_file = self.sidecar.depth_file if self.sidecar is not None else None
         if depth and depth_file is not None:
             if depth_file.is_file():
-                self.depth = DepthFile(depth_file)  # a damaged file raises DepthFormatError naming it
+                # Depth is the extra of a clip: damage costs the frames it holds, not the clip (its
+                # skeleton and video replay, `info` describes it).
+                self.depth = DepthFile(depth_file, strict=False)
+                recorded = (self.sidecar.raw.get("depth") or {}).get("frames")
+                recorded = recorded if isinstance(recorded, int) else None
+                if self.depth.damage is not None or (recorded is not None and recorded > len(self.depth)):
+                    self.depth_damage = (f"{self.depth.damage or depth_file}: {len(self.depth)} of its "
+                                         f"{recorded or '?'} depth frames readable; the frames after them "
+                                         f"replay without depth")
+                    log.warning("%s", self.depth_damage)
             else:
                 log.warning("%s names the depth file %s, which is missing: replaying without depth",
                             self.paths.sidecar, depth_file.name)
@@ -345,8 +356,22 @@ class ClipRecording:
                 at = float(timestamp) - start + TRUTH_TOLERANCE_S
                 for body in people:
                     body.truth = self.timeline.label_at(at, body.tracking_id)
-            depth = self.depth.nearest(float(timestamp) - start) if self.depth is not None else None
+            depth = self._depth_at(float(timestamp) - start)
             yield Frame(timestamp=float(timestamp), color=image, bodies=people, index=i, depth=depth)
+
+    def _depth_at(self, clip_time: float) -> np.ndarray | None:
+        """The depth image nearest `clip_time`; None where there is none, or its record is damaged (said
+        once: a bad image costs its frame, not the replay)."""
+        if self.depth is None:
+            return None
+        try:
+            return self.depth.nearest(clip_time)
+        except DepthFormatError as error:
+            if not self._said_bad_depth:
+                self._said_bad_depth = True
+                log.warning("%s: that frame, and any other whose depth image is damaged, replays without "
+                            "depth", error)
+            return None
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
