@@ -433,16 +433,21 @@ def _is_xef(source: SourceChoice) -> bool:
 
 
 def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
-    """The --privacy a clip was recorded under, from its sidecar; None for anything else (the simulator,
-    .xef, PKU-MMD, NTU's own clips, a path that opening the source will refuse)."""
+    """The --privacy a clip was recorded under, from its sidecar; for a clip `recordings convert` made of
+    a Kinect Studio file, the .xef's own (skeleton: the sensor's unblurred picture of real people, as the
+    .xef was; converted, it replayed with nothing hidden); None for anything else (the simulator, .xef,
+    PKU-MMD, NTU's own clips, a path that opening the source will refuse)."""
     from recordings.clip import ClipError, clip_paths, read_sidecar
+    from recordings.xef import CONVERTED_SOURCE
 
     if source.path is None or _is_xef(source):
         return None
     try:
         sidecar = clip_paths(source.path).sidecar
-        recorded = read_sidecar(sidecar).raw.get("privacy") if sidecar is not None else None
-        return PrivacyMode(recorded) if recorded else None
+        raw = read_sidecar(sidecar).raw if sidecar is not None else {}
+        if not raw.get("privacy") and str(raw.get("source", "")).startswith(CONVERTED_SOURCE):
+            return PrivacyMode.SKELETON
+        return PrivacyMode(raw["privacy"]) if raw.get("privacy") else None
     except (ClipError, OSError, ValueError):
         return None
 

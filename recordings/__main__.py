@@ -264,7 +264,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             label_map=label_map,
             sample_name=sample_name,
             camera=DEFAULT_CAMERA,
-            source=f"xef:{source.name}",
+            source=xef.CONVERTED_SOURCE + source.name,
             config=config,
         )
         error: xef.XefFormatError | None = None

@@ -69,6 +69,7 @@ OPAQUE_LENGTHS = (0x6000, 0x7000, 0xC000)
 FLAG_COMPRESSED = 0x0001
 
 COLOR_WIDTH, COLOR_HEIGHT = 1920, 1080
+CONVERTED_SOURCE = "xef:"  # a clip `recordings convert` made of one: its sidecar's source, + the name
 DEPTH_WIDTH, DEPTH_HEIGHT = 512, 424
 BODY_COUNT = 6
 JOINT_COUNT = 25

@@ -529,6 +529,16 @@ def test_kinect_backend_is_chosen_by_the_source_name(tmp_path):
     clip = str(recorder.files.skeleton)
     assert default_privacy(config("--source", clip)) is PrivacyMode.BLUR
     assert default_privacy(config("--source", clip, "--privacy", "off")) is PrivacyMode.OFF  # the site's call
+    # Converted by `recordings convert`, a .xef's clip is still the sensor's unblurred picture: it replayed
+    # under off, the .xef under skeleton.
+    from xef_writer import sample_recording
+
+    from recordings.__main__ import main as recordings
+
+    sample_recording(tmp_path / "room.xef", frames=3)
+    assert recordings(["convert", str(tmp_path / "room.xef"), str(tmp_path / "converted")]) == 0
+    converted = str(tmp_path / "converted" / "room.skeleton")
+    assert default_privacy(config("--source", converted)) is PrivacyMode.SKELETON
 
 
 def test_a_sequence_named_as_pku_mmds_readme_does_is_found_compressed(tmp_path):
