@@ -63,12 +63,6 @@ def _has_position(point: np.ndarray) -> bool:
     return bool(np.isfinite(point).all() and np.abs(point).sum() > 0 and point[2] > MIN_DEPTH_M)
 
 
-def _face_joint(body: Body) -> np.ndarray:
-    """Where `face_box` puts a body's face: its first FACE_PLACES joint with a position (camera space)."""
-    return next(np.asarray(body.joints[joint], np.float64) for joint, _ in FACE_PLACES
-                if joint < len(body.joints) and _has_position(np.asarray(body.joints[joint], np.float64)))
-
-
 def face_box(body: Body, camera: ColorCamera, sensor_pixels: bool = True) -> np.ndarray | None:
     """The face box (x0, y0, x1, y1) float in pixels of `camera`'s image, or None when the body has
     no position of head, neck or shoulders (FACE_PLACES). Not clipped to the image. `sensor_pixels`:
@@ -136,31 +130,18 @@ def blur_faces(image: np.ndarray, bodies: Sequence[Body], camera: ColorCamera) -
     return blur_regions(image, face_boxes(bodies, camera, image.shape[:2]))
 
 
-FACE_DEPTH_M = 0.3  # how far in front of or behind the face's joint a depth pixel is taken as the head
-
-
-def blur_depth_faces(depth: np.ndarray, bodies: Sequence[Body]) -> np.ndarray:
-    """A depth image (H, W) uint16 mm of the Kinect's depth camera with every body's face flattened (a
-    copy when any face is in view): close to the sensor, depth shows a face's relief. In each face box the
-    pixels within FACE_DEPTH_M of the face's joint take that joint's depth; the wall behind and pixels
-    without a reading (0) stay as they were. Averaged down as colour is, they had been mixed into
-    surfaces nobody stood at: a smear from the head back to the wall, points half a metre from the sensor.
-    The joints are in the depth camera's own space, so they project straight into it."""
+def hide_depth_faces(depth: np.ndarray, bodies: Sequence[Body]) -> np.ndarray:
+    """A depth image (H, W) uint16 mm of the Kinect's depth camera with every body's face box read as no
+    measurement (0; a copy when any face is in view): close to the sensor, depth shows a face's relief,
+    and in profile its outline. Averaged down as colour is, the face was mixed with the wall behind it
+    and the unread pixels into surfaces nobody stood at (a smear from the head back to the wall);
+    flattened to the head joint's depth, a joint tracked 0.35 m off left the face as it was. The joints
+    are in the depth camera's own space, so they project straight into it."""
     camera = DEPTH_CAMERA.scaled(depth.shape[1], depth.shape[0])
-    height, width = depth.shape[:2]
-    out = depth
-    for body in bodies:
-        box = face_box(body, camera, sensor_pixels=False)
-        if box is None:
-            continue
-        x0, y0 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
-        x1, y1 = min(int(np.ceil(box[2])), width), min(int(np.ceil(box[3])), height)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        face_mm = _face_joint(body)[2] * 1000.0
-        if out is depth:
-            out = np.array(depth, copy=True, order="C")
-        region = out[y0:y1, x0:x1]
-        on_head = (region > 0) & (np.abs(region.astype(np.float64) - face_mm) <= FACE_DEPTH_M * 1000.0)
-        region[on_head] = np.uint16(np.clip(round(face_mm), 1, np.iinfo(np.uint16).max))
+    boxes = face_boxes(bodies, camera, depth.shape[:2], sensor_pixels=False)
+    if len(boxes) == 0:
+        return depth
+    out = np.array(depth, copy=True, order="C")
+    for x0, y0, x1, y1 in boxes:
+        out[y0:y1, x0:x1] = 0
     return out

@@ -423,7 +423,7 @@ def default_privacy(config: LiveConfig) -> PrivacyMode:
     """
     if config.privacy is not None:
         return config.privacy
-    if config.source.kind is SourceKind.KINECT or _is_xef(config.source):
+    if _sensor_picture(config.source):
         return PrivacyMode.SKELETON
     return _recorded_privacy(config.source) or PrivacyMode.OFF
 
@@ -432,23 +432,38 @@ def _is_xef(source: SourceChoice) -> bool:
     return source.path is not None and source.path.suffix.lower() == ".xef"
 
 
-def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
-    """The --privacy a clip was recorded under, from its sidecar; for a clip `recordings convert` made of
-    a Kinect Studio file, the .xef's own (skeleton: the sensor's unblurred picture of real people, as the
-    .xef was; converted, it replayed with nothing hidden); None for anything else (the simulator, .xef,
-    PKU-MMD, NTU's own clips, a path that opening the source will refuse)."""
+def _clip_sidecar(source: SourceChoice) -> dict:
+    """A replayed clip's sidecar as written; {} for anything else (the simulator, .xef, PKU-MMD, NTU's own
+    clips, a path that opening the source will refuse)."""
     from recordings.clip import ClipError, clip_paths, read_sidecar
-    from recordings.xef import CONVERTED_SOURCE
 
     if source.path is None or _is_xef(source):
-        return None
+        return {}
     try:
         sidecar = clip_paths(source.path).sidecar
-        raw = read_sidecar(sidecar).raw if sidecar is not None else {}
-        if not raw.get("privacy") and str(raw.get("source", "")).startswith(CONVERTED_SOURCE):
-            return PrivacyMode.SKELETON
-        return PrivacyMode(raw["privacy"]) if raw.get("privacy") else None
+        return read_sidecar(sidecar).raw if sidecar is not None else {}
     except (ClipError, OSError, ValueError):
+        return {}
+
+
+def _sensor_picture(source: SourceChoice) -> bool:
+    """Whether the source is the sensor's own picture of real people, nothing hidden: a live Kinect, a
+    Kinect Studio capture, or the clip `recordings convert` made of one (its sidecar says no mode:
+    converted, it replayed under off)."""
+    from recordings.xef import CONVERTED_SOURCE
+
+    if source.kind is SourceKind.KINECT or _is_xef(source):
+        return True
+    sidecar = _clip_sidecar(source)
+    return not sidecar.get("privacy") and str(sidecar.get("source", "")).startswith(CONVERTED_SOURCE)
+
+
+def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
+    """The --privacy a clip was recorded under, from its sidecar; None where it says none."""
+    recorded = _clip_sidecar(source).get("privacy")
+    try:
+        return PrivacyMode(recorded) if recorded else None
+    except ValueError:
         return None
 
 
@@ -614,7 +629,7 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     log.info("%s", describe_decisions(config.decisions, engine.metadata.decisions))
     privacy = default_privacy(config)
     why = ""
-    real_room = config.source.kind is SourceKind.KINECT or _is_xef(config.source)
+    real_room = _sensor_picture(config.source)
     if config.privacy is None:
         # Not OFF by default only for a sensor, a capture of one or a clip that records its mode.
         recorded = privacy is not PrivacyMode.OFF and not real_room

@@ -27,7 +27,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.frame import Body, Frame
-from core.privacy import PrivacyMode, blur_depth_faces, blur_faces
+from core.privacy import PrivacyMode, blur_faces, hide_depth_faces
 from live.sources import EndOfStream, Source
 from live.stats import RateMeter
 from live.tracks import TrackTable
@@ -319,7 +319,7 @@ class CapturePrivacy:
         if self.mode is PrivacyMode.BLUR:  # depth too: a dark room sends depth without colour
             bodies = [*frame.bodies, *also]
             color = None if frame.color is None else blur_faces(frame.color, bodies, self.camera)
-            depth = None if frame.depth is None else blur_depth_faces(frame.depth, bodies)
+            depth = None if frame.depth is None else hide_depth_faces(frame.depth, bodies)
             return replace(frame, color=color, depth=depth)
         return frame if self.model_needs_color or frame.color is None else replace(frame, color=None)
 

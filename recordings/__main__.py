@@ -161,7 +161,8 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
     ]
     if recording.depth is not None:
         depth = recording.depth
-        lines.append(f"depth {depth.path.name}: {len(depth)} frames {depth.width}x{depth.height} mm"
+        lines.append(f"depth {depth.path.name}: {len(depth)} frames"
+                     + (f" {depth.width}x{depth.height} mm" if len(depth) else "")
                      + (f"  DAMAGED: {recording.depth_damage}" if recording.depth_damage else ""))
     if recording.sidecar is not None:
         sidecar = recording.sidecar

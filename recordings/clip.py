@@ -292,11 +292,11 @@ class ClipRecording:
                 # skeleton and video replay, `info` describes it).
                 self.depth = DepthFile(depth_file, strict=False)
                 recorded = (self.sidecar.raw.get("depth") or {}).get("frames")
-                recorded = recorded if isinstance(recorded, int) else None
+                recorded = recorded if type(recorded) is int else None  # noqa: E721 - not a bool
                 if self.depth.damage is not None or (recorded is not None and recorded > len(self.depth)):
-                    self.depth_damage = (f"{self.depth.damage or depth_file}: {len(self.depth)} of its "
-                                         f"{recorded or '?'} depth frames readable; the frames after them "
-                                         f"replay without depth")
+                    of = f" of its {recorded}" if recorded is not None else ""
+                    self.depth_damage = (f"{self.depth.damage or depth_file}: {len(self.depth)}{of} depth "
+                                         f"frames readable; the rest of the clip replays without depth")
                     log.warning("%s", self.depth_damage)
             else:
                 log.warning("%s names the depth file %s, which is missing: replaying without depth",

@@ -101,6 +101,7 @@ class DepthFile:
         self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         self.size = os.fstat(self._file.fileno()).st_size
         self.damage: DepthFormatError | None = None
+        self.width = self.height = 0  # not read when the header is damaged
         offsets, indices, times, lengths, crcs = [], [], [], [], []
         try:
             head = self._file.read(HEADER.size)
