@@ -2,7 +2,7 @@
 
     PrivacyMode.OFF       colour kept, shown and recorded as the sensor gave it
     PrivacyMode.BLUR      every tracked person's face blurred in the colour image itself, before
-                          anything shows, crops or records it, and in the depth image recorded
+                          anything shows, crops or records it, and hidden in the depth image recorded
     PrivacyMode.SKELETON  no colour shown or recorded; held in memory only when the model crops it
 
     Body --head joint (else neck, else shoulders: a larger box)--> centre: the sensor's own colour
@@ -10,6 +10,7 @@
          --head depth z--> side = FACE_BOX_M * focal / z pixels (a fixed size in metres, so a face
                            far away gets a small box and one close by a large one)
     image --face boxes--> each box averaged down to FACE_CELLS x FACE_CELLS cells, then smoothed
+    depth --the same boxes, placed through the depth camera--> each box read as no measurement (0)
 
 Averaging down first throws the detail away: a plain Gaussian blur keeps enough of a face for
 deblurring to bring part of it back. Only people the sensor tracks have a head joint, so only their

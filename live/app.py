@@ -459,12 +459,15 @@ def _sensor_picture(source: SourceChoice) -> bool:
 
 
 def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
-    """The --privacy a clip was recorded under, from its sidecar; None where it says none."""
+    """The --privacy a clip was recorded under, from its sidecar; None where it says none. A mode this
+    version does not know (edited by hand, "Skeleton") is taken as skeleton, said: it replayed under off."""
     recorded = _clip_sidecar(source).get("privacy")
     try:
         return PrivacyMode(recorded) if recorded else None
-    except ValueError:
-        return None
+    except (ValueError, TypeError):
+        log.warning("%s: its sidecar says privacy %r, not one of off, blur, skeleton: replayed under "
+                    "skeleton (--privacy to choose)", source.path, recorded)
+        return PrivacyMode.SKELETON
 
 
 def default_checkpoint(source: SourceChoice) -> Path:

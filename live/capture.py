@@ -304,8 +304,9 @@ class CapturePrivacy:
     Depth goes to the recorder under OFF and BLUR, never under SKELETON. A depth image is not a
     photograph, but it is an image of the person: body shape and outline (clothed or not, in bed),
     the relief of a face close to the sensor, enough to tell people apart by build and gait.
-    SKELETON promises that no image of anybody is kept, so it keeps none; BLUR blurs the same faces in
-    depth as in colour (a recording's depth kept every face's relief while its video blurred them).
+    SKELETON promises that no image of anybody is kept, so it keeps none; BLUR hides the same faces in
+    depth as it blurs in colour (a recording's depth kept every face's relief while its video blurred
+    them).
     """
 
     mode: PrivacyMode = PrivacyMode.OFF

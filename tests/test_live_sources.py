@@ -539,6 +539,10 @@ def test_kinect_backend_is_chosen_by_the_source_name(tmp_path):
     assert recordings(["convert", str(tmp_path / "room.xef"), str(tmp_path / "converted")]) == 0
     converted = str(tmp_path / "converted" / "room.skeleton")
     assert default_privacy(config("--source", converted)) is PrivacyMode.SKELETON
+    # A mode this version does not know (a hand edit) was taken as none: the clip replayed under off.
+    sidecar = recorder.files.skeleton.with_suffix(".json")
+    sidecar.write_text(sidecar.read_text().replace('"privacy": "blur"', '"privacy": "Skeleton"'))
+    assert default_privacy(config("--source", clip)) is PrivacyMode.SKELETON
 
 
 def test_a_sequence_named_as_pku_mmds_readme_does_is_found_compressed(tmp_path):
