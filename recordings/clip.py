@@ -215,6 +215,12 @@ def frame_body(body: NtuBody, color_scale: tuple[float, float] = (1.0, 1.0)) -> 
     return Body(int(body.body_id), body.xyz.astype(np.float32), body.states, color * np.float32(color_scale))
 
 
+def _recorded_size(camera: ColorCamera | None) -> tuple[int, int]:
+    """The frames a .skeleton's colour pixels are in: its sidecar's camera's, else the Kinect's (NTU's)."""
+    camera = camera or DEFAULT_CAMERA
+    return camera.width, camera.height
+
+
 def color_pixel_scale(
     skeleton: Path, camera: ColorCamera | None, video: RgbVideo
 ) -> tuple[float, float] | None:
@@ -223,7 +229,7 @@ def color_pixel_scale(
     NTU's videos are often shared resized: unscaled, every crop and drawn joint lands elsewhere (a
     960x540 copy gave black hand crops, trained on and decided on without a word). None for a video of
     another shape (cut): no scale puts the joints on its people (`other_shape` says so)."""
-    recorded = (camera or DEFAULT_CAMERA).width, (camera or DEFAULT_CAMERA).height
+    recorded = _recorded_size(camera)
     if (video.width, video.height) == recorded or min(video.width, video.height) <= 0:
         return 1.0, 1.0
     sx, sy = video.width / recorded[0], video.height / recorded[1]
@@ -232,7 +238,7 @@ def color_pixel_scale(
 
 def other_shape(skeleton: Path, camera: ColorCamera | None, video: RgbVideo) -> str:
     """Why `color_pixel_scale` found no scale, naming both files and sizes."""
-    recorded = (camera or DEFAULT_CAMERA).width, (camera or DEFAULT_CAMERA).height
+    recorded = _recorded_size(camera)
     return (f"{video.path}: {video.width}x{video.height} frames, but {skeleton.name} places its joints in "
             f"{recorded[0]}x{recorded[1]} ones (a video cut to another shape?)")
 
