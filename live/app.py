@@ -460,14 +460,16 @@ def _sensor_picture(source: SourceChoice) -> bool:
 
 def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
     """The --privacy a clip was recorded under, from its sidecar; None where it says none. A mode this
-    version does not know (edited by hand, "Skeleton") is taken as skeleton, said: it replayed under off."""
+    version does not know (edited by hand, "Skeleton") is taken as skeleton (it replayed under off);
+    build_pipeline says so, once."""
     recorded = _clip_sidecar(source).get("privacy")
-    try:
-        return PrivacyMode(recorded) if recorded else None
-    except (ValueError, TypeError):
-        log.warning("%s: its sidecar says privacy %r, not one of off, blur, skeleton: replayed under "
-                    "skeleton (--privacy to choose)", source.path, recorded)
-        return PrivacyMode.SKELETON
+    if not recorded:
+        return None
+    return PrivacyMode(recorded) if _known_privacy(recorded) else PrivacyMode.SKELETON
+
+
+def _known_privacy(written: object) -> bool:
+    return isinstance(written, str) and written in {mode.value for mode in PrivacyMode}
 
 
 def default_checkpoint(source: SourceChoice) -> Path:
@@ -634,6 +636,10 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     why = ""
     real_room = _sensor_picture(config.source)
     if config.privacy is None:
+        written = _clip_sidecar(config.source).get("privacy")
+        if written and not _known_privacy(written):
+            log.warning("%s: its sidecar says privacy %r, not one of off, blur, skeleton: replayed under "
+                        "skeleton (--privacy to choose)", config.source.path, written)
         # Not OFF by default only for a sensor, a capture of one or a clip that records its mode.
         recorded = privacy is not PrivacyMode.OFF and not real_room
         which = "the mode the clip was recorded under" if recorded else "the default for this source"

@@ -208,7 +208,7 @@ def finalize_depth(part: Path, final: Path, max_frames: int, *, check_images: bo
                     keep = record
                     break
         if depth.damage is not None:
-            log.warning("%s; keeping the %d depth frames before it", depth.damage, keep)
+            log.warning("%s; %d depth frames kept (the whole ones of the clip's frames)", depth.damage, keep)
         end = depth.end_of(keep - 1) if keep else 0
     if not keep:
         part.unlink()

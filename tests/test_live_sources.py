@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -482,7 +483,7 @@ def test_kinect_source_modules_import_no_kinect_library():
     assert result.returncode == 0, result.stderr
 
 
-def test_kinect_backend_is_chosen_by_the_source_name(tmp_path):
+def test_kinect_backend_is_chosen_by_the_source_name(tmp_path, caplog):
     from live.app import (
         SourceChoice,
         SourceKind,
@@ -543,6 +544,14 @@ def test_kinect_backend_is_chosen_by_the_source_name(tmp_path):
     sidecar = recorder.files.skeleton.with_suffix(".json")
     sidecar.write_text(sidecar.read_text().replace('"privacy": "blur"', '"privacy": "Skeleton"'))
     assert default_privacy(config("--source", clip)) is PrivacyMode.SKELETON
+    # Said once at start-up, not once for each time the mode is looked up.
+    from live.app import build_pipeline
+
+    with caplog.at_level(logging.WARNING, logger="live"):
+        build_pipeline(config("--source", clip, "--headless", "--engine", "pytorch-cpu")).release()
+    assert [r.getMessage() for r in caplog.records].count(
+        f"{clip}: its sidecar says privacy 'Skeleton', not one of off, blur, skeleton: replayed under "
+        "skeleton (--privacy to choose)") == 1
 
 
 def test_a_sequence_named_as_pku_mmds_readme_does_is_found_compressed(tmp_path):
