@@ -108,15 +108,46 @@ class FloorPlane:
         return float(np.degrees(np.arccos(cosine)))
 
 
-def foot_positions(joints: np.ndarray, states: np.ndarray, layout: SkeletonLayout) -> np.ndarray:
-    """Tracked foot joints of bodies (..., J, 3) with states (..., J) -> float32 (N, 3).
+def foot_positions(
+    joints: np.ndarray,
+    states: np.ndarray,
+    layout: SkeletonLayout,
+    up: np.ndarray | tuple[float, float, float] = CAMERA_UP,
+    max_lean_deg: float = 45.0,
+    max_leg_deg: float = 50.0,
+) -> np.ndarray:
+    """Feet that may stand on the floor, of bodies (..., J, 3) with states (..., J) -> float32 (N, 3).
 
-    Only TRACKED feet: an inferred foot is the tracker's guess, often through the floor."""
+    Only TRACKED feet: an inferred foot is the tracker's guess, often through the floor. Only the feet of
+    an upright body, below it: its spine (base to top, tracked or inferred) within `max_lean_deg` of `up`
+    (the room's, `body_up`) and the foot within `max_leg_deg` of straight down from the spine's base. A
+    patient lying in bed, or sitting up in it with the legs stretched out, has tracked feet on the
+    mattress, and fitted to them the floor was the bed's: `fit_floor` takes the lowest level many feet
+    agree on, and a patient alone in bed outnumbers the staff's feet. Seated on a chair, feet drawn in
+    are kept. With the sensor's own up (nobody has stood in view yet), a sensor pitched 30 degrees or
+    more can still take a patient sitting up in bed, facing it, for upright."""
+    base, top = _spine_ends(layout)
     feet = [layout.index("FootLeft"), layout.index("FootRight")]
-    joints = np.asarray(joints, dtype=np.float32)[..., feet, :].reshape(-1, 3)
-    states = np.asarray(states)[..., feet].reshape(-1)
-    usable = (states > INFERRED) & np.isfinite(joints).all(1) & (np.abs(joints).sum(1) > 0)
-    return joints[usable]
+    up = _unit(np.asarray(up, dtype=np.float64))
+    joints = np.asarray(joints, dtype=np.float32).reshape(-1, layout.num_joints, 3)
+    states = np.asarray(states).reshape(-1, layout.num_joints)
+    found = joints[:, feet]
+    spine = (joints[:, top] - joints[:, base]).astype(np.float64)
+    legs = (joints[:, None, base] - found).astype(np.float64)  # (F, 2, 3) each foot to the spine's base
+    spine_length, leg_length = np.linalg.norm(spine, axis=1), np.linalg.norm(legs, axis=2)
+    upright = ((states[:, [base, top]] >= INFERRED).all(1) & (spine_length > 0.1)
+               & (spine @ up >= np.cos(np.radians(max_lean_deg)) * spine_length))
+    below = (leg_length > 0.1) & (legs @ up >= np.cos(np.radians(max_leg_deg)) * leg_length)
+    usable = ((states[:, feet] > INFERRED) & np.isfinite(found).all(2) & (np.abs(found).sum(2) > 0)
+              & upright[:, None] & below)
+    return found[usable]
+
+
+def _spine_ends(layout: SkeletonLayout) -> tuple[int, int]:
+    """SpineBase and SpineShoulder (Kinect v1: HipCenter and ShoulderCenter)."""
+    names = ("SpineBase", "SpineShoulder") if "SpineBase" in layout.joint_names else ("HipCenter",
+                                                                                       "ShoulderCenter")
+    return layout.index(names[0]), layout.index(names[1])
 
 
 def standing_spines(
@@ -132,9 +163,7 @@ def standing_spines(
     within `max_bend_deg` of the spine's direction. Up, as standing people show it (`body_up`): one
     sitting up in bed, or reclined in a chair with the feet tucked under it, has a spine at any slant and
     bent knees, and is left out."""
-    v2 = "SpineBase" in layout.joint_names
-    base, top = (layout.index(name) for name in (("SpineBase", "SpineShoulder") if v2 else
-                                                  ("HipCenter", "ShoulderCenter")))
+    base, top = _spine_ends(layout)
     hips, knees, ankles = ([layout.index(f"{part}{side}") for side in ("Left", "Right")]
                            for part in ("Hip", "Knee", "Ankle"))
     joints = np.asarray(joints, dtype=np.float64).reshape(-1, layout.num_joints, 3)

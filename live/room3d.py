@@ -39,6 +39,7 @@ from core.frame import Body  # noqa: E402
 from core.glimpse import PART_NAMES  # noqa: E402
 from core.package_files import pip_install  # noqa: E402
 from core.room import (  # noqa: E402
+    CAMERA_UP,
     FloorPlane,
     RoomFrame,
     ViewCamera,
@@ -186,24 +187,27 @@ class RoomModel:
         self, layout: SkeletonLayout, *, feet_kept: int = 900, refit_frames: int = 30, min_feet: int = 30
     ) -> None:
         self.layout = layout
-        self.feet: deque[np.ndarray] = deque(maxlen=feet_kept)  # the latest tracked foot positions
+        self.feet: deque[np.ndarray] = deque(maxlen=feet_kept)  # the latest feet of upright people
         self.spines: deque[np.ndarray] = deque(maxlen=feet_kept)  # and spine directions (the bodies' up)
         self.refit_frames = refit_frames
         self.min_feet = min_feet
         self.room = RoomFrame.from_floor(None)
+        self.up = np.asarray(CAMERA_UP, np.float64)  # the room's up as the spines so far show it
         self._frames = 0
 
     def observe(self, bodies: Sequence[Body]) -> bool:
         """Take the feet of one shown frame; refit the floor every `refit_frames` frames. True when the
         room frame changed (the fixed scenery must be redrawn)."""
         for body in bodies:
-            self.feet.extend(foot_positions(body.joints, body.states, self.layout))
+            self.feet.extend(foot_positions(body.joints, body.states, self.layout, self.up))
             self.spines.extend(standing_spines(body.joints, body.states, self.layout))
         self._frames += 1
-        if self._frames % self.refit_frames or len(self.feet) < self.min_feet:
+        if self._frames % self.refit_frames:
             return False
-        up = body_up(np.array(self.spines))
-        floor = fit_floor(np.array(self.feet), up=up, min_inliers=self.min_feet // 2)
+        self.up = body_up(np.array(self.spines))
+        if len(self.feet) < self.min_feet:
+            return False
+        floor = fit_floor(np.array(self.feet), up=self.up, min_inliers=self.min_feet // 2)
         if floor is None or not _moved(self.room.floor, floor):
             return False
         self.room = RoomFrame.from_floor(floor)

@@ -94,13 +94,13 @@ class Survey:
 
     room: RoomFrame
     focus: np.ndarray  # room coordinates: the median body centre, where the view looks
-    feet: int  # tracked foot positions the floor was fitted to
+    feet: int  # tracked foot positions of upright people (core.room.foot_positions) the floor was fitted to
 
     def describe(self) -> str:
         floor = self.room.floor
         if floor is None:
             why = (
-                f"only {self.feet} tracked foot positions"
+                f"only {self.feet} tracked foot positions of people upright"
                 if self.feet < MIN_FEET
                 else f"{self.feet} tracked foot positions do not agree on a plane"
             )
@@ -117,7 +117,7 @@ def survey(
 ) -> Survey:
     """Fit the floor to the tracked feet of up to `config.survey_frames` body frames spread over the
     recording (bodies only: no colour is decoded), and find where the people are."""
-    feet, spines, centres = [], [], []
+    bodies, centres = [], []
     with open_recording(path, color=False, depth=False) as recording:
         stride = max(1, math.ceil(recording.info.frame_count / config.survey_frames))
         frames = recording.frames()
@@ -126,19 +126,20 @@ def survey(
                 if frame.index % stride:
                     continue
                 for body in frame.bodies:
-                    feet.append(foot_positions(body.joints, body.states, layout))
-                    spines.append(standing_spines(body.joints, body.states, layout))
+                    bodies.append(body)
                     present = present_joints(body.joints, body.states)
                     if present.any():
                         centres.append(body.joints[present].mean(0))
         except xef.XefFormatError:
             pass  # a damaged file: the floor from the frames before the damage (the viewer reports it)
-    all_feet = np.concatenate(feet) if feet else np.zeros((0, 3), np.float32)
-    up = body_up(np.concatenate(spines) if spines else np.zeros((0, 3)))
-    floor: FloorPlane | None = fit_floor(all_feet, up=up, min_inliers=MIN_FEET)
+    joints = np.array([body.joints for body in bodies]).reshape(-1, layout.num_joints, 3)
+    states = np.array([body.states for body in bodies]).reshape(-1, layout.num_joints)
+    up = body_up(standing_spines(joints, states, layout))  # first: which feet stand on the floor needs it
+    feet = foot_positions(joints, states, layout, up)
+    floor: FloorPlane | None = fit_floor(feet, up=up, min_inliers=MIN_FEET)
     room = RoomFrame.from_floor(floor)
     focus = np.median(room.to_room(np.array(centres)), axis=0) if centres else np.array([0.0, 2.5, 1.0])
-    return Survey(room=room, focus=np.asarray(focus, np.float64), feet=len(all_feet))
+    return Survey(room=room, focus=np.asarray(focus, np.float64), feet=len(feet))
 
 
 # ---- one frame's geometry -------------------------------------------------------------------------

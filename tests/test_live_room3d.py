@@ -54,6 +54,41 @@ def test_room_model_fits_the_floor_from_the_feet_it_sees(shared_data: Path) -> N
     assert len(model.feet) <= 900
 
 
+def test_a_patient_lying_in_bed_is_not_the_floor(shared_data: Path) -> None:
+    """A patient in bed 0.6 m up, alone for 30 s, then a nurse standing by for 3 s, then the patient alone
+    again: the floor was fitted to the mattress (the sensor 0.1 m below the floor), moved to the nurse's
+    feet and went back to the mattress 9 s after she left."""
+    from dataclasses import replace
+
+    nurse = ntu_bodies(shared_data)
+    reference = room3d.RoomModel(KINECT_V2)
+    for bodies in nurse:
+        reference.observe(bodies)
+    floor = reference.room.floor
+    assert floor is not None
+    # Her first pose laid flat, turned about the floor's level axis across the view, feet 0.6 m up.
+    standing = nurse[0][0]
+    across = np.cross(floor.normal, [0.0, 0.0, 1.0])
+    across /= np.linalg.norm(across)
+    turn = np.array(cv2.Rodrigues(across * np.pi / 2)[0])
+    base = standing.joints[0]
+    lying = (standing.joints - base) @ turn.T + base
+    lying += floor.normal * (0.6 - floor.distance(lying[[15, 19]]).mean())
+    patient = replace(standing, tracking_id=7, joints=lying.astype(np.float32))
+
+    model = room3d.RoomModel(KINECT_V2)
+    for _ in range(900):
+        model.observe([patient])
+    assert model.room.floor is None  # no upright feet: none to fit to
+    for bodies in nurse:
+        model.observe([patient, *bodies])
+    for _ in range(300):
+        model.observe([patient])
+    assert model.room.floor is not None
+    assert model.room.floor.height_m == pytest.approx(floor.height_m, abs=0.05)
+    assert model.room.floor.distance(lying[[15, 19]]).mean() == pytest.approx(0.6, abs=0.03)
+
+
 def test_the_room_is_redrawn_when_the_floor_tilts_or_moves_not_for_fit_noise() -> None:
     # A sensor knocked so that it looks down more changes the floor's tilt, not its height under the
     # sensor: the room frame (grid, field of view) must follow; refits within the noise must not redraw.

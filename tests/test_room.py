@@ -127,8 +127,10 @@ def test_fit_floor_levels_what_the_feet_cannot_tell() -> None:
 
 
 def test_foot_positions_keep_tracked_feet_only() -> None:
-    joints = np.ones((2, 25, 3), np.float32)
-    states = np.full((2, 25), 2, np.int8)
+    level = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])  # room z up is camera y up
+    joints, states = _body((0, 0, 1), (0, 0, 1), (0, 0, 1), (0.0, 3.0, 0.9), level, np.random.default_rng(0))
+    joints, states = np.stack([joints, joints]), np.stack([states, states])
+    assert len(foot_positions(joints, states, KINECT_V2)) == 4
     states[0, 15] = 1  # inferred left foot
     joints[1, 19] = 0  # absent right foot
     assert len(foot_positions(joints, states, KINECT_V2)) == 2
@@ -289,8 +291,9 @@ def _body(spine: Direction, thigh: Direction, shin: Direction, hips: Direction, 
     hips = np.asarray(hips, float)
     for side in (np.array([-0.1, 0.0, 0.0]), np.array([0.1, 0.0, 0.0])):
         name = "Left" if side[0] < 0 else "Right"
-        for part, point in (("Hip", hips + side), ("Knee", hips + side - 0.4 * thigh),
-                            ("Ankle", hips + side - 0.4 * thigh - 0.4 * shin)):
+        ankle = hips + side - 0.4 * thigh - 0.4 * shin
+        for part, point in (("Hip", hips + side), ("Knee", hips + side - 0.4 * thigh), ("Ankle", ankle),
+                            ("Foot", ankle + 0.1 * np.cross(shin, (1.0, 0.0, 0.0)))):  # toes ahead
             joints[KINECT_V2.index(part + name)] = point
     joints[KINECT_V2.index("SpineBase")] = hips + 0.05 * spine
     joints[KINECT_V2.index("SpineShoulder")] = hips + 0.5 * spine
@@ -331,6 +334,13 @@ def test_people_in_bed_or_sitting_do_not_tip_the_room() -> None:
         assert len(spines["sitting up in bed"]) == len(spines["sitting back, feet under the seat"]) == 0
         nobody = np.concatenate([spines[k] for k in kinds if k != "standing"])
         assert np.array_equal(body_up(nobody), [0.0, 1.0, 0.0])
+        # Nor the floor: the feet on the mattress are not the floor's (it was fitted to them, 0.6 m up,
+        # the patient in bed outnumbering the staff's feet); those on the floor are.
+        up = body_up(everyone)
+        feet = {kind: np.concatenate([foot_positions(*_body(*kinds[kind], to_camera, rng), KINECT_V2, up)
+                                      for _ in range(100)]) for kind in kinds}
+        assert len(feet["lying flat, head away"]) == len(feet["sitting up in bed"]) == 0
+        assert len(feet["standing"]) == len(feet["sitting back, feet under the seat"]) == 200
 
 
 def test_clip_to_floor_keeps_what_is_above_and_outlines_the_cut() -> None:

@@ -343,7 +343,8 @@ def test_room_without_a_floor_is_drawn_in_the_sensor_frame(tmp_path: Path) -> No
     room_survey = view3d.survey(path, CONFIG)
     assert room_survey.room.floor is None and room_survey.feet == 6
     described = room_survey.describe()
-    assert described == "floor: not found (only 6 tracked foot positions); drawn in the sensor's frame"
+    assert described == ("floor: not found (only 6 tracked foot positions of people upright); drawn in the "
+                         "sensor's frame")
     assert room_survey.room.sensor_position.tolist() == [0.0, 0.0, 0.0]
     assert isinstance(room_survey.room, RoomFrame)
 
