@@ -10,7 +10,7 @@ Normalisation (as in the NTU RGB+D paper)::
         x axis  = right shoulder -> left shoulder, made orthogonal to y
         y axis  = origin -> spine top (SpineShoulder / ShoulderCenter)
         z axis  = x cross y
-        scale   = 1 / mean spine length
+        scale   = 1 / mean spine length (the layout's typical one where the spine is not seen)
     --> (T, M, J, 3), absent bodies and all-zero frames stay exactly zero
 
 One transform for the whole window (not per frame) keeps the body's own motion — a fall, a turn —
@@ -45,6 +45,10 @@ class SkeletonLayout:
     head: int
     left_hand: tuple[int, ...]
     right_hand: tuple[int, ...]
+    # A typical origin -> spine top length, metres (the median over the real recordings we hold): the
+    # scale of a window whose spine is not seen (a blanket over the chest), not 1 / (1 m) - 4-5 times
+    # smaller than every other window's.
+    spine_m: float = 0.22
 
     @property
     def num_joints(self) -> int:
@@ -85,6 +89,7 @@ KINECT_V2 = SkeletonLayout(
     head=3,
     left_hand=(7, 6, 5),
     right_hand=(11, 10, 9),
+    spine_m=0.22,  # NTU RGB+D 0.21, PKU-MMD 0.23 (SpineMid -> SpineShoulder)
 )
 
 KINECT_V1 = SkeletonLayout(
@@ -104,6 +109,7 @@ KINECT_V1 = SkeletonLayout(
     head=3,
     left_hand=(7, 6, 5),
     right_hand=(11, 10, 9),
+    spine_m=0.33,  # N-UCLA (Spine -> ShoulderCenter)
 )
 
 LAYOUTS = (KINECT_V2, KINECT_V1)
@@ -208,10 +214,10 @@ def view_transform(
         centre = _mean_position(joints.reshape(-1, 3), weight.reshape(-1))
         if centre is None:
             return None
-        return ViewTransform(centre, np.eye(3), 1.0)
+        return ViewTransform(centre, np.eye(3), 1.0 / layout.spine_m)
 
     y = top - origin if top is not None else np.array([0.0, 1.0, 0.0])
-    spine_length = float(np.linalg.norm(y))
+    spine_length = float(np.linalg.norm(y)) if top is not None else layout.spine_m
     if spine_length < 1e-6:
         y, spine_length = np.array([0.0, 1.0, 0.0]), 0.0
     y = y / np.linalg.norm(y)
@@ -224,7 +230,7 @@ def view_transform(
             x = np.cross(y, [1.0, 0.0, 0.0])
     x = x / np.linalg.norm(x)
     z = np.cross(x, y)
-    scale = 1.0 / spine_length if spine_length > 0.05 else 1.0
+    scale = 1.0 / (spine_length if spine_length > 0.05 else layout.spine_m)
     return ViewTransform(origin, np.stack([x, y, z]), scale)
 
 

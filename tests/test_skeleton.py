@@ -161,3 +161,16 @@ def test_an_inferred_shoulder_tilts_the_view_a_quarter_as_much_as_a_tracked_one(
     states[:2, shoulder] = 1  # the same error, on frames where the shoulder was inferred
     inferred = tilt(states)
     assert tracked > 1.0 and inferred < 0.5 * tracked
+
+
+def test_a_window_without_its_spine_keeps_a_persons_size():
+    """A blanket or a bed rail over the chest: with the spine's top (or its middle) not tracked in the
+    whole window, the scale was 1 / (1 m), the body 4-5 times smaller to the network than in every other
+    window. The layout's typical spine length stands in."""
+    body = standing_person(np.random.default_rng(1))  # spine 0.25 m
+    states = np.full(body.shape[:2], 2, np.int8)
+    whole = view_transform(body, states, KINECT_V2).scale
+    for hidden in (KINECT_V2.spine_top, KINECT_V2.origin):
+        covered = states.copy()
+        covered[:, hidden] = 0
+        assert view_transform(body, covered, KINECT_V2).scale == pytest.approx(whole, rel=0.15), hidden
