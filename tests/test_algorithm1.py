@@ -34,8 +34,9 @@ def inputs(network: PartAttentionNetwork, batch: int = 2) -> tuple[torch.Tensor,
         (tiny(5), ["parts", "pose", "attention", "finetune"]),  # the paper's model: steps 2, 3, 5, 6
         (with_aggregation(tiny(5), Aggregation.SUM0), ["parts", "attention"]),
         (with_aggregation(tiny(5), Aggregation.CONCAT0), ["parts", "attention"]),
-        (with_aggregation(tiny(5), Aggregation.SUM1), ["attention"]),  # sum_r parts have no logits
-        (with_aggregation(tiny(5), Aggregation.SUM2), ["attention"]),
+        # sum_r: each part through the shared blocks alone first ("pre-trained on individual body parts")
+        (with_aggregation(tiny(5), Aggregation.SUM1), ["parts", "attention"]),
+        (with_aggregation(tiny(5), Aggregation.SUM2), ["parts", "attention"]),
         (single_part(tiny(5), "right_hand"), ["parts"]),
         (pose_only(tiny(5)), ["pose"]),
     ],

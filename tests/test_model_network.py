@@ -106,8 +106,18 @@ def test_sum_r_shares_the_last_blocks() -> None:
     assert sum2.parts[0].endpoints[-1] == "Mixed_4f"
     assert sum2.shared.endpoints == ("MaxPool3d_5a_2x2", "Mixed_5b", "Mixed_5c")
     assert not hasattr(sum2.parts[0], "logits") and sum2.pose is None
-    with pytest.raises(ValueError, match="have no logits"):
-        sum2.part_logits(inputs(sum2.config)[0])
+    # Step 2 classifies each part alone, through the shared blocks and the classifier, which it trains.
+    crops = inputs(sum2.config)[0]
+    sum2.eval()
+    with torch.no_grad():
+        logits = sum2.part_logits(crops)
+        alone = crops.clone()
+        alone[:, 1:] = 0  # the other parts' crops do not reach part 0's classification
+        assert torch.allclose(sum2.part_logits(alone)[:, 0], logits[:, 0])
+    assert logits.shape == (2, len(sum2.config.parts), sum2.config.num_classes)
+    sum2.set_stage(Stage.PARTS)
+    assert {name.split(".")[0] for name, p in sum2.named_parameters() if p.requires_grad} == {
+        "parts", "shared", "classifier"}
 
 
 def test_attention_starts_uniform_sums_to_one_and_can_move() -> None:

@@ -77,7 +77,7 @@ def stages_for(config: NetworkConfig) -> list[str]:
     """The stages of Algorithm 1 this network has, in order."""
     aggregation = config.aggregation
     stages = []
-    if config.parts and aggregation.shared_blocks == 0:  # sum_r parts have no logits of their own
+    if config.parts:
         stages.append("parts")
     if aggregation.uses_pose:
         stages.append("pose")

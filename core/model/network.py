@@ -16,8 +16,9 @@ single part, an empty (B, 0) for the pose-only model.
 
 Training stages (Algorithm 1), set with `set_stage`:
     Stage.PARTS     step 2: each part's I3D on its own crops, loss on `part_logits`: through the classifier of
-                    F where that classifier reads a sum of part features (attention, sum_0), else through
-                    each I3D's own logits layer (concat_0, single)
+                    F where that classifier reads a sum of part features (attention, sum_0; sum_r through
+                    the shared blocks first, a part at a time), else through each I3D's own logits layer
+                    (concat_0, single)
     Stage.POSE      step 3: the pose stream alone, loss on each of its streams' logits
                     (`network.pose.stream_logits(skeleton)`; the LSTM has one)
     Stage.JOINT     step 5: what `forward` uses (parts, pose trunk, attention, classifier), loss on `forward`
@@ -79,7 +80,10 @@ class PartAttentionNetwork(nn.Module):
         # features in one space, so that Eq. 4 adds like with like, and the joint stage starts with a
         # classifier that already reads every part: the attention's gradient compares what each part
         # says about the class, instead of what a freshly initialised classifier happens to read best.
-        self.parts_share_classifier = shared == 0 and aggregation in (Aggregation.ATTENTION, Aggregation.SUM0)
+        # sum_r's parts go through the shared blocks too, one part at a time: the paper sums blocks
+        # "pre-trained on individual body parts", and each part with the shared blocks is a whole I3D.
+        self.parts_share_classifier = aggregation in (Aggregation.ATTENTION, Aggregation.SUM0,
+                                                      Aggregation.SUM1, Aggregation.SUM2)
         own_logits = shared == 0 and not self.parts_share_classifier
         i3d = {
             "num_frames": config.num_frames,
@@ -239,6 +243,8 @@ class PartAttentionNetwork(nn.Module):
         """Each part's own classification (B, P, C) — the loss of Algorithm 1 step 2."""
         self._check_part_classification()
         features = self.part_features(crops)
+        if self.shared is not None:
+            features = [self.shared.features(f) for f in features]
         if self.parts_share_classifier:
             logits = [self.classifier(self.classifier_dropout(global_average(f))) for f in features]
         else:
@@ -330,7 +336,8 @@ class PartAttentionNetwork(nn.Module):
                     f"stage 'parts' needs parts; a {self.config.aggregation.value!r} network has none"
                 )
             self._check_part_classification()
-            return [self.parts, self.classifier] if self.parts_share_classifier else [self.parts]
+            shared = [self.shared] if self.shared is not None else []
+            return [self.parts, *shared, self.classifier] if self.parts_share_classifier else [self.parts]
         if stage is Stage.POSE:
             return [need(self.pose, "the pose stream")]
         if stage is Stage.HEAD:
