@@ -3,7 +3,8 @@
 Joint arrays are camera-space metres, float32, shaped (..., J, 3). Tracking states are int8 with the
 Kinect meaning: 0 NotTracked, 1 Inferred, 2 Tracked.
 
-Normalisation (as in the NTU RGB+D paper)::
+Normalisation (after the NTU RGB+D paper's: origin at the middle of the spine, x along the shoulders; the
+y axis and the scale from the spine's upper segment, which Kinect v1's layout has as well)::
 
     joints (T, M, J, 3) --> one rigid transform per window, from body 0's tracked frames:
         origin  = spine joint (SpineMid / Spine), averaged over the window

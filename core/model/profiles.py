@@ -252,7 +252,8 @@ def paper(num_classes: int = 60) -> NetworkConfig:
 
 
 def paper_nucla(num_classes: int = 10) -> NetworkConfig:
-    """The paper's model for N-UCLA: LSTM 128, Kinect v1 (20 joints), one person."""
+    """The paper's model for N-UCLA: LSTM 128, Kinect v1 (20 joints), one person. A training run takes
+    the number of bodies from `data.max_bodies` (2 unless set; 1 in training/configs/nucla_*.yaml)."""
     return NetworkConfig(
         num_classes=num_classes, num_joints=20, num_bodies=1, lstm_hidden=128, attention_size=128
     )
