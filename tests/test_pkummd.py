@@ -3,11 +3,13 @@ conversion to NTU-layout clips with the intervals in the sidecar."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import lzma
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -711,7 +713,7 @@ def test_a_conversion_the_full_disk_cuts_short_keeps_nothing_either(
     assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 0
 
 
-def _write_performances(root: Path, performances: range, frames: int = 30) -> None:
+def _write_performances(root: Path, performances: Iterable[int], frames: int = 30) -> None:
     """A PKU-MMD folder of every view (L, M, R) of each performance, each with one handshake."""
     rng = np.random.default_rng(1)
     (root / "skeletons").mkdir(parents=True)
@@ -740,7 +742,8 @@ def test_pkummd_splits_keep_each_performance_on_one_side(tmp_path: Path, protoco
     (root / "splits" / "cross-subject.txt").write_text(
         f"Training videos:\n{training_side},\nValidation videos:\n{test_side}\n")
     data = load_config(None, ["data.dataset=pkummd", f"data.root={root}", f"data.protocol={protocol}",
-                              "data.validation_fraction=0.2", "data.test_fraction=0.2"]).data
+                              "data.validation_fraction=0.2", "data.test_fraction=0.2",
+                              "data.pkummd_hold_out=performance"]).data
     splits = pkummd_splits(data)
 
     def performances(sources) -> set[str]:
@@ -755,3 +758,29 @@ def test_pkummd_splits_keep_each_performance_on_one_side(tmp_path: Path, protoco
         assert {s.group["performance"] for s in side} == {int(p) for p in performances(side)}
     if protocol == "xsub":  # the protocol's own test side stays test, with held-out training performances
         assert {"0011", "0012"} < test and len(test) > 2
+
+
+def test_pkummd_holds_each_pair_of_actors_out_whole(tmp_path: Path) -> None:
+    """PKU-MMD's interaction performances come in pairs, NNN5 and NNN6, by the same two people: held out
+    one performance at a time, 7 of our 10 test performances had their pair in training. By default each
+    ten (0001-0010, ...) stays on one side; a checkpoint recorded before the setting keeps its split."""
+    from training.config import ConfigError, config_from_dict, config_to_dict, load_config
+    from training.datasets.pkummd import pkummd_splits
+
+    root = tmp_path / "release"
+    _write_performances(root, [p for ten in range(8) for p in (10 * ten + 5, 10 * ten + 6)])
+    data = load_config(None, ["data.dataset=pkummd", f"data.root={root}", "data.protocol=all",
+                              "data.validation_fraction=0.25", "data.test_fraction=0.25"]).data
+    splits = pkummd_splits(data)
+    sides = [{s.group["performance"] // 10 for s in side} for side in (splits.train, splits.validation,
+                                                                       splits.test)]
+    assert all(sides) and not sides[0] & sides[1] and not sides[0] & sides[2] and not sides[1] & sides[2]
+    for side in (splits.train, splits.validation, splits.test):  # both of each pair, all 3 views
+        assert len(side) == 2 * 3 * 2 * len({s.group["performance"] // 10 for s in side})
+    by_performance = pkummd_splits(dataclasses.replace(data, pkummd_hold_out="performance"))
+    assert {s.name for s in by_performance.test} != {s.name for s in splits.test}
+    recorded = config_to_dict(load_config(None, ["data.dataset=pkummd"]))
+    del recorded["data"]["pkummd_hold_out"]  # as every checkpoint written before it has it
+    assert config_from_dict(recorded).data.pkummd_hold_out == "performance"
+    with pytest.raises(ConfigError, match="pkummd_hold_out is one of actors, performance"):
+        load_config(None, ["data.pkummd_hold_out=subject"])

@@ -29,6 +29,9 @@ class ConfigError(ValueError):
     """A config file or override that does not fit TrainConfig."""
 
 
+PKUMMD_HOLD_OUTS = ("actors", "performance")
+
+
 @dataclass
 class DataConfig:
     """Which clips, and how they are split.
@@ -60,6 +63,10 @@ class DataConfig:
     validation_fraction: float = 0.1
     test_fraction: float = 0.0  # PKU-MMD: performances held out as a test set (the shared copy lacks one)
     split_seed: int = 0  # draws the validation clips; independent of the training seed
+    # PKU-MMD: what is held out whole. "actors": the performances numbered in one ten (NNN1-NNN0), which
+    # holds each pair of actors' interaction performances (training/datasets/pkummd.py); "performance":
+    # one performance, as before 2026-12-06, when a held-out performance's actors could train in its pair.
+    pkummd_hold_out: str = "actors"
     nucla_fps: float = 15.0  # see training/datasets/nucla.py for why 15
     nucla_train_views: list[int] = field(default_factory=lambda: [1, 2])
     nucla_test_views: list[int] = field(default_factory=lambda: [3])
@@ -89,6 +96,9 @@ class DataConfig:
             raise ValueError(f"max_bodies must be at least 1, got {self.max_bodies}")
         if self.split_seed < 0:  # numpy refuses a negative seed, once the clips are read
             raise ValueError(f"split_seed must not be negative, got {self.split_seed}")
+        if self.pkummd_hold_out not in PKUMMD_HOLD_OUTS:
+            raise ValueError(f"pkummd_hold_out is one of {', '.join(PKUMMD_HOLD_OUTS)}, got "
+                             f"{self.pkummd_hold_out!r}")
 
 @dataclass
 class WindowConfig:
@@ -478,7 +488,17 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """A configuration a checkpoint recorded (`config_to_dict`), read as the run that wrote it meant it."""
+    if isinstance(values.get("data"), dict):
+        values = {**values, "data": recorded_data(values["data"])}
     return _merge(TrainConfig(), values, "config")
+
+
+def recorded_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A recorded `data` section with the settings it was written without taken as they were then: a
+    checkpoint from before `pkummd_hold_out` held PKU-MMD out by performance, and its test set is that
+    split's (its weights trained on much of the other one's)."""
+    return {"pkummd_hold_out": "performance", **data}
 
 
 def write_config(config: TrainConfig, path: str | Path) -> None:

@@ -53,7 +53,7 @@ from recordings.atomic import lock_exclusive, replace_atomically
 from recordings.recorder import software_version
 from training import distributed
 from training.ablations import network_config
-from training.config import DataConfig, TrainConfig, config_to_dict, write_config
+from training.config import DataConfig, TrainConfig, config_to_dict, recorded_data, write_config
 from training.data import DatasetError, Splits, ignore_sigterm
 from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
@@ -629,7 +629,7 @@ def _teacher(
         # The clips alone do not tell two splits apart when neither holds any out (validation_fraction
         # 0): a teacher trained on this run's test views or subjects would then pass.
         defaults = asdict(DataConfig())
-        theirs = {k: recorded["data"].get(k, defaults[k]) for k in SPLIT_SETTINGS}
+        theirs = {k: recorded_data(recorded["data"]).get(k, defaults[k]) for k in SPLIT_SETTINGS}
         comparisons.append(("split settings", theirs, {k: getattr(config.data, k) for k in SPLIT_SETTINGS}))
     for what, theirs, ours in comparisons:
         if theirs != ours:
@@ -668,7 +668,7 @@ def software_record() -> dict[str, Any]:
 
 # What decides which clips a run trains, validates and tests on (training/config.py DataConfig).
 SPLIT_SETTINGS = ("dataset", "protocol", "validation_fraction", "test_fraction", "split_seed",
-                  "nucla_train_views", "nucla_test_views", "nucla_test_subjects")
+                  "pkummd_hold_out", "nucla_train_views", "nucla_test_views", "nucla_test_subjects")
 
 
 def _stage_data(
