@@ -404,7 +404,7 @@ def test_only_sitting_and_standing_against_the_hip_are_contradicted() -> None:
 
 def test_nucla_contradicted_clips_leave_training_only(shared_data: Path) -> None:
     root = f"data.root={shared_data / 'nucla'}"
-    views = [root, "data.nucla_train_views=[2]", "data.nucla_test_views=[1, 2]"]
+    views = [root, "data.nucla_train_views=[2]", "data.nucla_test_views=[1]"]
     kept = nucla_splits(load_config(None, views).data)
     cleaned = nucla_splits(load_config(None, [*views, "data.nucla_drop_contradicted=true"]).data)
     fitted = {s.name for s in [*kept.train, *kept.validation]}
@@ -413,6 +413,14 @@ def test_nucla_contradicted_clips_leave_training_only(shared_data: Path) -> None
     assert 8 <= len(left_out) <= 12 and all(n.startswith(("a05_s04", "a06_s04")) for n in left_out)
     assert left_out == {s.name for s in kept.train + kept.validation if moves_against_label(s)}
     assert [s.name for s in cleaned.test] == [s.name for s in kept.test]  # the test keeps them
+    assert any(moves_against_label(s) for s in cleaned.test)
+    # A view both trained and tested: the same clips on both sides, refused (with subjects held out, the
+    # test is theirs alone: allowed).
+    both = [root, "data.nucla_train_views=[1, 2]", "data.nucla_test_views=[2]"]
+    with pytest.raises(DatasetError, match=r"share view\(s\) \[2\]: its clips would be trained on and"):
+        nucla_splits(load_config(None, both).data)
+    held = nucla_splits(load_config(None, [*both, "data.nucla_test_subjects=[4]"]).data)
+    assert {s.group["subject"] for s in held.test} == {4}
 
 
 def _assert_off_draws_nothing(

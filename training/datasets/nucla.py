@@ -198,8 +198,13 @@ def nucla_splits(data: DataConfig) -> Splits:
     if data.protocol != "xview":  # the views are chosen by nucla_train_views / nucla_test_views
         raise DatasetError(f"N-UCLA has protocol 'xview' (its views: data.nucla_train_views, "
                            f"data.nucla_test_views), not {data.protocol!r}")
-    everything = nucla_sources(data.root, views=None, fps=data.nucla_fps)
     held_subjects = set(data.nucla_test_subjects)
+    if (shared := sorted(set(data.nucla_train_views) & set(data.nucla_test_views))) and not held_subjects:
+        # The same clips would train and test (and views of one performance are the same event anyway).
+        raise DatasetError(f"data.nucla_train_views and data.nucla_test_views share view(s) {shared}: its "
+                           "clips would be trained on and tested; test other views, or hold subjects out "
+                           "with data.nucla_test_subjects")
+    everything = nucla_sources(data.root, views=None, fps=data.nucla_fps)
     present = {s.group["subject"] for s in everything}
     if missing := sorted(held_subjects - present):  # else nobody held out and nobody tested, without a word
         raise DatasetError(f"data.nucla_test_subjects: no clips of subject(s) {missing} in {data.root} (its "
