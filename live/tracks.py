@@ -13,6 +13,11 @@ with an id never seen before the id of a track that is not in this frame, was la
 `retire_after_s` ago and within `REJOIN_M` on the floor of where the new body is: the person's history,
 smoothing and on-screen number go on. Training windows of continuous recordings (PKU-MMD) keep a body
 through such gaps too, as zeros (training/datasets/pkummd.py); live's worker zeros the gap the same way.
+A track retired already, unseen for up to `REJOIN_WITHIN_S`, is found again the same way, its history
+gone but not its id: a patient the sensor loses as they fall, and finds on the floor two seconds later,
+keeps their number and their alert's episode (headless.AlertDispatcher keys it by id), where they were
+"person 2" whose fall alerted again. The price: somebody else stepping onto that spot within those
+seconds (a nurse reaching a fallen patient the sensor has not found again) takes the number instead.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from core.skeleton import KINECT_V2
 # A person moves ~0.5 m in a second at a walk; two people hugging stand closer than that to each other,
 # and either identity is right for a scene-wide interaction.
 REJOIN_M = 0.5
+# How long a retired track's id may still be taken up again (see the module docstring): a Kinect finds a
+# person it lost again within a second or two.
+REJOIN_WITHIN_S = 3.0
 # Tracking ids remembered for "people seen" and their numbers; beyond it the memory starts again (a Kinect
 # never reuses an id, so only a replay looping over more people than this would count some twice).
 MAX_REMEMBERED_IDS = 10_000
@@ -95,8 +103,11 @@ class TrackTable:
             raise ValueError(f"a track needs a history of at least 1 observation, got {history}")
         self._history = history
         self._retire_after_s = retire_after_s
+        self._rejoin_within_s = max(retire_after_s, REJOIN_WITHIN_S)
         self._tracks: dict[int, Track] = {}
         self._rejoined: dict[int, int] = {}  # the sensor's new id -> the track it continues
+        # Retired tracks' ids -> (when, where: the origin joint) they were last seen, for REJOIN_WITHIN_S.
+        self._lost: dict[int, tuple[float, np.ndarray]] = {}
         self._lock = threading.Lock()
         # Each distinct tracking id's number, 1, 2, 3, ... in order of appearance (64-bit ids are for no one
         # to read): the window, the decisions and the alerts all say "person 2" of the same person. A looped
@@ -155,11 +166,13 @@ class TrackTable:
 
     def _lost_track_near(self, body: Body, timestamp: float, claimed: set[int]) -> int | None:
         origin = KINECT_V2.origin
+        unseen = [(track_id, track.last_seen, track.observations[-1].joints[origin])
+                  for track_id, track in self._tracks.items()]
+        unseen += [(track_id, *last) for track_id, last in self._lost.items()]
         best, best_distance = None, REJOIN_M
-        for track_id, track in self._tracks.items():
-            if track_id in claimed or not 0 < timestamp - track.last_seen <= self._retire_after_s:
+        for track_id, last_seen, last in unseen:
+            if track_id in claimed or not 0 < timestamp - last_seen <= self._rejoin_within_s:
                 continue
-            last = track.observations[-1].joints[origin]
             distance = float(np.hypot(*(body.joints[origin] - last)[[0, 2]]))
             if distance <= best_distance:
                 best, best_distance = track_id, distance
@@ -168,6 +181,7 @@ class TrackTable:
     def observe(self, timestamp: float, bodies: list[Body], sequence: int) -> tuple[list[int], list[int]]:
         """Add one frame's bodies; returns (tracking ids created, tracking ids retired)."""
         created, retired = [], []
+        origin = KINECT_V2.origin
         with self._lock:
             self.in_view = len(bodies)
             for body in bodies:
@@ -182,6 +196,10 @@ class TrackTable:
                 if timestamp - track.last_seen > self._retire_after_s:
                     del self._tracks[tracking_id]
                     retired.append(tracking_id)
+                    self._lost[tracking_id] = (track.last_seen, track.observations[-1].joints[origin])
+            for tracking_id in [k for k, (seen, _) in self._lost.items()
+                                if k in self._tracks or timestamp - seen > self._rejoin_within_s]:
+                del self._lost[tracking_id]
             if retired:
                 self._rejoined = {k: v for k, v in self._rejoined.items() if v in self._tracks}
             for tracking_id in created:
@@ -196,6 +214,7 @@ class TrackTable:
             self.in_view = 0
             self._tracks.clear()
             self._rejoined.clear()
+            self._lost.clear()
 
     def snapshot(self) -> list[TrackSnapshot]:
         """Copies of every live track, by tracking id."""

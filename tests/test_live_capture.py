@@ -384,14 +384,22 @@ def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_o
     assert see(tracks, 0.3, body(5, x=0.2), body(6, x=1.0)) == [1, 6]
     assert see(tracks, 0.33, body(5, x=0.2), body(6, x=1.0)) == [1, 6]  # the sensor's id stays mapped
     assert tracks.rejoins == 1 and tracks.ids() == [1, 2, 6]
-    # Track 2 has been gone longer than retire_after_s: a body where it was is somebody new.
-    assert see(tracks, 0.9, body(5, x=0.2), body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
-    assert tracks.ids() == [1, 6, 8]
+    # Track 2 retired (unseen longer than retire_after_s); a body where it was, within REJOIN_WITHIN_S,
+    # is person 2 found again: their id, number and alert episode go on, not their history.
+    assert see(tracks, 0.6, body(5, x=0.2), body(6, x=1.0)) == [1, 6] and tracks.ids() == [1, 6]
+    assert see(tracks, 0.9, body(5, x=0.2), body(6, x=1.0), body(8, x=2.0)) == [1, 6, 2]
+    assert tracks.ids() == [1, 2, 6] and tracks.number_of(2) == 2 and tracks.people_seen == 3
+    assert [s.timestamps.tolist() for s in tracks.snapshot() if s.tracking_id == 2] == [[0.9]]
     # A person who fell and was found again on the floor, 0.6 m lower where they stood: the same
     # person (near is measured along the floor), and a fall is when that matters most.
     fallen = body(9, x=0.2)
     fallen.joints[:, 1] -= 0.6
-    assert see(tracks, 1.2, fallen, body(6, x=1.0), body(8, x=2.0)) == [1, 6, 8]
+    assert see(tracks, 1.2, fallen, body(6, x=1.0), body(8, x=2.0)) == [1, 6, 2]
+    # Gone longer than REJOIN_WITHIN_S: a body where they were is somebody new.
+    for i in range(1, 34):
+        see(tracks, 1.2 + 0.1 * i, body(6, x=1.0))
+    assert see(tracks, 4.6, body(6, x=1.0), body(11, x=2.0)) == [6, 11]
+    assert tracks.number_of(11) == 4
 
 
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
@@ -454,9 +462,10 @@ def test_numbers_forgotten_past_the_limit_are_never_those_of_people_in_view(monk
     tracks = TrackTable(history=5, retire_after_s=0.05)
     for i in range(20):  # three new people every frame, far apart, all gone by the next
         ids = [100 + 3 * i + k for k in range(3)]
-        stored = tracks.rejoin(float(i), [body(tracking_id, x=3.0 * k) for k, tracking_id in enumerate(ids)])
+        at = 4.0 * i  # longer apart than REJOIN_WITHIN_S: nobody is taken for the one before
+        stored = tracks.rejoin(at, [body(tracking_id, x=3.0 * k) for k, tracking_id in enumerate(ids)])
         assert [tracks.number_of(b.tracking_id) for b in stored] == [3 * i + 1, 3 * i + 2, 3 * i + 3]
-        tracks.observe(float(i), stored, i)
+        tracks.observe(at, stored, i)
     assert tracks.people_seen == 60  # each counted once
     # Forgotten: the first people's ids (a service runs for weeks; the memory must stay bounded) ...
     assert [tracks.number_of(tracking_id) for tracking_id in (100, 101, 102)] == [None, None, None]
