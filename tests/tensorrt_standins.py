@@ -461,7 +461,8 @@ class _Network:
 class _Config:
     def __init__(self, state: _State) -> None:
         self._state = state
-        self.flags: set[Any] = set()
+        # As TensorRT's: TF32 on by default (8.x to 11.x), every other flag off.
+        self.flags: set[Any] = {f for f in state.trt.BuilderFlag if f.name == "TF32"}
         self.pools: dict[str, int] = {}
         self.profiles: list[_Profile] = []
         if state.major != "11":

@@ -208,3 +208,61 @@ def test_the_graph_is_read_by_python_not_opened_by_tensorrt(onnx_path: Path, tmp
     (folder / "tiny.onnx").write_bytes(onnx_path.read_bytes())
     plan = json.loads(build_tensorrt_plan(folder / "tiny.onnx", graph_dir=folder))
     assert _precisions(plan, "Conv") == {"float16"} and trt.standin_log == []
+
+
+def test_tensorrt_that_cannot_start_cuda_is_an_engine_error(
+    onnx_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver older than the wheel's CUDA: pybind11's TypeError from trt.Builder stopped `auto` instead
+    of letting it try the next backend (it passes over EngineErrors only), and said nothing useful."""
+    from core.engines import EngineError
+
+    trt = _install(monkeypatch, "11.4.0")
+
+    def no_cuda(logger):
+        raise TypeError("pybind11::init(): factory function returned nullptr")
+
+    monkeypatch.setattr(trt, "Builder", no_cuda)
+    with pytest.raises(EngineError, match="11.4.0 could not start CUDA .*driver new enough") as raised:
+        build_tensorrt_plan(onnx_path, fp16=False)
+    assert not isinstance(raised.value, TensorRtBuildError)  # not a graph TensorRT refused: no split engine
+
+
+def test_a_build_that_failed_is_not_tried_again_at_every_start(tmp_path: Path) -> None:
+    from core.engines import cached_engine
+
+    builds = []
+
+    def failing() -> bytes:
+        builds.append(1)
+        raise TensorRtBuildError("net.onnx: TensorRT 11.4.0 could not build an engine")
+
+    for _ in range(2):
+        with pytest.raises(TensorRtBuildError, match="could not build an engine") as raised:
+            cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.4.0"}, failing)
+    assert len(builds) == 1 and "net.fp16.failed.json keeps that: delete it to try again" in str(raised.value)
+    # Another TensorRT (or GPU, or graph) is tried.
+    assert cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.5.0"}, lambda: b"plan") == (
+        b"plan", True)
+
+
+def test_a_cached_plan_that_does_not_load_is_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from core.engines import Backend, open_engine
+    from core.model.profiles import pose_only
+
+    _install(monkeypatch, "11.4.0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the build needs no GPU in the stand-in
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (9, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA H200 (stand-in)")
+    checkpoint = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(3)), ["a", "b", "c"])
+    with pytest.raises(RuntimeError, match="the stand-in does not run engines"):
+        open_engine(checkpoint, Backend.TENSORRT, cache_dir=tmp_path / "cache")
+    (plan,) = (tmp_path / "cache").glob("*.plan")
+    plan.write_bytes(b"damaged")  # its key still matches
+    with pytest.raises(RuntimeError, match="the stand-in does not run engines"):  # loaded, once built again
+        open_engine(checkpoint, Backend.TENSORRT, cache_dir=tmp_path / "cache")
+    assert plan.read_bytes() != b"damaged"

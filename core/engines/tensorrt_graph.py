@@ -113,6 +113,7 @@ def cached_engine(
     plan_path = cache_dir / f"{name}.plan"
     key_path = cache_dir / f"{name}.plan.json"
     expected = json.dumps(dict(key), sort_keys=True)
+    failed_path = cache_dir / f"{name}.failed.json"
     mark_used(plan_path, key_path)  # before reading them: no other run removes them meanwhile
     if plan_path.is_file() and key_path.is_file():
         try:
@@ -121,7 +122,22 @@ def cached_engine(
             stored = None
         if stored == expected:
             return plan_path.read_bytes(), False
-    plan = build()
+    # A build that failed for this key fails again (the graph, the GPU and TensorRT are the same): said at
+    # once, not after minutes of building at every start (the whole network's, before the split engine).
+    try:
+        failed = json.loads(failed_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        failed = {}
+    if isinstance(failed, dict) and json.dumps(failed.get("key"), sort_keys=True) == expected:
+        raise TensorRtBuildError(f"{failed.get('error')} (when built before; {failed_path} keeps that: "
+                                 "delete it to try again)")
+    try:
+        plan = build()
+    except TensorRtBuildError as error:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        failed_path.write_text(json.dumps({"key": dict(key), "error": str(error)}, indent=1),
+                               encoding="utf-8")
+        raise
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Plan first, key last: a crash in between leaves a stale key, which means a rebuild, never a
     # mismatched plan accepted.
@@ -202,7 +218,7 @@ def build_tensorrt_plan(
     onnx_path = Path(onnx_path)
     graph_path = fp16_onnx(onnx_path, graph_dir or onnx_path.parent) if fp16 else onnx_path
     logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
+    builder = _started(trt, trt.Builder, logger)
     network = builder.create_network(_network_flags(trt, typing))
     parser = trt.OnnxParser(network, logger)
     # Read here, not by parse_from_file: a file name TensorRT opens itself has been reported to fail on
@@ -213,6 +229,10 @@ def build_tensorrt_plan(
         raise TensorRtBuildError(f"{graph_path}: TensorRT's ONNX parser failed: " + " | ".join(errors))
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
+    if hasattr(trt.BuilderFlag, "TF32"):
+        # On by default: on Ampere and newer the layers kept in FP32 (the LSTM, the attention, the logits;
+        # a skeleton-only network's all) would multiply in TF32, 10 bits of mantissa, which FP32 is for.
+        config.clear_flag(trt.BuilderFlag.TF32)
     if fp16 and typing is Typing.WEAK_FP16_FLAG:
         config.set_flag(trt.BuilderFlag.FP16)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
@@ -234,6 +254,18 @@ def build_tensorrt_plan(
     return bytes(plan)
 
 
+def _started(trt: Any, factory: Callable[[Any], Any], logger: Any) -> Any:
+    """trt.Builder / trt.Runtime: where CUDA does not start (a driver older than the wheel's CUDA, e.g.
+    tensorrt-cu13 on a driver before 580), pybind11 raises TypeError ("factory function returned
+    nullptr"), which said nothing and stopped `auto` from trying the next backend."""
+    try:
+        return factory(logger)
+    except TypeError as error:
+        raise EngineError(f"TensorRT {trt.__version__} could not start CUDA ({error}): is the NVIDIA driver "
+                          "new enough for the CUDA this TensorRT wheel was built for (tensorrt-cu12 or "
+                          "-cu13)?") from error
+
+
 class TensorRtGraph:
     """One ONNX graph as a TensorRT engine (FP16 by default), built once and cached on disk.
 
@@ -253,17 +285,23 @@ class TensorRtGraph:
         onnx_path = Path(onnx_path)
         key = tensorrt_cache_key(file_sha256(onnx_path), fp16=fp16, max_batch=max_batch)
         self.cache_name = f"{onnx_path.stem}.{key['precision']}"
-        plan, self.rebuilt = cached_engine(
-            cache_dir,
-            self.cache_name,
-            key,
-            lambda: build_tensorrt_plan(onnx_path, fp16=fp16, max_batch=max_batch, graph_dir=cache_dir),
-        )
+
+        def cached() -> tuple[bytes, bool]:
+            return cached_engine(cache_dir, self.cache_name, key, lambda: build_tensorrt_plan(
+                onnx_path, fp16=fp16, max_batch=max_batch, graph_dir=cache_dir))
+
+        plan, self.rebuilt = cached()
         self._trt = trt
-        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._runtime = _started(trt, trt.Runtime, trt.Logger(trt.Logger.WARNING))
         self._engine = self._runtime.deserialize_cuda_engine(plan)
+        if self._engine is None and not self.rebuilt:
+            # A cached plan its key matches that does not load (a damaged file; a driver the key cannot
+            # see): built again once, not refused at every start.
+            (Path(cache_dir) / f"{self.cache_name}.plan.json").unlink(missing_ok=True)
+            plan, self.rebuilt = cached()
+            self._engine = self._runtime.deserialize_cuda_engine(plan)
         if self._engine is None:
-            raise EngineError(f"{onnx_path}: TensorRT could not load the cached engine in {cache_dir}")
+            raise EngineError(f"{onnx_path}: TensorRT could not load the engine it built in {cache_dir}")
         self._context = self._engine.create_execution_context()
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         self.input_names = tuple(
