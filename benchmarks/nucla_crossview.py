@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import shlex
 import statistics
@@ -44,7 +43,7 @@ from pathlib import Path
 import torch
 
 from recordings.argument_types import existing_path, integer_in
-from training.config import DataConfig, load_config
+from training.config import load_config, recorded_data
 from training.ensemble import build_ensemble
 from training.evaluate import evaluate
 from training.stages import train_stage
@@ -299,7 +298,7 @@ def _nucla_views_seen(checkpoint: Path) -> list[int]:
     data = recorded.get("data") if isinstance(recorded, dict) else None
     if not isinstance(data, dict):
         return []
-    data = {**dataclasses.asdict(DataConfig()), **data}  # a key an older checkpoint lacks: its default
+    data = recorded_data(data)  # a key an older checkpoint lacks: as it trained
     return sorted(data["nucla_train_views"]) if data["dataset"] == "nucla" else []
 
 

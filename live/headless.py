@@ -544,11 +544,15 @@ class Alert:
     time: float
     room: str = ""
     number: int = 0  # the person's number on screen ("person 2"; live/tracks.py), 0 where unknown
+    tracked: float | None = None  # the decision's share of joints tracked (live.worker.Decision.tracked)
 
     def to_json(self) -> dict:
-        return {"room": self.room, "person": self.person, "number": self.number, "class": self.action,
-                "p": round(self.probability, 4), "time": _iso(self.time),
-                "stream_time": round(self.stream_time, 3)}
+        out = {"room": self.room, "person": self.person, "number": self.number, "class": self.action,
+               "p": round(self.probability, 4), "time": _iso(self.time),
+               "stream_time": round(self.stream_time, 3)}
+        if self.tracked is not None:
+            out["tracked"] = round(self.tracked, 3)
+        return out
 
     def environment(self, delivery_id: str | None = None) -> dict[str, str]:
         """The --alert-command's ALERT_* variables; with the POST's id where --alert-url sends it too
@@ -671,7 +675,7 @@ class AlertDispatcher:
             return None  # the same episode, still going on (or back within the cooldown)
         self._acknowledged.discard(key)
         alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room,
-                      decision.number)
+                      decision.number, decision.tracked)
         self.alerts.append(alert)
         self.raised += 1
         if len(self.alerts) > 1000:

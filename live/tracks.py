@@ -17,7 +17,8 @@ A track retired already, unseen for up to `REJOIN_WITHIN_S`, is found again the 
 gone but not its id: a patient the sensor loses as they fall, and finds on the floor two seconds later,
 keeps their number and their alert's episode (headless.AlertDispatcher keys it by id), where they were
 "person 2" whose fall alerted again. The price: somebody else stepping onto that spot within those
-seconds (a nurse reaching a fallen patient the sensor has not found again) takes the number instead.
+seconds (a nurse reaching a fallen patient the sensor has not found again) takes the number instead,
+and the alert's episode with it (an alert of theirs of that class within the cooldown is not raised).
 """
 
 from __future__ import annotations

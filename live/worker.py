@@ -37,7 +37,7 @@ from core.engines import MAX_PEOPLE, Engine
 from core.engines.cache import HOLD_EVERY_S, mark_held_used
 from core.glimpse import PARTS, GlimpseConfig, WindowCrops, part_boxes
 from core.joint_maps import joint_map
-from core.skeleton import KINECT_V2, SkeletonLayout, normalize_window
+from core.skeleton import KINECT_V2, TRACKED, SkeletonLayout, normalize_window
 from core.timeline import NO_ACTION
 from core.window import MIN_COVERAGE, WindowSpec, covers, window_indices
 from live.capture import FrameRing, RingEntry
@@ -125,6 +125,10 @@ class Decision:
     # The person's number (1, 2, 3, ... in order of appearance: live/tracks.py), what the window shows
     # and alerts say; 0 where unknown (JSON lines written before it was kept).
     number: int = 0
+    # The share of the person's joints over the window that the sensor tracked (not inferred from the
+    # others, not missing): low for a body it mostly guesses (under a blanket, lying down, at the edge of
+    # the view), whose decision deserves less trust. None from JSON lines written before it was kept.
+    tracked: float | None = None
 
     def probability(self, action: str) -> float:
         """The smoothed probability of `action`; from a JSON line, 0 when it is not in the top-k there
@@ -152,6 +156,8 @@ class Decision:
             out["truth"] = self.truth
         if self.truth_now is not None:
             out["truth_now"] = self.truth_now
+        if self.tracked is not None:
+            out["tracked"] = round(self.tracked, 3)
         return out
 
 
@@ -570,14 +576,15 @@ class RecognitionWorker:
             self._crops_batch = np.empty((len(people), len(inputs.parts), spec.num_frames, size, size, 3),
                                          np.uint8)  # fmt: skip
         crops_batch = self._crops_batch
-        skeleton_batch, kept, shown_crops, spans, alone = [], [], [], [], []
+        skeleton_batch, kept, shown_crops, spans, alone, tracked = [], [], [], [], [], []
         for person in people:
             crops = crops_batch[len(kept)]
             built = self._window(person, snapshots, end, crops)
             if built is None:
                 continue
-            skeleton, index, with_partner = built
+            skeleton, index, with_partner, tracked_share = built
             skeleton_batch.append(skeleton)
+            tracked.append(tracked_share)
             kept.append(person)
             if with_partner:
                 self._partner_near[person.tracking_id] = end
@@ -634,6 +641,7 @@ class RecognitionWorker:
                 crops=shown_crops[i],
                 probabilities=dict(zip(inputs.class_names, smoothed.tolist(), strict=True)),
                 number=person.number,
+                tracked=tracked[i],
             ))
             self.latency.add(latency)
         self.counters.hops += 1
@@ -642,14 +650,16 @@ class RecognitionWorker:
 
     def _window(
         self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float, crops: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    ) -> tuple[np.ndarray, np.ndarray, bool, float] | None:
         """Cuts the window's crops into `crops` (P, T, S, S, 3) uint8 and gives (skeleton (T, M, J, 3),
-        indices (T,) into the person's history, whether another person was near during the window), or
-        None (counted) where the ring overwrote a frame meanwhile or most of the window has no colour."""
+        indices (T,) into the person's history, whether another person was near during the window, the
+        share of the person's joints tracked over it), or None (counted) where the ring overwrote a frame
+        meanwhile or most of the window has no colour."""
         inputs = self.inputs
         times = inputs.window.sample_times(end)
         index = window_indices(person.timestamps, end, inputs.window)
         joints, states = _at_samples(person, index, times, self._sample_gap_s, pad_start=True)
+        tracked = float(np.mean(states == TRACKED))
         sequences = person.sequences[index]
         bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
@@ -670,7 +680,7 @@ class RecognitionWorker:
             bodies, body_states = self._to_model.apply(bodies, body_states)
         skeleton = normalize_window(bodies, body_states, inputs.layout)
         if not inputs.parts:  # a skeleton-only model: no boxes to place, no pixels to cut
-            return skeleton, index, with_partner
+            return skeleton, index, with_partner, tracked
         # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
         # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
         boxes = part_boxes(person.joints, person.states, self.camera, KINECT_V2, inputs.glimpse,
@@ -698,4 +708,4 @@ class RecognitionWorker:
             # same: sequence numbers never come back, so a window holding that frame is refused above.)
             self.counters.stale_windows += 1
             return None
-        return skeleton, index, with_partner
+        return skeleton, index, with_partner, tracked

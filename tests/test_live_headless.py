@@ -276,10 +276,11 @@ def test_alert_command_gets_the_alert_in_its_environment(tmp_path):
     command = f"{sys.executable} -c \"{script}\""
     room = AlertConfig(classes=("fall_down",), command=command, room="ward 3, bed 2")
     alerts = AlertDispatcher(room, CLASSES)
-    alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
+    alerts.update(hop(1.0, dataclasses.replace(decision(3, 1.0, "fall_down", 0.8), tracked=0.35)))
     alerts.close(timeout=20)
     record, action = out.read_text().split("|")
     assert action == "fall_down" and json.loads(record)["person"] == 3
+    assert json.loads(record)["tracked"] == 0.35  # a body mostly guessed: the receiver may weigh that
     assert json.loads(record)["room"] == "ward 3, bed 2"  # one nurse-call endpoint, many rooms
     assert alerts.hook_failures == 0
 
@@ -434,8 +435,9 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
     for line in lines:
         # No "truth": an NTU clip carries no labels per instant.
         assert set(line) == {"room", "time", "stream_time", "window_start", "person", "number", "topk",
-                             "attention", "latency_ms"}
+                             "attention", "latency_ms", "tracked"}
         assert line["number"] == 1  # the one person of the clip, as the window calls them
+        assert 0.8 < line["tracked"] <= 1  # she stands in full view: the sensor tracks nearly every joint
         assert len(line["topk"]) == 3 and set(line["attention"]) == set(PARTS)
         assert 0 < line["latency_ms"] < 30_000
     assert summary.latency_p50_s is not None and summary.people_seen == 1

@@ -164,6 +164,12 @@ def test_decision_json_has_time_person_topk_attention_latency():
     # Ground truth only where the source knows it.
     known = replace(decision, window_start=1.2, truth="drink", truth_now="no_action").to_json()
     assert (known["window_start"], known["truth"], known["truth_now"]) == (1.2, "drink", "no_action")
+    # How much of the body the sensor tracked, where the worker knows it; read back from the line.
+    from training.stream_metrics import decision_from_json
+
+    guessed = replace(decision, tracked=0.41234).to_json()
+    assert guessed["tracked"] == 0.412 and decision_from_json(guessed).tracked == 0.412
+    assert decision_from_json(record).tracked is None
 
 
 def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):
@@ -814,6 +820,9 @@ def test_a_person_the_sensor_lost_for_a_moment_keeps_deciding_with_the_gap_as_ze
     present = np.abs(skeleton[1, :, 0]).sum(axis=(1, 2)) > 0
     assert not present[gap].any() and present[~gap].all()
     assert (np.abs(skeleton[0, :, 1]).sum(axis=(1, 2)) > 0)[~gap].all()  # person 1's partner, the same
+    # Each decision says how much of the person the sensor tracked: all of person 1, none of the gap.
+    tracked = {d.tracking_id: d.tracked for d in hop.decisions}
+    assert tracked[1] == 1.0 and tracked[2] == pytest.approx(present.mean()) and tracked[2] < 0.9
 
 
 def test_padding_before_a_persons_first_frame_is_their_first_pose_not_zeros(tiny_model):

@@ -495,10 +495,11 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 
 
 def recorded_data(data: dict[str, Any]) -> dict[str, Any]:
-    """A recorded `data` section with the settings it was written without taken as they were then: a
-    checkpoint from before `pkummd_hold_out` held PKU-MMD out by performance, and its test set is that
-    split's (its weights trained on much of the other one's)."""
-    return {"pkummd_hold_out": "performance", **data}
+    """A recorded `data` section, every setting it was written without filled in as it was then: the
+    default, since a checkpoint saved before an option existed trained as the default does; except
+    `pkummd_hold_out`, whose checkpoints from before held PKU-MMD out by performance (their test set is
+    that split's: their weights trained on much of the other one's)."""
+    return {**dataclasses.asdict(DataConfig()), "pkummd_hold_out": "performance", **data}
 
 
 def write_config(config: TrainConfig, path: str | Path) -> None:

@@ -32,7 +32,7 @@ from core.model.checkpoint import (
 from core.model.network import PartAttentionNetwork
 from core.model.profiles import Aggregation
 from recordings.argument_types import probability, replaced_file, smoothing_seconds
-from training.config import DataConfig
+from training.config import recorded_data
 
 
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,11 +126,11 @@ def _architecture(checkpoint: Checkpoint) -> dict[str, Any]:
 
 
 def _data_record(checkpoint: Checkpoint) -> Any:
-    """The recorded data config; a key a checkpoint lacks gets its default, since a checkpoint saved
-    before that option existed trained as the default does (else it could never join newer ones)."""
+    """The recorded data config, a key a checkpoint lacks as it was when it trained (recorded_data: else
+    it could never join newer ones)."""
     recorded = checkpoint.extra.get("train_config")
     data = recorded.get("data") if isinstance(recorded, dict) else None
-    return {**dataclasses.asdict(DataConfig()), **data} if isinstance(data, dict) else None
+    return recorded_data(data) if isinstance(data, dict) else None
 
 
 def _difference(theirs: Any, ours: Any) -> str:

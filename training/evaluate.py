@@ -18,7 +18,7 @@ from core.model.checkpoint import DecisionSettings, load_checkpoint
 from core.skeleton import layout_by_name
 from recordings.pkummd import is_sequence_path
 from training import distributed
-from training.config import DataConfig, config_from_dict
+from training.config import DataConfig, config_from_dict, recorded_data
 from training.data import DatasetError
 from training.datasets import build_splits
 from training.datasets.clips import REHEARSAL_PREFIX, folder_digest
@@ -57,7 +57,7 @@ def trained_clip_names(extra: dict, names: list[str], root: str | Path | None = 
                 if prefix["folder"] == here or is_sequence_path(own):
                     known.add(own)
         return set(names) & known
-    data = {**dataclasses.asdict(DataConfig()), **extra.get("train_config", {}).get("data", {})}
+    data = recorded_data(extra.get("train_config", {}).get("data", {}))
     if data["dataset"] != "nucla" or "validation_clips" not in extra or data["nucla_drop_contradicted"]:
         return None
     views, held_subjects = set(data["nucla_train_views"]), set(data["nucla_test_subjects"])

@@ -53,7 +53,7 @@ from recordings.atomic import lock_exclusive, replace_atomically
 from recordings.recorder import software_version
 from training import distributed
 from training.ablations import network_config
-from training.config import DataConfig, TrainConfig, config_to_dict, recorded_data, write_config
+from training.config import TrainConfig, config_to_dict, recorded_data, write_config
 from training.data import DatasetError, Splits, ignore_sigterm
 from training.datasets import build_splits
 from training.evaluation import Predictions, predict, topk_accuracy
@@ -628,8 +628,7 @@ def _teacher(
     if isinstance(recorded, dict) and isinstance(recorded.get("data"), dict):
         # The clips alone do not tell two splits apart when neither holds any out (validation_fraction
         # 0): a teacher trained on this run's test views or subjects would then pass.
-        defaults = asdict(DataConfig())
-        theirs = {k: recorded_data(recorded["data"]).get(k, defaults[k]) for k in SPLIT_SETTINGS}
+        theirs = {k: recorded_data(recorded["data"])[k] for k in SPLIT_SETTINGS}
         comparisons.append(("split settings", theirs, {k: getattr(config.data, k) for k in SPLIT_SETTINGS}))
     for what, theirs, ours in comparisons:
         if theirs != ours:
@@ -954,6 +953,9 @@ def stage_inputs(config: TrainConfig, splits: Splits, init: str | Path | None) -
     time of every file it reads (data folders, label map, cache, --init, teacher). Stat-only: 57,000 NTU
     files take about a second."""
     settings = {k: v for k, v in config_to_dict(config).items() if k not in RUN_CONTROL}
+    # Which clips are held out is the split's, compared below: a run folder from before the setting (any
+    # dataset's) resumes where its split is the same.
+    settings["data"] = {k: v for k, v in settings["data"].items() if k != "pkummd_hold_out"}
     data = config.data
     # Data folders are read less what the run writes itself (its states, checkpoints, crop cache); the
     # starting weights even there (the previous stage's best.pt: retrained, the next stage follows).

@@ -132,6 +132,7 @@ def decision_from_json(record: dict) -> Decision:
         truth=record.get("truth"),
         truth_now=record.get("truth_now"),
         number=int(record.get("number", 0)),
+        tracked=float(record["tracked"]) if "tracked" in record else None,
     )
 
 
