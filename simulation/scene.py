@@ -1,7 +1,8 @@
 """An endless simulated room: one to three people come in, go about the room, act now and then, and leave.
 
     SimulatedScene(seed) --next_frame()--> core.frame.Frame, timestamps exactly index / fps
-        30 fps, or 15 fps and a dark, noisy image with low_light=True (as the Kinect's colour camera)
+        30 fps, or 15 fps and a dark, noisy image with low_light=True (the Kinect's colour camera drops to
+        15 fps in the dark; here the skeletons do too, where the Kinect's stay at 30)
 
     the room     sensor height and tilt, walls and posters, spots where people stand (half of them with
                  a chair), drawn once (room.py)
@@ -9,8 +10,10 @@
                  phones, talking to somebody nearby), walks across the room, actions, walk out
         each segment is posed, tracked (tracker.py) and projected in one go when it begins, and
         drawn frame by frame over the room, the farthest person first (figure.py)
-    bodies are reported only inside the depth camera's field of view (+-35 deg, 0.5-4.5 m), each with a
-    tracking id that lasts while it stays in view, as the Kinect does
+    bodies are reported while their SpineMid is inside the depth camera's field of view (+-35 deg,
+    0.5-4.5 m; a limb beyond it stays tracked where it is), each with a tracking id that lasts while it
+    stays in view, a new one when they come back into it, as the Kinect gives; unlike the Kinect, a body
+    missing for a few frames in view comes back under the same id
     `actions` names the classes people perform (default: simulation.actions.CLASSES, the ten the demo
     model knows; an EXTRA_CLASSES name, e.g. "raise_both_arms", only when named)
     ground truth: every body carries it (`Body.truth`: the action class while one is performed, from
