@@ -88,6 +88,9 @@ QUIT_AGAIN_S = 3.0  # q with alerts unacknowledged or a recording running: a sec
 # their top action alone (a small screen, large fonts, the alert bar up): everyone's action comes first.
 ROOM3D_MIN_PX = 120
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
+# Below this share of a person's joints tracked over the window (live.worker.Decision.tracked), their label
+# says the pose is guessed: a person in full view has 0.8-1 (the Kinect infers occluded hands often).
+GUESSED_BELOW = 0.5
 ALARM_TEXT = "#ff6e64"  # alarm red as text on the dark window (the red banners' and the alarm title's)
 # A bar's fill, of 255: light enough to see, dark enough that the bar's light text reads on it (4.5:1).
 BAR_FILL_ALPHA = 90
@@ -451,12 +454,16 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
     elif decision is not None:
         # In words as well as on red: red and black are one dark olive to some eyes.
         before, title = f"{'ALERT ' if alarming else ''}{label}: ", class_title(decision.topk[0][0])
-        after = f" {decision.topk[0][1] * 100:.0f}%"
+        # A body the sensor mostly guesses (under a blanket, lying down, at the edge of the view): said, so
+        # that staff weigh the label accordingly.
+        guessed = (" (pose guessed)" if decision.tracked is not None and decision.tracked < GUESSED_BELOW
+                   else "")
+        after = f" {decision.topk[0][1] * 100:.0f}%{guessed}"
         # A site's long class name, written large in a small window, ran off the picture with its %:
         # the name is shortened instead.
         shown = title
         for keep in range(len(title) - 1, 0, -1):  # fitted as at 100%: a changing number keeps the cut
-            if text_size(f"{before}{shown} 100%", size, thickness)[0][0] <= columns - 2 * margin:
+            if text_size(f"{before}{shown} 100%{guessed}", size, thickness)[0][0] <= columns - 2 * margin:
                 break
             shown = f"{title[:keep].rstrip()}..."
         text = before + shown + after

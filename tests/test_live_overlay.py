@@ -125,6 +125,20 @@ def test_an_action_that_raises_alerts_is_written_on_red_in_words():
     assert class_title("fall_down") == "fall down" and class_title(NO_ACTION) == "no action"
 
 
+def test_a_label_says_when_the_sensor_mostly_guessed_the_pose():
+    """A patient under a blanket: the Kinect infers most joints, and the label should not read as sure as
+    one about a person in full view."""
+    body = person(5, 0.0, 0.0)
+    decision = Decision(0.0, 0.0, 5, (("drink", 0.9),), ("left_hand", "right_hand", "full_body"),
+                        np.array([0.3, 0.3, 0.4], np.float32), 0.1)
+    widths = {}
+    for tracked in (None, 0.95, 0.3):
+        image = np.zeros((360, 640, 3), np.uint8)
+        draw_label(image, body.joints_color, replace(decision, tracked=tracked), "person 1", 1.0)
+        widths[tracked] = np.ptp(np.flatnonzero(image.any(-1).any(0)))
+    assert widths[None] == widths[0.95] and widths[0.3] > widths[0.95] + 60  # " (pose guessed)"
+
+
 def test_a_class_named_in_another_script_is_written_over_the_head_as_named():
     """A site's own classes (a Greek ward's Πτώση, fall, and Πίνει, drinking): OpenCV's font wrote both as
     the same row of question marks over the patient."""
