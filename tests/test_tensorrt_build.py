@@ -4,6 +4,7 @@ strong typing where the version has it, the FP16 graph's precisions kept, no API
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -240,7 +241,13 @@ def test_a_build_that_failed_is_not_tried_again_at_every_start(tmp_path: Path) -
     for _ in range(2):
         with pytest.raises(TensorRtBuildError, match="could not build an engine") as raised:
             cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.4.0"}, failing)
-    assert len(builds) == 1 and "net.fp16.failed.json keeps that: delete it to try again" in str(raised.value)
+    assert len(builds) == 1 and "net.fp16.failed.json keeps that for a day" in str(raised.value)
+    # A day on, it is tried again (the GPU's memory may have been taken by another program that time).
+    marker = tmp_path / "net.fp16.failed.json"
+    os.utime(marker, (marker.stat().st_atime, marker.stat().st_mtime - 25 * 3600))
+    assert cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.4.0"}, lambda: b"plan") == (
+        b"plan", True)
+    assert not marker.exists()  # built: nothing to remember
     # Another TensorRT (or GPU, or graph) is tried.
     assert cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.5.0"}, lambda: b"plan") == (
         b"plan", True)

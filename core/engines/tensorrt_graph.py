@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
 from core.engines.metadata import file_sha256
 from core.engines.mixed_precision import Fp16Scope, to_fp16
 from core.package_files import pip_install
+
+# How long a failed build is remembered (cached_engine) before it is tried again.
+RETRY_FAILED_BUILD_S = 24 * 3600.0
 
 
 class TensorRtBuildError(EngineError):
@@ -124,13 +128,15 @@ def cached_engine(
             return plan_path.read_bytes(), False
     # A build that failed for this key fails again (the graph, the GPU and TensorRT are the same): said at
     # once, not after minutes of building at every start (the whole network's, before the split engine).
+    # For a day: a failure of the moment (the GPU's memory taken by another program) is tried again.
     try:
         failed = json.loads(failed_path.read_text(encoding="utf-8"))
+        recent = time.time() - failed_path.stat().st_mtime < RETRY_FAILED_BUILD_S
     except (OSError, ValueError):
-        failed = {}
-    if isinstance(failed, dict) and json.dumps(failed.get("key"), sort_keys=True) == expected:
-        raise TensorRtBuildError(f"{failed.get('error')} (when built before; {failed_path} keeps that: "
-                                 "delete it to try again)")
+        failed, recent = {}, False
+    if recent and isinstance(failed, dict) and json.dumps(failed.get("key"), sort_keys=True) == expected:
+        raise TensorRtBuildError(f"{failed.get('error')} (when built before; {failed_path} keeps that for "
+                                 "a day: delete it to try again now)")
     try:
         plan = build()
     except TensorRtBuildError as error:
@@ -138,6 +144,7 @@ def cached_engine(
         failed_path.write_text(json.dumps({"key": dict(key), "error": str(error)}, indent=1),
                                encoding="utf-8")
         raise
+    failed_path.unlink(missing_ok=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Plan first, key last: a crash in between leaves a stale key, which means a rebuild, never a
     # mismatched plan accepted.
