@@ -455,15 +455,18 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         # In words as well as on red: red and black are one dark olive to some eyes.
         before, title = f"{'ALERT ' if alarming else ''}{label}: ", class_title(decision.topk[0][0])
         # A body the sensor mostly guesses (under a blanket, lying down, at the edge of the view): said, so
-        # that staff weigh the label accordingly.
-        guessed = (" (pose guessed)" if decision.tracked is not None and decision.tracked < GUESSED_BELOW
-                   else "")
+        # that staff weigh the label accordingly; where the whole name fits with it (the action comes first).
+        guessed = ""
+        if decision.tracked is not None and decision.tracked < GUESSED_BELOW:
+            guessed = " (pose guessed)"
+            if text_size(f"{before}{title} 100%{guessed}", size, thickness)[0][0] > columns - 2 * margin:
+                guessed = ""
         after = f" {decision.topk[0][1] * 100:.0f}%{guessed}"
         # A site's long class name, written large in a small window, ran off the picture with its %:
         # the name is shortened instead.
         shown = title
         for keep in range(len(title) - 1, 0, -1):  # fitted as at 100%: a changing number keeps the cut
-            if text_size(f"{before}{shown} 100%{guessed}", size, thickness)[0][0] <= columns - 2 * margin:
+            if text_size(f"{before}{shown} 100%", size, thickness)[0][0] <= columns - 2 * margin:
                 break
             shown = f"{title[:keep].rstrip()}..."
         text = before + shown + after

@@ -659,7 +659,9 @@ class RecognitionWorker:
         times = inputs.window.sample_times(end)
         index = window_indices(person.timestamps, end, inputs.window)
         joints, states = _at_samples(person, index, times, self._sample_gap_s, pad_start=True)
-        tracked = float(np.mean(states == TRACKED))
+        # Over the samples since they came (those before repeat their first pose); a gap counts as unseen.
+        since = times >= person.timestamps[0]
+        tracked = float(np.mean(states[since] == TRACKED)) if since.any() else 0.0
         sequences = person.sequences[index]
         bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)

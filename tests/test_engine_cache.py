@@ -56,6 +56,7 @@ def test_what_was_not_used_for_the_period_is_removed_and_nothing_else(
         f"demo-{SHA}-{CODE}-{SHA}-{CODE}.fp16.onnx",                         # its FP16 graph
         f"demo-{SHA}-{CODE}-{SHA}.parts.onnx", f"demo-{SHA}-{CODE}-{SHA}.head.onnx",  # its split graphs
         f"demo-{SHA}-{CODE}.fp16.plan", f"demo-{SHA}-{CODE}.fp16.plan.json",  # a TensorRT plan, its key
+        f"demo-{SHA}-{CODE}.fp16.failed.json",                                # a build that failed
         f"my model-{SHA}.parts.fp32.plan",                                    # a user's ONNX, split
         f"cpu-batching-{SHA}-2t.json",                                        # a CPU measurement
     ]
@@ -82,7 +83,7 @@ def test_what_was_not_used_for_the_period_is_removed_and_nothing_else(
         assert left == {CACHEDIR_TAG, *theirs, "a folder.fp16.plan", f"linked-{SHA}-{CODE}.onnx", recent.name}
         assert outside.exists()
         assert [r.getMessage() for r in caplog.records] == [
-            f"engine cache {folder}: removed {len(ours) + 1} file(s), 9.0 MB, unused for {UNUSED_DAYS} days "
+            f"engine cache {folder}: removed {len(ours) + 1} file(s), 10.0 MB, unused for {UNUSED_DAYS} days "
             "or left unfinished (each is made again if a model needs it)"
         ]
         caplog.clear()

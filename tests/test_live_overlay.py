@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -137,6 +138,12 @@ def test_a_label_says_when_the_sensor_mostly_guessed_the_pose():
         draw_label(image, body.joints_color, replace(decision, tracked=tracked), "person 1", 1.0)
         widths[tracked] = np.ptp(np.flatnonzero(image.any(-1).any(0)))
     assert widths[None] == widths[0.95] and widths[0.3] > widths[0.95] + 60  # " (pose guessed)"
+    # Where the action's whole name and the mark do not both fit, the action is written, not the mark.
+    narrow = np.zeros((360, 240, 3), np.uint8)
+    shown = []
+    with patch("live.overlay.put_text", side_effect=lambda image, text, *a, **k: shown.append(text)):
+        draw_label(narrow, body.joints_color, replace(decision, tracked=0.3), "person 1", 1.0)
+    assert shown == ["person 1: drink 90%"]
 
 
 def test_a_class_named_in_another_script_is_written_over_the_head_as_named():

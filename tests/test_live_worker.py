@@ -829,15 +829,21 @@ def test_padding_before_a_persons_first_frame_is_their_first_pose_not_zeros(tiny
     engine, inputs = tiny_model
 
     def frames():
-        for i in range(28):  # 0.93 s of a 1 s window: enough history, the first samples before it
-            yield Frame(i / 30, None, [standing(1, 0.0)], i)
+        for i in range(26):  # 0.83 s of a 1 s window: enough history, the first sample before it
+            body = standing(1, 0.0)
+            if i == 0:  # coming into view at its edge: the first pose inferred
+                body.states[:] = 1
+            yield Frame(i / 30, None, [body], i)
 
     source = FrameStream("new", frames, options=ReplayOptions(realtime=False), camera=CAMERA, fps=30.0)
     ring, tracks = fill(source, capacity=40)
     spy = SpyEngine(engine)
-    RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None).step(ring.latest())
+    hop = RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None).step(ring.latest())
     _, skeleton = spy.calls[0]
     assert (np.abs(skeleton[0, :, 0]).sum(axis=(1, 2)) > 0).all()
+    # How much was tracked is over the samples since they came: the first sample, before them, repeats
+    # their inferred first pose and is not counted (0.875 when it was); the others' frames are tracked.
+    assert inputs.window.sample_times(25 / 30)[0] < 0 and hop.decisions[0].tracked == 1.0
 
 
 def test_somebody_who_left_the_view_is_not_decided_for(tiny_model):

@@ -784,5 +784,13 @@ def test_pkummd_holds_each_pair_of_actors_out_whole(tmp_path: Path) -> None:
     recorded = config_to_dict(load_config(None, ["data.dataset=pkummd"]))
     del recorded["data"]["pkummd_hold_out"]  # as every checkpoint written before it has it
     assert config_from_dict(recorded).data.pkummd_hold_out == "performance"
+    # Other datasets' checkpoints from before it keep the default, which does not touch them: an old
+    # N-UCLA teacher or ensemble member still goes with a new run's (README's nucla_pose_x3.pt teacher).
+    from training.config import recorded_data
+
+    nucla_gcn = Path(__file__).resolve().parents[1] / "training" / "configs" / "nucla_gcn.yaml"
+    old_nucla = config_to_dict(load_config(nucla_gcn))["data"]
+    del old_nucla["pkummd_hold_out"]
+    assert recorded_data(old_nucla) == config_to_dict(load_config(nucla_gcn))["data"]
     with pytest.raises(ConfigError, match="pkummd_hold_out is one of actors, performance"):
         load_config(None, ["data.pkummd_hold_out=subject"])

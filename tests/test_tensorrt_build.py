@@ -273,3 +273,18 @@ def test_a_cached_plan_that_does_not_load_is_built_again(
     with pytest.raises(RuntimeError, match="the stand-in does not run engines"):  # loaded, once built again
         open_engine(checkpoint, Backend.TENSORRT, cache_dir=tmp_path / "cache")
     assert plan.read_bytes() != b"damaged"
+    # A plan that does not load even when just built (a driver TensorRT cannot use): said at the next
+    # start at once, not built again at every start.
+    import core.engines.tensorrt_graph as tensorrt_graph
+    from core.engines import EngineError
+
+    trt = sys.modules["tensorrt"]
+    monkeypatch.setattr(trt.Runtime, "deserialize_cuda_engine", lambda self, plan: None)
+    builds, build = [], tensorrt_graph.build_tensorrt_plan
+    monkeypatch.setattr(tensorrt_graph, "build_tensorrt_plan",
+                        lambda *args, **kwargs: builds.append(1) or build(*args, **kwargs))
+    with pytest.raises(EngineError, match="could not load the engine it built"):
+        open_engine(checkpoint, Backend.TENSORRT, cache_dir=tmp_path / "cache")
+    with pytest.raises(EngineError, match="could not load the engine it built .*keeps that for a day"):
+        open_engine(checkpoint, Backend.TENSORRT, cache_dir=tmp_path / "cache")
+    assert len(builds) == 1 and not plan.exists()

@@ -497,9 +497,13 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 def recorded_data(data: dict[str, Any]) -> dict[str, Any]:
     """A recorded `data` section, every setting it was written without filled in as it was then: the
     default, since a checkpoint saved before an option existed trained as the default does; except
-    `pkummd_hold_out`, whose checkpoints from before held PKU-MMD out by performance (their test set is
-    that split's: their weights trained on much of the other one's)."""
-    return {**dataclasses.asdict(DataConfig()), "pkummd_hold_out": "performance", **data}
+    `pkummd_hold_out` of a PKU-MMD checkpoint from before it, which held PKU-MMD out by performance (its
+    test set is that split's: its weights trained on much of the other one's). Other datasets' keep the
+    default, which does not touch them, so that old and new checkpoints of theirs still go together."""
+    filled = {**dataclasses.asdict(DataConfig()), **data}
+    if "pkummd_hold_out" not in data and filled["dataset"] == "pkummd":
+        filled["pkummd_hold_out"] = "performance"
+    return filled
 
 
 def write_config(config: TrainConfig, path: str | Path) -> None:

@@ -105,6 +105,7 @@ def tensorrt_cache_key(onnx_bytes_sha256: str, *, fp16: bool, max_batch: int) ->
         "fp16_scope": Fp16Scope.I3DS.value if fp16 else None,
         "typing": network_typing(trt).value,
         "max_batch": max_batch,
+        "tf32": False,  # plans built before TF32 was cleared (build_tensorrt_plan) are built again
     }
 
 
@@ -140,9 +141,7 @@ def cached_engine(
     try:
         plan = build()
     except TensorRtBuildError as error:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        failed_path.write_text(json.dumps({"key": dict(key), "error": str(error)}, indent=1),
-                               encoding="utf-8")
+        remember_failed_build(cache_dir, name, key, str(error))
         raise
     failed_path.unlink(missing_ok=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -158,6 +157,19 @@ def cached_engine(
         raise
     key_path.write_text(json.dumps(dict(key), indent=1, sort_keys=True), encoding="utf-8")
     return plan, True
+
+
+def remember_failed_build(
+    cache_dir: str | os.PathLike, name: str, key: Mapping[str, Any], error: str
+) -> None:
+    """Keep `error` for `key` beside the cache (`cache_dir/name.failed.json`), so that `cached_engine`
+    says it at once for a day instead of building again; a plan that did not load is removed with it."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    (cache_dir / f"{name}.plan.json").unlink(missing_ok=True)
+    (cache_dir / f"{name}.plan").unlink(missing_ok=True)
+    record = json.dumps({"key": dict(key), "error": error}, indent=1)
+    (cache_dir / f"{name}.failed.json").write_text(record, encoding="utf-8")
 
 
 def fp16_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
@@ -308,7 +320,9 @@ class TensorRtGraph:
             plan, self.rebuilt = cached()
             self._engine = self._runtime.deserialize_cuda_engine(plan)
         if self._engine is None:
-            raise EngineError(f"{onnx_path}: TensorRT could not load the engine it built in {cache_dir}")
+            error = f"{onnx_path}: TensorRT could not load the engine it built in {cache_dir}"
+            remember_failed_build(cache_dir, self.cache_name, key, error)  # not built at every start
+            raise EngineError(error)
         self._context = self._engine.create_execution_context()
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         self.input_names = tuple(
