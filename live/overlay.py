@@ -88,6 +88,8 @@ QUIT_AGAIN_S = 3.0  # q with alerts unacknowledged or a recording running: a sec
 # their top action alone (a small screen, large fonts, the alert bar up): everyone's action comes first.
 ROOM3D_MIN_PX = 120
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
+# A part's name where its whole name does not fit its attention bar (ProbabilityBar.show_value).
+PART_SHORT_NAMES = {"left_hand": "L hand", "right_hand": "R hand", "full_body": "body"}
 # Below this share of a person's joints tracked over the window (live.worker.Decision.tracked), their label
 # says the pose is guessed: a person in full view has 0.8-1 (the Kinect infers occluded hands often).
 GUESSED_BELOW = 0.5
@@ -172,14 +174,17 @@ class Bar(QtWidgets.QProgressBar):
             f" QProgressBar::chunk {{background: rgba({r}, {g}, {b}, {alpha})}}"
         )
 
-    def show_value(self, label: str, value: float) -> None:
+    def show_value(self, label: str, value: float, short: str = "") -> None:
+        """`short`: what to write where `label` would be cut (three parts' bars side by side in a narrow
+        panel: "left h..." for all three hands and bodies read as nothing)."""
         self.setValue(int(round(max(0.0, min(1.0, value)) * 1000)))
         percent = f"  {value * 100:.0f}%"
         # The label shortened, not the number: cut at the bar's end, a site's long class name took its %.
         # Room kept for "100%" whatever the number: a value moving about 10% flipped the label's length.
         metrics, room = self.fontMetrics(), self.contentsRect().width() - 6  # 6: the padding and borders
-        shown = metrics.elidedText(label, QtCore.Qt.TextElideMode.ElideRight,
-                                   max(room - metrics.horizontalAdvance("    100%"), 0))
+        width = max(room - metrics.horizontalAdvance("    100%"), 0)
+        fitting = short if short and metrics.horizontalAdvance(label) > width else label
+        shown = metrics.elidedText(fitting, QtCore.Qt.TextElideMode.ElideRight, width)
         self.setFormat(f"  {shown}{percent}")  # spaced off the border: padding does not move it
         self.setAccessibleName(f"{label} {value * 100:.0f}%")  # a screen reader's, not the raw 0-1000
 
@@ -362,7 +367,8 @@ class PersonPanel(QtWidgets.QFrame):
                 self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
             else:  # none to show (privacy): not the last person's
                 self.crops[i].clear()
-            self.attention[i].show_value(PART_NAMES.get(part, part), float(decision.attention[i]))
+            self.attention[i].show_value(PART_NAMES.get(part, part), float(decision.attention[i]),
+                                         PART_SHORT_NAMES.get(part, ""))
         for k, (bar, (name, p)) in enumerate(zip(self.action_bars, decision.topk, strict=False)):
             color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
             style = (ALARM_RED, True) if alarming and k == 0 else (color, False)

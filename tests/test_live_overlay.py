@@ -250,6 +250,13 @@ def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     assert bar.accessibleName() == f"{long_name} 96%"  # read out whole
     bar.show_value("kick", 0.05)
     assert bar.format() == "  kick  5%"
+    # A part's attention bar, three to a narrow panel: its short name, not "left h..." for both hands.
+    bar.resize(95, 18)
+    bar.show_value("left hand", 0.99, "L hand")
+    assert bar.format() == "  L hand  99%" and bar.accessibleName() == "left hand 99%"
+    bar.resize(250, 18)
+    bar.show_value("left hand", 0.99, "L hand")
+    assert bar.format() == "  left hand  99%"  # where the whole name fits, the whole name
     # The alert bar keeps who and when: the class is shortened in its middle; in a narrow window, two lines.
     from live.overlay import AlertLine
 
@@ -542,7 +549,11 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     assert "labelled: wave" in panel.detail.text() and "tracking id 11" in panel.toolTip()
     assert "labelled: no action" in window.panels[1].detail.text()
     assert panel.crops[0].pixmap() is not None and not panel.crops[0].pixmap().isNull()
-    assert [bar.text().split()[0] for bar in panel.attention] == ["left", "right", "full"]
+    assert [bar.accessibleName().rsplit(None, 1)[0] for bar in panel.attention] == [
+        "left hand", "right hand", "full body"]
+    # Written whole, or by their short names where the panel is narrow: never cut to "left h...".
+    assert [bar.text().rsplit(None, 1)[0].strip() for bar in panel.attention] in (
+        ["left hand", "right hand", "full body"], ["L hand", "R hand", "body"])
     assert panel.action_bars[0].text().rsplit(None, 1)[0].strip() in {c.replace("_", " ") for c in CLASSES}
     assert not window.panels[2].isVisible() and not window.nobody.isVisible()
     assert "synthetic room" in window.status.text() and "engine pytorch-cpu" in window.status.text()
