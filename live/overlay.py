@@ -1014,6 +1014,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         parts.append(f"privacy {stats.privacy.value}")  # off too: a sharp room says so, not nothing
         if stats.paused:
             parts.append("PAUSED (no alerts)")
+        elif self.alerts is not None and self.alerts.classes:
+            # What the room is watched for, said while nothing alerts: no bar is up then, and "watching
+            # for falls" looked the same as "alerts off" (the no-alert-class case has a banner of its own).
+            names = sorted(class_title(c) for c in self.alerts.classes)
+            parts.append("alerts: " + (", ".join(names) if len(names) <= 2 else f"{len(names)} classes"))
         if self.alerts is not None:  # here too: a stronger banner may hide the one that says it
             parts += delivery_status(self.alerts)
         if self._notice is not None:

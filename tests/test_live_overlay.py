@@ -879,11 +879,15 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model, monkeypa
     window = LiveWindow(pipeline, inputs.layout, alerts=alerts)
     qtbot.addWidget(window)
     window.show()
+    # What the room is watched for, in the status bar (no alert bar is up while nothing alerts).
+    qtbot.waitUntil(lambda: f"alerts: {len(CLASSES)} classes" in window.status.text(), timeout=20000)
     qtbot.waitUntil(lambda: len(alerts.alerts) >= 2, timeout=20000)
     assert {a.person for a in alerts.alerts} == {11, 12}
     assert {a.number for a in alerts.alerts} == {1, 2}  # delivered with the number the window shows
     pipeline.set_paused(True)  # no more hops: the alerts so far are all there will be
     window.refresh()
+    qtbot.waitUntil(lambda: "PAUSED (no alerts)" in window.status.text(), timeout=5000)
+    assert "alerts: " not in window.status.text()
     # Shown in a bar that stays until acknowledged, by person number (1, 2), not tracking id.
     assert window.alert_bar.isVisible()
     text = window.alert_text.text()
