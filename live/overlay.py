@@ -174,19 +174,25 @@ class Bar(QtWidgets.QProgressBar):
             f" QProgressBar::chunk {{background: rgba({r}, {g}, {b}, {alpha})}}"
         )
 
-    def show_value(self, label: str, value: float, short: str = "") -> None:
-        """`short`: what to write where `label` would be cut (three parts' bars side by side in a narrow
-        panel: "left h..." for all three hands and bodies read as nothing)."""
+    def show_value(self, label: str, value: float, written: str = "") -> None:
+        """`written`: what to write instead of `label` (a part's short name, PersonPanel), which a screen
+        reader still reads whole."""
         self.setValue(int(round(max(0.0, min(1.0, value)) * 1000)))
         percent = f"  {value * 100:.0f}%"
         # The label shortened, not the number: cut at the bar's end, a site's long class name took its %.
-        # Room kept for "100%" whatever the number: a value moving about 10% flipped the label's length.
-        metrics, room = self.fontMetrics(), self.contentsRect().width() - 6  # 6: the padding and borders
-        width = max(room - metrics.horizontalAdvance("    100%"), 0)
-        fitting = short if short and metrics.horizontalAdvance(label) > width else label
-        shown = metrics.elidedText(fitting, QtCore.Qt.TextElideMode.ElideRight, width)
+        shown = self.fontMetrics().elidedText(written or label, QtCore.Qt.TextElideMode.ElideRight,
+                                              self._label_room())
         self.setFormat(f"  {shown}{percent}")  # spaced off the border: padding does not move it
         self.setAccessibleName(f"{label} {value * 100:.0f}%")  # a screen reader's, not the raw 0-1000
+
+    def fits(self, label: str) -> bool:
+        """Whether `label` is written whole beside its number."""
+        return self.fontMetrics().horizontalAdvance(label) <= self._label_room()
+
+    def _label_room(self) -> int:
+        # Room kept for "100%" whatever the number: a value moving about 10% flipped the label's length.
+        metrics, room = self.fontMetrics(), self.contentsRect().width() - 6  # 6: the padding and borders
+        return max(room - metrics.horizontalAdvance("    100%"), 0)
 
     def clear_value(self) -> None:
         self.setValue(0)
@@ -362,13 +368,17 @@ class PersonPanel(QtWidgets.QFrame):
         self._say("" if truth is None else f"labelled: {class_title(truth)}")
         self.setToolTip(f"tracking id {decision.tracking_id}  ·  decided {decision.latency_s * 1000:.0f} ms "
                         "after the newest frame arrived")
+        # Three bars side by side in a narrow panel: all by their short names where any whole name would
+        # be cut ("left h..." for both hands read as nothing; one short among two long, as odd).
+        names = [PART_NAMES.get(part, part) for part in self.parts]
+        short = not all(bar.fits(name) for bar, name in zip(self.attention, names, strict=True))
         for i, part in enumerate(self.parts):
             if decision.crops is not None:
                 self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
             else:  # none to show (privacy): not the last person's
                 self.crops[i].clear()
-            self.attention[i].show_value(PART_NAMES.get(part, part), float(decision.attention[i]),
-                                         PART_SHORT_NAMES.get(part, ""))
+            self.attention[i].show_value(names[i], float(decision.attention[i]),
+                                         PART_SHORT_NAMES.get(part, "") if short else "")
         for k, (bar, (name, p)) in enumerate(zip(self.action_bars, decision.topk, strict=False)):
             color = NO_ACTION_GREY if name == NO_ACTION else (self._color or (200, 200, 200))
             style = (ALARM_RED, True) if alarming and k == 0 else (color, False)
@@ -1014,11 +1024,6 @@ class LiveWindow(QtWidgets.QMainWindow):
         parts.append(f"privacy {stats.privacy.value}")  # off too: a sharp room says so, not nothing
         if stats.paused:
             parts.append("PAUSED (no alerts)")
-        elif self.alerts is not None and self.alerts.classes:
-            # What the room is watched for, said while nothing alerts: no bar is up then, and "watching
-            # for falls" looked the same as "alerts off" (the no-alert-class case has a banner of its own).
-            names = sorted(class_title(c) for c in self.alerts.classes)
-            parts.append("alerts: " + (", ".join(names) if len(names) <= 2 else f"{len(names)} classes"))
         if self.alerts is not None:  # here too: a stronger banner may hide the one that says it
             parts += delivery_status(self.alerts)
         if self._notice is not None:
@@ -1026,6 +1031,13 @@ class LiveWindow(QtWidgets.QMainWindow):
                 parts.append(self._notice[0])  # kept for notice_s, not overwritten by the next tick
             else:
                 self._notice = None
+        if not stats.paused and self.alerts is not None and self.alerts.classes:
+            # What the room is watched for: with no alert bar up, "watching for falls" looked the same as
+            # "alerts off" (no alert class has a banner of its own). After what fails: the line is cut
+            # at its end.
+            names = ", ".join(sorted(class_title(c) for c in self.alerts.classes))
+            count = len(self.alerts.classes)
+            parts.append(f"alerts: {names}" if len(names) <= 30 else f"alerts: {count} classes")
         parts += [
             f"{stats.people} {'person' if stats.people == 1 else 'people'}",
             stats.source,

@@ -250,13 +250,13 @@ def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     assert bar.accessibleName() == f"{long_name} 96%"  # read out whole
     bar.show_value("kick", 0.05)
     assert bar.format() == "  kick  5%"
-    # A part's attention bar, three to a narrow panel: its short name, not "left h..." for both hands.
+    # A part's attention bar, three to a narrow panel, written by its short name, read out whole.
     bar.resize(95, 18)
+    assert not bar.fits("left hand") and bar.fits("L hand")
     bar.show_value("left hand", 0.99, "L hand")
     assert bar.format() == "  L hand  99%" and bar.accessibleName() == "left hand 99%"
     bar.resize(250, 18)
-    bar.show_value("left hand", 0.99, "L hand")
-    assert bar.format() == "  left hand  99%"  # where the whole name fits, the whole name
+    assert bar.fits("left hand")
     # The alert bar keeps who and when: the class is shortened in its middle; in a narrow window, two lines.
     from live.overlay import AlertLine
 

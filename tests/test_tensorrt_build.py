@@ -242,6 +242,12 @@ def test_a_build_that_failed_is_not_tried_again_at_every_start(tmp_path: Path) -
         with pytest.raises(TensorRtBuildError, match="could not build an engine") as raised:
             cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.4.0"}, failing)
     assert len(builds) == 1 and "net.fp16.failed.json keeps that for a day" in str(raised.value)
+    # Another GPU sharing the folder builds its own plan, and leaves this one's record alone.
+    assert cached_engine(tmp_path, "net.fp16", {"gpu": "L4", "tensorrt": "11.4.0"}, lambda: b"L4") == (
+        b"L4", True)
+    with pytest.raises(TensorRtBuildError, match="keeps that for a day"):
+        cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.4.0"}, failing)
+    assert len(builds) == 1 and (tmp_path / "net.fp16.plan").read_bytes() == b"L4"
     # A day on, it is tried again (the GPU's memory may have been taken by another program that time).
     marker = tmp_path / "net.fp16.failed.json"
     os.utime(marker, (marker.stat().st_atime, marker.stat().st_mtime - 25 * 3600))
@@ -288,3 +294,14 @@ def test_a_cached_plan_that_does_not_load_is_built_again(
     with pytest.raises(EngineError, match="could not load the engine it built .*keeps that for a day"):
         open_engine(checkpoint, Backend.TENSORRT, cache_dir=tmp_path / "cache")
     assert len(builds) == 1 and not plan.exists()
+    # Nor does a network with an LSTM go on to the split engine: TensorRT did not refuse its graph.
+    import core.engines.selection as selection
+
+    splits = []
+    monkeypatch.setattr(selection, "split_onnx", lambda *args, **kwargs: splits.append(1))
+    attention = random_checkpoint(tmp_path / "attention.pt", tiny(3), ["a", "b", "c"])
+    for _ in range(2):
+        with pytest.raises(EngineError, match="could not load the engine it built") as raised:
+            open_engine(attention, Backend.TENSORRT, cache_dir=tmp_path / "cache")
+        assert not isinstance(raised.value, TensorRtBuildError)
+    assert splits == [] and len(builds) == 2

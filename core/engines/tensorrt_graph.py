@@ -132,18 +132,22 @@ def cached_engine(
     # For a day: a failure of the moment (the GPU's memory taken by another program) is tried again.
     try:
         failed = json.loads(failed_path.read_text(encoding="utf-8"))
-        recent = time.time() - failed_path.stat().st_mtime < RETRY_FAILED_BUILD_S
+        recent = abs(time.time() - failed_path.stat().st_mtime) < RETRY_FAILED_BUILD_S  # a clock set ahead
     except (OSError, ValueError):
         failed, recent = {}, False
-    if recent and isinstance(failed, dict) and json.dumps(failed.get("key"), sort_keys=True) == expected:
-        raise TensorRtBuildError(f"{failed.get('error')} (when built before; {failed_path} keeps that for "
-                                 "a day: delete it to try again now)")
+    ours = isinstance(failed, dict) and json.dumps(failed.get("key"), sort_keys=True) == expected
+    if recent and ours:
+        said = (f"{failed.get('error')} (when built before; {failed_path} keeps that for a day: delete it "
+                "to try again now)")
+        # Refused by TensorRT (the split engine may get round it), or built and not loaded (it would not).
+        raise TensorRtBuildError(said) if failed.get("refused", True) else EngineError(said)
     try:
         plan = build()
     except TensorRtBuildError as error:
         remember_failed_build(cache_dir, name, key, str(error))
         raise
-    failed_path.unlink(missing_ok=True)
+    if ours:  # another key's (a GPU sharing the folder) is its own to keep
+        failed_path.unlink(missing_ok=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Plan first, key last: a crash in between leaves a stale key, which means a rebuild, never a
     # mismatched plan accepted.
@@ -160,15 +164,18 @@ def cached_engine(
 
 
 def remember_failed_build(
-    cache_dir: str | os.PathLike, name: str, key: Mapping[str, Any], error: str
+    cache_dir: str | os.PathLike, name: str, key: Mapping[str, Any], error: str, *, refused: bool = True
 ) -> None:
     """Keep `error` for `key` beside the cache (`cache_dir/name.failed.json`), so that `cached_engine`
-    says it at once for a day instead of building again; a plan that did not load is removed with it."""
+    says it at once for a day instead of building again. `refused`: TensorRT refused the graph (a
+    TensorRtBuildError, which the split engine may get round); else a plan built for this key did not
+    load, and is removed."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    (cache_dir / f"{name}.plan.json").unlink(missing_ok=True)
-    (cache_dir / f"{name}.plan").unlink(missing_ok=True)
-    record = json.dumps({"key": dict(key), "error": error}, indent=1)
+    if not refused:
+        (cache_dir / f"{name}.plan.json").unlink(missing_ok=True)
+        (cache_dir / f"{name}.plan").unlink(missing_ok=True)
+    record = json.dumps({"key": dict(key), "error": error, "refused": refused}, indent=1)
     (cache_dir / f"{name}.failed.json").write_text(record, encoding="utf-8")
 
 
@@ -321,7 +328,7 @@ class TensorRtGraph:
             self._engine = self._runtime.deserialize_cuda_engine(plan)
         if self._engine is None:
             error = f"{onnx_path}: TensorRT could not load the engine it built in {cache_dir}"
-            remember_failed_build(cache_dir, self.cache_name, key, error)  # not built at every start
+            remember_failed_build(cache_dir, self.cache_name, key, error, refused=False)  # not at every start
             raise EngineError(error)
         self._context = self._engine.create_execution_context()
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
