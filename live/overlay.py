@@ -1,6 +1,6 @@
 """The Qt window: the video with skeletons and part boxes, a panel per person, and a status line.
 
-    | ALERT (+1 earlier)  ward 3: person 1: fall down at 14:02:11 (12 min ago)  [Acknowledge]  (until then)
+    | ALERT (+1 more)  ward 3: person 1: fall down at 14:02:11 (12 min ago)  [Acknowledge]  (until then)
     +---------------------------------------------+----------------------------+
     | video (pyqtgraph ImageItem, row-major)      | person 1  [L] [R] [body]   |
     |   skeletons, part boxes (width = attention) |           ===  ==  =====   |
@@ -1143,7 +1143,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         ago = "" if minutes < 1 else f" ({minutes} min ago)" if minutes < 60 else (
             f" ({minutes // 60} h {minutes % 60} min ago)")
         where = f"{alert.room}: " if alert.room else ""
-        return (f"ALERT{f' (+{earlier} earlier)' if earlier else ''}  {where}person {alert.number}"
+        return (f"ALERT{f' (+{earlier} more)' if earlier else ''}  {where}person {alert.number}"
                 f"{' (not in view now)' if gone else ''}: ", class_title(alert.action), f" at {when}{ago}")
 
     def _update_alert_bar(self) -> None:

@@ -265,7 +265,7 @@ def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     qtbot.addWidget(line)
     line.resize(1000, 40)
     line.show()
-    parts = ("ALERT (+2 earlier)  ward 3: person 12: ", long_name, " at 14:50:06")
+    parts = ("ALERT (+2 more)  ward 3: person 12: ", long_name, " at 14:50:06")
     assert line.show_alert(*parts) and not line.show_alert(*parts)  # told once, however often fitted
     assert line.text().startswith(parts[0]) and line.text().endswith(parts[2]) and "\u2026" in line.text()
     assert line.accessibleName() == "".join(parts) and not line.wordWrap()
@@ -892,7 +892,7 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model, monkeypa
     assert window.alert_bar.isVisible()
     text = window.alert_text.text()
     # The count first: a bar cut short (a narrow window) must not hide alerts one press acknowledges.
-    assert text.startswith(f"ALERT (+{len(alerts.alerts) - 1} earlier)  person ")
+    assert text.startswith(f"ALERT (+{len(alerts.alerts) - 1} more)  person ")
     assert "11" not in text.split(":")[0]
     assert "%" not in text  # the probability it crossed the threshold at would stay, misread as now's
     for _ in range(3):
