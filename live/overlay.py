@@ -1037,7 +1037,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             # at its end.
             names = ", ".join(sorted(class_title(c) for c in self.alerts.classes))
             count = len(self.alerts.classes)
-            parts.append(f"alerts: {names}" if len(names) <= 30 else f"alerts: {count} classes")
+            parts.append(f"alerts: {names}" if len(names) <= 30 or count == 1 else f"alerts: {count} classes")
         parts += [
             f"{stats.people} {'person' if stats.people == 1 else 'people'}",
             stats.source,

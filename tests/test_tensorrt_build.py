@@ -254,6 +254,13 @@ def test_a_build_that_failed_is_not_tried_again_at_every_start(tmp_path: Path) -
     assert cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.4.0"}, lambda: b"plan") == (
         b"plan", True)
     assert not marker.exists()  # built: nothing to remember
+    # A record dated ahead (a clock set wrong when it was written) is not believed: tried again.
+    with pytest.raises(TensorRtBuildError):
+        cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.6.0"}, failing)
+    os.utime(marker, (marker.stat().st_atime, marker.stat().st_mtime + 23 * 3600))
+    with pytest.raises(TensorRtBuildError):
+        cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.6.0"}, failing)
+    assert len(builds) == 3
     # Another TensorRT (or GPU, or graph) is tried.
     assert cached_engine(tmp_path, "net.fp16", {"gpu": "H200", "tensorrt": "11.5.0"}, lambda: b"plan") == (
         b"plan", True)

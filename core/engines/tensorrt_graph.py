@@ -132,7 +132,8 @@ def cached_engine(
     # For a day: a failure of the moment (the GPU's memory taken by another program) is tried again.
     try:
         failed = json.loads(failed_path.read_text(encoding="utf-8"))
-        recent = abs(time.time() - failed_path.stat().st_mtime) < RETRY_FAILED_BUILD_S  # a clock set ahead
+        age = time.time() - failed_path.stat().st_mtime
+        recent = 0 <= age < RETRY_FAILED_BUILD_S  # dated ahead (a clock set wrong): tried again
     except (OSError, ValueError):
         failed, recent = {}, False
     ours = isinstance(failed, dict) and json.dumps(failed.get("key"), sort_keys=True) == expected
@@ -140,7 +141,7 @@ def cached_engine(
         said = (f"{failed.get('error')} (when built before; {failed_path} keeps that for a day: delete it "
                 "to try again now)")
         # Refused by TensorRT (the split engine may get round it), or built and not loaded (it would not).
-        raise TensorRtBuildError(said) if failed.get("refused", True) else EngineError(said)
+        raise TensorRtBuildError(said) if failed.get("refused") is not False else EngineError(said)
     try:
         plan = build()
     except TensorRtBuildError as error:
