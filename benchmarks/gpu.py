@@ -13,7 +13,7 @@ records its error and the rest still run; the whole run keeps within --budget-s)
     latency-gpu   every profile on pytorch-cuda (FP16 I3Ds, CUDA graphs; crops fed as float32 and as
                   uint8) and PyTorch FP32 eager on the GPU first (their rows judge the targets), then ONNX
                   Runtime CUDA, then TensorRT last (where installed: a paper-profile build can take
-                  minutes); 1 and 6 people: p50 / p95 per call, windows/s
+                  minutes; crops as float32 and uint8); 1 and 6 people: p50 / p95 per call, windows/s
     rewrites      pytorch-cuda's defaults against each of its measured choices undone (page-locked
                   staging, BatchNorm folded), uint8 crops, with how far the logits move; where the
                   six-person call goes (copy in, graph replay, top kernels)
@@ -539,8 +539,9 @@ def worker_latency_gpu(result: Result, args: argparse.Namespace) -> None:
             )
         else:
             opener = functools.partial(open_engine, checkpoint, backend, cache_dir=args.work_dir / "cache")
-        # uint8 crops too where the engine converts on the GPU (what the live app can feed it).
-        feeds = ("float32", "uint8") if backend is Backend.PYTORCH_CUDA and not fp32_eager else ("float32",)
+        # uint8 crops too where the engine converts on the GPU (what the live app feeds it).
+        on_gpu = backend in (Backend.PYTORCH_CUDA, Backend.TENSORRT) and not fp32_eager
+        feeds = ("float32", "uint8") if on_gpu else ("float32",)
         _time_engine(result, profile, label, opener, feeds, smoke=smoke)
         if device == "cuda":
             torch.cuda.empty_cache()

@@ -312,3 +312,30 @@ def test_a_cached_plan_that_does_not_load_is_built_again(
             open_engine(attention, Backend.TENSORRT, cache_dir=tmp_path / "cache")
         assert not isinstance(raised.value, TensorRtBuildError)
     assert splits == [] and len(builds) == 2
+
+
+def test_machines_with_other_gpus_sharing_a_cache_keep_a_plan_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache folder on a share that two machines mount, one with an H200 and one with an L4: with one
+    plan name for both, each start built over the other's plan (minutes each time)."""
+    import torch
+
+    import core.engines.tensorrt_graph as tensorrt_graph
+    from core.engines import Backend, open_engine
+    from core.model.profiles import pose_only
+
+    _install(monkeypatch, "11.4.0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the build needs no GPU in the stand-in
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (9, 0))
+    builds, build = [], tensorrt_graph.build_tensorrt_plan
+    monkeypatch.setattr(tensorrt_graph, "build_tensorrt_plan",
+                        lambda *args, **kwargs: builds.append(1) or build(*args, **kwargs))
+    checkpoint = random_checkpoint(tmp_path / "pose.pt", pose_only(tiny(3)), ["a", "b", "c"])
+    for gpu in ("NVIDIA H200", "NVIDIA L4", "NVIDIA H200", "NVIDIA L4"):
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, gpu=gpu: gpu)
+        with pytest.raises(RuntimeError, match="the stand-in does not run engines"):  # built, then loaded
+            open_engine(checkpoint, Backend.TENSORRT, cache_dir=tmp_path / "cache")
+    assert len(builds) == 2
+    plans = sorted(p.name.split(".", 1)[1] for p in (tmp_path / "cache").glob("*.plan"))
+    assert plans == ["nvidia-h200.fp32.plan", "nvidia-l4.fp32.plan"]

@@ -42,8 +42,8 @@ _TAG_TEXT = (f"{_TAG_SIGNATURE}\n# The engine cache of where-to-focus (core/engi
              f"{UNUSED_DAYS} days are removed.\n")
 
 # Exports `<stem>-<sha16>-<code8>.onnx` (+ `.sha256`), FP16 graphs `...-<code8>.fp16.onnx`, split graphs
-# `<stem>-<sha16>.parts.onnx` / `.head.onnx`, TensorRT plans `<graph stem>.fp16.plan` / `.fp32.plan`
-# (+ `.json`) and their failed builds `<graph stem>.fp16.failed.json`, CPU measurements
+# `<stem>-<sha16>.parts.onnx` / `.head.onnx`, TensorRT plans `<graph stem>.<gpu>.fp16.plan` /
+# `.fp32.plan` (+ `.json`) and their failed builds `<graph stem>.<gpu>.fp16.failed.json`, CPU measurements
 # `cpu-batching-<sha16>-<threads>t.json`.
 _CACHE_FILE = re.compile(
     r".+-[0-9a-f]{16}(-[0-9a-f]{8})?(\.fp16|\.parts|\.head)?\.onnx(\.sha256)?"

@@ -77,10 +77,12 @@ def check_shapes(crops: np.ndarray, skeleton: np.ndarray, metadata: EngineMetada
 
 
 def check_inputs(
-    crops: np.ndarray, skeleton: np.ndarray, metadata: EngineMetadata
+    crops: np.ndarray, skeleton: np.ndarray, metadata: EngineMetadata, *, crops_as_cut: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Contiguous float32 copies (or views) of the inputs; EngineInputError where a shape is wrong."""
-    crops = np.ascontiguousarray(crops, dtype=np.float32)
+    """Contiguous float32 copies (or views) of the inputs, uint8 crops kept as they are where
+    `crops_as_cut` (a GPU graph widens them there); EngineInputError where a shape is wrong."""
+    as_cut = crops_as_cut and crops.dtype == np.uint8
+    crops = np.ascontiguousarray(crops, dtype=np.uint8 if as_cut else np.float32)
     skeleton = np.ascontiguousarray(skeleton, dtype=np.float32)
     check_shapes(crops, skeleton, metadata)
     return crops, skeleton
@@ -92,6 +94,9 @@ class Graph(Protocol):
     name: str
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
+    # Takes uint8 crops as cut and widens them on its device: a quarter of the bytes to copy there, and
+    # no float32 copy made on the CPU first.
+    widens_crops: bool
 
     def run(self, feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]: ...
 
@@ -118,7 +123,7 @@ class GraphEngine:
         self.reason = reason
 
     def run(self, crops: np.ndarray, skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        crops, skeleton = check_inputs(crops, skeleton, self.metadata)
+        crops, skeleton = check_inputs(crops, skeleton, self.metadata, crops_as_cut=self.graph.widens_crops)
         logits, attention = self.graph.run(
             dict(zip(INPUT_NAMES, (crops, skeleton), strict=True)), OUTPUT_NAMES
         )
@@ -136,7 +141,7 @@ class SplitEngine:
         self.reason = reason
 
     def run(self, crops: np.ndarray, skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        crops, skeleton = check_inputs(crops, skeleton, self.metadata)
+        crops, skeleton = check_inputs(crops, skeleton, self.metadata, crops_as_cut=self.parts.widens_crops)
         (features,) = self.parts.run({INPUT_NAMES[0]: crops}, (PART_FEATURES,))
         logits, attention = self.head.run({PART_FEATURES: features, INPUT_NAMES[1]: skeleton}, OUTPUT_NAMES)
         return logits, attention

@@ -35,6 +35,8 @@ def usable_cores() -> int:
 class OnnxRuntimeGraph:
     """An ONNX Runtime session: all graph optimisations, intra-op threads = usable cores by default."""
 
+    widens_crops = False  # its graph's inputs are float32: ONNX Runtime does not convert feeds
+
     def __init__(self, path: str | os.PathLike, *, cuda: bool = False, threads: int | None = None) -> None:
         ort = import_onnxruntime()
         self.path = path
