@@ -93,6 +93,7 @@ PART_SHORT_NAMES = {"left_hand": "L hand", "right_hand": "R hand", "full_body": 
 # Below this share of a person's joints tracked over the window (live.worker.Decision.tracked), their label
 # says the pose is guessed: a person in full view has 0.8-1 (the Kinect infers occluded hands often).
 GUESSED_BELOW = 0.5
+SOURCE_CHARACTERS = 40  # the source's name in the status line (the tooltip has all of it)
 ALARM_TEXT = "#ff6e64"  # alarm red as text on the dark window (the red banners' and the alarm title's)
 # A bar's fill, of 255: light enough to see, dark enough that the bar's light text reads on it (4.5:1).
 BAR_FILL_ALPHA = 90
@@ -364,8 +365,13 @@ class PersonPanel(QtWidgets.QFrame):
         # Said in words for whoever watches; the sensor's id and the latency are for whoever looks closer.
         truth = decision.truth
         # What the source's labels say (a replay's, the simulator's script): "the recording says" was read
-        # as nonsense on the simulated room, which records nothing.
-        self._say("" if truth is None else f"labelled: {class_title(truth)}")
+        # as nonsense on the simulated room, which records nothing. A body mostly of the sensor's guesses,
+        # as on the picture (draw_label), whose label may have had no room for it.
+        notes = [] if truth is None else [f"labelled: {class_title(truth)}"]
+        guessed = decision.tracked is not None and decision.tracked < GUESSED_BELOW
+        if guessed:
+            notes.append(f"pose guessed ({decision.tracked * 100:.0f}% tracked)")
+        self._say("  ·  ".join(notes))
         self.setToolTip(f"tracking id {decision.tracking_id}  ·  decided {decision.latency_s * 1000:.0f} ms "
                         "after the newest frame arrived")
         # Three bars side by side in a narrow panel: all by their short names where any whole name would
@@ -388,7 +394,8 @@ class PersonPanel(QtWidgets.QFrame):
             bar.show_value(f"ALERT {class_title(name)}" if style[1] else class_title(name), p)
         top, p = decision.topk[0]
         self.setAccessibleName(self.title.text())
-        self.setAccessibleDescription(f"{'ALERT ' if alarming else ''}{class_title(top)} {p * 100:.0f}%")
+        self.setAccessibleDescription(f"{'ALERT ' if alarming else ''}{class_title(top)} {p * 100:.0f}%"
+                                      f"{', pose guessed' if guessed else ''}")
 
     def show_waiting(self, label: str, tracking_id: int,
                      why: str = "watching: a decision after about two seconds in view") -> None:
@@ -532,6 +539,14 @@ class ClassBox(QtWidgets.QComboBox):
 
     def wheelEvent(self, event: QtGui.QWheelEvent) -> None:  # noqa: N802 (Qt's name)
         event.ignore()
+
+
+def shortened(text: str, characters: int) -> str:
+    """`text` cut in its middle to `characters` (its start and end say most: a clip's date and take)."""
+    if len(text) <= characters:
+        return text
+    end = (characters - 1) // 2
+    return f"{text[:characters - 1 - end]}\u2026{text[len(text) - end:]}"
 
 
 def clock_time(seconds: float) -> str:
@@ -1038,6 +1053,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             names = ", ".join(sorted(class_title(c) for c in self.alerts.classes))
             count = len(self.alerts.classes)
             parts.append(f"alerts: {names}" if len(names) <= 30 or count == 1 else f"alerts: {count} classes")
+        source_at = len(parts) + 1
         parts += [
             f"{stats.people} {'person' if stats.people == 1 else 'people'}",
             stats.source,
@@ -1045,8 +1061,11 @@ class LiveWindow(QtWidgets.QMainWindow):
             f"latency p50 {ms(stats.latency_p50_s)} p95 {ms(stats.latency_p95_s)}",
             f"dropped {stats.dropped}",
         ]
-        # The engine last, without its per-people plan: the bar is one line; the tooltip has all of it.
-        text = "  |  ".join([*parts, f"engine {stats.engine.split(' (')[0]}"])
+        # The bar is one line; the tooltip has all of it. The source's name cut in its middle (a site's long
+        # clip name cut the latency off), and the engine last, without its per-people plan.
+        line = [*parts, f"engine {stats.engine.split(' (')[0]}"]
+        line[source_at] = shortened(stats.source, SOURCE_CHARACTERS)
+        text = "  |  ".join(line)
         if text != self.status.text():
             self.status.setText(text)
             self.status.setToolTip("  |  ".join([*parts, f"engine {stats.engine}"]))

@@ -464,6 +464,12 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
                     np.array([0.2, 0.3, 0.5], np.float32), 0.1, truth="fall_down", crops=crops)
     panel.show_decision("person 1", fell)
     assert "fall down" in panel.action_bars[0].text() and "labelled: fall down" in panel.detail.text()
+    assert "pose guessed" not in panel.detail.text() + panel.accessibleDescription()
+    # A body the sensor mostly guessed is said on the panel too (the picture's label may lack the room).
+    panel.show_decision("person 1", replace(fell, tracked=0.3))
+    assert panel.detail.text() == "labelled: fall down  \u00b7  pose guessed (30% tracked)"
+    assert panel.accessibleDescription() == "fall down 91%, pose guessed"
+    panel.show_decision("person 1", fell)
     assert "tracking id 7" in panel.toolTip()  # the sensor's id for whoever looks closer, not on the panel
     assert not panel.crops[0].pixmap().isNull()
     panel.show_waiting("person 3", 9)  # somebody else, in the same place
@@ -557,6 +563,13 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     assert panel.action_bars[0].text().rsplit(None, 1)[0].strip() in {c.replace("_", " ") for c in CLASSES}
     assert not window.panels[2].isVisible() and not window.nobody.isVisible()
     assert "synthetic room" in window.status.text() and "engine pytorch-cpu" in window.status.text()
+    # A site's long clip name is cut in its middle, not the latency after it; the tooltip has it whole.
+    name = pipeline.source.name
+    pipeline.source.name = "replay 2026-12-01_ward-3_bed-2_patient-getting-up-without-help_take-2.skeleton"
+    window.refresh()
+    assert "  |  replay 2026-12-01_wa\u2026elp_take-2.skeleton  |  " in window.status.text()
+    assert "latency p50" in window.status.shown() and pipeline.source.name in window.status.toolTip()
+    pipeline.source.name = name
 
     image = window.grab().toImage()
     assert image.width() > 800 and image.pixelColor(10, 10) != image.pixelColor(400, 300)
