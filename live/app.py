@@ -234,8 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="time constant (s, 0 to 10) of the score smoothing; 0 turns it off (default: "
                              f"the model's own, else {RecognitionConfig.smoothing_s})")
     parser.add_argument("--threshold", type=probability, default=None,
-                        help="probability for events and alerts (default: the model's own, else "
-                             f"{AlertConfig.threshold})")
+                        help="probability a person's top action needs for an event or alert (default: the "
+                             f"model's own, else {AlertConfig.threshold})")
     parser.add_argument("--end-threshold", type=probability, default=None,
                         help="an event lasts while its probability stays at or above this (default: the "
                              "model's own, else the threshold)")

@@ -989,7 +989,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser(
         "list", help="clips under a folder, with labels, durations, counts per class"
     )
-    listing.add_argument("dir")
+    listing.add_argument("dir", help="the folder of clips (searched below too)")
     listing.add_argument("--labels", type=existing_file,
                          help=f"site label map for every clip (default: the {LABEL_MAP_FILENAME} in each "
                          "clip's folder, as label and export read it)")
@@ -1056,7 +1056,7 @@ def build_parser() -> argparse.ArgumentParser:
     label.set_defaults(run=cmd_label)
 
     recover = commands.add_parser("recover", help="finalise recordings a crash left unfinished")
-    recover.add_argument("dir")
+    recover.add_argument("dir", help="the folder recorded into (e.g. runs/recordings)")
     recover.set_defaults(run=cmd_recover)
 
     export = commands.add_parser(

@@ -282,16 +282,16 @@ class CommandLineParser(argparse.ArgumentParser):
         lists no option of evaluate's)."""
         namespace, unknown = self.parse_known_args(args, namespace)
         if unknown:
-            self._chosen_subcommand(namespace).error(f"unrecognized arguments: {' '.join(unknown)}")
+            self.chosen_subcommand(namespace).error(f"unrecognized arguments: {' '.join(unknown)}")
         return namespace
 
-    def _chosen_subcommand(self, namespace: argparse.Namespace) -> argparse.ArgumentParser:
+    def chosen_subcommand(self, namespace: argparse.Namespace) -> argparse.ArgumentParser:
         """The innermost parser of the subcommands `namespace` chose (this one where there are none)."""
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction):  # argparse keeps its subcommands there
                 chosen = action.choices.get(getattr(namespace, action.dest, None))
                 if isinstance(chosen, CommandLineParser):
-                    return chosen._chosen_subcommand(namespace)
+                    return chosen.chosen_subcommand(namespace)
         return self
 
 

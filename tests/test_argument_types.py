@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -173,3 +174,29 @@ def test_recordings_usage_errors_name_their_subcommand(capsys):
     assert stop.value.code == 2
     assert capsys.readouterr().err == ("python -m recordings info: error: unrecognized arguments: --bogus "
                                        "(python -m recordings info --help lists the options)\n")
+
+
+def _options_without_help(parser: argparse.ArgumentParser, prog: str) -> list[str]:
+    missing = []
+    for action in parser._actions:  # argparse keeps its options (and subcommands) there
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                missing += _options_without_help(command, f"{prog} {name}")
+        elif not action.help and not isinstance(action, argparse._HelpAction):
+            missing.append(f"{prog} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_option_of_the_three_commands_says_what_it_does():
+    """`recordings synth --help` listed --clips-per-class with neither what it counts nor its default (100
+    per class: 15 minutes of writing), `training prepare` --workers and --max-bodies with nothing."""
+    from live.app import build_parser as live_parser
+    from recordings.__main__ import build_parser as recordings_parser
+    from recordings.synthetic import build_parser as synth_parser
+    from training.__main__ import build_parser as training_parser
+
+    missing = (_options_without_help(live_parser(), "live")
+               + _options_without_help(training_parser(), "training")
+               + _options_without_help(recordings_parser(), "recordings")
+               + _options_without_help(synth_parser(), "recordings synth"))
+    assert missing == []

@@ -162,10 +162,7 @@ def _given_decisions(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error(f"--smoothing / --threshold / --end-threshold: {error}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    if (why := prepare_console("python -m training", sys.argv[1:] if argv is None else argv)) is not None:
-        print(why, file=sys.stderr)
-        return 2
+def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(
         prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -180,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         "--subset",
         choices=("test", "validation", "train", "all"),
         help="test: the protocol's test clips (the default); validation: the clips the checkpoint held out; "
-        "with --stream the default is every labelled sequence of --data",
+        "train: its training clips; all: every clip of --data (a folder of new clips); with --stream the "
+        "default is all",
     )
     ev.add_argument(
         "--dataset",
@@ -211,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="time constant (s, 0 to 10) of the score smoothing (default: the model's own, "
                              f"else {RecognitionConfig.smoothing_s}, as python -m live)")
     stream.add_argument("--threshold", type=probability, default=None, dest="threshold_given",
-                        help=f"probability for events and alerts (default: the model's own, else "
-                             f"{AlertConfig.threshold}; with --rescore, the run's)")
+                        metavar="THRESHOLD",
+                        help="probability a person's top action needs for an event or alert (default: the "
+                             f"model's own, else {AlertConfig.threshold}; with --rescore, the run's)")
     stream.add_argument("--end-threshold", type=probability, default=None, dest="end_threshold_given",
+                        metavar="END_THRESHOLD",
                         help="an event lasts while its probability stays at or above this (default: the "
                              "model's own, else the threshold; with --rescore, the run's)")
     stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
@@ -252,8 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     from training.ensemble import add_ensemble_arguments
 
     add_ensemble_arguments(en)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    if (why := prepare_console("python -m training", sys.argv[1:] if argv is None else argv)) is not None:
+        print(why, file=sys.stderr)
+        return 2
+    parser = build_parser()
     args = parser.parse_args(argv)
+    command_parser = parser.chosen_subcommand(args)  # for its errors, which name its options
     if getattr(args, "threads", None):
         import torch
 
@@ -279,24 +287,25 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate" and args.rescore:
             from training.streaming import rescore_stream
 
-            _refuse(ev, args, {**CLIP_OPTIONS, **RUN_OPTIONS, **MODEL_OPTIONS},
+            _refuse(command_parser, args, {**CLIP_OPTIONS, **RUN_OPTIONS, **MODEL_OPTIONS},
                     "--rescore (it runs no model: the run's own model, data and subset)")
-            given = _given_decisions(ev, args)
+            given = _given_decisions(command_parser, args)
             rescore_stream(args.rescore, threshold=given.threshold, end_threshold=given.end_threshold,
                            out=args.out)
         elif args.command == "evaluate" and not args.checkpoint:
-            ev.error("needs --checkpoint (or --rescore RUN_DIR)")
+            command_parser.error("needs --checkpoint (or --rescore RUN_DIR)")
         elif args.command == "evaluate" and args.stream:
+            from live.worker import RecognitionConfig
             from training.evaluate import evaluate_streams
 
-            _refuse(ev, args, CLIP_OPTIONS, "--stream (the app's pipeline: see --engine)")
+            _refuse(command_parser, args, CLIP_OPTIONS, "--stream (the app's pipeline: see --engine)")
             evaluate_streams(
                 args.checkpoint,
                 data=args.data,
                 subset=args.subset or "all",
                 out=args.out,
                 hop_s=args.hop or RecognitionConfig.hop_s,
-                decisions=_given_decisions(ev, args),
+                decisions=_given_decisions(command_parser, args),
                 alert_classes=args.alert_classes,
                 engine=args.engine or "auto",
                 threads=args.threads,
@@ -305,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evaluate":
             from training.evaluate import evaluate
 
-            _refuse(ev, args, STREAM_OPTIONS, "clips (they apply with --stream)")
+            _refuse(command_parser, args, STREAM_OPTIONS, "clips (they apply with --stream)")
             evaluate(
                 args.checkpoint,
                 data=args.data,

@@ -181,7 +181,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     # what their message points to. The simulated rooms are kept either way.
     parser.add_argument("--restart", action="store_true",
                         help="train every stage again from the start, in place of the run in OUT/run")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
 
 
 def run_demo(args: argparse.Namespace) -> int:

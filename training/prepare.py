@@ -318,7 +318,8 @@ def prepare_clip_crops(
 
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, choices=("ntu60", "ntu120", "clips"))
+    parser.add_argument("--dataset", required=True, choices=("ntu60", "ntu120", "clips"),
+                        help="NTU RGB+D 60 or 120 (skeletons and videos), or a site's recorded clips")
     parser.add_argument(
         "--root",
         required=True,
@@ -328,22 +329,25 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=output_folder,
                         help="cache folder to write (resumable)")
     parser.add_argument("--label-map", help="clips: the site's label map file (default: ROOT/labels.txt)")
-    parser.add_argument("--workers", type=integer_in(1), default=max(1, (os.cpu_count() or 2) - 1))
+    parser.add_argument("--workers", type=integer_in(1), default=max(1, (os.cpu_count() or 2) - 1),
+                        help="processes decoding clips (default: the cores but one)")
     # Crops are cut from the 1080-pixel-high colour frame: a larger side adds no detail, only memory.
     parser.add_argument("--crop-size", type=integer_in(1, 1080), default=112,
-                        help="pixels; must match the model profile")
+                        help="pixels; must match the model profile's crop_size (paper 224, lite 96; "
+                             "default: 112)")
     parser.add_argument("--crop-fps", type=positive_float, default=10.0,
-                        help="crops kept per second of video")
+                        help="crops kept per second of video (default: 10)")
     parser.add_argument("--hand-size", type=positive_float, default=GlimpseConfig.hand_size_m,
-                        help="hand box side, m")
+                        help=f"hand box side, m (default: {GlimpseConfig.hand_size_m})")
     # A skeleton-only cache stores no image, so there is no whole frame to store either.
     images = parser.add_mutually_exclusive_group()
     images.add_argument("--full-image", action="store_true", help="also store the whole frame (ablation)")
     images.add_argument("--skeleton-only", action="store_true", help="skeletons only (pose stage), no video")
-    parser.add_argument("--max-bodies", type=integer_in(1, MAX_BODIES), default=2)
+    parser.add_argument("--max-bodies", type=integer_in(1, MAX_BODIES), default=2,
+                        help="bodies kept per frame, the most active first (default: 2)")
     parser.add_argument("--limit", type=integer_in(0), default=0,
                         help="prepare only the first N clips (a trial run; 0: every clip)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
 
 
 def run_prepare(args: argparse.Namespace) -> int:
