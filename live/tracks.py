@@ -10,9 +10,11 @@ blob; somebody passes in front) gives them a new tracking id when it finds them 
 would start an empty history: no decision for that person until a whole window has passed again, in
 the middle of the very interaction that hid them. So before a frame is stored, `rejoin` gives a body
 with an id never seen before the id of a track that is not in this frame, was last seen at most
-`retire_after_s` ago and within `REJOIN_M` on the floor of where the new body is: the person's history,
-smoothing and on-screen number go on. Training windows of continuous recordings (PKU-MMD) keep a body
-through such gaps too, as zeros (training/datasets/pkummd.py); live's worker zeros the gap the same way.
+`retire_after_s` ago and within `REJOIN_M` on the floor of where the new body is (the nearest pairs of the
+frame first), unless it was last seen at the side of the view (`LEFT_VIEW_AT_DEG`, where people walk
+out): the person's history, smoothing and on-screen number go on. Training windows of continuous
+recordings (PKU-MMD) keep a body through such gaps too, as zeros (training/datasets/pkummd.py); live's
+worker zeros the gap the same way.
 A track retired already, unseen for up to `REJOIN_WITHIN_S`, is found again the same way, its history
 gone but not its id: a patient the sensor loses as they fall, and finds on the floor two seconds later,
 keeps their number and their alert's episode (headless.AlertDispatcher keys it by id), where they were
@@ -40,6 +42,12 @@ REJOIN_M = 0.5
 # How long a retired track's id may still be taken up again (see the module docstring): a Kinect finds a
 # person it lost again within a second or two.
 REJOIN_WITHIN_S = 3.0
+# A track last seen this far to either side (degrees from straight ahead, its origin joint) walked out of
+# view: a Kinect v2 tracks bodies across 70.6 degrees, until their middle leaves (PKU-MMD's 190 sequences:
+# at most 35.5 degrees, 99.9% within 28.4). Its number is not given to a body found near there, who is
+# more likely somebody coming in (a door at the side of the view) than the same person back: in a
+# simulated crowd of six, 18 of 43 numbers rejoined went to somebody else, every one at the side.
+LEFT_VIEW_AT_DEG = 30.0
 # Tracking ids remembered for "people seen" and their numbers; beyond it the memory starts again (a Kinect
 # never reuses an id, so only a replay looping over more people than this would count some twice).
 MAX_REMEMBERED_IDS = 10_000
@@ -130,20 +138,27 @@ class TrackTable:
                 # sensor's second body for the same person) and must not be stored under it as well.
                 self._rejoined = {k: v for k, v in self._rejoined.items() if v not in back}
             claimed = {self._rejoined.get(b.tracking_id, b.tracking_id) for b in bodies}
+            newcomers = [i for i, b in enumerate(bodies)
+                         if b.tracking_id not in self._rejoined and b.tracking_id not in self._tracks]
+            # The nearest pairs first, over the whole frame: two people found again at once, each body
+            # taking its nearest track in the sensor's order, could swap numbers.
+            pairs = sorted((distance, i, track_id) for i in newcomers
+                           for distance, track_id in self._lost_tracks_near(bodies[i], timestamp, claimed))
+            found: dict[int, int] = {}  # index in bodies -> the track it continues
+            for _, i, track_id in pairs:
+                if i not in found and track_id not in claimed:
+                    found[i] = track_id
+                    claimed.add(track_id)
+                    # The ids this track was found under before are gone for good (the sensor never gives
+                    # one twice, and one in this frame would have claimed the track): kept, a patient
+                    # found again under new ids for days while never out of view grew the map with no
+                    # end, and every frame read it all.
+                    self._rejoined = {k: v for k, v in self._rejoined.items() if v != track_id}
+                    self._rejoined[bodies[i].tracking_id] = track_id
+                    self.rejoins += 1
             out = []
             for body in bodies:
                 track_id = self._rejoined.get(body.tracking_id)
-                if track_id is None and body.tracking_id not in self._tracks:
-                    track_id = self._lost_track_near(body, timestamp, claimed)
-                    if track_id is not None:
-                        # The ids this track was found under before are gone for good (the sensor never
-                        # gives one twice, and one in this frame would have claimed the track): kept, a
-                        # patient found again under new ids for days while never out of view grew the map
-                        # with no end, and every frame read it all.
-                        self._rejoined = {k: v for k, v in self._rejoined.items() if v != track_id}
-                        self._rejoined[body.tracking_id] = track_id
-                        claimed.add(track_id)
-                        self.rejoins += 1
                 out.append(body if track_id is None else dataclasses.replace(body, tracking_id=track_id))
             in_frame = {body.tracking_id for body in out}
             for body in out:  # numbered before the frame is stored: the window never shows one without
@@ -165,19 +180,23 @@ class TrackTable:
         with self._lock:
             return self._rejoined.get(tracking_id, tracking_id)
 
-    def _lost_track_near(self, body: Body, timestamp: float, claimed: set[int]) -> int | None:
+    def _lost_tracks_near(self, body: Body, timestamp: float, claimed: set[int]) -> list[tuple[float, int]]:
+        """(distance, track id) of each track `body` may continue: unseen in this frame, lately, within
+        REJOIN_M of it, and not last seen at the side of the view."""
         origin = KINECT_V2.origin
         unseen = [(track_id, track.last_seen, track.observations[-1].joints[origin])
                   for track_id, track in self._tracks.items()]
         unseen += [(track_id, *last) for track_id, last in self._lost.items()]
-        best, best_distance = None, REJOIN_M
+        near = []
         for track_id, last_seen, last in unseen:
             if track_id in claimed or not 0 < timestamp - last_seen <= self._rejoin_within_s:
                 continue
+            if abs(np.degrees(np.arctan2(last[0], last[2]))) >= LEFT_VIEW_AT_DEG:
+                continue  # walked out (see LEFT_VIEW_AT_DEG)
             distance = float(np.hypot(*(body.joints[origin] - last)[[0, 2]]))
-            if distance <= best_distance:
-                best, best_distance = track_id, distance
-        return best
+            if distance <= REJOIN_M:
+                near.append((distance, track_id))
+        return near
 
     def observe(self, timestamp: float, bodies: list[Body], sequence: int) -> tuple[list[int], list[int]]:
         """Add one frame's bodies; returns (tracking ids created, tracking ids retired)."""

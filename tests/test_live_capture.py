@@ -21,7 +21,7 @@ J = 25
 def body(tracking_id: int, x: float = 0.0) -> Body:
     joints = np.zeros((J, 3), np.float32)
     joints[:, 0] = x
-    joints[:, 2] = 2.5
+    joints[:, 2] = 4.0  # x up to 2.3 m is within the view, not at its side (live.tracks.LEFT_VIEW_AT_DEG)
     return Body(tracking_id, joints, np.full(J, 2, np.int8), np.full((J, 2), 100.0, np.float32))
 
 
@@ -400,6 +400,27 @@ def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_o
         see(tracks, 1.2 + 0.1 * i, body(6, x=1.0))
     assert see(tracks, 4.6, body(6, x=1.0), body(11, x=2.0)) == [6, 11]
     assert tracks.number_of(11) == 4
+
+
+def test_two_people_found_again_at_once_keep_their_own_numbers():
+    # A third person passes in front of two standing side by side; the sensor finds both again under new
+    # ids, in its own slot order. Body by body, the first (B, now 0.25 m from either) took A's track, and
+    # A the only one left: their numbers swapped. The nearest pairs of the frame go first.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    assert see(tracks, 0.0, body(1, x=0.0), body(2, x=0.45)) == [1, 2]
+    assert see(tracks, 0.5, body(12, x=0.2), body(11, x=-0.05)) == [2, 1]
+    assert tracks.rejoins == 2 and [tracks.number_of(i) for i in (1, 2)] == [1, 2]
+
+
+def test_who_walked_out_at_the_side_of_the_view_is_not_taken_for_who_comes_in_there():
+    # A door at the side of the view: one person leaves through it as another comes in. A number, and an
+    # alert's episode, went to the newcomer; a body found again in the middle of the view still rejoins.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    assert see(tracks, 0.0, body(1, x=2.6), body(2, x=0.0)) == [1, 2]  # 33 degrees: at the side
+    assert see(tracks, 0.5, body(5, x=2.5), body(6, x=0.1)) == [5, 2]
+    assert tracks.number_of(5) == 3 and tracks.rejoins == 1
+    assert see(tracks, 2.0, body(7, x=2.5)) == [7]  # retired at the side: neither
+    assert tracks.number_of(7) == 4
 
 
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
