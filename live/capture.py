@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -287,6 +288,9 @@ class RecordingSink:
 
 
 READ_TIMEOUT_S = 0.1  # a source's read returns None after this with nothing new: the thread checks stop
+# Capture.missed_share looks at the frames that arrived over this long (the newest this many at most).
+MISSED_WINDOW_S = 10.0
+MISSED_WINDOW_FRAMES = 600
 FACE_HOLD_S = 1.0  # BLUR keeps blurring a lost body's last face this long (the tracker finds most again)
 
 
@@ -362,6 +366,9 @@ class Capture:
         self.tracks = tracks
         self.counters = CaptureCounters()
         self.fps = RateMeter(window_s=1.0, clock=time.perf_counter)
+        # (arrival, frames missed just before it) of the newest frames kept, for missed_share.
+        self._recent: deque[tuple[float, int]] = deque(maxlen=MISSED_WINDOW_FRAMES)
+        self._recent_lock = threading.Lock()
         self.ended = threading.Event()  # the source ran out (end of a replay) or failed
         self.error: BaseException | None = None
         self.paused = False
@@ -414,6 +421,21 @@ class Capture:
         since = self._reading_since
         return 0.0 if since is None else time.perf_counter() - since
 
+    def missed_share(self, now: float | None = None) -> float | None:
+        """The share of the source's frames this thread was too late for, over the frames that arrived in
+        the last MISSED_WINDOW_S (None until that long has been seen): a computer that cannot keep up
+        (the face blur of several people on a slow CPU, another program taking the cores) leaves out
+        frames, and the model then sees less of each movement than it learnt from."""
+        now = time.perf_counter() if now is None else now
+        with self._recent_lock:
+            recent = [(at, missed) for at, missed in self._recent if now - at <= MISSED_WINDOW_S]
+            full = len(self._recent) == self._recent.maxlen or (
+                bool(self._recent) and now - self._recent[0][0] >= MISSED_WINDOW_S)
+        if not recent or not full:
+            return None
+        missed = sum(m for _, m in recent)
+        return missed / (len(recent) + missed)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
@@ -461,8 +483,10 @@ class Capture:
             self.tracks.clear()  # a looped replay reuses tracking ids: old histories must not continue
             if self._on_restart is not None:
                 self._on_restart()
-        elif self._last_index is not None and frame.index > self._last_index + 1:
-            self.counters.dropped += frame.index - self._last_index - 1
+        missed = 0
+        if not restarted and self._last_index is not None and frame.index > self._last_index + 1:
+            missed = frame.index - self._last_index - 1
+            self.counters.dropped += missed
         self._last_index = frame.index
         # A body the sensor lost and found again under a new id keeps its track's id (live/tracks.py).
         frame = replace(frame, bodies=self.tracks.rejoin(timestamp, frame.bodies))
@@ -473,6 +497,8 @@ class Capture:
             self.first_received = received
         self.last_received = received
         self.fps.tick(received)
+        with self._recent_lock:
+            self._recent.append((received, missed))
         recording = self.recording  # read once: the GUI thread may stop the recording meanwhile
         if recording is not None:  # on the capture timeline: the recorder needs increasing times
             recording.offer(Frame(timestamp, self.privacy.recordable(frame), frame.bodies, frame.index,

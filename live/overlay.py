@@ -1089,6 +1089,9 @@ class LiveWindow(QtWidgets.QMainWindow):
                            "(the log says why)"), ALARM_TEXT
         elif (undelivered := self._undelivered()) is not None:
             banner, ink = f"{undelivered} - alerts show only in this window", ALARM_TEXT
+        elif stats.missing_frames is not None:
+            banner, ink = (f"missing {stats.missing_frames:.0%} of the sensor's frames - this computer is "
+                           "not keeping up; recognition sees less of each movement"), "#ffb000"
         elif self.pipeline.ended:
             banner = "end of replay"
         elif stats.paused:

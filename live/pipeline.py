@@ -99,6 +99,10 @@ SOURCE_STUCK_S = 10.0
 # Hops that run and decide for nobody in view this long (failing, scores not finite, windows without
 # colour) are a room without recognition: decisions come every hop (0.2 s by default) while all is well.
 UNDECIDED_S = 3.0
+# A computer that leaves out this share of the sensor's frames, or more, over the last 10 s is said not to
+# keep up (Capture.missed_share): the model sees a movement in a third fewer frames than it learnt from, or
+# fewer. The simulated room of six on 2 busy cores left out three quarters; one person, under a tenth.
+MISSING_FRAMES_SHARE = 0.3
 SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the run)
 # A recording asked for from the start (--record) that has not begun after this long (its folder on a
 # share that hangs) is left to begin on its own: the room is watched meanwhile. Making a clip's files
@@ -144,15 +148,18 @@ class LiveStats:
     recording_dropped: int = 0
     # The folder of a --record start that has not answered yet, and for how long (None: none waiting).
     record_not_begun: tuple[Path, float] | None = None
+    # The share of the sensor's frames left out lately, past MISSING_FRAMES_SHARE (None: it keeps up).
+    missing_frames: float | None = None
 
     @property
     def troubled(self) -> bool:
         """Something a service's log reader must act on: no sensor, no frames, recognition stuck, nobody
-        decided, or a recording losing frames (the status line is then a warning, not an INFO a log
-        filter drops)."""
+        decided, a recording losing frames, or the sensor's frames left out (the status line is then a
+        warning, not an INFO a log filter drops)."""
         return (not self.connected or self.stalled_s is not None or self.recognition_stuck_s is not None
                 or self.source_stuck_s is not None or self.undecided_s is not None
-                or self.recording_dropped > 0 or self.record_not_begun is not None)
+                or self.recording_dropped > 0 or self.record_not_begun is not None
+                or self.missing_frames is not None)
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -163,6 +170,8 @@ class LiveStats:
         sensor = "sensor connected" if self.connected else "SENSOR DISCONNECTED"
         if self.stalled_s is not None:
             sensor += f" but NO FRAMES FOR {self.stalled_s:.0f} s"
+        if self.missing_frames is not None:
+            sensor += f", MISSING {self.missing_frames:.0%} OF ITS FRAMES (this computer is not keeping up)"
         if self.source_stuck_s is not None:
             sensor += f", ITS READ STUCK FOR {self.source_stuck_s:.0f} s"
         failed = f", {self.failed_hops} failed since the start" if self.failed_hops else ""
@@ -797,6 +806,8 @@ class LivePipeline:
                          else None),
             recording_dropped=sink.dropped if (sink := self._recording) is not None else 0,
             record_not_begun=self._record_not_begun(),
+            missing_frames=(missed if (missed := self.capture.missed_share()) is not None
+                            and missed >= MISSING_FRAMES_SHARE and not self.paused else None),
         )
 
     def _stalled_s(self) -> float | None:

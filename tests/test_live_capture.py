@@ -144,6 +144,24 @@ def test_capture_counts_gaps_in_the_sensor_index_as_dropped():
     assert ring.written == 6
 
 
+def test_capture_says_what_share_of_the_sensors_frames_it_left_out_lately():
+    """The simulated room of six on two busy cores kept 7 frames a second of 30 and nothing said so but
+    the numbers in the status line; the pipeline warns from the share (live.pipeline.MISSING_FRAMES_SHARE)."""
+    from live.capture import MISSED_WINDOW_S
+
+    capture, ring, tracks = make_capture([], capacity=8)
+    for i in range(150):  # 5 s, every other frame of a 30 fps sensor
+        capture.accept(frame(2 * i), 100.0 + i / 15)
+    assert capture.missed_share(now=100.0 + 149 / 15) is None  # not 10 s seen yet
+    for i in range(150, 450):  # 20 s in all
+        capture.accept(frame(2 * i), 100.0 + i / 15)
+    assert capture.missed_share(now=130.0) == pytest.approx(0.5, abs=0.01)
+    for i in range(900, 900 + 30 * 11):  # then it keeps up: none left out over the last 10 s
+        capture.accept(frame(i), 130.0 + (i - 899) / 30)
+    assert capture.missed_share(now=141.0) == 0.0
+    assert capture.missed_share(now=141.0 + MISSED_WINDOW_S + 1) is None  # nothing lately (a pause)
+
+
 def test_capture_restart_clears_tracks_and_keeps_time_going_forward():
     restarts = []
     capture, ring, tracks = make_capture([])

@@ -588,6 +588,9 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     pipeline.stats = lambda: replace(real_stats(), recognition_stuck_s=7.0)  # an engine call hangs
     window.refresh()
     assert "recognition stuck for 7 s - the actions shown are from before" in window.banner.text()
+    pipeline.stats = lambda: replace(real_stats(), missing_frames=0.75)  # a computer that cannot keep up
+    window.refresh()
+    assert "missing 75% of the sensor's frames - this computer is not keeping up" in window.banner.text()
     del pipeline.stats
     window.refresh()
     assert window.banner.text() == ""

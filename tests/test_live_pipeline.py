@@ -635,6 +635,12 @@ def test_recognition_failing_on_every_hop_after_good_ones_stops_the_run_and_says
         time.sleep(0.05)
     health = pipeline.stats().health()
     assert f"hops skipped, {FAILED_HOPS_IN_A_ROW} failed since the start), latency p50 " in health
+    # A computer leaving out the sensor's frames is a warning in a service's log, from a third of them.
+    pipeline.capture.missed_share = lambda: 0.25
+    assert pipeline.stats().missing_frames is None
+    pipeline.capture.missed_share = lambda: 0.75
+    stats = pipeline.stats()
+    assert stats.troubled and "MISSING 75% OF ITS FRAMES (this computer is not keeping up)" in stats.health()
     summary = pipeline.stop()
     assert summary.decisions > 0  # it had been deciding before the engine died
     assert pipeline.worker.counters.errors == FAILED_HOPS_IN_A_ROW
