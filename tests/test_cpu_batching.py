@@ -63,6 +63,24 @@ def test_a_measurement_is_reused_only_for_the_same_machine_and_model(tmp_path: P
     assert cached_measurement(path, {**key, "threads": 1}, measure_now)[1]
 
 
+def test_a_measurement_taken_on_a_busy_machine_is_taken_again_once_it_is_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service started with the computer measured amid everything else starting, and kept that."""
+    import core.engines.cpu_batching as cpu_batching
+
+    path, key, calls = tmp_path / "cpu-batching.json", {"cpu": "Xeon"}, []
+
+    def measure_now() -> dict:
+        calls.append(1)
+        return {ORT: {1: 0.05}, EAGER: {1: 0.09}}
+
+    for load, measured in ((1.4, True), (0.4, False), (None, False), (0.1, True), (1.4, False), (0.1, False)):
+        monkeypatch.setattr(cpu_batching, "load_per_core", lambda load=load: load)
+        assert cached_measurement(path, key, measure_now)[1] is measured, load
+    assert len(calls) == 2 and json.loads(path.read_text())["load_per_core"] == 0.1
+
+
 def test_a_stored_measurement_without_usable_figures_is_measured_again(tmp_path: Path) -> None:
     path = tmp_path / "cpu-batching.json"
     key = {"cpu": "Xeon", "backends": ["onnxruntime-cpu", "pytorch-cpu"]}

@@ -10,7 +10,8 @@ threads and the profile, so `open_engine(..., AUTO)` measures both on the model 
         --> PerBatchEngine: each call goes to the backend chosen for its number of people
 
 The measurement is cached beside the engines (cpu-batching-<model>.json), keyed by CPU, threads and
-runtime versions, so it costs a few seconds on the first open only. A model too slow to measure within
+runtime versions, so it costs a few seconds on the first open only (and once more where that open found
+the machine busy and a later one finds it quiet: BUSY_LOAD_PER_CORE). A model too slow to measure within
 `budget_s` (the paper profile on a laptop) is measured at one person only, and that backend runs all.
 """
 
@@ -31,10 +32,17 @@ from core.engines.cache import mark_used, unfinished_path
 from core.engines.export import example_inputs
 from core.engines.interface import MAX_PEOPLE, Backend, Engine, check_shapes
 from core.engines.metadata import EngineMetadata
+from core.engines.onnxruntime_graph import usable_cores
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_FORMAT = "where-to-focus.cpu-batching/1"
+# A measurement taken while the machine was busy (the 1-minute load average per core at or above BUSY) is
+# taken again at a start that finds it quiet (below QUIET): a service started with the computer measured
+# amid everything else starting, and kept what it found for good. Interleaving the two backends evens out
+# a burst of load, not hours of it from a program that has since stopped.
+BUSY_LOAD_PER_CORE = 0.5
+QUIET_LOAD_PER_CORE = 0.25
 
 
 def choose_per_batch(seconds: Mapping[Backend, Mapping[int, float]], max_batch: int) -> dict[int, Backend]:
@@ -107,6 +115,14 @@ def cpu_model() -> str:
     return cpu
 
 
+def load_per_core() -> float | None:
+    """The 1-minute load average per usable core (None where the system keeps none: Windows)."""
+    try:
+        return os.getloadavg()[0] / usable_cores()
+    except (AttributeError, OSError):
+        return None
+
+
 def machine_key(threads: int) -> dict[str, Any]:
     """What the measurement depends on besides the model."""
     import torch
@@ -117,7 +133,7 @@ def machine_key(threads: int) -> dict[str, Any]:
     return {
         "format": CALIBRATION_FORMAT,
         "cpu": cpu_model(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": usable_cores(),
         "threads": threads,
         "torch": torch.__version__,
         "onnxruntime": onnxruntime.__version__,
@@ -132,8 +148,10 @@ def cached_measurement(
     """The measurement stored in `path` under `key`, or `measure_now()` stored there. (seconds, measured)
 
     A stored record that does not parse, is for another key or holds no usable figures is measured
-    again; one that cannot be stored is used for this run and the next start measures again."""
+    again, as is one taken on a busy machine at a start that finds it quiet (BUSY_LOAD_PER_CORE); one
+    that cannot be stored is used for this run and the next start measures again."""
     mark_used(path)  # before reading it: no other run removes it meanwhile
+    load = load_per_core()
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored["key"] == dict(key):
@@ -141,15 +159,21 @@ def cached_measurement(
                 Backend(name): {int(people): float(s) for people, s in times.items()}
                 for name, times in stored["seconds"].items()
             }
-            if _usable(seconds, key.get("backends")):
+            busy = stored.get("load_per_core") or 0.0
+            if not _usable(seconds, key.get("backends")):
+                log.warning("%s: the stored CPU measurement has no usable figures; measuring again", path)
+            elif busy >= BUSY_LOAD_PER_CORE and load is not None and load < QUIET_LOAD_PER_CORE:
+                log.info("%s: measured while the machine was busy (load %.2f a core); measuring again now "
+                         "that it is quiet (%.2f)", path, busy, load)
+            else:
                 return seconds, False
-            log.warning("%s: the stored CPU measurement has no usable figures; measuring again", path)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # absent, unreadable or for another machine: measure again
     seconds = measure_now()
     record = {
         "key": dict(key),
         "seconds": {b.value: {str(p): s for p, s in t.items()} for b, t in seconds.items()},
+        "load_per_core": None if load is None else round(load, 2),  # before measuring: the others' load
     }
     temporary = unfinished_path(path)
     try:
