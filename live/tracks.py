@@ -11,8 +11,8 @@ would start an empty history: no decision for that person until a whole window h
 the middle of the very interaction that hid them. So before a frame is stored, `rejoin` gives a body
 with an id never seen before the id of a track that is not in this frame, was last seen at most
 `retire_after_s` ago and within `REJOIN_M` on the floor of where the new body is (the nearest pairs of the
-frame first), unless it was last seen at the side of the view (`LEFT_VIEW_AT_DEG`, where people walk
-out): the person's history, smoothing and on-screen number go on. Training windows of continuous
+frame first), unless it was last seen walking out at the side of the view (`LEFT_VIEW_AT_DEG`): the
+person's history, smoothing and on-screen number go on. Training windows of continuous
 recordings (PKU-MMD) keep a body through such gaps too, as zeros (training/datasets/pkummd.py); live's
 worker zeros the gap the same way.
 A track retired already, unseen for up to `REJOIN_WITHIN_S`, is found again the same way, its history
@@ -42,12 +42,17 @@ REJOIN_M = 0.5
 # How long a retired track's id may still be taken up again (see the module docstring): a Kinect finds a
 # person it lost again within a second or two.
 REJOIN_WITHIN_S = 3.0
-# A track last seen this far to either side (degrees from straight ahead, its origin joint) walked out of
-# view: a Kinect v2 tracks bodies across 70.6 degrees, until their middle leaves (PKU-MMD's 190 sequences:
-# at most 35.5 degrees, 99.9% within 28.4). Its number is not given to a body found near there, who is
-# more likely somebody coming in (a door at the side of the view) than the same person back: in a
-# simulated crowd of six, 18 of 43 numbers rejoined went to somebody else, every one at the side.
+# A track last seen this far to either side (degrees from straight ahead, its origin joint), having come
+# OUTWARD_DEG further out over its last OUTWARD_OVER_S, walked out of view: a Kinect v2 tracks bodies
+# across 70.6 degrees, until their middle leaves (PKU-MMD's 190 sequences: at most 35.5 degrees, 99.9%
+# within 28.4). Its number is not given to a body found near there, who is more likely somebody coming
+# in (a door at the side of the view) than the same person back: in a simulated crowd of six, 18 of 43
+# numbers rejoined went to somebody else, every one at the side. One who stood or fell there (a bed at
+# the side of the view) moved down, not out, and is found again as anywhere else. (A walk at 1 m/s,
+# 3 m away, goes out ~10 degrees in half a second.)
 LEFT_VIEW_AT_DEG = 30.0
+OUTWARD_DEG = 3.0
+OUTWARD_OVER_S = 0.5
 # Tracking ids remembered for "people seen" and their numbers; beyond it the memory starts again (a Kinect
 # never reuses an id, so only a replay looping over more people than this would count some twice).
 MAX_REMEMBERED_IDS = 10_000
@@ -104,6 +109,15 @@ def _snapshot(tracking_id: int, number: int, obs: list[Observation]) -> TrackSna
     )
 
 
+def _walked_out(observations: deque[Observation]) -> bool:
+    """Whether a track was last seen walking out at the side of the view (LEFT_VIEW_AT_DEG)."""
+    origin, last = KINECT_V2.origin, observations[-1]
+    earlier = next((o for o in reversed(observations) if last.timestamp - o.timestamp >= OUTWARD_OVER_S),
+                   observations[0])
+    side, before = (abs(np.degrees(np.arctan2(*o.joints[origin, [0, 2]]))) for o in (last, earlier))
+    return bool(side >= LEFT_VIEW_AT_DEG and side - before >= OUTWARD_DEG)
+
+
 class TrackTable:
     """Tracks by tracking id. Thread-safe: one writer (capture), any number of readers."""
 
@@ -115,7 +129,8 @@ class TrackTable:
         self._rejoin_within_s = max(retire_after_s, REJOIN_WITHIN_S)
         self._tracks: dict[int, Track] = {}
         self._rejoined: dict[int, int] = {}  # the sensor's new id -> the track it continues
-        # Retired tracks' ids -> (when, where: the origin joint) they were last seen, for REJOIN_WITHIN_S.
+        # Retired tracks' ids -> (when, where: the origin joint) they were last seen, for REJOIN_WITHIN_S;
+        # those that walked out of view are not kept.
         self._lost: dict[int, tuple[float, np.ndarray]] = {}
         self._lock = threading.Lock()
         # Each distinct tracking id's number, 1, 2, 3, ... in order of appearance (64-bit ids are for no one
@@ -185,14 +200,12 @@ class TrackTable:
         REJOIN_M of it, and not last seen at the side of the view."""
         origin = KINECT_V2.origin
         unseen = [(track_id, track.last_seen, track.observations[-1].joints[origin])
-                  for track_id, track in self._tracks.items()]
+                  for track_id, track in self._tracks.items() if not _walked_out(track.observations)]
         unseen += [(track_id, *last) for track_id, last in self._lost.items()]
         near = []
         for track_id, last_seen, last in unseen:
             if track_id in claimed or not 0 < timestamp - last_seen <= self._rejoin_within_s:
                 continue
-            if abs(np.degrees(np.arctan2(last[0], last[2]))) >= LEFT_VIEW_AT_DEG:
-                continue  # walked out (see LEFT_VIEW_AT_DEG)
             distance = float(np.hypot(*(body.joints[origin] - last)[[0, 2]]))
             if distance <= REJOIN_M:
                 near.append((distance, track_id))
@@ -216,7 +229,8 @@ class TrackTable:
                 if timestamp - track.last_seen > self._retire_after_s:
                     del self._tracks[tracking_id]
                     retired.append(tracking_id)
-                    self._lost[tracking_id] = (track.last_seen, track.observations[-1].joints[origin])
+                    if not _walked_out(track.observations):
+                        self._lost[tracking_id] = (track.last_seen, track.observations[-1].joints[origin])
             for tracking_id in [k for k, (seen, _) in self._lost.items()
                                 if k in self._tracks or timestamp - seen > self._rejoin_within_s]:
                 del self._lost[tracking_id]

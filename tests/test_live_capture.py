@@ -431,14 +431,30 @@ def test_two_people_found_again_at_once_keep_their_own_numbers():
 
 
 def test_who_walked_out_at_the_side_of_the_view_is_not_taken_for_who_comes_in_there():
-    # A door at the side of the view: one person leaves through it as another comes in. A number, and an
-    # alert's episode, went to the newcomer; a body found again in the middle of the view still rejoins.
+    # A door at the side of the view: one person walks out through it as another comes in. A number, and
+    # an alert's episode, went to the newcomer.
     tracks = TrackTable(history=50, retire_after_s=1.0)
-    assert see(tracks, 0.0, body(1, x=2.6), body(2, x=0.0)) == [1, 2]  # 33 degrees: at the side
-    assert see(tracks, 0.5, body(5, x=2.5), body(6, x=0.1)) == [5, 2]
-    assert tracks.number_of(5) == 3 and tracks.rejoins == 1
-    assert see(tracks, 2.0, body(7, x=2.5)) == [7]  # retired at the side: neither
-    assert tracks.number_of(7) == 4
+    for i in range(16):  # person 1 walks out to the side (x 1.9 -> 2.65 m at 4 m: 25 -> 34 degrees)
+        assert see(tracks, i / 30, body(1, x=1.9 + 0.05 * i), body(2, x=0.0)) == [1, 2]
+    assert see(tracks, 1.0, body(5, x=2.5), body(2, x=0.1)) == [5, 2]
+    assert tracks.number_of(5) == 3 and tracks.rejoins == 0
+    # Nor once their track has retired.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(16):
+        see(tracks, i / 30, body(1, x=1.9 + 0.05 * i), body(2, x=0.0))
+    assert see(tracks, 2.0, body(2, x=0.0)) == [2] and tracks.retired == 1
+    assert see(tracks, 2.5, body(7, x=2.5), body(2, x=0.0)) == [7, 2] and tracks.rejoins == 0
+
+
+def test_a_patient_who_falls_at_the_side_of_the_view_is_found_again():
+    # A bed at the side of the view: the patient stood there, fell (down, not out) and was found on the
+    # floor under a new id. They keep their number and their alert's episode.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(30):
+        assert see(tracks, i / 30, body(1, x=2.6)) == [1]  # 33 degrees
+    fallen = body(9, x=2.45)
+    fallen.joints[:, 1] -= 0.7
+    assert see(tracks, 2.5, fallen) == [1] and tracks.rejoins == 1
 
 
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
