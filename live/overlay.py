@@ -309,6 +309,7 @@ class PersonPanel(QtWidgets.QFrame):
         self._alarm_shown = False  # the panel's frame is alarm red
         self._bar_colors: list[tuple[tuple[int, int, int], bool] | None] = [None] * top_k
         self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
+        self._shown: tuple[str, Decision, bool] | None = None  # what show_decision last put up
         self.panel_size = PanelSize.FULL
         self.set_color((200, 200, 200))  # styled from the start: the window measures it before it is anyone's
 
@@ -317,6 +318,7 @@ class PersonPanel(QtWidgets.QFrame):
         scrolling (the attention bars, and the picture's boxes, still say where the model looks while
         they fit)."""
         self.panel_size = size
+        self._shown = None  # the crops (not drawn while hidden) to draw now
         for crop in self.crops:
             crop.setVisible(size is PanelSize.FULL)
         for bar in (*self.attention, *self.action_bars[1:]):
@@ -347,6 +349,7 @@ class PersonPanel(QtWidgets.QFrame):
         if (color, alarming) == (self._color, self._alarm_shown):
             return
         self._color, self._alarm_shown = color, alarming
+        self._shown = None  # the bars to colour again
         r, g, b = color
         frame = "rgb({}, {}, {})".format(*(ALARM_RED if alarming else color))
         self.setStyleSheet(f"PersonPanel {{border: 2px solid {frame}; border-radius: 6px}}")
@@ -359,6 +362,9 @@ class PersonPanel(QtWidgets.QFrame):
         """`decision.truth` (where the source knows it) is what its window shows, as scored. `alarming`: the
         top action raises alerts (draw_label): said in words, and in red (the bar, the frame), so that a
         nurse who cannot tell red from green reads it too."""
+        shown = self._shown
+        if shown is not None and shown[1] is decision and shown[0] == label and shown[2] == alarming:
+            return  # the same again: the window ticks 30 times a second, a person's decisions come 5
         self._waiting_for = None
         self.set_color(self._color or (200, 200, 200), alarming)
         self.title.setText(f"{label}  ALERT" if alarming else label)
@@ -370,7 +376,7 @@ class PersonPanel(QtWidgets.QFrame):
         notes = [] if truth is None else [f"labelled: {class_title(truth)}"]
         guessed = decision.tracked is not None and decision.tracked < GUESSED_BELOW
         if guessed:
-            notes.append(f"pose guessed ({decision.tracked * 100:.0f}% tracked)")
+            notes.append(f"pose guessed ({int(decision.tracked * 100)}% tracked)")  # 49.6% is not 50
         self._say("  ·  ".join(notes))
         self.setToolTip(f"tracking id {decision.tracking_id}  ·  decided {decision.latency_s * 1000:.0f} ms "
                         "after the newest frame arrived")
@@ -379,7 +385,9 @@ class PersonPanel(QtWidgets.QFrame):
         names = [PART_NAMES.get(part, part) for part in self.parts]
         short = not all(bar.fits(name) for bar, name in zip(self.attention, names, strict=True))
         for i, part in enumerate(self.parts):
-            if decision.crops is not None:
+            if self.panel_size is not PanelSize.FULL:
+                pass  # hidden: drawn when shown (set_size)
+            elif decision.crops is not None:
                 self.crops[i].setPixmap(_rgb_pixmap(decision.crops[i], CROP_PIXELS))
             else:  # none to show (privacy): not the last person's
                 self.crops[i].clear()
@@ -396,12 +404,14 @@ class PersonPanel(QtWidgets.QFrame):
         self.setAccessibleName(self.title.text())
         self.setAccessibleDescription(f"{'ALERT ' if alarming else ''}{class_title(top)} {p * 100:.0f}%"
                                       f"{', pose guessed' if guessed else ''}")
+        self._shown = (label, decision, alarming)
 
     def show_waiting(self, label: str, tracking_id: int,
                      why: str = "watching: a decision after about two seconds in view") -> None:
         """A person with no decision yet (or none lately, `why`). Panels are reused by position: whatever
         an earlier person's decision left here (crops, attention, actions) must go, or it reads as this
         person's."""
+        self._shown = None
         self.set_color(self._color or (200, 200, 200))  # no alarm without a decision
         self.title.setText(label)
         self._say(why)
@@ -1053,22 +1063,17 @@ class LiveWindow(QtWidgets.QMainWindow):
             names = ", ".join(sorted(class_title(c) for c in self.alerts.classes))
             count = len(self.alerts.classes)
             parts.append(f"alerts: {names}" if len(names) <= 30 or count == 1 else f"alerts: {count} classes")
-        source_at = len(parts) + 1
-        parts += [
-            f"{stats.people} {'person' if stats.people == 1 else 'people'}",
-            stats.source,
-            f"{stats.capture_fps:4.1f} fps",
-            f"latency p50 {ms(stats.latency_p50_s)} p95 {ms(stats.latency_p95_s)}",
-            f"dropped {stats.dropped}",
-        ]
+        people = f"{stats.people} {'person' if stats.people == 1 else 'people'}"
+        rates = [f"{stats.capture_fps:4.1f} fps", f"latency p50 {ms(stats.latency_p50_s)} p95 "
+                 f"{ms(stats.latency_p95_s)}", f"dropped {stats.dropped}"]
         # The bar is one line; the tooltip has all of it. The source's name cut in its middle (a site's long
         # clip name cut the latency off), and the engine last, without its per-people plan.
-        line = [*parts, f"engine {stats.engine.split(' (')[0]}"]
-        line[source_at] = shortened(stats.source, SOURCE_CHARACTERS)
-        text = "  |  ".join(line)
+        text = "  |  ".join([*parts, people, shortened(stats.source, SOURCE_CHARACTERS), *rates,
+                             f"engine {stats.engine.split(' (')[0]}"])
         if text != self.status.text():
             self.status.setText(text)
-            self.status.setToolTip("  |  ".join([*parts, f"engine {stats.engine}"]))
+            whole = [*parts, people, stats.source, *rates, f"engine {stats.engine}"]
+            self.status.setToolTip("  |  ".join(whole))
         banner, ink = "", "#fff"
         if (failure := self.pipeline.failure) is not None:  # not "end of replay": the video may still run
             banner, ink = (f"{failure} - nothing is recognised, no alerts can be raised; restart the app "

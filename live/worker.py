@@ -568,9 +568,9 @@ class RecognitionWorker:
         # Each window's crops are cut in place into the engine's batch, kept from hop to hop (a paper-profile
         # window's crops are 9 MB: copying six people's once more, or the page faults of fresh memory, cost
         # more than cutting the frames new since the last hop). Engines read it during run() only.
-        # uint8 as cut: pytorch-cuda copies a quarter of the bytes to the GPU and widens them there (6 people,
-        # paper profile on an H200: 30 ms a call instead of 48, before BatchNorms were folded); the other
-        # engines widen on the CPU.
+        # uint8 as cut: pytorch-cuda and TensorRT copy a quarter of the bytes to the GPU and widen them there
+        # (pytorch-cuda, 6 people, paper profile on an H200: 30 ms a call instead of 48, before BatchNorms
+        # were folded); the engines on a CPU widen them there.
         if self._crops_batch is None or len(self._crops_batch) < len(people):
             size = inputs.glimpse.crop_size
             self._crops_batch = np.empty((len(people), len(inputs.parts), spec.num_frames, size, size, 3),

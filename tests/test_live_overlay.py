@@ -481,6 +481,33 @@ def test_a_panel_reused_for_a_new_person_keeps_nothing_of_the_last_one(qtbot):
     assert all(crop.pixmap().isNull() for crop in panel.crops)
 
 
+def test_a_panel_draws_a_decision_once_and_hidden_crops_not_at_all(qtbot):
+    """The window ticks 30 times a second and a person's decisions come 5 times: the same decision was
+    drawn again at every tick, its crops scaled even where the panel hid them (six people in view)."""
+    from live import overlay
+    from live.overlay import PanelSize, PersonPanel
+
+    panel = PersonPanel(("left_hand", "right_hand", "full_body"), top_k=2)
+    qtbot.addWidget(panel)
+    parts = ("left_hand", "right_hand", "full_body")
+    wave = Decision(0.0, 1.0, 7, (("wave", 0.9), ("drink", 0.05)), parts,
+                    np.array([0.2, 0.3, 0.5], np.float32), 0.1, crops=np.full((3, 32, 32, 3), 200, np.uint8))
+    with patch.object(overlay, "_rgb_pixmap", wraps=overlay._rgb_pixmap) as drawn:
+        for _ in range(3):
+            panel.show_decision("person 1", wave)
+        assert drawn.call_count == 3  # once, three crops
+        panel.show_decision("person 1", replace(wave, stream_time=1.2))  # the next decision
+        assert drawn.call_count == 6
+        panel.set_size(PanelSize.COMPACT)
+        panel.show_decision("person 1", replace(wave, stream_time=1.4))
+        assert drawn.call_count == 6 and "wave" in panel.action_bars[0].text()
+        newest = replace(wave, stream_time=1.6)
+        panel.show_decision("person 1", newest)
+        panel.set_size(PanelSize.FULL)  # shown again: the crops of the decision it shows
+        panel.show_decision("person 1", newest)
+        assert drawn.call_count == 9
+
+
 def test_a_panel_says_an_alarm_in_words_and_to_a_screen_reader(qtbot):
     """The alarm was the top bar turning red, the text as before: unseen by a nurse who cannot tell red
     from green, unheard by a screen reader (an unnamed bar at "820")."""
