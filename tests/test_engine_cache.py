@@ -55,8 +55,10 @@ def test_what_was_not_used_for_the_period_is_removed_and_nothing_else(
         f"demo-{SHA}-{CODE}.onnx", f"demo-{SHA}-{CODE}.onnx.sha256",        # an export and its checksum
         f"demo-{SHA}-{CODE}-{SHA}-{CODE}.fp16.onnx",                         # its FP16 graph
         f"demo-{SHA}-{CODE}-{SHA}.parts.onnx", f"demo-{SHA}-{CODE}-{SHA}.head.onnx",  # its split graphs
-        f"demo-{SHA}-{CODE}.fp16.plan", f"demo-{SHA}-{CODE}.fp16.plan.json",  # a TensorRT plan, its key
-        f"demo-{SHA}-{CODE}.fp16.failed.json",                                # a build that failed
+        f"demo-{SHA}-{CODE}.nvidia-h200.fp16.plan",                           # a TensorRT plan,
+        f"demo-{SHA}-{CODE}.nvidia-h200.fp16.plan.json",                      # its key,
+        f"demo-{SHA}-{CODE}.nvidia-l4.fp16.failed.json",                      # another GPU's failed build
+        f"demo-{SHA}-{CODE}.fp16.plan", f"demo-{SHA}-{CODE}.fp16.failed.json",  # named before the GPU was
         f"my model-{SHA}.parts.fp32.plan",                                    # a user's ONNX, split
         f"cpu-batching-{SHA}-2t.json",                                        # a CPU measurement
     ]
@@ -83,7 +85,8 @@ def test_what_was_not_used_for_the_period_is_removed_and_nothing_else(
         assert left == {CACHEDIR_TAG, *theirs, "a folder.fp16.plan", f"linked-{SHA}-{CODE}.onnx", recent.name}
         assert outside.exists()
         assert [r.getMessage() for r in caplog.records] == [
-            f"engine cache {folder}: removed {len(ours) + 1} file(s), 10.0 MB, unused for {UNUSED_DAYS} days "
+            f"engine cache {folder}: removed {len(ours) + 1} file(s), {len(ours)}.0 MB, unused for "
+            f"{UNUSED_DAYS} days "
             "or left unfinished (each is made again if a model needs it)"
         ]
         caplog.clear()
@@ -302,8 +305,10 @@ def test_a_runs_cache_files_are_its_models_and_no_other_models(tmp_path: Path) -
     sha = source.metadata().checkpoint_sha256[:16]
     other = "f" * 16
     own = [export, export.with_name(export.name + ".sha256"), cache / f"cpu-batching-{sha}-2t.json",
-           cache / f"{export.stem}.fp16.plan", cache / f"{export.stem}-{'1' * 16}.parts.onnx"]
-    others = [cache / f"best-{other}-{CODE}.onnx", cache / f"cpu-batching-{other}-2t.json"]
+           cache / f"{export.stem}.nvidia-h200.fp16.plan", cache / f"{export.stem}-{'1' * 16}.parts.onnx"]
+    # Not the plans named before their names held the GPU: none uses them, and held they were never removed.
+    others = [cache / f"best-{other}-{CODE}.onnx", cache / f"cpu-batching-{other}-2t.json",
+              cache / f"{export.stem}.fp16.plan", cache / f"{export.stem}.fp16.plan.json"]
     for path in own[2:] + others:
         path.write_bytes(b"x")
     assert sorted(source.files_in_cache()) == sorted(own)
@@ -314,7 +319,7 @@ def test_a_runs_cache_files_are_its_models_and_no_other_models(tmp_path: Path) -
     outside.parent.mkdir()
     outside.write_bytes(export.read_bytes())
     its_hash = file_sha256(outside)[:16]
-    made = [cache / f"best-{its_hash}-{CODE}.fp16.onnx", cache / "best.fp16.plan"]
+    made = [cache / f"best-{its_hash}-{CODE}.fp16.onnx", cache / "best.nvidia-h200.fp16.plan"]
     for path in made:
         path.write_bytes(b"x")
     user_onnx = _Source(outside, cache)

@@ -20,6 +20,7 @@ import functools
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -254,14 +255,19 @@ class _Source:
             return ()
         folder = self.cache_dir if self.opened_lasting_cache else self.path.parent
         prefixes = [f"cpu-batching-{self.metadata().checkpoint_sha256[:16]}-"]
+        unnamed_gpu = None
         if self._onnx is not None:
             stem = self._onnx.stem
             # An export's stem holds its checkpoint's hash; a file outside the cache (runs/x/best.onnx) is
             # named by its own hash in its FP16 and split graphs, or other models named best would be kept.
             in_this = self._onnx.parent == folder
             prefixes += [f"{stem}-" if in_this else f"{stem}-{file_sha256(self._onnx)[:16]}", f"{stem}."]
+            # Its TensorRT plans from before their names held the GPU (tensorrt_graph.plan_name): none uses
+            # them now, so they are left for remove_unused (hundreds of MB each, at every site).
+            unnamed_gpu = re.compile(rf"{re.escape(stem)}\.fp(16|32)\.(plan(\.json)?|failed\.json)")
         try:
-            return tuple(path for path in folder.iterdir() if path.name.startswith(tuple(prefixes)))
+            return tuple(path for path in folder.iterdir() if path.name.startswith(tuple(prefixes))
+                         and not (unnamed_gpu and unnamed_gpu.fullmatch(path.name)))
         except OSError:
             return ()
 
