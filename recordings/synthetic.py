@@ -274,14 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="processes, each using one core (default: 1)")
     parser.add_argument(
         "--jpeg-quality", type=integer_in(1, 100), default=90,
-        help="of the _rgb.avi frames (75 halves the size)"
+        help="of the _rgb.avi frames (75 halves the size; default: 90)"
     )
     parser.add_argument(
         "--low-light",
         type=float_in(0.0, 1.0),
         default=0.0,
         metavar="P",
-        help="probability of a low-light clip (15 fps, dark, noisy)",
+        help="probability of a low-light clip (15 fps, dark, noisy; default: 0)",
     )
     return parser
 

@@ -150,24 +150,25 @@ def demo_overrides(out: Path, train_cache: Path, epochs_scale: float = 1.0, work
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=output_folder,
                         help="folder for the caches, the run and the evaluation")
-    parser.add_argument("--scenes", type=integer_in(1), default=28, help="simulated rooms to train on")
+    parser.add_argument("--scenes", type=integer_in(1), default=28,
+                        help="simulated rooms to train on (default: 28)")
     parser.add_argument("--scene-minutes", type=positive_float, default=5.0,
-                        help="minutes of each room")
+                        help="minutes of each room (default: 5)")
     # The simulated room, as the Kinect, tracks six people at most.
     parser.add_argument("--people", type=integer_in(1, MAX_PEOPLE), default=2,
-                        help="people in a room at most")
+                        help="people in a room at most (default: 2)")
     parser.add_argument(
         "--test-clips-per-class", type=integer_in(1), default=20,
-        help="cut clips per class, for the attention check"
+        help="cut clips per class, for the attention check (default: 20)"
     )
     # numpy's generators take no negative seed.
     parser.add_argument("--seed", type=integer_in(0), default=0,
-                        help="the rooms' seed; the cut clips use seed+1")
+                        help="the rooms' seed; the cut clips use seed+1 (default: 0)")
     parser.add_argument("--epochs-scale", type=positive_float, default=1.0,
-                        help="multiply every stage's epochs (each stage trains at least one)")
+                        help="multiply every stage's epochs (each stage trains at least one; default: 1)")
     parser.add_argument(
         "--workers", type=integer_in(1), default=min(2, os.cpu_count() or 1),
-        help="processes simulating rooms",
+        help="processes simulating rooms (default: 2, or 1 on one core)",
     )
     parser.add_argument(
         "--set",

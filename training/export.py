@@ -422,7 +422,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         help="shared data folder (../shared/data): check on real NTU crops instead of random ones",
     )
     parser.add_argument("--people", type=integer_in(1, MAX_PEOPLE), default=2,
-                        help="batch size (windows) of the check, as many as the people the app decides for")
+                        help="batch size (windows) of the check, as many as the people the app decides for "
+                             "(default: 2)")
     parser.add_argument(
         "--split", action="store_true", help="also write the I3D / pose-head pieces for TensorRT"
     )

@@ -346,7 +346,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-bodies", type=integer_in(1, MAX_BODIES), default=2,
                         help="bodies kept per frame, the most active first (default: 2)")
     parser.add_argument("--limit", type=integer_in(0), default=0,
-                        help="prepare only the first N clips (a trial run; 0: every clip)")
+                        help="prepare only the first N clips (a trial run; default: 0, every clip)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
 
 
