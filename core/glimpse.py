@@ -28,6 +28,8 @@ from core.skeleton import INFERRED, SkeletonLayout
 
 PARTS = ("left_hand", "right_hand", "full_body")
 PART_NAMES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}  # for people
+# Where the whole names have no room (three attention bars in a narrow panel, labels of a crowd).
+PART_SHORT_NAMES = {"left_hand": "L hand", "right_hand": "R hand", "full_body": "body"}
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ import shiboken6  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.engines import MAX_PEOPLE  # noqa: E402
-from core.glimpse import PART_NAMES, PARTS, part_boxes  # noqa: E402
+from core.glimpse import PART_NAMES, PART_SHORT_NAMES, PARTS, part_boxes  # noqa: E402
 from core.privacy import PrivacyMode  # noqa: E402
 from core.skeleton import KINECT_V2, SkeletonLayout  # noqa: E402
 from core.timeline import NO_ACTION, names_background  # noqa: E402
@@ -88,8 +88,6 @@ QUIT_AGAIN_S = 3.0  # q with alerts unacknowledged or a recording running: a sec
 # their top action alone (a small screen, large fonts, the alert bar up): everyone's action comes first.
 ROOM3D_MIN_PX = 120
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
-# A part's name where its whole name does not fit its attention bar (ProbabilityBar.show_value).
-PART_SHORT_NAMES = {"left_hand": "L hand", "right_hand": "R hand", "full_body": "body"}
 # Below this share of a person's joints tracked over the window (live.worker.Decision.tracked), their label
 # says the pose is guessed: a person in full view has 0.8-1 (the Kinect infers occluded hands often).
 GUESSED_BELOW = 0.5

@@ -36,7 +36,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 from core.camera import DEPTH_CAMERA  # noqa: E402
 from core.engines import MAX_PEOPLE  # noqa: E402
 from core.frame import Body  # noqa: E402
-from core.glimpse import PART_NAMES  # noqa: E402
+from core.glimpse import PART_NAMES, PART_SHORT_NAMES  # noqa: E402
 from core.package_files import pip_install  # noqa: E402
 from core.room import (  # noqa: E402
     CAMERA_UP,
@@ -108,9 +108,18 @@ class PersonView:
         whose = f"{self.number}: " if self.number else ""
         return f"{whose}looks at {PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
+    @property
+    def short_label(self) -> str:
+        """'2: at R hand 71%', for a crowd whose labels do not all fit (`fitted_labels`)."""
+        if self.part is None:
+            return ""
+        whose = f"{self.number}: " if self.number else ""
+        return f"{whose}at {PART_SHORT_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
+
 
 LABEL_RAISE_M = 0.05  # a label covering a body or another label goes up in steps of this much
 LABEL_MAX_RAISE_M = 3.0
+LABEL_MAX_LOWER_M = 1.2  # where no place above is clear of other labels (a crowd): down to about the floor
 LABEL_OVER_LABEL = 100  # where none is clear: covering a label costs as much as covering this many bodies
 # A label raised further than this is tied to its part by a thin line in the person's colour.
 LABEL_LEADER_FROM_M = 0.2
@@ -123,7 +132,7 @@ class LabelPlace:
     position: np.ndarray
     side: str  # "left": the text starts at the point; "right": it ends there
     box: tuple[float, float, float, float]  # (x0, y0, x1, y1) view pixels
-    raised_m: float = 0.0  # how far above its anchor
+    raised_m: float = 0.0  # how far above its anchor (below it, where negative)
 
 
 def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, float]],
@@ -133,11 +142,13 @@ def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, flo
     edge, and raised while its box would cover an earlier label's or any person's body. People side by
     side (a hug, a nurse at the bed), or one behind the other as the view is turned, would otherwise
     have their labels printed over each other, or over a body whose pose the reader wants to see. Never
-    raised out of the panel (a view zoomed in): where no place inside is clear, the one covering least.
+    raised out of the panel (a view zoomed in): where no place above is clear, one below that is (a crowd
+    in a small panel), else the one covering least.
     `sizes`: each label's (width, height) in view pixels; `bodies`: the points (..., 3) of every person
     drawn, labelled or not. A raised label keeps its leader line to the part (the panel draws it)."""
     bodies_seen = [box for box in (_screen_box(points, camera) for points in bodies) if box is not None]
-    raises = np.arange(int(LABEL_MAX_RAISE_M / LABEL_RAISE_M)) * LABEL_RAISE_M
+    up = np.arange(int(LABEL_MAX_RAISE_M / LABEL_RAISE_M)) * LABEL_RAISE_M
+    raises = np.concatenate([up, -up[1:int(LABEL_MAX_LOWER_M / LABEL_RAISE_M) + 1]])  # up first at equal cost
     placed: list[LabelPlace] = []
     for anchor, (width, height) in zip(anchors, sizes, strict=True):
         # Every candidate at once: one projection per label, not one per step.
@@ -159,6 +170,23 @@ def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, flo
         placed.append(LabelPlace(candidates[chosen], "right" if turned[chosen] else "left",
                                  tuple(float(c) for c in boxes[chosen]), float(raises[chosen])))
     return placed
+
+
+def fitted_labels(people: Sequence[PersonView], size_of: Callable[[str], tuple[float, float]],
+                  camera: ViewCamera, bodies: Sequence[np.ndarray] = ()) -> list[tuple[str, LabelPlace]]:
+    """Each labelled person's label and its place (`place_labels`): their short labels where the whole
+    ones cannot all be placed clear of each other (six people in a panel made small to give their own
+    panels room printed "1: looks at full body 67%" over "5: looks at right hand 78%"), or one over
+    another's words is the price of neither. `people` have a part and a marker."""
+    anchors = [p.marker + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people]  # over the marker
+    fitted: list[tuple[str, LabelPlace]] = []
+    for texts in ([p.label for p in people], [p.short_label for p in people]):
+        places = place_labels(anchors, [size_of(text) for text in texts], camera, bodies)
+        fitted = list(zip(texts, places, strict=True))
+        boxes = [place.box for place in places if np.isfinite(place.box).all()]
+        if not any(_covering(np.array([box]), boxes[:i]).any() for i, box in enumerate(boxes)):
+            break
+    return fitted
 
 
 def _covering(boxes: np.ndarray, others: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
@@ -387,10 +415,8 @@ class Room3DPanel(QtWidgets.QWidget):
             self._draw_scenery()
         people = self.model.people(bodies[: len(self.bones)], decisions, colour_of)
         labelled = [p for p in people if len(p.bones) > 0 and p.marker is not None]
-        anchors = [p.marker + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in labelled]  # over the marker
-        sizes = [self._label_size(p.label) for p in labelled]
         bodies = [p.bones for p in people if len(p.bones) > 0]
-        places = iter(place_labels(anchors, sizes, self.view_camera(), bodies))
+        places = iter(fitted_labels(labelled, self._label_size, self.view_camera(), bodies))
         items = zip(self.bones, self.markers, self.labels, self.leaders, strict=True)
         for i, (bones, marker, label, leader) in enumerate(items):
             person = people[i] if i < len(people) else None
@@ -407,10 +433,10 @@ class Room3DPanel(QtWidgets.QWidget):
                 # The marker grows with the weight: 0.1 m across for no attention, 0.5 m for all of it.
                 size = 0.1 + 0.4 * person.weight
                 marker.setData(pos=person.marker[None], size=size, color=(*rgb, 0.45))
-                place = next(places)
-                label.setData(pos=place.position, text=person.label, color=QtGui.QColor(*person.colour),
+                text, place = next(places)
+                label.setData(pos=place.position, text=text, color=QtGui.QColor(*person.colour),
                               alignment=LABEL_ALIGNMENT[place.side])
-                if place.raised_m > LABEL_LEADER_FROM_M:  # raised over a body: tied to its part
+                if abs(place.raised_m) > LABEL_LEADER_FROM_M:  # moved off its part: tied to it
                     leader.setData(pos=np.stack([person.marker, place.position]), color=(*rgb, 0.6))
                     leader.setVisible(True)
         return people

@@ -185,6 +185,29 @@ def test_labels_are_raised_over_bodies_only_as_far_as_the_panels_top() -> None:
     assert not room3d._covering(np.array([second.box]), [first.box]).any()
 
 
+def test_a_crowd_whose_labels_do_not_fit_gets_their_short_labels() -> None:
+    """Six people in a panel made small to give their own panels room: "1: looks at full body 67%" was
+    printed over "5: looks at right hand 78%"."""
+    def person(number: int, x: float) -> room3d.PersonView:
+        hand = np.array([x, 2.8, 1.2], np.float32)
+        return room3d.PersonView(number, (200, 200, 200), np.zeros((0, 2, 3), np.float32), "right_hand", 0.78,
+                                 hand, number)
+
+    def size_of(text: str) -> tuple[float, float]:
+        return 7.0 * len(text), 14.0
+
+    crowd = [person(n, x) for n, x in enumerate(np.linspace(-1.0, 1.0, 6), start=1)]
+    small = room3d.Orbit().view_camera(245, 180)
+    fitted = room3d.fitted_labels(crowd, size_of, small)
+    assert [text for text, _ in fitted] == [f"{n}: at R hand 78%" for n in range(1, 7)]
+    boxes = np.array([place.box for _, place in fitted])
+    assert not any(room3d._covering(boxes[i:i + 1], list(boxes[:i])).any() for i in range(1, 6))
+    # Two people, in the panel as large as it is for two: room enough for their whole labels.
+    larger = room3d.Orbit().view_camera(365, 250)
+    assert [text for text, _ in room3d.fitted_labels(crowd[:2], size_of, larger)] == [
+        "1: looks at right hand 78%", "2: looks at right hand 78%"]
+
+
 def test_a_label_at_the_panels_edge_is_turned_inwards_not_cut() -> None:
     camera = room3d.Orbit().view_camera(400, 300)
     line = np.stack([np.linspace(-6, 6, 1201), np.full(1201, 2.8), np.full(1201, 1.0)], axis=1)
