@@ -6,7 +6,8 @@
                       disk within milliseconds, whatever the endpoint is doing; and, after it, each
                       alert's "delivered" / "rejected" line: the only thread that writes the file
       sender thread   the oldest undelivered alert first, written or not (a share that hangs for minutes
-                      holds back no POST): POST JSON with an Idempotency-Key header (and
+                      holds back no POST), except that alerts raised in the last FRESH_FIRST_S go
+                      before an older backlog (an outage's): POST JSON with an Idempotency-Key header (and
                       the Authorization header of --alert-auth-file, read_authorization)
                         2xx                 -> {"op": "delivered"}; the next one
                         no answer, refused, timeout, 5xx, 408, 425, 429
@@ -26,7 +27,7 @@
                     while it fails, a WARNING every OUTAGE_REMINDER_S with how many alerts wait (the
                     first failure alone, hours earlier, is easy to miss in a service's log)
     restart         the queue file is read back: alerts neither delivered nor rejected are sent first,
-                    in the order they were raised
+                    in the order they were raised (after any raised in the last FRESH_FIRST_S)
 
 A crash between a successful POST and its "delivered" line sends that alert again after the restart,
 with the same Idempotency-Key (and "id" in the body), so the receiver can drop the duplicate. The
@@ -72,6 +73,10 @@ RETRY_STATUSES = frozenset({408, 425, 429})  # 4xx that mean "later", not "never
 # 4xx about the URL or the credentials, whatever the alert: --alert-url or the receiver is set up wrong.
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405, 407, 410})
 OUTAGE_REMINDER_S = 300.0  # while delivery keeps failing, a WARNING this often
+# Alerts queued this recently are sent before older ones still waiting, in the order raised among
+# themselves; the backlog follows, in order. After an outage of an hour (390 alerts of a busy room), a fall
+# raised as the endpoint came back was paged last, 10 s later at 20 ms a POST; after a weekend, minutes.
+FRESH_FIRST_S = 60.0
 # Records handed to the journal thread and not yet written (alerts, and the sender's delivered / rejected
 # lines). Alerts are rate limited (one per person and episode), so this fills only when the disk has hung
 # for a long time; then submit keeps the alert in memory for the sender rather than block its caller (the
@@ -786,7 +791,9 @@ class AlertDelivery:
                 self._condition.wait_for(lambda: self._pending or self._stop.is_set())
                 if self._stop.is_set():
                     return
-                record = self._pending[0]
+                now = time.time()  # the clock of queued_at
+                record = next((r for r in self._pending if now - r.get("queued_at", 0.0) <= FRESH_FIRST_S),
+                              self._pending[0])
             try:
                 outcome, status, detail = self._post(record)
             except Exception as error:  # a record that cannot even be sent must not stop the ones after it
@@ -841,7 +848,7 @@ class AlertDelivery:
         return f"{self.config.backoff_s:g}-{self.config.max_backoff_s:g} s"
 
     def _settle(self, record: dict[str, Any], outcome: Outcome, status: int | None, detail: str) -> None:
-        """Mark the oldest pending alert delivered or rejected (on disk, then in memory)."""
+        """Mark the pending alert `record` delivered or rejected (on disk, then in memory)."""
         if outcome is Outcome.REJECTED:
             log.error("alert %s (sequence %s) was rejected (%s by %s); it will not be sent again "
                       "(kept in %s, then in %s)", record["id"], record.get("sequence"), detail,
@@ -851,7 +858,7 @@ class AlertDelivery:
         if status is None:
             mark["reason"] = detail
         with self._condition:
-            self._pending.popleft()
+            self._pending.remove(record)
             if outcome is Outcome.DELIVERED:
                 self.delivered += 1
             else:

@@ -193,6 +193,26 @@ def test_a_refusing_endpoint_loses_nothing_backs_off_and_delivers_in_order_when_
     assert any("works again" in m for m in messages)
 
 
+def test_an_alert_raised_after_an_outage_is_sent_before_its_backlog(endpoint, tmp_path):
+    """An hour's outage left 390 alerts waiting; a fall raised as the endpoint came back was paged last,
+    10 s later at 20 ms a POST (after a weekend, minutes). The backlog follows it, in order."""
+    delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens: connections are refused
+    backlog = [delivery.submit(alert(p)) for p in range(3)]
+    assert delivery.flush(5)
+    delivery.close(0.0)
+    queue = tmp_path / "alerts.jsonl"  # raised an hour ago
+    lines = [{**r, "queued_at": r["queued_at"] - 3600} if r["op"] == "queued" else r for r in records(queue)]
+    queue.write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    fresh = [delivery.submit(alert(p)) for p in (10, 11)]
+    wait_for(lambda: delivery.failures >= 1)
+    endpoint.up()
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [*fresh, *backlog]
+
+
 def test_a_hanging_endpoint_times_out_the_alert_is_sent_again_and_new_alerts_still_reach_the_disk(
     endpoint, tmp_path
 ):
