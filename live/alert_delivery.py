@@ -202,6 +202,9 @@ def _record_problem(record: Any) -> str:
             return '"alert" is missing or not an object'
         if not _is_int(record.get("sequence")):
             return '"sequence" is missing or not an integer'
+        queued_at = record.get("queued_at", 0.0)  # absent in queues of earlier versions
+        if not isinstance(queued_at, int | float) or isinstance(queued_at, bool):
+            return '"queued_at" is not a number'
     return ""
 
 
@@ -783,7 +786,7 @@ class AlertDelivery:
         except Exception as error:  # any failure: the journal must go on writing (the file grows)
             log.error("could not compact %s: %s", self.config.queue_path, error)
 
-    # ---- sender thread: network only, one alert at a time, in order ------------------------------
+    # ---- sender thread: network only, one alert at a time, in order (the fresh ones first) --------
 
     def _send_loop(self) -> None:
         while not self._stop.is_set():
@@ -791,9 +794,7 @@ class AlertDelivery:
                 self._condition.wait_for(lambda: self._pending or self._stop.is_set())
                 if self._stop.is_set():
                     return
-                now = time.time()  # the clock of queued_at
-                record = next((r for r in self._pending if now - r.get("queued_at", 0.0) <= FRESH_FIRST_S),
-                              self._pending[0])
+                record = self._next_to_send()
             try:
                 outcome, status, detail = self._post(record)
             except Exception as error:  # a record that cannot even be sent must not stop the ones after it
@@ -810,6 +811,18 @@ class AlertDelivery:
                 self._said_problems.clear()
             self.current_backoff_s = 0.0
             self._settle(record, outcome, status, detail)
+
+    def _next_to_send(self) -> dict[str, Any]:
+        """The oldest of the alerts queued in the last FRESH_FIRST_S, else the oldest waiting (under
+        _condition). Fresh ones are the newest, at the end: only they are looked at, not a backlog."""
+        now = time.time()  # the clock of queued_at
+        record = self._pending[0]
+        for newer in reversed(self._pending):
+            queued_at = newer.get("queued_at", 0.0)
+            if not isinstance(queued_at, int | float) or now - queued_at > FRESH_FIRST_S:
+                break
+            record = newer
+        return record
 
     def _back_off(self, outcome: Outcome, detail: str) -> None:
         """Wait before sending the same alert again: backoff_s doubling up to max_backoff_s, +-jitter."""

@@ -544,7 +544,9 @@ def test_damaged_lines_not_json_or_without_an_alerts_fields_are_reported_and_the
                      '{"op": "queued", "id": "no-alert", "sequence": 2}\n'
                      '{"op": "queued", "id": "no-sequence", "sequence": null, "alert": {"person": 3}}\n'
                      '[1, 2]\n'
-                     '{"op": "queued", "id": "b", "sequence": 5, "alert": {"person": 5}}\n')
+                     '{"op": "queued", "id": "b", "sequence": 5, "alert": {"person": 5}}\n'
+                     '{"op": "queued", "id": "when", "sequence": 6, "alert": {"person": 6}, '
+                     '"queued_at": "x"}\n')
     endpoint.up()
     with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
         delivery = AlertDelivery(config(endpoint, tmp_path))  # valid JSON of the wrong shape: no TypeError
@@ -553,9 +555,10 @@ def test_damaged_lines_not_json_or_without_an_alerts_fields_are_reported_and_the
         assert delivery.wait_delivered(10)
     delivery.close()
     assert endpoint.ids()[:2] == ["a", "b"] and endpoint.received[2][0]["sequence"] == 6
-    assert delivery.queue.damaged_at_start == 4
+    assert delivery.queue.damaged_at_start == 5
     messages = " ".join(r.getMessage() for r in caplog.records)
-    for number, what in ((2, "Expecting value"), (3, '"alert"'), (4, '"sequence"'), (5, "JSON object")):
+    for number, what in ((2, "Expecting value"), (3, '"alert"'), (4, '"sequence"'), (5, "JSON object"),
+                         (7, '"queued_at"')):
         assert f"alerts.jsonl: line {number} is damaged" in messages and what in messages
     # Set aside at start: the queue keeps its good lines, the damaged ones wait in alerts.damaged.txt.
     assert b"this is not json" not in queue.read_bytes()
@@ -566,7 +569,8 @@ def test_damaged_lines_not_json_or_without_an_alerts_fields_are_reported_and_the
     assert small.compact_if_done(small.next_sequence)
     assert (tmp_path / "alerts.damaged.txt").read_text().splitlines() == [
         "this is not json", '{"op": "queued", "id": "no-alert", "sequence": 2}',
-        '{"op": "queued", "id": "no-sequence", "sequence": null, "alert": {"person": 3}}', "[1, 2]"]
+        '{"op": "queued", "id": "no-sequence", "sequence": null, "alert": {"person": 3}}', "[1, 2]",
+        '{"op": "queued", "id": "when", "sequence": 6, "alert": {"person": 6}, "queued_at": "x"}']
     assert [r["op"] for r in records(queue)] == ["sequence"]
     small.close()
 
