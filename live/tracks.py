@@ -43,16 +43,18 @@ REJOIN_M = 0.5
 # person it lost again within a second or two.
 REJOIN_WITHIN_S = 3.0
 # A track last seen this far to either side (degrees from straight ahead, its origin joint), having come
-# OUTWARD_DEG further out over its last OUTWARD_OVER_S, walked out of view: a Kinect v2 tracks bodies
-# across 70.6 degrees, until their middle leaves (PKU-MMD's 190 sequences: at most 35.5 degrees, 99.9%
-# within 28.4). Its number is not given to a body found near there, who is more likely somebody coming
-# in (a door at the side of the view) than the same person back: in a simulated crowd of six, 18 of 43
-# numbers rejoined went to somebody else, every one at the side. One who stood or fell there (a bed at
-# the side of the view) moved down, not out, and is found again as anywhere else. (A walk at 1 m/s,
-# 3 m away, goes out ~10 degrees in half a second.)
+# OUTWARD_DEG further out over its last OUTWARD_OVER_S without going FALLEN_M down, walked out of view: a
+# Kinect v2 tracks bodies across 70.6 degrees, until their middle leaves (PKU-MMD's 190 sequences: at
+# most 35.5 degrees, 99.9% within 28.4). Its number is not given to a body found near there, who is more
+# likely somebody coming in (a door at the side of the view) than the same person back: in a simulated
+# crowd of six, 18 of 43 numbers rejoined went to somebody else, every one at the side. One who stood or
+# fell there (a bed at the side of the view), outwards too, is found again as anywhere else. (A slow walk,
+# 0.3 m/s 4.5 m away, goes out 2 degrees in half a second; a Kinect's jitter of the middle of a body still
+# there, about 1 cm, a tenth of a degree.)
 LEFT_VIEW_AT_DEG = 30.0
-OUTWARD_DEG = 3.0
+OUTWARD_DEG = 1.0
 OUTWARD_OVER_S = 0.5
+FALLEN_M = 0.2
 # Tracking ids remembered for "people seen" and their numbers; beyond it the memory starts again (a Kinect
 # never reuses an id, so only a replay looping over more people than this would count some twice).
 MAX_REMEMBERED_IDS = 10_000
@@ -115,7 +117,8 @@ def _walked_out(observations: deque[Observation]) -> bool:
     earlier = next((o for o in reversed(observations) if last.timestamp - o.timestamp >= OUTWARD_OVER_S),
                    observations[0])
     side, before = (abs(np.degrees(np.arctan2(*o.joints[origin, [0, 2]]))) for o in (last, earlier))
-    return bool(side >= LEFT_VIEW_AT_DEG and side - before >= OUTWARD_DEG)
+    fallen = earlier.joints[origin, 1] - last.joints[origin, 1] >= FALLEN_M  # camera y: up (tilt aside)
+    return bool(side >= LEFT_VIEW_AT_DEG and side - before >= OUTWARD_DEG and not fallen)
 
 
 class TrackTable:
@@ -197,7 +200,7 @@ class TrackTable:
 
     def _lost_tracks_near(self, body: Body, timestamp: float, claimed: set[int]) -> list[tuple[float, int]]:
         """(distance, track id) of each track `body` may continue: unseen in this frame, lately, within
-        REJOIN_M of it, and not last seen at the side of the view."""
+        REJOIN_M of it, and not last seen walking out at the side of the view."""
         origin = KINECT_V2.origin
         unseen = [(track_id, track.last_seen, track.observations[-1].joints[origin])
                   for track_id, track in self._tracks.items() if not _walked_out(track.observations)]

@@ -444,6 +444,11 @@ def test_who_walked_out_at_the_side_of_the_view_is_not_taken_for_who_comes_in_th
         see(tracks, i / 30, body(1, x=1.9 + 0.05 * i), body(2, x=0.0))
     assert see(tracks, 2.0, body(2, x=0.0)) == [2] and tracks.retired == 1
     assert see(tracks, 2.5, body(7, x=2.5), body(2, x=0.0)) == [7, 2] and tracks.rejoins == 0
+    # Nor a slow walker (0.3 m/s, 4 m away: 2 degrees out in half a second).
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(60):
+        see(tracks, i / 30, body(1, x=2.2 + 0.01 * i))
+    assert see(tracks, 3.0, body(8, x=2.7)) == [8] and tracks.rejoins == 0
 
 
 def test_a_patient_who_falls_at_the_side_of_the_view_is_found_again():
@@ -455,6 +460,17 @@ def test_a_patient_who_falls_at_the_side_of_the_view_is_found_again():
     fallen = body(9, x=2.45)
     fallen.joints[:, 1] -= 0.7
     assert see(tracks, 2.5, fallen) == [1] and tracks.rejoins == 1
+    # Falling outwards: further out as they go down, then lost, then found on the floor.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(30):
+        see(tracks, i / 30, body(1, x=2.6))
+    for i in range(1, 13):  # 0.4 s: 0.35 m out and 0.6 m down
+        falling = body(1, x=2.6 + 0.03 * i)
+        falling.joints[:, 1] -= 0.05 * i
+        see(tracks, 1.0 + i / 30, falling)
+    fallen = body(9, x=2.8)
+    fallen.joints[:, 1] -= 0.7
+    assert see(tracks, 3.0, fallen) == [1] and tracks.rejoins == 1
 
 
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
