@@ -374,7 +374,7 @@ class PersonPanel(QtWidgets.QFrame):
         notes = [] if truth is None else [f"labelled: {class_title(truth)}"]
         guessed = decision.tracked is not None and decision.tracked < GUESSED_BELOW
         if guessed:
-            notes.append(f"pose guessed ({int(decision.tracked * 100)}% tracked)")  # 49.6% is not 50
+            notes.append(f"pose guessed ({min(round(decision.tracked * 100), 49)}% tracked)")  # under the cut
         self._say("  ·  ".join(notes))
         self.setToolTip(f"tracking id {decision.tracking_id}  ·  decided {decision.latency_s * 1000:.0f} ms "
                         "after the newest frame arrived")

@@ -119,7 +119,7 @@ class PersonView:
 
 LABEL_RAISE_M = 0.05  # a label covering a body or another label goes up in steps of this much
 LABEL_MAX_RAISE_M = 3.0
-LABEL_MAX_LOWER_M = 1.2  # where no place above is clear of other labels (a crowd): down to about the floor
+LABEL_MAX_LOWER_M = 0.8  # where no place above is clear of other labels (a crowd): from a hand to a knee
 LABEL_OVER_LABEL = 100  # where none is clear: covering a label costs as much as covering this many bodies
 # A label raised further than this is tied to its part by a thin line in the person's colour.
 LABEL_LEADER_FROM_M = 0.2
@@ -148,7 +148,8 @@ def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, flo
     drawn, labelled or not. A raised label keeps its leader line to the part (the panel draws it)."""
     bodies_seen = [box for box in (_screen_box(points, camera) for points in bodies) if box is not None]
     up = np.arange(int(LABEL_MAX_RAISE_M / LABEL_RAISE_M)) * LABEL_RAISE_M
-    raises = np.concatenate([up, -up[1:int(LABEL_MAX_LOWER_M / LABEL_RAISE_M) + 1]])  # up first at equal cost
+    down = -up[1:round(LABEL_MAX_LOWER_M / LABEL_RAISE_M) + 1]
+    raises = np.concatenate([up, down])  # up first at equal cost
     placed: list[LabelPlace] = []
     for anchor, (width, height) in zip(anchors, sizes, strict=True):
         # Every candidate at once: one projection per label, not one per step.

@@ -159,7 +159,9 @@ def cached_measurement(
                 Backend(name): {int(people): float(s) for people, s in times.items()}
                 for name, times in stored["seconds"].items()
             }
-            busy = stored.get("load_per_core") or 0.0
+            # None: a system without a load average. Absent: measured by a version that did not look,
+            # perhaps at a busy start (measured again once, at a quiet one).
+            busy = stored.get("load_per_core", BUSY_LOAD_PER_CORE) or 0.0
             if not _usable(seconds, key.get("backends")):
                 log.warning("%s: the stored CPU measurement has no usable figures; measuring again", path)
             elif busy >= BUSY_LOAD_PER_CORE and load is not None and load < QUIET_LOAD_PER_CORE:

@@ -262,9 +262,11 @@ class _Source:
             # named by its own hash in its FP16 and split graphs, or other models named best would be kept.
             in_this = self._onnx.parent == folder
             prefixes += [f"{stem}-" if in_this else f"{stem}-{file_sha256(self._onnx)[:16]}", f"{stem}."]
-            # Its TensorRT plans from before their names held the GPU (tensorrt_graph.plan_name): none uses
-            # them now, so they are left for remove_unused (hundreds of MB each, at every site).
-            unnamed_gpu = re.compile(rf"{re.escape(stem)}\.fp(16|32)\.(plan(\.json)?|failed\.json)")
+            # Its TensorRT plans, whole or of its split graphs, from before their names held the GPU
+            # (tensorrt_graph.plan_name): none uses them now, so they are left for remove_unused (hundreds
+            # of MB each, at every site).
+            unnamed_gpu = re.compile(rf"{re.escape(stem)}(-[0-9a-f]{{16}}\.(parts|head))?"
+                                     r"\.fp(16|32)\.(plan(\.json)?|failed\.json)")
         try:
             return tuple(path for path in folder.iterdir() if path.name.startswith(tuple(prefixes))
                          and not (unnamed_gpu and unnamed_gpu.fullmatch(path.name)))
