@@ -49,12 +49,13 @@ REJOIN_WITHIN_S = 3.0
 # likely somebody coming in (a door at the side of the view) than the same person back: in a simulated
 # crowd of six, 18 of 43 numbers rejoined went to somebody else, every one at the side. One who stood or
 # fell there (a bed at the side of the view), outwards too, is found again as anywhere else. (A slow walk,
-# 0.3 m/s 4.5 m away, goes out 2 degrees in half a second; a Kinect's jitter of the middle of a body still
-# there, about 1 cm, a tenth of a degree.)
+# 0.5 m/s 4.5 m away, goes out 2.4 degrees in half a second; the jitter of a still body's middle in
+# PKU-MMD, 0.35 degrees over half a second at the side. Down is the camera's y: a sensor tilted 25 degrees
+# sees a walk of 1 m/s towards it go 0.2 m down in that time.)
 LEFT_VIEW_AT_DEG = 30.0
-OUTWARD_DEG = 1.0
+OUTWARD_DEG = 2.0
 OUTWARD_OVER_S = 0.5
-FALLEN_M = 0.2
+FALLEN_M = 0.3
 # Tracking ids remembered for "people seen" and their numbers; beyond it the memory starts again (a Kinect
 # never reuses an id, so only a replay looping over more people than this would count some twice).
 MAX_REMEMBERED_IDS = 10_000

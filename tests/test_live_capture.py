@@ -444,10 +444,10 @@ def test_who_walked_out_at_the_side_of_the_view_is_not_taken_for_who_comes_in_th
         see(tracks, i / 30, body(1, x=1.9 + 0.05 * i), body(2, x=0.0))
     assert see(tracks, 2.0, body(2, x=0.0)) == [2] and tracks.retired == 1
     assert see(tracks, 2.5, body(7, x=2.5), body(2, x=0.0)) == [7, 2] and tracks.rejoins == 0
-    # Nor a slow walker (0.3 m/s, 4 m away: 2 degrees out in half a second).
+    # Nor a slow walker (0.5 m/s, 4 m away: 2.4 degrees out in half a second).
     tracks = TrackTable(history=50, retire_after_s=1.0)
     for i in range(60):
-        see(tracks, i / 30, body(1, x=2.2 + 0.01 * i))
+        see(tracks, i / 30, body(1, x=2.2 + 0.5 / 30 * i))
     assert see(tracks, 3.0, body(8, x=2.7)) == [8] and tracks.rejoins == 0
 
 
