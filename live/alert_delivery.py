@@ -48,6 +48,7 @@ import contextlib
 import http.client
 import json
 import logging
+import math
 import os
 import queue
 import random
@@ -203,8 +204,9 @@ def _record_problem(record: Any) -> str:
         if not _is_int(record.get("sequence")):
             return '"sequence" is missing or not an integer'
         queued_at = record.get("queued_at", 0.0)  # absent in queues of earlier versions
-        if not isinstance(queued_at, int | float) or isinstance(queued_at, bool):
-            return '"queued_at" is not a number'
+        number = isinstance(queued_at, int | float) and not isinstance(queued_at, bool)
+        if not number or not math.isfinite(queued_at):
+            return '"queued_at" is not a finite number'
     return ""
 
 
@@ -819,7 +821,8 @@ class AlertDelivery:
         record = self._pending[0]
         for newer in reversed(self._pending):
             queued_at = newer.get("queued_at", 0.0)
-            if not isinstance(queued_at, int | float) or now - queued_at > FRESH_FIRST_S:
+            # Dated ahead (the clock stepped back since): not fresh, or a backlog would go first again.
+            if not isinstance(queued_at, int | float) or not 0.0 <= now - queued_at <= FRESH_FIRST_S:
                 break
             record = newer
         return record

@@ -193,15 +193,17 @@ def test_a_refusing_endpoint_loses_nothing_backs_off_and_delivers_in_order_when_
     assert any("works again" in m for m in messages)
 
 
-def test_an_alert_raised_after_an_outage_is_sent_before_its_backlog(endpoint, tmp_path):
+@pytest.mark.parametrize("raised_s", [-3600, 7200])  # an hour ago; or "ahead", the clock stepped back since
+def test_an_alert_raised_after_an_outage_is_sent_before_its_backlog(endpoint, tmp_path, raised_s):
     """An hour's outage left 390 alerts waiting; a fall raised as the endpoint came back was paged last,
     10 s later at 20 ms a POST (after a weekend, minutes). The backlog follows it, in order."""
     delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens: connections are refused
     backlog = [delivery.submit(alert(p)) for p in range(3)]
     assert delivery.flush(5)
     delivery.close(0.0)
-    queue = tmp_path / "alerts.jsonl"  # raised an hour ago
-    lines = [{**r, "queued_at": r["queued_at"] - 3600} if r["op"] == "queued" else r for r in records(queue)]
+    queue = tmp_path / "alerts.jsonl"
+    lines = [{**r, "queued_at": r["queued_at"] + raised_s} if r["op"] == "queued" else r
+             for r in records(queue)]
     queue.write_text("".join(json.dumps(r) + "\n" for r in lines))
 
     delivery = AlertDelivery(config(endpoint, tmp_path))
