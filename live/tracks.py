@@ -47,11 +47,12 @@ REJOIN_WITHIN_S = 3.0
 # Kinect v2 tracks bodies across 70.6 degrees, until their middle leaves (PKU-MMD's 190 sequences: at
 # most 35.5 degrees, 99.9% within 28.4). Its number is not given to a body found near there, who is more
 # likely somebody coming in (a door at the side of the view) than the same person back: in a simulated
-# crowd of six, 18 of 43 numbers rejoined went to somebody else, every one at the side. One who stood or
-# fell there (a bed at the side of the view), outwards too, is found again as anywhere else. (A slow walk,
-# 0.5 m/s 4.5 m away, goes out 2.4 degrees in half a second; the jitter of a still body's middle in
-# PKU-MMD, 0.35 degrees over half a second at the side. Down is the camera's y: a sensor tilted 25 degrees
-# sees a walk of 1 m/s towards it go 0.2 m down in that time.)
+# crowd of six (benchmarks/crowd_numbers.py), 18 of 43 numbers rejoined went to somebody else, every one
+# at the side; with this rule none of 25. One who stood or fell there (a bed at the side of the view),
+# outwards too, is found again as anywhere else. (A slow walk, 0.5 m/s 4.5 m away, goes out 2.4 degrees in
+# half a second; the jitter of a still body's middle in PKU-MMD, 0.35 degrees over half a second at the
+# side. Down is the camera's y: a sensor tilted 25 degrees sees a walk of 1 m/s towards it go 0.2 m down
+# in that time.)
 LEFT_VIEW_AT_DEG = 30.0
 OUTWARD_DEG = 2.0
 OUTWARD_OVER_S = 0.5

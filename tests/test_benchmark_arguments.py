@@ -28,6 +28,7 @@ from benchmark_modules import load_benchmark
     ("hand_box_legs", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     ("privacy_accuracy", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     ("simulation_speed", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    ("crowd_numbers", ["--people", "7"], "argument --people: must be from 1 to 6, got 7"),
 ])
 def test_a_bad_benchmark_option_is_a_usage_error(
     name: str, argv: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
