@@ -372,7 +372,7 @@ class PersonPanel(QtWidgets.QFrame):
         # as nonsense on the simulated room, which records nothing. A body mostly of the sensor's guesses,
         # as on the picture (draw_label), whose label may have had no room for it.
         notes = [] if truth is None else [f"labelled: {class_title(truth)}"]
-        guessed = decision.tracked is not None and decision.tracked < GUESSED_BELOW
+        guessed = pose_guessed(decision)
         if guessed:
             notes.append(f"pose guessed ({min(round(decision.tracked * 100), 49)}% tracked)")  # under the cut
         self._say("  ·  ".join(notes))
@@ -488,7 +488,7 @@ def draw_label(image: np.ndarray, pixels: np.ndarray, decision: Decision | None,
         # A body the sensor mostly guesses (under a blanket, lying down, at the edge of the view): said, so
         # that staff weigh the label accordingly; where the whole name fits with it (the action comes first).
         guessed = ""
-        if decision.tracked is not None and decision.tracked < GUESSED_BELOW:
+        if pose_guessed(decision):
             guessed = " (pose guessed)"
             if text_size(f"{before}{title} 100%{guessed}", size, thickness)[0][0] > columns - 2 * margin:
                 guessed = ""
@@ -547,6 +547,12 @@ class ClassBox(QtWidgets.QComboBox):
 
     def wheelEvent(self, event: QtGui.QWheelEvent) -> None:  # noqa: N802 (Qt's name)
         event.ignore()
+
+
+def pose_guessed(decision: Decision) -> bool:
+    """Whether the sensor tracked too little of the person over the window to trust their pose
+    (GUESSED_BELOW): said on the picture's label and on their panel."""
+    return decision.tracked is not None and decision.tracked < GUESSED_BELOW
 
 
 def shortened(text: str, characters: int) -> str:

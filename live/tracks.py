@@ -164,10 +164,10 @@ class TrackTable:
             # taking its nearest track in the sensor's order, could swap numbers.
             pairs = sorted((distance, i, track_id) for i in newcomers
                            for distance, track_id in self._lost_tracks_near(bodies[i], timestamp, claimed))
-            found: dict[int, int] = {}  # index in bodies -> the track it continues
+            found: set[int] = set()  # indices in bodies given a track
             for _, i, track_id in pairs:
                 if i not in found and track_id not in claimed:
-                    found[i] = track_id
+                    found.add(i)
                     claimed.add(track_id)
                     # The ids this track was found under before are gone for good (the sensor never gives
                     # one twice, and one in this frame would have claimed the track): kept, a patient
