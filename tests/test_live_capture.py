@@ -473,6 +473,48 @@ def test_a_patient_who_falls_at_the_side_of_the_view_is_found_again():
     assert see(tracks, 3.0, fallen) == [1] and tracks.rejoins == 1
 
 
+# Joint heights (m) and offsets to the body's right (m) of a person standing upright, Kinect v2 order.
+STANDING = {"SpineBase": (1.0, 0), "SpineMid": (1.25, 0), "Neck": (1.55, 0), "Head": (1.7, 0),
+            "ShoulderLeft": (1.45, -0.2), "ElbowLeft": (1.2, -0.25), "WristLeft": (1.0, -0.25),
+            "HandLeft": (0.95, -0.25), "ShoulderRight": (1.45, 0.2), "ElbowRight": (1.2, 0.25),
+            "WristRight": (1.0, 0.25), "HandRight": (0.95, 0.25), "HipLeft": (1.0, -0.1),
+            "KneeLeft": (0.5, -0.1), "AnkleLeft": (0.1, -0.1), "FootLeft": (0.05, -0.1),
+            "HipRight": (1.0, 0.1), "KneeRight": (0.5, 0.1), "AnkleRight": (0.1, 0.1),
+            "FootRight": (0.05, 0.1), "SpineShoulder": (1.5, 0), "HandTipLeft": (0.9, -0.25),
+            "ThumbLeft": (0.92, -0.22), "HandTipRight": (0.9, 0.25), "ThumbRight": (0.92, 0.22)}
+
+
+def seen_from_high(tracking_id: int, x: float, forward: float, drop: float = 0.0) -> Body:
+    """A person standing `x` m to the side and `forward` m ahead of a sensor 2.2 m up a patient room's
+    wall, pitched 40 degrees down at the room (`drop`: m lower), in the sensor's camera space."""
+    from core.skeleton import KINECT_V2
+
+    pitch = np.radians(40.0)
+    joints = np.zeros((J, 3), np.float32)
+    for name, (height, side) in STANDING.items():
+        up = height - drop - 2.2
+        joints[KINECT_V2.index(name)] = (x + side, up * np.cos(pitch) + forward * np.sin(pitch),
+                                         -up * np.sin(pitch) + forward * np.cos(pitch))
+    return Body(tracking_id, joints, np.full(J, 2, np.int8), np.full((J, 2), 100.0, np.float32))
+
+
+def test_a_sensor_pitched_down_at_the_room_tells_walking_out_from_falling():
+    # High on a wall, pitched 40 degrees down: a walk of 1 m/s towards the sensor, at the side of the
+    # view, goes 0.32 m down the camera's y in half a second. Read along the camera's y that was a fall,
+    # and the newcomer at that side took the walker's number; along the body's spine it is a walk.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(16):  # 4.0 -> 3.5 m ahead, 31 -> 34 degrees to the side
+        assert see(tracks, i / 30, seen_from_high(1, x=2.3, forward=4.0 - i / 30)) == [1]
+    assert see(tracks, 1.5, seen_from_high(5, x=2.2, forward=3.4)) == [5] and tracks.rejoins == 0
+    # The same sensor, a patient who falls there: found again on the floor, their number kept.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(30):
+        see(tracks, i / 30, seen_from_high(1, x=2.3, forward=3.8))
+    for i in range(1, 13):  # 0.4 s: outwards and down
+        see(tracks, 1.0 + i / 30, seen_from_high(1, x=2.3 + 0.03 * i, forward=3.8, drop=0.06 * i))
+    assert see(tracks, 3.0, seen_from_high(9, x=2.6, forward=3.8, drop=0.8)) == [1] and tracks.rejoins == 1
+
+
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
     # Person 1 lost for a frame, somebody new (7) appears where they were and is rejoined to track 1;
     # then person 1 is back under their own id beside 7. Both stored as track 1 would mix two people
