@@ -476,6 +476,9 @@ class AlertDelivery:
         # written once it has written everything handed to it before them (under _unwritten_lock).
         self._marks_waiting: list[dict[str, Any]] = []
         self._write_began: float | None = None  # monotonic time the journal's write now running began
+        # This run's pending alerts' ids -> the monotonic time each was raised (under _condition): which
+        # are fresh (FRESH_FIRST_S) is judged by it, not by queued_at, which an NTP step moves.
+        self._raised_at: dict[str, float] = {}
         self.lost = 0  # after close(): undelivered alerts the queue file never took, gone with this run
         if self._pending:
             log.warning("%d alert(s) from an earlier run were not delivered; sending them first (%s)",
@@ -506,6 +509,7 @@ class AlertDelivery:
                 self._journaled += 1  # as far as the journal goes: not to be waited for
             # To the sender at once, not once written: a share that hung for minutes held every POST back.
             self._pending.append(record)
+            self._raised_at[record["id"]] = time.monotonic()
             self._condition.notify_all()
         return record["id"]
 
@@ -815,14 +819,18 @@ class AlertDelivery:
             self._settle(record, outcome, status, detail)
 
     def _next_to_send(self) -> dict[str, Any]:
-        """The oldest of the alerts queued in the last FRESH_FIRST_S, else the oldest waiting (under
-        _condition). Fresh ones are the newest, at the end: only they are looked at, not a backlog."""
-        now = time.time()  # the clock of queued_at
+        """The oldest of the alerts raised in the last FRESH_FIRST_S, else the oldest waiting (under
+        _condition). Fresh ones are the newest, at the end: only they are looked at, not a backlog.
+        This run's alerts are timed by the monotonic clock: by queued_at, an NTP step of a second back
+        (or a minute ahead) during an outage sent a fall raised just before it after the whole backlog."""
+        now, wall = time.monotonic(), time.time()
         record = self._pending[0]
         for newer in reversed(self._pending):
-            queued_at = newer.get("queued_at", 0.0)
-            # Dated ahead (the clock stepped back since): not fresh, or a backlog would go first again.
-            if not isinstance(queued_at, int | float) or not 0.0 <= now - queued_at <= FRESH_FIRST_S:
+            raised = self._raised_at.get(newer["id"])
+            # An earlier run's: by the wall clock, the only one it shares with this run. Dated ahead (the
+            # clock stepped back since): not fresh, or a backlog would go first again.
+            age_s = now - raised if raised is not None else wall - newer.get("queued_at", 0.0)
+            if not 0.0 <= age_s <= FRESH_FIRST_S:
                 break
             record = newer
         return record
@@ -875,6 +883,7 @@ class AlertDelivery:
             mark["reason"] = detail
         with self._condition:
             self._pending.remove(record)
+            self._raised_at.pop(record["id"], None)
             if outcome is Outcome.DELIVERED:
                 self.delivered += 1
             else:

@@ -215,6 +215,32 @@ def test_an_alert_raised_after_an_outage_is_sent_before_its_backlog(endpoint, tm
     assert endpoint.ids() == [*fresh, *backlog]
 
 
+@pytest.mark.parametrize("step_s", [-2.0, 120.0])  # NTP sets the clock back 2 s, or on by two minutes
+def test_a_clock_stepped_during_an_outage_does_not_send_a_fresh_alert_after_the_backlog(
+    endpoint, tmp_path, monkeypatch, step_s
+):
+    """Fresh is judged by the time since this run raised the alert: by the wall clock, a fall raised just
+    before a step went after the whole backlog (390 alerts for an hour's outage)."""
+    delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens: connections are refused
+    backlog = [delivery.submit(alert(p)) for p in range(3)]
+    assert delivery.flush(5)
+    delivery.close(0.0)
+    queue = tmp_path / "alerts.jsonl"
+    lines = [{**r, "queued_at": r["queued_at"] - 3600} if r["op"] == "queued" else r for r in records(queue)]
+    queue.write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    fall = delivery.submit(alert(10))
+    wall = time.time
+    monkeypatch.setattr(time, "time", lambda: wall() + step_s)
+    later = delivery.submit(alert(11))
+    wait_for(lambda: delivery.failures >= 1)
+    endpoint.up()
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert endpoint.ids() == [fall, later, *backlog]
+
+
 def test_a_hanging_endpoint_times_out_the_alert_is_sent_again_and_new_alerts_still_reach_the_disk(
     endpoint, tmp_path
 ):
