@@ -358,3 +358,31 @@ def test_a_file_is_marked_at_most_once_a_day(tmp_path: Path) -> None:
         _age(path, days)
     mark_used(lately, long_ago, tmp_path / "absent.onnx")
     assert round(_days_old(lately), 2) == 0.5 and _days_old(long_ago) < 0.01
+
+
+def test_a_clock_behind_at_start_neither_removes_nor_marks_back_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A flat clock battery: the service starts in 2000 until the time is synchronised. Every file looked
+    # stamped 26 years ahead and was removed (a TensorRT build of minutes at every such start), and files
+    # marked then looked 26 years old once the clock was set, and went from under the room running them.
+    from core.engines import cache
+
+    folder = _cache_folder(tmp_path)
+    used = folder / f"demo-{SHA}-{CODE}.onnx"
+    used.write_bytes(b"x")
+    _age(used, 2)  # so that a start marks it again
+    stamped = used.stat().st_mtime
+    monkeypatch.setattr(cache, "_said_clock_behind", False)
+    year_2000 = 946_728_000.0  # noon on 2000-01-01 UTC: that day in any time zone
+    monkeypatch.setattr(time, "time", lambda: year_2000)
+    with caplog.at_level(logging.WARNING, logger="core.engines.cache"):
+        cache.mark_used(used)
+        remove_unused(folder)
+        cache.mark_used(used)
+    monkeypatch.undo()
+    assert used.stat().st_mtime == stamped
+    assert len(caplog.records) == 1 and caplog.text.count("the clock reads 2000-01-01 ") == 1
+    assert "neither marked nor cleaned" in caplog.text
+    remove_unused(folder)  # the clock set: kept, as used two days ago
+    assert used.exists()

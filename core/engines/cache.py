@@ -58,6 +58,29 @@ _UNFINISHED = re.compile(
 )
 
 _held: set[Path] = set()  # the cache files of the engines this process opened
+_said_clock_behind = False  # the warning that the clock is behind, once a process
+
+
+def _clock_behind(now: float) -> bool:
+    """Whether the clock reads more than a day before this file was installed, so certainly wrong: a
+    machine whose clock battery is flat starts in 2000 (or 1970) until it synchronises, often after the
+    service has started. Every cache file then looks stamped years ahead: removed, a room waited minutes
+    for its TensorRT build at every such start, and files marked then looked decades old once the clock
+    was set, and went at the next start, from under a room still running them. Said once."""
+    global _said_clock_behind
+    try:
+        installed = os.stat(__file__).st_mtime
+    except OSError:
+        return False
+    if now >= installed - 86400:
+        return False
+    if not _said_clock_behind:
+        _said_clock_behind = True
+        log.warning("the clock reads %s, before this software was installed (%s): the engine cache is "
+                    "neither marked nor cleaned until it is set (is the machine's time synchronised?)",
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(now)),
+                    time.strftime("%Y-%m-%d", time.localtime(installed)))
+    return True
 
 
 def unfinished_path(path: Path) -> Path:
@@ -83,6 +106,8 @@ def mark_used(*paths: Path) -> None:
     used lately. Once a day is plenty against UNUSED_DAYS, and each mark is a write (on Windows, one that
     keeps other processes out of the file for its moment)."""
     now = time.time()
+    if _clock_behind(now):
+        return
     for path in paths:
         try:
             if abs(now - os.stat(path).st_mtime) >= HOLD_EVERY_S:
@@ -106,7 +131,7 @@ def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
     """Delete the cache's files no run used for UNUSED_DAYS, and writes left unfinished a day ago (logged
     once); nothing where the folder is not tagged as the engines' cache."""
     now = time.time() if now is None else now
-    if not (cache_dir / CACHEDIR_TAG).is_file():
+    if not (cache_dir / CACHEDIR_TAG).is_file() or _clock_behind(now):
         return
     removed, freed = 0, 0
     try:
@@ -124,7 +149,7 @@ def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
         try:
             status = os.stat(entry.path, follow_symlinks=False)  # now, not as listed: another run may mark it
             # Either way from now: a file stamped by a clock set years ahead is not kept for years (what this
-            # run uses was marked with the clock as it is).
+            # run uses was marked with the clock as it is; one behind is caught by _clock_behind).
             if not stat.S_ISREG(status.st_mode) or abs(now - status.st_mtime) < days * 86400:
                 continue
             os.unlink(entry.path)
