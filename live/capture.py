@@ -11,7 +11,7 @@ the worker and the recorder so that nothing is skipped): the ring overwrites its
 check a slot's sequence number before and after using it (a torn read is detected, never
 blocked on), and the recorder has its own bounded queue that drops (and counts) when full. Frames
 the capture thread itself was too late for show up as gaps in the source's frame index and are
-counted as dropped.
+counted as dropped (not the gap over a sensor unplugged: its clock runs on, and it made nothing to miss).
 """
 
 from __future__ import annotations
@@ -380,6 +380,7 @@ class Capture:
         self.first_received: float | None = None  # of the first frame kept
         self.last_received: float | None = None  # of the newest frame kept
         self.disconnected_at: float | None = None  # when the source was last found unplugged
+        self._back_from_outage = False  # the source was found unplugged since the last frame kept
         self._reading_since: float | None = None  # when the read in progress began
         self._last_index: int | None = None
         self._on_restart = on_restart
@@ -451,6 +452,7 @@ class Capture:
                 if frame is None:
                     if not self.source.connected:  # a stall counts from its return at the earliest
                         self.disconnected_at = time.perf_counter()
+                        self._back_from_outage = True
                     continue
                 received = time.perf_counter()
                 # A sensor runs on while paused: its frames are passed over (not drops). A replay stops
@@ -484,7 +486,11 @@ class Capture:
             if self._on_restart is not None:
                 self._on_restart()
         missed = 0
-        if not restarted and self._last_index is not None and frame.index > self._last_index + 1:
+        # The gap over an outage is the sensor's: after minutes unplugged, "missing 99% of the sensor's
+        # frames - this computer is not keeping up" blamed the computer, and thousands of drops with it.
+        outage, self._back_from_outage = self._back_from_outage, False
+        counted = not restarted and not outage and self._last_index is not None
+        if counted and frame.index > self._last_index + 1:
             missed = frame.index - self._last_index - 1
             self.counters.dropped += missed
         self._last_index = frame.index

@@ -671,6 +671,22 @@ def run_capture(source, built=lambda capture: None) -> tuple[Capture, FrameRing]
     return capture, ring
 
 
+def test_the_frames_of_a_sensor_unplugged_are_not_counted_as_left_out_by_this_computer():
+    # Unplugged for five minutes, the sensor's clock ran on: its 9000 frames were counted as dropped, and
+    # the window said "missing 99% of the sensor's frames - this computer is not keeping up".
+    class Unplugged(SensorStandIn):
+        def read(self, timeout=0.1):
+            f = super().read(timeout)
+            self.connected = f is not None
+            return f
+
+    after = 5 + 30 * 300
+    frames = [frame(i) for i in range(5)] + [None, None] + [frame(after + i) for i in (0, 1, 3)]
+    capture, ring = run_capture(Unplugged(frames))
+    assert ring.written == 8 and capture.counters.dropped == 1  # only the gap after it came back
+    assert capture.disconnected_at is not None
+
+
 def test_frames_a_replay_lost_after_its_last_delivered_frame_are_counted_dropped():
     # No later frame comes whose index gap would show them: only the end of the stream says so, and the
     # summary's dropped count must include them (a slow machine at the end of a replay lost them).
