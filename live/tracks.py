@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.frame import Body
-from core.room import CAMERA_UP, standing_spines
+from core.room import body_up, standing_spines
 from core.skeleton import KINECT_V2
 
 # How far (m, floor plane, origin joint) a body found again may be from where its track was last seen.
@@ -52,9 +52,10 @@ REJOIN_WITHIN_S = 3.0
 # at the side; with this rule none of 25. One who stood or fell there (a bed at the side of the view),
 # outwards too, is found again as anywhere else. (A slow walk, 0.5 m/s 4.5 m away, goes out 2.4 degrees in
 # half a second; the jitter of a still body's middle in PKU-MMD, 0.35 degrees over half a second at the
-# side.) Down is along the body's own spine while it stood (core.room.standing_spines), not the camera's
-# y: a sensor high on a patient room's wall, tilted 40 degrees, sees a walk of 1 m/s towards it go 0.32 m
-# down its y in half a second, which read as a fall. The camera's y only where the body did not stand.
+# side.) Down is along the body's own spine where it stood upright in its history (core.room.body_up),
+# not the camera's y: a sensor high on a patient room's wall, tilted 40 degrees, sees a walk of 1 m/s
+# towards it go 0.32 m down its y in half a second, which read as a fall. The camera's y where it never
+# stood fully tracked (a patient in bed, feet hidden), or stood more than 45 degrees off the camera's up.
 LEFT_VIEW_AT_DEG = 30.0
 OUTWARD_DEG = 2.0
 OUTWARD_OVER_S = 0.5
@@ -121,10 +122,13 @@ def _walked_out(observations: deque[Observation]) -> bool:
     earlier = next((o for o in reversed(observations) if last.timestamp - o.timestamp >= OUTWARD_OVER_S),
                    observations[0])
     side, before = (abs(np.degrees(np.arctan2(*o.joints[origin, [0, 2]]))) for o in (last, earlier))
-    spine = standing_spines(earlier.joints, earlier.states, KINECT_V2)
-    up = spine[0] if len(spine) else np.asarray(CAMERA_UP)
-    fallen = float((earlier.joints[origin] - last.joints[origin]) @ up) >= FALLEN_M
-    return bool(side >= LEFT_VIEW_AT_DEG and side - before >= OUTWARD_DEG and not fallen)
+    if side < LEFT_VIEW_AT_DEG or side - before < OUTWARD_DEG:
+        return False
+    # Up as the body showed it standing anywhere in its history (body_up leaves out a spine lying in
+    # bed, whose legs are in line with it too: along it, a patient rolling out of bed fell nowhere).
+    up = body_up(standing_spines(np.stack([o.joints for o in observations]),
+                                 np.stack([o.states for o in observations]), KINECT_V2), min_spines=1)
+    return float((earlier.joints[origin] - last.joints[origin]) @ up) < FALLEN_M
 
 
 class TrackTable:

@@ -484,17 +484,19 @@ STANDING = {"SpineBase": (1.0, 0), "SpineMid": (1.25, 0), "Neck": (1.55, 0), "He
             "ThumbLeft": (0.92, -0.22), "HandTipRight": (0.9, 0.25), "ThumbRight": (0.92, 0.22)}
 
 
-def seen_from_high(tracking_id: int, x: float, forward: float, drop: float = 0.0) -> Body:
+def seen_from_high(tracking_id: int, x: float, forward: float, drop: float = 0.0, *, in_bed: bool = False
+                   ) -> Body:
     """A person standing `x` m to the side and `forward` m ahead of a sensor 2.2 m up a patient room's
-    wall, pitched 40 degrees down at the room (`drop`: m lower), in the sensor's camera space."""
+    wall, pitched 40 degrees down at the room (`drop`: m lower), in the sensor's camera space. `in_bed`:
+    lying on their back 0.6 m up, head away from the sensor (straight legs in line with the spine)."""
     from core.skeleton import KINECT_V2
 
     pitch = np.radians(40.0)
     joints = np.zeros((J, 3), np.float32)
     for name, (height, side) in STANDING.items():
-        up = height - drop - 2.2
-        joints[KINECT_V2.index(name)] = (x + side, up * np.cos(pitch) + forward * np.sin(pitch),
-                                         -up * np.sin(pitch) + forward * np.cos(pitch))
+        up, ahead = (0.6 - drop - 2.2, forward + height) if in_bed else (height - drop - 2.2, forward)
+        joints[KINECT_V2.index(name)] = (x + side, up * np.cos(pitch) + ahead * np.sin(pitch),
+                                         -up * np.sin(pitch) + ahead * np.cos(pitch))
     return Body(tracking_id, joints, np.full(J, 2, np.int8), np.full((J, 2), 100.0, np.float32))
 
 
@@ -513,6 +515,16 @@ def test_a_sensor_pitched_down_at_the_room_tells_walking_out_from_falling():
     for i in range(1, 13):  # 0.4 s: outwards and down
         see(tracks, 1.0 + i / 30, seen_from_high(1, x=2.3 + 0.03 * i, forward=3.8, drop=0.06 * i))
     assert see(tracks, 3.0, seen_from_high(9, x=2.6, forward=3.8, drop=0.8)) == [1] and tracks.rejoins == 1
+    # A patient lying in a bed at the side who rolls out of it: no standing spine to go by (a lying one,
+    # legs in line with it, is not up), so the camera's y, along which they fell.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(30):
+        see(tracks, i / 30, seen_from_high(1, x=2.3, forward=2.5, in_bed=True))
+    for i in range(1, 13):  # 0.4 s: 0.6 m out (30 -> 34 degrees) and 0.5 m down
+        rolling = seen_from_high(1, x=2.3 + 0.05 * i, forward=2.5, drop=0.042 * i, in_bed=True)
+        see(tracks, 1.0 + i / 30, rolling)
+    on_floor = seen_from_high(9, x=2.85, forward=2.5, drop=0.55, in_bed=True)
+    assert see(tracks, 3.0, on_floor) == [1] and tracks.rejoins == 1
 
 
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
