@@ -29,8 +29,9 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
-from core.timeline import Timeline, TimelineError
+from core.timeline import Interval, Timeline, TimelineError
 from recordings import xef
+from recordings.argument_types import as_typed
 from recordings.depth import DepthFile, DepthFormatError
 from recordings.ntu import NtuBody, read_skeleton
 from recordings.ntu_samples import SampleName
@@ -207,6 +208,20 @@ def read_sidecar(path: Path | str) -> Sidecar:
     )
 
 
+def body_ids(frames: list[list[NtuBody]]) -> list[int]:
+    """The tracking ids of a clip's bodies (an NTU file's frames), sorted."""
+    return sorted({body.body_id for bodies in frames for body in bodies})
+
+
+def labelling_nobody(timeline: Timeline, ids: list[int]) -> list[tuple[int, Interval]]:
+    """(number, as `recordings label --list` gives it; interval) of the intervals that name a person none
+    of the clip's bodies `ids` is: they label nobody (a replay's truth and a streaming evaluation give
+    nobody that action). `recordings label --person` refuses such an id since 2026-12-04; a clip
+    labelled before keeps what it was given."""
+    return [(n, interval) for n, interval in enumerate(timeline.intervals, start=1)
+            if interval.person is not None and interval.person not in ids]
+
+
 def frame_body(body: NtuBody, color_scale: tuple[float, float] = (1.0, 1.0)) -> Body:
     """An NTU body as a core Body; colour pixels stored as 0 0 (unmappable) become NaN, the others scaled
     by `color_scale` onto the video's frames (`color_pixel_scale`)."""
@@ -318,6 +333,13 @@ class ClipRecording:
         duration = float(self.timestamps[-1] - self.timestamps[0]) if count else 0.0
         # Where the sidecar says when each action happens, replayed bodies carry it (Body.truth).
         self.timeline: Timeline | None = self.sidecar.timeline if self.sidecar is not None else None
+        if self.timeline is not None and (nobody := labelling_nobody(self.timeline,
+                                                                     ids := body_ids(self.skeleton.frames))):
+            log.warning("%s: interval(s) %s name a person none of its bodies is (its bodies: %s): they label "
+                        "nobody. python -m recordings label %s --list shows them; --remove N, then --class "
+                        "NAME --from S --to S --person ID", self.paths.sidecar,
+                        ", ".join(f"{n} ({i.label}, person {i.person})" for n, i in nobody),
+                        ", ".join(map(str, ids)) or "none", as_typed(self.paths.skeleton))
         self.info = RecordingInfo(
             path=self.paths.skeleton,
             kind="clip",

@@ -35,7 +35,15 @@ import numpy as np
 from core.timeline import Interval, Timeline, TimelineError, stored_time
 from recordings.argument_types import as_typed
 from recordings.atomic import replace_atomically
-from recordings.clip import NTU_FPS, ClipError, ClipPaths, clip_paths, read_sidecar
+from recordings.clip import (
+    NTU_FPS,
+    ClipError,
+    ClipPaths,
+    body_ids,
+    clip_paths,
+    labelling_nobody,
+    read_sidecar,
+)
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
 from recordings.ntu import read_skeleton
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
@@ -157,9 +165,8 @@ class ClipLabels:
                              f"the stream ({self.duration:.3f} s)")
         # Checked before the class is looked up: a refused interval must not add its class to labels.txt.
         self._check([*self.intervals, Interval(float(start), end, name.strip() or "?", person)], new=True)
-        if person is not None:  # a typo'd id labels nobody, and training would never see the action
-            seen = sorted({body.body_id for bodies in read_skeleton(self.paths.skeleton).frames
-                           for body in bodies})
+        if person is not None:  # a typo'd id labels nobody: a replay's truth and a streaming evaluation
+            seen = body_ids(read_skeleton(self.paths.skeleton).frames)
             if person not in seen:
                 raise ValueError(f"{self.paths.skeleton}: no body with tracking id {person} in the clip "
                                  f"(its bodies: {', '.join(map(str, seen)) or 'none'})")
@@ -206,8 +213,15 @@ class ClipLabels:
         session = self.session or "?"
         lines = [f"{self.paths.name}: {self.duration:.2f} s, session {session}, "
                  f"clip label {whole or '(no label)'}"]
-        for n, interval in enumerate(self.timeline().intervals, start=1):
+        timeline = self.timeline()
+        nobody: set[int] = set()  # labelled before `add` refused an id no body has (a clip of 2026-12-04)
+        if any(i.person is not None for i in timeline.intervals):
+            ids = body_ids(read_skeleton(self.paths.skeleton).frames)
+            nobody = {n for n, _ in labelling_nobody(timeline, ids)}
+        for n, interval in enumerate(timeline.intervals, start=1):
             who = "whoever is in view" if interval.person is None else f"person {interval.person}"
+            if n in nobody:
+                who += ": no body of the clip; it labels nobody"
             span = f"{interval.start:8.2f} - {interval.end:8.2f} s"
             lines.append(f"  {n:>3}  {span}  {interval.label}  ({who})")
         if not self.intervals:

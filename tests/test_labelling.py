@@ -57,6 +57,29 @@ def test_an_interval_to_the_end_of_a_clip_is_read_back_by_label_itself(tmp_path:
     assert main(["label", str(clip), "--class", "patient fell", "--from", "12.0667", "--to", "end"]) == 2
 
 
+def test_an_interval_labelled_before_ids_were_checked_says_it_labels_nobody(tmp_path: Path, caplog) -> None:
+    """`label --person` took any id until 2026-12-04: an interval of a body the clip has not labels nobody
+    (a replay's truth and a streaming evaluation never gave anyone the action), and said nothing."""
+    from recordings.clip import ClipRecording
+
+    clip = record(tmp_path)
+    labels = ClipLabels.open(clip)
+    labels.add("patient fell", 0.2, 1.0, person=72057594037931101)
+    labels.add("patient fell", 1.5, 2.0)
+    labels.save()
+    sidecar = clip.with_suffix(".json")  # as the version before wrote it
+    sidecar.write_text(sidecar.read_text().replace("72057594037931101", "2"))
+    listing = ClipLabels.open(clip).listing()
+    assert listing[1].endswith("patient fell  (person 2: no body of the clip; it labels nobody)")
+    assert listing[2].endswith("patient fell  (whoever is in view)")
+    with caplog.at_level("WARNING", logger="recordings.clip"):
+        replay = ClipRecording(clip)
+    said = f"{sidecar}: interval(s) 1 (patient fell, person 2) name a person none of its bodies is"
+    assert said in caplog.text
+    assert "(its bodies: 72057594037931101)" in caplog.text and "--remove N" in caplog.text
+    assert {b.truth for f in replay.frames() for b in f.bodies} == {"no_action", "patient fell"}
+
+
 @pytest.mark.parametrize("command", ["label", "view", "list", "export"])
 def test_a_label_map_named_must_exist(command: str, tmp_path: Path, capsys) -> None:
     """A mistyped --labels made a new label map, its A121 another class than the folder's A121."""
