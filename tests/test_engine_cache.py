@@ -384,5 +384,9 @@ def test_a_clock_behind_at_start_neither_removes_nor_marks_back_the_cache(
     assert used.stat().st_mtime == stamped
     assert len(caplog.records) == 1 and caplog.text.count("the clock reads 2000-01-01 ") == 1
     assert "neither marked nor cleaned" in caplog.text
+    made_then = folder / f"pku-{SHA}-{CODE}.onnx"  # exported while the clock was behind: stamped 2000
+    made_then.write_bytes(b"x")
+    os.utime(made_then, (year_2000, year_2000))
     remove_unused(folder)  # the clock set: kept, as used two days ago
     assert used.exists()
+    assert made_then.exists() and _days_old(made_then) < 0.01  # of unknown age: counted from now

@@ -59,6 +59,9 @@ _UNFINISHED = re.compile(
 
 _held: set[Path] = set()  # the cache files of the engines this process opened
 _said_clock_behind = False  # the warning that the clock is behind, once a process
+# 2026-01-01: no file of this cache is older, this software did not exist; one stamped earlier was made
+# while the clock was behind (see _clock_behind).
+_NO_EARLIER_THAN = 1_767_225_600.0
 
 
 def _clock_behind(now: float) -> bool:
@@ -69,9 +72,9 @@ def _clock_behind(now: float) -> bool:
     was set, and went at the next start, from under a room still running them. Said once."""
     global _said_clock_behind
     try:
-        installed = os.stat(__file__).st_mtime
-    except OSError:
-        return False
+        installed = max(os.stat(__file__).st_mtime, _NO_EARLIER_THAN)
+    except OSError:  # no source file (a frozen build)
+        installed = _NO_EARLIER_THAN
     if now >= installed - 86400:
         return False
     if not _said_clock_behind:
@@ -151,6 +154,9 @@ def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
             # Either way from now: a file stamped by a clock set years ahead is not kept for years (what this
             # run uses was marked with the clock as it is; one behind is caught by _clock_behind).
             if not stat.S_ISREG(status.st_mode) or abs(now - status.st_mtime) < days * 86400:
+                continue
+            if status.st_mtime < _NO_EARLIER_THAN:  # made while the clock was behind: its age is unknown
+                os.utime(entry.path)  # (a room that made it then may be running it)
                 continue
             os.unlink(entry.path)
         except OSError:
