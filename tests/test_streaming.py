@@ -158,12 +158,19 @@ def test_a_stream_run_again_into_its_own_folder_leaves_no_decisions_of_the_run_b
     sim_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The same kind of evaluation into its own folder goes on as before; the earlier run's decisions and
-    events of sequences the new one does not cover went unremoved, mixed in with the new run's."""
+    events of sequences the new one does not cover went unremoved, mixed in with the new run's, and so did
+    its rescoring (RUN/rescored), another run's figures beside this one's decisions."""
     evaluate_stream(sim_model, "sim:seed=3,minutes=0.2", out=tmp_path, progress=False, engine="pytorch-cpu",
                     threads=1)
+    rescore_stream(tmp_path, threshold=0.9)
     evaluate_stream(sim_model, "sim:seed=4,minutes=0.2", out=tmp_path, progress=False, engine="pytorch-cpu",
                     threads=1)
-    assert "removed 2 file(s) of the earlier run" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "removed 2 file(s) of the earlier run" in said
+    assert f"removed {tmp_path / 'rescored'}: the rescoring of the earlier run's decisions" in said
+    assert not (tmp_path / "rescored").exists()
+    assert ("(replacing a stream evaluation (`evaluate --stream`) of tiny_sim.pt on sim:seed=3,minutes=0.2 "
+            "written there before)") in said
     for sub in ("decisions", "events"):
         assert sorted(p.name for p in (tmp_path / sub).iterdir()) == ["sim_seed4.jsonl"]
     assert json.loads((tmp_path / "results.json").read_text())["sequences"] == ["sim_seed4"]

@@ -47,7 +47,13 @@ from recordings.picture_text import put_text, write_image
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
-from training.evaluation import EVALUATION_KINDS, check_out_holds, default_results_dir, writable_folder
+from training.evaluation import (
+    EVALUATION_KINDS,
+    check_out_holds,
+    default_results_dir,
+    evaluation_in,
+    writable_folder,
+)
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
 
 log = logging.getLogger(__name__)
@@ -290,7 +296,7 @@ def evaluate_stream(
     checkpoint = Path(checkpoint)
     out_dir = Path(out) if out else default_results_dir(checkpoint, "stream", data=data)
     # A clip evaluation or a rescoring there is not this run's to replace; a stream run is this one again.
-    earlier_run = check_out_holds(out_dir, "stream") is not None
+    earlier = check_out_holds(out_dir, "stream")  # its results.json, {} without one; None: no earlier run
     # Before the model is opened and `out` made: a --data that names no sequences (sim:seed=x, minutes=-1)
     # is said at once, with nothing written.
     cases = stream_cases(data, names, progress) if cases is None else cases
@@ -370,12 +376,22 @@ def evaluate_stream(
     # is left as it is.
     ours = {f"{case.name}.jsonl" for case in cases}
     stale = [path for sub in ("decisions", "events") for path in sorted((out_dir / sub).glob("*.jsonl"))
-             if path.name not in ours] if earlier_run else []
+             if path.name not in ours] if earlier is not None else []
     for path in stale:
         path.unlink()
     if stale:
         print(f"removed {len(stale)} file(s) of the earlier run in {out_dir} from decisions/ and events/ "
               f"(sequences this run does not cover, e.g. {stale[0].name})")
+    # The earlier run's rescoring (`--rescore`'s default --out) scored decisions that are gone: left, it
+    # stood beside this run's decisions with another checkpoint's figures, as if derived from them.
+    rescored = out_dir / "rescored"
+    held = evaluation_in(rescored)
+    if earlier is not None and held is not None and held[0] == "rescore":
+        for name in ("results.json", "timeline.png"):
+            (rescored / name).unlink(missing_ok=True)
+        if not any(rescored.iterdir()):
+            rescored.rmdir()
+        print(f"removed {rescored}: the rescoring of the earlier run's decisions")
     unknown = sorted({i.label for t in tracks for i in t.intervals} - set(classes))
     if unknown:  # on purpose for the simulator's extra actions; most likely a mislabelled recording else
         where = {label: sorted({f"{t.sequence} at {i.start:.1f} s" for t in tracks for i in t.intervals
@@ -387,8 +403,12 @@ def evaluate_stream(
                         for label in unknown))
     settings = {"checkpoint": str(checkpoint), "data": data, "subset": subset, "engine": model.name,
                 "classes": list(classes), "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
+    replacing = ""
+    if earlier and "checkpoint" in earlier:
+        replacing = (f" (replacing {EVALUATION_KINDS['stream']} of {Path(earlier['checkpoint']).name} on "
+                     f"{earlier.get('data')} written there before)")
     return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, chosen.end_threshold,
-                            alert, started, _run_title(settings))
+                            alert, started, _run_title(settings), replacing)
 
 
 RESCORE_TOP_K = 5
