@@ -171,6 +171,15 @@ def test_export_command(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.Ca
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "tiny profile, 60 classes" in printed
     assert read_onnx_metadata(out).profile == "tiny"
+    # -o naming another model's export replaced it without a word: replaced (a retrained model goes over
+    # its last export), and said.
+    sha = read_onnx_metadata(out).checkpoint_sha256[:12]
+    other = trained_looking_checkpoint(tmp_path / "other.pt", "tiny")
+    assert main([str(other), "-o", str(out), "--people", "1"]) == 0
+    assert (f"replacing the export of other weights (tiny profile, 60 classes, checkpoint sha256 {sha}...)"
+            in capsys.readouterr().out)
+    assert main([str(other), "-o", str(out), "--people", "1"]) == 0  # the same weights again
+    assert "replacing" not in capsys.readouterr().out
 
 
 def test_export_command_names_a_missing_checkpoint(

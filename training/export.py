@@ -46,6 +46,7 @@ from core.engines import (
     example_inputs,
     export_onnx,
     open_engine,
+    read_onnx_metadata,
     split_onnx,
     to_fp16,
 )
@@ -84,12 +85,15 @@ class ExportReport:
     tensorrt_engine: str | None  # how it runs: the whole graph, or I3Ds on TensorRT + the LSTM split off
     seconds: float
     fp16: Fp16Parity | None = None
+    replaced: str = ""  # what was at onnx_path before (replaced_export)
 
     def summary(self) -> str:
         m = self.metadata
         crops = f"crops {m.crop_size} px of {', '.join(m.parts)}" if m.parts else "skeleton only (no crops)"
+        replaced = f", replacing {self.replaced}" if self.replaced else ""
         lines = [
-            f"wrote {self.onnx_path} ({self.onnx_path.stat().st_size / 1e6:.1f} MB, {self.seconds:.1f} s)",
+            f"wrote {self.onnx_path} ({self.onnx_path.stat().st_size / 1e6:.1f} MB, {self.seconds:.1f} s"
+            f"{replaced})",
             f"  {m.profile} profile, {len(m.class_names)} classes, {crops}, {m.window_frames} frames / "
             f"{m.window_seconds:g} s",
             f"  checkpoint sha256 {m.checkpoint_sha256}",
@@ -348,6 +352,7 @@ def export_checkpoint(
     else:
         crops, skeleton = example_inputs(metadata, people)
         inputs = "random crops and skeletons" if metadata.parts else "random skeletons"
+    replaced = replaced_export(onnx_path, metadata)
     # Written under a temporary name and put in place only once it computes what the checkpoint does:
     # a failed check leaves no ONNX file that could be deployed by mistake.
     checking = onnx_path.with_name(f".{onnx_path.name}.checking")
@@ -407,7 +412,24 @@ def export_checkpoint(
         tensorrt_engine=tensorrt_engine,
         seconds=time.perf_counter() - started,
         fp16=fp16_report,
+        replaced=replaced,
     )
+
+
+def replaced_export(onnx_path: Path, metadata: EngineMetadata) -> str:
+    """What writing `onnx_path` replaces, in words for the report ("" for nothing, or the export of the
+    same weights): `-o` naming another model's export replaced it without a word. Replaced all the same
+    (a retrained model is exported over its last export, its weights changed), but said."""
+    if not onnx_path.exists():
+        return ""
+    try:
+        before = read_onnx_metadata(onnx_path)
+    except Exception:  # an ONNX file none of our exports wrote, or no ONNX at all: said as such
+        return "a file that was no export of ours"
+    if before.checkpoint_sha256 == metadata.checkpoint_sha256:
+        return ""
+    return (f"the export of other weights ({before.profile} profile, {len(before.class_names)} classes, "
+            f"checkpoint sha256 {before.checkpoint_sha256[:12]}...)")
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
