@@ -59,6 +59,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -250,6 +251,37 @@ def _open_unbuffered(path: Path) -> IO[bytes]:
     return open(path, "ab", buffering=0)  # noqa: SIM115 - closed in AlertQueue.close()
 
 
+def _read_queue(data: bytes, damaged: Callable[[int, str], None]) -> tuple[list[dict[str, Any]], int]:
+    """A queue file's bytes -> (the alerts queued and not settled, in sequence order; the next sequence
+    number). `damaged(line number, what is wrong)` for each line that is not a record."""
+    queued: dict[str, dict[str, Any]] = {}
+    next_sequence = 1
+    for number, line in enumerate(data.splitlines(), start=1):
+        record, problem = _parsed(line)
+        if problem:
+            damaged(number, problem)
+            continue
+        op = record["op"]
+        if op == SEQUENCE_OP:
+            next_sequence = max(next_sequence, record["next"])
+        elif op == "queued":
+            queued[record["id"]] = record
+            next_sequence = max(next_sequence, record["sequence"] + 1)
+        else:
+            queued.pop(record["id"], None)
+    return sorted(queued.values(), key=lambda r: r["sequence"]), next_sequence
+
+
+def undelivered_in(path: Path) -> int:
+    """How many alerts the queue file `path` holds undelivered (read only, no lock taken; 0 where it
+    cannot be read): for a run without --alert-url, which does not send them."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return 0
+    return len(_read_queue(data, lambda number, problem: None)[0])
+
+
 class AlertQueue:
     """The queue file: JSON lines appended and fsync'd, read back on open. Not thread-safe by itself
     (AlertDelivery serialises appends)."""
@@ -299,22 +331,12 @@ class AlertQueue:
         if dropped:  # a crash cut the last line short: that record never fully reached the disk
             log.warning("%s: byte %d: dropping an incomplete last line (%d bytes) left by an interrupted "
                         "write", self.path, end, dropped)
-        queued: dict[str, dict[str, Any]] = {}
-        for number, line in enumerate(self.path.read_bytes().splitlines(), start=1):
-            record, problem = _parsed(line)
-            if problem:
-                self.damaged_at_start += 1
-                log.error("%s: line %d is damaged (%s); skipping it", self.path, number, problem)
-                continue
-            op = record["op"]
-            if op == SEQUENCE_OP:
-                self.next_sequence = max(self.next_sequence, record["next"])
-            elif op == "queued":
-                queued[record["id"]] = record
-                self.next_sequence = max(self.next_sequence, record["sequence"] + 1)
-            else:
-                queued.pop(record["id"], None)
-        self.pending = sorted(queued.values(), key=lambda r: r["sequence"])
+
+        def damaged(number: int, problem: str) -> None:
+            self.damaged_at_start += 1
+            log.error("%s: line %d is damaged (%s); skipping it", self.path, number, problem)
+
+        self.pending, self.next_sequence = _read_queue(self.path.read_bytes(), damaged)
         self.unsettled = {record["id"] for record in self.pending}
 
     def append(self, record: dict[str, Any]) -> None:

@@ -47,7 +47,7 @@ from core.package_files import PACKAGE_ROOT
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
-from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse, read_authorization
+from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse, read_authorization, undelivered_in
 from live.headless import (
     ALERT_BEEP_S,
     DEFAULT_ALERT_CLASSES,
@@ -718,6 +718,11 @@ def _log_alerts(config: LiveConfig) -> None:
         [f"POST to {alerts.delivery.shown_url}"] if alerts.delivery else [])
     log.info("alerts: %s in room %r, once per episode (cooldown %.0f s), by %s", ", ".join(alerts.classes),
              alerts.room, alerts.cooldown_s, ", ".join(ways))
+    # An earlier run's, left for the next start with --alert-url, which this one is not: said, not ignored.
+    if alerts.delivery is None and (waiting := undelivered_in(DEFAULT_QUEUE.absolute())):
+        log.warning("%s holds %d alert(s) an earlier run could not deliver; this run has no --alert-url "
+                    "and does not send them (a run with --alert-url does, first)", DEFAULT_QUEUE.absolute(),
+                    waiting)
 
 
 def print_summary(summary: Summary) -> None:

@@ -1101,3 +1101,27 @@ def test_an_unsaved_alert_and_a_deleted_queue_at_the_stop_are_written_once(endpo
     queued = [r["alert"]["person"] for r in records(tmp_path / "alerts.jsonl") if r["op"] == "queued"]
     assert sorted(queued) == [1, 2]  # each once
     AlertDelivery(config(endpoint, tmp_path)).close(0.0)  # the lock was let go
+
+
+def test_a_run_without_alert_url_says_that_alerts_of_an_earlier_run_wait_undelivered(
+    tmp_path, monkeypatch, caplog
+):
+    """A room moved from --alert-url to --alert-command left its undelivered alerts in the queue file,
+    never mentioned again."""
+    from live.alert_delivery import DEFAULT_QUEUE, undelivered_in
+    from live.app import _alerts_for, build_parser, config_from_args
+
+    monkeypatch.chdir(tmp_path)
+    queue = tmp_path / DEFAULT_QUEUE
+    queue.parent.mkdir(parents=True)
+    lines = [{"op": "queued", "id": f"a{n}", "alert": alert(n), "sequence": n, "queued_at": 1.0e9}
+             for n in (1, 2, 3)]
+    lines.append({"op": "delivered", "id": "a2", "sequence": 2, "status": 200, "at": 1.0e9})
+    queue.write_text("".join(json.dumps(r) + "\n" for r in lines) + "not json\n")
+    assert undelivered_in(queue) == 2 and undelivered_in(tmp_path / "absent.jsonl") == 0
+    config = config_from_args(build_parser().parse_args(["--headless", "--alert-command", "true"]))
+    with caplog.at_level(logging.WARNING, logger="live.app"):
+        _alerts_for(config, ("no_action", "fall_down"))
+    said = f"{queue} holds 2 alert(s) an earlier run could not deliver; this run has no --alert-url"
+    assert said in caplog.text
+    assert queue.read_text().endswith("not json\n")  # read only: nothing set aside or written
