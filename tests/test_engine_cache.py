@@ -149,6 +149,17 @@ def test_the_folders_the_engines_make_are_tagged_and_a_user_s_own_is_not(
     (home / "demo.onnx").write_bytes(b"")
     monkeypatch.setattr(selection, "_home_cache_dir", lambda: home)
     assert selection._writable_or_temporary(home) == home and (home / CACHEDIR_TAG).is_file()
+    # A WHERE_TO_FOCUS_CACHE an earlier version made (the README's service): only the engines' names, an
+    # export's checksum among them. Untagged, it was never cleaned after the update.
+    service = tmp_path / "service-cache"
+    service.mkdir(mode=0o700)
+    for name in (f"demo-{SHA}-{CODE}.onnx", f"demo-{SHA}-{CODE}.onnx.sha256", f"cpu-batching-{SHA}-2t.json"):
+        (service / name).write_bytes(b"")
+    assert selection._writable_or_temporary(service) == service and (service / CACHEDIR_TAG).is_file()
+    splits = tmp_path / "my split graphs"  # names like the engines', no export's checksum: a user's
+    splits.mkdir(mode=0o700)
+    (splits / f"best-{SHA}.parts.onnx").write_bytes(b"")
+    assert selection._writable_or_temporary(splits) == splits and not (splits / CACHEDIR_TAG).exists()
 
 
 def test_the_default_cache_is_in_the_users_cache_folder(

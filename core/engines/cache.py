@@ -11,9 +11,10 @@ marks the files of its engine again every day (`hold`, `mark_held_used`); and `r
 no run used for `UNUSED_DAYS` when a run opens the cache. Whatever it deletes is made again when needed:
 an export in seconds, a TensorRT build in minutes.
 
-Only a folder the engines made (or the default one, theirs by name) is cleaned, never one of a user's own
-named by WHERE_TO_FOCUS_CACHE: the folder they make holds a CACHEDIR.TAG (https://bford.info/cachedir/,
-which also keeps backups from copying it), and only names the engines write are removed from it.
+Only a folder the engines made (or the default one, theirs by name, or one of only their names that an
+earlier version made: `made_by_engines`) is cleaned, never one of a user's own named by
+WHERE_TO_FOCUS_CACHE: the folder they make holds a CACHEDIR.TAG (https://bford.info/cachedir/, which
+also keeps backups from copying it), and only names the engines write are removed from it.
 """
 
 from __future__ import annotations
@@ -102,6 +103,19 @@ def tag_as_cache(folder: Path) -> None:
     except OSError as error:  # the cache works without it; it is just never cleaned
         log.warning("engine cache %s: cannot write its %s (%s): it is not cleaned", folder, CACHEDIR_TAG,
                     error.strerror or error)
+
+
+def made_by_engines(folder: Path) -> bool:
+    """Whether an untagged `folder` is an engine cache that a version before the tag made: every entry a
+    name the engines write, an export's checksum (.onnx.sha256, which nothing else writes) among them. A
+    site's WHERE_TO_FOCUS_CACHE of then (the README's service) was never cleaned once updated; a folder of
+    a user's own models holds their own names too (the ONNX file a split graph was cut from)."""
+    try:
+        names = [entry.name for entry in os.scandir(folder)]
+    except OSError:
+        return False
+    return (any(name.endswith(".onnx.sha256") for name in names)
+            and all(_CACHE_FILE.fullmatch(name) or _UNFINISHED.fullmatch(name) for name in names))
 
 
 def mark_used(*paths: Path) -> None:

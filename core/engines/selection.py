@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from core.engines.cache import hold, mark_used, remove_unused, tag_as_cache
+from core.engines.cache import hold, made_by_engines, mark_used, remove_unused, tag_as_cache
 from core.engines.cpu_batching import (
     PerBatchEngine,
     cached_measurement,
@@ -153,9 +153,10 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
             pass
         why_not = _open_to_others(cache_dir, may_close=cache_dir == _home_cache_dir())
         if why_not is None:
-            # The engines' own, which cache.py cleans: made here, the default, or one a run made and did not
-            # get to tag (empty).
-            if made_here or cache_dir == _home_cache_dir() or not any(cache_dir.iterdir()):
+            # The engines' own, which cache.py cleans: made here, the default, one a run made and did not
+            # get to tag (empty), or one an earlier version made before there was a tag.
+            if (made_here or cache_dir == _home_cache_dir() or not any(cache_dir.iterdir())
+                    or made_by_engines(cache_dir)):
                 tag_as_cache(cache_dir)
             return cache_dir
     except OSError as error:
