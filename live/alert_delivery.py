@@ -273,8 +273,16 @@ def _read_queue(data: bytes, damaged: Callable[[int, str], None]) -> tuple[list[
 
 
 def undelivered_in(path: Path) -> int:
-    """How many alerts the queue file `path` holds undelivered (read only, no lock taken; 0 where it
-    cannot be read): for a run without --alert-url, which does not send them."""
+    """How many alerts the queue file `path` holds undelivered, for a run without --alert-url, which does
+    not send them: 0 where it cannot be read, or where a running app holds it (it is sending them; a room
+    beside it from the same folder would have said they were an earlier run's). Nothing is written."""
+    try:
+        with open(path.with_name(path.name + ".lock"), "r+b") as lock:  # not made where absent
+            lock_exclusive(lock)
+    except FileNotFoundError:  # no run ever held the queue
+        pass
+    except OSError:
+        return 0
     try:
         data = path.read_bytes()
     except OSError:

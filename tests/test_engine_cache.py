@@ -158,7 +158,8 @@ def test_the_folders_the_engines_make_are_tagged_and_a_user_s_own_is_not(
     assert selection._writable_or_temporary(service) == service and (service / CACHEDIR_TAG).is_file()
     splits = tmp_path / "my split graphs"  # names like the engines', no export's checksum: a user's
     splits.mkdir(mode=0o700)
-    (splits / f"best-{SHA}.parts.onnx").write_bytes(b"")
+    for name in (f"best-{SHA}.parts.onnx", f"best-{SHA}.parts.onnx.sha256"):  # its checksum: sha256sum's
+        (splits / name).write_bytes(b"")
     assert selection._writable_or_temporary(splits) == splits and not (splits / CACHEDIR_TAG).exists()
 
 

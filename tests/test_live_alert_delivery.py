@@ -1125,3 +1125,8 @@ def test_a_run_without_alert_url_says_that_alerts_of_an_earlier_run_wait_undeliv
     said = f"{queue} holds 2 alert(s) an earlier run could not deliver; this run has no --alert-url"
     assert said in caplog.text
     assert queue.read_text().endswith("not json\n")  # read only: nothing set aside or written
+    # A room running now from the same folder holds the queue and is sending them: not an earlier run's.
+    held = AlertQueue(queue)
+    assert undelivered_in(queue) == 0
+    held.close()
+    assert undelivered_in(queue) == 2

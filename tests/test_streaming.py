@@ -171,6 +171,15 @@ def test_a_stream_run_again_into_its_own_folder_leaves_no_decisions_of_the_run_b
     assert not (tmp_path / "rescored").exists()
     assert ("(replacing a stream evaluation (`evaluate --stream`) of tiny_sim.pt on sim:seed=3,minutes=0.2 "
             "written there before)") in said
+    # Another run's rescoring put there (--rescore OTHER --out RUN/rescored) is not this run's to remove.
+    (tmp_path / "rescored").mkdir()
+    others = {"rescored_from": str(tmp_path / "other")}
+    (tmp_path / "rescored" / "results.json").write_text(json.dumps(others))
+    evaluate_stream(sim_model, "sim:seed=4,minutes=0.2", out=tmp_path, progress=False, engine="pytorch-cpu",
+                    threads=1)
+    assert "rescoring" not in capsys.readouterr().out and (tmp_path / "rescored" / "results.json").exists()
+    (tmp_path / "rescored" / "results.json").unlink()
+    (tmp_path / "rescored").rmdir()
     for sub in ("decisions", "events"):
         assert sorted(p.name for p in (tmp_path / sub).iterdir()) == ["sim_seed4.jsonl"]
     assert json.loads((tmp_path / "results.json").read_text())["sequences"] == ["sim_seed4"]

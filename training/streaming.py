@@ -386,12 +386,16 @@ def evaluate_stream(
     # stood beside this run's decisions with another checkpoint's figures, as if derived from them.
     rescored = out_dir / "rescored"
     held = evaluation_in(rescored)
-    if earlier is not None and held is not None and held[0] == "rescore":
+    if (earlier is not None and held is not None and held[0] == "rescore"
+            and Path(held[1]["rescored_from"]).resolve() == out_dir.resolve()):  # not another run's there
         for name in ("results.json", "timeline.png"):
             (rescored / name).unlink(missing_ok=True)
-        if not any(rescored.iterdir()):
+        if any(rescored.iterdir()):  # files of somebody's own in it
+            print(f"removed the rescoring of the earlier run's decisions from {rescored} (results.json, "
+                  "timeline.png)")
+        else:
             rescored.rmdir()
-        print(f"removed {rescored}: the rescoring of the earlier run's decisions")
+            print(f"removed {rescored}: the rescoring of the earlier run's decisions")
     unknown = sorted({i.label for t in tracks for i in t.intervals} - set(classes))
     if unknown:  # on purpose for the simulator's extra actions; most likely a mislabelled recording else
         where = {label: sorted({f"{t.sequence} at {i.start:.1f} s" for t in tracks for i in t.intervals

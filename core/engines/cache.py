@@ -51,6 +51,8 @@ _CACHE_FILE = re.compile(
     r"|.+\.fp(16|32)\.(plan(\.json)?|failed\.json)"
     r"|cpu-batching-[0-9a-f]{16}-\d+t\.json"
 )
+# The checksum of an export (`<stem>-<sha16>-<code8>.onnx.sha256`), written beside it by the cache only.
+_EXPORT_CHECKSUM = re.compile(r".+-[0-9a-f]{16}-[0-9a-f]{8}\.onnx\.sha256")
 # What every cache write goes through (`unfinished_path`), renamed into place when complete; and what
 # TensorRT plans went through before it (`.<graph stem>.fp16.<8 random characters>`).
 _UNFINISHED = re.compile(
@@ -107,14 +109,15 @@ def tag_as_cache(folder: Path) -> None:
 
 def made_by_engines(folder: Path) -> bool:
     """Whether an untagged `folder` is an engine cache that a version before the tag made: every entry a
-    name the engines write, an export's checksum (.onnx.sha256, which nothing else writes) among them. A
-    site's WHERE_TO_FOCUS_CACHE of then (the README's service) was never cleaned once updated; a folder of
-    a user's own models holds their own names too (the ONNX file a split graph was cut from)."""
+    name the engines write, an export's checksum (`_EXPORT_CHECKSUM`, which nothing else writes) among
+    them. A site's WHERE_TO_FOCUS_CACHE of then (the README's service) was never cleaned once updated; a
+    folder of a user's own models holds their own names too (the ONNX file a split graph was cut from,
+    or split graphs with checksums of the user's own, `sha256sum`'s)."""
     try:
         names = [entry.name for entry in os.scandir(folder)]
     except OSError:
         return False
-    return (any(name.endswith(".onnx.sha256") for name in names)
+    return (any(_EXPORT_CHECKSUM.fullmatch(name) for name in names)
             and all(_CACHE_FILE.fullmatch(name) or _UNFINISHED.fullmatch(name) for name in names))
 
 
