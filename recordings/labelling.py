@@ -24,6 +24,7 @@ one, its frames 1/30 s apart as NTU's are.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -34,7 +35,7 @@ import numpy as np
 
 from core.timeline import Interval, Timeline, TimelineError, stored_time
 from recordings.argument_types import as_typed
-from recordings.atomic import replace_atomically
+from recordings.atomic import held, replace_atomically
 from recordings.clip import (
     NTU_FPS,
     ClipError,
@@ -99,11 +100,13 @@ class ClipLabels:
     added_classes: list[str] = field(default_factory=list)  # new in labels.txt because of this edit
     similar_ok: bool = False  # a new class name close to a known one is taken as a typo and refused
     on_disk: bool = False  # the sidecar exists (it was there when opened, or it was saved)
+    read_as: str | None = None  # the sidecar's digest as read (_digest): `save` refuses over a change since
 
     @classmethod
     def open(cls, clip: Path | str, label_map: Path | str | None = None) -> ClipLabels:
         paths = clip_paths(clip)
-        if paths.sidecar is not None:
+        read_as = _digest(paths.sidecar) if paths.sidecar is not None else None  # before it is read: a
+        if paths.sidecar is not None:  # change in between makes `save` refuse, never lose it
             sidecar = read_sidecar(paths.sidecar)  # checked: timestamps, intervals
             raw, path = dict(sidecar.raw), paths.sidecar
             timeline = sidecar.timeline
@@ -114,7 +117,7 @@ class ClipLabels:
         duration = labelled_length_s(timestamps)
         intervals = list(timeline.intervals) if timeline is not None else []
         return cls(paths, path, raw, duration, label_map_path(paths, label_map), intervals,
-                   on_disk=paths.sidecar is not None)
+                   on_disk=paths.sidecar is not None, read_as=read_as)
 
     def reread(self) -> None:
         """The labels as the sidecar holds them now: another editor (`recordings label` beside the
@@ -122,7 +125,7 @@ class ClipLabels:
         undo that change. A sidecar deleted meanwhile is a ClipError: saving would make it again."""
         if self.sidecar_path.is_file():
             now = ClipLabels.open(self.paths.skeleton, self.label_map_path)
-            self.raw, self.intervals = now.raw, now.intervals
+            self.raw, self.intervals, self.read_as = now.raw, now.intervals, now.read_as
         elif self.on_disk:
             raise ClipError(f"{self.sidecar_path} was deleted while the clip was being labelled: open the "
                             f"clip again to label it")
@@ -229,15 +232,32 @@ class ClipLabels:
         return lines
 
     def save(self) -> Path:
-        """Rewrite the sidecar atomically with the labels as they are now."""
+        """Rewrite the sidecar atomically with the labels as they are now. A ClipError, with nothing written,
+        where another editor saved it since it was read: two people labelling one clip at once each wrote
+        their own copy over the other's, and one's intervals were gone without a word."""
         raw = dict(self.raw)
         if self.intervals:
             raw["intervals"] = self.timeline().to_json()
         else:
             raw.pop("intervals", None)
-        replace_atomically(self.sidecar_path, json.dumps(raw, indent=1).encode() + b"\n")
-        self.raw, self.on_disk = raw, True
+        data = json.dumps(raw, indent=1).encode() + b"\n"
+        # One editor at a time compares and writes (the folder's labels.txt lock: no file of its own).
+        with held(self.sidecar_path.with_name(LABEL_MAP_FILENAME + ".lock")):
+            if _digest(self.sidecar_path) != self.read_as:
+                raise ClipError(f"{self.sidecar_path} was changed by another editor (recordings label, the "
+                                "marking window) since it was read: nothing written; do it again, on the "
+                                "labels as they are now (--list)")
+            replace_atomically(self.sidecar_path, data)
+        self.raw, self.on_disk, self.read_as = raw, True, hashlib.sha256(data).hexdigest()
         return self.sidecar_path
+
+
+def _digest(path: Path) -> str | None:
+    """SHA-256 of a sidecar's bytes; None where there is none."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def known_classes(label_map: LabelMap | None, *extra: str | None) -> list[str]:

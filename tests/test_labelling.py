@@ -80,6 +80,29 @@ def test_an_interval_labelled_before_ids_were_checked_says_it_labels_nobody(tmp_
     assert {b.truth for f in replay.frames() for b in f.bodies} == {"no_action", "patient fell"}
 
 
+def test_two_people_labelling_one_clip_at_once_lose_nothing(tmp_path: Path) -> None:
+    """Each editor read the sidecar, added their interval and wrote their copy: one's interval was gone,
+    both had said "wrote". The second save now refuses, with nothing written, and says what to do."""
+    from recordings.clip import ClipError
+
+    clip = record(tmp_path)
+    first, second = ClipLabels.open(clip), ClipLabels.open(clip)
+    first.add("patient fell", 0.0, 1.0)
+    first.save()
+    second.add("patient fell", 1.5, 2.5)
+    with pytest.raises(ClipError, match="changed by another editor .* since it was read: nothing written"):
+        second.save()
+    stored = read_sidecar(clip.with_suffix(".json")).timeline.intervals
+    assert [(i.start, i.end) for i in stored] == [(0.0, 1.0)]
+    second.reread()  # as the marking window does before each change: on what is there now
+    second.add("patient fell", 1.5, 2.5)
+    second.save()
+    first.remove(1)
+    with pytest.raises(ClipError, match="changed by another editor"):
+        first.save()
+    assert len(read_sidecar(clip.with_suffix(".json")).timeline.intervals) == 2
+
+
 @pytest.mark.parametrize("command", ["label", "view", "list", "export"])
 def test_a_label_map_named_must_exist(command: str, tmp_path: Path, capsys) -> None:
     """A mistyped --labels made a new label map, its A121 another class than the folder's A121."""
