@@ -542,7 +542,7 @@ class LivePipeline:
         as it stands, None meaning unlabelled (the window's "(no label)"), not the settings' class."""
         from recordings.labelling import IntervalMarker
         from recordings.labels import LABEL_MAP_FILENAME, ensure_label
-        from recordings.recorder import ClipNaming, Recorder, RecorderConfig, free_sample_name, next_session
+        from recordings.recorder import ClipNaming, Recorder, RecorderConfig, next_session
 
         assert self.capture is not None
         settings = self.config.recording
@@ -575,8 +575,8 @@ class LivePipeline:
                     log.info("new class A%03d %r in %s", action_id, label_map.name(action_id), map_path)
                 recorder = Recorder(out_dir, label=label, label_map=label_map, **common)
             else:
-                name = free_sample_name(out_dir, "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S"))
-                recorder = Recorder(out_dir, sample_name=name, **common)
+                stem = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+                recorder = Recorder(out_dir, free_name_from=stem, **common)
             with self._record_lock:
                 if self._stopping.is_set():  # stopped while the files were being made: nothing recorded
                     recorder.discard()

@@ -356,6 +356,7 @@ class Recorder:
         label: str | int | None = None,
         label_map: LabelMap | None = None,
         sample_name: str | None = None,
+        free_name_from: str | None = None,
         camera: ColorCamera = DEFAULT_CAMERA,
         source: str = "unknown",
         config: RecorderConfig = RecorderConfig(),
@@ -366,7 +367,10 @@ class Recorder:
         """`timeline`: labelled intervals of the clip, in seconds from its first frame, written to the
         sidecar's "intervals" (known before recording starts: a conversion of a labelled sequence).
         `room`: where the sensor is (live's --room), in the sidecar: clips of several rooms in one folder
-        say whose they are."""
+        say whose they are. The clip is named `sample_name`; else `free_name_from` (a stem: the first free
+        of stem, stem_2, ...), else S..C..P..R..A.. of `label` (the next free replication). Those two are
+        taken as the recording starts: a name another recorder takes meanwhile (a second station on the
+        folder) gives the next one."""
         self.out_dir = Path(out_dir)
         self.config = config
         self.camera = camera
@@ -377,16 +381,26 @@ class Recorder:
                 raise ValueError("a label needs the site's label map (recordings.labels.read_label_map)")
             self.action_id = label_map.action_id(label)
             self.label = label_map.name(self.action_id)
-        if sample_name is not None and (why := why_not_a_sample_name(sample_name)) is not None:
-            raise ValueError(why)  # before the folder is made: a refused name leaves nothing behind
+        for given in (sample_name, free_name_from):
+            if given is not None and (why := why_not_a_sample_name(given)) is not None:
+                raise ValueError(why)  # before the folder is made: a refused name leaves nothing behind
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        if sample_name is None:
-            if self.action_id is None:
-                raise ValueError("give a label (to name the clip S..C..P..R..A..) or a sample_name")
-            sample_name = next_sample_name(self.out_dir, self.action_id, config.naming)
+        if sample_name is None and free_name_from is None and self.action_id is None:
+            raise ValueError("give a label (to name the clip S..C..P..R..A..), free_name_from or a "
+                             "sample_name")
+
+        def free_name() -> str:
+            if free_name_from is not None:
+                return free_sample_name(self.out_dir, free_name_from)
+            return next_sample_name(self.out_dir, self.action_id, config.naming)
+
+        chosen_here = sample_name is None
+        sample_name = free_name() if sample_name is None else sample_name
         self.sample_name = sample_name
         self.partial_dir = self.out_dir / (sample_name + PARTIAL_SUFFIX)
-        taken = [p for p in (self.partial_dir, self.out_dir / f"{sample_name}.skeleton") if p.exists()]
+        # A name chosen here was free as it was chosen; one taken since is passed over below, at the mkdir.
+        named = () if chosen_here else (self.partial_dir, self.out_dir / f"{sample_name}.skeleton")
+        taken = [p for p in named if p.exists()]
         if taken and taken[0] == self.partial_dir:  # recover finishes it; then the name is free again
             raise RecorderError(
                 f"{taken[0]} already exists: a recording of that name was interrupted; python -m recordings "
@@ -437,7 +451,20 @@ class Recorder:
         self.stopped_reason: str | None = None
         self.files: ClipFiles | None = None
 
-        self.partial_dir.mkdir()
+        while True:
+            try:
+                self.partial_dir.mkdir()
+                break
+            except FileExistsError:
+                # Another recorder took the name since it was chosen: two stations recording one class into
+                # one folder picked the same replication, and the second stopped (live with it).
+                again = free_name() if chosen_here else self.sample_name
+                if again == self.sample_name:  # given by the caller, or something in the way (a bad link)
+                    raise RecorderError(f"{self.partial_dir} is in the way: another recording of that name "
+                                        "started meanwhile, or it is no folder; choose another sample "
+                                        "name") from None
+                self.sample_name = header["sample_name"] = again
+                self.partial_dir = self.out_dir / (again + PARTIAL_SUFFIX)
         opened: list[IO[bytes]] = []
         try:
             self._lock = _hold_partial(self.partial_dir, create=True)

@@ -146,6 +146,30 @@ def test_recording_writes_an_ntu_clip_with_sidecar(tmp_path: Path) -> None:
     assert second.files.skeleton.name == "S001C001P001R002A121.skeleton"
 
 
+def test_two_stations_recording_into_one_folder_at_once_take_two_names(tmp_path: Path, monkeypatch) -> None:
+    """Both chose R001 before either made its folder: the second stopped with "already exists: a recording
+    of that name was interrupted" (untrue), and live with it. A name taken meanwhile gives the next one."""
+    first = Recorder(tmp_path, label="A121", label_map=LABELS, config=CONFIG)
+    chosen_before = iter(["S001C001P001R001A121"])  # what the second station saw before the first's mkdir
+    free = recorder_module.next_sample_name
+    monkeypatch.setattr(recorder_module, "next_sample_name",
+                        lambda *args: next(chosen_before, None) or free(*args))
+    second = Recorder(tmp_path, label="A121", label_map=LABELS, config=CONFIG)
+    assert (first.sample_name, second.sample_name) == ("S001C001P001R001A121", "S001C001P001R002A121")
+    stem_before = iter(["live_20261206_113000"])  # unlabelled, the same second: live_..._2
+    unnamed = [Recorder(tmp_path, free_name_from="live_20261206_113000", config=CONFIG)]
+    monkeypatch.setattr(recorder_module, "free_sample_name",
+                        lambda out, stem, free=recorder_module.free_sample_name: next(stem_before, None)
+                        or free(out, stem))
+    unnamed.append(Recorder(tmp_path, free_name_from="live_20261206_113000", config=CONFIG))
+    assert [r.sample_name for r in unnamed] == ["live_20261206_113000", "live_20261206_113000_2"]
+    for recorder in (first, second, *unnamed):
+        recorder.write(make_frame(0, 0.0))
+        recorder.close()
+    with pytest.raises(RecorderError, match="already exists; choose another sample name"):
+        Recorder(tmp_path, sample_name="live_20261206_113000", config=CONFIG)  # named by the caller
+
+
 def test_missing_colour_repeats_the_previous_image_and_is_listed(tmp_path: Path) -> None:
     with Recorder(tmp_path, sample_name="gap", config=CONFIG) as rec:
         for i in range(4):
