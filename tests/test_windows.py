@@ -225,6 +225,45 @@ def test_the_cache_keeps_a_sequences_timeline(tmp_path: Path) -> None:
     assert loaded.timeline.intervals == clip.timeline.intervals and loaded.label == -1
 
 
+def test_two_prepares_writing_one_clip_at_once_both_finish(tmp_path: Path, monkeypatch) -> None:
+    """Two fine-tunes into one --out prepare into one cache: both wrote `s0.npz.partial`, the first renamed
+    it, and the second's rename found it gone: a good clip "could not be prepared"."""
+    import threading
+
+    import training.cache
+
+    clip = sequence("s0", seconds=2.0)
+    arrays = {"timestamps": clip.timestamps, "joints": clip.joints, "label": np.int64(3),
+              "states": np.full((len(clip.timestamps), 1, 25), 2, np.int8)}
+    written, go_on = threading.Event(), threading.Event()
+    savez = np.savez
+
+    def slow_savez(f, **kwargs):  # the first writer stops with its file written, not yet renamed
+        savez(f, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            written.set()
+            go_on.wait(5)
+
+    monkeypatch.setattr(training.cache.np, "savez", slow_savez)
+    errors = []
+    first = threading.Thread(target=lambda: errors.extend(_raised(write_clip, tmp_path, "s0", arrays)))
+    first.start()
+    assert written.wait(5)
+    write_clip(tmp_path, "s0", arrays, None)  # the second, meanwhile
+    go_on.set()
+    first.join(5)
+    assert errors == [] and load_clip(tmp_path, "s0", with_crops=False).label == 3
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["s0.npz"]  # no temporary file left
+
+
+def _raised(function, *args) -> list[BaseException]:
+    try:
+        function(*args, None)
+    except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+        return [error]
+    return []
+
+
 def test_a_pose_stage_trains_on_continuous_splits(tmp_path: Path) -> None:
     from training.stages import train_stage
 

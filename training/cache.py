@@ -18,14 +18,18 @@ through a temporary name + rename, so an interrupted run leaves no half-written 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from core.glimpse import PARTS, GlimpseConfig
 from core.timeline import Timeline
+from recordings.atomic import replace_atomically
 from training.data import Clip, ClipSource, DatasetError
 
 CACHE_FORMAT = "where-to-focus.cache"
@@ -101,26 +105,34 @@ def read_index(cache: str | Path) -> list[dict[str, Any]]:
 
 
 def write_clip(cache: Path, name: str, arrays: dict[str, np.ndarray], crops: np.ndarray | None) -> None:
-    """Crops first, skeleton .npz last (its presence marks the clip done); each via temp + rename."""
+    """Crops first, skeleton .npz last (its presence marks the clip done); each via a temporary file of
+    this write's own and a rename: two prepares into one cache (two fine-tunes into one --out) wrote one
+    `.partial` each, and the second rename found it gone ("could not be prepared" of a good clip)."""
     npz_path, crops_path = clip_paths(cache, name)
     npz_path.parent.mkdir(parents=True, exist_ok=True)
     if crops is not None:
-        partial = crops_path.with_name(crops_path.name + ".partial")
+        _write_in_place(crops_path, lambda f: np.save(f, crops))
+    _write_in_place(npz_path, lambda f: np.savez(f, **arrays))
+
+
+def _write_in_place(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """`write` into a temporary file of this write's own beside `path`, renamed to it once complete."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+    try:
         with open(partial, "wb") as f:
-            np.save(f, crops)
-        partial.replace(crops_path)
-    partial = npz_path.with_name(npz_path.name + ".partial")
-    with open(partial, "wb") as f:
-        np.savez(f, **arrays)
-    partial.replace(npz_path)
+            write(f)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_if_changed(path: Path, text: str) -> None:
-    """Write `path` only when its text differs: a training run's inputs include the cache's files by size
-    and modification time (training.stages.stage_inputs), so a file rewritten unchanged would make a
-    resumed run look as if its data had changed."""
+    """Write `path` (atomically: another prepare may read it meanwhile) only when its text differs: a
+    training run's inputs include the cache's files by size and modification time
+    (training.stages.stage_inputs), so a file rewritten unchanged would make a resumed run look as if its
+    data had changed."""
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+        replace_atomically(path, text.encode("utf-8"))
 
 
 def load_clip(cache: Path, name: str, with_crops: bool) -> Clip:
