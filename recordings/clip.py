@@ -37,7 +37,13 @@ from recordings.ntu import NtuBody, read_skeleton
 from recordings.ntu_samples import SampleName
 from recordings.ntu_video import RgbVideo
 from recordings.pkummd import PkuMmdRecording, is_sequence_path
-from recordings.recorder import SIDECAR_FORMAT, SIDECAR_VERSION, STORED_TIME_SLACK_S, labelled_length_s
+from recordings.recorder import (
+    PARTIAL_SUFFIX,
+    SIDECAR_FORMAT,
+    SIDECAR_VERSION,
+    STORED_TIME_SLACK_S,
+    labelled_length_s,
+)
 from recordings.recording import Recording, RecordingInfo, mean_fps
 
 __all__ = ["ClipError", "ClipPaths", "ClipRecording", "PkuMmdRecording", "Recording", "RecordingInfo",
@@ -73,11 +79,14 @@ def _paths_for(skeleton: Path) -> ClipPaths:
 
 
 def find_clips(directory: Path | str) -> list[ClipPaths]:
-    """Every clip under a directory (recursively), sorted by path."""
+    """Every finished clip under a directory (recursively), sorted by path. One whose partial folder is
+    still there is being finished (its skeleton is put in place before its sidecar), or its finishing was
+    interrupted (`recover` completes it): `list`, `export` and training took it without its sidecar."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: not a directory")
-    return [_paths_for(p) for p in sorted(directory.rglob("*.skeleton")) if p.is_file()]
+    return [_paths_for(p) for p in sorted(directory.rglob("*.skeleton"))
+            if p.is_file() and not p.with_name(p.name[: -len(".skeleton")] + PARTIAL_SUFFIX).is_dir()]
 
 
 def clip_paths(path: Path | str) -> ClipPaths:

@@ -170,6 +170,20 @@ def test_two_stations_recording_into_one_folder_at_once_take_two_names(tmp_path:
         Recorder(tmp_path, sample_name="live_20261206_113000", config=CONFIG)  # named by the caller
 
 
+def test_a_clip_still_being_finished_is_not_found_as_a_clip(tmp_path: Path) -> None:
+    """Finishing puts the skeleton in place before the sidecar: in between (or after a crash there),
+    `list`, `export` and training took the clip without its sidecar, as if it had no labels."""
+    from recordings.clip import find_clips
+
+    with Recorder(tmp_path, label="A121", label_map=LABELS, config=CONFIG) as rec:
+        rec.write(make_frame(0, 0.0))
+    finishing = tmp_path / f"{rec.sample_name}{recorder_module.PARTIAL_SUFFIX}"
+    finishing.mkdir()
+    assert find_clips(tmp_path) == []
+    finishing.rmdir()
+    assert [c.name for c in find_clips(tmp_path)] == [rec.sample_name]
+
+
 def test_missing_colour_repeats_the_previous_image_and_is_listed(tmp_path: Path) -> None:
     with Recorder(tmp_path, sample_name="gap", config=CONFIG) as rec:
         for i in range(4):
