@@ -55,7 +55,8 @@ REJOIN_WITHIN_S = 3.0
 # side.) Down is along the body's own spine where it stood upright in its history (core.room.body_up),
 # not the camera's y: a sensor high on a patient room's wall, tilted 40 degrees, sees a walk of 1 m/s
 # towards it go 0.32 m down its y in half a second, which read as a fall. The camera's y where it never
-# stood fully tracked (a patient in bed, feet hidden), or stood more than 45 degrees off the camera's up.
+# stood fully tracked (a patient in bed, feet hidden). A sensor pitched more than 45 degrees (on a ceiling)
+# is beyond this: body_up then leaves out the standing spines and may keep a lying one as up.
 LEFT_VIEW_AT_DEG = 30.0
 OUTWARD_DEG = 2.0
 OUTWARD_OVER_S = 0.5
