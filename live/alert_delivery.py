@@ -277,7 +277,7 @@ def undelivered_in(path: Path) -> int:
     not send them: 0 where it cannot be read, or where a running app holds it (it is sending them; a room
     beside it from the same folder would have said they were an earlier run's). Nothing is written."""
     try:
-        with open(path.with_name(path.name + ".lock"), "r+b") as lock:  # not made where absent
+        with open(path.with_name(path.name + ".lock"), "rb") as lock:  # not made where absent
             lock_exclusive(lock)
     except FileNotFoundError:  # no run ever held the queue
         pass

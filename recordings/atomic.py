@@ -56,7 +56,10 @@ def held(path: Path | str, timeout_s: float = 10.0) -> Iterator[None]:
     while another process holds it; TimeoutError naming it after that."""
     deadline = time.monotonic() + timeout_s
     try:
-        handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
+        try:
+            handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
+        except PermissionError:  # there, made by another account: locked through a read-only handle
+            handle = open(path, "rb")  # noqa: SIM115
     except OSError as error:  # a read-only folder: said of what the lock guards, as well as the lock
         guarded = Path(path).with_suffix("").name
         raise OSError(error.errno, f"{error.strerror}: the lock for changing {guarded} cannot be opened",

@@ -87,6 +87,11 @@ def _new_sidecar(paths: ClipPaths) -> dict:
     }
 
 
+class SidecarChanged(ClipError):
+    """A save refused: another editor changed the sidecar since it was read. Doing it again, on the labels
+    as they are now (ClipLabels.reread), is the way on."""
+
+
 @dataclass
 class ClipLabels:
     """One clip's sidecar, opened for relabelling. Nothing is written until `save()`."""
@@ -232,9 +237,9 @@ class ClipLabels:
         return lines
 
     def save(self) -> Path:
-        """Rewrite the sidecar atomically with the labels as they are now. A ClipError, with nothing written,
-        where another editor saved it since it was read: two people labelling one clip at once each wrote
-        their own copy over the other's, and one's intervals were gone without a word."""
+        """Rewrite the sidecar atomically with the labels as they are now. SidecarChanged, with nothing
+        written, where another editor saved it since it was read: two people labelling one clip at once
+        each wrote their own copy over the other's, and one's intervals were gone without a word."""
         raw = dict(self.raw)
         if self.intervals:
             raw["intervals"] = self.timeline().to_json()
@@ -244,9 +249,9 @@ class ClipLabels:
         # One editor at a time compares and writes (the folder's labels.txt lock: no file of its own).
         with held(self.sidecar_path.with_name(LABEL_MAP_FILENAME + ".lock")):
             if _digest(self.sidecar_path) != self.read_as:
-                raise ClipError(f"{self.sidecar_path} was changed by another editor (recordings label, the "
-                                "marking window) since it was read: nothing written; do it again, on the "
-                                "labels as they are now (--list)")
+                raise SidecarChanged(f"{self.sidecar_path} was changed or removed by another editor "
+                                     "(recordings label, the marking window) since it was read: nothing "
+                                     "written; do it again, on the labels as they are now")
             replace_atomically(self.sidecar_path, data)
         self.raw, self.on_disk, self.read_as = raw, True, hashlib.sha256(data).hexdigest()
         return self.sidecar_path
@@ -318,4 +323,5 @@ class IntervalMarker:
         return self.intervals.pop() if self.intervals else None
 
 
-__all__ = ["ClipError", "ClipLabels", "IntervalMarker", "known_classes", "label_command", "label_map_path"]
+__all__ = ["ClipError", "ClipLabels", "IntervalMarker", "SidecarChanged", "known_classes", "label_command",
+           "label_map_path"]

@@ -43,7 +43,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.frame import Frame  # noqa: E402
 from core.timeline import Interval, stored_time  # noqa: E402
-from recordings.labelling import ClipLabels, IntervalMarker, label_command  # noqa: E402
+from recordings.labelling import ClipLabels, IntervalMarker, SidecarChanged, label_command  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
 from recordings.stop_signals import STOP_SIGNALS  # noqa: E402
 
@@ -189,8 +189,8 @@ class ClipMarker:
             added = self.labels.add(interval.label, interval.start, interval.end)
             try:
                 self.labels.save()
-            except OSError:
-                self.labels.intervals = kept  # not written: not written by a later save either
+            except (OSError, SidecarChanged):
+                self.labels.intervals = kept  # not written: not written by a later save, nor drawn
                 raise
         except (ValueError, OSError) as error:
             self.message = f"not saved: {error}"
@@ -254,7 +254,7 @@ class ClipMarker:
             self.message = f"removed {_said(interval)}"
         else:
             error = self._rewrite(sorted([*self.labels.intervals, interval], key=lambda i: (i.start, i.end)))
-            if isinstance(error, OSError):
+            if isinstance(error, OSError | SidecarChanged):  # not an overlap: not written
                 self.message = f"not put back: {error}"  # still last: u tries again
                 return
             self.history.pop()  # put back, or never: u goes on to what came before it

@@ -90,7 +90,7 @@ def test_two_people_labelling_one_clip_at_once_lose_nothing(tmp_path: Path) -> N
     first.add("patient fell", 0.0, 1.0)
     first.save()
     second.add("patient fell", 1.5, 2.5)
-    with pytest.raises(ClipError, match="changed by another editor .* since it was read: nothing written"):
+    with pytest.raises(ClipError, match="changed or removed by another editor .* since it was read: nothing"):
         second.save()
     stored = read_sidecar(clip.with_suffix(".json")).timeline.intervals
     assert [(i.start, i.end) for i in stored] == [(0.0, 1.0)]
@@ -98,7 +98,7 @@ def test_two_people_labelling_one_clip_at_once_lose_nothing(tmp_path: Path) -> N
     second.add("patient fell", 1.5, 2.5)
     second.save()
     first.remove(1)
-    with pytest.raises(ClipError, match="changed by another editor"):
+    with pytest.raises(ClipError, match="changed or removed by another editor"):
         first.save()
     assert len(read_sidecar(clip.with_suffix(".json")).timeline.intervals) == 2
 
@@ -631,6 +631,47 @@ def test_the_window_keeps_what_recordings_label_changed_meanwhile(tmp_path: Path
     mark(2.0, 2.5)
     assert "was deleted while the clip was being labelled" in marker.message
     assert not clip.with_suffix(".json").exists()
+
+
+def test_the_window_says_a_save_another_editor_overtook_and_tries_again(tmp_path: Path) -> None:
+    """Another editor saving between the window's reread and its save: the mark stayed drawn though not
+    written, and an undone removal was called an overlap and dropped from undo."""
+    from recordings.marking import ClipMarker
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
+    reread = marker.labels.reread
+    overtaken = iter([(2.5, 2.8), (2.0, 2.2)])
+
+    def overtake_once() -> None:  # the command line saves just after the window read the sidecar
+        reread()
+        marker.labels.reread = reread
+        start, end = next(overtaken)
+        assert main(["label", str(clip), "--class", "patient fell", "--from", str(start), "--to",
+                     str(end)]) == 0
+
+    def mark(start: float, end: float) -> None:
+        marker.now = start
+        marker.handle("s")
+        marker.now = end
+        marker.handle("e")
+
+    mark(0.2, 0.5)
+    marker.labels.reread = overtake_once
+    mark(1.0, 1.3)
+    assert "not saved:" in marker.message and "changed or removed by another editor" in marker.message
+    assert [(i.start, i.end) for i in marker.labels.intervals] == [(0.2, 0.5)]  # not drawn as saved
+    marker.now = 0.3
+    marker.handle("d")
+    assert marker.message.startswith("removed patient fell 0.20-0.50")
+    marker.labels.reread = overtake_once
+    marker.handle("u")  # putting it back, overtaken: not an overlap, and u tries again
+    assert marker.message.startswith("not put back:") and "another editor" in marker.message
+    marker.handle("u")
+    assert marker.message == "put back patient fell 0.20-0.50 s"
+    stored = read_sidecar(clip.with_suffix(".json")).timeline.intervals
+    assert [(i.start, i.end) for i in stored] == [(0.2, 0.5), (2.0, 2.2), (2.5, 2.8)]
 
 
 def test_held_or_modified_keys_do_not_mark(tmp_path: Path, qtbot) -> None:

@@ -170,16 +170,26 @@ def test_two_stations_recording_into_one_folder_at_once_take_two_names(tmp_path:
         Recorder(tmp_path, sample_name="live_20261206_113000", config=CONFIG)  # named by the caller
 
 
-def test_a_clip_still_being_finished_is_not_found_as_a_clip(tmp_path: Path) -> None:
+def test_a_clip_still_being_finished_is_not_found_as_a_clip(tmp_path: Path, capsys, caplog) -> None:
     """Finishing puts the skeleton in place before the sidecar: in between (or after a crash there),
     `list`, `export` and training took the clip without its sidecar, as if it had no labels."""
+    from recordings.__main__ import main
     from recordings.clip import find_clips
+    from training.data import DatasetError
+    from training.datasets.clips import read_clip_folder
 
-    with Recorder(tmp_path, label="A121", label_map=LABELS, config=CONFIG) as rec:
+    with Recorder(tmp_path / "ward4", label="A121", label_map=LABELS, config=CONFIG) as rec:
         rec.write(make_frame(0, 0.0))
-    finishing = tmp_path / f"{rec.sample_name}{recorder_module.PARTIAL_SUFFIX}"
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    finishing = tmp_path / "ward4" / f"{rec.sample_name}{recorder_module.PARTIAL_SUFFIX}"
     finishing.mkdir()
     assert find_clips(tmp_path) == []
+    main(["list", str(tmp_path)])  # a folder below: said as the top folder's are (export did already)
+    said = f"ward4: 1 recording(s) a crash interrupted ({finishing.name}), not listed"
+    assert said in capsys.readouterr().err
+    with caplog.at_level(logging.WARNING), pytest.raises(DatasetError, match="no clips"):
+        read_clip_folder(tmp_path)
+    assert f"1 recording(s) not finished, left out (ward4/{finishing.name})" in caplog.text
     finishing.rmdir()
     assert [c.name for c in find_clips(tmp_path)] == [rec.sample_name]
 
@@ -797,3 +807,21 @@ def test_an_atomic_rewrite_syncs_the_file_before_its_rename_and_the_folder_after
     if os.name == "posix":  # where a folder can be synced: it is, after the rename
         assert events.index(("fsync", tmp_path.stat().st_ino), renamed) > renamed
     assert target.read_bytes().endswith(b"leaves bed\n")
+
+
+def test_a_lock_file_another_account_made_is_held_through_a_read_only_handle(tmp_path, monkeypatch):
+    """labels.txt.lock made by a colleague's account (0644): every save of a label refused, though the
+    sidecar beside it could be written."""
+    from recordings import atomic
+
+    lock = tmp_path / "labels.txt.lock"
+    lock.write_bytes(b"")
+
+    def not_for_writing(path, mode="r", *args, **kwargs):
+        if mode != "rb":
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "open", not_for_writing, raising=False)
+    with atomic.held(lock), open(lock, "rb") as other, pytest.raises(OSError):
+        atomic.lock_exclusive(other)  # held: another process's try is refused
