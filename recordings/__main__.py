@@ -392,6 +392,13 @@ def _say_unfinished_recordings(directory: Path, what: str) -> int:
     return len(left) + len(running)
 
 
+def _say_unfinished_below(directory: Path, what: str) -> int:
+    """`_say_unfinished_recordings` for `directory` and every folder below it (clips are found in
+    subfolders too, and one not yet finished is not among them); how many."""
+    folders = sorted({p.parent for p in directory.rglob(f"*{PARTIAL_SUFFIX}") if p.is_dir()})
+    return sum(_say_unfinished_recordings(folder, what) for folder in folders)
+
+
 def _sequences_here(directory: Path) -> str:
     """What to do with the PKU-MMD sequences of a folder without clips ("" where it has none): info and
     convert read them one at a time."""
@@ -406,7 +413,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
     given = read_label_map(args.labels) if args.labels else None  # read first: a bad one stops here
     clips = find_clips(directory)
-    _say_unfinished_recordings(directory, "listed")
+    _say_unfinished_below(directory, "listed")
     if not clips:
         if sequences := _sequences_here(directory):  # asked to list what it holds: not "nothing", exit 0
             print(f"{directory}: no clips (*.skeleton) found{sequences}", file=sys.stderr)
@@ -921,9 +928,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    # Export reads the folders below DIR too, and so looks for their unfinished recordings.
-    folders = sorted({p.parent for p in Path(args.dir).rglob(f"*{PARTIAL_SUFFIX}") if p.is_dir()})
-    unfinished = sum(_say_unfinished_recordings(folder, "exported") for folder in folders)
+    unfinished = _say_unfinished_below(Path(args.dir), "exported")
 
     def say(sample: ExportedSample) -> None:
         print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "

@@ -111,11 +111,11 @@ def write_clip(cache: Path, name: str, arrays: dict[str, np.ndarray], crops: np.
     npz_path, crops_path = clip_paths(cache, name)
     npz_path.parent.mkdir(parents=True, exist_ok=True)
     if crops is not None:
-        _write_in_place(crops_path, lambda f: np.save(f, crops))
-    _write_in_place(npz_path, lambda f: np.savez(f, **arrays))
+        _write_then_rename(crops_path, lambda f: np.save(f, crops))
+    _write_then_rename(npz_path, lambda f: np.savez(f, **arrays))
 
 
-def _write_in_place(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def _write_then_rename(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """`write` into a temporary file of this write's own beside `path`, renamed to it once complete."""
     partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     try:

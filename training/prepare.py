@@ -33,6 +33,7 @@ from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from recordings.argument_types import integer_in, output_folder, positive_float
+from recordings.atomic import replace_atomically
 from recordings.clip import color_pixel_scale, other_shape, read_sidecar
 from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
@@ -242,7 +243,8 @@ def prepare_cache(
                 "use another folder or the same options"
             )
     else:
-        settings_path.write_text(json.dumps(settings.to_dict(), indent=1), encoding="utf-8")
+        # Whole or not at all: another prepare into this cache may be reading it.
+        replace_atomically(settings_path, json.dumps(settings.to_dict(), indent=1).encode())
     index: list[dict] = []
     todo: list[ClipTask] = []
     replaced = 0

@@ -483,7 +483,10 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     settings["subset"] = previous.get("subset")  # runs written before it was kept: unknown
     replacing = (f" (replacing {EVALUATION_KINDS['rescore']} of {replaced['rescored_from']} written there "
                  "before)" if replaced else "")
-    return _score_and_write(out_dir, {**settings, "rescored_from": str(run_dir)}, decisions, tracks,
+    # Resolved: the stream run that replaces RUN later tells its own rescoring from another run's by it,
+    # from whatever folder either was started in.
+    rescored_from = str(Path(run_dir).resolve())
+    return _score_and_write(out_dir, {**settings, "rescored_from": rescored_from}, decisions, tracks,
                             durations, threshold, end_threshold, alert, started,
                             f"{_run_title(settings)}, rescored", replacing)
 

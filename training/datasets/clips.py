@@ -46,7 +46,7 @@ from recordings.clip import ClipError, ClipPaths, Sidecar, find_clips, read_side
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
 from recordings.ntu_samples import SampleName
-from recordings.recorder import clip_session, labelled_length_s
+from recordings.recorder import PARTIAL_SUFFIX, clip_session, labelled_length_s
 from training.cache import load_clip, read_index, read_settings
 from training.config import DataConfig
 from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, stratified_split
@@ -144,6 +144,11 @@ def read_clip_folder(
     """Every clip under `root` with its labels, and the clips that have none (not yet labelled)."""
     map_path, labels = label_map_for(root, str(label_map) if label_map else None)
     clips = find_clips(root)
+    unfinished = sorted(p for p in Path(root).rglob(f"*{PARTIAL_SUFFIX}") if p.is_dir())
+    if unfinished:  # not clips yet (find_clips): said, as `recordings list` does
+        log.warning("%s: %d recording(s) not finished, left out (%s): being recorded, or interrupted "
+                    "(python -m recordings recover FOLDER finishes those)", root, len(unfinished),
+                    first_few([str(p.relative_to(root)) for p in unfinished], 3))
     if not clips:
         raise DatasetError(f"{root}: no clips (*.skeleton) found")
     out, unlabelled = [], []
