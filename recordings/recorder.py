@@ -404,7 +404,8 @@ class Recorder:
         if taken and taken[0] == self.partial_dir:  # recover finishes it; then the name is free again
             raise RecorderError(
                 f"{taken[0]} already exists: a recording of that name was interrupted; python -m recordings "
-                f"recover {as_typed(self.out_dir)} finalises it, or choose another sample name"
+                f"recover {as_typed(self.out_dir)} finalises it (a conversion's: remove it and convert "
+                "again), or choose another sample name"
             )
         if taken:  # a finished clip is never written over
             raise RecorderError(f"{taken[0]} already exists; choose another sample name (convert: --name)")
@@ -663,6 +664,14 @@ def _hold_partial(partial_dir: Path, create: bool) -> IO[bytes]:
     return handle
 
 
+# The sidecar sources `recordings convert` gives its clips (xef.CONVERTED_SOURCE + name, "pkummd:" + name).
+CONVERTED_PREFIXES = ("xef:", "pkummd:")
+
+
+class ConversionInterrupted(RecorderError):
+    """A conversion's partial folder, which recovery leaves: its source converts again, whole."""
+
+
 def finalize_partial(
     partial_dir: Path | str, stopped: str = "recovered after an interruption", *, recovering: bool = True,
     lock: IO[bytes] | None = None,
@@ -714,6 +723,12 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         header = json.loads(complete[0])
     except json.JSONDecodeError as error:
         raise RecorderError(f"{frames_path}: line 1: header is not JSON: {error}") from None
+    source = str(header.get("source", ""))
+    if recovering and source.startswith(CONVERTED_PREFIXES):
+        raise ConversionInterrupted(
+            f"{partial_dir}: a conversion of {source.split(':', 1)[1]} that was interrupted; its source "
+            f"holds every frame, so it is not finished as a shorter clip (which list and training took as "
+            f"whole): remove {partial_dir.name} and convert the source again")
     records = []
     # Intervals known before recording (a converted labelled sequence) are in the header, those marked
     # while recording in their own lines; both in seconds from the clip's first frame.
@@ -910,6 +925,8 @@ def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:
             recovered.append(finalize_partial(partial))
         except RecordingInProgress:  # a recorder started on that name meanwhile
             log.info("%s: being recorded now; left alone", partial)
+        except ConversionInterrupted as error:  # the others are recovered all the same
+            log.warning("%s", error)
         except RecorderError:
             if (partial / "frames.jsonl").is_file():
                 raise

@@ -506,6 +506,22 @@ def test_recovery_finalises_every_interrupted_recording_in_the_folder(tmp_path: 
     assert interrupted_recordings(tmp_path) == []
 
 
+def test_recovery_leaves_an_interrupted_conversion_to_be_converted_again(tmp_path: Path, caplog) -> None:
+    """A conversion killed halfway (kill -9: Ctrl-C discards it) was finished by recover as a clip of its
+    first half, which list and training took as whole; its source still holds every frame."""
+    rec = Recorder(tmp_path, sample_name="0005-M", source="pkummd:0005-M.txt.xz",
+                   config=RecorderConfig(min_free_bytes=1, sync_interval_s=0.0))
+    rec.write(make_frame(0, 0.0))
+    abandon(rec)
+    crashed_recording(tmp_path, "live", (make_frame(i, i / 30) for i in range(2)))
+    with caplog.at_level(logging.WARNING):
+        recovered = recover_partial_recordings(tmp_path)
+    assert [f.skeleton.name for f in recovered] == ["live.skeleton"]  # the others are recovered
+    assert "0005-M.partial: a conversion of 0005-M.txt.xz that was interrupted" in caplog.text
+    assert "remove 0005-M.partial and convert the source again" in caplog.text
+    assert rec.partial_dir.is_dir() and not (tmp_path / "0005-M.skeleton").exists()
+
+
 def test_recovery_stops_at_a_damaged_line_in_the_middle(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
