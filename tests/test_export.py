@@ -339,6 +339,32 @@ def test_an_fp16_graph_that_decides_otherwise_is_refused_and_removed(
     assert not list(tmp_path.glob("*fp16*"))
 
 
+def test_an_fp16_graph_is_put_in_place_only_once_checked(
+    tiny_report: ExportReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export stopped during the FP16 check (Ctrl-C, systemd) left the unchecked FP16 graph under its
+    final name, and a killed one a torn file there, which TensorRT would build from."""
+    import training.export as export
+    from core.engines import example_inputs
+
+    crops, skeleton = example_inputs(tiny_report.metadata, 2)
+    out = tmp_path / "tiny.fp16-i3ds.onnx"
+
+    def stopped(*args):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(export, "_max_error", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            export.fp16_parity(tiny_report.onnx_path, crops, skeleton, out_path=out, threads=1)
+    assert list(tmp_path.iterdir()) == []  # neither the graph nor its temporary file
+    refused = export.fp16_parity(tiny_report.onnx_path, crops, skeleton, out_path=out, threads=1,
+                                 min_top1_agreement=1.01)
+    assert refused.top1_agreement == 1.0 and list(tmp_path.iterdir()) == []
+    export.fp16_parity(tiny_report.onnx_path, crops, skeleton, out_path=out, threads=1)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
 def test_split_pieces_that_fail_their_check_are_removed(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
