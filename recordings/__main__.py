@@ -636,6 +636,11 @@ def write_images(
                 writer.write(image)
             count += 1
         whole = True
+    except KeyboardInterrupt:  # main says 'interrupted: ' and this: a cut render looked like a finished one
+        if writer is not None and (out.exists() or out.is_symlink()):  # kept in its place (below)
+            raise KeyboardInterrupt(f"{out}: the earlier render is kept; this one stopped after {count} "
+                                    "frame(s)") from None
+        raise KeyboardInterrupt(f"{out}: the render is incomplete, {count} frame(s) written") from None
     finally:
         try:
             if isinstance(writer, MjpegAviWriter):

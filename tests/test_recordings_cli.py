@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -278,9 +279,10 @@ def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlie
             yield i, np.full((48, 64, 3), 60 * i, np.uint8)
         raise KeyboardInterrupt
 
-    for name in ("report.avi", "new.avi"):
+    for name, said in (("report.avi", "the earlier render is kept; this one stopped after 3 frame(s)"),
+                       ("new.avi", "the render is incomplete, 3 frame(s) written")):
         before = (tmp_path / name).read_bytes() if (tmp_path / name).exists() else None
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt, match=re.escape(f"{tmp_path / name}: {said}")):
             write_images(three_then_stop(), tmp_path / name, 30.0)
         if before is not None:
             assert (tmp_path / name).read_bytes() == before
