@@ -276,8 +276,13 @@ def undelivered_in(path: Path) -> int:
     """How many alerts the queue file `path` holds undelivered, for a run without --alert-url, which does
     not send them: 0 where it cannot be read, or where a running app holds it (it is sending them; a room
     beside it from the same folder would have said they were an earlier run's). Nothing is written."""
+    lock_path = path.with_name(path.name + ".lock")
     try:
-        with open(path.with_name(path.name + ".lock"), "rb") as lock:  # not made where absent
+        try:
+            lock = open(lock_path, "r+b")  # noqa: SIM115 - not made where absent; NFS locks need writing
+        except PermissionError:  # another account's: locked through a read-only handle
+            lock = open(lock_path, "rb")  # noqa: SIM115
+        with lock:
             lock_exclusive(lock)
     except FileNotFoundError:  # no run ever held the queue
         pass

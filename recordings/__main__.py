@@ -96,6 +96,7 @@ from recordings.recorder import (
     Recorder,
     RecorderConfig,
     RecorderError,
+    interrupted_conversion,
     labelled_length_s,
     partial_recordings,
     recover_partial_recordings,
@@ -381,6 +382,10 @@ def _say_unfinished_recordings(directory: Path, what: str) -> int:
     """The recordings in `directory` a crash interrupted, or still being written, which are not `what`;
     how many."""
     left, running = partial_recordings(directory)
+    conversions = {p: said for p in left if (said := interrupted_conversion(p)) is not None}
+    for said in conversions.values():  # not for recover: their sources convert again
+        print(f"{directory}: {said}; not {what}", file=sys.stderr)
+    left = [p for p in left if p not in conversions]
     if left:
         interrupted = ", ".join(p.name for p in left)
         print(f"{directory}: {len(left)} recording(s) a crash interrupted ({interrupted}), not {what}: "
@@ -389,7 +394,7 @@ def _say_unfinished_recordings(directory: Path, what: str) -> int:
         print(f"{directory}: {len(running)} recording(s) in progress (or another user's, which this one "
               f"cannot check), not {what} until finished ({', '.join(p.name for p in running)})",
               file=sys.stderr)
-    return len(left) + len(running)
+    return len(conversions) + len(left) + len(running)
 
 
 def _say_unfinished_below(directory: Path, what: str) -> int:
@@ -637,10 +642,14 @@ def write_images(
             count += 1
         whole = True
     except KeyboardInterrupt:  # main says 'interrupted: ' and this: a cut render looked like a finished one
-        if writer is not None and (out.exists() or out.is_symlink()):  # kept in its place (below)
-            raise KeyboardInterrupt(f"{out}: the earlier render is kept; this one stopped after {count} "
-                                    "frame(s)") from None
-        raise KeyboardInterrupt(f"{out}: the render is incomplete, {count} frame(s) written") from None
+        earlier = out.exists() or out.is_symlink()
+        # Its frames in place: images as written; a video as `finally` decides, only where none was there.
+        if count and (writer is None or not earlier):
+            said = f"the render is incomplete, {count} frame(s) written"
+        else:
+            said = f"the earlier render is kept; this one stopped after {count} frame(s)" if earlier else \
+                "nothing written"
+        raise KeyboardInterrupt(f"{out}: {said}") from None
     finally:
         try:
             if isinstance(writer, MjpegAviWriter):
@@ -926,6 +935,8 @@ def cmd_recover(args: argparse.Namespace) -> int:
     for partial in interrupted:
         if partial.name not in recovered_from and not partial.exists():
             print(f"{partial.name}: its clip is finished (what an interrupted clean-up left is removed)")
+        elif partial.name not in recovered_from and (converted := interrupted_conversion(partial)):
+            print(f"{partial.name}: {converted}")
     return 0
 
 

@@ -58,8 +58,10 @@ def held(path: Path | str, timeout_s: float = 10.0) -> Iterator[None]:
     try:
         try:
             handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
-        except PermissionError:  # there, made by another account: locked through a read-only handle
-            handle = open(path, "rb")  # noqa: SIM115
+        except PermissionError:
+            if not Path(path).is_file():  # a read-only folder: said as such below
+                raise
+            handle = open(path, "rb")  # noqa: SIM115 - there, made by another account: locked read-only
     except OSError as error:  # a read-only folder: said of what the lock guards, as well as the lock
         guarded = Path(path).with_suffix("").name
         raise OSError(error.errno, f"{error.strerror}: the lock for changing {guarded} cannot be opened",

@@ -402,10 +402,11 @@ class Recorder:
         named = () if chosen_here else (self.partial_dir, self.out_dir / f"{sample_name}.skeleton")
         taken = [p for p in named if p.exists()]
         if taken and taken[0] == self.partial_dir:  # recover finishes it; then the name is free again
+            converted = interrupted_conversion(self.partial_dir)
             raise RecorderError(
+                f"{taken[0]} already exists: {converted}" if converted is not None else
                 f"{taken[0]} already exists: a recording of that name was interrupted; python -m recordings "
-                f"recover {as_typed(self.out_dir)} finalises it (a conversion's: remove it and convert "
-                "again), or choose another sample name"
+                f"recover {as_typed(self.out_dir)} finalises it, or choose another sample name"
             )
         if taken:  # a finished clip is never written over
             raise RecorderError(f"{taken[0]} already exists; choose another sample name (convert: --name)")
@@ -672,6 +673,23 @@ class ConversionInterrupted(RecorderError):
     """A conversion's partial folder, which recovery leaves: its source converts again, whole."""
 
 
+def interrupted_conversion(partial_dir: Path) -> str | None:
+    """What to do with `partial_dir` where it is an interrupted conversion (`recordings convert`), else
+    None. Its source holds every frame, so it is not finished as a shorter clip, which list and training
+    took as whole; but a conversion whose clip is in place (its sidecar, written last) lost only its
+    clean-up, which recovery finishes as any recording's."""
+    name = partial_dir.name[: -len(PARTIAL_SUFFIX)]
+    try:
+        with open(partial_dir / "frames.jsonl", "rb") as frames:
+            source = str(json.loads(frames.readline()).get("source", ""))
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not source.startswith(CONVERTED_PREFIXES) or (partial_dir.parent / f"{name}.json").is_file():
+        return None
+    return (f"an interrupted conversion of {source.split(':', 1)[1]}: remove {partial_dir.name} and convert "
+            "the source again")
+
+
 def finalize_partial(
     partial_dir: Path | str, stopped: str = "recovered after an interruption", *, recovering: bool = True,
     lock: IO[bytes] | None = None,
@@ -723,12 +741,8 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         header = json.loads(complete[0])
     except json.JSONDecodeError as error:
         raise RecorderError(f"{frames_path}: line 1: header is not JSON: {error}") from None
-    source = str(header.get("source", ""))
-    if recovering and source.startswith(CONVERTED_PREFIXES):
-        raise ConversionInterrupted(
-            f"{partial_dir}: a conversion of {source.split(':', 1)[1]} that was interrupted; its source "
-            f"holds every frame, so it is not finished as a shorter clip (which list and training took as "
-            f"whole): remove {partial_dir.name} and convert the source again")
+    if recovering and (converted := interrupted_conversion(partial_dir)) is not None:
+        raise ConversionInterrupted(f"{partial_dir}: {converted}")
     records = []
     # Intervals known before recording (a converted labelled sequence) are in the header, those marked
     # while recording in their own lines; both in seconds from the clip's first frame.

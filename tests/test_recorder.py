@@ -33,6 +33,7 @@ from recordings.recorder import (
     RecorderError,
     complete_frame_blocks,
     finalize_partial,
+    interrupted_conversion,
     interrupted_recordings,
     recover_partial_recordings,
 )
@@ -506,7 +507,8 @@ def test_recovery_finalises_every_interrupted_recording_in_the_folder(tmp_path: 
     assert interrupted_recordings(tmp_path) == []
 
 
-def test_recovery_leaves_an_interrupted_conversion_to_be_converted_again(tmp_path: Path, caplog) -> None:
+def test_recovery_leaves_an_interrupted_conversion_to_be_converted_again(tmp_path: Path, caplog, capsys
+                                                                          ) -> None:
     """A conversion killed halfway (kill -9: Ctrl-C discards it) was finished by recover as a clip of its
     first half, which list and training took as whole; its source still holds every frame."""
     rec = Recorder(tmp_path, sample_name="0005-M", source="pkummd:0005-M.txt.xz",
@@ -517,9 +519,18 @@ def test_recovery_leaves_an_interrupted_conversion_to_be_converted_again(tmp_pat
     with caplog.at_level(logging.WARNING):
         recovered = recover_partial_recordings(tmp_path)
     assert [f.skeleton.name for f in recovered] == ["live.skeleton"]  # the others are recovered
-    assert "0005-M.partial: a conversion of 0005-M.txt.xz that was interrupted" in caplog.text
-    assert "remove 0005-M.partial and convert the source again" in caplog.text
+    said = "an interrupted conversion of 0005-M.txt.xz: remove 0005-M.partial and convert the source again"
+    assert f"0005-M.partial: {said}" in caplog.text
     assert rec.partial_dir.is_dir() and not (tmp_path / "0005-M.skeleton").exists()
+    with pytest.raises(RecorderError, match=f"0005-M.partial already exists: {said}"):  # convert again
+        Recorder(tmp_path, sample_name="0005-M", source="pkummd:0005-M.txt.xz", config=CONFIG)
+    from recordings.__main__ import main
+
+    assert main(["recover", str(tmp_path)]) == 0
+    assert f"0005-M.partial: {said}" in capsys.readouterr().out
+    # Killed after its clip was in place (the sidecar is written last): only the clean-up is left.
+    (tmp_path / "0005-M.json").write_text("{}")
+    assert interrupted_conversion(rec.partial_dir) is None
 
 
 def test_recovery_stops_at_a_damaged_line_in_the_middle(

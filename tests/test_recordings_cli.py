@@ -289,6 +289,16 @@ def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlie
         else:
             assert len(RecordedAvi(tmp_path / name)) == 3
     assert not list(tmp_path.glob(".*.partial.*"))
+
+    def stop_at_once():
+        raise KeyboardInterrupt
+        yield
+
+    for name, said in (("report.avi", "the earlier render is kept; this one stopped after 0 frame(s)"),
+                       ("none.avi", "nothing written")):
+        with pytest.raises(KeyboardInterrupt, match=re.escape(f"{tmp_path / name}: {said}")):
+            write_images(stop_at_once(), tmp_path / name, 30.0)
+    assert not (tmp_path / "none.avi").exists()
     # Closing it failing (a full disk): the error, and no hidden partial file left behind.
     import recordings.__main__ as cli
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -143,10 +144,10 @@ def fp16_parity(
     batch: int = 4,
     min_top1_agreement: float = 0.0,
 ) -> Fp16Parity:
-    """Convert `onnx_path` to FP16 (`to_fp16`, written to `out_path`, default beside it as .fp16.onnx)
-    and compare both on ONNX Runtime's CPU provider, `batch` windows per call. The graph is put at
-    `out_path` once compared, and only where its top-1 agreement is at least `min_top1_agreement`: an
-    export stopped meanwhile left an unchecked (or, killed, a torn) FP16 graph under its final name.
+    """Convert `onnx_path` to FP16 (`to_fp16`, written to `out_path`, default beside it as
+    .fp16-SCOPE.onnx) and compare both on ONNX Runtime's CPU provider, `batch` windows per call. The graph
+    is put at `out_path` once compared, and only where its top-1 agreement is at least
+    `min_top1_agreement`: an export stopped during the check leaves no unchecked (or torn) FP16 graph.
 
     That provider has FP16 kernels for few operators and casts around the others, so values are rounded
     to FP16 wherever the graph stores FP16 (weights, every tensor between operators), while arithmetic
@@ -158,7 +159,7 @@ def fp16_parity(
     if out_path is None:
         out_path = onnx_path.with_name(f"{onnx_path.stem}.fp16-{scope.value}.onnx")
     out_path = Path(out_path)
-    checking = out_path.with_name(f".{out_path.name}.checking")
+    checking = out_path.with_name(f".{out_path.name}.{os.getpid()}-{secrets.token_hex(4)}.checking")
     try:
         onnx.save(to_fp16(onnx.load(str(onnx_path)), scope), str(checking))
         reference = OnnxRuntimeGraph(onnx_path, threads=threads)

@@ -147,8 +147,8 @@ def read_clip_folder(
     unfinished = sorted(p for p in Path(root).rglob(f"*{PARTIAL_SUFFIX}") if p.is_dir())
     if unfinished:  # not clips yet (find_clips): said, as `recordings list` does
         log.warning("%s: %d recording(s) not finished, left out (%s): being recorded, or interrupted "
-                    "(python -m recordings recover FOLDER finishes those)", root, len(unfinished),
-                    first_few([str(p.relative_to(root)) for p in unfinished], 3))
+                    "(python -m recordings recover FOLDER finishes those, or says what to do)", root,
+                    len(unfinished), first_few([str(p.relative_to(root)) for p in unfinished], 3))
     if not clips:
         raise DatasetError(f"{root}: no clips (*.skeleton) found")
     out, unlabelled = [], []
