@@ -280,7 +280,9 @@ def undelivered_in(path: Path) -> int:
     try:
         try:
             lock = open(lock_path, "r+b")  # noqa: SIM115 - not made where absent; NFS locks need writing
-        except PermissionError:  # another account's: locked through a read-only handle
+        except FileNotFoundError:
+            raise
+        except OSError:  # another account's, or a read-only mount: locked through a read-only handle
             lock = open(lock_path, "rb")  # noqa: SIM115
         with lock:
             lock_exclusive(lock)

@@ -642,9 +642,10 @@ def write_images(
             count += 1
         whole = True
     except KeyboardInterrupt:  # main says 'interrupted: ' and this: a cut render looked like a finished one
-        earlier = out.exists() or out.is_symlink()
+        video_out = not to_folder and suffix in VIDEO_SUFFIXES
+        earlier = video_out and (out.exists() or out.is_symlink())
         # Its frames in place: images as written; a video as `finally` decides, only where none was there.
-        if count and (writer is None or not earlier):
+        if count and not earlier:
             said = f"the render is incomplete, {count} frame(s) written"
         else:
             said = f"the earlier render is kept; this one stopped after {count} frame(s)" if earlier else \

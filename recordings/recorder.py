@@ -401,7 +401,7 @@ class Recorder:
         # A name chosen here was free as it was chosen; one taken since is passed over below, at the mkdir.
         named = () if chosen_here else (self.partial_dir, self.out_dir / f"{sample_name}.skeleton")
         taken = [p for p in named if p.exists()]
-        if taken and taken[0] == self.partial_dir:  # recover finishes it; then the name is free again
+        if taken and taken[0] == self.partial_dir:  # recover finishes it (or says what to do)
             converted = interrupted_conversion(self.partial_dir)
             raise RecorderError(
                 f"{taken[0]} already exists: {converted}" if converted is not None else
@@ -673,19 +673,28 @@ class ConversionInterrupted(RecorderError):
     """A conversion's partial folder, which recovery leaves: its source converts again, whole."""
 
 
-def interrupted_conversion(partial_dir: Path) -> str | None:
+def interrupted_conversion(partial_dir: Path, *, held: bool = False) -> str | None:
     """What to do with `partial_dir` where it is an interrupted conversion (`recordings convert`), else
-    None. Its source holds every frame, so it is not finished as a shorter clip, which list and training
-    took as whole; but a conversion whose clip is in place (its sidecar, written last) lost only its
-    clean-up, which recovery finishes as any recording's."""
+    None (also for one running now). Its source holds every frame, so it is not finished as a shorter
+    clip, which list and training took as whole; but a conversion whose clip is being put in place (its
+    skeleton, then its sidecar) lost only its finishing, which recovery completes as any recording's.
+    `held`: the caller holds the folder's lock (recovery), so it is not checked."""
     name = partial_dir.name[: -len(PARTIAL_SUFFIX)]
     try:
         with open(partial_dir / "frames.jsonl", "rb") as frames:
             source = str(json.loads(frames.readline()).get("source", ""))
     except (OSError, ValueError, AttributeError):
         return None
-    if not source.startswith(CONVERTED_PREFIXES) or (partial_dir.parent / f"{name}.json").is_file():
+    finishing = any((partial_dir.parent / f"{name}{suffix}").exists() for suffix in (".json", ".skeleton"))
+    if not source.startswith(CONVERTED_PREFIXES) or finishing:
         return None
+    if not held:  # a conversion running now is not to be removed
+        try:
+            _hold_partial(partial_dir, create=False).close()
+        except RecordingInProgress:
+            return None
+        except OSError:  # no lock file (a version before it), or another user's: as interrupted
+            pass
     return (f"an interrupted conversion of {source.split(':', 1)[1]}: remove {partial_dir.name} and convert "
             "the source again")
 
@@ -741,7 +750,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         header = json.loads(complete[0])
     except json.JSONDecodeError as error:
         raise RecorderError(f"{frames_path}: line 1: header is not JSON: {error}") from None
-    if recovering and (converted := interrupted_conversion(partial_dir)) is not None:
+    if recovering and (converted := interrupted_conversion(partial_dir, held=True)) is not None:
         raise ConversionInterrupted(f"{partial_dir}: {converted}")
     records = []
     # Intervals known before recording (a converted labelled sequence) are in the header, those marked
@@ -844,6 +853,9 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
             sidecar["intervals"] = checked.to_json()
     sidecar_path = out_dir / f"{name}.json"
     replace_atomically(sidecar_path, json.dumps(sidecar, indent=1).encode() + b"\n")
+    # The header first: a recovery after a crash in this loop finds nothing to finalise, not frames.jsonl
+    # beside a skeleton.txt already gone (0 frames, written over the finished clip).
+    (partial_dir / "frames.jsonl").unlink(missing_ok=True)
     for leftover in partial_dir.iterdir():
         if leftover.name != PARTIAL_LOCK:  # held by the caller: removed once released
             leftover.unlink()
@@ -939,8 +951,8 @@ def recover_partial_recordings(directory: Path | str) -> list[ClipFiles]:
             recovered.append(finalize_partial(partial))
         except RecordingInProgress:  # a recorder started on that name meanwhile
             log.info("%s: being recorded now; left alone", partial)
-        except ConversionInterrupted as error:  # the others are recovered all the same
-            log.warning("%s", error)
+        except ConversionInterrupted as error:  # the others are recovered all the same; `recover` says it
+            log.info("%s", error)
         except RecorderError:
             if (partial / "frames.jsonl").is_file():
                 raise

@@ -516,7 +516,7 @@ def test_recovery_leaves_an_interrupted_conversion_to_be_converted_again(tmp_pat
     rec.write(make_frame(0, 0.0))
     abandon(rec)
     crashed_recording(tmp_path, "live", (make_frame(i, i / 30) for i in range(2)))
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         recovered = recover_partial_recordings(tmp_path)
     assert [f.skeleton.name for f in recovered] == ["live.skeleton"]  # the others are recovered
     said = "an interrupted conversion of 0005-M.txt.xz: remove 0005-M.partial and convert the source again"
@@ -528,9 +528,16 @@ def test_recovery_leaves_an_interrupted_conversion_to_be_converted_again(tmp_pat
 
     assert main(["recover", str(tmp_path)]) == 0
     assert f"0005-M.partial: {said}" in capsys.readouterr().out
-    # Killed after its clip was in place (the sidecar is written last): only the clean-up is left.
-    (tmp_path / "0005-M.json").write_text("{}")
+    # Killed while its clip was put in place (skeleton, then sidecar): only the finishing is left.
+    (tmp_path / "0005-M.skeleton").write_text("0\n")
     assert interrupted_conversion(rec.partial_dir) is None
+    (tmp_path / "0005-M.skeleton").unlink()
+    # Running now (its recorder holds the folder's lock): not to be removed.
+    running = Recorder(tmp_path, sample_name="0006-M", source="pkummd:0006-M.txt.xz", config=CONFIG)
+    assert interrupted_conversion(running.partial_dir) is None
+    with pytest.raises(RecorderError, match="0006-M.partial already exists: a recording of that name"):
+        Recorder(tmp_path, sample_name="0006-M", source="pkummd:0006-M.txt.xz", config=CONFIG)
+    running.discard()
 
 
 def test_recovery_stops_at_a_damaged_line_in_the_middle(

@@ -147,7 +147,8 @@ def fp16_parity(
     """Convert `onnx_path` to FP16 (`to_fp16`, written to `out_path`, default beside it as
     .fp16-SCOPE.onnx) and compare both on ONNX Runtime's CPU provider, `batch` windows per call. The graph
     is put at `out_path` once compared, and only where its top-1 agreement is at least
-    `min_top1_agreement`: an export stopped during the check leaves no unchecked (or torn) FP16 graph.
+    `min_top1_agreement`: an export stopped during the check leaves no unchecked FP16 graph under its
+    name (killed, a hidden temporary file beside it).
 
     That provider has FP16 kernels for few operators and casts around the others, so values are rounded
     to FP16 wherever the graph stores FP16 (weights, every tensor between operators), while arithmetic
