@@ -19,6 +19,7 @@ also keeps backups from copying it), and only names the engines write are remove
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -67,6 +68,16 @@ _said_clock_behind = False  # the warning that the clock is behind, once a proce
 _NO_EARLIER_THAN = 1_767_225_600.0
 
 
+@functools.cache
+def _installed_at() -> float:
+    """When this software was installed (this file's time), 2026-01-01 at the earliest: read once, not at
+    every file the cache marks."""
+    try:
+        return max(os.stat(__file__).st_mtime, _NO_EARLIER_THAN)
+    except OSError:  # no source file (a frozen build)
+        return _NO_EARLIER_THAN
+
+
 def _clock_behind(now: float) -> bool:
     """Whether the clock reads more than a day before this file was installed, so certainly wrong: a
     machine whose clock battery is flat starts in 2000 (or 1970) until it synchronises, often after the
@@ -74,10 +85,7 @@ def _clock_behind(now: float) -> bool:
     for its TensorRT build at every such start, and files marked then looked decades old once the clock
     was set, and went at the next start, from under a room still running them. Said once."""
     global _said_clock_behind
-    try:
-        installed = max(os.stat(__file__).st_mtime, _NO_EARLIER_THAN)
-    except OSError:  # no source file (a frozen build)
-        installed = _NO_EARLIER_THAN
+    installed = _installed_at()
     if now >= installed - 86400:
         return False
     if not _said_clock_behind:
