@@ -91,7 +91,7 @@ from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.pkummd import INTERACTIONS
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import RecorderError
-from recordings.stop_signals import STOP_SIGNALS, interrupt_on_stop_signals
+from recordings.stop_signals import EXIT_INTERRUPTED, STOP_SIGNALS, interrupt_on_stop_signals
 
 log = logging.getLogger("live")
 
@@ -890,7 +890,6 @@ def _stderr_is_journald() -> bool:
 # Exit status of a run that may start later though not now (sysexits' EX_TEMPFAIL): its alert queue held by
 # another process. Not 2, which service units do not restart: one left running by hand took a room down.
 EXIT_TRY_AGAIN = 75
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,14 @@ met a real one.
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Run as `python -m recordings`: through run_command, which imports this module again under its own
+    # name and runs main. SIGTERM (a service manager's or `timeout`'s stop) ends a command as Ctrl-C does,
+    # said in one line, during OpenCV's import too; Python's default ended it without a word.
+    from recordings.stop_signals import run_command
+
+    raise SystemExit(run_command("python -m recordings", "recordings.__main__"))
+
 import argparse
 import glob
 import os
@@ -102,7 +110,6 @@ from recordings.recorder import (
     recover_partial_recordings,
     sample_name_from,
 )
-from recordings.stop_signals import interrupt_on_stop_signals
 
 BODY_COLOURS = ((0, 200, 255), (80, 220, 80), (255, 160, 40), (200, 80, 255), (40, 40, 255), (255, 255, 0))
 
@@ -1140,10 +1147,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"error: {message}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    # SIGTERM (a service manager's or `timeout`'s stop) ends a command as Ctrl-C does, said in one line;
-    # Python's default ended it without a word, a conversion left half written.
-    interrupt_on_stop_signals()
-    sys.exit(main())

@@ -5,7 +5,9 @@ unfinished, lines unwritten, a training step's state lost."""
 
 from __future__ import annotations
 
+import importlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,39 @@ def interrupt_on_stop_signals(handler: Callable = signal.default_int_handler) ->
     for signum in STOP_SIGNALS:
         if signum != signal.SIGINT:
             signal.signal(signum, handler)
+
+
+def stop_once(signum: int, frame: object) -> None:
+    """A stop signal's handler for a long job (training): it ends the run as Ctrl-C does, state kept to
+    resume from. Once: a second one (torchrun follows Ctrl-C with SIGTERM to every rank) would cut that
+    clean stop short."""
+    signal.signal(signum, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+EXIT_INTERRUPTED = 130  # as a shell reports a command Ctrl-C ended; the README's service units accept it
+
+
+def run_command(program: str, module: str, on_stop: Callable = signal.default_int_handler) -> int:
+    """`python -m PROGRAM`'s whole run: stop signals to `on_stop` (interrupt_on_stop_signals), then
+    `module` imported and its `main()` run; main's exit status. Importing PyTorch or OpenCV takes seconds,
+    so a Ctrl-C or a service manager's SIGTERM often comes before `main` has its own handler: it is said in
+    one line with the same exit status as a stop during the work, not a traceback or a bare 143. Once main
+    has returned, everything is written: a stop then is ignored, so a finished command does not end -15."""
+    interrupt_on_stop_signals(on_stop)
+    try:
+        main = importlib.import_module(module).main
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted before it started", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    try:
+        status = main()
+    except KeyboardInterrupt:  # outside main's own handler: while it read the command line, or at its end
+        print(f"{program}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    return status
 
 
 WAIT_SLICE_S = 0.2

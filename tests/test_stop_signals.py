@@ -1,8 +1,11 @@
-"""Waits a stop signal can get into (recordings/stop_signals.py)."""
+"""Stop signals and the waits they get into (recordings/stop_signals.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +45,53 @@ def test_a_thread_and_an_event_are_waited_for_the_same_way():
     assert not wait_for_event_in_slices(release, 0.1)
     release.set()
     assert join_in_slices(thread, 5.0) and wait_for_event_in_slices(release, 0.0)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("program", "heavy_import"), [("training", "torch"), ("recordings", "cv2")])
+def test_a_stop_while_a_command_is_imported_is_one_line_and_130(program: str, heavy_import: str):
+    """SIGTERM while `python -m training` imports PyTorch (seconds) ended it with a bare 143, Ctrl-C with a
+    traceback through torch's imports; now as a stop during its work: one line, 130."""
+    sends_sigterm_at_import = (
+        "import importlib.abc, os, runpy, signal, sys\n"
+        "class AtImport(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        f"        if name == {heavy_import!r}:\n"
+        "            sys.meta_path.remove(self)\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, AtImport())\n"
+        f"sys.argv = [{program!r}, '--help']\n"
+        f"runpy.run_module({program!r}, run_name='__main__')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", sends_sigterm_at_import], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip() == f"python -m {program}: interrupted before it started"
+
+
+def _run_command_on(tmp_path: Path, main_body: str, after: str = "") -> subprocess.CompletedProcess:
+    (tmp_path / "a_command.py").write_text(f"def main():\n{main_body}\n")
+    code = ("import os, signal, sys\n"
+            f"sys.path[:0] = [{str(tmp_path)!r}, {str(REPO)!r}]\n"
+            "from recordings.stop_signals import run_command\n"
+            "status = run_command('python -m a_command', 'a_command')\n"
+            f"{after}\n"
+            "sys.exit(status)\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_a_stop_after_main_returned_leaves_its_exit_status(tmp_path: Path):
+    """Everything is written once main has returned: a service manager's SIGTERM then (the job ending as it
+    is stopped) made a finished job exit -15, which systemd calls failed."""
+    result = _run_command_on(tmp_path, main_body="    return 0",
+                             after="os.kill(os.getpid(), signal.SIGTERM); print('finished')")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "finished\n", "")
+
+
+def test_a_stop_outside_mains_own_handler_is_said_in_one_line(tmp_path: Path):
+    """While main reads its command line (before its own `except KeyboardInterrupt`): a traceback before."""
+    result = _run_command_on(tmp_path, main_body="    raise KeyboardInterrupt")
+    assert (result.returncode, result.stderr) == (130, "python -m a_command: interrupted\n")

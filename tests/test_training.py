@@ -1694,7 +1694,7 @@ STOPPED_WITH_WORKERS = """
 import signal, sys, time
 import torch
 from torch.utils.data import DataLoader, Dataset
-from training.__main__ import _terminated
+from recordings.stop_signals import stop_once
 from training.data import ignore_sigterm
 
 class Slow(Dataset):
@@ -1705,7 +1705,7 @@ class Slow(Dataset):
         time.sleep(0.01)
         return torch.zeros(4)
 
-signal.signal(signal.SIGTERM, _terminated)
+signal.signal(signal.SIGTERM, stop_once)
 try:
     for batch in DataLoader(Slow(), batch_size=4, num_workers=2, worker_init_fn=ignore_sigterm):
         print("batch", flush=True)

@@ -19,6 +19,14 @@ is Algorithm 1's step 6 of a run.
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Run as `python -m training`: through run_command, which imports this module again under its own
+    # name (training.__main__, the rest of this file) and runs main; a stop while PyTorch is imported, a
+    # few seconds, is then said in one line rather than as a traceback or a bare 143.
+    from recordings.stop_signals import run_command, stop_once
+
+    raise SystemExit(run_command("python -m training", "training.__main__", on_stop=stop_once))
+
 import argparse
 import dataclasses
 import os
@@ -42,7 +50,7 @@ from recordings.argument_types import (
 )
 from recordings.clip import ClipError
 from recordings.labels import LabelMapError
-from recordings.stop_signals import STOP_SIGNALS, interrupt_on_stop_signals
+from recordings.stop_signals import STOP_SIGNALS
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
@@ -378,17 +386,3 @@ def main(argv: list[str] | None = None) -> int:
 
         stop()
     return 0
-
-
-def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM (a scheduler's or service manager's stop, `timeout`, torchrun ending the other ranks) ends
-    a run as Ctrl-C does: the same message, the same exit status, state kept to resume from (Python's
-    default ended it without a word); Ctrl-Break on Windows the same. Once: a second one would cut that
-    clean stop short."""
-    signal.signal(signum, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
-if __name__ == "__main__":
-    interrupt_on_stop_signals(_terminated)
-    sys.exit(main())
