@@ -26,12 +26,12 @@ met a real one.
 from __future__ import annotations
 
 if __name__ == "__main__":
-    # Run as `python -m recordings`: through run_command, which imports this module again under its own
+    # Run as `python -m recordings`: through run_program, which imports this module again under its own
     # name and runs main. SIGTERM (a service manager's or `timeout`'s stop) ends a command as Ctrl-C does,
     # said in one line, during OpenCV's import too; Python's default ended it without a word.
-    from recordings.stop_signals import run_command
+    from recordings.stop_signals import run_program
 
-    raise SystemExit(run_command("python -m recordings", "recordings.__main__"))
+    raise SystemExit(run_program("python -m recordings", "recordings.__main__"))
 
 import argparse
 import glob

@@ -35,7 +35,7 @@ def stop_once(signum: int, frame: object) -> None:
 EXIT_INTERRUPTED = 130  # as a shell reports a command Ctrl-C ended; the README's service units accept it
 
 
-def run_command(program: str, module: str, on_stop: Callable = signal.default_int_handler) -> int:
+def run_program(program: str, module: str, on_stop: Callable = signal.default_int_handler) -> int:
     """`python -m PROGRAM`'s whole run: stop signals to `on_stop` (interrupt_on_stop_signals), then
     `module` imported and its `main()` run; main's exit status. Importing PyTorch or OpenCV takes seconds,
     so a Ctrl-C or a service manager's SIGTERM often comes before `main` has its own handler: it is said in

@@ -76,8 +76,8 @@ def _run_command_on(tmp_path: Path, main_body: str, after: str = "") -> subproce
     (tmp_path / "a_command.py").write_text(f"def main():\n{main_body}\n")
     code = ("import os, signal, sys\n"
             f"sys.path[:0] = [{str(tmp_path)!r}, {str(REPO)!r}]\n"
-            "from recordings.stop_signals import run_command\n"
-            "status = run_command('python -m a_command', 'a_command')\n"
+            "from recordings.stop_signals import run_program\n"
+            "status = run_program('python -m a_command', 'a_command')\n"
             f"{after}\n"
             "sys.exit(status)\n")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -20,12 +20,12 @@ is Algorithm 1's step 6 of a run.
 from __future__ import annotations
 
 if __name__ == "__main__":
-    # Run as `python -m training`: through run_command, which imports this module again under its own
+    # Run as `python -m training`: through run_program, which imports this module again under its own
     # name (training.__main__, the rest of this file) and runs main; a stop while PyTorch is imported, a
     # few seconds, is then said in one line rather than as a traceback or a bare 143.
-    from recordings.stop_signals import run_command, stop_once
+    from recordings.stop_signals import run_program, stop_once
 
-    raise SystemExit(run_command("python -m training", "training.__main__", on_stop=stop_once))
+    raise SystemExit(run_program("python -m training", "training.__main__", on_stop=stop_once))
 
 import argparse
 import dataclasses
