@@ -440,7 +440,7 @@ def label_file_candidates(sequence: str | Path) -> list[Path]:
     sequence, `../labels/` (the release's layout: skeletons/ and labels/ side by side), or the
     release's own folder name `../Train_Label_PKU_final/`. (Not the same folder: the label file has
     the sequence's own name, NNNN-V.txt.)"""
-    sequence = Path(sequence)
+    sequence = Path(sequence).absolute()  # "0005-L.txt" run inside skeletons/: its parent's parent is ..
     name = sequence_stem(sequence) + ".txt"
     folder = sequence.parent
     return [folder / "labels" / name, folder.parent / "labels" / name,
@@ -453,7 +453,7 @@ def find_label_file(sequence: str | Path) -> Path | None:
 
 def find_actions_file(sequence_or_folder: str | Path) -> Path | None:
     """actions.txt in the folder itself, or one or two levels up (the dataset's root)."""
-    start = Path(sequence_or_folder)
+    start = Path(sequence_or_folder).absolute()  # "." or a bare file name: its parents are real folders
     folder = start if start.is_dir() else start.parent
     for candidate in (folder, folder.parent, folder.parent.parent):
         if (candidate / "actions.txt").is_file():

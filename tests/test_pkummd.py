@@ -285,6 +285,20 @@ def test_label_file_beside_or_one_folder_up(tmp_path: Path) -> None:
     assert truth[4] == NO_ACTION and truth[5] == truth[20] == labels[0] and truth[21] == NO_ACTION
 
 
+def test_labels_are_found_for_a_sequence_named_from_inside_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cd skeletons; recordings info 0007-M.txt`: the parent of the bare name's folder ('.') is '.' again,
+    so ../labels was never looked in: "labels: none found", a conversion with no intervals, a replay
+    with no truth."""
+    sequence = _write_dataset(tmp_path / "release", labels="12,5,20,2\n")
+    monkeypatch.chdir(sequence.parent)
+    assert find_label_file(sequence.name) == tmp_path / "release" / "labels" / "0007-M.txt"
+    recording = open_recording(sequence.name)
+    assert [i.label for i in recording.timeline.intervals] == ["giving something to other person"]
+    assert recording.actions_path == tmp_path / "release" / "actions.txt"
+
+
 # ---- tracking ids ------------------------------------------------------------------------------------
 
 
