@@ -7,6 +7,7 @@ run as scripts too and are no installed package)."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import functools
 import ipaddress
 import math
@@ -308,10 +309,16 @@ def prepare_console(prog: str, argv: Sequence[str]) -> str | None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    if any("\udc80" <= c <= "\udcff" for argument in argv for c in argument):
-        return (f"{prog}: the command line holds characters this locale ({sys.getfilesystemencoding()}) "
-                "cannot decode: run it under a UTF-8 locale (LANG=C.UTF-8) or with PYTHONUTF8=1")
-    return None
+    undecoded = [argument for argument in argv if any("\udc80" <= c <= "\udcff" for c in argument)]
+    if not undecoded:
+        return None
+    if codecs.lookup(sys.getfilesystemencoding()).name == "utf-8":
+        # The locale is right: the bytes are another encoding's (a Latin-1 name copied from an old share).
+        shown = os.fsencode(undecoded[0]).decode("utf-8", "backslashreplace")
+        return (f"{prog}: '{shown}' is not UTF-8 (a name in another encoding, Latin-1 say): rename it "
+                "(convmv -f latin1 -t utf8 --notest NAME) or reach it through a link with a UTF-8 name")
+    return (f"{prog}: the command line holds characters this locale ({sys.getfilesystemencoding()}) "
+            "cannot decode: run it under a UTF-8 locale (LANG=C.UTF-8) or with PYTHONUTF8=1")
 
 
 def run_command(main: Callable[[], object], prog: str,

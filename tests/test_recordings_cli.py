@@ -486,7 +486,7 @@ def test_3d_view_with_open3d_missing_a_system_library_names_the_package(
     assert "pip install" not in str(raised.value)
 
 
-def test_a_class_the_console_cannot_show_is_escaped_not_a_crash(tmp_path: Path) -> None:
+def test_a_class_the_console_cannot_show_is_escaped_not_a_crash(tmp_path: Path, monkeypatch) -> None:
     """A class named 跌倒 on a Windows cp1252 console (or output piped to a file there): `list` printed its
     header, then "'charmap' codec can't encode", exit 2. And a locale that is not UTF-8, with Python's UTF-8
     mode off, hands a folder named with an é over as surrogates, which crashed OpenCV: said, before."""
@@ -499,9 +499,15 @@ def test_a_class_the_console_cannot_show_is_escaped_not_a_crash(tmp_path: Path) 
                           capture_output=True, timeout=60, env={**os.environ, "PYTHONIOENCODING": "cp1252"})
     assert done.returncode == 0, done.stderr
     assert b"A121 \\u8dcc\\u5012" in done.stdout
+    assert prepare_console("python -m recordings", ["info", "/data/Aufnahmen Station 4/é"]) is None
+    # Under a UTF-8 locale the same advice could not help: the name itself is in another encoding.
+    why = prepare_console("python -m recordings", ["info", os.fsdecode(b"/data/clips_\xe9")])
+    assert why == ("python -m recordings: '/data/clips_\\xe9' is not UTF-8 (a name in another encoding, "
+                   "Latin-1 say): rename it (convmv -f latin1 -t utf8 --notest NAME) or reach it through a "
+                   "link with a UTF-8 name")
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "ascii")  # LANG=C with UTF-8 mode off
     why = prepare_console("python -m recordings", ["info", "/data/clips \udcc3\udca9"])
     assert why is not None and "UTF-8 locale (LANG=C.UTF-8) or with PYTHONUTF8=1" in why
-    assert prepare_console("python -m recordings", ["info", "/data/Aufnahmen Station 4/é"]) is None
 
 
 def test_errors_exit_2_with_the_offset(tmp_path: Path) -> None:

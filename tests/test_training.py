@@ -874,6 +874,25 @@ def test_a_fine_tunes_rehearsal_clips_count_under_their_own_names() -> None:
     assert trained_clip_names(extra, scored, "/another/site") == {"0006-L"}
 
 
+def test_folders_named_in_another_encoding_are_named_by_their_bytes(tmp_path: Path) -> None:
+    """A Latin-1 folder name from an old share ('clips_\\xe9', reached through a link or '.') is surrogates in
+    Python: `evaluate --data .` and `finetune --rehearse` stopped with a UnicodeEncodeError traceback.
+    UTF-8 names keep the names they had (their caches and result folders are found again)."""
+    import hashlib
+
+    from recordings.recorder import sample_name_from
+    from training.datasets.clips import folder_digest
+    from training.evaluation import default_results_dir
+
+    latin1 = tmp_path / os.fsdecode(b"clips_\xe9")
+    assert default_results_dir(Path("m.pt"), "all", data=latin1).name.startswith("eval_m_all_clips_\udce9-")
+    assert len(folder_digest(latin1)) == 8
+    assert sample_name_from(os.fsdecode(b"\xe9\xe8")).startswith("clip_")
+    assert folder_digest("/site/rehearse") == hashlib.sha1(b"/site/rehearse").hexdigest()[:8]
+    assert default_results_dir(Path("m.pt"), data="/data/Zimmer ü").name == (
+        "eval_m_Zimmer ü-" + hashlib.sha1("/data/Zimmer ü".encode()).hexdigest()[:6])
+
+
 def test_the_committed_pku_models_name_the_sequences_they_trained_on() -> None:
     """Added to the committed checkpoints from their own split (checkpoints README): scoring the whole
     PKU-MMD folder says how many sequences flatter them, and their test performances are none of them."""
