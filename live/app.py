@@ -47,6 +47,7 @@ from core.package_files import PACKAGE_ROOT
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
+from core.wording import first_few
 from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse, read_authorization, undelivered_in
 from live.headless import (
     ALERT_BEEP_S,
@@ -88,6 +89,7 @@ from recordings.argument_types import (
 from recordings.atomic import why_not_writable
 from recordings.labels import LABEL_MAP_FILENAME, check_label
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
+from recordings.picture_text import characters_without_a_font
 from recordings.pkummd import INTERACTIONS
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import RecorderError
@@ -691,10 +693,11 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
     """Without --alert-class, keep the default alert classes this model knows (maybe none). The log says
     which classes alert, so whoever starts the service sees what the room is watched for."""
     if config.alert_classes_given:
-        alert_classes(config.headless_config.alerts.classes, class_names)  # a typo: refused, not logged
-        _log_alerts(config)
-        return config
-    classes = default_alert_classes(class_names)
+        # A typo is refused, not logged; "sturz" is logged as the model's "Sturz", as the window shows it.
+        spelled = alert_classes(config.headless_config.alerts.classes, class_names)
+        classes = tuple(name for name in class_names if name in spelled)
+    else:
+        classes = default_alert_classes(class_names)
     if not classes:
         if config.headless_config.alerts.delivery or config.headless_config.alerts.command:
             # Alerts were asked for and none could ever be raised: a room that looks watched but is not.
@@ -704,7 +707,8 @@ def _alerts_for(config: LiveConfig, class_names: tuple[str, ...]) -> LiveConfig:
                 f"{', '.join(c for c in class_names if c != NO_ACTION)})")
         # A warning, not a note: whoever starts a room's service must see that nothing will alert.
         log.warning("no alert classes: the model knows none of %s, so nothing will raise an alert "
-                    "(--alert-class names one of its classes)", ", ".join(DEFAULT_ALERT_CLASSES))
+                    "(--alert-class names one of its classes: %s)", ", ".join(DEFAULT_ALERT_CLASSES),
+                    first_few([c for c in class_names if c != NO_ACTION], limit=8))
     alerts = replace(config.headless_config.alerts, classes=classes)
     config = replace(config, headless_config=replace(config.headless_config, alerts=alerts))
     if classes:
@@ -730,6 +734,15 @@ def print_summary(summary: Summary) -> None:
         print(f"[live] {line}", file=sys.stderr)
 
 
+def _say_classes_without_a_font(class_names: tuple[str, ...]) -> None:
+    """A warning, at the window's start, where a class name holds characters no font here has: the window
+    would show the action, its alert banner included, as empty boxes."""
+    if missing := characters_without_a_font(class_names):
+        log.warning("no font on this computer has %s (in the model's class names): the window shows them "
+                    "as empty boxes; install a font that has them (Debian, Ubuntu: apt-get install "
+                    "fonts-noto-cjk; Windows has its own)", " ".join(missing))
+
+
 def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     """The Qt window on the pipeline; returns when the window closes (key, button, Ctrl-C, end of replay)."""
     with _signals_held() as held:
@@ -741,6 +754,7 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
         app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     if held:
         raise KeyboardInterrupt  # here, out of Qt's start-up: main says "interrupted before it started"
+    _say_classes_without_a_font(pipeline.inputs.class_names)
     alerts = AlertDispatcher(config.headless_config.alerts, pipeline.inputs.class_names)
     try:
         pipeline.start()

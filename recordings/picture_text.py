@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -75,6 +76,20 @@ def put_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float
         painter.end()
     if canvas is not image:
         image[...] = canvas
+
+
+def characters_without_a_font(texts: Iterable[str]) -> str:
+    """The characters of `texts` that no font installed here has, each once, in order; '' when all can be
+    shown. Qt draws such a character as an empty box, whatever the text: a class named 跌倒 on a Linux
+    without a CJK font became "alerts: □□" over the patient. ASCII is drawn by OpenCV, spaces by none."""
+    QtGui = _qt_gui()  # noqa: N806 (the module's own name)
+    wanted = dict.fromkeys(c for text in texts for c in text if not c.isascii() and not c.isspace())
+    for family in QtGui.QFontDatabase.families():
+        if not wanted:
+            break
+        metrics = QtGui.QFontMetrics(QtGui.QFont(family))
+        wanted = {c: None for c in wanted if not metrics.inFontUcs4(ord(c))}
+    return "".join(wanted)
 
 
 @functools.lru_cache(maxsize=32)

@@ -261,6 +261,32 @@ def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypa
         assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch",
                      "--duration", "0.5"]) == 0
     assert [r.levelname for r in caplog.records if "no alert classes" in r.getMessage()] == ["WARNING"]
+    assert "(--alert-class names one of its classes: drink, wave)" in caplog.text  # which, to choose
+
+
+def test_alert_classes_are_logged_as_the_model_spells_them(caplog):
+    """`--alert-class sturz` alerts for the model's "Sturz" (case is not a typo): said as "Sturz", as the
+    window and the alerts name it, not as typed."""
+    from live.app import _alerts_for, build_parser, config_from_args
+
+    config = config_from_args(build_parser().parse_args(["--headless", "--alert-class", "sturz"]))
+    with caplog.at_level("INFO", logger="live"):
+        config = _alerts_for(config, ("no_action", "Sturz", "Trinken"))
+    assert config.headless_config.alerts.classes == ("Sturz",)
+    assert "alerts: Sturz in room" in caplog.text
+
+
+def test_a_class_name_no_font_can_show_is_said_at_the_windows_start(caplog):
+    """A model with a class 跌倒 on a Linux without a CJK font: the window showed "alerts: □□" and nothing
+    said why. (U+0378 stands for such a character: no font has it, it is not assigned.)"""
+    from live.app import _say_classes_without_a_font
+
+    with caplog.at_level("WARNING", logger="live"):
+        _say_classes_without_a_font(("no_action", "fall_down", "Πτώση"))
+        assert not caplog.records
+        _say_classes_without_a_font(("no_action", "fall\u0378", "\u0378x"))
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["no font on this computer has \u0378"]
+    assert "apt-get install fonts-noto-cjk" in caplog.text
 
 
 # ---- stopping a recording ---------------------------------------------------------------------------

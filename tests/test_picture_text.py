@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from recordings.picture_text import HERSHEY, put_text, text_size
+from recordings.picture_text import HERSHEY, characters_without_a_font, put_text, text_size
 
 REPO = Path(__file__).resolve().parents[1]
 # Same length, different letters: OpenCV's fonts wrote both as five question marks, pixel for pixel alike.
@@ -28,6 +28,12 @@ def test_words_outside_ascii_are_written_as_themselves():
     fall, lying = written(FALL), written(LYING)
     assert fall.any() and lying.any()
     assert (fall != lying).any()
+
+
+def test_the_characters_no_font_has_are_named_once_in_order():
+    # U+0378 and U+0379 are not assigned: no font has them. ASCII and spaces are OpenCV's or nobody's.
+    assert characters_without_a_font(["fall_down", FALL + " ü", ""]) == ""
+    assert characters_without_a_font([FALL + "\u0379\u0378", "\u0378x"]) == "\u0379\u0378"
 
 
 def test_the_measured_box_holds_what_is_written():
