@@ -126,13 +126,18 @@ class DeliveryConfig:
 
     @property
     def shown_url(self) -> str:
-        """The URL as logs and screens show it: without its query, which may hold a key (?token=...), nor
-        its path past the first part, where webhooks keep theirs (/hooks/T0/B0/<secret>): every log line,
-        and the log collector, would otherwise keep them."""
-        parts = urllib.parse.urlsplit(self.url)
-        first, _, rest = parts.path.lstrip("/").partition("/")
-        path = f"/{first}" + ("/…" if rest else "") if first else parts.path
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "…" if parts.query else "", ""))
+        return shown_url(self.url)
+
+
+def shown_url(url: str) -> str:
+    """A URL as logs and screens show it: without its query, which may hold a key (?token=...), nor its
+    path past the first part, where webhooks keep theirs (/hooks/T0/B0/<secret>), nor a part's
+    parameters (;jsessionid=...): every log line, and the log collector, would otherwise keep them."""
+    parts = urllib.parse.urlsplit(url)
+    first, _, rest = parts.path.lstrip("/").partition("/")
+    first, semicolon, _ = first.partition(";")
+    path = f"/{first}" + ("/…" if rest or semicolon else "") if first else parts.path
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "…" if parts.query else "", ""))
 
 
 def read_authorization(path: Path) -> str:
@@ -958,7 +963,10 @@ class AlertDelivery:
             location = error.headers.get("Location") if error.headers is not None else None
             error.close()
             if 300 <= status < 400:
-                where = location or "(no Location)"
+                # Shown as the alert URL is: a proxy moving http:// to https:// keeps the URL's key.
+                where = "(no Location)"
+                if location:
+                    where = shown_url(urllib.parse.urljoin(self.config.url, location))
                 return Outcome.MISCONFIGURED, status, f"HTTP {status} redirect to {where}"
             if status in MISCONFIGURED_STATUSES:
                 return Outcome.MISCONFIGURED, status, f"HTTP {status}"
