@@ -164,6 +164,11 @@ def open_text(path: str | Path, encoding: str = "ascii") -> IO[str]:
     return open(path, encoding=encoding, newline="")  # noqa: SIM115 - the caller closes it
 
 
+# The release's longest sequence is 3.9 MB of text: a file of more is not one, and read whole (a 22 KB .xz
+# can hold gigabytes of it) it took the memory of the computer that watches the rooms.
+MAX_TEXT_CHARACTERS = 256 * 2**20
+
+
 def _read_text(path: Path) -> str:
     """The file's text, ASCII; a byte order mark before it (Notepad's "UTF-8 with BOM") is let go."""
     if path.is_dir():
@@ -172,12 +177,15 @@ def _read_text(path: Path) -> str:
         raise FileNotFoundError(f"{path}: no such file")
     try:
         with open_text(path, "utf-8-sig") as f:
-            text = f.read()
+            text = f.read(MAX_TEXT_CHARACTERS + 1)
     except UnicodeDecodeError as error:
         line = 1 + error.object[: error.start].count(b"\n") if isinstance(error.object, bytes) else None
         raise PkuMmdError(path, line, "not ASCII text") from None
     except (lzma.LZMAError, gzip.BadGzipFile, EOFError) as error:
         raise PkuMmdError(path, None, f"cannot decompress ({error})") from None
+    if len(text) > MAX_TEXT_CHARACTERS:
+        raise PkuMmdError(path, None, f"more than {MAX_TEXT_CHARACTERS // 2**20} MB of text (decompressed): "
+                                      "not a PKU-MMD file (the release's longest sequence is 4 MB)")
     if not text.isascii():
         first = next(i for i, character in enumerate(text) if not character.isascii())
         raise PkuMmdError(path, 1 + text[:first].count("\n"), "not ASCII text")

@@ -67,6 +67,7 @@ DESCRIPTOR_MARKER = 0x3333
 ARCHIVED_DESCRIPTOR_GAP = 8
 OPAQUE_LENGTHS = (0x6000, 0x7000, 0xC000)
 FLAG_COMPRESSED = 0x0001
+MAX_PAYLOAD_BYTES = 64 * 2**20  # a colour frame, the largest, is 4 MB raw (1920 x 1080 YUY2)
 
 COLOR_WIDTH, COLOR_HEIGHT = 1920, 1080
 CONVERTED_SOURCE = "xef:"  # a clip `recordings convert` made of one: its sidecar's source, + the name
@@ -412,10 +413,22 @@ class XefReader:
     def _decompress(self, data: bytes, flags: int, full: int, pos: int) -> bytes:
         if not flags & FLAG_COMPRESSED:
             return data
+        if full > MAX_PAYLOAD_BYTES:
+            raise XefFormatError(self.path, pos, f"the record header says {full} bytes, more than any Kinect "
+                                                 f"frame ({MAX_PAYLOAD_BYTES})")
+        # At most one byte more than the header says: a small payload that inflates to gigabytes (a
+        # damaged or crafted file) stops there instead of taking the computer's memory first.
+        inflater = zlib.decompressobj()
         try:
-            out = zlib.decompress(data)
+            out = inflater.decompress(data, full + 1)
         except zlib.error as error:
             raise XefFormatError(self.path, pos, f"zlib payload does not decompress: {error}") from None
+        if len(out) > full:
+            raise XefFormatError(
+                self.path, pos, f"payload decompresses to more than the {full} bytes the record header says"
+            )
+        if not inflater.eof:
+            raise XefFormatError(self.path, pos, "zlib payload does not decompress: it is cut short")
         if len(out) != full:
             raise XefFormatError(
                 self.path, pos, f"payload decompresses to {len(out)} bytes, the record header says {full}"

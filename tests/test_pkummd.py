@@ -17,11 +17,13 @@ import pytest
 from test_recorder import abandon
 
 from core.timeline import NO_ACTION
+from recordings import pkummd
 from recordings.__main__ import main as recordings_main
 from recordings.clip import ClipError, ClipRecording, open_recording, read_sidecar
 from recordings.ntu import read_skeleton
 from recordings.pkummd import (
     INTERACTION_LABELS,
+    MAX_TEXT_CHARACTERS,
     PKUMMD_ACTIONS,
     LabelInstance,
     PkuMmdError,
@@ -339,7 +341,7 @@ def test_replayed_frames_are_numbered_from_zero_like_the_sequence_lines(tmp_path
 # ---- malformed files ---------------------------------------------------------------------------------
 
 
-def test_malformed_sequences_name_file_and_line(tmp_path: Path) -> None:
+def test_malformed_sequences_name_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(2)
     good = [_frame_line(rng) for _ in range(3)]
     cases = {
@@ -367,6 +369,13 @@ def test_malformed_sequences_name_file_and_line(tmp_path: Path) -> None:
     damaged.write_bytes(lzma.compress(b"0 0 0\n")[:-8])
     with pytest.raises(PkuMmdError, match="0009-L.txt.xz: cannot decompress"):
         read_sequence(damaged)
+    # 22 KB of .xz held gigabytes of text, read whole (3 GB resident) before any line was looked at.
+    assert MAX_TEXT_CHARACTERS == 256 * 2**20
+    monkeypatch.setattr(pkummd, "MAX_TEXT_CHARACTERS", 2**20)  # the same with less to compress here
+    bomb = tmp_path / "0010-L.txt.xz"
+    bomb.write_bytes(lzma.compress(b"0 " * 2**19 + b"0"))
+    with pytest.raises(PkuMmdError, match="0010-L.txt.xz: more than 1 MB of text"):
+        read_sequence(bomb)
 
 
 def test_labelled_actions_with_nobody_in_any_frame_are_refused(tmp_path: Path) -> None:

@@ -104,6 +104,26 @@ def test_archived_file_gives_the_same_frames_in_time_order(
                 np.testing.assert_array_equal(x.joints, y.joints)
 
 
+def test_a_payload_that_inflates_past_its_header_stops_there(tmp_path: Path) -> None:
+    """1.7 MB of .xef holding a depth record of 1.5 GB of zeros: the whole was inflated (3.2 GB resident)
+    before the size in its header was compared, on the computer that watches the rooms."""
+    import zlib
+
+    path = tmp_path / "a.xef"
+    sample_recording(path, frames=2, archived=True)
+    depth = 512 * 424 * 2
+    with XefReader(path) as reader:
+        bomb = zlib.compress(bytes(200 * 2**20), 9)  # 200 MB from 200 KB: far more than the header's
+        with pytest.raises(XefFormatError, match=f"more than the {depth} bytes the record header says"):
+            reader._decompress(bomb, xef.FLAG_COMPRESSED, depth, 1234)
+        with pytest.raises(XefFormatError, match="more than any Kinect frame"):
+            reader._decompress(bomb, xef.FLAG_COMPRESSED, 2**31, 1234)
+        with pytest.raises(XefFormatError, match="cut short"):
+            reader._decompress(zlib.compress(bytes(depth))[:-6], xef.FLAG_COMPRESSED, depth, 1234)
+        whole = zlib.compress(bytes(depth))
+        assert reader._decompress(whole, xef.FLAG_COMPRESSED, depth, 1234) == bytes(depth)
+
+
 def test_archived_file_without_the_descriptor_gap(tmp_path: Path) -> None:
     path = tmp_path / "a.xef"
     sample_recording(path, frames=2, archived=True, archived_descriptor_gap=False)
