@@ -86,7 +86,7 @@ from recordings.argument_types import (
     thread_count,
     why_no_display,
 )
-from recordings.atomic import why_not_writable
+from recordings.atomic import umask_lets_others_read, why_not_writable
 from recordings.labels import LABEL_MAP_FILENAME, check_label
 from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.picture_text import characters_without_a_font
@@ -645,7 +645,16 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
         # Not OFF by default only for a sensor, a capture of one or a clip that records its mode.
         recorded = privacy is not PrivacyMode.OFF and not real_room
         which = "the mode the clip was recorded under" if recorded else "the default for this source"
+        if (privacy is PrivacyMode.OFF and config.source.kind is SourceKind.RECORDING
+                and source.color_shape is not None and not _clip_sidecar(config.source)):
+            # Nothing in an NTU-layout clip but its sidecar tells a site's recording from NTU's own.
+            which += (": a clip with video and no sidecar (.json) is taken for research data; a site's clip "
+                      "copied without its sidecar shows faces")
         why = f" ({which}; --privacy off|blur|skeleton to change)"
+    if real_room and (mask := umask_lets_others_read()) is not None:
+        log.warning("what this run writes of the room (recordings, decisions, events, alerts) is readable by "
+                    "every account on this computer (umask %04o): run it under umask 077 (the README's "
+                    "service unit: UMask=0077)", mask)
     if real_room and privacy is PrivacyMode.OFF:  # asked for: said where a log filter keeps it
         log.warning("privacy: off - the faces of everyone in view are shown, and recorded with r / --record")
     else:

@@ -107,6 +107,17 @@ def why_not_writable(folder: Path | str) -> str | None:
         return f"{folder}: {error.strerror or error}"
 
 
+def umask_lets_others_read() -> int | None:
+    """The process's umask where the files it creates are readable by every account on this computer
+    (the usual 022), else None; None on Windows, where folders' ACLs decide. Python reads the umask only
+    by setting it: call this at start-up, before threads that create files."""
+    if os.name != "posix":
+        return None
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask if not mask & stat.S_IROTH else None
+
+
 def sync_directory(path: Path | str) -> None:
     """fsync a folder: renames in it reach the disk only then (POSIX; a no-op on Windows)."""
     if os.name == "posix":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -552,6 +553,37 @@ def test_kinect_backend_is_chosen_by_the_source_name(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records].count(
         f"{clip}: its sidecar says privacy 'Skeleton', not one of off, blur, skeleton: replayed under "
         "skeleton (--privacy to choose)") == 1
+    # Copied without its sidecar, a site's clip looks like NTU's own (research data, off): said so.
+    sidecar.unlink()
+    with caplog.at_level(logging.INFO, logger="live"):
+        build_pipeline(config("--source", clip, "--engine", "pytorch-cpu")).release()
+    assert ("privacy: off (the default for this source: a clip with video and no sidecar (.json) is taken "
+            "for research data; a site's clip copied without its sidecar shows faces;") in caplog.text
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a umask is POSIX's; Windows folders have ACLs")
+def test_a_room_filmed_under_a_umask_that_lets_everyone_read_is_said(tmp_path, caplog):
+    """Under the usual umask 022 a patient's recordings, decisions and events were readable by every
+    account on the computer; the README's unit sets UMask=0077, a run by hand did not, and nothing said."""
+    from xef_writer import sample_recording
+
+    from live.app import build_parser, build_pipeline, config_from_args
+
+    sample_recording(tmp_path / "room.xef", frames=3)
+    config = config_from_args(build_parser().parse_args(
+        ["--source", str(tmp_path / "room.xef"), "--headless", "--engine", "pytorch-cpu"]))
+    said = []
+    before = os.umask(0o022)
+    try:
+        for mask in (0o022, 0o077, 0o027):
+            os.umask(mask)
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="live"):
+                build_pipeline(config).release()
+            said.append("readable by every account on this computer (umask 0022)" in caplog.text)
+    finally:
+        os.umask(before)
+    assert said == [True, False, False]
 
 
 def test_a_sequence_named_as_pku_mmds_readme_does_is_found_compressed(tmp_path):
