@@ -76,9 +76,20 @@ class AlertConfig:
                 raise ValueError(f"--alert-command {self.command!r}: {error}") from None
             if not argv or shutil.which(argv[0]) is None:
                 raise ValueError(f"--alert-command {self.command!r}: {argv[0] if argv else 'nothing'!r} is "
-                                 "not a program that can be run (not on PATH, missing or not executable)")
+                                 "not a program that can be run (not on PATH, missing or not executable)"
+                                 + _quote_hint(argv))
             if (why := windows_start_problem(argv[0], shutil.which(argv[0]))) is not None:
                 raise ValueError(f"--alert-command {self.command!r}: {why}")
+
+
+def _quote_hint(argv: list[str]) -> str:
+    """A hint to quote the program where the words of the command line, joined again, name one: a path with a
+    space ("/srv/Zimmer 3/page nurse.sh") split into pieces of which the first is none."""
+    for words in range(2, len(argv) + 1):
+        program = " ".join(argv[:words])
+        if shutil.which(program) is not None:
+            return f'; a path with spaces is one word only in quotes within the command: "{program}" ...'
+    return ""
 
 
 def windows_start_problem(program: str, found: str, windows: bool = os.name == "nt") -> str | None:

@@ -339,6 +339,21 @@ def test_an_alert_command_that_cannot_run_is_refused_at_start_up(command):
         AlertConfig(classes=("fall_down",), command=command)
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a POSIX script and its modes")
+def test_a_program_whose_path_has_a_space_is_told_to_be_quoted(tmp_path):
+    """"/srv/Zimmer 3/page nurse.sh" unquoted is the program "/srv/Zimmer": the error named that alone."""
+    script = tmp_path / "Zimmer 3" / "page nurse.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    with pytest.raises(ValueError) as refused:
+        AlertConfig(classes=("fall_down",), command=f"{script} --room 3")
+    assert str(refused.value).endswith(
+        f"is not a program that can be run (not on PATH, missing or not executable); a path with spaces is "
+        f'one word only in quotes within the command: "{script}" ...')
+    assert AlertConfig(classes=("fall_down",), command=f'"{script}" --room 3').command  # as the hint says
+
+
 def test_a_hung_alert_command_is_stopped_not_left_behind(caplog, tmp_path):
     # A paging script hung in a program it started (curl): that one is stopped too.
     started_pid = tmp_path / "grandchild.pid"
