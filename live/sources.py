@@ -149,6 +149,9 @@ class FrameStream:
         self.options = options
         self.connected = False
         self.skipped = 0  # frames passed over because the reader was late (paced only)
+        self.slowed = 0  # times it fell back to its own pace: a frame took longer to make than its period
+        self._slowed_at: list[float] = []  # when, in the last 10 s
+        self._said_slowed = False
         self.loops = 0
         # A labelled recording's action intervals (seconds from its first frame), where it has them.
         self.timeline: Timeline | None = None
@@ -204,6 +207,7 @@ class FrameStream:
         period = 1.0 / self.fps
         skipped_here = 0
         while True:
+            asked = self._clock()
             try:
                 frame = self._pending_or_next()
             except EndOfStream as end:
@@ -211,6 +215,14 @@ class FrameStream:
             due = self._pacer.due(frame.timestamp)
             now = self._clock()
             if now - due > period:
+                if now - asked >= period:
+                    # Making this frame (rendering the simulator's picture, decoding the video) took a frame
+                    # period or more: skipping to catch up could never reach a frame on time, and no frame
+                    # came out at all. It plays on from here, slower than real time, as a video player does.
+                    self._pacer.rebase(frame.timestamp, now)
+                    self._say_slowed(now - asked, period)
+                    due = now
+                    break
                 self.skipped += 1  # the sensor would have replaced it by now
                 skipped_here += 1
                 continue
@@ -224,6 +236,17 @@ class FrameStream:
             self._sleep(wait)
         self._last_due = due
         return frame
+
+    def _say_slowed(self, took_s: float, period_s: float) -> None:
+        # Said once, and only once it happened three times within 10 s: a one-off pause (a page fault,
+        # another program's moment) also makes a frame late, and costs no more than that moment.
+        now = self._clock()
+        self._slowed_at = [t for t in self._slowed_at if now - t < 10.0] + [now]
+        self.slowed += 1
+        if len(self._slowed_at) == 3 and not self._said_slowed:
+            self._said_slowed = True
+            log.warning("%s: a frame took %.0f ms to make, more than its %.0f ms: this computer cannot play "
+                        "it in real time, so it plays slower", self.name, took_s * 1000, period_s * 1000)
 
     def _pending_or_next(self) -> Frame:
         if self._pending is not None:

@@ -74,6 +74,48 @@ def test_a_late_reader_loses_frames_like_on_a_sensor():
     assert source.skipped == late.index - 1
 
 
+def test_frames_slower_to_make_than_their_period_play_slower_not_never(caplog):
+    """The simulator's picture took 40 ms to render on a loaded computer (33 ms allowed): every frame was
+    late once made, each was skipped to catch up, none came out (19 frames in 67 s), and the app blamed
+    the sensor's driver. Now it plays on, slower than real time, and says so once."""
+    clock = FakeClock()
+
+    def made_in_40_ms():
+        for frame in frames(100):
+            clock.now += 0.040
+            yield frame
+
+    source = FrameStream("sim", made_in_40_ms, fps=30.0, clock=clock, sleep=clock.sleep)
+    source.open()
+    start = clock.now
+    with caplog.at_level(logging.WARNING, logger="live"):
+        got = [source.read(timeout=0.1) for _ in range(50)]
+    assert all(f is not None for f in got)
+    indices = [f.index for f in got]
+    assert indices == sorted(indices) and len(set(indices)) == 50
+    assert indices[-1] <= 60  # at most a frame passed over now and then, not the stream
+    assert clock.now - start < 50 * 0.040 * 1.3
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["sim"]
+    assert "cannot play it in real time, so it plays slower" in caplog.text
+    # Made quickly again, frames late because the reader was away are skipped as a sensor's are.
+    fast = stream(30, clock)
+    assert fast.read().index == 0
+    clock.now += 0.5
+    assert fast.read().index >= 14 and fast.slowed == 0
+    # One frame slow to make (another program's moment): played on from it, not called a slow computer.
+    def one_slow():
+        for frame in frames(60):
+            clock.now += 0.2 if frame.index == 10 else 0.0
+            yield frame
+
+    caplog.clear()
+    once = FrameStream("once", one_slow, fps=30.0, clock=clock, sleep=clock.sleep)
+    once.open()
+    with caplog.at_level(logging.WARNING, logger="live"):
+        assert [once.read(timeout=1.0).index for _ in range(40)] == list(range(40))
+    assert once.slowed == 1 and not caplog.records
+
+
 def test_frames_lost_after_the_last_one_delivered_are_reported_by_the_end_of_stream():
     """A reader late at the very end gets no later frame whose index gap would show the loss: the end
     of the stream says how many frames it passed over since the last one delivered."""
