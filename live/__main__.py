@@ -1,7 +1,10 @@
 """`python -m live`: see live/app.py for the options (`python -m live --help`)."""
 
+import contextlib
+import logging
 import signal
 import sys
+import threading
 
 from recordings.stop_signals import run_program
 
@@ -10,4 +13,16 @@ if hasattr(signal, "SIGHUP"):
     # window whose terminal closed while it starts ends as on Ctrl-C. main() installs the same again.
     headless = "--headless" in sys.argv[1:]
     signal.signal(signal.SIGHUP, signal.SIG_IGN if headless else signal.default_int_handler)
-raise SystemExit(run_program("python -m live", "live.app"))
+status = run_program("python -m live", "live.app")
+if threading.active_count() > 1:
+    # A thread stuck in a sensor driver or an engine call, which the summary has named (exit 1). Python's
+    # own exit would tear the libraries down under it, and the C++ runtime then aborts the process (exit
+    # 134 and a core dump, not the summary's 1): everything written and flushed, it ends here.
+    from live.app import end_process_now
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # a closed pipe, a closed stream, None
+            stream.flush()
+    end_process_now(status)
+raise SystemExit(status)

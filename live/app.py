@@ -852,7 +852,7 @@ def _then_at_once(first: Callable[[], None]) -> Callable[[int, object], None]:
             said = threading.Thread(target=_say_ending_at_once, daemon=True)
             said.start()
             said.join(0.3)
-            _end_process_now(EXIT_INTERRUPTED)
+            end_process_now(EXIT_INTERRUPTED)
         asked.append(signum)
         first()
 
@@ -866,7 +866,7 @@ def _say_ending_at_once() -> None:
                     b"`python -m recordings recover`)\n")
 
 
-def _end_process_now(status: int) -> None:
+def end_process_now(status: int) -> None:
     """The process ends without waiting for its threads. On Windows os._exit runs every DLL's detach code
     (CUDA, ONNX Runtime, Qt) after killing the threads mid-call, which can hang there: TerminateProcess
     does not."""

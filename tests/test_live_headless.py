@@ -787,6 +787,34 @@ runpy.run_module("live", run_name="__main__")
 """
 
 
+SENSOR_HANGS_AFTER_75_FRAMES = """
+import atexit, runpy, sys, time
+import live.sources
+read, calls = live.sources.FrameStream.read, []
+def hanging(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 75:
+        time.sleep(600)  # a driver's read that never returns
+    return read(self, *args, **kwargs)
+live.sources.FrameStream.read = hanging
+atexit.register(lambda: print("python's own exit", file=sys.stderr))
+sys.argv = ["live", "--headless", "--duration", "4"]
+runpy.run_module("live", run_name="__main__")
+"""
+
+
+def test_a_thread_stuck_at_the_end_ends_the_process_with_the_summarys_status():
+    """The capture thread stuck in the simulator's rendering at exit: Python's own exit tore the libraries
+    down under it and the C++ runtime aborted ("terminate called without an active exception", exit 134,
+    a core dump) after the summary had said exit 1. The process now ends itself, flushed, with that 1."""
+    done = subprocess.run([sys.executable, "-c", SENSOR_HANGS_AFTER_75_FRAMES], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "the capture thread did not stop in time (still running at exit)" in done.stderr
+    assert "python's own exit" not in done.stderr  # ended by the app, not by Python's shutdown
+    assert done.stdout.endswith("}\n") and all(json.loads(line) for line in done.stdout.splitlines())
+
+
 def test_a_second_stop_signal_ends_at_once(tmp_path):
     """A stop while a recognition step hangs waits 30 s for it (silently, before): a second Ctrl-C or
     SIGTERM ends the process at once, as an operator who asks twice expects."""
