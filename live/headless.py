@@ -56,6 +56,9 @@ ALERT_BEEP_S = 10.0
 # A headless run whose recognition has been stuck this long ends (exit 1): a call that never returns
 # cannot be interrupted from inside, and a service manager that restarts the process brings it back.
 STUCK_EXIT_S = 60.0
+# A computer that was not keeping up with the sensor's frames is said to again once it has for this long
+# (the share is over the last 10 s, and hovers about its threshold on a computer at its limit).
+MISSING_FRAMES_CLEAR_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -943,6 +946,9 @@ def run_headless(
              config.output or "standard output", config.events or "this log", config.health_every_s)
     next_health = started + config.health_every_s
     next_check, stalled, undecided = started + 1.0, False, False
+    # Since when the computer is keeping up with the sensor's frames again after it was not (None: it was
+    # not, or never stopped): "again" is said only once that has lasted, not each time the share crosses.
+    missing, keeping_up_since = False, None
     hops = StuckSteps()
     # A read that never returns (a sensor driver that hangs) left the room unwatched for good: the stall
     # was said, and the run went on to its --duration, or for ever.
@@ -986,6 +992,19 @@ def run_headless(
                                   "alert can be raised until decisions come again", stats.undecided_s)
                     else:
                         log.info("decisions again")
+                # Said as it starts, as the window's banner shows it, not at the next status line.
+                if stats.missing_frames is not None:
+                    keeping_up_since = None
+                    if not missing:
+                        missing = True
+                        log.warning("missing %.0f%% of the frames of %s: this computer is not keeping up "
+                                    "(the model sees a movement in fewer frames than it learnt from)",
+                                    100 * stats.missing_frames, pipeline.source.name)
+                elif missing:
+                    keeping_up_since = keeping_up_since or now
+                    if now - keeping_up_since >= MISSING_FRAMES_CLEAR_S:
+                        missing, keeping_up_since = False, None
+                        log.info("keeping up with the frames of %s again", pipeline.source.name)
                 if (ended_stuck := hops.check(now, stats.recognition_stuck_s)) is not None:
                     hop_stuck = True
                     break

@@ -1383,6 +1383,37 @@ def test_a_source_read_that_does_not_return_ends_the_run_for_a_restart(tiny_chec
     assert summary.decisions > 0 and [e for e in summary.errors if e.startswith("reading from")]
 
 
+def test_a_computer_not_keeping_up_with_the_frames_is_said_as_it_starts_and_once_it_ends(
+    tiny_checkpoint, monkeypatch, caplog
+):
+    """The window shows "missing 57% of the sensor's frames" at once; a headless service said it only in
+    the next status line, up to a minute on. Now at once, once an episode, and "again" once it has kept up
+    for a while (a share hovering about its threshold is not an episode each time it crosses)."""
+    import live.headless
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    monkeypatch.setattr(live.headless, "MISSING_FRAMES_CLEAR_S", 1.0)
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
+                            engine, inputs)
+    real_stats, started = pipeline.stats, time.monotonic()
+    # Missing 60% from 1 s to 3 s; at 3.5 s for a moment; keeping up from 4 s.
+    def stats():
+        at = time.monotonic() - started
+        missing = 0.6 if 1.0 <= at < 3.0 or 3.5 <= at < 3.7 else None
+        return dataclasses.replace(real_stats(), missing_frames=missing)
+
+    pipeline.stats = stats
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=6.5)
+    said = [r for r in caplog.records if "frames of sim" in r.getMessage()]
+    assert [(r.levelname, r.getMessage().split(":")[0]) for r in said] == [
+        ("WARNING", "missing 60% of the frames of sim"), ("INFO", "keeping up with the frames of sim again")]
+    assert "this computer is not keeping up" in said[0].getMessage()
+    assert 1.0 <= said[0].created - caplog.records[0].created < 3.0  # as it started, not a minute on
+
+
 def test_a_room_where_nobody_is_decided_any_more_is_said_once_an_episode(
     tiny_checkpoint, monkeypatch, caplog
 ):
