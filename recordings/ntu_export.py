@@ -383,16 +383,18 @@ def _clip_actions(clip: ClipPaths, labels: Path | str | None
     except ValueError:
         own = None
     names = ntu_label_map(list(NTU120_CLASSES))
-    if clip.sidecar is None:  # an NTU clip of its own: 30 fps, its class in its name
-        if own is None or not 1 <= own.action <= len(NTU120_CLASSES):
-            raise ClipError(f"{clip.skeleton}: no sidecar, and no NTU RGB+D class in its name, so no class "
-                            "to export it under (python -m recordings label gives it one)")
-        times = np.arange(frame_count(clip.skeleton)) / NTU_FPS
-        action = _Action(0.0, math.inf, f"A{own.action:03d}", action_id=own.action)
-        return replace(own, replication=0, action=0), [action], times, names
     site_map = label_map_path(clip, labels)
     if site_map.is_file():
         names = names.merged(read_label_map(site_map))
+    if clip.sidecar is None:  # NTU's own clip, or a site's copied without it: 30 fps, the class in its name
+        if own is None or own.action not in names:  # A121 and on: as `list` does, the site's labels.txt
+            raise ClipError(f"{clip.skeleton}: no sidecar, and no class in its name that NTU RGB+D or "
+                            f"{site_map} has, so no class to export it under (python -m recordings label "
+                            "gives it one)")
+        times = np.arange(frame_count(clip.skeleton)) / NTU_FPS
+        action = (_Action(0.0, math.inf, f"A{own.action:03d}", action_id=own.action)
+                  if own.action <= len(NTU120_CLASSES) else _Action(0.0, math.inf, names.name(own.action)))
+        return replace(own, replication=0, action=0), [action], times, names
     sidecar = read_sidecar(clip.sidecar)
     times = sidecar.timestamps - (sidecar.timestamps[0] if len(sidecar.timestamps) else 0.0)
     if sidecar.timeline is not None and sidecar.timeline.intervals:

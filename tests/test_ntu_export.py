@@ -209,6 +209,24 @@ def test_a_site_class_of_an_ntu_name_is_exported_as_ntus_class(tmp_path: Path, c
         "S001C001P001R001A058.skeleton", "S001C001P001R002A058.skeleton"]  # one numbering of R
 
 
+def test_a_site_clip_copied_without_its_sidecar_is_exported_under_its_labels_txt_class(
+    tmp_path: Path, capsys
+) -> None:
+    """S008C001P001R001A121.skeleton without its .json: `list` named it by labels.txt ("A121 Sturz"), and
+    `export` said "no NTU RGB+D class in its name" and left it out."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    source = record(tmp_path / "recorded", 30)
+    (clips / "S008C001P001R001A121.skeleton").write_bytes(source.read_bytes())
+    (clips / "S008C001P001R001A122.skeleton").write_bytes(source.read_bytes())  # a class labels.txt lacks
+    (clips / "labels.txt").write_text("A121\tSturz\n", encoding="utf-8")
+    assert main(["export", str(clips), str(tmp_path / "out")]) == 1  # the A122 clip: left out, said
+    assert read_label_map(tmp_path / "out" / "classes.txt", site=False).names == {121: "Sturz"}
+    assert [p.name for p in (tmp_path / "out").glob("*.skeleton")] == ["S008C001P001R001A121.skeleton"]
+    said = capsys.readouterr().err
+    assert "S008C001P001R001A122.skeleton: no sidecar, and no class in its name that NTU RGB+D or " in said
+
+
 def test_the_index_names_each_clip_by_its_folder_and_reads_back_as_six_columns(tmp_path: Path) -> None:
     # Two rooms' clips of one name were one row name apart from nothing; a class name with a tab in a
     # hand-written labels.txt shifted the columns.
