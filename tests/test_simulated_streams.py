@@ -106,6 +106,27 @@ def test_streams_in_the_cache_keep_their_timelines_and_validation_holds_out_whol
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == stamps
 
 
+def test_what_a_killed_prepare_left_is_removed_and_what_one_writes_now_kept(tmp_path: Path, capsys) -> None:
+    """kill -9 while a crop file was written left '.NAME.<pid>-<token>.partial' (hundreds of MB) for ever;
+    another prepare into the same cache writing now must keep its own."""
+    import os
+    import time
+
+    from training.cache import STALE_PARTIAL_S
+
+    left = tmp_path / ".room-s0.crops.npy.4242-abcd0123.partial"
+    left.write_bytes(bytes(2_000_000))
+    old = time.time() - STALE_PARTIAL_S - 60
+    os.utime(left, (old, old))
+    writing = tmp_path / ".room-s1.npz.4343-abcd0124.partial"
+    writing.write_bytes(b"being written")
+    tasks = stream_tasks(1, 0.05, 1, seed=5, prefix="room")
+    prepare_streams(tasks, demo_settings(), tmp_path, progress=False)
+    assert not left.exists() and writing.exists()
+    said = capsys.readouterr().out
+    assert f"removed 1 unfinished file(s) (2 MB) an interrupted prepare left in {tmp_path}" in said
+
+
 @pytest.mark.parametrize("changed", [{"seed": 4}, {"minutes": 0.1}, {"people": 1}])
 def test_a_room_asked_for_with_other_settings_is_simulated_again(
     changed: dict, tmp_path: Path, capsys: pytest.CaptureFixture

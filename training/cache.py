@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -124,6 +125,32 @@ def _write_then_rename(path: Path, write: Callable[[BinaryIO], None]) -> None:
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+# A clip's files are written in seconds to minutes: a temporary one untouched this long was left by a
+# prepare killed while writing it (kill -9, a power cut), not one writing now (another prepare into the
+# same cache writes its own, each under its own name).
+STALE_PARTIAL_S = 24 * 3600.0
+
+
+def open_cache_folder(cache: Path) -> None:
+    """Make the cache folder, and remove `_write_then_rename`'s temporary files in it untouched for
+    STALE_PARTIAL_S (a crop file is hundreds of MB, and nothing else ever removed them), said."""
+    cache.mkdir(parents=True, exist_ok=True)
+    files = size = 0
+    now = time.time()
+    for partial in cache.glob(".*.partial"):
+        try:
+            stat = partial.stat()
+            if now - stat.st_mtime < STALE_PARTIAL_S:
+                continue
+            partial.unlink()
+        except OSError:  # gone meanwhile, or not ours to remove: left
+            continue
+        files, size = files + 1, size + stat.st_size
+    if files:
+        print(f"removed {files} unfinished file(s) ({size / 1e6:.0f} MB) an interrupted prepare left in "
+              f"{cache}")
 
 
 def write_if_changed(path: Path, text: str) -> None:

@@ -42,6 +42,7 @@ from training.cache import (
     CacheSettings,
     clip_paths,
     crop_frame_indices,
+    open_cache_folder,
     read_settings,
     write_clip,
     write_if_changed,
@@ -233,7 +234,7 @@ def prepare_cache(
     """Prepare every task (anything with a `name`) not yet in the cache with `prepare_one`; write
     index.json and failed.txt. Returns (index, failed)."""
     cache = Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
+    open_cache_folder(cache)
     settings_path = cache / "cache.json"
     if settings_path.is_file():
         existing = read_settings(cache)

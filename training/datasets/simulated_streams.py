@@ -38,6 +38,7 @@ from simulation.scene import SimulatedScene
 from training.cache import (
     CacheSettings,
     clip_paths,
+    open_cache_folder,
     read_settings,
     timeline_array,
     write_clip,
@@ -285,7 +286,7 @@ def prepare_streams(
 ) -> list[dict]:
     """Cut every scene into `cache` (resumable: finished scenes are kept) and write its index.json."""
     cache = Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
+    open_cache_folder(cache)
     settings_path = cache / "cache.json"
     if settings_path.is_file():
         if read_settings(cache) != settings:
