@@ -14,10 +14,11 @@ if hasattr(signal, "SIGHUP"):
     headless = "--headless" in sys.argv[1:]
     signal.signal(signal.SIGHUP, signal.SIG_IGN if headless else signal.default_int_handler)
 status = run_program("python -m live", "live.app")
-if threading.active_count() > 1:
-    # A thread stuck in a sensor driver or an engine call, which the summary has named (exit 1). Python's
-    # own exit would tear the libraries down under it, and the C++ runtime then aborts the process (exit
-    # 134 and a core dump, not the summary's 1): everything written and flushed, it ends here.
+if any(thread.name in ("capture", "recognition") for thread in threading.enumerate()):
+    # The capture or recognition thread stuck in a sensor driver or an engine call, which the summary has
+    # named (exit 1). Python's own exit would tear the libraries down under it, and the C++ runtime then
+    # aborts the process (exit 134 and a core dump, not the summary's 1): everything written and flushed,
+    # it ends here. (Another thread left, an alert's POST waiting for its answer, is Python's to end.)
     from live.app import end_process_now
 
     logging.shutdown()

@@ -136,8 +136,10 @@ def shown_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     first, _, rest = parts.path.lstrip("/").partition("/")
     first, semicolon, _ = first.partition(";")
-    path = f"/{first}" + ("/…" if rest or semicolon else "") if first else parts.path
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "…" if parts.query else "", ""))
+    path = f"/{first}" + (";…" if semicolon else "") + ("/…" if rest else "") if parts.path else ""
+    user, at, host = parts.netloc.rpartition("@")  # a redirect's Location may carry user:password@
+    netloc = f"…@{host}" if at else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, path, "…" if parts.query else "", ""))
 
 
 def read_authorization(path: Path) -> str:

@@ -1000,6 +1000,8 @@ def run_headless(
                         log.warning("missing %.0f%% of the frames of %s: this computer is not keeping up "
                                     "(the model sees a movement in fewer frames than it learnt from)",
                                     100 * stats.missing_frames, pipeline.source.name)
+                elif missing and (not stats.connected or stats.stalled_s is not None):
+                    keeping_up_since = None  # no frames at all (unplugged, stalled): not keeping up with them
                 elif missing:
                     keeping_up_since = keeping_up_since or now
                     if now - keeping_up_since >= MISSING_FRAMES_CLEAR_S:

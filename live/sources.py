@@ -206,6 +206,7 @@ class FrameStream:
             return self._pending_or_next()
         period = 1.0 / self.fps
         skipped_here = 0
+        missed: int | None = None  # frames past due when this read began: the reader's own lateness
         while True:
             asked = self._clock()
             try:
@@ -215,10 +216,13 @@ class FrameStream:
             due = self._pacer.due(frame.timestamp)
             now = self._clock()
             if now - due > period:
-                if now - asked >= period:
+                if missed is None:
+                    missed = max(0, int((asked - due) / period))
+                if now - asked >= period and skipped_here >= missed:
                     # Making this frame (rendering the simulator's picture, decoding the video) took a frame
                     # period or more: skipping to catch up could never reach a frame on time, and no frame
-                    # came out at all. It plays on from here, slower than real time, as a video player does.
+                    # came out at all. Once the frames a late reader missed are passed over (lost, as on a
+                    # sensor), it plays on from here, slower than real time, as a video player does.
                     self._pacer.rebase(frame.timestamp, now)
                     self._say_slowed(now - asked, period)
                     due = now

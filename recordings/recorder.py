@@ -121,7 +121,8 @@ def sample_name_from(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain).strip("_.-")
     if not text.isascii() and not re.search(r"[A-Za-z]", name):
-        name = "_".join(["clip", *filter(None, [name]), hashlib.sha1(os.fsencode(text)).hexdigest()[:8]])
+        digest = hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        name = "_".join(["clip", *filter(None, [name]), digest])
     return name if why_not_a_sample_name(name) is None else f"clip_{name}".rstrip("_")
 
 

@@ -5,7 +5,9 @@ unfinished, lines unwritten, a training step's state lost."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -39,21 +41,33 @@ def run_program(program: str, module: str, on_stop: Callable = signal.default_in
     """`python -m PROGRAM`'s whole run: stop signals to `on_stop` (interrupt_on_stop_signals), then
     `module` imported and its `main()` run; main's exit status. Importing PyTorch or OpenCV takes seconds,
     so a Ctrl-C or a service manager's SIGTERM often comes before `main` has its own handler: it is said in
-    one line with the same exit status as a stop during the work, not a traceback or a bare 143. Once main
-    has returned, everything is written: a stop then is ignored, so a finished command does not end -15."""
+    one line with the same exit status as a stop during the work, not a traceback or a bare 143 (by
+    torchrun's rank 0 alone: every rank gets the stop). Once main has returned, everything is written: a
+    stop then ends the process at once with main's status (a finished command did end -15, which systemd
+    calls failed; the interpreter's own exit, its workers' clean-up say, is not waited for)."""
+    said_once = os.environ.get("RANK", "0") == "0"
     interrupt_on_stop_signals(on_stop)
     try:
         main = importlib.import_module(module).main
     except KeyboardInterrupt:
-        print(f"{program}: interrupted before it started", file=sys.stderr)
+        if said_once:
+            print(f"{program}: interrupted before it started", file=sys.stderr)
         return EXIT_INTERRUPTED
     try:
         status = main()
     except KeyboardInterrupt:  # outside main's own handler: while it read the command line, or at its end
-        print(f"{program}: interrupted", file=sys.stderr)
+        if said_once:
+            print(f"{program}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+    def end_now(signum: int, frame: object) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or None
+                stream.flush()
+        os._exit(status if isinstance(status, int) else 1)
+
     for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
+        signal.signal(signum, end_now)
     return status
 
 

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from live.alert_delivery import AlertDelivery, AlertQueue, DeliveryConfig, QueueInUse
+from live.alert_delivery import AlertDelivery, AlertQueue, DeliveryConfig, QueueInUse, shown_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -1016,7 +1016,11 @@ def test_a_key_in_the_url_s_query_reaches_the_endpoint_and_no_log(endpoint, tmp_
     assert delivery.config.shown_url == endpoint.url + "?…"
     webhook = DeliveryConfig("https://chat.example/hooks/T0123/B0456/XXXXSECRETTOKEN")  # the key in the path
     assert webhook.shown_url == "https://chat.example/hooks/…"
-    assert DeliveryConfig("https://chat.example/alerts;jsessionid=S3CRET").shown_url == "https://chat.example/alerts/…"
+    assert shown_url("https://chat.example/alerts;jsessionid=S3CRET") == "https://chat.example/alerts;…"
+    assert shown_url("https://chat.example/;jsessionid=S3CRET") == "https://chat.example/;…"
+    assert shown_url("https://user:S3CRET@chat.example/a") == "https://…@chat.example/a"
+    assert shown_url("https://chat.example") == "https://chat.example"
+    assert shown_url("https://chat.example/") == "https://chat.example/"
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "failed" in said and "works again" in said and "S3CRET" not in said
 

@@ -1397,21 +1397,24 @@ def test_a_computer_not_keeping_up_with_the_frames_is_said_as_it_starts_and_once
     engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
     pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
                             engine, inputs)
-    real_stats, started = pipeline.stats, time.monotonic()
-    # Missing 60% from 1 s to 3 s; at 3.5 s for a moment; keeping up from 4 s.
+    real_stats, started, wall = pipeline.stats, time.monotonic(), time.time()
+    # Missing 60% from 1 s to 3 s, and at 3.5 s for a moment; no frames at all from 3.7 s to 5 s (a stall
+    # has no share either: not "keeping up"); keeping up from then.
     def stats():
         at = time.monotonic() - started
         missing = 0.6 if 1.0 <= at < 3.0 or 3.5 <= at < 3.7 else None
-        return dataclasses.replace(real_stats(), missing_frames=missing)
+        return dataclasses.replace(real_stats(), missing_frames=missing,
+                                   stalled_s=1.0 if 3.7 <= at < 5.0 else None)
 
     pipeline.stats = stats
     with caplog.at_level(logging.INFO, logger="live.headless"):
-        run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=6.5)
+        run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=8.0)
     said = [r for r in caplog.records if "frames of sim" in r.getMessage()]
     assert [(r.levelname, r.getMessage().split(":")[0]) for r in said] == [
         ("WARNING", "missing 60% of the frames of sim"), ("INFO", "keeping up with the frames of sim again")]
     assert "this computer is not keeping up" in said[0].getMessage()
-    assert 1.0 <= said[0].created - caplog.records[0].created < 3.0  # as it started, not a minute on
+    assert 1.0 <= said[0].created - wall < 3.0  # as it started, not a minute on
+    assert said[1].created - wall >= 6.0  # a second after the stall, not during it
 
 
 def test_a_room_where_nobody_is_decided_any_more_is_said_once_an_episode(

@@ -102,6 +102,14 @@ def test_frames_slower_to_make_than_their_period_play_slower_not_never(caplog):
     assert fast.read().index == 0
     clock.now += 0.5
     assert fast.read().index >= 14 and fast.slowed == 0
+    # A reader away for a second on that slow computer: the frames it missed are lost, as on a sensor
+    # (rebased at once, the second was hidden: nothing skipped, nothing said), then it plays on.
+    slow = FrameStream("sim", made_in_40_ms, fps=30.0, clock=clock, sleep=clock.sleep)
+    slow.open()
+    assert slow.read().index == 0
+    clock.now += 1.0
+    assert slow.read().index == slow.skipped + 1 and 29 <= slow.skipped <= 31
+    assert slow.read().index == slow.skipped + 2
     # One frame slow to make (another program's moment): played on from it, not called a slow computer.
     def one_slow():
         for frame in frames(60):

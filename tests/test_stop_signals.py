@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -72,23 +73,37 @@ def test_a_stop_while_a_command_is_imported_is_one_line_and_130(program: str, he
     assert result.stderr.strip() == f"python -m {program}: interrupted before it started"
 
 
-def _run_command_on(tmp_path: Path, main_body: str, after: str = "") -> subprocess.CompletedProcess:
+def _run_command_on(tmp_path: Path, main_body: str, after: str = "", rank: str | None = None
+                    ) -> subprocess.CompletedProcess:
     (tmp_path / "a_command.py").write_text(f"def main():\n{main_body}\n")
-    code = ("import os, signal, sys\n"
+    code = ("import os, signal, sys, time\n"
             f"sys.path[:0] = [{str(tmp_path)!r}, {str(REPO)!r}]\n"
             "from recordings.stop_signals import run_program\n"
             "status = run_program('python -m a_command', 'a_command')\n"
             f"{after}\n"
             "sys.exit(status)\n")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    env = {key: value for key, value in os.environ.items() if key != "RANK"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=env if rank is None else {**env, "RANK": rank})
 
 
-def test_a_stop_after_main_returned_leaves_its_exit_status(tmp_path: Path):
+@pytest.mark.parametrize("status", [0, 1])
+def test_a_stop_after_main_returned_ends_with_its_exit_status(tmp_path: Path, status: int):
     """Everything is written once main has returned: a service manager's SIGTERM then (the job ending as it
-    is stopped) made a finished job exit -15, which systemd calls failed."""
-    result = _run_command_on(tmp_path, main_body="    return 0",
-                             after="os.kill(os.getpid(), signal.SIGTERM); print('finished')")
-    assert (result.returncode, result.stdout, result.stderr) == (0, "finished\n", "")
+    is stopped) made a finished job exit -15, which systemd calls failed. It ends at once, with main's
+    status, what was printed flushed (the interpreter's exit, which may hang in workers' clean-up, is not
+    waited for)."""
+    result = _run_command_on(tmp_path, main_body=f"    print('written', end='')\n    return {status}",
+                             after="os.kill(os.getpid(), signal.SIGTERM); time.sleep(30); print('not here')")
+    assert (result.returncode, result.stdout, result.stderr) == (status, "written", "")
+
+
+def test_under_torchrun_a_stop_is_said_by_rank_0_alone(tmp_path: Path):
+    """Every rank gets the stop; main's own handler speaks for rank 0 only, and so does the launcher."""
+    said = [_run_command_on(tmp_path, main_body="    raise KeyboardInterrupt", rank=rank)
+            for rank in ("0", "1")]
+    assert [(r.returncode, r.stderr) for r in said] == [
+        (130, "python -m a_command: interrupted\n"), (130, "")]
 
 
 def test_a_stop_outside_mains_own_handler_is_said_in_one_line(tmp_path: Path):

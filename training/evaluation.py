@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,9 +55,9 @@ def default_results_dir(checkpoint: Path, *what: str, data: str | Path) -> Path:
     simulated = text.startswith("sim")
     where = text if simulated else str(Path(text).resolve())
     name = "sim" if simulated else Path(where).name or "data"
-    # os.fsencode: a folder named in another encoding (Latin-1 on an old share) is bytes Python keeps as
-    # surrogates, which str.encode refuses.
-    tag = f"{name}-{hashlib.sha1(os.fsencode(where)).hexdigest()[:6]}"
+    # surrogateescape: a folder named in another encoding (Latin-1 on an old share) is bytes Python keeps
+    # as surrogates, which UTF-8 alone refuses; every other name hashes as it always has.
+    tag = f"{name}-{hashlib.sha1(where.encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"
     return output_folder_beside(checkpoint) / "_".join(["eval", checkpoint.stem, *what, tag])
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -200,7 +199,7 @@ REHEARSAL_PREFIX = re.compile(r"^rehearse\d+-(?P<folder>[0-9a-f]{8})_")
 
 def folder_digest(folder: str | Path) -> str:
     """8 hex digits naming a folder by where it is (its bytes: a name that is not UTF-8 is hashed too)."""
-    return hashlib.sha1(os.fsencode(Path(folder).resolve())).hexdigest()[:8]
+    return hashlib.sha1(str(Path(folder).resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 def rehearsal_prefix(folder: str | Path, k: int) -> str:
