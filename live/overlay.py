@@ -71,10 +71,12 @@ log = logging.getLogger(__name__)
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 ALARM_RED = (210, 30, 30)  # an action that raises alerts, on the video (RGB)
-# The people's colours: Okabe and Ito's set, told apart with red-green colour blindness too (the earlier
-# tomato and lime were one olive to a deuteranope: persons 1 and 3 alike), without its vermilion (alarm
-# red's); its blue lightened to read as a title on the dark panel.
-PALETTE = ((230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (204, 121, 167), (60, 130, 230))
+# The people's colours, told apart from each other, from alarm red and its text, and from the no-action
+# grey with red-green colour blindness too (a CIELAB step of more than 25, simulated as the test does;
+# to normal eyes more than 35): Okabe and Ito's bluish green and reddish purple, the set's before, were one
+# grey to a deuteranope (persons 3 and 5 alike) and the purple nearly the no-action grey. Orange and blue,
+# the pair most apart, come first; the rest are light, to read as titles on the dark panel.
+PALETTE = ((230, 159, 0), (60, 130, 230), (255, 255, 0), (18, 204, 255), (163, 255, 199), (244, 255, 144))
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
 # F1-F9 choose among the label map's classes; a new folder has none until one is named.
@@ -671,6 +673,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Keys go to the window: clicked, the column took the focus, and PgUp/PgDn scrolled it instead of
+        # choosing the recording's class.
+        scroll.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         scroll.setMinimumWidth(3 * (CROP_PIXELS + 12) + 40)
         self._people_area = scroll
         # A panel's height at each size, measured before any is shown: the largest at which everyone fits.

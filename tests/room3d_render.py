@@ -38,7 +38,7 @@ from live import room3d  # noqa: E402
 from live.worker import Decision  # noqa: E402
 from recordings.clip import open_recording  # noqa: E402
 
-COLOURS = {0: (230, 159, 0), 1: (86, 180, 233)}  # the overlay's first two person colours
+COLOURS = {0: (230, 159, 0), 1: (60, 130, 230)}  # the overlay's first two person colours
 PARTS = ("left_hand", "right_hand", "full_body")
 
 

@@ -29,7 +29,7 @@ pytest.importorskip("pytestqt")
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = ("left_hand", "right_hand", "full_body")
-COLOURS = ((230, 159, 0), (86, 180, 233))  # the overlay's first two person colours
+COLOURS = ((230, 159, 0), (60, 130, 230))  # the overlay's first two person colours
 FIELD_OF_VIEW = tuple(round(c * 255) for c in room3d.FIELD_OF_VIEW_RGBA[:3])
 BACKGROUND = room3d.BACKGROUND
 
