@@ -751,9 +751,19 @@ class LiveWindow(QtWidgets.QMainWindow):
         acknowledge_button.setStyleSheet("QPushButton {background: #fff; color: #b3261e; font-weight: bold;"
                                          " padding: 4px 12px}")
         acknowledge_button.clicked.connect(self.acknowledge_alerts)
+        # The earlier alerts a press acknowledges too, under the latest: in its tooltip alone they could not
+        # be read on a touch screen or from the keyboard.
+        self.earlier_alerts = StatusLine()
+        self.earlier_alerts.setStyleSheet("font-size: 14px; font-weight: normal; padding: 0px 4px 2px 4px")
+        self.earlier_alerts.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                          QtWidgets.QSizePolicy.Policy.Preferred)
+        words = QtWidgets.QVBoxLayout()
+        words.setSpacing(0)
+        words.addWidget(self.alert_text)
+        words.addWidget(self.earlier_alerts)
         alert_row = QtWidgets.QHBoxLayout(self.alert_bar)
         alert_row.setContentsMargins(4, 2, 4, 2)
-        alert_row.addWidget(self.alert_text, 1)
+        alert_row.addLayout(words, 1)
         alert_row.addWidget(acknowledge_button)
         self.alert_bar.hide()
 
@@ -1191,6 +1201,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         # bed): the bar says so, since the picture no longer shows whom it is about.
         gone = self.pipeline.tracks is not None and latest.person not in self.pipeline.tracks.ids()
         self.alert_bar.show()  # first: laid out, the line is fitted to its width, not a hidden one's
+        earlier = [f"person {alert.number}: {class_title(alert.action)} at {clock_time(alert.time)}"
+                   for alert, _ in reversed(list(self._unacknowledged)[:-1])]  # newest first
+        self.earlier_alerts.setText("and before: " + "; ".join(earlier) if earlier else "")
+        self.earlier_alerts.setVisible(bool(earlier))
         if self.alert_text.show_alert(*self._alert_parts(latest, came, self._unacknowledged_count - 1, gone)):
             self.alert_text.setToolTip("\n".join(self._alert_text(*shown) for shown in self._unacknowledged))
             # Read out by a screen reader as it changes, not only when someone moves to it.

@@ -941,6 +941,10 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model, monkeypa
     text = window.alert_text.text()
     # The count first: a bar cut short (a narrow window) must not hide alerts one press acknowledges.
     assert text.startswith(f"ALERT (+{len(alerts.alerts) - 1} more)  person ")
+    # ... and who they are, under it (in the tooltip alone they were out of reach of touch and keys).
+    assert window.earlier_alerts.isVisible()
+    assert window.earlier_alerts.text().startswith("and before: person ")
+    assert window.earlier_alerts.text().count("person ") == len(alerts.alerts) - 1
     assert "11" not in text.split(":")[0]
     assert "%" not in text  # the probability it crossed the threshold at would stay, misread as now's
     for _ in range(3):
