@@ -179,8 +179,7 @@ def _lock(handle: IO[bytes], path: Path) -> None:
             return
         except OSError as error:
             if time.monotonic() >= deadline:
-                raise QueueInUse(f"alert queue {path} is in use by another process (another `python -m "
-                                 f"live` delivering alerts?); give each one its own --alert-queue") from error
+                raise QueueInUse(_in_use(path)) from error
             time.sleep(0.1)
 
 
@@ -279,10 +278,9 @@ def _read_queue(data: bytes, damaged: Callable[[int, str], None]) -> tuple[list[
     return sorted(queued.values(), key=lambda r: r["sequence"]), next_sequence
 
 
-def undelivered_in(path: Path) -> int:
-    """How many alerts the queue file `path` holds undelivered, for a run without --alert-url, which does
-    not send them: 0 where it cannot be read, or where a running app holds it (it is sending them; a room
-    beside it from the same folder would have said they were an earlier run's). Nothing is written."""
+def queue_held(path: Path) -> bool | None:
+    """Whether a running app holds the queue file `path` now (True), none does (False), or it cannot be
+    told (None: its lock file cannot be opened). The lock is taken and let go at once; nothing is written."""
     lock_path = path.with_name(path.name + ".lock")
     try:
         try:
@@ -291,11 +289,35 @@ def undelivered_in(path: Path) -> int:
             raise
         except OSError:  # another account's, or a read-only mount: locked through a read-only handle
             lock = open(lock_path, "rb")  # noqa: SIM115
-        with lock:
-            lock_exclusive(lock)
     except FileNotFoundError:  # no run ever held the queue
-        pass
+        return False
     except OSError:
+        return None
+    with lock:
+        try:
+            lock_exclusive(lock)
+        except OSError:
+            return True
+    return False
+
+
+def refuse_a_held_queue(path: Path) -> None:
+    """QueueInUse where another app holds the queue file now: said at start-up, before the source and the
+    model load (seconds of CPU, in a service restarted every 10 s beside the room that holds the queue)."""
+    if queue_held(path):
+        raise QueueInUse(_in_use(path))
+
+
+def _in_use(path: Path) -> str:
+    return (f"alert queue {path} is in use by another process (another `python -m live` delivering "
+            "alerts?); give each one its own --alert-queue")
+
+
+def undelivered_in(path: Path) -> int:
+    """How many alerts the queue file `path` holds undelivered, for a run without --alert-url, which does
+    not send them: 0 where it cannot be read, or where a running app holds it (it is sending them; a room
+    beside it from the same folder would have said they were an earlier run's). Nothing is written."""
+    if queue_held(path) is not False:
         return 0
     try:
         data = path.read_bytes()

@@ -48,7 +48,14 @@ from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
 from core.wording import first_few
-from live.alert_delivery import DEFAULT_QUEUE, DeliveryConfig, QueueInUse, read_authorization, undelivered_in
+from live.alert_delivery import (
+    DEFAULT_QUEUE,
+    DeliveryConfig,
+    QueueInUse,
+    read_authorization,
+    refuse_a_held_queue,
+    undelivered_in,
+)
 from live.headless import (
     ALERT_BEEP_S,
     DEFAULT_ALERT_CLASSES,
@@ -729,8 +736,11 @@ def _log_alerts(config: LiveConfig) -> None:
     alerts = config.headless_config.alerts
     ways = ["the log"] + (["--alert-command"] if alerts.command else []) + (
         [f"POST to {alerts.delivery.shown_url}"] if alerts.delivery else [])
-    log.info("alerts: %s in room %r, once per episode (cooldown %.0f s), by %s", ", ".join(alerts.classes),
-             alerts.room, alerts.cooldown_s, ", ".join(ways))
+    # Two rooms served by one computer without --room both said its name: their alerts told apart by nothing.
+    hostname = " (this computer's name: --room names the room where it serves more than one)" if (
+        alerts.room == socket.gethostname()) else ""
+    log.info("alerts: %s in room %r%s, once per episode (cooldown %.0f s), by %s", ", ".join(alerts.classes),
+             alerts.room, hostname, alerts.cooldown_s, ", ".join(ways))
     # An earlier run's, left for the next start with --alert-url, which this one is not: said, not ignored.
     if alerts.delivery is None and (waiting := undelivered_in(DEFAULT_QUEUE.absolute())):
         log.warning("%s holds %d alert(s) an earlier run could not deliver; this run has no --alert-url "
@@ -962,6 +972,8 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
     """Open the source and the model, run the window or the headless loop, print the summary. `reopen`:
     set on SIGHUP in a headless run."""
     try:
+        if (delivery := config.headless_config.alerts.delivery) is not None:
+            refuse_a_held_queue(delivery.queue_path)
         pipeline = build_pipeline(config)
         try:
             # build_pipeline chose the pipeline's smoothing by the same rule; here the headless thresholds.

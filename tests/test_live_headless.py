@@ -1490,12 +1490,15 @@ def test_stuck_steps_are_told_apart_by_when_they_began_and_a_woken_process_is_no
 
 
 def test_a_queue_another_run_holds_ends_with_a_status_a_service_manager_retries(tiny_checkpoint, tmp_path,
-                                                                                capsys):
+                                                                                capsys, monkeypatch):
     """A run started by hand beside the service holds the alert queue: the service's start was exit 2, which
-    its unit never restarts, and the room stayed unwatched after the hand-run ended. 75: try again later."""
+    its unit never restarts, and the room stayed unwatched after the hand-run ended. 75: try again later;
+    said before the source and the model load (7 s of CPU at each of the unit's tries, every 10 s)."""
+    import live.app
     from live.alert_delivery import AlertDelivery, DeliveryConfig
     from live.app import EXIT_TRY_AGAIN
 
+    monkeypatch.setattr(live.app, "build_pipeline", lambda config: pytest.fail("loaded before the queue"))
     queue = tmp_path / "alerts.jsonl"
     by_hand = AlertDelivery(DeliveryConfig("http://127.0.0.1:9/alerts", queue_path=queue))
     try:

@@ -274,6 +274,8 @@ def test_alert_classes_are_logged_as_the_model_spells_them(caplog):
         config = _alerts_for(config, ("no_action", "Sturz", "Trinken"))
     assert config.headless_config.alerts.classes == ("Sturz",)
     assert "alerts: Sturz in room" in caplog.text
+    # Without --room, the computer's name: where it serves several rooms, theirs alike.
+    assert "(this computer's name: --room names the room where it serves more than one)" in caplog.text
 
 
 def test_a_class_name_no_font_can_show_is_said_at_the_windows_start(caplog):
