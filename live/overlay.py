@@ -329,6 +329,9 @@ class PersonPanel(QtWidgets.QFrame):
         """The panel's height at `size` with all it may show there (at full size, a line of detail), for
         the window to plan its column before any panel is drawn."""
         title, detail = self.title.text(), self.detail.text()
+        # Its frame and its title's font are set with its colour: unset, the title measured in the default
+        # font, the frame none, and the column planned too short for them (a scrollbar, at 150% scaling).
+        self.set_color(self._color or (200, 200, 200), self._alarm_shown)
         self.set_size(size)
         self.title.setText("person 1")
         self._say("labelled: no action")
@@ -898,10 +901,18 @@ class LiveWindow(QtWidgets.QMainWindow):
         order = sorted(bodies[: self.config.max_people], key=lambda b: self.person_number(b.tracking_id))
         # Smaller where everyone's would not fit (in a 760 px window: three people without crops, six with
         # only their top action; with the 3D panel shown, two and four): nobody's action needs scrolling.
-        room = self._people_area.viewport().height()
+        margins = self._people_area.widget().layout().contentsMargins()  # the column's, around the panels
+        room = self._people_area.viewport().height() - margins.top() - margins.bottom()
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         if (short_px := len(order) * self._panel_px[PanelSize.TOP_ACTION] - room) > 0:
             self._room_from_3d(short_px)  # the panels have it from the next frame
+        elif size is PanelSize.TOP_ACTION and order and (
+                compact_px := len(order) * self._panel_px[PanelSize.COMPACT] - room) <= self._room3d_spare():
+            # Where the 3D panel can give what the attention bars and the next actions need (150% scaling,
+            # a small screen), it does: the model's actions and where it looked come before the 3D view.
+            self._room_from_3d(compact_px)
+        elif (slack := room - len(order) * self._panel_px[size]) > 0 and self._lent_px:
+            self._room_from_3d(-min(slack, self._lent_px))  # fewer people: the 3D view has its height back
         self._give_colours([body.tracking_id for body in order])
         labels = []
         for i, panel in enumerate(self.panels):
@@ -955,6 +966,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         """The right column: the 3D room panel above the person panels, where OpenGL allows it."""
         self.room3d: room3d.Room3DPanel | None = None
         self._right_column: QtWidgets.QSplitter | None = None  # the 3D panel over the people's
+        self._lent_px = 0  # height the 3D panel gave the people's panels, given back once they need less
         if (why_not := room3d.unavailable_reason()) is not None:
             log.info("no 3D room panel: %s", why_not)
             return people
@@ -969,16 +981,23 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.room3d.setVisible(self.config.show_3d)
         return column
 
-    def _room_from_3d(self, wanted_px: int) -> None:
-        """Give the people's panels `wanted_px` more height from the 3D panel above them, as far as
-        ROOM3D_MIN_PX allows."""
+    def _room3d_spare(self) -> int:
+        """How much height the 3D panel can give the people's panels, down to ROOM3D_MIN_PX (0: none)."""
         column = self._right_column
         if column is None or self.room3d is None or not self.room3d.isVisible():
+            return 0
+        return max(0, column.sizes()[0] - ROOM3D_MIN_PX)
+
+    def _room_from_3d(self, wanted_px: int) -> None:
+        """Give the people's panels `wanted_px` more height from the 3D panel above them, as far as
+        ROOM3D_MIN_PX allows; a negative `wanted_px` gives height lent before back."""
+        if self._right_column is None or self.room3d is None or not self.room3d.isVisible():
             return
-        room3d_px, people_px = column.sizes()
-        given = min(wanted_px, room3d_px - ROOM3D_MIN_PX)
-        if given > 0:
-            column.setSizes([room3d_px - given, people_px + given])
+        given = min(wanted_px, self._room3d_spare())
+        if given != 0:
+            room3d_px, people_px = self._right_column.sizes()
+            self._right_column.setSizes([room3d_px - given, people_px + given])
+            self._lent_px = max(0, self._lent_px + given)
 
     def screenshot(self) -> QtGui.QPixmap:
         """The window as shown. QWidget.grab renders the 3D view without what pyqtgraph paints over it with
