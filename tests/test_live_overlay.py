@@ -569,6 +569,28 @@ def test_a_person_no_longer_decided_is_not_shown_with_their_last_action(qtbot, t
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
 
+def test_the_people_s_panels_fit_their_column_without_a_scrollbar_at_any_height(qtbot, tiny_model):
+    """Planned without the column's own margins, two panels at 150% scaling were short by them and sat
+    behind a scrollbar, though the column chooses each panel's size so that everyone fits."""
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(seconds=30.0), engine, inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: all(p.isVisible() and decided(p) for p in window.panels[:2]), timeout=20000)
+    column = window.findChild(QtWidgets.QScrollArea)
+    for height in range(420, 760, 23):  # every size of panel, and the steps between them
+        window.resize(1200, height)
+        for _ in range(3):  # the panels are sized at a frame, laid out at the next
+            window.refresh()
+            QtWidgets.QApplication.processEvents()
+        assert column.verticalScrollBar().maximum() == 0, (height, window.panels[0].panel_size)
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
 def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model, tmp_path):
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
