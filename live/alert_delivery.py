@@ -45,6 +45,7 @@ Only the standard library (urllib): one POST at a time needs no HTTP client depe
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import json
 import logging
@@ -296,16 +297,23 @@ def queue_held(path: Path) -> bool | None:
     with lock:
         try:
             lock_exclusive(lock)
-        except OSError:
-            return True
+        except OSError as error:
+            # Held: flock's EWOULDBLOCK, msvcrt's EACCES (EDEADLOCK when waited for); any other error (a
+            # lock an NFS mount refuses on a read-only handle) tells nothing.
+            held = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, errno.EDEADLK)
+            return True if error.errno in held else None
     return False
 
 
 def refuse_a_held_queue(path: Path) -> None:
     """QueueInUse where another app holds the queue file now: said at start-up, before the source and the
-    model load (seconds of CPU, in a service restarted every 10 s beside the room that holds the queue)."""
-    if queue_held(path):
-        raise QueueInUse(_in_use(path))
+    model load (seconds of CPU, in a service restarted every 10 s beside the room that holds the queue).
+    Waited for as the queue's own lock is (LOCK_WAIT_S: Windows lets go of a dead process's lock late)."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while queue_held(path):
+        if time.monotonic() >= deadline:
+            raise QueueInUse(_in_use(path))
+        time.sleep(0.1)
 
 
 def _in_use(path: Path) -> str:

@@ -114,17 +114,21 @@ def test_what_a_killed_prepare_left_is_removed_and_what_one_writes_now_kept(tmp_
 
     from training.cache import STALE_PARTIAL_S
 
-    left = tmp_path / ".room-s0.crops.npy.4242-abcd0123.partial"
+    (tmp_path / "clips").mkdir()
+    left = tmp_path / "clips" / ".room-s0.crops.npy.4242-abcd0123.partial"  # where clips are written
     left.write_bytes(bytes(2_000_000))
+    not_ours = tmp_path / "clips" / ".notes.partial"
+    not_ours.write_bytes(b"a user's")
     old = time.time() - STALE_PARTIAL_S - 60
-    os.utime(left, (old, old))
-    writing = tmp_path / ".room-s1.npz.4343-abcd0124.partial"
+    for path in (left, not_ours):
+        os.utime(path, (old, old))
+    writing = tmp_path / "clips" / ".room-s1.npz.4343-abcd0124.partial"
     writing.write_bytes(b"being written")
     tasks = stream_tasks(1, 0.05, 1, seed=5, prefix="room")
     prepare_streams(tasks, demo_settings(), tmp_path, progress=False)
-    assert not left.exists() and writing.exists()
+    assert not left.exists() and writing.exists() and not_ours.exists()
     said = capsys.readouterr().out
-    assert f"removed 1 unfinished file(s) (2 MB) an interrupted prepare left in {tmp_path}" in said
+    assert f"removed 1 unfinished file(s) (2.0 MB) an interrupted prepare left in {tmp_path}" in said
 
 
 @pytest.mark.parametrize("changed", [{"seed": 4}, {"minutes": 0.1}, {"people": 1}])

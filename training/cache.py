@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -133,13 +134,19 @@ def _write_then_rename(path: Path, write: Callable[[BinaryIO], None]) -> None:
 STALE_PARTIAL_S = 24 * 3600.0
 
 
+# `_write_then_rename`'s temporary names: ".<file>.<pid>-<8 hex>.partial", and no one else's.
+_OUR_PARTIAL = re.compile(r"\..+\.\d+-[0-9a-f]{8}\.partial")
+
+
 def open_cache_folder(cache: Path) -> None:
-    """Make the cache folder, and remove `_write_then_rename`'s temporary files in it untouched for
-    STALE_PARTIAL_S (a crop file is hundreds of MB, and nothing else ever removed them), said."""
+    """Make the cache folder, and remove `_write_then_rename`'s temporary files among its clips untouched
+    for STALE_PARTIAL_S (a crop file is hundreds of MB, and nothing else ever removed them), said."""
     cache.mkdir(parents=True, exist_ok=True)
     files = size = 0
     now = time.time()
-    for partial in cache.glob(".*.partial"):
+    for partial in (cache / "clips").glob(".*.partial"):
+        if not _OUR_PARTIAL.fullmatch(partial.name):
+            continue
         try:
             stat = partial.stat()
             if now - stat.st_mtime < STALE_PARTIAL_S:
@@ -149,7 +156,7 @@ def open_cache_folder(cache: Path) -> None:
             continue
         files, size = files + 1, size + stat.st_size
     if files:
-        print(f"removed {files} unfinished file(s) ({size / 1e6:.0f} MB) an interrupted prepare left in "
+        print(f"removed {files} unfinished file(s) ({size / 1e6:.1f} MB) an interrupted prepare left in "
               f"{cache}")
 
 
