@@ -72,11 +72,11 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 ALARM_RED = (210, 30, 30)  # an action that raises alerts, on the video (RGB)
 # The people's colours, told apart from each other, from alarm red and its text, and from the no-action
-# grey with red-green colour blindness too (a CIELAB step of more than 25, simulated as the test does;
-# to normal eyes more than 35): Okabe and Ito's bluish green and reddish purple, the set's before, were one
-# grey to a deuteranope (persons 3 and 5 alike) and the purple nearly the no-action grey. Orange and blue,
-# the pair most apart, come first; the rest are light, to read as titles on the dark panel.
-PALETTE = ((230, 159, 0), (60, 130, 230), (255, 255, 0), (18, 204, 255), (163, 255, 199), (244, 255, 144))
+# grey, with red-green colour blindness too (CIEDE2000 of 10 or more, simulated as the test does; 20 to
+# normal eyes), each at least 6.5:1 on the dark panel, as a title: Okabe and Ito's bluish green and
+# reddish purple, the set's before, were one grey to a deuteranope (persons 3 and 5 alike) and the purple
+# nearly the no-action grey; its blue was dark on the panel and on dark clothes.
+PALETTE = ((230, 159, 0), (113, 234, 255), (251, 247, 100), (44, 252, 203), (255, 149, 202), (110, 160, 255))
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
 # F1-F9 choose among the label map's classes; a new folder has none until one is named.
@@ -89,6 +89,9 @@ QUIT_AGAIN_S = 3.0  # q with alerts unacknowledged or a recording running: a sec
 # The 3D room panel gives up height, down to this, where the people's panels would not fit even with
 # their top action alone (a small screen, large fonts, the alert bar up): everyone's action comes first.
 ROOM3D_MIN_PX = 120
+# Lent beyond what the panels need, and kept when they need less: a pixel lost (a banner's line) does not
+# drop them to a smaller size for a frame, nor a pixel won give height back and forth.
+LEND_SPARE_PX = 8
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
 # Below this share of a person's joints tracked over the window (live.worker.Decision.tracked), their label
 # says the pose is guessed: a person in full view has 0.8-1 (the Kinect infers occluded hands often).
@@ -906,12 +909,15 @@ class LiveWindow(QtWidgets.QMainWindow):
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         if (short_px := len(order) * self._panel_px[PanelSize.TOP_ACTION] - room) > 0:
             self._room_from_3d(short_px)  # the panels have it from the next frame
+        elif self._dragged:
+            pass  # the split chosen by hand stays: only everyone's top action takes height from it (above)
         elif size is PanelSize.TOP_ACTION and order and (
-                compact_px := len(order) * self._panel_px[PanelSize.COMPACT] - room) <= self._room3d_spare():
+                compact_px := len(order) * self._panel_px[PanelSize.COMPACT] - room + LEND_SPARE_PX
+        ) <= self._room3d_spare():
             # Where the 3D panel can give what the attention bars and the next actions need (150% scaling,
             # a small screen), it does: the model's actions and where it looked come before the 3D view.
             self._room_from_3d(compact_px)
-        elif (slack := room - len(order) * self._panel_px[size]) > 0 and self._lent_px:
+        elif (slack := room - len(order) * self._panel_px[size] - LEND_SPARE_PX) > 0 and self._lent_px:
             self._room_from_3d(-min(slack, self._lent_px))  # fewer people: the 3D view has its height back
         self._give_colours([body.tracking_id for body in order])
         labels = []
@@ -967,6 +973,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.room3d: room3d.Room3DPanel | None = None
         self._right_column: QtWidgets.QSplitter | None = None  # the 3D panel over the people's
         self._lent_px = 0  # height the 3D panel gave the people's panels, given back once they need less
+        self._dragged = False  # the column's split chosen by hand: the window lends no more, nor gives back
         if (why_not := room3d.unavailable_reason()) is not None:
             log.info("no 3D room panel: %s", why_not)
             return people
@@ -975,11 +982,15 @@ class LiveWindow(QtWidgets.QMainWindow):
         column.addWidget(self.room3d)
         column.addWidget(people)
         column.setSizes([320, 440])
+        column.splitterMoved.connect(self._split_by_hand)  # a user's drag only, not setSizes
         self._right_column = column
         # Hidden only once it has a parent: shown or hidden before, it would be a window of its own, and
         # its OpenGL context (with pyqtgraph's shaders) would not survive the move into this one.
         self.room3d.setVisible(self.config.show_3d)
         return column
+
+    def _split_by_hand(self, *_: object) -> None:
+        self._dragged, self._lent_px = True, 0
 
     def _room3d_spare(self) -> int:
         """How much height the 3D panel can give the people's panels, down to ROOM3D_MIN_PX (0: none)."""
@@ -997,7 +1008,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         if given != 0:
             room3d_px, people_px = self._right_column.sizes()
             self._right_column.setSizes([room3d_px - given, people_px + given])
-            self._lent_px = max(0, self._lent_px + given)
+            self._lent_px = max(0, self._lent_px + room3d_px - self._right_column.sizes()[0])  # as applied
 
     def screenshot(self) -> QtGui.QPixmap:
         """The window as shown. QWidget.grab renders the 3D view without what pyqtgraph paints over it with

@@ -35,10 +35,11 @@ from PySide6 import QtCore, QtGui, QtTest, QtWidgets  # noqa: E402
 from core.frame import Frame  # noqa: E402
 from core.skeleton import KINECT_V2  # noqa: E402
 from live import room3d  # noqa: E402
+from live.overlay import PALETTE  # noqa: E402
 from live.worker import Decision  # noqa: E402
 from recordings.clip import open_recording  # noqa: E402
 
-COLOURS = {0: (230, 159, 0), 1: (60, 130, 230)}  # the overlay's first two person colours
+COLOURS = {0: PALETTE[0], 1: PALETTE[1]}  # the overlay's first two person colours
 PARTS = ("left_hand", "right_hand", "full_body")
 
 
@@ -203,6 +204,16 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
         squeezed = squeezed_now()
         if squeezed["people"] >= 2 or time.monotonic() > deadline:
             break
+    # Split by hand so that the two people's top actions fit but not their attention bars: the split stays
+    # (the window lent the 3D panel's height to the people's panels against the user's drag).
+    kept_by_hand = None
+    if column is not None:
+        column.splitterMoved.emit(0, 1)  # as a drag does (setSizes does not)
+        total, people_px = sum(column.sizes()), 2 * window._panel_px[PanelSize.TOP_ACTION] + 40
+        column.setSizes([total - people_px, people_px])
+        asked = column.sizes()
+        settle(app, 1.0)
+        kept_by_hand = column.sizes() == asked
     window.close()  # the pipeline stops on a thread of its own: wait for it before this process ends
     deadline = time.monotonic() + 60
     while window.summary is None and time.monotonic() < deadline:
@@ -211,7 +222,7 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
         "visible": visible, "hidden_after_key": hidden, "shown_after_second_key": shown_again,
         "panel_box": panel_box, "window_size": [window.width(), window.height()],
         "view_at": None if view_at is None else [view_at.x(), view_at.y()], "labelled": was_labelled,
-        "squeezed": squeezed,
+        "squeezed": squeezed, "kept_by_hand": kept_by_hand,
     }))
 
 

@@ -29,7 +29,7 @@ pytest.importorskip("pytestqt")
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = ("left_hand", "right_hand", "full_body")
-COLOURS = ((230, 159, 0), (60, 130, 230))  # the overlay's first two person colours
+COLOURS = ((230, 159, 0), (113, 234, 255))  # the overlay's first two person colours
 FIELD_OF_VIEW = tuple(round(c * 255) for c in room3d.FIELD_OF_VIEW_RGBA[:3])
 BACKGROUND = room3d.BACKGROUND
 
@@ -379,6 +379,12 @@ def test_the_panel_gives_way_to_the_peoples_panels_where_they_would_not_fit(draw
     assert squeezed["people"] >= 2  # two panels need more than the least the people's area keeps
     assert squeezed["people_area_px"] >= squeezed["needed_px"]
     assert ROOM3D_MIN_PX <= squeezed["room3d_px"] < squeezed["room3d_dragged_px"]  # it gave way
+
+
+def test_a_split_chosen_by_hand_stays_where_everyone_s_top_action_fits(drawn: Path) -> None:
+    """The window lends the 3D panel's height to the people's panels for their attention bars, and gave
+    it back: against a user's drag of the split, it moved the split the next frame."""
+    assert json.loads((drawn / "window.json").read_text())["kept_by_hand"] is True
 
 
 def test_live_window_shows_the_panel_and_key_3_hides_it(drawn: Path) -> None:
