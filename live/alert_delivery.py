@@ -45,7 +45,6 @@ Only the standard library (urllib): one POST at a time needs no HTTP client depe
 from __future__ import annotations
 
 import contextlib
-import errno
 import http.client
 import json
 import logging
@@ -66,7 +65,7 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
-from recordings.atomic import drop_cut_last_line, lock_exclusive, replace_atomically
+from recordings.atomic import HELD_ELSEWHERE, drop_cut_last_line, lock_exclusive, replace_atomically
 from recordings.stop_signals import join_in_slices, wait_in_slices
 
 log = logging.getLogger(__name__)
@@ -179,6 +178,10 @@ def _lock(handle: IO[bytes], path: Path) -> None:
             lock_exclusive(handle)
             return
         except OSError as error:
+            if error.errno not in HELD_ELSEWHERE:  # not another's hold: waiting, or "in use", would not help
+                why = (f"cannot be locked ({error.strerror}); the alert queue needs a lock: give "
+                       "--alert-queue a folder on a local disk")
+                raise OSError(error.errno, why, str(path)) from None
             if time.monotonic() >= deadline:
                 raise QueueInUse(_in_use(path)) from error
             time.sleep(0.1)
@@ -297,11 +300,8 @@ def queue_held(path: Path) -> bool | None:
     with lock:
         try:
             lock_exclusive(lock)
-        except OSError as error:
-            # Held: flock's EWOULDBLOCK, msvcrt's EACCES (EDEADLOCK when waited for); any other error (a
-            # lock an NFS mount refuses on a read-only handle) tells nothing.
-            held = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, errno.EDEADLK)
-            return True if error.errno in held else None
+        except OSError as error:  # any other error than another's hold (a lock NFS refuses) tells nothing
+            return True if error.errno in HELD_ELSEWHERE else None
     return False
 
 

@@ -909,16 +909,16 @@ class LiveWindow(QtWidgets.QMainWindow):
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         if (short_px := len(order) * self._panel_px[PanelSize.TOP_ACTION] - room) > 0:
             self._room_from_3d(short_px)  # the panels have it from the next frame
-        elif self._dragged:
-            pass  # the split chosen by hand stays: only everyone's top action takes height from it (above)
-        elif size is PanelSize.TOP_ACTION and order and (
+        elif size is PanelSize.TOP_ACTION and order and not self._dragged and (
                 compact_px := len(order) * self._panel_px[PanelSize.COMPACT] - room + LEND_SPARE_PX
         ) <= self._room3d_spare():
             # Where the 3D panel can give what the attention bars and the next actions need (150% scaling,
             # a small screen), it does: the model's actions and where it looked come before the 3D view.
             self._room_from_3d(compact_px)
         elif (slack := room - len(order) * self._panel_px[size] - LEND_SPARE_PX) > 0 and self._lent_px:
-            self._room_from_3d(-min(slack, self._lent_px))  # fewer people: the 3D view has its height back
+            # Fewer people: the 3D view has its height back (after a drag, only what was lent since: a split
+            # chosen by hand gives height only for everyone's top action, and has it back).
+            self._room_from_3d(-min(slack, self._lent_px))
         self._give_colours([body.tracking_id for body in order])
         labels = []
         for i, panel in enumerate(self.panels):
@@ -973,7 +973,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.room3d: room3d.Room3DPanel | None = None
         self._right_column: QtWidgets.QSplitter | None = None  # the 3D panel over the people's
         self._lent_px = 0  # height the 3D panel gave the people's panels, given back once they need less
-        self._dragged = False  # the column's split chosen by hand: the window lends no more, nor gives back
+        self._dragged = False  # the column's split chosen by hand: lent from only for everyone's top action
         if (why_not := room3d.unavailable_reason()) is not None:
             log.info("no 3D room panel: %s", why_not)
             return people

@@ -1137,3 +1137,32 @@ def test_a_run_without_alert_url_says_that_alerts_of_an_earlier_run_wait_undeliv
     assert undelivered_in(queue) == 0
     held.close()
     assert undelivered_in(queue) == 2
+
+
+def test_a_lock_the_file_system_refuses_is_said_as_such_not_as_in_use(tmp_path, monkeypatch):
+    """NFS without its lock daemon answers ENOLCK: the queue was 'in use by another process' (exit 75, tried
+    again every 10 s for ever), and the start-up check, which took only a hold for 'in use', let the source
+    and the model load first. Another's hold (EWOULDBLOCK) is 'in use', at the check."""
+    import errno
+
+    import live.alert_delivery
+    from live.alert_delivery import queue_held, refuse_a_held_queue
+
+    queue = tmp_path / "alerts.jsonl"
+    AlertQueue(queue).close()  # its lock file made, as a run leaves it
+    answers = {"held": BlockingIOError(errno.EWOULDBLOCK, "Resource temporarily unavailable"),
+               "no locks": OSError(errno.ENOLCK, "No locks available")}
+    for case, error in answers.items():
+        def refuse(handle, error=error):
+            raise error
+
+        monkeypatch.setattr(live.alert_delivery, "lock_exclusive", refuse)
+        assert queue_held(queue) is (True if case == "held" else None)
+        if case == "held":
+            with pytest.raises(QueueInUse, match="in use by another process"):
+                refuse_a_held_queue(queue)
+            continue
+        refuse_a_held_queue(queue)  # tells nothing: the queue's own lock says what is wrong
+        with pytest.raises(OSError, match="cannot be locked .*No locks available.*on a local disk") as said:
+            AlertQueue(queue)
+        assert not isinstance(said.value, QueueInUse)
