@@ -1,12 +1,11 @@
 """`python -m live`: see live/app.py for the options (`python -m live --help`)."""
 
-import contextlib
 import logging
 import signal
 import sys
 import threading
 
-from recordings.stop_signals import run_program
+from recordings.stop_signals import flush_standard_streams, run_program
 
 if hasattr(signal, "SIGHUP"):
     # logrotate's SIGHUP during a service's restart must not kill it (its files are not open yet); a
@@ -22,8 +21,6 @@ if any(thread.name in ("capture", "recognition") for thread in threading.enumera
     from live.app import end_process_now
 
     logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError, AttributeError):  # a closed pipe, a closed stream, None
-            stream.flush()
+    flush_standard_streams()
     end_process_now(status)
 raise SystemExit(status)

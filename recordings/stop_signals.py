@@ -61,14 +61,20 @@ def run_program(program: str, module: str, on_stop: Callable = signal.default_in
         return EXIT_INTERRUPTED
 
     def end_now(signum: int, frame: object) -> None:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or None
-                stream.flush()
+        flush_standard_streams()
         os._exit(status if isinstance(status, int) else 1)
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, end_now)
     return status
+
+
+def flush_standard_streams() -> None:
+    """Standard output and error flushed as far as they can be (a closed pipe, a closed stream, None):
+    before os._exit, which does not flush them."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
 
 
 WAIT_SLICE_S = 0.2
