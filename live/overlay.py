@@ -76,7 +76,7 @@ ALARM_RED = (210, 30, 30)  # an action that raises alerts, on the video (RGB)
 # normal eyes), each at least 6.5:1 on the dark panel, as a title: Okabe and Ito's bluish green and
 # reddish purple, the set's before, were one grey to a deuteranope (persons 3 and 5 alike) and the purple
 # nearly the no-action grey; its blue was dark on the panel and on dark clothes.
-PALETTE = ((230, 159, 0), (113, 234, 255), (251, 247, 100), (44, 252, 203), (255, 149, 202), (110, 160, 255))
+PALETTE = ((230, 159, 0), (113, 234, 255), (251, 247, 100), (49, 255, 188), (255, 143, 198), (100, 163, 255))
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 CROP_PIXELS = 96
 # F1-F9 choose among the label map's classes; a new folder has none until one is named.

@@ -220,6 +220,10 @@ def test_people_s_colours_stay_apart_for_red_green_colour_blind_eyes():
     alarm_text = tuple(int(ALARM_TEXT[i:i + 2], 16) for i in (1, 3, 5))
     others = (ALARM_RED, alarm_text, NO_ACTION_GREY)
     for name, matrix in simulations.items():
+        # The people's colours and alarm red a clear step apart in CIELAB too (about 10 is where they merge).
+        seen = lab(np.clip(linear([*PALETTE, ALARM_RED]) @ matrix.T, 0, 1))
+        distance = np.linalg.norm(seen[:, None] - seen[None], axis=-1) + np.eye(len(seen)) * 1e9
+        assert distance.min() > 15, (name, np.unravel_index(distance.argmin(), distance.shape))
         seen = lab(np.clip(linear([*PALETTE, *others]) @ matrix.T, 0, 1))
         people = range(len(PALETTE))
         pairs = [(i, j) for i in people for j in range(i + 1, len(seen))]  # not the window's own among them
