@@ -3,7 +3,6 @@
 import logging
 import signal
 import sys
-import threading
 
 from recordings.stop_signals import flush_standard_streams, run_program
 
@@ -13,14 +12,13 @@ if hasattr(signal, "SIGHUP"):
     headless = "--headless" in sys.argv[1:]
     signal.signal(signal.SIGHUP, signal.SIG_IGN if headless else signal.default_int_handler)
 status = run_program("python -m live", "live.app")
-if any(thread.name in ("capture", "recognition") for thread in threading.enumerate()):
+app = sys.modules.get("live.app")  # None where a stop came while it was still being imported
+if app is not None and app.stuck_threads_left():
     # The capture or recognition thread stuck in a sensor driver or an engine call, which the summary has
     # named (exit 1). Python's own exit would tear the libraries down under it, and the C++ runtime then
     # aborts the process (exit 134 and a core dump, not the summary's 1): everything written and flushed,
     # it ends here. (Another thread left, an alert's POST waiting for its answer, is Python's to end.)
-    from live.app import end_process_now
-
     logging.shutdown()
     flush_standard_streams()
-    end_process_now(status)
+    app.end_process_now(status)
 raise SystemExit(status)

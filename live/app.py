@@ -56,6 +56,7 @@ from live.alert_delivery import (
     refuse_a_held_queue,
     undelivered_in,
 )
+from live.capture import CAPTURE_THREAD
 from live.headless import (
     ALERT_BEEP_S,
     DEFAULT_ALERT_CLASSES,
@@ -75,7 +76,7 @@ from live.sources import (
     replay_source,
     simulated_source,
 )
-from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, ModelInputs, RecognitionConfig
+from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, RECOGNITION_THREAD, ModelInputs, RecognitionConfig
 from recordings.argument_types import (
     CommandLineParser,
     existing_path,
@@ -874,6 +875,12 @@ def _say_ending_at_once() -> None:
         os.write(2, b"[live] asked to stop again: ending at once (lines not yet written are lost, and an "
                     b"alert raised this moment may be too; a recording in progress is left for "
                     b"`python -m recordings recover`)\n")
+
+
+def stuck_threads_left() -> bool:
+    """Whether the capture or recognition thread still runs once the app is done: stuck in a sensor driver
+    or an engine call (the summary names it)."""
+    return any(thread.name in (CAPTURE_THREAD, RECOGNITION_THREAD) for thread in threading.enumerate())
 
 
 def end_process_now(status: int) -> None:

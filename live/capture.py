@@ -35,6 +35,7 @@ from live.tracks import TrackTable
 from recordings.stop_signals import join_in_slices, wait_for_event_in_slices
 
 log = logging.getLogger(__name__)
+CAPTURE_THREAD = "capture"  # its name: live/__main__.py ends a process where it is stuck at exit
 
 
 @dataclass(frozen=True)
@@ -388,7 +389,7 @@ class Capture:
         # timeout) returns once the worker has looked at that frame (False on timeout: ask again).
         self._lockstep = lockstep
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=CAPTURE_THREAD, daemon=True)
 
     def start(self) -> None:
         self._thread.start()

@@ -46,6 +46,7 @@ from live.tracks import TrackSnapshot, TrackTable
 from recordings.stop_signals import join_in_slices
 
 log = logging.getLogger(__name__)
+RECOGNITION_THREAD = "recognition"  # its name: live/__main__.py ends a process where it is stuck at exit
 
 
 @dataclass(frozen=True)
@@ -370,7 +371,7 @@ class RecognitionWorker:
         self._done = False  # the thread has ended (lockstep waits stop)
         self._finish = threading.Event()
         self._timeline_restarted = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="recognition", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=RECOGNITION_THREAD, daemon=True)
         self.error: BaseException | None = None
 
     def start(self) -> None:

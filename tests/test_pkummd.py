@@ -301,6 +301,16 @@ def test_labels_are_found_for_a_sequence_named_from_inside_its_folder(
     assert recording.actions_path == tmp_path / "release" / "actions.txt"
 
 
+def test_a_real_sequence_named_from_inside_the_releases_skeletons_folder_has_its_labels(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cd PKU-MMD/skeletons; python -m recordings info 0005-L.txt.xz` said "labels: none found"."""
+    root = _pku(shared_data)
+    monkeypatch.chdir(root / "skeletons")
+    assert find_label_file("0005-L.txt.xz") == root / "labels" / "0005-L.txt"
+    assert len(open_recording("0005-L.txt.xz").timeline.intervals) == 8
+
+
 # ---- tracking ids ------------------------------------------------------------------------------------
 
 
