@@ -23,8 +23,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from core.atomic import replace_atomically
 from recordings.argument_types import existing_path, integer_in, json_file
-from recordings.atomic import replace_atomically
 
 REPO = Path(__file__).resolve().parents[1]
 # NTU action -> the PKU-MMD class of the same interaction.

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.atomic import replace_atomically
 from core.engines import (
     AUTO_ORDER,
     MAX_PEOPLE,
@@ -75,7 +76,6 @@ from recordings.argument_types import (
     non_negative_float,
     positive_float,
 )
-from recordings.atomic import replace_atomically
 
 CLASSES = 60  # NTU RGB+D 60: the class count only changes the last layer
 LITE_TARGET_MS = 100.0

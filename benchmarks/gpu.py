@@ -60,8 +60,8 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.atomic import replace_atomically
 from recordings.argument_types import json_file, output_folder, positive_float
-from recordings.atomic import replace_atomically
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NTU_CLIP = "S001C001P001R001A001"
@@ -343,9 +343,7 @@ class Result:
         self.save()
 
     def save(self) -> None:
-        temporary = self.path.with_suffix(".partial")
-        temporary.write_text(json.dumps(self.data, indent=1, default=str), encoding="utf-8")
-        os.replace(temporary, self.path)
+        replace_atomically(self.path, json.dumps(self.data, indent=1, default=str).encode("utf-8"))
 
     def add(self, key: str, value: Any) -> None:
         self.data.setdefault(key, []).append(value)

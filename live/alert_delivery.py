@@ -65,7 +65,8 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
-from recordings.atomic import HELD_ELSEWHERE, drop_cut_last_line, lock_exclusive, replace_atomically
+from core.atomic import replace_atomically
+from recordings.atomic import HELD_ELSEWHERE, drop_cut_last_line, lock_exclusive
 from recordings.stop_signals import join_in_slices, wait_in_slices
 
 log = logging.getLogger(__name__)

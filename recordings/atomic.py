@@ -1,11 +1,5 @@
-"""Files rewritten whole and never half-written: a temporary file beside the target, fsync'd, renamed.
-
-    replace_atomically(path, data)   temp (unique name, same folder) -> write -> fsync -> os.replace
-                                     -> fsync the folder (so the rename itself reaches the disk)
-
-A crash or power cut at any moment leaves either the old file or the new one, never a mixture; a
-failure before the rename leaves the old file untouched and removes the temporary one. Used for
-clip sidecars, the skeleton file of a finished clip and a site's labels.txt.
+"""Files that survive crashes and that several processes share (files rewritten whole, such as a clip's
+sidecar or a site's labels.txt, go through core.atomic.replace_atomically).
 
     drop_cut_last_line(path)         a file of lines a crash cut short mid-line: the cut line removed
                                      (fsync'd), so what is appended next starts a line of its own
@@ -26,7 +20,6 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 import stat
 import tempfile
 import time
@@ -116,61 +109,6 @@ def umask_lets_others_read() -> int | None:
     mask = os.umask(0o077)
     os.umask(mask)
     return mask if not mask & stat.S_IROTH else None
-
-
-def sync_directory(path: Path | str) -> None:
-    """fsync a folder: renames in it reach the disk only then (POSIX; a no-op on Windows)."""
-    if os.name == "posix":
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def replace_atomically(path: Path | str, data: bytes) -> None:
-    """Make `path` hold exactly `data`, atomically (see the module docstring). The file keeps the
-    permissions it had; a new one gets what a plain open() would give (0666 less the umask)."""
-    path = Path(path)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not mode & stat.S_IWUSR:
-        # Windows replaces no read-only file (nor deletes the temporary copy of its mode): refused here,
-        # alike everywhere, and not after a copy has been written beside it.
-        raise PermissionError(errno.EACCES, "read-only; make it writable to change it", str(path))
-    # A unique temporary name: two writers of the same file never write into each other's temp file.
-    fd, temporary = _create_temporary(path)
-    try:
-        if mode is not None:
-            os.chmod(temporary, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):  # the first error is the one to say
-            Path(temporary).unlink(missing_ok=True)
-        raise
-    sync_directory(path.parent)
-
-
-def _create_temporary(path: Path) -> tuple[int, str]:
-    """A new, unique file beside `path`. Not tempfile.mkstemp: its files are owner-only (0600), and a
-    clip or labels.txt that the site's training account or a colleague cannot read is no use."""
-    for _ in range(100):
-        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            return os.open(temporary, flags, 0o666), str(temporary)
-        except FileExistsError:
-            continue
-        except OSError as error:  # a read-only folder: said of the file being written, not a hidden name
-            raise OSError(error.errno, f"{error.strerror}: no new file can be made beside it",
-                          str(path)) from None
-    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 class AppendedFile:

@@ -26,8 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import replace_atomically
 from core.timeline import NO_ACTION, names_background
-from recordings.atomic import held, replace_atomically
+from recordings.atomic import held
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 
 NTU_CLASS_COUNT = 120

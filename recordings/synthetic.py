@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.atomic import replace_atomically
 from core.frame import Body, Frame
 from core.timeline import Timeline
 from recordings.argument_types import float_in, integer_in, output_folder
@@ -225,9 +226,7 @@ def write_synthetic_dataset(
             "command": " ".join(sys.argv),
             "clips": [records[k] for k in sorted(records)],
         }
-        tmp = manifest_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(manifest_path)
+        replace_atomically(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
 
     started = time.perf_counter()
     frames = 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from model_files import random_checkpoint
 
+from core.atomic import unfinished_path
 from core.engines import Backend, cached_engine, open_engine, split_onnx
 from core.engines.cache import (
     CACHEDIR_TAG,
@@ -19,7 +20,6 @@ from core.engines.cache import (
     UNUSED_DAYS,
     remove_unused,
     tag_as_cache,
-    unfinished_path,
 )
 from core.engines.cpu_batching import cached_measurement
 from core.engines.export import exporter_fingerprint

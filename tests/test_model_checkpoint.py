@@ -67,6 +67,37 @@ def test_round_trip_rebuilds_the_exact_model(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_a_save_cut_short_leaves_the_last_checkpoint_whole_and_nothing_beside_it(tmp_path, monkeypatch):
+    """A training run writes best.pt every better epoch: a save that fails half-way (a full disk, Ctrl-C)
+    left its fixed-name `best.pt.partial` beside the model, hundreds of MB, for ever; and a checkpoint was
+    renamed into place without being on disk first, so a power cut could leave best.pt empty."""
+    from core import atomic
+
+    network = trained_network()
+    preprocessing = Preprocessing.matching(network.config, duration_s=1.5)
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, network, class_names=CLASSES, preprocessing=preprocessing, extra={"epoch": 1})
+    real_save = torch.save
+
+    def cut_short(payload, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, trained_network(1), class_names=CLASSES, preprocessing=preprocessing,
+                        extra={"epoch": 2})
+    assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+    assert load_checkpoint(path).extra == {"epoch": 1}
+
+    monkeypatch.setattr(torch, "save", real_save)
+    synced = []
+    real_fsync = atomic.os.fsync
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    save_checkpoint(path, network, class_names=CLASSES, preprocessing=preprocessing, extra={"epoch": 3})
+    assert len(synced) >= 1 and load_checkpoint(path).extra == {"epoch": 3}
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised by importing torch.compile
 def test_wrapped_models_save_and_prefixed_weights_load(tmp_path: Path) -> None:
     network = trained_network()

@@ -794,7 +794,7 @@ def test_next_session_counts_past_every_clip_in_the_folder(tmp_path: Path) -> No
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 def test_files_written_atomically_are_readable_by_others_as_plain_files_are(tmp_path):
     # A clip or labels.txt that only its writer can read is no use to the site's training account.
-    from recordings.atomic import replace_atomically
+    from core.atomic import replace_atomically
 
     plain = tmp_path / "plain.txt"
     plain.write_bytes(b"x")
@@ -806,12 +806,13 @@ def test_files_written_atomically_are_readable_by_others_as_plain_files_are(tmp_
     assert written.stat().st_mode & 0o777 == 0o640
     assert written.read_bytes().endswith(b"left bed\n")
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
 
 
 def test_a_read_only_file_is_refused_by_name_and_left_as_it_was(tmp_path):
     """A labels.txt copied from a read-only share: Windows replaces no read-only file, and deletes no
     read-only temporary copy either; the error was the copy's, and the copy stayed beside it."""
-    from recordings.atomic import replace_atomically
+    from core.atomic import replace_atomically
 
     labels = tmp_path / "labels.txt"
     labels.write_bytes(b"A121\tpatient fell\n")
@@ -826,7 +827,7 @@ def test_an_atomic_rewrite_syncs_the_file_before_its_rename_and_the_folder_after
     # A power cut after the rename must find the new contents (the file synced before the rename: else
     # it can come back empty under the name) and the rename itself (the folder synced after it: else the
     # old file can come back, with whatever was written since on the strength of the new one).
-    from recordings import atomic
+    from core import atomic
 
     target = tmp_path / "labels.txt"
     target.write_bytes(b"A121\tpatient fell\n")

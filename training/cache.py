@@ -18,20 +18,17 @@ through a temporary name + rename, so an interrupted run leaves no half-written 
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
+from core.atomic import replace_atomically, write_then_rename
 from core.glimpse import PARTS, GlimpseConfig
 from core.timeline import Timeline
-from recordings.atomic import replace_atomically
 from training.data import Clip, ClipSource, DatasetError
 
 CACHE_FORMAT = "where-to-focus.cache"
@@ -113,19 +110,8 @@ def write_clip(cache: Path, name: str, arrays: dict[str, np.ndarray], crops: np.
     npz_path, crops_path = clip_paths(cache, name)
     npz_path.parent.mkdir(parents=True, exist_ok=True)
     if crops is not None:
-        _write_then_rename(crops_path, lambda f: np.save(f, crops))
-    _write_then_rename(npz_path, lambda f: np.savez(f, **arrays))
-
-
-def _write_then_rename(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """`write` into a temporary file of this write's own beside `path`, renamed to it once complete."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
-    try:
-        with open(partial, "wb") as f:
-            write(f)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+        write_then_rename(crops_path, lambda f: np.save(f, crops))
+    write_then_rename(npz_path, lambda f: np.savez(f, **arrays))
 
 
 # A clip's files are written in seconds to minutes: a temporary one untouched this long was left by a
@@ -134,12 +120,12 @@ def _write_then_rename(path: Path, write: Callable[[BinaryIO], None]) -> None:
 STALE_PARTIAL_S = 24 * 3600.0
 
 
-# `_write_then_rename`'s temporary names: ".<file>.<pid>-<8 hex>.partial", and no one else's.
+# core.atomic.unfinished_path's temporary names: ".<file>.<pid>-<8 hex>.partial", and no one else's.
 _OUR_PARTIAL = re.compile(r"\..+\.\d+-[0-9a-f]{8}\.partial")
 
 
 def open_cache_folder(cache: Path) -> None:
-    """Make the cache folder, and remove `_write_then_rename`'s temporary files among its clips untouched
+    """Make the cache folder, and remove `write_then_rename`'s temporary files among its clips untouched
     for STALE_PARTIAL_S (a crop file is hundreds of MB, and nothing else ever removed them), said."""
     cache.mkdir(parents=True, exist_ok=True)
     files = size = 0

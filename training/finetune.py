@@ -51,13 +51,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.atomic import replace_atomically
 from core.model.checkpoint import Checkpoint, load_checkpoint
 from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION, sided_classes
 from core.wording import first_few
 from recordings.argument_types import as_typed, package_file
-from recordings.atomic import replace_atomically
 from recordings.labels import related_names, similar_names
 from recordings.pkummd import is_sequence_path
 from training import distributed

@@ -28,12 +28,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from core.atomic import replace_atomically
 from core.camera import DEFAULT_CAMERA, ColorCamera, fit_camera
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from recordings.argument_types import integer_in, output_folder, positive_float
-from recordings.atomic import replace_atomically
 from recordings.clip import color_pixel_scale, other_shape, read_sidecar
 from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo

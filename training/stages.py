@@ -44,12 +44,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from core.atomic import replace_atomically, write_then_rename
 from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
 from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
 from core.window import WindowSpec
-from recordings.atomic import lock_exclusive, replace_atomically
+from recordings.atomic import lock_exclusive
 from recordings.recorder import software_version
 from training import distributed
 from training.ablations import network_config
@@ -914,9 +915,7 @@ def _save_state(path: Path, network: nn.Module, optimisation: _Optimisation, pro
         "inputs_summary": progress.summary,
         "processes": progress.processes,
     }
-    partial = path.with_suffix(".tmp")
-    torch.save(state, partial)
-    partial.replace(path)  # an interrupted save never leaves a half-written state behind
+    write_then_rename(path, lambda f: torch.save(state, f))  # an interrupted save leaves the last state whole
 
 
 def _resume(

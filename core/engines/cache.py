@@ -23,7 +23,6 @@ import functools
 import logging
 import os
 import re
-import secrets
 import stat
 import time
 from pathlib import Path
@@ -95,13 +94,6 @@ def _clock_behind(now: float) -> bool:
                     time.strftime("%Y-%m-%d %H:%M", time.localtime(now)),
                     time.strftime("%Y-%m-%d", time.localtime(installed)))
     return True
-
-
-def unfinished_path(path: Path) -> Path:
-    """Where a write of `path` goes until it is complete (then os.replace'd into place): its own for each
-    write, since two runs may make the same file at once, even with one process id (two containers
-    sharing a cache)."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
 
 
 def tag_as_cache(folder: Path) -> None:

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from core.engines.cache import mark_used, unfinished_path
+from core.atomic import write_then_rename
+from core.engines.cache import mark_used
 from core.engines.export import example_inputs
 from core.engines.interface import MAX_PEOPLE, Backend, Engine, check_shapes
 from core.engines.metadata import EngineMetadata
@@ -177,13 +178,10 @@ def cached_measurement(
         "seconds": {b.value: {str(p): s for p, s in t.items()} for b, t in seconds.items()},
         "load_per_core": None if load is None else round(load, 2),  # before measuring: the others' load
     }
-    temporary = unfinished_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
-        os.replace(temporary, path)
+        write_then_rename(path, lambda f: f.write(json.dumps(record, indent=1).encode("utf-8")))
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         log.warning("%s: could not store the CPU measurement (%s); the next start measures again",
                     path, error)
     return seconds, True

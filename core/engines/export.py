@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.engines.cache import mark_used, unfinished_path
+from core.atomic import unfinished_path, write_then_rename
+from core.engines.cache import mark_used
 from core.engines.interface import BATCH_AXIS, INPUT_NAMES, OUTPUT_NAMES, PART_FEATURES, EngineError
 from core.engines.metadata import EngineMetadata, file_sha256
 from core.model.network import PartAttentionNetwork
@@ -57,9 +58,10 @@ class _ExportGraph(nn.Module):
 
 # The modules of core/ (beside core/model/) that core/model/ imports: an edit to one of them may change the
 # graph; an edit elsewhere in core/ (privacy, the room, timelines) does not re-export. (`wording`, for
-# core/model/'s messages, cannot change a graph: counted all the same, since a rule by what a module is
-# for would be one more thing to get wrong, and an edit to it costs one export.)
-NETWORK_IMPORTS = ("glimpse", "skeleton", "window", "wording")
+# core/model/'s messages, and `atomic`, for saving checkpoints, cannot change a graph: counted all the
+# same, since a rule by what a module is for would be one more thing to get wrong, and an edit to it
+# costs one export.)
+NETWORK_IMPORTS = ("atomic", "glimpse", "skeleton", "window", "wording")
 # This package's modules that make the graph: the export itself, the input and output names, the
 # metadata it carries, the FP16 converter (whose graph TensorRT builds from).
 EXPORTER_MODULES = ("export", "interface", "metadata", "mixed_precision")
@@ -242,12 +244,5 @@ def split_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> tupl
 
 
 def save_atomically(model: Any, path: Path) -> None:
-    import onnx
-
-    temporary = unfinished_path(path)
-    try:
-        onnx.save(model, str(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """An ONNX model (under protobuf's 2 GB, as all of ours are) written whole or not at all."""
+    write_then_rename(path, lambda f: f.write(model.SerializeToString()))

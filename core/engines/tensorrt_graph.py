@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.engines.cache import mark_used, unfinished_path
+from core.atomic import write_then_rename
+from core.engines.cache import mark_used
 from core.engines.export import exporter_fingerprint, save_atomically
 from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
 from core.engines.metadata import file_sha256
@@ -162,13 +163,7 @@ def cached_engine(
     # Plan first, key last: a crash in between leaves a stale key, which means a rebuild, never a
     # mismatched plan accepted.
     key_path.unlink(missing_ok=True)
-    temporary = unfinished_path(plan_path)
-    try:
-        temporary.write_bytes(plan)
-        os.replace(temporary, plan_path)
-    except BaseException:  # Ctrl-C too: a plan is hundreds of MB
-        temporary.unlink(missing_ok=True)
-        raise
+    write_then_rename(plan_path, lambda f: f.write(plan))  # Ctrl-C too leaves no partial plan (100s of MB)
     key_path.write_text(json.dumps(dict(key), indent=1, sort_keys=True), encoding="utf-8")
     return plan, True
 

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from core.atomic import write_then_rename
 from core.glimpse import PARTS, GlimpseConfig
 from core.model.i3d import strip_wrapper_prefixes
 from core.model.network import PartAttentionNetwork
@@ -257,9 +258,7 @@ def save_checkpoint(
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".partial")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    write_then_rename(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
