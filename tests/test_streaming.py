@@ -546,3 +546,24 @@ def test_truth_is_kept_in_stream_time_for_a_source_that_starts_late() -> None:
     assert track.person is None and (track.start, track.end) == pytest.approx((first, first + 4.0))
     assert [(i.start, i.end, i.label, i.person) for i in track.intervals] == [
         (101.0, 102.0, "wave_left", None), (102.5, 103.5, "fall_down", None)]
+
+
+def test_a_real_pkummd_folder_named_by_a_relative_path_reads_its_sequences_not_its_label_files(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evaluate --stream` with the default `--data ../shared/data/pkummd` stopped at once: "labels/0016-L.txt
+    ... expected 150 numbers". The label files found beside a sequence are absolute paths, and a relative
+    label file never equalled its own, so each was taken for a skeleton sequence (and sorts first)."""
+    if not (shared_data / "pkummd" / "skeletons" / "0005-L.txt.xz").is_file():
+        pytest.skip(f"PKU-MMD sequences not found under {shared_data / 'pkummd'}")
+    monkeypatch.chdir(shared_data)
+    from training.streaming import is_pkummd_sequence
+
+    assert not is_pkummd_sequence(Path("pkummd/labels/0005-L.txt"))
+    assert is_pkummd_sequence(Path("pkummd/skeletons/0005-L.txt.xz"))
+    (case,) = stream_cases("pkummd", names={"0005-L"})
+    source = case.open()
+    try:
+        assert len(source.timeline.intervals) == 8
+    finally:
+        source.close()

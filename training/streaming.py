@@ -104,8 +104,9 @@ class SimSpec:
 
 
 def is_pkummd_sequence(path: Path) -> bool:
-    """A PKU-MMD skeleton sequence, not its label file (named alike, NNNN-V.txt, in labels/)."""
-    return is_sequence_path(path) and find_label_file(path) != path
+    """A PKU-MMD skeleton sequence, not its label file (named alike, NNNN-V.txt, in labels/). The label
+    file found is an absolute path, whatever `path` is."""
+    return is_sequence_path(path) and find_label_file(path) != path.absolute()
 
 
 def _sequence_name(path: Path) -> str:
