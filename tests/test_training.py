@@ -1058,6 +1058,20 @@ def test_a_teacher_that_is_missing_or_does_not_fit_leaves_the_run_as_it_was(tmp_
         assert {name: (run / name).read_bytes() for name in record} == record
 
 
+def test_a_teacher_named_as_the_readme_does_is_the_bundled_checkpoint_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--set distill.teacher=training/checkpoints/pku_interactions_x3.pt` (README) from an installed copy
+    or another folder: "no such checkpoint file", where --init, --config and --checkpoint find it."""
+    data = tmp_path / "nucla"
+    write_nucla(data)
+    monkeypatch.chdir(tmp_path)
+    bundled_name = {"distill.teacher": "training/checkpoints/demo.pt"}  # found: refused for what it is
+    with pytest.raises(StageError, match="demo.pt: the teacher must be a pose-only network"):
+        train_stage(_pose_config(tmp_path, data, **bundled_name), "pose")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_teacher_teaches_the_pose_stage_and_must_share_its_split(tmp_path: Path) -> None:
     data = tmp_path / "nucla"
     write_nucla(data, per_class=4)

@@ -49,6 +49,7 @@ from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weigh
 from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
+from core.package_files import bundled
 from core.window import WindowSpec
 from recordings.atomic import lock_exclusive
 from recordings.recorder import software_version
@@ -612,9 +613,9 @@ def _teacher(
     Its mirror averaging is not used: training windows are mirrored at random already, and it would
     double the teacher's cost per batch. The teacher must have been trained on this run's split, or the
     student would learn the validation windows from it and early stopping would judge on seen data."""
-    path = config.distill.teacher
-    if not path or stage != "pose":  # the other stages (`all` runs them too) train without it
+    if not config.distill.teacher or stage != "pose":  # the other stages (`all` runs them too) go untaught
         return None
+    path = bundled(config.distill.teacher)  # the README's training/checkpoints/..._x3.pt from any folder
     teacher = load_checkpoint(path)
     if teacher.config.aggregation is not Aggregation.POSE:
         raise StageError(f"{path}: the teacher must be a pose-only network, got aggregation "
