@@ -150,3 +150,31 @@ def test_missing_sample_lists(ntu_dir, tmp_path):
     bad_name.write_text("1 of the captured samples\n\n\nS001C002P005R002A08\n")
     with pytest.raises(ValueError, match=r"bad.txt, line 4: expected a sample name"):
         read_missing_samples(bad_name)
+
+
+def test_prepare_leaves_out_the_missing_skeleton_list_it_is_given(tmp_path, capsys):
+    """`training prepare` told the user to "set data.missing_list", which prepare has no config to read: the
+    list kept elsewhere could not be given, and a mistyped data.missing_list was passed over with a note
+    about the list beside the dataset."""
+    from training.__main__ import main
+    from training.data import DatasetError
+    from training.datasets import prepare_tasks
+    from training.datasets.ntu import missing_samples
+
+    root = tmp_path / "ntu"
+    (root / "nturgb+d_skeletons").mkdir(parents=True)
+    for name in ("S001C001P001R001A001", "S001C002P005R002A008"):
+        (root / "nturgb+d_skeletons" / f"{name}.skeleton").write_text("0\n")
+    official = tmp_path / "lists" / "missing.txt"
+    official.parent.mkdir()
+    official.write_text("S001C002P005R002A008\n")
+    names = [t.name for t in prepare_tasks("ntu60", root, rgb=False, missing_list=str(official))]
+    assert names == ["S001C001P001R001A001"]
+    assert len(prepare_tasks("ntu60", root, rgb=False)) == 2
+    assert "prepare's --missing-list" in capsys.readouterr().out
+    with pytest.raises(DatasetError, match=r"missing\.txt\.bak: no such file \(the missing-skeleton list"):
+        missing_samples(root, "ntu60", str(official) + ".bak")
+    with pytest.raises(SystemExit):
+        main(["prepare", "--dataset", "ntu60", "--root", str(root), "--out", str(tmp_path / "cache"),
+              "--skeleton-only", "--missing-list", str(official) + ".bak"])
+    assert "missing.txt.bak" in capsys.readouterr().err

@@ -33,7 +33,7 @@ from core.camera import DEFAULT_CAMERA, ColorCamera, fit_camera
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
-from recordings.argument_types import integer_in, output_folder, positive_float
+from recordings.argument_types import existing_file, integer_in, output_folder, positive_float
 from recordings.clip import color_pixel_scale, other_shape, read_sidecar
 from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
@@ -332,6 +332,9 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=output_folder,
                         help="cache folder to write (resumable)")
     parser.add_argument("--label-map", help="clips: the site's label map file (default: ROOT/labels.txt)")
+    parser.add_argument("--missing-list", type=existing_file, default="",
+                        help="NTU: the official list of samples with missing skeletons, left out (default: "
+                             "the one in ROOT or beside it)")
     parser.add_argument("--workers", type=integer_in(1), default=max(1, (os.cpu_count() or 2) - 1),
                         help="processes decoding clips (default: the cores but one)")
     # Crops are cut from the 1080-pixel-high colour frame: a larger side adds no detail, only memory.
@@ -354,7 +357,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    tasks = prepare_tasks(args.dataset, args.root, rgb=not args.skeleton_only, label_map=args.label_map)
+    tasks = prepare_tasks(args.dataset, args.root, rgb=not args.skeleton_only, label_map=args.label_map,
+                          missing_list=str(args.missing_list or ""))
     if args.limit:  # the first N, and those prepared before: a trial run into a full cache left 2 of its 10
         # Only those that can be taken as they are: a stale one past N is not N's to prepare again.
         reusable = [t for t in tasks[args.limit:] if _entry_from_npz(Path(args.out), t) is not None]

@@ -77,11 +77,11 @@ class MappedLoad:
 
 
 def prepare_tasks(
-    dataset: str, root: str | Path, *, rgb: bool = True, label_map: str | None = None
+    dataset: str, root: str | Path, *, rgb: bool = True, label_map: str | None = None, missing_list: str = ""
 ) -> list[ClipTask]:
     """The recorded clips of a dataset folder, for `python -m training prepare`."""
     if dataset in ("ntu60", "ntu120"):
-        return ntu.ntu_prepare_tasks(root, dataset, rgb=rgb)
+        return ntu.ntu_prepare_tasks(root, dataset, rgb=rgb, missing_list=missing_list)
     if dataset == "clips":
         return clips.clip_prepare_tasks(root, label_map)
     raise DatasetError(f"`prepare` reads {', '.join(PREPARED)}; not {dataset!r}")

@@ -70,15 +70,18 @@ def rgb_folder(root: Path) -> Path | None:
 
 
 def missing_samples(root: Path, dataset: str, missing_list: str = "") -> set[str]:
-    """The official list of samples with missing skeletons (empty set, with a note, when not found)."""
-    candidates = [Path(missing_list)] if missing_list else []
-    candidates += [root / MISSING_LISTS[dataset], root.parent / MISSING_LISTS[dataset]]
-    for path in candidates:
+    """The official list of samples with missing skeletons: `missing_list`, else the one in `root` or
+    beside it (an empty set, with a note, when there is none)."""
+    if missing_list:
+        if not Path(missing_list).is_file():  # a typo left the list out with a note about another file
+            raise DatasetError(f"{missing_list}: no such file (the missing-skeleton list asked for)")
+        return read_missing_samples(Path(missing_list))
+    for path in (root / MISSING_LISTS[dataset], root.parent / MISSING_LISTS[dataset]):
         if path.is_file():
             return read_missing_samples(path)
     print(
         f"note: no {MISSING_LISTS[dataset]} next to {root}; samples without bodies are still skipped when "
-        "read, but set data.missing_list to exclude exactly the official list"
+        "read, but give the official list (data.missing_list; prepare's --missing-list) to exclude exactly it"
     )
     return set()
 
