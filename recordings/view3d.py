@@ -53,6 +53,7 @@ from core.room import (
 )
 from core.skeleton import KINECT_V2, SkeletonLayout
 from recordings import xef
+from recordings.argument_types import why_no_display
 from recordings.clip import ClipRecording, XefRecording, open_recording
 from recordings.pkummd import PkuMmdRecording
 
@@ -256,14 +257,14 @@ def _import_open3d():
 
 
 def no_window_reason(environ: dict[str, str] | os._Environ = os.environ) -> str | None:
-    """Why a 3D window cannot open here, or None. Without a display open3d would quietly render to an
-    invisible EGL surface and the viewer would wait for a window nobody sees."""
-    if not sys.platform.startswith("linux") or environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+    """Why a 3D window cannot open here, or None: as for the Qt windows (`why_no_display`, which also finds
+    a DISPLAY where no X server answers), except that a Qt platform chosen does not give open3d a screen.
+    Without one open3d would quietly render to an invisible EGL surface and the viewer would wait for a
+    window nobody sees."""
+    why = why_no_display({name: value for name, value in environ.items() if name != "QT_QPA_PLATFORM"})
+    if why is None:
         return None
-    return (
-        "no display for the 3D window (DISPLAY and WAYLAND_DISPLAY are unset): render it off screen "
-        "with --out DIR (PNGs) or --out FILE.mp4"
-    )
+    return f"no display for the 3D window ({why}): render it off screen with --out DIR (PNGs) or FILE.mp4"
 
 
 def _segments_lineset(o3d, segments: np.ndarray, colour: tuple[float, float, float]):

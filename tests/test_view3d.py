@@ -291,9 +291,21 @@ def test_window_loop_plays_the_recording_to_the_end(room_xef: Path, x_display: s
         assert view3d.show(recording, recording.frames(), 60.0, CONFIG, close_at_end=True) == 4
 
 
-def test_3d_window_needs_a_display() -> None:
+def test_3d_window_needs_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setattr(sys, "platform", "linux")
     assert "--out" in view3d.no_window_reason({})
-    assert view3d.no_window_reason({"DISPLAY": ":3"}) is None
+    # A DISPLAY with no X server behind it (an ssh -X session gone stale) is no display either, as for the
+    # Qt windows; a Qt platform chosen gives open3d no screen.
+    number = 800 + os.getpid() % 99  # a display number nothing uses
+    why = view3d.no_window_reason({"DISPLAY": f":{number}"})
+    assert f"DISPLAY=:{number}, but no X server answers there" in why and "--out" in why
+    assert "--out" in view3d.no_window_reason({"QT_QPA_PLATFORM": "offscreen"})
+    with socket.socket(socket.AF_UNIX) as server:  # where an X server listens for display :number
+        server.bind(f"\0/tmp/.X11-unix/X{number}")
+        server.listen(8)
+        assert view3d.no_window_reason({"DISPLAY": f":{number}"}) is None
 
 
 @pytest.mark.skipif(ctypes.util.find_library("EGL") is None, reason="no libEGL (Debian: libegl-mesa0)")
