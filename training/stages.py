@@ -967,7 +967,8 @@ def stage_inputs(config: TrainConfig, splits: Splits, init: str | Path | None) -
             continue  # "", a simulated source ("sim:..."), or the run's own cache
         found = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         files += [f for f in found if run not in f.parents]
-    files += [Path(given) for given in (init, config.distill.teacher) if given and Path(given).is_file()]
+    teacher = bundled(config.distill.teacher) if config.distill.teacher else None  # as _teacher reads it
+    files += [Path(given) for given in (init, teacher) if given and Path(given).is_file()]
     stamps = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     split = {name: [(s.name, s.label) for s in getattr(splits, name)] for name in ("train", "validation")}
     return {"settings": settings, "classes": splits.class_names, "split": split, "files": stamps}
