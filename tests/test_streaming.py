@@ -79,6 +79,18 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
     assert sum(row["events"] for row in held.scores.per_class.values()) <= sum(
         row["events"] for row in run.scores.per_class.values())  # hysteresis joins events, never adds
     assert json.loads((tmp_path / "held" / "results.json").read_text())["end_threshold"] == 0.2
+    # The alerts' cooldown, as live's --alert-cooldown: kept with the run, and given again to a rescoring
+    # (evaluation always used 30 s, whatever a site runs the app with).
+    assert results["alert_cooldown_s"] == 30.0
+    raised = {n: row["alerts"] for n, row in run.scores.alerts.items()}
+    eager = rescore_stream(tmp_path, alert_cooldown_s=0.0, out=tmp_path / "eager")
+    assert json.loads((tmp_path / "eager" / "results.json").read_text())["alert_cooldown_s"] == 0.0
+    assert all(eager.scores.alerts[n]["alerts"] >= raised[n] for n in raised)
+    older = {k: v for k, v in results.items() if k != "alert_cooldown_s"}  # a run of an earlier version
+    (tmp_path / "older").mkdir()
+    (tmp_path / "older" / "results.json").write_text(json.dumps(older))
+    (tmp_path / "older" / "decisions").symlink_to(tmp_path / "decisions")
+    assert rescore_stream(tmp_path / "older", out=tmp_path / "older_again").scores.alerts == run.scores.alerts
     with pytest.raises(ValueError, match="end threshold 0.7 is above threshold 0.5"):  # given together
         rescore_stream(tmp_path, threshold=0.5, end_threshold=0.7, out=tmp_path / "above")
     with caplog.at_level("WARNING", "training.streaming"):  # over the run's: dropped, as live drops it

@@ -41,6 +41,7 @@ from recordings.argument_types import (
     CommandLineParser,
     hop_seconds,
     integer_in,
+    non_negative_float,
     output_folder,
     package_file,
     prepare_console,
@@ -148,7 +149,8 @@ CLIP_OPTIONS = {"dataset": "--dataset", "cache": "--cache", "device": "--device"
                 "batch_size": "--batch-size", "workers": "--workers"}
 RUN_OPTIONS = {"hop": "--hop", "smoothing": "--smoothing", "alert_classes": "--alert-class",
                "engine": "--engine"}
-STREAM_OPTIONS = {**RUN_OPTIONS, "threshold_given": "--threshold", "end_threshold_given": "--end-threshold"}
+STREAM_OPTIONS = {**RUN_OPTIONS, "threshold_given": "--threshold", "end_threshold_given": "--end-threshold",
+                  "alert_cooldown": "--alert-cooldown"}
 MODEL_OPTIONS = {"checkpoint": "--checkpoint", "data": "--data", "subset": "--subset"}  # not for --rescore
 
 
@@ -227,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="alert classes (default: the app's, falling / fall_down, where the model "
                              "has them)")
+    stream.add_argument("--alert-cooldown", type=non_negative_float, default=None, metavar="SECONDS",
+                        help="an alert's episode ends after this long without its class, as python -m live "
+                             f"--alert-cooldown (default: {AlertConfig.cooldown_s:.0f}; with --rescore, the "
+                             "run's)")
     from live.app import ENGINE_CHOICES
 
     stream.add_argument("--engine", choices=ENGINE_CHOICES,
@@ -299,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--rescore (it runs no model: the run's own model, data and subset)")
             given = _given_decisions(command_parser, args)
             rescore_stream(args.rescore, threshold=given.threshold, end_threshold=given.end_threshold,
-                           out=args.out)
+                           alert_cooldown_s=args.alert_cooldown, out=args.out)
         elif args.command == "evaluate" and not args.checkpoint:
             command_parser.error("needs --checkpoint (or --rescore RUN_DIR)")
         elif args.command == "evaluate" and args.stream:
@@ -315,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                 hop_s=args.hop or RecognitionConfig.hop_s,
                 decisions=_given_decisions(command_parser, args),
                 alert_classes=args.alert_classes,
+                alert_cooldown_s=args.alert_cooldown,
                 engine=args.engine or "auto",
                 threads=args.threads,
                 progress=not args.no_progress,

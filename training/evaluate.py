@@ -258,6 +258,7 @@ def evaluate_streams(
     hop_s: float = 0.2,
     decisions: DecisionSettings | None = None,
     alert_classes: list[str] | None = None,
+    alert_cooldown_s: float | None = None,
     engine: str = "auto",
     threads: int | None = None,
     progress: bool = True,
@@ -291,5 +292,6 @@ def evaluate_streams(
             names = {s.name for s in splits.subset(subset)}
             check_not_trained_on(checkpoint, loaded.extra, sorted(names), subset, data)
     return evaluate_stream(checkpoint, str(data), out=out, names=names, subset=subset, hop_s=hop_s,
-                           decisions=decisions, alert_classes=alert_classes, engine=engine, threads=threads,
+                           decisions=decisions, alert_classes=alert_classes,
+                           alert_cooldown_s=alert_cooldown_s, engine=engine, threads=threads,
                            progress=progress, cases=cases)

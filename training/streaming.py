@@ -282,6 +282,7 @@ def evaluate_stream(
     hop_s: float = RecognitionConfig.hop_s,
     decisions: DecisionSettings | None = None,
     alert_classes: Sequence[str] | None = None,
+    alert_cooldown_s: float | None = None,
     engine: str = "auto",
     threads: int | None = None,
     progress: bool = True,
@@ -292,6 +293,7 @@ def evaluate_stream(
     app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py). `names`:
     only these sequences, the split `subset` names (said in the figures' title and results.json).
     `decisions`: smoothing and thresholds where given; else the model's own, else the app's, as live.
+    `alert_cooldown_s`: as live's --alert-cooldown (default: the app's).
     `cases`: `stream_cases(data, names)` where the caller has read them already (not twice)."""
     started = time.monotonic()
     checkpoint = Path(checkpoint)
@@ -311,7 +313,8 @@ def evaluate_stream(
     classes = inputs.class_names
     if alert_classes is None:  # as the app: the default alert classes this model knows
         alert_classes = default_alert_classes(classes)
-    alert = AlertConfig(classes=tuple(alert_classes), threshold=threshold)
+    alert = AlertConfig(classes=tuple(alert_classes), threshold=threshold,
+                        cooldown_s=AlertConfig.cooldown_s if alert_cooldown_s is None else alert_cooldown_s)
     try:  # checked before anything of an earlier run in `out` is replaced
         AlertDispatcher(alert, classes)
     except ValueError as error:
@@ -420,10 +423,11 @@ RESCORE_TOP_K = 5
 
 
 def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_threshold: float | None = None,
-                   out: str | Path | None = None) -> StreamRun:
+                   alert_cooldown_s: float | None = None, out: str | Path | None = None) -> StreamRun:
     """`evaluate --rescore RUN_DIR`: score a finished stream run again from what it wrote (results.json:
     its settings and truth; decisions/*.jsonl), with this version's scoring and, if given, another
-    threshold or end threshold -- which change events and alerts, never the decisions. No model runs.
+    threshold, end threshold or alert cooldown -- which change events and alerts, never the decisions.
+    No model runs.
     Writes results.json and timeline.png to `out` (default: RUN_DIR/rescored)."""
     started = time.monotonic()
     run_dir = Path(run_dir)
@@ -479,7 +483,11 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
         raise DatasetError(f"{run_dir}: its decisions keep their top {kept} classes, which follow an event "
                            f"only above {1 / (kept + 1):.3f}; threshold {lowest} needs `evaluate --stream` "
                            "again")
-    alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold)
+    # Runs written before the cooldown was kept used the app's.
+    if alert_cooldown_s is None:
+        alert_cooldown_s = previous.get("alert_cooldown_s", AlertConfig.cooldown_s)
+    alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold,
+                        cooldown_s=alert_cooldown_s)
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
     settings["subset"] = previous.get("subset")  # runs written before it was kept: unknown
     replacing = (f" (replacing {EVALUATION_KINDS['rescore']} of {replaced['rescored_from']} written there "
@@ -519,6 +527,7 @@ def _score_and_write(
         "threshold": threshold,
         "end_threshold": end_threshold,
         "alert_classes": list(alert.classes),
+        "alert_cooldown_s": alert.cooldown_s,
         "seconds": round(run.seconds, 1),
         **scores.to_dict(),
         "truth": [{"sequence": t.sequence, "person": t.person, "start": t.start, "end": t.end,
