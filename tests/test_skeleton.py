@@ -174,3 +174,13 @@ def test_a_window_without_its_spine_keeps_a_persons_size():
         covered = states.copy()
         covered[:, hidden] = 0
         assert view_transform(body, covered, KINECT_V2).scale == pytest.approx(whole, rel=0.15), hidden
+
+
+@pytest.mark.parametrize("layout", [KINECT_V2, KINECT_V1])
+def test_the_mirror_swaps_every_left_joint_with_its_right_and_is_its_own_inverse(layout) -> None:
+    order = layout.mirror_order
+    assert [order[i] for i in order] == list(range(layout.num_joints))
+    for i, name in enumerate(layout.joint_names):
+        expected = name.replace("Left", "Right") if "Left" in name else name.replace("Right", "Left")
+        assert layout.joint_names[order[i]] == expected
+    assert order[layout.index("HandLeft")] == layout.index("HandRight")

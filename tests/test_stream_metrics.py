@@ -177,6 +177,11 @@ def test_false_events_are_split_into_background_and_the_wrong_action_during_anot
     assert scores.per_class["wave"]["recall_50"] == 0.0 and scores.mean_class_recall < scores.frame_accuracy
     assert scores.false_events_per_hour == pytest.approx(2 / ((30 - 6) / 3600))  # per hour of background
     assert scores.false_events_per_room_hour == pytest.approx(2 / (30 / 3600))
+    # A false event wholly before a true action of another class is in background too, not "during" it.
+    early = {"seq": run(1, truth, [Interval(1.0, 3.0, "fall", 1)], 30.0)}
+    scores = score(early, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES, durations={"seq": 30.0},
+                   threshold=0.6, alert=ALERTS)
+    assert scores.false_events == 1 and scores.false_events_in_background == 1
 
 
 def test_scene_wide_truth_merges_the_people() -> None:
@@ -186,6 +191,13 @@ def test_scene_wide_truth_merges_the_people() -> None:
     track = Track("pku", None, 0.0, 20.0, tuple(truth))
     scores = score(decisions, [track], CLASSES, durations={"pku": 20.0}, threshold=0.6, alert=ALERTS)
     assert scores.per_class["wave"]["events"] == 1 and scores.per_class["wave"]["precision_50"] == 1.0
+    # Only events that overlap are one: two waves 20 s apart, each seen by one of the two, are two
+    # detections of two instances (merged into one long one, both instances missed their IoU).
+    truth = [Interval(5.0, 9.0, "wave"), Interval(30.0, 34.0, "wave")]
+    decisions = {"pku": run(1, truth, truth[:1], 40.0) + run(2, truth, truth[1:], 40.0)}
+    track = Track("pku", None, 0.0, 40.0, tuple(truth))
+    scores = score(decisions, [track], CLASSES, durations={"pku": 40.0}, threshold=0.6, alert=ALERTS)
+    assert scores.per_class["wave"]["events"] == 2 and scores.per_class["wave"]["recall_50"] == 1.0
 
 
 def test_events_are_the_apps_events() -> None:
@@ -206,6 +218,11 @@ def test_events_are_the_apps_events() -> None:
     assert len(detections("s", wavering, threshold=0.6)) == 3
     (one,) = detections("s", wavering, threshold=0.6, end_threshold=0.3)
     assert (one.start, one.end) == pytest.approx((2.0 - WINDOW / 2, 3.0 - WINDOW / 2))
+    # An event's score (what mAP ranks by) is its own decisions', not the one that ended it, which may
+    # still name the class below the end threshold.
+    ending = [decide(1, 2.0, "wave", 0.9), decide(1, 2.2, "wave", 0.9), decide(1, 2.4, "wave", 0.45)]
+    (ended,) = detections("s", ending, threshold=0.6, end_threshold=0.5)
+    assert ended.score == pytest.approx(0.9)
 
 
 def test_a_fall_the_sensor_loses_runs_to_the_last_frame_seen() -> None:
@@ -309,3 +326,14 @@ def test_an_alert_a_little_before_or_after_its_instance_is_true() -> None:
     fall = Interval(20.0, 22.0, "fall", person=1)
     assert _near(20.0 - ALERT_SLACK_S, fall) and _near(22.0 + ALERT_SLACK_S, fall)
     assert not _near(20.0 - ALERT_SLACK_S - 0.05, fall) and not _near(22.0 + ALERT_SLACK_S + 0.05, fall)
+
+
+def test_background_counts_overlapping_true_actions_once() -> None:
+    """Intervals of one person that overlap (an action labelled within another) are busy time once: counted
+    twice, background shrank and false events per hour of it grew."""
+    from training.stream_metrics import _union_length
+
+    assert _union_length([(0.0, 4.0), (2.0, 6.0)], 0.0, 10.0) == pytest.approx(6.0)
+    assert _union_length([(2.0, 6.0), (0.0, 4.0), (8.0, 20.0)], 0.0, 10.0) == pytest.approx(8.0)
+    track = Track("s", 1, 0.0, 10.0, (Interval(0.0, 4.0, "wave", 1), Interval(2.0, 6.0, "fall", 1)))
+    assert track.background_s == pytest.approx(4.0)

@@ -62,3 +62,10 @@ def test_covers_needs_most_of_a_window_of_history():
 def test_invalid_spec_is_rejected():
     with pytest.raises(ValueError):
         WindowSpec(0.0, 20)
+
+
+def test_a_window_is_covered_from_exactly_its_minimum_history() -> None:
+    # Live decides once the history spans MIN_COVERAGE (0.8) of a window, and not a hop later.
+    spec = WindowSpec(duration_s=2.0, num_frames=8)
+    assert covers(np.array([0.0]), 1.6, spec) and not covers(np.array([0.0]), 1.59, spec)
+    assert not covers(np.array([]), 5.0, spec)
