@@ -355,6 +355,11 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         raise ValueError(f"--video {args.video}: {what}")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
+    if args.alert_url is not None:  # the queue is opened once the model is loaded: said before that
+        if (why := why_not_writable(args.alert_queue.parent)) is not None:
+            raise ValueError(f"--alert-queue {args.alert_queue}: cannot be written ({why})")
+        if args.alert_queue.is_file() and not os.access(args.alert_queue, os.W_OK):
+            raise ValueError(f"--alert-queue {args.alert_queue}: cannot be written (read-only)")
     if args.label is not None and not args.label.strip():  # recorded as unlabelled clips, unnoticed
         raise ValueError("--label: empty; name the class the clips are recorded for")
     if args.new_class and args.label is None:

@@ -1459,6 +1459,23 @@ def test_a_record_dir_that_cannot_be_written_is_refused_before_the_model_loads_w
     assert "--record-dir /proc/self/rec: cannot be written" in err and "engine warm-up" not in err
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux), where no file can be made")
+def test_an_alert_queue_that_cannot_be_written_is_refused_before_the_model_loads(capsys, monkeypatch):
+    """A service account that cannot write its --alert-queue was refused only after the model had loaded
+    and been exported (seconds, at every restart of the unit)."""
+    import live.app
+
+    def model_loaded(*_: object) -> None:
+        raise AssertionError("the model was loaded before the queue was checked")
+
+    monkeypatch.setattr(live.app, "build_pipeline", model_loaded)
+    url = "http://127.0.0.1:9/alerts"
+    queue = ["--alert-queue", "/proc/self/q.jsonl"]
+    assert main(["--headless", "--alert-url", url, *queue, "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--alert-queue /proc/self/q.jsonl: cannot be written" in err and "engine warm-up" not in err
+
+
 def test_stuck_steps_are_told_apart_by_when_they_began_and_a_woken_process_is_not_ended():
     """The rules of the once-a-second checks, read off the clock: one episode per stuck step, 'works
     again' when it returns or a next step sticks between two checks, and the run ended only when the
