@@ -178,3 +178,25 @@ def test_prepare_leaves_out_the_missing_skeleton_list_it_is_given(tmp_path, caps
         main(["prepare", "--dataset", "ntu60", "--root", str(root), "--out", str(tmp_path / "cache"),
               "--skeleton-only", "--missing-list", str(official) + ".bak"])
     assert "missing.txt.bak" in capsys.readouterr().err
+    # Without --missing-list prepare runs as before (the option's default was once checked as a file: the
+    # current folder, "a folder, not a file", and every prepare of the READMEs stopped).
+    out = tmp_path / "cache"
+    main(["prepare", "--dataset", "ntu60", "--root", str(root), "--out", str(out), "--skeleton-only",
+          "--workers", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert "--missing-list" not in err and (out / "failed.txt").is_file()
+
+
+def test_a_model_trained_with_a_missing_list_elsewhere_evaluates_here(tmp_path, capsys):
+    """The checkpoint records data.missing_list as the training machine named it: evaluated on another
+    machine, every evaluation stopped ("no such file"), with no option to name this machine's copy."""
+    from training.config import DataConfig
+    from training.evaluate import recorded_data_here
+
+    trained = DataConfig(dataset="ntu60", root=str(tmp_path), missing_list="/train-box/missing.txt")
+    assert recorded_data_here(trained).missing_list == ""
+    assert "/train-box/missing.txt, the missing-skeleton list the model trained with, is not here" in (
+        capsys.readouterr().out)
+    here = tmp_path / "missing.txt"
+    here.write_text("S001C002P005R002A008\n")
+    assert recorded_data_here(DataConfig(dataset="ntu60", missing_list=str(here))).missing_list == str(here)

@@ -102,6 +102,17 @@ def check_not_trained_on(
                   "folder and may hold clips it trained on")
 
 
+def recorded_data_here(data: DataConfig) -> DataConfig:
+    """A checkpoint's recorded data settings, for evaluating it here: the training machine's copy of the
+    missing-skeleton list (data.missing_list), where this machine has no such file, is left to be found
+    beside the data (it stopped every evaluation elsewhere: "no such file")."""
+    if data.missing_list and not Path(data.missing_list).is_file():
+        print(f"note: {data.missing_list}, the missing-skeleton list the model trained with, is not here; "
+              "the one beside the data is read")
+        return dataclasses.replace(data, missing_list="")
+    return data
+
+
 def evaluate(
     checkpoint: str | Path,
     *,
@@ -120,7 +131,7 @@ def evaluate(
     loaded = load_checkpoint(checkpoint)
     extra = loaded.extra
     trained = config_from_dict(extra["train_config"]) if "train_config" in extra else None
-    data_config = trained.data if trained is not None else DataConfig()
+    data_config = recorded_data_here(trained.data) if trained is not None else DataConfig()
     changes = {}
     if data is not None:
         changes["root"] = str(data)
@@ -288,7 +299,7 @@ def evaluate_streams(
         else:
             if trained is None:
                 raise DatasetError(f"{checkpoint} does not record its dataset: --subset {subset} is unknown")
-            splits = build_splits(dataclasses.replace(trained.data, root=str(data)))
+            splits = build_splits(dataclasses.replace(recorded_data_here(trained.data), root=str(data)))
             names = {s.name for s in splits.subset(subset)}
             check_not_trained_on(checkpoint, loaded.extra, sorted(names), subset, data)
     return evaluate_stream(checkpoint, str(data), out=out, names=names, subset=subset, hop_s=hop_s,

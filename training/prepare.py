@@ -332,7 +332,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=output_folder,
                         help="cache folder to write (resumable)")
     parser.add_argument("--label-map", help="clips: the site's label map file (default: ROOT/labels.txt)")
-    parser.add_argument("--missing-list", type=existing_file, default="",
+    parser.add_argument("--missing-list", type=existing_file,
                         help="NTU: the official list of samples with missing skeletons, left out (default: "
                              "the one in ROOT or beside it)")
     parser.add_argument("--workers", type=integer_in(1), default=max(1, (os.cpu_count() or 2) - 1),
