@@ -101,6 +101,20 @@ class ColorCamera:
         return camera
 
 
+def believable_pixels(pixels: np.ndarray, camera: ColorCamera) -> np.ndarray:
+    """(..., 2) colour pixels a sensor or a file gives for joints -> (...) bool: finite, and within an
+    image's size of `camera`'s image on every side. A joint out of the colour camera's view maps a little
+    past its edge (the depth camera sees some 70 pixels higher); one a glitch or a damaged file put at
+    1e30 or -3000 would make crops thousands of pixels wide and a face blur miss the face, so such a
+    pixel is taken as unmapped (the camera model's projection is used instead)."""
+    pixels = np.asarray(pixels, dtype=np.float64)
+    finite = np.isfinite(pixels).all(-1)
+    x, y = np.nan_to_num(pixels[..., 0]), np.nan_to_num(pixels[..., 1])
+    inside = (np.abs(x - camera.width / 2) <= 1.5 * camera.width) & (
+        np.abs(y - camera.height / 2) <= 1.5 * camera.height)
+    return finite & inside
+
+
 def projection_error(camera: ColorCamera, xyz: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Distance in pixels (...) between camera.project(xyz (..., 3)) and uv (..., 2); NaN where either
     side is missing (point not projectable, or uv not finite)."""

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.camera import MIN_DEPTH_M, ColorCamera
-from core.skeleton import INFERRED, SkeletonLayout
+from core.camera import MIN_DEPTH_M, ColorCamera, believable_pixels
+from core.skeleton import INFERRED, NEAREST_MEASURED_M, SkeletonLayout
 
 PARTS = ("left_hand", "right_hand", "full_body")
 PART_NAMES = {"left_hand": "left hand", "right_hand": "right hand", "full_body": "full body"}  # for people
@@ -57,6 +57,7 @@ def _joint_pixels(
     """(pixels (T, J, 2), usable (T, J)) for the joints of one body over a window."""
     uv, projectable = camera.project(joints)
     present = np.isfinite(joints).all(-1) & (np.abs(np.nan_to_num(joints)).sum(-1) > 0) & projectable
+    present &= np.nan_to_num(joints[..., 2]) >= NEAREST_MEASURED_M
     if states is not None:
         # Inferred joints count: the Kinect infers an occluded hand next to its wrist (within ~0.2 m on
         # the NTU clips), and the hand joint is still the better centre for a hand crop than the wrist.
@@ -66,7 +67,7 @@ def _joint_pixels(
         # model only fills in where the mapper gave nothing: +-inf from the SDK, NaN from our sources,
         # and (0, 0) where NTU's tools wrote zeros for a joint they could not map.
         joints_color = np.asarray(joints_color, dtype=np.float64)
-        sensor = np.isfinite(joints_color).all(-1) & (joints_color != 0).any(-1)
+        sensor = believable_pixels(joints_color, camera) & (joints_color != 0).any(-1)
         uv = np.where(sensor[..., None], joints_color, uv)
     usable = present & np.isfinite(uv).all(-1)
     return uv.astype(np.float64), usable

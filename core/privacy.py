@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from core.camera import DEPTH_CAMERA, MIN_DEPTH_M, ColorCamera
+from core.camera import DEPTH_CAMERA, MIN_DEPTH_M, ColorCamera, believable_pixels
 from core.frame import Body
 from core.skeleton import KINECT_V2
 
@@ -78,7 +78,7 @@ def face_box(body: Body, camera: ColorCamera, sensor_pixels: bool = True) -> np.
         centre = None
         if sensor_pixels and joint < len(body.joints_color):
             centre = np.asarray(body.joints_color[joint], np.float64)
-        if centre is None or not np.isfinite(centre).all():
+        if centre is None or not believable_pixels(centre, camera):  # none, or a glitch's far off the image
             projected, valid = camera.project(point)
             if not valid:
                 continue

@@ -445,11 +445,13 @@ def draw_person(image: np.ndarray, pixels: np.ndarray, bones: np.ndarray, boxes:
     whatever the number of people, and nothing for Qt to keep per person.
     """
     pixels = pixels * scale
+    # Only pixels near the image are drawn: cv2 clips a line to it, but takes no coordinate past 2^31 (a
+    # glitch's 1e30 failed the whole picture).
+    drawn = np.isfinite(pixels).all(1) & (np.abs(np.nan_to_num(pixels)) < 4 * max(image.shape)).all(1)
     for a, b in bones:
-        pa, pb = pixels[a], pixels[b]
-        if np.isfinite(pa).all() and np.isfinite(pb).all():
-            cv2.line(image, _pt(pa), _pt(pb), color, 2, cv2.LINE_AA)
-    for p in pixels[np.isfinite(pixels).all(1)]:
+        if drawn[a] and drawn[b]:
+            cv2.line(image, _pt(pixels[a]), _pt(pixels[b]), color, 2, cv2.LINE_AA)
+    for p in pixels[drawn]:
         cv2.circle(image, _pt(p), 2, (255, 255, 255), -1, cv2.LINE_AA)
     if boxes is not None:
         for i, box in enumerate(boxes):

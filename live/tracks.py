@@ -34,16 +34,16 @@ import numpy as np
 
 from core.frame import Body
 from core.room import body_up, standing_spines
-from core.skeleton import KINECT_V2
+from core.skeleton import KINECT_V2, body_centre
 
-# How far (m, floor plane, origin joint) a body found again may be from where its track was last seen.
+# How far (m, floor plane, body_centre) a body found again may be from where its track was last seen.
 # A person moves ~0.5 m in a second at a walk; two people hugging stand closer than that to each other,
 # and either identity is right for a scene-wide interaction.
 REJOIN_M = 0.5
 # How long a retired track's id may still be taken up again (see the module docstring): a Kinect finds a
 # person it lost again within a second or two.
 REJOIN_WITHIN_S = 3.0
-# A track last seen this far to either side (degrees from straight ahead, its origin joint), having come
+# A track last seen this far to either side (degrees from straight ahead, its body_centre), having come
 # OUTWARD_DEG further out over its last OUTWARD_OVER_S without going FALLEN_M down, walked out of view: a
 # Kinect v2 tracks bodies across 70.6 degrees, until their middle leaves (PKU-MMD's 190 sequences: at
 # most 35.5 degrees, 99.9% within 28.4). Its number is not given to a body found near there, who is more
@@ -119,17 +119,17 @@ def _snapshot(tracking_id: int, number: int, obs: list[Observation]) -> TrackSna
 
 def _walked_out(observations: deque[Observation]) -> bool:
     """Whether a track was last seen walking out at the side of the view (LEFT_VIEW_AT_DEG)."""
-    origin, last = KINECT_V2.origin, observations[-1]
+    last = observations[-1]
     earlier = next((o for o in reversed(observations) if last.timestamp - o.timestamp >= OUTWARD_OVER_S),
                    observations[0])
-    side, before = (abs(np.degrees(np.arctan2(*o.joints[origin, [0, 2]]))) for o in (last, earlier))
+    side, before = (abs(np.degrees(np.arctan2(*body_centre(o.joints)[[0, 2]]))) for o in (last, earlier))
     if side < LEFT_VIEW_AT_DEG or side - before < OUTWARD_DEG:
         return False
     # Up as the body showed it standing anywhere in its history (body_up leaves out a spine lying in
     # bed, whose legs are in line with it too: along it, a patient rolling out of bed fell nowhere).
     up = body_up(standing_spines(np.stack([o.joints for o in observations]),
                                  np.stack([o.states for o in observations]), KINECT_V2), min_spines=1)
-    return float((earlier.joints[origin] - last.joints[origin]) @ up) < FALLEN_M
+    return float((body_centre(earlier.joints) - body_centre(last.joints)) @ up) < FALLEN_M
 
 
 class TrackTable:
@@ -143,7 +143,7 @@ class TrackTable:
         self._rejoin_within_s = max(retire_after_s, REJOIN_WITHIN_S)
         self._tracks: dict[int, Track] = {}
         self._rejoined: dict[int, int] = {}  # the sensor's new id -> the track it continues
-        # Retired tracks' ids -> (when, where: the origin joint) they were last seen, for REJOIN_WITHIN_S;
+        # Retired tracks' ids -> (when, where: body_centre) they were last seen, for REJOIN_WITHIN_S;
         # those that walked out of view are not kept.
         self._lost: dict[int, tuple[float, np.ndarray]] = {}
         self._lock = threading.Lock()
@@ -212,15 +212,14 @@ class TrackTable:
     def _lost_tracks_near(self, body: Body, timestamp: float, claimed: set[int]) -> list[tuple[float, int]]:
         """(distance, track id) of each track `body` may continue: unseen in this frame, lately, within
         REJOIN_M of it, and not last seen walking out at the side of the view."""
-        origin = KINECT_V2.origin
-        unseen = [(track_id, track.last_seen, track.observations[-1].joints[origin])
+        unseen = [(track_id, track.last_seen, body_centre(track.observations[-1].joints))
                   for track_id, track in self._tracks.items() if not _walked_out(track.observations)]
         unseen += [(track_id, *last) for track_id, last in self._lost.items()]
         near = []
         for track_id, last_seen, last in unseen:
             if track_id in claimed or not 0 < timestamp - last_seen <= self._rejoin_within_s:
                 continue
-            distance = float(np.hypot(*(body.joints[origin] - last)[[0, 2]]))
+            distance = float(np.hypot(*(body_centre(body.joints) - last)[[0, 2]]))
             if distance <= REJOIN_M:
                 near.append((distance, track_id))
         return near
@@ -228,7 +227,6 @@ class TrackTable:
     def observe(self, timestamp: float, bodies: list[Body], sequence: int) -> tuple[list[int], list[int]]:
         """Add one frame's bodies; returns (tracking ids created, tracking ids retired)."""
         created, retired = [], []
-        origin = KINECT_V2.origin
         with self._lock:
             self.in_view = len(bodies)
             for body in bodies:
@@ -244,7 +242,8 @@ class TrackTable:
                     del self._tracks[tracking_id]
                     retired.append(tracking_id)
                     if not _walked_out(track.observations):
-                        self._lost[tracking_id] = (track.last_seen, track.observations[-1].joints[origin])
+                        last_place = body_centre(track.observations[-1].joints)
+                        self._lost[tracking_id] = (track.last_seen, last_place)
             for tracking_id in [k for k, (seen, _) in self._lost.items()
                                 if k in self._tracks or timestamp - seen > self._rejoin_within_s]:
                 del self._lost[tracking_id]

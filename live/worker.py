@@ -37,7 +37,7 @@ from core.engines import MAX_PEOPLE, Engine
 from core.engines.cache import HOLD_EVERY_S, mark_held_used
 from core.glimpse import PARTS, GlimpseConfig, WindowCrops, part_boxes
 from core.joint_maps import joint_map
-from core.skeleton import KINECT_V2, TRACKED, SkeletonLayout, normalize_window
+from core.skeleton import KINECT_V2, TRACKED, SkeletonLayout, body_centre, normalize_window
 from core.timeline import NO_ACTION
 from core.window import MIN_COVERAGE, WindowSpec, covers, window_indices
 from live.capture import FrameRing, RingEntry
@@ -256,9 +256,9 @@ def _nearest_partner(
     Two-person actions (NTU A050-A060) need the partner: the model was trained with the subject
     first and the other body second, zeros where absent.
     """
-    centre = person.joints[-1, KINECT_V2.origin]  # the sources' own (Kinect v2) joints
+    centre = body_centre(person.joints[-1])  # the sources' own (Kinect v2) joints
     candidates = [o for o in others if o.tracking_id != person.tracking_id and o.last_seen >= since]
-    distances = [float(np.linalg.norm(o.joints[-1, KINECT_V2.origin] - centre)) for o in candidates]
+    distances = [float(np.linalg.norm(body_centre(o.joints[-1]) - centre)) for o in candidates]
     nearby = [(d, o) for d, o in zip(distances, candidates, strict=True) if d <= PARTNER_MAX_M]
     return min(nearby, key=lambda pair: pair[0])[1] if nearby else None
 

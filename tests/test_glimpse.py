@@ -145,6 +145,30 @@ def test_sensor_colour_pixels_are_preferred_over_the_model() -> None:
     assert np.allclose(boxes[0, 1:, :2], uv[1:, LEFT_HAND], atol=1e-2)
 
 
+def test_a_sensor_pixel_far_off_the_image_or_a_joint_nearer_than_a_kinect_measures_places_no_crop() -> None:
+    """A glitch's colorX of 1e30 on one frame's hand made hand and body boxes 1e29 pixels wide for a second
+    (the smoothing spread it), and a hand 3 cm from the sensor a box 10,000 pixels wide: black crops, with
+    no sign of it. Such a pixel is taken as unmapped (the camera model places the joint), such a joint as
+    absent (the wrist places the hand)."""
+    joints, states = standing(5, 3.0)
+    uv, _ = CAMERA.project(joints)
+    sensor = uv.copy()
+    sensor[2, LEFT_HAND] = (1e30, 500.0)
+    sensor[3, LEFT_HAND] = (-3000.0, 500.0)
+    config = GlimpseConfig()  # smoothed, as live and training crop
+    boxes = part_boxes(joints, states, CAMERA, KINECT_V2, config, joints_color=sensor)
+    modelled = part_boxes(joints, states, CAMERA, KINECT_V2, config, joints_color=uv)
+    assert np.allclose(boxes, modelled, atol=1e-2)
+    sensor[2, LEFT_HAND] = (2500.0, -80.0)  # out of the colour camera's view, as a real joint maps: kept
+    kept = part_boxes(joints, states, CAMERA, KINECT_V2, STILL, joints_color=sensor)
+    assert np.allclose(kept[0, 2, :2], (2500.0, -80.0), atol=1e-2)
+    near = joints.copy()
+    near[:, LEFT_HAND] = (0.0, 0.0, 0.03)
+    boxes = part_boxes(near, states, CAMERA, KINECT_V2, STILL)
+    assert np.allclose(boxes[0, :, 2], STILL.hand_size_m * CAMERA.focal / 3.0, rtol=1e-3)  # at the wrist
+    assert (boxes[2, :, 2] < 1000).all()
+
+
 def test_smoothing_damps_jitter_and_keeps_steady_boxes() -> None:
     joints, states = standing(20, 3.0)
     joints[1::2, LEFT_HAND, 0] += 0.05  # 5 cm frame-to-frame jitter

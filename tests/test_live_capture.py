@@ -420,6 +420,21 @@ def test_a_body_found_again_nearby_continues_its_track_and_anybody_else_starts_o
     assert tracks.number_of(11) == 4
 
 
+def test_a_body_found_again_without_its_spine_joint_is_placed_by_the_joints_it_has():
+    """A spine joint dropped as a glitch (0 0 0) read as a body standing at the sensor: two such bodies
+    were one person found again, whoever they were; and the person found again was far from it."""
+    tracks = TrackTable(history=50, retire_after_s=0.5)
+    assert see(tracks, 0.0, body(1, x=0.0), body(2, x=2.0)) == [1, 2]
+    from core.skeleton import KINECT_V2
+
+    back = body(5, x=2.1)
+    back.joints[KINECT_V2.origin] = 0.0
+    assert see(tracks, 0.3, back) == [2]  # person 2, 10 cm from where they were
+    stranger = body(7, x=-1.5)
+    stranger.joints[KINECT_V2.origin] = 0.0
+    assert see(tracks, 0.6, stranger) == [7]  # nobody lost was there
+
+
 def test_two_people_found_again_at_once_keep_their_own_numbers():
     # A third person passes in front of two standing side by side; the sensor finds both again under new
     # ids, in its own slot order. Body by body, the first (B, now 0.25 m from either) took A's track, and

@@ -87,6 +87,11 @@ def test_draw_person_marks_skeleton_and_boxes():
     left = (image[290:351, 10:71, 0] == 255).sum()
     assert right > 1.5 * left > 0
     assert not image[303:338, 583:618].any()  # (anti-aliasing may touch the edge pixels)
+    # A glitch's pixel far off the image: cv2 took no coordinate past 2^31 and the picture failed.
+    glitched = body.joints_color.copy()
+    glitched[11] = (1e30, 5e12)
+    draw_person(image, glitched, np.array(KINECT_V2.bones), None, decision, (0, 255, 0), 1.0)
+    assert image[..., 1].max() == 255  # the rest of the skeleton is drawn
 
 
 def test_no_action_is_written_in_grey_without_a_probability():

@@ -59,6 +59,11 @@ def test_face_box_prefers_the_sensors_own_colour_pixel():
     body.joints_color[3] = np.nan  # unmappable: the camera model places it
     projected, _ = CAMERA.project(body.joints[3])
     assert (face_box(body, CAMERA)[:2] + face_box(body, CAMERA)[2:]) / 2 == pytest.approx(projected, abs=0.01)
+    # A glitch's pixel far off the image: the blur missed the face (no box at all in the image).
+    for glitch in ((1e30, 50.0), (-3000.0, 50.0)):
+        body.joints_color[3] = glitch
+        box = face_box(body, CAMERA)
+        assert (box[:2] + box[2:]) / 2 == pytest.approx(projected, abs=0.01)
 
 
 def test_without_a_head_the_neck_places_a_larger_box_then_the_shoulders_then_there_is_none():

@@ -184,3 +184,29 @@ def test_the_mirror_swaps_every_left_joint_with_its_right_and_is_its_own_inverse
         expected = name.replace("Left", "Right") if "Left" in name else name.replace("Right", "Left")
         assert layout.joint_names[order[i]] == expected
     assert order[layout.index("HandLeft")] == layout.index("HandRight")
+
+
+def test_a_joint_nearer_than_a_kinect_measures_is_dropped_from_a_sensors_body_not_refused_in_a_file() -> None:
+    from core.skeleton import NEAREST_MEASURED_M, NOT_TRACKED, implausible_joints, without_implausible
+
+    joints = np.tile(np.array([0.1, 0.2, 2.5], np.float32), (25, 1))
+    joints[7] = (0.0, 0.0, 0.03)  # a hand "3 cm from the sensor": a glitch
+    states = np.full(25, 2, np.int8)
+    kept, kept_states, dropped = without_implausible(joints, states)
+    assert dropped.tolist() == [i == 7 for i in range(25)]
+    assert (kept[7] == 0).all() and kept_states[7] == NOT_TRACKED and (kept[8:] == joints[8:]).all()
+    assert not implausible_joints(joints).any()  # a file with such a frame is still read
+    joints[7, 2] = NEAREST_MEASURED_M
+    assert not without_implausible(joints, states)[2].any()
+
+
+def test_a_body_is_where_its_spine_is_or_else_where_the_joints_it_has_are() -> None:
+    from core.skeleton import body_centre
+
+    joints = np.zeros((25, 3), np.float32)
+    assert (body_centre(joints) == 0).all()  # nobody
+    joints[3] = (1.0, 0.5, 3.0)
+    joints[7] = (1.2, 0.0, 3.0)
+    assert body_centre(joints) == pytest.approx((1.1, 0.25, 3.0))
+    joints[KINECT_V2.origin] = (0.9, 0.0, 2.9)
+    assert body_centre(joints) == pytest.approx((0.9, 0.0, 2.9))
