@@ -938,8 +938,9 @@ def test_the_partner_is_the_nearest_person_seen_lately_within_reach():
     assert _nearest_partner(person, [person, too_far], since=0.0) is None
     # A spine joint the sensor did not give (0 0 0) is no body at the sensor: the partner a metre away
     # was out of reach from there, and a lone person's two-person actions were taken from them.
-    for track in (person, near):
-        track.joints[:, KINECT_V2.origin] = 0.0
+    person.joints[:, KINECT_V2.origin] = 0.0
+    assert _nearest_partner(person, [person, near, farther], since=6.0) is near
+    near.joints[:, KINECT_V2.origin] = 0.0
     assert _nearest_partner(person, [person, near, farther], since=6.0) is near
 
 
