@@ -844,6 +844,35 @@ def test_an_atomic_rewrite_syncs_the_file_before_its_rename_and_the_folder_after
     assert target.read_bytes().endswith(b"leaves bed\n")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="folders are synced on POSIX only")
+def test_a_file_system_that_cannot_sync_a_folder_still_takes_whole_files(tmp_path, monkeypatch):
+    """SMB shares, vboxsf, WSL's drvfs and virtiofs refuse fsync on a folder (EINVAL, EBADF): the file was
+    already in place, and the error stopped training at its first checkpoint and prepare at every clip."""
+    import errno
+    import stat as stat_module
+
+    from core import atomic
+
+    real_fsync = os.fsync
+
+    def no_folder_sync(fd: int) -> None:
+        if stat_module.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", no_folder_sync)
+    target = tmp_path / "best.pt"
+    atomic.write_then_rename(target, lambda f: f.write(b"weights"))
+    assert target.read_bytes() == b"weights" and [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+
+    def broken_disk(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(atomic.os, "fsync", broken_disk)  # a real failure is still said
+    with pytest.raises(OSError, match="Input/output error"):
+        atomic.write_then_rename(target, lambda f: f.write(b"other weights"))
+
+
 def test_a_lock_file_another_account_made_is_held_through_a_read_only_handle(tmp_path, monkeypatch):
     """labels.txt.lock made by a colleague's account (0644): every save of a label refused, though the
     sidecar beside it could be written."""

@@ -1521,6 +1521,16 @@ def test_prepare_crops_skips_bad_clips_and_resumes(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "1 clip(s) in" in out and "preparing them again" in out and "prepared 1 clips" in out
+    # A clip a power cut left empty or cut short (its files are not fsync'd): prepared again, where
+    # np.load's EOFError and BadZipFile went through every except clause of prepare and training.
+    npz = cache / "clips" / "S001C001P001R001A001.npz"
+    whole = npz.read_bytes()
+    for cut in (b"", whole[:100]):
+        npz.write_bytes(cut)
+        with pytest.raises(DatasetError, match="cannot read prepared clip"):
+            load_clip(cache, entry["name"], with_crops=False)
+        assert main(args) == 0
+        assert "prepared 1 clips" in capsys.readouterr().out
     assert main([*args[:-3], "--crop-size", "48", "--no-progress"]) == 2
     assert "other settings" in capsys.readouterr().err
 

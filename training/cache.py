@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,9 +110,12 @@ def write_clip(cache: Path, name: str, arrays: dict[str, np.ndarray], crops: np.
     `.partial` each, and the second rename found it gone ("could not be prepared" of a good clip)."""
     npz_path, crops_path = clip_paths(cache, name)
     npz_path.parent.mkdir(parents=True, exist_ok=True)
+    # Not fsync'd (durable=False): a clip is made again when lost, and four syncs a clip were minutes of
+    # a large prepare. A clip a power cut left empty or cut short does not read (UNREADABLE_CLIP), and is
+    # prepared again.
     if crops is not None:
-        write_then_rename(crops_path, lambda f: np.save(f, crops))
-    write_then_rename(npz_path, lambda f: np.savez(f, **arrays))
+        write_then_rename(crops_path, lambda f: np.save(f, crops), durable=False)
+    write_then_rename(npz_path, lambda f: np.savez(f, **arrays), durable=False)
 
 
 # A clip's files are written in seconds to minutes: a temporary one untouched this long was left by a
@@ -155,13 +159,17 @@ def write_if_changed(path: Path, text: str) -> None:
         replace_atomically(path, text.encode("utf-8"))
 
 
+# What np.load raises for a clip file a crash left empty (EOFError) or cut short (BadZipFile), or damaged.
+UNREADABLE_CLIP = (OSError, ValueError, EOFError, zipfile.BadZipFile)
+
+
 def load_clip(cache: Path, name: str, with_crops: bool) -> Clip:
     """A prepared clip; crops memory-mapped read-only (only the windows' frames are ever read)."""
     npz_path, crops_path = clip_paths(cache, name)
     try:
         with np.load(npz_path) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
+    except UNREADABLE_CLIP as exc:
         raise DatasetError(
             f"{npz_path}: cannot read prepared clip ({exc}); delete it and run prepare again"
         ) from exc

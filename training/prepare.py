@@ -39,6 +39,7 @@ from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.cache import (
     FULL_IMAGE_PART,
+    UNREADABLE_CLIP,
     CacheSettings,
     clip_paths,
     crop_frame_indices,
@@ -218,7 +219,7 @@ def _entry_from_npz(cache: Path, task: ClipTask) -> dict | None:
                 "seconds": float(data["timestamps"][-1]),
                 "group": task.group,
             }
-    except (OSError, ValueError, KeyError):
+    except (*UNREADABLE_CLIP, KeyError):
         return None  # unreadable leftover (or a source file gone: preparing says which): prepare it again
 
 
