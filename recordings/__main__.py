@@ -1064,7 +1064,7 @@ def build_parser() -> argparse.ArgumentParser:
         "class is taken for a typo and refused unless --new-class is given.",
     )
     label.add_argument("clip", help="the clip's .skeleton, _rgb.avi or .json, or its folder")
-    label.add_argument("--class", dest="class_names", action="append", metavar="NAME",
+    label.add_argument("--class", "--label", dest="class_names", action="append", metavar="NAME",
                        help="class name or A-number: of the whole clip, or of the intervals (once for "
                        "all of them, or once per --from/--to pair, in order)")
     label.add_argument("--new-class", action="store_true",

@@ -34,7 +34,7 @@ import numpy as np
 from core.atomic import replace_atomically
 from core.frame import Body, Frame
 from core.timeline import Timeline
-from recordings.argument_types import float_in, integer_in, output_folder
+from recordings.argument_types import CommandLineParser, float_in, integer_in, output_folder
 from recordings.labels import FIRST_SITE_ACTION, LABEL_MAP_FILENAME, LabelMap, read_label_map, write_label_map
 from recordings.ntu_samples import SampleName
 from recordings.recorder import Recorder, RecorderConfig, RecorderError
@@ -260,9 +260,7 @@ def write_synthetic_dataset(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m recordings synth", description=__doc__.split("\n\n")[0]
-    )
+    parser = CommandLineParser(prog="python -m recordings synth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=output_folder, required=True, help="output folder")
     parser.add_argument("--clips-per-class", type=integer_in(1), default=100,
                         help="clips of each of the simulator's classes (default: 100, about 15 minutes on "

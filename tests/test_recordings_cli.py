@@ -581,3 +581,26 @@ def test_convert_says_what_it_takes_when_given_an_ntu_skeleton(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "convert takes a Kinect Studio .xef file or a PKU-MMD sequence" in err
     assert "the NTU layout already" in err and not (tmp_path / "out").exists()
+
+
+def test_the_commands_take_the_names_the_others_use_for_the_same_thing(tmp_path: Path, capsys) -> None:
+    """The same idea under another command's name: `prepare --labels` (live's and recordings' name for the
+    label map) was refused, `prepare --data` was taken for --dataset ("invalid choice"), `recordings label
+    --label` for --labels ("no such file"), `training export --out` worked only as a prefix of --output;
+    and `recordings synth` printed the whole usage for a mistyped option."""
+    from recordings import synthetic
+    from recordings.__main__ import build_parser
+    from training.__main__ import build_parser as training_parser
+
+    args = training_parser().parse_args(["prepare", "--dataset", "clips", "--data", str(tmp_path), "--out",
+                                         str(tmp_path / "cache"), "--labels", "site.txt"])
+    assert (args.root, args.label_map) == (str(tmp_path), "site.txt")
+    args = training_parser().parse_args(["export", "training/checkpoints/demo.pt", "--out",
+                                         str(tmp_path / "demo.onnx")])
+    assert args.output == tmp_path / "demo.onnx"
+    args = build_parser().parse_args(["label", "clip.skeleton", "--label", "patient fell"])
+    assert args.class_names == ["patient fell"]
+    with pytest.raises(SystemExit):
+        synthetic.build_parser().parse_args(["--out", str(tmp_path), "--bogus"])
+    err = capsys.readouterr().err
+    assert "(python -m recordings synth --help lists the options)" in err and "usage:" not in err

@@ -326,13 +326,17 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NTU RGB+D 60 or 120 (skeletons and videos), or a site's recorded clips")
     parser.add_argument(
         "--root",
+        "--data",  # as the training commands name the dataset folder
+        dest="root",
         required=True,
         help="dataset folder (NTU: holds nturgb+d_skeletons/ and "
         "nturgb+d_rgb/; clips: the recordings folder)",
     )
     parser.add_argument("--out", required=True, type=output_folder,
                         help="cache folder to write (resumable)")
-    parser.add_argument("--label-map", help="clips: the site's label map file (default: ROOT/labels.txt)")
+    parser.add_argument("--labels", "--label-map", dest="label_map",
+                        help="clips: the site's label map file, as --labels of live and recordings "
+                             "(default: ROOT/labels.txt)")
     parser.add_argument("--missing-list", type=existing_file,
                         help="NTU: the official list of samples with missing skeletons, left out (default: "
                              "the one in ROOT or beside it)")

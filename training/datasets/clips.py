@@ -66,7 +66,7 @@ def label_map_for(root: str | Path, label_map: str | None) -> tuple[Path, LabelM
                 "each a clip of such a folder") if release else ""
         raise DatasetError(f"label map {path} not found: a folder of clips keeps its classes in "
                            f"{LABEL_MAP_FILENAME} (python -m recordings label and live --record --label "
-                           f"write it; data.label_map names another){hint}")
+                           f"write it; data.label_map, or prepare's --labels, names another){hint}")
     return path, read_label_map(path, site=False)
 
 
