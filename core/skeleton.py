@@ -131,9 +131,10 @@ def body_centre(joints: np.ndarray, layout: SkeletonLayout = KINECT_V2) -> np.nd
 # Past any Kinect's reach (v2 measures depth to 8 m, tracks bodies to about 4.5 m; the real recordings we
 # hold stay within 3 m sideways and 5.2 m deep). A joint beyond it is damage or a glitch, not a person.
 SENSOR_REACH_M = 10.0
-# Nearer than any Kinect measures (v2 from 0.5 m, v1's near mode from 0.4 m). Files are not refused for
-# such a joint (a dataset's rare odd frame), but a raw sensor's is dropped as a glitch and no crop is
-# centred on one: a hand "3 cm from the sensor" made a box 10,000 pixels wide.
+# Nearer than any Kinect measures (v2 from 0.5 m, v1's near mode from 0.4 m), yet real recordings hold
+# such joints (PKU-MMD 0016-M: a head at 0.23 m, its spine at 0.62 m; 18 joints in 4 sequences). They are
+# kept (a face there is still blurred) but no crop is centred on one (core.glimpse): a hand "3 cm from the
+# sensor" made a box 10,000 pixels wide.
 NEAREST_MEASURED_M = 0.3
 
 
@@ -151,11 +152,9 @@ def implausible_joints(joints: np.ndarray) -> np.ndarray:
 
 def without_implausible(joints: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A sensor's body (J, 3) with each joint no sensor measures (`implausible_joints`: a glitch, or junk
-    where the sensor tracks nothing; or one nearer than NEAREST_MEASURED_M) at 0 0 0 and NotTracked, as
-    files write a joint not seen: what the live sensors and the .xef reader pass on. Returns (joints,
-    states, the (J,) mask of those dropped)."""
-    depth = joints[..., 2]
-    bad = implausible_joints(joints) | ((depth > 0) & (depth < NEAREST_MEASURED_M))
+    where the sensor tracks nothing) at 0 0 0 and NotTracked, as files write a joint not seen: what the
+    live sensors and the .xef reader pass on. Returns (joints, states, the (J,) mask of those dropped)."""
+    bad = implausible_joints(joints)
     if not bad.any():
         return joints, states, bad
     joints = np.where(bad[:, None], 0, joints).astype(joints.dtype)

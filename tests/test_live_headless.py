@@ -1476,6 +1476,21 @@ def test_an_alert_queue_that_cannot_be_written_is_refused_before_the_model_loads
     assert "--alert-queue /proc/self/q.jsonl: cannot be written" in err and "engine warm-up" not in err
 
 
+def test_an_alert_queue_made_for_the_service_in_a_folder_it_cannot_write_is_taken(tmp_path, monkeypatch):
+    """A site that makes the queue file and its lock for the service account, in a folder that account
+    cannot write, had its alerts delivered: the start-up check must not refuse it."""
+    import live.app
+
+    queue = tmp_path / "alerts.jsonl"
+    monkeypatch.setattr(live.app, "why_not_writable", lambda folder: f"{folder}: Permission denied")
+    args = ["--headless", "--alert-url", "http://127.0.0.1:9/alerts", "--alert-queue", str(queue)]
+    with pytest.raises(ValueError, match="alerts.jsonl: cannot be written .*Permission denied"):
+        config_from_args(build_parser().parse_args(args))
+    queue.touch()
+    queue.with_name("alerts.jsonl.lock").touch()
+    assert config_from_args(build_parser().parse_args(args)).headless_config.alerts.delivery is not None
+
+
 def test_stuck_steps_are_told_apart_by_when_they_began_and_a_woken_process_is_not_ended():
     """The rules of the once-a-second checks, read off the clock: one episode per stuck step, 'works
     again' when it returns or a next step sticks between two checks, and the run ended only when the

@@ -1531,6 +1531,15 @@ def test_prepare_crops_skips_bad_clips_and_resumes(
             load_clip(cache, entry["name"], with_crops=False)
         assert main(args) == 0
         assert "prepared 1 clips" in capsys.readouterr().out
+    crops = cache / "clips" / "S001C001P001R001A001.crops.npy"  # its crops cut short, the .npz whole
+    whole = crops.read_bytes()
+    for cut in (b"", whole[: len(whole) // 2]):
+        crops.write_bytes(cut)
+        with pytest.raises(DatasetError, match="crops.npy: cannot read prepared crops"):
+            load_clip(cache, entry["name"], with_crops=True)
+        assert main(args) == 0
+        assert "prepared 1 clips" in capsys.readouterr().out
+    assert load_clip(cache, entry["name"], with_crops=True).crops.shape == (3, 35, 32, 32, 3)
     assert main([*args[:-3], "--crop-size", "48", "--no-progress"]) == 2
     assert "other settings" in capsys.readouterr().err
 

@@ -179,7 +179,12 @@ def load_clip(cache: Path, name: str, with_crops: bool) -> Clip:
             raise DatasetError(
                 f"{crops_path}: no crops for {name} (prepared with --skeleton-only, or no video)"
             )
-        crops = np.load(crops_path, mmap_mode="r")
+        try:
+            crops = np.load(crops_path, mmap_mode="r")
+        except UNREADABLE_CLIP as exc:
+            raise DatasetError(
+                f"{crops_path}: cannot read prepared crops ({exc}); delete it and run prepare again"
+            ) from exc
     timeline = None
     if "timeline" in arrays:
         timeline = Timeline.from_json(json.loads(str(arrays["timeline"])), source=str(npz_path))

@@ -202,8 +202,9 @@ def _work(job: tuple[Any, CacheSettings, Path, PrepareOne]) -> tuple[str, dict |
 
 def _entry_from_npz(cache: Path, task: ClipTask) -> dict | None:
     """The index entry of a clip already in the cache; None when it must be prepared (again): absent,
-    unreadable, or prepared from other files of the same name (`source_stamp`)."""
-    npz_path, _ = clip_paths(cache, task.name)
+    unreadable (its crops too: a power cut may cut either short), or prepared from other files of the
+    same name (`source_stamp`)."""
+    npz_path, crops_path = clip_paths(cache, task.name)
     if not npz_path.is_file():
         return None
     try:
@@ -211,7 +212,7 @@ def _entry_from_npz(cache: Path, task: ClipTask) -> dict | None:
         with np.load(npz_path) as data:
             if stamp is not None and ("source" not in data or str(data["source"]) != stamp):
                 return None  # another recording of that name, or a clip prepared before stamps were kept
-            return {
+            entry = {
                 "name": task.name,
                 "label": int(data["label"]),
                 "frames": int(len(data["timestamps"])),
@@ -219,7 +220,10 @@ def _entry_from_npz(cache: Path, task: ClipTask) -> dict | None:
                 "seconds": float(data["timestamps"][-1]),
                 "group": task.group,
             }
-    except (*UNREADABLE_CLIP, KeyError):
+        if crops_path.is_file() and np.load(crops_path, mmap_mode="r").shape[1] != entry["crop_frames"]:
+            return None
+        return entry
+    except (*UNREADABLE_CLIP, KeyError, IndexError):
         return None  # unreadable leftover (or a source file gone: preparing says which): prepare it again
 
 
