@@ -29,7 +29,6 @@ import dataclasses
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -116,6 +115,10 @@ def _rss_mb(field: str) -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    try:
+        import resource  # POSIX only
+    except ImportError:  # Windows: not measured
+        return float("nan")
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, kB elsewhere
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
 

@@ -111,7 +111,10 @@ def run_part(part: Part, seconds: float, args: argparse.Namespace, work_dir: Pat
         try:
             returncode: int | None = process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            if os.name == "posix":
+                os.killpg(process.pid, signal.SIGKILL)  # its session: whatever it started too
+            else:
+                process.kill()
             process.wait()
             returncode = None
     record: dict[str, Any] = {}

@@ -20,6 +20,7 @@ import errno
 import os
 import secrets
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -76,13 +77,33 @@ def write_then_rename(
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
-        os.replace(temporary, path)
+        _replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):  # the first error is the one to say
             temporary.unlink(missing_ok=True)
         raise
     if durable:
         sync_directory(path.parent)
+
+
+# Windows replaces no file another process holds open without delete-sharing (a checkpoint being loaded,
+# labels.txt open in a spreadsheet, a virus scanner's or indexer's look): tried again for this long.
+REPLACE_RETRY_S = 5.0
+
+
+def _replace(temporary: Path, path: Path) -> None:
+    deadline = time.monotonic() + REPLACE_RETRY_S
+    while True:
+        try:
+            os.replace(temporary, path)
+            return
+        except PermissionError as error:
+            if os.name != "nt" or time.monotonic() >= deadline:
+                if os.name == "nt":
+                    raise PermissionError(error.errno, f"{error.strerror} (held open by another program?)",
+                                          str(path)) from None
+                raise
+            time.sleep(0.1)
 
 
 def replace_atomically(path: Path | str, data: bytes) -> None:

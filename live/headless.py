@@ -802,6 +802,9 @@ class AlertDispatcher:
             self.delivery.close(timeout)
 
 
+TASKKILL_WAIT_S = 2.0  # Windows: how long taskkill may take to end an alert command's tree
+
+
 def _stop_group(child: subprocess.Popen) -> None:
     """Kill an alert command and every process it started (its group of its own, `_run_hook`)."""
     if os.name == "posix":
@@ -809,10 +812,12 @@ def _stop_group(child: subprocess.Popen) -> None:
             os.killpg(child.pid, signal.SIGKILL)
         except ProcessLookupError:  # ended meanwhile, with its group
             pass
-    else:  # taskkill is not waited for (the window's thread): the command itself is killed at once
-        with contextlib.suppress(OSError):
-            subprocess.Popen(["taskkill", "/F", "/T", "/PID", str(child.pid)], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        # taskkill finds the tree by the command's process id: killed first, the command would be gone and
+        # its children (a script's curl) left running. Waited for a moment only (the window's thread).
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=TASKKILL_WAIT_S)
         child.kill()
 
 

@@ -29,3 +29,17 @@ def test_with_several_skeleton_networks_the_skeleton_profile_is_the_one_judged()
     measured = [measurement("skeleton_lstm", 6, 30.0, True), measurement("skeleton", 6, 4.0, True)]
     targets = check_targets(measured, {})
     assert [t["value"] for t in targets if "6 people" in t["target"]] == [4.0, 4.0]
+
+
+def test_the_engines_benchmark_imports_where_there_is_no_resource_module(monkeypatch) -> None:
+    """`resource` is POSIX only: the README's tool for choosing an engine stopped at its import on Windows,
+    the machine it is meant for."""
+    import importlib
+    import sys
+
+    import benchmarks.engines
+
+    monkeypatch.setitem(sys.modules, "resource", None)  # import resource raises ImportError
+    importlib.reload(benchmarks.engines)
+    monkeypatch.undo()
+    importlib.reload(benchmarks.engines)

@@ -1698,3 +1698,26 @@ def test_a_file_deleted_under_the_writer_is_said_and_made_again(tmp_path, monkey
         writer.close()
     assert path.read_text() == "three\n"
     assert f"--output {path} was deleted while being written" in caplog.text
+
+
+def test_a_hung_alert_command_on_windows_is_killed_after_taskkill_has_found_its_tree(monkeypatch):
+    """taskkill /T finds the tree by the command's process id: the command killed first was gone before
+    taskkill looked, and a script's curl kept running."""
+    import live.headless
+
+    calls = []
+
+    class Command:
+        pid = 4321
+
+        def kill(self) -> None:
+            calls.append("kill")
+
+    monkeypatch.setattr(live.headless.subprocess, "run", lambda argv, **kwargs: calls.append(argv[0]))
+    name = os.name
+    os.name = "nt"  # (put back at once below: pytest itself reads it)
+    try:
+        live.headless._stop_group(Command())
+    finally:
+        os.name = name
+    assert calls == ["taskkill", "kill"]

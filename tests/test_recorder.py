@@ -889,3 +889,37 @@ def test_a_lock_file_another_account_made_is_held_through_a_read_only_handle(tmp
     monkeypatch.setattr(atomic, "open", not_for_writing, raising=False)
     with atomic.held(lock), open(lock, "rb") as other, pytest.raises(OSError):
         atomic.lock_exclusive(other)  # held: another process's try is refused
+
+
+def test_a_file_another_program_holds_open_on_windows_is_replaced_once_it_lets_go(tmp_path, monkeypatch):
+    """Windows replaces no file held open without delete-sharing (a checkpoint being loaded, labels.txt in
+    a spreadsheet, a virus scanner's look): the save failed at once, a training run stopped at best.pt."""
+    from core import atomic
+
+    real_replace, refused = os.replace, []
+
+    def held_twice(source, target) -> None:
+        if len(refused) < 2:
+            refused.append(target)
+            raise PermissionError(13, "Access is denied")
+        real_replace(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", held_twice)
+    target = tmp_path / "best.pt"
+    name = os.name
+    os.name = "nt"  # (put back at once below: pytest itself reads it)
+    try:
+        atomic._replace(_temporary_with(tmp_path, b"weights"), target)
+        assert target.read_bytes() == b"weights" and len(refused) == 2
+        monkeypatch.setattr(atomic, "REPLACE_RETRY_S", 0.0)  # held for good: said, naming the file
+        refused.clear()
+        with pytest.raises(PermissionError, match=r"held open by another program\?.*best\.pt"):
+            atomic._replace(_temporary_with(tmp_path, b"other"), target)
+    finally:
+        os.name = name
+
+
+def _temporary_with(folder: Path, data: bytes) -> Path:
+    path = folder / ".best.pt.1-00000000.partial"
+    path.write_bytes(data)
+    return path

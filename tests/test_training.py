@@ -1022,6 +1022,33 @@ def test_a_run_folder_another_command_is_training_is_refused(tmp_path: Path) -> 
         holder.wait()
 
 
+def test_a_run_folder_locked_the_windows_way_is_refused_by_name_not_with_a_traceback(tmp_path, monkeypatch):
+    """Windows locks are mandatory: the byte the other command holds cannot be read either, and that read's
+    PermissionError (raised while the refusal was being said) was a traceback."""
+    from training import stages
+
+    def held_elsewhere(handle) -> None:
+        raise OSError(13, "Permission denied")
+
+    class LockedByte:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def seek(self, offset: int) -> None:
+            pass
+
+        def read(self) -> str:
+            raise PermissionError(13, "Permission denied")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(stages, "lock_exclusive", held_elsewhere)
+    monkeypatch.setattr(stages, "open", LockedByte, raising=False)
+    with pytest.raises(StageError, match=r"run is being trained by another command \(a process\)"):
+        stages.claim_run(tmp_path / "run")
+
+
 def test_an_init_that_is_missing_or_no_checkpoint_leaves_no_run_folder(tmp_path: Path) -> None:
     # The run folder and its run.lock used to be made before --init was read.
     data = tmp_path / "nucla"

@@ -227,8 +227,11 @@ def claim_run(run: Path) -> None:
     try:
         lock_exclusive(handle)
     except OSError:
-        handle.seek(0)
-        holder = handle.read().strip() or "a process"
+        try:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process"
+        except OSError:  # Windows: its lock is mandatory, the locked byte cannot be read either
+            holder = "a process"
         handle.close()
         raise StageError(f"{run} is being trained by another command ({holder}): wait for it to finish, or "
                          "choose another --out") from None
