@@ -581,9 +581,8 @@ class LivePipeline:
                 if self._stopping.is_set():  # stopped while the files were being made: nothing recorded
                     recorder.discard()
                     raise RuntimeError("the pipeline is stopping")
-                self._recording = sink = RecordingSink(recorder, on_finished=self._recording_finished,
-                                                       lossless=self.config.lockstep)
-                recorder.before_full_stop = lambda: self._hand_over_open_mark(sink)
+                self._recording = RecordingSink(recorder, on_finished=self._recording_finished,
+                                                lossless=self.config.lockstep)
                 self._record_label, self._record_map = recorder.label, map_path
                 self._marks = IntervalMarker()
                 self.capture.recording = self._recording
@@ -683,21 +682,13 @@ class LivePipeline:
             log.warning("recording %s had no frames (paused the whole time?): no clip kept", path)
         open_mark = None
         with self._record_lock:
-            # A clip at its longest (the AVI's 4 GiB: about ten minutes of a Kinect's colour) that nobody
-            # stopped: the recording goes on in the next clip. Decided here, where a stop (r, the end of
-            # the run) would have let go of it first.
-            going_on = (self._recording is sink and getattr(sink.recorder, "video_full", False)
-                        and not self._stopping.is_set())
-            carried = sink.recorder.carried_mark if going_on else None
             if self._recording is sink:  # it stopped itself (low disk space, a failed write): let go of it
                 if self._marks is not None and self._marks.opened is not None:
                     open_mark = self._marks.opened[1]  # its end was never marked: it cannot be kept
                 self._recording, self._marks = None, None
                 if self.capture is not None:
                     self.capture.recording = None
-            if going_on and sink not in self._saving:
-                self._saving.append(sink)  # until the next clip has begun: a stop waits for it
-            elif sink in self._saving and not going_on:
+            if sink in self._saving:
                 self._saving.remove(sink)
             if files is not None and not empty:
                 self.recordings.append(path)
@@ -711,8 +702,21 @@ class LivePipeline:
             message = f"recording {path} was not finalised ({sink.error}){where}"
             log.error("%s", message)
             self._recording_errors.append(message)  # an error of the run, in its summary
-        elif going_on:
-            self._go_on_recording(sink, path, carried)
+        elif getattr(sink.recorder, "video_full", False) and not self._stopping.is_set():
+            # A clip's longest (the AVI's 4 GiB: about ten minutes of a Kinect's colour): the recording
+            # goes on in the next clip, where it ended after the first for the rest of the run.
+            if open_mark is not None:
+                log.warning("recording %s: the %s being marked goes on past the clip and was not kept",
+                            path, open_mark)
+            try:
+                going_on = self.start_recording(sink.recorder.out_dir, sink.recorder.label, chosen=True)
+            except Exception as error:  # a folder gone meanwhile: said as the run's error
+                message = f"recording {path} reached the AVI size limit; the next clip did not begin: {error}"
+                log.error("%s", message)
+                self._recording_errors.append(message)
+            else:
+                log.info("recording %s reached the AVI size limit (4 GiB) after %d frames; going on in %s",
+                         path, sink.written, going_on)
         elif sink.error is not None:  # the clip keeps what was written before it stopped
             message = f"recording {path} stopped early after {sink.written} frames ({sink.error})"
             if open_mark is not None:
@@ -721,37 +725,6 @@ class LivePipeline:
             self._recording_errors.append(message)
         elif not empty:  # (an empty one was said above: no clip kept)
             log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
-
-    def _go_on_recording(self, sink: RecordingSink, path: str, carried: str | None) -> None:
-        """The next clip of a recording whose clip reached the AVI size limit (`_recording_finished`,
-        on the finished clip's thread): the same folder and class, and the action being marked then
-        (`carried`: its first part is in the finished clip) marked on from its first frame."""
-        try:
-            name = self.start_recording(sink.recorder.out_dir, sink.recorder.label, chosen=True)
-            if carried is not None:
-                self.start_action(carried)
-        except Exception as error:
-            if not self._stopping.is_set():  # a stop meanwhile: nothing more to record, nothing to say
-                message = f"recording {path} reached the AVI size limit; the next clip did not begin: {error}"
-                log.error("%s", message)
-                self._recording_errors.append(message)
-        else:
-            log.info("recording %s reached the AVI size limit (4 GiB) after %d frames; going on in %s",
-                     path, sink.written, name)
-        finally:
-            with self._record_lock:
-                if sink in self._saving:
-                    self._saving.remove(sink)
-
-    def _hand_over_open_mark(self, sink: RecordingSink) -> str | None:
-        """Before a clip at the AVI size limit is sealed (on its thread, from Recorder.write): the action
-        being marked ends in it now; its class, to be marked on in the next clip."""
-        with self._record_lock:
-            if self._recording is not sink or self._marks is None or self._marks.opened is None:
-                return None
-            label = self._marks.opened[1]
-            self._hand_over(self._marks.end(self._now()))
-            return label
 
     @property
     def recording_errors(self) -> tuple[str, ...]:

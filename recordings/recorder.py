@@ -68,7 +68,7 @@ import struct
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -454,12 +454,8 @@ class Recorder:
         self.frame_count = 0
         self.stopped_reason: str | None = None
         # It stopped at the AVI size limit, a clip's longest (minutes of a Kinect's colour): a recording
-        # asked for until stopped goes on in another clip (live.pipeline). `before_full_stop`, called
-        # before the clip is sealed, may still add an interval (the action being marked) and returns its
-        # class, kept in `carried_mark` for the next clip.
+        # asked for until stopped goes on in another clip (live.pipeline).
         self.video_full = False
-        self.before_full_stop: Callable[[], str | None] | None = None
-        self.carried_mark: str | None = None
         self.files: ClipFiles | None = None
 
         while True:
@@ -562,8 +558,6 @@ class Recorder:
         if self._video is not None:
             if self._video.bytes_written + 4 * 1024**2 > MAX_AVI_BYTES:
                 self.video_full = True
-                if self.before_full_stop is not None:
-                    self.carried_mark = self.before_full_stop()
                 self._stop("the video reached the AVI size limit (4 GiB)")
                 return False
             self._video.write(frame.color)

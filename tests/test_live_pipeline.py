@@ -761,27 +761,23 @@ def test_a_recording_at_the_avi_size_limit_goes_on_in_the_next_clip(tiny_model, 
     (--record, or r in the window) ended there for the rest of the run, with one error line."""
     from recordings import recorder as recorder_module
 
-    monkeypatch.setattr(recorder_module, "MAX_AVI_BYTES", 4 * 1024**2 + 150_000)  # some frames' worth
+    monkeypatch.setattr(recorder_module, "MAX_AVI_BYTES", 4 * 1024**2 + 30_000)  # a few frames' worth
     engine, inputs = tiny_model
     pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
     pipeline.start()
     try:
         pipeline.start_recording(tmp_path, "wave", chosen=True)
-        pipeline.start_action("clap")  # marked across the split: its parts are in both clips
         deadline = time.monotonic() + 30
         while len(pipeline.recordings) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(pipeline.recordings) >= 2 and pipeline.recording is not None  # going on in another clip
-        assert pipeline.marking[1] is not None and pipeline.marking[1][1] == "clap"
-        pipeline.end_action()
     finally:
         summary = pipeline.stop()
-    assert len(summary.recordings) >= 2 and not summary.errors
+    assert len(summary.recordings) >= 3 and not summary.errors
     assert len({Path(clip).name for clip in summary.recordings}) == len(summary.recordings)
-    for clip in summary.recordings[:2]:
+    for clip in summary.recordings:
         sidecar = json.loads(Path(clip).with_suffix(".json").read_text())
         assert sidecar["timestamps"] and sidecar["label"] == "wave"
-        assert [i["label"] for i in sidecar["intervals"]] == ["clap"]
 
 
 def test_a_thread_that_cannot_start_stops_what_did_and_leaves_no_recording(tiny_model, tmp_path, monkeypatch):
