@@ -702,21 +702,6 @@ class LivePipeline:
             message = f"recording {path} was not finalised ({sink.error}){where}"
             log.error("%s", message)
             self._recording_errors.append(message)  # an error of the run, in its summary
-        elif getattr(sink.recorder, "video_full", False) and not self._stopping.is_set():
-            # A clip's longest (the AVI's 4 GiB: about ten minutes of a Kinect's colour): the recording
-            # goes on in the next clip, where it ended after the first for the rest of the run.
-            if open_mark is not None:
-                log.warning("recording %s: the %s being marked goes on past the clip and was not kept",
-                            path, open_mark)
-            try:
-                going_on = self.start_recording(sink.recorder.out_dir, sink.recorder.label, chosen=True)
-            except Exception as error:  # a folder gone meanwhile: said as the run's error
-                message = f"recording {path} reached the AVI size limit; the next clip did not begin: {error}"
-                log.error("%s", message)
-                self._recording_errors.append(message)
-            else:
-                log.info("recording %s reached the AVI size limit (4 GiB) after %d frames; going on in %s",
-                         path, sink.written, going_on)
         elif sink.error is not None:  # the clip keeps what was written before it stopped
             message = f"recording {path} stopped early after {sink.written} frames ({sink.error})"
             if open_mark is not None:

@@ -453,9 +453,6 @@ class Recorder:
         self._last_sync = time.monotonic()
         self.frame_count = 0
         self.stopped_reason: str | None = None
-        # It stopped at the AVI size limit, a clip's longest (minutes of a Kinect's colour): a recording
-        # asked for until stopped goes on in another clip (live.pipeline).
-        self.video_full = False
         self.files: ClipFiles | None = None
 
         while True:
@@ -557,7 +554,6 @@ class Recorder:
                 self._video.write(frame.color if i == 0 else None)  # None repeats: one JPEG encoding
         if self._video is not None:
             if self._video.bytes_written + 4 * 1024**2 > MAX_AVI_BYTES:
-                self.video_full = True
                 self._stop("the video reached the AVI size limit (4 GiB)")
                 return False
             self._video.write(frame.color)

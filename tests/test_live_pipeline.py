@@ -756,30 +756,6 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
     assert f"recording {skeleton} stopped early after 10 frames" in error and "No space left" in error
 
 
-def test_a_recording_at_the_avi_size_limit_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch):
-    """A Kinect's colour fills an AVI's 4 GiB in about ten minutes: a recording asked for until stopped
-    (--record, or r in the window) ended there for the rest of the run, with one error line."""
-    from recordings import recorder as recorder_module
-
-    monkeypatch.setattr(recorder_module, "MAX_AVI_BYTES", 4 * 1024**2 + 30_000)  # a few frames' worth
-    engine, inputs = tiny_model
-    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
-    pipeline.start()
-    try:
-        pipeline.start_recording(tmp_path, "wave", chosen=True)
-        deadline = time.monotonic() + 30
-        while len(pipeline.recordings) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(pipeline.recordings) >= 2 and pipeline.recording is not None  # going on in another clip
-    finally:
-        summary = pipeline.stop()
-    assert len(summary.recordings) >= 3 and not summary.errors
-    assert len({Path(clip).name for clip in summary.recordings}) == len(summary.recordings)
-    for clip in summary.recordings:
-        sidecar = json.loads(Path(clip).with_suffix(".json").read_text())
-        assert sidecar["timestamps"] and sidecar["label"] == "wave"
-
-
 def test_a_thread_that_cannot_start_stops_what_did_and_leaves_no_recording(tiny_model, tmp_path, monkeypatch):
     from live.capture import Capture
 
