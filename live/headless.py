@@ -744,6 +744,9 @@ class AlertDispatcher:
                 _stop_group(child)
                 self._children[self._children.index(entry)] = (child, started, now)
                 continue
+            if code is None and killed is not None and os.name == "nt" and now - killed >= TASKKILL_WAIT_S:
+                with contextlib.suppress(OSError):  # taskkill has had its time to find the tree
+                    child.kill()
             if code is None and killed is not None and now - killed >= KILLED_GIVE_UP_S:
                 log.error("alert command %r (pid %d) did not end when killed", self.config.command, child.pid)
                 code = -signal.SIGKILL if os.name == "posix" else 1  # a failed run, not looked at again
@@ -813,12 +816,12 @@ def _stop_group(child: subprocess.Popen) -> None:
         except ProcessLookupError:  # ended meanwhile, with its group
             pass
     else:
-        # taskkill finds the tree by the command's process id: killed first, the command would be gone and
-        # its children (a script's curl) left running. Waited for a moment only (the window's thread).
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=TASKKILL_WAIT_S)
-        child.kill()
+        # taskkill finds the tree by the command's process id: killed at once, the command would be gone
+        # before it looked, and its children (a script's curl) ran on. Not waited for (the window's
+        # thread): `_reap` kills the command itself once taskkill has had TASKKILL_WAIT_S.
+        with contextlib.suppress(OSError):
+            subprocess.Popen(["taskkill", "/F", "/T", "/PID", str(child.pid)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def delivery_status(alerts: AlertDispatcher) -> list[str]:

@@ -1701,8 +1701,9 @@ def test_a_file_deleted_under_the_writer_is_said_and_made_again(tmp_path, monkey
 
 
 def test_a_hung_alert_command_on_windows_is_killed_after_taskkill_has_found_its_tree(monkeypatch):
-    """taskkill /T finds the tree by the command's process id: the command killed first was gone before
-    taskkill looked, and a script's curl kept running."""
+    """taskkill /T finds the tree by the command's process id: the command killed at once was gone before
+    taskkill looked, and a script's curl kept running. Nothing is waited for (the window's thread): the
+    command itself is killed at a later look, once taskkill has had its time."""
     import live.headless
 
     calls = []
@@ -1710,14 +1711,24 @@ def test_a_hung_alert_command_on_windows_is_killed_after_taskkill_has_found_its_
     class Command:
         pid = 4321
 
+        def poll(self) -> None:
+            return None  # hung
+
         def kill(self) -> None:
             calls.append("kill")
 
-    monkeypatch.setattr(live.headless.subprocess, "run", lambda argv, **kwargs: calls.append(argv[0]))
+    monkeypatch.setattr(live.headless.subprocess, "Popen", lambda argv, **kwargs: calls.append(argv[0]))
+    clock = [100.0]
+    monkeypatch.setattr(live.headless.time, "monotonic", lambda: clock[0])
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",)), CLASSES)
+    alerts._children.append((Command(), 0.0, None))
     name = os.name
     os.name = "nt"  # (put back at once below: pytest itself reads it)
     try:
-        live.headless._stop_group(Command())
+        alerts._reap()  # running past HOOK_TIMEOUT_S: taskkill started, the command not killed yet
+        assert calls == ["taskkill"]
+        clock[0] += live.headless.TASKKILL_WAIT_S
+        alerts._reap()
     finally:
         os.name = name
     assert calls == ["taskkill", "kill"]
