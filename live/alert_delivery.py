@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.atomic import replace_atomically
-from recordings.atomic import HELD_ELSEWHERE, drop_cut_last_line, lock_exclusive
+from recordings.atomic import HELD_ELSEWHERE, drop_cut_last_line, lock_exclusive, why_not_writable
 from recordings.stop_signals import join_in_slices, wait_in_slices
 
 log = logging.getLogger(__name__)
@@ -335,6 +335,34 @@ def undelivered_in(path: Path) -> int:
     return len(_read_queue(data, lambda number, problem: None)[0])
 
 
+def _a_folder(path: Path) -> str:
+    return f"--alert-queue {path}: a folder; give the queue's file (e.g. {path / 'queue.jsonl'})"
+
+
+def _in_the_way(path: Path) -> str:
+    return f"--alert-queue {path}: {path.parent} cannot be made a folder (a file of that name is in the way)"
+
+
+def queue_problem(path: Path) -> str | None:
+    """Why `path` cannot be the alert queue, found before anything is opened or made (the app asks at
+    start-up, before the model loads: a service account that could not write it was refused seconds
+    later, at every restart of its unit); None where it can. The queue file and its lock beside it are
+    each written where they are, or made in their folder (a site may make both for the service account in
+    a folder it cannot write)."""
+    if path.is_dir():
+        return _a_folder(path)
+    if any(folder.is_file() for folder in path.parents):
+        return _in_the_way(path)
+    for file in (path, path.with_name(path.name + ".lock")):
+        if file.is_file():
+            why = None if os.access(file, os.W_OK) else f"{file} is read-only"
+        else:
+            why = why_not_writable(file.parent)
+        if why is not None:
+            return f"--alert-queue {path}: cannot be written ({why})"
+    return None
+
+
 class AlertQueue:
     """The queue file: JSON lines appended and fsync'd, read back on open. Not thread-safe by itself
     (AlertDelivery serialises appends)."""
@@ -342,14 +370,12 @@ class AlertQueue:
     def __init__(self, path: Path | str, compact_bytes: int = 1 << 20) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            raise OSError(f"--alert-queue {self.path}: a folder; give the queue's file (e.g. "
-                          f"{self.path / 'queue.jsonl'})")
+            raise OSError(_a_folder(self.path))
         _refuse_other_files(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be
-            raise OSError(f"--alert-queue {self.path}: {self.path.parent} cannot be made a folder (a file "
-                          "of that name is in the way)") from None
+            raise OSError(_in_the_way(self.path)) from None
         except OSError as error:  # no permission, a read-only or missing mount
             raise OSError(f"--alert-queue {self.path}: cannot make its folder {self.path.parent} "
                           f"({error.strerror or error})") from None

@@ -52,6 +52,7 @@ from live.alert_delivery import (
     DEFAULT_QUEUE,
     DeliveryConfig,
     QueueInUse,
+    queue_problem,
     read_authorization,
     refuse_a_held_queue,
     undelivered_in,
@@ -355,16 +356,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         raise ValueError(f"--video {args.video}: {what}")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
-    if args.alert_url is not None:  # the queue is opened once the model is loaded: said before that
-        # The queue file and its lock beside it: each written where it is, or made in the folder (a site
-        # may make both for the service account in a folder it cannot write).
-        for path in (args.alert_queue, args.alert_queue.with_name(args.alert_queue.name + ".lock")):
-            if path.is_file():
-                why = None if os.access(path, os.W_OK) else f"{path} is read-only"
-            else:
-                why = why_not_writable(path.parent)
-            if why is not None:
-                raise ValueError(f"--alert-queue {args.alert_queue}: cannot be written ({why})")
+    if args.alert_url is not None and (why := queue_problem(args.alert_queue)) is not None:
+        raise ValueError(why)  # the queue is opened once the model is loaded: said before that
     if args.label is not None and not args.label.strip():  # recorded as unlabelled clips, unnoticed
         raise ValueError("--label: empty; name the class the clips are recorded for")
     if args.new_class and args.label is None:

@@ -1479,10 +1479,11 @@ def test_an_alert_queue_that_cannot_be_written_is_refused_before_the_model_loads
 def test_an_alert_queue_made_for_the_service_in_a_folder_it_cannot_write_is_taken(tmp_path, monkeypatch):
     """A site that makes the queue file and its lock for the service account, in a folder that account
     cannot write, had its alerts delivered: the start-up check must not refuse it."""
-    import live.app
+    import live.alert_delivery
 
     queue = tmp_path / "alerts.jsonl"
-    monkeypatch.setattr(live.app, "why_not_writable", lambda folder: f"{folder}: Permission denied")
+    refused = lambda folder: f"{folder}: Permission denied"  # noqa: E731
+    monkeypatch.setattr(live.alert_delivery, "why_not_writable", refused)
     args = ["--headless", "--alert-url", "http://127.0.0.1:9/alerts", "--alert-queue", str(queue)]
     with pytest.raises(ValueError, match="alerts.jsonl: cannot be written .*Permission denied"):
         config_from_args(build_parser().parse_args(args))

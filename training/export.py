@@ -449,7 +449,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """The `export` command's arguments (training/__main__.py adds them to its subcommand)."""
     parser.add_argument("checkpoint", type=package_file, help="network checkpoint (.pt) to export")
     parser.add_argument(
-        "-o", "--output", "--out", type=replaced_file,
+        "-o", "--output", type=replaced_file,  # --out, as the other commands name it, is taken as its prefix
         help="ONNX file to write (default: checkpoint with .onnx)"
     )
     parser.add_argument(
