@@ -182,8 +182,9 @@ def load_clip(cache: Path, name: str, with_crops: bool) -> Clip:
         try:
             crops = np.load(crops_path, mmap_mode="r")
         except UNREADABLE_CLIP as exc:
-            raise DatasetError(
-                f"{crops_path}: cannot read prepared crops ({exc}); delete it and run prepare again"
+            raise DatasetError(  # both: a clip whose .npz is there is taken for prepared
+                f"{crops_path}: cannot read prepared crops ({exc}); delete it and {npz_path.name}, and run "
+                "prepare again"
             ) from exc
     timeline = None
     if "timeline" in arrays:
