@@ -351,7 +351,8 @@ class LivePipeline:
                 self.capture.stop()
             if self.worker is not None and self.worker.alive:
                 self.worker.finish(5.0)
-            sink, self._recording = self._recording, None
+            with self._record_lock:  # a start installing its sink now has done so, or sees the stop
+                sink, self._recording = self._recording, None
             if sink is not None:  # nothing was written: finalising it keeps no clip
                 sink.close(0.0)
             self.source.close()
@@ -578,14 +579,16 @@ class LivePipeline:
                 stem = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
                 recorder = Recorder(out_dir, free_name_from=stem, **common)
             with self._record_lock:
-                if self._stopping.is_set():  # stopped while the files were being made: nothing recorded
-                    recorder.discard()
-                    raise RuntimeError("the pipeline is stopping")
-                self._recording = RecordingSink(recorder, on_finished=self._recording_finished,
-                                                lossless=self.config.lockstep)
-                self._record_label, self._record_map = recorder.label, map_path
-                self._marks = IntervalMarker()
-                self.capture.recording = self._recording
+                stopping = self._stopping.is_set()  # stopped while the files were being made
+                if not stopping:
+                    self._recording = RecordingSink(recorder, on_finished=self._recording_finished,
+                                                    lossless=self.config.lockstep)
+                    self._record_label, self._record_map = recorder.label, map_path
+                    self._marks = IntervalMarker()
+                    self.capture.recording = self._recording
+            if stopping:  # nothing recorded; its files removed outside the lock, which a stop waits for
+                recorder.discard()
+                raise RuntimeError("the pipeline is stopping")
             log.info("recording into %s%s", out_dir / recorder.sample_name,
                      f" ({recorder.label})" if recorder.label else " (unlabelled)")
             return recorder.sample_name

@@ -756,6 +756,84 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
     assert f"recording {skeleton} stopped early after 10 frames" in error and "No space left" in error
 
 
+def test_a_stop_never_waits_on_a_recording_start_removing_its_files_on_a_slow_share(
+        tiny_model, tmp_path, monkeypatch):
+    """A start that found the pipeline stopping removed its files holding the lock a stop needs: on a share
+    gone slow, the stop waited as long as the removal took (for ever, were it hung)."""
+    import recordings.recorder
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    next_session, discard = recordings.recorder.next_session, recordings.recorder.Recorder.discard
+
+    def answers_once_stopping(out_dir):  # the share answers only once the stop has begun
+        pipeline._stopping.wait(30)
+        return next_session(out_dir)
+
+    def slow_removal(self, *args, **kwargs):
+        time.sleep(4.0)
+        return discard(self, *args, **kwargs)
+
+    monkeypatch.setattr(recordings.recorder, "next_session", answers_once_stopping)
+    monkeypatch.setattr(recordings.recorder.Recorder, "discard", slow_removal)
+    stop_capture = pipeline.capture.stop
+
+    def capture_stops_late(*args, **kwargs):  # the start takes the lock first
+        stop_capture(*args, **kwargs)
+        time.sleep(0.5)
+
+    monkeypatch.setattr(pipeline.capture, "stop", capture_stops_late)
+    refused = []
+
+    def start() -> None:
+        try:
+            pipeline.start_recording(tmp_path, "wave", chosen=True)
+        except RuntimeError as error:
+            refused.append(str(error))
+
+    starting = threading.Thread(target=start)
+    starting.start()
+    time.sleep(0.3)
+    began = time.monotonic()
+    pipeline.stop()
+    assert time.monotonic() - began < 3.0
+    starting.join(20)
+    assert refused == ["the pipeline is stopping"] and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_start_that_fails_takes_back_a_recording_installed_meanwhile(tiny_model, tmp_path, monkeypatch):
+    """A failed start (a thread that cannot start, Ctrl-C) took back the recording without its lock: a
+    --record start installing its sink at that moment left it writing, with its .partial folder."""
+    import live.pipeline
+
+    monkeypatch.setattr(live.pipeline, "RECORD_START_WAIT_S", 0.2)
+    install = RecordingSink.__init__
+
+    def slow_install(self, *args, **kwargs):  # under the lock, after its check of the stop
+        time.sleep(1.0)
+        install(self, *args, **kwargs)
+
+    monkeypatch.setattr(RecordingSink, "__init__", slow_install)
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig(record_from_start=tmp_path))
+    build = pipeline._build
+
+    def build_a_worker_that_cannot_start() -> None:
+        build()
+
+        def cannot_start() -> None:
+            raise RuntimeError("can't start new thread")
+
+        pipeline.worker.start = cannot_start
+
+    pipeline._build = build_a_worker_that_cannot_start
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        pipeline.start()
+    time.sleep(1.5)
+    assert pipeline.recording is None and not list(tmp_path.glob("*.partial"))
+
+
 def test_a_thread_that_cannot_start_stops_what_did_and_leaves_no_recording(tiny_model, tmp_path, monkeypatch):
     from live.capture import Capture
 
