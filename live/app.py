@@ -85,6 +85,7 @@ from recordings.argument_types import (
     hop_seconds,
     image_file,
     integer_in,
+    json_lines_file,
     non_negative_float,
     output_file,
     package_file,
@@ -231,9 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ONNX Runtime threads (default: all cores but one, which capture and the "
                              "window need)")
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines of decisions")
-    parser.add_argument("--output", type=output_file, default=None,
+    parser.add_argument("--output", type=json_lines_file, default=None,
                         help="headless: decisions file (default: stdout)")
-    parser.add_argument("--events", type=output_file, default=None,
+    parser.add_argument("--events", type=json_lines_file, default=None,
                         help="headless: event log file (default: the log)")
     parser.add_argument("--duration", type=positive_float, default=None,
                         help="stop after this many seconds of wall-clock time (with --fast a replay covers "

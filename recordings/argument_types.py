@@ -10,6 +10,7 @@ import argparse
 import codecs
 import functools
 import ipaddress
+import json
 import math
 import os
 import shlex
@@ -187,6 +188,25 @@ def output_file(text: str) -> Path:
         except OSError as error:
             why = error.strerror or error
             raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})") from None
+    return path
+
+
+def json_lines_file(text: str) -> Path:
+    """A file of JSON lines appended to (live's decisions and events): `output_file`, and where it holds
+    something already, JSON lines. A slip of the arguments appended decisions to the replayed clip's own
+    sidecar, a .skeleton or labels.txt, and each was damaged for good."""
+    path = output_file(text)
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 20)
+        try:
+            ours = isinstance(json.loads(first), dict)
+        except ValueError:
+            ours = False
+        if not ours:
+            raise argparse.ArgumentTypeError(
+                f"{text}: holds something other than JSON lines (its first line is no JSON object), and "
+                "would be appended to: give another file")
     return path
 
 

@@ -227,6 +227,8 @@ def read_skeleton(path: str | os.PathLike) -> SkeletonFile:
     path = Path(path)
     if path.is_dir():  # read_bytes said only "[Errno 21] Is a directory"
         raise IsADirectoryError(f"{path}: a folder; name one of its .skeleton files")
+    if path.exists() and not path.is_file():  # a FIFO or a device: read_bytes waited for ever
+        raise SkeletonFormatError(path, 1, "not a regular file")
     return parse_skeleton(path.read_bytes(), path)
 
 

@@ -1733,3 +1733,24 @@ def test_a_hung_alert_command_on_windows_is_killed_after_taskkill_has_found_its_
     finally:
         os.name = name
     assert calls == ["taskkill", "kill"]
+
+
+def test_decisions_and_events_go_only_into_files_of_json_lines(tmp_path, capsys):
+    """--output or --events naming a replayed clip's own sidecar, a .skeleton or labels.txt appended to it,
+    exit 0, and the file was damaged for good (the next replay: 'not valid JSON: Extra data')."""
+    sidecar = tmp_path / "S002C001P001R001A121.json"
+    sidecar.write_text('{\n "format": "where-to-focus.clip",\n "frame_count": 3\n}\n')
+    labels = tmp_path / "labels.txt"
+    labels.write_text("A121\tpatient fell\n")
+    for option, path in (("--output", sidecar), ("--events", labels)):
+        before = path.read_bytes()
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--headless", option, str(path)])
+        assert f"{path}: holds something other than JSON lines" in capsys.readouterr().err
+        assert path.read_bytes() == before
+    decisions = tmp_path / "decisions.jsonl"  # a run's own, appended to again
+    decisions.write_text('{"time": 1.0, "person": 1}\n')
+    (tmp_path / "empty.jsonl").write_text("")
+    args = build_parser().parse_args(["--headless", "--output", str(decisions), "--events",
+                                      str(tmp_path / "empty.jsonl")])
+    assert args.output == decisions

@@ -351,3 +351,14 @@ def test_an_end_threshold_above_the_threshold_is_refused_given_and_dropped_store
         DecisionSettings.given(threshold=0.25, end_threshold=0.3)
     stored = DecisionSettings.from_dict({"smoothing_s": 0.25, "threshold": 0.25, "end_threshold": 0.3})
     assert stored.over(DecisionSettings()).end_threshold is None  # where it is used: events end at 0.25
+
+
+def test_a_checkpoint_cut_short_inside_its_zip_header_is_refused_by_name(tmp_path) -> None:
+    """Cut to 4-21 bytes, a file still starts with the zip signature: mmap's "seek out of range" was a
+    traceback from evaluate, finetune and ensemble, and a bare line without the file's name from live."""
+    whole = (Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt").read_bytes()
+    for size in (4, 10, 21):
+        path = tmp_path / f"cut_{size}.pt"
+        path.write_bytes(whole[:size])
+        with pytest.raises(CheckpointError, match=rf"cut_{size}\.pt: cannot read as a torch checkpoint"):
+            load_checkpoint(path)

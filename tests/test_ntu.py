@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -423,3 +424,12 @@ def test_whitespace_only_file_is_reported_as_empty():
 def test_the_unmutated_valid_file_reads():
     lines = valid_lines()
     assert parse_skeleton(("\n".join(lines) + "\n").encode()).num_frames == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_skeleton_that_is_no_regular_file_is_refused_not_waited_on(tmp_path) -> None:
+    # A FIFO named like a clip: read_bytes waited for a writer for ever (live, info and prepare hung).
+    fifo = tmp_path / "S002C001P001R001A121.skeleton"
+    os.mkfifo(fifo)
+    with pytest.raises(SkeletonFormatError, match=r"A121\.skeleton, line 1: not a regular file"):
+        read_skeleton(fifo)

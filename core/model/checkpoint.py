@@ -389,7 +389,10 @@ class _Mapped:
         return self._mapped.readline()
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        self._mapped.seek(offset, whence)
+        try:
+            self._mapped.seek(offset, whence)
+        except ValueError as error:  # mmap's "seek out of range": a file's OSError to zipfile (cut short)
+            raise OSError(str(error)) from None
         return self._mapped.tell()
 
     def tell(self) -> int:
