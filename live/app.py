@@ -357,6 +357,9 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         raise ValueError(f"--video {args.video}: {what}")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
+    for option, given in (("--output", args.output), ("--events", args.events)):
+        if given is not None and given.absolute() == args.alert_queue.absolute():
+            raise ValueError(f"{option} {given}: the alert queue (--alert-queue): give another file")
     if args.alert_url is not None and (why := queue_problem(args.alert_queue)) is not None:
         raise ValueError(why)  # the queue is opened once the model is loaded: said before that
     if args.label is not None and not args.label.strip():  # recorded as unlabelled clips, unnoticed

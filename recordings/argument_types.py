@@ -191,22 +191,30 @@ def output_file(text: str) -> Path:
     return path
 
 
+@_path_type
 def json_lines_file(text: str) -> Path:
-    """A file of JSON lines appended to (live's decisions and events): `output_file`, and where it holds
-    something already, JSON lines. A slip of the arguments appended decisions to the replayed clip's own
-    sidecar, a .skeleton or labels.txt, and each was damaged for good."""
+    """A file of JSON lines appended to (live's decisions and events): `output_file`, not in a recording
+    being made (`*.partial`), and where it holds something already, JSON lines. A slip of the arguments
+    appended decisions to the replayed clip's own sidecar, a .skeleton or labels.txt, and each was
+    damaged for good. /dev and /proc (a shell's `>> run.log` as /dev/stdout) are the system's to say."""
     path = output_file(text)
-    if path.is_file() and path.stat().st_size:
+    if any(part.endswith(".partial") for part in path.parts[:-1]):
+        raise argparse.ArgumentTypeError(f"{text}: inside a recording being made: give another file")
+    if str(path.absolute()).startswith(("/dev/", "/proc/")) or not path.is_file() or not path.stat().st_size:
+        return path
+    try:
         with open(path, "rb") as f:
-            first = f.readline(1 << 20)
-        try:
-            ours = isinstance(json.loads(first), dict)
-        except ValueError:
-            ours = False
-        if not ours:
-            raise argparse.ArgumentTypeError(
-                f"{text}: holds something other than JSON lines (its first line is no JSON object), and "
-                "would be appended to: give another file")
+            first = next((line for line in (f.readline(1 << 20) for _ in range(10)) if line.strip()), b"")
+        ours = isinstance(json.loads(first), dict) if first else True
+    except OSError:  # written, but not readable by this user: nothing to tell it by
+        return path
+    except (ValueError, RecursionError):
+        # A first line a crash cut short (no newline, the whole of a small file): the writer drops it.
+        ours = not first.endswith(b"\n") and len(first) == path.stat().st_size < 1 << 20
+    if not ours:
+        raise argparse.ArgumentTypeError(
+            f"{text}: holds something other than JSON lines (its first line is no JSON object), and "
+            "would be appended to: give another file")
     return path
 
 

@@ -626,10 +626,17 @@ class Recorder:
         frame, unless `frames_kept_elsewhere` (a conversion cut short: its source file still holds them)."""
         if self.frame_count and not frames_kept_elsewhere:
             raise RecorderError(f"{self.partial_dir}: {self.frame_count} frames written; close() keeps them")
-        for file in (self._skeleton, self._frames, self._video, self._depth, self._lock):
+        for file in (self._skeleton, self._frames, self._video, self._depth):
             if file is not None:
                 with contextlib.suppress(OSError):  # a full disk fails the flush: the folder goes anyway
                     file.close()
+        # frames.jsonl first, while the folder is still held: a removal cut short (the process ending)
+        # leaves no folder that `partial_recordings` takes for an interrupted recording.
+        with contextlib.suppress(OSError):
+            (self.partial_dir / "frames.jsonl").unlink(missing_ok=True)
+        if self._lock is not None:
+            with contextlib.suppress(OSError):
+                self._lock.close()
         shutil.rmtree(self.partial_dir, ignore_errors=True)
 
     def close(self) -> ClipFiles:

@@ -1754,3 +1754,23 @@ def test_decisions_and_events_go_only_into_files_of_json_lines(tmp_path, capsys)
     args = build_parser().parse_args(["--headless", "--output", str(decisions), "--events",
                                       str(tmp_path / "empty.jsonl")])
     assert args.output == decisions
+    cut = tmp_path / "cut.jsonl"  # a crash cut its only line short: the writer drops it at open
+    cut.write_text('{"time": 1.0, "pers')
+    assert build_parser().parse_args(["--headless", "--output", str(cut)]).output == cut
+    skeleton = tmp_path / "S002C001P001R001A121.skeleton"  # its first line is JSON, but no object
+    skeleton.write_text("175\n1\n")
+    recording = tmp_path / "live_20261206_170000.partial"  # a recording being made
+    recording.mkdir()
+    (recording / "frames.jsonl").write_text('{"t": 0.0}\n')
+    deep = tmp_path / "deep.jsonl"  # nesting past Python's recursion limit: a usage error, no traceback
+    deep.write_text("[" * 200_000 + "\n")
+    for path, said in ((skeleton, "holds something other than JSON lines"),
+                       (recording / "frames.jsonl", "inside a recording being made"),
+                       (deep, "holds something other than JSON lines")):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["--headless", "--output", str(path)])
+        assert said in capsys.readouterr().err
+    with pytest.raises(ValueError, match="the alert queue"):  # the queue is JSON lines, and not ours
+        config_from_args(build_parser().parse_args(["--headless", "--alert-url", "http://127.0.0.1:9/a",
+                                                    "--alert-queue", str(decisions),
+                                                    "--output", str(decisions)]))

@@ -923,3 +923,17 @@ def _temporary_with(folder: Path, data: bytes) -> Path:
     path = folder / ".best.pt.1-00000000.partial"
     path.write_bytes(data)
     return path
+
+
+def test_a_discard_cut_short_leaves_no_folder_taken_for_an_interrupted_recording(tmp_path, monkeypatch):
+    """A recording given up at the stop removes its folder on a background thread, which the process's end
+    may cut short: the folder it left, its frames.jsonl still there, was listed as interrupted, and its
+    recovery failed (no frames)."""
+    from recordings import recorder as recorder_module
+
+    rec = Recorder(tmp_path, label="A121", label_map=LABELS, config=CONFIG)
+    partial = rec.partial_dir
+    monkeypatch.setattr(recorder_module.shutil, "rmtree", lambda *args, **kwargs: None)  # cut short
+    rec.discard()
+    assert partial.is_dir() and not (partial / "frames.jsonl").exists()
+    assert recorder_module.partial_recordings(tmp_path)[0] == []
