@@ -64,6 +64,7 @@ from recordings.argument_types import (
 )
 from recordings.avi import MAX_AVI_BYTES, MjpegAviWriter, finalize_avi, missing_bytes
 from recordings.clip import (
+    EXPORT_INDEX,
     NTU_FPS,
     ClipError,
     ClipPaths,
@@ -85,7 +86,7 @@ from recordings.labels import (
     read_label_map,
 )
 from recordings.ntu import SkeletonFormatError, frame_count
-from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, SAMPLES_INDEX, ExportedSample, export_clips
+from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, ExportedSample, export_clips
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.ntu_video import opencv_path_hint
 from recordings.picture_text import put_text, write_image
@@ -430,6 +431,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         if sequences := _sequences_here(directory):  # asked to list what it holds: not "nothing", exit 0
             print(f"{directory}: no clips (*.skeleton) found{sequences}", file=sys.stderr)
             return 1
+        if (directory / EXPORT_INDEX).is_file():
+            print(f"{directory}: an export (NTU samples cut from clips for other tools; {EXPORT_INDEX} says "
+                  f"which clip each came from), not clips: list, prepare and finetune read the clips")
+            return 0
         print(f"{directory}: no clips (*.skeleton) found")
         return 0
     counts: Counter[str] = Counter()  # clips per class
@@ -968,7 +973,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     print(f"{len(written)} samples in {as_typed(args.out)} (classes in {CLASSES_FILE}, where each came "
-          f"from in {SAMPLES_INDEX})" if written else f"{args.dir}: no labelled action exported "
+          f"from in {EXPORT_INDEX})" if written else f"{args.dir}: no labelled action exported "
           "(python -m recordings label, or the marking window of python -m recordings view, labels clips)")
     return 1 if problems or unfinished else 0
 

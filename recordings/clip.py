@@ -78,15 +78,29 @@ def _paths_for(skeleton: Path) -> ClipPaths:
     return ClipPaths(skeleton, video if video.is_file() else None, sidecar if sidecar.is_file() else None)
 
 
+# `python -m recordings export` writes NTU samples cut from clips, with this index beside them, first into
+# the staging folder. An export is not clips: below the clips' folder, list counted each action twice,
+# and training took its samples beside the clips they were cut from (in the other split, too).
+EXPORT_INDEX = "samples.tsv"
+EXPORT_STAGING = ".export.partial"
+
+
 def find_clips(directory: Path | str) -> list[ClipPaths]:
-    """Every finished clip under a directory (recursively), sorted by path. One whose partial folder is
-    still there is being finished (its skeleton is put in place before its sidecar), or its finishing was
-    interrupted (`recover` completes it): `list`, `export` and training took it without its sidecar."""
+    """Every finished clip under a directory (recursively), sorted by path; an export's samples are not
+    clips. One whose partial folder is still there is being finished (its skeleton is put in place before
+    its sidecar), or its finishing was interrupted (`recover` completes it): `list`, `export` and
+    training took it without its sidecar."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: not a directory")
     return [_paths_for(p) for p in sorted(directory.rglob("*.skeleton"))
-            if p.is_file() and not p.with_name(p.name[: -len(".skeleton")] + PARTIAL_SUFFIX).is_dir()]
+            if p.is_file() and not p.with_name(p.name[: -len(".skeleton")] + PARTIAL_SUFFIX).is_dir()
+            and not _is_export(p.parent, directory)]
+
+
+def _is_export(folder: Path, below: Path) -> bool:
+    """Whether `folder` holds an export's samples, finished or being written (staged below `below`)."""
+    return (folder / EXPORT_INDEX).is_file() or EXPORT_STAGING in folder.relative_to(below).parts
 
 
 def clip_paths(path: Path | str) -> ClipPaths:

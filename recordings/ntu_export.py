@@ -42,7 +42,15 @@ import numpy as np
 
 from recordings.atomic import held
 from recordings.avi import AviError, MjpegAviWriter, RecordedAvi, finalize_avi, missing_bytes
-from recordings.clip import NTU_FPS, ClipError, ClipPaths, find_clips, read_sidecar
+from recordings.clip import (
+    EXPORT_INDEX,
+    EXPORT_STAGING,
+    NTU_FPS,
+    ClipError,
+    ClipPaths,
+    find_clips,
+    read_sidecar,
+)
 from recordings.labelling import label_map_path
 from recordings.labels import LabelMap, LabelMapError, ntu_label_map, read_label_map, write_label_map
 from recordings.ntu import (
@@ -60,8 +68,6 @@ from recordings.recorder import complete_frame_blocks
 MAX_FRAMES = 300  # NTU RGB+D's longest samples; the tools above allocate this many frames per sample
 MAX_BODIES = 4  # NTU's txt2npy keeps four bodies a frame and raises on a fifth (the trainers use two)
 CLASSES_FILE = "classes.txt"  # not labels.txt: it may hold NTU's own ids, which a site's map may not
-SAMPLES_INDEX = "samples.tsv"  # also marks a folder as an export, which a later export does not read
-STAGING = ".export.partial"  # where the samples are written until the export is whole
 LOCK = ".export.lock"  # held while an export writes into OUT
 
 
@@ -133,9 +139,7 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
         raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     if not directory.is_dir():
         raise ClipError(f"{directory}: not a directory (give the folder the clips are in)")
-    # An earlier export's samples (its folder has samples.tsv), finished or stopped midway, are not clips.
-    clips = [clip for clip in find_clips(directory) if not (clip.skeleton.parent / SAMPLES_INDEX).exists()
-             and STAGING not in clip.skeleton.relative_to(directory).parts]
+    clips = find_clips(directory)
     if not clips:
         raise ClipError(f"{directory}: no clips (*.skeleton) found")
     out.mkdir(parents=True, exist_ok=True)
@@ -150,7 +154,7 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
         try:
             return _write_samples(clips, directory, out, max_frames, labels, video, progress)
         except OSError:  # a full disk, most likely (or a clip unreadable midway): what it wrote, given back
-            shutil.rmtree(out / STAGING, ignore_errors=True)
+            shutil.rmtree(out / EXPORT_STAGING, ignore_errors=True)
             raise
 
 
@@ -158,7 +162,7 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                    labels: Path | str | None, video: bool,
                    progress: Callable[[ExportedSample], None] | None,
                    ) -> tuple[list[ExportedSample], list[str]]:
-    staging = out / STAGING
+    staging = out / EXPORT_STAGING
     shutil.rmtree(staging, ignore_errors=True)  # what an export stopped midway left
     staging.mkdir()
     written: list[ExportedSample] = []
@@ -256,7 +260,7 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
     if written:
         write_label_map(staging / CLASSES_FILE, LabelMap(name_of),
                         header=f"the classes of the samples exported from {directory}")
-        with open(staging / SAMPLES_INDEX, "w", encoding="utf-8", newline="") as index:
+        with open(staging / EXPORT_INDEX, "w", encoding="utf-8", newline="") as index:
             rows = csv.writer(index, delimiter="\t", lineterminator="\n")  # quotes a tab in a class name
             rows.writerow(["sample", "class", "clip", "start_s", "end_s", "frames"])
             rows.writerows([s.name, s.label, s.clip, f"{s.start_s:.3f}", f"{s.end_s:.3f}", s.frames]

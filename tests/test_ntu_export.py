@@ -192,6 +192,27 @@ def test_an_export_inside_the_clips_folder_is_not_exported_again(tmp_path: Path,
     assert "S001C001P001R001A121\tpatient fell\tlive_20261205_120000\t" in index
 
 
+def test_an_export_inside_the_clips_folder_is_neither_listed_nor_trained_on(tmp_path: Path, capsys) -> None:
+    # Its samples were read as clips of their A-number's class: list counted each action twice, and
+    # training took them beside the clips they were cut from (in the other split, as other sessions).
+    from training.datasets.clips import read_clip_folder
+
+    clips = tmp_path / "clips"
+    record(clips, 30, label="patient fell")
+    assert main(["export", str(clips), str(clips / "ntu")]) == 0
+    (clips / "stopped" / ".export.partial").mkdir(parents=True)  # an export stopped midway, with a sample
+    (clips / "stopped" / ".export.partial" / "S001C001P001R001A121.skeleton").write_bytes(
+        (clips / "ntu" / "S001C001P001R001A121.skeleton").read_bytes())
+    capsys.readouterr()
+    assert main(["list", str(clips)]) == 0
+    listed = capsys.readouterr()
+    assert "1 clip, " in listed.out and "S001C001P001R001A121" not in listed.out and not listed.err
+    labelled, unlabelled = read_clip_folder(clips)
+    assert [clip.task.name for clip in labelled] == ["live_20261205_120000"] and not unlabelled
+    assert main(["list", str(clips / "ntu")]) == 0
+    assert "an export" in capsys.readouterr().out
+
+
 def test_a_site_class_of_an_ntu_name_is_exported_as_ntus_class(tmp_path: Path, capsys) -> None:
     # NTU's A058 "handshaking" and PKU-MMD's converted "handshaking" (A121 in its labels.txt) crashed the
     # export after the samples were written: one name under two numbers. Then the site's was refused; and

@@ -42,7 +42,7 @@ from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline, names_background
 from core.wording import first_few
 from recordings.argument_types import as_typed
-from recordings.clip import ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
+from recordings.clip import EXPORT_STAGING, ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
 from recordings.ntu_samples import SampleName
@@ -144,7 +144,8 @@ def read_clip_folder(
     """Every clip under `root` with its labels, and the clips that have none (not yet labelled)."""
     map_path, labels = label_map_for(root, str(label_map) if label_map else None)
     clips = find_clips(root)
-    unfinished = sorted(p for p in Path(root).rglob(f"*{PARTIAL_SUFFIX}") if p.is_dir())
+    unfinished = sorted(p for p in Path(root).rglob(f"*{PARTIAL_SUFFIX}")
+                        if p.is_dir() and p.name != EXPORT_STAGING)
     if unfinished:  # not clips yet (find_clips): said, as `recordings list` does
         log.warning("%s: %d recording(s) not finished, left out (%s): being recorded, or interrupted "
                     "(python -m recordings recover FOLDER finishes those, or says what to do)", root,
