@@ -189,12 +189,17 @@ def labelled_length_s(timestamps: np.ndarray) -> float:
     return float(timestamps[-1] - timestamps[0]) + frame_period_s(timestamps)
 
 
+# The files and folder a clip's name is given to: a name any of them holds is taken (a sidecar or a video
+# left behind after its skeleton was deleted would be overwritten).
+CLIP_SUFFIXES = (".skeleton", ".json", "_rgb.avi", "_depth.bin", PARTIAL_SUFFIX)
+
+
 def free_sample_name(out_dir: Path, stem: str) -> str:
-    """`stem`, or `stem_2`, `stem_3`, ... where a clip (finished or partial) has it already: an unlabelled
-    clip is named by the local second it starts, which comes round again (r pressed twice within a
-    second, the hour repeated when summer time ends, a clock set back)."""
+    """`stem`, or `stem_2`, `stem_3`, ... where a clip (finished or partial, or a file of one left behind)
+    has it already: an unlabelled clip is named by the local second it starts, which comes round again
+    (r pressed twice within a second, the hour repeated when summer time ends, a clock set back)."""
     name, number = stem, 1
-    while (out_dir / f"{name}.skeleton").exists() or (out_dir / f"{name}{PARTIAL_SUFFIX}").exists():
+    while any((out_dir / f"{name}{suffix}").exists() for suffix in CLIP_SUFFIXES):
         number += 1
         name = f"{stem}_{number}"
     return name
@@ -208,9 +213,7 @@ def next_sample_name(out_dir: Path, action_id: int, naming: ClipNaming = ClipNam
 
     for replication in range(1, 1000):
         candidate = name(replication)
-        if not any(
-            (out_dir / (candidate + suffix)).exists() for suffix in (".skeleton", ".json", PARTIAL_SUFFIX)
-        ):
+        if not any((out_dir / (candidate + suffix)).exists() for suffix in CLIP_SUFFIXES):
             return candidate
     raise RecorderError(
         f"{out_dir}: replications R001-R999 of {name(0)[:12]}...A{action_id:03d} are all taken"

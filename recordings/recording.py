@@ -34,11 +34,22 @@ class RecordingInfo:
     action_id: int | None = None
 
 
+# The longest step between two frames that is still the sensor's pace (a dark room's 15 fps, frames
+# dropped now and then). A longer one is a pause (the live app records nothing while paused, and the
+# stream's time runs on) or the sensor gone, and no rate: spread over every frame, ten minutes paused made
+# a 30 fps recording "1 fps", which a replay took for its ring (a second of 30 fps frames: no decision)
+# and the labeller and the video played thirty times too slowly.
+LONGEST_FRAME_STEP_S = 1.0
+
+
 def mean_fps(timestamps: np.ndarray) -> float:
-    """Frames per second over a recording's timestamps (0 for fewer than two distinct times)."""
-    if len(timestamps) < 2 or timestamps[-1] <= timestamps[0]:
+    """Frames per second over a recording's timestamps, pauses left out (0 for fewer than two distinct
+    times within LONGEST_FRAME_STEP_S)."""
+    steps = np.diff(np.asarray(timestamps, np.float64))
+    steps = steps[steps <= LONGEST_FRAME_STEP_S]
+    if steps.sum() <= 0:
         return 0.0
-    return (len(timestamps) - 1) / float(timestamps[-1] - timestamps[0])
+    return len(steps) / float(steps.sum())
 
 
 class Recording(Protocol):

@@ -171,6 +171,19 @@ def test_two_stations_recording_into_one_folder_at_once_take_two_names(tmp_path:
         Recorder(tmp_path, sample_name="live_20261206_113000", config=CONFIG)  # named by the caller
 
 
+def test_a_file_left_behind_by_a_deleted_clip_keeps_its_name(tmp_path: Path) -> None:
+    # A clip's skeleton deleted, its video or sidecar left: a new clip of that name (the hour repeated
+    # when summer time ends) wrote over the unlabelled clip's files.
+    (tmp_path / "live_20261025_023000_rgb.avi").write_bytes(b"older clip's video")
+    (tmp_path / "S001C001P001R001A121_depth.bin").write_bytes(b"older clip's depth")
+    with Recorder(tmp_path, free_name_from="live_20261025_023000", config=CONFIG) as unnamed:
+        unnamed.write(make_frame(0, 0.0))
+    with Recorder(tmp_path, label="A121", label_map=LABELS, config=CONFIG) as labelled:
+        labelled.write(make_frame(0, 0.0))
+    assert (unnamed.sample_name, labelled.sample_name) == ("live_20261025_023000_2", "S001C001P001R002A121")
+    assert (tmp_path / "live_20261025_023000_rgb.avi").read_bytes() == b"older clip's video"
+
+
 def test_a_clip_still_being_finished_is_not_found_as_a_clip(tmp_path: Path, capsys, caplog) -> None:
     """Finishing puts the skeleton in place before the sidecar: in between (or after a crash there),
     `list`, `export` and training took the clip without its sidecar, as if it had no labels."""
@@ -259,6 +272,21 @@ def test_the_sidecar_gives_the_video_rate_it_was_recorded_at(tmp_path: Path) -> 
         for i, t in enumerate([0.0] * 5 + [1e-6]):
             rec.write(make_frame(i, t))
     assert json.loads(rec.files.sidecar.read_text())["video"]["fps"] == 30.0
+
+
+def test_a_pause_while_recording_is_not_the_clips_rate(tmp_path: Path) -> None:
+    # The live app records nothing while paused and the stream's time runs on: ten minutes paused made
+    # a 30 fps clip "1 fps", whose replay sized its ring to a second of frames and decided nothing, and
+    # whose video and labeller played thirty times too slowly.
+    from recordings.clip import ClipRecording
+
+    with Recorder(tmp_path, sample_name="paused", config=CONFIG) as rec:
+        for i, t in enumerate([*(np.arange(12) / 30), *(600 + np.arange(12) / 30)]):
+            rec.write(make_frame(i, t))
+    assert json.loads(rec.files.sidecar.read_text())["video"]["fps"] == pytest.approx(30.0)
+    assert RgbVideo(rec.files.video).fps == pytest.approx(30.0, abs=0.01)
+    with ClipRecording(rec.files.skeleton) as recording:
+        assert recording.info.fps == pytest.approx(30.0) and recording.info.frame_count == 24
 
 
 def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:
