@@ -552,7 +552,7 @@ def format_scores(scores: StreamScores, title: str) -> str:
         title,
         f"frame accuracy {_pct(scores.frame_accuracy)} (window centre), {_pct(scores.frame_accuracy_now)} "
         f"(newest frame), {_pct(scores.mean_class_recall)} mean class recall, {scores.decisions} decisions",
-        f"mAP@0.5 {_pct(scores.map_50)}   instances recognised (an event of theirs at IoU >= 0.1) "
+        f"mAP@0.5 {_pct(scores.map_50)}   instances recognised (an event matched to each at IoU >= 0.1) "
         f"{_pct(scores.instances_recognised)} of {scores.instances}   median detection delay "
         + ("n/a" if scores.median_delay_s is None else f"{scores.median_delay_s:.2f} s"),
         f"false events {scores.false_events} in {scores.background_hours:.2f} h of background"
