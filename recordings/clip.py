@@ -181,9 +181,9 @@ def read_sidecar(path: Path | str) -> Sidecar:
         raise ClipError(f'{path}: expected "timestamps": a list of seconds, one per frame') from None
     if timestamps.ndim != 1 or not np.isfinite(timestamps).all() or np.any(np.diff(timestamps) < 0):
         raise ClipError(f'{path}: "timestamps" must be a flat list of finite, non-decreasing seconds')
-    if raw.get("frame_count", len(timestamps)) != len(timestamps):
+    if raw.get("frame_count", len(timestamps)) != len(timestamps):  # "120" as text said "is 120 but 120"
         raise ClipError(
-            f'{path}: "frame_count" is {raw["frame_count"]} but there are {len(timestamps)} timestamps'
+            f'{path}: "frame_count" is {raw["frame_count"]!r} but there are {len(timestamps)} timestamps'
         )
     for key in ("calibration", "software"):
         if not isinstance(raw.get(key, {}), dict):

@@ -186,6 +186,9 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
     sidecar.write_text(json.dumps({**data, "frame_count": 3}))  # 2 timestamps
     with pytest.raises(ClipError, match=r'A121.json: "frame_count" is 3 but there are 2 timestamps'):
         read_sidecar(sidecar)
+    sidecar.write_text(json.dumps({**data, "frame_count": "2"}))  # edited by hand: said "is 2 but 2"
+    with pytest.raises(ClipError, match=r'A121.json: "frame_count" is \'2\' but there are 2 timestamps'):
+        read_sidecar(sidecar)
     sidecar.write_text(json.dumps({**data, "format_version": 2}))
     with pytest.raises(ClipError, match="format_version 2; this reader knows versions up to 1"):
         read_sidecar(sidecar)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,15 @@ def test_checkpoint_that_does_not_fit_says_what_differs(tmp_path: Path) -> None:
     (tmp_path / "cut.pt").write_bytes(whole[: len(whole) // 2])  # a copy that stopped half way
     with pytest.raises(CheckpointError, match=r"cut\.pt: .*cut short or damaged; was the file copied"):
         load_checkpoint(tmp_path / "cut.pt")
+    # Said before as torch's "[enforce fail at inline_container.cc:180] . file in archive is not in a
+    # subdirectory", and an export as "no PyTorch checkpoint, or one holding more than tensors".
+    with zipfile.ZipFile(tmp_path / "photos.pt", "w") as archive:
+        archive.writestr("ward.jpg", b"\xff\xd8")
+    with pytest.raises(CheckpointError, match=r"photos\.pt: .*a zip archive but no PyTorch checkpoint"):
+        load_checkpoint(tmp_path / "photos.pt")
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x08\x12\x07pytorch")  # an ONNX graph's first bytes
+    with pytest.raises(CheckpointError, match=r"model\.onnx: .*an exported ONNX graph, .* the \.pt"):
+        load_checkpoint(tmp_path / "model.onnx")
     torch.save({"Conv3d_1a_7x7.conv3d.weight": torch.zeros(1)}, tmp_path / "port.pt")
     # Not "(format None, ...)": a file with no format record has none to quote.
     with pytest.raises(CheckpointError, match=r"port\.pt: not a network checkpoint: not written by this"):

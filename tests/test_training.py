@@ -173,6 +173,9 @@ def test_settings_refused_when_given_are_read_back_from_an_older_runs_record() -
 def test_a_config_file_that_is_a_folder_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"config file {tmp_path} is a folder"):
         load_config(tmp_path)
+    (tmp_path / "moved.yaml").symlink_to(tmp_path / "configs" / "pku.yaml")  # its target moved away
+    with pytest.raises(ConfigError, match=r"moved\.yaml is a link to .*pku\.yaml, which does not exist"):
+        load_config(tmp_path / "moved.yaml")
 
 
 def test_a_config_that_is_not_utf8_is_named() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 import types
 import typing
 from collections.abc import Hashable
@@ -458,6 +459,8 @@ def load_config(
     config = base if base is not None else TrainConfig()
     if path:
         path = Path(path)
+        if path.is_symlink() and not path.exists():
+            raise ConfigError(f"config file {path} is a link to {os.readlink(path)}, which does not exist")
         if not path.is_file():
             raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}")
         try:

@@ -359,6 +359,12 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
         except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
             if zipped and not zipfile.is_zipfile(_Mapped(mapped)):
                 why = "its archive is cut short or damaged; was the file copied completely?"
+            elif zipped and not any(name.endswith("/data.pkl") for name in _member_names(mapped)):
+                why = ("a zip archive but no PyTorch checkpoint (torch.save's hold <name>/data.pkl; this one "
+                       f"holds {first_few(_member_names(mapped), 3)})")
+            elif Path(path).suffix.lower() == ".onnx":
+                why = ("an exported ONNX graph, which python -m live runs; this command reads the .pt "
+                       "checkpoint it was exported from")
             elif isinstance(error, pickle.UnpicklingError):
                 # torch's own message advises weights_only=False, which would run whatever the file holds.
                 why = ("it is no PyTorch checkpoint, or one holding more than tensors and plain data (not "
@@ -373,6 +379,11 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
         if zipped:  # torch's legacy format (before 1.6) has no CRCs to check
             _check_archive(path, _Mapped(mapped))
     return payload, sha256
+
+
+def _member_names(mapped: mmap.mmap) -> list[str]:
+    with zipfile.ZipFile(_Mapped(mapped)) as archive:
+        return archive.namelist()
 
 
 class _Mapped:
