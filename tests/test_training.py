@@ -1307,6 +1307,61 @@ def test_stage_errors_are_clear(tmp_path: Path) -> None:
         train_stage(other, "pose", init=tmp_path / "run" / "pose" / "best.pt")
 
 
+def test_weights_that_learnt_this_runs_validation_clips_neither_seed_nor_teach_it(tmp_path: Path) -> None:
+    """--init weights of another split (15 of PKU-MMD's 18 validation sequences at another split_seed) and
+    a teacher that learnt validation clips (from its own --init's): validation, early stopping and best.pt
+    judged the network on clips it knew, and the student did not record what its teacher had learnt."""
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=2)
+    train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "1"}), "pose")
+    best = tmp_path / "run" / "pose" / "best.pt"
+    first = load_checkpoint(best)
+    other_split = _pose_config(tmp_path, data, **{"epochs.pose": "1", "data.split_seed": "1",
+                                                  "out": str(tmp_path / "other")})
+    with pytest.raises(StageError, match=r"best\.pt: it trained on \d+ of this run's \d+ validation clips"):
+        train_stage(other_split, "pose", init=best)
+
+    def teacher(name: str, trained: list[str]) -> Path:
+        save_checkpoint(tmp_path / name, first.model, class_names=first.class_names,
+                        preprocessing=first.preprocessing, extra={**first.extra, "trained_clips": trained},
+                        decisions=first.decisions)
+        return tmp_path / name
+
+    taught = {"epochs.pose": "1", "distill.teacher": "", "out": str(tmp_path / "taught")}
+    knows = teacher("knows.pt", [*first.extra["trained_clips"], first.extra["validation_clips"][0]])
+    with pytest.raises(StageError, match=r"knows\.pt: the teacher learnt 1 of this run's validation clips"):
+        train_stage(_pose_config(tmp_path, data, **{**taught, "distill.teacher": str(knows)}), "pose")
+    elsewhere = teacher("elsewhere.pt", [*first.extra["trained_clips"], "a clip of another folder"])
+    student = train_stage(_pose_config(tmp_path, data, **{**taught, "distill.teacher": str(elsewhere)}),
+                          "pose")
+    assert "a clip of another folder" in load_checkpoint(student.best_checkpoint).extra["trained_clips"]
+
+
+def test_a_site_runs_validation_clips_its_starting_weights_learnt_train_with_their_session(capsys) -> None:
+    """A fine-tune rehearsing on PKU-MMD sequences its base trained on held some out: 27 of 39
+    validation sequences were the base's training ones, and chose the fine-tune's epoch."""
+    from types import SimpleNamespace
+
+    from training.data import Splits
+    from training.stages import _validation_not_learnt
+
+    def source(name: str, session: int, folder: int = 1) -> ClipSource:
+        return ClipSource(name, -1, lambda with_crops: None, {"session": session, "folder": folder})
+
+    prefix = "rehearse1-0123abcd_"
+    held = [source(prefix + "0005-M", 5), source(prefix + "0005-L", 5), source(prefix + "0007-M", 7),
+            source("S002C001P001R001A121", 5, folder=0)]
+    splits = Splits([source(prefix + "0003-M", 3)], held, [], ["a", "no_action"], KINECT_V2, has_rgb=False)
+    config = load_config(None, ["data.dataset=clips"])
+    main_process = SimpleNamespace(is_main=True)
+    moved = _validation_not_learnt(config, "pose", splits, {"0005-M", "0003-M"}, Path("base.pt"),
+                                   main_process)
+    assert [s.name for s in moved.validation] == [prefix + "0007-M", "S002C001P001R001A121"]
+    assert [s.name for s in moved.train] == [prefix + n for n in ("0003-M", "0005-M", "0005-L")]
+    said = capsys.readouterr().out
+    assert "2 validation clip(s) of 1 session(s) train instead: base.pt learnt 1 of them" in said
+
+
 def test_pretrained_weights_may_learn_slower_than_a_fresh_classifier(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

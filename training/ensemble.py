@@ -104,10 +104,11 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
     for member, checkpoint in zip(network.pose.members, loaded, strict=True):
         member.load_state_dict(checkpoint.model.pose.state_dict())
     extra: dict[str, Any] = {
-        key: first.extra[key] for key in ("stage", "dataset", "protocol", "validation_clips", "trained_clips",
-                                              "train_config")
+        key: first.extra[key] for key in ("stage", "dataset", "protocol", "validation_clips", "train_config")
         if key in first.extra
     }
+    if all("trained_clips" in member.extra for member in loaded):  # what any of them learnt (--init's too)
+        extra["trained_clips"] = sorted(set().union(*(member.extra["trained_clips"] for member in loaded)))
     decisions = decisions or DecisionSettings()
     if "train_config" in extra:  # what a model fine-tuned from this one inherits (training/finetune.py)
         extra["train_config"] = {**extra["train_config"], "decisions": dataclasses.asdict(decisions)}

@@ -51,6 +51,7 @@ from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
 from core.package_files import bundled
 from core.window import WindowSpec
+from core.wording import first_few
 from recordings.atomic import lock_exclusive
 from recordings.recorder import software_version
 from training import distributed
@@ -58,6 +59,7 @@ from training.ablations import network_config
 from training.config import TrainConfig, config_to_dict, recorded_data, write_config
 from training.data import DatasetError, Splits, ignore_sigterm
 from training.datasets import build_splits
+from training.datasets.clips import learnt_from
 from training.evaluation import Predictions, predict, topk_accuracy
 from training.windows import Augmentation, WindowDataset, window_datasets
 
@@ -347,10 +349,12 @@ def train_stage(
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     network, pretrained, seed_trained = _stage_network(config, stage, net_config, network_stages, splits,
                                                        init, seed_path, process)
+    splits = _validation_not_learnt(config, stage, splits, seed_trained, seed_path, process)
     # The teacher checked now, its random draws (its network's initialisation) undone: it is loaded again
     # below, where a taught run has always drawn them, so that the committed models' commands reproduce.
     with torch.random.fork_rng(devices=[]):
-        _teacher(config, stage, splits, preprocessing_for(config, splits, net_config), process)
+        _, teacher_trained = _teacher(config, stage, splits, preprocessing_for(config, splits, net_config),
+                                      process)
     # Claimed once the starting weights and the teacher are read (they only read): an --init or a teacher
     # that is missing, no checkpoint or does not fit leaves no run folder and lock behind, and --restart
     # does not empty the run's metrics before it fails; the run's state is read and written after it.
@@ -411,17 +415,17 @@ def train_stage(
             "dataset": config.data.dataset,
             "protocol": config.data.protocol,
             "validation_clips": [s.name for s in splits.validation],
-            # What it learnt from, by name, its starting weights' (--init, a fine-tune's base) included: an
-            # evaluation whose test split is drawn again from another folder (other performances, another
-            # draw) can tell when it holds these (training.evaluate).
-            "trained_clips": sorted({s.name for s in splits.train} | seed_trained),  # PKU-MMD: one name
+            # What it learnt from, by name, its starting weights' (--init, a fine-tune's base) and its
+            # teacher's included: an evaluation whose test split is drawn again from another folder (other
+            # performances, another draw) can tell when it holds these (training.evaluate).
+            "trained_clips": sorted({s.name for s in splits.train} | seed_trained | teacher_trained),
             "train_config": config_to_dict(config),
             "init": str(init) if init else "",  # --init: the network this one started from (provenance)
             "software": software_record(),
         },
         "decisions": config.decisions,
     }
-    teacher = _teacher(config, stage, splits, described["preprocessing"], process)
+    teacher, _ = _teacher(config, stage, splits, described["preprocessing"], process)
     if process.is_main:
         print(
             f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips, "
@@ -604,20 +608,48 @@ class _Optimisation:
                    [p for p in network.parts.parameters() if p.requires_grad], use_amp)
 
 
+def _validation_not_learnt(config: TrainConfig, stage: str, splits: Splits, seed_trained: set[str],
+                           seed_path: Path | None, process: distributed.Process) -> Splits:
+    """`splits`, its validation holding nothing the weights the stage starts from learnt: validation,
+    early stopping and best.pt would judge the network on what it knows. A site's clips (a fine-tune's
+    rehearsal folders of the base's own training clips, a grown folder whose held-out sessions are drawn
+    again) train instead, with the rest of their session (its near-copies); another dataset's are
+    refused: those weights come from another split."""
+    learnt = learnt_from(seed_trained)
+    seen = [source.name for source in splits.validation if learnt(source.name)]
+    if not seen:
+        return splits
+    if config.data.dataset != "clips":
+        raise StageError(
+            f"{seed_path}: it trained on {len(seen)} of this run's {len(splits.validation)} validation "
+            f"clips ({first_few(seen, 3)}), so validation would score what it learnt: start from weights "
+            f"trained on this split (the same data settings: {', '.join(SPLIT_SETTINGS)}), or from another "
+            "dataset's")
+    sessions = {(s.group["folder"], s.group["session"]) for s in splits.validation if learnt(s.name)}
+    moved = [s for s in splits.validation if (s.group["folder"], s.group["session"]) in sessions]
+    if process.is_main:
+        print(f"[{stage}] {len(moved)} validation clip(s) of {len(sessions)} session(s) train instead: "
+              f"{seed_path.name} learnt {len(seen)} of them ({first_few(seen, 3)}), and what it learnt "
+              "does not measure it")
+    return replace(splits, train=[*splits.train, *moved],
+                   validation=[s for s in splits.validation if s not in moved])
+
+
 def _teacher(
     config: TrainConfig,
     stage: str,
     splits: Splits,
     preprocessing: Preprocessing,
     process: distributed.Process,
-) -> nn.Module | None:
-    """In the pose stage, the pose stream of `distill.teacher`, frozen on the device; else None.
+) -> tuple[nn.Module | None, set[str]]:
+    """In the pose stage, the pose stream of `distill.teacher`, frozen on the device, and the clips it
+    learnt from (its `trained_clips`); else None and none.
 
     Its mirror averaging is not used: training windows are mirrored at random already, and it would
     double the teacher's cost per batch. The teacher must have been trained on this run's split, or the
     student would learn the validation windows from it and early stopping would judge on seen data."""
     if not config.distill.teacher or stage != "pose":  # the other stages (`all` runs them too) go untaught
-        return None
+        return None, set()
     path = bundled(config.distill.teacher)  # the README's training/checkpoints/..._x3.pt from any folder
     teacher = load_checkpoint(path)
     if teacher.config.aggregation is not Aggregation.POSE:
@@ -644,9 +676,16 @@ def _teacher(
                 shown = f"{len(mine)} only the teacher's {mine[:5]}, {len(yours)} only this run's {yours[:5]}"
             raise StageError(f"{path}: the teacher's {what} differ from this run's: "
                              f"{shown if len(shown) < 300 else shown[:300] + '...'}")
+    # Its validation clips are this run's, yet it may have learnt some (from its own --init's weights).
+    trained = set(teacher.extra.get("trained_clips", ()))
+    learnt = learnt_from(trained)
+    if seen := [name for name in validation if learnt(name)]:
+        raise StageError(f"{path}: the teacher learnt {len(seen)} of this run's validation clips "
+                         f"({first_few(seen, 3)}; its --init's training set?), which the student would "
+                         "learn from it")
     pose = teacher.model.pose.eval().to(process.device)
     pose.requires_grad_(False)
-    return pose
+    return pose, trained
 
 
 def software_record() -> dict[str, Any]:

@@ -23,8 +23,10 @@ camera placement) are near-copies of each other; validating on random clips woul
 of training clips. So `validation_fraction` of the clips is held out as whole sessions, per folder,
 each class keeping at least one session for training (and, where it has two or more, one held out).
 The session is the sidecar's "session", else the S of an NTU-style name, else the day the sidecar
-says the clip was recorded, else the clip alone. A folder with one session can only be split by clip:
-it is, with a warning that its validation figures flatter the model.
+says the clip was recorded, else the clip alone. Clips recorded at the same time are one sitting, whatever
+their sessions say (two sensors in one room: each app numbers its own sessions), and their sessions are
+held out together. A folder with one session can only be split by clip: it is, with a warning that its
+validation figures flatter the model.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ import hashlib
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +50,7 @@ from recordings.clip import EXPORT_STAGING, ClipError, ClipPaths, Sidecar, find_
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
 from recordings.ntu_samples import SampleName
+from recordings.pkummd import is_sequence_path
 from recordings.recorder import PARTIAL_SUFFIX, clip_session, labelled_length_s
 from training.cache import load_clip, read_index, read_settings
 from training.config import DataConfig
@@ -153,6 +158,7 @@ def read_clip_folder(
     if not clips:
         raise DatasetError(f"{root}: no clips (*.skeleton) found")
     out, unlabelled = [], []
+    spans: list[tuple[float, float] | None] = []  # when each clip of `out` was being recorded
     unmapped: dict[str, list[str]] = {}  # interval classes the map lacks -> the clips naming them
     for number, paths in enumerate(clips):
         sidecar = read_sidecar(paths.sidecar) if paths.sidecar is not None else None
@@ -181,6 +187,7 @@ def read_clip_folder(
         task = ClipTask(name, -1, paths.skeleton, paths.video, paths.sidecar, {})
         session = _session(paths, sidecar.raw if sidecar is not None else None, number)
         out.append(LabelledClip(task, action, timeline, session, folder, duration))
+        spans.append(_recorded_span(sidecar.raw, duration) if sidecar is not None else None)
     if unmapped:
         # Intervals keep class names, and labelling puts each in the map: one it lacks was renamed or
         # removed there, and trained on under the old name (or as NTU's class of it) without a word.
@@ -192,7 +199,48 @@ def read_clip_folder(
             f"recordings label CLIP --list, --remove N, then --class NAME --from S --to S). Never added (a "
             f"PKU-MMD sequence converted before 2026-12-04): a line A<number><TAB>NAME for each, or convert "
             f"it again. python -m recordings list {as_typed(Path(root))} marks every such interval")
-    return out, unlabelled
+    return _one_session_per_sitting(out, spans), unlabelled
+
+
+# Recording times are stored to the second: clips of one sensor recorded one after the other may seem to
+# overlap by that much.
+SAME_TIME_SLACK_S = 1.0
+
+
+def _recorded_span(raw: dict, duration: float) -> tuple[float, float] | None:
+    """When a clip was being recorded (wall clock, seconds): from its sidecar's started_at for its length,
+    or until its finished_at where that is sooner (a conversion writes minutes of frames in seconds);
+    None where the sidecar does not say."""
+    try:
+        start = datetime.fromisoformat(raw["started_at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+    try:
+        return start, min(start + duration, datetime.fromisoformat(raw["finished_at"]).timestamp())
+    except (KeyError, TypeError, ValueError):
+        return start, start + duration
+
+
+def _one_session_per_sitting(clips: list[LabelledClip], spans: list[tuple[float, float] | None]
+                             ) -> list[LabelledClip]:
+    """`clips`, those recorded at the same time given one session (the lowest of theirs): two sensors in
+    one room each number their own sessions, and holding out one sensor's left the other's near-copies of
+    the same performances in training."""
+    merged = {clip.session: clip.session for clip in clips}
+
+    def sitting(session: int) -> int:
+        while merged[session] != session:
+            session = merged[session]
+        return session
+
+    latest: tuple[float, int] | None = None  # the end and clip of the recording that ends last so far
+    for (start, end), i in sorted((span, i) for i, span in enumerate(spans) if span is not None):
+        if latest is not None and start < latest[0] - SAME_TIME_SLACK_S:
+            first, second = sorted((sitting(clips[i].session), sitting(clips[latest[1]].session)))
+            merged[second] = first
+        if latest is None or end > latest[0]:
+            latest = (end, i)
+    return [replace(clip, session=sitting(clip.session)) for clip in clips]
 
 
 REHEARSAL_PREFIX = re.compile(r"^rehearse\d+-(?P<folder>[0-9a-f]{8})_")
@@ -212,6 +260,28 @@ def rehearsal_prefix(folder: str | Path, k: int) -> str:
 def without_rehearsal_prefix(name: str) -> str:
     """A clip's own name, without the prefix `rehearsal_prefix` gave it."""
     return REHEARSAL_PREFIX.sub("", name, count=1)
+
+
+def learnt_from(trained: Iterable[str]) -> Callable[[str], bool]:
+    """Whether a clip of this run, by its name here, is one that weights recording `trained` (their
+    `trained_clips`) learnt from: the same name (a rehearsal folder's clip under the same prefix, a
+    dataset's own sequence), or a PKU-MMD sequence wherever it was converted (its name is the dataset's,
+    the same performance in any folder). An interval cut out of a clip ("name@start-end") is that clip."""
+
+    def own(name: str) -> tuple[str, str]:
+        clip = name.split("@", 1)[0]
+        return clip, without_rehearsal_prefix(clip)
+
+    known: set[str] = set()
+    for name in trained:
+        clip, sequence = own(name)
+        known |= {clip, sequence} if is_sequence_path(sequence) else {clip}
+
+    def learnt(name: str) -> bool:
+        clip, sequence = own(name)
+        return clip in known or (is_sequence_path(sequence) and sequence in known)
+
+    return learnt
 
 
 def read_dataset(data: DataConfig) -> tuple[list[LabelledClip], list[Path]]:
