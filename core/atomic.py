@@ -18,12 +18,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+# unfinished_path's names, and no one else's: what a killed write leaves (kill -9, a power cut).
+UNFINISHED_NAME = re.compile(r"\..+\.\d+-[0-9a-f]{8}\.partial")
 
 
 def unfinished_path(path: Path) -> Path:

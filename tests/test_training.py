@@ -1052,6 +1052,26 @@ def test_a_run_folder_locked_the_windows_way_is_refused_by_name_not_with_a_trace
         stages.claim_run(tmp_path / "run")
 
 
+def test_what_interrupted_writes_left_in_a_run_is_removed_when_it_is_claimed(tmp_path: Path, capsys) -> None:
+    # A stage's checkpoint is megabytes to gigabytes: a kill -9 or a power cut mid-save left its temporary
+    # file (and before core.atomic, best.pt.partial and state.tmp) for good.
+    run = tmp_path / "run"
+    (run / "pose").mkdir(parents=True)
+    (run / "eval_test").mkdir()
+    left = [run / "pose" / ".best.pt.4242-0123abcd.partial", run / ".model.pt.17-89abcdef.partial",
+            run / "pose" / "best.pt.partial", run / "pose" / "state.tmp"]
+    kept = [run / "pose" / "best.pt", run / "pose" / ".notes.partial",
+            run / "eval_test" / ".r.json.5-0123abcd.partial"]  # an evaluation may be writing it
+    for path in left + kept:
+        path.write_bytes(b"x" * 1000)
+    from training import stages
+
+    stages.claim_run(run)
+    assert [path.exists() for path in left + kept] == [False] * 4 + [True] * 3
+    said = capsys.readouterr().out
+    assert f"removed 4 unfinished file(s) (0.0 MB) an interrupted run left in {run.resolve()}" in said
+
+
 def test_an_init_that_is_missing_or_no_checkpoint_leaves_no_run_folder(tmp_path: Path) -> None:
     # The run folder and its run.lock used to be made before --init was read.
     data = tmp_path / "nucla"

@@ -18,7 +18,6 @@ through a temporary name + rename, so an interrupted run leaves no half-written 
 from __future__ import annotations
 
 import json
-import re
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import replace_atomically, write_then_rename
+from core.atomic import UNFINISHED_NAME, replace_atomically, write_then_rename
 from core.glimpse import PARTS, GlimpseConfig
 from core.timeline import Timeline
 from training.data import Clip, ClipSource, DatasetError
@@ -124,10 +123,6 @@ def write_clip(cache: Path, name: str, arrays: dict[str, np.ndarray], crops: np.
 STALE_PARTIAL_S = 24 * 3600.0
 
 
-# core.atomic.unfinished_path's temporary names: ".<file>.<pid>-<8 hex>.partial", and no one else's.
-_OUR_PARTIAL = re.compile(r"\..+\.\d+-[0-9a-f]{8}\.partial")
-
-
 def open_cache_folder(cache: Path) -> None:
     """Make the cache folder, and remove `write_then_rename`'s temporary files among its clips untouched
     for STALE_PARTIAL_S (a crop file is hundreds of MB, and nothing else ever removed them), said."""
@@ -135,7 +130,7 @@ def open_cache_folder(cache: Path) -> None:
     files = size = 0
     now = time.time()
     for partial in (cache / "clips").glob(".*.partial"):
-        if not _OUR_PARTIAL.fullmatch(partial.name):
+        if not UNFINISHED_NAME.fullmatch(partial.name):
             continue
         try:
             stat = partial.stat()

@@ -44,7 +44,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from core.atomic import replace_atomically, write_then_rename
+from core.atomic import UNFINISHED_NAME, replace_atomically, write_then_rename
 from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
 from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
@@ -242,6 +242,29 @@ def claim_run(run: Path) -> None:
     handle.write(f"pid {os.getpid()}\n")
     handle.flush()
     _CLAIMED_RUNS[run] = handle
+    _remove_unfinished_writes(run)
+
+
+def _remove_unfinished_writes(run: Path) -> None:
+    """Remove, said, what writes that a kill or power cut interrupted left in a run folder this process
+    has just claimed (so no other writes in it): write_then_rename's temporary files, and those of
+    versions before it (`best.pt.partial`, `state.tmp`). A stage's checkpoint is megabytes to gigabytes,
+    and nothing else ever removed them."""
+    stages = [run / stage for stage in STAGE_NAMES]  # not an evaluation's folder, which may be writing
+    left = [path for folder in (run, *stages) for path in folder.glob(".*.partial")
+            if UNFINISHED_NAME.fullmatch(path.name)]
+    left += [path for folder in stages for path in (*folder.glob("*.pt.partial"), folder / "state.tmp")
+             if path.is_file()]
+    files = size = 0
+    for path in left:
+        try:
+            size += path.stat().st_size
+            path.unlink()
+            files += 1
+        except OSError:  # gone meanwhile, or not this account's to remove: left
+            continue
+    if files:
+        print(f"removed {files} unfinished file(s) ({size / 1e6:.1f} MB) an interrupted run left in {run}")
 
 
 def previous_checkpoint(out: Path, stage: str, network_stages: list[str]) -> Path | None:
