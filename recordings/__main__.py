@@ -64,6 +64,7 @@ from recordings.argument_types import (
 )
 from recordings.avi import MAX_AVI_BYTES, MjpegAviWriter, finalize_avi, missing_bytes
 from recordings.clip import (
+    EXPORT_CLASSES,
     EXPORT_INDEX,
     NTU_FPS,
     ClipError,
@@ -72,6 +73,7 @@ from recordings.clip import (
     XefRecording,
     clip_paths,
     find_clips,
+    is_export,
     open_recording,
     read_sidecar,
 )
@@ -86,7 +88,7 @@ from recordings.labels import (
     read_label_map,
 )
 from recordings.ntu import SkeletonFormatError, frame_count
-from recordings.ntu_export import CLASSES_FILE, MAX_FRAMES, ExportedSample, export_clips
+from recordings.ntu_export import MAX_FRAMES, ExportedSample, export_clips
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.ntu_video import opencv_path_hint
 from recordings.picture_text import put_text, write_image
@@ -202,7 +204,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if path.is_dir() and len(list(path.glob("*.skeleton"))) != 1:
         clips = find_clips(path)
         if not clips:
-            print(f"{path}: no clips (*.skeleton) in this folder{_sequences_here(path)}", file=sys.stderr)
+            print(_an_export(path) or f"{path}: no clips (*.skeleton) in this folder{_sequences_here(path)}",
+                  file=sys.stderr)
             return 1
         for clip in clips:
             with ClipRecording(clip.skeleton, color=True) as recording:
@@ -412,6 +415,15 @@ def _say_unfinished_below(directory: Path, what: str) -> int:
     return sum(_say_unfinished_recordings(folder, what) for folder in folders)
 
 
+def _an_export(directory: Path) -> str:
+    """What to say of a folder of an export's samples, which are not clips ("" for any other folder)."""
+    if not is_export(directory):
+        return ""
+    return (f"{directory}: an export (NTU samples cut from clips for other tools; {EXPORT_INDEX} says which "
+            f"clip each came from), not clips: list, prepare and finetune read the clips; python -m "
+            f"recordings info SAMPLE.skeleton describes one sample")
+
+
 def _sequences_here(directory: Path) -> str:
     """What to do with the PKU-MMD sequences of a folder without clips ("" where it has none): info and
     convert read them one at a time."""
@@ -431,9 +443,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         if sequences := _sequences_here(directory):  # asked to list what it holds: not "nothing", exit 0
             print(f"{directory}: no clips (*.skeleton) found{sequences}", file=sys.stderr)
             return 1
-        if (directory / EXPORT_INDEX).is_file():
-            print(f"{directory}: an export (NTU samples cut from clips for other tools; {EXPORT_INDEX} says "
-                  f"which clip each came from), not clips: list, prepare and finetune read the clips")
+        if export := _an_export(directory):
+            print(export)
             return 0
         print(f"{directory}: no clips (*.skeleton) found")
         return 0
@@ -972,7 +983,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    print(f"{len(written)} samples in {as_typed(args.out)} (classes in {CLASSES_FILE}, where each came "
+    print(f"{len(written)} samples in {as_typed(args.out)} (classes in {EXPORT_CLASSES}, where each came "
           f"from in {EXPORT_INDEX})" if written else f"{args.dir}: no labelled action exported "
           "(python -m recordings label, or the marking window of python -m recordings view, labels clips)")
     return 1 if problems or unfinished else 0

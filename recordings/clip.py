@@ -48,7 +48,7 @@ from recordings.recording import Recording, RecordingInfo, mean_fps
 
 __all__ = ["ClipError", "ClipPaths", "ClipRecording", "PkuMmdRecording", "Recording", "RecordingInfo",
            "Sidecar", "XefRecording", "clip_paths", "color_pixel_scale", "find_clips", "frame_body",
-           "open_recording", "other_shape", "read_sidecar"]
+           "is_export", "open_recording", "other_shape", "read_sidecar"]
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,11 @@ def _paths_for(skeleton: Path) -> ClipPaths:
     return ClipPaths(skeleton, video if video.is_file() else None, sidecar if sidecar.is_file() else None)
 
 
-# `python -m recordings export` writes NTU samples cut from clips, with this index beside them, first into
-# the staging folder. An export is not clips: below the clips' folder, list counted each action twice,
-# and training took its samples beside the clips they were cut from (in the other split, too).
+# `python -m recordings export` writes NTU samples cut from clips, with this index and their classes beside
+# them, first into the staging folder. An export is not clips: below the clips' folder, list counted each
+# action twice, and training took its samples beside the clips they were cut from (in the other split, too).
 EXPORT_INDEX = "samples.tsv"
+EXPORT_CLASSES = "classes.txt"  # not labels.txt: it may hold NTU's own ids, which a site's map may not
 EXPORT_STAGING = ".export.partial"
 
 
@@ -95,12 +96,12 @@ def find_clips(directory: Path | str) -> list[ClipPaths]:
         raise FileNotFoundError(f"{directory}: not a directory")
     return [_paths_for(p) for p in sorted(directory.rglob("*.skeleton"))
             if p.is_file() and not p.with_name(p.name[: -len(".skeleton")] + PARTIAL_SUFFIX).is_dir()
-            and not _is_export(p.parent, directory)]
+            and not is_export(p.parent) and EXPORT_STAGING not in p.relative_to(directory).parts]
 
 
-def _is_export(folder: Path, below: Path) -> bool:
-    """Whether `folder` holds an export's samples, finished or being written (staged below `below`)."""
-    return (folder / EXPORT_INDEX).is_file() or EXPORT_STAGING in folder.relative_to(below).parts
+def is_export(folder: Path) -> bool:
+    """Whether `folder` holds a finished export's samples."""
+    return (folder / EXPORT_INDEX).is_file() and (folder / EXPORT_CLASSES).is_file()
 
 
 def clip_paths(path: Path | str) -> ClipPaths:

@@ -43,6 +43,7 @@ import numpy as np
 from recordings.atomic import held
 from recordings.avi import AviError, MjpegAviWriter, RecordedAvi, finalize_avi, missing_bytes
 from recordings.clip import (
+    EXPORT_CLASSES,
     EXPORT_INDEX,
     EXPORT_STAGING,
     NTU_FPS,
@@ -67,7 +68,6 @@ from recordings.recorder import complete_frame_blocks
 
 MAX_FRAMES = 300  # NTU RGB+D's longest samples; the tools above allocate this many frames per sample
 MAX_BODIES = 4  # NTU's txt2npy keeps four bodies a frame and raises on a fifth (the trainers use two)
-CLASSES_FILE = "classes.txt"  # not labels.txt: it may hold NTU's own ids, which a site's map may not
 LOCK = ".export.lock"  # held while an export writes into OUT
 
 
@@ -258,7 +258,7 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                         progress(written[-1])
                     name_of[action_id], id_of[class_name] = class_name, action_id
     if written:
-        write_label_map(staging / CLASSES_FILE, LabelMap(name_of),
+        write_label_map(staging / EXPORT_CLASSES, LabelMap(name_of),
                         header=f"the classes of the samples exported from {directory}")
         with open(staging / EXPORT_INDEX, "w", encoding="utf-8", newline="") as index:
             rows = csv.writer(index, delimiter="\t", lineterminator="\n")  # quotes a tab in a class name

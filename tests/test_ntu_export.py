@@ -211,6 +211,10 @@ def test_an_export_inside_the_clips_folder_is_neither_listed_nor_trained_on(tmp_
     assert [clip.task.name for clip in labelled] == ["live_20261205_120000"] and not unlabelled
     assert main(["list", str(clips / "ntu")]) == 0
     assert "an export" in capsys.readouterr().out
+    # A samples.tsv of the site's own beside its clips is no export (an export writes classes.txt too).
+    (clips / "ntu" / "classes.txt").unlink()
+    assert main(["list", str(clips)]) == 0
+    assert "2 clips, " in capsys.readouterr().out
 
 
 def test_a_site_class_of_an_ntu_name_is_exported_as_ntus_class(tmp_path: Path, capsys) -> None:

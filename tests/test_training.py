@@ -1357,29 +1357,44 @@ def test_weights_that_learnt_this_runs_validation_clips_neither_seed_nor_teach_i
     assert "a clip of another folder" in load_checkpoint(student.best_checkpoint).extra["trained_clips"]
 
 
-def test_a_site_runs_validation_clips_its_starting_weights_learnt_train_with_their_session(capsys) -> None:
+def test_validation_clips_the_starting_weights_learnt_train_with_their_session(tmp_path: Path) -> None:
     """A fine-tune rehearsing on PKU-MMD sequences its base trained on held some out: 27 of 39
     validation sequences were the base's training ones, and chose the fine-tune's epoch."""
-    from types import SimpleNamespace
-
+    from training.config import DataConfig
     from training.data import Splits
-    from training.stages import _validation_not_learnt
+    from training.stages import validation_not_learnt
 
     def source(name: str, session: int, folder: int = 1) -> ClipSource:
         return ClipSource(name, -1, lambda with_crops: None, {"session": session, "folder": folder})
 
     prefix = "rehearse1-0123abcd_"
     held = [source(prefix + "0005-M", 5), source(prefix + "0005-L", 5), source(prefix + "0007-M", 7),
-            source("S002C001P001R001A121", 5, folder=0)]
-    splits = Splits([source(prefix + "0003-M", 3)], held, [], ["a", "no_action"], KINECT_V2, has_rgb=False)
-    config = load_config(None, ["data.dataset=clips"])
-    main_process = SimpleNamespace(is_main=True)
-    moved = _validation_not_learnt(config, "pose", splits, {"0005-M", "0003-M"}, Path("base.pt"),
-                                   main_process)
-    assert [s.name for s in moved.validation] == [prefix + "0007-M", "S002C001P001R001A121"]
-    assert [s.name for s in moved.train] == [prefix + n for n in ("0003-M", "0005-M", "0005-L")]
-    said = capsys.readouterr().out
-    assert "2 validation clip(s) of 1 session(s) train instead: base.pt learnt 1 of them" in said
+            source("S002C001P001R001A121", 5, folder=0), source("S002C001P001R002A121", 5, folder=0),
+            *(source(f"rehearse2-4567cdef_synth_{k}", 1, folder=2) for k in "ab")]
+    trained = [source(prefix + "0003-M", 3), source("S001C001P001R001A121", 4, folder=0)]
+    splits = Splits(trained, held, [], ["a", "no_action"], KINECT_V2, has_rgb=False)
+    site = DataConfig(dataset="clips", root=str(tmp_path / "site"))
+    said: list[str] = []
+
+    def moved(trained: list[str], root: Path) -> tuple[list[str], list[str]]:
+        seed = {"trained_clips": trained, "train_config": {"data": {"root": str(root)}}}
+        kept = validation_not_learnt(site, splits, seed, Path("base.pt"), said.append)
+        return [s.name for s in kept.train], [s.name for s in kept.validation]
+
+    train, validation = moved(["0005-M", "0003-M"], tmp_path / "pku")
+    assert train[2:] == [prefix + "0005-M", prefix + "0005-L"]
+    assert validation == [prefix + "0007-M", *(s.name for s in held[3:])]
+    assert said == ["2 validation clip(s) of 1 session(s) train instead: base.pt learnt 1 of them "
+                    f"({prefix}0005-M), and what it learnt does not measure it"]
+    # A site's clip names are every site's: another site's S002C001P001R001A121 is another clip.
+    assert moved(["S002C001P001R001A121"], tmp_path / "other_site")[1] == [s.name for s in held]
+    assert moved(["S002C001P001R001A121"], tmp_path / "site")[0][2:] == ["S002C001P001R001A121",
+                                                                        "S002C001P001R002A121"]
+    # A folder of one session was split by clip: the clip learnt moves alone, not the folder's validation.
+    assert moved(["rehearse2-4567cdef_synth_a"], tmp_path / "site")[1][-1] == "rehearse2-4567cdef_synth_b"
+    with pytest.raises(StageError, match=r"base\.pt: it trained on 1 of this run's 7 validation clips"):
+        validation_not_learnt(DataConfig(dataset="pkummd"), splits, {"trained_clips": ["0007-M"]},
+                              Path("base.pt"), said.append)
 
 
 def test_pretrained_weights_may_learn_slower_than_a_fresh_classifier(

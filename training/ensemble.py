@@ -107,8 +107,9 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
         key: first.extra[key] for key in ("stage", "dataset", "protocol", "validation_clips", "train_config")
         if key in first.extra
     }
-    if all("trained_clips" in member.extra for member in loaded):  # what any of them learnt (--init's too)
-        extra["trained_clips"] = sorted(set().union(*(member.extra["trained_clips"] for member in loaded)))
+    recorded = [member.extra["trained_clips"] for member in loaded if "trained_clips" in member.extra]
+    if recorded:  # what any of them learnt (--init's too), as far as they say
+        extra["trained_clips"] = sorted(set().union(*recorded))
     decisions = decisions or DecisionSettings()
     if "train_config" in extra:  # what a model fine-tuned from this one inherits (training/finetune.py)
         extra["train_config"] = {**extra["train_config"], "decisions": dataclasses.asdict(decisions)}

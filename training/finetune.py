@@ -73,7 +73,7 @@ from training.config import (
 from training.data import DatasetError
 from training.datasets.clips import LabelledClip, clip_classes, read_dataset, without_rehearsal_prefix
 from training.prepare import prepare_clip_crops
-from training.stages import StageError, train_stage
+from training.stages import StageError, train_stage, validation_not_learnt
 
 # Epochs of the stages (early stopping ends them sooner) and the validation share; measured on the
 # simulator's demo (README, "Teaching the system a new action"). The pose stage's epochs are short
@@ -379,7 +379,10 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     from training.datasets import build_splits  # after prepare: the splits read the cache's index
 
-    splits = build_splits(config.data)
+    # Held-out clips the base learnt (rehearsal sequences of its training side) train instead, said here
+    # with the counts below; each stage would move them too, after these lines had described the split.
+    splits = validation_not_learnt(config.data, build_splits(config.data), base.extra, base_path,
+                                   lambda line: say(f"[finetune] {line}"))
     # Which: a site checks that the held-out session is one it can judge the model on.
     held = sorted({s.group["session"] for s in splits.validation if s.group.get("folder") == 0})
     said, warning = held_out_site(clips, held)

@@ -31,7 +31,7 @@ import os
 import subprocess
 import time
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -56,7 +56,7 @@ from recordings.atomic import lock_exclusive
 from recordings.recorder import software_version
 from training import distributed
 from training.ablations import network_config
-from training.config import TrainConfig, config_to_dict, recorded_data, write_config
+from training.config import DataConfig, TrainConfig, config_to_dict, recorded_data, write_config
 from training.data import DatasetError, Splits, ignore_sigterm
 from training.datasets import build_splits
 from training.datasets.clips import learnt_from
@@ -370,9 +370,11 @@ def train_stage(
     # The weights it starts from: --init, or the previous stage's best.pt. They are among its inputs too (a
     # pose stage trained again must not leave an attention stage resumed or "finished" on the old one).
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
-    network, pretrained, seed_trained = _stage_network(config, stage, net_config, network_stages, splits,
-                                                       init, seed_path, process)
-    splits = _validation_not_learnt(config, stage, splits, seed_trained, seed_path, process)
+    network, pretrained, seed = _stage_network(config, stage, net_config, network_stages, splits, init,
+                                               seed_path, process)
+    seed_trained = set(seed.get("trained_clips", ()))
+    splits = validation_not_learnt(config.data, splits, seed, seed_path,
+                                   lambda line: print(f"[{stage}] {line}") if process.is_main else None)
     # The teacher checked now, its random draws (its network's initialisation) undone: it is loaded again
     # below, where a taught run has always drawn them, so that the committed models' commands reproduce.
     with torch.random.fork_rng(devices=[]):
@@ -531,14 +533,15 @@ def _stage_network(
     init: str | Path | None,
     seed_path: Path | None,
     process: distributed.Process,
-) -> tuple[PartAttentionNetwork, set[str], set[str]]:
+) -> tuple[PartAttentionNetwork, set[str], dict[str, Any]]:
     """The network at the start of the stage: `seed_path`'s weights (the previous stage's best, or
     --init's; None: public I3D weights for the first RGB stage), with this stage's parameters trainable,
     on the device; the names of the parameters --init gave (empty without --init; not the classifier
-    rows of new classes); and the clips the seed's weights learnt from, as far as it records them."""
+    rows of new classes); and what the seed's checkpoint records of its training (`extra`: the clips
+    its weights learnt from, the data it was given)."""
     network = PartAttentionNetwork(net_config)
     pretrained: set[str] = set()
-    seed_trained: set[str] = set()
+    seed: dict[str, Any] = {}
     if seed_path is not None:
         if not seed_path.is_file():  # --init's own file, or the stage before's best, not made yet
             raise StageError(
@@ -548,7 +551,7 @@ def _stage_network(
                 f"{network_stages[network_stages.index(stage) - 1]!r} first or pass --init CHECKPOINT"
             )
         loaded = load_checkpoint(seed_path)
-        seed_trained = set(loaded.extra.get("trained_clips", ()))
+        seed = loaded.extra
         new_classes = bool(init) and config.model.init_new_classes
         check_compatible(loaded.model.config, net_config, seed_path, ignore_classes=new_classes)
         # Classes the checkpoint knows keep their classifier rows (matched by name); new ones start fresh.
@@ -583,7 +586,7 @@ def _stage_network(
         print(f"[{stage}] the I3Ds start from random weights: Algorithm 1 starts them from ImageNet/Kinetics "
               "weights (--set model.i3d_weights=PATH), which the paper's RGB figures need")
     network.set_stage(STAGE_NAMES[stage])
-    return network.to(process.device), pretrained, seed_trained
+    return network.to(process.device), pretrained, seed
 
 
 @dataclass
@@ -631,29 +634,32 @@ class _Optimisation:
                    [p for p in network.parts.parameters() if p.requires_grad], use_amp)
 
 
-def _validation_not_learnt(config: TrainConfig, stage: str, splits: Splits, seed_trained: set[str],
-                           seed_path: Path | None, process: distributed.Process) -> Splits:
-    """`splits`, its validation holding nothing the weights the stage starts from learnt: validation,
-    early stopping and best.pt would judge the network on what it knows. A site's clips (a fine-tune's
-    rehearsal folders of the base's own training clips, a grown folder whose held-out sessions are drawn
-    again) train instead, with the rest of their session (its near-copies); another dataset's are
-    refused: those weights come from another split."""
-    learnt = learnt_from(seed_trained)
+def validation_not_learnt(data: DataConfig, splits: Splits, seed: dict[str, Any], seed_path: Path | None,
+                          say: Callable[[str], object]) -> Splits:
+    """`splits`, its validation holding nothing that weights whose checkpoint records `seed` (its extra)
+    learnt: validation, early stopping and best.pt would judge the network on what it knows. A site's
+    clips (a fine-tune's rehearsal folders of the base's own training clips, a grown folder whose
+    held-out sessions are drawn again) train instead, with the rest of their session (its near-copies;
+    in a folder of one session, split by clip, alone); another dataset's are refused: those weights
+    come from another split."""
+    learnt = learnt_from(seed, data)
     seen = [source.name for source in splits.validation if learnt(source.name)]
     if not seen:
         return splits
-    if config.data.dataset != "clips":
+    if data.dataset != "clips":
         raise StageError(
             f"{seed_path}: it trained on {len(seen)} of this run's {len(splits.validation)} validation "
             f"clips ({first_few(seen, 3)}), so validation would score what it learnt: start from weights "
             f"trained on this split (the same data settings: {', '.join(SPLIT_SETTINGS)}), or from another "
             "dataset's")
     sessions = {(s.group["folder"], s.group["session"]) for s in splits.validation if learnt(s.name)}
-    moved = [s for s in splits.validation if (s.group["folder"], s.group["session"]) in sessions]
-    if process.is_main:
-        print(f"[{stage}] {len(moved)} validation clip(s) of {len(sessions)} session(s) train instead: "
-              f"{seed_path.name} learnt {len(seen)} of them ({first_few(seen, 3)}), and what it learnt "
-              "does not measure it")
+    sessions_of: dict[int, set[int]] = {}  # per folder
+    for source in splits.train + splits.validation:
+        sessions_of.setdefault(source.group["folder"], set()).add(source.group["session"])
+    moved = [s for s in splits.validation if learnt(s.name) or (
+        len(sessions_of[s.group["folder"]]) > 1 and (s.group["folder"], s.group["session"]) in sessions)]
+    say(f"{len(moved)} validation clip(s) of {len(sessions)} session(s) train instead: {seed_path.name} "
+        f"learnt {len(seen)} of them ({first_few(seen, 3)}), and what it learnt does not measure it")
     return replace(splits, train=[*splits.train, *moved],
                    validation=[s for s in splits.validation if s not in moved])
 
@@ -701,7 +707,7 @@ def _teacher(
                              f"{shown if len(shown) < 300 else shown[:300] + '...'}")
     # Its validation clips are this run's, yet it may have learnt some (from its own --init's weights).
     trained = set(teacher.extra.get("trained_clips", ()))
-    learnt = learnt_from(trained)
+    learnt = learnt_from(teacher.extra, config.data)
     if seen := [name for name in validation if learnt(name)]:
         raise StageError(f"{path}: the teacher learnt {len(seen)} of this run's validation clips "
                          f"({first_few(seen, 3)}; its --init's training set?), which the student would "

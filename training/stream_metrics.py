@@ -16,8 +16,9 @@ writes) and the true action intervals — nothing else, so any recorded run can 
     P / R / F1        per class, events matched one-to-one to true intervals at IoU >= 0.5 and >= 0.1
     mAP               at IoU 0.5 as in PKU-MMD's protocol: events ranked by confidence (their mean top-1
                       probability), average precision per class (all-point interpolation), then the mean
-    recognised        true instances with an event of their class at IoU >= 0.1
-    delay             true start -> the first decision of a matching event (stream time)
+    recognised        true instances with an event of their class matched to them at IoU >= 0.1 (one
+                      to one, highest score first, as the mAP matches)
+    delay             true start -> the first decision of the event matched to it (stream time)
     false events      events with IoU < 0.1 against every true interval of their class, per hour of
                       background: each track's time without a true action, summed over the tracks (a
                       person's own idle time where truth is per person, as in the simulator: person-

@@ -35,7 +35,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -208,9 +208,12 @@ SAME_TIME_SLACK_S = 1.0
 
 
 def _recorded_span(raw: dict, duration: float) -> tuple[float, float] | None:
-    """When a clip was being recorded (wall clock, seconds): from its sidecar's started_at for its length,
-    or until its finished_at where that is sooner (a conversion writes minutes of frames in seconds);
-    None where the sidecar does not say."""
+    """When a sensor was recording a clip (wall clock, seconds): from its sidecar's started_at for its
+    length, or until its finished_at where that is sooner; None where the sidecar does not say, or the
+    clip is no sensor's (a conversion, a synthetic clip, a replay recorded again: their times are when
+    the file was written, and two written at once are not one sitting)."""
+    if not str(raw.get("source", "")).startswith("kinect"):
+        return None
     try:
         start = datetime.fromisoformat(raw["started_at"]).timestamp()
     except (KeyError, TypeError, ValueError):
@@ -237,6 +240,9 @@ def _one_session_per_sitting(clips: list[LabelledClip], spans: list[tuple[float,
     for (start, end), i in sorted((span, i) for i, span in enumerate(spans) if span is not None):
         if latest is not None and start < latest[0] - SAME_TIME_SLACK_S:
             first, second = sorted((sitting(clips[i].session), sitting(clips[latest[1]].session)))
+            if first != second:
+                log.info("%s and %s were recorded at the same time: their sessions %d and %d are one",
+                         clips[latest[1]].task.skeleton, clips[i].task.skeleton, first, second)
             merged[second] = first
         if latest is None or end > latest[0]:
             latest = (end, i)
@@ -262,24 +268,31 @@ def without_rehearsal_prefix(name: str) -> str:
     return REHEARSAL_PREFIX.sub("", name, count=1)
 
 
-def learnt_from(trained: Iterable[str]) -> Callable[[str], bool]:
-    """Whether a clip of this run, by its name here, is one that weights recording `trained` (their
-    `trained_clips`) learnt from: the same name (a rehearsal folder's clip under the same prefix, a
-    dataset's own sequence), or a PKU-MMD sequence wherever it was converted (its name is the dataset's,
-    the same performance in any folder). An interval cut out of a clip ("name@start-end") is that clip."""
+def learnt_from(seed: dict, data: DataConfig) -> Callable[[str], bool]:
+    """Whether a clip of a run on `data`, by its name there, is one that weights whose checkpoint records
+    `seed` (its extra: `trained_clips`, `train_config`) learnt from: a dataset's own clip or a rehearsal
+    folder's (under its folder's prefix) by name, a PKU-MMD sequence wherever it was converted (its name
+    is the dataset's, the same performance in any folder), and a site's own clip only when the weights
+    were trained on this very folder (S001C001P001R001A121 is every site's first clip of its first
+    class). An interval cut out of a clip ("name@start-end") is that clip."""
+    recorded = ((seed.get("train_config") or {}).get("data") or {}).get("root")
+    same_site = data.dataset != "clips" or (
+        bool(recorded) and Path(recorded).resolve() == Path(data.root).resolve())
 
     def own(name: str) -> tuple[str, str]:
         clip = name.split("@", 1)[0]
         return clip, without_rehearsal_prefix(clip)
 
     known: set[str] = set()
-    for name in trained:
+    for name in seed.get("trained_clips", ()):
         clip, sequence = own(name)
         known |= {clip, sequence} if is_sequence_path(sequence) else {clip}
 
     def learnt(name: str) -> bool:
         clip, sequence = own(name)
-        return clip in known or (is_sequence_path(sequence) and sequence in known)
+        if is_sequence_path(sequence):
+            return clip in known or sequence in known
+        return clip in known and (clip != sequence or same_site)
 
     return learnt
 
