@@ -297,6 +297,33 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
             "'raise both arms')") in capsys.readouterr().err
 
 
+def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A model fine-tuned on this folder before, fine-tuned again: the session held out is one it learnt.
+    The split was described before it moved, and with every held-out clip moved, model.pt was written
+    and the evaluation of an empty validation failed (exit 2)."""
+    from training.__main__ import main as training
+
+    site = tmp_path / "site"
+    for session in (1, 2, 3):
+        _record(site, session, "raise both arms")
+        _record(site, session, "kick")
+    names = sorted(p.stem for p in site.glob("*.skeleton"))
+    learnt = {"trained_clips": names, "train_config": {"data": {"root": str(site)}}}
+    base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), ["drink_left", "kick", NO_ACTION],
+                             duration_s=1.0, extra=learnt)
+    quick = ["--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--set", "optim.batch_size=4",
+             "--no-progress", "--threads", "1"]
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
+                     *quick]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "[finetune] 2 validation clip(s) of 1 session(s) train instead: base.pt learnt 2 of them" in out
+    assert "[finetune] 6 training / 0 validation clips" in out
+    assert "no session could be held out (base.pt learnt every clip held out)" in out
+    assert (tmp_path / "run" / "model.pt").is_file() and "[pose] 6 training / 0 validation" in out
+
+
 def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A site's class that scored 0 of its validation windows was hidden behind "validation top-1 82.4%",

@@ -381,7 +381,8 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     # Held-out clips the base learnt (rehearsal sequences of its training side) train instead, said here
     # with the counts below; each stage would move them too, after these lines had described the split.
-    splits = validation_not_learnt(config.data, build_splits(config.data), base.extra, base_path,
+    drawn = build_splits(config.data)
+    splits = validation_not_learnt(config.data, drawn, base.extra, base_path,
                                    lambda line: say(f"[finetune] {line}"))
     # Which: a site checks that the held-out session is one it can judge the model on.
     held = sorted({s.group["session"] for s in splits.validation if s.group.get("folder") == 0})
@@ -392,7 +393,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     if warning:
         say(warning)
     if not splits.validation:
-        say("[finetune] WARNING: no session could be held out (each class needs two or more); "
+        why = f"{base_path.name} learnt every clip held out" if drawn.validation else (
+            "each class needs two or more")
+        say(f"[finetune] WARNING: no session could be held out ({why}); "
             "validation uses the training clips and says little")
     if skeleton_only:
         tuned = train_stage(config, "pose", init=base_path, restart=args.restart, splits=splits)
