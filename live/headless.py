@@ -445,11 +445,20 @@ class ActionEvent:
     time: float
     duration_s: float = 0.0
     number: int = 0  # the person's number on screen ("person 2"; live/tracks.py), 0 where unknown
+    # Why an event ended (one of ENDED_BECAUSE; "" for a start): a dashboard tells an action over from
+    # a person who walked out of view or an app that stopped.
+    why: str = ""
 
     def to_json(self) -> dict:
-        return {"event": self.kind, "time": _iso(self.time), "stream_time": round(self.stream_time, 3),
+        line = {"event": self.kind, "time": _iso(self.time), "stream_time": round(self.stream_time, 3),
                 "person": self.person, "number": self.number, "action": self.action,
                 "p": round(self.probability, 4), "duration_s": round(self.duration_s, 2)}
+        return {**line, "why": self.why} if self.kind == "ended" else line
+
+
+# An event ends because its action fell below the end threshold, another action took the person's top,
+# the person is no longer tracked (left the view), or the run stopped.
+ENDED_BECAUSE = ("over", "another_action", "left_view", "run_ended")
 
 
 class EventLog:
@@ -487,7 +496,8 @@ class EventLog:
                 held = decision.probability(current.action)
                 active = current.action if held >= self.end_threshold else None
             if current is not None and current.action != active:
-                emitted.append(self._end(current, decision.stream_time, decision.time))
+                why = "over" if active is None else "another_action"
+                emitted.append(self._end(current, decision.stream_time, decision.time, why))
                 del self._current[decision.tracking_id], self._held[decision.tracking_id]
                 current = None
             if current is None and active is not None:
@@ -501,14 +511,14 @@ class EventLog:
             self._emit(event)
         return emitted
 
-    def keep_only(self, tracking_ids: set[int]) -> None:
+    def keep_only(self, tracking_ids: set[int], why: str = "left_view") -> None:
         """People no longer tracked: their current action ends, as of their last decision that held it."""
         for tracking_id in set(self._current) - tracking_ids:
-            self._emit(self._end(self._current.pop(tracking_id), *self._held.pop(tracking_id)))
+            self._emit(self._end(self._current.pop(tracking_id), *self._held.pop(tracking_id), why))
 
-    def _end(self, started: ActionEvent, stream_time: float, at: float) -> ActionEvent:
+    def _end(self, started: ActionEvent, stream_time: float, at: float, why: str) -> ActionEvent:
         return ActionEvent("ended", started.person, started.action, started.probability, stream_time, at,
-                           duration_s=stream_time - started.stream_time, number=started.number)
+                           duration_s=stream_time - started.stream_time, number=started.number, why=why)
 
     def _emit(self, event: ActionEvent) -> None:
         self.events.append(event)
@@ -535,7 +545,7 @@ class EventLog:
     def close(self) -> list[str]:
         """End what is going on (as of each one's last decision), close the file; the file's errors
         (LineWriter)."""
-        self.keep_only(set())
+        self.keep_only(set(), "run_ended")
         errors = []
         if self._file is not None:
             self._file.close()
@@ -891,16 +901,17 @@ class StuckSteps:
 
 
 def _why_ending(
-    pipeline: LivePipeline, stop: threading.Event, writer: LineWriter, duration_s: float | None,
+    pipeline: LivePipeline, stop: threading.Event, reader_gone: bool, duration_s: float | None,
     stuck: str | None,
 ) -> str:
     """Why a headless run shuts down, for whoever reads a service's log: an operator's stop or else.
-    `stuck`: what was stuck, and how long, when that ended it (None: nothing was)."""
+    `stuck`: what was stuck, and how long, when that ended it (None: nothing was); `reader_gone`: the
+    reader of standard output closing its end did."""
     if stop.is_set():
         return "asked to stop (Ctrl-C or SIGTERM)"
     if stuck is not None:
         return f"{stuck}; ending so that the service manager restarts it"
-    if writer.reader_gone:
+    if reader_gone:
         return "the output's reader is gone"
     if (failure := pipeline.failure) is not None:
         return failure
@@ -964,11 +975,19 @@ def run_headless(
                        "a sensor driver that hangs", "nothing new is seen")
     ended_stuck: str | None = None  # what was stuck, and how long, when that ended the run
     hop_stuck = False  # recognition was
+    # Alerts that reach a nurse by a way of their own go on when the reader of standard output (a bridge
+    # program in a pipe) closes its end: ending the run ended them too, with exit 0 (no restart).
+    alerts_elsewhere = config.alerts.command is not None or config.alerts.delivery is not None
+    went_on_without_reader = False
     try:
         while not stop.is_set():
             handle(pipeline.drain())
-            if pipeline.ended or writer.reader_gone:
+            if pipeline.ended or (writer.reader_gone and not alerts_elsewhere):
                 break
+            if writer.reader_gone and not went_on_without_reader:
+                went_on_without_reader = True
+                log.warning("the reader of standard output closed its end: no more decisions are written "
+                            "there; alerts still go out (--alert-command / --alert-url), so the run goes on")
             now = time.monotonic()
             if duration_s is not None and now - started >= duration_s:
                 break
@@ -1026,7 +1045,8 @@ def run_headless(
                 writer.reopen()
                 events.reopen()
             stop.wait(0.05)
-        log.info("shutting down: %s", _why_ending(pipeline, stop, writer, duration_s, ended_stuck))
+        reader_ended_it = writer.reader_gone and not alerts_elsewhere
+        log.info("shutting down: %s", _why_ending(pipeline, stop, reader_ended_it, duration_s, ended_stuck))
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
     finally:
@@ -1037,6 +1057,8 @@ def run_headless(
         alerts.close()
         writer.close()
         lost += writer.errors()
+    if went_on_without_reader:
+        lost.append(f"the reader of standard output closed its end; {writer.lost} decision lines not written")
     if ended_stuck is not None:  # an error even if the call returned meanwhile: exit 1, for a restart
         lost.append(ended_stuck)
     summary = alerts.report(summary)

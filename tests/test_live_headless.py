@@ -80,6 +80,8 @@ def test_event_log_marks_actions_crossing_the_threshold(tmp_path):
         ("started", "drink"), ("ended", "drink"), ("started", "wave"), ("ended", "wave")]
     assert lines[-1]["duration_s"] == 0.5 and lines[0]["person"] == 1
     assert {line["room"] for line in lines} == {"bed 2"}  # rooms sharing a file stay apart
+    # Why each ended: a dashboard could not tell an action over from an app that stopped.
+    assert [line.get("why") for line in lines] == [None, "another_action", None, "run_ended"]
 
 
 def test_an_event_of_somebody_who_left_ends_at_their_last_decision_not_when_their_track_went():
@@ -93,7 +95,7 @@ def test_an_event_of_somebody_who_left_ends_at_their_last_decision_not_when_thei
         log.update(hop(t, decision(2, t, "wave", 0.9)))
     log.keep_only({2})
     ended = log.events[-1]
-    assert (ended.kind, ended.person, ended.stream_time) == ("ended", 1, 9.6)
+    assert (ended.kind, ended.person, ended.stream_time, ended.why) == ("ended", 1, 9.6, "left_view")
     assert ended.duration_s == pytest.approx(0.6)
     log.close()
     assert (log.events[-1].person, log.events[-1].stream_time) == (2, 12.0)
@@ -104,7 +106,7 @@ def test_no_action_is_never_an_event_and_ends_the_current_one():
     assert [(e.kind, e.action) for e in log.update(hop(0.0, decision(1, 0.0, "wave", 0.8)))] == [
         ("started", "wave")]
     ended = log.update(hop(0.2, decision(1, 0.2, NO_ACTION, 0.95)))  # confident that nothing happens
-    assert [(e.kind, e.action) for e in ended] == [("ended", "wave")]
+    assert [(e.kind, e.action, e.why) for e in ended] == [("ended", "wave", "over")]
     assert log.update(hop(0.4, decision(1, 0.4, NO_ACTION, 0.99))) == []
     with pytest.raises(ValueError, match="background class"):
         AlertDispatcher(AlertConfig(classes=(NO_ACTION,)), (*CLASSES, NO_ACTION))
@@ -950,6 +952,23 @@ def test_a_reader_closing_stdout_ends_the_run_cleanly(tiny_checkpoint, ntu_clip)
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0, err
     assert "closed its end" in err and "[live] capture:" in err and "Traceback" not in err
+
+
+def test_alerts_with_a_way_of_their_own_outlive_the_reader_of_stdout(tiny_checkpoint, ntu_clip):
+    """A bridge program reading the decisions through a pipe crashed: the run ended, alerts with it, and
+    exited 0 (a service manager restarts only on failure). Alerts that go by --alert-command go on."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "live", "--source", str(ntu_clip), "--loop", "--fast", "--duration", "6",
+         "--checkpoint", str(tiny_checkpoint), "--engine", "torch", "--headless", "--hop", "0.5",
+         "--alert-command", "true"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert json.loads(process.stdout.readline())["person"] is not None
+    process.stdout.close()  # the reader goes away
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1, err
+    assert "alerts still go out (--alert-command / --alert-url), so the run goes on" in err
+    assert "shutting down: --duration 6 s" in err and "decision lines not written" in err
 
 
 def test_cli_privacy_and_alert_delivery_options(tmp_path):

@@ -57,6 +57,7 @@ def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, 
         assert np.allclose(np.diff(times)[np.diff(times) < 1.0], 0.2, atol=0.04)
     assert all("truth" in r and "window_start" in r for r in records)
     assert {r["truth"] for r in records} <= {*CLASS_NAMES, NO_ACTION}
+    assert {r["room"] for r in records} == {"sim_seed3"}  # was "": the line's sequence, as live's room
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["room_hours"] == pytest.approx(0.5 / 60, rel=0.01)
     assert set(results["per_class"]) == set(CLASS_NAMES) and results["alert_classes"] == ["fall_down"]

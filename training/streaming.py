@@ -350,7 +350,9 @@ def evaluate_stream(
             for stale in (lines, events):
                 stale.unlink(missing_ok=True)
             written += [lines, events]
-            config = HeadlessConfig(output=lines, events=events, alerts=alert,
+            # Each line names its sequence where the app names its room (--room): "" said nothing.
+            config = HeadlessConfig(output=lines, events=events,
+                                    alerts=dataclasses.replace(alert, room=case.name),
                                     event_end_threshold=chosen.end_threshold, lossless=True)
             summary = run_headless(pipeline, config)
             minutes.close()
