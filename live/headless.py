@@ -978,14 +978,14 @@ def run_headless(
     # Alerts that reach a nurse by a way of their own go on when the reader of standard output (a bridge
     # program in a pipe) closes its end: ending the run ended them too, with exit 0 (no restart).
     alerts_elsewhere = config.alerts.command is not None or config.alerts.delivery is not None
-    went_on_without_reader = False
+    said_reader_gone = False
     try:
         while not stop.is_set():
             handle(pipeline.drain())
             if pipeline.ended or (writer.reader_gone and not alerts_elsewhere):
                 break
-            if writer.reader_gone and not went_on_without_reader:
-                went_on_without_reader = True
+            if writer.reader_gone and not said_reader_gone:
+                said_reader_gone = True
                 log.warning("the reader of standard output closed its end: no more decisions are written "
                             "there; alerts still go out (--alert-command / --alert-url), so the run goes on")
             now = time.monotonic()
@@ -1057,7 +1057,7 @@ def run_headless(
         alerts.close()
         writer.close()
         lost += writer.errors()
-    if went_on_without_reader:
+    if writer.reader_gone and alerts_elsewhere:  # however late it went (the drain, the close)
         lost.append(f"the reader of standard output closed its end; {writer.lost} decision lines not written")
     if ended_stuck is not None:  # an error even if the call returned meanwhile: exit 1, for a restart
         lost.append(ended_stuck)

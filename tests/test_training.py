@@ -1059,17 +1059,18 @@ def test_what_interrupted_writes_left_in_a_run_is_removed_when_it_is_claimed(tmp
     (run / "pose").mkdir(parents=True)
     (run / "eval_test").mkdir()
     left = [run / "pose" / ".best.pt.4242-0123abcd.partial", run / ".model.pt.17-89abcdef.partial",
-            run / "pose" / "best.pt.partial", run / "pose" / "state.tmp"]
+            run / "pose" / "best.pt.partial", run / "pose" / "state.tmp", run / ".model.pt.0123abcd.tmp"]
     kept = [run / "pose" / "best.pt", run / "pose" / ".notes.partial",
-            run / "eval_test" / ".r.json.5-0123abcd.partial"]  # an evaluation may be writing it
+            run / "eval_test" / ".r.json.5-0123abcd.partial",  # an evaluation may be writing it
+            run / "pose" / ".best.onnx.99-0123abcd.partial"]  # and an export (neither holds the run's lock)
     for path in left + kept:
         path.write_bytes(b"x" * 1000)
     from training import stages
 
     stages.claim_run(run)
-    assert [path.exists() for path in left + kept] == [False] * 4 + [True] * 3
+    assert [path.exists() for path in left + kept] == [False] * 5 + [True] * 4
     said = capsys.readouterr().out
-    assert f"removed 4 unfinished file(s) (0.0 MB) an interrupted run left in {run.resolve()}" in said
+    assert f"removed 5 unfinished file(s) (0.0 MB) an interrupted run left in {run.resolve()}" in said
 
 
 def test_an_init_that_is_missing_or_no_checkpoint_leaves_no_run_folder(tmp_path: Path) -> None:
@@ -1390,8 +1391,17 @@ def test_validation_clips_the_starting_weights_learnt_train_with_their_session(t
     assert moved(["S002C001P001R001A121"], tmp_path / "other_site")[1] == [s.name for s in held]
     assert moved(["S002C001P001R001A121"], tmp_path / "site")[0][2:] == ["S002C001P001R001A121",
                                                                         "S002C001P001R002A121"]
-    # A folder of one session was split by clip: the clip learnt moves alone, not the folder's validation.
-    assert moved(["rehearse2-4567cdef_synth_a"], tmp_path / "site")[1][-1] == "rehearse2-4567cdef_synth_b"
+    # A folder of one session was split by clip: the clip learnt moves alone, not the folder's validation;
+    # a rehearsal folder is known by its digest, whatever its place among --rehearse (rehearse1- then).
+    assert moved(["rehearse1-4567cdef_synth_a"], tmp_path / "site")[1][-1] == "rehearse2-4567cdef_synth_b"
+    # Another site's names, inherited by a stage's best.pt (recorded under this run's root), stay theirs.
+    from training.datasets.clips import folder_digest, names_learnt
+
+    other = {"trained_clips": ["S002C001P001R001A121", "0005-M"],
+             "train_config": {"data": {"root": str(tmp_path / "other_site")}}}
+    inherited = names_learnt(other, site)
+    assert inherited == {f"rehearse0-{folder_digest(tmp_path / 'other_site')}_S002C001P001R001A121", "0005-M"}
+    assert moved(sorted(inherited), tmp_path / "site")[1] == [s.name for s in held if "0005" not in s.name]
     with pytest.raises(StageError, match=r"base\.pt: it trained on 1 of this run's 7 validation clips"):
         validation_not_learnt(DataConfig(dataset="pkummd"), splits, {"trained_clips": ["0007-M"]},
                               Path("base.pt"), said.append)

@@ -59,7 +59,7 @@ from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, recorded_data, write_config
 from training.data import DatasetError, Splits, ignore_sigterm
 from training.datasets import build_splits
-from training.datasets.clips import learnt_from
+from training.datasets.clips import learnt_from, names_learnt
 from training.evaluation import Predictions, predict, topk_accuracy
 from training.windows import Augmentation, WindowDataset, window_datasets
 
@@ -245,14 +245,22 @@ def claim_run(run: Path) -> None:
     _remove_unfinished_writes(run)
 
 
+# The files a training command writes in its run folder (the run's model.pt: finetune) and their stage
+# folders, whose temporary files only it writes there (an export or an ensemble written into the run, which
+# holds no run lock, writes others: .best.onnx.<pid>-<hex>.partial).
+_RUN_FILES = ("best.pt", "last.pt", "state.pt", "metrics.jsonl", "model.pt")
+
+
 def _remove_unfinished_writes(run: Path) -> None:
-    """Remove, said, what writes that a kill or power cut interrupted left in a run folder this process
-    has just claimed (so no other writes in it): write_then_rename's temporary files, and those of
-    versions before it (`best.pt.partial`, `state.tmp`). A stage's checkpoint is megabytes to gigabytes,
-    and nothing else ever removed them."""
+    """Remove, said, what writes of a training command that a kill or power cut interrupted left in a run
+    folder this process has just claimed (so no other training command writes in it): write_then_rename's
+    temporary files of the run's own files, and those of versions before it (`best.pt.partial`,
+    `state.tmp`, `.model.pt.<hex>.tmp`). A stage's checkpoint is megabytes to gigabytes, and nothing else
+    ever removed them."""
     stages = [run / stage for stage in STAGE_NAMES]  # not an evaluation's folder, which may be writing
-    left = [path for folder in (run, *stages) for path in folder.glob(".*.partial")
-            if UNFINISHED_NAME.fullmatch(path.name)]
+    left = [path for folder in (run, *stages) for name in _RUN_FILES
+            for path in folder.glob(f".{name}.*.partial") if UNFINISHED_NAME.fullmatch(path.name)]
+    left += [*run.glob(".model.pt.*.tmp")]
     left += [path for folder in stages for path in (*folder.glob("*.pt.partial"), folder / "state.tmp")
              if path.is_file()]
     files = size = 0
@@ -372,7 +380,7 @@ def train_stage(
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     network, pretrained, seed = _stage_network(config, stage, net_config, network_stages, splits, init,
                                                seed_path, process)
-    seed_trained = set(seed.get("trained_clips", ()))
+    seed_trained = names_learnt(seed, config.data)
     splits = validation_not_learnt(config.data, splits, seed, seed_path,
                                    lambda line: print(f"[{stage}] {line}") if process.is_main else None)
     # The teacher checked now, its random draws (its network's initialisation) undone: it is loaded again
@@ -706,7 +714,7 @@ def _teacher(
             raise StageError(f"{path}: the teacher's {what} differ from this run's: "
                              f"{shown if len(shown) < 300 else shown[:300] + '...'}")
     # Its validation clips are this run's, yet it may have learnt some (from its own --init's weights).
-    trained = set(teacher.extra.get("trained_clips", ()))
+    trained = names_learnt(teacher.extra, config.data)
     learnt = learnt_from(teacher.extra, config.data)
     if seen := [name for name in validation if learnt(name)]:
         raise StageError(f"{path}: the teacher learnt {len(seen)} of this run's validation clips "

@@ -268,33 +268,52 @@ def without_rehearsal_prefix(name: str) -> str:
     return REHEARSAL_PREFIX.sub("", name, count=1)
 
 
+# What weights learnt is recorded by clip name (a checkpoint's `trained_clips`). A dataset's names are its
+# own everywhere (NTU's, N-UCLA's; a PKU-MMD sequence's wherever it was converted), but a site's are not:
+# S001C001P001R001A121 is every site's first clip of its first class. So a site folder's clip is known by
+# its folder too: a rehearsal folder's under its prefix, the run's own folder's by the run's data.root, and
+# names inherited from weights of another folder are recorded under that folder's prefix (rehearse0-).
+
+
+def _clip_key(name: str, folder: str | None) -> tuple[str | None, str]:
+    """(the digest of the folder a clip is of, None for a dataset's own name; its name there), for a clip
+    named `name` in a run whose own folder has digest `folder` (None: a dataset's run)."""
+    clip = name.split("@", 1)[0]  # an interval cut out of a clip is that clip
+    prefix = REHEARSAL_PREFIX.match(clip)
+    own = clip[prefix.end():] if prefix else clip
+    if folder is None or is_sequence_path(own):
+        return None, own
+    return (prefix["folder"] if prefix else folder), own
+
+
+def _recorded_folder(seed: dict) -> str | None:
+    """The digest of the folder of clips weights were trained on, as their checkpoint records it ("" where
+    it does not: no clip of theirs is taken for one of a folder)."""
+    data = (seed.get("train_config") or {}).get("data") or {}
+    return folder_digest(data["root"]) if data.get("root") else ""
+
+
 def learnt_from(seed: dict, data: DataConfig) -> Callable[[str], bool]:
     """Whether a clip of a run on `data`, by its name there, is one that weights whose checkpoint records
-    `seed` (its extra: `trained_clips`, `train_config`) learnt from: a dataset's own clip or a rehearsal
-    folder's (under its folder's prefix) by name, a PKU-MMD sequence wherever it was converted (its name
-    is the dataset's, the same performance in any folder), and a site's own clip only when the weights
-    were trained on this very folder (S001C001P001R001A121 is every site's first clip of its first
-    class). An interval cut out of a clip ("name@start-end") is that clip."""
-    recorded = ((seed.get("train_config") or {}).get("data") or {}).get("root")
-    same_site = data.dataset != "clips" or (
-        bool(recorded) and Path(recorded).resolve() == Path(data.root).resolve())
+    `seed` (its extra: `trained_clips`, `train_config`) learnt from (see _clip_key)."""
+    here = folder_digest(data.root) if data.dataset == "clips" else None
+    theirs = _recorded_folder(seed) if here is not None else None
+    known = {_clip_key(name, theirs) for name in seed.get("trained_clips", ())}
+    return lambda name: _clip_key(name, here) in known
 
-    def own(name: str) -> tuple[str, str]:
-        clip = name.split("@", 1)[0]
-        return clip, without_rehearsal_prefix(clip)
 
-    known: set[str] = set()
-    for name in seed.get("trained_clips", ()):
-        clip, sequence = own(name)
-        known |= {clip, sequence} if is_sequence_path(sequence) else {clip}
-
-    def learnt(name: str) -> bool:
-        clip, sequence = own(name)
-        if is_sequence_path(sequence):
-            return clip in known or sequence in known
-        return clip in known and (clip != sequence or same_site)
-
-    return learnt
+def names_learnt(seed: dict, data: DataConfig) -> set[str]:
+    """The clips weights whose checkpoint records `seed` learnt, named as a checkpoint of a run on `data`
+    records them: a clip of another site folder's own under that folder's prefix."""
+    names = set(seed.get("trained_clips", ()))
+    theirs = _recorded_folder(seed)
+    if data.dataset != "clips" or not theirs or theirs == folder_digest(data.root):
+        return names
+    named = set()
+    for name in names:
+        folder_own = _clip_key(name, theirs)[0] == theirs and not REHEARSAL_PREFIX.match(name)
+        named.add(f"rehearse0-{theirs}_{name}" if folder_own else name)
+    return named
 
 
 def read_dataset(data: DataConfig) -> tuple[list[LabelledClip], list[Path]]:
