@@ -322,6 +322,11 @@ def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(
     assert "[finetune] 6 training / 0 validation clips" in out
     assert "no session could be held out (base.pt learnt every clip held out)" in out
     assert (tmp_path / "run" / "model.pt").is_file() and "[pose] 6 training / 0 validation" in out
+    from core.model.checkpoint import load_checkpoint
+    from training.datasets.clips import folder_digest
+
+    # Its folder as resolved where it trained: a relative --clips resolved elsewhere is another folder.
+    assert load_checkpoint(tmp_path / "run" / "model.pt").extra["data_folder"] == folder_digest(site)
 
 
 def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pytest.CaptureFixture,

@@ -1407,6 +1407,34 @@ def test_validation_clips_the_starting_weights_learnt_train_with_their_session(t
                               Path("base.pt"), said.append)
 
 
+def test_a_sites_clips_are_known_by_their_folder_a_datasets_by_their_names(tmp_path: Path) -> None:
+    """S001C001P001R001A121 is every site's first clip: weights that learnt site 1's are not taken to
+    know site 2's, down a chain of fine-tunes (names inherited under their folder's prefix); a run's
+    folder is recorded as resolved where it trained (a relative data.root resolved elsewhere named
+    another folder); where a checkpoint does not say its folder, any may be it; a dataset's names (an NTU
+    sample in a rehearsal folder) are its own everywhere."""
+    from training.datasets.clips import folder_digest, learnt_from, names_learnt, rehearsal_prefix
+    from training.evaluate import trained_clip_names
+
+    clip = "S001C001P001R001A121"
+    site1, site2, site3 = (folder_digest(tmp_path / f"site{k}") for k in (1, 2, 3))
+    base = {"trained_clips": [clip], "data_folder": site1,
+            "train_config": {"data": {"dataset": "clips", "root": "site1"}}}  # relative, from elsewhere
+    assert learnt_from(base, site1)(clip) and not learnt_from(base, site2)(clip)
+    tuned = {"trained_clips": sorted({"S009C001P001R001A122", *names_learnt(base, site2)}),
+             "data_folder": site2}
+    assert tuned["trained_clips"] == ["S009C001P001R001A122", f"rehearse0-{site1}_{clip}"]
+    assert not learnt_from(tuned, site2)(clip) and learnt_from(tuned, site1)(f"{clip}@1.00-2.00")
+    assert trained_clip_names(tuned, [clip], tmp_path / "site1") == {clip}  # evaluate on site 1: it knows it
+    assert trained_clip_names(tuned, [clip], tmp_path / "site3") == set()
+    unsaid = {"trained_clips": [clip]}  # no folder recorded: any may be it, down the chain too
+    assert learnt_from(unsaid, site3)(clip)
+    assert learnt_from({"trained_clips": sorted(names_learnt(unsaid, site2))}, site3)(clip)
+    ntu = {"trained_clips": ["S001C001P001R001A001"], "dataset": "ntu60"}
+    rehearsed = rehearsal_prefix(tmp_path / "ntu_subset", 1) + "S001C001P001R001A001"
+    assert learnt_from(ntu, site2)(rehearsed) and names_learnt(ntu, site2) == {"S001C001P001R001A001"}
+
+
 def test_pretrained_weights_may_learn_slower_than_a_fresh_classifier(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

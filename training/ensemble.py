@@ -104,7 +104,8 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
     for member, checkpoint in zip(network.pose.members, loaded, strict=True):
         member.load_state_dict(checkpoint.model.pose.state_dict())
     extra: dict[str, Any] = {
-        key: first.extra[key] for key in ("stage", "dataset", "protocol", "validation_clips", "train_config")
+        key: first.extra[key] for key in ("stage", "dataset", "protocol", "validation_clips", "train_config",
+                                              "data_folder")
         if key in first.extra
     }
     recorded = [member.extra["trained_clips"] for member in loaded if "trained_clips" in member.extra]

@@ -16,12 +16,11 @@ from pathlib import Path
 
 from core.model.checkpoint import DecisionSettings, load_checkpoint
 from core.skeleton import layout_by_name
-from recordings.pkummd import is_sequence_path
 from training import distributed
 from training.config import DataConfig, config_from_dict, recorded_data
 from training.data import DatasetError
 from training.datasets import build_splits
-from training.datasets.clips import REHEARSAL_PREFIX, folder_digest
+from training.datasets.clips import folder_digest, learnt_from
 from training.datasets.nucla import NuclaName
 from training.evaluation import (
     Report,
@@ -42,21 +41,14 @@ ONLY_PROTOCOL = {"clips": "all", "nucla": "xview"}  # datasets with one protocol
 
 def trained_clip_names(extra: dict, names: list[str], root: str | Path | None = None) -> set[str] | None:
     """Of `names` (the clips of folder `root`), those the checkpoint trained on; None where it cannot
-    tell. Checkpoints record them (`trained_clips`, since session 31); a fine-tune's rehearsal clips under
-    their folder's prefix, which are these clips when `root` is that folder or when they are PKU-MMD
-    sequences (whose names are the dataset's own, the same performance wherever it was converted; a site's
-    clip names are not: another site's clip of the same name is another clip). An older N-UCLA checkpoint
-    trained on every sequence of its training views but the validation clips it names, and N-UCLA's names
-    are the dataset's own too, so those are known as well."""
+    tell. Checkpoints record them (`trained_clips`, since session 31), a site's clips with their folder
+    (training.datasets.clips.learnt_from: another site's clip of the same name is another clip; a
+    dataset's names, PKU-MMD sequences wherever they were converted, are its own). An older N-UCLA
+    checkpoint trained on every sequence of its training views but the validation clips it names, and
+    N-UCLA's names are the dataset's own too, so those are known as well."""
     if "trained_clips" in extra:
-        known = set(extra["trained_clips"])
-        here = folder_digest(root) if root is not None else None
-        for name in extra["trained_clips"]:
-            if (prefix := REHEARSAL_PREFIX.match(name)) is not None:
-                own = name[prefix.end():]
-                if prefix["folder"] == here or is_sequence_path(own):
-                    known.add(own)
-        return set(names) & known
+        learnt = learnt_from(extra, folder_digest(root) if root is not None else None)
+        return {name for name in names if learnt(name)}
     data = recorded_data(extra.get("train_config", {}).get("data", {}))
     if data["dataset"] != "nucla" or "validation_clips" not in extra or data["nucla_drop_contradicted"]:
         return None

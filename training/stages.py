@@ -59,7 +59,7 @@ from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, recorded_data, write_config
 from training.data import DatasetError, Splits, ignore_sigterm
 from training.datasets import build_splits
-from training.datasets.clips import learnt_from, names_learnt
+from training.datasets.clips import learnt_from, names_learnt, run_folder
 from training.evaluation import Predictions, predict, topk_accuracy
 from training.windows import Augmentation, WindowDataset, window_datasets
 
@@ -380,7 +380,7 @@ def train_stage(
     seed_path = Path(init) if init else previous_checkpoint(Path(config.out), stage, network_stages)
     network, pretrained, seed = _stage_network(config, stage, net_config, network_stages, splits, init,
                                                seed_path, process)
-    seed_trained = names_learnt(seed, config.data)
+    seed_trained = names_learnt(seed, run_folder(config.data))
     splits = validation_not_learnt(config.data, splits, seed, seed_path,
                                    lambda line: print(f"[{stage}] {line}") if process.is_main else None)
     # The teacher checked now, its random draws (its network's initialisation) undone: it is loaded again
@@ -452,6 +452,9 @@ def train_stage(
             # teacher's included: an evaluation whose test split is drawn again from another folder (other
             # performances, another draw) can tell when it holds these (training.evaluate).
             "trained_clips": sorted({s.name for s in splits.train} | seed_trained | teacher_trained),
+            # Where, for a site's clips, whose names are not the dataset's own: their folder, as resolved
+            # here (training.datasets.clips.learnt_from).
+            "data_folder": run_folder(config.data),
             "train_config": config_to_dict(config),
             "init": str(init) if init else "",  # --init: the network this one started from (provenance)
             "software": software_record(),
@@ -650,7 +653,7 @@ def validation_not_learnt(data: DataConfig, splits: Splits, seed: dict[str, Any]
     held-out sessions are drawn again) train instead, with the rest of their session (its near-copies;
     in a folder of one session, split by clip, alone); another dataset's are refused: those weights
     come from another split."""
-    learnt = learnt_from(seed, data)
+    learnt = learnt_from(seed, run_folder(data))
     seen = [source.name for source in splits.validation if learnt(source.name)]
     if not seen:
         return splits
@@ -714,8 +717,8 @@ def _teacher(
             raise StageError(f"{path}: the teacher's {what} differ from this run's: "
                              f"{shown if len(shown) < 300 else shown[:300] + '...'}")
     # Its validation clips are this run's, yet it may have learnt some (from its own --init's weights).
-    trained = names_learnt(teacher.extra, config.data)
-    learnt = learnt_from(teacher.extra, config.data)
+    trained = names_learnt(teacher.extra, run_folder(config.data))
+    learnt = learnt_from(teacher.extra, run_folder(config.data))
     if seen := [name for name in validation if learnt(name)]:
         raise StageError(f"{path}: the teacher learnt {len(seen)} of this run's validation clips "
                          f"({first_few(seen, 3)}; its --init's training set?), which the student would "

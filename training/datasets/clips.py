@@ -270,49 +270,65 @@ def without_rehearsal_prefix(name: str) -> str:
 
 # What weights learnt is recorded by clip name (a checkpoint's `trained_clips`). A dataset's names are its
 # own everywhere (NTU's, N-UCLA's; a PKU-MMD sequence's wherever it was converted), but a site's are not:
-# S001C001P001R001A121 is every site's first clip of its first class. So a site folder's clip is known by
-# its folder too: a rehearsal folder's under its prefix, the run's own folder's by the run's data.root, and
-# names inherited from weights of another folder are recorded under that folder's prefix (rehearse0-).
+# S001C001P001R001A121 is every site's first clip of its first class. So a site's clip is known by its
+# folder too (a digest of its resolved path): a rehearsal folder's by the digest in its prefix, a run's
+# own folder's as the checkpoint records it (`data_folder`), and names a run inherits from weights of
+# another folder are recorded under that folder's prefix ("rehearse0-<digest>_").
+# The folder of clips whose checkpoint does not say where it trained: it may be any, this one included.
+UNKNOWN_FOLDER = "00000000"
+
+
+def run_folder(data: DataConfig) -> str | None:
+    """The digest of a run's own folder of clips (None: a dataset's run, whose names are its own)."""
+    return folder_digest(data.root) if data.dataset == "clips" else None
+
+
+def _recorded_folder(seed: dict) -> str | None:
+    """The digest of the folder of clips weights trained on: `data_folder` as their run recorded it, else
+    of their recorded data.root, resolved here (a relative one from where this runs); None for a
+    dataset's weights; UNKNOWN_FOLDER where their checkpoint does not say."""
+    if "data_folder" in seed:
+        return seed["data_folder"]
+    data = (seed.get("train_config") or {}).get("data") or {}
+    if (seed.get("dataset") or data.get("dataset") or "clips") != "clips":
+        return None
+    return folder_digest(data["root"]) if data.get("root") else UNKNOWN_FOLDER
 
 
 def _clip_key(name: str, folder: str | None) -> tuple[str | None, str]:
     """(the digest of the folder a clip is of, None for a dataset's own name; its name there), for a clip
-    named `name` in a run whose own folder has digest `folder` (None: a dataset's run)."""
+    named `name` by a run whose own folder has digest `folder` (None: a dataset's run)."""
     clip = name.split("@", 1)[0]  # an interval cut out of a clip is that clip
     prefix = REHEARSAL_PREFIX.match(clip)
     own = clip[prefix.end():] if prefix else clip
-    if folder is None or is_sequence_path(own):
+    if is_sequence_path(own):
         return None, own
     return (prefix["folder"] if prefix else folder), own
 
 
-def _recorded_folder(seed: dict) -> str | None:
-    """The digest of the folder of clips weights were trained on, as their checkpoint records it ("" where
-    it does not: no clip of theirs is taken for one of a folder)."""
-    data = (seed.get("train_config") or {}).get("data") or {}
-    return folder_digest(data["root"]) if data.get("root") else ""
+def learnt_from(seed: dict, here: str | None) -> Callable[[str], bool]:
+    """Whether a clip of a run whose own folder has digest `here` (run_folder; None: a dataset's), by its
+    name there, is one that weights whose checkpoint records `seed` (its extra) learnt from: the same
+    clip of the same folder, or of an unknown one, or a dataset's clip of the same name (a dataset's
+    weights, an NTU sample in a rehearsal folder)."""
+    known = {_clip_key(name, _recorded_folder(seed)) for name in seed.get("trained_clips", ())}
+
+    def learnt(name: str) -> bool:
+        folder, own = _clip_key(name, here)
+        return any(key in known for key in ((folder, own), (None, own), (UNKNOWN_FOLDER, own)))
+
+    return learnt
 
 
-def learnt_from(seed: dict, data: DataConfig) -> Callable[[str], bool]:
-    """Whether a clip of a run on `data`, by its name there, is one that weights whose checkpoint records
-    `seed` (its extra: `trained_clips`, `train_config`) learnt from (see _clip_key)."""
-    here = folder_digest(data.root) if data.dataset == "clips" else None
-    theirs = _recorded_folder(seed) if here is not None else None
-    known = {_clip_key(name, theirs) for name in seed.get("trained_clips", ())}
-    return lambda name: _clip_key(name, here) in known
-
-
-def names_learnt(seed: dict, data: DataConfig) -> set[str]:
-    """The clips weights whose checkpoint records `seed` learnt, named as a checkpoint of a run on `data`
-    records them: a clip of another site folder's own under that folder's prefix."""
-    names = set(seed.get("trained_clips", ()))
+def names_learnt(seed: dict, here: str | None) -> set[str]:
+    """The clips weights whose checkpoint records `seed` learnt, named as the checkpoint of a run whose own
+    folder has digest `here` records them: a clip of another folder of clips under that folder's prefix."""
     theirs = _recorded_folder(seed)
-    if data.dataset != "clips" or not theirs or theirs == folder_digest(data.root):
-        return names
     named = set()
-    for name in names:
-        folder_own = _clip_key(name, theirs)[0] == theirs and not REHEARSAL_PREFIX.match(name)
-        named.add(f"rehearse0-{theirs}_{name}" if folder_own else name)
+    for name in seed.get("trained_clips", ()):
+        folder, _ = _clip_key(name, theirs)
+        bare = REHEARSAL_PREFIX.match(name) is None
+        named.add(f"rehearse0-{folder}_{name}" if bare and folder is not None and folder != here else name)
     return named
 
 
