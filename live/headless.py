@@ -344,7 +344,7 @@ class LineWriter:
                 self._count_dropped(unflushed)
                 unflushed = 0
                 _silence(self._stream)  # Python flushes stdout again at exit: that must not fail too
-                log.info("the reader of %s closed its end; shutting down", self.where)
+                log.info("the reader of %s closed its end", self.where)  # what follows: run_headless's
             except Exception as error:  # a full disk, a folder removed, a closed stream: OSError, ValueError
                 # (and anything else: a writer thread that died of it lost every later line unsaid)
                 if self.path is not None and self._stream is not None:  # closed now: its buffer, lines
