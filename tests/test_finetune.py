@@ -310,7 +310,7 @@ def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(
         _record(site, session, "raise both arms")
         _record(site, session, "kick")
     names = sorted(p.stem for p in site.glob("*.skeleton"))
-    learnt = {"trained_clips": names, "train_config": {"data": {"root": str(site)}}}
+    learnt = {"trained_clips": names, "train_config": {"data": {"dataset": "clips", "root": str(site)}}}
     base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), ["drink_left", "kick", NO_ACTION],
                              duration_s=1.0, extra=learnt)
     quick = ["--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--set", "optim.batch_size=4",

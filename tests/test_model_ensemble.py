@@ -73,6 +73,12 @@ def test_members_of_different_splits_networks_or_classes_are_refused_by_name(tmp
     other_split = member(tmp_path, 1, validation_clips=["0055-L"])
     with pytest.raises(ValueError, match=r"member1\.pt differs from .*member0\.pt in its validation clips"):
         build_ensemble([first, other_split], tmp_path / "e.pt")
+    # Site clips trained in two folders under one relative data.root: S001C001P001R001A121 of each is
+    # another clip, and the ensemble recorded the first member's folder for both.
+    site_a, site_b = (member(tmp_path, seed, dataset="clips", data_folder=folder)
+                      for seed, folder in ((5, "aaaaaaaa"), (6, "bbbbbbbb")))
+    with pytest.raises(ValueError, match=r"member6\.pt differs from .* in its folder of clips"):
+        build_ensemble([site_a, site_b], tmp_path / "e.pt")
     wider = random_checkpoint(tmp_path / "wider.pt", dataclasses.replace(CONFIG, lstm_hidden=32), CLASSES,
                               extra=TRAINED)
     with pytest.raises(ValueError, match=r"wider\.pt differs from .* in its network: lstm_hidden"):

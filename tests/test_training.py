@@ -1378,7 +1378,7 @@ def test_validation_clips_the_starting_weights_learnt_train_with_their_session(t
     said: list[str] = []
 
     def moved(trained: list[str], root: Path) -> tuple[list[str], list[str]]:
-        seed = {"trained_clips": trained, "train_config": {"data": {"root": str(root)}}}
+        seed = {"trained_clips": trained, "train_config": {"data": {"dataset": "clips", "root": str(root)}}}
         kept = validation_not_learnt(site, splits, seed, Path("base.pt"), said.append)
         return [s.name for s in kept.train], [s.name for s in kept.validation]
 
@@ -1398,7 +1398,7 @@ def test_validation_clips_the_starting_weights_learnt_train_with_their_session(t
     from training.datasets.clips import folder_digest, names_learnt
 
     other = {"trained_clips": ["S002C001P001R001A121", "0005-M"],
-             "train_config": {"data": {"root": str(tmp_path / "other_site")}}}
+             "train_config": {"data": {"dataset": "clips", "root": str(tmp_path / "other_site")}}}
     inherited = names_learnt(other, site)
     assert inherited == {f"rehearse0-{folder_digest(tmp_path / 'other_site')}_S002C001P001R001A121", "0005-M"}
     assert moved(sorted(inherited), tmp_path / "site")[1] == [s.name for s in held if "0005" not in s.name]
@@ -1433,6 +1433,10 @@ def test_a_sites_clips_are_known_by_their_folder_a_datasets_by_their_names(tmp_p
     ntu = {"trained_clips": ["S001C001P001R001A001"], "dataset": "ntu60"}
     rehearsed = rehearsal_prefix(tmp_path / "ntu_subset", 1) + "S001C001P001R001A001"
     assert learnt_from(ntu, site2)(rehearsed) and names_learnt(ntu, site2) == {"S001C001P001R001A001"}
+    assert learnt_from({"trained_clips": [rehearsed], "data_folder": site1}, None)("S001C001P001R001A001")
+    # A record from before `dataset` was written is the default dataset's (N-UCLA), not a site's.
+    nucla = {"trained_clips": ["a01_s01_e00_v01"], "train_config": {"data": {"root": "../nucla"}}}
+    assert trained_clip_names(nucla, ["a01_s01_e00_v01"], tmp_path / "copy_of_nucla") == {"a01_s01_e00_v01"}
 
 
 def test_pretrained_weights_may_learn_slower_than_a_fresh_classifier(

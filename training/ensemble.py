@@ -33,6 +33,7 @@ from core.model.network import PartAttentionNetwork
 from core.model.profiles import Aggregation
 from recordings.argument_types import probability, replaced_file, smoothing_seconds
 from training.config import recorded_data
+from training.datasets.clips import recorded_folder
 
 
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +94,8 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
             ("preprocessing", member.preprocessing, first.preprocessing),
             ("training data", _data_record(member), _data_record(first)),
             ("validation clips", member.extra.get("validation_clips"), first.extra.get("validation_clips")),
+            # The same data settings (a relative root) trained in two folders are two sites' clips.
+            ("folder of clips", recorded_folder(member.extra), recorded_folder(first.extra)),
         ):
             if theirs != ours:
                 raise CheckpointError(
@@ -104,10 +107,10 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
     for member, checkpoint in zip(network.pose.members, loaded, strict=True):
         member.load_state_dict(checkpoint.model.pose.state_dict())
     extra: dict[str, Any] = {
-        key: first.extra[key] for key in ("stage", "dataset", "protocol", "validation_clips", "train_config",
-                                              "data_folder")
+        key: first.extra[key] for key in ("stage", "dataset", "protocol", "validation_clips", "train_config")
         if key in first.extra
     }
+    extra["data_folder"] = recorded_folder(first.extra)  # the members', checked the same
     recorded = [member.extra["trained_clips"] for member in loaded if "trained_clips" in member.extra]
     if recorded:  # what any of them learnt (--init's too), as far as they say
         extra["trained_clips"] = sorted(set().union(*recorded))

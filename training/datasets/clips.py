@@ -49,11 +49,11 @@ from recordings.argument_types import as_typed
 from recordings.clip import EXPORT_STAGING, ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
-from recordings.ntu_samples import SampleName
+from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.pkummd import is_sequence_path
 from recordings.recorder import PARTIAL_SUFFIX, clip_session, labelled_length_s
 from training.cache import load_clip, read_index, read_settings
-from training.config import DataConfig
+from training.config import DataConfig, recorded_data
 from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, stratified_split
 from training.distributed import is_main_process
 
@@ -269,11 +269,13 @@ def without_rehearsal_prefix(name: str) -> str:
 
 
 # What weights learnt is recorded by clip name (a checkpoint's `trained_clips`). A dataset's names are its
-# own everywhere (NTU's, N-UCLA's; a PKU-MMD sequence's wherever it was converted), but a site's are not:
+# own everywhere (N-UCLA's; NTU's, A001-A120, and a PKU-MMD sequence's wherever they were copied or
+# converted), but a site's are not:
 # S001C001P001R001A121 is every site's first clip of its first class. So a site's clip is known by its
 # folder too (a digest of its resolved path): a rehearsal folder's by the digest in its prefix, a run's
 # own folder's as the checkpoint records it (`data_folder`), and names a run inherits from weights of
 # another folder are recorded under that folder's prefix ("rehearse0-<digest>_").
+
 # The folder of clips whose checkpoint does not say where it trained: it may be any, this one included.
 UNKNOWN_FOLDER = "00000000"
 
@@ -283,14 +285,14 @@ def run_folder(data: DataConfig) -> str | None:
     return folder_digest(data.root) if data.dataset == "clips" else None
 
 
-def _recorded_folder(seed: dict) -> str | None:
+def recorded_folder(seed: dict) -> str | None:
     """The digest of the folder of clips weights trained on: `data_folder` as their run recorded it, else
     of their recorded data.root, resolved here (a relative one from where this runs); None for a
     dataset's weights; UNKNOWN_FOLDER where their checkpoint does not say."""
     if "data_folder" in seed:
         return seed["data_folder"]
     data = (seed.get("train_config") or {}).get("data") or {}
-    if (seed.get("dataset") or data.get("dataset") or "clips") != "clips":
+    if (seed.get("dataset") or recorded_data(data)["dataset"]) != "clips":
         return None
     return folder_digest(data["root"]) if data.get("root") else UNKNOWN_FOLDER
 
@@ -301,9 +303,17 @@ def _clip_key(name: str, folder: str | None) -> tuple[str | None, str]:
     clip = name.split("@", 1)[0]  # an interval cut out of a clip is that clip
     prefix = REHEARSAL_PREFIX.match(clip)
     own = clip[prefix.end():] if prefix else clip
-    if is_sequence_path(own):
+    if is_sequence_path(own) or _is_ntus(own):
         return None, own
     return (prefix["folder"] if prefix else folder), own
+
+
+def _is_ntus(name: str) -> bool:
+    """Whether a clip's name is one of NTU RGB+D's samples (a site's classes are A121 and above)."""
+    try:
+        return SampleName.parse(name).action <= len(NTU120_CLASSES)
+    except ValueError:
+        return False
 
 
 def learnt_from(seed: dict, here: str | None) -> Callable[[str], bool]:
@@ -311,7 +321,7 @@ def learnt_from(seed: dict, here: str | None) -> Callable[[str], bool]:
     name there, is one that weights whose checkpoint records `seed` (its extra) learnt from: the same
     clip of the same folder, or of an unknown one, or a dataset's clip of the same name (a dataset's
     weights, an NTU sample in a rehearsal folder)."""
-    known = {_clip_key(name, _recorded_folder(seed)) for name in seed.get("trained_clips", ())}
+    known = {_clip_key(name, recorded_folder(seed)) for name in seed.get("trained_clips", ())}
 
     def learnt(name: str) -> bool:
         folder, own = _clip_key(name, here)
@@ -323,7 +333,7 @@ def learnt_from(seed: dict, here: str | None) -> Callable[[str], bool]:
 def names_learnt(seed: dict, here: str | None) -> set[str]:
     """The clips weights whose checkpoint records `seed` learnt, named as the checkpoint of a run whose own
     folder has digest `here` records them: a clip of another folder of clips under that folder's prefix."""
-    theirs = _recorded_folder(seed)
+    theirs = recorded_folder(seed)
     named = set()
     for name in seed.get("trained_clips", ()):
         folder, _ = _clip_key(name, theirs)
