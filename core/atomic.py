@@ -30,6 +30,20 @@ from typing import BinaryIO
 UNFINISHED_NAME = re.compile(r"\..+\.\d+-[0-9a-f]{8}\.partial")
 
 
+def remove_leftovers(paths: list[Path]) -> tuple[int, int]:
+    """Remove what killed writes left; (how many files, how many bytes) were removed. One gone meanwhile,
+    or not this account's to remove, is left and not counted."""
+    files = size = 0
+    for path in paths:
+        try:
+            length = path.stat().st_size
+            path.unlink()
+        except OSError:
+            continue
+        files, size = files + 1, size + length
+    return files, size
+
+
 def unfinished_path(path: Path) -> Path:
     """Where a write of `path` goes until it is complete: `.<name>.<pid>-<8 hex>.partial` beside it, its
     own for each write (even two with one process id: two containers sharing a cache). The engine cache

@@ -200,8 +200,9 @@ class LineWriter:
         self._dropped_at = -math.inf  # when a line last found no room in the queue
         self.failure: str | None = None  # the last failure of the run, for its summary
         self.failing = False  # now: lines are dropped until the file is opened again
-        # Set when the reader of stdout went away (`python -m live --headless | head`): the run then
-        # ends as on Ctrl-C, instead of running on with nobody reading (and the shell waiting for it).
+        # Set when the reader of stdout went away (`python -m live --headless | head`): a run whose alerts
+        # go nowhere else then ends as on Ctrl-C, instead of running on with nobody reading (and the shell
+        # waiting for it); run_headless decides.
         self.reader_gone = False
         self._thread = threading.Thread(target=self._run, name=f"writer {option}", daemon=True)
         self._thread.start()

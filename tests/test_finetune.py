@@ -25,6 +25,9 @@ from training.datasets.clips import clip_splits, hold_out_sessions
 from training.stages import class_rows, load_matching
 
 REPO = Path(__file__).resolve().parents[1]
+# A fine-tune of a skeleton-only base in seconds: one pose epoch of one step.
+QUICK_POSE = ["--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--set", "optim.batch_size=4",
+              "--no-progress", "--threads", "1"]
 
 
 def test_known_classes_keep_their_classifier_rows() -> None:
@@ -261,8 +264,7 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     site = tmp_path / "site"
     for session in (1, 2, 3):
         _record(site, session, "raise both arms")
-    quick = ["--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--set", "optim.batch_size=4",
-             "--no-progress", "--threads", "1"]
+    quick = QUICK_POSE
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
                      *quick]) == 0  # fmt: skip
     out = capsys.readouterr().out
@@ -313,8 +315,7 @@ def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(
     learnt = {"trained_clips": names, "train_config": {"data": {"dataset": "clips", "root": str(site)}}}
     base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), ["drink_left", "kick", NO_ACTION],
                              duration_s=1.0, extra=learnt)
-    quick = ["--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--set", "optim.batch_size=4",
-             "--no-progress", "--threads", "1"]
+    quick = QUICK_POSE
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
                      *quick]) == 0  # fmt: skip
     out = capsys.readouterr().out
@@ -506,8 +507,7 @@ def test_a_site_class_that_says_which_side_turns_the_bases_mirroring_off(tmp_pat
     site = tmp_path / "site"
     for session in (1, 2):
         _record(site, session, "wave_left")
-    quick = ["--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--set", "optim.batch_size=4",
-             "--no-progress", "--threads", "1"]
+    quick = QUICK_POSE
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
                      *quick]) == 0  # fmt: skip
     assert ("the classes wave_left say which side acts, so windows are not mirrored (augment.mirror and "

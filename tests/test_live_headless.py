@@ -952,6 +952,7 @@ def test_a_reader_closing_stdout_ends_the_run_cleanly(tiny_checkpoint, ntu_clip)
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0, err
     assert "closed its end" in err and "[live] capture:" in err and "Traceback" not in err
+    assert "shutting down: the output's reader is gone" in err
 
 
 def test_alerts_with_a_way_of_their_own_outlive_the_reader_of_stdout(tiny_checkpoint, ntu_clip):

@@ -1360,7 +1360,10 @@ def test_weights_that_learnt_this_runs_validation_clips_neither_seed_nor_teach_i
 
 def test_validation_clips_the_starting_weights_learnt_train_with_their_session(tmp_path: Path) -> None:
     """A fine-tune rehearsing on PKU-MMD sequences its base trained on held some out: 27 of 39
-    validation sequences were the base's training ones, and chose the fine-tune's epoch."""
+    validation sequences were the base's training ones, and chose the fine-tune's epoch. They train
+    instead with their session; a site's own clip moves only for weights of the same folder, and alone
+    in a folder of one session; names inherited from another folder stay that folder's; another
+    dataset's run is refused."""
     from training.config import DataConfig
     from training.data import Splits
     from training.stages import validation_not_learnt
@@ -1377,8 +1380,8 @@ def test_validation_clips_the_starting_weights_learnt_train_with_their_session(t
     site = DataConfig(dataset="clips", root=str(tmp_path / "site"))
     said: list[str] = []
 
-    def moved(trained: list[str], root: Path) -> tuple[list[str], list[str]]:
-        seed = {"trained_clips": trained, "train_config": {"data": {"dataset": "clips", "root": str(root)}}}
+    def moved(learnt: list[str], root: Path) -> tuple[list[str], list[str]]:
+        seed = {"trained_clips": learnt, "train_config": {"data": {"dataset": "clips", "root": str(root)}}}
         kept = validation_not_learnt(site, splits, seed, Path("base.pt"), said.append)
         return [s.name for s in kept.train], [s.name for s in kept.validation]
 
@@ -1395,12 +1398,14 @@ def test_validation_clips_the_starting_weights_learnt_train_with_their_session(t
     # a rehearsal folder is known by its digest, whatever its place among --rehearse (rehearse1- then).
     assert moved(["rehearse1-4567cdef_synth_a"], tmp_path / "site")[1][-1] == "rehearse2-4567cdef_synth_b"
     # Another site's names, inherited by a stage's best.pt (recorded under this run's root), stay theirs.
-    from training.datasets.clips import folder_digest, names_learnt
+    from training.datasets.clips import folder_digest, names_learnt, run_folder
 
     other = {"trained_clips": ["S002C001P001R001A121", "0005-M"],
              "train_config": {"data": {"dataset": "clips", "root": str(tmp_path / "other_site")}}}
-    inherited = names_learnt(other, site)
+    inherited = names_learnt(other, run_folder(site))
     assert inherited == {f"rehearse0-{folder_digest(tmp_path / 'other_site')}_S002C001P001R001A121", "0005-M"}
+    same = {**other, "train_config": {"data": {"dataset": "clips", "root": site.root}}}
+    assert names_learnt(same, run_folder(site)) == {"S002C001P001R001A121", "0005-M"}  # this folder's own
     assert moved(sorted(inherited), tmp_path / "site")[1] == [s.name for s in held if "0005" not in s.name]
     with pytest.raises(StageError, match=r"base\.pt: it trained on 1 of this run's 7 validation clips"):
         validation_not_learnt(DataConfig(dataset="pkummd"), splits, {"trained_clips": ["0007-M"]},

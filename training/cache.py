@@ -17,6 +17,7 @@ through a temporary name + rename, so an interrupted run leaves no half-written 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import zipfile
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import UNFINISHED_NAME, replace_atomically, write_then_rename
+from core.atomic import UNFINISHED_NAME, remove_leftovers, replace_atomically, write_then_rename
 from core.glimpse import PARTS, GlimpseConfig
 from core.timeline import Timeline
 from training.data import Clip, ClipSource, DatasetError
@@ -127,19 +128,13 @@ def open_cache_folder(cache: Path) -> None:
     """Make the cache folder, and remove `write_then_rename`'s temporary files among its clips untouched
     for STALE_PARTIAL_S (a crop file is hundreds of MB, and nothing else ever removed them), said."""
     cache.mkdir(parents=True, exist_ok=True)
-    files = size = 0
     now = time.time()
+    stale = []
     for partial in (cache / "clips").glob(".*.partial"):
-        if not UNFINISHED_NAME.fullmatch(partial.name):
-            continue
-        try:
-            stat = partial.stat()
-            if now - stat.st_mtime < STALE_PARTIAL_S:
-                continue
-            partial.unlink()
-        except OSError:  # gone meanwhile, or not ours to remove: left
-            continue
-        files, size = files + 1, size + stat.st_size
+        with contextlib.suppress(OSError):  # gone meanwhile: nothing to remove
+            if UNFINISHED_NAME.fullmatch(partial.name) and now - partial.stat().st_mtime >= STALE_PARTIAL_S:
+                stale.append(partial)
+    files, size = remove_leftovers(stale)
     if files:
         print(f"removed {files} unfinished file(s) ({size / 1e6:.1f} MB) an interrupted prepare left in "
               f"{cache}")

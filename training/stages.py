@@ -44,7 +44,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from core.atomic import UNFINISHED_NAME, replace_atomically, write_then_rename
+from core.atomic import UNFINISHED_NAME, remove_leftovers, replace_atomically, write_then_rename
 from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
 from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
@@ -263,14 +263,7 @@ def _remove_unfinished_writes(run: Path) -> None:
     left += [*run.glob(".model.pt.*.tmp")]
     left += [path for folder in stages for path in (*folder.glob("*.pt.partial"), folder / "state.tmp")
              if path.is_file()]
-    files = size = 0
-    for path in left:
-        try:
-            size += path.stat().st_size
-            path.unlink()
-            files += 1
-        except OSError:  # gone meanwhile, or not this account's to remove: left
-            continue
+    files, size = remove_leftovers(left)
     if files:
         print(f"removed {files} unfinished file(s) ({size / 1e6:.1f} MB) an interrupted run left in {run}")
 
@@ -717,8 +710,8 @@ def _teacher(
             raise StageError(f"{path}: the teacher's {what} differ from this run's: "
                              f"{shown if len(shown) < 300 else shown[:300] + '...'}")
     # Its validation clips are this run's, yet it may have learnt some (from its own --init's weights).
-    trained = names_learnt(teacher.extra, run_folder(config.data))
-    learnt = learnt_from(teacher.extra, run_folder(config.data))
+    here = run_folder(config.data)
+    trained, learnt = names_learnt(teacher.extra, here), learnt_from(teacher.extra, here)
     if seen := [name for name in validation if learnt(name)]:
         raise StageError(f"{path}: the teacher learnt {len(seen)} of this run's validation clips "
                          f"({first_few(seen, 3)}; its --init's training set?), which the student would "

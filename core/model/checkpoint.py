@@ -357,11 +357,13 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
         try:
             payload = torch.load(_Mapped(mapped), map_location=map_location, weights_only=True)
         except Exception as error:  # unpickling raises many types; all mean "not a readable checkpoint"
-            if zipped and not zipfile.is_zipfile(_Mapped(mapped)):
+            archive = zipped and zipfile.is_zipfile(_Mapped(mapped))
+            members = _member_names(mapped) if archive else []
+            if zipped and not archive:
                 why = "its archive is cut short or damaged; was the file copied completely?"
-            elif zipped and not any(name.endswith("/data.pkl") for name in _member_names(mapped)):
+            elif archive and not any(name.endswith("/data.pkl") for name in members):
                 why = ("a zip archive but no PyTorch checkpoint (torch.save's hold <name>/data.pkl; this one "
-                       f"holds {first_few(_member_names(mapped), 3)})")
+                       f"holds {first_few(members, 3)})")
             elif Path(path).suffix.lower() == ".onnx":
                 why = ("an exported ONNX graph, which python -m live runs; this command reads the .pt "
                        "checkpoint it was exported from")

@@ -260,7 +260,11 @@ def folder_digest(folder: str | Path) -> str:
 def rehearsal_prefix(folder: str | Path, k: int) -> str:
     """Cache names of a rehearsal folder's clips: its number and a digest of its path, so that two
     folders' same-named clips never share a cache entry."""
-    return f"rehearse{k}-{folder_digest(folder)}_"
+    return _prefix(folder_digest(folder), k)
+
+
+def _prefix(digest: str, k: int) -> str:
+    return f"rehearse{k}-{digest}_"
 
 
 def without_rehearsal_prefix(name: str) -> str:
@@ -321,7 +325,8 @@ def learnt_from(seed: dict, here: str | None) -> Callable[[str], bool]:
     name there, is one that weights whose checkpoint records `seed` (its extra) learnt from: the same
     clip of the same folder, or of an unknown one, or a dataset's clip of the same name (a dataset's
     weights, an NTU sample in a rehearsal folder)."""
-    known = {_clip_key(name, recorded_folder(seed)) for name in seed.get("trained_clips", ())}
+    theirs = recorded_folder(seed)
+    known = {_clip_key(name, theirs) for name in seed.get("trained_clips", ())}
 
     def learnt(name: str) -> bool:
         folder, own = _clip_key(name, here)
@@ -337,8 +342,8 @@ def names_learnt(seed: dict, here: str | None) -> set[str]:
     named = set()
     for name in seed.get("trained_clips", ()):
         folder, _ = _clip_key(name, theirs)
-        bare = REHEARSAL_PREFIX.match(name) is None
-        named.add(f"rehearse0-{folder}_{name}" if bare and folder is not None and folder != here else name)
+        another = REHEARSAL_PREFIX.match(name) is None and folder not in (None, here)
+        named.add(_prefix(folder, 0) + name if another else name)
     return named
 
 
