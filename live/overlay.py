@@ -629,6 +629,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._last_sequence = -1
         self._shown: tuple[RingEntry, np.ndarray | None] | None = None  # the frame on screen, as read
         self._recording_drawn = False  # whether that frame carries the recording mark
+        self._panels_fit_px = -1  # the height of the people's column the panels were last sized for
         self._ended_at: float | None = None
         self._quit_asked_at: float | None = None  # monotonic time of a q that asked to be pressed again
         self.setWindowTitle(f"Where to focus - live - {pipeline.source.name}")
@@ -907,7 +908,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         # Smaller where everyone's would not fit (in a 760 px window: three people without crops, six with
         # only their top action; with the 3D panel shown, two and four): nobody's action needs scrolling.
         margins = self._people_area.widget().layout().contentsMargins()  # the column's, around the panels
-        room = self._people_area.viewport().height() - margins.top() - margins.bottom()
+        self._panels_fit_px = self._people_area.viewport().height()
+        room = self._panels_fit_px - margins.top() - margins.bottom()
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         if (short_px := len(order) * self._panel_px[PanelSize.TOP_ACTION] - room) > 0:
             self._room_from_3d(short_px)  # the panels have it from the next frame
@@ -1073,9 +1075,11 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._shown = latest
             self._draw_frame(*latest)
             self._frames_drawn += 1
-        elif self._shown is not None and self.pipeline.recording != self._recording_drawn:
-            # A recording started or stopped while the picture stands still (paused, or a sensor that
-            # sends nothing): the same frame again, so that REC on it says what is happening now.
+        elif self._shown is not None and (self.pipeline.recording != self._recording_drawn
+                                          or self._people_area.viewport().height() != self._panels_fit_px):
+            # A recording started or stopped, or the window was resized, while the picture stands still
+            # (paused, or a sensor that sends nothing): the same frame again, so that REC on it says what
+            # is happening now and the people's panels fit their column (they sat behind a scrollbar).
             self._draw_frame(*self._shown)
 
     def _update_status(self) -> None:

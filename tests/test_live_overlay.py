@@ -633,6 +633,19 @@ def test_the_people_s_panels_fit_their_column_without_a_scrollbar_at_any_height(
             window.refresh()
             QtWidgets.QApplication.processEvents()
         assert column.verticalScrollBar().maximum() == 0, (height, window.panels[0].panel_size)
+    # Paused (no new frame), the window made smaller: the panels were sized at the next frame only, and
+    # sat behind a scrollbar for as long as the pause lasted.
+    pipeline.set_paused(True)
+    window.resize(1200, 760)
+    for _ in range(3):
+        window.refresh()
+        QtWidgets.QApplication.processEvents()
+    window.resize(1200, 420)
+    for _ in range(3):
+        window.refresh()
+        QtWidgets.QApplication.processEvents()
+    assert column.verticalScrollBar().maximum() == 0, window.panels[0].panel_size
+    pipeline.set_paused(False)
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
