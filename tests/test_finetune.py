@@ -312,7 +312,8 @@ def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(
         _record(site, session, "raise both arms")
         _record(site, session, "kick")
     names = sorted(p.stem for p in site.glob("*.skeleton"))
-    learnt = {"trained_clips": names, "train_config": {"data": {"dataset": "clips", "root": str(site)}}}
+    learnt = {"dataset": "clips", "trained_clips": names,
+              "train_config": {"data": {"dataset": "clips", "root": str(site), "split_seed": 1}}}
     base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), ["drink_left", "kick", NO_ACTION],
                              duration_s=1.0, extra=learnt)
     quick = QUICK_POSE
@@ -321,13 +322,45 @@ def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(
     out = capsys.readouterr().out
     assert "[finetune] 2 validation clip(s) of 1 session(s) train instead: base.pt learnt 2 of them" in out
     assert "[finetune] 6 training / 0 validation clips" in out
-    assert "no session could be held out (base.pt learnt every clip held out)" in out
+    assert ("no session could be held out (base.pt learnt every clip drawn for it with data.split_seed 0; it "
+            "was fine-tuned with 1, which held out the sessions it did not learn)") in out
     assert (tmp_path / "run" / "model.pt").is_file() and "[pose] 6 training / 0 validation" in out
     from core.model.checkpoint import load_checkpoint
     from training.datasets.clips import folder_digest
 
     # Its folder as resolved where it trained: a relative --clips resolved elsewhere is another folder.
     assert load_checkpoint(tmp_path / "run" / "model.pt").extra["data_folder"] == folder_digest(site)
+
+
+def test_the_split_names_the_rehearsal_held_out_and_what_is_learnt_now(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """PKU-MMD sequences the base held out, given as rehearsal: the note said all of them were "learnt
+    now", the one held out for validation too, and the split named the site's sessions alone, though
+    that sequence's windows are in the validation figures."""
+    from training.__main__ import main as training
+
+    site = tmp_path / "site"
+    for session in (1, 2, 3):
+        _record(site, session, "raise both arms")
+        _record(site, session, "kick")
+    rehearsal = tmp_path / "rehearse"
+    for sequence in ("0016-M", "0026-M", "0036-M", "0046-M", "0056-M"):
+        _record(rehearsal, int(sequence[:4]), "kick", sequence)
+    base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), ["drink_left", "kick", NO_ACTION],
+                             duration_s=1.0, extra={"dataset": "pkummd", "trained_clips": ["0005-M"]})
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--rehearse", str(rehearsal),
+                     "--out", str(tmp_path / "run"), *QUICK_POSE]) == 0
+    out = capsys.readouterr().out
+    held = re.search(r"; of the --rehearse clips ([0-9]{4}-M)\)", out)
+    assert held, out
+    learnt_now = re.search(r"note: 4 of the --rehearse clips are PKU-MMD sequences base\.pt did not train "
+                           r"on, its validation or test ones \((.*)\): learnt now", out)
+    assert learnt_now and held[1] not in learnt_now[1], out
+    # Its validation scored on the site's folder alone: the held-out sequence is in the rehearsal's.
+    model = str(tmp_path / "run" / "model.pt")
+    assert training(["evaluate", "--checkpoint", model, "--data", str(site), "--subset", "validation"]) == 2
+    assert "they are of its --rehearse folders; without --data" in capsys.readouterr().err
 
 
 def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pytest.CaptureFixture,
@@ -358,6 +391,12 @@ def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pyt
     assert re.search(r"WARNING: the new class 'raise both arms' is right on 0% of its \d+ validation clips?: "
                      r"the model has not learnt it; record more of it \(README, \"Teaching the system a new "
                      r"action\"\), or --replace-classes where the site needs only its own classes\n", said)
+    # A second round on the same folder: the class is the base's now, and still not learnt, said again.
+    again = ["finetune", "--from", str(tmp_path / "run" / "model.pt"), "--clips", str(tmp_path / "site"),
+             "--out", str(tmp_path / "again"), "--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1",
+             "--no-progress", "--threads", "1"]
+    assert training(again) == 0
+    assert "WARNING: the site class 'raise both arms' is right on 0% of its" in capsys.readouterr().out
 
 
 def test_how_much_of_the_sites_recordings_validation_holds_out_is_said() -> None:

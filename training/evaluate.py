@@ -20,7 +20,7 @@ from training import distributed
 from training.config import DataConfig, config_from_dict, recorded_data
 from training.data import DatasetError
 from training.datasets import build_splits
-from training.datasets.clips import folder_digest, learnt_from
+from training.datasets.clips import REHEARSAL_PREFIX, folder_digest, learnt_from
 from training.datasets.nucla import NuclaName
 from training.evaluation import (
     Report,
@@ -172,9 +172,12 @@ def evaluate(
         sources = [s for s in splits.subset("all") if s.name in wanted]
         missing = wanted - {s.name for s in sources}
         if missing:
+            rehearsed = any(REHEARSAL_PREFIX.match(name) for name in missing)
             raise DatasetError(
                 f"{data_config.root}: {len(missing)} of the checkpoint's validation clips are absent "
-                f"(e.g. {sorted(missing)[:3]})"
+                f"(e.g. {sorted(missing)[:3]})" + (
+                    ": they are of its --rehearse folders; without --data the validation clips are read "
+                    "where it trained, those folders with them" if rehearsed else "")
             )
     else:
         sources = splits.subset(subset)

@@ -326,12 +326,6 @@ def run_finetune(args: argparse.Namespace) -> int:
     if from_rehearsal:
         say(f"[finetune] note: the --rehearse clips bring {len(from_rehearsal)} class(es) the base model "
             f"does not know, trained as new classes: {', '.join(from_rehearsal)}")
-    held_out = held_out_sequences(base, [c for c in clips if c.folder > 0])
-    if held_out:
-        say(f"[finetune] note: {len(held_out)} of the --rehearse clips are PKU-MMD sequences "
-            f"{base_path.name} did not train on, its validation or test ones ({', '.join(held_out[:3])}"
-            f"{' ...' if len(held_out) > 3 else ''}): learnt now, they no longer measure it or its "
-            "fine-tunes")
     if forgotten:
         say(f"[finetune] WARNING: no clip of {', '.join(forgotten)}: the fine-tuned model will forget "
             f"{'it' if len(forgotten) == 1 else 'them'}. Add clips of the base model's classes with "
@@ -384,17 +378,35 @@ def run_finetune(args: argparse.Namespace) -> int:
     drawn = build_splits(config.data)
     splits = validation_not_learnt(config.data, drawn, base.extra, base_path,
                                    lambda line: say(f"[finetune] {line}"))
-    # Which: a site checks that the held-out session is one it can judge the model on.
+    # Which: a site checks that the held-out session is one it can judge the model on, and sees which of
+    # the rehearsal's are held out with it (their windows are in the validation figures too).
     held = sorted({s.group["session"] for s in splits.validation if s.group.get("folder") == 0})
     said, warning = held_out_site(clips, held)
+    rehearsal_held = sorted({without_rehearsal_prefix(s.name).split("@")[0] for s in splits.validation
+                             if s.group.get("folder", 0) > 0})
+    if rehearsal_held:
+        said += f"; of the --rehearse clips {first_few(rehearsal_held, 3)}"
     say(f"[finetune] {len(splits.train)} training / {len(splits.validation)} validation "
         f"{'sequences' if splits.continuous else 'clips'} (whole sessions held out{said})"
         + (", windows along the sequences with no_action between actions" if splits.continuous else ""))
     if warning:
         say(warning)
+    trained = {without_rehearsal_prefix(s.name) for s in splits.train}
+    learnt_now = [name for name in held_out_sequences(base, [c for c in clips if c.folder > 0])
+                  if name in trained]
+    if learnt_now:
+        say(f"[finetune] note: {len(learnt_now)} of the --rehearse clips are PKU-MMD sequences "
+            f"{base_path.name} did not train on, its validation or test ones ({first_few(learnt_now, 3)}): "
+            "learnt now, they no longer measure it or its fine-tunes")
     if not splits.validation:
-        why = f"{base_path.name} learnt every clip held out" if drawn.validation else (
-            "each class needs two or more")
+        if drawn.validation:  # the sessions drawn were learnt; another draw (split_seed) may hold out others
+            why = (f"{base_path.name} learnt every clip drawn for it with data.split_seed "
+                   f"{config.data.split_seed}")
+            its = base_train_config(base).data.split_seed
+            if base.extra.get("dataset") == "clips" and its != config.data.split_seed:  # a fine-tune's
+                why += f"; it was fine-tuned with {its}, which held out the sessions it did not learn"
+        else:
+            why = "each class needs two or more"
         say(f"[finetune] WARNING: no session could be held out ({why}); "
             "validation uses the training clips and says little")
     if skeleton_only:
@@ -424,13 +436,15 @@ def run_finetune(args: argparse.Namespace) -> int:
         unit = "window" if splits.continuous else "clip"
         rehearsed = any(c.folder > 0 for c in clips)
         for name, scored, top1 in report.per_class:
-            if name in new and name in site_named and scored and top1 < 0.5:
+            # The site's classes, new or taught by an earlier round (a round again on the same folder).
+            if name in site_named and scored and top1 < 0.5:
                 ways = ["record more of it (README, \"Teaching the system a new action\")"]
                 if rehearsed:
                     ways.append("give the rehearsal fewer clips")
                 if not args.replace_classes:
                     ways.append("--replace-classes where the site needs only its own classes")
-                say(f"[finetune] WARNING: the new class {name!r} is right on {100 * top1:.0f}% of its "
+                say(f"[finetune] WARNING: the {'new' if name in new else 'site'} class {name!r} is right on "
+                    f"{100 * top1:.0f}% of its "
                     f"{scored} validation {unit}{'s' * (scored != 1)}: the model has not learnt it; "
                     + ", or ".join(ways))
     return 0
