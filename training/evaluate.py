@@ -172,7 +172,7 @@ def evaluate(
         sources = [s for s in splits.subset("all") if s.name in wanted]
         missing = wanted - {s.name for s in sources}
         if missing:
-            rehearsed = any(REHEARSAL_PREFIX.match(name) for name in missing)
+            rehearsed = all(REHEARSAL_PREFIX.match(name) for name in missing)
             raise DatasetError(
                 f"{data_config.root}: {len(missing)} of the checkpoint's validation clips are absent "
                 f"(e.g. {sorted(missing)[:3]})" + (

@@ -71,7 +71,14 @@ from training.config import (
     wrongly_changed,
 )
 from training.data import DatasetError
-from training.datasets.clips import LabelledClip, clip_classes, read_dataset, without_rehearsal_prefix
+from training.datasets.clips import (
+    LabelledClip,
+    clip_classes,
+    read_dataset,
+    recorded_folder,
+    run_folder,
+    without_rehearsal_prefix,
+)
 from training.prepare import prepare_clip_crops
 from training.stages import StageError, train_stage, validation_not_learnt
 
@@ -376,6 +383,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     # Held-out clips the base learnt (rehearsal sequences of its training side) train instead, said here
     # with the counts below; each stage would move them too, after these lines had described the split.
     drawn = build_splits(config.data)
+    this_folder = recorded_folder(base.extra) == run_folder(config.data)  # the base: a fine-tune on it
     splits = validation_not_learnt(config.data, drawn, base.extra, base_path,
                                    lambda line: say(f"[finetune] {line}"))
     # Which: a site checks that the held-out session is one it can judge the model on, and sees which of
@@ -391,7 +399,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         + (", windows along the sequences with no_action between actions" if splits.continuous else ""))
     if warning:
         say(warning)
-    trained = {without_rehearsal_prefix(s.name) for s in splits.train}
+    trained = {without_rehearsal_prefix(s.name).split("@")[0] for s in splits.train}
     learnt_now = [name for name in held_out_sequences(base, [c for c in clips if c.folder > 0])
                   if name in trained]
     if learnt_now:
@@ -402,9 +410,12 @@ def run_finetune(args: argparse.Namespace) -> int:
         if drawn.validation:  # the sessions drawn were learnt; another draw (split_seed) may hold out others
             why = (f"{base_path.name} learnt every clip drawn for it with data.split_seed "
                    f"{config.data.split_seed}")
-            its = base_train_config(base).data.split_seed
-            if base.extra.get("dataset") == "clips" and its != config.data.split_seed:  # a fine-tune's
-                why += f"; it was fine-tuned with {its}, which held out the sessions it did not learn"
+            its = ((base.extra.get("train_config") or {}).get("data") or {}).get("split_seed")
+            if this_folder and its is not None and its != config.data.split_seed and base.extra.get(
+                    "validation_clips"):  # a fine-tune on this folder, which held some out
+                why += f"; it was fine-tuned here with {its}, which held out clips it did not learn"
+            else:
+                why += "; another data.split_seed may hold out others"
         else:
             why = "each class needs two or more"
         say(f"[finetune] WARNING: no session could be held out ({why}); "
@@ -436,8 +447,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         unit = "window" if splits.continuous else "clip"
         rehearsed = any(c.folder > 0 for c in clips)
         for name, scored, top1 in report.per_class:
-            # The site's classes, new or taught by an earlier round (a round again on the same folder).
-            if name in site_named and scored and top1 < 0.5:
+            # The site's new classes, and those an earlier round on this folder taught (its base's).
+            if (name in new or this_folder and name in site_named) and scored and top1 < 0.5:
                 ways = ["record more of it (README, \"Teaching the system a new action\")"]
                 if rehearsed:
                     ways.append("give the rehearsal fewer clips")
