@@ -447,15 +447,13 @@ def run_finetune(args: argparse.Namespace) -> int:
         unit = "window" if splits.continuous else "clip"
         rehearsed = any(c.folder > 0 for c in clips)
         for name, scored, top1 in report.per_class:
-            # The site's new classes, and those an earlier round on this folder taught (its base's).
-            if (name in new or this_folder and name in site_named) and scored and top1 < 0.5:
+            if name in new and name in site_named and scored and top1 < 0.5:
                 ways = ["record more of it (README, \"Teaching the system a new action\")"]
                 if rehearsed:
                     ways.append("give the rehearsal fewer clips")
                 if not args.replace_classes:
                     ways.append("--replace-classes where the site needs only its own classes")
-                say(f"[finetune] WARNING: the {'new' if name in new else 'site'} class {name!r} is right on "
-                    f"{100 * top1:.0f}% of its "
+                say(f"[finetune] WARNING: the new class {name!r} is right on {100 * top1:.0f}% of its "
                     f"{scored} validation {unit}{'s' * (scored != 1)}: the model has not learnt it; "
                     + ", or ".join(ways))
     return 0
