@@ -446,8 +446,9 @@ class ActionEvent:
     time: float
     duration_s: float = 0.0
     number: int = 0  # the person's number on screen ("person 2"; live/tracks.py), 0 where unknown
-    # Why an event ended (one of ENDED_BECAUSE; "" for a start): a dashboard tells an action over from
-    # a person who walked out of view or an app that stopped.
+    # Why an event ended ("" for a start): "over" (below the end threshold), "another_action" (another
+    # took the person's top), "left_view" (no longer tracked) or "run_ended": a dashboard tells an action
+    # over from a person who walked out of view or an app that stopped.
     why: str = ""
 
     def to_json(self) -> dict:
@@ -456,10 +457,6 @@ class ActionEvent:
                 "p": round(self.probability, 4), "duration_s": round(self.duration_s, 2)}
         return {**line, "why": self.why} if self.kind == "ended" else line
 
-
-# An event ends because its action fell below the end threshold, another action took the person's top,
-# the person is no longer tracked (left the view), or the run stopped.
-ENDED_BECAUSE = ("over", "another_action", "left_view", "run_ended")
 
 
 class EventLog:

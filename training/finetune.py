@@ -74,6 +74,7 @@ from training.data import DatasetError
 from training.datasets.clips import (
     LabelledClip,
     clip_classes,
+    own_clip_name,
     read_dataset,
     recorded_folder,
     run_folder,
@@ -383,14 +384,13 @@ def run_finetune(args: argparse.Namespace) -> int:
     # Held-out clips the base learnt (rehearsal sequences of its training side) train instead, said here
     # with the counts below; each stage would move them too, after these lines had described the split.
     drawn = build_splits(config.data)
-    this_folder = recorded_folder(base.extra) == run_folder(config.data)  # the base: a fine-tune on it
     splits = validation_not_learnt(config.data, drawn, base.extra, base_path,
                                    lambda line: say(f"[finetune] {line}"))
     # Which: a site checks that the held-out session is one it can judge the model on, and sees which of
     # the rehearsal's are held out with it (their windows are in the validation figures too).
     held = sorted({s.group["session"] for s in splits.validation if s.group.get("folder") == 0})
     said, warning = held_out_site(clips, held)
-    rehearsal_held = sorted({without_rehearsal_prefix(s.name).split("@")[0] for s in splits.validation
+    rehearsal_held = sorted({own_clip_name(s.name) for s in splits.validation
                              if s.group.get("folder", 0) > 0})
     if rehearsal_held:
         said += f"; of the --rehearse clips {first_few(rehearsal_held, 3)}"
@@ -399,7 +399,7 @@ def run_finetune(args: argparse.Namespace) -> int:
         + (", windows along the sequences with no_action between actions" if splits.continuous else ""))
     if warning:
         say(warning)
-    trained = {without_rehearsal_prefix(s.name).split("@")[0] for s in splits.train}
+    trained = {own_clip_name(s.name) for s in splits.train}
     learnt_now = [name for name in held_out_sequences(base, [c for c in clips if c.folder > 0])
                   if name in trained]
     if learnt_now:
@@ -411,8 +411,9 @@ def run_finetune(args: argparse.Namespace) -> int:
             why = (f"{base_path.name} learnt every clip drawn for it with data.split_seed "
                    f"{config.data.split_seed}")
             its = ((base.extra.get("train_config") or {}).get("data") or {}).get("split_seed")
+            this_folder = recorded_folder(base.extra) == run_folder(config.data)  # the base: a fine-tune here
             if this_folder and its is not None and its != config.data.split_seed and base.extra.get(
-                    "validation_clips"):  # a fine-tune on this folder, which held some out
+                    "validation_clips"):  # which held some out
                 why += f"; it was fine-tuned here with {its}, which held out clips it did not learn"
             else:
                 why += "; another data.split_seed may hold out others"

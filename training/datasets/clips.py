@@ -272,6 +272,12 @@ def without_rehearsal_prefix(name: str) -> str:
     return REHEARSAL_PREFIX.sub("", name, count=1)
 
 
+def own_clip_name(source: str) -> str:
+    """The clip a training source is, by its own name: without its folder's prefix, and an interval cut
+    out of it ("name@start-end") as the whole clip."""
+    return without_rehearsal_prefix(source).split("@", 1)[0]
+
+
 # What weights learnt is recorded by clip name (a checkpoint's `trained_clips`). A dataset's names are its
 # own everywhere (N-UCLA's; NTU's, A001-A120, and a PKU-MMD sequence's wherever they were copied or
 # converted), but a site's are not:
