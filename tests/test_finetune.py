@@ -380,7 +380,9 @@ def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pyt
     """A site's class that scored 0 of its validation windows was hidden behind "validation top-1 82.4%",
     the rehearsed classes' (a night's raise_both_arms against 20 clips a class of rehearsal)."""
     import dataclasses
+    import shutil
 
+    from core.model.checkpoint import load_checkpoint
     from training import evaluate as evaluation
     from training.__main__ import main as training
 
@@ -403,6 +405,28 @@ def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pyt
     assert re.search(r"WARNING: the new class 'raise both arms' is right on 0% of its \d+ validation clips?: "
                      r"the model has not learnt it; record more of it \(README, \"Teaching the system a new "
                      r"action\"\), or --replace-classes where the site needs only its own classes\n", said)
+    assert load_checkpoint(tmp_path / "run" / "model.pt").extra["site_classes_taught"] == ["raise both arms"]
+    # A second round on the same folder, recorded as the warning says: the class is the base's now, and
+    # still not learnt, said again (a base class the site labels is not: 'kick').
+    _record(tmp_path / "site", 4, "raise both arms")
+    for session in (1, 2, 3, 4):
+        _record(tmp_path / "site", session, "kick", name=f"kick{session}")
+    again = ["finetune", "--from", str(tmp_path / "run" / "model.pt"), "--clips", str(tmp_path / "site"),
+             "--set", "epochs.pose=1", "--set", "max_steps_per_epoch=1", "--no-progress", "--threads", "1"]
+    monkeypatch.setattr(evaluation, "evaluate", lambda *args, **kwargs: dataclasses.replace(
+        evaluate(*args, **kwargs), per_class=[(n, 3, 0.0) for n in ("kick", "raise both arms")]))
+    assert training([*again, "--out", str(tmp_path / "again")]) == 0
+    said = capsys.readouterr().out
+    assert "WARNING: the site class 'raise both arms' is right on 0% of its 3 validation" in said
+    assert "'kick' is right on" not in said
+    taught = load_checkpoint(tmp_path / "again" / "model.pt").extra["site_classes_taught"]
+    assert taught == ["raise both arms"]
+    # Fine-tuned on another folder, the class is one the base brings: not the site's to learn there.
+    shutil.copytree(tmp_path / "site", tmp_path / "elsewhere")
+    again[again.index("--clips") + 1] = str(tmp_path / "elsewhere")
+    assert training([*again, "--out", str(tmp_path / "other")]) == 0
+    assert "is right on" not in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "other" / "model.pt").extra["site_classes_taught"] == []
 
 
 def test_how_much_of_the_sites_recordings_validation_holds_out_is_said() -> None:

@@ -51,8 +51,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.atomic import replace_atomically
-from core.model.checkpoint import Checkpoint, load_checkpoint
+from core.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION, sided_classes
@@ -90,6 +89,9 @@ POSE_EPOCHS = 30
 HEAD_EPOCHS = 10
 FINETUNE_EPOCHS = 8
 VALIDATION_FRACTION = 0.2
+# model.pt's record of the site's classes fine-tuning on its folder taught (training.datasets.clips's
+# data_folder says which folder), rounds before included.
+TAUGHT_HERE = "site_classes_taught"
 
 
 def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
@@ -406,13 +408,18 @@ def run_finetune(args: argparse.Namespace) -> int:
         say(f"[finetune] note: {len(learnt_now)} of the --rehearse clips are PKU-MMD sequences "
             f"{base_path.name} did not train on, its validation or test ones ({first_few(learnt_now, 3)}): "
             "learnt now, they no longer measure it or its fine-tunes")
+    here = recorded_folder(base.extra) == run_folder(config.data)  # the base: a fine-tune on this folder
+    # The site's classes fine-tuning on this folder taught: this round's new ones and an earlier round's.
+    # Recorded in model.pt, so that a second round (the warning below says to record more) warns of one
+    # still not learnt, which is then a class its base knows, as the site's other labelled base classes.
+    taught = [n for n in classes if n in site_named and (
+        n in new or here and n in base.extra.get(TAUGHT_HERE, []))]
     if not splits.validation:
         if drawn.validation:  # the sessions drawn were learnt; another draw (split_seed) may hold out others
             why = (f"{base_path.name} learnt every clip drawn for it with data.split_seed "
                    f"{config.data.split_seed}")
             its = ((base.extra.get("train_config") or {}).get("data") or {}).get("split_seed")
-            this_folder = recorded_folder(base.extra) == run_folder(config.data)  # the base: a fine-tune here
-            if this_folder and its is not None and its != config.data.split_seed and base.extra.get(
+            if here and its is not None and its != config.data.split_seed and base.extra.get(
                     "validation_clips"):  # which held some out
                 why += f"; it was fine-tuned here with {its}, which held out clips it did not learn"
             else:
@@ -434,7 +441,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     model = out / "model.pt"
     with distributed.main_first(process, out) as mine:  # the evaluation below reads it on every rank
         if mine:
-            replace_atomically(model, Path(tuned.best_checkpoint).read_bytes())
+            best = load_checkpoint(tuned.best_checkpoint)
+            save_checkpoint(model, best.model, class_names=best.class_names, preprocessing=best.preprocessing,
+                            extra={**best.extra, TAUGHT_HERE: taught}, decisions=best.decisions)
     say(f"[finetune] wrote {model} (validation top-1 {100 * tuned.best_validation_top1:.1f}%) after "
         f"{time.monotonic() - started:.0f} s; run it with: python -m live --checkpoint "
         f"{as_typed(model)}")
@@ -448,13 +457,14 @@ def run_finetune(args: argparse.Namespace) -> int:
         unit = "window" if splits.continuous else "clip"
         rehearsed = any(c.folder > 0 for c in clips)
         for name, scored, top1 in report.per_class:
-            if name in new and name in site_named and scored and top1 < 0.5:
+            if name in taught and scored and top1 < 0.5:
                 ways = ["record more of it (README, \"Teaching the system a new action\")"]
                 if rehearsed:
                     ways.append("give the rehearsal fewer clips")
                 if not args.replace_classes:
                     ways.append("--replace-classes where the site needs only its own classes")
-                say(f"[finetune] WARNING: the new class {name!r} is right on {100 * top1:.0f}% of its "
+                said = "new" if name in new else "site"  # an earlier round's, the base's class now
+                say(f"[finetune] WARNING: the {said} class {name!r} is right on {100 * top1:.0f}% of its "
                     f"{scored} validation {unit}{'s' * (scored != 1)}: the model has not learnt it; "
                     + ", or ".join(ways))
     return 0
