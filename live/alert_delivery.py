@@ -10,7 +10,7 @@
                       before an older backlog (an outage's): POST JSON with an Idempotency-Key header (and
                       the Authorization header of --alert-auth-file, read_authorization)
                         2xx                 -> {"op": "delivered"}; the next one
-                        no answer, refused, timeout, 5xx, 408, 425, 429
+                        no answer, refused, no whole answer within timeout_s, 5xx, 408, 425, 429
                                             -> wait (backoff_s, doubling up to max_backoff_s, +-jitter)
                                                and send the same alert again
                         3xx                 -> not followed (urllib would re-send a 301/302/303 as a
@@ -52,6 +52,7 @@ import math
 import os
 import queue
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -121,9 +122,13 @@ class DeliveryConfig:
                              f"endpoint's credentials with --alert-auth-file (host {host})")
         if self.timeout_s <= 0 or self.backoff_s <= 0 or self.max_backoff_s < self.backoff_s:
             raise ValueError(f"invalid alert delivery timing {self}")
-        if self.authorization is not None and parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-            log.warning("--alert-auth-file: the credentials go to %s unencrypted (http://): anyone on the "
-                        "network between can read them; use https://", self.shown_url)
+        if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+            # Whoever is on the way can read them, and answer 200 in the receiver's place: alerts then
+            # counted delivered never arrive.
+            what = ("--alert-auth-file: the credentials" if self.authorization is not None
+                    else "--alert-url: alerts")
+            log.warning("%s go to %s unencrypted (http://): anyone on the network between can read them, "
+                        "or answer in the receiver's place; use https://", what, self.shown_url)
 
     @property
     def shown_url(self) -> str:
@@ -534,6 +539,75 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError(code), Location in its headers
 
 
+class _PostDeadline:
+    """The POST under way, ended once `timeout_s` of it have passed: urllib's timeout bounds each read,
+    not the POST, and an endpoint (or a proxy) sending a header line every 2 s held that alert, and every
+    later one, for as long as it went on, with no failure counted to say so.
+
+    urllib opens the connections through `connection_class`; `enforce` (a watchdog thread per POST) shuts
+    their sockets down when the time is up, which wakes the sender's read, and again every
+    WATCHDOG_TICK_S until the POST returns (a connection made meanwhile, a TLS handshake that had not
+    ended); a connection made after it is refused."""
+
+    WATCHDOG_TICK_S = 0.5
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: list[http.client.HTTPConnection] = []
+        self.expired = False  # the sender's thread reads it after the POST returned
+
+    def start(self) -> threading.Event:
+        """A new POST: returns the event to set when it has returned."""
+        with self._lock:
+            self._connections.clear()
+            self.expired = False
+        return threading.Event()
+
+    def connection_class(self, http_class: type[http.client.HTTPConnection]) -> Callable[..., Any]:
+        def connection(host: str, **options: Any) -> http.client.HTTPConnection:
+            with self._lock:
+                if self.expired:
+                    raise TimeoutError("the POST's time is up")
+                made = http_class(host, **options)
+                self._connections.append(made)
+            return made
+
+        return connection
+
+    def enforce(self, returned: threading.Event, timeout_s: float) -> None:
+        if returned.wait(timeout_s):
+            return
+        with self._lock:
+            self.expired = True
+        while True:
+            with self._lock:
+                sockets = [c.sock for c in self._connections if c.sock is not None]
+            for sock in sockets:
+                with contextlib.suppress(OSError):  # closed meanwhile, or not yet connected
+                    # socket.socket's own: an SSLSocket's would unwrap it under the sender's read.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            if returned.wait(self.WATCHDOG_TICK_S):
+                return
+
+
+class _DeadlineHTTP(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _PostDeadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class, req, **options):  # noqa: ANN001, ANN003, ANN201
+        return super().do_open(self.deadline.connection_class(http_class), req, **options)
+
+
+class _DeadlineHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _PostDeadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class, req, **options):  # noqa: ANN001, ANN003, ANN201
+        return super().do_open(self.deadline.connection_class(http_class), req, **options)
+
+
 class AlertDelivery:
     """Journals submitted alerts to `config.queue_path` and POSTs them to `config.url` (two threads).
 
@@ -548,7 +622,18 @@ class AlertDelivery:
         self.rejected = 0
         self.failures = 0  # failed attempts (each retried)
         self.current_backoff_s = 0.0  # the wait after the latest failure; 0 while deliveries succeed
-        self._opener = urllib.request.build_opener(_RefuseRedirects)
+        self._deadline = _PostDeadline()
+        handlers = [_RefuseRedirects, _DeadlineHTTP(self._deadline), _DeadlineHTTPS(self._deadline)]
+        parts = urllib.parse.urlsplit(config.url)
+        if parts.hostname in LOOPBACK_HOSTS:
+            # A proxy setting (http_proxy) sent a receiver on this machine its alerts, and the credentials
+            # of --alert-auth-file, through the proxy, in clear.
+            handlers.append(urllib.request.ProxyHandler({}))
+        elif (proxy := urllib.request.getproxies().get(parts.scheme)) and not urllib.request.proxy_bypass(
+                parts.hostname):
+            log.info("alerts go to %s through the proxy %s (%s_proxy; no_proxy lists hosts that it does "
+                     "not serve)", config.shown_url, shown_url(proxy), parts.scheme)
+        self._opener = urllib.request.build_opener(*handlers)
         self._submitted: queue.Queue[dict[str, Any]] = queue.Queue(SUBMITTED_BACKLOG)
         self._file_lock = threading.Lock()
         self._pending: deque[dict[str, Any]] = deque(self.queue.pending)  # submitted, not yet settled
@@ -1013,10 +1098,15 @@ class AlertDelivery:
             headers={"Content-Type": "application/json", "Idempotency-Key": record["id"],
                      "User-Agent": "where-to-focus-live",
                      **({"Authorization": self.config.authorization} if self.config.authorization else {})})
+        returned = self._deadline.start()
+        threading.Thread(target=self._deadline.enforce, args=(returned, self.config.timeout_s),
+                         name="alert-post-deadline", daemon=True).start()
         try:
             with self._opener.open(request, timeout=self.config.timeout_s) as response:
                 response.read(65536)
-                return Outcome.DELIVERED, response.status, f"HTTP {response.status}"
+            if self._deadline.expired:  # its socket shut down ends the headers, or the body, it read
+                raise TimeoutError
+            return Outcome.DELIVERED, response.status, f"HTTP {response.status}"
         except urllib.error.HTTPError as error:
             status = error.code
             location = error.headers.get("Location") if error.headers is not None else None
@@ -1035,5 +1125,9 @@ class AlertDelivery:
         # Refused, reset, timed out, DNS (URLError is an OSError); a reply cut off or not HTTP at all (a
         # proxy restarting: http.client.HTTPException) is no answer either, not a rejection.
         except (OSError, ValueError, http.client.HTTPException) as error:
+            if self._deadline.expired:
+                return Outcome.RETRY, None, f"no whole answer within {self.config.timeout_s:g} s"
             reason = getattr(error, "reason", error)
             return Outcome.RETRY, None, f"{type(reason).__name__}: {reason}"
+        finally:
+            returned.set()

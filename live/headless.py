@@ -722,7 +722,7 @@ class AlertDispatcher:
         try:
             child = subprocess.Popen(self._command, env={**os.environ, **environment},
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **group)
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a NUL in a value (a class name from a model)
             self.hook_failures += 1
             self.command_failing = True
             log.error("alert command %r could not start: %s", self.config.command, error)

@@ -57,6 +57,16 @@ class Endpoint:
                     endpoint.holding.set()
                     endpoint.release.wait(30)
                     status = 200
+                if status == "drip":  # an answer that never ends: a header line every 0.2 s
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    while not endpoint.release.wait(0.2):
+                        try:
+                            self.wfile.write(b"X-Wait: 1\r\n")
+                            self.wfile.flush()
+                        except OSError:  # the client gave up
+                            break
+                    self.close_connection = True
+                    return
                 if status == "garbage":  # not HTTP: a proxy restarting half-way through its answer
                     self.wfile.write(b"garbage\r\n")
                     self.close_connection = True
@@ -1025,14 +1035,60 @@ def test_a_key_in_the_url_s_query_reaches_the_endpoint_and_no_log(endpoint, tmp_
     assert "failed" in said and "works again" in said and "S3CRET" not in said
 
 
-def test_credentials_sent_unencrypted_over_the_network_are_warned_of(caplog):
+def test_alerts_and_credentials_sent_unencrypted_over_the_network_are_warned_of(caplog):
     with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
         DeliveryConfig("http://127.0.0.1:8080/alerts", authorization="Bearer x")  # on this machine: fine
         assert not caplog.records
         DeliveryConfig("https://nurse-call.example/alerts", authorization="Bearer x")
         assert not caplog.records
         DeliveryConfig("http://nurse-call.example/alerts", authorization="Bearer x")
-    assert "unencrypted (http://)" in caplog.records[0].getMessage()
+        # Without credentials too: whoever is on the way can answer 200 for an alert that never arrives.
+        DeliveryConfig("http://nurse-call.example/alerts")
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0].startswith("--alert-auth-file: the credentials go to http://nurse-call.example/alerts "
+                              "unencrypted (http://)")
+    assert said[1].startswith("--alert-url: alerts go to http://nurse-call.example/alerts unencrypted")
+
+
+def test_an_answer_that_never_ends_fails_the_post_at_its_timeout(endpoint, tmp_path, caplog):
+    """The timeout bounded each read, not the POST: an endpoint sending a header line every 2 s held that
+    alert, and every later one, with no failure counted to say so."""
+    endpoint.answer = lambda body: "drip" if len(endpoint.received) == 1 else 200
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, timeout_s=0.6))
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
+        delivery.submit(alert(1))
+        assert delivery.wait_delivered(10)
+    took = time.monotonic() - started
+    delivery.close()
+    assert delivery.failures == 1 and len(endpoint.received) == 2 and took < 3.0
+    assert "no whole answer within 0.6 s" in " ".join(r.getMessage() for r in caplog.records)
+
+
+def test_a_receiver_on_this_machine_is_not_reached_through_the_proxy(endpoint, tmp_path, monkeypatch, caplog):
+    """http_proxy sent a local receiver's alerts, and the Authorization header, to the proxy in clear (and
+    its 200 counted them delivered)."""
+    proxy = Endpoint().up()
+    try:
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.port}")
+        endpoint.up()
+        delivery = AlertDelivery(config(endpoint, tmp_path, authorization="Bearer S3CRET"))
+        delivery.submit(alert(1))
+        assert delivery.wait_delivered(10)
+        delivery.close()
+        assert len(endpoint.received) == 1 and proxy.received == []
+        # Another host goes through it, as the site's network has it, and the log says so.
+        monkeypatch.setenv("https_proxy", "http://proxy.hospital.example:3128")
+        with caplog.at_level(logging.INFO, logger="live.alert_delivery"):
+            AlertDelivery(DeliveryConfig("https://nurse-call.example/alerts",
+                                         queue_path=tmp_path / "other.jsonl")).close()
+        assert ("alerts go to https://nurse-call.example/alerts through the proxy "
+                "http://proxy.hospital.example:3128 (https_proxy") in caplog.text
+    finally:
+        proxy.down()
 
 
 def test_a_queue_deleted_under_the_app_is_made_again_with_the_alerts_still_undelivered(

@@ -295,6 +295,16 @@ def test_a_failing_alert_command_is_counted_not_fatal():
     assert alerts.hook_failures == 1
 
 
+def test_an_alert_command_that_cannot_take_the_alert_is_a_failure_not_a_crash():
+    # A NUL in a class name (a crafted or damaged model) cannot go into the command's environment.
+    classes = ("fall\x00down", "no_action")
+    command = f"{sys.executable} -c \"pass\""
+    alerts = AlertDispatcher(AlertConfig(classes=classes[:1], command=command), classes)
+    alerts.update(hop(1.0, decision(3, 1.0, classes[0], 0.8)))
+    alerts.close(timeout=20)
+    assert alerts.hook_failures == 1
+
+
 def test_a_failed_alert_command_is_said_while_no_hop_comes():
     """A patient alone falls and leaves the sensor's view: the alert's command fails, and no hop comes to
     notice it. The window's and the headless loop's own ticks do (watch_commands)."""
