@@ -320,6 +320,27 @@ def test_convert_keeps_a_xef_files_depth(tmp_path: Path, capsys: pytest.CaptureF
     assert not (tmp_path / "plain" / "room_depth.bin").exists()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="the umask is POSIX's; Windows folders' ACLs decide")
+def test_converting_a_rooms_video_readable_by_everyone_is_said(tmp_path: Path, capsys) -> None:
+    # `python -m live` said it of what it records; a .xef converted, or an export, in a user's shell (umask
+    # 022) made the room's video readable by every account, unsaid.
+    xef = tmp_path / "room.xef"
+    sample_recording(xef, frames=3)
+    before = os.umask(0o022)
+    try:
+        assert main(["convert", str(xef), str(tmp_path / "open"), "--name", "room"]) == 0
+        assert "warning: the room's video converted into" in capsys.readouterr().err
+        assert main(["export", str(tmp_path / "open"), str(tmp_path / "export")]) == 0
+        assert "warning: the clips' video exported into" in capsys.readouterr().err
+        assert main(["convert", str(xef), str(tmp_path / "bodies"), "--name", "room", "--no-video"]) == 0
+        assert "readable by every account" not in capsys.readouterr().err  # no video: no faces
+        os.umask(0o077)
+        assert main(["convert", str(xef), str(tmp_path / "closed"), "--name", "room"]) == 0
+        assert "readable by every account" not in capsys.readouterr().err
+    finally:
+        os.umask(before)
+
+
 def test_a_clips_depth_camera_comes_from_its_sidecar(tmp_path: Path) -> None:
     with Recorder(tmp_path, sample_name="clip", config=CONFIG) as rec:
         rec.write(frame(0, 0.0))
