@@ -198,11 +198,16 @@ class RecordingSink:
     thread once the recording is finalised (or finalising failed). A recorder that stops itself (low
     disk space) or a write that fails sets `error` and finalises what was written at once; the
     recording has ended there, and later frames are not offered to it (nor counted as dropped).
+    `continue_in(sink, frame)` is called instead, on the writer's thread, before a frame the recorder's
+    video has no room for (`video_full`): it finalises the clip and sets `recorder` to the next one
+    (live.pipeline), so that a long recording goes on, clip after clip.
     """
 
     def __init__(self, recorder, *, max_queue: int = 30,
-                 on_finished: Callable[[RecordingSink], None] | None = None, lossless: bool = False) -> None:
+                 on_finished: Callable[[RecordingSink], None] | None = None, lossless: bool = False,
+                 continue_in: Callable[[RecordingSink, Frame], None] | None = None) -> None:
         self.recorder = recorder
+        self.continue_in = continue_in
         self.lossless = lossless  # a --fast replay (lockstep): `offer` waits for room instead of dropping
         self.dropped = 0
         self.written = 0
@@ -248,6 +253,8 @@ class RecordingSink:
                 if frame is None:
                     break
                 try:
+                    if self.continue_in is not None and getattr(self.recorder, "video_full", False):
+                        self.continue_in(self, frame)  # a next clip, else the write below stops it
                     if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
                         self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")
                         # Low disk space stops it after writing the frame that found it; the size limit

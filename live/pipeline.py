@@ -48,7 +48,11 @@ from recordings.argument_types import as_typed
 from recordings.stop_signals import wait_for_event_in_slices
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from core.frame import Frame
     from recordings.labelling import IntervalMarker
+    from recordings.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -566,6 +570,7 @@ class LivePipeline:
             map_path = settings.label_map or out_dir / LABEL_MAP_FILENAME
             common = {"camera": self.camera, "source": self.source.name, "config": config,
                       "privacy": privacy, "room": settings.room}
+            label_map = None
             if label:
                 # Typos refused for the settings' label (checked at start-up too, by live.app); classes
                 # chosen in the window (F1-F9) are known ones.
@@ -574,15 +579,20 @@ class LivePipeline:
                 )
                 if added:
                     log.info("new class A%03d %r in %s", action_id, label_map.name(action_id), map_path)
-                recorder = Recorder(out_dir, label=label, label_map=label_map, **common)
-            else:
+
+            def new_clip() -> Recorder:  # this one, and each that a full video goes on in
+                if label:
+                    return Recorder(out_dir, label=label, label_map=label_map, **common)
                 stem = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
-                recorder = Recorder(out_dir, free_name_from=stem, **common)
+                return Recorder(out_dir, free_name_from=stem, **common)
+
+            recorder = new_clip()
             with self._record_lock:
                 stopping = self._stopping.is_set()  # stopped while the files were being made
                 if not stopping:
-                    self._recording = RecordingSink(recorder, on_finished=self._recording_finished,
-                                                    lossless=self.config.lockstep)
+                    self._recording = RecordingSink(
+                        recorder, on_finished=self._recording_finished, lossless=self.config.lockstep,
+                        continue_in=lambda sink, frame: self._continue_recording(sink, frame, new_clip))
                     self._record_label, self._record_map = recorder.label, map_path
                     self._marks = IntervalMarker()
                     self.capture.recording = self._recording
@@ -671,6 +681,48 @@ class LivePipeline:
         sink.close(0.0 if not wait else self.config.record_finish_s if timeout is None else timeout)
         return sink.recorder.sample_name
 
+    def _continue_recording(self, sink: RecordingSink, frame: Frame,
+                            new_clip: Callable[[], Recorder]) -> None:
+        """On the recorder's thread, before `frame`, which the clip's video has no room for (an AVI holds
+        4 GiB: some 10 minutes of a Kinect's 1080p colour, and a night's recording stopped there): the
+        recording goes on in a new clip of the same session and class, and this one is finalised. An
+        action being marked is marked in both, each keeping its own part of it."""
+        from recordings.recorder import RecorderError
+
+        try:
+            following = new_clip()
+        except (OSError, RecorderError) as error:  # the recorder's write then stops the recording, said
+            log.error("recording %s: no next clip could be started (%s)", sink.recorder.sample_name, error)
+            return
+        with self._record_lock:
+            full, sink.recorder = sink.recorder, following
+            # (The marks are the current recording's: not this one's once it is being stopped.)
+            if self._recording is sink and self._marks is not None and self._marks.opened is not None:
+                start, label = self._marks.opened  # ended in the full clip; its end goes to the next
+                if frame.timestamp > start:
+                    full.add_interval(start, frame.timestamp, label)
+        written, sink.written = sink.written, 0
+        try:
+            files = full.close()
+        except RecorderError as error:
+            self._recording_errors.append(self._not_finalised(full, error))
+            return
+        with self._record_lock:
+            self.recordings.append(str(files.skeleton))
+        log.info("recording finished: %s (%d frames, its video full), going on in %s", files.skeleton,
+                 written, following.sample_name)
+
+    def _not_finalised(self, recorder: Recorder, error: BaseException | None) -> str:
+        """The error of a clip whose finalising failed (said), with where its frames are."""
+        path = recorder.sample_name
+        partial = getattr(recorder, "partial_dir", None)
+        where = ""
+        if partial is not None:
+            where = f"; its frames stay in {partial}: python -m recordings recover {as_typed(partial.parent)}"
+        message = f"recording {path} was not finalised ({error}){where}"
+        log.error("%s", message)
+        return message
+
     def _recording_finished(self, sink: RecordingSink) -> None:
         """On the recorder's thread, once a clip is finalised."""
         files = getattr(sink.recorder, "files", None)
@@ -697,14 +749,7 @@ class LivePipeline:
                 self.recordings.append(path)
             self.recorder_dropped += sink.dropped
         if files is None:  # finalising failed: the frames are still in the partial folder
-            partial = getattr(sink.recorder, "partial_dir", None)
-            where = ""
-            if partial is not None:
-                recover = f"python -m recordings recover {as_typed(partial.parent)}"
-                where = f"; its frames stay in {partial}: {recover}"
-            message = f"recording {path} was not finalised ({sink.error}){where}"
-            log.error("%s", message)
-            self._recording_errors.append(message)  # an error of the run, in its summary
+            self._recording_errors.append(self._not_finalised(sink.recorder, sink.error))  # in the summary
         elif sink.error is not None:  # the clip keeps what was written before it stopped
             message = f"recording {path} stopped early after {sink.written} frames ({sink.error})"
             if open_mark is not None:

@@ -98,6 +98,8 @@ SIDECAR_FORMAT = "where-to-focus clip"
 SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
 PARTIAL_LOCK = "recording.lock"  # in the partial folder, held by the recorder writing it
+# The room a video keeps for one more frame (a large 1080p JPEG is under 1 MB).
+VIDEO_FRAME_ROOM = 4 * 1024**2
 
 # Any name that is safe as a file stem on every system: a clip need not be named SsssCccc... (`--name
 # room`). Not a Windows device name, whatever its case or suffix: CON.skeleton opens the console there.
@@ -519,6 +521,13 @@ class Recorder:
             self._pending_intervals.append(Interval(float(start), float(end), label, person))
 
     @property
+    def video_full(self) -> bool:
+        """The video has no room for another frame (an AVI holds 4 GiB: some 10 minutes of a Kinect's
+        1080p colour): the next write stops the recording, unless its writer goes on in a new clip first
+        (live.capture.RecordingSink)."""
+        return self._video is not None and self._video.bytes_written + VIDEO_FRAME_ROOM > MAX_AVI_BYTES
+
+    @property
     def first_timestamp(self) -> float | None:
         """Stream time of the clip's first frame (its 0 s), None before one is written."""
         return self._first_timestamp
@@ -556,7 +565,7 @@ class Recorder:
             for i in range(self.frame_count):
                 self._video.write(frame.color if i == 0 else None)  # None repeats: one JPEG encoding
         if self._video is not None:
-            if self._video.bytes_written + 4 * 1024**2 > MAX_AVI_BYTES:
+            if self.video_full:
                 self._stop("the video reached the AVI size limit (4 GiB)")
                 return False
             self._video.write(frame.color)

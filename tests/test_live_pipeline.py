@@ -756,6 +756,43 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
     assert f"recording {skeleton} stopped early after 10 frames" in error and "No space left" in error
 
 
+def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch):
+    """An AVI holds 4 GiB, some 10 minutes of a Kinect's 1080p colour: a night's recording stopped there.
+    It goes on in a new clip of the same session and class, and an action marked across the two is in
+    both, each with its own part."""
+    import recordings.recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "MAX_AVI_BYTES", recorder_module.VIDEO_FRAME_ROOM + 40_000)
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        first = pipeline.start_recording(tmp_path, "wave", chosen=True)
+        pipeline.start_action("wave")
+        deadline = time.monotonic() + 30
+        while len(pipeline.recordings) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipeline.recording not in (None, first)  # still recording, in a later clip
+        pipeline.end_action()
+    finally:
+        summary = pipeline.stop()
+    assert not summary.errors
+    clips = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
+    assert len(clips) >= 3 and Path(summary.recordings[0]).name.startswith(first)
+    assert {clip["label"] for clip in clips} == {"wave"} and len({clip["session"] for clip in clips}) == 1
+    names = [Path(path).stem for path in summary.recordings]
+    assert len(set(names)) == len(names)
+    # Each clip's part of the one action: all of the first clips, the last from its start.
+    for clip in clips:
+        (interval,) = clip["intervals"]
+        assert interval["label"] == "wave" and interval["start"] <= 0.1 + (clip is clips[0])
+    first_part = clips[0]["intervals"][0]
+    assert first_part["end"] == pytest.approx(clips[0]["timestamps"][-1], abs=0.05)
+    for path, clip in zip(summary.recordings, clips, strict=True):  # each a whole clip, its video with it
+        video = Path(path).with_name(clip["video"]["file"])
+        assert clip["frame_count"] == len(clip["timestamps"]) > 0 and video.stat().st_size < 40_000 + 4096
+
+
 def test_a_stop_never_waits_on_a_recording_start_removing_its_files_on_a_slow_share(
         tiny_model, tmp_path, monkeypatch):
     """A start that found the pipeline stopping removed its files holding the lock a stop needs: on a share
