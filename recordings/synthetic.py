@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(prog="python -m recordings synth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=output_folder, required=True, help="output folder")
     parser.add_argument("--clips-per-class", type=integer_in(1), default=100,
-                        help="clips of each of the simulator's classes (default: 100, about 15 minutes on "
+                        help="clips of each of the simulator's classes (default: 100, about 6 minutes on "
                              "one core for the 1,000; 1 makes a trial set in seconds)")
     parser.add_argument("--seed", type=integer_in(0), default=1,
                         help="the same seed writes the same clips (default: 1)")
