@@ -2007,3 +2007,21 @@ def test_an_ntu_video_shared_at_half_size_is_cropped_where_its_people_are(tmp_pa
     with pytest.raises(DatasetError, match=f"{cut}: 640x480 frames, but S001C001P001R001A001.skeleton places "
                                            "its joints in 1920x1080 ones"):
         prepare_clip(task, CacheSettings(dataset="ntu60"), tmp_path / "cut_cache")
+
+
+def test_results_json_is_plain_json_with_null_where_a_class_has_no_clips(tmp_path):
+    """NaN, Python's default for a class without clips, is not JSON: a browser's JSON.parse and jq refused
+    the results.json of a fine-tune whose validation held no clip of a rehearsed class."""
+    from training.evaluation import Predictions, make_report, save_results
+
+    logits = np.array([[2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0]], np.float32)  # no clip of b or d
+    predictions = Predictions(logits, np.array([0, 2]), np.ones((2, 3), np.float32) / 3, np.arange(2))
+    report = make_report(predictions, ["a", "b", "c", "d"], ["left_hand", "right_hand", "body"])
+    save_results(report, tmp_path / "results.json", {"clips": 2})
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in results.json")
+
+    results = json.loads((tmp_path / "results.json").read_text(), parse_constant=refuse)
+    assert [row["top1"] for row in results["per_class"]] == [1.0, None, 1.0, None]
+    assert results["top1"] == 1.0 and results["attention_per_class"][1] == [None, None, None]

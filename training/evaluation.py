@@ -215,16 +215,22 @@ class Report:
     parts: list[str]
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: null where a figure has nothing to count (a class without clips), since NaN is not
+        JSON (a browser's JSON.parse and jq refused a results.json that held it)."""
         return {
-            "top1": self.top1,
-            "top5": self.top5,
-            "per_class": [{"class": n, "clips": c, "top1": a} for n, c, a in self.per_class],
+            "top1": _counted(self.top1),
+            "top5": _counted(self.top5),
+            "per_class": [{"class": n, "clips": c, "top1": _counted(a)} for n, c, a in self.per_class],
             "confusion": self.confusion.tolist(),
             "parts": self.parts,
             "attention_per_class": None
             if self.attention_per_class is None
             else np.where(np.isnan(self.attention_per_class), None, self.attention_per_class).tolist(),
         }
+
+
+def _counted(value: float) -> float | None:
+    return None if np.isnan(value) else value
 
 
 def make_report(predictions: Predictions, class_names: list[str], parts: list[str]) -> Report:
@@ -356,4 +362,4 @@ def write_figures(report: Report, class_names: list[str], out: Path, title: str)
 
 
 def save_results(report: Report, path: Path, meta: dict[str, Any]) -> None:
-    path.write_text(json.dumps({**meta, **report.to_dict()}, indent=1), encoding="utf-8")
+    path.write_text(json.dumps({**meta, **report.to_dict()}, indent=1, allow_nan=False), encoding="utf-8")
