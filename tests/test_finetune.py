@@ -218,6 +218,11 @@ def test_the_chain_record_label_finetune_and_run_live(tmp_path: Path, capsys: py
     assert held and int(held.group(1)) in (1, 2, 3)
 
     assert "[pose] starts from" in out  # the pose stream learns the new class first (Algorithm 1's order)
+    # One figure for the model: the evaluation's table, of the network as the app runs it.
+    table = re.search(r"^top-1 ([\d.]+)%\s+top-5 [\d.]+%\s+\((\d+) windows\)$", out, re.M)
+    wrote = re.search(r"wrote .* \(validation top-1 ([\d.]+)% of its (\d+) held-out windows\)", out)
+    assert table and wrote and wrote.group(2) == table.group(2)
+    assert f"{float(table.group(1)):.1f}" == wrote.group(1)
     model = tmp_path / "run 2" / "model.pt"
     assert f"run it with: python -m live --checkpoint '{model}'" in out  # pasted back as one argument
     from core.model.checkpoint import load_checkpoint
