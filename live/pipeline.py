@@ -580,11 +580,11 @@ class LivePipeline:
                 if added:
                     log.info("new class A%03d %r in %s", action_id, label_map.name(action_id), map_path)
 
-            def new_clip() -> Recorder:  # this one, and each that a full video goes on in
+            def new_clip(continues: str | None = None) -> Recorder:  # this one, and each one after it
                 if label:
-                    return Recorder(out_dir, label=label, label_map=label_map, **common)
+                    return Recorder(out_dir, label=label, label_map=label_map, continues=continues, **common)
                 stem = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
-                return Recorder(out_dir, free_name_from=stem, **common)
+                return Recorder(out_dir, free_name_from=stem, continues=continues, **common)
 
             recorder = new_clip()
             with self._record_lock:
@@ -682,46 +682,39 @@ class LivePipeline:
         return sink.recorder.sample_name
 
     def _continue_recording(self, sink: RecordingSink, frame: Frame,
-                            new_clip: Callable[[], Recorder]) -> None:
+                            new_clip: Callable[[str], Recorder]) -> None:
         """On the recorder's thread, before `frame`, which the clip's video has no room for (an AVI holds
         4 GiB: some 10 minutes of a Kinect's 1080p colour, and a night's recording stopped there): the
-        recording goes on in a new clip of the same session and class, and this one is finalised. An
-        action being marked is marked in both, each keeping its own part of it."""
+        recording goes on in a new clip of the same session and class, which names the full one
+        ("continues"), and the full one is finalised on a thread of its own, listed as saving (that
+        rewrites its skeleton and walks its video's index: seconds, more than the writer's second of
+        queue). An action being marked is marked in both, each keeping its own part of it."""
         from recordings.recorder import RecorderError
 
         try:
-            following = new_clip()
+            following = new_clip(sink.recorder.sample_name)
         except (OSError, RecorderError) as error:  # the recorder's write then stops the recording, said
             log.error("recording %s: no next clip could be started (%s)", sink.recorder.sample_name, error)
             return
         with self._record_lock:
             full, sink.recorder = sink.recorder, following
             # (The marks are the current recording's: not this one's once it is being stopped.)
-            if self._recording is sink and self._marks is not None and self._marks.opened is not None:
-                start, label = self._marks.opened  # ended in the full clip; its end goes to the next
-                if frame.timestamp > start:
-                    full.add_interval(start, frame.timestamp, label)
-        written, sink.written = sink.written, 0
-        try:
-            files = full.close()
-        except RecorderError as error:
-            self._recording_errors.append(self._not_finalised(full, error))
-            return
-        with self._record_lock:
-            self.recordings.append(str(files.skeleton))
-        log.info("recording finished: %s (%d frames, its video full), going on in %s", files.skeleton,
-                 written, following.sample_name)
-
-    def _not_finalised(self, recorder: Recorder, error: BaseException | None) -> str:
-        """The error of a clip whose finalising failed (said), with where its frames are."""
-        path = recorder.sample_name
-        partial = getattr(recorder, "partial_dir", None)
-        where = ""
-        if partial is not None:
-            where = f"; its frames stay in {partial}: python -m recordings recover {as_typed(partial.parent)}"
-        message = f"recording {path} was not finalised ({error}){where}"
-        log.error("%s", message)
-        return message
+            if self._recording is sink and self._marks is not None:
+                # Marked on the screen's newest frame, up to a second ahead of the writer: an action that
+                # ended after this frame reached the full clip, cut at its end; its rest is the next's.
+                for interval in self._marks.intervals:
+                    if interval.end > frame.timestamp:
+                        following.add_interval(interval.start, interval.end, interval.label)
+                if self._marks.opened is not None:
+                    start, label = self._marks.opened  # its end, when marked, goes to the next clip
+                    if frame.timestamp > start:
+                        full.add_interval(start, frame.timestamp, label)
+            finishing = RecordingSink(full, on_finished=self._recording_finished)
+            finishing.written, sink.written = sink.written, 0
+            self._saving.append(finishing)
+        log.info("recording %s: its video is full (4 GiB); the recording goes on in %s", full.sample_name,
+                 following.sample_name)
+        finishing.close(0.0)
 
     def _recording_finished(self, sink: RecordingSink) -> None:
         """On the recorder's thread, once a clip is finalised."""
@@ -749,7 +742,14 @@ class LivePipeline:
                 self.recordings.append(path)
             self.recorder_dropped += sink.dropped
         if files is None:  # finalising failed: the frames are still in the partial folder
-            self._recording_errors.append(self._not_finalised(sink.recorder, sink.error))  # in the summary
+            partial = getattr(sink.recorder, "partial_dir", None)
+            where = ""
+            if partial is not None:
+                recover = f"python -m recordings recover {as_typed(partial.parent)}"
+                where = f"; its frames stay in {partial}: {recover}"
+            message = f"recording {path} was not finalised ({sink.error}){where}"
+            log.error("%s", message)
+            self._recording_errors.append(message)  # an error of the run, in its summary
         elif sink.error is not None:  # the clip keeps what was written before it stopped
             message = f"recording {path} stopped early after {sink.written} frames ({sink.error})"
             if open_mark is not None:

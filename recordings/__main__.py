@@ -71,10 +71,12 @@ from recordings.clip import (
     ClipError,
     ClipPaths,
     ClipRecording,
+    Sidecar,
     XefRecording,
     clip_paths,
     find_clips,
     is_export,
+    marked_parts,
     open_recording,
     read_sidecar,
 )
@@ -483,14 +485,21 @@ def cmd_list(args: argparse.Namespace) -> int:
             folder_names[folder] = (ntu.merged(site) if site is not None else ntu), site  # site ids >= A121
         return folder_names[folder]
 
+    sidecars: dict[Path, Sidecar | ClipError] = {}
+    for clip in clips:
+        if clip.sidecar is not None:
+            try:
+                sidecars[clip.sidecar] = read_sidecar(clip.sidecar)
+            except ClipError as error:
+                sidecars[clip.sidecar] = error
+    between_marks = marked_parts(s for s in sidecars.values() if isinstance(s, Sidecar))
     for clip in clips:
         label, duration, frames, marked = None, None, None, ""
         names, site = class_names(clip)
         if clip.sidecar is not None:
-            try:
-                sidecar = read_sidecar(clip.sidecar)
-            except ClipError as error:
-                damaged.append(str(error))
+            sidecar = sidecars[clip.sidecar]
+            if isinstance(sidecar, ClipError):
+                damaged.append(str(sidecar))
                 continue
             label, frames = sidecar.label, len(sidecar.timestamps)
             duration = labelled_length_s(np.asarray(sidecar.timestamps, np.float64))  # as training counts it
@@ -504,6 +513,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 counts.update(_interval_key(names, site, c) for c in classes)
                 count = len(sidecar.timeline.intervals)
                 marked = f"  [{count} interval{'s' * (count != 1)}: {', '.join(classes)}]"
+            elif sidecar.path in between_marks:  # trained as background, not as its class throughout
+                marked = "  [no interval: its recording's marks are in its other parts; background]"
         else:
             try:
                 action = SampleName.parse(clip.name).action

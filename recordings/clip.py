@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,6 +158,34 @@ class Sidecar:
     timeline: Timeline | None = None
     depth_file: Path | None = None  # the clip's depth stream ("depth": {"file": ...}), None without one
     depth_camera: ColorCamera = DEPTH_CAMERA  # "calibration": {"depth_camera": ...}
+
+
+def marked_parts(sidecars: Iterable[Sidecar]) -> set[Path]:
+    """The sidecars (their paths) of the parts of a marked recording that have no marks of their own: a
+    recording whose video filled went on in a next clip of its folder ("continues" names the one before),
+    and where any part has marks (intervals), they say where the actions are. A part without marks is
+    the time between them, background; taken as a clip of the recording's class throughout, it trained
+    ten minutes in bed as "patient fell"."""
+    sidecars = list(sidecars)
+    by_path = {sidecar.path: sidecar for sidecar in sidecars}
+    root = {sidecar.path: sidecar.path for sidecar in sidecars}
+
+    def find(path: Path) -> Path:
+        while root[path] != path:
+            path = root[path]
+        return path
+
+    for sidecar in sidecars:
+        before = sidecar.raw.get("continues")
+        if isinstance(before, str) and (previous := sidecar.path.with_name(f"{before}.json")) in root:
+            root[find(sidecar.path)] = find(previous)
+
+    def has_marks(path: Path) -> bool:
+        timeline = by_path[path].timeline
+        return timeline is not None and bool(timeline.intervals)
+
+    marked = {find(path) for path in root if has_marks(path)}
+    return {path for path in root if find(path) in marked and not has_marks(path)}
 
 
 def read_sidecar(path: Path | str) -> Sidecar:

@@ -50,6 +50,7 @@ from recordings.clip import (
     ClipError,
     ClipPaths,
     find_clips,
+    marked_parts,
     read_sidecar,
 )
 from recordings.labelling import label_map_path
@@ -170,9 +171,15 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
     name_of: dict[int, str] = {}  # action id -> class name, as exported so far
     id_of: dict[str, int] = {}  # and back: one name under two ids would be two classes to the tools
     replications: dict[tuple[int, int, int, int], int] = {}
+    readable = []  # (a damaged sidecar is said with its clip, below)
+    for clip in clips:
+        if clip.sidecar is not None:
+            with contextlib.suppress(ClipError, OSError):
+                readable.append(read_sidecar(clip.sidecar))
+    between_marks = marked_parts(readable)
     for clip in clips:
         try:
-            base, actions, timestamps, names = _clip_actions(clip, labels)
+            base, actions, timestamps, names = _clip_actions(clip, labels, between_marks)
             blocks = _FrameBlocks(clip.skeleton) if actions else None
         except (ClipError, SkeletonFormatError, LabelMapError, KeyError, ValueError, OSError) as error:
             problems.append(str(error.args[0] if isinstance(error, KeyError) and error.args else error))
@@ -379,9 +386,11 @@ class _ClipVideo:
         self.close()
 
 
-def _clip_actions(clip: ClipPaths, labels: Path | str | None
+def _clip_actions(clip: ClipPaths, labels: Path | str | None, between_marks: set[Path]
                   ) -> tuple[SampleName, list[_Action], np.ndarray, LabelMap]:
-    """The clip's S, C and P, its labelled actions, its frame times and the classes its labels name."""
+    """The clip's S, C and P, its labelled actions, its frame times and the classes its labels name.
+    `between_marks`: sidecars of the parts of marked recordings without marks (recordings.clip.marked_parts),
+    which hold no action."""
     try:
         own = SampleName.parse(clip.name)
     except ValueError:
@@ -403,6 +412,8 @@ def _clip_actions(clip: ClipPaths, labels: Path | str | None
     times = sidecar.timestamps - (sidecar.timestamps[0] if len(sidecar.timestamps) else 0.0)
     if sidecar.timeline is not None and sidecar.timeline.intervals:
         actions = [_Action(i.start, i.end, i.label) for i in sidecar.timeline.intervals]
+    elif sidecar.path in between_marks:  # the time between its recording's marks, in its other parts
+        actions = []
     elif sidecar.label is not None or sidecar.action_id is not None:
         label = sidecar.label if sidecar.label is not None else f"A{sidecar.action_id:03d}"
         actions = [_Action(0.0, math.inf, label)]

@@ -370,11 +370,14 @@ class Recorder:
         privacy: PrivacyMode | None = None,
         timeline: Timeline | None = None,
         room: str | None = None,
+        continues: str | None = None,
     ) -> None:
         """`timeline`: labelled intervals of the clip, in seconds from its first frame, written to the
         sidecar's "intervals" (known before recording starts: a conversion of a labelled sequence).
         `room`: where the sensor is (live's --room), in the sidecar: clips of several rooms in one folder
-        say whose they are. The clip is named `sample_name`; else `free_name_from` (a stem: the first free
+        say whose they are. `continues`: the clip of the same recording before this one, whose video was
+        full (its sample name, in the sidecar: recordings.clip.marked_parts reads the parts as one
+        recording). The clip is named `sample_name`; else `free_name_from` (a stem: the first free
         of stem, stem_2, ...), else S..C..P..R..A.. of `label` (the next free replication). Those two are
         taken as the recording starts: a name another recorder takes meanwhile (a second station on the
         folder) gives the next one."""
@@ -444,6 +447,8 @@ class Recorder:
         }
         if room is not None:
             header["room"] = room
+        if continues is not None:
+            header["continues"] = continues
         if timeline is not None:
             # In the header line, so a clip recovered after a crash keeps its intervals too.
             header["intervals"] = timeline.to_json()

@@ -756,41 +756,72 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
     assert f"recording {skeleton} stopped early after 10 frames" in error and "No space left" in error
 
 
-def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch):
+def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch, capsys):
     """An AVI holds 4 GiB, some 10 minutes of a Kinect's 1080p colour: a night's recording stopped there.
-    It goes on in a new clip of the same session and class, and an action marked across the two is in
-    both, each with its own part."""
+    It goes on in a new clip of the same session and class that names the one before; an action marked
+    across the two is in both, each with its own part, and a part without marks of a marked recording
+    trains as background, not as ten minutes of the class."""
     import recordings.recorder as recorder_module
+    from training.datasets.clips import read_clip_folder
 
     monkeypatch.setattr(recorder_module, "MAX_AVI_BYTES", recorder_module.VIDEO_FRAME_ROOM + 40_000)
     engine, inputs = tiny_model
     pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
     pipeline.start()
+
+    def parts_finished(count: int) -> None:
+        deadline = time.monotonic() + 30
+        while len(pipeline.recordings) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(pipeline.recordings) >= count
+
     try:
         first = pipeline.start_recording(tmp_path, "wave", chosen=True)
         pipeline.start_action("wave")
-        deadline = time.monotonic() + 30
-        while len(pipeline.recordings) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert pipeline.recording not in (None, first)  # still recording, in a later clip
+        parts_finished(1)
+        time.sleep(0.3)  # into the second clip (2 s each), which the action goes on in
         pipeline.end_action()
+        parts_finished(3)
+        assert pipeline.recording not in (None, first)  # still recording, in a later clip
     finally:
         summary = pipeline.stop()
     assert not summary.errors
     clips = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
-    assert len(clips) >= 3 and Path(summary.recordings[0]).name.startswith(first)
+    names = [clip["sample_name"] for clip in clips]
+    assert len(clips) >= 4 and names[0] == first and len(set(names)) == len(names)
+    assert [clip.get("continues") for clip in clips] == [None, *names[:-1]]
     assert {clip["label"] for clip in clips} == {"wave"} and len({clip["session"] for clip in clips}) == 1
-    names = [Path(path).stem for path in summary.recordings]
-    assert len(set(names)) == len(names)
-    # Each clip's part of the one action: all of the first clips, the last from its start.
-    for clip in clips:
-        (interval,) = clip["intervals"]
-        assert interval["label"] == "wave" and interval["start"] <= 0.1 + (clip is clips[0])
-    first_part = clips[0]["intervals"][0]
-    assert first_part["end"] == pytest.approx(clips[0]["timestamps"][-1], abs=0.05)
     for path, clip in zip(summary.recordings, clips, strict=True):  # each a whole clip, its video with it
         video = Path(path).with_name(clip["video"]["file"])
         assert clip["frame_count"] == len(clip["timestamps"]) > 0 and video.stat().st_size < 40_000 + 4096
+    (whole,), (rest,) = clips[0]["intervals"], clips[1]["intervals"]  # the action, to the end / from 0
+    assert whole["start"] <= 0.2 and whole["end"] == pytest.approx(clips[0]["timestamps"][-1], abs=0.05)
+    assert rest["start"] == 0.0 and rest["label"] == "wave"
+    assert all("intervals" not in clip for clip in clips[2:])
+    labelled = {c.task.name: c for c in read_clip_folder(tmp_path)[0]}
+    assert [labelled[n].timeline.intervals[0].label for n in names[:2]] == ["wave", "wave"]
+    for name in names[2:]:  # between the marks: nothing happens there
+        assert labelled[name].action is None and labelled[name].timeline.intervals == ()
+    # Trained so: windows all along the parts, those of the later ones no_action; without no_action among
+    # the classes (the marked actions cut out) those parts give nothing.
+    from training.config import DataConfig
+    from training.datasets.clips import clip_splits
+
+    splits = clip_splits(DataConfig(dataset="clips", root=str(tmp_path), protocol="all",
+                                    classes=["wave", "no_action"]))
+    assert splits.continuous and len(splits.train) + len(splits.validation) == len(names)
+    cut = clip_splits(DataConfig(dataset="clips", root=str(tmp_path), protocol="all", classes=["wave"]))
+    assert sorted(s.name.split("@")[0] for s in cut.train + cut.validation) == names[:2]
+    # Listed and exported the same way: those parts hold no action.
+    from recordings.__main__ import main as recordings
+
+    capsys.readouterr()
+    assert recordings(["list", str(tmp_path)]) == 0
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("S0")}
+    assert all("background" in listed[name] for name in names[2:]) and "background" not in listed[names[0]]
+    assert recordings(["export", str(tmp_path), str(tmp_path / "export"), "--no-video"]) == 0
+    rows = (tmp_path / "export" / "samples.tsv").read_text().splitlines()[1:]
+    assert sorted({row.split("\t")[2] for row in rows}) == names[:2]
 
 
 def test_a_stop_never_waits_on_a_recording_start_removing_its_files_on_a_slow_share(

@@ -46,7 +46,15 @@ from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline, names_background
 from core.wording import first_few
 from recordings.argument_types import as_typed
-from recordings.clip import EXPORT_STAGING, ClipError, ClipPaths, Sidecar, find_clips, read_sidecar
+from recordings.clip import (
+    EXPORT_STAGING,
+    ClipError,
+    ClipPaths,
+    Sidecar,
+    find_clips,
+    marked_parts,
+    read_sidecar,
+)
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
 from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
@@ -160,12 +168,15 @@ def read_clip_folder(
     out, unlabelled = [], []
     spans: list[tuple[float, float] | None] = []  # when each clip of `out` was being recorded
     unmapped: dict[str, list[str]] = {}  # interval classes the map lacks -> the clips naming them
-    for number, paths in enumerate(clips):
-        sidecar = read_sidecar(paths.sidecar) if paths.sidecar is not None else None
+    sidecars = [read_sidecar(paths.sidecar) if paths.sidecar is not None else None for paths in clips]
+    between_marks = marked_parts(sidecar for sidecar in sidecars if sidecar is not None)
+    for number, (paths, sidecar) in enumerate(zip(clips, sidecars, strict=True)):
         action = _whole_clip_class(paths, sidecar, labels, map_path)
         timeline = sidecar.timeline if sidecar is not None and sidecar.timeline else None
         if timeline is not None and not timeline.intervals:
             timeline = None
+        if sidecar is not None and sidecar.path in between_marks:  # a marked recording's part without marks
+            action, timeline = None, Timeline((), source=str(paths.sidecar))
         if timeline is not None:  # each interval's class as the map writes it (see _as_the_map_writes)
             for name in {i.label for i in timeline.intervals}:  # the background's name: read_dataset's
                 if labels.named(name) is None and not names_background(name):
@@ -532,11 +543,14 @@ def clip_splits(data: DataConfig) -> Splits:
 
     pool: list[ClipSource] = []
     for clip in clips:
-        main_class = classes.index(clip_classes(clip)[0])
+        named = clip_classes(clip) or [NO_ACTION]  # [] for a part of a recording with marks elsewhere
+        if named[0] not in classes:  # without no_action (actions cut out): that part has none to give
+            continue
+        main_class = classes.index(named[0])
         # "classes": every class the clip's labels name, so that holding out a session never takes the only
         # training examples of a class that is not its first one (a sequence with several actions).
         group = {"session": clip.session, "folder": clip.folder, "class": main_class,
-                 "classes": tuple(sorted({classes.index(name) for name in clip_classes(clip)}))}
+                 "classes": tuple(sorted({classes.index(name) for name in named}))}
         if continuous:
             whole = [Interval(0.0, clip.duration, clip.action)] if clip.action else []
             timeline = clip.timeline or Timeline.checked(whole, duration=clip.duration, source=clip.task.name)
