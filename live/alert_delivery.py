@@ -540,33 +540,30 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
 
 
 class _PostDeadline:
-    """The POST under way, ended once `timeout_s` of it have passed: urllib's timeout bounds each read,
-    not the POST, and an endpoint (or a proxy) sending a header line every 2 s held that alert, and every
-    later one, for as long as it went on, with no failure counted to say so.
+    """One POST, ended once `timeout_s` of it have passed: urllib's timeout bounds each read, not the
+    POST, and an endpoint (or a proxy) sending a header line every 2 s held that alert, and every later
+    one, for as long as it went on, with no failure counted to say so.
 
-    urllib opens the connections through `connection_class`; `enforce` (a watchdog thread per POST) shuts
+    urllib opens the POST's connections through `connection_class`; `enforce` (its watchdog thread) shuts
     their sockets down when the time is up, which wakes the sender's read, and again every
-    WATCHDOG_TICK_S until the POST returns (a connection made meanwhile, a TLS handshake that had not
-    ended); a connection made after it is refused."""
+    WATCHDOG_TICK_S until the POST has returned (a connection made meanwhile); one made after it is
+    refused. (A TLS handshake that trickles is ended by the socket's own timeout: CPython's ssl bounds
+    the whole handshake by it.) Each POST has its own: a watchdog that woke as its POST was answered
+    must not cut the next one."""
 
     WATCHDOG_TICK_S = 0.5
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._connections: list[http.client.HTTPConnection] = []
-        self.expired = False  # the sender's thread reads it after the POST returned
-
-    def start(self) -> threading.Event:
-        """A new POST: returns the event to set when it has returned."""
-        with self._lock:
-            self._connections.clear()
-            self.expired = False
-        return threading.Event()
+        self._expired = False
+        self._returned = threading.Event()
 
     def connection_class(self, http_class: type[http.client.HTTPConnection]) -> Callable[..., Any]:
         def connection(host: str, **options: Any) -> http.client.HTTPConnection:
             with self._lock:
-                if self.expired:
+                if self._expired:
                     raise TimeoutError("the POST's time is up")
                 made = http_class(host, **options)
                 self._connections.append(made)
@@ -574,38 +571,50 @@ class _PostDeadline:
 
         return connection
 
-    def enforce(self, returned: threading.Event, timeout_s: float) -> None:
-        if returned.wait(timeout_s):
-            return
+    def returned(self) -> bool:
+        """The POST has returned (the sender's thread); True when its time was up first, and what it
+        read may be cut short (a socket shut down ends the headers, or the body, it was reading)."""
         with self._lock:
-            self.expired = True
+            self._returned.set()
+            return self._expired
+
+    def enforce(self) -> None:
+        if self._returned.wait(self.timeout_s):
+            return
         while True:
             with self._lock:
+                if self._returned.is_set():  # answered as the time ran out: not cut
+                    return
+                self._expired = True
                 sockets = [c.sock for c in self._connections if c.sock is not None]
             for sock in sockets:
                 with contextlib.suppress(OSError):  # closed meanwhile, or not yet connected
                     # socket.socket's own: an SSLSocket's would unwrap it under the sender's read.
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            if returned.wait(self.WATCHDOG_TICK_S):
+            if self._returned.wait(self.WATCHDOG_TICK_S):
                 return
 
 
 class _DeadlineHTTP(urllib.request.HTTPHandler):
-    def __init__(self, deadline: _PostDeadline) -> None:
+    """urllib's HTTP, its connections those of the POST under way (`delivery._post_deadline`)."""
+
+    def __init__(self, delivery: AlertDelivery) -> None:
         super().__init__()
-        self.deadline = deadline
+        self.delivery = delivery
 
     def do_open(self, http_class, req, **options):  # noqa: ANN001, ANN003, ANN201
-        return super().do_open(self.deadline.connection_class(http_class), req, **options)
+        return super().do_open(self.delivery._post_deadline.connection_class(http_class), req, **options)
 
 
 class _DeadlineHTTPS(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: _PostDeadline) -> None:
+    """urllib's HTTPS, as _DeadlineHTTP."""
+
+    def __init__(self, delivery: AlertDelivery) -> None:
         super().__init__()
-        self.deadline = deadline
+        self.delivery = delivery
 
     def do_open(self, http_class, req, **options):  # noqa: ANN001, ANN003, ANN201
-        return super().do_open(self.deadline.connection_class(http_class), req, **options)
+        return super().do_open(self.delivery._post_deadline.connection_class(http_class), req, **options)
 
 
 class AlertDelivery:
@@ -622,8 +631,8 @@ class AlertDelivery:
         self.rejected = 0
         self.failures = 0  # failed attempts (each retried)
         self.current_backoff_s = 0.0  # the wait after the latest failure; 0 while deliveries succeed
-        self._deadline = _PostDeadline()
-        handlers = [_RefuseRedirects, _DeadlineHTTP(self._deadline), _DeadlineHTTPS(self._deadline)]
+        self._post_deadline = _PostDeadline(config.timeout_s)  # the POST under way's (sender thread)
+        handlers = [_RefuseRedirects, _DeadlineHTTP(self), _DeadlineHTTPS(self)]
         parts = urllib.parse.urlsplit(config.url)
         if parts.hostname in LOOPBACK_HOSTS:
             # A proxy setting (http_proxy) sent a receiver on this machine its alerts, and the credentials
@@ -1098,19 +1107,24 @@ class AlertDelivery:
             headers={"Content-Type": "application/json", "Idempotency-Key": record["id"],
                      "User-Agent": "where-to-focus-live",
                      **({"Authorization": self.config.authorization} if self.config.authorization else {})})
-        returned = self._deadline.start()
-        threading.Thread(target=self._deadline.enforce, args=(returned, self.config.timeout_s),
-                         name="alert-post-deadline", daemon=True).start()
+        post = self._post_deadline = _PostDeadline(self.config.timeout_s)
+        cut = f"no whole answer within {self.config.timeout_s:g} s"
+        try:
+            threading.Thread(target=post.enforce, name="alert-post-deadline", daemon=True).start()
+        except RuntimeError as error:  # no thread to be had: tried again, as any failure
+            return Outcome.RETRY, None, f"no thread for the POST's deadline ({error})"
         try:
             with self._opener.open(request, timeout=self.config.timeout_s) as response:
                 response.read(65536)
-            if self._deadline.expired:  # its socket shut down ends the headers, or the body, it read
-                raise TimeoutError
+            if post.returned():
+                return Outcome.RETRY, None, cut
             return Outcome.DELIVERED, response.status, f"HTTP {response.status}"
         except urllib.error.HTTPError as error:
             status = error.code
             location = error.headers.get("Location") if error.headers is not None else None
             error.close()
+            if post.returned():  # a status line, and then nothing whole: not the endpoint's answer
+                return Outcome.RETRY, None, cut
             if 300 <= status < 400:
                 # Shown as the alert URL is: a proxy moving http:// to https:// keeps the URL's key.
                 where = "(no Location)"
@@ -1125,9 +1139,9 @@ class AlertDelivery:
         # Refused, reset, timed out, DNS (URLError is an OSError); a reply cut off or not HTTP at all (a
         # proxy restarting: http.client.HTTPException) is no answer either, not a rejection.
         except (OSError, ValueError, http.client.HTTPException) as error:
-            if self._deadline.expired:
-                return Outcome.RETRY, None, f"no whole answer within {self.config.timeout_s:g} s"
+            if post.returned():
+                return Outcome.RETRY, None, cut
             reason = getattr(error, "reason", error)
             return Outcome.RETRY, None, f"{type(reason).__name__}: {reason}"
         finally:
-            returned.set()
+            post.returned()  # (also where something else went wrong: the watchdog ends)
