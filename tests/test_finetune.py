@@ -426,6 +426,15 @@ def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pyt
     assert "'kick' is right on" not in said
     taught = load_checkpoint(tmp_path / "again" / "model.pt").extra["site_classes_taught"]
     assert taught == ["raise both arms"]
+    # Kept by what else writes such a model: each stage (a next one with --init), an ensemble.
+    stage_best = load_checkpoint(tmp_path / "again" / "pose" / "best.pt")
+    assert stage_best.extra["site_classes_taught"] == ["raise both arms"]
+    assert training([*again, "--out", str(tmp_path / "seed1"), "--cache", str(tmp_path / "again" / "cache"),
+                     "--set", "seed=1"]) == 0  # another member of the same run but for its seed
+    members = [str(tmp_path / "again" / "model.pt"), str(tmp_path / "seed1" / "model.pt")]
+    assert training(["ensemble", *members, "--out", str(tmp_path / "both.pt")]) == 0
+    assert load_checkpoint(tmp_path / "both.pt").extra["site_classes_taught"] == ["raise both arms"]
+    capsys.readouterr()
     # Fine-tuned on another folder, the class is one the base brings: not the site's to learn there.
     shutil.copytree(tmp_path / "site", tmp_path / "elsewhere")
     again[again.index("--clips") + 1] = str(tmp_path / "elsewhere")

@@ -33,7 +33,7 @@ from core.model.network import PartAttentionNetwork
 from core.model.profiles import Aggregation
 from recordings.argument_types import probability, replaced_file, smoothing_seconds
 from training.config import recorded_data
-from training.datasets.clips import recorded_folder
+from training.datasets.clips import TAUGHT_HERE, recorded_folder
 
 
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,6 +114,8 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
     recorded = [member.extra["trained_clips"] for member in loaded if "trained_clips" in member.extra]
     if recorded:  # what any of them learnt (--init's too), as far as they say
         extra["trained_clips"] = sorted(set().union(*recorded))
+    # (Of one folder, checked above.)
+    extra[TAUGHT_HERE] = sorted(set().union(*(member.extra.get(TAUGHT_HERE) or [] for member in loaded)))
     decisions = decisions or DecisionSettings()
     if "train_config" in extra:  # what a model fine-tuned from this one inherits (training/finetune.py)
         extra["train_config"] = {**extra["train_config"], "decisions": dataclasses.asdict(decisions)}

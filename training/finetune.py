@@ -71,12 +71,14 @@ from training.config import (
 )
 from training.data import DatasetError
 from training.datasets.clips import (
+    TAUGHT_HERE,
     LabelledClip,
     clip_classes,
     own_clip_name,
     read_dataset,
     recorded_folder,
     run_folder,
+    taught_here,
     without_rehearsal_prefix,
 )
 from training.prepare import prepare_clip_crops
@@ -89,9 +91,6 @@ POSE_EPOCHS = 30
 HEAD_EPOCHS = 10
 FINETUNE_EPOCHS = 8
 VALIDATION_FRACTION = 0.2
-# model.pt's record of the site's classes fine-tuning on its folder taught (training.datasets.clips's
-# data_folder says which folder), rounds before included.
-TAUGHT_HERE = "site_classes_taught"
 
 
 def add_finetune_arguments(parser: argparse.ArgumentParser) -> None:
@@ -412,8 +411,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     # The site's classes fine-tuning on this folder taught: this round's new ones and an earlier round's.
     # Recorded in model.pt, so that a second round (the warning below says to record more) warns of one
     # still not learnt, which is then a class its base knows, as the site's other labelled base classes.
-    taught = [n for n in classes if n in site_named and (
-        n in new or here and n in base.extra.get(TAUGHT_HERE, []))]
+    earlier = taught_here(base.extra, run_folder(config.data))
+    taught = [n for n in classes if n in site_named and (n in new or n in earlier)]
     if not splits.validation:
         if drawn.validation:  # the sessions drawn were learnt; another draw (split_seed) may hold out others
             why = (f"{base_path.name} learnt every clip drawn for it with data.split_seed "

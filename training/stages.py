@@ -59,7 +59,7 @@ from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, recorded_data, write_config
 from training.data import DatasetError, Splits, ignore_sigterm
 from training.datasets import build_splits
-from training.datasets.clips import learnt_from, names_learnt, run_folder
+from training.datasets.clips import TAUGHT_HERE, learnt_from, names_learnt, run_folder, taught_here
 from training.evaluation import Predictions, predict, topk_accuracy
 from training.windows import Augmentation, WindowDataset, window_datasets
 
@@ -448,6 +448,9 @@ def train_stage(
             # Where, for a site's clips, whose names are not the dataset's own: their folder, as resolved
             # here (training.datasets.clips.learnt_from).
             "data_folder": run_folder(config.data),
+            # What fine-tuning on this folder taught its starting weights (a stage with --init after it,
+            # each stage of a fine-tune), kept for the next round's warnings (training/finetune.py).
+            TAUGHT_HERE: [n for n in taught_here(seed, run_folder(config.data)) if n in splits.class_names],
             "train_config": config_to_dict(config),
             "init": str(init) if init else "",  # --init: the network this one started from (provenance)
             "software": software_record(),

@@ -352,6 +352,18 @@ def learnt_from(seed: dict, here: str | None) -> Callable[[str], bool]:
     return learnt
 
 
+# A fine-tuned model's record of the site's classes fine-tuning on its folder (data_folder) taught, earlier
+# rounds' included (training/finetune.py): a later round warns of those it has still not learnt.
+TAUGHT_HERE = "site_classes_taught"
+
+
+def taught_here(seed: dict, here: str | None) -> list[str]:
+    """The site's classes that fine-tuning taught weights whose checkpoint records `seed`, where that was
+    on the folder of digest `here` (a run on another folder's clips learns them as classes of its base)."""
+    taught = seed.get(TAUGHT_HERE)
+    return list(taught) if isinstance(taught, list) and recorded_folder(seed) == here else []
+
+
 def names_learnt(seed: dict, here: str | None) -> set[str]:
     """The clips weights whose checkpoint records `seed` learnt, named as the checkpoint of a run whose own
     folder has digest `here` records them: a clip of another folder of clips under that folder's prefix."""
