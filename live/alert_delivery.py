@@ -557,6 +557,9 @@ class _PostDeadline:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._connections: list[http.client.HTTPConnection] = []
+        # Each connection's socket as it connected: urllib lets go of it (connection.sock = None) once the
+        # headers are read, and the response reads the body through a file of its own on that socket.
+        self._sockets: list[socket.socket] = []
         self._expired = False
         self._returned = threading.Event()
 
@@ -567,6 +570,16 @@ class _PostDeadline:
                     raise TimeoutError("the POST's time is up")
                 made = http_class(host, **options)
                 self._connections.append(made)
+            connect = made.connect
+
+            def connect_and_keep() -> None:
+                connect()
+                with self._lock:
+                    self._sockets.append(made.sock)
+                    if self._expired:
+                        raise TimeoutError("the POST's time is up")
+
+            made.connect = connect_and_keep  # type: ignore[method-assign]
             return made
 
         return connection
@@ -586,7 +599,7 @@ class _PostDeadline:
                 if self._returned.is_set():  # answered as the time ran out: not cut
                     return
                 self._expired = True
-                sockets = [c.sock for c in self._connections if c.sock is not None]
+                sockets = [*self._sockets, *(c.sock for c in self._connections if c.sock is not None)]
             for sock in sockets:
                 with contextlib.suppress(OSError):  # closed meanwhile, or not yet connected
                     # socket.socket's own: an SSLSocket's would unwrap it under the sender's read.
