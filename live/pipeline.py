@@ -500,7 +500,11 @@ class LivePipeline:
                      recognition_wait_s - 1.0, self.worker.busy_s)
             self.worker.finish(recognition_wait_s - 1.0)
         deadline = time.monotonic() + self.config.record_finish_s
-        for sink in list(self._saving):  # bounded: a hung disk cannot hold the shutdown for ever
+        asked: list[RecordingSink] = []
+        # Bounded: a hung disk cannot hold the shutdown for ever. Looked at again after each: a recording
+        # whose video fills while it writes what it had queued hands its full clip to a sink of its own.
+        while sink := next((s for s in list(self._saving) if s not in asked), None):
+            asked.append(sink)
             sink.close(0.0)  # asked to finish; a wait past a second is said
             if not wait_for_event_in_slices(sink.finished, min(1.0, max(deadline - time.monotonic(), 0.0))):
                 left = deadline - time.monotonic()

@@ -492,7 +492,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 sidecars[clip.sidecar] = read_sidecar(clip.sidecar)
             except ClipError as error:
                 sidecars[clip.sidecar] = error
-    between_marks = marked_parts(s for s in sidecars.values() if isinstance(s, Sidecar))
+    between_marks, broken = marked_parts(s for s in sidecars.values() if isinstance(s, Sidecar))
+    for said in broken:
+        print(f"warning: {said}", file=sys.stderr)
     for clip in clips:
         label, duration, frames, marked = None, None, None, ""
         names, site = class_names(clip)

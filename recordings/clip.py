@@ -160,12 +160,13 @@ class Sidecar:
     depth_camera: ColorCamera = DEPTH_CAMERA  # "calibration": {"depth_camera": ...}
 
 
-def marked_parts(sidecars: Iterable[Sidecar]) -> set[Path]:
-    """The sidecars (their paths) of the parts of a marked recording that have no marks of their own: a
-    recording whose video filled went on in a next clip of its folder ("continues" names the one before),
-    and where any part has marks (intervals), they say where the actions are. A part without marks is
-    the time between them, background; taken as a clip of the recording's class throughout, it trained
-    ten minutes in bed as "patient fell"."""
+def marked_parts(sidecars: Iterable[Sidecar]) -> tuple[set[Path], list[str]]:
+    """(the sidecars (their paths) of the parts of a marked recording that have no marks of their own,
+    what is wrong with the links between parts). A recording whose video filled went on in a next clip of
+    its folder ("continues" names the one before), and where any part has marks (intervals), they say
+    where the actions are. A part without marks is the time between them, background; taken as a clip of
+    the recording's class throughout, it trained ten minutes in bed as "patient fell". A part whose
+    previous part is not beside it (moved, deleted) cannot be told, which is said."""
     sidecars = list(sidecars)
     by_path = {sidecar.path: sidecar for sidecar in sidecars}
     root = {sidecar.path: sidecar.path for sidecar in sidecars}
@@ -175,17 +176,24 @@ def marked_parts(sidecars: Iterable[Sidecar]) -> set[Path]:
             path = root[path]
         return path
 
+    broken = []
     for sidecar in sidecars:
         before = sidecar.raw.get("continues")
-        if isinstance(before, str) and (previous := sidecar.path.with_name(f"{before}.json")) in root:
+        if not isinstance(before, str):
+            continue
+        if (previous := sidecar.path.with_name(f"{before}.json")) in root:
             root[find(sidecar.path)] = find(previous)
+        else:
+            broken.append(f"{sidecar.path}: continues {before}, which is not beside it (moved, or deleted?): "
+                          f"where that recording has marks, this part is read as its class throughout; keep "
+                          f"a recording's parts in one folder")
 
     def has_marks(path: Path) -> bool:
         timeline = by_path[path].timeline
         return timeline is not None and bool(timeline.intervals)
 
     marked = {find(path) for path in root if has_marks(path)}
-    return {path for path in root if find(path) in marked and not has_marks(path)}
+    return {path for path in root if find(path) in marked and not has_marks(path)}, broken
 
 
 def read_sidecar(path: Path | str) -> Sidecar:

@@ -176,7 +176,8 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
         if clip.sidecar is not None:
             with contextlib.suppress(ClipError, OSError):
                 readable.append(read_sidecar(clip.sidecar))
-    between_marks = marked_parts(readable)
+    between_marks, broken = marked_parts(readable)
+    problems.extend(broken)  # (exported all the same: as its class throughout)
     for clip in clips:
         try:
             base, actions, timestamps, names = _clip_actions(clip, labels, between_marks)

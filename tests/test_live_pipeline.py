@@ -756,7 +756,8 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
     assert f"recording {skeleton} stopped early after 10 frames" in error and "No space left" in error
 
 
-def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch, capsys):
+def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch, capsys,
+                                                                   caplog):
     """An AVI holds 4 GiB, some 10 minutes of a Kinect's 1080p colour: a night's recording stopped there.
     It goes on in a new clip of the same session and class that names the one before; an action marked
     across the two is in both, each with its own part, and a part without marks of a marked recording
@@ -822,6 +823,21 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
     assert recordings(["export", str(tmp_path), str(tmp_path / "export"), "--no-video"]) == 0
     rows = (tmp_path / "export" / "samples.tsv").read_text().splitlines()[1:]
     assert sorted({row.split("\t")[2] for row in rows}) == names[:2]
+    # And scored so by the streaming evaluation of a folder of clips.
+    from training.streaming import stream_cases
+
+    cases = {case.name: case for case in stream_cases(str(tmp_path))}
+    for name in names:
+        source = cases[name].open()
+        assert bool(source.timeline.intervals) == (name in names[:2])
+        source.close()
+    # A part whose part before was moved away cannot be told: said.
+    (tmp_path / "elsewhere").mkdir()
+    for file in tmp_path.glob(f"{names[0]}*"):
+        file.rename(tmp_path / "elsewhere" / file.name)
+    with caplog.at_level(logging.WARNING, logger="training.datasets.clips"):
+        read_clip_folder(tmp_path)
+    assert f"continues {names[0]}, which is not beside it (moved, or deleted?)" in caplog.text
 
 
 def test_a_stop_never_waits_on_a_recording_start_removing_its_files_on_a_slow_share(

@@ -446,19 +446,23 @@ def run_finetune(args: argparse.Namespace) -> int:
     trained_s = time.monotonic() - started
     unit = "window" if splits.continuous else "clip"
     report = None
-    if splits.validation:
-        from training.evaluate import evaluate
+    try:
+        if splits.validation:
+            from training.evaluate import evaluate
 
-        report = evaluate(model, subset="validation", out=out / "eval_validation", progress=config.progress,
-                          workers=0)
-    # The table's figure, of the network as the app runs it (a pose network averaging each window with its
-    # mirror image, its streams' distributions mixed); the stage's, which chose the epoch, judges the mean
-    # of its streams' logits without the mirror image: two lines gave 75.5% and 75.28% for one model.
-    figure = (f"validation top-1 {100 * report.top1:.1f}% of its {int(report.confusion.sum())} held-out "
-              f"{unit}s" if report is not None
-              else f"top-1 {100 * tuned.best_validation_top1:.1f}% on its training {unit}s")
-    say(f"[finetune] wrote {model} ({figure}) after {trained_s:.0f} s; run it with: python -m live "
-        f"--checkpoint {as_typed(model)}")
+            report = evaluate(model, subset="validation", out=out / "eval_validation",
+                              progress=config.progress, workers=0)
+    finally:  # the model is written, whatever its evaluation came to
+        # The table's figure, of the network as the app runs it (a pose network averaging each window with
+        # its mirror image, its streams' distributions mixed); the stage's, which chose the epoch, judges
+        # the mean of its streams' logits without the mirror image: two lines gave 75.5% and 75.28% for one
+        # model.
+        scored = int(report.confusion.sum()) if report is not None else 0
+        figure = (f"validation top-1 {100 * report.top1:.1f}% of its {scored} held-out {unit}s" if scored
+                  else f"top-1 {100 * tuned.best_validation_top1:.1f}% on its "
+                       f"{'validation' if splits.validation else 'training'} {unit}s as its stage scored it")
+        say(f"[finetune] wrote {model} ({figure}) after {trained_s:.0f} s; run it with: python -m live "
+            f"--checkpoint {as_typed(model)}")
     if report is not None:
         # The overall top-1 is mostly the rehearsed classes': a site's new class the model did not learn
         # (0 of its windows) was hidden behind "validation top-1 82.4%".

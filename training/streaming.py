@@ -20,12 +20,13 @@ prints for the same source, model, hop, smoothing and threshold.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, default_
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig, ScoreSmoother
+from recordings.clip import ClipError, Sidecar, marked_parts, read_sidecar
 from recordings.labels import LABEL_MAP_FILENAME, in_columns
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
@@ -143,12 +145,26 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
                                f"checkpoint's held-out or its dataset's split) are not there (e.g. "
                                f"{missing[:3]}): --subset all scores every sequence of a folder of your own")
         found = {n: p for n, p in found.items() if n in names}
+    # The parts of a long recording marked in its other parts hold no action: scored as background, as
+    # training reads them (recordings.clip.marked_parts), not as the recording's class throughout.
+    between_marks, broken = marked_parts(_readable_sidecars(found.values()))
+    for said in broken:
+        log.warning("%s", said)
     cases = []
     reading = tqdm(sorted(found.items()), desc="reading sequences", unit="seq", leave=False,
                    disable=not progress or len(found) < 2)
     for name, path in reading:
+        background = path.with_suffix(".json") in between_marks
+
+        def replay(path: Path = path, background: bool = background, color: bool = True) -> FrameStream:
+            source = replay_source(path, ReplayOptions(realtime=False), color=color,
+                                   whole_clip_truth=not background)
+            if background:
+                source.timeline = Timeline((), source=str(path))
+            return source
+
         try:
-            probe = replay_source(path, ReplayOptions(realtime=False), color=False, whole_clip_truth=True)
+            probe = replay(color=False)
         except ValueError as error:  # every recording format's error names the file and what is wrong
             raise DatasetError(str(error) if str(path) in str(error) else f"{path}: {error}") from None
         timeline = probe.timeline
@@ -156,14 +172,21 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
         if timeline is None:
             continue  # not labelled: nothing to score it against
         scene_wide = all(i.person is None for i in timeline.intervals)
-        cases.append(StreamCase(
-            name, lambda path=path: replay_source(path, ReplayOptions(realtime=False), whole_clip_truth=True),
-            scene_wide,
-        ))
+        cases.append(StreamCase(name, replay, scene_wide))
     if not cases:
         raise DatasetError(f"{root}: no labelled sequences (recordings with action intervals, or clips "
                            "labelled as a whole) found")
     return cases
+
+
+def _readable_sidecars(paths: Iterable[Path]) -> list[Sidecar]:
+    """The sidecars of the clips among `paths` (a damaged one is said when its clip is replayed)."""
+    sidecars = []
+    for path in paths:
+        if path.suffix == ".skeleton" and path.with_suffix(".json").is_file():
+            with contextlib.suppress(ClipError, OSError):
+                sidecars.append(read_sidecar(path.with_suffix(".json")))
+    return sidecars
 
 
 class TruthTap:

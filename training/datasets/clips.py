@@ -169,7 +169,9 @@ def read_clip_folder(
     spans: list[tuple[float, float] | None] = []  # when each clip of `out` was being recorded
     unmapped: dict[str, list[str]] = {}  # interval classes the map lacks -> the clips naming them
     sidecars = [read_sidecar(paths.sidecar) if paths.sidecar is not None else None for paths in clips]
-    between_marks = marked_parts(sidecar for sidecar in sidecars if sidecar is not None)
+    between_marks, broken = marked_parts(sidecar for sidecar in sidecars if sidecar is not None)
+    for said in broken:
+        log.warning("%s", said)
     for number, (paths, sidecar) in enumerate(zip(clips, sidecars, strict=True)):
         action = _whole_clip_class(paths, sidecar, labels, map_path)
         timeline = sidecar.timeline if sidecar is not None and sidecar.timeline else None
