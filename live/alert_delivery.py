@@ -608,8 +608,8 @@ class _PostDeadline:
                 return
 
 
-class _DeadlineHTTP(urllib.request.HTTPHandler):
-    """urllib's HTTP, its connections those of the POST under way (`delivery._post_deadline`)."""
+class _DeadlineOpen:
+    """urllib's do_open, its connections those of the POST under way (`delivery._post_deadline`)."""
 
     def __init__(self, delivery: AlertDelivery) -> None:
         super().__init__()
@@ -619,15 +619,12 @@ class _DeadlineHTTP(urllib.request.HTTPHandler):
         return super().do_open(self.delivery._post_deadline.connection_class(http_class), req, **options)
 
 
-class _DeadlineHTTPS(urllib.request.HTTPSHandler):
-    """urllib's HTTPS, as _DeadlineHTTP."""
+class _DeadlineHTTP(_DeadlineOpen, urllib.request.HTTPHandler):
+    pass
 
-    def __init__(self, delivery: AlertDelivery) -> None:
-        super().__init__()
-        self.delivery = delivery
 
-    def do_open(self, http_class, req, **options):  # noqa: ANN001, ANN003, ANN201
-        return super().do_open(self.delivery._post_deadline.connection_class(http_class), req, **options)
+class _DeadlineHTTPS(_DeadlineOpen, urllib.request.HTTPSHandler):
+    pass
 
 
 class AlertDelivery:
