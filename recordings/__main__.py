@@ -186,6 +186,9 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
         )
         if "session" in sidecar.raw:
             lines.append(f"session {sidecar.raw['session']}")
+        if isinstance(sidecar.raw.get("continues"), str):  # a long recording's later part
+            lines.append(f"continues {sidecar.raw['continues']} (the recording's video filled; where its "
+                         "parts have marks, the parts without any are background: recordings list says)")
     if recording.timeline is not None:
         intervals = recording.timeline.intervals
         lines.append(f"intervals: {len(intervals)} (sidecar)")

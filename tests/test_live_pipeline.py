@@ -820,6 +820,8 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
     assert recordings(["list", str(tmp_path)]) == 0
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("S0")}
     assert all("background" in listed[name] for name in names[2:]) and "background" not in listed[names[0]]
+    assert recordings(["info", summary.recordings[1]]) == 0
+    assert f"continues {names[0]} (the recording's video filled" in capsys.readouterr().out
     assert recordings(["export", str(tmp_path), str(tmp_path / "export"), "--no-video"]) == 0
     rows = (tmp_path / "export" / "samples.tsv").read_text().splitlines()[1:]
     assert sorted({row.split("\t")[2] for row in rows}) == names[:2]
