@@ -29,6 +29,7 @@ import math
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -584,13 +585,16 @@ class LivePipeline:
                 if added:
                     log.info("new class A%03d %r in %s", action_id, label_map.name(action_id), map_path)
 
-            def new_clip(continues: str | None = None) -> Recorder:  # this one, and each one after it
-                if label:
-                    return Recorder(out_dir, label=label, label_map=label_map, continues=continues, **common)
-                stem = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
-                return Recorder(out_dir, free_name_from=stem, continues=continues, **common)
+            recording = uuid.uuid4().hex  # its clips' "recording" id, each a part of it (_continue_recording)
 
-            recorder = new_clip()
+            def new_clip(part: int) -> Recorder:  # this one, and each one after it
+                if label:
+                    return Recorder(out_dir, label=label, label_map=label_map, part_of=(recording, part),
+                                    **common)
+                stem = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+                return Recorder(out_dir, free_name_from=stem, part_of=(recording, part), **common)
+
+            recorder = new_clip(1)
             with self._record_lock:
                 stopping = self._stopping.is_set()  # stopped while the files were being made
                 if not stopping:
@@ -686,17 +690,17 @@ class LivePipeline:
         return sink.recorder.sample_name
 
     def _continue_recording(self, sink: RecordingSink, frame: Frame,
-                            new_clip: Callable[[str], Recorder]) -> None:
+                            new_clip: Callable[[int], Recorder]) -> None:
         """On the recorder's thread, before `frame`, which the clip's video has no room for (an AVI holds
         4 GiB: some 10 minutes of a Kinect's 1080p colour, and a night's recording stopped there): the
-        recording goes on in a new clip of the same session and class, which names the full one
-        ("continues"), and the full one is finalised on a thread of its own, listed as saving (that
-        rewrites its skeleton and walks its video's index: seconds, more than the writer's second of
-        queue). An action being marked is marked in both, each keeping its own part of it."""
+        recording goes on in a new clip of the same session and class, its next part (the sidecar's
+        "recording": its id and the part's number), and the full one is finalised on a thread of its own,
+        listed as saving (that rewrites its skeleton and walks its video's index: seconds, more than the
+        writer's second of queue). An action being marked is marked in both, each keeping its own part."""
         from recordings.recorder import RecorderError
 
         try:
-            following = new_clip(sink.recorder.sample_name)
+            following = new_clip(sink.recorder.part_of[1] + 1)
         except (OSError, RecorderError) as error:  # the recorder's write then stops the recording, said
             log.error("recording %s: no next clip could be started (%s)", sink.recorder.sample_name, error)
             return
@@ -713,6 +717,8 @@ class LivePipeline:
                     start, label = self._marks.opened  # its end, when marked, goes to the next clip
                     if frame.timestamp > start:
                         full.add_interval(start, frame.timestamp, label)
+            full.close_reason = (f"its video was full (4 GiB): the recording went on in "
+                                 f"{following.sample_name}")
             finishing = RecordingSink(full, on_finished=self._recording_finished)
             finishing.written, sink.written = sink.written, 0
             self._saving.append(finishing)

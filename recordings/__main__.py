@@ -34,6 +34,7 @@ if __name__ == "__main__":
     raise SystemExit(run_program("python -m recordings", "recordings.__main__"))
 
 import argparse
+import contextlib
 import glob
 import os
 import re
@@ -79,6 +80,7 @@ from recordings.clip import (
     marked_parts,
     open_recording,
     read_sidecar,
+    recording_part,
 )
 from recordings.labelling import ClipLabels, known_classes, label_command, label_map_path
 from recordings.labels import (
@@ -186,9 +188,9 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
         )
         if "session" in sidecar.raw:
             lines.append(f"session {sidecar.raw['session']}")
-        if isinstance(sidecar.raw.get("continues"), str):  # a long recording's later part
-            lines.append(f"continues {sidecar.raw['continues']} (the recording's video filled; where its "
-                         "parts have marks, the parts without any are background: recordings list says)")
+        if (part := recording_part(sidecar)) is not None and part[1] > 1:  # a long recording's later part
+            lines.append(f"part {part[1]} of its recording (the video of each part before filled; where its "
+                         "parts have marks, those without any are background: recordings list says)")
     if recording.timeline is not None:
         intervals = recording.timeline.intervals
         lines.append(f"intervals: {len(intervals)} (sidecar)")
@@ -468,6 +470,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     counts: Counter[str] = Counter()  # clips per class
     intervals: Counter[str] = Counter()  # marked intervals per class
     total = 0.0
+    background = 0  # parts of marked recordings without marks of their own
     rows = []
     damaged: list[str] = []  # one bad file must not hide the folder's other clips
     bad_maps: list[str] = []
@@ -520,6 +523,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 marked = f"  [{count} interval{'s' * (count != 1)}: {', '.join(classes)}]"
             elif sidecar.path in between_marks:  # trained as background, not as its class throughout
                 marked = "  [no interval: its recording's marks are in its other parts; background]"
+                background += 1
         else:
             try:
                 action = SampleName.parse(clip.name).action
@@ -563,6 +567,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for key, count in sorted(counts.items()):
         marked_here = f"  ({intervals[key]} interval{'s' * (intervals[key] != 1)})" if intervals[key] else ""
         print(f"  {count:>4}  {key}{marked_here}")
+    if background:
+        print(f"  {background:>4}  (background: parts of recordings marked in their other parts)")
     if bad_maps:
         print("unreadable label map(s): their folders' clips are listed without their site classes' "
               "numbers", file=sys.stderr)
@@ -955,6 +961,8 @@ def cmd_label(args: argparse.Namespace) -> int:
         saved = labels.save()
         print("\n".join(done))
         print(f"wrote {saved}")
+        if (parts := _parts_read_now(labels.sidecar_path)) is not None:
+            print(parts)
     if args.list or changed:
         print("\n".join(labels.listing()))
     if not (args.list or changed):
@@ -962,6 +970,33 @@ def cmd_label(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     return 0
+
+
+def _parts_read_now(sidecar_path: Path) -> str | None:
+    """How the parts of a long recording are read now that one of them was labelled (marks in one part
+    make the others' unmarked time background: recordings.clip.marked_parts), for a clip that is one of
+    several parts; None for any other clip."""
+    this = read_sidecar(sidecar_path)
+    if (part := recording_part(this)) is None:
+        return None
+    parts = []
+    for path in sorted(sidecar_path.parent.glob("*.json")):
+        with contextlib.suppress(ClipError, OSError):
+            if part[0] in path.read_text(encoding="utf-8", errors="replace"):  # before parsing: cheap
+                sidecar = read_sidecar(path)
+                if (other := recording_part(sidecar)) is not None and other[0] == part[0]:
+                    parts.append(sidecar)
+    if len(parts) < 2:
+        return None
+    marked = [s for s in parts if s.timeline is not None and s.timeline.intervals]
+    if marked:
+        return (f"this clip is part {part[1]} of a recording of {len(parts)} parts here; {len(marked)} "
+                f"{'has' if len(marked) == 1 else 'have'} marks, so the other {len(parts) - len(marked)} are "
+                f"read as background (nothing happens "
+                f"there): mark the actions that go on in them too (python -m recordings list "
+                f"{as_typed(sidecar_path.parent)} shows which)")
+    return (f"this clip is part {part[1]} of a recording of {len(parts)} parts here, none with marks: "
+            "each is read as its class throughout")
 
 
 # ---- recover ----------------------------------------------------------------------------------------

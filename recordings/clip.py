@@ -160,40 +160,46 @@ class Sidecar:
     depth_camera: ColorCamera = DEPTH_CAMERA  # "calibration": {"depth_camera": ...}
 
 
+def recording_part(sidecar: Sidecar) -> tuple[str, int] | None:
+    """(the id of the recording a clip is a part of, which part) as its sidecar says ("recording"), or None
+    (a clip recorded before parts were, or converted)."""
+    recording = sidecar.raw.get("recording")
+    if not isinstance(recording, dict):
+        return None
+    identity, part = recording.get("id"), recording.get("part")
+    if not isinstance(identity, str) or not isinstance(part, int) or isinstance(part, bool) or part < 1:
+        return None
+    return identity, part
+
+
 def marked_parts(sidecars: Iterable[Sidecar]) -> tuple[set[Path], list[str]]:
     """(the sidecars (their paths) of the parts of a marked recording that have no marks of their own,
-    what is wrong with the links between parts). A recording whose video filled went on in a next clip of
-    its folder ("continues" names the one before), and where any part has marks (intervals), they say
-    where the actions are. A part without marks is the time between them, background; taken as a clip of
-    the recording's class throughout, it trained ten minutes in bed as "patient fell". A part whose
-    previous part is not beside it (moved, deleted) cannot be told, which is said."""
-    sidecars = list(sidecars)
-    by_path = {sidecar.path: sidecar for sidecar in sidecars}
-    root = {sidecar.path: sidecar.path for sidecar in sidecars}
-
-    def find(path: Path) -> Path:
-        while root[path] != path:
-            path = root[path]
-        return path
-
-    broken = []
+    what cannot be told for want of parts). A recording whose video filled went on in a next clip of its
+    folder, its next part (recording_part), and where any of its parts has marks (intervals), they say
+    where the actions are: a part without marks is the time between them, background. Taken as a clip of
+    the recording's class throughout, such a part trained ten minutes in bed as "patient fell". Where
+    none of a recording's parts here has marks and some of its parts are not beside them (moved,
+    deleted), whether it had marks cannot be told, which is said."""
+    recordings: dict[tuple[Path, str], list[tuple[int, Sidecar]]] = {}
     for sidecar in sidecars:
-        before = sidecar.raw.get("continues")
-        if not isinstance(before, str):
+        if (part := recording_part(sidecar)) is not None:
+            recordings.setdefault((sidecar.path.parent, part[0]), []).append((part[1], sidecar))
+    between, unknown = set(), []
+    for (folder, _), parts in recordings.items():
+        parts.sort(key=lambda numbered: numbered[0])
+        marked = [s.timeline is not None and bool(s.timeline.intervals) for _, s in parts]
+        if any(marked):
+            between.update(s.path for (_, s), has_marks in zip(parts, marked, strict=True) if not has_marks)
             continue
-        if (previous := sidecar.path.with_name(f"{before}.json")) in root:
-            root[find(sidecar.path)] = find(previous)
-        else:
-            broken.append(f"{sidecar.path}: continues {before}, which is not beside it (moved, or deleted?): "
-                          f"where that recording has marks, this part is read as its class throughout; keep "
-                          f"a recording's parts in one folder")
-
-    def has_marks(path: Path) -> bool:
-        timeline = by_path[path].timeline
-        return timeline is not None and bool(timeline.intervals)
-
-    marked = {find(path) for path in root if has_marks(path)}
-    return {path for path in root if find(path) in marked and not has_marks(path)}, broken
+        missing = sorted(set(range(1, parts[-1][0] + 1)) - {number for number, _ in parts})
+        if missing:
+            here = ", ".join(f"{s.path.stem} (part {number})" for number, s in parts[:3])
+            unknown.append(
+                f"{folder}: parts {', '.join(map(str, missing))} of the recording whose parts here are "
+                f"{here}{' ...' if len(parts) > 3 else ''} are not in this folder (moved, or deleted?): "
+                f"these have no marks, and are read as their class throughout; if the missing parts had the "
+                f"recording's marks, put them back beside these")
+    return between, unknown
 
 
 def read_sidecar(path: Path | str) -> Sidecar:

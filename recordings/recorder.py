@@ -370,17 +370,18 @@ class Recorder:
         privacy: PrivacyMode | None = None,
         timeline: Timeline | None = None,
         room: str | None = None,
-        continues: str | None = None,
+        part_of: tuple[str, int] | None = None,
     ) -> None:
         """`timeline`: labelled intervals of the clip, in seconds from its first frame, written to the
         sidecar's "intervals" (known before recording starts: a conversion of a labelled sequence).
         `room`: where the sensor is (live's --room), in the sidecar: clips of several rooms in one folder
-        say whose they are. `continues`: the clip of the same recording before this one, whose video was
-        full (its sample name, in the sidecar: recordings.clip.marked_parts reads the parts as one
-        recording). The clip is named `sample_name`; else `free_name_from` (a stem: the first free
-        of stem, stem_2, ...), else S..C..P..R..A.. of `label` (the next free replication). Those two are
-        taken as the recording starts: a name another recorder takes meanwhile (a second station on the
-        folder) gives the next one."""
+        say whose they are. `part_of`: (the recording's id, which part of it this clip is, from 1) for a
+        recording that goes on clip after clip as each one's video fills (live), in the sidecar's
+        "recording": recordings.clip.marked_parts reads the parts as one recording. The clip is named
+        `sample_name`; else `free_name_from` (a stem: the first free of stem, stem_2, ...), else
+        S..C..P..R..A.. of `label` (the next free replication). Those two are taken as the recording
+        starts: a name another recorder takes meanwhile (a second station on the folder) gives the next
+        one."""
         self.out_dir = Path(out_dir)
         self.config = config
         self.camera = camera
@@ -447,8 +448,11 @@ class Recorder:
         }
         if room is not None:
             header["room"] = room
-        if continues is not None:
-            header["continues"] = continues
+        self.part_of = part_of
+        if part_of is not None:
+            header["recording"] = {"id": part_of[0], "part": part_of[1]}
+        # The sidecar's "stopped" for a plain close(): a part whose video filled says so (live.pipeline).
+        self.close_reason = "closed"
         if timeline is not None:
             # In the header line, so a clip recovered after a crash keeps its intervals too.
             header["intervals"] = timeline.to_json()
@@ -661,7 +665,7 @@ class Recorder:
         if self._unfinished is not None:
             raise self._unfinished
         if self.files is None:
-            self._finish("closed")
+            self._finish(self.close_reason)
         assert self.files is not None
         return self.files
 

@@ -90,7 +90,7 @@ def test_a_session_holding_the_only_example_of_a_later_class_stays_in_training()
         assert [s.name for s in train if 1 in s.group["classes"]] == ["s3"] and validation
 
 
-def _record(folder: Path, session: int, label: str | None, name: str | None = None) -> Path:
+def _record(folder: Path, session: int, label: str | None, name: str | None = None, bodies: int = 1) -> Path:
     labels = None
     if label is not None:
         from recordings.labels import ensure_label
@@ -99,7 +99,7 @@ def _record(folder: Path, session: int, label: str | None, name: str | None = No
     config = RecorderConfig(min_free_bytes=1, naming=ClipNaming(setup=session))
     with Recorder(folder, label=label, label_map=labels, sample_name=name, config=config) as rec:
         for i in range(40):
-            rec.write(make_frame(i % 20, i / 10))  # 4 s
+            rec.write(make_frame(i % 20, i / 10, bodies=bodies))  # 4 s
     return rec.files.skeleton
 
 
@@ -302,6 +302,26 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
                      "--new-class", "raise both arm", *quick]) == 2  # fmt: skip
     assert ("--new-class 'raise both arm': no clip brings it as a new class (the clips' new classes: "
             "'raise both arms')") in capsys.readouterr().err
+
+
+def test_a_clip_with_nobody_in_view_is_left_out_not_refused(tmp_path: Path, capsys: pytest.CaptureFixture
+                                                             ) -> None:
+    """A patient out of the room for a whole part of a long recording: that clip has nobody in it, and the
+    fine-tune refused the whole folder ("could not be prepared ... fix or remove them")."""
+    from core.model.checkpoint import load_checkpoint
+    from training.__main__ import main as training
+
+    base = random_checkpoint(tmp_path / "base.pt", pose_only(tiny(3)), ["drink_left", "kick", NO_ACTION],
+                             duration_s=1.0)
+    site = tmp_path / "site"
+    for session in (1, 2, 3):
+        _record(site, session, "raise both arms")
+    _record(site, 3, "raise both arms", name="empty_room", bodies=0)
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
+                     *QUICK_POSE]) == 0  # fmt: skip
+    assert "1 clip(s) with nobody in view, left out: empty_room" in capsys.readouterr().out
+    tuned = load_checkpoint(tmp_path / "run" / "model.pt").extra
+    assert "empty_room" not in tuned["trained_clips"] + tuned["validation_clips"]
 
 
 def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(

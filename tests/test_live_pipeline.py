@@ -790,7 +790,9 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
     clips = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
     names = [clip["sample_name"] for clip in clips]
     assert len(clips) >= 4 and names[0] == first and len(set(names)) == len(names)
-    assert [clip.get("continues") for clip in clips] == [None, *names[:-1]]
+    assert [clip["recording"]["part"] for clip in clips] == list(range(1, len(clips) + 1))
+    assert len({clip["recording"]["id"] for clip in clips}) == 1
+    assert clips[0]["stopped"] == f"its video was full (4 GiB): the recording went on in {names[1]}"
     assert {clip["label"] for clip in clips} == {"wave"} and len({clip["session"] for clip in clips}) == 1
     for path, clip in zip(summary.recordings, clips, strict=True):  # each a whole clip, its video with it
         video = Path(path).with_name(clip["video"]["file"])
@@ -818,10 +820,12 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
 
     capsys.readouterr()
     assert recordings(["list", str(tmp_path)]) == 0
-    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("S0")}
+    listed_out = capsys.readouterr().out
+    listed = {line.split()[0]: line for line in listed_out.splitlines() if line.startswith("S0")}
     assert all("background" in listed[name] for name in names[2:]) and "background" not in listed[names[0]]
+    assert f"{len(names) - 2:>4}  (background: parts of recordings marked in their other parts)" in listed_out
     assert recordings(["info", summary.recordings[1]]) == 0
-    assert f"continues {names[0]} (the recording's video filled" in capsys.readouterr().out
+    assert "part 2 of its recording (the video of each part before filled" in capsys.readouterr().out
     assert recordings(["export", str(tmp_path), str(tmp_path / "export"), "--no-video"]) == 0
     rows = (tmp_path / "export" / "samples.tsv").read_text().splitlines()[1:]
     assert sorted({row.split("\t")[2] for row in rows}) == names[:2]
@@ -833,13 +837,21 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
         source = cases[name].open()
         assert bool(source.timeline.intervals) == (name in names[:2])
         source.close()
-    # A part whose part before was moved away cannot be told: said.
+    # Parts whose marked parts were moved away cannot be told: said.
     (tmp_path / "elsewhere").mkdir()
-    for file in tmp_path.glob(f"{names[0]}*"):
-        file.rename(tmp_path / "elsewhere" / file.name)
+    for name in names[:2]:
+        for file in tmp_path.glob(f"{name}*"):
+            file.rename(tmp_path / "elsewhere" / file.name)
     with caplog.at_level(logging.WARNING, logger="training.datasets.clips"):
         read_clip_folder(tmp_path)
-    assert f"continues {names[0]}, which is not beside it (moved, or deleted?)" in caplog.text
+    assert (f"parts 1, 2 of the recording whose parts here are {names[2]} (part 3)" in caplog.text
+            and "are not in this folder (moved, or deleted?)" in caplog.text)
+    # Marking one part says how its other parts are read now.
+    capsys.readouterr()
+    marked = ["--class", "wave", "--from", "0.1", "--to", "0.5"]
+    assert recordings(["label", summary.recordings[2], *marked]) == 0
+    assert (f"this clip is part 3 of a recording of {len(names) - 2} parts here; 1 has marks, so the other "
+            f"{len(names) - 3} are read as background") in capsys.readouterr().out
 
 
 def test_a_stop_never_waits_on_a_recording_start_removing_its_files_on_a_slow_share(

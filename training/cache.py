@@ -97,6 +97,20 @@ def read_settings(cache: str | Path) -> CacheSettings:
         raise DatasetError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
 
 
+# failed.txt's reason for a clip in which nobody is ever in view: nothing to learn from (a patient out of
+# the room for a whole part of a long recording), left out of a site's clips rather than refused.
+NOBODY = "nobody in view in any of its"
+
+
+def clips_with_nobody(cache: str | Path) -> set[str]:
+    """The clips `prepare` found nobody in (failed.txt), by name."""
+    path = Path(cache) / "failed.txt"
+    if not path.is_file():
+        return set()
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return {name for name, _, reason in (line.partition("\t") for line in lines) if NOBODY in reason}
+
+
 def read_index(cache: str | Path) -> list[dict[str, Any]]:
     path = Path(cache) / "index.json"
     if not path.is_file():

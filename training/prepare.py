@@ -33,12 +33,14 @@ from core.camera import DEFAULT_CAMERA, ColorCamera, fit_camera
 from core.glimpse import PARTS, GlimpseConfig, crop_frame, part_boxes
 from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
+from core.wording import first_few
 from recordings.argument_types import existing_file, integer_in, output_folder, positive_float
 from recordings.clip import color_pixel_scale, other_shape, read_sidecar
 from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.cache import (
     FULL_IMAGE_PART,
+    NOBODY,
     UNREADABLE_CLIP,
     CacheSettings,
     clip_paths,
@@ -103,7 +105,7 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
     skeleton = read_skeleton(task.skeleton)
     arrays = skeleton.arrays(settings.max_bodies)
     if not arrays.present.any():
-        raise DatasetError(f"{task.skeleton}: no body in any of its {skeleton.num_frames} frames")
+        raise DatasetError(f"{NOBODY} {skeleton.num_frames} frames ({task.skeleton})")
     count = skeleton.num_frames
     camera = None
     if task.sidecar is not None:
@@ -319,6 +321,10 @@ def prepare_clip_crops(
         skeleton_only=not preprocessing.parts,
     )
     _, failed = prepare_cache(tasks, settings, cache, workers=workers, progress=progress)
+    nobody = [name for name, reason in failed if NOBODY in reason]
+    if nobody:  # left out by the datasets (clips_with_nobody); the others are damage
+        print(f"{len(nobody)} clip(s) with nobody in view, left out: {first_few(nobody, 3)}")
+    failed = [(name, reason) for name, reason in failed if NOBODY not in reason]
     if failed:
         listed = "; ".join(f"{name}: {reason}" for name, reason in failed[:3])
         raise DatasetError(f"{len(failed)} clip(s) could not be prepared ({listed}); fix or remove them")

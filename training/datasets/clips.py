@@ -60,12 +60,13 @@ from recordings.ntu import SkeletonFormatError, frame_count, read_skeleton
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.pkummd import is_sequence_path
 from recordings.recorder import PARTIAL_SUFFIX, clip_session, labelled_length_s
-from training.cache import load_clip, read_index, read_settings
+from training.cache import clips_with_nobody, load_clip, read_index, read_settings
 from training.config import DataConfig, recorded_data
 from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, stratified_split
 from training.distributed import is_main_process
 
 log = logging.getLogger(__name__)
+_SAID: set[str] = set()  # warnings read_clip_folder gave (each once)
 
 
 def label_map_for(root: str | Path, label_map: str | None) -> tuple[Path, LabelMap]:
@@ -169,9 +170,11 @@ def read_clip_folder(
     spans: list[tuple[float, float] | None] = []  # when each clip of `out` was being recorded
     unmapped: dict[str, list[str]] = {}  # interval classes the map lacks -> the clips naming them
     sidecars = [read_sidecar(paths.sidecar) if paths.sidecar is not None else None for paths in clips]
-    between_marks, broken = marked_parts(sidecar for sidecar in sidecars if sidecar is not None)
-    for said in broken:
-        log.warning("%s", said)
+    between_marks, unknown = marked_parts(sidecar for sidecar in sidecars if sidecar is not None)
+    for said in unknown:
+        if said not in _SAID:  # once a process: a fine-tune reads the folder four times
+            _SAID.add(said)
+            log.warning("%s", said)
     for number, (paths, sidecar) in enumerate(zip(clips, sidecars, strict=True)):
         action = _whole_clip_class(paths, sidecar, labels, map_path)
         timeline = sidecar.timeline if sidecar is not None and sidecar.timeline else None
@@ -548,6 +551,8 @@ def clip_splits(data: DataConfig) -> Splits:
         cache = Path(data.cache)
         settings = read_settings(cache)
         prepared = {entry["name"] for entry in read_index(cache)}
+        if nobody := {c.task.name for c in clips} & clips_with_nobody(cache):  # said by prepare
+            clips = [c for c in clips if c.task.name not in nobody]
         absent = [c.task.name for c in clips if c.task.name not in prepared]
         if absent:
             raise DatasetError(f"{cache}: {len(absent)} clip(s) are not prepared (e.g. {absent[0]}); run "
