@@ -473,15 +473,18 @@ def test_how_much_of_the_sites_recordings_validation_holds_out_is_said() -> None
         return LabelledClip(None, "raise both arms", None, session, folder, seconds)
 
     clips = [clip(1, 40.0), clip(2, 30.0), clip(3, 463.0), clip(1, 900.0, folder=1)]  # the last: rehearsal
-    assert held_out_site(clips, [1]) == ("; the site's session 1: 40 of its 533 s", None)
+    held = held_out_site(clips, [1])
+    assert held == ("whole sessions held out; the site's session 1: 40 of its 533 s", None)
     said, warning = held_out_site(clips, [3])
-    assert said == "; the site's session 3: 463 of its 533 s"
+    assert said == "whole sessions held out; the site's session 3: 463 of its 533 s"
     assert warning.startswith("[finetune] WARNING: most of the site's recordings (463 of 533 s) are held out "
                               "for validation, not learnt from: --set data.split_seed=N (1, 2, ...) may hold "
                               "out another session")
-    assert held_out_site(clips, []) == ("", None)
+    assert held_out_site(clips, []) == ("whole sessions held out", None)
     # One session only: some of its clips are held out, not all of it, and no seed picks another.
-    assert held_out_site([clip(1, 60.0) for _ in range(10)], [1]) == ("; the site's session 1", None)
+    said, warning = held_out_site([clip(1, 60.0) for _ in range(10)], [1])
+    assert said.startswith("the site's clips drawn at random from its one session: those held out are "
+                           "near-copies of training ones and flatter the model") and warning is None
 
 
 def test_rehearsal_sequences_the_base_held_out_are_named() -> None:

@@ -250,14 +250,17 @@ def finetune_config(
 
 
 def held_out_site(clips: list[LabelledClip], held: list[int]) -> tuple[str, str | None]:
-    """Which of the site's sessions validation holds out and how much of its recordings that is, and a
-    warning where it is most of them: a session is held out whole, whatever its length (one run held out
-    463 of the site's 533 s, leaving 70 s to learn from)."""
-    if not held:
-        return "", None
-    said = f"; the site's session{'s' * (len(held) > 1)} {', '.join(map(str, held))}"
+    """How validation holds out the site's clips, `held` its sessions there: which sessions and how much of
+    its recordings that is, and a warning where it is most of them (a session is held out whole, whatever
+    its length: one run held out 463 of the site's 533 s, leaving 70 s to learn from); or, from a site's
+    one session, its clips at random."""
     if len({c.session for c in clips if c.folder == 0}) < 2:  # clips of its one session held out, not all
-        return said, None
+        return ("the site's clips drawn at random from its one session: those held out are near-copies of "
+                "training ones and flatter the model (a second session, another live --record run or "
+                "--session N, gives a fair split)"), None
+    if not held:
+        return "whole sessions held out", None
+    said = f"whole sessions held out; the site's session{'s' * (len(held) > 1)} {', '.join(map(str, held))}"
     site_s = sum(c.duration for c in clips if c.folder == 0)
     held_s = sum(c.duration for c in clips if c.folder == 0 and c.session in held)
     said += f": {held_s:.0f} of its {site_s:.0f} s"
@@ -396,7 +399,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     if rehearsal_held:
         said += f"; of the --rehearse clips {first_few(rehearsal_held, 3)}"
     say(f"[finetune] {len(splits.train)} training / {len(splits.validation)} validation "
-        f"{'sequences' if splits.continuous else 'clips'} (whole sessions held out{said})"
+        f"{'sequences' if splits.continuous else 'clips'} ({said})"
         + (", windows along the sequences with no_action between actions" if splits.continuous else ""))
     if warning:
         say(warning)
