@@ -836,6 +836,10 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
     for name in names:
         source = cases[name].open()
         assert bool(source.timeline.intervals) == (name in names[:2])
+        if name in names[2:]:  # every body's truth there: scored as the app's no_action, not left out
+            source.open()
+            frame = source.read()
+            assert frame.bodies and {body.truth for body in frame.bodies} == {"no_action"}
         source.close()
     # Parts whose marked parts were moved away cannot be told: said.
     (tmp_path / "elsewhere").mkdir()

@@ -157,11 +157,8 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
         background = path.with_suffix(".json") in between_marks
 
         def replay(path: Path = path, background: bool = background, color: bool = True) -> FrameStream:
-            source = replay_source(path, ReplayOptions(realtime=False), color=color,
-                                   whole_clip_truth=not background)
-            if background:
-                source.timeline = Timeline((), source=str(path))
-            return source
+            return replay_source(path, ReplayOptions(realtime=False), color=color, whole_clip_truth=True,
+                                 no_action_throughout=background)
 
         try:
             probe = replay(color=False)
