@@ -717,8 +717,7 @@ class LivePipeline:
                     start, label = self._marks.opened  # its end, when marked, goes to the next clip
                     if frame.timestamp > start:
                         full.add_interval(start, frame.timestamp, label)
-            full.close_reason = (f"its video was full (4 GiB): the recording went on in "
-                                 f"{following.sample_name}")
+            full.went_on_in(following.sample_name)
             finishing = RecordingSink(full, on_finished=self._recording_finished)
             finishing.written, sink.written = sink.written, 0
             self._saving.append(finishing)

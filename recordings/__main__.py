@@ -972,6 +972,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     return 0
 
 
+RECORDING_FIELD_WITHIN = 16384  # bytes of a sidecar that hold its "recording" (its header's fields)
+
+
 def _parts_read_now(sidecar_path: Path) -> str | None:
     """How the parts of a long recording are read now that one of them was labelled (marks in one part
     make the others' unmarked time background: recordings.clip.marked_parts), for a clip that is one of
@@ -982,7 +985,9 @@ def _parts_read_now(sidecar_path: Path) -> str | None:
     parts = []
     for path in sorted(sidecar_path.parent.glob("*.json")):
         with contextlib.suppress(ClipError, OSError):
-            if part[0] in path.read_text(encoding="utf-8", errors="replace"):  # before parsing: cheap
+            with open(path, "rb") as file:  # "recording" comes before the frames' times: only the start read
+                head = file.read(RECORDING_FIELD_WITHIN)
+            if part[0].encode() in head:
                 sidecar = read_sidecar(path)
                 if (other := recording_part(sidecar)) is not None and other[0] == part[0]:
                     parts.append(sidecar)

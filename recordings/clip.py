@@ -174,31 +174,34 @@ def recording_part(sidecar: Sidecar) -> tuple[str, int] | None:
 
 def marked_parts(sidecars: Iterable[Sidecar]) -> tuple[set[Path], list[str]]:
     """(the sidecars (their paths) of the parts of a marked recording that have no marks of their own,
-    what cannot be told for want of parts). A recording whose video filled went on in a next clip of its
-    folder, its next part (recording_part), and where any of its parts has marks (intervals), they say
-    where the actions are: a part without marks is the time between them, background. Taken as a clip of
-    the recording's class throughout, such a part trained ten minutes in bed as "patient fell". Where
-    none of a recording's parts here has marks and some of its parts are not beside them (moved,
-    deleted), whether it had marks cannot be told, which is said."""
-    recordings: dict[tuple[Path, str], list[tuple[int, Sidecar]]] = {}
+    what cannot be told for want of parts). A recording whose video filled went on in a next clip, its
+    next part (recording_part), and where any of its parts has marks (intervals), they say where the
+    actions are: a part without marks is the time between them, background. Taken as a clip of the
+    recording's class throughout, such a part trained ten minutes in bed as "patient fell". Where none of
+    a recording's parts among `sidecars` has marks and some of its parts are not among them (moved,
+    deleted: a gap in the numbers, or a last part whose video filled), whether it had marks cannot be
+    told, which is said."""
+    recordings: dict[str, list[tuple[int, Sidecar]]] = {}
     for sidecar in sidecars:
         if (part := recording_part(sidecar)) is not None:
-            recordings.setdefault((sidecar.path.parent, part[0]), []).append((part[1], sidecar))
+            recordings.setdefault(part[0], []).append((part[1], sidecar))
     between, unknown = set(), []
-    for (folder, _), parts in recordings.items():
+    for parts in recordings.values():
         parts.sort(key=lambda numbered: numbered[0])
         marked = [s.timeline is not None and bool(s.timeline.intervals) for _, s in parts]
         if any(marked):
             between.update(s.path for (_, s), has_marks in zip(parts, marked, strict=True) if not has_marks)
             continue
-        missing = sorted(set(range(1, parts[-1][0] + 1)) - {number for number, _ in parts})
+        last, last_sidecar = parts[-1]
+        went_on = isinstance(last_sidecar.raw["recording"].get("went_on"), str)
+        missing = sorted(set(range(1, last + 1 + went_on)) - {number for number, _ in parts})
         if missing:
             here = ", ".join(f"{s.path.stem} (part {number})" for number, s in parts[:3])
             unknown.append(
-                f"{folder}: parts {', '.join(map(str, missing))} of the recording whose parts here are "
-                f"{here}{' ...' if len(parts) > 3 else ''} are not in this folder (moved, or deleted?): "
-                f"these have no marks, and are read as their class throughout; if the missing parts had the "
-                f"recording's marks, put them back beside these")
+                f"{parts[0][1].path.parent}: parts {', '.join(map(str, missing))} of the recording whose "
+                f"parts here are {here}{' ...' if len(parts) > 3 else ''} are not among these clips "
+                f"(moved, or deleted?): these have no marks, and are read as their class throughout; if "
+                f"the missing parts had the recording's marks, put them back beside these")
     return between, unknown
 
 

@@ -451,8 +451,7 @@ class Recorder:
         self.part_of = part_of
         if part_of is not None:
             header["recording"] = {"id": part_of[0], "part": part_of[1]}
-        # The sidecar's "stopped" for a plain close(): a part whose video filled says so (live.pipeline).
-        self.close_reason = "closed"
+        self._went_on_in: str | None = None  # the next part's name, once this one's video filled
         if timeline is not None:
             # In the header line, so a clip recovered after a crash keeps its intervals too.
             header["intervals"] = timeline.to_json()
@@ -514,6 +513,13 @@ class Recorder:
     @property
     def recording(self) -> bool:
         return self.files is None and self._unfinished is None
+
+    def went_on_in(self, sample_name: str) -> None:
+        """This part's video is full and its recording goes on in the clip `sample_name` (`part_of`'s next
+        part): kept in its sidecar ("recording": "went_on"; a crash keeps it too), so that a missing next
+        part is known to be missing. On the writer's thread, before close()."""
+        self._went_on_in = sample_name
+        self._frames.write(json.dumps({"went_on": sample_name}).encode() + b"\n")
 
     def add_interval(self, start: float, end: float, label: str, person: int | None = None) -> None:
         """Mark an action between two stream times (the timestamps of the frames written). Safe from
@@ -665,7 +671,8 @@ class Recorder:
         if self._unfinished is not None:
             raise self._unfinished
         if self.files is None:
-            self._finish(self.close_reason)
+            self._finish("closed" if self._went_on_in is None else
+                         f"its video was full (4 GiB): the recording went on in {self._went_on_in}")
         assert self.files is not None
         return self.files
 
@@ -783,6 +790,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     if recovering and (converted := interrupted_conversion(partial_dir, held=True)) is not None:
         raise ConversionInterrupted(f"{partial_dir}: {converted}")
     records = []
+    went_on = None  # the next part of the recording, where this one's video filled (Recorder.went_on_in)
     # Intervals known before recording (a converted labelled sequence) are in the header, those marked
     # while recording in their own lines; both in seconds from the clip's first frame.
     marked: list[Interval] = [_header_interval(entry, frames_path) for entry in header.get("intervals") or []]
@@ -791,6 +799,9 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
             record = json.loads(line)
             if "interval" in record:
                 marked.append(Interval.from_json(record["interval"]))
+                continue
+            if "went_on" in record:
+                went_on = str(record["went_on"])
                 continue
             records.append(record)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
@@ -845,6 +856,8 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     sidecar = dict(header)
     sidecar.pop("config", None)
     sidecar.pop("intervals", None)  # only the fitted ones below: raw ones may reach past a short clip's end
+    if went_on is not None and isinstance(sidecar.get("recording"), dict):
+        sidecar["recording"] = {**sidecar["recording"], "went_on": went_on}
     sidecar.update(
         frame_count=count,
         duration_s=round(timestamps[-1] - timestamps[0], 6) if count else 0.0,

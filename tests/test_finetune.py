@@ -322,6 +322,12 @@ def test_a_clip_with_nobody_in_view_is_left_out_not_refused(tmp_path: Path, caps
     assert "1 clip(s) with nobody in view, left out: empty_room" in capsys.readouterr().out
     tuned = load_checkpoint(tmp_path / "run" / "model.pt").extra
     assert "empty_room" not in tuned["trained_clips"] + tuned["validation_clips"]
+    # A new class whose only clip has nobody in it would be a row nothing taught: refused, said.
+    _record(site, 2, "sit down", name="empty_chair", bodies=0)
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "other"),
+                     *QUICK_POSE]) == 2  # fmt: skip
+    assert ("nobody is in view in any clip of the new class(es) 'sit down' (empty_chair, empty_room): record "
+            "them with the person in the sensor's view") in capsys.readouterr().err
 
 
 def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(

@@ -782,17 +782,18 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
         parts_finished(1)
         time.sleep(0.3)  # into the second clip (2 s each), which the action goes on in
         pipeline.end_action()
-        parts_finished(3)
+        parts_finished(4)
         assert pipeline.recording not in (None, first)  # still recording, in a later clip
     finally:
         summary = pipeline.stop()
     assert not summary.errors
     clips = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
     names = [clip["sample_name"] for clip in clips]
-    assert len(clips) >= 4 and names[0] == first and len(set(names)) == len(names)
+    assert len(clips) >= 5 and names[0] == first and len(set(names)) == len(names)
     assert [clip["recording"]["part"] for clip in clips] == list(range(1, len(clips) + 1))
     assert len({clip["recording"]["id"] for clip in clips}) == 1
     assert clips[0]["stopped"] == f"its video was full (4 GiB): the recording went on in {names[1]}"
+    assert [clip["recording"].get("went_on") for clip in clips] == [*names[1:], None]
     assert {clip["label"] for clip in clips} == {"wave"} and len({clip["session"] for clip in clips}) == 1
     for path, clip in zip(summary.recordings, clips, strict=True):  # each a whole clip, its video with it
         video = Path(path).with_name(clip["video"]["file"])
@@ -842,20 +843,22 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
             assert frame.bodies and {body.truth for body in frame.bodies} == {"no_action"}
         source.close()
     # Parts whose marked parts were moved away cannot be told: said.
-    (tmp_path / "elsewhere").mkdir()
-    for name in names[:2]:
+    elsewhere = tmp_path.with_name(tmp_path.name + "_elsewhere")  # (a folder below would still be read)
+    elsewhere.mkdir()
+    for name in [*names[:2], names[-1]]:  # the marked ones, and the last (known by the one before's)
         for file in tmp_path.glob(f"{name}*"):
-            file.rename(tmp_path / "elsewhere" / file.name)
+            file.rename(elsewhere / file.name)
     with caplog.at_level(logging.WARNING, logger="training.datasets.clips"):
         read_clip_folder(tmp_path)
-    assert (f"parts 1, 2 of the recording whose parts here are {names[2]} (part 3)" in caplog.text
-            and "are not in this folder (moved, or deleted?)" in caplog.text)
+    assert (f"parts 1, 2, {len(names)} of the recording whose parts here are {names[2]} (part 3)"
+            in caplog.text
+            and "are not among these clips (moved, or deleted?)" in caplog.text)
     # Marking one part says how its other parts are read now.
     capsys.readouterr()
     marked = ["--class", "wave", "--from", "0.1", "--to", "0.5"]
     assert recordings(["label", summary.recordings[2], *marked]) == 0
-    assert (f"this clip is part 3 of a recording of {len(names) - 2} parts here; 1 has marks, so the other "
-            f"{len(names) - 3} are read as background") in capsys.readouterr().out
+    assert (f"this clip is part 3 of a recording of {len(names) - 3} parts here; 1 has marks, so the other "
+            f"{len(names) - 4} are read as background") in capsys.readouterr().out
 
 
 def test_a_stop_never_waits_on_a_recording_start_removing_its_files_on_a_slow_share(

@@ -61,6 +61,7 @@ from recordings.labels import related_names, similar_names
 from recordings.pkummd import is_sequence_path
 from training import distributed
 from training.ablations import network_config
+from training.cache import clips_with_nobody
 from training.config import (
     ConfigError,
     DataConfig,
@@ -382,6 +383,15 @@ def run_finetune(args: argparse.Namespace) -> int:
         if mine:
             prepare_clip_crops(config.data, base.preprocessing, cache, workers=workers,
                                progress=config.progress)
+    # Clips with nobody in view are left out (prepare said which): a new class they alone bring would be
+    # a row of the classifier that nothing taught, counted as taught.
+    nobody = clips_with_nobody(cache)
+    untaught = [n for n in new if not any(n in clip_classes(c) for c in clips if c.task.name not in nobody)]
+    if untaught:
+        empty = first_few([c.task.name for c in clips if c.task.name in nobody], 3)
+        raise DatasetError(f"nobody is in view in any clip of the new class(es) "
+                           f"{', '.join(map(repr, untaught))} ({empty}): record them with the person in the "
+                           f"sensor's view")
 
     from training.datasets import build_splits  # after prepare: the splits read the cache's index
 

@@ -172,7 +172,7 @@ def read_clip_folder(
     sidecars = [read_sidecar(paths.sidecar) if paths.sidecar is not None else None for paths in clips]
     between_marks, unknown = marked_parts(sidecar for sidecar in sidecars if sidecar is not None)
     for said in unknown:
-        if said not in _SAID:  # once a process: a fine-tune reads the folder four times
+        if said not in _SAID and is_main_process():  # once a process: a fine-tune reads the folder 4 times
             _SAID.add(said)
             log.warning("%s", said)
     for number, (paths, sidecar) in enumerate(zip(clips, sidecars, strict=True)):
