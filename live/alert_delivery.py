@@ -546,7 +546,7 @@ class _PostDeadline:
 
     urllib opens the POST's connections through `connection_class`; `enforce` (its watchdog thread) shuts
     their sockets down when the time is up, which wakes the sender's read, and again every
-    WATCHDOG_TICK_S until the POST has returned (a connection made meanwhile); one made after it is
+    WATCHDOG_TICK_S until the POST has finished (a connection made meanwhile); one made after it is
     refused. (A TLS handshake that trickles is ended by the socket's own timeout: CPython's ssl bounds
     the whole handshake by it.) Each POST has its own: a watchdog that woke as its POST was answered
     must not cut the next one."""
@@ -584,9 +584,10 @@ class _PostDeadline:
 
         return connection
 
-    def returned(self) -> bool:
-        """The POST has returned (the sender's thread); True when its time was up first, and what it
-        read may be cut short (a socket shut down ends the headers, or the body, it was reading)."""
+    def finish(self) -> bool:
+        """The POST has returned (the sender's thread): the watchdog ends. True when its time was up
+        first, and what it read may be cut short (a socket shut down ends the headers, or the body, it was
+        reading)."""
         with self._lock:
             self._returned.set()
             return self._expired
@@ -641,7 +642,8 @@ class AlertDelivery:
         self.rejected = 0
         self.failures = 0  # failed attempts (each retried)
         self.current_backoff_s = 0.0  # the wait after the latest failure; 0 while deliveries succeed
-        self._post_deadline = _PostDeadline(config.timeout_s)  # the POST under way's (sender thread)
+        # The POST under way's (the sender thread's, each POST its own), read by the handlers' do_open.
+        self._post_deadline: _PostDeadline | None = None
         handlers = [_RefuseRedirects, _DeadlineHTTP(self), _DeadlineHTTPS(self)]
         parts = urllib.parse.urlsplit(config.url)
         if parts.hostname in LOOPBACK_HOSTS:
@@ -1119,21 +1121,22 @@ class AlertDelivery:
                      **({"Authorization": self.config.authorization} if self.config.authorization else {})})
         post = self._post_deadline = _PostDeadline(self.config.timeout_s)
         cut = f"no whole answer within {self.config.timeout_s:g} s"
+        watchdog = threading.Thread(target=post.enforce, name="alert-post-deadline", daemon=True)
         try:
-            threading.Thread(target=post.enforce, name="alert-post-deadline", daemon=True).start()
+            watchdog.start()
         except RuntimeError as error:  # no thread to be had: tried again, as any failure
             return Outcome.RETRY, None, f"no thread for the POST's deadline ({error})"
         try:
             with self._opener.open(request, timeout=self.config.timeout_s) as response:
                 response.read(65536)
-            if post.returned():
+            if post.finish():
                 return Outcome.RETRY, None, cut
             return Outcome.DELIVERED, response.status, f"HTTP {response.status}"
         except urllib.error.HTTPError as error:
             status = error.code
             location = error.headers.get("Location") if error.headers is not None else None
             error.close()
-            if post.returned():  # a status line, and then nothing whole: not the endpoint's answer
+            if post.finish():  # a status line, and then nothing whole: not the endpoint's answer
                 return Outcome.RETRY, None, cut
             if 300 <= status < 400:
                 # Shown as the alert URL is: a proxy moving http:// to https:// keeps the URL's key.
@@ -1149,9 +1152,10 @@ class AlertDelivery:
         # Refused, reset, timed out, DNS (URLError is an OSError); a reply cut off or not HTTP at all (a
         # proxy restarting: http.client.HTTPException) is no answer either, not a rejection.
         except (OSError, ValueError, http.client.HTTPException) as error:
-            if post.returned():
+            if post.finish():
                 return Outcome.RETRY, None, cut
             reason = getattr(error, "reason", error)
             return Outcome.RETRY, None, f"{type(reason).__name__}: {reason}"
         finally:
-            post.returned()  # (also where something else went wrong: the watchdog ends)
+            post.finish()  # (also where something else went wrong)
+            watchdog.join(1.0)  # it ends at once: its POST has finished

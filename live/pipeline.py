@@ -552,7 +552,7 @@ class LivePipeline:
         as it stands, None meaning unlabelled (the window's "(no label)"), not the settings' class."""
         from recordings.labelling import IntervalMarker
         from recordings.labels import LABEL_MAP_FILENAME, ensure_label
-        from recordings.recorder import ClipNaming, Recorder, RecorderConfig, next_session
+        from recordings.recorder import ClipNaming, Recorder, RecorderConfig, RecordingPart, next_session
 
         assert self.capture is not None
         settings = self.config.recording
@@ -588,11 +588,11 @@ class LivePipeline:
             recording = uuid.uuid4().hex  # its clips' "recording" id, each a part of it (_continue_recording)
 
             def new_clip(part: int) -> Recorder:  # this one, and each one after it
+                this = {**common, "part_of": RecordingPart(recording, part)}
                 if label:
-                    return Recorder(out_dir, label=label, label_map=label_map, part_of=(recording, part),
-                                    **common)
+                    return Recorder(out_dir, label=label, label_map=label_map, **this)
                 stem = "live_" + _dt.datetime.now().strftime("%Y%m%d_%H%M%S")
-                return Recorder(out_dir, free_name_from=stem, part_of=(recording, part), **common)
+                return Recorder(out_dir, free_name_from=stem, **this)
 
             recorder = new_clip(1)
             with self._record_lock:
@@ -700,7 +700,7 @@ class LivePipeline:
         from recordings.recorder import RecorderError
 
         try:
-            following = new_clip(sink.recorder.part_of[1] + 1)
+            following = new_clip(sink.recorder.part_of.number + 1)
         except (OSError, RecorderError) as error:  # the recorder's write then stops the recording, said
             log.error("recording %s: no next clip could be started (%s)", sink.recorder.sample_name, error)
             return
@@ -717,10 +717,11 @@ class LivePipeline:
                     start, label = self._marks.opened  # its end, when marked, goes to the next clip
                     if frame.timestamp > start:
                         full.add_interval(start, frame.timestamp, label)
-            full.went_on_in(following.sample_name)
+        full.went_on_in(following.sample_name)  # (a write to its disk: outside the lock the window takes)
+        with self._record_lock:
             finishing = RecordingSink(full, on_finished=self._recording_finished)
             finishing.written, sink.written = sink.written, 0
-            self._saving.append(finishing)
+            self._saving.append(finishing)  # (a stop waiting for this writer's sink finds it after)
         log.info("recording %s: its video is full (4 GiB); the recording goes on in %s", full.sample_name,
                  following.sample_name)
         finishing.close(0.0)

@@ -280,8 +280,8 @@ def replay_source(
     from its .skeleton. `whole_clip_truth`: a clip labelled as a
     whole (no intervals; a headless recording's --label) replays as one interval of its class over all of
     it, every body's truth, as training reads it — for the streaming evaluation. `no_action_throughout`:
-    a clip known to hold no action (a marked recording's part without marks: recordings.clip.marked_parts)
-    replays with no_action as every body's truth.
+    a clip known to hold no action (a marked recording's part without marks:
+    recordings.clip.parts_between_marks) replays with no_action as every body's truth.
 
     Raises FileNotFoundError / ValueError (recordings' errors name the file) for a bad path.
     """

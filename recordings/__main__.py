@@ -77,8 +77,8 @@ from recordings.clip import (
     clip_paths,
     find_clips,
     is_export,
-    marked_parts,
     open_recording,
+    parts_between_marks,
     read_sidecar,
     recording_part,
 )
@@ -188,8 +188,9 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
         )
         if "session" in sidecar.raw:
             lines.append(f"session {sidecar.raw['session']}")
-        if (part := recording_part(sidecar)) is not None and part[1] > 1:  # a long recording's later part
-            lines.append(f"part {part[1]} of its recording (the video of each part before filled; where its "
+        if (part := recording_part(sidecar)) is not None:  # (the app's recordings: each a part of one)
+            went_on = f"; its video filled, and it went on in {part.went_on}" if part.went_on else ""
+            lines.append(f"part {part.number} of recording {part.recording}{went_on} (where a recording's "
                          "parts have marks, those without any are background: recordings list says)")
     if recording.timeline is not None:
         intervals = recording.timeline.intervals
@@ -498,8 +499,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 sidecars[clip.sidecar] = read_sidecar(clip.sidecar)
             except ClipError as error:
                 sidecars[clip.sidecar] = error
-    between_marks, broken = marked_parts(s for s in sidecars.values() if isinstance(s, Sidecar))
-    for said in broken:
+    between_marks, unknown = parts_between_marks(s for s in sidecars.values() if isinstance(s, Sidecar))
+    for said in unknown:
         print(f"warning: {said}", file=sys.stderr)
     for clip in clips:
         label, duration, frames, marked = None, None, None, ""
@@ -977,7 +978,7 @@ RECORDING_FIELD_WITHIN = 16384  # bytes of a sidecar that hold its "recording" (
 
 def _parts_read_now(sidecar_path: Path) -> str | None:
     """How the parts of a long recording are read now that one of them was labelled (marks in one part
-    make the others' unmarked time background: recordings.clip.marked_parts), for a clip that is one of
+    make the others' unmarked time background: recordings.clip.parts_between_marks), for a clip that is one of
     several parts; None for any other clip."""
     this = read_sidecar(sidecar_path)
     if (part := recording_part(this)) is None:
@@ -987,20 +988,20 @@ def _parts_read_now(sidecar_path: Path) -> str | None:
         with contextlib.suppress(ClipError, OSError):
             with open(path, "rb") as file:  # "recording" comes before the frames' times: only the start read
                 head = file.read(RECORDING_FIELD_WITHIN)
-            if part[0].encode() in head:
+            if part.recording.encode() in head:
                 sidecar = read_sidecar(path)
-                if (other := recording_part(sidecar)) is not None and other[0] == part[0]:
+                if (other := recording_part(sidecar)) is not None and other.recording == part.recording:
                     parts.append(sidecar)
     if len(parts) < 2:
         return None
     marked = [s for s in parts if s.timeline is not None and s.timeline.intervals]
     if marked:
-        return (f"this clip is part {part[1]} of a recording of {len(parts)} parts here; {len(marked)} "
+        return (f"this clip is part {part.number} of a recording of {len(parts)} parts here; {len(marked)} "
                 f"{'has' if len(marked) == 1 else 'have'} marks, so the other {len(parts) - len(marked)} are "
                 f"read as background (nothing happens "
                 f"there): mark the actions that go on in them too (python -m recordings list "
                 f"{as_typed(sidecar_path.parent)} shows which)")
-    return (f"this clip is part {part[1]} of a recording of {len(parts)} parts here, none with marks: "
+    return (f"this clip is part {part.number} of a recording of {len(parts)} parts here, none with marks: "
             "each is read as its class throughout")
 
 

@@ -18,6 +18,7 @@ body's id, or scene-wide), NO_ACTION between them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ import numpy as np
 from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.timeline import Interval, Timeline, TimelineError
+from core.wording import first_few
 from recordings import xef
 from recordings.argument_types import as_typed
 from recordings.depth import DepthFile, DepthFormatError
@@ -42,6 +44,7 @@ from recordings.recorder import (
     SIDECAR_FORMAT,
     SIDECAR_VERSION,
     STORED_TIME_SLACK_S,
+    RecordingPart,
     labelled_length_s,
 )
 from recordings.recording import Recording, RecordingInfo, mean_fps
@@ -160,19 +163,13 @@ class Sidecar:
     depth_camera: ColorCamera = DEPTH_CAMERA  # "calibration": {"depth_camera": ...}
 
 
-def recording_part(sidecar: Sidecar) -> tuple[str, int] | None:
-    """(the id of the recording a clip is a part of, which part) as its sidecar says ("recording"), or None
-    (a clip recorded before parts were, or converted)."""
-    recording = sidecar.raw.get("recording")
-    if not isinstance(recording, dict):
-        return None
-    identity, part = recording.get("id"), recording.get("part")
-    if not isinstance(identity, str) or not isinstance(part, int) or isinstance(part, bool) or part < 1:
-        return None
-    return identity, part
+def recording_part(sidecar: Sidecar) -> RecordingPart | None:
+    """Which part of a recording a clip is, as its sidecar says ("recording"), or None (a clip recorded
+    before parts were, or converted)."""
+    return RecordingPart.from_json(sidecar.raw.get("recording"))
 
 
-def marked_parts(sidecars: Iterable[Sidecar]) -> tuple[set[Path], list[str]]:
+def parts_between_marks(sidecars: Iterable[Sidecar]) -> tuple[set[Path], list[str]]:
     """(the sidecars (their paths) of the parts of a marked recording that have no marks of their own,
     what cannot be told for want of parts). A recording whose video filled went on in a next clip, its
     next part (recording_part), and where any of its parts has marks (intervals), they say where the
@@ -181,28 +178,40 @@ def marked_parts(sidecars: Iterable[Sidecar]) -> tuple[set[Path], list[str]]:
     a recording's parts among `sidecars` has marks and some of its parts are not among them (moved,
     deleted: a gap in the numbers, or a last part whose video filled), whether it had marks cannot be
     told, which is said."""
-    recordings: dict[str, list[tuple[int, Sidecar]]] = {}
+    recordings: dict[str, list[tuple[RecordingPart, Sidecar]]] = {}
     for sidecar in sidecars:
         if (part := recording_part(sidecar)) is not None:
-            recordings.setdefault(part[0], []).append((part[1], sidecar))
+            recordings.setdefault(part.recording, []).append((part, sidecar))
     between, unknown = set(), []
     for parts in recordings.values():
-        parts.sort(key=lambda numbered: numbered[0])
+        parts.sort(key=lambda pair: pair[0].number)
         marked = [s.timeline is not None and bool(s.timeline.intervals) for _, s in parts]
         if any(marked):
             between.update(s.path for (_, s), has_marks in zip(parts, marked, strict=True) if not has_marks)
             continue
-        last, last_sidecar = parts[-1]
-        went_on = isinstance(last_sidecar.raw["recording"].get("went_on"), str)
-        missing = sorted(set(range(1, last + 1 + went_on)) - {number for number, _ in parts})
+        last = parts[-1][0]
+        expected = range(1, last.number + 1 + (last.went_on is not None))
+        missing = sorted(set(expected) - {part.number for part, _ in parts})
         if missing:
-            here = ", ".join(f"{s.path.stem} (part {number})" for number, s in parts[:3])
+            here = list(dict.fromkeys(f"{s.path.stem} (part {part.number})" for part, s in parts))
+            folders = ", ".join(dict.fromkeys(str(s.path.parent) for _, s in parts))  # (a copy: two)
             unknown.append(
-                f"{parts[0][1].path.parent}: parts {', '.join(map(str, missing))} of the recording whose "
-                f"parts here are {here}{' ...' if len(parts) > 3 else ''} are not among these clips "
-                f"(moved, or deleted?): these have no marks, and are read as their class throughout; if "
-                f"the missing parts had the recording's marks, put them back beside these")
+                f"{folders}: parts {', '.join(map(str, missing))} of the recording whose parts here are "
+                f"{first_few(here, 3)} are not among these clips (moved, or deleted?): these have no marks, "
+                f"and are read as their class throughout; if the missing parts had the recording's marks, "
+                f"put them back beside these")
     return between, unknown
+
+
+def parts_between_marks_in(clips: Iterable[Path]) -> tuple[set[Path], list[str]]:
+    """`parts_between_marks` of the clips (.skeleton paths) whose sidecars read (a damaged one is said
+    where its clip is read)."""
+    sidecars = []
+    for clip in clips:
+        if clip.suffix == ".skeleton" and clip.with_suffix(".json").is_file():
+            with contextlib.suppress(ClipError, OSError):
+                sidecars.append(read_sidecar(clip.with_suffix(".json")))
+    return parts_between_marks(sidecars)
 
 
 def read_sidecar(path: Path | str) -> Sidecar:

@@ -50,7 +50,7 @@ from recordings.clip import (
     ClipError,
     ClipPaths,
     find_clips,
-    marked_parts,
+    parts_between_marks_in,
     read_sidecar,
 )
 from recordings.labelling import label_map_path
@@ -171,13 +171,8 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
     name_of: dict[int, str] = {}  # action id -> class name, as exported so far
     id_of: dict[str, int] = {}  # and back: one name under two ids would be two classes to the tools
     replications: dict[tuple[int, int, int, int], int] = {}
-    readable = []  # (a damaged sidecar is said with its clip, below)
-    for clip in clips:
-        if clip.sidecar is not None:
-            with contextlib.suppress(ClipError, OSError):
-                readable.append(read_sidecar(clip.sidecar))
-    between_marks, broken = marked_parts(readable)
-    problems.extend(broken)  # (exported all the same: as its class throughout)
+    between_marks, unknown = parts_between_marks_in(clip.skeleton for clip in clips)
+    problems.extend(unknown)  # (exported all the same: as its class throughout)
     for clip in clips:
         try:
             base, actions, timestamps, names = _clip_actions(clip, labels, between_marks)
@@ -390,7 +385,7 @@ class _ClipVideo:
 def _clip_actions(clip: ClipPaths, labels: Path | str | None, between_marks: set[Path]
                   ) -> tuple[SampleName, list[_Action], np.ndarray, LabelMap]:
     """The clip's S, C and P, its labelled actions, its frame times and the classes its labels name.
-    `between_marks`: sidecars of the parts of marked recordings without marks (recordings.clip.marked_parts),
+    `between_marks`: sidecars of the parts of marked recordings without marks (parts_between_marks),
     which hold no action."""
     try:
         own = SampleName.parse(clip.name)

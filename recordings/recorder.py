@@ -47,6 +47,11 @@ outside them is background. The S of the name is the recording session (`ClipNam
 sidecar's "session"): training holds clips out for validation by session, so near-identical clips of
 one sitting never land on both sides (`next_session` gives the next free one).
 
+Parts: an AVI holds 4 GiB (some 10 minutes of a Kinect's 1080p colour), so the app's recording goes on
+clip after clip (`video_full`, live.pipeline), each clip a part of one recording: the sidecar's
+"recording" ({"id", "part"[, "went_on"]}, `RecordingPart`) links them, and where any part has marks, the
+parts without any are background (recordings.clip.parts_between_marks).
+
 NTU fields the core Frame does not carry are written as: body id = tracking id; orientations,
 clipped edges, hand states, lean and restricted flags 0; body tracking state 2; depthX/depthY
 projected with `DEPTH_CAMERA` (a pinhole fitted to NTU's own depth coordinates); colour pixels the
@@ -69,7 +74,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO
@@ -98,6 +103,34 @@ SIDECAR_FORMAT = "where-to-focus clip"
 SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
 PARTIAL_LOCK = "recording.lock"  # in the partial folder, held by the recorder writing it
+@dataclass(frozen=True)
+class RecordingPart:
+    """A clip's place in a recording that goes on clip after clip as each one's video fills: the sidecar's
+    "recording" (see the module docstring)."""
+
+    recording: str  # the recording's id, the same in each of its parts
+    number: int  # which part, from 1
+    went_on: str | None = None  # the next part's sample name, where this one's video filled
+
+    def to_json(self) -> dict:
+        out: dict = {"id": self.recording, "part": self.number}
+        if self.went_on is not None:
+            out["went_on"] = self.went_on
+        return out
+
+    @classmethod
+    def from_json(cls, raw: object) -> RecordingPart | None:
+        """The part a sidecar's "recording" says, None where it says none (a clip recorded before parts
+        were, converted, or edited into something else)."""
+        if not isinstance(raw, dict):
+            return None
+        identity, number, went_on = raw.get("id"), raw.get("part"), raw.get("went_on")
+        if not isinstance(identity, str) or not isinstance(number, int) or isinstance(number, bool) \
+                or number < 1:
+            return None
+        return cls(identity, number, went_on if isinstance(went_on, str) else None)
+
+
 # The room a video keeps for one more frame (a large 1080p JPEG is under 1 MB).
 VIDEO_FRAME_ROOM = 4 * 1024**2
 
@@ -370,14 +403,13 @@ class Recorder:
         privacy: PrivacyMode | None = None,
         timeline: Timeline | None = None,
         room: str | None = None,
-        part_of: tuple[str, int] | None = None,
+        part_of: RecordingPart | None = None,
     ) -> None:
         """`timeline`: labelled intervals of the clip, in seconds from its first frame, written to the
         sidecar's "intervals" (known before recording starts: a conversion of a labelled sequence).
         `room`: where the sensor is (live's --room), in the sidecar: clips of several rooms in one folder
-        say whose they are. `part_of`: (the recording's id, which part of it this clip is, from 1) for a
-        recording that goes on clip after clip as each one's video fills (live), in the sidecar's
-        "recording": recordings.clip.marked_parts reads the parts as one recording. The clip is named
+        say whose they are. `part_of`: which part of a recording that goes on clip after clip this clip
+        is (live), the sidecar's "recording". The clip is named
         `sample_name`; else `free_name_from` (a stem: the first free of stem, stem_2, ...), else
         S..C..P..R..A.. of `label` (the next free replication). Those two are taken as the recording
         starts: a name another recorder takes meanwhile (a second station on the folder) gives the next
@@ -450,7 +482,7 @@ class Recorder:
             header["room"] = room
         self.part_of = part_of
         if part_of is not None:
-            header["recording"] = {"id": part_of[0], "part": part_of[1]}
+            header["recording"] = part_of.to_json()
         self._went_on_in: str | None = None  # the next part's name, once this one's video filled
         if timeline is not None:
             # In the header line, so a clip recovered after a crash keeps its intervals too.
@@ -856,8 +888,8 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     sidecar = dict(header)
     sidecar.pop("config", None)
     sidecar.pop("intervals", None)  # only the fitted ones below: raw ones may reach past a short clip's end
-    if went_on is not None and isinstance(sidecar.get("recording"), dict):
-        sidecar["recording"] = {**sidecar["recording"], "went_on": went_on}
+    if went_on is not None and (part := RecordingPart.from_json(sidecar.get("recording"))) is not None:
+        sidecar["recording"] = replace(part, went_on=went_on).to_json()
     sidecar.update(
         frame_count=count,
         duration_s=round(timestamps[-1] - timestamps[0], 6) if count else 0.0,

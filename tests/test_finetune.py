@@ -326,7 +326,7 @@ def test_a_clip_with_nobody_in_view_is_left_out_not_refused(tmp_path: Path, caps
     _record(site, 2, "sit down", name="empty_chair", bodies=0)
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "other"),
                      *QUICK_POSE]) == 2  # fmt: skip
-    assert ("nobody is in view in any clip of the new class(es) 'sit down' (empty_chair, empty_room): record "
+    assert ("nobody is in view in any clip of the new class(es) 'sit down' (empty_chair): record "
             "them with the person in the sensor's view") in capsys.readouterr().err
 
 

@@ -759,7 +759,7 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
 def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch, capsys,
                                                                    caplog):
     """An AVI holds 4 GiB, some 10 minutes of a Kinect's 1080p colour: a night's recording stopped there.
-    It goes on in a new clip of the same session and class that names the one before; an action marked
+    It goes on in a new clip of the same session and class, the recording's next part; an action marked
     across the two is in both, each with its own part, and a part without marks of a marked recording
     trains as background, not as ten minutes of the class."""
     import recordings.recorder as recorder_module
@@ -826,7 +826,8 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
     assert all("background" in listed[name] for name in names[2:]) and "background" not in listed[names[0]]
     assert f"{len(names) - 2:>4}  (background: parts of recordings marked in their other parts)" in listed_out
     assert recordings(["info", summary.recordings[1]]) == 0
-    assert "part 2 of its recording (the video of each part before filled" in capsys.readouterr().out
+    assert (f"part 2 of recording {clips[1]['recording']['id']}; its video filled, and it went on in "
+            f"{names[2]}") in capsys.readouterr().out
     assert recordings(["export", str(tmp_path), str(tmp_path / "export"), "--no-video"]) == 0
     rows = (tmp_path / "export" / "samples.tsv").read_text().splitlines()[1:]
     assert sorted({row.split("\t")[2] for row in rows}) == names[:2]

@@ -97,9 +97,14 @@ def read_settings(cache: str | Path) -> CacheSettings:
         raise DatasetError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
 
 
-# failed.txt's reason for a clip in which nobody is ever in view: nothing to learn from (a patient out of
-# the room for a whole part of a long recording), left out of a site's clips rather than refused.
-NOBODY = "nobody in view in any of its"
+class NobodyInView(DatasetError):
+    """A clip in which nobody is ever in view: nothing to learn from (a patient out of the room for a whole
+    part of a long recording), left out of a site's clips rather than refused (failed.txt names it so)."""
+
+
+def is_nobody_in_view(reason: str) -> bool:
+    """Whether a failed.txt reason is `NobodyInView`'s (training.prepare writes "Name: message")."""
+    return reason.startswith(f"{NobodyInView.__name__}: ")
 
 
 def clips_with_nobody(cache: str | Path) -> set[str]:
@@ -108,7 +113,7 @@ def clips_with_nobody(cache: str | Path) -> set[str]:
     if not path.is_file():
         return set()
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return {name for name, _, reason in (line.partition("\t") for line in lines) if NOBODY in reason}
+    return {name for name, _, reason in (line.partition("\t") for line in lines) if is_nobody_in_view(reason)}
 
 
 def read_index(cache: str | Path) -> list[dict[str, Any]]:

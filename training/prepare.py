@@ -40,11 +40,12 @@ from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.cache import (
     FULL_IMAGE_PART,
-    NOBODY,
     UNREADABLE_CLIP,
     CacheSettings,
+    NobodyInView,
     clip_paths,
     crop_frame_indices,
+    is_nobody_in_view,
     open_cache_folder,
     read_settings,
     write_clip,
@@ -105,7 +106,7 @@ def prepare_clip(task: ClipTask, settings: CacheSettings, cache: Path) -> dict:
     skeleton = read_skeleton(task.skeleton)
     arrays = skeleton.arrays(settings.max_bodies)
     if not arrays.present.any():
-        raise DatasetError(f"{NOBODY} {skeleton.num_frames} frames ({task.skeleton})")
+        raise NobodyInView(f"{task.skeleton}: nobody in view in any of its {skeleton.num_frames} frames")
     count = skeleton.num_frames
     camera = None
     if task.sidecar is not None:
@@ -321,10 +322,10 @@ def prepare_clip_crops(
         skeleton_only=not preprocessing.parts,
     )
     _, failed = prepare_cache(tasks, settings, cache, workers=workers, progress=progress)
-    nobody = [name for name, reason in failed if NOBODY in reason]
+    nobody = [name for name, reason in failed if is_nobody_in_view(reason)]
     if nobody:  # left out by the datasets (clips_with_nobody); the others are damage
         print(f"{len(nobody)} clip(s) with nobody in view, left out: {first_few(nobody, 3)}")
-    failed = [(name, reason) for name, reason in failed if NOBODY not in reason]
+    failed = [(name, reason) for name, reason in failed if not is_nobody_in_view(reason)]
     if failed:
         listed = "; ".join(f"{name}: {reason}" for name, reason in failed[:3])
         raise DatasetError(f"{len(failed)} clip(s) could not be prepared ({listed}); fix or remove them")

@@ -20,13 +20,12 @@ prints for the same source, model, hop, smoothing and threshold.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +42,7 @@ from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, default_
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source, simulated_source
 from live.worker import Decision, RecognitionConfig, ScoreSmoother
-from recordings.clip import ClipError, Sidecar, marked_parts, read_sidecar
+from recordings.clip import parts_between_marks_in
 from recordings.labels import LABEL_MAP_FILENAME, in_columns
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
@@ -146,9 +145,9 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
                                f"{missing[:3]}): --subset all scores every sequence of a folder of your own")
         found = {n: p for n, p in found.items() if n in names}
     # The parts of a long recording marked in its other parts hold no action: scored as background, as
-    # training reads them (recordings.clip.marked_parts), not as the recording's class throughout.
-    between_marks, broken = marked_parts(_readable_sidecars(found.values()))
-    for said in broken:
+    # training reads them (recordings.clip.parts_between_marks), not as the recording's class throughout.
+    between_marks, unknown = parts_between_marks_in(found.values())
+    for said in unknown:
         log.warning("%s", said)
     cases = []
     reading = tqdm(sorted(found.items()), desc="reading sequences", unit="seq", leave=False,
@@ -174,16 +173,6 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
         raise DatasetError(f"{root}: no labelled sequences (recordings with action intervals, or clips "
                            "labelled as a whole) found")
     return cases
-
-
-def _readable_sidecars(paths: Iterable[Path]) -> list[Sidecar]:
-    """The sidecars of the clips among `paths` (a damaged one is said when its clip is replayed)."""
-    sidecars = []
-    for path in paths:
-        if path.suffix == ".skeleton" and path.with_suffix(".json").is_file():
-            with contextlib.suppress(ClipError, OSError):
-                sidecars.append(read_sidecar(path.with_suffix(".json")))
-    return sidecars
 
 
 class TruthTap:

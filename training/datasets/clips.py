@@ -52,7 +52,7 @@ from recordings.clip import (
     ClipPaths,
     Sidecar,
     find_clips,
-    marked_parts,
+    parts_between_marks,
     read_sidecar,
 )
 from recordings.labels import LABEL_MAP_FILENAME, LabelMap, read_label_map
@@ -170,7 +170,7 @@ def read_clip_folder(
     spans: list[tuple[float, float] | None] = []  # when each clip of `out` was being recorded
     unmapped: dict[str, list[str]] = {}  # interval classes the map lacks -> the clips naming them
     sidecars = [read_sidecar(paths.sidecar) if paths.sidecar is not None else None for paths in clips]
-    between_marks, unknown = marked_parts(sidecar for sidecar in sidecars if sidecar is not None)
+    between_marks, unknown = parts_between_marks(sidecar for sidecar in sidecars if sidecar is not None)
     for said in unknown:
         if said not in _SAID and is_main_process():  # once a process: a fine-tune reads the folder 4 times
             _SAID.add(said)
