@@ -717,7 +717,10 @@ class LivePipeline:
                     start, label = self._marks.opened  # its end, when marked, goes to the next clip
                     if frame.timestamp > start:
                         full.add_interval(start, frame.timestamp, label)
-        full.went_on_in(following.sample_name)  # (a write to its disk: outside the lock the window takes)
+        try:  # (a write to its disk: outside the lock the window takes)
+            full.went_on_in(following.sample_name)
+        except OSError as error:  # its clip is finalised all the same, without the link to the next
+            log.error("recording %s: the next part's name could not be written (%s)", full.sample_name, error)
         with self._record_lock:
             finishing = RecordingSink(full, on_finished=self._recording_finished)
             finishing.written, sink.written = sink.written, 0

@@ -103,6 +103,8 @@ SIDECAR_FORMAT = "where-to-focus clip"
 SIDECAR_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
 PARTIAL_LOCK = "recording.lock"  # in the partial folder, held by the recorder writing it
+
+
 @dataclass(frozen=True)
 class RecordingPart:
     """A clip's place in a recording that goes on clip after clip as each one's video fills: the sidecar's

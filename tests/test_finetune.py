@@ -328,6 +328,12 @@ def test_a_clip_with_nobody_in_view_is_left_out_not_refused(tmp_path: Path, caps
                      *QUICK_POSE]) == 2  # fmt: skip
     assert ("nobody is in view in any clip of the new class(es) 'sit down' (empty_chair): record "
             "them with the person in the sensor's view") in capsys.readouterr().err
+    (site / "empty_chair.skeleton").unlink()
+    (site / "empty_chair.json").unlink()
+    _record(tmp_path / "rehearse", 1, "wave", name="empty_hall", bodies=0)  # brought by rehearsal alone
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "third"),
+                     "--rehearse", str(tmp_path / "rehearse"), *QUICK_POSE]) == 2  # fmt: skip
+    assert "'wave' (" in (err := capsys.readouterr().err) and "they come from the --rehearse clips" in err
 
 
 def test_a_base_that_learnt_the_held_out_clips_leaves_them_in_training_said(

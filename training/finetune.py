@@ -386,14 +386,14 @@ def run_finetune(args: argparse.Namespace) -> int:
     # Clips with nobody in view are left out (prepare said which): a new class they alone bring would be
     # a row of the classifier that nothing taught, counted as taught.
     nobody = clips_with_nobody(cache)
-    untaught = [n for n in new if n in site_named
-                and not any(n in clip_classes(c) for c in clips if c.task.name not in nobody)]
+    untaught = [n for n in new if not any(n in clip_classes(c) for c in clips if c.task.name not in nobody)]
     if untaught:
         empty = first_few([c.task.name for c in clips if c.task.name in nobody
                            and set(clip_classes(c)) & set(untaught)], 3)
+        fix = ("record them with the person in the sensor's view" if set(untaught) & set(site_named)
+               else "they come from the --rehearse clips: give those folders clips with people in them")
         raise DatasetError(f"nobody is in view in any clip of the new class(es) "
-                           f"{', '.join(map(repr, untaught))} ({empty}): record them with the person in the "
-                           f"sensor's view")
+                           f"{', '.join(map(repr, untaught))} ({empty}): {fix}")
 
     from training.datasets import build_splits  # after prepare: the splits read the cache's index
 
