@@ -1092,7 +1092,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         if stats.recording:
             dropped = stats.recording_dropped
             holes = f" (LEFT OUT {dropped} FRAMES: slow disk)" if dropped else ""
-            parts.append(f"REC {stats.recording}{holes}")
+            part = f" (part {stats.recording_part})" if stats.recording_part > 1 else ""
+            parts.append(f"REC {stats.recording}{part}{holes}")
             self._recording_stopped = None
         elif self._recording_stopped is not None:  # for whoever comes back to the screen later
             parts.append(f"RECORDING STOPPED: {self._recording_stopped}")

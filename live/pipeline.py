@@ -155,6 +155,9 @@ class LiveStats:
     record_not_begun: tuple[Path, float] | None = None
     # The share of the sensor's frames left out lately, past MISSING_FRAMES_SHARE (None: it keeps up).
     missing_frames: float | None = None
+    # Which part of its recording the clip being recorded is: a "saved ..." of the part before, as its
+    # video filled, read as if the recording had stopped.
+    recording_part: int = 1
 
     @property
     def troubled(self) -> bool:
@@ -782,6 +785,13 @@ class LivePipeline:
         sink = self._recording
         return None if sink is None else sink.recorder.sample_name
 
+    @property
+    def recording_part(self) -> int:
+        """Which part of its recording the clip being recorded is (1 until a video fills)."""
+        sink = self._recording
+        part = getattr(sink.recorder, "part_of", None) if sink is not None else None
+        return part.number if part is not None else 1
+
     # ---- outputs ----------------------------------------------------------------------------
 
     def _publish(self, hop: Hop) -> None:
@@ -847,6 +857,7 @@ class LivePipeline:
             connected=bool(self.source.connected),
             paused=self.paused,
             recording=self.recording,
+            recording_part=self.recording_part,
             engine=self.engine.name,
             capture_fps=self.capture.fps.rate(),
             frames=self.capture.counters.frames,

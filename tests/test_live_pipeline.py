@@ -785,6 +785,7 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
         pipeline.end_action()
         parts_finished(5)
         assert pipeline.recording not in (None, first)  # still recording, in a later clip
+        assert pipeline.stats().recording_part > 1  # the window's REC says which part
     finally:
         summary = pipeline.stop()
     assert not summary.errors
