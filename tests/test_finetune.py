@@ -467,6 +467,17 @@ def test_a_new_class_the_model_did_not_learn_is_said(tmp_path: Path, capsys: pyt
     assert training(["ensemble", *members, "--out", str(tmp_path / "both.pt")]) == 0
     assert load_checkpoint(tmp_path / "both.pt").extra["site_classes_taught"] == ["raise both arms"]
     capsys.readouterr()
+    # A model an earlier version fine-tuned here records no classes taught: said, not guessed.
+    from core.model.checkpoint import save_checkpoint
+
+    first = load_checkpoint(tmp_path / "run" / "model.pt")
+    older = {k: v for k, v in first.extra.items() if k != "site_classes_taught"}
+    save_checkpoint(tmp_path / "older.pt", first.model, class_names=first.class_names,
+                    preprocessing=first.preprocessing, extra=older, decisions=first.decisions)
+    from_older = [a if a != str(tmp_path / "run" / "model.pt") else str(tmp_path / "older.pt") for a in again]
+    assert training([*from_older, "--out", str(tmp_path / "from_older")]) == 0
+    assert ("note: older.pt was fine-tuned on this folder by an earlier version, which did not record the "
+            "classes it taught") in capsys.readouterr().out
     # Fine-tuned on another folder, the class is one the base brings: not the site's to learn there.
     shutil.copytree(tmp_path / "site", tmp_path / "elsewhere")
     again[again.index("--clips") + 1] = str(tmp_path / "elsewhere")

@@ -428,6 +428,10 @@ def run_finetune(args: argparse.Namespace) -> int:
     # still not learnt, which is then a class its base knows, as the site's other labelled base classes.
     earlier = taught_here(base.extra, run_folder(config.data))
     taught = [n for n in classes if n in site_named and (n in new or n in earlier)]
+    if here and TAUGHT_HERE not in base.extra:  # fine-tuned here by a version before the record
+        say(f"[finetune] note: {base_path.name} was fine-tuned on this folder by an earlier version, which "
+            "did not record the classes it taught: one of those the model has still not learnt is not "
+            "warned of below (fine-tuning from the first round's base again warns of them all)")
     if not splits.validation:
         if drawn.validation:  # the sessions drawn were learnt; another draw (split_seed) may hold out others
             why = (f"{base_path.name} learnt every clip drawn for it with data.split_seed "
