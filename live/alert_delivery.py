@@ -1112,7 +1112,7 @@ class AlertDelivery:
                 self._marks_waiting.append(mark)
 
     def _post(self, record: dict[str, Any]) -> tuple[Outcome, int | None, str]:
-        """One POST: (outcome, HTTP status or None, what happened)."""
+        """One POST within its deadline: (outcome, HTTP status or None, what happened)."""
         body = {**record["alert"], "id": record["id"], "sequence": record.get("sequence")}
         request = urllib.request.Request(
             self.config.url, data=json.dumps(body).encode(), method="POST",
@@ -1120,24 +1120,30 @@ class AlertDelivery:
                      "User-Agent": "where-to-focus-live",
                      **({"Authorization": self.config.authorization} if self.config.authorization else {})})
         post = self._post_deadline = _PostDeadline(self.config.timeout_s)
-        cut = f"no whole answer within {self.config.timeout_s:g} s"
         watchdog = threading.Thread(target=post.enforce, name="alert-post-deadline", daemon=True)
         try:
             watchdog.start()
         except RuntimeError as error:  # no thread to be had: tried again, as any failure
             return Outcome.RETRY, None, f"no thread for the POST's deadline ({error})"
         try:
+            answer = self._answer(request)
+        finally:
+            cut = post.finish()
+            watchdog.join(1.0)  # it ends at once: its POST has finished
+        if cut:  # what it read may be a shut socket's end: a status line, and nothing whole after it
+            return Outcome.RETRY, None, f"no whole answer within {self.config.timeout_s:g} s"
+        return answer
+
+    def _answer(self, request: urllib.request.Request) -> tuple[Outcome, int | None, str]:
+        """What the endpoint answered `request`: (outcome, HTTP status or None, what happened)."""
+        try:
             with self._opener.open(request, timeout=self.config.timeout_s) as response:
                 response.read(65536)
-            if post.finish():
-                return Outcome.RETRY, None, cut
             return Outcome.DELIVERED, response.status, f"HTTP {response.status}"
         except urllib.error.HTTPError as error:
             status = error.code
             location = error.headers.get("Location") if error.headers is not None else None
             error.close()
-            if post.finish():  # a status line, and then nothing whole: not the endpoint's answer
-                return Outcome.RETRY, None, cut
             if 300 <= status < 400:
                 # Shown as the alert URL is: a proxy moving http:// to https:// keeps the URL's key.
                 where = "(no Location)"
@@ -1152,10 +1158,5 @@ class AlertDelivery:
         # Refused, reset, timed out, DNS (URLError is an OSError); a reply cut off or not HTTP at all (a
         # proxy restarting: http.client.HTTPException) is no answer either, not a rejection.
         except (OSError, ValueError, http.client.HTTPException) as error:
-            if post.finish():
-                return Outcome.RETRY, None, cut
             reason = getattr(error, "reason", error)
             return Outcome.RETRY, None, f"{type(reason).__name__}: {reason}"
-        finally:
-            post.finish()  # (also where something else went wrong)
-            watchdog.join(1.0)  # it ends at once: its POST has finished

@@ -272,16 +272,16 @@ def replay_source(
     color: bool = True,
     depth: bool = True,
     whole_clip_truth: bool = False,
-    no_action_throughout: bool = False,
+    truth: Timeline | None = None,
     video: Path | str | None = None,
 ) -> FrameStream:
     """A recording replayed as a source: an NTU-layout clip (.skeleton / _rgb.avi / .json / folder) or .xef.
     `depth=False`: frames carry no depth image (none decoded). `video`: a clip's _rgb.avi kept apart
     from its .skeleton. `whole_clip_truth`: a clip labelled as a
     whole (no intervals; a headless recording's --label) replays as one interval of its class over all of
-    it, every body's truth, as training reads it — for the streaming evaluation. `no_action_throughout`:
-    a clip known to hold no action (a marked recording's part without marks:
-    recordings.clip.parts_between_marks) replays with no_action as every body's truth.
+    it, every body's truth, as training reads it — for the streaming evaluation. `truth`: a clip's
+    intervals in place of its own (none: a marked recording's part without marks, which
+    recordings.clip.parts_between_marks finds, replays with no_action as every body's truth).
 
     Raises FileNotFoundError / ValueError (recordings' errors name the file) for a bad path.
     """
@@ -312,8 +312,8 @@ def replay_source(
         fps=info.fps if info.fps > 0 else 30.0,
         on_close=recording.close,
     )
-    if no_action_throughout and isinstance(recording, ClipRecording):
-        recording.timeline = Timeline((), duration=info.duration_s, source=str(path))
+    if truth is not None and isinstance(recording, ClipRecording):
+        recording.timeline = truth
     elif whole_clip_truth and isinstance(recording, ClipRecording) and recording.timeline is None:
         label = info.label
         map_path = Path(info.path).parent / LABEL_MAP_FILENAME

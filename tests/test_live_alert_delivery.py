@@ -1102,6 +1102,30 @@ def test_a_post_answered_as_its_time_ran_out_is_not_cut_nor_the_next_one(endpoin
     assert delivery.failures == 0
 
 
+def test_no_thread_for_a_posts_deadline_is_a_failure_tried_again_not_a_rejected_alert(
+        endpoint, tmp_path, monkeypatch):
+    """The machine out of threads as the watchdog starts: the alert was set aside as rejected, a fall
+    never sent again."""
+    import live.alert_delivery
+
+    start = threading.Thread.start
+    refusals = []
+
+    def start_or_refuse(thread):
+        if thread.name == "alert-post-deadline" and not refusals:
+            refusals.append(thread)
+            raise RuntimeError("can't start new thread")
+        return start(thread)
+
+    monkeypatch.setattr(live.alert_delivery.threading.Thread, "start", start_or_refuse)
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    delivery.submit(alert(1))
+    assert delivery.wait_delivered(10)
+    delivery.close()
+    assert refusals and delivery.failures == 1 and delivery.rejected == 0 and len(endpoint.received) == 1
+
+
 def test_a_receiver_on_this_machine_is_not_reached_through_the_proxy(endpoint, tmp_path, monkeypatch, caplog):
     """http_proxy sent a local receiver's alerts, and the Authorization header, to the proxy in clear (and
     its 200 counted them delivered)."""

@@ -153,11 +153,11 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
     reading = tqdm(sorted(found.items()), desc="reading sequences", unit="seq", leave=False,
                    disable=not progress or len(found) < 2)
     for name, path in reading:
-        background = path.with_suffix(".json") in between_marks
+        nothing = Timeline((), source=str(path)) if path.with_suffix(".json") in between_marks else None
 
-        def replay(path: Path = path, background: bool = background, color: bool = True) -> FrameStream:
+        def replay(path: Path = path, truth: Timeline | None = nothing, color: bool = True) -> FrameStream:
             return replay_source(path, ReplayOptions(realtime=False), color=color, whole_clip_truth=True,
-                                 no_action_throughout=background)
+                                 truth=truth)
 
         try:
             probe = replay(color=False)
