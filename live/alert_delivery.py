@@ -82,9 +82,9 @@ OUTAGE_REMINDER_S = 300.0  # while delivery keeps failing, a WARNING this often
 # raised as the endpoint came back was paged last, 10 s later at 20 ms a POST; after a weekend, minutes.
 FRESH_FIRST_S = 60.0
 # Records handed to the journal thread and not yet written (alerts, and the sender's delivered / rejected
-# lines). Alerts are rate limited (one per person and episode), so this fills only when the disk has hung
-# for a long time; then submit keeps the alert in memory for the sender rather than block its caller (the
-# GUI thread) or drop it, and a delivered line not written means one more POST after a restart.
+# lines). Alerts are rate limited (one per person, or pair, and episode), so this fills only when the disk
+# has hung for a long time; then submit keeps the alert in memory for the sender rather than block its caller
+# (the GUI thread) or drop it, and a delivered line not written means one more POST after a restart.
 SUBMITTED_BACKLOG = 256
 WRITE_STUCK_S = 2.0  # a write to the queue file (write + fsync: milliseconds) running this long is said
 

@@ -77,7 +77,14 @@ from live.sources import (
     replay_source,
     simulated_source,
 )
-from live.worker import PARTNER_MAX_M, PARTNER_MEMORY_S, RECOGNITION_THREAD, ModelInputs, RecognitionConfig
+from live.worker import (
+    PARTNER_MAX_M,
+    PARTNER_MEMORY_S,
+    RECOGNITION_THREAD,
+    ModelInputs,
+    RecognitionConfig,
+    is_two_person,
+)
 from recordings.argument_types import (
     CommandLineParser,
     existing_path,
@@ -98,9 +105,7 @@ from recordings.argument_types import (
 )
 from recordings.atomic import umask_lets_others_read, why_not_writable
 from recordings.labels import LABEL_MAP_FILENAME, check_label
-from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
 from recordings.picture_text import characters_without_a_font
-from recordings.pkummd import INTERACTIONS
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import RecorderError
 from recordings.stop_signals import EXIT_INTERRUPTED, STOP_SIGNALS, interrupt_on_stop_signals
@@ -115,14 +120,6 @@ REAL_DATA_CHECKPOINT = CHECKPOINTS / "pku_interactions.pt"
 DEFAULT_RECORD_DIR = Path("runs") / "recordings"  # runs/ is ignored by git
 # The app's own handlers: the stop signals, and SIGHUP (logrotate's, or a window's terminal closing).
 CAUGHT_SIGNALS = (*STOP_SIGNALS, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
-# Classes of the datasets that need a second person: a model that knows them never decides them for a
-# person alone (ModelInputs.needs_partner). Compared by `action_key`: a site's labels.txt may capitalise
-# them or type NTU's curly apostrophes straight.
-def action_key(name: str) -> str:
-    return name.casefold().replace("\u2019", "'").strip()
-
-
-TWO_PERSON_ACTIONS = frozenset(action_key(name) for name in NTU_MUTUAL_ACTIONS | set(INTERACTIONS))
 # Smoothing and threshold for a model that does not carry its own (DecisionSettings) and a command line
 # that does not say; events then end where they start, at the threshold.
 APP_DECISIONS = DecisionSettings(smoothing_s=RecognitionConfig.smoothing_s, threshold=AlertConfig.threshold)
@@ -258,9 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: 30)")
     parser.add_argument("--alert-command", default=None,
                         help="command run per alert, with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
-                             "id), ALERT_PERSON_NUMBER, ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON (and, with "
-                             "--alert-url, ALERT_ID: the POST's id) in its environment (checked at start-up: "
-                             "it must be a program that can be run)")
+                             "id), ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person "
+                             "action's other person, else empty), ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON "
+                             "(and, with --alert-url, ALERT_ID: the POST's id) in its environment (checked "
+                             "at start-up: it must be a program that can be run)")
     parser.add_argument("--alert-url", default=None, metavar="URL",
                         help="POST each alert as JSON to this http(s) URL (Idempotency-Key header), "
                              "retried with backoff; undelivered alerts wait in --alert-queue, so a dead "
@@ -615,7 +613,7 @@ def model_inputs(metadata: EngineMetadata) -> ModelInputs:
         layout=layout_by_name(preprocessing.layout),
         num_bodies=preprocessing.num_bodies,
         class_names=tuple(metadata.class_names),
-        needs_partner=tuple(action_key(name) in TWO_PERSON_ACTIONS for name in metadata.class_names),
+        needs_partner=tuple(map(is_two_person, metadata.class_names)),
     )
 
 

@@ -7,8 +7,8 @@
                             the background class no_action is never an event nor an alert)
         -> AlertDispatcher  alert classes (falling, ...) above the threshold: a log line, an
                             optional command and an optional HTTP POST (live/alert_delivery.py),
-                            once per person, class and episode (an episode ends after the
-                            cooldown without the class)
+                            once per person (a pair, for a two-person action), class and
+                            episode (an episode ends after the cooldown without the class)
 
 JSON lines go to stdout (or a file) and nothing else does: logs and the summary go to stderr, so
 `python -m live --headless | jq` works.
@@ -39,7 +39,7 @@ from typing import IO
 from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LivePipeline, Summary
-from live.worker import Decision, Hop
+from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
 from recordings.labels import class_name_as_written
 
@@ -567,6 +567,19 @@ class Alert:
     room: str = ""
     number: int = 0  # the person's number on screen ("person 2"; live/tracks.py), 0 where unknown
     tracked: float | None = None  # the decision's share of joints tracked (live.worker.Decision.tracked)
+    # A two-person action's other person (Decision.partner): one alert for the pair, naming both.
+    partner: int | None = None
+    partner_number: int = 0
+
+    @property
+    def people(self) -> tuple[int, ...]:
+        """The tracking ids the alert is about: the person's, and their partner's for a two-person action."""
+        return (self.person,) if self.partner is None else (self.person, self.partner)
+
+    def who(self) -> str:
+        """'person 2', or 'person 2 with person 3' for a two-person action: as the window numbers them."""
+        with_partner = f" with person {self.partner_number}" if self.partner is not None else ""
+        return f"person {self.number}{with_partner}"
 
     def to_json(self) -> dict:
         out = {"room": self.room, "person": self.person, "number": self.number, "class": self.action,
@@ -574,6 +587,9 @@ class Alert:
                "stream_time": round(self.stream_time, 3)}
         if self.tracked is not None:
             out["tracked"] = round(self.tracked, 3)
+        if self.partner is not None:
+            out["partner"] = self.partner
+            out["partner_number"] = self.partner_number
         return out
 
     def environment(self, delivery_id: str | None = None) -> dict[str, str]:
@@ -585,6 +601,9 @@ class Alert:
             "ALERT_CLASS": self.action,
             "ALERT_PERSON": str(self.person),
             "ALERT_PERSON_NUMBER": str(self.number),
+            # Empty for a one-person action (ALERT_JSON then has no "partner").
+            "ALERT_PARTNER": "" if self.partner is None else str(self.partner),
+            "ALERT_PARTNER_NUMBER": "" if self.partner is None else str(self.partner_number),
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
             "ALERT_TIME": _iso(self.time),
             "ALERT_JSON": json.dumps(record),
@@ -627,14 +646,17 @@ def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[
 class AlertDispatcher:
     """Alerts for chosen classes, one per episode: per person and class, an alert is raised when the
     class is the person's top action at or above the threshold after at least `cooldown_s` (stream
-    time) without it. The top action, as for events (EventLog): two classes can both pass a threshold
-    below 0.5, and a person sitting down (sit_down 0.52, fall_down 0.42) must not raise a fall alert
-    while the screen and the event log say "sit_down" (19 of 22 false fall alerts in one simulated
-    hour before, training/checkpoints/README.md).
+    time) without it. A two-person action's episode is the pair's (the person and Decision.partner):
+    the network sees both bodies and decides it for both, and one fight is one page, naming both.
+    The top action, as for events (EventLog): two classes can both pass a threshold below 0.5, and a
+    person sitting down (sit_down 0.52, fall_down 0.42) must not raise a fall alert while the screen and
+    the event log say "sit_down" (19 of 22 false fall alerts in one simulated hour before,
+    training/checkpoints/README.md).
 
     Delivered as a WARNING log line; when `command` is set, by running it (no shell; arguments
     split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (the tracking id),
-    ALERT_PERSON_NUMBER, ALERT_PROBABILITY, ALERT_TIME and ALERT_JSON (with `delivery`, also ALERT_ID,
+    ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person action's other person;
+    empty for others), ALERT_PROBABILITY, ALERT_TIME and ALERT_JSON (with `delivery`, also ALERT_ID,
     the POST's id) in its environment (in the
     background: a slow hook delays nothing; one still running after HOOK_TIMEOUT_S, or at exit, is
     stopped); and when
@@ -649,8 +671,10 @@ class AlertDispatcher:
         # split of ours reproduces theirs: --msg="ward 3" is one argument there); elsewhere as a shell would.
         self._command = (config.command if os.name == "nt" else command_argv(config.command)
                          ) if config.command else None
-        self._last: dict[tuple[int, str], float] = {}
-        self._acknowledged: set[tuple[int, str]] = set()  # episodes someone has seen (acknowledge)
+        # Episodes: (tracking id, or the pair's for a two-person action, class) -> the stream time last seen.
+        self._last: dict[tuple[int | frozenset[int], str], float] = {}
+        self._acknowledged: set[tuple[int | frozenset[int], str]] = set()  # episodes someone has seen
+        self._pair_actions = {name for name in self.classes if is_two_person(name)}
         # Running hooks: (process, when it started, when it was killed as hung or None).
         self._children: list[tuple[subprocess.Popen, float, float | None]] = []
         self.alerts: list[Alert] = []  # the latest (at most 1000)
@@ -683,7 +707,9 @@ class AlertDispatcher:
         self._acknowledged.update(self._last)
 
     def _consider(self, decision: Decision, action: str, p: float) -> Alert | None:
-        key = (decision.tracking_id, action)
+        partner = decision.partner if action in self._pair_actions else None
+        who = decision.tracking_id if partner is None else frozenset((decision.tracking_id, partner))
+        key = (who, action)
         last_seen = self._last.get(key)
         self._last[key] = decision.stream_time
         if len(self._last) > 256:  # bounded: forget episodes that are over
@@ -697,7 +723,7 @@ class AlertDispatcher:
             return None  # the same episode, still going on (or back within the cooldown)
         self._acknowledged.discard(key)
         alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room,
-                      decision.number, decision.tracked)
+                      decision.number, decision.tracked, partner, decision.partner_number if partner else 0)
         self.alerts.append(alert)
         self.raised += 1
         if len(self.alerts) > 1000:
@@ -705,8 +731,10 @@ class AlertDispatcher:
         where = f"{alert.room}: " if alert.room else ""
         # Both clocks: the wall clock for staff, the stream's for a replay (its labels are in stream time,
         # and --fast plays a minute's alerts within a second of each other).
-        log.warning("ALERT: %sperson %d (tracking id %d): %s (p=%.2f) at %s, %.2f s into the stream", where,
-                    alert.number, alert.person, action, p, _iso(alert.time), alert.stream_time)
+        ids = " and ".join(map(str, alert.people))
+        log.warning("ALERT: %s%s (tracking id%s %s): %s (p=%.2f) at %s, %.2f s into the stream", where,
+                    alert.who(), "s" if alert.partner is not None else "", ids, action, p, _iso(alert.time),
+                    alert.stream_time)
         delivered_as = self.delivery.submit(alert.to_json()) if self.delivery is not None else None
         self._run_hook(alert, delivered_as)
         return alert

@@ -1226,7 +1226,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         ago = "" if minutes < 1 else f" ({minutes} min ago)" if minutes < 60 else (
             f" ({minutes // 60} h {minutes % 60} min ago)")
         where = f"{alert.room}: " if alert.room else ""
-        return (f"ALERT{f' (+{earlier} more)' if earlier else ''}  {where}person {alert.number}"
+        return (f"ALERT{f' (+{earlier} more)' if earlier else ''}  {where}{alert.who()}"
                 f"{' (not in view now)' if gone else ''}: ", class_title(alert.action), f" at {when}{ago}")
 
     def _update_alert_bar(self) -> None:
@@ -1238,7 +1238,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         # bed): the bar says so, since the picture no longer shows whom it is about.
         gone = self.pipeline.tracks is not None and latest.person not in self.pipeline.tracks.ids()
         self.alert_bar.show()  # first: laid out, the line is fitted to its width, not a hidden one's
-        earlier = [f"person {alert.number}: {class_title(alert.action)} at {clock_time(alert.time)}"
+        earlier = [f"{alert.who()}: {class_title(alert.action)} at {clock_time(alert.time)}"
                    for alert, _ in reversed(list(self._unacknowledged)[:-1])]  # newest first
         self.earlier_alerts.setText("and before: " + "; ".join(earlier) if earlier else "")
         self.earlier_alerts.setVisible(bool(earlier))

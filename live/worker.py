@@ -43,6 +43,8 @@ from core.window import MIN_COVERAGE, WindowSpec, covers, window_indices
 from live.capture import FrameRing, RingEntry
 from live.stats import LatencyHistogram
 from live.tracks import TrackSnapshot, TrackTable
+from recordings.ntu_samples import NTU_MUTUAL_ACTIONS
+from recordings.pkummd import INTERACTIONS
 from recordings.stop_signals import join_in_slices
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,10 @@ class Decision:
     # others, not missing): low for a body it mostly guesses (under a blanket, lying down, at the edge of
     # the view), whose decision deserves less trust. None from JSON lines written before it was kept.
     tracked: float | None = None
+    # The person last near them (the window's second body) within PARTNER_MEMORY_S: tracking id and
+    # number, None / 0 for a person alone. Whom a two-person action is with: one alert for the pair.
+    partner: int | None = None
+    partner_number: int = 0
 
     def probability(self, action: str) -> float:
         """The smoothed probability of `action`; from a JSON line, 0 when it is not in the top-k there
@@ -159,6 +165,9 @@ class Decision:
             out["truth_now"] = self.truth_now
         if self.tracked is not None:
             out["tracked"] = round(self.tracked, 3)
+        if self.partner is not None:
+            out["partner"] = self.partner
+            out["partner_number"] = self.partner_number
         return out
 
 
@@ -203,6 +212,20 @@ class ScoreSmoother:
     def keep_only(self, tracking_ids: set[int]) -> None:
         for tracking_id in set(self._state) - tracking_ids:
             del self._state[tracking_id]
+
+
+# Classes of the datasets that need a second person: a model that knows them never decides them for a
+# person alone (ModelInputs.needs_partner), and alerts once for the pair doing one (live.headless).
+# Compared by `action_key`: a site's labels.txt may capitalise them or type NTU's curly apostrophes straight.
+def action_key(name: str) -> str:
+    return name.casefold().replace("\u2019", "'").strip()
+
+
+TWO_PERSON_ACTIONS = frozenset(action_key(name) for name in NTU_MUTUAL_ACTIONS | set(INTERACTIONS))
+
+
+def is_two_person(action: str) -> bool:
+    return action_key(action) in TWO_PERSON_ACTIONS
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -333,7 +356,8 @@ class RecognitionWorker:
         self.paused = False
         self._publish = publish
         self._smoother = ScoreSmoother(config.smoothing_s)
-        self._partner_near: dict[int, float] = {}  # tracking id -> stream time somebody was last near
+        # tracking id -> (stream time somebody was last near, their tracking id, their number)
+        self._partner_near: dict[int, tuple[float, int, int]] = {}
         self._turn_taken: dict[int, int] = {}  # more people than max_people: tracking id -> their last turn
         self._turns = 0
         self._said_too_many = False  # more people in view than max_people: said once per run
@@ -577,19 +601,21 @@ class RecognitionWorker:
             self._crops_batch = np.empty((len(people), len(inputs.parts), spec.num_frames, size, size, 3),
                                          np.uint8)  # fmt: skip
         crops_batch = self._crops_batch
-        skeleton_batch, kept, shown_crops, spans, alone, tracked = [], [], [], [], [], []
+        skeleton_batch, kept, shown_crops, spans, alone, partners, tracked = [], [], [], [], [], [], []
         for person in people:
             crops = crops_batch[len(kept)]
             built = self._window(person, snapshots, end, crops)
             if built is None:
                 continue
-            skeleton, index, with_partner, tracked_share = built
+            skeleton, index, partner, tracked_share = built
             skeleton_batch.append(skeleton)
             tracked.append(tracked_share)
             kept.append(person)
-            if with_partner:
-                self._partner_near[person.tracking_id] = end
-            alone.append(end - self._partner_near.get(person.tracking_id, -np.inf) > PARTNER_MEMORY_S)
+            if partner is not None:
+                self._partner_near[person.tracking_id] = (end, partner.tracking_id, partner.number)
+            near = self._partner_near.get(person.tracking_id)
+            alone.append(near is None or end - near[0] > PARTNER_MEMORY_S)
+            partners.append(None if alone[-1] else near[1:])
             shown_crops.append(crops[:, -1].copy() if self.config.display_crops else None)
             spans.append(_window_truth(person, index, end))
         if not kept:
@@ -643,6 +669,8 @@ class RecognitionWorker:
                 probabilities=dict(zip(inputs.class_names, smoothed.tolist(), strict=True)),
                 number=person.number,
                 tracked=tracked[i],
+                partner=partners[i][0] if partners[i] else None,
+                partner_number=partners[i][1] if partners[i] else 0,
             ))
             self.latency.add(latency)
         self.counters.hops += 1
@@ -651,9 +679,9 @@ class RecognitionWorker:
 
     def _window(
         self, person: TrackSnapshot, everyone: list[TrackSnapshot], end: float, crops: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, bool, float] | None:
+    ) -> tuple[np.ndarray, np.ndarray, TrackSnapshot | None, float] | None:
         """Cuts the window's crops into `crops` (P, T, S, S, 3) uint8 and gives (skeleton (T, M, J, 3),
-        indices (T,) into the person's history, whether another person was near during the window, the
+        indices (T,) into the person's history, the other person near them during the window or None, the
         share of the person's joints tracked over it), or None (counted) where the ring overwrote a frame
         meanwhile or most of the window has no colour."""
         inputs = self.inputs
@@ -668,22 +696,22 @@ class RecognitionWorker:
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
         bodies[:, 0], body_states[:, 0] = joints, states
         partner = _nearest_partner(person, everyone, times[0]) if self._find_partner else None
-        with_partner = partner is not None
+        near = None  # the partner, where seen long enough to count as near (PARTNER_MIN_SHARE)
         if partner is not None:
             partner_index = window_indices(partner.timestamps, end, inputs.window)
             partner_joints, partner_states = _at_samples(partner, partner_index, times, self._sample_gap_s,
                                                          pad_start=False)
             sightings = partner.timestamps[(partner.timestamps >= end - inputs.window.duration_s)
                                            & (partner.timestamps <= end)]
-            with_partner = bool(len(sightings)) and (
-                sightings[-1] - sightings[0] >= PARTNER_MIN_SHARE * inputs.window.duration_s)
+            seen_for = sightings[-1] - sightings[0] if len(sightings) else 0.0
+            near = partner if seen_for >= PARTNER_MIN_SHARE * inputs.window.duration_s else None
             if inputs.num_bodies > 1:
                 bodies[:, 1], body_states[:, 1] = partner_joints, partner_states
         if self._to_model is not None:  # a model of another sensor (Kinect v1): the bodies mapped to it
             bodies, body_states = self._to_model.apply(bodies, body_states)
         skeleton = normalize_window(bodies, body_states, inputs.layout)
         if not inputs.parts:  # a skeleton-only model: no boxes to place, no pixels to cut
-            return skeleton, index, with_partner, tracked
+            return skeleton, index, near, tracked
         # Boxes over the person's whole history at the sensor's rate, then sampled: as training does
         # (boxes on the full clip, crops of the sampled frames), so the smoothing sees the same frames.
         boxes = part_boxes(person.joints, person.states, self.camera, KINECT_V2, inputs.glimpse,
@@ -711,4 +739,4 @@ class RecognitionWorker:
             # same: sequence numbers never come back, so a window holding that frame is refused above.)
             self.counters.stale_windows += 1
             return None
-        return skeleton, index, with_partner, tracked
+        return skeleton, index, near, tracked

@@ -185,6 +185,40 @@ def test_alerts_fire_once_per_episode_per_person(caplog):
     assert alerts.raised == 1203 and len(alerts.alerts) <= 1000
 
 
+def test_a_two_person_action_is_one_alert_for_the_pair_naming_both(caplog):
+    """The network sees both bodies of a fight and decides "punching" for both: one page, not two, and it
+    says who with whom. A one-person action of two people near each other is still two alerts."""
+    punching, fall = "punching/slapping other person", "fall_down"
+    alerts = AlertDispatcher(AlertConfig(classes=(punching, fall), threshold=0.6, cooldown_s=5.0),
+                             (punching, fall, NO_ACTION))
+
+    def of(person: int, t: float, action: str, partner: int | None) -> Decision:
+        return Decision(time=1700000000.0 + t, stream_time=t, tracking_id=person, topk=((action, 0.9),),
+                        parts=(), attention=np.zeros(0, np.float32), latency_s=0.1, number=person - 10,
+                        partner=partner, partner_number=0 if partner is None else partner - 10)
+
+    fired = []
+    for i in range(10):  # both decided punching, each with the other as partner, hop after hop
+        t = i * 0.2
+        fired += alerts.update(hop(t, of(11, t, punching, 12), of(12, t, punching, 11)))
+    assert len(fired) == 1
+    alert = fired[0]
+    assert (alert.person, alert.partner, alert.number, alert.partner_number) == (11, 12, 1, 2)
+    assert alert.people == (11, 12) and alert.who() == "person 1 with person 2"
+    assert alert.to_json()["partner"] == 12 and alert.to_json()["partner_number"] == 2
+    environment = alert.environment()
+    assert environment["ALERT_PARTNER"] == "12" and environment["ALERT_PARTNER_NUMBER"] == "2"
+    assert "person 1 with person 2 (tracking ids 11 and 12): punching" in caplog.text
+    # The pair's episode goes on while either of them is decided it; another pair is an alert of its own.
+    fired += alerts.update(hop(4.0, of(12, 4.0, punching, 11)))
+    fired += alerts.update(hop(4.0, of(13, 4.0, punching, 14)))
+    assert [a.people for a in fired] == [(11, 12), (13, 14)]
+    # A fall is each person's own, partner or not; its alert names no partner.
+    fired += alerts.update(hop(5.0, of(11, 5.0, fall, 12), of(12, 5.0, fall, 11)))
+    assert [a.people for a in fired[2:]] == [(11,), (12,)]
+    assert "partner" not in fired[2].to_json() and fired[2].environment()["ALERT_PARTNER"] == ""
+
+
 def test_a_fall_after_an_acknowledged_one_is_an_alert_of_its_own():
     """The window's a: staff have seen the alert. Within the 30 s cooldown, a fall ten seconds after the
     first is a new alert once acknowledged (the nurse trusts the bar); a score dipping under the

@@ -18,9 +18,7 @@ from core.model.checkpoint import DecisionSettings
 from live.app import (
     DEFAULT_CHECKPOINT,
     REAL_DATA_CHECKPOINT,
-    TWO_PERSON_ACTIONS,
     SourceChoice,
-    action_key,
     build_parser,
     checkpoint_for,
     config_from_args,
@@ -31,6 +29,7 @@ from live.app import (
     open_model,
     with_decisions,
 )
+from live.worker import TWO_PERSON_ACTIONS, action_key
 
 REPO = Path(__file__).resolve().parents[1]
 NUCLA = REPO / "training" / "checkpoints" / "nucla_pose.pt"

@@ -1047,6 +1047,10 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model, monkeypa
     day = time.strftime("%a %d %b", time.localtime(latest.time - 2 * 86400))
     assert f"at {day} " in window.alert_text.text()
     assert window.alert_text.text().endswith(" (1 h 10 min ago)")
+    # A two-person action's alert is the pair's: the bar names both (AlertDispatcher).
+    window._unacknowledged[-1] = (replace(latest, partner=99, partner_number=9), time.monotonic())
+    window.refresh()
+    assert f"person {latest.number} with person 9" in window.alert_text.text()
     qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
     assert not window.alert_bar.isVisible()
     window._beeped_at = -1e9

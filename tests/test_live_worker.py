@@ -316,6 +316,11 @@ def test_two_people_go_through_one_engine_call_with_their_partner(tiny_model, sh
     for person in range(2):  # each person is body 0 of its own window, the partner body 1
         assert np.abs(skeleton[person, :, 0]).sum() > 0 and np.abs(skeleton[person, :, 1]).sum() > 0
     assert {d.tracking_id for d in hop.decisions} == set(tracks.ids())
+    # Each names the other as their partner (a two-person action's alert is the pair's, naming both).
+    first, second = hop.decisions
+    assert (first.partner, second.partner) == (second.tracking_id, first.tracking_id)
+    assert (first.partner_number, second.partner_number) == (second.number, first.number) != (0, 0)
+    assert first.to_json()["partner"] == second.tracking_id
 
 
 def test_a_lone_persons_two_person_actions_go_to_no_action():
@@ -377,16 +382,20 @@ def test_a_partner_the_sensor_lost_counts_for_five_seconds(tiny_model, shared_da
     wave_needs_partner = replace(inputs, needs_partner=(False, True, False, False))
     worker = RecognitionWorker(ring, tracks, engine, wave_needs_partner, DEFAULT_CAMERA, lambda hop: None,
                                RecognitionConfig(smoothing_s=0.0))
-    wave = {}
+    wave, partners = {}, {}
     for i, frame in enumerate(pair + alone):
         capture.accept(frame, time.perf_counter())
         if i >= 30 and i % 6 == 0:  # a hop every 0.2 s once a window of history is there
             hop = worker.step(ring.latest())
             first = next(d for d in hop.decisions if d.tracking_id == last.bodies[0].tracking_id)
             wave[round(frame.timestamp - last.timestamp, 1)] = first.probability("wave")
+            partners[round(frame.timestamp - last.timestamp, 1)] = first.partner
     # The last window with the partner in it ends up to a window (1 s) after they vanished; 5 s from then.
     assert all(p > 0.01 for t, p in wave.items() if t <= 5.0)
     assert all(p == 0.0 for t, p in wave.items() if t >= 5.0 + inputs.window.duration_s + 0.2)
+    # Whom the decisions say they are with follows the same memory.
+    assert all(p == last.bodies[1].tracking_id for t, p in partners.items() if t <= 5.0)
+    assert all(p is None for t, p in partners.items() if t >= 5.0 + inputs.window.duration_s + 0.2)
     assert max(wave) > 6
 
 
@@ -415,6 +424,7 @@ def test_a_ghost_body_for_a_few_frames_is_no_partner(tiny_model, shared_data):
             for decision in hop.decisions:
                 if decision.tracking_id == person.tracking_id:
                     assert decision.probability("wave") == 0.0, f"frame {i}"
+                    assert decision.partner is None and "partner" not in decision.to_json()
                     decided += 1
     assert decided >= 8
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -152,6 +154,24 @@ def test_scene_wide_a_fall_within_its_persons_running_episode_is_caught_whatever
     assert fall["alerted"] == 1 and fall["in_episode"] == 1 and fall["recall"] == 1.0
 
 
+def test_a_pairs_alert_covers_the_next_instance_whichever_of_the_two_detects_it() -> None:
+    """Scene-wide truth: both people of a hug are decided it, one alert for the pair (person 1's, naming
+    person 2). The second hug, 20 s on, is decided for person 2 alone: within the pair's episode, caught."""
+    hugging = "hugging other person"
+    truth = [Interval(10.0, 12.0, hugging), Interval(32.0, 34.0, hugging)]
+    decisions = [dataclasses.replace(d, partner=2, partner_number=2)
+                 for d in run(1, [], [Interval(10.0, 13.0, hugging)], 60.0)]
+    decisions += [dataclasses.replace(d, partner=1, partner_number=1)
+                  for d in run(2, [], [Interval(10.2, 13.0, hugging), Interval(31.0, 34.0, hugging)], 60.0)]
+    decisions.sort(key=lambda d: (d.stream_time, d.tracking_id))
+    scores = score({"seq": decisions}, [Track("seq", None, 0.0, 60.0, tuple(truth))], (*CLASSES, hugging),
+                   durations={"seq": 60.0}, threshold=0.6,
+                   alert=AlertConfig(classes=(hugging,), threshold=0.6, cooldown_s=30.0))
+    row = scores.alerts[hugging]
+    assert row["alerts"] == 1 and row["false_alerts"] == 0
+    assert row["alerted"] == 1 and row["in_episode"] == 1 and row["recall"] == 1.0
+
+
 def test_background_of_people_each_idle_is_their_idle_time_summed() -> None:
     """Two people each acting half of 20 s: somebody acts all the time, yet each was idle 10 s of their
     own, and a false event of either is rated against those 20 person-seconds, as the report says."""
@@ -266,6 +286,8 @@ def test_decisions_round_trip_through_json() -> None:
     again = decision_from_json(d.to_json())
     assert (again.tracking_id, again.stream_time, again.window_start, again.truth) == (7, 3.4, 1.4, "fall")
     assert again.topk[0] == ("fall", 0.9)
+    with_partner = decision_from_json(dataclasses.replace(d, partner=8, partner_number=2).to_json())
+    assert (with_partner.partner, with_partner.partner_number, again.partner) == (8, 2, None)
 
 
 def test_the_timeline_draws_a_person_who_left_before_any_decision(tmp_path) -> None:

@@ -28,9 +28,10 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       true interval of any class: a person idle called busy) and those during another
                       action (the wrong action named), and also per hour of stream
     alerts            for the alert classes, from the alerts the app raises (AlertDispatcher: one per
-                      episode and person): recall (an alert of the class raised during the true interval
-                      or within 2 s of it, or, for an instance detected while the person's episode
-                      of an earlier true instance still runs, that episode's alert; an episode a false
+                      episode and person, or pair for a two-person action): recall (an alert of the
+                      class raised during the true interval or within 2 s of it, or, for an instance
+                      detected while the episode of an earlier true instance of that person or pair
+                      still runs, that episode's alert; an episode a false
                       alert started calls nobody for it) and false alerts (no true interval of the class
                       within 2 s) per hour of stream
 
@@ -134,6 +135,8 @@ def decision_from_json(record: dict) -> Decision:
         truth_now=record.get("truth_now"),
         number=int(record.get("number", 0)),
         tracked=float(record["tracked"]) if "tracked" in record else None,
+        partner=int(record["partner"]) if "partner" in record else None,
+        partner_number=int(record.get("partner_number", 0)),
     )
 
 
@@ -211,9 +214,9 @@ def _near(t: float, interval: Interval) -> bool:
 
 
 def _true_alert(alert: Any, sequence: str, truths: dict[tuple[str, int | None], list[Interval]]) -> bool:
-    """An alert near a true interval of its class, of its person (or of the scene)."""
+    """An alert near a true interval of its class, of its person or pair (or of the scene)."""
     return any(_near(alert.stream_time, i) for (s, p), v in truths.items() for i in v
-               if s == sequence and i.label == alert.action and (p is None or p == alert.person))
+               if s == sequence and i.label == alert.action and (p is None or p in alert.people))
 
 
 def _union_length(spans: Iterable[tuple[float, float]], lo: float, hi: float) -> float:
@@ -375,21 +378,22 @@ def score(
         instances = [(k, i) for k, v in truths.items() for i in v if i.label == label]
         alerted = in_episode = 0
         for (sequence, person), interval in instances:
-            # The alerts the app raised, not the events: one alert per episode and person, so an
+            # The alerts the app raised, not the events: one alert per episode and person (or pair), so an
             # instance is caught by an alert raised for it, or by the alert of an episode still running
             # that an earlier true instance of the person's raised (staff are on their way). An episode
             # a false alert started raises nothing for it: nobody is called.
             mine = [a for a in raised.get(sequence, ()) if a.action == label
-                    and (person is None or a.person == person)]
+                    and (person is None or person in a.people)]
             if any(_near(a.stream_time, interval) for a in mine):
                 alerted += 1
                 continue
-            # An episode is one person's: under scene-wide truth, that of whoever detected the instance.
+            # An episode is one person's (or pair's): under scene-wide truth, that of whoever detected
+            # the instance.
             detectors = {d.person for d in events.get(sequence, ()) if d.label == label
                          and (person is None or d.person == person) and _near(d.first_decision, interval)}
             for detector in detectors:
                 earlier = [a for a in mine
-                           if a.person == detector and a.stream_time < interval.start - ALERT_SLACK_S]
+                           if detector in a.people and a.stream_time < interval.start - ALERT_SLACK_S]
                 if earlier and _true_alert(earlier[-1], sequence, truths):
                     in_episode += 1
                     break
