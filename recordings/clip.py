@@ -236,9 +236,18 @@ def read_sidecar(path: Path | str) -> Sidecar:
         raise ClipError(f'{path}: expected "timestamps": a list of seconds, one per frame') from None
     if timestamps.ndim != 1 or not np.isfinite(timestamps).all() or np.any(np.diff(timestamps) < 0):
         raise ClipError(f'{path}: "timestamps" must be a flat list of finite, non-decreasing seconds')
-    if raw.get("frame_count", len(timestamps)) != len(timestamps):  # "120" as text said "is 120 but 120"
+    frame_count = raw.get("frame_count", len(timestamps))
+    if not isinstance(frame_count, (int, float)) or isinstance(frame_count, bool):
+        # "120" written as text (a hand edit) equals no count: quoting it alone read "is '120' but there
+        # are 120 timestamps", a contradiction; say that the kind of value is what is wrong.
+        kind = {str: "text", list: "a list", dict: "a JSON object"}.get(type(frame_count), "null")
         raise ClipError(
-            f'{path}: "frame_count" is {raw["frame_count"]!r} but there are {len(timestamps)} timestamps'
+            f'{path}: "frame_count" is {frame_count!r} but there are {len(timestamps)} timestamps: '
+            f"it is {kind}, and must be a number of frames ({len(timestamps)}, without quotes)"
+        )
+    if frame_count != len(timestamps):
+        raise ClipError(
+            f'{path}: "frame_count" is {frame_count} but there are {len(timestamps)} timestamps'
         )
     for key in ("calibration", "software"):
         if not isinstance(raw.get(key, {}), dict):

@@ -223,6 +223,20 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
         clip_paths(tmp_path / "S001C001P001R001A001.skeleton.txt")
 
 
+def test_a_frame_count_written_as_text_says_it_is_text(tmp_path: Path) -> None:
+    # Quoting the text alone read as a contradiction ("is '3' but there are 3 timestamps"): the kind of
+    # value is what is wrong, so the message says so.
+    sidecar = _recorded_clip(tmp_path)
+    data = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**data, "frame_count": "3"}))
+    with pytest.raises(ClipError, match=r'A121.json: "frame_count" is \'3\' but there are 3 timestamps: '
+                                        r"it is text, and must be a number of frames \(3, without quotes\)"):
+        read_sidecar(sidecar)
+    sidecar.write_text(json.dumps({**data, "frame_count": None}))
+    with pytest.raises(ClipError, match=r'A121.json: "frame_count" is None .*: it is null, and must be'):
+        read_sidecar(sidecar)
+
+
 def test_sidecar_fields_of_the_wrong_type_are_named(tmp_path) -> None:
     from recordings.recorder import Recorder, RecorderConfig
 
