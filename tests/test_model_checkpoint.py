@@ -372,3 +372,28 @@ def test_a_checkpoint_cut_short_inside_its_zip_header_is_refused_by_name(tmp_pat
         path.write_bytes(whole[:size])
         with pytest.raises(CheckpointError, match=rf"cut_{size}\.pt: cannot read as a torch checkpoint"):
             load_checkpoint(path)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_our_onnx_export_given_as_a_checkpoint_names_the_pt_it_was_exported_from(tmp_path) -> None:
+    """Renamed .pt it read as "no PyTorch checkpoint"; as .onnx it did not say which .pt to give."""
+    import shutil
+
+    from model_files import random_checkpoint
+
+    from core.engines import EngineMetadata, export_onnx
+
+    source = random_checkpoint(tmp_path / "tiny.pt", tiny(3), ["a", "b", "c"])
+    checkpoint = load_checkpoint(source)
+    export_onnx(checkpoint.model, EngineMetadata.from_checkpoint(checkpoint, checkpoint.sha256),
+                tmp_path / "tiny.onnx")
+    with pytest.raises(CheckpointError, match=r"tiny\.onnx: cannot read as a torch checkpoint: an exported "
+                                              r"ONNX graph, .* exported from \(.*tiny\.pt, beside it\)"):
+        load_checkpoint(tmp_path / "tiny.onnx")
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(tmp_path / "tiny.onnx", tmp_path / "elsewhere" / "model.pt")
+    said = (r"model\.pt: cannot read as a torch checkpoint: an exported ONNX graph, not a checkpoint "
+            r"\(python -m live runs it named \.onnx\); this command reads the \.pt checkpoint it was "
+            rf"exported from \(the \.pt of sha256 {checkpoint.sha256}, as python -m")
+    with pytest.raises(CheckpointError, match=said):
+        load_checkpoint(tmp_path / "elsewhere" / "model.pt")

@@ -364,9 +364,13 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
             elif archive and not any(name.endswith("/data.pkl") for name in members):
                 why = ("a zip archive but no PyTorch checkpoint (torch.save's hold <name>/data.pkl; this one "
                        f"holds {first_few(members, 3)})")
-            elif Path(path).suffix.lower() == ".onnx":
-                why = ("an exported ONNX graph, which python -m live runs; this command reads the .pt "
-                       "checkpoint it was exported from")
+            elif _our_onnx_export(mapped) or Path(path).suffix.lower() == ".onnx":
+                # Recognised by its bytes too: renamed .pt (or given with a typo) it read as "no PyTorch
+                # checkpoint", and it says which .pt to give, as far as the graph records it.
+                runs = ("which python -m live runs" if Path(path).suffix.lower() == ".onnx"
+                        else "not a checkpoint (python -m live runs it named .onnx)")
+                why = (f"an exported ONNX graph, {runs}; this command reads the .pt checkpoint it was "
+                       f"exported from{_exported_from(path)}")
             elif isinstance(error, pickle.UnpicklingError):
                 # torch's own message advises weights_only=False, which would run whatever the file holds.
                 why = ("it is no PyTorch checkpoint, or one holding more than tensors and plain data (not "
@@ -381,6 +385,29 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
         if zipped:  # torch's legacy format (before 1.6) has no CRCs to check
             _check_archive(path, _Mapped(mapped))
     return payload, sha256
+
+
+def _our_onnx_export(mapped: mmap.mmap) -> bool:
+    """Whether the bytes begin as `core.engines.export_onnx` writes: ONNX's ir_version (field 1), then its
+    producer_name (field 2, 14 bytes) "where-to-focus"."""
+    return mapped[:1] == b"\x08" and b"\x12\x0ewhere-to-focus" in mapped[:32]
+
+
+def _exported_from(path: str | os.PathLike) -> str:
+    """' (<the .pt beside it>)' when the export's recorded checkpoint hash is that file's, else the hash to
+    look for; '' where the graph has no record of ours (not read, or not ours)."""
+    from core.engines.metadata import read_onnx_metadata  # here: core.engines imports this module
+
+    try:
+        sha256 = read_onnx_metadata(path).checkpoint_sha256
+    except Exception:  # the file is already refused; its record only helps name the checkpoint
+        return ""
+    beside = Path(path).with_suffix(".pt")
+    if beside != Path(path) and beside.is_file() and (
+        hashlib.sha256(beside.read_bytes()).hexdigest() == sha256
+    ):
+        return f" ({beside}, beside it)"
+    return f" (the .pt of sha256 {sha256}, as python -m training export printed)" if sha256 else ""
 
 
 def _member_names(mapped: mmap.mmap) -> list[str]:
