@@ -44,6 +44,14 @@ def test_sim_specs_are_checked() -> None:
             SimSpec.parse(bad)
 
 
+def test_a_file_given_as_the_stream_data_is_said_to_be_a_file(tmp_path: Path) -> None:
+    # "not a folder of labelled recordings" left it open whether the name was wrong or the kind of path.
+    (tmp_path / "data.txt").write_text("x")
+    with pytest.raises(DatasetError, match=r"--data .*data\.txt: a file, not a folder \(expected a folder of "
+                                           r"labelled recordings, or sim:seed=N,minutes=M\)"):
+        stream_cases(str(tmp_path / "data.txt"))
+
+
 def test_a_simulated_stream_is_decided_at_every_hop_and_scored(sim_model: Path, tmp_path: Path,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     run = evaluate_stream(sim_model, "sim:seed=3,minutes=0.5", out=tmp_path, progress=False,

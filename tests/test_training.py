@@ -220,6 +220,20 @@ def test_a_folder_that_is_not_a_cache_says_what_it_is(tmp_path: Path) -> None:
         read_settings(tmp_path)
 
 
+def test_a_file_given_as_the_cache_is_said_to_be_a_file(tmp_path: Path) -> None:
+    # It was "no such folder", as though the name were a typo, of a file that is there.
+    from training.cache import read_settings
+
+    (tmp_path / "data.txt").write_text("x")
+    said = r"data\.txt: a file, not a folder \(expected a cache folder written by `python -m training "
+    with pytest.raises(DatasetError, match=said + r"prepare`, holding cache\.json\)$"):
+        read_settings(tmp_path / "data.txt")
+    (tmp_path / "cache.json").write_text("{}")
+    said = rf"cache\.json: a file, not a folder .*; give the folder it is in, {re.escape(str(tmp_path))}$"
+    with pytest.raises(DatasetError, match=said):
+        read_settings(tmp_path / "cache.json")
+
+
 def test_bad_override_is_named() -> None:
     with pytest.raises(ConfigError, match="--set optim.learning_rate=1"):
         load_config(None, ["optim.learning_rate=1"])

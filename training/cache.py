@@ -83,6 +83,13 @@ def clip_paths(cache: Path, name: str) -> tuple[Path, Path]:
 
 def read_settings(cache: str | Path) -> CacheSettings:
     path = Path(cache) / "cache.json"
+    if Path(cache).is_file():
+        # "no such folder" of a file that is there (cache.json itself, or an archive of the cache) read as a
+        # typo in the name: say what it is, and which folder was expected.
+        named = Path(cache).name == "cache.json"
+        inside = f"; give the folder it is in, {Path(cache).parent}" if named else ""
+        raise DatasetError(f"{cache}: a file, not a folder (expected a cache folder written by `python -m "
+                           f"training prepare`, holding cache.json){inside}")
     if not Path(cache).is_dir():
         raise DatasetError(f"{cache}: no such folder (a cache written by `python -m training prepare`)")
     if not path.is_file():

@@ -127,6 +127,9 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
             scene_wide=False,
         )]
     root = Path(data)
+    if root.is_file():  # "not a folder" alone left it open whether the name was wrong or the kind of path
+        raise DatasetError(f"--data {data}: a file, not a folder (expected a folder of labelled recordings, "
+                           f"or sim:seed=N,minutes=M)")
     if not root.is_dir():
         raise DatasetError(f"--data {data}: not a folder of labelled recordings, nor sim:seed=N,minutes=M")
     found: dict[str, Path] = {}
