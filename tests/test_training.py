@@ -178,6 +178,19 @@ def test_a_config_file_that_is_a_folder_says_so(tmp_path: Path) -> None:
         load_config(tmp_path / "moved.yaml")
 
 
+def test_a_config_link_through_other_links_names_where_they_end(tmp_path: Path) -> None:
+    # Its own target alone was said not to exist, though there, a link itself; a loop read the same.
+    (tmp_path / "moved.yaml").symlink_to(tmp_path / "configs" / "pku.yaml")
+    (tmp_path / "chain.yaml").symlink_to("moved.yaml")
+    end = re.escape(str(tmp_path / "configs" / "pku.yaml"))
+    with pytest.raises(ConfigError, match=rf"chain\.yaml is a link to moved\.yaml, a link on to {end}, "):
+        load_config(tmp_path / "chain.yaml")
+    (tmp_path / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "b.yaml").symlink_to("a.yaml")
+    with pytest.raises(ConfigError, match=r"a\.yaml is a link to b\.yaml, and the links lead round in a "):
+        load_config(tmp_path / "a.yaml")
+
+
 def test_a_config_that_is_not_utf8_is_named() -> None:
     import tempfile
 

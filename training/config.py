@@ -452,6 +452,18 @@ def parse_override(text: str) -> dict[str, Any]:
     return nested
 
 
+def _dangling_link(path: Path) -> str:
+    """Why a link names no file. Its own target alone misled for a chain of links (that target is there,
+    a link itself) and for a loop: the chain's end is named, or the loop said."""
+    target = os.readlink(path)
+    try:
+        end = path.resolve()
+    except (RuntimeError, OSError):  # a loop: RuntimeError up to Python 3.12, OSError after
+        return f"is a link to {target}, and the links lead round in a loop, to no file"
+    onward = f", a link on to {end}" if (path.parent / target).is_symlink() else ""
+    return f"is a link to {target}{onward}, which does not exist"
+
+
 def load_config(
     path: str | Path | None = None, overrides: list[str] | None = None, base: TrainConfig | None = None
 ) -> TrainConfig:
@@ -460,7 +472,7 @@ def load_config(
     if path:
         path = Path(path)
         if path.is_symlink() and not path.exists():
-            raise ConfigError(f"config file {path} is a link to {os.readlink(path)}, which does not exist")
+            raise ConfigError(f"config file {path} {_dangling_link(path)}")
         if not path.is_file():
             raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}")
         try:
