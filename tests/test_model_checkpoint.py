@@ -388,12 +388,12 @@ def test_our_onnx_export_given_as_a_checkpoint_names_the_pt_it_was_exported_from
     export_onnx(checkpoint.model, EngineMetadata.from_checkpoint(checkpoint, checkpoint.sha256),
                 tmp_path / "tiny.onnx")
     with pytest.raises(CheckpointError, match=r"tiny\.onnx: cannot read as a torch checkpoint: an exported "
-                                              r"ONNX graph, .* exported from \(.*tiny\.pt, beside it\)"):
+                                              r"ONNX graph, .* exported from \(.*tiny\.pt is beside it\)"):
         load_checkpoint(tmp_path / "tiny.onnx")
     (tmp_path / "elsewhere").mkdir()
     shutil.copy(tmp_path / "tiny.onnx", tmp_path / "elsewhere" / "model.pt")
     said = (r"model\.pt: cannot read as a torch checkpoint: an exported ONNX graph, not a checkpoint "
             r"\(python -m live runs it named \.onnx\); this command reads the \.pt checkpoint it was "
-            rf"exported from \(the \.pt of sha256 {checkpoint.sha256}, as python -m")
+            r"exported from$")
     with pytest.raises(CheckpointError, match=said):
         load_checkpoint(tmp_path / "elsewhere" / "model.pt")

@@ -394,20 +394,9 @@ def _our_onnx_export(mapped: mmap.mmap) -> bool:
 
 
 def _exported_from(path: str | os.PathLike) -> str:
-    """' (<the .pt beside it>)' when the export's recorded checkpoint hash is that file's, else the hash to
-    look for; '' where the graph has no record of ours (not read, or not ours)."""
-    from core.engines.metadata import read_onnx_metadata  # here: core.engines imports this module
-
-    try:
-        sha256 = read_onnx_metadata(path).checkpoint_sha256
-    except Exception:  # the file is already refused; its record only helps name the checkpoint
-        return ""
+    """' (<name>.pt is beside it)' where export's default place for the graph has its checkpoint, else ''."""
     beside = Path(path).with_suffix(".pt")
-    if beside != Path(path) and beside.is_file() and (
-        hashlib.sha256(beside.read_bytes()).hexdigest() == sha256
-    ):
-        return f" ({beside}, beside it)"
-    return f" (the .pt of sha256 {sha256}, as python -m training export printed)" if sha256 else ""
+    return f" ({beside} is beside it)" if beside != Path(path) and beside.is_file() else ""
 
 
 def _member_names(mapped: mmap.mmap) -> list[str]:
