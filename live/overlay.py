@@ -312,7 +312,7 @@ class PersonPanel(QtWidgets.QFrame):
         self._alarm_shown = False  # the panel's frame is alarm red
         self._bar_colors: list[tuple[tuple[int, int, int], bool] | None] = [None] * top_k
         self._waiting_for: int | None = None  # the tracking id whose window is gathering, once cleared
-        self._shown: tuple[str, Decision, bool] | None = None  # what show_decision last put up
+        self._shown: tuple[str, Decision, bool, bool] | None = None  # what show_decision last put up
         self.panel_size = PanelSize.FULL
         self.set_color((200, 200, 200))  # styled from the start: the window measures it before it is anyone's
 
@@ -364,16 +364,20 @@ class PersonPanel(QtWidgets.QFrame):
         self.title.setStyleSheet(f"color: {title}; font-weight: bold; font-size: 13px")
         self._bar_colors = [None] * len(self.action_bars)  # recoloured at the next decision
 
-    def show_decision(self, label: str, decision: Decision, alarming: bool = False) -> None:
+    def show_decision(self, label: str, decision: Decision, alarming: bool = False, alerted: bool = False,
+                      ) -> None:
         """`decision.truth` (where the source knows it) is what its window shows, as scored. `alarming`: the
         top action raises alerts (draw_label): said in words, and in red (the bar, the frame), so that a
-        nurse who cannot tell red from green reads it too."""
+        nurse who cannot tell red from green reads it too. `alerted`: an alert about this person waits to
+        be acknowledged; the frame and title say ALERT whatever the person does now (a patient on the floor
+        after a fall is decided "no action" a few seconds on, and the bar's "person 1" had no panel)."""
         shown = self._shown
-        if shown is not None and shown[1] is decision and shown[0] == label and shown[2] == alarming:
+        if (shown is not None and shown[1] is decision
+                and (shown[0], *shown[2:]) == (label, alarming, alerted)):
             return  # the same again: the window ticks 30 times a second, a person's decisions come 5
         self._waiting_for = None
-        self.set_color(self._color or (200, 200, 200), alarming)
-        self.title.setText(f"{label}  ALERT" if alarming else label)
+        self.set_color(self._color or (200, 200, 200), alarming or alerted)
+        self.title.setText(f"{label}  ALERT" if alarming or alerted else label)
         # Said in words for whoever watches; the sensor's id and the latency are for whoever looks closer.
         truth = decision.truth
         # What the source's labels say (a replay's, the simulator's script): "the recording says" was read
@@ -410,16 +414,17 @@ class PersonPanel(QtWidgets.QFrame):
         self.setAccessibleName(self.title.text())
         self.setAccessibleDescription(f"{'ALERT ' if alarming else ''}{class_title(top)} {p * 100:.0f}%"
                                       f"{', pose guessed' if guessed else ''}")
-        self._shown = (label, decision, alarming)
+        self._shown = (label, decision, alarming, alerted)
 
     def show_waiting(self, label: str, tracking_id: int,
-                     why: str = "watching: a decision after about two seconds in view") -> None:
+                     why: str = "watching: a decision after about two seconds in view", alerted: bool = False,
+                     ) -> None:
         """A person with no decision yet (or none lately, `why`). Panels are reused by position: whatever
         an earlier person's decision left here (crops, attention, actions) must go, or it reads as this
-        person's."""
+        person's. `alerted`: as show_decision's."""
         self._shown = None
-        self.set_color(self._color or (200, 200, 200))  # no alarm without a decision
-        self.title.setText(label)
+        self.set_color(self._color or (200, 200, 200), alerted)  # no alarm without a decision
+        self.title.setText(f"{label}  ALERT" if alerted else label)
         self._say(why)
         self.setToolTip(f"tracking id {tracking_id}")
         self.setAccessibleName(label)
@@ -731,13 +736,17 @@ class LiveWindow(QtWidgets.QMainWindow):
         end_button = QtWidgets.QPushButton("Action ends [e]")
         start_button.clicked.connect(self.start_action)
         end_button.clicked.connect(self.end_action)
+        # Usable only while recording (_update_marking): pressed outside one, they looked as if they had
+        # logged an event for the notes, and only a small "not recording" said otherwise.
+        self._marking_buttons = (start_button, end_button)
         labelling = QtWidgets.QHBoxLayout()
         labelling.addWidget(QtWidgets.QLabel("class [F1-F9, PgUp/PgDn]:"))
         labelling.addWidget(self.class_box)
         labelling.addWidget(self.marking, 1)
         for button in (start_button, end_button):
             button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-            button.setStyleSheet("QPushButton {background: #333; border: 1px solid #555; padding: 3px 10px}")
+            button.setStyleSheet("QPushButton {background: #333; border: 1px solid #555; padding: 3px 10px}"
+                                 "QPushButton:disabled {color: #777; border-color: #444}")
             labelling.addWidget(button)
         self._marking_note = ""  # the last marking message (refused mark, ...)
 
@@ -924,6 +933,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             # chosen by hand gives height only for everyone's top action, and has it back).
             self._room_from_3d(-min(slack, self._lent_px))
         self._give_colours([body.tracking_id for body in order])
+        # Whom the alerts up in the bar are about: their panels say ALERT until someone acknowledges them.
+        alerted = {person for alert, _ in self._unacknowledged for person in alert.people}
         labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -936,20 +947,21 @@ class LiveWindow(QtWidgets.QMainWindow):
             draw_person(image, body.joints_color, self._bones, self._boxes_now(body), decision, color,
                         self._scale)
             alarming = self._alarming(decision)
+            waiting_alert = body.tracking_id in alerted
             labels.append((body.joints_color, decision, label, alarming, color))
-            panel.set_color(color, alarming)
+            panel.set_color(color, alarming or waiting_alert)
             if panel.panel_size is not size:
                 panel.set_size(size)
             panel.show()
             if decision is not None:
-                panel.show_decision(label, decision, alarming=alarming)
+                panel.show_decision(label, decision, alarming=alarming, alerted=waiting_alert)
             elif age is not None:
                 # In the title: the line under it shows only at full size, and a panel with just its title
                 # reads as somebody who came in a moment ago.
                 panel.show_waiting(f"{label}: no decision for {age:.0f} s", body.tracking_id,
-                                   "no decision lately: the log says why")
+                                   "no decision lately: the log says why", alerted=waiting_alert)
             else:
-                panel.show_waiting(label, body.tracking_id)
+                panel.show_waiting(label, body.tracking_id, alerted=waiting_alert)
         labels_drawn: list[tuple[int, int, int, int]] = []
         text_scale = self.label_scale()
         for pixels, decision, label, alarming, color in labels:  # after every skeleton: no bone crosses words
@@ -1119,6 +1131,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             names = ", ".join(sorted(class_title(c) for c in self.alerts.classes))
             count = len(self.alerts.classes)
             parts.append(f"alerts: {names}" if len(names) <= 30 or count == 1 else f"alerts: {count} classes")
+        elif self.alerts is not None and not self.alerts.classes:
+            parts.append("NO ALERTS")  # here too: a stronger banner (missing frames, a pause) hides the one
         people = f"{stats.people} {'person' if stats.people == 1 else 'people'}"
         rates = [f"{stats.capture_fps:4.1f} fps", f"latency p50 {ms(stats.latency_p50_s)} p95 "
                  f"{ms(stats.latency_p95_s)}", f"dropped {stats.dropped}"]
@@ -1188,6 +1202,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         else:
             chosen = self.chosen_class()
             text = f"r records {chosen}" if chosen else "r records an unlabelled clip"
+        recording = self.pipeline.recording is not None
+        for button in self._marking_buttons:
+            button.setEnabled(recording)
+            button.setToolTip("" if recording else "marks an action in a recording: r starts one")
         if self._marking_note:
             text += f"  ·  {self._marking_note}"
         self.marking.setText(text)

@@ -577,6 +577,13 @@ def test_a_panel_says_an_alarm_in_words_and_to_a_screen_reader(qtbot):
     assert panel.accessibleDescription() == "ALERT fall down 82%"
     panel.show_decision("person 1", fell, alarming=False)  # below the alert threshold again
     assert "ALERT" not in panel.title.text() + panel.action_bars[0].text() + panel.accessibleDescription()
+    # Their alert not yet acknowledged: the panel says so whatever they do now; the action is not red.
+    on_the_floor = replace(fell, topk=(("no_action", 0.77), ("fall_down", 0.22)))
+    panel.show_decision("person 1", on_the_floor, alerted=True)
+    assert panel.title.text() == "person 1  ALERT" and panel._alarm_shown
+    assert "ALERT" not in panel.action_bars[0].text()
+    panel.show_waiting("person 1", 7, "no decision lately", alerted=True)
+    assert panel.title.text() == "person 1  ALERT" and panel._alarm_shown
     panel.show_waiting("person 1", 7, "no decision lately")
     assert panel.action_bars[0].accessibleName() == ""
     assert panel.accessibleDescription() == "no decision lately"
@@ -1051,8 +1058,14 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model, monkeypa
     window._unacknowledged[-1] = (replace(latest, partner=99, partner_number=9), time.monotonic())
     window.refresh()
     assert f"person {latest.number} with person 9" in window.alert_text.text()
+    # The people the bar is about keep ALERT on their panels, whatever they are decided now, until it is
+    # acknowledged; and the buttons that mark actions in a recording are not offered outside one.
+    monkeypatch.setattr(window, "_alarming", lambda decision: False)
+    qtbot.waitUntil(lambda: "ALERT" in window.panels[0].title.text(), timeout=5000)
+    assert not any(button.isEnabled() for button in window._marking_buttons)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
     assert not window.alert_bar.isVisible()
+    qtbot.waitUntil(lambda: not any("ALERT" in panel.title.text() for panel in window.panels), timeout=5000)
     window._beeped_at = -1e9
     window.refresh()
     assert len(beeps) == 2  # acknowledged: quiet
@@ -1074,6 +1087,10 @@ def test_a_window_that_can_raise_no_alert_says_so_for_as_long_as_it_runs(qtbot, 
     window.show()
     window.refresh()
     assert window.banner.isVisible() and window.banner.text().startswith("NO ALERTS")
+    # A stronger banner takes its place (a computer not keeping up): the status line still says it.
+    pipeline.set_paused(True)
+    window.refresh()
+    assert window.banner.text().startswith("PAUSED") and "NO ALERTS" in window.status.text()
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
 
