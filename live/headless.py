@@ -643,6 +643,10 @@ def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[
     return {name for c in classes for name in ([c] if c in class_names else known[key(c)])}
 
 
+# An alert's episode: (the person's tracking id, or the pair's for a two-person action, class).
+Episode = tuple[int | frozenset[int], str]
+
+
 class AlertDispatcher:
     """Alerts for chosen classes, one per episode: per person and class, an alert is raised when the
     class is the person's top action at or above the threshold after at least `cooldown_s` (stream
@@ -671,9 +675,8 @@ class AlertDispatcher:
         # split of ours reproduces theirs: --msg="ward 3" is one argument there); elsewhere as a shell would.
         self._command = (config.command if os.name == "nt" else command_argv(config.command)
                          ) if config.command else None
-        # Episodes: (tracking id, or the pair's for a two-person action, class) -> the stream time last seen.
-        self._last: dict[tuple[int | frozenset[int], str], float] = {}
-        self._acknowledged: set[tuple[int | frozenset[int], str]] = set()  # episodes someone has seen
+        self._last: dict[Episode, float] = {}  # episodes -> the stream time their class was last seen
+        self._acknowledged: set[Episode] = set()  # episodes someone has seen
         self._pair_actions = {name for name in self.classes if is_two_person(name)}
         # Running hooks: (process, when it started, when it was killed as hung or None).
         self._children: list[tuple[subprocess.Popen, float, float | None]] = []
@@ -706,24 +709,45 @@ class AlertDispatcher:
         seconds after an acknowledged one is an alert of its own, not part of the first's episode."""
         self._acknowledged.update(self._last)
 
+    def _running(self, key: Episode, now: float) -> bool:
+        """Whether the episode `key` still goes on at stream time `now` (its class seen within the cooldown,
+        or the shorter one of an acknowledged episode)."""
+        last_seen = self._last.get(key)
+        cooldown = self.config.cooldown_s
+        if key in self._acknowledged:
+            cooldown = min(cooldown, ACKNOWLEDGED_COOLDOWN_S)
+        return last_seen is not None and now - last_seen < cooldown
+
+    def _episode(self, decision: Decision, action: str, partner: int | None) -> Episode:
+        """The episode a decision of `action` belongs to: the person's, or for a two-person action the pair's;
+        or any running one of that action sharing a person with them. Each person's partner is their own
+        nearest, which need not point back (three people close together, the nearest changing during a
+        fight): one fight, one page."""
+        if action not in self._pair_actions:
+            return decision.tracking_id, action
+        people = {decision.tracking_id} if partner is None else {decision.tracking_id, partner}
+        for key in self._last:
+            who, name = key
+            if (name == action and people & (who if isinstance(who, frozenset) else {who})
+                    and self._running(key, decision.stream_time)):
+                return key
+        return (decision.tracking_id if partner is None else frozenset(people)), action
+
     def _consider(self, decision: Decision, action: str, p: float) -> Alert | None:
         partner = decision.partner if action in self._pair_actions else None
-        who = decision.tracking_id if partner is None else frozenset((decision.tracking_id, partner))
-        key = (who, action)
-        last_seen = self._last.get(key)
+        key = self._episode(decision, action, partner)
+        going_on = self._running(key, decision.stream_time)
         self._last[key] = decision.stream_time
         if len(self._last) > 256:  # bounded: forget episodes that are over
             self._last = {k: t for k, t in self._last.items()
                           if decision.stream_time - t < self.config.cooldown_s}
             self._acknowledged &= set(self._last)
-        cooldown = self.config.cooldown_s
-        if key in self._acknowledged:
-            cooldown = min(cooldown, ACKNOWLEDGED_COOLDOWN_S)
-        if last_seen is not None and decision.stream_time - last_seen < cooldown:
+        if going_on:
             return None  # the same episode, still going on (or back within the cooldown)
         self._acknowledged.discard(key)
         alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room,
-                      decision.number, decision.tracked, partner, decision.partner_number if partner else 0)
+                      decision.number, decision.tracked, partner,
+                      0 if partner is None else decision.partner_number)
         self.alerts.append(alert)
         self.raised += 1
         if len(self.alerts) > 1000:

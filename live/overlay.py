@@ -412,7 +412,8 @@ class PersonPanel(QtWidgets.QFrame):
             bar.show_value(f"ALERT {class_title(name)}" if style[1] else class_title(name), p)
         top, p = decision.topk[0]
         self.setAccessibleName(self.title.text())
-        self.setAccessibleDescription(f"{'ALERT ' if alarming else ''}{class_title(top)} {p * 100:.0f}%"
+        said = "ALERT " if alarming or alerted else ""
+        self.setAccessibleDescription(f"{said}{class_title(top)} {p * 100:.0f}%"
                                       f"{', pose guessed' if guessed else ''}")
         self._shown = (label, decision, alarming, alerted)
 
@@ -427,7 +428,7 @@ class PersonPanel(QtWidgets.QFrame):
         self.title.setText(f"{label}  ALERT" if alerted else label)
         self._say(why)
         self.setToolTip(f"tracking id {tracking_id}")
-        self.setAccessibleName(label)
+        self.setAccessibleName(self.title.text())
         self.setAccessibleDescription(why)
         if self._waiting_for != tracking_id:
             self._waiting_for = tracking_id
@@ -1203,9 +1204,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             chosen = self.chosen_class()
             text = f"r records {chosen}" if chosen else "r records an unlabelled clip"
         recording = self.pipeline.recording is not None
-        for button in self._marking_buttons:
-            button.setEnabled(recording)
-            button.setToolTip("" if recording else "marks an action in a recording: r starts one")
+        if self._marking_buttons[0].isEnabled() != recording:  # this runs every tick
+            for button in self._marking_buttons:
+                button.setEnabled(recording)
+                button.setToolTip("" if recording else "marks an action in a recording: r starts one")
         if self._marking_note:
             text += f"  ·  {self._marking_note}"
         self.marking.setText(text)
@@ -1254,7 +1256,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         latest, came = self._unacknowledged[-1]
         # Still up when the person has left the sensor's view (out of the room, or on the floor behind the
         # bed): the bar says so, since the picture no longer shows whom it is about.
-        gone = self.pipeline.tracks is not None and latest.person not in self.pipeline.tracks.ids()
+        gone = self.pipeline.tracks is not None and not set(latest.people) & set(self.pipeline.tracks.ids())
         self.alert_bar.show()  # first: laid out, the line is fitted to its width, not a hidden one's
         earlier = [f"{alert.who()}: {class_title(alert.action)} at {clock_time(alert.time)}"
                    for alert, _ in reversed(list(self._unacknowledged)[:-1])]  # newest first

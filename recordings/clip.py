@@ -240,7 +240,8 @@ def read_sidecar(path: Path | str) -> Sidecar:
     if not isinstance(frame_count, (int, float)) or isinstance(frame_count, bool):
         # "120" written as text (a hand edit) equals no count: quoting it alone read "is '120' but there
         # are 120 timestamps", a contradiction; say that the kind of value is what is wrong.
-        kind = {str: "text", list: "a list", dict: "a JSON object"}.get(type(frame_count), "null")
+        kind = {str: "text", list: "a list", dict: "a JSON object", bool: "true or false"}.get(
+            type(frame_count), "null")
         raise ClipError(
             f'{path}: "frame_count" is {frame_count!r} but there are {len(timestamps)} timestamps: '
             f"it is {kind}, and must be a number of frames ({len(timestamps)}, without quotes)"

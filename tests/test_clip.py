@@ -235,6 +235,9 @@ def test_a_frame_count_written_as_text_says_it_is_text(tmp_path: Path) -> None:
     sidecar.write_text(json.dumps({**data, "frame_count": None}))
     with pytest.raises(ClipError, match=r'A121.json: "frame_count" is None .*: it is null, and must be'):
         read_sidecar(sidecar)
+    sidecar.write_text(json.dumps({**data, "frame_count": True}))
+    with pytest.raises(ClipError, match=r'A121.json: "frame_count" is True .*: it is true or false, and'):
+        read_sidecar(sidecar)
 
 
 def test_sidecar_fields_of_the_wrong_type_are_named(tmp_path) -> None:

@@ -217,6 +217,14 @@ def test_a_two_person_action_is_one_alert_for_the_pair_naming_both(caplog):
     fired += alerts.update(hop(5.0, of(11, 5.0, fall, 12), of(12, 5.0, fall, 11)))
     assert [a.people for a in fired[2:]] == [(11,), (12,)]
     assert "partner" not in fired[2].to_json() and fired[2].environment()["ALERT_PARTNER"] == ""
+    # Three close together: 21 punches 22, whose nearest is 23; then 21's nearest turns to 23. Each
+    # person's partner is their own nearest, not always the other's: still one fight, one page.
+    fired = []
+    for i in range(5):
+        t = 40 + i * 0.2
+        partner_of_21 = 22 if i < 3 else 23
+        fired += alerts.update(hop(t, of(21, t, punching, partner_of_21), of(22, t, punching, 23)))
+    assert [a.who() for a in fired] == ["person 11 with person 12"]
 
 
 def test_a_fall_after_an_acknowledged_one_is_an_alert_of_its_own():

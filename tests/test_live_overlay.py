@@ -582,8 +582,10 @@ def test_a_panel_says_an_alarm_in_words_and_to_a_screen_reader(qtbot):
     panel.show_decision("person 1", on_the_floor, alerted=True)
     assert panel.title.text() == "person 1  ALERT" and panel._alarm_shown
     assert "ALERT" not in panel.action_bars[0].text()
+    assert panel.accessibleDescription() == "ALERT no action 77%"  # the alert, not the action, said red
     panel.show_waiting("person 1", 7, "no decision lately", alerted=True)
     assert panel.title.text() == "person 1  ALERT" and panel._alarm_shown
+    assert panel.accessibleName() == "person 1  ALERT"
     panel.show_waiting("person 1", 7, "no decision lately")
     assert panel.action_bars[0].accessibleName() == ""
     assert panel.accessibleDescription() == "no decision lately"
@@ -1061,11 +1063,27 @@ def test_window_raises_alerts_from_the_hops_it_draws(qtbot, tiny_model, monkeypa
     # The people the bar is about keep ALERT on their panels, whatever they are decided now, until it is
     # acknowledged; and the buttons that mark actions in a recording are not offered outside one.
     monkeypatch.setattr(window, "_alarming", lambda decision: False)
-    qtbot.waitUntil(lambda: "ALERT" in window.panels[0].title.text(), timeout=5000)
+    other = next(a for a in alerts.alerts if a.person != latest.person)
+
+    def numbers_said_alert() -> list[int] | None:  # None while a panel shows a decision as alarming
+        shown = [panel for panel in window.panels if panel.isVisible()]
+        if len(shown) != 2 or any(panel._shown is not None and panel._shown[2] for panel in shown):
+            return None
+        # "person 2  ALERT", or (paused, their decisions grown old) "person 2: no decision for 9 s  ALERT"
+        return sorted(int(panel.title.text().split()[1].rstrip(":")) for panel in shown
+                      if panel.title.text().endswith("  ALERT"))
+
+    # A pair's alert: both their panels; one person's own alert: theirs alone.
+    window._unacknowledged.clear()
+    window._unacknowledged.append((replace(latest, partner=other.person, partner_number=other.number),
+                                   time.monotonic()))
+    qtbot.waitUntil(lambda: numbers_said_alert() == sorted((latest.number, other.number)), timeout=5000)
+    window._unacknowledged[-1] = (latest, time.monotonic())
+    qtbot.waitUntil(lambda: numbers_said_alert() == [latest.number], timeout=5000)
     assert not any(button.isEnabled() for button in window._marking_buttons)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
     assert not window.alert_bar.isVisible()
-    qtbot.waitUntil(lambda: not any("ALERT" in panel.title.text() for panel in window.panels), timeout=5000)
+    qtbot.waitUntil(lambda: numbers_said_alert() == [], timeout=5000)
     window._beeped_at = -1e9
     window.refresh()
     assert len(beeps) == 2  # acknowledged: quiet

@@ -172,6 +172,23 @@ def test_a_pairs_alert_covers_the_next_instance_whichever_of_the_two_detects_it(
     assert row["alerted"] == 1 and row["in_episode"] == 1 and row["recall"] == 1.0
 
 
+def test_per_person_truth_a_pairs_alert_is_either_persons() -> None:
+    """Truth per person (the simulator's): person 2's hug, alerted by person 1 first, naming them, and
+    no alert of person 2's own (the pair's episode): caught, and not a false alert of person 1's."""
+    hugging = "hugging other person"
+    truth = [Interval(10.0, 13.0, hugging, 2)]
+    decisions = [dataclasses.replace(d, partner=2, partner_number=2)
+                 for d in run(1, [], [Interval(9.8, 13.0, hugging)], 30.0)]
+    decisions += [dataclasses.replace(d, partner=1, partner_number=1)
+                  for d in run(2, truth, truth, 30.0)]
+    decisions.sort(key=lambda d: (d.stream_time, d.tracking_id))
+    tracks = [Track("seq", 1, 0.0, 30.0, ()), Track("seq", 2, 0.0, 30.0, tuple(truth))]
+    scores = score({"seq": decisions}, tracks, (*CLASSES, hugging), durations={"seq": 30.0}, threshold=0.6,
+                   alert=AlertConfig(classes=(hugging,), threshold=0.6, cooldown_s=30.0))
+    row = scores.alerts[hugging]
+    assert row["alerts"] == 1 and row["false_alerts"] == 0 and row["alerted"] == 1 and row["recall"] == 1.0
+
+
 def test_background_of_people_each_idle_is_their_idle_time_summed() -> None:
     """Two people each acting half of 20 s: somebody acts all the time, yet each was idle 10 s of their
     own, and a false event of either is rated against those 20 person-seconds, as the report says."""
