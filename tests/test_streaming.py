@@ -11,6 +11,7 @@ import pytest
 from model_files import random_checkpoint
 
 from core.frame import Frame
+from core.model.checkpoint import load_checkpoint
 from core.timeline import NO_ACTION
 from recordings.recorder import Recorder
 from simulation import CLASS_NAMES
@@ -333,7 +334,6 @@ def test_a_hop_longer_than_the_window_is_refused_before_out_is_made(
 ) -> None:
     # A hop of 1e9 s decided nothing and wrote a 0% run over --out; the app, too, looked at no frame
     # between two windows.
-    from core.model.checkpoint import load_checkpoint
 
     window = load_checkpoint(sim_model).preprocessing.window.duration_s
     code = main(["evaluate", "--stream", "--checkpoint", str(sim_model), "--data", "sim:seed=3,minutes=0.05",
@@ -424,6 +424,9 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert results["sequences"] == ["S001C001P001R001A121", "S001C001P001R003A121"]
     assert results["subset"] == "all"  # which of the folder's sequences: the figures' split, kept
+    # Which model file, whatever is at its path later; and how many of the sequences it learnt (none).
+    assert results["checkpoint_sha256"] == load_checkpoint(sim_model).sha256
+    assert results["trained_on"] is None  # it records none
     assert results["per_class"]["wave_left"]["instances"] == 1
     assert results["per_class"]["wave_right"]["instances"] == 1
     with pytest.raises(DatasetError, match="1 of the 1 sequences --subset names .* --subset all"):
@@ -439,6 +442,11 @@ def test_a_folder_of_labelled_clips_through_the_cli(sim_model: Path, tmp_path: P
     assert main(["evaluate", "--stream", "--checkpoint", str(trained), "--data", str(clips), "--out",
                  str(tmp_path / "eval_trained"), "--engine", "pytorch-cpu", "--threads", "1"]) == 0
     assert "1 of the 2 clips scored is in trained.pt's training set" in capsys.readouterr().out
+    assert json.loads((tmp_path / "eval_trained" / "results.json").read_text())["trained_on"] == 1
+    # Scored again with another threshold, the run keeps saying so.
+    assert main(["evaluate", "--rescore", str(tmp_path / "eval_trained"), "--threshold", "0.7"]) == 0
+    rescored = json.loads((tmp_path / "eval_trained" / "rescored" / "results.json").read_text())
+    assert rescored["trained_on"] == 1 and rescored["checkpoint_sha256"] == load_checkpoint(trained).sha256
 
 
 def test_the_figures_title_says_which_of_the_folders_sequences_were_scored() -> None:

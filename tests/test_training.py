@@ -702,6 +702,10 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2] and all(0 <= r["val_top1"] <= 1 for r in lines)
     assert "duration_s: 2.0" in (run / "config.yaml").read_text()
+    # What is minimised and the validation loss are not one scale (a sum over streams, a mean): said.
+    said = capsys.readouterr().out
+    assert "epoch 2/2 train objective " in said and "not one scale" in said
+    assert "recordings, each in both body orders" not in said  # N-UCLA reads each clip once
     loaded = load_checkpoint(run / "best.pt")
     assert loaded.class_names == list(NUCLA_CLASS_NAMES) and loaded.config.num_joints == 20
     assert loaded.preprocessing.layout == "kinect_v1" and loaded.preprocessing.window.duration_s == 2.0
@@ -775,6 +779,16 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--subset", "all",
                  "--out", str(tmp_path / "eval_all")]) == 0
     assert f"{len(loaded.extra['trained_clips'])} of the" in capsys.readouterr().out
+    # results.json says it too, and which file was scored: a longer run replaces best.pt at the same path.
+    everything = json.loads((tmp_path / "eval_all" / "results.json").read_text())
+    assert everything["trained_on"] == len(loaded.extra["trained_clips"])
+    assert everything["checkpoint_sha256"] == load_checkpoint(run / "best.pt").sha256
+    assert results["trained_on"] == 0
+    # The same folder taken by another evaluation: the line that writes it says what it replaces.
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--subset",
+                 "validation", "--out", str(tmp_path / "eval_all")]) == 0
+    said = capsys.readouterr().out
+    assert "(replacing a clip evaluation (`evaluate`) of best.pt written there before)" in said
 
     # No view 3 here: the protocol's test subset is empty, and the error says what to do.
     code = main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data)])

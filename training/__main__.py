@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         # --restart began from scratch: only without it does a rerun go on.
         if args.command in (*STAGE_COMMANDS, "demo"):
             again = "without --restart the same command" if args.restart else "the same command again"
-            done = "the last finished epoch"
+            done = "the last finished epoch (from the start, if none had finished)"
             if args.command == "demo":  # it keeps the rooms it simulated too
                 done = "the rooms it simulated and " + done
             how = f"; {again} resumes from {done}"

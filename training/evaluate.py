@@ -23,6 +23,7 @@ from training.datasets import build_splits
 from training.datasets.clips import REHEARSAL_PREFIX, folder_digest, learnt_from
 from training.datasets.nucla import NuclaName
 from training.evaluation import (
+    EVALUATION_KINDS,
     Report,
     check_out_holds,
     default_results_dir,
@@ -67,10 +68,12 @@ def trained_clip_names(extra: dict, names: list[str], root: str | Path | None = 
 
 def check_not_trained_on(
     checkpoint: Path, extra: dict, names: list[str], subset: str, root: str | Path
-) -> None:
+) -> int | None:
     """A split drawn again from --data (PKU-MMD's test performances, N-UCLA's views) holds clips the
     checkpoint trained on when the folder is not the one it was trained on: other performances give
-    another draw. A test subset that does is refused; any other subset gets a note of how many."""
+    another draw. A test subset that does is refused; any other subset gets a note of how many. Returns
+    that number (for results.json: a figure over clips it learnt is not comparable to a held-out one),
+    None where the checkpoint does not record what it trained on."""
     trained = trained_clip_names(extra, names, root)
     seen = sorted(trained or ())
     if seen and subset == "test":
@@ -92,6 +95,7 @@ def check_not_trained_on(
             print(f"note: {checkpoint.name} does not record the clips it trained on, and {root} is not the "
                   f"folder it was trained on ({trained_root}): its {subset!r} split is drawn again from this "
                   "folder and may hold clips it trained on")
+    return None if trained is None else len(seen)
 
 
 def recorded_data_here(data: DataConfig) -> DataConfig:
@@ -140,7 +144,7 @@ def evaluate(
     out_dir = writable_folder(Path(out) if out else default_results_dir(
         checkpoint, data_config.dataset, subset, data=data_config.root
     ))
-    check_out_holds(out_dir, "clips")  # a stream run there would lose its results.json
+    earlier = check_out_holds(out_dir, "clips")  # a stream run there would lose its results.json
     if data_config.dataset == "clips":
         # Labels are matched to the model's classes by name; another folder is only itself.
         data_config = dataclasses.replace(data_config, classes=list(loaded.class_names))
@@ -166,6 +170,7 @@ def evaluate(
             "the dataset at "
             f"{data_config.root} has {len(splits.class_names)} ({splits.class_names[:3]}...)"
         )
+    trained_on: int | None = 0  # of the clips scored, how many the checkpoint learnt (None: not recorded)
     if subset == "validation" and "validation_clips" in extra:
         # The clips this checkpoint held out, by name (the split is not re-drawn).
         wanted = set(extra["validation_clips"])
@@ -181,7 +186,8 @@ def evaluate(
             )
     else:
         sources = splits.subset(subset)
-        check_not_trained_on(checkpoint, extra, [s.name for s in sources], subset, data_config.root)
+        names = [s.name for s in sources]
+        trained_on = check_not_trained_on(checkpoint, extra, names, subset, data_config.root)
     if not sources:
         hint = ""
         if data_config.dataset == "nucla" and subset == "test":
@@ -244,14 +250,20 @@ def evaluate(
             out_dir / "results.json",
             {
                 "checkpoint": str(checkpoint),
+                # Which file it was, whatever is at that path now (a longer run replaces best.pt).
+                "checkpoint_sha256": loaded.sha256,
                 "data": str(data_config.root),
                 "dataset": data_config.dataset,
                 "subset": subset,
                 **scored,
+                "trained_on": trained_on,
                 "window": dataclasses.asdict(window),
             },
         )
-        print("wrote " + ", ".join(str(p) for p in [*written, out_dir / "results.json"]))
+        # Said: the same folder taken by another checkpoint (or this one retrained) loses the figures there.
+        replacing = (f" (replacing {EVALUATION_KINDS['clips']} of {Path(earlier['checkpoint']).name} written "
+                     "there before)" if earlier and "checkpoint" in earlier else "")
+        print("wrote " + ", ".join(str(p) for p in [*written, out_dir / "results.json"]) + replacing)
     return report
 
 
@@ -282,10 +294,11 @@ def evaluate_streams(
         data = trained.data.root
     out = out or default_results_dir(checkpoint, "stream", subset, data=data)
     check_out_holds(Path(out), "stream")  # before the sequences are read (190 PKU-MMD ones: 20 s)
-    names, cases = None, None
+    names, cases, trained_on = None, None, 0
     if not str(data).startswith("sim") and subset == "all":  # a folder of its own may hold what it trained on
         cases = stream_cases(str(data), progress=progress)
-        check_not_trained_on(checkpoint, loaded.extra, [case.name for case in cases], subset, data)
+        names_read = [case.name for case in cases]
+        trained_on = check_not_trained_on(checkpoint, loaded.extra, names_read, subset, data)
     if not str(data).startswith("sim") and subset != "all":
         if subset == "validation":
             if "validation_clips" not in loaded.extra:
@@ -296,8 +309,8 @@ def evaluate_streams(
                 raise DatasetError(f"{checkpoint} does not record its dataset: --subset {subset} is unknown")
             splits = build_splits(dataclasses.replace(recorded_data_here(trained.data), root=str(data)))
             names = {s.name for s in splits.subset(subset)}
-            check_not_trained_on(checkpoint, loaded.extra, sorted(names), subset, data)
+            trained_on = check_not_trained_on(checkpoint, loaded.extra, sorted(names), subset, data)
     return evaluate_stream(checkpoint, str(data), out=out, names=names, subset=subset, hop_s=hop_s,
                            decisions=decisions, alert_classes=alert_classes,
                            alert_cooldown_s=alert_cooldown_s, engine=engine, threads=threads,
-                           progress=progress, cases=cases)
+                           progress=progress, cases=cases, trained_on=trained_on)

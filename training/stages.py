@@ -459,11 +459,21 @@ def train_stage(
     }
     teacher, _ = _teacher(config, stage, splits, described["preprocessing"], process)
     if process.is_main:
+        train_names, validation_names = {s.name for s in splits.train}, {s.name for s in splits.validation}
+        orders = ""
+        if (len(train_names), len(validation_names)) != (len(splits.train), len(splits.validation)):
+            # PKU-MMD reads each sequence once per body order (training/datasets/pkummd.py): "284 training
+            # clips" read as twice the sequences there are.
+            orders = f" ({len(train_names)} / {len(validation_names)} recordings, each in both body orders)"
         print(
-            f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips, "
+            f"[{stage}] {len(splits.train)} training / {len(splits.validation)} validation clips{orders}, "
             f"{sum(p.numel() for p in optimisation.trainable):,} trainable parameters, device "
             f"{process.device}, {process.world_size} process(es)"
         )
+        # Not one scale: the first sums each stream's (or part's) loss and adds Eq. 5's penalties, so that a
+        # 3-stream pose network's 6.2 beside a val loss of 1.5 read as a run gone wrong.
+        print(f"[{stage}] each epoch: train objective = each input stream's (or part's) cross-entropy "
+              "summed, plus penalties; val loss = cross-entropy alone, averaged: not one scale")
         if not splits.validation:
             print(f"[{stage}] no validation clips: validating on the training clips, so best.pt is the epoch "
                   "that fits them best (hold some out: data.validation_fraction)")
@@ -912,7 +922,7 @@ def _save_epoch(
             else f"~{left_s / 60:.0f} min left" if left_s >= 60 else f"~{left_s:.0f} s left")
     left = f" | {left}" if epochs_left else ""
     print(
-        f"[{record['stage']}] epoch {record['epoch']}/{epochs} train loss {record['train_loss']:.4f} "
+        f"[{record['stage']}] epoch {record['epoch']}/{epochs} train objective {record['train_loss']:.4f} "
         f"top-1 {record['train_top1']:.3f} | val loss {validation['loss']:.4f} top-1 "
         f"{validation['top1']:.3f} top-5 {validation['top5']:.3f} | lr {record['lr']:.2e} "
         f"| {record['seconds']:.1f}s{' *' if improved else ''}{left}",

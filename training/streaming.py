@@ -300,13 +300,15 @@ def evaluate_stream(
     progress: bool = True,
     privacy: PrivacyMode = PrivacyMode.OFF,
     cases: list[StreamCase] | None = None,
+    trained_on: int | None = None,
 ) -> StreamRun:
     """Run every sequence of `data` through the app's pipeline and score the decisions (`privacy`: the
     app's --privacy, e.g. to measure what blurring faces costs; benchmarks/privacy_accuracy.py). `names`:
     only these sequences, the split `subset` names (said in the figures' title and results.json).
     `decisions`: smoothing and thresholds where given; else the model's own, else the app's, as live.
     `alert_cooldown_s`: as live's --alert-cooldown (default: the app's).
-    `cases`: `stream_cases(data, names)` where the caller has read them already (not twice)."""
+    `cases`: `stream_cases(data, names)` where the caller has read them already (not twice).
+    `trained_on`: how many of them the checkpoint learnt, as the caller found (None: not looked at)."""
     started = time.monotonic()
     checkpoint = Path(checkpoint)
     out_dir = Path(out) if out else default_results_dir(checkpoint, "stream", data=data)
@@ -423,7 +425,8 @@ def evaluate_stream(
                     checkpoint.name, "; ".join(
                         f"{label!r} ({', '.join(where[label][:3])}{' ...' if len(where[label]) > 3 else ''})"
                         for label in unknown))
-    settings = {"checkpoint": str(checkpoint), "data": data, "subset": subset, "engine": model.name,
+    settings = {"checkpoint": str(checkpoint), "checkpoint_sha256": model.metadata.checkpoint_sha256,
+                "data": data, "subset": subset, "trained_on": trained_on, "engine": model.name,
                 "classes": list(classes), "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
     replacing = ""
     if earlier and "checkpoint" in earlier:
@@ -503,7 +506,8 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     alert = AlertConfig(classes=tuple(previous["alert_classes"]), threshold=threshold,
                         cooldown_s=alert_cooldown_s)
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
-    settings["subset"] = previous.get("subset")  # runs written before it was kept: unknown
+    # Runs written before these were kept: unknown.
+    settings.update({k: previous.get(k) for k in ("subset", "checkpoint_sha256", "trained_on")})
     replacing = (f" (replacing {EVALUATION_KINDS['rescore']} of {replaced['rescored_from']} written there "
                  "before)" if replaced else "")
     # Resolved: the stream run that replaces RUN later tells its own rescoring from another run's by it,
