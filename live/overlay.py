@@ -1049,8 +1049,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         """Colours (skeleton, label, panel, 3D figure) for the people of the frame drawn, none shared among
         them. From their numbers, which rise all day, persons 2 and 8 were one colour side by side. Kept
         while tracked; one that somebody in view shares (six were tracked when they came) moves to a
-        colour nobody in view has, one held by somebody out of view last."""
+        colour nobody in view has, one held by somebody out of view last. Those an alert still up names
+        hold theirs too, tracked or not: a newcomer in the colour of "person 1 (not in view now)", who
+        fell, would be the one looked at."""
         live = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
+        live |= {person for alert, _ in self._unacknowledged for person in alert.people}
         self._colours = {k: v for k, v in self._colours.items() if k in live or k in in_view}
         out_of_view = {v for k, v in self._colours.items() if k not in in_view}
         used: set[int] = set()

@@ -385,6 +385,14 @@ def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model, re
     window._give_colours([301, 302])
     window._give_colours([302, 303])  # 301 out of view, still tracked
     assert window._colour_of(303) not in {window._colour_of(301), window._colour_of(302)}
+    # Nor that of somebody gone whom an alert in the bar names, until it is acknowledged.
+    from live.headless import Alert
+
+    window._unacknowledged.append((Alert(302, "fall_down", 0.8, 1.0, 1.0), 0.0))
+    window._colours = {302: 0, 303: 1}  # 302 has the first colour, the one a newcomer would take
+    tracks.ids = lambda: [303]  # 302 gone
+    window._give_colours([303, 304])
+    assert window._colours[304] not in (0, 1) and window._colours[302] == 0
 
 
 def test_panels_are_in_the_order_of_the_people_s_numbers(qtbot, tiny_model, request):
