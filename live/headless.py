@@ -643,8 +643,12 @@ def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[
     return {name for c in classes for name in ([c] if c in class_names else known[key(c)])}
 
 
-# An alert's episode: (the person's tracking id, or the pair's for a two-person action, class).
-Episode = tuple[int | frozenset[int], str]
+# An alert's episode: (the tracking ids of the person, or of the pair for a two-person action; class).
+Episode = tuple[frozenset[int], str]
+# A two-person action decided for somebody of a pair alerted this recently, with another partner, is the
+# same fight (three close together: each person's partner is their own nearest, which need not point
+# back), not a new one: one hop apart, or two. Longer ago, a new partner is a new fight, paged and named.
+SAME_FIGHT_S = 1.0
 
 
 class AlertDispatcher:
@@ -719,19 +723,16 @@ class AlertDispatcher:
         return last_seen is not None and now - last_seen < cooldown
 
     def _episode(self, decision: Decision, action: str, partner: int | None) -> Episode:
-        """The episode a decision of `action` belongs to: the person's, or for a two-person action the pair's;
-        or any running one of that action sharing a person with them. Each person's partner is their own
-        nearest, which need not point back (three people close together, the nearest changing during a
-        fight): one fight, one page."""
-        if action not in self._pair_actions:
-            return decision.tracking_id, action
-        people = {decision.tracking_id} if partner is None else {decision.tracking_id, partner}
-        for key in self._last:
-            who, name = key
-            if (name == action and people & (who if isinstance(who, frozenset) else {who})
-                    and self._running(key, decision.stream_time)):
-                return key
-        return (decision.tracking_id if partner is None else frozenset(people)), action
+        """The episode a decision of `action` belongs to: the person's, or for a two-person action the pair's,
+        or the one of that action sharing a person with them seen within SAME_FIGHT_S and not yet
+        acknowledged (SAME_FIGHT_S says why; once acknowledged, a new partner is news)."""
+        people = frozenset((decision.tracking_id,) if partner is None else (decision.tracking_id, partner))
+        if action in self._pair_actions and not self._running((people, action), decision.stream_time):
+            for key, seen in self._last.items():
+                if (key[1] == action and key[0] & people and key not in self._acknowledged
+                        and decision.stream_time - seen < SAME_FIGHT_S):
+                    return key
+        return people, action
 
     def _consider(self, decision: Decision, action: str, p: float) -> Alert | None:
         partner = decision.partner if action in self._pair_actions else None

@@ -225,6 +225,13 @@ def test_a_two_person_action_is_one_alert_for_the_pair_naming_both(caplog):
         partner_of_21 = 22 if i < 3 else 23
         fired += alerts.update(hop(t, of(21, t, punching, partner_of_21), of(22, t, punching, 23)))
     assert [a.who() for a in fired] == ["person 11 with person 12"]
+    # 22 goes on to another person 2 s later (within the cooldown): a new fight, paged, naming them. And
+    # once the nurse has acknowledged it, 22 turning on yet another is news, not part of the fight seen.
+    fired += alerts.update(hop(43.0, of(22, 43.0, punching, 24)))
+    assert [a.who() for a in fired[1:]] == ["person 12 with person 14"]
+    alerts.acknowledge()
+    fired += alerts.update(hop(43.4, of(22, 43.4, punching, 25)))
+    assert [a.who() for a in fired[2:]] == ["person 12 with person 15"]
 
 
 def test_a_fall_after_an_acknowledged_one_is_an_alert_of_its_own():

@@ -788,7 +788,7 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--subset",
                  "validation", "--out", str(tmp_path / "eval_all")]) == 0
     said = capsys.readouterr().out
-    assert "(replacing a clip evaluation (`evaluate`) of best.pt written there before)" in said
+    assert f"(replacing a clip evaluation (`evaluate`) of best.pt on {data} written there before)" in said
 
     # No view 3 here: the protocol's test subset is empty, and the error says what to do.
     code = main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(data)])

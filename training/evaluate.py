@@ -23,13 +23,13 @@ from training.datasets import build_splits
 from training.datasets.clips import REHEARSAL_PREFIX, folder_digest, learnt_from
 from training.datasets.nucla import NuclaName
 from training.evaluation import (
-    EVALUATION_KINDS,
     Report,
     check_out_holds,
     default_results_dir,
     format_report,
     make_report,
     predict,
+    replaced_note,
     save_results,
     writable_folder,
     write_figures,
@@ -73,7 +73,9 @@ def check_not_trained_on(
     checkpoint trained on when the folder is not the one it was trained on: other performances give
     another draw. A test subset that does is refused; any other subset gets a note of how many. Returns
     that number (for results.json: a figure over clips it learnt is not comparable to a held-out one),
-    None where the checkpoint does not record what it trained on."""
+    None where the checkpoint does not record what it trained on. Counted by name: PKU-MMD reads each
+    sequence once per body order, and "142 of the 284" read as half of them."""
+    names = sorted(set(names))
     trained = trained_clip_names(extra, names, root)
     seen = sorted(trained or ())
     if seen and subset == "test":
@@ -260,10 +262,8 @@ def evaluate(
                 "window": dataclasses.asdict(window),
             },
         )
-        # Said: the same folder taken by another checkpoint (or this one retrained) loses the figures there.
-        replacing = (f" (replacing {EVALUATION_KINDS['clips']} of {Path(earlier['checkpoint']).name} written "
-                     "there before)" if earlier and "checkpoint" in earlier else "")
-        print("wrote " + ", ".join(str(p) for p in [*written, out_dir / "results.json"]) + replacing)
+        print("wrote " + ", ".join(str(p) for p in [*written, out_dir / "results.json"])
+              + replaced_note("clips", earlier))
     return report
 
 
@@ -294,7 +294,10 @@ def evaluate_streams(
         data = trained.data.root
     out = out or default_results_dir(checkpoint, "stream", subset, data=data)
     check_out_holds(Path(out), "stream")  # before the sequences are read (190 PKU-MMD ones: 20 s)
-    names, cases, trained_on = None, None, 0
+    names, cases = None, None
+    # Of the sequences scored, how many it learnt (none of those it held out); a simulated room is not
+    # looked at (null): a seed it trained on would have been learnt.
+    trained_on: int | None = None if str(data).startswith("sim") else 0
     if not str(data).startswith("sim") and subset == "all":  # a folder of its own may hold what it trained on
         cases = stream_cases(str(data), progress=progress)
         names_read = [case.name for case in cases]

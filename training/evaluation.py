@@ -103,6 +103,16 @@ def evaluation_in(folder: Path) -> tuple[str, dict] | None:
     return None
 
 
+def replaced_note(kind: str, earlier: dict | None) -> str:
+    """What an evaluation of `kind` writing where `earlier` (check_out_holds's answer) was says it
+    replaces, for its "wrote" line: another checkpoint's figures (or this one's before retraining) go."""
+    if not earlier or "checkpoint" not in earlier:
+        return ""
+    on = f" on {earlier['data']}" if earlier.get("data") else ""
+    name = Path(earlier["checkpoint"]).name
+    return f" (replacing {EVALUATION_KINDS[kind]} of {name}{on} written there before)"
+
+
 def check_out_holds(folder: Path, kind: str) -> dict | None:
     """Refuse `folder` as the --out of an evaluation of `kind` when it holds another kind of evaluation
     (or a results.json none wrote): its results.json would be replaced, and a stream run's decisions left

@@ -53,6 +53,7 @@ from training.evaluation import (
     check_out_holds,
     default_results_dir,
     evaluation_in,
+    replaced_note,
     writable_folder,
 )
 from training.stream_metrics import StreamScores, Track, decision_from_json, score
@@ -428,12 +429,9 @@ def evaluate_stream(
     settings = {"checkpoint": str(checkpoint), "checkpoint_sha256": model.metadata.checkpoint_sha256,
                 "data": data, "subset": subset, "trained_on": trained_on, "engine": model.name,
                 "classes": list(classes), "hop_s": recognition.hop_s, "smoothing_s": recognition.smoothing_s}
-    replacing = ""
-    if earlier and "checkpoint" in earlier:
-        replacing = (f" (replacing {EVALUATION_KINDS['stream']} of {Path(earlier['checkpoint']).name} on "
-                     f"{earlier.get('data')} written there before)")
     return _score_and_write(out_dir, settings, decisions, tracks, durations, threshold, chosen.end_threshold,
-                            alert, started, _run_title(settings), replacing)
+                            alert, started, _run_title(settings),
+                            replaced_note("stream", earlier))
 
 
 RESCORE_TOP_K = 5
