@@ -234,7 +234,10 @@ class RoomModel:
         if self._frames % self.refit_frames:
             return False
         self.up = body_up(np.array(self.spines))
-        if len(self.feet) < self.min_feet:
+        if len(self.feet) < self.min_feet or len(self.spines) < self.min_feet:
+            # Until that many standing poses say where up is, body_up answers the sensor's own: a floor
+            # levelled to it was shown as measured ("tilted 0 deg", people 0.3-0.7 m in the air) on a
+            # short replay of a sensor pitched 30 degrees down. "Floor not found yet" says what is known.
             return False
         floor = fit_floor(np.array(self.feet), up=self.up, min_inliers=self.min_feet // 2)
         if floor is None or not _moved(self.room.floor, floor):
