@@ -98,13 +98,21 @@ class PersonView:
     weight: float  # its attention weight, 0-1
     marker: np.ndarray | None  # float32 (3,) where that part is, None if none of its joints is present
     number: int = 0  # the person's number, as the window calls them (0: not known)
+    top: np.ndarray | None = None  # float32 (3,) their highest bone point: a label's place with no marker
+
+    @property
+    def anchor(self) -> np.ndarray | None:
+        """Where their label starts: over the attended part, else over their head."""
+        return self.marker if self.marker is not None else self.top
 
     @property
     def label(self) -> str:
         """'2: looks at right hand 71%': whose marker it is (several people's look alike), and that the part
-        and its weight are where the model looks (a bare "left hand 46%" was read as a finding)."""
+        and its weight are where the model looks (a bare "left hand 46%" was read as a finding). A model
+        that attends to no part (skeleton only, the default on real sources): '2', who it is, as the
+        video and the panels say it (the colours alone, mirrored, were hard to match)."""
         if self.part is None:
-            return ""
+            return str(self.number) if self.number else ""
         whose = f"{self.number}: " if self.number else ""
         return f"{whose}looks at {PART_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
@@ -112,7 +120,7 @@ class PersonView:
     def short_label(self) -> str:
         """'2: at R hand 71%', for a crowd whose labels do not all fit (`fitted_labels`)."""
         if self.part is None:
-            return ""
+            return self.label
         whose = f"{self.number}: " if self.number else ""
         return f"{whose}at {PART_SHORT_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
@@ -178,8 +186,8 @@ def fitted_labels(people: Sequence[PersonView], size_of: Callable[[str], tuple[f
     """Each labelled person's label and its place (`place_labels`): their short labels where the whole
     ones cannot all be placed clear of each other (six people in a panel made small to give their own
     panels room printed "1: looks at full body 67%" over "5: looks at right hand 78%"), or one over
-    another's words is the price of neither. `people` have a part and a marker."""
-    anchors = [p.marker + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people]  # over the marker
+    another's words is the price of neither. `people` have a label and an anchor."""
+    anchors = [p.anchor + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people]  # over the marker
     fitted: list[tuple[str, LabelPlace]] = []
     for texts in ([p.label for p in people], [p.short_label for p in people]):
         places = place_labels(anchors, [size_of(text) for text in texts], camera, bodies)
@@ -263,7 +271,9 @@ class RoomModel:
                 marker = None if centre is None else self.room.to_room(centre)
             colour = colour_of(body.tracking_id)
             number = decision.number if decision is not None else 0
-            views.append(PersonView(body.tracking_id, colour, bones, part, weight, marker, number))
+            points = bones.reshape(-1, 3)
+            top = points[np.argmax(points[:, 2])] if len(points) else None
+            views.append(PersonView(body.tracking_id, colour, bones, part, weight, marker, number, top))
         return views
 
     def scenery(self) -> tuple[np.ndarray, np.ndarray]:
@@ -418,7 +428,8 @@ class Room3DPanel(QtWidgets.QWidget):
         if self.model.observe(bodies):
             self._draw_scenery()
         people = self.model.people(bodies[: len(self.bones)], decisions, colour_of)
-        labelled = [p for p in people if len(p.bones) > 0 and p.marker is not None]
+        labelled = [p for p in people if len(p.bones) > 0 and p.anchor is not None and p.label]
+        named_ids = {p.tracking_id for p in labelled}
         bodies = [p.bones for p in people if len(p.bones) > 0]
         places = iter(fitted_labels(labelled, self._label_size, self.view_camera(), bodies))
         items = zip(self.bones, self.markers, self.labels, self.leaders, strict=True)
@@ -430,18 +441,20 @@ class Room3DPanel(QtWidgets.QWidget):
             if drawn:
                 bones.setData(pos=person.bones.reshape(-1, 3), color=(*rgb, 1.0))
             marked = drawn and person.marker is not None
+            named = drawn and person.tracking_id in named_ids
             marker.setVisible(marked)
-            label.setVisible(marked)
+            label.setVisible(named)
             leader.setVisible(False)
             if marked:
                 # The marker grows with the weight: 0.1 m across for no attention, 0.5 m for all of it.
                 size = 0.1 + 0.4 * person.weight
                 marker.setData(pos=person.marker[None], size=size, color=(*rgb, 0.45))
+            if named:
                 text, place = next(places)
                 label.setData(pos=place.position, text=text, color=QtGui.QColor(*person.colour),
                               alignment=LABEL_ALIGNMENT[place.side])
                 if abs(place.raised_m) > LABEL_LEADER_FROM_M:  # moved off its part: tied to it
-                    leader.setData(pos=np.stack([person.marker, place.position]), color=(*rgb, 0.6))
+                    leader.setData(pos=np.stack([person.anchor, place.position]), color=(*rgb, 0.6))
                     leader.setVisible(True)
         return people
 

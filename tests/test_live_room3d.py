@@ -142,6 +142,16 @@ def test_people_mark_the_attended_part_with_its_weight() -> None:
     hand_lost = Body(7, joints, states, waving.joints_color)
     people = model.people([hand_lost], {7: decision}, lambda tid: COLOURS[0])
     assert people[0].marker.tolist() == pytest.approx(model.room.to_room(joints[10]).tolist())
+    # A skeleton-only model (the default on real sources) attends to no part: the person is still named,
+    # over their head, as the video and the panels name them.
+    no_parts = Decision(0.0, 0.0, 7, (("hugging", 0.9),), (), np.zeros(0, np.float32), 0.1, number=2)
+    (plain,) = model.people([waving], {7: no_parts}, lambda tid: COLOURS[0])
+    assert plain.marker is None and plain.label == plain.short_label == "2"
+    top = plain.bones.reshape(-1, 3)[:, 2].max()
+    assert plain.anchor is not None and plain.anchor[2] == pytest.approx(top)
+    camera = room3d.Orbit().view_camera(365, 250)
+    fitted = room3d.fitted_labels([plain], lambda text: (7.0 * len(text), 14.0), camera)
+    assert [text for text, _ in fitted] == ["2"]
 
 
 def test_labels_of_people_side_by_side_are_stacked_not_printed_over_each_other() -> None:
