@@ -183,10 +183,20 @@ def standing_spines(
     return unit["spine"][within("spine", "legs", max_bend_deg) & within("thigh", "shin", max_knee_deg)]
 
 
+# Standing poses (`upright_spines`) it takes to say where the room's up is (`body_up`).
+MIN_SPINES = 30
+
+
+def upright_spines(spines: np.ndarray, max_pitch_deg: float = 45.0) -> np.ndarray:
+    """The spine directions (N, 3) within `max_pitch_deg` of the sensor's up: `body_up` says why."""
+    spines = np.asarray(spines, dtype=np.float64).reshape(-1, 3)
+    return spines[spines @ np.asarray(CAMERA_UP, np.float64) >= np.cos(np.radians(max_pitch_deg))]
+
+
 def body_up(
     spines: np.ndarray,
     *,
-    min_spines: int = 30,
+    min_spines: int = MIN_SPINES,
     max_pitch_deg: float = 45.0,
     level_within_deg: float = 5.0,
 ) -> np.ndarray:
@@ -200,8 +210,7 @@ def body_up(
     `level_within_deg` of it (people lean forward a few degrees: a level sensor stays level) or fewer than
     `min_spines` spines are known."""
     camera_up = np.asarray(CAMERA_UP, np.float64)
-    spines = np.asarray(spines, dtype=np.float64).reshape(-1, 3)
-    spines = spines[spines @ camera_up >= np.cos(np.radians(max_pitch_deg))]
+    spines = upright_spines(spines, max_pitch_deg)
     if len(spines) < min_spines:
         return camera_up
     up = _unit(np.median(spines, axis=0))

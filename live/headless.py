@@ -738,6 +738,10 @@ class AlertDispatcher:
         partner = decision.partner if action in self._pair_actions else None
         key = self._episode(decision, action, partner)
         going_on = self._running(key, decision.stream_time)
+        if going_on and partner is not None and key[0] != {decision.tracking_id, partner}:
+            # Joined another pair's fight (SAME_FIGHT_S): that fight goes on only while its own pair does,
+            # or a person who turned on somebody else would stay in it, the new partner never named.
+            return None
         self._last[key] = decision.stream_time
         if len(self._last) > 256:  # bounded: forget episodes that are over
             self._last = {k: t for k, t in self._last.items()

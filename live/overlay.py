@@ -1053,10 +1053,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         colour nobody in view has, one held by somebody out of view last. Those an alert still up names
         hold theirs too, tracked or not: a newcomer in the colour of "person 1 (not in view now)", who
         fell, would be the one looked at."""
+        alerted = {person for alert, _ in self._unacknowledged for person in alert.people}
         live = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
-        live |= {person for alert, _ in self._unacknowledged for person in alert.people}
-        self._colours = {k: v for k, v in self._colours.items() if k in live or k in in_view}
+        self._colours = {k: v for k, v in self._colours.items() if k in live | alerted or k in in_view}
         out_of_view = {v for k, v in self._colours.items() if k not in in_view}
+        named = {v for k, v in self._colours.items() if k not in in_view and k in alerted}
         used: set[int] = set()
         # Whoever was in view the frame before keeps their colour; one back after a moment away is recoloured.
         before, self._in_view_before = self._in_view_before, set(in_view)
@@ -1065,7 +1066,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             colour = self._colours.get(tracking_id)
             if colour is None or colour in used:
                 free = [i for i in range(len(PALETTE)) if i not in used]  # none: more in view than colours
-                colour = min(free, key=lambda i: i in out_of_view) if free else colour or 0
+                colour = min(free, key=lambda i: (i in named, i in out_of_view)) if free else colour or 0
                 self._colours[tracking_id] = colour
             used.add(colour)
 

@@ -40,6 +40,7 @@ from core.glimpse import PART_NAMES, PART_SHORT_NAMES  # noqa: E402
 from core.package_files import pip_install  # noqa: E402
 from core.room import (  # noqa: E402
     CAMERA_UP,
+    MIN_SPINES,
     FloorPlane,
     RoomFrame,
     ViewCamera,
@@ -50,6 +51,7 @@ from core.room import (  # noqa: E402
     foot_positions,
     part_centre,
     standing_spines,
+    upright_spines,
 )
 from core.skeleton import SkeletonLayout  # noqa: E402
 from live.worker import Decision  # noqa: E402
@@ -242,7 +244,7 @@ class RoomModel:
         if self._frames % self.refit_frames:
             return False
         self.up = body_up(np.array(self.spines))
-        if len(self.feet) < self.min_feet or len(self.spines) < self.min_feet:
+        if len(self.feet) < self.min_feet or len(upright_spines(np.array(self.spines))) < MIN_SPINES:
             # Until that many standing poses say where up is, body_up answers the sensor's own: a floor
             # levelled to it was shown as measured ("tilted 0 deg", people 0.3-0.7 m in the air) on a
             # short replay of a sensor pitched 30 degrees down. "Floor not found yet" says what is known.
@@ -453,7 +455,7 @@ class Room3DPanel(QtWidgets.QWidget):
                 text, place = next(places)
                 label.setData(pos=place.position, text=text, color=QtGui.QColor(*person.colour),
                               alignment=LABEL_ALIGNMENT[place.side])
-                if abs(place.raised_m) > LABEL_LEADER_FROM_M:  # moved off its part: tied to it
+                if abs(place.raised_m) > LABEL_LEADER_FROM_M:  # moved off its part (or head): tied to it
                     leader.setData(pos=np.stack([person.anchor, place.position]), color=(*rgb, 0.6))
                     leader.setVisible(True)
         return people

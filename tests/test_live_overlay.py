@@ -393,6 +393,11 @@ def test_people_in_view_together_have_colours_of_their_own(qtbot, tiny_model, re
     tracks.ids = lambda: [303]  # 302 gone
     window._give_colours([303, 304])
     assert window._colours[304] not in (0, 1) and window._colours[302] == 0
+    # Every free colour held by somebody out of view: the one an alert names goes last.
+    window._colours = {302: 0, 303: 1, 305: 2, 306: 3, 307: 4, 308: 5}
+    tracks.ids = lambda: [303, 305, 306, 307, 308]  # 308 tracked, out of view
+    window._give_colours([303, 305, 306, 307, 309])
+    assert window._colours[309] == 5
 
 
 def test_panels_are_in_the_order_of_the_people_s_numbers(qtbot, tiny_model, request):

@@ -106,11 +106,13 @@ def evaluation_in(folder: Path) -> tuple[str, dict] | None:
 def replaced_note(kind: str, earlier: dict | None) -> str:
     """What an evaluation of `kind` writing where `earlier` (check_out_holds's answer) was says it
     replaces, for its "wrote" line: another checkpoint's figures (or this one's before retraining) go."""
-    if not earlier or "checkpoint" not in earlier:
+    if kind == "rescore" and earlier and "rescored_from" in earlier:  # named by the stream run it rescored
+        of = earlier["rescored_from"]
+    elif kind != "rescore" and earlier and "checkpoint" in earlier:
+        of = Path(earlier["checkpoint"]).name + (f" on {earlier['data']}" if earlier.get("data") else "")
+    else:
         return ""
-    on = f" on {earlier['data']}" if earlier.get("data") else ""
-    name = Path(earlier["checkpoint"]).name
-    return f" (replacing {EVALUATION_KINDS[kind]} of {name}{on} written there before)"
+    return f" (replacing {EVALUATION_KINDS[kind]} of {of} written there before)"
 
 
 def check_out_holds(folder: Path, kind: str) -> dict | None:

@@ -49,7 +49,6 @@ from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
 from training.data import DatasetError
 from training.evaluation import (
-    EVALUATION_KINDS,
     check_out_holds,
     default_results_dir,
     evaluation_in,
@@ -506,8 +505,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
     # Runs written before these were kept: unknown.
     settings.update({k: previous.get(k) for k in ("subset", "checkpoint_sha256", "trained_on")})
-    replacing = (f" (replacing {EVALUATION_KINDS['rescore']} of {replaced['rescored_from']} written there "
-                 "before)" if replaced else "")
+    replacing = replaced_note("rescore", replaced)
     # Resolved: the stream run that replaces RUN later tells its own rescoring from another run's by it,
     # from whatever folder either was started in.
     rescored_from = str(Path(run_dir).resolve())
