@@ -424,7 +424,7 @@ class PersonPanel(QtWidgets.QFrame):
         an earlier person's decision left here (crops, attention, actions) must go, or it reads as this
         person's. `alerted`: as show_decision's."""
         self._shown = None
-        self.set_color(self._color or (200, 200, 200), alerted)  # no alarm without a decision
+        self.set_color(self._color or (200, 200, 200), alerted)  # red only for an alert waiting: no decision
         self.title.setText(f"{label}  ALERT" if alerted else label)
         self._say(why)
         self.setToolTip(f"tracking id {tracking_id}")
@@ -935,8 +935,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             # chosen by hand gives height only for everyone's top action, and has it back).
             self._room_from_3d(-min(slack, self._lent_px))
         self._give_colours([body.tracking_id for body in order])
-        # Whom the alerts up in the bar are about: their panels say ALERT until someone acknowledges them.
-        alerted = {person for alert, _ in self._unacknowledged for person in alert.people}
+        alerted = self._alerted_people()  # their panels say ALERT until someone acknowledges it
         labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -1053,7 +1052,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         colour nobody in view has, one held by somebody out of view last. Those an alert still up names
         hold theirs too, tracked or not: a newcomer in the colour of "person 1 (not in view now)", who
         fell, would be the one looked at."""
-        alerted = {person for alert, _ in self._unacknowledged for person in alert.people}
+        alerted = self._alerted_people()
         live = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
         self._colours = {k: v for k, v in self._colours.items() if k in live | alerted or k in in_view}
         out_of_view = {v for k, v in self._colours.items() if k not in in_view}
@@ -1069,6 +1068,10 @@ class LiveWindow(QtWidgets.QMainWindow):
                 colour = min(free, key=lambda i: (i in named, i in out_of_view)) if free else colour or 0
                 self._colours[tracking_id] = colour
             used.add(colour)
+
+    def _alerted_people(self) -> set[int]:
+        """The tracking ids the alerts up in the bar (not yet acknowledged) are about."""
+        return {person for alert, _ in self._unacknowledged for person in alert.people}
 
     def _colour_of(self, tracking_id: int) -> tuple[int, int, int]:
         return PALETTE[self._colours.get(tracking_id, (self.person_number(tracking_id) - 1) % len(PALETTE))]
