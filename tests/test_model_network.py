@@ -420,6 +420,11 @@ def test_a_checkpoint_without_fusion_seeds_a_stage_with_it_but_not_another_netwo
     with pytest.raises(StageError, match=r"pose\.pt is a different network.*lstm_hidden"):
         check_compatible(plain, dataclasses.replace(plain, lstm_hidden=plain.lstm_hidden * 2),
                          tmp_path / "pose.pt")
+    # Other classes: the way to start from it anyway is said.
+    six = dataclasses.replace(plain, num_classes=6)
+    with pytest.raises(StageError, match=r"num_classes: checkpoint 5 vs config 6\); .*init_new_classes=true"):
+        check_compatible(plain, six, tmp_path / "pose.pt")
+    check_compatible(plain, six, tmp_path / "pose.pt", ignore_classes=True)
 
 
 def test_onnx_export_matches_pytorch() -> None:

@@ -293,7 +293,11 @@ def check_compatible(
         details = ", ".join(
             f"{k}: checkpoint {v[0]!r} vs config {v[1]!r}" for k, v in sorted(differing.items())
         )
-        raise StageError(f"{path} is a different network than this run's config ({details})")
+        hint = ""
+        if "num_classes" in differing:  # the usual reason: a model of other classes to start from
+            hint = ("; to start from a model of other classes, --set model.init_new_classes=true keeps the "
+                    "rows of the classes it knows by name and starts the others fresh")
+        raise StageError(f"{path} is a different network than this run's config ({details}){hint}")
 
 
 def class_rows(old_names: list[str], new_names: list[str]) -> list[int]:
