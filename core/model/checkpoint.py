@@ -366,7 +366,7 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
                        f"holds {first_few(members, 3)})")
             elif _our_onnx_export(mapped) or Path(path).suffix.lower() == ".onnx":
                 # Recognised by its bytes too: renamed .pt (or given with a typo) it read as "no PyTorch
-                # checkpoint", and it says which .pt to give, as far as the graph records it.
+                # checkpoint". Names the .pt beside it, where export writes the graph.
                 runs = ("which python -m live runs" if Path(path).suffix.lower() == ".onnx"
                         else "not a checkpoint (python -m live runs it named .onnx)")
                 why = (f"an exported ONNX graph, {runs}; this command reads the .pt checkpoint it was "
