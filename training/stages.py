@@ -295,8 +295,8 @@ def check_compatible(
         )
         hint = ""
         if "num_classes" in differing:  # the usual reason: a model of other classes to start from
-            hint = ("; to start from a model of other classes, --set model.init_new_classes=true keeps the "
-                    "rows of the classes it knows by name and starts the others fresh")
+            hint = ("; --init from a model of other classes takes --set model.init_new_classes=true, which "
+                    "keeps the rows of the classes it knows by name and starts the others fresh")
         raise StageError(f"{path} is a different network than this run's config ({details}){hint}")
 
 
