@@ -727,10 +727,11 @@ class AlertDispatcher:
         or the one of that action sharing a person with them seen within SAME_FIGHT_S and not yet
         acknowledged (SAME_FIGHT_S says why; once acknowledged, a new partner is news)."""
         people = frozenset((decision.tracking_id,) if partner is None else (decision.tracking_id, partner))
-        if action in self._pair_actions and not self._running((people, action), decision.stream_time):
+        now = decision.stream_time
+        if action in self._pair_actions and not self._running((people, action), now):
             for key, seen in self._last.items():
                 if (key[1] == action and key[0] & people and key not in self._acknowledged
-                        and decision.stream_time - seen < SAME_FIGHT_S):
+                        and now - seen < SAME_FIGHT_S and self._running(key, now)):  # a cooldown under 1 s
                     return key
         return people, action
 
@@ -740,7 +741,8 @@ class AlertDispatcher:
         going_on = self._running(key, decision.stream_time)
         if going_on and partner is not None and key[0] != {decision.tracking_id, partner}:
             # Joined another pair's fight (SAME_FIGHT_S): that fight goes on only while its own pair does,
-            # or a person who turned on somebody else would stay in it, the new partner never named.
+            # or a person who turned on somebody else would stay in it for good, the new partner never
+            # named; so a second after the first pair's last decision of it, the new pair is paged.
             return None
         self._last[key] = decision.stream_time
         if len(self._last) > 256:  # bounded: forget episodes that are over

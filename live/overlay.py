@@ -1054,7 +1054,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         fell, would be the one looked at."""
         alerted = self._alerted_people()
         live = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
-        self._colours = {k: v for k, v in self._colours.items() if k in live | alerted or k in in_view}
+        kept = live | alerted | set(in_view)
+        self._colours = {k: v for k, v in self._colours.items() if k in kept}
         out_of_view = {v for k, v in self._colours.items() if k not in in_view}
         named = {v for k, v in self._colours.items() if k not in in_view and k in alerted}
         used: set[int] = set()

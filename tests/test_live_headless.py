@@ -238,6 +238,14 @@ def test_a_two_person_action_is_one_alert_for_the_pair_naming_both(caplog):
     for i in range(1, 20):
         fired += alerts.update(hop(60.0 + i * 0.2, of(32, 60.0 + i * 0.2, punching, 33)))
     assert [a.who() for a in fired] == ["person 21 with person 22", "person 22 with person 23"]
+    # A cooldown shorter than that second (--alert-cooldown 0.5): 32 turning on 33 is one new alert, not
+    # one every few hops.
+    brief = AlertDispatcher(AlertConfig(classes=(punching,), threshold=0.6, cooldown_s=0.5),
+                            (punching, fall, NO_ACTION))
+    fired = brief.update(hop(0.0, of(31, 0.0, punching, 32), of(32, 0.0, punching, 31)))
+    for i in range(1, 30):
+        fired += brief.update(hop(i * 0.2, of(32, i * 0.2, punching, 33)))
+    assert [a.who() for a in fired] == ["person 21 with person 22", "person 22 with person 23"]
 
 
 def test_a_fall_after_an_acknowledged_one_is_an_alert_of_its_own():
