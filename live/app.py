@@ -251,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alert-class", action="append", dest="alert_classes", metavar="CLASS",
                         help="raise alerts for this class (repeatable); default: falling / fall_down")
     parser.add_argument("--alert-cooldown", type=non_negative_float, default=30.0,
-                        help="seconds below threshold before the same person's (or pair's) alert can fire "
-                             "again (default: 30)")
+                        help="an alert's episode ends after this long without its class (the same person's, "
+                             "or pair's, next one is an alert of its own) (default: 30)")
     parser.add_argument("--alert-command", default=None,
                         help="command run per alert, with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
                              "id), ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person "

@@ -722,27 +722,25 @@ class AlertDispatcher:
             cooldown = min(cooldown, ACKNOWLEDGED_COOLDOWN_S)
         return last_seen is not None and now - last_seen < cooldown
 
-    def _episode(self, decision: Decision, action: str, partner: int | None) -> Episode:
-        """The episode a decision of `action` belongs to: the person's, or for a two-person action the pair's,
-        or the one of that action sharing a person with them seen within SAME_FIGHT_S and not yet
-        acknowledged (SAME_FIGHT_S says why; once acknowledged, a new partner is news)."""
-        people = frozenset((decision.tracking_id,) if partner is None else (decision.tracking_id, partner))
+    def _in_another_fight(self, decision: Decision, action: str, people: frozenset[int]) -> bool:
+        """Whether a two-person decision of `action` for `people` (the person and their partner) is part of
+        a running alerted fight of another pair sharing a person with them, seen within SAME_FIGHT_S and
+        not yet acknowledged (SAME_FIGHT_S says why; once acknowledged, a new partner is news)."""
         now = decision.stream_time
-        if action in self._pair_actions and not self._running((people, action), now):
-            for key, seen in self._last.items():
-                if (key[1] == action and key[0] & people and key not in self._acknowledged
-                        and now - seen < SAME_FIGHT_S and self._running(key, now)):  # a cooldown under 1 s
-                    return key
-        return people, action
+        return any(key[1] == action and key[0] != people and key[0] & people and key not in self._acknowledged
+                   and now - seen < SAME_FIGHT_S and self._running(key, now)  # a cooldown under 1 s too
+                   for key, seen in self._last.items())
 
     def _consider(self, decision: Decision, action: str, p: float) -> Alert | None:
         partner = decision.partner if action in self._pair_actions else None
-        key = self._episode(decision, action, partner)
+        people = frozenset((decision.tracking_id,) if partner is None else (decision.tracking_id, partner))
+        key = (people, action)  # the person's episode, or for a two-person action the pair's
         going_on = self._running(key, decision.stream_time)
-        if going_on and partner is not None and key[0] != {decision.tracking_id, partner}:
-            # Joined another pair's fight (SAME_FIGHT_S): that fight goes on only while its own pair does,
-            # or a person who turned on somebody else would stay in it for good, the new partner never
-            # named; so a second after the first pair's last decision of it, the new pair is paged.
+        if partner is not None and not going_on and self._in_another_fight(decision, action, people):
+            # Not recorded as this pair's, nor as keeping the other fight going: that fight goes on only
+            # while its own pair does, or a person who turned on somebody else would stay in it for good,
+            # the new partner never named; a second after the first pair's last decision of it, the new
+            # pair is paged.
             return None
         self._last[key] = decision.stream_time
         if len(self._last) > 256:  # bounded: forget episodes that are over

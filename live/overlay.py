@@ -934,8 +934,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             # Fewer people: the 3D view has its height back (after a drag, only what was lent since: a split
             # chosen by hand gives height only for everyone's top action, and has it back).
             self._room_from_3d(-min(slack, self._lent_px))
-        self._give_colours([body.tracking_id for body in order])
         alerted = self._alerted_people()  # their panels say ALERT until someone acknowledges it
+        self._give_colours([body.tracking_id for body in order], alerted)
         labels = []
         for i, panel in enumerate(self.panels):
             if i >= len(order):
@@ -1045,14 +1045,14 @@ class LiveWindow(QtWidgets.QMainWindow):
             decisions = {b.tracking_id: d for b in shown if (d := self._decision_now(b.tracking_id, now)[0])}
             self.room3d.show_people(shown, decisions, self._colour_of)
 
-    def _give_colours(self, in_view: list[int]) -> None:
+    def _give_colours(self, in_view: list[int], alerted: set[int] | None = None) -> None:
         """Colours (skeleton, label, panel, 3D figure) for the people of the frame drawn, none shared among
         them. From their numbers, which rise all day, persons 2 and 8 were one colour side by side. Kept
         while tracked; one that somebody in view shares (six were tracked when they came) moves to a
         colour nobody in view has, one held by somebody out of view last. Those an alert still up names
         hold theirs too, tracked or not: a newcomer in the colour of "person 1 (not in view now)", who
         fell, would be the one looked at."""
-        alerted = self._alerted_people()
+        alerted = self._alerted_people() if alerted is None else alerted  # _draw_people's, once a tick
         live = set(self.pipeline.tracks.ids()) if self.pipeline.tracks is not None else set()
         kept = live | alerted | set(in_view)
         self._colours = {k: v for k, v in self._colours.items() if k in kept}

@@ -189,7 +189,7 @@ def fitted_labels(people: Sequence[PersonView], size_of: Callable[[str], tuple[f
     ones cannot all be placed clear of each other (six people in a panel made small to give their own
     panels room printed "1: looks at full body 67%" over "5: looks at right hand 78%"), or one over
     another's words is the price of neither. `people` have a label and an anchor."""
-    anchors = [p.anchor + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people]  # over the marker
+    anchors = [p.anchor + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people]  # over marker or head
     fitted: list[tuple[str, LabelPlace]] = []
     for texts in ([p.label for p in people], [p.short_label for p in people]):
         places = place_labels(anchors, [size_of(text) for text in texts], camera, bodies)

@@ -132,8 +132,9 @@ class Decision:
     # others, not missing): low for a body it mostly guesses (under a blanket, lying down, at the edge of
     # the view), whose decision deserves less trust. None from JSON lines written before it was kept.
     tracked: float | None = None
-    # The person last near them (the window's second body) within PARTNER_MEMORY_S: tracking id and
-    # number, None / 0 for a person alone. Whom a two-person action is with: one alert for the pair.
+    # The person last counted as near them (within PARTNER_MAX_M, seen over PARTNER_MIN_SHARE of a
+    # window) in the last PARTNER_MEMORY_S, not always this window's second body: tracking id and number,
+    # None / 0 for a person alone. Whom a two-person action is with: one alert for the pair.
     partner: int | None = None
     partner_number: int = 0
 
@@ -601,7 +602,7 @@ class RecognitionWorker:
             self._crops_batch = np.empty((len(people), len(inputs.parts), spec.num_frames, size, size, 3),
                                          np.uint8)  # fmt: skip
         crops_batch = self._crops_batch
-        skeleton_batch, kept, shown_crops, spans, alone, partners, tracked = [], [], [], [], [], [], []
+        skeleton_batch, kept, shown_crops, spans, partners, tracked = [], [], [], [], [], []
         for person in people:
             crops = crops_batch[len(kept)]
             built = self._window(person, snapshots, end, crops)
@@ -613,9 +614,8 @@ class RecognitionWorker:
             kept.append(person)
             if partner is not None:
                 self._partner_near[person.tracking_id] = (end, partner.tracking_id, partner.number)
-            near = self._partner_near.get(person.tracking_id)
-            alone.append(near is None or end - near[0] > PARTNER_MEMORY_S)
-            partners.append(None if alone[-1] else near[1:])
+            near = self._partner_near.get(person.tracking_id)  # None: alone for PARTNER_MEMORY_S
+            partners.append(None if near is None or end - near[0] > PARTNER_MEMORY_S else near[1:])
             shown_crops.append(crops[:, -1].copy() if self.config.display_crops else None)
             spans.append(_window_truth(person, index, end))
         if not kept:
@@ -643,7 +643,7 @@ class RecognitionWorker:
                             "for them while that lasts", self.engine.name, kept[i].number)
         probabilities = softmax(np.where(finite[:, None], np.asarray(logits, np.float64), 0.0))
         if self._needs_partner is not None:
-            for i in np.flatnonzero(alone):
+            for i in (i for i, partner in enumerate(partners) if partner is None):
                 probabilities[i] = without_partner(probabilities[i], self._needs_partner, self._no_action)
         attention = np.asarray(attention, np.float32).reshape(len(kept), -1)
         decided_at = time.time()

@@ -233,7 +233,7 @@ def test_a_two_person_action_is_one_alert_for_the_pair_naming_both(caplog):
     fired += alerts.update(hop(43.4, of(22, 43.4, punching, 25)))
     assert [a.who() for a in fired[2:]] == ["person 12 with person 15"]
     # 31 and 32 fight; then 32 goes on with 33, 31 gone: joined for a second, then their own alert, naming
-    # 33 (the joined decisions kept the first pair's fight going, and 33 was never named).
+    # 33 (before, the joined decisions kept the first pair's fight going, and 33 was never named).
     fired = alerts.update(hop(60.0, of(31, 60.0, punching, 32), of(32, 60.0, punching, 31)))
     for i in range(1, 20):
         fired += alerts.update(hop(60.0 + i * 0.2, of(32, 60.0 + i * 0.2, punching, 33)))
