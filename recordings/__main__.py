@@ -994,15 +994,17 @@ def _parts_read_now(sidecar_path: Path) -> str | None:
                     parts.append(sidecar)
     if len(parts) < 2:
         return None
-    marked = [s for s in parts if s.timeline is not None and s.timeline.intervals]
-    if marked:
-        return (f"this clip is part {part.number} of a recording of {len(parts)} parts here; {len(marked)} "
-                f"{'has' if len(marked) == 1 else 'have'} marks, so the other {len(parts) - len(marked)} are "
-                f"read as background (nothing happens "
-                f"there): mark the actions that go on in them too (python -m recordings list "
-                f"{as_typed(sidecar_path.parent)} shows which)")
-    return (f"this clip is part {part.number} of a recording of {len(parts)} parts here, none with marks: "
-            "each is read as its class throughout")
+    between, _ = parts_between_marks(parts)  # as training reads them (its warnings are training's to say)
+    if between:
+        marked = len(parts) - len(between)
+        return (f"this clip is part {part.number} of a recording of {len(parts)} parts here; {marked} "
+                f"{'has' if marked == 1 else 'have'} marks, so the other {len(between)} are read as "
+                f"background (nothing happens there): mark the actions that go on in them too (python -m "
+                f"recordings list {as_typed(sidecar_path.parent)} shows which)")
+    if all(s.timeline is None or not s.timeline.intervals for s in parts):
+        return (f"this clip is part {part.number} of a recording of {len(parts)} parts here, none with "
+                "marks: each is read as its class throughout")
+    return None  # every part has marks of its own
 
 
 # ---- recover ----------------------------------------------------------------------------------------

@@ -867,6 +867,13 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
     left = len(names) - marked - 1
     assert (f"this clip is part {marked + 1} of a recording of {left} parts here; 1 has marks, so the other "
             f"{left - 1} are read as background") in capsys.readouterr().out
+    # Every part marked: none is background, and "the other 0 are read as background" is not said.
+    *others, last = summary.recordings[marked + 1: len(names) - 1]
+    for clip in others:
+        assert recordings(["label", clip, *interval]) == 0
+    capsys.readouterr()
+    assert recordings(["label", last, *interval]) == 0
+    assert "parts here" not in capsys.readouterr().out
 
 
 def test_a_stop_never_waits_on_a_recording_start_removing_its_files_on_a_slow_share(
