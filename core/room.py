@@ -26,6 +26,7 @@ from core.skeleton import INFERRED, SkeletonLayout
 # The Kinect v2 measures depth from 0.5 m; bodies are tracked out to ~4.5 m (readings go to ~8 m).
 DEPTH_RANGE_M = (0.5, 4.5)
 CAMERA_UP = (0.0, 1.0, 0.0)  # camera-space up for a sensor mounted upright
+FLOOR_TOLERANCE_M = 0.04  # how far a tracked foot on the floor scatters from it
 
 
 # ---- depth -> points -----------------------------------------------------------------------------
@@ -223,7 +224,7 @@ def fit_floor(
     feet: np.ndarray,
     *,
     up: np.ndarray | tuple[float, float, float] = CAMERA_UP,
-    tolerance_m: float = 0.04,
+    tolerance_m: float = FLOOR_TOLERANCE_M,
     max_tilt_deg: float = 50.0,
     min_spread_m: float = 0.2,
     max_gap_m: float = 0.5,

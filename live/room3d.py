@@ -40,6 +40,7 @@ from core.glimpse import PART_NAMES, PART_SHORT_NAMES  # noqa: E402
 from core.package_files import pip_install  # noqa: E402
 from core.room import (  # noqa: E402
     CAMERA_UP,
+    FLOOR_TOLERANCE_M,
     MIN_SPINES,
     FloorPlane,
     RoomFrame,
@@ -65,6 +66,10 @@ BACKGROUND = (14, 16, 30)  # dark blue: told apart from the window's grey in scr
 # would be harder to read than one a centimetre off.
 FLOOR_MOVE_M = 0.02
 FLOOR_TURN_DEG = 1.0
+# Nor when the shown floor still fits nearly as many of the feet: the fit's two models (a floor level to
+# the bodies' up, a tilted one) can take turns on the same feet, and on PKU-MMD 0005-L the floor swung
+# 4-5 degrees about the feet (0.2 m under the sensor) nine times in 50 s.
+FLOOR_BETTER_FIT = 1.1
 _BOTTOM = QtCore.Qt.AlignmentFlag.AlignBottom
 LABEL_ALIGNMENT = {"left": QtCore.Qt.AlignmentFlag.AlignLeft | _BOTTOM,
                    "right": QtCore.Qt.AlignmentFlag.AlignRight | _BOTTOM}
@@ -249,8 +254,10 @@ class RoomModel:
             # levelled to it was shown as measured ("tilted 0 deg", people 0.3-0.7 m in the air) on a
             # short replay of a sensor pitched 30 degrees down. "Floor not found yet" says what is known.
             return False
-        floor = fit_floor(np.array(self.feet), up=self.up, min_inliers=self.min_feet // 2)
-        if floor is None or not _moved(self.room.floor, floor):
+        feet = np.array(self.feet)
+        floor = fit_floor(feet, up=self.up, min_inliers=self.min_feet // 2)
+        shown = self.room.floor
+        if floor is None or not _moved(shown, floor) or not _fits_better(floor, shown, feet):
             return False
         self.room = RoomFrame.from_floor(floor)
         return True
@@ -282,6 +289,16 @@ class RoomModel:
         """(field-of-view segments, floor grid segments), float32 (S, 2, 3) room coordinates; the field
         of view stops at the floor once one is known, and the grid is empty until then."""
         return field_of_view_scenery(self.room, DEPTH_CAMERA)
+
+
+def _fits_better(new: FloorPlane, shown: FloorPlane | None, feet: np.ndarray) -> bool:
+    """Whether `new` holds clearly more of `feet` than the floor shown now (none shown: yes)."""
+    if shown is None:
+        return True
+    def held(floor: FloorPlane) -> int:
+        return int((np.abs(floor.distance(feet)) <= FLOOR_TOLERANCE_M).sum())
+
+    return held(new) > FLOOR_BETTER_FIT * held(shown)
 
 
 def _moved(old: FloorPlane | None, new: FloorPlane) -> bool:
