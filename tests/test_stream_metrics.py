@@ -130,6 +130,7 @@ def test_a_fall_is_caught_only_by_an_alert_raised_for_it() -> None:
     assert scores.per_class["fall"]["recall_10"] == 1.0  # the event is there ...
     fall = scores.alerts["fall"]
     assert fall["alerts"] == 1 and fall["false_alerts"] == 1 and fall["recall"] == 0.0  # ... no alert for it
+    assert fall["median_delay_s"] is None  # no alert was raised for it: nothing to time
 
     # A second true fall 10 s after a first: the first's alert episode still runs, staff are already called.
     truth = [Interval(5.0, 7.0, "fall", 1), Interval(17.0, 19.0, "fall", 1)]
@@ -137,6 +138,9 @@ def test_a_fall_is_caught_only_by_an_alert_raised_for_it() -> None:
                    durations={"seq": 30.0}, threshold=0.6, alert=ALERTS)
     fall = scores.alerts["fall"]
     assert fall["alerts"] == 1 and fall["alerted"] == 1 and fall["in_episode"] == 1 and fall["recall"] == 1.0
+    # Timed from the first fall's start to its alert: the decision whose window is centred on that start,
+    # half a window later (the second fall raised none of its own).
+    assert fall["median_delay_s"] == pytest.approx(WINDOW / 2)
 
 
 def test_scene_wide_a_fall_within_its_persons_running_episode_is_caught_whatever_others_raised() -> None:

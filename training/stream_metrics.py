@@ -28,7 +28,8 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       true interval of any class: a person idle called busy) and those during another
                       action (the wrong action named), and also per hour of stream
     alerts            for the alert classes, from the alerts the app raises (AlertDispatcher: one per
-                      episode and person, or pair for a two-person action): recall (an alert of the
+                      episode and person, or pair for a two-person action): its median delay (true
+                      start -> the first alert raised for the instance, stream time), recall (an alert of the
                       class raised during the true interval or within 2 s of it, or, for an instance
                       detected while the episode of an earlier true instance of that person or pair
                       still runs, that episode's alert; an episode a false
@@ -377,6 +378,7 @@ def score(
     for label in alert.classes:
         instances = [(k, i) for k, v in truths.items() for i in v if i.label == label]
         alerted = in_episode = 0
+        alert_delays: list[float] = []
         for (sequence, person), interval in instances:
             # The alerts the app raised, not the events: one alert per episode and person (or pair), so an
             # instance is caught by an alert raised for it, or by the alert of an episode still running
@@ -384,8 +386,10 @@ def score(
             # a false alert started raises nothing for it: nobody is called.
             mine = [a for a in raised.get(sequence, ()) if a.action == label
                     and (person is None or person in a.people)]
-            if any(_near(a.stream_time, interval) for a in mine):
+            raised_for_it = [a.stream_time for a in mine if _near(a.stream_time, interval)]
+            if raised_for_it:
                 alerted += 1
+                alert_delays.append(min(raised_for_it) - interval.start)
                 continue
             # An episode is one person's (or pair's): under scene-wide truth, that of whoever detected
             # the instance.
@@ -404,6 +408,8 @@ def score(
             "recall": (alerted + in_episode) / len(instances) if instances else None,
             "alerted": alerted,  # an alert raised for the instance itself
             "in_episode": in_episode,  # within the running episode of an earlier true instance's alert
+            # true start -> the first alert raised for the instance itself (what staff wait for)
+            "median_delay_s": float(np.median(alert_delays)) if alert_delays else None,
             "alerts": sum(1 for fired in raised.values() for a in fired if a.action == label),
             "false_alerts": wrong,
             "false_alerts_per_hour": wrong / (room_s / 3600) if room_s > 0 else None,
