@@ -27,6 +27,7 @@ from core.skeleton import INFERRED, SkeletonLayout
 DEPTH_RANGE_M = (0.5, 4.5)
 CAMERA_UP = (0.0, 1.0, 0.0)  # camera-space up for a sensor mounted upright
 FLOOR_TOLERANCE_M = 0.04  # how far a tracked foot on the floor scatters from it
+LEVEL_WITHIN_DEG = 5.0  # people lean forward a few degrees: spines this close to the sensor's up say level
 
 
 # ---- depth -> points -----------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def body_up(
     *,
     min_spines: int = MIN_SPINES,
     max_pitch_deg: float = 45.0,
-    level_within_deg: float = 5.0,
+    level_within_deg: float = LEVEL_WITHIN_DEG,
 ) -> np.ndarray:
     """The room's up in camera space as standing people show it (`standing_spines` over a recording), for
     `fit_floor`'s `up`: their spines are near vertical whatever the sensor's pitch. A sensor pitched down

@@ -41,6 +41,7 @@ from core.package_files import pip_install  # noqa: E402
 from core.room import (  # noqa: E402
     CAMERA_UP,
     FLOOR_TOLERANCE_M,
+    LEVEL_WITHIN_DEG,
     MIN_SPINES,
     FloorPlane,
     RoomFrame,
@@ -66,10 +67,15 @@ BACKGROUND = (14, 16, 30)  # dark blue: told apart from the window's grey in scr
 # would be harder to read than one a centimetre off.
 FLOOR_MOVE_M = 0.02
 FLOOR_TURN_DEG = 1.0
-# Nor when the shown floor still fits nearly as many of the feet: the fit's two models (a floor level to
-# the bodies' up, a tilted one) can take turns on the same feet, and on PKU-MMD 0005-L the floor swung
-# 4-5 degrees about the feet (0.2 m under the sensor) nine times in 50 s.
+# A fit of the other model (a floor level to the bodies' up, or one tilted along the feet) replaces the
+# shown floor only where it holds this many times as many of the feet: the two models can take turns on
+# the same feet, and on PKU-MMD 0005-L the floor swung 4-5 degrees about them nine times in 50 s. A fit of
+# the same model moves it as before (a lower floor than a step's, a sensor re-aimed).
 FLOOR_BETTER_FIT = 1.1
+# The sensor is taken as level while the standing spines lean within LEVEL_WITHIN_DEG of its up, and the
+# call changes only this far past that bound either way (level until 6 degrees, pitched until 4): on
+# PKU-MMD 0066-L their median sat at 5 degrees and the floor tipped 5 degrees and back eight times in 45 s.
+LEVEL_BAND_DEG = 1.0
 _BOTTOM = QtCore.Qt.AlignmentFlag.AlignBottom
 LABEL_ALIGNMENT = {"left": QtCore.Qt.AlignmentFlag.AlignLeft | _BOTTOM,
                    "right": QtCore.Qt.AlignmentFlag.AlignRight | _BOTTOM}
@@ -248,7 +254,9 @@ class RoomModel:
         self._frames += 1
         if self._frames % self.refit_frames:
             return False
-        self.up = body_up(np.array(self.spines))
+        level = bool(np.array_equal(self.up, CAMERA_UP))
+        self.up = body_up(np.array(self.spines),
+                          level_within_deg=LEVEL_WITHIN_DEG + (LEVEL_BAND_DEG if level else -LEVEL_BAND_DEG))
         if len(self.feet) < self.min_feet or len(upright_spines(np.array(self.spines))) < MIN_SPINES:
             # Until that many standing poses say where up is, body_up answers the sensor's own: a floor
             # levelled to it was shown as measured ("tilted 0 deg", people 0.3-0.7 m in the air) on a
@@ -257,7 +265,10 @@ class RoomModel:
         feet = np.array(self.feet)
         floor = fit_floor(feet, up=self.up, min_inliers=self.min_feet // 2)
         shown = self.room.floor
-        if floor is None or not _moved(shown, floor) or not _fits_better(floor, shown, feet):
+        if floor is None or not _moved(shown, floor):
+            return False
+        other_model = shown is not None and floor.spread_axes != shown.spread_axes
+        if other_model and not _fits_better(floor, shown, feet):
             return False
         self.room = RoomFrame.from_floor(floor)
         return True
@@ -291,10 +302,8 @@ class RoomModel:
         return field_of_view_scenery(self.room, DEPTH_CAMERA)
 
 
-def _fits_better(new: FloorPlane, shown: FloorPlane | None, feet: np.ndarray) -> bool:
-    """Whether `new` holds clearly more of `feet` than the floor shown now (none shown: yes)."""
-    if shown is None:
-        return True
+def _fits_better(new: FloorPlane, shown: FloorPlane, feet: np.ndarray) -> bool:
+    """Whether `new` holds clearly more of `feet` than the floor shown now."""
     def held(floor: FloorPlane) -> int:
         return int((np.abs(floor.distance(feet)) <= FLOOR_TOLERANCE_M).sum())
 
