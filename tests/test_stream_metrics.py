@@ -143,6 +143,18 @@ def test_a_fall_is_caught_only_by_an_alert_raised_for_it() -> None:
     assert fall["median_delay_s"] == pytest.approx(WINDOW / 2)
 
 
+def test_one_alert_for_two_falls_close_together_is_timed_once() -> None:
+    """Two true falls 1.5 s apart, decided as one: one alert, raised for both (within 2 s of each), but
+    timed only for the first; timed for the second too it gave -0.5 s, a median of 0.25 s."""
+    truth = [Interval(10.0, 11.0, "fall", 1), Interval(11.5, 13.0, "fall", 1)]
+    said = [Interval(10.0, 13.0, "fall", 1)]
+    scores = score({"seq": run(1, truth, said, 30.0)}, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES,
+                   durations={"seq": 30.0}, threshold=0.6, alert=ALERTS)
+    fall = scores.alerts["fall"]
+    assert fall["alerts"] == 1 and fall["alerted"] == 2 and fall["recall"] == 1.0
+    assert fall["median_delay_s"] == pytest.approx(WINDOW / 2)
+
+
 def test_scene_wide_a_fall_within_its_persons_running_episode_is_caught_whatever_others_raised() -> None:
     """Scene-wide truth (PKU-MMD, a room labelled as a whole): person 2's true fall alert at 10 s keeps
     their episode running through the second fall at 40 s. Person 1's false alert at 25 s is another

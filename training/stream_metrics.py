@@ -29,7 +29,9 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       action (the wrong action named), and also per hour of stream
     alerts            for the alert classes, from the alerts the app raises (AlertDispatcher: one per
                       episode and person, or pair for a two-person action): its median delay (true
-                      start -> the first alert raised for the instance, stream time), recall (an alert of the
+                      start -> the first alert raised for the instance and not already timed for an
+                      earlier one, stream time; negative for an alert up to 2 s before the labelled
+                      start), recall (an alert of the
                       class raised during the true interval or within 2 s of it, or, for an instance
                       detected while the episode of an earlier true instance of that person or pair
                       still runs, that episode's alert; an episode a false
@@ -108,7 +110,7 @@ class StreamScores:
     background_hours: float
     false_events_per_hour: float | None
     room_hours: float
-    alerts: dict[str, dict[str, float | int | None]]  # per alert class: recall, false alerts per hour
+    alerts: dict[str, dict[str, float | int | None]]  # per alert class: recall, delay, false alerts / h
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # frame level, truth -> predicted
     false_events_in_background: int = 0  # of false_events: touching no true interval of any class
     false_events_per_room_hour: float | None = None
@@ -376,9 +378,11 @@ def score(
     alert_rows: dict[str, dict[str, float | int | None]] = {}
     raised = {s: alerts(ds, alert, class_names) for s, ds in decisions_by_sequence.items()}
     for label in alert.classes:
-        instances = [(k, i) for k, v in truths.items() for i in v if i.label == label]
+        instances = sorted(((k, i) for k, v in truths.items() for i in v if i.label == label),
+                           key=lambda ki: (ki[0][0], ki[1].start))
         alerted = in_episode = 0
         alert_delays: list[float] = []
+        timed: set[int] = set()  # alerts already timed for an instance (id): two within 2 s share one
         for (sequence, person), interval in instances:
             # The alerts the app raised, not the events: one alert per episode and person (or pair), so an
             # instance is caught by an alert raised for it, or by the alert of an episode still running
@@ -386,10 +390,14 @@ def score(
             # a false alert started raises nothing for it: nobody is called.
             mine = [a for a in raised.get(sequence, ()) if a.action == label
                     and (person is None or person in a.people)]
-            raised_for_it = [a.stream_time for a in mine if _near(a.stream_time, interval)]
+            raised_for_it = [a for a in mine if _near(a.stream_time, interval)]
             if raised_for_it:
                 alerted += 1
-                alert_delays.append(min(raised_for_it) - interval.start)
+                untimed = [a for a in raised_for_it if id(a) not in timed]
+                if untimed:  # the first page for this instance (up to 2 s before its start: negative)
+                    first = min(untimed, key=lambda a: a.stream_time)
+                    timed.add(id(first))
+                    alert_delays.append(first.stream_time - interval.start)
                 continue
             # An episode is one person's (or pair's): under scene-wide truth, that of whoever detected
             # the instance.

@@ -588,7 +588,7 @@ def format_scores(scores: StreamScores, title: str) -> str:
         rate = row["false_alerts_per_hour"]
         lines.append(f"alerts {name}: recall {_pct(row['recall'])} of {row['instances']} ({row['alerted']} "
                      f"with an alert raised within 2 s, {row['in_episode']} while the alert of an earlier "
-                     f"true one of the person's still runs), median delay "
+                     f"true one of the person's still runs), median alert delay "
                      + ("n/a" if row["median_delay_s"] is None else f"{row['median_delay_s']:.2f} s")
                      + f", {row['alerts']} alerts, {row['false_alerts']} false"
                      + ("" if rate is None else f" ({rate:.2f} per hour of room time)"))
