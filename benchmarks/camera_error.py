@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         train=True,
         stride_s=config.window.stride_s,
         background_ratio=config.window.background_ratio,
+        action_fraction=config.window.action_fraction,
         seed=args.seed,
         twins=True,
     )

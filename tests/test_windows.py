@@ -58,6 +58,17 @@ def test_every_window_takes_the_label_of_its_centre() -> None:
     assert item["label"].item() == dataset.window_labels[10]
 
 
+def test_a_smaller_action_fraction_names_an_action_sooner_and_lets_it_go_later() -> None:
+    """window.action_fraction 0.3: a 2 s window is the kick (12-15 s) once 0.6 s of it is in view, from
+    12.6 s, not 13.0 s, and until 15.0 + 1.4 s, not 16.0 s (window ends on the 0.2 s grid)."""
+    dataset = StreamWindowDataset(sources(1), SPEC, KINECT_V2, 1, CLASSES, train=False, stride_s=0.2,
+                                  action_fraction=0.3)
+    kick = dataset.window_ends[dataset.window_labels == CLASSES.index("kick")]
+    assert kick.min() == pytest.approx(12.6) and kick.max() == pytest.approx(16.4)
+    with pytest.raises(ValueError, match="action_fraction"):
+        WindowConfig(action_fraction=0.0)
+
+
 def test_training_draws_balance_the_classes_and_change_each_epoch() -> None:
     dataset = StreamWindowDataset(sources(2), SPEC, KINECT_V2, 1, CLASSES, train=True, stride_s=0.2,
                                   background_ratio=1.5)

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from core.model.checkpoint import DecisionSettings
+from core.timeline import ACTION_FRACTION
 from recordings.argument_types import MAX_SMOOTHING_S
 
 
@@ -114,6 +115,9 @@ class WindowConfig:
     # of windows for every action class and `background_ratio` times that many no_action windows.
     stride_s: float = 0.2
     background_ratio: float = 1.0
+    # How much of a window an action must cover to name it (core.timeline.window_label): less names it
+    # sooner after it starts, so decisions and alerts come earlier, and longer after it ends.
+    action_fraction: float = ACTION_FRACTION
 
 
     def __post_init__(self) -> None:
@@ -125,6 +129,9 @@ class WindowConfig:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.eval_windows < 1:
             raise ValueError(f"eval_windows must be at least 1, got {self.eval_windows}")
+        if not 0 < self.action_fraction <= 1:
+            raise ValueError(f"action_fraction is a share of the window, above 0 and at most 1, got "
+                             f"{self.action_fraction}")
 
 @dataclass
 class AugmentConfig:

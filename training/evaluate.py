@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.model.checkpoint import DecisionSettings, load_checkpoint
 from core.skeleton import layout_by_name
+from core.timeline import ACTION_FRACTION
 from training import distributed
 from training.config import DataConfig, config_from_dict, recorded_data
 from training.data import DatasetError
@@ -213,9 +214,10 @@ def evaluate(
     part_index = splits.part_index(loaded.config.parts, loaded.config.crop_size) if with_crops else None
     if splits.continuous:  # every window along the sequences, each scored against its own label
         stride = trained.window.stride_s if trained is not None else 0.2
+        fraction = trained.window.action_fraction if trained is not None else ACTION_FRACTION
         dataset_windows: WindowDataset = StreamWindowDataset(
             sources, window, layout, loaded.preprocessing.num_bodies, loaded.class_names, train=False,
-            stride_s=stride, with_crops=with_crops, part_index=part_index,
+            stride_s=stride, action_fraction=fraction, with_crops=with_crops, part_index=part_index,
         )
     else:
         dataset_windows = WindowDataset(

@@ -11,13 +11,14 @@ evaluation takes `eval_windows` evenly spread windows per clip and the caller av
 
 Continuous sequences (PKU-MMD, simulated streams: actions with background between them),
 `StreamWindowDataset`: windows end every `stride_s` along each sequence, as live decides every hop,
-and each takes the label core.timeline gives it (the action covering at least half of it, or an
-action too short for that at its centre, else no_action: the truth at the window's centre, which is
-what decisions are scored against). Background is most of a stream (~70% of PKU-MMD), so each
-training epoch draws a class-balanced sample: the same number of windows for every action class
-and `background_ratio` times as many no_action windows. Evaluation takes every window, one per item.
-With `twins` (`consistency.weight` > 0), a training item also carries the same person at the same
-moment filmed by another camera of the same performance ("twin_skeleton"; `camera_twins`).
+and each takes the label core.timeline gives it (the action covering at least `action_fraction` of
+it, half by default, or an action too short for that at its centre, else no_action; at one half that is
+the truth at the window's centre, which is what decisions are scored against). Background is most of a
+stream (~70% of PKU-MMD), so each training epoch draws a class-balanced sample: the same number of
+windows for every action class and `background_ratio` times as many no_action windows. Evaluation takes
+every window, one per item. With `twins` (`consistency.weight` > 0), a training item also carries the
+same person at the same moment filmed by another camera of the same performance ("twin_skeleton";
+`camera_twins`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core.skeleton import SkeletonLayout, normalize_window
-from core.timeline import NO_ACTION, Timeline, sided_classes
+from core.timeline import ACTION_FRACTION, NO_ACTION, Timeline, sided_classes
 from core.window import MIN_COVERAGE, WindowSpec, evaluation_window_ends, random_window_end, window_indices
 from core.wording import first_few
 from training.config import WindowConfig
@@ -413,8 +414,10 @@ class StreamWindowDataset(WindowDataset):
         background_ratio: float = 1.0,
         min_coverage: float = MIN_COVERAGE,
         twins: bool = False,
+        action_fraction: float = ACTION_FRACTION,
         **options,
     ) -> None:
+        self.action_fraction = action_fraction  # before the labels are drawn, below
         super().__init__(sources, spec, layout, num_bodies, train=train, eval_windows=1, **options)
         if twins and self.with_crops:
             raise DatasetError("camera twins (consistency.weight) work on skeleton-only stages (pose)")
@@ -465,7 +468,7 @@ class StreamWindowDataset(WindowDataset):
             else None
 
     def _label(self, clip: Clip, end: float) -> int:
-        name = clip.timeline.window_label(end - self.spec.duration_s, end)
+        name = clip.timeline.window_label(end - self.spec.duration_s, end, fraction=self.action_fraction)
         if name not in self.class_names:
             raise DatasetError(f"sequence {clip.name}: label {name!r} is not among the model's classes")
         return self.class_names.index(name)
@@ -653,7 +656,8 @@ def window_datasets(
             # put the lead-in after the action, which no sequence shows.
             raise DatasetError("augment.time_reverse works on trimmed clips (N-UCLA, NTU RGB+D, a site's "
                                "clips); this dataset has continuous sequences: set it to 0")
-        stream = {"stride_s": window.stride_s, "background_ratio": window.background_ratio}
+        stream = {"stride_s": window.stride_s, "background_ratio": window.background_ratio,
+                  "action_fraction": window.action_fraction}
         train = StreamWindowDataset(splits.train, spec, splits.layout, num_bodies, splits.class_names,
                                     train=True, jitter=window.jitter, augmentation=augmentation, **stream,
                                     twins=twins, **common)
