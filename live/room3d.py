@@ -72,9 +72,10 @@ FLOOR_TURN_DEG = 1.0
 # the same feet, and on PKU-MMD 0005-L the floor swung 4-5 degrees about them nine times in 50 s. A fit of
 # the same model moves it as before (a lower floor than a step's, a sensor re-aimed).
 FLOOR_BETTER_FIT = 1.1
-# The sensor is taken as level while the standing spines lean within LEVEL_WITHIN_DEG of its up, and the
-# call changes only this far past that bound either way (level until 6 degrees, pitched until 4): on
-# PKU-MMD 0066-L their median sat at 5 degrees and the floor tipped 5 degrees and back eight times in 45 s.
+# The sensor is taken as level while the standing spines lean within LEVEL_WITHIN_DEG of its up, and once
+# called, the call changes only this far past that bound either way (level until 6 degrees, pitched until
+# 4): on PKU-MMD 0066-L their median sat at 5 degrees and the floor tipped 5 degrees and back eight times
+# in 45 s.
 LEVEL_BAND_DEG = 1.0
 _BOTTOM = QtCore.Qt.AlignmentFlag.AlignBottom
 LABEL_ALIGNMENT = {"left": QtCore.Qt.AlignmentFlag.AlignLeft | _BOTTOM,
@@ -243,6 +244,7 @@ class RoomModel:
         self.min_feet = min_feet
         self.room = RoomFrame.from_floor(None)
         self.up = np.asarray(CAMERA_UP, np.float64)  # the room's up as the spines so far show it
+        self._level: bool | None = None  # whether body_up last called the sensor level (None: not yet)
         self._frames = 0
 
     def observe(self, bodies: Sequence[Body]) -> bool:
@@ -254,9 +256,10 @@ class RoomModel:
         self._frames += 1
         if self._frames % self.refit_frames:
             return False
-        level = bool(np.array_equal(self.up, CAMERA_UP))
-        self.up = body_up(np.array(self.spines),
-                          level_within_deg=LEVEL_WITHIN_DEG + (LEVEL_BAND_DEG if level else -LEVEL_BAND_DEG))
+        band = 0.0 if self._level is None else LEVEL_BAND_DEG if self._level else -LEVEL_BAND_DEG
+        self.up = body_up(np.array(self.spines), level_within_deg=LEVEL_WITHIN_DEG + band)
+        if len(upright_spines(np.array(self.spines))) >= MIN_SPINES:  # a call made on spines, not the default
+            self._level = bool(np.array_equal(self.up, CAMERA_UP))
         if len(self.feet) < self.min_feet or len(upright_spines(np.array(self.spines))) < MIN_SPINES:
             # Until that many standing poses say where up is, body_up answers the sensor's own: a floor
             # levelled to it was shown as measured ("tilted 0 deg", people 0.3-0.7 m in the air) on a

@@ -155,6 +155,21 @@ def test_one_alert_for_two_falls_close_together_is_timed_once() -> None:
     assert fall["median_delay_s"] == pytest.approx(WINDOW / 2)
 
 
+def test_an_alert_is_timed_for_the_instance_it_was_raised_in() -> None:
+    """Scene-wide truth, falls at 10-12 s and 13-15 s; persons 1 and 2 page for the first at 11.0 and
+    11.6 s, person 3 for the second at 14.0 s. The second fall's delay is its own page's, 1.0 s: the
+    earliest untimed page within 2 s of it was person 2's, 1.4 s before it started."""
+    truth = [Interval(10.0, 12.0, "fall"), Interval(13.0, 15.0, "fall")]
+    said = {1: Interval(10.0, 11.0, "fall"), 2: Interval(10.6, 12.0, "fall"), 3: Interval(13.0, 15.0, "fall")}
+    decisions = [d for person, interval in said.items() for d in run(person, [], [interval], 30.0)]
+    decisions.sort(key=lambda d: d.stream_time)
+    scores = score({"seq": decisions}, [Track("seq", None, 0.0, 30.0, tuple(truth))], CLASSES,
+                   durations={"seq": 30.0}, threshold=0.6, alert=ALERTS)
+    fall = scores.alerts["fall"]
+    assert fall["alerts"] == 3 and fall["alerted"] == 2
+    assert fall["median_delay_s"] == pytest.approx(WINDOW / 2)
+
+
 def test_scene_wide_a_fall_within_its_persons_running_episode_is_caught_whatever_others_raised() -> None:
     """Scene-wide truth (PKU-MMD, a room labelled as a whole): person 2's true fall alert at 10 s keeps
     their episode running through the second fall at 40 s. Person 1's false alert at 25 s is another

@@ -29,9 +29,8 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       action (the wrong action named), and also per hour of stream
     alerts            for the alert classes, from the alerts the app raises (AlertDispatcher: one per
                       episode and person, or pair for a two-person action): its median delay (true
-                      start -> the first alert raised for the instance and not already timed for an
-                      earlier one, stream time; negative for an alert up to 2 s before the labelled
-                      start), recall (an alert of the
+                      start -> the first alert raised for the instance once it started, else the last
+                      within 2 s before (negative), none timed twice; stream time), recall (an alert of the
                       class raised during the true interval or within 2 s of it, or, for an instance
                       detected while the episode of an earlier true instance of that person or pair
                       still runs, that episode's alert; an episode a false
@@ -394,10 +393,14 @@ def score(
             if raised_for_it:
                 alerted += 1
                 untimed = [a for a in raised_for_it if id(a) not in timed]
-                if untimed:  # the first page for this instance (up to 2 s before its start: negative)
-                    first = min(untimed, key=lambda a: a.stream_time)
-                    timed.add(id(first))
-                    alert_delays.append(first.stream_time - interval.start)
+                # The first page raised once it started; else the last before it (up to 2 s: negative).
+                # Not the first of all: that may be another person's page for the instance before.
+                after = [a for a in untimed if a.stream_time >= interval.start]
+                page = min(after, key=lambda a: a.stream_time) if after else \
+                    max(untimed, key=lambda a: a.stream_time, default=None)
+                if page is not None:
+                    timed.add(id(page))
+                    alert_delays.append(page.stream_time - interval.start)
                 continue
             # An episode is one person's (or pair's): under scene-wide truth, that of whoever detected
             # the instance.
