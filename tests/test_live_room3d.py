@@ -72,6 +72,52 @@ def test_the_floor_does_not_swing_between_two_fits_of_the_same_feet(shared_data:
     assert np.median(np.abs(model.room.to_room(feet)[:, 2])) < 0.03
 
 
+def _pitched(points: np.ndarray, pitch_deg: float) -> np.ndarray:
+    """Room points (x right, y up, z forward) as a sensor pitched down by `pitch_deg` sees them."""
+    a = np.radians(pitch_deg)
+    return points @ np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]]).T
+
+
+def _stand(model: room3d.RoomModel, feet: np.ndarray, spines: np.ndarray) -> None:
+    """Feed kept feet and standing spines 30 at a time, each batch followed by one refit."""
+    for start in range(0, len(feet), 30):
+        model.feet.extend(feet[start:start + 30])
+        model.spines.extend(spines[start:start + 30])
+        for _ in range(model.refit_frames):
+            model.observe([])
+
+
+@pytest.mark.parametrize("pitch_deg", [0.0, 15.0])
+def test_a_floor_below_a_step_replaces_the_steps(pitch_deg: float) -> None:
+    """300 feet on a 30 cm step, then 250 on the floor 1 m below the sensor: the floor is the lower level
+    (the first rule against swinging, on inlier counts alone, kept the step's)."""
+    rng = np.random.default_rng(0)
+
+    def feet(n: int, y: float, x: tuple[float, float], z: tuple[float, float]) -> np.ndarray:
+        room = np.c_[rng.uniform(*x, n), y + rng.normal(0, 0.015, n), rng.uniform(*z, n)]
+        return _pitched(room, pitch_deg)
+
+    up = _pitched(np.tile([0.0, 1.0, 0.0], (550, 1)), pitch_deg)
+    model = room3d.RoomModel(KINECT_V2)
+    _stand(model, feet(300, -0.7, (0.3, 1.0), (2.0, 3.0)), up[:300])
+    assert model.room.floor.height_m == pytest.approx(0.7, abs=0.03)
+    _stand(model, feet(250, -1.0, (-1.0, 1.0), (1.5, 4.0)), up[300:])
+    assert model.room.floor.height_m == pytest.approx(1.0, abs=0.03)
+
+
+def test_a_sensor_pitched_just_past_the_level_bound_is_called_pitched() -> None:
+    """Two people standing still before a sensor pitched 5.5 degrees: the first call is made with the plain
+    5-degree bound (the band applied from the start called it level for ever, the floor 0.24 m off)."""
+    rng = np.random.default_rng(0)
+    clumps = [np.c_[rng.uniform(x, x + 0.1, 450), rng.normal(-1.0, 0.015, 450), rng.uniform(2.5, 2.6, 450)]
+              for x in (-0.6, 0.5)]
+    spines = np.c_[rng.normal(0, 0.03, 900), np.ones(900), rng.normal(0, 0.03, 900)]
+    model = room3d.RoomModel(KINECT_V2)
+    _stand(model, _pitched(np.concatenate(clumps), 5.5), _pitched(spines, 5.5))
+    assert model.room.floor.tilt_deg() == pytest.approx(5.5, abs=0.5)
+    assert model.room.floor.height_m == pytest.approx(1.0, abs=0.03)
+
+
 def test_no_floor_is_shown_before_standing_people_say_where_up_is(shared_data: Path) -> None:
     """A short real replay (42 frames of two people, a sensor pitched 30 degrees down): the floor was
     levelled to the sensor's own up and shown as measured, "0.56 m below, tilted 0 deg", with the people
