@@ -212,9 +212,10 @@ def evaluate(
     network = loaded.model.to(process.device).eval()
     window = loaded.preprocessing.window
     part_index = splits.part_index(loaded.config.parts, loaded.config.crop_size) if with_crops else None
+    # Windows along sequences are labelled as the checkpoint's were in training (older ones: the default).
+    fraction = trained.window.action_fraction if trained is not None else ACTION_FRACTION
     if splits.continuous:  # every window along the sequences, each scored against its own label
         stride = trained.window.stride_s if trained is not None else 0.2
-        fraction = trained.window.action_fraction if trained is not None else ACTION_FRACTION
         dataset_windows: WindowDataset = StreamWindowDataset(
             sources, window, layout, loaded.preprocessing.num_bodies, loaded.class_names, train=False,
             stride_s=stride, action_fraction=fraction, with_crops=with_crops, part_index=part_index,
@@ -246,9 +247,14 @@ def evaluate(
     if process.is_main:
         # Along continuous sequences every window is scored on its own; cut clips average eval_windows.
         print(format_report(report, title, "windows" if splits.continuous else "clips"))
+        if splits.continuous and fraction != ACTION_FRACTION:  # its windows' truth is not the usual
+            print(f"note: each window is labelled with the action covering {fraction:g} of it, as "
+                  f"{checkpoint.name} was trained (window.action_fraction; {ACTION_FRACTION:g} elsewhere): "
+                  "compare these window figures only with models trained so")
         written = write_figures(report, loaded.class_names, out_dir, f"{data_config.dataset} {subset}")
-        scored = ({"sequences": len(sources), "windows": int(report.confusion.sum()), "stride_s": stride}
-                  if splits.continuous else {"clips": len(sources), "eval_windows": eval_windows})
+        scored = ({"sequences": len(sources), "windows": int(report.confusion.sum()), "stride_s": stride,
+                   "action_fraction": fraction} if splits.continuous
+                  else {"clips": len(sources), "eval_windows": eval_windows})
         save_results(
             report,
             out_dir / "results.json",
