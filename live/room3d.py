@@ -256,11 +256,13 @@ class RoomModel:
         self._frames += 1
         if self._frames % self.refit_frames:
             return False
+        spines = np.array(self.spines)
+        stood = len(upright_spines(spines)) >= MIN_SPINES
         band = 0.0 if self._level is None else LEVEL_BAND_DEG if self._level else -LEVEL_BAND_DEG
-        self.up = body_up(np.array(self.spines), level_within_deg=LEVEL_WITHIN_DEG + band)
-        if len(upright_spines(np.array(self.spines))) >= MIN_SPINES:  # a call made on spines, not the default
+        self.up = body_up(spines, level_within_deg=LEVEL_WITHIN_DEG + band)
+        if stood:  # a call made on spines, not body_up's default
             self._level = bool(np.array_equal(self.up, CAMERA_UP))
-        if len(self.feet) < self.min_feet or len(upright_spines(np.array(self.spines))) < MIN_SPINES:
+        if len(self.feet) < self.min_feet or not stood:
             # Until that many standing poses say where up is, body_up answers the sensor's own: a floor
             # levelled to it was shown as measured ("tilted 0 deg", people 0.3-0.7 m in the air) on a
             # short replay of a sensor pitched 30 degrees down. "Floor not found yet" says what is known.
