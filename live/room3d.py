@@ -73,10 +73,12 @@ FLOOR_TURN_DEG = 1.0
 # the same model moves it as before (a lower floor than a step's, a sensor re-aimed).
 FLOOR_BETTER_FIT = 1.1
 # The sensor is taken as level while the standing spines lean within LEVEL_WITHIN_DEG of its up, and once
-# called, the call changes only this far past that bound either way (level until 6 degrees, pitched until
-# 4): on PKU-MMD 0066-L their median sat at 5 degrees and the floor tipped 5 degrees and back eight times
-# in 45 s.
+# LEVEL_CALL_SPINES of them (10 s of one person standing) have made the call, it changes only this far past
+# that bound either way (level until 6 degrees, pitched until 4): on PKU-MMD 0066-L their median sat at 5
+# degrees and the floor tipped 5 degrees and back eight times in 45 s. Held from the first 30 spines, a
+# wrong first call on a sensor pitched 5.5 degrees held for good (16 of 200 draws).
 LEVEL_BAND_DEG = 1.0
+LEVEL_CALL_SPINES = 300
 _BOTTOM = QtCore.Qt.AlignmentFlag.AlignBottom
 LABEL_ALIGNMENT = {"left": QtCore.Qt.AlignmentFlag.AlignLeft | _BOTTOM,
                    "right": QtCore.Qt.AlignmentFlag.AlignRight | _BOTTOM}
@@ -244,7 +246,7 @@ class RoomModel:
         self.min_feet = min_feet
         self.room = RoomFrame.from_floor(None)
         self.up = np.asarray(CAMERA_UP, np.float64)  # the room's up as the spines so far show it
-        self._level: bool | None = None  # whether body_up last called the sensor level (None: not yet)
+        self._level: bool | None = None  # whether body_up last called the sensor level (None: no call held)
         self._frames = 0
 
     def observe(self, bodies: Sequence[Body]) -> bool:
@@ -257,12 +259,12 @@ class RoomModel:
         if self._frames % self.refit_frames:
             return False
         spines = np.array(self.spines)
-        stood = len(upright_spines(spines)) >= MIN_SPINES
+        standing = len(upright_spines(spines))
         band = 0.0 if self._level is None else LEVEL_BAND_DEG if self._level else -LEVEL_BAND_DEG
         self.up = body_up(spines, level_within_deg=LEVEL_WITHIN_DEG + band)
-        if stood:  # a call made on spines, not body_up's default
+        if standing >= LEVEL_CALL_SPINES:  # a call the band may hold from now on
             self._level = bool(np.array_equal(self.up, CAMERA_UP))
-        if len(self.feet) < self.min_feet or not stood:
+        if len(self.feet) < self.min_feet or standing < MIN_SPINES:
             # Until that many standing poses say where up is, body_up answers the sensor's own: a floor
             # levelled to it was shown as measured ("tilted 0 deg", people 0.3-0.7 m in the air) on a
             # short replay of a sensor pitched 30 degrees down. "Floor not found yet" says what is known.

@@ -74,8 +74,8 @@ def test_the_floor_does_not_swing_between_two_fits_of_the_same_feet(shared_data:
 
 def _pitched(points: np.ndarray, pitch_deg: float) -> np.ndarray:
     """Room points (x right, y up, z forward) as a sensor pitched down by `pitch_deg` sees them."""
-    a = np.radians(pitch_deg)
-    return points @ np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]]).T
+    a = np.radians(pitch_deg)  # the room's up comes out as (0, cos, -sin), as in tests/test_room.py
+    return points @ np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]]).T
 
 
 def _stand(model: room3d.RoomModel, feet: np.ndarray, spines: np.ndarray) -> None:
@@ -105,10 +105,12 @@ def test_a_floor_below_a_step_replaces_the_steps(pitch_deg: float) -> None:
     assert model.room.floor.height_m == pytest.approx(1.0, abs=0.03)
 
 
-def test_a_sensor_pitched_just_past_the_level_bound_is_called_pitched() -> None:
-    """Two people standing still before a sensor pitched 5.5 degrees: the first call is made with the plain
-    5-degree bound (the band applied from the start called it level for ever, the floor 0.24 m off)."""
-    rng = np.random.default_rng(0)
+@pytest.mark.parametrize("seed", range(20))
+def test_a_sensor_pitched_just_past_the_level_bound_is_called_pitched(seed: int) -> None:
+    """Two people standing still before a sensor pitched 5.5 degrees: the call is made with the plain
+    5-degree bound until 300 spines are known (the band applied from the start called it level for ever,
+    the floor 0.24 m off; held from the first 30 spines, a wrong first call held for some draws)."""
+    rng = np.random.default_rng(seed)
     clumps = [np.c_[rng.uniform(x, x + 0.1, 450), rng.normal(-1.0, 0.015, 450), rng.uniform(2.5, 2.6, 450)]
               for x in (-0.6, 0.5)]
     spines = np.c_[rng.normal(0, 0.03, 900), np.ones(900), rng.normal(0, 0.03, 900)]

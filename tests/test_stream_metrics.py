@@ -170,6 +170,17 @@ def test_an_alert_is_timed_for_the_instance_it_was_raised_in() -> None:
     assert fall["median_delay_s"] == pytest.approx(WINDOW / 2)
 
 
+def test_a_page_raised_during_the_next_instance_is_that_ones() -> None:
+    """Falls at 10-12 s and 13-15 s, one page at 13.6 s, during the second and within 2 s after the
+    first: it is the second fall's (0.6 s), not the first's (3.6 s)."""
+    truth = [Interval(10.0, 12.0, "fall"), Interval(13.0, 15.0, "fall")]
+    decisions = run(1, [], [Interval(12.6, 15.0, "fall")], 30.0)
+    scores = score({"seq": decisions}, [Track("seq", None, 0.0, 30.0, tuple(truth))], CLASSES,
+                   durations={"seq": 30.0}, threshold=0.6, alert=ALERTS)
+    fall = scores.alerts["fall"]
+    assert fall["alerts"] == 1 and fall["median_delay_s"] == pytest.approx(0.6)
+
+
 def test_scene_wide_a_fall_within_its_persons_running_episode_is_caught_whatever_others_raised() -> None:
     """Scene-wide truth (PKU-MMD, a room labelled as a whole): person 2's true fall alert at 10 s keeps
     their episode running through the second fall at 40 s. Person 1's false alert at 25 s is another

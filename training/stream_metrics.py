@@ -29,8 +29,9 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       action (the wrong action named), and also per hour of stream
     alerts            for the alert classes, from the alerts the app raises (AlertDispatcher: one per
                       episode and person, or pair for a two-person action): its median delay (true
-                      start -> the first alert raised for the instance once it started, else the last
-                      within 2 s before (negative), none timed twice; stream time), recall (an alert of the
+                      start -> its page: the first alert raised while it ran, else the last in the 2 s
+                      before (negative), else the first in the 2 s after, but never one raised during
+                      another instance; each alert timed once; stream time), recall (an alert of the
                       class raised during the true interval or within 2 s of it, or, for an instance
                       detected while the episode of an earlier true instance of that person or pair
                       still runs, that episode's alert; an episode a false
@@ -392,12 +393,17 @@ def score(
             raised_for_it = [a for a in mine if _near(a.stream_time, interval)]
             if raised_for_it:
                 alerted += 1
-                untimed = [a for a in raised_for_it if id(a) not in timed]
-                # The first page raised once it started; else the last before it (up to 2 s: negative).
-                # Not the first of all: that may be another person's page for the instance before.
-                after = [a for a in untimed if a.stream_time >= interval.start]
-                page = min(after, key=lambda a: a.stream_time) if after else \
-                    max(untimed, key=lambda a: a.stream_time, default=None)
+                # Its page: the first raised while it ran, else the last in the 2 s before it (negative),
+                # else the first in the 2 s after; a page raised while another instance ran is that one's,
+                # and each page is timed once.
+                others = [i for k, i in instances if k == (sequence, person) and i is not interval]
+                untimed = [a for a in raised_for_it if id(a) not in timed
+                           and not any(i.start <= a.stream_time <= i.end for i in others)]
+                during = [a for a in untimed if interval.start <= a.stream_time <= interval.end]
+                before = [a for a in untimed if a.stream_time < interval.start]
+                page = (min(during, key=lambda a: a.stream_time) if during
+                        else max(before, key=lambda a: a.stream_time) if before
+                        else min(untimed, key=lambda a: a.stream_time, default=None))
                 if page is not None:
                     timed.add(id(page))
                     alert_delays.append(page.stream_time - interval.start)
