@@ -382,7 +382,7 @@ def score(
                            key=lambda ki: (ki[0][0], ki[1].start))
         alerted = in_episode = 0
         alert_delays: list[float] = []
-        timed: set[int] = set()  # alerts already timed for an instance (id): two within 2 s share one
+        timed: set[int] = set()  # ids of the alerts already timed: one alert may be near two instances
         for (sequence, person), interval in instances:
             # The alerts the app raised, not the events: one alert per episode and person (or pair), so an
             # instance is caught by an alert raised for it, or by the alert of an episode still running
@@ -425,7 +425,7 @@ def score(
             "recall": (alerted + in_episode) / len(instances) if instances else None,
             "alerted": alerted,  # an alert raised for the instance itself
             "in_episode": in_episode,  # within the running episode of an earlier true instance's alert
-            # true start -> the first alert raised for the instance itself (what staff wait for)
+            # true start -> each alerted instance's page (the module docstring): what staff wait for
             "median_delay_s": float(np.median(alert_delays)) if alert_delays else None,
             "alerts": sum(1 for fired in raised.values() for a in fired if a.action == label),
             "false_alerts": wrong,
