@@ -76,7 +76,7 @@ FLOOR_BETTER_FIT = 1.1
 # LEVEL_CALL_SPINES of them (10 s of one person standing) have made the call, it changes only this far past
 # that bound either way (level until 6 degrees, pitched until 4): on PKU-MMD 0066-L their median sat at 5
 # degrees and the floor tipped 5 degrees and back eight times in 45 s. Held from the first 30 spines, a
-# wrong first call on a sensor pitched 5.5 degrees held for good (16 of 200 draws).
+# wrong first call on a sensor pitched 5.5 degrees held for good (1 of the test's 20 draws, 16 of 200).
 LEVEL_BAND_DEG = 1.0
 LEVEL_CALL_SPINES = 300
 _BOTTOM = QtCore.Qt.AlignmentFlag.AlignBottom
