@@ -740,7 +740,6 @@ class LiveWindow(QtWidgets.QMainWindow):
         # Usable only while recording (_update_marking): pressed outside one, they looked as if they had
         # logged an event for the notes, and only a small "not recording" said otherwise.
         self._marking_buttons = (start_button, end_button)
-        self._marking_enabled: bool | None = None  # as they were last set
         labelling = QtWidgets.QHBoxLayout()
         labelling.addWidget(QtWidgets.QLabel("class [F1-F9, PgUp/PgDn]:"))
         labelling.addWidget(self.class_box)
@@ -1213,8 +1212,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             chosen = self.chosen_class()
             text = f"r records {chosen}" if chosen else "r records an unlabelled clip"
         recording = self.pipeline.recording is not None
-        if self._marking_enabled is not recording:  # this runs every tick
-            self._marking_enabled = recording
+        if self._marking_buttons[0].isEnabled() is not recording:  # this runs every tick
             for button in self._marking_buttons:
                 button.setEnabled(recording)
                 button.setToolTip("" if recording else "marks an action in a recording: r starts one")

@@ -28,6 +28,7 @@ from core.engines.interface import BATCH_AXIS, INPUT_NAMES, OUTPUT_NAMES, PART_F
 from core.engines.metadata import EngineMetadata, file_sha256
 from core.model.network import PartAttentionNetwork
 from core.model.profiles import Aggregation
+from core.package_files import DISTRIBUTION
 
 ONNX_OPSET = 17
 # ONNX Runtime matches PyTorch within these on real crops (tests/test_export.py, `python -m training export`).
@@ -140,7 +141,7 @@ def export_onnx(
                 do_constant_folding=True,
             )
         model = onnx.load(str(temporary))
-        model.producer_name = "where-to-focus"
+        model.producer_name = DISTRIBUTION  # core.model.checkpoint recognises our graphs by it
         model.doc_string = (
             f"Part attention network ({metadata.profile} profile, {len(metadata.class_names)} classes): "
             f"crops {list(metadata.crops_shape(1))[1:]} RGB 0..255 + skeleton "
