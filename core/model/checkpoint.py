@@ -36,7 +36,6 @@ from core.glimpse import PARTS, GlimpseConfig
 from core.model.i3d import strip_wrapper_prefixes
 from core.model.network import PartAttentionNetwork
 from core.model.profiles import NetworkConfig
-from core.package_files import DISTRIBUTION
 from core.skeleton import layout_by_name
 from core.window import WindowSpec
 from core.wording import first_few
@@ -390,9 +389,9 @@ def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[di
 
 def _our_onnx_export(mapped: mmap.mmap) -> bool:
     """Whether the bytes begin as `core.engines.export_onnx` writes: ONNX's ir_version (field 1), then its
-    producer_name (field 2, length-prefixed), our distribution's name."""
-    producer = DISTRIBUTION.encode()
-    return mapped[:1] == b"\x08" and b"\x12" + bytes([len(producer)]) + producer in mapped[:32]
+    producer_name (field 2, 14 bytes) "where-to-focus", core.package_files.DISTRIBUTION (not imported:
+    core/model reads only what the export fingerprint covers, tests/test_export.py)."""
+    return mapped[:1] == b"\x08" and b"\x12\x0ewhere-to-focus" in mapped[:32]
 
 
 def _exported_from(path: str | os.PathLike) -> str:
