@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "training" / "checkpoints" / "demo.pt"
 
 WORKER = """
 import sys, torch
@@ -130,3 +131,35 @@ def test_finetune_under_torchrun_prepares_writes_and_says_everything_once(tmp_pa
     refused = _torchrun("finetune", "--from", "training/checkpoints/demo.pt", "--clips", "clips",
                         "--out", "out2", "--set", "optim.nosuch=1", *short, cwd=tmp_path)
     assert refused.returncode != 0 and refused.stderr.count("error: ") == 1, refused.stderr[-3000:]
+
+
+
+RANK_1_MEETS_AN_ERROR = """
+import os, signal, sys, threading, time
+from training import distributed
+from training.__main__ import main
+wait_s = float(sys.argv[1])
+distributed.leave_it_to_rank_0.__defaults__ = (wait_s,)
+if wait_s > 5:  # torchrun stopping this rank once rank 0 has said the error and left
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+started = time.monotonic()
+status = main(["finetune", "--from", sys.argv[2], "--clips", "no-clips", "--out", "out"])
+print(f"returned {status} after {time.monotonic() - started:.1f} s")
+"""
+
+
+def test_a_rank_other_than_0_waits_for_torchrun_rather_than_cut_rank_0_short(tmp_path: Path) -> None:
+    # Rank 1 left at once, silent, on the error every rank met; torchrun then stopped rank 0 before it said
+    # it, and the user read "interrupted: finetune stopped" (CI, 2026-12-07).
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}
+
+    def rank_1(wait_s: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", RANK_1_MEETS_AN_ERROR, wait_s, str(DEMO)], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    stopped = rank_1("30")
+    assert stopped.returncode == 2 and stopped.stdout == "" and stopped.stderr == "", stopped
+    # Not stopped: rank 0 did not meet it, so this rank says it, named.
+    alone = rank_1("0.2")
+    assert alone.stdout.startswith("returned 2 after"), alone
+    assert alone.stderr == "error: [rank 1] no-clips: no such folder of clips\n", alone.stderr

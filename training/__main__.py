@@ -29,7 +29,6 @@ if __name__ == "__main__":
 
 import argparse
 import dataclasses
-import os
 import signal
 import sys
 
@@ -55,7 +54,7 @@ from recordings.stop_signals import STOP_SIGNALS
 from training.ablations import ABLATIONS
 from training.config import ConfigError, TrainConfig, load_config
 from training.data import DatasetError
-from training.distributed import is_main_process
+from training.distributed import is_main_process, leave_it_to_rank_0, rank_prefix
 from training.stages import StageError
 
 STAGE_COMMANDS = ("parts", "pose", "attention", "finetune", "all")
@@ -361,13 +360,16 @@ def main(argv: list[str] | None = None) -> int:
             return run_export(args)
     except (ConfigError, DatasetError, StageError, CheckpointError, ClipError, LabelMapError,
             EngineError) as exc:
-        if is_main_process():  # torchrun: every rank meets the same settings and data; said once
+        # torchrun: every rank meets the same settings and data; rank 0 says it, once.
+        if is_main_process():
             print(f"error: {exc}", file=sys.stderr)
+        else:
+            leave_it_to_rank_0()  # returns only if rank 0 did not meet it: then this rank says it
+            print(f"error: {rank_prefix()}{exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a missing file, a folder that cannot be written, a full disk: named in it
         # Each rank its own, named: a file one node lacks, a disk full on one, is no other rank's to say.
-        rank = f"[rank {os.environ.get('RANK')}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
-        print(f"error: {rank}{exc}", file=sys.stderr)
+        print(f"error: {rank_prefix()}{exc}", file=sys.stderr)
         return 2 if isinstance(exc, FileNotFoundError) else 1
     except KeyboardInterrupt:
         # A second stop must not cut this one short: torchrun follows Ctrl-C with SIGTERM to every rank,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from recordings.stop_signals import STOP_SIGNALS
 from training.config import ConfigError
 
 
@@ -39,6 +41,28 @@ def is_main_process() -> bool:
     """Whether this is rank 0 (or no torchrun at all), before or without a process group: what every rank
     meets alike (a config error, an interrupt) is said by this one."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+RANK_0_SAYS_IT_WITHIN_S = 10.0  # rank 0 meets the same error within moments; torchrun notices in 0.1 s
+
+
+def leave_it_to_rank_0(timeout_s: float = RANK_0_SAYS_IT_WITHIN_S) -> None:
+    """On a rank other than 0 that met what every rank meets (a config error, missing data): wait for
+    torchrun to stop this rank, which it does once rank 0 has said the error and left. A rank that left
+    first had torchrun stop rank 0 before it said it, and the user read 'interrupted' instead. Stopped, it
+    exits 2 without a word; returns after `timeout_s` if not: then rank 0 did not meet it, and this rank
+    says it."""
+    def stopped(signum: int, frame: object) -> None:
+        raise SystemExit(2)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stopped)
+    time.sleep(timeout_s)
+
+
+def rank_prefix() -> str:
+    """'[rank N] ' under torchrun, '' otherwise: what one rank says alone is named by its rank."""
+    return f"[rank {os.environ.get('RANK')}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
 
 
 def pick_device(preference: str, local_rank: int = 0) -> torch.device:
