@@ -900,11 +900,15 @@ def test_a_second_stop_signal_ends_at_once(tmp_path):
         lines.append(line)
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
-    time.sleep(2.5)  # past the first second of the wait, which is said then
+    # Asked again once the wait is said (after its first second; a fixed sleep missed it under load).
+    while "waiting up to" not in (line := process.stderr.readline()) and line:
+        lines.append(line)
+    lines.append(line)
     asked_again = time.monotonic()
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, "".join(lines) + err
+    err = "".join(lines) + err
+    assert process.returncode == 130, err
     assert time.monotonic() - asked_again < 10  # not the 30 s the hung step is given
     assert "waiting up to 29 s more for the recognition step in progress" in err
     assert "asked to stop again: ending at once" in err

@@ -654,12 +654,14 @@ def test_a_slow_engine_skips_hops_instead_of_queueing_them(tiny_model):
         time.sleep(0.05)
     summary = pipeline.stop()
     # The slow engine never holds the capture up: every frame is read (a paced replay on a loaded
-    # machine may miss a few, and counts them; how many is benchmarks/live_latency.py's business).
-    assert summary.frames + summary.dropped == 90 and summary.frames >= 80
+    # machine may miss a few, and counts them; how many is benchmarks/live_latency.py's business). Held
+    # up, the capture would read a hop's 3 frames per 0.4 s engine call: about a quarter of them.
+    assert summary.frames + summary.dropped == 90 and summary.frames >= 60
     assert summary.skipped_hops >= 5  # ~2 s of hops at 0.1 s, but one decision per ~0.4 s
     assert summary.hops <= 1 + 3.0 / 0.4
-    # Latency stays at about one engine call: nothing piles up behind a slow engine.
-    assert summary.latency_p95_s is not None and summary.latency_p95_s < 0.4 + 0.6
+    # Latency stays at about one engine call: nothing piles up behind a slow engine (piled up, the last
+    # of 3 s of hops would wait for the 0.4 s calls of all before it, several seconds).
+    assert summary.latency_p95_s is not None and summary.latency_p95_s < 0.4 + 1.2
     assert not pipeline.capture.alive and not pipeline.worker.alive
 
 

@@ -141,7 +141,13 @@ from training.__main__ import main
 wait_s = float(sys.argv[1])
 distributed.leave_it_to_rank_0.__defaults__ = (wait_s,)
 if wait_s > 5:  # torchrun stopping this rank once rank 0 has said the error and left
-    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    def stop_once_it_waits(before):  # however long it took to get there (a fixed timer lost under load)
+        while signal.getsignal(signal.SIGTERM) is before:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_once_it_waits, args=(signal.getsignal(signal.SIGTERM),), daemon=True).start()
 started = time.monotonic()
 status = main(["finetune", "--from", sys.argv[2], "--clips", "no-clips", "--out", "out"])
 print(f"returned {status} after {time.monotonic() - started:.1f} s")
