@@ -524,13 +524,16 @@ class EventLog:
             del self.events[:500]
         if self._file is not None:
             self._file.write(json.dumps({"room": self.room, **event.to_json()}) + "\n")
-        elif event.kind == "started":  # at the stream's time: a --fast replay passes 50 s of it in one
+            return
+        # The room as the ALERT line names it: one log collector can hold several rooms' lines.
+        where = f"{self.room}: " if self.room else ""
+        if event.kind == "started":  # at the stream's time: a --fast replay passes 50 s of it in one
             # second of the log's, and a recording's labels are in stream time
-            log.info("event at %.2f s: person %d (tracking id %d) started %s (p=%.2f)", event.stream_time,
-                     event.number, event.person, event.action, event.probability)
+            log.info("event at %.2f s: %sperson %d (tracking id %d) started %s (p=%.2f)", event.stream_time,
+                     where, event.number, event.person, event.action, event.probability)
         else:  # its probability is the start's: how long it lasted says more
-            log.info("event at %.2f s: person %d (tracking id %d) ended %s after %.1f s", event.stream_time,
-                     event.number, event.person, event.action, event.duration_s)
+            log.info("event at %.2f s: %sperson %d (tracking id %d) ended %s after %.1f s", event.stream_time,
+                     where, event.number, event.person, event.action, event.duration_s)
 
     def reopen(self) -> None:
         if self._file is not None:

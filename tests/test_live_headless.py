@@ -159,6 +159,11 @@ def test_events_in_the_log_say_how_long_they_lasted(caplog):
     assert "event at 1.00 s: person 2 (tracking id 72057594037927940) started drink (p=0.80)" in caplog.text
     assert "event at 3.40 s: person 2 (tracking id 72057594037927940) ended drink after 2.4 s" in caplog.text
     assert [e.to_json()["number"] for e in log.events] == [2, 2]
+    # With its room, as the ALERT line names it (several rooms' apps may log to one collector).
+    log = EventLog(threshold=0.6, room="ward 3")
+    with caplog.at_level("INFO", logger="live.headless"):
+        log.update(hop(1.0, dataclasses.replace(decision(7, 1.0, "drink", 0.8), number=1)))
+    assert "event at 1.00 s: ward 3: person 1 (tracking id 7) started drink (p=0.80)" in caplog.text
 
 
 # ---- alerts ---------------------------------------------------------------------------------------
