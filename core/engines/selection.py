@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import write_then_rename
 from core.engines.cache import hold, made_by_engines, mark_used, remove_unused, tag_as_cache
 from core.engines.cpu_batching import (
     PerBatchEngine,
@@ -304,7 +305,10 @@ class _Source:
             if not target.is_file() or _stale_export(target, metadata, digest):
                 log.info("exporting %s to ONNX (once, kept in %s)", self.path.name, self.cache_dir)
                 export_onnx(self.checkpoint().model, metadata, target)
-                digest.write_text(file_sha256(target) + "\n", encoding="utf-8")
+                # Whole or not at all: another app starting on this cache took a half-written one for
+                # damaged bytes ("exported again").
+                written = (file_sha256(target) + "\n").encode("utf-8")
+                write_then_rename(digest, lambda f: f.write(written))
             self._onnx = target
         return self._onnx
 

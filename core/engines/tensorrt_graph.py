@@ -164,7 +164,9 @@ def cached_engine(
     # mismatched plan accepted.
     key_path.unlink(missing_ok=True)
     write_then_rename(plan_path, lambda f: f.write(plan))  # Ctrl-C too leaves no partial plan (100s of MB)
-    key_path.write_text(json.dumps(dict(key), indent=1, sort_keys=True), encoding="utf-8")
+    # Whole or not at all: another app starting on this cache (a second room's) reads it meanwhile.
+    key_text = json.dumps(dict(key), indent=1, sort_keys=True).encode("utf-8")
+    write_then_rename(key_path, lambda f: f.write(key_text))
     return plan, True
 
 
@@ -180,8 +182,8 @@ def remember_failed_build(
     if not refused:
         (cache_dir / f"{name}.plan.json").unlink(missing_ok=True)
         (cache_dir / f"{name}.plan").unlink(missing_ok=True)
-    record = json.dumps({"key": dict(key), "error": error, "refused": refused}, indent=1)
-    (cache_dir / f"{name}.failed.json").write_text(record, encoding="utf-8")
+    record = json.dumps({"key": dict(key), "error": error, "refused": refused}, indent=1).encode("utf-8")
+    write_then_rename(cache_dir / f"{name}.failed.json", lambda f: f.write(record))
 
 
 def fp16_onnx(onnx_path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
