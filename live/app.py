@@ -510,18 +510,18 @@ def keeps_images(config: LiveConfig) -> bool:
 
 
 def open_source(config: LiveConfig, *, color: bool = True) -> Source:
-    """The source `--source` names (not opened yet); `color=False` replays a recording without decoding
-    its colour."""
+    """The source `--source` names (not opened yet); `color=False` reads a Kinect without its colour
+    camera, and replays a recording without decoding its colour."""
     backend = config.source.kinect
     depth = keeps_images(config)
     if backend is KinectBackend.KINECT_NEXT:
         from live.kinect_next_source import KinectNextSource  # kinect_next itself is imported in open()
 
-        return KinectNextSource(depth=depth)
+        return KinectNextSource(color=color, depth=depth)
     if backend is KinectBackend.PYKINECT2:
         from live.kinect import KinectSource  # pykinect2 itself is imported only in open()
 
-        return KinectSource(depth=depth)
+        return KinectSource(color=color, depth=depth)
     if config.source.kind is SourceKind.SIMULATOR:
         return simulated_source(people=config.sim_people, seed=config.seed, options=config.replay,
                                 actions=config.sim_actions, low_light=config.sim_low_light)
@@ -626,13 +626,16 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     try:
         engine, inputs = open_model(checkpoint, config.engine, config.threads, source=source)
         config.pipeline.recognition.check_window(inputs.window.duration_s)  # before the ring and the window
-        replay = config.source.kind is SourceKind.RECORDING
-        if replay and source.color_shape is not None and not inputs.parts and not keeps_images(config):
-            # Nothing would use the video (a skeleton-only model; nothing shown or recorded): replayed
-            # without it, no frame decoded and no image in memory.
+        if source.color_shape is not None and not inputs.parts and not keeps_images(config) \
+                and config.source.kind is not SourceKind.SIMULATOR:
+            # Nothing would use the colour (a skeleton-only model; nothing shown or recorded): a recording
+            # replayed without its video, a Kinect opened again without its colour camera (the simulator
+            # draws its images anyway). No image then reaches memory at all, nor a crash dump.
             unseen = ("privacy skeleton shows and records no image" if not default_privacy(config).shows_color
                       else "a headless run without --record shows and records none")
-            log.info("the recording's video is not read: the model reads the skeleton only, and %s", unseen)
+            what = ("the Kinect's colour camera is" if config.source.kind is SourceKind.KINECT
+                    else "the recording's video is")
+            log.info("%s not read: the model reads the skeleton only, and %s", what, unseen)
             source.close()
             source = open_source(config, color=False)
             source.open()

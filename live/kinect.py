@@ -26,7 +26,8 @@ package with the same lines (tests/test_live_sources.py); they have NOT been run
 sensor (this project is developed on Linux, where no Kinect v2 body tracking exists).
 
 Frames are driven by body frames (30 fps whether or not anybody is in view); each carries the most
-recent colour image (colour drops to 15 fps in low light, so an image may repeat). The body frame's
+recent colour image (colour drops to 15 fps in low light, so an image may repeat), for up to
+COLOR_REPEAT_S (live/kinect_common.py), and none with `color=False`. The body frame's
 RelativeTime (100 ns ticks, sensor clock) is the timestamp; PyKinect2 drops the colour frame's own.
 Joints are mapped to colour pixels by the SDK's CoordinateMapper (+-inf -> NaN).
 
@@ -57,7 +58,15 @@ import numpy as np
 from core.camera import ColorCamera
 from core.frame import Body, Frame
 from core.package_files import pip_install
-from live.kinect_common import COLOR_SHAPE, JOINT_COUNT, KINECT_FPS, SilenceLog, needs_windows, sensor_body
+from live.kinect_common import (
+    COLOR_SHAPE,
+    JOINT_COUNT,
+    KINECT_FPS,
+    LatestColor,
+    SilenceLog,
+    needs_windows,
+    sensor_body,
+)
 from live.sources import SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -197,15 +206,17 @@ class KinectSource:
         platform: str = sys.platform,
         reopen_after_s: float = 3.0,
         poll_s: float = 0.002,
+        color: bool = True,
         depth: bool = True,
     ) -> None:
         self._factory = runtime_factory
+        self.color = color  # read the colour camera (KinectNextSource says when not)
         self.depth = depth
         self._platform = platform
         self._reopen_after_s = reopen_after_s
         self._poll_s = poll_s
         self._runtime: Any = None
-        self._color: np.ndarray | None = None
+        self._color = LatestColor()
         self._last_frame_at = 0.0
         self._silence = SilenceLog()
         self._unavailable_since: float | None = None
@@ -213,7 +224,7 @@ class KinectSource:
         # The SDK maps joints to colour pixels itself (Body.joints_color, which the glimpse prefers);
         # the pipeline's DEFAULT_CAMERA then only sizes the part boxes from the joints' depth.
         self.camera: ColorCamera | None = None
-        self.color_shape: tuple[int, int] | None = COLOR_SHAPE
+        self.color_shape: tuple[int, int] | None = COLOR_SHAPE if color else None
         self.fps = KINECT_FPS
         self.fixes: list[str] = []
 
@@ -231,7 +242,8 @@ class KinectSource:
         assert self._factory is not None
         try:
             self._runtime = self._factory(
-                FRAME_SOURCE_COLOR | FRAME_SOURCE_BODY | (FRAME_SOURCE_DEPTH if self.depth else 0)
+                FRAME_SOURCE_BODY | (FRAME_SOURCE_COLOR if self.color else 0)
+                | (FRAME_SOURCE_DEPTH if self.depth else 0)
             )
         except OSError as error:  # kinect20.dll missing
             raise SourceUnavailable(
@@ -279,25 +291,25 @@ class KinectSource:
     def _frame(self, body_frame: Any) -> Frame | None:
         if body_frame is None or getattr(body_frame, "bodies", None) is None:
             return None
-        if self._runtime.has_new_color_frame():
+        timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
+        if self.color and self._runtime.has_new_color_frame():
             flat = self._runtime.get_last_color_frame()
             if flat is not None:
                 bgra = np.asarray(flat, dtype=np.uint8).reshape(COLOR_SHAPE[0], COLOR_SHAPE[1], 4)
                 # Converted once into contiguous BGR (~1 ms): copying the BGR view of BGRA into the ring
                 # takes 22-35 ms at 1080p
                 # (benchmarks/privacy_blur.py), near a whole frame period.
-                self._color = cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR)
+                self._color.arrived(cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR), timestamp)
         depth = None
         if self.depth and self._runtime.has_new_depth_frame():
             flat = self._runtime.get_last_depth_frame()
             if flat is not None:
                 depth = np.asarray(flat, dtype=np.uint16).reshape(DEPTH_SHAPE)
-        timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
         tracked = [self._body(b) for b in body_frame.bodies if b is not None and b.is_tracked]
         bodies = [body for body in tracked if body is not None]
         return Frame(
             timestamp=timestamp,
-            color=self._color,
+            color=self._color.for_tick(timestamp),
             bodies=bodies,
             index=int(round(timestamp * KINECT_FPS)),  # gaps in the sensor clock show up as drops
             depth=depth,
@@ -317,6 +329,7 @@ class KinectSource:
         return sensor_body(int(body.tracking_id), joints, states, joints_color)
 
     def _close_runtime(self) -> None:
+        self._color.forget()  # no image kept once closed; a restarted runtime's clock starts over
         if self._runtime is not None:
             try:
                 self._runtime.close()

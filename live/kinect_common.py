@@ -15,6 +15,11 @@ LOW_LIGHT_FPS = 15.0  # colour in low light (bodies stay at KINECT_FPS)
 COLOR_SHAPE = (1080, 1920)  # colour image (height, width)
 JOINT_COUNT = 25  # joints per body, in the SDK's JointType order (core.skeleton.KINECT_V2)
 SILENCE_REMINDER_S = 300.0  # a sensor that stays silent through reopening is said again this often
+# A tick without a colour image carries the last one for at most this long (sensor clock): low light's
+# every other tick (33 ms), or an image a tick late. Not a colour stream that stalled while bodies go on
+# (after a replug, say): its image shows people where they no longer are, and under --privacy blur their
+# faces are blurred where the bodies are now, so one who was there then, lost since, showed unblurred.
+COLOR_REPEAT_S = 0.2
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +70,23 @@ class SilenceLog:
             log.info("Kinect frames flow again after %.0f s and %d reopens", time.monotonic() - self._since,
                      self._reopens)
         self._since, self._reopens = None, 0
+
+
+class LatestColor:
+    """The newest colour image and its tick's time (sensor clock): what a tick without an image of its own
+    carries, for COLOR_REPEAT_S. Forgotten when the sensor is opened again (its clock starts over)."""
+
+    def __init__(self) -> None:
+        self._image: np.ndarray | None = None
+        self._at = 0.0
+
+    def arrived(self, image: np.ndarray, timestamp: float) -> None:
+        self._image, self._at = image, timestamp
+
+    def for_tick(self, timestamp: float) -> np.ndarray | None:
+        if self._image is None or not 0.0 <= timestamp - self._at <= COLOR_REPEAT_S:
+            return None
+        return self._image
+
+    def forget(self) -> None:
+        self._image = None

@@ -9,6 +9,7 @@ Windows Runtime 2.0).
                                             core.skeleton.KINECT_V2), tracking states, tracking id
         kinect.mapper camera -> colour   -> Body.joints_color (+-inf where unmappable -> NaN)
         color (BGRA) -> contiguous BGR   -> Frame.color; a tick without a colour image repeats the last
+                                            (for COLOR_REPEAT_S); none with color=False
         depth.data (uint16 424x512 mm)   -> Frame.depth; None in a tick without one (never repeated)
 
 kinect-next (PyPI, MIT, pinned in the `kinect` extra) replaces PyKinect2 (live/kinect.py, still there
@@ -18,9 +19,9 @@ install. It is imported only when this source opens.
 
 Low light: the colour camera drops to 15 fps while bodies stay at 30. Whether the multi-source reader
 then delivers 30 ticks a second with colour in every other one, or 15 ticks with both, is not
-documented; both are handled. A tick without colour carries the last image (the model needs an image
-per frame, and a repeat is closer than black), and `Frame.index` counts sensor ticks at the rate the
-reader delivers them, so neither shows up as dropped frames.
+documented; both are handled. A tick without colour carries the last image for up to COLOR_REPEAT_S
+(the model needs an image per frame, and a repeat is closer than black), and `Frame.index` counts
+sensor ticks at the rate the reader delivers them, so neither shows up as dropped frames.
 
 Unplugged: waits time out and the sensor reports IsAvailable false -> `connected` False and one
 warning; the source keeps waiting and the app stays up. When the sensor is back, frames flow again
@@ -62,6 +63,7 @@ from live.kinect_common import (
     JOINT_COUNT,
     KINECT_FPS,
     LOW_LIGHT_FPS,
+    LatestColor,
     SilenceLog,
     needs_windows,
     sensor_body,
@@ -135,8 +137,12 @@ class KinectNextSource:
         startup_grace_s: float = 3.0,
         retry_s: float = 1.0,
         max_retry_s: float = 10.0,
+        color: bool = True,
         depth: bool = True,
     ) -> None:
+        # Whether to read the colour camera: not for a skeleton-only model whose run shows and records no
+        # image (live.app.keeps_images), where a 1080p image per tick would only sit in memory.
+        self.color = color
         self.depth = depth  # read the depth stream (Frame.depth) as well
         # A freshly opened Kinect sends nothing for 1-3 s and often pauses once more right after the
         # first frames (kinect-next's README): reopening sooner would restart it forever.
@@ -153,7 +159,7 @@ class KinectNextSource:
         self._opened_at = 0.0
         self._kinect_next: Any = None
         self._sensor: Any = None
-        self._color: np.ndarray | None = None
+        self._color = LatestColor()
         self._ticks = TickCounter()
         self._last_frame_at = 0.0
         self._silence = SilenceLog()
@@ -162,7 +168,7 @@ class KinectNextSource:
         # The SDK maps joints to colour pixels itself (Body.joints_color); the pipeline's DEFAULT_CAMERA
         # only sizes part and face boxes from the joints' depth.
         self.camera: ColorCamera | None = None
-        self.color_shape: tuple[int, int] | None = COLOR_SHAPE
+        self.color_shape: tuple[int, int] | None = COLOR_SHAPE if color else None
         self.fps = KINECT_FPS
         self.color_frames = 0  # colour images received (under `frames` in low light)
         self.frames = 0
@@ -191,7 +197,9 @@ class KinectNextSource:
 
     def _open_sensor(self) -> None:
         kn = self._kinect_next
-        streams = kn.StreamType.COLOR | kn.StreamType.BODY
+        streams = kn.StreamType.BODY
+        if self.color:
+            streams |= kn.StreamType.COLOR
         if self.depth:
             streams |= kn.StreamType.DEPTH
         sensor = kn.KinectSensor(streams, auto_open=False)
@@ -204,6 +212,7 @@ class KinectNextSource:
 
     def _close_sensor(self) -> None:
         sensor, self._sensor = self._sensor, None
+        self._color.forget()  # no image kept once closed; a reopened sensor's clock starts over
         if sensor is not None:
             try:
                 sensor.close()
@@ -294,20 +303,20 @@ class KinectNextSource:
     def _frame(self, frameset: Any) -> Frame | None:
         if frameset.relative_time_ns <= 0:  # neither a body nor a colour frame this tick
             return None
+        timestamp = frameset.relative_time_ns / 1e9
         if frameset.color is not None:
             # One conversion into a contiguous BGR image (~1 ms at 1080p): the ring, the face blur and
             # the recorder each copy it, and copying the 3-of-4-channel view as_bgr() gives takes 22-35 ms
             # (benchmarks/privacy_blur.py).
-            self._color = cv2.cvtColor(frameset.color.as_bgra(), cv2.COLOR_BGRA2BGR)
+            self._color.arrived(cv2.cvtColor(frameset.color.as_bgra(), cv2.COLOR_BGRA2BGR), timestamp)
             self.color_frames += 1
         mapper = self._sensor.mapper
         tracked = [body_from_kinect_next(b, mapper) for b in frameset.bodies if b.is_tracked]
         bodies = [body for body in tracked if body is not None]
-        timestamp = frameset.relative_time_ns / 1e9
         self.frames += 1
         depth = frameset.depth.data if frameset.depth is not None else None
-        return Frame(timestamp=timestamp, color=self._color, bodies=bodies, index=self._ticks(timestamp),
-                     depth=depth)
+        return Frame(timestamp=timestamp, color=self._color.for_tick(timestamp), bodies=bodies,
+                     index=self._ticks(timestamp), depth=depth)
 
     def set_paused(self, paused: bool) -> None:
         """A sensor cannot be paused: the capture thread keeps reading and discards while paused."""

@@ -17,6 +17,7 @@ from kinect_runtime import COLOR_SHAPE, KinectRuntime, bgra, color_pixel, standi
 
 from core.skeleton import KINECT_V2  # noqa: E402
 from live.capture import Capture, FrameRing  # noqa: E402
+from live.kinect_common import COLOR_REPEAT_S  # noqa: E402
 from live.kinect_next_source import KINECT_NEXT_VERSION, KinectNextSource, TickCounter  # noqa: E402
 from live.sources import SourceUnavailable  # noqa: E402
 from live.tracks import TrackTable  # noqa: E402
@@ -152,6 +153,58 @@ def test_low_light_colour_at_15_fps_with_bodies_at_30(runtime):
     assert ring.entry(ring.written - 1).has_color
     source.close()
     assert runtime.errors == []
+
+
+def test_a_colour_stream_that_stalls_is_not_repeated_for_ever(runtime):
+    """Colour stopped while bodies went on (after a replug, say): a repeat is for a tick or two, not an
+    image of people where they no longer are (under --privacy blur one lost since showed unblurred)."""
+    source = opened()
+    runtime.tick(5.0, [standing_body(9)], bgra((7, 7, 7)))
+    assert int(read(source).color[0, 0, 0]) == 7
+    seen = []
+    for i in range(1, 10):
+        runtime.tick(5.0 + i / 30, [standing_body(9)], None)
+        seen.append(read(source).color is not None)
+    # Repeated within COLOR_REPEAT_S (0.2 s), not after (the tick at 0.2 s itself left out: a rounding away).
+    assert all(seen[:5]) and not any(seen[6:]), seen
+    assert 5 / 30 < COLOR_REPEAT_S < 7 / 30
+    source.close()  # nothing of it kept once closed, nor carried into a reopened sensor's ticks
+    source.open()
+    runtime.tick(0.1, [standing_body(9)], None)
+    assert read(source).color is None
+    source.close()
+    assert runtime.errors == []
+
+
+def test_without_colour_the_colour_camera_is_not_opened(runtime):
+    source = opened(color=False, depth=False)
+    assert runtime.readers[-1].source_types == 32 and source.color_shape is None  # bodies only
+    runtime.tick(1.0, [standing_body(9)], bgra((1, 1, 1)))
+    frame = read(source)
+    assert frame.color is None and len(frame.bodies) == 1
+    assert np.isfinite(frame.bodies[0].joints_color).all()  # the SDK's mapper needs no colour stream
+    source.close()
+
+
+def test_the_app_reads_no_colour_from_a_kinect_where_nothing_uses_it(runtime, tmp_path):
+    """The default: privacy skeleton and the skeleton-only real-data model. Colour was read and converted at
+    every tick, a 1080p image always in memory (and in a crash dump), though the README says none is kept."""
+    from live.app import build_parser, build_pipeline, config_from_args
+
+    def pipeline_for(*argv: str):
+        return build_pipeline(config_from_args(build_parser().parse_args(
+            ["--source", "kinect", "--engine", "pytorch-cpu", "--threads", "1", *argv])))
+
+    pipeline = pipeline_for("--headless")
+    try:
+        assert pipeline.source.color_shape is None and runtime.readers[-1].source_types & 1 == 0
+    finally:
+        pipeline.release()
+    pipeline = pipeline_for("--privacy", "blur")  # the window shows the picture, its faces blurred
+    try:
+        assert pipeline.source.color_shape is not None and runtime.readers[-1].source_types & 1 == 1
+    finally:
+        pipeline.release()
 
 
 def test_a_reader_that_slows_to_15_fps_in_low_light_is_not_counted_as_dropping_frames(runtime):

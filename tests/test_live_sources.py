@@ -497,6 +497,30 @@ def test_kinect_source_turns_sdk_frames_into_frames():
     assert runtime.closed and not source.connected
 
 
+def test_kinect_source_without_colour_and_with_a_colour_stream_that_stalls():
+    runtimes: list[FakeKinect] = []
+    source = KinectSource(runtime_factory=lambda t: runtimes.append(FakeKinect(t)) or runtimes[-1],
+                          platform="linux", color=False, depth=False)
+    source.open()
+    assert runtimes[0].frame_source_types == 32 and source.color_shape is None  # bodies only
+    runtimes[0].push()
+    f = source.read(timeout=0.5)
+    assert f.color is None and len(f.bodies) == 1 and source.read(timeout=0.01) is None
+    source.close()
+    # With colour: an image repeats for ticks without one only within COLOR_REPEAT_S, not for ever.
+    source = KinectSource(runtime_factory=lambda t: runtimes.append(FakeKinect(t)) or runtimes[-1],
+                          platform="linux")
+    source.open()
+    runtimes[-1].push()
+    assert source.read(timeout=0.5).color is not None
+    repeated = []
+    for _ in range(9):
+        runtimes[-1].push(color=False)
+        repeated.append(source.read(timeout=0.5).color is not None)
+    assert all(repeated[:5]) and not any(repeated[6:]), repeated  # 1/30 s apart; 0.2 s
+    source.close()
+
+
 def test_kinect_unplugged_is_reported_and_picked_up_again():
     runtimes: list[FakeKinect] = []
     source = KinectSource(runtime_factory=lambda t: runtimes.append(FakeKinect(t)) or runtimes[-1],
