@@ -145,6 +145,8 @@ if wait_s > 5:  # torchrun stopping this rank once rank 0 has said the error and
         while signal.getsignal(signal.SIGTERM) is before:
             time.sleep(0.05)
         time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, then torchrun's SIGTERM to every rank
+        time.sleep(0.02)
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=stop_once_it_waits, args=(signal.getsignal(signal.SIGTERM),), daemon=True).start()

@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         if is_main_process():
             print(f"error: {exc}", file=sys.stderr)
         else:
-            leave_it_to_rank_0()  # returns only if rank 0 did not meet it: then this rank says it
+            leave_it_to_rank_0()  # returns only if torchrun did not stop this rank: then it says it
             print(f"error: {rank_prefix()}{exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a missing file, a folder that cannot be written, a full disk: named in it

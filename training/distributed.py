@@ -50,9 +50,13 @@ def leave_it_to_rank_0(timeout_s: float = RANK_0_SAYS_IT_WITHIN_S) -> None:
     """On a rank other than 0 that met what every rank meets (a config error, missing data): wait for
     torchrun to stop this rank, which it does once rank 0 has said the error and left. A rank that left
     first had torchrun stop rank 0 before it said it, and the user read 'interrupted' instead. Stopped, it
-    exits 2 without a word; returns after `timeout_s` if not: then rank 0 did not meet it, and this rank
-    says it."""
+    exits 2 without a word; returns after `timeout_s` if not (rank 0 did not meet it, or this rank is on
+    another node, whose torchrun is not told at once), and this rank says it."""
     def stopped(signum: int, frame: object) -> None:
+        # Once: torchrun follows Ctrl-C with SIGTERM, and a second SystemExit raised while the first
+        # unwinds printed "Exception ignored" tracebacks.
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, signal.SIG_IGN)
         raise SystemExit(2)
 
     for signum in STOP_SIGNALS:
