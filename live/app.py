@@ -619,23 +619,35 @@ def model_inputs(metadata: EngineMetadata) -> ModelInputs:
 
 def build_pipeline(config: LiveConfig) -> LivePipeline:
     """Source first (a missing sensor is said at once, before seconds of model loading), then the model."""
-    source = open_source(config)
+    unseen = ("privacy skeleton shows and records no image" if not default_privacy(config).shows_color
+              else "a headless run without --record shows and records none")
+    # A Kinect is opened without its colour camera where the run shows and records no image: opened with
+    # it, PyKinect2's own thread copies every 1080p image into memory (and a crash dump) from the start.
+    # A model that crops colour has it opened again with the camera, once it is known to (below).
+    kinect = config.source.kind is SourceKind.KINECT
+    source = open_source(config, color=not kinect or keeps_images(config))
     source.open()
     checkpoint = checkpoint_for(config)
     log.info("source: %s; loading the model %s", source.name, checkpoint)  # seconds of silence otherwise
     try:
-        engine, inputs = open_model(checkpoint, config.engine, config.threads, source=source)
+        # Not refused for the colour a Kinect opened without its camera lacks: it gets the camera (below).
+        checked = None if kinect else source
+        engine, inputs = open_model(checkpoint, config.engine, config.threads, source=checked)
         config.pipeline.recognition.check_window(inputs.window.duration_s)  # before the ring and the window
-        if source.color_shape is not None and not inputs.parts and not keeps_images(config) \
-                and config.source.kind is not SourceKind.SIMULATOR:
-            # Nothing would use the colour (a skeleton-only model; nothing shown or recorded): a recording
-            # replayed without its video, a Kinect opened again without its colour camera (the simulator
-            # draws its images anyway). No image then reaches memory at all, nor a crash dump.
-            unseen = ("privacy skeleton shows and records no image" if not default_privacy(config).shows_color
-                      else "a headless run without --record shows and records none")
-            what = ("the Kinect's colour camera is" if config.source.kind is SourceKind.KINECT
-                    else "the recording's video is")
-            log.info("%s not read: the model reads the skeleton only, and %s", what, unseen)
+        if kinect and source.color_shape is None:
+            if inputs.parts:
+                log.info("the model crops colour: the Kinect is opened again with its colour camera")
+                source.close()
+                source = open_source(config)
+                source.open()
+            else:
+                log.info("the Kinect's colour camera is not read: the model reads the skeleton only, and %s",
+                         unseen)
+        replay = config.source.kind is SourceKind.RECORDING
+        if replay and source.color_shape is not None and not inputs.parts and not keeps_images(config):
+            # Nothing would use the video (a skeleton-only model; nothing shown or recorded): replayed
+            # without it, no frame decoded and no image in memory.
+            log.info("the recording's video is not read: the model reads the skeleton only, and %s", unseen)
             source.close()
             source = open_source(config, color=False)
             source.open()

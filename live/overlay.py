@@ -892,10 +892,14 @@ class LiveWindow(QtWidgets.QMainWindow):
     def _draw_frame(self, entry: RingEntry, image: np.ndarray | None) -> None:
         """A frame from the ring (`image` BGR, a copy; None from a skeleton-only source) with everyone's
         skeleton, boxes and labels, and the recording mark, shown; `image` itself is left as it was."""
-        if image is None:  # skeleton-only source, or --privacy skeleton: drawn on black, and said
+        if image is None:  # skeleton-only source, --privacy skeleton, or no image yet: on black, and said
             image = np.zeros((*self._display_shape, 3), np.uint8)
-            why = ("--privacy skeleton" if self.pipeline.config.privacy is PrivacyMode.SKELETON
-                   else "this source has skeletons only")
+            if self.pipeline.config.privacy is PrivacyMode.SKELETON:
+                why = "--privacy skeleton"
+            elif self.pipeline.source.color_shape is None:
+                why = "this source has skeletons only"
+            else:  # a sensor's colour camera starting, or stalled (live.kinect_common.COLOR_REPEAT_S)
+                why = "no colour image from the source just now"
             scale = self.label_scale()
             put_text(image, f"no picture: {why}", (round(14 * scale), image.shape[0] - round(14 * scale)),
                      0.5 * scale, NO_ACTION_GREY, max(1, round(scale)))

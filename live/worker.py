@@ -724,12 +724,13 @@ class RecognitionWorker:
         colourless = sum(frame is None for frame in frames)
         if self.ring.color_shape is not None and colourless * 2 > len(frames):
             # A source with colour whose frames came without it (a replay whose video ended early or is
-            # damaged): the crops would be black, the decision as wrong as the start-up refuses for a
-            # source without colour at all. None is made.
+            # damaged, a sensor's colour camera that stalled): the crops would be black, the decision as
+            # wrong as the start-up refuses for a source without colour at all. None is made.
             self.counters.colourless_windows += 1
             if not self._said_colourless:
-                log.warning("most of a window has no colour (the video ended or is damaged): this model "
-                            "needs colour, so no decisions until colour comes back")
+                log.warning("most of a window has no colour (a video that ended or is damaged, or a colour "
+                            "camera that sends none): this model needs colour, so no decisions until colour "
+                            "comes back")
                 self._said_colourless = True
             return None
         window_crops = self._crops.setdefault(person.tracking_id, WindowCrops(inputs.glimpse))

@@ -369,6 +369,7 @@ def test_live_reads_depth_only_when_it_may_record_it(tmp_path: Path) -> None:
     assert isinstance(kinect, KinectNextSource) and kinect.depth is False
     blurred = open_source(config("--source", "kinect:pykinect2", "--privacy", "blur"))
     assert isinstance(blurred, KinectSource) and blurred.depth is True  # the window's r key may record
+    assert blurred.color and not open_source(config("--source", "kinect:pykinect2"), color=False).color
     assert not keeps_images(config("--source", "kinect", "--privacy", "off", "--headless"))
     assert keeps_images(config("--source", "kinect", "--privacy", "off", "--headless", "--record"))
 

@@ -7,6 +7,7 @@ import gc
 import logging
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +18,12 @@ from kinect_runtime import COLOR_SHAPE, KinectRuntime, bgra, color_pixel, standi
 
 from core.skeleton import KINECT_V2  # noqa: E402
 from live.capture import Capture, FrameRing  # noqa: E402
-from live.kinect_common import COLOR_REPEAT_S  # noqa: E402
+from live.kinect_common import COLOR_REPEAT_S, LatestColor  # noqa: E402
 from live.kinect_next_source import KINECT_NEXT_VERSION, KinectNextSource, TickCounter  # noqa: E402
 from live.sources import SourceUnavailable  # noqa: E402
 from live.tracks import TrackTable  # noqa: E402
+
+DEMO = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "demo.pt"  # RGB crops
 
 
 @pytest.fixture()
@@ -168,12 +171,26 @@ def test_a_colour_stream_that_stalls_is_not_repeated_for_ever(runtime):
     # Repeated within COLOR_REPEAT_S (0.2 s), not after (the tick at 0.2 s itself left out: a rounding away).
     assert all(seen[:5]) and not any(seen[6:]), seen
     assert 5 / 30 < COLOR_REPEAT_S < 7 / 30
+    runtime.tick(5.02, [standing_body(9)], bgra((8, 8, 8)))
+    assert int(read(source).color[0, 0, 0]) == 8
     source.close()  # nothing of it kept once closed, nor carried into a reopened sensor's ticks
     source.open()
-    runtime.tick(0.1, [standing_body(9)], None)
+    runtime.tick(5.05, [standing_body(9)], None)  # within COLOR_REPEAT_S of that image on the sensor clock
     assert read(source).color is None
     source.close()
     assert runtime.errors == []
+
+
+def test_the_last_colour_image_is_carried_only_forward_and_briefly():
+    latest = LatestColor()
+    image = np.zeros((2, 2, 3), np.uint8)
+    assert latest.for_tick(1.0) is None
+    latest.arrived(image, 1.0)
+    assert latest.for_tick(1.0) is image and latest.for_tick(1.0 + COLOR_REPEAT_S / 2) is image
+    assert latest.for_tick(1.0 + COLOR_REPEAT_S * 1.5) is None
+    assert latest.for_tick(0.9) is None  # a clock that went back (a sensor opened again)
+    latest.forget()
+    assert latest.for_tick(1.0) is None
 
 
 def test_without_colour_the_colour_camera_is_not_opened(runtime):
@@ -196,11 +213,17 @@ def test_the_app_reads_no_colour_from_a_kinect_where_nothing_uses_it(runtime, tm
             ["--source", "kinect", "--engine", "pytorch-cpu", "--threads", "1", *argv])))
 
     pipeline = pipeline_for("--headless")
-    try:
-        assert pipeline.source.color_shape is None and runtime.readers[-1].source_types & 1 == 0
+    try:  # never opened with the camera, not even while the model loaded
+        assert pipeline.source.color_shape is None and all(r.source_types & 1 == 0 for r in runtime.readers)
     finally:
         pipeline.release()
     pipeline = pipeline_for("--privacy", "blur")  # the window shows the picture, its faces blurred
+    try:
+        assert pipeline.source.color_shape is not None and runtime.readers[-1].source_types & 1 == 1
+    finally:
+        pipeline.release()
+    # A model that crops colour gets the camera, whatever the run shows (privacy skeleton, headless).
+    pipeline = pipeline_for("--headless", "--checkpoint", str(DEMO))
     try:
         assert pipeline.source.color_shape is not None and runtime.readers[-1].source_types & 1 == 1
     finally:

@@ -518,6 +518,14 @@ def test_kinect_source_without_colour_and_with_a_colour_stream_that_stalls():
         runtimes[-1].push(color=False)
         repeated.append(source.read(timeout=0.5).color is not None)
     assert all(repeated[:5]) and not any(repeated[6:]), repeated  # 1/30 s apart; 0.2 s
+    runtimes[-1].push()
+    assert source.read(timeout=0.5).color is not None
+    # Restarted (silent for too long): the image is not kept, nor carried into the new runtime's ticks
+    # (here the next tick on the same clock, 1/30 s after it).
+    source._restart()
+    runtimes[-1].ticks = runtimes[-2].ticks
+    runtimes[-1].push(color=False)
+    assert source.read(timeout=0.5).color is None
     source.close()
 
 
