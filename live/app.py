@@ -337,7 +337,9 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                                                         ("--alert-auth-file", args.alert_auth_file, None))
                  if value != default]
         if given:
-            raise ValueError(f"{' and '.join(given)} set the delivery to --alert-url, which is not given")
+            verb = "sets" if len(given) == 1 else "set"
+            raise ValueError(f"{' and '.join(given)} {verb} how alerts are sent to --alert-url, but no "
+                             "--alert-url is given")
     source = SourceChoice.parse(args.source)
     sensor = source.kind is SourceKind.KINECT
     sim_only = [option for option, value in (("--people", args.people), ("--seed", args.seed),

@@ -687,6 +687,7 @@ class AlertDispatcher:
         self._pair_actions = {name for name in self.classes if is_two_person(name)}
         # Running hooks: (process, when it started, when it was killed as hung or None).
         self._children: list[tuple[subprocess.Popen, float, float | None]] = []
+        self._paged: dict[subprocess.Popen, str] = {}  # each running hook's alert, as its failure names it
         self.alerts: list[Alert] = []  # the latest (at most 1000)
         self.raised = 0  # every alert of the run
         self.hook_failures = 0
@@ -776,6 +777,9 @@ class AlertDispatcher:
             return
         environment = alert.environment(delivery_id)
         self._reap()
+        # Which page a failure lost: its room, who, what, when (several rooms may log to one collector).
+        where = f"{alert.room}: " if alert.room else ""
+        paged = f"the alert {where}{alert.who()}: {alert.action} at {_iso(alert.time)}"
         # A group of its own: a hung command is stopped with whatever it started (a `curl` in a script).
         group = ({"start_new_session": True} if os.name == "posix"
                  else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
@@ -785,9 +789,10 @@ class AlertDispatcher:
         except (OSError, ValueError) as error:  # ValueError: a NUL in a value (a class name from a model)
             self.hook_failures += 1
             self.command_failing = True
-            log.error("alert command %r could not start: %s", self.config.command, error)
+            log.error("alert command %r could not start for %s: %s", self.config.command, paged, error)
             return
         self._children.append((child, time.monotonic(), None))
+        self._paged[child] = paged
 
     def watch_commands(self) -> None:
         """Report alert commands that ended and stop hung ones: at every hop, and from the window's and the
@@ -807,8 +812,11 @@ class AlertDispatcher:
             code = child.poll()
             now = time.monotonic()
             if code is None and killed is None and now - started >= hung_after_s:
-                log.error("alert command %r still running after %.0f s: stopped (pid %d and what it started)",
-                          self.config.command, now - started, child.pid)
+                # At the app's end (close) a command still running is stopped whatever its time.
+                ending = " as the app ends" if hung_after_s == 0.0 else ""
+                log.error("alert command %r for %s still running after %.0f s%s: stopped (pid %d and what it "
+                          "started)", self.config.command, self._paged.get(child, "an alert"), now - started,
+                          ending, child.pid)
                 _stop_group(child)
                 self._children[self._children.index(entry)] = (child, started, now)
                 continue
@@ -820,10 +828,13 @@ class AlertDispatcher:
                 code = -signal.SIGKILL if os.name == "posix" else 1  # a failed run, not looked at again
             if code is not None:
                 self._children.remove(entry)
+                paged = self._paged.pop(child, "an alert")
                 self.command_failing = code != 0
                 if code != 0:
                     self.hook_failures += 1
-                    log.error("alert command %r exited with %d", self.config.command, code)
+                    if killed is None:  # one stopped as hung was said then, not again as a signal's number
+                        how = f"exited with {code}" if code > 0 else f"was ended by signal {-code}"
+                        log.error("alert command %r for %s %s", self.config.command, paged, how)
 
     def report(self, summary: Summary) -> Summary:
         """After `close`: `summary` with what did not reach anyone among its errors (failed alert command

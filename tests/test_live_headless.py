@@ -373,17 +373,21 @@ def test_an_alert_command_that_cannot_take_the_alert_is_a_failure_not_a_crash():
     assert alerts.hook_failures == 1
 
 
-def test_a_failed_alert_command_is_said_while_no_hop_comes():
+def test_a_failed_alert_command_is_said_while_no_hop_comes(caplog):
     """A patient alone falls and leaves the sensor's view: the alert's command fails, and no hop comes to
-    notice it. The window's and the headless loop's own ticks do (watch_commands)."""
+    notice it. The window's and the headless loop's own ticks do (watch_commands). Said with the page it
+    lost: the log of several rooms said only which command failed."""
     command = f"{sys.executable} -c \"raise SystemExit(3)\""
-    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command, room="ward 3"), CLASSES)
     alerts.update(hop(1.0, decision(3, 1.0, "fall_down", 0.8)))
     (child, _, _), = alerts._children
     child.wait(20)
     assert not alerts.command_failing  # nothing has looked yet
-    alerts.watch_commands()
+    with caplog.at_level("ERROR", "live.headless"):
+        alerts.watch_commands()
     assert alerts.command_failing and alerts.hook_failures == 1 and alerts._children == []
+    said = r"for the alert ward 3: person \d+: fall_down at 20\S+ exited with 3$"
+    assert re.search(said, caplog.text, re.MULTILINE), caplog.text
     alerts.close()
 
 
@@ -453,6 +457,8 @@ def test_a_hung_alert_command_is_stopped_not_left_behind(caplog, tmp_path):
         alerts.close(timeout=0.5)
     assert time.monotonic() - started < 5 and child.poll() is not None  # not running past the app
     assert alerts.hook_failures == 1 and "still running after" in caplog.text
+    assert "as the app ends: stopped" in caplog.text
+    assert caplog.text.count("alert command") == 1  # not "exited with -9" after it too
 
     def running(pid: int) -> bool:  # a zombie (killed, not yet reaped by whoever adopted it) is not running
         status = Path(f"/proc/{pid}/status")
@@ -1007,7 +1013,7 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     (["--alert-command", "'unterminated"], "--alert-command \"'unterminated\": No closing quotation"),
     (["--checkpoint", "."], "a folder, not a checkpoint file"),
     (["--checkpoint", "in_the_way.engine"], "a TensorRT engine is built and cached by the app itself"),
-    (["--alert-queue", "q/queue.jsonl"], "--alert-queue set the delivery to --alert-url, which is not given"),
+    (["--alert-queue", "q/queue.jsonl"], "--alert-queue sets how alerts are sent to --alert-url, but no"),
     (["--room", " "], "--room: empty; name where the sensor is"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "."],
      ": a folder; give the queue's file"),  # named in full: a service's working folder is not known
@@ -1018,7 +1024,7 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     (["--alert-url", "https://nurse:secret@127.0.0.1:9/"], "a user name or password in the URL is not sent"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-auth-file", "in_the_way"], "expected one line"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-auth-file", "two_lines"], "found 2"),
-    (["--alert-auth-file", "two_lines"], "--alert-auth-file set the delivery to --alert-url, which is not"),
+    (["--alert-auth-file", "two_lines"], "--alert-auth-file sets how alerts are sent to --alert-url, but no"),
 ])
 def test_bad_start_up_options_are_one_line_naming_the_option(options, says, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
