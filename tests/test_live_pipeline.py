@@ -211,7 +211,7 @@ def test_the_cli_gives_the_source_back_when_the_run_cannot_start(tiny_model, mon
     from live.app import main
 
     source = TrackedSource()
-    monkeypatch.setattr(live.app, "open_source", lambda config: source)
+    monkeypatch.setattr(live.app, "open_source", lambda config, color=True: source)
     from core.model.profiles import tiny
 
     checkpoint = random_checkpoint(tmp_path / "m.pt", tiny(len(CLASSES)), CLASSES, duration_s=1.0)
@@ -229,7 +229,7 @@ def test_a_recording_that_cannot_start_for_disk_space_stops_the_cli_before_it_ru
     from live.app import main
 
     source = TrackedSource()
-    monkeypatch.setattr(live.app, "open_source", lambda config: source)
+    monkeypatch.setattr(live.app, "open_source", lambda config, color=True: source)
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: type(usage)(usage.total, usage.used, 10**9))
     from core.model.profiles import tiny
@@ -249,7 +249,7 @@ def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypa
     from live.app import main
 
     source = TrackedSource()
-    monkeypatch.setattr(live.app, "open_source", lambda config: source)
+    monkeypatch.setattr(live.app, "open_source", lambda config, color=True: source)
     checkpoint = random_checkpoint(tmp_path / "m.pt", tiny(2), ("drink", "wave"), duration_s=1.0)
     assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch",
                  "--alert-command", "true"]) == 2
