@@ -1033,7 +1033,7 @@ def run_headless(
     log.info("running: decisions to %s, events to %s; a status line every %.0f s",
              config.output or "standard output", config.events or "this log", config.health_every_s)
     next_health = started + config.health_every_s
-    next_check, stalled, undecided = started + 1.0, False, False
+    next_check, stalled, undecided, late = started + 1.0, False, False, False
     # Since when the computer is keeping up with the sensor's frames again after it was not (None: it was
     # not, or never stopped): "again" is said only once that has lasted, not each time the share crosses.
     missing, keeping_up_since = False, None
@@ -1088,6 +1088,15 @@ def run_headless(
                                   "alert can be raised until decisions come again", stats.undecided_s)
                     else:
                         log.info("decisions again")
+                if (stats.late_decisions_s is not None) != late:
+                    late = stats.late_decisions_s is not None
+                    if late:
+                        log.warning("decisions come %.1f s after their frames (p95 of the recent ones): this "
+                                    "computer is not keeping up with recognition, and alerts come that much "
+                                    "later (fewer people per computer, --threads, or a GPU)",
+                                    stats.late_decisions_s)
+                    else:
+                        log.info("decisions on time again")
                 # Said as it starts, as the window's banner shows it, not at the next status line.
                 if stats.missing_frames is not None:
                     keeping_up_since = None

@@ -108,6 +108,11 @@ UNDECIDED_S = 3.0
 # keep up (Capture.missed_share): the model sees a movement in a third fewer frames than it learnt from, or
 # fewer. The simulated room of six on 2 busy cores left out three quarters; one person, under a tenth.
 MISSING_FRAMES_SHARE = 0.3
+# Decisions this late or later (the p95 of the recent ones, from a window's newest frame to its decision)
+# are recognition not keeping up (more people than these cores decide for in a hop, a slow engine): staff
+# then wait on the computer for as long again as the model takes to name an action (about a second). At
+# the default 0.2 s hop, decisions take tens of milliseconds on 2 cores.
+LATE_DECISIONS_S = 1.0
 SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the run)
 # A recording asked for from the start (--record) that has not begun after this long (its folder on a
 # share that hangs) is left to begin on its own: the room is watched meanwhile. Making a clip's files
@@ -155,6 +160,8 @@ class LiveStats:
     record_not_begun: tuple[Path, float] | None = None
     # The share of the sensor's frames left out lately, past MISSING_FRAMES_SHARE (None: it keeps up).
     missing_frames: float | None = None
+    # The recent decisions' p95 latency, past LATE_DECISIONS_S (None: on time): alerts come that late.
+    late_decisions_s: float | None = None
     # Which part of its recording the clip being recorded is: a "saved ..." of the part before, as its
     # video filled, read as if the recording had stopped.
     recording_part: int = 1
@@ -162,12 +169,12 @@ class LiveStats:
     @property
     def troubled(self) -> bool:
         """Something a service's log reader must act on: no sensor, no frames, recognition stuck, nobody
-        decided, a recording losing frames, or the sensor's frames left out (the status line is then a
-        warning, not an INFO a log filter drops)."""
+        decided, a recording losing frames, the sensor's frames left out or decisions late (the status line
+        is then a warning, not an INFO a log filter drops)."""
         return (not self.connected or self.stalled_s is not None or self.recognition_stuck_s is not None
                 or self.source_stuck_s is not None or self.undecided_s is not None
                 or self.recording_dropped > 0 or self.record_not_begun is not None
-                or self.missing_frames is not None)
+                or self.missing_frames is not None or self.late_decisions_s is not None)
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
@@ -187,6 +194,8 @@ class LiveStats:
             failed += f", RECOGNITION STUCK FOR {self.recognition_stuck_s:.0f} s"
         if self.undecided_s is not None:
             failed += f", NO DECISION FOR ANYONE FOR {self.undecided_s:.0f} s"
+        if self.late_decisions_s is not None:
+            failed += f", DECISIONS {self.late_decisions_s:.1f} S LATE (recognition is not keeping up)"
         holes = (f", RECORDING {self.recording} LEFT OUT {self.recording_dropped} FRAMES (its disk is slow)"
                  if self.recording_dropped else "")
         if self.record_not_begun is not None:
@@ -866,7 +875,7 @@ class LivePipeline:
             decisions=self.worker.counters.decisions,
             skipped_hops=self.worker.counters.skipped_hops,
             latency_p50_s=self.worker.latency.recent_percentile(50),
-            latency_p95_s=self.worker.latency.recent_percentile(95),
+            latency_p95_s=(p95 := self.worker.latency.recent_percentile(95)),
             inference_p50_s=self.worker.inference.recent_percentile(50),
             saving=tuple(sink.recorder.sample_name for sink in list(self._saving)),
             privacy=self.config.privacy,
@@ -880,6 +889,8 @@ class LivePipeline:
             record_not_begun=self._record_not_begun(),
             missing_frames=(missed if (missed := self.capture.missed_share()) is not None
                             and missed >= MISSING_FRAMES_SHARE and not self.paused else None),
+            late_decisions_s=(p95 if p95 is not None and p95 >= LATE_DECISIONS_S and not self.paused
+                              else None),
         )
 
     def _stalled_s(self) -> float | None:

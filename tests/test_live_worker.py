@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -663,6 +664,25 @@ def test_a_slow_engine_skips_hops_instead_of_queueing_them(tiny_model):
     # of 3 s of hops would wait for the 0.4 s calls of all before it, several seconds).
     assert summary.latency_p95_s is not None and summary.latency_p95_s < 0.4 + 1.2
     assert not pipeline.capture.alive and not pipeline.worker.alive
+
+
+def test_decisions_a_second_late_are_said_as_the_computer_not_keeping_up(tiny_model, caplog):
+    """Recognition slower than the room (too many people for the cores, a slow engine) said nothing: skipped
+    hops and a p95 in the status line at INFO, while every alert came that much later."""
+    import os
+
+    from live.headless import AlertConfig, HeadlessConfig, run_headless
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(synthetic_room(4.0), SpyEngine(engine, delay_s=1.1), inputs,
+                            PipelineConfig(recognition=RecognitionConfig(hop_s=0.1)))
+    quiet = HeadlessConfig(output=Path(os.devnull), alerts=AlertConfig(classes=()))
+    with caplog.at_level("INFO", logger="live.headless"):
+        run_headless(pipeline, quiet)
+    stats = pipeline.stats()
+    assert stats.late_decisions_s is not None and stats.late_decisions_s >= 1.1
+    assert stats.troubled and re.search(r"DECISIONS \d+\.\d S LATE", stats.health())
+    assert "this computer is not keeping up with recognition" in caplog.text
 
 
 def test_latency_is_measured_finer_than_windows_monotonic_clock(tiny_model, monkeypatch):
