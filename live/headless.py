@@ -38,7 +38,7 @@ from typing import IO
 
 from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
-from live.pipeline import LivePipeline, Summary
+from live.pipeline import LATE_OVER_S, LivePipeline, Summary
 from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
 from recordings.labels import class_name_as_written
@@ -56,9 +56,10 @@ ALERT_BEEP_S = 10.0
 # A headless run whose recognition has been stuck this long ends (exit 1): a call that never returns
 # cannot be interrupted from inside, and a service manager that restarts the process brings it back.
 STUCK_EXIT_S = 60.0
-# A computer that was not keeping up with the sensor's frames is said to again once it has for this long
-# (the share is over the last 10 s, and hovers about its threshold on a computer at its limit).
-MISSING_FRAMES_CLEAR_S = 10.0
+# A computer that was not keeping up (with the sensor's frames, or decisions late) is said to again once it
+# has for this long (either figure is over the last 10 s, and hovers about its line on a computer at its
+# limit).
+KEEPING_UP_AGAIN_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -1033,10 +1034,11 @@ def run_headless(
     log.info("running: decisions to %s, events to %s; a status line every %.0f s",
              config.output or "standard output", config.events or "this log", config.health_every_s)
     next_health = started + config.health_every_s
-    next_check, stalled, undecided, late = started + 1.0, False, False, False
+    next_check, stalled, undecided = started + 1.0, False, False
     # Since when the computer is keeping up with the sensor's frames again after it was not (None: it was
     # not, or never stopped): "again" is said only once that has lasted, not each time the share crosses.
     missing, keeping_up_since = False, None
+    late, on_time_since = False, None  # the same for decisions late (LATE_DECISIONS_S)
     hops = StuckSteps()
     # A read that never returns (a sensor driver that hangs) left the room unwatched for good: the stall
     # was said, and the run went on to its --duration, or for ever.
@@ -1088,15 +1090,19 @@ def run_headless(
                                   "alert can be raised until decisions come again", stats.undecided_s)
                     else:
                         log.info("decisions again")
-                if (stats.late_decisions_s is not None) != late:
-                    late = stats.late_decisions_s is not None
-                    if late:
-                        log.warning("decisions come %.1f s after their frames (p95 of the recent ones): this "
+                if stats.late_decisions_s is not None:
+                    on_time_since = None
+                    if not late:
+                        late = True
+                        log.warning("decisions come %.1f s after their frames (p95 of the last %.0f s): this "
                                     "computer is not keeping up with recognition, and alerts come that much "
                                     "later (fewer people per computer, --threads, or a GPU)",
-                                    stats.late_decisions_s)
-                    else:
-                        log.info("decisions on time again")
+                                    stats.late_decisions_s, LATE_OVER_S)
+                elif late:  # said once it has lasted, as for the frames: a p95 about the line comes and goes
+                    on_time_since = on_time_since or now
+                    if now - on_time_since >= KEEPING_UP_AGAIN_S:
+                        late, on_time_since = False, None
+                        log.info("decisions on time again (or none to make)")
                 # Said as it starts, as the window's banner shows it, not at the next status line.
                 if stats.missing_frames is not None:
                     keeping_up_since = None
@@ -1109,7 +1115,7 @@ def run_headless(
                     keeping_up_since = None  # no frames at all (unplugged, stalled): not keeping up with them
                 elif missing:
                     keeping_up_since = keeping_up_since or now
-                    if now - keeping_up_since >= MISSING_FRAMES_CLEAR_S:
+                    if now - keeping_up_since >= KEEPING_UP_AGAIN_S:
                         missing, keeping_up_since = False, None
                         log.info("keeping up with the frames of %s again", pipeline.source.name)
                 if (ended_stuck := hops.check(now, stats.recognition_stuck_s)) is not None:

@@ -1180,11 +1180,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif stats.missing_frames is not None:
             banner, ink = (f"missing {stats.missing_frames:.0%} of the sensor's frames - this computer is "
                            "not keeping up; recognition sees less of each movement"), "#ffb000"
+        elif self.pipeline.ended:
+            banner = "end of replay"
         elif stats.late_decisions_s is not None:
             banner, ink = (f"decisions {stats.late_decisions_s:.1f} s late - this computer is not keeping up "
                            "with recognition; alerts come that much later"), "#ffb000"
-        elif self.pipeline.ended:
-            banner = "end of replay"
         elif stats.paused:
             banner, ink = "PAUSED - no recognition, no alerts (space resumes)", "#ffb000"
             if (left := self._pause_left_s()) is not None:

@@ -108,11 +108,14 @@ UNDECIDED_S = 3.0
 # keep up (Capture.missed_share): the model sees a movement in a third fewer frames than it learnt from, or
 # fewer. The simulated room of six on 2 busy cores left out three quarters; one person, under a tenth.
 MISSING_FRAMES_SHARE = 0.3
-# Decisions this late or later (the p95 of the recent ones, from a window's newest frame to its decision)
-# are recognition not keeping up (more people than these cores decide for in a hop, a slow engine): staff
-# then wait on the computer for as long again as the model takes to name an action (about a second). At
-# the default 0.2 s hop, decisions take tens of milliseconds on 2 cores.
+# Decisions this late or later (the p95 of those of the last LATE_OVER_S, at least LATE_MIN_DECISIONS of
+# them, from a window's newest frame to its decision) are recognition not keeping up (more people than
+# these cores decide for in a hop, a slow engine): staff then wait on the computer for as long again as
+# the model takes to name an action (about a second). At the default 0.2 s hop decisions take tens of
+# milliseconds on 2 cores; one person decided a second late still gets 9 decisions in 10 s.
 LATE_DECISIONS_S = 1.0
+LATE_OVER_S = 10.0
+LATE_MIN_DECISIONS = 5
 SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the run)
 # A recording asked for from the start (--record) that has not begun after this long (its folder on a
 # share that hangs) is left to begin on its own: the room is watched meanwhile. Making a clip's files
@@ -875,7 +878,7 @@ class LivePipeline:
             decisions=self.worker.counters.decisions,
             skipped_hops=self.worker.counters.skipped_hops,
             latency_p50_s=self.worker.latency.recent_percentile(50),
-            latency_p95_s=(p95 := self.worker.latency.recent_percentile(95)),
+            latency_p95_s=self.worker.latency.recent_percentile(95),
             inference_p50_s=self.worker.inference.recent_percentile(50),
             saving=tuple(sink.recorder.sample_name for sink in list(self._saving)),
             privacy=self.config.privacy,
@@ -889,9 +892,17 @@ class LivePipeline:
             record_not_begun=self._record_not_begun(),
             missing_frames=(missed if (missed := self.capture.missed_share()) is not None
                             and missed >= MISSING_FRAMES_SHARE and not self.paused else None),
-            late_decisions_s=(p95 if p95 is not None and p95 >= LATE_DECISIONS_S and not self.paused
-                              else None),
+            late_decisions_s=self._late_decisions_s(),
         )
+
+    def _late_decisions_s(self) -> float | None:
+        """The p95 latency of the last LATE_OVER_S's decisions where it is LATE_DECISIONS_S or more; else
+        None, and for a run paused or deciding in lockstep (a --fast replay: its frames are not waiting)."""
+        assert self.worker is not None
+        if self.config.lockstep or self.paused:
+            return None
+        p95 = self.worker.latency.percentile_within(95, LATE_OVER_S, LATE_MIN_DECISIONS)
+        return p95 if p95 is not None and p95 >= LATE_DECISIONS_S else None
 
     def _stalled_s(self) -> float | None:
         """How long a connected, running, real-time source has sent no frame, past STALLED_S; else None.

@@ -15,13 +15,14 @@ class LatencyHistogram:
     """Percentiles of durations, in fixed memory: 1 ms bins up to `max_s`, and a recent window.
 
     `percentile` covers the whole run (the summary); `recent_percentile` the last `recent` values
-    (the status line, which should follow changes in load).
+    (the status line, which should follow changes in load); `percentile_within` those of the last seconds
+    among them (a warning, which must not go on saying a load that has gone).
     """
 
     def __init__(self, max_s: float = 10.0, resolution_s: float = 0.001, recent: int = 300) -> None:
         self._resolution = resolution_s
         self._counts = np.zeros(int(np.ceil(max_s / resolution_s)) + 1, np.int64)
-        self._recent: deque[float] = deque(maxlen=recent)
+        self._recent: deque[tuple[float, float]] = deque(maxlen=recent)  # (time.monotonic(), value)
         self._lock = threading.Lock()
         self.count = 0
         self.max_s = 0.0
@@ -30,7 +31,7 @@ class LatencyHistogram:
         index = min(int(max(seconds, 0.0) / self._resolution), len(self._counts) - 1)
         with self._lock:
             self._counts[index] += 1
-            self._recent.append(seconds)
+            self._recent.append((time.monotonic(), seconds))
             self.count += 1
             self.max_s = max(self.max_s, seconds)
 
@@ -47,7 +48,15 @@ class LatencyHistogram:
         with self._lock:
             if not self._recent:
                 return None
-            return float(np.percentile(np.fromiter(self._recent, float), q))
+            return float(np.percentile([value for _, value in self._recent], q))
+
+    def percentile_within(self, q: float, window_s: float, at_least: int) -> float | None:
+        """q over the recent values added in the last `window_s` seconds; None where fewer than `at_least`
+        were (nobody in view, a run paused or ended: not a figure of the load before)."""
+        now = time.monotonic()
+        with self._lock:
+            values = [value for at, value in self._recent if now - at <= window_s]
+        return float(np.percentile(values, q)) if len(values) >= at_least else None
 
 
 class RateMeter:

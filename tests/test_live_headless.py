@@ -1513,7 +1513,7 @@ def test_a_computer_not_keeping_up_with_the_frames_is_said_as_it_starts_and_once
     from live.app import open_model
     from live.sources import simulated_source
 
-    monkeypatch.setattr(live.headless, "MISSING_FRAMES_CLEAR_S", 1.0)
+    monkeypatch.setattr(live.headless, "KEEPING_UP_AGAIN_S", 1.0)
     engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
     pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
                             engine, inputs)

@@ -21,6 +21,23 @@ def test_latency_percentiles_are_read_to_the_millisecond_over_the_whole_run():
     assert latency.recent_percentile(50) == pytest.approx(0.0985)
 
 
+def test_a_percentile_of_the_last_seconds_forgets_a_load_that_has_gone(monkeypatch):
+    """Decisions late once and none since (nobody in view, a replay ended) kept a warning for ever."""
+    import live.stats
+
+    now = [1000.0]
+    monkeypatch.setattr(live.stats.time, "monotonic", lambda: now[0])
+    latency = LatencyHistogram()
+    for i in range(5):
+        now[0] = 1000.0 + i
+        latency.add(1.2)
+    assert latency.percentile_within(95, 10.0, at_least=5) == pytest.approx(1.2)
+    assert latency.percentile_within(95, 10.0, at_least=6) is None  # too few to say
+    now[0] = 1012.0  # two of them older than 10 s
+    assert latency.percentile_within(95, 10.0, at_least=5) is None
+    assert latency.recent_percentile(95) == pytest.approx(1.2)  # the status line's figure is by count
+
+
 def test_a_latency_beyond_the_histogram_counts_in_its_last_bin():
     latency = LatencyHistogram(max_s=0.1)
     latency.add(0.01)
