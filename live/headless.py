@@ -816,7 +816,7 @@ class AlertDispatcher:
                 # At the app's end (close) a command still running is stopped whatever its time.
                 ending = " as the app ends" if hung_after_s == 0.0 else ""
                 log.error("alert command %r for %s still running after %.0f s%s: stopped (pid %d and what it "
-                          "started)", self.config.command, self._paged.get(child, "an alert"), now - started,
+                          "started)", self.config.command, self._paged[child], now - started,
                           ending, child.pid)
                 _stop_group(child)
                 self._children[self._children.index(entry)] = (child, started, now)
@@ -829,7 +829,7 @@ class AlertDispatcher:
                 code = -signal.SIGKILL if os.name == "posix" else 1  # a failed run, not looked at again
             if code is not None:
                 self._children.remove(entry)
-                paged = self._paged.pop(child, "an alert")
+                paged = self._paged.pop(child)
                 self.command_failing = code != 0
                 if code != 0:
                     self.hook_failures += 1

@@ -498,7 +498,9 @@ def test_a_killed_alert_command_that_will_not_end_never_holds_up_the_window(monk
 
     monkeypatch.setattr(live.headless, "_stop_group", lambda child: None)
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",)), CLASSES)
-    alerts._children.append((StuckInTheKernel(), time.monotonic() - 3600, None))
+    stuck = StuckInTheKernel()
+    alerts._children.append((stuck, time.monotonic() - 3600, None))
+    alerts._paged[stuck] = "the alert person 1: fall_down"
     started = time.monotonic()
     alerts.watch_commands()  # killed: not waited for
     alerts.watch_commands()
@@ -1842,7 +1844,9 @@ def test_a_hung_alert_command_on_windows_is_killed_after_taskkill_has_found_its_
     clock = [100.0]
     monkeypatch.setattr(live.headless.time, "monotonic", lambda: clock[0])
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",)), CLASSES)
-    alerts._children.append((Command(), 0.0, None))
+    command = Command()
+    alerts._children.append((command, 0.0, None))
+    alerts._paged[command] = "the alert person 1: fall_down"
     name = os.name
     os.name = "nt"  # (put back at once below: pytest itself reads it)
     try:
