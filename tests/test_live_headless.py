@@ -576,7 +576,7 @@ def test_stop_event_ends_a_live_run(tiny_checkpoint, ntu_clip):
 
     threading.Thread(target=stop_once_running, daemon=True).start()
     quiet = HeadlessConfig(output=Path(os.devnull), alerts=AlertConfig(classes=()))
-    summary = run_headless(pipeline, quiet, stop)
+    summary = run_headless(pipeline, quiet, stop, duration_s=60.0)  # fails, not hangs, if ignored
     assert time.monotonic() - stopped_at[0] < 10
     assert 10 <= summary.frames < 103 and not pipeline.capture.alive
 
@@ -1537,6 +1537,37 @@ def test_a_computer_not_keeping_up_with_the_frames_is_said_as_it_starts_and_once
     assert "this computer is not keeping up" in said[0].getMessage()
     assert 1.0 <= said[0].created - wall < 3.0  # as it started, not a minute on
     assert said[1].created - wall >= 6.0  # a second after the stall, not during it
+
+
+def test_decisions_late_are_said_once_an_episode_and_on_time_again_once_that_has_lasted(
+    tiny_checkpoint, monkeypatch, caplog
+):
+    """A p95 about LATE_DECISIONS_S comes and goes: the warning once as it starts, and "on time again"
+    only once the decisions have been on time for KEEPING_UP_AGAIN_S (else an on-call log read it flap)."""
+    import live.headless
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    monkeypatch.setattr(live.headless, "KEEPING_UP_AGAIN_S", 1.0)
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
+                            engine, inputs)
+    real_stats, started, wall = pipeline.stats, time.monotonic(), time.time()
+
+    def stats():  # late from 1 s to 3 s, and again from 3.5 s to 4.7 s (checked each second); then on time
+        at = time.monotonic() - started
+        late = 1.4 if 1.0 <= at < 3.0 or 3.5 <= at < 4.7 else None
+        return dataclasses.replace(real_stats(), late_decisions_s=late)
+
+    pipeline.stats = stats
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=7.5)
+    said = [r for r in caplog.records if r.getMessage().startswith("decisions come") or "on time" in
+            r.getMessage()]
+    assert [(r.levelname, r.getMessage()[:30]) for r in said] == [
+        ("WARNING", "decisions come 1.4 s after the"), ("INFO", "decisions on time again (or no")]
+    assert 1.0 <= said[0].created - wall < 3.0
+    assert said[1].created - wall >= 5.7  # a second after the second episode ended, not after the first
 
 
 def test_a_room_where_nobody_is_decided_any_more_is_said_once_an_episode(
