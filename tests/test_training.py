@@ -1841,6 +1841,37 @@ def test_mirroring_is_refused_when_crops_are_trained() -> None:
                       augmentation=Augmentation(mirror=0.5))
 
 
+def test_part_crops_are_zoomed_and_lit_per_window_without_changing_the_skeleton_draws() -> None:
+    """I3D's own augmentation, which the paper follows for the parts: a random square of each part's crops,
+    one for the whole window, and a brightness; the skeleton's draws come first, so they are unchanged."""
+    base = _clip("c0", 0)
+    # Every frame the same picture (a horizontal ramp), so one square for the window gives equal frames.
+    ramp = np.broadcast_to(np.linspace(0, 200, 32, dtype=np.uint8)[None, :, None], (32, 32, 3))
+    crops = np.broadcast_to(ramp, (3, len(base.timestamps), 32, 32, 3)).copy()
+    clip = dataclasses.replace(base, crops=crops, crop_timestamps=base.timestamps)
+    sources = [ClipSource("c0", 0, lambda w: clip)]
+
+    def window(augmentation: Augmentation, train: bool = True) -> dict:
+        return WindowDataset(sources, WindowSpec(2.0, 8), KINECT_V1, num_bodies=1, train=train,
+                             with_crops=True, augmentation=augmentation)[0]
+
+    skeleton_only = Augmentation(rotate_deg=20, scale=0.1)
+    plain = window(skeleton_only)
+    zoomed = window(dataclasses.replace(skeleton_only, crop_zoom=0.5, brightness=0.3))
+    assert torch.equal(zoomed["skeleton"], plain["skeleton"])
+    assert torch.equal(plain["crops"], torch.from_numpy(crops[:, :8]))
+    assert zoomed["crops"].shape == plain["crops"].shape and zoomed["crops"].dtype == torch.uint8
+    for part in zoomed["crops"]:
+        assert not torch.equal(part[0], plain["crops"][0, 0])
+        assert all(torch.equal(frame, part[0]) for frame in part)  # one square and gain for the window
+    # A zoom stretches the ramp: its step from column to column grows (not only a brightness change).
+    steps = [np.diff(part[0, 0, :, 0].numpy().astype(int)) for part in zoomed["crops"]]
+    assert any(step[step > 0].mean() > 7.0 for step in steps)  # the whole ramp's step is 200 / 31 ~ 6.5
+    # Never at evaluation.
+    evaluated = window(Augmentation(crop_zoom=0.5, brightness=0.3), train=False)
+    assert torch.equal(evaluated["crops"][0], torch.from_numpy(crops[:, :8]))
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--checkpoint", "m.pt", "--engine", "tensorrt", "--threshold", "0.9"],
      "--engine, --threshold: not used when evaluating clips"),

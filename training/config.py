@@ -147,6 +147,8 @@ class AugmentConfig:
     # probability that a window of sit down / stand up plays backwards as the other (training.windows)
     time_reverse: float = 0.0
     drop_limb: float = 0.0  # probability that an arm or leg is hidden over part of the window
+    crop_zoom: float = 0.0  # part crops show a random square of [1 - crop_zoom, 1] of their side
+    brightness: float = 0.0  # part crops times a brightness in [1 - brightness, 1 + brightness]
 
     def __post_init__(self) -> None:
         # Checked with the config: a probability of 2 or a scale of 1.5 would otherwise train quietly on
@@ -154,7 +156,7 @@ class AugmentConfig:
         for name in ("mirror", "swap_sides", "time_reverse", "drop_limb"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
-        for name in ("scale", "speed"):
+        for name in ("scale", "speed", "crop_zoom", "brightness"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1) (a factor of 1 +- it), got {getattr(self, name)}")
         for name in ("rotate_deg", "tilt_deg", "noise", "shear", "bone_turn_deg"):

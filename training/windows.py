@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -104,6 +105,34 @@ class Augmentation:
     # parts, and a network that has learned to do without any one of them depends less on how one
     # camera saw it. Drawn last, so the draws before it are unchanged; 0 draws nothing.
     drop_limb: float = 0.0
+    # The part crops' own augmentation, as the I3D paper's [4], which the paper says it follows for the
+    # parts: each part's crops show a random square of [1 - crop_zoom, 1] of their side at a random place,
+    # resized back, one square for the whole window (a box placed a little off or larger, as another
+    # skeleton fit or person size would place it). No flip: a mirrored crop shows the other hand, while
+    # the skeleton still says which hand it is (as `mirror`). 0 draws nothing.
+    crop_zoom: float = 0.0
+    # Each part's crops times a brightness uniform in [1 - brightness, 1 + brightness] for the window:
+    # rooms, and one room by day and by night, are lit differently. 0 draws nothing.
+    brightness: float = 0.0
+
+    def apply_crops(self, crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """crops (P, T, S, S, 3) uint8, one track per part; the same draw for every frame of a part."""
+        if self.crop_zoom <= 0 and self.brightness <= 0:
+            return crops
+        size = crops.shape[2]
+        out = np.empty_like(crops)
+        for part, track in enumerate(crops):
+            if self.crop_zoom > 0:
+                side = max(1, round(size * rng.uniform(1 - self.crop_zoom, 1)))
+                top, left = (int(rng.integers(0, size - side + 1)) for _ in range(2))
+                square = track[:, top : top + side, left : left + side]
+                track = np.stack([cv2.resize(np.ascontiguousarray(frame), (size, size),
+                                             interpolation=cv2.INTER_LINEAR) for frame in square])
+            if self.brightness > 0:
+                gain = rng.uniform(1 - self.brightness, 1 + self.brightness)
+                track = np.clip(track * np.float32(gain), 0, 255)
+            out[part] = track
+        return out
 
     def apply(
         self,
@@ -388,7 +417,9 @@ class WindowDataset(Dataset):
                 clip.crop_timestamps, end, self.spec, jitter, np.random.default_rng(jitter_seed)
             )
             crops = np.asarray(clip.crops[:, crop_idx])  # reads only these frames of a memmap
-            window["crops"] = crops if self.part_index is None else crops[self.part_index]
+            crops = crops if self.part_index is None else crops[self.part_index]
+            # Drawn after the skeleton's: runs without crop augmentation see the windows they always saw.
+            window["crops"] = self.augmentation.apply_crops(crops, rng) if self.train and augment else crops
         return window
 
 

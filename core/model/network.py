@@ -82,6 +82,8 @@ class PartAttentionNetwork(nn.Module):
         # says about the class, instead of what a freshly initialised classifier happens to read best.
         # sum_r's parts go through the shared blocks too, one part at a time: the paper sums blocks
         # "pre-trained on individual body parts", and each part with the shared blocks is a whole I3D.
+        # (For the sums the classifier then reads K parts' features at once, about K times one part's
+        # scale: like with like holds for the attention's weights, which add to 1, not for the sums.)
         self.parts_share_classifier = aggregation in (Aggregation.ATTENTION, Aggregation.SUM0,
                                                       Aggregation.SUM1, Aggregation.SUM2)
         own_logits = shared == 0 and not self.parts_share_classifier
