@@ -171,3 +171,38 @@ def test_a_rank_other_than_0_waits_for_torchrun_rather_than_cut_rank_0_short(tmp
     alone = rank_1("0.2")
     assert alone.stdout.startswith("returned 2 after"), alone
     assert alone.stderr == "error: [rank 1] no-clips: no such folder of clips\n", alone.stderr
+
+
+def test_a_small_set_trains_on_every_rank_and_a_rank_without_validation_clips_does_not_hang(
+    tmp_path: Path,
+) -> None:
+    """Five training clips on two ranks with batches of 4: each rank's share (2) is under one batch, which
+    was dropped as "the last short one" (compared with all 5): every epoch trained on nothing. One
+    validation clip: rank 1 has none to evaluate, so it skipped the forward at which DDP broadcasts the
+    batch-norm statistics (the graph stream has them), and the gather of the results after it hung."""
+    data = tmp_path / "nucla"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for k, code in enumerate(["a01", "a02", "a03"]):
+        for i in range(4 if k == 0 else 1):  # one class with four performances: one is held out
+            joints = rng.normal(0, 0.2, (24, 20, 3)) + [0, 0, 3]
+            name = f"{code}_s0{i + 1}_e00_v01"
+            (data / f"{name}.json").write_text(
+                json.dumps({"file_name": name, "skeletons": joints.tolist(), "label": k + 1}))
+    worker = tmp_path / "worker.py"
+    worker.write_text(WORKER)
+    overrides = ["data.dataset=nucla", f"data.root={data}", "data.max_bodies=1",
+                 "data.validation_fraction=0.25",
+                 "model.profile=tiny", "model.ablation=pose", "model.overrides={pose_stream: gcn}",
+                 "window.num_frames=6", "optim.batch_size=4", "epochs.pose=2", "workers=0", "device=cpu",
+                 "progress=false", f"out={tmp_path / 'run'}"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
+               f"--master_port={_free_port()}", str(worker), str(tmp_path), *overrides]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "5 training / 1 validation clips" in done.stdout
+    lines = (tmp_path / "run" / "pose" / "metrics.jsonl").read_text().splitlines()
+    metrics = [json.loads(line) for line in lines]
+    assert [m["epoch"] for m in metrics if m.get("stage") == "pose"] == [1, 2]
+    assert all(m["train_loss"] > 0 for m in metrics if m.get("stage") == "pose")  # 0: no batch was trained

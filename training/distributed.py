@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from recordings.stop_signals import STOP_SIGNALS
 from training.config import ConfigError
@@ -149,6 +151,18 @@ def sum_over_ranks(process: Process, *values: float) -> tuple[float, ...]:
     total = torch.tensor(values, dtype=torch.float64, device=process.device)
     dist.all_reduce(total)
     return tuple(total.tolist())
+
+
+def unwrapped_with_rank_0_buffers(module: nn.Module) -> nn.Module:
+    """The module inside DistributedDataParallel, its buffers (batch-norm statistics) rank 0's on every
+    rank, for forwards that not every rank makes (evaluation: a rank may have no validation clips). DDP's
+    own forward broadcasts them at its first forward after a training step, a collective the rank with
+    nothing to evaluate never joined: the next collective (the gather of the results) then hung."""
+    if not isinstance(module, DistributedDataParallel):
+        return module
+    for buffer in module.module.buffers():
+        dist.broadcast(buffer, src=0)
+    return module.module
 
 
 def gather_objects(process: Process, value: object) -> list[object]:

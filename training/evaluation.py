@@ -168,6 +168,7 @@ def predict(
     Each process takes every world_size-th clip; the results are gathered on all processes, so every
     rank reaches the same validation numbers (and the same scheduler / early-stopping decisions).
     """
+    objective = distributed.unwrapped_with_rank_0_buffers(objective)
     objective.eval()
     network.eval()
     batch_size = batch_size or (config.optim.batch_size if config else 16)

@@ -429,6 +429,11 @@ def train_stage(
         if process.is_main:
             print(f"[{stage}] resuming after epoch {progress.epoch} "
                   f"(best validation top-1 {progress.best_top1:.4f})")
+        if process.distributed or process.device.type == "cuda":
+            # state.pt holds rank 0's CPU generator only: restored on every rank it gave them all the same
+            # dropout noise, and the GPU's generator restarted at the run's seed (epoch 1's noise again).
+            # Seeded by rank and epoch instead; bitwise the same resume is a one-process CPU run's.
+            torch.manual_seed(config.seed * 1000 + process.rank + 1 + 1_000_003 * progress.epoch)
     else:
         # Different dropout noise per rank; the weights themselves are broadcast by DDP from rank 0.
         torch.manual_seed(config.seed * 1000 + process.rank + 1)
@@ -797,9 +802,15 @@ def _stage_data(
         # Kept from epoch to epoch (spawned workers, on Windows, take seconds to start and get the whole
         # preloaded dataset again); they read the epoch from shared memory (WindowDataset.set_epoch).
         persistent_workers=config.workers > 0,
-        drop_last=len(train_set) > config.optim.batch_size,
+        # A short last batch is dropped only where a whole one is left: compared with this rank's share,
+        # not the whole set (100 windows on 4 GPUs with batches of 32 left every rank no batch at all, and
+        # the run "trained" on nothing, its best.pt the untouched weights).
+        drop_last=len(sampler) > config.optim.batch_size,
         worker_init_fn=ignore_sigterm,
     )
+    if len(loader) == 0:  # fewer windows than processes: nothing to learn from on this rank
+        raise DatasetError(f"{stage}: {len(train_set)} training windows an epoch for {process.world_size} "
+                           "processes, and each needs at least one: use fewer processes or more clips")
     return train_set, validation_set, sampler, loader
 
 
