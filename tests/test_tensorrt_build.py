@@ -339,3 +339,18 @@ def test_machines_with_other_gpus_sharing_a_cache_keep_a_plan_each(
     assert len(builds) == 2
     plans = sorted(p.name.split(".", 1)[1] for p in (tmp_path / "cache").glob("*.plan"))
     assert plans == ["nvidia-h200.fp32.plan", "nvidia-l4.fp32.plan"]
+
+
+def test_an_empty_binding_gets_real_memory() -> None:
+    """A skeleton-only model's attention output is (people, 0): PyTorch gives an empty tensor address 0,
+    and TensorRT needs real memory for every binding, so it is bound at a kept one-element stand-in."""
+    import torch
+
+    from core.engines.tensorrt_graph import bindable_address
+
+    keep: list[torch.Tensor] = []
+    attention, logits = torch.empty((2, 0)), torch.zeros((2, 5))
+    assert attention.data_ptr() == 0
+    address = bindable_address(attention, keep)
+    assert address != 0 and [t.data_ptr() for t in keep] == [address] and keep[0].dtype == attention.dtype
+    assert bindable_address(logits, keep) == logits.data_ptr() and len(keep) == 1

@@ -299,6 +299,18 @@ def _started(trt: Any, factory: Callable[[Any], Any], logger: Any) -> Any:
                           "-cu13)?") from error
 
 
+def bindable_address(tensor: torch.Tensor, keep: list[torch.Tensor]) -> int:
+    """The address to bind `tensor` at. An empty tensor (a skeleton-only model's attention, (people, 0))
+    has address 0 in PyTorch, and TensorRT needs at least one byte of real memory for every binding
+    ("Working with Empty Tensors"): such a tensor is bound at a one-element stand-in, kept alive in `keep`
+    until the engine has run."""
+    if tensor.numel() > 0:
+        return tensor.data_ptr()
+    stand_in = torch.empty(1, dtype=tensor.dtype, device=tensor.device)
+    keep.append(stand_in)
+    return stand_in.data_ptr()
+
+
 class TensorRtGraph:
     """One ONNX graph as a TensorRT engine (FP16 by default), built once and cached on disk.
 
@@ -394,13 +406,13 @@ class TensorRtGraph:
             tensor = torch.from_numpy(np.ascontiguousarray(feeds[name])).to(self.device)
             tensor = tensor.to(self._torch_dtype(name))
             context.set_input_shape(name, tuple(tensor.shape))
-            context.set_tensor_address(name, tensor.data_ptr())
+            context.set_tensor_address(name, bindable_address(tensor, inputs))
             inputs.append(tensor)
         results = {}
         for name in self.output_names:
             shape = tuple(context.get_tensor_shape(name))
             tensor = torch.empty(shape, dtype=self._torch_dtype(name), device=self.device)
-            context.set_tensor_address(name, tensor.data_ptr())
+            context.set_tensor_address(name, bindable_address(tensor, inputs))
             results[name] = tensor
         if not context.execute_async_v3(self._stream.cuda_stream):
             raise EngineError(f"TensorRT engine {self.cache_name} failed to run (batch {batch})")
