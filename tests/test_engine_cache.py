@@ -126,8 +126,23 @@ def test_a_write_left_unfinished_is_removed_after_a_day(tmp_path: Path) -> None:
     assert {p.name for p in folder.iterdir()} == {CACHEDIR_TAG, fresh.name, not_ours.name}
 
 
-def test_a_cache_that_cannot_be_read_is_left_alone(tmp_path: Path) -> None:
-    remove_unused(tmp_path / "absent")  # no error: the engines say what is wrong with the folder
+def test_a_cache_that_cannot_be_read_is_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A share that refuses its listing (or a folder gone) is no error here: the engines say what is wrong
+    with the folder when they use it, and nothing is removed."""
+    import core.engines.cache
+
+    remove_unused(tmp_path / "absent")
+    folder = _cache_folder(tmp_path)
+    old = folder / f"demo-{SHA}-{CODE}.onnx"
+    old.write_bytes(b"x")
+    _age(old, UNUSED_DAYS + 1)
+
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(core.engines.cache.os, "scandir", refused)
+    remove_unused(folder)
+    assert old.exists()
 
 
 def test_the_folders_the_engines_make_are_tagged_and_a_user_s_own_is_not(

@@ -148,3 +148,32 @@ def test_an_evaluation_folder_says_what_it_holds_and_refuses_another_kind(tmp_pa
     assert check_out_holds(tmp_path, "stream") == {}
     with pytest.raises(DatasetError, match=r"the decisions/ of a stream evaluation .*: a rescored"):
         check_out_holds(tmp_path, "rescore")
+
+
+def test_the_report_and_the_validation_figures_are_those_of_known_scores() -> None:
+    """Worked by hand: the figures that choose best.pt and stop a run early, and the report's per-class
+    attention that the demo checks, from logits whose answers are known."""
+    from training.evaluation import Predictions, make_report
+    from training.stages import _validation_metrics
+
+    labels = np.array([0, 1, 2, 2])
+    # Pose stage (N, S, C): stream 0 right on clips 0-1 only, stream 1 on all four; their mean on all but
+    # clip 1, where stream 0 is more sure of the wrong class than stream 1 of the right one.
+    stream0 = np.array([[5, 0, 0, 0, 0, 0], [0, 0, 9, 0, 0, 0], [9, 0, 0, 0, 0, 0], [9, 0, 0, 0, 0, 0]])
+    stream1 = np.array([[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 10, 0, 0, 0], [0, 0, 10, 0, 0, 0]])
+    logits = np.stack([stream0, stream1], axis=1).astype(np.float32)
+    metrics = _validation_metrics(Predictions(logits, labels, np.zeros((4, 1)), np.arange(4)), "pose")
+    assert metrics["stream0_top1"] == 0.25 and metrics["stream1_top1"] == 1.0
+    assert metrics["top1"] == 0.75 and metrics["top5"] == 1.0
+    # Parts stage (N, P, C): each part scored alone, the figure their mean (not the best part's).
+    parts = np.stack([stream1, stream1, stream0], axis=1).astype(np.float32)
+    metrics = _validation_metrics(Predictions(parts, labels, np.zeros((4, 1)), np.arange(4)), "parts")
+    assert [metrics[f"part{k}_top1"] for k in range(3)] == [1.0, 1.0, 0.25] and metrics["top1"] == 0.75
+    # The report: top-1 / top-5 over 6 classes, and each class's own mean attention.
+    guesses = np.eye(6, dtype=np.float32)[[0, 2, 2, 1]] * 5 + np.arange(6, dtype=np.float32)[::-1] * 0.1
+    attention = np.array([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
+    report = make_report(Predictions(guesses, labels, attention, np.arange(4)), list("abcdef"),
+                         ["left_hand", "right_hand", "body"])
+    assert report.top1 == 0.5 and report.top5 == 1.0  # clips 1 and 3 wrong; every label in the top 5
+    assert np.allclose(report.attention_per_class[:3], [[0.2, 0.3, 0.5], [0.6, 0.2, 0.2], [0.2, 0.2, 0.6]])
+    assert np.isnan(report.attention_per_class[3:]).all()  # classes with no clip

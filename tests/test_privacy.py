@@ -186,3 +186,15 @@ def test_depth_faces_are_hidden_around_the_sensors_own_depth_pixel_of_the_head(s
         depth = _room_with_a_face((u, v), float(ntu.joints[3, 2]) * 1000, 6, seed=2)
         out = hide_depth_faces(depth, [body])
         assert (out[v - 6:v + 7, u - 6:u + 7] == 0).all(), (u, v)
+
+
+def test_the_pixel_box_covers_the_whole_face_box_rounding_outwards():
+    """A face box's edges fall between pixels: the blurred pixels are those it touches at all, so no row
+    or column of the face is left sharp at a fractional edge."""
+    body = person((0.0, 0.3, 2.0))
+    body.joints_color[3] = (100.3, 50.6)  # edges at fractions of a pixel
+    box = face_box(body, CAMERA)
+    (x0, y0, x1, y1), = face_boxes([body], CAMERA, (360, 640))
+    assert (x0, y0) == (int(np.floor(box[0])), int(np.floor(box[1])))
+    assert (x1, y1) == (int(np.ceil(box[2])), int(np.ceil(box[3])))
+    assert x1 > box[2] and y1 > box[3] and x0 < box[0] and y0 < box[1]
