@@ -18,6 +18,11 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+# The Kinect v2's streams: colour and bodies at 30 fps (NTU RGB+D, PKU-MMD and our recordings with them);
+# in low light the colour drops to 15 fps while the bodies stay at 30.
+KINECT_FPS = 30.0
+LOW_LIGHT_FPS = 15.0
+
 # Points closer than this (or behind the camera) have no image position: the Kinect measures from
 # 0.5 m, and dividing by a z near zero would send them to +-infinity.
 MIN_DEPTH_M = 0.01

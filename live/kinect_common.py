@@ -8,12 +8,10 @@ import time
 import numpy as np
 
 from core.frame import Body
-from core.skeleton import without_implausible
+from core.skeleton import KINECT_V2, without_implausible
 
-KINECT_FPS = 30.0  # colour and bodies
-LOW_LIGHT_FPS = 15.0  # colour in low light (bodies stay at KINECT_FPS)
 COLOR_SHAPE = (1080, 1920)  # colour image (height, width)
-JOINT_COUNT = 25  # joints per body, in the SDK's JointType order (core.skeleton.KINECT_V2)
+JOINT_COUNT = KINECT_V2.num_joints  # joints per body, in the SDK's JointType order
 SILENCE_REMINDER_S = 300.0  # a sensor that stays silent through reopening is said again this often
 # A tick without a colour image carries the last one for at most this long (sensor clock): low light's
 # every other tick (33 ms), or an image a tick late. Not a colour stream that stalled while bodies go on

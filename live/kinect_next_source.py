@@ -55,14 +55,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from core.camera import ColorCamera
+from core.camera import KINECT_FPS, LOW_LIGHT_FPS, ColorCamera
 from core.frame import Body, Frame
 from core.package_files import pip_install
 from live.kinect_common import (
     COLOR_SHAPE,
     JOINT_COUNT,
-    KINECT_FPS,
-    LOW_LIGHT_FPS,
     LatestColor,
     SilenceLog,
     needs_windows,

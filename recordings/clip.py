@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
+from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, KINECT_FPS, ColorCamera
 from core.frame import Body, Frame
 from core.timeline import Interval, Timeline, TimelineError
 from core.wording import first_few
@@ -55,7 +55,7 @@ __all__ = ["ClipError", "ClipPaths", "ClipRecording", "PkuMmdRecording", "Record
 
 log = logging.getLogger(__name__)
 
-NTU_FPS = 30.0
+NTU_FPS = KINECT_FPS  # the NTU layout's skeleton files carry no times: frames are 1/30 s apart
 TRUTH_TOLERANCE_S = 5e-4
 
 

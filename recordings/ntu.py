@@ -36,7 +36,7 @@ import numpy as np
 from core.skeleton import KINECT_V2, implausible_joints, why_implausible
 from recordings.ntu_samples import SampleName
 
-JOINT_COUNT = 25
+JOINT_COUNT = KINECT_V2.num_joints  # per body, in the SDK's JointType order
 MAX_BODIES = 6  # the Kinect v2 tracks at most six people
 # Field names as the NTU release spells them (its typos included), in file order.
 BODY_FIELDS = (

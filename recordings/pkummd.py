@@ -52,7 +52,7 @@ from typing import IO
 
 import numpy as np
 
-from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.camera import DEFAULT_CAMERA, KINECT_FPS, ColorCamera
 from core.frame import Body, Frame
 from core.skeleton import KINECT_V2, NOT_TRACKED, SENSOR_REACH_M, TRACKED, implausible_joints, why_implausible
 from core.timeline import NO_ACTION, Interval, Timeline, TimelineError
@@ -60,9 +60,9 @@ from recordings.recording import RecordingInfo
 
 log = logging.getLogger(__name__)
 
-PKUMMD_FPS = 30.0
+PKUMMD_FPS = KINECT_FPS
 NUM_BODIES = 2
-NUM_JOINTS = 25
+NUM_JOINTS = KINECT_V2.num_joints
 VALUES_PER_FRAME = NUM_BODIES * NUM_JOINTS * 3
 SEQUENCE_SUFFIXES = (".txt", ".txt.xz", ".txt.gz")
 VIEWS = ("L", "M", "R")
@@ -457,6 +457,12 @@ def label_file_candidates(sequence: str | Path) -> list[Path]:
 
 def find_label_file(sequence: str | Path) -> Path | None:
     return next((p for p in label_file_candidates(sequence) if p.is_file()), None)
+
+
+def is_skeleton_sequence(path: Path) -> bool:
+    """A skeleton sequence, not its label file (named alike, NNNN-V.txt, in labels/). The label file found
+    is an absolute path, whatever `path` is."""
+    return is_sequence_path(path) and find_label_file(path) != path.absolute()
 
 
 def find_actions_file(sequence_or_folder: str | Path) -> Path | None:

@@ -73,7 +73,7 @@ COLOR_WIDTH, COLOR_HEIGHT = 1920, 1080
 CONVERTED_SOURCE = "xef:"  # a clip `recordings convert` made of one: its sidecar's source, + the name
 DEPTH_WIDTH, DEPTH_HEIGHT = 512, 424
 BODY_COUNT = 6
-JOINT_COUNT = 25
+JOINT_COUNT = KINECT_V2.num_joints
 
 # Stream type GUIDs -> what the reader calls the stream.
 COLOR = "color"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.camera import DEFAULT_CAMERA, ColorCamera
+from core.camera import DEFAULT_CAMERA, LOW_LIGHT_FPS, ColorCamera
 from core.timeline import Interval
 from simulation.actions import CLASSES, ActionClass, ObjectKind, Stance
 from simulation.appearance import HeldObject, Lighting, Look
@@ -51,7 +51,6 @@ RENDER_SIZE = (640, 360)
 RENDER_CAMERA = DEFAULT_CAMERA.scaled(*RENDER_SIZE)
 # Half of the depth camera's 70.6 deg horizontal field of view: the tracker only sees bodies inside it.
 DEPTH_HALF_FOV = math.radians(35.3)
-LOW_LIGHT_FPS = 15.0
 
 
 @dataclass(frozen=True)

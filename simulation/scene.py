@@ -28,12 +28,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.camera import ColorCamera
+from core.camera import LOW_LIGHT_FPS, ColorCamera
 from core.frame import Body, Frame
 from core.timeline import NO_ACTION
 from simulation.actions import CLASSES, ActionClass, Stance, action_by_name
 from simulation.appearance import Lighting
-from simulation.clip import DEPTH_HALF_FOV, LOW_LIGHT_FPS, Placement, SimulationConfig
+from simulation.clip import DEPTH_HALF_FOV, Placement, SimulationConfig
 from simulation.figure import Figure, draw_figure, make_figure
 from simulation.motion import CHAIR_FRONT_Z, SPINE_MID, pose_body, rot_y
 from simulation.noise import NoiseBank

@@ -13,7 +13,6 @@ import torch
 from core.model import (
     FULL_IMAGE,
     NTU_LOSS,
-    NUCLA_LOSS,
     PROFILES,
     Aggregation,
     LossWeights,
@@ -284,7 +283,6 @@ def test_loss_is_eq5_with_the_proper_sign() -> None:
     torch.testing.assert_close(terms.weight_penalty, torch.tensor(6.0))
     torch.testing.assert_close(terms.total, expected_ce + 0.5 * (4 / 3 + 2) / 2 + 0.1 * 6.0)
     assert (NTU_LOSS.attention, NTU_LOSS.weight) == (1e-5, 1e-3)
-    assert (NUCLA_LOSS.attention, NUCLA_LOSS.weight) == (1e-4, 1e-3)
 
 
 def test_config_round_trip_and_validation() -> None:

@@ -21,10 +21,6 @@ from core.glimpse import GlimpseConfig
 from core.skeleton import SkeletonLayout
 from core.timeline import NO_ACTION, Timeline
 
-# Kinect v2 streams (NTU RGB+D, PKU-MMD, our recordings without a sidecar) run at 30 fps.
-KINECT_FPS = 30.0
-NTU_FPS = KINECT_FPS
-
 
 class DatasetError(ValueError):
     """A dataset folder, file or label that cannot be used as asked."""

@@ -58,13 +58,12 @@ from core.package_files import output_folder_beside
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
 from recordings.argument_types import CommandLineParser, integer_in, package_file, replaced_file
-from recordings.clip import color_pixel_scale, other_shape
+from recordings.clip import NTU_FPS, color_pixel_scale, other_shape
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.datasets.nucla import NUCLA_FPS, read_nucla_sequence
 
 NTU_CHECK_SAMPLE = "S001C001P001R001A001"  # the one NTU clip in shared/data with its RGB video
-NTU_FPS = 30.0
 TENSORRT_FP16_TOLERANCE = 5e-2  # FP16 engine vs FP32 PyTorch: a sanity bound, not a parity claim
 FP16_TOP1_AGREEMENT = 0.99  # the FP16 graph must decide as the FP32 one does on (at least) this share
 

@@ -35,7 +35,7 @@ from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from core.wording import first_few
 from recordings.argument_types import existing_file, integer_in, output_folder, positive_float
-from recordings.clip import color_pixel_scale, other_shape, read_sidecar
+from recordings.clip import NTU_FPS, color_pixel_scale, other_shape, read_sidecar
 from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
 from training.cache import (
@@ -52,7 +52,7 @@ from training.cache import (
     write_if_changed,
 )
 from training.config import DataConfig
-from training.data import NTU_FPS, ClipTask, DatasetError
+from training.data import ClipTask, DatasetError
 from training.datasets import prepare_tasks
 from training.datasets.clips import clip_prepare_tasks
 

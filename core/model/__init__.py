@@ -15,7 +15,7 @@ from core.model.checkpoint import (
 )
 from core.model.graph import PoseGCN
 from core.model.i3d import InceptionI3d, load_i3d_state_dict
-from core.model.loss import NTU_LOSS, NUCLA_LOSS, LossTerms, LossWeights, p_i3d_loss
+from core.model.loss import NTU_LOSS, LossTerms, LossWeights, p_i3d_loss
 from core.model.network import PartAttentionNetwork, PartLogits, PoseLogits, Stage
 from core.model.pose import AttentionHead, PoseLSTM
 from core.model.pose_features import PoseInput
@@ -40,7 +40,6 @@ __all__ = [
     "BODY_PARTS",
     "FULL_IMAGE",
     "NTU_LOSS",
-    "NUCLA_LOSS",
     "PROFILES",
     "Aggregation",
     "AttentionHead",

@@ -48,6 +48,7 @@ from core.wording import first_few
 from recordings.argument_types import as_typed
 from recordings.clip import (
     EXPORT_STAGING,
+    NTU_FPS,
     ClipError,
     ClipPaths,
     Sidecar,
@@ -62,7 +63,7 @@ from recordings.pkummd import is_sequence_path
 from recordings.recorder import PARTIAL_SUFFIX, clip_session, labelled_length_s
 from training.cache import clips_with_nobody, load_clip, read_index, read_settings
 from training.config import DataConfig, recorded_data
-from training.data import NTU_FPS, Clip, ClipSource, ClipTask, DatasetError, Splits, stratified_split
+from training.data import Clip, ClipSource, ClipTask, DatasetError, Splits, stratified_split
 from training.distributed import is_main_process
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.skeleton import KINECT_V2
+from recordings.clip import NTU_FPS
 from recordings.ntu import SkeletonFormatError, read_skeleton
 from recordings.ntu_samples import (
     NTU60_CLASSES,
@@ -32,7 +33,6 @@ from recordings.ntu_samples import (
 from training.cache import cache_sources, read_index, read_settings
 from training.config import DataConfig
 from training.data import (
-    NTU_FPS,
     Clip,
     ClipSource,
     ClipTask,
