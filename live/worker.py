@@ -24,11 +24,13 @@ the moment the decision is published.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -170,6 +172,34 @@ class Decision:
             out["partner"] = self.partner
             out["partner_number"] = self.partner_number
         return out
+
+    @classmethod
+    def from_json(cls, record: dict) -> Decision:
+        """A decision back from one line that `to_json` wrote (scoring a run from its --output file)."""
+        parts = tuple(record.get("attention", {}))
+        return cls(
+            time=float(record.get("time", 0.0)),
+            stream_time=float(record["stream_time"]),
+            tracking_id=int(record["person"]),
+            topk=tuple((t["class"], float(t["p"])) for t in record["topk"]),
+            parts=parts,
+            attention=np.array([record["attention"][p] for p in parts], np.float32),
+            latency_s=float(record.get("latency_ms", 0.0)) / 1000.0,
+            window_start=float(record.get("window_start", record["stream_time"])),
+            truth=record.get("truth"),
+            truth_now=record.get("truth_now"),
+            number=int(record.get("number", 0)),
+            tracked=float(record["tracked"]) if "tracked" in record else None,
+            partner=int(record["partner"]) if "partner" in record else None,
+            partner_number=int(record.get("partner_number", 0)),
+        )
+
+
+def read_decision_lines(path: Path) -> list[Decision]:
+    """Every decision of a --output file of JSON lines, in order (blank lines skipped). Raises OSError,
+    ValueError (not JSON) or KeyError (a line that is no decision) for the caller to name the file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [Decision.from_json(json.loads(line)) for line in lines if line.strip()]
 
 
 @dataclass(frozen=True)

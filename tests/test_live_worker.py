@@ -166,11 +166,10 @@ def test_decision_json_has_time_person_topk_attention_latency():
     known = replace(decision, window_start=1.2, truth="drink", truth_now="no_action").to_json()
     assert (known["window_start"], known["truth"], known["truth_now"]) == (1.2, "drink", "no_action")
     # How much of the body the sensor tracked, where the worker knows it; read back from the line.
-    from training.stream_metrics import decision_from_json
 
     guessed = replace(decision, tracked=0.41234).to_json()
-    assert guessed["tracked"] == 0.412 and decision_from_json(guessed).tracked == 0.412
-    assert decision_from_json(record).tracked is None
+    assert guessed["tracked"] == 0.412 and Decision.from_json(guessed).tracked == 0.412
+    assert Decision.from_json(record).tracked is None
 
 
 def test_model_inputs_reject_parts_live_cannot_crop(tiny_model):

@@ -127,7 +127,7 @@ def test_label_smoothing_changes_only_the_cross_entropy_term() -> None:
     streams = logits[:, None]  # the pose stage's logits: (B, streams, C), one stream for the LSTM
     plain = stage_loss(network, "pose", streams, attention, labels, config)
     torch.testing.assert_close(plain, torch.nn.functional.cross_entropy(logits, labels))
-    config.optim.label_smoothing = 0.1
+    config = load_config(None, ["optim.weight_decay=0", "optim.label_smoothing=0.1"])
     smoothed = stage_loss(network, "pose", streams, attention, labels, config)
     want = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
     torch.testing.assert_close(smoothed, want)

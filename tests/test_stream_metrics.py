@@ -18,7 +18,6 @@ from training.stream_metrics import (
     _match,
     _near,
     average_precision,
-    decision_from_json,
     detections,
     score,
 )
@@ -342,10 +341,10 @@ def test_average_precision_matches_a_worked_example() -> None:
 
 def test_decisions_round_trip_through_json() -> None:
     d = decide(7, 3.4, "fall", truth="fall")
-    again = decision_from_json(d.to_json())
+    again = Decision.from_json(d.to_json())
     assert (again.tracking_id, again.stream_time, again.window_start, again.truth) == (7, 3.4, 1.4, "fall")
     assert again.topk[0] == ("fall", 0.9)
-    with_partner = decision_from_json(dataclasses.replace(d, partner=8, partner_number=2).to_json())
+    with_partner = Decision.from_json(dataclasses.replace(d, partner=8, partner_number=2).to_json())
     assert (with_partner.partner, with_partner.partner_number, again.partner) == (8, 2, None)
 
 

@@ -586,10 +586,10 @@ def test_a_real_pkummd_folder_named_by_a_relative_path_reads_its_sequences_not_i
     if not (shared_data / "pkummd" / "skeletons" / "0005-L.txt.xz").is_file():
         pytest.skip(f"PKU-MMD sequences not found under {shared_data / 'pkummd'}")
     monkeypatch.chdir(shared_data)
-    from training.streaming import is_pkummd_sequence
+    from recordings.pkummd import is_skeleton_sequence
 
-    assert not is_pkummd_sequence(Path("pkummd/labels/0005-L.txt"))
-    assert is_pkummd_sequence(Path("pkummd/skeletons/0005-L.txt.xz"))
+    assert not is_skeleton_sequence(Path("pkummd/labels/0005-L.txt"))
+    assert is_skeleton_sequence(Path("pkummd/skeletons/0005-L.txt.xz"))
     (case,) = stream_cases("pkummd", names={"0005-L"})
     source = case.open()
     try:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from core.model.checkpoint import DecisionSettings
+from core.model.loss import NTU_LOSS
 from core.timeline import ACTION_FRACTION
 from recordings.argument_types import MAX_SMOOTHING_S
 
@@ -34,7 +35,7 @@ class ConfigError(ValueError):
 PKUMMD_HOLD_OUTS = ("actors", "performance")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Which clips, and how they are split.
 
@@ -102,7 +103,7 @@ class DataConfig:
             raise ValueError(f"pkummd_hold_out is one of {', '.join(PKUMMD_HOLD_OUTS)}, got "
                              f"{self.pkummd_hold_out!r}")
 
-@dataclass
+@dataclass(frozen=True)
 class WindowConfig:
     """What one training example is: the same window live inference classifies."""
 
@@ -133,7 +134,7 @@ class WindowConfig:
             raise ValueError(f"action_fraction is a share of the window, above 0 and at most 1, got "
                              f"{self.action_fraction}")
 
-@dataclass
+@dataclass(frozen=True)
 class AugmentConfig:
     rotate_deg: float = 0.0
     tilt_deg: float = 0.0
@@ -164,7 +165,7 @@ class AugmentConfig:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Which network: a preset of core.model.profiles plus field overrides (e.g. pose_hidden: 128)."""
 
@@ -177,7 +178,7 @@ class ModelConfig:
     init_new_classes: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimConfig:
     lr: float = 5e-4
     # Step 6 fine-tunes what step 5 trained: a fresh Adam at the full rate first undoes part of it.
@@ -186,8 +187,8 @@ class OptimConfig:
     # overwrite what pretraining learnt; the classifier of new classes starts fresh at lr. 1: all at lr.
     init_lr_scale: float = 1.0
     batch_size: int = 16
-    weight_decay: float = 1e-3  # lambda2 of Eq. 5 (an L2 penalty on the weights)
-    attention_weight: float = 1e-5  # lambda1 of Eq. 5 (1e-4 for N-UCLA)
+    weight_decay: float = NTU_LOSS.weight  # lambda2 of Eq. 5 (an L2 penalty on the weights)
+    attention_weight: float = NTU_LOSS.attention  # lambda1 of Eq. 5 (1e-4 for N-UCLA: its configs)
     plateau_factor: float = 0.5
     plateau_patience: int = 3  # epochs without validation improvement before the lr drops
     early_stop_patience: int = 10  # epochs without improvement before the stage stops
@@ -213,7 +214,7 @@ class OptimConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DistillConfig:
     """Knowledge distillation (Hinton et al. 2015) in the pose stage: the network also learns a trained
     teacher's class distribution on each training window. Why: an ensemble of pose streams is right
@@ -237,7 +238,7 @@ class DistillConfig:
             raise ValueError(f"distill.temperature must be positive, got {self.temperature}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConsistencyConfig:
     """Cross-camera consistency in the pose stage, on datasets that filmed each performance with several
     cameras at once (PKU-MMD: three, at -45, 0 and +45 degrees). Each training window comes with the same
@@ -258,7 +259,7 @@ class ConsistencyConfig:
             raise ValueError(f"consistency.weight must be >= 0, got {self.weight}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageEpochs:
     parts: int = 20
     pose: int = 100
@@ -277,7 +278,7 @@ class StageEpochs:
                 raise ValueError(f"{name} must not be negative, got {value}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     window: WindowConfig = field(default_factory=WindowConfig)

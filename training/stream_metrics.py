@@ -122,27 +122,6 @@ class StreamScores:
         return {k: v for k, v in self.__dict__.items()}
 
 
-def decision_from_json(record: dict) -> Decision:
-    """A Decision back from one JSON line (what EventLog and AlertDispatcher read)."""
-    parts = tuple(record.get("attention", {}))
-    return Decision(
-        time=float(record.get("time", 0.0)),
-        stream_time=float(record["stream_time"]),
-        tracking_id=int(record["person"]),
-        topk=tuple((t["class"], float(t["p"])) for t in record["topk"]),
-        parts=parts,
-        attention=np.array([record["attention"][p] for p in parts], np.float32),
-        latency_s=float(record.get("latency_ms", 0.0)) / 1000.0,
-        window_start=float(record.get("window_start", record["stream_time"])),
-        truth=record.get("truth"),
-        truth_now=record.get("truth_now"),
-        number=int(record.get("number", 0)),
-        tracked=float(record["tracked"]) if "tracked" in record else None,
-        partner=int(record["partner"]) if "partner" in record else None,
-        partner_number=int(record.get("partner_number", 0)),
-    )
-
-
 def _hops(decisions: Sequence[Decision]) -> list[Hop]:
     by_time: dict[float, list[Decision]] = defaultdict(list)
     for d in decisions:

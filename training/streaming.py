@@ -41,12 +41,12 @@ from live.app import decisions_for, open_model, sim_actions
 from live.headless import AlertConfig, AlertDispatcher, HeadlessConfig, default_alert_classes, run_headless
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import EndOfStream, FrameStream, ReplayOptions, replay_source, simulated_source
-from live.worker import Decision, RecognitionConfig, ScoreSmoother
+from live.worker import Decision, RecognitionConfig, ScoreSmoother, read_decision_lines
 from recordings.clip import parts_between_marks_in
 from recordings.labels import LABEL_MAP_FILENAME, in_columns
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
-from recordings.pkummd import find_label_file, is_sequence_path, sequence_stem
+from recordings.pkummd import is_sequence_path, is_skeleton_sequence, sequence_stem
 from training.data import DatasetError
 from training.evaluation import (
     check_out_holds,
@@ -55,7 +55,7 @@ from training.evaluation import (
     replaced_note,
     writable_folder,
 )
-from training.stream_metrics import StreamScores, Track, decision_from_json, score
+from training.stream_metrics import StreamScores, Track, score
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,6 @@ class SimSpec:
         return spec
 
 
-def is_pkummd_sequence(path: Path) -> bool:
-    """A PKU-MMD skeleton sequence, not its label file (named alike, NNNN-V.txt, in labels/). The label
-    file found is an absolute path, whatever `path` is."""
-    return is_sequence_path(path) and find_label_file(path) != path.absolute()
-
-
 def _sequence_name(path: Path) -> str:
     """'0005-L' for a PKU-MMD sequence file, the stem for a recording."""
     return sequence_stem(path) if is_sequence_path(path) else path.stem
@@ -137,7 +131,7 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
         if path.name == LABEL_MAP_FILENAME:  # a clip folder's class list, not a sequence
             continue
         if path.is_file() and any(path.name.endswith(s) for s in SEQUENCE_SUFFIXES):
-            if path.name.endswith(PKUMMD_SUFFIXES) and not is_pkummd_sequence(path):
+            if path.name.endswith(PKUMMD_SUFFIXES) and not is_skeleton_sequence(path):
                 continue  # a .txt that is no PKU-MMD sequence (actions.txt, a split list)
             found.setdefault(_sequence_name(path), path)  # one file per sequence (first suffix wins)
     if names is not None:
@@ -375,8 +369,7 @@ def evaluate_stream(
             if not tap.ended:  # the app's headless loop ends quietly on Ctrl-C
                 raise KeyboardInterrupt(f"{case.name} stopped at {tap.last:.1f} s")
             # Scored from the JSON lines, as anyone can score a run.
-            said = lines.read_text(encoding="utf-8").splitlines()
-            decisions[case.name] = [decision_from_json(json.loads(line)) for line in said if line.strip()]
+            decisions[case.name] = read_decision_lines(lines)
             timeline = getattr(source, "timeline", None)
             tracks += tap.tracks(case.name, timeline, case.scene_wide, pipeline_config.retire_after_s)
             durations[case.name] = tap.last - (tap.first or 0.0) + 1.0 / max(source.fps, 1.0)
@@ -470,8 +463,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     for name in previous["sequences"]:
         lines = run_dir / "decisions" / f"{name}.jsonl"
         try:
-            decisions[name] = [decision_from_json(json.loads(line))
-                               for line in lines.read_text(encoding="utf-8").splitlines() if line.strip()]
+            decisions[name] = read_decision_lines(lines)
         except (OSError, ValueError, KeyError) as error:
             raise DatasetError(f"{lines}: cannot read the run's decisions ({error})") from None
     try:
