@@ -104,7 +104,7 @@ from recordings.argument_types import (
     why_no_display,
 )
 from recordings.atomic import umask_lets_others_read, why_not_writable
-from recordings.labels import LABEL_MAP_FILENAME, check_label
+from recordings.labels import LABEL_MAP_FILENAME, check_label, unwritable_character
 from recordings.picture_text import characters_without_a_font
 from recordings.qt_binding import QtBindingError, check_qt_binding
 from recordings.recorder import RecorderError
@@ -330,6 +330,9 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                          "of them")
     if not args.room.strip():  # every alert says where: an empty room reaches the nurse as nowhere
         raise ValueError("--room: empty; name where the sensor is (default: this computer's name)")
+    if (unwritable := unwritable_character(args.room)) is not None:  # a line break forged a second log line
+        raise ValueError(f"--room {args.room!r}: a room name is text without tabs, line breaks or invisible "
+                         f"characters (it heads every alert and log line); it has {unwritable}")
     if args.alert_url is None:
         # Delivery settings without a delivery: a typo'd or forgotten --alert-url would go unnoticed.
         given = [option for option, value, default in (("--alert-queue", args.alert_queue, DEFAULT_QUEUE),

@@ -88,7 +88,9 @@ from recordings.labels import (
     LabelMap,
     LabelMapError,
     check_label,
+    columns_of,
     ensure_label,
+    in_columns,
     ntu_label_map,
     read_label_map,
 )
@@ -559,10 +561,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             )
         )
     if rows:
-        width = max(len(r[0]) for r in rows)
-        print(f"{'clip':<{width}}  {'frames':>6}  {'seconds':>7}  video  label")
+        width = max(columns_of(r[0]) for r in rows)  # terminal columns: a folder named in CJK takes two each
+        print(f"{in_columns('clip', width)}  {'frames':>6}  {'seconds':>7}  video  label")
         for name, key, frames, duration, video, marked in rows:
-            print(f"{name:<{width}}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}{marked}")
+            print(f"{in_columns(name, width)}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}{marked}")
     print(f"\n{len(rows)} clip{'s' * (len(rows) != 1)}, {total / 60:.1f} minutes. Clips per class"
           + (" (and the intervals marked in them):" if intervals else ":"))
     for key, count in sorted(counts.items()):

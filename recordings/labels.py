@@ -249,10 +249,9 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
         pass
     if not name:
         raise LabelMapError(f"{path}: a class name must be non-empty text, got {label!r}")
-    if unwritable := [c for c in name if _unwritable(c)]:
-        which = unicodedata.name(unwritable[0], "a control character")
+    if (unwritable := unwritable_character(name)) is not None:
         raise LabelMapError(f"{path}: a class name must be text without tabs, line breaks or invisible "
-                            f"characters; {label!r} has U+{ord(unwritable[0]):04X} ({which})")
+                            f"characters; {label!r} has {unwritable}")
     if re.fullmatch(r"A?\d+", name, re.IGNORECASE):
         raise LabelMapError(f"{path}: no class {name} in the label map; name a new class by its name, "
                             f"not by a number")
@@ -294,10 +293,35 @@ def _unwritable(character: str) -> bool:
     return category in ("Cc", "Zl", "Zp", "Cs", "Co") or character == _COMBINING_GRAPHEME_JOINER
 
 
+def unwritable_character(name: str) -> str | None:
+    """The first character a name on one line of text cannot hold (`_unwritable`), as "U+000A (LINE
+    FEED)"; None when it has none. For class names and the app's room name, which heads every alert."""
+    character = next((c for c in name if _unwritable(c)), None)
+    if character is None:
+        return None
+    return f"U+{ord(character):04X} ({unicodedata.name(character, 'a control character')})"
+
+
 def similar_names(name: str, known: Iterable[str]) -> list[str]:
-    """The known class names `name` is most likely a typo of (case aside; up to three, closest first)."""
+    """The known class names `name` is most likely a typo of (case aside; up to three, closest first):
+    close by difflib's measure, or one character added, dropped or changed. The second is for short
+    names: 病人摔到 for 病人摔倒 (four characters, one wrong) scores 0.75, under difflib's 0.8, and became a
+    class of its own, splitting the clips of one action in two."""
     lowered = {k.lower(): k for k in known}
-    return [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.8)]
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.8)
+    one_off = [k for k in lowered if k not in close and _one_edit_apart(name.lower(), k)]
+    return [lowered[c] for c in [*close, *one_off][:3]]
+
+
+def _one_edit_apart(typed: str, known: str) -> bool:
+    """Whether one character added, dropped or changed turns `typed` (two characters or more) into
+    `known`."""
+    if len(typed) < 2 or abs(len(typed) - len(known)) > 1 or typed == known:
+        return False
+    if len(typed) == len(known):
+        return sum(a != b for a, b in zip(typed, known, strict=True)) == 1
+    shorter, longer = sorted((typed, known), key=len)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
 # Past forms a class name may use where a model's uses the verb ("patient fell", fall_down).

@@ -229,6 +229,11 @@ def test_label_command_takes_a_name_close_to_a_known_class_for_a_typo(
     assert labels_txt.read_bytes() == before
     assert main(["label", clip, "--class", "patient fel", "--from", "0.5", "--to", "1", "--new-class"]) == 0
     assert "new class A122 patient fel" in capsys.readouterr().out
+    # A short name one character off: 0.75 by difflib's measure (under its 0.8), a new class before.
+    assert main(["label", clip, "--class", "病人摔倒", "--from", "1", "--to", "1.5"]) == 0
+    capsys.readouterr()
+    assert main(["label", clip, "--class", "病人摔到", "--from", "1.5", "--to", "2"]) == 2
+    assert "did you mean '病人摔倒'?" in capsys.readouterr().err
 
 
 def test_ntu_class_names_count_for_typos_and_a_site_class_of_that_name_lists(
@@ -858,6 +863,26 @@ def test_list_of_a_parent_folder_numbers_each_clip_by_its_own_folders_labels(tmp
     captured = capsys.readouterr()
     assert "wardB/live_b" in captured.out and "     1  drinking  (1 interval)" in captured.out
     assert "wardB/labels.txt: byte 0: not UTF-8" in captured.err and "damaged clip" not in captured.err
+
+
+def test_list_keeps_its_columns_with_folders_named_in_wide_characters(tmp_path: Path, capsys) -> None:
+    """A CJK character takes two terminal columns: padded by characters, a ward named 病房 pushed its row's
+    frame count two columns right of the others'."""
+    from recordings.labels import columns_of
+
+    for ward in ("Station Süd", "病房 2"):
+        (tmp_path / ward).mkdir()
+        record(tmp_path / ward, "live_a")
+    capsys.readouterr()
+    assert main(["list", str(tmp_path)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "live_a" in line]
+    assert len(rows) == 2
+
+    def frames_column(row: str) -> int:  # the terminal column the frame count starts at
+        after_name = row.index("live_a") + len("live_a")
+        return columns_of(row[:after_name]) + len(row[after_name:]) - len(row[after_name:].lstrip())
+
+    assert frames_column(rows[0]) == frames_column(rows[1])
 
 
 def test_a_clip_kept_without_video_by_privacy_says_so_to_an_rgb_model(tmp_path: Path) -> None:

@@ -1017,6 +1017,9 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     (["--checkpoint", "in_the_way.engine"], "a TensorRT engine is built and cached by the app itself"),
     (["--alert-queue", "q/queue.jsonl"], "--alert-queue sets how alerts are sent to --alert-url, but no"),
     (["--room", " "], "--room: empty; name where the sensor is"),
+    # A line break made one ALERT record two log lines, the second forgeable; an escape coloured the log.
+    (["--room", "Ward 3\nALERT: Ward 4"], "a room name is text without tabs, line breaks or invisible"),
+    (["--room", "r\x1b[31mRED"], "it has U+001B"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "."],
      ": a folder; give the queue's file"),  # named in full: a service's working folder is not known
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "in_the_way/queue.jsonl"],
