@@ -198,7 +198,11 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                     action_id = action.action_id or names.action_id(action.label)
                     class_name = NTU120_CLASSES[action_id - 1] if action.action_id else names.name(action_id)
                 except KeyError as error:
-                    problems.append(f"{where}: {error.args[0] if error.args else error}")
+                    site_map = label_map_path(clip, labels)
+                    # A clip moved out of its folder into a sub-folder left its labels.txt behind.
+                    missing = "" if site_map.is_file() else (
+                        f" (there is no {site_map} to number its site classes: --labels names the map)")
+                    problems.append(f"{where}: {error.args[0] if error.args else error}{missing}")
                     continue
                 if class_name in NTU120_CLASSES:
                     # A site class of NTU's very name ("handshaking", A128 in a converted PKU-MMD folder's

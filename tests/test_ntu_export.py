@@ -592,3 +592,19 @@ def test_a_cut_short_video_of_another_tool_is_said_not_copied(ntu_dir: Path, tmp
     assert main(["export", str(clips), str(tmp_path / "out")]) == 1
     assert f"{name}_rgb.avi: cut short, " in capsys.readouterr().err
     assert [p.name for p in sorted((tmp_path / "out").glob("S*"))] == [f"{name}.skeleton"]
+
+
+def test_a_clip_moved_away_from_its_label_map_is_said_to_be_so(tmp_path: Path, capsys) -> None:
+    # Its sidecar names a site class, which only the labels.txt it was labelled beside numbers: moved to a
+    # sub-folder, export read NTU's list alone, and its error listed NTU's classes without saying why.
+    clip = record(tmp_path / "clips", 30, label="patient fell")
+    (tmp_path / "clips" / "sub").mkdir()
+    for path in clip.parent.glob(f"{clip.stem}*"):
+        path.rename(tmp_path / "clips" / "sub" / path.name)
+    assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "unknown label 'patient fell'" in err
+    assert f"there is no {tmp_path / 'clips' / 'sub' / 'labels.txt'} to number its site classes" in err
+    assert "--labels names the map" in err
+    assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out2"), "--labels",
+                 str(tmp_path / "clips" / "labels.txt")]) == 0
