@@ -378,6 +378,27 @@ def test_a_class_renamed_in_labels_txt_is_not_trained_under_its_old_name(tmp_pat
         read_dataset(DataConfig(dataset="clips", root=str(tmp_path)))
 
 
+def test_two_wards_clips_of_one_name_are_named_by_their_files(tmp_path: Path, capsys) -> None:
+    """Each ward's folder numbers its recordings from the next free session of its own: a parent folder of
+    two wards had two S001C001P001R001A121 clips, said only by that name."""
+    from recordings.__main__ import main as recordings
+    from training.config import DataConfig
+    from training.data import DatasetError
+    from training.datasets.clips import read_dataset
+
+    for ward in ("ward3", "ward4"):
+        (tmp_path / ward).mkdir()
+        clip = record(tmp_path / ward, "S001C001P001R001A121")
+        assert recordings(["label", str(clip), "--class", "patient fell"]) == 0
+    with pytest.raises(DatasetError) as refused:
+        read_dataset(DataConfig(dataset="clips", root=str(tmp_path),
+                                label_map=str(tmp_path / "ward3" / "labels.txt")))
+    said = str(refused.value)
+    assert "clip names must be unique, and S001C001P001R001A121 is" in said
+    assert str(tmp_path / "ward3" / "S001C001P001R001A121.skeleton") in said
+    assert str(tmp_path / "ward4" / "S001C001P001R001A121.skeleton") in said and "--session N" in said
+
+
 def test_an_unlabelled_recording_becomes_trainable(tmp_path: Path) -> None:
     from training.config import DataConfig
     from training.data import DatasetError

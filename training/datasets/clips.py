@@ -391,8 +391,13 @@ def read_dataset(data: DataConfig) -> tuple[list[LabelledClip], list[Path]]:
         unlabelled += skipped
     names = Counter(c.task.name for c in clips)
     twice = [n for n, count in names.items() if count > 1]
-    if twice:
-        raise DatasetError(f"{data.root}: clip names must be unique, {twice[:3]} appear more than once")
+    if twice:  # the cache keeps a clip by its name: one would stand for the other
+        paths = [str(c.task.skeleton) for c in clips if c.task.name == twice[0]]
+        more = f" ({len(twice) - 1} more names too)" if len(twice) > 1 else ""
+        raise DatasetError(f"{data.root}: clip names must be unique, and {twice[0]} is {' and '.join(paths)}"
+                           f"{more}: two folders' recordings numbered alike (each takes the next session "
+                           "free in its own folder); train one folder at a time, and record each room "
+                           "under sessions of its own (python -m live --session N)")
     # Labelled before labels.txt refused it, "No_Action" trained as an action beside no_action.
     background = [(c, n) for c in clips for n in clip_classes(c) if names_background(n)]
     if background:
