@@ -13,6 +13,7 @@ import ipaddress
 import json
 import math
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -115,6 +116,11 @@ def _path_type(parse: Callable[[str], Path]) -> Callable[[str], Path]:
 
     @functools.wraps(parse)
     def checked(text: str) -> Path:
+        if os.name != "nt" and re.match(r"[A-Za-z]:[\\/]", text):
+            # A Windows path copied into a Linux service unit made a file named 'C:\runs\out.jsonl' in
+            # the working folder, silently.
+            raise argparse.ArgumentTypeError(f"{text}: a Windows path, and this is not Windows: give a path "
+                                             "of this computer (folders separated by /)")
         home = text == "~" or text.startswith(("~/", "~" + os.sep))
         if home and os.path.expanduser("~") == "~":  # left as it is: a folder named '~' made where it runs
             raise argparse.ArgumentTypeError(
