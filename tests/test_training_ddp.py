@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,21 @@ torch.save({"world": world, "state": result.network.state_dict(), "summed": summ
            f"{sys.argv[1]}/rank{rank}.pt")
 distributed.stop()  # as python -m training does: a process group left to exit with aborted a rank under load
 """
+
+
+def _run_group(command: list[str], cwd: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """`command` (torchrun) in a process group of its own, the whole group killed past `timeout`: a hung
+    run's ranks are torchrun's children, and a timeout that killed torchrun alone left them running, slowing
+    every test after it."""
+    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as run:
+        try:
+            stdout, stderr = run.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+            raise
+    return subprocess.CompletedProcess(command, run.returncode, stdout, stderr)
 
 
 def _free_port() -> int:
@@ -86,7 +102,7 @@ def test_two_gloo_processes_keep_identical_weights(tmp_path: Path) -> None:
         str(tmp_path),
         *overrides,
     ]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    done = _run_group(command, cwd=REPO, env=env, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     first = torch.load(tmp_path / "rank0.pt", weights_only=True)
     second = torch.load(tmp_path / "rank1.pt", weights_only=True)
@@ -109,7 +125,7 @@ def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
                f"--master_port={_free_port()}", "-m", "training", *args]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return _run_group(command, cwd=cwd, env=env, timeout=300)
 
 
 def test_finetune_under_torchrun_prepares_writes_and_says_everything_once(tmp_path: Path) -> None:
@@ -199,7 +215,7 @@ def test_a_small_set_trains_on_every_rank_and_a_rank_without_validation_clips_do
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
                f"--master_port={_free_port()}", str(worker), str(tmp_path), *overrides]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    done = _run_group(command, cwd=REPO, env=env, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "5 training / 1 validation clips" in done.stdout
     lines = (tmp_path / "run" / "pose" / "metrics.jsonl").read_text().splitlines()

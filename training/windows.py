@@ -130,7 +130,7 @@ class Augmentation:
                                              interpolation=cv2.INTER_LINEAR) for frame in square])
             if self.brightness > 0:
                 gain = rng.uniform(1 - self.brightness, 1 + self.brightness)
-                track = np.clip(track * np.float32(gain), 0, 255)
+                track = np.clip(np.rint(track * np.float32(gain)), 0, 255)  # rounded: a cast truncates
             out[part] = track
         return out
 
