@@ -87,6 +87,7 @@ from live.worker import (
 )
 from recordings.argument_types import (
     CommandLineParser,
+    any_path,
     existing_path,
     folder_path,
     hop_seconds,
@@ -206,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
                              ".skeleton / _rgb.avi / .json, or a clip folder, PKU-MMD NNNN-V.txt[.xz|.gz]); "
                              "default: sim. kinect reads the sensor through kinect-next; kinect:pykinect2 "
                              "through PyKinect2")
-    parser.add_argument("--video", type=Path, default=None,
+    parser.add_argument("--video", type=any_path, default=None,
                         help="the _rgb.avi of a replayed .skeleton kept in another folder (NTU RGB+D's "
                              "release keeps skeletons and videos apart)")
     parser.add_argument("--privacy", choices=[m.value for m in PrivacyMode], default=None,
@@ -266,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alert-auth-file", type=existing_path, default=None, metavar="FILE",
                         help="file whose one line is sent as each POST's Authorization header (e.g. "
                              "'Bearer <token>'); a file, so the secret is not on the command line")
-    parser.add_argument("--alert-queue", type=Path, default=DEFAULT_QUEUE, metavar="FILE",
+    parser.add_argument("--alert-queue", type=any_path, default=DEFAULT_QUEUE, metavar="FILE",
                         help=f"append-only file of alerts not yet delivered (default: ./{DEFAULT_QUEUE})")
     parser.add_argument("--alert-timeout", type=positive_float, default=5.0, metavar="S",
                         help="seconds one POST may take before it counts as failed (default: 5)")

@@ -134,6 +134,13 @@ def _path_type(parse: Callable[[str], Path]) -> Callable[[str], Path]:
 
 
 @_path_type
+def any_path(text: str) -> Path:
+    """A path as given, its checks the command's own (a queue file, a cache folder): only '~' and a
+    Windows path on another system are seen to, as for every path."""
+    return Path(text)
+
+
+@_path_type
 def package_file(text: str) -> Path:
     """A file as typed, or the package's own of that relative name (a bundled checkpoint or config, as
     the READMEs write them, from any folder and from an installed copy: core.package_files.bundled)."""

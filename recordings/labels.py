@@ -314,12 +314,14 @@ def similar_names(name: str, known: Iterable[str]) -> list[str]:
 
 
 def _one_edit_apart(typed: str, known: str) -> bool:
-    """Whether one character added, dropped or changed turns `typed` (two characters or more) into
-    `known`."""
-    if len(typed) < 2 or abs(len(typed) - len(known)) > 1 or typed == known:
+    """Whether one character added, dropped or changed turns `typed` into `known`: from four characters
+    on (躺下 and 坐下, lie down and sit down, are two classes one character apart) and not one digit for
+    another (bed 2 beside bed 1 is meant)."""
+    if len(typed) < 4 or abs(len(typed) - len(known)) > 1 or typed == known:
         return False
     if len(typed) == len(known):
-        return sum(a != b for a, b in zip(typed, known, strict=True)) == 1
+        changed = [(a, b) for a, b in zip(typed, known, strict=True) if a != b]
+        return len(changed) == 1 and not (changed[0][0].isdigit() and changed[0][1].isdigit())
     shorter, longer = sorted((typed, known), key=len)
     return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 

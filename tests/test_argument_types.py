@@ -209,10 +209,10 @@ def test_every_option_of_the_three_commands_says_what_it_does_and_its_default():
 @pytest.mark.parametrize("path", ["C:\\runs\\out.jsonl", "d:/Aufnahmen/Station 3"])
 def test_a_windows_path_on_another_system_is_refused_not_made_a_file_name(path: str, tmp_path: Path,
                                                                          monkeypatch) -> None:
-    from recordings.argument_types import folder_path, output_file
+    from recordings.argument_types import any_path, folder_path, output_file
 
     monkeypatch.chdir(tmp_path)
-    for path_type in (output_file, folder_path):
+    for path_type in (output_file, folder_path, any_path):  # any_path: --alert-queue, --video, --cache-dir
         with pytest.raises(argparse.ArgumentTypeError, match="a Windows path, and this is not Windows"):
             path_type(path)
     assert list(tmp_path.iterdir()) == []

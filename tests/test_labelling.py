@@ -234,6 +234,10 @@ def test_label_command_takes_a_name_close_to_a_known_class_for_a_typo(
     capsys.readouterr()
     assert main(["label", clip, "--class", "病人摔到", "--from", "1.5", "--to", "2"]) == 2
     assert "did you mean '病人摔倒'?" in capsys.readouterr().err
+    # Short names one character apart are often two actions (lie down, sit down), and a number changed
+    # is meant: new classes without --new-class.
+    for name, start in (("坐下", 2.0), ("躺下", 2.2), ("bed1", 2.4), ("bed2", 2.6)):
+        assert main(["label", clip, "--class", name, "--from", str(start), "--to", str(start + 0.1)]) == 0
 
 
 def test_ntu_class_names_count_for_typos_and_a_site_class_of_that_name_lists(

@@ -38,6 +38,7 @@ from recordings.argument_types import (
     MAX_THREADS,
     THREADS_PER_CORE,
     CommandLineParser,
+    any_path,
     hop_seconds,
     integer_in,
     non_negative_float,
@@ -195,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="dataset kind, if the checkpoint does not record it",
     )
     ev.add_argument("--cache", help="prepared crops for RGB networks")
-    ev.add_argument("--out", help="folder for results.json, confusion.png, attention.png (default: beside "
+    ev.add_argument("--out", type=any_path,
+                    help="folder for results.json, confusion.png, attention.png (default: beside "
                     "the checkpoint, eval_CHECKPOINT_WHAT_DATA-HASH); one holding another kind of evaluation "
                     "(clips, --stream, --rescore) is refused, the same kind replaced")
     ev.add_argument("--device", help="auto (the default), cpu, cuda or cuda:N")

@@ -188,7 +188,7 @@ class OptimConfig:
     init_lr_scale: float = 1.0
     batch_size: int = 16
     weight_decay: float = NTU_LOSS.weight  # lambda2 of Eq. 5 (an L2 penalty on the weights)
-    attention_weight: float = NTU_LOSS.attention  # lambda1 of Eq. 5 (1e-4 for N-UCLA: its configs)
+    attention_weight: float = NTU_LOSS.attention  # lambda1 of Eq. 5 (N-UCLA's 1e-4: nucla_lstm.yaml)
     plateau_factor: float = 0.5
     plateau_patience: int = 3  # epochs without validation improvement before the lr drops
     early_stop_patience: int = 10  # epochs without improvement before the stage stops

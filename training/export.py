@@ -57,7 +57,7 @@ from core.model import load_checkpoint
 from core.package_files import output_folder_beside
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
-from recordings.argument_types import CommandLineParser, integer_in, package_file, replaced_file
+from recordings.argument_types import CommandLineParser, any_path, integer_in, package_file, replaced_file
 from recordings.clip import NTU_FPS, color_pixel_scale, other_shape
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
@@ -453,7 +453,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--data",
-        type=Path,
+        type=any_path,
         help="shared data folder (../shared/data): check on real NTU crops instead of random ones",
     )
     parser.add_argument("--people", type=integer_in(1, MAX_PEOPLE), default=2,
@@ -470,7 +470,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tensorrt", action="store_true", help="also build (and cache) the TensorRT FP16 engine"
     )
-    parser.add_argument("--cache-dir", type=Path, help="TensorRT engine cache (default: ~/.cache/...)")
+    parser.add_argument("--cache-dir", type=any_path, help="TensorRT engine cache (default: ~/.cache/...)")
 
 
 def run_export(args: argparse.Namespace) -> int:

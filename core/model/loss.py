@@ -27,7 +27,8 @@ class LossWeights:
     weight: float  # lambda2
 
 
-# The paper's values for NTU RGB+D (training's defaults); for Northwestern-UCLA lambda1 is 1e-4 (its configs).
+# The paper's values for NTU RGB+D (training's defaults); for Northwestern-UCLA its lambda1 is 1e-4
+# (nucla_lstm.yaml, the paper's LSTM; the graph-stream configs keep the default).
 NTU_LOSS = LossWeights(attention=1e-5, weight=1e-3)
 
 
