@@ -51,6 +51,7 @@ import numpy as np
 from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.skeleton import KINECT_V2
+from core.timeline import Interval
 from recordings import xef
 from recordings.argument_types import (
     CommandLineParser,
@@ -604,8 +605,10 @@ def _interval_key(names: LabelMap, site: LabelMap | None, name: str) -> str:
 # ---- view -------------------------------------------------------------------------------------------
 
 
-def draw_skeleton(frame: Frame, size: tuple[int, int] = (1920, 1080)) -> np.ndarray:
-    """The frame's colour image (or a dark canvas) with every body's bones and joints drawn, BGR."""
+def draw_skeleton(frame: Frame, caption: str | None = None,
+                  size: tuple[int, int] = (1920, 1080)) -> np.ndarray:
+    """The frame's colour image (or a dark canvas) with every body's bones and joints drawn, BGR; its
+    index, time and `caption` (default: the class its recording's labels give it) printed on it."""
     if frame.color is not None:
         image = frame.color.copy()
     else:
@@ -622,9 +625,10 @@ def draw_skeleton(frame: Frame, size: tuple[int, int] = (1920, 1080)) -> np.ndar
         for j in np.flatnonzero(ok):
             radius = 2 * scale if body.states[j] == 2 else scale
             cv2.circle(image, tuple(points[j]), radius, colour, -1, cv2.LINE_AA)
-    truth = next((b.truth for b in frame.bodies if b.truth is not None), None)
-    put_text(image, f"{frame.index}  {frame.timestamp:7.2f} s" + (f"  {truth}" if truth is not None else ""),
-             (10 * scale, 20 * scale), 0.5 * scale, (255, 255, 255), scale)
+    if caption is None:
+        caption = next((b.truth for b in frame.bodies if b.truth is not None), None)
+    said = f"{frame.index}  {frame.timestamp:7.2f} s" + (f"  {caption}" if caption is not None else "")
+    put_text(image, said, (10 * scale, 20 * scale), 0.5 * scale, (255, 255, 255), scale)
     return image
 
 
@@ -914,6 +918,12 @@ def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: 
         command = label_command(recording.paths.skeleton, lost, args.labels)
         print(f"{labels.sidecar_path}: the mark open when the window closed was {marker.message}\n"
               f"  to add it once that is settled: {command}", file=sys.stderr)
+        return 1
+    if (unended := marker.unended_at_close) is not None:
+        start, label = unended
+        command = label_command(recording.paths.skeleton, Interval(start, start + 1.0, label), args.labels)
+        print(f"{labels.sidecar_path}: the {label} mark open when the window closed was {marker.message}\n"
+              f"  to add it, with its end: {command.rsplit(' --to ', 1)[0]} --to SECONDS", file=sys.stderr)
         return 1
     return 0
 

@@ -6,8 +6,8 @@
            d    remove the interval on screen (one the clip had, or marked here)
            u    undo the last mark or removal             space  pause / resume      q, Esc, Ctrl-C  close
            Left / Right (or , / .)  one frame back / on, paused: to put a mark on the frame it belongs to
-           Shift+Left / Shift+Right  ten seconds back / on, Home  the start: an hour's take is not watched
-           through to mark a minute of it
+           Shift+Left / Shift+Right  ten seconds back / on, Down / Up  a minute back / on, Home / End  the
+           start / the last frame: an hour's take is not watched through to mark a minute of it
            + / -  play faster / slower (1/4x to 8x), to look for an action; then 1x again to mark it
                   (not ] and [: on a German keyboard they take AltGr, which Windows reports as Ctrl+Alt)
 
@@ -18,7 +18,10 @@
 
 Each finished interval is written to the sidecar as soon as it is marked (recordings.labelling), so
 closing the window, or a crash, loses at most a mark in progress; closing with a mark open (q, Esc, the
-window's button, Ctrl-C or SIGTERM in the terminal) ends it at the frame on screen. Each mark and undo
+window's button, Ctrl-C or SIGTERM in the terminal) ends it at the frame on screen (one on or before its
+start cannot end it: that is printed, with the command that adds it). A mark refused at e (an overlap,
+another editor's save) stays open, to be ended on another frame. The class the
+labels give the frame on screen is printed on it, as they stand after each mark. Each mark and undo
 reads the sidecar again first: what `recordings label` changed meanwhile is kept, and checked against. A
 held key (auto-repeat) or one with Ctrl or Alt does nothing. Marks are scene-wide (whoever is in view);
 `python -m recordings label --person` gives one person's. The window shows whatever the clip had
@@ -29,6 +32,7 @@ window closes is printed after it, with the command that adds it once the overla
 from __future__ import annotations
 
 import html
+import math
 import os
 import signal
 from collections import deque
@@ -42,7 +46,7 @@ import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.frame import Frame  # noqa: E402
-from core.timeline import Interval, stored_time  # noqa: E402
+from core.timeline import NO_ACTION, Interval, stored_time  # noqa: E402
 from recordings.labelling import ClipLabels, IntervalMarker, SidecarChanged, label_command  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
 from recordings.stop_signals import STOP_SIGNALS  # noqa: E402
@@ -54,6 +58,7 @@ STEP_BACK_BYTES = 300 * 2**20
 STEP_BACK_FRAMES = 300
 
 JUMP_S = 10.0  # Shift+Left / Shift+Right
+LONG_JUMP_S = 60.0  # Down / Up: held keys do nothing (a held u emptied a clip), so long takes need these
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # + and - step through them
 
 STRIP_COLOURS = ((80, 200, 255), (120, 230, 120), (255, 170, 60), (220, 120, 255), (90, 90, 255),
@@ -105,6 +110,11 @@ class ClipMarker:
         # marker.intervals, which holds refused marks too.
         self.history: list[tuple[bool, Interval]] = []
         self.lost_at_close: Interval | None = None  # the mark open at closing, refused (why: `message`)
+        # The mark open at closing on a frame on or before its start (start, class): nothing to end it at.
+        self.unended_at_close: tuple[float, str] | None = None
+        # Set by the window on the clip's last frame: e there ends the interval at the clip's end (the
+        # last frame's time plus a frame), or the last frame could never be inside an interval.
+        self.at_last_frame = False
 
     @property
     def now(self) -> float:
@@ -147,8 +157,11 @@ class ClipMarker:
                                 f"{self.marker.opened[0]:.2f} s, {where}; play or step on (Right) to its "
                                 f"end, or u drops it")
             else:
-                interval = self.marker.end(self.now)
-                self._store(interval)
+                interval = self.marker.end(self.labels.duration if self.at_last_frame else self.now)
+                if not self._store(interval):  # an overlap, most likely: the start is kept, not lost
+                    self.marker.opened = (interval.start, interval.label)
+                    self.message += (f"; the {interval.label} mark from {interval.start:.2f} s stays open: "
+                                     "end it on another frame, or u drops it")
         elif key == "d":
             self.remove_on_screen()
         elif key == "u":
@@ -282,11 +295,27 @@ class ClipMarker:
         return None
 
     def finish(self) -> None:
-        """The window closes: a mark in progress ends at the frame on screen."""
-        if self.marker.opened is not None:
-            interval = self.marker.end(self.now)
-            if not self._store(interval):
-                self.lost_at_close = interval
+        """The window closes: a mark in progress ends at the frame on screen, if that is after its start."""
+        if self.marker.opened is None:
+            return
+        opened = self.marker.opened
+        interval = self.marker.end(self.labels.duration if self.at_last_frame else self.now)
+        if interval is None:  # stepped back to its start or before it (Home): it was lost without a word
+            self.unended_at_close = opened
+            self.message = (f"not saved: the frame on screen ({self.now:.2f} s) is not after its start "
+                            f"({opened[0]:.2f} s)")
+        elif not self._store(interval):
+            self.lost_at_close = interval
+
+    def shown_label(self) -> str:
+        """What the clip's labels say of the frame on screen, as they stand now (training reads them so):
+        its interval's class; no_action outside the intervals of a marked clip; else the whole clip's."""
+        here = [i.label for i in self.labels.intervals if i.start <= self.now < i.end]
+        if here:
+            return " + ".join(here)
+        if self.labels.intervals:
+            return NO_ACTION
+        return f"{self.labels.label} (the whole clip)" if self.labels.label else "not labelled"
 
     def legend(self) -> str:
         """The status line, as Qt rich text: the time, what is being marked, the last message; the keys,
@@ -300,11 +329,13 @@ class ClipMarker:
             else f"class {self.chosen or '-'}"
         # What happened first, on a line of its own: at the end of one long line, past the keys of nine
         # long class names, it was off the screen.
-        counted = f"{len(self.labels.intervals)} intervals"
+        counted = (f"{len(self.labels.intervals)} intervals" if self.labels.intervals or not self.labels.label
+                   else f"no intervals: the whole clip is {self.labels.label}")
         speed = "" if self.speed == 1 else f" ({self.speed:g}x)"
         first = html.escape(f"{self.now:7.2f} s{speed}  |  {state}  |  {counted}  |  {self.message}")
         second = (f"{keys}  (or F1-F9)  |  s start  e end  d remove  u undo  space pause  Left/Right a "
-                  f"frame  Shift+Left/Right {JUMP_S:.0f} s  Home start  + - faster / slower")
+                  f"frame  Shift+Left/Right {JUMP_S:.0f} s  Down/Up {LONG_JUMP_S:.0f} s  Home/End  "
+                  "+ - faster / slower")
         return f'<span style="white-space:pre-wrap">{first}<br>{second}</span>'
 
     def _swatch(self, name: str) -> str:
@@ -319,11 +350,13 @@ def _said(interval: Interval) -> str:
 class MarkingWindow(QtWidgets.QWidget):
     """The clip, the strip of its intervals and a status line; the keys go to a ClipMarker."""
 
-    def __init__(self, frames: Iterator[Frame], marker: ClipMarker, draw: Callable[[Frame], np.ndarray],
+    def __init__(self, frames: Iterator[Frame], marker: ClipMarker,
+                 draw: Callable[[Frame, str | None], np.ndarray],
                  fps: float, title: str, start_time: float = 0.0, close_at_end: bool = False,
                  seek: Callable[[int], Iterator[Frame]] | None = None, times: np.ndarray | None = None,
                  ) -> None:
-        """`seek(i)`: the clip's frames from frame i on, whose times (seconds from start_time) are `times`;
+        """`draw(frame, caption)`: the frame drawn, `caption` (what the labels say of it) printed on it.
+        `seek(i)`: the clip's frames from frame i on, whose times (seconds from start_time) are `times`;
         without them the window cannot jump."""
         super().__init__()
         self.frames = frames
@@ -382,8 +415,12 @@ class MarkingWindow(QtWidgets.QWidget):
         elif key in (QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Right) and \
                 event.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier:
             self.jump(-JUMP_S if key == QtCore.Qt.Key.Key_Left else JUMP_S)
+        elif key in (QtCore.Qt.Key.Key_Down, QtCore.Qt.Key.Key_Up):
+            self.jump(-LONG_JUMP_S if key == QtCore.Qt.Key.Key_Down else LONG_JUMP_S)
         elif key == QtCore.Qt.Key.Key_Home:
             self.jump(None)
+        elif key == QtCore.Qt.Key.Key_End:
+            self.jump(math.inf)
         elif key in (QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Comma):
             self.step_back()
         elif key in (QtCore.Qt.Key.Key_Right, QtCore.Qt.Key.Key_Period):
@@ -435,6 +472,9 @@ class MarkingWindow(QtWidgets.QWidget):
     def _show(self, frame: Frame) -> None:
         self.frame = frame
         self.marker.now = frame.timestamp - self.start_time
+        at = frame.timestamp - self.start_time
+        last = self.times[-1] if self.times is not None and len(self.times) else math.inf
+        self.marker.at_last_frame = at >= last - 1e-6
 
     def step_back(self) -> None:
         """Left: pause, and show the frame before this one, while it is still kept (STEP_BACK_BYTES)."""
@@ -455,8 +495,8 @@ class MarkingWindow(QtWidgets.QWidget):
         self.marker.message = "a frame on (space plays on)" if self._show_next() else "the end of the clip"
 
     def jump(self, seconds: float | None) -> None:
-        """`seconds` back or on from the frame on screen (None: to the clip's start), playing or paused as
-        before; the frames kept for Left are let go."""
+        """`seconds` back or on from the frame on screen (None: to the clip's start; inf: its last frame),
+        playing or paused as before; the frames kept for Left are let go."""
         if self.seek is None or self.times is None or not len(self.times):
             self.marker.message = "this recording cannot jump: it plays from its start only"
             return
@@ -477,7 +517,7 @@ class MarkingWindow(QtWidgets.QWidget):
 
     def redraw(self) -> None:
         if self.frame is not None:
-            image = self.draw(self.frame)
+            image = self.draw(self.frame, self.marker.shown_label())
             if image.shape[1] > 1280:
                 half = (image.shape[1] // 2, image.shape[0] // 2)
                 image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
@@ -497,7 +537,7 @@ def _colour_bytes(frame: Frame) -> int:
 
 
 def view_and_mark(frames: Iterator[Frame], labels: ClipLabels, classes: list[str],
-                  draw: Callable[[Frame], np.ndarray], fps: float, title: str,
+                  draw: Callable[[Frame, str | None], np.ndarray], fps: float, title: str,
                   start_time: float = 0.0, seek: Callable[[int], Iterator[Frame]] | None = None,
                   times: np.ndarray | None = None) -> ClipMarker:
     """Play `frames` in a window with the marking keys until it is closed; returns its marker."""

@@ -575,6 +575,36 @@ def test_a_mark_that_overlaps_is_refused_on_screen(tmp_path: Path) -> None:
     assert marker.marker.opened == (1.5, "patient fell")
 
 
+def test_the_frame_says_what_the_labels_say_now_and_a_mark_closed_before_its_start_is_said(
+    tmp_path: Path,
+) -> None:
+    """The class printed on the frame came from the labels as the window opened: after a mark or a
+    removal it said the old class. A clip labelled as a whole showed an empty strip and "0 intervals".
+    Closed with a mark open on a frame at or before its start (Home, then q), the mark was lost unsaid."""
+    from recordings.marking import ClipMarker
+
+    clip = record(tmp_path)
+    assert main(["label", str(clip), "--class", "patient fell"]) == 0
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell", "drinking"])
+    marker.now = 1.0
+    assert marker.shown_label() == "patient fell (the whole clip)"
+    assert "no intervals: the whole clip is patient fell" in marker.legend()
+    marker.handle("2")
+    marker.now = 0.5
+    marker.handle("s")
+    marker.now = 1.5
+    marker.handle("e")
+    marker.now = 1.0
+    assert marker.shown_label() == "drinking"
+    marker.now = 2.0  # outside the intervals of a marked clip: the background, whatever the whole clip was
+    assert marker.shown_label() == "no_action"
+    marker.handle("s")
+    marker.now = 0.0  # Home
+    marker.finish()
+    assert marker.unended_at_close == (2.0, "drinking") and marker.lost_at_close is None
+    assert marker.message == "not saved: the frame on screen (0.00 s) is not after its start (2.00 s)"
+
+
 def test_the_status_line_shows_each_class_in_its_strip_colour_as_text(tmp_path: Path) -> None:
     from recordings.marking import ClipMarker, class_colour
 
@@ -618,6 +648,11 @@ def test_undo_after_a_refused_mark_takes_back_the_last_saved_one(tmp_path: Path)
         marker.now = end
         marker.handle("e")
     assert marker.message.startswith("not saved:") and marker.saved == 1
+    # The refused mark stays open (its start found again is work): u drops it first.
+    assert marker.message.endswith("the patient fell mark from 0.50 s stays open: end it on another frame, "
+                                   "or u drops it") and marker.marker.opened == (0.5, "patient fell")
+    marker.handle("u")
+    assert marker.message == "dropped the mark started at 0.50 s"
     marker.handle("u")
     assert marker.message.startswith("removed patient fell 0.20-0.80") and marker.saved == 0
     assert read_sidecar(clip.with_suffix(".json")).timeline is None
@@ -649,6 +684,8 @@ def test_the_window_keeps_what_recordings_label_changed_meanwhile(tmp_path: Path
     mark(1.2, 1.8)  # overlaps the CLI's: refused, as any overlap
     assert marker.message.startswith("not saved:") and "overlaps" in marker.message
     assert main(["label", str(clip), "--remove", "3"]) == 0  # the window's 2.0-2.5, removed by the CLI
+    marker.handle("u")  # the refused mark, kept open
+    assert marker.message == "dropped the mark started at 1.20 s"
     marker.handle("u")
     assert marker.message == "patient fell 2.00-2.50 s was removed already (by another editor)"
     marker.handle("u")
@@ -692,6 +729,8 @@ def test_the_window_says_a_save_another_editor_overtook_and_tries_again(tmp_path
     mark(1.0, 1.3)
     assert "not saved:" in marker.message and "changed or removed by another editor" in marker.message
     assert [(i.start, i.end) for i in marker.labels.intervals] == [(0.2, 0.5)]  # not drawn as saved
+    assert marker.marker.opened == (1.0, "patient fell")  # kept open: e again saves it
+    marker.handle("u")
     marker.now = 0.3
     marker.handle("d")
     assert marker.message.startswith("removed patient fell 0.20-0.50")
@@ -1060,6 +1099,13 @@ def test_shift_arrows_and_home_jump_through_a_long_take(tmp_path: Path, qtbot) -
     assert marker.message == "no earlier frame kept (Left goes back a few seconds at most)"
     qtbot.keyClick(window, Key.Key_Home)
     assert marker.now == 0.0 and window.frame.index == 0
+    qtbot.keyClick(window, Key.Key_End)
+    assert window.frame.index == 449
+    qtbot.keyClick(window, Key.Key_Down)  # a minute back, past the start: its first frame
+    assert window.frame.index == 0
+    qtbot.keyClick(window, Key.Key_Up)
+    assert window.frame.index == 449
+    qtbot.keyClick(window, Key.Key_Home)
     for _ in range(8):
         qtbot.keyClick(window, Key.Key_Right)
     qtbot.keyClick(window, Key.Key_Right, Shift)  # from frame 8 (0.2667 s as stored): exactly 300 on
@@ -1094,8 +1140,8 @@ def test_shift_arrows_and_home_jump_through_a_long_take(tmp_path: Path, qtbot) -
     qtbot.keyClick(window, Key.Key_Plus)
     assert marker.speed == 1.0 and "(1x)" not in marker.legend()
     window.close()
-    assert [(i.start, i.end) for i in read_sidecar(rec.files.sidecar).timeline.intervals] == [
-        (12.0, round(449 / 30, 4))]
+    # e on the last frame ends at the clip's end (its time plus a frame): the last frame is inside.
+    assert [(i.start, i.end) for i in read_sidecar(rec.files.sidecar).timeline.intervals] == [(12.0, 15.0)]
     recording.close()
 
 
