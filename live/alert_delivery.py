@@ -66,7 +66,7 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
-from core.atomic import replace_atomically
+from core.atomic import replace_atomically, sync_directory
 from recordings.atomic import HELD_ELSEWHERE, drop_cut_last_line, lock_exclusive, why_not_writable
 from recordings.stop_signals import join_in_slices, wait_in_slices
 
@@ -487,6 +487,9 @@ class AlertQueue:
         self._file.close()  # closed before the rename: Windows renames no open file
         try:
             os.replace(tmp, self.path)
+            # The rename on the disk too: after a power cut the old file came back, and alerts appended
+            # to the new one since (each fsync'd) were gone with it.
+            sync_directory(self.path.parent)
         finally:  # renamed or not, the queue is open again for the next alert
             self._file = _open_unbuffered(self.path)
         return True

@@ -901,6 +901,28 @@ def test_a_file_system_that_cannot_sync_a_folder_still_takes_whole_files(tmp_pat
         atomic.write_then_rename(target, lambda f: f.write(b"other weights"))
 
 
+def test_a_file_checked_before_it_is_kept_is_synced_then_renamed_and_its_folder_synced(tmp_path, monkeypatch):
+    """An ONNX export is written, checked, then renamed into place: without syncs a power cut could leave
+    an empty model under its final name."""
+    import stat as stat_module
+
+    from core import atomic
+
+    synced, real_fsync = [], os.fsync
+
+    def seen(fd: int) -> None:
+        synced.append("folder" if stat_module.S_ISDIR(os.fstat(fd).st_mode) else os.fstat(fd).st_size)
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", seen)
+    checking, target = tmp_path / ".model.onnx.checking", tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    checking.write_bytes(b"the new graph")
+    atomic.rename_durably(checking, target)
+    assert target.read_bytes() == b"the new graph" and not checking.exists()
+    assert synced == [len(b"the new graph"), "folder"]  # its bytes first, then the rename
+
+
 def test_a_lock_file_another_account_made_is_held_through_a_read_only_handle(tmp_path, monkeypatch):
     """labels.txt.lock made by a colleague's account (0644): every save of a label refused, though the
     sidecar beside it could be written."""

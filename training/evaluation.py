@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from core.atomic import write_then_rename
 from core.package_files import output_folder_beside
 from recordings.atomic import why_not_writable
 from recordings.labels import columns_of, in_columns
@@ -375,4 +376,7 @@ def write_figures(report: Report, class_names: list[str], out: Path, title: str)
 
 
 def save_results(report: Report, path: Path, meta: dict[str, Any]) -> None:
-    path.write_text(json.dumps({**meta, **report.to_dict()}, indent=1, allow_nan=False), encoding="utf-8")
+    """Written whole (write_then_rename): a run killed while writing over an earlier evaluation left half a
+    results.json, and the next evaluation refused the folder as "not an evaluation's"."""
+    text = json.dumps({**meta, **report.to_dict()}, indent=1, allow_nan=False)
+    write_then_rename(path, lambda f: f.write(text.encode("utf-8")))

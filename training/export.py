@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic import rename_durably
 from core.camera import DEFAULT_CAMERA
 from core.engines import (
     ATTENTION_TOLERANCE,
@@ -181,7 +182,7 @@ def fp16_parity(
             attention_error=_max_error(attention, want_attention),
         )
         if report.top1_agreement >= min_top1_agreement:
-            os.replace(checking, out_path)
+            rename_durably(checking, out_path)
         return report
     finally:
         checking.unlink(missing_ok=True)
@@ -372,7 +373,7 @@ def export_checkpoint(
         reference = TorchEngine(checkpoint.model, metadata)
         graph = GraphEngine(OnnxRuntimeGraph(checking), metadata)
         logits_error, attention_error = check_parity(reference, graph, crops, skeleton, str(onnx_path))
-        os.replace(checking, onnx_path)
+        rename_durably(checking, onnx_path)
     finally:
         checking.unlink(missing_ok=True)
 

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from core.atomic import write_then_rename
 from core.frame import Frame
 from core.model.checkpoint import DecisionSettings
 from core.privacy import PrivacyMode
@@ -540,7 +541,8 @@ def _score_and_write(
                    "intervals": [i.to_json() for i in t.intervals]} for t in tracks],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False), encoding="utf-8")
+    text = json.dumps(results, indent=1, allow_nan=False)  # whole, as save_results writes it
+    write_then_rename(out_dir / "results.json", lambda f: f.write(text.encode("utf-8")))
     write_timeline_png(out_dir / "timeline.png", tracks, decisions, list(classes))
     ending = DecisionSettings(threshold=threshold, end_threshold=end_threshold).ending
     print(format_scores(scores, f"{title} ({len(decisions)} sequence(s), {scores.room_hours * 60:.1f} min; "
