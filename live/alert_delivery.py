@@ -77,6 +77,10 @@ RETRY_STATUSES = frozenset({408, 425, 429})  # 4xx that mean "later", not "never
 # 4xx about the URL or the credentials, whatever the alert: --alert-url or the receiver is set up wrong.
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405, 407, 410})
 OUTAGE_REMINDER_S = 300.0  # while delivery keeps failing, a WARNING this often
+# With no alert to send, the endpoint (or its proxy) is connected to this often, and at start: a wrong
+# URL or a receiver down was found only by the first fall, in a quiet room days later.
+REACHABLE_EVERY_S = 60.0
+REACHABLE_TIMEOUT_S = 5.0
 # Alerts queued this recently are sent before older ones still waiting, in the order raised among
 # themselves; the backlog follows, in order. After an outage of an hour (390 alerts of a busy room), a fall
 # raised as the endpoint came back was paged last, 10 s later at 20 ms a POST; after a weekend, minutes.
@@ -649,6 +653,7 @@ class AlertDelivery:
         self._post_deadline: _PostDeadline | None = None
         handlers = [_RefuseRedirects, _DeadlineHTTP(self), _DeadlineHTTPS(self)]
         parts = urllib.parse.urlsplit(config.url)
+        proxy = None
         if parts.hostname in LOOPBACK_HOSTS:
             # A proxy setting (http_proxy) sent a receiver on this machine its alerts, and the credentials
             # of --alert-auth-file, through the proxy, in clear.
@@ -657,7 +662,15 @@ class AlertDelivery:
                 parts.hostname):
             log.info("alerts go to %s through the proxy %s (%s_proxy; no_proxy lists hosts that it does "
                      "not serve)", config.shown_url, shown_url(proxy), parts.scheme)
+        else:
+            proxy = None  # none, or one this host bypasses
         self._opener = urllib.request.build_opener(*handlers)
+        # Where a connection goes first, for the idle check (`_check_reachable`): the proxy, where one
+        # serves the URL ("host:port" as urllib takes it, with no scheme, too).
+        via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}") if proxy else parts
+        default_port = 443 if via.scheme == "https" else 80
+        self._first_hop = (via.hostname or "", via.port or default_port)
+        self.unreachable: str | None = None  # why the idle check could not connect, while it cannot
         self._submitted: queue.Queue[dict[str, Any]] = queue.Queue(SUBMITTED_BACKLOG)
         self._file_lock = threading.Lock()
         self._pending: deque[dict[str, Any]] = deque(self.queue.pending)  # submitted, not yet settled
@@ -1005,12 +1018,19 @@ class AlertDelivery:
     # ---- sender thread: network only, one alert at a time, in order (the fresh ones first) --------
 
     def _send_loop(self) -> None:
+        next_check = time.monotonic()  # at once: a wrong URL is said as the service starts
         while not self._stop.is_set():
             with self._condition:
-                self._condition.wait_for(lambda: self._pending or self._stop.is_set())
+                self._condition.wait_for(lambda: self._pending or self._stop.is_set(),
+                                         timeout=max(0.0, next_check - time.monotonic()))
                 if self._stop.is_set():
                     return
-                record = self._next_to_send()
+                idle = not self._pending
+                record = None if idle else self._next_to_send()
+            if record is None:
+                self._check_reachable()
+                next_check = time.monotonic() + REACHABLE_EVERY_S
+                continue
             try:
                 outcome, status, detail = self._post(record)
             except Exception as error:  # a record that cannot even be sent must not stop the ones after it
@@ -1027,6 +1047,26 @@ class AlertDelivery:
                 self._said_problems.clear()
             self.current_backoff_s = 0.0
             self._settle(record, outcome, status, detail)
+
+    def _check_reachable(self) -> None:
+        """Connect to the endpoint (or its proxy) and hang up: no request is made, so a receiver that pages
+        on every POST pages nobody. Said once when it fails, and when it works again; an alert's own POST
+        says the rest (a refused login, a wrong path)."""
+        host, port = self._first_hop
+        try:
+            with socket.create_connection((host, port), timeout=REACHABLE_TIMEOUT_S):
+                pass
+        except OSError as error:
+            why = f"{host}:{port}: {error.strerror or error}"
+            if self.unreachable is None:
+                log.warning("the alert endpoint %s cannot be reached (%s): an alert now would wait; checked "
+                            "again every %.0f s while no alert is being sent", self.config.shown_url, why,
+                            REACHABLE_EVERY_S)
+            self.unreachable = why
+            return
+        if self.unreachable is not None:
+            log.info("the alert endpoint %s can be reached again", self.config.shown_url)
+        self.unreachable = None
 
     def _next_to_send(self) -> dict[str, Any]:
         """The oldest of the alerts raised in the last FRESH_FIRST_S, else the oldest waiting (under

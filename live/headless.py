@@ -915,6 +915,8 @@ def delivery_status(alerts: AlertDispatcher) -> list[str]:
         said.append(f"DELIVERY FAILING: {count} waiting")
     elif waiting:
         said.append(f"{count} being sent")
+    elif delivery is not None and delivery.unreachable is not None:  # nothing to send: the idle check's
+        said.append(f"ALERT ENDPOINT UNREACHABLE ({delivery.unreachable})")
     if delivery is not None and delivery.unsaved:
         said.append(f"{delivery.unsaved} NOT SAVED to {delivery.config.queue_path} (lost if the app stops)")
     if delivery is not None and (stuck_s := delivery.write_stuck_s) is not None:  # a share that hangs
@@ -1067,7 +1069,8 @@ def run_headless(
                 not_written = [*writer.status(), *events.status()]
                 troubled = stats.troubled or alerts.command_failing or bool(not_written) or (
                     delivery is not None and (delivery.failing or delivery.unsaved > 0
-                                              or delivery.write_stuck_s is not None))
+                                              or delivery.write_stuck_s is not None
+                                              or delivery.unreachable is not None))
                 log.log(logging.WARNING if troubled else logging.INFO, "status: %s",
                         ", ".join([stats.health(), *delivery_status(alerts), *not_written]))
                 next_health = now + config.health_every_s

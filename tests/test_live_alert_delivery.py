@@ -1284,3 +1284,34 @@ def test_a_lock_the_file_system_refuses_is_said_as_such_not_as_in_use(tmp_path, 
         with pytest.raises(OSError, match="cannot be locked .*No locks available.*on a local disk") as said:
             AlertQueue(queue)
         assert not isinstance(said.value, QueueInUse)
+
+
+def test_an_endpoint_that_cannot_be_reached_is_said_before_any_alert_and_again_once_it_can(
+    endpoint, tmp_path, monkeypatch, caplog
+):
+    """A wrong URL or a receiver that is down was found only by the first fall, days later in a quiet room:
+    with nothing to send, the endpoint is connected to (no request: nothing pages) at start and then
+    every REACHABLE_EVERY_S."""
+    import logging
+
+    import live.alert_delivery
+    from live.headless import delivery_status
+
+    monkeypatch.setattr(live.alert_delivery, "REACHABLE_EVERY_S", 0.2)
+    with caplog.at_level(logging.INFO, logger="live.alert_delivery"):
+        delivery = AlertDelivery(config(endpoint, tmp_path))
+        deadline = time.monotonic() + 5
+        while delivery.unreachable is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert delivery.unreachable is not None and "Connection refused" in delivery.unreachable
+        dispatcher = type("Dispatcher", (), {"delivery": delivery, "command_failing": False})()
+        assert delivery_status(dispatcher) == [f"ALERT ENDPOINT UNREACHABLE ({delivery.unreachable})"]
+        endpoint.up()
+        while delivery.unreachable is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert delivery.unreachable is None and delivery_status(dispatcher) == []
+        assert endpoint.received == []  # connected to, never posted to
+        delivery.close(0.0)
+    said = [r.getMessage() for r in caplog.records if "reached" in r.getMessage()]
+    assert len(said) == 2 and "cannot be reached" in said[0] and said[1].endswith("can be reached again")
+
