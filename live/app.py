@@ -100,6 +100,7 @@ from recordings.argument_types import (
     positive_float,
     prepare_console,
     probability,
+    replaced_file,
     smoothing_seconds,
     thread_count,
     why_no_display,
@@ -234,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="headless: decisions file (default: stdout)")
     parser.add_argument("--events", type=json_lines_file, default=None,
                         help="headless: event log file (default: the log)")
+    parser.add_argument("--status-file", type=replaced_file, default=None, metavar="FILE",
+                        help="headless: a JSON file rewritten every 10 s for a monitor: ok, the problems "
+                             "now (keys such as sensor_disconnected, alert_delivery_failing), the time; "
+                             "ended when the run stops")
     parser.add_argument("--duration", type=positive_float, default=None,
                         help="stop after this many seconds of wall-clock time (with --fast a replay covers "
                              "more of its stream meanwhile)")
@@ -361,7 +366,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         raise ValueError(f"--video {args.video}: {what}")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
-    for option, given in (("--output", args.output), ("--events", args.events)):
+    for option, given in (("--output", args.output), ("--events", args.events),
+                          ("--status-file", args.status_file)):
         if given is not None and given.absolute() == args.alert_queue.absolute():
             raise ValueError(f"{option} {given}: the alert queue (--alert-queue): give another file")
     if args.alert_url is not None and (why := queue_problem(args.alert_queue)) is not None:
@@ -398,6 +404,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         headless_config=HeadlessConfig(
             output=args.output,
             events=args.events,
+            status_file=args.status_file,
             lossless=args.fast and not sensor,  # every decision of a replay is written
             alerts=AlertConfig(classes=alert_classes, room=args.room,
                                cooldown_s=args.alert_cooldown, command=args.alert_command,

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from core.atomic import write_then_rename
 from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
-from live.pipeline import LATE_OVER_S, LivePipeline, Summary
+from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
 from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
 from recordings.labels import class_name_as_written
@@ -129,6 +130,9 @@ class HeadlessConfig:
     alerts: AlertConfig = field(default_factory=AlertConfig)  # its threshold also starts events
     event_end_threshold: float | None = None  # an event lasts while p >= this; None: the threshold
     health_every_s: float = 60.0  # a status line in the log this often: a service's sign of life
+    # A JSON file rewritten every STATUS_FILE_EVERY_S (whole: written and renamed), for a monitor of many
+    # rooms: whether the run is well ("ok"), what is wrong ("problems", keys), and when it said so.
+    status_file: Path | None = None
     # Every line written, a slow writer slowing the run instead of costing lines: for --fast replays
     # and evaluations, whose decisions are the result. A live room never waits for a file.
     lossless: bool = False
@@ -904,6 +908,57 @@ def _stop_group(child: subprocess.Popen) -> None:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+STATUS_FILE_EVERY_S = 10.0  # --status-file: a monitor takes a file older than a few of these as a run gone
+
+
+def alert_problems(alerts: AlertDispatcher) -> list[str]:
+    """What is wrong with sending alerts now, as keys a monitor matches (--status-file)."""
+    delivery = alerts.delivery
+    found = {"alert_command_failing": alerts.command_failing}
+    if delivery is not None:
+        found |= {"alert_delivery_failing": delivery.failing,
+                  "alert_endpoint_unreachable": delivery.unreachable is not None and not delivery.pending,
+                  "alerts_not_saved": delivery.unsaved > 0,
+                  "alert_queue_write_stuck": delivery.write_stuck_s is not None}
+    return [key for key, wrong in found.items() if wrong]
+
+
+def write_status_file(path: Path, stats: LiveStats, problems: list[str], room: str, ended: bool) -> None:
+    """The run's state for a monitor: {"time", "room", "source", "ok", "problems", "ended", "every_s",
+    and figures of the status line}. Not synced: it is written again in seconds. A file that cannot be
+    written is said by the caller, not allowed to stop the run."""
+    state = {
+        "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "room": room,
+        "source": stats.source,
+        "ok": not problems and not ended,
+        "problems": problems,
+        "ended": ended,
+        "every_s": STATUS_FILE_EVERY_S,
+        "fps": round(stats.capture_fps, 1),
+        "people": stats.people,
+        "decisions": stats.decisions,
+        "latency_p95_ms": None if stats.latency_p95_s is None else round(stats.latency_p95_s * 1000),
+    }
+    text = json.dumps(state, ensure_ascii=False) + "\n"
+    write_then_rename(path, lambda f: f.write(text.encode("utf-8")), durable=False)
+
+
+def _status_file(path: Path, stats: LiveStats, problems: list[str], room: str, ended: bool,
+                 failing: bool) -> bool:
+    """Write --status-file; whether it fails now (said once an episode: the log says the rest)."""
+    try:
+        write_status_file(path, stats, problems, room, ended)
+    except OSError as error:
+        if not failing:
+            log.error("--status-file %s cannot be written (%s): a monitor reading it sees this run as "
+                      "gone", path, error.strerror or error)
+        return True
+    if failing:
+        log.info("--status-file %s written again", path)
+    return False
+
+
 def delivery_status(alerts: AlertDispatcher) -> list[str]:
     """The alerts not yet delivered, and a failing alert command, for a status line (headless, the
     window's): what a monitor reads while an endpoint is down (its first failure alone, hours earlier, is
@@ -1037,6 +1092,7 @@ def run_headless(
              config.output or "standard output", config.events or "this log", config.health_every_s)
     next_health = started + config.health_every_s
     next_check, stalled, undecided = started + 1.0, False, False
+    next_status_file, status_file_failing = started, False
     # Since when the computer is keeping up with the sensor's frames again after it was not (None: it was
     # not, or never stopped): "again" is said only once that has lasted, not each time the share crosses.
     missing, keeping_up_since = False, None
@@ -1064,16 +1120,19 @@ def run_headless(
             now = time.monotonic()
             if duration_s is not None and now - started >= duration_s:
                 break
-            if now >= next_health:
-                stats, delivery = pipeline.stats(), alerts.delivery
+            if now >= next_health or (config.status_file is not None and now >= next_status_file):
+                stats = pipeline.stats()
                 not_written = [*writer.status(), *events.status()]
-                troubled = stats.troubled or alerts.command_failing or bool(not_written) or (
-                    delivery is not None and (delivery.failing or delivery.unsaved > 0
-                                              or delivery.write_stuck_s is not None
-                                              or delivery.unreachable is not None))
-                log.log(logging.WARNING if troubled else logging.INFO, "status: %s",
+                problems = [*stats.problems(), *alert_problems(alerts),
+                            *(["output_not_written"] if not_written else [])]
+            if now >= next_health:
+                log.log(logging.WARNING if problems else logging.INFO, "status: %s",
                         ", ".join([stats.health(), *delivery_status(alerts), *not_written]))
                 next_health = now + config.health_every_s
+            if config.status_file is not None and now >= next_status_file:
+                status_file_failing = _status_file(config.status_file, stats, problems, config.alerts.room,
+                                                   False, status_file_failing)
+                next_status_file = now + STATUS_FILE_EVERY_S
             if now >= next_check:  # a frozen sensor, no decisions, a stuck recognition: said once an episode
                 next_check = now + 1.0
                 alerts.watch_commands()
@@ -1144,6 +1203,8 @@ def run_headless(
         alerts.close()
         writer.close()
         lost += writer.errors()
+        if config.status_file is not None:  # "ended": a monitor tells a run stopped from one hung
+            _status_file(config.status_file, pipeline.stats(), [], config.alerts.room, True, False)
     if writer.reader_gone and alerts_elsewhere:  # however late it went (the drain, the close)
         lost.append(f"the reader of standard output closed its end; {writer.lost} decision lines not written")
     if ended_stuck is not None:  # an error even if the call returned meanwhile: exit 1, for a restart

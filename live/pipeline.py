@@ -171,13 +171,25 @@ class LiveStats:
 
     @property
     def troubled(self) -> bool:
-        """Something a service's log reader must act on: no sensor, no frames, recognition stuck, nobody
-        decided, a recording losing frames, the sensor's frames left out or decisions late (the status line
-        is then a warning, not an INFO a log filter drops)."""
-        return (not self.connected or self.stalled_s is not None or self.recognition_stuck_s is not None
-                or self.source_stuck_s is not None or self.undecided_s is not None
-                or self.recording_dropped > 0 or self.record_not_begun is not None
-                or self.missing_frames is not None or self.late_decisions_s is not None)
+        """Something a service's log reader must act on (the status line is then a warning, not an INFO a
+        log filter drops): any of `problems`."""
+        return bool(self.problems())
+
+    def problems(self) -> list[str]:
+        """What is wrong now, as keys a monitor matches (--status-file): no sensor, no frames, recognition
+        stuck, nobody decided, a recording losing frames, the sensor's frames left out, decisions late."""
+        found = {
+            "sensor_disconnected": not self.connected,
+            "no_frames": self.stalled_s is not None,
+            "source_read_stuck": self.source_stuck_s is not None,
+            "missing_frames": self.missing_frames is not None,
+            "recognition_stuck": self.recognition_stuck_s is not None,
+            "no_decisions": self.undecided_s is not None,
+            "decisions_late": self.late_decisions_s is not None,
+            "recording_dropping_frames": self.recording_dropped > 0,
+            "recording_not_begun": self.record_not_begun is not None,
+        }
+        return [key for key, wrong in found.items() if wrong]
 
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""

@@ -1935,3 +1935,40 @@ def test_decisions_and_events_go_only_into_files_of_json_lines(tmp_path, capsys)
         config_from_args(build_parser().parse_args(["--headless", "--alert-url", "http://127.0.0.1:9/a",
                                                     "--alert-queue", str(decisions),
                                                     "--output", str(decisions)]))
+
+
+def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_ended(
+    tiny_checkpoint, tmp_path, monkeypatch
+):
+    """A hospital's monitor of forty rooms could tell a run's state only from prose log lines: the status
+    file says it as JSON, rewritten every STATUS_FILE_EVERY_S, and "ended" once the run stops."""
+    import json
+
+    import live.headless
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    monkeypatch.setattr(live.headless, "STATUS_FILE_EVERY_S", 0.5)
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
+                            engine, inputs)
+    real_stats, started, seen = pipeline.stats, time.monotonic(), []
+    status = tmp_path / "status.json"
+
+    def stats():  # the sensor unplugged from 1.5 s to 3 s
+        at = time.monotonic() - started
+        if status.exists():
+            seen.append(json.loads(status.read_text()))
+        return dataclasses.replace(real_stats(), connected=not 1.5 <= at < 3.0)
+
+    pipeline.stats = stats
+    config = HeadlessConfig(output=Path(os.devnull), status_file=status,
+                            alerts=AlertConfig(classes=("fall_down",), room="Zimmer 12 – Süd"))
+    run_headless(pipeline, config, duration_s=4.5)
+    final = json.loads(status.read_text(encoding="utf-8"))
+    assert final["ended"] and not final["ok"] and final["room"] == "Zimmer 12 – Süd"
+    assert {"time", "source", "problems", "every_s", "fps", "people", "decisions"} <= final.keys()
+    assert [s["problems"] for s in seen if s["problems"]][0] == ["sensor_disconnected"]
+    assert any(s["ok"] for s in seen) and any(not s["ok"] and not s["ended"] for s in seen)
+    assert seen[-1]["ok"]  # plugged in again: well again before it ended
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary file left behind
