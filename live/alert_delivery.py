@@ -708,8 +708,13 @@ class AlertDelivery:
                         len(self._pending), config.queue_path)
         self._journal = threading.Thread(target=self._journal_loop, name="alert-journal", daemon=True)
         self._sender = threading.Thread(target=self._send_loop, name="alert-sender", daemon=True)
+        # A thread of its own: a connection that takes its 5 s to fail held back, in the sender, a fall
+        # raised meanwhile. Not joined at close: it only connects, and ends at its next wait.
+        self._reachability = threading.Thread(target=self._reachability_loop, name="alert-reachability",
+                                              daemon=True)
         self._journal.start()
         self._sender.start()
+        self._reachability.start()
 
     # ---- producer side ---------------------------------------------------------------------------
 
@@ -1018,19 +1023,12 @@ class AlertDelivery:
     # ---- sender thread: network only, one alert at a time, in order (the fresh ones first) --------
 
     def _send_loop(self) -> None:
-        next_check = time.monotonic()  # at once: a wrong URL is said as the service starts
         while not self._stop.is_set():
             with self._condition:
-                self._condition.wait_for(lambda: self._pending or self._stop.is_set(),
-                                         timeout=max(0.0, next_check - time.monotonic()))
+                self._condition.wait_for(lambda: self._pending or self._stop.is_set())
                 if self._stop.is_set():
                     return
-                idle = not self._pending
-                record = None if idle else self._next_to_send()
-            if record is None:
-                self._check_reachable()
-                next_check = time.monotonic() + REACHABLE_EVERY_S
-                continue
+                record = self._next_to_send()
             try:
                 outcome, status, detail = self._post(record)
             except Exception as error:  # a record that cannot even be sent must not stop the ones after it
@@ -1046,7 +1044,16 @@ class AlertDelivery:
                 self._streak = 0
                 self._said_problems.clear()
             self.current_backoff_s = 0.0
+            self.unreachable = None  # answered: reached, whatever the last idle check found
             self._settle(record, outcome, status, detail)
+
+    def _reachability_loop(self) -> None:
+        """At start (a wrong URL is said as the service starts) and every REACHABLE_EVERY_S while no alert
+        is being sent: an alert's own POST says more, and sooner."""
+        while not self._stop.is_set():
+            if not self.pending:
+                self._check_reachable()
+            self._stop.wait(REACHABLE_EVERY_S)
 
     def _check_reachable(self) -> None:
         """Connect to the endpoint (or its proxy) and hang up: no request is made, so a receiver that pages
