@@ -1508,6 +1508,20 @@ def test_a_source_read_that_does_not_return_ends_the_run_for_a_restart(tiny_chec
     assert summary.decisions > 0 and [e for e in summary.errors if e.startswith("reading from")]
 
 
+def _pipeline_whose_stats_change(tiny_checkpoint, changes) -> tuple[LivePipeline, float]:
+    """A simulated room's pipeline (one person, real time) whose `stats()` has the fields `changes(t)`
+    returns replaced, t the seconds since this call; and the wall-clock time of the call."""
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
+                            engine, inputs)
+    real_stats, started, wall = pipeline.stats, time.monotonic(), time.time()
+    pipeline.stats = lambda: dataclasses.replace(real_stats(), **changes(time.monotonic() - started))
+    return pipeline, wall
+
+
 def test_a_computer_not_keeping_up_with_the_frames_is_said_as_it_starts_and_once_it_ends(
     tiny_checkpoint, monkeypatch, caplog
 ):
@@ -1515,23 +1529,16 @@ def test_a_computer_not_keeping_up_with_the_frames_is_said_as_it_starts_and_once
     the next status line, up to a minute on. Now at once, once an episode, and "again" once it has kept up
     for a while (a share hovering about its threshold is not an episode each time it crosses)."""
     import live.headless
-    from live.app import open_model
-    from live.sources import simulated_source
 
     monkeypatch.setattr(live.headless, "KEEPING_UP_AGAIN_S", 1.0)
-    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
-    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
-                            engine, inputs)
-    real_stats, started, wall = pipeline.stats, time.monotonic(), time.time()
+
     # Missing 60% from 1 s to 3 s, and at 3.5 s for a moment; no frames at all from 3.7 s to 5 s (a stall
     # has no share either: not "keeping up"); keeping up from then.
-    def stats():
-        at = time.monotonic() - started
-        missing = 0.6 if 1.0 <= at < 3.0 or 3.5 <= at < 3.7 else None
-        return dataclasses.replace(real_stats(), missing_frames=missing,
-                                   stalled_s=1.0 if 3.7 <= at < 5.0 else None)
+    def changes(at: float) -> dict:
+        return {"missing_frames": 0.6 if 1.0 <= at < 3.0 or 3.5 <= at < 3.7 else None,
+                "stalled_s": 1.0 if 3.7 <= at < 5.0 else None}
 
-    pipeline.stats = stats
+    pipeline, wall = _pipeline_whose_stats_change(tiny_checkpoint, changes)
     with caplog.at_level(logging.INFO, logger="live.headless"):
         run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=8.0)
     said = [r for r in caplog.records if "frames of sim" in r.getMessage()]
@@ -1548,23 +1555,15 @@ def test_decisions_late_are_said_once_an_episode_and_on_time_again_once_that_has
     """A p95 about LATE_DECISIONS_S comes and goes: the warning once as it starts, and "on time again"
     only once the decisions have been on time for KEEPING_UP_AGAIN_S (else an on-call log read it flap)."""
     import live.headless
-    from live.app import open_model
-    from live.sources import simulated_source
 
     monkeypatch.setattr(live.headless, "KEEPING_UP_AGAIN_S", 2.5)
-    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
-    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
-                            engine, inputs)
-    real_stats, started, wall = pipeline.stats, time.monotonic(), time.time()
 
     # Late from 1 s to 3 s, on time for 1.5 s (under KEEPING_UP_AGAIN_S, and a check, each second, lands
     # in it), late again from 4.5 s to 5.7 s, then on time.
-    def stats():
-        at = time.monotonic() - started
-        late = 1.4 if 1.0 <= at < 3.0 or 4.5 <= at < 5.7 else None
-        return dataclasses.replace(real_stats(), late_decisions_s=late)
+    def changes(at: float) -> dict:
+        return {"late_decisions_s": 1.4 if 1.0 <= at < 3.0 or 4.5 <= at < 5.7 else None}
 
-    pipeline.stats = stats
+    pipeline, wall = _pipeline_whose_stats_change(tiny_checkpoint, changes)
     with caplog.at_level(logging.INFO, logger="live.headless"):
         run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=11.0)
     said = [r for r in caplog.records if r.getMessage().startswith("decisions come") or "on time" in
@@ -1945,23 +1944,16 @@ def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_end
     import json
 
     import live.headless
-    from live.app import open_model
-    from live.sources import simulated_source
 
     monkeypatch.setattr(live.headless, "STATUS_FILE_EVERY_S", 0.5)
-    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
-    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
-                            engine, inputs)
-    real_stats, started, seen = pipeline.stats, time.monotonic(), []
-    status = tmp_path / "status.json"
+    status, seen = tmp_path / "status.json", []
 
-    def stats():  # the sensor unplugged from 1.5 s to 3 s
-        at = time.monotonic() - started
+    def changes(at: float) -> dict:  # the sensor unplugged from 1.5 s to 3 s; the file read as it goes
         if status.exists():
             seen.append(json.loads(status.read_text()))
-        return dataclasses.replace(real_stats(), connected=not 1.5 <= at < 3.0)
+        return {"connected": not 1.5 <= at < 3.0}
 
-    pipeline.stats = stats
+    pipeline, _ = _pipeline_whose_stats_change(tiny_checkpoint, changes)
     config = HeadlessConfig(output=Path(os.devnull), status_file=status,
                             alerts=AlertConfig(classes=("fall_down",), room="Zimmer 12 – Süd"))
     run_headless(pipeline, config, duration_s=4.5)
