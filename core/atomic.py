@@ -124,16 +124,6 @@ def _replace(temporary: Path, path: Path) -> None:
             time.sleep(0.1)
 
 
-def rename_durably(written: Path | str, path: Path | str) -> None:
-    """Put a file written and closed elsewhere (an ONNX export, checked before it is kept) in `path`'s
-    place as `write_then_rename` does: its bytes and then the rename on the disk, so that a power cut
-    leaves the old file or the new one whole, not an empty one under the final name."""
-    with open(written, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(written, path)
-    sync_directory(Path(path).parent)
-
-
 def replace_atomically(path: Path | str, data: bytes) -> None:
     """Make `path` hold exactly `data`, atomically. The file keeps the permissions it had; a new one gets
     what a plain open() would give."""

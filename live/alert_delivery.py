@@ -667,9 +667,13 @@ class AlertDelivery:
         self._opener = urllib.request.build_opener(*handlers)
         # Where a connection goes first, for the idle check (`_check_reachable`): the proxy, where one
         # serves the URL ("host:port" as urllib takes it, with no scheme, too).
+        # A port left out is the URL's scheme's: urllib reaches an https:// URL through "http://proxy" on 443.
         via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}") if proxy else parts
-        default_port = 443 if via.scheme == "https" else 80
-        self._first_hop = (via.hostname or "", via.port or default_port)
+        try:
+            port = via.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a proxy setting with no number for its port: the POST says what is wrong
+            port = None
+        self._first_hop = None if port is None or not via.hostname else (via.hostname, port)
         self.unreachable: str | None = None  # why the idle check could not connect, while it cannot
         self._submitted: queue.Queue[dict[str, Any]] = queue.Queue(SUBMITTED_BACKLOG)
         self._file_lock = threading.Lock()
@@ -1059,12 +1063,14 @@ class AlertDelivery:
         """Connect to the endpoint (or its proxy) and hang up: no request is made, so a receiver that pages
         on every POST pages nobody. Said once when it fails, and when it works again; an alert's own POST
         says the rest (a refused login, a wrong path)."""
+        if self._first_hop is None:
+            return
         host, port = self._first_hop
         try:
             with socket.create_connection((host, port), timeout=REACHABLE_TIMEOUT_S):
                 pass
-        except OSError as error:
-            why = f"{host}:{port}: {error.strerror or error}"
+        except Exception as error:  # OSError; also UnicodeError, for a name such as x..y that no DNS takes
+            why = f"{host}:{port}: {getattr(error, 'strerror', None) or error}"
             if self.unreachable is None:
                 log.warning("the alert endpoint %s cannot be reached (%s): an alert now would wait; checked "
                             "again every %.0f s while no alert is being sent", self.config.shown_url, why,

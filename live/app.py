@@ -100,7 +100,6 @@ from recordings.argument_types import (
     positive_float,
     prepare_console,
     probability,
-    replaced_file,
     smoothing_seconds,
     thread_count,
     why_no_display,
@@ -235,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="headless: decisions file (default: stdout)")
     parser.add_argument("--events", type=json_lines_file, default=None,
                         help="headless: event log file (default: the log)")
-    parser.add_argument("--status-file", type=replaced_file, default=None, metavar="FILE",
+    parser.add_argument("--status-file", type=output_file, default=None, metavar="FILE",
                         help="headless: a JSON file rewritten every 10 s for a monitor: ok, the problems "
                              "now (keys such as sensor_disconnected, alert_delivery_failing), the time; "
                              "ended when the run stops")
@@ -366,10 +365,17 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         raise ValueError(f"--video {args.video}: {what}")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
-    for option, given in (("--output", args.output), ("--events", args.events),
-                          ("--status-file", args.status_file)):
-        if given is not None and given.absolute() == args.alert_queue.absolute():
-            raise ValueError(f"{option} {given}: the alert queue (--alert-queue): give another file")
+    files = [(option, what, given.absolute()) for option, what, given in (
+        ("--alert-queue", "the alert queue", args.alert_queue), ("--output", "the decisions", args.output),
+        ("--events", "the event log", args.events), ("--status-file", "the status file", args.status_file),
+    ) if given is not None]
+    for k, (option, _, path) in enumerate(files):  # the status file's rename replaced the decisions, say
+        same = next(((earlier, what) for earlier, what, other in files[:k] if other == path), None)
+        if same is not None:
+            raise ValueError(f"{option} {path}: {same[1]} ({same[0]}) already; give each its own file")
+    if args.status_file is not None and not args.headless:
+        raise ValueError("--status-file: for --headless runs (the window writes none: a monitor would "
+                         "take the missing file for a run gone)")
     if args.alert_url is not None and (why := queue_problem(args.alert_queue)) is not None:
         raise ValueError(why)  # the queue is opened once the model is loaded: said before that
     if args.label is not None and not args.label.strip():  # recorded as unlabelled clips, unnoticed

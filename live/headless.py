@@ -923,10 +923,12 @@ def alert_problems(alerts: AlertDispatcher) -> list[str]:
     return [key for key, wrong in found.items() if wrong]
 
 
-def write_status_file(path: Path, stats: LiveStats, problems: list[str], room: str, ended: bool) -> None:
-    """The run's state for a monitor: {"time", "room", "source", "ok", "problems", "ended", "every_s",
-    and figures of the status line}. Not synced: it is written again in seconds. A file that cannot be
-    written is said by the caller, not allowed to stop the run."""
+def write_status_file(path: Path, stats: LiveStats, problems: list[str], room: str,
+                      why_ended: str | None) -> None:
+    """The run's state for a monitor: {"time", "room", "source", "ok", "problems", "ended", "why_ended",
+    "every_s", and figures of the status line}; `why_ended` None while it runs. Not synced: it is written
+    again in seconds. A file that cannot be written is said by the caller, not allowed to stop the run."""
+    ended = why_ended is not None
     state = {
         "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "room": room,
@@ -934,6 +936,7 @@ def write_status_file(path: Path, stats: LiveStats, problems: list[str], room: s
         "ok": not problems and not ended,
         "problems": problems,
         "ended": ended,
+        "why_ended": why_ended,
         "every_s": STATUS_FILE_EVERY_S,
         "fps": round(stats.capture_fps, 1),
         "people": stats.people,
@@ -944,11 +947,11 @@ def write_status_file(path: Path, stats: LiveStats, problems: list[str], room: s
     write_then_rename(path, lambda f: f.write(text.encode("utf-8")), durable=False)
 
 
-def _status_file(path: Path, stats: LiveStats, problems: list[str], room: str, ended: bool,
+def _status_file(path: Path, stats: LiveStats, problems: list[str], room: str, why_ended: str | None,
                  failing: bool) -> bool:
     """Write --status-file; whether it fails now (said once an episode: the log says the rest)."""
     try:
-        write_status_file(path, stats, problems, room, ended)
+        write_status_file(path, stats, problems, room, why_ended)
     except OSError as error:
         if not failing:
             log.error("--status-file %s cannot be written (%s): a monitor reading it sees this run as "
@@ -1093,6 +1096,8 @@ def run_headless(
     next_health = started + config.health_every_s
     next_check, stalled, undecided = started + 1.0, False, False
     next_status_file, status_file_failing = started, False
+    problems: list[str] = []  # the last status's: an ended run's file keeps what was wrong as it ended
+    why_ended = "interrupted"  # (Ctrl-C) or what the loop's end says
     # Since when the computer is keeping up with the sensor's frames again after it was not (None: it was
     # not, or never stopped): "again" is said only once that has lasted, not each time the share crosses.
     missing, keeping_up_since = False, None
@@ -1131,7 +1136,7 @@ def run_headless(
                 next_health = now + config.health_every_s
             if config.status_file is not None and now >= next_status_file:
                 status_file_failing = _status_file(config.status_file, stats, problems, config.alerts.room,
-                                                   False, status_file_failing)
+                                                   None, status_file_failing)
                 next_status_file = now + STATUS_FILE_EVERY_S
             if now >= next_check:  # a frozen sensor, no decisions, a stuck recognition: said once an episode
                 next_check = now + 1.0
@@ -1192,19 +1197,21 @@ def run_headless(
                 events.reopen()
             stop.wait(0.05)
         reader_ended_it = writer.reader_gone and not alerts_elsewhere
-        log.info("shutting down: %s", _why_ending(pipeline, stop, reader_ended_it, duration_s, ended_stuck))
+        why_ended = _why_ending(pipeline, stop, reader_ended_it, duration_s, ended_stuck)
+        log.info("shutting down: %s", why_ended)
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
     finally:
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
         summary = pipeline.stop(recognition_wait_s=1.0 if hop_stuck else None)
+        if config.status_file is not None:  # "ended" before the alerts' close (seconds): stopped, not hung
+            _status_file(config.status_file, pipeline.stats(), problems, config.alerts.room, why_ended,
+                         status_file_failing)
         handle(pipeline.drain())
         lost = events.close()
         alerts.close()
         writer.close()
         lost += writer.errors()
-        if config.status_file is not None:  # "ended": a monitor tells a run stopped from one hung
-            _status_file(config.status_file, pipeline.stats(), [], config.alerts.room, True, False)
     if writer.reader_gone and alerts_elsewhere:  # however late it went (the drain, the close)
         lost.append(f"the reader of standard output closed its end; {writer.lost} decision lines not written")
     if ended_stuck is not None:  # an error even if the call returned meanwhile: exit 1, for a restart

@@ -12,6 +12,8 @@ sidecar or a site's labels.txt, go through core.atomic.replace_atomically).
     AppendedFile(path, header)       the other way to survive a crash, for streams too large to rewrite
                                      (a clip's video and depth): written front to back, `sync()` puts
                                      what is written on disk, so a crash leaves a valid prefix
+    rename_durably(written, path)    a file written and checked elsewhere (an ONNX export) put in place
+                                     as core.atomic.write_then_rename puts its own
 """
 
 from __future__ import annotations
@@ -26,7 +28,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.atomic import _replace, sync_directory
+
 log = logging.getLogger(__name__)
+
+
+def rename_durably(written: Path | str, path: Path | str) -> None:
+    """Put a closed file (an ONNX export, checked before it is kept) in `path`'s place: its bytes, then the
+    rename, on the disk, so that a power cut leaves the old file or the new one whole, not an empty one
+    under the final name; on Windows a file held open a moment (a virus scanner) is waited for, as
+    write_then_rename does. Here, not in core.atomic, whose edits re-export every engine cache."""
+    with open(written, "rb+") as f:  # rb+: Windows flushes only a handle that may write
+        os.fsync(f.fileno())
+    _replace(Path(written), Path(path))
+    sync_directory(Path(path).parent)
 
 
 def lock_exclusive(handle) -> None:

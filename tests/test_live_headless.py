@@ -1020,6 +1020,9 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     # A line break made one ALERT record two log lines, the second forgeable; an escape coloured the log.
     (["--room", "Ward 3\nALERT: Ward 4"], "a room name is text without tabs, line breaks or invisible"),
     (["--room", "r\x1b[31mRED"], "it has U+001B"),
+    # Its rename replaced the decisions every 10 s; the window writes none, which a monitor takes for gone.
+    (["--headless", "--status-file", "same.jsonl", "--output", "same.jsonl"],
+     "same.jsonl: the decisions (--output) already; give each its own file"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "."],
      ": a folder; give the queue's file"),  # named in full: a service's working folder is not known
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "in_the_way/queue.jsonl"],
@@ -1042,6 +1045,11 @@ def test_bad_start_up_options_are_one_line_naming_the_option(options, says, tmp_
         code = refused.code
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and says in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_the_window_refuses_a_status_file_it_would_never_write(tmp_path) -> None:
+    with pytest.raises(ValueError, match="--status-file: for --headless runs"):
+        config_from_args(build_parser().parse_args(["--status-file", str(tmp_path / "status.json")]))
 
 
 def test_a_reader_closing_stdout_ends_the_run_cleanly(tiny_checkpoint, ntu_clip):
@@ -1959,6 +1967,7 @@ def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_end
     run_headless(pipeline, config, duration_s=4.5)
     final = json.loads(status.read_text(encoding="utf-8"))
     assert final["ended"] and not final["ok"] and final["room"] == "Zimmer 12 – Süd"
+    assert final["why_ended"].startswith("--duration") and all(s["why_ended"] is None for s in seen)
     assert {"time", "source", "problems", "every_s", "fps", "people", "decisions"} <= final.keys()
     assert [s["problems"] for s in seen if s["problems"]][0] == ["sensor_disconnected"]
     assert any(s["ok"] for s in seen) and any(not s["ok"] and not s["ended"] for s in seen)

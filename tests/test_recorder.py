@@ -906,7 +906,7 @@ def test_a_file_checked_before_it_is_kept_is_synced_then_renamed_and_its_folder_
     an empty model under its final name."""
     import stat as stat_module
 
-    from core import atomic
+    from recordings.atomic import rename_durably
 
     synced, real_fsync = [], os.fsync
 
@@ -914,11 +914,11 @@ def test_a_file_checked_before_it_is_kept_is_synced_then_renamed_and_its_folder_
         synced.append("folder" if stat_module.S_ISDIR(os.fstat(fd).st_mode) else os.fstat(fd).st_size)
         real_fsync(fd)
 
-    monkeypatch.setattr(atomic.os, "fsync", seen)
+    monkeypatch.setattr(os, "fsync", seen)
     checking, target = tmp_path / ".model.onnx.checking", tmp_path / "model.onnx"
     target.write_bytes(b"old")
     checking.write_bytes(b"the new graph")
-    atomic.rename_durably(checking, target)
+    rename_durably(checking, target)
     assert target.read_bytes() == b"the new graph" and not checking.exists()
     assert synced == [len(b"the new graph"), "folder"]  # its bytes first, then the rename
 

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import rename_durably
 from core.camera import DEFAULT_CAMERA
 from core.engines import (
     ATTENTION_TOLERANCE,
@@ -59,6 +58,7 @@ from core.package_files import output_folder_beside
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
 from recordings.argument_types import CommandLineParser, any_path, integer_in, package_file, replaced_file
+from recordings.atomic import rename_durably
 from recordings.clip import NTU_FPS, color_pixel_scale, other_shape
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
