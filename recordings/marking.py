@@ -112,9 +112,10 @@ class ClipMarker:
         self.lost_at_close: Interval | None = None  # the mark open at closing, refused (why: `message`)
         # The mark open at closing on a frame on or before its start (start, class): nothing to end it at.
         self.unended_at_close: tuple[float, str] | None = None
-        # Set by the window on the clip's last frame: e there ends the interval at the clip's end (the
-        # last frame's time plus a frame), or the last frame could never be inside an interval.
-        self.at_last_frame = False
+        # Set by the window on the last frame it shows: where e there ends the interval, the frame's time
+        # plus a frame (the clip's end, or where --max-frames cut the view), or the last frame could never
+        # be inside an interval. None on any other frame.
+        self.end_of_view: float | None = None
 
     @property
     def now(self) -> float:
@@ -151,14 +152,17 @@ class ClipMarker:
         elif key == "e":
             if self.marker.opened is None:
                 self.message = "no action is being marked (s starts one)"
-            elif self.now <= self.marker.opened[0]:  # paused, or stepped back to it or past: it stays open
+            # Paused, or stepped back to its start or past it: it stays open.
+            elif self._end_here() <= self.marker.opened[0]:
                 where = "on this frame" if self.now == self.marker.opened[0] else "after this frame"
                 self.message = (f"nothing marked: the {self.marker.opened[1]} mark starts at "
                                 f"{self.marker.opened[0]:.2f} s, {where}; play or step on (Right) to its "
                                 f"end, or u drops it")
             else:
-                interval = self.marker.end(self.labels.duration if self.at_last_frame else self.now)
-                if not self._store(interval):  # an overlap, most likely: the start is kept, not lost
+                interval = self.marker.end(self._end_here())
+                # Refused (an overlap of its end, another editor's save): its start is kept, not found again,
+                # unless the start itself is inside an interval, which no end can mend.
+                if not self._store(interval) and not self._inside_at(interval.start):
                     self.marker.opened = (interval.start, interval.label)
                     self.message += (f"; the {interval.label} mark from {interval.start:.2f} s stays open: "
                                      "end it on another frame, or u drops it")
@@ -178,11 +182,17 @@ class ClipMarker:
 
     def _inside(self) -> str:
         """Where the frame on screen is inside an interval the clip has: said at s, not first at e."""
-        for interval in self.labels.intervals:
-            if interval.start <= self.now < interval.end:
-                return (f", inside {interval.label} {interval.start:.2f}-{interval.end:.2f} s: "
-                        f"e will be refused (a clip's marks may not overlap)")
+        if (interval := self._inside_at(self.now)) is not None:
+            return (f", inside {interval.label} {interval.start:.2f}-{interval.end:.2f} s: "
+                    f"e will be refused (a clip's marks may not overlap)")
         return ""
+
+    def _inside_at(self, seconds: float) -> Interval | None:
+        return next((i for i in self.labels.intervals if i.start <= seconds < i.end), None)
+
+    def _end_here(self) -> float:
+        """Where e ends an interval: at the frame on screen, or past the last frame shown."""
+        return self.end_of_view if self.end_of_view is not None else self.now
 
     def step_class(self, step: int) -> None:
         """The next (1) or previous (-1) class, round the list."""
@@ -299,7 +309,7 @@ class ClipMarker:
         if self.marker.opened is None:
             return
         opened = self.marker.opened
-        interval = self.marker.end(self.labels.duration if self.at_last_frame else self.now)
+        interval = self.marker.end(self._end_here())
         if interval is None:  # stepped back to its start or before it (Home): it was lost without a word
             self.unended_at_close = opened
             self.message = (f"not saved: the frame on screen ({self.now:.2f} s) is not after its start "
@@ -361,6 +371,12 @@ class MarkingWindow(QtWidgets.QWidget):
         super().__init__()
         self.frames = frames
         self.seek, self.times = seek, times
+        # Where e on the last frame shown ends an interval: a frame past it, at most the clip's end (a view
+        # cut short by --max-frames labels no frame it did not show), to 0.1 ms below, as stored.
+        self._view_end: float | None = None
+        if times is not None and len(times):
+            period = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / (fps if fps > 0 else 30.0)
+            self._view_end = min(marker.labels.duration, math.floor((times[-1] + period) * 1e4) / 1e4)
         self.marker = marker
         self.draw = draw
         self.start_time = start_time
@@ -471,10 +487,10 @@ class MarkingWindow(QtWidgets.QWidget):
 
     def _show(self, frame: Frame) -> None:
         self.frame = frame
-        self.marker.now = frame.timestamp - self.start_time
-        at = frame.timestamp - self.start_time
+        at = frame.timestamp - self.start_time  # as `times` has it: `now` is rounded to 0.1 ms as stored
+        self.marker.now = at
         last = self.times[-1] if self.times is not None and len(self.times) else math.inf
-        self.marker.at_last_frame = at >= last - 1e-6
+        self.marker.end_of_view = self._view_end if at >= last - 1e-6 else None
 
     def step_back(self) -> None:
         """Left: pause, and show the frame before this one, while it is still kept (STEP_BACK_BYTES)."""

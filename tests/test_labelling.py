@@ -558,6 +558,9 @@ def test_a_mark_that_overlaps_is_refused_on_screen(tmp_path: Path) -> None:
     marker.handle("e")
     assert marker.message.startswith("not saved:") and "overlaps" in marker.message
     assert marker.saved == 0 and len(marker.labels.intervals) == 1
+    # Its end overlapped, not its start: the mark stays open, to be ended on another frame.
+    assert marker.marker.opened == (0.5, "patient fell") and marker.message.endswith(
+        "the patient fell mark from 0.50 s stays open: end it on another frame, or u drops it")
     assert marker.handle("7") and "no class 7" in marker.message
     assert not marker.handle("x")
     # A second s closes the open mark: its refusal stays on screen beside the new start.
@@ -605,6 +608,33 @@ def test_the_frame_says_what_the_labels_say_now_and_a_mark_closed_before_its_sta
     assert marker.message == "not saved: the frame on screen (0.00 s) is not after its start (2.00 s)"
 
 
+def test_e_on_the_last_frame_shown_ends_a_frame_past_it_and_no_further(tmp_path: Path, qtbot) -> None:
+    """e on the last frame ends the interval a frame past it, so that frame is inside; with the view cut
+    short (--max-frames) at that frame, not at the clip's end, which would label frames never shown."""
+    from PySide6 import QtCore
+
+    from recordings.clip import ClipRecording
+    from recordings.marking import ClipMarker, MarkingWindow
+
+    clip = record(tmp_path, frames=90)  # 9 s, a frame every 0.1 s
+    recording = ClipRecording(clip)
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
+    times = (recording.timestamps - recording.timestamps[0])[:30]  # --max-frames 30: 0.0-2.9 s shown
+    window = MarkingWindow(recording.frames(), marker, draw_skeleton, fps=0.001, title="test",
+                           seek=recording.frames, times=times)
+    qtbot.addWidget(window)
+    window.timer.stop()
+    window.advance()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_End)
+    assert window.frame.index == 29
+    qtbot.keyClick(window, "s")  # on the last frame shown: e there still ends it, a frame on
+    qtbot.keyClick(window, "e")
+    assert marker.message == "saved patient fell 2.90-3.00 s"
+    window.close()
+    stored = read_sidecar(clip.with_suffix(".json")).timeline.intervals
+    assert [(i.start, i.end) for i in stored] == [(2.9, 3.0)]
+
+
 def test_the_status_line_shows_each_class_in_its_strip_colour_as_text(tmp_path: Path) -> None:
     from recordings.marking import ClipMarker, class_colour
 
@@ -648,11 +678,7 @@ def test_undo_after_a_refused_mark_takes_back_the_last_saved_one(tmp_path: Path)
         marker.now = end
         marker.handle("e")
     assert marker.message.startswith("not saved:") and marker.saved == 1
-    # The refused mark stays open (its start found again is work): u drops it first.
-    assert marker.message.endswith("the patient fell mark from 0.50 s stays open: end it on another frame, "
-                                   "or u drops it") and marker.marker.opened == (0.5, "patient fell")
-    marker.handle("u")
-    assert marker.message == "dropped the mark started at 0.50 s"
+    assert marker.marker.opened is None  # its start is inside the first: no end could mend it
     marker.handle("u")
     assert marker.message.startswith("removed patient fell 0.20-0.80") and marker.saved == 0
     assert read_sidecar(clip.with_suffix(".json")).timeline is None
@@ -684,8 +710,6 @@ def test_the_window_keeps_what_recordings_label_changed_meanwhile(tmp_path: Path
     mark(1.2, 1.8)  # overlaps the CLI's: refused, as any overlap
     assert marker.message.startswith("not saved:") and "overlaps" in marker.message
     assert main(["label", str(clip), "--remove", "3"]) == 0  # the window's 2.0-2.5, removed by the CLI
-    marker.handle("u")  # the refused mark, kept open
-    assert marker.message == "dropped the mark started at 1.20 s"
     marker.handle("u")
     assert marker.message == "patient fell 2.00-2.50 s was removed already (by another editor)"
     marker.handle("u")
