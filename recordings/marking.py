@@ -19,8 +19,8 @@
 Each finished interval is written to the sidecar as soon as it is marked (recordings.labelling), so
 closing the window, or a crash, loses at most a mark in progress; closing with a mark open (q, Esc, the
 window's button, Ctrl-C or SIGTERM in the terminal) ends it at the frame on screen (one on or before its
-start cannot end it: that is printed, with the command that adds it). A mark refused at e (an overlap,
-another editor's save) stays open, to be ended on another frame. The class the
+start cannot end it: that is printed, with the command that adds it). A mark refused at e (its end
+overlapping an interval, another editor's save) stays open, to be ended on another frame. The class the
 labels give the frame on screen is printed on it, as they stand after each mark. Each mark and undo
 reads the sidecar again first: what `recordings label` changed meanwhile is kept, and checked against. A
 held key (auto-repeat) or one with Ctrl or Alt does nothing. Marks are scene-wide (whoever is in view);
