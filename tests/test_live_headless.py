@@ -1050,6 +1050,10 @@ def test_bad_start_up_options_are_one_line_naming_the_option(options, says, tmp_
 def test_the_window_refuses_a_status_file_it_would_never_write(tmp_path) -> None:
     with pytest.raises(ValueError, match="--status-file: for --headless runs"):
         config_from_args(build_parser().parse_args(["--status-file", str(tmp_path / "status.json")]))
+    # /dev/null for two outputs is no clash of files.
+    config = config_from_args(build_parser().parse_args(["--headless", "--output", os.devnull,
+                                                         "--events", os.devnull]))
+    assert config.headless_config.events == Path(os.devnull)
 
 
 def test_a_reader_closing_stdout_ends_the_run_cleanly(tiny_checkpoint, ntu_clip):
