@@ -368,7 +368,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     files = [(option, what, given.absolute()) for option, what, given in (
         ("--alert-queue", "the alert queue", args.alert_queue), ("--output", "the decisions", args.output),
         ("--events", "the event log", args.events), ("--status-file", "the status file", args.status_file),
-    ) if given is not None and not given.is_char_device()]  # /dev/null for two of them is no clash
+    ) if given is not None and str(given) != os.devnull and not given.is_char_device()]  # /dev/null twice
     for k, (option, _, path) in enumerate(files):  # the status file's rename replaced the decisions, say
         same = next(((earlier, what) for earlier, what, other in files[:k] if other == path), None)
         if same is not None:
