@@ -667,13 +667,14 @@ class AlertDelivery:
         self._opener = urllib.request.build_opener(*handlers)
         # Where a connection goes first, for the idle check (`_check_reachable`): the proxy, where one
         # serves the URL ("host:port" as urllib takes it, with no scheme, too).
-        # A port left out is the URL's scheme's: urllib reaches an https:// URL through "http://proxy" on 443.
-        via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}") if proxy else parts
+        # A port left out is 443 where either the URL or the proxy is https:// (urllib's own rule).
         try:
-            port = via.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:  # a proxy setting with no number for its port: the POST says what is wrong
-            port = None
+            via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}") if proxy else parts
+            port = via.port or (443 if "https" in (parts.scheme, via.scheme) else 80)
+        except ValueError:  # a proxy setting that is no address (a port that is no number): the POST says
+            via, port = parts, None
         self._first_hop = None if port is None or not via.hostname else (via.hostname, port)
+        self._answered = 0  # POSTs answered: an idle check begun before one does not undo what it showed
         self.unreachable: str | None = None  # why the idle check could not connect, while it cannot
         self._submitted: queue.Queue[dict[str, Any]] = queue.Queue(SUBMITTED_BACKLOG)
         self._file_lock = threading.Lock()
@@ -1049,6 +1050,7 @@ class AlertDelivery:
                 self._said_problems.clear()
             self.current_backoff_s = 0.0
             self.unreachable = None  # answered: reached, whatever the last idle check found
+            self._answered += 1
             self._settle(record, outcome, status, detail)
 
     def _reachability_loop(self) -> None:
@@ -1066,11 +1068,14 @@ class AlertDelivery:
         if self._first_hop is None:
             return
         host, port = self._first_hop
+        answered = self._answered
         try:
             with socket.create_connection((host, port), timeout=REACHABLE_TIMEOUT_S):
                 pass
         except Exception as error:  # OSError; also UnicodeError, for a name such as x..y that no DNS takes
             why = f"{host}:{port}: {getattr(error, 'strerror', None) or error}"
+            if self._answered != answered:  # a POST was answered meanwhile: reached after all
+                return
             if self.unreachable is None:
                 log.warning("the alert endpoint %s cannot be reached (%s): an alert now would wait; checked "
                             "again every %.0f s while no alert is being sent", self.config.shown_url, why,

@@ -365,7 +365,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         raise ValueError(f"--video {args.video}: {what}")
     if args.record and (why := why_not_writable(args.record_dir)) is not None:  # before the model loads
         raise ValueError(f"--record-dir {args.record_dir}: cannot be written ({why})")
-    files = [(option, what, given.absolute()) for option, what, given in (
+    files = [(option, what, given.resolve()) for option, what, given in (
         ("--alert-queue", "the alert queue", args.alert_queue), ("--output", "the decisions", args.output),
         ("--events", "the event log", args.events), ("--status-file", "the status file", args.status_file),
     ) if given is not None and str(given) != os.devnull and not given.is_char_device()]  # /dev/null twice

@@ -1097,7 +1097,7 @@ def run_headless(
     next_check, stalled, undecided = started + 1.0, False, False
     next_status_file, status_file_failing = started, False
     problems: list[str] = []  # the last status's: an ended run's file keeps what was wrong as it ended
-    why_ended = "interrupted"  # (Ctrl-C) or what the loop's end says
+    why_ended = "an error (the log says which)"  # unless the loop ends, or Ctrl-C
     # Since when the computer is keeping up with the sensor's frames again after it was not (None: it was
     # not, or never stopped): "again" is said only once that has lasted, not each time the share crosses.
     missing, keeping_up_since = False, None
@@ -1201,6 +1201,7 @@ def run_headless(
         log.info("shutting down: %s", why_ended)
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
+        why_ended = "interrupted"
     finally:
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
         summary = pipeline.stop(recognition_wait_s=1.0 if hop_stuck else None)

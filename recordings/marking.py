@@ -162,10 +162,13 @@ class ClipMarker:
                 interval = self.marker.end(self._end_here())
                 # Refused (an overlap of its end, another editor's save): its start is kept, not found again,
                 # unless the start itself is inside an interval, which no end can mend.
-                if not self._store(interval) and not self._inside_at(interval.start):
+                saved = self._store(interval)
+                if not saved and self._inside_at(interval.start) is None:
                     self.marker.opened = (interval.start, interval.label)
                     self.message += (f"; the {interval.label} mark from {interval.start:.2f} s stays open: "
                                      "end it on another frame, or u drops it")
+                elif not saved:
+                    self.message += "; the mark is dropped: it starts inside an interval (d there removes it)"
         elif key == "d":
             self.remove_on_screen()
         elif key == "u":

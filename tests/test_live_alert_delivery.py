@@ -1315,3 +1315,31 @@ def test_an_endpoint_that_cannot_be_reached_is_said_before_any_alert_and_again_o
     said = [r.getMessage() for r in caplog.records if "reached" in r.getMessage()]
     assert len(said) == 2 and "cannot be reached" in said[0] and said[1].endswith("can be reached again")
 
+
+
+def test_an_idle_check_that_fails_after_an_alert_was_answered_does_not_say_unreachable(
+    endpoint, tmp_path, monkeypatch
+):
+    """The check's connection may take its 5 s to fail; a POST answered meanwhile proved the endpoint
+    reached, and the check's late failure said "ALERT ENDPOINT UNREACHABLE" for a minute all the same."""
+    import live.alert_delivery
+
+    endpoint.up()
+    entered, release, real_connect = threading.Event(), threading.Event(), socket.create_connection
+
+    def slow_failing_connect(address, *args, **kwargs):
+        if threading.current_thread().name != "alert-reachability":  # the POSTs' own
+            return real_connect(address, *args, **kwargs)
+        entered.set()
+        release.wait(5)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(live.alert_delivery.socket, "create_connection", slow_failing_connect)
+    delivery = AlertDelivery(config(endpoint, tmp_path))
+    assert entered.wait(5)
+    delivery.submit(alert(1))
+    assert delivery.wait_delivered(5)  # answered while the check still waits
+    release.set()
+    time.sleep(0.3)
+    assert delivery.delivered == 1 and delivery.unreachable is None
+    delivery.close(0.0)
