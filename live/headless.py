@@ -40,6 +40,7 @@ from core.atomic import write_then_rename
 from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
+from live.service_manager import ServiceManager
 from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
 from recordings.labels import class_name_as_written
@@ -1090,6 +1091,8 @@ def run_headless(
         writer.close()
         raise
     started = time.monotonic()
+    service = ServiceManager()  # systemd's Type=notify: ready now, a watchdog from the loop
+    service.notify("READY=1")
     # Said once it runs: otherwise a room with nobody in view is silent until the first status line.
     log.info("running: decisions to %s, events to %s; a status line every %.0f s",
              config.output or "standard output", config.events or "this log", config.health_every_s)
@@ -1123,6 +1126,7 @@ def run_headless(
                 log.warning("the reader of standard output closed its end: no more decisions are written "
                             "there; alerts still go out (--alert-command / --alert-url), so the run goes on")
             now = time.monotonic()
+            service.ping(now)
             if duration_s is not None and now - started >= duration_s:
                 break
             if now >= next_health or (config.status_file is not None and now >= next_status_file):
@@ -1203,6 +1207,7 @@ def run_headless(
         log.info("interrupted; shutting down")
         why_ended = "interrupted"
     finally:
+        service.notify("STOPPING=1")
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
         summary = pipeline.stop(recognition_wait_s=1.0 if hop_stuck else None)
         if config.status_file is not None:  # "ended" before the alerts' close (seconds): stopped, not hung

@@ -1977,3 +1977,60 @@ def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_end
     assert any(s["ok"] for s in seen) and any(not s["ok"] and not s["ended"] for s in seen)
     assert seen[-1]["ok"]  # plugged in again: well again before it ended
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary file left behind
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="systemd's notify socket: Linux")
+def test_under_systemd_type_notify_the_run_says_ready_pings_its_watchdog_and_says_stopping(
+    tiny_checkpoint, monkeypatch
+):
+    """A hung main loop went on as a running service for ever (systemd saw the process, not the loop), and
+    `systemctl start` returned before the model had loaded. Under Type=notify: READY=1 once it runs,
+    WATCHDOG=1 twice per WatchdogSec from the loop, STOPPING=1 as it shuts down."""
+    import socket
+    import uuid
+
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    name, said = f"wtf-test-{uuid.uuid4().hex}", []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as manager:
+        manager.bind("\0" + name)  # Linux's abstract namespace: no path to clean up, none too long
+        manager.settimeout(10)
+
+        def listen() -> None:  # as systemd does, at once (its queue holds ten datagrams)
+            while not said or said[-1] != "STOPPING=1":
+                said.append(manager.recv(256).decode())
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+        monkeypatch.setenv("WATCHDOG_USEC", "400000")  # a ping every 0.2 s
+        engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+        pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
+                                engine, inputs)
+        run_headless(pipeline, HeadlessConfig(output=Path(os.devnull), alerts=AlertConfig(classes=())),
+                     duration_s=2.0)
+        listener.join(10)
+    assert said[0] == "READY=1" and said[-1] == "STOPPING=1"
+    assert 5 <= said.count("WATCHDOG=1") <= 15 and len(said) == said.count("WATCHDOG=1") + 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="systemd's notify socket: Linux")
+def test_a_service_manager_that_reads_nothing_never_holds_the_run(caplog) -> None:
+    """Its queue full (ten datagrams), a blocking send held the headless main loop for good."""
+    import socket
+    import uuid
+
+    from live.service_manager import ServiceManager
+
+    name = f"wtf-test-{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as silent:
+        silent.bind("\0" + name)
+        service = ServiceManager({"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "1000"})
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="live.service_manager"):
+            for k in range(2000):
+                service.ping(started + k)
+        assert time.monotonic() - started < 5
+    assert service.watchdog_every_s == 0.0005
+    assert len(caplog.records) == 1 and "cannot tell the service manager" in caplog.records[0].getMessage()
