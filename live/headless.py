@@ -1092,7 +1092,7 @@ def run_headless(
         raise
     started = time.monotonic()
     service = ServiceManager()  # systemd's Type=notify: ready now, a watchdog from the loop
-    service.notify("READY=1")
+    service.notify("READY=1", wait_s=2.0)
     # Said once it runs: otherwise a room with nobody in view is silent until the first status line.
     log.info("running: decisions to %s, events to %s; a status line every %.0f s",
              config.output or "standard output", config.events or "this log", config.health_every_s)
@@ -1207,7 +1207,7 @@ def run_headless(
         log.info("interrupted; shutting down")
         why_ended = "interrupted"
     finally:
-        service.notify("STOPPING=1")
+        service.notify("STOPPING=1", wait_s=2.0)
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
         summary = pipeline.stop(recognition_wait_s=1.0 if hop_stuck else None)
         if config.status_file is not None:  # "ended" before the alerts' close (seconds): stopped, not hung

@@ -36,14 +36,16 @@ class ServiceManager:
         self._next_ping = 0.0
         self._failed = False
 
-    def notify(self, message: str) -> None:
-        """Send one notification ("READY=1", ...); nothing without a socket to send it to."""
+    def notify(self, message: str, wait_s: float = 0.0) -> None:
+        """Send one notification ("READY=1", ...); nothing without a socket to send it to. `wait_s`: how
+        long a full queue of the manager's is waited for. READY=1 and STOPPING=1 are sent once, and one
+        lost left the unit starting until its start timeout killed it; a ping is never waited for (a
+        manager that reads none held the main loop), the next one comes soon."""
         if not self._address or not hasattr(socket, "AF_UNIX"):
             return
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as channel:
-                # Never waited for: a manager whose queue is full (it reads none) held the main loop.
-                channel.setblocking(False)
+                channel.settimeout(wait_s)  # 0: not waited for at all
                 channel.connect(self._address)
                 channel.sendall(message.encode("utf-8"))
         except OSError as error:
