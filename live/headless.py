@@ -40,7 +40,7 @@ from core.atomic import write_then_rename
 from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
-from live.service_manager import ServiceManager
+from live.service_manager import ServiceManager, environment_for_children
 from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
 from recordings.labels import class_name_as_written
@@ -790,7 +790,7 @@ class AlertDispatcher:
         group = ({"start_new_session": True} if os.name == "posix"
                  else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
         try:
-            child = subprocess.Popen(self._command, env={**os.environ, **environment},
+            child = subprocess.Popen(self._command, env={**environment_for_children(), **environment},
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **group)
         except (OSError, ValueError) as error:  # ValueError: a NUL in a value (a class name from a model)
             self.hook_failures += 1

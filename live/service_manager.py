@@ -22,6 +22,17 @@ from collections.abc import Mapping
 log = logging.getLogger(__name__)
 
 
+# What systemd gives the main process alone: a command it starts (an alert's) must not take them for its own
+# (sd_notify(3)'s unset_environment): a notification of its is refused and logged under NotifyAccess=main,
+# and a child that pings WATCHDOG=1 where allowed would keep a hung run alive.
+SERVICE_MANAGER_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+def environment_for_children(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """`environ` less what systemd meant for this process alone (SERVICE_MANAGER_VARIABLES)."""
+    return {name: value for name, value in environ.items() if name not in SERVICE_MANAGER_VARIABLES}
+
+
 class ServiceManager:
     """Where a run tells systemd how it is (see the module docstring)."""
 

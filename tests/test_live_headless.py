@@ -339,17 +339,22 @@ def test_the_default_alert_classes_are_found_in_the_model_s_own_spelling():
     assert default_alert_classes(("drink", "wave")) == ()
 
 
-def test_alert_command_gets_the_alert_in_its_environment(tmp_path):
+def test_alert_command_gets_the_alert_in_its_environment(tmp_path, monkeypatch):
+    # Under systemd: the unit's notify socket and watchdog are the app's, not its command's.
+    monkeypatch.setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
     out = tmp_path / "alert.json"
-    script = (f"import os; open({str(out)!r}, 'w')"
-              f".write(os.environ['ALERT_JSON'] + '|' + os.environ['ALERT_CLASS'])")
+    script = (f"import os; open({str(out)!r}, 'w').write(os.environ['ALERT_JSON'] + '|' + "
+              f"os.environ['ALERT_CLASS'] + '|' + os.environ.get('NOTIFY_SOCKET', 'unset') + "
+              f"os.environ.get('WATCHDOG_USEC', ''))")
     command = f"{sys.executable} -c \"{script}\""
     room = AlertConfig(classes=("fall_down",), command=command, room="ward 3, bed 2")
     alerts = AlertDispatcher(room, CLASSES)
     alerts.update(hop(1.0, dataclasses.replace(decision(3, 1.0, "fall_down", 0.8), tracked=0.35)))
     alerts.close(timeout=20)
-    record, action = out.read_text().split("|")
+    record, action, notify_socket = out.read_text().split("|")
     assert action == "fall_down" and json.loads(record)["person"] == 3
+    assert notify_socket == "unset"
     assert json.loads(record)["tracked"] == 0.35  # a body mostly guessed: the receiver may weigh that
     assert json.loads(record)["room"] == "ward 3, bed 2"  # one nurse-call endpoint, many rooms
     assert alerts.hook_failures == 0
