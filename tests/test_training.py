@@ -1164,6 +1164,34 @@ def test_a_teacher_named_as_the_readme_does_is_the_bundled_checkpoint_from_any_f
     assert not (tmp_path / "run").exists()
 
 
+def test_a_taught_run_resumed_learns_what_it_would_have_uninterrupted_whatever_its_workers(
+    tmp_path: Path,
+) -> None:
+    """Loading the teacher after the resume's random state, and a loader's workers seeded from the global
+    stream (once with kept workers, every epoch with none), shifted every dropout mask after them: a
+    retrain stopped half-way, or run with other --workers, learnt other weights."""
+    data = tmp_path / "nucla"
+    write_nucla(data)
+    teacher = train_stage(_pose_config(tmp_path, data, out=str(tmp_path / "teacher")), "pose").best_checkpoint
+    taught = {"distill.teacher": str(teacher), "distill.weight": "1.0"}
+
+    def weights(run: str, epochs: int, workers: int) -> dict[str, torch.Tensor]:
+        config = _pose_config(tmp_path, data, out=str(tmp_path / run), workers=str(workers),
+                              **{"epochs.pose": str(epochs), **taught})
+        train_stage(config, "pose")
+        return load_checkpoint(tmp_path / run / "pose" / "last.pt").model.state_dict()
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # bitwise repeatable on one thread
+    try:
+        whole = weights("whole", 3, workers=1)
+        weights("resumed", 1, workers=0)
+        resumed = weights("resumed", 3, workers=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
 def test_a_teacher_teaches_the_pose_stage_and_must_share_its_split(tmp_path: Path) -> None:
     data = tmp_path / "nucla"
     write_nucla(data, per_class=4)

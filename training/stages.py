@@ -706,7 +706,10 @@ def _teacher(
     if not config.distill.teacher or stage != "pose":  # the other stages (`all` runs them too) go untaught
         return None, set()
     path = bundled(config.distill.teacher)  # the README's training/checkpoints/..._x3.pt from any folder
-    teacher = load_checkpoint(path)
+    # Its network's random initialisation, then overwritten by its weights, must not draw from the run's
+    # random stream: a resumed run drew after restoring it and shifted every later dropout mask.
+    with torch.random.fork_rng(devices=[]):
+        teacher = load_checkpoint(path)
     if teacher.config.aggregation is not Aggregation.POSE:
         raise StageError(f"{path}: the teacher must be a pose-only network, got aggregation "
                          f"{teacher.config.aggregation.value!r}")
@@ -807,6 +810,10 @@ def _stage_data(
         # the run "trained" on nothing, its best.pt the untouched weights).
         drop_last=len(sampler) > config.optim.batch_size,
         worker_init_fn=ignore_sigterm,
+        # Its own generator for the workers' base seed: drawn from the global stream it came once (kept
+        # workers) or every epoch (none), so the worker count and a resume shifted every dropout mask
+        # after it. The windows themselves do not depend on it (WindowDataset draws from the seed).
+        generator=torch.Generator().manual_seed(config.seed),
     )
     if len(loader) == 0:  # fewer windows than processes: nothing to learn from on this rank
         raise DatasetError(f"{stage}: {len(train_set)} training windows an epoch for {process.world_size} "
