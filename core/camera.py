@@ -14,6 +14,7 @@ or the mapper's output in our own recordings).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
@@ -26,6 +27,10 @@ LOW_LIGHT_FPS = 15.0
 # Points closer than this (or behind the camera) have no image position: the Kinect measures from
 # 0.5 m, and dividing by a z near zero would send them to +-infinity.
 MIN_DEPTH_M = 0.01
+
+# No camera a clip or checkpoint names has a side this long (the Kinect v2's colour image is 1920 x 1080);
+# a larger width or height is a damaged value, not an image size.
+MAX_IMAGE_SIDE = 16384
 
 
 @dataclass(frozen=True)
@@ -93,17 +98,26 @@ class ColorCamera:
             raise ValueError(f"{source}: camera parameters: unknown keys {unknown}, missing keys {missing}")
         values: dict[str, float | int] = {}
         for key, value in data.items():
-            kind = int if key in ("width", "height") else float
             try:
-                values[key] = kind(value)
-            except (TypeError, ValueError) as error:
+                number = float(value)
+            except (TypeError, ValueError, OverflowError) as error:
                 raise ValueError(
                     f"{source}: camera parameter {key!r} must be a number, got {value!r}"
                 ) from error
-        camera = cls(**values)
-        if not (camera.fx > 0 and camera.fy > 0 and camera.width > 0 and camera.height > 0):
-            raise ValueError(f"{source}: camera needs fx, fy, width, height > 0, got {camera}")
-        return camera
+            # NaN or infinity would project every joint to NaN or infinity: a broken replay, not an error.
+            if not math.isfinite(number):
+                raise ValueError(f"{source}: camera parameter {key!r} must be a finite number, got {value!r}")
+            if key in ("width", "height"):
+                if not (number.is_integer() and 0 < number <= MAX_IMAGE_SIDE):
+                    raise ValueError(f"{source}: camera {key} must be a whole number of pixels from 1 to "
+                                     f"{MAX_IMAGE_SIDE}, got {value!r}")
+                number = int(number)
+            elif key in ("fx", "fy") and number <= 0:
+                raise ValueError(
+                    f"{source}: camera parameter {key!r} (a focal length) must be > 0, got {value!r}"
+                )
+            values[key] = number
+        return cls(**values)
 
 
 def believable_pixels(pixels: np.ndarray, camera: ColorCamera) -> np.ndarray:

@@ -187,8 +187,25 @@ def test_from_dict_names_the_source_and_the_problem() -> None:
         ColorCamera.from_dict({**CAMERA.to_dict(), "focal": 3})
     with pytest.raises(ValueError, match="'fx' must be a number"):
         ColorCamera.from_dict({**CAMERA.to_dict(), "fx": "wide"})
-    with pytest.raises(ValueError, match="fx, fy, width, height > 0"):
+    with pytest.raises(ValueError, match=r"'fx' \(a focal length\) must be > 0, got -5"):
         ColorCamera.from_dict({**CAMERA.to_dict(), "fx": -5})
+
+
+def test_from_dict_refuses_values_no_camera_has() -> None:
+    """A damaged sidecar's camera made every joint's pixel NaN or infinite, and its image size was cut to
+    a whole number or taken at 1e308, with no word said."""
+    for key, value, message in (
+        ("fx", float("inf"), "'fx' must be a finite number, got inf"),
+        ("cx", float("nan"), "'cx' must be a finite number, got nan"),
+        ("tx", float("inf"), "'tx' must be a finite number, got inf"),
+        ("width", 640.9, "width must be a whole number of pixels from 1 to 16384, got 640.9"),
+        ("height", 1e308, "height must be a whole number of pixels from 1 to 16384, got 1e+308"),
+        ("width", 0, "width must be a whole number of pixels from 1 to 16384, got 0"),
+    ):
+        with pytest.raises(ValueError) as error:
+            ColorCamera.from_dict({**CAMERA.to_dict(), key: value}, source="clip.json")
+        assert str(error.value).startswith("clip.json: ") and message in str(error.value)
+    assert ColorCamera.from_dict({**CAMERA.to_dict(), "width": 960.0}).width == 960  # a whole number
 
 
 def test_scaled_camera_projects_into_the_resized_image() -> None:
