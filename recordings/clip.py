@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 
 NTU_FPS = KINECT_FPS  # the NTU layout's skeleton files carry no times: frames are 1/30 s apart
 TRUTH_TOLERANCE_S = 5e-4
+# A live sensor's frames are passed over while it is paused and none come while it is unplugged, so a
+# recording keeps gaps as long as a pause (a weekend, left paused); a week between two frames is damaged
+# times, which a replay would sit out.
+MAX_FRAME_GAP_S = 7 * 24 * 3600.0
 
 
 class ClipError(ValueError):
@@ -236,6 +240,14 @@ def read_sidecar(path: Path | str) -> Sidecar:
         raise ClipError(f'{path}: expected "timestamps": a list of seconds, one per frame') from None
     if timestamps.ndim != 1 or not np.isfinite(timestamps).all() or np.any(np.diff(timestamps) < 0):
         raise ClipError(f'{path}: "timestamps" must be a flat list of finite, non-decreasing seconds')
+    if len(timestamps) and timestamps[0] != 0:  # the recorder writes seconds from the first frame
+        raise ClipError(f'{path}: "timestamps" start at {timestamps[0]:g} s; they are seconds from the first '
+                        f"frame, so the first must be 0")
+    gaps = np.diff(timestamps)
+    if len(gaps) and gaps.max() > MAX_FRAME_GAP_S:
+        frame = int(np.argmax(gaps)) + 1
+        raise ClipError(f'{path}: "timestamps": frame {frame} is {gaps.max():g} s after the frame before; no '
+                        f"recording goes {MAX_FRAME_GAP_S / 86400:g} days without a frame (damaged times?)")
     frame_count = raw.get("frame_count", len(timestamps))
     if not isinstance(frame_count, (int, float)) or isinstance(frame_count, bool):
         # "120" written as text (a hand edit) equals no count: quoting it alone read "is '120' but there
@@ -279,6 +291,10 @@ def read_sidecar(path: Path | str) -> Sidecar:
         value = raw.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise ClipError(f'{path}: "{key}" must be {what} or null, got {value!r}')
+    for n, frame in enumerate(raw.get("missing_color_frames") or [], start=1):
+        if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < len(timestamps):
+            raise ClipError(f'{path}: "missing_color_frames" entry {n} is {frame!r}, not a frame of the clip '
+                            f"(whole numbers 0 to {len(timestamps) - 1})")
     return Sidecar(
         path=path,
         sample_name=str(raw.get("sample_name", path.stem)),
@@ -288,7 +304,7 @@ def read_sidecar(path: Path | str) -> Sidecar:
         camera=camera,
         source=str(raw.get("source", "unknown")),
         software_version=str(raw.get("software", {}).get("version", "unknown")),
-        missing_color_frames=list(raw.get("missing_color_frames", [])),
+        missing_color_frames=list(raw.get("missing_color_frames") or []),
         raw=raw,
         timeline=timeline,
         depth_file=depth_file,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -221,6 +222,32 @@ def test_clip_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ClipError, match=r"A001.skeleton.txt: an NTU skeleton file with .txt added: rename it "
                                         r"S001C001P001R001A001.skeleton; expected a recording"):
         clip_paths(tmp_path / "S001C001P001R001A001.skeleton.txt")
+
+
+def test_times_and_frame_numbers_no_recording_has_are_refused(tmp_path: Path) -> None:
+    """A sidecar whose times start at -100 s or are 11 days apart, or that lists frames without colour
+    that the clip does not have (-1, 99999, "x"), or whose camera is NaN, was read as it was."""
+    sidecar = _recorded_clip(tmp_path)
+    data = json.loads(sidecar.read_text())  # 3 frames
+    camera = {"fx": float("inf"), "fy": 1055.7, "cx": 959.2, "cy": 569.2}
+    for change, message in (
+        ({"timestamps": [-100.0, -99.9, -99.8]}, r'"timestamps" start at -100 s; .* the first must be 0'),
+        ({"timestamps": [0.0, 1e6, 2e6]},
+         r'"timestamps": frame 1 is 1e\+06 s after the frame before; no recording goes 7 days'),
+        ({"missing_color_frames": [0, -1]}, r'"missing_color_frames" entry 2 is -1, not a frame of the clip '
+                                            r"\(whole numbers 0 to 2\)"),
+        ({"missing_color_frames": [3]}, r'"missing_color_frames" entry 1 is 3, not a frame'),
+        ({"missing_color_frames": ["x"]}, r'"missing_color_frames" entry 1 is \'x\', not a frame'),
+        ({"calibration": {"color_camera": camera}}, r"parameter 'fx' must be a finite number, got inf"),
+    ):
+        sidecar.write_text(json.dumps({**data, **change}))
+        with pytest.raises(ValueError) as error:
+            read_sidecar(sidecar)
+        assert str(error.value).startswith(f"{sidecar}: ") and re.search(message, str(error.value))
+    # A recording paused over a weekend keeps the gap; null lists no frame without colour.
+    weekend = [0.0, 0.05, 3 * 86400.0]
+    sidecar.write_text(json.dumps({**data, "timestamps": weekend, "missing_color_frames": None}))
+    assert read_sidecar(sidecar).missing_color_frames == []
 
 
 def test_a_frame_count_written_as_text_says_it_is_text(tmp_path: Path) -> None:
