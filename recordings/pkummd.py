@@ -330,22 +330,35 @@ def read_labels(path: str | Path) -> list[LabelInstance]:
         if confidence not in (0, 1, 2):
             raise PkuMmdError(path, number, f"confidence {confidence}; expected 0, 1 or 2")
         instances.append(LabelInstance(label, start, end, confidence, number))
+    if not instances:  # read as "no action throughout", it would teach the whole sequence as background
+        raise PkuMmdError(path, None, "no actions (an empty file); every PKU-MMD label file has some")
     return instances
 
 
 def read_actions(path: str | Path) -> tuple[str, ...]:
-    """actions.txt -> class names, index = label - 1 (labels must run 1, 2, 3, ... in order)."""
+    """actions.txt -> class names, index = label - 1 (labels must run 1, 2, 3, ... in order; the release's
+    file must have all its 51)."""
     path = Path(path)
     names = []
     for number, line in enumerate(_lines(_read_text(path)), start=1):
         label, sep, name = line.partition("\t")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise PkuMmdError(path, number, f"expected label<TAB>name, got {line[:60]!r}")
         if label.strip() != str(number):
             raise PkuMmdError(path, number, f"label {label.strip()!r} out of order; expected {number}")
-        names.append(name.strip())
+        if not name.isprintable():
+            raise PkuMmdError(path, number, f"class name {name!r} has a control character (damaged?)")
+        names.append(name)
     if not names:
         raise PkuMmdError(path, None, "no classes")
+    # Names as the release's as far as they go (the last perhaps cut: "hands" of "handshaking") are the
+    # release's file cut short: read as it was, a label past the cut was blamed on its label file.
+    count = len(names)
+    if count < len(PKUMMD_ACTIONS) and names[:-1] == list(PKUMMD_ACTIONS[: count - 1]) and (
+            PKUMMD_ACTIONS[count - 1].startswith(names[-1])):
+        raise PkuMmdError(path, count, f"the release's class list cut short: it ends at {names[-1]!r}, class "
+                                       f"{count} of its {len(PKUMMD_ACTIONS)}")
     return tuple(names)
 
 

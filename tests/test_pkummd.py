@@ -396,7 +396,7 @@ def test_labelled_actions_with_nobody_in_any_frame_are_refused(tmp_path: Path) -
     with pytest.raises(PkuMmdError, match="0007-M.txt: no body in any frame, yet 2 labelled actions"):
         PkuMmdRecording(sequence)
     assert recordings_main(["info", str(sequence)]) == 2
-    (tmp_path / "labels" / "0007-M.txt").write_text("")  # nothing labelled: an empty room, fine
+    (tmp_path / "labels" / "0007-M.txt").unlink()  # nothing labelled: an empty room, fine
     assert PkuMmdRecording(sequence).info.frame_count == 60
 
 
@@ -415,6 +415,10 @@ def test_malformed_labels_name_file_and_line(tmp_path: Path) -> None:
         with pytest.raises(PkuMmdError) as error:
             read_labels(path)
         assert str(error.value).startswith(f"{path}") and message in str(error.value)
+    empty = tmp_path / "empty.txt"  # read as a sequence without actions: all background
+    empty.write_text("")
+    with pytest.raises(PkuMmdError, match=r"empty.txt: no actions \(an empty file\)"):
+        read_labels(empty)
     bom = tmp_path / "notepad.txt"  # saved by Notepad as "UTF-8 with BOM": read as the text it is
     bom.write_bytes(b"\xef\xbb\xbf12,5,20,2\r\n")
     assert [(i.label, i.start_frame, i.end_frame) for i in read_labels(bom)] == [(12, 5, 20)]
@@ -445,6 +449,16 @@ def test_malformed_actions_and_splits(tmp_path: Path) -> None:
     actions.write_text("1 bow\n")
     with pytest.raises(PkuMmdError, match=r"line 1: expected label<TAB>name"):
         read_actions(actions)
+    # Cut short (the last name too), or a name with a NUL byte: read as they were before.
+    actions.write_text("".join(f"{i + 1}\t{n}\n" for i, n in enumerate(PKUMMD_ACTIONS[:13])) + "14\thands")
+    with pytest.raises(PkuMmdError, match=r"actions.txt, line 14: the release's class list cut short: "
+                                          r"it ends at 'hands', class 14 of its 51"):
+        read_actions(actions)
+    actions.write_text("1\tbow\n2\tbrush\x00ing hair\n")
+    with pytest.raises(PkuMmdError, match=r"line 2: class name 'brush\\x00ing hair' has a control"):
+        read_actions(actions)
+    actions.write_text("1\twave\n2\tfall\n")  # a site's own classes: any number
+    assert read_actions(actions) == ("wave", "fall")
     split = tmp_path / "split.txt"
     split.write_text("Training videos: \n0002-L, 0002-X\nValidataion videos: \n0003-L,\n")
     with pytest.raises(PkuMmdError, match=r"split.txt, line 2: .*'0002-X' does not match"):
