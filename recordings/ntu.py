@@ -16,6 +16,13 @@ Joint values are read as float64 and written with ``repr`` (plus the file's own 
 exponents, ``0`` and ``1.5E-05``), so write -> read gives the same values bit for bit (NaN stays NaN)
 and a file read and written again comes out byte for byte as it was.
 
+Of the joint values only x y z are checked (`core.skeleton.implausible_joints`: NaN, infinity, behind the
+sensor or past its reach is an error naming the line and joint). The others are kept as written, NaN,
+infinity and 1e30 included, on purpose: depthX/depthY and the orientations serve only to write the file
+again, and colorX/colorY that no camera gives (the SDK's mapper itself gives -infinity for a point it cannot
+map) are taken as unmapped where they are used (`core.camera.believable_pixels`: the joint is projected
+with the camera model instead).
+
 Parsing (56,880 files for training) takes one ``split`` of the whole text and index arithmetic. The
 line structure is checked without splitting line by line: the whitespace between tokens, with the tokens
 deleted (``bytes.translate``), must equal the whitespace that the counts in the file imply. Any file that
