@@ -113,6 +113,8 @@ def test_false_events_late_detections_and_misses() -> None:
     assert wave["recall_50"] == 0.0 and wave["recall_10"] == 1.0  # IoU 1.5/4 < 0.5 but > 0.1
     assert scores.per_class["fall"]["precision_10"] == 0.0 and scores.false_events == 1
     assert scores.instances_recognised == 0.5
+    # PKU-MMD's mAP at both its thresholds: the late wave is a detection at 0.1 only.
+    assert scores.map_50 == 0.0 and scores.map_10 == pytest.approx(0.5)
     assert scores.alerts["fall"]["recall"] == 0.0 and scores.alerts["fall"]["false_alerts"] == 1
     assert scores.alerts["fall"]["false_alerts_per_hour"] == pytest.approx(1 / (30 / 3600))
     assert 0 < scores.frame_accuracy < 1
@@ -400,6 +402,36 @@ def test_two_detections_of_one_instance_the_higher_score_takes_it() -> None:
     # At exactly the threshold a detection still counts.
     hit, _ = _match([Detection("s", 1, "wave", 12.0, 14.0, 12.5, score=0.9)], truth, threshold=0.5)
     assert hit == [True]
+
+
+def test_an_event_as_close_to_two_instances_goes_to_the_earlier() -> None:
+    # The later one took it, and its delay was measured from that one's start (-5 s).
+    both = [Interval(10.0, 14.0, "wave"), Interval(16.0, 20.0, "wave")]
+    hit, owner = _match([Detection("s", 1, "wave", 10.0, 20.5, 11.0, score=0.9)], both, threshold=0.1)
+    assert hit == [True] and owner == [0, -1]
+
+
+def _one_wave(said: list[tuple[float, float, float]], truth: Interval) -> float | None:
+    """The median delay of a wave said over `said` (window-centre spans, each with its probability)."""
+    decisions = []
+    for end in np.arange(WINDOW, 30.0 + 1e-9, HOP):
+        centre = end - WINDOW / 2
+        p = next((p for start, stop, p in said if start <= centre < stop), None)
+        decisions.append(decide(1, round(float(end), 3), "wave" if p else NO_ACTION, p or 0.9))
+    track = Track("s", 1, 0.0, 30.0, (truth,))
+    return score({"s": decisions}, [track], CLASSES, durations={"s": 30.0}, threshold=0.6,
+                 alert=ALERTS).median_delay_s
+
+
+def test_the_delay_is_until_the_action_was_first_named() -> None:
+    wave = Interval(10.0, 20.0, "wave", 1)
+    # In two events, the surer later one matched: staff saw it named from the first one's first decision
+    # (centre 11 s, its window ending at 12 s), not 5.5 s in.
+    assert _one_wave([(11.0, 13.0, 0.8), (14.5, 21.0, 0.95)], wave) == pytest.approx(2.0)
+    # Named before it began (an event from 5 s on): named from its start, not -4 s.
+    assert _one_wave([(5.0, 21.0, 0.9)], wave) == 0.0
+    # A wave said mostly before it (IoU < 0.1 with it) is a false event, not its first naming.
+    assert _one_wave([(0.0, 10.5, 0.8), (14.5, 21.0, 0.95)], wave) == pytest.approx(5.6)  # centre 14.6
 
 
 def test_an_alert_a_little_before_or_after_its_instance_is_true() -> None:

@@ -12,14 +12,21 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       window that just ended) less the smoothing's mean lag (a smoothed score averages
                       the windows of the last hops, on average `ScoreSmoother.mean_lag_s` older than
                       the newest); an event whose person's decisions stop (the sensor lost them, or
-                      the stream ended) runs to the newest frame of its last decision
+                      the stream ended) runs to the newest frame of its last decision, less that lag too
     P / R / F1        per class, events matched one-to-one to true intervals at IoU >= 0.5 and >= 0.1
-    mAP               at IoU 0.5 as in PKU-MMD's protocol: events ranked by confidence (their mean top-1
+                      (an event as close to two intervals goes to the earlier)
+    mAP               at IoU 0.5 and 0.1, PKU-MMD's mAP_a (the mean over classes; its mAP_v, the mean
+                      over videos, is not computed): events ranked by confidence (their mean top-1
                       probability), average precision per class (all-point interpolation), then the mean
     recognised        true instances with an event of their class matched to them at IoU >= 0.1 (one
                       to one, highest score first, as the mAP matches)
-    delay             true start -> the first decision of the event matched to it (stream time)
-    false events      events with IoU < 0.1 against every true interval of their class, per hour of
+    delay             true start -> the first decision naming it: that of the event matched to it or of
+                      an earlier unmatched event of its class at IoU >= 0.1 (a fragment: staff saw it
+                      named then), 0 where that event began before the instance (named from its start);
+                      stream time
+    false events      events with IoU < 0.1 against every true interval of their class (a second event
+                      during one instance names what happens: no false event, though a false positive
+                      of the precision and the mAP), per hour of
                       background: each track's time without a true action, summed over the tracks (a
                       person's own idle time where truth is per person, as in the simulator: person-
                       hours, so two people idle for an hour are two hours; the scene's where truth is
@@ -117,6 +124,7 @@ class StreamScores:
     # Frame accuracy with every true class weighted alike: no_action, most of a stream, cannot carry it.
     mean_class_recall: float | None = None
     background_per_person: bool = False  # background_hours sums people's own idle time (per-person truth)
+    map_10: float | None = None  # at IoU 0.1, PKU-MMD's other threshold
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -237,16 +245,25 @@ def _match(found: list[Detection], truths: list[Interval], threshold: float) -> 
     hit = [False] * len(found)
     owner = [-1] * len(truths)
     for i in order:
-        best, best_iou = -1, threshold
+        best, best_iou = -1, -1.0
         for j, truth in enumerate(truths):
             if taken[j]:
                 continue
             iou = found[i].iou(truth)
-            if iou >= best_iou:
+            if iou >= threshold and iou > best_iou:  # a tie: the earlier interval (truths in time order)
                 best, best_iou = j, iou
         if best >= 0:
             taken[best], hit[i], owner[best] = True, True, i
     return hit, owner
+
+
+def _delay(truth: Interval, matched: Detection, unmatched: Sequence[Detection]) -> float:
+    """True start -> the first decision naming it (the module docstring): of the event matched to it, or
+    of an earlier fragment of it (an unmatched event of its class at IoU >= 0.1: not a false one); 0
+    where it was named before it began."""
+    fragments = [d.first_decision for d in unmatched
+                 if d.first_decision < matched.first_decision and d.iou(truth) >= OVERLAP_IOU]
+    return max(min([matched.first_decision, *fragments]) - truth.start, 0.0)
 
 
 def average_precision(scores: Sequence[float], hits: Sequence[bool], positives: int) -> float | None:
@@ -316,7 +333,8 @@ def score(
     for label in actions:
         row: dict[str, float | int | None] = {}
         class_found = [d for d in found if d.label == label]
-        class_truths = {k: [i for i in v if i.label == label] for k, v in truths.items()}
+        class_truths = {k: sorted((i for i in v if i.label == label), key=lambda i: i.start)
+                        for k, v in truths.items()}
         positives = sum(len(v) for v in class_truths.values())
         row["instances"], row["events"] = positives, len(class_found)
         for iou, name in ((DETECTION_IOU, "50"), (OVERLAP_IOU, "10")):
@@ -335,7 +353,8 @@ def score(
                     recognised += sum(o >= 0 for o in owner)
                     for j, o in enumerate(owner):
                         if o >= 0:
-                            delays.append(mine[o].first_decision - class_truths[k][j].start)
+                            delays.append(_delay(class_truths[k][j], mine[o], [
+                                d for d, matched in zip(mine, hit, strict=True) if not matched]))
                     false = [d for d in mine if max((d.iou(t) for t in class_truths.get(k, [])),
                                                     default=0.0) < OVERLAP_IOU]
                     false_events += len(false)
@@ -347,10 +366,11 @@ def score(
             if recall is not None:  # a class with instances: no detection at all is an F1 of 0
                 f1 = 2 * precision * recall / (precision + recall) if precision and recall else 0.0
             row[f"precision_{name}"], row[f"recall_{name}"], row[f"f1_{name}"] = precision, recall, f1
-            if name == "50":
-                row["ap_50"] = average_precision(ap_scores, ap_hits, positives)
+            row[f"ap_{name}"] = average_precision(ap_scores, ap_hits, positives)
         per_class[label] = row
-    aps = [row["ap_50"] for row in per_class.values() if row["ap_50"] is not None]
+    def mean_ap(name: str) -> float | None:
+        aps = [row[name] for row in per_class.values() if row[name] is not None]
+        return float(np.mean(aps)) if aps else None
 
     background_s = sum(t.background_s for t in tracks)
     room_s = float(sum(durations.values()))
@@ -415,7 +435,8 @@ def score(
         frame_accuracy_now=frame_now,
         decisions=len(all_decisions),
         per_class=per_class,
-        map_50=float(np.mean(aps)) if aps else None,
+        map_50=mean_ap("ap_50"),
+        map_10=mean_ap("ap_10"),
         instances=total,
         instances_recognised=recognised / total if total else None,
         median_delay_s=float(np.median(delays)) if delays else None,

@@ -560,14 +560,18 @@ def format_scores(scores: StreamScores, title: str) -> str:
         title,
         f"frame accuracy {_pct(scores.frame_accuracy)} (window centre), {_pct(scores.frame_accuracy_now)} "
         f"(newest frame), {_pct(scores.mean_class_recall)} mean class recall, {scores.decisions} decisions",
-        f"mAP@0.5 {_pct(scores.map_50)}   instances recognised (an event matched to each at IoU >= 0.1) "
+        f"mAP@0.5 {_pct(scores.map_50)} (@0.1 {_pct(scores.map_10).strip()})   instances recognised "
+        f"(an event matched to each at IoU >= 0.1) "
         f"{_pct(scores.instances_recognised)} of {scores.instances}   median detection delay "
         + ("n/a" if scores.median_delay_s is None else f"{scores.median_delay_s:.2f} s"),
         f"false events {scores.false_events} in {scores.background_hours:.2f} h of background"
         + (" (each person's idle time, summed)" if scores.background_per_person else "")
         + ("" if scores.false_events_per_hour is None
            else f" ({scores.false_events_per_hour:.1f} per hour of background, both kinds)")
-        + f": {scores.false_events_in_background} in background, "
+        + f": {scores.false_events_in_background} in background"
+        + ("" if scores.background_hours <= 0
+           else f" ({scores.false_events_in_background / scores.background_hours:.1f} per hour of it)")
+        + ", "
         f"{scores.false_events - scores.false_events_in_background} naming the wrong action during another"
         + ("" if scores.false_events_per_room_hour is None
            else f"; {scores.false_events_per_room_hour:.1f} per hour of stream"),
