@@ -61,6 +61,7 @@ from core.package_files import pip_install
 from live.kinect_common import (
     COLOR_SHAPE,
     JOINT_COUNT,
+    REOPEN_AFTER_S,
     LatestColor,
     SilenceLog,
     needs_windows,
@@ -203,7 +204,7 @@ class KinectSource:
         *,
         runtime_factory: Callable[[int], Any] | None = None,
         platform: str = sys.platform,
-        reopen_after_s: float = 3.0,
+        reopen_after_s: float = REOPEN_AFTER_S,
         poll_s: float = 0.002,
         color: bool = True,
         depth: bool = True,

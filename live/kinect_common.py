@@ -12,6 +12,10 @@ from core.skeleton import KINECT_V2, without_implausible
 
 COLOR_SHAPE = (1080, 1920)  # colour image (height, width)
 JOINT_COUNT = KINECT_V2.num_joints  # joints per body, in the SDK's JointType order
+# A sensor that says it is available and sends nothing is reopened after this long: a freshly opened Kinect
+# sends nothing for 1-3 s and often pauses once more right after the first frames (kinect-next's README),
+# and reopening sooner would restart it forever.
+REOPEN_AFTER_S = 10.0
 SILENCE_REMINDER_S = 300.0  # a sensor that stays silent through reopening is said again this often
 # A tick without a colour image carries the last one for at most this long (sensor clock): low light's
 # every other tick (33 ms), or an image a tick late. Not a colour stream that stalled while bodies go on

@@ -61,6 +61,7 @@ from core.package_files import pip_install
 from live.kinect_common import (
     COLOR_SHAPE,
     JOINT_COUNT,
+    REOPEN_AFTER_S,
     LatestColor,
     SilenceLog,
     needs_windows,
@@ -131,7 +132,7 @@ class KinectNextSource:
     def __init__(
         self,
         *,
-        reopen_after_s: float = 10.0,
+        reopen_after_s: float = REOPEN_AFTER_S,
         startup_grace_s: float = 3.0,
         retry_s: float = 1.0,
         max_retry_s: float = 10.0,
@@ -142,8 +143,6 @@ class KinectNextSource:
         # image (live.app.keeps_images), where a 1080p image per tick would only sit in memory.
         self.color = color
         self.depth = depth  # read the depth stream (Frame.depth) as well
-        # A freshly opened Kinect sends nothing for 1-3 s and often pauses once more right after the
-        # first frames (kinect-next's README): reopening sooner would restart it forever.
         self._reopen_after_s = reopen_after_s
         # A sensor that cannot be opened (the runtime's service restarting, the device gone) is tried
         # again after retry_s, doubling up to max_retry_s: not on every read.

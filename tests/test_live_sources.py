@@ -16,6 +16,7 @@ import pytest
 
 from core.frame import Frame
 from live.kinect import KinectSource, load_pykinect2, patch_pykinect2_source
+from live.kinect_common import REOPEN_AFTER_S
 from live.sources import EndOfStream, FrameStream, Pacer, ReplayOptions, SourceUnavailable, replay_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -549,6 +550,25 @@ def test_kinect_unplugged_is_reported_and_picked_up_again():
     assert len(runtimes) >= 2 and all(r.closed for r in runtimes[:-1]) and not runtimes[-1].closed
     runtimes[-1].push()
     assert source.read(timeout=0.2) is not None
+    source.close()
+
+
+def test_a_pykinect2_sensor_that_pauses_after_its_first_frames_is_reopened_only_as_late_as_kinect_next(
+        monkeypatch):
+    """A freshly opened Kinect often pauses again right after its first frames: reopened after 3 s, it was
+    restarted again and again (kinect-next waits REOPEN_AFTER_S)."""
+    import live.kinect
+
+    clock = FakeClock()
+    monkeypatch.setattr(live.kinect, "time", types.SimpleNamespace(monotonic=clock, sleep=clock.sleep))
+    runtimes: list[FakeKinect] = []
+    source = KinectSource(runtime_factory=lambda t: runtimes.append(FakeKinect(t)) or runtimes[-1],
+                          platform="linux")
+    source.open()
+    runtimes[0].push()
+    assert source.read(timeout=0.1) is not None
+    assert source.read(timeout=REOPEN_AFTER_S - 1) is None and len(runtimes) == 1  # a pause: waited out
+    assert source.read(timeout=2) is None and len(runtimes) == 2  # silent for longer: reopened
     source.close()
 
 
