@@ -62,8 +62,10 @@ from live.kinect_common import (
     COLOR_SHAPE,
     JOINT_COUNT,
     REOPEN_AFTER_S,
+    STARTUP_GRACE_S,
     LatestColor,
     SilenceLog,
+    UnavailableLog,
     needs_windows,
     sensor_body,
 )
@@ -205,6 +207,7 @@ class KinectSource:
         runtime_factory: Callable[[int], Any] | None = None,
         platform: str = sys.platform,
         reopen_after_s: float = REOPEN_AFTER_S,
+        startup_grace_s: float = STARTUP_GRACE_S,
         poll_s: float = 0.002,
         color: bool = True,
         depth: bool = True,
@@ -219,7 +222,7 @@ class KinectSource:
         self._color = LatestColor()
         self._last_frame_at = 0.0
         self._silence = SilenceLog()
-        self._unavailable_since: float | None = None
+        self._unavailable = UnavailableLog(startup_grace_s)
         self.connected = False
         # The SDK maps joints to colour pixels itself (Body.joints_color, which the glimpse prefers);
         # the pipeline's DEFAULT_CAMERA then only sizes the part boxes from the joints' depth.
@@ -251,6 +254,7 @@ class KinectSource:
             ) from error
         self._last_frame_at = time.monotonic()
         self.connected = _is_available(self._runtime)
+        self._unavailable.opened(self.connected)
 
     def read(self, timeout: float = 0.1) -> Frame | None:
         """The next body frame with the latest colour image, or None after `timeout` without one."""
@@ -260,19 +264,16 @@ class KinectSource:
         while True:
             now = time.monotonic()
             if not _is_available(self._runtime):
-                if self.connected or self._unavailable_since is None:
-                    log.warning("Kinect sensor unavailable (unplugged?); waiting for it to return")
-                    self._unavailable_since = now
                 self.connected = False
+                self._unavailable.unavailable()
             elif not self.connected:
-                log.info("Kinect sensor available again")
                 self.connected = True
+                self._unavailable.available("waiting for frames")
                 self._last_frame_at = now
             if self.connected and self._runtime.has_new_body_frame():
                 frame = self._frame(self._runtime.get_last_body_frame())
                 if frame is not None:
                     self._last_frame_at = now
-                    self._unavailable_since = None
                     self._silence.frame_came()
                     return frame
             elif self.connected and now - self._last_frame_at > self._reopen_after_s:

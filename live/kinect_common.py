@@ -16,6 +16,9 @@ JOINT_COUNT = KINECT_V2.num_joints  # joints per body, in the SDK's JointType or
 # sends nothing for 1-3 s and often pauses once more right after the first frames (kinect-next's README),
 # and reopening sooner would restart it forever.
 REOPEN_AFTER_S = 10.0
+# The runtime may report a sensor it has just opened (at the start, at every reopen) unavailable for this
+# long: no warning for that.
+STARTUP_GRACE_S = 3.0
 SILENCE_REMINDER_S = 300.0  # a sensor that stays silent through reopening is said again this often
 # A tick without a colour image carries the last one for at most this long (sensor clock): low light's
 # every other tick (33 ms), or an image a tick late. Not a colour stream that stalled while bodies go on
@@ -72,6 +75,34 @@ class SilenceLog:
             log.info("Kinect frames flow again after %.0f s and %d reopens", time.monotonic() - self._since,
                      self._reopens)
         self._since, self._reopens = None, 0
+
+
+class UnavailableLog:
+    """What the log says of a sensor its runtime reports unavailable (unplugged, its power off): one warning
+    per outage, and a line when it is back after one. None while it is starting: the runtime may report a
+    sensor it has just opened unavailable until it has found it (this was said at every start and every
+    reopen), so not before `grace_s` (STARTUP_GRACE_S) unless it was reported available since."""
+
+    def __init__(self, grace_s: float) -> None:
+        self._grace_s = grace_s
+        self._starting_until = 0.0  # monotonic time
+        self._warned = False
+
+    def opened(self, available: bool) -> None:
+        """The sensor was just opened; `available`: whether the runtime reports it available already."""
+        self._starting_until = 0.0 if available else time.monotonic() + self._grace_s
+
+    def unavailable(self) -> None:
+        if not self._warned and time.monotonic() >= self._starting_until:
+            log.warning("Kinect sensor unavailable (unplugged, or its power supply off?); waiting for it to "
+                        "return")
+            self._warned = True
+
+    def available(self, what_now: str) -> None:
+        self._starting_until = 0.0
+        if self._warned:
+            log.info("Kinect sensor available again; %s", what_now)
+            self._warned = False
 
 
 class LatestColor:

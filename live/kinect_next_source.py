@@ -62,8 +62,10 @@ from live.kinect_common import (
     COLOR_SHAPE,
     JOINT_COUNT,
     REOPEN_AFTER_S,
+    STARTUP_GRACE_S,
     LatestColor,
     SilenceLog,
+    UnavailableLog,
     needs_windows,
     sensor_body,
 )
@@ -133,7 +135,7 @@ class KinectNextSource:
         self,
         *,
         reopen_after_s: float = REOPEN_AFTER_S,
-        startup_grace_s: float = 3.0,
+        startup_grace_s: float = STARTUP_GRACE_S,
         retry_s: float = 1.0,
         max_retry_s: float = 10.0,
         color: bool = True,
@@ -151,16 +153,13 @@ class KinectNextSource:
         self._next_retry_s = retry_s
         self._retry_at = 0.0
         self._failed_reopens = 0  # in a row, in the current outage
-        # Right after opening, the runtime may not report the sensor available yet: no warning for that.
-        self._startup_grace_s = startup_grace_s
-        self._opened_at = 0.0
         self._kinect_next: Any = None
         self._sensor: Any = None
         self._color = LatestColor()
         self._ticks = TickCounter()
         self._last_frame_at = 0.0
         self._silence = SilenceLog()
-        self._unavailable_logged = False
+        self._unavailable = UnavailableLog(startup_grace_s)
         self.connected = False
         # The SDK maps joints to colour pixels itself (Body.joints_color); the pipeline's DEFAULT_CAMERA
         # only sizes part and face boxes from the joints' depth.
@@ -183,7 +182,6 @@ class KinectNextSource:
             log.warning("kinect-next %s is installed; this source was built and tested with %s",
                         kinect_next.__version__, KINECT_NEXT_VERSION)
         self._kinect_next = kinect_next
-        self._opened_at = time.monotonic()
         try:
             self._open_sensor()
         except kinect_next.KinectError as error:  # KinectNotAvailableError off Windows / without the runtime
@@ -204,6 +202,7 @@ class KinectNextSource:
         self._sensor = sensor
         self._last_frame_at = time.monotonic()
         self.connected = bool(sensor.is_available)
+        self._unavailable.opened(self.connected)
         if not self.connected:
             self._report_unavailable()
 
@@ -217,13 +216,9 @@ class KinectNextSource:
                 log.debug("closing the Kinect: %s", error)
 
     def _report_unavailable(self) -> None:
-        """`connected` False at once; one warning per outage (none while the sensor is still starting)."""
+        """`connected` False at once; the log says so once per outage (UnavailableLog)."""
         self.connected = False
-        starting = self.frames == 0 and time.monotonic() - self._opened_at < self._startup_grace_s
-        if not self._unavailable_logged and not starting:
-            log.warning("Kinect sensor unavailable (unplugged, or its power supply off?); waiting for it "
-                        "to return")
-            self._unavailable_logged = True
+        self._unavailable.unavailable()
 
     def read(self, timeout: float = 0.1) -> Frame | None:
         """The next sensor tick as a Frame, or None when none came within `timeout` (or unplugged)."""
@@ -254,9 +249,8 @@ class KinectNextSource:
         self._last_frame_at = time.monotonic()
         self._silence.frame_came()
         if not self.connected:
-            log.info("Kinect sensor available; frames are flowing")
             self.connected = True
-            self._unavailable_logged = False
+            self._unavailable.available("frames are flowing")
         return frame
 
     def _quiet(self) -> None:
@@ -265,10 +259,9 @@ class KinectNextSource:
             self._report_unavailable()
             self._last_frame_at = time.monotonic()  # the silence that counts starts when it is back
             return
-        if not self.connected and self._unavailable_logged:
-            log.info("Kinect sensor available again; waiting for frames")
+        if not self.connected:
             self.connected = True
-            self._unavailable_logged = False
+            self._unavailable.available("waiting for frames")
         silent = time.monotonic() - self._last_frame_at
         if silent > self._reopen_after_s:
             self._silence.reopening(f"no Kinect frames for {silent:.1f} s although the sensor is available")

@@ -272,7 +272,7 @@ def test_unplugged_mid_stream_then_back(runtime, caplog):
         while capture.counters.frames < 10 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert source.connected and capture.counters.frames >= 10
-        with caplog.at_level(logging.INFO, logger="live.kinect_next_source"):
+        with caplog.at_level(logging.INFO):
             runtime.unplug()
             deadline = time.monotonic() + 5
             while source.connected and time.monotonic() < deadline:

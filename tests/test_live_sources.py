@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import types
 import warnings
 from pathlib import Path
@@ -569,6 +570,36 @@ def test_a_pykinect2_sensor_that_pauses_after_its_first_frames_is_reopened_only_
     assert source.read(timeout=0.1) is not None
     assert source.read(timeout=REOPEN_AFTER_S - 1) is None and len(runtimes) == 1  # a pause: waited out
     assert source.read(timeout=2) is None and len(runtimes) == 2  # silent for longer: reopened
+    source.close()
+
+
+def test_a_pykinect2_sensor_reported_unavailable_just_after_opening_is_not_warned_of_at_start_or_reopen(
+        caplog):
+    """The runtime reports a sensor it has just opened unavailable for a moment: "Kinect sensor unavailable"
+    was said at every start and every reopen. Said only once that lasts past the start-up grace."""
+    runtimes: list[FakeKinect] = []
+
+    def unavailable_at_first(frame_source_types: int) -> FakeKinect:
+        runtimes.append(FakeKinect(frame_source_types))
+        runtimes[-1]._sensor.IsAvailable = False
+        return runtimes[-1]
+
+    def said_unavailable() -> int:
+        return sum("unavailable" in r.getMessage() for r in caplog.records)
+
+    source = KinectSource(runtime_factory=unavailable_at_first, platform="linux", reopen_after_s=0.2,
+                          startup_grace_s=0.3)
+    with caplog.at_level(logging.WARNING):
+        source.open()
+        assert source.read(timeout=0.05) is None and not source.connected and said_unavailable() == 0
+        runtimes[0]._sensor.IsAvailable = True
+        runtimes[0].push()
+        assert source.read(timeout=0.2) is not None and source.connected
+        assert source.read(timeout=0.3) is None and len(runtimes) == 2  # silent: reopened ...
+        assert source.read(timeout=0.05) is None and said_unavailable() == 0  # ... and not available yet
+        time.sleep(0.3)  # unavailable past the grace: said, once
+        assert source.read(timeout=0.05) is None and source.read(timeout=0.05) is None
+        assert said_unavailable() == 1 and not source.connected
     source.close()
 
 
