@@ -28,7 +28,8 @@ sensor (this project is developed on Linux, where no Kinect v2 body tracking exi
 Frames are driven by body frames (30 fps whether or not anybody is in view); each carries the most
 recent colour image (colour drops to 15 fps in low light, so an image may repeat), for up to
 COLOR_REPEAT_S (live/kinect_common.py), and none with `color=False`. The body frame's
-RelativeTime (100 ns ticks, sensor clock) is the timestamp; PyKinect2 drops the colour frame's own.
+RelativeTime (100 ns ticks, sensor clock) is the timestamp (PyKinect2 drops the colour frame's own), and
+`Frame.index` counts its ticks (TickCounter, as kinect-next's source does).
 Joints are mapped to colour pixels by the SDK's CoordinateMapper (+-inf -> NaN).
 
 Depth (`depth=True`, the default): the depth reader is opened too (FrameSourceTypes_Depth) and a body
@@ -65,6 +66,7 @@ from live.kinect_common import (
     STARTUP_GRACE_S,
     LatestColor,
     SilenceLog,
+    TickCounter,
     UnavailableLog,
     needs_windows,
     sensor_body,
@@ -220,6 +222,7 @@ class KinectSource:
         self._poll_s = poll_s
         self._runtime: Any = None
         self._color = LatestColor()
+        self._ticks = TickCounter()
         self._last_frame_at = 0.0
         self._silence = SilenceLog()
         self._unavailable = UnavailableLog(startup_grace_s)
@@ -312,7 +315,7 @@ class KinectSource:
             timestamp=timestamp,
             color=self._color.for_tick(timestamp),
             bodies=bodies,
-            index=int(round(timestamp * KINECT_FPS)),  # gaps in the sensor clock show up as drops
+            index=self._ticks(timestamp),
             depth=depth,
         )
 

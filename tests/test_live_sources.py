@@ -424,8 +424,9 @@ class FakeKinect:
         self.ticks = 0
         self.closed = False
 
-    def push(self, *, color: bool = True, depth: bool = True) -> None:
-        self.ticks += 333_333  # 1/30 s in 100 ns ticks
+    def push(self, *, color: bool = True, depth: bool = True, ticks: int | None = None) -> None:
+        """A body frame at `ticks` (RelativeTime, 100 ns), by default 1/30 s after the last."""
+        self.ticks = self.ticks + 333_333 if ticks is None else ticks
         self.body_ready = True
         self.color_ready = color
         self.depth_ready = depth
@@ -481,7 +482,7 @@ def test_kinect_source_turns_sdk_frames_into_frames():
     assert source.read(timeout=0.01) is None  # nothing arrived yet
     runtime.push()
     f = source.read(timeout=0.5)
-    assert f is not None and f.timestamp == pytest.approx(1 / 30, abs=1e-6) and f.index == 1
+    assert f is not None and f.timestamp == pytest.approx(1 / 30, abs=1e-6) and f.index == 0
     assert f.color.shape == (1080, 1920, 3) and tuple(f.color[0, 0]) == (10, 20, 30)  # BGRA -> BGR
     assert len(f.bodies) == 1  # untracked and empty slots are left out
     b = f.bodies[0]
@@ -493,7 +494,7 @@ def test_kinect_source_turns_sdk_frames_into_frames():
     assert f.depth[0, :3].tolist() == [500, 501, 502] and f.depth[1, 0] == 500 + 512
     runtime.push(color=False, depth=False)  # low light: a body frame without new colour keeps the last one
     f2 = source.read(timeout=0.5)
-    assert f2.color is not None and f2.index == 2
+    assert f2.color is not None and f2.index == 1
     assert f2.depth is None  # depth is never repeated: none arrived for this body frame
     source.close()
     assert runtime.closed and not source.connected
@@ -600,6 +601,21 @@ def test_a_pykinect2_sensor_reported_unavailable_just_after_opening_is_not_warne
         time.sleep(0.3)  # unavailable past the grace: said, once
         assert source.read(timeout=0.05) is None and source.read(timeout=0.05) is None
         assert said_unavailable() == 1 and not source.connected
+    source.close()
+
+
+def test_pykinect2_frames_a_period_apart_are_numbered_one_apart_near_a_half_frame_boundary():
+    """Numbered by rounding the clock to frames, 10.49, 11.51 and 12.49 periods went 10, 12, 12: a frame
+    counted dropped, then an index twice."""
+    runtimes: list[FakeKinect] = []
+    source = KinectSource(runtime_factory=lambda t: runtimes.append(FakeKinect(t)) or runtimes[-1],
+                          platform="linux")
+    source.open()
+    indices = []
+    for periods in (10.49, 11.51, 12.49, 13.51):
+        runtimes[0].push(ticks=round(periods * 333_333.3))
+        indices.append(source.read(timeout=0.5).index)
+    assert np.diff(indices).tolist() == [1, 1, 1], indices
     source.close()
 
 
