@@ -30,7 +30,8 @@ recent colour image (colour drops to 15 fps in low light, so an image may repeat
 COLOR_REPEAT_S (live/kinect_common.py), and none with `color=False`. The body frame's
 RelativeTime (100 ns ticks, sensor clock) is the timestamp (PyKinect2 drops the colour frame's own), and
 `Frame.index` counts its ticks (TickCounter, as kinect-next's source does).
-Joints are mapped to colour pixels by the SDK's CoordinateMapper (+-inf -> NaN).
+Joints are mapped to colour pixels by the SDK's CoordinateMapper (+-inf -> NaN; a body whose mapping
+failed comes unmapped, live.kinect_common.JointMapping).
 
 Depth (`depth=True`, the default): the depth reader is opened too (FrameSourceTypes_Depth) and a body
 frame carries a depth image when a new one has arrived since the last (`has_new_depth_frame` /
@@ -42,6 +43,7 @@ did not arrive in time has none (Frame.depth None).
 
 from __future__ import annotations
 
+import _ctypes
 import importlib.util
 import logging
 import re
@@ -64,6 +66,7 @@ from live.kinect_common import (
     JOINT_COUNT,
     REOPEN_AFTER_S,
     STARTUP_GRACE_S,
+    JointMapping,
     LatestColor,
     SilenceLog,
     TickCounter,
@@ -80,6 +83,10 @@ FRAME_SOURCE_COLOR = 1  # FrameSourceTypes_Color
 FRAME_SOURCE_DEPTH = 8  # FrameSourceTypes_Depth
 FRAME_SOURCE_BODY = 32  # FrameSourceTypes_Body
 DEPTH_SHAPE = (424, 512)  # depth image (height, width), uint16 millimetres
+# What a failed call into the SDK raises: comtypes (PyKinect2's CoordinateMapper, say) raises a failed HRESULT
+# as COMError, which exists on Windows only; ctypes' own calls raise OSError.
+SDK_CALL_ERRORS: tuple[type[Exception], ...] = (
+    (OSError, _ctypes.COMError) if hasattr(_ctypes, "COMError") else (OSError,))
 
 # PyKinect2 from its GitHub master as an archive (no git needed): its PyPI release is older and breaks in
 # more places, and the package metadata cannot name the URL (PyPI refuses direct references).
@@ -222,6 +229,7 @@ class KinectSource:
         self._poll_s = poll_s
         self._runtime: Any = None
         self._color = LatestColor()
+        self._mapping = JointMapping(SDK_CALL_ERRORS)
         self._ticks = TickCounter()
         self._last_frame_at = 0.0
         self._silence = SilenceLog()
@@ -322,14 +330,11 @@ class KinectSource:
     def _body(self, body: Any) -> Body | None:
         joints = np.zeros((JOINT_COUNT, 3), np.float32)
         states = np.zeros(JOINT_COUNT, np.int8)
-        joints_color = np.full((JOINT_COUNT, 2), np.nan, np.float32)
-        for j in range(JOINT_COUNT):
-            joint = body.joints[j]
+        sdk_joints = [body.joints[j] for j in range(JOINT_COUNT)]
+        for j, joint in enumerate(sdk_joints):
             joints[j] = (joint.Position.x, joint.Position.y, joint.Position.z)
             states[j] = joint.TrackingState
-            point = self._runtime.body_joint_to_color_space(joint)
-            joints_color[j] = (point.x, point.y)
-        joints_color[~np.isfinite(joints_color).all(1)] = np.nan
+        joints_color = self._mapping.pixels(sdk_joints, self._runtime.body_joint_to_color_space)
         return sensor_body(int(body.tracking_id), joints, states, joints_color)
 
     def _close_runtime(self) -> None:

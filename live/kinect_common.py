@@ -6,6 +6,8 @@ import logging
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +51,38 @@ def sensor_body(
     if dropped.any():
         joints_color = np.where(dropped[:, None], np.nan, joints_color)
     return Body(tracking_id=tracking_id, joints=joints, states=states, joints_color=joints_color)
+
+
+class JointMapping:
+    """Joints -> colour pixels by the SDK's CoordinateMapper. A call that fails (a failed HRESULT, raised as
+    one of `errors`) leaves that body's joints unmapped, as if out of view, rather than ending the capture
+    ("capture failed"): the glimpse and the face blur then place them by the camera model. Said once per
+    run of failures, and again when the mapper works. No reopen for it: the bodies still come, and a
+    reopen would cost seconds without any."""
+
+    def __init__(self, errors: tuple[type[Exception], ...]) -> None:
+        self._errors = errors
+        self._failed = 0  # bodies in a row
+
+    def pixels(self, joints: Sequence[Any], map_joint: Callable[[Any], Any]) -> np.ndarray:
+        """(len(joints), 2) float32 colour pixels, by `map_joint` (a point with .x and .y; +-inf where the
+        SDK cannot map one); NaN where unmapped."""
+        pixels = np.full((len(joints), 2), np.nan, np.float32)
+        try:
+            for j, joint in enumerate(joints):
+                point = map_joint(joint)
+                pixels[j] = (point.x, point.y)
+        except self._errors as error:
+            if not self._failed:
+                log.warning("the Kinect's coordinate mapper failed (%s); joints are placed by the camera "
+                            "model until it works again", error)
+            self._failed += 1
+            return np.full((len(joints), 2), np.nan, np.float32)
+        if self._failed:
+            log.info("the Kinect's coordinate mapper works again (it failed for %d bodies)", self._failed)
+            self._failed = 0
+        pixels[~np.isfinite(pixels).all(1)] = np.nan
+        return pixels
 
 
 class SilenceLog:

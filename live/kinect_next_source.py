@@ -7,7 +7,8 @@ Windows Runtime 2.0).
         relative_time_ns (sensor clock)  -> Frame.timestamp (seconds) and Frame.index (sensor ticks)
         bodies (6 slots), tracked ones   -> Body: joints in JointType order (the same as
                                             core.skeleton.KINECT_V2), tracking states, tracking id
-        kinect.mapper camera -> colour   -> Body.joints_color (+-inf where unmappable -> NaN)
+        kinect.mapper camera -> colour   -> Body.joints_color (+-inf where unmappable -> NaN; all NaN
+                                            where the mapper failed: JointMapping)
         color (BGRA) -> contiguous BGR   -> Frame.color; a tick without a colour image repeats the last
                                             (for COLOR_REPEAT_S); none with color=False
         depth.data (uint16 424x512 mm)   -> Frame.depth; None in a tick without one (never repeated)
@@ -61,6 +62,7 @@ from live.kinect_common import (
     JOINT_COUNT,
     REOPEN_AFTER_S,
     STARTUP_GRACE_S,
+    JointMapping,
     LatestColor,
     SilenceLog,
     TickCounter,
@@ -81,19 +83,18 @@ def _point(position: Any) -> tuple[float, float, float]:
     return float(position.x), float(position.y), float(position.z)
 
 
-def body_from_kinect_next(body: Any, mapper: Any) -> Body | None:
+def body_from_kinect_next(body: Any, mapper: Any, mapping: JointMapping) -> Body | None:
     """A kinect-next Body (tracked) -> core Body (`sensor_body`); joints mapped to colour pixels by the SDK's
     mapper."""
     joints = np.zeros((JOINT_COUNT, 3), np.float32)
     states = np.zeros(JOINT_COUNT, np.int8)
-    joints_color = np.full((JOINT_COUNT, 2), np.nan, np.float32)
+    positions = []
     for j in range(JOINT_COUNT):
         joint = body.joints[j]  # JointType(j): kinect-next indexes joints by the SDK's enum
         joints[j] = _point(joint.position)
         states[j] = int(joint.tracking_state)
-        pixel = mapper.map_camera_point_to_color_space(joint.position)
-        if pixel.is_valid():
-            joints_color[j] = (pixel.x, pixel.y)
+        positions.append(joint.position)
+    joints_color = mapping.pixels(positions, mapper.map_camera_point_to_color_space)
     return sensor_body(int(body.tracking_id), joints, states, joints_color)
 
 
@@ -128,6 +129,7 @@ class KinectNextSource:
         self._kinect_next: Any = None
         self._sensor: Any = None
         self._color = LatestColor()
+        self._mapping = JointMapping(())  # catches kinect-next's error, named once open() has imported it
         self._ticks = TickCounter()
         self._last_frame_at = 0.0
         self._silence = SilenceLog()
@@ -154,6 +156,7 @@ class KinectNextSource:
             log.warning("kinect-next %s is installed; this source was built and tested with %s",
                         kinect_next.__version__, KINECT_NEXT_VERSION)
         self._kinect_next = kinect_next
+        self._mapping = JointMapping((kinect_next.COMOperationError,))
         try:
             self._open_sensor()
         except kinect_next.KinectError as error:  # KinectNotAvailableError off Windows / without the runtime
@@ -273,7 +276,7 @@ class KinectNextSource:
             self._color.arrived(cv2.cvtColor(frameset.color.as_bgra(), cv2.COLOR_BGRA2BGR), timestamp)
             self.color_frames += 1
         mapper = self._sensor.mapper
-        tracked = [body_from_kinect_next(b, mapper) for b in frameset.bodies if b.is_tracked]
+        tracked = [body_from_kinect_next(b, mapper, self._mapping) for b in frameset.bodies if b.is_tracked]
         bodies = [body for body in tracked if body is not None]
         self.frames += 1
         depth = frameset.depth.data if frameset.depth is not None else None

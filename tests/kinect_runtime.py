@@ -166,6 +166,8 @@ class Mapper(ComObject):
 
     def MapCameraPointToColorSpace(self, point: CameraSpacePoint, out: int) -> int:  # noqa: N802
         self.runtime.mapped += 1
+        if self.runtime.map_fails:
+            return E_FAIL
         u, v = color_pixel(np.array([point.x, point.y, point.z]))
         _put(out, ColorSpacePoint, ColorSpacePoint(u, v))
         return S_OK
@@ -554,6 +556,7 @@ class KinectRuntime:
     open_fails: bool = False  # IKinectSensor::Open fails (E_FAIL), as while the runtime's service restarts
     sensors_requested: int = 0  # GetDefaultKinectSensor calls
     mapped: int = 0  # MapCameraPointToColorSpace calls
+    map_fails: bool = False  # MapCameraPointToColorSpace fails (E_FAIL)
 
     instances: ClassVar[list[KinectRuntime]] = []
 

@@ -108,6 +108,24 @@ def test_joints_no_sensor_measures_come_as_not_tracked(runtime):
     source.close()
 
 
+def test_joints_the_mapper_fails_to_map_come_unmapped_and_the_reading_goes_on(runtime, caplog):
+    """kinect-next raises a failed MapCameraPointToColorSpace as COMOperationError: it escaped read() and
+    ended the capture ("capture failed")."""
+    source = opened()
+    runtime.map_fails = True
+    with caplog.at_level(logging.INFO):
+        for t in (1.0, 1 + 1 / 30):
+            runtime.tick(t, [standing_body(3)], None)
+            body = read(source).bodies[0]
+            assert np.isnan(body.joints_color).all() and body.joints.any() and body.tracking_id == 3
+        runtime.map_fails = False
+        runtime.tick(1 + 2 / 30, [standing_body(3)], None)
+        assert np.isfinite(read(source).bodies[0].joints_color).all()
+    said = [r.getMessage() for r in caplog.records if "mapper" in r.getMessage()]
+    assert len(said) == 2 and "failed" in said[0] and "works again" in said[1], said
+    source.close()
+
+
 def test_depth_comes_with_its_tick_and_is_never_repeated(runtime):
     """kinect-next's FrameSet.depth -> Frame.depth (uint16 (424, 512) mm); a tick without one has none."""
     source = opened()

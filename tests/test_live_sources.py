@@ -423,6 +423,7 @@ class FakeKinect:
         self.depth_ready = False
         self.ticks = 0
         self.closed = False
+        self.map_fails = False  # the CoordinateMapper's calls fail
 
     def push(self, *, color: bool = True, depth: bool = True, ticks: int | None = None) -> None:
         """A body frame at `ticks` (RelativeTime, 100 ns), by default 1/30 s after the last."""
@@ -464,6 +465,8 @@ class FakeKinect:
         return types.SimpleNamespace(relative_time=self.ticks, bodies=[tracked, untracked, None])
 
     def body_joint_to_color_space(self, joint):
+        if self.map_fails:  # comtypes raises COMError (Windows only); off Windows the nearest is OSError
+            raise OSError("MapCameraPointToColorSpace failed (HRESULT 0x80004005)")
         if joint.Position.x > 0.2:  # the SDK returns -inf for points it cannot map
             return types.SimpleNamespace(x=float("-inf"), y=float("-inf"))
         return types.SimpleNamespace(x=960 + 1000 * joint.Position.x, y=300.0)
@@ -616,6 +619,26 @@ def test_pykinect2_frames_a_period_apart_are_numbered_one_apart_near_a_half_fram
         runtimes[0].push(ticks=round(periods * 333_333.3))
         indices.append(source.read(timeout=0.5).index)
     assert np.diff(indices).tolist() == [1, 1, 1], indices
+    source.close()
+
+
+def test_pykinect2_joints_the_mapper_fails_to_map_come_unmapped_and_the_reading_goes_on(caplog):
+    """A failed MapCameraPointToColorSpace escaped read() and ended the capture ("capture failed")."""
+    runtimes: list[FakeKinect] = []
+    source = KinectSource(runtime_factory=lambda t: runtimes.append(FakeKinect(t)) or runtimes[-1],
+                          platform="linux")
+    source.open()
+    runtimes[0].map_fails = True
+    with caplog.at_level(logging.INFO):
+        for _ in range(2):
+            runtimes[0].push()
+            body = source.read(timeout=0.5).bodies[0]
+            assert np.isnan(body.joints_color).all() and body.joints.any()
+        runtimes[0].map_fails = False
+        runtimes[0].push()
+        assert source.read(timeout=0.5).bodies[0].joints_color[0].tolist() == [960.0, 300.0]
+    said = [r.getMessage() for r in caplog.records if "mapper" in r.getMessage()]
+    assert len(said) == 2 and "failed" in said[0] and "works again" in said[1], said
     source.close()
 
 
