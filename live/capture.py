@@ -11,7 +11,8 @@ the worker and the recorder so that nothing is skipped): the ring overwrites its
 check a slot's sequence number before and after using it (a torn read is detected, never
 blocked on), and the recorder has its own bounded queue that drops (and counts) when full. Frames
 the capture thread itself was too late for show up as gaps in the source's frame index and are
-counted as dropped (not the gap over a sensor unplugged: its clock runs on, and it made nothing to miss).
+counted as dropped; not the gap over a sensor unplugged, nor over one that sent nothing while the thread
+waited for it (SENSOR_PAUSE_PERIODS): its clock runs on, and it made nothing to miss.
 """
 
 from __future__ import annotations
@@ -296,6 +297,11 @@ class RecordingSink:
 
 
 READ_TIMEOUT_S = 0.1  # a source's read returns None after this with nothing new: the thread checks stop
+# A sensor that sent nothing for this many frame periods while the capture thread waited for a frame (reads
+# returning None although it says it is available: starting up, a pause after its first frames) made the
+# gap in its frame index that follows: not counted as dropped, or the status line blamed this computer
+# ("missing 30% of the sensor's frames - this computer is not keeping up").
+SENSOR_PAUSE_PERIODS = 3
 # Capture.missed_share looks at the frames that arrived over this long (the newest this many at most).
 MISSED_WINDOW_S = 10.0
 MISSED_WINDOW_FRAMES = 600
@@ -388,7 +394,11 @@ class Capture:
         self.first_received: float | None = None  # of the first frame kept
         self.last_received: float | None = None  # of the newest frame kept
         self.disconnected_at: float | None = None  # when the source was last found unplugged
-        self._back_from_outage = False  # the source was found unplugged since the last frame kept
+        # The sensor sent nothing for a while (unplugged, or paused while available) since the last frame
+        # kept: the gap in its index that follows is its own.
+        self._sensor_gap = False
+        self._period_s = period_s
+        self._waiting_since: float | None = None  # start of the first of the reads in a row that got nothing
         self._reading_since: float | None = None  # when the read in progress began
         self._last_index: int | None = None
         self._on_restart = on_restart
@@ -448,7 +458,7 @@ class Capture:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._reading_since = time.perf_counter()
+                started = self._reading_since = time.perf_counter()
                 try:
                     frame = self.source.read(READ_TIMEOUT_S)
                 except EndOfStream as end:
@@ -460,9 +470,16 @@ class Capture:
                 if frame is None:
                     if not self.source.connected:  # a stall counts from its return at the earliest
                         self.disconnected_at = time.perf_counter()
-                        self._back_from_outage = True
+                        self._sensor_gap = True
+                    if self._waiting_since is None:
+                        self._waiting_since = started
                     continue
                 received = time.perf_counter()
+                waiting_since, self._waiting_since = self._waiting_since, None
+                # A replay (stops_when_paused) has no pauses of its own: a gap in its index is frames lost.
+                if (waiting_since is not None and not self.source.stops_when_paused
+                        and received - waiting_since > SENSOR_PAUSE_PERIODS * self._period_s):
+                    self._sensor_gap = True
                 # A sensor runs on while paused: its frames are passed over (not drops). A replay stops
                 # its clock instead, and a frame it handed over as pause was pressed still goes in.
                 if self.paused and not self.source.stops_when_paused:
@@ -494,10 +511,11 @@ class Capture:
             if self._on_restart is not None:
                 self._on_restart()
         missed = 0
-        # The gap over an outage is the sensor's: after minutes unplugged, "missing 99% of the sensor's
-        # frames - this computer is not keeping up" blamed the computer, and thousands of drops with it.
-        outage, self._back_from_outage = self._back_from_outage, False
-        counted = not restarted and not outage and self._last_index is not None
+        # The gap over an outage or a pause is the sensor's: after minutes unplugged, "missing 99% of the
+        # sensor's frames - this computer is not keeping up" blamed the computer, and thousands of drops
+        # with it.
+        sensor_gap, self._sensor_gap = self._sensor_gap, False
+        counted = not restarted and not sensor_gap and self._last_index is not None
         if counted and frame.index > self._last_index + 1:
             missed = frame.index - self._last_index - 1
             self.counters.dropped += missed

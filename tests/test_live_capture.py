@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from core.frame import Body, Frame
-from live.capture import LATE_FRAME_S, LATE_FRAMES_IN_A_ROW, Capture, FrameRing, RecordingSink, StreamClock
+from live.capture import (
+    LATE_FRAME_S,
+    LATE_FRAMES_IN_A_ROW,
+    MISSED_WINDOW_S,
+    Capture,
+    FrameRing,
+    RecordingSink,
+    StreamClock,
+)
 from live.sources import EndOfStream, FrameStream, ReplayOptions
 from live.tracks import TrackTable
 
@@ -147,8 +155,6 @@ def test_capture_counts_gaps_in_the_sensor_index_as_dropped():
 def test_capture_says_what_share_of_the_sensors_frames_it_left_out_lately():
     """The simulated room of six on two busy cores kept 7 frames a second of 30 and nothing said so but
     the numbers in the status line; the pipeline warns from the share (live.pipeline.MISSING_FRAMES_SHARE)."""
-    from live.capture import MISSED_WINDOW_S
-
     capture, ring, tracks = make_capture([], capacity=8)
     for i in range(150):  # 5 s, every other frame of a 30 fps sensor
         capture.accept(frame(2 * i), 100.0 + i / 15)
@@ -712,6 +718,33 @@ def test_the_frames_of_a_sensor_unplugged_are_not_counted_as_left_out_by_this_co
     capture, ring = run_capture(Unplugged(frames))
     assert ring.written == 8 and capture.counters.dropped == 1  # only the gap after it came back
     assert capture.disconnected_at is not None
+
+
+class Pausing(SensorStandIn):
+    """A sensor that says it is available and, at each None in its frames, sends nothing for a read's
+    whole timeout (as a real one does: a Kinect pauses in its first seconds)."""
+
+    def read(self, timeout=0.1):
+        f = super().read(timeout)
+        if f is None:
+            time.sleep(timeout)
+        return f
+
+
+@pytest.mark.parametrize("replay", [False, True])
+def test_a_gap_the_sensor_made_while_available_is_not_counted_as_left_out_by_this_computer(replay):
+    # Paused while available, the sensor's clock ran on: the jump in its index after it was counted as
+    # dropped, and the status line said "missing 30% of the sensor's frames - this computer is not keeping
+    # up". A replay has no pauses of its own: a gap in its index is frames lost.
+    frames = [frame(i) for i in range(5)] + [None, None] + [frame(40 + i) for i in (0, 1, 3)]
+    capture, ring = run_capture(Pausing(frames, stops_when_paused=replay))
+    counters = capture.counters
+    assert ring.written == 8 and counters.duplicates == 0 and counters.restarts == 0
+    missed = 35 + 1 if replay else 1  # the sensor's pause, then frame 42 this computer was too late for
+    assert counters.dropped == missed
+    assert capture.disconnected_at is None  # not an outage: a stall still counts from the last frame
+    share = capture.missed_share(now=capture.first_received + MISSED_WINDOW_S)
+    assert share == pytest.approx(missed / (8 + missed))
 
 
 def test_frames_a_replay_lost_after_its_last_delivered_frame_are_counted_dropped():
