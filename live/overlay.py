@@ -78,6 +78,10 @@ ALARM_RED = (210, 30, 30)  # an action that raises alerts, on the video (RGB)
 # nearly the no-action grey; its blue was dark on the panel and on dark clothes.
 PALETTE = ((230, 159, 0), (113, 234, 255), (251, 247, 100), (49, 255, 188), (255, 143, 198), (100, 163, 255))
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
+# The capitals of the action written over a person, as a share of the video's height: drawn into the
+# picture, they grow with the window and the screen. A nurse 2-3 m from a 24" screen read nothing of the
+# old 11 px; 5% is 27 px where the video fills most of a 1366x768 screen, 39 px on a 1920x1080 one.
+ACTION_LABEL_HEIGHT = 0.05
 CROP_PIXELS = 96
 # F1-F9 choose among the label map's classes; a new folder has none until one is named.
 NO_CLASSES_YET = "no classes yet: start the app with --label NAME to name one"
@@ -98,8 +102,18 @@ NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, neve
 GUESSED_BELOW = 0.5
 SOURCE_CHARACTERS = 40  # the source's name in the status line (the tooltip has all of it)
 ALARM_TEXT = "#ff6e64"  # alarm red as text on the dark window (the red banners' and the alarm title's)
-# A bar's fill, of 255: light enough to see, dark enough that the bar's light text reads on it (4.5:1).
-BAR_FILL_ALPHA = 90
+# The top action's words on its panel, large enough to read from across the room; the bars under it (the
+# next actions, the attention) are for whoever looks closer.
+TOP_ACTION_TEXT_PX = 20
+BAR_TEXT_PX = 13
+ATTENTION_TEXT_PX = 11  # three bars side by side under the crops: "left hand" fits whole only this small
+# A bar's track and text. Its fill is the bar's colour mixed into the track (bar_fill): at least 3:1 against
+# the track (WCAG's for graphics) with a step to spare, and the white text on it 4.5:1 or more. One alpha
+# for every colour cannot do both (90 of 255 gave 1.8-3.0:1): a light colour needs less of itself than a
+# dark one.
+BAR_TRACK = (17, 17, 17)
+BAR_TEXT = (255, 255, 255)
+BAR_FILL_CONTRAST = 3.2
 
 
 NO_LABEL = "(no label)"
@@ -158,24 +172,49 @@ def _rgb_pixmap(rgb: np.ndarray, size: int) -> QtGui.QPixmap:
         QtCore.Qt.TransformationMode.SmoothTransformation)
 
 
+def relative_luminance(color: tuple[float, float, float]) -> float:
+    """WCAG 2's relative luminance of an sRGB colour (0-255 each)."""
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in color]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """WCAG 2's contrast ratio of two colours, 1-21."""
+    lighter, darker = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def bar_fill(color: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The filled part of a bar of `color`: the least of it, mixed into BAR_TRACK, that stands
+    BAR_FILL_CONTRAST off the track (more would darken the bar's text against it)."""
+    for alpha in range(256):
+        share = alpha / 255
+        fill = tuple(round(share * c + (1 - share) * t) for c, t in zip(color, BAR_TRACK, strict=True))
+        if contrast_ratio(fill, BAR_TRACK) >= BAR_FILL_CONTRAST:
+            return fill
+    return color
+
+
 class Bar(QtWidgets.QProgressBar):
     """A labelled horizontal bar for a probability or an attention weight."""
 
-    def __init__(self, color: tuple[int, int, int]) -> None:
+    def __init__(self, color: tuple[int, int, int], text_px: int = BAR_TEXT_PX, bold: bool = False) -> None:
         super().__init__()
+        self.text_px, self.bold = text_px, bold
         self.setRange(0, 1000)
         self.setTextVisible(True)
-        self.setFixedHeight(18)
+        self.setFixedHeight(text_px + 8)  # the text and its descenders inside the border
         self.set_color(color)
 
     def set_color(self, color: tuple[int, int, int], solid: bool = False) -> None:
         """`solid`: the colour itself as the fill (alarm red, under white text), not a shade of it."""
-        r, g, b = color
-        alpha = 255 if solid else BAR_FILL_ALPHA
+        fill = "rgb({}, {}, {})".format(*(color if solid else bar_fill(color)))
         self.setStyleSheet(
-            "QProgressBar {border: 1px solid #555; border-radius: 3px; background: #222; color: #eee;"
-            " text-align: left; padding-left: 4px; font-size: 11px}"
-            f" QProgressBar::chunk {{background: rgba({r}, {g}, {b}, {alpha})}}"
+            "QProgressBar {{border: 1px solid #555; border-radius: 3px; background: rgb({}, {}, {});"
+            " color: rgb({}, {}, {});".format(*BAR_TRACK, *BAR_TEXT)
+            + f" text-align: left; padding-left: 4px; font-size: {self.text_px}px;"
+            f" font-weight: {'bold' if self.bold else 'normal'}}}"
+            f" QProgressBar::chunk {{background: {fill}}}"
         )
 
     def show_value(self, label: str, value: float, written: str = "") -> None:
@@ -282,10 +321,17 @@ class PersonPanel(QtWidgets.QFrame):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
         self.title = QtWidgets.QLabel()
+        # The person's colour beside the title, also while an alarm makes the title and frame red: the link
+        # from the panel to the skeleton on the video and in the 3D room.
+        self.swatch = QtWidgets.QLabel()
+        self.swatch.setFixedSize(TOP_ACTION_TEXT_PX, TOP_ACTION_TEXT_PX)
+        title_row = QtWidgets.QHBoxLayout()
+        title_row.addWidget(self.swatch)
+        title_row.addWidget(self.title, 1)
         self.detail = QtWidgets.QLabel()
         self.detail.setStyleSheet("color: #999; font-size: 11px")
         self.detail.setWordWrap(True)
-        layout.addWidget(self.title)
+        layout.addLayout(title_row)
         layout.addWidget(self.detail)
         crops_row = QtWidgets.QHBoxLayout()
         self.crops: list[QtWidgets.QLabel] = []
@@ -297,7 +343,7 @@ class PersonPanel(QtWidgets.QFrame):
             crop.setFixedSize(CROP_PIXELS, CROP_PIXELS)
             crop.setStyleSheet("background: #111")
             crop.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-            bar = Bar((240, 240, 240))
+            bar = Bar((240, 240, 240), ATTENTION_TEXT_PX)
             bar.setFixedWidth(CROP_PIXELS)
             column.addWidget(crop)
             column.addWidget(bar)
@@ -305,7 +351,8 @@ class PersonPanel(QtWidgets.QFrame):
             self.crops.append(crop)
             self.attention.append(bar)
         layout.addLayout(crops_row)
-        self.action_bars = [Bar((200, 200, 200)) for _ in range(top_k)]
+        self.action_bars = [Bar((200, 200, 200), TOP_ACTION_TEXT_PX, bold=True),
+                            *(Bar((200, 200, 200)) for _ in range(top_k - 1))]
         for bar in self.action_bars:
             layout.addWidget(bar)
         self._color: tuple[int, int, int] | None = None
@@ -350,8 +397,8 @@ class PersonPanel(QtWidgets.QFrame):
         self.detail.setVisible(bool(detail) and self.panel_size is PanelSize.FULL)
 
     def set_color(self, color: tuple[int, int, int], alarming: bool = False) -> None:
-        """The person's colour (title, frame); `alarming`: an alarm-red frame instead (as wide: the column's
-        layout does not move)."""
+        """The person's colour (swatch, title, frame); `alarming`: an alarm-red frame and title instead (the
+        frame as wide: the column's layout does not move), the swatch still the person's."""
         if (color, alarming) == (self._color, self._alarm_shown):
             return
         self._color, self._alarm_shown = color, alarming
@@ -359,9 +406,10 @@ class PersonPanel(QtWidgets.QFrame):
         r, g, b = color
         frame = "rgb({}, {}, {})".format(*(ALARM_RED if alarming else color))
         self.setStyleSheet(f"PersonPanel {{border: 2px solid {frame}; border-radius: 6px}}")
-        # Alarm: the title (its ALERT) in the banners' light red, which reads on the dark panel (7.7:1).
+        self.swatch.setStyleSheet(f"background: rgb({r}, {g}, {b}); border-radius: 3px")
+        # Alarm: the title (its ALERT) in the banners' light red, which reads on the dark panel (6.3:1).
         title = ALARM_TEXT if alarming else f"rgb({r}, {g}, {b})"
-        self.title.setStyleSheet(f"color: {title}; font-weight: bold; font-size: 13px")
+        self.title.setStyleSheet(f"color: {title}; font-weight: bold; font-size: {TOP_ACTION_TEXT_PX}px")
         self._bar_colors = [None] * len(self.action_bars)  # recoloured at the next decision
 
     def show_decision(self, label: str, decision: Decision, alarming: bool = False, alerted: bool = False,
@@ -967,7 +1015,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             else:
                 panel.show_waiting(label, body.tracking_id, alerted=waiting_alert)
         labels_drawn: list[tuple[int, int, int, int]] = []
-        text_scale = self.label_scale()
+        text_scale = self.action_label_scale()
         for pixels, decision, label, alarming, color in labels:  # after every skeleton: no bone crosses words
             draw_label(image, pixels, decision, label, self._scale, labels_drawn, text_scale, alarming, color)
         self.nobody.setVisible(not order)
@@ -985,6 +1033,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         """How much larger than at full size to write the people's labels: the video shown smaller than
         it is drawn (a small window) would shrink them past reading. Image pixels per screen pixel, 1-3."""
         return min(3.0, max(1.0, float(self.view.viewPixelSize()[0])))
+
+    def action_label_scale(self) -> float:
+        """The `text_scale` of the action written over each person: capitals ACTION_LABEL_HEIGHT of the
+        video's height, and never smaller on screen than `label_scale` keeps the other words."""
+        capitals_px = 0.5 * 21  # FONT_HERSHEY_SIMPLEX's are 21 px at scale 1; draw_label writes at 0.5
+        return max(self.label_scale(), ACTION_LABEL_HEIGHT * self._display_shape[0] / capitals_px)
 
     # ---- the 3D room (live/room3d.py) ------------------------------------------------------
 

@@ -239,6 +239,68 @@ def test_people_s_colours_stay_apart_for_red_green_colour_blind_eyes():
     assert min((luminance[:-1] + 0.05) / (luminance[-1] + 0.05)) >= 6.5
 
 
+def test_every_bar_s_fill_stands_off_its_track_and_its_text_reads_on_it():
+    """A fill of 90/255 of the bar's colour was 1.8-3.0:1 against the track: the share of an action was
+    hard to see. Now every person's colour, the no-action grey and the attention bars' reach WCAG's 3:1
+    for graphics, and the bar's text on the fill its 4.5:1; alarm red too, filled solid."""
+    from live.overlay import (
+        ALARM_RED,
+        ALARM_TEXT,
+        BAR_TEXT,
+        BAR_TRACK,
+        NO_ACTION_GREY,
+        PALETTE,
+        bar_fill,
+        contrast_ratio,
+    )
+
+    assert contrast_ratio((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
+    alarm_text = tuple(int(ALARM_TEXT[i:i + 2], 16) for i in (1, 3, 5))
+    assert contrast_ratio(alarm_text, (27, 27, 27)) == pytest.approx(6.3, abs=0.05)  # on the panel
+    for colour in (*PALETTE, NO_ACTION_GREY, (200, 200, 200), (240, 240, 240)):
+        fill = bar_fill(colour)
+        assert contrast_ratio(fill, BAR_TRACK) >= 3.0, colour
+        assert contrast_ratio(BAR_TEXT, fill) >= 4.5, colour
+    assert contrast_ratio(ALARM_RED, BAR_TRACK) >= 3.0 and contrast_ratio(BAR_TEXT, ALARM_RED) >= 4.5
+
+
+def test_the_action_is_written_large_enough_to_read_from_across_the_room(qtbot, tiny_model):
+    """The action over a person was 11 px capitals fixed to the picture, the panel's 11 px: unread by a
+    nurse 2-3 m away. Over the person, capitals are 5% of the video's height (they grow with the window);
+    on the panel, the top action is 20 px."""
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    window = LiveWindow(pipeline, inputs.layout)
+    window.resize(1366, 740)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    image = np.zeros((540, 960, 3), np.uint8)
+    decision = Decision(0.0, 0.0, 5, (("HH", 0.9),), ("left_hand", "right_hand", "full_body"),
+                        np.array([0.3, 0.3, 0.4], np.float32), 0.1)
+    draw_label(image, np.tile(np.float32([[480.0, 400.0]]), (25, 1)), decision, "HH", 1.0, None,
+               window.action_label_scale())
+    white = np.flatnonzero((image > 200).all(-1).any(1))  # the words' rows (the frame is not white)
+    assert white.max() - white.min() + 1 >= 0.045 * 540
+    top_action = window.panels[0].action_bars[0]
+    assert top_action.fontInfo().pixelSize() >= 20 and top_action.fontInfo().bold()
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+
+
+def test_an_alerted_panel_keeps_the_person_s_colour_beside_its_red_title(qtbot):
+    """Several alerts waiting turned every alerted panel's frame and title the same red: which skeleton a
+    panel was about was gone. The swatch beside the title stays the person's."""
+    from live.overlay import ALARM_TEXT, PersonPanel
+
+    panel = PersonPanel(("left_hand", "right_hand", "full_body"), top_k=2)
+    qtbot.addWidget(panel)
+    panel.set_color((86, 180, 233), alarming=True)
+    assert "rgb(86, 180, 233)" in panel.swatch.styleSheet()
+    assert ALARM_TEXT in panel.title.styleSheet()
+
+
 def test_a_recording_is_marked_on_the_picture():
     from live.overlay import ALARM_RED, draw_recording_mark
 
@@ -282,7 +344,7 @@ def test_labels_of_heads_near_the_picture_edges_stay_whole_inside_it():
 def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     # A site's fine-tuned class, written large in a small window, ran off the picture with its %, and in
     # a panel's bar the % was cut off (a bar read "... seated on the bed 9").
-    from live.overlay import Bar
+    from live.overlay import ATTENTION_TEXT_PX, TOP_ACTION_TEXT_PX, Bar
 
     long_name = "patient taking off a shoe while seated on the bed"
     decision = Decision(0.0, 0.0, 5, ((long_name, 0.96),), ("left_hand", "right_hand", "full_body"),
@@ -291,7 +353,7 @@ def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     drawn: list[tuple[int, int, int, int]] = []
     draw_label(image, np.tile(np.float32([[480.0, 300.0]]), (25, 1)), decision, "person 1", 1.0, drawn, 2.0)
     assert drawn[0][0] >= 0 and drawn[0][2] <= 960
-    bar = Bar((200, 200, 200))
+    bar = Bar((200, 200, 200), TOP_ACTION_TEXT_PX, bold=True)  # a panel's top action, large
     qtbot.addWidget(bar)
     bar.resize(250, 18)
     bar.show()
@@ -302,6 +364,9 @@ def test_a_long_class_name_is_shortened_to_keep_its_percentage(qtbot):
     bar.show_value("kick", 0.05)
     assert bar.format() == "  kick  5%"
     # A part's attention bar, three to a narrow panel, written by its short name, read out whole.
+    bar = Bar((240, 240, 240), ATTENTION_TEXT_PX)
+    qtbot.addWidget(bar)
+    bar.show()
     bar.resize(95, 18)
     assert not bar.fits("left hand") and bar.fits("L hand")
     bar.show_value("left hand", 0.99, "L hand")
