@@ -373,6 +373,8 @@ class Room3DPanel(QtWidgets.QWidget):
     def __init__(self, layout: SkeletonLayout, max_people: int = MAX_PEOPLE, orbit: Orbit = Orbit()) -> None:
         import pyqtgraph.opengl as gl  # after unavailable_reason() said it can
 
+        from live.room3d_label import BoxedLabel
+
         super().__init__()
         self.model = RoomModel(layout)
         self.orbit = orbit
@@ -388,13 +390,13 @@ class Room3DPanel(QtWidgets.QWidget):
         self.view.addItem(self.grid)
         self.view.addItem(self.field_of_view)
         self.bones, self.markers, self.labels, self.leaders = [], [], [], []
-        self._label_font = QtGui.QFont("Sans", 9)
+        self._label_font = QtGui.QFont("Sans", 11, QtGui.QFont.Weight.Bold)  # 9 pt was unread at a distance
         for _ in range(max_people):
             bones = gl.GLLinePlotItem(mode="lines", width=4, antialias=True)
             marker = gl.GLScatterPlotItem(pxMode=False)
             # Markers are translucent: the hand under them stays visible.
             marker.setGLOptions("translucent")
-            label = gl.GLTextItem(font=self._label_font)
+            label = BoxedLabel(font=self._label_font)
             label.setDepthValue(1)  # drawn after every bone and marker: none crosses the words
             leader = gl.GLLinePlotItem(mode="lines", width=1, antialias=True)
             for item in (bones, marker, label, leader):
@@ -494,8 +496,10 @@ class Room3DPanel(QtWidgets.QWidget):
         return people
 
     def _label_size(self, text: str) -> tuple[float, float]:
-        """A label's (width, height) in device pixels, as GLTextItem measures it to align it, with a margin:
-        labels of five people that only touched read as one line of text."""
+        """A label's (width, height) in device pixels, as GLTextItem measures it to align it, with its box
+        (BoxedLabel) and a margin: labels of five people that only touched read as one line of text."""
+        from live.room3d_label import LABEL_PAD_PX
+
         rect = QtGui.QFontMetrics(self._label_font).tightBoundingRect(text)
         ratio = self.view.devicePixelRatioF()
-        return (rect.width() + 6) * ratio, (rect.height() + 5) * ratio
+        return (rect.width() + 2 * LABEL_PAD_PX + 6) * ratio, (rect.height() + 2 * LABEL_PAD_PX + 5) * ratio
