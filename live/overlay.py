@@ -80,8 +80,9 @@ PALETTE = ((230, 159, 0), (113, 234, 255), (251, 247, 100), (49, 255, 188), (255
 DISPLAY_WIDTH = 960  # the video is drawn at this width (skeletons and text drawn at that scale)
 # The capitals of the action written over a person, as a share of the video's height: drawn into the
 # picture, they grow with the window and the screen. A nurse 2-3 m from a 24" screen read nothing of the
-# old 11 px; 5% is 27 px where the video fills most of a 1366x768 screen, 39 px on a 1920x1080 one.
-ACTION_LABEL_HEIGHT = 0.05
+# old 11 px; 3.5% is 19 px where the video fills most of a 1366x768 screen, 27 px on a 1920x1080 one (5%
+# hid the people under their labels where four stood together; the panel's top action is 20 px as well).
+ACTION_LABEL_HEIGHT = 0.035
 CROP_PIXELS = 96
 # F1-F9 choose among the label map's classes; a new folder has none until one is named.
 NO_CLASSES_YET = "no classes yet: start the app with --label NAME to name one"

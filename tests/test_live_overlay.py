@@ -266,7 +266,7 @@ def test_every_bar_s_fill_stands_off_its_track_and_its_text_reads_on_it():
 
 def test_the_action_is_written_large_enough_to_read_from_across_the_room(qtbot, tiny_model):
     """The action over a person was 11 px capitals fixed to the picture, the panel's 11 px: unread by a
-    nurse 2-3 m away. Over the person, capitals are 5% of the video's height (they grow with the window);
+    nurse 2-3 m away. Over the person, capitals are 3.5% of the video's height (they grow with the window);
     on the panel, the top action is 20 px."""
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig())
@@ -282,7 +282,7 @@ def test_the_action_is_written_large_enough_to_read_from_across_the_room(qtbot, 
     draw_label(image, np.tile(np.float32([[480.0, 400.0]]), (25, 1)), decision, "HH", 1.0, None,
                window.action_label_scale())
     white = np.flatnonzero((image > 200).all(-1).any(1))  # the words' rows (the frame is not white)
-    assert white.max() - white.min() + 1 >= 0.045 * 540
+    assert white.max() - white.min() + 1 >= 0.03 * 540
     top_action = window.panels[0].action_bars[0]
     assert top_action.fontInfo().pixelSize() >= 20 and top_action.fontInfo().bold()
     window.close()
