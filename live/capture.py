@@ -12,7 +12,7 @@ check a slot's sequence number before and after using it (a torn read is detecte
 blocked on), and the recorder has its own bounded queue that drops (and counts) when full. Frames
 the capture thread itself was too late for show up as gaps in the source's frame index and are
 counted as dropped; not the gap over a sensor unplugged, nor over one that sent nothing while the thread
-waited for it (SENSOR_PAUSE_PERIODS): its clock runs on, and it made nothing to miss.
+waited for it (SENSOR_PAUSE_S): its clock runs on, and it made nothing to miss.
 """
 
 from __future__ import annotations
@@ -297,11 +297,12 @@ class RecordingSink:
 
 
 READ_TIMEOUT_S = 0.1  # a source's read returns None after this with nothing new: the thread checks stop
-# A sensor that sent nothing for this many frame periods while the capture thread waited for a frame (reads
-# returning None although it says it is available: starting up, a pause after its first frames) made the
-# gap in its frame index that follows: not counted as dropped, or the status line blamed this computer
-# ("missing 30% of the sensor's frames - this computer is not keeping up").
-SENSOR_PAUSE_PERIODS = 3
+# A sensor that sent nothing for this long while the capture thread waited for a frame (reads returning
+# None although it says it is available: starting up, a pause after its first frames) made the gap in its
+# frame index that follows: not counted as dropped, or the status line blamed this computer ("missing 30%
+# of the sensor's frames - this computer is not keeping up"). Five whole reads: one read that timed out
+# on a busy machine (the driver's thread late to collect a frame) is this computer's loss, and counted.
+SENSOR_PAUSE_S = 5 * READ_TIMEOUT_S
 # Capture.missed_share looks at the frames that arrived over this long (the newest this many at most).
 MISSED_WINDOW_S = 10.0
 MISSED_WINDOW_FRAMES = 600
@@ -397,7 +398,6 @@ class Capture:
         # The sensor sent nothing for a while (unplugged, or paused while available) since the last frame
         # kept: the gap in its index that follows is its own.
         self._sensor_gap = False
-        self._period_s = period_s
         self._waiting_since: float | None = None  # start of the first of the reads in a row that got nothing
         self._reading_since: float | None = None  # when the read in progress began
         self._last_index: int | None = None
@@ -478,12 +478,13 @@ class Capture:
                 waiting_since, self._waiting_since = self._waiting_since, None
                 # A replay (stops_when_paused) has no pauses of its own: a gap in its index is frames lost.
                 if (waiting_since is not None and not self.source.stops_when_paused
-                        and received - waiting_since > SENSOR_PAUSE_PERIODS * self._period_s):
+                        and received - waiting_since > SENSOR_PAUSE_S):
                     self._sensor_gap = True
                 # A sensor runs on while paused: its frames are passed over (not drops). A replay stops
                 # its clock instead, and a frame it handed over as pause was pressed still goes in.
                 if self.paused and not self.source.stops_when_paused:
                     self._last_index = frame.index
+                    self._sensor_gap = False  # a gap after this frame is measured from it: counted anew
                     continue
                 entry = self.accept(frame, received)
                 if entry is not None and self._lockstep is not None:

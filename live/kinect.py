@@ -29,7 +29,11 @@ Frames are driven by body frames (30 fps whether or not anybody is in view); eac
 recent colour image (colour drops to 15 fps in low light, so an image may repeat), for up to
 COLOR_REPEAT_S (live/kinect_common.py), and none with `color=False`. The body frame's
 RelativeTime (100 ns ticks, sensor clock) is the timestamp (PyKinect2 drops the colour frame's own), and
-`Frame.index` counts its ticks (TickCounter, as kinect-next's source does).
+`Frame.index` the 1/30 s periods since the first frame's: body frames come at 30 fps always, so frames
+this computer was too late for show as gaps (kinect-next's TickCounter, made for a reader whose rate
+halves in low light, would count every other frame as the next); counted from the first frame, the
+clock's jitter is half a period away from changing an index (rounding the clock itself went 10, 12, 12
+where it lay near a half period).
 Joints are mapped to colour pixels by the SDK's CoordinateMapper (+-inf -> NaN; a body whose mapping
 failed comes unmapped, live.kinect_common.JointMapping).
 
@@ -69,7 +73,6 @@ from live.kinect_common import (
     JointMapping,
     LatestColor,
     SilenceLog,
-    TickCounter,
     UnavailableLog,
     needs_windows,
     sensor_body,
@@ -230,7 +233,7 @@ class KinectSource:
         self._runtime: Any = None
         self._color = LatestColor()
         self._mapping = JointMapping(SDK_CALL_ERRORS)
-        self._ticks = TickCounter()
+        self._first_timestamp: float | None = None  # of the first frame read: indices count from it
         self._last_frame_at = 0.0
         self._silence = SilenceLog()
         self._unavailable = UnavailableLog(startup_grace_s)
@@ -304,6 +307,8 @@ class KinectSource:
         if body_frame is None or getattr(body_frame, "bodies", None) is None:
             return None
         timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
+        if self._first_timestamp is None:
+            self._first_timestamp = timestamp
         if self.color and self._runtime.has_new_color_frame():
             flat = self._runtime.get_last_color_frame()
             if flat is not None:
@@ -323,7 +328,7 @@ class KinectSource:
             timestamp=timestamp,
             color=self._color.for_tick(timestamp),
             bodies=bodies,
-            index=self._ticks(timestamp),
+            index=round((timestamp - self._first_timestamp) * KINECT_FPS),
             depth=depth,
         )
 
