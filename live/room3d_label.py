@@ -18,9 +18,17 @@ class BoxedLabel(gl.GLTextItem):
         if not self.text:
             return
         self.setupGLState()
-        at = self.align_text(self.compute_projection().map(QtGui.QVector3D(*self.pos)).toPointF())
+        anchor = self.compute_projection().map(QtGui.QVector3D(*self.pos)).toPointF()
+        at = self.align_text(QtCore.QPointF(anchor))
         words = QtCore.QRectF(QtGui.QFontMetrics(self.font).tightBoundingRect(self.text)).translated(at)
         box = words.adjusted(-LABEL_PAD_PX, -LABEL_PAD_PX, LABEL_PAD_PX, LABEL_PAD_PX)
+        # Within the place room3d.place_labels kept for it, from the anchor up and away from it sideways:
+        # the box's descenders and padding reached below the anchor, over the head the label was put
+        # above, and back past it.
+        right = bool(self.alignment & QtCore.Qt.AlignmentFlag.AlignRight)
+        shift = QtCore.QPointF((anchor.x() - box.right()) if right else (anchor.x() - box.left()),
+                               anchor.y() - box.bottom())
+        at, box = at + shift, box.translated(shift)
         painter = QtGui.QPainter(self.view())
         hint = QtGui.QPainter.RenderHint
         painter.setRenderHints(hint.Antialiasing | hint.TextAntialiasing)

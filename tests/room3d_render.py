@@ -76,6 +76,7 @@ def describe(panel: room3d.Room3DPanel, people: list[room3d.PersonView]) -> dict
              # leader line back to the part, if drawn.
              "label_at": np.asarray(label.pos, np.float64).tolist(),
              "label_side": "right" if label.alignment & QtCore.Qt.AlignmentFlag.AlignRight else "left",
+             "label_size": panel._label_size(p.label),  # its box's (width, height) in pixels, with a margin
              "leader": np.asarray(leader.pos).tolist() if leader.visible() else None}
             for p, label, leader in zip(people, panel.labels, panel.leaders, strict=False)
         ],

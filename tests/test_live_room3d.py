@@ -410,9 +410,11 @@ def test_panel_draws_each_person_where_the_joints_project(drawn: Path) -> None:
         # the label: above the attended part, or above the bodies where it would cover one.
         assert person["label_at"][2] >= person["marker"][2] + 0.1
         label_u, label_v = view.project(np.array(person["label_at"]))[0]
-        x0 = label_u - 130 if person["label_side"] == "right" else label_u
+        width, height = person["label_size"]  # the words on their box, framed in the person's colour
+        x0 = label_u - width if person["label_side"] == "right" else label_u
         ys, xs = np.nonzero(drawn_pixels)
-        in_label = (xs >= x0 - 5) & (xs <= x0 + 135) & (ys >= label_v - 25) & (ys <= label_v + 10)
+        in_label = ((xs >= x0 - 5) & (xs <= x0 + width + 5)
+                    & (ys >= label_v - height - 5) & (ys <= label_v + 10))
         lines = bones if person["leader"] is None else np.concatenate([bones, view.project(
             np.array(person["leader"]))[0][None]])
         on_lines = distance_to_segments(np.stack([xs, ys], 1), lines) <= 6
@@ -426,7 +428,7 @@ def test_panel_draws_each_person_where_the_joints_project(drawn: Path) -> None:
             faint = tuple(round(0.6 * c + 0.4 * b) for c, b in zip(colour, BACKGROUND, strict=True))
             ys_faint, xs_faint = np.nonzero(near(image, faint, 40))
             assert (distance_to_segments(np.stack([xs_faint, ys_faint], 1), leader) <= 2).sum() >= 10
-        # ... and covers nobody's bones, where a reader wants to see the pose.
+        # ... and covers nobody's bones, where a reader wants to see the pose: nor does its box.
         text_x, text_y = xs[in_label & ~on_lines], ys[in_label & ~on_lines]
         for other in scene["people"]:
             points = view.project(np.array(other["bones"]).reshape(-1, 3))[0]
