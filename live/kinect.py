@@ -43,6 +43,10 @@ frame carries a depth image when a new one has arrived since the last (`has_new_
 runs one reader per stream and drops the depth frame's RelativeTime, so the image attached is the
 latest one, up to one frame period off the body frame's time; never repeated, so a frame whose depth
 did not arrive in time has none (Frame.depth None).
+
+A sensor that says it is available and sends nothing for REOPEN_AFTER_S is started again (its runtime
+closed and made anew); a runtime that cannot start then (the Kinect service restarting) is tried again
+after `retry_s`, doubling up to `max_retry_s` (live.kinect_common.ReopenBackoff, as kinect-next's source).
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ from live.kinect_common import (
     STARTUP_GRACE_S,
     JointMapping,
     LatestColor,
+    ReopenBackoff,
     SilenceLog,
     UnavailableLog,
     needs_windows,
@@ -220,6 +225,8 @@ class KinectSource:
         platform: str = sys.platform,
         reopen_after_s: float = REOPEN_AFTER_S,
         startup_grace_s: float = STARTUP_GRACE_S,
+        retry_s: float = 1.0,
+        max_retry_s: float = 10.0,
         poll_s: float = 0.002,
         color: bool = True,
         depth: bool = True,
@@ -229,6 +236,8 @@ class KinectSource:
         self.depth = depth
         self._platform = platform
         self._reopen_after_s = reopen_after_s
+        self._backoff = ReopenBackoff(retry_s, max_retry_s)
+        self._opened = False
         self._poll_s = poll_s
         self._runtime: Any = None
         self._color = LatestColor()
@@ -254,6 +263,7 @@ class KinectSource:
                 log.info("pykinect2 compatibility fixes applied: %s", "; ".join(self.fixes))
             self._factory = runtime_module.PyKinectRuntime
         self._start_runtime()
+        self._opened = True
 
     def _start_runtime(self) -> None:
         assert self._factory is not None
@@ -272,8 +282,15 @@ class KinectSource:
 
     def read(self, timeout: float = 0.1) -> Frame | None:
         """The next body frame with the latest colour image, or None after `timeout` without one."""
-        if self._runtime is None:
+        if not self._opened:
             raise RuntimeError("KinectSource.read before open()")
+        if self._runtime is None:  # a reopen failed: tried again once its backoff is over
+            wait = self._backoff.wait_left()
+            if wait > 0:
+                time.sleep(min(timeout, wait))
+            else:
+                self._restart()
+            return None
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
@@ -300,8 +317,17 @@ class KinectSource:
             time.sleep(self._poll_s)
 
     def _restart(self) -> None:
+        """Start the runtime again; one that cannot start (the Kinect service restarting: a failed HRESULT)
+        is tried again later, as kinect-next's source does: raised, it ended the capture."""
         self._close_runtime()
-        self._start_runtime()
+        try:
+            self._start_runtime()
+        except (SourceUnavailable, *SDK_CALL_ERRORS) as error:
+            self._backoff.failed(error)
+            self.connected = False
+            self._unavailable.unavailable()
+        else:
+            self._backoff.opened()
 
     def _frame(self, body_frame: Any) -> Frame | None:
         if body_frame is None or getattr(body_frame, "bodies", None) is None:
@@ -356,4 +382,5 @@ class KinectSource:
 
     def close(self) -> None:
         self._close_runtime()
+        self._opened = False
         self.connected = False

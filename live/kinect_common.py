@@ -53,6 +53,38 @@ def sensor_body(
     return Body(tracking_id=tracking_id, joints=joints, states=states, joints_color=joints_color)
 
 
+class ReopenBackoff:
+    """When to try again to open a sensor that could not be opened (the runtime's service restarting, the
+    device gone): after `retry_s`, doubling up to `max_retry_s`, not on every read; said once per outage,
+    and again when it opens."""
+
+    def __init__(self, retry_s: float = 1.0, max_retry_s: float = 10.0) -> None:
+        self._retry_s, self._max_retry_s = retry_s, max_retry_s
+        self._next_retry_s = retry_s
+        self._retry_at = 0.0
+        self._failures = 0  # in a row, in the current outage
+
+    def wait_left(self) -> float:
+        """Seconds until the next try (0 or less: now)."""
+        return self._retry_at - time.monotonic()
+
+    def failed(self, error: Exception) -> None:
+        self._failures += 1
+        if self._failures == 1:
+            log.warning("reopening the Kinect failed (%s); trying again every %.0f-%.0f s", error,
+                        self._retry_s, self._max_retry_s)
+        else:
+            log.debug("reopening the Kinect failed again (%s); next try in %.1f s", error, self._next_retry_s)
+        self._retry_at = time.monotonic() + self._next_retry_s
+        self._next_retry_s = min(2 * self._next_retry_s, self._max_retry_s)
+
+    def opened(self) -> None:
+        if self._failures:
+            log.info("the Kinect opened again after %d failed tries", self._failures)
+        self._failures = 0
+        self._next_retry_s = self._retry_s
+
+
 class JointMapping:
     """Joints -> colour pixels by the SDK's CoordinateMapper. A call that fails (a failed HRESULT, raised as
     one of `errors`) leaves that body's joints unmapped, as if out of view, rather than ending the capture

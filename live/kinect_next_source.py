@@ -64,6 +64,7 @@ from live.kinect_common import (
     STARTUP_GRACE_S,
     JointMapping,
     LatestColor,
+    ReopenBackoff,
     SilenceLog,
     TickCounter,
     UnavailableLog,
@@ -119,13 +120,7 @@ class KinectNextSource:
         self.color = color
         self.depth = depth  # read the depth stream (Frame.depth) as well
         self._reopen_after_s = reopen_after_s
-        # A sensor that cannot be opened (the runtime's service restarting, the device gone) is tried
-        # again after retry_s, doubling up to max_retry_s: not on every read.
-        self._retry_s = retry_s
-        self._max_retry_s = max_retry_s
-        self._next_retry_s = retry_s
-        self._retry_at = 0.0
-        self._failed_reopens = 0  # in a row, in the current outage
+        self._backoff = ReopenBackoff(retry_s, max_retry_s)
         self._kinect_next: Any = None
         self._sensor: Any = None
         self._color = LatestColor()
@@ -201,7 +196,7 @@ class KinectNextSource:
             raise RuntimeError("KinectNextSource.read before open()")
         kn = self._kinect_next
         if self._sensor is None:  # a reopen failed earlier: try again when its backoff is over
-            wait = self._retry_at - time.monotonic()
+            wait = self._backoff.wait_left()
             if wait > 0:
                 time.sleep(min(timeout, wait))
                 return None
@@ -247,22 +242,11 @@ class KinectNextSource:
         try:
             self._open_sensor()
         except self._kinect_next.KinectError as error:
-            self._failed_reopens += 1
-            if self._failed_reopens == 1:
-                log.warning("reopening the Kinect failed (%s); trying again every %.0f-%.0f s", error,
-                            self._retry_s, self._max_retry_s)
-            else:
-                log.debug("reopening the Kinect failed again (%s); next try in %.1f s", error,
-                          self._next_retry_s)
-            self._retry_at = time.monotonic() + self._next_retry_s
-            self._next_retry_s = min(2 * self._next_retry_s, self._max_retry_s)
+            self._backoff.failed(error)
             self._report_unavailable()
         else:
             self.reopened += 1
-            if self._failed_reopens:
-                log.info("the Kinect opened again after %d failed tries", self._failed_reopens)
-            self._failed_reopens = 0
-            self._next_retry_s = self._retry_s
+            self._backoff.opened()
         self._last_frame_at = time.monotonic()
 
     def _frame(self, frameset: Any) -> Frame | None:

@@ -367,7 +367,7 @@ def test_a_sensor_that_cannot_be_reopened_is_retried_with_backoff_and_one_warnin
     runtime.plug(readers_resume=False)  # the reader falls silent: the source reopens the sensor ...
     runtime.open_fails = True  # ... which will not open
     opens_before = runtime.opens
-    with caplog.at_level(logging.DEBUG, logger="live.kinect_next_source"):
+    with caplog.at_level(logging.DEBUG, logger="live.kinect_common"):
         started = time.monotonic()
         while time.monotonic() - started < 2.5:  # the capture thread's loop: read(0.1) again and again
             assert source.read(timeout=0.1) is None

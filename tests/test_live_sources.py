@@ -577,6 +577,32 @@ def test_a_pykinect2_sensor_that_pauses_after_its_first_frames_is_reopened_only_
     source.close()
 
 
+def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog):
+    """The Kinect service restarting: the reopen of a silent sensor failed (a failed HRESULT) and the error
+    ended the capture ("capture failed"). Tried again after a backoff, as kinect-next's source is."""
+    runtimes: list[FakeKinect] = []
+    failures = iter([True, True, False])
+
+    def service_restarting(frame_source_types: int) -> FakeKinect:
+        if runtimes and next(failures):
+            raise OSError("the Kinect service is restarting")
+        runtimes.append(FakeKinect(frame_source_types))
+        return runtimes[-1]
+
+    source = KinectSource(runtime_factory=service_restarting, platform="linux", reopen_after_s=0.1,
+                          retry_s=0.05, max_retry_s=0.1)
+    source.open()
+    with caplog.at_level(logging.WARNING):
+        deadline = time.monotonic() + 5
+        while len(runtimes) < 2 and time.monotonic() < deadline:
+            assert source.read(timeout=0.05) is None  # silent, reopened, failed twice: no error raised
+    said = [r.getMessage() for r in caplog.records if "reopening the Kinect failed" in r.getMessage()]
+    assert len(runtimes) == 2 and len(said) == 1
+    runtimes[1].push()
+    assert source.read(timeout=0.5) is not None and source.connected
+    source.close()
+
+
 def test_a_pykinect2_sensor_reported_unavailable_just_after_opening_is_not_warned_of_at_start_or_reopen(
         caplog):
     """The runtime reports a sensor it has just opened unavailable for a moment: "Kinect sensor unavailable"
