@@ -68,8 +68,14 @@ def face_box(body: Body, camera: ColorCamera, sensor_pixels: bool = True) -> np.
     """The face box (x0, y0, x1, y1) float in pixels of `camera`'s image, or None when the body has
     no position of head, neck or shoulders (FACE_PLACES). Not clipped to the image. `sensor_pixels`:
     centred on the sensor's own colour pixel of the joint where it has one (a colour image); False for
-    another image (depth), where the joint is projected through `camera`."""
-    for joint, size_m in FACE_PLACES:
+    another image (depth), where the joint is projected through `camera`.
+
+    Joints the sensor tracks or infers come first: a head it does not track can keep a position from
+    frames ago (the SDK reports one), and the face was blurred there while the tracked neck showed where
+    it is. A not-tracked joint's position is still better than no box."""
+    states = np.asarray(body.states)
+    places = sorted(FACE_PLACES, key=lambda place: place[0] < len(states) and states[place[0]] == 0)
+    for joint, size_m in places:
         if joint >= len(body.joints):
             continue
         point = np.asarray(body.joints[joint], np.float64)

@@ -84,6 +84,20 @@ def test_without_a_head_the_neck_places_a_larger_box_then_the_shoulders_then_the
     assert face_box(body, CAMERA) is None
 
 
+def test_a_head_the_sensor_does_not_track_gives_way_to_a_tracked_neck():
+    # Its position kept from frames ago, far from where she is now: her face went unblurred.
+    body = person((0.0, 0.3, 2.0))
+    body.joints[3] = (-1.0, 0.5, 2.0)
+    body.joints_color[3] = CAMERA.project(body.joints[3])[0]
+    body.states[3] = 0
+    neck, _ = CAMERA.project(body.joints[2])
+    box = face_box(body, CAMERA)
+    assert box is not None and (box[:2] + box[2:]) / 2 == pytest.approx(neck, abs=0.01)
+    body.states[:] = 0  # nothing tracked: the head's position is better than no box
+    box = face_box(body, CAMERA)
+    assert (box[:2] + box[2:]) / 2 == pytest.approx(body.joints_color[3], abs=0.01)
+
+
 def test_a_head_with_no_usable_depth_gives_way_to_the_neck():
     # A damaged or mis-fitted frame: a head at the sensor's own plane or behind it has no size there.
     for depth in (0.0, -1.5, 0.01):
