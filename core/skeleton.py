@@ -213,20 +213,23 @@ def view_transform(
     """Transform for one body's window (T, J, 3). None when the body is absent from the whole window.
 
     Tracked joints count fully and inferred ones at a quarter: the Kinect's guesses for hidden joints
-    are often several centimetres off, which would tilt the axes.
+    are often several centimetres off, which would tilt the axes. Each axis is the mean over the frames
+    of a difference of two joints (spine top less origin, left shoulder less right), each frame weighted
+    by the less certain of the two: the difference of two means, each weighted by its own joint's
+    states, put a moving person's path into the axis (walking 0.75 m/s with the spine top inferred for
+    half the window tilted them 43 degrees, a fall's worth).
     """
     present = _present(joints, states)
     weight = present.astype(np.float64)
     if states is not None:
         weight *= np.where(states >= TRACKED, 1.0, 0.25)
 
-    def mean_of(j: int) -> np.ndarray | None:
-        return _mean_position(joints[:, j], weight[:, j])
+    def difference(a: int, b: int) -> np.ndarray | None:
+        return _mean_position(joints[:, a] - joints[:, b], np.minimum(weight[:, a], weight[:, b]))
 
-    origin = mean_of(layout.origin)
-    top = mean_of(layout.spine_top)
-    left = mean_of(layout.shoulder_left)
-    right = mean_of(layout.shoulder_right)
+    origin = _mean_position(joints[:, layout.origin], weight[:, layout.origin])
+    up = difference(layout.spine_top, layout.origin)
+    across = difference(layout.shoulder_left, layout.shoulder_right)
     if origin is None:
         # A body with no spine joint at all: centre on whatever joints it has, keep the camera axes.
         centre = _mean_position(joints.reshape(-1, 3), weight.reshape(-1))
@@ -234,12 +237,12 @@ def view_transform(
             return None
         return ViewTransform(centre, np.eye(3), 1.0 / layout.spine_m)
 
-    y = top - origin if top is not None else np.array([0.0, 1.0, 0.0])
-    spine_length = float(np.linalg.norm(y)) if top is not None else layout.spine_m
+    y = up if up is not None else np.array([0.0, 1.0, 0.0])
+    spine_length = float(np.linalg.norm(y)) if up is not None else layout.spine_m
     if spine_length < 1e-6:
         y, spine_length = np.array([0.0, 1.0, 0.0]), 0.0
     y = y / np.linalg.norm(y)
-    x = left - right if left is not None and right is not None else np.array([1.0, 0.0, 0.0])
+    x = across if across is not None else np.array([1.0, 0.0, 0.0])
     x = x - (x @ y) * y
     if np.linalg.norm(x) < 1e-6:
         # Shoulders along the spine (degenerate data): pick any axis orthogonal to y.
