@@ -140,6 +140,12 @@ class PersonView:
         whose = f"{self.number}: " if self.number else ""
         return f"{whose}at {PART_SHORT_NAMES.get(self.part, self.part)} {self.weight * 100:.0f}%"
 
+    @property
+    def number_label(self) -> str:
+        """'2' by its marker, for a crowd whose short labels do not fit either: which marker is whose (the
+        part it sits on says where the model looks, the person's panel how much)."""
+        return str(self.number) if self.number else self.short_label
+
 
 LABEL_RAISE_M = 0.05  # a label covering a body or another label goes up in steps of this much
 LABEL_MAX_RAISE_M = 3.0
@@ -201,11 +207,13 @@ def fitted_labels(people: Sequence[PersonView], size_of: Callable[[str], tuple[f
                   camera: ViewCamera, bodies: Sequence[np.ndarray] = ()) -> list[tuple[str, LabelPlace]]:
     """Each labelled person's label and its place (`place_labels`): their short labels where the whole
     ones cannot all be placed clear of each other (six people in a panel made small to give their own
-    panels room printed "1: looks at full body 67%" over "5: looks at right hand 78%"), or one over
-    another's words is the price of neither. `people` have a label and an anchor."""
+    panels room printed "1: looks at full body 67%" over "5: looks at right hand 78%"), their numbers
+    where the short ones cannot either (a crowd standing close), or one over another's words is the price
+    of none. `people` have a label and an anchor."""
     anchors = [p.anchor + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people]  # over marker or head
     fitted: list[tuple[str, LabelPlace]] = []
-    for texts in ([p.label for p in people], [p.short_label for p in people]):
+    tiers = ([p.label for p in people], [p.short_label for p in people], [p.number_label for p in people])
+    for texts in tiers:
         places = place_labels(anchors, [size_of(text) for text in texts], camera, bodies)
         fitted = list(zip(texts, places, strict=True))
         boxes = [place.box for place in places if np.isfinite(place.box).all()]

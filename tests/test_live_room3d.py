@@ -292,6 +292,9 @@ def test_a_crowd_whose_labels_do_not_fit_gets_their_short_labels() -> None:
     assert [text for text, _ in fitted] == [f"{n}: at R hand 78%" for n in range(1, 7)]
     boxes = np.array([place.box for _, place in fitted])
     assert not any(room3d._covering(boxes[i:i + 1], list(boxes[:i])).any() for i in range(1, 6))
+    # In a panel smaller still, where not even those fit: their numbers, by their markers.
+    fitted = room3d.fitted_labels(crowd, size_of, room3d.Orbit().view_camera(200, 140))
+    assert [text for text, _ in fitted] == [str(n) for n in range(1, 7)]
     # Two people, in the panel as large as it is for two: room enough for their whole labels.
     larger = room3d.Orbit().view_camera(365, 250)
     assert [text for text, _ in room3d.fitted_labels(crowd[:2], size_of, larger)] == [
