@@ -225,7 +225,12 @@ def view_transform(
         weight *= np.where(states >= TRACKED, 1.0, 0.25)
 
     def difference(a: int, b: int) -> np.ndarray | None:
-        return _mean_position(joints[:, a] - joints[:, b], np.minimum(weight[:, a], weight[:, b]))
+        both = _mean_position(joints[:, a] - joints[:, b], np.minimum(weight[:, a], weight[:, b]))
+        if both is not None:
+            return both
+        # Never both in one frame (each tracked on alternate frames): the difference of their means.
+        mean_a, mean_b = (_mean_position(joints[:, j], weight[:, j]) for j in (a, b))
+        return None if mean_a is None or mean_b is None else mean_a - mean_b
 
     origin = _mean_position(joints[:, layout.origin], weight[:, layout.origin])
     up = difference(layout.spine_top, layout.origin)

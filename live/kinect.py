@@ -262,20 +262,17 @@ class KinectSource:
             if self.fixes:
                 log.info("pykinect2 compatibility fixes applied: %s", "; ".join(self.fixes))
             self._factory = runtime_module.PyKinectRuntime
-        self._start_runtime()
+        try:
+            self._start_runtime()
+        except OSError as error:  # kinect20.dll missing
+            message = f"the Kinect runtime could not start ({error}); {INSTALL_HINT}"
+            raise SourceUnavailable(message) from error
         self._opened = True
 
     def _start_runtime(self) -> None:
         assert self._factory is not None
-        try:
-            self._runtime = self._factory(
-                FRAME_SOURCE_BODY | (FRAME_SOURCE_COLOR if self.color else 0)
-                | (FRAME_SOURCE_DEPTH if self.depth else 0)
-            )
-        except OSError as error:  # kinect20.dll missing
-            raise SourceUnavailable(
-                f"the Kinect runtime could not start ({error}); {INSTALL_HINT}"
-            ) from error
+        streams = FRAME_SOURCE_BODY | (FRAME_SOURCE_COLOR if self.color else 0)
+        self._runtime = self._factory(streams | (FRAME_SOURCE_DEPTH if self.depth else 0))
         self._last_frame_at = time.monotonic()
         self.connected = _is_available(self._runtime)
         self._unavailable.opened(self.connected)
@@ -322,7 +319,7 @@ class KinectSource:
         self._close_runtime()
         try:
             self._start_runtime()
-        except (SourceUnavailable, *SDK_CALL_ERRORS) as error:
+        except SDK_CALL_ERRORS as error:
             self._backoff.failed(error)
             self.connected = False
             self._unavailable.unavailable()
@@ -333,8 +330,8 @@ class KinectSource:
         if body_frame is None or getattr(body_frame, "bodies", None) is None:
             return None
         timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
-        if self._first_timestamp is None:
-            self._first_timestamp = timestamp
+        if self._first_timestamp is None or timestamp < self._first_timestamp:
+            self._first_timestamp = timestamp  # the first frame, or the first since its clock started over
         if self.color and self._runtime.has_new_color_frame():
             flat = self._runtime.get_last_color_frame()
             if flat is not None:

@@ -158,8 +158,12 @@ class UnavailableLog:
         self._warned = False
 
     def opened(self, available: bool) -> None:
-        """The sensor was just opened; `available`: whether the runtime reports it available already."""
-        self._starting_until = 0.0 if available else time.monotonic() + self._grace_s
+        """The sensor was just opened; `available`: whether the runtime reports it available already (then
+        an outage said before is over: said, and a later one is warned of again)."""
+        if available:
+            self.available("opened again")
+        else:
+            self._starting_until = time.monotonic() + self._grace_s
 
     def unavailable(self) -> None:
         if not self._warned and time.monotonic() >= self._starting_until:

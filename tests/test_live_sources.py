@@ -598,8 +598,15 @@ def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog
             assert source.read(timeout=0.05) is None  # silent, reopened, failed twice: no error raised
     said = [r.getMessage() for r in caplog.records if "reopening the Kinect failed" in r.getMessage()]
     assert len(runtimes) == 2 and len(said) == 1
+    assert not any("install the Kinect" in message for message in said)  # it is installed: it ran
+    runtimes[1].ticks = 0  # its clock started over: numbered from 0 again, not -1, -2, ...
     runtimes[1].push()
-    assert source.read(timeout=0.5) is not None and source.connected
+    assert source.read(timeout=0.5).index == 0 and source.connected
+    # Back: an unplug after it is warned of (the failed reopen's warning had stood for it for good).
+    with caplog.at_level(logging.WARNING):
+        runtimes[1]._sensor.IsAvailable = False
+        assert source.read(timeout=0.05) is None and not source.connected
+    assert sum("Kinect sensor unavailable" in r.getMessage() for r in caplog.records) == 2
     source.close()
 
 

@@ -182,6 +182,20 @@ def test_a_person_walking_past_stays_upright_when_a_spine_or_shoulder_joint_is_i
         assert turned.max() < 2.0, (layout.joint_names[joint], turned)
 
 
+def test_an_axis_whose_two_joints_are_never_seen_together_comes_from_their_means():
+    # Spine top and middle tracked on alternate frames: no frame has both, and the axis fell back to the
+    # camera's up and a standard size, for this person lying along the camera's x.
+    layout = KINECT_V2
+    joints = standing_person(np.random.default_rng(0), 10)[..., [1, 0, 2]]  # lying: the spine along x
+    states = np.full(joints.shape[:2], 2, np.int8)
+    states[::2, layout.spine_top] = 0
+    states[1::2, layout.origin] = 0
+    transform = view_transform(joints, states, layout)
+    spine = np.linalg.norm(joints[1::2, layout.spine_top].mean(0) - joints[::2, layout.origin].mean(0))
+    assert abs(transform.rotation[1] @ [1.0, 0, 0]) > 0.99
+    assert transform.scale == pytest.approx(1 / spine, 0.01)  # its own size, not a standard one
+
+
 def test_a_window_without_its_spine_keeps_a_persons_size():
     """A blanket or a bed rail over the chest: with the spine's top (or its middle) not tracked in the
     whole window, the scale was 1 / (1 m), the body 4-5 times smaller to the network than in every other
