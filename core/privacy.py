@@ -35,7 +35,8 @@ from core.skeleton import KINECT_V2
 # A head is about 0.25 m tall with hair; the box adds room for the head joint's error and for the
 # head moving between the body frame and the colour exposure (6 cm at 2 m/s over one frame).
 FACE_BOX_M = 0.36
-# Without a head joint the box sits on the neck and is made larger: it must still hold the face.
+# Without a head joint (or with one the sensor does not track) the box sits on the neck and is made
+# larger: it must still hold the face.
 NECK_BOX_M = 0.6
 # Without a neck either (both untracked, or dropped as implausible, while the rest is tracked: a replay
 # of NTU's or PKU-MMD's 0 0 0 joints showed her face sharp), on the shoulders: a metre across holds a face

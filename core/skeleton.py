@@ -6,12 +6,13 @@ Kinect meaning: 0 NotTracked, 1 Inferred, 2 Tracked.
 Normalisation (after the NTU RGB+D paper's: origin at the middle of the spine, x along the shoulders; the
 y axis and the scale from the spine's upper segment, which Kinect v1's layout has as well)::
 
-    joints (T, M, J, 3) --> one rigid transform per window, from body 0's tracked frames:
+    joints (T, M, J, 3) --> one rigid transform per window, from body 0 (the first body with any
+    data where body 0 has none), tracked joints weighted 1, inferred ones 1/4:
         origin  = spine joint (SpineMid / Spine), averaged over the window
-        x axis  = right shoulder -> left shoulder, made orthogonal to y
-        y axis  = origin -> spine top (SpineShoulder / ShoulderCenter)
+        x axis  = right shoulder -> left shoulder, averaged over the frames, made orthogonal to y
+        y axis  = origin -> spine top (SpineShoulder / ShoulderCenter), averaged over the frames
         z axis  = x cross y
-        scale   = 1 / mean spine length (the layout's typical one where the spine is not seen)
+        scale   = 1 / the length of that mean spine (the layout's typical one where it is not seen)
     --> (T, M, J, 3), absent bodies and all-zero frames stay exactly zero
 
 One transform for the whole window (not per frame) keeps the body's own motion — a fall, a turn —

@@ -29,11 +29,11 @@ Frames are driven by body frames (30 fps whether or not anybody is in view); eac
 recent colour image (colour drops to 15 fps in low light, so an image may repeat), for up to
 COLOR_REPEAT_S (live/kinect_common.py), and none with `color=False`. The body frame's
 RelativeTime (100 ns ticks, sensor clock) is the timestamp (PyKinect2 drops the colour frame's own), and
-`Frame.index` the 1/30 s periods since the first frame's: body frames come at 30 fps always, so frames
-this computer was too late for show as gaps (kinect-next's TickCounter, made for a reader whose rate
-halves in low light, would count every other frame as the next); counted from the first frame, the
-clock's jitter is half a period away from changing an index (rounding the clock itself went 10, 12, 12
-where it lay near a half period).
+`Frame.index` the 1/30 s periods since the runtime's first frame (a reopened one starts over): body
+frames come at 30 fps always, so frames this computer was too late for show as gaps (kinect-next's
+TickCounter, made for a reader whose rate halves in low light, would count every other frame as the
+next); counted from the first frame, the clock's jitter is half a period away from changing an index
+(rounding the clock itself went 10, 12, 12 where it lay near a half period).
 Joints are mapped to colour pixels by the SDK's CoordinateMapper (+-inf -> NaN; a body whose mapping
 failed comes unmapped, live.kinect_common.JointMapping).
 
@@ -330,8 +330,8 @@ class KinectSource:
         if body_frame is None or getattr(body_frame, "bodies", None) is None:
             return None
         timestamp = float(body_frame.relative_time) / TICKS_PER_SECOND
-        if self._first_timestamp is None or timestamp < self._first_timestamp:
-            self._first_timestamp = timestamp  # the first frame, or the first since its clock started over
+        if self._first_timestamp is None:
+            self._first_timestamp = timestamp
         if self.color and self._runtime.has_new_color_frame():
             flat = self._runtime.get_last_color_frame()
             if flat is not None:
@@ -367,6 +367,7 @@ class KinectSource:
 
     def _close_runtime(self) -> None:
         self._color.forget()  # no image kept once closed; a restarted runtime's clock starts over
+        self._first_timestamp = None  # so frames are numbered from its first one again
         if self._runtime is not None:
             try:
                 self._runtime.close()

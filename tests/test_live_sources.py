@@ -592,6 +592,8 @@ def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog
     source = KinectSource(runtime_factory=service_restarting, platform="linux", reopen_after_s=0.1,
                           retry_s=0.05, max_retry_s=0.1)
     source.open()
+    runtimes[0].push(ticks=round(100.5 * 333_333.3))
+    assert source.read(timeout=0.5).index == 0
     with caplog.at_level(logging.WARNING):
         deadline = time.monotonic() + 5
         while len(runtimes) < 2 and time.monotonic() < deadline:
@@ -599,9 +601,13 @@ def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog
     said = [r.getMessage() for r in caplog.records if "reopening the Kinect failed" in r.getMessage()]
     assert len(runtimes) == 2 and len(said) == 1
     assert not any("install the Kinect" in message for message in said)  # it is installed: it ran
-    runtimes[1].ticks = 0  # its clock started over: numbered from 0 again, not -1, -2, ...
-    runtimes[1].push()
-    assert source.read(timeout=0.5).index == 0 and source.connected
+    # Its clock started over, at another phase: numbered from its first frame again (from the old clock's
+    # first, its frames went -99, -98, ..., or where later, half a period out of step).
+    indices = []
+    for periods in (200.2, 201.2):
+        runtimes[1].push(ticks=round(periods * 333_333.3))
+        indices.append(source.read(timeout=0.5).index)
+    assert indices == [0, 1] and source.connected
     # Back: an unplug after it is warned of (the failed reopen's warning had stood for it for good).
     with caplog.at_level(logging.WARNING):
         runtimes[1]._sensor.IsAvailable = False
