@@ -24,6 +24,8 @@ REOPEN_AFTER_S = 10.0
 # The runtime may report a sensor it has just opened (at the start, at every reopen) unavailable for this
 # long: no warning for that.
 STARTUP_GRACE_S = 3.0
+# A sensor that cannot be opened is tried again after RETRY_S, the wait doubling up to MAX_RETRY_S.
+RETRY_S, MAX_RETRY_S = 1.0, 10.0
 SILENCE_REMINDER_S = 300.0  # a sensor that stays silent through reopening is said again this often
 # A tick without a colour image carries the last one for at most this long (sensor clock): low light's
 # every other tick (33 ms), or an image a tick late. Not a colour stream that stalled while bodies go on
@@ -58,7 +60,7 @@ class ReopenBackoff:
     device gone): after `retry_s`, doubling up to `max_retry_s`, not on every read; said once per outage,
     and again when it opens."""
 
-    def __init__(self, retry_s: float = 1.0, max_retry_s: float = 10.0) -> None:
+    def __init__(self, retry_s: float = RETRY_S, max_retry_s: float = MAX_RETRY_S) -> None:
         self._retry_s, self._max_retry_s = retry_s, max_retry_s
         self._next_retry_s = retry_s
         self._retry_at = 0.0
@@ -200,12 +202,12 @@ class LatestColor:
 
 class TickCounter:
     """Frame numbers from sensor timestamps: +1 per tick at the rate the reader delivers, +n over a gap.
+    For kinect-next's source, whose ticks follow the colour camera's rate when it reads colour; PyKinect2's
+    body frames come at 30 fps always, and it counts periods from its first frame (live/kinect.py).
 
     The delivery period is the median of the last few intervals, kept between the 30 fps and the
     15 fps (low light) periods, so a reader that slows down to 15 ticks a second counts no drops once
-    the median has moved (a few ticks), while a tick really missed shows up as a gap. Intervals, not the
-    clock's time rounded to frames: a clock near a half-frame boundary jitters across it, and rounding gave
-    steps of +2 then +0 (a frame counted dropped, then an index twice).
+    the median has moved (a few ticks), while a tick really missed shows up as a gap.
     """
 
     def __init__(self, history: int = 9) -> None:

@@ -60,7 +60,9 @@ from core.package_files import pip_install
 from live.kinect_common import (
     COLOR_SHAPE,
     JOINT_COUNT,
+    MAX_RETRY_S,
     REOPEN_AFTER_S,
+    RETRY_S,
     STARTUP_GRACE_S,
     JointMapping,
     LatestColor,
@@ -110,8 +112,8 @@ class KinectNextSource:
         *,
         reopen_after_s: float = REOPEN_AFTER_S,
         startup_grace_s: float = STARTUP_GRACE_S,
-        retry_s: float = 1.0,
-        max_retry_s: float = 10.0,
+        retry_s: float = RETRY_S,
+        max_retry_s: float = MAX_RETRY_S,
         color: bool = True,
         depth: bool = True,
     ) -> None:

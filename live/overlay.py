@@ -36,6 +36,7 @@ back to the GUI thread by a queued signal, the window then really closes and emi
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 import os
@@ -185,6 +186,7 @@ def contrast_ratio(a: tuple[float, float, float], b: tuple[float, float, float])
     return (lighter + 0.05) / (darker + 0.05)
 
 
+@functools.cache  # a handful of colours, asked for at every restyle of a bar (up to ~0.5 ms each to find)
 def bar_fill(color: tuple[int, int, int]) -> tuple[int, int, int]:
     """The filled part of a bar of `color`: the least of it, mixed into BAR_TRACK, that stands
     BAR_FILL_CONTRAST off the track (more would darken the bar's text against it)."""

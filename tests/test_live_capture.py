@@ -684,7 +684,7 @@ class SensorStandIn:
             f = next(self._frames)
         except StopIteration:
             raise EndOfStream("sensor", skipped=self.skipped_at_end) from None
-        if self.before_read is not None:
+        if self.before_read is not None and f is not None:
             self.before_read(f.index)
         return f
 
@@ -770,6 +770,19 @@ def test_a_sensors_frames_passed_over_while_paused_are_not_counted_dropped():
     capture, ring = run_capture(source, built=captures.append)
     assert ring.written == 12 - 5 and capture.counters.dropped == 0
     assert [ring.entry(s).index for s in range(ring.written)] == [0, 1, 2, 8, 9, 10, 11]
+
+
+def test_a_gap_after_frames_passed_over_while_paused_is_this_computers_again():
+    # The sensor paused while the window was paused too: the frames passed over after it kept the pause's
+    # mark, and the first gap after resuming (frame 42, this computer's loss) went uncounted.
+    captures: list[Capture] = []
+
+    def press_pause(index: int) -> None:
+        captures[0].paused = index in (40, 41)
+
+    frames = [frame(i) for i in range(3)] + [None] * 6 + [frame(40), frame(41), frame(43)]
+    capture, ring = run_capture(Pausing(frames, before_read=press_pause), built=captures.append)
+    assert ring.written == 4 and capture.counters.dropped == 1
 
 
 def test_a_frame_delivered_late_with_an_older_index_makes_no_gap_after_it():

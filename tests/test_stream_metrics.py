@@ -411,14 +411,14 @@ def test_an_event_as_close_to_two_instances_goes_to_the_earlier() -> None:
     assert hit == [True] and owner == [0, -1]
 
 
-def _one_wave(said: list[tuple[float, float, float]], truth: Interval) -> float | None:
+def _one_wave(said: list[tuple[float, float, float]], *truths: Interval) -> float | None:
     """The median delay of a wave said over `said` (window-centre spans, each with its probability)."""
     decisions = []
     for end in np.arange(WINDOW, 30.0 + 1e-9, HOP):
         centre = end - WINDOW / 2
         p = next((p for start, stop, p in said if start <= centre < stop), None)
         decisions.append(decide(1, round(float(end), 3), "wave" if p else NO_ACTION, p or 0.9))
-    track = Track("s", 1, 0.0, 30.0, (truth,))
+    track = Track("s", 1, 0.0, 30.0, truths)
     return score({"s": decisions}, [track], CLASSES, durations={"s": 30.0}, threshold=0.6,
                  alert=ALERTS).median_delay_s
 
@@ -432,6 +432,23 @@ def test_the_delay_is_until_the_action_was_first_named() -> None:
     assert _one_wave([(5.0, 21.0, 0.9)], wave) == 0.0
     # A wave said mostly before it (IoU < 0.1 with it) is a false event, not its first naming.
     assert _one_wave([(0.0, 10.5, 0.8), (14.5, 21.0, 0.95)], wave) == pytest.approx(5.6)  # centre 14.6
+    # One event as close to two waves (IoU 4/10.6 with each), listed latest first: the earlier takes it,
+    # named 1 s after its start (the later one's start is after it was named: 0 s).
+    two = (Interval(16.0, 20.0, "wave", 1), Interval(10.0, 14.0, "wave", 1))
+    assert _one_wave([(10.0, 20.5, 0.9)], *two) == pytest.approx(1.0)
+
+
+def test_the_report_gives_the_map_at_both_thresholds_and_the_idle_rate_of_the_idle_time() -> None:
+    from training.streaming import format_scores
+
+    truth = [Interval(5.0, 9.0, "wave", 1), Interval(14.0, 16.0, "fall", 1)]
+    said = [Interval(7.5, 9.0, "wave", 1), Interval(20.0, 22.0, "fall", 1)]
+    scores = score({"seq": run(1, truth, said, 30.0)}, [Track("seq", 1, 0.0, 30.0, tuple(truth))], CLASSES,
+                   durations={"seq": 30.0}, threshold=0.6, alert=ALERTS)
+    report = format_scores(scores, "title")
+    assert "mAP@0.5   0.0% (@0.1 50.0%)" in report
+    idle_rate = scores.false_events_in_background / scores.background_hours
+    assert f"1 in background ({idle_rate:.1f} per hour of it)" in report
 
 
 def test_an_alert_a_little_before_or_after_its_instance_is_true() -> None:

@@ -22,7 +22,7 @@ writes) and the true action intervals — nothing else, so any recorded run can 
                       to one, highest score first, as the mAP matches)
     delay             true start -> the first decision naming it: that of the event matched to it or of
                       an earlier unmatched event of its class at IoU >= 0.1 (a fragment: staff saw it
-                      named then), 0 where that event began before the instance (named from its start);
+                      named then), 0 where that decision came before the instance (named from its start);
                       stream time
     false events      events with IoU < 0.1 against every true interval of their class (a second event
                       during one instance names what happens: no false event, though a false positive
