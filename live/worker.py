@@ -325,7 +325,8 @@ def _at_samples(
     (the sensor lost the person for a while, live/tracks.py) or, for the partner, before they came into
     view or after they left. Training windows of continuous recordings have the same zeros. `pad_start`:
     samples before the track's first frame repeat it instead (the window of the person decided for, who
-    just arrived, is padded by their first pose, as training pads the start of a clip)."""
+    just arrived, is padded by their first pose, as training pads the start of a clip; so is a partner
+    there since then)."""
     seen = np.abs(track.timestamps[index] - times) <= max_gap_s
     if pad_start:
         seen |= times < track.timestamps[0]
@@ -729,8 +730,11 @@ class RecognitionWorker:
         near = None  # the partner, where seen long enough to count as near (PARTNER_MIN_SHARE)
         if partner is not None:
             partner_index = window_indices(partner.timestamps, end, inputs.window)
+            # One there since the person came (the stream's start, for both) is padded as they are, as
+            # training pads both bodies at a clip's start; one who came later is nobody before.
+            there_as_long = partner.timestamps[0] <= person.timestamps[0]
             partner_joints, partner_states = _at_samples(partner, partner_index, times, self._sample_gap_s,
-                                                         pad_start=False)
+                                                         pad_start=there_as_long)
             sightings = partner.timestamps[(partner.timestamps >= end - inputs.window.duration_s)
                                            & (partner.timestamps <= end)]
             seen_for = sightings[-1] - sightings[0] if len(sightings) else 0.0

@@ -805,6 +805,29 @@ def test_somebody_across_the_room_is_not_fed_as_the_partner(tiny_model):
         assert (np.abs(skeleton[:, :, 1]).sum(axis=(1, 2, 3)) > 0).all() == has_partner
 
 
+def test_a_partner_there_from_the_start_is_padded_as_the_person_is_and_a_latecomer_is_not(tiny_model):
+    # Training repeats a clip's first frame for both bodies; live left the partner zero before the stream
+    # began while it repeated the person's first pose (the first windows of every replay differed).
+    engine, inputs = tiny_model
+
+    def room(partner_from: int) -> FrameStream:
+        def frames():
+            for i in range(16):  # half the 1 s window: its first samples come before the stream's start
+                people = [standing(1, 0.0)] + ([standing(2, 0.9)] if i >= partner_from else [])
+                yield Frame(i / 30, None, people, i)
+
+        return FrameStream("room", frames, options=ReplayOptions(realtime=False), camera=CAMERA, fps=30.0)
+
+    for partner_from, padded in ((0, True), (8, False)):
+        ring, tracks = fill(room(partner_from), capacity=80)
+        spy = SpyEngine(engine)
+        RecognitionWorker(ring, tracks, spy, inputs, CAMERA, lambda hop: None,
+                          RecognitionConfig(min_coverage=0.5)).step(ring.latest())
+        _, skeleton = spy.calls[0]
+        person, partner = (np.abs(skeleton[0, :, body]).sum(axis=(1, 2)) > 0 for body in (0, 1))
+        assert person.all() and partner.all() == padded and partner[-1]
+
+
 def test_a_skeleton_only_model_gets_no_crops_and_decides(tmp_path, shared_data, monkeypatch):
     from core.model.profiles import pose_only, tiny
     from live.app import open_model
