@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-import statistics
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from core.camera import KINECT_FPS, LOW_LIGHT_FPS
 from core.frame import Body
 from core.skeleton import KINECT_V2, without_implausible
 
@@ -199,31 +196,3 @@ class LatestColor:
     def forget(self) -> None:
         self._image = None
 
-
-class TickCounter:
-    """Frame numbers from sensor timestamps: +1 per tick at the rate the reader delivers, +n over a gap.
-    For kinect-next's source, whose ticks follow the colour camera's rate when it reads colour; PyKinect2's
-    body frames come at 30 fps always, and it counts periods from its first frame (live/kinect.py).
-
-    The delivery period is the median of the last few intervals, kept between the 30 fps and the
-    15 fps (low light) periods, so a reader that slows down to 15 ticks a second counts no drops once
-    the median has moved (a few ticks), while a tick really missed shows up as a gap.
-    """
-
-    def __init__(self, history: int = 9) -> None:
-        self._intervals: deque[float] = deque(maxlen=history)
-        self._last: float | None = None
-        self.index = 0
-
-    def __call__(self, timestamp: float) -> int:
-        if self._last is not None:
-            interval = timestamp - self._last
-            if interval <= 0:  # the same tick again, or the sensor clock restarted (reopen)
-                self._intervals.clear()
-                self.index += 1 if interval < 0 else 0
-            else:
-                self._intervals.append(interval)
-                period = min(max(statistics.median(self._intervals), 1 / KINECT_FPS), 1 / LOW_LIGHT_FPS)
-                self.index += max(1, round(interval / period))
-        self._last = timestamp
-        return self.index

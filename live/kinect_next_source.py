@@ -47,14 +47,16 @@ native layer (Kinect20.dll's COM objects, kernel32 events) replaced by an in-pro
 from __future__ import annotations
 
 import logging
+import statistics
 import sys
 import time
+from collections import deque
 from typing import Any
 
 import cv2
 import numpy as np
 
-from core.camera import KINECT_FPS, ColorCamera
+from core.camera import KINECT_FPS, LOW_LIGHT_FPS, ColorCamera
 from core.frame import Body, Frame
 from core.package_files import pip_install
 from live.kinect_common import (
@@ -68,7 +70,6 @@ from live.kinect_common import (
     LatestColor,
     ReopenBackoff,
     SilenceLog,
-    TickCounter,
     UnavailableLog,
     needs_windows,
     sensor_body,
@@ -84,6 +85,35 @@ INSTALL_HINT = (f"install the Kinect for Windows Runtime 2.0 and `{pip_install('
 
 def _point(position: Any) -> tuple[float, float, float]:
     return float(position.x), float(position.y), float(position.z)
+
+
+class TickCounter:
+    """Frame numbers from sensor timestamps: +1 per tick at the rate the reader delivers, +n over a gap.
+    kinect-next's ticks follow the colour camera's rate when it reads colour; PyKinect2's body frames come
+    at 30 fps always, and its source counts periods from its first frame instead (live/kinect.py).
+
+    The delivery period is the median of the last few intervals, kept between the 30 fps and the
+    15 fps (low light) periods, so a reader that slows down to 15 ticks a second counts no drops once
+    the median has moved (a few ticks), while a tick really missed shows up as a gap.
+    """
+
+    def __init__(self, history: int = 9) -> None:
+        self._intervals: deque[float] = deque(maxlen=history)
+        self._last: float | None = None
+        self.index = 0
+
+    def __call__(self, timestamp: float) -> int:
+        if self._last is not None:
+            interval = timestamp - self._last
+            if interval <= 0:  # the same tick again, or the sensor clock restarted (reopen)
+                self._intervals.clear()
+                self.index += 1 if interval < 0 else 0
+            else:
+                self._intervals.append(interval)
+                period = min(max(statistics.median(self._intervals), 1 / KINECT_FPS), 1 / LOW_LIGHT_FPS)
+                self.index += max(1, round(interval / period))
+        self._last = timestamp
+        return self.index
 
 
 def body_from_kinect_next(body: Any, mapper: Any, mapping: JointMapping) -> Body | None:

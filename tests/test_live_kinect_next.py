@@ -18,8 +18,8 @@ from kinect_runtime import COLOR_SHAPE, KinectRuntime, bgra, color_pixel, standi
 
 from core.skeleton import KINECT_V2  # noqa: E402
 from live.capture import Capture, FrameRing  # noqa: E402
-from live.kinect_common import COLOR_REPEAT_S, LatestColor, TickCounter  # noqa: E402
-from live.kinect_next_source import KINECT_NEXT_VERSION, KinectNextSource  # noqa: E402
+from live.kinect_common import COLOR_REPEAT_S, LatestColor  # noqa: E402
+from live.kinect_next_source import KINECT_NEXT_VERSION, KinectNextSource, TickCounter  # noqa: E402
 from live.sources import SourceUnavailable  # noqa: E402
 from live.tracks import TrackTable  # noqa: E402
 
