@@ -258,10 +258,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alert-cooldown", type=non_negative_float, default=30.0,
                         help="an alert's episode ends after this long without its class (the same person's, "
                              "or pair's, next one is an alert of its own) (default: 30)")
+    parser.add_argument("--alert-unwatched-after", type=non_negative_float, default=30.0, metavar="S",
+                        help="an alert of the room's own (kind room_unwatched) once nothing has been "
+                             "recognised there for this long (sensor unplugged, no frames, recognition "
+                             "stuck: no fall could be alerted), and one (room_watched_again) when it is "
+                             "again; 0 for none (default: 30)")
     parser.add_argument("--alert-command", default=None,
-                        help="command run per alert, with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
+                        help="command run per alert, with ALERT_KIND (action, or room_unwatched / "
+                             "room_watched_again), ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
                              "id), ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person "
-                             "action's other person, else empty), ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON "
+                             "action's other person, else empty), ALERT_PROBABILITY, ALERT_PROBLEMS (a room "
+                             "alert's), ALERT_TIME, ALERT_JSON "
                              "(and, with --alert-url, ALERT_ID: the POST's id) in its environment (checked "
                              "at start-up: it must be a program that can be run)")
     parser.add_argument("--alert-url", default=None, metavar="URL",
@@ -414,6 +421,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
             lossless=args.fast and not sensor,  # every decision of a replay is written
             alerts=AlertConfig(classes=alert_classes, room=args.room,
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
+                               unwatched_after_s=args.alert_unwatched_after or None,
                                delivery=None if args.alert_url is None else DeliveryConfig(
                                    args.alert_url, queue_path=args.alert_queue.absolute(),
                                    timeout_s=args.alert_timeout,
@@ -779,8 +787,10 @@ def _log_alerts(config: LiveConfig) -> None:
     # Two rooms served by one computer without --room both said its name: their alerts told apart by nothing.
     hostname = " (this computer's name: --room names the room where it serves more than one)" if (
         alerts.room == socket.gethostname()) else ""
-    log.info("alerts: %s in room %r%s, once per episode (cooldown %.0f s), by %s", ", ".join(alerts.classes),
-             alerts.room, hostname, alerts.cooldown_s, ", ".join(ways))
+    unwatched = ("" if alerts.unwatched_after_s is None
+                 else f", and the room once not watched for {alerts.unwatched_after_s:g} s")
+    log.info("alerts: %s in room %r%s, once per episode (cooldown %.0f s)%s, by %s",
+             ", ".join(alerts.classes), alerts.room, hostname, alerts.cooldown_s, unwatched, ", ".join(ways))
     # An earlier run's, left for the next start with --alert-url, which this one is not: said, not ignored.
     if alerts.delivery is None and (waiting := undelivered_in(DEFAULT_QUEUE.absolute())):
         log.warning("%s holds %d alert(s) an earlier run could not deliver; this run has no --alert-url "

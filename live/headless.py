@@ -9,6 +9,9 @@
                             optional command and an optional HTTP POST (live/alert_delivery.py),
                             once per person (a pair, for a two-person action), class and
                             episode (an episode ends after the cooldown without the class)
+    LiveStats.problems -> AlertDispatcher.watch_room   the same ways, once the room has not been
+                            watched for --alert-unwatched-after seconds (no frames, recognition stuck:
+                            no fall could be alerted), and once it is watched again
 
 JSON lines go to stdout (or a file) and nothing else does: logs and the summary go to stderr, so
 `python -m live --headless | jq` works.
@@ -62,6 +65,12 @@ STUCK_EXIT_S = 60.0
 # has for this long (either figure is over the last 10 s, and hovers about its line on a computer at its
 # limit).
 KEEPING_UP_AGAIN_S = 10.0
+# The problems (LiveStats.problems) under which nothing in the room is recognised, so no alert can be
+# raised: a fall there would go unseen. Frames missed or decisions late make recognition worse, not absent.
+UNWATCHED_BY = ("sensor_disconnected", "no_frames", "source_read_stuck", "recognition_stuck", "no_decisions")
+# A room not watched is watched again once none of UNWATCHED_BY has been seen for this long: a sensor that
+# drops out every few seconds is one outage, paged once, not a page and an all-clear each time.
+WATCHED_AGAIN_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,10 @@ class AlertConfig:
     cooldown_s: float = 30.0  # an episode ends after this long below the threshold; then it may alert again
     command: str | None = None  # run for each alert, with ALERT_* environment variables
     delivery: DeliveryConfig | None = None  # --alert-url: POST each alert, queued on disk until delivered
+    # A room not watched for this long (a problem of UNWATCHED_BY lasting) is an alert of its own, and so is
+    # its end: the nurse-call system learns that falls there cannot be alerted (None: never). 30 s lets a
+    # Kinect reopen by itself (10 s) without paging anyone.
+    unwatched_after_s: float | None = 30.0
 
     def __post_init__(self) -> None:
         # Said at start-up: a mistyped pager script would otherwise show only when a patient falls.
@@ -590,8 +603,15 @@ class Alert:
         with_partner = f" with person {self.partner_number}" if self.partner is not None else ""
         return f"person {self.number}{with_partner}"
 
+    def describe(self) -> str:
+        """Which page, as a failure to deliver it names it: room, who, what, when (several rooms may log to
+        one collector)."""
+        where = f"{self.room}: " if self.room else ""
+        return f"the alert {where}{self.who()}: {self.action} at {_iso(self.time)}"
+
     def to_json(self) -> dict:
-        out = {"room": self.room, "person": self.person, "number": self.number, "class": self.action,
+        out = {"kind": "action", "room": self.room, "person": self.person, "number": self.number,
+               "class": self.action,
                "p": round(self.probability, 4), "time": _iso(self.time),
                "stream_time": round(self.stream_time, 3)}
         if self.tracked is not None:
@@ -606,6 +626,7 @@ class Alert:
         (ALERT_ID, and "id" in ALERT_JSON): whoever gets both can tell they are one alert."""
         record = self.to_json() if delivery_id is None else {**self.to_json(), "id": delivery_id}
         return {
+            "ALERT_KIND": "action",
             "ALERT_ROOM": self.room,
             "ALERT_CLASS": self.action,
             "ALERT_PERSON": str(self.person),
@@ -614,6 +635,43 @@ class Alert:
             "ALERT_PARTNER": "" if self.partner is None else str(self.partner),
             "ALERT_PARTNER_NUMBER": "" if self.partner is None else str(self.partner_number),
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
+            "ALERT_TIME": _iso(self.time),
+            "ALERT_JSON": json.dumps(record),
+            **({} if delivery_id is None else {"ALERT_ID": delivery_id}),
+        }
+
+
+@dataclass(frozen=True)
+class RoomAlert:
+    """The room itself, not a person: "room_unwatched" once nothing has been recognised there for
+    AlertConfig.unwatched_after_s (the sensor unplugged, recognition stuck: a fall would raise no alert),
+    "room_watched_again" once it is watched again after such an alert."""
+
+    kind: str  # "room_unwatched" or "room_watched_again"
+    problems: tuple[str, ...]  # the keys of UNWATCHED_BY seen in this outage, first seen first
+    since: float  # wall-clock time the outage began
+    unwatched_s: float  # how long the room has gone unwatched (for "room_watched_again": the whole outage)
+    time: float  # wall-clock time of this alert
+    room: str = ""
+
+    def describe(self) -> str:
+        where = f"{self.room}: " if self.room else ""
+        return f"the alert {where}{self.kind} at {_iso(self.time)}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "room": self.room, "problems": list(self.problems),
+                "since": _iso(self.since), "unwatched_s": round(self.unwatched_s, 1), "time": _iso(self.time)}
+
+    def environment(self, delivery_id: str | None = None) -> dict[str, str]:
+        """The --alert-command's variables, as an action alert's (Alert.environment) with the person's and
+        the class's empty, and ALERT_PROBLEMS (the problems, comma-separated)."""
+        record = self.to_json() if delivery_id is None else {**self.to_json(), "id": delivery_id}
+        return {
+            "ALERT_KIND": self.kind,
+            "ALERT_ROOM": self.room,
+            **dict.fromkeys(("ALERT_CLASS", "ALERT_PERSON", "ALERT_PERSON_NUMBER", "ALERT_PARTNER",
+                             "ALERT_PARTNER_NUMBER", "ALERT_PROBABILITY"), ""),
+            "ALERT_PROBLEMS": ",".join(self.problems),
             "ALERT_TIME": _iso(self.time),
             "ALERT_JSON": json.dumps(record),
             **({} if delivery_id is None else {"ALERT_ID": delivery_id}),
@@ -679,6 +737,9 @@ class AlertDispatcher:
     stopped); and when
     `delivery` is set, by an HTTP POST from live/alert_delivery.py's threads, queued on disk until the
     endpoint has it (a dead endpoint or a crash loses none).
+
+    The room itself is paged the same ways (RoomAlert, `watch_room`) once it has not been watched for
+    `unwatched_after_s`, and when it is again: staff who rely on the pages must learn that none can come.
     """
 
     def __init__(self, config: AlertConfig, class_names: tuple[str, ...] | list[str]) -> None:
@@ -695,9 +756,16 @@ class AlertDispatcher:
         self._children: list[tuple[subprocess.Popen, float, float | None]] = []
         self._paged: dict[subprocess.Popen, str] = {}  # each running hook's alert, as its failure names it
         self.alerts: list[Alert] = []  # the latest (at most 1000)
-        self.raised = 0  # every alert of the run
+        self.room_alerts: list[RoomAlert] = []  # the latest (at most 100)
+        self.raised = 0  # every alert of the run, the room's included
         self.hook_failures = 0
         self.command_failing = False  # the alert command's last run failed (said until a run succeeds)
+        # The outage going on (watch_room): since when (monotonic, wall clock), the problems seen in it,
+        # whether it has been paged, and since when none of its problems has been seen (monotonic).
+        self._unwatched_since: tuple[float, float] | None = None
+        self._unwatched_by: list[str] = []
+        self._unwatched_paged = False
+        self._watched_since: float | None = None
         # Opened last: it claims the queue file and starts sending what an earlier run left queued.
         self.delivery = AlertDelivery(config.delivery) if config.delivery is not None else None
 
@@ -764,7 +832,6 @@ class AlertDispatcher:
                       decision.number, decision.tracked, partner,
                       0 if partner is None else decision.partner_number)
         self.alerts.append(alert)
-        self.raised += 1
         if len(self.alerts) > 1000:
             del self.alerts[:500]
         where = f"{alert.room}: " if alert.room else ""
@@ -774,18 +841,66 @@ class AlertDispatcher:
         log.warning("ALERT: %s%s (tracking id%s %s): %s (p=%.2f) at %s, %.2f s into the stream", where,
                     alert.who(), "s" if alert.partner is not None else "", ids, action, p, _iso(alert.time),
                     alert.stream_time)
-        delivered_as = self.delivery.submit(alert.to_json()) if self.delivery is not None else None
-        self._run_hook(alert, delivered_as)
+        self._send(alert)
         return alert
 
-    def _run_hook(self, alert: Alert, delivery_id: str | None) -> None:
+    def watch_room(self, problems: list[str], now: float | None = None) -> RoomAlert | None:
+        """Page "room_unwatched" once a problem of UNWATCHED_BY (LiveStats.problems, about once a second)
+        has lasted `unwatched_after_s`, gaps under WATCHED_AGAIN_S included, and "room_watched_again" once
+        none has been seen for WATCHED_AGAIN_S after that page; returns the alert raised, if one was. A
+        shorter outage is said by the log, the status line and --status-file alone. `now`: monotonic."""
+        after = self.config.unwatched_after_s
+        if after is None or not self.classes:  # nothing to alert for: there is no watch to lose
+            return None
+        now = time.monotonic() if now is None else now
+        unwatched_by = [problem for problem in problems if problem in UNWATCHED_BY]
+        if unwatched_by:
+            self._watched_since = None
+            if self._unwatched_since is None:
+                self._unwatched_since, self._unwatched_by = (now, time.time()), []
+            self._unwatched_by += [problem for problem in unwatched_by if problem not in self._unwatched_by]
+            if self._unwatched_paged or now - self._unwatched_since[0] < after:
+                return None
+            self._unwatched_paged = True
+            return self._page_room("room_unwatched", now - self._unwatched_since[0])
+        if self._unwatched_since is None:
+            return None
+        if self._watched_since is None:
+            self._watched_since = now
+        if now - self._watched_since < WATCHED_AGAIN_S:
+            return None
+        alert = (self._page_room("room_watched_again", self._watched_since - self._unwatched_since[0])
+                 if self._unwatched_paged else None)
+        self._unwatched_since, self._unwatched_paged, self._watched_since = None, False, None
+        return alert
+
+    def _page_room(self, kind: str, unwatched_s: float) -> RoomAlert:
+        assert self._unwatched_since is not None
+        alert = RoomAlert(kind, tuple(self._unwatched_by), self._unwatched_since[1], unwatched_s, time.time(),
+                          self.config.room)
+        where = f"{alert.room}: " if alert.room else ""
+        if kind == "room_unwatched":
+            log.warning("ALERT: %sthe room has not been watched for %.0f s (%s): no alert can be raised "
+                        "there until it is", where, unwatched_s, ", ".join(alert.problems))
+        else:
+            log.warning("ALERT: %sthe room is watched again (it was not for %.0f s)", where, unwatched_s)
+        self.room_alerts.append(alert)
+        del self.room_alerts[:-100]  # bounded: the log, the command and the endpoint have them all
+        self._send(alert)
+        return alert
+
+    def _send(self, alert: Alert | RoomAlert) -> None:
+        """To the endpoint (queued on disk first) and the command, after the log line."""
+        self.raised += 1
+        delivered_as = self.delivery.submit(alert.to_json()) if self.delivery is not None else None
+        self._run_hook(alert, delivered_as)
+
+    def _run_hook(self, alert: Alert | RoomAlert, delivery_id: str | None) -> None:
         if self._command is None:
             return
         environment = alert.environment(delivery_id)
         self._reap()
-        # Which page a failure lost: its room, who, what, when (several rooms may log to one collector).
-        where = f"{alert.room}: " if alert.room else ""
-        paged = f"the alert {where}{alert.who()}: {alert.action} at {_iso(alert.time)}"
+        paged = alert.describe()  # which page a failure lost
         # A group of its own: a hung command is stopped with whatever it started (a `curl` in a script).
         group = ({"start_new_session": True} if os.name == "posix"
                  else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
@@ -1146,6 +1261,7 @@ def run_headless(
                 next_check = now + 1.0
                 alerts.watch_commands()
                 stats = pipeline.stats()
+                alerts.watch_room(stats.problems(), now)
                 if (stats.stalled_s is not None) != stalled:
                     stalled = stats.stalled_s is not None
                     if stalled:

@@ -1166,6 +1166,8 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def _update_status(self) -> None:
         stats = self.pipeline.stats()
+        if self.alerts is not None:  # the room paged once it has gone unwatched (the banner says why)
+            self.alerts.watch_room(stats.problems())
 
         def ms(value: float | None) -> str:
             return "  -  " if value is None else f"{value * 1000:4.0f} ms"

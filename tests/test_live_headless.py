@@ -360,6 +360,55 @@ def test_alert_command_gets_the_alert_in_its_environment(tmp_path, monkeypatch):
     assert alerts.hook_failures == 0
 
 
+def test_a_room_not_watched_is_paged_once_and_once_more_when_it_is_watched_again(tmp_path, caplog):
+    """An unplugged sensor or a stuck recognition was said in the log, the status file and the window, and
+    to nobody the pages reach: a nurse-call system went on trusting a room where no fall could be alerted.
+    Now the room is paged after `unwatched_after_s`, once an outage, and again when it is watched."""
+    out = tmp_path / "pages.txt"
+    script = (f"import os; open({str(out)!r}, 'a').write(os.environ['ALERT_KIND'] + '|' + "
+              f"os.environ['ALERT_PROBLEMS'] + '|' + os.environ['ALERT_CLASS'] + '|' + "
+              f"os.environ['ALERT_JSON'] + chr(10))")
+    config = AlertConfig(classes=("fall_down",), command=f"{sys.executable} -c \"{script}\"", room="ward 3",
+                         unwatched_after_s=30.0)
+    alerts = AlertDispatcher(config, CLASSES)
+
+    def watch(span: range, problems: list[str]) -> list:
+        return [alert for t in span if (alert := alerts.watch_room(problems, float(t))) is not None]
+
+    assert watch(range(0, 30), ["no_frames", "missing_frames"]) == []  # 29 s: a Kinect may reopen by then
+    [unwatched] = watch(range(30, 31), ["no_frames"])
+    assert (unwatched.kind, unwatched.problems, unwatched.unwatched_s) == (
+        "room_unwatched", ("no_frames",), 30.0)
+    assert watch(range(31, 33), ["sensor_disconnected"]) == []  # the same outage: paged once
+    assert watch(range(33, 38), []) == []  # a gap under WATCHED_AGAIN_S
+    assert watch(range(38, 40), ["no_frames"]) == []
+    assert watch(range(40, 49), ["decisions_late", "alert_delivery_failing"]) == []  # worse, not blind
+    [again] = watch(range(49, 51), [])  # none seen for WATCHED_AGAIN_S from 40 s
+    assert again.kind == "room_watched_again" and again.unwatched_s == 40.0
+    assert again.problems == ("no_frames", "sensor_disconnected") and again.since == unwatched.since
+    # A shorter outage is the log's and the status file's alone, and the next one is counted afresh.
+    assert watch(range(100, 129), ["recognition_stuck"]) + watch(range(129, 140), []) == []
+    assert watch(range(140, 169), ["no_decisions"]) == []
+    assert [a.kind for a in watch(range(169, 171), ["no_decisions"])] == ["room_unwatched"]
+    assert alerts.raised == 3 and [a.kind for a in alerts.room_alerts] == [
+        "room_unwatched", "room_watched_again", "room_unwatched"]
+    alerts.close(timeout=20)
+    pages = [line.split("|", 3) for line in out.read_text().splitlines()]
+    assert [page[:3] for page in pages] == [["room_unwatched", "no_frames", ""],
+                                            ["room_watched_again", "no_frames,sensor_disconnected", ""],
+                                            ["room_unwatched", "no_decisions", ""]]
+    record = json.loads(pages[0][3])
+    assert record["kind"] == "room_unwatched" and record["room"] == "ward 3" and record["unwatched_s"] == 30.0
+    assert "person" not in record and alerts.hook_failures == 0
+    assert "ALERT: ward 3: the room has not been watched for 30 s (no_frames)" in caplog.text
+    assert "ALERT: ward 3: the room is watched again (it was not for 40 s)" in caplog.text
+    # Off (--alert-unwatched-after 0), or with nothing to alert for, the room is never paged.
+    for quiet in (dataclasses.replace(config, command=None, unwatched_after_s=None),
+                  dataclasses.replace(config, command=None, classes=())):
+        alerts = AlertDispatcher(quiet, CLASSES)
+        assert [alerts.watch_room(["sensor_disconnected"], float(t)) for t in range(100)] == [None] * 100
+
+
 def test_a_failing_alert_command_is_counted_not_fatal():
     command = f"{sys.executable} -c \"raise SystemExit(3)\""
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)
@@ -1982,6 +2031,29 @@ def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_end
     assert any(s["ok"] for s in seen) and any(not s["ok"] and not s["ended"] for s in seen)
     assert seen[-1]["ok"]  # plugged in again: well again before it ended
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary file left behind
+
+
+def test_a_headless_run_pages_the_room_while_its_sensor_is_unplugged(tiny_checkpoint, tmp_path, monkeypatch):
+    """The loop's once-a-second check hands the run's problems to the alerts: an unplugged sensor pages
+    the room (room_unwatched) through --alert-command, and plugged in again, once more
+    (room_watched_again)."""
+    import live.headless
+
+    monkeypatch.setattr(live.headless, "WATCHED_AGAIN_S", 1.0)
+    pipeline, _ = _pipeline_whose_stats_change(tiny_checkpoint, lambda at: {})
+    real_stats, first = pipeline.stats, []
+
+    def stats():  # unplugged for the loop's first 2.6 s of checks (counted from the first, after the warm-up)
+        first.append(first[0] if first else time.monotonic())
+        return dataclasses.replace(real_stats(), connected=time.monotonic() - first[0] >= 2.6)
+
+    pipeline.stats = stats
+    out = tmp_path / "pages.txt"
+    script = f"import os; open({str(out)!r}, 'a').write(os.environ['ALERT_KIND'] + chr(10))"
+    config = HeadlessConfig(output=Path(os.devnull), alerts=AlertConfig(
+        classes=("fall_down",), command=f"{sys.executable} -c \"{script}\"", unwatched_after_s=1.0))
+    summary = run_headless(pipeline, config, duration_s=6.0)
+    assert out.read_text().split() == ["room_unwatched", "room_watched_again"] and not summary.errors
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="systemd's notify socket: Linux")

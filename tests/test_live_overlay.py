@@ -1235,6 +1235,28 @@ def test_a_window_whose_alerts_reach_nobody_says_so_until_they_do(qtbot, tiny_mo
     alerts.close()
 
 
+def test_a_window_pages_the_room_while_its_sensor_is_unplugged(qtbot, tiny_model):
+    """The window's banner says a sensor is unplugged to whoever looks at it; the pages (--alert-url,
+    --alert-command) say it to the nurse-call system too, as a headless run's do."""
+    from live.headless import AlertConfig, AlertDispatcher
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), unwatched_after_s=0.2), CLASSES)
+    window = LiveWindow(pipeline, inputs.layout, alerts=alerts)
+    qtbot.addWidget(window)
+    window.show()
+    pipeline.source.connected = False
+    qtbot.waitUntil(lambda: [a.kind for a in alerts.room_alerts] == ["room_unwatched"], timeout=10000)
+    assert "sensor disconnected" in window.banner.text()
+    assert alerts.room_alerts[0].problems[0] == "sensor_disconnected"
+    pipeline.source.connected = True
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+    alerts.close()
+
+
 def test_a_window_whose_recognition_died_says_so_and_stays_open(qtbot, tiny_model):
     """The engine fails hop after hop until the worker stops: the window said "end of replay" in white
     over a video still running, and closed itself a second later (a live sensor's window, too). It stays,
