@@ -36,10 +36,15 @@ from core.frame import Body
 from core.room import body_up, standing_spines
 from core.skeleton import KINECT_V2, body_centre
 
-# How far (m, floor plane, body_centre) a body found again may be from where its track was last seen.
-# A person moves ~0.5 m in a second at a walk; two people hugging stand closer than that to each other,
-# and either identity is right for a scene-wide interaction.
+# How far (m, body_centre, on the floor: across the room's up) a body found again may be from where its
+# track was last seen. A person moves ~0.5 m in a second at a walk; two people hugging stand closer than
+# that to each other, and either identity is right for a scene-wide interaction.
 REJOIN_M = 0.5
+# The room's up for REJOIN_M is that of the standing spines (core.room.body_up) of the last this many
+# frames' bodies that stood fully tracked (10 s of one person at 30 fps); the camera's up until enough
+# have. Measured in the camera's x-z plane instead, a patient dropping 0.8 m straight down in front of a
+# sensor pitched 40 degrees down from a wall moved 0.51 m, and was found on the floor as somebody new.
+UP_FROM_LAST_SPINES = 300
 # How long a retired track's id may still be taken up again (see the module docstring): a Kinect finds a
 # person it lost again within a second or two.
 REJOIN_WITHIN_S = 3.0
@@ -146,6 +151,7 @@ class TrackTable:
         # Retired tracks' ids -> (when, where: body_centre) they were last seen, for REJOIN_WITHIN_S;
         # those that walked out of view are not kept.
         self._lost: dict[int, tuple[float, np.ndarray]] = {}
+        self._standing_spines: deque[np.ndarray] = deque(maxlen=UP_FROM_LAST_SPINES)  # for the room's up
         self._lock = threading.Lock()
         # Each distinct tracking id's number, 1, 2, 3, ... in order of appearance (64-bit ids are for no one
         # to read): the window, the decisions and the alerts all say "person 2" of the same person. A looped
@@ -171,8 +177,10 @@ class TrackTable:
                          if b.tracking_id not in self._rejoined and b.tracking_id not in self._tracks]
             # The nearest pairs first, over the whole frame: two people found again at once, each body
             # taking its nearest track in the sensor's order, could swap numbers.
+            up = body_up(np.array(self._standing_spines).reshape(-1, 3))
             pairs = sorted((distance, i, track_id) for i in newcomers
-                           for distance, track_id in self._lost_tracks_near(bodies[i], timestamp, claimed))
+                           for distance, track_id in self._lost_tracks_near(bodies[i], timestamp, claimed,
+                                                                            up))
             found: set[int] = set()  # indices in bodies given a track
             for _, i, track_id in pairs:
                 if i not in found and track_id not in claimed:
@@ -209,9 +217,11 @@ class TrackTable:
         with self._lock:
             return self._rejoined.get(tracking_id, tracking_id)
 
-    def _lost_tracks_near(self, body: Body, timestamp: float, claimed: set[int]) -> list[tuple[float, int]]:
+    def _lost_tracks_near(self, body: Body, timestamp: float, claimed: set[int], up: np.ndarray
+                          ) -> list[tuple[float, int]]:
         """(distance, track id) of each track `body` may continue: unseen in this frame, lately, within
-        REJOIN_M of it, and not last seen walking out at the side of the view."""
+        REJOIN_M of it across the room's `up` (a unit vector), and not last seen walking out at the side
+        of the view."""
         unseen = [(track_id, track.last_seen, body_centre(track.observations[-1].joints))
                   for track_id, track in self._tracks.items() if not _walked_out(track.observations)]
         unseen += [(track_id, *last) for track_id, last in self._lost.items()]
@@ -219,7 +229,8 @@ class TrackTable:
         for track_id, last_seen, last in unseen:
             if track_id in claimed or not 0 < timestamp - last_seen <= self._rejoin_within_s:
                 continue
-            distance = float(np.hypot(*(body_centre(body.joints) - last)[[0, 2]]))
+            offset = body_centre(body.joints) - last
+            distance = float(np.linalg.norm(offset - (offset @ up) * up))
             if distance <= REJOIN_M:
                 near.append((distance, track_id))
         return near
@@ -237,6 +248,9 @@ class TrackTable:
                 track.observations.append(
                     Observation(timestamp, sequence, body.joints, body.states, body.joints_color, body.truth)
                 )
+            if bodies:  # the room's up as standing people show it, for rejoin (UP_FROM_LAST_SPINES)
+                self._standing_spines.extend(standing_spines(np.stack([b.joints for b in bodies]),
+                                                             np.stack([b.states for b in bodies]), KINECT_V2))
             for tracking_id, track in list(self._tracks.items()):
                 if timestamp - track.last_seen > self._retire_after_s:
                     del self._tracks[tracking_id]

@@ -548,6 +548,21 @@ def test_a_sensor_pitched_down_at_the_room_tells_walking_out_from_falling():
     assert see(tracks, 3.0, on_floor) == [1] and tracks.rejoins == 1
 
 
+def test_a_patient_found_again_straight_below_a_pitched_sensor_keeps_their_number():
+    # Lost as they drop 0.8 m straight down in front of a sensor pitched 40 degrees down from a wall:
+    # 0.51 m in the camera's x-z plane, found on the floor as somebody new. On the floor, across the up
+    # that the person's standing spine showed, they did not move.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(45):
+        see(tracks, i / 30, seen_from_high(1, x=0.3, forward=3.0))
+    assert see(tracks, 2.5, seen_from_high(9, x=0.3, forward=3.0, drop=0.8)) == [1] and tracks.rejoins == 1
+    # Somebody else found 0.6 m away on the floor is not them.
+    tracks = TrackTable(history=50, retire_after_s=1.0)
+    for i in range(45):
+        see(tracks, i / 30, seen_from_high(1, x=0.3, forward=3.0))
+    assert see(tracks, 2.5, seen_from_high(9, x=0.9, forward=3.0, drop=0.8)) == [9] and tracks.rejoins == 0
+
+
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
     # Person 1 lost for a frame, somebody new (7) appears where they were and is rejoined to track 1;
     # then person 1 is back under their own id beside 7. Both stored as track 1 would mix two people
