@@ -66,6 +66,7 @@ from live.headless import (
     HeadlessConfig,
     alert_classes,
     default_alert_classes,
+    room_outage_file,
     run_headless,
 )
 from live.pipeline import LivePipeline, PipelineConfig, RecordingSettings, Summary
@@ -422,6 +423,9 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
             alerts=AlertConfig(classes=alert_classes, room=args.room,
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
                                unwatched_after_s=args.alert_unwatched_after or None,
+                               # Kept across restarts where the room's alerts go beyond the log.
+                               outage_file=room_outage_file(args.alert_queue.absolute())
+                               if args.alert_command or args.alert_url else None,
                                delivery=None if args.alert_url is None else DeliveryConfig(
                                    args.alert_url, queue_path=args.alert_queue.absolute(),
                                    timeout_s=args.alert_timeout,

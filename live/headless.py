@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from core.atomic import write_then_rename
+from core.atomic import replace_atomically, write_then_rename
 from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
@@ -67,7 +67,8 @@ STUCK_EXIT_S = 60.0
 KEEPING_UP_AGAIN_S = 10.0
 # The problems (LiveStats.problems) under which nothing in the room is recognised, so no alert can be
 # raised: a fall there would go unseen. Frames missed or decisions late make recognition worse, not absent.
-UNWATCHED_BY = ("sensor_disconnected", "no_frames", "source_read_stuck", "recognition_stuck", "no_decisions")
+UNWATCHED_BY = ("sensor_disconnected", "no_frames", "source_read_stuck", "recognition_stuck", "no_decisions",
+                "stopped_by_error")
 # A room not watched is watched again once none of UNWATCHED_BY has been seen for this long: a sensor that
 # drops out every few seconds is one outage, paged once, not a page and an all-clear each time.
 WATCHED_AGAIN_S = 10.0
@@ -85,6 +86,9 @@ class AlertConfig:
     # its end: the nurse-call system learns that falls there cannot be alerted (None: never). 30 s lets a
     # Kinect reopen by itself (10 s) without paging anyone.
     unwatched_after_s: float | None = 30.0
+    # Where a paged outage is kept across restarts (RoomWatch; None: not kept). The app puts it beside
+    # --alert-queue (room_outage_file), where an alert command or --alert-url goes beyond the log.
+    outage_file: Path | None = None
 
     def __post_init__(self) -> None:
         # Said at start-up: a mistyped pager script would otherwise show only when a patient falls.
@@ -678,6 +682,11 @@ class RoomAlert:
         }
 
 
+def room_outage_file(queue_path: Path) -> Path:
+    """Where RoomWatch keeps a paged outage: beside the alert queue, one per app as the queue is."""
+    return queue_path.with_name(queue_path.stem + ".unwatched.json")
+
+
 def default_alert_classes(class_names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The default alert classes this model knows, in its own spelling (maybe none)."""
     known = {name.lower(): name for name in class_names}
@@ -708,6 +717,103 @@ def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[
     # The class as spelt, where the model has it so; else every class spelt alike (a model an older
     # version trained with "Café" twice: both are the one action, and both alert).
     return {name for c in classes for name in ([c] if c in class_names else known[key(c)])}
+
+
+class RoomWatch:
+    """Whether the room is watched (AlertDispatcher.watch_room). An outage begins with the first problem of
+    UNWATCHED_BY (`already_s` before it was first reported: the stall, stuck and undecided problems are
+    reported 3-10 s into themselves), is paged once it has lasted `after_s`, gaps under WATCHED_AGAIN_S
+    included, and ends once none has been seen for WATCHED_AGAIN_S: paged too where its start was. A
+    shorter outage is said by the log, the status line and --status-file alone.
+
+    A paged outage is kept in `path` until its end is paged: a run that a service manager restarts in it
+    (a read stuck for good ends the run) neither pages it again nor leaves the nurse-call system holding
+    a page that never ends. Written off the caller's thread (the window's, the headless loop's: a share
+    that hangs must not hold them), in order."""
+
+    def __init__(self, after_s: float, path: Path | None, room: str) -> None:
+        self.after_s = after_s
+        self.path = path
+        self.room = room
+        self.since: tuple[float, float] | None = None  # the outage's start: monotonic, wall clock
+        self.problems: list[str] = []  # those seen in it, first seen first
+        self.paged = False
+        self._watched_since: float | None = None  # monotonic: since when none of UNWATCHED_BY has been seen
+        self._writer: threading.Thread | None = None
+        self._read_back()
+
+    def observe(self, problems: list[str], now: float, already_s: float = 0.0
+                ) -> tuple[str, tuple[str, ...], float, float] | None:
+        """One reading of the run's problems at monotonic `now`; (kind, the outage's problems, its start on
+        the wall clock, how long the room has gone unwatched) where it calls for an alert, else None."""
+        unwatched_by = [problem for problem in problems if problem in UNWATCHED_BY]
+        if unwatched_by:
+            self._watched_since = None
+            if self.since is None:
+                self.since, self.problems = (now - already_s, time.time() - already_s), []
+            self.problems += [problem for problem in unwatched_by if problem not in self.problems]
+            if self.paged or now - self.since[0] < self.after_s:
+                return None
+            self.paged = True
+            self._keep({"room": self.room, "since": self.since[1], "problems": self.problems})
+            return "room_unwatched", tuple(self.problems), self.since[1], now - self.since[0]
+        if self.since is None:
+            return None
+        if self._watched_since is None:
+            self._watched_since = now
+        if now - self._watched_since < WATCHED_AGAIN_S:
+            return None
+        found = None
+        if self.paged:
+            self._keep(None)
+            lasted = self._watched_since - self.since[0]
+            found = ("room_watched_again", tuple(self.problems), self.since[1], lasted)
+        self.since, self.paged, self._watched_since = None, False, None
+        return found
+
+    def _read_back(self) -> None:
+        """An outage an earlier run paged and did not see end: paged, going on since its start."""
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+            since, problems = float(record["since"]), [str(problem) for problem in record["problems"]]
+            if not math.isfinite(since):
+                raise ValueError(f"since {since} is not a time")
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+            log.warning("%s: not a record of the room's outage (%s): left as it is, and no end of an earlier "
+                        "run's outage will be paged", self.path, error)
+            return
+        lasted = max(time.time() - since, 0.0)
+        self.since, self.problems, self.paged = (time.monotonic() - lasted, since), problems, True
+        log.warning("an earlier run paged the room as not watched since %s (%s): its end is paged once it is "
+                    "watched again", _iso(since), self.path)
+
+    def _keep(self, record: dict | None) -> None:
+        """Write the paged outage to `path` (None: remove it), after any write before."""
+        path, before = self.path, self._writer
+        if path is None:
+            return
+
+        def write() -> None:
+            if before is not None:
+                before.join()
+            try:
+                if record is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    replace_atomically(path, (json.dumps(record) + "\n").encode())
+            except OSError as error:
+                log.error("%s: the room's outage could not be %s (%s): a run started again meanwhile would "
+                          "not know of it", path, "forgotten" if record is None else "kept", error)
+
+        self._writer = threading.Thread(target=write, name="room-outage-file", daemon=True)
+        self._writer.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._writer is not None:
+            self._writer.join(timeout)
 
 
 # An alert's episode: (the tracking ids of the person, or of the pair for a two-person action; class).
@@ -760,12 +866,9 @@ class AlertDispatcher:
         self.raised = 0  # every alert of the run, the room's included
         self.hook_failures = 0
         self.command_failing = False  # the alert command's last run failed (said until a run succeeds)
-        # The outage going on (watch_room): since when (monotonic, wall clock), the problems seen in it,
-        # whether it has been paged, and since when none of its problems has been seen (monotonic).
-        self._unwatched_since: tuple[float, float] | None = None
-        self._unwatched_by: list[str] = []
-        self._unwatched_paged = False
-        self._watched_since: float | None = None
+        # Whether the room is watched (watch_room); None where room alerts are off, or nothing alerts.
+        self._room = (RoomWatch(config.unwatched_after_s, config.outage_file, config.room)
+                      if config.unwatched_after_s is not None and self.classes else None)
         # Opened last: it claims the queue file and starts sending what an earlier run left queued.
         self.delivery = AlertDelivery(config.delivery) if config.delivery is not None else None
 
@@ -844,40 +947,18 @@ class AlertDispatcher:
         self._send(alert)
         return alert
 
-    def watch_room(self, problems: list[str], now: float | None = None) -> RoomAlert | None:
-        """Page "room_unwatched" once a problem of UNWATCHED_BY (LiveStats.problems, about once a second)
-        has lasted `unwatched_after_s`, gaps under WATCHED_AGAIN_S included, and "room_watched_again" once
-        none has been seen for WATCHED_AGAIN_S after that page; returns the alert raised, if one was. A
-        shorter outage is said by the log, the status line and --status-file alone. `now`: monotonic."""
-        after = self.config.unwatched_after_s
-        if after is None or not self.classes:  # nothing to alert for: there is no watch to lose
+    def watch_room(self, problems: list[str], now: float | None = None, already_s: float = 0.0
+                   ) -> RoomAlert | None:
+        """The run's problems now (LiveStats.problems, about once a second; `already_s`: how long the
+        oldest of them has lasted, LiveStats.unwatched_s) to RoomWatch, and the alert it calls for raised;
+        returns that alert, if one was. `now`: monotonic."""
+        if self._room is None:
             return None
-        now = time.monotonic() if now is None else now
-        unwatched_by = [problem for problem in problems if problem in UNWATCHED_BY]
-        if unwatched_by:
-            self._watched_since = None
-            if self._unwatched_since is None:
-                self._unwatched_since, self._unwatched_by = (now, time.time()), []
-            self._unwatched_by += [problem for problem in unwatched_by if problem not in self._unwatched_by]
-            if self._unwatched_paged or now - self._unwatched_since[0] < after:
-                return None
-            self._unwatched_paged = True
-            return self._page_room("room_unwatched", now - self._unwatched_since[0])
-        if self._unwatched_since is None:
+        found = self._room.observe(problems, time.monotonic() if now is None else now, already_s)
+        if found is None:
             return None
-        if self._watched_since is None:
-            self._watched_since = now
-        if now - self._watched_since < WATCHED_AGAIN_S:
-            return None
-        alert = (self._page_room("room_watched_again", self._watched_since - self._unwatched_since[0])
-                 if self._unwatched_paged else None)
-        self._unwatched_since, self._unwatched_paged, self._watched_since = None, False, None
-        return alert
-
-    def _page_room(self, kind: str, unwatched_s: float) -> RoomAlert:
-        assert self._unwatched_since is not None
-        alert = RoomAlert(kind, tuple(self._unwatched_by), self._unwatched_since[1], unwatched_s, time.time(),
-                          self.config.room)
+        kind, unwatched_by, since, unwatched_s = found
+        alert = RoomAlert(kind, unwatched_by, since, unwatched_s, time.time(), self.config.room)
         where = f"{alert.room}: " if alert.room else ""
         if kind == "room_unwatched":
             log.warning("ALERT: %sthe room has not been watched for %.0f s (%s): no alert can be raised "
@@ -1001,6 +1082,8 @@ class AlertDispatcher:
         while self._children and time.monotonic() < given_up:
             time.sleep(0.05)
             self._reap(hung_after_s=0.0)
+        if self._room is not None:
+            self._room.close(timeout)
         if self.delivery is not None:
             self.delivery.close(timeout)
 
@@ -1261,7 +1344,7 @@ def run_headless(
                 next_check = now + 1.0
                 alerts.watch_commands()
                 stats = pipeline.stats()
-                alerts.watch_room(stats.problems(), now)
+                alerts.watch_room(stats.problems(), now, stats.unwatched_s)
                 if (stats.stalled_s is not None) != stalled:
                     stalled = stats.stalled_s is not None
                     if stalled:

@@ -1166,8 +1166,9 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def _update_status(self) -> None:
         stats = self.pipeline.stats()
-        if self.alerts is not None:  # the room paged once it has gone unwatched (the banner says why)
-            self.alerts.watch_room(stats.problems())
+        # The room paged once it has gone unwatched (the banner says why); a replay that ran out is no outage.
+        if self.alerts is not None and not (self.pipeline.ended and self.pipeline.failure is None):
+            self.alerts.watch_room(stats.problems(), already_s=stats.unwatched_s)
 
         def ms(value: float | None) -> str:
             return "  -  " if value is None else f"{value * 1000:4.0f} ms"

@@ -168,6 +168,16 @@ class LiveStats:
     # Which part of its recording the clip being recorded is: a "saved ..." of the part before, as its
     # video filled, read as if the recording had stopped.
     recording_part: int = 1
+    # The capture or recognition thread stopped on an error (LivePipeline.failure): a headless run ends on
+    # it, the window stays open on it, and nothing is recognised any more.
+    stopped_by_error: bool = False
+
+    @property
+    def unwatched_s(self) -> float:
+        """How long the oldest of the stall, the stuck read or hop and the people undecided has lasted: each
+        is reported some seconds into itself (STALLED_S ... RECOGNITION_STUCK_S). 0.0 for none."""
+        lasting = (self.stalled_s, self.source_stuck_s, self.recognition_stuck_s, self.undecided_s)
+        return max((seconds for seconds in lasting if seconds is not None), default=0.0)
 
     @property
     def troubled(self) -> bool:
@@ -188,6 +198,7 @@ class LiveStats:
             "decisions_late": self.late_decisions_s is not None,
             "recording_dropping_frames": self.recording_dropped > 0,
             "recording_not_begun": self.record_not_begun is not None,
+            "stopped_by_error": self.stopped_by_error,
         }
         return [key for key, wrong in found.items() if wrong]
 
@@ -905,6 +916,7 @@ class LivePipeline:
             missing_frames=(missed if (missed := self.capture.missed_share()) is not None
                             and missed >= MISSING_FRAMES_SHARE and not self.paused else None),
             late_decisions_s=self._late_decisions_s(),
+            stopped_by_error=self.failure is not None,
         )
 
     def _late_decisions_s(self) -> float | None:

@@ -409,6 +409,41 @@ def test_a_room_not_watched_is_paged_once_and_once_more_when_it_is_watched_again
         assert [alerts.watch_room(["sensor_disconnected"], float(t)) for t in range(100)] == [None] * 100
 
 
+def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, caplog):
+    """A stuck read is reported 10 s into itself, and ends the run at 60 s for the service manager to
+    restart: the page came 40 s into the outage, and the run started again neither knew it had been paged
+    (it paged it again) nor paged its end once the sensor worked (the nurse-call system held a page that
+    never ended)."""
+    from live.headless import room_outage_file
+
+    kept = room_outage_file(tmp_path / "alerts" / "queue.jsonl")
+    assert kept == tmp_path / "alerts" / "queue.unwatched.json"
+    config = AlertConfig(classes=("fall_down",), room="ward 3", unwatched_after_s=30.0, outage_file=kept)
+    alerts = AlertDispatcher(config, CLASSES)
+    t0 = time.monotonic()
+    assert alerts.watch_room(["source_read_stuck"], t0 + 10.0, already_s=10.0) is None
+    paged = alerts.watch_room(["source_read_stuck"], t0 + 30.0, already_s=30.0)
+    assert paged is not None and paged.unwatched_s == 30.0  # 30 s from the read's start, not 40
+    alerts.close(timeout=5)
+    assert json.loads(kept.read_text())["problems"] == ["source_read_stuck"]
+
+    restarted = AlertDispatcher(config, CLASSES)  # the same outage goes on: not paged again
+    assert "an earlier run paged the room as not watched since" in caplog.text
+    t1 = time.monotonic()
+    assert [restarted.watch_room(["sensor_disconnected"], t1 + t) for t in range(40)] == [None] * 40
+    assert [restarted.watch_room([], t1 + 40 + t) for t in range(10)] == [None] * 10
+    [again] = [a for t in range(10, 12) if (a := restarted.watch_room([], t1 + 40 + t)) is not None]
+    assert again.kind == "room_watched_again" and again.since == paged.since
+    # From the read's start, 10 s before the first run's (wall clock), to the restarted run's 40 s.
+    assert again.problems == ("source_read_stuck", "sensor_disconnected") and again.unwatched_s >= 49.9
+    restarted.close(timeout=5)
+    assert not kept.exists()
+    # A file that is no such record is said, naming it, and left as it is.
+    kept.write_text("[1, 2")
+    AlertDispatcher(config, CLASSES).close()
+    assert f"{kept}: not a record of the room's outage" in caplog.text and kept.read_text() == "[1, 2"
+
+
 def test_a_failing_alert_command_is_counted_not_fatal():
     command = f"{sys.executable} -c \"raise SystemExit(3)\""
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=command), CLASSES)

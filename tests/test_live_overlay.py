@@ -1257,6 +1257,44 @@ def test_a_window_pages_the_room_while_its_sensor_is_unplugged(qtbot, tiny_model
     alerts.close()
 
 
+def test_a_window_pages_the_room_when_recognition_stops_by_error_not_when_a_replay_runs_out(
+    qtbot, tiny_model
+):
+    """The window stays open on a failed capture (with a banner: nothing is recognised); the source still
+    said it was connected and nothing was paged. A replay that ran out, left open, said it was unplugged,
+    and was paged as an outage."""
+    from live.headless import AlertConfig, AlertDispatcher
+    from live.overlay import OverlayConfig
+
+    engine, inputs = tiny_model
+
+    def room_pages(fails: bool) -> list[tuple[str, tuple[str, ...]]]:
+        def frames():  # 1 s of the room; then the sensor's driver fails, or the replay ends
+            for i in range(30):
+                yield Frame(i / 30, np.zeros((360, 640, 3), np.uint8), [person(11, -0.5, i / 30, "wave")], i)
+            if fails:
+                raise OSError("USB reset")
+
+        source = FrameStream("a replay", frames, options=ReplayOptions(realtime=True), color_shape=(360, 640),
+                             camera=CAMERA, fps=30.0)
+        config = PipelineConfig(recognition=RecognitionConfig(hop_s=0.3))
+        pipeline = LivePipeline(source, engine, inputs, config)
+        pipeline.start()
+        alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), unwatched_after_s=0.2), CLASSES)
+        window = LiveWindow(pipeline, inputs.layout, OverlayConfig(close_at_end=False), alerts=alerts)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: pipeline.ended, timeout=20000)
+        qtbot.wait(800)
+        window.close()
+        qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+        alerts.close()
+        return [(a.kind, a.problems) for a in alerts.room_alerts]
+
+    pages = [room_pages(fails=True), room_pages(fails=False)]
+    assert pages == [[("room_unwatched", ("stopped_by_error",))], []]
+
+
 def test_a_window_whose_recognition_died_says_so_and_stays_open(qtbot, tiny_model):
     """The engine fails hop after hop until the worker stops: the window said "end of replay" in white
     over a video still running, and closed itself a second later (a live sensor's window, too). It stays,
