@@ -92,7 +92,7 @@ def summarise(name: str, decisions: list[dict], classes: tuple[str, ...]) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cross_dataset",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--checkpoint", type=existing_path,

@@ -41,7 +41,7 @@ def sample_frame(seed: int = 0) -> np.ndarray:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.depth_recording", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=integer_in(1), default=30)
     args = parser.parse_args()

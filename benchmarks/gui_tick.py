@@ -69,7 +69,7 @@ def measure(people: int, ticks: int, seed: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gui_tick", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=integer_in(1, 6), default=2, help="people in the room (default 2)")
     parser.add_argument("--ticks", type=integer_in(1), default=100, help="redraws timed (default 100)")

@@ -34,7 +34,7 @@ def inside(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.hand_box_legs",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--clips", type=integer_in(1), default=20, help="clips per class")

@@ -43,7 +43,7 @@ def _length(frames: np.ndarray, a: int, b: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.joint_maps",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", type=existing_path, default=Path("../shared/data"))

@@ -47,7 +47,7 @@ def people(count: int, camera: ColorCamera) -> list[Body]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.privacy_blur", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=integer_in(1), default=50)
     parser.add_argument("--people", type=integer_in(1), default=2)

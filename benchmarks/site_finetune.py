@@ -210,7 +210,7 @@ def skeleton_only(base: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.site_finetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/site_demo"))
     parser.add_argument("--base", type=Path, default=REPO_ROOT / "training" / "checkpoints" / "demo.pt")

@@ -35,7 +35,7 @@ from recordings.clip import open_recording  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.view3d_speed",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--frames", type=integer_in(1), default=60)

@@ -33,6 +33,7 @@ from core.privacy import PrivacyMode, blur_faces, hide_depth_faces
 from live.sources import EndOfStream, Source
 from live.stats import RateMeter
 from live.tracks import TrackTable
+from recordings.recorder import RECORDING_ERRORS
 from recordings.stop_signals import join_in_slices, wait_for_event_in_slices
 
 log = logging.getLogger(__name__)
@@ -264,14 +265,15 @@ class RecordingSink:
                     else:
                         self.written += 1
                 except Exception as error:  # a full disk must not take the app down: report, stop writing
-                    log.error("recording failed: %s", error)
+                    log.error("recording failed: %s", error, exc_info=not isinstance(error, RECORDING_ERRORS))
                     self.error = error
                 if self.error is not None:  # finalise what was written now, not when somebody presses r
                     break
             try:
                 self.recorder.close()
             except Exception as error:
-                log.error("finalising the recording failed: %s", error)
+                log.error("finalising the recording failed: %s", error,
+                          exc_info=not isinstance(error, RECORDING_ERRORS))
                 self.error = self.error or error
         finally:
             if self._on_finished is not None:  # before `finished`: a waiter then sees the bookkeeping done

@@ -370,7 +370,9 @@ class LineWriter:
                 _silence(self._stream)  # Python flushes stdout again at exit: that must not fail too
                 log.info("the reader of %s closed its end", self.where)  # what follows: run_headless's
             except Exception as error:  # a full disk, a folder removed, a closed stream: OSError, ValueError
-                # (and anything else: a writer thread that died of it lost every later line unsaid)
+                # (and anything else: a writer thread that died of it lost every later line unsaid; said
+                # with its traceback, as the defect of ours it is, not the disk's)
+                defect = not isinstance(error, (OSError, ValueError))
                 if self.path is not None and self._stream is not None:  # closed now: its buffer, lines
                     with contextlib.suppress(OSError, ValueError):  # counted lost, is not written later
                         self._stream.close()
@@ -378,13 +380,14 @@ class LineWriter:
                     dropped_before = self.dropped
                 self._count_dropped(unflushed)
                 unflushed, reopened = 0, False
-                why = getattr(error, "strerror", None) or error
+                why = (f"{type(error).__name__}: {error}" if defect
+                       else getattr(error, "strerror", None) or error)
                 self.failure, failed_at = f"{self.where}: cannot be written ({why})", time.monotonic()
                 if not self.failing:  # said once: a disk that stays full fails each retry quietly
                     self.failing = True
                     again = (f"lines are dropped until it can be, tried again every {self.RETRY_S:.0f} s"
                              if self.path is not None else "nothing more is written there this run")
-                    log.error("%s; %s (recognition and alerts go on)", self.failure, again)
+                    log.error("%s; %s (recognition and alerts go on)", self.failure, again, exc_info=defect)
             if item is self._CLOSE:
                 return
 
@@ -1203,9 +1206,10 @@ class StuckSteps:
         over, new = self.observe(now, stuck_s)
         if over:
             log.info("%s works again", self.what)
-        if new:
+        if new:  # ends_the_run: at STUCK_EXIT_S, or half of it after it was first seen, whichever is later
+            ends_at = max(STUCK_EXIT_S, self.first_seen_s + STUCK_EXIT_S / 2)
             log.error("%s %s for %.0f s (%s?): %s and no alert can be raised; ending after %.0f s", self.what,
-                      self.stuck_words, stuck_s, self.cause, self.unseen, STUCK_EXIT_S)
+                      self.stuck_words, stuck_s, self.cause, self.unseen, ends_at)
         if self.ends_the_run(stuck_s):
             return f"{self.what} stuck for {stuck_s:.0f} s ({self.cause})"
         return None

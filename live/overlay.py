@@ -66,6 +66,7 @@ from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
 from live.worker import Decision  # noqa: E402
 from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
 from recordings.picture_text import put_text, text_size  # noqa: E402
+from recordings.recorder import RECORDING_ERRORS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -1491,7 +1492,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         try:
             self.pipeline.start_recording(self.config.record_dir, label=label, chosen=True)
         except Exception as error:  # low disk space, unwritable folder: say so, keep running
-            log.error("cannot record: %s", error)
+            log.error("cannot record: %s", error, exc_info=not isinstance(error, RECORDING_ERRORS))
             try:
                 self._recording_refused.emit(str(error))
             except RuntimeError:  # the window was deleted meanwhile

@@ -172,6 +172,11 @@ class LowDiskSpaceError(RecorderError):
     pass
 
 
+# What a recording's own trouble raises (its disk, its files, a frame it cannot take, a name or label it
+# refuses): said in one line. Anything else out of a recording is a defect of ours: said with its traceback.
+RECORDING_ERRORS = (OSError, ValueError, RecorderError)
+
+
 @dataclass(frozen=True)
 class ClipNaming:
     """The S, C and P parts of generated sample names; R counts up past the clips already there.

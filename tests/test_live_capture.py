@@ -660,6 +660,27 @@ def test_recording_sink_finalises_a_clip_that_replays(tmp_path):
 
 
 
+def test_a_recording_stopped_by_a_defect_is_said_with_its_traceback_a_full_disk_in_one_line(tmp_path, caplog):
+    """A typo in the recorder (an AttributeError) was logged as "recording failed: 'F' object has no
+    attribute 'colr'", like a full disk, its traceback lost."""
+    from recordings.recorder import Recorder
+
+    for error, traced in ((AttributeError("'Frame' object has no attribute 'colr'"), True),
+                          (OSError(28, "No space left on device"), False)):
+        caplog.clear()
+        recorder = Recorder(tmp_path, sample_name=f"failing_{traced}", source="test")
+
+        def write(frame, error=error):
+            raise error
+
+        recorder.write = write
+        sink = RecordingSink(recorder)
+        sink.offer(frame(0, shape=(16, 24), value=40))
+        sink.close()
+        [record] = [r for r in caplog.records if r.getMessage().startswith("recording failed")]
+        assert sink.error is error and bool(record.exc_info) is traced
+
+
 def test_a_sink_whose_recorder_stopped_for_disk_space_counts_the_frames_the_clip_holds(tmp_path, monkeypatch):
     import shutil
 

@@ -922,7 +922,8 @@ def test_a_closed_standard_output_is_refused_without_output(monkeypatch, capsys)
 
 def test_a_writer_that_meets_any_error_says_so_instead_of_its_thread_dying(monkeypatch, caplog):
     """Only OSError and ValueError were caught: anything else ended the writer's thread with a traceback,
-    and every later line went nowhere, the summary silent."""
+    and every later line went nowhere, the summary silent. Such an error is a defect, not the disk's: it
+    is said with its type and traceback (it read as "cannot be written", a disk's trouble, and no more)."""
     import io
 
     from live.headless import LineWriter
@@ -937,9 +938,10 @@ def test_a_writer_that_meets_any_error_says_so_instead_of_its_thread_dying(monke
         writer.write("{}\n")
         writer.write("{}\n")
         writer.close()
-    assert writer.failure == "standard output: cannot be written (a stream that fails oddly)"
+    assert writer.failure == "standard output: cannot be written (RuntimeError: a stream that fails oddly)"
     assert writer.errors() == [f"{writer.failure}; 2 lines not written"]
-    assert "standard output: cannot be written" in caplog.text
+    [record] = [r for r in caplog.records if "standard output: cannot be written" in r.getMessage()]
+    assert record.exc_info and record.exc_info[0] is RuntimeError
 
 
 def test_sigterm_during_the_engine_warm_up_ends_the_start(monkeypatch, capsys):
