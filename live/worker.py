@@ -280,9 +280,10 @@ FAILED_HOPS_IN_A_ROW = 5
 # line this often: one traceback per hop filled the log with some 1,200 lines a minute.
 FAILURE_REMINDER_S = 60.0
 # A partner counts as near only when seen over at least this share of the window (first to last
-# sighting): a Kinect ghost body (a coat on a chair, a reflection) flickers in for a few frames, and
-# that would otherwise open the two-person actions to a person alone for PARTNER_MEMORY_S. On PKU-MMD's
-# validation streams 0 and 0.25 give the same figures (training/checkpoints/README.md, session 30).
+# sighting): a Kinect ghost body (a coat on a chair, a reflection, a fragment near the sensor) flickers in
+# for a few frames, and would otherwise open the two-person actions to a person alone for
+# PARTNER_MEMORY_S; one gone from view before the window's end is not fed as the second body either. On
+# PKU-MMD's validation streams 0 and 0.25 give the same figures (training/checkpoints/README.md, session 30).
 PARTNER_MIN_SHARE = 0.25
 
 
@@ -315,6 +316,12 @@ def _nearest_partner(
     distances = [float(np.linalg.norm(body_centre(o.joints[-1]) - centre)) for o in candidates]
     nearby = [(d, o) for d, o in zip(distances, candidates, strict=True) if d <= PARTNER_MAX_M]
     return min(nearby, key=lambda pair: pair[0])[1] if nearby else None
+
+
+def _seen_for(track: TrackSnapshot, start: float, end: float) -> float:
+    """Seconds from a track's first to its last sighting between `start` and `end`; -1 for none."""
+    sightings = track.timestamps[(track.timestamps >= start) & (track.timestamps <= end)]
+    return float(sightings[-1] - sightings[0]) if len(sightings) else -1.0
 
 
 def _at_samples(
@@ -726,7 +733,16 @@ class RecognitionWorker:
         bodies = np.zeros((len(index), inputs.num_bodies, joints.shape[1], 3), np.float32)
         body_states = np.zeros((len(index), inputs.num_bodies, joints.shape[1]), np.int8)
         bodies[:, 0], body_states[:, 0] = joints, states
-        partner = _nearest_partner(person, everyone, times[0]) if self._find_partner else None
+        # The partner is somebody seen over PARTNER_MIN_SHARE of the window or in view at its end (one who
+        # just came, fed as training feeds a latecomer): a Kinect ghost (a fragment near the sensor for a
+        # frame or two, gone since) nearer than the real partner was fed in their place for a whole
+        # window, the decision naming the real one (PKU-MMD 0015-L at 37 s: a punch read as a hug).
+        window_start = end - inputs.window.duration_s
+        long_enough = PARTNER_MIN_SHARE * inputs.window.duration_s
+        seen_for = {o.tracking_id: _seen_for(o, window_start, end) for o in everyone}
+        present = [o for o in everyone
+                   if seen_for[o.tracking_id] >= long_enough or o.last_seen >= end - self._sample_gap_s]
+        partner = _nearest_partner(person, present, times[0]) if self._find_partner else None
         near = None  # the partner, where seen long enough to count as near (PARTNER_MIN_SHARE)
         if partner is not None:
             partner_index = window_indices(partner.timestamps, end, inputs.window)
@@ -735,10 +751,7 @@ class RecognitionWorker:
             there_as_long = partner.timestamps[0] <= person.timestamps[0]
             partner_joints, partner_states = _at_samples(partner, partner_index, times, self._sample_gap_s,
                                                          pad_start=there_as_long)
-            sightings = partner.timestamps[(partner.timestamps >= end - inputs.window.duration_s)
-                                           & (partner.timestamps <= end)]
-            seen_for = sightings[-1] - sightings[0] if len(sightings) else 0.0
-            near = partner if seen_for >= PARTNER_MIN_SHARE * inputs.window.duration_s else None
+            near = partner if seen_for[partner.tracking_id] >= long_enough else None
             if inputs.num_bodies > 1:
                 bodies[:, 1], body_states[:, 1] = partner_joints, partner_states
         if self._to_model is not None:  # a model of another sensor (Kinect v1): the bodies mapped to it

@@ -429,6 +429,32 @@ def test_a_ghost_body_for_a_few_frames_is_no_partner(tiny_model, shared_data):
     assert decided >= 8
 
 
+def test_a_ghost_nearer_than_the_partner_is_not_fed_in_their_place(tiny_model, shared_data):
+    """PKU-MMD 0015-L: a fragment near the sensor for two frames, nearer to a person than their partner
+    (1.8 m away, there the whole window), was fed as the second body in the partner's place for a whole
+    window, while the decision named the partner: a punch read as a hug."""
+    engine, inputs = tiny_model
+    source = replay_source(shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton",
+                           ReplayOptions(realtime=False))
+    frames = read_all(source)[:60]
+    person, partner = frames[-1].bodies[:2]
+    for frame in frames[-12:-10]:  # two frames, 0.07 s, 0.3 m from the person, gone 0.3 s before the end
+        near = frame.bodies[0].joints + np.float32([0.3, 0, 0])
+        ghost = replace(frame.bodies[0], tracking_id=999, joints=near)
+        frame.bodies = [*frame.bodies, ghost]
+    ring, tracks = FrameRing(80, None), TrackTable(history=80)
+    capture = Capture(source, ring, tracks, period_s=1 / 30)
+    for frame in frames:
+        capture.accept(frame, time.perf_counter())
+    worker = RecognitionWorker(ring, tracks, engine, inputs, DEFAULT_CAMERA, lambda hop: None)
+    everyone = tracks.snapshot()
+    decided = next(s for s in everyone if s.tracking_id == person.tracking_id)
+    crops = np.zeros((len(inputs.parts), inputs.window.num_frames, inputs.glimpse.crop_size,
+                      inputs.glimpse.crop_size, 3), np.uint8)
+    _, _, near, _ = worker._window(decided, everyone, frames[-1].timestamp, crops)
+    assert near is not None and near.tracking_id == partner.tracking_id  # the ghost fed: no partner near
+
+
 def read_all(source: FrameStream) -> list[Frame]:
     source.open()
     frames = []
