@@ -72,6 +72,9 @@ UNWATCHED_BY = ("sensor_disconnected", "no_frames", "source_read_stuck", "recogn
 # A room not watched is watched again once none of UNWATCHED_BY has been seen for this long: a sensor that
 # drops out every few seconds is one outage, paged once, not a page and an all-clear each time.
 WATCHED_AGAIN_S = 10.0
+# An outage not yet paged as a run ends goes on in a run started within this long (a service manager's
+# restart after a stuck read: RoomWatch); a later start counts afresh.
+OUTAGE_CARRIED_OVER_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -729,10 +732,12 @@ class RoomWatch:
     included, and ends once none has been seen for WATCHED_AGAIN_S: paged too where its start was. A
     shorter outage is said by the log, the status line and --status-file alone.
 
-    A paged outage is kept in `path` until its end is paged: a run that a service manager restarts in it
-    (a read stuck for good ends the run) neither pages it again nor leaves the nurse-call system holding
-    a page that never ends. Written off the caller's thread (the window's, the headless loop's: a share
-    that hangs must not hold them), in order."""
+    An outage is kept in `path` across restarts: once paged, until its end is paged (a run restarted in it
+    neither pages it again nor leaves the nurse-call system holding a page that never ends); not yet
+    paged, as the run ends, for a run started within OUTAGE_CARRIED_OVER_S (a read stuck for good ends each
+    run at STUCK_EXIT_S: counted afresh by each, an outage never reached an `after_s` of a minute). Written
+    off the caller's thread (the window's, the headless loop's: a share that hangs must not hold them), in
+    order."""
 
     def __init__(self, after_s: float, path: Path | None, room: str) -> None:
         self.after_s = after_s
@@ -742,6 +747,7 @@ class RoomWatch:
         self.problems: list[str] = []  # those seen in it, first seen first
         self.paged = False
         self._watched_since: float | None = None  # monotonic: since when none of UNWATCHED_BY has been seen
+        self._kept = False  # `path` holds this outage (written, or read back)
         self._writer: threading.Thread | None = None
         self._read_back()
 
@@ -758,7 +764,7 @@ class RoomWatch:
             if self.paged or now - self.since[0] < self.after_s:
                 return None
             self.paged = True
-            self._keep({"room": self.room, "since": self.since[1], "problems": self.problems})
+            self._keep(self._record())
             return "room_unwatched", tuple(self.problems), self.since[1], now - self.since[0]
         if self.since is None:
             return None
@@ -768,35 +774,59 @@ class RoomWatch:
             return None
         found = None
         if self.paged:
-            self._keep(None)
             lasted = self._watched_since - self.since[0]
             found = ("room_watched_again", tuple(self.problems), self.since[1], lasted)
+        if self._kept:
+            self._keep(None)
         self.since, self.paged, self._watched_since = None, False, None
         return found
 
+    def _record(self) -> dict:
+        assert self.since is not None
+        return {"room": self.room, "since": self.since[1], "problems": self.problems, "paged": self.paged,
+                "kept_at": time.time()}
+
     def _read_back(self) -> None:
-        """An outage an earlier run paged and did not see end: paged, going on since its start."""
+        """An outage an earlier run kept: paged, going on since its start until its end is paged; not yet
+        paged, the same where that run ended within OUTAGE_CARRIED_OVER_S."""
         if self.path is None or not self.path.exists():
             return
+        now = time.time()
         try:
             record = json.loads(self.path.read_text(encoding="utf-8"))
-            since, problems = float(record["since"]), [str(problem) for problem in record["problems"]]
-            if not math.isfinite(since):
-                raise ValueError(f"since {since} is not a time")
-        except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+            since, problems, paged, kept_at = (record.get(key) for key in ("since", "problems", "paged",
+                                                                             "kept_at"))
+            for name, value in (("since", since), ("kept_at", kept_at)):
+                a_time = not isinstance(value, bool) and isinstance(value, int | float)
+                if not a_time or not 0 < value <= now + 86400:
+                    raise ValueError(f"{name} {value!r} is not a time of the past")
+            if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+                raise ValueError(f"problems {problems!r} is not a list of names")
+            if not isinstance(paged, bool):
+                raise ValueError(f"paged {paged!r} is neither true nor false")
+            began = _iso(since)
+        except (OSError, ValueError, RecursionError) as error:
             log.warning("%s: not a record of the room's outage (%s): left as it is, and no end of an earlier "
                         "run's outage will be paged", self.path, error)
             return
-        lasted = max(time.time() - since, 0.0)
-        self.since, self.problems, self.paged = (time.monotonic() - lasted, since), problems, True
-        log.warning("an earlier run paged the room as not watched since %s (%s): its end is paged once it is "
-                    "watched again", _iso(since), self.path)
+        self._kept = True
+        if not paged and now - kept_at > OUTAGE_CARRIED_OVER_S:  # not a restart: a new run, counted afresh
+            self._keep(None)
+            return
+        lasted = max(now - since, 0.0)
+        self.since, self.problems, self.paged = (time.monotonic() - lasted, since), problems, paged
+        log.warning("an earlier run %s the room as not watched since %s (%s): %s",
+                    "paged" if paged else "found", began, self.path,
+                    "its end is paged once it is watched again" if paged else "counted on from then")
 
     def _keep(self, record: dict | None) -> None:
-        """Write the paged outage to `path` (None: remove it), after any write before."""
+        """Write the outage to `path` (None: remove it), after any write before."""
         path, before = self.path, self._writer
         if path is None:
             return
+        self._kept = record is not None
 
         def write() -> None:
             if before is not None:
@@ -815,6 +845,9 @@ class RoomWatch:
         self._writer.start()
 
     def close(self, timeout: float = 5.0) -> None:
+        """The run ends: an outage going on, not yet paged, kept for a restart; the writes waited for."""
+        if self.since is not None and not self.paged:
+            self._keep(self._record())
         if self._writer is not None:
             self._writer.join(timeout)
 

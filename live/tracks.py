@@ -41,9 +41,11 @@ from core.skeleton import KINECT_V2, body_centre
 # that to each other, and either identity is right for a scene-wide interaction.
 REJOIN_M = 0.5
 # The room's up for REJOIN_M is that of the standing spines (core.room.body_up) of the last this many
-# frames' bodies that stood fully tracked (10 s of one person at 30 fps); the camera's up until enough
-# have. Measured in the camera's x-z plane instead, a patient dropping 0.8 m straight down in front of a
-# sensor pitched 40 degrees down from a wall moved 0.51 m, and was found on the floor as somebody new.
+# frames' bodies that stood fully tracked (10 s of one person at 30 fps, less in a crowd); the camera's up
+# until enough have. Measured in the camera's x-z plane instead, a patient dropping 0.8 m straight down in
+# front of a sensor pitched 40 degrees down from a wall moved 0.51 m, and was found on the floor as
+# somebody new. (A sensor pitched over 45 degrees, on a ceiling, is beyond body_up, as LEFT_VIEW_AT_DEG
+# says: a patient lying straight in bed can pass for standing there, and their bed's axis for up.)
 UP_FROM_LAST_SPINES = 300
 # How long a retired track's id may still be taken up again (see the module docstring): a Kinect finds a
 # person it lost again within a second or two.
@@ -177,7 +179,8 @@ class TrackTable:
                          if b.tracking_id not in self._rejoined and b.tracking_id not in self._tracks]
             # The nearest pairs first, over the whole frame: two people found again at once, each body
             # taking its nearest track in the sensor's order, could swap numbers.
-            up = body_up(np.array(self._standing_spines).reshape(-1, 3))
+            # Up only for a newcomer: the median of the spines kept cost 0.15 ms a frame with six people.
+            up = body_up(np.array(self._standing_spines).reshape(-1, 3)) if newcomers else None
             pairs = sorted((distance, i, track_id) for i in newcomers
                            for distance, track_id in self._lost_tracks_near(bodies[i], timestamp, claimed,
                                                                             up))
@@ -217,7 +220,7 @@ class TrackTable:
         with self._lock:
             return self._rejoined.get(tracking_id, tracking_id)
 
-    def _lost_tracks_near(self, body: Body, timestamp: float, claimed: set[int], up: np.ndarray
+    def _lost_tracks_near(self, body: Body, timestamp: float, claimed: set[int], up: np.ndarray | None
                           ) -> list[tuple[float, int]]:
         """(distance, track id) of each track `body` may continue: unseen in this frame, lately, within
         REJOIN_M of it across the room's `up` (a unit vector), and not last seen walking out at the side
@@ -229,6 +232,7 @@ class TrackTable:
         for track_id, last_seen, last in unseen:
             if track_id in claimed or not 0 < timestamp - last_seen <= self._rejoin_within_s:
                 continue
+            assert up is not None
             offset = body_centre(body.joints) - last
             distance = float(np.linalg.norm(offset - (offset @ up) * up))
             if distance <= REJOIN_M:

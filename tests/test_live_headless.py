@@ -393,11 +393,12 @@ def test_a_room_not_watched_is_paged_once_and_once_more_when_it_is_watched_again
     assert alerts.raised == 3 and [a.kind for a in alerts.room_alerts] == [
         "room_unwatched", "room_watched_again", "room_unwatched"]
     alerts.close(timeout=20)
-    pages = [line.split("|", 3) for line in out.read_text().splitlines()]
-    assert [page[:3] for page in pages] == [["room_unwatched", "no_frames", ""],
-                                            ["room_watched_again", "no_frames,sensor_disconnected", ""],
-                                            ["room_unwatched", "no_decisions", ""]]
-    record = json.loads(pages[0][3])
+    # The commands run side by side, and append in whatever order they finish.
+    pages = sorted(line.split("|", 3) for line in out.read_text().splitlines())
+    assert [page[:3] for page in pages] == [["room_unwatched", "no_decisions", ""],
+                                            ["room_unwatched", "no_frames", ""],
+                                            ["room_watched_again", "no_frames,sensor_disconnected", ""]]
+    record = json.loads(pages[1][3])
     assert record["kind"] == "room_unwatched" and record["room"] == "ward 3" and record["unwatched_s"] == 30.0
     assert "person" not in record and alerts.hook_failures == 0
     assert "ALERT: ward 3: the room has not been watched for 30 s (no_frames)" in caplog.text
@@ -438,10 +439,34 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
     assert again.problems == ("source_read_stuck", "sensor_disconnected") and again.unwatched_s >= 49.9
     restarted.close(timeout=5)
     assert not kept.exists()
-    # A file that is no such record is said, naming it, and left as it is.
-    kept.write_text("[1, 2")
-    AlertDispatcher(config, CLASSES).close()
-    assert f"{kept}: not a record of the room's outage" in caplog.text and kept.read_text() == "[1, 2"
+    # Not yet paged as a run ends (a stuck read ends each run at 60 s): counted on from its start by a run
+    # started soon after, afresh by one started later. (Each record: a read stuck 10 s when first seen.)
+    later = dataclasses.replace(config, unwatched_after_s=60.0)
+    for restart_after_s, paged_at_s in ((10.0, 40.0), (400.0, 60.0)):
+        ending = AlertDispatcher(later, CLASSES)
+        assert ending.watch_room(["source_read_stuck"], time.monotonic(), already_s=10.0) is None
+        ending.close(timeout=5)
+        record = json.loads(kept.read_text())
+        assert record["paged"] is False
+        assert record["kept_at"] - record["since"] == pytest.approx(10.0, abs=1.0)
+        record["since"] -= restart_after_s  # as if the restart came this long after
+        record["kept_at"] -= restart_after_s
+        kept.write_text(json.dumps(record))
+        started = AlertDispatcher(later, CLASSES)
+        t3 = time.monotonic()
+        paged = [t for t in range(80) if started.watch_room(["source_read_stuck"], t3 + t) is not None]
+        assert paged == [paged_at_s]
+        assert [started.watch_room([], t3 + 80 + t) for t in range(11)][-1].kind == "room_watched_again"
+        started.close(timeout=5)
+        assert not kept.exists()
+    # A file that is no such record is said, naming it, and left as it is; it stops no start.
+    for damaged in ("[1, 2", "[1, 2]", '{"since": 1e20, "problems": [], "paged": true, "kept_at": 1}',
+                    '{"since": true, "problems": [], "paged": true, "kept_at": 1}',
+                    '{"since": 1.0, "problems": "ab", "paged": true, "kept_at": 1}'):
+        caplog.clear()
+        kept.write_text(damaged)
+        AlertDispatcher(config, CLASSES).close()
+        assert f"{kept}: not a record of the room's outage" in caplog.text and kept.read_text() == damaged
 
 
 def test_a_failing_alert_command_is_counted_not_fatal():
