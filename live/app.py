@@ -280,7 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file whose one line is sent as each POST's Authorization header (e.g. "
                              "'Bearer <token>'); a file, so the secret is not on the command line")
     parser.add_argument("--alert-queue", type=any_path, default=DEFAULT_QUEUE, metavar="FILE",
-                        help=f"append-only file of alerts not yet delivered (default: ./{DEFAULT_QUEUE})")
+                        help=f"append-only file of alerts not yet delivered (default: ./{DEFAULT_QUEUE}); "
+                             "its folder also keeps the room's outage, ROOM.unwatched.json "
+                             "(--alert-unwatched-after)")
     parser.add_argument("--alert-timeout", type=positive_float, default=5.0, metavar="S",
                         help="seconds one POST may take before it counts as failed (default: 5)")
     parser.add_argument("--room", default=socket.gethostname(), metavar="NAME",
@@ -424,7 +426,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                                cooldown_s=args.alert_cooldown, command=args.alert_command,
                                unwatched_after_s=args.alert_unwatched_after or None,
                                # Kept across restarts where the room's alerts go beyond the log.
-                               outage_file=room_outage_file(args.alert_queue.absolute())
+                               outage_file=room_outage_file(args.alert_queue.absolute(), args.room)
                                if args.alert_command or args.alert_url else None,
                                delivery=None if args.alert_url is None else DeliveryConfig(
                                    args.alert_url, queue_path=args.alert_queue.absolute(),

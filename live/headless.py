@@ -47,6 +47,7 @@ from live.service_manager import ServiceManager, environment_for_children
 from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
 from recordings.labels import class_name_as_written
+from recordings.recorder import sample_name_from
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,8 @@ class AlertConfig:
     # its end: the nurse-call system learns that falls there cannot be alerted (None: never). 30 s lets a
     # Kinect reopen by itself (10 s) without paging anyone.
     unwatched_after_s: float | None = 30.0
-    # Where a paged outage is kept across restarts (RoomWatch; None: not kept). The app puts it beside
-    # --alert-queue (room_outage_file), where an alert command or --alert-url goes beyond the log.
+    # Where an outage is kept across restarts (RoomWatch; None: not kept). The app puts it in the alert
+    # queue's folder (room_outage_file), where an alert command or --alert-url goes beyond the log.
     outage_file: Path | None = None
 
     def __post_init__(self) -> None:
@@ -645,6 +646,7 @@ class Alert:
             "ALERT_PARTNER": "" if self.partner is None else str(self.partner),
             "ALERT_PARTNER_NUMBER": "" if self.partner is None else str(self.partner_number),
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
+            "ALERT_PROBLEMS": "",  # a room alert's (RoomAlert): every variable is set for every kind
             "ALERT_TIME": _iso(self.time),
             "ALERT_JSON": json.dumps(record),
             **({} if delivery_id is None else {"ALERT_ID": delivery_id}),
@@ -688,9 +690,10 @@ class RoomAlert:
         }
 
 
-def room_outage_file(queue_path: Path) -> Path:
-    """Where RoomWatch keeps a paged outage: beside the alert queue, one per app as the queue is."""
-    return queue_path.with_name(queue_path.stem + ".unwatched.json")
+def room_outage_file(queue_path: Path, room: str) -> Path:
+    """Where RoomWatch keeps the room's outage: in the alert queue's folder, named after the room (apps of
+    several rooms with an --alert-command each, and no queue of their own, share the default folder)."""
+    return queue_path.parent / f"{sample_name_from(room) if room else 'room'}.unwatched.json"
 
 
 def default_alert_classes(class_names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -796,12 +799,14 @@ class RoomWatch:
             record = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
-            since, problems, paged, kept_at = (record.get(key) for key in ("since", "problems", "paged",
-                                                                             "kept_at"))
+            room, since, problems, paged, kept_at = (record.get(key) for key in ("room", "since", "problems",
+                                                                                   "paged", "kept_at"))
+            if room != self.room:
+                raise ValueError(f"the outage of room {room!r}, not of {self.room!r}")
             for name, value in (("since", since), ("kept_at", kept_at)):
                 a_time = not isinstance(value, bool) and isinstance(value, int | float)
-                if not a_time or not 0 < value <= now + 86400:
-                    raise ValueError(f"{name} {value!r} is not a time of the past")
+                if not a_time or not 0 < value <= now + 86400:  # a clock set back a little is no damage
+                    raise ValueError(f"{name} {value!r} is not a time up to now")
             if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
                 raise ValueError(f"problems {problems!r} is not a list of names")
             if not isinstance(paged, bool):

@@ -739,9 +739,10 @@ class RecognitionWorker:
         # window, the decision naming the real one (PKU-MMD 0015-L at 37 s: a punch read as a hug).
         window_start = end - inputs.window.duration_s
         long_enough = PARTNER_MIN_SHARE * inputs.window.duration_s
-        seen_for = {o.tracking_id: _seen_for(o, window_start, end) for o in everyone}
-        present = [o for o in everyone
-                   if seen_for[o.tracking_id] >= long_enough or o.last_seen >= end - self._sample_gap_s]
+        seen_for = ({o.tracking_id: _seen_for(o, window_start, end) for o in everyone} if self._find_partner
+                    else {})
+        present = [o for o in everyone if o.tracking_id in seen_for
+                   and (seen_for[o.tracking_id] >= long_enough or o.last_seen >= end - self._sample_gap_s)]
         partner = _nearest_partner(person, present, times[0]) if self._find_partner else None
         near = None  # the partner, where seen long enough to count as near (PARTNER_MIN_SHARE)
         if partner is not None:
