@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import difflib
+import hashlib
 import json
 import logging
 import math
@@ -693,7 +694,10 @@ class RoomAlert:
 def room_outage_file(queue_path: Path, room: str) -> Path:
     """Where RoomWatch keeps the room's outage: in the alert queue's folder, named after the room (apps of
     several rooms with an --alert-command each, and no queue of their own, share the default folder)."""
-    return queue_path.parent / f"{sample_name_from(room) if room else 'room'}.unwatched.json"
+    name = sample_name_from(room) if room else "room"
+    if name != room:  # "Bed 3" and "Bed_3" are two rooms: two files
+        name += "-" + hashlib.sha1(room.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return queue_path.parent / f"{name}.unwatched.json"
 
 
 def default_alert_classes(class_names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -737,8 +741,8 @@ class RoomWatch:
 
     An outage is kept in `path` across restarts: once paged, until its end is paged (a run restarted in it
     neither pages it again nor leaves the nurse-call system holding a page that never ends); not yet
-    paged, as the run ends, for a run started within OUTAGE_CARRIED_OVER_S (a read stuck for good ends each
-    run at STUCK_EXIT_S: counted afresh by each, an outage never reached an `after_s` of a minute). Written
+    paged, as it ends the run (a read stuck for good ends each run at STUCK_EXIT_S: counted afresh by each,
+    an outage never reached an `after_s` of a minute), for a run started within OUTAGE_CARRIED_OVER_S. Written
     off the caller's thread (the window's, the headless loop's: a share that hangs must not hold them), in
     order."""
 
@@ -763,7 +767,10 @@ class RoomWatch:
             self._watched_since = None
             if self.since is None:
                 self.since, self.problems = (now - already_s, time.time() - already_s), []
-            self.problems += [problem for problem in unwatched_by if problem not in self.problems]
+            new = [problem for problem in unwatched_by if problem not in self.problems]
+            self.problems += new
+            if new and self._kept:  # a restarted run's, or a paged one's: the file has them all
+                self._keep(self._record())
             if self.paged or now - self.since[0] < self.after_s:
                 return None
             self.paged = True
@@ -849,9 +856,12 @@ class RoomWatch:
         self._writer = threading.Thread(target=write, name="room-outage-file", daemon=True)
         self._writer.start()
 
-    def close(self, timeout: float = 5.0) -> None:
-        """The run ends: an outage going on, not yet paged, kept for a restart; the writes waited for."""
-        if self.since is not None and not self.paged:
+    def close(self, timeout: float = 5.0, *, outage_ends_the_run: bool = False) -> None:
+        """The run ends: the writes waited for. Where the outage going on ended it (a stuck read or
+        recognition, for the service manager to restart) before its page, it is kept for that restart. Not
+        at another end: a run stopped on purpose starts its next with a sensor unavailable for a moment
+        (the Kinect's start-up), which would page at once an outage long over, or the restart itself."""
+        if outage_ends_the_run and self.since is not None and self._watched_since is None and not self.paged:
             self._keep(self._record())
         if self._writer is not None:
             self._writer.join(timeout)
@@ -1108,10 +1118,10 @@ class AlertDispatcher:
                               f"{queue.damaged_path}")
         return replace(summary, errors=(*summary.errors, *failed)) if failed else summary
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 5.0, *, outage_ends_the_run: bool = False) -> None:
         """Wait (briefly) for running hooks so their exit codes are reported, then stop those still
         running; alerts still being delivered get their own `timeout` (what is left stays queued on disk
-        for the next start)."""
+        for the next start). `outage_ends_the_run`: a stuck read or recognition ended it (RoomWatch.close)."""
         deadline = time.monotonic() + timeout
         for child, _, _ in self._children:
             try:
@@ -1124,7 +1134,7 @@ class AlertDispatcher:
             time.sleep(0.05)
             self._reap(hung_after_s=0.0)
         if self._room is not None:
-            self._room.close(timeout)
+            self._room.close(timeout, outage_ends_the_run=outage_ends_the_run)
         if self.delivery is not None:
             self.delivery.close(timeout)
 
@@ -1456,7 +1466,7 @@ def run_headless(
                          status_file_failing)
         handle(pipeline.drain())
         lost = events.close()
-        alerts.close()
+        alerts.close(outage_ends_the_run=ended_stuck is not None)
         writer.close()
         lost += writer.errors()
     if writer.reader_gone and alerts_elsewhere:  # however late it went (the drain, the close)

@@ -417,8 +417,11 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
     never ended)."""
     from live.headless import room_outage_file
 
-    kept = room_outage_file(tmp_path / "alerts" / "queue.jsonl", "ward 3")
-    assert kept == tmp_path / "alerts" / "ward_3.unwatched.json"  # rooms sharing the folder: one each
+    queue = tmp_path / "alerts" / "queue.jsonl"
+    kept = room_outage_file(queue, "ward 3")  # rooms sharing the folder: one file each
+    assert room_outage_file(queue, "ward-3") == tmp_path / "alerts" / "ward-3.unwatched.json"
+    assert kept.parent == queue.parent and kept.name.startswith("ward_3-")
+    assert room_outage_file(queue, "ward_3") != kept
     config = AlertConfig(classes=("fall_down",), room="ward 3", unwatched_after_s=30.0, outage_file=kept)
     alerts = AlertDispatcher(config, CLASSES)
     t0 = time.monotonic()
@@ -432,6 +435,8 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
     assert "an earlier run paged the room as not watched since" in caplog.text
     t1 = time.monotonic()
     assert [restarted.watch_room(["sensor_disconnected"], t1 + t) for t in range(40)] == [None] * 40
+    restarted._room.close()  # the writes so far waited for: the file has every problem of the outage
+    assert json.loads(kept.read_text())["problems"] == ["source_read_stuck", "sensor_disconnected"]
     assert [restarted.watch_room([], t1 + 40 + t) for t in range(10)] == [None] * 10
     [again] = [a for t in range(10, 12) if (a := restarted.watch_room([], t1 + 40 + t)) is not None]
     assert again.kind == "room_watched_again" and again.since == paged.since
@@ -445,7 +450,11 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
     for restart_after_s, paged_at_s in ((10.0, 40.0), (400.0, 60.0)):
         ending = AlertDispatcher(later, CLASSES)
         assert ending.watch_room(["source_read_stuck"], time.monotonic(), already_s=10.0) is None
-        ending.close(timeout=5)
+        ending.close(timeout=5)  # ended otherwise (stopped on purpose): nothing carried over
+        assert not kept.exists()
+        ending = AlertDispatcher(later, CLASSES)
+        assert ending.watch_room(["source_read_stuck"], time.monotonic(), already_s=10.0) is None
+        ending.close(timeout=5, outage_ends_the_run=True)
         record = json.loads(kept.read_text())
         assert record["paged"] is False
         assert record["kept_at"] - record["since"] == pytest.approx(10.0, abs=5.0)
@@ -1605,9 +1614,12 @@ def test_a_recognition_step_that_does_not_return_is_said_and_a_service_ends_to_b
     assert [e for e in summary.errors if e.startswith("recognition stuck for")]
 
 
-def test_a_source_read_that_does_not_return_ends_the_run_for_a_restart(tiny_checkpoint, monkeypatch, caplog):
+def test_a_source_read_that_does_not_return_ends_the_run_for_a_restart(
+    tiny_checkpoint, monkeypatch, caplog, tmp_path
+):
     """A sensor driver that hangs in a read: the stall was said once, and the run went on to its --duration
-    (for ever without one), the room unwatched; a stuck recognition already ended it for a restart."""
+    (for ever without one), the room unwatched; a stuck recognition already ended it for a restart. The
+    outage, not yet paged, is kept for the restart to count on."""
     import live.headless
     import live.pipeline
     from live.app import open_model
@@ -1629,9 +1641,12 @@ def test_a_source_read_that_does_not_return_ends_the_run_for_a_restart(tiny_chec
     pipeline = LivePipeline(source, engine, inputs)
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="live.headless"):
-        summary = run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))),
-                               duration_s=30.0)
+        alerts = AlertConfig(classes=("fall_down",), unwatched_after_s=60.0,
+                             outage_file=tmp_path / "room.unwatched.json")
+        summary = run_headless(pipeline, HeadlessConfig(alerts=alerts), duration_s=30.0)
     assert time.monotonic() - started < 15  # ended by the watch, not by --duration
+    kept = json.loads((tmp_path / "room.unwatched.json").read_text())
+    assert kept["paged"] is False and "source_read_stuck" in kept["problems"]
     said = caplog.text
     assert said.count("has not returned for") == 1 and "ending after 2 s" in said
     assert "shutting down: reading from sim stuck for" in said and "service manager restarts it" in said
