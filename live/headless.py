@@ -863,6 +863,8 @@ class RoomWatch:
         (the Kinect's start-up), which would page at once an outage long over, or the restart itself."""
         if outage_ends_the_run and self.since is not None and self._watched_since is None and not self.paged:
             self._keep(self._record())
+        elif self._kept and not self.paged:  # one an earlier run kept for this one, not carried further
+            self._keep(None)
         if self._writer is not None:
             self._writer.join(timeout)
 
