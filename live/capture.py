@@ -33,7 +33,6 @@ from core.privacy import PrivacyMode, blur_faces, hide_depth_faces
 from live.sources import EndOfStream, Source
 from live.stats import RateMeter
 from live.tracks import TrackTable
-from recordings.recorder import RECORDING_ERRORS
 from recordings.stop_signals import join_in_slices, wait_for_event_in_slices
 
 log = logging.getLogger(__name__)
@@ -186,6 +185,15 @@ class StreamClock:
         return out, restarted
 
 
+def _a_defect(error: Exception) -> bool:
+    """Whether a recording's error is a defect of ours (said with its traceback), not its own trouble."""
+    # Imported here: a recorder is recording, so the module is loaded; imported at the top it came with
+    # every import of the worker, the window's 3D panel's among them.
+    from recordings.recorder import RECORDING_ERRORS
+
+    return not isinstance(error, RECORDING_ERRORS)
+
+
 class RecordingSink:
     """Writes frames through a recorder on its own thread; `offer` never blocks the capture thread
     (unless `lossless`).
@@ -265,15 +273,14 @@ class RecordingSink:
                     else:
                         self.written += 1
                 except Exception as error:  # a full disk must not take the app down: report, stop writing
-                    log.error("recording failed: %s", error, exc_info=not isinstance(error, RECORDING_ERRORS))
+                    log.error("recording failed: %s", error, exc_info=_a_defect(error))
                     self.error = error
                 if self.error is not None:  # finalise what was written now, not when somebody presses r
                     break
             try:
                 self.recorder.close()
             except Exception as error:
-                log.error("finalising the recording failed: %s", error,
-                          exc_info=not isinstance(error, RECORDING_ERRORS))
+                log.error("finalising the recording failed: %s", error, exc_info=_a_defect(error))
                 self.error = self.error or error
         finally:
             if self._on_finished is not None:  # before `finished`: a waiter then sees the bookkeeping done
