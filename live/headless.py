@@ -890,7 +890,8 @@ class AlertDispatcher:
     Delivered as a WARNING log line; when `command` is set, by running it (no shell; arguments
     split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (the tracking id),
     ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person action's other person;
-    empty for others), ALERT_PROBABILITY, ALERT_TIME and ALERT_JSON (with `delivery`, also ALERT_ID,
+    empty for others), ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON, ALERT_KIND and ALERT_PROBLEMS (a room
+    alert's) (with `delivery`, also ALERT_ID,
     the POST's id) in its environment (in the
     background: a slow hook delays nothing; one still running after HOOK_TIMEOUT_S, or at exit, is
     stopped); and when
@@ -1464,6 +1465,9 @@ def run_headless(
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
         summary = pipeline.stop(recognition_wait_s=1.0 if hop_stuck else None)
         if config.status_file is not None:  # "ended" before the alerts' close (seconds): stopped, not hung
+            # What ended it, among the problems: the loop stops at a failure before a status takes it in.
+            if pipeline.failure is not None and "stopped_by_error" not in problems:
+                problems = [*problems, "stopped_by_error"]
             _status_file(config.status_file, pipeline.stats(), problems, config.alerts.room, why_ended,
                          status_file_failing)
         handle(pipeline.drain())

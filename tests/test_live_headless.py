@@ -2138,6 +2138,31 @@ def test_a_headless_run_pages_the_room_while_its_sensor_is_unplugged(tiny_checkp
     assert out.read_text().split() == ["room_unwatched", "room_watched_again"] and not summary.errors
 
 
+def test_a_run_a_failed_sensor_ended_says_so_among_the_status_file_s_problems(tiny_checkpoint, tmp_path):
+    """The loop stops at a failure before a status takes it in: the last file said "ended" with the
+    problems of up to 10 s before, none of them the failure (README lists stopped_by_error)."""
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    source = simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True))
+    read, reads = source.read, []
+
+    def failing_read(timeout: float = 0.1):
+        reads.append(1)
+        if len(reads) > 30:
+            raise OSError(5, "Input/output error")
+        return read(timeout)
+
+    source.read = failing_read
+    status = tmp_path / "status.json"
+    config = HeadlessConfig(output=Path(os.devnull), status_file=status,
+                            alerts=AlertConfig(classes=("fall_down",)))
+    run_headless(LivePipeline(source, engine, inputs), config, duration_s=20.0)
+    final = json.loads(status.read_text())
+    assert final["ended"] and "stopped_by_error" in final["problems"] and "Input/output" in final["why_ended"]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="systemd's notify socket: Linux")
 def test_under_systemd_type_notify_the_run_says_ready_pings_its_watchdog_and_says_stopping(
     tiny_checkpoint, monkeypatch
