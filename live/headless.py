@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from core.atomic import replace_atomically, write_then_rename
+from core.atomic import REPLACE_RETRY_S, replace_atomically, write_then_rename
 from core.timeline import NO_ACTION
 from live.alert_delivery import AlertDelivery, DeliveryConfig
 from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
@@ -691,11 +691,27 @@ class RoomAlert:
         }
 
 
+def _unlink_retrying(path: Path, windows: bool = os.name == "nt") -> None:
+    """Remove `path`; on Windows, where a reader that holds it open (a monitor, an antivirus) refuses that,
+    tried again for REPLACE_RETRY_S, as core.atomic replaces a file: left there, a paged outage long over
+    kept the next outage from being paged."""
+    deadline = time.monotonic() + REPLACE_RETRY_S
+    while True:
+        try:
+            path.unlink(missing_ok=True)
+            return
+        except PermissionError:
+            if not windows or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
 def room_outage_file(queue_path: Path, room: str) -> Path:
     """Where RoomWatch keeps the room's outage: in the alert queue's folder, named after the room (apps of
     several rooms with an --alert-command each, and no queue of their own, share the default folder)."""
-    name = sample_name_from(room) if room else "room"
-    if name != room:  # "Bed 3" and "Bed_3" are two rooms: two files
+    name = (sample_name_from(room) if room else "room")[:64]
+    # "Bed 3" and "Bed_3" are two rooms, and so are "Bed3" and "bed3" (one file name on NTFS): two files.
+    if name != room.lower():
         name += "-" + hashlib.sha1(room.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return queue_path.parent / f"{name}.unwatched.json"
 
@@ -799,11 +815,15 @@ class RoomWatch:
     def _read_back(self) -> None:
         """An outage an earlier run kept: paged, going on since its start until its end is paged; not yet
         paged, the same where that run ended within OUTAGE_CARRIED_OVER_S."""
-        if self.path is None or not self.path.exists():
+        if self.path is None:
             return
         now = time.time()
         try:
-            record = json.loads(self.path.read_text(encoding="utf-8"))
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return
+            record = json.loads(text)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
             room, since, problems, paged, kept_at = (record.get(key) for key in ("room", "since", "problems",
@@ -845,7 +865,7 @@ class RoomWatch:
                 before.join()
             try:
                 if record is None:
-                    path.unlink(missing_ok=True)
+                    _unlink_retrying(path)
                 else:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     replace_atomically(path, (json.dumps(record) + "\n").encode())
