@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.frame import Body
-from core.room import body_up, standing_spines
+from core.room import CAMERA_UP, body_up, standing_spines
 from core.skeleton import KINECT_V2, body_centre
 
 # How far (m, body_centre, on the floor: across the room's up) a body found again may be from where its
@@ -47,6 +47,11 @@ REJOIN_M = 0.5
 # somebody new. (A sensor pitched over 45 degrees, on a ceiling, is beyond body_up, as LEFT_VIEW_AT_DEG
 # says: a patient lying straight in bed can pass for standing there, and their bed's axis for up.)
 UP_FROM_LAST_SPINES = 300
+# A room's up within this of the camera's is taken as the camera's (the x-z plane): people lean, and an up
+# from their spines is a few degrees off. Over all 190 PKU-MMD sequences (sensors pitched up to ~8 degrees)
+# it changed one join, for the worse: a body straightening up after a hug moved 0.506 m across an up
+# tilted 6.7 degrees, 0.483 m in the camera's plane, and lost its number (0285-L at 30.5 s).
+LEVEL_SENSOR_DEG = 15.0
 # How long a retired track's id may still be taken up again (see the module docstring): a Kinect finds a
 # person it lost again within a second or two.
 REJOIN_WITHIN_S = 3.0
@@ -124,6 +129,13 @@ def _snapshot(tracking_id: int, number: int, obs: list[Observation]) -> TrackSna
     )
 
 
+def _rejoin_up(spines: np.ndarray) -> np.ndarray:
+    """The up across which REJOIN_M is measured: the room's from standing `spines`, the camera's for a
+    sensor within LEVEL_SENSOR_DEG of level."""
+    up, camera_up = body_up(spines), np.asarray(CAMERA_UP, np.float64)
+    return camera_up if up @ camera_up >= np.cos(np.radians(LEVEL_SENSOR_DEG)) else up
+
+
 def _walked_out(observations: deque[Observation]) -> bool:
     """Whether a track was last seen walking out at the side of the view (LEFT_VIEW_AT_DEG)."""
     last = observations[-1]
@@ -180,7 +192,7 @@ class TrackTable:
             # The nearest pairs first, over the whole frame: two people found again at once, each body
             # taking its nearest track in the sensor's order, could swap numbers.
             # Up only for a newcomer: the median of the spines kept cost 0.15 ms a frame with six people.
-            up = body_up(np.array(self._standing_spines).reshape(-1, 3)) if newcomers else None
+            up = _rejoin_up(np.array(self._standing_spines).reshape(-1, 3)) if newcomers else None
             pairs = sorted((distance, i, track_id) for i in newcomers
                            for distance, track_id in self._lost_tracks_near(bodies[i], timestamp, claimed,
                                                                             up))

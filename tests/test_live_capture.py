@@ -563,6 +563,19 @@ def test_a_patient_found_again_straight_below_a_pitched_sensor_keeps_their_numbe
     assert see(tracks, 2.5, seen_from_high(9, x=0.9, forward=3.0, drop=0.8)) == [9] and tracks.rejoins == 0
 
 
+def test_a_sensor_pitched_a_few_degrees_is_taken_as_level_for_rejoining():
+    # People lean: their spines' up is a few degrees off. On PKU-MMD (sensors pitched up to ~8 degrees)
+    # the floor across that up cost one right join (0285-L), the camera's x-z plane none.
+    from live.tracks import _rejoin_up
+
+    def spines(pitch_deg: float) -> np.ndarray:
+        pitch = np.radians(pitch_deg)
+        return np.tile([0.0, np.cos(pitch), np.sin(pitch)], (60, 1))
+
+    np.testing.assert_allclose(_rejoin_up(spines(7.0)), [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(_rejoin_up(spines(40.0)), spines(40.0)[0], atol=1e-9)
+
+
 def test_a_track_whose_own_id_is_back_is_not_shared_with_the_body_rejoined_to_it():
     # Person 1 lost for a frame, somebody new (7) appears where they were and is rejoined to track 1;
     # then person 1 is back under their own id beside 7. Both stored as track 1 would mix two people
