@@ -449,6 +449,12 @@ class LineWriter:
         return []
 
 
+def _where(room: str) -> str:
+    """"ROOM: " to begin a log line or a page's description with (one log collector may hold several rooms'
+    lines), or nothing where the room has no name."""
+    return f"{room}: " if room else ""
+
+
 def _iso(seconds: float) -> str:
     return _dt.datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="milliseconds")
 
@@ -557,7 +563,7 @@ class EventLog:
             self._file.write(json.dumps({"room": self.room, **event.to_json()}) + "\n")
             return
         # The room as the ALERT line names it: one log collector can hold several rooms' lines.
-        where = f"{self.room}: " if self.room else ""
+        where = _where(self.room)
         if event.kind == "started":  # at the stream's time: a --fast replay passes 50 s of it in one
             # second of the log's, and a recording's labels are in stream time
             log.info("event at %.2f s: %sperson %d (tracking id %d) started %s (p=%.2f)", event.stream_time,
@@ -618,7 +624,7 @@ class Alert:
     def describe(self) -> str:
         """Which page, as a failure to deliver it names it: room, who, what, when (several rooms may log to
         one collector)."""
-        where = f"{self.room}: " if self.room else ""
+        where = _where(self.room)
         return f"the alert {where}{self.who()}: {self.action} at {_iso(self.time)}"
 
     def to_json(self) -> dict:
@@ -668,7 +674,7 @@ class RoomAlert:
     room: str = ""
 
     def describe(self) -> str:
-        where = f"{self.room}: " if self.room else ""
+        where = _where(self.room)
         return f"the alert {where}{self.kind} at {_iso(self.time)}"
 
     def to_json(self) -> dict:
@@ -1011,7 +1017,7 @@ class AlertDispatcher:
         self.alerts.append(alert)
         if len(self.alerts) > 1000:
             del self.alerts[:500]
-        where = f"{alert.room}: " if alert.room else ""
+        where = _where(alert.room)
         # Both clocks: the wall clock for staff, the stream's for a replay (its labels are in stream time,
         # and --fast plays a minute's alerts within a second of each other).
         ids = " and ".join(map(str, alert.people))
@@ -1033,7 +1039,7 @@ class AlertDispatcher:
             return None
         kind, unwatched_by, since, unwatched_s = found
         alert = RoomAlert(kind, unwatched_by, since, unwatched_s, time.time(), self.config.room)
-        where = f"{alert.room}: " if alert.room else ""
+        where = _where(alert.room)
         if kind == "room_unwatched":
             log.warning("ALERT: %sthe room has not been watched for %.0f s (%s): no alert can be raised "
                         "there until it is", where, unwatched_s, ", ".join(alert.problems))

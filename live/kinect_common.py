@@ -195,4 +195,3 @@ class LatestColor:
 
     def forget(self) -> None:
         self._image = None
-

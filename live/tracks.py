@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.frame import Body
-from core.room import CAMERA_UP, body_up, standing_spines
+from core.room import body_up, standing_spines
 from core.skeleton import KINECT_V2, body_centre
 
 # How far (m, body_centre, on the floor: across the room's up) a body found again may be from where its
@@ -132,8 +132,7 @@ def _snapshot(tracking_id: int, number: int, obs: list[Observation]) -> TrackSna
 def _rejoin_up(spines: np.ndarray) -> np.ndarray:
     """The up across which REJOIN_M is measured: the room's from standing `spines`, the camera's for a
     sensor within LEVEL_SENSOR_DEG of level."""
-    up, camera_up = body_up(spines), np.asarray(CAMERA_UP, np.float64)
-    return camera_up if up @ camera_up >= np.cos(np.radians(LEVEL_SENSOR_DEG)) else up
+    return body_up(spines, level_within_deg=LEVEL_SENSOR_DEG)
 
 
 def _walked_out(observations: deque[Observation]) -> bool:

@@ -455,6 +455,27 @@ def test_a_ghost_nearer_than_the_partner_is_not_fed_in_their_place(tiny_model, s
     assert near is not None and near.tracking_id == partner.tracking_id  # the ghost fed: no partner near
 
 
+def test_a_real_kinect_fragment_is_not_fed_as_the_partner(tiny_model, shared_data):
+    """PKU-MMD 0015-L at 37.2 s: a fragment near the sensor, two frames long and gone since, was nearer
+    than the real partner (seen for 1.6 s of the window, 1.8 m away), and was fed in their place."""
+    engine, inputs = tiny_model
+    sequence = shared_data / "pkummd" / "skeletons" / "0015-L.txt.xz"
+    source = replay_source(sequence, ReplayOptions(realtime=False))
+    ring, tracks = FrameRing(80, None), TrackTable(history=80)
+    capture = Capture(source, ring, tracks, period_s=1 / 30)
+    for frame in read_all(source):
+        if frame.timestamp > 37.2 + 1e-6:
+            break
+        capture.accept(frame, time.perf_counter())
+    worker = RecognitionWorker(ring, tracks, engine, inputs, DEFAULT_CAMERA, lambda hop: None)
+    everyone = tracks.snapshot()
+    crops = np.zeros((len(inputs.parts), inputs.window.num_frames, inputs.glimpse.crop_size,
+                      inputs.glimpse.crop_size, 3), np.uint8)
+    person = next(s for s in everyone if s.number == 1)
+    _, _, near, _ = worker._window(person, everyone, ring.latest().timestamp, crops)
+    assert near is not None and near.number == 2  # the fragment fed: no partner counted near
+
+
 def read_all(source: FrameStream) -> list[Frame]:
     source.open()
     frames = []
