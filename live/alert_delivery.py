@@ -635,6 +635,15 @@ class _DeadlineHTTPS(_DeadlineOpen, urllib.request.HTTPSHandler):
     pass
 
 
+@dataclass(frozen=True)
+class Queued:
+    """An alert as AlertDelivery.submit queued it: its idempotency key (the POST's Idempotency-Key and "id")
+    and its number in the order raised (the POST's "sequence"), for the command's page to carry too."""
+
+    id: str
+    sequence: int
+
+
 class AlertDelivery:
     """Journals submitted alerts to `config.queue_path` and POSTs them to `config.url` (two threads).
 
@@ -723,8 +732,9 @@ class AlertDelivery:
 
     # ---- producer side ---------------------------------------------------------------------------
 
-    def submit(self, payload: dict[str, Any]) -> str:
-        """Queue one alert (a JSON-able dict); returns its idempotency key. Never blocks."""
+    def submit(self, payload: dict[str, Any]) -> Queued:
+        """Queue one alert (a JSON-able dict); returns its idempotency key and sequence number. Never
+        blocks."""
         record = {"op": "queued", "id": uuid.uuid4().hex, "alert": payload,
                   "queued_at": round(time.time(), 3)}
         with self._condition:
@@ -744,7 +754,7 @@ class AlertDelivery:
             self._pending.append(record)
             self._raised_at[record["id"]] = time.monotonic()
             self._condition.notify_all()
-        return record["id"]
+        return Queued(record["id"], record["sequence"])
 
     @property
     def failing(self) -> bool:

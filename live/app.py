@@ -270,8 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "id), ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person "
                              "action's other person, else empty), ALERT_PROBABILITY, ALERT_PROBLEMS (a room "
                              "alert's), ALERT_TIME, ALERT_JSON "
-                             "(and, with --alert-url, ALERT_ID: the POST's id) in its environment (checked "
-                             "at start-up: it must be a program that can be run)")
+                             "(and, with --alert-url, ALERT_ID and ALERT_SEQUENCE: the POST's id and "
+                             "sequence) in its environment (checked at start-up: it must be a program that "
+                             "can be run)")
     parser.add_argument("--alert-url", default=None, metavar="URL",
                         help="POST each alert as JSON to this http(s) URL (Idempotency-Key header), "
                              "retried with backoff; undelivered alerts wait in --alert-queue, so a dead "

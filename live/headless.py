@@ -42,7 +42,7 @@ from typing import IO
 
 from core.atomic import REPLACE_RETRY_S, replace_atomically, write_then_rename
 from core.timeline import NO_ACTION
-from live.alert_delivery import AlertDelivery, DeliveryConfig
+from live.alert_delivery import AlertDelivery, DeliveryConfig, Queued
 from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
 from live.service_manager import ServiceManager, environment_for_children
 from live.worker import Decision, Hop, is_two_person
@@ -639,10 +639,10 @@ class Alert:
             out["partner_number"] = self.partner_number
         return out
 
-    def environment(self, delivery_id: str | None = None) -> dict[str, str]:
-        """The --alert-command's ALERT_* variables; with the POST's id where --alert-url sends it too
-        (ALERT_ID, and "id" in ALERT_JSON): whoever gets both can tell they are one alert."""
-        record = self.to_json() if delivery_id is None else {**self.to_json(), "id": delivery_id}
+    def environment(self, queued: Queued | None = None) -> dict[str, str]:
+        """The --alert-command's ALERT_* variables; with the POST's id and sequence where --alert-url sends
+        it too (ALERT_ID and ALERT_SEQUENCE, and "id" and "sequence" in ALERT_JSON): whoever gets both can
+        tell they are one alert, and put the command's pages in the order raised."""
         return {
             "ALERT_KIND": "action",
             "ALERT_ROOM": self.room,
@@ -655,8 +655,7 @@ class Alert:
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
             "ALERT_PROBLEMS": "",  # a room alert's (RoomAlert): every variable is set for every kind
             "ALERT_TIME": _iso(self.time),
-            "ALERT_JSON": json.dumps(record),
-            **({} if delivery_id is None else {"ALERT_ID": delivery_id}),
+            **_delivered_as(self.to_json(), queued),
         }
 
 
@@ -681,10 +680,9 @@ class RoomAlert:
         return {"kind": self.kind, "room": self.room, "problems": list(self.problems),
                 "since": _iso(self.since), "unwatched_s": round(self.unwatched_s, 1), "time": _iso(self.time)}
 
-    def environment(self, delivery_id: str | None = None) -> dict[str, str]:
+    def environment(self, queued: Queued | None = None) -> dict[str, str]:
         """The --alert-command's variables, as an action alert's (Alert.environment) with the person's and
         the class's empty, and ALERT_PROBLEMS (the problems, comma-separated)."""
-        record = self.to_json() if delivery_id is None else {**self.to_json(), "id": delivery_id}
         return {
             "ALERT_KIND": self.kind,
             "ALERT_ROOM": self.room,
@@ -692,9 +690,17 @@ class RoomAlert:
                              "ALERT_PARTNER_NUMBER", "ALERT_PROBABILITY"), ""),
             "ALERT_PROBLEMS": ",".join(self.problems),
             "ALERT_TIME": _iso(self.time),
-            "ALERT_JSON": json.dumps(record),
-            **({} if delivery_id is None else {"ALERT_ID": delivery_id}),
+            **_delivered_as(self.to_json(), queued),
         }
+
+
+def _delivered_as(record: dict, queued: Queued | None) -> dict[str, str]:
+    """ALERT_JSON, and where the alert is POSTed too, ALERT_ID and ALERT_SEQUENCE with "id" and "sequence"
+    in ALERT_JSON, as the POST's body carries them."""
+    if queued is None:
+        return {"ALERT_JSON": json.dumps(record)}
+    return {"ALERT_JSON": json.dumps({**record, "id": queued.id, "sequence": queued.sequence}),
+            "ALERT_ID": queued.id, "ALERT_SEQUENCE": str(queued.sequence)}
 
 
 def _unlink_retrying(path: Path, windows: bool = os.name == "nt") -> None:
@@ -917,8 +923,8 @@ class AlertDispatcher:
     split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (the tracking id),
     ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person action's other person;
     empty for others), ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON, ALERT_KIND and ALERT_PROBLEMS (a room
-    alert's) (with `delivery`, also ALERT_ID,
-    the POST's id) in its environment (in the
+    alert's) (with `delivery`, also ALERT_ID and ALERT_SEQUENCE,
+    the POST's id and sequence) in its environment (in the
     background: a slow hook delays nothing; one still running after HOOK_TIMEOUT_S, or at exit, is
     stopped); and when
     `delivery` is set, by an HTTP POST from live/alert_delivery.py's threads, queued on disk until the
@@ -1053,13 +1059,13 @@ class AlertDispatcher:
     def _send(self, alert: Alert | RoomAlert) -> None:
         """To the endpoint (queued on disk first) and the command, after the log line."""
         self.raised += 1
-        delivered_as = self.delivery.submit(alert.to_json()) if self.delivery is not None else None
-        self._run_hook(alert, delivered_as)
+        queued = self.delivery.submit(alert.to_json()) if self.delivery is not None else None
+        self._run_hook(alert, queued)
 
-    def _run_hook(self, alert: Alert | RoomAlert, delivery_id: str | None) -> None:
+    def _run_hook(self, alert: Alert | RoomAlert, queued: Queued | None) -> None:
         if self._command is None:
             return
-        environment = alert.environment(delivery_id)
+        environment = alert.environment(queued)
         self._reap()
         paged = alert.describe()  # which page a failure lost
         # A group of its own: a hung command is stopped with whatever it started (a `curl` in a script).

@@ -150,7 +150,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 def test_each_alert_is_posted_as_json_with_its_idempotency_key(endpoint, tmp_path):
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path))
-    keys = [delivery.submit(alert(p)) for p in (1, 2, 3)]
+    keys = [delivery.submit(alert(p)).id for p in (1, 2, 3)]
     assert delivery.wait_delivered(10)
     delivery.close()
     assert endpoint.ids() == keys and delivery.delivered == 3 and delivery.failures == 0
@@ -199,7 +199,7 @@ def test_a_refusing_endpoint_loses_nothing_backs_off_and_delivers_in_order_when_
 ):
     delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens: connections are refused
     with caplog.at_level(logging.INFO, logger="live.alert_delivery"):
-        keys = [delivery.submit(alert(p)) for p in range(5)]
+        keys = [delivery.submit(alert(p)).id for p in range(5)]
         assert delivery.flush(5)
         assert [r["id"] for r in records(tmp_path / "alerts.jsonl")] == keys  # on disk, in order
         wait_for(lambda: delivery.failures >= 4)
@@ -219,7 +219,7 @@ def test_an_alert_raised_after_an_outage_is_sent_before_its_backlog(endpoint, tm
     """An hour's outage left 390 alerts waiting; a fall raised as the endpoint came back was paged last,
     10 s later at 20 ms a POST (after a weekend, minutes). The backlog follows it, in order."""
     delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens: connections are refused
-    backlog = [delivery.submit(alert(p)) for p in range(3)]
+    backlog = [delivery.submit(alert(p)).id for p in range(3)]
     assert delivery.flush(5)
     delivery.close(0.0)
     queue = tmp_path / "alerts.jsonl"
@@ -228,7 +228,7 @@ def test_an_alert_raised_after_an_outage_is_sent_before_its_backlog(endpoint, tm
     queue.write_text("".join(json.dumps(r) + "\n" for r in lines))
 
     delivery = AlertDelivery(config(endpoint, tmp_path))
-    fresh = [delivery.submit(alert(p)) for p in (10, 11)]
+    fresh = [delivery.submit(alert(p)).id for p in (10, 11)]
     wait_for(lambda: delivery.failures >= 1)
     endpoint.up()
     assert delivery.wait_delivered(10)
@@ -243,7 +243,7 @@ def test_a_clock_stepped_during_an_outage_does_not_send_a_fresh_alert_after_the_
     """Fresh is judged by the time since this run raised the alert: by the wall clock, a fall raised just
     before a step went after the whole backlog (390 alerts for an hour's outage)."""
     delivery = AlertDelivery(config(endpoint, tmp_path))  # nothing listens: connections are refused
-    backlog = [delivery.submit(alert(p)) for p in range(3)]
+    backlog = [delivery.submit(alert(p)).id for p in range(3)]
     assert delivery.flush(5)
     delivery.close(0.0)
     queue = tmp_path / "alerts.jsonl"
@@ -251,10 +251,10 @@ def test_a_clock_stepped_during_an_outage_does_not_send_a_fresh_alert_after_the_
     queue.write_text("".join(json.dumps(r) + "\n" for r in lines))
 
     delivery = AlertDelivery(config(endpoint, tmp_path))
-    fall = delivery.submit(alert(10))
+    fall = delivery.submit(alert(10)).id
     wall = time.time
     monkeypatch.setattr(time, "time", lambda: wall() + step_s)
-    later = delivery.submit(alert(11))
+    later = delivery.submit(alert(11)).id
     wait_for(lambda: delivery.failures >= 1)
     endpoint.up()
     assert delivery.wait_delivered(10)
@@ -268,9 +268,9 @@ def test_a_hanging_endpoint_times_out_the_alert_is_sent_again_and_new_alerts_sti
     endpoint.answer = lambda body: "hang" if len(endpoint.received) == 1 else 200
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path, timeout_s=0.5))
-    first = delivery.submit(alert(1))
+    first = delivery.submit(alert(1)).id
     assert endpoint.holding.wait(5)  # the POST is stuck in the endpoint
-    second = delivery.submit(alert(2))
+    second = delivery.submit(alert(2)).id
     assert delivery.flush(2)  # journaled while the network is stuck
     assert second in {r["id"] for r in records(tmp_path / "alerts.jsonl")}
     assert delivery.wait_delivered(10)
@@ -287,7 +287,7 @@ def test_server_errors_are_retried_and_a_rejected_alert_does_not_hold_back_the_n
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path))
     with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
-        keys = [delivery.submit(alert(p)) for p in (1, 2, 3)]
+        keys = [delivery.submit(alert(p)).id for p in (1, 2, 3)]
         assert delivery.wait_delivered(10)
     delivery.close()
     assert endpoint.ids() == [keys[0], keys[0], keys[0], keys[1], keys[2]]
@@ -314,7 +314,7 @@ def test_a_receiver_that_refuses_the_url_or_the_login_keeps_every_alert_until_fi
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path, max_backoff_s=0.1))
     with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
-        keys = [delivery.submit(alert(p)) for p in (1, 2)]
+        keys = [delivery.submit(alert(p)).id for p in (1, 2)]
         wait_for(lambda: delivery.failing and delivery.pending == 2)
         status = delivery_status(SimpleNamespace(delivery=delivery, command_failing=False))
         assert status == ["DELIVERY FAILING: 2 alerts waiting"]  # the status line's
@@ -341,7 +341,7 @@ def test_an_answer_that_is_not_about_the_alert_keeps_it_for_a_retry_and_delivers
     endpoint.answer = lambda body: next(answers)
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path))
-    key = delivery.submit(alert(1))
+    key = delivery.submit(alert(1)).id
     assert delivery.wait_delivered(10)
     delivery.close()
     assert endpoint.ids() == [key] * (refusals + 1)  # the same alert again, with its key
@@ -489,7 +489,7 @@ def test_compaction_keeps_rejected_alerts_in_the_rejected_file(endpoint, tmp_pat
     endpoint.answer = lambda body: next(answers)
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
-    keys = [delivery.submit(alert(person)) for person in range(6)]
+    keys = [delivery.submit(alert(person)).id for person in range(6)]
     assert delivery.wait_delivered(10)
     delivery.close()
     assert records(tmp_path / "alerts.jsonl") == [{"op": "sequence", "next": 7}]  # it was compacted
@@ -517,7 +517,7 @@ def test_a_compaction_the_full_disk_refuses_leaves_the_queue_taking_and_sending_
     wait_for(lambda: "could not compact" in caplog.text)  # after the delivery: the compaction that failed
     assert "No space left" in caplog.text
     caplog.clear()
-    keys = [delivery.submit(alert(person)) for person in (2, 3, 4)]
+    keys = [delivery.submit(alert(person)).id for person in (2, 3, 4)]
     assert delivery.wait_delivered(10)
     delivery.close()
     assert endpoint.ids()[1:] == keys and delivery.delivered == 4 and not delivery.failing
@@ -569,7 +569,7 @@ def test_a_redirect_is_not_followed_the_alert_stays_queued_and_the_location_is_l
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path))
     with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
-        key = delivery.submit(alert(1))
+        key = delivery.submit(alert(1)).id
         wait_for(lambda: delivery.failures >= 3)
         # Neither delivered (a 301 followed becomes a GET without the alert) nor rejected (a 307
         # followed by urllib raises): it waits, retried with backoff, until the URL is fixed.
@@ -631,8 +631,8 @@ def test_an_alert_that_cannot_be_sent_is_set_aside_and_the_next_one_is_delivered
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path))
     with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
-        unsendable = delivery.submit({**alert(1), "p": np.float32(0.9)})  # json cannot encode it
-        sendable = delivery.submit(alert(2))
+        unsendable = delivery.submit({**alert(1), "p": np.float32(0.9)}).id  # json cannot encode it
+        sendable = delivery.submit(alert(2)).id
         assert delivery.wait_delivered(10)
     delivery.close()
     assert endpoint.ids() == [sendable]
@@ -669,7 +669,7 @@ def test_alerts_are_sent_while_the_queue_file_hangs_and_settled_in_it_after(endp
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=200))
     disk = HungDisk(delivery)
-    keys = [delivery.submit(alert(person)) for person in (1, 2, 3)]
+    keys = [delivery.submit(alert(person)).id for person in (1, 2, 3)]
     assert disk.entered.wait(5)
     wait_for(lambda: delivery.delivered == 3)  # sent, though none is on disk yet
     assert sorted(endpoint.ids()) == sorted(keys) and delivery.pending == 0
@@ -792,7 +792,7 @@ def test_alerts_raised_while_the_disk_hangs_wait_in_a_bounded_hand_off_and_none_
     delivery = AlertDelivery(config(endpoint, tmp_path, compact_bytes=600))
     disk = HungDisk(delivery)
     with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
-        keys = [delivery.submit(alert(person)) for person in range(SUBMITTED_BACKLOG + 10)]
+        keys = [delivery.submit(alert(person)).id for person in range(SUBMITTED_BACKLOG + 10)]
     assert disk.entered.wait(5)
     assert delivery._submitted.qsize() <= SUBMITTED_BACKLOG  # memory held for the journal is bounded
     assert any("disk hung" in r.getMessage() for r in caplog.records)
@@ -886,7 +886,8 @@ def test_alerts_rejected_or_not_yet_delivered_are_errors_of_the_run(endpoint, tm
 
 def test_an_alert_posted_and_run_as_a_command_carries_one_id_in_both(endpoint, tmp_path):
     """Whoever gets the POST and the command's page can tell they are one alert: ALERT_ID, and "id" in
-    ALERT_JSON, are the POST's Idempotency-Key."""
+    ALERT_JSON, are the POST's Idempotency-Key; ALERT_SEQUENCE and "sequence" its place in the order
+    raised."""
     import sys
 
     import numpy as np
@@ -896,7 +897,7 @@ def test_an_alert_posted_and_run_as_a_command_carries_one_id_in_both(endpoint, t
 
     out = tmp_path / "paged.txt"
     script = (f"import os; open({str(out)!r}, 'w')"
-              f".write(os.environ['ALERT_ID'] + '|' + os.environ['ALERT_JSON'])")
+              f".write('|'.join(os.environ[k] for k in ('ALERT_ID', 'ALERT_SEQUENCE', 'ALERT_JSON')))")
     endpoint.up()
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), command=f"{sys.executable} -c \"{script}\"",
                                          delivery=config(endpoint, tmp_path)), ("fall_down", "no_action"))
@@ -904,8 +905,9 @@ def test_an_alert_posted_and_run_as_a_command_carries_one_id_in_both(endpoint, t
     alerts.update(Hop(1.0, (fell,)))
     assert alerts.delivery.wait_delivered(10)
     alerts.close(timeout=20)
-    paged_id, paged = out.read_text().split("|", 1)
+    paged_id, paged_sequence, paged = out.read_text().split("|", 2)
     assert paged_id == endpoint.ids()[0] == json.loads(paged)["id"]
+    assert int(paged_sequence) == endpoint.received[0][0]["sequence"] == json.loads(paged)["sequence"] == 1
 
 
 def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(endpoint, tmp_path, caplog):
