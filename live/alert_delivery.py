@@ -317,8 +317,9 @@ def queue_held(path: Path) -> bool | None:
 
 def refuse_a_held_queue(path: Path) -> None:
     """QueueInUse where another app holds the queue file now: said at start-up, before the source and the
-    model load (seconds of CPU, in a service restarted every 10 s beside the room that holds the queue).
-    Waited for as the queue's own lock is (LOCK_WAIT_S: Windows lets go of a dead process's lock late)."""
+    model load (seconds of CPU, in a service restarted every few seconds beside the room that holds the
+    queue). Waited for as the queue's own lock is (LOCK_WAIT_S: Windows lets go of a dead process's lock
+    late)."""
     deadline = time.monotonic() + LOCK_WAIT_S
     while queue_held(path):
         if time.monotonic() >= deadline:

@@ -1855,7 +1855,7 @@ def test_a_queue_another_run_holds_ends_with_a_status_a_service_manager_retries(
                                                                                 capsys, monkeypatch):
     """A run started by hand beside the service holds the alert queue: the service's start was exit 2, which
     its unit never restarts, and the room stayed unwatched after the hand-run ended. 75: try again later;
-    said before the source and the model load (7 s of CPU at each of the unit's tries, every 10 s)."""
+    said before the source and the model load (7 s of CPU at each of the unit's tries, every few seconds)."""
     import live.app
     from live.alert_delivery import AlertDelivery, DeliveryConfig
     from live.app import EXIT_TRY_AGAIN
