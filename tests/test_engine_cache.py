@@ -286,6 +286,22 @@ def test_each_cached_file_handed_out_again_is_marked_used(tmp_path: Path) -> Non
     assert [round(_days_old(path)) for path in made] == [0] * len(made)
 
 
+def test_a_plan_built_is_said_before_its_minutes_and_one_cached_is_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    said_before: list[bool] = []
+
+    def build() -> bytes:
+        said_before.append("building the TensorRT engine net.fp16" in caplog.text)
+        return b"plan"
+
+    with caplog.at_level("INFO", logger="core.engines.tensorrt_graph"):
+        assert cached_engine(tmp_path, "net.fp16", {"gpu": "L4"}, build) == (b"plan", True)
+        caplog.clear()
+        assert cached_engine(tmp_path, "net.fp16", {"gpu": "L4"}, build) == (b"plan", False)
+    assert said_before == [True] and "TensorRT" not in caplog.text
+
+
 def test_a_plan_whose_write_is_interrupted_leaves_nothing_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

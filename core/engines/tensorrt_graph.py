@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 import re
 import time
@@ -42,6 +43,8 @@ from core.package_files import pip_install
 
 # How long a failed build is remembered (cached_engine) before it is tried again.
 RETRY_FAILED_BUILD_S = 24 * 3600.0
+
+log = logging.getLogger(__name__)
 
 
 class TensorRtBuildError(EngineError):
@@ -152,6 +155,10 @@ def cached_engine(
                 "to try again now)")
         # Refused by TensorRT (the split engine may get round it), or built and not loaded (it would not).
         raise TensorRtBuildError(said) if failed.get("refused") is not False else EngineError(said)
+    # Minutes in which the app has nothing else to say (the log and the service manager saw only "loading
+    # the model"): a start that looks hung to whoever watches it.
+    log.info("building the TensorRT engine %s for this GPU, once per model, GPU and TensorRT version "
+             "(minutes; kept in %s)", name, cache_dir)
     try:
         plan = build()
     except TensorRtBuildError as error:
