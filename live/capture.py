@@ -209,7 +209,8 @@ class RecordingSink:
     disk space) or a write that fails sets `error` and finalises what was written at once; the
     recording has ended there, and later frames are not offered to it (nor counted as dropped).
     `continue_in(sink, frame)` is called instead, on the writer's thread, before a frame the recorder's
-    video has no room for (`video_full`): it finalises the clip and sets `recorder` to the next one
+    clip has no room for (`part_full`: its video full, or 10 minutes long): it finalises the clip and sets
+    `recorder` to the next one
     (live.pipeline), so that a long recording goes on, clip after clip.
     """
 
@@ -263,7 +264,7 @@ class RecordingSink:
                 if frame is None:
                     break
                 try:
-                    if self.continue_in is not None and getattr(self.recorder, "video_full", False):
+                    if self.continue_in is not None and getattr(self.recorder, "part_full", None):
                         self.continue_in(self, frame)  # a next clip, else the write below stops it
                     if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
                         self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")

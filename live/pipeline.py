@@ -165,8 +165,8 @@ class LiveStats:
     missing_frames: float | None = None
     # The recent decisions' p95 latency, past LATE_DECISIONS_S (None: on time): alerts come that late.
     late_decisions_s: float | None = None
-    # Which part of its recording the clip being recorded is: a "saved ..." of the part before, as its
-    # video filled, read as if the recording had stopped.
+    # Which part of its recording the clip being recorded is: a "saved ..." of the part before, as it
+    # filled, read as if the recording had stopped.
     recording_part: int = 1
     # The capture or recognition thread stopped on an error (LivePipeline.failure): a headless run ends on
     # it, the window stays open on it, and nothing is recognised any more.
@@ -729,18 +729,24 @@ class LivePipeline:
 
     def _continue_recording(self, sink: RecordingSink, frame: Frame,
                             new_clip: Callable[[int], Recorder]) -> None:
-        """On the recorder's thread, before `frame`, which the clip's video has no room for (an AVI holds
-        4 GiB: some 10 minutes of a Kinect's 1080p colour, and a night's recording stopped there): the
+        """On the recorder's thread, before `frame`, which the clip has no room for (Recorder.part_full: an
+        AVI holds 4 GiB, some 10 minutes of a Kinect's 1080p colour, and a night's recording stopped there;
+        a clip of any kind holds 10 minutes, since finishing it reads its skeleton whole): the
         recording goes on in a new clip of the same session and class, its next part (the sidecar's
         "recording": its id and the part's number), and the full one is finalised on a thread of its own,
         listed as saving (that rewrites its skeleton and walks its video's index: seconds, more than the
         writer's second of queue). An action being marked is marked in both, each keeping its own part."""
         from recordings.recorder import RecorderError
 
+        why = sink.recorder.part_full
         try:
             following = new_clip(sink.recorder.part_of.number + 1)
-        except (OSError, RecorderError) as error:  # the recorder's write then stops the recording, said
-            log.error("recording %s: no next clip could be started (%s)", sink.recorder.sample_name, error)
+        except (OSError, RecorderError) as error:
+            # Not tried again at every frame (an error line each): a full video stops the recording at its
+            # write, said; a clip at its 10 minutes goes on, growing.
+            sink.continue_in = None
+            log.error("recording %s: no next clip could be started (%s)%s", sink.recorder.sample_name, error,
+                      "" if sink.recorder.video_full else "; it goes on in this one")
             return
         with self._record_lock:
             full, sink.recorder = sink.recorder, following
@@ -763,7 +769,7 @@ class LivePipeline:
             finishing = RecordingSink(full, on_finished=self._recording_finished)
             finishing.written, sink.written = sink.written, 0
             self._saving.append(finishing)  # (a stop waiting for this writer's sink finds it after)
-        log.info("recording %s: its video is full (4 GiB); the recording goes on in %s", full.sample_name,
+        log.info("recording %s: %s; the recording goes on in %s", full.sample_name, why,
                  following.sample_name)
         finishing.close(0.0)
 

@@ -192,7 +192,7 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
         if "session" in sidecar.raw:
             lines.append(f"session {sidecar.raw['session']}")
         if (part := recording_part(sidecar)) is not None and (part.number > 1 or part.went_on):
-            went_on = f"; its video filled, and it went on in {part.went_on}" if part.went_on else ""
+            went_on = f"; it was full, and it went on in {part.went_on}" if part.went_on else ""
             lines.append(f"part {part.number} of recording {part.recording}{went_on} (where a recording's "
                          "parts have marks, those without any are background: recordings list says)")
     if recording.timeline is not None:

@@ -175,12 +175,12 @@ def recording_part(sidecar: Sidecar) -> RecordingPart | None:
 
 def parts_between_marks(sidecars: Iterable[Sidecar]) -> tuple[set[Path], list[str]]:
     """(the sidecars (their paths) of the parts of a marked recording that have no marks of their own,
-    what cannot be told for want of parts). A recording whose video filled went on in a next clip, its
+    what cannot be told for want of parts). A recording whose clip filled went on in a next clip, its
     next part (recording_part), and where any of its parts has marks (intervals), they say where the
     actions are: a part without marks is the time between them, background. Taken as a clip of the
     recording's class throughout, such a part trained ten minutes in bed as "patient fell". Where none of
     a recording's parts among `sidecars` has marks and some of its parts are not among them (moved,
-    deleted: a gap in the numbers, or a last part whose video filled), whether it had marks cannot be
+    deleted: a gap in the numbers, or a last part that filled), whether it had marks cannot be
     told, which is said."""
     recordings: dict[str, list[tuple[RecordingPart, Sidecar]]] = {}
     for sidecar in sidecars:

@@ -47,8 +47,9 @@ outside them is background. The S of the name is the recording session (`ClipNam
 sidecar's "session"): training holds clips out for validation by session, so near-identical clips of
 one sitting never land on both sides (`next_session` gives the next free one).
 
-Parts: an AVI holds 4 GiB (some 10 minutes of a Kinect's 1080p colour), so the app's recording goes on
-clip after clip (`video_full`, live.pipeline), each clip a part of one recording: the sidecar's
+Parts: an AVI holds 4 GiB (some 10 minutes of a Kinect's 1080p colour), and a clip without video is
+finalised whole in memory, so the app's recording goes on clip after clip, each of at most 10 minutes
+(`part_full`, live.pipeline), each clip a part of one recording: the sidecar's
 "recording" ({"id", "part"[, "went_on"]}, `RecordingPart`) links them, and where any part has marks, the
 parts without any are background (recordings.clip.parts_between_marks).
 
@@ -112,7 +113,7 @@ class RecordingPart:
 
     recording: str  # the recording's id, the same in each of its parts
     number: int  # which part, from 1
-    went_on: str | None = None  # the next part's sample name, where this one's video filled
+    went_on: str | None = None  # the next part's sample name, where this one was full (Recorder.part_full)
 
     def to_json(self) -> dict:
         out: dict = {"id": self.recording, "part": self.number}
@@ -135,6 +136,10 @@ class RecordingPart:
 
 # The room a video keeps for one more frame (a large 1080p JPEG is under 1 MB).
 VIDEO_FRAME_ROOM = 4 * 1024**2
+# A part of the app's recording lasts at most this long, video or not: finishing a part reads its
+# skeleton whole into memory (two people: 300 MB in 45 minutes, a day's 10 GB, more than the stop's 30 s
+# to write again), and training reads a clip whole. 10 minutes is about what a 1080p video's 4 GiB hold.
+MAX_PART_S = 600.0
 
 # Any name that is safe as a file stem on every system: a clip need not be named SsssCccc... (`--name
 # room`). Not a Windows device name, whatever its case or suffix: CON.skeleton opens the console there.
@@ -490,7 +495,8 @@ class Recorder:
         self.part_of = part_of
         if part_of is not None:
             header["recording"] = part_of.to_json()
-        self._went_on_in: str | None = None  # the next part's name, once this one's video filled
+        self._went_on_in: str | None = None  # the next part's name, once this one is full (part_full)
+        self._full_because: str | None = None  # part_full's words when it went on in the next
         if timeline is not None:
             # In the header line, so a clip recovered after a crash keeps its intervals too.
             header["intervals"] = timeline.to_json()
@@ -554,10 +560,11 @@ class Recorder:
         return self.files is None and self._unfinished is None
 
     def went_on_in(self, sample_name: str) -> None:
-        """This part's video is full and its recording goes on in the clip `sample_name` (`part_of`'s next
-        part): kept in its sidecar ("recording": "went_on"; a crash keeps it too), so that a missing next
-        part is known to be missing. On the writer's thread, before close()."""
+        """This part is full (`part_full`) and its recording goes on in the clip `sample_name` (`part_of`'s
+        next part): kept in its sidecar ("recording": "went_on"; a crash keeps it too), so that a missing
+        next part is known to be missing. On the writer's thread, before close()."""
         self._went_on_in = sample_name
+        self._full_because = self.part_full or "it was full"
         self._frames.write(json.dumps({"went_on": sample_name}).encode() + b"\n")
 
     def add_interval(self, start: float, end: float, label: str, person: int | None = None) -> None:
@@ -580,6 +587,16 @@ class Recorder:
         1080p colour): the next write stops the recording, unless its writer goes on in a new clip first
         (live.capture.RecordingSink)."""
         return self._video is not None and self._video.bytes_written + VIDEO_FRAME_ROOM > MAX_AVI_BYTES
+
+    @property
+    def part_full(self) -> str | None:
+        """Why this clip, as a part of a longer recording, should go on in the next part before another frame
+        (live.capture.RecordingSink): its video is full, or it has lasted MAX_PART_S. None while it is not."""
+        if self.video_full:
+            return "its video was full (4 GiB)"
+        if self._first_timestamp is not None and self._last_timestamp - self._first_timestamp >= MAX_PART_S:
+            return f"it was {MAX_PART_S:g} s long"
+        return None
 
     @property
     def first_timestamp(self) -> float | None:
@@ -711,7 +728,7 @@ class Recorder:
             raise self._unfinished
         if self.files is None:
             self._finish("closed" if self._went_on_in is None else
-                         f"its video was full (4 GiB): the recording went on in {self._went_on_in}")
+                         f"{self._full_because}: the recording went on in {self._went_on_in}")
         assert self.files is not None
         return self.files
 
@@ -829,7 +846,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     if recovering and (converted := interrupted_conversion(partial_dir, held=True)) is not None:
         raise ConversionInterrupted(f"{partial_dir}: {converted}")
     records = []
-    went_on = None  # the next part of the recording, where this one's video filled (Recorder.went_on_in)
+    went_on = None  # the next part of the recording, where this one was full (Recorder.went_on_in)
     # Intervals known before recording (a converted labelled sequence) are in the header, those marked
     # while recording in their own lines; both in seconds from the clip's first frame.
     marked: list[Interval] = [_header_interval(entry, frames_path) for entry in header.get("intervals") or []]

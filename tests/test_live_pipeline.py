@@ -757,6 +757,39 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
     assert f"recording {skeleton} stopped early after 10 frames" in error and "No space left" in error
 
 
+def test_a_clip_at_its_longest_whose_next_part_cannot_start_goes_on_said_once(tiny_model, tmp_path,
+                                                                               monkeypatch, caplog):
+    """A part ends at MAX_PART_S (finishing it reads its skeleton whole); where the next part cannot be
+    made (its disk refuses), the recording goes on in this clip, said once, not tried and said again at
+    every frame."""
+    import recordings.recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "MAX_PART_S", 0.3)
+    made = []
+
+    def first_only(*args, **kwargs):
+        if made:
+            raise recorder_module.RecorderError("the disk refused it")
+        made.append(real_recorder(*args, **kwargs))
+        return made[-1]
+
+    real_recorder = recorder_module.Recorder
+    monkeypatch.setattr(recorder_module, "Recorder", first_only)
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="live.pipeline"):
+            pipeline.start_recording(tmp_path, "wave", chosen=True)
+            time.sleep(1.5)
+    finally:
+        summary = pipeline.stop()
+    said = [r.getMessage() for r in caplog.records if "no next clip could be started" in r.getMessage()]
+    assert len(said) == 1 and said[0].endswith("(the disk refused it); it goes on in this one")
+    (clip,) = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
+    assert clip["stopped"] == "closed" and clip["duration_s"] > 1.0
+
+
 def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch, capsys,
                                                                    caplog):
     """An AVI holds 4 GiB, some 10 minutes of a Kinect's 1080p colour: a night's recording stopped there.
@@ -831,7 +864,7 @@ def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tm
     background = f"{len(names) - marked:>4}  (background: parts of recordings marked in their other parts)"
     assert background in listed_out
     assert recordings(["info", summary.recordings[1]]) == 0
-    assert (f"part 2 of recording {clips[1]['recording']['id']}; its video filled, and it went on in "
+    assert (f"part 2 of recording {clips[1]['recording']['id']}; it was full, and it went on in "
             f"{names[2]}") in capsys.readouterr().out
     assert recordings(["export", str(tmp_path), str(tmp_path / "export"), "--no-video"]) == 0
     rows = (tmp_path / "export" / "samples.tsv").read_text().splitlines()[1:]

@@ -302,6 +302,23 @@ def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:
     assert rec.files.video is None
 
 
+def test_a_clip_without_video_is_full_after_max_part_s(tmp_path: Path, monkeypatch) -> None:
+    """A skeleton-only recording of two people grew by 300 MB in 45 minutes, all read into memory when
+    finished: the app's recording goes on in a next part after MAX_PART_S, video or not."""
+    monkeypatch.setattr(recorder_module, "MAX_PART_S", 1.0)
+    with Recorder(tmp_path, sample_name="bodies", config=CONFIG) as rec:
+        for i in range(30):
+            rec.write(make_frame(i, i / 30, colour=False, bodies=2))
+            assert rec.part_full is None
+        rec.write(make_frame(30, 1.0, colour=False, bodies=2))
+        assert rec.part_full == "it was 1 s long" and not rec.video_full  # not stopped by it: a part ends
+        assert rec.write(make_frame(31, 31 / 30, colour=False, bodies=2)) is True
+        rec.went_on_in("S001C001P001R002A121")
+    sidecar = json.loads(rec.files.sidecar.read_text())
+    assert sidecar["stopped"] == "it was 1 s long: the recording went on in S001C001P001R002A121"
+    assert sidecar["frame_count"] == 32
+
+
 def test_bad_arguments_and_timestamps(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="label map"):
         Recorder(tmp_path, label="patient fell", config=CONFIG)
