@@ -9,6 +9,7 @@ output of theirs belongs (root writes there silently, and `pip uninstall` leaves
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the checkout, or site-packages
@@ -17,6 +18,14 @@ CHECKOUT = (PACKAGE_ROOT / "pyproject.toml").is_file()
 DISTRIBUTION = "where-to-focus"  # pyproject's [project] name, what pip installs
 OUTPUT_FOLDER = Path("runs")  # the current folder's, for what is made from a bundled file when installed
 BUNDLED_FOLDERS = ("training/checkpoints", "training/configs")  # as the READMEs write them
+
+
+def software_version() -> str:
+    """The installed version (setuptools-scm's, from git at install), "unknown" where not installed."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def bundled(path: str | os.PathLike[str]) -> Path:

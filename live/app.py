@@ -43,7 +43,7 @@ from core.engines import (
     usable_cores,
 )
 from core.model.checkpoint import DecisionSettings
-from core.package_files import PACKAGE_ROOT
+from core.package_files import PACKAGE_ROOT, software_version
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
@@ -203,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time action recognition for a Kinect v2 room: who does what, and where the "
                     "model looked.",
     )
+    parser.add_version()
     parser.add_argument("--source", default="sim",
                         help="kinect | kinect:pykinect2 | sim | PATH of a recording (.xef, NTU-layout "
                              ".skeleton / _rgb.avi / .json, or a clip folder, PKU-MMD NNNN-V.txt[.xz|.gz]); "
@@ -662,7 +663,8 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     source = open_source(config, color=not kinect or keeps_images(config))
     source.open()
     checkpoint = checkpoint_for(config)
-    log.info("source: %s; loading the model %s", source.name, checkpoint)  # seconds of silence otherwise
+    log.info("where-to-focus %s; source: %s; loading the model %s", software_version(), source.name,
+             checkpoint)  # seconds of silence otherwise
     try:
         # Not refused for the colour a Kinect opened without its camera lacks: it gets the camera (below).
         checked = None if kinect else source

@@ -1081,6 +1081,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(
         prog="python -m recordings", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_version()
     commands = parser.add_subparsers(dest="command", required=True)
 
     info = commands.add_parser("info", help="streams, duration, frames and bodies of a recording")

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from core.package_files import bundled
+from core.package_files import bundled, software_version
 from core.wording import no_home_folder
 from recordings.atomic import why_not_writable
 
@@ -316,6 +316,10 @@ class CommandLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
+
+    def add_version(self) -> None:
+        """--version: which release runs, for an IT team's inventory and a bug report."""
+        self.add_argument("--version", action="version", version=f"where-to-focus {software_version()}")
 
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:

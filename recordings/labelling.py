@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import replace_atomically
+from core.package_files import software_version
 from core.timeline import Interval, Timeline, TimelineError, stored_time
 from recordings.argument_types import as_typed
 from recordings.atomic import held
@@ -55,7 +56,6 @@ from recordings.recorder import (
     STORED_TIME_SLACK_S,
     clip_session,
     labelled_length_s,
-    software_version,
 )
 
 

@@ -76,7 +76,6 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO
 
@@ -85,6 +84,7 @@ import numpy as np
 from core.atomic import replace_atomically, sync_directory
 from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.package_files import software_version
 from core.privacy import PrivacyMode
 from core.skeleton import implausible_joints
 from core.timeline import Interval, Timeline, frame_period_s
@@ -215,13 +215,6 @@ class ClipFiles:
     video: Path | None
     frame_count: int
     depth: Path | None = None  # <name>_depth.bin, None when no frame carried depth
-
-
-def software_version() -> str:
-    try:
-        return version("where-to-focus")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 # Interval times are stored to 0.1 ms (core.timeline.Interval.to_json): one that ends where the clip ends

@@ -176,6 +176,19 @@ def test_recordings_usage_errors_name_their_subcommand(capsys):
                                        "(python -m recordings info --help lists the options)\n")
 
 
+@pytest.mark.parametrize("command", ["live.app", "training.__main__", "recordings.__main__"])
+def test_each_command_says_which_release_runs(command, capsys):
+    import importlib
+
+    from core.package_files import software_version
+
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(command).main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == f"where-to-focus {software_version()}\n"
+    assert software_version() != "unknown"  # the tests run an installed checkout (pip install -e)
+
+
 def _options_without_help(parser: argparse.ArgumentParser, prog: str) -> list[str]:
     missing = []
     for action in parser._actions:  # argparse keeps its options (and subcommands) there

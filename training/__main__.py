@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(
         prog="python -m training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_version()
     sub = parser.add_subparsers(dest="command", required=True)
     for name in STAGE_COMMANDS:
         _stage_parser(sub, name)

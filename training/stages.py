@@ -49,11 +49,10 @@ from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weigh
 from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
-from core.package_files import bundled
+from core.package_files import bundled, software_version
 from core.window import WindowSpec
 from core.wording import first_few
 from recordings.atomic import lock_exclusive
-from recordings.recorder import software_version
 from training import distributed
 from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, recorded_data, write_config
