@@ -203,6 +203,11 @@ class LineWriter:
     # folder that is not there) fails the start.
     OPEN_WAIT_S = 5.0
     GONE_CHECK_S = 5.0  # how often the file is checked for having been deleted under the writer
+    # Said (status line, --status-file's "disk_low") while the file's disk has less than this left: decisions
+    # grow by 160 MB a day for each person in view, and a disk found full costs the lines from then on.
+    # What the recorder keeps free too (recordings.recorder.RecorderConfig.min_free_bytes).
+    LOW_DISK_BYTES = 2_000_000_000
+    DISK_CHECK_S = 60.0
     RETRY_S = 30.0  # how often a file that failed is opened again
     DROPPING_AGAIN_S = 60.0  # lines dropped after this long without: a new episode, said again
     _REOPEN, _CLOSE = object(), object()
@@ -232,6 +237,7 @@ class LineWriter:
         # go nowhere else then ends as on Ctrl-C, instead of running on with nobody reading (and the shell
         # waiting for it); run_headless decides.
         self.reader_gone = False
+        self.disk_free: int | None = None  # bytes left on the file's disk, while under LOW_DISK_BYTES
         self._thread = threading.Thread(target=self._run, name=f"writer {option}", daemon=True)
         self._thread.start()
         open_by = time.monotonic() + self.OPEN_WAIT_S if open_by is None else open_by
@@ -307,6 +313,7 @@ class LineWriter:
                             self.dropped - dropped_before)
 
         checked = failed_at = time.monotonic()
+        disk_checked = -math.inf
         if self._stream is None:  # the file, opened here: a share that hangs holds up no start
             assert self.path is not None
             try:
@@ -368,6 +375,9 @@ class LineWriter:
                         self._count_dropped(unflushed)  # into the deleted file: not written
                         unflushed = 0
                         self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                if self.path is not None and time.monotonic() - disk_checked >= self.DISK_CHECK_S:
+                    disk_checked = time.monotonic()  # here: a share that hangs holds up this thread only
+                    self._check_disk(shutil.disk_usage(self.path.parent).free)
             except BrokenPipeError:
                 self.reader_gone = True
                 self._count_dropped(unflushed)
@@ -395,6 +405,20 @@ class LineWriter:
                     log.error("%s; %s (recognition and alerts go on)", self.failure, again, exc_info=defect)
             if item is self._CLOSE:
                 return
+
+    def _check_disk(self, free: int) -> None:
+        low = free < self.LOW_DISK_BYTES
+        if low and self.disk_free is None:  # said as it begins; the status lines say it from then on
+            log.warning("%s: its disk has %.1f GB left: once full, lines are lost (rotate or remove old "
+                        "files)", self.where, free / 1e9)
+        elif not low and self.disk_free is not None:
+            log.info("%s: its disk has %.1f GB left again", self.where, free / 1e9)
+        self.disk_free = free if low else None
+
+    def disk_status(self) -> list[str]:
+        """For a status line: the file while its disk is nearly full."""
+        free = self.disk_free
+        return [] if free is None else [f"{self.where} DISK NEARLY FULL ({free / 1e9:.1f} GB left)"]
 
     def status(self) -> list[str]:
         """For a status line: the file while it cannot be written (what a monitor reads, hours after
@@ -579,6 +603,10 @@ class EventLog:
     def status(self) -> list[str]:
         """The events file's, for a status line (LineWriter.status)."""
         return self._file.status() if self._file is not None else []
+
+    def disk_status(self) -> list[str]:
+        """The events file's disk, nearly full (LineWriter.disk_status)."""
+        return self._file.disk_status() if self._file is not None else []
 
     def close(self) -> list[str]:
         """End what is going on (as of each one's last decision), close the file; the file's errors
@@ -1417,11 +1445,13 @@ def run_headless(
             if now >= next_health or (config.status_file is not None and now >= next_status_file):
                 stats = pipeline.stats()
                 not_written = [*writer.status(), *events.status()]
+                disk_low = [*writer.disk_status(), *events.disk_status()]
                 problems = [*stats.problems(), *alert_problems(alerts),
-                            *(["output_not_written"] if not_written else [])]
+                            *(["output_not_written"] if not_written else []),
+                            *(["disk_low"] if disk_low else [])]
             if now >= next_health:
                 log.log(logging.WARNING if problems else logging.INFO, "status: %s",
-                        ", ".join([stats.health(), *delivery_status(alerts), *not_written]))
+                        ", ".join([stats.health(), *delivery_status(alerts), *not_written, *disk_low]))
                 next_health = now + config.health_every_s
             if config.status_file is not None and now >= next_status_file:
                 status_file_failing = _status_file(config.status_file, stats, problems, config.alerts.room,

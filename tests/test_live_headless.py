@@ -1992,6 +1992,46 @@ def test_a_moment_of_full_disk_costs_its_lines_not_the_rest_of_the_run(tmp_path,
     assert f"--output {path}: written again (1 lines lost while it could not be)" in caplog.text
 
 
+def test_a_disk_nearly_full_is_said_before_lines_are_lost(tmp_path, monkeypatch, caplog):
+    """Decisions grow by 160 MB a day for each person in view: the disk was first said once it was full,
+    lines lost from then on. Under LOW_DISK_BYTES left it is said once as it begins, in every status line
+    while it lasts, and once more when there is room again; checked on the writer's thread."""
+    import types
+
+    import live.headless
+    from live.headless import LineWriter
+
+    free = [1_500_000_000]
+    checked_on: list[str] = []
+
+    def disk_usage(folder):
+        checked_on.append(threading.current_thread().name)
+        return types.SimpleNamespace(free=free[0])
+
+    monkeypatch.setattr(live.headless.shutil, "disk_usage", disk_usage)
+    monkeypatch.setattr(LineWriter, "DISK_CHECK_S", 0.0)
+    path = tmp_path / "decisions.jsonl"
+    writer = LineWriter(path, "--output")
+
+    def written(line: str) -> None:
+        writer.write(line)
+        deadline = time.monotonic() + 10
+        while writer.written < int(line) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        written("1\n")
+        assert writer.disk_status() == [f"--output {path} DISK NEARLY FULL (1.5 GB left)"]
+        written("2\n")
+        free[0] = 5_000_000_000
+        written("3\n")
+        writer.close()
+    assert writer.disk_status() == [] and set(checked_on) == {"writer --output"}
+    said = [r.getMessage() for r in caplog.records if "its disk has" in r.getMessage()]
+    assert said == [f"--output {path}: its disk has 1.5 GB left: once full, lines are lost (rotate or remove "
+                    "old files)", f"--output {path}: its disk has 5.0 GB left again"]
+
+
 def test_a_disk_that_stays_full_is_said_once_not_at_every_retry(monkeypatch, caplog):
     """On a full disk the file still opens (/dev/full likewise): each retry "wrote again" and failed
     again, two log lines every RETRY_S for as long as the disk stayed full."""
@@ -2136,6 +2176,20 @@ def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_end
     assert any(s["ok"] for s in seen) and any(not s["ok"] and not s["ended"] for s in seen)
     assert seen[-1]["ok"]  # plugged in again: well again before it ended
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary file left behind
+
+
+def test_a_status_file_says_the_output_s_disk_is_nearly_full(tiny_checkpoint, tmp_path, monkeypatch):
+    import json
+
+    import live.headless
+
+    monkeypatch.setattr(live.headless, "STATUS_FILE_EVERY_S", 0.5)
+    monkeypatch.setattr(live.headless.LineWriter, "LOW_DISK_BYTES", 10**18)  # every disk is nearly full
+    status = tmp_path / "status.json"
+    pipeline, _ = _pipeline_whose_stats_change(tiny_checkpoint, lambda at: {})
+    run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl", status_file=status),
+                 duration_s=2.0)
+    assert json.loads(status.read_text())["problems"] == ["disk_low"]
 
 
 def test_a_headless_run_pages_the_room_while_its_sensor_is_unplugged(tiny_checkpoint, tmp_path, monkeypatch):
