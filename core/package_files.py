@@ -9,6 +9,7 @@ output of theirs belongs (root writes there silently, and `pip uninstall` leaves
 from __future__ import annotations
 
 import os
+import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -21,11 +22,41 @@ BUNDLED_FOLDERS = ("training/checkpoints", "training/configs")  # as the READMEs
 
 
 def software_version() -> str:
-    """The installed version (setuptools-scm's, from git at install), "unknown" where not installed."""
+    """The installed version (setuptools-scm's, from git at install), "unknown" where not installed. A
+    checkout installed with `pip install -e` keeps its install's: software_commit says which code runs."""
     try:
         return version(DISTRIBUTION)
     except PackageNotFoundError:
         return "unknown"
+
+
+def software_commit() -> str | None:
+    """The checkout's commit, with "+changes" where tracked files have uncommitted changes (new files
+    are not looked for: a run folder inside the checkout would always count); None for an installed
+    copy (one under a virtual environment inside some repository is not that repository's commit) or
+    without git."""
+    if not (PACKAGE_ROOT / ".git").exists():
+        return None
+    git = ["git", "-C", str(PACKAGE_ROOT)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        changes = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if changes.stdout.strip() else "")
+
+
+def describe_software() -> str:
+    """'where-to-focus VERSION', and in a checkout its commit: what --version and the app's first log
+    line say."""
+    described = f"{DISTRIBUTION} {software_version()}"
+    commit = software_commit()
+    if commit is None:
+        return described
+    return f"{described} (checkout at {commit[:12]}{'+changes' if commit.endswith('+changes') else ''})"
 
 
 def bundled(path: str | os.PathLike[str]) -> Path:

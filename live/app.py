@@ -43,7 +43,7 @@ from core.engines import (
     usable_cores,
 )
 from core.model.checkpoint import DecisionSettings
-from core.package_files import PACKAGE_ROOT, software_version
+from core.package_files import PACKAGE_ROOT, describe_software
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
@@ -663,7 +663,7 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     source = open_source(config, color=not kinect or keeps_images(config))
     source.open()
     checkpoint = checkpoint_for(config)
-    log.info("where-to-focus %s; source: %s; loading the model %s", software_version(), source.name,
+    log.info("%s; source: %s; loading the model %s", describe_software(), source.name,
              checkpoint)  # seconds of silence otherwise
     try:
         # Not refused for the colour a Kinect opened without its camera lacks: it gets the camera (below).

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from core.package_files import bundled, software_version
+from core.package_files import bundled, describe_software
 from core.wording import no_home_folder
 from recordings.atomic import why_not_writable
 
@@ -318,8 +318,9 @@ class CommandLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
 
     def add_version(self) -> None:
-        """--version: which release runs, for an IT team's inventory and a bug report."""
-        self.add_argument("--version", action="version", version=f"where-to-focus {software_version()}")
+        """--version: which release runs (and a checkout's commit), for an IT team's inventory and a bug
+        report."""
+        self.add_argument("--version", action=_SoftwareVersion)
 
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
@@ -339,6 +340,19 @@ class CommandLineParser(argparse.ArgumentParser):
                 if isinstance(chosen, CommandLineParser):
                     return chosen.chosen_subcommand(namespace)
         return self
+
+
+class _SoftwareVersion(argparse.Action):
+    """argparse's version action, with the version found only when asked for: a checkout's commit costs
+    two runs of git, which every parse would pay."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0,
+                         help="say which version runs, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_) -> NoReturn:
+        print(describe_software())  # to standard output, as argparse's own
+        parser.exit(0)
 
 
 _CMD_SPECIAL = "&|<>^()"  # what cmd.exe reads as its own outside double quotes

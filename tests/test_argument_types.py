@@ -180,13 +180,16 @@ def test_recordings_usage_errors_name_their_subcommand(capsys):
 def test_each_command_says_which_release_runs(command, capsys):
     import importlib
 
-    from core.package_files import software_version
+    from core.package_files import software_commit, software_version
 
     with pytest.raises(SystemExit) as stop:
         importlib.import_module(command).main(["--version"])
     assert stop.value.code == 0
-    assert capsys.readouterr().out == f"where-to-focus {software_version()}\n"
-    assert software_version() != "unknown"  # the tests run an installed checkout (pip install -e)
+    said = capsys.readouterr().out
+    assert said.startswith(f"where-to-focus {software_version()}") and software_version() != "unknown"
+    # A checkout's installed version is its install's: the commit says which code runs.
+    commit = software_commit()
+    assert commit is not None and f"(checkout at {commit[:12]}" in said and said.endswith(")\n")
 
 
 def _options_without_help(parser: argparse.ArgumentParser, prog: str) -> list[str]:

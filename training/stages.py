@@ -28,7 +28,6 @@ import hashlib
 import json
 import math
 import os
-import subprocess
 import time
 import warnings
 from collections.abc import Callable, Collection
@@ -49,7 +48,7 @@ from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weigh
 from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
-from core.package_files import bundled, software_version
+from core.package_files import bundled, software_commit, software_version
 from core.window import WindowSpec
 from core.wording import first_few
 from recordings.atomic import lock_exclusive
@@ -750,19 +749,7 @@ def software_record() -> dict[str, Any]:
     "+changes" where tracked files had uncommitted changes; new files are not looked for, as a run folder
     inside the checkout would always count), torch and numpy, and the CPU threads (results are bitwise
     the same on one thread only)."""
-    commit = None
-    repository = Path(__file__).resolve().parents[1]
-    git = ["git", "-C", str(repository)]
-    try:  # only this checkout's own: an installed copy under a venv inside some repository is not its commit
-        if (repository / ".git").exists():
-            head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-            changes = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
-                                     capture_output=True, text=True, timeout=10)
-            if head.returncode == 0:
-                commit = head.stdout.strip() + ("+changes" if changes.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):  # no git: the version says what it can
-        pass
-    return {"version": software_version(), "commit": commit, "torch": str(torch.__version__),
+    return {"version": software_version(), "commit": software_commit(), "torch": str(torch.__version__),
             "numpy": np.__version__, "threads": torch.get_num_threads()}
 
 
