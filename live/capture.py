@@ -18,6 +18,7 @@ waited for it (SENSOR_PAUSE_S): its clock runs on, and it made nothing to miss.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -219,6 +220,8 @@ class RecordingSink:
                  continue_in: Callable[[RecordingSink, Frame], None] | None = None) -> None:
         self.recorder = recorder
         self.continue_in = continue_in
+        # Stream time before which continue_in is not called again (a next clip that could not be made).
+        self.continue_not_before = -math.inf
         self.lossless = lossless  # a --fast replay (lockstep): `offer` waits for room instead of dropping
         self.dropped = 0
         self.written = 0
@@ -264,7 +267,8 @@ class RecordingSink:
                 if frame is None:
                     break
                 try:
-                    if self.continue_in is not None and getattr(self.recorder, "part_full", None):
+                    if (self.continue_in is not None and frame.timestamp >= self.continue_not_before
+                            and getattr(self.recorder, "part_full", None)):
                         self.continue_in(self, frame)  # a next clip, else the write below stops it
                     if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
                         self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")

@@ -121,6 +121,9 @@ SUMMARY_RECORDINGS = 5  # clips the summary names (one line, however long the ru
 # share that hangs) is left to begin on its own: the room is watched meanwhile. Making a clip's files
 # takes milliseconds; one that fails sooner (a folder that cannot be written) fails the start.
 RECORD_START_WAIT_S = 5.0
+# A recording's next clip (a part: Recorder.part_full) that could not be made is tried again after this
+# long of stream time: a moment's failure (a share that reconnects) does not end the parts for good.
+NEXT_PART_RETRY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -742,11 +745,12 @@ class LivePipeline:
         try:
             following = new_clip(sink.recorder.part_of.number + 1)
         except (OSError, RecorderError) as error:
-            # Not tried again at every frame (an error line each): a full video stops the recording at its
-            # write, said; a clip at its 10 minutes goes on, growing.
-            sink.continue_in = None
+            # Tried again after NEXT_PART_RETRY_S, not at every frame (an error line each): a full video
+            # stops the recording at its write, said; a clip at its 10 minutes goes on meanwhile, growing.
+            sink.continue_not_before = frame.timestamp + NEXT_PART_RETRY_S
+            goes_on = f"; it goes on in this one, and a next is tried again in {NEXT_PART_RETRY_S:.0f} s"
             log.error("recording %s: no next clip could be started (%s)%s", sink.recorder.sample_name, error,
-                      "" if sink.recorder.video_full else "; it goes on in this one")
+                      "" if sink.recorder.video_full else goes_on)
             return
         with self._record_lock:
             full, sink.recorder = sink.recorder, following

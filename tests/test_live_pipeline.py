@@ -760,21 +760,23 @@ def test_a_recording_whose_disk_fills_keeps_its_frames_lets_go_and_is_an_error_o
 def test_a_clip_at_its_longest_whose_next_part_cannot_start_goes_on_said_once(tiny_model, tmp_path,
                                                                                monkeypatch, caplog):
     """A part ends at MAX_PART_S (finishing it reads its skeleton whole); where the next part cannot be
-    made (its disk refuses), the recording goes on in this clip, said once, not tried and said again at
-    every frame."""
+    made (its disk refuses for a moment), the recording goes on in this clip, said once, not tried and
+    said again at every frame, and the next part is tried again after NEXT_PART_RETRY_S."""
+    import live.pipeline
     import recordings.recorder as recorder_module
 
     monkeypatch.setattr(recorder_module, "MAX_PART_S", 0.3)
+    monkeypatch.setattr(live.pipeline, "NEXT_PART_RETRY_S", 0.6)
     made = []
 
-    def first_only(*args, **kwargs):
-        if made:
+    def second_refused(*args, **kwargs):
+        made.append(None)
+        if len(made) == 2:
             raise recorder_module.RecorderError("the disk refused it")
-        made.append(real_recorder(*args, **kwargs))
-        return made[-1]
+        return real_recorder(*args, **kwargs)
 
     real_recorder = recorder_module.Recorder
-    monkeypatch.setattr(recorder_module, "Recorder", first_only)
+    monkeypatch.setattr(recorder_module, "Recorder", second_refused)
     engine, inputs = tiny_model
     pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
     pipeline.start()
@@ -785,9 +787,11 @@ def test_a_clip_at_its_longest_whose_next_part_cannot_start_goes_on_said_once(ti
     finally:
         summary = pipeline.stop()
     said = [r.getMessage() for r in caplog.records if "no next clip could be started" in r.getMessage()]
-    assert len(said) == 1 and said[0].endswith("(the disk refused it); it goes on in this one")
-    (clip,) = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
-    assert clip["stopped"] == "closed" and clip["duration_s"] > 1.0
+    assert len(said) == 1 and said[0].endswith(
+        "(the disk refused it); it goes on in this one, and a next is tried again in 1 s")
+    clips = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
+    assert len(clips) >= 2 and clips[0]["duration_s"] >= 0.8  # 0.3 s, and the 0.6 s before the retry
+    assert clips[0]["stopped"] == f"it was 0.3 s long: the recording went on in {clips[1]['sample_name']}"
 
 
 def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch, capsys,
