@@ -332,7 +332,13 @@ class LineWriter:
                           "and alerts go on)", self.failure, self.RETRY_S)
             self._opened.set()
         while True:
-            item = self._queue.get()
+            if self.path is not None and time.monotonic() - disk_checked >= self.DISK_CHECK_S:
+                disk_checked = time.monotonic()  # here: a share that hangs holds up this thread only
+                self._check_disk()
+            try:  # an idle writer (events come seldom) checks its disk too
+                item = self._queue.get(timeout=self.DISK_CHECK_S)
+            except queue.Empty:
+                continue
             line = item not in (self._REOPEN, self._CLOSE)
             if not line:
                 with self._dropped_lock:
@@ -375,9 +381,6 @@ class LineWriter:
                         self._count_dropped(unflushed)  # into the deleted file: not written
                         unflushed = 0
                         self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-                if self.path is not None and time.monotonic() - disk_checked >= self.DISK_CHECK_S:
-                    disk_checked = time.monotonic()  # here: a share that hangs holds up this thread only
-                    self._check_disk(shutil.disk_usage(self.path.parent).free)
             except BrokenPipeError:
                 self.reader_gone = True
                 self._count_dropped(unflushed)
@@ -406,7 +409,16 @@ class LineWriter:
             if item is self._CLOSE:
                 return
 
-    def _check_disk(self, free: int) -> None:
+    def _check_disk(self) -> None:
+        assert self.path is not None
+        try:
+            if not self.path.is_file():  # /dev/null (its /dev is RAM-sized), NUL, a pipe: no disk to fill
+                self.disk_free = None
+                return
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError as error:  # the file's own writes say whether it can be written
+            log.debug("%s: its disk's free space cannot be read (%s)", self.where, error)
+            return
         low = free < self.LOW_DISK_BYTES
         if low and self.disk_free is None:  # said as it begins; the status lines say it from then on
             log.warning("%s: its disk has %.1f GB left: once full, lines are lost (rotate or remove old "

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import cv2
@@ -1996,8 +1997,6 @@ def test_a_disk_nearly_full_is_said_before_lines_are_lost(tmp_path, monkeypatch,
     """Decisions grow by 160 MB a day for each person in view: the disk was first said once it was full,
     lines lost from then on. Under LOW_DISK_BYTES left it is said once as it begins, in every status line
     while it lasts, and once more when there is room again; checked on the writer's thread."""
-    import types
-
     import live.headless
     from live.headless import LineWriter
 
@@ -2009,27 +2008,52 @@ def test_a_disk_nearly_full_is_said_before_lines_are_lost(tmp_path, monkeypatch,
         return types.SimpleNamespace(free=free[0])
 
     monkeypatch.setattr(live.headless.shutil, "disk_usage", disk_usage)
-    monkeypatch.setattr(LineWriter, "DISK_CHECK_S", 0.0)
+    monkeypatch.setattr(LineWriter, "DISK_CHECK_S", 0.05)
     path = tmp_path / "decisions.jsonl"
-    writer = LineWriter(path, "--output")
 
-    def written(line: str) -> None:
-        writer.write(line)
+    def until(done) -> None:
         deadline = time.monotonic() + 10
-        while writer.written < int(line) and time.monotonic() < deadline:
+        while not done() and time.monotonic() < deadline:
             time.sleep(0.01)
 
     with caplog.at_level(logging.INFO, logger="live.headless"):
-        written("1\n")
+        writer = LineWriter(path, "--output")
+        writer.write("1\n")  # the file is made by its first line: until then there is nothing to check
+        until(lambda: writer.disk_status())
         assert writer.disk_status() == [f"--output {path} DISK NEARLY FULL (1.5 GB left)"]
-        written("2\n")
-        free[0] = 5_000_000_000
-        written("3\n")
+        free[0] = 5_000_000_000  # room made while nothing is written: an idle writer checks too
+        until(lambda: not writer.disk_status())
         writer.close()
     assert writer.disk_status() == [] and set(checked_on) == {"writer --output"}
     said = [r.getMessage() for r in caplog.records if "its disk has" in r.getMessage()]
     assert said == [f"--output {path}: its disk has 1.5 GB left: once full, lines are lost (rotate or remove "
                     "old files)", f"--output {path}: its disk has 5.0 GB left again"]
+
+
+def test_a_disk_check_that_fails_or_has_no_disk_leaves_the_lines_alone(tmp_path, monkeypatch):
+    """A free-space check that fails (statvfs refused) is not the file failing: its lines are written;
+    /dev/null (which the README offers) is on a RAM-sized /dev, not a disk that fills."""
+    import live.headless
+    from live.headless import LineWriter
+
+    def refused(folder):
+        raise PermissionError(13, "Permission denied", str(folder))
+
+    monkeypatch.setattr(live.headless.shutil, "disk_usage", refused)
+    monkeypatch.setattr(LineWriter, "DISK_CHECK_S", 0.01)
+    path = tmp_path / "decisions.jsonl"
+    writer = LineWriter(path, "--output")
+    for number in range(5):
+        writer.write(f"{number}\n")
+        time.sleep(0.03)
+    writer.close()
+    assert path.read_text() == "0\n1\n2\n3\n4\n" and writer.dropped == 0 and not writer.failing
+    monkeypatch.setattr(live.headless.shutil, "disk_usage", lambda folder: types.SimpleNamespace(free=0))
+    nowhere = LineWriter(Path(os.devnull), "--output")
+    nowhere.write("gone\n")
+    time.sleep(0.1)
+    nowhere.close()
+    assert nowhere.disk_status() == []
 
 
 def test_a_disk_that_stays_full_is_said_once_not_at_every_retry(monkeypatch, caplog):
