@@ -607,7 +607,8 @@ def open_model(
                 f"{Path(checkpoint).name} needs colour (it crops {', '.join(inputs.parts)} from the RGB "
                 f"video) and {source.name} has none (skeleton only): use a skeleton-only model, e.g. "
                 f"--checkpoint {REAL_DATA_CHECKPOINT.relative_to(PACKAGE_ROOT)}, or give the recording its "
-                f"video (an NTU-layout clip finds NAME_rgb.avi beside NAME.skeleton)"
+                f"video (an NTU-layout clip finds NAME_rgb.avi beside NAME.skeleton; --video names one "
+                f"kept elsewhere, as NTU's own release keeps them)"
             )
         return inputs
 

@@ -278,7 +278,8 @@ class Summary:
         out = [
             f"source {self.source}, engine {self.engine}, ran {self.seconds:.1f} s",
             f"capture: {self.frames} frames ({self.mean_fps:.1f} fps), {self.dropped} dropped, "
-            f"{self.duplicates} duplicate or late, {self.restarts} restarts; {self.people_seen} "
+            f"{self.duplicates} duplicate or late, {self.restarts} restarts (a replay looped, a sensor "
+            f"reopened); {self.people_seen} "
             f"{'person' if self.people_seen == 1 else 'people'} seen",
             f"recognition: {self.hops} hops decided, {self.decisions} decisions, {self.skipped_hops} hops "
             f"skipped (busy), {self.stale_windows} stale windows, {self.dropped_hops} hops not collected",

@@ -176,7 +176,7 @@ def _describe_clip(recording: ClipRecording) -> list[str]:
         + (f" {label!r}" if label else ""),
         f"duration {length:.2f} s, {info.frame_count} frames, {info.fps:.1f} fps "
         f"({'sidecar timestamps' if recording.sidecar else 'no sidecar: 30 fps assumed'}), {video}",
-        f"bodies: up to {most} at once, {ids} body ids",
+        f"bodies: up to {most} at once, {ids} body id{'s' if ids != 1 else ''}",
     ]
     if recording.depth is not None:
         depth = recording.depth
@@ -876,8 +876,18 @@ def _said_written(count: int, args: argparse.Namespace) -> int:
     if not count:
         print(f"error: {args.path}: no frames to render; nothing written to {args.out}", file=sys.stderr)
         return 2
-    print(f"wrote {count} frames to {args.out}")
+    print(f"wrote {count} frames to {_written_as(Path(args.out))}")
     return 0
+
+
+def _written_as(out: Path) -> str:
+    """What write_images wrote for `out`: the video, or the pattern of its numbered images (it said 'to
+    fall.png', a file that does not exist beside fall_000000.png ...)."""
+    if out.is_dir() or not out.suffix:
+        return str(out / "frame_NNNNNN.png")
+    if out.suffix.lower() in IMAGE_SUFFIXES:
+        return str(out.with_name(f"{out.stem}_NNNNNN{out.suffix}"))
+    return str(out)
 
 
 def _has_depth(path: Path) -> bool:

@@ -349,7 +349,7 @@ def test_view_out_with_an_image_name_writes_numbered_images(
     for suffix in (".png", ".jpg"):
         out = tmp_path / suffix[1:] / f"fall{suffix}"
         assert main(["view", str(xef_file), "--out", str(out), "--width", "320"]) == 0
-        assert f"wrote 4 frames to {out}" in capsys.readouterr().out
+        assert f"wrote 4 frames to {out.parent / ('fall_NNNNNN' + suffix)}" in capsys.readouterr().out
         written = sorted(out.parent.iterdir())
         assert [p.name for p in written] == [f"fall_{i:06d}{suffix}" for i in range(4)]
         assert cv2.imread(str(written[2])).shape == (180, 320, 3)
