@@ -1780,6 +1780,37 @@ def test_prepare_crops_skips_bad_clips_and_resumes(
     assert "other settings" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(os.name != "posix", reason="the umask is POSIX's; Windows folders' ACLs decide")
+def test_crops_of_a_site_s_clips_readable_by_others_are_said(tmp_path: Path, capsys) -> None:
+    """`recordings convert` and live say it of a room's video written under a umask that lets every account
+    read it; the crops `prepare` and `finetune` cut from a site's clips are its people too."""
+    import types
+
+    from training.cache import CacheSettings
+    from training.prepare import prepare_cache
+
+    def prepared(task, settings, cache) -> dict:
+        return {"name": task.name}
+
+    clip = types.SimpleNamespace(name="S001C001P001R001A121")
+    previous = os.umask(0o022)
+    try:
+        prepare_cache([clip], CacheSettings(dataset="clips"), tmp_path / "site", progress=False,
+                      prepare_one=prepared)
+        said = capsys.readouterr().err
+        prepare_cache([clip], CacheSettings(dataset="ntu60"), tmp_path / "ntu", progress=False,
+                      prepare_one=prepared)
+        prepare_cache([clip], CacheSettings(dataset="clips", skeleton_only=True), tmp_path / "bones",
+                      progress=False, prepare_one=prepared)
+        os.umask(0o077)
+        prepare_cache([clip], CacheSettings(dataset="clips"), tmp_path / "private", progress=False,
+                      prepare_one=prepared)
+    finally:
+        os.umask(previous)
+    assert f"the crops prepared in {tmp_path / 'site'}" in said and "umask 0022" in said
+    assert "warning" not in capsys.readouterr().err  # research data, skeletons, or 077: nothing to say
+
+
 def test_a_trial_prepare_into_a_full_cache_keeps_its_index(tmp_path: Path, shared_data: Path, capsys) -> None:
     # --limit 1 wrote an index of one clip over the cache's own: a run on it trained on one clip.
     from training.cache import read_index
