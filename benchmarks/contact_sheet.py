@@ -1,6 +1,6 @@
 """Contact sheet of the glimpse crops over a real clip, to check by eye what the model will see.
 
-    python benchmarks/contact_sheet.py --out /tmp/sheet.png [--columns 10] [--crop-size 112] [--project]
+    python -m benchmarks.contact_sheet --out /tmp/sheet.png [--columns 10] [--crop-size 112] [--project]
 
 Top row: the scene around the person (1.5x the body box) with the three boxes drawn (left hand
 green, right hand red, body blue). Then one row per part: its crop at that frame, with a dot where

@@ -1,6 +1,6 @@
 """Whether people keep their own numbers in a crowd: the simulated room through live's TrackTable.
 
-    python benchmarks/crowd_numbers.py [--minutes 20] [--seeds 1 2 3 4] [--people 6]
+    python -m benchmarks.crowd_numbers [--minutes 20] [--seeds 1 2 3 4] [--people 6]
 
 A Kinect that loses somebody gives them a new tracking id when it finds them again; live/tracks.py gives
 such a body the id (and the number, and the alert's episode) of a track lost nearby a moment before. This

@@ -1,6 +1,6 @@
 """What recording depth costs the recorder's thread and the disk, per frame (recordings/depth.py).
 
-    python benchmarks/depth_recording.py [--repeats 30]
+    python -m benchmarks.depth_recording [--repeats 30]
 
 The frame: a room seen through the depth camera (floor 1 m below, wall 4 m ahead; tests/xef_writer.py)
 with a person-sized box 2.5 m away, Gaussian noise of 0.5 mm + 1.5 mm per metre of distance (the

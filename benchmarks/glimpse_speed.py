@@ -1,6 +1,6 @@
 """Time the glimpse sensor on one window of real 1920x1080 frames, as the live path runs it.
 
-    python benchmarks/glimpse_speed.py [--repeats 30] [--sizes 112 224]
+    python -m benchmarks.glimpse_speed [--repeats 30] [--sizes 112 224]
 
 Window: 20 frames over 2 s of the NTU clip S001C001P001R001A001 (its RGB video and skeleton, from
 ../shared/data), 3 parts. Times part_boxes, crop_window, and crop_frame on one frame; prints the

@@ -1,8 +1,8 @@
 """How long a tick of `python -m live`'s window takes: a full redraw of the video, skeletons, each person's
 crops and attention bars, the actions and the status line, on the simulated room with the demo model.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/gui_tick.py              # 2 people, 100 ticks
-    python benchmarks/gui_tick.py --people 6 --ticks 300 --seed 3       # a crowded room, on a screen
+    QT_QPA_PLATFORM=offscreen python -m benchmarks.gui_tick              # 2 people, 100 ticks
+    python -m benchmarks.gui_tick --people 6 --ticks 300 --seed 3       # a crowded room, on a screen
 
 Target: p50 below one frame at 30 fps (33 ms), so that the window keeps up with the sensor while the
 worker recognises on the other cores. The window's own picture is redrawn in full each tick (as after a
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=integer_in(0), default=1, help="the simulated room's seed")
     args = parser.parse_args(argv)
     if (why := why_no_display()) is not None:  # Qt would abort the process
-        print(f"benchmarks/gui_tick.py: error: no display ({why}): run it with QT_QPA_PLATFORM=offscreen",
+        print(f"python -m benchmarks.gui_tick: error: no display ({why}): run it with QT_QPA_PLATFORM=offscreen",
               file=sys.stderr)
         return 2
     seconds = np.array(measure(args.people, args.ticks, args.seed)) * 1000
@@ -91,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    run_command(main, "benchmarks/gui_tick.py")
+    run_command(main, "python -m benchmarks.gui_tick")

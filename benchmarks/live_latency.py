@@ -1,8 +1,8 @@
 """End-to-end figures of `python -m live`, headless: latency, capture drops and memory over a long run.
 
-    python benchmarks/live_latency.py                                  # 2 min, simulated room, 1 person
-    python benchmarks/live_latency.py --minutes 10 --source CLIP --loop  # a recording replayed for 10 min
-    python benchmarks/live_latency.py --checkpoint training/checkpoints/demo.pt --cores 2
+    python -m benchmarks.live_latency                                  # 2 min, simulated room, 1 person
+    python -m benchmarks.live_latency --minutes 10 --source CLIP --loop  # a recording replayed for 10 min
+    python -m benchmarks.live_latency --checkpoint training/checkpoints/demo.pt --cores 2
 
 Targets (issue 6): on 2 CPU cores with the `lite` profile and one person, latency from a frame's
 arrival to the decision that includes it p95 < 300 ms; over 10 minutes at 30 fps, no capture drops

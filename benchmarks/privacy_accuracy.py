@@ -1,7 +1,7 @@
 """What `--privacy blur` costs in accuracy: the same simulated room through the app's pipeline twice,
 colour as rendered and with every tracked face blurred, scored per decision.
 
-    python benchmarks/privacy_accuracy.py [--seed 9] [--minutes 3] [--checkpoint training/checkpoints/demo.pt]
+    python -m benchmarks.privacy_accuracy [--seed 9] [--minutes 3] [--checkpoint training/checkpoints/demo.pt]
 
 Runs training.streaming.evaluate_stream (lockstep: every hop decided, as a real-time run on an idle
 machine) once per mode on `sim:seed=S,minutes=M` and prints frame accuracy (truth at the window

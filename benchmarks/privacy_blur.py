@@ -1,7 +1,7 @@
 """Time what `--privacy blur` adds to the capture thread per frame, and why the Kinect sources convert
 their BGRA images once into contiguous BGR.
 
-    python benchmarks/privacy_blur.py [--repeats 50] [--people 2]
+    python -m benchmarks.privacy_blur [--repeats 50] [--people 2]
 
 Times, on a random image with `--people` tracked faces 2-3.5 m away: `core.privacy.blur_faces` at the
 simulator's 640x360 and at the Kinect's 1920x1080 (contiguous BGR, as the sources now give it), the

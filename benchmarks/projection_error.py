@@ -1,6 +1,6 @@
 """How well the camera model reproduces the colour pixels the Kinect stored with its joints.
 
-    python benchmarks/projection_error.py [--skeletons DIR] [--refit]
+    python -m benchmarks.projection_error [--skeletons DIR] [--refit]
 
 For every NTU RGB+D .skeleton file (default ../shared/data/ntu/skeletons), over its tracked joints:
 the error of DEFAULT_CAMERA and of the factory intrinsics, of a camera fitted on that clip alone, and

@@ -1,6 +1,6 @@
 """How fast the simulated Kinect makes data, on one core.
 
-    python benchmarks/simulation_speed.py [--clips 30] [--seed 0] [--scene-seconds 20]
+    python -m benchmarks.simulation_speed [--clips 30] [--seed 0] [--scene-seconds 20]
 
 Prints frames per second for
   skeleton            generate_clip alone (choreography, kinematics, placement, tracker, the room's

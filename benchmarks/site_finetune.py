@@ -1,6 +1,6 @@
 """Teaching the demo model a new action, the way a site would, in the simulated room — with figures.
 
-    python benchmarks/site_finetune.py --out runs/site_demo            # ~1 h on 2 shared cores
+    python -m benchmarks.site_finetune --out runs/site_demo            # ~1 h on 2 shared cores
 
 Every step runs the project's own command line, as a site runs it (README, "Teaching the system a
 new action"):

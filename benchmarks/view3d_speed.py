@@ -1,7 +1,7 @@
 """Speed of `python -m recordings view --3d`: building each frame's geometry and rendering it off screen.
 
-    python benchmarks/view3d_speed.py                  # 60 frames, 1280x720, depth every 2nd pixel
-    python benchmarks/view3d_speed.py --depth-step 1 --frames 120 --width 1920
+    python -m benchmarks.view3d_speed                  # 60 frames, 1280x720, depth every 2nd pixel
+    python -m benchmarks.view3d_speed --depth-step 1 --frames 120 --width 1920
 
 The recording is a Kinect Studio file written by tests/xef_writer.py: 1080p colour, a depth stream
 seeing a floor and a wall (all 217,088 depth pixels read), two people. Prints milliseconds per frame

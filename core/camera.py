@@ -215,7 +215,7 @@ def fit_camera(
 
 
 # Fitted with fit_camera on every tracked joint of the ten NTU RGB+D .skeleton files in
-# ../shared/data/ntu/skeletons (`python benchmarks/projection_error.py --refit` prints these numbers).
+# ../shared/data/ntu/skeletons (`python -m benchmarks.projection_error --refit` prints these numbers).
 # The outlier rejection settles on the sensor that recorded 8 of the 10 clips (sub-pixel there); the
 # other sensor (S001C003, S003C001) is ~30 px off vertically. Per-sensor fits remove that.
 DEFAULT_CAMERA = ColorCamera(fx=1059.10, fy=1055.73, cx=959.15, cy=569.22, tx=0.05698, ty=0.00602)

@@ -19,7 +19,7 @@ and makes finalising a single rename. Frames without depth (a sensor tick that b
 have no record: readers take the record nearest in time, as they do for a .xef file's depth stream.
 
 Encoding: zlib level 1 without PNG row filters, the cheapest lossless setting. On a noisy synthetic
-room frame (`python benchmarks/depth_recording.py`, this shared 2-core VM) it took 6.6 ms (minimum;
+room frame (`python -m benchmarks.depth_recording`, this shared 2-core VM) it took 6.6 ms (minimum;
 median 14) for 195 KB, 2.2x smaller than raw, where libpng's default filters took 13.7 ms (median 17)
 for 206 KB and levels 3 and 6 saved 3% for 2-6x the time: sensor noise defeats the filters. The
 recorder's thread also encodes the colour video (a 1080p JPEG: ~23 ms here), so cheap matters.
