@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=integer_in(0), default=1, help="the simulated room's seed")
     args = parser.parse_args(argv)
     if (why := why_no_display()) is not None:  # Qt would abort the process
-        print(f"python -m benchmarks.gui_tick: error: no display ({why}): run it with QT_QPA_PLATFORM=offscreen",
-              file=sys.stderr)
+        print(f"python -m benchmarks.gui_tick: error: no display ({why}): run it with "
+              "QT_QPA_PLATFORM=offscreen", file=sys.stderr)
         return 2
     seconds = np.array(measure(args.people, args.ticks, args.seed)) * 1000
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
