@@ -345,6 +345,9 @@ def test_an_fp16_graph_is_put_in_place_only_once_checked(
 ) -> None:
     """An export stopped during the FP16 check (Ctrl-C, systemd) left the unchecked FP16 graph under its
     final name, and a killed one a torn file there, which TensorRT would build from."""
+    import os
+    import time
+
     import training.export as export
     from core.engines import example_inputs
 
@@ -364,6 +367,14 @@ def test_an_fp16_graph_is_put_in_place_only_once_checked(
     assert refused.top1_agreement == 1.0 and list(tmp_path.iterdir()) == []
     export.fp16_parity(tiny_report.onnx_path, crops, skeleton, out_path=out, threads=1)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+    # What a killed export left (a day old), and one still checking now (another export's): the first
+    # removed by the next export of that graph, the second left alone.
+    killed, running = (tmp_path / f".{out.name}.{pid}-0a1b2c3d.checking" for pid in (111, 222))
+    for left in (killed, running):
+        left.write_bytes(b"half a graph")
+    os.utime(killed, (time.time() - export.LEFT_BY_A_KILLED_CHECK_S - 60,) * 2)
+    export.fp16_parity(tiny_report.onnx_path, crops, skeleton, out_path=out, threads=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, running.name])
 
 
 def test_split_pieces_that_fail_their_check_are_removed(

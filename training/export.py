@@ -21,6 +21,7 @@ command around it, and the one place that cuts real windows from NTU for checkin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import sys
@@ -65,6 +66,9 @@ from recordings.ntu_video import RgbVideo
 from training.datasets.nucla import NUCLA_FPS, read_nucla_sequence
 
 NTU_CHECK_SAMPLE = "S001C001P001R001A001"  # the one NTU clip in shared/data with its RGB video
+# An FP16 graph's hidden temporary file older than this is one a killed export left (a check takes
+# seconds to minutes): removed by the next export of that graph.
+LEFT_BY_A_KILLED_CHECK_S = 24 * 3600.0
 TENSORRT_FP16_TOLERANCE = 5e-2  # FP16 engine vs FP32 PyTorch: a sanity bound, not a parity claim
 FP16_TOP1_AGREEMENT = 0.99  # the FP16 graph must decide as the FP32 one does on (at least) this share
 
@@ -160,6 +164,11 @@ def fp16_parity(
     if out_path is None:
         out_path = onnx_path.with_name(f"{onnx_path.stem}.fp16-{scope.value}.onnx")
     out_path = Path(out_path)
+    for left in out_path.parent.glob(f".{out_path.name}.*.checking"):  # each export's own name: see below
+        with contextlib.suppress(OSError):  # gone meanwhile, or a share's refusal: a leftover, no more
+            if time.time() - left.stat().st_mtime > LEFT_BY_A_KILLED_CHECK_S:
+                left.unlink()
+    # Named for this export alone: two exports of one graph at once (two rooms' apps) would write one file.
     checking = out_path.with_name(f".{out_path.name}.{os.getpid()}-{secrets.token_hex(4)}.checking")
     try:
         onnx.save(to_fp16(onnx.load(str(onnx_path)), scope), str(checking))
