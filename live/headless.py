@@ -1462,7 +1462,9 @@ def run_headless(
                             *(["output_not_written"] if not_written else []),
                             *(["disk_low"] if disk_low else [])]
             if now >= next_health:
-                log.log(logging.WARNING if problems else logging.INFO, "status: %s",
+                # The room first, as on ALERT lines: one log collector may hold several rooms' status lines.
+                log.log(logging.WARNING if problems else logging.INFO, "%sstatus: %s",
+                        _where(config.alerts.room),
                         ", ".join([stats.health(), *delivery_status(alerts), *not_written, *disk_low]))
                 next_health = now + config.health_every_s
             if config.status_file is not None and now >= next_status_file:

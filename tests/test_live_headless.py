@@ -678,7 +678,8 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
     output = tmp_path / "decisions.jsonl"
     with caplog.at_level(logging.INFO, logger="live.headless"):
         summary = run_headless(pipeline, HeadlessConfig(output=output, health_every_s=1.0,
-                                                        alerts=AlertConfig(classes=("fall_down",))))
+                                                        alerts=AlertConfig(classes=("fall_down",),
+                                                                           room="ward-3-bed-2")))
     # The replay ended: every thread joined, the recording finalised.
     assert not pipeline.capture.alive and not pipeline.worker.alive
     # Paced like a sensor: on a loaded machine frames can be missed, and are then counted — also those
@@ -696,7 +697,8 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
         assert len(line["topk"]) == 3 and set(line["attention"]) == set(PARTS)
         assert 0 < line["latency_ms"] < 30_000
     assert summary.latency_p50_s is not None and summary.people_seen == 1
-    assert "status: sensor connected" in caplog.text and "decisions" in caplog.text  # health_every_s
+    # health_every_s; the room first, as on ALERT lines (one log collector may hold several rooms')
+    assert "ward-3-bed-2: status: sensor connected" in caplog.text and "decisions" in caplog.text
     # Said once it runs: a room with nobody in view was silent until the first status line, 60 s on.
     assert f"running: decisions to {output}, events to this log; a status line every 1 s" in caplog.text
     (skeleton,) = record_dir.glob("*.skeleton")
