@@ -211,8 +211,8 @@ class RecordingSink:
     recording has ended there, and later frames are not offered to it (nor counted as dropped).
     `continue_in(sink, frame)` is called instead, on the writer's thread, before a frame the recorder's
     clip has no room for (`part_full`: its video full, or 10 minutes long): it finalises the clip and sets
-    `recorder` to the next one
-    (live.pipeline), so that a long recording goes on, clip after clip.
+    `recorder` to the next one (live.pipeline), so that a long recording goes on, clip after clip; where
+    it could not, `continue_not_before` holds it back a while.
     """
 
     def __init__(self, recorder, *, max_queue: int = 30,

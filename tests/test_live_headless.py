@@ -2020,7 +2020,7 @@ def test_a_disk_nearly_full_is_said_before_lines_are_lost(tmp_path, monkeypatch,
 
     with caplog.at_level(logging.INFO, logger="live.headless"):
         writer = LineWriter(path, "--output")
-        writer.write("1\n")  # the file is made by its first line: until then there is nothing to check
+        writer.write("1\n")
         until(lambda: writer.disk_status())
         assert writer.disk_status() == [f"--output {path} DISK NEARLY FULL (1.5 GB left)"]
         free[0] = 5_000_000_000  # room made while nothing is written: an idle writer checks too
