@@ -306,13 +306,16 @@ def test_a_clip_without_video_is_full_after_max_part_s(tmp_path: Path, monkeypat
     """A skeleton-only recording of two people grew by 300 MB in 45 minutes, all read into memory when
     finished: the app's recording goes on in a next part after MAX_PART_S, video or not."""
     monkeypatch.setattr(recorder_module, "MAX_PART_S", 1.0)
+    times = [0.0]
+    for _ in range(31):  # frame periods added up, as a stream's clock does: 30 make 0.9999999999999999
+        times.append(times[-1] + 1 / 30)
     with Recorder(tmp_path, sample_name="bodies", config=CONFIG) as rec:
         for i in range(30):
-            rec.write(make_frame(i, i / 30, colour=False, bodies=2))
+            rec.write(make_frame(i, times[i], colour=False, bodies=2))
             assert rec.part_full is None
-        rec.write(make_frame(30, 1.0, colour=False, bodies=2))
+        rec.write(make_frame(30, times[30], colour=False, bodies=2))  # a whole second after the first
         assert rec.part_full == "it was 1 s long" and not rec.video_full  # not stopped by it: a part ends
-        assert rec.write(make_frame(31, 31 / 30, colour=False, bodies=2)) is True
+        assert rec.write(make_frame(31, times[31], colour=False, bodies=2)) is True
         rec.went_on_in("S001C001P001R002A121")
     sidecar = json.loads(rec.files.sidecar.read_text())
     assert sidecar["stopped"] == "it was 1 s long: the recording went on in S001C001P001R002A121"
