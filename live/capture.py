@@ -267,8 +267,10 @@ class RecordingSink:
                 if frame is None:
                     break
                 try:
-                    if (self.continue_in is not None and frame.timestamp >= self.continue_not_before
-                            and getattr(self.recorder, "part_full", None)):
+                    # A full video at once, retry or not: the write below would stop the recording.
+                    if (self.continue_in is not None and getattr(self.recorder, "part_full", None)
+                            and (frame.timestamp >= self.continue_not_before
+                                 or getattr(self.recorder, "video_full", False))):
                         self.continue_in(self, frame)  # a next clip, else the write below stops it
                     if self.recorder.write(frame) is False:  # the recorder stopped itself (low disk space)
                         self.error = RuntimeError(getattr(self.recorder, "stopped_reason", None) or "stopped")

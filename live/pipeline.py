@@ -767,7 +767,7 @@ class LivePipeline:
                     if frame.timestamp > start:
                         full.add_interval(start, frame.timestamp, label)
         try:  # (a write to its disk: outside the lock the window takes)
-            full.went_on_in(following.sample_name)
+            full.went_on_in(following.sample_name, why)
         except OSError as error:  # its clip is finalised all the same, without the link to the next
             log.error("recording %s: the next part's name could not be written (%s)", full.sample_name, error)
         with self._record_lock:

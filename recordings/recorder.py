@@ -552,12 +552,12 @@ class Recorder:
     def recording(self) -> bool:
         return self.files is None and self._unfinished is None
 
-    def went_on_in(self, sample_name: str) -> None:
-        """This part is full (`part_full`) and its recording goes on in the clip `sample_name` (`part_of`'s
-        next part): kept in its sidecar ("recording": "went_on"; a crash keeps it too), so that a missing
-        next part is known to be missing. On the writer's thread, before close()."""
-        self._went_on_in = sample_name
-        self._full_because = self.part_full or "it was full"
+    def went_on_in(self, sample_name: str, full_because: str) -> None:
+        """This part is full (`full_because`: `part_full` when that was decided) and its recording goes on
+        in the clip `sample_name` (`part_of`'s next part): kept in its sidecar ("recording": "went_on"; a
+        crash keeps it too), so that a missing next part is known to be missing. On the writer's thread,
+        before close()."""
+        self._went_on_in, self._full_because = sample_name, full_because
         self._frames.write(json.dumps({"went_on": sample_name}).encode() + b"\n")
 
     def add_interval(self, start: float, end: float, label: str, person: int | None = None) -> None:

@@ -794,6 +794,46 @@ def test_a_clip_at_its_longest_whose_next_part_cannot_start_goes_on_said_once(ti
     assert clips[0]["stopped"] == f"it was 0.3 s long: the recording went on in {clips[1]['sample_name']}"
 
 
+def test_a_video_that_fills_while_a_next_part_is_awaited_goes_on_at_once(tiny_model, tmp_path, monkeypatch):
+    """Within the minute before a failed next part is tried again, a 1080p video can fill its 4 GiB:
+    the write would stop the recording, so a next part is tried at once."""
+    import live.pipeline
+    import recordings.recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "MAX_PART_S", 0.3)
+    monkeypatch.setattr(live.pipeline, "NEXT_PART_RETRY_S", 60.0)
+    real_recorder, made = recorder_module.Recorder, []
+
+    def second_refused(*args, **kwargs):
+        made.append(None)
+        if len(made) == 2:
+            raise recorder_module.RecorderError("the disk refused it")
+        if len(made) == 3:  # the wait's first frame after the video filled
+            monkeypatch.setattr(recorder_module, "MAX_AVI_BYTES", 2**32 - 2**26)
+        return real_recorder(*args, **kwargs)
+
+    monkeypatch.setattr(recorder_module, "Recorder", second_refused)
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        pipeline.start_recording(tmp_path, "wave", chosen=True)
+        deadline = time.monotonic() + 10
+        while len(made) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # waiting for the retry, the clip growing; then its video fills
+        monkeypatch.setattr(recorder_module, "MAX_AVI_BYTES", recorder_module.VIDEO_FRAME_ROOM)
+        while len(made) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+    finally:
+        summary = pipeline.stop()
+    assert len(made) >= 3 and not summary.errors  # not "stopped early: ... AVI size limit"
+    clips = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
+    went_on = f"its video was full (4 GiB): the recording went on in {clips[1]['sample_name']}"
+    assert clips[0]["stopped"] == went_on
+
+
 def test_a_recording_whose_video_is_full_goes_on_in_the_next_clip(tiny_model, tmp_path, monkeypatch, capsys,
                                                                    caplog):
     """An AVI holds 4 GiB, some 10 minutes of a Kinect's 1080p colour: a night's recording stopped there.

@@ -316,7 +316,7 @@ def test_a_clip_without_video_is_full_after_max_part_s(tmp_path: Path, monkeypat
         rec.write(make_frame(30, times[30], colour=False, bodies=2))  # a whole second after the first
         assert rec.part_full == "it was 1 s long" and not rec.video_full  # not stopped by it: a part ends
         assert rec.write(make_frame(31, times[31], colour=False, bodies=2)) is True
-        rec.went_on_in("S001C001P001R002A121")
+        rec.went_on_in("S001C001P001R002A121", rec.part_full)
     sidecar = json.loads(rec.files.sidecar.read_text())
     assert sidecar["stopped"] == "it was 1 s long: the recording went on in S001C001P001R002A121"
     assert sidecar["frame_count"] == 32
