@@ -336,7 +336,7 @@ class LineWriter:
                 disk_checked = time.monotonic()  # here: a share that hangs holds up this thread only
                 self._check_disk()
             try:  # an idle writer (events come seldom) checks its disk too
-                item = self._queue.get(timeout=self.DISK_CHECK_S)
+                item = self._queue.get(timeout=max(self.DISK_CHECK_S, 0.01))  # 0 would spin
             except queue.Empty:
                 continue
             line = item not in (self._REOPEN, self._CLOSE)
@@ -412,8 +412,11 @@ class LineWriter:
     def _check_disk(self) -> None:
         assert self.path is not None
         try:
-            if not self.path.is_file():  # /dev/null (its /dev is RAM-sized), NUL, a pipe: no disk to fill
-                self.disk_free = None
+            if not self.path.is_file():
+                # /dev/null (its /dev is RAM-sized), NUL, a pipe: no disk to fill. A file gone for a moment
+                # (rotated, a share's folder away) leaves what was said as it was.
+                if self.path.exists():
+                    self.disk_free = None
                 return
             free = shutil.disk_usage(self.path.parent).free
         except OSError as error:  # the file's own writes say whether it can be written

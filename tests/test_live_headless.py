@@ -2023,6 +2023,10 @@ def test_a_disk_nearly_full_is_said_before_lines_are_lost(tmp_path, monkeypatch,
         writer.write("1\n")
         until(lambda: writer.disk_status())
         assert writer.disk_status() == [f"--output {path} DISK NEARLY FULL (1.5 GB left)"]
+        path.unlink()  # rotated away for a moment: what was said stands, not cleared and said again
+        time.sleep(0.2)
+        assert writer.disk_status() == [f"--output {path} DISK NEARLY FULL (1.5 GB left)"]
+        path.touch()
         free[0] = 5_000_000_000  # room made while nothing is written: an idle writer checks too
         until(lambda: not writer.disk_status())
         writer.close()

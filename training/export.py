@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import os
 import secrets
 import sys
@@ -164,7 +165,8 @@ def fp16_parity(
     if out_path is None:
         out_path = onnx_path.with_name(f"{onnx_path.stem}.fp16-{scope.value}.onnx")
     out_path = Path(out_path)
-    for left in out_path.parent.glob(f".{out_path.name}.*.checking"):  # each export's own name: see below
+    # Each export's own name (below); escaped: a "[" in the graph's name is no pattern.
+    for left in out_path.parent.glob(f"{glob.escape('.' + out_path.name)}.*.checking"):
         with contextlib.suppress(OSError):  # gone meanwhile, or a share's refusal: a leftover, no more
             if time.time() - left.stat().st_mtime > LEFT_BY_A_KILLED_CHECK_S:
                 left.unlink()
