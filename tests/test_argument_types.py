@@ -187,9 +187,21 @@ def test_each_command_says_which_release_runs(command, capsys):
     assert stop.value.code == 0
     said = capsys.readouterr().out
     assert said.startswith(f"where-to-focus {software_version()}") and software_version() != "unknown"
-    # A checkout's installed version is its install's: the commit says which code runs.
     commit = software_commit()
-    assert commit is not None and f"(checkout at {commit[:12]}" in said and said.endswith(")\n")
+    if commit is None:  # an installed copy, or no git
+        assert said == f"where-to-focus {software_version()}\n"
+    else:  # a checkout's installed version is its install's: the commit says which code runs
+        assert said.endswith(f" (checkout at {commit[:12]}{'+changes' if '+' in commit else ''})\n")
+
+
+def test_the_version_names_a_checkout_s_commit_and_its_changes(monkeypatch):
+    import core.package_files as package_files
+
+    version = package_files.software_version()
+    monkeypatch.setattr(package_files, "software_commit", lambda: None)  # an installed copy, or no git
+    assert package_files.describe_software() == f"where-to-focus {version}"
+    monkeypatch.setattr(package_files, "software_commit", lambda: "0123456789abcdef" * 2 + "01234567+changes")
+    assert package_files.describe_software() == f"where-to-focus {version} (checkout at 0123456789ab+changes)"
 
 
 def _options_without_help(parser: argparse.ArgumentParser, prog: str) -> list[str]:
