@@ -32,6 +32,7 @@ import queue
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -374,7 +375,10 @@ class LineWriter:
                     flush()
                 if self.path is not None and time.monotonic() - checked >= self.GONE_CHECK_S:
                     checked = time.monotonic()
-                    if os.fstat(self._stream.fileno()).st_nlink == 0:  # deleted: lines went nowhere
+                    opened = os.fstat(self._stream.fileno())
+                    # Deleted: lines went nowhere. A file only: Windows gives NUL (which the README offers
+                    # for --output) no links at all, and it was "deleted" every GONE_CHECK_S.
+                    if stat.S_ISREG(opened.st_mode) and opened.st_nlink == 0:
                         log.error("%s was deleted while being written (a clean-up script?); the lines "
                                   "since went with it; writing to a new %s", self.where, self.path)
                         self._stream.close()

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -2060,6 +2061,26 @@ def test_a_disk_check_that_fails_or_has_no_disk_leaves_the_lines_alone(tmp_path,
     time.sleep(0.1)
     nowhere.close()
     assert nowhere.disk_status() == []
+
+
+def test_nul_on_windows_is_not_taken_for_a_file_deleted_under_the_writer(tmp_path, monkeypatch, caplog):
+    """Windows' os.fstat gives a character device (NUL, which the README offers for --output) no links at
+    all: it was "deleted while being written" every GONE_CHECK_S, its lines counted lost."""
+    import live.headless
+    from live.headless import LineWriter
+
+    monkeypatch.setattr(LineWriter, "GONE_CHECK_S", 0.0)
+    nul = os.stat_result((stat.S_IFCHR, 0, 0, 0, 0, 0, 0, 0, 0, 0))  # what Windows' fstat says of NUL
+    real_fstat = os.fstat
+    writer = LineWriter(tmp_path / "decisions.jsonl", "--output")
+    opened = writer._stream.fileno()
+    monkeypatch.setattr(live.headless.os, "fstat", lambda fd: nul if fd == opened else real_fstat(fd))
+    with caplog.at_level(logging.ERROR, logger="live.headless"):
+        for number in range(3):
+            writer.write(f"{number}\n")
+            time.sleep(0.05)
+        writer.close()
+    assert "deleted" not in caplog.text and writer.dropped == 0
 
 
 def test_a_disk_that_stays_full_is_said_once_not_at_every_retry(monkeypatch, caplog):
