@@ -37,11 +37,15 @@ def software_commit() -> str | None:
     without git."""
     if not (PACKAGE_ROOT / ".git").exists():
         return None
-    git = ["git", "-C", str(PACKAGE_ROOT)]
+    # Read as whoever runs it: a checkout owned by another account (a service's) is not refused as
+    # "dubious ownership"; no index lock taken (an admin's git pull during a restart must not fail); and
+    # a git that hangs delays the app's start by seconds at most.
+    git = ["git", "-c", f"safe.directory={PACKAGE_ROOT.as_posix()}", "--no-optional-locks", "-C",
+           str(PACKAGE_ROOT)]
     try:
-        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2)
         changes = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
-                                 capture_output=True, text=True, timeout=10)
+                                 capture_output=True, text=True, timeout=2)
     except (OSError, subprocess.SubprocessError):
         return None
     if head.returncode != 0:

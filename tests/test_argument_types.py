@@ -204,6 +204,35 @@ def test_the_version_names_a_checkout_s_commit_and_its_changes(monkeypatch):
     assert package_files.describe_software() == f"where-to-focus {version} (checkout at 0123456789ab+changes)"
 
 
+def test_the_commit_is_read_without_a_lock_from_a_checkout_of_another_account_and_never_waited_on(
+    monkeypatch,
+):
+    """The app's first log line asks git at every start: a checkout owned by another account (a service's)
+    was refused as "dubious ownership", `git status` took the index lock an admin's `git pull` needs, and
+    a git that hung held the start up to 20 s."""
+    import subprocess
+
+    import core.package_files as package_files
+
+    asked = []
+
+    def run(argv, **kwargs):
+        asked.append((argv, kwargs["timeout"]))
+        return subprocess.CompletedProcess(argv, 0, stdout="ab" * 20 + "\n", stderr="")
+
+    monkeypatch.setattr(package_files.subprocess, "run", run)
+    assert package_files.software_commit() == "ab" * 20 + "+changes"  # status listed something
+    root = package_files.PACKAGE_ROOT.as_posix()
+    for argv, timeout in asked:
+        assert argv[:4] == ["git", "-c", f"safe.directory={root}", "--no-optional-locks"] and timeout <= 2
+
+    def hangs(argv, **kwargs):
+        raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
+
+    monkeypatch.setattr(package_files.subprocess, "run", hangs)
+    assert package_files.software_commit() is None
+
+
 def _options_without_help(parser: argparse.ArgumentParser, prog: str) -> list[str]:
     missing = []
     for action in parser._actions:  # argparse keeps its options (and subcommands) there
