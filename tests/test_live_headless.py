@@ -1448,6 +1448,42 @@ def test_a_full_disk_under_the_output_costs_its_lines_not_the_alerts(tiny_checkp
     assert [json.loads(line)["event"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
 
 
+def test_a_real_skeleton_only_recording_goes_on_part_after_part_with_no_frame_lost_or_repeated(
+    shared_data, tmp_path, monkeypatch
+):
+    """A PKU-MMD sequence (real Kinect v2 bodies, no video) replayed and recorded as the app does, with
+    parts of 10 s instead of 10 minutes: one clip for ever was finished whole in memory. Each frame of the
+    sequence is in exactly one part, in order, and each part names the next."""
+    import recordings.recorder as recorder_module
+    from live.app import open_model
+    from recordings.ntu import read_skeleton
+    from recordings.pkummd import PkuMmdRecording
+
+    sequence = shared_data / "pkummd" / "skeletons" / "0005-L.txt.xz"
+    monkeypatch.setattr(recorder_module, "MAX_PART_S", 10.0)
+    engine, inputs = open_model(Path("training/checkpoints/pku_interactions.pt"), "onnxruntime-cpu")
+    pipeline = LivePipeline(replay_source(sequence, ReplayOptions(realtime=False)), engine, inputs,
+                            PipelineConfig(lockstep=True, record_from_start=tmp_path / "recorded"))
+    summary = run_headless(pipeline, HeadlessConfig(output=Path(os.devnull)))
+    assert not summary.errors and summary.dropped == 0
+    sidecars = sorted((json.loads(p.read_text()) for p in (tmp_path / "recorded").glob("*.json")),
+                      key=lambda clip: clip["recording"]["part"])
+    source = [frame.bodies for frame in PkuMmdRecording(sequence).frames()]
+    assert len(sidecars) == 5 and sum(clip["frame_count"] for clip in sidecars) == len(source) == 1494
+    assert len({clip["recording"]["id"] for clip in sidecars}) == 1
+    recorded = []
+    for clip, following in zip(sidecars, [*sidecars[1:], None], strict=True):
+        if following is not None:
+            assert clip["stopped"] == f"it was 10 s long: the recording went on in {following['sample_name']}"
+            assert clip["recording"]["went_on"] == following["sample_name"]
+            assert clip["duration_s"] == pytest.approx(10.0, abs=1e-3)
+        recorded += read_skeleton(tmp_path / "recorded" / clip["skeleton"]).frames
+    for bodies, kept in zip(source, recorded, strict=True):  # the same bodies, frame for frame
+        assert len(bodies) == len(kept)
+        for body, body_kept in zip(bodies, kept, strict=True):
+            np.testing.assert_allclose(body_kept.xyz, body.joints, atol=1e-4)
+
+
 def test_a_stalled_reader_of_the_decisions_holds_up_nothing(monkeypatch, caplog):
     """stdout piped to a program that stopped reading: writes block in the writer's thread only. Dropping
     is said once an episode (only a run's first was said)."""
