@@ -64,7 +64,7 @@ from recordings.argument_types import (
     prepare_console,
     why_no_display,
 )
-from recordings.atomic import umask_lets_others_read
+from recordings.atomic import say_if_others_can_read
 from recordings.avi import MAX_AVI_BYTES, MjpegAviWriter, finalize_avi, missing_bytes
 from recordings.clip import (
     EXPORT_CLASSES,
@@ -238,15 +238,6 @@ def _label_map(path: str | None, directory: Path) -> LabelMap | None:
     return None
 
 
-def _say_if_others_can_read(what: str) -> None:
-    """A room's video written where every account on this computer can read it is said, as `python -m
-    live` says it of what it records (the README's service unit runs that under UMask=0077; these commands
-    run in a user's shell)."""
-    if (mask := umask_lets_others_read()) is not None:
-        print(f"warning: {what} will be readable by every account on this computer (umask {mask:04o}): "
-              "run this under umask 077 where the room's people must not be seen by them", file=sys.stderr)
-
-
 def cmd_convert(args: argparse.Namespace) -> int:
     source = Path(args.file)
     out_dir = Path(args.out_dir)
@@ -288,7 +279,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         naming=ClipNaming(**given) if args.label is not None else ClipNaming(**{"performer": 0, **given}),
     )
     if config.record_video:
-        _say_if_others_can_read(f"the room's video converted into {as_typed(out_dir)}")
+        say_if_others_can_read(f"the room's video converted into {as_typed(out_dir)}")
     started = time.perf_counter()
     with XefRecording(source, color=not args.no_video, depth=not args.no_depth) as recording:
         if recording.info.frame_count == 0:
@@ -1068,7 +1059,7 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"({sample.frames} frames{', with video' if sample.video else ''})", flush=True)
 
     if not args.no_video:
-        _say_if_others_can_read(f"the clips' video exported into {as_typed(args.out)}")
+        say_if_others_can_read(f"the clips' video exported into {as_typed(args.out)}")
     try:
         written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels,
                                          video=not args.no_video, progress=say)

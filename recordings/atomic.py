@@ -23,6 +23,7 @@ import errno
 import logging
 import os
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -124,6 +125,15 @@ def umask_lets_others_read() -> int | None:
     mask = os.umask(0o077)
     os.umask(mask)
     return mask if not mask & stat.S_IROTH else None
+
+
+def say_if_others_can_read(what: str) -> None:
+    """The room's people (video, crops) written where every account on this computer can read them is
+    said on stderr, as `python -m live` says it of what it records (the README's service unit runs that
+    under UMask=0077; the commands that call this run in a user's shell)."""
+    if (mask := umask_lets_others_read()) is not None:
+        print(f"warning: {what} will be readable by every account on this computer (umask {mask:04o}): "
+              "run this under umask 077 where the room's people must not be seen by them", file=sys.stderr)
 
 
 class AppendedFile:

@@ -35,7 +35,7 @@ from core.model.checkpoint import Preprocessing
 from core.skeleton import KINECT_V2
 from core.wording import first_few
 from recordings.argument_types import existing_file, integer_in, output_folder, positive_float
-from recordings.atomic import umask_lets_others_read
+from recordings.atomic import say_if_others_can_read
 from recordings.clip import NTU_FPS, color_pixel_scale, other_shape, read_sidecar
 from recordings.ntu import MAX_BODIES, read_skeleton
 from recordings.ntu_video import RgbVideo
@@ -268,12 +268,8 @@ def prepare_cache(
     if replaced:
         print(f"{replaced} clip(s) in {cache} were prepared from other files of the same name (or by an "
               "older version): preparing them again")
-    if todo and settings.dataset == "clips" and not settings.skeleton_only:
-        # A site's clips: their crops are the room's people, as `recordings convert` and live say of video.
-        if (mask := umask_lets_others_read()) is not None:
-            print(f"warning: the crops prepared in {cache} (the people of the site's clips) will be readable "
-                  f"by every account on this computer (umask {mask:04o}): run this under umask 077 where "
-                  "they must not be seen by them", file=sys.stderr)
+    if todo and settings.dataset == "clips" and not settings.skeleton_only:  # a site's clips: its people
+        say_if_others_can_read(f"the crops prepared in {cache} (the people of the site's clips)")
     failed: list[tuple[str, str]] = []
     started = time.monotonic()
     jobs = [(task, settings, cache, prepare_one) for task in todo]
