@@ -639,6 +639,12 @@ VIDEO_SUFFIXES = (".avi", ".mp4")  # .avi: the recorder's MJPG writer; .mp4: Ope
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
+def _numbered_image(out: Path, number: str, to_folder: bool) -> Path:
+    """Image `number` of write_images: OUT/frame_NUMBER.png in a folder, OUT_NUMBER.ext beside an image
+    name."""
+    return out / f"frame_{number}.png" if to_folder else out.with_name(f"{out.stem}_{number}{out.suffix}")
+
+
 def write_images(
     images: Iterator[tuple[int, np.ndarray]], out: Path, fps: float, width: int | None = None
 ) -> int:
@@ -670,8 +676,7 @@ def write_images(
                     interpolation=cv2.INTER_AREA,
                 )
             if to_folder or suffix in IMAGE_SUFFIXES:
-                path = out / f"frame_{index:06d}.png" if to_folder else out.with_name(
-                    f"{out.stem}_{index:06d}{out.suffix}")
+                path = _numbered_image(out, f"{index:06d}", to_folder)
                 try:
                     write_image(path, image)
                 except OSError as error:
@@ -874,10 +879,9 @@ def _said_written(count: int, args: argparse.Namespace) -> int:
 def _written_as(out: Path) -> str:
     """What write_images wrote for `out`: the video, or the pattern of its numbered images (it said 'to
     fall.png', a file that does not exist beside fall_000000.png ...)."""
-    if out.is_dir() or not out.suffix:
-        return str(out / "frame_NNNNNN.png")
-    if out.suffix.lower() in IMAGE_SUFFIXES:
-        return str(out.with_name(f"{out.stem}_NNNNNN{out.suffix}"))
+    to_folder = out.is_dir() or not out.suffix
+    if to_folder or out.suffix.lower() in IMAGE_SUFFIXES:
+        return str(_numbered_image(out, "NNNNNN", to_folder))
     return str(out)
 
 
