@@ -64,6 +64,7 @@ from live.headless import (
     AlertConfig,
     AlertDispatcher,
     HeadlessConfig,
+    StartingStatusFile,
     alert_classes,
     default_alert_classes,
     room_outage_file,
@@ -729,6 +730,14 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
                         source_is_open=True)
 
 
+def _start_failed(starting: StartingStatusFile | None, why: str, status: int) -> int:
+    """Say why the run did not start (or stopped), on standard error and in --status-file; the exit status."""
+    print(f"python -m live: {why}", file=sys.stderr)
+    if starting is not None:
+        starting.failed(why)
+    return status
+
+
 def decisions_for(given: DecisionSettings, model: DecisionSettings) -> DecisionSettings:
     """Smoothing and thresholds: the command line's, else the model's own, else the app's defaults (every
     field set but the end threshold, which is then the threshold). The one rule for live and for
@@ -1037,7 +1046,12 @@ def main(argv: list[str] | None = None) -> int:
 def _run(config: LiveConfig, reopen: threading.Event) -> int:
     """Open the source and the model, run the window or the headless loop, print the summary. `reopen`:
     set on SIGHUP in a headless run."""
+    status_file = config.headless_config.status_file if config.headless else None
+    starting = (None if status_file is None
+                else StartingStatusFile(status_file, config.headless_config.alerts.room, str(config.source)))
     try:
+        if starting is not None:
+            starting.start()
         if (delivery := config.headless_config.alerts.delivery) is not None:
             refuse_a_held_queue(delivery.queue_path)
         pipeline = build_pipeline(config)
@@ -1060,7 +1074,7 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
                 for signum in STOP_SIGNALS:
                     signal.signal(signum, handler)
                 summary = run_headless(pipeline, config.headless_config, stop=stop,
-                                       duration_s=config.duration_s, reopen=reopen)
+                                       duration_s=config.duration_s, reopen=reopen, starting=starting)
             else:
                 summary = run_window(pipeline, config)
         finally:
@@ -1069,16 +1083,16 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
     # EngineError: an --engine this machine lacks; RecorderError: --record with too little disk space.
     # QtBindingError: a PySide6 that would abort the window within minutes (--headless needs no Qt).
     except QueueInUse as error:  # another run holds it now (a test run by hand?): worth starting again later
-        print(f"python -m live: {error}", file=sys.stderr)
-        return EXIT_TRY_AGAIN
+        return _start_failed(starting, str(error), EXIT_TRY_AGAIN)
     except (SourceUnavailable, OSError, ValueError, EngineError, RecorderError) as error:
-        print(f"python -m live: {error}", file=sys.stderr)
-        return 2
+        return _start_failed(starting, str(error), 2)
     except QtBindingError as error:
-        print(f"python -m live: {error}; --headless needs no Qt", file=sys.stderr)
-        return 2
+        return _start_failed(starting, f"{error}; --headless needs no Qt", 2)
     except KeyboardInterrupt:  # Ctrl-C while the source or the model was still being opened
-        print("python -m live: interrupted before it started", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _start_failed(starting, "interrupted before it started", EXIT_INTERRUPTED)
+    except BaseException as error:  # a bug: said by its traceback; the status file must not say "starting"
+        if starting is not None:
+            starting.failed(f"{type(error).__name__}: {error}")
+        raise
     print_summary(summary)
     return 1 if summary.errors else 0

@@ -1255,35 +1255,37 @@ def alert_problems(alerts: AlertDispatcher) -> list[str]:
     return [key for key, wrong in found.items() if wrong]
 
 
-def write_status_file(path: Path, stats: LiveStats, problems: list[str], room: str,
-                      why_ended: str | None) -> None:
+def write_status_file(path: Path, stats: LiveStats | None, problems: list[str], room: str,
+                      why_ended: str | None, source: str = "") -> None:
     """The run's state for a monitor: {"time", "room", "source", "ok", "problems", "ended", "why_ended",
-    "every_s", and figures of the status line}; `why_ended` None while it runs. Not synced: it is written
-    again in seconds. A file that cannot be written is said by the caller, not allowed to stop the run."""
+    "every_s", and figures of the status line}; `why_ended` None while it runs. `stats` None: the run is
+    still starting (no figures yet; `source` names what it opens). Not synced: it is written again in
+    seconds. A file that cannot be written is said by the caller, not allowed to stop the run."""
     ended = why_ended is not None
     state = {
         "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "room": room,
-        "source": stats.source,
+        "source": stats.source if stats is not None else source,
         "ok": not problems and not ended,
         "problems": problems,
         "ended": ended,
         "why_ended": why_ended,
         "every_s": STATUS_FILE_EVERY_S,
-        "fps": round(stats.capture_fps, 1),
-        "people": stats.people,
-        "decisions": stats.decisions,
-        "latency_p95_ms": None if stats.latency_p95_s is None else round(stats.latency_p95_s * 1000),
+        "fps": None if stats is None else round(stats.capture_fps, 1),
+        "people": 0 if stats is None else stats.people,
+        "decisions": 0 if stats is None else stats.decisions,
+        "latency_p95_ms": None if stats is None or stats.latency_p95_s is None
+        else round(stats.latency_p95_s * 1000),
     }
     text = json.dumps(state, ensure_ascii=False) + "\n"
     write_then_rename(path, lambda f: f.write(text.encode("utf-8")), durable=False)
 
 
-def _status_file(path: Path, stats: LiveStats, problems: list[str], room: str, why_ended: str | None,
-                 failing: bool) -> bool:
+def _status_file(path: Path, stats: LiveStats | None, problems: list[str], room: str, why_ended: str | None,
+                 failing: bool, source: str = "") -> bool:
     """Write --status-file; whether it fails now (said once an episode: the log says the rest)."""
     try:
-        write_status_file(path, stats, problems, room, why_ended)
+        write_status_file(path, stats, problems, room, why_ended, source)
     except OSError as error:
         if not failing:
             log.error("--status-file %s cannot be written (%s): a monitor reading it sees this run as "
@@ -1292,6 +1294,51 @@ def _status_file(path: Path, stats: LiveStats, problems: list[str], room: str, w
     if failing:
         log.info("--status-file %s written again", path)
     return False
+
+
+class StartingStatusFile:
+    """--status-file while a run starts, until its main loop writes it: the source and the model open in
+    seconds, but a GPU's first TensorRT build takes minutes, during which the file kept the previous run's
+    "ended" (or its "ok", after a crash) and then aged like a run that hangs. Written at once and every
+    STATUS_FILE_EVERY_S by a thread of its own (the start blocks the main thread), with `starting` among
+    its problems; a start that fails leaves it "ended" with the error."""
+
+    def __init__(self, path: Path, room: str, source: str) -> None:
+        self.path, self.room, self.source = path, room, source
+        self._stop = threading.Event()
+        self._failing = False  # touched by the thread until joined, then by the caller
+        self._handed_over = False  # to the run's main loop, which writes "ended" itself
+        self._thread = threading.Thread(target=self._write_until_stopped, name="status-file-starting",
+                                        daemon=True)
+
+    def start(self) -> StartingStatusFile:
+        self._thread.start()
+        return self
+
+    def _write_until_stopped(self) -> None:
+        while True:
+            self._failing = _status_file(self.path, None, ["starting"], self.room, None, self._failing,
+                                         self.source)
+            if self._stop.wait(STATUS_FILE_EVERY_S):
+                return
+
+    def _stop_writing(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def started(self) -> None:
+        """The run's main loop writes the file from now on."""
+        self._stop_writing()
+        self._handed_over = True
+
+    def failed(self, why: str) -> None:
+        """The start failed (or was stopped): the file says it ended, and why. Once the main loop has
+        the file, what it wrote as it ended stays."""
+        if self._handed_over:
+            return
+        self._stop_writing()
+        _status_file(self.path, None, ["starting"], self.room, why, self._failing, self.source)
 
 
 def delivery_status(alerts: AlertDispatcher) -> list[str]:
@@ -1389,10 +1436,12 @@ def run_headless(
     stop: threading.Event | None = None,
     duration_s: float | None = None,
     reopen: threading.Event | None = None,
+    starting: StartingStatusFile | None = None,
 ) -> Summary:
     """Start the pipeline, write decisions / events / alerts until the source ends, `duration_s`
     passes, `stop` is set or Ctrl-C; then shut down in order and return the summary. `reopen` set
-    (SIGHUP): the output files are opened again (a log rotated by moving them)."""
+    (SIGHUP): the output files are opened again (a log rotated by moving them). `starting`: what writes
+    --status-file until the pipeline has started (the caller's, which says a start that fails)."""
     stop = stop or threading.Event()
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
     writer = None
@@ -1422,6 +1471,8 @@ def run_headless(
         events.close()
         writer.close()
         raise
+    if starting is not None:
+        starting.started()
     started = time.monotonic()
     service = ServiceManager()  # systemd's Type=notify: ready now, a watchdog from the loop
     service.notify("READY=1", wait_s=2.0)

@@ -2265,6 +2265,56 @@ def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_end
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temporary file left behind
 
 
+def test_a_status_file_says_a_run_is_starting_and_why_a_start_failed(tiny_checkpoint, tmp_path, monkeypatch,
+                                                                      capsys):
+    """While a run starts (a GPU's first TensorRT build takes minutes) the status file kept the previous
+    run's "ended", or its "ok" after a crash, and then aged like a hung run; a start that failed left it
+    so too. Now it says "starting", rewritten as the start goes on, and "ended" with the start's error."""
+    import json
+
+    import live.app
+    import live.headless
+
+    monkeypatch.setattr(live.headless, "STATUS_FILE_EVERY_S", 0.2)
+    status = tmp_path / "status.json"
+    status.write_text('{"ok": true, "ended": false}\n')  # what a crashed run left
+    seen: list[dict] = []
+    build, write = live.app.build_pipeline, live.headless.write_status_file
+    writes_while_starting = []
+
+    def counted(path, stats, *args):
+        writes_while_starting.extend([path] if stats is None else [])
+        write(path, stats, *args)
+
+    def slow_model_load(config):
+        time.sleep(0.7)  # the rewrites go on while the main thread is held up
+        seen.append(json.loads(status.read_text()))
+        return build(config)
+
+    monkeypatch.setattr(live.headless, "write_status_file", counted)
+
+    monkeypatch.setattr(live.app, "build_pipeline", slow_model_load)
+    options = ["--headless", "--duration", "1", "--checkpoint", str(tiny_checkpoint), "--output", os.devnull,
+               "--room", "bed 2", "--status-file", str(status)]
+    assert main(options) == 0
+    starting = seen[0]
+    assert starting["problems"] == ["starting"] and not starting["ok"] and not starting["ended"]
+    assert starting["room"] == "bed 2" and starting["source"] == "sim" and starting["fps"] is None
+    assert len(writes_while_starting) >= 3
+    assert json.loads(status.read_text())["why_ended"] == "--duration 1 s"  # the run's own, once it ran
+
+    def no_model(config):
+        raise ValueError("model x.pt: not a checkpoint")
+
+    monkeypatch.setattr(live.app, "build_pipeline", no_model)
+    assert main(options) == 2
+    failed = json.loads(status.read_text())
+    assert failed["ended"] and not failed["ok"] and failed["problems"] == ["starting"]
+    assert failed["why_ended"] == "model x.pt: not a checkpoint"
+    assert "python -m live: model x.pt: not a checkpoint" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
+
+
 def test_a_status_file_says_the_output_s_disk_is_nearly_full(tiny_checkpoint, tmp_path, monkeypatch):
     import json
 
