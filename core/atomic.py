@@ -3,7 +3,8 @@
     write_then_rename(path, write)   write(f) into a new file of this write's own beside `path`
                                      (`unfinished_path`) -> fsync -> os.replace -> fsync the folder
                                      (durable=False: no fsyncs, for files made again when lost)
-    replace_atomically(path, data)   the same for bytes, keeping the permissions `path` had
+    replace_atomically(path, data)   the same for bytes (or a function writing them), keeping the
+                                     permissions `path` had
 
 A crash or power cut at any moment leaves either the old file or the new one, never a mixture (the file
 is on disk before its rename, and the rename before this returns); a failure, Ctrl-C included, leaves the
@@ -124,9 +125,10 @@ def _replace(temporary: Path, path: Path) -> None:
             time.sleep(0.1)
 
 
-def replace_atomically(path: Path | str, data: bytes) -> None:
-    """Make `path` hold exactly `data`, atomically. The file keeps the permissions it had; a new one gets
-    what a plain open() would give."""
+def replace_atomically(path: Path | str, data: bytes | Callable[[BinaryIO], object]) -> None:
+    """Make `path` hold exactly `data`, atomically: the bytes, or what a function writes into the open
+    file it is given (a file too big to hold in memory). The file keeps the permissions it had; a new one
+    gets what a plain open() would give."""
     path = Path(path)
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -136,4 +138,4 @@ def replace_atomically(path: Path | str, data: bytes) -> None:
         # Windows replaces no read-only file (nor deletes the temporary copy of its mode): refused here,
         # alike everywhere, and not after a copy has been written beside it.
         raise PermissionError(errno.EACCES, "read-only; make it writable to change it", str(path))
-    write_then_rename(path, lambda f: f.write(data), mode=mode)
+    write_then_rename(path, data if callable(data) else lambda f: f.write(data), mode=mode)

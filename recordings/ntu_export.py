@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import math
 import os
 import re
@@ -106,7 +107,7 @@ class _FrameBlocks:
             count = int(self.data[:header_end])
         except ValueError:
             raise SkeletonFormatError(path, 1, f"expected the frame count, got {self.data[:20]!r}") from None
-        ends = complete_frame_blocks(self.data[header_end:], str(path))
+        ends = complete_frame_blocks(io.BytesIO(self.data[header_end:]), str(path))
         if len(ends) != count:
             raise SkeletonFormatError(path, 1, f"says {count} frames but {len(ends)} whole frames follow")
         self.starts = [header_end] + [header_end + end for end in ends]

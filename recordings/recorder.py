@@ -74,10 +74,11 @@ import struct
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 import numpy as np
 
@@ -338,23 +339,23 @@ def format_frame(bodies: Iterable[Body], depth_camera: ColorCamera = DEPTH_CAMER
     return text[text.index(b"\n") + 1 :]  # drop the file's frame count: the partial file has none
 
 
-def complete_frame_blocks(data: bytes, source: str = "skeleton.txt") -> list[int]:
-    """Byte offsets just after each complete frame block in a partial skeleton body (stops at the first
-    incomplete or malformed block: the tail a crash cut short)."""
-    ends: list[int] = []
+def complete_frame_blocks(body: BinaryIO, source: str = "skeleton.txt", limit: int | None = None) -> array:
+    """Byte offsets, from where `body` stands, just after each complete frame block of a partial skeleton
+    body, read a line at a time (a recording of hours is GBs); at most `limit` of them. Stops at the first
+    incomplete or malformed block: the tail a crash cut short."""
+    ends = array("q")
     pos = 0
 
     def line() -> str | None:
         nonlocal pos
-        end = data.find(b"\n", pos)
-        if end < 0:
+        raw = body.readline()
+        if not raw.endswith(b"\n"):
             return None
-        text = data[pos:end].decode("ascii", errors="replace").strip()
-        pos = end + 1
-        return text
+        pos += len(raw)
+        return raw.decode("ascii", errors="replace").strip()
 
     try:
-        while pos < len(data):
+        while limit is None or len(ends) < limit:
             count = line()
             if count is None:
                 break
@@ -826,27 +827,42 @@ def _finalize_locked(partial_dir: Path, stopped: str, recovering: bool, lock: IO
     return files
 
 
+def _complete_lines(path: Path) -> Iterator[bytes]:
+    """The newline-terminated lines of `path`, read one at a time (none if it is missing): the last one a
+    crash cut short has no newline."""
+    try:
+        lines = open(path, "rb")  # noqa: SIM115 - closed when the lines run out
+    except FileNotFoundError:
+        return
+    with lines:
+        yield from (line for line in lines if line.endswith(b"\n"))
+
+
 def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
+    # Every file is read a line or a block at a time: a partial folder an older version left (one clip of
+    # a day's recording, GBs of skeleton) is recovered in bounded memory as a part of 10 minutes is.
     name = partial_dir.name[: -len(PARTIAL_SUFFIX)]
     out_dir = partial_dir.parent
     frames_path = partial_dir / "frames.jsonl"
-    lines = frames_path.read_bytes().split(b"\n") if frames_path.exists() else []
-    # Only newline-terminated lines are complete; split leaves the (possibly cut) tail last.
-    complete = lines[:-1]
-    if not complete:
+    lines = _complete_lines(frames_path)
+    first = next(lines, None)
+    if first is None:
         raise RecorderError(f"{frames_path}: no header line; the recording never started writing")
     try:
-        header = json.loads(complete[0])
+        header = json.loads(first)
     except json.JSONDecodeError as error:
+        lines.close()
         raise RecorderError(f"{frames_path}: line 1: header is not JSON: {error}") from None
     if recovering and (converted := interrupted_conversion(partial_dir, held=True)) is not None:
+        lines.close()
         raise ConversionInterrupted(f"{partial_dir}: {converted}")
-    records = []
+    times = array("d")  # each frame's time
+    colourless: list[int] = []  # the frames whose colour image the video lacks
     went_on = None  # the next part of the recording, where this one was full (Recorder.went_on_in)
     # Intervals known before recording (a converted labelled sequence) are in the header, those marked
     # while recording in their own lines; both in seconds from the clip's first frame.
     marked: list[Interval] = [_header_interval(entry, frames_path) for entry in header.get("intervals") or []]
-    for number, line in enumerate(complete[1:], start=2):
+    for number, line in enumerate(lines, start=2):
         try:
             record = json.loads(line)
             if "interval" in record:
@@ -855,16 +871,21 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
             if "went_on" in record:
                 went_on = str(record["went_on"])
                 continue
-            records.append(record)
+            times.append(float(record["t"]))
+            if record.get("color") is False:
+                colourless.append(len(times) - 1)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             log.warning(
-                "%s: line %d is damaged; keeping the %d frames before it", frames_path, number, len(records)
+                "%s: line %d is damaged; keeping the %d frames before it", frames_path, number, len(times)
             )
+            lines.close()
             break
     skeleton_part = partial_dir / "skeleton.txt"
-    body = skeleton_part.read_bytes() if skeleton_part.exists() else b""
-    block_ends = complete_frame_blocks(body, str(skeleton_part))
-    count = min(len(records), len(block_ends))
+    block_ends = array("q")
+    if skeleton_part.exists():
+        with open(skeleton_part, "rb") as body:
+            block_ends = complete_frame_blocks(body, str(skeleton_part), limit=len(times))
+    count = min(len(times), len(block_ends))
 
     # A finalisation interrupted after it moved the video or the depth into place (Ctrl-C, a crash): the
     # file under the clip's name is this clip's, finalised already, and is taken from there -- where the
@@ -875,7 +896,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
     # The video plays at the rate the frames came (15 fps in a dark room; the writer's header said 30). A
     # rate no camera has (frames stamped within a microsecond, whose rate no header holds) keeps the
     # writer's.
-    rate = mean_fps(np.array([r["t"] for r in records[:count]], np.float64))
+    rate = mean_fps(np.frombuffer(times, np.float64)[:count])
     if not 0.01 <= rate <= 1000.0:
         rate = header.get("config", {}).get("fps", 30.0)
     if video_part.exists():
@@ -889,8 +910,15 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         video_path = out_dir / f"{name}_rgb.avi"
 
     skeleton_path = out_dir / f"{name}.skeleton"
-    data = f"{count}\n".encode() + body[: block_ends[count - 1] if count else 0]
-    replace_atomically(skeleton_path, data)
+    body_length = block_ends[count - 1] if count else 0
+
+    def write_skeleton(out: BinaryIO) -> None:  # the frame count, then the body's first `count` blocks
+        out.write(b"%d\n" % count)
+        if body_length:
+            with open(skeleton_part, "rb") as body:
+                _copy_bytes(body, out, body_length)
+
+    replace_atomically(skeleton_path, write_skeleton)
     if video_path is not None:
         _moving(partial_dir / "rgb.avi")
         os.replace(video_part, video_path)
@@ -904,7 +932,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         if not depth_frames:
             depth_path = None
 
-    timestamps = [r["t"] for r in records[:count]]
+    timestamps = times[:count].tolist()
     sidecar = dict(header)
     sidecar.pop("config", None)
     sidecar.pop("intervals", None)  # only the fitted ones below: raw ones may reach past a short clip's end
@@ -914,7 +942,7 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
         frame_count=count,
         duration_s=round(timestamps[-1] - timestamps[0], 6) if count else 0.0,
         timestamps=timestamps,
-        missing_color_frames=[i for i, r in enumerate(records[:count]) if r.get("color") is False]
+        missing_color_frames=[i for i in colourless if i < count]
         if video_path is not None else [],  # without a video no frame has colour: nothing to list
         skeleton=skeleton_path.name,
         video=None
@@ -956,6 +984,16 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
             leftover.unlink()
     return ClipFiles(skeleton=skeleton_path, sidecar=sidecar_path, video=video_path, frame_count=count,
                      depth=depth_path)
+
+
+def _copy_bytes(source: BinaryIO, target: BinaryIO, length: int, chunk: int = 1 << 20) -> None:
+    """Copy the next `length` bytes of `source` into `target`, a chunk at a time."""
+    while length > 0:
+        data = source.read(min(chunk, length))
+        if not data:
+            raise RecorderError(f"{source.name}: shorter than it was a moment ago (changed while finishing?)")
+        target.write(data)
+        length -= len(data)
 
 
 def _moving(part: Path) -> None:

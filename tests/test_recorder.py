@@ -302,6 +302,32 @@ def test_skeleton_only_sources_and_config(tmp_path: Path) -> None:
     assert rec.files.video is None
 
 
+def test_a_long_partial_folder_is_recovered_in_bounded_memory(tmp_path: Path) -> None:
+    """A version before parts kept a skeleton-only recording as one partial folder for as long as it ran:
+    recovering a day of it read the skeleton whole, twice over (some 20 GB for two people). Recovery now
+    reads it a line or a block at a time: its memory does not grow with the recording."""
+    import tracemalloc
+
+    partial, lines = crashed_recording(tmp_path, "day", [make_frame(0, 0.0, colour=False, bodies=2)])
+    block = (partial / "skeleton.txt").read_bytes()
+    record = json.loads(lines[1])
+    frames = 12_000_000 // len(block)  # 12 MB of skeleton stands for the GBs of a day
+    with open(partial / "skeleton.txt", "ab") as skeleton, open(partial / "frames.jsonl", "ab") as times:
+        for i in range(1, frames):
+            skeleton.write(block)
+            times.write((json.dumps({**record, "t": i / 30}) + "\n").encode())
+    tracemalloc.start()
+    try:
+        (files,) = recover_partial_recordings(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert files.frame_count == frames and peak < 3_000_000  # reading it whole took over 24 MB
+    clip = read_skeleton(files.skeleton)
+    assert clip.num_frames == frames and len(clip.frames[-1]) == 2
+    assert json.loads(files.sidecar.read_text())["timestamps"][-1] == pytest.approx((frames - 1) / 30)
+
+
 def test_a_clip_without_video_is_full_after_max_part_s(tmp_path: Path, monkeypatch) -> None:
     """A skeleton-only recording of two people grew by 300 MB in 45 minutes, all read into memory when
     finished: the app's recording goes on in a next part after MAX_PART_S, video or not."""
@@ -393,7 +419,8 @@ def test_a_recording_in_progress_is_not_taken_for_an_interrupted_one(tmp_path: P
 
 
 def _complete_frames(partial: Path) -> int:
-    blocks = len(complete_frame_blocks((partial / "skeleton.txt").read_bytes()))
+    with open(partial / "skeleton.txt", "rb") as body:
+        blocks = len(complete_frame_blocks(body))
     lines = (partial / "frames.jsonl").read_bytes().count(b"\n") - 1
     return min(blocks, lines)
 
