@@ -5,6 +5,7 @@ unfinished, lines unwritten, a training step's state lost."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
@@ -44,9 +45,23 @@ def run_program(program: str, module: str, on_stop: Callable = signal.default_in
     one line with the same exit status as a stop during the work, not a traceback or a bare 143 (by
     torchrun's rank 0 alone: every rank gets the stop). Once main has returned, everything is written: a
     stop then ends the process at once with main's status (a finished command did end -15, which systemd
-    calls failed; the interpreter's own exit, its workers' clean-up say, is not waited for)."""
+    calls failed; the interpreter's own exit, its workers' clean-up say, is not waited for), and once the
+    interpreter's exit has begun it is ignored (Python puts the default back as it exits: a stop in the
+    last tenths of a second killed the process, its status lost)."""
     said_once = os.environ.get("RANK", "0") == "0"
-    interrupt_on_stop_signals(on_stop)
+    # main's return value, once it has returned. One handler throughout, which looks here, rather than
+    # another installed after main: a stop in the instant between the two raised KeyboardInterrupt where
+    # nothing caught it (a traceback after the work was done).
+    returned: list[object] = []
+
+    def stop(signum: int, frame: object) -> None:
+        if returned:
+            flush_standard_streams()
+            os._exit(_exit_status(returned[0]))
+        (signal.default_int_handler if signum == signal.SIGINT else on_stop)(signum, frame)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     try:
         main = importlib.import_module(module).main
     except KeyboardInterrupt:
@@ -54,19 +69,25 @@ def run_program(program: str, module: str, on_stop: Callable = signal.default_in
             print(f"{program}: interrupted before it started", file=sys.stderr)
         return EXIT_INTERRUPTED
     try:
-        status = main()
+        returned.append(main())
     except KeyboardInterrupt:  # outside main's own handler: while it read the command line, or at its end
-        if said_once:
-            print(f"{program}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        if not returned:
+            if said_once:
+                print(f"{program}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    atexit.register(_ignore_stop_signals)
+    return returned[0]
 
-    def end_now(signum: int, frame: object) -> None:
-        flush_standard_streams()
-        os._exit(status if isinstance(status, int) else 1)
 
+def _exit_status(returned: object) -> int:
+    return returned if isinstance(returned, int) else 1
+
+
+def _ignore_stop_signals() -> None:
+    """At the interpreter's exit (an atexit hook runs after its threads are joined, before it puts the
+    signals' defaults back): a stop can no longer end the exit with anything but main's status."""
     for signum in STOP_SIGNALS:
-        signal.signal(signum, end_now)
-    return status
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def flush_standard_streams() -> None:

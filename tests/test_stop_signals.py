@@ -98,6 +98,19 @@ def test_a_stop_after_main_returned_ends_with_its_exit_status(tmp_path: Path, st
     assert (result.returncode, result.stdout, result.stderr) == (status, "written", "")
 
 
+def test_a_stop_while_the_interpreter_exits_keeps_mains_exit_status(tmp_path: Path):
+    """Python puts the signals' defaults back as it exits: a SIGTERM in the last tenths of a second of a
+    finished run (its modules torn down) killed it, and a run that ended 1 to be restarted ended -15,
+    which systemd counts as clean. Here the stop comes from an object freed late in the exit."""
+    late = ("class Late:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        time.sleep(0.2)\n"
+            "late = Late()")
+    result = _run_command_on(tmp_path, main_body="    print('written', end='')\n    return 1", after=late)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "written", "")
+
+
 def test_under_torchrun_a_stop_is_said_by_rank_0_alone(tmp_path: Path):
     """Every rank gets the stop; main's own handler speaks for rank 0 only, and so does the launcher."""
     said = [_run_command_on(tmp_path, main_body="    raise KeyboardInterrupt", rank=rank)
