@@ -385,15 +385,25 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
             config=RecorderConfig(record_video=False, naming=naming, min_free_bytes=int(min_free_gb * 1e9)),
             timeline=recording.timeline,
         )
-        _convert_frames(recorder, recording.frames())
-    files = recorder.files
-    assert files is not None
-    print(f"wrote {files.skeleton}, {files.sidecar.name}: {files.frame_count} frames, {len(intervals)} "
-          f"intervals in {time.perf_counter() - started:.1f} s")
-    for name in classes:
-        _, action_id, added = ensure_label(map_path, name)
-        if added:
-            print(f"new class A{action_id:03d} {name!r} in {map_path}")
+        try:
+            _convert_frames(recorder, recording.frames())
+            files = recorder.files
+            assert files is not None
+            print(f"wrote {files.skeleton}, {files.sidecar.name}: {files.frame_count} frames, "
+                  f"{len(intervals)} intervals in {time.perf_counter() - started:.1f} s")
+            for name in classes:
+                _, action_id, added = ensure_label(map_path, name)
+                if added:
+                    print(f"new class A{action_id:03d} {name!r} in {map_path}")
+        except KeyboardInterrupt:
+            if recorder.files is not None:
+                # Stopped once the clip was written: its classes still go in (a moment; each write whole
+                # or not at all). A clip whose classes labels.txt lacked was refused by training, and the
+                # same command, the clip being there, refused to convert it again.
+                for name in classes:
+                    ensure_label(map_path, name)
+                print(f"wrote {recorder.files.skeleton} whole, its classes in {map_path}", file=sys.stderr)
+            raise
     if recorder.stopped_reason:
         print(f"stopped early: {recorder.stopped_reason}", file=sys.stderr)
         return 1

@@ -477,6 +477,28 @@ def test_malformed_actions_and_splits(tmp_path: Path) -> None:
 # ---- conversion: NTU-layout clips with the intervals in the sidecar ------------------------------------
 
 
+def test_a_stop_as_the_clip_is_written_leaves_its_classes_in_labels_txt(tmp_path: Path, monkeypatch) -> None:
+    """A SIGTERM between writing the clip and adding its classes left a clip whose classes labels.txt
+    lacked: training refused it, and the same command refused to convert it again (the clip was there).
+    The classes go in first."""
+    import recordings.__main__ as recordings_cli
+
+    sequence = _write_dataset(tmp_path / "release", frames=60)
+    out = tmp_path / "clips"
+    convert = recordings_cli._convert_frames
+
+    def stopped_as_it_is_written(recorder, frames):
+        convert(recorder, frames)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recordings_cli, "_convert_frames", stopped_as_it_is_written)
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 130
+    assert (out / "0007-M.skeleton").is_file()
+    assert (out / "labels.txt").read_text().splitlines() == [
+        "A121\tgiving something to other person", f"A122\t{PUNCHING}"
+    ]
+
+
 def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     sequence = _write_dataset(tmp_path / "release", frames=60)
     out = tmp_path / "clips"
