@@ -1272,7 +1272,7 @@ def write_status_file(path: Path, stats: LiveStats | None, problems: list[str], 
         "why_ended": why_ended,
         "every_s": STATUS_FILE_EVERY_S,
         "fps": None if stats is None else round(stats.capture_fps, 1),
-        "people": 0 if stats is None else stats.people,
+        "people": None if stats is None else stats.people,  # None: not known (nothing new is seen)
         "decisions": 0 if stats is None else stats.decisions,
         "latency_p95_ms": None if stats is None or stats.latency_p95_s is None
         else round(stats.latency_p95_s * 1000),

@@ -1207,7 +1207,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             parts.append(f"alerts: {names}" if len(names) <= 30 or count == 1 else f"alerts: {count} classes")
         elif self.alerts is not None and not self.alerts.classes:
             parts.append("NO ALERTS")  # here too: a stronger banner (missing frames, a pause) hides the one
-        people = f"{stats.people} {'person' if stats.people == 1 else 'people'}"
+        people = stats.people_text()
         rates = [f"{stats.capture_fps:4.1f} fps", f"latency p50 {ms(stats.latency_p50_s)} p95 "
                  f"{ms(stats.latency_p95_s)}", f"dropped {stats.dropped}"]
         # The bar is one line; the tooltip has all of it. The source's name cut in its middle (a site's long

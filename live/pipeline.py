@@ -138,7 +138,9 @@ class LiveStats:
     capture_fps: float
     frames: int
     dropped: int
-    people: int
+    # Bodies in the newest frame; None while the sensor shows nothing new (unplugged, or its frames
+    # stalled): the last frame's count stood for a whole outage, someone "in view" of a room unseen.
+    people: int | None
     decisions: int
     skipped_hops: int
     latency_p50_s: float | None  # recent decisions
@@ -205,6 +207,12 @@ class LiveStats:
         }
         return [key for key, wrong in found.items() if wrong]
 
+    def people_text(self) -> str:
+        """"1 person", "3 people", or that it is not known (the sensor shows nothing new)."""
+        if self.people is None:
+            return "people not known"
+        return f"{self.people} {'person' if self.people == 1 else 'people'}"
+
     def health(self) -> str:
         """One line for the log of a headless run (a service's periodic sign of life)."""
         def ms(value: float | None) -> str:
@@ -231,7 +239,7 @@ class LiveStats:
             holes += (f", RECORDING NOT BEGUN: {self.record_not_begun[0]} SILENT FOR "
                       f"{self.record_not_begun[1]:.0f} s")
         return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
-                f"{self.people} {'person' if self.people == 1 else 'people'} in view, "
+                f"{self.people_text()} in view, "
                 f"{self.decisions} decisions "
                 f"({self.skipped_hops} hops skipped{failed}), latency p50 {ms(self.latency_p50_s)} p95 "
                 f"{ms(self.latency_p95_s)}{holes}" + ("" if rss is None else f", RSS {rss / 1e6:.0f} MB"))
@@ -898,9 +906,10 @@ class LivePipeline:
 
     def stats(self) -> LiveStats:
         assert self.capture is not None and self.worker is not None and self.tracks is not None
+        connected, stalled_s = bool(self.source.connected), self._stalled_s()
         return LiveStats(
             source=self.source.name,
-            connected=bool(self.source.connected),
+            connected=connected,
             paused=self.paused,
             recording=self.recording,
             recording_part=self.recording_part,
@@ -908,7 +917,7 @@ class LivePipeline:
             capture_fps=self.capture.fps.rate(),
             frames=self.capture.counters.frames,
             dropped=self.capture.counters.dropped,
-            people=self.tracks.in_view,
+            people=self.tracks.in_view if connected and stalled_s is None else None,
             decisions=self.worker.counters.decisions,
             skipped_hops=self.worker.counters.skipped_hops,
             latency_p50_s=self.worker.latency.recent_percentile(50),
@@ -917,7 +926,7 @@ class LivePipeline:
             saving=tuple(sink.recorder.sample_name for sink in list(self._saving)),
             privacy=self.config.privacy,
             failed_hops=self.worker.counters.errors,
-            stalled_s=self._stalled_s(),
+            stalled_s=stalled_s,
             recognition_stuck_s=busy if (busy := self.worker.busy_s) > RECOGNITION_STUCK_S else None,
             source_stuck_s=read if (read := self.capture.read_running_s) > SOURCE_STUCK_S else None,
             undecided_s=(undecided if (undecided := self.worker.undecided_s) > UNDECIDED_S and not self.paused

@@ -1111,7 +1111,8 @@ def test_stopping_a_recording_that_stopped_itself_while_an_action_was_marked_sti
 
 def test_a_pause_or_an_unplugged_sensor_is_not_taken_for_a_stall(tiny_model, monkeypatch):
     """Nothing comes while paused or unplugged, and that is not a frozen sensor: right after the resume,
-    or the sensor's return before its first frame, no stall is reported."""
+    or the sensor's return before its first frame, no stall is reported. Unplugged or stalled, who is in
+    view is not known (the last frame's count stood for a whole outage)."""
     import live.pipeline
 
     monkeypatch.setattr(live.pipeline, "STALLED_S", 0.5)
@@ -1121,7 +1122,7 @@ def test_a_pause_or_an_unplugged_sensor_is_not_taken_for_a_stall(tiny_model, mon
     pipeline.start()
     try:
         time.sleep(0.5)
-        assert pipeline.stats().stalled_s is None
+        assert pipeline.stats().stalled_s is None and pipeline.stats().people is not None
         pipeline.set_paused(True)
         time.sleep(1.0)
         pipeline.set_paused(False)
@@ -1130,10 +1131,14 @@ def test_a_pause_or_an_unplugged_sensor_is_not_taken_for_a_stall(tiny_model, mon
         source.connected = False  # unplugged: no frames for a second, nobody asking in between
         source.read = lambda timeout=0.1: time.sleep(0.02)
         time.sleep(1.0)
+        unplugged = pipeline.stats()
+        assert unplugged.people is None and "SENSOR DISCONNECTED" in unplugged.health()
+        assert "people not known in view" in unplugged.health()
         source.connected = True  # back, its first frame not here yet
         assert pipeline.stats().stalled_s is None
         time.sleep(0.7)
-        assert pipeline.stats().stalled_s is not None  # and now it is a stall: nothing came since
+        stalled = pipeline.stats()
+        assert stalled.stalled_s is not None and stalled.people is None  # a stall now: nothing came since
         source.read = real_read
     finally:
         pipeline.stop()
