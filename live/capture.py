@@ -156,10 +156,10 @@ class StreamClock:
     """Makes a stream's timestamps strictly increasing across restarts.
 
     A looping replay or a sensor that comes back restarts its clock (a step back of more than
-    LATE_FRAME_S, or LATE_FRAMES_IN_A_ROW late frames); the ring, the tracks and the window sampler all
-    need one monotonic timeline, so each restart is appended one frame period after the last frame. A
-    frame at or before the previous one but within LATE_FRAME_S of it is a duplicate or a late frame:
-    dropped.
+    LATE_FRAME_S, or LATE_FRAMES_IN_A_ROW late frames; after an outage, any step back); the ring, the
+    tracks and the window sampler all need one monotonic timeline, so each restart is appended one frame
+    period after the last frame. A frame at or before the previous one but within LATE_FRAME_S of it is a
+    duplicate or a late frame: dropped.
     """
 
     def __init__(self, period_s: float) -> None:
@@ -169,14 +169,19 @@ class StreamClock:
         self._last_out = 0.0
         self._late = 0  # late frames in a row
 
-    def __call__(self, timestamp: float) -> tuple[float | None, bool]:
-        """(timeline seconds or None for a duplicate or late frame, whether the stream restarted)."""
+    def __call__(self, timestamp: float, after_outage: bool = False) -> tuple[float | None, bool]:
+        """(timeline seconds or None for a duplicate or late frame, whether the stream restarted).
+        `after_outage`: the first frame since the sensor was found unplugged. A step back is then its clock
+        started again, however short (a sensor back within a second and a half came back less than
+        LATE_FRAME_S behind: its first frames were dropped as late); a late frame comes milliseconds after
+        the one it follows, not after an outage."""
         restarted = False
         if self._last_in is not None and timestamp <= self._last_in:
-            if timestamp == self._last_in:  # delivered twice
+            if timestamp == self._last_in and not after_outage:  # delivered twice
                 return None, False
             self._late += 1
-            if timestamp >= self._last_in - LATE_FRAME_S and self._late < LATE_FRAMES_IN_A_ROW:
+            if (not after_outage and timestamp >= self._last_in - LATE_FRAME_S
+                    and self._late < LATE_FRAMES_IN_A_ROW):
                 return None, False
             self._offset = self._last_out + self._period - timestamp
             restarted = True
@@ -414,6 +419,7 @@ class Capture:
         # The sensor sent nothing for a while (unplugged, or paused while available) since the last frame
         # kept: the gap in its index that follows is its own.
         self._sensor_gap = False
+        self._unplugged = False  # the source was found unplugged since the last frame (StreamClock's outage)
         self._waiting_since: float | None = None  # start of the first of the reads in a row that got nothing
         self._reading_since: float | None = None  # when the read in progress began
         self._last_index: int | None = None
@@ -486,7 +492,7 @@ class Capture:
                 if frame is None:
                     if not self.source.connected:  # a stall counts from its return at the earliest
                         self.disconnected_at = time.perf_counter()
-                        self._sensor_gap = True
+                        self._sensor_gap = self._unplugged = True
                     if self._waiting_since is None:
                         self._waiting_since = started
                     continue
@@ -516,7 +522,8 @@ class Capture:
         """Put one frame into the ring and the tracks (the capture thread's whole job)."""
         # Before anything else sees, shows or writes the image.
         frame = self.privacy.screen(frame, also=self._just_lost(frame))
-        timestamp, restarted = self._clock(frame.timestamp)
+        after_outage, self._unplugged = self._unplugged, False
+        timestamp, restarted = self._clock(frame.timestamp, after_outage)
         if timestamp is None:
             self.counters.duplicates += 1
             if self._last_index is not None:  # a late frame arrived: not also counted as dropped after it

@@ -119,6 +119,32 @@ def test_a_frame_a_little_late_is_dropped_not_a_restart():
         assert timeline(4.5 + (LATE_FRAMES_IN_A_ROW - 1) / 30) == (None, False)
 
 
+def test_a_sensor_back_from_an_outage_with_its_clock_started_again_is_a_restart_at_once():
+    """A sensor unplugged a second after it came back restarts its clock less than LATE_FRAME_S behind:
+    its first frames after the outage were dropped as late (counted "duplicate or late") until some came
+    in a row. After an outage any step back is its clock started again; a step forward is not."""
+    timeline = StreamClock(period_s=1 / 30)
+    assert timeline(0.8) == (0.8, False)
+    out, restarted = timeline(0.0, after_outage=True)
+    assert restarted and out == pytest.approx(0.8 + 1 / 30)
+    assert timeline(1 / 30) == (pytest.approx(0.8 + 2 / 30), False)
+    assert timeline(1 / 30, after_outage=True)[1]  # even at the very time of the last frame
+    assert timeline(5.0, after_outage=True)[1] is False  # its clock ran on through the outage
+
+
+def test_frames_after_an_outage_are_kept_when_the_sensor_restarts_its_clock():
+    frames = [frame(i) for i in range(20)]  # 0.63 s connected, then unplugged; back with its clock at 0
+    back = [replace(frame(i), index=100 + i) for i in range(5)]
+    capture, ring, tracks = make_capture(frames)
+    for f in frames:
+        capture.accept(f, time.perf_counter())
+    capture._unplugged = True  # what the capture thread notes when a read finds the source unplugged
+    for f in back:
+        capture.accept(f, time.perf_counter())
+    assert capture.counters.duplicates == 0 and capture.counters.restarts == 1
+    assert capture.counters.frames == 25
+
+
 def test_a_late_frame_keeps_every_track():
     # Frame 6 comes stamped 2 ms before frame 5 (another of the sensor's clocks), the next ones on time.
     frames = [frame(i) for i in range(6)] + [replace(frame(6), timestamp=5 / 30 - 0.002)]
