@@ -139,7 +139,8 @@ class LiveStats:
     frames: int
     dropped: int
     # Bodies in the newest frame; None while the sensor shows nothing new (unplugged, or its frames
-    # stalled): the last frame's count stood for a whole outage, someone "in view" of a room unseen.
+    # stalled) in a run going on: the last frame's count stood for a whole outage, someone "in view" of a
+    # room unseen.
     people: int | None
     decisions: int
     skipped_hops: int
@@ -907,6 +908,9 @@ class LivePipeline:
     def stats(self) -> LiveStats:
         assert self.capture is not None and self.worker is not None and self.tracks is not None
         connected, stalled_s = bool(self.source.connected), self._stalled_s()
+        # Nothing new is seen of a room while its sensor is unplugged or stalled; a run that has ended (its
+        # source closed, a replay run out) keeps its last count.
+        unseen = not (self.ended or self._stopping.is_set()) and (not connected or stalled_s is not None)
         return LiveStats(
             source=self.source.name,
             connected=connected,
@@ -917,7 +921,7 @@ class LivePipeline:
             capture_fps=self.capture.fps.rate(),
             frames=self.capture.counters.frames,
             dropped=self.capture.counters.dropped,
-            people=self.tracks.in_view if connected and stalled_s is None else None,
+            people=None if unseen else self.tracks.in_view,
             decisions=self.worker.counters.decisions,
             skipped_hops=self.worker.counters.skipped_hops,
             latency_p50_s=self.worker.latency.recent_percentile(50),
