@@ -396,13 +396,15 @@ def _convert_pkummd(args: argparse.Namespace, source: Path, out_dir: Path) -> in
                 if added:
                     print(f"new class A{action_id:03d} {name!r} in {map_path}")
         except KeyboardInterrupt:
-            if recorder.files is not None:
-                # Stopped once the clip was written: its classes still go in (a moment; each write whole
-                # or not at all). A clip whose classes labels.txt lacked was refused by training, and the
-                # same command, the clip being there, refused to convert it again.
+            # Stopped once the clip was written (its sidecar, written last, is there: the stop came as the
+            # clip was being put in place, or after): its classes still go in (a moment; each write whole
+            # or not at all). A clip whose classes labels.txt lacked was refused by training, and the same
+            # command, the clip being there, refused to convert it again.
+            if (out_dir / f"{recorder.sample_name}.json").is_file():
                 for name in classes:
                     ensure_label(map_path, name)
-                print(f"wrote {recorder.files.skeleton} whole, its classes in {map_path}", file=sys.stderr)
+                print(f"wrote {out_dir / recorder.sample_name}.skeleton whole, its classes in {map_path}",
+                      file=sys.stderr)
             raise
     if recorder.stopped_reason:
         print(f"stopped early: {recorder.stopped_reason}", file=sys.stderr)

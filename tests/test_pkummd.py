@@ -482,6 +482,7 @@ def test_a_stop_as_the_clip_is_written_leaves_its_classes_in_labels_txt(tmp_path
     lacked: training refused it, and the same command refused to convert it again (the clip was there).
     The classes go in first."""
     import recordings.__main__ as recordings_cli
+    import recordings.recorder as recorder_module
 
     sequence = _write_dataset(tmp_path / "release", frames=60)
     out = tmp_path / "clips"
@@ -497,6 +498,20 @@ def test_a_stop_as_the_clip_is_written_leaves_its_classes_in_labels_txt(tmp_path
     assert (out / "labels.txt").read_text().splitlines() == [
         "A121\tgiving something to other person", f"A122\t{PUNCHING}"
     ]
+    # Stopped while the clip was being put in place: its files there, the recorder not yet told.
+    monkeypatch.undo()
+    out = tmp_path / "clips2"
+    synced = recorder_module.sync_directory
+
+    def stopped_as_it_is_put_in_place(path):
+        synced(path)
+        if any(path.glob("*.json")):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(recorder_module, "sync_directory", stopped_as_it_is_put_in_place)
+    assert recordings_main(["convert", str(sequence), str(out), "--min-free-gb", "0"]) == 130
+    assert (out / "0007-M.json").is_file()
+    assert len((out / "labels.txt").read_text().splitlines()) == 2
 
 
 def test_convert_writes_intervals_that_replay_as_truth(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
