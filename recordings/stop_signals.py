@@ -44,11 +44,15 @@ def run_program(program: str, module: str, on_stop: Callable = signal.default_in
     so a Ctrl-C or a service manager's SIGTERM often comes before `main` has its own handler: it is said in
     one line with the same exit status as a stop during the work, not a traceback or a bare 143 (by
     torchrun's rank 0 alone: every rank gets the stop). Once main has returned, everything is written: a
-    stop then ends the process at once with main's status (a finished command did end -15, which systemd
-    calls failed; the interpreter's own exit, its workers' clean-up say, is not waited for), and once the
-    interpreter's exit has begun it is ignored (Python puts the default back as it exits: a stop in the
-    last tenths of a second killed the process, its status lost)."""
+    stop then ends the process at once with main's status (a finished command did end -15, its status
+    lost: systemd takes that for a clean stop, and a run that ended 1 to be restarted was not; the
+    interpreter's own exit hooks, its workers' clean-up say, are not waited for), and once those hooks have
+    run it is ignored (Python then puts the signals' defaults back as it tears its modules down: a stop in
+    those last tenths of a second killed the process, its status lost)."""
     said_once = os.environ.get("RANK", "0") == "0"
+    # Registered first, so that it runs after every exit hook registered later (atexit runs them last in,
+    # first out): a hook that hangs can still be stopped.
+    atexit.register(_ignore_stop_signals)
     # main's return value, once it has returned. One handler throughout, which looks here, rather than
     # another installed after main: a stop in the instant between the two raised KeyboardInterrupt where
     # nothing caught it (a traceback after the work was done).
@@ -75,7 +79,6 @@ def run_program(program: str, module: str, on_stop: Callable = signal.default_in
             if said_once:
                 print(f"{program}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
-    atexit.register(_ignore_stop_signals)
     return returned[0]
 
 
@@ -84,8 +87,8 @@ def _exit_status(returned: object) -> int:
 
 
 def _ignore_stop_signals() -> None:
-    """At the interpreter's exit (an atexit hook runs after its threads are joined, before it puts the
-    signals' defaults back): a stop can no longer end the exit with anything but main's status."""
+    """At the interpreter's exit, its threads joined and the later exit hooks run, before it puts the
+    signals' defaults back: a stop can no longer end the exit with anything but its status."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
 

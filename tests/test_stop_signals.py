@@ -90,9 +90,9 @@ def _run_command_on(tmp_path: Path, main_body: str, after: str = "", rank: str |
 @pytest.mark.parametrize("status", [0, 1])
 def test_a_stop_after_main_returned_ends_with_its_exit_status(tmp_path: Path, status: int):
     """Everything is written once main has returned: a service manager's SIGTERM then (the job ending as it
-    is stopped) made a finished job exit -15, which systemd calls failed. It ends at once, with main's
-    status, what was printed flushed (the interpreter's exit, which may hang in workers' clean-up, is not
-    waited for)."""
+    is stopped) made a finished job exit -15, its own status lost. It ends at once, with main's status,
+    what was printed flushed (the interpreter's exit, which may hang in workers' clean-up, is not waited
+    for)."""
     result = _run_command_on(tmp_path, main_body=f"    print('written', end='')\n    return {status}",
                              after="os.kill(os.getpid(), signal.SIGTERM); time.sleep(30); print('not here')")
     assert (result.returncode, result.stdout, result.stderr) == (status, "written", "")
@@ -109,6 +109,17 @@ def test_a_stop_while_the_interpreter_exits_keeps_mains_exit_status(tmp_path: Pa
             "late = Late()")
     result = _run_command_on(tmp_path, main_body="    print('written', end='')\n    return 1", after=late)
     assert (result.returncode, result.stdout, result.stderr) == (1, "written", "")
+
+
+def test_a_stop_while_an_exit_hook_hangs_still_ends_the_process(tmp_path: Path):
+    """Stops are ignored only once the exit hooks have run: one that hangs (a worker's clean-up) is still
+    ended by a stop, with main's status."""
+    hook = ("    import atexit, os, signal, time\n"
+            "    atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(3), "
+            "print('the hook went on')))\n"
+            "    return 1")
+    result = _run_command_on(tmp_path, main_body=hook)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "")
 
 
 def test_under_torchrun_a_stop_is_said_by_rank_0_alone(tmp_path: Path):
