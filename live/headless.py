@@ -50,6 +50,7 @@ from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
 from recordings.labels import class_name_as_written
 from recordings.recorder import sample_name_from
+from recordings.stop_signals import join_in_slices
 
 log = logging.getLogger(__name__)
 
@@ -1325,7 +1326,9 @@ class StartingStatusFile:
     def _stop_writing(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join()
+            # A write stuck on a share that hangs holds up neither the run nor its end: the thread lets go
+            # after its write, and the main loop's next one, seconds on, says the run's own state.
+            join_in_slices(self._thread, 2.0)
 
     def started(self) -> None:
         """The run's main loop writes the file from now on."""
