@@ -42,7 +42,7 @@ from core.engines import (
     unavailable_reason,
     usable_cores,
 )
-from core.model.checkpoint import DecisionSettings
+from core.model.settings import DecisionSettings
 from core.package_files import PACKAGE_ROOT, describe_software
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name

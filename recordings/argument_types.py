@@ -386,7 +386,7 @@ def run_command(main: Callable[[], object], prog: str,
     (or one of `errors`: a dataset folder it cannot read) ends it with one line that names the file and
     what is wrong (exit status 2), not a traceback."""
     from core.engines import EngineError
-    from core.model.checkpoint import CheckpointError
+    from core.model.settings import CheckpointError
 
     try:
         status = main()

@@ -125,3 +125,44 @@ def test_without_the_onnx_package_auto_takes_pytorch_and_says_what_to_install(
     engine = open_engine(checkpoint, cache_dir=checkpoint.parent)
     assert engine.name in ("pytorch-cpu", "pytorch-cuda")
     assert "onnxruntime-cpu: the onnx package is not installed (pip install onnx)" in engine.reason
+
+
+def _start_on_the_cpu(checkpoint: Path, cache: Path, measured: dict[str, dict[int, float]] | None = None
+                      ) -> dict:
+    """open_engine(checkpoint) in a fresh interpreter, as the app's start; `measured`: what the CPU
+    measurement finds, where this start makes it. What ran, and whether PyTorch was imported."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from core.engines import Backend, example_inputs, open_engine, selection\n"
+        f"measured = {measured!r}\n"
+        "if measured:\n"
+        "    selection.measure = lambda engines, metadata: {Backend(b): {int(p): s for p, s in t.items()}\n"
+        "                                                   for b, t in measured.items()}\n"
+        f"engine = open_engine({str(checkpoint)!r}, cache_dir={str(cache)!r}, threads=1)\n"
+        "logits, _ = engine.run(*example_inputs(engine.metadata, 2))\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'shape': list(logits.shape),\n"
+        "                  'engines': sorted(b.value for b in engine.engines)}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_cpu_start_on_a_cached_export_runs_without_pytorch(checkpoint: Path, tmp_path: Path) -> None:
+    """Importing PyTorch cost the app's start a second or more and some 200 MB, to run ONNX Runtime alone.
+    Where the export and the CPU measurement are cached and the measurement gives eager no number of
+    people, PyTorch is never imported; where it gives eager some, eager is opened as before."""
+    onnxruntime_faster = {"onnxruntime-cpu": {1: 0.001, 6: 0.002}, "pytorch-cpu": {1: 0.01, 6: 0.02}}
+    first = _start_on_the_cpu(checkpoint, tmp_path / "cache", onnxruntime_faster)  # exports and measures
+    assert first["torch"] and first["shape"] == [2, 3]
+    again = _start_on_the_cpu(checkpoint, tmp_path / "cache")
+    assert not again["torch"] and again["engines"] == ["onnxruntime-cpu"] and again["shape"] == [2, 3]
+    eager_faster_for_six = {"onnxruntime-cpu": {1: 0.001, 6: 0.02}, "pytorch-cpu": {1: 0.01, 6: 0.002}}
+    measured = _start_on_the_cpu(checkpoint, tmp_path / "other", eager_faster_for_six)
+    assert _start_on_the_cpu(checkpoint, tmp_path / "other")["engines"] == measured["engines"] == [
+        "onnxruntime-cpu", "pytorch-cpu"]

@@ -32,112 +32,40 @@ One module per concern:
     selection         open_engine, AUTO's order and reasons
     cache             what the cache keeps: files used lately; the rest removed after 60 days
 
-Heavy runtimes (onnx, onnxruntime, tensorrt) are imported when first needed: a machine without
-TensorRT or a GPU can use everything else.
+Heavy runtimes (torch, onnx, onnxruntime, tensorrt) are imported when first needed: a machine without
+TensorRT or a GPU can use everything else, and a CPU start on a cached export runs ONNX Runtime without
+ever importing PyTorch (selection.py). So are this package's modules, by the names below.
 """
 
-from core.engines.cpu_batching import PerBatchEngine, choose_per_batch
-from core.engines.export import (
-    ATTENTION_TOLERANCE,
-    LOGITS_TOLERANCE,
-    ONNX_OPSET,
-    bake_constants,
-    example_inputs,
-    export_onnx,
-    split_onnx,
-)
-from core.engines.interface import (
-    BATCH_AXIS,
-    INPUT_NAMES,
-    MAX_PEOPLE,
-    OUTPUT_NAMES,
-    PART_FEATURES,
-    Backend,
-    BackendUnavailable,
-    Engine,
-    EngineError,
-    EngineInputError,
-    Graph,
-    GraphEngine,
-    SplitEngine,
-    check_inputs,
-)
-from core.engines.metadata import (
-    METADATA_FORMAT,
-    EngineMetadata,
-    OnnxMetadataError,
-    file_sha256,
-    profile_name,
-    read_onnx_metadata,
-)
-from core.engines.mixed_precision import Fp16Scope, to_fp16
-from core.engines.onnxruntime_graph import OnnxRuntimeGraph, usable_cores
-from core.engines.selection import (
-    AUTO_ORDER,
-    default_cache_dir,
-    describe,
-    open_engine,
-    unavailable_reason,
-)
-from core.engines.tensorrt_graph import (
-    TensorRtBuildError,
-    TensorRtGraph,
-    Typing,
-    build_tensorrt_plan,
-    cached_engine,
-    network_typing,
-    tensorrt_cache_key,
-)
-from core.engines.torch_engine import CudaOptions, TorchCudaEngine, TorchEngine, batch_chunks
+import importlib
 
-__all__ = [
-    "ATTENTION_TOLERANCE",
-    "AUTO_ORDER",
-    "BATCH_AXIS",
-    "Backend",
-    "BackendUnavailable",
-    "CudaOptions",
-    "Engine",
-    "EngineError",
-    "EngineInputError",
-    "EngineMetadata",
-    "Graph",
-    "GraphEngine",
-    "INPUT_NAMES",
-    "LOGITS_TOLERANCE",
-    "MAX_PEOPLE",
-    "METADATA_FORMAT",
-    "ONNX_OPSET",
-    "OUTPUT_NAMES",
-    "OnnxMetadataError",
-    "OnnxRuntimeGraph",
-    "PART_FEATURES",
-    "PerBatchEngine",
-    "Fp16Scope",
-    "SplitEngine",
-    "TensorRtBuildError",
-    "TensorRtGraph",
-    "TorchCudaEngine",
-    "TorchEngine",
-    "Typing",
-    "bake_constants",
-    "batch_chunks",
-    "build_tensorrt_plan",
-    "cached_engine",
-    "check_inputs",
-    "choose_per_batch",
-    "default_cache_dir",
-    "describe",
-    "example_inputs",
-    "export_onnx",
-    "file_sha256",
-    "network_typing",
-    "open_engine",
-    "profile_name",
-    "read_onnx_metadata",
-    "split_onnx",
-    "tensorrt_cache_key",
-    "to_fp16",
-    "unavailable_reason",
-    "usable_cores",
-]
+# Each name and the module that holds it, imported when first asked for (torch_engine and tensorrt_graph
+# import PyTorch).
+_WHERE = {
+    "choose_per_batch": "cpu_batching", "PerBatchEngine": "cpu_batching",
+    "ATTENTION_TOLERANCE": "export", "bake_constants": "export", "example_inputs": "export",
+    "export_onnx": "export", "LOGITS_TOLERANCE": "export", "ONNX_OPSET": "export", "split_onnx": "export",
+    "Backend": "interface", "BackendUnavailable": "interface", "BATCH_AXIS": "interface",
+    "check_inputs": "interface", "Engine": "interface", "EngineError": "interface",
+    "EngineInputError": "interface", "Graph": "interface", "GraphEngine": "interface",
+    "INPUT_NAMES": "interface", "MAX_PEOPLE": "interface", "OUTPUT_NAMES": "interface",
+    "PART_FEATURES": "interface", "SplitEngine": "interface",
+    "EngineMetadata": "metadata", "file_sha256": "metadata", "METADATA_FORMAT": "metadata",
+    "OnnxMetadataError": "metadata", "profile_name": "metadata", "read_onnx_metadata": "metadata",
+    "Fp16Scope": "mixed_precision", "to_fp16": "mixed_precision",
+    "OnnxRuntimeGraph": "onnxruntime_graph", "usable_cores": "onnxruntime_graph",
+    "AUTO_ORDER": "selection", "default_cache_dir": "selection", "describe": "selection",
+    "open_engine": "selection", "unavailable_reason": "selection",
+    "build_tensorrt_plan": "tensorrt_graph", "cached_engine": "tensorrt_graph",
+    "network_typing": "tensorrt_graph", "tensorrt_cache_key": "tensorrt_graph",
+    "TensorRtBuildError": "tensorrt_graph", "TensorRtGraph": "tensorrt_graph", "Typing": "tensorrt_graph",
+    "batch_chunks": "torch_engine", "CudaOptions": "torch_engine", "TorchCudaEngine": "torch_engine",
+    "TorchEngine": "torch_engine",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'core.engines' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"core.engines.{_WHERE[name]}"), name)

@@ -23,6 +23,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping
+from importlib import metadata as distributions
 from pathlib import Path
 from typing import Any
 
@@ -125,18 +126,17 @@ def load_per_core() -> float | None:
 
 
 def machine_key(threads: int) -> dict[str, Any]:
-    """What the measurement depends on besides the model."""
-    import torch
-
+    """What the measurement depends on besides the model. PyTorch's version is read without importing it:
+    a start whose stored measurement gives it no number of people never loads it."""
     from core.engines.onnxruntime_graph import import_onnxruntime
 
-    onnxruntime = import_onnxruntime()
+    onnxruntime = import_onnxruntime()  # onnxruntime or onnxruntime-gpu, whichever is installed
     return {
         "format": CALIBRATION_FORMAT,
         "cpu": cpu_model(),
         "cores": usable_cores(),
         "threads": threads,
-        "torch": torch.__version__,
+        "torch": distributions.version("torch"),
         "onnxruntime": onnxruntime.__version__,
     }
 

@@ -15,46 +15,25 @@ import hashlib
 import json
 import os
 import warnings
+from importlib import metadata as distributions
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from core.atomic import unfinished_path, write_then_rename
 from core.engines.cache import mark_used
 from core.engines.interface import BATCH_AXIS, INPUT_NAMES, OUTPUT_NAMES, PART_FEATURES, EngineError
 from core.engines.metadata import EngineMetadata, file_sha256
-from core.model.network import PartAttentionNetwork
-from core.model.profiles import Aggregation
 from core.package_files import DISTRIBUTION
+
+if TYPE_CHECKING:  # PyTorch is imported by the export itself: the app's start on a cached export lacks it
+    from core.model.network import PartAttentionNetwork
 
 ONNX_OPSET = 17
 # ONNX Runtime matches PyTorch within these on real crops (tests/test_export.py, `python -m training export`).
 LOGITS_TOLERANCE = 1e-3
 ATTENTION_TOLERANCE = 1e-4
-
-
-class _ExportGraph(nn.Module):
-    """The network's own forward as one traceable graph, plus the pooled part features as a third output.
-
-    For the attention network it calls the two halves `forward` is made of (`pooled_part_features`,
-    then `attend`), so the point between the I3Ds and the pose/attention head is a named tensor where
-    the ONNX file can be split when TensorRT cannot take the LSTM. Other aggregations trace `forward`.
-    """
-
-    def __init__(self, network: PartAttentionNetwork) -> None:
-        super().__init__()
-        self.network = network
-        self.splittable = network.config.aggregation is Aggregation.ATTENTION
-
-    def forward(self, crops: torch.Tensor, skeleton: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if not self.splittable:
-            return self.network(crops, skeleton)
-        pooled = self.network.pooled_part_features(crops)
-        logits, attention = self.network.attend(pooled, skeleton)
-        return logits, attention, pooled
 
 
 # The modules of core/ (beside core/model/) that core/model/ imports: an edit to one of them may change the
@@ -77,11 +56,11 @@ def exporter_fingerprint() -> str:
     name cached exports (and FP16 graphs and TensorRT plans) by it, so an update that changes `forward`
     or the export exports again instead of running the old graph (its metadata, which only describes the
     checkpoint, would not tell)."""
-    import onnx
-
     import core.model
 
-    digest = hashlib.sha256(f"torch {torch.__version__} onnx {onnx.__version__} opset {ONNX_OPSET}".encode())
+    # The installed versions, read without importing either (a second of a start that needs neither).
+    versions = f"torch {distributions.version('torch')} onnx {distributions.version('onnx')}"
+    digest = hashlib.sha256(f"{versions} opset {ONNX_OPSET}".encode())
     model = Path(core.model.__file__).parent
     imported = [model.parent / f"{name}.py" for name in NETWORK_IMPORTS]
     exporter = [Path(__file__).with_name(f"{name}.py") for name in EXPORTER_MODULES]
@@ -114,11 +93,14 @@ def export_onnx(
     half-written file. Uses the TorchScript exporter, which handles nn.LSTM robustly.
     """
     import onnx
+    import torch
+
+    from core.model.network import ExportGraph
 
     path = Path(path)
     network = network.eval()
     device = next(network.parameters()).device
-    graph = _ExportGraph(network).eval()
+    graph = ExportGraph(network).eval()
     crops, skeleton = example_inputs(metadata, people=2)
     outputs = (*OUTPUT_NAMES, PART_FEATURES) if graph.splittable else OUTPUT_NAMES
     dynamic_axes = {name: {0: BATCH_AXIS} for name in (*INPUT_NAMES, *outputs)}

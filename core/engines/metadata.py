@@ -14,10 +14,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.model.checkpoint import Checkpoint, DecisionSettings, Preprocessing
 from core.model.profiles import PROFILES, NetworkConfig
+from core.model.settings import DecisionSettings, Preprocessing
+
+if TYPE_CHECKING:  # a checkpoint (and PyTorch with it) is loaded by whoever has one
+    from core.model.checkpoint import Checkpoint
 
 METADATA_FORMAT = "where-to-focus.engine/1"
 

@@ -28,10 +28,9 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from core.atomic import write_then_rename
 from core.engines.cache import mark_used
@@ -40,6 +39,9 @@ from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
 from core.engines.metadata import file_sha256
 from core.engines.mixed_precision import Fp16Scope, to_fp16
 from core.package_files import pip_install
+
+if TYPE_CHECKING:  # imported where a GPU is used: TensorRT's absence is told without PyTorch
+    import torch
 
 # How long a failed build is remembered (cached_engine) before it is tried again.
 RETRY_FAILED_BUILD_S = 24 * 3600.0
@@ -96,6 +98,8 @@ def tensorrt_cache_key(onnx_bytes_sha256: str, *, fp16: bool, max_batch: int) ->
     """What a built TensorRT engine depends on: the model, the GPU, TensorRT's version, the build flags.
     An engine built for another GPU or TensorRT version does not load (or runs slower), so any change
     means a rebuild."""
+    import torch
+
     trt = import_tensorrt()
     if not torch.cuda.is_available():
         raise BackendUnavailable("TensorRT needs a CUDA GPU; torch.cuda.is_available() is False")
@@ -311,6 +315,8 @@ def bindable_address(tensor: torch.Tensor, keep: list[torch.Tensor]) -> int:
     has address 0 in PyTorch, and TensorRT needs at least one byte of real memory for every binding
     ("Working with Empty Tensors"): such a tensor is bound at a one-element stand-in, kept alive in `keep`
     until the engine has run."""
+    import torch
+
     if tensor.numel() > 0:
         return tensor.data_ptr()
     stand_in = torch.empty(1, dtype=tensor.dtype, device=tensor.device)
@@ -336,6 +342,8 @@ class TensorRtGraph:
         fp16: bool = True,
         max_batch: int = MAX_PEOPLE,
     ) -> None:
+        import torch
+
         trt = import_tensorrt()
         onnx_path = Path(onnx_path)
         key = tensorrt_cache_key(file_sha256(onnx_path), fp16=fp16, max_batch=max_batch)
@@ -373,6 +381,8 @@ class TensorRtGraph:
         self.name = f"tensorrt-{key['precision']}"
 
     def _torch_dtype(self, name: str) -> torch.dtype:
+        import torch
+
         trt = self._trt
         dtype = self._engine.get_tensor_dtype(name)
         table = {
@@ -387,6 +397,8 @@ class TensorRtGraph:
         return table[dtype]
 
     def run(self, feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
+        import torch
+
         batch = next(iter(feeds.values())).shape[0]
         if batch > self.max_batch:
             chunks = [
@@ -404,6 +416,8 @@ class TensorRtGraph:
     def _enqueue(
         self, feeds: Mapping[str, np.ndarray], batch: int
     ) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+        import torch
+
         context = self._context
         inputs = []
         for name in self.input_names:

@@ -4,72 +4,30 @@ and checkpoints.
 from core.model import PartAttentionNetwork, paper, lite, tiny, load_checkpoint
 """
 
-from core.model.checkpoint import (
-    Checkpoint,
-    CheckpointError,
-    Preprocessing,
-    load_checkpoint,
-    load_network_state,
-    read_i3d_weights,
-    save_checkpoint,
-)
-from core.model.graph import PoseGCN
-from core.model.i3d import InceptionI3d, load_i3d_state_dict
-from core.model.loss import NTU_LOSS, LossTerms, LossWeights, p_i3d_loss
-from core.model.network import PartAttentionNetwork, PartLogits, PoseLogits, Stage
-from core.model.pose import AttentionHead, PoseLSTM
-from core.model.pose_features import PoseInput
-from core.model.profiles import (
-    BODY_PARTS,
-    FULL_IMAGE,
-    PROFILES,
-    Aggregation,
-    NetworkConfig,
-    PoseStream,
-    lite,
-    paper,
-    paper_nucla,
-    pose_only,
-    single_part,
-    skeleton,
-    tiny,
-    with_aggregation,
-)
+import importlib
 
-__all__ = [
-    "BODY_PARTS",
-    "FULL_IMAGE",
-    "NTU_LOSS",
-    "PROFILES",
-    "Aggregation",
-    "AttentionHead",
-    "Checkpoint",
-    "CheckpointError",
-    "InceptionI3d",
-    "LossTerms",
-    "LossWeights",
-    "NetworkConfig",
-    "PartAttentionNetwork",
-    "PartLogits",
-    "PoseGCN",
-    "PoseInput",
-    "PoseLSTM",
-    "PoseLogits",
-    "PoseStream",
-    "Preprocessing",
-    "Stage",
-    "load_checkpoint",
-    "load_i3d_state_dict",
-    "load_network_state",
-    "lite",
-    "p_i3d_loss",
-    "paper",
-    "paper_nucla",
-    "pose_only",
-    "read_i3d_weights",
-    "save_checkpoint",
-    "single_part",
-    "skeleton",
-    "tiny",
-    "with_aggregation",
-]
+# Each name and the module that holds it, imported when first asked for: reading a model's settings
+# (core.model.settings, core.model.profiles) must not import PyTorch, which the network's modules do --
+# the app then starts a model on ONNX Runtime without it (core/engines/selection.py).
+_WHERE = {
+    "Checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "load_network_state": "checkpoint",
+    "read_i3d_weights": "checkpoint", "save_checkpoint": "checkpoint",
+    "PoseGCN": "graph",
+    "InceptionI3d": "i3d", "load_i3d_state_dict": "i3d",
+    "LossTerms": "loss", "LossWeights": "loss", "NTU_LOSS": "loss", "p_i3d_loss": "loss",
+    "PartAttentionNetwork": "network", "PartLogits": "network", "PoseLogits": "network",
+    "Stage": "network",
+    "AttentionHead": "pose", "PoseLSTM": "pose",
+    "Aggregation": "profiles", "BODY_PARTS": "profiles", "FULL_IMAGE": "profiles", "lite": "profiles",
+    "NetworkConfig": "profiles", "paper": "profiles", "paper_nucla": "profiles", "pose_only": "profiles",
+    "PoseInput": "profiles", "PoseStream": "profiles", "PROFILES": "profiles", "single_part": "profiles",
+    "skeleton": "profiles", "tiny": "profiles", "with_aggregation": "profiles",
+    "CheckpointError": "settings", "Preprocessing": "settings",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'core.model' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"core.model.{_WHERE[name]}"), name)

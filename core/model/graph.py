@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from core.model import pose_features
-from core.model.pose_features import PoseInput
+from core.model.profiles import PoseInput
 
 SUBSETS = 3  # itself, towards the root, away from the root
 

@@ -432,3 +432,25 @@ def build_pose_stream(config: NetworkConfig) -> PoseLSTM | PoseGCN:
         centre_frames=config.pose_centre_frames,
         bone_parents=layout_with_joints(config.num_joints).parents if config.pose_bones else None,
     )
+
+
+class ExportGraph(nn.Module):
+    """The network's own forward as one traceable graph, plus the pooled part features as a third output
+    (core/engines/export.py exports it).
+
+    For the attention network it calls the two halves `forward` is made of (`pooled_part_features`,
+    then `attend`), so the point between the I3Ds and the pose/attention head is a named tensor where
+    the ONNX file can be split when TensorRT cannot take the LSTM. Other aggregations trace `forward`.
+    """
+
+    def __init__(self, network: PartAttentionNetwork) -> None:
+        super().__init__()
+        self.network = network
+        self.splittable = network.config.aggregation is Aggregation.ATTENTION
+
+    def forward(self, crops: torch.Tensor, skeleton: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if not self.splittable:
+            return self.network(crops, skeleton)
+        pooled = self.network.pooled_part_features(crops)
+        logits, attention = self.network.attend(pooled, skeleton)
+        return logits, attention, pooled

@@ -14,17 +14,7 @@ and a body appearing or vanishing must not read as a jump of several metres.
 
 from __future__ import annotations
 
-import enum
-
 import torch
-
-
-class PoseInput(enum.Enum):
-    """One input of the graph pose stream; each runs through a trunk of its own (late fusion)."""
-
-    JOINTS = "joints"  # positions
-    BONES = "bones"  # joint minus parent
-    VELOCITY = "velocity"  # frame-to-frame motion of the positions
 
 
 def presence(skeleton: torch.Tensor) -> torch.Tensor:

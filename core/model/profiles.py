@@ -21,8 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.glimpse import PARTS
-from core.model.pose_features import PoseInput
 from core.skeleton import LAYOUTS, SkeletonLayout
+
+
+class PoseInput(enum.Enum):
+    """One input of the graph pose stream; each runs through a trunk of its own (late fusion)."""
+
+    JOINTS = "joints"  # positions
+    BONES = "bones"  # joint minus parent
+    VELOCITY = "velocity"  # frame-to-frame motion of the positions
+
 
 BODY_PARTS: tuple[str, ...] = PARTS  # the paper's K = 3 (left hand, right hand, full body), in crop order
 FULL_IMAGE = "full_image"  # the "full image" ablation: one I3D on the whole colour frame
