@@ -260,10 +260,19 @@ def test_a_run_marks_the_export_it_reuses_and_removes_one_no_run_used(
     assert _days_old(export) < 1
 
 
-def test_a_run_that_needs_no_cache_neither_makes_nor_cleans_one(tmp_path: Path) -> None:
+def test_a_run_that_needs_no_cache_neither_makes_nor_cleans_one(tmp_path: Path, caplog) -> None:
     checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny(3), ["a", "b", "c"])
     open_engine(checkpoint, Backend.PYTORCH_CPU, cache_dir=tmp_path / "cache")
     assert not (tmp_path / "cache").exists()
+    # Nor one that is there, the checkpoint's export in it: PyTorch runs the checkpoint, the cache untouched
+    # (not checked, not cleaned, no folder of the run's own made where others could write to it).
+    open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=tmp_path / "cache")
+    (tmp_path / "cache").chmod(0o777)
+    before = {path: path.stat().st_mtime_ns for path in (tmp_path / "cache").iterdir()}
+    with caplog.at_level(logging.INFO):
+        open_engine(checkpoint, Backend.PYTORCH_CPU, cache_dir=tmp_path / "cache")
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "cache").iterdir()} == before
+    assert not caplog.records
 
 
 def test_each_cached_file_handed_out_again_is_marked_used(tmp_path: Path) -> None:
@@ -324,14 +333,14 @@ def test_a_cached_export_is_marked_before_it_is_checked_so_another_run_cannot_re
     open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache)
     for path in cache.iterdir():
         _age(path, UNUSED_DAYS + 1)
-    check = selection._stale_export
+    check = selection._as_exported
 
-    def checked_while_another_run_cleans(*args):  # checking an RGB model's export takes seconds
-        stale = check(*args)
+    def checked_while_another_run_cleans(*args, **kwargs):  # hashing an RGB model's export takes seconds
+        whole = check(*args, **kwargs)
         remove_unused(cache)
-        return stale
+        return whole
 
-    monkeypatch.setattr(selection, "_stale_export", checked_while_another_run_cleans)
+    monkeypatch.setattr(selection, "_as_exported", checked_while_another_run_cleans)
     engine = open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache)  # raised NO_SUCHFILE
     assert Path(engine.graph.path).is_file()
 

@@ -144,7 +144,8 @@ def _start_on_the_cpu(checkpoint: Path, cache: Path, measured: dict[str, dict[in
         "                                                   for b, t in measured.items()}\n"
         f"engine = open_engine({str(checkpoint)!r}, cache_dir={str(cache)!r}, threads=1)\n"
         "logits, _ = engine.run(*example_inputs(engine.metadata, 2))\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules, 'shape': list(logits.shape),\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'onnx': 'onnx' in sys.modules,\n"
+        "                  'shape': list(logits.shape),\n"
         "                  'engines': sorted(b.value for b in engine.engines)}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
@@ -162,7 +163,26 @@ def test_a_cpu_start_on_a_cached_export_runs_without_pytorch(checkpoint: Path, t
     assert first["torch"] and first["shape"] == [2, 3]
     again = _start_on_the_cpu(checkpoint, tmp_path / "cache")
     assert not again["torch"] and again["engines"] == ["onnxruntime-cpu"] and again["shape"] == [2, 3]
+    assert not again["onnx"]  # the export's record read without it (half a second)
     eager_faster_for_six = {"onnxruntime-cpu": {1: 0.001, 6: 0.02}, "pytorch-cpu": {1: 0.01, 6: 0.002}}
     measured = _start_on_the_cpu(checkpoint, tmp_path / "other", eager_faster_for_six)
     assert _start_on_the_cpu(checkpoint, tmp_path / "other")["engines"] == measured["engines"] == [
         "onnxruntime-cpu", "pytorch-cpu"]
+
+
+def test_a_checkpoint_replaced_while_it_is_opened_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    """The record comes from the cached export of the file as it was; weights loaded after a training run
+    replaced it would run under another model's classes (logits of 4 under 3 names)."""
+    import shutil
+
+    from model_files import random_checkpoint
+
+    path = tmp_path / "best.pt"
+    shutil.copy(checkpoint, path)
+    cache = tmp_path / "cache"
+    open_engine(path, Backend.ONNXRUNTIME_CPU, cache_dir=cache)  # exported and cached
+    source = selection._Source(path, cache)
+    assert source.metadata().class_names == ("a", "b", "c")  # from the export
+    random_checkpoint(path, tiny(4), ["a", "b", "c", "d"])  # a training run writes best.pt meanwhile
+    with pytest.raises(EngineError, match="changed while it was being opened"):
+        source.checkpoint()  # eager, measured or given people (_open_cpu)

@@ -33,6 +33,7 @@ from core.engines import (
     split_onnx,
     unavailable_reason,
 )
+from core.engines.metadata import exported_metadata_props
 from core.model import (
     Aggregation,
     load_checkpoint,
@@ -120,6 +121,21 @@ def test_onnx_graph_has_a_dynamic_batch_and_fixed_window(onnx_path: Path) -> Non
     pads = [n for n in graph.node if n.op_type == "Pad"]
     assert pads and all(n.input[1] in initializers for n in pads)
     assert not any(n.op_type == "Constant" for n in graph.node)
+
+
+def test_an_exports_record_is_read_alike_without_the_onnx_package(onnx_path: Path, tmp_path: Path) -> None:
+    """A cached export's record is read from its protobuf fields at the app's start (the onnx package's
+    import costs half a second): the same record onnx.load gives, and a file that is not protobuf refused."""
+    record = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    assert exported_metadata_props(onnx_path) == record
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x00not protobuf at all\xff" * 10)
+    with pytest.raises(ValueError):
+        exported_metadata_props(garbage)
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(onnx_path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="past its message's end"):
+        exported_metadata_props(cut)
 
 
 def test_read_onnx_metadata_rejects_foreign_files(tmp_path: Path) -> None:
