@@ -1302,12 +1302,14 @@ class StartingStatusFile:
     seconds, but a GPU's first TensorRT build takes minutes, during which the file kept the previous run's
     "ended" (or its "ok", after a crash) and then aged like a run that hangs. Written at once and every
     STATUS_FILE_EVERY_S by a thread of its own (the start blocks the main thread), with `starting` among
-    its problems; a start that fails leaves it "ended" with the error."""
+    its problems; a start that fails leaves it "ended" with the error. Every write is the thread's: a write
+    of the caller's could land before one of the thread's still retrying its rename (Windows, while a
+    monitor reads the file), and a failed start then read "starting" for good."""
 
     def __init__(self, path: Path, room: str, source: str) -> None:
         self.path, self.room, self.source = path, room, source
         self._stop = threading.Event()
-        self._failing = False  # touched by the thread until joined, then by the caller
+        self._why_ended: str | None = None  # set before _stop where the start failed: the thread says it
         self._handed_over = False  # to the run's main loop, which writes "ended" itself
         self._thread = threading.Thread(target=self._write_until_stopped, name="status-file-starting",
                                         daemon=True)
@@ -1317,18 +1319,19 @@ class StartingStatusFile:
         return self
 
     def _write_until_stopped(self) -> None:
-        while True:
-            self._failing = _status_file(self.path, None, ["starting"], self.room, None, self._failing,
-                                         self.source)
-            if self._stop.wait(STATUS_FILE_EVERY_S):
-                return
+        failing = False
+        while not self._stop.is_set():
+            failing = _status_file(self.path, None, ["starting"], self.room, None, failing, self.source)
+            self._stop.wait(STATUS_FILE_EVERY_S)
+        if self._why_ended is not None:
+            _status_file(self.path, None, ["starting"], self.room, self._why_ended, failing, self.source)
 
     def _stop_writing(self) -> None:
         self._stop.set()
+        # A write stuck on a share that hangs holds up neither the run nor its end (a rename retried while
+        # a monitor reads the file takes up to REPLACE_RETRY_S): the thread writes what is left once free.
         if self._thread.is_alive():
-            # A write stuck on a share that hangs holds up neither the run nor its end: the thread lets go
-            # after its write, and the main loop's next one, seconds on, says the run's own state.
-            join_in_slices(self._thread, 2.0)
+            join_in_slices(self._thread, REPLACE_RETRY_S + 1.0)
 
     def started(self) -> None:
         """The run's main loop writes the file from now on."""
@@ -1340,8 +1343,8 @@ class StartingStatusFile:
         the file, what it wrote as it ended stays."""
         if self._handed_over:
             return
+        self._why_ended = why
         self._stop_writing()
-        _status_file(self.path, None, ["starting"], self.room, why, self._failing, self.source)
 
 
 def delivery_status(alerts: AlertDispatcher) -> list[str]:

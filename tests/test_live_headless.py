@@ -2317,6 +2317,31 @@ def test_a_status_file_says_a_run_is_starting_and_why_a_start_failed(tiny_checkp
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
 
 
+def test_a_failed_start_is_not_written_over_by_a_starting_write_still_retrying(tmp_path, monkeypatch):
+    """On Windows a rename retries for seconds while a monitor reads the file: the start's error, written
+    once the writer had been waited for a while, was then written over by the writer's late "starting",
+    and the file said the run was starting for good. Every write is the writer thread's own now."""
+    import json
+
+    import live.headless
+
+    monkeypatch.setattr(live.headless, "REPLACE_RETRY_S", 0.0)  # waited for 1 s
+    write = live.headless.write_status_file
+
+    def slow_while_starting(path, stats, problems, room, why_ended, source=""):
+        if why_ended is None:
+            time.sleep(2.5)  # a rename retried while a monitor holds the file
+        write(path, stats, problems, room, why_ended, source)
+
+    monkeypatch.setattr(live.headless, "write_status_file", slow_while_starting)
+    status = tmp_path / "status.json"
+    starting = live.headless.StartingStatusFile(status, "bed 2", "sim").start()
+    starting.failed("model x.pt: not a checkpoint")
+    starting._thread.join(10)
+    said = json.loads(status.read_text())
+    assert said["ended"] and said["why_ended"] == "model x.pt: not a checkpoint"
+
+
 def test_a_status_file_says_the_output_s_disk_is_nearly_full(tiny_checkpoint, tmp_path, monkeypatch):
     import json
 
