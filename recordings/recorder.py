@@ -838,30 +838,21 @@ def _complete_lines(path: Path) -> Iterator[bytes]:
         yield from (line for line in lines if line.endswith(b"\n"))
 
 
-def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
-    # Every file is read a line or a block at a time: a partial folder an older version left (one clip of
-    # a day's recording, GBs of skeleton) is recovered in bounded memory as a part of 10 minutes is.
-    name = partial_dir.name[: -len(PARTIAL_SUFFIX)]
-    out_dir = partial_dir.parent
-    frames_path = partial_dir / "frames.jsonl"
-    lines = _complete_lines(frames_path)
+def _frame_records(lines: Iterator[bytes], frames_path: Path
+                   ) -> tuple[dict, array, list[int], str | None, list[Interval]]:
+    """What frames.jsonl's lines say: (its header, each frame's time, the frames whose colour the video
+    lacks, the next part where this one was full (Recorder.went_on_in), the intervals marked: the header's
+    (a converted labelled sequence) and those marked while recording, in seconds from the clip's first
+    frame). The frames are read up to a damaged line."""
     first = next(lines, None)
     if first is None:
         raise RecorderError(f"{frames_path}: no header line; the recording never started writing")
     try:
         header = json.loads(first)
     except json.JSONDecodeError as error:
-        lines.close()
         raise RecorderError(f"{frames_path}: line 1: header is not JSON: {error}") from None
-    if recovering and (converted := interrupted_conversion(partial_dir, held=True)) is not None:
-        lines.close()
-        raise ConversionInterrupted(f"{partial_dir}: {converted}")
-    times = array("d")  # each frame's time
-    colourless: list[int] = []  # the frames whose colour image the video lacks
-    went_on = None  # the next part of the recording, where this one was full (Recorder.went_on_in)
-    # Intervals known before recording (a converted labelled sequence) are in the header, those marked
-    # while recording in their own lines; both in seconds from the clip's first frame.
-    marked: list[Interval] = [_header_interval(entry, frames_path) for entry in header.get("intervals") or []]
+    times, colourless, went_on = array("d"), [], None
+    marked = [_header_interval(entry, frames_path) for entry in header.get("intervals") or []]
     for number, line in enumerate(lines, start=2):
         try:
             record = json.loads(line)
@@ -875,11 +866,22 @@ def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
             if record.get("color") is False:
                 colourless.append(len(times) - 1)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            log.warning(
-                "%s: line %d is damaged; keeping the %d frames before it", frames_path, number, len(times)
-            )
-            lines.close()
+            log.warning("%s: line %d is damaged; keeping the %d frames before it", frames_path, number,
+                        len(times))
             break
+    return header, times, colourless, went_on, marked
+
+
+def _finalize(partial_dir: Path, stopped: str, recovering: bool) -> ClipFiles:
+    # Every file is read a line or a block at a time: a partial folder an older version left (one clip of
+    # a day's recording, GBs of skeleton) is recovered in bounded memory as a part of 10 minutes is.
+    name = partial_dir.name[: -len(PARTIAL_SUFFIX)]
+    out_dir = partial_dir.parent
+    frames_path = partial_dir / "frames.jsonl"
+    if recovering and (converted := interrupted_conversion(partial_dir, held=True)) is not None:
+        raise ConversionInterrupted(f"{partial_dir}: {converted}")
+    with contextlib.closing(_complete_lines(frames_path)) as lines:  # closed on every way out (Windows)
+        header, times, colourless, went_on, marked = _frame_records(lines, frames_path)
     skeleton_part = partial_dir / "skeleton.txt"
     block_ends = array("q")
     if skeleton_part.exists():

@@ -328,6 +328,23 @@ def test_a_long_partial_folder_is_recovered_in_bounded_memory(tmp_path: Path) ->
     assert json.loads(files.sidecar.read_text())["timestamps"][-1] == pytest.approx((frames - 1) / 30)
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to list open files")
+def test_a_partial_folder_that_cannot_be_finished_is_left_with_no_file_open(tmp_path: Path) -> None:
+    """Its error, kept (Recorder._finish keeps it, chained), held frames.jsonl open through the reading
+    of its lines: on Windows a recovery from another process then could not remove it."""
+    partial, lines = crashed_recording(tmp_path, "bad", [make_frame(0, 0.0)])
+    header = json.loads(lines[0])
+    header["intervals"] = [{"start": "soon"}]  # refused: not start/end/label
+    (partial / "frames.jsonl").write_bytes(b"\n".join([json.dumps(header).encode(), *lines[1:]]))
+    with pytest.raises(RecorderError, match="header interval") as refused:
+        finalize_partial(partial)
+    still_open = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the listing's own, closed meanwhile
+            still_open.add(os.readlink(fd))
+    assert str(partial / "frames.jsonl") not in still_open and refused.value is not None
+
+
 def test_a_clip_without_video_is_full_after_max_part_s(tmp_path: Path, monkeypatch) -> None:
     """A skeleton-only recording of two people grew by 300 MB in 45 minutes, all read into memory when
     finished: the app's recording goes on in a next part after MAX_PART_S, video or not."""
