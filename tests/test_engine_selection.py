@@ -186,3 +186,26 @@ def test_a_checkpoint_replaced_while_it_is_opened_is_refused(checkpoint: Path, t
     random_checkpoint(path, tiny(4), ["a", "b", "c", "d"])  # a training run writes best.pt meanwhile
     with pytest.raises(EngineError, match="changed while it was being opened"):
         source.checkpoint()  # eager, measured or given people (_open_cpu)
+
+
+@pytest.mark.parametrize(("built", "cpu_only"), [
+    ("cuda: Optional[str] = None\nhip: Optional[str] = None\n", True),  # PyPI's Windows wheel, +cpu ones
+    ("cuda: Optional[str] = '12.8'\nhip: Optional[str] = None\n", False),
+    ("cuda: Optional[str] = None\nhip: Optional[str] = '6.4.43482'\n", False),  # ROCm: torch.cuda works
+    ("this is not Python (", False),
+])
+def test_a_cpu_build_of_torch_is_told_without_importing_it(tmp_path: Path, monkeypatch, built: str,
+                                                           cpu_only: bool) -> None:
+    """Windows' torch from PyPI carries no "+cpu" in its version: its torch/version.py says what it was
+    built for, read without the import (a second and some 200 MB of the app's start)."""
+    import importlib.machinery
+    import sys
+
+    package = tmp_path / "torch"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise ImportError('not to be imported')\n")
+    (package / "version.py").write_text("from typing import Optional\n__version__ = '2.13.0'\n" + built)
+    spec = importlib.machinery.ModuleSpec("torch", None, origin=str(package / "__init__.py"))
+    monkeypatch.setattr(selection.importlib.util, "find_spec", lambda name: spec)
+    monkeypatch.delitem(sys.modules, "torch")
+    assert selection._cpu_build_unimported() is cpu_only

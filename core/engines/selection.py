@@ -20,6 +20,7 @@ package either. The app then comes to its first decision about two seconds soone
 
 from __future__ import annotations
 
+import ast
 import atexit
 import functools
 import importlib.util
@@ -118,16 +119,29 @@ def _homeless_cache() -> Path:
     return _temporary_cache(Path("~/.cache/where-to-focus/engines"), f"cannot be found ({no_home_folder()})")
 
 
-def _cpu_build_by_version() -> bool:
-    """Whether torch, not imported yet, is a CPU build by its version, read without importing it (a second
-    and some 200 MB): PyTorch's CPU wheels carry "+cpu". False where that cannot tell (PyPI's own wheels
-    for Windows and macOS carry nothing; torch imported already): torch is then asked."""
-    return "torch" not in sys.modules and distributions.version("torch").endswith("+cpu")
+def _cpu_build_unimported() -> bool:
+    """Whether torch, not imported yet, was built without CUDA (and ROCm), read from its torch/version.py
+    without importing it (a second and some 200 MB): PyPI's Windows and macOS wheels say so only there,
+    the CPU wheels of Linux in their version ("+cpu") too. False where that cannot tell (torch imported
+    already, a version.py not as expected): torch is then asked."""
+    spec = importlib.util.find_spec("torch") if "torch" not in sys.modules else None
+    if spec is None or spec.origin is None:
+        return False
+    try:
+        tree = ast.parse(Path(spec.origin).with_name("version.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    built_for: dict[str, object] = {}  # `cuda: Optional[str] = None`, `hip: Optional[str] = '6.4...'`
+    for statement in tree.body:
+        if isinstance(statement, ast.AnnAssign | ast.Assign) and isinstance(statement.value, ast.Constant):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            built_for.update({t.id: statement.value.value for t in targets if isinstance(t, ast.Name)})
+    return "cuda" in built_for and built_for["cuda"] is None and built_for.get("hip") is None
 
 
 def _no_gpu() -> str | None:
     """Why PyTorch sees no CUDA GPU, or None where it sees one."""
-    cpu_build = _cpu_build_by_version()
+    cpu_build = _cpu_build_unimported()
     if not cpu_build:
         import torch
 
@@ -161,7 +175,7 @@ def unavailable_reason(backend: Backend) -> str | None:
     if backend is Backend.ONNXRUNTIME_CUDA and "CUDAExecutionProvider" not in ort.get_available_providers():
         return (f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (pip uninstall onnxruntime, "
                 "then pip install onnxruntime-gpu: the two packages clash)")
-    if backend is Backend.ONNXRUNTIME_CUDA and not _cpu_build_by_version():
+    if backend is Backend.ONNXRUNTIME_CUDA and not _cpu_build_unimported():
         # onnxruntime-gpu lists its CUDA provider whether or not a GPU is visible (no driver, a container
         # started without one), then falls back to the CPU when a session opens. A CUDA torch that sees
         # no GPU says so; a CPU build of torch cannot tell, and onnxruntime is left to try.
