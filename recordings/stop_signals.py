@@ -66,6 +66,7 @@ def run_program(program: str, module: str, on_stop: Callable = signal.default_in
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, stop)
+    ignore_logoff()
     try:
         main = importlib.import_module(module).main
     except KeyboardInterrupt:
@@ -91,6 +92,29 @@ def _ignore_stop_signals() -> None:
     signals' defaults back: a stop can no longer end the exit with anything but its status."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+
+
+# Windows' console control event for a user logging off (wincon.h), and the handlers given to Windows for
+# it: the callbacks must live as long as the process.
+_CTRL_LOGOFF_EVENT = 5
+_console_handlers: list[object] = []
+
+
+def ignore_logoff() -> None:
+    """On Windows, a user logging off sends every console process CTRL_LOGOFF_EVENT, which the C runtime
+    raises as SIGBREAK: the app run as a service (NSSM gives it a console of its own) stopped, to be
+    restarted, each time a nurse logged off. A console handler registered after the C runtime's is called
+    before it, and takes that event and nothing else (Ctrl-C, Ctrl-Break, a console closed go on to it).
+    An interactive console's programs are ended at logoff whatever they answer, and one that has loaded
+    user32 (the Qt window) gets no such event. Elsewhere nothing is done."""
+    if os.name != "nt":
+        return
+    import ctypes
+    from ctypes import wintypes
+
+    handler = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.DWORD)(lambda event: event == _CTRL_LOGOFF_EVENT)
+    if ctypes.windll.kernel32.SetConsoleCtrlHandler(handler, True):
+        _console_handlers.append(handler)
 
 
 def flush_standard_streams() -> None:

@@ -134,3 +134,30 @@ def test_a_stop_outside_mains_own_handler_is_said_in_one_line(tmp_path: Path):
     """While main reads its command line (before its own `except KeyboardInterrupt`): a traceback before."""
     result = _run_command_on(tmp_path, main_body="    raise KeyboardInterrupt")
     assert (result.returncode, result.stderr) == (130, "python -m a_command: interrupted\n")
+
+
+def test_a_user_logging_off_windows_does_not_stop_a_service_s_run(monkeypatch):
+    """Windows sends every console process CTRL_LOGOFF_EVENT when any user logs off, and the C runtime
+    raises it as SIGBREAK: a run under NSSM stopped at each logoff. A console handler ahead of the C
+    runtime's takes that event alone (the Windows API is stood in for here: it needs Windows)."""
+    import ctypes
+
+    import recordings.stop_signals as stop_signals
+
+    registered = []
+
+    class Kernel32:
+        @staticmethod
+        def SetConsoleCtrlHandler(handler, add):  # noqa: N802 - the Windows API's name
+            registered.append((handler, add))
+            return 1
+
+    monkeypatch.setattr(stop_signals.os, "name", "nt")
+    monkeypatch.setattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE, raising=False)
+    monkeypatch.setattr(ctypes, "windll", type("WinDLL", (), {"kernel32": Kernel32}), raising=False)
+    monkeypatch.setattr(stop_signals, "_console_handlers", [])
+    stop_signals.ignore_logoff()
+    ((handler, add),) = registered
+    assert add and stop_signals._console_handlers == [handler]  # kept alive: Windows calls it later
+    logoff, ctrl_c, ctrl_break, close = 5, 0, 1, 2
+    assert handler(logoff) and not any(handler(event) for event in (ctrl_c, ctrl_break, close))
