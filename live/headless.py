@@ -50,7 +50,7 @@ from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
 from recordings.labels import class_name_as_written
 from recordings.recorder import sample_name_from
-from recordings.stop_signals import join_in_slices
+from recordings.stop_signals import wait_for_event_in_slices
 
 log = logging.getLogger(__name__)
 
@@ -1310,6 +1310,7 @@ class StartingStatusFile:
         self.path, self.room, self.source = path, room, source
         self._stop = threading.Event()
         self._why_ended: str | None = None  # set before _stop where the start failed: the thread says it
+        self._done = threading.Event()  # the thread's last write is done
         self._handed_over = False  # to the run's main loop, which writes "ended" itself
         self._thread = threading.Thread(target=self._write_until_stopped, name="status-file-starting",
                                         daemon=True)
@@ -1319,32 +1320,38 @@ class StartingStatusFile:
         return self
 
     def _write_until_stopped(self) -> None:
-        failing = False
-        while not self._stop.is_set():
-            failing = _status_file(self.path, None, ["starting"], self.room, None, failing, self.source)
-            self._stop.wait(STATUS_FILE_EVERY_S)
-        if self._why_ended is not None:
-            _status_file(self.path, None, ["starting"], self.room, self._why_ended, failing, self.source)
+        try:
+            failing = False
+            while not self._stop.is_set():
+                failing = _status_file(self.path, None, ["starting"], self.room, None, failing, self.source)
+                self._stop.wait(STATUS_FILE_EVERY_S)
+            if self._why_ended is not None:
+                _status_file(self.path, None, ["starting"], self.room, self._why_ended, failing, self.source)
+        finally:
+            self._done.set()
 
-    def _stop_writing(self) -> None:
+    def _stop_writing(self, writes_left: int) -> None:
+        """Stop the thread, and wait for its `writes_left` writes: each may retry its rename for up to
+        REPLACE_RETRY_S (Windows, while a monitor reads the file). A write stuck for longer, on a share
+        that hangs, is not waited for: the run goes on, or ends, without it."""
         self._stop.set()
-        # A write stuck on a share that hangs holds up neither the run nor its end (a rename retried while
-        # a monitor reads the file takes up to REPLACE_RETRY_S): the thread writes what is left once free.
         if self._thread.is_alive():
-            join_in_slices(self._thread, REPLACE_RETRY_S + 1.0)
+            wait_for_event_in_slices(self._done, writes_left * REPLACE_RETRY_S + 1.0)
 
     def started(self) -> None:
-        """The run's main loop writes the file from now on."""
-        self._stop_writing()
+        """The run's main loop writes the file from now on (after the thread's write in progress, not
+        to be written over by it)."""
+        self._stop_writing(writes_left=1)
         self._handed_over = True
 
     def failed(self, why: str) -> None:
-        """The start failed (or was stopped): the file says it ended, and why. Once the main loop has
-        the file, what it wrote as it ended stays."""
+        """The start failed (or was stopped): the file says it ended, and why, before the process ends
+        (which would end the thread with it). Once the main loop has the file, what it wrote as it ended
+        stays."""
         if self._handed_over:
             return
         self._why_ended = why
-        self._stop_writing()
+        self._stop_writing(writes_left=2)  # the one in progress, then "ended"
 
 
 def delivery_status(alerts: AlertDispatcher) -> list[str]:

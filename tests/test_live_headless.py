@@ -2325,19 +2325,18 @@ def test_a_failed_start_is_not_written_over_by_a_starting_write_still_retrying(t
 
     import live.headless
 
-    monkeypatch.setattr(live.headless, "REPLACE_RETRY_S", 0.0)  # waited for 1 s
+    monkeypatch.setattr(live.headless, "REPLACE_RETRY_S", 1.0)  # a rename retried for up to 1 s
     write = live.headless.write_status_file
 
     def slow_while_starting(path, stats, problems, room, why_ended, source=""):
         if why_ended is None:
-            time.sleep(2.5)  # a rename retried while a monitor holds the file
+            time.sleep(2.5)  # its rename retried while a monitor holds the file (beyond a wait of 2 s)
         write(path, stats, problems, room, why_ended, source)
 
     monkeypatch.setattr(live.headless, "write_status_file", slow_while_starting)
     status = tmp_path / "status.json"
     starting = live.headless.StartingStatusFile(status, "bed 2", "sim").start()
-    starting.failed("model x.pt: not a checkpoint")
-    starting._thread.join(10)
+    starting.failed("model x.pt: not a checkpoint")  # then the process ends, and the thread with it
     said = json.loads(status.read_text())
     assert said["ended"] and said["why_ended"] == "model x.pt: not a checkpoint"
 

@@ -12,8 +12,8 @@ backend was passed over:
 A backend whose runtime is absent is skipped; one that is present but fails to open (a TensorRT
 build, a CUDA provider without a driver) is skipped too, with its error in the reason.
 
-PyTorch is imported only where it runs or must be asked: a CPU build of torch says so in its version
-("2.13.0+cpu"), so the GPU backends are passed over without it, and a checkpoint whose export and CPU
+PyTorch is imported only where it runs or must be asked: a CPU build of torch says so in its
+torch/version.py, so the GPU backends are passed over without it, and a checkpoint whose export and CPU
 measurement are cached runs on ONNX Runtime alone, its record read from the export without the onnx
 package either. The app then comes to its first decision about two seconds sooner, some 250 MB smaller.
 """
@@ -145,9 +145,9 @@ def _no_gpu() -> str | None:
     if not cpu_build:
         import torch
 
-        if torch.cuda.is_available():
+        if torch.cuda.is_available():  # a CUDA build's GPU, or a ROCm build's (torch.cuda works on both)
             return None
-        cpu_build = torch.version.cuda is None
+        cpu_build = torch.version.cuda is None and getattr(torch.version, "hip", None) is None
     why = f"no CUDA GPU (torch {distributions.version('torch')}: torch.cuda.is_available() is False)"
     if cpu_build:  # a GPU in the machine would not help either
         why += "; this torch is a CPU build: install a CUDA one (README, 'On a GPU') and check nvidia-smi"
