@@ -179,7 +179,7 @@ def exported_metadata_props(path: str | os.PathLike) -> dict[str, str]:
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         props = {}
         for number, start, end in _length_fields(data, 0, len(data)):
-            if number == _METADATA_PROPS:  # the graph (its weights) before it is skipped by its length
+            if number == _METADATA_PROPS:  # the graph before it (field 7, the weights in it) is skipped whole
                 entry = {n: bytes(data[s:e]).decode("utf-8") for n, s, e in _length_fields(data, start, end)}
                 props[entry.get(_KEY, "")] = entry.get(_VALUE, "")
         return props
