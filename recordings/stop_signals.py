@@ -113,8 +113,11 @@ def ignore_logoff() -> None:
     from ctypes import wintypes
 
     handler = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.DWORD)(lambda event: event == _CTRL_LOGOFF_EVENT)
-    if ctypes.windll.kernel32.SetConsoleCtrlHandler(handler, True):
+    kernel32 = ctypes.windll.kernel32
+    if kernel32.SetConsoleCtrlHandler(handler, True):
         _console_handlers.append(handler)
+        # Taken back as Python exits: Windows must not call into an interpreter that is gone.
+        atexit.register(kernel32.SetConsoleCtrlHandler, handler, False)
 
 
 def flush_standard_streams() -> None:

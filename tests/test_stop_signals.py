@@ -156,8 +156,11 @@ def test_a_user_logging_off_windows_does_not_stop_a_service_s_run(monkeypatch):
     monkeypatch.setattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE, raising=False)
     monkeypatch.setattr(ctypes, "windll", type("WinDLL", (), {"kernel32": Kernel32}), raising=False)
     monkeypatch.setattr(stop_signals, "_console_handlers", [])
+    at_exit = []
+    monkeypatch.setattr(stop_signals.atexit, "register", lambda *call: at_exit.append(call))
     stop_signals.ignore_logoff()
     ((handler, add),) = registered
     assert add and stop_signals._console_handlers == [handler]  # kept alive: Windows calls it later
+    assert at_exit == [(Kernel32.SetConsoleCtrlHandler, handler, False)]  # and taken back as Python exits
     logoff, ctrl_c, ctrl_break, close = 5, 0, 1, 2
     assert handler(logoff) and not any(handler(event) for event in (ctrl_c, ctrl_break, close))
