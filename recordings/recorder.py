@@ -533,7 +533,10 @@ class Recorder:
             self._sync()
         except BaseException:  # nothing recorded yet: no half-made folder left for `recover` to report
             for file in opened:
-                file.close()
+                # Closing flushes the header, which a full disk refuses again: that must not keep the
+                # folder, which `recover` could never finish (no header line), from going.
+                with contextlib.suppress(OSError):
+                    file.close()
             shutil.rmtree(self.partial_dir, ignore_errors=True)
             raise
 

@@ -402,6 +402,38 @@ def test_a_recording_that_cannot_start_leaves_nothing_to_recover(
     assert list(tmp_path.iterdir()) == [] and interrupted_recordings(tmp_path) == []
 
 
+def test_a_recording_a_full_disk_refuses_at_its_start_leaves_nothing_to_recover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header's flush refused (no space left), and closing the file, which flushes it again, refused
+    too: that kept the empty partial folder, which `recover` can never finish (no header line)."""
+    real_open = open
+
+    class OnAFullDisk:
+        def __init__(self, path, mode):
+            self.file = real_open(path, mode)
+
+        def write(self, data: bytes) -> int:
+            return len(data)  # into the buffer
+
+        def flush(self) -> None:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            self.file.close()
+            self.flush()
+
+    def full_disk_open(path, mode="r", *args, **kwargs):
+        if Path(path).name in ("frames.jsonl", "skeleton.txt"):
+            return OnAFullDisk(path, mode)
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(recorder_module, "open", full_disk_open, raising=False)
+    with pytest.raises(OSError, match="No space left"):
+        Recorder(tmp_path, sample_name="clip", config=CONFIG)
+    assert list(tmp_path.iterdir()) == [] and interrupted_recordings(tmp_path) == []
+
+
 def test_a_recording_in_progress_is_not_taken_for_an_interrupted_one(tmp_path: Path) -> None:
     """`recover` (or `list`) run while an app records into the folder: the live recording is left alone."""
     from recordings.__main__ import main as recordings_main
