@@ -124,6 +124,10 @@ RECORD_START_WAIT_S = 5.0
 # A recording's next clip (a part: Recorder.part_full) that could not be made is tried again after this
 # long of stream time: a moment's failure (a share that reconnects) does not end the parts for good.
 NEXT_PART_RETRY_S = 60.0
+# A --record run's recording that could not begin for want of room (its disk full) or that stopped by
+# itself (its disk full, its share gone) is begun again, tried this often: recognition went on all the
+# while, and the recording, once given up, stayed off for the rest of the run.
+RECORD_RETRY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,8 @@ class LiveStats:
     recording_dropped: int = 0
     # The folder of a --record start that has not answered yet, and for how long (None: none waiting).
     record_not_begun: tuple[Path, float] | None = None
+    # Why the --record run's recording is off, being tried again every RECORD_RETRY_S (None: it is not).
+    recording_stopped: str | None = None
     # The share of the sensor's frames left out lately, past MISSING_FRAMES_SHARE (None: it keeps up).
     missing_frames: float | None = None
     # The recent decisions' p95 latency, past LATE_DECISIONS_S (None: on time): alerts come that late.
@@ -204,6 +210,7 @@ class LiveStats:
             "decisions_late": self.late_decisions_s is not None,
             "recording_dropping_frames": self.recording_dropped > 0,
             "recording_not_begun": self.record_not_begun is not None,
+            "recording_stopped": self.recording_stopped is not None,
             "stopped_by_error": self.stopped_by_error,
         }
         return [key for key, wrong in found.items() if wrong]
@@ -239,6 +246,9 @@ class LiveStats:
         if self.record_not_begun is not None:
             holes += (f", RECORDING NOT BEGUN: {self.record_not_begun[0]} SILENT FOR "
                       f"{self.record_not_begun[1]:.0f} s")
+        if self.recording_stopped is not None:
+            holes += (f", RECORDING STOPPED ({self.recording_stopped}), TRIED AGAIN EVERY "
+                      f"{RECORD_RETRY_S:.0f} S")
         return (f"{sensor}, {self.capture_fps:.1f} fps, {self.frames} frames ({self.dropped} dropped), "
                 f"{self.people_text()} in view, "
                 f"{self.decisions} decisions "
@@ -352,6 +362,8 @@ class LivePipeline:
         self._stopping = threading.Event()
         # The --record start still waiting on its folder: (its thread, the folder, monotonic start).
         self._record_start_waiting: tuple[threading.Thread, Path, float] | None = None
+        self._record_retry: threading.Thread | None = None  # RECORD_RETRY_S's, while the recording is off
+        self._recording_off: str | None = None  # why, meanwhile
         self._starting = threading.Lock()  # one recording start at a time (files made outside _record_lock)
         self.capture: Capture | None = None
         self.worker: RecognitionWorker | None = None
@@ -419,6 +431,8 @@ class LivePipeline:
         """start_recording on a thread of its own, waited for up to RECORD_START_WAIT_S: its error (an
         unwritable folder) is the start's, but a share that hangs is not waited for (the room would go
         unwatched: a run restarted while its share reconnected raised its first alert 38 s late)."""
+        from recordings.recorder import LowDiskSpaceError
+
         failed: list[BaseException] = []
         waited = threading.Lock()  # who says a failure: the start (raised) or, once it has gone on, this
         gone_on = False
@@ -426,6 +440,10 @@ class LivePipeline:
         def begin() -> None:
             try:
                 self.start_recording(out_dir)
+            except LowDiskSpaceError as error:  # a condition, not a setting: the room is watched meanwhile
+                log.error("the recording asked for from the start did not begin: %s; recognition goes on "
+                          "without it, and it is tried again every %.0f s", error, RECORD_RETRY_S)
+                self._record_again_later(out_dir, str(error))
             except BaseException as error:  # handed to the start, or said
                 with waited:
                     if not gone_on:
@@ -451,6 +469,32 @@ class LivePipeline:
             log.warning("the recording folder %s has not answered for %.0f s (a share that hangs?): "
                         "recognition starts without it; the recording begins when it answers", out_dir,
                         RECORD_START_WAIT_S)
+
+    def _record_again_later(self, out_dir: Path, why: str) -> None:
+        """The --record run's recording is off (`why`): begun again from a thread of its own, tried every
+        RECORD_RETRY_S until it begins or the run stops; said among the problems meanwhile."""
+        from recordings.recorder import RecorderError
+
+        def retry() -> None:
+            while not self._stopping.wait(RECORD_RETRY_S):
+                if self._recording is not None:  # begun meanwhile (r in the window)
+                    self._recording_off = None
+                    return
+                try:
+                    name = self.start_recording(out_dir)
+                except (OSError, RecorderError, RuntimeError) as error:  # RuntimeError: the run stopping
+                    log.debug("the recording is still off: %s", error)
+                    continue
+                self._recording_off = None
+                log.warning("the recording began again, in %s: %s", out_dir, name)
+                return
+
+        with self._record_lock:
+            self._recording_off = why
+            if self._record_retry is not None and self._record_retry.is_alive():
+                return
+            self._record_retry = threading.Thread(target=retry, name="recording-retry", daemon=True)
+            self._record_retry.start()
 
     def _record_not_begun(self) -> tuple[Path, float] | None:
         """The folder of a --record start still waiting on it, and for how long (None: begun, or failed)."""
@@ -569,6 +613,10 @@ class LivePipeline:
         if (waiting := self._record_not_begun()) is not None:
             message = (f"the recording asked for from the start never began: its folder {waiting[0]} did not "
                        f"answer in {waiting[1]:.0f} s")
+            log.error("%s", message)
+            self._recording_errors.append(message)
+        if self._recording_off is not None and self._recording is None:  # an error of the run: exit 1
+            message = f"the recording asked for (--record) was off as the run ended: {self._recording_off}"
             log.error("%s", message)
             self._recording_errors.append(message)
         if self.capture.alive:  # in a read that does not return (a hung driver): closed under it, a sensor's
@@ -801,7 +849,8 @@ class LivePipeline:
             log.warning("recording %s had no frames (paused the whole time?): no clip kept", path)
         open_mark = None
         with self._record_lock:
-            if self._recording is sink:  # it stopped itself (low disk space, a failed write): let go of it
+            stopped_itself = self._recording is sink
+            if stopped_itself:  # (low disk space, a failed write): let go of it
                 if self._marks is not None and self._marks.opened is not None:
                     open_mark = self._marks.opened[1]  # its end was never marked: it cannot be kept
                 self._recording, self._marks = None, None
@@ -825,8 +874,13 @@ class LivePipeline:
             message = f"recording {path} stopped early after {sink.written} frames ({sink.error})"
             if open_mark is not None:
                 message += f"; the {open_mark} being marked was not kept"
+            again = stopped_itself and self.config.record_from_start is not None  # --record: kept on
+            if again:
+                message += f"; it begins again in a new clip once it can (tried every {RECORD_RETRY_S:.0f} s)"
             log.error("%s", message)
             self._recording_errors.append(message)
+            if again:
+                self._record_again_later(self.config.record_from_start, str(sink.error))
         elif not empty:  # (an empty one was said above: no clip kept)
             log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
 
@@ -937,6 +991,7 @@ class LivePipeline:
                          else None),
             recording_dropped=sink.dropped if (sink := self._recording) is not None else 0,
             record_not_begun=self._record_not_begun(),
+            recording_stopped=self._recording_off if self._recording is None else None,
             missing_frames=(missed if (missed := self.capture.missed_share()) is not None
                             and missed >= MISSING_FRAMES_SHARE and not self.paused else None),
             late_decisions_s=self._late_decisions_s(),

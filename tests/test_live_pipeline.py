@@ -7,6 +7,7 @@ import datetime
 import itertools
 import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -105,6 +106,54 @@ def test_a_recording_folder_that_cannot_be_made_closes_the_source_and_starts_not
         pipeline.start()
     assert source.closes == 1 and not pipeline.started  # the window's clean-up then stops no thread
     assert not pipeline.capture.alive and source.opens == 1
+
+
+def test_a_full_disk_at_the_start_of_a_record_run_leaves_the_room_watched_and_records_once_there_is_room(
+    tiny_model, tmp_path, monkeypatch
+):
+    """--record on a disk under the recorder's minimum ended the run with exit 2 (a setting that can
+    never start: no restart), and the room went unwatched for good. Recognition starts; the recording is
+    said to be off, and begins once there is room."""
+    import live.pipeline as pipeline_module
+    import recordings.recorder as recorder_module
+
+    engine, inputs = tiny_model
+    monkeypatch.setattr(pipeline_module, "RECORD_RETRY_S", 0.2)
+    full = threading.Event()
+    full.set()
+    check = recorder_module.Recorder._check_disk_space
+
+    def disk_space(self, starting=False):
+        if full.is_set():
+            if starting:
+                raise recorder_module.LowDiskSpaceError("cannot start recording: low disk space (test)")
+            return "low disk space (test)"
+        return check(self, starting)
+
+    monkeypatch.setattr(recorder_module.Recorder, "_check_disk_space", disk_space)
+    pipeline = LivePipeline(TrackedSource(), engine, inputs, PipelineConfig(record_from_start=tmp_path))
+    pipeline.start()  # raised before
+    try:
+        assert pipeline.started and pipeline.recording is None
+        stats = pipeline.stats()
+        assert "recording_stopped" in stats.problems() and "RECORDING STOPPED (cannot start" in stats.health()
+        full.clear()  # room again
+        deadline = time.monotonic() + 10
+        while pipeline.recording is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipeline.recording is not None and "recording_stopped" not in pipeline.stats().problems()
+        first = pipeline.recording
+        full.set()  # the disk fills during the recording: it stops itself, said, and is begun again
+        while pipeline.recording == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "recording_stopped" in pipeline.stats().problems()
+        full.clear()
+        while pipeline.recording is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipeline.recording not in (None, first)
+    finally:
+        summary = pipeline.stop()
+    assert len(summary.recordings) == 2  # the one the disk stopped, kept, and the one begun again
 
 
 def test_a_recording_folder_that_hangs_at_the_start_holds_recognition_back_only_a_moment(
@@ -221,8 +270,10 @@ def test_the_cli_gives_the_source_back_when_the_run_cannot_start(tiny_model, mon
     assert source.opens == 1 and source.closes == 1
 
 
-def test_a_recording_that_cannot_start_for_disk_space_stops_the_cli_before_it_runs(tiny_model, monkeypatch,
-                                                                                  tmp_path, capsys):
+def test_a_recording_that_cannot_start_for_disk_space_leaves_the_room_watched(tiny_model, monkeypatch,
+                                                                               tmp_path, capsys):
+    """It stopped the app with exit 2 before it ran (a setting that can never start, not restarted): the
+    room went unwatched for want of disk space for its recordings. The run goes on, said, and ends 1."""
     import shutil
 
     import live.app
@@ -235,10 +286,12 @@ def test_a_recording_that_cannot_start_for_disk_space_stops_the_cli_before_it_ru
     from core.model.profiles import tiny
 
     checkpoint = random_checkpoint(tmp_path / "m.pt", tiny(len(CLASSES)), CLASSES, duration_s=1.0)
-    assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch",
-                 "--record", "--record-dir", str(tmp_path / "clips"), "--label", "wave"]) == 2
-    assert "low disk space" in capsys.readouterr().err
-    assert source.opens == 1 and source.closes == 1
+    assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch", "--duration", "2",
+                 "--output", os.devnull, "--record", "--record-dir", str(tmp_path / "clips"),
+                 "--label", "wave"]) == 1
+    err = capsys.readouterr().err
+    assert "was off as the run ended: cannot start recording: low disk space" in err  # the summary's
+    assert "capture: 0 frames" not in err and source.opens == 1 and source.closes == 1  # it ran
 
 
 def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypatch, tmp_path, capsys,
