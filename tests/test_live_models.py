@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import lzma
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -107,6 +108,34 @@ def test_pku_replay_through_live_carries_truth_and_names_the_model(short_pku_seq
         elif centre < 1.95 or centre > 5.05:
             assert line["truth"] == "no_action"
     assert "[live] capture: 180 frames" in result.stderr
+
+
+def test_a_real_replay_started_again_runs_without_pytorch_and_decides_alike(shared_data: Path,
+                                                                            tmp_path: Path) -> None:
+    """The real-data model on the whole of PKU-MMD 0005-L, started twice on one engine cache: the first
+    start exports and measures (PyTorch and onnx imported), the second reads the model's record from the
+    export and imports neither, and its 482 decisions are the first's (its latencies aside)."""
+    source = shared_data / "pkummd" / "skeletons" / "0005-L.txt.xz"
+    if not source.is_file():
+        pytest.skip(f"{source} not found")
+    runs = []
+    for start in ("first", "again"):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "live", "--source", str(source), "--headless",
+             "--fast", "--output", str(tmp_path / f"{start}.jsonl")],
+            cwd=REPO, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "WHERE_TO_FOCUS_CACHE": str(tmp_path / "cache")},
+        )
+        assert result.returncode == 0, result.stderr
+        imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+                    if line.startswith("import time:")}
+        lines = (tmp_path / f"{start}.jsonl").read_text().splitlines()
+        runs.append(({"torch", "onnx"} & imported,
+                     [{k: v for k, v in json.loads(line).items() if k not in ("time", "latency_ms")}
+                      for line in lines]))
+    (first_imported, first), (again_imported, again) = runs
+    assert first_imported == {"torch", "onnx"} and again_imported == set()
+    assert len(again) == len(first) > 400 and again == first
 
 
 def test_a_person_alone_is_never_given_a_two_person_action(shared_data: Path) -> None:
