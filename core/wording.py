@@ -1,4 +1,5 @@
-"""Wording shared by messages: a long list shown by its first few; why a user has no home folder."""
+"""Wording shared by messages: a long list shown by its first few; why a user has no home folder; an amount
+of disk space."""
 
 from __future__ import annotations
 
@@ -18,3 +19,11 @@ def no_home_folder() -> str:
     if os.name == "nt":
         return "USERPROFILE and HOMEPATH are not set"
     return "HOME is not set and the password database has no entry for this user"
+
+
+def disk_amount(size_bytes: float) -> str:
+    """'1.4 GB', '35 MB': a disk's free space as a user reads it (GB of 1e9 bytes, as --min-free-gb takes
+    it); under a gigabyte in megabytes, where a nearly full disk said '0.0 GB'."""
+    if size_bytes >= 1e9:
+        return f"{size_bytes / 1e9:.1f} GB"
+    return f"{size_bytes / 1e6:.0f} MB"

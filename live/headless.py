@@ -43,6 +43,7 @@ from typing import IO
 
 from core.atomic import REPLACE_RETRY_S, replace_atomically, write_then_rename
 from core.timeline import NO_ACTION
+from core.wording import disk_amount
 from live.alert_delivery import AlertDelivery, DeliveryConfig, Queued
 from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
 from live.service_manager import ServiceManager, environment_for_children
@@ -429,16 +430,16 @@ class LineWriter:
             return
         low = free < self.LOW_DISK_BYTES
         if low and self.disk_free is None:  # said as it begins; the status lines say it from then on
-            log.warning("%s: its disk has %.1f GB left: once full, lines are lost (rotate or remove old "
-                        "files)", self.where, free / 1e9)
+            log.warning("%s: its disk has %s left: once full, lines are lost (rotate or remove old "
+                        "files)", self.where, disk_amount(free))
         elif not low and self.disk_free is not None:
-            log.info("%s: its disk has %.1f GB left again", self.where, free / 1e9)
+            log.info("%s: its disk has %s left again", self.where, disk_amount(free))
         self.disk_free = free if low else None
 
     def disk_status(self) -> list[str]:
         """For a status line: the file while its disk is nearly full."""
         free = self.disk_free
-        return [] if free is None else [f"{self.where} DISK NEARLY FULL ({free / 1e9:.1f} GB left)"]
+        return [] if free is None else [f"{self.where} DISK NEARLY FULL ({disk_amount(free)} left)"]
 
     def status(self) -> list[str]:
         """For a status line: the file while it cannot be written (what a monitor reads, hours after

@@ -89,6 +89,7 @@ from core.package_files import software_version
 from core.privacy import PrivacyMode
 from core.skeleton import implausible_joints
 from core.timeline import Interval, Timeline, frame_period_s
+from core.wording import disk_amount
 from recordings.argument_types import as_typed
 from recordings.atomic import lock_exclusive
 from recordings.avi import MAX_AVI_BYTES, AviError, MjpegAviWriter, finalize_avi
@@ -545,8 +546,8 @@ class Recorder:
         if free >= self.config.min_free_bytes:
             return None
         message = (
-            f"low disk space in {self.out_dir}: {free / 1e9:.2f} GB free, the recorder keeps at least "
-            f"{self.config.min_free_bytes / 1e9:.2f} GB"
+            f"low disk space in {self.out_dir}: {disk_amount(free)} free, the recorder keeps at least "
+            f"{disk_amount(self.config.min_free_bytes)}"
         )
         if starting:
             raise LowDiskSpaceError(f"cannot start recording: {message}")

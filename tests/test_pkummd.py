@@ -569,7 +569,7 @@ def test_a_sequence_converts_with_far_less_free_space_than_a_video_needs(
     assert recordings_main(["convert", str(sequence), str(tmp_path / "clips")]) == 0
     assert "60 frames" in capsys.readouterr().out
     assert recordings_main(["convert", str(sequence), str(tmp_path / "more"), "--min-free-gb", "1"]) == 2
-    assert "0.50 GB free, the recorder keeps at least 1.00 GB" in capsys.readouterr().err
+    assert "500 MB free, the recorder keeps at least 1.0 GB" in capsys.readouterr().err
 
 
 def test_convert_into_a_folder_whose_labels_cannot_take_the_classes_writes_nothing(

@@ -700,8 +700,9 @@ def test_disk_space_is_checked_before_and_while_recording(
 
     monkeypatch.setattr(recorder_module.shutil, "disk_usage", usage)
     config = RecorderConfig(min_free_bytes=2 * 1024**3, sync_interval_s=0.0)
-    free[0] = 1024**3
-    with pytest.raises(LowDiskSpaceError, match=r"cannot start recording: low disk space .* 1.07 GB free"):
+    free[0] = 35 * 10**6  # under a gigabyte in megabytes: not '0.04 GB'
+    with pytest.raises(LowDiskSpaceError, match=r"cannot start recording: low disk space .*: 35 MB free, the "
+                       r"recorder keeps at least 2.1 GB"):
         Recorder(tmp_path, sample_name="full", config=config)
     assert list(tmp_path.iterdir()) == []
 
