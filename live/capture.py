@@ -285,14 +285,14 @@ class RecordingSink:
                     else:
                         self.written += 1
                 except Exception as error:  # a full disk must not take the app down: report, stop writing
-                    log.error("recording failed: %s", error, exc_info=_a_defect(error))
+                    self._say("recording failed", error)
                     self.error = error
                 if self.error is not None:  # finalise what was written now, not when somebody presses r
                     break
             try:
                 self.recorder.close()
             except Exception as error:
-                log.error("finalising the recording failed: %s", error, exc_info=_a_defect(error))
+                self._say("finalising the recording failed", error, reported=self.error is None)
                 self.error = self.error or error
         finally:
             if self._on_finished is not None:  # before `finished`: a waiter then sees the bookkeeping done
@@ -301,6 +301,17 @@ class RecordingSink:
                 except Exception:  # a bookkeeping bug must not look like a lost recording
                     log.exception("after finalising the recording")
             self.finished.set()
+
+    def _say(self, what: str, error: Exception, reported: bool = True) -> None:
+        """Log a recording's error, unless the owner's `on_finished` reports it (`reported`: it becomes
+        `error`, which the owner says with the clip's name and where its frames are): a full disk was said
+        two or three times over. A defect of ours is always logged here, with its traceback."""
+        if _a_defect(error):
+            log.error("%s: %s", what, error, exc_info=True)
+        elif reported and self._on_finished is not None:
+            log.debug("%s: %s", what, error)
+        else:
+            log.error("%s: %s", what, error)
 
     def close(self, timeout: float = 30.0) -> bool:
         """Write what is queued, then finalise; True when that finished within `timeout` seconds."""

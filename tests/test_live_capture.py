@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -731,6 +732,29 @@ def test_a_recording_stopped_by_a_defect_is_said_with_its_traceback_a_full_disk_
         sink.close()
         [record] = [r for r in caplog.records if r.getMessage().startswith("recording failed")]
         assert sink.error is error and bool(record.exc_info) is traced
+
+
+def test_a_full_disk_is_said_once_by_the_sinks_owner_which_names_the_clip(tmp_path, caplog):
+    """With an owner (the pipeline, which says the clip's name and where its frames stay), a disk full as
+    the clip is finalised was logged by the sink and again by the owner; without one, the sink says it."""
+    from recordings.recorder import Recorder
+
+    for owned in (True, False):
+        caplog.clear()
+        recorder = Recorder(tmp_path, sample_name=f"full_{owned}", source="test")
+
+        def close():
+            raise OSError(28, "No space left on device")
+
+        recorder.close = close
+        told: list[Exception] = []
+        sink = RecordingSink(recorder, on_finished=told.append if owned else None)
+        sink.offer(frame(0, shape=(16, 24), value=40))
+        sink.close()
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert isinstance(sink.error, OSError) and told == ([sink] if owned else [])
+        said = "finalising the recording failed: [Errno 28] No space left on device"
+        assert errors == ([] if owned else [said])
 
 
 def test_a_sink_whose_recorder_stopped_for_disk_space_counts_the_frames_the_clip_holds(tmp_path, monkeypatch):
