@@ -295,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record-dir", type=folder_path, default=DEFAULT_RECORD_DIR,
                         help=f"where the r key / --record write clips (default: ./{DEFAULT_RECORD_DIR})")
     parser.add_argument("--record", action="store_true", help="record from the start")
+    parser.add_argument("--min-free-gb", type=non_negative_float, default=None, metavar="GB",
+                        help="a recording stops, its clip kept, when its disk has less than this free "
+                             "(default 2: a Kinect's colour video takes about 4 GiB per 10 minutes)")
     parser.add_argument("--label", default=None, metavar="CLASS",
                         help="the class recordings are made for: a name or A-number from the site's "
                              "labels.txt, or a new name (added there as the next A121+ class); names the "
@@ -417,7 +420,9 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
                                 recording=RecordingSettings(label=args.label, label_map=args.labels,
                                                             session=args.session, camera=args.camera,
                                                             performer=args.performer,
-                                                            new_class=args.new_class, room=args.room),
+                                                            new_class=args.new_class, room=args.room,
+                                                            min_free_bytes=None if args.min_free_gb is None
+                                                            else int(args.min_free_gb * 1e9)),
                                 # --fast replays decide at every hop (lockstep); a sensor never waits.
                                 lockstep=args.fast and not sensor),
         headless_config=HeadlessConfig(

@@ -70,6 +70,9 @@ class RecordingSettings:
     # `label` is new even if close to a known class (else refused as a typo: recordings.labels.ensure_label)
     new_class: bool = False
     room: str | None = None  # where the sensor is (--room), in each clip's sidecar
+    # A recording stops (its clip kept) when its disk has less free (--min-free-gb); None: the recorder's
+    # own minimum (RecorderConfig.min_free_bytes, 2 GB).
+    min_free_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -671,6 +674,8 @@ class LivePipeline:
             config = RecorderConfig(record_video=privacy.shows_color,
                                     naming=ClipNaming(setup=self._session, camera=settings.camera,
                                                       performer=settings.performer))
+            if settings.min_free_bytes is not None:
+                config = replace(config, min_free_bytes=settings.min_free_bytes)
             map_path = settings.label_map or out_dir / LABEL_MAP_FILENAME
             common = {"camera": self.camera, "source": self.source.name, "config": config,
                       "privacy": privacy, "room": settings.room}

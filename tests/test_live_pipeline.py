@@ -292,6 +292,13 @@ def test_a_recording_that_cannot_start_for_disk_space_leaves_the_room_watched(ti
     err = capsys.readouterr().err
     assert "was off as the run ended: cannot start recording: low disk space" in err  # the summary's
     assert "capture: 0 frames" not in err and source.opens == 1 and source.closes == 1  # it ran
+    assert "1.0 GB free, the recorder keeps at least 2.0 GB" in err
+    # A site whose disk is small lowers the minimum (--min-free-gb): the same run records.
+    assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch", "--duration", "2",
+                 "--output", os.devnull, "--record", "--record-dir", str(tmp_path / "clips"),
+                 "--label", "wave", "--min-free-gb", "0.5"]) == 0
+    assert "low disk space" not in capsys.readouterr().err
+    assert len(list((tmp_path / "clips").glob("*.skeleton"))) == 1
 
 
 def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypatch, tmp_path, capsys,
