@@ -62,7 +62,8 @@ def lock_exclusive(handle) -> None:
 @contextlib.contextmanager
 def held(path: Path | str, timeout_s: float = 10.0) -> Iterator[None]:
     """Hold the lock file `path` (created if absent) while the block runs, waiting up to `timeout_s`
-    while another process holds it; TimeoutError naming it after that."""
+    while another process holds it; TimeoutError naming it after that. The empty file stays: removed, a
+    process waiting on it would go on under a lock nobody else takes any more."""
     deadline = time.monotonic() + timeout_s
     try:
         try:
