@@ -67,7 +67,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.atomic import replace_atomically, sync_directory
-from recordings.atomic import HELD_ELSEWHERE, drop_cut_last_line, lock_exclusive, why_not_writable
+from core.locks import HELD_ELSEWHERE, lock_exclusive
+from recordings.atomic import drop_cut_last_line, why_not_writable
 from recordings.stop_signals import join_in_slices, wait_in_slices
 
 log = logging.getLogger(__name__)

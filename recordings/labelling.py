@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import replace_atomically
+from core.locks import held
 from core.package_files import software_version
 from core.timeline import Interval, Timeline, TimelineError, stored_time
 from recordings.argument_types import as_typed
-from recordings.atomic import held
 from recordings.clip import (
     NTU_FPS,
     ClipError,

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.atomic import replace_atomically
+from core.locks import held
 from core.timeline import NO_ACTION, names_background
-from recordings.atomic import held
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 
 NTU_CLASS_COUNT = 120

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recordings.atomic import held
+from core.locks import held
 from recordings.avi import AviError, MjpegAviWriter, RecordedAvi, finalize_avi, missing_bytes
 from recordings.clip import (
     EXPORT_CLASSES,

@@ -85,13 +85,13 @@ import numpy as np
 from core.atomic import replace_atomically, sync_directory
 from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
+from core.locks import lock_exclusive
 from core.package_files import software_version
 from core.privacy import PrivacyMode
 from core.skeleton import implausible_joints
 from core.timeline import Interval, Timeline, frame_period_s
 from core.wording import disk_amount
 from recordings.argument_types import as_typed
-from recordings.atomic import lock_exclusive
 from recordings.avi import MAX_AVI_BYTES, AviError, MjpegAviWriter, finalize_avi
 from recordings.depth import DEPTH_HEIGHT, DEPTH_WIDTH, FORMAT_NAME, DepthWriter, finalize_depth
 from recordings.depth import VERSION as DEPTH_VERSION

@@ -320,7 +320,7 @@ def test_a_plan_whose_write_is_interrupted_leaves_nothing_behind(
     monkeypatch.setattr("core.engines.tensorrt_graph.os.replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         cached_engine(tmp_path, "net.fp16", {"gpu": "L4"}, lambda: b"plan" * 1000)
-    assert list(tmp_path.iterdir()) == []
+    assert [path.name for path in tmp_path.iterdir()] == ["net.fp16.plan.lock"]  # the lock it was built under
 
 
 def test_a_cached_export_is_marked_before_it_is_checked_so_another_run_cannot_remove_it_meanwhile(
@@ -356,7 +356,9 @@ def test_a_runs_cache_files_are_its_models_and_no_other_models(tmp_path: Path) -
     export = source.onnx()
     sha = source.metadata().checkpoint_sha256[:16]
     other = "f" * 16
-    own = [export, export.with_name(export.name + ".sha256"), cache / f"cpu-batching-{sha}-2t.json",
+    # (the lock it was exported under is its too: cleaned with it)
+    own = [export, export.with_name(export.name + ".sha256"), export.with_name(export.name + ".lock"),
+           cache / f"cpu-batching-{sha}-2t.json",
            cache / f"{export.stem}.nvidia-h200.fp16.plan", cache / f"{export.stem}-{'1' * 16}.parts.onnx"]
     # Not the plans named before their names held the GPU: none uses them, and held they were never removed.
     others = [cache / f"best-{other}-{CODE}.onnx", cache / f"cpu-batching-{other}-2t.json",
@@ -442,3 +444,96 @@ def test_a_clock_behind_at_start_neither_removes_nor_marks_back_the_cache(
     remove_unused(folder)  # the clock set: kept, as used two days ago
     assert used.exists()
     assert made_then.exists() and _days_old(made_then) < 0.01  # of unknown age: counted from now
+
+
+def _while_another_makes_it(make_first, make_second) -> tuple[object, object]:
+    """Run `make_first(hold)` on a thread, holding the cache's lock while `hold()` blocks, and
+    `make_second()` on another that starts meanwhile: (first's result, second's). The second must wait
+    for the first (flock: two opens of one file conflict within a process too)."""
+    import threading
+
+    holding, go = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def hold() -> None:
+        holding.set()
+        assert go.wait(10)
+
+    first = threading.Thread(target=lambda: results.update(first=make_first(hold)))
+    second = threading.Thread(target=lambda: results.update(second=make_second()))
+    first.start()
+    assert holding.wait(10)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first to finish making it
+    go.set()
+    first.join(10)
+    second.join(10)
+    return results["first"], results["second"]
+
+
+def test_rooms_started_together_measure_a_model_once_not_against_each_other(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Three rooms on one cache measured at once, each slowed by the others (39, 57 and 118 ms for six
+    # people), chose different plans, and stored one of them as a quiet machine's figures for good.
+    path = tmp_path / f"cpu-batching-{SHA}-2t.json"
+    seconds = {Backend.ONNXRUNTIME_CPU: {1: 0.01}, Backend.PYTORCH_CPU: {1: 0.02}}
+    second_measured: list[bool] = []
+
+    def measure_first(hold):
+        return cached_measurement(path, {"threads": 2}, lambda: (hold(), seconds)[1])
+
+    def measure_second():
+        return cached_measurement(path, {"threads": 2}, lambda: second_measured.append(True) or {})
+
+    with caplog.at_level(logging.INFO, logger="core.engines.cache"):
+        first, second = _while_another_makes_it(measure_first, measure_second)
+    assert first == (seconds, True) and second == (seconds, False) and not second_measured
+    assert f"{path.name}: another process on this cache is making it; waiting for it" in caplog.text
+
+
+def test_rooms_started_together_build_a_tensorrt_plan_once(tmp_path: Path) -> None:
+    # On one GPU each room built for minutes with a workspace of its own; one that ran out of memory kept
+    # every room off TensorRT for a day.
+    builds: list[str] = []
+
+    def build_first(hold):
+        return cached_engine(tmp_path, "net.fp16", {"gpu": "L4"}, lambda: (hold(), builds.append("first"),
+                                                                          b"plan")[2])
+
+    def build_second():
+        return cached_engine(tmp_path, "net.fp16", {"gpu": "L4"}, lambda: builds.append("second") or b"x")
+
+    assert _while_another_makes_it(build_first, build_second) == ((b"plan", True), (b"plan", False))
+    assert builds == ["first"]
+
+
+def test_rooms_started_together_export_a_checkpoint_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from core.engines import selection
+
+    checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny(3), ["a", "b", "c"])
+    cache = tmp_path / "cache"
+    exports: list[bool] = []
+    export = selection.export_onnx
+    hold_first: list = []
+
+    def counted(*args, **kwargs):
+        exports.append(True)
+        if hold_first:
+            hold_first.pop()()
+        return export(*args, **kwargs)
+
+    monkeypatch.setattr(selection, "export_onnx", counted)
+
+    def open_first(hold):
+        hold_first.append(hold)
+        return open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+
+    def open_second():
+        return open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+
+    first, second = _while_another_makes_it(open_first, open_second)
+    assert exports == [True] and first.graph.path == second.graph.path
+    assert {p.suffix for p in cache.iterdir()} == {".lock", ".onnx", ".sha256", ".TAG"}

@@ -253,7 +253,7 @@ def test_a_share_that_cannot_lock_still_takes_a_new_class(tmp_path: Path, monkey
         raise OSError(errno.ENOLCK, "No locks available")
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
-    with caplog.at_level("WARNING", "recordings.atomic"):
+    with caplog.at_level("WARNING", "core.locks"):
         assert ensure_label(tmp_path / "labels.txt", "patient fell")[1:] == (121, True)
     assert "labels.txt.lock: cannot be locked here" in caplog.text
 

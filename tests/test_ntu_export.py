@@ -280,7 +280,7 @@ def test_a_damaged_frame_loses_its_piece_not_the_export(tmp_path: Path, capsys) 
 
 
 def test_one_export_at_a_time_into_a_folder(tmp_path: Path) -> None:
-    from recordings.atomic import held
+    from core.locks import held
     from recordings.clip import ClipError
     from recordings.ntu_export import export_clips
 

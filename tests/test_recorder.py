@@ -1023,7 +1023,7 @@ def test_a_file_checked_before_it_is_kept_is_synced_then_renamed_and_its_folder_
 def test_a_lock_file_another_account_made_is_held_through_a_read_only_handle(tmp_path, monkeypatch):
     """labels.txt.lock made by a colleague's account (0644): every save of a label refused, though the
     sidecar beside it could be written."""
-    from recordings import atomic
+    from core import locks
 
     lock = tmp_path / "labels.txt.lock"
     lock.write_bytes(b"")
@@ -1033,9 +1033,9 @@ def test_a_lock_file_another_account_made_is_held_through_a_read_only_handle(tmp
             raise PermissionError(13, "Permission denied", str(path))
         return open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(atomic, "open", not_for_writing, raising=False)
-    with atomic.held(lock), open(lock, "rb") as other, pytest.raises(OSError):
-        atomic.lock_exclusive(other)  # held: another process's try is refused
+    monkeypatch.setattr(locks, "open", not_for_writing, raising=False)
+    with locks.held(lock), open(lock, "rb") as other, pytest.raises(OSError):
+        locks.lock_exclusive(other)  # held: another process's try is refused
 
 
 def test_a_file_another_program_holds_open_on_windows_is_replaced_once_it_lets_go(tmp_path, monkeypatch):

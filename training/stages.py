@@ -44,6 +44,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from core.atomic import UNFINISHED_NAME, remove_leftovers, replace_atomically, write_then_rename
+from core.locks import lock_exclusive
 from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
 from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
@@ -51,7 +52,6 @@ from core.model.profiles import Aggregation, NetworkConfig
 from core.package_files import bundled, software_commit, software_version
 from core.window import WindowSpec
 from core.wording import first_few
-from recordings.atomic import lock_exclusive
 from training import distributed
 from training.ablations import network_config
 from training.config import DataConfig, TrainConfig, config_to_dict, recorded_data, write_config

@@ -11,6 +11,11 @@ marks the files of its engine again every day (`hold`, `mark_held_used`); and `r
 no run used for `UNUSED_DAYS` when a run opens the cache. Whatever it deletes is made again when needed:
 an export in seconds, a TensorRT build in minutes.
 
+Rooms that share a cache start together (after a reboot, or an update that changed the model): each made
+the same export, measurement and TensorRT build at once, the measurements taken against each other's
+and stored as a quiet machine's. `making` lets one process at a time make a file; the others wait for it,
+then find it made.
+
 Only a folder the engines made (or the default one, theirs by name, or one of only their names that an
 earlier version made: `made_by_engines`) is cleaned, never one of a user's own named by
 WHERE_TO_FOCUS_CACHE: the folder they make holds a CACHEDIR.TAG (https://bford.info/cachedir/, which
@@ -19,13 +24,17 @@ also keeps backups from copying it), and only names the engines write are remove
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import re
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from core.locks import held
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +54,12 @@ _TAG_TEXT = (f"{_TAG_SIGNATURE}\n# The engine cache of where-to-focus (core/engi
 # Exports `<stem>-<sha16>-<code8>.onnx` (+ `.sha256`), FP16 graphs `...-<code8>.fp16.onnx`, split graphs
 # `<stem>-<sha16>.parts.onnx` / `.head.onnx`, TensorRT plans `<graph stem>.<gpu>.fp16.plan` /
 # `.fp32.plan` (+ `.json`) and their failed builds `<graph stem>.<gpu>.fp16.failed.json`, CPU measurements
-# `cpu-batching-<sha16>-<threads>t.json`.
+# `cpu-batching-<sha16>-<threads>t.json`; and the lock under which one process makes each (`making`), the
+# file's name and `.lock`.
 _CACHE_FILE = re.compile(
-    r".+-[0-9a-f]{16}(-[0-9a-f]{8})?(\.fp16|\.parts|\.head)?\.onnx(\.sha256)?"
+    r"(.+-[0-9a-f]{16}(-[0-9a-f]{8})?(\.fp16|\.parts|\.head)?\.onnx(\.sha256)?"
     r"|.+\.fp(16|32)\.(plan(\.json)?|failed\.json)"
-    r"|cpu-batching-[0-9a-f]{16}-\d+t\.json"
+    r"|cpu-batching-[0-9a-f]{16}-\d+t\.json)(\.lock)?"
 )
 # The checksum of an export (`<stem>-<sha16>-<code8>.onnx.sha256`), written beside it by the cache only.
 _EXPORT_CHECKSUM = re.compile(r".+-[0-9a-f]{16}-[0-9a-f]{8}\.onnx\.sha256")
@@ -183,3 +193,23 @@ def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
     if removed:
         log.info("engine cache %s: removed %d file(s), %.1f MB, unused for %d days or left unfinished (each "
                  "is made again if a model needs it)", cache_dir, removed, freed / 1e6, UNUSED_DAYS)
+
+
+@contextlib.contextmanager
+def making(target: Path, wait_s: float) -> Iterator[None]:
+    """Make `target` in the cache (the block: it looks again whether it is there, and makes it if not)
+    while no other process makes it, waiting up to `wait_s` for one that does, said; past that, or where
+    the folder cannot be locked, made here too (each write is whole or not at all, so two makers cost
+    only time)."""
+    lock = target.with_name(f"{target.name}.lock")
+    with contextlib.ExitStack() as hold_lock:
+        try:
+            hold_lock.enter_context(held(lock, wait_s, waiting=lambda: log.info(
+                "%s: another process on this cache is making it; waiting for it (up to %.0f s)",
+                target.name, wait_s)))
+        except TimeoutError:
+            log.warning("%s: another process has been making it for over %.0f s; making it here too",
+                        target, wait_s)
+        except OSError as error:  # the lock cannot be made here: the file can be made all the same
+            log.debug("%s: not locked (%s)", lock, error)
+        yield

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from core.atomic import write_then_rename
-from core.engines.cache import mark_used
+from core.engines.cache import making, mark_used
 from core.engines.export import example_inputs
 from core.engines.interface import MAX_PEOPLE, Backend, Engine, check_shapes
 from core.engines.metadata import EngineMetadata
@@ -45,6 +45,8 @@ CALIBRATION_FORMAT = "where-to-focus.cpu-batching/1"
 # a burst of load, not hours of it from a program that has since stopped.
 BUSY_LOAD_PER_CORE = 0.5
 QUIET_LOAD_PER_CORE = 0.25
+# How long a start waits for another process measuring the same model on this machine (about 20 s).
+MEASURE_WAIT_S = 120.0
 
 
 def choose_per_batch(seconds: Mapping[Backend, Mapping[int, float]], max_batch: int) -> dict[int, Backend]:
@@ -150,9 +152,35 @@ def cached_measurement(
 
     A stored record that does not parse, is for another key or holds no usable figures is measured
     again, as is one taken on a busy machine at a start that finds it quiet (BUSY_LOAD_PER_CORE); one
-    that cannot be stored is used for this run and the next start measures again."""
+    that cannot be stored is used for this run and the next start measures again. One process measures
+    at a time (rooms started together measured against each other, and stored it as a quiet machine's):
+    the others wait, then take its figures."""
     mark_used(path)  # before reading it: no other run removes it meanwhile
-    load = load_per_core()
+    if (stored := _stored(path, key, load_per_core(), say=False)) is not None:
+        return stored, False
+    with making(path, MEASURE_WAIT_S):
+        load = load_per_core()
+        if (stored := _stored(path, key, load)) is not None:  # measured by the process waited for
+            return stored, False
+        seconds = measure_now()
+        record = {
+            "key": dict(key),
+            "seconds": {b.value: {str(p): s for p, s in t.items()} for b, t in seconds.items()},
+            "load_per_core": None if load is None else round(load, 2),  # before measuring: the others' load
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_then_rename(path, lambda f: f.write(json.dumps(record, indent=1).encode("utf-8")))
+        except OSError as error:
+            log.warning("%s: could not store the CPU measurement (%s); the next start measures again",
+                        path, error)
+    return seconds, True
+
+
+def _stored(path: Path, key: Mapping[str, Any], load: float | None, *, say: bool = True
+            ) -> dict[Backend, dict[int, float]] | None:
+    """The measurement stored in `path` under `key`, where it can be used at a start that finds the
+    machine at `load` (cached_measurement); None: measure again (`say`: why, where it is there)."""
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored["key"] == dict(key):
@@ -164,27 +192,18 @@ def cached_measurement(
             # perhaps at a busy start (measured again once, at a quiet one).
             busy = stored.get("load_per_core", BUSY_LOAD_PER_CORE) or 0.0
             if not _usable(seconds, key.get("backends")):
-                log.warning("%s: the stored CPU measurement has no usable figures; measuring again", path)
+                if say:
+                    log.warning("%s: the stored CPU measurement has no usable figures; measuring again",
+                                path)
             elif busy >= BUSY_LOAD_PER_CORE and load is not None and load < QUIET_LOAD_PER_CORE:
-                log.info("%s: measured while the machine was busy (load %.2f a core); measuring again now "
-                         "that it is quiet (%.2f)", path, busy, load)
+                if say:
+                    log.info("%s: measured while the machine was busy (load %.2f a core); measuring again "
+                             "now that it is quiet (%.2f)", path, busy, load)
             else:
-                return seconds, False
+                return seconds
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # absent, unreadable or for another machine: measure again
-    seconds = measure_now()
-    record = {
-        "key": dict(key),
-        "seconds": {b.value: {str(p): s for p, s in t.items()} for b, t in seconds.items()},
-        "load_per_core": None if load is None else round(load, 2),  # before measuring: the others' load
-    }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_then_rename(path, lambda f: f.write(json.dumps(record, indent=1).encode("utf-8")))
-    except OSError as error:
-        log.warning("%s: could not store the CPU measurement (%s); the next start measures again",
-                    path, error)
-    return seconds, True
+    return None
 
 
 def _usable(seconds: Mapping[Backend, Mapping[int, float]], backends: Any) -> bool:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.atomic import write_then_rename
-from core.engines.cache import hold, made_by_engines, mark_used, remove_unused, tag_as_cache
+from core.engines.cache import hold, made_by_engines, making, mark_used, remove_unused, tag_as_cache
 from core.engines.cpu_batching import (
     PerBatchEngine,
     cached_measurement,
@@ -72,6 +72,10 @@ if TYPE_CHECKING:
     from core.model.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
+
+# How long a start waits for another process exporting the same checkpoint into the cache (seconds for a
+# skeleton model, a minute or two for the I3Ds on a slow CPU) before it exports too.
+EXPORT_WAIT_S = 300.0
 
 # Fastest first. On a GPU: TensorRT, then PyTorch with FP16 and CUDA graphs (faster than ONNX Runtime's
 # CUDA provider in FP32), then ONNX Runtime's CUDA provider. On a CPU: ONNX Runtime and PyTorch eager,
@@ -389,22 +393,24 @@ class _Source:
             target = self._export_path(metadata.checkpoint_sha256)
             digest = target.with_name(f"{target.name}.sha256")  # what the export wrote, to check it by
             mark_used(target, digest)  # before checking it (seconds for an RGB model): no run removes it then
-            if not target.is_file() or _stale_export(target, metadata, digest):
-                log.info("exporting %s to ONNX (once, kept in %s)", self.path.name, self.cache_dir)
-                export_onnx(self.checkpoint().model, metadata, target)
-                # Whole or not at all: another app starting on this cache took a half-written one for
-                # damaged bytes ("exported again").
-                written = (file_sha256(target) + "\n").encode("utf-8")
-                write_then_rename(digest, lambda f: f.write(written))
+            if not target.is_file() or _stale_export(target, metadata, digest, say=False):
+                with making(target, EXPORT_WAIT_S):  # looked at again: another room's start exported it
+                    if not target.is_file() or _stale_export(target, metadata, digest):
+                        log.info("exporting %s to ONNX (once, kept in %s)", self.path.name, self.cache_dir)
+                        export_onnx(self.checkpoint().model, metadata, target)
+                        # Whole or not at all: another app starting on this cache took a half-written one
+                        # for damaged bytes ("exported again").
+                        written = (file_sha256(target) + "\n").encode("utf-8")
+                        write_then_rename(digest, lambda f: f.write(written))
             self._onnx = target
         return self._onnx
 
 
-def _stale_export(onnx_path: Path, metadata: EngineMetadata, digest: Path) -> bool:
+def _stale_export(onnx_path: Path, metadata: EngineMetadata, digest: Path, *, say: bool = True) -> bool:
     """Whether a cached export must be made again: other metadata, or bytes that are no longer those the
-    export wrote (_as_exported)."""
+    export wrote (_as_exported; `say`: log it)."""
     try:
-        return read_onnx_metadata(onnx_path) != metadata or not _as_exported(onnx_path, digest)
+        return read_onnx_metadata(onnx_path) != metadata or not _as_exported(onnx_path, digest, say=say)
     except (OSError, OnnxMetadataError):
         return True
 

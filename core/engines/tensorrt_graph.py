@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.atomic import write_then_rename
-from core.engines.cache import mark_used
+from core.engines.cache import making, mark_used
 from core.engines.export import exporter_fingerprint, save_atomically
 from core.engines.interface import MAX_PEOPLE, BackendUnavailable, EngineError
 from core.engines.metadata import file_sha256
@@ -45,6 +45,9 @@ if TYPE_CHECKING:  # imported where a GPU is used: TensorRT's absence is told wi
 
 # How long a failed build is remembered (cached_engine) before it is tried again.
 RETRY_FAILED_BUILD_S = 24 * 3600.0
+# How long a start waits for another process building the same plan (minutes for the I3Ds) before it
+# builds too.
+TENSORRT_WAIT_S = 1800.0
 
 log = logging.getLogger(__name__)
 
@@ -130,20 +133,40 @@ def cached_engine(
     cache_dir: str | os.PathLike, name: str, key: Mapping[str, Any], build: Callable[[], bytes]
 ) -> tuple[bytes, bool]:
     """The bytes of `cache_dir/name.plan` if its stored key equals `key`; otherwise `build()` them, store
-    them with the key and return them. Returns (bytes, rebuilt)."""
+    them with the key and return them. Returns (bytes, rebuilt). One process builds at a time: rooms
+    sharing the cache and the GPU, started together, each built for minutes with a workspace of its own,
+    and one that ran out of GPU memory kept every room off TensorRT for a day (remember_failed_build)."""
     cache_dir = Path(cache_dir)
+    plan_path = cache_dir / f"{name}.plan"
+    mark_used(plan_path, cache_dir / f"{name}.plan.json")  # before reading them: no other run removes them
+    if (plan := _stored_plan(cache_dir, name, key)) is not None:
+        return plan, False
+    with making(plan_path, TENSORRT_WAIT_S):
+        if (plan := _stored_plan(cache_dir, name, key)) is not None:  # built by the process waited for
+            return plan, False
+        return _build_plan(cache_dir, name, key, build), True
+
+
+def _stored_plan(cache_dir: Path, name: str, key: Mapping[str, Any]) -> bytes | None:
+    """The bytes of `cache_dir/name.plan` where its stored key equals `key`."""
+    plan_path, key_path = cache_dir / f"{name}.plan", cache_dir / f"{name}.plan.json"
+    if plan_path.is_file() and key_path.is_file():
+        try:
+            stored = json.dumps(json.loads(key_path.read_text(encoding="utf-8")), sort_keys=True)
+            if stored == json.dumps(dict(key), sort_keys=True):
+                return plan_path.read_bytes()
+        except (OSError, ValueError):
+            pass
+    return None
+
+
+def _build_plan(cache_dir: Path, name: str, key: Mapping[str, Any], build: Callable[[], bytes]) -> bytes:
+    """`build()` the plan and store it with its key (cached_engine), unless a build for this key failed
+    within the day."""
     plan_path = cache_dir / f"{name}.plan"
     key_path = cache_dir / f"{name}.plan.json"
     expected = json.dumps(dict(key), sort_keys=True)
     failed_path = cache_dir / f"{name}.failed.json"
-    mark_used(plan_path, key_path)  # before reading them: no other run removes them meanwhile
-    if plan_path.is_file() and key_path.is_file():
-        try:
-            stored = json.dumps(json.loads(key_path.read_text(encoding="utf-8")), sort_keys=True)
-        except (OSError, ValueError):
-            stored = None
-        if stored == expected:
-            return plan_path.read_bytes(), False
     # A build that failed for this key fails again (the graph, the GPU and TensorRT are the same): said at
     # once, not after minutes of building at every start (the whole network's, before the split engine).
     # For a day: a failure of the moment (the GPU's memory taken by another program) is tried again.
@@ -178,7 +201,7 @@ def cached_engine(
     # Whole or not at all: another app starting on this cache (a second room's) reads it meanwhile.
     key_text = json.dumps(dict(key), indent=1, sort_keys=True).encode("utf-8")
     write_then_rename(key_path, lambda f: f.write(key_text))
-    return plan, True
+    return plan
 
 
 def remember_failed_build(

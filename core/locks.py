@@ -1,0 +1,79 @@
+"""Lock files several processes share: a file only one process may hold, and a wait for one.
+
+    lock_exclusive(handle)           a file only one process may hold (the alert queue, a training run
+                                     folder, a recording): OSError when another holds it; the system lets
+                                     go at exit, crash or not
+    held(path)                       the same, waited for: one process at a time changes a file that
+                                     several may change at once (a site's labels.txt), or makes what
+                                     several would make at once (an engine cache's export)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# What a lock held by another process answers: flock's EWOULDBLOCK (= EAGAIN); Windows' EACCES / EDEADLOCK.
+HELD_ELSEWHERE = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
+
+
+def lock_exclusive(handle) -> None:
+    """Hold an open file exclusively (without waiting) until it is closed or this process ends, even by a
+    crash; OSError when another process holds it."""
+    if os.name == "nt":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@contextlib.contextmanager
+def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], None] | None = None
+         ) -> Iterator[None]:
+    """Hold the lock file `path` (created if absent) while the block runs, waiting up to `timeout_s`
+    while another process holds it (`waiting()` called as that wait begins: a wait of minutes is said);
+    TimeoutError naming it after that. The empty file stays: removed, a process waiting on it would go on
+    under a lock nobody else takes any more."""
+    deadline, pause = time.monotonic() + timeout_s, 0.02
+    try:
+        try:
+            handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
+        except PermissionError:
+            if not Path(path).is_file():  # a read-only folder: said as such below
+                raise
+            handle = open(path, "rb")  # noqa: SIM115 - there, made by another account: locked read-only
+    except OSError as error:  # a read-only folder: said of what the lock guards, as well as the lock
+        guarded = Path(path).with_suffix("").name
+        raise OSError(error.errno, f"{error.strerror}: the lock for changing {guarded} cannot be opened",
+                      str(path)) from None
+    with handle:
+        while True:
+            try:
+                lock_exclusive(handle)
+                break
+            except OSError as error:
+                if error.errno not in HELD_ELSEWHERE:
+                    # A share without locks (NFS without lockd, some SMB mounts): changed unlocked, as before
+                    # there was a lock, rather than not at all.
+                    log.warning("%s: cannot be locked here (%s); going on without the lock", path, error)
+                    break
+                if waiting is not None:
+                    waiting()
+                    waiting = None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path}: another process has held it for over {timeout_s:.0f} s"
+                                       ) from None
+                time.sleep(pause)
+                pause = min(pause * 1.5, 0.5)  # a wait of minutes (a TensorRT build): not 50 polls a second
+        yield  # let go when the file closes
