@@ -174,7 +174,8 @@ def _in_a_writable_folder(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text}: {path.parent} is a file, not a folder")
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
-    if (why := why_not_writable(path.parent)) is not None:
+    # Named in full: a relative path's folder said "(.: Permission denied)" of a service's working folder.
+    if (why := why_not_writable(path.absolute().parent)) is not None:
         raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})")
     return path
 
@@ -209,8 +210,19 @@ def json_lines_file(text: str) -> Path:
     """A file of JSON lines appended to (live's decisions and events): `output_file`, not in a recording
     being made (`*.partial`), and where it holds something already, JSON lines. A slip of the arguments
     appended decisions to the replayed clip's own sidecar, a .skeleton or labels.txt, and each was
-    damaged for good. /dev and /proc (a shell's `>> run.log` as /dev/stdout) are the system's to say."""
-    path = output_file(text)
+    damaged for good. /dev and /proc (a shell's `>> run.log` as /dev/stdout) are the system's to say.
+
+    A file that is there needs only to take lines, not its folder new files: /dev/null (whose /dev no
+    service user can write), or a file IT made for the service in a folder of root's."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        try:
+            open(path, "ab").close()  # noqa: SIM115 - nothing written
+        except OSError as error:
+            why = error.strerror or error
+            raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})") from None
+    else:
+        path = output_file(text)
     if any(part.endswith(".partial") for part in path.parts[:-1]):
         raise argparse.ArgumentTypeError(f"{text}: inside a recording being made: give another file")
     if str(path.absolute()).startswith(("/dev/", "/proc/")) or not path.is_file() or not path.stat().st_size:

@@ -273,3 +273,25 @@ def test_a_windows_path_on_another_system_is_refused_not_made_a_file_name(path: 
         with pytest.raises(argparse.ArgumentTypeError, match="a Windows path, and this is not Windows"):
             path_type(path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lines_file_that_is_there_needs_no_writable_folder(tmp_path: Path, monkeypatch) -> None:
+    """--output /dev/null, which the README's service uses, was refused to every user but root ("/dev:
+    Permission denied"), as was a file IT made for the service in a folder of root's: appended to, the
+    file needs to take lines, not its folder new files. A file that is not there yet still needs one, named
+    in full (a relative path's said "."). Root writes anywhere: a folder no user can write stands in."""
+    from recordings import argument_types
+    from recordings.argument_types import json_lines_file, output_file
+
+    made = tmp_path / "decisions.jsonl"
+    made.write_text("")
+    monkeypatch.setattr(argument_types, "why_not_writable", lambda folder: f"{folder}: Permission denied")
+    assert json_lines_file(str(made)) == made
+    assert json_lines_file(os.devnull) == Path(os.devnull)
+    with pytest.raises(argparse.ArgumentTypeError, match=f"cannot be written \\({tmp_path}: Permission"):
+        json_lines_file(str(tmp_path / "new.jsonl"))
+    with pytest.raises(argparse.ArgumentTypeError, match="cannot be written"):  # replaced whole: a new file
+        output_file(str(made))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(argparse.ArgumentTypeError, match=f"new.jsonl: cannot be written \\({tmp_path}: "):
+        json_lines_file("new.jsonl")
