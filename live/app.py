@@ -735,6 +735,25 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
                         source_is_open=True)
 
 
+def _status_of_refused_options(argv: list[str], why: str) -> None:
+    """--status-file says that a headless run its options refused ended, and why. It kept the previous
+    run's "ended" and its reason (an unwritable --record-dir, a typo of --alert-url after an update), and a
+    service manager does not restart an exit 2. Read leniently: the options that failed are another's."""
+    lenient = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    lenient.add_argument("--headless", action="store_true")
+    lenient.add_argument("--status-file")
+    lenient.add_argument("--room", default=socket.gethostname())
+    lenient.add_argument("--source", default="sim")
+    try:
+        given, _ = lenient.parse_known_args(argv)
+        if not given.headless or given.status_file is None:
+            return
+        path = output_file(given.status_file)  # the status file's own option refused: nowhere to say it
+    except (argparse.ArgumentError, argparse.ArgumentTypeError):
+        return
+    StartingStatusFile(path, given.room, given.source).start().failed(why)
+
+
 def _start_failed(starting: StartingStatusFile | None, why: str, status: int) -> int:
     """Say why the run did not start (or stopped), on standard error and in --status-file; the exit status."""
     print(f"python -m live: {why}", file=sys.stderr)
@@ -1009,7 +1028,13 @@ def main(argv: list[str] | None = None) -> int:
     if (why := prepare_console("python -m live", sys.argv[1:] if argv is None else argv)) is not None:
         print(why, file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:
+        if parser.refused is not None:
+            _status_of_refused_options(sys.argv[1:] if argv is None else argv, parser.refused)
+        raise
     # Each line with its time, unless journald stamps it: a service's log redirected to a file had an
     # alert's time only inside its text, and every other line none.
     stamp = "" if _stderr_is_journald() else "%(asctime)s "
@@ -1020,6 +1045,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ValueError as error:  # a bad --alert-url, say
         print(f"python -m live: {error}", file=sys.stderr)
+        _status_of_refused_options(sys.argv[1:] if argv is None else argv, str(error))
         return 2
     if (why_not := no_display_reason(config)) is not None:
         print(f"python -m live: {why_not}", file=sys.stderr)

@@ -326,7 +326,10 @@ class CommandLineParser(argparse.ArgumentParser):
     argparse's own printed the whole usage first (18 lines for `python -m live`), and a service's log then
     held a screenful for one mistyped option."""
 
+    refused: str | None = None  # the usage error said, for a program that says it elsewhere too
+
     def error(self, message: str) -> NoReturn:
+        self.refused = message
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
 
     def add_version(self) -> None:

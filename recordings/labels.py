@@ -177,6 +177,8 @@ def read_label_text(path: Path) -> str:
     """A label file's text: UTF-8, with or without the BOM Windows editors write (LabelMapError else)."""
     try:
         return path.read_text(encoding="utf-8-sig")
+    except (PermissionError, IsADirectoryError) as error:  # another account's: was a traceback, exit 1
+        raise LabelMapError(f"{path}: cannot be read ({error.strerror})") from None
     except UnicodeDecodeError as error:
         raise LabelMapError(f"{path}: byte {error.start}: not UTF-8 text (save it as UTF-8: a line per "
                             f"class, A121<TAB>name)") from None

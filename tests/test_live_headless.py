@@ -2317,6 +2317,51 @@ def test_a_status_file_says_a_run_is_starting_and_why_a_start_failed(tiny_checkp
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
 
 
+def test_a_status_file_says_why_a_run_its_options_refused_ended(tmp_path, monkeypatch, capsys):
+    """Refused for its options (an unwritable --record-dir, a typo after an update; exit 2, which a
+    service manager does not restart), a run left the previous run's "ended" and its reason in the status
+    file. An unreadable labels.txt (another account's) was a traceback, exit 1 (restarted for ever)."""
+    import json
+
+    from recordings import labels
+
+    status = tmp_path / "status.json"
+    status.write_text('{"ok": false, "ended": true, "why_ended": "--duration 2 s"}\n')  # the last run's
+
+    def refused(options: list[str]) -> None:
+        try:
+            assert main(options) == 2
+        except SystemExit as usage_error:  # argparse's
+            assert usage_error.code == 2
+
+    def said(options: list[str]) -> str:
+        refused(["--headless", "--status-file", str(status), "--room", "bed 2", *options])
+        written = json.loads(status.read_text())
+        assert written["ended"] and written["room"] == "bed 2"
+        return written["why_ended"]
+
+    assert said(["--people", "9"]).startswith("argument --people: ")  # argparse's
+    assert said(["--new-class"]).startswith("--new-class takes --label NAME")  # ours
+    read = labels.Path.read_text
+
+    def another_accounts(path, *args, **kwargs):
+        if path.name == "labels.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(labels.Path, "read_text", another_accounts)
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "labels.txt").write_text("A121\tpatient fell\n")
+    why = said(["--record", "--record-dir", str(tmp_path / "clips"), "--label", "patient fell"])
+    assert why == f"{tmp_path / 'clips' / 'labels.txt'}: cannot be read (Permission denied)"
+    assert "Traceback" not in capsys.readouterr().err
+    # Not headless, or its own option refused: nothing written.
+    status.unlink()
+    refused(["--status-file", str(status), "--people", "9"])
+    refused(["--headless", "--status-file", str(tmp_path / "none" / "status.json"), "--people", "9"])
+    assert not status.exists() and not (tmp_path / "none").exists()
+
+
 def test_a_failed_start_is_not_written_over_by_a_starting_write_still_retrying(tmp_path, monkeypatch):
     """On Windows a rename retries for seconds while a monitor reads the file: the start's error, written
     once the writer had been waited for a while, was then written over by the writer's late "starting",
