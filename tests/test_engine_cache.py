@@ -537,3 +537,31 @@ def test_rooms_started_together_export_a_checkpoint_once(tmp_path: Path, monkeyp
     first, second = _while_another_makes_it(open_first, open_second)
     assert exports == [True] and first.graph.path == second.graph.path
     assert {p.suffix for p in cache.iterdir()} == {".lock", ".onnx", ".sha256", ".TAG"}
+
+
+def test_the_temporary_engine_folders_of_killed_runs_are_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a cache to write, each run exports into a folder of its own, removed at its exit; a run
+    killed (SIGKILL, a watchdog's SIGABRT) left it, and its export (MBs; hundreds for an RGB model), once
+    per restart, with nothing to clean it."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from core.engines import selection
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    killed = tmp_path / f"where-to-focus-engines-{ended.pid}-k2j3_x8"
+    running = tmp_path / f"where-to-focus-engines-{os.getpid()}-a8b7c6d5"  # this process's: running
+    older = tmp_path / "where-to-focus-engines-q1w2e3r4"  # an earlier version's name: whose, not known
+    for folder in (killed, running, older):
+        folder.mkdir()
+        (folder / f"demo-{SHA}-{CODE}.onnx").write_bytes(b"x" * 1000)
+    with caplog.at_level(logging.INFO, logger="core.engines.selection"):
+        made = selection._temporary_cache(tmp_path / "unwritable", "cannot be written (test)")
+    assert not killed.exists() and running.exists() and older.exists()
+    assert made.parent == tmp_path and made.name.startswith(f"where-to-focus-engines-{os.getpid()}-")
+    assert "removed 1 engine folder(s) of runs that were killed" in caplog.text

@@ -31,6 +31,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from importlib import metadata as distributions
 from pathlib import Path
@@ -219,13 +220,53 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
 
 def _temporary_cache(cache_dir: Path, why_not: str) -> Path:
     """A folder of this process's own in place of `cache_dir`, removed at exit, with a warning saying why."""
-    fallback = Path(tempfile.mkdtemp(prefix="where-to-focus-engines-"))
+    _remove_temporary_caches_of_ended_runs()
+    fallback = Path(tempfile.mkdtemp(prefix=f"{_TEMPORARY_CACHE}{os.getpid()}-"))
     atexit.register(shutil.rmtree, fallback, ignore_errors=True)
     _FOR_THIS_RUN.add(fallback)
     log.warning("engine cache %s %s: exports and CPU measurements go to %s for this run only and are made "
                 "again at the next start; set WHERE_TO_FOCUS_CACHE to a folder of this user's that only it "
                 "can write", cache_dir, why_not, fallback)
     return fallback
+
+
+_TEMPORARY_CACHE = "where-to-focus-engines-"  # and the process's id: `_temporary_cache`'s folders
+
+
+def _remove_temporary_caches_of_ended_runs() -> None:
+    """Remove this user's `_temporary_cache` folders of runs that have ended without removing them: killed
+    (SIGKILL, a watchdog's SIGABRT), their exit hook never ran, and each left its export behind (MBs, and
+    hundreds of MB for an RGB model) in a folder nothing else cleans, once per restart."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{_TEMPORARY_CACHE}*"):
+        made_by = re.fullmatch(rf"{_TEMPORARY_CACHE}(\d+)-\w+", folder.name)
+        try:
+            status = folder.lstat()
+            if (made_by is None or not stat.S_ISDIR(status.st_mode) or _process_running(int(made_by[1]),
+                                                                                           status.st_mtime)
+                    or (hasattr(os, "getuid") and status.st_uid != os.getuid())):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += not folder.exists()
+    if removed:
+        log.info("removed %d engine folder(s) of runs that were killed before they could remove them",
+                 removed)
+
+
+def _process_running(pid: int, since: float) -> bool:
+    """Whether the process `pid` may still be running. On Windows, where the only way to ask from here
+    (os.kill) would stop it, a folder untouched for a day counts as ended."""
+    if os.name == "nt":
+        return time.time() - since < 86400
+    try:
+        os.kill(pid, 0)  # signal 0: nothing sent, only whether there is such a process
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process of that number: running
+        return True
+    return True
 
 
 def _open_to_others(folder: Path, may_close: bool) -> str | None:
