@@ -565,3 +565,10 @@ def test_the_temporary_engine_folders_of_killed_runs_are_removed_by_the_next(
     assert not killed.exists() and running.exists() and older.exists()
     assert made.parent == tmp_path and made.name.startswith(f"where-to-focus-engines-{os.getpid()}-")
     assert "removed 1 engine folder(s) of runs that were killed" in caplog.text
+
+    # No temporary folder either (/tmp read-only): said as a warning, not only inside the engine line as
+    # a backend that failed, PyTorch running it instead.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "none"))
+    with pytest.raises(OSError), caplog.at_level(logging.WARNING, logger="core.engines.selection"):
+        selection._temporary_cache(tmp_path / "unwritable", "cannot be written (test)")
+    assert "and no temporary folder can be written either" in caplog.records[-1].getMessage()

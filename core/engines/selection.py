@@ -221,7 +221,14 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
 def _temporary_cache(cache_dir: Path, why_not: str) -> Path:
     """A folder of this process's own in place of `cache_dir`, removed at exit, with a warning saying why."""
     _remove_temporary_caches_of_ended_runs()
-    fallback = Path(tempfile.mkdtemp(prefix=f"{_TEMPORARY_CACHE}{os.getpid()}-"))
+    try:
+        fallback = Path(tempfile.mkdtemp(prefix=f"{_TEMPORARY_CACHE}{os.getpid()}-"))
+    except OSError as error:  # said only inside the engine line, as a backend that failed
+        log.warning("engine cache %s %s, and no temporary folder can be written either (%s): the "
+                    "checkpoint cannot be exported for ONNX Runtime or TensorRT (PyTorch runs it: slower, "
+                    "larger); set WHERE_TO_FOCUS_CACHE to "
+                    "a folder of this user's that only it can write", cache_dir, why_not, error)
+        raise
     atexit.register(shutil.rmtree, fallback, ignore_errors=True)
     _FOR_THIS_RUN.add(fallback)
     log.warning("engine cache %s %s: exports and CPU measurements go to %s for this run only and are made "
