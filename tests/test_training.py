@@ -750,6 +750,20 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
         train_stage(longer, "pose")
     assert (run / "best.pt").read_bytes() == best
     (run / "state.pt").write_bytes(state)
+    # A --restart stopped in its first epoch: the earlier run stays whole. It emptied metrics.jsonl and put
+    # its own settings in config.yaml over the earlier run's checkpoints.
+    record = {name: (run / name).read_bytes() for name in ("config.yaml", "metrics.jsonl", "best.pt",
+                                                            "state.pt")}
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    from training import stages
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(stages, "_train_epoch", stopped)
+        train_stage(lower, "pose", restart=True)
+    assert {name: (run / name).read_bytes() for name in record} == record
     assert train_stage(longer, "pose", restart=True).epochs_run == 3  # trained again, from epoch 1
     # The log is the new run's, as config.yaml and the checkpoints are (it had 1-4 of the old run, then 1-3).
     epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -388,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (*STAGE_COMMANDS, "demo"):
             again = "without --restart the same command" if args.restart else "the same command again"
             done = "the last finished epoch (from the start, if none had finished)"
+            if args.restart:  # its first epoch replaces the earlier run: until then, that is kept as it was
+                done = ("the last epoch it finished (if none had, the run folder holds the earlier run as it "
+                        "was)")
             if args.command == "demo":  # it keeps the rooms it simulated too
                 done = "the rooms it simulated and " + done
             how = f"; {again} resumes from {done}"

@@ -435,10 +435,11 @@ def train_stage(
     else:
         # Different dropout noise per rank; the weights themselves are broadcast by DDP from rank 0.
         torch.manual_seed(config.seed * 1000 + process.rank + 1)
-    if process.is_main:  # only once it trains: a refused or finished rerun leaves the run's record as it was
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(config, out / "config.yaml")
-        _metrics_up_to(out / "metrics.jsonl", progress.epoch if resumed is not None else 0)
+    # A --restart over a run replaces its record with its first epoch's files, not before: stopped sooner,
+    # it left the earlier run's checkpoints under its own settings and an emptied history.
+    replacing = restart and any((out / name).is_file() for name in _RUN_FILES)
+    if process.is_main and not replacing:  # only once it trains: a refused or finished rerun leaves the
+        _begin_record(out, config, progress.epoch if resumed is not None else 0)  # run's record as it was
 
     described = {
         "class_names": splits.class_names,
@@ -507,6 +508,10 @@ def train_stage(
             "seconds": round(time.monotonic() - started, 2),
         }
         if process.is_main:
+            if replacing:  # the earlier run's state first: a crash now leaves no state of another run's
+                state_path.unlink(missing_ok=True)
+                _begin_record(out, config, 0)
+                replacing = False
             _save_epoch(out, network, optimisation, progress, record, validation, improved, described, epochs)
         distributed.barrier(process)
         if progress.bad_epochs >= config.optim.early_stop_patience:
@@ -937,6 +942,13 @@ def _save_epoch(
         flush=True,
     )
     _save_state(out / "state.pt", network, optimisation, progress)
+
+
+def _begin_record(out: Path, config: TrainConfig, epoch: int) -> None:
+    """The run's settings in config.yaml, and metrics.jsonl's lines up to `epoch` (where it goes on)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_config(config, out / "config.yaml")
+    _metrics_up_to(out / "metrics.jsonl", epoch)
 
 
 def _metrics_up_to(path: Path, epoch: int) -> None:
