@@ -423,6 +423,11 @@ def test_a_checkpoint_without_fusion_seeds_a_stage_with_it_but_not_another_netwo
     with pytest.raises(StageError, match=r"num_classes: checkpoint 5 vs config 6\); .*init_new_classes=true"):
         check_compatible(plain, six, tmp_path / "pose.pt")
     check_compatible(plain, six, tmp_path / "pose.pt", ignore_classes=True)
+    # Not where more than the classes differs: the setting would not get round that (a PKU-MMD model as
+    # the start of an N-UCLA run).
+    with pytest.raises(StageError) as refused:
+        check_compatible(plain, dataclasses.replace(six, num_joints=20), tmp_path / "pose.pt")
+    assert "num_joints" in str(refused.value) and "init_new_classes" not in str(refused.value)
 
 
 def test_onnx_export_matches_pytorch() -> None:

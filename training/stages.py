@@ -292,7 +292,9 @@ def check_compatible(
             f"{k}: checkpoint {v[0]!r} vs config {v[1]!r}" for k, v in sorted(differing.items())
         )
         hint = ""
-        if "num_classes" in differing:  # the usual reason: a model of other classes to start from
+        # The usual reason: a model of other classes to start from. Not where the network differs too: the
+        # setting would take the classes, and the same refusal follow without the hint.
+        if set(differing) == {"num_classes"}:
             hint = ("; --init from a model of other classes takes --set model.init_new_classes=true, which "
                     "keeps the rows of the classes it knows by name and starts the others fresh")
         raise StageError(f"{path} is a different network than this run's config ({details}){hint}")
