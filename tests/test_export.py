@@ -268,6 +268,21 @@ def test_export_command_refuses_an_output_it_cannot_write_naming_it_not_its_temp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
+def test_export_beside_a_checkpoint_in_a_read_only_checkout_is_refused_before_it_exports(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default output, beside the checkpoint, in a checkout IT installed read-only: seconds to minutes
+    of export, then "ONNX export failed (PermissionError...)", with no word of -o. Root writes anywhere: a
+    folder that refuses stands in."""
+    import training.export as export
+
+    monkeypatch.setattr(export, "why_not_writable", lambda folder: f"{folder}: Read-only file system")
+    monkeypatch.setattr(export, "load_checkpoint", lambda path: pytest.fail("exported"))
+    assert main([str(tiny_checkpoint)]) == 2
+    assert (f"{tiny_checkpoint.with_suffix('.onnx')}: cannot be written ({tiny_checkpoint.parent}: Read-only "
+            "file system); -o names another file (nothing written)") in capsys.readouterr().err
+
+
 def test_a_failed_check_leaves_no_onnx_file(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

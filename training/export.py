@@ -60,7 +60,7 @@ from core.package_files import output_folder_beside
 from core.skeleton import layout_by_name, normalize_window
 from core.window import evaluation_window_ends, window_indices
 from recordings.argument_types import CommandLineParser, any_path, integer_in, package_file, replaced_file
-from recordings.atomic import rename_durably
+from recordings.atomic import rename_durably, why_not_writable
 from recordings.clip import NTU_FPS, color_pixel_scale, other_shape
 from recordings.ntu import read_skeleton
 from recordings.ntu_video import RgbVideo
@@ -352,6 +352,11 @@ def export_checkpoint(
     if onnx_path.suffix.lower() != ".onnx":
         raise ValueError(f"-o {onnx_path}: the file written is ONNX and its name must end in .onnx "
                          f"(nothing written)")
+    # The default beside the checkpoint, in a checkout IT installed read-only: said before seconds to minutes
+    # of exporting ("ONNX export failed (PermissionError...)").
+    if (why_not := why_not_writable(onnx_path.absolute().parent)) is not None:
+        raise ValueError(f"{onnx_path}: cannot be written ({why_not}); -o names another file (nothing "
+                         "written)")
     # Written with onnx and checked through ONNX Runtime: a missing package said before anything is written.
     if (why_not := engine_selection.unavailable_reason(Backend.ONNXRUNTIME_CPU)) is not None:
         raise ValueError(f"{why_not} (nothing written)")
