@@ -64,7 +64,7 @@ from recordings.argument_types import (
     prepare_console,
     why_no_display,
 )
-from recordings.atomic import say_if_others_can_read
+from recordings.atomic import say_if_others_can_read, why_not_writable
 from recordings.avi import MAX_AVI_BYTES, MjpegAviWriter, finalize_avi, missing_bytes
 from recordings.clip import (
     EXPORT_CLASSES,
@@ -748,6 +748,11 @@ def prepare_render_out(out: Path, recording_files: Iterable[Path], overwrite: bo
     With `overwrite` an earlier render's numbered images are removed first (a render of fewer frames left
     a mixture of the two); a video is replaced by write_images once the new one is written."""
     suffix = out.suffix.lower()
+    # A folder that cannot be written was said as "OpenCV cannot write this video" (an MP4), or as a
+    # PermissionError naming a frame (images).
+    folder = out if out.is_dir() or not suffix else out.parent
+    if (why := why_not_writable(folder.absolute())) is not None:
+        raise ValueError(f"{out}: cannot be written ({why})")
     if out.is_dir() or not suffix:  # write_images' folder of frame_NNNNNN.png
         earlier = _rendered_images(out, "frame", ".png") if out.is_dir() else []
     elif suffix in IMAGE_SUFFIXES:  # out.png -> out_NNNNNN.png

@@ -233,6 +233,20 @@ def test_view_out_avi_is_written_by_the_recorders_writer_to_any_path(xef_file: P
         assert 0 < len(video) < 4 and len(list(video)) == len(video)
 
 
+def test_view_out_into_a_folder_that_cannot_be_written_says_so(xef_file: Path, tmp_path: Path, monkeypatch,
+                                                                capsys) -> None:
+    # "OpenCV cannot write this video", for a folder of another account's. Root writes anywhere: a folder
+    # that refuses stands in.
+    from recordings import __main__ as cli
+
+    monkeypatch.setattr(cli, "why_not_writable", lambda folder: f"{folder}: Permission denied")
+    for out in (tmp_path / "v.mp4", tmp_path / "frames"):
+        assert main(["view", str(xef_file), "--out", str(out), "--max-frames", "2"]) == 2
+        assert f"{out}: cannot be written ({out.parent if out.suffix else out}: Permission denied)" in (
+            capsys.readouterr().err)
+    assert not (tmp_path / "v.mp4").exists() and not (tmp_path / "frames").exists()
+
+
 def test_view_out_never_renders_into_the_recordings_own_video_nor_over_an_earlier_render(
     xef_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -365,7 +379,8 @@ def test_view_out_with_another_suffix_is_refused_in_one_line(
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "notes.txt").write_text("")  # a file where a folder of the path should be
     assert main(["view", str(xef_file), "--out", str(tmp_path / "notes.txt" / "fall.mp4")]) == 2
-    assert f"fall.mp4: {tmp_path / 'notes.txt'} is a file, not a folder" in capsys.readouterr().err
+    assert f"fall.mp4: cannot be written ({tmp_path / 'notes.txt'} is a file, not a folder)" in (
+        capsys.readouterr().err)
 
 
 def test_view_without_a_display_says_so_instead_of_letting_qt_abort(
