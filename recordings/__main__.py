@@ -1052,7 +1052,13 @@ def cmd_recover(args: argparse.Namespace) -> int:
     interrupted, running = partial_recordings(args.dir)
     for partial in running:
         print(f"{partial.name}: a running recording is writing it (or another user's); left alone")
-    recovered = recover_partial_recordings(args.dir)
+    try:
+        recovered = recover_partial_recordings(args.dir)
+    except PermissionError as error:  # it was the error alone: "[Errno 13] Permission denied: '.../rgb.avi'"
+        print(f"error: {error}: recover writes each clip beside its .partial folder and removes the folder; "
+              "run it as the user that recorded them (a service's), or as one that may write there",
+              file=sys.stderr)
+        return 2
     if not interrupted:
         print(f"{args.dir}: no interrupted recordings (*.partial folders)")
     for files in recovered:

@@ -184,6 +184,25 @@ def test_recover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "recordigns: not a directory" in capsys.readouterr().err
 
 
+def test_recover_of_another_users_recordings_says_what_it_needs(tmp_path: Path, monkeypatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # The service's recordings, recovered by a nurse's account: the error alone, "[Errno 13] Permission
+    # denied: '.../rgb.avi'". Root opens anything: the recovery's refusal stands in.
+    from recordings import __main__ as cli
+
+    rec = Recorder(tmp_path, sample_name="cut", config=RecorderConfig(min_free_bytes=1, sync_interval_s=0.0))
+    rec.write(make_frame(0, 0.0))
+    abandon(rec)
+
+    def refused(directory):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "cut.partial" / "rgb.avi"))
+
+    monkeypatch.setattr(cli, "recover_partial_recordings", refused)
+    assert main(["recover", str(tmp_path)]) == 2
+    assert ("rgb.avi': recover writes each clip beside its .partial folder and removes the folder; run it "
+            "as the user that recorded them") in capsys.readouterr().err
+
+
 def test_info_and_list_give_a_clip_one_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A night's clip (15 fps): info said 40.07 s (first to last frame), list 40.13 s (to the end of the
     last frame, as `label --to end` counts it)."""
