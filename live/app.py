@@ -722,7 +722,10 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
             which += (": a clip with video and no sidecar (.json) is taken for research data; a site's clip "
                       "copied without its sidecar shows faces")
         why = f" ({which}; --privacy off|blur|skeleton to change)"
-    if real_room and (mask := umask_lets_others_read()) is not None:
+    # A site's own clip replayed (its sidecar says so; research data has none) is of a room too: a patient's
+    # clip recorded again, or its decisions, were readable by every account without a word.
+    of_a_room = real_room or bool(_clip_sidecar(config.source))
+    if of_a_room and (mask := umask_lets_others_read()) is not None:
         log.warning("what this run writes of the room (recordings, decisions, events, alerts) is readable by "
                     "every account on this computer (umask %04o): run it under umask 077 (the README's "
                     "service unit: UMask=0077)", mask)

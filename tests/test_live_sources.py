@@ -781,26 +781,40 @@ def test_kinect_backend_is_chosen_by_the_source_name(tmp_path, caplog):
 @pytest.mark.skipif(os.name != "posix", reason="a umask is POSIX's; Windows folders have ACLs")
 def test_a_room_filmed_under_a_umask_that_lets_everyone_read_is_said(tmp_path, caplog):
     """Under the usual umask 022 a patient's recordings, decisions and events were readable by every
-    account on the computer; the README's unit sets UMask=0077, a run by hand did not, and nothing said."""
+    account on the computer; the README's unit sets UMask=0077, a run by hand did not, and nothing said.
+    A site's own clip replayed (its sidecar says so) is of a room too; research data (no sidecar) is not."""
     from xef_writer import sample_recording
 
+    from core.frame import Frame
     from live.app import build_parser, build_pipeline, config_from_args
+    from recordings.recorder import Recorder, RecorderConfig
 
     sample_recording(tmp_path / "room.xef", frames=3)
-    config = config_from_args(build_parser().parse_args(
-        ["--source", str(tmp_path / "room.xef"), "--headless", "--engine", "pytorch-cpu"]))
-    said = []
-    before = os.umask(0o022)
-    try:
-        for mask in (0o022, 0o077, 0o027):
-            os.umask(mask)
-            caplog.clear()
-            with caplog.at_level(logging.WARNING, logger="live"):
-                build_pipeline(config).release()
-            said.append("readable by every account on this computer (umask 0022)" in caplog.text)
-    finally:
-        os.umask(before)
-    assert said == [True, False, False]
+    with Recorder(tmp_path, sample_name="S001C001P001R001A121",
+                  config=RecorderConfig(min_free_bytes=1)) as clip:
+        for i in range(3):
+            clip.write(Frame(i / 30, np.zeros((36, 64, 3), np.uint8), [], i))
+
+    def said(source: Path) -> list[bool]:
+        config = config_from_args(build_parser().parse_args(
+            ["--source", str(source), "--headless", "--engine", "pytorch-cpu"]))
+        said = []
+        before = os.umask(0o022)
+        try:
+            for mask in (0o022, 0o077, 0o027):
+                os.umask(mask)
+                caplog.clear()
+                with caplog.at_level(logging.WARNING, logger="live"):
+                    build_pipeline(config).release()
+                said.append("readable by every account on this computer (umask 0022)" in caplog.text)
+        finally:
+            os.umask(before)
+        return said
+
+    assert said(tmp_path / "room.xef") == [True, False, False]
+    assert said(clip.files.skeleton) == [True, False, False]
+    clip.files.skeleton.with_suffix(".json").unlink()  # as NTU's own clips come
+    assert said(clip.files.skeleton) == [False, False, False]
 
 
 def test_a_sequence_named_as_pku_mmds_readme_does_is_found_compressed(tmp_path):
