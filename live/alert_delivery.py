@@ -366,12 +366,20 @@ def queue_problem(path: Path) -> str | None:
         return _in_the_way(path)
     for file in (path, path.with_name(path.name + ".lock")):
         if file.is_file():
-            why = None if os.access(file, os.W_OK) else f"{file} is read-only"
+            why = None if os.access(file, os.W_OK) else _not_ours_to_write(file)
         else:
             why = why_not_writable(file.parent)
         if why is not None:
             return f"--alert-queue {path}: cannot be written ({why})"
     return None
+
+
+def _not_ours_to_write(file: Path) -> str:
+    """Why this account may not write `file`: another account's (made by a run as root, say, or by IT for
+    the service account), which "read-only" sent the reader to its mode bits, or read-only."""
+    if hasattr(os, "getuid") and file.stat().st_uid != os.getuid():
+        return f"{file} belongs to another account (uid {file.stat().st_uid}), which this one may not write"
+    return f"{file} is read-only"
 
 
 class AlertQueue:

@@ -1860,6 +1860,15 @@ def test_an_alert_queue_made_for_the_service_in_a_folder_it_cannot_write_is_take
     queue.touch()
     queue.with_name("alerts.jsonl.lock").touch()
     assert config_from_args(build_parser().parse_args(args)).headless_config.alerts.delivery is not None
+    # One this account may not write is said as another account's where it is (a run as root made it),
+    # not as "read-only", which sent the reader to its mode bits. Root writes anything: os.access stands in.
+    monkeypatch.setattr(live.alert_delivery.os, "access", lambda path, mode: False)
+    with pytest.raises(ValueError, match=r"alerts.jsonl is read-only"):
+        config_from_args(build_parser().parse_args(args))
+    if hasattr(os, "getuid") and os.getuid() == 0:  # only root gives a file away
+        os.chown(queue, 65534, -1)
+        with pytest.raises(ValueError, match=r"alerts.jsonl belongs to another account \(uid 65534\), which"):
+            config_from_args(build_parser().parse_args(args))
 
 
 def test_stuck_steps_are_told_apart_by_when_they_began_and_a_woken_process_is_not_ended():
