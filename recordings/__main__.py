@@ -1060,7 +1060,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     if not interrupted:
-        print(f"{args.dir}: no interrupted recordings (*.partial folders)")
+        # (not "no *.partial folders" just after naming the running ones)
+        print(f"{args.dir}: no interrupted recordings" if running else
+              f"{args.dir}: no interrupted recordings (*.partial folders)")
     for files in recovered:
         print(
             f"recovered {files.skeleton.name}: {files.frame_count} frames"
@@ -1080,13 +1082,16 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     unfinished = _say_unfinished_below(Path(args.dir), "exported")
+    video_said = False
 
     def say(sample: ExportedSample) -> None:
+        nonlocal video_said
+        if sample.video and not video_said:  # at the first video: skeleton-only clips (PKU-MMD's) have none
+            say_if_others_can_read(f"the clips' video exported into {as_typed(args.out)}")
+            video_said = True
         print(f"{sample.name}  {sample.label}  from {sample.clip} {sample.start_s:.2f}-{sample.end_s:.2f} s "
               f"({sample.frames} frames{', with video' if sample.video else ''})", flush=True)
 
-    if not args.no_video:
-        say_if_others_can_read(f"the clips' video exported into {as_typed(args.out)}")
     try:
         written, problems = export_clips(args.dir, args.out, max_frames=args.max_frames, labels=args.labels,
                                          video=not args.no_video, progress=say)

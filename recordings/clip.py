@@ -114,6 +114,10 @@ def is_export(folder: Path) -> bool:
 def clip_paths(path: Path | str) -> ClipPaths:
     """The clip a path names: its .skeleton, _rgb.avi or .json, or a folder holding exactly one clip."""
     path = Path(path)
+    if path.name.endswith(PARTIAL_SUFFIX) and path.is_dir():  # a recording's folder while it is being made
+        clip = path.name[: -len(PARTIAL_SUFFIX)] + ".skeleton"
+        raise ClipError(f"{path}: a recording still being made, or interrupted: its clip is {clip} once it "
+                        "finishes (python -m recordings recover finishes an interrupted one)")
     if path.is_dir():
         clips = [_paths_for(p) for p in sorted(path.glob("*.skeleton"))]
         if len(clips) != 1:
@@ -131,6 +135,11 @@ def clip_paths(path: Path | str) -> ClipPaths:
                 raise ClipError(f"{path}: an N-UCLA sequence (Kinect v1 joints, no times or colour), "
                                 "which is not replayed; python -m training evaluate --data FOLDER scores "
                                 "N-UCLA models on such files")
+            partial = skeleton.with_suffix(PARTIAL_SUFFIX)
+            if not skeleton.is_file() and partial.is_dir():
+                raise ClipError(f"{path}: still being recorded, or its recording was interrupted "
+                                f"({partial.name}): it is there once it finishes (python -m recordings "
+                                "recover finishes an interrupted one)")
             if not skeleton.is_file():
                 raise ClipError(f"{path}: no skeleton file {skeleton.name} next to it")
             return _paths_for(skeleton)

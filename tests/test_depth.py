@@ -330,10 +330,14 @@ def test_converting_a_rooms_video_readable_by_everyone_is_said(tmp_path: Path, c
     try:
         assert main(["convert", str(xef), str(tmp_path / "open"), "--name", "room"]) == 0
         assert "warning: the room's video converted into" in capsys.readouterr().err
+        assert main(["label", str(tmp_path / "open" / "room.skeleton"), "--class", "patient fell"]) == 0
         assert main(["export", str(tmp_path / "open"), str(tmp_path / "export")]) == 0
         assert "warning: the clips' video exported into" in capsys.readouterr().err
         assert main(["convert", str(xef), str(tmp_path / "bodies"), "--name", "room", "--no-video"]) == 0
         assert "readable by every account" not in capsys.readouterr().err  # no video: no faces
+        assert main(["label", str(tmp_path / "bodies" / "room.skeleton"), "--class", "patient fell"]) == 0
+        assert main(["export", str(tmp_path / "bodies"), str(tmp_path / "export_bodies")]) == 0
+        assert "readable by every account" not in capsys.readouterr().err  # (said of skeletons before)
         os.umask(0o077)
         assert main(["convert", str(xef), str(tmp_path / "closed"), "--name", "room"]) == 0
         assert "readable by every account" not in capsys.readouterr().err

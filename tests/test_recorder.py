@@ -447,6 +447,14 @@ def test_a_recording_in_progress_is_not_taken_for_an_interrupted_one(tmp_path: P
         assert recordings_main(["recover", str(tmp_path)]) == 0
         assert recordings_main(["list", str(tmp_path)]) == 0
     assert "live.partial: a running recording is writing it (or another user's)" in printed.getvalue()
+    assert "(*.partial folders)" not in printed.getvalue()  # it said there were none, just after naming it
+    # Labelled before it is finished: said so, not "no skeleton file" or "found 0 clips" in the folder.
+    for given, message in ((tmp_path / "live.skeleton", "live.skeleton: still being recorded, or its "),
+                           (tmp_path / "live.partial", "live.partial: a recording still being made, or ")):
+        refused = io.StringIO()
+        with contextlib.redirect_stderr(refused):
+            assert recordings_main(["label", str(given), "--class", "patient fell"]) == 2
+        assert message in refused.getvalue()
     assert "1 recording(s) in progress" in said.getvalue() and "crash" not in said.getvalue()
     with pytest.raises(RecorderError, match="a running recording is writing it"):
         finalize_partial(tmp_path / "live.partial")
