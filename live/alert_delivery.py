@@ -377,8 +377,12 @@ def queue_problem(path: Path) -> str | None:
 def _not_ours_to_write(file: Path) -> str:
     """Why this account may not write `file`: another account's (made by a run as root, say, or by IT for
     the service account), which "read-only" sent the reader to its mode bits, or read-only."""
-    if hasattr(os, "getuid") and file.stat().st_uid != os.getuid():
-        return f"{file} belongs to another account (uid {file.stat().st_uid}), which this one may not write"
+    try:
+        owner = file.stat().st_uid if hasattr(os, "getuid") else None
+    except OSError:  # removed meanwhile: what it was is all there is to say
+        owner = None
+    if owner is not None and owner != os.getuid():
+        return f"{file} belongs to another account (uid {owner}), which this one may not write"
     return f"{file} is read-only"
 
 

@@ -514,6 +514,15 @@ def _sensor_picture(source: SourceChoice) -> bool:
     return not sidecar.get("privacy") and str(sidecar.get("source", "")).startswith(CONVERTED_SOURCE)
 
 
+def _site_clip(source: SourceChoice) -> bool:
+    """Whether the source is a clip of a site's room: one with a sidecar (research data has none) that
+    the simulator did not make."""
+    from recordings.synthetic import SIMULATED_SOURCE
+
+    sidecar = _clip_sidecar(source)
+    return bool(sidecar) and not str(sidecar.get("source", "")).startswith(SIMULATED_SOURCE)
+
+
 def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:
     """The --privacy a clip was recorded under, from its sidecar; None where it says none. A mode this
     version does not know (edited by hand, "Skeleton") is taken as skeleton (it replayed under off);
@@ -724,7 +733,7 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
         why = f" ({which}; --privacy off|blur|skeleton to change)"
     # A site's own clip replayed (its sidecar says so; research data has none) is of a room too: a patient's
     # clip recorded again, or its decisions, were readable by every account without a word.
-    of_a_room = real_room or bool(_clip_sidecar(config.source))
+    of_a_room = real_room or _site_clip(config.source)
     if of_a_room and (mask := umask_lets_others_read()) is not None:
         log.warning("what this run writes of the room (recordings, decisions, events, alerts) is readable by "
                     "every account on this computer (umask %04o): run it under umask 077 (the README's "
@@ -744,17 +753,16 @@ def _status_of_refused_options(argv: list[str], why: str) -> None:
     service manager does not restart an exit 2. Read leniently: the options that failed are another's."""
     lenient = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     lenient.add_argument("--headless", action="store_true")
-    lenient.add_argument("--status-file")
-    lenient.add_argument("--room", default=socket.gethostname())
-    lenient.add_argument("--source", default="sim")
+    for option in ("--status-file", "--room", "--source"):  # each may be what was refused: `--room` alone
+        lenient.add_argument(option, nargs="?")
     try:
         given, _ = lenient.parse_known_args(argv)
-        if not given.headless or given.status_file is None:
+        if not given.headless or not given.status_file:
             return
         path = output_file(given.status_file)  # the status file's own option refused: nowhere to say it
     except (argparse.ArgumentError, argparse.ArgumentTypeError):
         return
-    StartingStatusFile(path, given.room, given.source).start().failed(why)
+    StartingStatusFile(path, given.room or socket.gethostname(), given.source or "sim").start().failed(why)
 
 
 def _start_failed(starting: StartingStatusFile | None, why: str, status: int) -> int:

@@ -208,7 +208,8 @@ class LineWriter:
     GONE_CHECK_S = 5.0  # how often the file is checked for having been deleted under the writer
     # Said (status line, --status-file's "disk_low") while the file's disk has less than this left: decisions
     # grow by 160 MB a day for each person in view, and a disk found full costs the lines from then on.
-    # What the recorder keeps free too (recordings.recorder.RecorderConfig.min_free_bytes).
+    # The recorder's default minimum too (RecorderConfig.min_free_bytes; live --min-free-gb lowers the
+    # recorder's, not this warning's).
     LOW_DISK_BYTES = 2_000_000_000
     DISK_CHECK_S = 60.0
     RETRY_S = 30.0  # how often a file that failed is opened again

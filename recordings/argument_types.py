@@ -197,12 +197,16 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
     path = _in_a_writable_folder(text)
     if path.exists():  # appended to or replaced: the file itself may refuse what its folder allows
-        try:
-            open(path, "ab").close()  # noqa: SIM115 - nothing written
-        except OSError as error:
-            why = error.strerror or error
-            raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})") from None
+        _takes_lines(path, text)
     return path
+
+
+def _takes_lines(path: Path, text: str) -> None:
+    """Refuse `path` (given as `text`) where it cannot be opened for appending; nothing is written."""
+    try:
+        open(path, "ab").close()  # noqa: SIM115 - nothing written
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"{text}: cannot be written ({error.strerror or error})") from None
 
 
 @_path_type
@@ -216,11 +220,7 @@ def json_lines_file(text: str) -> Path:
     service user can write), or a file IT made for the service in a folder of root's."""
     path = Path(text)
     if path.exists() and not path.is_dir():
-        try:
-            open(path, "ab").close()  # noqa: SIM115 - nothing written
-        except OSError as error:
-            why = error.strerror or error
-            raise argparse.ArgumentTypeError(f"{text}: cannot be written ({why})") from None
+        _takes_lines(path, text)
     else:
         path = output_file(text)
     if any(part.endswith(".partial") for part in path.parts[:-1]):

@@ -42,6 +42,7 @@ from simulation import CLASSES, SimClip, SimulationConfig, generate_clip
 
 MANIFEST = "simulation.json"
 MANIFEST_FORMAT = "where-to-focus simulated dataset"
+SIMULATED_SOURCE = "simulated"  # how each clip's sidecar "source" begins: nobody's room
 
 
 def simulated_label_map() -> LabelMap:
@@ -122,7 +123,7 @@ def _make_one(job: tuple[Path, int, int, int, SimulationConfig, int]) -> tuple[d
         out_dir,
         name,
         simulated_label_map(),
-        f"simulated (simulation, seed {seed}, class {clip.action.name}, clip {number})",
+        f"{SIMULATED_SOURCE} (simulation, seed {seed}, class {clip.action.name}, clip {number})",
         jpeg_quality,
     )
     return _clip_record(clip, name, number), clip.num_frames, time.perf_counter() - started

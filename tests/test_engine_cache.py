@@ -572,3 +572,21 @@ def test_the_temporary_engine_folders_of_killed_runs_are_removed_by_the_next(
     with pytest.raises(OSError), caplog.at_level(logging.WARNING, logger="core.engines.selection"):
         selection._temporary_cache(tmp_path / "unwritable", "cannot be written (test)")
     assert "and no temporary folder can be written either" in caplog.records[-1].getMessage()
+
+
+def test_a_lock_unused_for_months_is_not_removed_while_a_room_holds_it(tmp_path: Path) -> None:
+    """Locks are cache files too (removed with their model's files), marked used when taken: one two
+    months old was removed by another run's start while held, and a second room made the file at once."""
+    from core.engines.cache import making
+
+    folder = _cache_folder(tmp_path)
+    target = folder / f"demo-{SHA}-{CODE}.onnx"
+    lock = folder / f"{target.name}.lock"
+    lock.touch()
+    _age(lock, UNUSED_DAYS + 10)
+    with making(target, 1.0):
+        remove_unused(folder)
+        assert lock.exists()
+    _age(lock, UNUSED_DAYS + 10)
+    remove_unused(folder)  # its model gone for months: removed with it
+    assert not lock.exists()

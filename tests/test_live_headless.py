@@ -2351,6 +2351,12 @@ def test_a_status_file_says_why_a_run_its_options_refused_ended(tmp_path, monkey
 
     assert said(["--people", "9"]).startswith("argument --people: ")  # argparse's
     assert said(["--new-class"]).startswith("--new-class takes --label NAME")  # ours
+    import socket
+
+    refused(["--headless", "--status-file", str(status), "--room"])  # one it reads: the computer's name
+    written = json.loads(status.read_text())
+    assert written["why_ended"] == "argument --room: expected one argument"
+    assert written["room"] == socket.gethostname()
     read = labels.Path.read_text
 
     def another_accounts(path, *args, **kwargs):

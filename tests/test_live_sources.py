@@ -811,8 +811,13 @@ def test_a_room_filmed_under_a_umask_that_lets_everyone_read_is_said(tmp_path, c
             os.umask(before)
         return said
 
+    with Recorder(tmp_path, sample_name="S001C001P001R002A121", config=RecorderConfig(min_free_bytes=1),
+                  source="simulated (simulation, seed 1, class fall_down, clip 0)") as simulated:
+        for i in range(3):
+            simulated.write(Frame(i / 30, np.zeros((36, 64, 3), np.uint8), [], i))
     assert said(tmp_path / "room.xef") == [True, False, False]
     assert said(clip.files.skeleton) == [True, False, False]
+    assert said(simulated.files.skeleton) == [False, False, False]  # nobody's room
     clip.files.skeleton.with_suffix(".json").unlink()  # as NTU's own clips come
     assert said(clip.files.skeleton) == [False, False, False]
 

@@ -202,6 +202,9 @@ def making(target: Path, wait_s: float) -> Iterator[None]:
     the folder cannot be locked, made here too (each write is whole or not at all, so two makers cost
     only time)."""
     lock = target.with_name(f"{target.name}.lock")
+    # Marked used first, as the files it guards are: a lock two months old was removed by another run's
+    # start (remove_unused) while held, and the next room made the file beside the one holding it.
+    mark_used(lock)
     with contextlib.ExitStack() as hold_lock:
         try:
             hold_lock.enter_context(held(lock, wait_s, waiting=lambda: log.info(

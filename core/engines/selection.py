@@ -31,7 +31,6 @@ import shutil
 import stat
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from importlib import metadata as distributions
 from pathlib import Path
@@ -249,8 +248,7 @@ def _remove_temporary_caches_of_ended_runs() -> None:
         made_by = re.fullmatch(rf"{_TEMPORARY_CACHE}(\d+)-\w+", folder.name)
         try:
             status = folder.lstat()
-            if (made_by is None or not stat.S_ISDIR(status.st_mode) or _process_running(int(made_by[1]),
-                                                                                           status.st_mtime)
+            if (made_by is None or not stat.S_ISDIR(status.st_mode) or _process_running(int(made_by[1]))
                     or (hasattr(os, "getuid") and status.st_uid != os.getuid())):
                 continue
         except OSError:
@@ -262,11 +260,23 @@ def _remove_temporary_caches_of_ended_runs() -> None:
                  removed)
 
 
-def _process_running(pid: int, since: float) -> bool:
-    """Whether the process `pid` may still be running. On Windows, where the only way to ask from here
-    (os.kill) would stop it, a folder untouched for a day counts as ended."""
-    if os.name == "nt":
-        return time.time() - since < 86400
+def _process_running(pid: int) -> bool:
+    """Whether the process `pid` may still be running (a number taken again since: kept, harmlessly; a
+    run in a container with PID numbers of its own would look ended, were /tmp shared with it)."""
+    if os.name == "nt":  # os.kill there would stop it: asked of the system instead
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        kernel32.OpenProcess.restype = ctypes.c_void_p
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:  # no such process; one of another account's is refused, and counts as running
+            return ctypes.get_last_error() == 5  # ERROR_ACCESS_DENIED
+        try:
+            code = ctypes.c_ulong()
+            kernel32.GetExitCodeProcess(ctypes.c_void_p(handle), ctypes.byref(code))
+            return code.value == 259  # STILL_ACTIVE: an ended process's handle lives while others hold it
+        finally:
+            kernel32.CloseHandle(ctypes.c_void_p(handle))
     try:
         os.kill(pid, 0)  # signal 0: nothing sent, only whether there is such a process
     except ProcessLookupError:
