@@ -205,7 +205,7 @@ def test_the_version_names_a_checkout_s_commit_and_its_changes(monkeypatch):
 
 
 def test_the_commit_is_read_without_a_lock_from_a_checkout_of_another_account_and_never_waited_on(
-    monkeypatch,
+    monkeypatch, tmp_path
 ):
     """The app's first log line asks git at every start: a checkout owned by another account (a service's)
     was refused as "dubious ownership", `git status` took the index lock an admin's `git pull` needs, and
@@ -214,6 +214,8 @@ def test_the_commit_is_read_without_a_lock_from_a_checkout_of_another_account_an
 
     import core.package_files as package_files
 
+    (tmp_path / ".git").mkdir()  # a checkout, wherever the tests run (an unpacked sdist has no .git)
+    monkeypatch.setattr(package_files, "PACKAGE_ROOT", tmp_path)
     asked = []
 
     def run(argv, **kwargs):
