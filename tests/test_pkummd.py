@@ -878,3 +878,18 @@ def test_pkummd_holds_each_pair_of_actors_out_whole(tmp_path: Path) -> None:
     assert recorded_data(old_nucla) == config_to_dict(load_config(nucla_gcn))["data"]
     with pytest.raises(ConfigError, match="pkummd_hold_out is one of actors, performance"):
         load_config(None, ["data.pkummd_hold_out=subject"])
+
+
+def test_an_interval_cut_from_a_converted_clip_keeps_its_first_frame_and_no_frame_after_it() -> None:
+    """A sidecar keeps interval times to 0.1 ms, frames their stamps to 1 us: 0005-L's kick, frames
+    377-423, came out as 378-423 (12.566667 s < 12.5667 s), and 12 of the folder's 24 intervals lost a
+    frame or took a background one, where a replay of the same clip labels every frame right."""
+    from training.data import Clip
+    from training.datasets.clips import _cut
+
+    stamps = np.round(np.arange(900) / 30, 6)
+    clip = Clip("S005C001P000R001A121", -1, stamps, np.zeros((900, 1, 25, 3), np.float32))
+    for first, last in ((377, 423), (217, 295)):
+        start, end = round(first / 30, 4), round((last + 1) / 30, 4)  # as the sidecar keeps them
+        kept = _cut(clip, start, end).timestamps
+        assert (round(kept[0] * 30), round(kept[-1] * 30)) == (first, last)

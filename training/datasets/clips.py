@@ -49,6 +49,7 @@ from recordings.argument_types import as_typed
 from recordings.clip import (
     EXPORT_STAGING,
     NTU_FPS,
+    TRUTH_TOLERANCE_S,
     ClipError,
     ClipPaths,
     Sidecar,
@@ -430,8 +431,11 @@ def clip_prepare_tasks(
 
 
 def _cut(clip: Clip, start: float, end: float) -> Clip:
-    """The frames of [start, end) (at least one) of a clip, its crops too."""
-    first = float(clip.timestamps[0])
+    """The frames of [start, end) (at least one) of a clip, its crops too. Read as a replay reads them
+    (recordings.clip): the sidecar rounds interval times to 0.1 ms, so a frame that starts an interval may
+    be stamped a hair before it; without the tolerance, 12 of a converted PKU-MMD folder's 24 intervals
+    lost their first frame or took a background frame after their last."""
+    first = float(clip.timestamps[0]) - TRUTH_TOLERANCE_S
     keep = np.flatnonzero((clip.timestamps - first >= start) & (clip.timestamps - first < end))
     if len(keep) == 0:
         keep = np.array([int(np.argmin(np.abs(clip.timestamps - first - start)))])
