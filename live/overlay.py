@@ -977,7 +977,18 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._panels_fit_px = self._people_area.viewport().height()
         room = self._panels_fit_px - margins.top() - margins.bottom()
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
-        if (short_px := len(order) * self._panel_px[PanelSize.TOP_ACTION] - room) > 0:
+        least_px = len(order) * self._panel_px[PanelSize.TOP_ACTION]
+        if self._room3d_hidden_for_people and least_px + ROOM3D_MIN_PX + 2 * LEND_SPARE_PX <= room:
+            self._room3d_hidden_for_people = False  # room again beside its least height: shown again
+            self.room3d.setVisible(True)
+        if (short_px := least_px - room) > 0:
+            if short_px > self._room3d_spare() and self.room3d is not None and self.room3d.isVisible():
+                # Even at its least height it leaves too little (six people on a 1024x600 tablet): the 3D
+                # panel goes until there is room, or the fifth and sixth person's actions and ALERTs were
+                # behind a scrollbar.
+                self._room3d_hidden_for_people = True
+                self.room3d.setVisible(False)
+                log.info("3D room panel hidden while %d people's actions need its height", len(order))
             self._room_from_3d(short_px)  # the panels have it from the next frame
         elif size is PanelSize.TOP_ACTION and order and not self._dragged and (
                 compact_px := len(order) * self._panel_px[PanelSize.COMPACT] - room + LEND_SPARE_PX
@@ -1052,6 +1063,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._right_column: QtWidgets.QSplitter | None = None  # the 3D panel over the people's
         self._lent_px = 0  # height the 3D panel gave the people's panels, given back once they need less
         self._dragged = False  # the column's split chosen by hand: lent from only for everyone's top action
+        self._room3d_hidden_for_people = False  # hidden by the window for everyone's action, not by key 3
         if (why_not := room3d.unavailable_reason()) is not None:
             log.info("no 3D room panel: %s", why_not)
             return people
@@ -1140,6 +1152,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def toggle_room3d(self) -> None:
         if self.room3d is not None:
+            self._room3d_hidden_for_people = False  # the user's choice from now on
             self.room3d.setVisible(not self.room3d.isVisible())
 
     def _boxes_now(self, body) -> np.ndarray | None:

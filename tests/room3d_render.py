@@ -215,6 +215,21 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
         asked = column.sizes()
         settle(app, 1.0)
         kept_by_hand = column.sizes() == asked
+    # A window too short for both top actions even beside the 3D panel's least height (six people on a
+    # tablet): the panel goes, and comes back once the window is tall enough again.
+    from live.overlay import ROOM3D_MIN_PX
+
+    made_way = None
+    if column is not None:
+        tall = window.size()
+        need_px = 2 * window._panel_px[PanelSize.TOP_ACTION] + ROOM3D_MIN_PX // 2
+        window.resize(tall.width(), tall.height() - (sum(column.sizes()) - need_px))
+        settle(app, 1.0)
+        hidden_when_short = not window.room3d.isVisible()
+        window.resize(tall)
+        settle(app, 1.0)
+        made_way = {"hidden_when_short": hidden_when_short, "shown_again": window.room3d.isVisible(),
+                    "column_px": sum(column.sizes()), "need_px": need_px}
     window.close()  # the pipeline stops on a thread of its own: wait for it before this process ends
     deadline = time.monotonic() + 60
     while window.summary is None and time.monotonic() < deadline:
@@ -223,7 +238,7 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
         "visible": visible, "hidden_after_key": hidden, "shown_after_second_key": shown_again,
         "panel_box": panel_box, "window_size": [window.width(), window.height()],
         "view_at": None if view_at is None else [view_at.x(), view_at.y()], "labelled": was_labelled,
-        "squeezed": squeezed, "kept_by_hand": kept_by_hand,
+        "squeezed": squeezed, "kept_by_hand": kept_by_hand, "made_way": made_way,
     }))
 
 

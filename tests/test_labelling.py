@@ -441,7 +441,7 @@ def test_an_ntu_clip_whose_frame_count_cannot_be_right_is_named_not_trained_for_
 
 
 def test_keys_mark_intervals_into_the_sidecar(tmp_path: Path, qtbot) -> None:
-    from PySide6 import QtCore
+    from PySide6 import QtCore, QtGui
 
     from recordings.clip import ClipRecording
     from recordings.marking import ClipMarker, MarkingWindow
@@ -454,6 +454,10 @@ def test_keys_mark_intervals_into_the_sidecar(tmp_path: Path, qtbot) -> None:
     window = MarkingWindow(recording.frames(), marker, draw_skeleton, fps=0.001, title="test")
     qtbot.addWidget(window)
     window.timer.stop()  # frames advance when the test says
+    # On the screen it opens on (offscreen's is 800x600): it was 1280x800 on a 1024x600 tablet, a quarter of
+    # the picture and the key line off it.
+    room = QtGui.QGuiApplication.primaryScreen().availableGeometry()
+    assert window.width() <= room.width() and window.height() <= room.height()
 
     def play(frames: int) -> None:
         for _ in range(frames):

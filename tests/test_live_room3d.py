@@ -476,6 +476,14 @@ def test_the_panel_gives_way_to_the_peoples_panels_where_they_would_not_fit(draw
     assert ROOM3D_MIN_PX <= squeezed["room3d_px"] < squeezed["room3d_dragged_px"]  # it gave way
 
 
+def test_the_panel_goes_where_even_its_least_height_leaves_too_little_and_comes_back(drawn: Path) -> None:
+    """Six people on a 1024x600 tablet: the 3D panel at its least height still left the fifth and sixth
+    person's actions (and ALERTs) behind a scrollbar."""
+    made_way = json.loads((drawn / "window.json").read_text())["made_way"]
+    assert made_way["hidden_when_short"], made_way
+    assert made_way["shown_again"], made_way
+
+
 def test_a_split_chosen_by_hand_stays_where_everyone_s_top_action_fits(drawn: Path) -> None:
     """The window lends the 3D panel's height to the people's panels for their attention bars, and gave
     it back: against a user's drag of the split, it moved the split the next frame."""
