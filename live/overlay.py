@@ -690,7 +690,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._panels_fit_px = -1  # the height of the people's column the panels were last sized for
         self._ended_at: float | None = None
         self._quit_asked_at: float | None = None  # monotonic time of a q that asked to be pressed again
-        self.setWindowTitle(f"Where to focus - live - {pipeline.source.name}")
+        # The room it watches first (--room; the computer's name by default): a nurse's screen with several
+        # rooms' windows, or its taskbar, told them apart only by their source.
+        room_name = f"{alerts.config.room} - " if alerts is not None and alerts.config.room else ""
+        self.setWindowTitle(f"Where to focus - {room_name}live - {pipeline.source.name}")
         screen = QtGui.QGuiApplication.primaryScreen()
         room = screen.availableGeometry() if screen is not None else None  # a laptop's 1366x768, say
         # 1500 x 760 at least where it fits, most of a larger screen (a wall screen across the room);

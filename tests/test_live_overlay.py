@@ -1188,11 +1188,14 @@ def test_a_window_that_can_raise_no_alert_says_so_for_as_long_as_it_runs(qtbot, 
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
     pipeline.start()
-    window = LiveWindow(pipeline, inputs.layout, alerts=AlertDispatcher(AlertConfig(classes=()), CLASSES))
+    window = LiveWindow(pipeline, inputs.layout,
+                        alerts=AlertDispatcher(AlertConfig(classes=(), room="Station 4 bed 2"), CLASSES))
     qtbot.addWidget(window)
     window.show()
     window.refresh()
     assert window.banner.isVisible() and window.banner.text().startswith("NO ALERTS")
+    # The room it watches, in its title (a screen of several rooms' windows, their taskbar entries).
+    assert window.windowTitle().startswith("Where to focus - Station 4 bed 2 - live - ")
     # A stronger banner takes its place (a computer not keeping up): the status line still says it.
     pipeline.set_paused(True)
     window.refresh()
