@@ -186,7 +186,12 @@ def place_labels(anchors: Sequence[np.ndarray], sizes: Sequence[tuple[float, flo
         candidates = np.asarray(anchor, np.float64) + raises[:, None] * np.array([0.0, 0.0, 1.0])
         uv, in_front = camera.project(candidates)
         u, v = uv[:, 0], uv[:, 1]
-        turned = u + width > camera.width  # would run off the right edge: ends at the point instead
+        # Ends at the point instead where starting there runs further off the panel (its right edge; and a
+        # label wider than the space on either side goes where less of it is cut: turned near the left
+        # edge of a narrow panel it lost its person's number off that edge).
+        cut_starting = np.maximum(0.0, -u) + np.maximum(0.0, u + width - camera.width)
+        cut_ending = np.maximum(0.0, width - u) + np.maximum(0.0, u - camera.width)
+        turned = cut_ending < cut_starting
         x0 = np.where(turned, u - width, u)
         boxes = np.stack([x0, v - height, x0 + width, v], axis=1)
         if not in_front[0]:
@@ -207,9 +212,10 @@ def fitted_labels(people: Sequence[PersonView], size_of: Callable[[str], tuple[f
                   camera: ViewCamera, bodies: Sequence[np.ndarray] = ()) -> list[tuple[str, LabelPlace]]:
     """Each labelled person's label and its place (`place_labels`): their short labels where the whole
     ones cannot all be placed clear of each other (six people in a panel made small to give their own
-    panels room printed "1: looks at full body 67%" over "5: looks at right hand 78%"), their numbers
-    where the short ones cannot either (a crowd standing close), or one over another's words is the price
-    of none. `people` have a label and an anchor."""
+    panels room printed "1: looks at full body 67%" over "5: looks at right hand 78%") or whole inside the
+    panel (one at the edge of a narrow panel lost its number off it), their numbers where the short ones
+    cannot either (a crowd standing close), or one over another's words is the price of none. `people`
+    have a label and an anchor."""
     anchors = [p.anchor + np.array([0.0, 0.0, 0.1 + 0.2 * p.weight]) for p in people]  # over marker or head
     fitted: list[tuple[str, LabelPlace]] = []
     tiers = ([p.label for p in people], [p.short_label for p in people], [p.number_label for p in people])
@@ -217,7 +223,8 @@ def fitted_labels(people: Sequence[PersonView], size_of: Callable[[str], tuple[f
         places = place_labels(anchors, [size_of(text) for text in texts], camera, bodies)
         fitted = list(zip(texts, places, strict=True))
         boxes = [place.box for place in places if np.isfinite(place.box).all()]
-        if not any(_covering(np.array([box]), boxes[:i]).any() for i, box in enumerate(boxes)):
+        cut = any(box[0] < 0 or box[2] > camera.width for box in boxes)  # wider than the panel has room for
+        if not cut and not any(_covering(np.array([box]), boxes[:i]).any() for i, box in enumerate(boxes)):
             break
     return fitted
 

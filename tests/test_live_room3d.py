@@ -310,6 +310,19 @@ def test_a_label_at_the_panels_edge_is_turned_inwards_not_cut() -> None:
     edges = room3d.place_labels(list(points), [(90.0, 12.0)] * 2, camera)
     assert [p.side for p in edges] == ["left", "right"]
     assert all(0 <= p.box[0] and p.box[2] <= 400 for p in edges)
+    # Wider than the room on either side of a person near the left edge (a narrow panel): it starts at the
+    # point, where less of it is cut. Turned, it lost the person's number off the left edge.
+    near_left = line[np.argmin(np.abs(across - 60))]
+    (place,) = room3d.place_labels([near_left], [(360.0, 12.0)], camera)
+    assert place.side == "left" and place.box[0] >= 0
+    # Where the whole label fits on neither side (182 px in a 250 px panel, 150 px from its left edge),
+    # the person gets the short one, whole, rather than the long one cut.
+    narrow = room3d.Orbit().view_camera(250, 200)
+    at = line[np.argmin(np.abs(narrow.project(line)[0][:, 0] - 150))]
+    person = room3d.PersonView(1, (200, 200, 200), np.zeros((0, 2, 3), np.float32), "full_body", 0.98,
+                               at - np.array([0.0, 0.0, 0.1 + 0.2 * 0.98]), 1)
+    [(text, place)] = room3d.fitted_labels([person], lambda text: (7.0 * len(text), 14.0), narrow)
+    assert text == "1: at body 98%" and 0 <= place.box[0] and place.box[2] <= 250
 
 
 def test_orbit_camera_is_pyqtgraphs_camera(qapp) -> None:
