@@ -964,7 +964,7 @@ def _seconds(text: str, option: str) -> float | None:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    labels = ClipLabels.open(args.clip, args.labels)
+    labels = ClipLabels.open(args.clip, args.labels, clearing=args.clear)
     labels.similar_ok = args.new_class
     starts, ends, classes = args.starts or [], args.ends or [], args.class_names or []
     if (starts or ends) and not classes:

@@ -67,6 +67,10 @@ class ClipError(ValueError):
     """A clip whose files are missing or disagree; the message names the file."""
 
 
+class DamagedIntervals(ClipError):
+    """A sidecar's intervals that do not read (an edit by hand): said with the way to label it again."""
+
+
 @dataclass(frozen=True)
 class ClipPaths:
     skeleton: Path
@@ -227,7 +231,7 @@ def parts_between_marks_in(clips: Iterable[Path]) -> tuple[set[Path], list[str]]
     return parts_between_marks(sidecars)
 
 
-def read_sidecar(path: Path | str) -> Sidecar:
+def read_sidecar(path: Path | str, *, intervals: bool = True) -> Sidecar:
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad's) is no damage
@@ -289,12 +293,14 @@ def read_sidecar(path: Path | str) -> Sidecar:
             )
         depth_file = path.with_name(depth["file"])
     timeline = None
-    if raw.get("intervals") is not None:
+    if intervals and raw.get("intervals") is not None:  # (not: read to clear them, DamagedIntervals)
         end = labelled_length_s(timestamps) + STORED_TIME_SLACK_S if len(timestamps) else 0.0
         try:
             timeline = Timeline.from_json(raw["intervals"], duration=end, source=str(path))
         except TimelineError as error:
-            raise ClipError(str(error)) from None
+            clip = path.with_suffix(".skeleton")
+            raise DamagedIntervals(f"{error}; python -m recordings label {clip} --clear removes the "
+                                   "clip's intervals, to label it again") from None
     for key, kind, what in (("label", str, "a class name"), ("action_id", int, "an A-number (121)"),
                             ("missing_color_frames", list, "a list of frame numbers")):
         value = raw.get(key)

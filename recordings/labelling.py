@@ -42,6 +42,7 @@ from recordings.clip import (
     NTU_FPS,
     ClipError,
     ClipPaths,
+    DamagedIntervals,
     body_ids,
     clip_paths,
     labelling_nobody,
@@ -107,13 +108,24 @@ class ClipLabels:
     similar_ok: bool = False  # a new class name close to a known one is taken as a typo and refused
     on_disk: bool = False  # the sidecar exists (it was there when opened, or it was saved)
     read_as: str | None = None  # the sidecar's digest as read (_digest): `save` refuses over a change since
+    unread_intervals: int = 0  # intervals that did not read, dropped to be cleared (`open(clearing=True)`)
 
     @classmethod
-    def open(cls, clip: Path | str, label_map: Path | str | None = None) -> ClipLabels:
+    def open(cls, clip: Path | str, label_map: Path | str | None = None, *, clearing: bool = False
+             ) -> ClipLabels:
+        """The clip's labels; `clearing`: they are about to be cleared, so intervals that do not read (an
+        edit by hand) are dropped rather than refused, which left no way to repair them but an editor."""
         paths = clip_paths(clip)
+        unread = 0
         read_as = _digest(paths.sidecar) if paths.sidecar is not None else None  # before it is read: a
         if paths.sidecar is not None:  # change in between makes `save` refuse, never lose it
-            sidecar = read_sidecar(paths.sidecar)  # checked: timestamps, intervals
+            try:
+                sidecar = read_sidecar(paths.sidecar)  # checked: timestamps, intervals
+            except DamagedIntervals:
+                if not clearing:
+                    raise
+                sidecar = read_sidecar(paths.sidecar, intervals=False)
+                unread = len(sidecar.raw["intervals"]) if isinstance(sidecar.raw["intervals"], list) else 1
             raw, path = dict(sidecar.raw), paths.sidecar
             timeline = sidecar.timeline
         else:
@@ -123,7 +135,7 @@ class ClipLabels:
         duration = labelled_length_s(timestamps)
         intervals = list(timeline.intervals) if timeline is not None else []
         return cls(paths, path, raw, duration, label_map_path(paths, label_map), intervals,
-                   on_disk=paths.sidecar is not None, read_as=read_as)
+                   on_disk=paths.sidecar is not None, read_as=read_as, unread_intervals=unread)
 
     def reread(self) -> None:
         """The labels as the sidecar holds them now: another editor (`recordings label` beside the
@@ -194,7 +206,8 @@ class ClipLabels:
         return removed
 
     def clear(self) -> int:
-        count, self.intervals = len(self.intervals), []
+        count, self.intervals = len(self.intervals) + self.unread_intervals, []
+        self.unread_intervals = 0
         return count
 
     def timeline(self) -> Timeline:

@@ -31,6 +31,28 @@ def record(folder: Path, name: str = "live_20261130_083006", frames: int = 30) -
     return rec.files.skeleton
 
 
+def test_intervals_damaged_by_hand_are_cleared_by_label_which_the_error_names(tmp_path: Path, capsys) -> None:
+    """A sidecar edited by hand to an empty interval, or one past the clip: training refused it (right),
+    but so did `label --remove` and `--clear`, and the error said nothing of what to do."""
+    import json
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "0.5", "--to", "1.5"]) == 0
+    sidecar = clip.with_suffix(".json")
+    raw = json.loads(sidecar.read_text())
+    raw["intervals"] = [{"start": 1.0, "end": 1.0, "label": "patient fell"},
+                        {"start": 2.0, "end": 80.0, "label": "patient fell"}]
+    sidecar.write_text(json.dumps(raw))
+    capsys.readouterr()
+    assert main(["label", str(clip), "--remove", "1"]) == 2
+    said = capsys.readouterr().err
+    assert f"python -m recordings label {clip} --clear removes the clip's intervals" in said
+    assert main(["label", str(clip), "--clear", "--class", "patient fell", "--from", "1", "--to", "2"]) == 0
+    assert "removed 2 interval(s)" in capsys.readouterr().out
+    assert [(i.start, i.end) for i in read_sidecar(sidecar).timeline.intervals] == [(1.0, 2.0)]
+
+
 def test_an_interval_to_the_end_of_a_clip_is_read_back_by_label_itself(tmp_path: Path) -> None:
     """`--to end` of a 30 fps clip of 362 frames ends at 12.06667 s, stored rounded as 12.0667: label's own
     next reading refused it as past the clip's end, and the clip's labels could not be listed, removed or
