@@ -45,6 +45,7 @@ Only the standard library (urllib): one POST at a time needs no HTTP client depe
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import http.client
 import json
 import logging
@@ -374,6 +375,27 @@ def queue_problem(path: Path) -> str | None:
     return None
 
 
+def _retry_after_s(value: str | None) -> float | None:
+    """A Retry-After header's seconds from now (RFC 9110: delay-seconds or an HTTP date); None where absent
+    or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time()) if when.tzinfo is not None else None
+
+
+def _one_line(text: str) -> str:
+    """`text` with its control characters escaped: an endpoint's reply quoted in a log line cannot break it
+    into two, or forge one."""
+    return "".join(repr(c)[1:-1] if ord(c) < 32 or ord(c) == 127 else c for c in text)
+
+
 def _not_ours_to_write(file: Path) -> str:
     """Why this account may not write `file`: another account's (made by a run as root, say, or by IT for
     the service account), which "read-only" sent the reader to its mode bits, or read-only."""
@@ -672,6 +694,7 @@ class AlertDelivery:
         self.rejected = 0
         self.failures = 0  # failed attempts (each retried)
         self.current_backoff_s = 0.0  # the wait after the latest failure; 0 while deliveries succeed
+        self._asked_to_wait_s: float | None = None  # a 429 / 503's Retry-After, for the next wait
         # The POST under way's (the sender thread's, each POST its own), read by the handlers' do_open.
         self._post_deadline: _PostDeadline | None = None
         handlers = [_RefuseRedirects, _DeadlineHTTP(self), _DeadlineHTTPS(self)]
@@ -1133,6 +1156,9 @@ class AlertDelivery:
         self._streak += 1
         delay = min(self.config.backoff_s * 2 ** (self._streak - 1), self.config.max_backoff_s)
         delay *= 1.0 + self.config.jitter * (2.0 * random.random() - 1.0)
+        if self._asked_to_wait_s is not None:  # the receiver's Retry-After, as far as max_backoff_s
+            delay = max(delay, min(self._asked_to_wait_s, self.config.max_backoff_s))
+            self._asked_to_wait_s = None
         self.current_backoff_s = delay
         now = time.monotonic()
         if self._streak == 1:
@@ -1227,7 +1253,8 @@ class AlertDelivery:
             return Outcome.DELIVERED, response.status, f"HTTP {response.status}"
         except urllib.error.HTTPError as error:
             status = error.code
-            location = error.headers.get("Location") if error.headers is not None else None
+            headers = error.headers if error.headers is not None else {}
+            location, retry_after = headers.get("Location"), headers.get("Retry-After")
             error.close()
             if 300 <= status < 400:
                 # Shown as the alert URL is: a proxy moving http:// to https:// keeps the URL's key.
@@ -1238,10 +1265,15 @@ class AlertDelivery:
             if status in MISCONFIGURED_STATUSES:
                 return Outcome.MISCONFIGURED, status, f"HTTP {status}"
             if status >= 500 or status in RETRY_STATUSES:
-                return Outcome.RETRY, status, f"HTTP {status}"
+                # A receiver rate-limiting (429) or overloaded (503) says when to come back: kept to, up to
+                # max_backoff_s (a fall must not wait longer than any other retry makes it).
+                later = self._asked_to_wait_s = _retry_after_s(retry_after)
+                return Outcome.RETRY, status, f"HTTP {status}" + (
+                    f", asked to try again in {later:g} s" if later is not None else "")
             return Outcome.REJECTED, status, f"HTTP {status}"
         # Refused, reset, timed out, DNS (URLError is an OSError); a reply cut off or not HTTP at all (a
         # proxy restarting: http.client.HTTPException) is no answer either, not a rejection.
         except (OSError, ValueError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
-            return Outcome.RETRY, None, f"{type(reason).__name__}: {reason}"
+            # The endpoint's own bytes (not HTTP: "SSH-2.0-OpenSSH_9.0\r\n") in one log line, escaped.
+            return Outcome.RETRY, None, _one_line(f"{type(reason).__name__}: {reason}")

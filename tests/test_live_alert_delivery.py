@@ -81,7 +81,12 @@ class Endpoint:
                     self.wfile.write(b"garbage\r\n")
                     self.close_connection = True
                     return
+                retry_after = None
+                if str(status).startswith("429 after "):  # "come back in N s"
+                    status, retry_after = 429, str(status).removeprefix("429 after ")
                 self.send_response(int(status))
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
                 if 300 <= int(status) < 400:
                     # Relative, with the key a proxy keeps when it moves http:// to https://.
                     self.send_header("Location", "/moved?api_key=MOVEDKEY")
@@ -347,6 +352,29 @@ def test_an_answer_that_is_not_about_the_alert_keeps_it_for_a_retry_and_delivers
     assert endpoint.ids() == [key] * (refusals + 1)  # the same alert again, with its key
     assert delivery.delivered == 1 and delivery.rejected == 0 and delivery.failures == refusals
     assert [r["op"] for r in records(tmp_path / "alerts.jsonl")] == ["queued", "delivered"]
+
+
+def test_a_receiver_that_asks_to_be_left_a_while_is_and_what_it_says_stays_on_one_log_line(
+    endpoint, tmp_path, caplog
+):
+    """A receiver rate-limiting (429, Retry-After) was sent the same alert again at +1, +2, +4, +8 s; it
+    is left as long as it asks, up to max_backoff_s. A reply that is not HTTP was quoted into the log with
+    its line break, which split the line (an endpoint could forge one)."""
+    arrived: list[float] = []
+    answers = iter(["429 after 1", "429 after 100", "garbage", 200])
+    endpoint.answer = lambda body: (arrived.append(time.monotonic()), next(answers))[1]
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, backoff_s=0.05, max_backoff_s=0.6))
+    with caplog.at_level(logging.DEBUG, logger="live.alert_delivery"):
+        delivery.submit(alert(1))
+        assert delivery.wait_delivered(10)
+    delivery.close()
+    waits = [later - earlier for earlier, later in zip(arrived, arrived[1:], strict=False)]
+    assert waits[0] >= 0.55 and waits[1] >= 0.55  # asked for 1 s and 100 s: max_backoff_s, 0.6 s, each
+    assert waits[2] < 0.5  # not asked: the doubling alone
+    said = [r.getMessage() for r in caplog.records if "garbage" in r.getMessage()]
+    assert said and all("\n" not in s and "\r" not in s and "garbage\\r\\n" in s for s in said)
+    assert any("HTTP 429, asked to try again in 1 s" in r.getMessage() for r in caplog.records)
 
 
 def test_each_wait_before_a_retry_is_spread_by_the_jitter(endpoint, tmp_path, monkeypatch):
