@@ -269,10 +269,21 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     site = tmp_path / "site"
     for session in (1, 2, 3):
         _record(site, session, "raise both arms")
+    # A take stopped at once (0.5 s): shorter than the 0.8 s of a person the app needs of a 1 s window.
+    from recordings.labels import read_label_map
+
+    config = RecorderConfig(min_free_bytes=1, naming=ClipNaming(setup=3))
+    with Recorder(site, label="raise both arms", label_map=read_label_map(site / "labels.txt"),
+                  config=config) as rec:
+        for i in range(5):
+            rec.write(make_frame(i, i / 10))
     quick = QUICK_POSE
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
                      *quick]) == 0  # fmt: skip
     out = capsys.readouterr().out
+    assert (f"WARNING: 1 clip(s) shorter than the 0.8 s of a person the app needs for a decision (1 s "
+            f"windows): padded to train, they teach little; record longer takes ({rec.files.skeleton.stem})"
+            ) in out
     assert "base.pt is skeleton-only: preparing the clips' skeletons (no crops)" in out
     assert "taught by" in out and "fine-tuning trains without a teacher" in out
     assert "[pose] starts from" in out and "[head]" not in out and "[finetune] wrote" in out
@@ -723,3 +734,28 @@ def test_a_lower_threshold_over_the_base_models_end_threshold_is_taken() -> None
     base = load_checkpoint(checkpoints / "pku_interactions.pt")
     config = load_config(None, ["decisions.threshold=0.25"], base=base_train_config(base))
     assert config.decisions.threshold == 0.25
+
+
+def test_site_classes_that_are_one_name_written_two_ways_are_warned_of() -> None:
+    """'Patient Fell', 'patient fell', 'patient  fell ' and 'patient_fell', each added with --new-class,
+    trained as four classes competing for one action's windows, without a word."""
+    from training.finetune import close_pairs
+
+    said = close_pairs(["Patient Fell", "patient fell", "patient  fell ", "patient_fell", "wave", "walk"])
+    assert len(said) == 6  # every pair of the four; wave and walk are two actions
+    assert said[0].startswith("the site's classes 'Patient Fell' and 'patient fell' are close in words")
+    assert close_pairs(["drink", "wave", "patient fell"]) == []
+
+
+def test_a_class_of_one_session_is_said_to_go_unjudged_by_validation(tmp_path: Path, capsys) -> None:
+    """'jog' in one session, 'wave' in three: jog's clips all trained (right), and validation printed
+    "jog 0" in its table with no word that it was never measured."""
+    for session in (1, 2, 3):
+        _record(tmp_path, session, "wave")
+    _record(tmp_path, 1, "jog")
+    data = DataConfig(dataset="clips", root=str(tmp_path), protocol="all", validation_fraction=0.34,
+                      classes=["wave", "jog"])
+    splits = clip_splits(data)
+    assert splits.validation and all(s.label == 0 for s in splits.validation)
+    assert ("[clips] jog: clips of one recording session only, all of them trained on, so the validation "
+            "figures say nothing of it") in capsys.readouterr().out

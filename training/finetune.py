@@ -55,6 +55,7 @@ from core.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION, sided_classes
+from core.window import MIN_COVERAGE
 from core.wording import first_few
 from recordings.argument_types import as_typed, package_file
 from recordings.labels import related_names, similar_names
@@ -163,6 +164,25 @@ def second_names(new: list[str], base_classes: list[str]) -> list[str]:
             f"it is learnt beside it, competing for the same windows. To teach {related[0]!r} with the "
             f"site's clips instead, label them {related[0]!r}"
             for name in new if (related := related_names(name, known))]
+
+
+def close_pairs(names: list[str]) -> list[str]:
+    """A line for each pair of the site's classes that are one name written two ways ("Patient Fell",
+    "patient  fell", "patient_fell", each added with --new-class): learnt as classes of their own, they
+    split one action's clips and compete for its windows."""
+    said: list[str] = []
+    for i, name in enumerate(names):
+        close = set(similar_names(name, names[:i])) | {n for n in names[:i] if _words(n) == _words(name)}
+        for other in (n for n in names[:i] if n in close):
+            said.append(f"the site's classes {other!r} and {name!r} are close in words: learnt as two "
+                        "classes, they split one action's clips and compete for its windows; if they are "
+                        "one action, label its clips with one name (python -m recordings label)")
+    return said
+
+
+def _words(name: str) -> str:
+    """A class name with case, spaces and underscores set aside."""
+    return " ".join(name.lower().replace("_", " ").split())
 
 
 def held_out_sequences(base: Checkpoint, rehearsal: list[LabelledClip]) -> list[str]:
@@ -331,6 +351,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     if not args.replace_classes:  # (with it, the base's classes go: nothing competes)
         for note in second_names([n for n in new if n in site_named], base.class_names):
             say(f"[finetune] note: {note}")
+    for note in close_pairs([n for n in new if n in site_named]):
+        say(f"[finetune] WARNING: {note}")
     if not set(site_named):
         raise DatasetError(f"{args.clips}: no labelled clips of the site (python -m recordings label)")
     # Rehearsal is for keeping the base's classes: a class only rehearsal clips bring is a new class all
@@ -345,6 +367,13 @@ def run_finetune(args: argparse.Namespace) -> int:
             f"--rehearse DIR (for the bundled demo model: python -m recordings synth --out DIR "
             f"--clips-per-class 20; for pku_interactions.pt: PKU-MMD sequences, python -m recordings "
             f"convert SEQUENCE DIR), or drop them with --replace-classes")
+    # The app decides only on a window it has most of (core.window.MIN_COVERAGE): a clip shorter than that
+    # trained padded, and was validated, without a word.
+    least_s = MIN_COVERAGE * base.preprocessing.window.duration_s
+    if short := [c.task.name for c in clips if c.folder == 0 and c.duration < least_s]:
+        say(f"[finetune] WARNING: {len(short)} clip(s) shorter than the {least_s:.1f} s of a person the app "
+            f"needs for a decision ({base.preprocessing.window.duration_s:g} s windows): padded to train, "
+            f"they teach little; record longer takes ({first_few(short, 3)})")
     has_intervals = any(c.timeline is not None for c in clips)
     if NO_ACTION in classes and not has_intervals:
         say(f"[finetune] note: no clip marks where its actions are (intervals), so {NO_ACTION!r} gets no "

@@ -598,6 +598,15 @@ def clip_splits(data: DataConfig) -> Splits:
             loader = LabelledClipLoader(clip.task, label, None, None, data.max_bodies, cache)
             pool.append(ClipSource(clip.task.name, label, loader, group))
     train, validation, notes = hold_out_sessions(pool, data.validation_fraction, data.split_seed)
+    if validation:  # a class of one session keeps it for training: said, or its empty row read as judged
+        judged = {c for s in validation for c in s.group["classes"]}
+        unjudged = [classes[c] for c in sorted({c for s in train for c in s.group["classes"]} - judged)
+                    if classes[c] != NO_ACTION]
+        if unjudged:
+            notes.append(f"{first_few(unjudged, 5)}: clips of one recording session only, all of them "
+                         "trained on, so the validation figures say nothing of "
+                         f"{'it' if len(unjudged) == 1 else 'them'} (record another session: a second "
+                         "live --record run, or --session N)")
     for note in notes if is_main_process() else ():
         print(f"[clips] {note}")
     return Splits(
