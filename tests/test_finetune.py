@@ -79,6 +79,8 @@ def test_whole_sessions_are_held_out_and_every_class_keeps_one_for_training() ->
     assert len(notes) == 1 and "rehearsal folder 1" in notes[0] and "flatter" in notes[0]
     again = hold_out_sessions(pool, 0.25, seed=0)[1]
     assert [s.name for s in again] == [s.name for s in validation]
+    # One clip: none held out, so not "validation clips are drawn at random" before "0 validation clips".
+    assert hold_out_sessions([_source("one", 1, 0)], 0.25, seed=0)[1:] == ([], [])
 
 
 def test_a_session_holding_the_only_example_of_a_later_class_stays_in_training() -> None:

@@ -1886,7 +1886,8 @@ def test_own_clips_use_the_label_map(tmp_path: Path, shared_data: Path) -> None:
     assert labels == {"S001C001P001R001A001": 0, "S002C001P003R001A003": 1, "S001C001P001R001A011": 2}
     (root / "labels.txt").write_text("A001\tdrink water\nA003\tbrushing teeth\n")
     with pytest.raises(
-        DatasetError, match=r"S001C001P001R001A011.skeleton: action A011 is not in the label map"
+        DatasetError, match=r"S001C001P001R001A011.skeleton: action A011 is not in the label map .*: add the "
+                            r"class to it, label the clip with python -m recordings label .* --class NAME"
     ):
         clip_splits(config.data)
 

@@ -128,9 +128,13 @@ def _whole_clip_class(
     if action is None:
         return None
     if action not in labels:
+        # Named by its A-number alone: an NTU RGB+D clip dropped into the site's folder, say (A001 drink
+        # water), which the site's labels.txt (A121 and up) does not name.
         raise DatasetError(
             f"{paths.sidecar or paths.skeleton}: action A{action:03d} is not in the label map {map_path} "
-            f"(which has {', '.join(f'A{a:03d}' for a in labels.action_ids[:10])})"
+            f"(which has {', '.join(f'A{a:03d}' for a in labels.action_ids[:10])}): add the class to it, "
+            f"label the clip with python -m recordings label {as_typed(paths.skeleton)} --class NAME, or "
+            "move it out of the folder"
         )
     return labels.name(action)
 
@@ -154,6 +158,9 @@ def _session(paths: ClipPaths, raw: dict | None, number: int) -> int:
     return -1 - number  # nothing says: the clip is a session of its own
 
 
+_SAID_UNFINISHED: set[tuple[str, tuple[Path, ...]]] = set()  # (folder, its unfinished recordings) said
+
+
 def read_clip_folder(
     root: str | Path, label_map: str | Path | None = None, *, folder: int = 0, prefix: str = ""
 ) -> tuple[list[LabelledClip], list[Path]]:
@@ -162,7 +169,9 @@ def read_clip_folder(
     clips = find_clips(root)
     unfinished = sorted(p for p in Path(root).rglob(f"*{PARTIAL_SUFFIX}")
                         if p.is_dir() and p.name != EXPORT_STAGING)
-    if unfinished:  # not clips yet (find_clips): said, as `recordings list` does
+    said = (str(Path(root).resolve()), tuple(unfinished))
+    if unfinished and said not in _SAID_UNFINISHED:  # not clips yet (find_clips): said, as `recordings
+        _SAID_UNFINISHED.add(said)  # list` does; once, not at each of a fine-tune's reads of the folder
         log.warning("%s: %d recording(s) not finished, left out (%s): being recorded, or interrupted "
                     "(python -m recordings recover FOLDER finishes those, or says what to do)", root,
                     len(unfinished), first_few([str(p.relative_to(root)) for p in unfinished], 3))
@@ -526,8 +535,9 @@ def hold_out_sessions(
             train += [members[i] for i in kept]
             validation += [members[i] for i in held]
             where = "the site's clips" if folder == 0 else f"rehearsal folder {folder}"
-            notes.append(f"{where}: every clip is from one recording session, so validation clips are drawn "
-                         f"at random from them and their validation figures flatter the model")
+            if len(held):  # (none held: one clip of a class, say; what trains without validation says it)
+                notes.append(f"{where}: every clip is from one recording session, so validation clips are "
+                             "drawn at random from them and their validation figures flatter the model")
             continue
         held = held_sessions(sessions, fraction, np.random.default_rng([seed, folder]))
         for key in sorted(sessions):
