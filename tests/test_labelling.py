@@ -51,6 +51,9 @@ def test_intervals_damaged_by_hand_are_cleared_by_label_which_the_error_names(tm
     assert main(["label", str(clip), "--clear", "--class", "patient fell", "--from", "1", "--to", "2"]) == 0
     assert "removed 2 interval(s)" in capsys.readouterr().out
     assert [(i.start, i.end) for i in read_sidecar(sidecar).timeline.intervals] == [(1.0, 2.0)]
+    # Shorter than a frame (0.1 s here): refused, not trained as a class no frame carries.
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "2.51", "--to", "2.52"]) == 2
+    assert "no frame of the clip lies in the new interval 2.510-2.520 s" in capsys.readouterr().err
 
 
 def test_an_interval_to_the_end_of_a_clip_is_read_back_by_label_itself(tmp_path: Path) -> None:

@@ -127,8 +127,13 @@ def test_what_other_tools_cannot_read_is_said_not_written(tmp_path: Path, capsys
     clips = tmp_path / "clips"
     clip = record(clips, 120, bodies=lambda i: 0 if i < 60 else 2)
     assert main(["label", str(clip), "--class", "patient fell", "--from", "0", "--to", "1.5",
-                 "--class", "patient fell", "--from", "2", "--to", "3.9",
-                 "--class", "drinking", "--from", "3.91", "--to", "3.92"]) == 0  # frames at 3.9 and 3.933
+                 "--class", "patient fell", "--from", "2", "--to", "3.9"]) == 0
+    # Frames at 3.9 and 3.933: one between them, as an earlier version of label let in (it now refuses).
+    sidecar = clip.with_suffix(".json")
+    raw = json.loads(sidecar.read_text())
+    raw["intervals"].append({"start": 3.91, "end": 3.92, "label": "drinking"})
+    sidecar.write_text(json.dumps(raw))
+    (clips / "labels.txt").write_text((clips / "labels.txt").read_text() + "A122\tdrinking\n")
     assert main(["export", str(clips), str(tmp_path / "out"), "--max-frames", "30"]) == 1
     err = capsys.readouterr().err
     # The first interval's 45 frames are two pieces, both before anybody came into view.
