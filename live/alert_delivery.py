@@ -381,19 +381,19 @@ def _retry_after_s(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # (str.isdigit takes '²', which float() refuses)
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return max(0.0, when.timestamp() - time.time()) if when.tzinfo is not None else None
 
 
 def _one_line(text: str) -> str:
-    """`text` with its control characters escaped: an endpoint's reply quoted in a log line cannot break it
-    into two, or forge one."""
-    return "".join(repr(c)[1:-1] if ord(c) < 32 or ord(c) == 127 else c for c in text)
+    """`text` with what is not printable escaped (control characters, NEL, the line and paragraph
+    separators): an endpoint's reply quoted in a log line cannot break it into two, or forge one."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _not_ours_to_write(file: Path) -> str:

@@ -99,6 +99,9 @@ ROOM3D_MIN_PX = 120
 # Lent beyond what the panels need, and kept when they need less: a pixel lost (a banner's line) does not
 # drop them to a smaller size for a frame, nor a pixel won give height back and forth.
 LEND_SPARE_PX = 8
+# The 3D panel hidden for everyone's action comes back once they have fitted beside it this long: a body
+# lost for a frame (six people in view, then five) would otherwise show and hide it again and again.
+ROOM3D_BACK_AFTER_S = 10.0
 NO_ACTION_GREY = (150, 150, 150)  # the background class is shown, quietly, never as an action
 # Below this share of a person's joints tracked over the window (live.worker.Decision.tracked), their label
 # says the pose is guessed: a person in full view has 0.8-1 (the Kinect infers occluded hands often).
@@ -981,17 +984,23 @@ class LiveWindow(QtWidgets.QMainWindow):
         room = self._panels_fit_px - margins.top() - margins.bottom()
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         least_px = len(order) * self._panel_px[PanelSize.TOP_ACTION]
-        if self._room3d_hidden_for_people and least_px + ROOM3D_MIN_PX + 2 * LEND_SPARE_PX <= room:
-            self._room3d_hidden_for_people = False  # room again beside its least height: shown again
-            self.room3d.setVisible(True)
+        clock = time.monotonic()  # (not the stream's time, which a looped replay starts again)
+        if self._room3d_hidden_for_people is not None:
+            if least_px + ROOM3D_MIN_PX + 2 * LEND_SPARE_PX > room:
+                self._room3d_hidden_for_people = clock  # still needed: room again is counted from here
+            elif clock - self._room3d_hidden_for_people >= ROOM3D_BACK_AFTER_S:
+                self._room3d_hidden_for_people = None  # room beside its least height for a while: back
+                self.room3d.setVisible(True)
         if (short_px := least_px - room) > 0:
-            if short_px > self._room3d_spare() and self.room3d is not None and self.room3d.isVisible():
+            if (short_px > self._room3d_spare() and self.room3d is not None and self.room3d.isVisible()
+                    and not self._room3d_chosen):
                 # Even at its least height it leaves too little (six people on a 1024x600 tablet): the 3D
-                # panel goes until there is room, or the fifth and sixth person's actions and ALERTs were
-                # behind a scrollbar.
-                self._room3d_hidden_for_people = True
+                # panel goes while there is no room, or the fifth and sixth person's actions and ALERTs
+                # were behind a scrollbar.
+                self._room3d_hidden_for_people = clock
                 self.room3d.setVisible(False)
-                log.info("3D room panel hidden while %d people's actions need its height", len(order))
+                log.info("3D room panel hidden while %d people's actions need its height (back once they "
+                         "fit beside it for %.0f s; key 3 shows it)", len(order), ROOM3D_BACK_AFTER_S)
             self._room_from_3d(short_px)  # the panels have it from the next frame
         elif size is PanelSize.TOP_ACTION and order and not self._dragged and (
                 compact_px := len(order) * self._panel_px[PanelSize.COMPACT] - room + LEND_SPARE_PX
@@ -1066,7 +1075,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._right_column: QtWidgets.QSplitter | None = None  # the 3D panel over the people's
         self._lent_px = 0  # height the 3D panel gave the people's panels, given back once they need less
         self._dragged = False  # the column's split chosen by hand: lent from only for everyone's top action
-        self._room3d_hidden_for_people = False  # hidden by the window for everyone's action, not by key 3
+        # When the window last needed the 3D panel's height for everyone's action (None: not hidden for it).
+        self._room3d_hidden_for_people: float | None = None
+        self._room3d_chosen = False  # shown by key 3 while hidden for the panels: never hidden for them again
         if (why_not := room3d.unavailable_reason()) is not None:
             log.info("no 3D room panel: %s", why_not)
             return people
@@ -1155,7 +1166,10 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def toggle_room3d(self) -> None:
         if self.room3d is not None:
-            self._room3d_hidden_for_people = False  # the user's choice from now on
+            # Shown while it was hidden for the panels: the user wants it, and it is not hidden for them again
+            # (the next frame hid it at once).
+            self._room3d_chosen |= self._room3d_hidden_for_people is not None
+            self._room3d_hidden_for_people = None
             self.room3d.setVisible(not self.room3d.isVisible())
 
     def _boxes_now(self, body) -> np.ndarray | None:

@@ -223,10 +223,18 @@ def fitted_labels(people: Sequence[PersonView], size_of: Callable[[str], tuple[f
         places = place_labels(anchors, [size_of(text) for text in texts], camera, bodies)
         fitted = list(zip(texts, places, strict=True))
         boxes = [place.box for place in places if np.isfinite(place.box).all()]
-        cut = any(box[0] < 0 or box[2] > camera.width for box in boxes)  # wider than the panel has room for
+        # Cut although its person is in view (one partly out of view is cut whatever its words): shorter
+        # words would fit, for all, as labels go by tiers.
+        cut = any((box[0] < 0 or box[2] > camera.width) and 0 <= _anchor_u(place) <= camera.width
+                  for place in places if np.isfinite(place.box).all() for box in [place.box])
         if not cut and not any(_covering(np.array([box]), boxes[:i]).any() for i, box in enumerate(boxes)):
             break
     return fitted
+
+
+def _anchor_u(place: LabelPlace) -> float:
+    """Where on the panel, across, a label's point is: its box's start, or its end where it is turned."""
+    return place.box[0] if place.side == "left" else place.box[2]
 
 
 def _covering(boxes: np.ndarray, others: Sequence[tuple[float, float, float, float]]) -> np.ndarray:

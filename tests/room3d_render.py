@@ -217,19 +217,29 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
         kept_by_hand = column.sizes() == asked
     # A window too short for both top actions even beside the 3D panel's least height (six people on a
     # tablet): the panel goes, and comes back once the window is tall enough again.
+    import live.overlay
     from live.overlay import ROOM3D_MIN_PX
 
     made_way = None
     if column is not None:
+        live.overlay.ROOM3D_BACK_AFTER_S = 0.5  # (10 s: a body lost for a frame does not bring it back)
         tall = window.size()
         need_px = 2 * window._panel_px[PanelSize.TOP_ACTION] + ROOM3D_MIN_PX // 2
-        window.resize(tall.width(), tall.height() - (sum(column.sizes()) - need_px))
+        short = QtCore.QSize(tall.width(), tall.height() - (sum(column.sizes()) - need_px))
+        window.resize(short)
         settle(app, 1.0)
         hidden_when_short = not window.room3d.isVisible()
         window.resize(tall)
+        settle(app, 1.5)
+        shown_again = window.room3d.isVisible()
+        # Key 3 while it is hidden for the panels: shown, and kept (it was hidden again the next frame).
+        window.resize(short)
         settle(app, 1.0)
-        made_way = {"hidden_when_short": hidden_when_short, "shown_again": window.room3d.isVisible(),
-                    "column_px": sum(column.sizes()), "need_px": need_px}
+        QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_3)
+        settle(app, 1.0)
+        made_way = {"hidden_when_short": hidden_when_short, "shown_again": shown_again,
+                    "kept_by_key": window.room3d.isVisible(), "column_px": sum(column.sizes()),
+                    "need_px": need_px}
     window.close()  # the pipeline stops on a thread of its own: wait for it before this process ends
     deadline = time.monotonic() + 60
     while window.summary is None and time.monotonic() < deadline:

@@ -557,14 +557,15 @@ def test_the_temporary_engine_folders_of_killed_runs_are_removed_by_the_next(
     killed = tmp_path / f"where-to-focus-engines-{ended.pid}-k2j3_x8"
     running = tmp_path / f"where-to-focus-engines-{os.getpid()}-a8b7c6d5"  # this process's: running
     older = tmp_path / "where-to-focus-engines-q1w2e3r4"  # an earlier version's name: whose, not known
-    for folder in (killed, running, older):
+    made_up = tmp_path / "where-to-focus-engines-99999999999999999999-x"  # os.kill raised OverflowError
+    for folder in (killed, running, older, made_up):
         folder.mkdir()
         (folder / f"demo-{SHA}-{CODE}.onnx").write_bytes(b"x" * 1000)
     with caplog.at_level(logging.INFO, logger="core.engines.selection"):
         made = selection._temporary_cache(tmp_path / "unwritable", "cannot be written (test)")
-    assert not killed.exists() and running.exists() and older.exists()
+    assert not killed.exists() and not made_up.exists() and running.exists() and older.exists()
     assert made.parent == tmp_path and made.name.startswith(f"where-to-focus-engines-{os.getpid()}-")
-    assert "removed 1 engine folder(s) of runs that were killed" in caplog.text
+    assert "removed 2 engine folder(s) of runs that were killed" in caplog.text
 
     # No temporary folder either (/tmp read-only): said as a warning, not only inside the engine line as
     # a backend that failed, PyTorch running it instead.

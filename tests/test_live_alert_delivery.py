@@ -377,6 +377,18 @@ def test_a_receiver_that_asks_to_be_left_a_while_is_and_what_it_says_stays_on_on
     assert any("HTTP 429, asked to try again in 1 s" in r.getMessage() for r in caplog.records)
 
 
+def test_a_retry_after_of_any_shape_is_read_or_set_aside_and_a_reply_is_escaped() -> None:
+    """'Retry-After: \u00b2' (a Latin-1 byte) passed str.isdigit and float() raised inside the answer's
+    handling: the alert was set aside as rejected, never sent again."""
+    from live.alert_delivery import _one_line, _retry_after_s
+
+    assert _retry_after_s("30") == 30.0 and _retry_after_s(" 0 ") == 0.0
+    for junk in ("\u00b2", "\u0663", "-5", "1.5", "soon", "", None, "Mon, 99 Foo 9999 99:99:99 GMT"):
+        assert _retry_after_s(junk) is None, junk
+    assert 0.0 <= _retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT") <= 0.0  # a date past: at once
+    assert _one_line("a\r\nb\x85c\u2028d\te") == "a\\r\\nb\\x85c\\u2028d\\te"
+
+
 def test_each_wait_before_a_retry_is_spread_by_the_jitter(endpoint, tmp_path, monkeypatch):
     # Rooms restarted together (a power cut on the ward) must not all retry in the same instant: each
     # wait is the doubled delay times 1 + jitter * (2 * random() - 1).

@@ -323,6 +323,14 @@ def test_a_label_at_the_panels_edge_is_turned_inwards_not_cut() -> None:
                                at - np.array([0.0, 0.0, 0.1 + 0.2 * 0.98]), 1)
     [(text, place)] = room3d.fitted_labels([person], lambda text: (7.0 * len(text), 14.0), narrow)
     assert text == "1: at body 98%" and 0 <= place.box[0] and place.box[2] <= 250
+    # Someone partly out of view, their point off the panel, is cut whatever their words: the others keep
+    # their whole labels (all were turned to numbers).
+    outside = room3d.PersonView(2, (200, 200, 200), np.zeros((0, 2, 3), np.float32), "full_body", 0.9,
+                                line[np.argmin(np.abs(across + 30))] - np.array([0.0, 0.0, 0.28]), 2)
+    inside = room3d.PersonView(1, (200, 200, 200), np.zeros((0, 2, 3), np.float32), "full_body", 0.9,
+                               line[np.argmin(np.abs(across - 200))] - np.array([0.0, 0.0, 0.28]), 1)
+    fitted = room3d.fitted_labels([inside, outside], lambda text: (7.0 * len(text), 14.0), camera)
+    assert fitted[0][0] == "1: looks at full body 90%"
 
 
 def test_orbit_camera_is_pyqtgraphs_camera(qapp) -> None:
@@ -495,6 +503,7 @@ def test_the_panel_goes_where_even_its_least_height_leaves_too_little_and_comes_
     made_way = json.loads((drawn / "window.json").read_text())["made_way"]
     assert made_way["hidden_when_short"], made_way
     assert made_way["shown_again"], made_way
+    assert made_way["kept_by_key"], made_way  # key 3 shows it, and it stays: the user's choice
 
 
 def test_a_split_chosen_by_hand_stays_where_everyone_s_top_action_fits(drawn: Path) -> None:

@@ -248,8 +248,10 @@ def _remove_temporary_caches_of_ended_runs() -> None:
         made_by = re.fullmatch(rf"{_TEMPORARY_CACHE}(\d+)-\w+", folder.name)
         try:
             status = folder.lstat()
-            if (made_by is None or not stat.S_ISDIR(status.st_mode) or _process_running(int(made_by[1]))
-                    or (hasattr(os, "getuid") and status.st_uid != os.getuid())):
+            # Another user's first, whose names anybody can make up in /tmp: only this user's are looked into.
+            if (made_by is None or not stat.S_ISDIR(status.st_mode)
+                    or (hasattr(os, "getuid") and status.st_uid != os.getuid())
+                    or _process_running(int(made_by[1]))):
                 continue
         except OSError:
             continue
@@ -262,7 +264,10 @@ def _remove_temporary_caches_of_ended_runs() -> None:
 
 def _process_running(pid: int) -> bool:
     """Whether the process `pid` may still be running (a number taken again since: kept, harmlessly; a
-    run in a container with PID numbers of its own would look ended, were /tmp shared with it)."""
+    run in a container with PID numbers of its own would look ended, were /tmp shared with it). A number
+    no process can have (a name made up) is no process."""
+    if not 0 < pid < 2**31:
+        return False
     if os.name == "nt":  # os.kill there would stop it: asked of the system instead
         import ctypes
 
