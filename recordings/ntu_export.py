@@ -48,6 +48,7 @@ from recordings.clip import (
     EXPORT_INDEX,
     EXPORT_STAGING,
     NTU_FPS,
+    TRUTH_TOLERANCE_S,
     ClipError,
     ClipPaths,
     find_clips,
@@ -222,7 +223,10 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                                     "one label map (--labels), into a new folder (this one keeps what is "
                                     "exported now)")
                     continue
-                inside = np.flatnonzero((timestamps >= action.start_s) & (timestamps < action.end_s))
+                # As a replay labels frames (TRUTH_TOLERANCE_S): an interval's times are kept to 0.1 ms, so
+                # the frame that starts it may be stamped a hair before it (dropped), or one after it in.
+                stamped = timestamps + TRUTH_TOLERANCE_S
+                inside = np.flatnonzero((stamped >= action.start_s) & (stamped < action.end_s))
                 if not len(inside):
                     problems.append(f"{where}: holds no frame of the clip; not exported")
                     continue

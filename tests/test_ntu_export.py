@@ -613,3 +613,17 @@ def test_a_clip_moved_away_from_its_label_map_is_said_to_be_so(tmp_path: Path, c
     assert "--labels names the map" in err
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out2"), "--labels",
                  str(tmp_path / "clips" / "labels.txt")]) == 0
+
+
+def test_an_exported_action_keeps_its_first_frame_and_no_frame_after_it(tmp_path: Path) -> None:
+    """An interval's times are kept to 0.1 ms, frames' to 1 us: a kick from frame 377 to 423 at 30 fps
+    (12.5667-14.1333 s) was exported from frame 378, as training cut it before (a replay labels 377)."""
+    clips = tmp_path / "clips"
+    with Recorder(clips, sample_name="live_20261207_150000", config=CONFIG) as rec:
+        for i in range(450):
+            rec.write(make_frame(i % 20, i / 30, colour=False))
+    assert main(["label", str(rec.files.skeleton), "--class", "kicking", "--from", f"{377 / 30:.4f}",
+                 "--to", f"{424 / 30:.4f}"]) == 0
+    assert main(["export", str(clips), str(tmp_path / "out"), "--max-frames", "300"]) == 0
+    (exported,) = (tmp_path / "out").glob("*.skeleton")
+    assert len(read_skeleton(exported).frames) == 47  # frames 377-423

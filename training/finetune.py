@@ -169,20 +169,20 @@ def second_names(new: list[str], base_classes: list[str]) -> list[str]:
 def close_pairs(names: list[str]) -> list[str]:
     """A line for each pair of the site's classes that are one name written two ways ("Patient Fell",
     "patient  fell", "patient_fell", each added with --new-class): learnt as classes of their own, they
-    split one action's clips and compete for its windows."""
+    split one action's clips and compete for its windows. Only the same words: names a letter apart are
+    as often two actions ('fall' and 'call', 'bed 1' and 'bed 2'), and --new-class said they are."""
     said: list[str] = []
     for i, name in enumerate(names):
-        close = set(similar_names(name, names[:i])) | {n for n in names[:i] if _words(n) == _words(name)}
-        for other in (n for n in names[:i] if n in close):
-            said.append(f"the site's classes {other!r} and {name!r} are close in words: learnt as two "
-                        "classes, they split one action's clips and compete for its windows; if they are "
-                        "one action, label its clips with one name (python -m recordings label)")
+        for other in (n for n in names[:i] if _words(n) == _words(name)):
+            said.append(f"the site's classes {other!r} and {name!r} are one name written two ways: learnt "
+                        "as two classes, they split one action's clips and compete for its windows; label "
+                        "its clips with one name (python -m recordings label)")
     return said
 
 
 def _words(name: str) -> str:
-    """A class name with case, spaces and underscores set aside."""
-    return " ".join(name.lower().replace("_", " ").split())
+    """A class name with case, spaces, hyphens and underscores set aside."""
+    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
 
 
 def held_out_sequences(base: Checkpoint, rehearsal: list[LabelledClip]) -> list[str]:
@@ -369,12 +369,19 @@ def run_finetune(args: argparse.Namespace) -> int:
             f"convert SEQUENCE DIR), or drop them with --replace-classes")
     # The app decides only on a window it has most of (core.window.MIN_COVERAGE): a clip shorter than that
     # trained padded, and was validated, without a word.
+    # Without no_action each interval is cut out as a clip of its own (training.datasets.clips), padded
+    # the same way.
     least_s = MIN_COVERAGE * base.preprocessing.window.duration_s
-    if short := [c.task.name for c in clips if c.folder == 0 and c.duration < least_s]:
-        say(f"[finetune] WARNING: {len(short)} clip(s) shorter than the {least_s:.1f} s of a person the app "
-            f"needs for a decision ({base.preprocessing.window.duration_s:g} s windows): padded to train, "
-            f"they teach little; record longer takes ({first_few(short, 3)})")
     has_intervals = any(c.timeline is not None for c in clips)
+    cut_out = not (NO_ACTION in classes and has_intervals)
+    short = [c.task.name for c in clips if c.folder == 0 and c.duration < least_s]
+    short += [f"{c.task.name} {i.start:.2f}-{i.end:.2f} s" for c in clips
+              if c.folder == 0 and c.timeline is not None and cut_out and c.duration >= least_s
+              for i in c.timeline.intervals if i.end - i.start < least_s]
+    if short:
+        say(f"[finetune] WARNING: {len(short)} clip(s) or action(s) shorter than the {least_s:.1f} s of a "
+            f"person the app needs for a decision ({base.preprocessing.window.duration_s:g} s windows): "
+            f"padded to train, they teach little; record longer takes ({first_few(short, 3)})")
     if NO_ACTION in classes and not has_intervals:
         say(f"[finetune] note: no clip marks where its actions are (intervals), so {NO_ACTION!r} gets no "
             f"examples; mark them (python -m recordings label CLIP --class X --from S --to S) to keep "

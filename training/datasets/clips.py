@@ -613,10 +613,10 @@ def clip_splits(data: DataConfig) -> Splits:
         unjudged = [classes[c] for c in sorted({c for s in train for c in s.group["classes"]} - judged)
                     if classes[c] != NO_ACTION]
         if unjudged:
-            notes.append(f"{first_few(unjudged, 5)}: clips of one recording session only, all of them "
-                         "trained on, so the validation figures say nothing of "
-                         f"{'it' if len(unjudged) == 1 else 'them'} (record another session: a second "
-                         "live --record run, or --session N)")
+            it = "it" if len(unjudged) == 1 else "them"
+            notes.append(f"{first_few(unjudged, 5)}: no clip of {it} is held out (holding out a session of "
+                         f"{it} would leave a class without training clips), so the validation figures say "
+                         f"nothing of {it}; clips of {it} from more recording sessions let one be held out")
     for note in notes if is_main_process() else ():
         print(f"[clips] {note}")
     return Splits(
