@@ -279,10 +279,20 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
                   config=config) as rec:
         for i in range(5):
             rec.write(make_frame(i, i / 10))
+    # An action marked where the sensor had lost its person (nobody in view after 2 s): trained silently.
+    with Recorder(site, sample_name="S004C001P001R001A121", config=RecorderConfig(min_free_bytes=1)) as lost:
+        for i in range(40):
+            lost.write(make_frame(i % 20, i / 10, bodies=1 if i < 20 else 0))
+    marked = ClipLabels.open(lost.files.skeleton)
+    marked.add("raise both arms", 0.5, 1.5)
+    marked.add("raise both arms", 2.5, 3.5)
+    marked.save()
     quick = QUICK_POSE
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
                      *quick]) == 0  # fmt: skip
     out = capsys.readouterr().out
+    assert ("WARNING: 1 labelled action(s) with nobody in view for most of their time, which teach their "
+            "class from empty windows: S004C001P001R001A121 2.50-3.50 s (raise both arms)") in out
     assert (f"WARNING: 1 clip(s) or action(s) shorter than the 0.8 s of a person the app needs for a "
             f"decision (1 s windows): padded to train, they teach little; record longer takes "
             f"({rec.files.skeleton.stem})") in out

@@ -51,6 +51,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from core.model.profiles import PROFILES, Aggregation
 from core.skeleton import KINECT_V2, layout_by_name
@@ -58,11 +60,12 @@ from core.timeline import NO_ACTION, sided_classes
 from core.window import MIN_COVERAGE
 from core.wording import first_few
 from recordings.argument_types import as_typed, package_file
+from recordings.clip import TRUTH_TOLERANCE_S
 from recordings.labels import related_names, similar_names
 from recordings.pkummd import is_sequence_path
 from training import distributed
 from training.ablations import network_config
-from training.cache import clips_with_nobody
+from training.cache import clips_with_nobody, load_clip
 from training.config import (
     ConfigError,
     DataConfig,
@@ -183,6 +186,24 @@ def close_pairs(names: list[str]) -> list[str]:
 def _words(name: str) -> str:
     """A class name with case, spaces, hyphens and underscores set aside."""
     return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
+
+
+def actions_without_anybody(clips: list[LabelledClip], cache: Path) -> list[str]:
+    """'CLIP 7.60-9.80 s (fall)' for each interval of `clips` in which a body is in view in fewer than half
+    its frames (from the prepared skeletons): a clip with nobody at all is left out and said, but an
+    action marked where the sensor lost its person trained silently."""
+    found: list[str] = []
+    for clip in clips:
+        if clip.timeline is None:
+            continue
+        prepared = load_clip(cache, clip.task.name, False)
+        seen = np.abs(prepared.joints).reshape(len(prepared.timestamps), -1).max(axis=1) > 0
+        stamps = prepared.timestamps - prepared.timestamps[0] + TRUTH_TOLERANCE_S
+        for interval in clip.timeline.intervals:
+            inside = (stamps >= interval.start) & (stamps < interval.end)
+            if inside.any() and seen[inside].mean() < 0.5:
+                found.append(f"{clip.task.name} {interval.start:.2f}-{interval.end:.2f} s ({interval.label})")
+    return found
 
 
 def held_out_sequences(base: Checkpoint, rehearsal: list[LabelledClip]) -> list[str]:
@@ -430,6 +451,11 @@ def run_finetune(args: argparse.Namespace) -> int:
                else "they come from the --rehearse clips: give those folders clips with people in them")
         raise DatasetError(f"nobody is in view in any clip of the new class(es) "
                            f"{', '.join(map(repr, untaught))} ({empty}): {fix}")
+    site_clips = [c for c in clips if c.folder == 0 and c.task.name not in nobody]
+    if empty_actions := actions_without_anybody(site_clips, cache):
+        say(f"[finetune] WARNING: {len(empty_actions)} labelled action(s) with nobody in view for most of "
+            f"their time, which teach their class from empty windows: {first_few(empty_actions, 3)} (mark "
+            "where the person is in view: python -m recordings label CLIP --list shows the intervals)")
 
     from training.datasets import build_splits  # after prepare: the splits read the cache's index
 
