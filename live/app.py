@@ -515,12 +515,12 @@ def _sensor_picture(source: SourceChoice) -> bool:
 
 
 def _site_clip(source: SourceChoice) -> bool:
-    """Whether the source is a clip of a site's room: one with a sidecar (research data has none) that
-    the simulator did not make."""
+    """Whether the source is a clip of a site's room: one with a sidecar (NTU's own clips have none) that
+    neither the simulator nor a conversion of a research dataset (PKU-MMD) made."""
     from recordings.synthetic import SIMULATED_SOURCE
 
-    sidecar = _clip_sidecar(source)
-    return bool(sidecar) and not str(sidecar.get("source", "")).startswith(SIMULATED_SOURCE)
+    made_by = str(_clip_sidecar(source).get("source", ""))
+    return bool(_clip_sidecar(source)) and not made_by.startswith((SIMULATED_SOURCE, "pkummd:"))
 
 
 def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:

@@ -818,6 +818,11 @@ def test_a_room_filmed_under_a_umask_that_lets_everyone_read_is_said(tmp_path, c
     assert said(tmp_path / "room.xef") == [True, False, False]
     assert said(clip.files.skeleton) == [True, False, False]
     assert said(simulated.files.skeleton) == [False, False, False]  # nobody's room
+    with Recorder(tmp_path, sample_name="S005C001P000R001A121", config=RecorderConfig(min_free_bytes=1),
+                  source="pkummd:0005-L.txt.xz") as converted:  # research data, as convert makes it
+        for i in range(3):
+            converted.write(Frame(i / 30, None, [], i))
+    assert said(converted.files.skeleton) == [False, False, False]
     clip.files.skeleton.with_suffix(".json").unlink()  # as NTU's own clips come
     assert said(clip.files.skeleton) == [False, False, False]
 
