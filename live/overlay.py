@@ -985,7 +985,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         least_px = len(order) * self._panel_px[PanelSize.TOP_ACTION]
         clock = time.monotonic()  # (not the stream's time, which a looped replay starts again)
-        if self._room3d_hidden_for_people is not None:
+        if least_px <= room:
+            self._room3d_chosen = False  # the crowd that key 3 kept it for is gone: the next may hide it
+        if self._room3d_hidden_for_people is not None:  # (hidden: `room` is the whole column's)
             if least_px + ROOM3D_MIN_PX + 2 * LEND_SPARE_PX > room:
                 self._room3d_hidden_for_people = clock  # still needed: room again is counted from here
             elif clock - self._room3d_hidden_for_people >= ROOM3D_BACK_AFTER_S:
@@ -1077,7 +1079,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._dragged = False  # the column's split chosen by hand: lent from only for everyone's top action
         # When the window last needed the 3D panel's height for everyone's action (None: not hidden for it).
         self._room3d_hidden_for_people: float | None = None
-        self._room3d_chosen = False  # shown by key 3 while hidden for the panels: never hidden for them again
+        self._room3d_chosen = False  # shown by key 3: not hidden for the panels until they fit beside it
         if (why_not := room3d.unavailable_reason()) is not None:
             log.info("no 3D room panel: %s", why_not)
             return people
@@ -1166,11 +1168,10 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def toggle_room3d(self) -> None:
         if self.room3d is not None:
-            # Shown while it was hidden for the panels: the user wants it, and it is not hidden for them again
-            # (the next frame hid it at once).
-            self._room3d_chosen |= self._room3d_hidden_for_people is not None
+            # Shown by the user: not hidden for the panels while they stay crowded (the next frame hid it).
             self._room3d_hidden_for_people = None
             self.room3d.setVisible(not self.room3d.isVisible())
+            self._room3d_chosen = self.room3d.isVisible()
 
     def _boxes_now(self, body) -> np.ndarray | None:
         """The part boxes on the frame shown (the decision's own boxes are a hop or more old)."""

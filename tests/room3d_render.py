@@ -222,7 +222,7 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
 
     made_way = None
     if column is not None:
-        live.overlay.ROOM3D_BACK_AFTER_S = 0.5  # (10 s: a body lost for a frame does not bring it back)
+        live.overlay.ROOM3D_BACK_AFTER_S = 2.0  # (10 s: a body lost for a frame does not bring it back)
         tall = window.size()
         need_px = 2 * window._panel_px[PanelSize.TOP_ACTION] + ROOM3D_MIN_PX // 2
         short = QtCore.QSize(tall.width(), tall.height() - (sum(column.sizes()) - need_px))
@@ -230,14 +230,17 @@ def live_window(app: QtWidgets.QApplication, out: Path) -> None:
         settle(app, 1.0)
         hidden_when_short = not window.room3d.isVisible()
         window.resize(tall)
-        settle(app, 1.5)
+        settle(app, 0.3)
+        hidden_a_while = not window.room3d.isVisible()  # room again, but not for long enough yet
+        settle(app, 2.5)
         shown_again = window.room3d.isVisible()
         # Key 3 while it is hidden for the panels: shown, and kept (it was hidden again the next frame).
         window.resize(short)
         settle(app, 1.0)
         QtTest.QTest.keyClick(window, QtCore.Qt.Key.Key_3)
         settle(app, 1.0)
-        made_way = {"hidden_when_short": hidden_when_short, "shown_again": shown_again,
+        made_way = {"hidden_when_short": hidden_when_short, "hidden_a_while": hidden_a_while,
+                    "shown_again": shown_again,
                     "kept_by_key": window.room3d.isVisible(), "column_px": sum(column.sizes()),
                     "need_px": need_px}
     window.close()  # the pipeline stops on a thread of its own: wait for it before this process ends

@@ -773,3 +773,23 @@ def test_a_class_of_one_session_is_said_to_go_unjudged_by_validation(tmp_path: P
     assert splits.validation and all(s.label == 0 for s in splits.validation)
     assert ("[clips] jog: no clip of it is held out (holding out a session of it would leave a class "
             "without training clips), so the validation figures say nothing of it") in capsys.readouterr().out
+
+
+def test_a_short_action_is_a_short_take_only_where_its_cut_is_short(tmp_path: Path) -> None:
+    """Each interval is cut out with half a window of context either side: a 0.3 s action in the middle of
+    a long clip trains on a whole window, and was warned of as a take 'padded to train'."""
+    from training.config import DataConfig, TrainConfig, WindowConfig
+    from training.datasets.clips import read_clip_folder
+    from training.finetune import short_takes
+
+    marked = ClipLabels.open(_record(tmp_path, 1, None, "live_20261207_150000"))  # 4 s
+    marked.add("wave", 1.8, 2.1)
+    marked.save()
+    (tmp_path / "labels.txt").write_text("A121\twave\n")
+    clips, _ = read_clip_folder(tmp_path)
+    window = WindowConfig(duration_s=1.0)
+    with_context = TrainConfig(window=window, data=DataConfig(interval_context_s=0.5))
+    assert short_takes(clips, with_context, cut_out=True) == []
+    assert short_takes(clips, TrainConfig(window=window), cut_out=True) == [
+        "live_20261207_150000 1.80-2.10 s"]  # no context: cut to 0.3 s
+    assert short_takes(clips, TrainConfig(window=window), cut_out=False) == []  # windows along the clip

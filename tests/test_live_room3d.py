@@ -502,6 +502,7 @@ def test_the_panel_goes_where_even_its_least_height_leaves_too_little_and_comes_
     person's actions (and ALERTs) behind a scrollbar."""
     made_way = json.loads((drawn / "window.json").read_text())["made_way"]
     assert made_way["hidden_when_short"], made_way
+    assert made_way["hidden_a_while"], made_way  # not back at the first frame with room (it flapped)
     assert made_way["shown_again"], made_way
     assert made_way["kept_by_key"], made_way  # key 3 shows it, and it stays: the user's choice
 

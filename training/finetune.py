@@ -188,6 +188,22 @@ def _words(name: str) -> str:
     return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
 
 
+def short_takes(clips: list[LabelledClip], config: TrainConfig, *, cut_out: bool) -> list[str]:
+    """The site's clips shorter than the app needs of a window to decide (core.window.MIN_COVERAGE), which
+    trained padded and were validated without a word; and `cut_out` (no no_action: each interval cut out
+    as a clip of its own, with data.interval_context_s either side, as training.datasets.clips cuts it)
+    the actions whose cut is that short."""
+    least_s = MIN_COVERAGE * config.window.duration_s
+    context = config.data.interval_context_s
+    short = [c.task.name for c in clips if c.folder == 0 and c.duration < least_s]
+    if cut_out:
+        short += [f"{c.task.name} {i.start:.2f}-{i.end:.2f} s" for c in clips
+                  if c.folder == 0 and c.timeline is not None and c.duration >= least_s
+                  for i in c.timeline.intervals
+                  if min(c.duration, i.end + context) - max(0.0, i.start - context) < least_s]
+    return short
+
+
 def actions_without_anybody(clips: list[LabelledClip], cache: Path) -> list[str]:
     """'CLIP 7.60-9.80 s (fall)' for each interval of `clips` in which a body is in view in fewer than half
     its frames (from the prepared skeletons): a clip with nobody at all is left out and said, but an
@@ -388,21 +404,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             f"--rehearse DIR (for the bundled demo model: python -m recordings synth --out DIR "
             f"--clips-per-class 20; for pku_interactions.pt: PKU-MMD sequences, python -m recordings "
             f"convert SEQUENCE DIR), or drop them with --replace-classes")
-    # The app decides only on a window it has most of (core.window.MIN_COVERAGE): a clip shorter than that
-    # trained padded, and was validated, without a word.
-    # Without no_action each interval is cut out as a clip of its own (training.datasets.clips), padded
-    # the same way.
-    least_s = MIN_COVERAGE * base.preprocessing.window.duration_s
     has_intervals = any(c.timeline is not None for c in clips)
-    cut_out = not (NO_ACTION in classes and has_intervals)
-    short = [c.task.name for c in clips if c.folder == 0 and c.duration < least_s]
-    short += [f"{c.task.name} {i.start:.2f}-{i.end:.2f} s" for c in clips
-              if c.folder == 0 and c.timeline is not None and cut_out and c.duration >= least_s
-              for i in c.timeline.intervals if i.end - i.start < least_s]
-    if short:
-        say(f"[finetune] WARNING: {len(short)} clip(s) or action(s) shorter than the {least_s:.1f} s of a "
-            f"person the app needs for a decision ({base.preprocessing.window.duration_s:g} s windows): "
-            f"padded to train, they teach little; record longer takes ({first_few(short, 3)})")
     if NO_ACTION in classes and not has_intervals:
         say(f"[finetune] note: no clip marks where its actions are (intervals), so {NO_ACTION!r} gets no "
             f"examples; mark them (python -m recordings label CLIP --class X --from S --to S) to keep "
@@ -411,6 +413,11 @@ def run_finetune(args: argparse.Namespace) -> int:
     config, overruled = finetune_config(base, base_path, args, classes, cache)
     for item in overruled:
         say(f"[finetune] the network comes from the checkpoint: ignoring {item}")
+    if short := short_takes(clips, config, cut_out=not (NO_ACTION in classes and has_intervals)):
+        least_s = MIN_COVERAGE * config.window.duration_s
+        say(f"[finetune] WARNING: {len(short)} clip(s) or action(s) shorter than the {least_s:.1f} s of a "
+            f"person the app needs for a decision ({config.window.duration_s:g} s windows): padded to train, "
+            f"they teach little; record longer takes ({first_few(short, 3)})")
     overrides = config.model.overrides
     mirrored = [name for name, on in (("augment.mirror", config.augment.mirror > 0),
                                       ("pose_mirror_average", overrides.get("pose_mirror_average"))) if on]
