@@ -45,7 +45,7 @@ def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], Non
     while another process holds it (`waiting()` called as that wait begins: a wait of minutes is said);
     TimeoutError naming it after that. The empty file stays: removed, a process waiting on it would go on
     under a lock nobody else takes any more."""
-    deadline, pause = time.monotonic() + timeout_s, 0.02
+    deadline, pause = time.monotonic() + (timeout_s if timeout_s >= 0 else 0.0), 0.02  # (NaN: none)
     try:
         try:
             handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
@@ -72,7 +72,7 @@ def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], Non
                     waiting()
                     waiting = None
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{path}: another process has held it for over {timeout_s:.0f} s"
+                    raise TimeoutError(f"{path}: another process has held it for over {timeout_s:g} s"
                                        ) from None
                 time.sleep(pause)
                 pause = min(pause * 1.5, 0.5)  # a wait of minutes (a TensorRT build): not 50 polls a second

@@ -45,6 +45,7 @@ Only the standard library (urllib): one POST at a time needs no HTTP client depe
 from __future__ import annotations
 
 import contextlib
+import datetime
 import email.utils
 import http.client
 import json
@@ -382,12 +383,15 @@ def _retry_after_s(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():  # (str.isdigit takes '²', which float() refuses)
-        return float(value)
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) else None  # 309 digits and more: infinite
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time()) if when.tzinfo is not None else None
+    if when.tzinfo is None:  # asctime's form ("Sun Nov  6 08:49:37 1994"), which is GMT as every HTTP date
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _one_line(text: str) -> str:

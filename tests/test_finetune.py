@@ -757,6 +757,7 @@ def test_site_classes_that_are_one_name_written_two_ways_are_warned_of() -> None
     assert len(said) == 6  # every pair of the four; wave and walk are two actions
     assert said[0].startswith("the site's classes 'Patient Fell' and 'patient fell' are one name written")
     # Names a letter apart are as often two actions, which --new-class said they are.
+    assert close_pairs(["fall", "fall"]) == []  # one name twice is no pair
     assert close_pairs(["drink", "drinks", "fall", "call", "bed 1", "bed 2", "wave left", "wave right",
                         "sit down", "stand up", "put on", "put in"]) == []
 

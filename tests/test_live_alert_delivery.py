@@ -383,9 +383,12 @@ def test_a_retry_after_of_any_shape_is_read_or_set_aside_and_a_reply_is_escaped(
     from live.alert_delivery import _one_line, _retry_after_s
 
     assert _retry_after_s("30") == 30.0 and _retry_after_s(" 0 ") == 0.0
-    for junk in ("\u00b2", "\u0663", "-5", "1.5", "soon", "", None, "Mon, 99 Foo 9999 99:99:99 GMT"):
+    for junk in ("\u00b2", "\u0663", "-5", "1.5", "soon", "", None, "Mon, 99 Foo 9999 99:99:99 GMT",
+                 "9" * 400):  # (the last: infinite as a float)
         assert _retry_after_s(junk) is None, junk
-    assert 0.0 <= _retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT") <= 0.0  # a date past: at once
+    for past in ("Wed, 21 Oct 2015 07:28:00 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
+                 "Sun Nov  6 08:49:37 1994"):
+        assert _retry_after_s(past) == 0.0, past  # RFC 9110's three forms; a date past: at once
     assert _one_line("a\r\nb\x85c\u2028d\te") == "a\\r\\nb\\x85c\\u2028d\\te"
 
 

@@ -176,7 +176,7 @@ def close_pairs(names: list[str]) -> list[str]:
     as often two actions ('fall' and 'call', 'bed 1' and 'bed 2'), and --new-class said they are."""
     said: list[str] = []
     for i, name in enumerate(names):
-        for other in (n for n in names[:i] if _words(n) == _words(name)):
+        for other in (n for n in names[:i] if n != name and _words(n) == _words(name)):
             said.append(f"the site's classes {other!r} and {name!r} are one name written two ways: learnt "
                         "as two classes, they split one action's clips and compete for its windows; label "
                         "its clips with one name (python -m recordings label)")
