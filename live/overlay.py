@@ -67,6 +67,7 @@ from live.worker import Decision  # noqa: E402
 from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
 from recordings.picture_text import put_text, text_size  # noqa: E402
 from recordings.recorder import RECORDING_ERRORS  # noqa: E402
+from recordings.screen_fit import ScreenFit  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -700,15 +701,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         screen = QtGui.QGuiApplication.primaryScreen()
         room = screen.availableGeometry() if screen is not None else None  # a laptop's 1366x768, say
         # 1500 x 760 at least where it fits, most of a larger screen (a wall screen across the room);
-        # the title bar and borders, known once shown, are fitted in by _fit_on_screen.
+        # the title bar and borders, known once shown, are fitted in by `screen_fit`.
         self.resize(min(max(1500, int(0.8 * room.width())), room.width()) if room else 1500,
                     min(max(760, int(0.8 * room.height())), room.height()) if room else 760)
-        self._size_chosen: QtCore.QSize | None = self.size()  # fitted to the screen once shown
-        # The window's own timer, which goes with it (PySide6 6.5's singleShot takes no object to tie to).
-        self._fit_timer = QtCore.QTimer(self)
-        self._fit_timer.setSingleShot(True)
-        self._fit_timer.timeout.connect(self._fit_on_screen)
-        self._fit_tries_left = 0  # set as it shows
+        self.screen_fit = ScreenFit(self)
         self.setStyleSheet("QMainWindow, QWidget {background: #1b1b1b; color: #ddd}")
 
         self.graphics = pg.GraphicsLayoutWidget()
@@ -862,36 +858,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if self._size_chosen is not None:
-            self._fit_tries_left = 20  # every 100 ms: 2 s
-            self._fit_timer.start(0)  # once the window manager has framed it
-
-    def _fit_on_screen(self) -> None:
-        """The size asked is the inside's: the title bar and borders come on top, and on a 1366x768
-        screen above a taskbar they would push the status line and the buttons below the screen. An X11
-        window manager frames the window a moment after it shows: looked at again for up to 2 s."""
-        chosen, screen = self._size_chosen, self.screen()
-        if (chosen is None or screen is None or self.size() != chosen
-                or self.windowState() & (QtCore.Qt.WindowState.WindowMaximized
-                                         | QtCore.Qt.WindowState.WindowFullScreen)):
-            self._size_chosen = None
-            return  # a size somebody else chose
-        room, frame, inside = screen.availableGeometry(), self.frameGeometry(), self.geometry()
-        if frame.size() == inside.size():  # no frame yet, or none at all (a kiosk, no window manager)
-            self._fit_tries_left -= 1
-            if self._fit_tries_left > 0:
-                self._fit_timer.start(100)
-            else:
-                self._size_chosen = None
-            return
-        self._size_chosen = None
-        if frame.width() > room.width() or frame.height() > room.height():
-            self.resize(min(inside.width(), room.width() - (frame.width() - inside.width())),
-                        min(inside.height(), room.height() - (frame.height() - inside.height())))
-            frame = self.frameGeometry()
-        if not room.contains(frame):
-            self.move(max(room.left(), min(frame.left(), room.right() + 1 - frame.width())),
-                      max(room.top(), min(frame.top(), room.bottom() + 1 - frame.height())))
+        self.screen_fit.shown()  # once the window manager has framed it
 
     # ---- drawing --------------------------------------------------------------------------
 
@@ -1587,7 +1554,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         # thread. Hide now, stop on a thread of its own, close when it is done (_finish_close).
         event.ignore()
         self.timer.stop()
-        self._fit_timer.stop()
+        self.screen_fit.stop()
         self.hide()
         if self._stopper is None:
             self._stopper = threading.Thread(target=self._stop_pipeline, name="pipeline-stop", daemon=True)

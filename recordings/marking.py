@@ -49,6 +49,7 @@ from core.frame import Frame  # noqa: E402
 from core.timeline import NO_ACTION, Interval, stored_time  # noqa: E402
 from recordings.labelling import ClipLabels, IntervalMarker, SidecarChanged, label_command  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
+from recordings.screen_fit import ScreenFit  # noqa: E402
 from recordings.stop_signals import STOP_SIGNALS  # noqa: E402
 
 # Left steps back through the frames shown lately, kept up to this many bytes of colour (about 1.5 s of
@@ -406,7 +407,7 @@ class MarkingWindow(QtWidgets.QWidget):
         screen = QtGui.QGuiApplication.primaryScreen()
         room = screen.availableGeometry() if screen is not None else None
         self.resize(min(1280, room.width()) if room else 1280, min(800, room.height()) if room else 800)
-        self._fitted = False  # the title bar and borders fitted in, once shown (`_fit_on_screen`)
+        self.screen_fit = ScreenFit(self)
         self.frame: Frame | None = None
         self.behind: deque[Frame] = deque()  # frames shown before self.frame, the newest last
         self.behind_bytes = 0  # their colour images
@@ -552,25 +553,7 @@ class MarkingWindow(QtWidgets.QWidget):
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if not self._fitted:  # the window manager's frame is known a moment after the first show
-            self._fitted = True
-            QtCore.QTimer.singleShot(200, self._fit_on_screen)
-
-    def _fit_on_screen(self) -> None:
-        """The window with its title bar and borders inside the screen: sized to the screen, the frame
-        still put the key line under a tablet's bottom edge."""
-        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
-        if screen is None:
-            return
-        room, frame = screen.availableGeometry(), self.frameGeometry()
-        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
-        width, height = min(self.width(), room.width() - extra_w), min(self.height(), room.height() - extra_h)
-        if (width, height) != (self.width(), self.height()):
-            self.resize(width, height)
-        frame = self.frameGeometry()
-        if not room.contains(frame):
-            self.move(max(room.left(), min(frame.left(), room.right() + 1 - frame.width())),
-                      max(room.top(), min(frame.top(), room.bottom() + 1 - frame.height())))
+        self.screen_fit.shown()  # its title bar and borders inside the screen, once framed
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.timer.stop()

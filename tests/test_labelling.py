@@ -484,7 +484,7 @@ def test_keys_mark_intervals_into_the_sidecar(tmp_path: Path, qtbot) -> None:
     room = QtGui.QGuiApplication.primaryScreen().availableGeometry()
     assert window.width() <= room.width() and window.height() <= room.height()
     window.move(room.right() - 50, room.bottom() - 50)  # as a window manager may place it
-    window._fit_on_screen()  # once shown, with its frame: inside the screen
+    window.screen_fit.fit()  # once shown, with its frame: inside the screen
     assert room.contains(window.frameGeometry())
 
     def play(frames: int) -> None:
