@@ -40,12 +40,12 @@ from core.timeline import Interval, Timeline, TimelineError, stored_time
 from recordings.argument_types import as_typed
 from recordings.clip import (
     NTU_FPS,
-    TRUTH_TOLERANCE_S,
     ClipError,
     ClipPaths,
     DamagedIntervals,
     body_ids,
     clip_paths,
+    frames_within,
     labelling_nobody,
     read_sidecar,
 )
@@ -185,10 +185,8 @@ class ClipLabels:
         if end > self.duration:  # a start past it then reads as an interval that ends before it starts
             raise ValueError(f"{self.sidecar_path}: the new interval ends at {end:.3f} s, past the end of "
                              f"the stream ({self.duration:.3f} s)")
-        # No frame in it (--from 5 --to 5.01): it trained as a class no frame carried. Frames as a replay
-        # labels them, allowing the sidecar's rounding (recordings.clip.TRUTH_TOLERANCE_S).
-        stamps = np.asarray(self.raw["timestamps"], dtype=np.float64) + TRUTH_TOLERANCE_S
-        if float(start) < end and not np.any((stamps >= float(start)) & (stamps < end)):
+        # No frame in it (--from 5 --to 5.01): it trained as a class no frame carried.
+        if float(start) < end and not frames_within(self.raw["timestamps"], float(start), end).any():
             raise ValueError(f"{self.sidecar_path}: no frame of the clip lies in the new interval "
                              f"{float(start):.3f}-{end:.3f} s (shorter than a frame): mark the whole action")
         # Checked before the class is looked up: a refused interval must not add its class to labels.txt.

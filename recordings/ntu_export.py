@@ -48,10 +48,10 @@ from recordings.clip import (
     EXPORT_INDEX,
     EXPORT_STAGING,
     NTU_FPS,
-    TRUTH_TOLERANCE_S,
     ClipError,
     ClipPaths,
     find_clips,
+    frames_within,
     parts_between_marks_in,
     read_sidecar,
 )
@@ -223,10 +223,7 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                                     "one label map (--labels), into a new folder (this one keeps what is "
                                     "exported now)")
                     continue
-                # As a replay labels frames (TRUTH_TOLERANCE_S): an interval's times are kept to 0.1 ms, so
-                # the frame that starts it may be stamped a hair before it (dropped), or one after it in.
-                stamped = timestamps + TRUTH_TOLERANCE_S
-                inside = np.flatnonzero((stamped >= action.start_s) & (stamped < action.end_s))
+                inside = np.flatnonzero(frames_within(timestamps, action.start_s, action.end_s))
                 if not len(inside):
                     problems.append(f"{where}: holds no frame of the clip; not exported")
                     continue

@@ -60,7 +60,7 @@ from core.timeline import NO_ACTION, sided_classes
 from core.window import MIN_COVERAGE
 from core.wording import first_few
 from recordings.argument_types import as_typed, package_file
-from recordings.clip import TRUTH_TOLERANCE_S
+from recordings.clip import frames_within
 from recordings.labels import related_names, similar_names
 from recordings.pkummd import is_sequence_path
 from training import distributed
@@ -214,9 +214,9 @@ def actions_without_anybody(clips: list[LabelledClip], cache: Path) -> list[str]
             continue
         prepared = load_clip(cache, clip.task.name, False)
         seen = np.abs(prepared.joints).reshape(len(prepared.timestamps), -1).max(axis=1) > 0
-        stamps = prepared.timestamps - prepared.timestamps[0] + TRUTH_TOLERANCE_S
+        stamps = prepared.timestamps - prepared.timestamps[0]
         for interval in clip.timeline.intervals:
-            inside = (stamps >= interval.start) & (stamps < interval.end)
+            inside = frames_within(stamps, interval.start, interval.end)
             if inside.any() and seen[inside].mean() < 0.5:
                 found.append(f"{clip.task.name} {interval.start:.2f}-{interval.end:.2f} s ({interval.label})")
     return found

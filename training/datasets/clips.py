@@ -49,11 +49,11 @@ from recordings.argument_types import as_typed
 from recordings.clip import (
     EXPORT_STAGING,
     NTU_FPS,
-    TRUTH_TOLERANCE_S,
     ClipError,
     ClipPaths,
     Sidecar,
     find_clips,
+    frames_within,
     parts_between_marks,
     read_sidecar,
 )
@@ -440,17 +440,15 @@ def clip_prepare_tasks(
 
 
 def _cut(clip: Clip, start: float, end: float) -> Clip:
-    """The frames of [start, end) (at least one) of a clip, its crops too. Read as a replay reads them
-    (recordings.clip): the sidecar rounds interval times to 0.1 ms, so a frame that starts an interval may
-    be stamped a hair before it; without the tolerance, 12 of a converted PKU-MMD folder's 24 intervals
-    lost their first frame or took a background frame after their last."""
-    first = float(clip.timestamps[0]) - TRUTH_TOLERANCE_S
-    keep = np.flatnonzero((clip.timestamps - first >= start) & (clip.timestamps - first < end))
+    """The frames of [start, end) (at least one) of a clip, its crops too, as a replay labels them
+    (recordings.clip.frames_within)."""
+    first = float(clip.timestamps[0])
+    keep = np.flatnonzero(frames_within(clip.timestamps - first, start, end))
     if len(keep) == 0:
         keep = np.array([int(np.argmin(np.abs(clip.timestamps - first - start)))])
     crops, crop_times = clip.crops, clip.crop_timestamps
     if crops is not None and crop_times is not None:
-        inside = np.flatnonzero((crop_times - first >= start) & (crop_times - first < end))
+        inside = np.flatnonzero(frames_within(crop_times - first, start, end))
         if len(inside) == 0:
             inside = np.array([int(np.argmin(np.abs(crop_times - first - start)))])
         crops, crop_times = crops[:, inside[0] : inside[-1] + 1], crop_times[inside[0] : inside[-1] + 1]
