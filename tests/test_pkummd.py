@@ -126,6 +126,16 @@ def test_real_sequences_converted_are_a_clips_folder_with_their_classes_and_sess
     clips, unlabelled = read_dataset(DataConfig(dataset="clips", root=str(out)))
     assert not unlabelled and len(clips) == 2
     assert all(sorted(set(clip_classes(clip))) == interactions for clip in clips)
+    # Each action cut out (no no_action) holds the frames PKU-MMD's label file names, first and last
+    # included: 0005-L's kick is frames 377-423 (it came out 378-423), its punch 229-293.
+    from training.datasets.clips import clip_splits
+
+    splits = clip_splits(DataConfig(dataset="clips", root=str(out), protocol="all", validation_fraction=0.0,
+                                    classes=interactions))
+    cut = {s.name: s.load(False).timestamps for s in splits.train if s.name.startswith("0005-L@")}
+    for name, first, last in (("0005-L@12.57-14.13", 377, 423), ("0005-L@7.63-9.80", 229, 293)):
+        assert (round(cut[name][0] * 30), round(cut[name][-1] * 30), len(cut[name])) == (
+            first, last, last - first + 1), name
 
 
 def test_real_replay_carries_truth_on_every_body(shared_data: Path) -> None:
