@@ -49,6 +49,12 @@ def _run_group(command: list[str], cwd: Path, env: dict, timeout: float) -> subp
     return subprocess.CompletedProcess(command, run.returncode, stdout, stderr)
 
 
+def _environment(scratch: Path) -> dict:
+    """The runs' environment, with `scratch` as the temporary folder: torchrun keeps its ranks' log folders
+    (torchelastic_*) there and leaves them, a set for each run, which in the test's own folder go with it."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TMPDIR": str(scratch)}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,7 +96,7 @@ def test_two_gloo_processes_keep_identical_weights(tmp_path: Path) -> None:
         "progress=false",
         f"out={tmp_path / 'run'}",
     ]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = _environment(tmp_path)
     command = [
         sys.executable,
         "-m",
@@ -124,7 +130,7 @@ def test_two_gloo_processes_keep_identical_weights(tmp_path: Path) -> None:
 def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
                f"--master_port={_free_port()}", "-m", "training", *args]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = _environment(cwd)
     return _run_group(command, cwd=cwd, env=env, timeout=300)
 
 
@@ -212,7 +218,7 @@ def test_a_small_set_trains_on_every_rank_and_a_rank_without_validation_clips_do
                  "model.profile=tiny", "model.ablation=pose", "model.overrides={pose_stream: gcn}",
                  "window.num_frames=6", "optim.batch_size=4", "epochs.pose=2", "workers=0", "device=cpu",
                  "progress=false", f"out={tmp_path / 'run'}"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = _environment(tmp_path)
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
                f"--master_port={_free_port()}", str(worker), str(tmp_path), *overrides]
     done = _run_group(command, cwd=REPO, env=env, timeout=180)
