@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 HELD_ELSEWHERE = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
 
 
+class LockNotOpened(OSError):
+    """A lock file that cannot be opened, said path first as the app's other errors are (an OSError reads
+    "[Errno 13] Permission denied: '/site/labels.txt.lock'")."""
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
 def lock_exclusive(handle) -> None:
     """Hold an open file exclusively (without waiting) until it is closed or this process ends, even by a
     crash; OSError when another process holds it."""
@@ -54,9 +62,8 @@ def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], Non
                 raise
             handle = open(path, "rb")  # noqa: SIM115 - there, made by another account: locked read-only
     except OSError as error:  # a read-only folder: said of what the lock guards, as well as the lock
-        guarded = Path(path).with_suffix("").name
-        raise OSError(error.errno, f"{error.strerror}: the lock for changing {guarded} cannot be opened",
-                      str(path)) from None
+        raise LockNotOpened(error.errno, f"{error.strerror}; the lock for changing {Path(path).stem} "
+                            "cannot be opened", str(path)) from None
     with handle:
         while True:
             try:

@@ -1272,8 +1272,12 @@ class AlertDelivery:
                 # A receiver rate-limiting (429) or overloaded (503) says when to come back: kept to, up to
                 # max_backoff_s (a fall must not wait longer than any other retry makes it).
                 later = self._asked_to_wait_s = _retry_after_s(retry_after)
-                return Outcome.RETRY, status, f"HTTP {status}" + (
-                    f", asked to try again in {later:g} s" if later is not None else "")
+                asked = ""
+                if later is not None:  # (an HTTP date's is a wait of fractions: whole seconds said)
+                    asked = f", asked to try again in {later:.0f} s" + (
+                        f" (waits at most {self.config.max_backoff_s:g} s)"
+                        if later > self.config.max_backoff_s else "")
+                return Outcome.RETRY, status, f"HTTP {status}{asked}"
             return Outcome.REJECTED, status, f"HTTP {status}"
         # Refused, reset, timed out, DNS (URLError is an OSError); a reply cut off or not HTTP at all (a
         # proxy restarting: http.client.HTTPException) is no answer either, not a rejection.

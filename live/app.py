@@ -388,7 +388,8 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     for k, (option, _, path) in enumerate(files):  # the status file's rename replaced the decisions, say
         same = next(((earlier, what) for earlier, what, other in files[:k] if other == path), None)
         if same is not None:
-            raise ValueError(f"{option} {path}: {same[1]} ({same[0]}) already; give each its own file")
+            raise ValueError(f"{option} {path}: already the file of {same[1]} ({same[0]}); "
+                             "give each its own file")
     if args.status_file is not None and not args.headless:
         raise ValueError("--status-file: for --headless runs (the window writes none: a monitor would "
                          "take the missing file for a run gone)")

@@ -227,6 +227,7 @@ class RecordingSink:
         self.continue_in = continue_in
         # Stream time before which continue_in is not called again (a next clip that could not be made).
         self.continue_not_before = -math.inf
+        self.continue_failures = 0  # tries in a row that could not make the next clip
         self.lossless = lossless  # a --fast replay (lockstep): `offer` waits for room instead of dropping
         self.dropped = 0
         self.written = 0

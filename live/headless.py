@@ -902,8 +902,9 @@ class RoomWatch:
                 raise ValueError(f"paged {paged!r} is neither true nor false")
             began = _iso(since)
         except (OSError, ValueError, RecursionError) as error:
-            log.warning("%s: not a record of the room's outage (%s): left as it is, and no end of an earlier "
-                        "run's outage will be paged", self.path, error)
+            log.warning("%s: not a record of this room's outage (%s): left as it is until this room's next "
+                        "outage replaces it, and no end of an earlier run's outage will be paged",
+                        self.path, error)
             return
         self._kept = True
         if not paged and now - kept_at > OUTAGE_CARRIED_OVER_S:  # not a restart: a new run, counted afresh

@@ -33,6 +33,15 @@ COLOR_REPEAT_S = 0.2
 log = logging.getLogger(__name__)
 
 
+def sdk_error(error: Exception) -> str:
+    """`error` for a log line: the SDK's calls fail with COMError, whose text is its arguments' tuple
+    ("(-2147467259, 'Unspecified error', (None, None, None, 0, None))"); said as its HRESULT and text."""
+    hresult, text = getattr(error, "hresult", None), getattr(error, "text", None)
+    if not isinstance(hresult, int):
+        return str(error)
+    return f"HRESULT 0x{hresult & 0xFFFFFFFF:08X}" + (f" {text}" if text else "")
+
+
 def needs_windows(option: str, platform: str) -> str:
     """What to say where a Kinect source is asked for off Windows (`option`: as it was given)."""
     return (f"{option} needs 64-bit Windows with the Kinect for Windows Runtime 2.0 (this machine runs "
@@ -70,10 +79,11 @@ class ReopenBackoff:
     def failed(self, error: Exception) -> None:
         self._failures += 1
         if self._failures == 1:
-            log.warning("reopening the Kinect failed (%s); trying again every %.0f-%.0f s", error,
+            log.warning("reopening the Kinect failed (%s); trying again every %.0f-%.0f s", sdk_error(error),
                         self._retry_s, self._max_retry_s)
         else:
-            log.debug("reopening the Kinect failed again (%s); next try in %.1f s", error, self._next_retry_s)
+            log.debug("reopening the Kinect failed again (%s); next try in %.1f s", sdk_error(error),
+                      self._next_retry_s)
         self._retry_at = time.monotonic() + self._next_retry_s
         self._next_retry_s = min(2 * self._next_retry_s, self._max_retry_s)
 
@@ -106,7 +116,7 @@ class JointMapping:
         except self._errors as error:
             if not self._failed:
                 log.warning("the Kinect's coordinate mapper failed (%s); joints are placed by the camera "
-                            "model until it works again", error)
+                            "model until it works again", sdk_error(error))
             self._failed += 1
             return np.full((len(joints), 2), np.nan, np.float32)
         if self._failed:

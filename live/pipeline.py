@@ -811,10 +811,15 @@ class LivePipeline:
             # Tried again after NEXT_PART_RETRY_S, not at every frame (an error line each): a full video
             # stops the recording at its write, said; a clip at its 10 minutes goes on meanwhile, growing.
             sink.continue_not_before = frame.timestamp + NEXT_PART_RETRY_S
-            goes_on = f"; it goes on in this one, and a next is tried again in {NEXT_PART_RETRY_S:.0f} s"
-            log.error("recording %s: no next clip could be started (%s)%s", sink.recorder.sample_name, error,
-                      "" if sink.recorder.video_full else goes_on)
+            sink.continue_failures += 1
+            goes_on = (f"; it goes on in this one, and a next is tried again every {NEXT_PART_RETRY_S:.0f} s "
+                       "(said once it starts)")
+            # Said once: a disk that stays full would say it every minute of a night.
+            log.log(logging.ERROR if sink.continue_failures == 1 else logging.DEBUG,
+                    "recording %s: no next clip could be started (%s)%s", sink.recorder.sample_name, error,
+                    "" if sink.recorder.video_full else goes_on)
             return
+        tries, sink.continue_failures = sink.continue_failures, 0
         with self._record_lock:
             full, sink.recorder = sink.recorder, following
             # (The marks are the current recording's: not this one's once it is being stopped.)
@@ -836,8 +841,8 @@ class LivePipeline:
             finishing = RecordingSink(full, on_finished=self._recording_finished)
             finishing.written, sink.written = sink.written, 0
             self._saving.append(finishing)  # (a stop waiting for this writer's sink finds it after)
-        log.info("recording %s: %s; the recording goes on in %s", full.sample_name, why,
-                 following.sample_name)
+        log.info("recording %s: %s; the recording goes on in %s%s", full.sample_name, why,
+                 following.sample_name, f" (started at try {tries + 1})" if tries else "")
         finishing.close(0.0)
 
     def _recording_finished(self, sink: RecordingSink) -> None:

@@ -781,6 +781,9 @@ class RecognitionWorker:
                             "comes back")
                 self._said_colourless = True
             return None
+        if self._said_colourless:  # said as it ends too: a second stall later in the night is said again
+            log.info("colour is back: decisions again")
+            self._said_colourless = False
         window_crops = self._crops.setdefault(person.tracking_id, WindowCrops(inputs.glimpse))
         window_crops.cut(sequences.tolist(), frames, boxes, out=crops)
         if not self.ring.holds(np.unique(sequences)):

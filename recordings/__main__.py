@@ -1055,7 +1055,8 @@ def cmd_recover(args: argparse.Namespace) -> int:
     try:
         recovered = recover_partial_recordings(args.dir)
     except PermissionError as error:  # it was the error alone: "[Errno 13] Permission denied: '.../rgb.avi'"
-        print(f"error: {error}: recover writes each clip beside its .partial folder and removes the folder; "
+        print(f"error: {error.filename or args.dir}: {error.strerror or error}; recover writes each clip "
+              "beside its .partial folder and removes the folder; "
               "run it as the user that recorded them (a service's), or as one that may write there",
               file=sys.stderr)
         return 2

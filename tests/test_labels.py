@@ -168,6 +168,7 @@ def test_a_lock_that_cannot_be_opened_is_named_as_the_lock(tmp_path: Path) -> No
     with pytest.raises(OSError, match="the lock for changing labels.txt cannot be opened") as refused:
         ensure_label(tmp_path / "labels.txt", "new class")
     assert refused.value.filename == str(tmp_path / "labels.txt.lock")
+    assert str(refused.value).startswith(f"{tmp_path / 'labels.txt.lock'}: ")  # the path first, not "[Errno"
     with pytest.raises(LabelMapError, match=r"has U\+200B \(ZERO WIDTH SPACE\)"):  # which one, named
         ensure_label(tmp_path / "labels.txt", "fall\u200bdown")
 

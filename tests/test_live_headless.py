@@ -485,7 +485,7 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
         caplog.clear()
         kept.write_text(damaged)
         AlertDispatcher(config, CLASSES).close()
-        assert f"{kept}: not a record of the room's outage" in caplog.text and kept.read_text() == damaged
+        assert f"{kept}: not a record of this room's outage" in caplog.text and kept.read_text() == damaged
 
 
 def test_a_room_outage_file_held_open_on_windows_is_removed_once_its_reader_lets_go():
@@ -1180,7 +1180,7 @@ def test_signals_while_qt_starts_are_held_then_handed_over():
     (["--room", "r\x1b[31mRED"], "it has U+001B"),
     # Its rename replaced the decisions every 10 s; the window writes none, which a monitor takes for gone.
     (["--headless", "--status-file", "same.jsonl", "--output", "same.jsonl"],
-     "same.jsonl: the decisions (--output) already; give each its own file"),
+     "same.jsonl: already the file of the decisions (--output); give each its own file"),
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "."],
      ": a folder; give the queue's file"),  # named in full: a service's working folder is not known
     (["--alert-url", "http://127.0.0.1:9/", "--alert-queue", "in_the_way/queue.jsonl"],

@@ -577,15 +577,24 @@ def test_a_pykinect2_sensor_that_pauses_after_its_first_frames_is_reopened_only_
     source.close()
 
 
-def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog):
+def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog, monkeypatch):
     """The Kinect service restarting: the reopen of a silent sensor failed (a failed HRESULT) and the error
-    ended the capture ("capture failed"). Tried again after a backoff, as kinect-next's source is."""
+    ended the capture ("capture failed"). Tried again after a backoff, as kinect-next's source is. The
+    failure is said by its HRESULT, not as the COMError's tuple."""
+    import live.kinect
+
+    class COMError(Exception):  # _ctypes.COMError's shape (it exists on Windows only)
+        def __init__(self, hresult: int, text: str, details: tuple) -> None:
+            super().__init__(hresult, text, details)
+            self.hresult, self.text, self.details = hresult, text, details
+
+    monkeypatch.setattr(live.kinect, "SDK_CALL_ERRORS", (OSError, COMError))
     runtimes: list[FakeKinect] = []
     failures = iter([True, True, False])
 
     def service_restarting(frame_source_types: int) -> FakeKinect:
         if runtimes and next(failures):
-            raise OSError("the Kinect service is restarting")
+            raise COMError(-2147467259, "Unspecified error", (None, None, None, 0, None))  # E_FAIL
         runtimes.append(FakeKinect(frame_source_types))
         return runtimes[-1]
 
@@ -600,6 +609,7 @@ def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog
             assert source.read(timeout=0.05) is None  # silent, reopened, failed twice: no error raised
     said = [r.getMessage() for r in caplog.records if "reopening the Kinect failed" in r.getMessage()]
     assert len(runtimes) == 2 and len(said) == 1
+    assert said[0].startswith("reopening the Kinect failed (HRESULT 0x80004005 Unspecified error);")
     assert not any("install the Kinect" in message for message in said)  # it is installed: it ran
     # Its clock started over, at another phase: numbered from its first frame again (from the old clock's
     # first, its frames went -99, -98, ..., or where later, half a period out of step).

@@ -199,8 +199,9 @@ def test_recover_of_another_users_recordings_says_what_it_needs(tmp_path: Path, 
 
     monkeypatch.setattr(cli, "recover_partial_recordings", refused)
     assert main(["recover", str(tmp_path)]) == 2
-    assert ("rgb.avi': recover writes each clip beside its .partial folder and removes the folder; run it "
-            "as the user that recorded them") in capsys.readouterr().err
+    assert (f"error: {tmp_path / 'cut.partial' / 'rgb.avi'}: Permission denied; recover writes each clip "
+            "beside its .partial folder and removes the folder; run it as the user that recorded them"
+            ) in capsys.readouterr().err
 
 
 def test_info_and_list_give_a_clip_one_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

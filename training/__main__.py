@@ -389,8 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             again = "without --restart the same command" if args.restart else "the same command again"
             done = "the last finished epoch (from the start, if none had finished)"
             if args.restart:  # its first epoch replaces the earlier run: until then, that is kept as it was
-                done = ("the last epoch this run finished, where it finished one; before that the folder "
-                        "holds the earlier run as it was, and --restart again starts over")
+                done = ("this run's last finished epoch, or, where it finished none, the earlier run, kept "
+                        "as it was (--restart again starts over)")
             if args.command == "demo":  # it keeps the rooms it simulated too
                 done = "the rooms it simulated and " + done
             how = f"; {again} resumes from {done}"
