@@ -25,6 +25,7 @@ Numbers from a machine shared with other work are noisy: say so when quoting the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -244,8 +245,7 @@ def random_checkpoint(config: NetworkConfig, path: Path, profile: str) -> Path:
     return path
 
 
-def benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    cache_dir = Path(args.cache_dir or tempfile.mkdtemp(prefix="engine-bench-"))
+def benchmark(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
     if args.checkpoint:
         configs = {args.checkpoint: load_checkpoint(args.checkpoint).config}
     else:
@@ -318,17 +318,20 @@ def check_targets(measurements: list[dict[str, Any]], skipped: dict[str, str]) -
         {
             "target": f"lite, onnxruntime-cpu, 1 person: p50 <= {LITE_TARGET_MS:g} ms",
             "value": ort,
+            "unit": "ms",
             "met": None if ort is None else ort <= LITE_TARGET_MS,
         },
         {
             "target": f"lite, onnxruntime-cpu >= {LITE_SPEEDUP_TARGET:g}x faster than pytorch-cpu "
             "(p50, 1 person)",
             "value": speedup,
+            "unit": "x",
             "met": None if speedup is None else speedup >= LITE_SPEEDUP_TARGET,
         },
         {
             "target": f"paper, tensorrt FP16, 1 person: p50 <= {PAPER_GPU_TARGET_MS:g} ms",
             "value": trt,
+            "unit": "ms",
             "met": None if trt is None else trt <= PAPER_GPU_TARGET_MS,
             "note": skipped.get(Backend.TENSORRT.value, ""),
         },
@@ -336,6 +339,7 @@ def check_targets(measurements: list[dict[str, Any]], skipped: dict[str, str]) -
             {
                 "target": f"skeleton-only network, onnxruntime-cpu, 6 people: p50 <= {limit:g} ms",
                 "value": skeleton,
+                "unit": "ms",
                 "met": None if skeleton is None else skeleton <= limit,
             }
             for limit in (SKELETON_TARGET_MS, SKELETON_DECISION_TARGET_MS)
@@ -364,11 +368,10 @@ def machine_description(threads: int) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------- sweep
 
 
-def sweep(args: argparse.Namespace) -> dict[str, Any]:
+def sweep(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
     """ONNX Runtime latency (1 person) over crop size x width x frames around the lite profile; PyTorch
     eager too with --sweep-eager. In one process: the numbers are comparable with each other."""
     torch.set_num_threads(args.threads)
-    cache_dir = Path(args.cache_dir or tempfile.mkdtemp(prefix="engine-sweep-"))
     base = lite(CLASSES)
     rows = []
     for crop in args.sweep_crops:
@@ -413,11 +416,11 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _sweep_line(row: dict[str, Any]) -> str:
-    eager = f" {row['pytorch_p50_ms']:>9.1f}" if "pytorch_p50_ms" in row else ""
+    eager = f" {row['pytorch_p50_ms']:>12.1f}" if "pytorch_p50_ms" in row else ""
     return (
         f"{row['crop_size']:>5} {row['width']:>6.3f} {row['frames']:>6} {row['gmacs']:>7.2f} "
-        f"{row['parameters_m']:>7.2f} {row['onnxruntime_p50_ms']:>8.1f} "
-        f"{row['onnxruntime_p95_ms']:>8.1f} {row['onnxruntime_cpu_p50_ms']:>8.1f}{eager}"
+        f"{row['parameters_m']:>8.2f} {row['onnxruntime_p50_ms']:>10.1f} "
+        f"{row['onnxruntime_p95_ms']:>10.1f} {row['onnxruntime_cpu_p50_ms']:>10.1f}{eager}"
     )
 
 
@@ -426,10 +429,10 @@ def _sweep_line(row: dict[str, Any]) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     if "sweep" in result:
-        eager = " eager p50" if result["sweep"] and "pytorch_p50_ms" in result["sweep"][0] else ""
+        eager = " eager p50 ms" if result["sweep"] and "pytorch_p50_ms" in result["sweep"][0] else ""
         header = (
-            f"{'crop':>5} {'width':>6} {'frames':>6} {'GMAC':>7} {'params':>7} {'ORT p50':>8} "
-            f"{'ORT p95':>8} {'ORT cpu':>8}{eager}"
+            f"{'crop':>5} {'width':>6} {'frames':>6} {'GMAC':>7} {'params M':>8} {'ORT p50 ms':>10} "
+            f"{'ORT p95 ms':>10} {'ORT cpu ms':>10}{eager}"
         )
         lines = [header, "-" * len(header), *(_sweep_line(row) for row in result["sweep"])]
         return "\n".join(lines)
@@ -450,13 +453,14 @@ def format_table(result: dict[str, Any]) -> str:
     lines += [f"{backend}: ran as {engine}" for backend, engine in engines]
     lines += [f"{backend}: not measured ({why})" for backend, why in result["skipped_backends"].items()]
     machine = result["machine"]
+    load = " ".join(f"{minutes:.2f}" for minutes in machine["load_average"] or ()) or "unknown"
     lines.append(
         f"machine: {machine['cpu']}, {machine['threads']} threads of {machine['usable_cores']} cores, "
-        f"GPU {machine['gpu'] or 'none'}, load average {machine['load_average']}"
+        f"GPU {machine['gpu'] or 'none'}, load average {load}"
     )
     for target in result["targets"]:
         verdict = {True: "MET", False: "MISSED", None: "UNMEASURED"}[target["met"]]
-        value = "" if target["value"] is None else f" (measured {target['value']:.2f})"
+        value = "" if target["value"] is None else f" (measured {target['value']:.2f} {target['unit']})"
         note = f" — {target['note']}" if target.get("note") and target["met"] is None else ""
         lines.append(f"target {verdict}: {target['target']}{value}{note}")
     return "\n".join(lines)
@@ -499,7 +503,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    result = sweep(args) if args.sweep else benchmark(args)
+    with contextlib.ExitStack() as scratch:
+        cache_dir = args.cache_dir
+        if cache_dir is None:  # a temporary one: its exports (MBs, a paper profile's 100s of MB) go with it
+            cache_dir = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="engine-bench-")))
+        result = sweep(args, cache_dir) if args.sweep else benchmark(args, cache_dir)
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1070,6 +1070,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--worker", type=Part, choices=list(Part), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.data is not None and args.worker is None and find_data(args.data) != args.data:
+        # (the default folders were looked in instead, said as "real NTU data: <another folder>")
+        parser.error(f"--data {args.data}: no ntu/skeletons/{NTU_CLIP}.skeleton there (give the shared data "
+                     "folder, the one that holds ntu/)")
     if args.parts and Part.SETUP not in args.parts:
         args.parts = [Part.SETUP, *args.parts]
     return args
@@ -1079,6 +1083,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         return run_worker(args)
+    if not args.cpu_smoke:
+        import torch
+
+        if not torch.cuda.is_available():  # its parts would run their GPU sizes on the CPU for minutes
+            print(f"python -m benchmarks.gpu: error: no CUDA GPU here (torch {torch.__version__}: "
+                  "torch.cuda.is_available() is False); --cpu-smoke checks the command end to end on a CPU",
+                  file=sys.stderr)
+            return 2
     args.out = args.out or REPO_ROOT / "runs" / f"gpu-benchmark-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     report = orchestrate(args)
     _save(report, args.out)

@@ -13,11 +13,13 @@ training. It needs no model run: it shows where the legs are in the crops, not w
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
 from core.glimpse import PARTS, part_boxes
 from core.model.checkpoint import load_checkpoint
+from core.model.profiles import Aggregation
 from core.skeleton import KINECT_V2
 from recordings.argument_types import existing_path, integer_in
 from simulation import CLASSES, generate_clip
@@ -33,7 +35,7 @@ def inside(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return (np.abs(points - centre) < size / 2).all(-1).any(-1)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hand_box_legs",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -42,7 +44,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", type=existing_path, default="training/checkpoints/demo.pt",
                         help="whose crop settings")
     args = parser.parse_args(argv)
-    glimpse = load_checkpoint(args.checkpoint).preprocessing.glimpse
+    checkpoint = load_checkpoint(args.checkpoint)
+    if checkpoint.config.aggregation is Aggregation.POSE:  # its boxes would be a table of crops never cut
+        print(f"python -m benchmarks.hand_box_legs: error: {args.checkpoint}: a skeleton-only model cuts no "
+              "crops; give one that does (training/checkpoints/demo.pt)", file=sys.stderr)
+        return 2
+    glimpse = checkpoint.preprocessing.glimpse
     print(f"hand boxes {glimpse.hand_size_m:.2f} m, body box >= {glimpse.body_min_size_m:.1f} m, "
           f"{glimpse.crop_size} px crops ({args.checkpoint}); {args.clips} clips per class, seed {args.seed}")
     print("fraction of frames with a leg point inside the hand box, during the action / in the idle time "
@@ -67,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         for part, values in rows.items():
             m = np.nanmean(np.array(values, dtype=np.float64), axis=0)
             print(f"{action.name:<13}{part:<12}{m[0]:7.2f} / {m[1]:4.2f}{m[2]:9.2f} / {m[3]:4.2f}")
+    return 0
 
 
 if __name__ == "__main__":

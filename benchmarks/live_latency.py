@@ -50,10 +50,12 @@ def random_checkpoint(profile: str, directory: Path) -> Path:
 
 
 class MemoryProbe:
-    """RSS every `interval_s` on a thread: (seconds since start, bytes)."""
+    """RSS every `interval_s` on a thread: (seconds since start, bytes); every `progress_s` of `total_s`
+    a line on stderr (a run of minutes says nothing else until its end)."""
 
-    def __init__(self, interval_s: float = 5.0) -> None:
+    def __init__(self, total_s: float, interval_s: float = 5.0, progress_s: float = 30.0) -> None:
         self.samples: list[tuple[float, int]] = []
+        self._total_s, self._progress_s, self._said_s = total_s, progress_s, 0.0
         self._interval = interval_s
         self._stop = threading.Event()
         self._started = time.monotonic()
@@ -65,6 +67,10 @@ class MemoryProbe:
             rss = resident_memory_bytes()
             if rss is not None:
                 self.samples.append((time.monotonic() - self._started, rss))
+            elapsed = time.monotonic() - self._started
+            if elapsed - self._said_s >= self._progress_s and elapsed < self._total_s:
+                self._said_s = elapsed
+                print(f"  {elapsed / 60:.1f} of {self._total_s / 60:.1f} min", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -115,7 +121,9 @@ def main() -> int:
         pipeline = LivePipeline(source, engine, inputs,
                                 PipelineConfig(recognition=RecognitionConfig(hop_s=args.hop)))
         load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-        probe = MemoryProbe()
+        print(f"live latency benchmark: {args.minutes:g} min headless on {pipeline.source.name}; figures "
+              "at the end", file=sys.stderr, flush=True)
+        probe = MemoryProbe(total_s=args.minutes * 60)
         quiet = HeadlessConfig(output=Path(os.devnull), alerts=AlertConfig(classes=()))
         summary = run_headless(pipeline, quiet, duration_s=args.minutes * 60)
         probe.stop()

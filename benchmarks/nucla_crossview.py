@@ -103,6 +103,9 @@ def run_one(
         ],
     )
     started = time.monotonic()
+    # Minutes a run, said nowhere else on the console: where its epochs can be followed.
+    print(f"{tag} view {train_view} -> {test_view} seed {seed}: training (its epochs: {folder / 'log.txt'})",
+          flush=True)
     with open(folder / "log.txt", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         trained = train_stage(config, "pose", restart=True, init=init)
         report = evaluate(
@@ -226,7 +229,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seeds", nargs="+", type=integer_in(0), default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("runs/crossview"))
-    parser.add_argument("--data", help="N-UCLA folder (default: the config's data.root)")
+    parser.add_argument("--data", type=existing_path, help="N-UCLA folder (default: the config's data.root)")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -342,5 +345,6 @@ def main(argv: list[str] | None = None) -> list[Run]:
 
 if __name__ == "__main__":
     from recordings.argument_types import run_command
+    from training.data import DatasetError
 
-    run_command(main, "python -m benchmarks.nucla_crossview")
+    run_command(main, "python -m benchmarks.nucla_crossview", errors=(DatasetError,))

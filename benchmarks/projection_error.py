@@ -56,7 +56,7 @@ def main() -> None:
     for name in clips:
         reference.setdefault(sensor_of[name], name)
 
-    print("pixel error over tracked joints: median p95 max")
+    print("pixel error over tracked joints: median p95 max (factory: its median alone)")
     print(f"{'clip':22s} {'joints':>6s} | {'default camera':>21s} | {'factory':>7s} | "
           f"{'fitted on the clip':>21s} | {'same sensor, other clip':>23s} | fitted camera")
     columns: dict[str, list[np.ndarray]] = {"default": [], "factory": [], "clip": [], "sensor": []}

@@ -51,7 +51,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.timeline import NO_ACTION, intervals_from_labels  # noqa: E402
-from recordings.argument_types import integer_in, positive_float  # noqa: E402
+from recordings.argument_types import existing_file, integer_in, positive_float  # noqa: E402
 from recordings.clip import find_clips, read_sidecar  # noqa: E402
 from recordings.ntu import read_skeleton  # noqa: E402
 
@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.site_finetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/site_demo"))
-    parser.add_argument("--base", type=Path, default=REPO_ROOT / "training" / "checkpoints" / "demo.pt")
+    parser.add_argument("--base", type=existing_file,
+                        default=REPO_ROOT / "training" / "checkpoints" / "demo.pt")
     parser.add_argument("--seconds", type=positive_float, default=15.0, help="length of each recorded clip")
     parser.add_argument("--clips", type=integer_in(1), default=20, help="clips of the new action to train on")
     parser.add_argument("--heldout-clips", type=integer_in(1), default=10, help="clips of it to test on")
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         "heldout_no_action_accuracy": new.get(NO_ACTION, {}).get("top1"),
         "old_classes_before": float(np.mean([before[c]["top1"] for c in old_names])),
         "old_classes_after": float(np.mean([after[c]["top1"] for c in old_names])),
-        "old_per_class": {c: (before[c]["top1"], after[c]["top1"]) for c in old_names},
+        "old_per_class": {c: {"before": before[c]["top1"], "after": after[c]["top1"]} for c in old_names},
     })
     for name in rooms:
         scores = results(evaluations / name)
@@ -346,4 +347,6 @@ def _skeleton_only_figures(figures: dict, base: Path, model: Path, out: Path, ev
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from recordings.argument_types import run_command
+
+    run_command(main, "python -m benchmarks.site_finetune")

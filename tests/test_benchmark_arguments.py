@@ -29,6 +29,9 @@ from benchmark_modules import load_benchmark
     ("privacy_accuracy", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     ("simulation_speed", ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     ("crowd_numbers", ["--people", "7"], "argument --people: must be from 1 to 6, got 7"),
+    # A traceback each, at the checkpoint's load and at the dataset's.
+    ("site_finetune", ["--base", "{afile}.pt"], "argument --base: {afile}.pt: no such file"),
+    ("nucla_crossview", ["--data", "{afile}.d"], "argument --data: {afile}.d: no such file or folder"),
 ])
 def test_a_bad_benchmark_option_is_a_usage_error(
     name: str, argv: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -57,3 +60,24 @@ def test_the_engines_benchmark_keeps_a_trained_model_in_its_cache_folder(tmp_pat
                                     "--seconds", "0", "--min-runs", "1", "--max-runs", "1", "--warmup", "0",
                                     "--in-process", "--cache-dir", str(tmp_path)])
     assert trained.read_bytes() == b"a trained model"
+
+
+def test_the_engines_benchmark_removes_the_temporary_cache_it_made(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --cache-dir each run left an engine-bench-* folder of exports behind (a paper profile's
+    100s of MB)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    load_benchmark("engines").main(["--profiles", "tiny", "--backends", "pytorch-cpu", "--people", "1",
+                                    "--seconds", "0", "--min-runs", "1", "--max-runs", "1", "--warmup", "0",
+                                    "--in-process"])
+    assert not list(tmp_path.glob("engine-bench-*"))
+
+
+def test_the_hand_box_benchmark_refuses_a_model_that_cuts_no_crops(capsys: pytest.CaptureFixture[str]
+                                                                    ) -> None:
+    """A skeleton-only checkpoint printed a table of hand boxes its model never cuts."""
+    checkpoint = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "pku_interactions.pt"
+    assert load_benchmark("hand_box_legs").main(["--checkpoint", str(checkpoint), "--clips", "1"]) == 2
+    assert "a skeleton-only model cuts no crops" in capsys.readouterr().err

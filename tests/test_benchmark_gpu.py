@@ -141,3 +141,20 @@ def test_cpu_smoke_runs_parts_end_to_end_and_writes_json(
     printed = capsys.readouterr().out
     assert "DDP one process (gloo): ok" in printed and f"wrote {out}" in printed
     assert "pytorch-cuda's defaults, each undone (tiny, uint8 crops, against the defaults)" in printed
+
+
+def test_a_run_for_a_gpu_where_there_is_none_or_data_that_is_not_there_is_refused_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --cpu-smoke on a machine with no GPU its parts ran their GPU sizes on the CPU (minutes,
+    then timed out, exit 0); a --data without the NTU clip was put aside for the default folders."""
+    import torch
+
+    with pytest.raises(SystemExit) as refused:
+        bench.main(["--data", str(tmp_path), "--out", str(tmp_path / "gpu.json")])
+    assert refused.value.code == 2
+    assert f"--data {tmp_path}: no ntu/skeletons/" in capsys.readouterr().err
+    if torch.cuda.is_available():
+        return
+    assert bench.main(["--out", str(tmp_path / "gpu.json")]) == 2
+    assert "no CUDA GPU here" in capsys.readouterr().err and not (tmp_path / "gpu.json").exists()
