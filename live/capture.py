@@ -230,6 +230,8 @@ class RecordingSink:
         self.continue_failures = 0  # tries in a row that could not make the next clip
         self.lossless = lossless  # a --fast replay (lockstep): `offer` waits for room instead of dropping
         self.dropped = 0
+        self.missed = 0  # frames the capture missed between two of this recording's: gaps in its clip
+        self._offered = False
         self.written = 0
         self.error: BaseException | None = None
         self.finished = threading.Event()  # the recording is finalised (or failed to)
@@ -239,10 +241,14 @@ class RecordingSink:
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
-    def offer(self, frame: Frame, give_up: threading.Event | None = None) -> None:
-        """Queue a frame (capture thread). `give_up`: the caller's stop, which ends a lossless wait."""
+    def offer(self, frame: Frame, give_up: threading.Event | None = None, *, missed: int = 0) -> None:
+        """Queue a frame (capture thread). `give_up`: the caller's stop, which ends a lossless wait.
+        `missed`: frames the capture missed right before this one (a gap in the clip, after its first)."""
         if self._closing.is_set() or self.error is not None:  # ended (it stopped itself): not a drop
             return
+        if self._offered:
+            self.missed += missed
+        self._offered = True
         while True:
             try:
                 if self.lossless:
@@ -570,5 +576,6 @@ class Capture:
         recording = self.recording  # read once: the GUI thread may stop the recording meanwhile
         if recording is not None:  # on the capture timeline: the recorder needs increasing times
             recording.offer(Frame(timestamp, self.privacy.recordable(frame), frame.bodies, frame.index,
-                                  depth=self.privacy.recordable_depth(frame)), give_up=self._stop)
+                                  depth=self.privacy.recordable_depth(frame)), give_up=self._stop,
+                            missed=missed)
         return entry

@@ -1236,6 +1236,11 @@ class LiveWindow(QtWidgets.QMainWindow):
                            "(the log says why)"), ALARM_TEXT
         elif (undelivered := self._undelivered()) is not None:
             banner, ink = f"{undelivered} - alerts show only in this window", ALARM_TEXT
+        elif stats.missing_frames is not None and stats.late_decisions_s is not None:
+            # Both at once on a computer far behind: the lateness is what the alerts wait for, said too.
+            banner, ink = (f"decisions {stats.late_decisions_s:.1f} s late, {stats.missing_frames:.0%} of "
+                           "the sensor's frames missing - this computer is not keeping up; alerts come that "
+                           "much later"), "#ffb000"
         elif stats.missing_frames is not None:
             banner, ink = (f"missing {stats.missing_frames:.0%} of the sensor's frames - this computer is "
                            "not keeping up; recognition sees less of each movement"), "#ffb000"

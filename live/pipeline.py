@@ -289,6 +289,7 @@ class Summary:
     rss_end_mb: float | None
     errors: tuple[str, ...]
     history_needed_s: float = 0.0  # how long a person must be in view before their first decision
+    recorder_missed: int = 0  # frames the capture missed while recording: gaps in the clips
 
     def lines(self) -> list[str]:
         def ms(value: float | None) -> str:
@@ -323,7 +324,8 @@ class Summary:
             shown = ", ".join(self.recordings[-SUMMARY_RECORDINGS:])
             if len(self.recordings) > SUMMARY_RECORDINGS:
                 shown = f"{len(self.recordings)}, the last {SUMMARY_RECORDINGS}: {shown}"
-            out.append(f"recordings: {shown} ({self.recorder_dropped} frames dropped)")
+            missed = f", {self.recorder_missed} missed by the capture" if self.recorder_missed else ""
+            out.append(f"recordings: {shown} ({self.recorder_dropped} frames dropped{missed})")
         out += [f"error: {e}" for e in self.errors]
         return out
 
@@ -349,6 +351,7 @@ class LivePipeline:
         self.recordings: list[str] = []
         self._recording_errors: list[str] = []
         self.recorder_dropped = 0
+        self.recorder_missed = 0
         self.paused = False
         self._recording: RecordingSink | None = None
         self._saving: list[RecordingSink] = []  # stopped, finalising on their own threads
@@ -840,6 +843,7 @@ class LivePipeline:
         with self._record_lock:
             finishing = RecordingSink(full, on_finished=self._recording_finished)
             finishing.written, sink.written = sink.written, 0
+            finishing.missed, sink.missed = sink.missed, 0
             self._saving.append(finishing)  # (a stop waiting for this writer's sink finds it after)
         log.info("recording %s: %s; the recording goes on in %s%s", full.sample_name, why,
                  following.sample_name, f" (started at try {tries + 1})" if tries else "")
@@ -871,6 +875,7 @@ class LivePipeline:
             if files is not None and not empty:
                 self.recordings.append(path)
             self.recorder_dropped += sink.dropped
+            self.recorder_missed += sink.missed
         if files is None:  # finalising failed: the frames are still in the partial folder
             partial = getattr(sink.recorder, "partial_dir", None)
             where = ""
@@ -892,7 +897,10 @@ class LivePipeline:
             if again:
                 self._record_again_later(self.config.record_from_start, str(sink.error))
         elif not empty:  # (an empty one was said above: no clip kept)
-            log.info("recording finished: %s (%d frames, %d dropped)", path, sink.written, sink.dropped)
+            # Frames the capture missed (a computer not keeping up) never reached the clip: it has gaps.
+            gaps = f", {sink.missed} missed by the capture: the clip has gaps there" if sink.missed else ""
+            log.info("recording finished: %s (%d frames, %d dropped%s)", path, sink.written, sink.dropped,
+                     gaps)
 
     @property
     def recording_errors(self) -> tuple[str, ...]:
@@ -1079,6 +1087,7 @@ class LivePipeline:
             inference_p95_s=self.worker.inference.percentile(95),
             recordings=tuple(self.recordings),
             recorder_dropped=self.recorder_dropped,
+            recorder_missed=self.recorder_missed,
             ring_mb=self.ring.nbytes / 1e6,
             rss_start_mb=None if self._rss_start is None else self._rss_start / 1e6,
             rss_end_mb=None if rss_end is None else rss_end / 1e6,

@@ -179,6 +179,30 @@ def test_capture_counts_gaps_in_the_sensor_index_as_dropped():
     assert ring.written == 6
 
 
+def test_frames_the_capture_missed_while_recording_are_counted_as_the_clips_gaps():
+    """A computer not keeping up: the capture missed a fifth of the frames, the clip has those gaps, and
+    the recording said "0 frames dropped" (its writer's count alone). A gap before its first frame is
+    none of the clip's."""
+    class Recorder:
+        def __init__(self):
+            self.frames = []
+
+        def write(self, f):
+            self.frames.append(f)
+            return True
+
+        def close(self):
+            pass
+
+    capture, ring, tracks = make_capture([])
+    capture.accept(frame(0), time.perf_counter())
+    capture.recording = sink = RecordingSink(Recorder())
+    for i in (3, 4, 5, 8, 9, 12):  # started after 2 missed; then 2 and 2
+        capture.accept(frame(i), time.perf_counter())
+    sink.close()
+    assert (sink.written, sink.dropped, sink.missed) == (6, 0, 4) and capture.counters.dropped == 6
+
+
 def test_capture_says_what_share_of_the_sensors_frames_it_left_out_lately():
     """The simulated room of six on two busy cores kept 7 frames a second of 30 and nothing said so but
     the numbers in the status line; the pipeline warns from the share (live.pipeline.MISSING_FRAMES_SHARE)."""

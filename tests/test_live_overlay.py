@@ -791,6 +791,10 @@ def test_window_shows_people_and_handles_keys_then_shuts_down(qtbot, tiny_model,
     pipeline.stats = lambda: replace(real_stats(), missing_frames=0.75)  # a computer that cannot keep up
     window.refresh()
     assert "missing 75% of the sensor's frames - this computer is not keeping up" in window.banner.text()
+    # ... and decisions late as well: the lateness, which the alerts wait for, was hidden by the frames'.
+    pipeline.stats = lambda: replace(real_stats(), missing_frames=0.55, late_decisions_s=1.7)
+    window.refresh()
+    assert window.banner.text().startswith("decisions 1.7 s late, 55% of the sensor's frames missing")
     del pipeline.stats
     window.refresh()
     assert window.banner.text() == ""

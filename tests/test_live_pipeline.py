@@ -1143,6 +1143,8 @@ def test_a_summary_without_decisions_gives_the_reason_that_held():
     assert line.startswith("recordings: 353, the last 5: runs/recordings/live_0349.skeleton, ")
     assert len(line) < 300
     assert "recordings: a.skeleton (0 frames dropped)" in replace(run, recordings=("a.skeleton",)).lines()
+    choppy = replace(run, recordings=("a.skeleton",), recorder_missed=198)  # the computer not keeping up
+    assert "recordings: a.skeleton (0 frames dropped, 198 missed by the capture)" in choppy.lines()
 
 
 def test_stopping_a_recording_that_stopped_itself_while_an_action_was_marked_still_stops(
