@@ -40,6 +40,10 @@ from recordings.xef import XefFormatError
 
 log = logging.getLogger(__name__)
 
+# A source slower to make its frames than their period is said to be so once this happened three times
+# within this long, and to play in real time again once it has not happened for as long.
+SLOWED_WITHIN_S = 10.0
+
 
 class KinectBackend(enum.Enum):
     """The library that reads a Kinect v2 (`--source kinect` / `--source kinect:pykinect2`)."""
@@ -150,8 +154,9 @@ class FrameStream:
         self.connected = False
         self.skipped = 0  # frames passed over because the reader was late (paced only)
         self.slowed = 0  # times it fell back to its own pace: a frame took longer to make than its period
-        self._slowed_at: list[float] = []  # when, in the last 10 s
+        self._slowed_at: list[float] = []  # when, in the last SLOWED_WITHIN_S
         self._said_slowed = False
+        self.slowed_by_s = 0.0  # how far behind its own time it fell, in all: its frames come that late
         self.loops = 0
         # A labelled recording's action intervals (seconds from its first frame), where it has them.
         self.timeline: Timeline | None = None
@@ -224,12 +229,17 @@ class FrameStream:
                     # came out at all. Once the frames a late reader missed are passed over (lost, as on a
                     # sensor), it plays on from here, slower than real time, as a video player does.
                     self._pacer.rebase(frame.timestamp, now)
-                    self._say_slowed(now - asked, period)
+                    self._say_slowed(now - asked, period, now - due)
                     due = now
                     break
                 self.skipped += 1  # the sensor would have replaced it by now
                 skipped_here += 1
                 continue
+            if self._said_slowed and now - self._slowed_at[-1] >= SLOWED_WITHIN_S:
+                # Said as it ends too: a second time later in the run is then said again.
+                self._said_slowed, self._slowed_at = False, []
+                log.info("%s: plays in real time again (%.1f s behind its own time in all)", self.name,
+                         self.slowed_by_s)
             break
         wait = due - now
         if wait > timeout:
@@ -241,12 +251,13 @@ class FrameStream:
         self._last_due = due
         return frame
 
-    def _say_slowed(self, took_s: float, period_s: float) -> None:
+    def _say_slowed(self, took_s: float, period_s: float, behind_s: float) -> None:
         # Said once, and only once it happened three times within 10 s: a one-off pause (a page fault,
         # another program's moment) also makes a frame late, and costs no more than that moment.
         now = self._clock()
-        self._slowed_at = [t for t in self._slowed_at if now - t < 10.0] + [now]
+        self._slowed_at = [t for t in self._slowed_at if now - t < SLOWED_WITHIN_S] + [now]
         self.slowed += 1
+        self.slowed_by_s += behind_s
         if len(self._slowed_at) == 3 and not self._said_slowed:
             self._said_slowed = True
             log.warning("%s: a frame took %.0f ms to make, more than its %.0f ms: this computer cannot play "

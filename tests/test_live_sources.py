@@ -126,6 +126,26 @@ def test_frames_slower_to_make_than_their_period_play_slower_not_never(caplog):
     assert once.slowed == 1 and not caplog.records
 
 
+def test_a_source_that_plays_in_real_time_again_says_so_and_how_far_behind_it_fell(caplog):
+    """Said as it ends: a slow spell later in the run is then said again (it was said once a run)."""
+    clock = FakeClock()
+
+    def slow_then_quick():
+        for frame in frames(30 * 30):
+            clock.now += 0.040 if frame.index < 60 or 600 <= frame.index < 660 else 0.0  # two slow spells
+            yield frame
+
+    source = FrameStream("sim", slow_then_quick, fps=30.0, clock=clock, sleep=clock.sleep)
+    source.open()
+    with caplog.at_level(logging.INFO, logger="live"):
+        indices = [source.read(timeout=1.0).index for _ in range(800)]
+    assert indices == sorted(indices) and len(set(indices)) == 800
+    said = ["slower" if "plays slower" in r.getMessage() else "again" for r in caplog.records]
+    assert said == ["slower", "again", "slower"]
+    again = next(r.getMessage() for r in caplog.records if "real time again" in r.getMessage())
+    assert again.startswith("sim: plays in real time again (0.4 s behind its own time in all)")
+
+
 def test_frames_lost_after_the_last_one_delivered_are_reported_by_the_end_of_stream():
     """A reader late at the very end gets no later frame whose index gap would show the loss: the end
     of the stream says how many frames it passed over since the last one delivered."""
