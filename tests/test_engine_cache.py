@@ -558,12 +558,18 @@ def test_the_temporary_engine_folders_of_killed_runs_are_removed_by_the_next(
     running = tmp_path / f"where-to-focus-engines-{os.getpid()}-a8b7c6d5"  # this process's: running
     older = tmp_path / "where-to-focus-engines-q1w2e3r4"  # an earlier version's name: whose, not known
     made_up = tmp_path / "where-to-focus-engines-99999999999999999999-x"  # os.kill raised OverflowError
-    for folder in (killed, running, older, made_up):
+    # Another account's, of a run that ended too (anybody can make up a name in /tmp): none of this one's.
+    others = tmp_path / f"where-to-focus-engines-{ended.pid}-0therus3r"
+    for folder in (killed, running, older, made_up, others):
         folder.mkdir()
         (folder / f"demo-{SHA}-{CODE}.onnx").write_bytes(b"x" * 1000)
+    monkeypatch.setattr(Path, "lstat", lambda self, real=Path.lstat: (
+        os.stat_result((*real(self)[:4], real(self).st_uid + 1, *real(self)[5:])) if self == others
+        else real(self)))
     with caplog.at_level(logging.INFO, logger="core.engines.selection"):
         made = selection._temporary_cache(tmp_path / "unwritable", "cannot be written (test)")
     assert not killed.exists() and not made_up.exists() and running.exists() and older.exists()
+    assert others.exists()
     assert made.parent == tmp_path and made.name.startswith(f"where-to-focus-engines-{os.getpid()}-")
     assert "removed 2 engine folder(s) of runs that were killed" in caplog.text
 
@@ -591,3 +597,30 @@ def test_a_lock_unused_for_months_is_not_removed_while_a_room_holds_it(tmp_path:
     _age(lock, UNUSED_DAYS + 10)
     remove_unused(folder)  # its model gone for months: removed with it
     assert not lock.exists()
+
+
+def test_a_maker_that_holds_on_too_long_is_waited_for_only_so_long_then_made_here_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A room stuck while making a file (a TensorRT build that hangs) kept every other room's start
+    waiting for ever, or took it down; past the wait, each makes it itself. A wait of NaN is none."""
+    from core.engines.cache import making
+    from core.locks import held, lock_exclusive
+
+    target = tmp_path / f"demo-{SHA}-{CODE}.onnx"
+    lock = tmp_path / f"{target.name}.lock"
+    made = []
+    with open(lock, "a+b") as stuck:
+        lock_exclusive(stuck)  # (flock: another open of the file conflicts within a process too)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"another process has held it for over 0\.2 s"):
+            with held(lock, 0.2):
+                pass
+        assert 0.2 <= time.monotonic() - started < 2.0
+        started = time.monotonic()
+        with pytest.raises(TimeoutError), held(lock, float("nan")):
+            pass
+        assert time.monotonic() - started < 0.5
+        with caplog.at_level(logging.WARNING, logger="core.engines.cache"), making(target, 0.1):
+            made.append(True)
+    assert made == [True] and f"{target}: another process has been making it for over" in caplog.text
