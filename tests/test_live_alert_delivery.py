@@ -391,6 +391,10 @@ def test_a_retry_after_of_any_shape_is_read_or_set_aside_and_a_reply_is_escaped(
     for past in ("Wed, 21 Oct 2015 07:28:00 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
                  "Sun Nov  6 08:49:37 1994"):
         assert _retry_after_s(past) == 0.0, past  # RFC 9110's three forms; a date past: at once
+    import email.utils
+
+    in_90_s = email.utils.formatdate(time.time() + 90, usegmt=True)  # "Mon, 07 Dec 2026 16:20:00 GMT"
+    assert 88 <= _retry_after_s(in_90_s) <= 90, in_90_s
     assert _one_line("a\r\nb\x85c\u2028d\te") == "a\\r\\nb\\x85c\\u2028d\\te"
 
 
