@@ -319,6 +319,39 @@ class PanelSize(enum.Enum):
     TOP_ACTION = "top action"  # the top action alone (four or more people with the 3D panel shown)
 
 
+class Room3DGivesWay:
+    """Whether the 3D room panel makes way for the people's panels, frame by frame: hidden where even at
+    its least height (ROOM3D_MIN_PX) it leaves too little for everyone's top action (six people on a
+    1024x600 tablet, whose fifth and sixth actions and ALERTs were behind a scrollbar), and back once they
+    have fitted beside it for ROOM3D_BACK_AFTER_S. Shown again with key 3 (`toggled`), it stays while that
+    crowd lasts; hidden with it, it stays hidden: the user's choice, either way."""
+
+    def __init__(self) -> None:
+        self.hidden_at: float | None = None  # when the people last needed its height (None: not hidden)
+        self.chosen = False  # shown by key 3: not hidden for the panels until they fit beside it
+
+    def step(self, least_px: int, room_px: int, spare_px: int, shown: bool, now: float) -> bool | None:
+        """This frame's call: True to show the panel, False to hide it, None to leave it. `least_px`: what
+        everyone's top action needs; `room_px`: the people's column's height; `spare_px`: what the panel
+        can give above its least height; `now`: a monotonic clock."""
+        if least_px <= room_px:
+            self.chosen = False  # the crowd that key 3 kept it for is gone: the next may hide it
+        if self.hidden_at is not None:  # (hidden: `room_px` is the whole column's)
+            if least_px + ROOM3D_MIN_PX + 2 * LEND_SPARE_PX > room_px:
+                self.hidden_at = now  # still needed: room again is counted from here
+            elif now - self.hidden_at >= ROOM3D_BACK_AFTER_S:
+                self.hidden_at = None  # room beside its least height for a while: back
+                return True
+        if least_px - room_px > spare_px and shown and not self.chosen:
+            self.hidden_at = now
+            return False
+        return None
+
+    def toggled(self, shown: bool) -> None:
+        """Key 3 showed or hid it: not hidden for the panels, nor brought back with the room, by itself."""
+        self.hidden_at, self.chosen = None, shown
+
+
 class PersonPanel(QtWidgets.QFrame):
     """One person: the crops the model saw, its attention over them, and the top actions."""
 
@@ -951,25 +984,15 @@ class LiveWindow(QtWidgets.QMainWindow):
         room = self._panels_fit_px - margins.top() - margins.bottom()
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         least_px = len(order) * self._panel_px[PanelSize.TOP_ACTION]
-        clock = time.monotonic()  # (not the stream's time, which a looped replay starts again)
-        if least_px <= room:
-            self._room3d_chosen = False  # the crowd that key 3 kept it for is gone: the next may hide it
-        if self._room3d_hidden_for_people is not None:  # (hidden: `room` is the whole column's)
-            if least_px + ROOM3D_MIN_PX + 2 * LEND_SPARE_PX > room:
-                self._room3d_hidden_for_people = clock  # still needed: room again is counted from here
-            elif clock - self._room3d_hidden_for_people >= ROOM3D_BACK_AFTER_S:
-                self._room3d_hidden_for_people = None  # room beside its least height for a while: back
-                self.room3d.setVisible(True)
-        if (short_px := least_px - room) > 0:
-            if (short_px > self._room3d_spare() and self.room3d is not None and self.room3d.isVisible()
-                    and not self._room3d_chosen):
-                # Even at its least height it leaves too little (six people on a 1024x600 tablet): the 3D
-                # panel goes while there is no room, or the fifth and sixth person's actions and ALERTs
-                # were behind a scrollbar.
-                self._room3d_hidden_for_people = clock
-                self.room3d.setVisible(False)
+        if self.room3d is not None:  # (the clock: not the stream's time, which a looped replay starts again)
+            show = self._room3d_gives_way.step(least_px, room, self._room3d_spare(), self.room3d.isVisible(),
+                                               time.monotonic())
+            if show is not None:
+                self.room3d.setVisible(show)
+            if show is False:
                 log.info("3D room panel hidden while %d people's actions need its height (back once they "
                          "fit beside it for %.0f s; key 3 shows it)", len(order), ROOM3D_BACK_AFTER_S)
+        if (short_px := least_px - room) > 0:
             self._room_from_3d(short_px)  # the panels have it from the next frame
         elif size is PanelSize.TOP_ACTION and order and not self._dragged and (
                 compact_px := len(order) * self._panel_px[PanelSize.COMPACT] - room + LEND_SPARE_PX
@@ -1044,9 +1067,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._right_column: QtWidgets.QSplitter | None = None  # the 3D panel over the people's
         self._lent_px = 0  # height the 3D panel gave the people's panels, given back once they need less
         self._dragged = False  # the column's split chosen by hand: lent from only for everyone's top action
-        # When the window last needed the 3D panel's height for everyone's action (None: not hidden for it).
-        self._room3d_hidden_for_people: float | None = None
-        self._room3d_chosen = False  # shown by key 3: not hidden for the panels until they fit beside it
+        self._room3d_gives_way = Room3DGivesWay()
         if (why_not := room3d.unavailable_reason()) is not None:
             log.info("no 3D room panel: %s", why_not)
             return people
@@ -1135,10 +1156,8 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def toggle_room3d(self) -> None:
         if self.room3d is not None:
-            # Shown by the user: not hidden for the panels while they stay crowded (the next frame hid it).
-            self._room3d_hidden_for_people = None
             self.room3d.setVisible(not self.room3d.isVisible())
-            self._room3d_chosen = self.room3d.isVisible()
+            self._room3d_gives_way.toggled(self.room3d.isVisible())
 
     def _boxes_now(self, body) -> np.ndarray | None:
         """The part boxes on the frame shown (the decision's own boxes are a hop or more old)."""

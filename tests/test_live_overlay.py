@@ -1570,3 +1570,35 @@ def test_the_window_offers_no_background_class_to_mark(tmp_path) -> None:
     labels.write_text("A121\tpatient fell\nA122\tNo_Action\nA123\tdrinking\n", encoding="utf-8")
     names, chosen = recording_classes(RecordingSettings(label_map=labels), tmp_path)
     assert names == ["patient fell", "drinking"] and chosen is None
+
+
+def test_the_3d_panel_makes_way_for_a_crowd_and_comes_back_once_they_have_fitted_a_while() -> None:
+    """Six people on a tablet: hidden while even its least height leaves too little for everyone's top
+    action, back only once they have fitted beside it for ROOM3D_BACK_AFTER_S, counted from the last frame
+    that needed it (a body lost for a frame showed and hid it again and again). Shown with key 3, it stays
+    while that crowd lasts; hidden with it, the room coming back does not bring it back."""
+    from live.overlay import ROOM3D_BACK_AFTER_S, Room3DGivesWay
+
+    six, column = 6 * 60, 300  # six top actions of 60 px; the people's column of 300 px beside the panel
+    whole = column + 100  # the column once the panel is hidden: its height too
+    way = Room3DGivesWay()
+    assert way.step(six, column, 10, shown=True, now=0.0) is False  # even with its spare 10 px: hidden
+    back = ROOM3D_BACK_AFTER_S
+    assert way.step(six, whole, 0, shown=False, now=back + 1) is None  # still crowded: counted from here
+    assert way.step(2 * 60, whole, 0, shown=False, now=back + 2) is None  # room, but not for long yet
+    assert way.step(2 * 60, whole, 0, shown=False, now=2 * back + 1) is True  # room for a while: back
+    assert way.step(2 * 60, column, 100, shown=True, now=2 * back + 2) is None
+
+    way = Room3DGivesWay()
+    assert way.step(six, column, 0, shown=True, now=0.0) is False
+    way.toggled(shown=True)  # key 3: shown, and kept for this crowd
+    assert way.step(six, column, 0, shown=True, now=1.0) is None
+    assert way.step(six, column, 0, shown=True, now=back + 5) is None
+    assert way.step(60, column, 100, shown=True, now=back + 6) is None  # the crowd gone ...
+    assert way.step(six, column, 0, shown=True, now=back + 7) is False  # ... the next one hides it again
+    way.toggled(shown=True)
+    way.toggled(shown=False)  # shown, then hidden by the user: the room coming back is not a reason
+    assert way.step(60, whole, 0, shown=False, now=3 * back) is None
+    assert way.step(60, whole, 0, shown=False, now=5 * back) is None
+    # Where it fits beside the panel at its least height, the panel's spare height is lent instead.
+    assert Room3DGivesWay().step(column + 50, column, 80, shown=True, now=0.0) is None
