@@ -285,14 +285,16 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
             lost.write(make_frame(i % 20, i / 10, bodies=1 if i < 20 else 0))
     marked = ClipLabels.open(lost.files.skeleton)
     marked.add("raise both arms", 0.5, 1.5)
+    marked.add("raise both arms", 1.7, 2.45)  # seen in 3 of its 8 frames: mostly empty all the same
     marked.add("raise both arms", 2.5, 3.5)
     marked.save()
     quick = QUICK_POSE
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
                      *quick]) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert ("WARNING: 1 labelled action(s) with nobody in view for most of their time, which teach their "
-            "class from empty windows: S004C001P001R001A121 2.50-3.50 s (raise both arms)") in out
+    assert ("WARNING: 2 labelled action(s) with nobody in view for most of their time, which teach their "
+            "class from empty windows: S004C001P001R001A121 1.70-2.45 s (raise both arms), "
+            "S004C001P001R001A121 2.50-3.50 s (raise both arms)") in out
     assert (f"WARNING: 1 clip(s) or action(s) shorter than the 0.8 s of a person the app needs for a "
             f"decision (1 s windows): padded to train, they teach little; record longer takes "
             f"({rec.files.skeleton.stem})") in out
@@ -794,3 +796,9 @@ def test_a_short_action_is_a_short_take_only_where_its_cut_is_short(tmp_path: Pa
     assert short_takes(clips, TrainConfig(window=window), cut_out=True) == [
         "live_20261207_150000 1.80-2.10 s"]  # no context: cut to 0.3 s
     assert short_takes(clips, TrainConfig(window=window), cut_out=False) == []  # windows along the clip
+    # A take stopped at once is the site's to record again; a rehearsal clip as short is none of its takes.
+    from dataclasses import replace
+
+    take = replace(clips[0], duration=0.5)
+    assert short_takes([take], with_context, cut_out=False) == ["live_20261207_150000"]
+    assert short_takes([replace(take, folder=1)], with_context, cut_out=False) == []
