@@ -731,13 +731,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         # rooms' windows, or its taskbar, told them apart only by their source.
         room_name = f"{alerts.config.room} - " if alerts is not None and alerts.config.room else ""
         self.setWindowTitle(f"Where to focus - {room_name}live - {pipeline.source.name}")
-        screen = QtGui.QGuiApplication.primaryScreen()
-        room = screen.availableGeometry() if screen is not None else None  # a laptop's 1366x768, say
-        # 1500 x 760 at least where it fits, most of a larger screen (a wall screen across the room);
-        # the title bar and borders, known once shown, are fitted in by `screen_fit`.
-        self.resize(min(max(1500, int(0.8 * room.width())), room.width()) if room else 1500,
-                    min(max(760, int(0.8 * room.height())), room.height()) if room else 760)
-        self.screen_fit = ScreenFit(self)
+        # 1500 x 760 at least where it fits, most of a larger screen (a wall screen across the room).
+        self.screen_fit = ScreenFit(self, least=(1500, 760), share=0.8)
         self.setStyleSheet("QMainWindow, QWidget {background: #1b1b1b; color: #ddd}")
 
         self.graphics = pg.GraphicsLayoutWidget()

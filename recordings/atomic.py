@@ -33,8 +33,6 @@ def rename_durably(written: Path | str, path: Path | str) -> None:
     sync_directory(Path(path).parent)
 
 
-
-
 def why_not_writable(folder: Path | str) -> str | None:
     """Why no file can be made in `folder` -- or, where it does not exist yet, in the nearest folder above
     it that does, where it would be made (nothing is created) --; None when one can. Tried with a

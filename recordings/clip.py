@@ -67,6 +67,8 @@ def frames_within(timestamps: np.ndarray, start: float, end: float) -> np.ndarra
     where 12 of a converted PKU-MMD folder's 24 intervals lost their first frame or took one after."""
     stamps = np.asarray(timestamps, dtype=np.float64) + TRUTH_TOLERANCE_S
     return (stamps >= start) & (stamps < end)
+
+
 # A live sensor's frames are passed over while it is paused and none come while it is unplugged, so a
 # recording keeps gaps as long as a pause (a weekend, left paused); a week between two frames is damaged
 # times, which a replay would sit out.

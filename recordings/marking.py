@@ -404,10 +404,7 @@ class MarkingWindow(QtWidgets.QWidget):
         layout.addWidget(self.status)
         # 1280 x 800 where the screen has it: on a 1024x600 tablet a quarter of the picture and the key line
         # were off the screen.
-        screen = QtGui.QGuiApplication.primaryScreen()
-        room = screen.availableGeometry() if screen is not None else None
-        self.resize(min(1280, room.width()) if room else 1280, min(800, room.height()) if room else 800)
-        self.screen_fit = ScreenFit(self)
+        self.screen_fit = ScreenFit(self, least=(1280, 800))
         self.frame: Frame | None = None
         self.behind: deque[Frame] = deque()  # frames shown before self.frame, the newest last
         self.behind_bytes = 0  # their colour images

@@ -5,19 +5,28 @@ it pushed the status line, the buttons or the key line below the screen's edge."
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 
 class ScreenFit:
-    """Fits `window` once it is shown (`shown()`, from its showEvent): an X11 window manager frames a
-    window a moment after it shows, so the frame is looked for every EVERY_MS for TRIES tries. A size
-    somebody else chose meanwhile (a drag, maximised) is left as it is. `stop()` as the window closes."""
+    """Sizes `window` to `least` (width, height), or to `share` of the primary screen's available area
+    where that is larger, never larger than that area; then fits it, title bar and borders included, once
+    it is shown (`shown()`, from its showEvent): an X11 window manager frames a window a moment after it
+    shows, so the frame is looked for every EVERY_MS for TRIES tries. A size somebody else chose meanwhile
+    (a drag, maximised) is left as it is. `stop()` as the window closes."""
 
     TRIES = 20
     EVERY_MS = 100
 
-    def __init__(self, window: QtWidgets.QWidget) -> None:
+    def __init__(self, window: QtWidgets.QWidget, least: tuple[int, int], share: float = 0.0) -> None:
         self.window = window
+        screen = QtGui.QGuiApplication.primaryScreen()
+        room = screen.availableGeometry() if screen is not None else None  # a laptop's 1366x768, say
+        if room is None:
+            window.resize(*least)
+        else:
+            window.resize(min(max(least[0], int(share * room.width())), room.width()),
+                          min(max(least[1], int(share * room.height())), room.height()))
         self.chosen: QtCore.QSize | None = window.size()  # the size fitted, as asked before it shows
         self._tries_left = 0
         self._timer = QtCore.QTimer(window)  # the window's own: it goes with it

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from recordings.screen_fit import ScreenFit  # noqa: E402
 
@@ -58,10 +58,36 @@ class FramedWindow(QtWidgets.QWidget):
     def screen(self) -> Screen:
         return self._screen
 
+    def available(self) -> QtCore.QRect:
+        return self._screen.availableGeometry()
 
-def test_a_window_the_size_of_the_screen_is_fitted_inside_it_title_bar_and_all(qtbot) -> None:
-    window = FramedWindow(QtCore.QRect(0, 0, 1366, 728), Screen(TASKBAR_1366))  # asked for all of the area
-    fit = ScreenFit(window)
+
+def fitted(window: FramedWindow, monkeypatch: pytest.MonkeyPatch) -> ScreenFit:
+    """`window`'s fit, asked for all of its screen's available area (as a window on a small screen is)."""
+    monkeypatch.setattr(QtGui.QGuiApplication, "primaryScreen", lambda: window.screen())
+    fit = ScreenFit(window, least=(window.available().width(), window.available().height()))
+    window.resized.clear()  # (the size asked before it shows)
+    return fit
+
+
+def test_a_window_is_asked_for_its_least_size_or_a_share_of_the_screen_never_more_than_the_screen(
+    qtbot, monkeypatch
+) -> None:
+    for available, least, share, asked in (
+        (QtCore.QRect(0, 0, 1024, 560), (1280, 800), 0.0, (1024, 560)),  # a tablet: the labelling window
+        (QtCore.QRect(0, 0, 1920, 1040), (1280, 800), 0.0, (1280, 800)),
+        (QtCore.QRect(0, 0, 1366, 728), (1500, 760), 0.8, (1366, 728)),  # a laptop: the live window
+        (QtCore.QRect(0, 0, 3840, 2100), (1500, 760), 0.8, (3072, 1680)),  # a wall screen across the room
+    ):
+        window = FramedWindow(QtCore.QRect(0, 0, 100, 100), Screen(available))
+        monkeypatch.setattr(QtGui.QGuiApplication, "primaryScreen", lambda window=window: window.screen())
+        ScreenFit(window, least=least, share=share)
+        assert window.size() == QtCore.QSize(*asked), available
+
+
+def test_a_window_the_size_of_the_screen_is_fitted_inside_it_title_bar_and_all(qtbot, monkeypatch) -> None:
+    window = FramedWindow(QtCore.QRect(0, 0, 1366, 728), Screen(TASKBAR_1366))
+    fit = fitted(window, monkeypatch)
     fit.shown()
     fit.fit()  # shown, not framed yet: looked for again a moment later, not fitted without it
     assert window.resized == [] and fit._timer.isActive() and fit.chosen is not None
@@ -75,28 +101,28 @@ def test_a_window_the_size_of_the_screen_is_fitted_inside_it_title_bar_and_all(q
     assert window.resized == [(1366 - 2, 728 - 31)] and window.size() == QtCore.QSize(1366, 728)
 
 
-def test_a_window_without_a_frame_is_fitted_once_the_tries_run_out(qtbot) -> None:
+def test_a_window_without_a_frame_is_fitted_once_the_tries_run_out(qtbot, monkeypatch) -> None:
     """A kiosk without a window manager frames nothing: once it has been looked for long enough, the
     window is fitted as it is (no resize needed), not looked for again."""
     window = FramedWindow(QtCore.QRect(40, 20, 1366, 728), Screen(TASKBAR_1366))
-    fit = ScreenFit(window)
+    fit = fitted(window, monkeypatch)
     fit.shown()
     for _ in range(ScreenFit.TRIES):
         fit.fit()
     assert window.resized == [] and window.frameGeometry() == TASKBAR_1366 and fit.chosen is None
 
 
-def test_a_size_somebody_else_chose_meanwhile_is_left_as_it_is(qtbot) -> None:
+def test_a_size_somebody_else_chose_meanwhile_is_left_as_it_is(qtbot, monkeypatch) -> None:
     """Dragged bigger, or maximised, before the window manager's frame came: not undone."""
     window = FramedWindow(QtCore.QRect(0, 0, 1366, 728), Screen(TASKBAR_1366))
-    fit = ScreenFit(window)
+    fit = fitted(window, monkeypatch)
     fit.shown()
     window.framed()
     window.inside.setSize(QtCore.QSize(1400, 760))  # the user's drag
     fit.fit()
     assert window.resized == [] and window.size() == QtCore.QSize(1400, 760) and fit.chosen is None
     maximised = FramedWindow(QtCore.QRect(0, 0, 1366, 728), Screen(TASKBAR_1366))
-    fit = ScreenFit(maximised)
+    fit = fitted(maximised, monkeypatch)
     fit.shown()
     maximised.framed()
     maximised.state = QtCore.Qt.WindowState.WindowMaximized
