@@ -487,7 +487,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--min-runs", type=integer_in(1), default=5)
     parser.add_argument("--max-runs", type=integer_in(1), default=200)
     parser.add_argument(
-        "--cache-dir", type=Path, help="where checkpoints, ONNX files and engines go (default: temp)"
+        "--cache-dir", type=Path,
+        help="where checkpoints, ONNX files and engines go (default: a temporary folder, removed at the end)"
     )
     parser.add_argument(
         "--in-process", action="store_true", help="no process per backend (peak memory shared)"

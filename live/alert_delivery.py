@@ -1274,9 +1274,11 @@ class AlertDelivery:
                 later = self._asked_to_wait_s = _retry_after_s(retry_after)
                 asked = ""
                 if later is not None:  # (an HTTP date's is a wait of fractions: whole seconds said)
-                    asked = f", asked to try again in {later:.0f} s" + (
-                        f" (waits at most {self.config.max_backoff_s:g} s)"
-                        if later > self.config.max_backoff_s else "")
+                    asked = f", asked to try again in {later:.0f} s" if later >= 1 else (
+                        f", asked to try again in {later:.1f} s")
+                    if later > self.config.max_backoff_s:  # (+-jitter, as every wait)
+                        asked += (f" (waits about {self.config.max_backoff_s:g} s, the longest wait between "
+                                  "tries)")
                 return Outcome.RETRY, status, f"HTTP {status}{asked}"
             return Outcome.REJECTED, status, f"HTTP {status}"
         # Refused, reset, timed out, DNS (URLError is an OSError); a reply cut off or not HTTP at all (a

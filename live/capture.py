@@ -230,14 +230,16 @@ class RecordingSink:
         self.continue_failures = 0  # tries in a row that could not make the next clip
         self.lossless = lossless  # a --fast replay (lockstep): `offer` waits for room instead of dropping
         self.dropped = 0
-        self.missed = 0  # frames the capture missed between two of this recording's: gaps in its clip
-        self._offered = False
+        # Frames the capture missed between two of the clip's (the writer's count, of each part): gaps in it.
+        self.missed = 0
+        self._missed_unqueued = 0  # (capture thread) missed before a frame this dropped: the next one's gap
         self.written = 0
         self.error: BaseException | None = None
         self.finished = threading.Event()  # the recording is finalised (or failed to)
         self._on_finished = on_finished
         self._closing = threading.Event()
-        self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=max_queue)
+        # Each frame with the frames the capture missed right before it.
+        self._queue: queue.Queue[tuple[Frame, int] | None] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
@@ -246,21 +248,20 @@ class RecordingSink:
         `missed`: frames the capture missed right before this one (a gap in the clip, after its first)."""
         if self._closing.is_set() or self.error is not None:  # ended (it stopped itself): not a drop
             return
-        if self._offered:
-            self.missed += missed
-        self._offered = True
+        missed, self._missed_unqueued = missed + self._missed_unqueued, 0
         while True:
             try:
                 if self.lossless:
-                    self._queue.put(frame, timeout=0.1)
+                    self._queue.put((frame, missed), timeout=0.1)
                 else:
-                    self._queue.put_nowait(frame)
+                    self._queue.put_nowait((frame, missed))
                 return
             except queue.Full:
                 if self._closing.is_set() or self.error is not None:
                     return
                 if not self.lossless or (give_up is not None and give_up.is_set()):
                     self.dropped += 1
+                    self._missed_unqueued = missed
                     if self.dropped == 1:  # said as it begins: the clip will have a hole here
                         log.warning("recording %s: its disk is not keeping up (a share that hangs?); frames "
                                     "are left out of the clip until it does",
@@ -271,13 +272,14 @@ class RecordingSink:
         try:
             while True:
                 try:
-                    frame = self._queue.get(timeout=0.1)
+                    queued = self._queue.get(timeout=0.1)
                 except queue.Empty:
                     if self._closing.is_set():
                         break
                     continue
-                if frame is None:
+                if queued is None:
                     break
+                frame, missed = queued
                 try:
                     # A full video at once, retry or not: the write below would stop the recording.
                     if (self.continue_in is not None and getattr(self.recorder, "part_full", None)
@@ -290,6 +292,8 @@ class RecordingSink:
                         # stops it before.
                         self.written = getattr(self.recorder, "frame_count", self.written)
                     else:
+                        # A gap before the first frame of a clip (or of its next part) is none of its own.
+                        self.missed += missed if self.written else 0
                         self.written += 1
                 except Exception as error:  # a full disk must not take the app down: report, stop writing
                     self._say("recording failed", error)

@@ -34,12 +34,17 @@ log = logging.getLogger(__name__)
 
 
 def sdk_error(error: Exception) -> str:
-    """`error` for a log line: the SDK's calls fail with COMError, whose text is its arguments' tuple
-    ("(-2147467259, 'Unspecified error', (None, None, None, 0, None))"); said as its HRESULT and text."""
+    """`error` for a log line: PyKinect2's calls fail with comtypes' COMError, whose text is its arguments'
+    tuple ("(-2147467259, 'Unspecified error', (None, None, None, 0, None))"), said as its HRESULT and
+    text; any other as it says itself (kinect-next's COMOperationError names the call that failed)."""
     hresult, text = getattr(error, "hresult", None), getattr(error, "text", None)
-    if not isinstance(hresult, int):
+    if not isinstance(hresult, int) or isinstance(hresult, bool):
         return str(error)
-    return f"HRESULT 0x{hresult & 0xFFFFFFFF:08X}" + (f" {text}" if text else "")
+    if isinstance(text, str):
+        return f"HRESULT 0x{hresult & 0xFFFFFFFF:08X} {text}"
+    if error.args[:1] == (hresult,):  # a COMError without a text: its arguments' tuple all the same
+        return f"HRESULT 0x{hresult & 0xFFFFFFFF:08X}"
+    return str(error)
 
 
 def needs_windows(option: str, platform: str) -> str:

@@ -402,6 +402,7 @@ class RecognitionWorker:
         self._said_too_many = False  # more people in view than max_people: said once per run
         self._said_not_finite: set[int] = set()  # tracking ids whose scores were NaN or inf: said once each
         self._said_colourless = False
+        self._colourless_at = float("-inf")  # stream time: the end of the last window without colour
         self._crops: dict[int, WindowCrops] = {}  # tracking id -> the crops of their last window
         self._crops_batch: np.ndarray | None = None  # (people, P, T, S, S, 3): see step
         self._part_index = [PARTS.index(p) for p in inputs.parts]
@@ -775,13 +776,16 @@ class RecognitionWorker:
             # damaged, a sensor's colour camera that stalled): the crops would be black, the decision as
             # wrong as the start-up refuses for a source without colour at all. None is made.
             self.counters.colourless_windows += 1
+            self._colourless_at = end
             if not self._said_colourless:
                 log.warning("most of a window has no colour (a video that ended or is damaged, or a colour "
                             "camera that sends none): this model needs colour, so no decisions until colour "
                             "comes back")
                 self._said_colourless = True
             return None
-        if self._said_colourless:  # said as it ends too: a second stall later in the night is said again
+        if self._said_colourless and end - self._colourless_at >= inputs.window.duration_s:
+            # Said as it ends too, once a whole window has had colour (not at each window about half
+            # without it): a second stall later in the night is said again.
             log.info("colour is back: decisions again")
             self._said_colourless = False
         window_crops = self._crops.setdefault(person.tracking_id, WindowCrops(inputs.glimpse))

@@ -201,6 +201,27 @@ def test_frames_the_capture_missed_while_recording_are_counted_as_the_clips_gaps
         capture.accept(frame(i), time.perf_counter())
     sink.close()
     assert (sink.written, sink.dropped, sink.missed) == (6, 0, 4) and capture.counters.dropped == 6
+    # A frame the recording itself dropped (its disk behind) takes the gap before it along to the next.
+    gate = threading.Event()
+
+    class SlowRecorder(Recorder):
+        def write(self, f):
+            gate.wait(5)
+            return super().write(f)
+
+    sink = RecordingSink(SlowRecorder(), max_queue=1)
+    sink.offer(frame(0))
+    deadline = time.monotonic() + 5
+    while sink._queue.qsize() and time.monotonic() < deadline:  # taken by the writer, which waits
+        time.sleep(0.01)
+    sink.offer(frame(1))  # queued
+    sink.offer(frame(5), missed=3)  # no room: dropped, with the three before it
+    gate.set()
+    while sink._queue.qsize() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sink.offer(frame(6))
+    sink.close()
+    assert (sink.written, sink.dropped, sink.missed) == (3, 1, 3)
 
 
 def test_capture_says_what_share_of_the_sensors_frames_it_left_out_lately():

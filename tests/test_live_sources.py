@@ -630,6 +630,17 @@ def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog
     said = [r.getMessage() for r in caplog.records if "reopening the Kinect failed" in r.getMessage()]
     assert len(runtimes) == 2 and len(said) == 1
     assert said[0].startswith("reopening the Kinect failed (HRESULT 0x80004005 Unspecified error);")
+    # kinect-next's failures say which call failed in their own message: kept as they say it.
+    from live.kinect_common import sdk_error
+
+    class COMOperationError(Exception):  # kinect_next's: a message and the HRESULT, no text
+        def __init__(self, message: str, hresult: int) -> None:
+            super().__init__(message)
+            self.hresult = hresult
+
+    opened = COMOperationError("IKinectSensor::Open failed (HRESULT: 0x80070015)", 0x80070015)
+    assert sdk_error(opened) == "IKinectSensor::Open failed (HRESULT: 0x80070015)"
+    assert sdk_error(COMError(-2147467259, None, None)) == "HRESULT 0x80004005"
     assert not any("install the Kinect" in message for message in said)  # it is installed: it ran
     # Its clock started over, at another phase: numbered from its first frame again (from the old clock's
     # first, its frames went -99, -98, ..., or where later, half a period out of step).
