@@ -69,6 +69,7 @@ from recordings.avi import MAX_AVI_BYTES, MjpegAviWriter, finalize_avi, missing_
 from recordings.clip import (
     EXPORT_CLASSES,
     EXPORT_INDEX,
+    EXPORT_SKELETONS,
     NTU_FPS,
     ClipError,
     ClipPaths,
@@ -77,7 +78,7 @@ from recordings.clip import (
     XefRecording,
     clip_paths,
     find_clips,
-    is_export,
+    is_export_samples,
     open_recording,
     parts_between_marks,
     read_sidecar,
@@ -443,7 +444,7 @@ def _say_unfinished_below(directory: Path, what: str) -> int:
 
 def _an_export(directory: Path) -> str:
     """What to say of a folder of an export's samples, which are not clips ("" for any other folder)."""
-    if not is_export(directory):
+    if not is_export_samples(directory):
         return ""
     return (f"{directory}: an export (NTU samples cut from clips for other tools; {EXPORT_INDEX} says which "
             f"clip each came from), not clips: list, prepare and finetune read the clips; python -m "
@@ -1102,9 +1103,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 2
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    print(f"{len(written)} samples in {as_typed(args.out)} (classes in {EXPORT_CLASSES}, where each came "
-          f"from in {EXPORT_INDEX})" if written else f"{args.dir}: no labelled action exported "
-          "(python -m recordings label, or the marking window of python -m recordings view, labels clips)")
+    if written:  # (the folder those tools are given: they take each of its files for a sample)
+        print(f"{len(written)} samples in {as_typed(Path(args.out) / EXPORT_SKELETONS)}, as NTU's release "
+              f"has them (classes in {EXPORT_CLASSES}, where each came from in {EXPORT_INDEX})")
+    else:
+        print(f"{args.dir}: no labelled action exported (python -m recordings label, or the marking window "
+              "of python -m recordings view, labels clips)")
     return 1 if problems or unfinished else 0
 
 
@@ -1227,11 +1231,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", help="each labelled action as its own NTU sample, for other NTU RGB+D tools",
         description="Each labelled action of the clips under DIR (their intervals, or a clip's own class) "
-        "as its own NTU RGB+D sample OUT/SsssCcccPpppRrrrAaaa.skeleton, cut into pieces of at most "
-        "--max-frames, with the same frames of the clip's colour video (_rgb.avi) where it has one, "
+        "as its own NTU RGB+D sample OUT/nturgb+d_skeletons/SsssCcccPpppRrrrAaaa.skeleton, cut into "
+        "pieces of at most --max-frames, with the same frames of the clip's colour video in "
+        "OUT/nturgb+d_rgb/ (_rgb.avi) where it has one, as NTU's release lays them out, and "
         "OUT/classes.txt and OUT/samples.tsv (which clip and seconds each came from). For tools that read "
-        "NTU's own files (2s-AGCN, MS-G3D, mmaction2, CTR-GCN). python -m training reads the clips "
-        "themselves and needs no export.",
+        "NTU's own files (2s-AGCN, MS-G3D, mmaction2, CTR-GCN): give them OUT/nturgb+d_skeletons. python "
+        "-m training reads the clips themselves and needs no export.",
     )
     export.add_argument("dir", help="the folder of clips (searched below too)")
     export.add_argument("out", type=output_folder, help="an empty or new folder for the samples")

@@ -51,7 +51,7 @@ from recordings.recording import Recording, RecordingInfo, mean_fps
 
 __all__ = ["ClipError", "ClipPaths", "ClipRecording", "PkuMmdRecording", "Recording", "RecordingInfo",
            "Sidecar", "XefRecording", "clip_paths", "color_pixel_scale", "find_clips", "frame_body",
-           "is_export", "open_recording", "other_shape", "read_sidecar"]
+           "is_export", "is_export_samples", "open_recording", "other_shape", "read_sidecar"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,8 @@ class ClipPaths:
 def _paths_for(skeleton: Path) -> ClipPaths:
     name = skeleton.name[: -len(".skeleton")]
     video = skeleton.with_name(f"{name}_rgb.avi")
+    if not video.is_file() and skeleton.parent.name == EXPORT_SKELETONS:  # NTU's release's layout (an export)
+        video = skeleton.parent.parent / EXPORT_VIDEOS / f"{name}_rgb.avi"
     sidecar = skeleton.with_name(f"{name}.json")
     return ClipPaths(skeleton, video if video.is_file() else None, sidecar if sidecar.is_file() else None)
 
@@ -107,6 +109,10 @@ def _paths_for(skeleton: Path) -> ClipPaths:
 EXPORT_INDEX = "samples.tsv"
 EXPORT_CLASSES = "classes.txt"  # not labels.txt: it may hold NTU's own ids, which a site's map may not
 EXPORT_STAGING = ".export.partial"
+# The samples in folders of their own, named as NTU's release names them: those tools take every file of
+# the folder they are given for a sample (2s-AGCN's gendata read "classes.txt" as one, and failed on it).
+EXPORT_SKELETONS = "nturgb+d_skeletons"
+EXPORT_VIDEOS = "nturgb+d_rgb"
 
 
 def find_clips(directory: Path | str) -> list[ClipPaths]:
@@ -119,12 +125,18 @@ def find_clips(directory: Path | str) -> list[ClipPaths]:
         raise FileNotFoundError(f"{directory}: not a directory")
     return [_paths_for(p) for p in sorted(directory.rglob("*.skeleton"))
             if p.is_file() and not p.with_name(p.name[: -len(".skeleton")] + PARTIAL_SUFFIX).is_dir()
-            and not is_export(p.parent) and EXPORT_STAGING not in p.relative_to(directory).parts]
+            and not is_export_samples(p.parent) and EXPORT_STAGING not in p.relative_to(directory).parts]
 
 
 def is_export(folder: Path) -> bool:
-    """Whether `folder` holds a finished export's samples."""
+    """Whether `folder` is a finished export (its samples in EXPORT_SKELETONS; beside the index in one
+    made before that)."""
     return (folder / EXPORT_INDEX).is_file() and (folder / EXPORT_CLASSES).is_file()
+
+
+def is_export_samples(folder: Path) -> bool:
+    """Whether `folder` holds a finished export's .skeleton samples."""
+    return is_export(folder) or (folder.name == EXPORT_SKELETONS and is_export(folder.parent))
 
 
 def clip_paths(path: Path | str) -> ClipPaths:

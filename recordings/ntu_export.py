@@ -12,9 +12,12 @@ becomes its own file here:
     clip (sidecar intervals, or the clip's own class) --> frames inside [start, end), read a range at a
     time --> at NTU's 30 fps (at_ntu_rate: a .skeleton has no times) --> pieces of at most max_frames
     --> body ids renewed after a gap, the four bodies most in view
-    --> OUT/.export.partial/SsssCcccPpppRrrrAaaa.skeleton (and _rgb.avi: the same frames of the clip's
-    video) --> OUT/ at the end, with OUT/classes.txt and OUT/samples.tsv (which clip and seconds each
-    sample came from)
+    --> OUT/.export.partial/nturgb+d_skeletons/SsssCcccPpppRrrrAaaa.skeleton (and nturgb+d_rgb/
+    SsssCcccPpppRrrrAaaa_rgb.avi: the same frames of the clip's video) --> OUT/ at the end, with
+    OUT/classes.txt and OUT/samples.tsv (which clip and seconds each sample came from)
+
+The samples are in folders of their own, named as in NTU's release: those tools take every file of the
+folder they are given for a sample, and failed on classes.txt.
 
 S, C and P are the clip's own where its name is NTU-style, else its sidecar's (the session, camera and
 performer it was recorded with; C 1 and P 0 for a clip recorded before the sidecar kept them); R counts
@@ -46,7 +49,9 @@ from recordings.avi import AviError, MjpegAviWriter, RecordedAvi, finalize_avi, 
 from recordings.clip import (
     EXPORT_CLASSES,
     EXPORT_INDEX,
+    EXPORT_SKELETONS,
     EXPORT_STAGING,
+    EXPORT_VIDEOS,
     NTU_FPS,
     ClipError,
     ClipPaths,
@@ -152,7 +157,7 @@ def export_clips(directory: Path | str, out: Path | str, max_frames: int = MAX_F
         except TimeoutError:  # only the lock's: a share's own timeout while writing is said as itself
             raise ClipError(f"{out}: another export is writing into it; wait for it, or export elsewhere"
                             ) from None
-        if any(out.glob("*.skeleton")):
+        if any(out.glob("*.skeleton")) or any((out / EXPORT_SKELETONS).glob("*.skeleton")):
             raise ClipError(f"{out}: already holds .skeleton files; export into an empty or new folder")
         try:
             return _write_samples(clips, directory, out, max_frames, labels, video, progress)
@@ -167,7 +172,8 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
                    ) -> tuple[list[ExportedSample], list[str]]:
     staging = out / EXPORT_STAGING
     shutil.rmtree(staging, ignore_errors=True)  # what an export stopped midway left
-    staging.mkdir()
+    for folder in (staging / EXPORT_SKELETONS, staging / EXPORT_VIDEOS):
+        folder.mkdir(parents=True)
     written: list[ExportedSample] = []
     problems: list[str] = []
     name_of: dict[int, str] = {}  # action id -> class name, as exported so far
@@ -274,9 +280,11 @@ def _write_samples(clips: list[ClipPaths], directory: Path, out: Path, max_frame
             rows.writerow(["sample", "class", "clip", "start_s", "end_s", "frames"])
             rows.writerows([s.name, s.label, s.clip, f"{s.start_s:.3f}", f"{s.end_s:.3f}", s.frames]
                            for s in written)
-    for path in sorted(staging.iterdir()):
-        os.replace(path, out / path.name)
-    staging.rmdir()
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        target = out / path.relative_to(staging)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(staging)
     return written, problems
 
 
@@ -309,12 +317,12 @@ def _write_sample(staging: Path, name: SampleName, frames: list[list[NtuBody]], 
     """The sample's .skeleton, and its _rgb.avi (the clip's video frames `shown`, at 30 fps) when `colour`
     is given; why its video was not written, if it was not. An OSError (a full disk) names the file it
     hit."""
-    path = staging / f"{name}.skeleton"
+    path = staging / EXPORT_SKELETONS / f"{name}.skeleton"
     try:
         write_skeleton(path, SkeletonFile(None, frames, line_ending="\r\n"))
         if colour is None:
             return None
-        path = staging / f"{name}_rgb.avi"
+        path = staging / EXPORT_VIDEOS / f"{name}_rgb.avi"
         try:
             colour.cut(path, shown)
         except ValueError as error:  # a frame that does not decode (AviError too)

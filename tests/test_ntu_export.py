@@ -11,6 +11,8 @@ import pytest
 from test_recorder import make_frame
 
 from recordings.__main__ import main
+from recordings.clip import EXPORT_SKELETONS as SKELETONS
+from recordings.clip import EXPORT_VIDEOS as VIDEOS
 from recordings.labels import read_label_map
 from recordings.ntu import NtuBody, read_skeleton
 from recordings.ntu_samples import SampleName
@@ -43,18 +45,18 @@ def test_each_labelled_action_becomes_a_sample_of_at_most_300_frames(tmp_path: P
     assert main(["export", str(clips), str(tmp_path / "out")]) == 0
 
     out = tmp_path / "out"
-    names = sorted(p.stem for p in out.glob("*.skeleton"))
+    names = sorted(p.stem for p in (out / SKELETONS).glob("*.skeleton"))
     # The marked clip: the session, camera and performer its sidecar keeps; the whole clip keeps its name's
     # S, C and P, and its 650 frames are three pieces; R counts the samples of one S, C, P and A.
     assert names == ["S001C001P001R001A121", "S001C001P001R001A122", "S002C003P007R001A121",
                      "S002C003P007R002A121", "S002C003P007R003A121"]
     classes = read_label_map(out / "classes.txt")
     assert classes.names == {121: "patient fell", 122: "drinking"}
-    lengths = {name: read_skeleton(out / f"{name}.skeleton").num_frames for name in names}
+    lengths = {name: read_skeleton(out / SKELETONS / f"{name}.skeleton").num_frames for name in names}
     assert lengths["S001C001P001R001A121"] == 60 and lengths["S001C001P001R001A122"] == 280
     assert [lengths[f"S002C003P007R00{r}A121"] for r in (1, 2, 3)] == [217, 217, 216]
     # The frames are the clip's own, from the interval's first frame on.
-    source, sample = read_skeleton(marked), read_skeleton(out / "S001C001P001R001A121.skeleton")
+    source, sample = read_skeleton(marked), read_skeleton(out / SKELETONS / "S001C001P001R001A121.skeleton")
     assert np.array_equal(sample.frames[0][0].joints, source.frames[30][0].joints)
     assert np.array_equal(sample.frames[-1][0].joints, source.frames[89][0].joints)
     rows = (out / "samples.tsv").read_text().splitlines()
@@ -75,7 +77,7 @@ def test_a_body_that_comes_back_after_a_gap_gets_a_new_id(tmp_path: Path) -> Non
     clips = tmp_path / "clips"
     clip = record(clips, 40, label="patient fell", bodies=lambda i: 1 if 10 <= i < 13 else 2)
     assert main(["export", str(clips), str(tmp_path / "out")]) == 0
-    frames = read_skeleton(tmp_path / "out" / "S001C001P001R001A121.skeleton").frames
+    frames = read_skeleton(tmp_path / "out" / SKELETONS / "S001C001P001R001A121.skeleton").frames
     ids = [[body.body_id for body in bodies] for bodies in frames]
     assert ids[9] == ids[0] == [72057594037931101, 5] and ids[10] == [72057594037931101]
     assert ids[13][0] == 72057594037931101 and ids[13][1] not in (5, 72057594037931101)
@@ -93,7 +95,8 @@ def test_two_folders_that_number_classes_differently_are_refused_not_mixed(tmp_p
     captured = capsys.readouterr()
     assert "A121 'drinking' here, but A121 is 'patient fell' in a clip exported before it" in captured.err
     assert "ward4" in captured.err
-    assert [p.name for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P001R001A121.skeleton"]
+    assert [p.name for p in (tmp_path / "out" / SKELETONS).glob("*.skeleton")] == [
+        "S001C001P001R001A121.skeleton"]
     # A second export into the same folder would number R again from 1 over the first one's files.
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 2
     assert "already holds .skeleton files" in capsys.readouterr().err
@@ -141,8 +144,9 @@ def test_what_other_tools_cannot_read_is_said_not_written(tmp_path: Path, capsys
     assert "nobody in view at 0.77-1.50 s (patient fell); not exported" in err
     assert "'drinking' from 3.91 s: holds no frame of the clip; not exported" in err
     out = tmp_path / "out"
-    assert sorted(p.stem for p in out.glob("*.skeleton")) == ["S001C001P001R001A121", "S001C001P001R002A121"]
-    assert all(any(frame) for p in out.glob("*.skeleton") for frame in read_skeleton(p).frames[-1:])
+    samples = sorted((out / SKELETONS).glob("*.skeleton"))
+    assert [p.stem for p in samples] == ["S001C001P001R001A121", "S001C001P001R002A121"]
+    assert all(any(frame) for p in samples for frame in read_skeleton(p).frames[-1:])
 
 
 def test_at_most_four_bodies_those_most_in_view(tmp_path: Path) -> None:
@@ -174,13 +178,16 @@ def test_an_export_stopped_midway_leaves_out_as_it_was(tmp_path: Path, monkeypat
     monkeypatch.setattr(ntu_export, "write_skeleton", write_then_stop)
     with pytest.raises(KeyboardInterrupt):
         ntu_export.export_clips(clips, tmp_path / "out", max_frames=100)
-    assert not list((tmp_path / "out").glob("*.skeleton")) and written
+    assert not list((tmp_path / "out" / SKELETONS).glob("*.skeleton")) and written
     monkeypatch.setattr(ntu_export, "write_skeleton", real_write)
     samples, problems = ntu_export.export_clips(clips, tmp_path / "out", max_frames=100)
     assert len(samples) == 4 and not problems
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [  # the lock stays, empty, as labels.txt's
-        ".export.lock", *(f"S001C001P001R00{r}A121.skeleton" for r in (1, 2, 3, 4)), "classes.txt",
-        "samples.tsv"]
+        ".export.lock", "classes.txt", SKELETONS, "samples.tsv"]
+    # The samples in a folder of their own, as NTU's release has them: those tools take each file of the
+    # folder they are given for a sample (2s-AGCN's gendata failed on classes.txt and the lock).
+    assert sorted(p.name for p in (tmp_path / "out" / SKELETONS).iterdir()) == [
+        f"S001C001P001R00{r}A121.skeleton" for r in (1, 2, 3, 4)]
 
 
 def test_an_export_inside_the_clips_folder_is_neither_exported_listed_nor_trained_on(
@@ -195,10 +202,11 @@ def test_an_export_inside_the_clips_folder_is_neither_exported_listed_nor_traine
     assert main(["export", str(clips), str(clips / "ntu")]) == 0
     stopped = clips / "stopped" / ".export.partial"  # what an export stopped midway left
     stopped.mkdir(parents=True)
-    (stopped / "S001C001P001R001A121.skeleton").write_bytes((clips / "ntu" / "S001C001P001R001A121.skeleton"
-                                                             ).read_bytes())
+    (stopped / "S001C001P001R001A121.skeleton").write_bytes(
+        (clips / "ntu" / SKELETONS / "S001C001P001R001A121.skeleton").read_bytes())
     assert main(["export", str(clips), str(clips / "ntu2")]) == 0
-    assert [p.name for p in (clips / "ntu2").glob("*.skeleton")] == ["S001C001P001R001A121.skeleton"]
+    assert [p.name for p in (clips / "ntu2" / SKELETONS).glob("*.skeleton")] == [
+        "S001C001P001R001A121.skeleton"]
     index = (clips / "ntu2" / "samples.tsv").read_text()
     assert "S001C001P001R001A121\tpatient fell\tlive_20261205_120000\t" in index
     capsys.readouterr()
@@ -208,6 +216,8 @@ def test_an_export_inside_the_clips_folder_is_neither_exported_listed_nor_traine
     labelled, unlabelled = read_clip_folder(clips)
     assert [clip.task.name for clip in labelled] == ["live_20261205_120000"] and not unlabelled
     assert main(["list", str(clips / "ntu")]) == 0
+    assert "an export" in capsys.readouterr().out
+    assert main(["list", str(clips / "ntu" / SKELETONS)]) == 0  # the folder those tools are given
     assert "an export" in capsys.readouterr().out
     # A samples.tsv of the site's own beside its clips is no export (an export writes classes.txt too).
     (clips / "ntu" / "classes.txt").unlink()
@@ -228,7 +238,7 @@ def test_a_site_class_of_an_ntu_name_is_exported_as_ntus_class(tmp_path: Path, c
     assert (tmp_path / "clips" / "site" / "labels.txt").read_text().endswith("A121\thandshaking\n")
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 0
     assert read_label_map(tmp_path / "out" / "classes.txt", site=False).names == {58: "handshaking"}
-    assert sorted(p.name for p in (tmp_path / "out").glob("*.skeleton")) == [
+    assert sorted(p.name for p in (tmp_path / "out" / SKELETONS).glob("*.skeleton")) == [
         "S001C001P001R001A058.skeleton", "S001C001P001R002A058.skeleton"]  # one numbering of R
 
 
@@ -245,7 +255,8 @@ def test_a_site_clip_copied_without_its_sidecar_is_exported_under_its_labels_txt
     (clips / "labels.txt").write_text("A121\tSturz\n", encoding="utf-8")
     assert main(["export", str(clips), str(tmp_path / "out")]) == 1  # the A122 clip: left out, said
     assert read_label_map(tmp_path / "out" / "classes.txt", site=False).names == {121: "Sturz"}
-    assert [p.name for p in (tmp_path / "out").glob("*.skeleton")] == ["S008C001P001R001A121.skeleton"]
+    assert [p.name for p in (tmp_path / "out" / SKELETONS).glob("*.skeleton")] == [
+        "S008C001P001R001A121.skeleton"]
     said = capsys.readouterr().err
     assert "S008C001P001R001A122.skeleton: no sidecar, and no class in its name that NTU RGB+D or " in said
 
@@ -281,7 +292,7 @@ def test_a_damaged_frame_loses_its_piece_not_the_export(tmp_path: Path, capsys) 
     err = capsys.readouterr().err
     assert f"{damaged}, line {line}: " in err and "frame 61" in err
     assert "(the piece 2.00-3.00 s not exported)" in err
-    assert len(list((tmp_path / "out").glob("*.skeleton"))) == 3  # a's first two pieces and b
+    assert len(list((tmp_path / "out" / SKELETONS).glob("*.skeleton"))) == 3  # a's first two pieces and b
 
 
 def test_one_export_at_a_time_into_a_folder(tmp_path: Path) -> None:
@@ -293,7 +304,7 @@ def test_one_export_at_a_time_into_a_folder(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     with held(tmp_path / "out" / ".export.lock"), pytest.raises(ClipError, match="another export is writing"):
         export_clips(tmp_path / "clips", tmp_path / "out")
-    assert not list((tmp_path / "out").glob("*.skeleton"))
+    assert not list((tmp_path / "out" / SKELETONS).glob("*.skeleton"))
 
 
 def test_a_person_lost_for_a_frame_is_one_of_the_four_kept(tmp_path: Path) -> None:
@@ -330,7 +341,7 @@ def test_r_runs_out_for_one_class_only_and_is_said_once(tmp_path: Path, capsys) 
     assert main(["export", str(clips), str(tmp_path / "out"), "--max-frames", "1"]) == 1
     err = capsys.readouterr().err
     assert err.count("R is at 999") == 1 and "its pieces from 33.30 s on are not exported" in err
-    names = [p.stem for p in (tmp_path / "out").glob("*.skeleton")]
+    names = [p.stem for p in (tmp_path / "out" / SKELETONS).glob("*.skeleton")]
     assert sum(name.endswith("A121") for name in names) == 999
     assert sum(name.endswith("A122") for name in names) == 5  # the other class's numbering goes on
 
@@ -369,14 +380,14 @@ def test_a_real_pku_mmd_sequence_and_real_ntu_samples(shared_data: Path, ntu_dir
     # exported as NTU's classes A050-A058, which NTU's tools know them by.
     assert classes[1] == "drink water" and classes[11] == "reading" and classes[58] == "handshaking"
     assert sorted(classes) == [1, 11, 50, 51, 52, 53, 54, 55, 56, 58]
-    names = sorted(p.stem for p in out.glob("*.skeleton"))
+    names = sorted(p.stem for p in (out / SKELETONS).glob("*.skeleton"))
     assert names[:2] == ["S001C001P001R001A001", "S001C001P001R001A011"]
     assert names[2:] == [f"S005C001P000R001A{a:03d}" for a in (50, 51, 52, 53, 54, 55, 56, 58)]
     ntu = read_skeleton(ntu_dir / "skeletons" / "S001C001P001R001A001.skeleton")
-    exported = read_skeleton(out / "S001C001P001R001A001.skeleton")
+    exported = read_skeleton(out / SKELETONS / "S001C001P001R001A001.skeleton")
     assert exported.num_frames == ntu.num_frames == 103 and exported.frames == ntu.frames
     for name in names[2:]:
-        frames = read_skeleton(out / f"{name}.skeleton").frames
+        frames = read_skeleton(out / SKELETONS / f"{name}.skeleton").frames
         assert 0 < len(frames) <= 300 and all(len(bodies) <= 4 for bodies in frames) and any(frames)
     # Views L, M and R are three cameras: a cross-view split of the samples needs them told apart.
     assert main(["convert", str(sequence.with_name("0005-R.txt.xz")), str(tmp_path / "right")]) == 0
@@ -401,7 +412,7 @@ def test_a_clip_named_by_its_time_is_exported_as_whom_and_where_it_was_recorded(
     del raw["camera"], raw["performer"]
     sidecar.write_text(json.dumps(raw))
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 0
-    assert sorted(p.stem for p in (tmp_path / "out").glob("*.skeleton")) == [
+    assert sorted(p.stem for p in (tmp_path / "out" / SKELETONS).glob("*.skeleton")) == [
         "S001C001P000R001A121", "S004C002P007R001A121"]
 
 
@@ -422,7 +433,7 @@ def test_a_conversion_knows_no_performer_and_a_bad_hand_edit_falls_back(tmp_path
     raw["session"] = -1
     sidecar.write_text(json.dumps(raw))
     assert main(["export", str(tmp_path / "clips"), str(tmp_path / "out")]) == 0
-    assert [p.stem for p in (tmp_path / "out").glob("*.skeleton")] == ["S001C001P000R001A121"]
+    assert [p.stem for p in (tmp_path / "out" / SKELETONS).glob("*.skeleton")] == ["S001C001P000R001A121"]
 
 
 def _record_with_video(folder: Path, frames: int, name: str = "live_20261205_140000",
@@ -449,16 +460,21 @@ def test_each_sample_gets_the_same_frames_of_the_clips_video(tmp_path: Path, cap
     with RgbVideo(clip.with_name(f"{clip.stem}_rgb.avi")) as video:
         source = list(video)
     for r, first in ((1, 30), (2, 75)):
-        with RgbVideo(tmp_path / "out" / f"S001C001P001R00{r}A121_rgb.avi") as video:
+        with RgbVideo(tmp_path / "out" / VIDEOS / f"S001C001P001R00{r}A121_rgb.avi") as video:
             frames = list(video)
-        skeleton = read_skeleton(tmp_path / "out" / f"S001C001P001R00{r}A121.skeleton")
+        skeleton = read_skeleton(tmp_path / "out" / SKELETONS / f"S001C001P001R00{r}A121.skeleton")
         assert len(frames) == 45 == skeleton.num_frames
         # The clip's own JPEGs, copied: decoded, the very pixels of frames first..first+44.
         assert all(np.array_equal(frame, source[first + t]) for t, frame in enumerate(frames))
+    # In NTU's release's layout, and a sample replayed (recordings view, python -m live) finds its video.
+    from recordings.clip import clip_paths
+
+    sample = clip_paths(tmp_path / "out" / SKELETONS / "S001C001P001R001A121.skeleton")
+    assert sample.video == tmp_path / "out" / VIDEOS / "S001C001P001R001A121_rgb.avi"
 
     assert main(["export", str(clips), str(tmp_path / "bare"), "--no-video"]) == 0
-    bare = sorted(p.name for p in (tmp_path / "bare").glob("S*"))
-    assert bare == ["S001C001P001R001A121.skeleton"]
+    bare = sorted(p.relative_to(tmp_path / "bare").as_posix() for p in (tmp_path / "bare").rglob("S*"))
+    assert bare == [f"{SKELETONS}/S001C001P001R001A121.skeleton"]
 
 
 def test_a_video_that_does_not_match_its_skeleton_is_said_and_left_out(tmp_path: Path, capsys) -> None:
@@ -473,14 +489,15 @@ def test_a_video_that_does_not_match_its_skeleton_is_said_and_left_out(tmp_path:
     assert main(["export", str(clips), str(tmp_path / "out")]) == 1
     assert f"{video}: 50 frames, its skeleton 60; its samples are exported without their video" in \
         capsys.readouterr().err
-    assert [p.name for p in sorted((tmp_path / "out").glob("S*"))] == ["S001C001P001R001A121.skeleton"]
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in sorted((tmp_path / "out").rglob("S*"))] == [
+        f"{SKELETONS}/S001C001P001R001A121.skeleton"]
     assert video.stat().st_size > 0  # the clip's own files are left as they were
 
     # A longer video is no reason to leave it out: frame i is still frame i of the skeleton.
     longer = _record_with_video(tmp_path / "other", 70)
     longer.with_name(f"{longer.stem}_rgb.avi").replace(video)
     assert main(["export", str(clips), str(tmp_path / "out2")]) == 0
-    assert len(RecordedAvi(tmp_path / "out2" / "S001C001P001R001A121_rgb.avi")) == 60
+    assert len(RecordedAvi(tmp_path / "out2" / VIDEOS / "S001C001P001R001A121_rgb.avi")) == 60
 
 
 def test_a_low_light_clips_samples_are_at_ntus_30_fps(tmp_path: Path) -> None:
@@ -495,10 +512,10 @@ def test_a_low_light_clips_samples_are_at_ntus_30_fps(tmp_path: Path) -> None:
     assert main(["label", str(clip), "--class", "patient fell"]) == 0
     samples, problems = export_clips(tmp_path / "clips", tmp_path / "out")
     assert not problems and [(s.frames, s.video, s.end_s) for s in samples] == [(90, True, 3.0)]
-    sample = tmp_path / "out" / f"{samples[0].name}.skeleton"
+    sample = tmp_path / "out" / SKELETONS / f"{samples[0].name}.skeleton"
     with open_recording(sample) as exported:
         assert exported.info.duration_s == pytest.approx(89 / 30)  # as long as the 45 frames lasted
-    with RgbVideo(sample.with_name(f"{samples[0].name}_rgb.avi")) as video:
+    with RgbVideo(tmp_path / "out" / VIDEOS / f"{samples[0].name}_rgb.avi") as video:
         assert video.fps == 30.0 and len(video) == 90
         levels = [int(frame[0, 0, 0]) for frame in video]
     assert levels == [2 * (i // 2) for i in range(90)]  # each frame twice, in order (grey 2 * i)
@@ -514,7 +531,7 @@ def test_a_low_light_clips_samples_are_at_ntus_30_fps(tmp_path: Path) -> None:
     samples, problems = export_clips(tmp_path / "dusk", tmp_path / "dusk_out")
     # 1 s, 1.5 s (0.5 s at 30 fps, 1 s at 15) and the last 2 s, each 30 frames a second.
     assert not problems and [s.frames for s in samples] == [30, 45, 60]
-    with RgbVideo(tmp_path / "dusk_out" / f"{samples[1].name}_rgb.avi") as video:
+    with RgbVideo(tmp_path / "dusk_out" / VIDEOS / f"{samples[1].name}_rgb.avi") as video:
         levels = [int(frame[0, 0, 0]) // 2 for frame in video]
     assert levels == [*range(30, 45), *(45 + i // 2 for i in range(30))]
     # The sensor away for 5 s mid-action: a frame held for 0.2 s at most, not one pose frozen for seconds.
@@ -527,7 +544,7 @@ def test_a_low_light_clips_samples_are_at_ntus_30_fps(tmp_path: Path) -> None:
     samples, problems = export_clips(tmp_path / "unplugged", tmp_path / "unplugged_out")
     assert not problems and len(samples) == 1
     assert (samples[0].frames, samples[0].start_s, samples[0].end_s) == (25, 0.0, pytest.approx(5.6 + 1 / 30))
-    with RgbVideo(tmp_path / "unplugged_out" / f"{samples[0].name}_rgb.avi") as video:
+    with RgbVideo(tmp_path / "unplugged_out" / VIDEOS / f"{samples[0].name}_rgb.avi") as video:
         levels = [int(frame[0, 0, 0]) // 2 for frame in video]
     assert levels == [*range(10), *[9] * 5, *range(10, 20)]
 
@@ -568,7 +585,8 @@ def test_ntus_own_video_whole_as_it_is_and_in_pieces_decoded(ntu_dir: Path, tmp_
     (clips / f"{name}_rgb.avi").write_bytes((ntu_dir / "rgb" / f"{name}_rgb.avi").read_bytes())
     samples, problems = export_clips(clips, tmp_path / "whole")
     assert not problems and [s.video for s in samples] == [True]
-    assert (tmp_path / "whole" / f"{name}_rgb.avi").read_bytes() == (clips / f"{name}_rgb.avi").read_bytes()
+    assert (tmp_path / "whole" / VIDEOS / f"{name}_rgb.avi").read_bytes() == (
+        clips / f"{name}_rgb.avi").read_bytes()
 
     opened = []  # each opening decodes from the first frame again
     real_open = RgbVideo._open
@@ -579,7 +597,7 @@ def test_ntus_own_video_whole_as_it_is_and_in_pieces_decoded(ntu_dir: Path, tmp_
     monkeypatch.undo()
     with RgbVideo(clips / f"{name}_rgb.avi") as video:
         source = video.read_frames([35, 68])
-    with RgbVideo(tmp_path / "pieces" / "S001C001P001R002A001_rgb.avi") as video:
+    with RgbVideo(tmp_path / "pieces" / VIDEOS / "S001C001P001R002A001_rgb.avi") as video:
         assert (len(video), video.width, video.height, video.fps) == (34, 1920, 1080, 30.0)
         piece = list(video)
     for ours, theirs in ((piece[0], source[0]), (piece[-1], source[1])):  # MJPG, quality 90: near, not equal
@@ -596,7 +614,8 @@ def test_a_cut_short_video_of_another_tool_is_said_not_copied(ntu_dir: Path, tmp
     (clips / f"{name}_rgb.avi").write_bytes((ntu_dir / "rgb" / f"{name}_rgb.avi").read_bytes()[:600_000])
     assert main(["export", str(clips), str(tmp_path / "out")]) == 1
     assert f"{name}_rgb.avi: cut short, " in capsys.readouterr().err
-    assert [p.name for p in sorted((tmp_path / "out").glob("S*"))] == [f"{name}.skeleton"]
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in sorted((tmp_path / "out").rglob("S*"))] == [
+        f"{SKELETONS}/{name}.skeleton"]
 
 
 def test_a_clip_moved_away_from_its_label_map_is_said_to_be_so(tmp_path: Path, capsys) -> None:
@@ -625,5 +644,5 @@ def test_an_exported_action_keeps_its_first_frame_and_no_frame_after_it(tmp_path
     assert main(["label", str(rec.files.skeleton), "--class", "kicking", "--from", f"{377 / 30:.4f}",
                  "--to", f"{424 / 30:.4f}"]) == 0
     assert main(["export", str(clips), str(tmp_path / "out"), "--max-frames", "300"]) == 0
-    (exported,) = (tmp_path / "out").glob("*.skeleton")
+    (exported,) = (tmp_path / "out" / SKELETONS).glob("*.skeleton")
     assert len(read_skeleton(exported).frames) == 47  # frames 377-423

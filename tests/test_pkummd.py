@@ -19,7 +19,7 @@ from test_recorder import abandon
 from core.timeline import NO_ACTION
 from recordings import pkummd
 from recordings.__main__ import main as recordings_main
-from recordings.clip import ClipError, ClipRecording, open_recording, read_sidecar
+from recordings.clip import EXPORT_SKELETONS, ClipError, ClipRecording, open_recording, read_sidecar
 from recordings.ntu import read_skeleton
 from recordings.pkummd import (
     INTERACTION_LABELS,
@@ -174,7 +174,7 @@ def test_a_real_take_at_a_dark_rooms_15_fps_exports_at_ntus_30(shared_data: Path
             rec.write(frame)
     assert recordings_main(["label", str(rec.files.skeleton), "--class", "handshaking", "--new-class"]) == 0
     assert recordings_main(["export", str(clips), str(tmp_path / "ntu")]) == 0
-    (sample,) = sorted((tmp_path / "ntu").glob("*.skeleton"))
+    (sample,) = sorted((tmp_path / "ntu" / EXPORT_SKELETONS).glob("*.skeleton"))
     exported = read_skeleton(sample).frames
     assert len(exported) == 2 * len(frames) == 300  # 10 s of the take, 10 s at 30 fps
     recorded = read_skeleton(rec.files.skeleton).frames
