@@ -261,7 +261,9 @@ def write_synthetic_dataset(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = CommandLineParser(prog="python -m recordings synth", description=__doc__.split("\n\n")[0])
+    # (`or`: python -OO drops docstrings)
+    parser = CommandLineParser(prog="python -m recordings synth",
+                               description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", type=output_folder, required=True, help="output folder")
     parser.add_argument("--clips-per-class", type=integer_in(1), default=100,
                         help="clips of each of the simulator's classes (default: 100, about 6 minutes on "

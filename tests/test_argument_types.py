@@ -297,3 +297,20 @@ def test_a_lines_file_that_is_there_needs_no_writable_folder(tmp_path: Path, mon
     monkeypatch.chdir(tmp_path)
     with pytest.raises(argparse.ArgumentTypeError, match=f"new.jsonl: cannot be written \\({tmp_path}: "):
         json_lines_file("new.jsonl")
+
+
+def test_every_command_s_help_works_where_python_drops_docstrings():
+    """`python -OO` (PYTHONOPTIMIZE=2 in a service's environment) drops docstrings: two commands built
+    their description from theirs and ended in AttributeError before their help."""
+    import subprocess
+    import sys
+
+    from recordings.synthetic import build_parser
+
+    repo = Path(__file__).resolve().parents[1]
+    script = ("import sys; from recordings.synthetic import build_parser; build_parser().format_help(); "
+              "from training.export import main; main(['--help'])")
+    done = subprocess.run([sys.executable, "-OO", "-c", script], cwd=repo, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "python -m training export" in done.stdout, done.stderr[-2000:]
+    assert build_parser().description  # with docstrings, the first paragraph as ever

@@ -515,7 +515,9 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = CommandLineParser(prog="python -m training export", description=__doc__.splitlines()[0])
+    # (`or`: python -OO drops docstrings)
+    parser = CommandLineParser(prog="python -m training export",
+                               description=(__doc__ or "\n").splitlines()[0])
     add_export_arguments(parser)
     return run_export(parser.parse_args(argv))
 
