@@ -78,6 +78,7 @@ from recordings.clip import (
     XefRecording,
     clip_paths,
     find_clips,
+    is_export,
     is_export_samples,
     open_recording,
     parts_between_marks,
@@ -443,12 +444,19 @@ def _say_unfinished_below(directory: Path, what: str) -> int:
 
 
 def _an_export(directory: Path) -> str:
-    """What to say of a folder of an export's samples, which are not clips ("" for any other folder)."""
-    if not is_export_samples(directory):
+    """What to say of an export's folder, or its samples', which are not clips ("" for any other folder)."""
+    if not (is_export(directory) or is_export_samples(directory)):
         return ""
-    return (f"{directory}: an export (NTU samples cut from clips for other tools; {EXPORT_INDEX} says which "
-            f"clip each came from), not clips: list, prepare and finetune read the clips; python -m "
-            f"recordings info SAMPLE.skeleton describes one sample")
+    export = directory.parent if directory.name == EXPORT_SKELETONS else directory
+    return (f"{directory}: an export (NTU samples cut from clips for other tools; {export / EXPORT_INDEX} "
+            f"says which clip each came from), not clips: list, prepare and finetune read the clips; python "
+            f"-m recordings info SAMPLE.skeleton describes one sample")
+
+
+def _an_export_sample() -> str:
+    return ("a sample of an export, cut from a clip for other NTU RGB+D tools, which take every file of its "
+            f"folder for a sample (a sidecar or labels.txt beside it too): label the clip it was cut from "
+            f"({EXPORT_INDEX} says which)")
 
 
 def _sequences_here(directory: Path) -> str:
@@ -865,8 +873,11 @@ def cmd_view(args: argparse.Namespace) -> int:
         elif args.out:
             prepare_render_out(Path(args.out), _files_of(recording), args.overwrite)
             return _said_written(render_to(frames, Path(args.out), fps, args.width), args)
-        elif isinstance(recording, ClipRecording):
+        elif isinstance(recording, ClipRecording) and not is_export_samples(recording.paths.skeleton.parent):
             return _view_and_mark_clip(recording, frames, fps, args)
+        elif isinstance(recording, ClipRecording):  # marks there would be files those tools take for samples
+            print(f"{args.path}: played without the marking keys: {_an_export_sample()}", file=sys.stderr)
+            _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
         else:
             # Marks are saved in a clip's sidecar: a .xef or a PKU-MMD sequence has none until converted.
             print(f"{args.path}: played without the marking keys (marks are saved with a clip): python -m "
@@ -965,6 +976,8 @@ def _seconds(text: str, option: str) -> float | None:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
+    if is_export_samples(clip_paths(args.clip).skeleton.parent):
+        raise ValueError(f"{args.clip}: {_an_export_sample()}")
     labels = ClipLabels.open(args.clip, args.labels, clearing=args.clear)
     labels.similar_ok = args.new_class
     starts, ends, classes = args.starts or [], args.ends or [], args.class_names or []

@@ -135,8 +135,11 @@ def is_export(folder: Path) -> bool:
 
 
 def is_export_samples(folder: Path) -> bool:
-    """Whether `folder` holds a finished export's .skeleton samples."""
-    return is_export(folder) or (folder.name == EXPORT_SKELETONS and is_export(folder.parent))
+    """Whether `folder` holds a finished export's .skeleton samples: its EXPORT_SKELETONS, or the export
+    itself where it was made before them (a clip put in an export's folder since is a clip)."""
+    if folder.name == EXPORT_SKELETONS and is_export(folder.parent):
+        return True
+    return is_export(folder) and not (folder / EXPORT_SKELETONS).is_dir()
 
 
 def clip_paths(path: Path | str) -> ClipPaths:
@@ -159,6 +162,8 @@ def clip_paths(path: Path | str) -> ClipPaths:
     for suffix in (".skeleton", "_rgb.avi", ".json"):
         if name.endswith(suffix):
             skeleton = path.with_name(name[: -len(suffix)] + ".skeleton")
+            if not skeleton.is_file() and path.parent.name == EXPORT_VIDEOS:  # NTU's release's layout
+                skeleton = path.parent.parent / EXPORT_SKELETONS / skeleton.name
             if not skeleton.is_file() and re.fullmatch(r"a\d\d_s\d\d_e\d\d_v\d\d\.json", name):
                 raise ClipError(f"{path}: an N-UCLA sequence (Kinect v1 joints, no times or colour), "
                                 "which is not replayed; python -m training evaluate --data FOLDER scores "

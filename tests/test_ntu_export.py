@@ -218,11 +218,24 @@ def test_an_export_inside_the_clips_folder_is_neither_exported_listed_nor_traine
     assert main(["list", str(clips / "ntu")]) == 0
     assert "an export" in capsys.readouterr().out
     assert main(["list", str(clips / "ntu" / SKELETONS)]) == 0  # the folder those tools are given
-    assert "an export" in capsys.readouterr().out
+    assert f"{clips / 'ntu' / 'samples.tsv'} says which clip each came from" in capsys.readouterr().out
+    # A sample is no clip to label: a sidecar or labels.txt beside it, those tools take for a sample too.
+    sample = clips / "ntu" / SKELETONS / "S001C001P001R001A121.skeleton"
+    assert main(["label", str(sample), "--class", "patient fell"]) == 2
+    assert "a sample of an export" in capsys.readouterr().err
+    assert sorted(p.name for p in sample.parent.iterdir()) == [sample.name]
+    from training.data import DatasetError
+
+    with pytest.raises(DatasetError, match="an export .*, not clips: give the folder of the clips"):
+        read_clip_folder(clips / "ntu")
+    # A clip put in an export's folder since is a clip (its samples are in a folder of their own).
+    record(clips / "ntu", 30, label="patient fell", name="live_20261205_130000")
+    labelled, _ = read_clip_folder(clips)
+    assert len(labelled) == 2 and labelled[1].task.name.endswith("live_20261205_130000")
     # A samples.tsv of the site's own beside its clips is no export (an export writes classes.txt too).
     (clips / "ntu" / "classes.txt").unlink()
     assert main(["list", str(clips)]) == 0
-    assert "2 clips, " in capsys.readouterr().out
+    assert "3 clips, " in capsys.readouterr().out
 
 
 def test_a_site_class_of_an_ntu_name_is_exported_as_ntus_class(tmp_path: Path, capsys) -> None:
@@ -471,6 +484,7 @@ def test_each_sample_gets_the_same_frames_of_the_clips_video(tmp_path: Path, cap
 
     sample = clip_paths(tmp_path / "out" / SKELETONS / "S001C001P001R001A121.skeleton")
     assert sample.video == tmp_path / "out" / VIDEOS / "S001C001P001R001A121_rgb.avi"
+    assert clip_paths(sample.video) == sample  # named by its video, as a clip can be
 
     assert main(["export", str(clips), str(tmp_path / "bare"), "--no-video"]) == 0
     bare = sorted(p.relative_to(tmp_path / "bare").as_posix() for p in (tmp_path / "bare").rglob("S*"))

@@ -54,6 +54,8 @@ from recordings.clip import (
     Sidecar,
     find_clips,
     frames_within,
+    is_export,
+    is_export_samples,
     parts_between_marks,
     read_sidecar,
 )
@@ -165,6 +167,10 @@ def read_clip_folder(
     root: str | Path, label_map: str | Path | None = None, *, folder: int = 0, prefix: str = ""
 ) -> tuple[list[LabelledClip], list[Path]]:
     """Every clip under `root` with its labels, and the clips that have none (not yet labelled)."""
+    if (is_export(Path(root)) or is_export_samples(Path(root))) and not find_clips(root):
+        # (said before the labels.txt an export has none of)
+        raise DatasetError(f"{root}: an export (NTU samples cut from clips for other tools), not clips: give "
+                           "the folder of the clips they were cut from")
     map_path, labels = label_map_for(root, str(label_map) if label_map else None)
     clips = find_clips(root)
     unfinished = sorted(p for p in Path(root).rglob(f"*{PARTIAL_SUFFIX}")
