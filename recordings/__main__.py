@@ -453,10 +453,12 @@ def _an_export(directory: Path) -> str:
             f"-m recordings info SAMPLE.skeleton describes one sample")
 
 
-def _an_export_sample() -> str:
+def _an_export_sample(sample: Path) -> str:
+    folder = Path(sample).absolute().parent  # the export's, or (an export made before) the export
+    index = (folder.parent if folder.name.casefold() == EXPORT_SKELETONS else folder) / EXPORT_INDEX
     return ("a sample of an export, cut from a clip for other NTU RGB+D tools, which take every file of its "
             f"folder for a sample (a sidecar or labels.txt beside it too): label the clip it was cut from "
-            f"({EXPORT_INDEX} says which)")
+            f"({index} says which)")
 
 
 def _sequences_here(directory: Path) -> str:
@@ -876,7 +878,8 @@ def cmd_view(args: argparse.Namespace) -> int:
         elif isinstance(recording, ClipRecording) and not is_export_samples(recording.paths.skeleton.parent):
             return _view_and_mark_clip(recording, frames, fps, args)
         elif isinstance(recording, ClipRecording):  # marks there would be files those tools take for samples
-            print(f"{args.path}: played without the marking keys: {_an_export_sample()}", file=sys.stderr)
+            print(f"{args.path}: played without the marking keys: "
+                  f"{_an_export_sample(recording.paths.skeleton)}", file=sys.stderr)
             _view_window(frames, fps, f"{Path(args.path).name} - recordings view")
         else:
             # Marks are saved in a clip's sidecar: a .xef or a PKU-MMD sequence has none until converted.
@@ -976,8 +979,8 @@ def _seconds(text: str, option: str) -> float | None:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    if is_export_samples(clip_paths(args.clip).skeleton.parent):
-        raise ValueError(f"{args.clip}: {_an_export_sample()}")
+    if is_export_samples((skeleton := clip_paths(args.clip).skeleton).parent):
+        raise ValueError(f"{args.clip}: {_an_export_sample(skeleton)}")
     labels = ClipLabels.open(args.clip, args.labels, clearing=args.clear)
     labels.similar_ok = args.new_class
     starts, ends, classes = args.starts or [], args.ends or [], args.class_names or []
@@ -1117,8 +1120,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if written:  # (the folder those tools are given: they take each of its files for a sample)
-        print(f"{len(written)} samples in {as_typed(Path(args.out) / EXPORT_SKELETONS)}, as NTU's release "
-              f"has them (classes in {EXPORT_CLASSES}, where each came from in {EXPORT_INDEX})")
+        out = Path(args.out)
+        print(f"{len(written)} samples in {as_typed(out / EXPORT_SKELETONS)}, as NTU's release has them "
+              f"(classes in {as_typed(out / EXPORT_CLASSES)}, where each came from in "
+              f"{as_typed(out / EXPORT_INDEX)})")
     else:
         print(f"{args.dir}: no labelled action exported (python -m recordings label, or the marking window "
               "of python -m recordings view, labels clips)")

@@ -137,7 +137,8 @@ def is_export(folder: Path) -> bool:
 def is_export_samples(folder: Path) -> bool:
     """Whether `folder` holds a finished export's .skeleton samples: its EXPORT_SKELETONS, or the export
     itself where it was made before them (a clip put in an export's folder since is a clip)."""
-    if folder.name == EXPORT_SKELETONS and is_export(folder.parent):
+    folder = Path(folder).absolute()  # "." (run inside it) has no name
+    if folder.name.casefold() == EXPORT_SKELETONS and is_export(folder.parent):
         return True
     return is_export(folder) and not (folder / EXPORT_SKELETONS).is_dir()
 

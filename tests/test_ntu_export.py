@@ -222,7 +222,11 @@ def test_an_export_inside_the_clips_folder_is_neither_exported_listed_nor_traine
     # A sample is no clip to label: a sidecar or labels.txt beside it, those tools take for a sample too.
     sample = clips / "ntu" / SKELETONS / "S001C001P001R001A121.skeleton"
     assert main(["label", str(sample), "--class", "patient fell"]) == 2
-    assert "a sample of an export" in capsys.readouterr().err
+    assert f"({clips / 'ntu' / 'samples.tsv'} says which)" in capsys.readouterr().err
+    with pytest.MonkeyPatch.context() as inside:  # from inside the folder those tools are given
+        inside.chdir(sample.parent)
+        assert main(["label", sample.name, "--class", "patient fell"]) == 2
+        assert main(["list", "."]) == 0 and "an export" in capsys.readouterr().out
     assert sorted(p.name for p in sample.parent.iterdir()) == [sample.name]
     from training.data import DatasetError
 
