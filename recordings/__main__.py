@@ -447,18 +447,21 @@ def _an_export(directory: Path) -> str:
     """What to say of an export's folder, or its samples', which are not clips ("" for any other folder)."""
     if not (is_export(directory) or is_export_samples(directory)):
         return ""
-    export = directory.parent if directory.name == EXPORT_SKELETONS else directory
-    return (f"{directory}: an export (NTU samples cut from clips for other tools; {export / EXPORT_INDEX} "
+    return (f"{directory}: an export (NTU samples cut from clips for other tools; {_export_index(directory)} "
             f"says which clip each came from), not clips: list, prepare and finetune read the clips; python "
             f"-m recordings info SAMPLE.skeleton describes one sample")
 
 
 def _an_export_sample(sample: Path) -> str:
-    folder = Path(sample).absolute().parent  # the export's, or (an export made before) the export
-    index = (folder.parent if folder.name.casefold() == EXPORT_SKELETONS else folder) / EXPORT_INDEX
     return ("a sample of an export, cut from a clip for other NTU RGB+D tools, which take every file of its "
             f"folder for a sample (a sidecar or labels.txt beside it too): label the clip it was cut from "
-            f"({index} says which)")
+            f"({_export_index(Path(sample).parent)} says which)")
+
+
+def _export_index(folder: Path) -> Path:
+    """The samples.tsv of the export that `folder` is, or holds the samples of."""
+    folder = Path(folder).absolute()  # ("." has no name)
+    return (folder.parent if folder.name.casefold() == EXPORT_SKELETONS else folder) / EXPORT_INDEX
 
 
 def _sequences_here(directory: Path) -> str:

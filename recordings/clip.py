@@ -97,8 +97,9 @@ class ClipPaths:
 def _paths_for(skeleton: Path) -> ClipPaths:
     name = skeleton.name[: -len(".skeleton")]
     video = skeleton.with_name(f"{name}_rgb.avi")
-    if not video.is_file() and skeleton.parent.name == EXPORT_SKELETONS:  # NTU's release's layout (an export)
-        video = skeleton.parent.parent / EXPORT_VIDEOS / f"{name}_rgb.avi"
+    folder = skeleton.absolute().parent  # ("." has no name)
+    if not video.is_file() and folder.name.casefold() == EXPORT_SKELETONS:  # NTU's release's layout (export)
+        video = folder.parent / EXPORT_VIDEOS / f"{name}_rgb.avi"
     sidecar = skeleton.with_name(f"{name}.json")
     return ClipPaths(skeleton, video if video.is_file() else None, sidecar if sidecar.is_file() else None)
 
@@ -163,8 +164,9 @@ def clip_paths(path: Path | str) -> ClipPaths:
     for suffix in (".skeleton", "_rgb.avi", ".json"):
         if name.endswith(suffix):
             skeleton = path.with_name(name[: -len(suffix)] + ".skeleton")
-            if not skeleton.is_file() and path.parent.name == EXPORT_VIDEOS:  # NTU's release's layout
-                skeleton = path.parent.parent / EXPORT_SKELETONS / skeleton.name
+            videos = path.absolute().parent
+            if not skeleton.is_file() and videos.name.casefold() == EXPORT_VIDEOS:  # NTU's release's layout
+                skeleton = videos.parent / EXPORT_SKELETONS / skeleton.name
             if not skeleton.is_file() and re.fullmatch(r"a\d\d_s\d\d_e\d\d_v\d\d\.json", name):
                 raise ClipError(f"{path}: an N-UCLA sequence (Kinect v1 joints, no times or colour), "
                                 "which is not replayed; python -m training evaluate --data FOLDER scores "
