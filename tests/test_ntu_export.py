@@ -43,7 +43,6 @@ def test_each_labelled_action_becomes_a_sample_of_at_most_300_frames(tmp_path: P
     whole = record(clips, 650, name="S002C003P007R001A121", label="patient fell")
     record(clips, 30, name="live_20261205_130000")  # not labelled: nothing to export
     assert main(["export", str(clips), str(tmp_path / "out")]) == 0
-
     out = tmp_path / "out"
     names = sorted(p.stem for p in (out / SKELETONS).glob("*.skeleton"))
     # The marked clip: the session, camera and performer its sidecar keeps; the whole clip keeps its name's
@@ -67,7 +66,8 @@ def test_each_labelled_action_becomes_a_sample_of_at_most_300_frames(tmp_path: P
     assert all(SampleName.parse(name) for name in names)
     said = capsys.readouterr().out  # a line a sample as it is written, then where they are
     assert "S001C001P001R001A122  drinking  from live_20261205_120000 4.00-13.33 s (280 frames)" in said
-    assert said.rstrip().splitlines()[-1].startswith("5 samples in")
+    # The folder to give those tools, named: they take each file of it for a sample.
+    assert said.rstrip().splitlines()[-1].startswith(f"5 samples in {out / SKELETONS}, as NTU's release has")
     assert whole.is_file() and marked.is_file()  # the clips themselves are left as they were
 
 
@@ -231,12 +231,23 @@ def test_an_export_inside_the_clips_folder_is_neither_exported_listed_nor_traine
     assert sorted(p.name for p in sample.parent.iterdir()) == [sample.name]
     from training.data import DatasetError
 
-    with pytest.raises(DatasetError, match="an export .*, not clips: give the folder of the clips"):
-        read_clip_folder(clips / "ntu")
+    for export in (clips / "ntu", clips / "ntu" / SKELETONS):
+        with pytest.raises(DatasetError, match="an export .*, not clips: give the folder of the clips"):
+            read_clip_folder(export)
     # A clip put in an export's folder since is a clip (its samples are in a folder of their own).
     record(clips / "ntu", 30, label="patient fell", name="live_20261205_130000")
     labelled, _ = read_clip_folder(clips)
     assert len(labelled) == 2 and labelled[1].task.name.endswith("live_20261205_130000")
+    assert [clip.task.name for clip in read_clip_folder(clips / "ntu")[0]] == ["live_20261205_130000"]
+    # An export made before the samples had a folder of their own: its samples beside its samples.tsv.
+    earlier = clips / "earlier"
+    (clips / "ntu2").rename(earlier)
+    for path in (earlier / SKELETONS).iterdir():
+        path.rename(earlier / path.name)
+    (earlier / SKELETONS).rmdir()
+    labelled, _ = read_clip_folder(clips)
+    assert len(labelled) == 2 and main(["list", str(earlier)]) == 0  # its sample no clip, said an export
+    assert f"{earlier / 'samples.tsv'} says which" in capsys.readouterr().out
     # A samples.tsv of the site's own beside its clips is no export (an export writes classes.txt too).
     (clips / "ntu" / "classes.txt").unlink()
     assert main(["list", str(clips)]) == 0
