@@ -361,7 +361,7 @@ def test_a_receiver_that_asks_to_be_left_a_while_is_and_what_it_says_stays_on_on
     is left as long as it asks, up to max_backoff_s. A reply that is not HTTP was quoted into the log with
     its line break, which split the line (an endpoint could forge one)."""
     arrived: list[float] = []
-    answers = iter(["429 after 1", "429 after 100", "garbage", 200])
+    answers = iter(["429 after 0", "429 after 1", "429 after 100", "garbage", 200])
     endpoint.answer = lambda body: (arrived.append(time.monotonic()), next(answers))[1]
     endpoint.up()
     delivery = AlertDelivery(config(endpoint, tmp_path, backoff_s=0.05, max_backoff_s=0.6))
@@ -370,11 +370,14 @@ def test_a_receiver_that_asks_to_be_left_a_while_is_and_what_it_says_stays_on_on
         assert delivery.wait_delivered(10)
     delivery.close()
     waits = [later - earlier for earlier, later in zip(arrived, arrived[1:], strict=False)]
-    assert waits[0] >= 0.55 and waits[1] >= 0.55  # asked for 1 s and 100 s: max_backoff_s, 0.6 s, each
-    assert waits[2] < 0.5  # not asked: the doubling alone
+    assert waits[0] < 0.5  # asked for none: the doubling alone
+    assert waits[1] >= 0.55 and waits[2] >= 0.55  # asked for 1 s and 100 s: max_backoff_s, 0.6 s, each
+    assert waits[3] < 0.5  # not asked: the doubling alone
     said = [r.getMessage() for r in caplog.records if "garbage" in r.getMessage()]
     assert said and all("\n" not in s and "\r" not in s and "garbage\\r\\n" in s for s in said)
     longest = "(waits about 0.6 s, the longest wait between tries)"
+    [at_once] = [r.getMessage() for r in caplog.records if "asked to try again in 0.0 s" in r.getMessage()]
+    assert longest not in at_once  # asked for less than the longest wait: waited as asked
     assert any(f"HTTP 429, asked to try again in 1 s {longest}" in r.getMessage() for r in caplog.records)
     assert any(f"asked to try again in 100 s {longest}" in r.getMessage() for r in caplog.records)
 

@@ -655,6 +655,16 @@ def test_a_pykinect2_runtime_that_cannot_start_again_is_tried_again_later(caplog
         assert source.read(timeout=0.05) is None and not source.connected
     assert sum("Kinect sensor unavailable" in r.getMessage() for r in caplog.records) == 2
     source.close()
+    # The coordinate mapper's failure too (PyKinect2's CoordinateMapper raises COMError).
+    from live.kinect_common import JointMapping
+
+    def mapper_fails(joint):
+        raise COMError(-2147467259, "Unspecified error", (None, None, None, 0, None))
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert np.isnan(JointMapping((COMError,)).pixels([object()], mapper_fails)).all()
+    assert "coordinate mapper failed (HRESULT 0x80004005 Unspecified error)" in caplog.text
 
 
 def test_a_pykinect2_sensor_reported_unavailable_just_after_opening_is_not_warned_of_at_start_or_reopen(
