@@ -837,9 +837,9 @@ def test_a_clip_at_its_longest_whose_next_part_cannot_start_goes_on_said_once(ti
     monkeypatch.setattr(live.pipeline, "NEXT_PART_RETRY_S", 0.6)
     made = []
 
-    def two_refused(*args, **kwargs):
+    def two_refused(*args, **kwargs):  # then, after one part, once more: a second spell
         made.append(None)
-        if len(made) in (2, 3):
+        if len(made) in (2, 3, 5):
             raise recorder_module.RecorderError("the disk refused it")
         return real_recorder(*args, **kwargs)
 
@@ -851,15 +851,18 @@ def test_a_clip_at_its_longest_whose_next_part_cannot_start_goes_on_said_once(ti
     try:
         with caplog.at_level(logging.INFO, logger="live.pipeline"):
             pipeline.start_recording(tmp_path, "wave", chosen=True)
-            time.sleep(2.1)
+            deadline = time.monotonic() + 10  # the second spell said: made #5 refused (at 1.8 s), #6 made
+            while len(made) < 6 and time.monotonic() < deadline:
+                time.sleep(0.1)
     finally:
         summary = pipeline.stop()
     said = [r.getMessage() for r in caplog.records
             if r.levelno >= logging.INFO and "no next clip could be started" in r.getMessage()]
-    assert len(said) == 1 and said[0].endswith(
+    assert len(said) == 2 and said[0].endswith(
         "(the disk refused it); it goes on in this one, and a next is tried again every 1 s "
         "(said once it starts)")
     assert any("(started at try 3)" in r.getMessage() for r in caplog.records)
+    assert any("(started at try 2)" in r.getMessage() for r in caplog.records)  # counted from its own spell
     clips = [json.loads(Path(path).with_suffix(".json").read_text()) for path in summary.recordings]
     assert len(clips) >= 2 and clips[0]["duration_s"] >= 1.4  # 0.3 s, and the two 0.6 s before the retries
     assert clips[0]["stopped"] == f"it was 0.3 s long: the recording went on in {clips[1]['sample_name']}"
@@ -1120,6 +1123,38 @@ def test_a_thread_that_cannot_start_stops_what_did_and_leaves_no_recording(tiny_
     while list(tmp_path.iterdir()) and time.monotonic() < deadline:  # finalised on its own thread
         time.sleep(0.05)
     assert list(tmp_path.iterdir()) == []  # no clip of no frames, no .partial folder for `recover`
+
+
+def test_frames_the_capture_missed_while_recording_are_said_as_the_clips_gaps(tiny_model, tmp_path, caplog):
+    """A computer not keeping up: its recording said "0 frames dropped", its writer's count alone, though
+    the clip lacked every frame the capture never got (here the sensor's every fourth)."""
+    import numpy as np
+
+    from core.frame import Body
+    from live.sources import FrameStream, ReplayOptions
+
+    def every_fourth_missed():
+        joints = np.zeros((25, 3), np.float32)
+        joints[:, 1], joints[:, 2] = np.linspace(0.7, -0.9, 25), 2.5
+        body = Body(1, joints, np.full(25, 2, np.int8), np.full((25, 2), 30.0, np.float32))
+        for i in (i for i in range(10**6) if i % 4 != 3):
+            yield Frame(i / 30, np.full((36, 64, 3), 80, np.uint8), [body], i)
+
+    engine, inputs = tiny_model
+    source = FrameStream("behind", every_fourth_missed, options=ReplayOptions(realtime=True),
+                         color_shape=(36, 64), fps=30.0)
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig())
+    pipeline.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="live.pipeline"):
+            pipeline.start_recording(tmp_path, "wave", chosen=True)
+            time.sleep(1.0)
+            pipeline.stop_recording()
+    finally:
+        summary = pipeline.stop()
+    assert summary.recorder_missed >= 5 and summary.recorder_dropped == 0
+    assert f"{summary.recorder_missed} missed by the capture" in "\n".join(summary.lines())
+    assert f"{summary.recorder_missed} missed by the capture: the clip has gaps there" in caplog.text
 
 
 def test_a_summary_without_decisions_gives_the_reason_that_held():
