@@ -659,6 +659,33 @@ def test_a_colour_model_makes_no_decisions_once_the_video_of_a_replay_has_ended(
     assert any("windows without colour" in line for line in summary.lines())
 
 
+def test_a_colour_camera_that_comes_and_goes_is_said_back_once_it_has_stayed_a_whole_window(tiny_model,
+                                                                                            caplog):
+    """A flaky colour camera (a third of a second with colour, one without): windows about half without it
+    said the stall and "colour is back" in turn at each window."""
+    import numpy as np
+
+    from core.frame import Body
+    from live.sources import FrameStream, ReplayOptions
+
+    def frames():
+        joints = np.zeros((25, 3), np.float32)
+        joints[:, 1], joints[:, 2] = np.linspace(0.7, -0.9, 25), 2.5
+        body = Body(1, joints, np.full(25, 2, np.int8), np.full((25, 2), 30.0, np.float32))
+        for i in range(240):  # 8 s: colour, none at 2-3 s, flaky at 3-5 s, then colour
+            colour = i < 60 or (90 <= i < 150 and (i // 10) % 2 == 0) or i >= 150
+            yield Frame(i / 30, np.full((36, 64, 3), 80, np.uint8) if colour else None, [body], i)
+
+    engine, inputs = tiny_model
+    source = FrameStream("flaky colour", frames, options=ReplayOptions(realtime=False), color_shape=(36, 64))
+    pipeline = LivePipeline(source, engine, inputs, PipelineConfig(lockstep=True))
+    with caplog.at_level("INFO", "live.worker"):
+        run_headless(pipeline, HeadlessConfig(output=Path(os.devnull), alerts=AlertConfig(classes=())))
+    episodes = ["back" if r.getMessage() == "colour is back: decisions again" else "stalled"
+                for r in caplog.records if "colour" in r.getMessage()]
+    assert episodes == ["stalled", "back"]
+
+
 def test_a_recording_that_cannot_be_finalised_is_an_error_not_a_finished_clip(tiny_model, tmp_path,
                                                                               monkeypatch):
     from recordings.recorder import Recorder
