@@ -1176,7 +1176,10 @@ def test_frames_the_capture_missed_while_recording_are_said_as_the_clips_gaps(ti
     try:
         with caplog.at_level(logging.INFO, logger="live.pipeline"):
             pipeline.start_recording(tmp_path, "wave", chosen=True)
-            time.sleep(1.0)
+            deadline = time.monotonic() + 10  # a second of the sensor's frames written (a loaded machine)
+            while (time.monotonic() < deadline
+                   and (pipeline._recording is None or pipeline._recording.written < 24)):
+                time.sleep(0.05)
             pipeline.stop_recording()
     finally:
         summary = pipeline.stop()
