@@ -980,8 +980,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         size = next((s for s in PanelSize if len(order) * self._panel_px[s] <= room), PanelSize.TOP_ACTION)
         least_px = len(order) * self._panel_px[PanelSize.TOP_ACTION]
         if self.room3d is not None:  # (the clock: not the stream's time, which a looped replay starts again)
-            show = self._room3d_gives_way.step(least_px, room, self._room3d_spare(), self.room3d.isVisible(),
-                                               time.monotonic())
+            spare = self._room3d_spare() if least_px > room else 0  # (the splitter asked only when short)
+            shown = self.room3d.isVisible()
+            show = self._room3d_gives_way.step(least_px, room, spare, shown, time.monotonic())
             if show is not None:
                 self.room3d.setVisible(show)
             if show is False:
