@@ -12,6 +12,8 @@
     LiveStats.problems -> AlertDispatcher.watch_room   the same ways, once the room has not been
                             watched for --alert-unwatched-after seconds (no frames, recognition stuck:
                             no fall could be alerted), and once it is watched again
+    the newest frame's bodies -> MountingReport   how the sensor is mounted (height, pitch, roll), said
+                            in the log once the floor is seen and again when it changes
 
 JSON lines go to stdout (or a file) and nothing else does: logs and the summary go to stderr, so
 `python -m live --headless | jq` works.
@@ -42,9 +44,12 @@ from pathlib import Path
 from typing import IO
 
 from core.atomic import REPLACE_RETRY_S, replace_atomically, write_then_rename
+from core.room import FloorTracker, SensorMounting
+from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION
 from core.wording import disk_amount
 from live.alert_delivery import AlertDelivery, DeliveryConfig, Queued
+from live.capture import RingEntry
 from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
 from live.service_manager import ServiceManager, environment_for_children
 from live.worker import Decision, Hop, is_two_person
@@ -1379,6 +1384,64 @@ def delivery_status(alerts: AlertDispatcher) -> list[str]:
     return said
 
 
+# The mounting is said again when the floor seen moves this far from what was said: a sensor knocked or
+# re-aimed. The floor's refits scatter by a degree and a few centimetres (FloorTracker redraws the 3D panel
+# from 1 degree and 2 cm).
+MOUNTING_CHANGE_DEG = 5.0
+MOUNTING_CHANGE_M = 0.15
+# ... and only once the new floor has held this long (stream seconds). Right after a knock the feet kept
+# from before and after it are fitted together, and on a simulated knock of 12 degrees five floors between
+# the two were said, one 0.01 m under the sensor, before the new one; the first fits of a sensor pitched
+# about 5 degrees can take it for level, 20 cm off, for some seconds.
+MOUNTING_HELD_S = 30.0
+
+
+class MountingReport:
+    """Says in the log how the sensor is mounted (core.room.SensorMounting), once the feet of people
+    standing in view have shown the floor (FloorTracker.settled) and it has held MOUNTING_HELD_S, and again
+    when it changes by MOUNTING_CHANGE_DEG or MOUNTING_CHANGE_M and that holds as long: IT checks an install
+    against the README's placement without the window's 3D panel, and a sensor knocked askew is said. Fed
+    the newest frame from the run's main loop (the floor fit takes about a millisecond a refit; frames
+    missed between two looks change nothing)."""
+
+    def __init__(self, room: str) -> None:
+        self.room = room
+        self.floor = FloorTracker(KINECT_V2)  # every source's bodies are Kinect v2's (core/joint_maps.py)
+        self.said: SensorMounting | None = None
+        self._new: tuple[SensorMounting, float] | None = None  # a mounting not said yet, and since when
+        self._sequence = -1
+
+    def observe(self, frame: RingEntry | None) -> None:
+        if frame is None or frame.sequence == self._sequence:
+            return
+        self._sequence = frame.sequence
+        self.floor.observe(frame.bodies)
+        if self.floor.floor is None or not self.floor.settled:
+            return
+        mounting = SensorMounting.of(self.floor.floor)
+        if self.said is not None and not _mounting_changed(self.said, mounting):
+            self._new = None
+            return
+        if self._new is None or _mounting_changed(self._new[0], mounting):
+            self._new = (mounting, frame.timestamp)
+            return
+        if frame.timestamp - self._new[1] < MOUNTING_HELD_S:
+            return
+        if self.said is None:
+            log.info("%sthe sensor stands %s (the floor seen from the feet of people standing in view)",
+                     _where(self.room), mounting.text())
+        else:
+            log.warning("%sthe sensor now stands %s; it stood %s: it was moved or knocked, or the floor "
+                        "first seen was a step or a low bed", _where(self.room), mounting.text(),
+                        self.said.text())
+        self.said, self._new = mounting, None
+
+
+def _mounting_changed(was: SensorMounting, now: SensorMounting) -> bool:
+    turned = max(abs(now.pitch_deg - was.pitch_deg), abs(now.roll_deg - was.roll_deg))
+    return turned > MOUNTING_CHANGE_DEG or abs(now.height_m - was.height_m) > MOUNTING_CHANGE_M
+
+
 @dataclass
 class StuckSteps:
     """The stuck steps (recognition hops, or the source's reads) a headless run's once-a-second checks
@@ -1509,6 +1572,7 @@ def run_headless(
     # was said, and the run went on to its --duration, or for ever.
     reads = StuckSteps(f"reading from {pipeline.source.name}", "has not returned",
                        "a sensor driver that hangs", "nothing new is seen")
+    mounting = MountingReport(config.alerts.room)
     ended_stuck: str | None = None  # what was stuck, and how long, when that ended the run
     hop_stuck = False  # recognition was
     # Alerts that reach a nurse by a way of their own go on when the reader of standard output (a bridge
@@ -1518,6 +1582,7 @@ def run_headless(
     try:
         while not stop.is_set():
             handle(pipeline.drain())
+            mounting.observe(pipeline.latest_frame())
             if pipeline.ended or (writer.reader_gone and not alerts_elsewhere):
                 break
             if writer.reader_gone and not said_reader_gone:

@@ -951,15 +951,20 @@ class LivePipeline:
             except queue.Empty:
                 return out
 
+    def latest_frame(self) -> RingEntry | None:
+        """The newest frame's entry: its times and bodies (the pixels stay in the ring)."""
+        assert self.ring is not None
+        return self.ring.latest()
+
     def latest_image(self, step: int = 1) -> tuple[RingEntry, np.ndarray | None] | None:
         """The newest frame's entry and a copy of its image (every `step`th pixel), for display.
 
         Copied on the caller's thread; None when the ring overwrote the frame during the copy.
         """
-        assert self.ring is not None
-        entry = self.ring.latest()
+        entry = self.latest_frame()
         if entry is None:
             return None
+        assert self.ring is not None
         # SKELETON: the ring may hold pixels for the model's crops; they are never shown.
         view = self.ring.color(entry.sequence) if self.config.privacy.shows_color else None
         # np.array, not ascontiguousarray: with step 1 that would hand out the ring's own pixels, which the

@@ -2,9 +2,10 @@
 (marked, sized and labelled with its attention weight), the floor and the sensor's field of view.
 
     LiveWindow.refresh (GUI thread, 30 fps): the bodies of the frame it shows + the latest Decisions
-        --> RoomModel.observe: tracked feet into a bounded sample; every `refit_frames` frames
-            core.room.fit_floor (levelled to the bodies' up, core.room.body_up) -> RoomFrame (z is up
-            from the start; once the floor is known the scene sits on it, the sensor at its height)
+        --> RoomModel.observe --> core.room.FloorTracker: tracked feet into a bounded sample; every
+            `refit_frames` frames core.room.fit_floor (levelled to the bodies' up, core.room.body_up)
+            -> RoomFrame (z is up from the start; once the floor is known the scene sits on it, the
+            sensor at its height)
         --> RoomModel.people: per person bones (room coordinates), attended part, its weight
         --> Room3DPanel: pyqtgraph OpenGL items (lines, one marker, one label per person; a label
             raised over the bodies keeps a thin line to its part)
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,21 +39,13 @@ from core.frame import Body  # noqa: E402
 from core.glimpse import PART_NAMES, PART_SHORT_NAMES  # noqa: E402
 from core.package_files import pip_install  # noqa: E402
 from core.room import (  # noqa: E402
-    CAMERA_UP,
-    FLOOR_TOLERANCE_M,
-    LEVEL_WITHIN_DEG,
-    MIN_SPINES,
-    FloorPlane,
+    FloorTracker,
     RoomFrame,
+    SensorMounting,
     ViewCamera,
-    body_up,
     bone_segments,
     field_of_view_scenery,
-    fit_floor,
-    foot_positions,
     part_centre,
-    standing_spines,
-    upright_spines,
 )
 from core.skeleton import SkeletonLayout  # noqa: E402
 from live.worker import Decision  # noqa: E402
@@ -63,22 +55,6 @@ log = logging.getLogger(__name__)
 FLOOR_RGBA = (0.35, 0.37, 0.42, 1.0)
 FIELD_OF_VIEW_RGBA = (0.8, 0.8, 0.8, 1.0)
 BACKGROUND = (14, 16, 30)  # dark blue: told apart from the window's grey in screenshots
-# A new floor fit replaces the shown one only when it moved this much: a room that jumps every second
-# would be harder to read than one a centimetre off.
-FLOOR_MOVE_M = 0.02
-FLOOR_TURN_DEG = 1.0
-# A fit of the other model (a floor level to the bodies' up, or one tilted along the feet) replaces the
-# shown floor only where it holds this many times as many of the feet: the two models can take turns on
-# the same feet, and on PKU-MMD 0005-L the floor swung 4-5 degrees about them nine times in 50 s. A fit of
-# the same model moves it as before (a lower floor than a step's, a sensor re-aimed).
-FLOOR_BETTER_FIT = 1.1
-# The sensor is taken as level while the standing spines lean within LEVEL_WITHIN_DEG of its up, and once
-# LEVEL_CALL_SPINES of them (10 s of one person standing) have made the call, it changes only this far past
-# that bound either way (level until 6 degrees, pitched until 4): on PKU-MMD 0066-L their median sat at 5
-# degrees and the floor tipped 5 degrees and back eight times in 45 s. Held from the first 30 spines, a
-# wrong first call on a sensor pitched 5.5 degrees held for good (1 of the test's 20 draws, 16 of 200).
-LEVEL_BAND_DEG = 1.0
-LEVEL_CALL_SPINES = 300
 _BOTTOM = QtCore.Qt.AlignmentFlag.AlignBottom
 LABEL_ALIGNMENT = {"left": QtCore.Qt.AlignmentFlag.AlignLeft | _BOTTOM,
                    "right": QtCore.Qt.AlignmentFlag.AlignRight | _BOTTOM}
@@ -256,51 +232,20 @@ def _screen_box(points: np.ndarray, camera: ViewCamera) -> tuple[float, float, f
 
 
 class RoomModel:
-    """The room as the live stream shows it: a floor fitted to the feet seen so far, and each person's
-    bones and attended part in room coordinates."""
+    """The room as the live stream shows it: the floor the feet seen so far stand on (core.room.FloorTracker)
+    and each person's bones and attended part in room coordinates."""
 
-    def __init__(
-        self, layout: SkeletonLayout, *, feet_kept: int = 900, refit_frames: int = 30, min_feet: int = 30
-    ) -> None:
+    def __init__(self, layout: SkeletonLayout) -> None:
         self.layout = layout
-        self.feet: deque[np.ndarray] = deque(maxlen=feet_kept)  # the latest feet of upright people
-        self.spines: deque[np.ndarray] = deque(maxlen=feet_kept)  # and spine directions (the bodies' up)
-        self.refit_frames = refit_frames
-        self.min_feet = min_feet
+        self.floor = FloorTracker(layout)
         self.room = RoomFrame.from_floor(None)
-        self.up = np.asarray(CAMERA_UP, np.float64)  # the room's up as the spines so far show it
-        self._level: bool | None = None  # whether body_up last called the sensor level (None: no call held)
-        self._frames = 0
 
     def observe(self, bodies: Sequence[Body]) -> bool:
-        """Take the feet of one shown frame; refit the floor every `refit_frames` frames. True when the
-        room frame changed (the fixed scenery must be redrawn)."""
-        for body in bodies:
-            self.feet.extend(foot_positions(body.joints, body.states, self.layout, self.up))
-            self.spines.extend(standing_spines(body.joints, body.states, self.layout))
-        self._frames += 1
-        if self._frames % self.refit_frames:
+        """Take the bodies of one shown frame; True when the room frame changed (the fixed scenery must be
+        redrawn)."""
+        if not self.floor.observe(bodies):
             return False
-        spines = np.array(self.spines)
-        standing = len(upright_spines(spines))
-        band = 0.0 if self._level is None else LEVEL_BAND_DEG if self._level else -LEVEL_BAND_DEG
-        self.up = body_up(spines, level_within_deg=LEVEL_WITHIN_DEG + band)
-        if standing >= LEVEL_CALL_SPINES:  # a call the band may hold from now on
-            self._level = bool(np.array_equal(self.up, CAMERA_UP))
-        if len(self.feet) < self.min_feet or standing < MIN_SPINES:
-            # Until that many standing poses say where up is, body_up answers the sensor's own: a floor
-            # levelled to it was shown as measured ("tilted 0 deg", people 0.3-0.7 m in the air) on a
-            # short replay of a sensor pitched 30 degrees down. "Floor not found yet" says what is known.
-            return False
-        feet = np.array(self.feet)
-        floor = fit_floor(feet, up=self.up, min_inliers=self.min_feet // 2)
-        shown = self.room.floor
-        if floor is None or not _moved(shown, floor):
-            return False
-        other_model = shown is not None and floor.spread_axes != shown.spread_axes
-        if other_model and not _fits_better(floor, shown, feet):
-            return False
-        self.room = RoomFrame.from_floor(floor)
+        self.room = RoomFrame.from_floor(self.floor.floor)
         return True
 
     def people(
@@ -330,21 +275,6 @@ class RoomModel:
         """(field-of-view segments, floor grid segments), float32 (S, 2, 3) room coordinates; the field
         of view stops at the floor once one is known, and the grid is empty until then."""
         return field_of_view_scenery(self.room, DEPTH_CAMERA)
-
-
-def _fits_better(new: FloorPlane, shown: FloorPlane, feet: np.ndarray) -> bool:
-    """Whether `new` holds clearly more of `feet` than the floor shown now."""
-    def held(floor: FloorPlane) -> int:
-        return int((np.abs(floor.distance(feet)) <= FLOOR_TOLERANCE_M).sum())
-
-    return held(new) > FLOOR_BETTER_FIT * held(shown)
-
-
-def _moved(old: FloorPlane | None, new: FloorPlane) -> bool:
-    if old is None:
-        return True
-    turn = np.degrees(np.arccos(np.clip(old.normal @ new.normal, -1.0, 1.0)))
-    return abs(old.height_m - new.height_m) > FLOOR_MOVE_M or turn > FLOOR_TURN_DEG
 
 
 # ---- the camera ---------------------------------------------------------------------------------
@@ -473,7 +403,7 @@ class Room3DPanel(QtWidgets.QWidget):
         where = (
             "floor not found yet: the sensor's own frame"
             if floor is None
-            else f"floor {floor.height_m:.2f} m below the sensor, tilted {floor.tilt_deg():.0f} deg"
+            else f"the sensor {SensorMounting.of(floor).text()}"
         )
         # The colour image is mirrored (the Kinect's), this view is not: left and right swap between them.
         self.caption.setText(f"3D room from behind the sensor (video mirrored) · [3] hides\n{where}")

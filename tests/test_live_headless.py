@@ -2518,3 +2518,79 @@ def test_a_service_manager_that_reads_nothing_never_holds_the_run(caplog) -> Non
         assert time.monotonic() - started < 5
     assert service.watchdog_every_s == 0.0005
     assert len(caplog.records) == 1 and "cannot tell the service manager" in caplog.records[0].getMessage()
+
+
+def test_the_sensor_s_mounting_is_said_once_and_again_when_it_is_knocked(caplog):
+    """A simulated room (its sensor 1.57 m up, pitched 15.2 degrees down) watched for 60 s, then the
+    sensor knocked 12 degrees further down for 120 s: said once, and once more when the new floor has
+    held; the feet of before and after the knock, fitted together, are not said as floors of their own."""
+    import math
+    from dataclasses import replace
+
+    from live.capture import RingEntry
+    from live.headless import MOUNTING_HELD_S, MountingReport
+    from simulation.scene import SimulatedScene
+
+    scene = SimulatedScene(seed=7, max_people=2)
+    knock = math.radians(12.0)
+    cos, sin = math.cos(knock), math.sin(knock)
+    turned = np.array([[1, 0, 0], [0, cos, sin], [0, -sin, cos]], np.float32)
+    report = MountingReport("room 12")
+    said_at = []
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        for i in range(5400):
+            bodies = scene.next_frame(draw=False).bodies
+            if i >= 1800:
+                bodies = [replace(body, joints=body.joints @ turned.T) for body in bodies]
+            said = report.said
+            frame = RingEntry(i, i / scene.fps, 0.0, i, False, bodies)
+            report.observe(frame)
+            report.observe(frame)  # the same frame looked at twice
+            if report.said is not said:
+                said_at.append(i / scene.fps)
+    lines = [r for r in caplog.records if "the sensor" in r.getMessage()]
+    assert [r.levelname for r in lines] == ["INFO", "WARNING"], [r.getMessage() for r in lines]
+    first, knocked = (r.getMessage() for r in lines)
+    assert re.fullmatch(r"room 12: the sensor stands 1\.5\d m above the floor, looking 1[56] deg down, "
+                        r"level side to side \(the floor seen from the feet of people standing in view\)",
+                        first), first
+    assert re.match(r"room 12: the sensor now stands 1\.5\d m above the floor, looking 2[78] deg down, "
+                    r"level side to side; it stood 1\.5\d m above the floor, looking 1[56] deg down",
+                    knocked), knocked
+    # The feet of before the knock leave the tracker's sample within about 30 s.
+    assert said_at[0] >= MOUNTING_HELD_S and 60.0 + MOUNTING_HELD_S <= said_at[1] <= 150.0
+
+
+def test_a_headless_run_says_how_the_sensor_is_mounted(tiny_checkpoint, monkeypatch, caplog, tmp_path):
+    import core.room
+    import live.headless
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    # Said sooner than in a room (10 s of people standing, then 30 s held), for a short run.
+    monkeypatch.setattr(core.room, "LEVEL_CALL_SPINES", 30)
+    monkeypatch.setattr(live.headless, "MOUNTING_HELD_S", 1.0)
+    engine, inputs = open_model(tiny_checkpoint, "pytorch-cpu")
+    pipeline = LivePipeline(simulated_source(people=2, seed=7, options=ReplayOptions(realtime=True)),
+                            engine, inputs)
+    said, stop = threading.Event(), threading.Event()
+
+    class SaidMounting(logging.Handler):  # the run ends once it is said (a loaded machine says it later)
+        def emit(self, record: logging.LogRecord) -> None:
+            if "the sensor stands" in record.getMessage():
+                said.set()
+                stop.set()
+
+    handler = SaidMounting()
+    logging.getLogger("live.headless").addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="live.headless"):
+            run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl"), stop=stop,
+                         duration_s=120.0)
+    finally:
+        logging.getLogger("live.headless").removeHandler(handler)
+    assert said.is_set(), caplog.text
+    # The simulated sensor: 1.57 m up, 15.2 degrees down; said here from its first seconds' fits.
+    height, pitch = re.search(r"the sensor stands (\S+) m above the floor, looking (\d+) deg down",
+                              caplog.text).groups()
+    assert float(height) == pytest.approx(1.57, abs=0.06) and int(pitch) == pytest.approx(15.2, abs=2)
