@@ -99,6 +99,51 @@ def test_a_save_cut_short_leaves_the_last_checkpoint_whole_and_nothing_beside_it
     assert len(synced) >= 1 and load_checkpoint(path).extra == {"epoch": 3}
 
 
+def test_a_full_disk_is_said_as_one_error_naming_the_checkpoint(tmp_path, monkeypatch):
+    """PyTorch's zip writer turns a full disk's OSError into "RuntimeError: [enforce fail at
+    inline_container.cc:672] . unexpected pos ...": a training run ended in a 40-line traceback, naming
+    neither the file nor the disk. The real torch.save, into a file that fills after 4 kB."""
+    import errno
+    import os
+
+    from core import atomic
+
+    network = trained_network()
+    preprocessing = Preprocessing.matching(network.config, duration_s=1.5)
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, network, class_names=CLASSES, preprocessing=preprocessing, extra={"epoch": 1})
+
+    class FillsUp:
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 4096:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.f.__exit__(*exc)
+
+    real_fdopen = atomic.os.fdopen
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: FillsUp(real_fdopen(fd, mode)))
+    with pytest.raises(OSError) as raised:
+        save_checkpoint(path, trained_network(1), class_names=CLASSES, preprocessing=preprocessing,
+                        extra={"epoch": 2})
+    assert str(raised.value) == f"{path} could not be written: No space left on device"
+    assert raised.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+    assert load_checkpoint(path).extra == {"epoch": 1}
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised by importing torch.compile
 def test_wrapped_models_save_and_prefixed_weights_load(tmp_path: Path) -> None:
     network = trained_network()

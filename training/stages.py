@@ -43,9 +43,15 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from core.atomic import UNFINISHED_NAME, remove_leftovers, replace_atomically, write_then_rename
+from core.atomic import UNFINISHED_NAME, remove_leftovers, replace_atomically
 from core.locks import lock_exclusive
-from core.model.checkpoint import Preprocessing, load_checkpoint, read_i3d_weights, save_checkpoint
+from core.model.checkpoint import (
+    Preprocessing,
+    load_checkpoint,
+    read_i3d_weights,
+    save_atomically,
+    save_checkpoint,
+)
 from core.model.loss import LossWeights, distillation_loss, p_i3d_loss, view_consistency_loss
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import Aggregation, NetworkConfig
@@ -1026,7 +1032,7 @@ def _save_state(path: Path, network: nn.Module, optimisation: _Optimisation, pro
         "inputs_summary": progress.summary,
         "processes": progress.processes,
     }
-    write_then_rename(path, lambda f: torch.save(state, f))  # an interrupted save leaves the last state whole
+    save_atomically(state, path)  # an interrupted save leaves the last state whole
 
 
 def _resume(

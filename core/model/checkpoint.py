@@ -103,7 +103,23 @@ def save_checkpoint(
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_then_rename(path, lambda f: torch.save(payload, f))
+    save_atomically(payload, path)
+
+
+def save_atomically(payload: object, path: Path) -> None:
+    """torch.save `payload` to `path`, written whole or not at all (core.atomic.write_then_rename). A write
+    that fails (a full disk) is raised as the OSError it is, naming the file: PyTorch's zip writer turns it
+    into a RuntimeError ("[enforce fail at inline_container.cc:672] . unexpected pos 2337664 vs 2337552")
+    that holds the OSError only as its context, and a training run ended in a 40-line traceback."""
+    try:
+        write_then_rename(path, lambda f: torch.save(payload, f))
+    except RuntimeError as error:
+        failed = error.__context__
+        if not isinstance(failed, OSError):
+            raise
+        said = OSError(f"{path} could not be written: {failed.strerror or failed}")
+        said.errno = failed.errno
+        raise said from error
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
