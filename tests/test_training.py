@@ -898,6 +898,41 @@ def test_a_resumed_stage_starts_from_its_saved_weights_and_keeps_its_best_score(
     assert (run / "best.pt").read_bytes() == best and load_checkpoint(run / "best.pt").extra["epoch"] == 1
 
 
+def test_weights_gone_nan_stop_the_run_before_they_are_saved(tmp_path: Path, monkeypatch) -> None:
+    """A loss gone NaN at epoch 3 ran every epoch left on NaN weights, ended as a normal run and left
+    last.pt and state.pt NaN. It stops at that epoch, naming what is kept; a resume starts from epoch 2."""
+    from training import stages
+
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=2)
+    scores = iter([0.6, 0.7, 0.8, 0.9])
+
+    def validation_metrics(predictions, stage: str) -> dict[str, float]:
+        return {"loss": 1.0, "top1": next(scores), "top5": 1.0}
+
+    def train_epoch(objective, network, loader, optimisation, config, stage, epoch, process, teacher=None):
+        with torch.no_grad():
+            for parameter in network.parameters():
+                parameter.add_(float("nan") if epoch == 2 else 0.01)
+        return (float("nan") if epoch == 2 else 1.0), 0.5
+
+    monkeypatch.setattr(stages, "_validation_metrics", validation_metrics)
+    monkeypatch.setattr(stages, "_train_epoch", train_epoch)
+    run = tmp_path / "run" / "pose"
+    with pytest.raises(stages.Diverged) as stopped:
+        train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "4"}), "pose")
+    assert str(stopped.value) == (
+        "[pose] epoch 3: the weights are no longer finite (train objective nan): stopped before saving them; "
+        f"best.pt (validation top-1 0.700) and the state after epoch 2 are kept in {run}. A lower learning "
+        "rate (optim.lr) or gradient clipping (optim.grad_clip) with --restart trains it again")
+    for name in ("best.pt", "last.pt"):
+        checkpoint = load_checkpoint(run / name)
+        assert checkpoint.extra["epoch"] == 2
+        assert all(torch.isfinite(v).all() for v in checkpoint.model.state_dict().values())
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    assert torch.load(run / "state.pt", weights_only=False)["epoch"] == 2
+
+
 def test_a_test_split_drawn_again_over_clips_it_trained_on_is_refused(capsys: pytest.CaptureFixture) -> None:
     """PKU-MMD's test performances are drawn from the folder: another folder (a full release, one with a
     performance missing) draws others, some of which the checkpoint trained on."""

@@ -81,6 +81,10 @@ class StageError(RuntimeError):
     """A stage that cannot start as asked (missing previous checkpoint, incompatible network)."""
 
 
+class Diverged(StageError):
+    """A stage whose weights stopped being finite numbers (a loss gone NaN): it stops before saving them."""
+
+
 def stages_for(config: NetworkConfig) -> list[str]:
     """The stages of Algorithm 1 this network has, in order."""
     aggregation = config.aggregation
@@ -500,6 +504,15 @@ def train_stage(
         train_set.set_epoch(epoch)
         train_loss, train_top1 = _train_epoch(objective, network, loader, optimisation, config, stage,
                                               epoch, process, teacher)
+        # A loss gone NaN ran every epoch left on NaN weights and ended as a normal run, last.pt and state.pt
+        # NaN (a resume carried on from them). Mixed precision skips a step whose gradients overflow, so
+        # the weights, not the loss, say it.
+        if not all(bool(torch.isfinite(parameter).all()) for parameter in network.parameters()):
+            kept = (f"best.pt (validation top-1 {progress.best_top1:.3f}) and the state after epoch {epoch} "
+                    f"are kept in {out}" if progress.best_top1 >= 0 else "no epoch was saved")
+            raise Diverged(f"[{stage}] epoch {epoch + 1}: the weights are no longer finite (train objective "
+                           f"{train_loss:.4g}): stopped before saving them; {kept}. A lower learning rate "
+                           "(optim.lr) or gradient clipping (optim.grad_clip) with --restart trains it again")
         predictions = predict(objective, network, validation_set, config, process, stage=stage)
         validation = _validation_metrics(predictions, stage)
         optimisation.scheduler.step(validation["top1"])
