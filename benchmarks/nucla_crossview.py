@@ -168,7 +168,8 @@ def ensemble_run(
     started = time.monotonic()
     members = [direction / f"seed{seed}" / "pose" / "best.pt" for seed in seeds]
     with open(folder / "log.txt", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        checkpoint = build_ensemble(members, folder / "ensemble.pt")
+        # Its own file, made again from the same members where a run stopped before its result.
+        checkpoint = build_ensemble(members, folder / "ensemble.pt", overwrite=True)
         report = evaluate(checkpoint, data=data_root, subset="test", out=folder / "eval", progress=False)
     run = Run(
         tag=f"{tag}, seeds {'+'.join(str(s) for s in seeds)} averaged",

@@ -95,6 +95,14 @@ def test_members_of_different_splits_networks_or_classes_are_refused_by_name(tmp
         build_ensemble([first, member(tmp_path, 2), tmp_path / "." / first.name], tmp_path / "e.pt")
     with pytest.raises(ValueError, match=r"member0\.pt: given twice"):
         build_ensemble([first, first], tmp_path / "e.pt")
+    run_best = tmp_path / "run" / "pose" / "best.pt"  # another run's weights, not a member
+    run_best.parent.mkdir(parents=True)
+    run_best.write_bytes(first.read_bytes())
+    with pytest.raises(ValueError, match=r"best\.pt: already there; --overwrite replaces it"):
+        build_ensemble([first, member(tmp_path, 3)], run_best)
+    assert run_best.read_bytes() == first.read_bytes()
+    build_ensemble([first, member(tmp_path, 3)], run_best, overwrite=True)
+    assert load_checkpoint(run_best).config.pose_members == 2
     copy = tmp_path / "copy of member0.pt"
     copy.write_bytes(first.read_bytes())
     with pytest.raises(ValueError, match=r"copy of member0\.pt: the same file as .*member0\.pt \(a copy\)"):

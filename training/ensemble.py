@@ -39,6 +39,7 @@ from training.datasets.clips import TAUGHT_HERE, recorded_folder
 def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("members", nargs="+", help="pose-only checkpoints of one network, trained apart")
     parser.add_argument("--out", required=True, type=replaced_file, help="the ensemble checkpoint to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace a file already at --out")
     parser.add_argument("--smoothing", type=smoothing_seconds,
                         help="decision smoothing (s, 0 to 10) to record for the ensemble")
     parser.add_argument("--threshold", type=probability, help="event threshold to record")
@@ -50,13 +51,16 @@ def run_ensemble(args: argparse.Namespace) -> int:
         decisions = DecisionSettings.given(args.smoothing, args.threshold, args.end_threshold)
     except ValueError as error:
         raise CheckpointError(f"--smoothing / --threshold / --end-threshold: {error}") from error
-    path = build_ensemble([Path(m) for m in args.members], Path(args.out), decisions=decisions)
+    path = build_ensemble([Path(m) for m in args.members], Path(args.out), decisions=decisions,
+                          overwrite=args.overwrite)
     print(f"wrote {path}: {len(args.members)} members")
     return 0
 
 
-def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSettings | None = None) -> Path:
-    """Check that `members` may be averaged (see the module docstring) and write them as one file."""
+def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSettings | None = None,
+                   overwrite: bool = False) -> Path:
+    """Check that `members` may be averaged (see the module docstring) and write them as one file; a file
+    already at `out` is replaced only with `overwrite`."""
     if len(members) < 2:
         raise CheckpointError(f"an ensemble needs at least 2 member checkpoints, got {len(members)}")
     seen: dict[Path, Path] = {}
@@ -123,6 +127,12 @@ def build_ensemble(members: list[Path], out: Path, *, decisions: DecisionSetting
         {"file": str(path), **{k: v for k, v in member.extra.items() if k != "validation_clips"}}
         for path, member in zip(members, loaded, strict=True)
     ]
+    # Said after what is wrong with the members. Given a run's best.pt, it replaced that run's weights
+    # without a word, and the run's state.pt, which says the stage is finished, then started its next stage
+    # from the ensemble.
+    if out.exists() and not overwrite:
+        raise CheckpointError(f"--out {out}: already there; --overwrite replaces it, or name another file "
+                              "(nothing written)")
     save_checkpoint(out, network, class_names=first.class_names, preprocessing=first.preprocessing,
                     extra=extra, decisions=decisions)
     return out
