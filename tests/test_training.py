@@ -734,10 +734,10 @@ def test_pose_stage_trains_resumes_and_evaluates(tmp_path: Path, capsys: pytest.
     os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))
     best = (run / "best.pt").read_bytes()
     with pytest.raises(StageError, match=r"holds a pose run for other data, labels, settings or starting "
-                                         r"weights \(the data files or starting weights\): --restart"):
+                                         r"weights \(the files in data.root\): --restart"):
         train_stage(longer, "pose")
     lower = _pose_config(tmp_path, data, **{"epochs.pose": "3", "optim.lr": "0.0003"})
-    with pytest.raises(StageError, match=r"\(optim.lr 0.0005 -> 0.0003; the data files or starting "):
+    with pytest.raises(StageError, match=r"\(optim.lr 0.0005 -> 0.0003; the files in data.root\)"):
         train_stage(lower, "pose")
     assert (run / "best.pt").read_bytes() == best
     assert "lr: 0.0005" in (run / "config.yaml").read_text()  # refused settings are not the run's record
@@ -896,6 +896,52 @@ def test_a_resumed_stage_starts_from_its_saved_weights_and_keeps_its_best_score(
     assert len(entering) == 3 and entering[2].keys() == saved.keys()
     assert all(torch.equal(entering[2][k], saved[k]) for k in saved)  # epoch 3 began where epoch 2 ended
     assert (run / "best.pt").read_bytes() == best and load_checkpoint(run / "best.pt").extra["epoch"] == 1
+
+
+def test_a_run_resumes_on_a_copy_of_its_data_elsewhere_and_from_a_state_saved_before_that(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A cluster job copies the data to its scratch disk: other paths, other modification times, the same
+    files. Resuming was refused as "a run for other data" for good (the files were known by absolute path
+    and time), and --restart lost the epochs trained. A file added is other data, and says where."""
+    import shutil
+
+    from training import stages
+    from training.datasets import build_splits
+
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=2)
+
+    def train_epoch(objective, network, loader, optimisation, config, stage, epoch, process, teacher=None):
+        return 1.0, 0.5
+
+    monkeypatch.setattr(stages, "_train_epoch", train_epoch)
+    train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "1"}), "pose")
+    scratch = tmp_path / "scratch" / "nucla"
+    shutil.copytree(data, scratch, copy_function=shutil.copy)  # new times, as cp without -p gives
+    shutil.rmtree(data)
+    capsys.readouterr()
+    assert train_stage(_pose_config(tmp_path, scratch, **{"epochs.pose": "2"}), "pose").epochs_run == 2
+    said = capsys.readouterr().out
+    assert "[pose] resuming after epoch 1" in said
+    assert ("note: the files in data.root: the same files and sizes as when this run began, other "
+            "modification times (a copy?); resumed as the same data") in said
+    (scratch / "notes.txt").write_text("a file the run never had")
+    with pytest.raises(StageError, match=r"for other data, .* \(the files in data\.root\): --restart"):
+        train_stage(_pose_config(tmp_path, scratch, **{"epochs.pose": "3"}), "pose")
+    (scratch / "notes.txt").unlink()
+
+    # A state saved before: fingerprinted by every file's absolute path, size and time.
+    config = _pose_config(tmp_path, scratch, **{"epochs.pose": "3"})
+    inputs = stages.stage_inputs(config, build_splits(config.data), None)
+    state_path = tmp_path / "run" / "pose" / "state.pt"
+    state = torch.load(state_path, weights_only=False)
+    state["inputs"] = stages.legacy_inputs_fingerprint(inputs)
+    state["inputs_summary"] = {**state["inputs_summary"], "files": state["inputs_summary"]["legacy_files"]}
+    del state["inputs_summary"]["times"]
+    torch.save(state, state_path)
+    assert train_stage(config, "pose").epochs_run == 3
+    assert "[pose] resuming after epoch 2" in capsys.readouterr().out
 
 
 def test_weights_gone_nan_stop_the_run_before_they_are_saved(tmp_path: Path, monkeypatch) -> None:

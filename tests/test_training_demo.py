@@ -45,7 +45,7 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
     assert (tmp_path / "eval" / "attention.png").is_file() and (tmp_path / "eval" / "confusion.png").is_file()
     # At this scale the one attention epoch is one with the part I3Ds held as the parts stage left them
     # (epochs.attention_frozen_parts), while the attention head learns.
-    from core.model.checkpoint import load_checkpoint
+    from core.model.checkpoint import load_checkpoint, save_checkpoint
 
     parts = load_checkpoint(tmp_path / "run" / "parts" / "best.pt").model.state_dict()
     joint = load_checkpoint(tmp_path / "run" / "attention" / "best.pt").model.state_dict()
@@ -61,8 +61,19 @@ def test_demo_runs_every_stage_and_reports_attention(tmp_path: Path, capsys: pyt
     attention = load_config(tmp_path / "run" / "attention" / "config.yaml")
     assert train_stage(attention, "attention").best_checkpoint == tmp_path / "run" / "attention" / "best.pt"
     pose_best = tmp_path / "run" / "pose" / "best.pt"
+    # Touched (a copy, a restore from backup): the same weights, resumed as they are, and said.
     os.utime(pose_best, ns=(pose_best.stat().st_atime_ns, pose_best.stat().st_mtime_ns + 10**9))
-    with pytest.raises(StageError, match="holds a attention run .*the data files or starting weights"):
+    capsys.readouterr()
+    assert train_stage(attention, "attention").best_checkpoint == tmp_path / "run" / "attention" / "best.pt"
+    assert ("note: the --init checkpoint: the same files and sizes as when this run began, other "
+            "modification times (a copy?)") in capsys.readouterr().out
+    retrained = load_checkpoint(pose_best)  # pose trained again: other weights
+    with torch.no_grad():
+        next(retrained.model.parameters()).add_(0.01)
+    save_checkpoint(pose_best, retrained.model, class_names=retrained.class_names,
+                    preprocessing=retrained.preprocessing, extra=retrained.extra,
+                    decisions=retrained.decisions)
+    with pytest.raises(StageError, match=r"holds a attention run .*weights \(the --init checkpoint\)"):
         train_stage(attention, "attention")
     finetune = json.loads((tmp_path / "run" / "finetune" / "metrics.jsonl").read_text().splitlines()[0])
     assert finetune["lr"] == pytest.approx(2.5e-4)  # optim.finetune_lr, not the joint stage's 1e-3

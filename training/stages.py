@@ -44,6 +44,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from core.atomic import UNFINISHED_NAME, remove_leftovers, replace_atomically
+from core.engines.metadata import file_sha256
 from core.locks import lock_exclusive
 from core.model.checkpoint import (
     Preprocessing,
@@ -416,7 +417,8 @@ def train_stage(
                          processes=process.world_size)
     resumed = None
     if state_path.is_file() and not restart:
-        resumed = _resume(state_path, network, optimisation, progress.inputs, process.world_size)
+        accepted = (progress.inputs, legacy_inputs_fingerprint(inputs))
+        resumed = _resume(state_path, network, optimisation, accepted, process.world_size)
         if resumed is None:  # its best.pt may be somebody's result: replaced only when asked to
             before = _read_state(state_path).get("inputs_summary")
             changed = what_changed(before, progress.summary)
@@ -427,6 +429,11 @@ def train_stage(
         raise StageError(f"{out} holds a {stage} model (best.pt) but not the state.pt that would resume or "
                          "check its run: --restart trains it again in its place, or choose another --out")
     if resumed is not None:
+        retimed = files_retimed(resumed.summary, progress.summary)
+        if retimed and process.is_main:
+            print(f"note: {' and '.join(retimed)}: the same files and sizes as when this run began, other "
+                  "modification times (a copy?); resumed as the same data, --restart if their contents "
+                  "changed")
         resumed.summary = progress.summary
         progress = resumed
         stopped_early = progress.bad_epochs >= config.optim.early_stop_patience
@@ -1049,17 +1056,20 @@ def _save_state(path: Path, network: nn.Module, optimisation: _Optimisation, pro
 
 
 def _resume(
-    path: Path, network: nn.Module, optimisation: _Optimisation, inputs: str, processes: int
+    path: Path, network: nn.Module, optimisation: _Optimisation, accepted: tuple[str, ...], processes: int
 ) -> _Progress | None:
-    """Restore what `_save_state` wrote (weights, optimiser, schedule, scaler, RNG); its progress. None
-    (nothing restored) when it was written for other inputs: relabelled clips, new classes, changed
-    settings or another starting checkpoint must be learnt, not answered by the old weights. (States
-    written before the fingerprint existed are taken as they are.)"""
+    """Restore what `_save_state` wrote (weights, optimiser, schedule, scaler, RNG); its progress, with the
+    summary of the inputs it was saved for. None (nothing restored) when its inputs' fingerprint is not one
+    of `accepted` (this run's first): relabelled clips, new classes, changed settings or another starting
+    checkpoint must be learnt, not answered by the old weights. (States written before the fingerprint
+    existed are taken as they are.)"""
     state = _read_state(path)
-    if state.get("inputs", inputs) != inputs:
+    inputs = accepted[0]
+    if state.get("inputs", inputs) not in accepted:
         return None
     progress = _Progress(state["epoch"], state["best_top1"], state["best_loss"], state["bad_epochs"],
-                         bool(state.get("finished")), inputs, processes=processes)
+                         bool(state.get("finished")), inputs, state.get("inputs_summary") or {},
+                         processes=processes)
     if state.get("processes", processes) != processes and not progress.finished:
         print(f"note: {path} was trained by {state['processes']} process(es) and resumes with {processes}: "
               "the total batch changes from here on (torchrun --nproc_per_node as before keeps it)")
@@ -1077,42 +1087,103 @@ def _resume(
 RUN_CONTROL = ("out", "progress", "workers", "device", "epochs", "decisions")
 
 
+# Settings that say where the inputs lie, not what they hold: a copy of the same files elsewhere (a cluster
+# job's scratch disk, a symlink, a moved folder) resumes the run. Their files are compared instead.
+INPUT_LOCATIONS = {"data": ("root", "rehearse", "cache", "label_map"), "distill": ("teacher",)}
+
+
 def stage_inputs(config: TrainConfig, splits: Splits, init: str | Path | None) -> dict[str, Any]:
-    """What a stage learns from: the settings (less RUN_CONTROL), the classes, the split, and the size and
-    time of every file it reads (data folders, label map, cache, --init, teacher). Stat-only: 57,000 NTU
-    files take about a second."""
+    """What a stage learns from: the settings (less RUN_CONTROL and INPUT_LOCATIONS), the classes, the split,
+    and each input's files ("files": data folders by their files' names within them and sizes; the label
+    map, --init and the teacher by their bytes' sha256) and the files' modification times ("times": said
+    when only they changed, not refused, for a copy has new ones). Stat-only for folders: 57,000 NTU files
+    take about a second. "legacy": what states saved before INPUT_LOCATIONS were fingerprinted from."""
     settings = {k: v for k, v in config_to_dict(config).items() if k not in RUN_CONTROL}
     # Which clips are held out is the split's, compared below: a run folder from before the setting (any
     # dataset's) resumes where its split is the same.
     settings["data"] = {k: v for k, v in settings["data"].items() if k != "pkummd_hold_out"}
+    legacy: dict[str, Any] = {"settings": settings, "files": []}  # every file's path, size and time
+    settings = {**settings, **{section: {k: v for k, v in settings[section].items()
+                                         if k not in keys or not _names_files(v)}
+                               for section, keys in INPUT_LOCATIONS.items()}}
     data = config.data
+    teacher = bundled(config.distill.teacher) if config.distill.teacher else None  # as _teacher reads it
+    given = {"data.root": data.root, **{f"data.rehearse[{i}]": r for i, r in enumerate(data.rehearse)},
+             "data.cache": data.cache, "data.label_map": data.label_map, "--init": init,
+             "distill.teacher": teacher}
     # Data folders are read less what the run writes itself (its states, checkpoints, crop cache); the
     # starting weights even there (the previous stage's best.pt: retrained, the next stage follows).
     run = Path(config.out).absolute()
-    files: list[Path] = []
-    for given in (data.root, *data.rehearse, data.cache, data.label_map):
-        path = Path(given).absolute() if given else None
-        if path is None or not path.exists() or path == run or run in path.parents:
+    files: dict[str, Any] = {}
+    times: dict[str, list[tuple[str, int]]] = {}
+    for role, where in given.items():
+        path = Path(where).absolute() if where else None
+        weights = not role.startswith("data.")
+        if path is None or not path.exists() or (not weights and (path == run or run in path.parents)):
             continue  # "", a simulated source ("sim:..."), or the run's own cache
-        found = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        files += [f for f in found if run not in f.parents]
-    teacher = bundled(config.distill.teacher) if config.distill.teacher else None  # as _teacher reads it
-    files += [Path(given) for given in (init, teacher) if given and Path(given).is_file()]
-    stamps = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+        if weights and path.is_dir():
+            continue
+        found = [path] if path.is_file() else sorted(f for f in path.rglob("*")
+                                                     if f.is_file() and run not in f.parents)
+        stats = [(f, f.stat()) for f in found]
+        legacy["files"] += [(str(Path(where)) if weights else str(f), stat.st_size, stat.st_mtime_ns)
+                            for f, stat in stats]
+        if path.is_file():  # one file: its bytes (a checkpoint retrained is the same size)
+            files[role], times[role] = file_sha256(path), [("", stats[0][1].st_mtime_ns)]
+        else:
+            files[role] = [(f.relative_to(path).as_posix(), stat.st_size) for f, stat in stats]
+            times[role] = [(f.relative_to(path).as_posix(), stat.st_mtime_ns) for f, stat in stats]
     split = {name: [(s.name, s.label) for s in getattr(splits, name)] for name in ("train", "validation")}
-    return {"settings": settings, "classes": splits.class_names, "split": split, "files": stamps}
+    return {"settings": settings, "classes": splits.class_names, "split": split, "files": files,
+            "times": times, "legacy": legacy}
+
+
+def _names_files(value: Any) -> bool:
+    """Whether a location setting names something on disk ("" and a simulated source, "sim:...", do not)."""
+    values = value if isinstance(value, list) else [value]
+    return bool(values) and all(isinstance(v, str) and v and Path(v).exists() for v in values)
 
 
 def inputs_fingerprint(inputs: dict[str, Any]) -> str:
-    """A digest of `stage_inputs`: a state written for other inputs is not resumed."""
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    """A digest of `stage_inputs` less the files' times: a state written for other inputs is not resumed."""
+    compared = {k: v for k, v in inputs.items() if k not in ("times", "legacy")}
+    return hashlib.sha256(json.dumps(compared, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def legacy_inputs_fingerprint(inputs: dict[str, Any]) -> str:
+    """The fingerprint states saved before INPUT_LOCATIONS hold (every file by its path, size and time; the
+    locations among the settings): a run begun then resumes."""
+    legacy = {**inputs["legacy"], "classes": inputs["classes"], "split": inputs["split"]}
+    return hashlib.sha256(json.dumps(legacy, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def inputs_summary(inputs: dict[str, Any]) -> dict[str, Any]:
     """Kept in state.pt to say what changed when a rerun is refused: the settings, and a digest of each
-    other part (the file list of a large dataset is megabytes)."""
+    other part and of each input's files and times (the file list of a large dataset is megabytes)."""
+    def digest(value: Any) -> str:
+        return inputs_fingerprint({"value": value})
+
     return {"settings": json.loads(json.dumps(inputs["settings"], default=str)),
-            **{part: inputs_fingerprint({part: inputs[part]}) for part in ("classes", "split", "files")}}
+            **{part: digest(inputs[part]) for part in ("classes", "split")},
+            "files": {role: digest(value) for role, value in inputs["files"].items()},
+            "times": {role: digest(value) for role, value in inputs["times"].items()},
+            # What a state saved before INPUT_LOCATIONS holds as "files", for what_changed to compare.
+            "legacy_files": inputs_fingerprint({"files": inputs["legacy"]["files"]})}
+
+
+def files_retimed(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The inputs whose files are the same but their modification times not, between two summaries."""
+    old_files, old_times = before.get("files"), before.get("times") or {}
+    if not isinstance(old_files, dict):  # saved before INPUT_LOCATIONS
+        return []
+    return [_input_name(role) for role in sorted(now["times"]) if old_files.get(role) == now["files"][role]
+            and old_times.get(role) not in (None, now["times"][role])]
+
+
+def _input_name(role: str) -> str:
+    if role in ("--init", "distill.teacher"):
+        return f"the {role} checkpoint"
+    return "the label map (data.label_map)" if role == "data.label_map" else f"the files in {role}"
 
 
 def what_changed(before: dict[str, Any] | None, now: dict[str, Any]) -> str:
@@ -1128,10 +1199,18 @@ def what_changed(before: dict[str, Any] | None, now: dict[str, Any]) -> str:
         return out
 
     old, new = flat(before["settings"]), flat(now["settings"])
+    # A location set on one side only is a state saved before INPUT_LOCATIONS: its files say the rest.
+    locations = {f"{section}.{key}" for section, keys in INPUT_LOCATIONS.items() for key in keys}
     changes = [f"{key} {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(old.keys() | new.keys())
-               if old.get(key) != new.get(key)]
-    names = {"classes": "the classes", "split": "the split", "files": "the data files or starting weights"}
+               if old.get(key) != new.get(key) and (key not in locations or (key in old and key in new))]
+    names = {"classes": "the classes", "split": "the split"}
     changes += [names[part] for part in names if before.get(part) != now.get(part)]
+    old_files = before.get("files")
+    if isinstance(old_files, dict):
+        changes += [_input_name(role) for role in sorted(old_files.keys() | now["files"].keys())
+                    if old_files.get(role) != now["files"].get(role)]
+    elif old_files != now["legacy_files"]:
+        changes.append("the data files or starting weights")
     return "; ".join(changes)
 
 
