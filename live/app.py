@@ -711,6 +711,14 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
         raise
     config = with_decisions(config, engine.metadata.decisions)
     log.info("%s", describe_model(checkpoint, inputs))
+    # Which model file this is, by its bytes and how it was made: two checkpoints of one class list gave
+    # the same start-up lines, and a room given the wrong one (a retrain, a rollback) could not be told.
+    log.info("model %s: %s", Path(checkpoint).name, engine.metadata.describe_provenance())
+    simulated = engine.metadata.provenance.get("dataset") == "simulated"
+    if simulated and config.source.kind is not SourceKind.SIMULATOR:
+        log.warning("model %s learnt from the simulated room alone: on %s its decisions, and the alerts they "
+                    "raise, say little of what people do (%s is the bundled model for real sources)",
+                    Path(checkpoint).name, source.name, REAL_DATA_CHECKPOINT.name)
     if NO_ACTION not in inputs.class_names:  # N-UCLA's models: its clips are all actions
         log.warning("model %s has no %s class: everyone it decides for is given one of its actions, "
                     "standing or sitting idle too, so its events and alerts also come while nobody does "
@@ -1118,8 +1126,9 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
                 handler = _then_at_once(request_stop)
                 for signum in STOP_SIGNALS:
                     signal.signal(signum, handler)
-                summary = run_headless(pipeline, config.headless_config, stop=stop,
-                                       duration_s=config.duration_s, reopen=reopen, starting=starting)
+                headless = replace(config.headless_config, model_file=checkpoint_for(config))
+                summary = run_headless(pipeline, headless, stop=stop, duration_s=config.duration_s,
+                                       reopen=reopen, starting=starting)
             else:
                 summary = run_window(pipeline, config)
         finally:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from core.atomic import REPLACE_RETRY_S, replace_atomically, write_then_rename
+from core.engines.metadata import file_sha256
 from core.room import FloorTracker, SensorMounting
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION
@@ -167,6 +168,7 @@ class HeadlessConfig:
     # Every line written, a slow writer slowing the run instead of costing lines: for --fast replays
     # and evaluations, whose decisions are the result. A live room never waits for a file.
     lossless: bool = False
+    model_file: Path | None = None  # the checkpoint the run loaded: said when it is replaced or removed
 
 
 def _append_to(path: Path) -> IO[str]:
@@ -1250,6 +1252,7 @@ def _stop_group(child: subprocess.Popen) -> None:
 
 
 STATUS_FILE_EVERY_S = 10.0  # --status-file: a monitor takes a file older than a few of these as a run gone
+MODEL_FILE_CHECK_S = 10.0  # how often the model file's size and time are looked at (its bytes if they moved)
 
 
 def alert_problems(alerts: AlertDispatcher) -> list[str]:
@@ -1285,6 +1288,9 @@ def write_status_file(path: Path, stats: LiveStats | None, problems: list[str], 
         "decisions": 0 if stats is None else stats.decisions,
         "latency_p95_ms": None if stats is None or stats.latency_p95_s is None
         else round(stats.latency_p95_s * 1000),
+        # Which model the room runs, by its checkpoint's bytes: a monitor can check every room against the
+        # file a retraining handed over (`sha256sum model.pt`).
+        "model_sha256": None if stats is None else stats.model_sha256 or None,
     }
     text = json.dumps(state, ensure_ascii=False) + "\n"
     write_then_rename(path, lambda f: f.write(text.encode("utf-8")), durable=False)
@@ -1382,6 +1388,53 @@ def delivery_status(alerts: AlertDispatcher) -> list[str]:
     if alerts.command_failing:
         said.append("ALERT COMMAND FAILING")
     return said
+
+
+class ModelFileWatch:
+    """Says when the model file the run loaded is replaced or removed while it runs. The run goes on with
+    the model it loaded (a running room is not changed under its alerts), and a restart loads what is there
+    then: a new checkpoint copied over the old one was taken by nobody and said by nothing, and a file
+    removed failed only the next restart, after a reboot say."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stat = self._look()
+        self.loaded: str | None = None  # the bytes the run started with
+        with contextlib.suppress(OSError):  # gone or unreadable already: said by the first look that sees it
+            self.loaded = file_sha256(path)
+        self._said = self.loaded  # the last bytes said
+
+    def _look(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_size, stat.st_mtime_ns
+
+    def check(self) -> None:
+        now = self._look()
+        if now == self._stat:
+            return
+        self._stat = now
+        said = self._said
+        if now is None:
+            self._said = None
+            log.warning("model file %s is gone: this run goes on with the model it loaded, and a restart "
+                        "would fail to start", self.path)
+            return
+        try:
+            self._said = file_sha256(self.path)
+        except OSError:  # replaced again while read: the next look says it
+            self._stat = None
+            return
+        if self._said == said:
+            return
+        if self._said == self.loaded:
+            log.info("model file %s holds the model this run loaded again", self.path)
+        else:
+            log.warning("model file %s was replaced (sha256 %s; this run loaded %s): this run goes on with "
+                        "the model it loaded, and a restart loads the new one", self.path, self._said[:12],
+                        (self.loaded or "")[:12])
 
 
 # The mounting is said again when the floor seen moves this far from what was said: a sensor knocked or
@@ -1523,6 +1576,8 @@ def run_headless(
     --status-file until the pipeline has started (the caller's, which says a start that fails)."""
     stop = stop or threading.Event()
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
+    # The file as the model was loaded from it (moments ago), before the run starts.
+    model_file = ModelFileWatch(config.model_file) if config.model_file is not None else None
     writer = None
     try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
         open_by = time.monotonic() + LineWriter.OPEN_WAIT_S  # one wait for both files, not one each
@@ -1561,6 +1616,7 @@ def run_headless(
     next_health = started + config.health_every_s
     next_check, stalled, undecided = started + 1.0, False, False
     next_status_file, status_file_failing = started, False
+    next_model_check = started + MODEL_FILE_CHECK_S
     problems: list[str] = []  # the last status's: an ended run's file keeps what was wrong as it ended
     why_ended = "an error (the log says which)"  # unless the loop ends, or Ctrl-C
     # Since when the computer is keeping up with the sensor's frames again after it was not (None: it was
@@ -1610,6 +1666,9 @@ def run_headless(
                 status_file_failing = _status_file(config.status_file, stats, problems, config.alerts.room,
                                                    None, status_file_failing)
                 next_status_file = now + STATUS_FILE_EVERY_S
+            if model_file is not None and now >= next_model_check:
+                model_file.check()
+                next_model_check = now + MODEL_FILE_CHECK_S
             if now >= next_check:  # a frozen sensor, no decisions, a stuck recognition: said once an episode
                 next_check = now + 1.0
                 alerts.watch_commands()

@@ -155,6 +155,7 @@ class LiveStats:
     latency_p95_s: float | None
     inference_p50_s: float | None
     saving: tuple[str, ...] = ()  # recordings stopped and still being finalised
+    model_sha256: str = ""  # of the checkpoint the running model was loaded from
     privacy: PrivacyMode = PrivacyMode.OFF
     failed_hops: int = 0  # recognition hops that raised (logged, skipped)
     # Seconds without a new frame from a source that says it is connected and is not paused (None: frames
@@ -995,6 +996,7 @@ class LivePipeline:
             recording=self.recording,
             recording_part=self.recording_part,
             engine=self.engine.name,
+            model_sha256=self.engine.metadata.checkpoint_sha256,
             capture_fps=self.capture.fps.rate(),
             frames=self.capture.counters.frames,
             dropped=self.capture.counters.dropped,

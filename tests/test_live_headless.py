@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import json
 import logging
 import os
@@ -2313,6 +2314,9 @@ def test_a_status_file_says_a_run_is_starting_and_why_a_start_failed(tiny_checkp
     assert len(writes_while_starting) >= 3
     ran = json.loads(status.read_text())  # the run's own, once it ran: ended, its last count kept
     assert ran["why_ended"] == "--duration 1 s" and isinstance(ran["people"], int)
+    # Which model the room runs, as `sha256sum` says it of the file handed over.
+    assert ran["model_sha256"] == hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
+    assert starting["model_sha256"] is None
 
     def no_model(config):
         raise ValueError("model x.pt: not a checkpoint")
@@ -2594,3 +2598,77 @@ def test_a_headless_run_says_how_the_sensor_is_mounted(tiny_checkpoint, monkeypa
     height, pitch = re.search(r"the sensor stands (\S+) m above the floor, looking (\d+) deg down",
                               caplog.text).groups()
     assert float(height) == pytest.approx(1.57, abs=0.06) and int(pitch) == pytest.approx(15.2, abs=2)
+
+
+def test_a_model_file_replaced_or_removed_under_a_running_room_is_said(tmp_path, caplog):
+    """A new checkpoint copied over the old one while the room ran: the run went on with the old model, its
+    status "ok", and nothing said that a restart was needed; a file removed failed only the next start."""
+    from live.headless import ModelFileWatch
+
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"the model this run loaded")
+    watch = ModelFileWatch(model)
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        watch.check()
+        assert caplog.text == ""
+        old = model.read_bytes()
+        model.write_bytes(b"a retrained model, copied over it")
+        os.utime(model, ns=(time.time_ns(), time.time_ns() + 10**9))
+        watch.check()
+        watch.check()  # said once
+        new = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
+        loaded = hashlib.sha256(old).hexdigest()[:12]
+        assert caplog.messages == [
+            f"model file {model} was replaced (sha256 {new}; this run loaded {loaded}): this run goes on "
+            "with the model it loaded, and a restart loads the new one"]
+        caplog.clear()
+        model.write_bytes(old)  # rolled back
+        os.utime(model, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+        watch.check()
+        assert caplog.messages == [f"model file {model} holds the model this run loaded again"]
+        caplog.clear()
+        os.utime(model, ns=(time.time_ns(), time.time_ns() + 3 * 10**9))  # touched: the same bytes
+        watch.check()
+        assert caplog.messages == []
+        model.unlink()
+        watch.check()
+        assert caplog.messages == [f"model file {model} is gone: this run goes on with the model it loaded, "
+                                   "and a restart would fail to start"]
+
+
+def test_a_headless_run_looks_at_its_model_file_as_it_runs(tiny_checkpoint, monkeypatch, caplog, tmp_path):
+    import shutil
+
+    import live.headless
+    from live.app import open_model
+    from live.sources import simulated_source
+
+    monkeypatch.setattr(live.headless, "MODEL_FILE_CHECK_S", 0.2)
+    model = tmp_path / "model.pt"
+    shutil.copy(tiny_checkpoint, model)
+    engine, inputs = open_model(model, "pytorch-cpu")
+    pipeline = LivePipeline(simulated_source(people=1, seed=3, options=ReplayOptions(realtime=True)),
+                            engine, inputs)
+    stop = threading.Event()
+
+    class Replaced(logging.Handler):  # the run ends once it is said
+        def emit(self, record: logging.LogRecord) -> None:
+            if "was replaced" in record.getMessage():
+                stop.set()
+
+    def replace_it() -> None:
+        while not pipeline.started and not stop.is_set():
+            time.sleep(0.05)
+        model.write_bytes(b"not what the run loaded")
+
+    handler, replacer = Replaced(), threading.Thread(target=replace_it)
+    logging.getLogger("live.headless").addHandler(handler)
+    try:
+        replacer.start()
+        with caplog.at_level(logging.INFO, logger="live.headless"):
+            run_headless(pipeline, HeadlessConfig(output=tmp_path / "decisions.jsonl", model_file=model),
+                         stop=stop, duration_s=60.0)
+    finally:
+        replacer.join()
+        logging.getLogger("live.headless").removeHandler(handler)
+    assert stop.is_set() and f"model file {model} was replaced" in caplog.text

@@ -4,6 +4,7 @@ PKU-MMD replays through live with ground truth; a Kinect v1 model on Kinect v2 s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import lzma
 import os
@@ -198,10 +199,34 @@ def test_a_kinect_v1_model_runs_on_a_kinect_v2_recording(short_pku_sequence: Pat
     assert result.returncode == 0, result.stderr
     assert "model nucla_pose.pt: 10 classes (pick up with one hand" in result.stderr
     assert "Kinect v1 (Kinect v2 bodies mapped to it, core/joint_maps.py) skeletons, 1 body" in result.stderr
+    # Which file it is, by its bytes and how it was made: two models of one class list are told apart.
+    sha256 = hashlib.sha256(NUCLA.read_bytes()).hexdigest()
+    assert (f"model nucla_pose.pt: sha256 {sha256[:12]}, trained on dataset nucla (pose stage, epoch 33, "
+            "validation top-1 0.865)") in result.stderr
+    assert "learnt from the simulated room alone" not in result.stderr
     # N-UCLA's clips are all actions: people idle between PKU-MMD's get one of them, and are told so.
     assert "WARNING live: model nucla_pose.pt has no no_action class" in result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert {line["person"] for line in lines} == {1, 2}  # a one-body model: one window per person
+
+
+def test_a_model_of_the_simulated_room_on_a_real_replay_is_warned_of(short_pku_sequence: Path, tmp_path):
+    """A room given the demo's kind of model by mistake (its fall_down is the default alert) paged from a
+    simulation-trained model without a word."""
+    from core.model.profiles import pose_only, tiny
+
+    classes = ("wave", "fall_down", "no_action")
+    model = random_checkpoint(tmp_path / "sim.pt", pose_only(tiny(len(classes))), classes,
+                              extra={"dataset": "simulated"})
+    result = subprocess.run(
+        [sys.executable, "-m", "live", "--source", str(short_pku_sequence), "--checkpoint", str(model),
+         "--headless", "--fast", "--engine", "torch", "--threads", "1", "--output", os.devnull],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert ("WARNING live: model sim.pt learnt from the simulated room alone: on replay "
+            f"{short_pku_sequence.name} its decisions, and the alerts they raise, say little of what people "
+            "do (pku_interactions.pt is the bundled model for real sources)") in result.stderr
 
 
 def test_an_end_threshold_joins_a_real_pointing_into_one_event(shared_data: Path, tmp_path: Path) -> None:

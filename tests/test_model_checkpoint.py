@@ -331,6 +331,35 @@ def _assert_committed_outputs(name: str, expected: tuple[list, list]) -> None:
     torch.testing.assert_close(attention, want_attention, atol=2e-6, rtol=0)
 
 
+def test_how_a_model_was_made_travels_with_it_for_the_app_to_say(tmp_path: Path) -> None:
+    """Two checkpoints of one class list gave the app the same start-up lines: which one a room ran could
+    not be told. The file's hash and what its training recorded, in the checkpoint's metadata and its ONNX
+    file's (an export from before has none)."""
+    from core.engines.metadata import EngineMetadata
+
+    config = pose_only(tiny(len(CLASSES)))
+    path = tmp_path / "made.pt"
+    extra = {"dataset": "pkummd", "stage": "pose", "epoch": 8, "validation": {"top1": 0.90237, "loss": 0.4},
+             "software": {"version": "0.2.0", "commit": "3f2e1d0+changes", "torch": "2.13.0"},
+             "train_config": {"optim": {"lr": 0.001}}}
+    save_checkpoint(path, PartAttentionNetwork(config).eval(), class_names=CLASSES,
+                    preprocessing=Preprocessing.matching(config), extra=extra)
+    loaded = load_checkpoint(path)
+    metadata = EngineMetadata.from_checkpoint(loaded, loaded.sha256)
+    assert metadata.describe_provenance() == (
+        f"sha256 {loaded.sha256[:12]}, trained on dataset pkummd (pose stage, epoch 8, validation top-1 "
+        "0.902), by version 0.2.0 at 3f2e1d0+changes")
+    props = metadata.to_onnx_props()
+    assert EngineMetadata.from_onnx_props(props, source="x.onnx") == metadata
+    del props["provenance"]
+    assert EngineMetadata.from_onnx_props(props, source="x.onnx").describe_provenance() == (
+        f"sha256 {loaded.sha256[:12]}")
+    members = [{"file": "a.pt"}, {"file": "b.pt"}, {"file": "c.pt"}]
+    ensemble = dataclasses.replace(loaded, extra={"dataset": "pkummd", "ensemble_members": members})
+    averaged = EngineMetadata.from_checkpoint(ensemble, loaded.sha256)
+    assert averaged.describe_provenance().endswith("trained on dataset pkummd (3 members averaged)")
+
+
 def test_decision_settings_travel_with_the_model(tmp_path: Path) -> None:
     """The smoothing and threshold chosen for a model are in its checkpoint and in its ONNX file; files
     from before they existed have none (the app's defaults), and bad values name the file."""

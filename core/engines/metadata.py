@@ -40,6 +40,26 @@ class EngineMetadata:
     preprocessing: Preprocessing
     checkpoint_sha256: str  # of the checkpoint file the weights came from
     decisions: DecisionSettings = DecisionSettings()  # smoothing / threshold chosen for this model
+    # What the checkpoint says of how it was made (`provenance_of`): for the app's start-up line, so that
+    # whoever runs a room can tell which model it runs. Empty for files exported before it was recorded.
+    provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe_provenance(self) -> str:
+        """'sha256 1c2b3d4e5f6a, trained on pkummd (pose stage, epoch 8, validation top-1 0.902), version
+        0.9.0 at 3f2e1d0': what the start-up line says of the model file."""
+        made = self.provenance
+        said = [f"sha256 {self.checkpoint_sha256[:12]}"]
+        if made.get("dataset"):
+            how = [f"{made['stage']} stage"] if made.get("stage") else []
+            how += [f"epoch {made['epoch']}"] if made.get("epoch") is not None else []
+            how += [f"{made['members']} members averaged"] if made.get("members") else []
+            top1 = made.get("validation_top1")
+            how += [f"validation top-1 {top1:.3f}"] if top1 is not None else []
+            said.append(f"trained on dataset {made['dataset']}" + (f" ({', '.join(how)})" if how else ""))
+        if made.get("version"):
+            commit = f" at {made['commit']}" if made.get("commit") else ""
+            said.append(f"by version {made['version']}{commit}")
+        return ", ".join(said)
 
     @property
     def window_seconds(self) -> float:
@@ -78,6 +98,7 @@ class EngineMetadata:
             preprocessing=checkpoint.preprocessing,
             checkpoint_sha256=checkpoint_sha256,
             decisions=checkpoint.decisions,
+            provenance=provenance_of(checkpoint.extra),
         )
 
     def to_onnx_props(self) -> dict[str, str]:
@@ -108,6 +129,7 @@ class EngineMetadata:
             "network_config": self.config.to_dict(),
             "preprocessing": p.to_dict(),
             "decisions": dataclasses.asdict(self.decisions),
+            "provenance": dict(self.provenance),
         }
         return {key: json.dumps(value) for key, value in values.items()}
 
@@ -131,6 +153,7 @@ class EngineMetadata:
                 checkpoint_sha256=str(values["checkpoint_sha256"]),
                 # Files exported before models carried decision settings have none: the app's defaults.
                 decisions=DecisionSettings.from_dict(values.get("decisions"), source=source),
+                provenance=dict(values.get("provenance") or {}),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise OnnxMetadataError(f"{source}: broken metadata_props record ({error!r})") from error
@@ -139,6 +162,26 @@ class EngineMetadata:
                 f"{source}: {len(metadata.class_names)} class names for {config.num_classes} logits"
             )
         return metadata
+
+
+def provenance_of(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The plain facts of a checkpoint's `extra` that say which model it is: the dataset, the stage and
+    epoch it was saved at, its validation top-1, its ensemble's member count, and the software's version
+    and commit (training.stages.software_record; checkpoints before it have none)."""
+    validation = extra.get("validation")
+    top1 = validation.get("top1") if isinstance(validation, Mapping) else None
+    software = extra.get("software") if isinstance(extra.get("software"), Mapping) else {}
+    members = extra.get("ensemble_members")
+    facts = {
+        "dataset": extra.get("dataset"),
+        "stage": extra.get("stage"),
+        "epoch": extra.get("epoch"),
+        "validation_top1": float(top1) if isinstance(top1, (int, float)) else None,
+        "members": len(members) if isinstance(members, list) else None,
+        "version": software.get("version"),
+        "commit": software.get("commit"),
+    }
+    return {key: value for key, value in facts.items() if isinstance(value, (str, int, float))}
 
 
 def profile_name(config: NetworkConfig) -> str:
