@@ -186,8 +186,22 @@ def test_checkpoint_that_does_not_fit_says_what_differs(tmp_path: Path) -> None:
 
     payload["format_version"] = FORMAT_VERSION + 1
     torch.save(payload, tmp_path / "newer.pt")
-    with pytest.raises(CheckpointError, match=r"newer\.pt: format version 2; this code reads up to 1"):
+    with pytest.raises(CheckpointError, match=r"newer\.pt: format version 2; this code reads up to 1 \(the "
+                                              r"file was written by a version that did not record itself"):
         load_checkpoint(tmp_path / "newer.pt")
+    # What to do about a newer version's file: it says which version wrote it.
+    software = {"version": "0.3.0", "commit": "9a8b7c6"}
+    torch.save({**payload, "extra": {"software": software}}, tmp_path / "newer.pt")
+    with pytest.raises(CheckpointError, match=r"reads up to 1 \(the file was written by version 0\.3\.0 at "
+                                              r"9a8b7c6: a newer version runs it\)"):
+        load_checkpoint(tmp_path / "newer.pt")
+    setting = {**payload, "format_version": FORMAT_VERSION, "extra": {"software": software},
+               "config": {**payload["config"], "pose_stream": "transformer"}}
+    torch.save(setting, tmp_path / "setting.pt")
+    said = (r"'transformer' is not a valid PoseStream \(the file was written by version 0\.3\.0 at 9a8b7c6: "
+            r"a setting this version does not know is a newer version's\)")
+    with pytest.raises(CheckpointError, match=said):
+        load_checkpoint(tmp_path / "setting.pt")
 
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=r"junk\.pt: cannot read as a torch checkpoint: it is no"):

@@ -134,14 +134,18 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{path}: not a network checkpoint{said}: {hint}")
     version = payload.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format version {version!r}; this code reads up to {FORMAT_VERSION}")
+        raise CheckpointError(f"{path}: format version {version!r}; this code reads up to {FORMAT_VERSION} "
+                              f"(the file was {_written_by(payload)}: a newer version runs it)")
     for key in ("config", "class_names", "preprocessing", "state_dict"):
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint lacks its {key!r} record")
     try:
         config = NetworkConfig.from_dict(payload["config"], source=str(path))
     except ValueError as error:
-        raise CheckpointError(str(error)) from error
+        # A network setting this code does not know ("'transformer' is not a valid PoseStream") is most
+        # often a newer version's: said, with what wrote the file.
+        raise CheckpointError(f"{error} (the file was {_written_by(payload)}: a setting this version does "
+                              "not know is a newer version's)") from error
     class_names = list(payload["class_names"])
     if len(class_names) != config.num_classes:
         raise CheckpointError(
@@ -198,6 +202,16 @@ def read_i3d_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     ):
         raise CheckpointError(f"{path}: expected a state dict of tensors (or {{'state_dict': ...}})")
     return dict(state_dict)
+
+
+def _written_by(payload: Mapping[str, Any]) -> str:
+    """'written by version 0.2.0 at 3f2e1d0' (training.stages.software_record), as far as the file says."""
+    extra = payload.get("extra")
+    software = extra.get("software") if isinstance(extra, Mapping) else None
+    if not isinstance(software, Mapping) or not software.get("version"):
+        return "written by a version that did not record itself"
+    commit = f" at {software['commit']}" if software.get("commit") else ""
+    return f"written by version {software['version']}{commit}"
 
 
 def _read(path: str | os.PathLike, map_location: str | torch.device) -> tuple[dict[str, Any], str]:
