@@ -35,7 +35,7 @@ LAGS = (1, 2, 4, 8)
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.camera_error", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.camera_error", description=(__doc__ or "").partition("\n")[0]
     )
     parser.add_argument("--config", type=Path, default=Path("training/configs/nucla_pretrain_pku.yaml"))
     parser.add_argument("--data", type=existing_path, help="PKU-MMD folder (default: the config's data.root)")

@@ -36,7 +36,7 @@ CONTEXT_SCALE = 1.5  # the top row shows this much more than the body box
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.contact_sheet",
-                                     description=__doc__.splitlines()[0])
+                                     description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="PNG to write (outside the repository)")
     parser.add_argument("--data", type=existing_path, default=SHARED_DATA / "ntu")
     parser.add_argument("--clip", default="S001C001P001R001A001")

@@ -53,7 +53,7 @@ def count(seed: int, minutes: float, people: int) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.crowd_numbers",
-                                     description=__doc__.splitlines()[0])
+                                     description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--minutes", type=positive_float, default=20.0,
                         help="minutes of room per seed (default: 20)")
     parser.add_argument("--seeds", type=integer_in(0), nargs="+", default=[1, 2, 3, 4],

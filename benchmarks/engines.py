@@ -467,7 +467,8 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.engines", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engines",
+                                     description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--profiles", nargs="+", default=["paper", "lite"], choices=sorted(PROFILES))
     parser.add_argument("--checkpoint", type=existing_path,
                         help="benchmark this checkpoint instead of the profiles")

@@ -45,7 +45,7 @@ def timed(function: Callable[[], object], repeats: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.glimpse_speed",
-                                     description=__doc__.splitlines()[0])
+                                     description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--data", type=existing_path, default=SHARED_DATA / "ntu",
                         help=f"the NTU RGB+D folder: skeletons/{CLIP}.skeleton and rgb/{CLIP}_rgb.avi")
     parser.add_argument("--repeats", type=integer_in(1), default=30)

@@ -1047,7 +1047,8 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu",
+                                     description=(__doc__ or "").partition("\n")[0])
     parser.add_argument(
         "--out", type=json_file, help="JSON file to write (default: runs/gpu-benchmark-<time>.json)"
     )

@@ -79,7 +79,7 @@ class MemoryProbe:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.live_latency",
-                                     description=__doc__.splitlines()[0])
+                                     description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--minutes", type=positive_float, default=2.0)
     parser.add_argument("--source", default="sim", help="sim or a recording's path")
     parser.add_argument("--video", type=existing_path, default=None,

@@ -219,7 +219,7 @@ def format_table(runs: list[Run]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.nucla_crossview", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.nucla_crossview", description=(__doc__ or "").partition("\n")[0]
     )
     parser.add_argument(
         "--configs",

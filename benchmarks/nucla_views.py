@@ -56,7 +56,7 @@ def angles(rotation: np.ndarray) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.nucla_views", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.nucla_views", description=(__doc__ or "").partition("\n")[0]
     )
     parser.add_argument("--data", type=existing_path, default=Path("../shared/data/nucla"))
     args = parser.parse_args(argv)

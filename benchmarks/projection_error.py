@@ -36,7 +36,7 @@ def camera_line(camera: ColorCamera) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.projection_error",
-                                     description=__doc__.splitlines()[0])
+                                     description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--skeletons", type=Path, default=SHARED_DATA / "ntu" / "skeletons")
     parser.add_argument("--refit", action="store_true", help="fit one camera on all files and print it")
     args = parser.parse_args()

@@ -43,7 +43,7 @@ def timed(label: str, work: Callable[[], int]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.simulation_speed",
-                                     description=__doc__.split("\n\n")[0])
+                                     description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--clips", type=integer_in(1), default=30)
     parser.add_argument("--seed", type=integer_in(0), default=0)
     parser.add_argument("--scene-seconds", type=positive_float, default=20.0)

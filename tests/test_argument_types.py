@@ -314,3 +314,8 @@ def test_every_command_s_help_works_where_python_drops_docstrings():
                           timeout=120)
     assert done.returncode == 0 and "python -m training export" in done.stdout, done.stderr[-2000:]
     assert build_parser().description  # with docstrings, the first paragraph as ever
+    # The benchmarks too (13 of them took their help's first line as `__doc__.splitlines()[0]`), read rather
+    # than run: each would start its own Python, most with PyTorch.
+    calling_doc = [path.name for path in sorted((repo / "benchmarks").glob("*.py"))
+                   if "__doc__." in path.read_text(encoding="utf-8")]
+    assert calling_doc == []
