@@ -465,15 +465,18 @@ class SensorMounting:
         roll = np.degrees(np.arcsin(np.clip(x, -1.0, 1.0)))
         return cls(float(floor.height_m), float(pitch), float(roll))
 
-    def text(self) -> str:
-        """"2.10 m above the floor, looking 28 deg down, level side to side"."""
+    def text(self, *, say_level: bool = True) -> str:
+        """"2.10 m above the floor, looking 28 deg down, level side to side" (without its last part where
+        `say_level` is False, the 3D panel's caption, and the sensor is level side to side)."""
         pitch = round(self.pitch_deg)
         looks = ("looking straight ahead" if pitch == 0
                  else f"looking {abs(pitch)} deg {'down' if pitch > 0 else 'up'}")
         roll = round(self.roll_deg)
-        side = ("level side to side" if abs(roll) < MOUNTING_LEVEL_ROLL_DEG
-                else f"its {'right' if roll > 0 else 'left'} side {abs(roll)} deg low")
-        return f"{self.height_m:.2f} m above the floor, {looks}, {side}"
+        level = abs(roll) < MOUNTING_LEVEL_ROLL_DEG
+        low = "right" if roll > 0 else "left"
+        side = "level side to side" if level else f"its {low} side {abs(roll)} deg low"
+        said = f"{self.height_m:.2f} m above the floor, {looks}"
+        return f"{said}, {side}" if say_level or not level else said
 
 
 # A roll this small is a sensor level side to side (a spirit level's reading, not the fit's noise).

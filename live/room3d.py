@@ -403,7 +403,7 @@ class Room3DPanel(QtWidgets.QWidget):
         where = (
             "floor not found yet: the sensor's own frame"
             if floor is None
-            else f"the sensor {SensorMounting.of(floor).text()}"
+            else f"the sensor {SensorMounting.of(floor).text(say_level=False)}"
         )
         # The colour image is mirrored (the Kinect's), this view is not: left and right swap between them.
         self.caption.setText(f"3D room from behind the sensor (video mirrored) · [3] hides\n{where}")

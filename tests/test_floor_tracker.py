@@ -196,6 +196,8 @@ def test_the_mounting_is_read_from_the_floor_seen(pitch: float, roll: float, hei
     assert mounting.pitch_deg == pytest.approx(pitch, abs=0.1)
     assert mounting.roll_deg == pytest.approx(roll, abs=0.1)
     assert mounting.text() == said
+    # The 3D panel's caption leaves out a level side to side.
+    assert mounting.text(say_level=False) == said.replace(", level side to side", "")
 
 
 def test_the_mounting_of_a_simulated_room_is_its_sensor_s() -> None:
