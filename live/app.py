@@ -713,7 +713,9 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     log.info("%s", describe_model(checkpoint, inputs))
     # Which model file this is, by its bytes and how it was made: two checkpoints of one class list gave
     # the same start-up lines, and a room given the wrong one (a retrain, a rollback) could not be told.
-    log.info("model %s: %s", Path(checkpoint).name, engine.metadata.describe_provenance())
+    exported = Path(checkpoint).suffix.lower() == ".onnx"  # its record is of the checkpoint it came from
+    log.info("model %s: %s%s", Path(checkpoint).name, "exported from a checkpoint of " if exported else "",
+             engine.metadata.describe_provenance())
     simulated = engine.metadata.provenance.get("dataset") == "simulated"
     if simulated and config.source.kind is not SourceKind.SIMULATOR:
         log.warning("model %s learnt from the simulated room alone: on %s its decisions, and the alerts they "

@@ -1394,15 +1394,18 @@ class ModelFileWatch:
     """Says when the model file the run loaded is replaced or removed while it runs. The run goes on with
     the model it loaded (a running room is not changed under its alerts), and a restart loads what is there
     then: a new checkpoint copied over the old one was taken by nobody and said by nothing, and a file
-    removed failed only the next restart, after a reboot say."""
+    removed failed only the next restart, after a reboot say. `loaded`: the sha256 of the bytes the model
+    was loaded from (the engine's, for a checkpoint); None (an ONNX file) takes the file's as it is now."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, loaded: str | None = None) -> None:
         self.path = path
-        self._stat = self._look()
-        self.loaded: str | None = None  # the bytes the run started with
-        with contextlib.suppress(OSError):  # gone or unreadable already: said by the first look that sees it
-            self.loaded = file_sha256(path)
-        self._said = self.loaded  # the last bytes said
+        # (size, time) at the last look; none yet: the first check looks (and says a file gone by then).
+        self._stat: tuple[int, int] | None | str = "not looked at yet"
+        if loaded is None:
+            with contextlib.suppress(OSError):  # unreadable: the checks say what they find
+                loaded = file_sha256(path)
+        self.loaded = loaded
+        self._said = loaded  # the last bytes said
 
     def _look(self) -> tuple[int, int] | None:
         try:
@@ -1425,7 +1428,7 @@ class ModelFileWatch:
         try:
             self._said = file_sha256(self.path)
         except OSError:  # replaced again while read: the next look says it
-            self._stat = None
+            self._stat = "not looked at yet"
             return
         if self._said == said:
             return
@@ -1576,8 +1579,13 @@ def run_headless(
     --status-file until the pipeline has started (the caller's, which says a start that fails)."""
     stop = stop or threading.Event()
     alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
-    # The file as the model was loaded from it (moments ago), before the run starts.
-    model_file = ModelFileWatch(config.model_file) if config.model_file is not None else None
+    # A checkpoint's bytes are those the engine was loaded from (the first build of a TensorRT plan takes
+    # minutes, in which a file replaced would be taken for the loaded one); an ONNX file's are read now.
+    model_file = None
+    if config.model_file is not None:
+        checkpoint = config.model_file.suffix.lower() != ".onnx"
+        model_file = ModelFileWatch(config.model_file,
+                                    pipeline.engine.metadata.checkpoint_sha256 if checkpoint else None)
     writer = None
     try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
         open_by = time.monotonic() + LineWriter.OPEN_WAIT_S  # one wait for both files, not one each

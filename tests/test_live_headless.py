@@ -2634,6 +2634,18 @@ def test_a_model_file_replaced_or_removed_under_a_running_room_is_said(tmp_path,
         watch.check()
         assert caplog.messages == [f"model file {model} is gone: this run goes on with the model it loaded, "
                                    "and a restart would fail to start"]
+        caplog.clear()
+        # The engine's hash of what it loaded: a file replaced while the model loaded (a TensorRT build takes
+        # minutes) is said at the first look, and one gone by then too.
+        model.write_bytes(b"copied over it while the engine was built")
+        engine_loaded = hashlib.sha256(old).hexdigest()
+        ModelFileWatch(model, engine_loaded).check()
+        assert caplog.messages[0].startswith(f"model file {model} was replaced")
+        caplog.clear()
+        ModelFileWatch(tmp_path / "gone.pt", engine_loaded).check()
+        gone = tmp_path / "gone.pt"
+        assert caplog.messages == [f"model file {gone} is gone: this run goes on with the model it loaded, "
+                                   "and a restart would fail to start"]
 
 
 def test_a_headless_run_looks_at_its_model_file_as_it_runs(tiny_checkpoint, monkeypatch, caplog, tmp_path):

@@ -942,6 +942,16 @@ def test_a_run_resumes_on_a_copy_of_its_data_elsewhere_and_from_a_state_saved_be
     torch.save(state, state_path)
     assert train_stage(config, "pose").epochs_run == 3
     assert "[pose] resuming after epoch 2" in capsys.readouterr().out
+    # Refused, it says what changed alone: the summary such a state holds, as the code before wrote it.
+    state = torch.load(state_path, weights_only=False)
+    state["inputs"] = "another run's"
+    state["inputs_summary"] = {"settings": inputs["legacy"]["settings"],
+                               **{part: stages.inputs_fingerprint({part: inputs[part]})
+                                  for part in ("classes", "split")},
+                               "files": stages.inputs_fingerprint({"files": inputs["legacy"]["files"]})}
+    torch.save(state, state_path)
+    with pytest.raises(StageError, match=r"\(optim\.lr 0\.0005 -> 0\.0003\): --restart"):
+        train_stage(_pose_config(tmp_path, scratch, **{"epochs.pose": "4", "optim.lr": "0.0003"}), "pose")
 
 
 def test_weights_gone_nan_stop_the_run_before_they_are_saved(tmp_path: Path, monkeypatch) -> None:

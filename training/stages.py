@@ -513,8 +513,9 @@ def train_stage(
                                               epoch, process, teacher)
         # A loss gone NaN ran every epoch left on NaN weights and ended as a normal run, last.pt and state.pt
         # NaN (a resume carried on from them). Mixed precision skips a step whose gradients overflow, so
-        # the weights, not the loss, say it.
-        if not all(bool(torch.isfinite(parameter).all()) for parameter in network.parameters()):
+        # the weights, not the loss, say it; batch norm's running statistics too (they move without a step).
+        if not all(bool(torch.isfinite(value).all()) for value in network.state_dict().values()
+                   if value.is_floating_point()):
             kept = (f"best.pt (validation top-1 {progress.best_top1:.3f}) and the state after epoch {epoch} "
                     f"are kept in {out}" if progress.best_top1 >= 0 else "no epoch was saved")
             raise Diverged(f"[{stage}] epoch {epoch + 1}: the weights are no longer finite (train objective "
@@ -1164,7 +1165,8 @@ def inputs_summary(inputs: dict[str, Any]) -> dict[str, Any]:
         return inputs_fingerprint({"value": value})
 
     return {"settings": json.loads(json.dumps(inputs["settings"], default=str)),
-            **{part: digest(inputs[part]) for part in ("classes", "split")},
+            # As states saved before INPUT_LOCATIONS digest them: a refusal of one says only what changed.
+            **{part: inputs_fingerprint({part: inputs[part]}) for part in ("classes", "split")},
             "files": {role: digest(value) for role, value in inputs["files"].items()},
             "times": {role: digest(value) for role, value in inputs["times"].items()},
             # What a state saved before INPUT_LOCATIONS holds as "files", for what_changed to compare.
