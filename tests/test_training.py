@@ -954,9 +954,11 @@ def test_a_run_resumes_on_a_copy_of_its_data_elsewhere_and_from_a_state_saved_be
         train_stage(_pose_config(tmp_path, scratch, **{"epochs.pose": "4", "optim.lr": "0.0003"}), "pose")
 
 
-def test_weights_gone_nan_stop_the_run_before_they_are_saved(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("gone", ["weights", "statistics"])
+def test_weights_gone_nan_stop_the_run_before_they_are_saved(tmp_path: Path, monkeypatch, gone: str) -> None:
     """A loss gone NaN at epoch 3 ran every epoch left on NaN weights, ended as a normal run and left
-    last.pt and state.pt NaN. It stops at that epoch, naming what is kept; a resume starts from epoch 2."""
+    last.pt and state.pt NaN. It stops at that epoch, naming what is kept; a resume starts from epoch 2.
+    Batch norm's running statistics (the graph stream's) go NaN without an optimiser step."""
     from training import stages
 
     data = tmp_path / "nucla"
@@ -968,15 +970,17 @@ def test_weights_gone_nan_stop_the_run_before_they_are_saved(tmp_path: Path, mon
 
     def train_epoch(objective, network, loader, optimisation, config, stage, epoch, process, teacher=None):
         with torch.no_grad():
-            for parameter in network.parameters():
-                parameter.add_(float("nan") if epoch == 2 else 0.01)
+            changed = network.parameters() if gone == "weights" else [network.get_buffer(statistics)]
+            for values in changed:
+                values.add_(float("nan") if epoch == 2 else 0.01)
         return (float("nan") if epoch == 2 else 1.0), 0.5
 
     monkeypatch.setattr(stages, "_validation_metrics", validation_metrics)
     monkeypatch.setattr(stages, "_train_epoch", train_epoch)
     run = tmp_path / "run" / "pose"
+    statistics, graph = "pose.streams.0.input_norm.running_mean", "{pose_stream: gcn}"
     with pytest.raises(stages.Diverged) as stopped:
-        train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "4"}), "pose")
+        train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "4", "model.overrides": graph}), "pose")
     assert str(stopped.value) == (
         "[pose] epoch 3: the weights are no longer finite (train objective nan): stopped before saving them; "
         f"best.pt (validation top-1 0.700) and the state after epoch 2 are kept in {run}. A lower learning "
