@@ -65,8 +65,10 @@ from live.headless import (
     AlertDispatcher,
     HeadlessConfig,
     StartingStatusFile,
+    StatusFileInUse,
     alert_classes,
     default_alert_classes,
+    hold_status_file,
     room_outage_file,
     run_headless,
 )
@@ -773,9 +775,18 @@ def _status_of_refused_options(argv: list[str], why: str) -> None:
         if not given.headless or not given.status_file:
             return
         path = output_file(given.status_file)  # the status file's own option refused: nowhere to say it
+        lock = hold_status_file(path)
     except (argparse.ArgumentError, argparse.ArgumentTypeError):
         return
-    StartingStatusFile(path, given.room or socket.gethostname(), given.source or "sim").start().failed(why)
+    except StatusFileInUse as error:  # a running room's: its state is not this refused run's to write over
+        print(f"python -m live: {error}; left as it is", file=sys.stderr)
+        return
+    try:
+        room = given.room or socket.gethostname()
+        StartingStatusFile(path, room, given.source or "sim").start().failed(why)
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 def _start_failed(starting: StartingStatusFile | None, why: str, status: int) -> int:
@@ -1104,7 +1115,10 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
     status_file = config.headless_config.status_file if config.headless else None
     starting = (None if status_file is None
                 else StartingStatusFile(status_file, config.headless_config.alerts.room, str(config.source)))
+    status_lock = None
     try:
+        if status_file is not None:
+            status_lock = hold_status_file(status_file)  # another run's file is left as it is
         if starting is not None:
             starting.start()
         if (delivery := config.headless_config.alerts.delivery) is not None:
@@ -1140,6 +1154,8 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
     # QtBindingError: a PySide6 that would abort the window within minutes (--headless needs no Qt).
     except QueueInUse as error:  # another run holds it now (a test run by hand?): worth starting again later
         return _start_failed(starting, str(error), EXIT_TRY_AGAIN)
+    except StatusFileInUse as error:  # the same, and the file is that run's: nothing written to it
+        return _start_failed(None, str(error), EXIT_TRY_AGAIN)
     except (SourceUnavailable, OSError, ValueError, EngineError, RecorderError) as error:
         return _start_failed(starting, str(error), 2)
     except QtBindingError as error:
@@ -1150,5 +1166,8 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
         if starting is not None:
             starting.failed(f"{type(error).__name__}: {error}")
         raise
+    finally:
+        if status_lock is not None:
+            status_lock.close()
     print_summary(summary)
     return 1 if summary.errors else 0
