@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
+from typing import NoReturn
 
 from core.engines import (
     MAX_PEOPLE,
@@ -99,6 +100,7 @@ from recordings.argument_types import (
     integer_in,
     json_lines_file,
     non_negative_float,
+    options_file_line,
     output_file,
     package_file,
     positive_float,
@@ -204,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(
         prog="python -m live",
         description="Real-time action recognition for a Kinect v2 room: who does what, and where the "
-                    "model looked.",
+                    "model looked. @FILE reads options from FILE, an option and its value a line (a room's "
+                    "settings kept out of its service unit).",
+        fromfile_prefix_chars="@",
     )
     parser.add_version()
     parser.add_argument("--source", default="sim",
@@ -766,7 +770,14 @@ def _status_of_refused_options(argv: list[str], why: str) -> None:
     """--status-file says that a headless run its options refused ended, and why. It kept the previous
     run's "ended" and its reason (an unwritable --record-dir, a typo of --alert-url after an update), and a
     service manager does not restart an exit 2. Read leniently: the options that failed are another's."""
-    lenient = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    class Lenient(argparse.ArgumentParser):
+        def convert_arg_line_to_args(self, arg_line: str) -> list[str]:
+            return options_file_line(arg_line)
+
+        def error(self, message: str) -> NoReturn:  # an @FILE that cannot be read: said by the real parser
+            raise argparse.ArgumentError(None, message)
+
+    lenient = Lenient(add_help=False, exit_on_error=False, fromfile_prefix_chars="@")
     lenient.add_argument("--headless", action="store_true")
     for option in ("--status-file", "--room", "--source"):  # each may be what was refused: `--room` alone
         lenient.add_argument(option, nargs="?")

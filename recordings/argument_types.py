@@ -321,6 +321,23 @@ def as_typed(argument: str | os.PathLike[str]) -> str:
     return shlex.quote(argument)
 
 
+def options_file_line(line: str) -> list[str]:
+    """The arguments of one line of an @FILE of options (a parser made with fromfile_prefix_chars="@"): an
+    option and its value, the value the rest of the line (spaces kept: class names have them; quotes around
+    it dropped), or `--option=value`, or an option alone. Blank lines and lines starting with # say nothing.
+    argparse's own took each line for one argument, so `--room ward 3` was one unknown option."""
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return []
+    option, *rest = line.split(maxsplit=1)
+    if "=" in option or not rest:
+        return [line] if "=" in option else [option]
+    value = rest[0]
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return [option, value]
+
+
 class CommandLineParser(argparse.ArgumentParser):
     """argparse's parser, whose usage error is one line: what is wrong, and where the options are listed.
     argparse's own printed the whole usage first (18 lines for `python -m live`), and a service's log then
@@ -331,6 +348,9 @@ class CommandLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.refused = message
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
+
+    def convert_arg_line_to_args(self, arg_line: str) -> list[str]:
+        return options_file_line(arg_line)
 
     def add_version(self) -> None:
         """--version: which release runs (and a checkout's commit), for an IT team's inventory and a bug

@@ -319,3 +319,33 @@ def test_every_command_s_help_works_where_python_drops_docstrings():
     calling_doc = [path.name for path in sorted((repo / "benchmarks").glob("*.py"))
                    if "__doc__." in path.read_text(encoding="utf-8")]
     assert calling_doc == []
+
+
+@pytest.mark.parametrize(("line", "arguments"), [
+    ("--room ward 3 bed 12", ["--room", "ward 3 bed 12"]),  # a value with spaces, whole
+    ("  --alert-class   \"hugging other person\"  ", ["--alert-class", "hugging other person"]),
+    ("--alert-class 'fall_down'", ["--alert-class", "fall_down"]),
+    ("--room=ward 3", ["--room=ward 3"]),
+    ("--headless", ["--headless"]),
+    ("--source\tC:\\data\\room 12.xef", ["--source", "C:\\data\\room 12.xef"]),  # backslashes as written
+    ("# ward 3's beds", []),
+    ("   ", []),
+])
+def test_an_options_file_line_is_an_option_and_its_value(line: str, arguments: list[str]) -> None:
+    from recordings.argument_types import options_file_line
+
+    assert options_file_line(line) == arguments
+
+
+def test_a_room_s_options_come_from_a_file(tmp_path: Path) -> None:
+    """40 rooms were 40 long ExecStart lines, and a class name's spaces cannot pass through a unit's
+    $VARIABLE: `python -m live @/etc/where-to-focus/bed-12.args` reads them from a file."""
+    from live.app import build_parser
+
+    options = tmp_path / "bed-12.args"
+    options.write_text("# ward 3, bed 12\n--headless\n--room ward 3 bed 12\n"
+                       "--alert-class hugging other person\n--alert-class fall_down\n--duration=2\n",
+                       encoding="utf-8")
+    args = build_parser().parse_args([f"@{options}", "--threads", "1"])
+    assert args.headless and args.room == "ward 3 bed 12" and args.duration == 2.0 and args.threads == 1
+    assert args.alert_classes == ["hugging other person", "fall_down"]
