@@ -213,8 +213,33 @@ def _writable_or_temporary(cache_dir: Path) -> Path:
                 tag_as_cache(cache_dir)
             return cache_dir
     except OSError as error:
-        why_not = f"cannot be written ({error.strerror or error})"
+        # A start by hand as root made it root's (mode 700): every start of the service's user exported and
+        # measured again, told to set WHERE_TO_FOCUS_CACHE, which named that very folder.
+        why_not = _belongs_to_another(cache_dir) or f"cannot be written ({error.strerror or error})"
     return _temporary_cache(cache_dir, why_not)
+
+
+def _belongs_to_another(folder: Path) -> str | None:
+    """'belongs to root (uid 0); chown -R wtf FOLDER gives it to this user', where `folder` is another
+    user's (POSIX), else None."""
+    if os.name == "nt":
+        return None
+    try:
+        owner = folder.stat().st_uid
+    except OSError:
+        return None
+    if owner == os.getuid():
+        return None
+    import pwd
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return str(uid)
+
+    return (f"belongs to {name(owner)} (uid {owner}); chown -R {name(os.getuid())} {folder} gives it to this "
+            "user")
 
 
 def _temporary_cache(cache_dir: Path, why_not: str) -> Path:
@@ -298,9 +323,9 @@ def _open_to_others(folder: Path, may_close: bool) -> str | None:
     WHERE_TO_FOCUS_CACHE may be shared on purpose, and is left as it is and not used."""
     if os.name == "nt":
         return None
+    if (another := _belongs_to_another(folder)) is not None:
+        return another
     status = folder.stat()
-    if status.st_uid != os.getuid():
-        return f"belongs to another user (uid {status.st_uid})"
     # Where nobody else may enter the folder, its files can be reached only through a hard link made while
     # they could: a umask of 002 (many distributions' default for users) makes every export group-writable,
     # which is harmless there.
