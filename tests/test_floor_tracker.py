@@ -190,6 +190,7 @@ def _floor_seen(pitch_deg: float, roll_deg: float, height_m: float) -> FloorPlan
     (0.3, -1.0, 1.0, "1.00 m above the floor, looking straight ahead, level side to side"),
     (20.0, 6.0, 2.3, "2.30 m above the floor, looking 20 deg down, its right side 6 deg low"),
     (20.0, -4.0, 2.3, "2.30 m above the floor, looking 20 deg down, its left side 4 deg low"),
+    (20.0, 2.0, 2.3, "2.30 m above the floor, looking 20 deg down, its right side 2 deg low"),  # the bound
 ])
 def test_the_mounting_is_read_from_the_floor_seen(pitch: float, roll: float, height: float, said: str):
     mounting = SensorMounting.of(_floor_seen(pitch, roll, height))

@@ -2656,6 +2656,26 @@ def test_a_model_file_replaced_or_removed_under_a_running_room_is_said(tmp_path,
         gone = tmp_path / "gone.pt"
         assert caplog.messages == [f"model file {gone} is gone: this run goes on with the model it loaded, "
                                    "and a restart would fail to start"]
+        caplog.clear()
+        # Replaced again while it was read: the next look says it.
+        import live.headless
+
+        watch, read = ModelFileWatch(model, engine_loaded), live.headless.file_sha256
+        fails = iter([OSError(13, "Permission denied")])
+
+        def read_once_in_the_middle_of_a_copy(path):
+            if (error := next(fails, None)) is not None:
+                raise error
+            return read(path)
+
+        live.headless.file_sha256 = read_once_in_the_middle_of_a_copy
+        try:
+            watch.check()
+            assert caplog.messages == []
+            watch.check()
+        finally:
+            live.headless.file_sha256 = read
+        assert caplog.messages[0].startswith(f"model file {model} was replaced")
 
 
 def test_a_headless_run_looks_at_its_model_file_as_it_runs(tiny_checkpoint, monkeypatch, caplog, tmp_path):
@@ -2684,7 +2704,15 @@ def test_a_headless_run_looks_at_its_model_file_as_it_runs(tiny_checkpoint, monk
         model.write_bytes(b"not what the run loaded")
 
     handler, replacer = Replaced(), threading.Thread(target=replace_it)
+    looks, check = [], live.headless.ModelFileWatch.check
+
+    def counted(watch) -> None:
+        looks.append(time.monotonic())
+        check(watch)
+
+    monkeypatch.setattr(live.headless.ModelFileWatch, "check", counted)
     logging.getLogger("live.headless").addHandler(handler)
+    started = time.monotonic()
     try:
         replacer.start()
         with caplog.at_level(logging.INFO, logger="live.headless"):
@@ -2694,6 +2722,7 @@ def test_a_headless_run_looks_at_its_model_file_as_it_runs(tiny_checkpoint, monk
         replacer.join()
         logging.getLogger("live.headless").removeHandler(handler)
     assert stop.is_set() and f"model file {model} was replaced" in caplog.text
+    assert len(looks) <= (time.monotonic() - started) / 0.2 + 2  # every MODEL_FILE_CHECK_S, not each loop
 
 
 def test_a_second_run_given_a_running_room_s_status_file_leaves_it_alone(tiny_checkpoint, tmp_path, capsys):
@@ -2715,3 +2744,87 @@ def test_a_second_run_given_a_running_room_s_status_file_leaves_it_alone(tiny_ch
             "or this room's already running): give each run its own") in capsys.readouterr().err
     assert main(options) == 0  # the other run gone
     assert json.loads(status.read_text())["room"] == "bed 2"
+
+
+class _FloorShown:
+    """Stands in for MountingReport's FloorTracker: the floor it shows is set by the test."""
+
+    def __init__(self) -> None:
+        self.floor, self.settled, self.frames = None, True, 0
+
+    def observe(self, bodies) -> bool:
+        self.frames += 1
+        return False
+
+
+def _floor_of(height_m: float, pitch_deg: float, roll_deg: float = 0.0):
+    from core.room import FloorPlane
+
+    pitch, roll = np.radians(pitch_deg), np.radians(roll_deg)
+    turn = np.array([[1, 0, 0], [0, np.cos(pitch), np.sin(pitch)], [0, -np.sin(pitch), np.cos(pitch)]])
+    return FloorPlane(turn @ np.array([np.sin(roll), np.cos(roll), 0.0]), height_m, 100, 2)
+
+
+def test_a_mounting_is_said_once_it_has_held_and_a_change_once_it_holds(monkeypatch, caplog):
+    """The floor a tracker shows, second by second: said once it has held MOUNTING_HELD_S; a floor that
+    moves again restarts the wait; one back where it was said is no change; a change of height or of roll
+    alone is one too."""
+    from live.capture import RingEntry
+    from live.headless import MountingReport
+
+    report, shown = MountingReport("bed 2"), _FloorShown()
+    report.floor = shown
+    said: list[tuple[float, str]] = []
+    floors = {0: _floor_of(2.0, 20.0), 45: _floor_of(2.0, 30.0), 60: _floor_of(2.0, 40.0),  # moved again
+              110: _floor_of(2.0, 20.0), 120: _floor_of(2.0, 40.0),  # off, and back where it was said ...
+              150: _floor_of(2.0, 20.0),  # ... and off again: waited for from here
+              190: _floor_of(2.3, 20.0),  # the height alone
+              230: _floor_of(2.3, 20.0, 6.0)}  # the roll alone
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        for second in range(280):
+            shown.floor = floors.get(second, shown.floor)
+            shown.settled = second >= 5  # not before enough people have stood in view
+            for _ in range(2):  # each frame looked at twice: taken once
+                report.observe(RingEntry(second, float(second), 0.0, second, False, []))
+                caplog_messages = [r.getMessage() for r in caplog.records]
+                if len(caplog_messages) > len(said):
+                    said.append((second, caplog_messages[-1]))
+    assert shown.frames == 280
+    assert [at for at, _ in said] == [35, 90, 180, 220, 260]
+    assert said[0][1] == ("bed 2: the sensor stands 2.00 m above the floor, looking 20 deg down, level side "
+                          "to side (the floor seen from the feet of people standing in view)")
+    assert "now stands 2.00 m above the floor, looking 40 deg down" in said[1][1]
+    assert "now stands 2.30 m above the floor" in said[3][1] and "its right side 6 deg low" in said[4][1]
+
+
+def test_the_app_watches_the_model_file_it_loaded(tiny_checkpoint, tmp_path, monkeypatch):
+    """The file --checkpoint named, from the bytes the engine loaded."""
+    import shutil
+
+    import live.headless
+
+    model = tmp_path / "model.pt"
+    shutil.copy(tiny_checkpoint, model)
+    watched = []
+    real = live.headless.ModelFileWatch
+
+    class Recorded(real):
+        def __init__(self, path, loaded=None):
+            watched.append((path, loaded))
+            super().__init__(path, loaded)
+
+    monkeypatch.setattr(live.headless, "ModelFileWatch", Recorded)
+    assert main(["--headless", "--duration", "1", "--checkpoint", str(model), "--output", os.devnull]) == 0
+    assert watched == [(model, hashlib.sha256(model.read_bytes()).hexdigest())]
+
+
+def test_a_model_of_the_simulated_room_in_the_simulated_room_is_not_warned_of(tmp_path, caplog):
+    from core.model.profiles import pose_only, tiny
+
+    model = random_checkpoint(tmp_path / "sim.pt", pose_only(tiny(len(CLASSES))), CLASSES,
+                              extra={"dataset": "simulated"})
+    with caplog.at_level(logging.INFO, logger="live"):
+        assert main(["--headless", "--duration", "1", "--checkpoint", str(model), "--output",
+                     os.devnull]) == 0
+    assert "model sim.pt: sha256" in caplog.text and "trained on dataset simulated" in caplog.text
+    assert "learnt from the simulated room alone" not in caplog.text

@@ -140,6 +140,19 @@ def test_a_full_disk_is_said_as_one_error_naming_the_checkpoint(tmp_path, monkey
     assert str(raised.value) == f"{path} could not be written: No space left on device"
     assert raised.value.errno == errno.ENOSPC
     monkeypatch.undo()
+    # PyTorch's own failures that are no write's stay what they are.
+    from core.model.checkpoint import save_atomically
+
+    def not_a_write(payload, f):
+        try:
+            raise ValueError("a tensor PyTorch cannot save")
+        except ValueError:
+            raise RuntimeError("[enforce fail] not a write") from None
+
+    monkeypatch.setattr(torch, "save", not_a_write)
+    with pytest.raises(RuntimeError, match="not a write"):
+        save_atomically({}, tmp_path / "other.pt")
+    monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]
     assert load_checkpoint(path).extra == {"epoch": 1}
 
@@ -198,6 +211,9 @@ def test_checkpoint_that_does_not_fit_says_what_differs(tmp_path: Path) -> None:
     setting = {**payload, "format_version": FORMAT_VERSION, "extra": {"software": software},
                "config": {**payload["config"], "pose_stream": "transformer"}}
     torch.save(setting, tmp_path / "setting.pt")
+    torch.save({**payload, "extra": {"software": {"commit": "9a8b7c6"}}}, tmp_path / "newer.pt")
+    with pytest.raises(CheckpointError, match=r"\(the file was written by a version that did not record"):
+        load_checkpoint(tmp_path / "newer.pt")
     said = (r"'transformer' is not a valid PoseStream \(the file was written by version 0\.3\.0 at 9a8b7c6: "
             r"a setting this version does not know is a newer version's\)")
     with pytest.raises(CheckpointError, match=said):
@@ -368,6 +384,13 @@ def test_how_a_model_was_made_travels_with_it_for_the_app_to_say(tmp_path: Path)
     del props["provenance"]
     assert EngineMetadata.from_onnx_props(props, source="x.onnx").describe_provenance() == (
         f"sha256 {loaded.sha256[:12]}")
+    # A first epoch's, a version without its commit (an installed copy), nothing at all.
+    first = EngineMetadata.from_checkpoint(dataclasses.replace(loaded, extra={
+        "dataset": "nucla", "epoch": 0, "software": {"version": "0.2.0", "commit": None}}), loaded.sha256)
+    assert first.describe_provenance().endswith("trained on dataset nucla (epoch 0), by version 0.2.0")
+    from core.engines.metadata import provenance_of
+
+    assert provenance_of({}) == {} and provenance_of({"validation": {"top1": None}, "epoch": None}) == {}
     members = [{"file": "a.pt"}, {"file": "b.pt"}, {"file": "c.pt"}]
     ensemble = dataclasses.replace(loaded, extra={"dataset": "pkummd", "ensemble_members": members})
     averaged = EngineMetadata.from_checkpoint(ensemble, loaded.sha256)
