@@ -140,6 +140,10 @@ def test_ensemble_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert training_main(["ensemble", *members, "--out", str(out), "--threshold", "0.5"]) == 0
     assert "2 members" in capsys.readouterr().out
     assert load_checkpoint(out).decisions.threshold == 0.5
+    assert training_main(["ensemble", *members, "--out", str(out)]) == 2  # already there
+    assert "already there; --overwrite replaces it" in capsys.readouterr().err
+    assert training_main(["ensemble", *members, "--out", str(out), "--overwrite"]) == 0
+    assert load_checkpoint(out).decisions.threshold is None  # replaced: this one was given none
     assert training_main(["ensemble", members[0], "--out", str(out)]) == 2
     assert "at least 2 member checkpoints" in capsys.readouterr().err
     assert training_main(["ensemble", members[0], str(tmp_path / "missing.pt"), "--out", str(out)]) == 2

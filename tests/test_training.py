@@ -954,6 +954,37 @@ def test_a_run_resumes_on_a_copy_of_its_data_elsewhere_and_from_a_state_saved_be
         train_stage(_pose_config(tmp_path, scratch, **{"epochs.pose": "4", "optim.lr": "0.0003"}), "pose")
 
 
+def test_a_run_s_inputs_are_told_by_their_bytes_and_names_not_by_where_they_lie(tmp_path: Path) -> None:
+    """A stage's inputs as a resume compares them: a simulated source's root is a setting (another is
+    other data), a folder's is not (its files are compared); --init, the label map and the teacher by their
+    bytes (a retrained checkpoint is the same size), each named when refused."""
+    from types import SimpleNamespace
+
+    from training import stages
+
+    splits = SimpleNamespace(class_names=["a", "b"], train=[], validation=[])
+
+    def summary(root: str, **settings: str) -> dict:
+        config = _pose_config(tmp_path, Path(root), **settings)
+        return stages.inputs_summary(stages.stage_inputs(config, splits, tmp_path / "init.pt"))
+
+    (tmp_path / "init.pt").write_bytes(b"weights A")
+    (tmp_path / "teacher.pt").write_bytes(b"teacher A")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "clip.skeleton").write_text("a clip")
+    assert summary("sim:rooms-a")["settings"]["data"]["root"] == "sim:rooms-a"
+    assert stages.what_changed(summary("sim:rooms-a"), summary("sim:rooms-b")) == (
+        "data.root 'sim:rooms-a' -> 'sim:rooms-b'")
+    assert "root" not in summary(str(data))["settings"]["data"]
+    teacher = {"distill.teacher": str(tmp_path / "teacher.pt")}
+    before = summary(str(data), **teacher)
+    (tmp_path / "init.pt").write_bytes(b"weights B")  # the same size, other weights
+    (tmp_path / "teacher.pt").write_bytes(b"teacher B")
+    assert stages.what_changed(before, summary(str(data), **teacher)) == (
+        "the --init checkpoint; the distill.teacher checkpoint")
+
+
 @pytest.mark.parametrize("gone", ["weights", "statistics"])
 def test_weights_gone_nan_stop_the_run_before_they_are_saved(tmp_path: Path, monkeypatch, gone: str) -> None:
     """A loss gone NaN at epoch 3 ran every epoch left on NaN weights, ended as a normal run and left
@@ -969,8 +1000,8 @@ def test_weights_gone_nan_stop_the_run_before_they_are_saved(tmp_path: Path, mon
         return {"loss": 1.0, "top1": next(scores), "top5": 1.0}
 
     def train_epoch(objective, network, loader, optimisation, config, stage, epoch, process, teacher=None):
-        with torch.no_grad():
-            changed = network.parameters() if gone == "weights" else [network.get_buffer(statistics)]
+        with torch.no_grad():  # one tensor gone NaN is enough
+            changed = [next(network.parameters())] if gone == "weights" else [network.get_buffer(statistics)]
             for values in changed:
                 values.add_(float("nan") if epoch == 2 else 0.01)
         return (float("nan") if epoch == 2 else 1.0), 0.5
