@@ -198,6 +198,7 @@ class LiveConfig:
     screenshot: Path | None = None  # window: save a screenshot after `duration_s` (or 5 s) and quit
     privacy: PrivacyMode | None = None  # None: the default for the source (default_privacy)
     show_3d: bool = True  # window: the 3D room panel at start (key 3 toggles it)
+    check: bool = False  # --check: what a start would refuse, said without running (`check_start`)
     pause_limit_s: float = 600.0  # window: a pause ends by itself after this long (0: only space ends it)
     alert_beep_s: float = ALERT_BEEP_S  # window: seconds between beeps while an alert is unacknowledged
 
@@ -239,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ONNX Runtime threads (default: all cores but one, which capture and the "
                              "window need)")
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines of decisions")
+    parser.add_argument("--check", action="store_true",
+                        help="check the options, the source and the model as a start would (the alert "
+                             "classes against the model's) and exit, 0 where it would start; nothing runs, "
+                             "and nothing is written but the engine cache")
     parser.add_argument("--output", type=json_lines_file, default=None,
                         help="headless: decisions file (default: stdout)")
     parser.add_argument("--events", type=json_lines_file, default=None,
@@ -410,6 +415,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,
                     similar_ok=args.new_class)
     return LiveConfig(
+        check=args.check,
         source=source,
         video=args.video,
         checkpoint=args.checkpoint,
@@ -1036,7 +1042,7 @@ def end_process_now(status: int) -> None:
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:
     """Why the window cannot open here, or None. Qt aborts the whole process without a display, so
     say it before any model loading. A screenshot needs no screen: it is taken off-screen."""
-    if config.headless or (why := why_no_display(environ)) is None:
+    if config.headless or config.check or (why := why_no_display(environ)) is None:
         return None
     if config.screenshot is not None:
         environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -1096,6 +1102,8 @@ def main(argv: list[str] | None = None) -> int:
     if (why_not := no_display_reason(config)) is not None:
         print(f"python -m live: {why_not}", file=sys.stderr)
         return 2
+    if config.check:
+        return check_start(config)
     if config.headless and config.headless_config.output is None and sys.stdout is None:
         # Started with >&- (or by a service manager that gave it none): every decision went nowhere, and
         # the run ended 0, its summary silent.
@@ -1118,6 +1126,29 @@ def main(argv: list[str] | None = None) -> int:
         for signum, handler in handlers.items():
             if handler is not None:  # None: installed outside Python, and Python cannot put it back
                 signal.signal(signum, handler)
+
+
+def check_start(config: LiveConfig) -> int:
+    """--check: what a start would refuse, said without running, for a deployment's checks: the options
+    (read already), the source opened and given back, the model loaded (its engine made and kept in the
+    cache, as a start would), the alert classes against the model's. No status file, output, alert queue,
+    recording or alert is written or sent, so a check beside the running service leaves it alone (its alert
+    queue, held by that service, is not looked at). The exit status a start would have: 0, or 2."""
+    try:
+        pipeline = build_pipeline(config)
+        try:
+            decided = with_decisions(config, pipeline.engine.metadata.decisions)
+            _alerts_for(decided, pipeline.inputs.class_names)  # a class the model lacks: refused, as at start
+        finally:
+            pipeline.release()
+    except (SourceUnavailable, OSError, ValueError, EngineError, RecorderError, QtBindingError) as error:
+        print(f"python -m live: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    print(f"python -m live: check passed: {pipeline.source.name} and model {checkpoint_for(config).name} "
+          f"({pipeline.engine.name}) open as a start would; nothing was run", file=sys.stderr)
+    return 0
 
 
 def _run(config: LiveConfig, reopen: threading.Event) -> int:

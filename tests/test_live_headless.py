@@ -2828,3 +2828,21 @@ def test_a_model_of_the_simulated_room_in_the_simulated_room_is_not_warned_of(tm
                      os.devnull]) == 0
     assert "model sim.pt: sha256" in caplog.text and "trained on dataset simulated" in caplog.text
     assert "learnt from the simulated room alone" not in caplog.text
+
+
+def test_a_check_says_what_a_start_would_refuse_and_writes_nothing(tiny_checkpoint, tmp_path, capsys):
+    """A deployment's check of a room's options had only a short run: it opened the files, wrote the
+    status file over the running service's, and could raise a real alert. --check starts nothing."""
+    status, output, queue = tmp_path / "status.json", tmp_path / "decisions.jsonl", tmp_path / "alerts.jsonl"
+    status.write_text('{"ok": true, "room": "bed 2"}\n')  # the service's, running
+    options = ["--headless", "--check", "--checkpoint", str(tiny_checkpoint), "--room", "bed 2",
+               "--status-file", str(status), "--output", str(output), "--alert-class", "fall_down",
+               "--alert-url", "https://alerts.invalid/rooms", "--alert-queue", str(queue)]
+    assert main(options) == 0
+    said = capsys.readouterr().err
+    assert "python -m live: check passed: sim and model tiny.pt (" in said
+    assert ") open as a start would; nothing was run" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["status.json"]
+    assert json.loads(status.read_text()) == {"ok": True, "room": "bed 2"}
+    assert main([*options, "--alert-class", "falling"]) == 2  # a class the model lacks, as a start says
+    assert "alert classes ['falling'] are not among the model's classes" in capsys.readouterr().err
