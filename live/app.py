@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import NoReturn
 
 from core.engines import (
     MAX_PEOPLE,
@@ -94,13 +93,13 @@ from recordings.argument_types import (
     CommandLineParser,
     any_path,
     existing_path,
+    expand_options_files,
     folder_path,
     hop_seconds,
     image_file,
     integer_in,
     json_lines_file,
     non_negative_float,
-    options_file_line,
     output_file,
     package_file,
     positive_float,
@@ -207,9 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(
         prog="python -m live",
         description="Real-time action recognition for a Kinect v2 room: who does what, and where the "
-                    "model looked. @FILE reads options from FILE, an option and its value a line (a room's "
-                    "settings kept out of its service unit).",
-        fromfile_prefix_chars="@",
+                    "model looked. @FILE reads options from FILE (UTF-8), an option and its value a line "
+                    "(a room's settings kept out of its service unit).",
     )
     parser.add_version()
     parser.add_argument("--source", default="sim",
@@ -776,14 +774,7 @@ def _status_of_refused_options(argv: list[str], why: str) -> None:
     """--status-file says that a headless run its options refused ended, and why. It kept the previous
     run's "ended" and its reason (an unwritable --record-dir, a typo of --alert-url after an update), and a
     service manager does not restart an exit 2. Read leniently: the options that failed are another's."""
-    class Lenient(argparse.ArgumentParser):
-        def convert_arg_line_to_args(self, arg_line: str) -> list[str]:
-            return options_file_line(arg_line)
-
-        def error(self, message: str) -> NoReturn:  # an @FILE that cannot be read: said by the real parser
-            raise argparse.ArgumentError(None, message)
-
-    lenient = Lenient(add_help=False, exit_on_error=False, fromfile_prefix_chars="@")
+    lenient = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     lenient.add_argument("--headless", action="store_true")
     for option in ("--status-file", "--room", "--source"):  # each may be what was refused: `--room` alone
         lenient.add_argument(option, nargs="?")
@@ -1077,15 +1068,21 @@ EXIT_TRY_AGAIN = 75
 
 
 def main(argv: list[str] | None = None) -> int:
-    if (why := prepare_console("python -m live", sys.argv[1:] if argv is None else argv)) is not None:
+    arguments = sys.argv[1:] if argv is None else argv
+    if (why := prepare_console("python -m live", arguments)) is not None:
         print(why, file=sys.stderr)
+        return 2
+    try:
+        arguments = expand_options_files(arguments)
+    except ValueError as error:  # nothing to find a --status-file in: the options are in the file
+        print(f"python -m live: {error}", file=sys.stderr)
         return 2
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit:
         if parser.refused is not None:
-            _status_of_refused_options(sys.argv[1:] if argv is None else argv, parser.refused)
+            _status_of_refused_options(arguments, parser.refused)
         raise
     # Each line with its time, unless journald stamps it: a service's log redirected to a file had an
     # alert's time only inside its text, and every other line none.
@@ -1097,7 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ValueError as error:  # a bad --alert-url, say
         print(f"python -m live: {error}", file=sys.stderr)
-        _status_of_refused_options(sys.argv[1:] if argv is None else argv, str(error))
+        _status_of_refused_options(arguments, str(error))
         return 2
     if (why_not := no_display_reason(config)) is not None:
         print(f"python -m live: {why_not}", file=sys.stderr)

@@ -321,11 +321,34 @@ def as_typed(argument: str | os.PathLike[str]) -> str:
     return shlex.quote(argument)
 
 
+def expand_options_files(arguments: Sequence[str]) -> list[str]:
+    """`arguments` with each @FILE replaced by the options the file holds, a line at a time
+    (`options_file_line`): a room's settings kept out of its service unit. Read as UTF-8 (a BOM, as Notepad
+    writes, dropped; argparse's own reading took the locale's encoding, and a room named "Zimmer 12 – Süd"
+    came out mangled on Windows). ValueError naming the file where it cannot be read."""
+    expanded: list[str] = []
+    for argument in arguments:
+        if not argument.startswith("@") or argument == "@":
+            expanded.append(argument)
+            continue
+        try:
+            text = Path(argument[1:]).read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise ValueError(f"{argument}: no such options file") from None
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{argument}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+        except OSError as error:
+            raise ValueError(f"{argument}: cannot be read ({error.strerror or error})") from None
+        for line in text.splitlines():
+            expanded += options_file_line(line)
+    return expanded
+
+
 def options_file_line(line: str) -> list[str]:
-    """The arguments of one line of an @FILE of options (a parser made with fromfile_prefix_chars="@"): an
-    option and its value, the value the rest of the line (spaces kept: class names have them; quotes around
-    it dropped), or `--option=value`, or an option alone. Blank lines and lines starting with # say nothing.
-    argparse's own took each line for one argument, so `--room ward 3` was one unknown option."""
+    """The arguments of one line of an @FILE of options: an option and its value, the value the rest of
+    the line (spaces kept: class names have them; quotes around it dropped), or `--option=value`, or an
+    option alone. Blank lines and lines starting with # say nothing. argparse's own reading took each line
+    for one argument, so `--room ward 3` was one unknown option."""
     line = line.strip()
     if not line or line.startswith("#"):
         return []
@@ -348,9 +371,6 @@ class CommandLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.refused = message
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
-
-    def convert_arg_line_to_args(self, arg_line: str) -> list[str]:
-        return options_file_line(arg_line)
 
     def add_version(self) -> None:
         """--version: which release runs (and a checkout's commit), for an IT team's inventory and a bug

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -341,11 +342,20 @@ def test_a_room_s_options_come_from_a_file(tmp_path: Path) -> None:
     """40 rooms were 40 long ExecStart lines, and a class name's spaces cannot pass through a unit's
     $VARIABLE: `python -m live @/etc/where-to-focus/bed-12.args` reads them from a file."""
     from live.app import build_parser
+    from recordings.argument_types import expand_options_files
 
     options = tmp_path / "bed-12.args"
-    options.write_text("# ward 3, bed 12\n--headless\n--room ward 3 bed 12\n"
-                       "--alert-class hugging other person\n--alert-class fall_down\n--duration=2\n",
-                       encoding="utf-8")
-    args = build_parser().parse_args([f"@{options}", "--threads", "1"])
-    assert args.headless and args.room == "ward 3 bed 12" and args.duration == 2.0 and args.threads == 1
+    # Notepad's UTF-8: a BOM, CRLF line ends; a room's name beyond ASCII (argparse's own reading took the
+    # locale's encoding: cp1252 on a Windows ward PC).
+    options.write_bytes("\ufeff# ward 3, bed 12\r\n--headless\r\n--room Zimmer 12 – Süd\r\n"
+                        "--alert-class hugging other person\r\n--alert-class fall_down\r\n--duration=2\r\n"
+                        .encode("utf-8"))
+    args = build_parser().parse_args(expand_options_files([f"@{options}", "--threads", "1"]))
+    assert args.headless and args.room == "Zimmer 12 – Süd" and args.duration == 2.0 and args.threads == 1
     assert args.alert_classes == ["hugging other person", "fall_down"]
+    for name, content, said in (("missing.args", None, "no such options file"),
+                                ("latin1.args", "--room Süd\n".encode("latin-1"), "not UTF-8 text (byte 8)")):
+        if content is not None:
+            (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f"@{tmp_path / name}: {re.escape(said)}"):
+            expand_options_files([f"@{tmp_path / name}"])
