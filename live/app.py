@@ -776,11 +776,12 @@ def _status_of_refused_options(argv: list[str], why: str) -> None:
     service manager does not restart an exit 2. Read leniently: the options that failed are another's."""
     lenient = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     lenient.add_argument("--headless", action="store_true")
+    lenient.add_argument("--check", action="store_true")  # a check writes nothing
     for option in ("--status-file", "--room", "--source"):  # each may be what was refused: `--room` alone
         lenient.add_argument(option, nargs="?")
     try:
         given, _ = lenient.parse_known_args(argv)
-        if not given.headless or not given.status_file:
+        if not given.headless or not given.status_file or given.check:
             return
         path = output_file(given.status_file)  # the status file's own option refused: nowhere to say it
         lock = hold_status_file(path)
@@ -1033,7 +1034,7 @@ def end_process_now(status: int) -> None:
 def no_display_reason(config: LiveConfig, environ: dict[str, str] | os._Environ = os.environ) -> str | None:
     """Why the window cannot open here, or None. Qt aborts the whole process without a display, so
     say it before any model loading. A screenshot needs no screen: it is taken off-screen."""
-    if config.headless or config.check or (why := why_no_display(environ)) is None:
+    if config.headless or (why := why_no_display(environ)) is None:
         return None
     if config.screenshot is not None:
         environ["QT_QPA_PLATFORM"] = "offscreen"

@@ -1311,7 +1311,12 @@ def hold_status_file(path: Path) -> IO[bytes] | None:
     said, and the file written unlocked, as before)."""
     lock_path = path.with_name(path.name + ".lock")
     try:
-        handle = open(lock_path, "a+b")  # noqa: SIM115 - the caller's until the run ends
+        try:
+            handle = open(lock_path, "a+b")  # noqa: SIM115 - the caller's until the run ends
+        except PermissionError:
+            if not lock_path.is_file():
+                raise
+            handle = open(lock_path, "rb")  # noqa: SIM115 - made by another account (root by hand): locked read-only
     except OSError as error:
         log.warning("--status-file %s: its lock %s cannot be opened (%s): written without it", path,
                     lock_path.name, error.strerror or error)

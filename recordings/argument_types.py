@@ -327,8 +327,10 @@ def expand_options_files(arguments: Sequence[str]) -> list[str]:
     writes, dropped; argparse's own reading took the locale's encoding, and a room named "Zimmer 12 – Süd"
     came out mangled on Windows). ValueError naming the file where it cannot be read."""
     expanded: list[str] = []
-    for argument in arguments:
-        if not argument.startswith("@") or argument == "@":
+    for before, argument in zip(["", *arguments], arguments, strict=False):  # each with the one before it
+        # A value that begins with @ (`--room @icu`) is no file, unless it names one.
+        value = before.startswith("-") and "=" not in before and not Path(argument[1:]).is_file()
+        if not argument.startswith("@") or argument == "@" or value:
             expanded.append(argument)
             continue
         try:
@@ -353,12 +355,15 @@ def options_file_line(line: str) -> list[str]:
     if not line or line.startswith("#"):
         return []
     option, *rest = line.split(maxsplit=1)
-    if "=" in option or not rest:
-        return [line] if "=" in option else [option]
-    value = rest[0]
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        value = value[1:-1]
-    return [option, value]
+    if "=" in option:
+        option, _, value = line.partition("=")
+        return [f"{option}={_unquoted(value)}"]
+    return [option, _unquoted(rest[0])] if rest else [option]
+
+
+def _unquoted(value: str) -> str:
+    value = value.strip()
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
 
 
 class CommandLineParser(argparse.ArgumentParser):

@@ -170,8 +170,8 @@ def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, caplog: pytes
     os.chown(theirs, 4321, 4321)  # another user's: not this user's to close, and not used
     with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
         used = _writable_or_temporary(theirs)
-    # Whose, and how to give it back: a start by hand as root made the service user's cache root's.
-    assert used != theirs and f"belongs to 4321 (uid 4321); chown -R root {theirs} gives it" in caplog.text
+    # Whose, and what to do: root by hand runs as its owner (a chown would take the service's cache).
+    assert used != theirs and "belongs to 4321 (uid 4321); run as that user (sudo -u 4321 ...)" in caplog.text
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX owner and mode bits")

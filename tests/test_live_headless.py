@@ -2846,3 +2846,11 @@ def test_a_check_says_what_a_start_would_refuse_and_writes_nothing(tiny_checkpoi
     assert json.loads(status.read_text()) == {"ok": True, "room": "bed 2"}
     assert main([*options, "--alert-class", "falling"]) == 2  # a class the model lacks, as a start says
     assert "alert classes ['falling'] are not among the model's classes" in capsys.readouterr().err
+    # A window's check where no window can open is refused, as its start is.
+    windowed = config_from_args(build_parser().parse_args(["--check", "--checkpoint", str(tiny_checkpoint)]))
+    if sys.platform.startswith("linux"):
+        assert no_display_reason(windowed, {}).startswith("no display to open the window on")
+    status.unlink()  # no service running now: a check refused for its options still writes nothing
+    with pytest.raises(SystemExit):
+        main([*options, "--people", "9"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -238,6 +238,9 @@ def _belongs_to_another(folder: Path) -> str | None:
         except KeyError:
             return str(uid)
 
+    if os.getuid() == 0:  # root by hand on a service's cache: the cache stays the service's
+        return (f"belongs to {name(owner)} (uid {owner}); run as that user (sudo -u {name(owner)} ...) to "
+                "use it")
     return (f"belongs to {name(owner)} (uid {owner}); chown -R {name(os.getuid())} {folder} gives it to this "
             "user")
 
