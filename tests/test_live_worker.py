@@ -57,7 +57,7 @@ class SpyEngine:
 
     def __init__(self, inner, delay_s: float = 0.0) -> None:
         self.inner = inner
-        self.name = "spy"
+        self.name, self.metadata = "spy", inner.metadata
         self.calls: list[tuple[np.ndarray, np.ndarray]] = []
         self.delay_s = delay_s
 
@@ -988,6 +988,7 @@ class OverflowingEngine:
 
     def __init__(self, inner) -> None:
         self.inner, self.name, self.calls = inner, "overflowing", 0
+        self.metadata = inner.metadata
 
     def run(self, crops, skeleton):
         self.calls += 1
