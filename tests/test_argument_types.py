@@ -328,6 +328,8 @@ def test_every_command_s_help_works_where_python_drops_docstrings():
     ("--alert-class 'fall_down'", ["--alert-class", "fall_down"]),
     ("--room=ward 3", ["--room=ward 3"]),
     ('--room="ward 3"', ["--room=ward 3"]),  # quotes dropped in this form too
+    ("--room \"ward 3'", ["--room", "\"ward 3'"]),  # quotes that do not pair are the value's
+    ("--room '", ["--room", "'"]),
     ("--headless", ["--headless"]),
     ("--source\tC:\\data\\room 12.xef", ["--source", "C:\\data\\room 12.xef"]),  # backslashes as written
     ("# ward 3's beds", []),
@@ -360,5 +362,9 @@ def test_a_room_s_options_come_from_a_file(tmp_path: Path) -> None:
             (tmp_path / name).write_bytes(content)
         with pytest.raises(ValueError, match=f"@{tmp_path / name}: {re.escape(said)}"):
             expand_options_files([f"@{tmp_path / name}"])
-    # A value that begins with @ is a value (`--room @icu` named a room before options files).
+    # A value that begins with @ is a value (`--room @icu` named a room before options files); a file after
+    # a flag or after --option=value is read; "@" alone is no file.
     assert expand_options_files(["--room", "@icu", "--headless"]) == ["--room", "@icu", "--headless"]
+    assert expand_options_files(["--headless", f"@{options}"])[:2] == ["--headless", "--headless"]
+    assert expand_options_files(["--room=x", f"@{options}"])[:2] == ["--room=x", "--headless"]
+    assert expand_options_files(["--room", "x", "@"]) == ["--room", "x", "@"]

@@ -172,6 +172,17 @@ def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, caplog: pytes
         used = _writable_or_temporary(theirs)
     # Whose, and what to do: root by hand runs as its owner (a chown would take the service's cache).
     assert used != theirs and "belongs to 4321 (uid 4321); run as that user (sudo -u 4321 ...)" in caplog.text
+    # One this user cannot write at all (root's, mode 700, seen by the service's user): whose it is too.
+    theirs.chmod(0o700)
+    caplog.clear()
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(core.engines.selection.tempfile, "TemporaryFile", refused)
+    with caplog.at_level(logging.WARNING, logger="core.engines.selection"):
+        assert _writable_or_temporary(theirs) != theirs
+    assert f"engine cache {theirs} belongs to 4321 (uid 4321)" in caplog.text
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX owner and mode bits")

@@ -2746,6 +2746,30 @@ def test_a_second_run_given_a_running_room_s_status_file_leaves_it_alone(tiny_ch
     assert json.loads(status.read_text())["room"] == "bed 2"
 
 
+def test_a_status_file_s_lock_made_by_another_account_is_held_read_only(tmp_path, monkeypatch):
+    """A lock file root left by hand (mode 600) cannot be opened for writing by the service's user: it is
+    locked through a read-only handle (flock takes one), not left unlocked."""
+    import builtins
+
+    import live.headless
+
+    status = tmp_path / "status.json"
+    (tmp_path / "status.json.lock").write_bytes(b"")
+    real_open = builtins.open
+
+    def as_the_service_user(path, mode="r", *args, **kwargs):
+        if str(path).endswith(".lock") and mode != "rb":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(live.headless, "open", as_the_service_user, raising=False)
+    handle = live.headless.hold_status_file(status)
+    assert handle is not None and handle.mode == "rb"
+    with pytest.raises(live.headless.StatusFileInUse):  # and it holds: a second run is refused
+        live.headless.hold_status_file(status)
+    handle.close()
+
+
 class _FloorShown:
     """Stands in for MountingReport's FloorTracker: the floor it shows is set by the test."""
 
@@ -2830,7 +2854,8 @@ def test_a_model_of_the_simulated_room_in_the_simulated_room_is_not_warned_of(tm
     assert "learnt from the simulated room alone" not in caplog.text
 
 
-def test_a_check_says_what_a_start_would_refuse_and_writes_nothing(tiny_checkpoint, tmp_path, capsys):
+def test_a_check_says_what_a_start_would_refuse_and_writes_nothing(tiny_checkpoint, tmp_path, capsys,
+                                                                  monkeypatch):
     """A deployment's check of a room's options had only a short run: it opened the files, wrote the
     status file over the running service's, and could raise a real alert. --check starts nothing."""
     status, output, queue = tmp_path / "status.json", tmp_path / "decisions.jsonl", tmp_path / "alerts.jsonl"
@@ -2847,9 +2872,20 @@ def test_a_check_says_what_a_start_would_refuse_and_writes_nothing(tiny_checkpoi
     assert main([*options, "--alert-class", "falling"]) == 2  # a class the model lacks, as a start says
     assert "alert classes ['falling'] are not among the model's classes" in capsys.readouterr().err
     # A window's check where no window can open is refused, as its start is.
-    windowed = config_from_args(build_parser().parse_args(["--check", "--checkpoint", str(tiny_checkpoint)]))
     if sys.platform.startswith("linux"):
-        assert no_display_reason(windowed, {}).startswith("no display to open the window on")
+        for variable in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+            monkeypatch.delenv(variable, raising=False)
+        assert main(["--check", "--checkpoint", str(tiny_checkpoint)]) == 2
+        assert "no display to open the window on" in capsys.readouterr().err
+    # The source is given back, passed or refused.
+    import live.pipeline
+
+    released, release = [], live.pipeline.LivePipeline.release
+    monkeypatch.setattr(live.pipeline.LivePipeline, "release",
+                        lambda self: (released.append(1), release(self)))
+    assert main(options) == 0 and main([*options, "--alert-class", "falling"]) == 2
+    assert released == [1, 1]
+    capsys.readouterr()
     status.unlink()  # no service running now: a check refused for its options still writes nothing
     with pytest.raises(SystemExit):
         main([*options, "--people", "9"])
