@@ -1,4 +1,5 @@
-"""python -m recordings: inspect, convert, list, label, view, recover, export and synthesise recordings.
+"""python -m recordings: inspect, convert, list, label, view, recover, export, erase and synthesise
+recordings.
 
     info PATH              streams, duration, frames, bodies (.xef, .skeleton, a clip's files or folder, a
                            PKU-MMD sequence NNNN-V.txt[.xz|.gz] with its labelled intervals)
@@ -16,6 +17,8 @@
     recover DIR            finalise recordings a crash left unfinished (*.partial folders)
     export DIR OUT         each labelled action of the clips under DIR as its own NTU sample
                            (SsssCcccPpppRrrrAaaa.skeleton, at most 300 frames) for other NTU tools
+    erase DIR              the clips a room recorded on a day (--room, --day) or named clips (--clip):
+                           says what it finds, erases it with --yes (a patient's erasure request)
     synth                  generate simulated Kinect clips in the NTU layout (its options: python -m
                            recordings synth --help)
 
@@ -56,6 +59,7 @@ from recordings import xef
 from recordings.argument_types import (
     CommandLineParser,
     as_typed,
+    calendar_day,
     existing_file,
     integer_in,
     non_negative_float,
@@ -1101,6 +1105,43 @@ def cmd_recover(args: argparse.Namespace) -> int:
 # ---- export -----------------------------------------------------------------------------------------
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from recordings.erase import ELSEWHERE, clip_files, erase, find_recorded
+
+    if args.room is None and not args.clip:
+        raise ValueError("erase: --room ROOM (with --day DAY) or --clip NAME says what to erase")
+    if args.day is not None and args.room is None:
+        raise ValueError("erase: --day needs --room")
+    directory = Path(args.dir)
+    found = find_recorded(directory, room=args.room, day=args.day, names=set(args.clip or ()))
+    what = (f"room {args.room!r}" + (f" on {args.day}" if args.day else "") if args.room else "")
+    what = " and ".join(filter(None, [what, ", ".join(args.clip or ())]))
+    for partial in found.being_written:
+        print(f"{partial}: being recorded now, not erased: stop its recording (the window's r, or the "
+              "service) and erase again")
+    if not found.clips and not found.interrupted:
+        print(f"{directory}: nothing recorded of {what} here")
+        return 1 if found.being_written else 0
+    for clip in found.clips:
+        print(f"{clip.skeleton.with_suffix('')}: {', '.join(path.name for path in clip_files(clip))}")
+    for partial in found.interrupted:
+        print(f"{partial}: an interrupted recording")
+    size = sum(path.stat().st_size for path in found.files() if path.is_file())
+    summary = f"{len(found.clips)} clip(s) and {len(found.interrupted)} interrupted recording(s) of {what}"
+    if not args.yes:
+        print(f"{summary}: nothing erased yet (--yes erases them)")
+    else:
+        removed, size = erase(found)
+        print(f"erased {summary}: {removed} files and folders, {size / 1e6:.1f} MB")
+    exports = sorted({index for index, _ in found.exported})
+    for index in exports:
+        samples = [sample for where, sample in found.exported if where == index]
+        print(f"{index.parent}: an export holds {len(samples)} sample(s) cut from them "
+              f"({', '.join(samples)}): not erased here; remove that export")
+    print(f"not reached by this command: {ELSEWHERE}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     unfinished = _say_unfinished_below(Path(args.dir), "exported")
     video_said = False
@@ -1184,6 +1225,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"site label map for every clip (default: the {LABEL_MAP_FILENAME} in each "
                          "clip's folder, as label and export read it)")
     listing.set_defaults(run=cmd_list)
+
+    erasing = commands.add_parser(
+        "erase", help="erase the clips recorded in a room (on a day), or named clips: a patient's erasure "
+        "request; says what it finds, and erases it with --yes"
+    )
+    erasing.add_argument("dir", help="the folder of clips (searched below too)")
+    erasing.add_argument("--room", help="the room the clips were recorded in (their sidecar's \"room\")")
+    erasing.add_argument("--day", type=calendar_day, help="only the clips begun that day (YYYY-MM-DD, local "
+                         "time)")
+    erasing.add_argument("--clip", action="append", metavar="NAME", help="a clip by name (again for more)")
+    erasing.add_argument("--yes", action="store_true", help="erase them (without: say what would be erased)")
+    erasing.set_defaults(run=cmd_erase)
 
     view = commands.add_parser("view", help="play a recording with the skeleton drawn")
     view.add_argument("path", help=".xef file, a clip, or a PKU-MMD sequence")

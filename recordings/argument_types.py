@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import datetime as _dt
 import functools
 import ipaddress
 import json
@@ -344,6 +345,14 @@ def expand_options_files(arguments: Sequence[str]) -> list[str]:
         for line in text.splitlines():
             expanded += options_file_line(line)
     return expanded
+
+
+def calendar_day(text: str) -> _dt.date:
+    """A day as YYYY-MM-DD."""
+    try:
+        return _dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a day as YYYY-MM-DD") from None
 
 
 def options_file_line(line: str) -> list[str]:
