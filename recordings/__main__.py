@@ -38,6 +38,7 @@ if __name__ == "__main__":
 
 import argparse
 import contextlib
+import datetime as _dt
 import glob
 import os
 import re
@@ -528,6 +529,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"warning: {said}", file=sys.stderr)
     for clip in clips:
         label, duration, frames, marked = None, None, None, ""
+        recorded, room = "-", "-"  # NTU's own clips say neither
         names, site = class_names(clip)
         if clip.sidecar is not None:
             sidecar = sidecars[clip.sidecar]
@@ -535,6 +537,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 damaged.append(str(sidecar))
                 continue
             label, frames = sidecar.label, len(sidecar.timestamps)
+            # Where and when (local time): a folder rooms share, and what an erasure request names.
+            recorded, room = _recorded_at(sidecar.raw.get("started_at")), str(sidecar.raw.get("room") or "-")
             duration = labelled_length_s(np.asarray(sidecar.timestamps, np.float64))  # as training counts it
             action = sidecar.action_id
             if sidecar.timeline is not None and sidecar.timeline.intervals:
@@ -580,13 +584,18 @@ def cmd_list(args: argparse.Namespace) -> int:
                 duration,
                 "yes" if clip.video else "no",
                 marked,
+                recorded,
+                room,
             )
         )
     if rows:
         width = max(columns_of(r[0]) for r in rows)  # terminal columns: a folder named in CJK takes two each
-        print(f"{in_columns('clip', width)}  {'frames':>6}  {'seconds':>7}  video  label")
-        for name, key, frames, duration, video, marked in rows:
-            print(f"{in_columns(name, width)}  {frames:>6}  {duration:>7.2f}  {video:<5}  {key}{marked}")
+        rooms = max(columns_of("room"), *(columns_of(r[7]) for r in rows))
+        print(f"{in_columns('clip', width)}  {'frames':>6}  {'seconds':>7}  video  {'recorded':<16}  "
+              f"{in_columns('room', rooms)}  label")
+        for name, key, frames, duration, video, marked, recorded, room in rows:
+            print(f"{in_columns(name, width)}  {frames:>6}  {duration:>7.2f}  {video:<5}  {recorded:<16}  "
+                  f"{in_columns(room, rooms)}  {key}{marked}")
     print(f"\n{len(rows)} clip{'s' * (len(rows) != 1)}, {total / 60:.1f} minutes. Clips per class"
           + (" (and the intervals marked in them):" if intervals else ":"))
     for key, count in sorted(counts.items()):
@@ -604,6 +613,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         for error in damaged:
             print(f"  {error}", file=sys.stderr)
     return 1 if damaged or bad_maps else 0
+
+
+def _recorded_at(started_at: object) -> str:
+    """A sidecar's "started_at" as local time, '2026-12-03 09:00' ('-' where it has none that reads)."""
+    try:
+        return _dt.datetime.fromisoformat(str(started_at)).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return "-"
 
 
 def _class_key(names: LabelMap, name: str) -> str:

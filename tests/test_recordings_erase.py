@@ -69,7 +69,11 @@ def test_a_room_s_clips_of_a_day_are_found_and_erased_and_what_is_beyond_reach_s
     assert f"{tmp_path / 'export'}: an export holds 2 sample(s) cut from them ({names}): not erased" in said
     assert "not reached by this command: training runs' crop caches" in said
     assert main(["list", str(clips)]) == 0  # the folder is whole: its other clips listed as before
-    assert "2 clips" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "2 clips" in listed
+    # Each with when and where it was recorded (local time), as an erasure request names them.
+    row = next(line for line in listed.splitlines() if line.startswith(bed11.name[: -len(".skeleton")]))
+    assert "2026-12-03 09:00  bed 11 " in row
 
 
 def test_a_recording_being_written_is_left_and_a_clip_is_erased_by_name(tmp_path, capsys):
