@@ -1123,40 +1123,46 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from recordings.erase import ELSEWHERE, clip_files, erase, find_recorded
+    """0: all found erased (or, without --yes, found); 1: nothing found, or not all of it erased (a
+    recording being written, a file that could not be removed); 2: refused."""
+    from recordings.erase import ELSEWHERE, ErasedInPart, clip_files, erase, find_recorded
 
-    if args.room is None and not args.clip:
-        raise ValueError("erase: --room ROOM (with --day DAY) or --clip NAME says what to erase")
+    if (args.room is None) == (not args.clip):
+        raise ValueError("erase: --room ROOM (with --day DAY) or --clip NAME says what to erase, not both")
     if args.day is not None and args.room is None:
         raise ValueError("erase: --day needs --room")
     directory = Path(args.dir)
     found = find_recorded(directory, room=args.room, day=args.day, names=set(args.clip or ()))
-    what = (f"room {args.room!r}" + (f" on {args.day}" if args.day else "") if args.room else "")
-    what = " and ".join(filter(None, [what, ", ".join(args.clip or ())]))
+    what = (f"room {args.room!r}" + (f" begun on {args.day}" if args.day else "") if args.room
+            else ", ".join(args.clip))
     for partial in found.being_written:
         print(f"{partial}: being recorded now, not erased: stop its recording (the window's r, or the "
               "service) and erase again")
     if not found.clips and not found.interrupted:
-        print(f"{directory}: nothing recorded of {what} here")
-        return 1 if found.being_written else 0
+        if not found.being_written:
+            print(f"{directory}: nothing recorded of {what} here")
+        return 1
     for clip in found.clips:
-        print(f"{clip.skeleton.with_suffix('')}: {', '.join(path.name for path in clip_files(clip))}")
+        files = ", ".join(path.name for path in clip_files(clip.skeleton))
+        print(f"{clip.skeleton.with_suffix('')}: {files}")
     for partial in found.interrupted:
         print(f"{partial}: an interrupted recording")
-    size = sum(path.stat().st_size for path in found.files() if path.is_file())
     summary = f"{len(found.clips)} clip(s) and {len(found.interrupted)} interrupted recording(s) of {what}"
     if not args.yes:
         print(f"{summary}: nothing erased yet (--yes erases them)")
     else:
-        removed, size = erase(found)
+        try:
+            removed, size = erase(found)
+        except ErasedInPart as error:
+            print(f"erasing {summary} stopped: {error}", file=sys.stderr)
+            return 1
         print(f"erased {summary}: {removed} files and folders, {size / 1e6:.1f} MB")
-    exports = sorted({index for index, _ in found.exported})
-    for index in exports:
+    for index in sorted({index for index, _ in found.exported}):
         samples = [sample for where, sample in found.exported if where == index]
         print(f"{index.parent}: an export holds {len(samples)} sample(s) cut from them "
               f"({', '.join(samples)}): not erased here; remove that export")
     print(f"not reached by this command: {ELSEWHERE}")
-    return 0
+    return 1 if found.being_written else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -1251,7 +1257,8 @@ def build_parser() -> argparse.ArgumentParser:
     erasing.add_argument("--room", help="the room the clips were recorded in (their sidecar's \"room\")")
     erasing.add_argument("--day", type=calendar_day, help="only the clips begun that day (YYYY-MM-DD, local "
                          "time)")
-    erasing.add_argument("--clip", action="append", metavar="NAME", help="a clip by name (again for more)")
+    erasing.add_argument("--clip", action="append", metavar="NAME",
+                         help="instead of --room: a clip by name (again for more), in DIR's one folder of it")
     erasing.add_argument("--yes", action="store_true", help="erase them (without: say what would be erased)")
     erasing.set_defaults(run=cmd_erase)
 

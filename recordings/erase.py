@@ -43,19 +43,33 @@ class Recorded:
     exported: list[tuple[Path, str]] = field(default_factory=list)  # (samples.tsv, sample) cut from the clips
 
     def files(self) -> list[Path]:
-        """Every file and folder an erasure removes."""
-        return [*(path for clip in self.clips for path in clip_files(clip)), *self.interrupted]
+        """Every file and folder an erasure removes: each clip's files, each interrupted recording's folder
+        with whatever of its clip its finishing had put beside it."""
+        partials = [(partial, partial.with_name(partial.name[: -len(PARTIAL_SUFFIX)] + ".skeleton"))
+                    for partial in self.interrupted]
+        beside = [path for partial, skeleton in partials for path in clip_files(skeleton)]
+        clips = [path for clip in self.clips for path in clip_files(clip.skeleton)]
+        return [*clips, *beside, *self.interrupted]
 
 
-def clip_files(clip: ClipPaths) -> list[Path]:
-    """A clip's files: its skeleton, video, sidecar and depth (those there)."""
-    depth = clip.skeleton.with_name(f"{clip.name}_depth.bin")
-    return [path for path in (clip.skeleton, clip.video, clip.sidecar, depth)
-            if path is not None and path.is_file()]
+class ErasedInPart(OSError):
+    """An erasure a file stopped: what was erased before it, and what is left."""
 
 
-def recorded_of(header: dict, room: str | None, day: _dt.date | None) -> bool:
-    """Whether a sidecar's or a partial folder's header was recorded in `room` on `day` (local time)."""
+def clip_files(skeleton: Path) -> list[Path]:
+    """The files there of the clip whose skeleton is (or was to be) `skeleton`: its video and depth first,
+    then the skeleton, the sidecar last (it says the clip's room: what is left of a clip an error stopped
+    is found again by it)."""
+    name = skeleton.name[: -len(".skeleton")]
+    paths = (skeleton.with_name(f"{name}_rgb.avi"), skeleton.with_name(f"{name}_depth.bin"), skeleton,
+             skeleton.with_name(f"{name}.json"))
+    return [path for path in paths if path.is_file()]
+
+
+def recorded_of(header: dict, room: str | None, day: _dt.date | None, source: Path) -> bool:
+    """Whether a sidecar's or a partial folder's header (read from `source`) was begun in `room` on `day`
+    (local time). ClipError where the room is the one asked for and its start cannot be read: which day it
+    was is then unknown, and a clip of the day could hide behind it."""
     if room is None or header.get("room") != room:
         return False
     if day is None:
@@ -63,19 +77,22 @@ def recorded_of(header: dict, room: str | None, day: _dt.date | None) -> bool:
     try:
         started = _dt.datetime.fromisoformat(str(header.get("started_at")))
     except ValueError:
-        return False
+        raise ClipError(f"{source}: a recording of room {room!r} whose \"started_at\" "
+                        f"({header.get('started_at')!r}) says no time: which day it is cannot be told; "
+                        "erase it by --clip, or mend it") from None
     return started.astimezone().date() == day
 
 
 def find_recorded(directory: Path, *, room: str | None = None, day: _dt.date | None = None,
                   names: Collection[str] = ()) -> Recorded:
-    """The clips under `directory` recorded in `room` (on `day`), or named in `names`, the interrupted
-    recordings of that room, and the exported samples cut from those clips. A sidecar that cannot be read
-    is an error naming it: a clip of the room could hide behind it."""
+    """The clips under `directory` begun in `room` (on `day`), or named in `names`, the interrupted
+    recordings among them, and the exported samples cut from them. A sidecar that cannot be read is an
+    error naming it (a clip of the room could hide behind it), and so is a name that several folders
+    hold (clips are numbered per folder: two rooms' folders both have S001C001P001R001A121)."""
     found = Recorded()
     for clip in find_clips(directory):
         header = _sidecar_header(clip.sidecar) if clip.sidecar is not None else {}
-        if clip.name in names or recorded_of(header, room, day):
+        if clip.name in names or recorded_of(header, room, day, clip.sidecar or clip.skeleton):
             found.clips.append(clip)
     folders = sorted({partial.parent for partial in directory.rglob(f"*{PARTIAL_SUFFIX}")
                       if partial.is_dir()})
@@ -83,8 +100,17 @@ def find_recorded(directory: Path, *, room: str | None = None, day: _dt.date | N
         interrupted, running = partial_recordings(folder)
         for partial in [*interrupted, *running]:
             name = partial.name[: -len(PARTIAL_SUFFIX)]
-            if name in names or recorded_of(_partial_header(partial), room, day):
+            header, source = _partial_header(partial)
+            if name in names or recorded_of(header, room, day, source):
                 (found.interrupted if partial in interrupted else found.being_written).append(partial)
+    for name in names:
+        held = [*(clip.skeleton.parent for clip in found.clips if clip.name == name),
+                *(partial.parent for partial in [*found.interrupted, *found.being_written]
+                  if partial.name == name + PARTIAL_SUFFIX)]
+        if len(set(held)) > 1:
+            raise ClipError(f"--clip {name}: clips of that name in {len(set(held))} folders "
+                            f"({', '.join(map(str, sorted(set(held))))}): each folder numbers its own; give "
+                            "the one folder that holds it")
     erased = {clip.name for clip in found.clips}
     for index in sorted(directory.rglob(EXPORT_INDEX)):
         with open(index, encoding="utf-8", newline="") as rows:
@@ -94,15 +120,25 @@ def find_recorded(directory: Path, *, room: str | None = None, day: _dt.date | N
 
 
 def erase(found: Recorded) -> tuple[int, int]:
-    """Remove the clips' files and the interrupted recordings; (files and folders removed, bytes)."""
+    """Remove the clips' files and the interrupted recordings; (files and folders removed, bytes).
+    ErasedInPart where one cannot be removed, saying what was and what is left."""
+    paths = found.files()
     removed, size = 0, 0
-    for path in found.files():
-        if path.is_dir():
-            size += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-            shutil.rmtree(path)
-        else:
-            size += path.stat().st_size
-            path.unlink()
+    for path in paths:
+        try:
+            if path.is_dir():
+                folder_size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+                shutil.rmtree(path)
+                size += folder_size
+            else:
+                file_size = path.stat().st_size
+                path.unlink()
+                size += file_size
+        except OSError as error:
+            left = [str(p) for p in paths[removed:] if p.exists()]
+            raise ErasedInPart(f"{path}: cannot be erased ({error.strerror or error}); {removed} of "
+                               f"{len(paths)} files and folders erased before it, left: {', '.join(left)}"
+                               ) from None
         removed += 1
     return removed, size
 
@@ -115,11 +151,19 @@ def _sidecar_header(path: Path) -> dict:
                         "first)") from None
 
 
-def _partial_header(partial: Path) -> dict:
-    """The header line of an interrupted recording's frames.jsonl ({} where it has none that reads)."""
+def _partial_header(partial: Path) -> tuple[dict, Path]:
+    """What a partial folder says of its recording, and where: its frames.jsonl's header line, else the
+    sidecar its finishing had put beside it (a finished clip's left-over folder); {} where neither reads."""
     try:
         with open(partial / "frames.jsonl", "rb") as frames:
             header = json.loads(frames.readline())
+        if isinstance(header, dict):
+            return header, partial / "frames.jsonl"
     except (OSError, ValueError):
-        return {}
-    return header if isinstance(header, dict) else {}
+        pass
+    sidecar = partial.with_name(partial.name[: -len(PARTIAL_SUFFIX)] + ".json")
+    try:
+        header = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return {}, partial
+    return (header, sidecar) if isinstance(header, dict) else ({}, partial)

@@ -54,7 +54,7 @@ def test_a_room_s_clips_of_a_day_are_found_and_erased_and_what_is_beyond_reach_s
     assert main(["erase", str(tmp_path), "--room", "bed 12", "--day", "2026-12-03"]) == 0
     said = capsys.readouterr().out
     assert all(skeleton.is_file() for skeleton in bed12) and partial.is_dir()
-    assert "2 clip(s) and 1 interrupted recording(s) of room 'bed 12' on 2026-12-03: nothing erased" in said
+    assert "2 clip(s) and 1 interrupted recording(s) of room 'bed 12' begun on 2026-12-03: nothing" in said
 
     assert main(["erase", str(tmp_path), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 0
     said = capsys.readouterr().out
@@ -64,7 +64,7 @@ def test_a_room_s_clips_of_a_day_are_found_and_erased_and_what_is_beyond_reach_s
     assert not partial.exists()
     assert other_day.is_file() and bed11.is_file()
     assert (clips / f"S010C001P001R001A121{PARTIAL_SUFFIX}").is_dir()  # bed 11's
-    assert "erased 2 clip(s) and 1 interrupted recording(s) of room 'bed 12' on 2026-12-03" in said
+    assert "erased 2 clip(s) and 1 interrupted recording(s) of room 'bed 12' begun on 2026-12-03: 7" in said
     names = ", ".join(skeleton.name[: -len(".skeleton")] for skeleton in bed12)
     assert f"{tmp_path / 'export'}: an export holds 2 sample(s) cut from them ({names}): not erased" in said
     assert "not reached by this command: training runs' crop caches" in said
@@ -76,22 +76,79 @@ def test_a_room_s_clips_of_a_day_are_found_and_erased_and_what_is_beyond_reach_s
     assert "2026-12-03 09:00  bed 11 " in row
 
 
-def test_a_recording_being_written_is_left_and_a_clip_is_erased_by_name(tmp_path, capsys):
+def test_a_recording_being_written_is_left_and_said_in_the_exit_status(tmp_path, capsys):
     clips = tmp_path / "clips"
     kept = _record(clips, "bed 12", "2026-12-03T09:00:00+01:00")
-    named = _record(clips, "bed 12", "2026-12-03T10:00:00+01:00")
     running = clips / f"S009C001P001R001A121{PARTIAL_SUFFIX}"
     running.mkdir()
     (running / "frames.jsonl").write_text(json.dumps({"room": "bed 12"}) + "\n")
     held = _hold_partial(running, create=True)  # a recorder writing it now
     try:
-        assert main(["erase", str(clips), "--clip", named.name[: -len(".skeleton")], "--yes"]) == 0
-        assert not named.exists() and kept.is_file()
-        assert main(["erase", str(clips), "--room", "bed 12", "--yes"]) == 0
+        assert main(["erase", str(clips), "--room", "bed 12", "--yes"]) == 1  # not all of it erased
         said = capsys.readouterr().out
-        assert f"{running}: being recorded now, not erased" in said and running.is_dir()
-        assert not kept.exists()
+        assert f"{running}: being recorded now, not erased" in said and running.is_dir() and not kept.exists()
+        assert main(["erase", str(clips), "--room", "bed 12", "--yes"]) == 1  # only it: said once
+        assert "nothing recorded" not in capsys.readouterr().out
     finally:
         held.close()
-    assert main(["erase", str(clips), "--room", "bed 7"]) == 0
+    assert main(["erase", str(clips), "--room", "bed 7"]) == 1  # a room's name mistyped: nothing found
     assert f"{clips}: nothing recorded of room 'bed 7' here" in capsys.readouterr().out
+
+
+def test_a_clip_by_name_is_one_folder_s_and_its_files_go_depth_included(tmp_path, capsys):
+    """Each folder numbers its own clips: --clip S001C001P001R001A121 over two rooms' folders listed both
+    for erasure. A clip's depth goes with it, and so do the files an interrupted finishing put beside its
+    partial folder."""
+    bed12 = _record(tmp_path / "bed12", "bed 12", "2026-12-03T09:00:00+01:00")
+    bed11 = _record(tmp_path / "bed11", "bed 11", "2026-12-03T09:00:00+01:00")
+    name = bed12.name[: -len(".skeleton")]
+    assert bed11.name == bed12.name
+    assert main(["erase", str(tmp_path), "--clip", name, "--yes"]) == 2
+    assert f"--clip {name}: clips of that name in 2 folders" in capsys.readouterr().err
+    assert bed12.is_file() and bed11.is_file()
+    depth = bed12.with_name(f"{name}_depth.bin")
+    depth.write_bytes(b"\0" * 1000)
+    assert main(["erase", str(tmp_path / "bed12"), "--clip", name, "--yes"]) == 0
+    assert not bed12.exists() and not depth.exists() and bed11.is_file()
+    # Killed while finishing: its partial folder, and its skeleton and video already beside it.
+    partial = tmp_path / "bed11" / f"S002C001P001R001A121{PARTIAL_SUFFIX}"
+    partial.mkdir()
+    header = {"room": "bed 11", "started_at": "2026-12-03T10:00:00+01:00"}
+    (partial / "frames.jsonl").write_text(json.dumps(header))
+    for suffix in (".skeleton", "_rgb.avi"):
+        partial.with_name(f"S002C001P001R001A121{suffix}").write_bytes(b"what the finishing moved")
+    capsys.readouterr()
+    assert main(["erase", str(tmp_path / "bed11"), "--room", "bed 11", "--day", "2026-12-03", "--yes"]) == 0
+    assert sorted(p.name for p in (tmp_path / "bed11").iterdir()) == ["labels.txt", "labels.txt.lock"]
+
+
+def test_what_cannot_be_told_or_removed_is_said_not_passed_over(tmp_path, capsys, monkeypatch):
+    clips = tmp_path / "clips"
+    skeleton = _record(clips, "bed 12", "2026-12-03T09:00:00+01:00")
+    sidecar = skeleton.with_suffix(".json")
+    raw = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**raw, "started_at": None}))  # which day it was cannot be told
+    assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 2
+    assert 'whose "started_at" (None) says no time' in capsys.readouterr().err
+    sidecar.write_text("{ damaged")
+    assert main(["erase", str(clips), "--room", "bed 12"]) == 2
+    assert "not searched: a clip of the room could be this one" in capsys.readouterr().err
+    assert skeleton.is_file()
+    sidecar.write_text(json.dumps(raw))
+    video = skeleton.with_name(skeleton.name.replace(".skeleton", "_rgb.avi"))
+    unlink = Path.unlink
+
+    def refused(path, *args, **kwargs):
+        if path == video:
+            raise PermissionError(13, "Permission denied")
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    assert main(["erase", str(clips), "--room", "bed 12", "--yes"]) == 1
+    assert f"{video}: cannot be erased (Permission denied); 0 of 3 files and folders erased before it" in (
+        capsys.readouterr().err)
+    monkeypatch.undo()
+    assert main(["erase", str(clips), "--room", "bed 12", "--yes"]) == 0  # found again, all of it
+    for options in (["--day", "2026-12-03"], [], ["--room", "bed 12", "--clip", "x"]):
+        assert main(["erase", str(clips), *options]) == 2
+        assert "erase: --" in capsys.readouterr().err
