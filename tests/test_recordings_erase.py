@@ -120,8 +120,9 @@ def test_a_clip_by_name_is_one_folder_s_and_its_files_go_depth_included(tmp_path
     capsys.readouterr()
     assert main(["erase", str(tmp_path / "bed11"), "--room", "bed 11", "--day", "2026-12-03", "--yes"]) == 0
     assert sorted(p.name for p in (tmp_path / "bed11").iterdir()) == ["labels.txt", "labels.txt.lock"]
-    unreadable = tmp_path / "bed11" / f"S003C001P001R001A121{PARTIAL_SUFFIX}"  # a crash before its header
+    unreadable = tmp_path / "bed11" / f"S003C001P001R001A121{PARTIAL_SUFFIX}"  # its header cut short
     unreadable.mkdir()
+    (unreadable / "frames.jsonl").write_bytes(b'{"room": "bed')
     assert main(["erase", str(tmp_path / "bed11"), "--clip", "S003C001P001R001A121", "--yes"]) == 0
     assert not unreadable.exists()
 
