@@ -86,7 +86,9 @@ def test_convert_then_list_and_info(
     assert main(["list", str(out_dir)]) == 0
     out = capsys.readouterr().out
     # 4 frames 33 ms apart last 0.13 s (each its period), as training counts a clip's length: not 0.10
-    assert "S001C001P001R001A121       4     0.13  yes    A121 patient fell" in out
+    # When it was recorded (the conversion's time, local) and its room (a conversion names none).
+    assert re.search(r"S001C001P001R001A121       4     0\.13  yes    \d{4}-\d\d-\d\d \d\d:\d\d  -     A121 "
+                     r"patient fell", out), out
     assert "3 clips" in out and "   2  A121 patient fell" in out and "   1  (unlabelled)" in out
 
     assert main(["info", str(out_dir / "ward3_fall.json")]) == 0
