@@ -6,6 +6,8 @@
     held(path)                       the same, waited for: one process at a time changes a file that
                                      several may change at once (a site's labels.txt), or makes what
                                      several would make at once (an engine cache's export)
+    hold(path)                       held's lock as an open file, kept for as long as its holder runs (a
+                                     headless run's --status-file)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +56,17 @@ def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], Non
     while another process holds it (`waiting()` called as that wait begins: a wait of minutes is said);
     TimeoutError naming it after that. The empty file stays: removed, a process waiting on it would go on
     under a lock nobody else takes any more."""
+    with hold(path, timeout_s, waiting=waiting):
+        yield  # let go when the file closes
+
+
+def hold(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], None] | None = None
+         ) -> IO[bytes]:
+    """`held`'s lock as the open file that holds it: closing it lets go (so does the process ending)."""
     deadline, pause = time.monotonic() + (timeout_s if timeout_s >= 0 else 0.0), 0.02  # (NaN: none)
     try:
         try:
-            handle = open(path, "a+b")  # noqa: SIM115 - closed by the with below
+            handle = open(path, "a+b")  # noqa: SIM115 - the caller's to close
         except PermissionError:
             if not Path(path).is_file():  # a read-only folder: said as such below
                 raise
@@ -64,17 +74,17 @@ def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], Non
     except OSError as error:  # a read-only folder: said of what the lock guards, as well as the lock
         raise LockNotOpened(error.errno, f"{error.strerror}; the lock for changing {Path(path).stem} "
                             "cannot be opened", str(path)) from None
-    with handle:
+    try:
         while True:
             try:
                 lock_exclusive(handle)
-                break
+                return handle
             except OSError as error:
                 if error.errno not in HELD_ELSEWHERE:
                     # A share without locks (NFS without lockd, some SMB mounts): changed unlocked, as before
                     # there was a lock, rather than not at all.
                     log.warning("%s: cannot be locked here (%s); going on without the lock", path, error)
-                    break
+                    return handle
                 if waiting is not None:
                     waiting()
                     waiting = None
@@ -83,4 +93,6 @@ def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], Non
                                        ) from None
                 time.sleep(pause)
                 pause = min(pause * 1.5, 0.5)  # a wait of minutes (a TensorRT build): not 50 polls a second
-        yield  # let go when the file closes
+    except BaseException:  # the wait given up (TimeoutError, Ctrl-C): the file closed, nothing held
+        handle.close()
+        raise

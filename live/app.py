@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
+from typing import IO
 
 from core.engines import (
     MAX_PEOPLE,
@@ -42,6 +43,7 @@ from core.engines import (
     unavailable_reason,
     usable_cores,
 )
+from core.locks import LockNotOpened
 from core.model.settings import DecisionSettings
 from core.package_files import PACKAGE_ROOT, describe_software
 from core.privacy import PrivacyMode
@@ -785,17 +787,14 @@ def _status_of_refused_options(argv: list[str], why: str) -> None:
             return
         path = output_file(given.status_file)  # the status file's own option refused: nowhere to say it
         lock = hold_status_file(path)
-    except (argparse.ArgumentError, argparse.ArgumentTypeError):
+    except (argparse.ArgumentError, argparse.ArgumentTypeError, LockNotOpened):
         return
     except StatusFileInUse as error:  # a running room's: its state is not this refused run's to write over
         print(f"python -m live: {error}; left as it is", file=sys.stderr)
         return
-    try:
+    with lock:
         room = given.room or socket.gethostname()
         StartingStatusFile(path, room, given.source or "sim").start().failed(why)
-    finally:
-        if lock is not None:
-            lock.close()
 
 
 def _start_failed(starting: StartingStatusFile | None, why: str, status: int) -> int:
@@ -1155,7 +1154,7 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
     status_file = config.headless_config.status_file if config.headless else None
     starting = (None if status_file is None
                 else StartingStatusFile(status_file, config.headless_config.alerts.room, str(config.source)))
-    status_lock = None
+    status_lock: IO[bytes] | None = None
     try:
         if status_file is not None:
             status_lock = hold_status_file(status_file)  # another run's file is left as it is

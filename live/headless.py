@@ -45,7 +45,7 @@ from typing import IO
 
 from core.atomic import REPLACE_RETRY_S, replace_atomically, write_then_rename
 from core.engines.metadata import file_sha256
-from core.locks import HELD_ELSEWHERE, lock_exclusive
+from core.locks import hold
 from core.room import FloorTracker, SensorMounting
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION
@@ -1302,42 +1302,17 @@ class StatusFileInUse(RuntimeError):
     coming back."""
 
 
-def hold_status_file(path: Path) -> IO[bytes] | None:
-    """The lock of --status-file `path` (`path`.lock), held until the handle is closed (the process ending,
-    even by a crash, lets go of it): a second run given the same file, a test by hand say, or one refused
-    for its options, wrote its own state over the running room's, and a monitor saw that room end.
-    StatusFileInUse where another process holds it (waited for as long as the alert queue's: Windows lets
-    go of a dead process's lock late); None where the lock cannot be had here (a share without locks:
-    said, and the file written unlocked, as before)."""
-    lock_path = path.with_name(path.name + ".lock")
+def hold_status_file(path: Path) -> IO[bytes]:
+    """The lock of --status-file `path` (`path`.lock, core.locks.hold), held until the handle is closed (the
+    process ending, even by a crash, lets go of it): a second run given the same file, a test by hand say,
+    or one refused for its options, wrote its own state over the running room's, and a monitor saw that
+    room end. StatusFileInUse where another process holds it (waited for as long as the alert queue's:
+    Windows lets go of a dead process's lock late)."""
     try:
-        try:
-            handle = open(lock_path, "a+b")  # noqa: SIM115 - the caller's until the run ends
-        except PermissionError:
-            if not lock_path.is_file():
-                raise
-            handle = open(lock_path, "rb")  # noqa: SIM115 - made by another account (root by hand): locked read-only
-    except OSError as error:
-        log.warning("--status-file %s: its lock %s cannot be opened (%s): written without it", path,
-                    lock_path.name, error.strerror or error)
-        return None
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            lock_exclusive(handle)
-            return handle
-        except OSError as error:
-            if error.errno not in HELD_ELSEWHERE:
-                log.warning("--status-file %s cannot be locked here (%s): written without the lock", path,
-                            error.strerror or error)
-                handle.close()
-                return None
-            if time.monotonic() >= deadline:
-                handle.close()
-                raise StatusFileInUse(f"--status-file {path} is written by another running app (another "
-                                      "room's, or this room's already running): give each run its own"
-                                      ) from None
-            time.sleep(0.1)
+        return hold(path.with_name(path.name + ".lock"), timeout_s=LOCK_WAIT_S)
+    except TimeoutError:
+        raise StatusFileInUse(f"--status-file {path} is written by another running app (another room's, or "
+                              "this room's already running): give each run its own") from None
 
 
 def _status_file(path: Path, stats: LiveStats | None, problems: list[str], room: str, why_ended: str | None,

@@ -2762,7 +2762,9 @@ def test_a_status_file_s_lock_made_by_another_account_is_held_read_only(tmp_path
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(live.headless, "open", as_the_service_user, raising=False)
+    import core.locks
+
+    monkeypatch.setattr(core.locks, "open", as_the_service_user, raising=False)
     handle = live.headless.hold_status_file(status)
     assert handle is not None and handle.mode == "rb"
     with pytest.raises(live.headless.StatusFileInUse):  # and it holds: a second run is refused
