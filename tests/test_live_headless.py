@@ -2892,3 +2892,24 @@ def test_a_check_says_what_a_start_would_refuse_and_writes_nothing(tiny_checkpoi
     with pytest.raises(SystemExit):
         main([*options, "--people", "9"])
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_two_real_sensors_of_one_performance_are_read_alike_and_said_once(shared_data, caplog):
+    """PKU-MMD 0005, seen by its left and middle Kinects (tripods at one height, level): each mounting is
+    said once over the ~50 s, no knock is said, and the two agree (0.94 m and 1.05 m, 2 and 0 degrees)."""
+    from live.capture import RingEntry
+    from live.headless import MountingReport
+    from recordings.pkummd import PkuMmdRecording
+
+    said = []
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        for view in ("L", "M"):
+            report = MountingReport(view)
+            sequence = PkuMmdRecording(shared_data / "pkummd" / "skeletons" / f"0005-{view}.txt.xz")
+            for i, frame in enumerate(sequence.frames()):
+                report.observe(RingEntry(i, frame.timestamp, 0.0, i, False, frame.bodies))
+            said.append(report.said)
+    assert [r.levelname for r in caplog.records] == ["INFO", "INFO"], caplog.text
+    left, middle = said
+    assert abs(left.height_m - middle.height_m) < 0.15 and 0.8 < left.height_m < 1.2
+    assert all(abs(m.pitch_deg) < 5 and abs(m.roll_deg) < 5 for m in said)
