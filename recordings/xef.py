@@ -487,6 +487,8 @@ class XefReader:
 
     def payload(self, event: XefEvent) -> bytes:
         """The event's payload, decompressed (a copy: the file's mapping stays closable)."""
+        if self._map is None:  # else "'NoneType' object is not subscriptable" from a frame loop
+            raise ValueError(f"{self.path}: read after the recording was closed")
         data = self._map[event.payload_offset : event.payload_offset + event.stored_size]
         self._release(event.payload_offset, event.stored_size)
         return self._decompress(

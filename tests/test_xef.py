@@ -65,6 +65,15 @@ def test_plain_file_streams_and_index(plain: tuple[Path, object]) -> None:
         assert colour[1].time_s == pytest.approx(0.0433333)
 
 
+def test_frames_after_close_say_the_file_was_closed(plain: tuple[Path, object]) -> None:
+    # A replay loop that outlives its `with` block; the error names the file, not NoneType.
+    path, _ = plain
+    with XefReader(path) as reader:
+        frames = reader.frames()
+    with pytest.raises(ValueError, match=r"plain\.xef: read after the recording was closed"):
+        next(frames)
+
+
 def test_frames_decode_colour_and_pair_bodies(plain: tuple[Path, object]) -> None:
     path, _ = plain
     with XefReader(path) as reader:
