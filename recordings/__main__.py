@@ -126,6 +126,7 @@ from recordings.recorder import (
     labelled_length_s,
     partial_recordings,
     recover_partial_recordings,
+    room_clock,
     sample_name_from,
 )
 
@@ -537,7 +538,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 damaged.append(str(sidecar))
                 continue
             label, frames = sidecar.label, len(sidecar.timestamps)
-            # Where and when (local time): a folder rooms share, and what an erasure request names.
+            # Where and when (the room's local time): a folder rooms share, and what an erasure request names.
             recorded, room = _recorded_at(sidecar.raw.get("started_at")), str(sidecar.raw.get("room") or "-")
             duration = labelled_length_s(np.asarray(sidecar.timestamps, np.float64))  # as training counts it
             action = sidecar.action_id
@@ -616,9 +617,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _recorded_at(started_at: object) -> str:
-    """A sidecar's "started_at" as local time, '2026-12-03 09:00' ('-' where it has none that reads)."""
+    """A sidecar's "started_at" as the room's local time, '2026-12-03 09:00' ('-' where it has none that
+    reads)."""
     try:
-        return _dt.datetime.fromisoformat(str(started_at)).astimezone().strftime("%Y-%m-%d %H:%M")
+        return room_clock(_dt.datetime.fromisoformat(str(started_at))).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return "-"
 
@@ -1133,7 +1135,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
         raise ValueError("erase: --day needs --room")
     directory = Path(args.dir)
     found = find_recorded(directory, room=args.room, day=args.day, names=set(args.clip or ()))
-    what = (f"room {args.room!r}" + (f" begun on {args.day}" if args.day else "") if args.room
+    what = (f"room {args.room!r}" + (f" recorded on {args.day}" if args.day else "") if args.room
             else ", ".join(args.clip))
     for partial in found.being_written:
         print(f"{partial}: being recorded now, not erased: stop its recording (the window's r, or the "
@@ -1255,8 +1257,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erasing.add_argument("dir", help="the folder of clips (searched below too)")
     erasing.add_argument("--room", help="the room the clips were recorded in (their sidecar's \"room\")")
-    erasing.add_argument("--day", type=calendar_day, help="only the clips begun that day (YYYY-MM-DD, local "
-                         "time)")
+    erasing.add_argument("--day", type=calendar_day, help="only the clips recorded that day (YYYY-MM-DD, the "
+                         "room's local time; a clip that went on past midnight is both days')")
     erasing.add_argument("--clip", action="append", metavar="NAME",
                          help="instead of --room: a clip by name (again for more), in DIR's one folder of it")
     erasing.add_argument("--yes", action="store_true", help="erase them (without: say what would be erased)")

@@ -1,7 +1,8 @@
 """What is recorded of a room on a day, found and erased: a patient's erasure request
 (`python -m recordings erase`).
 
-    DIR --each clip's sidecar ("room", "started_at")--> the clips of that room (that day, local time),
+    DIR --each clip's sidecar ("room", "started_at", "duration_s")--> the clips of that room (recorded
+        that day, the room's local time),
         each with its files: NAME.skeleton, NAME_rgb.avi, NAME.json, NAME_depth.bin
     DIR --each *.partial folder's frames.jsonl header--> interrupted recordings of it (one a recorder is
         writing now is left, and said)
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recordings.clip import EXPORT_INDEX, ClipError, ClipPaths, find_clips, read_sidecar
-from recordings.recorder import PARTIAL_SUFFIX, partial_recordings
+from recordings.recorder import MAX_PART_S, PARTIAL_SUFFIX, partial_recordings, room_clock
 
 # What an erasure of clips does not reach, said after it: copies made of them elsewhere.
 ELSEWHERE = (
@@ -66,10 +67,13 @@ def clip_files(skeleton: Path) -> list[Path]:
     return [path for path in paths if path.is_file()]
 
 
-def recorded_of(header: dict, room: str | None, day: _dt.date | None, source: Path) -> bool:
-    """Whether a sidecar's or a partial folder's header (read from `source`) was begun in `room` on `day`
-    (local time). ClipError where the room is the one asked for and its start cannot be read: which day it
-    was is then unknown, and a clip of the day could hide behind it."""
+def recorded_of(header: dict, room: str | None, day: _dt.date | None, source: Path,
+                last_written: float | None = None) -> bool:
+    """Whether a sidecar's or a partial folder's header (read from `source`) was recorded in `room` on `day`
+    (the room's local time): begun that day, or going on into it past midnight (for its "duration_s", or
+    for an interrupted recording until `last_written`, wall-clock seconds). ClipError where the room is the
+    one asked for and its start cannot be read: which day it was is then unknown, and a clip of the day
+    could hide behind it."""
     if room is None or header.get("room") != room:
         return False
     if day is None:
@@ -80,12 +84,18 @@ def recorded_of(header: dict, room: str | None, day: _dt.date | None, source: Pa
         raise ClipError(f"{source}: a recording of room {room!r} whose \"started_at\" "
                         f"({header.get('started_at')!r}) says no time: which day it is cannot be told; "
                         "erase it by --clip, or mend it") from None
-    return started.astimezone().date() == day
+    start = room_clock(started)
+    lasted = header.get("duration_s")
+    # (at most 30 years: a damaged length must not overflow the date)
+    lasted = min(float(lasted), 1e9) if isinstance(lasted, (int, float)) and lasted >= 0 else 0.0
+    if last_written is not None:  # a part lasts MAX_PART_S at most: a later write time is a copy's
+        lasted = min(max(0.0, last_written - start.timestamp()), MAX_PART_S)
+    return start.date() <= day <= (start + _dt.timedelta(seconds=lasted)).date()
 
 
 def find_recorded(directory: Path, *, room: str | None = None, day: _dt.date | None = None,
                   names: Collection[str] = ()) -> Recorded:
-    """The clips under `directory` begun in `room` (on `day`), or named in `names`, the interrupted
+    """The clips under `directory` recorded in `room` (on `day`), or named in `names`, the interrupted
     recordings among them, and the exported samples cut from them. A sidecar that cannot be read is an
     error naming it (a clip of the room could hide behind it), and so is a name that several folders
     hold (clips are numbered per folder: two rooms' folders both have S001C001P001R001A121)."""
@@ -101,7 +111,9 @@ def find_recorded(directory: Path, *, room: str | None = None, day: _dt.date | N
         for partial in [*interrupted, *running]:
             name = partial.name[: -len(PARTIAL_SUFFIX)]
             header, source = _partial_header(partial)
-            if name in names or recorded_of(header, room, day, source):
+            # Frames are appended to frames.jsonl as they come: its last change is when the recording stopped.
+            last_written = _modified(source) if source.name == "frames.jsonl" else None
+            if name in names or recorded_of(header, room, day, source, last_written):
                 (found.interrupted if partial in interrupted else found.being_written).append(partial)
     for name in names:
         held = [*(clip.skeleton.parent for clip in found.clips if clip.name == name),
@@ -149,6 +161,13 @@ def _sidecar_header(path: Path) -> dict:
     except ClipError as error:
         raise ClipError(f"{error} (not searched: a clip of the room could be this one; mend or remove it "
                         "first)") from None
+
+
+def _modified(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _partial_header(partial: Path) -> tuple[dict, Path]:

@@ -384,7 +384,15 @@ def complete_frame_blocks(body: BinaryIO, source: str = "skeleton.txt", limit: i
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    # The recording PC's local time with its offset: the day a clip was recorded is the room's, on any
+    # machine that reads it later (in UTC, 00:30 in Berlin was the day before for an erasure run in UTC).
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def room_clock(stamp: _dt.datetime) -> _dt.datetime:
+    """A sidecar's time as the recording room's clock read it: in its own offset (this version writes the
+    recording PC's local time), or, where it is UTC (what earlier versions wrote), in this machine's."""
+    return stamp if stamp.utcoffset() else stamp.astimezone()
 
 
 class Recorder:

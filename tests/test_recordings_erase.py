@@ -3,8 +3,11 @@ on a day, found by the clips' sidecars and erased, and what lies beyond its reac
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 from test_recorder import make_frame
@@ -13,8 +16,10 @@ from recordings.__main__ import main
 from recordings.recorder import PARTIAL_SUFFIX, Recorder, RecorderConfig, _hold_partial
 
 
-def _record(folder: Path, room: str, started_at: str, frames: int = 20) -> Path:
-    """A clip of `room` begun at `started_at` (ISO, with its offset); its skeleton."""
+def _record(folder: Path, room: str, started_at: str | None, frames: int = 20,
+            duration_s: float | None = None) -> Path:
+    """A clip of `room` begun at `started_at` (ISO, with its offset; None: as recorded), lasting
+    `duration_s` (None: as recorded); its skeleton."""
     from recordings.labels import ensure_label
 
     labels = ensure_label(folder / "labels.txt", "drink")[0]
@@ -24,7 +29,10 @@ def _record(folder: Path, room: str, started_at: str, frames: int = 20) -> Path:
             recorder.write(make_frame(i % 20, i / 10))
     sidecar = recorder.files.sidecar
     raw = json.loads(sidecar.read_text())
-    raw["started_at"] = started_at
+    if started_at is not None:
+        raw["started_at"] = started_at
+    if duration_s is not None:
+        raw["duration_s"] = duration_s
     sidecar.write_text(json.dumps(raw))
     return recorder.files.skeleton
 
@@ -54,7 +62,7 @@ def test_a_room_s_clips_of_a_day_are_found_and_erased_and_what_is_beyond_reach_s
     assert main(["erase", str(tmp_path), "--room", "bed 12", "--day", "2026-12-03"]) == 0
     said = capsys.readouterr().out
     assert all(skeleton.is_file() for skeleton in bed12) and partial.is_dir()
-    assert "2 clip(s) and 1 interrupted recording(s) of room 'bed 12' begun on 2026-12-03: nothing" in said
+    assert "2 clip(s) and 1 interrupted recording(s) of room 'bed 12' recorded on 2026-12-03: nothing" in said
 
     assert main(["erase", str(tmp_path), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 0
     said = capsys.readouterr().out
@@ -64,7 +72,8 @@ def test_a_room_s_clips_of_a_day_are_found_and_erased_and_what_is_beyond_reach_s
     assert not partial.exists()
     assert other_day.is_file() and bed11.is_file()
     assert (clips / f"S010C001P001R001A121{PARTIAL_SUFFIX}").is_dir()  # bed 11's
-    assert "erased 2 clip(s) and 1 interrupted recording(s) of room 'bed 12' begun on 2026-12-03: 7" in said
+    assert ("erased 2 clip(s) and 1 interrupted recording(s) of room 'bed 12' recorded on 2026-12-03: 7"
+            in said)
     names = ", ".join(skeleton.name[: -len(".skeleton")] for skeleton in bed12)
     assert f"{tmp_path / 'export'}: an export holds 2 sample(s) cut from them ({names}): not erased" in said
     assert "not reached by this command: training runs' crop caches" in said
@@ -74,6 +83,39 @@ def test_a_room_s_clips_of_a_day_are_found_and_erased_and_what_is_beyond_reach_s
     # Each with when and where it was recorded (local time), as an erasure request names them.
     row = next(line for line in listed.splitlines() if line.startswith(bed11.name[: -len(".skeleton")]))
     assert "2026-12-03 09:00  bed 11 " in row
+
+
+def test_a_clip_s_day_is_the_room_s_with_its_time_past_midnight(tmp_path, capsys, berlin_time, monkeypatch):
+    """Recorded in Berlin, erased from a machine in UTC: a UTC stamp made 00:30 on 10 June the 9th there,
+    and a clip begun at 23:55 was found only for the day it began, though most of it is the next."""
+    clips = tmp_path / "clips"
+    recorded_here = _record(clips, "bed 12", None)  # the recorder's own stamp: Berlin's time, its offset
+    sidecar = json.loads(recorded_here.with_suffix(".json").read_text())
+    stamp = _dt.datetime.fromisoformat(sidecar["started_at"])
+    assert stamp.utcoffset() == _dt.datetime.now().astimezone().utcoffset() != _dt.timedelta(0)
+    shutil.rmtree(clips)
+    after_midnight = _record(clips, "bed 12", "2026-06-10T00:30:00+02:00")
+    into_the_day = _record(clips, "bed 12", "2026-06-09T23:55:00+02:00", duration_s=600.0)
+    interrupted = clips / f"S009C001P001R001A121{PARTIAL_SUFFIX}"
+    interrupted.mkdir()
+    frames = interrupted / "frames.jsonl"
+    frames.write_text(json.dumps({"room": "bed 12", "started_at": "2026-06-09T23:58:00+02:00"}) + "\n")
+    last_frame = _dt.datetime.fromisoformat("2026-06-10T00:03:00+02:00").timestamp()
+    os.utime(frames, (last_frame, last_frame))
+    monkeypatch.setenv("TZ", "UTC")  # the erasing machine's
+    time.tzset()
+    capsys.readouterr()
+
+    assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-06-10"]) == 0
+    said = capsys.readouterr().out
+    assert "2 clip(s) and 1 interrupted recording(s) of room 'bed 12' recorded on 2026-06-10" in said
+    assert str(after_midnight.with_suffix("")) in said and str(into_the_day.with_suffix("")) in said
+    assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-06-09"]) == 0
+    said = capsys.readouterr().out
+    assert "1 clip(s) and 1 interrupted recording(s) of room 'bed 12' recorded on 2026-06-09" in said
+    assert str(into_the_day.with_suffix("")) in said
+    assert main(["list", str(clips)]) == 0
+    assert "2026-06-10 00:30  bed 12 " in capsys.readouterr().out  # the room's time, not 22:30 UTC
 
 
 def test_a_recording_being_written_is_left_and_said_in_the_exit_status(tmp_path, capsys):
