@@ -56,6 +56,7 @@ from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.skeleton import KINECT_V2
 from core.timeline import Interval
+from core.wording import first_few
 from recordings import xef
 from recordings.argument_types import (
     CommandLineParser,
@@ -1125,31 +1126,58 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    """0: all found erased (or, without --yes, found); 1: nothing found, or not all of it erased (a
-    recording being written, a file that could not be removed); 2: refused."""
-    from recordings.erase import ELSEWHERE, ErasedInPart, clip_files, erase, find_recorded
+    """0: all found erased (or, without --yes, found), or with --older-than nothing that old; 1: nothing
+    found, or not all of it erased (a recording being written, a file that could not be removed); 2:
+    refused."""
+    from recordings.erase import ELSEWHERE, Asked, ErasedInPart, clip_files, erase, find_recorded
 
-    if (args.room is None) == (not args.clip):
-        raise ValueError("erase: --room ROOM (with --day DAY) or --clip NAME says what to erase, not both")
-    if args.day is not None and args.room is None:
-        raise ValueError("erase: --day needs --room")
+    if args.clip and (args.room is not None or args.older_than is not None):
+        raise ValueError("erase: --clip NAME names what to erase by itself: not with --room or --older-than")
+    if not args.clip and args.room is None and args.older_than is None:
+        raise ValueError("erase: say what to erase: --room ROOM (with --day DAY), --older-than DAYS (of "
+                         "every room, or of --room ROOM), or --clip NAME")
+    if args.day is not None and (args.room is None or args.older_than is not None):
+        raise ValueError("erase: --day goes with --room alone (--older-than counts days back from now)")
     directory = Path(args.dir)
-    found = find_recorded(directory, room=args.room, day=args.day, names=set(args.clip or ()))
-    what = (f"room {args.room!r}" + (f" recorded on {args.day}" if args.day else "") if args.room
-            else ", ".join(args.clip))
+    before = None
+    if args.older_than is not None:
+        if args.older_than > 36500:  # beyond any date a clock shows
+            raise ValueError(f"erase: --older-than {args.older_than:g}: more than 100 years")
+        before = time.time() - args.older_than * 86400
+    asked = Asked(room=args.room, day=args.day, before=before, names=frozenset(args.clip or ()))
+    found = find_recorded(directory, asked)
+    if args.clip:
+        what = ", ".join(args.clip)
+    else:
+        what = f"room {args.room!r}" if args.room is not None else "any room"
+        if args.day is not None:
+            what += f" recorded on {args.day}"
+        if before is not None:
+            ended = _dt.datetime.fromtimestamp(before).astimezone().strftime("%Y-%m-%d %H:%M")
+            what += f" ended before {ended} ({args.older_than:g} days ago)"
     for partial in found.being_written:
         print(f"{partial}: being recorded now, not erased: stop its recording (the window's r, or the "
               "service) and erase again")
-    if not found.clips and not found.interrupted:
+    if not found.clips and not found.leftovers and not found.interrupted:
         if not found.being_written:
             print(f"{directory}: nothing recorded of {what} here")
-        return 1
+        # A retention run finding nothing that old has done its job; a request naming a room, a day or a
+        # clip that is not there is a mistake to look at.
+        return 0 if before is not None and not found.being_written else 1
     for clip in found.clips:
         files = ", ".join(path.name for path in clip_files(clip.skeleton))
         print(f"{clip.skeleton.with_suffix('')}: {files}")
+    for sidecar in found.leftovers:
+        files = ", ".join(path.name for path in clip_files(sidecar.with_suffix(".skeleton")))
+        print(f"{sidecar.with_suffix('')}: what is left of a clip, its skeleton gone: {files}")
     for partial in found.interrupted:
         print(f"{partial}: an interrupted recording")
-    summary = f"{len(found.clips)} clip(s) and {len(found.interrupted)} interrupted recording(s) of {what}"
+    if found.dated_by_file:
+        dated = first_few([str(path) for path in found.dated_by_file], 2)
+        print(f"{len(found.dated_by_file)} of them say no recording time (a conversion's clip, NTU's): "
+              f"dated by when their files were written ({dated})")
+    summary = (f"{len(found.clips) + len(found.leftovers)} clip(s) and {len(found.interrupted)} interrupted "
+               f"recording(s) of {what}")
     if not args.yes:
         print(f"{summary}: nothing erased yet (--yes erases them)")
     else:
@@ -1252,13 +1280,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=cmd_list)
 
     erasing = commands.add_parser(
-        "erase", help="erase the clips recorded in a room (on a day), or named clips: a patient's erasure "
-        "request; says what it finds, and erases it with --yes"
+        "erase", help="erase the clips recorded in a room (on a day), those older than some days (a "
+        "retention rule), or named clips: a patient's erasure request; says what it finds, and erases it "
+        "with --yes"
     )
     erasing.add_argument("dir", help="the folder of clips (searched below too)")
     erasing.add_argument("--room", help="the room the clips were recorded in (their sidecar's \"room\")")
     erasing.add_argument("--day", type=calendar_day, help="only the clips recorded that day (YYYY-MM-DD, the "
                          "room's local time; a clip that went on past midnight is both days')")
+    erasing.add_argument("--older-than", type=positive_float, metavar="DAYS",
+                         help="the recordings that ended more than DAYS days ago, of every room (or of "
+                         "--room): a retention rule, run daily (exit 0 also when there are none)")
     erasing.add_argument("--clip", action="append", metavar="NAME",
                          help="instead of --room: a clip by name (again for more), in DIR's one folder of it")
     erasing.add_argument("--yes", action="store_true", help="erase them (without: say what would be erased)")

@@ -1,9 +1,11 @@
-"""What is recorded of a room on a day, found and erased: a patient's erasure request
-(`python -m recordings erase`).
+"""What is recorded of a room on a day, or before a time, found and erased: a patient's erasure request,
+a site's retention rule (`python -m recordings erase`).
 
     DIR --each clip's sidecar ("room", "started_at", "duration_s")--> the clips of that room (recorded
-        that day, the room's local time),
+        that day, the room's local time), or that ended before a time (retention),
         each with its files: NAME.skeleton, NAME_rgb.avi, NAME.json, NAME_depth.bin
+    DIR --each sidecar without its skeleton--> what is left of a clip (an erasure stopped midway, files
+        deleted by hand by age: a sidecar a relabelling had made newer survives them)
     DIR --each *.partial folder's frames.jsonl header--> interrupted recordings of it (one a recorder is
         writing now is left, and said)
     DIR --each export's samples.tsv--> samples cut from those clips: said, not erased (an export is one
@@ -20,7 +22,6 @@ import csv
 import datetime as _dt
 import json
 import shutil
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,14 +35,27 @@ ELSEWHERE = (
     "them), exports made elsewhere, and the room's decision, event and alert files and logs of that time")
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What an erasure asks for: a room's recordings (of one day), the recordings that ended before a time
+    (of one room, or of all), or clips by name."""
+
+    room: str | None = None
+    day: _dt.date | None = None  # the room's local day
+    before: float | None = None  # wall-clock seconds: recordings whose last frame came before it
+    names: frozenset[str] = frozenset()
+
+
 @dataclass
 class Recorded:
     """What `find_recorded` found under a folder."""
 
     clips: list[ClipPaths] = field(default_factory=list)
+    leftovers: list[Path] = field(default_factory=list)  # sidecars whose skeleton is gone
     interrupted: list[Path] = field(default_factory=list)  # *.partial folders of it nobody writes
     being_written: list[Path] = field(default_factory=list)  # *.partial folders a recorder holds now
     exported: list[tuple[Path, str]] = field(default_factory=list)  # (samples.tsv, sample) cut from the clips
+    dated_by_file: list[Path] = field(default_factory=list)  # found by their files' time: they say no other
 
     def files(self) -> list[Path]:
         """Every file and folder an erasure removes: each clip's files, each interrupted recording's folder
@@ -50,7 +64,8 @@ class Recorded:
                     for partial in self.interrupted]
         beside = [path for partial, skeleton in partials for path in clip_files(skeleton)]
         clips = [path for clip in self.clips for path in clip_files(clip.skeleton)]
-        return [*clips, *beside, *self.interrupted]
+        left = [path for sidecar in self.leftovers for path in clip_files(sidecar.with_suffix(".skeleton"))]
+        return [*clips, *left, *beside, *self.interrupted]
 
 
 class ErasedInPart(OSError):
@@ -67,43 +82,61 @@ def clip_files(skeleton: Path) -> list[Path]:
     return [path for path in paths if path.is_file()]
 
 
-def recorded_of(header: dict, room: str | None, day: _dt.date | None, source: Path,
-                last_written: float | None = None) -> bool:
-    """Whether a sidecar's or a partial folder's header (read from `source`) was recorded in `room` on `day`
-    (the room's local time): begun that day, or going on into it past midnight (for its "duration_s", or
-    for an interrupted recording until `last_written`, wall-clock seconds). ClipError where the room is the
-    one asked for and its start cannot be read: which day it was is then unknown, and a clip of the day
-    could hide behind it."""
-    if room is None or header.get("room") != room:
+def asked_for(asked: Asked, header: dict, source: Path, last_written: float | None = None) -> bool | None:
+    """Whether the recording of a sidecar's or a partial folder's header (read from `source`) is one
+    `asked` names by room, day or time (not by name): recorded in its room, on its day (the room's local
+    time: begun that day, or going on into it past midnight), ended before its time. For how long it went
+    on: its "duration_s", or for an interrupted recording until `last_written` (wall-clock seconds).
+    None where it is asked for by time and says none: dated by `source`'s modification time (a
+    conversion's clip, NTU's). ClipError where the day is asked and a room's recording cannot say it:
+    a clip of the day could hide behind it."""
+    if asked.room is not None and header.get("room") != asked.room:
         return False
-    if day is None:
-        return True
+    if asked.day is None and asked.before is None:
+        return asked.room is not None
     try:
-        started = _dt.datetime.fromisoformat(str(header.get("started_at")))
+        start = room_clock(_dt.datetime.fromisoformat(str(header.get("started_at"))))
     except ValueError:
-        raise ClipError(f"{source}: a recording of room {room!r} whose \"started_at\" "
-                        f"({header.get('started_at')!r}) says no time: which day it is cannot be told; "
-                        "erase it by --clip, or mend it") from None
-    start = room_clock(started)
+        if asked.day is not None:
+            raise ClipError(f"{source}: a recording of room {asked.room!r} whose \"started_at\" "
+                            f"({header.get('started_at')!r}) says no time: which day it is cannot be told; "
+                            "erase it by --clip, or mend it") from None
+        written = _modified(source)
+        return None if written is not None and written < asked.before else False
     lasted = header.get("duration_s")
     # (at most 30 years: a damaged length must not overflow the date)
     lasted = min(float(lasted), 1e9) if isinstance(lasted, (int, float)) and lasted >= 0 else 0.0
     if last_written is not None:  # a part lasts MAX_PART_S at most: a later write time is a copy's
         lasted = min(max(0.0, last_written - start.timestamp()), MAX_PART_S)
-    return start.date() <= day <= (start + _dt.timedelta(seconds=lasted)).date()
+    end = start + _dt.timedelta(seconds=lasted)
+    if asked.day is not None and not start.date() <= asked.day <= end.date():
+        return False
+    return asked.before is None or end.timestamp() < asked.before
 
 
-def find_recorded(directory: Path, *, room: str | None = None, day: _dt.date | None = None,
-                  names: Collection[str] = ()) -> Recorded:
-    """The clips under `directory` recorded in `room` (on `day`), or named in `names`, the interrupted
+def find_recorded(directory: Path, asked: Asked) -> Recorded:
+    """The clips under `directory` that `asked` names, what is left of such clips, the interrupted
     recordings among them, and the exported samples cut from them. A sidecar that cannot be read is an
     error naming it (a clip of the room could hide behind it), and so is a name that several folders
     hold (clips are numbered per folder: two rooms' folders both have S001C001P001R001A121)."""
     found = Recorded()
+    names = asked.names
+
+    def wanted(name: str, header: dict, source: Path, last_written: float | None = None) -> bool:
+        if name in names:
+            return True
+        matched = asked_for(asked, header, source, last_written)
+        if matched is None:
+            found.dated_by_file.append(source)
+        return matched is not False
+
     for clip in find_clips(directory):
         header = _sidecar_header(clip.sidecar) if clip.sidecar is not None else {}
-        if clip.name in names or recorded_of(header, room, day, clip.sidecar or clip.skeleton):
+        if wanted(clip.name, header, clip.sidecar or clip.skeleton):
             found.clips.append(clip)
+    for sidecar in _leftover_sidecars(directory):
+        if wanted(sidecar.stem, _json_object(sidecar), sidecar):
+            found.leftovers.append(sidecar)
     folders = sorted({partial.parent for partial in directory.rglob(f"*{PARTIAL_SUFFIX}")
                       if partial.is_dir()})
     for folder in folders:
@@ -113,17 +146,18 @@ def find_recorded(directory: Path, *, room: str | None = None, day: _dt.date | N
             header, source = _partial_header(partial)
             # Frames are appended to frames.jsonl as they come: its last change is when the recording stopped.
             last_written = _modified(source) if source.name == "frames.jsonl" else None
-            if name in names or recorded_of(header, room, day, source, last_written):
+            if wanted(name, header, source, last_written):
                 (found.interrupted if partial in interrupted else found.being_written).append(partial)
     for name in names:
         held = [*(clip.skeleton.parent for clip in found.clips if clip.name == name),
+                *(sidecar.parent for sidecar in found.leftovers if sidecar.stem == name),
                 *(partial.parent for partial in [*found.interrupted, *found.being_written]
                   if partial.name == name + PARTIAL_SUFFIX)]
         if len(set(held)) > 1:
             raise ClipError(f"--clip {name}: clips of that name in {len(set(held))} folders "
                             f"({', '.join(map(str, sorted(set(held))))}): each folder numbers its own; give "
                             "the one folder that holds it")
-    erased = {clip.name for clip in found.clips}
+    erased = {clip.name for clip in found.clips} | {sidecar.stem for sidecar in found.leftovers}
     for index in sorted(directory.rglob(EXPORT_INDEX)):
         with open(index, encoding="utf-8", newline="") as rows:
             found.exported += [(index, row["sample"]) for row in csv.DictReader(rows, delimiter="\t")
@@ -161,6 +195,25 @@ def _sidecar_header(path: Path) -> dict:
     except ClipError as error:
         raise ClipError(f"{error} (not searched: a clip of the room could be this one; mend or remove it "
                         "first)") from None
+
+
+def _leftover_sidecars(directory: Path) -> list[Path]:
+    """Clip sidecars under `directory` whose skeleton is gone and that no partial folder is finishing:
+    what an erasure stopped midway left (the sidecar goes last so that this finds it), or files deleted by
+    hand by age, which a sidecar a relabelling had made newer survived."""
+    alone = [sidecar for sidecar in sorted(directory.rglob("*.json"))
+             if sidecar.is_file() and not sidecar.with_suffix(".skeleton").exists()
+             and not sidecar.with_name(sidecar.stem + PARTIAL_SUFFIX).exists()]
+    return [sidecar for sidecar in alone if {"skeleton", "started_at"} <= _json_object(sidecar).keys()]
+
+
+def _json_object(path: Path) -> dict:
+    """The JSON object a file holds; {} where it holds none (a settings file, not JSON)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _modified(path: Path) -> float | None:

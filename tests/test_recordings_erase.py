@@ -10,6 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from test_recorder import make_frame
 
 from recordings.__main__ import main
@@ -199,3 +200,80 @@ def test_what_cannot_be_told_or_removed_is_said_not_passed_over(tmp_path, capsys
     for options in (["--day", "2026-12-03"], [], ["--room", "bed 12", "--clip", "x"]):
         assert main(["erase", str(clips), *options]) == 2
         assert "erase: --" in capsys.readouterr().err
+
+
+def test_a_retention_rule_erases_every_room_s_recordings_older_than_its_days(tmp_path, capsys):
+    """"Clips are kept 30 days": erase took one room and one day, so a daily job missed every day it did
+    not run, and clips that name no room or time. What files deleted by hand by age left (a sidecar a
+    relabelling made newer) was found by nothing."""
+    clips = tmp_path / "clips"
+    now = _dt.datetime.now().astimezone()
+    old = (now - _dt.timedelta(days=40)).isoformat(timespec="seconds")
+    recent = (now - _dt.timedelta(days=3)).isoformat(timespec="seconds")
+    old_bed12, old_bed11 = _record(clips, "bed 12", old), _record(clips, "bed 11", old)
+    kept = [_record(clips, "bed 12", recent), _record(clips, "bed 11", recent)]
+    converted = _record(clips, "bed 12", None)  # a conversion's clip: no room, no time but its files'
+    raw = json.loads(converted.with_suffix(".json").read_text())
+    converted.with_suffix(".json").write_text(json.dumps({k: v for k, v in raw.items()
+                                                          if k not in ("room", "started_at")}))
+    written = (now - _dt.timedelta(days=35)).timestamp()
+    for path in clips.glob(f"{converted.stem}*"):
+        os.utime(path, (written, written))
+    # Deleted by hand by age: the sidecar a relabelling rewrote since is left, room, time and label in it.
+    relabelled = _record(clips, "bed 11", old)
+    for path in clips.glob(f"{relabelled.stem}*"):
+        if path.suffix != ".json":
+            path.unlink()
+    interrupted = clips / f"S009C001P001R001A121{PARTIAL_SUFFIX}"
+    interrupted.mkdir()
+    (interrupted / "frames.jsonl").write_text(json.dumps({"room": "bed 11", "started_at": old}) + "\n")
+    os.utime(interrupted / "frames.jsonl", (written, written))
+    capsys.readouterr()
+
+    assert main(["erase", str(clips), "--older-than", "30"]) == 0
+    said = capsys.readouterr().out
+    assert "4 clip(s) and 1 interrupted recording(s) of any room ended before" in said, said
+    left = f"{relabelled.with_suffix('')}: what is left of a clip, its skeleton gone: {relabelled.stem}.json"
+    assert left in said
+    assert "1 of them say no recording time (a conversion's clip, NTU's): dated by when their files" in said
+    assert all(path.exists() for path in (old_bed12, old_bed11, converted, interrupted))
+    assert main(["erase", str(clips), "--older-than", "30", "--room", "bed 11"]) == 0  # one room's
+    assert "2 clip(s) and 1 interrupted recording(s) of room 'bed 11' ended before" in capsys.readouterr().out
+    assert main(["erase", str(clips), "--older-than", "30", "--yes"]) == 0
+    assert "erased 4 clip(s) and 1 interrupted recording(s) of any room" in capsys.readouterr().out
+    assert not any(path.exists() for path in (old_bed12, old_bed11, converted, interrupted,
+                                              relabelled.with_suffix(".json")))
+    assert all(path.is_file() for path in kept)
+    # The next day's run finds nothing that old: done, not a failure for the timer to report.
+    assert main(["erase", str(clips), "--older-than", "30", "--yes"]) == 0
+    assert "nothing recorded of any room ended before" in capsys.readouterr().out
+    for options in (["--older-than", "30", "--clip", "x"], ["--older-than", "30", "--day", "2026-12-03"],
+                    ["--older-than", "36501"]):
+        assert main(["erase", str(clips), *options]) == 2
+    with pytest.raises(SystemExit, match="2"):
+        main(["erase", str(clips), "--older-than", "0"])
+    assert all(path.is_file() for path in kept)
+
+
+def test_what_an_erasure_stopped_midway_left_is_found_again(tmp_path, capsys, monkeypatch):
+    """The sidecar goes last so that what is left can be found again by it: it was not (clips were found
+    by their skeletons, the first file gone)."""
+    clips = tmp_path / "clips"
+    skeleton = _record(clips, "bed 12", "2026-12-03T09:00:00+01:00")
+    sidecar = skeleton.with_suffix(".json")
+    unlink = Path.unlink
+
+    def refused(path, *args, **kwargs):
+        if path == sidecar:
+            raise PermissionError(13, "Permission denied")
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 1
+    monkeypatch.undo()
+    assert not skeleton.exists() and sidecar.is_file()
+    capsys.readouterr()
+    assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 0
+    assert "erased 1 clip(s) and 0 interrupted recording(s) of room 'bed 12' recorded on 2026-12-03: 1 " \
+        in capsys.readouterr().out
+    assert not sidecar.exists()
