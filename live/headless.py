@@ -503,6 +503,15 @@ class LineWriter:
         return []
 
 
+def _recording_disk_status(stats: LiveStats) -> list[str]:
+    """For a status line: the recording's disk while it nearly has no more room than the recorder keeps."""
+    if stats.recording_disk is None:
+        return []
+    free, least = stats.recording_disk
+    return [f"RECORDING'S DISK NEARLY FULL ({disk_amount(free)} left; the recording stops under "
+            f"{disk_amount(least)})"]
+
+
 def _where(room: str) -> str:
     """"ROOM: " to begin a log line or a page's description with (one log collector may hold several rooms'
     lines), or nothing where the room has no name."""
@@ -1679,7 +1688,7 @@ def run_headless(
             if now >= next_health or (config.status_file is not None and now >= next_status_file):
                 stats = pipeline.stats()
                 not_written = [*writer.status(), *events.status()]
-                disk_low = [*writer.disk_status(), *events.disk_status()]
+                disk_low = [*writer.disk_status(), *events.disk_status(), *_recording_disk_status(stats)]
                 problems = [*stats.problems(), *alert_problems(alerts),
                             *(["output_not_written"] if not_written else []),
                             *(["disk_low"] if disk_low else [])]

@@ -131,6 +131,10 @@ NEXT_PART_RETRY_S = 60.0
 # itself (its disk full, its share gone) is begun again, tried this often: recognition went on all the
 # while, and the recording, once given up, stayed off for the rest of the run.
 RECORD_RETRY_S = 60.0
+# The recording's disk is said nearly full (--status-file's disk_low) once it has less than this left above
+# the recorder's minimum: a warning before the recording stops (a Kinect's colour fills 2 GB in 5 minutes,
+# its skeletons alone in hours).
+RECORDING_DISK_WARNING_BYTES = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,9 @@ class LiveStats:
     record_not_begun: tuple[Path, float] | None = None
     # Why the --record run's recording is off, being tried again every RECORD_RETRY_S (None: it is not).
     recording_stopped: str | None = None
+    # The recording's disk, nearly full: (bytes free, the recorder's minimum, where it stops), while under
+    # RECORDING_DISK_WARNING_BYTES above that minimum (None: more free, or no recording).
+    recording_disk: tuple[int, int] | None = None
     # The share of the sensor's frames left out lately, past MISSING_FRAMES_SHARE (None: it keeps up).
     missing_frames: float | None = None
     # The recent decisions' p95 latency, past LATE_DECISIONS_S (None: on time): alerts come that late.
@@ -1017,11 +1024,19 @@ class LivePipeline:
             recording_dropped=sink.dropped if (sink := self._recording) is not None else 0,
             record_not_begun=self._record_not_begun(),
             recording_stopped=self._recording_off if self._recording is None else None,
+            recording_disk=self._recording_disk(),
             missing_frames=(missed if (missed := self.capture.missed_share()) is not None
                             and missed >= MISSING_FRAMES_SHARE and not self.paused else None),
             late_decisions_s=self._late_decisions_s(),
             stopped_by_error=self.failure is not None,
         )
+
+    def _recording_disk(self) -> tuple[int, int] | None:
+        """LiveStats.recording_disk: of the recording running now (at its last sync's check)."""
+        if (sink := self._recording) is None or (free := sink.recorder.disk_free) is None:
+            return None
+        least = sink.recorder.config.min_free_bytes
+        return (free, least) if free < least + RECORDING_DISK_WARNING_BYTES else None
 
     def _late_decisions_s(self) -> float | None:
         """The p95 latency of the last LATE_OVER_S's decisions where it is LATE_DECISIONS_S or more; else

@@ -514,6 +514,7 @@ class Recorder:
         self._last_sync = time.monotonic()
         self.frame_count = 0
         self.stopped_reason: str | None = None
+        self.disk_free: int | None = None  # bytes free on the clip's disk at the last check (each sync)
         self.files: ClipFiles | None = None
 
         while True:
@@ -550,7 +551,7 @@ class Recorder:
             raise
 
     def _check_disk_space(self, starting: bool = False) -> str | None:
-        free = shutil.disk_usage(self.out_dir).free
+        free = self.disk_free = shutil.disk_usage(self.out_dir).free
         if free >= self.config.min_free_bytes:
             return None
         message = (

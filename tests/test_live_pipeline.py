@@ -1281,3 +1281,43 @@ def test_a_pause_or_an_unplugged_sensor_is_not_taken_for_a_stall(tiny_model, mon
         source.read = real_read
     finally:
         pipeline.stop()
+
+
+def test_a_recording_s_disk_nearly_full_is_said_before_the_recording_stops(tiny_model, monkeypatch, tmp_path):
+    """disk_low watched --output's and --events' disks only: the recordings' filled with no word until the
+    recording stopped. 1 GB free where the recorder stops under 0.5 GB: said, and it records on."""
+    import json
+    import shutil
+
+    import live.app
+    import live.headless
+    from live.app import main
+
+    monkeypatch.setattr(live.app, "open_source", lambda config, color=True: TrackedSource())
+    monkeypatch.setattr(live.headless, "STATUS_FILE_EVERY_S", 0.2)
+    seen: list[list[str]] = []
+    write = live.headless.write_status_file
+
+    def kept(path, stats, problems, *args, **kwargs):
+        seen.append(list(problems))
+        write(path, stats, problems, *args, **kwargs)
+
+    monkeypatch.setattr(live.headless, "write_status_file", kept)
+    real = shutil.disk_usage
+    clips = tmp_path / "clips"
+
+    def usage(path):
+        got = real(path)
+        return type(got)(got.total, got.used, 10**9) if Path(path) == clips else got
+
+    monkeypatch.setattr(shutil, "disk_usage", usage)
+    from core.model.profiles import tiny
+
+    checkpoint = random_checkpoint(tmp_path / "m.pt", tiny(len(CLASSES)), CLASSES, duration_s=1.0)
+    assert main(["--headless", "--checkpoint", str(checkpoint), "--engine", "torch", "--duration", "2",
+                 "--output", os.devnull, "--record", "--record-dir", str(clips), "--label", "wave",
+                 "--min-free-gb", "0.5", "--status-file", str(tmp_path / "status.json")]) == 0
+    assert ["disk_low"] in seen, seen
+    assert list(clips.glob("*.skeleton"))  # recorded all the same
+    final = json.loads((tmp_path / "status.json").read_text())
+    assert final["ended"] and final["problems"] == ["disk_low"], final
