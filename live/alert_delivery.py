@@ -833,6 +833,17 @@ class AlertDelivery:
         with self._condition:
             return len(self._pending)
 
+    def waiting(self) -> tuple[int, float | None]:
+        """(Alerts not yet delivered or rejected, seconds the oldest of them has waited; None for none).
+        This run's by the monotonic clock, an earlier run's by its queued_at (as _next_to_send)."""
+        now, wall = time.monotonic(), time.time()
+        with self._condition:
+            if not self._pending:
+                return 0, None
+            ages = [now - raised if (raised := self._raised_at.get(record["id"])) is not None
+                    else wall - record.get("queued_at", wall) for record in self._pending]
+            return len(self._pending), max(0.0, *ages)
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every submitted alert has been written, or found that the disk would not take it
         (`unsaved`); False after `timeout`."""

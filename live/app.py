@@ -65,6 +65,7 @@ from live.headless import (
     DEFAULT_ALERT_CLASSES,
     AlertConfig,
     AlertDispatcher,
+    EndedBy,
     HeadlessConfig,
     StartingStatusFile,
     StatusFileInUse,
@@ -794,14 +795,15 @@ def _status_of_refused_options(argv: list[str], why: str) -> None:
         return
     with lock:
         room = given.room or socket.gethostname()
-        StartingStatusFile(path, room, given.source or "sim").start().failed(why)
+        StartingStatusFile(path, room, given.source or "sim").start().failed(why, EndedBy.OPTIONS_REFUSED)
 
 
 def _start_failed(starting: StartingStatusFile | None, why: str, status: int) -> int:
     """Say why the run did not start (or stopped), on standard error and in --status-file; the exit status."""
     print(f"python -m live: {why}", file=sys.stderr)
     if starting is not None:
-        starting.failed(why)
+        by = {EXIT_TRY_AGAIN: EndedBy.HELD_ELSEWHERE, EXIT_INTERRUPTED: EndedBy.STOP_REQUESTED}
+        starting.failed(why, by.get(status, EndedBy.START_FAILED))
     return status
 
 
@@ -1203,7 +1205,7 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
         return _start_failed(starting, "interrupted before it started", EXIT_INTERRUPTED)
     except BaseException as error:  # a bug: said by its traceback; the status file must not say "starting"
         if starting is not None:
-            starting.failed(f"{type(error).__name__}: {error}")
+            starting.failed(f"{type(error).__name__}: {error}", EndedBy.CRASHED)
         raise
     finally:
         if status_lock is not None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import difflib
+import enum
 import hashlib
 import json
 import logging
@@ -46,6 +47,7 @@ from typing import IO
 from core.atomic import REPLACE_RETRY_S, replace_atomically, write_then_rename
 from core.engines.metadata import file_sha256
 from core.locks import hold
+from core.package_files import software_version
 from core.room import FloorTracker, SensorMounting
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION
@@ -1262,6 +1264,32 @@ def _stop_group(child: subprocess.Popen) -> None:
 
 
 STATUS_FILE_EVERY_S = 10.0  # --status-file: a monitor takes a file older than a few of these as a run gone
+# When this process began, for --status-file's "started": a monitor tells a restart from a run going on.
+PROCESS_STARTED = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+class EndedBy(str, enum.Enum):
+    """What ended a run, as --status-file's "ended_by" says it: a key a monitor maps to a severity (its
+    "why_ended" says the same in words, with the details)."""
+
+    DURATION = "duration"  # --duration passed
+    SOURCE_ENDED = "source_ended"  # a replay reached its end
+    STOP_REQUESTED = "stop_requested"  # SIGTERM, Ctrl-C: the service manager or an operator
+    STUCK = "stuck"  # a sensor read or a recognition step stuck: ended for the service manager to restart it
+    ERROR = "error"  # the capture or recognition stopped on an error
+    OUTPUT_READER_GONE = "output_reader_gone"  # the reader of standard output closed its end
+    START_FAILED = "start_failed"  # a source, model or path that cannot start: exit 2, not restarted
+    HELD_ELSEWHERE = "held_elsewhere"  # the alert queue is another running app's: exit 75, started again
+    OPTIONS_REFUSED = "options_refused"  # the command line: exit 2
+    CRASHED = "crashed"  # a bug: its traceback is in the log
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a run ended, for --status-file."""
+
+    why: str  # in words, for a person
+    by: EndedBy
 MODEL_FILE_CHECK_S = 10.0  # how often the model file's size and time are looked at (its bytes if they moved)
 
 
@@ -1277,13 +1305,29 @@ def alert_problems(alerts: AlertDispatcher) -> list[str]:
     return [key for key, wrong in found.items() if wrong]
 
 
+@dataclass(frozen=True)
+class AlertsWaiting:
+    """The alerts --alert-url has not delivered yet, for --status-file: how many, and for how long the
+    oldest has waited (None: none waits)."""
+
+    count: int
+    oldest_s: float | None
+
+    @classmethod
+    def of(cls, alerts: AlertDispatcher) -> AlertsWaiting | None:
+        """None without --alert-url."""
+        delivery = alerts.delivery
+        return None if delivery is None else cls(*delivery.waiting())
+
+
 def write_status_file(path: Path, stats: LiveStats | None, problems: list[str], room: str,
-                      why_ended: str | None, source: str = "") -> None:
+                      ending: Ending | None, source: str = "", waiting: AlertsWaiting | None = None) -> None:
     """The run's state for a monitor: {"time", "room", "source", "ok", "problems", "ended", "why_ended",
-    "every_s", and figures of the status line}; `why_ended` None while it runs. `stats` None: the run is
-    still starting (no figures yet; `source` names what it opens). Not synced: it is written again in
-    seconds. A file that cannot be written is said by the caller, not allowed to stop the run."""
-    ended = why_ended is not None
+    "ended_by", "every_s", "started", "pid", "version", and figures of the status line}; `ending` None
+    while it runs. `stats` None: the run is still starting (no figures yet; `source` names what it opens).
+    Not synced: it is written again in seconds. A file that cannot be written is said by the caller, not
+    allowed to stop the run."""
+    ended = ending is not None
     state = {
         "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "room": room,
@@ -1291,13 +1335,26 @@ def write_status_file(path: Path, stats: LiveStats | None, problems: list[str], 
         "ok": not problems and not ended,
         "problems": problems,
         "ended": ended,
-        "why_ended": why_ended,
+        "why_ended": None if ending is None else ending.why,
+        "ended_by": None if ending is None else ending.by.value,
         "every_s": STATUS_FILE_EVERY_S,
+        # A killed process writes nothing more: its file stops ageing (`time`) with "ok" as it was. These
+        # tell a monitor on the machine whether its process is there, and one anywhere that it restarted.
+        "started": PROCESS_STARTED,
+        "pid": os.getpid(),
+        "version": software_version(),
         "fps": None if stats is None else round(stats.capture_fps, 1),
+        "frames_dropped": 0 if stats is None else stats.dropped,
         "people": None if stats is None else stats.people,  # None: not known (nothing new is seen)
         "decisions": 0 if stats is None else stats.decisions,
+        "hops_skipped": 0 if stats is None else stats.skipped_hops,
+        "hops_failed": 0 if stats is None else stats.failed_hops,
         "latency_p95_ms": None if stats is None or stats.latency_p95_s is None
         else round(stats.latency_p95_s * 1000),
+        # The alerts --alert-url has not delivered (null without it): "N falls undelivered for M minutes".
+        "alerts_waiting": None if waiting is None else waiting.count,
+        "oldest_alert_waiting_s": None if waiting is None or waiting.oldest_s is None
+        else round(waiting.oldest_s),
         # Which model the room runs, by its checkpoint's bytes: a monitor can check every room against the
         # file a retraining handed over (`sha256sum model.pt`).
         "model_sha256": None if stats is None else stats.model_sha256 or None,
@@ -1324,11 +1381,11 @@ def hold_status_file(path: Path) -> IO[bytes]:
                               "this room's already running): give each run its own") from None
 
 
-def _status_file(path: Path, stats: LiveStats | None, problems: list[str], room: str, why_ended: str | None,
-                 failing: bool, source: str = "") -> bool:
+def _status_file(path: Path, stats: LiveStats | None, problems: list[str], room: str, ending: Ending | None,
+                 failing: bool, source: str = "", waiting: AlertsWaiting | None = None) -> bool:
     """Write --status-file; whether it fails now (said once an episode: the log says the rest)."""
     try:
-        write_status_file(path, stats, problems, room, why_ended, source)
+        write_status_file(path, stats, problems, room, ending, source, waiting)
     except OSError as error:
         if not failing:
             log.error("--status-file %s cannot be written (%s): a monitor reading it sees this run as "
@@ -1351,7 +1408,7 @@ class StartingStatusFile:
     def __init__(self, path: Path, room: str, source: str) -> None:
         self.path, self.room, self.source = path, room, source
         self._stop = threading.Event()
-        self._why_ended: str | None = None  # set before _stop where the start failed: the thread says it
+        self._ending: Ending | None = None  # set before _stop where the start failed: the thread says it
         self._done = threading.Event()  # the thread's last write is done
         self._handed_over = False  # to the run's main loop, which writes "ended" itself
         self._thread = threading.Thread(target=self._write_until_stopped, name="status-file-starting",
@@ -1367,8 +1424,8 @@ class StartingStatusFile:
             while not self._stop.is_set():
                 failing = _status_file(self.path, None, ["starting"], self.room, None, failing, self.source)
                 self._stop.wait(STATUS_FILE_EVERY_S)
-            if self._why_ended is not None:
-                _status_file(self.path, None, ["starting"], self.room, self._why_ended, failing, self.source)
+            if self._ending is not None:
+                _status_file(self.path, None, ["starting"], self.room, self._ending, failing, self.source)
         finally:
             self._done.set()
 
@@ -1386,13 +1443,13 @@ class StartingStatusFile:
         self._stop_writing(writes_left=1)
         self._handed_over = True
 
-    def failed(self, why: str) -> None:
+    def failed(self, why: str, by: EndedBy = EndedBy.START_FAILED) -> None:
         """The start failed (or was stopped): the file says it ended, and why, before the process ends
         (which would end the thread with it). Once the main loop has the file, what it wrote as it ended
         stays."""
         if self._handed_over:
             return
-        self._why_ended = why
+        self._ending = Ending(why, by)
         self._stop_writing(writes_left=2)  # the one in progress, then "ended"
 
 
@@ -1576,21 +1633,21 @@ class StuckSteps:
 def _why_ending(
     pipeline: LivePipeline, stop: threading.Event, reader_gone: bool, duration_s: float | None,
     stuck: str | None,
-) -> str:
+) -> Ending:
     """Why a headless run shuts down, for whoever reads a service's log: an operator's stop or else.
     `stuck`: what was stuck, and how long, when that ended it (None: nothing was); `reader_gone`: the
     reader of standard output closing its end did."""
     if stop.is_set():
-        return "asked to stop (Ctrl-C or SIGTERM)"
+        return Ending("asked to stop (Ctrl-C or SIGTERM)", EndedBy.STOP_REQUESTED)
     if stuck is not None:
-        return f"{stuck}; ending so that the service manager restarts it"
+        return Ending(f"{stuck}; ending so that the service manager restarts it", EndedBy.STUCK)
     if reader_gone:
-        return "the output's reader is gone"
+        return Ending("the output's reader is gone", EndedBy.OUTPUT_READER_GONE)
     if (failure := pipeline.failure) is not None:
-        return failure
+        return Ending(failure, EndedBy.ERROR)
     if pipeline.ended:
-        return f"{pipeline.source.name} ended"
-    return f"--duration {duration_s:g} s"
+        return Ending(f"{pipeline.source.name} ended", EndedBy.SOURCE_ENDED)
+    return Ending(f"--duration {duration_s:g} s", EndedBy.DURATION)
 
 
 def run_headless(
@@ -1654,7 +1711,7 @@ def run_headless(
     next_status_file, status_file_failing = started, False
     next_model_check = started + MODEL_FILE_CHECK_S
     problems: list[str] = []  # the last status's: an ended run's file keeps what was wrong as it ended
-    why_ended = "an error (the log says which)"  # unless the loop ends, or Ctrl-C
+    ending = Ending("an error (the log says which)", EndedBy.CRASHED)  # unless the loop ends, or Ctrl-C
     # Since when the computer is keeping up with the sensor's frames again after it was not (None: it was
     # not, or never stopped): "again" is said only once that has lasted, not each time the share crosses.
     missing, keeping_up_since = False, None
@@ -1699,8 +1756,9 @@ def run_headless(
                         ", ".join([stats.health(), *delivery_status(alerts), *not_written, *disk_low]))
                 next_health = now + config.health_every_s
             if config.status_file is not None and now >= next_status_file:
-                status_file_failing = _status_file(config.status_file, stats, problems, config.alerts.room,
-                                                   None, status_file_failing)
+                status_file_failing = _status_file(
+                    config.status_file, stats, problems, config.alerts.room, None, status_file_failing,
+                    waiting=AlertsWaiting.of(alerts))
                 next_status_file = now + STATUS_FILE_EVERY_S
             if model_file is not None and now >= next_model_check:
                 model_file.check()
@@ -1765,11 +1823,11 @@ def run_headless(
                 events.reopen()
             stop.wait(0.05)
         reader_ended_it = writer.reader_gone and not alerts_elsewhere
-        why_ended = _why_ending(pipeline, stop, reader_ended_it, duration_s, ended_stuck)
-        log.info("shutting down: %s", why_ended)
+        ending = _why_ending(pipeline, stop, reader_ended_it, duration_s, ended_stuck)
+        log.info("shutting down: %s", ending.why)
     except KeyboardInterrupt:
         log.info("interrupted; shutting down")
-        why_ended = "interrupted"
+        ending = Ending("interrupted", EndedBy.STOP_REQUESTED)
     finally:
         service.notify("STOPPING=1", wait_s=2.0)
         # Stuck: the last hop is not waited for again (a call that does not return holds the join too).
@@ -1778,8 +1836,8 @@ def run_headless(
             # What ended it, among the problems: the loop stops at a failure before a status takes it in.
             if pipeline.failure is not None and "stopped_by_error" not in problems:
                 problems = [*problems, "stopped_by_error"]
-            _status_file(config.status_file, pipeline.stats(), problems, config.alerts.room, why_ended,
-                         status_file_failing)
+            _status_file(config.status_file, pipeline.stats(), problems, config.alerts.room, ending,
+                         status_file_failing, waiting=AlertsWaiting.of(alerts))
         handle(pipeline.drain())
         lost = events.close()
         alerts.close(outage_ends_the_run=ended_stuck is not None)

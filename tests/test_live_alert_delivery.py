@@ -209,6 +209,9 @@ def test_a_refusing_endpoint_loses_nothing_backs_off_and_delivers_in_order_when_
         assert [r["id"] for r in records(tmp_path / "alerts.jsonl")] == keys  # on disk, in order
         wait_for(lambda: delivery.failures >= 4)
         assert delivery.pending == 5 and delivery.delivered == 0
+        # For --status-file: how many wait, and how long the first has (the oldest, queued first).
+        waiting, oldest_s = delivery.waiting()
+        assert waiting == 5 and 0.15 < oldest_s < 30
         assert delivery.current_backoff_s == pytest.approx(0.2)  # 0.05, 0.1, 0.2, then capped
         endpoint.up()
         assert delivery.wait_delivered(10)

@@ -2269,7 +2269,12 @@ def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_end
     final = json.loads(status.read_text(encoding="utf-8"))
     assert final["ended"] and not final["ok"] and final["room"] == "Zimmer 12 – Süd"
     assert final["why_ended"].startswith("--duration") and all(s["why_ended"] is None for s in seen)
-    assert {"time", "source", "problems", "every_s", "fps", "people", "decisions"} <= final.keys()
+    assert final["ended_by"] == "duration" and all(s["ended_by"] is None for s in seen)
+    assert {"time", "source", "problems", "every_s", "fps", "people", "decisions", "frames_dropped",
+            "hops_failed", "version"} <= final.keys()
+    # A killed run's file stops ageing with "ok" as it was: its process, and a restart, are told by these.
+    assert final["pid"] == os.getpid() and final["started"] == seen[0]["started"]
+    assert final["alerts_waiting"] is None  # no --alert-url
     assert [s["problems"] for s in seen if s["problems"]][0] == ["sensor_disconnected"]
     assert any(s["ok"] for s in seen) and any(not s["ok"] and not s["ended"] for s in seen)
     assert seen[-1]["ok"]  # plugged in again: well again before it ended
@@ -2325,7 +2330,8 @@ def test_a_status_file_says_a_run_is_starting_and_why_a_start_failed(tiny_checkp
     assert main(options) == 2
     failed = json.loads(status.read_text())
     assert failed["ended"] and not failed["ok"] and failed["problems"] == ["starting"]
-    assert failed["why_ended"] == "model x.pt: not a checkpoint"
+    assert failed["why_ended"] == "model x.pt: not a checkpoint" and failed["ended_by"] == "start_failed"
+    assert ran["ended_by"] == "duration"
     assert "python -m live: model x.pt: not a checkpoint" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["status.json", "status.json.lock"]
 
@@ -2354,6 +2360,7 @@ def test_a_status_file_says_why_a_run_its_options_refused_ended(tmp_path, monkey
         return written["why_ended"]
 
     assert said(["--people", "9"]).startswith("argument --people: ")  # argparse's
+    assert json.loads(status.read_text())["ended_by"] == "options_refused"
     assert said(["--new-class"]).startswith("--new-class takes --label NAME")  # ours
     import socket
 
@@ -2402,10 +2409,10 @@ def test_a_failed_start_is_not_written_over_by_a_starting_write_still_retrying(t
     monkeypatch.setattr(live.headless, "REPLACE_RETRY_S", 1.0)  # a rename retried for up to 1 s
     write = live.headless.write_status_file
 
-    def slow_while_starting(path, stats, problems, room, why_ended, source=""):
-        if why_ended is None:
+    def slow_while_starting(path, stats, problems, room, ending, source="", waiting=None):
+        if ending is None:
             time.sleep(2.5)  # its rename retried while a monitor holds the file (beyond a wait of 2 s)
-        write(path, stats, problems, room, why_ended, source)
+        write(path, stats, problems, room, ending, source, waiting)
 
     monkeypatch.setattr(live.headless, "write_status_file", slow_while_starting)
     status = tmp_path / "status.json"
@@ -2913,3 +2920,24 @@ def test_two_real_sensors_of_one_performance_are_read_alike_and_said_once(shared
     left, middle = said
     assert abs(left.height_m - middle.height_m) < 0.15 and 0.8 < left.height_m < 1.2
     assert all(abs(m.pitch_deg) < 5 and abs(m.roll_deg) < 5 for m in said)
+
+
+def test_a_status_file_says_how_many_alerts_wait_and_for_how_long(tiny_checkpoint, tmp_path):
+    """"N falls undelivered for M minutes" is what on-call pages on: the status file said only
+    alert_delivery_failing, the count was in the log alone."""
+    import json
+
+    from live.alert_delivery import AlertDelivery, DeliveryConfig
+
+    queue = tmp_path / "alerts.jsonl"
+    closed = "http://127.0.0.1:9/alerts"  # nothing listens there
+    earlier = AlertDelivery(DeliveryConfig(closed, queue_path=queue, timeout_s=1.0))
+    earlier.submit({"person": 1, "class": "fall_down", "p": 0.9, "time": "2026-11-30T10:00:00+01:00"})
+    earlier.close(timeout=1.0)  # an earlier run's fall, not delivered: this run sends it first
+    status = tmp_path / "status.json"
+    options = ["--headless", "--duration", "2", "--checkpoint", str(tiny_checkpoint), "--output", os.devnull,
+               "--alert-url", closed, "--alert-queue", str(queue), "--alert-class", "fall_down",
+               "--status-file", str(status)]
+    main(options)
+    said = json.loads(status.read_text())
+    assert said["alerts_waiting"] >= 1 and said["oldest_alert_waiting_s"] >= 0, said
