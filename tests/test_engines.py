@@ -222,6 +222,19 @@ def test_wrong_shapes_name_what_was_expected(reference: TorchEngine) -> None:
         reference.run(crops[:0], skeleton[:0])
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_skeleton_that_is_not_all_numbers_is_refused(
+    reference: TorchEngine, onnx_path: Path, bad: float
+) -> None:
+    # It gave all-NaN logits and no error, on every backend.
+    crops, skeleton = example_inputs(reference.metadata, 2)
+    skeleton[1, 3, 0, 7, 2] = bad
+    for engine in (reference, open_engine(onnx_path, Backend.ONNXRUNTIME_CPU, threads=1)):
+        with pytest.raises(EngineInputError, match=r"NaN or infinity in 1 of its \d+ values \(the first at "
+                                                   r"person 1, frame 3, body 0, joint 7\)"):
+            engine.run(crops, skeleton)
+
+
 def test_auto_picks_the_fastest_present_backend_and_says_why(checkpoint: Path, workdir: Path) -> None:
     engine = open_engine(checkpoint, Backend.AUTO, cache_dir=workdir / "cache")
     present = [b for b in AUTO_ORDER if unavailable_reason(b) is None]

@@ -176,6 +176,9 @@ def test_uint8_crops_give_what_float_crops_give(
         np.testing.assert_array_equal(got, want)
     with pytest.raises(EngineInputError, match="same B"):
         engine.run(crops, skeleton[:1])
+    skeleton[0, 0, 0, 0, 0] = np.nan  # refused, not all-NaN logits
+    with pytest.raises(EngineInputError, match="skeleton has NaN or infinity in 1 of its"):
+        engine.run(as_cut, skeleton)
 
 
 def test_half_precision_i3ds_with_an_fp32_head(

@@ -43,7 +43,8 @@ class BackendUnavailable(EngineError):
 
 
 class EngineInputError(ValueError):
-    """Crops or skeletons that do not have the shape the engine's network takes."""
+    """Crops or skeletons that do not have the shape the engine's network takes, or a skeleton that holds
+    NaN or infinity."""
 
 
 class Engine(Protocol):
@@ -60,7 +61,8 @@ class Engine(Protocol):
 
 
 def check_shapes(crops: np.ndarray, skeleton: np.ndarray, metadata: EngineMetadata) -> int:
-    """The batch size (people) of the inputs; EngineInputError where a shape is wrong."""
+    """The batch size (people) of the inputs; EngineInputError where a shape is wrong or the skeleton is
+    not all finite numbers."""
     people = skeleton.shape[0] if skeleton.ndim else 0
     expected_crops = metadata.crops_shape(people)
     expected_skeleton = metadata.skeleton_shape(people)
@@ -73,6 +75,16 @@ def check_shapes(crops: np.ndarray, skeleton: np.ndarray, metadata: EngineMetada
             f"engine for the {metadata.profile} profile takes crops (B, {crops_text}) and skeleton "
             f"(B, {skeleton_text}) with the same B >= 1; got crops {crops.shape}, skeleton {skeleton.shape}"
         )
+    # A NaN or infinity in the skeleton gave all-NaN logits and no error. Only the skeleton is checked:
+    # a few thousand numbers (microseconds for six people), where the crops are megabytes.
+    finite = np.isfinite(skeleton)
+    if not finite.all():
+        person, frame, body, joint, _ = np.argwhere(~finite)[0]
+        raise EngineInputError(
+            f"skeleton has NaN or infinity in {int((~finite).sum())} of its {skeleton.size} values (the "
+            f"first at person {person}, frame {frame}, body {body}, joint {joint}); give joints not seen "
+            f"as 0 0 0 and normalise the window with core.skeleton.normalize_window (its numbers are finite)"
+        )
     return people
 
 
@@ -80,7 +92,8 @@ def check_inputs(
     crops: np.ndarray, skeleton: np.ndarray, metadata: EngineMetadata, *, crops_as_cut: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Contiguous float32 copies (or views) of the inputs, uint8 crops kept as they are where
-    `crops_as_cut` (a GPU graph widens them there); EngineInputError where a shape is wrong."""
+    `crops_as_cut` (a GPU graph widens them there); EngineInputError where a shape is wrong or the
+    skeleton is not all finite numbers."""
     as_cut = crops_as_cut and crops.dtype == np.uint8
     crops = np.ascontiguousarray(crops, dtype=np.uint8 if as_cut else np.float32)
     skeleton = np.ascontiguousarray(skeleton, dtype=np.float32)
