@@ -18,10 +18,11 @@ _WHERE = {
     "PartAttentionNetwork": "network", "PartLogits": "network", "PoseLogits": "network",
     "Stage": "network",
     "AttentionHead": "pose", "PoseLSTM": "pose",
-    "Aggregation": "profiles", "BODY_PARTS": "profiles", "FULL_IMAGE": "profiles", "lite": "profiles",
+    "Aggregation": "profiles", "BODY_PARTS": "profiles", "demo": "profiles", "FULL_IMAGE": "profiles",
+    "lite": "profiles",
     "NetworkConfig": "profiles", "paper": "profiles", "paper_nucla": "profiles", "pose_only": "profiles",
     "PoseInput": "profiles", "PoseStream": "profiles", "PROFILES": "profiles", "single_part": "profiles",
-    "skeleton": "profiles", "tiny": "profiles", "with_aggregation": "profiles",
+    "skeleton": "profiles", "skeleton_lstm": "profiles", "tiny": "profiles", "with_aggregation": "profiles",
     "CheckpointError": "settings", "Preprocessing": "settings",
 }
 __all__ = sorted(_WHERE)
