@@ -262,6 +262,16 @@ def test_pose_lstm_takes_any_layout_and_rejects_others() -> None:
             mirrored(None, wrong)
 
 
+def test_a_skeleton_of_another_dtype_than_the_pose_streams_is_refused() -> None:
+    # A float64 skeleton failed deep in torch ("mixed dtype", "RNN input dtype").
+    for config in (tiny(5), pose_only(tiny(5))):
+        network = PartAttentionNetwork(config).eval()
+        crops, skeleton = inputs(config)
+        with pytest.raises(ValueError, match=r"skeleton must be torch.float32 \(the pose stream's weights' "
+                                             r"dtype\), got torch.float64; convert it with skeleton.to"):
+            network(crops if config.parts else None, skeleton.double())
+
+
 def test_pose_only_network_needs_no_crops() -> None:
     network = PartAttentionNetwork(pose_only(tiny(5))).eval()
     assert len(network.parts) == 0 and network.attention is None

@@ -154,6 +154,12 @@ class PartAttentionNetwork(nn.Module):
                 got = got if isinstance(skeleton, torch.Tensor) else f"a {type(skeleton).__name__} {got}"
                 raise ValueError(f"skeleton must be a tensor (B, T, {c.num_bodies}, {c.num_joints}, 3), "
                                  f"normalised (core.skeleton.normalize_window), got {got}")
+            # A float64 skeleton (numpy's default) failed deep in torch ("mixed dtype", "RNN input dtype").
+            # Compared with the pose stream, which reads it: engines may run the I3Ds alone in FP16.
+            pose_dtype = None if self.pose is None else next(self.pose.parameters()).dtype
+            if pose_dtype is not None and skeleton.dtype != pose_dtype:
+                raise ValueError(f"skeleton must be {pose_dtype} (the pose stream's weights' dtype), got "
+                                 f"{skeleton.dtype}; convert it with skeleton.to({pose_dtype})")
         if aggregation is Aggregation.POSE:
             if self.config.pose_mirror_average:
                 # The window and its mirror image in one batch: one pass over the recurrent weights
