@@ -634,7 +634,8 @@ def open_engine(
     ONNX files exported from a checkpoint, TensorRT engines and CPU measurements are cached in
     `cache_dir` (default_cache_dir()); where the engines made that folder, what no run used for 60 days
     is removed from it (cache.py). `threads`: CPU threads of ONNX Runtime and PyTorch eager
-    (default: ONNX Runtime takes the usable cores, PyTorch its own default).
+    (default: ONNX Runtime takes the usable cores, PyTorch its own default); on PyTorch it sets
+    PyTorch's process-wide thread count (torch.set_num_threads), for every other use of PyTorch too.
     `accept` sees the model's metadata before any backend opens and may raise to refuse the model: a
     model the caller cannot feed is then said before minutes of TensorRT build.
     """
