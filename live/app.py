@@ -75,7 +75,7 @@ from live.headless import (
     room_outage_file,
     run_headless,
 )
-from live.pipeline import LivePipeline, PipelineConfig, RecordingSettings, Summary
+from live.pipeline import LivePipeline, NotEnoughMemory, PipelineConfig, RecordingSettings, Summary
 from live.sources import (
     KinectBackend,
     ReplayOptions,
@@ -798,12 +798,14 @@ def _status_of_refused_options(argv: list[str], why: str) -> None:
         StartingStatusFile(path, room, given.source or "sim").start().failed(why, EndedBy.OPTIONS_REFUSED)
 
 
-def _start_failed(starting: StartingStatusFile | None, why: str, status: int) -> int:
-    """Say why the run did not start (or stopped), on standard error and in --status-file; the exit status."""
+def _start_failed(starting: StartingStatusFile | None, why: str, status: int,
+                  by: EndedBy | None = None) -> int:
+    """Say why the run did not start (or stopped), on standard error and in --status-file (`by`: what
+    ended it, by default as `status` says); the exit status."""
     print(f"python -m live: {why}", file=sys.stderr)
     if starting is not None:
-        by = {EXIT_TRY_AGAIN: EndedBy.HELD_ELSEWHERE, EXIT_INTERRUPTED: EndedBy.STOP_REQUESTED}
-        starting.failed(why, by.get(status, EndedBy.START_FAILED))
+        by_status = {EXIT_TRY_AGAIN: EndedBy.HELD_ELSEWHERE, EXIT_INTERRUPTED: EndedBy.STOP_REQUESTED}
+        starting.failed(why, by or by_status.get(status, EndedBy.START_FAILED))
     return status
 
 
@@ -1130,19 +1132,24 @@ def main(argv: list[str] | None = None) -> int:
 def check_start(config: LiveConfig) -> int:
     """--check: what a start would refuse, said without running, for a deployment's checks: the options
     (read already), the source opened and given back, the model loaded (its engine made and kept in the
-    cache, as a start would), the alert classes against the model's. No status file, output, alert queue,
-    recording or alert is written or sent, so a check beside the running service leaves it alone (its alert
-    queue, held by that service, is not looked at). The exit status a start would have: 0, or 2."""
+    cache, as a start would), the alert classes against the model's, the frame ring against the memory
+    available. No status file, output, alert queue, recording or alert is written or sent, so a check beside
+    the running service leaves it alone (its alert queue, held by that service, is not looked at). The exit
+    status a start would have: 0, 2, or 75 (too little memory now)."""
     try:
         pipeline = build_pipeline(config)
         try:
             decided = with_decisions(config, pipeline.engine.metadata.decisions)
             _alerts_for(decided, pipeline.inputs.class_names)  # a class the model lacks: refused, as at start
+            pipeline.check_memory()
         finally:
             pipeline.release()
     except (SourceUnavailable, OSError, ValueError, EngineError, RecorderError, QtBindingError) as error:
         print(f"python -m live: {error}", file=sys.stderr)
         return 2
+    except NotEnoughMemory as error:
+        print(f"python -m live: {error}", file=sys.stderr)
+        return EXIT_TRY_AGAIN
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     print(f"python -m live: check passed: {pipeline.source.name} and model {checkpoint_for(config).name} "
@@ -1197,6 +1204,8 @@ def _run(config: LiveConfig, reopen: threading.Event) -> int:
         return _start_failed(starting, str(error), EXIT_TRY_AGAIN)
     except StatusFileInUse as error:  # the same, and the file is that run's: nothing written to it
         return _start_failed(None, str(error), EXIT_TRY_AGAIN)
+    except NotEnoughMemory as error:  # memory may be freed by then: started again, the reason said each time
+        return _start_failed(starting, str(error), EXIT_TRY_AGAIN, EndedBy.OUT_OF_MEMORY)
     except (SourceUnavailable, OSError, ValueError, EngineError, RecorderError) as error:
         return _start_failed(starting, str(error), 2)
     except QtBindingError as error:

@@ -1280,6 +1280,7 @@ class EndedBy(str, enum.Enum):
     OUTPUT_READER_GONE = "output_reader_gone"  # the reader of standard output closed its end
     START_FAILED = "start_failed"  # a source, model or path that cannot start: exit 2, not restarted
     HELD_ELSEWHERE = "held_elsewhere"  # the alert queue is another running app's: exit 75, started again
+    OUT_OF_MEMORY = "out_of_memory"  # the frame ring does not fit in the memory available: exit 75
     OPTIONS_REFUSED = "options_refused"  # the command line: exit 2
     CRASHED = "crashed"  # a bug: its traceback is in the log
 

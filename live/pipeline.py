@@ -40,9 +40,10 @@ from core.camera import DEFAULT_CAMERA, ColorCamera
 from core.engines import Engine
 from core.privacy import PrivacyMode
 from core.timeline import Interval
+from core.wording import disk_amount
 from live.capture import Capture, CapturePrivacy, FrameRing, RecordingSink, RingEntry
 from live.sources import Source
-from live.stats import resident_memory_bytes
+from live.stats import available_memory_bytes, resident_memory_bytes
 from live.tracks import TrackTable
 from live.worker import Hop, ModelInputs, RecognitionConfig, RecognitionWorker
 from recordings.argument_types import as_typed
@@ -131,6 +132,45 @@ NEXT_PART_RETRY_S = 60.0
 # itself (its disk full, its share gone) is begun again, tried this often: recognition went on all the
 # while, and the recording, once given up, stayed off for the rest of the run.
 RECORD_RETRY_S = 60.0
+# What the app takes beside its frame ring (measured: 130-270 MB RSS above it headless, window and six
+# people included): a ring that leaves less than this of the available memory is warned of at start.
+APP_MEMORY_BYTES = 300_000_000
+
+
+class NotEnoughMemory(RuntimeError):
+    """The frame ring does not fit in the memory available: said at start, not an allocation's traceback
+    or the kernel's out-of-memory kill later (which leaves no word at all)."""
+
+
+@dataclass(frozen=True)
+class RingPlan:
+    """The frame ring a start allocates: its frames, the source's rate and the colour kept (None: none)."""
+
+    capacity: int
+    fps: float
+    color_shape: tuple[int, int] | None
+
+    @property
+    def nbytes(self) -> int:
+        if self.color_shape is None:
+            return 0
+        return self.capacity * self.color_shape[0] * self.color_shape[1] * 3
+
+    def memory_shortage(self, available: int | None) -> tuple[str, bool] | None:
+        """What to say where `available` bytes of memory leave the ring or the app short, and whether
+        the start must stop (the ring alone does not fit); None where it fits, or where nothing says how
+        much is available."""
+        if available is None or self.color_shape is None or self.nbytes + APP_MEMORY_BYTES <= available:
+            return None
+        height, width = self.color_shape
+        ring = (f"the frame ring takes {disk_amount(self.nbytes)} ({self.capacity} frames of "
+                f"{width}x{height} colour, {self.capacity / self.fps:.1f} s at {self.fps:.0f} fps)")
+        fix = ("close other programs or give the machine memory; a skeleton-only model with --privacy "
+               "skeleton keeps no colour at all")
+        if self.nbytes > available:
+            return f"{ring}, more than the {disk_amount(available)} of memory available: {fix}", True
+        return (f"{ring} of the {disk_amount(available)} of memory available, and the app needs about "
+                f"{disk_amount(APP_MEMORY_BYTES)} more: it may be killed for memory; {fix}"), False
 # The recording's disk is said nearly full (--status-file's disk_low) once it has less than this left above
 # the recorder's minimum: a warning before the recording stops (a Kinect's colour fills 2 GB in 5 minutes,
 # its skeletons alone in hours).
@@ -520,20 +560,41 @@ class LivePipeline:
             return None
         return out_dir, time.monotonic() - began
 
-    def _build(self) -> None:
+    def ring_plan(self) -> RingPlan:
+        """The frame ring a start allocates, for the open source and the model's window."""
         fps = max(self.source.fps, 1.0)
         history_s = self.inputs.window.duration_s + self.config.history_margin_s
         capacity = max(int(math.ceil(history_s * fps * 1.1)), 8)  # 10% for sources a little over fps
+        # SKELETON (or nothing to show or record) with a skeleton-only model (it crops nothing): no pixels
+        # anywhere, not even in memory.
+        shown = self.config.privacy.shows_color and self.config.keeps_images
+        keep_pixels = shown or bool(self.inputs.parts)
+        return RingPlan(capacity, fps, self.source.color_shape if keep_pixels else None)
+
+    def check_memory(self) -> None:
+        """NotEnoughMemory where the frame ring does not fit in the memory available now; a warning where
+        the app beside it may not."""
+        shortage = self.ring_plan().memory_shortage(available_memory_bytes())
+        if shortage is not None and shortage[1]:
+            raise NotEnoughMemory(shortage[0])
+        if shortage is not None:
+            log.warning("%s", shortage[0])
+
+    def _build(self) -> None:
+        plan = self.ring_plan()
+        capacity, fps, color_shape = plan.capacity, plan.fps, plan.color_shape
         privacy = self.config.privacy
         needs_color = bool(self.inputs.parts)  # a skeleton-only model crops nothing
-        # SKELETON (or nothing to show or record) with a skeleton-only model: no pixels anywhere, not even
-        # in memory.
-        keep_pixels = (privacy.shows_color and self.config.keeps_images) or needs_color
-        color_shape = self.source.color_shape if keep_pixels else None
         # Said before it is reserved: touching 600 MB of 1080p frames takes seconds.
         log.info("ring: %d frames (%.1f s at %.0f fps), %.0f MB", capacity, capacity / fps, fps,
-                 0 if color_shape is None else capacity * color_shape[0] * color_shape[1] * 3 / 1e6)
-        self.ring = FrameRing(capacity, color_shape)
+                 plan.nbytes / 1e6)
+        self.check_memory()
+        try:
+            self.ring = FrameRing(capacity, color_shape)
+        except MemoryError:  # a process limit (ulimit -v) the available memory does not show
+            raise NotEnoughMemory(f"the frame ring's {disk_amount(plan.nbytes)} could not be allocated (a "
+                                  "process memory limit?): give the app more memory, or keep no colour (a "
+                                  "skeleton-only model with --privacy skeleton)") from None
         self.tracks = TrackTable(history=capacity, retire_after_s=self.config.retire_after_s)
         camera = self.source.camera or DEFAULT_CAMERA
         if self.source.color_shape is not None and (camera.height, camera.width) != self.source.color_shape:
@@ -551,7 +612,7 @@ class LivePipeline:
         if privacy is PrivacyMode.SKELETON:
             log.info("privacy skeleton: no colour image is shown or recorded%s", (
                 f"; the model crops colour, so the last {capacity / fps:.1f} s stay in memory for it only"
-                if keep_pixels and self.source.color_shape is not None else "; none is kept in memory"))
+                if color_shape is not None else "; none is kept in memory"))
         elif privacy is PrivacyMode.BLUR:
             log.info("privacy blur: tracked faces are blurred before anything shows, crops or records them")
         log.info("engine warm-up: %.2f s", self.warm_up())

@@ -83,6 +83,68 @@ class RateMeter:
             return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
+def available_memory_bytes() -> int | None:
+    """Memory this process can still take without swapping: the machine's available memory (Linux's
+    MemAvailable, Windows' available physical memory), or less where its cgroup (a systemd unit's
+    MemoryMax=, a container's limit) leaves less. None where neither can be read (macOS)."""
+    found: list[int] = []
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if (left := _cgroup_memory_left()) is not None:
+        found.append(left)
+    if sys.platform == "win32":
+        found += [left] if (left := _windows_available_memory()) is not None else []
+    return min(found, default=None)
+
+
+def _cgroup_memory_left() -> int | None:
+    """What this process's cgroup may still use (its limit less its use: cgroup v2's memory.max and
+    memory.current, v1's memory.limit_in_bytes and memory.usage_in_bytes); None without a limit."""
+    try:
+        with open("/proc/self/cgroup") as cgroup:
+            groups = dict(line.strip().split(":", 2)[1:] for line in cgroup if line.count(":") >= 2)
+    except (OSError, ValueError):
+        return None
+    for controller, folder, limit_file, usage_file in (
+            ("", "/sys/fs/cgroup", "memory.max", "memory.current"),
+            ("memory", "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes")):
+        if controller not in groups:
+            continue
+        where = os.path.join(folder, groups[controller].lstrip("/"))
+        try:
+            with open(os.path.join(where, limit_file)) as limit:
+                most = limit.read().strip()
+            if most == "max" or int(most) >= 1 << 60:  # no limit (v1 says it with a huge number)
+                return None
+            with open(os.path.join(where, usage_file)) as usage:
+                return max(0, int(most) - int(usage.read()))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _windows_available_memory() -> int | None:
+    import ctypes
+
+    class MemoryStatus(ctypes.Structure):  # MEMORYSTATUSEX
+        _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong),
+                    *((name, ctypes.c_ulonglong) for name in (
+                        "total_physical", "available_physical", "total_page_file", "available_page_file",
+                        "total_virtual", "available_virtual", "available_extended"))]
+
+    status = MemoryStatus()
+    status.length = ctypes.sizeof(MemoryStatus)
+    if not ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):
+        return None
+    return int(status.available_physical)
+
+
 def resident_memory_bytes() -> int | None:
     """This process's resident set size: Linux /proc, else the peak from getrusage; None on Windows."""
     try:

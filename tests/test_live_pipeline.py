@@ -1321,3 +1321,48 @@ def test_a_recording_s_disk_nearly_full_is_said_before_the_recording_stops(tiny_
     assert list(clips.glob("*.skeleton"))  # recorded all the same
     final = json.loads((tmp_path / "status.json").read_text())
     assert final["ended"] and final["problems"] == ["disk_low"], final
+
+
+def test_a_frame_ring_the_memory_cannot_hold_is_said_at_start_not_a_kill_later(tiny_model, tmp_path,
+                                                                               monkeypatch, capsys):
+    """On a small room PC a 1080p ring (600 MB) met a 700 MB limit: the kernel killed the app without a
+    word, or numpy raised "Unable to allocate 593. MiB" from deep in the start. Said at start now, exit 75
+    (memory may be freed by the next try), in --check too; tight but fitting, warned of."""
+    import json
+
+    import live.pipeline
+    from core.model.profiles import tiny
+    from live.app import main
+    from live.pipeline import APP_MEMORY_BYTES, RingPlan
+
+    plan = RingPlan(capacity=100, fps=30.0, color_shape=(1080, 1920))
+    assert plan.nbytes == 622_080_000
+    assert plan.memory_shortage(None) is None and plan.memory_shortage(2 * 10**9) is None
+    assert RingPlan(100, 30.0, None).memory_shortage(1) is None  # no colour kept: nothing to say
+    said, stops = plan.memory_shortage(500_000_000)
+    assert stops and said.startswith("the frame ring takes 622 MB (100 frames of 1920x1080 colour, 3.3 s at "
+                                      "30 fps), more than the 500 MB of memory available: close other")
+    said, stops = plan.memory_shortage(plan.nbytes + APP_MEMORY_BYTES // 2)
+    assert not stops and "it may be killed for memory" in said
+
+    checkpoint = random_checkpoint(tmp_path / "m.pt", tiny(len(CLASSES)), CLASSES, duration_s=1.0)
+    monkeypatch.setattr(live.pipeline, "available_memory_bytes", lambda: 30_000_000)  # the sim's ring: 46 MB
+    options = ["--headless", "--duration", "1", "--checkpoint", str(checkpoint), "--output", os.devnull]
+    assert main([*options, "--check"]) == 75
+    assert "the frame ring takes 46 MB (66 frames of 640x360 colour, 2.2 s at 30 fps), more than the 30 MB " \
+        "of memory available" in capsys.readouterr().err
+    status = tmp_path / "status.json"
+    assert main([*options, "--status-file", str(status)]) == 75
+    assert "more than the 30 MB of memory available" in capsys.readouterr().err
+    ended = json.loads(status.read_text())
+    assert ended["ended_by"] == "out_of_memory" and "memory available" in ended["why_ended"]
+
+    monkeypatch.setattr(live.pipeline, "available_memory_bytes", lambda: None)  # a limit nothing shows
+
+    def no_memory(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(live.pipeline, "FrameRing", no_memory)
+    assert main(options) == 75
+    said = capsys.readouterr().err
+    assert "the frame ring's 46 MB could not be allocated (a process memory limit?)" in said
