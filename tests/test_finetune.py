@@ -101,7 +101,10 @@ def _record(folder: Path, session: int, label: str | None, name: str | None = No
     config = RecorderConfig(min_free_bytes=1, naming=ClipNaming(setup=session))
     with Recorder(folder, label=label, label_map=labels, sample_name=name, config=config) as rec:
         for i in range(40):
-            rec.write(make_frame(i % 20, i / 10, bodies=bodies))  # 4 s
+            frame = make_frame(i % 20, i / 10, bodies=bodies)  # 4 s
+            for body in frame.bodies:  # each session's a millimetre apart: clips of one take are its copies
+                body.joints[:, 2] += 0.001 * session
+            rec.write(frame)
     return rec.files.skeleton
 
 
@@ -288,13 +291,21 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
     marked.add("raise both arms", 1.7, 2.45)  # seen in 3 of its 8 frames: mostly empty all the same
     marked.add("raise both arms", 2.5, 3.5)
     marked.save()
+    # Labelled as a whole, the person lost after 1 s of its 4: as silent, until it was said too.
+    with Recorder(site, label="raise both arms", label_map=read_label_map(site / "labels.txt"),
+                  sample_name="S005C001P001R001A121", config=RecorderConfig(min_free_bytes=1)) as whole:
+        for i in range(40):
+            whole.write(make_frame(i % 20, i / 10, bodies=1 if i < 10 else 0))
     quick = QUICK_POSE
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--out", str(tmp_path / "run"),
                      *quick]) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert ("WARNING: 2 labelled action(s) with nobody in view for most of their time, which teach their "
+    assert ("WARNING: 3 labelled action(s) with nobody in view for most of their time, which teach their "
             "class from empty windows: S004C001P001R001A121 1.70-2.45 s (raise both arms), "
-            "S004C001P001R001A121 2.50-3.50 s (raise both arms)") in out
+            "S004C001P001R001A121 2.50-3.50 s (raise both arms), S005C001P001R001A121 (raise both arms, "
+            "the whole clip)") in out
+    # How many examples each class has, said before it trains.
+    assert "[finetune] the site's examples per class: raise both arms 8 (" in out, out
     assert (f"WARNING: 1 clip(s) or action(s) shorter than the 0.8 s of a person the app needs for a "
             f"decision (1 s windows): padded to train, they teach little; record longer takes "
             f"({rec.files.skeleton.stem})") in out
@@ -802,3 +813,39 @@ def test_a_short_action_is_a_short_take_only_where_its_cut_is_short(tmp_path: Pa
     take = replace(clips[0], duration=0.5)
     assert short_takes([take], with_context, cut_out=False) == ["live_20261207_150000"]
     assert short_takes([replace(take, folder=1)], with_context, cut_out=False) == []
+
+
+def test_classes_with_few_or_uneven_examples_are_warned_of_before_training() -> None:
+    """finetune said only the classes' names: "drinking" trained on 2 clips beside "waving"'s 60 and was
+    then "100.0% of 19 windows", all of its one held-out clip."""
+    from training.finetune import too_few_examples
+
+    said = too_few_examples({"waving": (60, 3, 300.0), "patient fell": (5, 2, 20.0), "drinking": (2, 1, 6.0)})
+    assert said == [
+        "the site's class(es) 'drinking' (2) have fewer than 5 examples: too few to learn from, and their "
+        "validation figures rest on a clip or two; record more (ten or more, in two sessions or more)",
+        "the site's classes are uneven: 'waving' has 60 examples, 'patient fell' 5: the model leans to the "
+        "larger; record more of the smaller"]
+    assert too_few_examples({"waving": (12, 3, 60.0), "patient fell": (6, 2, 30.0)}) == []
+
+
+def test_copies_of_one_take_are_one_session_and_said(tmp_path: Path, caplog) -> None:
+    """One fall saved twice under two names trained twice, and with the copies in two sessions one could
+    be held out to validate on the other: validation scored a clip the model trained on."""
+    import shutil
+
+    from training.datasets.clips import read_clip_folder
+
+    for session in (1, 2, 3):  # on three days
+        sidecar = _record(tmp_path, session, "drink").with_suffix(".json")
+        sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()),
+                                       "started_at": f"2026-12-0{session}T10:00:00+01:00"}))
+    shutil.copy(tmp_path / "S001C001P001R001A121.skeleton", tmp_path / "S006C001P001R001A121.skeleton")
+    with caplog.at_level("WARNING", logger="training.datasets.clips"):
+        clips, _ = read_clip_folder(tmp_path)
+    sessions = {clip.task.name: clip.session for clip in clips}
+    assert sessions["S006C001P001R001A121"] == sessions["S001C001P001R001A121"] == 1
+    assert sessions["S002C001P001R001A121"] == 2
+    assert any("S001C001P001R001A121.skeleton" in r.getMessage() and "S006C001P001R001A121.skeleton"
+               in r.getMessage() and "hold the same skeletons: one take saved twice?" in r.getMessage()
+               for r in caplog.records)

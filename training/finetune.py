@@ -188,6 +188,52 @@ def _words(name: str) -> str:
     return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
 
 
+# A site's class with fewer examples (clips, or marked intervals) than this is warned of before training:
+# too few to learn from, and its validation figure is that of one clip or two.
+FEW_EXAMPLES = 5
+# A site's class with under this share of the largest site class's examples is warned of: the model leans
+# to the larger.
+UNEVEN_SHARE = 0.1
+
+
+def site_examples(clips: list[LabelledClip]) -> dict[str, tuple[int, int, float]]:
+    """The site's classes (in `clips` of the run's own folder) -> (examples, sessions, seconds): a marked
+    interval is one example of its class, a clip labelled as a whole one of its class."""
+    found: dict[str, tuple[int, set[int], float]] = {}
+    for clip in (c for c in clips if c.folder == 0):
+        if clip.timeline is not None:
+            labelled = [(i.label, i.end - i.start) for i in clip.timeline.intervals]
+        else:
+            labelled = [(clip.action, clip.duration)] if clip.action is not None else []
+        for name, seconds in labelled:
+            if name == NO_ACTION:  # background, not one of the site's actions
+                continue
+            count, sessions, total = found.get(name, (0, set(), 0.0))
+            found[name] = (count + 1, sessions | {clip.session}, total + seconds)
+    return {name: (count, len(sessions), total) for name, (count, sessions, total) in found.items()}
+
+
+def too_few_examples(examples: dict[str, tuple[int, int, float]]) -> list[str]:
+    """A line for the site's classes with fewer than FEW_EXAMPLES examples, and one for those with under
+    UNEVEN_SHARE of the largest class's: `finetune` said only the classes' names, and one class of 40
+    clips beside one of 2 trained and "validated" on a single clip without a word."""
+    lines = []
+    few = {name: count for name, (count, _, _) in examples.items() if count < FEW_EXAMPLES}
+    if few:
+        named = ", ".join(f"{n!r} ({c})" for n, c in few.items())
+        lines.append(f"the site's class(es) {named} have fewer than {FEW_EXAMPLES} examples: too few to "
+                     "learn from, and their validation figures rest on a clip or two; record more (ten or "
+                     "more, in two sessions or more)")
+    most_name, (most, _, _) = max(examples.items(), key=lambda item: item[1][0])
+    uneven = {name: count for name, (count, _, _) in examples.items()
+              if count < UNEVEN_SHARE * most and name not in few}
+    if uneven:
+        lines.append(f"the site's classes are uneven: {most_name!r} has {most} examples, "
+                     f"{', '.join(f'{n!r} {c}' for n, c in uneven.items())}: the model leans to the larger; "
+                     "record more of the smaller")
+    return lines
+
+
 def short_takes(clips: list[LabelledClip], config: TrainConfig, *, cut_out: bool) -> list[str]:
     """The site's clips shorter than the app needs of a window to decide (core.window.MIN_COVERAGE), which
     trained padded and were validated without a word; and `cut_out` (no no_action: each interval cut out
@@ -205,15 +251,18 @@ def short_takes(clips: list[LabelledClip], config: TrainConfig, *, cut_out: bool
 
 
 def actions_without_anybody(clips: list[LabelledClip], cache: Path) -> list[str]:
-    """'CLIP 7.60-9.80 s (fall)' for each interval of `clips` in which a body is in view in fewer than half
-    its frames (from the prepared skeletons): a clip with nobody at all is left out and said, but an
-    action marked where the sensor lost its person trained silently."""
+    """'CLIP 7.60-9.80 s (fall)' for each interval of `clips`, and 'CLIP (fall, the whole clip)' for each
+    clip labelled as a whole, in which a body is in view in fewer than half its frames (from the prepared
+    skeletons): a clip with nobody at all is left out and said, but an action marked where the sensor lost
+    its person trained silently."""
     found: list[str] = []
     for clip in clips:
-        if clip.timeline is None:
-            continue
         prepared = load_clip(cache, clip.task.name, False)
         seen = np.abs(prepared.joints).reshape(len(prepared.timestamps), -1).max(axis=1) > 0
+        if clip.timeline is None:
+            if clip.action is not None and seen.mean() < 0.5:
+                found.append(f"{clip.task.name} ({clip.action}, the whole clip)")
+            continue
         stamps = prepared.timestamps - prepared.timestamps[0]
         for interval in clip.timeline.intervals:
             inside = frames_within(stamps, interval.start, interval.end)
@@ -383,6 +432,12 @@ def run_finetune(args: argparse.Namespace) -> int:
         + (f", {len(unlabelled)} unlabelled left out" if unlabelled else ""))
     say(f"[finetune] classes: {len(classes)} = "
         + ", ".join(f"{c} (new)" if c in new else c for c in classes))
+    if examples := site_examples(clips):
+        say("[finetune] the site's examples per class: " + ", ".join(
+            f"{name} {count} ({sessions} session{'s' * (sessions != 1)}, {seconds:.0f} s)"
+            for name, (count, sessions, seconds) in examples.items()))
+        for line in too_few_examples(examples):
+            say(f"[finetune] WARNING: {line}")
     if not new and not args.replace_classes:
         say("[finetune] note: every class of the clips is one the base model knows; none is added")
     if not args.replace_classes:  # (with it, the base's classes go: nothing competes)

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engines.metadata import file_sha256
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION, Interval, Timeline, names_background
 from core.wording import first_few
@@ -232,7 +233,7 @@ def read_clip_folder(
             f"recordings label CLIP --list, --remove N, then --class NAME --from S --to S). Never added (a "
             f"PKU-MMD sequence converted before 2026-12-04): a line A<number><TAB>NAME for each, or convert "
             f"it again. python -m recordings list {as_typed(Path(root))} marks every such interval")
-    return _one_session_per_sitting(out, spans), unlabelled
+    return _one_session_per_copy(_one_session_per_sitting(out, spans)), unlabelled
 
 
 # Recording times are stored to the second: clips of one sensor recorded one after the other may seem to
@@ -262,24 +263,62 @@ def _one_session_per_sitting(clips: list[LabelledClip], spans: list[tuple[float,
     """`clips`, those recorded at the same time given one session (the lowest of theirs): two sensors in
     one room each number their own sessions, and holding out one sensor's left the other's near-copies of
     the same performances in training."""
+    pairs = []
+    latest: tuple[float, int] | None = None  # the end and clip of the recording that ends last so far
+    for (start, end), i in sorted((span, i) for i, span in enumerate(spans) if span is not None):
+        if latest is not None and start < latest[0] - SAME_TIME_SLACK_S:
+            pairs.append((latest[1], i))
+        if latest is None or end > latest[0]:
+            latest = (end, i)
+
+    def said(a: LabelledClip, b: LabelledClip, first: int, second: int) -> None:
+        log.info("%s and %s were recorded at the same time: their sessions %d and %d are one",
+                 a.task.skeleton, b.task.skeleton, first, second)
+
+    return _one_session_for_each(clips, pairs, said)
+
+
+def _one_session_per_copy(clips: list[LabelledClip]) -> list[LabelledClip]:
+    """`clips`, those whose skeleton files hold the same bytes given one session, and said: one take saved
+    twice, or a clip copied under another name, trained as two clips, and held out apart a copy in
+    validation scored the model on a clip it trained on."""
+    by_size: dict[int, list[int]] = {}
+    for i, clip in enumerate(clips):
+        by_size.setdefault(clip.task.skeleton.stat().st_size, []).append(i)
+    pairs = []
+    for same_size in (indices for indices in by_size.values() if len(indices) > 1):
+        by_bytes: dict[str, list[int]] = {}
+        for i in same_size:
+            by_bytes.setdefault(file_sha256(clips[i].task.skeleton), []).append(i)
+        for copies in (indices for indices in by_bytes.values() if len(indices) > 1):
+            pairs += [(copies[0], other) for other in copies[1:]]
+            said = f"{first_few([str(clips[i].task.skeleton) for i in copies], 3)} hold the same skeletons"
+            if said not in _SAID and is_main_process():
+                _SAID.add(said)
+                log.warning("%s: one take saved twice? Each trains as a clip of its own, and they are kept "
+                            "in one session so that validation never scores a copy of a training clip; "
+                            "remove all but one", said)
+    return _one_session_for_each(clips, pairs)
+
+
+def _one_session_for_each(clips: list[LabelledClip], pairs: list[tuple[int, int]],
+                          said: Callable[[LabelledClip, LabelledClip, int, int], None] | None = None
+                          ) -> list[LabelledClip]:
+    """`clips`, the two of each pair (indices) in one session: the lowest of theirs, and of every session
+    joined to them. `said(a, b, first, second)` where a pair joins two sessions."""
     merged = {clip.session: clip.session for clip in clips}
 
-    def sitting(session: int) -> int:
+    def joined(session: int) -> int:
         while merged[session] != session:
             session = merged[session]
         return session
 
-    latest: tuple[float, int] | None = None  # the end and clip of the recording that ends last so far
-    for (start, end), i in sorted((span, i) for i, span in enumerate(spans) if span is not None):
-        if latest is not None and start < latest[0] - SAME_TIME_SLACK_S:
-            first, second = sorted((sitting(clips[i].session), sitting(clips[latest[1]].session)))
-            if first != second:
-                log.info("%s and %s were recorded at the same time: their sessions %d and %d are one",
-                         clips[latest[1]].task.skeleton, clips[i].task.skeleton, first, second)
-            merged[second] = first
-        if latest is None or end > latest[0]:
-            latest = (end, i)
-    return [replace(clip, session=sitting(clip.session)) for clip in clips]
+    for i, j in pairs:
+        first, second = sorted((joined(clips[i].session), joined(clips[j].session)))
+        if first != second and said is not None:
+            said(clips[i], clips[j], first, second)
+        merged[second] = first
+    return [replace(clip, session=joined(clip.session)) for clip in clips]
 
 
 REHEARSAL_PREFIX = re.compile(r"^rehearse\d+-(?P<folder>[0-9a-f]{8})_")
