@@ -775,6 +775,17 @@ def test_site_classes_that_are_one_name_written_two_ways_are_warned_of() -> None
                         "sit down", "stand up", "put on", "put in"]) == []
 
 
+def test_site_classes_one_of_which_adds_words_to_the_other_are_noted() -> None:
+    """"Falling" and "falling down" split one action's clips in two classes without a word: close_pairs
+    takes the same words only."""
+    from training.finetune import longer_names
+
+    said = longer_names(["Falling", "wave left", "falling down", "wave right", "sit", "stand up"])
+    assert said == ["the site's classes 'Falling' and 'falling down': one is the other with words added. If "
+                    "they are one action, label its clips with one name (python -m recordings label): as two "
+                    "classes they split its clips"]
+
+
 def test_a_class_of_one_session_is_said_to_go_unjudged_by_validation(tmp_path: Path, capsys) -> None:
     """'jog' in one session, 'wave' in three: jog's clips all trained (right), and validation printed
     "jog 0" in its table with no word that it was never measured."""

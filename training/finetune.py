@@ -183,6 +183,21 @@ def close_pairs(names: list[str]) -> list[str]:
     return said
 
 
+def longer_names(names: list[str]) -> list[str]:
+    """A line for each pair of the site's classes one of which is the other with words added ("Falling"
+    and "falling down", "sit" and "sit down"): often one action named two ways, which close_pairs (the same
+    words only) let through; as often two ("wave" and "wave twice"), so a note, not a warning."""
+    said: list[str] = []
+    for i, name in enumerate(names):
+        for other in names[:i]:
+            shorter, longer = sorted((set(_words(other).split()), set(_words(name).split())), key=len)
+            if shorter < longer:
+                said.append(f"the site's classes {other!r} and {name!r}: one is the other with words added. "
+                            "If they are one action, label its clips with one name (python -m recordings "
+                            "label): as two classes they split its clips")
+    return said
+
+
 def _words(name: str) -> str:
     """A class name with case, spaces, hyphens and underscores set aside."""
     return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
@@ -445,6 +460,8 @@ def run_finetune(args: argparse.Namespace) -> int:
             say(f"[finetune] note: {note}")
     for note in close_pairs([n for n in new if n in site_named]):
         say(f"[finetune] WARNING: {note}")
+    for note in longer_names([n for n in new if n in site_named]):
+        say(f"[finetune] note: {note}")
     if not set(site_named):
         raise DatasetError(f"{args.clips}: no labelled clips of the site (python -m recordings label)")
     # Rehearsal is for keeping the base's classes: a class only rehearsal clips bring is a new class all
