@@ -829,6 +829,16 @@ def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[
     return {name for c in classes for name in ([c] if c in class_names else known[key(c)])}
 
 
+def _boot_id() -> str | None:
+    """This boot's id (Linux), which the monotonic clock counts within; None elsewhere (a restart's outage
+    is then timed by the wall clock)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            return boot.read().strip() or None
+    except OSError:
+        return None
+
+
 class RoomWatch:
     """Whether the room is watched (AlertDispatcher.watch_room). An outage begins with the first problem of
     UNWATCHED_BY (`already_s` before it was first reported: the stall, stuck and undecided problems are
@@ -890,8 +900,12 @@ class RoomWatch:
 
     def _record(self) -> dict:
         assert self.since is not None
+        # The monotonic clock too, with the boot it counts from: a run restarted in the same boot times the
+        # outage by it, whatever NTP did to the wall clock meanwhile (a clock set right at boot, between the
+        # runs, dropped an hour's outage or counted one an hour too long).
         return {"room": self.room, "since": self.since[1], "problems": self.problems, "paged": self.paged,
-                "kept_at": time.time()}
+                "kept_at": time.time(), "boot": _boot_id(), "since_monotonic": self.since[0],
+                "kept_monotonic": time.monotonic()}
 
     def _read_back(self) -> None:
         """An outage an earlier run kept: paged, going on since its start until its end is paged; not yet
@@ -926,10 +940,16 @@ class RoomWatch:
                         self.path, error)
             return
         self._kept = True
-        if not paged and now - kept_at > OUTAGE_CARRIED_OVER_S:  # not a restart: a new run, counted afresh
+        age, lasted = now - kept_at, max(now - since, 0.0)
+        clocks = [record.get(key) for key in ("since_monotonic", "kept_monotonic")]
+        same_boot = (record.get("boot") is not None and record.get("boot") == _boot_id()
+                     and all(isinstance(value, float) for value in clocks))
+        if same_boot:  # timed by the clock no NTP step moves
+            age = time.monotonic() - record["kept_monotonic"]
+            lasted = max(time.monotonic() - record["since_monotonic"], 0.0)
+        if not paged and age > OUTAGE_CARRIED_OVER_S:  # not a restart: a new run, counted afresh
             self._keep(None)
             return
-        lasted = max(now - since, 0.0)
         self.since, self.problems, self.paged = (time.monotonic() - lasted, since), problems, paged
         log.warning("an earlier run %s the room as not watched since %s (%s): %s",
                     "paged" if paged else "found", began, self.path,

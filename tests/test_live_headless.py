@@ -430,7 +430,7 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
     assert len(room_outage_file(queue, "x" * 300).name) < 100
     config = AlertConfig(classes=("fall_down",), room="ward 3", unwatched_after_s=30.0, outage_file=kept)
     alerts = AlertDispatcher(config, CLASSES)
-    t0 = time.monotonic()
+    t0 = time.monotonic() - 10.0  # the read stuck since 10 s ago, by either clock
     assert alerts.watch_room(["source_read_stuck"], t0 + 10.0, already_s=10.0) is None
     paged = alerts.watch_room(["source_read_stuck"], t0 + 30.0, already_s=30.0)
     assert paged is not None and paged.unwatched_s == 30.0  # 30 s from the read's start, not 40
@@ -464,8 +464,8 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
         record = json.loads(kept.read_text())
         assert record["paged"] is False
         assert record["kept_at"] - record["since"] == pytest.approx(10.0, abs=5.0)
-        record["since"] -= restart_after_s  # as if the restart came this long after
-        record["kept_at"] -= restart_after_s
+        for key in ("since", "kept_at", "since_monotonic", "kept_monotonic"):  # as if the restart came this
+            record[key] -= restart_after_s  # long after
         kept.write_text(json.dumps(record))
         AlertDispatcher(later, CLASSES).close()  # taken up by a run stopped otherwise: not carried further
         assert not kept.exists()
@@ -477,6 +477,23 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
         assert [started.watch_room([], t3 + 80 + t) for t in range(11)][-1].kind == "room_watched_again"
         started.close(timeout=5)
         assert not kept.exists()
+    # The wall clock set right between the runs (NTP at boot) moves neither: an hour ahead dropped the
+    # outage a restart 10 s later was to count on, an hour back counted it from nothing.
+    for step_s in (3600.0, -3600.0):
+        ending = AlertDispatcher(later, CLASSES)
+        assert ending.watch_room(["source_read_stuck"], time.monotonic(), already_s=10.0) is None
+        ending.close(timeout=5, outage_ends_the_run=True)
+        record = json.loads(kept.read_text())
+        for key, shift in (("since", 10.0 - step_s), ("kept_at", 10.0 - step_s), ("since_monotonic", 10.0),
+                           ("kept_monotonic", 10.0)):
+            record[key] -= shift  # 10 s ago by either clock, the wall clock stepped since
+        kept.write_text(json.dumps(record))
+        started = AlertDispatcher(later, CLASSES)
+        t3 = time.monotonic()
+        paged = [t for t in range(80) if started.watch_room(["source_read_stuck"], t3 + t) is not None]
+        assert paged in ([40], [39]), step_s  # 20 s of the 60 already counted, as without the step
+        started.close(timeout=5)
+        kept.unlink(missing_ok=True)
     # A file that is no such record is said, naming it, and left as it is; it stops no start.
     for damaged in ("[1, 2", "[1, 2]",
                     '{"room": "ward 3", "since": 1e20, "problems": [], "paged": true, "kept_at": 1}',
