@@ -364,6 +364,7 @@ class StuckRecorder:
         self.out_dir = "clips"
         self.files: ClipFiles | None = None
         self.written = 0
+        self.disk_free: int | None = None  # as Recorder's before its first check: its disk hangs
 
     def write(self, frame) -> bool:
         self.entered.set()
