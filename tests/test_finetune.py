@@ -114,9 +114,10 @@ def test_clips_two_sensors_recorded_at_once_are_one_session(tmp_path: Path) -> N
     from training.datasets.clips import read_clip_folder
 
     starts = {"kinect1": ("10:00:00", "10:00:04"), "kinect2": ("10:00:01", "10:00:05"),
-              "converted": ("10:00:00", "10:00:01")}  # two conversions at once: when the files were written
+              "converted": ("10:00:00", "10:00:01"),  # two conversions at once: when the files were written
+              "bed14": ("10:00:02", "10:00:03")}  # another room's, recorded meanwhile: another sitting
     for folder, session, source in (("kinect1", 1, "kinect"), ("kinect2", 2, "kinect"),
-                                    ("converted", 5, "pkummd:0005-M.txt")):
+                                    ("converted", 5, "pkummd:0005-M.txt"), ("bed14", 7, "kinect")):
         for take, start in enumerate(starts[folder]):
             own = session + take * (source != "kinect")  # each conversion its own session
             name = f"S{own:03d}C00{session}P001R00{take + 1}A121"
@@ -124,7 +125,7 @@ def test_clips_two_sensors_recorded_at_once_are_one_session(tmp_path: Path) -> N
             sidecar = skeleton.with_suffix(".json")
             raw = json.loads(sidecar.read_text())
             raw.update(started_at=f"2026-12-06T{start}+00:00", finished_at=f"2026-12-06T{start[:-1]}9+00:00",
-                       source=source)
+                       source=source, **({"room": "bed 14"} if folder == "bed14" else {}))
             sidecar.write_text(json.dumps(raw))
     later = _record(tmp_path / "kinect1", 3, "drink")  # recorded now: another sitting
     (tmp_path / "labels.txt").write_text((tmp_path / "kinect1" / "labels.txt").read_text())
@@ -132,7 +133,8 @@ def test_clips_two_sensors_recorded_at_once_are_one_session(tmp_path: Path) -> N
     sessions = {clip.task.name: clip.session for clip in clips}
     assert sessions == {"S001C001P001R001A121": 1, "S001C001P001R002A121": 1, "S002C002P001R001A121": 1,
                         "S002C002P001R002A121": 1, later.stem: 3,
-                        "S005C005P001R001A121": 5, "S006C005P001R002A121": 6}
+                        "S005C005P001R001A121": 5, "S006C005P001R002A121": 6,
+                        "S007C007P001R001A121": 7, "S007C007P001R002A121": 7}
 
 
 def test_clips_become_sequences_with_no_action_or_cut_intervals_without(tmp_path: Path) -> None:

@@ -186,6 +186,7 @@ def read_clip_folder(
         raise DatasetError(f"{root}: no clips (*.skeleton) found")
     out, unlabelled = [], []
     spans: list[tuple[float, float] | None] = []  # when each clip of `out` was being recorded
+    rooms: list[str | None] = []  # and where (the sidecar's "room"; None where it names none)
     unmapped: dict[str, list[str]] = {}  # interval classes the map lacks -> the clips naming them
     sidecars = [read_sidecar(paths.sidecar) if paths.sidecar is not None else None for paths in clips]
     between_marks, unknown = parts_between_marks(sidecar for sidecar in sidecars if sidecar is not None)
@@ -222,6 +223,8 @@ def read_clip_folder(
         session = _session(paths, sidecar.raw if sidecar is not None else None, number)
         out.append(LabelledClip(task, action, timeline, session, folder, duration))
         spans.append(_recorded_span(sidecar.raw, duration) if sidecar is not None else None)
+        room = sidecar.raw.get("room") if sidecar is not None else None
+        rooms.append(room if isinstance(room, str) else None)
     if unmapped:
         # Intervals keep class names, and labelling puts each in the map: one it lacks was renamed or
         # removed there, and trained on under the old name (or as NTU's class of it) without a word.
@@ -233,7 +236,7 @@ def read_clip_folder(
             f"recordings label CLIP --list, --remove N, then --class NAME --from S --to S). Never added (a "
             f"PKU-MMD sequence converted before 2026-12-04): a line A<number><TAB>NAME for each, or convert "
             f"it again. python -m recordings list {as_typed(Path(root))} marks every such interval")
-    return _one_session_per_copy(_one_session_per_sitting(out, spans)), unlabelled
+    return _one_session_per_copy(_one_session_per_sitting(out, spans, rooms)), unlabelled
 
 
 # Recording times are stored to the second: clips of one sensor recorded one after the other may seem to
@@ -258,18 +261,21 @@ def _recorded_span(raw: dict, duration: float) -> tuple[float, float] | None:
         return start, start + duration
 
 
-def _one_session_per_sitting(clips: list[LabelledClip], spans: list[tuple[float, float] | None]
-                             ) -> list[LabelledClip]:
-    """`clips`, those recorded at the same time given one session (the lowest of theirs): two sensors in
-    one room each number their own sessions, and holding out one sensor's left the other's near-copies of
-    the same performances in training."""
+def _one_session_per_sitting(clips: list[LabelledClip], spans: list[tuple[float, float] | None],
+                             rooms: list[str | None]) -> list[LabelledClip]:
+    """`clips`, those recorded in one room at the same time given one session (the lowest of theirs): two
+    sensors in one room each number their own sessions, and holding out one sensor's left the other's
+    near-copies of the same performances in training. Rooms sharing a folder (`--record-dir` on a share)
+    record at the same time too: their clips were made one session, and by chains of overlapping long
+    recordings a whole ward's, the validation's session then a copy of a training one's sitting."""
     pairs = []
-    latest: tuple[float, int] | None = None  # the end and clip of the recording that ends last so far
+    latest: dict[str | None, tuple[float, int]] = {}  # each room's recording that ends last so far: end, clip
     for (start, end), i in sorted((span, i) for i, span in enumerate(spans) if span is not None):
-        if latest is not None and start < latest[0] - SAME_TIME_SLACK_S:
-            pairs.append((latest[1], i))
-        if latest is None or end > latest[0]:
-            latest = (end, i)
+        room = rooms[i]
+        if room in latest and start < latest[room][0] - SAME_TIME_SLACK_S:
+            pairs.append((latest[room][1], i))
+        if room not in latest or end > latest[room][0]:
+            latest[room] = (end, i)
 
     def said(a: LabelledClip, b: LabelledClip, first: int, second: int) -> None:
         log.info("%s and %s were recorded at the same time: their sessions %d and %d are one",
