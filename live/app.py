@@ -531,12 +531,10 @@ def _sensor_picture(source: SourceChoice) -> bool:
 def _site_clip(source: SourceChoice) -> bool:
     """Whether the source is a clip of a site's room: one with a sidecar (NTU's own clips have none) that
     neither the simulator nor a conversion of a research dataset (PKU-MMD) made."""
-    from recordings.recorder import CONVERTED_PREFIXES
-    from recordings.synthetic import SIMULATED_SOURCE
+    from recordings.recorder import made_not_recorded
 
-    sidecar = _clip_sidecar(source)
-    made_by = str(sidecar.get("source", ""))  # (a converted .xef is the sensor's picture: _sensor_picture)
-    return bool(sidecar) and not made_by.startswith((SIMULATED_SOURCE, *CONVERTED_PREFIXES))
+    sidecar = _clip_sidecar(source)  # (a converted .xef is the sensor's picture: _sensor_picture)
+    return bool(sidecar) and not made_not_recorded(sidecar.get("source"))
 
 
 def _recorded_privacy(source: SourceChoice) -> PrivacyMode | None:

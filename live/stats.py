@@ -103,28 +103,37 @@ def available_memory_bytes() -> int | None:
     return min(found, default=None)
 
 
-def _cgroup_memory_left() -> int | None:
-    """What this process's cgroup may still use (its limit less its use: cgroup v2's memory.max and
-    memory.current, v1's memory.limit_in_bytes and memory.usage_in_bytes); None without a limit."""
+def _cgroup_memory_left(root: str = "/sys/fs/cgroup", membership: str = "/proc/self/cgroup") -> int | None:
+    """What this process's cgroup may still use: its limit less its use, the page cache it can drop not
+    counted as used (what a kernel reclaims before it kills: a service that has just written video holds
+    gigabytes of it). cgroup v2's memory.max, memory.current and memory.stat's inactive_file; v1's
+    memory.limit_in_bytes, memory.usage_in_bytes and total_inactive_file. None without a limit."""
     try:
-        with open("/proc/self/cgroup") as cgroup:
+        with open(membership) as cgroup:
             groups = dict(line.strip().split(":", 2)[1:] for line in cgroup if line.count(":") >= 2)
     except (OSError, ValueError):
         return None
-    for controller, folder, limit_file, usage_file in (
-            ("", "/sys/fs/cgroup", "memory.max", "memory.current"),
-            ("memory", "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes")):
+    for controller, folder, limit_file, usage_file, cache_key in (
+            ("", root, "memory.max", "memory.current", "inactive_file"),
+            ("memory", os.path.join(root, "memory"), "memory.limit_in_bytes", "memory.usage_in_bytes",
+             "total_inactive_file")):
         if controller not in groups:
             continue
-        where = os.path.join(folder, groups[controller].lstrip("/"))
+        # The process's own group; in a container without a cgroup namespace (Docker on cgroup v1) the
+        # host's path to it is not there, and the container's group is the mount's root.
+        own = os.path.join(folder, groups[controller].lstrip("/"))
+        where = own if os.path.isdir(own) else folder
         try:
             with open(os.path.join(where, limit_file)) as limit:
                 most = limit.read().strip()
             if most == "max" or int(most) >= 1 << 60:  # no limit (v1 says it with a huge number)
                 return None
             with open(os.path.join(where, usage_file)) as usage:
-                return max(0, int(most) - int(usage.read()))
-        except (OSError, ValueError):
+                used = int(usage.read())
+            with open(os.path.join(where, "memory.stat")) as stat:
+                cache = next((int(line.split()[1]) for line in stat if line.split()[:1] == [cache_key]), 0)
+            return max(0, int(most) - max(0, used - cache))
+        except (OSError, ValueError, IndexError):
             continue
     return None
 

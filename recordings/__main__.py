@@ -127,8 +127,8 @@ from recordings.recorder import (
     labelled_length_s,
     partial_recordings,
     recover_partial_recordings,
-    room_clock,
     sample_name_from,
+    started_on_room_clock,
 )
 
 BODY_COLOURS = ((0, 200, 255), (80, 220, 80), (255, 160, 40), (200, 80, 255), (40, 40, 255), (255, 255, 0))
@@ -540,7 +540,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 continue
             label, frames = sidecar.label, len(sidecar.timestamps)
             # Where and when (the room's local time): a folder rooms share, and what an erasure request names.
-            recorded, room = _recorded_at(sidecar.raw.get("started_at")), str(sidecar.raw.get("room") or "-")
+            recorded, room = _recorded_at(sidecar.raw), str(sidecar.raw.get("room") or "-")
             duration = labelled_length_s(np.asarray(sidecar.timestamps, np.float64))  # as training counts it
             action = sidecar.action_id
             if sidecar.timeline is not None and sidecar.timeline.intervals:
@@ -617,11 +617,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 1 if damaged or bad_maps else 0
 
 
-def _recorded_at(started_at: object) -> str:
+def _recorded_at(sidecar: dict) -> str:
     """A sidecar's "started_at" as the room's local time, '2026-12-03 09:00' ('-' where it has none that
     reads)."""
     try:
-        return room_clock(_dt.datetime.fromisoformat(str(started_at))).strftime("%Y-%m-%d %H:%M")
+        return started_on_room_clock(sidecar).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return "-"
 
@@ -1158,9 +1158,20 @@ def cmd_erase(args: argparse.Namespace) -> int:
     for partial in found.being_written:
         print(f"{partial}: being recorded now, not erased: stop its recording (the window's r, or the "
               "service) and erase again")
+    if found.not_by_age:
+        print(f"{len(found.not_by_age)} clip(s) left as they are: made, not recorded in a room (the "
+              "simulator's, conversions: training data), or saying no recording time "
+              f"({first_few([str(path) for path in found.not_by_age], 2)}); --clip NAME erases one")
     if not found.clips and not found.leftovers and not found.interrupted:
         if not found.being_written:
             print(f"{directory}: nothing recorded of {what} here")
+        if before is not None and args.room is not None and not found.being_written:
+            anything = find_recorded(directory, Asked(room=args.room))
+            if not anything.clips and not anything.leftovers and not anything.interrupted:
+                # A retention timer with a room's name mistyped would pass every day, erasing nothing.
+                print(f"{directory}: no recording of room {args.room!r} at all: is its name right? "
+                      "(python -m recordings list shows each clip's room)")
+                return 1
         # A retention run finding nothing that old has done its job; a request naming a room, a day or a
         # clip that is not there is a mistake to look at.
         return 0 if before is not None and not found.being_written else 1
@@ -1172,10 +1183,6 @@ def cmd_erase(args: argparse.Namespace) -> int:
         print(f"{sidecar.with_suffix('')}: what is left of a clip, its skeleton gone: {files}")
     for partial in found.interrupted:
         print(f"{partial}: an interrupted recording")
-    if found.dated_by_file:
-        dated = first_few([str(path) for path in found.dated_by_file], 2)
-        print(f"{len(found.dated_by_file)} of them say no recording time (a conversion's clip, NTU's): "
-              f"dated by when their files were written ({dated})")
     summary = (f"{len(found.clips) + len(found.leftovers)} clip(s) and {len(found.interrupted)} interrupted "
                f"recording(s) of {what}")
     if not args.yes:

@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recordings.clip import EXPORT_INDEX, ClipError, ClipPaths, find_clips, read_sidecar
-from recordings.recorder import MAX_PART_S, PARTIAL_SUFFIX, partial_recordings, room_clock
+from recordings.recorder import (
+    MAX_PART_S,
+    PARTIAL_SUFFIX,
+    made_not_recorded,
+    partial_recordings,
+    started_on_room_clock,
+)
 
 # What an erasure of clips does not reach, said after it: copies made of them elsewhere.
 ELSEWHERE = (
@@ -55,7 +61,8 @@ class Recorded:
     interrupted: list[Path] = field(default_factory=list)  # *.partial folders of it nobody writes
     being_written: list[Path] = field(default_factory=list)  # *.partial folders a recorder holds now
     exported: list[tuple[Path, str]] = field(default_factory=list)  # (samples.tsv, sample) cut from the clips
-    dated_by_file: list[Path] = field(default_factory=list)  # found by their files' time: they say no other
+    # Asked for by age, left: clips the simulator or a conversion made (training data), or saying no time.
+    not_by_age: list[Path] = field(default_factory=list)
 
     def files(self) -> list[Path]:
         """Every file and folder an erasure removes: each clip's files, each interrupted recording's folder
@@ -87,22 +94,24 @@ def asked_for(asked: Asked, header: dict, source: Path, last_written: float | No
     `asked` names by room, day or time (not by name): recorded in its room, on its day (the room's local
     time: begun that day, or going on into it past midnight), ended before its time. For how long it went
     on: its "duration_s", or for an interrupted recording until `last_written` (wall-clock seconds).
-    None where it is asked for by time and says none: dated by `source`'s modification time (a
-    conversion's clip, NTU's). ClipError where the day is asked and a room's recording cannot say it:
-    a clip of the day could hide behind it."""
+    None where it is asked for by time alone and is not the app's recording of a room (a clip the
+    simulator or a conversion made: training data, which a retention rule must not take), or says no time.
+    ClipError where the day is asked and a room's recording cannot say it: a clip of the day could hide
+    behind it."""
     if asked.room is not None and header.get("room") != asked.room:
         return False
     if asked.day is None and asked.before is None:
         return asked.room is not None
+    if asked.day is None and made_not_recorded(header.get("source")):
+        return None
     try:
-        start = room_clock(_dt.datetime.fromisoformat(str(header.get("started_at"))))
+        start = started_on_room_clock(header)
     except ValueError:
         if asked.day is not None:
             raise ClipError(f"{source}: a recording of room {asked.room!r} whose \"started_at\" "
                             f"({header.get('started_at')!r}) says no time: which day it is cannot be told; "
                             "erase it by --clip, or mend it") from None
-        written = _modified(source)
-        return None if written is not None and written < asked.before else False
+        return None
     lasted = header.get("duration_s")
     # (at most 30 years: a damaged length must not overflow the date)
     lasted = min(float(lasted), 1e9) if isinstance(lasted, (int, float)) and lasted >= 0 else 0.0
@@ -127,15 +136,15 @@ def find_recorded(directory: Path, asked: Asked) -> Recorded:
             return True
         matched = asked_for(asked, header, source, last_written)
         if matched is None:
-            found.dated_by_file.append(source)
-        return matched is not False
+            found.not_by_age.append(source)
+        return matched is True
 
     for clip in find_clips(directory):
         header = _sidecar_header(clip.sidecar) if clip.sidecar is not None else {}
         if wanted(clip.name, header, clip.sidecar or clip.skeleton):
             found.clips.append(clip)
-    for sidecar in _leftover_sidecars(directory):
-        if wanted(sidecar.stem, _json_object(sidecar), sidecar):
+    for sidecar, header in _leftover_sidecars(directory):
+        if wanted(sidecar.stem, header, sidecar):
             found.leftovers.append(sidecar)
     folders = sorted({partial.parent for partial in directory.rglob(f"*{PARTIAL_SUFFIX}")
                       if partial.is_dir()})
@@ -197,14 +206,29 @@ def _sidecar_header(path: Path) -> dict:
                         "first)") from None
 
 
-def _leftover_sidecars(directory: Path) -> list[Path]:
-    """Clip sidecars under `directory` whose skeleton is gone and that no partial folder is finishing:
-    what an erasure stopped midway left (the sidecar goes last so that this finds it), or files deleted by
-    hand by age, which a sidecar a relabelling had made newer survived."""
-    alone = [sidecar for sidecar in sorted(directory.rglob("*.json"))
-             if sidecar.is_file() and not sidecar.with_suffix(".skeleton").exists()
-             and not sidecar.with_name(sidecar.stem + PARTIAL_SUFFIX).exists()]
-    return [sidecar for sidecar in alone if {"skeleton", "started_at"} <= _json_object(sidecar).keys()]
+def _leftover_sidecars(directory: Path) -> list[tuple[Path, dict]]:
+    """Clip sidecars under `directory`, with what they hold, whose skeleton is gone and that no partial
+    folder is finishing: what an erasure stopped midway left (the sidecar goes last so that this finds
+    it), or files deleted by hand by age, which a sidecar a relabelling had made newer survived."""
+    left = []
+    for sidecar in sorted(directory.rglob("*.json")):
+        if (sidecar.is_file() and not sidecar.with_suffix(".skeleton").exists()
+                and not sidecar.with_name(sidecar.stem + PARTIAL_SUFFIX).exists()
+                and _looks_like_a_sidecar(sidecar)
+                and {"skeleton", "timestamps"} <= (header := _json_object(sidecar)).keys()):
+            left.append((sidecar, header))
+    return left
+
+
+def _looks_like_a_sidecar(path: Path) -> bool:
+    """Whether a JSON file's start has a clip sidecar's first keys: only those are read whole (a folder of
+    runs holds thousands of other JSON files, results and settings)."""
+    try:
+        with open(path, "rb") as file:
+            start = file.read(1 << 16)
+    except OSError:
+        return False
+    return b'"started_at"' in start or b'"frame_count"' in start
 
 
 def _json_object(path: Path) -> dict:

@@ -389,10 +389,13 @@ def _now() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def room_clock(stamp: _dt.datetime) -> _dt.datetime:
-    """A sidecar's time as the recording room's clock read it: in its own offset (this version writes the
-    recording PC's local time), or, where it is UTC (what earlier versions wrote), in this machine's."""
-    return stamp if stamp.utcoffset() else stamp.astimezone()
+def started_on_room_clock(header: dict) -> _dt.datetime:
+    """A recording's start (its header's or sidecar's "started_at") as the room's clock read it: in its own
+    offset where the header names its time zone (this version writes the recording PC's local time, and
+    its zone: a room on UTC writes +00:00 too), else in this machine's local time (earlier versions wrote
+    UTC). ValueError where it says no time."""
+    stamp = _dt.datetime.fromisoformat(str(header.get("started_at")))
+    return stamp if "time_zone" in header else stamp.astimezone()
 
 
 class Recorder:
@@ -491,6 +494,7 @@ class Recorder:
             "software": {"name": "where-to-focus", "version": software_version()},
             "calibration": {"color_camera": camera.to_dict(), "depth_camera": DEPTH_CAMERA.to_dict()},
             "started_at": _now(),
+            "time_zone": _dt.datetime.now().astimezone().tzname(),  # started_at is this zone's time
             "config": {"fps": config.fps, "jpeg_quality": config.jpeg_quality},
         }
         if room is not None:
@@ -770,6 +774,15 @@ def _hold_partial(partial_dir: Path, create: bool) -> IO[bytes]:
 
 # The sidecar sources `recordings convert` gives its clips (xef.CONVERTED_SOURCE + name, "pkummd:" + name).
 CONVERTED_PREFIXES = ("xef:", "pkummd:")
+
+# How the sidecar "source" of a clip `recordings synth` made begins: nobody's room.
+SIMULATED_SOURCE = "simulated"
+
+
+def made_not_recorded(source: object) -> bool:
+    """Whether a sidecar's "source" says the clip was made (by the simulator, or a conversion of a research
+    dataset or a Kinect Studio file) rather than recorded by the app in a room."""
+    return str(source or "").startswith((SIMULATED_SOURCE, *CONVERTED_PREFIXES))
 
 
 class ConversionInterrupted(RecorderError):

@@ -37,12 +37,11 @@ from core.timeline import Timeline
 from recordings.argument_types import CommandLineParser, float_in, integer_in, output_folder
 from recordings.labels import FIRST_SITE_ACTION, LABEL_MAP_FILENAME, LabelMap, read_label_map, write_label_map
 from recordings.ntu_samples import SampleName
-from recordings.recorder import Recorder, RecorderConfig, RecorderError
+from recordings.recorder import SIMULATED_SOURCE, Recorder, RecorderConfig, RecorderError
 from simulation import CLASSES, SimClip, SimulationConfig, generate_clip
 
 MANIFEST = "simulation.json"
 MANIFEST_FORMAT = "where-to-focus simulated dataset"
-SIMULATED_SOURCE = "simulated"  # how each clip's sidecar "source" begins: nobody's room
 
 
 def simulated_label_map() -> LabelMap:

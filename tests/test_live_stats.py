@@ -64,3 +64,28 @@ def test_resident_memory_is_a_plausible_size_where_the_platform_tells_it():
         assert not sys.platform.startswith(("linux", "darwin")), "the platform tells it"
         pytest.skip(f"no resident memory size on {sys.platform}")
     assert 10e6 < rss < 100e9
+
+
+def test_a_cgroup_s_memory_left_does_not_count_the_cache_it_can_drop(tmp_path) -> None:
+    """A service that has just written video holds gigabytes of page cache, which the kernel drops before
+    it kills: counted as used, a restart saw too little memory for its frame ring. And in a container
+    without a cgroup namespace (Docker on cgroup v1) the host's path to its group is not there: its limit
+    was not seen at all."""
+    from live.stats import _cgroup_memory_left
+
+    def files(folder, **contents):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in contents.items():
+            (folder / name.replace("_", ".", 1)).write_text(text)
+
+    membership = tmp_path / "cgroup"
+    membership.write_text("4:memory:/docker/abc123\n0::/\n")
+    files(tmp_path / "memory", memory_limit_in_bytes="1000000000\n", memory_usage_in_bytes="900000000\n",
+          memory_stat="cache 650000000\ntotal_inactive_file 600000000\n")
+    assert _cgroup_memory_left(str(tmp_path), str(membership)) == 700_000_000
+    membership.write_text("0::/system.slice/wtf.service\n")
+    files(tmp_path / "system.slice" / "wtf.service", memory_max="2000000000\n", memory_current="1500000000\n",
+          memory_stat="anon 900000000\ninactive_file 500000000\n")
+    assert _cgroup_memory_left(str(tmp_path), str(membership)) == 1_000_000_000
+    (tmp_path / "system.slice" / "wtf.service" / "memory.max").write_text("max\n")
+    assert _cgroup_memory_left(str(tmp_path), str(membership)) is None  # no limit

@@ -19,8 +19,9 @@ from recordings.recorder import PARTIAL_SUFFIX, Recorder, RecorderConfig, _hold_
 
 def _record(folder: Path, room: str, started_at: str | None, frames: int = 20,
             duration_s: float | None = None) -> Path:
-    """A clip of `room` begun at `started_at` (ISO, with its offset; None: as recorded), lasting
-    `duration_s` (None: as recorded); its skeleton."""
+    """A clip of `room` begun at `started_at` (ISO, with its offset; None: as recorded; a UTC one as an
+    earlier version wrote it, without the "time_zone" that says it is the room's), lasting `duration_s`
+    (None: as recorded); its skeleton."""
     from recordings.labels import ensure_label
 
     labels = ensure_label(folder / "labels.txt", "drink")[0]
@@ -32,6 +33,8 @@ def _record(folder: Path, room: str, started_at: str | None, frames: int = 20,
     raw = json.loads(sidecar.read_text())
     if started_at is not None:
         raw["started_at"] = started_at
+        if started_at.endswith("+00:00"):
+            del raw["time_zone"]
     if duration_s is not None:
         raw["duration_s"] = duration_s
     sidecar.write_text(json.dumps(raw))
@@ -94,13 +97,15 @@ def test_a_clip_s_day_is_the_room_s_with_its_time_past_midnight(tmp_path, capsys
     sidecar = json.loads(recorded_here.with_suffix(".json").read_text())
     stamp = _dt.datetime.fromisoformat(sidecar["started_at"])
     assert stamp.utcoffset() == _dt.datetime.now().astimezone().utcoffset() != _dt.timedelta(0)
+    assert sidecar["time_zone"] in ("CET", "CEST")  # named: a room on UTC's +00:00 is its own time too
     shutil.rmtree(clips)
     after_midnight = _record(clips, "bed 12", "2026-06-10T00:30:00+02:00")
     into_the_day = _record(clips, "bed 12", "2026-06-09T23:55:00+02:00", duration_s=600.0)
     interrupted = clips / f"S009C001P001R001A121{PARTIAL_SUFFIX}"
     interrupted.mkdir()
     frames = interrupted / "frames.jsonl"
-    frames.write_text(json.dumps({"room": "bed 12", "started_at": "2026-06-09T23:58:00+02:00"}) + "\n")
+    frames.write_text(json.dumps({"room": "bed 12", "started_at": "2026-06-09T23:58:00+02:00",
+                                  "time_zone": "CEST"}) + "\n")
     last_frame = _dt.datetime.fromisoformat("2026-06-10T00:03:00+02:00").timestamp()
     os.utime(frames, (last_frame, last_frame))
     monkeypatch.setenv("TZ", "UTC")  # the erasing machine's
@@ -204,21 +209,19 @@ def test_what_cannot_be_told_or_removed_is_said_not_passed_over(tmp_path, capsys
 
 def test_a_retention_rule_erases_every_room_s_recordings_older_than_its_days(tmp_path, capsys):
     """"Clips are kept 30 days": erase took one room and one day, so a daily job missed every day it did
-    not run, and clips that name no room or time. What files deleted by hand by age left (a sidecar a
-    relabelling made newer) was found by nothing."""
+    not run. What files deleted by hand by age left (a sidecar a relabelling made newer) was found by
+    nothing. Training data (a conversion of PKU-MMD) is no room's recording: left, and said."""
     clips = tmp_path / "clips"
     now = _dt.datetime.now().astimezone()
     old = (now - _dt.timedelta(days=40)).isoformat(timespec="seconds")
     recent = (now - _dt.timedelta(days=3)).isoformat(timespec="seconds")
     old_bed12, old_bed11 = _record(clips, "bed 12", old), _record(clips, "bed 11", old)
     kept = [_record(clips, "bed 12", recent), _record(clips, "bed 11", recent)]
-    converted = _record(clips, "bed 12", None)  # a conversion's clip: no room, no time but its files'
+    converted = _record(clips, "bed 12", old)  # converted 40 days ago: no room's
     raw = json.loads(converted.with_suffix(".json").read_text())
-    converted.with_suffix(".json").write_text(json.dumps({k: v for k, v in raw.items()
-                                                          if k not in ("room", "started_at")}))
+    converted.with_suffix(".json").write_text(json.dumps({**{k: v for k, v in raw.items() if k != "room"},
+                                                          "source": "pkummd:0005-M.txt"}))
     written = (now - _dt.timedelta(days=35)).timestamp()
-    for path in clips.glob(f"{converted.stem}*"):
-        os.utime(path, (written, written))
     # Deleted by hand by age: the sidecar a relabelling rewrote since is left, room, time and label in it.
     relabelled = _record(clips, "bed 11", old)
     for path in clips.glob(f"{relabelled.stem}*"):
@@ -232,18 +235,22 @@ def test_a_retention_rule_erases_every_room_s_recordings_older_than_its_days(tmp
 
     assert main(["erase", str(clips), "--older-than", "30"]) == 0
     said = capsys.readouterr().out
-    assert "4 clip(s) and 1 interrupted recording(s) of any room ended before" in said, said
+    assert "3 clip(s) and 1 interrupted recording(s) of any room ended before" in said, said
     left = f"{relabelled.with_suffix('')}: what is left of a clip, its skeleton gone: {relabelled.stem}.json"
     assert left in said
-    assert "1 of them say no recording time (a conversion's clip, NTU's): dated by when their files" in said
+    assert (f"1 clip(s) left as they are: made, not recorded in a room (the simulator's, conversions: "
+            f"training data), or saying no recording time ({converted.with_suffix('.json')})") in said
     assert all(path.exists() for path in (old_bed12, old_bed11, converted, interrupted))
     assert main(["erase", str(clips), "--older-than", "30", "--room", "bed 11"]) == 0  # one room's
     assert "2 clip(s) and 1 interrupted recording(s) of room 'bed 11' ended before" in capsys.readouterr().out
     assert main(["erase", str(clips), "--older-than", "30", "--yes"]) == 0
-    assert "erased 4 clip(s) and 1 interrupted recording(s) of any room" in capsys.readouterr().out
-    assert not any(path.exists() for path in (old_bed12, old_bed11, converted, interrupted,
+    assert "erased 3 clip(s) and 1 interrupted recording(s) of any room" in capsys.readouterr().out
+    assert not any(path.exists() for path in (old_bed12, old_bed11, interrupted,
                                               relabelled.with_suffix(".json")))
-    assert all(path.is_file() for path in kept)
+    assert all(path.is_file() for path in [*kept, converted])
+    # A room's name mistyped in the timer's command: said, and a failure, not a quiet "nothing that old".
+    assert main(["erase", str(clips), "--older-than", "30", "--room", "bed 9"]) == 1
+    assert "no recording of room 'bed 9' at all: is its name right?" in capsys.readouterr().out
     # The next day's run finds nothing that old: done, not a failure for the timer to report.
     assert main(["erase", str(clips), "--older-than", "30", "--yes"]) == 0
     assert "nothing recorded of any room ended before" in capsys.readouterr().out
@@ -277,3 +284,19 @@ def test_what_an_erasure_stopped_midway_left_is_found_again(tmp_path, capsys, mo
     assert "erased 1 clip(s) and 0 interrupted recording(s) of room 'bed 12' recorded on 2026-12-03: 1 " \
         in capsys.readouterr().out
     assert not sidecar.exists()
+
+
+def test_a_room_on_utc_keeps_its_day_on_a_machine_elsewhere(tmp_path, capsys, berlin_time):
+    """A room on UTC (London in winter) stamps +00:00, as earlier versions did for every room: taken for
+    such a stamp, its 23:30 was the next day on a machine in Berlin. Its time zone, named, says it is the
+    room's own."""
+    clips = tmp_path / "clips"
+    skeleton = _record(clips, "bed 1", "2026-12-03T23:30:00+00:00")
+    sidecar = skeleton.with_suffix(".json")
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "time_zone": "GMT"}))
+    capsys.readouterr()
+    assert main(["erase", str(clips), "--room", "bed 1", "--day", "2026-12-03"]) == 0
+    assert "1 clip(s) and 0 interrupted recording(s) of room 'bed 1' recorded on 2026-12-03" in (
+        capsys.readouterr().out)
+    assert main(["list", str(clips)]) == 0
+    assert "2026-12-03 23:30  bed 1 " in capsys.readouterr().out
