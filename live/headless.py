@@ -35,6 +35,7 @@ import queue
 import shlex
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -697,8 +698,8 @@ class Alert:
         return f"the alert {where}{self.who()}: {self.action} at {_iso(self.time)}"
 
     def to_json(self) -> dict:
-        out = {"kind": "action", "room": self.room, "person": self.person, "number": self.number,
-               "class": self.action,
+        out = {"kind": "action", "room": self.room, "host": HOST, "person": self.person,
+               "number": self.number, "class": self.action,
                "p": round(self.probability, 4), "time": _iso(self.time),
                "stream_time": round(self.stream_time, 3)}
         if self.tracked is not None:
@@ -715,6 +716,7 @@ class Alert:
         return {
             "ALERT_KIND": "action",
             "ALERT_ROOM": self.room,
+            "ALERT_HOST": HOST,
             "ALERT_CLASS": self.action,
             "ALERT_PERSON": str(self.person),
             "ALERT_PERSON_NUMBER": str(self.number),
@@ -746,7 +748,7 @@ class RoomAlert:
         return f"the alert {where}{self.kind} at {_iso(self.time)}"
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "room": self.room, "problems": list(self.problems),
+        return {"kind": self.kind, "room": self.room, "host": HOST, "problems": list(self.problems),
                 "since": _iso(self.since), "unwatched_s": round(self.unwatched_s, 1), "time": _iso(self.time)}
 
     def environment(self, queued: Queued | None = None) -> dict[str, str]:
@@ -755,6 +757,7 @@ class RoomAlert:
         return {
             "ALERT_KIND": self.kind,
             "ALERT_ROOM": self.room,
+            "ALERT_HOST": HOST,
             **dict.fromkeys(("ALERT_CLASS", "ALERT_PERSON", "ALERT_PERSON_NUMBER", "ALERT_PARTNER",
                              "ALERT_PARTNER_NUMBER", "ALERT_PROBABILITY"), ""),
             "ALERT_PROBLEMS": ",".join(self.problems),
@@ -1283,6 +1286,10 @@ def _stop_group(child: subprocess.Popen) -> None:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+# The computer an alert comes from, in every alert: a room watched by two sensors (a Kinect v2 is one to a
+# computer) paged twice for one fall, and the two pages, each numbered by its own queue, could not be told
+# apart or matched.
+HOST = socket.gethostname()
 STATUS_FILE_EVERY_S = 10.0  # --status-file: a monitor takes a file older than a few of these as a run gone
 # When this process began, for --status-file's "started": a monitor tells a restart from a run going on.
 PROCESS_STARTED = _dt.datetime.now().astimezone().isoformat(timespec="seconds")

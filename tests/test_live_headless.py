@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -349,14 +350,16 @@ def test_alert_command_gets_the_alert_in_its_environment(tmp_path, monkeypatch):
     out = tmp_path / "alert.json"
     script = (f"import os; open({str(out)!r}, 'w').write(os.environ['ALERT_JSON'] + '|' + "
               f"os.environ['ALERT_CLASS'] + '|' + os.environ.get('NOTIFY_SOCKET', 'unset') + "
-              f"os.environ.get('WATCHDOG_USEC', ''))")
+              f"os.environ.get('WATCHDOG_USEC', '') + '|' + os.environ['ALERT_HOST'])")
     command = f"{sys.executable} -c \"{script}\""
     room = AlertConfig(classes=("fall_down",), command=command, room="ward 3, bed 2")
     alerts = AlertDispatcher(room, CLASSES)
     alerts.update(hop(1.0, dataclasses.replace(decision(3, 1.0, "fall_down", 0.8), tracked=0.35)))
     alerts.close(timeout=20)
-    record, action, notify_socket = out.read_text().split("|")
+    record, action, notify_socket, host = out.read_text().split("|")
     assert action == "fall_down" and json.loads(record)["person"] == 3
+    # Which computer raised it: a room seen by two sensors (a Kinect v2 is one to a computer) pages twice.
+    assert host == json.loads(record)["host"] == socket.gethostname()
     assert notify_socket == "unset"
     assert json.loads(record)["tracked"] == 0.35  # a body mostly guessed: the receiver may weigh that
     assert json.loads(record)["room"] == "ward 3, bed 2"  # one nurse-call endpoint, many rooms
