@@ -16,7 +16,7 @@ from test_recorder import make_frame
 
 from core.model.network import PartAttentionNetwork, Stage
 from core.model.profiles import pose_only, tiny
-from core.timeline import NO_ACTION
+from core.timeline import NO_ACTION, Interval, Timeline
 from recordings.labelling import ClipLabels
 from recordings.recorder import ClipNaming, Recorder, RecorderConfig
 from training.config import DataConfig
@@ -782,6 +782,7 @@ def test_site_classes_one_of_which_adds_words_to_the_other_are_noted() -> None:
     takes the same words only."""
     from training.finetune import longer_names
 
+    assert longer_names(["sit down", "down sit"]) == []  # the same words: close_pairs' to say
     said = longer_names(["Falling", "wave left", "falling down", "wave right", "sit", "stand up"])
     assert said == ["the site's classes 'Falling' and 'falling down': one is the other with words added. If "
                     "they are one action, label its clips with one name (python -m recordings label): as two "
@@ -840,6 +841,24 @@ def test_classes_with_few_or_uneven_examples_are_warned_of_before_training() -> 
         "the site's classes are uneven: 'waving' has 60 examples, 'patient fell' 5: the model leans to the "
         "larger; record more of the smaller"]
     assert too_few_examples({"waving": (12, 3, 60.0), "patient fell": (6, 2, 30.0)}) == []
+
+
+def test_the_site_s_examples_are_its_own_folder_s_actions(tmp_path: Path) -> None:
+    """Each marked interval an example of its class, their seconds added; a clip labelled whole one; the
+    rehearsal's clips and the background are not the site's."""
+    import types
+
+    from training.datasets.clips import LabelledClip
+    from training.finetune import site_examples
+
+    def clip(action, intervals=(), folder=0, session=1):
+        task = types.SimpleNamespace(name="c")
+        timeline = Timeline(tuple(Interval(a, b, label) for a, b, label in intervals)) if intervals else None
+        return LabelledClip(task, action, timeline, session, folder, 10.0)
+
+    clips = [clip(None, [(1.0, 3.0, "fall"), (5.0, 6.5, "fall"), (7.0, 9.0, NO_ACTION)]),
+             clip("fall", session=2), clip("drink", folder=1)]
+    assert site_examples(clips) == {"fall": (3, 2, 13.5)}
 
 
 def test_copies_of_one_take_are_one_session_and_said(tmp_path: Path, caplog) -> None:

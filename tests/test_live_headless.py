@@ -497,6 +497,21 @@ def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, 
         assert paged in ([40], [39]), step_s  # 20 s of the 60 already counted, as without the step
         started.close(timeout=5)
         kept.unlink(missing_ok=True)
+    # Kept in another boot (the machine restarted): its monotonic clock counts from then, the wall clock
+    # is the one they share; and one of a version before the monotonic keys is read as before.
+    for changed in ({"boot": "another boot", "since_monotonic": -1e6, "kept_monotonic": -1e6},
+                    {"boot": None, "since_monotonic": None, "kept_monotonic": None}):
+        ending = AlertDispatcher(later, CLASSES)
+        assert ending.watch_room(["source_read_stuck"], time.monotonic(), already_s=10.0) is None
+        ending.close(timeout=5, outage_ends_the_run=True)
+        record = {**json.loads(kept.read_text()), **changed}
+        kept.write_text(json.dumps({key: value for key, value in record.items() if value is not None}))
+        started = AlertDispatcher(later, CLASSES)
+        t3 = time.monotonic()
+        paged = [t for t in range(80) if started.watch_room(["source_read_stuck"], t3 + t) is not None]
+        assert paged in ([50], [49]), changed  # 10 s counted by the wall clock
+        started.close(timeout=5)
+        kept.unlink(missing_ok=True)
     # A file that is no such record is said, naming it, and left as it is; it stops no start.
     for damaged in ("[1, 2", "[1, 2]",
                     '{"room": "ward 3", "since": 1e20, "problems": [], "paged": true, "kept_at": 1}',
@@ -2954,10 +2969,55 @@ def test_a_status_file_says_how_many_alerts_wait_and_for_how_long(tiny_checkpoin
     earlier = AlertDelivery(DeliveryConfig(closed, queue_path=queue, timeout_s=1.0))
     earlier.submit({"person": 1, "class": "fall_down", "p": 0.9, "time": "2026-11-30T10:00:00+01:00"})
     earlier.close(timeout=1.0)  # an earlier run's fall, not delivered: this run sends it first
+    record = json.loads(queue.read_text().splitlines()[0])  # queued an hour ago
+    queue.write_text(json.dumps({**record, "queued_at": time.time() - 3600}) + "\n")
     status = tmp_path / "status.json"
     options = ["--headless", "--duration", "2", "--checkpoint", str(tiny_checkpoint), "--output", os.devnull,
                "--alert-url", closed, "--alert-queue", str(queue), "--alert-class", "fall_down",
                "--status-file", str(status)]
     main(options)
     said = json.loads(status.read_text())
-    assert said["alerts_waiting"] >= 1 and said["oldest_alert_waiting_s"] >= 0, said
+    assert said["alerts_waiting"] >= 1 and 3600 <= said["oldest_alert_waiting_s"] < 3700, said
+
+
+def test_a_status_file_says_the_run_s_figures_and_what_ended_it_as_keys(tmp_path):
+    """The figures a dashboard reads, each its own, and what ended a run as a key for each way it ends."""
+    from live.headless import AlertsWaiting, EndedBy, Ending, _why_ending, write_status_file
+
+    stats = types.SimpleNamespace(source="sim", capture_fps=29.96, dropped=3, people=2, decisions=41,
+                                  skipped_hops=2, failed_hops=1, latency_p95_s=0.0234, model_sha256="ab")
+    status = tmp_path / "status.json"
+    write_status_file(status, stats, ["no_frames"], "bed 2", Ending("--duration 5 s", EndedBy.DURATION),
+                      waiting=AlertsWaiting(2, 125.4))
+    said = json.loads(status.read_text())
+    assert {key: said[key] for key in ("fps", "frames_dropped", "people", "decisions", "hops_skipped",
+                                       "hops_failed", "latency_p95_ms", "alerts_waiting",
+                                       "oldest_alert_waiting_s", "ended_by", "ok")} == {
+        "fps": 30.0, "frames_dropped": 3, "people": 2, "decisions": 41, "hops_skipped": 2, "hops_failed": 1,
+        "latency_p95_ms": 23, "alerts_waiting": 2, "oldest_alert_waiting_s": 125, "ended_by": "duration",
+        "ok": False}
+
+    def ending(stopped=False, reader_gone=False, stuck=None, failure=None, ended=False):
+        pipeline = types.SimpleNamespace(failure=failure, ended=ended, source=types.SimpleNamespace(name="x"))
+        stop = threading.Event()
+        if stopped:
+            stop.set()
+        return _why_ending(pipeline, stop, reader_gone, 5.0, stuck).by.value
+
+    assert [ending(stopped=True), ending(stuck="a read stuck"), ending(reader_gone=True),
+            ending(failure="capture: OSError"), ending(ended=True), ending()] == [
+        "stop_requested", "stuck", "output_reader_gone", "error", "source_ended", "duration"]
+
+
+def test_a_start_that_fails_says_what_ended_it_by_its_exit_status():
+    from live.app import EXIT_TRY_AGAIN, _start_failed
+    from live.headless import EndedBy
+    from recordings.stop_signals import EXIT_INTERRUPTED
+
+    said = []
+    starting = types.SimpleNamespace(failed=lambda why, by: said.append(by))
+    for status, by in ((EXIT_TRY_AGAIN, None), (EXIT_INTERRUPTED, None), (2, None),
+                       (EXIT_TRY_AGAIN, EndedBy.OUT_OF_MEMORY)):
+        assert _start_failed(starting, "why", status, by) == status
+    assert said == [EndedBy.HELD_ELSEWHERE, EndedBy.STOP_REQUESTED, EndedBy.START_FAILED,
+                    EndedBy.OUT_OF_MEMORY]

@@ -300,3 +300,36 @@ def test_a_room_on_utc_keeps_its_day_on_a_machine_elsewhere(tmp_path, capsys, be
         capsys.readouterr().out)
     assert main(["list", str(clips)]) == 0
     assert "2026-12-03 23:30  bed 1 " in capsys.readouterr().out
+
+
+def test_what_an_erasure_takes_is_what_it_was_asked_for_and_no_more(tmp_path, capsys):
+    """A name asks for that clip alone; a clip still going on 29 days ago is not yet 30 days old; a JSON
+    file that is no clip's sidecar, or one a recording being finished keeps beside its partial folder, is
+    no leftover of a clip."""
+    clips = tmp_path / "clips"
+    named, other = _record(clips, "bed 12", None), _record(clips, "bed 12", None)
+    assert main(["erase", str(clips), "--clip", named.stem, "--yes"]) == 0
+    assert not named.exists() and other.is_file()
+
+    now = _dt.datetime.now().astimezone()
+    long_one = _record(clips, "bed 12", (now - _dt.timedelta(days=31)).isoformat(timespec="seconds"),
+                       duration_s=2 * 86400.0)  # begun 31 days ago, ended 29 days ago
+    (clips / "settings.json").write_text(json.dumps({"epochs": 3}))
+    finishing = clips / f"S008C001P001R001A121{PARTIAL_SUFFIX}"  # its finishing put the sidecar beside it
+    finishing.mkdir()
+    (finishing / "frames.jsonl").write_text(json.dumps({"room": "bed 12", "started_at": now.isoformat()}))
+    finishing.with_suffix(".json").write_text(json.dumps(
+        {"room": "bed 12", "started_at": "2020-01-01T00:00:00+00:00", "skeleton": "x", "timestamps": []}))
+    capsys.readouterr()
+    assert main(["erase", str(clips), "--older-than", "30"]) == 0
+    said = capsys.readouterr().out
+    assert "nothing recorded of any room ended before" in said and "what is left" not in said, said
+    assert long_one.is_file()
+    # An interrupted recording whose frames file was touched years later (a copy) lasted a part at most.
+    copied = clips / f"S009C001P001R001A121{PARTIAL_SUFFIX}"
+    copied.mkdir()
+    started = (now - _dt.timedelta(days=40)).isoformat(timespec="seconds")
+    (copied / "frames.jsonl").write_text(json.dumps({"room": "bed 12", "started_at": started}) + "\n")
+    assert main(["erase", str(clips), "--older-than", "30"]) == 0
+    assert "0 clip(s) and 1 interrupted recording(s) of any room" in capsys.readouterr().out
+    assert main(["erase", str(clips), "--room", "bed 12", "--older-than", "30", "--day", "2026-12-03"]) == 2
