@@ -39,9 +39,11 @@ if __name__ == "__main__":
 import argparse
 import contextlib
 import datetime as _dt
+import errno
 import glob
 import os
 import re
+import shutil
 import sys
 import time
 from collections import Counter
@@ -56,7 +58,7 @@ from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.skeleton import KINECT_V2
 from core.timeline import Interval
-from core.wording import first_few
+from core.wording import disk_amount, first_few
 from recordings import xef
 from recordings.argument_types import (
     CommandLineParser,
@@ -1103,6 +1105,16 @@ def cmd_recover(args: argparse.Namespace) -> int:
               "beside its .partial folder and removes the folder; "
               "run it as the user that recorded them (a service's), or as one that may write there",
               file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        # A recording a full disk stopped is finished on that disk: "error: [Errno 28]" said neither where
+        # nor what to do. Its partial folder is kept whole for the next try.
+        free = shutil.disk_usage(args.dir).free
+        print(f"error: {error.filename or args.dir}: no space left on its disk ({disk_amount(free)} free); "
+              "recover writes each clip beside its .partial folder (as large as the folder): free some "
+              "space and recover again; the .partial folders are kept as they were", file=sys.stderr)
         return 2
     if not interrupted:
         # (not "no *.partial folders" just after naming the running ones)

@@ -206,6 +206,34 @@ def test_recover_of_another_users_recordings_says_what_it_needs(tmp_path: Path, 
             ) in capsys.readouterr().err
 
 
+def test_recover_on_a_full_disk_says_so_and_keeps_the_recording(tmp_path: Path, monkeypatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A recording a full disk stopped, recovered on that disk: "error: [Errno 28] No space left on device"
+    said neither where nor what to do."""
+    import errno
+
+    from recordings import recorder
+
+    rec = Recorder(tmp_path, sample_name="cut", config=RecorderConfig(min_free_bytes=1, sync_interval_s=0.0))
+    for i in range(3):
+        rec.write(make_frame(i, i / 30))
+    abandon(rec)
+    replace = recorder.replace_atomically
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(recorder, "replace_atomically", full)
+    assert main(["recover", str(tmp_path)]) == 2
+    said = capsys.readouterr().err
+    assert f"error: {tmp_path / 'cut.skeleton'}: no space left on its disk (" in said
+    assert "free some space and recover again; the .partial folders are kept as they were" in said
+    assert (tmp_path / "cut.partial").is_dir()
+    monkeypatch.setattr(recorder, "replace_atomically", replace)  # room again: recovered whole
+    assert main(["recover", str(tmp_path)]) == 0
+    assert "recovered cut.skeleton: 3 frames" in capsys.readouterr().out
+
+
 def test_info_and_list_give_a_clip_one_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A night's clip (15 fps): info said 40.07 s (first to last frame), list 40.13 s (to the end of the
     last frame, as `label --to end` counts it)."""
