@@ -91,7 +91,7 @@ def test_a_failed_ring_allocation_closes_the_source(tiny_model, monkeypatch):
     monkeypatch.setattr(live.pipeline, "FrameRing", no_memory)
     engine, inputs = tiny_model
     source = TrackedSource()
-    with pytest.raises(MemoryError):
+    with pytest.raises(live.pipeline.NotEnoughMemory, match="could not be allocated"):
         LivePipeline(source, engine, inputs).start()
     assert source.closes == 1
 
