@@ -877,8 +877,14 @@ def _log_alerts(config: LiveConfig) -> None:
         alerts.room == socket.gethostname()) else ""
     unwatched = ("" if alerts.unwatched_after_s is None
                  else f", and the room once not watched for {alerts.unwatched_after_s:g} s")
-    log.info("alerts: %s in room %r%s, once per episode (cooldown %.0f s)%s, by %s",
-             ", ".join(alerts.classes), alerts.room, hostname, alerts.cooldown_s, unwatched, ", ".join(ways))
+    # Alerts that leave the computer named by its name: a replacement computer (a dead one's, restored)
+    # pages as another room, which a nurse-call system mapping rooms to beds may not know.
+    beyond_the_log = bool(hostname) and (alerts.command is not None or alerts.delivery is not None)
+    if beyond_the_log:
+        hostname += "; a computer put in its place would page as another room: give --room"
+    log.log(logging.WARNING if beyond_the_log else logging.INFO,
+            "alerts: %s in room %r%s, once per episode (cooldown %.0f s)%s, by %s",
+            ", ".join(alerts.classes), alerts.room, hostname, alerts.cooldown_s, unwatched, ", ".join(ways))
     # An earlier run's, left for the next start with --alert-url, which this one is not: said, not ignored.
     if alerts.delivery is None and (waiting := undelivered_in(DEFAULT_QUEUE.absolute())):
         log.warning("%s holds %d alert(s) an earlier run could not deliver; this run has no --alert-url "

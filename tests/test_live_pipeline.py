@@ -328,6 +328,8 @@ def test_alerts_asked_for_with_a_model_that_cannot_raise_any_is_refused(monkeypa
 def test_alert_classes_are_logged_as_the_model_spells_them(caplog):
     """`--alert-class sturz` alerts for the model's "Sturz" (case is not a typo): said as "Sturz", as the
     window and the alerts name it, not as typed."""
+    import sys
+
     from live.app import _alerts_for, build_parser, config_from_args
 
     config = config_from_args(build_parser().parse_args(["--headless", "--alert-class", "sturz"]))
@@ -337,6 +339,15 @@ def test_alert_classes_are_logged_as_the_model_spells_them(caplog):
     assert "alerts: Sturz in room" in caplog.text
     # Without --room, the computer's name: where it serves several rooms, theirs alike.
     assert "(this computer's name: --room names the room where it serves more than one)" in caplog.text
+    assert [r.levelname for r in caplog.records if "alerts: Sturz" in r.getMessage()] == ["INFO"]  # the log's
+    # Paged beyond the log, a warning: a computer put in this one's place would page as another room.
+    config = config_from_args(build_parser().parse_args(["--headless", "--alert-class", "sturz",
+                                                         "--alert-command", sys.executable]))
+    caplog.clear()
+    with caplog.at_level("INFO", logger="live"):
+        _alerts_for(config, ("no_action", "Sturz", "Trinken"))
+    [said] = [r for r in caplog.records if "alerts: Sturz" in r.getMessage()]
+    assert said.levelname == "WARNING" and "would page as another room: give --room" in said.getMessage()
 
 
 def test_a_class_name_no_font_can_show_is_said_at_the_windows_start(caplog):
