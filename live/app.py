@@ -111,6 +111,7 @@ from recordings.argument_types import (
     smoothing_seconds,
     thread_count,
     why_no_display,
+    without_secrets,
 )
 from recordings.atomic import umask_lets_others_read, why_not_writable
 from recordings.labels import LABEL_MAP_FILENAME, check_label, unwritable_character
@@ -1083,7 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         arguments = expand_options_files(arguments)
     except ValueError as error:  # nothing to find a --status-file in: the options are in the file
-        print(f"python -m live: {error}", file=sys.stderr)
+        print(f"python -m live: {without_secrets(str(error))}", file=sys.stderr)
         return 2
     parser = build_parser()
     try:
@@ -1100,9 +1101,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     try:
         config = config_from_args(args)
-    except ValueError as error:  # a bad --alert-url, say
-        print(f"python -m live: {error}", file=sys.stderr)
-        _status_of_refused_options(arguments, str(error))
+    except ValueError as error:  # a bad --alert-url, say: said without what may be its secret
+        print(f"python -m live: {without_secrets(str(error))}", file=sys.stderr)
+        _status_of_refused_options(arguments, without_secrets(str(error)))
         return 2
     if (why_not := no_display_reason(config)) is not None:
         print(f"python -m live: {why_not}", file=sys.stderr)

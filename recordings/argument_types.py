@@ -375,6 +375,24 @@ def _unquoted(value: str) -> str:
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
 
 
+_URL = re.compile(r"""[A-Za-z][A-Za-z0-9+.-]*://[^\s'"]+""")
+_CREDENTIAL = re.compile(r"""\b(Bearer|Basic|Token)\s+[^\s'"]+""")
+
+
+def without_secrets(text: str) -> str:
+    """`text` (an error quoting the command line or an options file's line) with what may be a secret left
+    out: a URL's user, query and path past its host (?token=..., a webhook's /hooks/<secret>) and an
+    Authorization value (Bearer ...): a service's log keeps its errors, and a mistyped --alert-urll or a
+    token pasted in the wrong place put them there."""
+    def shown(url: re.Match) -> str:
+        scheme, _, rest = url.group(0).partition("://")
+        host, beyond = re.fullmatch(r"([^/?#;]*)(.*)", rest).groups()
+        host = "…@" + host.rpartition("@")[2] if "@" in host else host
+        return f"{scheme}://{host}" + ("/…" if beyond.strip("/") else "")
+
+    return _CREDENTIAL.sub(lambda match: f"{match.group(1)} …", _URL.sub(shown, text))
+
+
 class CommandLineParser(argparse.ArgumentParser):
     """argparse's parser, whose usage error is one line: what is wrong, and where the options are listed.
     argparse's own printed the whole usage first (18 lines for `python -m live`), and a service's log then
@@ -383,6 +401,7 @@ class CommandLineParser(argparse.ArgumentParser):
     refused: str | None = None  # the usage error said, for a program that says it elsewhere too
 
     def error(self, message: str) -> NoReturn:
+        message = without_secrets(message)
         self.refused = message
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
 

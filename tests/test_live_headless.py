@@ -3021,3 +3021,41 @@ def test_a_start_that_fails_says_what_ended_it_by_its_exit_status():
         assert _start_failed(starting, "why", status, by) == status
     assert said == [EndedBy.HELD_ELSEWHERE, EndedBy.STOP_REQUESTED, EndedBy.START_FAILED,
                     EndedBy.OUT_OF_MEMORY]
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX file modes")
+def test_a_status_file_s_lock_is_this_account_s_alone(tmp_path):
+    """flock needs no write access: a lock file others may read (umask 022) let any local account hold
+    it, and the room's service then refused to start (exit 75) for as long as it liked."""
+    from live.headless import hold_status_file
+
+    old = os.umask(0o022)
+    try:
+        status = tmp_path / "status.json"
+        (tmp_path / "status.json.lock").write_text("")  # an earlier version's, 0644
+        hold_status_file(status).close()
+        assert stat.S_IMODE((tmp_path / "status.json.lock").stat().st_mode) == 0o600
+        other = tmp_path / "other.json"
+        hold_status_file(other).close()
+        assert stat.S_IMODE((tmp_path / "other.json.lock").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_an_option_refused_is_said_without_what_may_be_its_secret(tmp_path, capsys):
+    """A mistyped --alert-urll with ?token=..., a token pasted into an options file: the error quoted the
+    line whole into the service's log and the status file."""
+    status = tmp_path / "status.json"
+    options = tmp_path / "room.options"
+    for given, what in (
+            (["--alert-urll", "https://alerts.example/rooms?token=SEKRET1"], "https://alerts.example/…"),
+            (["--alert-url", "htps://nurse:SEKRET2@alerts.example/rooms"], "htps://…@alerts.example/…"),
+            ([f"@{options}"], "Bearer …")):
+        options.write_text("--headless\nAuthorization: Bearer SEKRET3\n")
+        try:
+            assert main(["--headless", "--status-file", str(status), *given]) == 2
+        except SystemExit as usage_error:  # argparse's
+            assert usage_error.code == 2
+        said = capsys.readouterr().err
+        written = status.read_text()
+        assert what in said and "SEKRET" not in said and "SEKRET" not in written, said
