@@ -1170,6 +1170,12 @@ def cmd_erase(args: argparse.Namespace) -> int:
     for partial in found.being_written:
         print(f"{partial}: being recorded now, not erased: stop its recording (the window's r, or the "
               "service) and erase again")
+    for link in found.linked_folders:
+        print(f"{link}: a link to {link.resolve()}, not searched: erase there too, giving that folder")
+    links = found.links()
+    for link in links:
+        print(f"{link}: a link to {link.resolve()}: erasing it removes the link, not what it points to: "
+              "erase that by hand")
     if found.not_by_age:
         print(f"{len(found.not_by_age)} clip(s) left as they are: made, not recorded in a room (the "
               "simulator's, conversions: training data), or saying no recording time "
@@ -1186,7 +1192,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
                 return 1
         # A retention run finding nothing that old has done its job; a request naming a room, a day or a
         # clip that is not there is a mistake to look at.
-        return 0 if before is not None and not found.being_written else 1
+        return 0 if before is not None and not found.being_written and not found.linked_folders else 1
     for clip in found.clips:
         files = ", ".join(path.name for path in clip_files(clip.skeleton))
         print(f"{clip.skeleton.with_suffix('')}: {files}")
@@ -1211,7 +1217,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
         print(f"{index.parent}: an export holds {len(samples)} sample(s) cut from them "
               f"({', '.join(samples)}): not erased here; remove that export")
     print(f"not reached by this command: {ELSEWHERE}")
-    return 1 if found.being_written else 0
+    # Not all of it: what a recorder holds, and what links point to (in folders not searched, or files).
+    return 1 if found.being_written or found.linked_folders or links else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -63,6 +63,14 @@ class Recorded:
     exported: list[tuple[Path, str]] = field(default_factory=list)  # (samples.tsv, sample) cut from the clips
     # Asked for by age, left: clips the simulator or a conversion made (training data), or saying no time.
     not_by_age: list[Path] = field(default_factory=list)
+    # Links under the folder to folders elsewhere: not searched (their clips, a room's on another disk,
+    # would be left while the erasure said it was done).
+    linked_folders: list[Path] = field(default_factory=list)
+
+    def links(self) -> list[Path]:
+        """The files and folders an erasure would remove that are links: the link goes, what it points to
+        (outside the folder, perhaps) does not."""
+        return [path for path in self.files() if path.is_symlink()]
 
     def files(self) -> list[Path]:
         """Every file and folder an erasure removes: each clip's files, each interrupted recording's folder
@@ -130,6 +138,8 @@ def find_recorded(directory: Path, asked: Asked) -> Recorded:
     hold (clips are numbered per folder: two rooms' folders both have S001C001P001R001A121)."""
     found = Recorded()
     names = asked.names
+    found.linked_folders = sorted(path for path in directory.rglob("*")
+                                  if path.is_symlink() and path.is_dir())
 
     def wanted(name: str, header: dict, source: Path, last_written: float | None = None) -> bool:
         if name in names:
@@ -175,13 +185,16 @@ def find_recorded(directory: Path, asked: Asked) -> Recorded:
 
 
 def erase(found: Recorded) -> tuple[int, int]:
-    """Remove the clips' files and the interrupted recordings; (files and folders removed, bytes).
-    ErasedInPart where one cannot be removed, saying what was and what is left."""
+    """Remove the clips' files and the interrupted recordings; (files and folders removed, bytes). A link
+    is removed as a link (`Recorded.links`: what it points to is not followed). ErasedInPart where one
+    cannot be removed, saying what was and what is left."""
     paths = found.files()
     removed, size = 0, 0
     for path in paths:
         try:
-            if path.is_dir():
+            if path.is_symlink():  # (rmtree refuses a link to a folder; a link's target is not erased)
+                path.unlink()
+            elif path.is_dir():
                 folder_size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
                 shutil.rmtree(path)
                 size += folder_size

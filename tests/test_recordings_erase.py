@@ -333,3 +333,32 @@ def test_what_an_erasure_takes_is_what_it_was_asked_for_and_no_more(tmp_path, ca
     assert main(["erase", str(clips), "--older-than", "30"]) == 0
     assert "0 clip(s) and 1 interrupted recording(s) of any room" in capsys.readouterr().out
     assert main(["erase", str(clips), "--room", "bed 12", "--older-than", "30", "--day", "2026-12-03"]) == 2
+
+
+def test_links_are_said_and_removed_as_links_never_followed(tmp_path, capsys):
+    """A room's folder moved to another disk behind a link was never searched, and the erasure said it
+    was done; a clip's video that is a link had its link removed and its video kept, "erased"; a partial
+    folder that is a link stopped every daily run."""
+    clips, elsewhere = tmp_path / "clips", tmp_path / "elsewhere"
+    moved = _record(elsewhere / "bed12", "bed 12", "2026-12-03T09:00:00+01:00")
+    clips.mkdir()
+    (clips / "bed12").symlink_to(elsewhere / "bed12")
+    linked_video = _record(clips, "bed 12", "2026-12-03T10:00:00+01:00")
+    video = linked_video.with_name(linked_video.stem + "_rgb.avi")
+    kept_video = elsewhere / "video.avi"
+    video.rename(kept_video)
+    video.symlink_to(kept_video)
+    partial_target = elsewhere / "S009C001P001R001A121.partial"
+    partial_target.mkdir()
+    (partial_target / "frames.jsonl").write_text(json.dumps(
+        {"room": "bed 12", "started_at": "2026-12-03T11:00:00+01:00", "time_zone": "CET"}) + "\n")
+    (clips / partial_target.name).symlink_to(partial_target)
+    capsys.readouterr()
+
+    assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 1  # not all
+    said = capsys.readouterr().out
+    assert f"{clips / 'bed12'}: a link to {elsewhere / 'bed12'}, not searched: erase there too" in said
+    assert f"{video}: a link to {kept_video}: erasing it removes the link, not what it points to" in said
+    assert "erased 1 clip(s) and 1 interrupted recording(s)" in said
+    assert not linked_video.exists() and not video.is_symlink() and not (clips / partial_target.name).exists()
+    assert kept_video.is_file() and partial_target.is_dir() and moved.is_file()  # nothing followed
