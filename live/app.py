@@ -760,7 +760,8 @@ def build_pipeline(config: LiveConfig) -> LivePipeline:
     # clip recorded again, or its decisions, were readable by every account without a word.
     of_a_room = real_room or _site_clip(config.source)
     if of_a_room and (mask := umask_lets_others_read()) is not None:
-        log.warning("what this run writes of the room (recordings, decisions, events, alerts) is readable by "
+        log.warning("what this run writes of the room (recordings, decisions, events, alerts, the status "
+                    "file with the room's name) is readable by "
                     "every account on this computer (umask %04o): run it under umask 077 (the README's "
                     "service unit: UMask=0077)", mask)
     if real_room and privacy is PrivacyMode.OFF:  # asked for: said where a log filter keeps it
