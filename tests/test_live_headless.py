@@ -1333,7 +1333,7 @@ def test_headless_record_with_a_label_names_and_labels_the_whole_clip(tiny_check
     assert (sidecar.label, sidecar.action_id, sidecar.raw["session"], sidecar.timeline) == (
         "raise both arms", 122, 2, None)
     assert sidecar.raw["room"] == "bed 4"
-    lines = [json.loads(line) for line in (tmp_path / "decisions.jsonl").open()]
+    lines = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
     assert {line["room"] for line in lines} == {"bed 3", "bed 4"}
     truths = {line.get("truth_now") for line in lines}
     assert "raise_both_arms" in truths or NO_ACTION in truths  # the simulator's extra class, when asked
