@@ -308,6 +308,9 @@ def test_a_skeleton_only_model_is_fine_tuned_by_its_pose_stage_alone(
             "the whole clip)") in out
     # How many examples each class has, said before it trains.
     assert "[finetune] the site's examples per class: raise both arms 8 (" in out, out
+    # Clips labelled whole beside marked ones: their idle time trains as the action, not as no_action.
+    assert ("WARNING: 5 of the site's clips are labelled as a whole beside clips whose actions are marked: "
+            "their time around the action trains as the action, not as 'no_action'") in out
     assert (f"WARNING: 1 clip(s) or action(s) shorter than the 0.8 s of a person the app needs for a "
             f"decision (1 s windows): padded to train, they teach little; record longer takes "
             f"({rec.files.skeleton.stem})") in out
@@ -439,11 +442,17 @@ def test_the_split_names_the_rehearsal_held_out_and_what_is_learnt_now(
     assert training(["finetune", "--from", str(base), "--clips", str(site), "--rehearse", str(rehearsal),
                      "--out", str(tmp_path / "run"), *QUICK_POSE]) == 0
     out = capsys.readouterr().out
+    # Few examples of a new class are warned of; of a class the base knows (kick), the rehearsal keeps it.
+    assert "WARNING: the site's class(es) 'raise both arms' (3) have fewer than 5 examples" in out
     held = re.search(r"; of the --rehearse clips ([0-9]{4}-M)\)", out)
     assert held, out
     learnt_now = re.search(r"note: 4 of the --rehearse clips are PKU-MMD sequences base\.pt did not train "
                            r"on, its validation or test ones \((.*)\): learnt now", out)
     assert learnt_now and held[1] not in learnt_now[1], out
+    # A rehearsal folder inside the site's: its clips were read as the site's, refused under its labels.
+    assert training(["finetune", "--from", str(base), "--clips", str(site), "--rehearse",
+                     str(site / "rehearse"), "--out", str(tmp_path / "run2"), *QUICK_POSE]) == 2
+    assert "lies inside --clips" in capsys.readouterr().err
     # Its validation scored on the site's folder alone: the held-out sequence is in the rehearsal's.
     model = str(tmp_path / "run" / "model.pt")
     assert training(["evaluate", "--checkpoint", model, "--data", str(site), "--subset", "validation"]) == 2
@@ -841,6 +850,7 @@ def test_classes_with_few_or_uneven_examples_are_warned_of_before_training() -> 
         "the site's classes are uneven: 'waving' has 60 examples, 'patient fell' 5: the model leans to the "
         "larger; record more of the smaller"]
     assert too_few_examples({"waving": (12, 3, 60.0), "patient fell": (6, 2, 30.0)}) == []
+    assert too_few_examples({}) == []  # no new class of the site's
 
 
 def test_the_site_s_examples_are_its_own_folder_s_actions(tmp_path: Path) -> None:

@@ -232,7 +232,9 @@ def too_few_examples(examples: dict[str, tuple[int, int, float]]) -> list[str]:
     """A line for the site's classes with fewer than FEW_EXAMPLES examples, and one for those with under
     UNEVEN_SHARE of the largest class's: `finetune` said only the classes' names, and one class of 40
     clips beside one of 2 trained and "validated" on a single clip without a word."""
-    lines = []
+    lines: list[str] = []
+    if not examples:
+        return lines
     few = {name: count for name, (count, _, _) in examples.items() if count < FEW_EXAMPLES}
     if few:
         named = ", ".join(f"{n!r} ({c})" for n, c in few.items())
@@ -408,6 +410,11 @@ def run_finetune(args: argparse.Namespace) -> int:
         raise ConfigError(f"--from takes the network from the checkpoint and --clips the data: drop "
                           f"{', '.join('--' + f for f in stray)} "
                           "(or set epochs.pose / epochs.head / epochs.finetune)")
+    site_folder = Path(args.clips).resolve()
+    inside = [folder for folder in args.rehearse if Path(folder).resolve().is_relative_to(site_folder)]
+    if inside:  # its clips were read as the site's, and refused under labels.txt's numbers
+        raise ConfigError(f"--rehearse {inside[0]} lies inside --clips {args.clips}: its clips would be read "
+                          "as the site's too; keep the rehearsal folder beside the site's clips, not in them")
     base_path = Path(args.base)
     base = load_checkpoint(base_path)
     layout = layout_by_name(base.preprocessing.layout)
@@ -451,7 +458,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         say("[finetune] the site's examples per class: " + ", ".join(
             f"{name} {count} ({sessions} session{'s' * (sessions != 1)}, {seconds:.0f} s)"
             for name, (count, sessions, seconds) in examples.items()))
-        for line in too_few_examples(examples):
+        # Of the classes the model learns from them alone: one it knows is kept by the rehearsal too.
+        for line in too_few_examples({name: seen for name, seen in examples.items() if name in new}):
             say(f"[finetune] WARNING: {line}")
     if not new and not args.replace_classes:
         say("[finetune] note: every class of the clips is one the base model knows; none is added")
@@ -477,6 +485,13 @@ def run_finetune(args: argparse.Namespace) -> int:
             f"--clips-per-class 20; for pku_interactions.pt: PKU-MMD sequences, python -m recordings "
             f"convert SEQUENCE DIR), or drop them with --replace-classes")
     has_intervals = any(c.timeline is not None for c in clips)
+    whole = [c.task.name for c in clips if c.folder == 0 and c.timeline is None]
+    if NO_ACTION in classes and has_intervals and whole:
+        # Beside marked clips, a clip labelled whole trains its idle time as the action, not as no_action.
+        say(f"[finetune] WARNING: {len(whole)} of the site's clips are labelled as a whole beside clips "
+            f"whose actions are marked: their time around the action trains as the action, not as "
+            f"{NO_ACTION!r} ({first_few(whole, 3)}); mark where it is: python -m recordings label CLIP "
+            "--class X --from S --to S")
     if NO_ACTION in classes and not has_intervals:
         say(f"[finetune] note: no clip marks where its actions are (intervals), so {NO_ACTION!r} gets no "
             f"examples; mark them (python -m recordings label CLIP --class X --from S --to S) to keep "
