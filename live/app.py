@@ -204,6 +204,7 @@ class LiveConfig:
     check: bool = False  # --check: what a start would refuse, said without running (`check_start`)
     pause_limit_s: float = 600.0  # window: a pause ends by itself after this long (0: only space ends it)
     alert_beep_s: float = ALERT_BEEP_S  # window: seconds between beeps while an alert is unacknowledged
+    room_given: bool = True  # --room given (False: the computer's name stands in)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -301,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(--alert-unwatched-after)")
     parser.add_argument("--alert-timeout", type=positive_float, default=5.0, metavar="S",
                         help="seconds one POST may take before it counts as failed (default: 5)")
-    parser.add_argument("--room", default=socket.gethostname(), metavar="NAME",
+    parser.add_argument("--room", metavar="NAME",
                         help="where the sensor is, in every alert (ALERT_ROOM, \"room\" in the POST): one "
                              "endpoint can serve many rooms (default: this computer's name)")
     # Its shape checked here; whether it can be written, where a recording starts (--record: at start-up).
@@ -362,6 +363,9 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
     if args.headless and args.screenshot is not None:
         raise ValueError("--screenshot saves a view of the window, which --headless does not open: give one "
                          "of them")
+    room_given = args.room is not None
+    if not room_given:
+        args.room = socket.gethostname()
     if not args.room.strip():  # every alert says where: an empty room reaches the nurse as nowhere
         raise ValueError("--room: empty; name where the sensor is (default: this computer's name)")
     if (unwritable := unwritable_character(args.room)) is not None:  # a line break forged a second log line
@@ -417,6 +421,7 @@ def config_from_args(args: argparse.Namespace) -> LiveConfig:
         check_label(args.labels or Path(args.record_dir) / LABEL_MAP_FILENAME, args.label,
                     similar_ok=args.new_class)
     return LiveConfig(
+        room_given=room_given,
         check=args.check,
         source=source,
         video=args.video,
@@ -881,7 +886,7 @@ def _log_alerts(config: LiveConfig) -> None:
                  else f", and the room once not watched for {alerts.unwatched_after_s:g} s")
     # Alerts that leave the computer named by its name: a replacement computer (a dead one's, restored)
     # pages as another room, which a nurse-call system mapping rooms to beds may not know.
-    beyond_the_log = bool(hostname) and (alerts.command is not None or alerts.delivery is not None)
+    beyond_the_log = not config.room_given and (alerts.command is not None or alerts.delivery is not None)
     if beyond_the_log:
         hostname += "; a computer put in its place would page as another room: give --room"
     log.log(logging.WARNING if beyond_the_log else logging.INFO,

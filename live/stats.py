@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -130,7 +131,8 @@ def _cgroup_memory_left(root: str = "/sys/fs/cgroup", membership: str = "/proc/s
                 return None
             with open(os.path.join(where, usage_file)) as usage:
                 used = int(usage.read())
-            with open(os.path.join(where, "memory.stat")) as stat:
+            cache = 0
+            with contextlib.suppress(OSError), open(os.path.join(where, "memory.stat")) as stat:
                 cache = next((int(line.split()[1]) for line in stat if line.split()[:1] == [cache_key]), 0)
             return max(0, int(most) - max(0, used - cache))
         except (OSError, ValueError, IndexError):

@@ -1114,7 +1114,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         free = shutil.disk_usage(args.dir).free
         print(f"error: {error.filename or args.dir}: no space left on its disk ({disk_amount(free)} free); "
               "recover writes each clip beside its .partial folder (as large as the folder): free some "
-              "space and recover again; the .partial folders are kept as they were", file=sys.stderr)
+              "space and recover again; the .partial folders are kept for that", file=sys.stderr)
         return 2
     if not interrupted:
         # (not "no *.partial folders" just after naming the running ones)
@@ -1186,10 +1186,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
         if before is not None and args.room is not None and not found.being_written:
             anything = find_recorded(directory, Asked(room=args.room))
             if not anything.clips and not anything.leftovers and not anything.interrupted:
-                # A retention timer with a room's name mistyped would pass every day, erasing nothing.
-                print(f"{directory}: no recording of room {args.room!r} at all: is its name right? "
-                      "(python -m recordings list shows each clip's room)")
-                return 1
+                # A retention timer with a room's name mistyped passes every day, erasing nothing: said. Not
+                # a failure: a room whose every clip an earlier run erased has none either.
+                print(f"{directory}: no recording of room {args.room!r} at all: all erased, or is its name "
+                      "right? (python -m recordings list shows each clip's room)")
         # A retention run finding nothing that old has done its job; a request naming a room, a day or a
         # clip that is not there is a mistake to look at.
         return 0 if before is not None and not found.being_written and not found.linked_folders else 1

@@ -375,8 +375,10 @@ def _unquoted(value: str) -> str:
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else value
 
 
-_URL = re.compile(r"""[A-Za-z][A-Za-z0-9+.-]*://[^\s'"]+""")
-_CREDENTIAL = re.compile(r"""\b(Bearer|Basic|Token)\s+[^\s'"]+""")
+# A URL's scheme not inside a path (/mnt/smb://srv is a folder's name); an Authorization value, not a
+# placeholder ('Bearer <token>' in a hint).
+_URL = re.compile(r"""(?<![\w/.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s'"]+""")
+_CREDENTIAL = re.compile(r"""\b(Bearer|Basic)\s+(?!<)[^\s'"]+""", re.IGNORECASE)
 
 
 def without_secrets(text: str) -> str:
@@ -386,9 +388,9 @@ def without_secrets(text: str) -> str:
     token pasted in the wrong place put them there."""
     def shown(url: re.Match) -> str:
         scheme, _, rest = url.group(0).partition("://")
+        user, at, rest = rest.rpartition("@")  # a password may hold ; # ? (the last @ ends it)
         host, beyond = re.fullmatch(r"([^/?#;]*)(.*)", rest).groups()
-        host = "…@" + host.rpartition("@")[2] if "@" in host else host
-        return f"{scheme}://{host}" + ("/…" if beyond.strip("/") else "")
+        return f"{scheme}://" + ("…@" if at else "") + host + ("/…" if beyond.strip("/") else "")
 
     return _CREDENTIAL.sub(lambda match: f"{match.group(1)} …", _URL.sub(shown, text))
 

@@ -138,8 +138,10 @@ def find_recorded(directory: Path, asked: Asked) -> Recorded:
     hold (clips are numbered per folder: two rooms' folders both have S001C001P001R001A121)."""
     found = Recorded()
     names = asked.names
-    found.linked_folders = sorted(path for path in directory.rglob("*")
-                                  if path.is_symlink() and path.is_dir())
+    inside = directory.resolve()
+    found.linked_folders = sorted(  # (a link into the folder itself: searched there)
+        path for path in directory.rglob("*") if path.is_symlink() and path.is_dir()
+        and not path.resolve().is_relative_to(inside))
 
     def wanted(name: str, header: dict, source: Path, last_written: float | None = None) -> bool:
         if name in names:

@@ -348,6 +348,16 @@ def test_alert_classes_are_logged_as_the_model_spells_them(caplog):
         _alerts_for(config, ("no_action", "Sturz", "Trinken"))
     [said] = [r for r in caplog.records if "alerts: Sturz" in r.getMessage()]
     assert said.levelname == "WARNING" and "would page as another room: give --room" in said.getMessage()
+    # Named so, the computer's name is the room's: nothing to warn of.
+    import socket
+
+    named = ["--headless", "--alert-class", "sturz", "--room", socket.gethostname(), "--alert-command",
+             sys.executable]
+    config = config_from_args(build_parser().parse_args(named))
+    caplog.clear()
+    with caplog.at_level("INFO", logger="live"):
+        _alerts_for(config, ("no_action", "Sturz", "Trinken"))
+    assert [r.levelname for r in caplog.records if "alerts: Sturz" in r.getMessage()] == ["INFO"]
 
 
 def test_a_class_name_no_font_can_show_is_said_at_the_windows_start(caplog):

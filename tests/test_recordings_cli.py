@@ -227,7 +227,7 @@ def test_recover_on_a_full_disk_says_so_and_keeps_the_recording(tmp_path: Path, 
     assert main(["recover", str(tmp_path)]) == 2
     said = capsys.readouterr().err
     assert f"error: {tmp_path / 'cut.skeleton'}: no space left on its disk (" in said
-    assert "free some space and recover again; the .partial folders are kept as they were" in said
+    assert "free some space and recover again; the .partial folders are kept for that" in said
     assert (tmp_path / "cut.partial").is_dir()
     monkeypatch.setattr(recorder, "replace_atomically", replace)  # room again: recovered whole
     assert main(["recover", str(tmp_path)]) == 0
