@@ -368,3 +368,14 @@ def test_a_room_s_options_come_from_a_file(tmp_path: Path) -> None:
     assert expand_options_files(["--headless", f"@{options}"])[:2] == ["--headless", "--headless"]
     assert expand_options_files(["--room=x", f"@{options}"])[:2] == ["--room=x", "--headless"]
     assert expand_options_files(["--room", "x", "@"]) == ["--room", "x", "@"]
+
+
+def test_what_may_be_a_secret_is_left_out_of_an_error_and_nothing_else() -> None:
+    from recordings.argument_types import without_secrets
+
+    assert without_secrets("--alert-urll https://nurse:pa;ss@hooks.example/x?token=1") == \
+        "--alert-urll https://…@hooks.example/…"  # a password may hold ; # ?: the last @ ends it
+    assert without_secrets("Authorization: bearer abc123secret") == "Authorization: bearer …"
+    for kept in ("(e.g. 'Bearer <token>')", "/mnt/smb://srv/share is not writable", "see https://docs.example",
+                 r"C:\recordings\bed 12 is not a folder"):
+        assert without_secrets(kept) == kept
