@@ -2309,6 +2309,9 @@ def test_a_status_file_tells_a_monitor_the_runs_problems_as_keys_and_that_it_end
             "hops_failed", "version"} <= final.keys()
     # A killed run's file stops ageing with "ok" as it was: its process, and a restart, are told by these.
     assert final["pid"] == os.getpid() and final["started"] == seen[0]["started"]
+    from core.package_files import software_commit
+
+    assert final["commit"] == software_commit()  # the checkout's: an editable install's version is stale
     assert final["alerts_waiting"] is None  # no --alert-url
     assert [s["problems"] for s in seen if s["problems"]][0] == ["sensor_disconnected"]
     assert any(s["ok"] for s in seen) and any(not s["ok"] and not s["ended"] for s in seen)
