@@ -8,6 +8,7 @@ output of theirs belongs (root writes there silently, and `pip uninstall` leaves
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -51,6 +52,13 @@ def software_commit() -> str | None:
     if head.returncode != 0:
         return None
     return head.stdout.strip() + ("+changes" if changes.stdout.strip() else "")
+
+
+@functools.cache
+def running_software() -> dict[str, str | None]:
+    """What this process runs, asked of git once (what the code was as it started): {"name", "version",
+    "commit"}, for a status file written every few seconds and each clip's sidecar."""
+    return {"name": DISTRIBUTION, "version": software_version(), "commit": software_commit()}
 
 
 def describe_software() -> str:

@@ -25,7 +25,6 @@ import contextlib
 import datetime as _dt
 import difflib
 import enum
-import functools
 import hashlib
 import json
 import logging
@@ -49,7 +48,7 @@ from typing import IO
 from core.atomic import REPLACE_RETRY_S, replace_atomically, write_then_rename
 from core.engines.metadata import file_sha256
 from core.locks import hold
-from core.package_files import software_commit, software_version
+from core.package_files import running_software
 from core.room import FloorTracker, SensorMounting
 from core.skeleton import KINECT_V2
 from core.timeline import NO_ACTION
@@ -1349,12 +1348,6 @@ class AlertsWaiting:
         return None if delivery is None else cls(*delivery.waiting())
 
 
-@functools.cache
-def _checkout_commit() -> str | None:
-    """software_commit, asked of git once: the status file is written every few seconds."""
-    return software_commit()
-
-
 def write_status_file(path: Path, stats: LiveStats | None, problems: list[str], room: str,
                       ending: Ending | None, source: str = "", waiting: AlertsWaiting | None = None) -> None:
     """The run's state for a monitor: {"time", "room", "source", "ok", "problems", "ended", "why_ended",
@@ -1377,8 +1370,8 @@ def write_status_file(path: Path, stats: LiveStats | None, problems: list[str], 
         # tell a monitor on the machine whether its process is there, and one anywhere that it restarted.
         "started": PROCESS_STARTED,
         "pid": os.getpid(),
-        "version": software_version(),
-        "commit": _checkout_commit(),  # a checkout's (pip install -e keeps its install's version)
+        "version": running_software()["version"],
+        "commit": running_software()["commit"],  # a checkout's (pip install -e keeps its install's version)
         "fps": None if stats is None else round(stats.capture_fps, 1),
         "frames_dropped": 0 if stats is None else stats.dropped,
         "people": None if stats is None else stats.people,  # None: not known (nothing new is seen)

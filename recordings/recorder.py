@@ -86,7 +86,7 @@ from core.atomic import replace_atomically, sync_directory
 from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.locks import lock_exclusive
-from core.package_files import software_version
+from core.package_files import running_software
 from core.privacy import PrivacyMode
 from core.skeleton import implausible_joints
 from core.timeline import Interval, Timeline, frame_period_s
@@ -491,7 +491,8 @@ class Recorder:
             "source": source,
             # live's --privacy when the clip was recorded (off / blur / skeleton)
             "privacy": privacy.value if privacy is not None else None,
-            "software": {"name": "where-to-focus", "version": software_version()},
+            # With a checkout's commit: an editable install's version is its install's.
+            "software": dict(running_software()),
             "calibration": {"color_camera": camera.to_dict(), "depth_camera": DEPTH_CAMERA.to_dict()},
             "started_at": _now(),
             "time_zone": _dt.datetime.now().astimezone().tzname(),  # started_at is this zone's time

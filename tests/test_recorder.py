@@ -139,6 +139,9 @@ def test_recording_writes_an_ntu_clip_with_sidecar(tmp_path: Path) -> None:
     assert sidecar["frame_count"] == 6 and sidecar["duration_s"] == pytest.approx(0.233)
     assert ColorCamera.from_dict(sidecar["calibration"]["color_camera"]) == camera
     assert sidecar["source"] == "sim" and sidecar["software"]["version"]
+    from core.package_files import software_commit
+
+    assert sidecar["software"]["commit"] == software_commit()  # which code recorded it
     assert sidecar["video"]["file"] == files.video.name and sidecar["stopped"] == "closed"
 
     # The next clip of the same class takes the next replication number.
