@@ -376,6 +376,7 @@ def test_what_may_be_a_secret_is_left_out_of_an_error_and_nothing_else() -> None
     assert without_secrets("--alert-urll https://nurse:pa;ss@hooks.example/x?token=1") == \
         "--alert-urll https://…@hooks.example/…"  # a password may hold ; # ?: the last @ ends it
     assert without_secrets("Authorization: bearer abc123secret") == "Authorization: bearer …"
+    assert without_secrets("https://h.example;jsessionid=S1") == "https://h.example/…"
     for kept in ("(e.g. 'Bearer <token>')", "/mnt/smb://srv/share is not writable", "see https://docs.example",
                  r"C:\recordings\bed 12 is not a folder"):
         assert without_secrets(kept) == kept

@@ -871,6 +871,23 @@ def test_the_site_s_examples_are_its_own_folder_s_actions(tmp_path: Path) -> Non
     assert site_examples(clips) == {"fall": (3, 2, 13.5)}
 
 
+def test_clips_labelled_whole_are_warned_of_only_beside_marked_ones(tmp_path: Path) -> None:
+    import types
+
+    from training.datasets.clips import LabelledClip
+    from training.finetune import whole_beside_marked
+
+    def clip(name, marked=False, folder=0):
+        timeline = Timeline((Interval(1.0, 2.0, "fall"),)) if marked else None
+        task = types.SimpleNamespace(name=name)
+        return LabelledClip(task, None if marked else "fall", timeline, 1, folder, 4.0)
+
+    classes = ["fall", NO_ACTION]
+    assert whole_beside_marked([clip("a", marked=True), clip("b"), clip("r", folder=1)], classes) == ["b"]
+    assert whole_beside_marked([clip("b"), clip("c")], classes) == []  # none marked: nothing to compare
+    assert whole_beside_marked([clip("a", marked=True), clip("b")], ["fall"]) == []  # no background class
+
+
 def test_copies_of_one_take_are_one_session_and_said(tmp_path: Path, caplog) -> None:
     """One fall saved twice under two names trained twice, and with the copies in two sessions one could
     be held out to validate on the other: validation scored a clip the model trained on."""

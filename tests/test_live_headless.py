@@ -3027,20 +3027,35 @@ def test_a_start_that_fails_says_what_ended_it_by_its_exit_status():
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX file modes")
-def test_a_status_file_s_lock_is_this_account_s_alone(tmp_path):
+def test_a_status_file_s_lock_is_this_account_s_alone(tmp_path, monkeypatch):
     """flock needs no write access: a lock file others may read (umask 022) let any local account hold
-    it, and the room's service then refused to start (exit 75) for as long as it liked."""
+    it, and the room's service then refused to start (exit 75) for as long as it liked. Root's, run once
+    by hand, is left as it was: the service's account could not open one of root's alone."""
     from live.headless import hold_status_file
 
     old = os.umask(0o022)
     try:
+        service = os.getuid()
+        if service == 0:  # (CI runs as root: the service's account is played by uid 1000)
+            service = 1000
+            monkeypatch.setattr(os, "getuid", lambda: 1000)
         status = tmp_path / "status.json"
         (tmp_path / "status.json.lock").write_text("")  # an earlier version's, 0644
+        if os.geteuid() == 0:
+            os.chown(tmp_path / "status.json.lock", service, -1)
         hold_status_file(status).close()
         assert stat.S_IMODE((tmp_path / "status.json.lock").stat().st_mode) == 0o600
-        other = tmp_path / "other.json"
-        hold_status_file(other).close()
+        hold_status_file(tmp_path / "other.json").close()
         assert stat.S_IMODE((tmp_path / "other.json.lock").stat().st_mode) == 0o600
+        another = tmp_path / "another.json.lock"  # another account's (root's, say): not changed
+        another.write_text("")
+        if os.geteuid() == 0:
+            os.chown(another, service + 1, -1)
+            hold_status_file(tmp_path / "another.json").close()
+            assert stat.S_IMODE(another.stat().st_mode) == 0o644
+        monkeypatch.setattr(os, "getuid", lambda: 0)  # root, by hand: its lock as the umask makes it
+        hold_status_file(tmp_path / "by_hand.json").close()
+        assert stat.S_IMODE((tmp_path / "by_hand.json.lock").stat().st_mode) == 0o644
     finally:
         os.umask(old)
 
@@ -3053,7 +3068,8 @@ def test_an_option_refused_is_said_without_what_may_be_its_secret(tmp_path, caps
     for given, what in (
             (["--alert-urll", "https://alerts.example/rooms?token=SEKRET1"], "https://alerts.example/…"),
             (["--alert-url", "htps://nurse:SEKRET2@alerts.example/rooms"], "htps://…@alerts.example/…"),
-            ([f"@{options}"], "Bearer …")):
+            ([f"@{options}"], "Bearer …"),
+            (["@https://alerts.example/rooms?token=SEKRET4"], "https://alerts.example/…")):  # no such file
         options.write_text("--headless\nAuthorization: Bearer SEKRET3\n")
         try:
             assert main(["--headless", "--status-file", str(status), *given]) == 2

@@ -87,5 +87,7 @@ def test_a_cgroup_s_memory_left_does_not_count_the_cache_it_can_drop(tmp_path) -
     files(tmp_path / "system.slice" / "wtf.service", memory_max="2000000000\n", memory_current="1500000000\n",
           memory_stat="anon 900000000\ninactive_file 500000000\n")
     assert _cgroup_memory_left(str(tmp_path), str(membership)) == 1_000_000_000
+    (tmp_path / "system.slice" / "wtf.service" / "memory.stat").unlink()  # a kernel without it: no cache
+    assert _cgroup_memory_left(str(tmp_path), str(membership)) == 500_000_000
     (tmp_path / "system.slice" / "wtf.service" / "memory.max").write_text("max\n")
     assert _cgroup_memory_left(str(tmp_path), str(membership)) is None  # no limit

@@ -360,8 +360,18 @@ def test_links_are_said_and_removed_as_links_never_followed(tmp_path, capsys):
     assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 1  # not all
     said = capsys.readouterr().out
     assert f"{clips / 'bed12'}: a link to {elsewhere / 'bed12'}, not searched: erase there too" in said
-    assert "latest" not in said
+    assert "latest" not in said and f"{video}: a link to {kept_video}, not searched" not in said
     assert f"{video}: a link to {kept_video}: erasing it removes the link, not what it points to" in said
     assert "erased 1 clip(s) and 1 interrupted recording(s)" in said
     assert not linked_video.exists() and not video.is_symlink() and not (clips / partial_target.name).exists()
     assert kept_video.is_file() and partial_target.is_dir() and moved.is_file()  # nothing followed
+    # Each alone leaves the erasure incomplete, a retention run's too: a linked folder not searched, and a
+    # linked file's target.
+    assert main(["erase", str(clips), "--older-than", "1"]) == 1  # nothing found here; bed12 not searched
+    (clips / "bed12").unlink()
+    alone = _record(clips, "bed 12", "2026-12-03T12:00:00+01:00")
+    alone_video = alone.with_name(alone.stem + "_rgb.avi")
+    alone_video.rename(elsewhere / "video2.avi")
+    alone_video.symlink_to(elsewhere / "video2.avi")
+    assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 1
+    assert not alone.exists() and (elsewhere / "video2.avi").is_file()

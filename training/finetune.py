@@ -251,6 +251,14 @@ def too_few_examples(examples: dict[str, tuple[int, int, float]]) -> list[str]:
     return lines
 
 
+def whole_beside_marked(clips: list[LabelledClip], classes: list[str]) -> list[str]:
+    """The site's clips labelled as a whole where others mark their actions and the model has NO_ACTION:
+    the marked clips train the time around an action as no_action, these as the action."""
+    if NO_ACTION not in classes or not any(c.timeline is not None for c in clips):
+        return []
+    return [c.task.name for c in clips if c.folder == 0 and c.timeline is None]
+
+
 def short_takes(clips: list[LabelledClip], config: TrainConfig, *, cut_out: bool) -> list[str]:
     """The site's clips shorter than the app needs of a window to decide (core.window.MIN_COVERAGE), which
     trained padded and were validated without a word; and `cut_out` (no no_action: each interval cut out
@@ -485,9 +493,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             f"--clips-per-class 20; for pku_interactions.pt: PKU-MMD sequences, python -m recordings "
             f"convert SEQUENCE DIR), or drop them with --replace-classes")
     has_intervals = any(c.timeline is not None for c in clips)
-    whole = [c.task.name for c in clips if c.folder == 0 and c.timeline is None]
-    if NO_ACTION in classes and has_intervals and whole:
-        # Beside marked clips, a clip labelled whole trains its idle time as the action, not as no_action.
+    if whole := whole_beside_marked(clips, classes):
         say(f"[finetune] WARNING: {len(whole)} of the site's clips are labelled as a whole beside clips "
             f"whose actions are marked: their time around the action trains as the action, not as "
             f"{NO_ACTION!r} ({first_few(whole, 3)}); mark where it is: python -m recordings label CLIP "
