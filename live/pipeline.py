@@ -132,6 +132,10 @@ NEXT_PART_RETRY_S = 60.0
 # itself (its disk full, its share gone) is begun again, tried this often: recognition went on all the
 # while, and the recording, once given up, stayed off for the rest of the run.
 RECORD_RETRY_S = 60.0
+# The recording's disk is said nearly full (--status-file's disk_low) once it has less than this left above
+# the recorder's minimum: a warning before the recording stops (a Kinect's colour fills 2 GB in 5 minutes,
+# its skeletons alone in hours).
+RECORDING_DISK_WARNING_BYTES = 2_000_000_000
 # What the app takes beside its frame ring (measured: 130-270 MB RSS above it headless, window and six
 # people included): a ring that leaves less than this of the available memory is warned of at start.
 APP_MEMORY_BYTES = 300_000_000
@@ -171,10 +175,6 @@ class RingPlan:
             return f"{ring}, more than the {disk_amount(available)} of memory available: {fix}", True
         return (f"{ring} of the {disk_amount(available)} of memory available, and the app needs about "
                 f"{disk_amount(APP_MEMORY_BYTES)} more: it may be killed for memory; {fix}"), False
-# The recording's disk is said nearly full (--status-file's disk_low) once it has less than this left above
-# the recorder's minimum: a warning before the recording stops (a Kinect's colour fills 2 GB in 5 minutes,
-# its skeletons alone in hours).
-RECORDING_DISK_WARNING_BYTES = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ class LiveStats:
     record_not_begun: tuple[Path, float] | None = None
     # Why the --record run's recording is off, being tried again every RECORD_RETRY_S (None: it is not).
     recording_stopped: str | None = None
-    # The recording's disk, nearly full: (bytes free, the recorder's minimum, where it stops), while under
+    # The recording's disk, nearly full: (bytes free, the recorder's minimum: where it stops), while under
     # RECORDING_DISK_WARNING_BYTES above that minimum (None: more free, or no recording).
     recording_disk: tuple[int, int] | None = None
     # The share of the sensor's frames left out lately, past MISSING_FRAMES_SHARE (None: it keeps up).
