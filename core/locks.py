@@ -7,7 +7,7 @@
                                      several may change at once (a site's labels.txt), or makes what
                                      several would make at once (an engine cache's export)
     hold(path)                       held's lock as an open file, kept for as long as its holder runs (a
-                                     headless run's --status-file)
+                                     headless run's --status-file; `private`: its account's alone)
 """
 
 from __future__ import annotations
@@ -60,10 +60,19 @@ def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], Non
         yield  # let go when the file closes
 
 
-def hold(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], None] | None = None
-         ) -> IO[bytes]:
-    """`held`'s lock as the open file that holds it: closing it lets go (so does the process ending)."""
+def hold(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], None] | None = None,
+         private: bool = False) -> IO[bytes]:
+    """`held`'s lock as the open file that holds it: closing it lets go (so does the process ending).
+    `private`: the lock file is made (or, this account's, made) readable by this account alone, since flock
+    needs no write access and any account that may read it could hold it. Not for a lock several accounts
+    share (a site's labels.txt), nor root's: one root made by hand for itself alone, a service's account
+    could not open at all, where it locks one it may read."""
     deadline, pause = time.monotonic() + (timeout_s if timeout_s >= 0 else 0.0), 0.02  # (NaN: none)
+    if private and hasattr(os, "getuid") and os.getuid() != 0:
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            if os.stat(path).st_uid == os.getuid():
+                os.chmod(path, 0o600)  # made readable by others by an earlier version
     try:
         try:
             handle = open(path, "a+b")  # noqa: SIM115 - the caller's to close

@@ -1403,17 +1403,10 @@ def hold_status_file(path: Path) -> IO[bytes]:
     or one refused for its options, wrote its own state over the running room's, and a monitor saw that
     room end. StatusFileInUse where another process holds it (waited for as long as the alert queue's:
     Windows lets go of a dead process's lock late)."""
-    lock = path.with_name(path.name + ".lock")
-    if hasattr(os, "getuid") and os.getuid() != 0:
-        # This account's alone: flock needs no write access, so a lock file others may read (umask 022)
-        # let any local account hold it and keep the room's service from starting. (Not root's, run once by
-        # hand: the service's account could then not open it at all, where it locks one it may read.)
-        with contextlib.suppress(OSError):
-            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600))
-            if lock.stat().st_uid == os.getuid():
-                os.chmod(lock, 0o600)  # made readable by an earlier version
     try:
-        return hold(lock, timeout_s=LOCK_WAIT_S)
+        # Private: a lock file others may read let any local account hold it (flock needs no write access)
+        # and keep the room's service from starting.
+        return hold(path.with_name(path.name + ".lock"), timeout_s=LOCK_WAIT_S, private=True)
     except TimeoutError:
         raise StatusFileInUse(f"--status-file {path} is written by another running app (another room's, or "
                               "this room's already running): give each run its own") from None

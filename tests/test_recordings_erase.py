@@ -41,6 +41,18 @@ def _record(folder: Path, room: str, started_at: str | None, frames: int = 20,
     return recorder.files.skeleton
 
 
+def _refuse_to_remove(monkeypatch, refused: Path) -> None:
+    """`refused` cannot be removed (another account's, a read-only share): Path.unlink says so for it."""
+    unlink = Path.unlink
+
+    def unlink_but(path, *args, **kwargs):
+        if path == refused:
+            raise PermissionError(13, "Permission denied")
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", unlink_but)
+
+
 def test_a_room_s_clips_of_a_day_are_found_and_erased_and_what_is_beyond_reach_said(tmp_path, capsys,
                                                                                   berlin_time):
     """Bed 12's clips of 3 December in a folder it shares with bed 11: the tools could not tell them
@@ -189,14 +201,7 @@ def test_what_cannot_be_told_or_removed_is_said_not_passed_over(tmp_path, capsys
     assert skeleton.is_file()
     sidecar.write_text(json.dumps(raw))
     video = skeleton.with_name(skeleton.name.replace(".skeleton", "_rgb.avi"))
-    unlink = Path.unlink
-
-    def refused(path, *args, **kwargs):
-        if path == video:
-            raise PermissionError(13, "Permission denied")
-        return unlink(path, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "unlink", refused)
+    _refuse_to_remove(monkeypatch, video)
     assert main(["erase", str(clips), "--room", "bed 12", "--yes"]) == 1
     assert f"{video}: cannot be erased (Permission denied); 0 of 3 files and folders erased before it" in (
         capsys.readouterr().err)
@@ -269,14 +274,7 @@ def test_what_an_erasure_stopped_midway_left_is_found_again(tmp_path, capsys, mo
     clips = tmp_path / "clips"
     skeleton = _record(clips, "bed 12", "2026-12-03T09:00:00+01:00")
     sidecar = skeleton.with_suffix(".json")
-    unlink = Path.unlink
-
-    def refused(path, *args, **kwargs):
-        if path == sidecar:
-            raise PermissionError(13, "Permission denied")
-        return unlink(path, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "unlink", refused)
+    _refuse_to_remove(monkeypatch, sidecar)
     assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 1
     monkeypatch.undo()
     assert not skeleton.exists() and sidecar.is_file()
