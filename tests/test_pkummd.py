@@ -106,7 +106,7 @@ def test_real_sequence_and_labels(shared_data: Path) -> None:
 
 
 def test_real_sequences_converted_are_a_clips_folder_with_their_classes_and_sessions(
-    shared_data: Path, tmp_path: Path
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two views of one real performance converted into one folder: labels.txt names the eight
     interactions once each, both clips are the performance's session (held out together), and the
@@ -136,6 +136,16 @@ def test_real_sequences_converted_are_a_clips_folder_with_their_classes_and_sess
     for name, first, last in (("0005-L@12.57-14.13", 377, 423), ("0005-L@7.63-9.80", 229, 293)):
         assert (round(cut[name][0] * 30), round(cut[name][-1] * 30), len(cut[name])) == (
             first, last, last - first + 1), name
+    # Two views of one performance are not copies; 0005-L saved again under another name and session is,
+    # and is kept in its original's session (held out apart, validation would score a training clip).
+    assert "hold the same skeletons" not in caplog.text
+    (out / "again.skeleton").write_bytes((out / "0005-L.skeleton").read_bytes())
+    sidecar = json.loads((out / "0005-L.json").read_text())
+    (out / "again.json").write_text(json.dumps({**sidecar, "session": 99, "skeleton": "again.skeleton"}))
+    with caplog.at_level("WARNING", logger="training.datasets.clips"):
+        clips, _ = read_dataset(DataConfig(dataset="clips", root=str(out)))
+    assert {clip.task.name: clip.session for clip in clips} == {"0005-L": 5, "0005-M": 5, "again": 5}
+    assert "again.skeleton hold the same skeletons: one take saved twice?" in caplog.text
 
 
 def test_real_replay_carries_truth_on_every_body(shared_data: Path) -> None:
