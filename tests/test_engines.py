@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -293,7 +294,7 @@ def test_a_cached_export_whose_bytes_changed_on_disk_is_exported_again(tmp_path:
 
 
 def test_a_cached_export_is_not_reused_once_the_exporting_code_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Same checkpoint, same metadata: only the fingerprint of the network's and exporter's code tells an
     # export made before an update from one made after it.
@@ -301,9 +302,13 @@ def test_a_cached_export_is_not_reused_once_the_exporting_code_changes(
 
     checkpoint = make_checkpoint(tmp_path / "model.pt", seed=1)
     cache = tmp_path / "cache"
-    open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
-    monkeypatch.setattr(selection, "exporter_fingerprint", lambda: "0123456789abcdef")
-    open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    with caplog.at_level(logging.INFO, logger="core.engines.selection"):
+        open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+        assert "exporting model.pt to ONNX" in caplog.text and "code changed" not in caplog.text
+        monkeypatch.setattr(selection, "exporter_fingerprint", lambda: "0123456789abcdef")
+        open_engine(checkpoint, Backend.ONNXRUNTIME_CPU, cache_dir=cache, threads=1)
+    # The log says why the start after an upgrade took seconds longer.
+    assert "the exporting code changed since its last export" in caplog.text
     names = sorted(p.name for p in cache.glob("*.onnx"))  # the older code's export stays (60 days unused)
     # One export per fingerprint; which sorts first depends on the real one (a hash of today's code).
     assert len(names) == 2 and sum(name.endswith("-01234567.onnx") for name in names) == 1

@@ -487,7 +487,8 @@ class _Source:
             if not target.is_file() or _stale_export(target, metadata, digest, say=False):
                 with making(target, EXPORT_WAIT_S):  # looked at again: another room's start exported it
                     if not target.is_file() or _stale_export(target, metadata, digest):
-                        log.info("exporting %s to ONNX (once, kept in %s)", self.path.name, self.cache_dir)
+                        log.info("exporting %s to ONNX (once, kept in %s)%s", self.path.name, self.cache_dir,
+                                 _why_exported_again(target))
                         export_onnx(self.checkpoint().model, metadata, target)
                         # Whole or not at all: another app starting on this cache took a half-written one
                         # for damaged bytes ("exported again").
@@ -495,6 +496,18 @@ class _Source:
                         write_then_rename(digest, lambda f: f.write(written))
             self._onnx = target
         return self._onnx
+
+
+def _why_exported_again(target: Path) -> str:
+    """Why a start exports a checkpoint that it exported before, where it did: after an upgrade each room
+    PC's log says why its start took seconds longer once."""
+    # The cached file's name: the checkpoint's stem, its hash, the exporting code's hash (_export_path);
+    # graphs made from an export (.parts, .head, .fp16) add to its name.
+    checkpoint_part = target.stem.rsplit("-", 1)[0]
+    earlier = re.compile(re.escape(checkpoint_part) + r"-[0-9a-f]{8}\.onnx")
+    if any(other != target and earlier.fullmatch(other.name) for other in target.parent.iterdir()):
+        return ": the exporting code changed since its last export (a new version of this software)"
+    return ""
 
 
 def _stale_export(onnx_path: Path, metadata: EngineMetadata, digest: Path, *, say: bool = True) -> bool:
