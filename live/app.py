@@ -840,9 +840,13 @@ def describe_decisions(given: DecisionSettings, model: DecisionSettings) -> str:
                 else "the model's" if getattr(model, name) is not None else "default")
 
     ending = chosen.ending and f"{chosen.ending} ({origin('end_threshold')})"
-    if given.end_threshold is not None and chosen.end_threshold is None:  # at or above the threshold
-        ending = (f"; the given --end-threshold {given.end_threshold:g} is not below the threshold, so "
-                  "events end where they start")
+    if chosen.end_threshold is None:  # none, or one at or above the threshold (DecisionSettings.ending)
+        if given.end_threshold is not None:
+            ending = (f"; the given --end-threshold {given.end_threshold:g} is not below the threshold, so "
+                      "events end where they start")
+        elif model.end_threshold is not None:  # a --threshold given at or below the model's end
+            ending = (f"; the model's end threshold {model.end_threshold:g} is not below it, so events end "
+                      "where they start")
     return (f"decisions: smoothing {chosen.smoothing_s:g} s ({origin('smoothing_s')}), threshold "
             f"{chosen.threshold:g} ({origin('threshold')}){ending}; --smoothing / --threshold / "
             "--end-threshold to change")

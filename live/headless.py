@@ -32,6 +32,7 @@ import math
 import ntpath
 import os
 import queue
+import re
 import shlex
 import shutil
 import signal
@@ -822,14 +823,26 @@ def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[
         known.setdefault(key(name), []).append(name)
     unknown = [c for c in classes if key(c) not in known]
     if unknown:
-        close = difflib.get_close_matches(key(unknown[0]), list(known), n=1, cutoff=0.6)
-        hint = f"; did you mean {known[close[0]][0]!r}?" if close else ""
+        hint = _closest_class(key(unknown[0]), {k: names[0] for k, names in known.items() if k != NO_ACTION})
         actions = ", ".join(name for name in class_names if name != NO_ACTION)
         raise ValueError(f"alert classes {unknown} are not among the model's classes{hint} (it has: "
                          f"{actions})")
     # The class as spelt, where the model has it so; else every class spelt alike (a model an older
     # version trained with "Café" twice: both are the one action, and both alert).
     return {name for c in classes for name in ([c] if c in class_names else known[key(c)])}
+
+
+def _closest_class(typed: str, actions: dict[str, str]) -> str:
+    """"; did you mean X?" for an alert class the model lacks (`actions`: key -> the model's spelling,
+    the background left out: offered, it was then refused), or "". A class holding every word typed
+    first: by letters alone "punching other person" is closest to "pushing other person", another
+    action, where the model has "punching/slapping other person"."""
+    words = set(re.findall(r"\w+", typed))
+    holding = [name for k, name in actions.items() if words <= set(re.findall(r"\w+", k))]
+    if len(holding) == 1:
+        return f"; did you mean {holding[0]!r}?"
+    close = difflib.get_close_matches(typed, list(actions), n=1, cutoff=0.6)
+    return f"; did you mean {actions[close[0]]!r}?" if close else ""
 
 
 def _boot_id() -> str | None:

@@ -320,6 +320,14 @@ def test_unknown_alert_class_is_an_error_that_lists_the_classes():
     says = r"\['fall_dwn'\].*did you mean 'fall_down'\? \(it has: .*class 11, fall_down\)"
     with pytest.raises(ValueError, match=says):
         AlertDispatcher(AlertConfig(classes=("fall_dwn",)), many)
+    # The hint is an action holding every word typed, before the closest by letters ("pushing other
+    # person", another action); never the background, which is then refused.
+    pku = ("punching/slapping other person", "pushing other person", "hugging other person", NO_ACTION)
+    with pytest.raises(ValueError, match="did you mean 'punching/slapping other person'"):
+        AlertDispatcher(AlertConfig(classes=("punching other person",)), pku)
+    with pytest.raises(ValueError, match=r"\['No Action'\] are not among") as refused:
+        AlertDispatcher(AlertConfig(classes=("No Action",)), pku)
+    assert "did you mean" not in str(refused.value)
     # A name that looks the same is the same class, as in labels.txt (a Mac types é as e + accent).
     from live.headless import alert_classes
 
@@ -797,7 +805,8 @@ def test_cli_defaults_and_choices():
     (["--events", "."], "--events: .: a folder, not a file"),
     (["--threads", "0"], "--threads: must be from 1 to "),
     (["--people", "50"], "--people: must be from 1 to 6, got 50"),
-    (["--threshold", "1.5"], "--threshold: must be above 0 and at most 1, got 1.5"),
+    (["--threshold", "1.5"], "--threshold: must be above 0 and below 1, got 1.5"),
+    (["--threshold", "1"], "--threshold: must be above 0 and below 1, got 1.0"),  # no alert could come
     (["--end-threshold", "0"], "--end-threshold: must be above 0"),
     (["--smoothing", "-1"], "--smoothing: must be from 0 (none) to 10 s, got -1"),
     (["--smoothing", "60"], "--smoothing: must be from 0 (none) to 10 s, got 60"),  # decisions a minute late

@@ -280,3 +280,6 @@ def test_smoothing_and_threshold_come_from_the_command_line_else_the_model_else_
         "decisions: smoothing 0.5 s (default), threshold 0.6 (default);")
     assert ("the given --end-threshold 0.8 is not below the threshold, so events end where they start"
             in describe_decisions(DecisionSettings(end_threshold=0.8), own))
+    # A --threshold at or below the model's end threshold drops that end: said, not left to be noticed.
+    assert ("the model's end threshold 0.3 is not below it, so events end where they start"
+            in describe_decisions(DecisionSettings(threshold=0.25), own))
