@@ -25,7 +25,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recordings.clip import EXPORT_INDEX, ClipError, ClipPaths, find_clips, read_sidecar
+from recordings.clip import EXPORT_INDEX, ClipError, ClipPaths, find_clips, read_sidecar_header
 from recordings.recorder import (
     MAX_PART_S,
     PARTIAL_SUFFIX,
@@ -215,7 +215,7 @@ def erase(found: Recorded) -> tuple[int, int]:
 
 def _sidecar_header(path: Path) -> dict:
     try:
-        return read_sidecar(path, intervals=False).raw
+        return read_sidecar_header(path)
     except ClipError as error:
         raise ClipError(f"{error} (not searched: a clip of the room could be this one; mend or remove it "
                         "first)") from None

@@ -284,6 +284,8 @@ def _naming_of(sample_name: str, naming: ClipNaming) -> ClipNaming:
 
 def next_session(out_dir: Path | str) -> int:
     """One more than the highest session of the clips (finished or partial) in `out_dir`; 1 if none."""
+    from recordings.clip import ClipError, read_sidecar_header  # (that module builds on this one)
+
     out_dir = Path(out_dir)
     highest = 0
     if out_dir.is_dir():
@@ -291,9 +293,9 @@ def next_session(out_dir: Path | str) -> int:
             name = path.name
             sidecar = None
             if name.endswith(".json"):
-                try:
-                    sidecar = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                try:  # its session, not its frames' times (a room's start read a share's whole month)
+                    sidecar = read_sidecar_header(path)
+                except (OSError, ClipError):
                     sidecar = None
                 stem = name[: -len(".json")]
             elif name.endswith(PARTIAL_SUFFIX):

@@ -14,7 +14,15 @@ from xef_writer import sample_recording
 
 from core.frame import Frame
 from core.timeline import NO_ACTION
-from recordings.clip import ClipError, ClipRecording, XefRecording, clip_paths, open_recording, read_sidecar
+from recordings.clip import (
+    ClipError,
+    ClipRecording,
+    XefRecording,
+    clip_paths,
+    open_recording,
+    read_sidecar,
+    read_sidecar_header,
+)
 from recordings.ntu import read_skeleton
 from recordings.recorder import Recorder, RecorderConfig
 
@@ -300,3 +308,24 @@ def test_xef_recording_info(tmp_path: Path) -> None:
     with open_recording(path, color=False) as recording:
         assert recording.info.color_size is None
         assert [f.color for f in recording.frames()] == [None] * 3
+
+
+def test_a_sidecar_s_header_is_all_of_it_but_the_frames_times(tmp_path: Path) -> None:
+    """Scans of a whole folder (erase, the next session's number) read a sidecar without its per-frame
+    times, most of its bytes: the rest is what the whole read gives, however the file is written."""
+    sidecar = _recorded_clip(tmp_path)
+    whole = read_sidecar(sidecar).raw
+    want = {key: value for key, value in whole.items() if key != "timestamps"}
+    assert read_sidecar_header(sidecar) == want and "timestamps" in whole
+    # A label whose text holds the key's own words (escaped quotes) is no list of times; compact JSON
+    # (another tool, an edit by hand) is read whole.
+    tricky = {**whole, "label": 'patient "timestamps": [fell]'}
+    for text in (json.dumps(tricky, indent=1), json.dumps(tricky, separators=(",", ":"))):
+        sidecar.write_text(text, encoding="utf-8")
+        assert read_sidecar_header(sidecar) == {**want, "label": 'patient "timestamps": [fell]'}
+    sidecar.write_text(json.dumps(whole, indent=1)[:-40], encoding="utf-8")  # cut short
+    with pytest.raises(ClipError, match=re.escape(f"{sidecar}: line ")):
+        read_sidecar_header(sidecar)
+    sidecar.write_text(json.dumps({**whole, "format": "something else"}), encoding="utf-8")
+    with pytest.raises(ClipError, match="expected a clip sidecar"):
+        read_sidecar_header(sidecar)

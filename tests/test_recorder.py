@@ -921,13 +921,16 @@ def test_overlapping_marks_are_fitted_not_refused() -> None:
 
 
 def test_next_session_counts_past_every_clip_in_the_folder(tmp_path: Path) -> None:
-    from recordings.recorder import next_session
+    from recordings.recorder import SIDECAR_FORMAT, next_session
 
     assert next_session(tmp_path / "absent") == 1
     (tmp_path / "S004C001P001R001A121.skeleton").write_text("0\n")
     (tmp_path / "S002C001P001R001A121.partial").mkdir()
-    (tmp_path / "live_20261130_101010.json").write_text(json.dumps({"session": 9}))
+    # An unlabelled clip's name is its time: its session is its sidecar's (read without its frames' times).
+    (tmp_path / "live_20261130_101010.json").write_text(json.dumps(
+        {"format": SIDECAR_FORMAT, "session": 9, "timestamps": [0.0, 0.033]}, indent=1))
     (tmp_path / "notes.txt").write_text("S099")
+    (tmp_path / "results.json").write_text(json.dumps({"session": 50}))  # not a clip's sidecar
     assert next_session(tmp_path) == 10
 
 
