@@ -276,6 +276,22 @@ def test_each_thread_count_keeps_its_own_measurement(checkpoint: Path, cache: Pa
     assert "measured earlier on this machine, cached" in again.reason
 
 
+def test_computers_of_two_cpu_models_sharing_a_cache_keep_their_own_measurement(
+    checkpoint: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Room computers of two kinds on one shared cache folder: each start found the other kind's record
+    under the one name, measured again (up to 20 s) and wrote over it."""
+    from core.engines import cpu_batching
+
+    for stale in cache.glob("cpu-batching-*.json"):
+        stale.unlink()
+    for cpu in ("Intel(R) Core(TM) i5-8500T", "AMD Ryzen 5 PRO 4650GE", "Intel(R) Core(TM) i5-8500T"):
+        monkeypatch.setattr(cpu_batching, "cpu_model", lambda cpu=cpu: cpu)
+        opened = open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)
+    assert "measured earlier on this machine, cached" in opened.reason  # the first kind's, kept
+    assert len(list(cache.glob("cpu-batching-*-1t-*.json"))) == 2
+
+
 def test_auto_says_it_is_measuring_before_it_measures_and_not_when_cached(
     checkpoint: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

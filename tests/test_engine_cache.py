@@ -239,7 +239,7 @@ def test_a_run_marks_the_export_it_reuses_and_removes_one_no_run_used(
     open_engine(checkpoint, Backend.AUTO, cache_dir=cache, threads=1)  # the app's choice
     export = next(cache.glob(f"tiny-*-{exporter_fingerprint()[:8]}.onnx"))
     digest = export.with_name(export.name + ".sha256")
-    (measurement,) = cache.glob("cpu-batching-*-1t.json")
+    (measurement,) = cache.glob("cpu-batching-*-1t-*.json")
     # An export of the same model by an older version of the code, which no run of this one opens.
     superseded = export.with_name(export.name.replace(exporter_fingerprint()[:8], "00000000"))
     superseded.write_bytes(export.read_bytes())

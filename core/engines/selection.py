@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import atexit
 import functools
+import hashlib
 import importlib.util
 import logging
 import os
@@ -602,8 +603,10 @@ def _open_cpu(source: _Source, *, threads: int | None, reason: str) -> Engine:
         "checkpoint_sha256": metadata.checkpoint_sha256,
         "backends": sorted(backend.value for backend in (Backend.ONNXRUNTIME_CPU, Backend.PYTORCH_CPU)),
     }
-    # One file per thread count: the app (all cores but one) and evaluation (all) keep their own.
-    calibration = source.cache_dir / f"cpu-batching-{metadata.checkpoint_sha256[:16]}-{cores}t.json"
+    # One file per thread count: the app (all cores but one) and evaluation (all) keep their own; and per
+    # CPU model: room computers of two kinds sharing one cache folder measured again at each other's start.
+    cpu = hashlib.sha256(key["cpu"].encode("utf-8")).hexdigest()[:8]
+    calibration = source.cache_dir / f"cpu-batching-{metadata.checkpoint_sha256[:16]}-{cores}t-{cpu}.json"
 
     def measure_now() -> dict[Backend, dict[int, float]]:
         # Seconds to tens of seconds of silence otherwise: say what is going on first.
