@@ -6,7 +6,8 @@ recordings.
     convert FILE OUT       a Kinect Studio file -> a clip in the NTU layout (.skeleton + _rgb.avi + .json,
                            + _depth.bin when the file has depth); a PKU-MMD sequence -> .skeleton + .json
                            with its intervals in the sidecar and their classes in OUT/labels.txt
-    list DIR               the clips under DIR with labels and durations, and counts per class
+    list DIR               the clips under DIR with labels and durations, and counts per class (--json:
+                           a JSON line per clip)
     label CLIP             give a clip its class, or mark where actions happen (--class, --from, --to);
                            --list, --remove N, --clear
     view PATH              play a recording with the skeleton drawn (--out: render to a video or PNGs,
@@ -41,6 +42,7 @@ import contextlib
 import datetime as _dt
 import errno
 import glob
+import json
 import os
 import re
 import shutil
@@ -492,10 +494,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         if sequences := _sequences_here(directory):  # asked to list what it holds: not "nothing", exit 0
             print(f"{directory}: no clips (*.skeleton) found{sequences}", file=sys.stderr)
             return 1
+        said = sys.stderr if args.json else sys.stdout  # --json: standard output holds clips' lines only
         if export := _an_export(directory):
-            print(export)
+            print(export, file=said)
             return 0
-        print(f"{directory}: no clips (*.skeleton) found")
+        print(f"{directory}: no clips (*.skeleton) found", file=said)
         return 0
     counts: Counter[str] = Counter()  # clips per class
     intervals: Counter[str] = Counter()  # marked intervals per class
@@ -542,6 +545,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for clip in clips:
         label, duration, frames, marked = None, None, None, ""
         recorded, room = "-", "-"  # NTU's own clips say neither
+        started, marked_classes, between = None, [], False  # for --json
         names, site = class_names(clip)
         if clip.sidecar is not None:
             sidecar = sidecars[clip.sidecar]
@@ -551,19 +555,22 @@ def cmd_list(args: argparse.Namespace) -> int:
             label, (frames, duration) = sidecar.label, lengths[clip.sidecar]
             # Where and when (the room's local time): a folder rooms share, and what an erasure request names.
             recorded, room = _recorded_at(sidecar.raw), str(sidecar.raw.get("room") or "-")
+            with contextlib.suppress(ValueError):
+                started = started_on_room_clock(sidecar.raw).isoformat(timespec="seconds")
             action = sidecar.action_id
             if sidecar.timeline is not None and sidecar.timeline.intervals:
                 # Intervals say what the clip shows (its whole-clip label no longer does): the clip
                 # counts once for each class it holds, and each interval counts as one of them.
                 for interval in sidecar.timeline.intervals:
                     intervals[_interval_key(names, site, interval.label)] += 1
-                classes = sorted({i.label for i in sidecar.timeline.intervals})
+                classes = marked_classes = sorted({i.label for i in sidecar.timeline.intervals})
                 counts.update(_interval_key(names, site, c) for c in classes)
                 count = len(sidecar.timeline.intervals)
                 marked = f"  [{count} interval{'s' * (count != 1)}: {', '.join(classes)}]"
             elif sidecar.path in between_marks:  # trained as background, not as its class throughout
                 marked = "  [no interval: its recording's marks are in its other parts; background]"
                 background += 1
+                between = True
         else:
             try:
                 action = SampleName.parse(clip.name).action
@@ -587,19 +594,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not marked:
             counts[key] += 1
         total += duration
-        rows.append(
-            (
-                str(clip.skeleton.relative_to(directory).with_suffix("")),
-                key,
-                frames,
-                duration,
-                "yes" if clip.video else "no",
-                marked,
-                recorded,
-                room,
-            )
-        )
-    if rows:
+        name = str(clip.skeleton.relative_to(directory).with_suffix(""))
+        if args.json:  # a line a dashboard or a script reads, the room's time with its offset
+            print(json.dumps({"clip": name, "class": key, "frames": frames, "seconds": round(duration, 3),
+                              "video": bool(clip.video), "started": started,
+                              "room": None if room == "-" else room, "intervals": marked_classes,
+                              "background": between}, ensure_ascii=False))
+        rows.append((name, key, frames, duration, "yes" if clip.video else "no", marked, recorded, room))
+    if rows and not args.json:
         width = max(columns_of(r[0]) for r in rows)  # terminal columns: a folder named in CJK takes two each
         rooms = max(columns_of("room"), *(columns_of(r[7]) for r in rows))
         print(f"{in_columns('clip', width)}  {'frames':>6}  {'seconds':>7}  video  {'recorded':<16}  "
@@ -607,13 +609,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, key, frames, duration, video, marked, recorded, room in rows:
             print(f"{in_columns(name, width)}  {frames:>6}  {duration:>7.2f}  {video:<5}  {recorded:<16}  "
                   f"{in_columns(room, rooms)}  {key}{marked}")
-    print(f"\n{len(rows)} clip{'s' * (len(rows) != 1)}, {total / 60:.1f} minutes. Clips per class"
-          + (" (and the intervals marked in them):" if intervals else ":"))
-    for key, count in sorted(counts.items()):
-        marked_here = f"  ({intervals[key]} interval{'s' * (intervals[key] != 1)})" if intervals[key] else ""
-        print(f"  {count:>4}  {key}{marked_here}")
-    if background:
-        print(f"  {background:>4}  (background: parts of recordings marked in their other parts)")
+    if not args.json:
+        print(f"\n{len(rows)} clip{'s' * (len(rows) != 1)}, {total / 60:.1f} minutes. Clips per class"
+              + (" (and the intervals marked in them):" if intervals else ":"))
+        for key, count in sorted(counts.items()):
+            n = intervals[key]
+            marked_here = f"  ({n} interval{'s' * (n != 1)})" if n else ""
+            print(f"  {count:>4}  {key}{marked_here}")
+        if background:
+            print(f"  {background:>4}  (background: parts of recordings marked in their other parts)")
     if bad_maps:
         print("unreadable label map(s): their folders' clips are listed without their site classes' "
               "numbers", file=sys.stderr)
@@ -1310,6 +1314,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--labels", type=existing_file,
                          help=f"site label map for every clip (default: the {LABEL_MAP_FILENAME} in each "
                          "clip's folder, as label and export read it)")
+    listing.add_argument("--json", action="store_true",
+                         help="one JSON line per clip (clip, class, frames, seconds, video, started: the "
+                         "room's local time with its offset, room, intervals: their classes, background) "
+                         "instead of the table and counts")
     listing.set_defaults(run=cmd_list)
 
     erasing = commands.add_parser(

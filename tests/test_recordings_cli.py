@@ -161,6 +161,32 @@ def test_list_names_a_damaged_clip_and_lists_the_others(tmp_path: Path, capsys) 
     assert "not valid JSON" in err and "(cut short, or edited by hand?)" in err
 
 
+def test_list_json_is_a_line_per_clip_for_a_script(tmp_path: Path, capsys) -> None:
+    """A site's IT lists a shared folder into its dashboard: standard output holds JSON lines alone."""
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    with Recorder(tmp_path, sample_name="S001C001P001R001A121", config=RecorderConfig(min_free_bytes=1),
+                  room="ward-3") as rec:
+        for i in range(3):
+            rec.write(make_frame(i, i / 30))
+        rec.add_interval(1 / 30, 2 / 30, "patient fell")
+    with Recorder(tmp_path, sample_name="damaged", config=RecorderConfig(min_free_bytes=1)) as rec:
+        rec.write(make_frame(0, 0.0))
+    (tmp_path / "damaged.json").write_text("{")
+    assert main(["list", str(tmp_path), "--json"]) == 1  # as without --json: a clip is damaged
+    out, err = capsys.readouterr()
+    (line,) = [json.loads(text) for text in out.splitlines()]
+    assert line["clip"] == "S001C001P001R001A121" and line["class"] == "(intervals only)"
+    assert (line["frames"], line["video"], line["room"]) == (3, True, "ward-3")
+    assert line["intervals"] == ["patient fell"]
+    assert line["seconds"] == pytest.approx(0.1) and line["started"][:4].isdigit() and not line["background"]
+    assert "damaged" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["list", str(empty), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "no clips" in err
+
+
 def test_info_and_list_on_ntu_data(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     skeletons = shared_data / "ntu" / "skeletons"
     assert main(["info", str(skeletons / "S001C001P001R001A050.skeleton")]) == 0
