@@ -528,16 +528,20 @@ def _iso(seconds: float) -> str:
 
 class DecisionWriter(LineWriter):
     """One JSON object per line per decision (--output, else stdout), each with its `room` (--room): the
-    rooms of one host writing to one file stay apart."""
+    rooms of one host writing to one file stay apart; its `model` (the checkpoint's short sha256) and
+    `run` (RUN): a file a service appends its restarts to is scored one run, of one model, at a time."""
 
     def __init__(self, path: Path | None, lossless: bool = False,
-                 stop: threading.Event | None = None, room: str = "", open_by: float | None = None) -> None:
+                 stop: threading.Event | None = None, room: str = "", open_by: float | None = None,
+                 model_sha256: str = "") -> None:
         super().__init__(path, "--output", lossless, stop, open_by)
         self.room = room
+        self.model = model_sha256[:12] or None  # None: a model file that does not say (a test's stand-in)
 
     def write_hop(self, hop: Hop) -> None:
         for decision in hop.decisions:
-            self.write(json.dumps({"room": self.room, **decision.to_json()}) + "\n")
+            self.write(json.dumps({"room": self.room, "model": self.model, "run": RUN,
+                                   **decision.to_json()}) + "\n")
 
 
 @dataclass(frozen=True)
@@ -1306,6 +1310,10 @@ HOST = socket.gethostname()
 STATUS_FILE_EVERY_S = 10.0  # --status-file: a monitor takes a file older than a few of these as a run gone
 # When this process began, for --status-file's "started": a monitor tells a restart from a run going on.
 PROCESS_STARTED = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+# This run, in every decision line: "STARTED/PID", the status file's "started" and "pid" joined, so that a
+# monitor matches lines to the run its status file describes, and the lines of a service's restarts
+# appended to one file tell apart (the pid alone repeats across reboots, the second alone across rooms).
+RUN = f"{PROCESS_STARTED}/{os.getpid()}"
 
 
 class EndedBy(str, enum.Enum):
@@ -1718,7 +1726,8 @@ def run_headless(
     writer = None
     try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
         open_by = time.monotonic() + LineWriter.OPEN_WAIT_S  # one wait for both files, not one each
-        writer = DecisionWriter(config.output, config.lossless, stop, config.alerts.room, open_by)
+        writer = DecisionWriter(config.output, config.lossless, stop, config.alerts.room, open_by,
+                                pipeline.engine.metadata.checkpoint_sha256)
         events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold, config.lossless,
                           stop, config.alerts.room, open_by)
     except BaseException:

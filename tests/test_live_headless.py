@@ -25,9 +25,17 @@ import pytest
 from model_files import random_checkpoint
 
 from core.engines import Backend, unavailable_reason
+from core.model.checkpoint import load_checkpoint
 from core.timeline import NO_ACTION
 from live.app import build_parser, checkpoint_for, config_from_args, main, no_display_reason, open_source
-from live.headless import AlertConfig, AlertDispatcher, EventLog, HeadlessConfig, run_headless
+from live.headless import (
+    PROCESS_STARTED,
+    AlertConfig,
+    AlertDispatcher,
+    EventLog,
+    HeadlessConfig,
+    run_headless,
+)
 from live.pipeline import LivePipeline, PipelineConfig
 from live.sources import ReplayOptions, replay_source
 from live.worker import Decision, Hop, RecognitionConfig
@@ -735,8 +743,12 @@ def test_headless_replay_writes_json_lines_and_shuts_down_cleanly(
     assert len(lines) == summary.decisions >= 2
     for line in lines:
         # No "truth": an NTU clip carries no labels per instant.
-        assert set(line) == {"room", "time", "stream_time", "window_start", "person", "number", "topk",
-                             "attention", "latency_ms", "tracked"}
+        assert set(line) == {"room", "model", "run", "time", "stream_time", "window_start", "person",
+                             "number", "topk", "attention", "latency_ms", "tracked"}
+        # Which model and which run: a file a service appends its restarts to is scored run by run, and
+        # the run matched to its --status-file ("started", "pid").
+        assert line["model"] == load_checkpoint(tiny_checkpoint).sha256[:12]
+        assert line["run"] == f"{PROCESS_STARTED}/{os.getpid()}"
         assert line["number"] == 1  # the one person of the clip, as the window calls them
         assert 0.8 < line["tracked"] <= 1  # she stands in full view: the sensor tracks nearly every joint
         assert len(line["topk"]) == 3 and set(line["attention"]) == set(PARTS)
