@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import lzma
 import re
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from core.model.checkpoint import load_checkpoint
 from core.timeline import NO_ACTION
 from recordings.recorder import Recorder
 from simulation import CLASS_NAMES
-from training.__main__ import main
+from training.__main__ import build_parser, main
 from training.data import DatasetError
-from training.streaming import SimSpec, evaluate_stream, rescore_stream, stream_cases
+from training.streaming import SimSpec, evaluate_stream, rescore_stream, score_decision_file, stream_cases
 
 
 @pytest.fixture(scope="module")
@@ -596,3 +597,144 @@ def test_a_real_pkummd_folder_named_by_a_relative_path_reads_its_sequences_not_i
         assert len(source.timeline.intervals) == 8
     finally:
         source.close()
+
+
+# ---- evaluate --decisions: the app's own lines of a replay, scored -------------------------------------
+
+PKU_MODEL = Path(__file__).resolve().parents[1] / "training" / "checkpoints" / "pku_interactions.pt"
+SAME = ("frame_accuracy", "frame_accuracy_now", "mean_class_recall", "decisions", "per_class", "map_50",
+        "map_10", "instances", "false_events", "alerts", "durations", "truth", "room_hours")
+
+
+@pytest.fixture(scope="module")
+def pku_replay(tmp_path_factory) -> tuple[Path, Path, list[dict]]:
+    """PKU-MMD's 0005-L (50 s, real bodies, with its labels) replayed by `python -m live --headless --fast`
+    with the bundled model: (the sequence, the app's --output file, its lines)."""
+    from conftest import SHARED_DATA
+
+    sequence = SHARED_DATA / "pkummd" / "skeletons" / "0005-L.txt.xz"
+    if not sequence.is_file():
+        pytest.skip(f"PKU-MMD sequences not found under {SHARED_DATA / 'pkummd'} (research-only data)")
+    from live.app import main as live_main
+
+    output = tmp_path_factory.mktemp("replay") / "decisions.jsonl"
+    assert live_main(["--source", str(sequence), "--headless", "--fast", "--checkpoint", str(PKU_MODEL),
+                      "--engine", "pytorch-cpu", "--room", "ward-1", "--output", str(output)]) == 0
+    return sequence, output, [json.loads(line) for line in output.read_text().splitlines()]
+
+
+def _write_lines(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_the_apps_decisions_of_a_whole_replay_score_as_the_stream_evaluation_of_it(
+    pku_replay, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A researcher with the app's --output file of a labelled replay had no command to score it: the
+    figures from its lines are those `evaluate --stream` gives for the same sequence, and its folder can be
+    rescored."""
+    sequence, output, records = pku_replay
+    folder = tmp_path / "one" / "skeletons"  # the sequence and its label file, where --stream finds them
+    folder.mkdir(parents=True)
+    (folder / sequence.name).symlink_to(sequence)
+    (tmp_path / "one" / "labels").mkdir()
+    (tmp_path / "one" / "labels" / "0005-L.txt").symlink_to(sequence.parents[1] / "labels" / "0005-L.txt")
+    streamed = evaluate_stream(PKU_MODEL, str(folder), out=tmp_path / "stream", progress=False,
+                               engine="pytorch-cpu", threads=1)
+    assert main(["evaluate", "--decisions", str(output), "--data", str(sequence), "--checkpoint",
+                 str(PKU_MODEL), "--out", str(tmp_path / "scored")]) == 0
+    assert f"scored from the decision file {output}" in capsys.readouterr().out
+    scored = json.loads((tmp_path / "scored" / "results.json").read_text())
+    stream = json.loads((tmp_path / "stream" / "results.json").read_text())
+    assert streamed.scores.decisions == len(records) > 400
+    assert {k: scored[k] for k in SAME} == {k: stream[k] for k in SAME}
+    assert scored["decisions_file"] == str(output.resolve()) and scored["run"] == records[0]["run"]
+    assert main(["evaluate", "--rescore", str(tmp_path / "scored")]) == 0
+    again = json.loads((tmp_path / "scored" / "rescored" / "results.json").read_text())
+    assert {k: again[k] for k in SAME} == {k: stream[k] for k in SAME}
+    assert again["decisions_file"] == scored["decisions_file"]
+    # Lines written before they said their model and run: read all the same.
+    old = [{k: v for k, v in r.items() if k not in ("model", "run")} for r in records]
+    run = score_decision_file(_write_lines(tmp_path / "old.jsonl", old), PKU_MODEL, str(sequence),
+                              out=tmp_path / "old")
+    assert run.scores.frame_accuracy == scored["frame_accuracy"]
+    assert run.scores.decisions == scored["decisions"]
+    assert "--decisions" in build_parser().format_help() + _evaluate_help()
+
+
+def _evaluate_help() -> str:
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    return sub.choices["evaluate"].format_help()
+
+
+def test_a_run_stopped_part_way_is_scored_over_the_span_it_covered(pku_replay, tmp_path: Path) -> None:
+    """A --duration run that stopped at 20 s of a 50 s sequence: scored as `evaluate --stream` scores the
+    sequence cut there, not as if the model had missed the actions after it."""
+    sequence, _, records = pku_replay
+    stopped = _write_lines(tmp_path / "stopped.jsonl", [r for r in records if r["stream_time"] <= 20.0])
+    run = score_decision_file(stopped, PKU_MODEL, str(sequence), out=tmp_path / "scored")
+    cut = tmp_path / "cut"  # frames 0..600 (20 s) and the labels as far as them
+    (cut / "skeletons").mkdir(parents=True)
+    (cut / "labels").mkdir()
+    frames = lzma.decompress(sequence.read_bytes()).decode().splitlines(keepends=True)
+    (cut / "skeletons" / "0005-L.txt").write_text("".join(frames[:601]))
+    labels = []
+    for line in (sequence.parents[1] / "labels" / "0005-L.txt").read_text().splitlines():
+        label, start, end, confidence = (int(f) for f in line.split(","))
+        if start <= 600:
+            labels.append(f"{label},{start},{min(end, 600)},{confidence}\n")
+    (cut / "labels" / "0005-L.txt").write_text("".join(labels))
+    streamed = evaluate_stream(PKU_MODEL, str(cut / "skeletons"), out=tmp_path / "stream", progress=False,
+                               engine="pytorch-cpu", threads=1)
+    assert run.scores.decisions == streamed.scores.decisions == sum(r["stream_time"] <= 20.0 for r in records)
+    assert run.scores.frame_accuracy == streamed.scores.frame_accuracy
+    assert run.scores.room_hours == pytest.approx(streamed.scores.room_hours)
+    assert run.scores.room_hours * 3600 == pytest.approx(20.0 + 1 / 30)
+    assert {n: row["instances"] for n, row in run.scores.per_class.items()} == {
+        n: row["instances"] for n, row in streamed.scores.per_class.items()}
+    assert run.scores.instances == 4  # of the sequence's 8, those begun by 20 s
+    assert run.scores.background_hours == pytest.approx(streamed.scores.background_hours, abs=1e-6)
+    assert run.scores.map_50 == streamed.scores.map_50
+    assert run.scores.false_events == streamed.scores.false_events
+    # The whole run's lines against the sequence cut at 20 s: they reach past its end.
+    with pytest.raises(DatasetError, match=r"decisions reach 49\.\d+ s of stream time, past the end of .*"
+                                           r"0005-L.txt \(20.00 s\): not a replay of it"):
+        score_decision_file(_write_lines(tmp_path / "all.jsonl", records), PKU_MODEL,
+                            str(cut / "skeletons" / "0005-L.txt"), out=tmp_path / "past")
+
+
+def test_decision_files_that_cannot_be_scored_as_one_run_of_the_model_are_refused(
+    pku_replay, tmp_path: Path
+) -> None:
+    sequence, output, records = pku_replay
+    half = len(records) // 2
+    restart = "2026-12-01T07:00:02+01:00/4182"  # a service's restart appending to the same file
+    restarted = [*records[:half], *({**r, "run": restart} for r in records[half:])]
+    first = re.escape(records[0]["run"])
+    with pytest.raises(DatasetError, match=rf"restarted.jsonl: lines of 2 runs \({first} from line 1; "
+                                           rf"{re.escape(restart)} from line {half + 1}\)"):
+        score_decision_file(_write_lines(tmp_path / "restarted.jsonl", restarted), PKU_MODEL, str(sequence))
+    # Older lines say no run: a replay started again goes back in stream time.
+    old = [{k: v for k, v in r.items() if k not in ("model", "run")} for r in records]
+    with pytest.raises(DatasetError, match=rf"appended.jsonl: lines of 2 runs .* from line 1; .* from line "
+                                           rf"{len(records) + 1}\)"):
+        score_decision_file(_write_lines(tmp_path / "appended.jsonl", old + old), PKU_MODEL, str(sequence))
+    other = [{**r, "model": "0123456789ab"} for r in records]
+    with pytest.raises(DatasetError, match=r"other.jsonl: decisions of model 0123456789ab, not of .*"
+                                           r"pku_interactions.pt \(sha256 f76599c9e38a\)"):
+        score_decision_file(_write_lines(tmp_path / "other.jsonl", other), PKU_MODEL, str(sequence))
+    rooms = [{**r, "room": "bed-2"} if k % 2 else r for k, r in enumerate(records)]
+    with pytest.raises(DatasetError, match=r"rooms.jsonl: lines of 2 rooms \('bed-2', 'ward-1'\)"):
+        score_decision_file(_write_lines(tmp_path / "rooms.jsonl", rooms), PKU_MODEL, str(sequence))
+    with pytest.raises(DatasetError, match="truth is per person.*`evaluate --stream` runs the model"):
+        score_decision_file(output, PKU_MODEL, "sim:seed=1,minutes=1")
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    (unlabelled / sequence.name).symlink_to(sequence)
+    with pytest.raises(DatasetError, match=r"unlabelled/0005-L.txt.xz: no labels"):
+        score_decision_file(output, PKU_MODEL, str(unlabelled / sequence.name))
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(DatasetError, match="empty.jsonl: no decisions"):
+        score_decision_file(tmp_path / "empty.jsonl", PKU_MODEL, str(sequence))

@@ -7,6 +7,8 @@
     python -m training evaluate --checkpoint runs/x/finetune/best.pt --data /data/ntu [--subset test]
     python -m training evaluate --stream --checkpoint CK --data sim:seed=9,minutes=60 | FOLDER [--subset ...]
     python -m training evaluate --rescore RUN_DIR [--threshold 0.4]     (a finished --stream run, again)
+    python -m training evaluate --decisions FILE --data RECORDING --checkpoint CK   (the app's --output lines
+                                                                     of a replay of RECORDING, scored)
     python -m training demo     --out runs/demo
     python -m training finetune --from training/checkpoints/demo.pt --clips site_clips --out runs/site
     python -m training ensemble runs/a/pose/best.pt runs/b/pose/best.pt --out runs/ab.pt
@@ -243,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score a finished --stream run again from its results.json and decisions "
                              "(no model runs; --threshold / --end-threshold may differ: they change events "
                              "and alerts only); writes to --out, default RUN_DIR/rescored")
+    stream.add_argument("--decisions", metavar="FILE", type=any_path,
+                        help="score the decision lines `python -m live --headless --output FILE` wrote "
+                             "for one run of --checkpoint on a replay of one labelled recording, --data "
+                             "(a PKU-MMD sequence file, or a clip with intervals or a label: the scene's "
+                             "truth, not a person's), over the span the run covered, as --stream scores "
+                             "(no model runs; --smoothing, --threshold, --end-threshold: the run's, default "
+                             "the model's own as live); writes what --stream writes, for --rescore")
     ev.add_argument("--batch-size", type=integer_in(1), help="clips per batch (default: 64)")
     ev.add_argument("--workers", type=integer_in(0), help="DataLoader worker processes (default: 0)")
     _threads_argument(ev)
@@ -310,6 +319,20 @@ def main(argv: list[str] | None = None) -> int:
                            alert_cooldown_s=args.alert_cooldown, out=args.out)
         elif args.command == "evaluate" and not args.checkpoint:
             command_parser.error("needs --checkpoint (or --rescore RUN_DIR)")
+        elif args.command == "evaluate" and args.decisions:
+            from training.streaming import score_decision_file
+
+            _refuse(command_parser, args, {**CLIP_OPTIONS, "hop": "--hop", "engine": "--engine",
+                                           "subset": "--subset"},
+                    "--decisions (no model runs: the hop is the run's, read from its lines)")
+            if args.stream:
+                command_parser.error("--decisions scores the app's lines: not with --stream (which runs the "
+                                     "model)")
+            if not args.data:
+                command_parser.error("--decisions needs --data: the recording the run replayed")
+            score_decision_file(args.decisions, args.checkpoint, args.data, out=args.out,
+                                decisions=_given_decisions(command_parser, args),
+                                alert_classes=args.alert_classes, alert_cooldown_s=args.alert_cooldown)
         elif args.command == "evaluate" and args.stream:
             from live.worker import RecognitionConfig
             from training.evaluate import evaluate_streams

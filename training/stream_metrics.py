@@ -1,5 +1,8 @@
 """Scores of a continuous run, computed from its decisions (the JSON lines `python -m live --headless`
-writes) and the true action intervals — nothing else, so any recorded run can be scored again.
+writes) and the true action intervals — nothing else. Those intervals come from the recording: a run of
+`evaluate --stream` keeps them in its results.json (`--rescore` scores it again); the app's own lines
+of a replay are scored with their recording by `evaluate --decisions` (scene-wide truth only: a
+person's truth is by tracking ids the app's continued tracks cannot be matched to afterwards).
 
     decisions --(live.headless.EventLog, AlertDispatcher: the app's own code)--> events, alerts
     frame accuracy    top-1 of each decision vs the truth at its window's centre (what the decision is

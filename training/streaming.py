@@ -13,6 +13,9 @@
         all sequences --training.stream_metrics.score (from those JSON lines and the true intervals)
                       --> DIR/results.json, DIR/timeline.png (truth vs prediction per person), a table
     --rescore DIR     the same scoring again on what a finished run wrote (e.g. at another --threshold)
+    --decisions FILE --data RECORDING
+                      the app's own --output lines of one replay of RECORDING (scene-wide truth), scored
+                      the same way over the span the run covered --> DIR/results.json, decisions/, ...
 
 Nothing here approximates the app: the decisions are the ones `python -m live --headless --fast`
 prints for the same source, model, hop, smoothing and threshold.
@@ -35,7 +38,7 @@ from tqdm import tqdm
 
 from core.atomic import write_then_rename
 from core.frame import Frame
-from core.model.checkpoint import DecisionSettings
+from core.model.checkpoint import DecisionSettings, load_checkpoint
 from core.privacy import PrivacyMode
 from core.timeline import NO_ACTION, Interval, Timeline, intervals_from_labels
 from live.app import decisions_for, open_model, sim_actions
@@ -70,7 +73,7 @@ class StreamCase:
     has a timeline (else the bodies' own `truth`, as the simulator's)."""
 
     name: str
-    open: Callable[[], FrameStream]
+    open: Callable[..., FrameStream]
     scene_wide: bool  # truth labels the scene (PKU-MMD), not a person
 
 
@@ -108,6 +111,26 @@ class SimSpec:
 def _sequence_name(path: Path) -> str:
     """'0005-L' for a PKU-MMD sequence file, the stem for a recording."""
     return sequence_stem(path) if is_sequence_path(path) else path.stem
+
+
+def recording_case(path: Path, truth: Timeline | None = None) -> StreamCase | None:
+    """One recording as a stream case (read once here for its labels); None where it has none. `truth`:
+    its intervals in place of its own (a marked recording's part without marks: no action throughout).
+    Its `open` takes `color=False` for a pass that needs the bodies alone."""
+
+    def replay(color: bool = True) -> FrameStream:
+        return replay_source(path, ReplayOptions(realtime=False), color=color, whole_clip_truth=True,
+                             truth=truth)
+
+    try:
+        probe = replay(color=False)
+    except ValueError as error:  # every recording format's error names the file and what is wrong
+        raise DatasetError(str(error) if str(path) in str(error) else f"{path}: {error}") from None
+    timeline = probe.timeline
+    probe.close()
+    if timeline is None:
+        return None
+    return StreamCase(_sequence_name(path), replay, all(i.person is None for i in timeline.intervals))
 
 
 def stream_cases(data: str, names: set[str] | None = None, progress: bool = False) -> list[StreamCase]:
@@ -150,23 +173,11 @@ def stream_cases(data: str, names: set[str] | None = None, progress: bool = Fals
     cases = []
     reading = tqdm(sorted(found.items()), desc="reading sequences", unit="seq", leave=False,
                    disable=not progress or len(found) < 2)
-    for name, path in reading:
+    for path in (path for _, path in reading):
         nothing = Timeline((), source=str(path)) if path.with_suffix(".json") in between_marks else None
-
-        def replay(path: Path = path, truth: Timeline | None = nothing, color: bool = True) -> FrameStream:
-            return replay_source(path, ReplayOptions(realtime=False), color=color, whole_clip_truth=True,
-                                 truth=truth)
-
-        try:
-            probe = replay(color=False)
-        except ValueError as error:  # every recording format's error names the file and what is wrong
-            raise DatasetError(str(error) if str(path) in str(error) else f"{path}: {error}") from None
-        timeline = probe.timeline
-        probe.close()
-        if timeline is None:
-            continue  # not labelled: nothing to score it against
-        scene_wide = all(i.person is None for i in timeline.intervals)
-        cases.append(StreamCase(name, replay, scene_wide))
+        case = recording_case(path, nothing)
+        if case is not None:  # else not labelled: nothing to score it against
+            cases.append(case)
     if not cases:
         raise DatasetError(f"{root}: no labelled sequences (recordings with action intervals, or clips "
                            "labelled as a whole) found")
@@ -483,13 +494,7 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
     chosen = DecisionSettings.given(threshold=threshold, end_threshold=end_threshold).over(recorded)
     _say_an_end_threshold_unused(end_threshold, chosen)
     threshold, end_threshold = chosen.threshold, chosen.end_threshold
-    kept = min((len(d.topk) for run in decisions.values() for d in run), default=0)
-    lowest = min(x for x in (threshold, end_threshold) if x is not None)
-    if kept < len(previous["classes"]) and lowest <= 1 / (kept + 1):
-        # Below that an action may hold on outside the top k, where the written decisions cannot see it.
-        raise DatasetError(f"{run_dir}: its decisions keep their top {kept} classes, which follow an event "
-                           f"only above {1 / (kept + 1):.3f}; threshold {lowest} needs `evaluate --stream` "
-                           "again")
+    _check_top_k_follows(run_dir, decisions, previous["classes"], threshold, end_threshold)
     # Runs written before the cooldown was kept used the app's.
     if alert_cooldown_s is None:
         alert_cooldown_s = previous.get("alert_cooldown_s", AlertConfig.cooldown_s)
@@ -497,7 +502,8 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
                         cooldown_s=alert_cooldown_s)
     settings = {k: previous[k] for k in ("checkpoint", "data", "engine", "classes", "hop_s", "smoothing_s")}
     # Runs written before these were kept: unknown.
-    settings.update({k: previous.get(k) for k in ("subset", "checkpoint_sha256", "trained_on")})
+    settings.update({k: previous.get(k) for k in ("subset", "checkpoint_sha256", "trained_on",
+                                                   "decisions_file", "run")})
     replacing = replaced_note("rescore", replaced)
     # Resolved: the stream run that replaces RUN later tells its own rescoring from another run's by it,
     # from whatever folder either was started in.
@@ -507,11 +513,195 @@ def rescore_stream(run_dir: str | Path, *, threshold: float | None = None, end_t
                             f"{_run_title(settings)}, rescored", replacing)
 
 
+def _check_top_k_follows(where: Path, decisions: dict[str, list[Decision]], classes: Sequence[str],
+                         threshold: float, end_threshold: float | None) -> None:
+    """Refuse thresholds the written decisions' top-k classes cannot follow an event down to."""
+    kept = min((len(d.topk) for run in decisions.values() for d in run), default=0)
+    lowest = min(x for x in (threshold, end_threshold) if x is not None)
+    if kept < len(classes) and lowest <= 1 / (kept + 1):
+        # Below that an action may hold on outside the top k, where the written decisions cannot see it.
+        raise DatasetError(f"{where}: its decisions keep their top {kept} classes, which follow an event "
+                           f"only above {1 / (kept + 1):.3f}; threshold {lowest} needs `evaluate --stream` "
+                           "again")
+
+
+@dataclass(frozen=True)
+class DecisionLine:
+    number: int  # 1-based, as an editor counts
+    record: dict
+
+
+def read_decision_file(path: Path) -> list[DecisionLine]:
+    """The decision lines of the app's --output FILE, with their line numbers (blank lines skipped)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path}: cannot read the decisions ({error})") from None
+    lines = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            raise DatasetError(f"{path}: line {number} is not JSON ({error}): not the app's --output "
+                               "file?") from None
+        if not isinstance(record, dict) or "stream_time" not in record or "topk" not in record:
+            raise DatasetError(f"{path}: line {number} is no decision (a decision line has stream_time and "
+                               "topk): not the app's --output file?")
+        lines.append(DecisionLine(number, record))
+    if not lines:
+        raise DatasetError(f"{path}: no decisions")
+    return lines
+
+
+def runs_in(lines: Sequence[DecisionLine]) -> list[tuple[str, int]]:
+    """Each run the lines hold, in order, as (its name, the line it begins at): told apart by their "run"
+    (the app's since it wrote one), else by their stream time going back, as a restarted replay's does
+    (lines of one run come in stream time order, a hop's people at the same time)."""
+    runs: list[tuple[str, int]] = []
+    before: tuple[str | None, float] | None = None
+    for line in lines:
+        run, at = line.record.get("run"), float(line.record["stream_time"])
+        if before is None or run != before[0] or (run is None and at < before[1]):
+            runs.append((run or f"a run without a \"run\" key (stream time {at:g} s)", line.number))
+        before = (run, at)
+    return runs
+
+
+def check_one_run(path: Path, lines: Sequence[DecisionLine], model_sha256: str, checkpoint: Path) -> None:
+    """Refuse lines of several runs, of another model or of several rooms: each scored alone would be
+    another figure, together none."""
+    runs = runs_in(lines)
+    if len(runs) > 1:
+        said = "; ".join(f"{run} from line {number}" for run, number in runs[:6])
+        raise DatasetError(f"{path}: lines of {len(runs)} runs ({said}{'; ...' if len(runs) > 6 else ''}): "
+                           "one run is scored at a time; keep one run's lines in a file of their own")
+    models = sorted({str(line.record["model"]) for line in lines if line.record.get("model")})
+    if models and models != [model_sha256[:12]]:
+        raise DatasetError(f"{path}: decisions of model {', '.join(models)}, not of {checkpoint} (sha256 "
+                           f"{model_sha256[:12]}): give the checkpoint the run loaded")
+    rooms = sorted({str(line.record.get("room", "")) for line in lines})
+    if len(rooms) > 1:
+        raise DatasetError(f"{path}: lines of {len(rooms)} rooms ({', '.join(repr(r) for r in rooms)}): a "
+                           "replay of one recording is one room; keep one room's lines apart")
+
+
+def score_decision_file(
+    path: str | Path,
+    checkpoint: str | Path,
+    data: str,
+    *,
+    out: str | Path | None = None,
+    decisions: DecisionSettings | None = None,
+    alert_classes: Sequence[str] | None = None,
+    alert_cooldown_s: float | None = None,
+    trained_on: int | None = None,
+) -> StreamRun:
+    """`evaluate --decisions FILE --data RECORDING`: score the app's decision lines from one run of a
+    replay of RECORDING (`python -m live --headless --output FILE`), as `evaluate --stream` scores its own,
+    over the span the run covered: from the recording's start to the run's last decision (a --duration
+    run stopped part-way is not taken to have missed the rest). The truth is the recording's timeline, so
+    it must be the scene's (PKU-MMD, a clip's intervals or whole-clip label): a person's truth is by the
+    sensor's tracking ids, which the app's continued tracks cannot be matched to afterwards. No model
+    runs: `decisions` (smoothing, thresholds) default to the model's own, else the app's, as live chose.
+    Writes what `evaluate --stream` does but events/ (results.json, decisions/, timeline.png), so that
+    `evaluate --rescore` works on it."""
+    started = time.monotonic()
+    path, checkpoint = Path(path), Path(checkpoint)
+    out_dir = Path(out) if out else default_results_dir(checkpoint, "decisions", data=path)
+    earlier = check_out_holds(out_dir, "stream")
+    loaded = load_checkpoint(checkpoint)
+    lines = read_decision_file(path)
+    check_one_run(path, lines, loaded.sha256, checkpoint)
+    if data.startswith("sim"):
+        raise DatasetError(f"--data {data}: the simulator's truth is per person, by the sensor's tracking "
+                           "ids, which the decisions' continued tracks cannot be matched to afterwards: "
+                           "`evaluate --stream` runs the model and scores the simulated room")
+    source = Path(data)
+    if not source.is_file():
+        raise DatasetError(f"--data {data}: not a recording (a PKU-MMD sequence file or a clip, the one the "
+                           "run replayed)")
+    case = recording_case(source)
+    if case is None:
+        raise DatasetError(f"--data {data}: no labels (a PKU-MMD sequence without its labels/NNNN-V.txt, a "
+                           "clip without intervals or a label): nothing to score the decisions against")
+    if not case.scene_wide:
+        raise DatasetError(f"--data {data}: its truth is per person, by the sensor's tracking ids, which the "
+                           "decisions' continued tracks cannot be matched to afterwards: `evaluate --stream` "
+                           "runs the model on it and scores it")
+    # The recording read through once, for its first frame's time and its last (what --stream's tap saw).
+    tap = TruthTap(case.open(color=False))
+    timeline = tap.timeline
+    tap.open()
+    try:
+        while True:
+            tap.read()
+    except EndOfStream:
+        pass
+    finally:
+        tap.close()
+    period = 1.0 / max(tap.fps, 1.0)
+    run = [Decision.from_json(line.record) for line in lines]
+    reach = max(d.stream_time for d in run)
+    if reach > tap.last + period / 2:
+        raise DatasetError(f"{path}: decisions reach {reach:.2f} s of stream time, past the end of {source} "
+                           f"({tap.last:.2f} s): not a replay of it")
+    hop_s = _hop_of(run)
+    # The span the run covered: the whole recording where it decided until its end came within a hop (a
+    # replay that ended), else as --stream's tap would have seen a replay ending at its last decision.
+    if tap.last - reach >= hop_s:
+        tap.last = reach
+    (track,) = tap.tracks(case.name, timeline, scene_wide=True)
+    # Truth after the span is not the model's to miss; an action the span cuts is scored as far as it goes.
+    cut = tuple(dataclasses.replace(i, end=min(i.end, track.end)) for i in track.intervals
+                if i.start < track.end)
+    tracks = [dataclasses.replace(track, intervals=cut)]
+    durations = {case.name: tap.last - (tap.first or 0.0) + period}
+    chosen = decisions_for(decisions or DecisionSettings(), loaded.decisions)
+    _say_an_end_threshold_unused(decisions.end_threshold if decisions else None, chosen)
+    classes = list(loaded.class_names)
+    if alert_classes is None:  # as the app: the default alert classes this model knows
+        alert_classes = default_alert_classes(classes)
+    alert = AlertConfig(classes=tuple(alert_classes), threshold=chosen.threshold,
+                        cooldown_s=AlertConfig.cooldown_s if alert_cooldown_s is None else alert_cooldown_s)
+    try:
+        AlertDispatcher(alert, classes)
+    except ValueError as error:
+        raise DatasetError(f"--alert-class: {error}") from None
+    by_sequence = {case.name: run}
+    _check_top_k_follows(path, by_sequence, classes, chosen.threshold, chosen.end_threshold)
+    writable_folder(out_dir)
+    (out_dir / "decisions").mkdir(parents=True, exist_ok=True)
+    # The run's own lines, as --stream keeps its decisions: --rescore reads them there.
+    text = "".join(json.dumps(line.record) + "\n" for line in lines)
+    write_then_rename(out_dir / "decisions" / f"{case.name}.jsonl", lambda f: f.write(text.encode("utf-8")))
+    settings = {"checkpoint": str(checkpoint), "checkpoint_sha256": loaded.sha256, "data": data,
+                "subset": None, "trained_on": trained_on, "engine": None, "classes": classes,
+                "hop_s": hop_s, "smoothing_s": chosen.smoothing_s,
+                "decisions_file": str(path.resolve()), "run": runs_in(lines)[0][0]}
+    return _score_and_write(out_dir, settings, by_sequence, tracks, durations, chosen.threshold,
+                            chosen.end_threshold, alert, started, _run_title(settings),
+                            replaced_note("stream", earlier))
+
+
+def _hop_of(decisions: Sequence[Decision]) -> float:
+    """The run's hop (the app's --hop), from its decisions' times: the commonest step between them."""
+    times = np.unique(np.round([d.stream_time for d in decisions], 3))
+    steps = np.round(np.diff(times), 2)
+    if not len(steps):
+        return RecognitionConfig.hop_s
+    values, counts = np.unique(steps, return_counts=True)
+    return float(values[np.argmax(counts)])
+
+
 def _run_title(settings: dict) -> str:
     """What was scored: the model, the folder and, where the run chose some of its sequences, which."""
     subset = settings.get("subset")
     chosen = f", its {subset} sequences" if subset and subset != "all" else ""
-    return f"{Path(settings['checkpoint']).name} on {settings['data']}{chosen}"
+    found = settings.get("decisions_file")  # scored from the app's lines: not a run of this command
+    scored = f", scored from the decision file {found}" if found else ""
+    return f"{Path(settings['checkpoint']).name} on {settings['data']}{chosen}{scored}"
 
 
 def _score_and_write(
