@@ -596,7 +596,6 @@ def score_decision_file(
     decisions: DecisionSettings | None = None,
     alert_classes: Sequence[str] | None = None,
     alert_cooldown_s: float | None = None,
-    trained_on: int | None = None,
 ) -> StreamRun:
     """`evaluate --decisions FILE --data RECORDING`: score the app's decision lines from one run of a
     replay of RECORDING (`python -m live --headless --output FILE`), as `evaluate --stream` scores its own,
@@ -630,6 +629,10 @@ def score_decision_file(
         raise DatasetError(f"--data {data}: its truth is per person, by the sensor's tracking ids, which the "
                            "decisions' continued tracks cannot be matched to afterwards: `evaluate --stream` "
                            "runs the model on it and scores it")
+    from training.evaluate import check_not_trained_on  # (that module builds on this one)
+
+    # A recording the model learnt flatters it: said, and kept in results.json, as --stream does.
+    trained_on = check_not_trained_on(checkpoint, loaded.extra, [case.name], "all", source.parent)
     # The recording read through once, for its first frame's time and its last (what --stream's tap saw).
     tap = TruthTap(case.open(color=False))
     timeline = tap.timeline
