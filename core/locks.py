@@ -49,6 +49,29 @@ def lock_exclusive(handle) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+def held_by_another(path: Path) -> bool | None:
+    """Whether another process holds the lock file `path` now (True), none does (False: or none ever made
+    it), or it cannot be told (None: it cannot be opened, or locked for another reason). The lock is taken
+    and let go at once; nothing is made or written (a check beside a running service)."""
+    try:
+        try:
+            lock = open(path, "r+b")  # noqa: SIM115 - not made where absent; NFS locks need writing
+        except FileNotFoundError:
+            raise
+        except OSError:  # another account's, or a read-only mount: locked through a read-only handle
+            lock = open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    with lock:
+        try:
+            lock_exclusive(lock)
+        except OSError as error:  # any other error than another's hold (a lock NFS refuses) tells nothing
+            return True if error.errno in HELD_ELSEWHERE else None
+    return False
+
+
 @contextlib.contextmanager
 def held(path: Path | str, timeout_s: float = 10.0, *, waiting: Callable[[], None] | None = None
          ) -> Iterator[None]:

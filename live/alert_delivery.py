@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.atomic import replace_atomically, sync_directory
-from core.locks import HELD_ELSEWHERE, lock_exclusive
+from core.locks import HELD_ELSEWHERE, held_by_another, lock_exclusive
 from recordings.atomic import drop_cut_last_line, why_not_writable
 from recordings.stop_signals import join_in_slices, wait_in_slices
 
@@ -243,7 +243,7 @@ def _parsed(line: bytes) -> tuple[Any, str]:
     return record, _record_problem(record)
 
 
-def _refuse_other_files(path: Path) -> None:
+def refuse_other_files(path: Path) -> None:
     """A file with lines, none of them a queue record, is not a queue (--alert-queue given the decisions
     file, say): alerts must not be appended into it, nor every line of it logged as damaged."""
     if not path.is_file():
@@ -297,25 +297,8 @@ def _read_queue(data: bytes, damaged: Callable[[int, str], None]) -> tuple[list[
 
 def queue_held(path: Path) -> bool | None:
     """Whether a running app holds the queue file `path` now (True), none does (False), or it cannot be
-    told (None: its lock file cannot be opened). The lock is taken and let go at once; nothing is written."""
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        try:
-            lock = open(lock_path, "r+b")  # noqa: SIM115 - not made where absent; NFS locks need writing
-        except FileNotFoundError:
-            raise
-        except OSError:  # another account's, or a read-only mount: locked through a read-only handle
-            lock = open(lock_path, "rb")  # noqa: SIM115
-    except FileNotFoundError:  # no run ever held the queue
-        return False
-    except OSError:
-        return None
-    with lock:
-        try:
-            lock_exclusive(lock)
-        except OSError as error:  # any other error than another's hold (a lock NFS refuses) tells nothing
-            return True if error.errno in HELD_ELSEWHERE else None
-    return False
+    told (None: its lock file cannot be opened). Nothing is written."""
+    return held_by_another(path.with_name(path.name + ".lock"))
 
 
 def refuse_a_held_queue(path: Path) -> None:
@@ -420,7 +403,7 @@ class AlertQueue:
         self.path = Path(path)
         if self.path.is_dir():
             raise OSError(_a_folder(self.path))
-        _refuse_other_files(self.path)
+        refuse_other_files(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be

@@ -23,6 +23,7 @@ import contextlib
 import datetime as _dt
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -43,20 +44,22 @@ from core.engines import (
     unavailable_reason,
     usable_cores,
 )
-from core.locks import LockNotOpened
+from core.locks import LockNotOpened, held_by_another
 from core.model.settings import DecisionSettings
 from core.package_files import PACKAGE_ROOT, describe_software
 from core.privacy import PrivacyMode
 from core.skeleton import KINECT_V2, layout_by_name
 from core.timeline import NO_ACTION
-from core.wording import first_few
+from core.wording import disk_amount, first_few
 from live.alert_delivery import (
     DEFAULT_QUEUE,
     DeliveryConfig,
     QueueInUse,
+    queue_held,
     queue_problem,
     read_authorization,
     refuse_a_held_queue,
+    refuse_other_files,
     undelivered_in,
 )
 from live.capture import CAPTURE_THREAD
@@ -117,7 +120,7 @@ from recordings.atomic import umask_lets_others_read, why_not_writable
 from recordings.labels import LABEL_MAP_FILENAME, check_label, unwritable_character
 from recordings.picture_text import characters_without_a_font
 from recordings.qt_binding import QtBindingError, check_qt_binding
-from recordings.recorder import RecorderError
+from recordings.recorder import RecorderConfig, RecorderError
 from recordings.stop_signals import EXIT_INTERRUPTED, STOP_SIGNALS, interrupt_on_stop_signals
 
 log = logging.getLogger("live")
@@ -1118,14 +1121,14 @@ def main(argv: list[str] | None = None) -> int:
     if (why_not := no_display_reason(config)) is not None:
         print(f"python -m live: {why_not}", file=sys.stderr)
         return 2
-    if config.check:
-        return check_start(config)
     if config.headless and config.headless_config.output is None and sys.stdout is None:
         # Started with >&- (or by a service manager that gave it none): every decision went nowhere, and
-        # the run ended 0, its summary silent.
+        # the run ended 0, its summary silent. (--check too: it says what a start would refuse.)
         print("python -m live: standard output is closed: the decisions would go nowhere; --output FILE "
               "writes them to a file", file=sys.stderr)
         return 2
+    if config.check:
+        return check_start(config)
     # Until the run installs its own handlers, a service manager's SIGTERM ends start-up as Ctrl-C does:
     # the source is given back and the exit says so.
     handlers = {signum: signal.getsignal(signum) for signum in CAUGHT_SIGNALS}
@@ -1148,10 +1151,16 @@ def check_start(config: LiveConfig) -> int:
     """--check: what a start would refuse, said without running, for a deployment's checks: the options
     (read already), the source opened and given back, the model loaded (its engine made and kept in the
     cache, as a start would), the alert classes against the model's, the frame ring against the memory
-    available. No status file, output, alert queue, recording or alert is written or sent, so a check beside
-    the running service leaves it alone (its alert queue, held by that service, is not looked at). The exit
+    available, the window's Qt binding, an alert queue's contents. No status file, output, alert queue,
+    recording or alert is written or sent, so a check beside the running service leaves it alone. An alert
+    queue or status file another run holds (that service, most likely), and a recording disk too full to
+    begin on (a start watches the room meanwhile and tries every minute), are said as notes. The exit
     status a start would have: 0, 2, or 75 (too little memory now)."""
     try:
+        if not config.headless:
+            check_qt_binding()  # a PySide6 that would abort the window: refused at start
+        if (delivery := config.headless_config.alerts.delivery) is not None:
+            refuse_other_files(delivery.queue_path)  # a decisions file given as the queue, say
         pipeline = build_pipeline(config)
         try:
             decided = with_decisions(config, pipeline.engine.metadata.decisions)
@@ -1167,9 +1176,33 @@ def check_start(config: LiveConfig) -> int:
         return EXIT_TRY_AGAIN
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    for note in _held_now(config):
+        print(f"python -m live: note: {note}", file=sys.stderr)
     print(f"python -m live: check passed: {pipeline.source.name} and model {checkpoint_for(config).name} "
           f"({pipeline.engine.name}) open as a start would; nothing was run", file=sys.stderr)
     return 0
+
+
+def _held_now(config: LiveConfig) -> list[str]:
+    """What a start now would meet that is no setting's fault: files another run holds (a start would exit
+    75 and be tried again), a recording disk too full to begin on."""
+    notes = []
+    if (delivery := config.headless_config.alerts.delivery) is not None and queue_held(delivery.queue_path):
+        notes.append(f"alert queue {delivery.queue_path} is held by another running app now (this room's "
+                     "service?): a start now would exit 75 until it lets go")
+    status = config.headless_config.status_file
+    if status is not None and config.headless and held_by_another(status.with_name(status.name + ".lock")):
+        notes.append(f"--status-file {status} is written by another running app now (this room's "
+                     "service?): a start now would exit 75 until it lets go")
+    if (folder := config.pipeline.record_from_start) is not None:
+        least = config.pipeline.recording.min_free_bytes or RecorderConfig().min_free_bytes
+        existing = next((f for f in (folder, *folder.parents) if f.is_dir()), None)
+        free = shutil.disk_usage(existing).free if existing is not None else None
+        if free is not None and free < least:
+            notes.append(f"--record: {existing} has {disk_amount(free)} free, less than the "
+                         f"{disk_amount(least)} a recording keeps: it would not begin now (a start watches "
+                         "the room and tries every minute)")
+    return notes
 
 
 def _run(config: LiveConfig, reopen: threading.Event) -> int:

@@ -2960,6 +2960,45 @@ def test_a_check_says_what_a_start_would_refuse_and_writes_nothing(tiny_checkpoi
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_a_check_meets_what_a_start_would_meet(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    """Each of these passed the check and then stopped, or half-ran, the start: a decisions file given as
+    the alert queue (exit 2), a queue or status file the running service holds (75), a recording disk too
+    full (no recording), standard output closed (2), a PySide6 that would abort the window (2)."""
+    from core.locks import hold
+    from recordings.qt_binding import QtBindingError
+
+    status, queue = tmp_path / "status.json", tmp_path / "alerts.jsonl"
+    options = ["--headless", "--check", "--checkpoint", str(tiny_checkpoint), "--room", "bed 2",
+               "--output", os.devnull, "--alert-class", "fall_down", "--alert-url", "https://alerts.invalid/a",
+               "--alert-queue", str(queue)]
+    queue.write_text('{"room": "bed 2", "stream_time": 1.6, "topk": []}\n')  # yesterday's decisions
+    assert main(options) == 2
+    assert "not an alert queue (no line of it is a queue record)" in capsys.readouterr().err
+    queue.unlink()
+    # Held by the room's service, running: the check goes on, and says what a start now would meet.
+    with hold(tmp_path / "alerts.jsonl.lock"), hold(tmp_path / "status.json.lock"):
+        assert main([*options, "--status-file", str(status), "--record", "--record-dir",
+                     str(tmp_path / "rec"), "--min-free-gb", "1e9"]) == 0
+    said = capsys.readouterr().err
+    assert f"note: alert queue {queue} is held by another running app now" in said
+    assert f"note: --status-file {status} is written by another running app now" in said
+    assert f"note: --record: {tmp_path} has " in said and "it would not begin now" in said
+    assert main([*options, "--status-file", str(status)]) == 0  # let go: no note
+    assert "note:" not in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main([o for o in options if o != os.devnull and o != "--output"]) == 2
+    assert "standard output is closed" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    def aborts() -> None:
+        raise QtBindingError("PySide6 6.12.0 on Python 3.11 takes a reference from None at every Qt call")
+
+    monkeypatch.setattr("live.app.check_qt_binding", aborts)
+    monkeypatch.setattr("live.app.no_display_reason", lambda config: None)
+    assert main(["--check", "--checkpoint", str(tiny_checkpoint)]) == 2
+    assert "takes a reference from None" in capsys.readouterr().err
+
+
 def test_two_real_sensors_of_one_performance_are_read_alike_and_said_once(shared_data, caplog):
     """PKU-MMD 0005, seen by its left and middle Kinects (tripods at one height, level): each mounting is
     said once over the ~50 s, no knock is said, and the two agree (0.94 m and 1.05 m, 2 and 0 degrees)."""
