@@ -287,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="command run per alert, with ALERT_KIND (action, or room_unwatched / "
                              "room_watched_again), ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
                              "id), ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person "
-                             "action's other person, else empty), ALERT_PROBABILITY, ALERT_PROBLEMS (a room "
-                             "alert's), ALERT_TIME, ALERT_JSON "
+                             "action's other person, else empty), ALERT_PROBABILITY, ALERT_MODEL (the "
+                             "model's short sha256), ALERT_PROBLEMS (a room alert's), ALERT_TIME, ALERT_JSON "
                              "(and, with --alert-url, ALERT_ID and ALERT_SEQUENCE: the POST's id and "
                              "sequence) in its environment (checked at start-up: it must be a program that "
                              "can be run)")
@@ -932,7 +932,8 @@ def run_window(pipeline: LivePipeline, config: LiveConfig) -> Summary:
     if held:
         raise KeyboardInterrupt  # here, out of Qt's start-up: main says "interrupted before it started"
     _say_classes_without_a_font(pipeline.inputs.class_names)
-    alerts = AlertDispatcher(config.headless_config.alerts, pipeline.inputs.class_names)
+    alerts = AlertDispatcher(config.headless_config.alerts, pipeline.inputs.class_names,
+                             pipeline.engine.metadata.checkpoint_sha256[:12])
     try:
         pipeline.start()
         # Ctrl-C, a session's logout: close as the key does, from the event loop (closed before the loop

@@ -533,10 +533,10 @@ class DecisionWriter(LineWriter):
 
     def __init__(self, path: Path | None, lossless: bool = False,
                  stop: threading.Event | None = None, room: str = "", open_by: float | None = None,
-                 model_sha256: str = "") -> None:
+                 model: str = "") -> None:
         super().__init__(path, "--output", lossless, stop, open_by)
         self.room = room
-        self.model = model_sha256[:12] or None  # None: a model file that does not say (a test's stand-in)
+        self.model = model or None  # None: a model file that does not say (a test's stand-in)
 
     def write_hop(self, hop: Hop) -> None:
         for decision in hop.decisions:
@@ -577,10 +577,11 @@ class EventLog:
     def __init__(
         self, threshold: float, path: Path | None = None, end_threshold: float | None = None,
         lossless: bool = False, stop: threading.Event | None = None, room: str = "",
-        open_by: float | None = None,
+        open_by: float | None = None, model: str = "",
     ) -> None:
         self.threshold = threshold
         self.room = room  # on each line written (--room)
+        self.model = model or None  # and the checkpoint's short sha256, as decision lines carry it
         self.end_threshold = threshold if end_threshold is None else min(end_threshold, threshold)
         self._current: dict[int, ActionEvent] = {}
         # Per person with an event going on: (stream time, time) of the last decision that held it, where
@@ -631,7 +632,7 @@ class EventLog:
         if len(self.events) > 1000:  # bounded: the file / log has them all
             del self.events[:500]
         if self._file is not None:
-            self._file.write(json.dumps({"room": self.room, **event.to_json()}) + "\n")
+            self._file.write(json.dumps({"room": self.room, "model": self.model, **event.to_json()}) + "\n")
             return
         # The room as the ALERT line names it: one log collector can hold several rooms' lines.
         where = _where(self.room)
@@ -685,6 +686,7 @@ class Alert:
     # A two-person action's other person (Decision.partner): one alert for the pair, naming both.
     partner: int | None = None
     partner_number: int = 0
+    model: str = ""  # the checkpoint's short sha256: which model raised it (a site trying one in some rooms)
 
     @property
     def people(self) -> tuple[int, ...]:
@@ -712,6 +714,8 @@ class Alert:
         if self.partner is not None:
             out["partner"] = self.partner
             out["partner_number"] = self.partner_number
+        if self.model:
+            out["model"] = self.model
         return out
 
     def environment(self, queued: Queued | None = None) -> dict[str, str]:
@@ -730,6 +734,7 @@ class Alert:
             "ALERT_PARTNER_NUMBER": "" if self.partner is None else str(self.partner_number),
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
             "ALERT_PROBLEMS": "",  # a room alert's (RoomAlert): every variable is set for every kind
+            "ALERT_MODEL": self.model,
             "ALERT_TIME": _iso(self.time),
             **_delivered_as(self.to_json(), queued),
         }
@@ -764,7 +769,7 @@ class RoomAlert:
             "ALERT_ROOM": self.room,
             "ALERT_HOST": HOST,
             **dict.fromkeys(("ALERT_CLASS", "ALERT_PERSON", "ALERT_PERSON_NUMBER", "ALERT_PARTNER",
-                             "ALERT_PARTNER_NUMBER", "ALERT_PROBABILITY"), ""),
+                             "ALERT_PARTNER_NUMBER", "ALERT_PROBABILITY", "ALERT_MODEL"), ""),
             "ALERT_PROBLEMS": ",".join(self.problems),
             "ALERT_TIME": _iso(self.time),
             **_delivered_as(self.to_json(), queued),
@@ -1032,8 +1037,8 @@ class AlertDispatcher:
     Delivered as a WARNING log line; when `command` is set, by running it (no shell; arguments
     split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (the tracking id),
     ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person action's other person;
-    empty for others), ALERT_PROBABILITY, ALERT_TIME, ALERT_JSON, ALERT_KIND and ALERT_PROBLEMS (a room
-    alert's) (with `delivery`, also ALERT_ID and ALERT_SEQUENCE,
+    empty for others), ALERT_PROBABILITY, ALERT_MODEL, ALERT_TIME, ALERT_JSON, ALERT_KIND and ALERT_PROBLEMS
+    (a room alert's) (with `delivery`, also ALERT_ID and ALERT_SEQUENCE,
     the POST's id and sequence) in its environment (in the
     background: a slow hook delays nothing; one still running after HOOK_TIMEOUT_S, or at exit, is
     stopped); and when
@@ -1044,8 +1049,11 @@ class AlertDispatcher:
     `unwatched_after_s`, and when it is again: staff who rely on the pages must learn that none can come.
     """
 
-    def __init__(self, config: AlertConfig, class_names: tuple[str, ...] | list[str]) -> None:
+    def __init__(self, config: AlertConfig, class_names: tuple[str, ...] | list[str], model: str = ""
+                 ) -> None:
+        """`model`: the checkpoint's short sha256, in each alert it raises."""
         self.config = config
+        self.model = model
         self.classes = alert_classes(config.classes, class_names)
         # Windows: the command line as given, which CreateProcess and the program's runtime split (no
         # split of ours reproduces theirs: --msg="ward 3" is one argument there); elsewhere as a shell would.
@@ -1129,7 +1137,7 @@ class AlertDispatcher:
         self._acknowledged.discard(key)
         alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room,
                       decision.number, decision.tracked, partner,
-                      0 if partner is None else decision.partner_number)
+                      0 if partner is None else decision.partner_number, self.model)
         self.alerts.append(alert)
         if len(self.alerts) > 1000:
             del self.alerts[:500]
@@ -1715,7 +1723,8 @@ def run_headless(
     (SIGHUP): the output files are opened again (a log rotated by moving them). `starting`: what writes
     --status-file until the pipeline has started (the caller's, which says a start that fails)."""
     stop = stop or threading.Event()
-    alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names)  # first: it may refuse the config
+    model = pipeline.engine.metadata.checkpoint_sha256[:12]  # in every decision, event and alert
+    alerts = AlertDispatcher(config.alerts, pipeline.inputs.class_names, model)  # first: it may refuse
     # A checkpoint's bytes are those the engine was loaded from (the first build of a TensorRT plan takes
     # minutes, in which a file replaced would be taken for the loaded one); an ONNX file's are read now.
     model_file = None
@@ -1726,10 +1735,9 @@ def run_headless(
     writer = None
     try:  # the dispatcher's threads and queue lock are let go if an output file cannot be opened
         open_by = time.monotonic() + LineWriter.OPEN_WAIT_S  # one wait for both files, not one each
-        writer = DecisionWriter(config.output, config.lossless, stop, config.alerts.room, open_by,
-                                pipeline.engine.metadata.checkpoint_sha256)
+        writer = DecisionWriter(config.output, config.lossless, stop, config.alerts.room, open_by, model)
         events = EventLog(config.alerts.threshold, config.events, config.event_end_threshold, config.lossless,
-                          stop, config.alerts.room, open_by)
+                          stop, config.alerts.room, open_by, model)
     except BaseException:
         alerts.close(0.0)
         if writer is not None:

@@ -995,6 +995,8 @@ def test_headless_run_posts_alerts_and_a_hung_endpoint_never_holds_recognition(e
     (waiting,) = summary.errors  # the run says so: its exit status is 1
     assert "not delivered to" in waiting and summary.decisions >= 2
     assert len(endpoint.received) == 1
+    # Which model raised it, as the decision lines say (a site trying a new model in some rooms).
+    assert endpoint.received[0][0]["model"] == engine.metadata.checkpoint_sha256[:12]
     queued = [r for r in records(tmp_path / "alerts.jsonl") if r["op"] == "queued"]
     assert len(queued) == summary.decisions  # every alert raised (one per decision: its top class) is on disk
     endpoint.release.set()

@@ -77,7 +77,7 @@ def hop(t: float, *decisions: Decision) -> Hop:
 
 def test_event_log_marks_actions_crossing_the_threshold(tmp_path):
     path = tmp_path / "events.jsonl"
-    log = EventLog(threshold=0.6, path=path, room="bed 2")
+    log = EventLog(threshold=0.6, path=path, room="bed 2", model="f76599c9e38a")
     assert log.update(hop(0.0, decision(1, 0.0, "drink", 0.4))) == []
     started = log.update(hop(0.2, decision(1, 0.2, "drink", 0.7)))
     assert [(e.kind, e.action) for e in started] == [("started", "drink")]
@@ -92,6 +92,7 @@ def test_event_log_marks_actions_crossing_the_threshold(tmp_path):
         ("started", "drink"), ("ended", "drink"), ("started", "wave"), ("ended", "wave")]
     assert lines[-1]["duration_s"] == 0.5 and lines[0]["person"] == 1
     assert {line["room"] for line in lines} == {"bed 2"}  # rooms sharing a file stay apart
+    assert {line["model"] for line in lines} == {"f76599c9e38a"}  # as decision lines: which model said it
     # Why each ended: a dashboard could not tell an action over from an app that stopped.
     assert [line.get("why") for line in lines] == [None, "another_action", None, "run_ended"]
 
@@ -366,13 +367,16 @@ def test_alert_command_gets_the_alert_in_its_environment(tmp_path, monkeypatch):
     out = tmp_path / "alert.json"
     script = (f"import os; open({str(out)!r}, 'w').write(os.environ['ALERT_JSON'] + '|' + "
               f"os.environ['ALERT_CLASS'] + '|' + os.environ.get('NOTIFY_SOCKET', 'unset') + "
-              f"os.environ.get('WATCHDOG_USEC', '') + '|' + os.environ['ALERT_HOST'])")
+              f"os.environ.get('WATCHDOG_USEC', '') + '|' + os.environ['ALERT_HOST'] + '|' + "
+              f"os.environ['ALERT_MODEL'])")
     command = f"{sys.executable} -c \"{script}\""
     room = AlertConfig(classes=("fall_down",), command=command, room="ward 3, bed 2")
-    alerts = AlertDispatcher(room, CLASSES)
+    alerts = AlertDispatcher(room, CLASSES, model="f76599c9e38a")
     alerts.update(hop(1.0, dataclasses.replace(decision(3, 1.0, "fall_down", 0.8), tracked=0.35)))
     alerts.close(timeout=20)
-    record, action, notify_socket, host = out.read_text().split("|")
+    record, action, notify_socket, host, model = out.read_text().split("|")
+    # Which model raised it: a site trying a new one in some rooms tells their pages apart.
+    assert model == json.loads(record)["model"] == "f76599c9e38a"
     assert action == "fall_down" and json.loads(record)["person"] == 3
     # Which computer raised it: a room seen by two sensors (a Kinect v2 is one to a computer) pages twice.
     assert host == json.loads(record)["host"] == socket.gethostname()
