@@ -54,7 +54,9 @@ import math
 import os
 import queue
 import random
+import re
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -707,6 +709,9 @@ class AlertDelivery:
         except ValueError:  # a proxy setting that is no address (a port that is no number): the POST says
             via, port = parts, None
         self._first_hop = None if port is None or not via.hostname else (via.hostname, port)
+        # Where the idle check also shakes hands in TLS (an https:// URL reached directly): a certificate
+        # this machine does not trust failed only the first fall's POST, the room said "ok" until then.
+        self._tls_host = parts.hostname if parts.scheme == "https" and not proxy else None
         self._answered = 0  # POSTs answered: an idle check begun before one does not undo what it showed
         self.unreachable: str | None = None  # why the idle check could not connect, while it cannot
         self._submitted: queue.Queue[dict[str, Any]] = queue.Queue(SUBMITTED_BACKLOG)
@@ -1115,8 +1120,19 @@ class AlertDelivery:
         host, port = self._first_hop
         answered = self._answered
         try:
-            with socket.create_connection((host, port), timeout=REACHABLE_TIMEOUT_S):
-                pass
+            with socket.create_connection((host, port), timeout=REACHABLE_TIMEOUT_S) as connection:
+                if self._tls_host is not None:  # the handshake alone: still no request
+                    tls = ssl.create_default_context()  # as urllib's POST checks the certificate
+                    tls.wrap_socket(connection, server_hostname=self._tls_host).close()
+        except ssl.SSLCertVerificationError as error:
+            why = (f"{host}:{port}: its certificate is not trusted here ({error.verify_message}): the POST "
+                   "would fail; point SSL_CERT_FILE at the hospital's certificate authority (Windows: add it "
+                   "to the machine's certificate store)")
+            if self.unreachable is None and self._answered == answered:
+                log.warning("the alert endpoint %s answers, but %s; checked again every %.0f s while no "
+                            "alert is being sent", self.config.shown_url, why, REACHABLE_EVERY_S)
+            self.unreachable = why
+            return
         except Exception as error:  # OSError; also UnicodeError, for a name such as x..y that no DNS takes
             why = f"{host}:{port}: {getattr(error, 'strerror', None) or error}"
             if self._answered != answered:  # a POST was answered meanwhile: reached after all
@@ -1240,7 +1256,9 @@ class AlertDelivery:
             cut = post.finish()
             watchdog.join(1.0)  # it ends at once: its POST has finished
         if cut:  # what it read may be a shut socket's end: a status line, and nothing whole after it
-            return Outcome.RETRY, None, f"no whole answer within {self.config.timeout_s:g} s"
+            # Sent again, in order: a receiver always slower than this holds back every later alert.
+            return Outcome.RETRY, None, (f"no whole answer within {self.config.timeout_s:g} s "
+                                         "(--alert-timeout; later alerts wait behind this one)")
         return answer
 
     def _answer(self, request: urllib.request.Request) -> tuple[Outcome, int | None, str]:
@@ -1279,5 +1297,11 @@ class AlertDelivery:
         # proxy restarting: http.client.HTTPException) is no answer either, not a rejection.
         except (OSError, ValueError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
+            # An https:// URL through a proxy: the proxy's own answer to CONNECT comes as an OSError
+            # (http.client: "Tunnel connection failed: 407 Proxy Authentication Required"), its login
+            # refused as surely as a 407 to a plain POST.
+            tunnel = re.match(r"Tunnel connection failed: (\d{3})", str(reason))
+            if tunnel and int(tunnel.group(1)) in MISCONFIGURED_STATUSES:
+                return Outcome.MISCONFIGURED, int(tunnel.group(1)), f"the proxy answered {reason}"
             # The endpoint's own bytes (not HTTP: "SSH-2.0-OpenSSH_9.0\r\n") in one log line, escaped.
             return Outcome.RETRY, None, _one_line(f"{type(reason).__name__}: {reason}")

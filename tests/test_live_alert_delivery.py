@@ -8,6 +8,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -1322,6 +1323,7 @@ def test_a_lock_the_file_system_refuses_is_said_as_such_not_as_in_use(tmp_path, 
     and the model load first. Another's hold (EWOULDBLOCK) is 'in use', at the check."""
     import errno
 
+    import core.locks
     import live.alert_delivery
     from live.alert_delivery import queue_held, refuse_a_held_queue
 
@@ -1333,7 +1335,8 @@ def test_a_lock_the_file_system_refuses_is_said_as_such_not_as_in_use(tmp_path, 
         def refuse(handle, error=error):
             raise error
 
-        monkeypatch.setattr(live.alert_delivery, "lock_exclusive", refuse)
+        monkeypatch.setattr(live.alert_delivery, "lock_exclusive", refuse)  # the queue's own lock
+        monkeypatch.setattr(core.locks, "lock_exclusive", refuse)  # the check's (core.locks.held_by_another)
         assert queue_held(queue) is (True if case == "held" else None)
         if case == "held":
             with pytest.raises(QueueInUse, match="in use by another process"):
@@ -1402,3 +1405,77 @@ def test_an_idle_check_that_fails_after_an_alert_was_answered_does_not_say_unrea
     time.sleep(0.3)
     assert delivery.delivered == 1 and delivery.unreachable is None
     delivery.close(0.0)
+
+
+def test_an_https_proxy_refusing_its_login_is_said_as_a_setting_to_fix(tmp_path, monkeypatch, caplog):
+    """Through a proxy an https:// POST is tunnelled: the proxy's 407 to CONNECT came as an OSError,
+    retried under a WARNING like a network blip, never the ERROR that says to fix the credentials."""
+    import socketserver
+
+    class Refusing(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            while self.rfile.readline() not in (b"\r\n", b""):  # CONNECT nurse-call.example:443 ...
+                pass
+            self.wfile.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+
+    proxy = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+        delivery = AlertDelivery(DeliveryConfig("https://nurse-call.example/alerts",
+                                                queue_path=tmp_path / "q", backoff_s=0.05, max_backoff_s=0.1,
+                                                jitter=0.0))
+        with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
+            delivery.submit(alert(1))
+            wait_for(lambda: delivery.failures >= 1)
+        delivery.close(0.0)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("the proxy answered Tunnel connection failed: 407" in e and "--alert-auth-file" in e
+               for e in errors)
+    assert delivery.rejected == 0  # kept, as for any 407, until the login is fixed
+
+
+def test_a_receiver_certificate_this_machine_does_not_trust_is_said_before_any_alert(
+    tmp_path, monkeypatch, caplog
+):
+    """The idle check only connected: a receiver whose certificate the room computer does not trust (the
+    hospital's own authority, not installed) looked reachable, and the first fall's POST failed."""
+    import ssl
+
+    import live.alert_delivery
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a certificate with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(live.alert_delivery, "REACHABLE_EVERY_S", 0.2)
+    url = f"https://localhost:{server.server_address[1]}/alerts"
+    try:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
+            delivery = AlertDelivery(DeliveryConfig(url, queue_path=tmp_path / "q"))
+            wait_for(lambda: delivery.unreachable is not None)
+            delivery.close(0.0)
+        assert "its certificate is not trusted here" in delivery.unreachable
+        assert "SSL_CERT_FILE" in caplog.text and "answers, but" in caplog.text
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the site's authority, as the README says
+        delivery = AlertDelivery(DeliveryConfig(url, queue_path=tmp_path / "q2"))
+        delivery.unreachable = "not checked yet"
+        delivery._check_reachable()  # the idle check, now: trusted, and reached
+        assert delivery.unreachable is None
+        delivery.close(0.0)
+    finally:
+        server.shutdown()
+        server.server_close()
