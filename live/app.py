@@ -1196,7 +1196,8 @@ def _held_now(config: LiveConfig) -> list[str]:
         notes.append(f"--status-file {status} is written by another running app now (this room's "
                      "service?): a start now would exit 75 until it lets go")
     if (folder := config.pipeline.record_from_start) is not None:
-        least = config.pipeline.recording.min_free_bytes or RecorderConfig().min_free_bytes
+        least = config.pipeline.recording.min_free_bytes
+        least = RecorderConfig().min_free_bytes if least is None else least  # (--min-free-gb 0: none)
         existing = next((f for f in (folder, *folder.parents) if f.is_dir()), None)
         free = shutil.disk_usage(existing).free if existing is not None else None
         if free is not None and free < least:

@@ -60,7 +60,8 @@ def test_what_was_not_used_for_the_period_is_removed_and_nothing_else(
         f"demo-{SHA}-{CODE}.nvidia-l4.fp16.failed.json",                      # another GPU's failed build
         f"demo-{SHA}-{CODE}.fp16.plan", f"demo-{SHA}-{CODE}.fp16.failed.json",  # named before the GPU was
         f"my model-{SHA}.parts.fp32.plan",                                    # a user's ONNX, split
-        f"cpu-batching-{SHA}-2t.json",                                        # a CPU measurement
+        f"cpu-batching-{SHA}-2t-{CODE}.json",                                 # a CPU measurement,
+        f"cpu-batching-{SHA}-2t.json",                                        # one named before the CPU was
     ]
     theirs = ["model.onnx", "notes.txt", f"demo-{SHA}.pt", "cpu-batching.json", f".{ours[0]}.swp"]
     for name in ours + theirs:

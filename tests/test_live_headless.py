@@ -2989,6 +2989,8 @@ def test_a_check_meets_what_a_start_would_meet(tiny_checkpoint, tmp_path, capsys
     assert f"note: --record: {tmp_path} has " in said and "it would not begin now" in said
     assert main([*options, "--status-file", str(status)]) == 0  # let go: no note
     assert "note:" not in capsys.readouterr().err
+    assert main([*options, "--record", "--record-dir", str(tmp_path / "rec"), "--min-free-gb", "0"]) == 0
+    assert "note:" not in capsys.readouterr().err  # 0: a recording keeps no space free
     monkeypatch.setattr(sys, "stdout", None)
     assert main([o for o in options if o != os.devnull and o != "--output"]) == 2
     assert "standard output is closed" in capsys.readouterr().err

@@ -54,12 +54,12 @@ _TAG_TEXT = (f"{_TAG_SIGNATURE}\n# The engine cache of where-to-focus (core/engi
 # Exports `<stem>-<sha16>-<code8>.onnx` (+ `.sha256`), FP16 graphs `...-<code8>.fp16.onnx`, split graphs
 # `<stem>-<sha16>.parts.onnx` / `.head.onnx`, TensorRT plans `<graph stem>.<gpu>.fp16.plan` /
 # `.fp32.plan` (+ `.json`) and their failed builds `<graph stem>.<gpu>.fp16.failed.json`, CPU measurements
-# `cpu-batching-<sha16>-<threads>t.json`; and the lock under which one process makes each (`making`), the
-# file's name and `.lock`.
+# `cpu-batching-<sha16>-<threads>t-<cpu8>.json` (before 2026-12-07 without `-<cpu8>`); and the lock under
+# which one process makes each (`making`), the file's name and `.lock`.
 _CACHE_FILE = re.compile(
     r"(.+-[0-9a-f]{16}(-[0-9a-f]{8})?(\.fp16|\.parts|\.head)?\.onnx(\.sha256)?"
     r"|.+\.fp(16|32)\.(plan(\.json)?|failed\.json)"
-    r"|cpu-batching-[0-9a-f]{16}-\d+t\.json)(\.lock)?"
+    r"|cpu-batching-[0-9a-f]{16}-\d+t(-[0-9a-f]{8})?\.json)(\.lock)?"
 )
 # The checksum of an export (`<stem>-<sha16>-<code8>.onnx.sha256`), written beside it by the cache only.
 _EXPORT_CHECKSUM = re.compile(r".+-[0-9a-f]{16}-[0-9a-f]{8}\.onnx\.sha256")

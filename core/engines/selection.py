@@ -502,6 +502,8 @@ class _Source:
 def _why_exported_again(target: Path) -> str:
     """Why a start exports a checkpoint that it exported before, where it did: after an upgrade each room
     PC's log says why its start took seconds longer once."""
+    if target.is_file():  # made again for its damaged bytes, which the log has said
+        return ""
     # The cached file's name: the checkpoint's stem, its hash, the exporting code's hash (_export_path);
     # graphs made from an export (.parts, .head, .fp16) add to its name.
     checkpoint_part = target.stem.rsplit("-", 1)[0]
