@@ -270,8 +270,9 @@ def _sidecar_text(path: Path) -> str:
         raise ClipError(f"{path}: byte {error.start}: not UTF-8 text (a clip sidecar is JSON)") from None
 
 
-def _sidecar_object(path: Path, text: str) -> dict:
-    """A sidecar's text as its JSON object, its format checked (ClipError naming the file otherwise)."""
+def _sidecar_object(path: Path, text: str, any_version: bool = False) -> dict:
+    """A sidecar's text as its JSON object, its format (and, unless `any_version`, its version) checked
+    (ClipError naming the file otherwise)."""
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
@@ -280,7 +281,7 @@ def _sidecar_object(path: Path, text: str) -> dict:
     if not isinstance(raw, dict) or raw.get("format") != SIDECAR_FORMAT:
         raise ClipError(f'{path}: expected a clip sidecar with "format": "{SIDECAR_FORMAT}"')
     version = raw.get("format_version", SIDECAR_VERSION)
-    if not isinstance(version, int) or version > SIDECAR_VERSION:
+    if not any_version and (not isinstance(version, int) or version > SIDECAR_VERSION):
         raise ClipError(
             f"{path}: sidecar format_version {version!r}; this reader knows versions up to {SIDECAR_VERSION}"
         )
@@ -291,19 +292,20 @@ def _sidecar_object(path: Path, text: str) -> dict:
 _TIMESTAMPS = '"timestamps": ['
 
 
-def read_sidecar_header(path: Path | str) -> dict:
+def read_sidecar_header(path: Path | str, *, any_version: bool = False) -> dict:
     """A sidecar's JSON object without its "timestamps" (ClipError for what is not a sidecar; OSError),
     for scans of a whole folder that need its room, times and session, not its frames: a 10-minute
     clip's 18,000 times are most of its bytes and of the time JSON takes to read it (`erase` of a share
     holding 100 rooms' month read 6,000 sidecars in 26 s). Their list holds numbers only, so the first
-    "]" after it ends it (a quote inside a JSON string is escaped: no string holds that key's text)."""
+    "]" after it ends it (a quote inside a JSON string is escaped: no string holds that key's text).
+    `any_version`: a newer version's sidecar too (its header read as far as this version knows it)."""
     path = Path(path)
     text = _sidecar_text(path)
     start = text.find(_TIMESTAMPS)
     end = text.find("]", start) if start >= 0 else -1
     if end >= 0:  # else written otherwise (by hand, compactly): read whole
         text = f"{text[:start]}{_TIMESTAMPS}]{text[end + 1:]}"
-    raw = _sidecar_object(path, text)
+    raw = _sidecar_object(path, text, any_version)
     raw.pop("timestamps", None)
     return raw
 

@@ -293,8 +293,10 @@ def next_session(out_dir: Path | str) -> int:
             name = path.name
             sidecar = None
             if name.endswith(".json"):
-                try:  # its session, not its frames' times (a room's start read a share's whole month)
-                    sidecar = read_sidecar_header(path)
+                # Its session, not its frames' times (a room's start read a share's whole month); a newer
+                # version's too (rooms of a shared folder upgraded one by one must not reuse its session).
+                try:
+                    sidecar = read_sidecar_header(path, any_version=True)
                 except (OSError, ClipError):
                     sidecar = None
                 stem = name[: -len(".json")]

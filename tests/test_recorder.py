@@ -932,6 +932,10 @@ def test_next_session_counts_past_every_clip_in_the_folder(tmp_path: Path) -> No
     (tmp_path / "notes.txt").write_text("S099")
     (tmp_path / "results.json").write_text(json.dumps({"session": 50}))  # not a clip's sidecar
     assert next_session(tmp_path) == 10
+    # A newer version's sidecar (a room of the shared folder upgraded first): its session counts too.
+    (tmp_path / "live_20261207_090000.json").write_text(json.dumps(
+        {"format": SIDECAR_FORMAT, "format_version": 99, "session": 11, "timestamps": []}))
+    assert next_session(tmp_path) == 12
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
