@@ -671,7 +671,8 @@ def _evaluate_help() -> str:
 
 def test_a_run_stopped_part_way_is_scored_over_the_span_it_covered(pku_replay, tmp_path: Path) -> None:
     """A --duration run that stopped at 20 s of a 50 s sequence: scored as `evaluate --stream` scores the
-    sequence cut there, not as if the model had missed the actions after it."""
+    sequence cut there, not as if the model had missed the actions after it, nor the one begun 0.13 s
+    before it stopped (pat on back, from frame 596), which no window held enough of to name."""
     sequence, _, records = pku_replay
     stopped = _write_lines(tmp_path / "stopped.jsonl", [r for r in records if r["stream_time"] <= 20.0])
     run = score_decision_file(stopped, PKU_MODEL, str(sequence), out=tmp_path / "scored")
@@ -692,11 +693,14 @@ def test_a_run_stopped_part_way_is_scored_over_the_span_it_covered(pku_replay, t
     assert run.scores.frame_accuracy == streamed.scores.frame_accuracy
     assert run.scores.room_hours == pytest.approx(streamed.scores.room_hours)
     assert run.scores.room_hours * 3600 == pytest.approx(20.0 + 1 / 30)
+    late = "pat on back of other person"
     assert {n: row["instances"] for n, row in run.scores.per_class.items()} == {
-        n: row["instances"] for n, row in streamed.scores.per_class.items()}
-    assert run.scores.instances == 4  # of the sequence's 8, those begun by 20 s
-    assert run.scores.background_hours == pytest.approx(streamed.scores.background_hours, abs=1e-6)
-    assert run.scores.map_50 == streamed.scores.map_50
+        n: row["instances"] - (n == late) for n, row in streamed.scores.per_class.items()}
+    assert run.scores.instances == 3  # of the sequence's 8, those begun a window (2 s) before 20 s
+    assert streamed.scores.per_class[late]["ap_50"] == 0.0 and run.scores.per_class[late]["ap_50"] is None
+    # Its 0.17 s counted as background instead.
+    background_s = streamed.scores.background_hours * 3600 + 0.167
+    assert run.scores.background_hours * 3600 == pytest.approx(background_s, abs=0.01)
     assert run.scores.false_events == streamed.scores.false_events
     # The whole run's lines against the sequence cut at 20 s: they reach past its end.
     with pytest.raises(DatasetError, match=r"decisions reach 49\.\d+ s of stream time, past the end of .*"
@@ -713,9 +717,15 @@ def test_decision_files_that_cannot_be_scored_as_one_run_of_the_model_are_refuse
     restart = "2026-12-01T07:00:02+01:00/4182"  # a service's restart appending to the same file
     restarted = [*records[:half], *({**r, "run": restart} for r in records[half:])]
     first = re.escape(records[0]["run"])
-    with pytest.raises(DatasetError, match=rf"restarted.jsonl: lines of 2 runs \({first} from line 1; "
-                                           rf"{re.escape(restart)} from line {half + 1}\)"):
+    with pytest.raises(DatasetError, match=rf"restarted.jsonl: lines of 2 runs \(1: {first} from line 1; "
+                                           rf"2: {re.escape(restart)} from line {half + 1}\): one run is "
+                                           "scored at a time: --run N scores the Nth"):
         score_decision_file(_write_lines(tmp_path / "restarted.jsonl", restarted), PKU_MODEL, str(sequence))
+    picked = score_decision_file(tmp_path / "restarted.jsonl", PKU_MODEL, str(sequence), run_number=1,
+                                 out=tmp_path / "first")  # the first run alone: stopped half-way
+    assert picked.scores.decisions == half
+    with pytest.raises(DatasetError, match=r"--run 3: .*restarted.jsonl holds 2 run\(s\)"):
+        score_decision_file(tmp_path / "restarted.jsonl", PKU_MODEL, str(sequence), run_number=3)
     # Older lines say no run: a replay started again goes back in stream time.
     old = [{k: v for k, v in r.items() if k not in ("model", "run")} for r in records]
     with pytest.raises(DatasetError, match=rf"appended.jsonl: lines of 2 runs .* from line 1; .* from line "
@@ -738,3 +748,25 @@ def test_decision_files_that_cannot_be_scored_as_one_run_of_the_model_are_refuse
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(DatasetError, match="empty.jsonl: no decisions"):
         score_decision_file(tmp_path / "empty.jsonl", PKU_MODEL, str(sequence))
+    # Another recording's labels: the lines' own truth disagrees with them (PKU-MMD 0006-L's: 286 of 482).
+    other_labels = sequence.with_name("0006-L.txt.xz")
+    if other_labels.is_file():
+        with pytest.raises(DatasetError, match=r"disagrees with .*0006-L.txt.xz's labels at \d+ of "
+                                               rf"{len(records)} decisions: a replay of another recording\?"):
+            score_decision_file(output, PKU_MODEL, str(other_labels))
+    # A line that is no decision is named by its number; a last line a killed run cut short is left out.
+    broken = _write_lines(tmp_path / "broken.jsonl", [*records[:3], {**records[3], "stream_time": None}])
+    with pytest.raises(DatasetError, match=r"broken.jsonl: line 4 is no decision \(TypeError"):
+        score_decision_file(broken, PKU_MODEL, str(sequence))
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\ufeff" + output.read_text()[:-40])  # with a BOM (Notepad's), as the app's lines are not
+    assert score_decision_file(cut, PKU_MODEL, str(sequence), out=tmp_path / "cut").scores.decisions == (
+        len(records) - 1)
+
+
+def test_only_sim_colon_names_the_simulated_room() -> None:
+    """A folder of recordings named "simroom" (or "sim_ward") was taken for the simulator's settings."""
+    from training.data import names_the_simulator
+
+    assert names_the_simulator("sim:seed=7,minutes=60") and names_the_simulator("sim")
+    assert not names_the_simulator("simroom/0005-L.txt.xz") and not names_the_simulator("sim_ward")

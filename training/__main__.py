@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "truth, not a person's), over the span the run covered, as --stream scores "
                              "(no model runs; --smoothing, --threshold, --end-threshold: the run's, default "
                              "the model's own as live); writes what --stream writes, for --rescore")
+    stream.add_argument("--run", type=integer_in(1), metavar="N", dest="run_number",
+                        help="with --decisions: the Nth run of a file that holds several (a service's "
+                             "restarts appended to one file; the error without it lists them)")
     ev.add_argument("--batch-size", type=integer_in(1), help="clips per batch (default: 64)")
     ev.add_argument("--workers", type=integer_in(0), help="DataLoader worker processes (default: 0)")
     _threads_argument(ev)
@@ -309,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"best checkpoint {result.best_checkpoint} ({result.scored_on} top-1 "
                     f"{100 * result.best_validation_top1:.2f}%, {result.epochs_run} epochs)"
                 )
+        elif args.command == "evaluate" and args.run_number is not None and not args.decisions:
+            command_parser.error("--run N picks a run of a --decisions file: not without --decisions")
         elif args.command == "evaluate" and args.rescore:
             from training.streaming import rescore_stream
 
@@ -332,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
                 command_parser.error("--decisions needs --data: the recording the run replayed")
             score_decision_file(args.decisions, args.checkpoint, args.data, out=args.out,
                                 decisions=_given_decisions(command_parser, args),
-                                alert_classes=args.alert_classes, alert_cooldown_s=args.alert_cooldown)
+                                alert_classes=args.alert_classes, alert_cooldown_s=args.alert_cooldown,
+                                run_number=args.run_number)
         elif args.command == "evaluate" and args.stream:
             from live.worker import RecognitionConfig
             from training.evaluate import evaluate_streams

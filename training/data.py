@@ -26,6 +26,12 @@ class DatasetError(ValueError):
     """A dataset folder, file or label that cannot be used as asked."""
 
 
+def names_the_simulator(data: str | Path) -> bool:
+    """Whether --data is the simulated room ("sim:seed=7,minutes=60"), not a folder or file (one named
+    "simroom" was taken for the simulator)."""
+    return str(data) == "sim" or str(data).startswith("sim:")
+
+
 def check_dataset_folder(root: Path, dataset: str, given_by: str = "--data") -> None:
     """Raise DatasetError where `root` is no folder: absent, or a file (one of the dataset's, given in
     its folder's place)."""

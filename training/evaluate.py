@@ -19,7 +19,7 @@ from core.skeleton import layout_by_name
 from core.timeline import ACTION_FRACTION
 from training import distributed
 from training.config import DataConfig, config_from_dict, recorded_data
-from training.data import DatasetError
+from training.data import DatasetError, names_the_simulator
 from training.datasets import build_splits
 from training.datasets.clips import REHEARSAL_PREFIX, folder_digest, learnt_from
 from training.datasets.nucla import NuclaName
@@ -305,12 +305,12 @@ def evaluate_streams(
     names, cases = None, None
     # Of the sequences scored, how many it learnt (none of those it held out); a simulated room is not
     # looked at (null): a seed it trained on would have been learnt.
-    trained_on: int | None = None if str(data).startswith("sim") else 0
-    if not str(data).startswith("sim") and subset == "all":  # a folder of its own may hold what it trained on
+    trained_on: int | None = None if names_the_simulator(data) else 0
+    if not names_the_simulator(data) and subset == "all":  # a folder of its own may hold what it trained on
         cases = stream_cases(str(data), progress=progress)
         names_read = [case.name for case in cases]
         trained_on = check_not_trained_on(checkpoint, loaded.extra, names_read, subset, data)
-    if not str(data).startswith("sim") and subset != "all":
+    if not names_the_simulator(data) and subset != "all":
         if subset == "validation":
             if "validation_clips" not in loaded.extra:
                 raise DatasetError(f"{checkpoint} does not record which sequences it held out")

@@ -27,7 +27,7 @@ from recordings.atomic import why_not_writable
 from recordings.labels import columns_of, in_columns
 from recordings.picture_text import put_text, text_size, write_image
 from training import distributed
-from training.data import DatasetError, ignore_sigterm
+from training.data import DatasetError, ignore_sigterm, names_the_simulator
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -53,7 +53,7 @@ def default_results_dir(checkpoint: Path, *what: str, data: str | Path) -> Path:
     models of training/checkpoints), different subsets and different data never overwrite or mix each
     other's results (nor, for RGB models, share a crop cache between clips of the same name)."""
     text = str(data)
-    simulated = text.startswith("sim")
+    simulated = names_the_simulator(text)
     where = text if simulated else str(Path(text).resolve())
     name = "sim" if simulated else Path(where).name or "data"
     # surrogateescape: a folder named in another encoding (Latin-1 on an old share) is bytes Python keeps

@@ -51,7 +51,7 @@ from recordings.labels import LABEL_MAP_FILENAME, in_columns
 from recordings.picture_text import put_text, write_image
 from recordings.pkummd import SEQUENCE_SUFFIXES as PKUMMD_SUFFIXES
 from recordings.pkummd import is_sequence_path, is_skeleton_sequence, sequence_stem
-from training.data import DatasetError
+from training.data import DatasetError, names_the_simulator
 from training.evaluation import (
     check_out_holds,
     default_results_dir,
@@ -136,7 +136,7 @@ def recording_case(path: Path, truth: Timeline | None = None) -> StreamCase | No
 def stream_cases(data: str, names: set[str] | None = None, progress: bool = False) -> list[StreamCase]:
     """The sequences `--data` names, optionally only those called `names` (a checkpoint's held-out ones).
     Each is read once here for its labels (190 PKU-MMD sequences: about 20 s, shown with `progress`)."""
-    if data.startswith("sim"):
+    if names_the_simulator(data):
         spec = SimSpec.parse(data)
         return [StreamCase(
             f"sim_seed{spec.seed}",
@@ -529,62 +529,100 @@ def _check_top_k_follows(where: Path, decisions: dict[str, list[Decision]], clas
 class DecisionLine:
     number: int  # 1-based, as an editor counts
     record: dict
+    decision: Decision
 
 
 def read_decision_file(path: Path) -> list[DecisionLine]:
-    """The decision lines of the app's --output FILE, with their line numbers (blank lines skipped)."""
+    """The decision lines of the app's --output FILE, with their line numbers (blank lines skipped; a last
+    line a killed run left cut short is left out, said, as the app drops it when it appends again)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path}: cannot read the decisions ({error})") from None
+    rows = text.splitlines()
     lines = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(rows, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except ValueError as error:
+            if number == len(rows) and not text.endswith("\n"):
+                print(f"note: {path}: its last line ({number}) was cut short, as by a run killed while it "
+                      "wrote it: left out")
+                continue
             raise DatasetError(f"{path}: line {number} is not JSON ({error}): not the app's --output "
                                "file?") from None
-        if not isinstance(record, dict) or "stream_time" not in record or "topk" not in record:
-            raise DatasetError(f"{path}: line {number} is no decision (a decision line has stream_time and "
-                               "topk): not the app's --output file?")
-        lines.append(DecisionLine(number, record))
+        try:
+            decision = Decision.from_json(record)
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise DatasetError(f"{path}: line {number} is no decision ({type(error).__name__}: {error}; a "
+                               "decision line has stream_time, person and topk): not the app's --output "
+                               "file?") from None
+        lines.append(DecisionLine(number, record, decision))
     if not lines:
         raise DatasetError(f"{path}: no decisions")
     return lines
 
 
-def runs_in(lines: Sequence[DecisionLine]) -> list[tuple[str, int]]:
-    """Each run the lines hold, in order, as (its name, the line it begins at): told apart by their "run"
-    (the app's since it wrote one), else by their stream time going back, as a restarted replay's does
-    (lines of one run come in stream time order, a hop's people at the same time)."""
-    runs: list[tuple[str, int]] = []
-    before: tuple[str | None, float] | None = None
+@dataclass(frozen=True)
+class RunLines:
+    """The lines of one run of the app in a decision file."""
+
+    run: str | None  # the app's "run" ("STARTED/PID"); None for lines written before it had one
+    lines: list[DecisionLine]
+
+    def describe(self) -> str:
+        return (self.run or "a run without a \"run\" key") + f" from line {self.lines[0].number}"
+
+
+def runs_in(lines: Sequence[DecisionLine]) -> list[RunLines]:
+    """Each run the lines hold, in order: told apart by their "run" (the app's since it wrote one), else
+    by their stream time going back, as a restarted replay's does (lines of one run come in stream time
+    order, a hop's people at the same time)."""
+    runs: list[RunLines] = []
     for line in lines:
-        run, at = line.record.get("run"), float(line.record["stream_time"])
-        if before is None or run != before[0] or (run is None and at < before[1]):
-            runs.append((run or f"a run without a \"run\" key (stream time {at:g} s)", line.number))
-        before = (run, at)
+        run, at = line.record.get("run"), line.decision.stream_time
+        last = runs[-1] if runs else None
+        if last is None or run != last.run or (run is None and at < last.lines[-1].decision.stream_time):
+            runs.append(RunLines(run, []))
+        runs[-1].lines.append(line)
     return runs
 
 
-def check_one_run(path: Path, lines: Sequence[DecisionLine], model_sha256: str, checkpoint: Path) -> None:
-    """Refuse lines of several runs, of another model or of several rooms: each scored alone would be
-    another figure, together none."""
+def one_run(path: Path, lines: Sequence[DecisionLine], chosen: int | None, model_sha256: str,
+            checkpoint: Path) -> RunLines:
+    """The run to score (`chosen`: its number in the file, from 1; None: the file's only one), refused
+    where it is another model's or of several rooms: each scored alone would be another figure, together
+    none."""
     runs = runs_in(lines)
-    if len(runs) > 1:
-        said = "; ".join(f"{run} from line {number}" for run, number in runs[:6])
-        raise DatasetError(f"{path}: lines of {len(runs)} runs ({said}{'; ...' if len(runs) > 6 else ''}): "
-                           "one run is scored at a time; keep one run's lines in a file of their own")
-    models = sorted({str(line.record["model"]) for line in lines if line.record.get("model")})
+    if chosen is not None and not 1 <= chosen <= len(runs):
+        raise DatasetError(f"--run {chosen}: {path} holds {len(runs)} run(s): "
+                           + "; ".join(f"{n}: {r.describe()}" for n, r in enumerate(runs[:6], 1)))
+    if chosen is None and len(runs) > 1:
+        listed = "; ".join(f"{n}: {r.describe()}" for n, r in enumerate(runs[:6], 1))
+        raise DatasetError(f"{path}: lines of {len(runs)} runs ({listed}{'; ...' if len(runs) > 6 else ''}): "
+                           "one run is scored at a time: --run N scores the Nth")
+    run = runs[0 if chosen is None else chosen - 1]
+    models = sorted({str(line.record["model"]) for line in run.lines if line.record.get("model")})
     if models and models != [model_sha256[:12]]:
         raise DatasetError(f"{path}: decisions of model {', '.join(models)}, not of {checkpoint} (sha256 "
                            f"{model_sha256[:12]}): give the checkpoint the run loaded")
-    rooms = sorted({str(line.record.get("room", "")) for line in lines})
+    rooms = sorted({str(line.record.get("room", "")) for line in run.lines})
     if len(rooms) > 1:
         raise DatasetError(f"{path}: lines of {len(rooms)} rooms ({', '.join(repr(r) for r in rooms)}): a "
                            "replay of one recording is one room; keep one room's lines apart")
+    return run
+
+
+# A replay's lines name, where its source knows it, the truth at each window's centre: as many of them
+# disagreeing with --data's labels as this say the lines are another recording's (PKU-MMD 0005-L's lines
+# against its own labels: 2 of 482, a frame off at a boundary; against 0006-L's: 286, 0015-L's: 216).
+TRUTH_DISAGREEING_AT_MOST = 0.05
+
+
+def _truth_at(intervals: Sequence[Interval], t: float) -> str:
+    return next((i.label for i in intervals if i.start <= t < i.end), NO_ACTION)
 
 
 def score_decision_file(
@@ -596,13 +634,17 @@ def score_decision_file(
     decisions: DecisionSettings | None = None,
     alert_classes: Sequence[str] | None = None,
     alert_cooldown_s: float | None = None,
+    run_number: int | None = None,
 ) -> StreamRun:
     """`evaluate --decisions FILE --data RECORDING`: score the app's decision lines from one run of a
     replay of RECORDING (`python -m live --headless --output FILE`), as `evaluate --stream` scores its own,
     over the span the run covered: from the recording's start to the run's last decision (a --duration
-    run stopped part-way is not taken to have missed the rest). The truth is the recording's timeline, so
-    it must be the scene's (PKU-MMD, a clip's intervals or whole-clip label): a person's truth is by the
-    sensor's tracking ids, which the app's continued tracks cannot be matched to afterwards. No model
+    run stopped part-way is not taken to have missed the rest, nor an action that began less than a window
+    before it stopped). `run_number`: which run of a file that holds several (from 1). Lines whose truth
+    disagrees with RECORDING's labels are another recording's, refused. The truth is the recording's
+    timeline, so it must be the scene's (PKU-MMD, a clip's intervals or whole-clip label): a person's
+    truth is by the sensor's tracking ids, which the app's continued tracks cannot be matched to
+    afterwards. No model
     runs: `decisions` (smoothing, thresholds) default to the model's own, else the app's, as live chose.
     Writes what `evaluate --stream` does but events/ (results.json, decisions/, timeline.png), so that
     `evaluate --rescore` works on it."""
@@ -611,9 +653,8 @@ def score_decision_file(
     out_dir = Path(out) if out else default_results_dir(checkpoint, "decisions", data=path)
     earlier = check_out_holds(out_dir, "stream")
     loaded = load_checkpoint(checkpoint)
-    lines = read_decision_file(path)
-    check_one_run(path, lines, loaded.sha256, checkpoint)
-    if data.startswith("sim"):
+    scored = one_run(path, read_decision_file(path), run_number, loaded.sha256, checkpoint)
+    if names_the_simulator(data):
         raise DatasetError(f"--data {data}: the simulator's truth is per person, by the sensor's tracking "
                            "ids, which the decisions' continued tracks cannot be matched to afterwards: "
                            "`evaluate --stream` runs the model and scores the simulated room")
@@ -645,7 +686,7 @@ def score_decision_file(
     finally:
         tap.close()
     period = 1.0 / max(tap.fps, 1.0)
-    run = [Decision.from_json(line.record) for line in lines]
+    run = [line.decision for line in scored.lines]
     reach = max(d.stream_time for d in run)
     if reach > tap.last + period / 2:
         raise DatasetError(f"{path}: decisions reach {reach:.2f} s of stream time, past the end of {source} "
@@ -653,12 +694,20 @@ def score_decision_file(
     hop_s = _hop_of(run)
     # The span the run covered: the whole recording where it decided until its end came within a hop (a
     # replay that ended), else as --stream's tap would have seen a replay ending at its last decision.
-    if tap.last - reach >= hop_s:
+    stopped_early = tap.last - reach >= hop_s
+    if stopped_early:
         tap.last = reach
     (track,) = tap.tracks(case.name, timeline, scene_wide=True)
-    # Truth after the span is not the model's to miss; an action the span cuts is scored as far as it goes.
+    judged = [d for d in run if d.truth is not None]
+    wrong = sum(d.truth != _truth_at(track.intervals, d.window_centre) for d in judged)
+    if judged and wrong > TRUTH_DISAGREEING_AT_MOST * len(judged):
+        raise DatasetError(f"{path}: the truth its lines carry disagrees with {source}'s labels at {wrong} "
+                           f"of {len(judged)} decisions: a replay of another recording?")
+    # Truth after the span is not the model's to miss, nor an action begun less than a window before its
+    # end (no window held enough of it to name it); one the span cuts later is scored as far as it goes.
+    window_s = float(np.median([d.stream_time - d.window_start for d in run]))
     cut = tuple(dataclasses.replace(i, end=min(i.end, track.end)) for i in track.intervals
-                if i.start < track.end)
+                if i.start < track.end - (window_s if stopped_early else 0.0))
     tracks = [dataclasses.replace(track, intervals=cut)]
     durations = {case.name: tap.last - (tap.first or 0.0) + period}
     chosen = decisions_for(decisions or DecisionSettings(), loaded.decisions)
@@ -677,12 +726,12 @@ def score_decision_file(
     writable_folder(out_dir)
     (out_dir / "decisions").mkdir(parents=True, exist_ok=True)
     # The run's own lines, as --stream keeps its decisions: --rescore reads them there.
-    text = "".join(json.dumps(line.record) + "\n" for line in lines)
+    text = "".join(json.dumps(line.record) + "\n" for line in scored.lines)
     write_then_rename(out_dir / "decisions" / f"{case.name}.jsonl", lambda f: f.write(text.encode("utf-8")))
     settings = {"checkpoint": str(checkpoint), "checkpoint_sha256": loaded.sha256, "data": data,
                 "subset": None, "trained_on": trained_on, "engine": None, "classes": classes,
                 "hop_s": hop_s, "smoothing_s": chosen.smoothing_s,
-                "decisions_file": str(path.resolve()), "run": runs_in(lines)[0][0]}
+                "decisions_file": str(path.resolve()), "run": scored.run}
     return _score_and_write(out_dir, settings, by_sequence, tracks, durations, chosen.threshold,
                             chosen.end_threshold, alert, started, _run_title(settings),
                             replaced_note("stream", earlier))
