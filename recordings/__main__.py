@@ -595,9 +595,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             counts[key] += 1
         total += duration
         name = str(clip.skeleton.relative_to(directory).with_suffix(""))
-        if args.json:  # a line a dashboard or a script reads, the room's time with its offset
-            print(json.dumps({"clip": name, "class": key, "frames": frames, "seconds": round(duration, 3),
-                              "video": bool(clip.video), "started": started,
+        if args.json:  # a line a dashboard or a script reads: the room's time with its offset, "/" paths
+            print(json.dumps({"clip": Path(name).as_posix(), "class": key, "frames": frames,
+                              "seconds": round(duration, 3), "video": bool(clip.video), "started": started,
                               "room": None if room == "-" else room, "intervals": marked_classes,
                               "background": between}, ensure_ascii=False))
         rows.append((name, key, frames, duration, "yes" if clip.video else "no", marked, recorded, room))
