@@ -1177,14 +1177,14 @@ def check_start(config: LiveConfig) -> int:
         return EXIT_TRY_AGAIN
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    for note in _held_now(config):
+    for note in _what_a_start_now_would_meet(config):
         print(f"python -m live: note: {note}", file=sys.stderr)
     print(f"python -m live: check passed: {pipeline.source.name} and model {checkpoint_for(config).name} "
           f"({pipeline.engine.name}) open as a start would; nothing was run", file=sys.stderr)
     return 0
 
 
-def _held_now(config: LiveConfig) -> list[str]:
+def _what_a_start_now_would_meet(config: LiveConfig) -> list[str]:
     """What a start now would meet that is no setting's fault: files another run holds (a start would exit
     75 and be tried again), a recording disk too full to begin on."""
     notes = []
@@ -1199,7 +1199,9 @@ def _held_now(config: LiveConfig) -> list[str]:
         least = config.pipeline.recording.min_free_bytes
         least = RecorderConfig().min_free_bytes if least is None else least  # (--min-free-gb 0: none)
         existing = next((f for f in (folder, *folder.parents) if f.is_dir()), None)
-        free = shutil.disk_usage(existing).free if existing is not None else None
+        free = None
+        with contextlib.suppress(OSError):  # a folder it may not look into: the start says what is wrong
+            free = shutil.disk_usage(existing).free if existing is not None else None
         if free is not None and free < least:
             notes.append(f"--record: {existing} has {disk_amount(free)} free, less than the "
                          f"{disk_amount(least)} a recording keeps: it would not begin now (a start watches "
