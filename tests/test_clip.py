@@ -323,6 +323,12 @@ def test_a_sidecar_s_header_is_all_of_it_but_the_frames_times(tmp_path: Path) ->
     for text in (json.dumps(tricky, indent=1), json.dumps(tricky, separators=(",", ":"))):
         sidecar.write_text(text, encoding="utf-8")
         assert read_sidecar_header(sidecar) == {**want, "label": 'patient "timestamps": [fell]'}
+    # Its frames' times are not read at all: damaged there, it still says its room and day (erase finds it).
+    damaged = json.dumps(whole, indent=1).replace('"timestamps": [', '"timestamps": [oops, ', 1)
+    sidecar.write_text(damaged, encoding="utf-8")
+    assert read_sidecar_header(sidecar) == want
+    with pytest.raises(ClipError, match="not valid JSON"):
+        read_sidecar(sidecar)
     sidecar.write_text(json.dumps(whole, indent=1)[:-40], encoding="utf-8")  # cut short
     with pytest.raises(ClipError, match=re.escape(f"{sidecar}: line ")):
         read_sidecar_header(sidecar)

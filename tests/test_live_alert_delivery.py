@@ -1135,7 +1135,8 @@ def test_an_answer_that_never_ends_fails_the_post_at_its_timeout(endpoint, tmp_p
         assert delivery.wait_delivered(10)  # (the answer goes on for as long as the test: 10 s and more)
     delivery.close()
     assert delivery.failures == 1 and len(endpoint.received) == 2
-    assert "no whole answer within 0.6 s" in " ".join(r.getMessage() for r in caplog.records)
+    assert "no whole answer within 0.6 s (--alert-timeout; later alerts wait behind this one)" in " ".join(
+        r.getMessage() for r in caplog.records)
 
 
 def test_a_post_answered_as_its_time_ran_out_is_not_cut_nor_the_next_one(endpoint, tmp_path):
@@ -1430,6 +1431,7 @@ def test_an_https_proxy_refusing_its_login_is_said_as_a_setting_to_fix(tmp_path,
         with caplog.at_level(logging.WARNING, logger="live.alert_delivery"):
             delivery.submit(alert(1))
             wait_for(lambda: delivery.failures >= 1)
+        assert delivery._tls_host is None  # the idle check reaches the proxy, whose TLS is not the receiver's
         delivery.close(0.0)
     finally:
         proxy.shutdown()
@@ -1470,6 +1472,8 @@ def test_a_receiver_certificate_this_machine_does_not_trust_is_said_before_any_a
             delivery.close(0.0)
         assert "its certificate is not trusted here" in delivery.unreachable
         assert "SSL_CERT_FILE" in caplog.text and "answers, but" in caplog.text
+        delivery._check_reachable()  # checked again, still not trusted: said once, not every minute
+        assert caplog.text.count("answers, but") == 1
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the site's authority, as the README says
         delivery = AlertDelivery(DeliveryConfig(url, queue_path=tmp_path / "q2"))
         delivery.unreachable = "not checked yet"

@@ -383,6 +383,11 @@ def test_alert_command_gets_the_alert_in_its_environment(tmp_path, monkeypatch):
     assert notify_socket == "unset"
     assert json.loads(record)["tracked"] == 0.35  # a body mostly guessed: the receiver may weigh that
     assert json.loads(record)["room"] == "ward 3, bed 2"  # one nurse-call endpoint, many rooms
+    # Every variable for every kind: a command reading ALERT_MODEL for a room's alert finds it empty.
+    from live.headless import RoomAlert
+
+    room_alert = RoomAlert("room_unwatched", ("no_frames",), 0.0, 30.0, 30.0, "ward 3, bed 2")
+    assert set(room_alert.environment()) == set(alerts.alerts[0].environment())
     assert alerts.hook_failures == 0
 
 

@@ -172,9 +172,12 @@ def test_list_json_is_a_line_per_clip_for_a_script(tmp_path: Path, capsys) -> No
     with Recorder(tmp_path, sample_name="damaged", config=RecorderConfig(min_free_bytes=1)) as rec:
         rec.write(make_frame(0, 0.0))
     (tmp_path / "damaged.json").write_text("{")
+    with Recorder(tmp_path / "older", sample_name="roomless", config=RecorderConfig(min_free_bytes=1)) as rec:
+        rec.write(make_frame(0, 0.0))  # recorded before clips said their room: null, not "-"
     assert main(["list", str(tmp_path), "--json"]) == 1  # as without --json: a clip is damaged
     out, err = capsys.readouterr()
-    (line,) = [json.loads(text) for text in out.splitlines()]
+    line, roomless = [json.loads(text) for text in out.splitlines()]
+    assert roomless["clip"] == "older/roomless" and roomless["room"] is None
     assert line["clip"] == "S001C001P001R001A121" and line["class"] == "(intervals only)"
     assert (line["frames"], line["video"], line["room"]) == (3, True, "ward-3")
     assert line["intervals"] == ["patient fell"]

@@ -12,7 +12,7 @@ import pytest
 from model_files import random_checkpoint
 
 from core.frame import Frame
-from core.model.checkpoint import load_checkpoint
+from core.model.checkpoint import DecisionSettings, load_checkpoint
 from core.timeline import NO_ACTION
 from recordings.recorder import Recorder
 from simulation import CLASS_NAMES
@@ -644,7 +644,9 @@ def test_the_apps_decisions_of_a_whole_replay_score_as_the_stream_evaluation_of_
                                engine="pytorch-cpu", threads=1)
     assert main(["evaluate", "--decisions", str(output), "--data", str(sequence), "--checkpoint",
                  str(PKU_MODEL), "--out", str(tmp_path / "scored")]) == 0
-    assert f"scored from the decision file {output}" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"scored from the decision file {output}" in said
+    assert "1 of the 1 clips scored is in pku_interactions.pt's training set" in said  # as --stream says
     scored = json.loads((tmp_path / "scored" / "results.json").read_text())
     stream = json.loads((tmp_path / "stream" / "results.json").read_text())
     assert streamed.scores.decisions == len(records) > 400
@@ -745,6 +747,11 @@ def test_decision_files_that_cannot_be_scored_as_one_run_of_the_model_are_refuse
     (unlabelled / sequence.name).symlink_to(sequence)
     with pytest.raises(DatasetError, match=r"unlabelled/0005-L.txt.xz: no labels"):
         score_decision_file(output, PKU_MODEL, str(unlabelled / sequence.name))
+    # Settings the written lines cannot be scored at: refused, as --rescore refuses them.
+    with pytest.raises(DatasetError, match=r"keep their top 3 classes, which follow an event only above"):
+        score_decision_file(output, PKU_MODEL, str(sequence), decisions=DecisionSettings(threshold=0.2))
+    with pytest.raises(DatasetError, match=r"--alert-class: alert classes \['falling'\] are not among"):
+        score_decision_file(output, PKU_MODEL, str(sequence), alert_classes=("falling",))
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(DatasetError, match="empty.jsonl: no decisions"):
         score_decision_file(tmp_path / "empty.jsonl", PKU_MODEL, str(sequence))
@@ -770,3 +777,17 @@ def test_only_sim_colon_names_the_simulated_room() -> None:
 
     assert names_the_simulator("sim:seed=7,minutes=60") and names_the_simulator("sim")
     assert not names_the_simulator("simroom/0005-L.txt.xz") and not names_the_simulator("sim_ward")
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--stream"], "--decisions scores the app's lines: not with --stream"),
+    ([], "--decisions needs --data: the recording the run replayed"),
+    (["--data", "x.txt", "--hop", "0.5"], "--hop: not used when evaluating --decisions"),
+])
+def test_decisions_options_that_do_not_go_with_it_are_usage_errors(argv, said, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--decisions", str(tmp_path / "d.jsonl"), "--checkpoint", str(PKU_MODEL), *argv])
+    assert stop.value.code == 2 and said in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # --run picks a run of a decision file: nothing without one
+        main(["evaluate", "--rescore", str(tmp_path), "--run", "2"])
+    assert "--run N picks a run of a --decisions file" in capsys.readouterr().err

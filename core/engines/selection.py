@@ -508,7 +508,7 @@ def _why_exported_again(target: Path) -> str:
     # graphs made from an export (.parts, .head, .fp16) add to its name.
     checkpoint_part = target.stem.rsplit("-", 1)[0]
     earlier = re.compile(re.escape(checkpoint_part) + r"-[0-9a-f]{8}\.onnx")
-    if any(other != target and earlier.fullmatch(other.name) for other in target.parent.iterdir()):
+    if any(earlier.fullmatch(other.name) for other in target.parent.iterdir()):
         return ": the exporting code changed since its last export (a new version of this software)"
     return ""
 
