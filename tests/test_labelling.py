@@ -273,6 +273,10 @@ def test_ntu_class_names_count_for_typos_and_a_site_class_of_that_name_lists(
     assert "did you mean 'handshaking'?" in capsys.readouterr().err
     assert main(["label", clip, "--class", "falling", "--from", "0.5", "--to", "1"]) == 0  # NTU's A043's name
     assert "new class A121 falling" in capsys.readouterr().out
+    # NTU's name exactly is no typo of its neighbours: the real-data model's "hugging other person" was
+    # refused as close to "pushing other person" and "kicking other person".
+    assert main(["label", clip, "--class", "hugging other person", "--from", "1", "--to", "1.5"]) == 0
+    assert "new class A122 hugging other person" in capsys.readouterr().out
     # The site's "falling" is A121 beside NTU's A043 of the same name: listed, not an error.
     assert main(["list", str(tmp_path)]) == 0
     assert "A121 falling" in capsys.readouterr().out
