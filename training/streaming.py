@@ -702,7 +702,16 @@ def score_decision_file(
     wrong = sum(d.truth != _truth_at(track.intervals, d.window_centre) for d in judged)
     if judged and wrong > TRUTH_DISAGREEING_AT_MOST * len(judged):
         raise DatasetError(f"{path}: the truth its lines carry disagrees with {source}'s labels at {wrong} "
-                           f"of {len(judged)} decisions: a replay of another recording?")
+                           f"of {len(judged)} decisions: a replay of another recording, or one labelled "
+                           "again since (replay it again)?")
+    # Lines without truth (a clip labelled after its replay, or labelled as a whole, of which the app's
+    # replay says nothing per instant) get the recording's, as --stream's own replay gives it: frame
+    # accuracy was "n/a" for them.
+    records = [line.record if line.decision.truth is not None else
+               {**line.record, "truth": _truth_at(track.intervals, line.decision.window_centre),
+                "truth_now": _truth_at(track.intervals, line.decision.stream_time)}
+               for line in scored.lines]
+    run = [Decision.from_json(record) for record in records]
     # Truth after the span is not the model's to miss, nor an action begun less than a window before its
     # end (no window held enough of it to name it); one the span cuts later is scored as far as it goes.
     window_s = float(np.median([d.stream_time - d.window_start for d in run]))
@@ -726,7 +735,7 @@ def score_decision_file(
     writable_folder(out_dir)
     (out_dir / "decisions").mkdir(parents=True, exist_ok=True)
     # The run's own lines, as --stream keeps its decisions: --rescore reads them there.
-    text = "".join(json.dumps(line.record) + "\n" for line in scored.lines)
+    text = "".join(json.dumps(record) + "\n" for record in records)
     write_then_rename(out_dir / "decisions" / f"{case.name}.jsonl", lambda f: f.write(text.encode("utf-8")))
     settings = {"checkpoint": str(checkpoint), "checkpoint_sha256": loaded.sha256, "data": data,
                 "subset": None, "trained_on": trained_on, "engine": None, "classes": classes,
