@@ -288,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "room_watched_again), ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
                              "id), ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person "
                              "action's other person, else empty), ALERT_PROBABILITY, ALERT_MODEL (the "
-                             "model's short sha256), ALERT_PROBLEMS (a room alert's), ALERT_TIME, ALERT_JSON "
+                             "model's short sha256), ALERT_AGAIN_AFTER_S (seconds since the person's last "
+                             "page of the class, within the hour), ALERT_PROBLEMS (a room alert's), "
+                             "ALERT_TIME, ALERT_JSON "
                              "(and, with --alert-url, ALERT_ID and ALERT_SEQUENCE: the POST's id and "
                              "sequence) in its environment (checked at start-up: it must be a program that "
                              "can be run)")

@@ -69,6 +69,10 @@ log = logging.getLogger(__name__)
 # An acknowledged episode ends after this long without its class (not the cooldown): long enough that a
 # score flickering at the threshold while a patient lies on the floor does not alert again and again.
 ACKNOWLEDGED_COOLDOWN_S = 3.0
+# A page of a person (or pair) and class within this long of their last says how long ago that was
+# ("again_after_s"): a receiver tells a patient paged again, still down, from a new event without
+# keeping the history itself (each page was a new id with nothing linking it to the last).
+AGAIN_WITHIN_S = 3600.0
 # Alert classes used when none are named: whichever of these the model knows (NTU's A043 is
 # "falling", the simulated room's class is "fall_down").
 DEFAULT_ALERT_CLASSES = ("falling", "fall_down")
@@ -687,6 +691,7 @@ class Alert:
     partner: int | None = None
     partner_number: int = 0
     model: str = ""  # the checkpoint's short sha256: which model raised it (a site trying one in some rooms)
+    again_after_s: float | None = None  # stream seconds since this person's (pair's) last page of the class
 
     @property
     def people(self) -> tuple[int, ...]:
@@ -716,6 +721,8 @@ class Alert:
             out["partner_number"] = self.partner_number
         if self.model:
             out["model"] = self.model
+        if self.again_after_s is not None:
+            out["again_after_s"] = round(self.again_after_s, 1)
         return out
 
     def environment(self, queued: Queued | None = None) -> dict[str, str]:
@@ -735,6 +742,7 @@ class Alert:
             "ALERT_PROBABILITY": f"{self.probability:.4f}",
             "ALERT_PROBLEMS": "",  # a room alert's (RoomAlert): every variable is set for every kind
             "ALERT_MODEL": self.model,
+            "ALERT_AGAIN_AFTER_S": "" if self.again_after_s is None else f"{self.again_after_s:.1f}",
             "ALERT_TIME": _iso(self.time),
             **_delivered_as(self.to_json(), queued),
         }
@@ -769,7 +777,8 @@ class RoomAlert:
             "ALERT_ROOM": self.room,
             "ALERT_HOST": HOST,
             **dict.fromkeys(("ALERT_CLASS", "ALERT_PERSON", "ALERT_PERSON_NUMBER", "ALERT_PARTNER",
-                             "ALERT_PARTNER_NUMBER", "ALERT_PROBABILITY", "ALERT_MODEL"), ""),
+                             "ALERT_PARTNER_NUMBER", "ALERT_PROBABILITY", "ALERT_MODEL",
+                             "ALERT_AGAIN_AFTER_S"), ""),
             "ALERT_PROBLEMS": ",".join(self.problems),
             "ALERT_TIME": _iso(self.time),
             **_delivered_as(self.to_json(), queued),
@@ -1037,8 +1046,8 @@ class AlertDispatcher:
     Delivered as a WARNING log line; when `command` is set, by running it (no shell; arguments
     split like a shell would) with ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (the tracking id),
     ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person action's other person;
-    empty for others), ALERT_PROBABILITY, ALERT_MODEL, ALERT_TIME, ALERT_JSON, ALERT_KIND and ALERT_PROBLEMS
-    (a room alert's) (with `delivery`, also ALERT_ID and ALERT_SEQUENCE,
+    empty for others), ALERT_PROBABILITY, ALERT_MODEL, ALERT_AGAIN_AFTER_S, ALERT_TIME, ALERT_JSON,
+    ALERT_KIND and ALERT_PROBLEMS (a room alert's) (with `delivery`, also ALERT_ID and ALERT_SEQUENCE,
     the POST's id and sequence) in its environment (in the
     background: a slow hook delays nothing; one still running after HOOK_TIMEOUT_S, or at exit, is
     stopped); and when
@@ -1061,6 +1070,7 @@ class AlertDispatcher:
                          ) if config.command else None
         self._last: dict[Episode, float] = {}  # episodes -> the stream time their class was last seen
         self._acknowledged: set[Episode] = set()  # episodes someone has seen
+        self._last_paged: dict[Episode, float] = {}  # episodes -> the stream time of their last page
         self._pair_actions = {name for name in self.classes if is_two_person(name)}
         # Running hooks: (process, when it started, when it was killed as hung or None).
         self._children: list[tuple[subprocess.Popen, float, float | None]] = []
@@ -1135,9 +1145,15 @@ class AlertDispatcher:
         if going_on:
             return None  # the same episode, still going on (or back within the cooldown)
         self._acknowledged.discard(key)
-        alert = Alert(decision.tracking_id, action, p, decision.stream_time, decision.time, self.config.room,
+        now = decision.stream_time
+        last = self._last_paged.get(key)
+        again_after_s = now - last if last is not None and now - last <= AGAIN_WITHIN_S else None
+        self._last_paged[key] = now
+        if len(self._last_paged) > 256:  # bounded: forget pages too long ago to be "again"
+            self._last_paged = {k: t for k, t in self._last_paged.items() if now - t <= AGAIN_WITHIN_S}
+        alert = Alert(decision.tracking_id, action, p, now, decision.time, self.config.room,
                       decision.number, decision.tracked, partner,
-                      0 if partner is None else decision.partner_number, self.model)
+                      0 if partner is None else decision.partner_number, self.model, again_after_s)
         self.alerts.append(alert)
         if len(self.alerts) > 1000:
             del self.alerts[:500]

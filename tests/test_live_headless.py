@@ -285,6 +285,24 @@ def test_a_fall_after_an_acknowledged_one_is_an_alert_of_its_own():
     assert len(falls(unacknowledged, [0.0, 0.2, 0.4, 14.0, 14.2])) == 1
 
 
+def test_a_page_of_the_same_person_and_class_says_how_long_after_their_last():
+    """A patient still down, their fall score touching the threshold again after the cooldown, was paged
+    as if it were a new fall: a new id, nothing linking it to the last page. Each page of a person and
+    class within AGAIN_WITHIN_S of their last now says how long ago that was."""
+    from live.headless import AGAIN_WITHIN_S
+
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), threshold=0.6, cooldown_s=30.0), CLASSES)
+    first, again, other, much_later = (
+        alerts.update(hop(t, decision(person, t, "fall_down", 0.9)))[0]
+        for person, t in ((1, 0.0), (1, 35.0), (2, 36.0), (1, 35.0 + AGAIN_WITHIN_S + 1)))
+    assert first.again_after_s is None and "again_after_s" not in first.to_json()
+    assert again.again_after_s == 35.0 and again.to_json()["again_after_s"] == 35.0
+    assert again.environment()["ALERT_AGAIN_AFTER_S"] == "35.0"
+    assert first.environment()["ALERT_AGAIN_AFTER_S"] == ""
+    assert other.again_after_s is None  # another person's first
+    assert much_later.again_after_s is None  # over an hour on: news again
+
+
 def test_the_thresholds_and_the_cooldown_count_their_own_value():
     """A probability at the threshold alerts and starts an event, one at the end threshold keeps the
     event going, and a sighting a whole cooldown after the last one is a new episode."""
