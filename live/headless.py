@@ -32,7 +32,6 @@ import math
 import ntpath
 import os
 import queue
-import re
 import shlex
 import shutil
 import signal
@@ -60,7 +59,7 @@ from live.pipeline import LATE_OVER_S, LivePipeline, LiveStats, Summary
 from live.service_manager import ServiceManager, environment_for_children
 from live.worker import Decision, Hop, is_two_person
 from recordings.atomic import drop_cut_last_line
-from recordings.labels import class_name_as_written
+from recordings.labels import class_name_as_written, related_names
 from recordings.recorder import sample_name_from
 from recordings.stop_signals import wait_for_event_in_slices
 
@@ -852,14 +851,12 @@ def alert_classes(classes: tuple[str, ...], class_names: tuple[str, ...] | list[
 
 def _closest_class(typed: str, actions: dict[str, str]) -> str:
     """"; did you mean X?" for an alert class the model lacks (`actions`: key -> the model's spelling,
-    the background left out: offered, it was then refused), or "". A class holding every word typed
-    first: by letters alone "punching other person" is closest to "pushing other person", another
-    action, where the model has "punching/slapping other person"."""
-    words = set(re.findall(r"\w+", typed))
-    holding = [name for k, name in actions.items() if words <= set(re.findall(r"\w+", k))]
-    if len(holding) == 1:
-        return f"; did you mean {holding[0]!r}?"
-    close = difflib.get_close_matches(typed, list(actions), n=1, cutoff=0.6)
+    the background left out: offered, it was then refused), or "". A class sharing an action word with
+    what was typed first (recordings.labels.related_names): by letters alone "punching other person" is
+    closest to "pushing other person", another action, where the model has "punching/slapping other
+    person"."""
+    close = related_names(typed, list(actions))[:1] or difflib.get_close_matches(typed, list(actions), n=1,
+                                                                                 cutoff=0.6)
     return f"; did you mean {actions[close[0]]!r}?" if close else ""
 
 

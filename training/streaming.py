@@ -621,10 +621,6 @@ def one_run(path: Path, lines: Sequence[DecisionLine], chosen: int | None, model
 TRUTH_DISAGREEING_AT_MOST = 0.05
 
 
-def _truth_at(intervals: Sequence[Interval], t: float) -> str:
-    return next((i.label for i in intervals if i.start <= t < i.end), NO_ACTION)
-
-
 def score_decision_file(
     path: str | Path,
     checkpoint: str | Path,
@@ -644,8 +640,8 @@ def score_decision_file(
     disagrees with RECORDING's labels are another recording's, refused. The truth is the recording's
     timeline, so it must be the scene's (PKU-MMD, a clip's intervals or whole-clip label): a person's
     truth is by the sensor's tracking ids, which the app's continued tracks cannot be matched to
-    afterwards. No model
-    runs: `decisions` (smoothing, thresholds) default to the model's own, else the app's, as live chose.
+    afterwards. No model runs: `decisions` (smoothing, thresholds) default to the model's own, else the
+    app's, as live chose.
     Writes what `evaluate --stream` does but events/ (results.json, decisions/, timeline.png), so that
     `evaluate --rescore` works on it."""
     started = time.monotonic()
@@ -698,8 +694,9 @@ def score_decision_file(
     if stopped_early:
         tap.last = reach
     (track,) = tap.tracks(case.name, timeline, scene_wide=True)
+    labels = Timeline(track.intervals)  # in the stream time of the lines
     judged = [d for d in run if d.truth is not None]
-    wrong = sum(d.truth != _truth_at(track.intervals, d.window_centre) for d in judged)
+    wrong = sum(d.truth != labels.label_at(d.window_centre) for d in judged)
     if judged and wrong > TRUTH_DISAGREEING_AT_MOST * len(judged):
         raise DatasetError(f"{path}: the truth its lines carry disagrees with {source}'s labels at {wrong} "
                            f"of {len(judged)} decisions: a replay of another recording, or one labelled "
@@ -708,8 +705,8 @@ def score_decision_file(
     # replay says nothing per instant) get the recording's, as --stream's own replay gives it: frame
     # accuracy was "n/a" for them.
     records = [line.record if line.decision.truth is not None else
-               {**line.record, "truth": _truth_at(track.intervals, line.decision.window_centre),
-                "truth_now": _truth_at(track.intervals, line.decision.stream_time)}
+               {**line.record, "truth": labels.label_at(line.decision.window_centre),
+                "truth_now": labels.label_at(line.decision.stream_time)}
                for line in scored.lines]
     run = [Decision.from_json(record) for record in records]
     # Truth after the span is not the model's to miss, nor an action begun less than a window before its
