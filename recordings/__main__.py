@@ -1040,9 +1040,11 @@ def cmd_label(args: argparse.Namespace) -> int:
         done.append(f"removed interval {number}: {removed.label} {removed.start:.2f}-{removed.end:.2f} s")
     if classes and starts:
         per_interval = classes * len(starts) if len(classes) == 1 else classes
-        for class_name, start, end in zip(per_interval, starts, ends, strict=True):
-            begin, finish = _seconds(start, "--from"), _seconds(end, "--to")
-            interval = labels.add(class_name, begin or 0.0, finish, args.person)
+        additions = [(class_name, _seconds(start, "--from") or 0.0, _seconds(end, "--to"))
+                     for class_name, start, end in zip(per_interval, starts, ends, strict=True)]
+        labels.check_additions(additions, args.person)  # all of them, before labels.txt takes a class
+        for class_name, begin, finish in additions:
+            interval = labels.add(class_name, begin, finish, args.person)
             done.append(f"added {interval.label} {interval.start:.2f}-{interval.end:.2f} s")
     elif classes:
         done.append(f"the whole clip is {labels.set_whole(classes[0])}")

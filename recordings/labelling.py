@@ -49,7 +49,7 @@ from recordings.clip import (
     labelling_nobody,
     read_sidecar,
 )
-from recordings.labels import LABEL_MAP_FILENAME, LabelMap, ensure_label
+from recordings.labels import LABEL_MAP_FILENAME, LabelMap, check_label, ensure_label
 from recordings.ntu import read_skeleton
 from recordings.ntu_samples import NTU120_CLASSES, SampleName
 from recordings.recorder import (
@@ -179,6 +179,26 @@ class ClipLabels:
     def add(self, name: str, start: float, end: float | None, person: int | None = None) -> Interval:
         """`name` between `start` and `end` seconds (None: to the end of the clip); checked against the
         clip's length and the other intervals of the same person."""
+        unnamed = self._new_interval(name, start, end, person)
+        class_name, _ = self._class(name)
+        interval = Interval(unnamed.start, unnamed.end, class_name, person)
+        self.intervals = sorted([*self.intervals, interval], key=lambda i: (i.start, i.end))
+        return interval
+
+    def check_additions(self, additions: list[tuple[str, float, float | None]], person: int | None = None
+                        ) -> None:
+        """What `add` would refuse of any of `additions` (name, start, end), said before any is added:
+        labels.txt takes a new class as it is added, so a second interval refused after the first was
+        added would leave the first's class in labels.txt with no clip of it."""
+        trial = ClipLabels(self.paths, self.sidecar_path, self.raw, self.duration, self.label_map_path,
+                           list(self.intervals))
+        for name, start, end in additions:
+            trial.intervals.append(trial._new_interval(name, start, end, person))
+        for name in dict.fromkeys(name for name, _, _ in additions):
+            check_label(self.label_map_path, name, similar_ok=self.similar_ok)
+
+    def _new_interval(self, name: str, start: float, end: float | None, person: int | None) -> Interval:
+        """The interval `add` would add, checked, under the name as given (its class not looked up)."""
         # To the end: as stored (0.1 ms), not past it. The check reading intervals back allows what storing
         # rounded up before; a new one gets no such slack.
         end = math.floor(self.duration * 1e4) / 1e4 if end is None else float(end)
@@ -196,10 +216,7 @@ class ClipLabels:
             if person not in seen:
                 raise ValueError(f"{self.paths.skeleton}: no body with tracking id {person} in the clip "
                                  f"(its bodies: {', '.join(map(str, seen)) or 'none'})")
-        class_name, _ = self._class(name)
-        interval = Interval(float(start), end, class_name, person)
-        self.intervals = sorted([*self.intervals, interval], key=lambda i: (i.start, i.end))
-        return interval
+        return Interval(float(start), end, name.strip() or "?", person)
 
     def remove(self, number: int) -> Interval:
         """Remove interval `number` (1-based, as `listing` numbers them)."""

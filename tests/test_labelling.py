@@ -327,6 +327,16 @@ def test_label_command_gives_each_interval_its_own_class(
         assert main(["label", clip, "--class", "patient fell", "--class", "raise both arms", *extra]) == 2
         assert "give one --class for every interval" in capsys.readouterr().err
     assert Path(clip).with_suffix(".json").read_bytes() == before
+    # The second interval refused (a typo of the first's class; an interval past the end): the first's
+    # new class was already in labels.txt, a class with no clip of it. Both are checked before either.
+    labels_txt = (tmp_path / "labels.txt").read_bytes()
+    for second, said in ((["--class", "patient fel", "--from", "2.5", "--to", "2.8"], "'patient fel'"),
+                         (["--class", "patient fell", "--from", "2.5", "--to", "9"], "past the end")):
+        assert main(["label", clip, "--clear", "--class", "wave to nurse", "--from", "0.2", "--to", "0.4",
+                     *second]) == 2
+        assert said in capsys.readouterr().err
+        assert (tmp_path / "labels.txt").read_bytes() == labels_txt
+    assert Path(clip).with_suffix(".json").read_bytes() == before
 
 
 def test_labels_a_read_only_folder_refuses_are_said_not_added(tmp_path: Path, monkeypatch, capsys) -> None:
