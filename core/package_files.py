@@ -20,6 +20,10 @@ CHECKOUT = (PACKAGE_ROOT / "pyproject.toml").is_file()
 DISTRIBUTION = "where-to-focus"  # pyproject's [project] name, what pip installs
 OUTPUT_FOLDER = Path("runs")  # the current folder's, for what is made from a bundled file when installed
 BUNDLED_FOLDERS = ("training/checkpoints", "training/configs")  # as the READMEs write them
+# 2026-01-01: this software did not exist before, so nothing it made is dated earlier. A file or a clip
+# stamped earlier was made while the computer's clock was behind (a flat clock battery starts it in 2000,
+# or 1970, until it synchronises): its age cannot be told from its date.
+NOTHING_MADE_BEFORE = 1_767_225_600.0
 
 
 def software_version() -> str:

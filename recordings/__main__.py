@@ -58,6 +58,7 @@ import numpy as np
 
 from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
+from core.package_files import NOTHING_MADE_BEFORE
 from core.skeleton import KINECT_V2
 from core.timeline import Interval
 from core.wording import disk_amount, first_few
@@ -1168,6 +1169,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if args.older_than is not None:
         if args.older_than > 36500:  # beyond any date a clock shows
             raise ValueError(f"erase: --older-than {args.older_than:g}: more than 100 years")
+        if time.time() < NOTHING_MADE_BEFORE:  # a retention timer failing is how the clock's error is seen
+            now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+            raise ValueError(f"erase: --older-than: the clock reads {now}, before this software existed: "
+                             "no recording's age can be told; set the machine's time (is it synchronised?)")
         before = time.time() - args.older_than * 86400
     asked = Asked(room=args.room, day=args.day, before=before, names=frozenset(args.clip or ()))
     found = find_recorded(directory, asked)
@@ -1193,6 +1198,12 @@ def cmd_erase(args: argparse.Namespace) -> int:
         print(f"{len(found.not_by_age)} clip(s) left as they are: made, not recorded in a room (the "
               "simulator's, conversions: training data), or saying no recording time "
               f"({first_few([str(path) for path in found.not_by_age], 2)}); --clip NAME erases one")
+    if found.dated_wrong:
+        first_day = _dt.datetime.fromtimestamp(NOTHING_MADE_BEFORE, _dt.timezone.utc).date()
+        print(f"{len(found.dated_wrong)} recording(s) left as they are: dated before {first_day} or "
+              "ahead of now, recorded while the computer's clock was wrong (or it is wrong now), so of an "
+              f"age that cannot be told ({first_few([str(path) for path in found.dated_wrong], 2)}); "
+              "--clip NAME erases one")
     if not found.clips and not found.leftovers and not found.interrupted:
         if not found.being_written:
             print(f"{directory}: nothing recorded of {what} here")

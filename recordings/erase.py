@@ -22,9 +22,11 @@ import csv
 import datetime as _dt
 import json
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.package_files import NOTHING_MADE_BEFORE
 from recordings.clip import EXPORT_INDEX, ClipError, ClipPaths, find_clips, read_sidecar_header
 from recordings.recorder import (
     MAX_PART_S,
@@ -63,6 +65,8 @@ class Recorded:
     exported: list[tuple[Path, str]] = field(default_factory=list)  # (samples.tsv, sample) cut from the clips
     # Asked for by age, left: clips the simulator or a conversion made (training data), or saying no time.
     not_by_age: list[Path] = field(default_factory=list)
+    # Asked for by age, left: recordings dated while the clock was wrong (dated_wrong), of unknown age.
+    dated_wrong: list[Path] = field(default_factory=list)
     # Links under the folder to folders elsewhere: not searched (their clips, a room's on another disk,
     # would be left while the erasure said it was done).
     linked_folders: list[Path] = field(default_factory=list)
@@ -103,7 +107,8 @@ def asked_for(asked: Asked, header: dict, source: Path, last_written: float | No
     time: begun that day, or going on into it past midnight), ended before its time. For how long it went
     on: its "duration_s", or for an interrupted recording until `last_written` (wall-clock seconds).
     None where it is asked for by time alone and is not the app's recording of a room (a clip the
-    simulator or a conversion made: training data, which a retention rule must not take), or says no time.
+    simulator or a conversion made: training data, which a retention rule must not take), or says no time,
+    or is dated while the clock was wrong (`dated_wrong`).
     ClipError where the day is asked and a room's recording cannot say it: a clip of the day could hide
     behind it."""
     if asked.room is not None and header.get("room") != asked.room:
@@ -120,6 +125,8 @@ def asked_for(asked: Asked, header: dict, source: Path, last_written: float | No
                             f"({header.get('started_at')!r}) says no time: which day it is cannot be told; "
                             "erase it by --clip, or mend it") from None
         return None
+    if asked.day is None and dated_wrong(header):
+        return None
     lasted = header.get("duration_s")
     # (at most 30 years: a damaged length must not overflow the date)
     lasted = min(float(lasted), 1e9) if isinstance(lasted, (int, float)) and lasted >= 0 else 0.0
@@ -129,6 +136,18 @@ def asked_for(asked: Asked, header: dict, source: Path, last_written: float | No
     if asked.day is not None and not start.date() <= asked.day <= end.date():
         return False
     return asked.before is None or end.timestamp() < asked.before
+
+
+def dated_wrong(header: dict) -> bool:
+    """Whether a recording is dated before this software existed or more than a day ahead of now: the
+    computer's clock was wrong when it was recorded (one booted with a flat clock battery reads 2000 until
+    it synchronises), or is wrong now. Its age cannot be told: a retention rule erased a fall recorded
+    that morning as 26 years old, and never erased one dated ahead."""
+    try:
+        start = started_on_room_clock(header).timestamp()
+    except ValueError:
+        return False
+    return not NOTHING_MADE_BEFORE <= start <= time.time() + 86400
 
 
 def find_recorded(directory: Path, asked: Asked) -> Recorded:
@@ -148,7 +167,7 @@ def find_recorded(directory: Path, asked: Asked) -> Recorded:
             return True
         matched = asked_for(asked, header, source, last_written)
         if matched is None:
-            found.not_by_age.append(source)
+            (found.dated_wrong if dated_wrong(header) else found.not_by_age).append(source)
         return matched is True
 
     for clip in find_clips(directory):

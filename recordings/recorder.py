@@ -86,7 +86,7 @@ from core.atomic import replace_atomically, sync_directory
 from core.camera import DEFAULT_CAMERA, DEPTH_CAMERA, ColorCamera
 from core.frame import Body, Frame
 from core.locks import lock_exclusive
-from core.package_files import running_software
+from core.package_files import NOTHING_MADE_BEFORE, running_software
 from core.privacy import PrivacyMode
 from core.skeleton import implausible_joints
 from core.timeline import Interval, Timeline, frame_period_s
@@ -504,6 +504,10 @@ class Recorder:
         }
         if room is not None:
             header["room"] = room
+        if time.time() < NOTHING_MADE_BEFORE:
+            log.warning("%s: the clock reads %s, before this software existed: the clip is dated wrong, and "
+                        "erasing by age (--older-than) leaves it; is the machine's time synchronised?",
+                        self.out_dir / sample_name, header["started_at"])
         self.part_of = part_of
         if part_of is not None:
             header["recording"] = part_of.to_json()

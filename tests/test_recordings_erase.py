@@ -373,3 +373,38 @@ def test_links_are_said_and_removed_as_links_never_followed(tmp_path, capsys):
     alone_video.symlink_to(elsewhere / "video2.avi")
     assert main(["erase", str(clips), "--room", "bed 12", "--day", "2026-12-03", "--yes"]) == 1
     assert not alone.exists() and (elsewhere / "video2.avi").is_file()
+
+
+def test_recordings_dated_while_the_clock_was_wrong_are_left_by_an_age_rule_and_said(
+        tmp_path, capsys, monkeypatch, caplog):
+    """A room PC booted with a flat clock battery records in the year 2000 until it synchronises: the
+    next daily `erase --older-than 30 --yes` took those clips (a fall of that morning) as 26 years old,
+    and a clip dated ahead was never erased and never said. Both are left and said; a retention run on a
+    clock that reads before this software existed is refused (the timer fails: someone looks)."""
+    import recordings.__main__ as cli
+    import recordings.recorder as recorder
+
+    clips = tmp_path / "clips"
+    now = _dt.datetime.now().astimezone()
+    old = _record(clips, "bed 12", (now - _dt.timedelta(days=40)).isoformat(timespec="seconds"))
+    behind = _record(clips, "bed 12", "2000-01-01T08:15:00+01:00")
+    ahead = _record(clips, "bed 12", (now + _dt.timedelta(days=700)).isoformat(timespec="seconds"))
+    capsys.readouterr()
+    assert main(["erase", str(clips), "--older-than", "30", "--yes"]) == 0
+    said = capsys.readouterr().out
+    assert "erased 1 clip(s)" in said and not old.exists()
+    assert ("2 recording(s) left as they are: dated before 2026-01-01 or ahead of now, recorded while the "
+            "computer's clock was wrong") in said, said
+    assert behind.is_file() and ahead.is_file()
+    assert main(["erase", str(clips), "--room", "bed 12", "--day", "2000-01-01"]) == 0  # asked by its day
+    assert "1 clip(s) and 0 interrupted recording(s) of room 'bed 12' recorded on 2000-01-01" in (
+        capsys.readouterr().out)
+
+    monkeypatch.setattr(cli, "NOTHING_MADE_BEFORE", time.time() + 86400)  # the clock reads before it
+    assert main(["erase", str(clips), "--older-than", "30", "--yes"]) == 2
+    assert "before this software existed: no recording's age can be told" in capsys.readouterr().err
+    assert behind.is_file() and ahead.is_file()
+    monkeypatch.setattr(recorder, "NOTHING_MADE_BEFORE", time.time() + 86400)
+    with caplog.at_level("WARNING", logger="recordings.recorder"):
+        _record(clips, "bed 12", None)
+    assert "before this software existed: the clip is dated wrong" in caplog.text

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.locks import held
+from core.package_files import NOTHING_MADE_BEFORE
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,6 @@ _UNFINISHED = re.compile(
 
 _held: set[Path] = set()  # the cache files of the engines this process opened
 _said_clock_behind = False  # the warning that the clock is behind, once a process
-# 2026-01-01: no file of this cache is older, this software did not exist; one stamped earlier was made
-# while the clock was behind (see _clock_behind).
-_NO_EARLIER_THAN = 1_767_225_600.0
 
 
 @functools.cache
@@ -82,9 +80,9 @@ def _installed_at() -> float:
     """When this software was installed (this file's time), 2026-01-01 at the earliest: read once, not at
     every file the cache marks."""
     try:
-        return max(os.stat(__file__).st_mtime, _NO_EARLIER_THAN)
+        return max(os.stat(__file__).st_mtime, NOTHING_MADE_BEFORE)
     except OSError:  # no source file (a frozen build)
-        return _NO_EARLIER_THAN
+        return NOTHING_MADE_BEFORE
 
 
 def _clock_behind(now: float) -> bool:
@@ -182,7 +180,7 @@ def remove_unused(cache_dir: Path, *, now: float | None = None) -> None:
             # run uses was marked with the clock as it is; one behind is caught by _clock_behind).
             if not stat.S_ISREG(status.st_mode) or abs(now - status.st_mtime) < days * 86400:
                 continue
-            if status.st_mtime < _NO_EARLIER_THAN:  # made while the clock was behind: its age is unknown
+            if status.st_mtime < NOTHING_MADE_BEFORE:  # made while the clock was behind: its age is unknown
                 os.utime(entry.path)  # (a room that made it then may be running it)
                 continue
             os.unlink(entry.path)
