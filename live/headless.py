@@ -88,6 +88,10 @@ KEEPING_UP_AGAIN_S = 10.0
 # raised: a fall there would go unseen. Frames missed or decisions late make recognition worse, not absent.
 UNWATCHED_BY = ("sensor_disconnected", "no_frames", "source_read_stuck", "recognition_stuck", "no_decisions",
                 "stopped_by_error")
+# The computer slept (suspend, hibernation): nothing watched the room meanwhile. A problem of the room's
+# alerts alone (the run knows it only on waking), counted from a sleep this long (a reading comes a second).
+COMPUTER_ASLEEP = "computer_asleep"
+ASLEEP_COUNTS_S = 2.0
 # A room not watched is watched again once none of UNWATCHED_BY has been seen for this long: a sensor that
 # drops out every few seconds is one outage, paged once, not a page and an all-clear each time.
 WATCHED_AGAIN_S = 10.0
@@ -870,6 +874,21 @@ def _boot_id() -> str | None:
         return None
 
 
+def time_asleep_s() -> float:
+    """Seconds this computer has slept (suspend, hibernation) since it started, counted where the system
+    tells it (Linux, Windows; 0 elsewhere). Only its changes mean anything: the monotonic clock stops while
+    the computer sleeps on Linux, so hours asleep looked like no time at all to the room's watch."""
+    if hasattr(time, "CLOCK_BOOTTIME"):  # Linux: the boot clock counts sleep, the monotonic one does not
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - time.clock_gettime(time.CLOCK_MONOTONIC)
+    if sys.platform == "win32":  # the interrupt time counts sleep, its unbiased reading does not
+        import ctypes
+
+        awake = ctypes.c_ulonglong()
+        if ctypes.windll.kernel32.QueryUnbiasedInterruptTime(ctypes.byref(awake)):
+            return time.monotonic() - awake.value / 1e7  # (monotonic counts sleep on Windows)
+    return 0.0
+
+
 class RoomWatch:
     """Whether the room is watched (AlertDispatcher.watch_room). An outage begins with the first problem of
     UNWATCHED_BY (`already_s` before it was first reported: the stall, stuck and undecided problems are
@@ -896,11 +915,16 @@ class RoomWatch:
         self._writer: threading.Thread | None = None
         self._read_back()
 
-    def observe(self, problems: list[str], now: float, already_s: float = 0.0
+    def observe(self, problems: list[str], now: float, already_s: float = 0.0, asleep_s: float = 0.0
                 ) -> tuple[str, tuple[str, ...], float, float] | None:
         """One reading of the run's problems at monotonic `now`; (kind, the outage's problems, its start on
-        the wall clock, how long the room has gone unwatched) where it calls for an alert, else None."""
+        the wall clock, how long the room has gone unwatched) where it calls for an alert, else None.
+        `asleep_s`: how long the computer slept since the last reading, an outage (COMPUTER_ASLEEP) from
+        when it fell asleep."""
         unwatched_by = [problem for problem in problems if problem in UNWATCHED_BY]
+        if asleep_s >= ASLEEP_COUNTS_S:
+            unwatched_by.append(COMPUTER_ASLEEP)
+            already_s = max(already_s, asleep_s)
         if unwatched_by:
             self._watched_since = None
             if self.since is None:
@@ -1080,6 +1104,7 @@ class AlertDispatcher:
         # Whether the room is watched (watch_room); None where room alerts are off, or nothing alerts.
         self._room = (RoomWatch(config.unwatched_after_s, config.outage_file, config.room)
                       if config.unwatched_after_s is not None and self.classes else None)
+        self._asleep_at_last_watch = time_asleep_s()  # (a sleep between two readings is an outage)
         # Opened last: it claims the queue file and starts sending what an earlier run left queued.
         self.delivery = AlertDelivery(config.delivery) if config.delivery is not None else None
 
@@ -1171,7 +1196,13 @@ class AlertDispatcher:
         returns that alert, if one was. `now`: monotonic."""
         if self._room is None:
             return None
-        found = self._room.observe(problems, time.monotonic() if now is None else now, already_s)
+        asleep_since_start = time_asleep_s()
+        asleep_s = asleep_since_start - self._asleep_at_last_watch
+        self._asleep_at_last_watch = asleep_since_start
+        if asleep_s >= ASLEEP_COUNTS_S:
+            log.warning("%sthe computer slept for %.0f s: nothing watched the room meanwhile",
+                        _where(self.config.room), asleep_s)
+        found = self._room.observe(problems, time.monotonic() if now is None else now, already_s, asleep_s)
         if found is None:
             return None
         kind, unwatched_by, since, unwatched_s = found

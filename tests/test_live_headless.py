@@ -459,6 +459,34 @@ def test_a_room_not_watched_is_paged_once_and_once_more_when_it_is_watched_again
         assert [alerts.watch_room(["sensor_disconnected"], float(t)) for t in range(100)] == [None] * 100
 
 
+def test_a_computer_that_slept_pages_the_hours_nothing_watched_the_room(monkeypatch, caplog):
+    """A room PC suspended or hibernated: on Linux the monotonic clock stops while it sleeps, so hours
+    asleep looked like no time at all, and nobody was paged that no fall there could have been alerted.
+    The sleep is an outage from when it fell asleep (computer_asleep), paged on waking; a blink is not."""
+    import live.headless as headless
+
+    asleep = [0.0]
+    monkeypatch.setattr(headless, "time_asleep_s", lambda: asleep[0])
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), room="ward 3", unwatched_after_s=30.0),
+                             CLASSES)
+    before = time.time()
+    assert [alerts.watch_room([], float(t)) for t in range(3)] == [None] * 3
+    asleep[0] = 1.5  # under ASLEEP_COUNTS_S: no outage at all
+    assert [alerts.watch_room([], float(t)) for t in range(3, 20)] == [None] * 17
+    asleep[0] += 3 * 3600.0  # three hours asleep between the readings at 19 s and 20 s
+    unwatched = alerts.watch_room([], 20.0)
+    assert unwatched is not None and unwatched.kind == "room_unwatched"
+    assert unwatched.problems == ("computer_asleep",) and unwatched.unwatched_s == 3 * 3600.0
+    assert unwatched.since == pytest.approx(before - 3 * 3600.0, abs=5)  # when it fell asleep
+    assert "ward 3: the computer slept for 10800 s: nothing watched the room meanwhile" in caplog.text
+    assert [alerts.watch_room([], float(t)) for t in range(21, 30)] == [None] * 9
+    again = alerts.watch_room([], 31.0)  # watched for WATCHED_AGAIN_S since 21 s
+    assert again is not None and again.kind == "room_watched_again" and again.unwatched_s == 3 * 3600 + 1.0
+    asleep[0] += 10.0  # a short sleep is an outage under unwatched_after_s: the log's alone
+    assert [alerts.watch_room([], float(t)) for t in range(40, 60)] == [None] * 20
+    assert alerts.raised == 2
+
+
 def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, caplog):
     """A stuck read is reported 10 s into itself, and ends the run at 60 s for the service manager to
     restart: the page came 40 s into the outage, and the run started again neither knew it had been paged
