@@ -568,8 +568,12 @@ class Capture:
         self._last_index = frame.index
         # A body the sensor lost and found again under a new id keeps its track's id (live/tracks.py).
         frame = replace(frame, bodies=self.tracks.rejoin(timestamp, frame.bodies))
+        # The tracks before the ring: the push wakes the worker, which must find this frame's bodies in
+        # the tracks. After it, a worker that ran first cut its window from the frame before: a --fast
+        # replay decided a window differently once under load. The capture thread is the ring's one
+        # writer, so the sequence the push gives is known.
+        self.tracks.observe(timestamp, frame.bodies, self.ring.written)
         entry = self.ring.push(frame, timestamp, received)
-        self.tracks.observe(timestamp, frame.bodies, entry.sequence)
         self.counters.frames += 1
         if self.first_received is None:
             self.first_received = received

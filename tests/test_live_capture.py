@@ -945,6 +945,26 @@ def test_a_gap_after_frames_passed_over_while_paused_is_this_computers_again():
     assert ring.written == 4 and capture.counters.dropped == 1
 
 
+def test_the_worker_woken_by_a_frame_finds_its_bodies_in_the_tracks(monkeypatch):
+    """Pushing a frame into the ring wakes the recognition worker; the tracks took the frame's bodies only
+    after, so a worker that ran first cut its window from the frame before (a --fast replay decided one
+    window differently under load). At every wake-up the tracks hold the frame woken for."""
+    frames = [frame(i, bodies=[body(7, x=i / 10)]) for i in range(5)]
+    capture, ring, tracks = make_capture(frames)
+    push, seen_at_wake = ring.push, []
+
+    def push_then_look(*args):
+        entry = push(*args)  # the worker may run from here on
+        [track] = tracks.snapshot()
+        seen_at_wake.append((entry.sequence, int(track.sequences[-1])))
+        return entry
+
+    monkeypatch.setattr(ring, "push", push_then_look)
+    for f in frames:
+        capture.accept(f, time.perf_counter())
+    assert seen_at_wake == [(n, n) for n in range(5)]
+
+
 def test_a_frame_delivered_late_with_an_older_index_makes_no_gap_after_it():
     # Frames 0-5, then frame 3 again late (an older index and time), then 6 on: 6 follows 5, nothing lost.
     # Remembering the late frame's index as the newest would count 4 and 5 as dropped at frame 6.
