@@ -19,7 +19,9 @@ class ScreenFit:
     EVERY_MS = 100
 
     def __init__(self, window: QtWidgets.QWidget, least: tuple[int, int], share: float = 0.0) -> None:
-        self.window = window
+        # The window is not kept here but found as the timer's parent: the window keeps this object, and
+        # a cycle through them left a closed window to Python's collector, which runs on whichever thread
+        # allocates, and deleted its widgets there (a crash in a window test, in setStyleSheet).
         screen = QtGui.QGuiApplication.primaryScreen()
         room = screen.availableGeometry() if screen is not None else None  # a laptop's 1366x768, say
         if room is None:
@@ -42,7 +44,8 @@ class ScreenFit:
         self._timer.stop()
 
     def fit(self) -> None:
-        window, chosen, screen = self.window, self.chosen, self.window.screen()
+        window = self._timer.parent()
+        chosen, screen = self.chosen, window.screen()
         if (chosen is None or screen is None or window.size() != chosen
                 or window.windowState() & (QtCore.Qt.WindowState.WindowMaximized
                                            | QtCore.Qt.WindowState.WindowFullScreen)):

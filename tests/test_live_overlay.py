@@ -1474,6 +1474,7 @@ def test_marking_the_end_of_an_action_after_the_recording_stopped_itself_says_so
 
     engine, inputs = tiny_model
     pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()  # as the app does before its window: the window's 30 fps timer reads the pipeline
     window = LiveWindow(pipeline, inputs.layout, OverlayConfig())
     qtbot.addWidget(window)
 

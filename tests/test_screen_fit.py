@@ -128,3 +128,25 @@ def test_a_size_somebody_else_chose_meanwhile_is_left_as_it_is(qtbot, monkeypatc
     maximised.state = QtCore.Qt.WindowState.WindowMaximized
     fit.fit()
     assert maximised.resized == []
+
+
+def test_a_fitted_window_let_go_is_deleted_at_once_on_the_thread_letting_go(qtbot) -> None:
+    """The window kept its ScreenFit, which kept the window: a closed window was left to Python's
+    collector, which runs on whichever thread allocates, and deleted its widgets there (a window test
+    crashed in setStyleSheet on the capture thread). Let go, it goes at once."""
+    import gc
+    import weakref
+
+    class Fitted(QtWidgets.QWidget):
+        def __init__(self) -> None:
+            super().__init__()
+            self.screen_fit = ScreenFit(self, least=(640, 480))
+
+    window = Fitted()
+    gone = weakref.ref(window)
+    gc.disable()
+    try:
+        del window
+        assert gone() is None
+    finally:
+        gc.enable()
