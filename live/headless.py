@@ -788,6 +788,20 @@ class RoomAlert:
         }
 
 
+def _as_environment_takes(value: str) -> str | bytes:
+    """An alert command's variable as the child's environment takes it. Under a locale that cannot write
+    it (LC_ALL=C without Python's UTF-8 mode, a Latin-1 locale and a dash or a CJK name) a room or class
+    named so made the command fail to start, and the page was lost: there, its UTF-8 bytes. Windows'
+    environment is Unicode."""
+    if os.name != "posix":
+        return value
+    try:
+        os.fsencode(value)
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+    return value
+
+
 def _delivered_as(record: dict, queued: Queued | None) -> dict[str, str]:
     """ALERT_JSON, and where the alert is POSTed too, ALERT_ID and ALERT_SEQUENCE with "id" and "sequence"
     in ALERT_JSON, as the POST's body carries them."""
@@ -1233,8 +1247,9 @@ class AlertDispatcher:
         # A group of its own: a hung command is stopped with whatever it started (a `curl` in a script).
         group = ({"start_new_session": True} if os.name == "posix"
                  else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP})
+        variables = {name: _as_environment_takes(value) for name, value in environment.items()}
         try:
-            child = subprocess.Popen(self._command, env={**environment_for_children(), **environment},
+            child = subprocess.Popen(self._command, env={**environment_for_children(), **variables},
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **group)
         except (OSError, ValueError) as error:  # ValueError: a NUL in a value (a class name from a model)
             self.hook_failures += 1

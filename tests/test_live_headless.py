@@ -409,6 +409,30 @@ def test_alert_command_gets_the_alert_in_its_environment(tmp_path, monkeypatch):
     assert alerts.hook_failures == 0
 
 
+@pytest.mark.skipif(os.name != "posix", reason="a POSIX locale's encoding; Windows' environment is Unicode")
+def test_an_alert_command_runs_for_a_room_named_in_accents_under_an_ascii_locale(tmp_path) -> None:
+    """LC_ALL=C without Python's UTF-8 mode (a service's locale): "Zimmer Ö" could not be put in the
+    command's environment, the command never started, and the page was lost. It gets the name's UTF-8."""
+    out = tmp_path / "room.txt"
+    hook = f"{sys.executable} -c \"import os; open({str(out)!r}, 'wb').write(os.environb[b'ALERT_ROOM'])\""
+    script = (
+        "from live.headless import AlertConfig, AlertDispatcher\n"
+        f"config = AlertConfig(classes=('fall_down',), command={hook!r}, room='Zimmer \\u00d6 \\u2013 12',\n"
+        "                     unwatched_after_s=1.0)\n"
+        f"alerts = AlertDispatcher(config, {list(CLASSES)!r})\n"
+        "assert alerts.watch_room(['no_frames'], 0.0) is None\n"
+        "assert alerts.watch_room(['no_frames'], 1.0).kind == 'room_unwatched'\n"
+        "alerts.close(timeout=20)\n"
+        "assert alerts.hook_failures == 0, alerts.hook_failures\n"
+    )
+    ascii_locale = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0",
+                    "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", script], env=ascii_locale, capture_output=True, text=True,
+                          encoding="utf-8", errors="replace", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == "Zimmer Ö – 12".encode()
+
+
 def test_a_room_not_watched_is_paged_once_and_once_more_when_it_is_watched_again(tmp_path, caplog):
     """An unplugged sensor or a stuck recognition was said in the log, the status file and the window, and
     to nobody the pages reach: a nurse-call system went on trusting a room where no fall could be alerted.
