@@ -1155,7 +1155,15 @@ def cmd_erase(args: argparse.Namespace) -> int:
     """0: all found erased (or, without --yes, found), or with --older-than nothing that old; 1: nothing
     found, or not all of it erased (a recording being written, a file that could not be removed); 2:
     refused."""
-    from recordings.erase import ELSEWHERE, Asked, ErasedInPart, clip_files, erase, find_recorded
+    from recordings.erase import (
+        ELSEWHERE,
+        Asked,
+        ErasedInPart,
+        clip_files,
+        erase,
+        find_recorded,
+        rooms_recorded,
+    )
 
     if args.clip and (args.room is not None or args.older_than is not None):
         raise ValueError("erase: --clip NAME names what to erase by itself: not with --room or --older-than")
@@ -1207,13 +1215,16 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if not found.clips and not found.leftovers and not found.interrupted:
         if not found.being_written:
             print(f"{directory}: nothing recorded of {what} here")
-        if before is not None and args.room is not None and not found.being_written:
+        if args.room is not None and not found.being_written:
             anything = find_recorded(directory, Asked(room=args.room))
             if not anything.clips and not anything.leftovers and not anything.interrupted:
                 # A retention timer with a room's name mistyped passes every day, erasing nothing: said. Not
-                # a failure: a room whose every clip an earlier run erased has none either.
+                # a failure: a room whose every clip an earlier run erased has none either. A patient's
+                # erasure by a name typed otherwise is told the names there are.
+                rooms = ", ".join(map(repr, rooms_recorded(directory))) or "none"
                 print(f"{directory}: no recording of room {args.room!r} at all: all erased, or is its name "
-                      "right? (python -m recordings list shows each clip's room)")
+                      f"right? Rooms recorded here: {rooms} (python -m recordings list shows each clip's "
+                      "room)")
         # A retention run finding nothing that old has done its job; a request naming a room, a day or a
         # clip that is not there is a mistake to look at.
         return 0 if before is not None and not found.being_written and not found.linked_folders else 1

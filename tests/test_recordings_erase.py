@@ -408,3 +408,26 @@ def test_recordings_dated_while_the_clock_was_wrong_are_left_by_an_age_rule_and_
     with caplog.at_level("WARNING", logger="recordings.recorder"):
         _record(clips, "bed 12", None)
     assert "before this software existed: the clip is dated wrong" in caplog.text
+
+
+def test_a_room_is_found_however_its_accents_were_typed_and_a_wrong_name_is_told_the_rooms_there(
+        tmp_path, capsys):
+    """A patient's erasure typed "Zimmer 12 – Süd" with "ü" as "u" and a combining mark (as macOS writes
+    names): nothing was found of the room the clips named, and they stayed. A name that matches no room
+    is told the rooms there are."""
+    import unicodedata
+
+    clips = tmp_path / "clips"
+    room = "Zimmer 12 – Süd"
+    skeleton = _record(clips, room, None)
+    day = _dt.datetime.now().astimezone().date().isoformat()
+    capsys.readouterr()
+    decomposed = unicodedata.normalize("NFD", room)
+    assert decomposed != room
+    assert main(["erase", str(clips), "--room", decomposed, "--day", day]) == 0
+    assert f"1 clip(s) and 0 interrupted recording(s) of room {decomposed!r}" in capsys.readouterr().out
+    assert main(["erase", str(clips), "--room", "Zimmer 12", "--day", day]) == 1
+    said = capsys.readouterr().out
+    assert f"no recording of room 'Zimmer 12' at all: all erased, or is its name right? Rooms recorded " \
+           f"here: {room!r}" in said, said
+    assert skeleton.is_file()
