@@ -359,11 +359,14 @@ def calendar_day(text: str) -> _dt.date:
 def options_file_line(line: str) -> list[str]:
     """The arguments of one line of an @FILE of options: an option and its value, the value the rest of
     the line (spaces kept: class names have them; quotes around it dropped), or `--option=value`, or an
-    option alone. Blank lines and lines starting with # say nothing. argparse's own reading took each line
-    for one argument, so `--room ward 3` was one unknown option."""
+    option alone; a line that is no option, the value of the one above, whole (argparse's own way, which
+    split "Zimmer Ö" under `--room` into two). Blank lines and lines starting with # say nothing.
+    argparse's own reading took each line for one argument, so `--room ward 3` was one unknown option."""
     line = line.strip()
     if not line or line.startswith("#"):
         return []
+    if not line.startswith("-"):
+        return [_unquoted(line)]
     option, *rest = line.split(maxsplit=1)
     if "=" in option:
         option, _, value = line.partition("=")
