@@ -898,6 +898,35 @@ def test_a_resumed_stage_starts_from_its_saved_weights_and_keeps_its_best_score(
     assert (run / "best.pt").read_bytes() == best and load_checkpoint(run / "best.pt").extra["epoch"] == 1
 
 
+def test_a_finished_stage_given_more_epochs_under_other_processes_says_its_batch_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A stage trained by 2 processes (torchrun) and finished, given more epochs by 1: the total batch
+    halves, which the note says. It was said only for an unfinished stage (and once by every rank)."""
+    from training import stages
+
+    data = tmp_path / "nucla"
+    write_nucla(data, per_class=2)
+
+    def train_epoch(objective, network, loader, optimisation, config, stage, epoch, process, teacher=None):
+        return 1.0, 0.5
+
+    monkeypatch.setattr(stages, "_train_epoch", train_epoch)
+    train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "1"}), "pose")
+    state_path = tmp_path / "run" / "pose" / "state.pt"
+    state = torch.load(state_path, weights_only=False)
+    assert state["finished"] and state["processes"] == 1
+    torch.save({**state, "processes": 2}, state_path)
+    capsys.readouterr()
+    assert train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "2"}), "pose").epochs_run == 2
+    said = capsys.readouterr().out
+    assert "[pose] resuming after epoch 1" in said
+    assert f"note: {state_path} was trained by 2 process(es) and resumes with 1: the total batch" in said
+    assert torch.load(state_path, weights_only=False)["processes"] == 1  # its next resume says nothing
+    assert train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "3"}), "pose").epochs_run == 3
+    assert "note:" not in capsys.readouterr().out
+
+
 def test_a_run_resumes_on_a_copy_of_its_data_elsewhere_and_from_a_state_saved_before_that(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -446,6 +446,11 @@ def train_stage(
         if process.is_main:
             print(f"[{stage}] resuming after epoch {progress.epoch} "
                   f"(best validation top-1 {progress.best_top1:.4f})")
+            if progress.processes != process.world_size:  # (a finished stage given more epochs too)
+                print(f"note: {state_path} was trained by {progress.processes} process(es) and resumes with "
+                      f"{process.world_size}: the total batch changes from here on (torchrun "
+                      "--nproc_per_node as before keeps it)")
+        progress.processes = process.world_size  # (saved with the state from here on)
         if process.distributed or process.device.type == "cuda":
             # state.pt holds rank 0's CPU generator only: restored on every rank it gave them all the same
             # dropout noise, and the GPU's generator restarted at the run's seed (epoch 1's noise again).
@@ -1070,10 +1075,7 @@ def _resume(
         return None
     progress = _Progress(state["epoch"], state["best_top1"], state["best_loss"], state["bad_epochs"],
                          bool(state.get("finished")), inputs, state.get("inputs_summary") or {},
-                         processes=processes)
-    if state.get("processes", processes) != processes and not progress.finished:
-        print(f"note: {path} was trained by {state['processes']} process(es) and resumes with {processes}: "
-              "the total batch changes from here on (torchrun --nproc_per_node as before keeps it)")
+                         processes=state.get("processes", processes))  # those that trained it so far
     # Restored even when finished: given more epochs, a stage that ended at its epoch count continues.
     network.load_state_dict(state["network"])
     optimisation.optimizer.load_state_dict(state["optimizer"])
