@@ -56,6 +56,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.atomic import remove_leftovers
 from core.camera import DEFAULT_CAMERA
 from core.frame import Frame
 from core.package_files import NOTHING_MADE_BEFORE
@@ -75,7 +76,7 @@ from recordings.argument_types import (
     prepare_console,
     why_no_display,
 )
-from recordings.atomic import say_if_others_can_read, why_not_writable
+from recordings.atomic import killed_writes, say_if_others_can_read, why_not_writable
 from recordings.avi import MAX_AVI_BYTES, MjpegAviWriter, finalize_avi, missing_bytes
 from recordings.clip import (
     EXPORT_CLASSES,
@@ -1139,6 +1140,10 @@ def cmd_recover(args: argparse.Namespace) -> int:
             f"recovered {files.skeleton.name}: {files.frame_count} frames"
             + (f", video {files.video.name}" if files.video else "")
         )
+    if leftovers := killed_writes(args.dir):  # (a recover killed while writing a clip leaves one)
+        files, size = remove_leftovers(leftovers)
+        print(f"removed {files} file(s), {size / 1e6:.1f} MB, that writes killed midway had left "
+              f"({first_few([path.name for path in leftovers], 2)})")
     recovered_from = {files.skeleton.stem + PARTIAL_SUFFIX for files in recovered}
     for partial in interrupted:
         if partial.name not in recovered_from and not partial.exists():

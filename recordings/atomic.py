@@ -9,6 +9,8 @@ sidecar or a site's labels.txt, go through core.atomic.replace_atomically; locks
                                      what is written on disk, so a crash leaves a valid prefix
     rename_durably(written, path)    a file written and checked elsewhere (an ONNX export) put in place
                                      as core.atomic.write_then_rename puts its own
+    killed_writes(folder)            the temporary files of core.atomic's writes a kill or a power cut
+                                     stopped midway, under a folder
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ import os
 import stat
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from core.atomic import _replace, sync_directory
+from core.atomic import UNFINISHED_NAME, _replace, sync_directory
+
+# A write in a recordings folder (a clip's skeleton or sidecar, labels.txt) takes seconds: the temporary
+# file of one untouched this long was left by a writer killed midway, on this computer or another.
+KILLED_WRITE_AFTER_S = 600.0
 
 
 def rename_durably(written: Path | str, path: Path | str) -> None:
@@ -31,6 +38,22 @@ def rename_durably(written: Path | str, path: Path | str) -> None:
         os.fsync(f.fileno())
     _replace(Path(written), Path(path))
     sync_directory(Path(path).parent)
+
+
+def killed_writes(folder: Path | str) -> list[Path]:
+    """The temporary files of writes (core.atomic.unfinished_path's `.<name>.<pid>-<8 hex>.partial`)
+    under `folder` untouched for KILLED_WRITE_AFTER_S: a kill or a power cut stopped them midway, and
+    nothing else would ever remove them (hidden, and hundreds of KB to MB each). Not a recording's
+    `*.partial` folder, which recovers."""
+    now, found = time.time(), []
+    for path in Path(folder).rglob(".*.partial"):
+        try:
+            if (UNFINISHED_NAME.fullmatch(path.name) and path.is_file()
+                    and now - path.stat().st_mtime >= KILLED_WRITE_AFTER_S):
+                found.append(path)
+        except OSError:  # gone meanwhile
+            continue
+    return sorted(found)
 
 
 def why_not_writable(folder: Path | str) -> str | None:

@@ -215,6 +215,33 @@ def test_recover_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "recordigns: not a directory" in capsys.readouterr().err
 
 
+def test_recover_removes_what_writes_killed_midway_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """A recover killed while writing a clip's skeleton left `.<clip>.skeleton.<pid>-<hex>.partial` (650
+    KB, hidden); the next recover finished the clip and left the file for good. One untouched for
+    KILLED_WRITE_AFTER_S goes (a write going on now, on this computer or another, is younger)."""
+    import os
+    import time
+
+    from recordings.atomic import KILLED_WRITE_AFTER_S
+
+    room = tmp_path / "0"
+    room.mkdir()
+    killed = room / ".live_20261207_235858.skeleton.4500-1feab8fc.partial"
+    killed.write_bytes(b"\0" * 650_000)
+    writing = room / ".labels.txt.4501-2feab8fc.partial"  # a write going on now
+    writing.write_bytes(b"A121")
+    not_a_write = room / ".notes.partial"
+    not_a_write.write_bytes(b"somebody's")
+    old = time.time() - KILLED_WRITE_AFTER_S - 60
+    for path in (killed, not_a_write):
+        os.utime(path, (old, old))
+    assert main(["recover", str(tmp_path)]) == 0
+    assert ("removed 1 file(s), 0.7 MB, that writes killed midway had left "
+            "(.live_20261207_235858.skeleton.4500-1feab8fc.partial)") in capsys.readouterr().out
+    assert not killed.exists() and writing.is_file() and not_a_write.is_file()
+
+
 def test_recover_of_another_users_recordings_says_what_it_needs(tmp_path: Path, monkeypatch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     # The service's recordings, recovered by a nurse's account: the error alone, "[Errno 13] Permission
