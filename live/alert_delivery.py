@@ -1168,7 +1168,10 @@ class AlertDelivery:
         """Wait before sending the same alert again: backoff_s doubling up to max_backoff_s, +-jitter."""
         self.failures += 1
         self._streak += 1
-        delay = min(self.config.backoff_s * 2 ** (self._streak - 1), self.config.max_backoff_s)
+        # (The doubling stops counting long after max_backoff_s: 2.0 ** 1024 overflowed after some 17 hours
+        # of a receiver down, and the exception ended the sender: no alert was sent again until a restart.)
+        doubled = self.config.backoff_s * 2.0 ** min(self._streak - 1, 64)
+        delay = min(doubled, self.config.max_backoff_s)
         delay *= 1.0 + self.config.jitter * (2.0 * random.random() - 1.0)
         if self._asked_to_wait_s is not None:  # the receiver's Retry-After, as far as max_backoff_s
             delay = max(delay, min(self._asked_to_wait_s, self.config.max_backoff_s))

@@ -1361,6 +1361,8 @@ def _stop_group(child: subprocess.Popen) -> None:
             os.killpg(child.pid, signal.SIGKILL)
         except ProcessLookupError:  # ended meanwhile, with its group
             pass
+        except OSError as error:  # a command become another account's (sudo): not this app's to stop
+            log.error("alert command (pid %d) cannot be stopped: %s", child.pid, error.strerror or error)
     else:
         # taskkill finds the tree by the command's process id: killed at once, the command would be gone
         # before it looked, and its children (a script's curl) ran on. Not waited for (the window's

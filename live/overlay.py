@@ -43,6 +43,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -63,7 +64,7 @@ from live import room3d  # noqa: E402
 from live.capture import RingEntry  # noqa: E402
 from live.headless import ALERT_BEEP_S, Alert, AlertDispatcher, delivery_status  # noqa: E402
 from live.pipeline import LivePipeline, RecordingSettings, Summary  # noqa: E402
-from live.worker import Decision  # noqa: E402
+from live.worker import Decision, Hop  # noqa: E402
 from recordings.labels import LABEL_MAP_FILENAME, LabelMapError, read_label_map  # noqa: E402
 from recordings.picture_text import put_text, text_size  # noqa: E402
 from recordings.recorder import RECORDING_ERRORS  # noqa: E402
@@ -702,6 +703,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._draw_failure: str | None = None  # the first error drawing the picture, for the summary
         self._draw_failures = 0  # ... and how many ticks it has failed
         self._drawing_fails: str | None = None  # why the last tick's drawing failed: the banner says it
+        self._alert_failure: str | None = None  # the first error raising alerts, for the summary
+        self._alerting_fails: str | None = None  # why this tick's alerts failed: the banner says it
         self._stopper: threading.Thread | None = None
         self._stop_finished = False  # the stopping thread has reported back: a close now closes
         # Queued: emitted on the stopping thread, delivered to the GUI thread that owns this window.
@@ -901,16 +904,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         if self._was_paused and not self.pipeline.paused:  # the decisions from before are not of now
             self._decisions.clear()
         self._was_paused = self.pipeline.paused
+        self._alerting_fails = None
         for hop in self.pipeline.drain():
             for decision in hop.decisions:
                 self._decisions[decision.tracking_id] = decision
-            if self.alerts is not None:
-                for alert in self.alerts.update(hop):
-                    self._unacknowledged.append((alert, time.monotonic()))
-                    self._unacknowledged_count += 1
-                    self._beeped_at = None  # a new alert is heard at once
+            self._guarding_alerts(functools.partial(self._raise_alerts, hop))
         if self.alerts is not None:
-            self.alerts.watch_commands()  # also while no hop comes: nobody in view
+            self._guarding_alerts(self.alerts.watch_commands)  # also while no hop comes: nobody in view
         self._update_alert_bar()
         self._sound_alerts()
         saved = self.pipeline.recordings
@@ -941,6 +941,27 @@ class LiveWindow(QtWidgets.QMainWindow):
                 self._ended_at = now
             elif now - self._ended_at > 1.0:  # leave the last decision on screen for a moment
                 self.close()
+
+    def _raise_alerts(self, hop: Hop) -> None:
+        if self.alerts is None:
+            return
+        for alert in self.alerts.update(hop):
+            self._unacknowledged.append((alert, time.monotonic()))
+            self._unacknowledged_count += 1
+            self._beeped_at = None  # a new alert is heard at once
+
+    def _guarding_alerts(self, step: Callable[[], object]) -> None:
+        """`step` of raising alerts, its error said (the log, the banner, the exit status) rather than left
+        to Qt, which printed it and went on: every tick failed again, the picture froze, and no fall was
+        alerted again, with nothing on screen (a hung alert command that could not be stopped)."""
+        try:
+            step()
+        except Exception as error:
+            said = f"{type(error).__name__}: {error}"
+            if self._alert_failure is None:
+                log.exception("alerts cannot be raised")
+                self._alert_failure = said
+            self._alerting_fails = said
 
     def _draw_frame(self, entry: RingEntry, image: np.ndarray | None) -> None:
         """A frame from the ring (`image` BGR, a copy; None from a skeleton-only source) with everyone's
@@ -1182,7 +1203,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         stats = self.pipeline.stats()
         # The room paged once it has gone unwatched (the banner says why); a replay that ran out is no outage.
         if self.alerts is not None and not (self.pipeline.ended and self.pipeline.failure is None):
-            self.alerts.watch_room(stats.problems(), already_s=stats.unwatched_s)
+            watch = functools.partial(self.alerts.watch_room, stats.problems(), already_s=stats.unwatched_s)
+            self._guarding_alerts(watch)
 
         def ms(value: float | None) -> str:
             return "  -  " if value is None else f"{value * 1000:4.0f} ms"
@@ -1243,6 +1265,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif stats.recognition_stuck_s is not None:
             banner, ink = (f"recognition stuck for {stats.recognition_stuck_s:.0f} s - the actions shown are "
                            "from before, no alerts can be raised"), ALARM_TEXT
+        elif self._alerting_fails is not None:
+            banner, ink = (f"alerts cannot be raised ({self._alerting_fails}) - nobody is called; restart "
+                           "the app (the log says why)"), ALARM_TEXT
         elif self._drawing_fails is not None:
             banner, ink = (f"the picture cannot be drawn ({self._drawing_fails}) - what is shown is not "
                            "live; recognition and alerts go on"), ALARM_TEXT
@@ -1605,6 +1630,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         if summary is not None and self._draw_failure is not None:  # exit 1: the window did not work
             failed = f"the picture could not be drawn ({self._draw_failure}; {self._draw_failures} times)"
             summary = replace(summary, errors=(*summary.errors, failed))
+        if summary is not None and self._alert_failure is not None:
+            summary = replace(summary, errors=(*summary.errors, f"alerts could not be raised "
+                                                                f"({self._alert_failure})"))
         self.summary = summary
         self._stop_finished = True
         if self.alerts is not None and summary is not None:

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from live.alert_delivery import AlertDelivery, AlertQueue, DeliveryConfig, QueueInUse, shown_url
+from live.alert_delivery import AlertDelivery, AlertQueue, DeliveryConfig, Outcome, QueueInUse, shown_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -418,6 +418,19 @@ def test_each_wait_before_a_retry_is_spread_by_the_jitter(endpoint, tmp_path, mo
     backoff = delivery.current_backoff_s
     delivery.close(0.0)
     assert backoff == pytest.approx(1.0 * (1 + 0.5 * (2 * 0.75 - 1)))  # 1.25 s, not the bare 1 s
+
+
+def test_the_wait_stays_at_its_longest_however_long_the_receiver_is_down(endpoint, tmp_path):
+    """After 1,024 failed tries in a row (some 17 hours of a receiver down, at most a minute apart) the
+    doubled wait overflowed, and the exception ended the sender: no alert went out again, even once
+    the receiver was back, until a restart."""
+    delivery = AlertDelivery(config(endpoint, tmp_path, backoff_s=0.001, max_backoff_s=0.01, jitter=0.0))
+    try:
+        delivery._streak = 5000  # as after a weekend down
+        delivery._back_off(Outcome.RETRY, "connection refused")
+        assert delivery.current_backoff_s == 0.01 and delivery._streak == 5001
+    finally:
+        delivery.close(0.0)
 
 
 CRASHING_RUN = textwrap.dedent("""

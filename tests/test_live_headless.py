@@ -433,6 +433,33 @@ def test_an_alert_command_runs_for_a_room_named_in_accents_under_an_ascii_locale
     assert out.read_bytes() == "Zimmer Ö – 12".encode()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="process groups: killpg")
+def test_a_hung_alert_command_that_cannot_be_stopped_is_said_and_given_up_on(tmp_path, monkeypatch, caplog):
+    """A hung command become another account's (sudo in it): killpg's PermissionError escaped at every
+    look at the commands, in the window's tick too (no alert again), and ended a headless run."""
+    import live.headless as headless
+
+    hangs = f"{sys.executable} -c \"import time; time.sleep(30)\""
+    config = AlertConfig(classes=("fall_down",), command=hangs, room="ward 3", unwatched_after_s=1.0)
+    alerts = AlertDispatcher(config, CLASSES)
+    killpg = os.killpg
+
+    def not_permitted(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    alerts.watch_room(["no_frames"], 0.0)
+    assert alerts.watch_room(["no_frames"], 1.0) is not None  # its command runs, and hangs
+    monkeypatch.setattr(headless.os, "killpg", not_permitted)
+    alerts._reap(hung_after_s=0.0)  # said, not raised
+    alerts._reap(hung_after_s=0.0)  # looked at again: not stopped again
+    assert "cannot be stopped: Operation not permitted" in caplog.text
+    assert caplog.text.count("cannot be stopped") == 1
+    monkeypatch.setattr(headless.os, "killpg", killpg)
+    for child, _, _ in alerts._children:
+        child.kill()
+    alerts.close(timeout=20)
+
+
 def test_a_room_not_watched_is_paged_once_and_once_more_when_it_is_watched_again(tmp_path, caplog):
     """An unplugged sensor or a stuck recognition was said in the log, the status file and the window, and
     to nobody the pages reach: a nurse-call system went on trusting a room where no fall could be alerted.

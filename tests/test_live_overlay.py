@@ -1242,6 +1242,35 @@ def test_a_window_whose_alerts_reach_nobody_says_so_until_they_do(qtbot, tiny_mo
     alerts.close()
 
 
+def test_an_error_raising_alerts_is_said_in_the_banner_and_the_exit_status(qtbot, tiny_model, monkeypatch):
+    """An error in the alerts' code (a hung alert command that could not be stopped raised at every tick)
+    escaped the window's tick; Qt printed it and went on, each tick failing again: the picture froze and
+    no fall was alerted again, with nothing on screen and an exit of 0."""
+    from live.headless import AlertConfig, AlertDispatcher
+
+    engine, inputs = tiny_model
+    pipeline = LivePipeline(room(), engine, inputs, PipelineConfig(recognition=RecognitionConfig(hop_s=0.3)))
+    pipeline.start()
+    alerts = AlertDispatcher(AlertConfig(classes=("fall_down",)), CLASSES)
+
+    def broken() -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(alerts, "watch_commands", broken)
+    window = LiveWindow(pipeline, inputs.layout, alerts=alerts)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10000)
+    window.refresh()  # raises nothing
+    assert window.banner.text().startswith("alerts cannot be raised (PermissionError: [Errno 1] Operation "
+                                           "not permitted) - nobody is called; restart the app")
+    qtbot.waitUntil(lambda: bool(window._decisions), timeout=20000)  # decisions still come
+    window.close()
+    qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
+    assert any(e.startswith("alerts could not be raised (PermissionError") for e in window.summary.errors)
+    alerts.close()
+
+
 def test_a_window_pages_the_room_while_its_sensor_is_unplugged(qtbot, tiny_model):
     """The window's banner says a sensor is unplugged to whoever looks at it; the pages (--alert-url,
     --alert-command) say it to the nurse-call system too, as a headless run's do."""
