@@ -1079,29 +1079,39 @@ class AlertDelivery:
 
     def _send_loop(self) -> None:
         while not self._stop.is_set():
-            with self._condition:
-                self._condition.wait_for(lambda: self._pending or self._stop.is_set())
-                if self._stop.is_set():
-                    return
-                record = self._next_to_send()
             try:
-                outcome, status, detail = self._post(record)
-            except Exception as error:  # a record that cannot even be sent must not stop the ones after it
-                log.exception("alert %s (sequence %s) cannot be sent; setting it aside", record.get("id"),
-                              record.get("sequence"))
-                outcome, status, detail = Outcome.REJECTED, None, f"{type(error).__name__}: {error}"
-            if outcome in (Outcome.RETRY, Outcome.MISCONFIGURED):
-                self._back_off(outcome, detail)
-                continue
-            if self._streak:
-                log.info("alert delivery to %s works again after %d failed tries (%.0f s)",
-                         self.config.shown_url, self._streak, time.monotonic() - self._failing_since)
-                self._streak = 0
-                self._said_problems.clear()
-            self.current_backoff_s = 0.0
-            self.unreachable = None  # answered: reached, whatever the last idle check found
-            self._answered += 1
-            self._settle(record, outcome, status, detail)
+                if not self._send_next():
+                    return
+            except Exception:  # the sender outlives an error of its own: no alert would go out again
+                log.exception("the alert sender failed; it goes on in %g s", self.config.max_backoff_s)
+                self._stop.wait(self.config.max_backoff_s)
+
+    def _send_next(self) -> bool:
+        """Send the next alert waiting, or wait to send it again; False once asked to stop."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._pending or self._stop.is_set())
+            if self._stop.is_set():
+                return False
+            record = self._next_to_send()
+        try:
+            outcome, status, detail = self._post(record)
+        except Exception as error:  # a record that cannot even be sent must not stop the ones after it
+            log.exception("alert %s (sequence %s) cannot be sent; setting it aside", record.get("id"),
+                          record.get("sequence"))
+            outcome, status, detail = Outcome.REJECTED, None, f"{type(error).__name__}: {error}"
+        if outcome in (Outcome.RETRY, Outcome.MISCONFIGURED):
+            self._back_off(outcome, detail)
+            return True
+        if self._streak:
+            log.info("alert delivery to %s works again after %d failed tries (%.0f s)",
+                     self.config.shown_url, self._streak, time.monotonic() - self._failing_since)
+            self._streak = 0
+            self._said_problems.clear()
+        self.current_backoff_s = 0.0
+        self.unreachable = None  # answered: reached, whatever the last idle check found
+        self._answered += 1
+        self._settle(record, outcome, status, detail)
+        return True
 
     def _reachability_loop(self) -> None:
         """At start (a wrong URL is said as the service starts) and every REACHABLE_EVERY_S while no alert

@@ -433,6 +433,28 @@ def test_the_wait_stays_at_its_longest_however_long_the_receiver_is_down(endpoin
         delivery.close(0.0)
 
 
+def test_the_sender_outlives_an_error_of_its_own(endpoint, tmp_path, caplog):
+    """An error in the sender's own code (as the overflow above) ended its thread: a traceback, then no
+    alert sent again until a restart. It is said, and the sender goes on."""
+    endpoint.up()
+    delivery = AlertDelivery(config(endpoint, tmp_path, max_backoff_s=0.1))
+    choose = delivery._next_to_send
+    failures = iter([RuntimeError("a bug of the sender's")])
+
+    def fails_once():
+        for error in failures:
+            raise error
+        return choose()
+
+    delivery._next_to_send = fails_once
+    with caplog.at_level(logging.ERROR, logger="live.alert_delivery"):
+        key = delivery.submit(alert(1)).id
+        assert delivery.wait_delivered(20)
+    delivery.close()
+    assert endpoint.ids() == [key]
+    assert "the alert sender failed; it goes on in 0.1 s" in caplog.text
+
+
 CRASHING_RUN = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
