@@ -898,11 +898,9 @@ def test_a_resumed_stage_starts_from_its_saved_weights_and_keeps_its_best_score(
     assert (run / "best.pt").read_bytes() == best and load_checkpoint(run / "best.pt").extra["epoch"] == 1
 
 
-def test_a_finished_stage_given_more_epochs_under_other_processes_says_its_batch_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
-    """A stage trained by 2 processes (torchrun) and finished, given more epochs by 1: the total batch
-    halves, which the note says. It was said only for an unfinished stage (and once by every rank)."""
+def _one_pose_epoch_trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """N-UCLA-layout clips in tmp_path/nucla (returned) and a pose stage of one epoch trained on them into
+    tmp_path/run, its epochs stood in for (each: loss 1.0, top-1 0.5), as every later one of the test."""
     from training import stages
 
     data = tmp_path / "nucla"
@@ -913,6 +911,15 @@ def test_a_finished_stage_given_more_epochs_under_other_processes_says_its_batch
 
     monkeypatch.setattr(stages, "_train_epoch", train_epoch)
     train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "1"}), "pose")
+    return data
+
+
+def test_a_finished_stage_given_more_epochs_under_other_processes_says_its_batch_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A stage trained by 2 processes (torchrun) and finished, given more epochs by 1: the total batch
+    halves, which the note says. It was said only for an unfinished stage (and once by every rank)."""
+    data = _one_pose_epoch_trained(tmp_path, monkeypatch)
     state_path = tmp_path / "run" / "pose" / "state.pt"
     state = torch.load(state_path, weights_only=False)
     assert state["finished"] and state["processes"] == 1
@@ -938,14 +945,7 @@ def test_a_run_resumes_on_a_copy_of_its_data_elsewhere_and_from_a_state_saved_be
     from training import stages
     from training.datasets import build_splits
 
-    data = tmp_path / "nucla"
-    write_nucla(data, per_class=2)
-
-    def train_epoch(objective, network, loader, optimisation, config, stage, epoch, process, teacher=None):
-        return 1.0, 0.5
-
-    monkeypatch.setattr(stages, "_train_epoch", train_epoch)
-    train_stage(_pose_config(tmp_path, data, **{"epochs.pose": "1"}), "pose")
+    data = _one_pose_epoch_trained(tmp_path, monkeypatch)
     scratch = tmp_path / "scratch" / "nucla"
     shutil.copytree(data, scratch, copy_function=shutil.copy)  # new times, as cp without -p gives
     shutil.rmtree(data)
