@@ -159,10 +159,11 @@ class Timeline:
             rivals = [last[p] for p in ({interval.person, None} if interval.person is not None else last)
                       if p in last]
             for j in rivals:
-                if intervals[j].end > interval.start:
+                if intervals[j].end > interval.start:  # each named with its class and times: the later
+                    other = intervals[j]  # one alone said "interval 1" of an interval the user never saw
                     raise TimelineError(
-                        f"{where[i]}: overlaps {where[j].split(': ', 1)[1]} "
-                        f"({intervals[j].label} {intervals[j].start:.3f}-{intervals[j].end:.3f} s) "
+                        f"{where[i]} ({interval.label} {interval.start:.3f}-{interval.end:.3f} s): overlaps "
+                        f"{where[j].split(': ', 1)[1]} ({other.label} {other.start:.3f}-{other.end:.3f} s) "
                         f"of the same person"
                     )
             last[interval.person] = i

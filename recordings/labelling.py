@@ -239,7 +239,7 @@ class ClipLabels:
         """The intervals as a checked timeline; with `new`, the last one is the one being added."""
         names = [f"interval {n}" for n in range(1, len(intervals) + 1)]
         if new:
-            names[-1] = f"the new interval ({intervals[-1].start:.2f}-{intervals[-1].end:.2f} s)"
+            names[-1] = "the new interval"  # (its class and times said with it)
         try:
             # As read_sidecar checks: `--to end` stored, rounded, read 12.0667 s past a clip of 12.06667 s.
             return Timeline.checked(intervals, duration=self.duration + STORED_TIME_SLACK_S,

@@ -160,7 +160,7 @@ def test_whole_clip_and_intervals(tmp_path: Path) -> None:
     labels.add("A121", 0.2, 1.0, person=72057594037931101)
     with pytest.raises(ValueError, match=r"no body with tracking id 99999 in the clip \(its bodies: 7205759"):
         labels.add("A121", 1.1, 1.4, person=99999)  # a typo'd id would label nobody
-    overlap = r"the new interval \(0.50-1.60 s\): overlaps interval 1 \(patient fell"
+    overlap = r"the new interval \(patient fell 0.500-1.600 s\): overlaps interval 1 \(patient fell 0.200-1"
     with pytest.raises(ValueError, match=overlap):
         labels.add("patient fell", 0.5, 1.6)
     with pytest.raises(ValueError, match="past the end of the stream"):

@@ -448,7 +448,8 @@ def test_labels_checked_against_actions_and_the_sequence(tmp_path: Path) -> None
     for labels, message in (
         ("12,5,20,2\n52,30,40,2\n", "line 2: label 52 is outside actions.txt (1..51)"),
         ("12,5,20,2\n26,30,60,2\n", "line 2: interval ends at frame 60, past the end of the sequence (60"),
-        ("12,5,20,2\n26,15,40,2\n", "line 2: overlaps line 1"),
+        ("12,5,20,2\n26,15,40,2\n",
+         "line 2 (punching/slapping other person 0.500-1.367 s): overlaps line 1 (giving"),
     ):
         root = tmp_path / f"case{len(message)}"
         sequence = _write_dataset(root, frames=60, labels=labels)

@@ -80,14 +80,16 @@ def test_bad_intervals_name_the_file_and_line(interval: Interval, message: str) 
 
 def test_overlap_of_one_person_is_an_error() -> None:
     overlapping = [Interval(0.0, 2.0, "drink", 1), Interval(1.0, 3.0, "wave", 1)]
-    with pytest.raises(TimelineError, match=r"clip.json: line 5: overlaps line 4 .*same person"):
+    with pytest.raises(TimelineError, match=r"clip.json: line 5 \(wave 1.000-3.000 s\): overlaps line 4 "
+                                            r"\(drink 0.000-2.000 s\) of the same person"):
         Timeline.checked(overlapping, source="clip.json", lines=[4, 5])
     # Two people may act at once; a scene-wide interval collides with anybody's.
     Timeline.checked([Interval(0.0, 2.0, "drink", 1), Interval(1.0, 3.0, "wave", 2)])
     with pytest.raises(TimelineError, match="overlaps"):
         Timeline.checked([Interval(0.0, 2.0, "drink", 1), Interval(1.0, 3.0, "wave")])
     # In either order: a person's action starting inside a scene-wide one collides with it too.
-    with pytest.raises(TimelineError, match=r"clip.json: line 5: overlaps line 4 "):
+    with pytest.raises(TimelineError,
+                       match=r"clip.json: line 5 \(drink 1.000-3.000 s\): overlaps line 4 \(wave"):
         Timeline.checked([Interval(0.0, 2.0, "wave"), Interval(1.0, 3.0, "drink", 1)], source="clip.json",
                          lines=[4, 5])
 
