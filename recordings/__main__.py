@@ -993,6 +993,8 @@ def _view_and_mark_clip(recording: ClipRecording, frames: Iterator[Frame], fps: 
         removed = f", {marker.removed} removed" if marker.removed else ""
         print(f"{labels.sidecar_path}: {marker.saved} interval(s) marked{removed}")
         print("\n".join(labels.listing()))
+        if (parts := _parts_read_now(labels.sidecar_path)) is not None:  # as `label` says it
+            print(parts)
     if (lost := marker.lost_at_close) is not None:
         command = label_command(recording.paths.skeleton, lost, args.labels)
         print(f"{labels.sidecar_path}: the mark open when the window closed was {marker.message}\n"

@@ -959,6 +959,44 @@ def test_a_mark_refused_as_the_window_closes_is_printed_with_the_command_that_ad
         {"start": 0.5, "end": 1.5, "label": "patient fell"}]
 
 
+def test_marking_a_part_in_the_window_says_how_the_other_parts_are_read(tmp_path: Path, qtbot, monkeypatch,
+                                                                        capsys) -> None:
+    """`recordings label` on one part of a long recording says that its other parts are read as
+    background now; marking it in the window said only "1 interval(s) marked"."""
+    import recordings.__main__ as cli
+    from recordings import marking
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    said_of = []
+
+    def parts_read_now(sidecar: Path) -> str:
+        said_of.append(sidecar)
+        return "part 2 of a recording of 3 parts here; 1 has marks, so the other 2 are read as background"
+
+    monkeypatch.setattr(cli, "_parts_read_now", parts_read_now)
+
+    def user(frames, labels, classes, draw, fps, title, start_time=0.0, seek=None, times=None):  # the user
+        marker = marking.ClipMarker(labels, classes)
+        window = marking.MarkingWindow(frames, marker, draw, 0.001, title, start_time, seek=seek, times=times)
+        qtbot.addWidget(window)
+        window.timer.stop()
+        for keys, frames_on in (("s", 6), ("e", 5)):  # 0.5-1.0 s
+            for _ in range(frames_on):
+                window.advance()
+            qtbot.keyClick(window, keys)
+        window.close()
+        return marker
+
+    monkeypatch.setattr(marking, "view_and_mark", user)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")  # as on a desktop (this process's Qt is offscreen already)
+    assert main(["view", str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert "1 interval(s) marked" in out and "so the other 2 are read as background" in out
+    assert said_of == [clip.with_suffix(".json")]
+
+
 def test_an_ntu_clip_lists_the_class_its_name_gives(shared_data: Path, capsys) -> None:
     # NTU's own clips have no sidecar: "(no label)" would hide that A011 is "reading".
     clip = shared_data / "ntu" / "skeletons" / "S001C001P001R001A011.skeleton"
