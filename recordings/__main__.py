@@ -96,6 +96,7 @@ from recordings.clip import (
     parts_between_marks,
     read_sidecar,
     recording_part,
+    recording_parts_beside,
 )
 from recordings.labelling import ClipLabels, known_classes, label_command, label_map_path
 from recordings.labels import (
@@ -1070,25 +1071,13 @@ def cmd_label(args: argparse.Namespace) -> int:
     return 0
 
 
-RECORDING_FIELD_WITHIN = 16384  # bytes of a sidecar that hold its "recording" (its header's fields)
-
-
 def _parts_read_now(sidecar_path: Path) -> str | None:
     """How the parts of a long recording are read now that one of them was labelled (marks in one part
     make the others' unmarked time background: recordings.clip.parts_between_marks), for a clip that is one of
     several parts; None for any other clip."""
-    this = read_sidecar(sidecar_path)
-    if (part := recording_part(this)) is None:
+    if (found := recording_parts_beside(sidecar_path)) is None:
         return None
-    parts = []
-    for path in sorted(sidecar_path.parent.glob("*.json")):
-        with contextlib.suppress(ClipError, OSError):
-            with open(path, "rb") as file:  # "recording" comes before the frames' times: only the start read
-                head = file.read(RECORDING_FIELD_WITHIN)
-            if part.recording.encode() in head:
-                sidecar = read_sidecar(path)
-                if (other := recording_part(sidecar)) is not None and other.recording == part.recording:
-                    parts.append(sidecar)
+    part, parts = found
     if len(parts) < 2:
         return None
     between, _ = parts_between_marks(parts)  # as training reads them (its warnings are training's to say)

@@ -252,6 +252,26 @@ def parts_between_marks(sidecars: Iterable[Sidecar]) -> tuple[set[Path], list[st
     return between, unknown
 
 
+RECORDING_FIELD_WITHIN = 16384  # bytes of a sidecar that hold its "recording" (its header's fields)
+
+
+def recording_parts_beside(sidecar_path: Path) -> tuple[RecordingPart, list[Sidecar]] | None:
+    """The clip's part of its long recording, and the parts of that recording in its folder (itself among
+    them), read; None for a clip that is no part of one."""
+    if (part := recording_part(read_sidecar(sidecar_path))) is None:
+        return None
+    parts = []
+    for path in sorted(sidecar_path.parent.glob("*.json")):
+        with contextlib.suppress(ClipError, OSError):
+            with open(path, "rb") as file:  # "recording" comes before the frames' times: only the start read
+                head = file.read(RECORDING_FIELD_WITHIN)
+            if part.recording.encode() in head:
+                sidecar = read_sidecar(path)
+                if (other := recording_part(sidecar)) is not None and other.recording == part.recording:
+                    parts.append(sidecar)
+    return part, parts
+
+
 def parts_between_marks_in(clips: Iterable[Path]) -> tuple[set[Path], list[str]]:
     """`parts_between_marks` of the clips (.skeleton paths) whose sidecars read (a damaged one is said
     where its clip is read)."""

@@ -47,6 +47,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from core.frame import Frame  # noqa: E402
 from core.timeline import NO_ACTION, Interval, stored_time  # noqa: E402
+from recordings.clip import recording_parts_beside  # noqa: E402
 from recordings.labelling import ClipLabels, IntervalMarker, SidecarChanged, label_command  # noqa: E402
 from recordings.qt_binding import check_qt_binding  # noqa: E402
 from recordings.screen_fit import ScreenFit  # noqa: E402
@@ -117,6 +118,13 @@ class ClipMarker:
         # plus a frame (the clip's end, or where --max-frames cut the view), or the last frame could never
         # be inside an interval. None on any other frame.
         self.end_of_view: float | None = None
+        # One part of a long recording whose other parts have marks: without marks of its own it is the
+        # time between them, background, as training reads it (recordings.clip.parts_between_marks); the
+        # window said "the whole clip is <its class>" of it.
+        found = recording_parts_beside(labels.sidecar_path) if labels.on_disk else None
+        self.other_parts_marked = found is not None and any(
+            part.path.name != labels.sidecar_path.name and bool(part.timeline and part.timeline.intervals)
+            for part in found[1])
 
     @property
     def now(self) -> float:
@@ -323,12 +331,15 @@ class ClipMarker:
 
     def shown_label(self) -> str:
         """What the clip's labels say of the frame on screen, as they stand now (training reads them so):
-        its interval's class; no_action outside the intervals of a marked clip; else the whole clip's."""
+        its interval's class; no_action outside the intervals of a marked clip, and in a part of a
+        recording marked in its other parts; else the whole clip's."""
         here = [i.label for i in self.labels.intervals if i.start <= self.now < i.end]
         if here:
             return " + ".join(here)
         if self.labels.intervals:
             return NO_ACTION
+        if self.other_parts_marked:
+            return f"{NO_ACTION} (its recording's other parts are marked)"
         return f"{self.labels.label} (the whole clip)" if self.labels.label else "not labelled"
 
     def legend(self) -> str:
@@ -343,8 +354,12 @@ class ClipMarker:
             else f"class {self.chosen or '-'}"
         # What happened first, on a line of its own: at the end of one long line, past the keys of nine
         # long class names, it was off the screen.
-        counted = (f"{len(self.labels.intervals)} intervals" if self.labels.intervals or not self.labels.label
-                   else f"no intervals: the whole clip is {self.labels.label}")
+        if self.labels.intervals or not (self.labels.label or self.other_parts_marked):
+            counted = f"{len(self.labels.intervals)} intervals"
+        elif self.other_parts_marked:
+            counted = "no intervals: background, as its recording's other parts are marked"
+        else:
+            counted = f"no intervals: the whole clip is {self.labels.label}"
         speed = "" if self.speed == 1 else f" ({self.speed:g}x)"
         first = html.escape(f"{self.now:7.2f} s{speed}  |  {state}  |  {counted}  |  {self.message}")
         second = (f"{keys}  (or F1-F9)  |  s start  e end  d remove  u undo  space pause  Left/Right a "

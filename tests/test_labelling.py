@@ -997,6 +997,31 @@ def test_marking_a_part_in_the_window_says_how_the_other_parts_are_read(tmp_path
     assert said_of == [clip.with_suffix(".json")]
 
 
+def test_the_window_shows_a_part_between_marks_of_its_recording_as_background(tmp_path: Path) -> None:
+    """A part of a long recording whose other parts are marked trains as background; the marking window
+    said "the whole clip is patient fell" of it, its class throughout."""
+    import json
+
+    from recordings import marking
+
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    first, second = record(tmp_path, "live_20261130_083006"), record(tmp_path, "live_20261130_084006")
+    parts = {first: {"id": "r1", "part": 1, "went_on": second.stem}, second: {"id": "r1", "part": 2}}
+    for clip, part in parts.items():
+        sidecar = clip.with_suffix(".json")
+        sidecar.write_text(json.dumps({"recording": part, **json.loads(sidecar.read_text()),
+                                       "label": "patient fell", "action_id": 121}))
+    unmarked = marking.ClipMarker(ClipLabels.open(second), ["patient fell"])
+    assert unmarked.shown_label() == "patient fell (the whole clip)"  # no part marked: its class throughout
+    labels = ClipLabels.open(first)
+    labels.add("patient fell", 1.0, 2.0)
+    labels.save()
+    marker = marking.ClipMarker(ClipLabels.open(second), ["patient fell"])
+    assert marker.shown_label() == "no_action (its recording's other parts are marked)"
+    assert "no intervals: background, as its recording&#x27;s other parts are marked" in marker.legend()
+    assert marking.ClipMarker(ClipLabels.open(first), ["patient fell"]).shown_label() == "no_action"  # (0 s)
+
+
 def test_an_ntu_clip_lists_the_class_its_name_gives(shared_data: Path, capsys) -> None:
     # NTU's own clips have no sidecar: "(no label)" would hide that A011 is "reading".
     clip = shared_data / "ntu" / "skeletons" / "S001C001P001R001A011.skeleton"
