@@ -514,9 +514,16 @@ class MarkingWindow(QtWidgets.QWidget):
         self.marker.end_of_view = self._view_end if at >= last - 1e-6 else None
 
     def step_back(self) -> None:
-        """Left: pause, and show the frame before this one, while it is still kept (STEP_BACK_BYTES)."""
+        """Left: pause, and show the frame before this one: one kept (STEP_BACK_BYTES), else read again
+        where the recording can jump (after End, or any jump, nothing is kept: the last frame could not
+        be stepped back from to end an action on its frame)."""
         self.marker.paused = True
         if not self.behind:
+            if self.forgot_behind and self._can_seek() and self.frame is not None:
+                this = int(np.searchsorted(self.times, self.frame.timestamp - self.start_time - 1e-6))
+                if this > 0 and self._seek(this - 1):
+                    self.marker.message = "a frame back (space plays on)"
+                    return
             self.marker.message = "no earlier frame kept (Left goes back a few seconds at most)" \
                 if self.forgot_behind else "the first frame of the clip"
             return
@@ -534,13 +541,23 @@ class MarkingWindow(QtWidgets.QWidget):
     def jump(self, seconds: float | None) -> None:
         """`seconds` back or on from the frame on screen (None: to the clip's start; inf: its last frame),
         playing or paused as before; the frames kept for Left are let go."""
-        if self.seek is None or self.times is None or not len(self.times):
+        if not self._can_seek():
             self.marker.message = "this recording cannot jump: it plays from its start only"
             return
         # From the frame's own time: `now`, rounded to 0.1 ms as stored, landed a third of jumps a frame off.
         now = self.frame.timestamp - self.start_time if self.frame is not None else 0.0
         target = 0.0 if seconds is None else now + seconds
         index = min(int(np.searchsorted(self.times, target - 1e-6)), len(self.times) - 1)
+        if self._seek(index):
+            self.marker.message = f"at {self.marker.now:.2f} s"
+
+    def _can_seek(self) -> bool:
+        return self.seek is not None and self.times is not None and len(self.times) > 0
+
+    def _seek(self, index: int) -> bool:
+        """Show frame `index` of the clip, read from there on (`seek`); the frames kept for Left let go.
+        False where there is none."""
+        assert self.seek is not None
         if isinstance(self.frames, Generator):
             self.frames.close()  # its video's file and decoder let go now, not when the window closes
         self.frames = self.seek(index)
@@ -549,8 +566,7 @@ class MarkingWindow(QtWidgets.QWidget):
         self.behind_bytes = 0
         self.forgot_behind = index > 0
         self.timer.start()  # stopped at the clip's end: it plays on from here
-        if self._show_next():
-            self.marker.message = f"at {self.marker.now:.2f} s"
+        return self._show_next()
 
     def redraw(self) -> None:
         if self.frame is not None:
