@@ -331,6 +331,7 @@ def test_every_command_s_help_works_where_python_drops_docstrings():
     ("--room \"ward 3'", ["--room", "\"ward 3'"]),  # quotes that do not pair are the value's
     ("--room '", ["--room", "'"]),
     ("--headless", ["--headless"]),
+    ("-r ward 3", ["-r", "ward 3"]),  # a short option is an option too
     ("Zimmer 12 Süd", ["Zimmer 12 Süd"]),  # a value on its own line, below its option (argparse's way)
     ("\"ward 3\"", ["ward 3"]),
     ("--source\tC:\\data\\room 12.xef", ["--source", "C:\\data\\room 12.xef"]),  # backslashes as written

@@ -331,11 +331,17 @@ def test_label_command_gives_each_interval_its_own_class(
     # new class was already in labels.txt, a class with no clip of it. Both are checked before either.
     labels_txt = (tmp_path / "labels.txt").read_bytes()
     for second, said in ((["--class", "patient fel", "--from", "2.5", "--to", "2.8"], "'patient fel'"),
-                         (["--class", "patient fell", "--from", "2.5", "--to", "9"], "past the end")):
+                         (["--class", "patient fell", "--from", "2.5", "--to", "9"], "past the end"),
+                         (["--class", "patient fell", "--from", "0.3", "--to", "0.8"], "overlaps")):
         assert main(["label", clip, "--clear", "--class", "wave to nurse", "--from", "0.2", "--to", "0.4",
                      *second]) == 2
         assert said in capsys.readouterr().err
         assert (tmp_path / "labels.txt").read_bytes() == labels_txt
+    # ... and against the clip's own intervals (0.5-1.0 s), without --clear.
+    assert main(["label", clip, "--class", "wave to nurse", "--from", "0.2", "--to", "0.4",
+                 "--class", "patient fell", "--from", "0.8", "--to", "1.2"]) == 2
+    assert "overlaps" in capsys.readouterr().err
+    assert (tmp_path / "labels.txt").read_bytes() == labels_txt
     assert Path(clip).with_suffix(".json").read_bytes() == before
 
 

@@ -516,14 +516,15 @@ def test_a_computer_that_slept_pages_the_hours_nothing_watched_the_room(monkeypa
     The sleep is an outage from when it fell asleep (computer_asleep), paged on waking; a blink is not."""
     import live.headless as headless
 
-    asleep = [0.0]
+    asleep = [7200.0]  # the computer slept two hours before the app began: no outage of this run's
     monkeypatch.setattr(headless, "time_asleep_s", lambda: asleep[0])
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",), room="ward 3", unwatched_after_s=30.0),
                              CLASSES)
     before = time.time()
     assert [alerts.watch_room([], float(t)) for t in range(3)] == [None] * 3
-    asleep[0] = 1.5  # under ASLEEP_COUNTS_S: no outage at all
+    asleep[0] += 1.5  # under ASLEEP_COUNTS_S: no outage at all, nothing said
     assert [alerts.watch_room([], float(t)) for t in range(3, 20)] == [None] * 17
+    assert "slept" not in caplog.text
     asleep[0] += 3 * 3600.0  # three hours asleep between the readings at 19 s and 20 s
     unwatched = alerts.watch_room([], 20.0)
     assert unwatched is not None and unwatched.kind == "room_unwatched"
@@ -535,7 +536,9 @@ def test_a_computer_that_slept_pages_the_hours_nothing_watched_the_room(monkeypa
     assert again is not None and again.kind == "room_watched_again" and again.unwatched_s == 3 * 3600 + 1.0
     asleep[0] += 10.0  # a short sleep is an outage under unwatched_after_s: the log's alone
     assert [alerts.watch_room([], float(t)) for t in range(40, 60)] == [None] * 20
-    assert alerts.raised == 2
+    assert alerts.raised == 2 and "the computer slept for 10 s" in caplog.text
+    monkeypatch.undo()
+    assert headless.time_asleep_s() >= -0.01  # seconds asleep since boot: never less than none
 
 
 def test_a_room_outage_is_timed_from_its_start_and_outlives_a_restart(tmp_path, caplog):

@@ -1102,3 +1102,6 @@ def test_a_window_s_truth_at_its_centre_is_the_earlier_of_two_middle_frames():
         person = replace(_track(1, 0.0, times), truth=("before",) * 29 + ("after",) * 29)
         start, at_centre, newest = _window_truth(person, np.arange(58), times[-1])
         assert (start, at_centre, newest) == (times[0], "before", "after"), first
+        # The earlier middle frame itself, not the one before it either.
+        person = replace(person, truth=("before",) * 28 + ("after",) * 30)
+        assert _window_truth(person, np.arange(58), times[-1])[1] == "after", first

@@ -233,13 +233,15 @@ def test_recover_removes_what_writes_killed_midway_left(tmp_path: Path, capsys: 
     writing.write_bytes(b"A121")
     not_a_write = room / ".notes.partial"
     not_a_write.write_bytes(b"somebody's")
+    a_folder = room / ".live_20261207_235900.skeleton.4500-1feab8fc.partial"  # a folder: no write's file
+    a_folder.mkdir()
     old = time.time() - KILLED_WRITE_AFTER_S - 60
-    for path in (killed, not_a_write):
+    for path in (killed, not_a_write, a_folder):
         os.utime(path, (old, old))
     assert main(["recover", str(tmp_path)]) == 0
     assert ("removed 1 file(s), 0.7 MB, that writes killed midway had left "
             "(.live_20261207_235858.skeleton.4500-1feab8fc.partial)") in capsys.readouterr().out
-    assert not killed.exists() and writing.is_file() and not_a_write.is_file()
+    assert not killed.exists() and writing.is_file() and not_a_write.is_file() and a_folder.is_dir()
 
 
 def test_recover_of_another_users_recordings_says_what_it_needs(tmp_path: Path, monkeypatch,

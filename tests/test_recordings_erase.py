@@ -396,6 +396,13 @@ def test_recordings_dated_while_the_clock_was_wrong_are_left_by_an_age_rule_and_
     assert ("2 recording(s) left as they are: dated before 2026-01-01 or ahead of now, recorded while the "
             "computer's clock was wrong") in said, said
     assert behind.is_file() and ahead.is_file()
+    no_time = _record(clips, "bed 12", "sometime Tuesday")  # no time at all: said as such, not as dated wrong
+    assert main(["erase", str(clips), "--older-than", "30"]) == 0
+    said = capsys.readouterr().out
+    assert f"saying no recording time ({no_time.with_suffix('.json')})" in said
+    assert "2 recording(s) left as they are: dated before" in said
+    for path in (no_time, no_time.with_suffix(".json")):
+        path.unlink()
     assert main(["erase", str(clips), "--room", "bed 12", "--day", "2000-01-01"]) == 0  # asked by its day
     assert "1 clip(s) and 0 interrupted recording(s) of room 'bed 12' recorded on 2000-01-01" in (
         capsys.readouterr().out)
@@ -426,6 +433,11 @@ def test_a_room_is_found_however_its_accents_were_typed_and_a_wrong_name_is_told
     assert decomposed != room
     assert main(["erase", str(clips), "--room", decomposed, "--day", day]) == 0
     assert f"1 clip(s) and 0 interrupted recording(s) of room {decomposed!r}" in capsys.readouterr().out
+    typed_apart = _record(clips, decomposed, None)  # and a room typed apart at recording, asked composed
+    assert main(["erase", str(clips), "--room", room, "--day", day]) == 0
+    assert f"2 clip(s) and 0 interrupted recording(s) of room {room!r}" in capsys.readouterr().out
+    typed_apart.unlink()
+    typed_apart.with_suffix(".json").unlink()
     assert main(["erase", str(clips), "--room", "Zimmer 12", "--day", day]) == 1
     said = capsys.readouterr().out
     assert f"no recording of room 'Zimmer 12' at all: all erased, or is its name right? Rooms recorded " \
