@@ -92,6 +92,8 @@ UNWATCHED_BY = ("sensor_disconnected", "no_frames", "source_read_stuck", "recogn
 # alerts alone (the run knows it only on waking), counted from a sleep this long (a reading comes a second).
 COMPUTER_ASLEEP = "computer_asleep"
 ASLEEP_COUNTS_S = 2.0
+# Windows' monotonic clock counts the time asleep (QueryPerformanceCounter, GetTickCount64); Linux's does not.
+MONOTONIC_COUNTS_SLEEP = sys.platform == "win32"
 # A room not watched is watched again once none of UNWATCHED_BY has been seen for this long: a sensor that
 # drops out every few seconds is one outage, paged once, not a page and an all-clear each time.
 WATCHED_AGAIN_S = 10.0
@@ -939,6 +941,10 @@ class RoomWatch:
         if asleep_s >= ASLEEP_COUNTS_S:
             unwatched_by.append(COMPUTER_ASLEEP)
             already_s = max(already_s, asleep_s)
+            if self.since is not None and not MONOTONIC_COUNTS_SLEEP:
+                # An outage going on lasted the sleep too: not yet paged, it was never paged; paged, the
+                # page of its end said it seconds long.
+                self.since = (self.since[0] - asleep_s, self.since[1])
         if unwatched_by:
             self._watched_since = None
             if self.since is None:

@@ -194,8 +194,9 @@ class ClipLabels:
                            list(self.intervals))
         for name, start, end in additions:
             trial.intervals.append(trial._new_interval(name, start, end, person))
-        for name in dict.fromkeys(name for name, _, _ in additions):
-            check_label(self.label_map_path, name, similar_ok=self.similar_ok)
+        names = list(dict.fromkeys(name for name, _, _ in additions))
+        for n, name in enumerate(names):  # each as labels.txt will be when it is added: the ones before in
+            check_label(self.label_map_path, name, similar_ok=self.similar_ok, added_before=names[:n])
 
     def _new_interval(self, name: str, start: float, end: float | None, person: int | None) -> Interval:
         """The interval `add` would add, checked, under the name as given (its class not looked up)."""

@@ -22,7 +22,7 @@ import difflib
 import numbers
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,13 +231,16 @@ def _clip_actions(folder: Path) -> list[int]:
     return actions
 
 
-def check_label(path: Path | str, label: str, *, similar_ok: bool = False) -> None:
+def check_label(path: Path | str, label: str, *, similar_ok: bool = False, added_before: Sequence[str] = ()
+                ) -> None:
     """LabelMapError where `ensure_label` would refuse `label`; writes nothing. For checking a class
-    given at start-up (live --label) before anything is opened or recorded."""
-    _find_label(Path(path), label, similar_ok)
+    given at start-up (live --label) before anything is opened or recorded; `added_before`: new classes
+    to be added before it (the earlier of several in one command), as labels.txt will hold them then."""
+    _find_label(Path(path), label, similar_ok, added_before)
 
 
-def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str, int | None]:
+def _find_label(path: Path, label: str, similar_ok: bool, added_before: Sequence[str] = ()
+                ) -> tuple[LabelMap, str, int | None]:
     """(the map at `path`, its text, `label`'s action id or None for an acceptable new name)."""
     text = read_label_text(path) if path.is_file() else ""
     label_map = parse_label_map(text, str(path), site=True)
@@ -249,6 +252,9 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
         return label_map, text, label_map.action_id(name)
     except KeyError:
         pass
+    added = [class_name_as_written(other) for other in added_before]
+    if name in added:
+        return label_map, text, None
     if not name:
         raise LabelMapError(f"{path}: a class name must be non-empty text, got {label!r}")
     if (unwritable := unwritable_character(name)) is not None:
@@ -261,7 +267,7 @@ def _find_label(path: Path, label: str, similar_ok: bool) -> tuple[LabelMap, str
         # NTU's names too: "handshakin" is a typo of A058's whether or not the site has that class yet;
         # NTU's name exactly is a site class of that name, as asked, and no typo of its neighbours
         # ("hugging other person", the real-data model's class, was refused as close to "pushing ...").
-        close = similar_names(name, [*NTU120_CLASSES, *label_map.names.values()])
+        close = similar_names(name, [*NTU120_CLASSES, *label_map.names.values(), *added])
         if close:
             raise LabelMapError(f"{path}: no class {name!r}; did you mean "
                                 f"{' or '.join(map(repr, close))}? (--new-class adds it as a new class all "

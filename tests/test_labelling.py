@@ -337,6 +337,11 @@ def test_label_command_gives_each_interval_its_own_class(
                      *second]) == 2
         assert said in capsys.readouterr().err
         assert (tmp_path / "labels.txt").read_bytes() == labels_txt
+    # ... and the new classes against each other: the second a typo of the first, added just before it.
+    assert main(["label", clip, "--clear", "--class", "patient gets up", "--from", "0.2", "--to", "0.4",
+                 "--class", "patient gets upp", "--from", "2.5", "--to", "2.8"]) == 2
+    assert "no class 'patient gets upp'; did you mean 'patient gets up'?" in capsys.readouterr().err
+    assert (tmp_path / "labels.txt").read_bytes() == labels_txt
     # ... and against the clip's own intervals (0.5-1.0 s), without --clear.
     assert main(["label", clip, "--class", "wave to nurse", "--from", "0.2", "--to", "0.4",
                  "--class", "patient fell", "--from", "0.8", "--to", "1.2"]) == 2

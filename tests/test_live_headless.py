@@ -537,6 +537,19 @@ def test_a_computer_that_slept_pages_the_hours_nothing_watched_the_room(monkeypa
     asleep[0] += 10.0  # a short sleep is an outage under unwatched_after_s: the log's alone
     assert [alerts.watch_room([], float(t)) for t in range(40, 60)] == [None] * 20
     assert alerts.raised == 2 and "the computer slept for 10 s" in caplog.text
+    # Asleep during an outage: the sleep is part of it (it was dropped: an unplugged sensor's 20 s and 3 h
+    # asleep paged nothing; a paged outage's end said 42 s).
+    assert [alerts.watch_room(["sensor_disconnected"], float(t)) for t in range(100, 120)] == [None] * 20
+    asleep[0] += 3 * 3600.0
+    [unwatched] = [a for t in range(120, 122) if (a := alerts.watch_room([], float(t))) is not None]
+    assert unwatched.kind == "room_unwatched" and unwatched.unwatched_s == 20 + 3 * 3600.0
+    assert unwatched.problems == ("sensor_disconnected", "computer_asleep")
+    again = [a for t in range(122, 140) if (a := alerts.watch_room([], float(t))) is not None]
+    assert [a.kind for a in again] == ["room_watched_again"] and again[0].unwatched_s == 21 + 3 * 3600.0
+    assert [alerts.watch_room(["no_frames"], float(t)) for t in range(200, 231)][-1].kind == "room_unwatched"
+    asleep[0] += 3600.0  # paged, then asleep: its end says the hour too (watched from 232 s on)
+    again = [a for t in range(231, 250) if (a := alerts.watch_room([], float(t))) is not None]
+    assert [a.kind for a in again] == ["room_watched_again"] and again[0].unwatched_s == 32 + 3600.0
     monkeypatch.undo()
     assert headless.time_asleep_s() >= -0.01  # seconds asleep since boot: never less than none
 
