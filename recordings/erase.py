@@ -183,7 +183,8 @@ def find_recorded(directory: Path, asked: Asked) -> Recorded:
             return True
         matched = asked_for(asked, header, source, last_written)
         if matched is None:
-            (found.dated_wrong if dated_wrong(header) else found.not_by_age).append(source)
+            recorded = not made_not_recorded(header.get("source"))  # (training data: left, whatever its date)
+            (found.dated_wrong if recorded and dated_wrong(header) else found.not_by_age).append(source)
         return matched is True
 
     for clip in find_clips(directory):
