@@ -280,6 +280,10 @@ class ClipMarker:
             self.history.pop()
             self.saved -= 1
             self.message = f"{_said(interval)} was removed already (by another editor)"
+        elif not saved and interval in self.labels.intervals:  # (it was called an overlap with itself)
+            self.history.pop()
+            self.removed -= 1
+            self.message = f"{_said(interval)} is back already (put back by another editor)"
         elif saved:
             if (error := self._rewrite([i for i in self.labels.intervals if i != interval])) is not None:
                 self.message = f"not removed: {error}"

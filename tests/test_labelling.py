@@ -781,6 +781,24 @@ def test_the_window_keeps_what_recordings_label_changed_meanwhile(tmp_path: Path
     assert not clip.with_suffix(".json").exists()
 
 
+def test_an_undone_removal_another_editor_put_back_already_says_so(tmp_path: Path) -> None:
+    """d, then `recordings label` adding the same interval again, then u: "overlaps what was marked there
+    since, so it stays removed" was said of an interval in the sidecar as it was."""
+    from recordings.marking import ClipMarker
+
+    clip = record(tmp_path)
+    (tmp_path / "labels.txt").write_text("A121\tpatient fell\n")
+    marker = ClipMarker(ClipLabels.open(clip), ["patient fell"])
+    for now, key in ((0.2, "s"), (0.5, "e"), (0.3, "d")):
+        marker.now = now
+        marker.handle(key)
+    assert marker.removed == 1 and read_sidecar(clip.with_suffix(".json")).timeline is None
+    assert main(["label", str(clip), "--class", "patient fell", "--from", "0.2", "--to", "0.5"]) == 0
+    marker.handle("u")
+    assert marker.message == "patient fell 0.20-0.50 s is back already (put back by another editor)"
+    assert marker.removed == 0 and len(read_sidecar(clip.with_suffix(".json")).timeline.intervals) == 1
+
+
 def test_the_window_says_a_save_another_editor_overtook_and_tries_again(tmp_path: Path) -> None:
     """Another editor saving between the window's reread and its save: the mark stayed drawn though not
     written, and an undone removal was called an overlap and dropped from undo."""
