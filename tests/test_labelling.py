@@ -342,6 +342,11 @@ def test_label_command_gives_each_interval_its_own_class(
                  "--class", "patient gets upp", "--from", "2.5", "--to", "2.8"]) == 2
     assert "no class 'patient gets upp'; did you mean 'patient gets up'?" in capsys.readouterr().err
     assert (tmp_path / "labels.txt").read_bytes() == labels_txt
+    # ... and one new class typed twice, the second time with a space after it, is one class, no typo.
+    assert main(["label", clip, "--clear", "--class", "patient gets up", "--from", "0.2", "--to", "0.4",
+                 "--class", "patient gets up ", "--from", "2.5", "--to", "2.8"]) == 0
+    assert (tmp_path / "labels.txt").read_text().count("patient gets up") == 1
+    labels_txt, before = (tmp_path / "labels.txt").read_bytes(), Path(clip).with_suffix(".json").read_bytes()
     # ... and against the clip's own intervals (0.5-1.0 s), without --clear.
     assert main(["label", clip, "--class", "wave to nurse", "--from", "0.2", "--to", "0.4",
                  "--class", "patient fell", "--from", "0.8", "--to", "1.2"]) == 2
@@ -1048,7 +1053,23 @@ def test_the_window_shows_a_part_between_marks_of_its_recording_as_background(tm
     marker = marking.ClipMarker(ClipLabels.open(second), ["patient fell"])
     assert marker.shown_label() == "no_action (its recording's other parts are marked)"
     assert "no intervals: background, as its recording&#x27;s other parts are marked" in marker.legend()
-    assert marking.ClipMarker(ClipLabels.open(first), ["patient fell"]).shown_label() == "no_action"  # (0 s)
+    marked = marking.ClipMarker(ClipLabels.open(first), ["patient fell"])
+    assert marked.shown_label() == "no_action"  # (at 0 s, outside its own interval)
+    marked.labels.intervals = []  # its own marks are not its other parts': its class throughout again
+    assert marked.shown_label() == "patient fell (the whole clip)"
+    labels = ClipLabels.open(second)  # both parts marked: each outside its own marks is background
+    labels.add("patient fell", 2.0, 2.5)
+    labels.save()
+    assert marking.ClipMarker(ClipLabels.open(second), ["patient fell"]).shown_label() == "no_action"
+    # A recording whose id begins with this one's is another recording.
+    other = record(tmp_path, "live_20261130_085006")
+    sidecar = other.with_suffix(".json")
+    sidecar.write_text(json.dumps({"recording": {"id": "r10", "part": 1}, **json.loads(sidecar.read_text())}))
+    from recordings.clip import recording_parts_beside
+
+    part, parts = recording_parts_beside(second.with_suffix(".json"))
+    assert part.recording == "r1" and sorted(p.path.name for p in parts) == [f"{first.stem}.json",
+                                                                           f"{second.stem}.json"]
 
 
 def test_an_ntu_clip_lists_the_class_its_name_gives(shared_data: Path, capsys) -> None:

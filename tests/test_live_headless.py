@@ -539,10 +539,12 @@ def test_a_computer_that_slept_pages_the_hours_nothing_watched_the_room(monkeypa
     assert alerts.raised == 2 and "the computer slept for 10 s" in caplog.text
     # Asleep during an outage: the sleep is part of it (it was dropped: an unplugged sensor's 20 s and 3 h
     # asleep paged nothing; a paged outage's end said 42 s).
+    unplugged_at = time.time()
     assert [alerts.watch_room(["sensor_disconnected"], float(t)) for t in range(100, 120)] == [None] * 20
     asleep[0] += 3 * 3600.0
     [unwatched] = [a for t in range(120, 122) if (a := alerts.watch_room([], float(t))) is not None]
     assert unwatched.kind == "room_unwatched" and unwatched.unwatched_s == 20 + 3 * 3600.0
+    assert unwatched.since == pytest.approx(unplugged_at, abs=5)  # on the wall clock, which counted the sleep
     assert unwatched.problems == ("sensor_disconnected", "computer_asleep")
     again = [a for t in range(122, 140) if (a := alerts.watch_room([], float(t))) is not None]
     assert [a.kind for a in again] == ["room_watched_again"] and again[0].unwatched_s == 21 + 3 * 3600.0

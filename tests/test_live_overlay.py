@@ -1253,7 +1253,7 @@ def test_an_error_raising_alerts_is_said_in_the_banner_and_the_exit_status(qtbot
     pipeline.start()
     alerts = AlertDispatcher(AlertConfig(classes=("fall_down",)), CLASSES)
 
-    def broken() -> None:
+    def broken(*args, **kwargs) -> None:
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(alerts, "watch_commands", broken)
@@ -1265,6 +1265,12 @@ def test_an_error_raising_alerts_is_said_in_the_banner_and_the_exit_status(qtbot
     assert window.banner.text().startswith("alerts cannot be raised (PermissionError: [Errno 1] Operation "
                                            "not permitted) - nobody is called; restart the app")
     qtbot.waitUntil(lambda: bool(window._decisions), timeout=20000)  # decisions still come
+    monkeypatch.undo()  # working again: the banner goes
+    window.refresh()
+    assert "alerts cannot be raised" not in window.banner.text()
+    monkeypatch.setattr(alerts, "watch_room", broken)  # the room's watch, too
+    window.refresh()
+    assert window.banner.text().startswith("alerts cannot be raised (PermissionError")
     window.close()
     qtbot.waitUntil(lambda: window.summary is not None, timeout=10000)
     assert any(e.startswith("alerts could not be raised (PermissionError") for e in window.summary.errors)
