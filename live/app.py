@@ -285,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "again; 0 for none (default: 30)")
     parser.add_argument("--alert-command", default=None,
                         help="command run per alert, with ALERT_KIND (action, or room_unwatched / "
-                             "room_watched_again), ALERT_ROOM, ALERT_CLASS, ALERT_PERSON (tracking "
+                             "room_watched_again), ALERT_ROOM, ALERT_HOST (this computer's name), "
+                             "ALERT_CLASS, ALERT_PERSON (tracking "
                              "id), ALERT_PERSON_NUMBER, ALERT_PARTNER and ALERT_PARTNER_NUMBER (a two-person "
                              "action's other person, else empty), ALERT_PROBABILITY, ALERT_MODEL (the "
                              "model's short sha256), ALERT_AGAIN_AFTER_S (seconds since the person's last "
