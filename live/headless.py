@@ -1929,9 +1929,12 @@ def run_headless(
                     keeping_up_since = None
                     if not missing:
                         missing = True
-                        log.warning("missing %.0f%% of the frames of %s: this computer is not keeping up "
-                                    "(the model sees a movement in fewer frames than it learnt from)",
-                                    100 * stats.missing_frames, pipeline.source.name)
+                        # In lockstep (--fast) no frame is ever dropped here: the gaps are the recording's.
+                        whose = ("the recording itself has gaps in its frame numbers"
+                                 if stats.lockstep else "this computer is not keeping up")
+                        log.warning("missing %.0f%% of the frames of %s: %s (the model sees a movement in "
+                                    "fewer frames than it learnt from)", 100 * stats.missing_frames,
+                                    pipeline.source.name, whose)
                 elif missing and (not stats.connected or stats.stalled_s is not None):
                     keeping_up_since = None  # no frames at all (unplugged, stalled): not keeping up with them
                 elif missing:

@@ -226,6 +226,7 @@ class LiveStats:
     recording_disk: tuple[int, int] | None = None
     # The share of the sensor's frames left out lately, past MISSING_FRAMES_SHARE (None: it keeps up).
     missing_frames: float | None = None
+    lockstep: bool = False  # a --fast replay, where nothing is left out here: the gaps are the recording's
     # The recent decisions' p95 latency, past LATE_DECISIONS_S (None: on time): alerts come that late.
     late_decisions_s: float | None = None
     # Which part of its recording the clip being recorded is: a "saved ..." of the part before, as it
@@ -282,7 +283,8 @@ class LiveStats:
         if self.stalled_s is not None:
             sensor += f" but NO FRAMES FOR {self.stalled_s:.0f} s"
         if self.missing_frames is not None:
-            sensor += f", MISSING {self.missing_frames:.0%} OF ITS FRAMES (this computer is not keeping up)"
+            whose = "the recording's own gaps" if self.lockstep else "this computer is not keeping up"
+            sensor += f", MISSING {self.missing_frames:.0%} OF ITS FRAMES ({whose})"
         if self.source_stuck_s is not None:
             sensor += f", ITS READ STUCK FOR {self.source_stuck_s:.0f} s"
         failed = f", {self.failed_hops} failed since the start" if self.failed_hops else ""
@@ -1088,6 +1090,7 @@ class LivePipeline:
             recording_disk=self._recording_disk(),
             missing_frames=(missed if (missed := self.capture.missed_share()) is not None
                             and missed >= MISSING_FRAMES_SHARE and not self.paused else None),
+            lockstep=self.config.lockstep,
             late_decisions_s=self._late_decisions_s(),
             stopped_by_error=self.failure is not None,
         )

@@ -1940,6 +1940,12 @@ def test_a_computer_not_keeping_up_with_the_frames_is_said_as_it_starts_and_once
     assert "this computer is not keeping up" in said[0].getMessage()
     assert 1.0 <= said[0].created - wall < 3.0  # as it started, not a minute on
     assert said[1].created - wall >= 6.0  # a second after the stall, not during it
+    # A --fast replay (lockstep) leaves out nothing here: the gaps are the recording's own.
+    caplog.clear()
+    pipeline, _ = _pipeline_whose_stats_change(tiny_checkpoint, lambda at: {**changes(at), "lockstep": True})
+    with caplog.at_level(logging.INFO, logger="live.headless"):
+        run_headless(pipeline, HeadlessConfig(alerts=AlertConfig(classes=("fall_down",))), duration_s=4.0)
+    assert "of the frames of sim: the recording itself has gaps in its frame numbers" in caplog.text
 
 
 def test_decisions_late_are_said_once_an_episode_and_on_time_again_once_that_has_lasted(
