@@ -952,6 +952,16 @@ def test_function_keys_choose_the_class_of_their_number(tmp_path: Path, qtbot) -
     recording.close()
 
 
+def _view_as(monkeypatch: pytest.MonkeyPatch, clip: Path, user) -> int:
+    """`recordings view CLIP` with `user` (the test pressing the window's keys) in the window's place."""
+    from recordings import marking
+
+    monkeypatch.setattr(marking, "view_and_mark", user)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")  # as on a desktop (this process's Qt is offscreen already)
+    return main(["view", str(clip)])
+
+
 def test_a_mark_refused_as_the_window_closes_is_printed_with_the_command_that_adds_it(
         tmp_path: Path, qtbot, monkeypatch, capsys) -> None:
     import shlex
@@ -977,10 +987,7 @@ def test_a_mark_refused_as_the_window_closes_is_printed_with_the_command_that_ad
         window.close()  # the open mark ends here, and overlaps
         return marker
 
-    monkeypatch.setattr(marking, "view_and_mark", user)
-    monkeypatch.setenv("DISPLAY", ":0")
-    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")  # as on a desktop (this process's Qt is offscreen already)
-    assert main(["view", str(clip)]) == 1
+    assert _view_as(monkeypatch, clip, user) == 1
     err = capsys.readouterr().err
     assert "the mark open when the window closed was not saved" in err and "overlaps" in err
     command = shlex.split(err.splitlines()[-1].split(": ", 1)[1])
@@ -1022,10 +1029,7 @@ def test_marking_a_part_in_the_window_says_how_the_other_parts_are_read(tmp_path
         window.close()
         return marker
 
-    monkeypatch.setattr(marking, "view_and_mark", user)
-    monkeypatch.setenv("DISPLAY", ":0")
-    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")  # as on a desktop (this process's Qt is offscreen already)
-    assert main(["view", str(clip)]) == 0
+    assert _view_as(monkeypatch, clip, user) == 0
     out = capsys.readouterr().out
     assert "1 interval(s) marked" in out and "so the other 2 are read as background" in out
     assert said_of == [clip.with_suffix(".json")]
