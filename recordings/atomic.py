@@ -40,16 +40,16 @@ def rename_durably(written: Path | str, path: Path | str) -> None:
     sync_directory(Path(path).parent)
 
 
-def killed_writes(folder: Path | str) -> list[Path]:
+def killed_writes(folder: Path | str, untouched_for_s: float = KILLED_WRITE_AFTER_S) -> list[Path]:
     """The temporary files of writes (core.atomic.unfinished_path's `.<name>.<pid>-<8 hex>.partial`)
-    under `folder` untouched for KILLED_WRITE_AFTER_S: a kill or a power cut stopped them midway, and
-    nothing else would ever remove them (hidden, and hundreds of KB to MB each). Not a recording's
-    `*.partial` folder, which recovers."""
+    under `folder` untouched for `untouched_for_s` (longer than a write there takes): a kill or a power
+    cut stopped them midway, and nothing else would ever remove them (hidden, and hundreds of KB to MB
+    each). Not a recording's `*.partial` folder, which recovers."""
     now, found = time.time(), []
     for path in Path(folder).rglob(".*.partial"):
         try:
             if (UNFINISHED_NAME.fullmatch(path.name) and path.is_file()
-                    and now - path.stat().st_mtime >= KILLED_WRITE_AFTER_S):
+                    and now - path.stat().st_mtime >= untouched_for_s):
                 found.append(path)
         except OSError:  # gone meanwhile
             continue

@@ -17,9 +17,7 @@ through a temporary name + rename, so an interrupted run leaves no half-written 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import UNFINISHED_NAME, remove_leftovers, replace_atomically, write_then_rename
+from core.atomic import remove_leftovers, replace_atomically, write_then_rename
 from core.glimpse import PARTS, GlimpseConfig
 from core.timeline import Timeline
+from recordings.atomic import killed_writes
 from training.data import Clip, ClipSource, DatasetError
 
 CACHE_FORMAT = "where-to-focus.cache"
@@ -154,13 +153,7 @@ def open_cache_folder(cache: Path) -> None:
     """Make the cache folder, and remove `write_then_rename`'s temporary files among its clips untouched
     for STALE_PARTIAL_S (a crop file is hundreds of MB, and nothing else ever removed them), said."""
     cache.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    stale = []
-    for partial in (cache / "clips").glob(".*.partial"):
-        with contextlib.suppress(OSError):  # gone meanwhile: nothing to remove
-            if UNFINISHED_NAME.fullmatch(partial.name) and now - partial.stat().st_mtime >= STALE_PARTIAL_S:
-                stale.append(partial)
-    files, size = remove_leftovers(stale)
+    files, size = remove_leftovers(killed_writes(cache / "clips", STALE_PARTIAL_S))
     if files:
         print(f"removed {files} unfinished file(s) ({size / 1e6:.1f} MB) an interrupted prepare left in "
               f"{cache}")
