@@ -24,6 +24,7 @@ one, its frames 1/30 s apart as NTU's are.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -190,16 +191,22 @@ class ClipLabels:
         """What `add` would refuse of any of `additions` (name, start, end), said before any is added:
         labels.txt takes a new class as it is added, so a second interval refused after the first was
         added would leave the first's class in labels.txt with no clip of it."""
-        trial = ClipLabels(self.paths, self.sidecar_path, self.raw, self.duration, self.label_map_path,
-                           list(self.intervals))
+        pending = list(self.intervals)
         for name, start, end in additions:
-            trial.intervals.append(trial._new_interval(name, start, end, person))
+            pending.append(self._new_interval(name, start, end, person, among=pending))
         names = list(dict.fromkeys(name for name, _, _ in additions))
         for n, name in enumerate(names):  # each as labels.txt will be when it is added: the ones before in
             check_label(self.label_map_path, name, similar_ok=self.similar_ok, added_before=names[:n])
 
-    def _new_interval(self, name: str, start: float, end: float | None, person: int | None) -> Interval:
-        """The interval `add` would add, checked, under the name as given (its class not looked up)."""
+    @functools.cached_property
+    def _body_ids(self) -> list[int]:
+        """The tracking ids of the clip's bodies, read once (a long clip's skeleton takes seconds)."""
+        return body_ids(read_skeleton(self.paths.skeleton).frames)
+
+    def _new_interval(self, name: str, start: float, end: float | None, person: int | None,
+                      among: list[Interval] | None = None) -> Interval:
+        """The interval `add` would add, checked against `among` (the clip's intervals), under the name as
+        given (its class not looked up)."""
         # To the end: as stored (0.1 ms), not past it. The check reading intervals back allows what storing
         # rounded up before; a new one gets no such slack.
         end = math.floor(self.duration * 1e4) / 1e4 if end is None else float(end)
@@ -211,9 +218,10 @@ class ClipLabels:
             raise ValueError(f"{self.sidecar_path}: no frame of the clip lies in the new interval "
                              f"{float(start):.3f}-{end:.3f} s (shorter than a frame): mark the whole action")
         # Checked before the class is looked up: a refused interval must not add its class to labels.txt.
-        self._check([*self.intervals, Interval(float(start), end, name.strip() or "?", person)], new=True)
+        among = self.intervals if among is None else among
+        self._check([*among, Interval(float(start), end, name.strip() or "?", person)], new=True)
         if person is not None:  # a typo'd id labels nobody: a replay's truth and a streaming evaluation
-            seen = body_ids(read_skeleton(self.paths.skeleton).frames)
+            seen = self._body_ids
             if person not in seen:
                 raise ValueError(f"{self.paths.skeleton}: no body with tracking id {person} in the clip "
                                  f"(its bodies: {', '.join(map(str, seen)) or 'none'})")
@@ -261,7 +269,7 @@ class ClipLabels:
         timeline = self.timeline()
         nobody: set[int] = set()  # labelled before `add` refused an id no body has (a clip of 2026-12-04)
         if any(i.person is not None for i in timeline.intervals):
-            ids = body_ids(read_skeleton(self.paths.skeleton).frames)
+            ids = self._body_ids
             nobody = {n for n, _ in labelling_nobody(timeline, ids)}
         for n, interval in enumerate(timeline.intervals, start=1):
             who = "whoever is in view" if interval.person is None else f"person {interval.person}"

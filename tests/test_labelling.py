@@ -347,9 +347,10 @@ def test_label_command_gives_each_interval_its_own_class(
                  "--class", "patient gets up ", "--from", "2.5", "--to", "2.8"]) == 0
     assert (tmp_path / "labels.txt").read_text().count("patient gets up") == 1
     labels_txt, before = (tmp_path / "labels.txt").read_bytes(), Path(clip).with_suffix(".json").read_bytes()
-    # ... and against the clip's own intervals (0.5-1.0 s), without --clear.
-    assert main(["label", clip, "--class", "wave to nurse", "--from", "0.2", "--to", "0.4",
-                 "--class", "patient fell", "--from", "0.8", "--to", "1.2"]) == 2
+    # ... and against the clip's own intervals (0.2-0.4 and 2.5-2.8 s now), without --clear: the first one
+    # fits, the second overlaps one there.
+    assert main(["label", clip, "--class", "wave to nurse", "--from", "1.0", "--to", "1.5",
+                 "--class", "patient fell", "--from", "0.3", "--to", "0.6"]) == 2
     assert "overlaps" in capsys.readouterr().err
     assert (tmp_path / "labels.txt").read_bytes() == labels_txt
     assert Path(clip).with_suffix(".json").read_bytes() == before
