@@ -908,7 +908,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         for hop in self.pipeline.drain():
             for decision in hop.decisions:
                 self._decisions[decision.tracking_id] = decision
-            self._guarding_alerts(functools.partial(self._raise_alerts, hop))
+            if self.alerts is not None:
+                self._guarding_alerts(functools.partial(self._raise_alerts, self.alerts, hop))
         if self.alerts is not None:
             self._guarding_alerts(self.alerts.watch_commands)  # also while no hop comes: nobody in view
         self._update_alert_bar()
@@ -942,10 +943,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             elif now - self._ended_at > 1.0:  # leave the last decision on screen for a moment
                 self.close()
 
-    def _raise_alerts(self, hop: Hop) -> None:
-        if self.alerts is None:
-            return
-        for alert in self.alerts.update(hop):
+    def _raise_alerts(self, alerts: AlertDispatcher, hop: Hop) -> None:
+        for alert in alerts.update(hop):
             self._unacknowledged.append((alert, time.monotonic()))
             self._unacknowledged_count += 1
             self._beeped_at = None  # a new alert is heard at once
